@@ -6,6 +6,7 @@ package adapters
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"time"
 )
@@ -57,6 +58,16 @@ type Raw struct {
 	Received time.Time
 	// Meta holds source-specific, PHI-free facts (remote address, folder).
 	Meta map[string]string
+	// Size is the input's length in bytes; file sources set it, 0 elsewhere.
+	Size int64
+	// Open streams the input from its start. File sources always set it and
+	// leave Body nil above their in-memory limit, so that a 200 MB fax PDF is
+	// never read whole. It is valid only until Consume returns.
+	Open func() (io.ReadCloser, error)
+	// Sidecars holds small companion files claimed together with the input
+	// (fax0001.json beside fax0001.pdf), keyed by file name. Their content
+	// may hold PHI, like Body.
+	Sidecars map[string][]byte
 }
 
 // Settings is what every component is created with.
