@@ -1,0 +1,160 @@
+// Package pipeline is the Consumer every source feeds: it converts a raw
+// input to FHIR, drops inputs already seen, quarantines what cannot be
+// converted, and puts each resulting Bundle into the durable queue. It
+// returns only after all of that is fsynced, so the source may then
+// acknowledge (ARCHITECTURE.md invariant 1):
+//
+//	Raw ──convert──▶ []Unit ──┬─ Err set ──▶ quarantine (fsync) ─▶ Permanent error (AE / failed/)
+//	                          ├─ seen    ──▶ skip (already queued once)
+//	                          └─ ok      ──▶ queue.Put (fsync) ─▶ dedup.Add ─▶ nil (AA / done/)
+//
+// Any failure to store (disk full, queue full) is returned as an ordinary,
+// retryable error: the source answers AR or leaves the file for the rescan,
+// and nothing is lost.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/queue"
+)
+
+// Unit is one deliverable produced from an input: an HL7 v2 message, a
+// C-CDA document, one message of a batch file.
+type Unit struct {
+	// Name identifies the unit without PHI, e.g. "message 3 (MSH-10 8821)".
+	Name string
+	// Bundle is the FHIR transaction Bundle as JSON.
+	Bundle []byte
+	// Key orders delivery: the patient key, so an A08 never overtakes its A01.
+	Key string
+	// Dedup identifies the input unit; a zero value disables deduplication.
+	Dedup [32]byte
+	// Attrs are PHI-free facts carried with the queue item.
+	Attrs map[string]string
+	// Raw is the part of the input this unit came from, kept in the
+	// quarantine when the unit fails.
+	Raw []byte
+	// Err, when set, says why the unit could not be converted.
+	Err error
+}
+
+// Converter turns one raw input into units. An error means the input as a
+// whole could not be read (it is quarantined); per-unit failures go in
+// Unit.Err so the rest of a batch still flows.
+type Converter interface {
+	Convert(ctx context.Context, in adapters.Raw) ([]Unit, error)
+}
+
+// ConverterFunc adapts a function to Converter.
+type ConverterFunc func(ctx context.Context, in adapters.Raw) ([]Unit, error)
+
+// Convert calls f.
+func (f ConverterFunc) Convert(ctx context.Context, in adapters.Raw) ([]Unit, error) {
+	return f(ctx, in)
+}
+
+// Putter is the part of queue.Queue the pipeline needs.
+type Putter interface {
+	Put(ctx context.Context, it *queue.Item) error
+}
+
+// Deduper remembers input units already queued, durably.
+type Deduper interface {
+	Seen(key [32]byte) bool
+	Add(key [32]byte) error
+}
+
+// Pipeline implements adapters.Consumer.
+type Pipeline struct {
+	queue      Putter
+	dedup      Deduper
+	quarantine *Quarantine
+	converters map[string]Converter
+	log        *slog.Logger
+	stats      *Stats
+}
+
+// ErrUnknownFormat is returned for a Raw.Format no converter handles.
+var ErrUnknownFormat = errors.New("no converter for this input format")
+
+// New returns a pipeline. converters maps Raw.Format to its converter.
+// dedup may be nil.
+func New(q Putter, d Deduper, quarantine *Quarantine, converters map[string]Converter, log *slog.Logger) *Pipeline {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Pipeline{queue: q, dedup: d, quarantine: quarantine, converters: converters, log: log, stats: &Stats{}}
+}
+
+var _ adapters.Consumer = (*Pipeline)(nil)
+
+// Stats returns the pipeline's counters.
+func (p *Pipeline) Stats() *Stats { return p.stats }
+
+// Consume converts, deduplicates, quarantines and queues one input.
+func (p *Pipeline) Consume(ctx context.Context, in adapters.Raw) error {
+	conv, ok := p.converters[in.Format]
+	if !ok {
+		err := fmt.Errorf("%s: format %q: %w", in.Name, in.Format, ErrUnknownFormat)
+		return p.reject(in, in.Body, err)
+	}
+	units, err := conv.Convert(ctx, in)
+	if err != nil {
+		return p.reject(in, in.Body, fmt.Errorf("%s: %w", in.Name, err))
+	}
+	var failed []error
+	for i := range units {
+		u := &units[i]
+		if u.Err != nil {
+			if _, qerr := p.quarantine.Put(in, u.Raw, u.Err); qerr != nil {
+				return fmt.Errorf("%s: %s: quarantine: %w", in.Name, u.Name, qerr)
+			}
+			p.stats.Quarantined.Add(1)
+			failed = append(failed, fmt.Errorf("%s: %w", u.Name, u.Err))
+			continue
+		}
+		var zero [32]byte
+		if p.dedup != nil && u.Dedup != zero && p.dedup.Seen(u.Dedup) {
+			p.stats.Duplicates.Add(1)
+			continue
+		}
+		it := &queue.Item{Key: u.Key, Source: in.Source, Body: u.Bundle, Attrs: u.Attrs}
+		if err := p.queue.Put(ctx, it); err != nil {
+			return fmt.Errorf("%s: %s: queue: %w", in.Name, u.Name, err)
+		}
+		p.stats.Queued.Add(1)
+		if p.dedup != nil && u.Dedup != zero {
+			if err := p.dedup.Add(u.Dedup); err != nil {
+				// The unit is queued; failing to remember it only risks a
+				// second, harmless delivery (bundles are idempotent).
+				p.log.Warn("dedup record not stored", "input", in.Name, "unit", u.Name, "error", err)
+			}
+		}
+	}
+	if len(failed) > 0 {
+		return queue.Permanent(joinUnitErrors(in.Name, failed))
+	}
+	return nil
+}
+
+// reject quarantines a whole input and returns the permanent error, or a
+// retryable one when even the quarantine cannot be written.
+func (p *Pipeline) reject(in adapters.Raw, raw []byte, err error) error {
+	if _, qerr := p.quarantine.Put(in, raw, err); qerr != nil {
+		return fmt.Errorf("%w (and quarantine failed: %v)", err, qerr)
+	}
+	p.stats.Quarantined.Add(1)
+	return queue.Permanent(err)
+}
+
+func joinUnitErrors(name string, errs []error) error {
+	if len(errs) == 1 {
+		return fmt.Errorf("%s: %w", name, errs[0])
+	}
+	return fmt.Errorf("%s: %d unit(s) failed: %w", name, len(errs), errors.Join(errs...))
+}

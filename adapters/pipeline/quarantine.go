@@ -1,0 +1,141 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/ferry-health/ferry/adapters"
+)
+
+// Quarantine keeps inputs that could not be converted, each with its
+// reason, so nothing is lost: an operator fixes the sender or the mapping
+// and replays them. One JSON file per input, written atomically and fsynced
+// before the source is told (AE / failed/).
+type Quarantine struct {
+	dir string
+}
+
+// QuarantineEntry is one quarantined input as stored on disk.
+type QuarantineEntry struct {
+	ID       string            `json:"id"`
+	Source   string            `json:"source"`
+	Format   string            `json:"format"`
+	Name     string            `json:"name"`
+	Reason   string            `json:"reason"`
+	Received time.Time         `json:"received"`
+	Stored   time.Time         `json:"stored"`
+	Meta     map[string]string `json:"meta,omitempty"`
+	Raw      []byte            `json:"raw"`
+}
+
+// OpenQuarantine creates dir if needed.
+func OpenQuarantine(dir string) (*Quarantine, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create quarantine %q: %w", dir, err)
+	}
+	return &Quarantine{dir: dir}, nil
+}
+
+// Put stores raw with its reason and returns the entry id.
+func (q *Quarantine) Put(in adapters.Raw, raw []byte, reason error) (string, error) {
+	e := QuarantineEntry{
+		ID:       ulid.Make().String(),
+		Source:   in.Source,
+		Format:   in.Format,
+		Name:     in.Name,
+		Reason:   reason.Error(),
+		Received: in.Received,
+		Stored:   time.Now().UTC(),
+		Meta:     in.Meta,
+		Raw:      raw,
+	}
+	b, err := json.MarshalIndent(e, "", "  ")
+	if err != nil {
+		return "", fmt.Errorf("encode quarantine entry: %w", err)
+	}
+	if err := writeFileSync(filepath.Join(q.dir, e.ID+".json"), b); err != nil {
+		return "", err
+	}
+	return e.ID, nil
+}
+
+// List returns the stored entries' ids, oldest first.
+func (q *Quarantine) List() ([]string, error) {
+	des, err := os.ReadDir(q.dir)
+	if err != nil {
+		return nil, fmt.Errorf("read quarantine: %w", err)
+	}
+	var ids []string
+	for _, de := range des {
+		if n := de.Name(); strings.HasSuffix(n, ".json") {
+			ids = append(ids, strings.TrimSuffix(n, ".json"))
+		}
+	}
+	sort.Strings(ids)
+	return ids, nil
+}
+
+// Get reads one entry.
+func (q *Quarantine) Get(id string) (*QuarantineEntry, error) {
+	b, err := os.ReadFile(filepath.Join(q.dir, filepath.Base(id)+".json"))
+	if err != nil {
+		return nil, fmt.Errorf("read quarantine entry: %w", err)
+	}
+	var e QuarantineEntry
+	if err := json.Unmarshal(b, &e); err != nil {
+		return nil, fmt.Errorf("decode quarantine entry %s: %w", id, err)
+	}
+	return &e, nil
+}
+
+// writeFileSync writes path atomically: tmp file, fsync, rename, fsync dir.
+func writeFileSync(path string, b []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("write %q: %w", path, err)
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("write %q: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("fsync %q: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("close %q: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename %q: %w", path, err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// syncDir makes a rename or create in dir durable. Windows cannot fsync a
+// directory; NTFS journals the metadata itself.
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open dir %q: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync dir %q: %w", dir, err)
+	}
+	return nil
+}

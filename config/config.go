@@ -1,0 +1,286 @@
+// Package config loads ferry's one YAML configuration file. Loading is
+// strict (an unknown key is an error, as in Caddy and the OTel Collector),
+// every field has a default, and Validate reports every problem at once,
+// each prefixed with its field path and, when known, its line in the file.
+package config
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/ferry-health/ferry/config/configtls"
+)
+
+// DefaultYAML is the embedded configuration `ferry run` uses when no file
+// is given: MLLP on loopback, data under ./ferry-data, and, since no
+// exchange is configured, delivery into the local outbox folder.
+//
+//go:embed default.yaml
+var DefaultYAML []byte
+
+// Config is the root of the configuration file.
+type Config struct {
+	DataDir     string      `yaml:"data_dir"`
+	Log         Log         `yaml:"log"`
+	Sources     Sources     `yaml:"sources"`
+	Exchange    Exchange    `yaml:"exchange"`
+	Queue       Queue       `yaml:"queue"`
+	Identifiers Identifiers `yaml:"identifiers"`
+	Status      Status      `yaml:"status"`
+}
+
+// Log controls the gateway's own logging.
+type Log struct {
+	Level string `yaml:"level"`
+	// PHI allows message content in logs. Off by default: logs travel to
+	// places (support tickets, syslog servers) that PHI must not.
+	PHI bool `yaml:"phi"`
+}
+
+// Sources lists the inputs.
+type Sources struct {
+	MLLP    []MLLP   `yaml:"mllp"`
+	Folders []Folder `yaml:"folders"`
+}
+
+// MLLP is one HL7 v2 listener.
+type MLLP struct {
+	Name          string                  `yaml:"name"`
+	Listen        string                  `yaml:"listen"`
+	MaxFrameBytes int                     `yaml:"max_frame_bytes"`
+	ReadTimeout   time.Duration           `yaml:"read_timeout"`
+	IdleTimeout   time.Duration           `yaml:"idle_timeout"`
+	MaxConns      int                     `yaml:"max_conns"`
+	TLS           *configtls.ServerConfig `yaml:"tls"`
+}
+
+// Folder is one watched folder: an EHR export drop or a fax inbox.
+type Folder struct {
+	Name   string        `yaml:"name"`
+	Kind   string        `yaml:"kind"` // ehr | fax | hylafax
+	Path   string        `yaml:"path"`
+	Settle time.Duration `yaml:"settle"`
+	Rescan time.Duration `yaml:"rescan"`
+	After  string        `yaml:"after"` // move | delete
+	Ignore []string      `yaml:"ignore"`
+}
+
+// Exchange is the receiving health information exchange. With an empty
+// URL, bundles go to the local outbox folder instead.
+type Exchange struct {
+	URL     string                 `yaml:"url"`
+	Timeout time.Duration          `yaml:"timeout"`
+	TLS     configtls.ClientConfig `yaml:"tls"`
+	Retry   Retry                  `yaml:"retry"`
+	Workers int                    `yaml:"workers"`
+}
+
+// Retry is the delivery backoff policy.
+type Retry struct {
+	InitialInterval time.Duration `yaml:"initial_interval"`
+	MaxInterval     time.Duration `yaml:"max_interval"`
+}
+
+// Queue sizes the durable buffer.
+type Queue struct {
+	MaxBytes int64 `yaml:"max_bytes"`
+}
+
+// Identifiers maps HL7 v2 assigning authorities (CX.4 namespace ids) to
+// FHIR identifier system URIs.
+type Identifiers struct {
+	Systems map[string]string `yaml:"systems"`
+	// Default is the system for identifiers whose authority is unknown;
+	// empty means urn:ferry:<authority>.
+	Default string `yaml:"default"`
+}
+
+// Status is the read-only local status page.
+type Status struct {
+	Listen string `yaml:"listen"`
+}
+
+// Default returns the embedded default configuration.
+func Default() *Config {
+	c, err := Parse("default.yaml", DefaultYAML)
+	if err != nil {
+		panic(fmt.Sprintf("embedded default config is invalid: %v", err))
+	}
+	return c
+}
+
+// Load reads, parses and validates the file at path.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, b)
+}
+
+// Parse decodes YAML strictly, applies defaults and validates. The error,
+// if any, is a *Error listing every problem.
+func Parse(name string, b []byte) (*Config, error) {
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
+		return nil, &Error{File: name, Problems: []Problem{yamlProblem(err)}}
+	}
+	c := &Config{}
+	if root.Kind != 0 {
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+			var te *yaml.TypeError
+			if errors.As(err, &te) {
+				e := &Error{File: name}
+				for _, s := range te.Errors {
+					p := yamlProblem(errors.New(s))
+					p.Path = pathAtLine(&root, p.Line)
+					e.Problems = append(e.Problems, p)
+				}
+				return nil, e
+			}
+			return nil, &Error{File: name, Problems: []Problem{yamlProblem(err)}}
+		}
+	}
+	c.applyDefaults()
+	if probs := c.validate(); len(probs) > 0 {
+		for i := range probs {
+			if probs[i].Line == 0 {
+				probs[i].Line = lineOf(&root, probs[i].Path)
+			}
+		}
+		return nil, &Error{File: name, Problems: probs}
+	}
+	return c, nil
+}
+
+// Problem is one thing wrong with a configuration.
+type Problem struct {
+	Path string // dotted field path, e.g. sources.mllp[0].listen
+	Line int    // 1-based line in the file, 0 when unknown
+	Msg  string
+}
+
+func (p Problem) String() string {
+	var b strings.Builder
+	if p.Line > 0 {
+		fmt.Fprintf(&b, "line %d: ", p.Line)
+	}
+	if p.Path != "" {
+		b.WriteString(p.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(p.Msg)
+	return b.String()
+}
+
+// Error lists every problem found in one configuration file.
+type Error struct {
+	File     string
+	Problems []Problem
+}
+
+func (e *Error) Error() string {
+	lines := make([]string, 0, len(e.Problems))
+	for _, p := range e.Problems {
+		lines = append(lines, e.File+": "+p.String())
+	}
+	return strings.Join(lines, "\n")
+}
+
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// yamlProblem turns a yaml.v3 message ("line 7: field htttp not found in
+// type config.MLLP") into a Problem with the line split out and Go type
+// names replaced by plain words.
+func yamlProblem(err error) Problem {
+	msg := err.Error()
+	p := Problem{Msg: msg}
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		p.Line, _ = strconv.Atoi(m[1])
+		p.Msg = m[2]
+	}
+	if i := strings.Index(p.Msg, " not found in type "); i > 0 && strings.HasPrefix(p.Msg, "field ") {
+		p.Msg = "unknown key " + strconv.Quote(strings.TrimPrefix(p.Msg[:i], "field "))
+	}
+	p.Msg = strings.ReplaceAll(p.Msg, "time.Duration", "duration (like 30s)")
+	return p
+}
+
+func (c *Config) applyDefaults() {
+	if c.DataDir == "" {
+		c.DataDir = "./ferry-data"
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	for i := range c.Sources.MLLP {
+		m := &c.Sources.MLLP[i]
+		if m.Name == "" {
+			m.Name = "mllp" + strconv.Itoa(i)
+		}
+		if m.MaxFrameBytes == 0 {
+			m.MaxFrameBytes = 16 << 20
+		}
+		if m.ReadTimeout == 0 {
+			m.ReadTimeout = 30 * time.Second
+		}
+		if m.IdleTimeout == 0 {
+			m.IdleTimeout = 10 * time.Minute
+		}
+		if m.MaxConns == 0 {
+			m.MaxConns = 256
+		}
+	}
+	for i := range c.Sources.Folders {
+		f := &c.Sources.Folders[i]
+		if f.Name == "" {
+			f.Name = "folder" + strconv.Itoa(i)
+		}
+		if f.Kind == "" {
+			f.Kind = "ehr"
+		}
+		if f.Settle == 0 {
+			f.Settle = 2 * time.Second
+		}
+		if f.Rescan == 0 {
+			f.Rescan = 30 * time.Second
+		}
+		if f.After == "" {
+			f.After = "move"
+		}
+	}
+	if c.Exchange.Timeout == 0 {
+		c.Exchange.Timeout = 30 * time.Second
+	}
+	if c.Exchange.Retry.InitialInterval == 0 {
+		c.Exchange.Retry.InitialInterval = time.Second
+	}
+	if c.Exchange.Retry.MaxInterval == 0 {
+		c.Exchange.Retry.MaxInterval = 5 * time.Minute
+	}
+	if c.Exchange.Workers == 0 {
+		c.Exchange.Workers = 4
+	}
+	if c.Queue.MaxBytes == 0 {
+		c.Queue.MaxBytes = 10 << 30
+	}
+}
+
+// Path returns p relative to the data directory unless it is absolute.
+func (c *Config) Path(p ...string) string {
+	return filepath.Join(append([]string{c.DataDir}, p...)...)
+}

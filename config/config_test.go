@@ -1,0 +1,82 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the .golden files of testdata/configs")
+
+// TestConfigCases runs every testdata/configs/*.yaml through Parse and
+// compares the problems (or "ok") with the .golden file beside it.
+func TestConfigCases(t *testing.T) {
+	files, err := filepath.Glob("../testdata/configs/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no config cases: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			_, err := Load(f)
+			got := "ok\n"
+			if err != nil {
+				var ce *Error
+				if !errors.As(err, &ce) {
+					t.Fatalf("error is %T, want *config.Error: %v", err, err)
+				}
+				var b strings.Builder
+				for _, p := range ce.Problems {
+					b.WriteString(p.String() + "\n")
+				}
+				got = b.String()
+			}
+			golden := strings.TrimSuffix(f, ".yaml") + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("read golden (run with -update to create): %v", err)
+			}
+			if got != string(want) {
+				t.Errorf("problems differ\n--- got\n%s--- want\n%s", got, want)
+			}
+			if strings.HasPrefix(filepath.Base(f), "bad_") && got == "ok\n" {
+				t.Error("a bad_ case must fail")
+			}
+		})
+	}
+}
+
+func TestDefault(t *testing.T) {
+	c := Default()
+	if c.DataDir != "./ferry-data" || len(c.Sources.MLLP) != 1 || c.Sources.MLLP[0].Listen != "127.0.0.1:2575" {
+		t.Fatalf("unexpected default: %+v", c)
+	}
+	m := c.Sources.MLLP[0]
+	if m.MaxFrameBytes != 16<<20 || m.ReadTimeout != 30*time.Second {
+		t.Errorf("defaults not applied: %+v", m)
+	}
+	if c.Exchange.URL != "" {
+		t.Error("default must not name an exchange (outbox delivery)")
+	}
+	if got := c.Path("outbox"); got != filepath.Join("ferry-data", "outbox") {
+		t.Errorf("Path = %q", got)
+	}
+}
+
+func TestEmptyFileIsDefaults(t *testing.T) {
+	c, err := Parse("empty.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DataDir != "./ferry-data" || c.Exchange.Workers != 4 {
+		t.Errorf("defaults not applied: %+v", c)
+	}
+}

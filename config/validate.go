@@ -1,0 +1,262 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// validate checks every field offline (no connections, no file opens beyond
+// what TLS validation needs to name a missing file) and returns all problems.
+func (c *Config) validate() []Problem {
+	var ps []Problem
+	add := func(path, format string, args ...any) {
+		ps = append(ps, Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
+	addErr := func(path string, err error) {
+		if err == nil {
+			return
+		}
+		for _, e := range flatten(err) {
+			msg := e.Error()
+			// Component validators name their own field first ("cert_file: ...");
+			// fold that into the path so every message has one form.
+			if i := strings.Index(msg, ": "); i > 0 && isKey(msg[:i]) {
+				ps = append(ps, Problem{Path: path + "." + msg[:i], Msg: msg[i+2:]})
+				continue
+			}
+			ps = append(ps, Problem{Path: path, Msg: msg})
+		}
+	}
+
+	if strings.TrimSpace(c.DataDir) == "" {
+		add("data_dir", "must not be empty")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level", "must be one of debug, info, warn, error; got %q", c.Log.Level)
+	}
+
+	names := map[string]string{}
+	unique := func(path, name string) {
+		if prev, ok := names[name]; ok {
+			add(path+".name", "%q is already used by %s", name, prev)
+			return
+		}
+		names[name] = path
+	}
+	listens := map[string]string{}
+	for i, m := range c.Sources.MLLP {
+		p := fmt.Sprintf("sources.mllp[%d]", i)
+		unique(p, m.Name)
+		if _, port, err := net.SplitHostPort(m.Listen); err != nil {
+			add(p+".listen", "want host:port, got %q", m.Listen)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			add(p+".listen", "port %q is not a number from 0 to 65535", port)
+		} else if prev, ok := listens[m.Listen]; ok && n != 0 {
+			add(p+".listen", "%s is already used by %s", m.Listen, prev)
+		} else {
+			listens[m.Listen] = p
+		}
+		if m.MaxFrameBytes < 1024 || m.MaxFrameBytes > 1<<30 {
+			add(p+".max_frame_bytes", "must be from 1024 to 1073741824, got %d", m.MaxFrameBytes)
+		}
+		if m.ReadTimeout < 0 {
+			add(p+".read_timeout", "must not be negative")
+		}
+		if m.IdleTimeout < 0 {
+			add(p+".idle_timeout", "must not be negative")
+		}
+		if m.MaxConns < 1 {
+			add(p+".max_conns", "must be at least 1")
+		}
+		if m.TLS != nil {
+			addErr(p+".tls", m.TLS.Validate())
+		}
+	}
+	for i, f := range c.Sources.Folders {
+		p := fmt.Sprintf("sources.folders[%d]", i)
+		unique(p, f.Name)
+		switch f.Kind {
+		case "ehr", "fax", "hylafax":
+		default:
+			add(p+".kind", "must be one of ehr, fax, hylafax; got %q", f.Kind)
+		}
+		if strings.TrimSpace(f.Path) == "" {
+			add(p+".path", "must name the folder to watch")
+		}
+		if f.Settle < 0 {
+			add(p+".settle", "must not be negative")
+		}
+		if f.Rescan <= 0 {
+			add(p+".rescan", "must be positive (network shares send no events; the rescan finds their files)")
+		}
+		switch f.After {
+		case "move", "delete":
+		default:
+			add(p+".after", "must be move or delete; got %q", f.After)
+		}
+	}
+
+	if c.Exchange.URL != "" {
+		u, err := url.Parse(c.Exchange.URL)
+		switch {
+		case err != nil:
+			add("exchange.url", "not a URL: %v", err)
+		case u.Scheme != "https":
+			add("exchange.url", "must be https (PHI never travels in clear text); got %q", u.Scheme)
+		case u.Host == "":
+			add("exchange.url", "has no host")
+		}
+		addErr("exchange.tls", c.Exchange.TLS.Validate())
+	}
+	if c.Exchange.Timeout <= 0 {
+		add("exchange.timeout", "must be positive")
+	}
+	if c.Exchange.Retry.InitialInterval <= 0 {
+		add("exchange.retry.initial_interval", "must be positive")
+	}
+	if c.Exchange.Retry.MaxInterval < c.Exchange.Retry.InitialInterval {
+		add("exchange.retry.max_interval", "must not be shorter than initial_interval")
+	}
+	if c.Exchange.Workers < 1 || c.Exchange.Workers > 256 {
+		add("exchange.workers", "must be from 1 to 256, got %d", c.Exchange.Workers)
+	}
+	if c.Queue.MaxBytes < 1<<20 {
+		add("queue.max_bytes", "must be at least 1048576 (1 MiB), got %d", c.Queue.MaxBytes)
+	}
+	for k, v := range c.Identifiers.Systems {
+		if _, err := url.Parse(v); err != nil || !strings.Contains(v, ":") {
+			add("identifiers.systems."+k, "must be an absolute URI such as urn:oid:1.2.3 or https://..., got %q", v)
+		}
+	}
+	if c.Status.Listen != "" {
+		host, _, err := net.SplitHostPort(c.Status.Listen)
+		if err != nil {
+			add("status.listen", "want host:port, got %q", c.Status.Listen)
+		} else if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			add("status.listen", "must be a loopback address (the status page has no authentication); got %q", host)
+		}
+	}
+	return ps
+}
+
+func isKey(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r == '_' || r == '.' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// flatten unwraps errors.Join trees into their leaves.
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// lineOf finds the line of the node at a dotted path such as
+// sources.mllp[0].listen; it returns the line of the deepest part that
+// exists, or 0.
+func lineOf(root *yaml.Node, path string) int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := 0
+	for _, part := range strings.Split(path, ".") {
+		key, idx := part, -1
+		if i := strings.IndexByte(part, '['); i >= 0 && strings.HasSuffix(part, "]") {
+			key = part[:i]
+			idx, _ = strconv.Atoi(part[i+1 : len(part)-1])
+		}
+		next := mapValue(n, key)
+		if next == nil {
+			return line
+		}
+		line = next.Line
+		n = next
+		if idx >= 0 {
+			if n.Kind != yaml.SequenceNode || idx >= len(n.Content) {
+				return line
+			}
+			n = n.Content[idx]
+			line = n.Line
+		}
+	}
+	return line
+}
+
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			v := n.Content[i+1]
+			if v.Kind == yaml.ScalarNode || v.Kind == yaml.MappingNode && len(v.Content) == 0 {
+				// Point at the key's line: for scalars it is the same line,
+				// for an empty mapping the key is where the reader looks.
+				return &yaml.Node{Kind: v.Kind, Line: n.Content[i].Line, Content: v.Content, Value: v.Value}
+			}
+			return v
+		}
+	}
+	return nil
+}
+
+// pathAtLine returns the dotted path of the key that starts on line, so
+// that decoder messages ("line 6: unknown key") read like validation ones.
+func pathAtLine(root *yaml.Node, line int) string {
+	var walk func(n *yaml.Node, path string) string
+	walk = func(n *yaml.Node, path string) string {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				if p := walk(c, path); p != "" {
+					return p
+				}
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i]
+				p := k.Value
+				if path != "" {
+					p = path + "." + k.Value
+				}
+				if k.Line == line {
+					return p
+				}
+				if r := walk(n.Content[i+1], p); r != "" {
+					return r
+				}
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				if r := walk(c, fmt.Sprintf("%s[%d]", path, i)); r != "" {
+					return r
+				}
+			}
+		}
+		return ""
+	}
+	if line <= 0 {
+		return ""
+	}
+	return walk(root, "")
+}
