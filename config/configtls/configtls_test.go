@@ -1,0 +1,317 @@
+package configtls
+
+import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-health/ferry/config/pki"
+)
+
+func TestValidate(t *testing.T) {
+	cases := []struct {
+		name string
+		cfg  interface{ Validate() error }
+		want string // substring; empty = valid
+	}{
+		{"zero client", ClientConfig{}, ""},
+		{"full client", ClientConfig{CAFile: "ca", CertFile: "c", KeyFile: "k", MinVersion: "1.3"}, ""},
+		{"cert without key", ClientConfig{CertFile: "c"}, "cert_file: set but key_file is empty"},
+		{"key without cert", ClientConfig{KeyFile: "k"}, "key_file: set but cert_file is empty"},
+		{"old version", ClientConfig{MinVersion: "1.0"}, `min_version: "1.0" is not allowed`},
+		{"bad server name", ClientConfig{ServerName: "https://x"}, "server_name:"},
+		{"server ok", ServerConfig{CertFile: "c", KeyFile: "k", ClientCAFile: "ca"}, ""},
+		{"server without cert", ServerConfig{ClientCAFile: "ca"}, "cert_file: required"},
+		{"server key only", ServerConfig{KeyFile: "k"}, "key_file: set but cert_file is empty"},
+		{"server version", ServerConfig{CertFile: "c", KeyFile: "k", MinVersion: "1.1"}, "min_version"},
+	}
+	for _, tc := range cases {
+		err := tc.cfg.Validate()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: unexpected error %v", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: error %v, want it to contain %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func demo(t *testing.T) pki.Paths {
+	t.Helper()
+	p, err := pki.WriteDemoSet(filepath.Join(t.TempDir(), "pki"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadTLSConfigPolicy(t *testing.T) {
+	p := demo(t)
+	cc, err := ClientConfig{CAFile: p.CA, CertFile: p.ClientCert, KeyFile: p.ClientKey}.LoadTLSConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cc.MinVersion != tls.VersionTLS12 || cc.InsecureSkipVerify || cc.RootCAs == nil || cc.GetClientCertificate == nil {
+		t.Fatalf("client config: %+v", cc)
+	}
+	for _, cs := range cc.CipherSuites {
+		name := tls.CipherSuiteName(cs)
+		if !strings.HasPrefix(name, "TLS_ECDHE_") || !strings.Contains(name, "_GCM_") {
+			t.Errorf("suite %s outside ECDHE AES-GCM", name)
+		}
+	}
+	sc, err := ServerConfig{CertFile: p.ServerCert, KeyFile: p.ServerKey, ClientCAFile: p.CA, MinVersion: "1.3"}.LoadTLSConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.ClientAuth != tls.RequireAndVerifyClientCert || sc.MinVersion != tls.VersionTLS13 {
+		t.Fatalf("server config: %+v", sc)
+	}
+	sc2, err := ServerConfig{CertFile: p.ServerCert, KeyFile: p.ServerKey}.LoadTLSConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc2.ClientAuth != tls.NoClientCert {
+		t.Fatalf("server without client_ca_file asks for client certs")
+	}
+}
+
+// handshake runs a real TLS handshake over loopback and returns the client's
+// and the server's error. The client reads one byte so that a rejection the
+// server sends after a TLS 1.3 handshake reaches it.
+func handshake(t *testing.T, client, server *tls.Config) (clientErr, serverErr error) {
+	t.Helper()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			done <- err
+			return
+		}
+		defer c.Close()
+		tc := c.(*tls.Conn)
+		if err := tc.Handshake(); err != nil {
+			done <- err
+			return
+		}
+		_, err = tc.Write([]byte("x"))
+		// Wait for the client to close before closing, so the byte is
+		// never cut off by an early close.
+		io.Copy(io.Discard, tc)
+		done <- err
+	}()
+	c, err := tls.Dial("tcp", ln.Addr().String(), client)
+	if err == nil {
+		buf := make([]byte, 1)
+		_, err = c.Read(buf)
+		c.Close()
+	}
+	return err, <-done
+}
+
+func TestMutualTLSHandshake(t *testing.T) {
+	p := demo(t)
+	server, err := ServerConfig{CertFile: p.ServerCert, KeyFile: p.ServerKey, ClientCAFile: p.CA}.LoadTLSConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"1.2", "1.3"} {
+		client, err := ClientConfig{CAFile: p.CA, CertFile: p.ClientCert, KeyFile: p.ClientKey, ServerName: "localhost", MinVersion: v}.LoadTLSConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v == "1.2" {
+			client.MaxVersion = tls.VersionTLS12 // exercise the 1.2 suite list
+		}
+		if cerr, serr := handshake(t, client, server); cerr != nil || serr != nil {
+			t.Fatalf("tls %s: client %v, server %v", v, cerr, serr)
+		}
+	}
+}
+
+func TestHandshakeDiagnoses(t *testing.T) {
+	p := demo(t)
+	other := demo(t) // a second, unrelated CA and certificates
+	server, err := ServerConfig{CertFile: p.ServerCert, KeyFile: p.ServerKey, ClientCAFile: p.CA}.LoadTLSConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Expired server certificate, signed by a CA the client trusts.
+	ca, _ := pki.NewCA("expiring CA")
+	now := time.Now()
+	ecert, ekey, _ := ca.IssueValid("localhost", []string{"localhost"}, []net.IP{net.IPv4(127, 0, 0, 1)}, false, now.Add(-48*time.Hour), now.Add(-time.Hour))
+	epair, err := tls.X509KeyPair(ecert, ekey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expiredServer := &tls.Config{Certificates: []tls.Certificate{epair}}
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(caFile, ca.CertPEM(), 0o644)
+
+	cases := []struct {
+		name   string
+		client ClientConfig
+		server *tls.Config
+		want   Problem
+	}{
+		{"unknown authority", ClientConfig{CAFile: other.CA, CertFile: p.ClientCert, KeyFile: p.ClientKey, ServerName: "localhost"}, server, UnknownAuthority},
+		{"hostname mismatch", ClientConfig{CAFile: p.CA, CertFile: p.ClientCert, KeyFile: p.ClientKey, ServerName: "hie.example.org"}, server, HostnameMismatch},
+		{"client cert from another CA", ClientConfig{CAFile: p.CA, CertFile: other.ClientCert, KeyFile: other.ClientKey, ServerName: "localhost"}, server, ClientCertRejected},
+		{"no client cert", ClientConfig{CAFile: p.CA, ServerName: "localhost"}, server, ClientCertRejected},
+		{"no client cert tls1.2", ClientConfig{CAFile: p.CA, ServerName: "localhost"}, server, NoCommonParameters},
+		{"expired server cert", ClientConfig{CAFile: caFile, ServerName: "localhost"}, expiredServer, Expired},
+	}
+	for _, tc := range cases {
+		client, err := tc.client.LoadTLSConfig()
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if strings.HasSuffix(tc.name, "tls1.2") {
+			client.MaxVersion = tls.VersionTLS12
+		}
+		cerr, _ := handshake(t, client, tc.server)
+		if cerr == nil {
+			t.Fatalf("%s: handshake succeeded", tc.name)
+		}
+		d := Diagnose(cerr)
+		if d == nil {
+			t.Fatalf("%s: Diagnose(%v) = nil", tc.name, cerr)
+		}
+		if d.Problem != tc.want {
+			t.Errorf("%s: problem %q, want %q (%v)", tc.name, d.Problem, tc.want, d)
+		}
+		if !errors.Is(d, cerr) && !errors.Is(d.Err, cerr) {
+			t.Errorf("%s: original error not wrapped", tc.name)
+		}
+		t.Logf("%s: %v", tc.name, d)
+	}
+	if Diagnose(errors.New("connection refused")) != nil {
+		t.Error("plain network error diagnosed as TLS")
+	}
+	// Speaking TLS to a plain TCP server.
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			c.Write([]byte("HTTP/1.1 400 Bad Request\r\n\r\n"))
+			c.Close()
+		}
+	}()
+	client, _ := ClientConfig{CAFile: p.CA, ServerName: "localhost"}.LoadTLSConfig()
+	_, err = tls.Dial("tcp", ln.Addr().String(), client)
+	if d := Diagnose(err); d == nil || d.Problem != NoCommonParameters {
+		t.Errorf("plain server: %v", d)
+	}
+}
+
+func TestLoadErrorsInPlainWords(t *testing.T) {
+	p := demo(t)
+	other := demo(t)
+	dir := t.TempDir()
+	enc := filepath.Join(dir, "enc.key")
+	os.WriteFile(enc, []byte("-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n"), 0o600)
+	ca, _ := pki.NewCA("x")
+	now := time.Now()
+	oc, ok, _ := ca.IssueValid("old client", nil, nil, true, now.Add(-72*time.Hour), now.Add(-24*time.Hour))
+	oldCert, oldKey := filepath.Join(dir, "old.pem"), filepath.Join(dir, "old.key")
+	os.WriteFile(oldCert, oc, 0o644)
+	os.WriteFile(oldKey, ok, 0o600)
+	missing := filepath.Join(dir, "nope.pem")
+
+	cases := []struct {
+		name string
+		cfg  ClientConfig
+		want []string
+	}{
+		{"missing ca", ClientConfig{CAFile: missing}, []string{"ca_file", missing, "does not exist"}},
+		{"missing cert", ClientConfig{CertFile: missing, KeyFile: p.ClientKey}, []string{"cert_file", "does not exist"}},
+		{"missing key", ClientConfig{CertFile: p.ClientCert, KeyFile: missing}, []string{"key_file", "does not exist"}},
+		{"key mismatch", ClientConfig{CertFile: p.ClientCert, KeyFile: other.ClientKey}, []string{"key_file", other.ClientKey, "does not match the certificate"}},
+		{"swapped", ClientConfig{CertFile: p.ClientKey, KeyFile: p.ClientCert}, []string{"cert_file", "swapped"}},
+		{"key is a cert", ClientConfig{CertFile: p.ClientCert, KeyFile: p.CA}, []string{"key_file", "swapped"}},
+		{"encrypted key", ClientConfig{CertFile: p.ClientCert, KeyFile: enc}, []string{"key_file", "passphrase"}},
+		{"expired cert", ClientConfig{CertFile: oldCert, KeyFile: oldKey}, []string{"cert_file", oldCert, "expired on"}},
+		{"invalid", ClientConfig{CertFile: p.ClientCert}, []string{"cert_file: set but key_file is empty"}},
+	}
+	for _, tc := range cases {
+		_, err := tc.cfg.LoadTLSConfig()
+		if err == nil {
+			t.Errorf("%s: no error", tc.name)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: %q does not mention %q", tc.name, err, w)
+			}
+		}
+	}
+	_, err := ServerConfig{CertFile: p.ServerCert, KeyFile: p.ServerKey, ClientCAFile: missing}.LoadTLSConfig()
+	if err == nil || !strings.Contains(err.Error(), "client_ca_file") {
+		t.Errorf("server missing client ca: %v", err)
+	}
+}
+
+func TestExpiredCAFile(t *testing.T) {
+	ca, _ := pki.NewCA("old CA")
+	path := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(path, ca.CertPEM(), 0o644)
+	if _, err := loadPool("ca_file", path, time.Now().Add(3*365*24*time.Hour)); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("expired CA: %v", err)
+	}
+}
+
+func TestCertExpiryAndStatus(t *testing.T) {
+	p := demo(t)
+	exp, err := CertExpiry(p.ClientCert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Until(exp); d < 300*24*time.Hour || d > 400*24*time.Hour {
+		t.Errorf("client cert expiry %v is not about a year away", exp)
+	}
+	st, err := ClientConfig{CAFile: p.CA, CertFile: p.ClientCert, KeyFile: p.ClientKey}.CertStatus()
+	if err != nil || len(st) != 2 {
+		t.Fatalf("status %v, %v", st, err)
+	}
+	if st[0].Field != "ca_file" || st[1].Field != "cert_file" || st[1].Expired(time.Now()) || !st[1].Expired(exp.Add(time.Second)) {
+		t.Errorf("status %+v", st)
+	}
+	if _, err := CertExpiry(p.ClientKey); err == nil {
+		t.Error("expiry of a key file")
+	}
+}
+
+func TestKeyPairReload(t *testing.T) {
+	p := demo(t)
+	server, _ := ServerConfig{CertFile: p.ServerCert, KeyFile: p.ServerKey}.LoadTLSConfig()
+	first, _ := server.GetCertificate(nil)
+	// Renew in place: a new CA and certificates written to the same paths.
+	if _, err := pki.WriteDemoSet(p.Dir); err != nil {
+		t.Fatal(err)
+	}
+	// Make sure the stamp changes even on coarse-mtime filesystems.
+	later := time.Now().Add(2 * time.Second)
+	os.Chtimes(p.ServerCert, later, later)
+	second, _ := server.GetCertificate(nil)
+	if string(first.Certificate[0]) == string(second.Certificate[0]) {
+		t.Fatal("renewed certificate not picked up")
+	}
+	// A half-written renewal (key no longer matching) keeps the old pair.
+	os.WriteFile(p.ServerKey, []byte("garbage"), 0o600)
+	third, _ := server.GetCertificate(nil)
+	if string(third.Certificate[0]) != string(second.Certificate[0]) {
+		t.Fatal("broken renewal replaced a working certificate")
+	}
+}

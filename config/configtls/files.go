@@ -1,0 +1,232 @@
+package configtls
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// readFile reads a configured file and turns the common failures into plain
+// words that name the setting and the path.
+func readFile(field, path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		return b, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("%s %q: file does not exist: %w", field, path, err)
+	case errors.Is(err, fs.ErrPermission):
+		return nil, fmt.Errorf("%s %q: permission denied (is it readable by the account ferry runs as?): %w", field, path, err)
+	default:
+		return nil, fmt.Errorf("%s %q: %w", field, path, err)
+	}
+}
+
+// readCerts returns every certificate in a PEM file, in file order.
+func readCerts(field, path string) ([]*x509.Certificate, error) {
+	data, err := readFile(field, path)
+	if err != nil {
+		return nil, err
+	}
+	var certs []*x509.Certificate
+	rest := data
+	for {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s %q: certificate %d cannot be parsed: %w", field, path, len(certs)+1, err)
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		hint := "is it PEM (-----BEGIN CERTIFICATE-----)?"
+		if bytes.Contains(data, []byte("PRIVATE KEY-----")) {
+			hint = "it holds a private key; are cert and key files swapped?"
+		}
+		return nil, fmt.Errorf("%s %q: no certificate found (%s)", field, path, hint)
+	}
+	return certs, nil
+}
+
+// loadKeyPair reads a certificate (chain) and its key and checks that they
+// belong together and that the certificate is currently valid.
+func loadKeyPair(certFile, keyFile string, now time.Time) (*tls.Certificate, error) {
+	certs, err := readCerts("cert_file", certFile)
+	if err != nil {
+		return nil, err
+	}
+	certPEM, _ := os.ReadFile(certFile) // read successfully just above
+	keyPEM, err := readFile("key_file", keyFile)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkKeyPEM(keyFile, keyPEM); err != nil {
+		return nil, err
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		if strings.Contains(err.Error(), "does not match") {
+			return nil, fmt.Errorf("key_file %q does not match the certificate in cert_file %q (the key belongs to a different certificate): %w", keyFile, certFile, err)
+		}
+		return nil, fmt.Errorf("cert_file %q, key_file %q: %w", certFile, keyFile, err)
+	}
+	leaf := certs[0]
+	if now.After(leaf.NotAfter) {
+		return nil, fmt.Errorf("cert_file %q: certificate %q expired on %s; ask the exchange for a renewed certificate",
+			certFile, leaf.Subject.CommonName, leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
+	if now.Before(leaf.NotBefore) {
+		return nil, fmt.Errorf("cert_file %q: certificate %q is not valid until %s (check the system clock)",
+			certFile, leaf.Subject.CommonName, leaf.NotBefore.UTC().Format(time.RFC3339))
+	}
+	pair.Leaf = leaf
+	return &pair, nil
+}
+
+func checkKeyPEM(path string, data []byte) error {
+	rest := data
+	for {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		if b.Type == "ENCRYPTED PRIVATE KEY" || b.Headers["Proc-Type"] != "" {
+			return fmt.Errorf("key_file %q: the key is protected by a passphrase; ferry needs an unencrypted key readable only by its service account", path)
+		}
+		if strings.HasSuffix(b.Type, "PRIVATE KEY") {
+			return nil
+		}
+	}
+	hint := "is it PEM (-----BEGIN PRIVATE KEY-----)?"
+	if bytes.Contains(data, []byte("BEGIN CERTIFICATE")) {
+		hint = "it holds a certificate; are cert and key files swapped?"
+	}
+	return fmt.Errorf("key_file %q: no private key found (%s)", path, hint)
+}
+
+// keyPair serves a certificate and reloads it when either file changes, so a
+// certificate renewed on disk is used from the next handshake on. A failed
+// reload (for example the certificate written but not yet its key) keeps the
+// previous pair and is retried on the next handshake.
+type keyPair struct {
+	certFile, keyFile string
+
+	mu    sync.Mutex
+	cur   *tls.Certificate
+	stamp string
+}
+
+func newKeyPair(certFile, keyFile string) (*keyPair, error) {
+	stamp := fileStamp(certFile, keyFile)
+	c, err := loadKeyPair(certFile, keyFile, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return &keyPair{certFile: certFile, keyFile: keyFile, cur: c, stamp: stamp}, nil
+}
+
+func (k *keyPair) get() *tls.Certificate {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if s := fileStamp(k.certFile, k.keyFile); s != k.stamp {
+		// An expired replacement is still better than an expired original
+		// only if it is newer; loadKeyPair refuses expired ones, so an
+		// error here means "keep what we have".
+		if c, err := loadKeyPair(k.certFile, k.keyFile, time.Now()); err == nil {
+			k.cur, k.stamp = c, s
+		}
+	}
+	return k.cur
+}
+
+func fileStamp(paths ...string) string {
+	var sb strings.Builder
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			sb.WriteString("missing;")
+			continue
+		}
+		fmt.Fprintf(&sb, "%d/%d;", st.ModTime().UnixNano(), st.Size())
+	}
+	return sb.String()
+}
+
+// CertExpiry returns the earliest NotAfter of the certificates in a PEM file
+// (for a chain or a CA bundle, the one that will break first), for `ferry
+// doctor` and the status page.
+func CertExpiry(path string) (time.Time, error) {
+	certs, err := readCerts("certificate file", path)
+	if err != nil {
+		return time.Time{}, err
+	}
+	earliest := certs[0].NotAfter
+	for _, c := range certs[1:] {
+		if c.NotAfter.Before(earliest) {
+			earliest = c.NotAfter
+		}
+	}
+	return earliest, nil
+}
+
+// CertStatus describes one configured certificate file, for status output.
+type CertStatus struct {
+	Field    string    // the setting, e.g. "cert_file"
+	File     string    // the path
+	Subject  string    // common name of the earliest-expiring certificate
+	NotAfter time.Time // its expiry
+}
+
+// Expired reports whether the certificate has expired at now.
+func (s CertStatus) Expired(now time.Time) bool { return now.After(s.NotAfter) }
+
+// CertStatus reports the expiry of the configured client certificate and CA
+// file (files that are not configured are skipped).
+func (c ClientConfig) CertStatus() ([]CertStatus, error) {
+	return certStatus([][2]string{{"ca_file", c.CAFile}, {"cert_file", c.CertFile}})
+}
+
+// CertStatus reports the expiry of the configured server certificate and
+// client CA file.
+func (c ServerConfig) CertStatus() ([]CertStatus, error) {
+	return certStatus([][2]string{{"cert_file", c.CertFile}, {"client_ca_file", c.ClientCAFile}})
+}
+
+func certStatus(fields [][2]string) ([]CertStatus, error) {
+	var out []CertStatus
+	var errs []error
+	for _, f := range fields {
+		if f[1] == "" {
+			continue
+		}
+		certs, err := readCerts(f[0], f[1])
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		first := certs[0]
+		for _, c := range certs[1:] {
+			if c.NotAfter.Before(first.NotAfter) {
+				first = c
+			}
+		}
+		out = append(out, CertStatus{Field: f[0], File: f[1], Subject: first.Subject.CommonName, NotAfter: first.NotAfter})
+	}
+	return out, errors.Join(errs...)
+}
