@@ -1,0 +1,116 @@
+package hl7v2
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+)
+
+// SplitBatch splits a batch file, [FHS]{[BHS]{MSH...}[BTS]}[FTS], or a file of
+// bare concatenated messages into one slice per message. The slices alias
+// data and keep each message's bytes exactly as they were (terminators
+// included), so a message can be quarantined or hashed as received; pass each
+// one to Parse. Batch header and trailer segments are dropped; when a BTS
+// gives a message count, it must match. A batch with no messages yields an
+// empty result and no error.
+func SplitBatch(data []byte) ([][]byte, error) {
+	off := 0
+	if bytes.HasPrefix(data, []byte{0xef, 0xbb, 0xbf}) {
+		off = 3
+	}
+	var (
+		out        [][]byte
+		start      = -1 // start of the current message
+		end        int  // end of its last line (after the terminator)
+		fieldSep   byte = '|'
+		inBatch    int  // messages since the last BHS
+		headers    bool
+		lineNo     int
+		sawContent bool
+	)
+	closeMsg := func() {
+		if start >= 0 {
+			out = append(out, data[start:end])
+			inBatch++
+			start = -1
+		}
+	}
+	for off < len(data) {
+		lineStart := off
+		i := bytes.IndexAny(data[off:], "\r\n")
+		var line []byte
+		if i < 0 {
+			line, off = data[off:], len(data)
+		} else {
+			line = data[off : off+i]
+			off += i + 1
+			for off < len(data) && (data[off] == '\n' || data[off] == '\r') {
+				off++
+			}
+		}
+		lineNo++
+		trimmed := bytes.TrimLeft(line, "\x0b \t")
+		lineStart += len(line) - len(trimmed)
+		trimmed = bytes.TrimRight(trimmed, "\x1c\x1a\x00 \t")
+		if len(trimmed) == 0 {
+			continue
+		}
+		sawContent = true
+		name := trimmed
+		if len(name) > 3 {
+			name = name[:3]
+		}
+		switch string(name) {
+		case "FHS", "BHS":
+			closeMsg()
+			headers = true
+			if len(trimmed) > 3 {
+				fieldSep = trimmed[3]
+			}
+			if string(name) == "BHS" {
+				inBatch = 0
+			}
+		case "BTS":
+			closeMsg()
+			headers = true
+			if f := nthSep(trimmed, fieldSep, 1); len(f) > 0 {
+				if n, err := strconv.Atoi(string(bytes.TrimSpace(f))); err == nil && n != inBatch {
+					return out, fmt.Errorf("hl7v2 batch: line %d: BTS-1 says %d messages, batch holds %d", lineNo, n, inBatch)
+				}
+			}
+		case "FTS":
+			closeMsg()
+			headers = true
+		case "MSH":
+			closeMsg()
+			if len(trimmed) > 3 {
+				fieldSep = trimmed[3]
+			}
+			start = lineStart
+			end = off
+		default:
+			if start < 0 && len(out) == 0 && !headers {
+				return nil, fmt.Errorf("hl7v2 batch: %w: no MSH segment before line %d", ErrNotHL7, lineNo)
+			}
+			if start < 0 {
+				return out, fmt.Errorf("hl7v2 batch: line %d: segment %q outside a message", lineNo, shorten(name))
+			}
+			end = off
+		}
+	}
+	closeMsg()
+	if len(out) == 0 && !headers {
+		if sawContent {
+			return nil, fmt.Errorf("hl7v2 batch: %w: no MSH segment", ErrNotHL7)
+		}
+		return nil, fmt.Errorf("hl7v2 batch: %w: empty", ErrNotHL7)
+	}
+	return out, nil
+}
+
+func shorten(b []byte) string {
+	if len(b) > 8 {
+		b = b[:8]
+	}
+	return string(b)
+}

@@ -1,0 +1,117 @@
+package hl7v2
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/japanese"
+	"golang.org/x/text/encoding/korean"
+	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/encoding/traditionalchinese"
+)
+
+// charsets maps HL7 table 0211 values (and a few spellings seen in the wild)
+// to decoders. nil means the bytes are already UTF-8 or ASCII.
+var charsets = map[string]encoding.Encoding{
+	"ASCII":         nil,
+	"ISO IR6":       nil,
+	"UNICODE":       nil,
+	"UNICODE UTF-8": nil,
+	"UTF-8":         nil,
+	"UTF8":          nil,
+	"8859/1":        charmap.ISO8859_1,
+	"ISO IR100":     charmap.ISO8859_1,
+	"ISO-8859-1":    charmap.ISO8859_1,
+	"LATIN1":        charmap.ISO8859_1,
+	"8859/2":        charmap.ISO8859_2,
+	"ISO IR101":     charmap.ISO8859_2,
+	"8859/3":        charmap.ISO8859_3,
+	"8859/4":        charmap.ISO8859_4,
+	"8859/5":        charmap.ISO8859_5,
+	"ISO IR144":     charmap.ISO8859_5,
+	"8859/6":        charmap.ISO8859_6,
+	"ISO IR127":     charmap.ISO8859_6,
+	"8859/7":        charmap.ISO8859_7,
+	"ISO IR126":     charmap.ISO8859_7,
+	"8859/8":        charmap.ISO8859_8,
+	"ISO IR138":     charmap.ISO8859_8,
+	"8859/9":        charmap.ISO8859_9,
+	"ISO IR148":     charmap.ISO8859_9,
+	"8859/15":       charmap.ISO8859_15,
+	"WINDOWS-1252":  charmap.Windows1252,
+	"CP1252":        charmap.Windows1252,
+	"GB 18030-2000": simplifiedchinese.GB18030,
+	"GB18030":       simplifiedchinese.GB18030,
+	"BIG-5":         traditionalchinese.Big5,
+	"BIG5":          traditionalchinese.Big5,
+	"KS X 1001":     korean.EUCKR,
+	"ISO IR87":      japanese.ISO2022JP,
+	"ISO IR159":     japanese.ISO2022JP,
+	"SHIFT_JIS":     japanese.ShiftJIS,
+}
+
+var charsetNames = map[encoding.Encoding]string{
+	charmap.ISO8859_1:         "iso-8859-1",
+	charmap.ISO8859_2:         "iso-8859-2",
+	charmap.ISO8859_3:         "iso-8859-3",
+	charmap.ISO8859_4:         "iso-8859-4",
+	charmap.ISO8859_5:         "iso-8859-5",
+	charmap.ISO8859_6:         "iso-8859-6",
+	charmap.ISO8859_7:         "iso-8859-7",
+	charmap.ISO8859_8:         "iso-8859-8",
+	charmap.ISO8859_9:         "iso-8859-9",
+	charmap.ISO8859_15:        "iso-8859-15",
+	charmap.Windows1252:       "windows-1252",
+	simplifiedchinese.GB18030: "gb18030",
+	traditionalchinese.Big5:   "big5",
+	korean.EUCKR:              "euc-kr",
+	japanese.ISO2022JP:        "iso-2022-jp",
+	japanese.ShiftJIS:         "shift_jis",
+}
+
+// decode returns raw as UTF-8 and names the decoding used. The returned
+// slice is raw itself when it was ASCII or valid UTF-8 already (the caller
+// copies it), otherwise a new buffer.
+func decode(raw []byte, label string) ([]byte, string, error) {
+	ascii := true
+	for _, c := range raw {
+		if c >= 0x80 {
+			ascii = false
+			break
+		}
+	}
+	key := strings.ToUpper(strings.TrimSpace(label))
+	// Unknown labels (UTF-16 and UTF-32 included: they cannot be carried in
+	// an 8-bit stream, so a readable MSH proves the label wrong) are read
+	// like an unlabelled message.
+	enc := charsets[key]
+	if ascii && (enc == nil || isASCIICompatible(enc)) {
+		return raw, "ascii", nil
+	}
+	if enc == nil { // UTF-8, ASCII, absent or unknown label
+		if utf8.Valid(raw) {
+			return raw, "utf-8", nil
+		}
+		out, err := charmap.Windows1252.NewDecoder().Bytes(raw)
+		if err != nil {
+			return nil, "", fmt.Errorf("decoding as windows-1252: %w", err)
+		}
+		return out, "windows-1252 (fallback)", nil
+	}
+	out, err := enc.NewDecoder().Bytes(raw)
+	if err != nil {
+		fb, ferr := charmap.Windows1252.NewDecoder().Bytes(raw)
+		if ferr != nil {
+			return nil, "", fmt.Errorf("decoding as %s: %w", label, err)
+		}
+		return fb, "windows-1252 (fallback)", nil
+	}
+	return out, charsetNames[enc], nil
+}
+
+// isASCIICompatible reports whether pure 7-bit input decodes to itself.
+// ISO-2022-JP uses 7-bit escape sequences, so it must always be decoded.
+func isASCIICompatible(e encoding.Encoding) bool { return e != japanese.ISO2022JP }
