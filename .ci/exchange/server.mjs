@@ -18,6 +18,7 @@
 //   POST /control/reset            empty the repository and the counters
 //   POST /control/save             write the repository to --state now
 //   GET  /control/count?type=Patient[&identifier=sys|val]  counts straight from the repository
+//   GET  /control/dump[?type=Observation]  every stored resource (for duplicate checks)
 // Each FHIR request is logged to stdout as: METHOD PATH STATUS MS.
 // With --state FILE the repository is loaded from FILE at start and saved on SIGTERM/SIGINT.
 
@@ -306,6 +307,11 @@ async function handleControl(req, res) {
       case '/control/count': {
         const type = q.get('type') ?? 'Patient';
         return json(200, { type, identifier: q.get('identifier'), count: await countResources(type, q.get('identifier')) });
+      }
+      case '/control/dump': {
+        const type = q.get('type');
+        const list = allResources().filter((r) => !type || r.resourceType === type);
+        return json(200, { count: list.length, resources: list });
       }
       case '/control/healthz':
         return json(200, { ok: true });
