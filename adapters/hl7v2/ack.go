@@ -1,0 +1,398 @@
+package hl7v2
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/ferry-health/ferry/queue"
+)
+
+// Acknowledgement codes (HL7 table 0008). The A* codes belong to original
+// mode; the C* codes are the accept acknowledgements of enhanced mode, which
+// a receiver sends once the message is "committed to safe storage".
+const (
+	CodeAA = "AA" // application accept
+	CodeAE = "AE" // application error: fix the message, then resend
+	CodeAR = "AR" // application reject: unsupported, or try again later
+	CodeCA = "CA" // commit accept
+	CodeCE = "CE" // commit error
+	CodeCR = "CR" // commit reject
+)
+
+// Error codes of HL7 table 0357 that ferry uses in ERR-3.
+const (
+	ErrSegmentSequence  = "100"
+	ErrRequiredMissing  = "101"
+	ErrDataType         = "102"
+	ErrTableValue       = "103"
+	ErrUnsupportedType  = "200"
+	ErrUnsupportedEvent = "201"
+	ErrUnsupportedProc  = "202"
+	ErrUnsupportedVer   = "203"
+	ErrRecordLocked     = "206"
+	ErrApplication      = "207"
+)
+
+// errText is the table 0357 display text, written beside the code in ERR-3.
+var errText = map[string]string{
+	"0":   "Message accepted",
+	"100": "Segment sequence error",
+	"101": "Required field missing",
+	"102": "Data type error",
+	"103": "Table value not found",
+	"104": "Value too long",
+	"200": "Unsupported message type",
+	"201": "Unsupported event code",
+	"202": "Unsupported processing id",
+	"203": "Unsupported version id",
+	"204": "Unknown key identifier",
+	"205": "Duplicate key identifier",
+	"206": "Application record locked",
+	"207": "Application internal error",
+}
+
+// AckError is an error a converter (or any Consumer) returns to choose the
+// HL7 acknowledgement precisely. Code is AE (the sender must fix the
+// message) or AR (unsupported message type/event/version, or the receiver
+// cannot take it now); enhanced mode maps them to CE/CR. ErrCode is a table
+// 0357 code for ERR-3. Segment and Field locate the problem (Field 0: the
+// whole segment). Text is sent to the sender in the ERR segment; it may name
+// values and so is never logged unless PHI logging is on.
+//
+// The Consumer contract still applies around it: wrap an AckError with
+// queue.Permanent when the input was quarantined. BuildAck finds an AckError
+// anywhere in the error chain and lets it decide the code.
+type AckError struct {
+	Code    string // AE or AR
+	ErrCode string // HL7 table 0357, e.g. "101", "200"
+	Segment string // segment ID, e.g. "PID"; empty when not tied to one
+	Field   int    // 1-based field number; 0 when not tied to one
+	Text    string // human-readable reason
+}
+
+// Error describes the problem and where it is.
+func (e *AckError) Error() string {
+	var b strings.Builder
+	b.WriteString("hl7v2 ")
+	b.WriteString(strings.ToLower(e.Code))
+	if e.ErrCode != "" {
+		b.WriteString(" " + e.ErrCode)
+	}
+	if e.Segment != "" {
+		b.WriteString(" at " + e.Segment)
+		if e.Field > 0 {
+			b.WriteString("-" + strconv.Itoa(e.Field))
+		}
+	}
+	if e.Text != "" {
+		b.WriteString(": " + e.Text)
+	}
+	return b.String()
+}
+
+// Ack is an acknowledgement built for one received message.
+type Ack struct {
+	// Code is the MSA-1 code sent: AA/AE/AR, or CA/CE/CR in enhanced mode.
+	Code string
+	// Enhanced is true when the message asked for enhanced mode (MSH-15 or
+	// MSH-16 valued).
+	Enhanced bool
+	// MessageControlID is MSH-10 of the acknowledged message, echoed in MSA-2
+	// (empty when it could not be read). It is not PHI and may be logged.
+	MessageControlID string
+	// ControlID is MSH-10 of the ACK itself.
+	ControlID string
+	// Bytes is the ACK message, CR-terminated segments, without MLLP framing.
+	Bytes []byte
+}
+
+// ControlIDs hands out MSH-10 values for ferry's own messages. They must
+// never repeat for this sending application, also across restarts (IHE PCD
+// "MSH-10"), so the counter starts at the clock in nanoseconds; rendered in
+// base 36 the id stays 13 characters, within MSH-10's 20-character limit of
+// v2.3–v2.5.
+type ControlIDs struct{ n atomic.Uint64 }
+
+// NewControlIDs returns a generator seeded from the clock.
+func NewControlIDs() *ControlIDs {
+	c := &ControlIDs{}
+	c.n.Store(uint64(time.Now().UnixNano()))
+	return c
+}
+
+// Next returns a new control id.
+func (c *ControlIDs) Next() string {
+	return strings.ToUpper(strconv.FormatUint(c.n.Add(1), 36))
+}
+
+// header is what BuildAck reads from the MSH segment of the message being
+// acknowledged, as raw (still escaped) field values, so that they can be
+// copied into the ACK unchanged: the ACK uses the same delimiters.
+type header struct {
+	d      Delimiters
+	fields []string // fields[n] is MSH-n; fields[1] is the field separator
+}
+
+func (h header) get(n int) string {
+	if n < len(h.fields) {
+		return h.fields[n]
+	}
+	return ""
+}
+
+// readHeader reads the MSH segment of msg as far as it can. It works on
+// input Parse would reject (wrong segment terminators, junk after the
+// header), because even a broken message deserves an ACK naming its MSH-10.
+func readHeader(msg []byte) (header, bool) {
+	h := header{d: DefaultDelimiters}
+	msg = bytes.TrimPrefix(msg, []byte("\xef\xbb\xbf"))
+	i := bytes.Index(msg, []byte("MSH"))
+	if i < 0 || len(msg) < i+8 {
+		return h, false
+	}
+	if i > 0 && msg[i-1] != '\r' && msg[i-1] != '\n' && strings.TrimSpace(string(msg[:i])) != "" {
+		return h, false
+	}
+	seg := msg[i:]
+	if j := bytes.IndexAny(seg, "\r\n"); j >= 0 {
+		seg = seg[:j]
+	}
+	fs := seg[3]
+	if !okDelim(fs) {
+		return h, false
+	}
+	parts := strings.Split(string(seg[4:]), string(fs))
+	enc := parts[0]
+	if len(enc) < 4 {
+		return h, false
+	}
+	d := Delimiters{Field: fs, Component: enc[0], Repetition: enc[1], Escape: enc[2], Subcomponent: enc[3]}
+	if len(enc) >= 5 {
+		d.Truncation = enc[4]
+	}
+	for _, c := range []byte{d.Component, d.Repetition, d.Escape, d.Subcomponent} {
+		if !okDelim(c) || c == fs {
+			return h, false
+		}
+	}
+	h.d = d
+	h.fields = make([]string, 0, len(parts)+2)
+	h.fields = append(h.fields, "MSH", string(fs))
+	h.fields = append(h.fields, parts...)
+	return h, true
+}
+
+func okDelim(c byte) bool {
+	return c > ' ' && c < 0x7f && (c < '0' || c > '9') && (c < 'A' || c > 'Z') && (c < 'a' || c > 'z')
+}
+
+// component returns the n-th (1-based) component of a raw field value's
+// first repetition.
+func (h header) component(v string, n int) string {
+	if i := strings.IndexByte(v, h.d.Repetition); i >= 0 {
+		v = v[:i]
+	}
+	for range n - 1 {
+		i := strings.IndexByte(v, h.d.Component)
+		if i < 0 {
+			return ""
+		}
+		v = v[i+1:]
+	}
+	if i := strings.IndexByte(v, h.d.Component); i >= 0 {
+		v = v[:i]
+	}
+	return v
+}
+
+// BuildAck builds the acknowledgement for msg given the Consumer's result
+// (see adapters.Consumer): nil → AA; queue.IsPermanent(result) → AE; any
+// other error → AR; an *AckError anywhere in the chain chooses AE or AR
+// itself. When MSH-15 or MSH-16 is valued the message asked for enhanced
+// mode, and the codes become the accept acknowledgements CA/CE/CR (HL7 v2
+// table 0008; v2.3 §2.13.2).
+//
+// The ACK swaps sender and receiver (MSH-3/4 ↔ MSH-5/6), keeps the
+// delimiters, processing id, version and character set, answers MSH-9 with
+// ACK^<trigger>^ACK, echoes MSH-10 in MSA-2 and, on AE/AR, explains the
+// problem in an ERR segment (ERR-2 location, ERR-3 table 0357 code, ERR-4
+// severity E, ERR-8 text; before v2.5 the same in ERR-1). A message whose
+// header cannot be read still gets an ACK, with default delimiters and an
+// empty MSA-2, so the sender learns that it was rejected rather than timing
+// out.
+func BuildAck(msg []byte, result error, controlID string, now time.Time) Ack {
+	h, ok := readHeader(msg)
+	if !ok && result == nil {
+		// Nothing acknowledges an unreadable message as accepted.
+		result = queue.Permanent(&AckError{Code: CodeAE, ErrCode: ErrSegmentSequence, Segment: "MSH", Text: "message header (MSH) cannot be read"})
+	}
+	code, ae := classify(result)
+	if !ok && ae.Segment == "" {
+		ae.Segment, ae.ErrCode = "MSH", ErrSegmentSequence
+		if ae.Text == "" || result != nil {
+			ae.Text = "message header (MSH) cannot be read"
+		}
+	}
+	enhanced := h.get(15) != "" || h.get(16) != ""
+	if enhanced {
+		code = map[string]string{CodeAA: CodeCA, CodeAE: CodeCE, CodeAR: CodeCR}[code]
+	}
+	version := h.component(h.get(12), 1)
+	fs := string(h.d.Field)
+	a := Ack{Code: code, Enhanced: enhanced, MessageControlID: h.get(10), ControlID: controlID}
+
+	var b bytes.Buffer
+	b.Grow(256)
+	sendApp, sendFac := h.get(5), h.get(6)
+	if sendApp == "" && sendFac == "" {
+		sendApp = "FERRY"
+	}
+	b.WriteString("MSH" + fs + h.d.EncodingCharacters())
+	msh := []string{
+		sendApp, sendFac, h.get(3), h.get(4), // MSH-3..6 swapped
+		now.Format("20060102150405-0700"), "", // MSH-7, MSH-8
+		ackType(h, version), // MSH-9
+		controlID,           // MSH-10
+		orDefault(h.get(11), "P"),
+		orDefault(h.get(12), "2.5"),
+		"", "", // MSH-13, 14
+	}
+	if enhanced {
+		// The ACK itself wants no acknowledgement.
+		msh = append(msh, "NE", "NE")
+	} else {
+		msh = append(msh, "", "")
+	}
+	msh = append(msh, "", h.get(18)) // MSH-17, MSH-18 (same character set)
+	for len(msh) > 0 && msh[len(msh)-1] == "" {
+		msh = msh[:len(msh)-1]
+	}
+	for _, f := range msh {
+		b.WriteString(fs + f)
+	}
+	b.WriteString("\r")
+	b.WriteString("MSA" + fs + code + fs + a.MessageControlID)
+	if code != CodeAA && code != CodeCA && old(version) {
+		// ERR-1 has no room for free text, so it goes in MSA-3.
+		b.WriteString(fs + escapeText(h.d, ae.Text))
+	}
+	if code != CodeAA && code != CodeCA {
+		b.WriteString("\r")
+		writeERR(&b, h, version, ae)
+	}
+	b.WriteString("\r")
+	a.Bytes = b.Bytes()
+	return a
+}
+
+// classify maps a Consumer result to an original-mode code and the details
+// for ERR.
+func classify(result error) (string, AckError) {
+	if result == nil {
+		return CodeAA, AckError{}
+	}
+	var ae *AckError
+	if errors.As(result, &ae) {
+		out := *ae
+		if out.Code != CodeAR {
+			out.Code = CodeAE
+		}
+		if out.ErrCode == "" {
+			out.ErrCode = ErrApplication
+		}
+		if out.Text == "" {
+			out.Text = errText[out.ErrCode]
+		}
+		return out.Code, out
+	}
+	out := AckError{Code: CodeAR, ErrCode: ErrApplication, Text: result.Error()}
+	if queue.IsPermanent(result) {
+		out.Code = CodeAE
+	}
+	var pe *ParseError
+	if errors.As(result, &pe) {
+		out.Segment, out.Field = pe.Name, pe.Field
+		out.ErrCode = ErrSegmentSequence
+		if pe.Field > 0 {
+			out.ErrCode = ErrDataType
+		}
+	}
+	return out.Code, out
+}
+
+// ackType renders MSH-9 of the ACK. The third component (message
+// structure) exists from v2.3.1 on; older versions have two.
+func ackType(h header, version string) string {
+	c := string(h.d.Component)
+	trigger := h.component(h.get(9), 2)
+	if trigger == "" {
+		return "ACK"
+	}
+	switch version {
+	case "2.1", "2.2", "2.3":
+		return "ACK" + c + trigger
+	}
+	return "ACK" + c + trigger + c + "ACK"
+}
+
+// writeERR writes the ERR segment (without its terminator).
+func writeERR(b *bytes.Buffer, h header, version string, ae AckError) {
+	d := h.d
+	fs, cs, ss := string(d.Field), string(d.Component), string(d.Subcomponent)
+	text := escapeText(d, ae.Text)
+	field := ""
+	if ae.Field > 0 {
+		field = strconv.Itoa(ae.Field)
+	}
+	seq := ""
+	if ae.Segment != "" {
+		seq = "1"
+	}
+	display := escapeText(d, errText[ae.ErrCode])
+	if old(version) {
+		// v2.1–v2.4: ERR-1 (ELD) = segment^sequence^field^code&text&HL70357.
+		b.WriteString("ERR" + fs + ae.Segment + cs + seq + cs + field + cs + ae.ErrCode + ss + display + ss + "HL70357")
+		return
+	}
+	loc := ""
+	if ae.Segment != "" {
+		loc = ae.Segment + cs + seq
+		if field != "" {
+			loc += cs + field
+		}
+	}
+	// ERR-1 empty, ERR-2 location, ERR-3 code, ERR-4 severity, ERR-5..7 empty, ERR-8 user message.
+	b.WriteString("ERR" + fs + fs + loc + fs + ae.ErrCode + cs + display + cs + "HL70357" + fs + "E" + fs + fs + fs + fs + text)
+}
+
+// old reports whether version predates v2.5, where ERR has only ERR-1.
+func old(version string) bool {
+	switch version {
+	case "2.1", "2.2", "2.3", "2.3.1", "2.4":
+		return true
+	}
+	return false
+}
+
+// escapeText makes free text safe inside a field with the message's own
+// delimiters (Delimiters.Encode: \F\ \S\ ... and \Xhh\ for control
+// characters, which MLLP cannot carry). It is bounded so that a huge error
+// message cannot bloat the ACK.
+func escapeText(d Delimiters, s string) string {
+	const maxText = 512
+	if len(s) > maxText {
+		s = strings.ToValidUTF8(s[:maxText], "")
+	}
+	return d.Encode(s)
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

@@ -1,0 +1,208 @@
+package hl7v2
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-health/ferry/queue"
+)
+
+var ackTime = time.Date(2026, 11, 25, 21, 30, 5, 0, time.FixedZone("", -5*3600))
+
+func ackSegs(t *testing.T, a Ack) [][]string {
+	t.Helper()
+	s := string(a.Bytes)
+	if !strings.HasSuffix(s, "\r") || strings.Contains(s, "\n") {
+		t.Fatalf("ack not CR-terminated: %q", s)
+	}
+	var out [][]string
+	for _, seg := range strings.Split(strings.TrimSuffix(s, "\r"), "\r") {
+		out = append(out, strings.Split(seg, "|"))
+	}
+	return out
+}
+
+// mshField returns MSH-n of a split MSH segment (MSH-1 is the separator).
+func mshField(seg []string, n int) string {
+	if n == 1 {
+		return "|"
+	}
+	if n-1 < len(seg) {
+		return seg[n-1]
+	}
+	return ""
+}
+
+const ackADT = "MSH|^~\\&|EPIC|HOSP|FERRY|HIE|20261125120000||ADT^A01^ADT_A01|MSG00001|P|2.5.1||||||UNICODE UTF-8\rEVN|A01|20261125120000\rPID|1||123^^^HOSP^MR||DOE^JANE\r"
+
+func TestBuildAckOriginalModeAA(t *testing.T) {
+	a := BuildAck([]byte(ackADT), nil, "ACK1", ackTime)
+	if a.Code != "AA" || a.Enhanced || a.MessageControlID != "MSG00001" || a.ControlID != "ACK1" {
+		t.Fatalf("ack = %+v", a)
+	}
+	segs := ackSegs(t, a)
+	if len(segs) != 2 || segs[0][0] != "MSH" || segs[1][0] != "MSA" {
+		t.Fatalf("segments: %q", a.Bytes)
+	}
+	msh := segs[0]
+	want := map[int]string{
+		2: "^~\\&", 3: "FERRY", 4: "HIE", 5: "EPIC", 6: "HOSP", 7: "20261125213005-0500",
+		9: "ACK^A01^ACK", 10: "ACK1", 11: "P", 12: "2.5.1", 15: "", 16: "", 18: "UNICODE UTF-8",
+	}
+	for n, v := range want {
+		if got := mshField(msh, n); got != v {
+			t.Errorf("MSH-%d = %q, want %q", n, got, v)
+		}
+	}
+	if segs[1][1] != "AA" || segs[1][2] != "MSG00001" {
+		t.Errorf("MSA = %q", segs[1])
+	}
+}
+
+func TestBuildAckEnhancedMode(t *testing.T) {
+	msg := strings.Replace(ackADT, "|P|2.5.1||||||", "|P|2.5.1|||AL|NE||", 1)
+	for _, c := range []struct {
+		res  error
+		code string
+	}{
+		{nil, "CA"},
+		{queue.Permanent(errors.New("bad")), "CE"},
+		{errors.New("disk full"), "CR"},
+	} {
+		a := BuildAck([]byte(msg), c.res, "X", ackTime)
+		if !a.Enhanced || a.Code != c.code {
+			t.Fatalf("res %v: code %s enhanced %v, want %s", c.res, a.Code, a.Enhanced, c.code)
+		}
+		segs := ackSegs(t, a)
+		if segs[1][1] != c.code || mshField(segs[0], 15) != "NE" || mshField(segs[0], 16) != "NE" {
+			t.Errorf("res %v: ack %q", c.res, a.Bytes)
+		}
+	}
+	// MSH-16 alone also selects enhanced mode.
+	msg = strings.Replace(ackADT, "|P|2.5.1||||||", "|P|2.5.1||||AL||", 1)
+	if a := BuildAck([]byte(msg), nil, "X", ackTime); a.Code != "CA" {
+		t.Fatalf("MSH-16 only: %s", a.Code)
+	}
+}
+
+func TestBuildAckErrors(t *testing.T) {
+	cases := []struct {
+		name    string
+		res     error
+		code    string
+		err3    string
+		err2    string
+		textHas string
+	}{
+		{"permanent", queue.Permanent(errors.New("convert: no patient")), "AE", "207^Application internal error^HL70357", "", "no patient"},
+		{"transient", errors.New("queue put: disk full"), "AR", "207^Application internal error^HL70357", "", "disk full"},
+		{"ack error AR 200", queue.Permanent(fmt.Errorf("convert: %w", &AckError{Code: "AR", ErrCode: ErrUnsupportedType, Segment: "MSH", Field: 9, Text: "message type ZZZ^Z01 is not supported"})),
+			"AR", "200^Unsupported message type^HL70357", "MSH^1^9", "ZZZ\\S\\Z01"},
+		{"ack error AE 101", queue.Permanent(&AckError{Code: "AE", ErrCode: ErrRequiredMissing, Segment: "PID", Field: 3}),
+			"AE", "101^Required field missing^HL70357", "PID^1^3", "Required field missing"},
+		{"parse error", queue.Permanent(fmt.Errorf("convert: %w", &ParseError{Segment: 3, Name: "PID", Field: 7, Reason: "bad date"})),
+			"AE", "102^Data type error^HL70357", "PID^1^7", "bad date"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a := BuildAck([]byte(ackADT), c.res, "X", ackTime)
+			if a.Code != c.code {
+				t.Fatalf("code = %s, want %s", a.Code, c.code)
+			}
+			segs := ackSegs(t, a)
+			if len(segs) != 3 || segs[2][0] != "ERR" {
+				t.Fatalf("want MSH, MSA, ERR: %q", a.Bytes)
+			}
+			err := segs[2]
+			get := func(n int) string {
+				if n < len(err) {
+					return err[n]
+				}
+				return ""
+			}
+			if get(3) != c.err3 || get(2) != c.err2 || get(4) != "E" || !strings.Contains(get(8), c.textHas) {
+				t.Errorf("ERR = %q", err)
+			}
+			if segs[1][2] != "MSG00001" {
+				t.Errorf("MSA-2 = %q", segs[1][2])
+			}
+		})
+	}
+}
+
+func TestBuildAckOldVersionUsesERR1(t *testing.T) {
+	msg := "MSH|^~\\&|LAB|X|FERRY|Y|20260101||ORU^R01|C9|P|2.3\rPID|1\r"
+	a := BuildAck([]byte(msg), queue.Permanent(&AckError{Code: "AE", ErrCode: "101", Segment: "PID", Field: 3}), "X", ackTime)
+	segs := ackSegs(t, a)
+	if mshField(segs[0], 9) != "ACK^R01" {
+		t.Errorf("MSH-9 = %q (v2.3 has no message structure component)", mshField(segs[0], 9))
+	}
+	if segs[1][3] != "Required field missing" {
+		t.Errorf("MSA-3 = %q (the text goes there before v2.5)", segs[1])
+	}
+	if got := segs[2]; len(got) != 2 || got[1] != "PID^1^3^101&Required field missing&HL70357" {
+		t.Errorf("ERR = %q", got)
+	}
+}
+
+func TestBuildAckCustomDelimiters(t *testing.T) {
+	msg := "MSH#$*@%#A#B#C#D#2026##ADT$A08#ID7#T#2.4\r"
+	a := BuildAck([]byte(msg), queue.Permanent(errors.New("x#y$z")), "N", ackTime)
+	s := string(a.Bytes)
+	if !strings.HasPrefix(s, "MSH#$*@%#C#D#A#B#20261125213005-0500##ACK$A08$ACK#N#T#2.4\rMSA#AE#ID7#x@F@y@S@z\rERR#") {
+		t.Fatalf("ack = %q", s)
+	}
+	if !strings.Contains(s, "x@F@y@S@z") {
+		t.Errorf("text not escaped with the message's delimiters: %q", s)
+	}
+}
+
+func TestBuildAckUnreadable(t *testing.T) {
+	for _, in := range []string{"", "hello world", "PID|1||x\r", "MSH"} {
+		for _, res := range []error{nil, queue.Permanent(errors.New("not hl7"))} {
+			a := BuildAck([]byte(in), res, "N", ackTime)
+			if a.Code != "AE" || a.MessageControlID != "" {
+				t.Fatalf("%q/%v: %+v", in, res, a)
+			}
+			segs := ackSegs(t, a)
+			if segs[1][0] != "MSA" || len(segs) != 3 || segs[2][2] != "MSH^1" || segs[2][3] != "100^Segment sequence error^HL70357" {
+				t.Errorf("%q: ack %q", in, a.Bytes)
+			}
+		}
+	}
+	// A readable header with a broken body still echoes MSH-10.
+	a := BuildAck([]byte("junk\r\nMSH|^~\\&|A|B|C|D|||ADT^A01|K1|P|2.5\n\x00\x01"), queue.Permanent(errors.New("bad")), "N", ackTime)
+	if a.MessageControlID != "K1" || a.Code != "AE" {
+		t.Errorf("best effort: %+v", a)
+	}
+}
+
+func TestControlIDsUnique(t *testing.T) {
+	c := NewControlIDs()
+	seen := map[string]bool{}
+	for range 10000 {
+		id := c.Next()
+		if seen[id] || len(id) > 20 {
+			t.Fatalf("id %q repeated or too long", id)
+		}
+		seen[id] = true
+	}
+}
+
+func TestAckErrorMessage(t *testing.T) {
+	e := &AckError{Code: "AR", ErrCode: "200", Segment: "MSH", Field: 9, Text: "unsupported"}
+	if e.Error() != "hl7v2 ar 200 at MSH-9: unsupported" {
+		t.Fatal(e.Error())
+	}
+}
+
+func BenchmarkBuildAck(b *testing.B) {
+	ids := NewControlIDs()
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = BuildAck([]byte(ackADT), nil, ids.Next(), ackTime)
+	}
+}

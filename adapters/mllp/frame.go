@@ -1,0 +1,238 @@
+// Package mllp implements the Minimal Lower Layer Protocol (MLLP release 1)
+// that carries HL7 v2 messages over TCP, and a listener Source that answers
+// each message with an HL7 ACK only after the gateway has stored it durably.
+//
+// A frame is 0x0B, the message bytes, then 0x1C 0x0D (HL7 V3 Transport
+// Specification, MLLP R2 §1.2.2.1). The message may only hold bytes above
+// 0x1F and CR, which is what lets the reader resynchronise on junk.
+package mllp
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Framing bytes of MLLP.
+const (
+	StartBlock     = 0x0B // <SB>, vertical tab
+	EndBlock       = 0x1C // <EB>, file separator
+	CarriageReturn = 0x0D
+
+	// CommitACK and CommitNAK are the one-byte payloads of MLLP release 2
+	// transport acknowledgements (<SB>0x06<EB><CR> and <SB>0x15<EB><CR>).
+	CommitACK = 0x06
+	CommitNAK = 0x15
+)
+
+// DefaultMaxFrameBytes bounds a frame when no limit is configured. Real
+// messages with embedded PDFs reach a few MiB; 16 MiB leaves headroom while
+// keeping a misbehaving peer from exhausting memory.
+const DefaultMaxFrameBytes = 16 << 20
+
+// ErrFrameTooLarge is matched (errors.Is) by the error ReadFrame returns for
+// a frame longer than the reader's limit.
+var ErrFrameTooLarge = errors.New("mllp frame too large")
+
+// FrameTooLargeError reports an oversized frame. The reader has already
+// skipped the rest of the frame (up to its end block), so the stream is in
+// sync again; Head keeps the first bytes so that a best-effort ACK can still
+// name the message's MSH-10.
+type FrameTooLargeError struct {
+	Limit int    // the configured maximum in bytes
+	Size  int64  // bytes the frame held (counted while skipping)
+	Head  []byte // the first bytes of the frame (up to headBytes)
+}
+
+func (e *FrameTooLargeError) Error() string {
+	return fmt.Sprintf("mllp frame of %d bytes exceeds the limit of %d bytes", e.Size, e.Limit)
+}
+
+// Is makes errors.Is(err, ErrFrameTooLarge) true.
+func (e *FrameTooLargeError) Is(target error) bool { return target == ErrFrameTooLarge }
+
+// headBytes is how much of an oversized frame is kept for the ACK; an MSH
+// segment is far shorter than this.
+const headBytes = 4096
+
+// Reader reads MLLP frames. It is tolerant in what it accepts, because
+// senders in the field are: bytes between frames (stray CR/LF from senders
+// that end frames with CR LF, or garbage) are skipped; a start block inside a
+// frame starts the frame afresh (the partial one was never acknowledged, so
+// the sender will resend it); the CR after the end block is optional.
+type Reader struct {
+	br      *bufio.Reader
+	max     int
+	buf     []byte
+	junk    int64
+	restart int64
+}
+
+// NewReader returns a Reader over r. maxFrameBytes <= 0 means
+// DefaultMaxFrameBytes. If r is a *bufio.Reader it is used as is; its buffer
+// size decides which frames are returned without a copy.
+func NewReader(r io.Reader, maxFrameBytes int) *Reader {
+	if maxFrameBytes <= 0 {
+		maxFrameBytes = DefaultMaxFrameBytes
+	}
+	br, ok := r.(*bufio.Reader)
+	if !ok {
+		br = bufio.NewReaderSize(r, 64<<10)
+	}
+	return &Reader{br: br, max: maxFrameBytes}
+}
+
+// Skipped reports how many junk bytes (other than CR, LF, space and tab)
+// were discarded between frames, and how many frames were abandoned because
+// a new start block appeared inside them. Both are zero for a clean peer.
+func (r *Reader) Skipped() (junk, restarted int64) { return r.junk, r.restart }
+
+// WaitFrame discards inter-frame bytes until a start block is the next byte,
+// without consuming it. A listener calls it under its idle deadline and then
+// reads the frame under a shorter read deadline. It returns io.EOF when the
+// stream ends between frames.
+func (r *Reader) WaitFrame() error {
+	for {
+		b, err := r.br.ReadByte()
+		if err != nil {
+			return err
+		}
+		if b == StartBlock {
+			return r.br.UnreadByte()
+		}
+		r.countJunk(b)
+	}
+}
+
+func (r *Reader) countJunk(b byte) {
+	switch b {
+	case '\r', '\n', ' ', '\t', EndBlock:
+	default:
+		r.junk++
+	}
+}
+
+// ReadFrame returns the payload of the next frame, without the framing
+// bytes. The slice is only valid until the next call. At the end of the
+// stream between frames it returns io.EOF; inside a frame,
+// io.ErrUnexpectedEOF. An oversized frame gives a *FrameTooLargeError after
+// the rest of it has been skipped.
+func (r *Reader) ReadFrame() ([]byte, error) {
+	for {
+		b, err := r.br.ReadByte()
+		if err != nil {
+			return nil, err
+		}
+		if b == StartBlock {
+			break
+		}
+		r.countJunk(b)
+	}
+	r.buf = r.buf[:0]
+	for {
+		chunk, err := r.br.ReadSlice(EndBlock)
+		if i := bytes.LastIndexByte(chunk, StartBlock); i >= 0 {
+			r.restart++
+			r.buf = r.buf[:0]
+			chunk = chunk[i+1:]
+		}
+		switch err {
+		case nil:
+			data := chunk[:len(chunk)-1]
+			r.skipCR()
+			if len(r.buf) == 0 {
+				// Fast path: the whole frame sits in the bufio buffer.
+				if len(data) > r.max {
+					return nil, r.tooLarge(data, int64(len(data)), false)
+				}
+				return data, nil
+			}
+			if len(r.buf)+len(data) > r.max {
+				return nil, r.tooLarge(data, int64(len(r.buf)+len(data)), false)
+			}
+			r.buf = append(r.buf, data...)
+			return r.buf, nil
+		case bufio.ErrBufferFull:
+			if len(r.buf)+len(chunk) > r.max {
+				return nil, r.tooLarge(chunk, int64(len(r.buf)+len(chunk)), true)
+			}
+			r.buf = append(r.buf, chunk...)
+		case io.EOF:
+			return nil, fmt.Errorf("read mllp frame: %w", io.ErrUnexpectedEOF)
+		default:
+			return nil, fmt.Errorf("read mllp frame: %w", err)
+		}
+	}
+}
+
+// skipCR consumes the CR that should follow an end block, if it is already
+// buffered. It never blocks: a sender that wrote only <EB> must still get
+// its ACK, and a late CR is skipped as inter-frame junk anyway.
+func (r *Reader) skipCR() {
+	if r.br.Buffered() > 0 {
+		if b, _ := r.br.Peek(1); len(b) == 1 && b[0] == CarriageReturn {
+			_, _ = r.br.Discard(1)
+		}
+	}
+}
+
+// tooLarge builds the error for an oversized frame. When more is to come
+// (the end block has not been seen) it discards input up to the end block so
+// that the stream stays in sync.
+func (r *Reader) tooLarge(last []byte, size int64, more bool) error {
+	head := make([]byte, 0, headBytes)
+	head = append(head, r.buf[:min(len(r.buf), headBytes)]...)
+	if n := headBytes - len(head); n > 0 {
+		head = append(head, last[:min(len(last), n)]...)
+	}
+	r.buf = r.buf[:0]
+	e := &FrameTooLargeError{Limit: r.max, Size: size, Head: head}
+	for more {
+		chunk, err := r.br.ReadSlice(EndBlock)
+		e.Size += int64(len(chunk))
+		switch err {
+		case nil:
+			e.Size--
+			r.skipCR()
+			more = false
+		case bufio.ErrBufferFull:
+		case io.EOF:
+			return fmt.Errorf("skip oversized mllp frame: %w (%w)", io.ErrUnexpectedEOF, e)
+		default:
+			return fmt.Errorf("skip oversized mllp frame: %w (%w)", err, e)
+		}
+	}
+	return e
+}
+
+// WriteFrame writes data as one MLLP frame with a single Write call, so that
+// a frame is never interleaved with another writer's bytes on a shared
+// connection and usually leaves in one TCP segment.
+func WriteFrame(w io.Writer, data []byte) error {
+	buf := make([]byte, 0, len(data)+3)
+	buf = append(buf, StartBlock)
+	buf = append(buf, data...)
+	buf = append(buf, EndBlock, CarriageReturn)
+	if _, err := w.Write(buf); err != nil {
+		return fmt.Errorf("write mllp frame: %w", err)
+	}
+	return nil
+}
+
+// AppendFrame appends data framed as MLLP to dst and returns the result; it
+// lets hot paths reuse one buffer.
+func AppendFrame(dst, data []byte) []byte {
+	dst = append(dst, StartBlock)
+	dst = append(dst, data...)
+	return append(dst, EndBlock, CarriageReturn)
+}
+
+// IsCommitACK reports whether a frame payload is an MLLP release 2 commit
+// acknowledgement; IsCommitNAK whether it is a negative one.
+func IsCommitACK(frame []byte) bool { return len(frame) == 1 && frame[0] == CommitACK }
+
+// IsCommitNAK reports whether a frame payload is an MLLP release 2 negative
+// commit acknowledgement.
+func IsCommitNAK(frame []byte) bool { return len(frame) == 1 && frame[0] == CommitNAK }

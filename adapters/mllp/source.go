@@ -1,0 +1,466 @@
+package mllp
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/hl7v2"
+	"github.com/ferry-health/ferry/queue"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultListen      = "127.0.0.1:2575"
+	DefaultReadTimeout = 30 * time.Second
+	DefaultIdleTimeout = 10 * time.Minute
+	DefaultMaxConns    = 256
+)
+
+// Config configures a listener Source.
+type Config struct {
+	// Listen is the TCP address, e.g. "127.0.0.1:2575" or ":2575".
+	Listen string
+	// MaxFrameBytes bounds one message; larger frames are answered with AR
+	// and the connection is closed. 0 means DefaultMaxFrameBytes.
+	MaxFrameBytes int
+	// ReadTimeout bounds reading one frame once its start block has
+	// arrived, the TLS handshake and writing one ACK.
+	ReadTimeout time.Duration
+	// IdleTimeout closes a connection on which no frame starts for this long.
+	IdleTimeout time.Duration
+	// TLS, when set, makes the listener speak MLLP over TLS. Set ClientAuth
+	// and ClientCAs in it to require client certificates.
+	TLS *tls.Config
+	// MaxConns bounds concurrent connections; more are closed on accept.
+	MaxConns int
+}
+
+// Validate reports configuration errors without touching the network.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+			errs = append(errs, fmt.Errorf("listen: %w", err))
+		}
+	}
+	if c.MaxFrameBytes < 0 {
+		errs = append(errs, errors.New("max_frame_bytes: must not be negative"))
+	}
+	if c.ReadTimeout < 0 {
+		errs = append(errs, errors.New("read_timeout: must not be negative"))
+	}
+	if c.IdleTimeout < 0 {
+		errs = append(errs, errors.New("idle_timeout: must not be negative"))
+	}
+	if c.MaxConns < 0 {
+		errs = append(errs, errors.New("max_conns: must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) withDefaults() Config {
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.MaxFrameBytes == 0 {
+		c.MaxFrameBytes = DefaultMaxFrameBytes
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = DefaultReadTimeout
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = DefaultMaxConns
+	}
+	return c
+}
+
+// Stats counts what a Source has done since it was created. All fields are
+// PHI-free and suitable for a status page or metrics.
+type Stats struct {
+	Connections   int64 // accepted connections, in total
+	Open          int64 // connections open now
+	Rejected      int64 // connections closed at accept because of MaxConns
+	Messages      int64 // frames handed to the Consumer
+	Accepted      int64 // answered AA/CA
+	Errors        int64 // answered AE/CE
+	Rejects       int64 // answered AR/CR (including oversized frames)
+	Oversized     int64 // frames over MaxFrameBytes
+	ReadFailures  int64 // connections closed by a read error or timeout mid-frame
+	JunkBytes     int64 // bytes skipped between frames
+	TLSHandshakes int64 // failed TLS handshakes
+}
+
+// Source is an MLLP listener. Each connection is served by one goroutine
+// that handles its messages strictly in order: read a frame, hand it to the
+// Consumer, and only when Consume has returned (after the converted result
+// is fsynced) write the ACK and read the next frame. The sender therefore
+// never sees AA for a message that a crash could still lose.
+//
+//	accept ─► conn goroutine: [idle] WaitFrame ─► [busy] ReadFrame ─► Consume ─► write ACK ─┐
+//	                              ▲───────────────────────────────────────────────────────────┘
+//
+// Shutdown closes idle connections at once and lets busy ones finish the
+// message at hand, so no message that was read is left without its ACK
+// unless the shutdown context runs out.
+type Source struct {
+	set  adapters.Settings
+	cfg  Config
+	next adapters.Consumer
+	log  *slog.Logger
+	ids  *hl7v2.ControlIDs
+
+	// ctx is handed to Consume; it is cancelled only when Shutdown gives up
+	// waiting, so that in-flight messages can finish a graceful shutdown.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	ln      net.Listener
+	conns   map[*conn]struct{}
+	started bool
+	closing bool
+	wg      sync.WaitGroup
+	done    chan struct{} // closed when Shutdown has finished
+
+	connSeq atomic.Int64
+	stats   struct {
+		conns, open, rejected, messages, aa, ae, ar, oversized, readFail, junk, tlsFail atomic.Int64
+	}
+}
+
+var _ adapters.Source = (*Source)(nil)
+
+// conn is one accepted connection and its state.
+type conn struct {
+	nc   net.Conn
+	id   int64
+	busy bool // guarded by Source.mu: a message is being read or handled
+}
+
+// New returns a Source that will listen on cfg.Listen once started and
+// pass every message to next.
+func New(set adapters.Settings, cfg Config, next adapters.Consumer) (*Source, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("mllp config: %w", err)
+	}
+	if next == nil {
+		return nil, errors.New("mllp: nil consumer")
+	}
+	log := set.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Source{
+		set: set, cfg: cfg.withDefaults(), next: next, log: log,
+		ids:    hl7v2.NewControlIDs(),
+		ctx:    ctx,
+		cancel: cancel,
+		conns:  make(map[*conn]struct{}),
+		done:   make(chan struct{}),
+	}, nil
+}
+
+// Start listens and returns; connections are accepted in the background.
+func (s *Source) Start(_ context.Context, host adapters.Host) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started || s.closing {
+		return errors.New("mllp: source already started or shut down")
+	}
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("mllp listen on %s: %w", s.cfg.Listen, err)
+	}
+	if s.cfg.TLS != nil {
+		ln = tls.NewListener(ln, s.cfg.TLS)
+	}
+	s.ln = ln
+	s.started = true
+	s.wg.Add(1)
+	go s.acceptLoop(ln, host)
+	return nil
+}
+
+// Addr is the address the source listens on (useful with port 0), or nil
+// before Start.
+func (s *Source) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// Stats returns a snapshot of the counters.
+func (s *Source) Stats() Stats {
+	return Stats{
+		Connections: s.stats.conns.Load(), Open: s.stats.open.Load(), Rejected: s.stats.rejected.Load(),
+		Messages: s.stats.messages.Load(), Accepted: s.stats.aa.Load(), Errors: s.stats.ae.Load(),
+		Rejects: s.stats.ar.Load(), Oversized: s.stats.oversized.Load(), ReadFailures: s.stats.readFail.Load(),
+		JunkBytes: s.stats.junk.Load(), TLSHandshakes: s.stats.tlsFail.Load(),
+	}
+}
+
+// Shutdown stops accepting, closes idle connections, lets connections busy
+// with a message finish it (ACK included) and waits for every goroutine. If
+// ctx ends first, it cancels the Consumer's context, closes all connections
+// and still waits for the goroutines, then returns ctx's error. It is
+// idempotent and safe without Start.
+func (s *Source) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		select {
+		case <-s.done:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("mllp shutdown: %w", ctx.Err())
+		}
+	}
+	s.closing = true
+	if s.ln != nil {
+		_ = s.ln.Close()
+	}
+	for c := range s.conns {
+		if !c.busy {
+			_ = c.nc.Close()
+		}
+	}
+	s.mu.Unlock()
+
+	waited := make(chan struct{})
+	go func() { s.wg.Wait(); close(waited) }()
+	var err error
+	select {
+	case <-waited:
+	case <-ctx.Done():
+		err = fmt.Errorf("mllp shutdown: %w", ctx.Err())
+		s.cancel()
+		s.mu.Lock()
+		for c := range s.conns {
+			_ = c.nc.Close()
+		}
+		s.mu.Unlock()
+		<-waited
+	}
+	s.cancel()
+	close(s.done)
+	return err
+}
+
+func (s *Source) acceptLoop(ln net.Listener, host adapters.Host) {
+	defer s.wg.Done()
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closing := s.closing
+			s.mu.Unlock()
+			if closing || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Resource exhaustion (EMFILE) and the like pass; back off as
+			// net/http does instead of spinning.
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.log.Warn("mllp accept failed; retrying", "err", err, "retry_in", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			err = fmt.Errorf("mllp accept on %s: %w", ln.Addr(), err)
+			if host != nil {
+				host.ReportFatalError(err)
+			} else {
+				s.log.Error("mllp listener stopped", "err", err)
+			}
+			return
+		}
+		backoff = 0
+		s.stats.conns.Add(1)
+		c := &conn{nc: nc, id: s.connSeq.Add(1)}
+		s.mu.Lock()
+		if s.closing {
+			s.mu.Unlock()
+			_ = nc.Close()
+			return
+		}
+		if len(s.conns) >= s.cfg.MaxConns {
+			s.mu.Unlock()
+			s.stats.rejected.Add(1)
+			s.log.Warn("mllp connection refused: too many connections", "remote", nc.RemoteAddr().String(), "max_conns", s.cfg.MaxConns)
+			_ = nc.Close()
+			continue
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		s.stats.open.Add(1)
+		go s.serve(c)
+	}
+}
+
+func isTemporary(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
+}
+
+// setBusy marks c busy (true) or idle (false). It reports false when the
+// source is shutting down and c must not take another message.
+func (s *Source) setBusy(c *conn, busy bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c.busy = busy
+	return !s.closing
+}
+
+func (s *Source) serve(c *conn) {
+	remote := c.nc.RemoteAddr().String()
+	log := s.log.With("conn", c.id, "remote", remote)
+	defer func() {
+		_ = c.nc.Close()
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		s.stats.open.Add(-1)
+		s.wg.Done()
+	}()
+	log.Debug("mllp connection opened")
+	meta := map[string]string{"remote": remote, "conn": strconv.FormatInt(c.id, 10)}
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		_ = tc.SetDeadline(time.Now().Add(s.cfg.ReadTimeout))
+		if err := tc.HandshakeContext(s.ctx); err != nil {
+			s.stats.tlsFail.Add(1)
+			log.Warn("mllp tls handshake failed", "err", err)
+			return
+		}
+		_ = tc.SetDeadline(time.Time{})
+		st := tc.ConnectionState()
+		meta["tls"] = tls.VersionName(st.Version)
+		if len(st.PeerCertificates) > 0 {
+			meta["tls_client"] = st.PeerCertificates[0].Subject.CommonName
+		}
+	}
+	r := NewReader(bufio.NewReaderSize(c.nc, 64<<10), s.cfg.MaxFrameBytes)
+	var lastJunk int64
+	var out []byte
+	for n := 1; ; n++ {
+		if !s.setBusy(c, false) {
+			return
+		}
+		_ = c.nc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+		if err := r.WaitFrame(); err != nil {
+			s.noteJunk(r, &lastJunk)
+			if isTimeout(err) {
+				log.Debug("mllp connection idle; closing", "idle_timeout", s.cfg.IdleTimeout)
+			} else if !isClosed(err) {
+				log.Debug("mllp connection closed", "err", err)
+			}
+			return
+		}
+		if !s.setBusy(c, true) {
+			return
+		}
+		_ = c.nc.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
+		frame, err := r.ReadFrame()
+		s.noteJunk(r, &lastJunk)
+		var tooBig *FrameTooLargeError
+		switch {
+		case errors.As(err, &tooBig):
+			s.stats.oversized.Add(1)
+			s.stats.ar.Add(1)
+			// The message was not stored, so AR ("resend later") keeps it
+			// with the sender rather than letting it count as handled.
+			ack := hl7v2.BuildAck(tooBig.Head, &hl7v2.AckError{Code: hl7v2.CodeAR, ErrCode: hl7v2.ErrApplication,
+				Text: fmt.Sprintf("message of %d bytes exceeds the limit of %d bytes", tooBig.Size, tooBig.Limit)},
+				s.ids.Next(), time.Now())
+			log.Warn("mllp frame too large; closing connection", "bytes", tooBig.Size, "limit", tooBig.Limit, "control_id", ack.MessageControlID)
+			if !errors.Is(err, io.ErrUnexpectedEOF) {
+				_ = c.nc.SetWriteDeadline(time.Now().Add(s.cfg.ReadTimeout))
+				_ = WriteFrame(c.nc, ack.Bytes)
+			}
+			return
+		case err != nil:
+			s.stats.readFail.Add(1)
+			log.Warn("mllp read failed; closing connection", "err", err)
+			return
+		}
+		if IsCommitACK(frame) || IsCommitNAK(frame) {
+			// An MLLP R2 peer's transport acknowledgement: nothing to store.
+			continue
+		}
+		s.stats.messages.Add(1)
+		received := time.Now()
+		body := bytes.Clone(frame)
+		res := s.next.Consume(s.ctx, adapters.Raw{
+			Source:   s.set.ID,
+			Format:   "hl7v2",
+			Name:     "conn " + strconv.FormatInt(c.id, 10) + " msg " + strconv.Itoa(n),
+			Body:     body,
+			Received: received,
+			Meta:     meta,
+		})
+		ack := hl7v2.BuildAck(body, res, s.ids.Next(), time.Now())
+		s.count(ack.Code)
+		if res != nil {
+			attrs := []any{"ack", ack.Code, "control_id", ack.MessageControlID, "permanent", queue.IsPermanent(res)}
+			if s.set.LogPHI {
+				attrs = append(attrs, "err", res)
+			}
+			log.Warn("mllp message not accepted", attrs...)
+		}
+		out = AppendFrame(out[:0], ack.Bytes)
+		_ = c.nc.SetWriteDeadline(time.Now().Add(s.cfg.ReadTimeout))
+		if _, err := c.nc.Write(out); err != nil {
+			// The message is stored; the sender will resend it and the
+			// duplicate is harmless (deterministic ids downstream).
+			log.Warn("mllp ack write failed; closing connection", "err", err, "control_id", ack.MessageControlID)
+			return
+		}
+	}
+}
+
+func (s *Source) count(code string) {
+	switch code {
+	case hl7v2.CodeAA, hl7v2.CodeCA:
+		s.stats.aa.Add(1)
+	case hl7v2.CodeAE, hl7v2.CodeCE:
+		s.stats.ae.Add(1)
+	default:
+		s.stats.ar.Add(1)
+	}
+}
+
+func (s *Source) noteJunk(r *Reader, last *int64) {
+	if junk, _ := r.Skipped(); junk != *last {
+		s.stats.junk.Add(junk - *last)
+		*last = junk
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func isClosed(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed)
+}
