@@ -1,0 +1,132 @@
+# shellcheck shell=bash
+# lib.sh: shared helpers for the interop, crash and outage suites (sourced, not run).
+# Needs: FERRY (path to the ferry binary), CI_DIR (the repo's .ci directory), PKI (test PKI dir made
+# by .ci/exchange/pki.sh). Each suite makes its own WORK dir and calls cleanup from its EXIT trap.
+
+: "${FERRY:?FERRY must point at the ferry binary}"
+: "${CI_DIR:?CI_DIR must point at .ci}"
+: "${PKI:?PKI must point at the test PKI directory}"
+NODE_FLAGS=(--experimental-websocket)
+HOSP_SYSTEM=urn:oid:2.16.840.1.113883.3.999.1
+PIDS=()
+
+log() { printf '[%s %s] %s\n' "$(date +%H:%M:%S)" "${SUITE:-suite}" "$*"; }
+die() { log "FAIL: $*"; exit 1; }
+
+# freeport prints a TCP port on 127.0.0.1 that was free a moment ago.
+freeport() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()'; }
+
+# wait_port HOST PORT SECONDS waits until something accepts connections there.
+wait_port() {
+  local host=$1 port=$2 secs=${3:-30} i
+  for ((i = 0; i < secs * 10; i++)); do
+    if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
+
+# start_exchange DIR [PORT] [STATE] starts the stand-in exchange; sets EX_PID, EX_URL, EX_CTL, EX_PORT.
+start_exchange() {
+  local dir=$1 port=${2:-0} state=${3:-}
+  mkdir -p "$dir"
+  rm -f "$dir/exchange.json"
+  local args=(--pki "$PKI" --port "$port" --ready-file "$dir/exchange.json")
+  [ -n "$state" ] && args+=(--state "$state")
+  node "${NODE_FLAGS[@]}" "$CI_DIR/exchange/server.mjs" "${args[@]}" >>"$dir/exchange.log" 2>&1 &
+  EX_PID=$!
+  PIDS+=("$EX_PID")
+  local i
+  for ((i = 0; i < 300; i++)); do
+    [ -s "$dir/exchange.json" ] && break
+    kill -0 "$EX_PID" 2>/dev/null || { tail -20 "$dir/exchange.log"; die "exchange exited at start"; }
+    sleep 0.1
+  done
+  [ -s "$dir/exchange.json" ] || die "exchange did not start"
+  EX_URL=$(jq -r .url "$dir/exchange.json")
+  EX_CTL=$(jq -r .control "$dir/exchange.json")
+  EX_PORT=$(jq -r .port "$dir/exchange.json")
+}
+
+# stop_pid PID [SIGNAL] stops one process we started and waits for it.
+stop_pid() {
+  local pid=$1 sig=${2:-TERM}
+  kill -"$sig" "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+# write_config FILE DATA_DIR MLLP_PORT STATUS_PORT [EXCHANGE_URL] writes a ferry config for the suites.
+write_config() {
+  local file=$1 data=$2 mllp=$3 status=$4 url=${5:-$EX_URL}
+  cat >"$file" <<EOF
+data_dir: $data
+log:
+  level: info
+sources:
+  mllp:
+    - name: ci
+      listen: 127.0.0.1:$mllp
+      read_timeout: 10s
+      idle_timeout: 1m
+exchange:
+  url: $url
+  timeout: 10s
+  tls:
+    ca_file: $PKI/ca.pem
+    cert_file: $PKI/client.pem
+    key_file: $PKI/client.key
+  retry:
+    initial_interval: 200ms
+    max_interval: 2s
+identifiers:
+  systems:
+    HOSP: $HOSP_SYSTEM
+status:
+  listen: 127.0.0.1:$status
+EOF
+}
+
+# start_ferry CONFIG LOG MLLP_PORT starts `ferry run` and waits for its MLLP port; sets FERRY_PID.
+start_ferry() {
+  local cfg=$1 logf=$2 port=$3
+  "$FERRY" run --config "$cfg" >>"$logf" 2>&1 &
+  FERRY_PID=$!
+  PIDS+=("$FERRY_PID")
+  if ! wait_port 127.0.0.1 "$port" 30; then
+    tail -30 "$logf"
+    die "ferry did not listen on 127.0.0.1:$port"
+  fi
+}
+
+# fhir_get PATH: GET over mutual TLS from the exchange (curl, independent of ferry's client).
+fhir_get() {
+  curl -sS --fail-with-body --cacert "$PKI/ca.pem" --cert "$PKI/client.pem" --key "$PKI/client.key" "$EX_URL/$1"
+}
+
+# fhir_total QUERY prints the search total for a query (adds _summary=count).
+fhir_total() {
+  local q=$1 sep='?'
+  [[ $q == *\?* ]] && sep='&'
+  fhir_get "$q${sep}_summary=count" | jq -r '.total'
+}
+
+# wait_total QUERY WANT SECONDS polls until the search total equals WANT.
+wait_total() {
+  local q=$1 want=$2 secs=${3:-60} got="" i
+  for ((i = 0; i < secs; i++)); do
+    got=$(fhir_total "$q" 2>/dev/null || true)
+    [ "$got" = "$want" ] && return 0
+    sleep 1
+  done
+  log "wanted $want for $q, got ${got:-nothing}"
+  return 1
+}
+
+ctl() { curl -sS -X "${2:-POST}" "$EX_CTL$1"; }
+
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  PIDS=()
+}

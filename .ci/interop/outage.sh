@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# outage.sh: the exchange fails while clinics keep sending. Every message must still get AA (it is
+# queued durably), and once the exchange is back the queue drains and everything arrives, once.
+#   A: exchange answers 503 with Retry-After for ~20 s
+#   B: exchange process stopped (connection refused), then restarted on the same port with its data
+#   C: exchange stores the bundle but the answer is lost (503 after processing): resends must not duplicate
+set -euo pipefail
+SUITE=outage
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+WORK=${WORK:-$(mktemp -d /tmp/ferry-outage.XXXXXX)}
+OUTAGE_S=${OUTAGE_S:-20}
+trap cleanup EXIT
+
+EXPORT=$(freeport)
+start_exchange "$WORK/ex" "$EXPORT" "$WORK/ex/state.json"
+MLLP=$(freeport)
+STATUS=$(freeport)
+write_config "$WORK/ferry.yaml" "$WORK/data" "$MLLP" "$STATUS"
+start_ferry "$WORK/ferry.yaml" "$WORK/ferry.log" "$MLLP"
+log "exchange $EX_URL, ferry on 127.0.0.1:$MLLP"
+
+send() { # PREFIX COUNT
+  node "$here/load-send.mjs" --port "$MLLP" --count "$2" --conns 2 --obx 2 --prefix "$1" \
+    --acked "$WORK/acked-$1.txt" --deadline-s 60 --ack-timeout-ms 5000 >"$WORK/load-$1.log" 2>&1 ||
+    { cat "$WORK/load-$1.log"; die "phase $1: not every message got AA while the exchange was failing"; }
+  [ "$(wc -l <"$WORK/acked-$1.txt")" = "$2" ] || die "phase $1: $(wc -l <"$WORK/acked-$1.txt") of $2 acked"
+}
+delivered() { # PREFIX → number of that phase's patients at the exchange
+  ctl "/control/dump?type=Patient" GET | jq --arg p "MRN-$1" '[.resources[].identifier[]?.value | select(startswith($p))] | length'
+}
+
+# --- A: 503 + Retry-After ---
+ctl "/control/fail?status=503&retry_after=2" >/dev/null
+t0=$(date +%s)
+send A 30
+log "A: 30 messages acked during 503"
+sleep 3
+n503=$(ctl /control/stats GET | jq -r '.byStatus["503"] // 0')
+((n503 > 0)) || die "A: ferry did not try the exchange during the outage"
+[ "$(delivered A)" = 0 ] || die "A: resources arrived although the exchange answered 503"
+while (($(date +%s) - t0 < OUTAGE_S)); do sleep 1; done
+n503=$(ctl /control/stats GET | jq -r '.byStatus["503"] // 0')
+log "A: ${OUTAGE_S}s of 503 (Retry-After: 2) drew $n503 attempts; restoring"
+ctl /control/ok >/dev/null
+node "$here/check-exchange.mjs" --control "$EX_CTL" --acked "$WORK/acked-A.txt" --obx 2 --wait-s 120 ||
+  die "A: queue did not drain after the 503 outage"
+
+# --- B: exchange process down ---
+stop_pid "$EX_PID" TERM
+log "B: exchange stopped"
+send B 20
+log "B: 20 messages acked while the exchange was down"
+sleep 5
+start_exchange "$WORK/ex" "$EXPORT" "$WORK/ex/state.json"
+log "B: exchange restarted on the same port"
+cat "$WORK/acked-A.txt" "$WORK/acked-B.txt" >"$WORK/acked-AB.txt"
+node "$here/check-exchange.mjs" --control "$EX_CTL" --acked "$WORK/acked-AB.txt" --obx 2 --wait-s 120 ||
+  die "B: queue did not drain after the exchange came back"
+
+# --- C: stored, but the answer is lost ---
+ctl "/control/fail?status=503&retry_after=1&count=5&when=after" >/dev/null
+send C 10
+cat "$WORK/acked-A.txt" "$WORK/acked-B.txt" "$WORK/acked-C.txt" >"$WORK/acked-all.txt"
+node "$here/check-exchange.mjs" --control "$EX_CTL" --acked "$WORK/acked-all.txt" --obx 2 --wait-s 120 ||
+  die "C: lost answers led to missing or duplicated resources"
+injected=$(ctl /control/stats GET | jq -r .injected)
+log "C: $injected answers lost after storing; no duplicates"
+log "PASS"
