@@ -1,0 +1,236 @@
+package diskq
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ErrNotFound is returned by the operations API for an unknown item ID.
+var ErrNotFound = errors.New("item not found")
+
+// DeadLetter is an item that failed permanently, as stored in the
+// dead-letter directory (one JSON file per item; Body is base64 there).
+type DeadLetter struct {
+	ID       string            `json:"id"`
+	Key      string            `json:"key,omitempty"`
+	Source   string            `json:"source,omitempty"`
+	Attrs    map[string]string `json:"attrs,omitempty"`
+	Attempts int               `json:"attempts"`
+	Enqueued time.Time         `json:"enqueued"`
+	// Died is when the item was dead-lettered.
+	Died time.Time `json:"dead_at"`
+	// Reason is the error text of the permanent failure (for a receiver's
+	// rejection, its OperationOutcome as the transport formatted it).
+	Reason string `json:"reason"`
+	// Seq is the item's position in the queue log; it lets Open tell a
+	// dead letter whose settling record was lost in a crash from a later
+	// retry of the same ID.
+	Seq  uint64 `json:"seq"`
+	Body []byte `json:"body,omitempty"`
+	// Size is len(Body); DeadLetters leaves Body out and reports only this.
+	Size int `json:"size"`
+	// Corrupt marks a stub for an item whose record was damaged on disk:
+	// only its metadata is known and it cannot be retried.
+	Corrupt bool `json:"corrupt,omitempty"`
+}
+
+// deadStore is the dead-letter directory. Files are named
+// <seq as 16 hex digits>-<file-safe ID>.json so that a listing sorts in
+// queue order and recovery can match files to log records by name alone.
+type deadStore struct {
+	dir string
+
+	mu   sync.Mutex
+	byID map[string]deadName // file-safe ID → newest file
+}
+
+type deadName struct {
+	seq  uint64
+	file string
+}
+
+func openDeadStore(dir string, create bool) (*deadStore, error) {
+	if create {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create dead-letter dir: %w", err)
+		}
+	}
+	d := &deadStore{dir: dir, byID: map[string]deadName{}}
+	ents, err := os.ReadDir(dir)
+	if err != nil && !(errors.Is(err, fs.ErrNotExist) && !create) {
+		return nil, fmt.Errorf("list dead letters: %w", err)
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if strings.HasSuffix(name, ".tmp") && create {
+			os.Remove(filepath.Join(dir, name)) // an interrupted write
+			continue
+		}
+		seq, safe, ok := parseDeadName(name)
+		if !ok {
+			continue
+		}
+		if old, dup := d.byID[safe]; !dup || old.seq < seq {
+			d.byID[safe] = deadName{seq: seq, file: name}
+		}
+	}
+	return d, nil
+}
+
+func parseDeadName(name string) (seq uint64, safe string, ok bool) {
+	base, ok := strings.CutSuffix(name, ".json")
+	if !ok || len(base) < 18 || base[16] != '-' {
+		return 0, "", false
+	}
+	seq, err := strconv.ParseUint(base[:16], 16, 64)
+	if err != nil {
+		return 0, "", false
+	}
+	return seq, base[17:], true
+}
+
+// safeName maps an item ID to a file-name fragment: ULIDs and other plain
+// IDs stay readable, anything else becomes a hash.
+func safeName(id string) string {
+	ok := id != "" && len(id) <= 100 && id[0] != '.'
+	for i := 0; ok && i < len(id); i++ {
+		c := id[i]
+		ok = c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '-' || c == '.'
+	}
+	if ok {
+		return id
+	}
+	sum := sha256.Sum256([]byte(id))
+	return "h" + hex.EncodeToString(sum[:20])
+}
+
+// has reports whether the dead letter for exactly this item (ID and seq)
+// exists.
+func (d *deadStore) has(id string, seq uint64) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n, ok := d.byID[safeName(id)]
+	return ok && n.seq == seq
+}
+
+func (d *deadStore) count() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.byID)
+}
+
+// write stores dl durably: tmp file, fsync, rename, directory fsync. An
+// older dead letter with the same ID is replaced.
+func (d *deadStore) write(dl *DeadLetter) error {
+	dl.Size = len(dl.Body)
+	data, err := json.MarshalIndent(dl, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode dead letter %s: %w", dl.ID, err)
+	}
+	safe := safeName(dl.ID)
+	name := fmt.Sprintf("%016x-%s.json", dl.Seq, safe)
+	tmp := filepath.Join(d.dir, name+".tmp")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("write dead letter %s: %w", dl.ID, err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(d.dir, name))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write dead letter %s: %w", dl.ID, err)
+	}
+	d.mu.Lock()
+	old, had := d.byID[safe]
+	d.byID[safe] = deadName{seq: dl.Seq, file: name}
+	d.mu.Unlock()
+	if had && old.file != name {
+		os.Remove(filepath.Join(d.dir, old.file))
+	}
+	return syncDir(d.dir)
+}
+
+// get reads the dead letter for id.
+func (d *deadStore) get(id string) (*DeadLetter, error) {
+	d.mu.Lock()
+	n, ok := d.byID[safeName(id)]
+	d.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("dead letter %q: %w", id, ErrNotFound)
+	}
+	return d.read(n.file)
+}
+
+func (d *deadStore) read(file string) (*DeadLetter, error) {
+	data, err := os.ReadFile(filepath.Join(d.dir, file))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("dead letter %s: %w", file, ErrNotFound)
+		}
+		return nil, fmt.Errorf("read dead letter: %w", err)
+	}
+	dl := new(DeadLetter)
+	if err := json.Unmarshal(data, dl); err != nil {
+		return nil, fmt.Errorf("decode dead letter %s: %w", file, err)
+	}
+	return dl, nil
+}
+
+// list returns all dead letters, oldest first, without bodies.
+func (d *deadStore) list() ([]DeadLetter, error) {
+	d.mu.Lock()
+	files := make([]string, 0, len(d.byID))
+	for _, n := range d.byID {
+		files = append(files, n.file)
+	}
+	d.mu.Unlock()
+	sort.Strings(files)
+	out := make([]DeadLetter, 0, len(files))
+	for _, f := range files {
+		dl, err := d.read(f)
+		if errors.Is(err, ErrNotFound) {
+			continue // removed meanwhile
+		}
+		if err != nil {
+			return out, err
+		}
+		dl.Body = nil
+		out = append(out, *dl)
+	}
+	return out, nil
+}
+
+// remove deletes the dead letter for id durably.
+func (d *deadStore) remove(id string) error {
+	safe := safeName(id)
+	d.mu.Lock()
+	n, ok := d.byID[safe]
+	delete(d.byID, safe)
+	d.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("dead letter %q: %w", id, ErrNotFound)
+	}
+	if err := os.Remove(filepath.Join(d.dir, n.file)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove dead letter %q: %w", id, err)
+	}
+	return syncDir(d.dir)
+}

@@ -1,0 +1,781 @@
+// Package diskq is ferry's durable queue: an append-only log of segment
+// files on local disk that implements queue.Queue.
+//
+// # Layout
+//
+//	<dir>/LOCK                        flock/LockFileEx: one process per dir
+//	<dir>/0000000000000001.seg        segment files, oldest first
+//	<dir>/0000000000000002.seg        ... the newest one takes appends
+//	<dir>/dead/<seq hex>-<id>.json    dead letters, one file per item
+//
+// # Segment and record format
+//
+// A segment starts with a 24-byte header, followed by records. All integers
+// are little-endian; crc is CRC-32C (Castagnoli) over type and payload.
+//
+//	segment header:
+//	+----------------+--------------+-----------+--------------+
+//	| magic 8 bytes  | firstSeq u64 | crc32c u32| reserved u32 |
+//	| "FERRYQ\0\1"   |              | of 0..16  |              |
+//	+----------------+--------------+-----------+--------------+
+//
+//	record:
+//	+---------+---------+---------+---------------------------------+
+//	| len u32 | crc u32 | type u8 | payload (len-1 bytes)           |
+//	+---------+---------+---------+---------------------------------+
+//	          \______ crc covers type + payload ______/
+//
+//	PUT  (1): seq u64 | enqueued unix-ns i64 | attempts u32 |
+//	          uvarint-prefixed id, key, source | uvarint n | n × (key, value) |
+//	          body (the rest)
+//	ACK  (2): seq u64                 the item is settled (done or dead-lettered)
+//	NACK (3): seq u64 | attempts u32  the item was released for redelivery
+//
+// Seq numbers are assigned by the single writer in log order and never
+// reused (each segment header carries the next seq), so replay needs no
+// timestamps: the newest PUT of a seq wins, an ACK removes it.
+//
+// # Item states
+//
+//	         Put (fsynced)                Get
+//	 ──────────────────────▶ ready ─────────────────▶ leased
+//	                          ▲  ▲                    │  │  │
+//	        AckFunc(err) ─────┘  │                    │  │  │ AckFunc(nil)
+//	     (Attempts+1, NACK rec)  │ Open after crash   │  │  └──────────────▶ settled (ACK rec)
+//	                             └──── or Close ──────┘  │
+//	                                                     │ AckFunc(Permanent(err))
+//	                                                     └─▶ dead/<id>.json, then settled
+//
+// Items that share a non-empty Key are ready one at a time, in seq order:
+// only the oldest unsettled item of a key is ever ready or leased, so an
+// A08 never overtakes its A01, while other keys proceed in parallel.
+//
+// # Durability
+//
+// One writer goroutine owns the log. Put hands it an encoded record and
+// waits; the writer takes every record that is waiting, writes them with
+// one write and one fdatasync, and only then makes the items visible and
+// answers the producers (group commit). ACK and NACK records ride along in
+// the next batch without making the consumer wait: a crash before they
+// are synced only means a redelivery, which at-least-once allows. Sync
+// waits for them when a caller needs that.
+//
+// On Open the segments are replayed. A record that fails its CRC is
+// skipped and logged when a good record follows it; a damaged tail of the
+// newest segment (a write cut short by a crash) is truncated. Items that
+// were leased when the process stopped are ready again.
+//
+// Memory holds only per-item metadata (seq, segment, offset, size, key,
+// ID); bodies are read back from disk by Get. A segment file is deleted
+// once it and all older segments hold no unsettled item.
+package diskq
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/ferry-health/ferry/queue"
+)
+
+// ErrLocked is returned by Open when another process (or another Queue in
+// this one) has the directory open.
+var ErrLocked = errors.New("queue directory is in use by another process")
+
+// DefaultSegmentBytes is the size at which a new segment file is started.
+const DefaultSegmentBytes = 64 << 20
+
+// maxBatchBytes caps one group-commit write so that a burst of large items
+// does not delay the first producer's answer without bound.
+const maxBatchBytes = 8 << 20
+
+// Options configures a Queue. The zero value is usable.
+type Options struct {
+	// MaxBytes caps the stored size of unsettled items; Put returns
+	// queue.ErrFull beyond it. 0 means no limit.
+	MaxBytes int64
+	// SegmentBytes is the size at which the log rolls to a new file.
+	// Default DefaultSegmentBytes.
+	SegmentBytes int64
+	// Logger receives recovery and corruption reports (never item
+	// contents). Default: discard.
+	Logger *slog.Logger
+}
+
+// Queue is an on-disk queue.Queue. It is safe for concurrent use.
+type Queue struct {
+	dir  string
+	opts Options
+	log  *slog.Logger
+	lock *os.File
+	dead *deadStore
+
+	reqs       chan *writeReq
+	writerDone chan struct{}
+	inflight   sync.WaitGroup // senders on reqs; Close waits before closing it
+	wbuf       []byte         // writer-owned batch buffer
+
+	mu        sync.Mutex
+	closed    bool
+	failed    error         // set when a write or sync failed: the log's tail is unknown
+	notify    chan struct{} // closed and replaced when an item becomes ready or on Close
+	items     map[uint64]*meta
+	keys      map[string]*keyState
+	ready     seqHeap
+	leased    int
+	liveBytes int64
+	reserved  int64 // bytes of Puts waiting for the writer
+	segs      []*segment
+	cur       *segment // newest segment; only the writer appends
+	nextSeq   uint64
+	lowSeq    uint64 // no unsettled item has a smaller seq
+	corrupt   int
+}
+
+// meta is what memory holds per unsettled item.
+type meta struct {
+	seq      uint64
+	seg      *segment
+	off      int64
+	size     int64
+	enqueued int64
+	attempts int
+	id       string
+	key      string
+	leased   bool
+	hidx     int // index in the ready heap, -1 when not in it
+}
+
+// keyState orders the unsettled items of one key; items[0] is the only one
+// that may be ready or leased.
+type keyState struct {
+	items []*meta
+	busy  bool // items[0] is leased
+}
+
+// writeReq is one unit of work for the writer. put is set for PUT records
+// (their seq is filled in by the writer); done, when set, receives the
+// outcome after the fsync. A request with no rec is a Sync barrier.
+type writeReq struct {
+	rec  []byte
+	put  *meta
+	done chan error
+}
+
+// Open opens (creating if needed) the queue in dir, replays its log and
+// starts the writer. Only one Queue may have dir open at a time.
+func Open(dir string, opts Options) (*Queue, error) {
+	if opts.SegmentBytes <= 0 {
+		opts.SegmentBytes = DefaultSegmentBytes
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("open queue: %w", err)
+	}
+	lock, err := lockFile(filepath.Join(dir, "LOCK"))
+	if err != nil {
+		return nil, fmt.Errorf("open queue %s: %w", dir, err)
+	}
+	q := &Queue{
+		dir:        dir,
+		opts:       opts,
+		log:        log,
+		lock:       lock,
+		reqs:       make(chan *writeReq, 256),
+		writerDone: make(chan struct{}),
+		notify:     make(chan struct{}),
+		keys:       map[string]*keyState{},
+	}
+	if err := q.recover(); err != nil {
+		q.closeFiles()
+		unlockFile(lock)
+		return nil, fmt.Errorf("open queue %s: %w", dir, err)
+	}
+	go q.writeLoop()
+	return q, nil
+}
+
+// recover replays the segments into memory, truncates a torn tail,
+// settles items whose dead letter was written just before a crash and
+// prepares the newest segment for appends.
+func (q *Queue) recover() error {
+	dead, err := openDeadStore(filepath.Join(q.dir, "dead"), true)
+	if err != nil {
+		return err
+	}
+	q.dead = dead
+	st, err := replay(q.dir, q.log, false)
+	if err != nil {
+		return err
+	}
+	q.items, q.segs, q.nextSeq, q.corrupt = st.items, st.segs, st.nextSeq, st.corrupt
+	if len(q.segs) == 0 {
+		seg, err := createSegment(q.dir, st.nextIdx, q.nextSeq)
+		if err != nil {
+			return err
+		}
+		q.segs = append(q.segs, seg)
+	}
+	q.cur = q.segs[len(q.segs)-1]
+
+	// A dead letter is written before its ACK record; a crash in between
+	// leaves both. Settle such items now instead of delivering them again.
+	var settle []byte
+	for seq, m := range q.items {
+		if q.dead.has(m.id, seq) {
+			settle = append(settle, encodeAck(seq)...)
+			m.seg.live--
+			delete(q.items, seq)
+		}
+	}
+	if len(settle) > 0 {
+		if _, err := q.cur.f.WriteAt(settle, q.cur.size); err != nil {
+			return fmt.Errorf("settle dead-lettered items: %w", err)
+		}
+		if err := datasync(q.cur.f); err != nil {
+			return fmt.Errorf("settle dead-lettered items: %w", err)
+		}
+		q.cur.size += int64(len(settle))
+	}
+
+	q.lowSeq = q.nextSeq
+	for i, m := range sortedBySeq(q.items) {
+		if i == 0 {
+			q.lowSeq = m.seq
+		}
+		q.liveBytes += m.size
+		q.enqueueLocked(m)
+	}
+	q.deleteSettledSegments()
+	return nil
+}
+
+// Put stores it durably and returns after the fsync. It sets it.ID (a ULID)
+// when empty and it.Enqueued.
+func (q *Queue) Put(ctx context.Context, it *queue.Item) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if it.ID == "" {
+		it.ID = ulid.Make().String()
+	}
+	it.Enqueued = time.Now()
+	rec := encodePut(it)
+	if len(rec) > maxRecordLen {
+		return fmt.Errorf("put item %s: %d bytes is more than the %d a record holds", it.ID, len(rec), maxRecordLen)
+	}
+	m := &meta{size: int64(len(rec)), enqueued: it.Enqueued.UnixNano(), attempts: it.Attempts, id: it.ID, key: it.Key, hidx: -1}
+	r := &writeReq{rec: rec, put: m, done: make(chan error, 1)}
+
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return queue.ErrClosed
+	}
+	if q.failed != nil {
+		q.mu.Unlock()
+		return fmt.Errorf("put item %s: %w", it.ID, q.failed)
+	}
+	if q.opts.MaxBytes > 0 && q.liveBytes+q.reserved+m.size > q.opts.MaxBytes {
+		q.mu.Unlock()
+		return fmt.Errorf("put item %s of %d bytes: %w", it.ID, m.size, queue.ErrFull)
+	}
+	q.reserved += m.size
+	q.inflight.Add(1)
+	q.mu.Unlock()
+
+	q.reqs <- r
+	q.inflight.Done()
+	select {
+	case err := <-r.done:
+		if err != nil {
+			return fmt.Errorf("put item %s: %w", it.ID, err)
+		}
+		return nil
+	case <-ctx.Done():
+		// The record may still be committed; the caller will retry and
+		// the duplicate carries a new ID, which at-least-once allows.
+		return ctx.Err()
+	}
+}
+
+// Get leases the next ready item, blocking until there is one, ctx is
+// done or the queue is closed (queue.ErrClosed).
+func (q *Queue) Get(ctx context.Context) (*queue.Item, queue.AckFunc, error) {
+	for {
+		q.mu.Lock()
+		if q.closed {
+			q.mu.Unlock()
+			return nil, nil, queue.ErrClosed
+		}
+		if len(q.ready) == 0 {
+			ch := q.notify
+			q.mu.Unlock()
+			select {
+			case <-ch:
+				continue
+			case <-ctx.Done():
+				return nil, nil, ctx.Err()
+			}
+		}
+		m := heap.Pop(&q.ready).(*meta)
+		m.leased = true
+		q.leased++
+		if m.key != "" {
+			q.keys[m.key].busy = true
+		}
+		attempts := m.attempts
+		q.mu.Unlock()
+
+		it, err := readItem(m)
+		if err != nil {
+			q.dropCorrupt(m, err)
+			continue
+		}
+		it.Attempts = attempts
+		return it, q.ackFunc(m, it), nil
+	}
+}
+
+// readItem reads and checks the PUT record of m from its segment. The
+// segment cannot be deleted meanwhile: m is leased, so it is live.
+func readItem(m *meta) (*queue.Item, error) {
+	rec := make([]byte, m.size)
+	if _, err := m.seg.f.ReadAt(rec, m.off); err != nil {
+		return nil, fmt.Errorf("read %s at %d: %w", filepath.Base(m.seg.path), m.off, err)
+	}
+	if parseHeader(rec) != len(rec) {
+		return nil, fmt.Errorf("%s at %d: %w: length changed", filepath.Base(m.seg.path), m.off, errCorrupt)
+	}
+	if err := checkRecord(rec); err != nil {
+		return nil, fmt.Errorf("%s at %d: %w", filepath.Base(m.seg.path), m.off, err)
+	}
+	it, seq, err := decodePut(rec)
+	if err != nil {
+		return nil, err
+	}
+	if seq != m.seq || it.ID != m.id {
+		return nil, fmt.Errorf("%s at %d: %w: holds seq %d, want %d", filepath.Base(m.seg.path), m.off, errCorrupt, seq, m.seq)
+	}
+	return it, nil
+}
+
+// dropCorrupt takes an item whose record went bad on disk after Open out
+// of the queue, leaving a dead letter with what is still known about it.
+func (q *Queue) dropCorrupt(m *meta, cause error) {
+	q.log.Error("queue item unreadable, moved to dead letters", "id", m.id, "seq", m.seq, "reason", cause.Error())
+	dl := &DeadLetter{
+		ID: m.id, Key: m.key, Attempts: m.attempts, Seq: m.seq,
+		Enqueued: time.Unix(0, m.enqueued), Died: time.Now(),
+		Reason: "corrupt record on disk: " + cause.Error(), Corrupt: true,
+	}
+	if err := q.dead.write(dl); err != nil {
+		q.log.Error("queue dead letter not written", "id", m.id, "reason", err.Error())
+	}
+	q.mu.Lock()
+	q.corrupt++
+	q.mu.Unlock()
+	if err := q.settle(m); err != nil {
+		q.log.Error("queue settle failed", "id", m.id, "reason", err.Error())
+	}
+}
+
+// ackFunc returns the AckFunc for one lease. Only the first call counts.
+func (q *Queue) ackFunc(m *meta, it *queue.Item) queue.AckFunc {
+	var used atomic.Bool
+	return func(ctx context.Context, err error) error {
+		if !used.CompareAndSwap(false, true) {
+			return fmt.Errorf("ack item %s: lease already settled", m.id)
+		}
+		switch {
+		case err == nil:
+			return q.settle(m)
+		case queue.IsPermanent(err):
+			if q.isClosed() {
+				return queue.ErrClosed
+			}
+			dl := &DeadLetter{
+				ID: it.ID, Key: it.Key, Source: it.Source, Attrs: it.Attrs,
+				Attempts: it.Attempts + 1, Enqueued: it.Enqueued, Died: time.Now(),
+				Reason: err.Error(), Seq: m.seq, Body: it.Body,
+			}
+			if derr := q.dead.write(dl); derr != nil {
+				// Keep the item: release it so that it is tried again.
+				if rerr := q.release(m); rerr != nil {
+					return errors.Join(derr, rerr)
+				}
+				return derr
+			}
+			return q.settle(m)
+		default:
+			return q.release(m)
+		}
+	}
+}
+
+func (q *Queue) isClosed() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.closed
+}
+
+// settle removes a leased item (delivered or dead-lettered) and queues its
+// ACK record for the next group commit.
+func (q *Queue) settle(m *meta) error {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return queue.ErrClosed
+	}
+	q.removeLocked(m)
+	q.inflight.Add(1)
+	q.mu.Unlock()
+	q.reqs <- &writeReq{rec: encodeAck(m.seq)}
+	q.inflight.Done()
+	return nil
+}
+
+// release returns a leased item for redelivery with one more attempt.
+func (q *Queue) release(m *meta) error {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return queue.ErrClosed
+	}
+	m.attempts++
+	m.leased = false
+	q.leased--
+	if m.key != "" {
+		q.keys[m.key].busy = false
+	}
+	heap.Push(&q.ready, m)
+	q.wakeLocked()
+	q.inflight.Add(1)
+	q.mu.Unlock()
+	q.reqs <- &writeReq{rec: encodeNack(m.seq, m.attempts)}
+	q.inflight.Done()
+	return nil
+}
+
+// removeLocked forgets an unsettled item and makes the next item of its
+// key ready.
+func (q *Queue) removeLocked(m *meta) {
+	delete(q.items, m.seq)
+	if m.leased {
+		q.leased--
+		m.leased = false
+	}
+	if m.hidx >= 0 {
+		heap.Remove(&q.ready, m.hidx)
+	}
+	q.liveBytes -= m.size
+	m.seg.live--
+	if m.key != "" {
+		ks := q.keys[m.key]
+		for i, x := range ks.items {
+			if x == m {
+				ks.items = append(ks.items[:i], ks.items[i+1:]...)
+				break
+			}
+		}
+		ks.busy = false
+		if len(ks.items) == 0 {
+			delete(q.keys, m.key)
+		} else if ks.items[0].hidx < 0 && !ks.items[0].leased {
+			heap.Push(&q.ready, ks.items[0])
+			q.wakeLocked()
+		}
+	}
+	for q.lowSeq < q.nextSeq && q.items[q.lowSeq] == nil {
+		q.lowSeq++
+	}
+}
+
+// enqueueLocked adds a newly stored item in seq order.
+func (q *Queue) enqueueLocked(m *meta) {
+	q.items[m.seq] = m
+	if m.key == "" {
+		heap.Push(&q.ready, m)
+		q.wakeLocked()
+		return
+	}
+	ks := q.keys[m.key]
+	if ks == nil {
+		ks = &keyState{}
+		q.keys[m.key] = ks
+	}
+	ks.items = append(ks.items, m)
+	if len(ks.items) == 1 && !ks.busy {
+		heap.Push(&q.ready, m)
+		q.wakeLocked()
+	}
+}
+
+func (q *Queue) wakeLocked() {
+	close(q.notify)
+	q.notify = make(chan struct{})
+}
+
+// Len is the number of items stored and not yet settled.
+func (q *Queue) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items)
+}
+
+// Sync waits until every record handed to the writer so far (ACK and
+// NACK records included) is on disk.
+func (q *Queue) Sync(ctx context.Context) error {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return queue.ErrClosed
+	}
+	q.inflight.Add(1)
+	q.mu.Unlock()
+	r := &writeReq{done: make(chan error, 1)}
+	q.reqs <- r
+	q.inflight.Done()
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close stops the queue: Get and Put return queue.ErrClosed, pending ACK
+// and NACK records are synced, files are closed and the directory lock is
+// released. Items leased and not settled are delivered again after the
+// next Open. Close is idempotent.
+func (q *Queue) Close(ctx context.Context) error {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return nil
+	}
+	q.closed = true
+	q.wakeLocked()
+	q.mu.Unlock()
+
+	q.inflight.Wait()
+	close(q.reqs)
+	select {
+	case <-q.writerDone:
+	case <-ctx.Done():
+		// The writer finishes on its own; the lock stays until it has.
+		go func() { <-q.writerDone; q.closeFiles(); unlockFile(q.lock) }()
+		return fmt.Errorf("close queue %s: %w", q.dir, ctx.Err())
+	}
+	err := q.closeFiles()
+	if uerr := unlockFile(q.lock); err == nil {
+		err = uerr
+	}
+	q.mu.Lock()
+	failed := q.failed
+	q.mu.Unlock()
+	if err == nil && failed != nil {
+		err = failed
+	}
+	if err != nil {
+		return fmt.Errorf("close queue %s: %w", q.dir, err)
+	}
+	return nil
+}
+
+func (q *Queue) closeFiles() error {
+	var errs []error
+	for _, s := range q.segs {
+		if err := s.f.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// writeLoop is the single writer: it takes every waiting request, commits
+// them with one write and one sync, and answers them.
+func (q *Queue) writeLoop() {
+	defer close(q.writerDone)
+	var batch []*writeReq
+	for r := range q.reqs {
+		batch = append(batch[:0], r)
+		size := len(r.rec)
+	drain:
+		for size < maxBatchBytes {
+			select {
+			case r, ok := <-q.reqs:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+				size += len(r.rec)
+			default:
+				break drain
+			}
+		}
+		q.commit(batch)
+		clear(batch)
+	}
+}
+
+// commit writes and syncs one batch, then publishes its items.
+func (q *Queue) commit(batch []*writeReq) {
+	q.mu.Lock()
+	failed := q.failed
+	q.mu.Unlock()
+	if failed == nil && q.cur.size >= q.opts.SegmentBytes {
+		failed = q.rotate()
+	}
+	if failed != nil {
+		q.finish(batch, failed)
+		return
+	}
+	seg := q.cur
+	buf := q.wbuf[:0]
+	seq := q.nextSeq
+	for _, r := range batch {
+		if r.put != nil {
+			setSeq(r.rec, seq)
+			sealRecord(r.rec)
+			r.put.seq = seq
+			r.put.seg = seg
+			r.put.off = seg.size + int64(len(buf))
+			seq++
+		}
+		buf = append(buf, r.rec...)
+	}
+	if len(buf) > 0 {
+		_, err := seg.f.WriteAt(buf, seg.size)
+		if err == nil {
+			err = datasync(seg.f)
+		}
+		if err != nil {
+			// After a failed write or fsync the file's tail is unknown
+			// (see "fsyncgate"): stop taking items until reopened.
+			err = fmt.Errorf("write queue segment %s: %w", filepath.Base(seg.path), err)
+			q.log.Error("queue write failed; queue stopped", "reason", err.Error())
+			q.finish(batch, err)
+			return
+		}
+	}
+	if cap(buf) <= maxBatchBytes {
+		q.wbuf = buf[:0]
+	} else {
+		q.wbuf = nil
+	}
+
+	q.mu.Lock()
+	q.nextSeq = seq
+	seg.size += int64(len(buf))
+	for _, r := range batch {
+		if m := r.put; m != nil {
+			q.reserved -= m.size
+			q.liveBytes += m.size
+			seg.live++
+			q.enqueueLocked(m)
+		}
+	}
+	q.mu.Unlock()
+	for _, r := range batch {
+		if r.done != nil {
+			r.done <- nil
+		}
+	}
+	q.deleteSettledSegments()
+}
+
+// finish fails a batch and the queue with err.
+func (q *Queue) finish(batch []*writeReq, err error) {
+	q.mu.Lock()
+	if q.failed == nil {
+		q.failed = err
+	}
+	for _, r := range batch {
+		if r.put != nil {
+			q.reserved -= r.put.size
+		}
+	}
+	q.mu.Unlock()
+	for _, r := range batch {
+		if r.done != nil {
+			r.done <- err
+		}
+	}
+}
+
+// rotate starts a new segment; the old one stays open for reads.
+func (q *Queue) rotate() error {
+	seg, err := createSegment(q.dir, q.cur.idx+1, q.nextSeq)
+	if err != nil {
+		q.log.Error("queue segment not created; queue stopped", "reason", err.Error())
+		return err
+	}
+	q.mu.Lock()
+	q.segs = append(q.segs, seg)
+	q.cur = seg
+	q.mu.Unlock()
+	return nil
+}
+
+// deleteSettledSegments removes the oldest segments while they hold no
+// unsettled item. Only a prefix is removed: a newer segment may hold the
+// ACK records for items of an older one, so removing it first could bring
+// settled items back after a crash.
+func (q *Queue) deleteSettledSegments() {
+	q.mu.Lock()
+	var gone []*segment
+	for len(q.segs) > 1 && q.segs[0].live == 0 && q.segs[0] != q.cur {
+		gone = append(gone, q.segs[0])
+		q.segs = q.segs[1:]
+	}
+	q.mu.Unlock()
+	if len(gone) == 0 {
+		return
+	}
+	for _, s := range gone {
+		s.f.Close()
+		if err := os.Remove(s.path); err != nil {
+			q.log.Warn("queue segment not removed", "segment", filepath.Base(s.path), "reason", err.Error())
+		}
+	}
+	if err := syncDir(q.dir); err != nil {
+		q.log.Warn("queue directory not synced after segment removal", "reason", err.Error())
+	}
+}
+
+// seqHeap orders ready items by seq (oldest first).
+type seqHeap []*meta
+
+func (h seqHeap) Len() int           { return len(h) }
+func (h seqHeap) Less(i, j int) bool { return h[i].seq < h[j].seq }
+func (h seqHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].hidx = i
+	h[j].hidx = j
+}
+func (h *seqHeap) Push(x any) {
+	m := x.(*meta)
+	m.hidx = len(*h)
+	*h = append(*h, m)
+}
+func (h *seqHeap) Pop() any {
+	old := *h
+	m := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	m.hidx = -1
+	return m
+}

@@ -1,0 +1,178 @@
+package diskq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ferry-health/ferry/queue"
+)
+
+// This file is the operations API behind `ferry status` and
+// `ferry queue list|show|retry|purge`.
+
+// Pending describes an unsettled item without its body.
+type Pending struct {
+	ID       string
+	Key      string
+	Attempts int
+	Enqueued time.Time
+	Size     int64 // stored record size
+	Leased   bool
+}
+
+// Stats reports counts for the status page; it never touches the disk.
+func (q *Queue) Stats() queue.Stats {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	s := queue.Stats{
+		Depth:       len(q.items),
+		Leased:      q.leased,
+		Bytes:       q.liveBytes,
+		DeadLetters: q.dead.count(),
+		Corrupt:     q.corrupt,
+	}
+	for _, seg := range q.segs {
+		s.DiskBytes += seg.size
+	}
+	if m := q.items[q.lowSeq]; m != nil {
+		s.Oldest = time.Unix(0, m.enqueued)
+	}
+	return s
+}
+
+// Pending lists up to limit unsettled items (all when limit <= 0), oldest
+// first.
+func (q *Queue) Pending(limit int) []Pending {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return pendingList(q.items, limit)
+}
+
+func pendingList(items map[uint64]*meta, limit int) []Pending {
+	all := sortedBySeq(items)
+	if limit > 0 && len(all) > limit {
+		all = all[:limit]
+	}
+	out := make([]Pending, len(all))
+	for i, m := range all {
+		out[i] = Pending{ID: m.id, Key: m.key, Attempts: m.attempts, Enqueued: time.Unix(0, m.enqueued), Size: m.size, Leased: m.leased}
+	}
+	return out
+}
+
+// DeadLetters lists the dead letters, oldest first, without bodies.
+func (q *Queue) DeadLetters() ([]DeadLetter, error) { return q.dead.list() }
+
+// DeadLetter returns one dead letter with its body; ErrNotFound when none
+// has this ID.
+func (q *Queue) DeadLetter(id string) (*DeadLetter, error) { return q.dead.get(id) }
+
+// Retry puts a dead letter back into the queue (same ID, Attempts reset)
+// and then removes it from the dead-letter store. A crash in between
+// leaves both, which only means one more delivery.
+func (q *Queue) Retry(ctx context.Context, id string) error {
+	dl, err := q.dead.get(id)
+	if err != nil {
+		return fmt.Errorf("retry: %w", err)
+	}
+	if dl.Corrupt {
+		return fmt.Errorf("retry %s: dead letter has no body (its record was corrupt)", id)
+	}
+	it := &queue.Item{ID: dl.ID, Key: dl.Key, Source: dl.Source, Body: dl.Body, Attrs: dl.Attrs}
+	if err := q.Put(ctx, it); err != nil {
+		return fmt.Errorf("retry %s: %w", id, err)
+	}
+	if err := q.dead.remove(id); err != nil {
+		return fmt.Errorf("retry %s: %w", id, err)
+	}
+	return nil
+}
+
+// Purge deletes the dead letter with this ID; when there is none, it
+// drops the unsettled, unleased item with this ID from the queue. The
+// item is gone for good: Purge is for operators, never for the pipeline.
+func (q *Queue) Purge(ctx context.Context, id string) error {
+	err := q.dead.remove(id)
+	if err == nil || !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	q.mu.Lock()
+	var found *meta
+	for _, m := range q.items {
+		if m.id == id {
+			found = m
+			break
+		}
+	}
+	if found == nil {
+		q.mu.Unlock()
+		return fmt.Errorf("purge %q: %w", id, ErrNotFound)
+	}
+	if found.leased {
+		q.mu.Unlock()
+		return fmt.Errorf("purge %q: item is being delivered", id)
+	}
+	q.mu.Unlock()
+	if err := q.settle(found); err != nil {
+		return fmt.Errorf("purge %q: %w", id, err)
+	}
+	return q.Sync(ctx)
+}
+
+// Snapshot is a read-only view of a queue directory.
+type Snapshot struct {
+	Stats   queue.Stats
+	Pending []Pending // oldest first, at most the limit given to Inspect
+}
+
+// Inspect reads the queue in dir without taking its lock or changing any
+// file, so `ferry status` can run beside a gateway that has it open. Items
+// the owner is writing or settling at that moment may be counted either
+// way; leases are not visible from outside.
+func Inspect(dir string, limit int) (*Snapshot, error) {
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("inspect queue: %w", err)
+	}
+	st, err := replay(dir, slog.New(slog.DiscardHandler), true)
+	if err != nil {
+		return nil, fmt.Errorf("inspect queue %s: %w", dir, err)
+	}
+	defer st.close()
+	dead, err := openDeadStore(filepath.Join(dir, "dead"), false)
+	if err != nil {
+		return nil, fmt.Errorf("inspect queue %s: %w", dir, err)
+	}
+	for seq, m := range st.items {
+		if dead.has(m.id, seq) {
+			delete(st.items, seq)
+		}
+	}
+	snap := &Snapshot{Stats: queue.Stats{Depth: len(st.items), DeadLetters: dead.count(), Corrupt: st.corrupt}}
+	for _, m := range st.items {
+		snap.Stats.Bytes += m.size
+	}
+	for _, s := range st.segs {
+		snap.Stats.DiskBytes += s.size
+	}
+	snap.Pending = pendingList(st.items, limit)
+	if len(st.items) > 0 {
+		all := pendingList(st.items, 1)
+		snap.Stats.Oldest = all[0].Enqueued
+	}
+	return snap, nil
+}
+
+// InspectDeadLetters lists the dead letters in a queue directory without
+// opening the queue.
+func InspectDeadLetters(dir string) ([]DeadLetter, error) {
+	dead, err := openDeadStore(filepath.Join(dir, "dead"), false)
+	if err != nil {
+		return nil, err
+	}
+	return dead.list()
+}

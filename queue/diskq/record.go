@@ -1,0 +1,233 @@
+package diskq
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"time"
+
+	"github.com/ferry-health/ferry/queue"
+)
+
+// castagnoli is the CRC-32C table; Go uses the SSE4.2/ARMv8 instruction for
+// it, so checking every record costs next to nothing.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Record types. The numbers are stored on disk: never renumber them.
+const (
+	recPut  byte = 1 // an item (or a relocated copy of one)
+	recAck  byte = 2 // the item with this seq is settled (delivered or dead-lettered)
+	recNack byte = 3 // the item with this seq was released; new attempt count
+)
+
+const (
+	// recHeaderLen is len(u32) + crc(u32) + type(u8).
+	recHeaderLen = 9
+	// maxRecordLen bounds the length field so a corrupt length cannot make
+	// recovery allocate gigabytes.
+	maxRecordLen = 1 << 30
+	// putFixedLen is seq(u64) + enqueued(i64) + attempts(u32).
+	putFixedLen = 20
+)
+
+// errCorrupt marks a record that fails its CRC or cannot be decoded.
+var errCorrupt = errors.New("corrupt record")
+
+// encodePut builds a complete PUT record for it. The seq field (at
+// recHeaderLen) and the header are left for sealRecord, which the writer
+// calls once it has assigned the sequence number.
+func encodePut(it *queue.Item) []byte {
+	n := recHeaderLen + putFixedLen +
+		uvarintLen(len(it.ID)) + len(it.ID) +
+		uvarintLen(len(it.Key)) + len(it.Key) +
+		uvarintLen(len(it.Source)) + len(it.Source) +
+		uvarintLen(len(it.Attrs)) + len(it.Body)
+	for k, v := range it.Attrs {
+		n += uvarintLen(len(k)) + len(k) + uvarintLen(len(v)) + len(v)
+	}
+	b := make([]byte, recHeaderLen+putFixedLen, n)
+	b[8] = recPut
+	binary.LittleEndian.PutUint64(b[recHeaderLen+8:], uint64(it.Enqueued.UnixNano()))
+	binary.LittleEndian.PutUint32(b[recHeaderLen+16:], uint32(it.Attempts))
+	b = appendString(b, it.ID)
+	b = appendString(b, it.Key)
+	b = appendString(b, it.Source)
+	b = binary.AppendUvarint(b, uint64(len(it.Attrs)))
+	for k, v := range it.Attrs {
+		b = appendString(b, k)
+		b = appendString(b, v)
+	}
+	return append(b, it.Body...)
+}
+
+// encodeAck builds an ACK record for seq.
+func encodeAck(seq uint64) []byte {
+	b := make([]byte, recHeaderLen+8)
+	b[8] = recAck
+	binary.LittleEndian.PutUint64(b[recHeaderLen:], seq)
+	sealRecord(b)
+	return b
+}
+
+// encodeNack builds a NACK record for seq with the new attempt count.
+func encodeNack(seq uint64, attempts int) []byte {
+	b := make([]byte, recHeaderLen+12)
+	b[8] = recNack
+	binary.LittleEndian.PutUint64(b[recHeaderLen:], seq)
+	binary.LittleEndian.PutUint32(b[recHeaderLen+8:], uint32(attempts))
+	sealRecord(b)
+	return b
+}
+
+// setSeq stores seq in a PUT record; sealRecord must follow.
+func setSeq(b []byte, seq uint64) { binary.LittleEndian.PutUint64(b[recHeaderLen:], seq) }
+
+// sealRecord fills in the length and CRC of a complete record.
+func sealRecord(b []byte) {
+	binary.LittleEndian.PutUint32(b[0:], uint32(len(b)-8))
+	binary.LittleEndian.PutUint32(b[4:], crc32.Checksum(b[8:], castagnoli))
+}
+
+// parseHeader returns the total record length (header included) announced
+// by the first recHeaderLen bytes of b, or 0 when the length is impossible.
+func parseHeader(b []byte) int {
+	l := binary.LittleEndian.Uint32(b[0:])
+	if l < 1 || l > maxRecordLen {
+		return 0
+	}
+	return int(l) + 8
+}
+
+// checkRecord verifies the CRC of the complete record rec.
+func checkRecord(rec []byte) error {
+	want := binary.LittleEndian.Uint32(rec[4:])
+	if got := crc32.Checksum(rec[8:], castagnoli); got != want {
+		return fmt.Errorf("%w: crc32c %08x, want %08x", errCorrupt, got, want)
+	}
+	switch rec[8] {
+	case recPut:
+		if len(rec) < recHeaderLen+putFixedLen {
+			return fmt.Errorf("%w: short put record", errCorrupt)
+		}
+	case recAck:
+		if len(rec) != recHeaderLen+8 {
+			return fmt.Errorf("%w: ack record of %d bytes", errCorrupt, len(rec))
+		}
+	case recNack:
+		if len(rec) != recHeaderLen+12 {
+			return fmt.Errorf("%w: nack record of %d bytes", errCorrupt, len(rec))
+		}
+	default:
+		return fmt.Errorf("%w: unknown type %d", errCorrupt, rec[8])
+	}
+	return nil
+}
+
+// recSeq returns the seq of a checked record of any type.
+func recSeq(rec []byte) uint64 { return binary.LittleEndian.Uint64(rec[recHeaderLen:]) }
+
+// nackAttempts returns the attempt count of a checked NACK record.
+func nackAttempts(rec []byte) int { return int(binary.LittleEndian.Uint32(rec[recHeaderLen+8:])) }
+
+// putHead is the part of a PUT record that recovery keeps in memory.
+type putHead struct {
+	seq      uint64
+	enqueued int64
+	attempts int
+	id, key  string
+}
+
+// decodePutHead decodes the metadata of a checked PUT record without
+// copying the body or the attributes.
+func decodePutHead(rec []byte) (putHead, error) {
+	p := rec[recHeaderLen:]
+	h := putHead{
+		seq:      binary.LittleEndian.Uint64(p[0:]),
+		enqueued: int64(binary.LittleEndian.Uint64(p[8:])),
+		attempts: int(binary.LittleEndian.Uint32(p[16:])),
+	}
+	d := decoder{b: p[putFixedLen:]}
+	h.id = d.str()
+	h.key = d.str()
+	if d.err != nil {
+		return h, fmt.Errorf("decode put %d: %w", h.seq, d.err)
+	}
+	return h, nil
+}
+
+// decodePut decodes a checked PUT record into a new Item; the body is copied.
+func decodePut(rec []byte) (*queue.Item, uint64, error) {
+	p := rec[recHeaderLen:]
+	seq := binary.LittleEndian.Uint64(p[0:])
+	it := &queue.Item{
+		Enqueued: time.Unix(0, int64(binary.LittleEndian.Uint64(p[8:]))),
+		Attempts: int(binary.LittleEndian.Uint32(p[16:])),
+	}
+	d := decoder{b: p[putFixedLen:]}
+	it.ID = d.str()
+	it.Key = d.str()
+	it.Source = d.str()
+	if n := d.uvarint(); n > 0 && d.err == nil {
+		if n > uint64(len(d.b)) {
+			return nil, seq, fmt.Errorf("decode put %d: %w: %d attrs", seq, errCorrupt, n)
+		}
+		it.Attrs = make(map[string]string, n)
+		for range n {
+			k := d.str()
+			it.Attrs[k] = d.str()
+		}
+	}
+	if d.err != nil {
+		return nil, seq, fmt.Errorf("decode put %d: %w", seq, d.err)
+	}
+	it.Body = append([]byte(nil), d.b...)
+	return it, seq, nil
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func uvarintLen(n int) int {
+	l := 1
+	for n >= 0x80 {
+		n >>= 7
+		l++
+	}
+	return l
+}
+
+// decoder reads length-prefixed fields and remembers the first error.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = fmt.Errorf("%w: bad varint", errCorrupt)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) str() string {
+	n := d.uvarint()
+	if d.err != nil {
+		return ""
+	}
+	if n > uint64(len(d.b)) {
+		d.err = fmt.Errorf("%w: field of %d bytes past end", errCorrupt, n)
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}

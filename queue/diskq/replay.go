@@ -1,0 +1,148 @@
+package diskq
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// replayState is the queue rebuilt from its segments.
+type replayState struct {
+	items   map[uint64]*meta
+	segs    []*segment
+	nextSeq uint64
+	nextIdx uint64
+	corrupt int
+}
+
+// replay reads every segment of dir, oldest first. Unless readOnly, it
+// truncates a torn tail of the newest segment and removes a newest
+// segment whose creation a crash cut short; readOnly opens files for
+// reading only and changes nothing, so it may run beside the owner.
+func replay(dir string, log *slog.Logger, readOnly bool) (*replayState, error) {
+	idxs, err := listSegments(dir)
+	if err != nil {
+		return nil, err
+	}
+	st := &replayState{items: map[uint64]*meta{}, nextSeq: 1, nextIdx: 1}
+	flag := os.O_RDWR
+	if readOnly {
+		flag = os.O_RDONLY
+	}
+	for i, idx := range idxs {
+		last := i == len(idxs)-1
+		st.nextIdx = idx + 1
+		path := filepath.Join(dir, segName(idx))
+		f, err := os.OpenFile(path, flag, 0)
+		if err != nil {
+			st.close()
+			return nil, fmt.Errorf("open segment: %w", err)
+		}
+		seg := &segment{idx: idx, path: path, f: f}
+		res, err := scanSegment(f, segName(idx), log, func(off int64, rec []byte) {
+			st.apply(seg, off, rec, log)
+		})
+		if err != nil {
+			f.Close()
+			st.close()
+			return nil, err
+		}
+		st.corrupt += res.corrupt
+		seg.size = res.end
+		seg.firstSeq = res.firstSeq
+		if res.headerOK {
+			st.nextSeq = max(st.nextSeq, res.firstSeq)
+		}
+		if !res.headerOK && res.end <= segHeaderLen && !readOnly {
+			// A crash while creating this segment: it holds nothing.
+			f.Close()
+			if err := os.Remove(path); err != nil {
+				st.close()
+				return nil, fmt.Errorf("remove empty segment: %w", err)
+			}
+			continue
+		}
+		if res.tornBytes > 0 && !readOnly {
+			if last {
+				if err := f.Truncate(res.end); err != nil {
+					f.Close()
+					st.close()
+					return nil, fmt.Errorf("truncate torn tail of %s: %w", segName(idx), err)
+				}
+				if err := f.Sync(); err != nil {
+					f.Close()
+					st.close()
+					return nil, fmt.Errorf("sync %s: %w", segName(idx), err)
+				}
+			} else {
+				// Older segments were complete and synced before the
+				// next one was created, so this is damage, not a crash.
+				st.corrupt++
+				log.Error("queue segment damaged; records after the offset are lost",
+					"segment", segName(idx), "offset", res.end, "bytes", res.tornBytes)
+			}
+		}
+		st.segs = append(st.segs, seg)
+	}
+	return st, nil
+}
+
+// apply replays one checked record.
+func (st *replayState) apply(seg *segment, off int64, rec []byte, log *slog.Logger) {
+	seq := recSeq(rec)
+	st.nextSeq = max(st.nextSeq, seq+1)
+	switch rec[8] {
+	case recPut:
+		h, err := decodePutHead(rec)
+		if err != nil {
+			st.corrupt++
+			log.Error("queue record undecodable, skipped", "segment", filepath.Base(seg.path), "offset", off, "reason", err.Error())
+			return
+		}
+		m := st.items[seq]
+		if m == nil {
+			m = &meta{seq: seq, hidx: -1}
+			st.items[seq] = m
+		} else {
+			m.seg.live--
+		}
+		m.seg, m.off, m.size = seg, off, int64(len(rec))
+		m.enqueued, m.attempts, m.id, m.key = h.enqueued, h.attempts, h.id, h.key
+		seg.live++
+	case recAck:
+		if m := st.items[seq]; m != nil {
+			m.seg.live--
+			delete(st.items, seq)
+		}
+	case recNack:
+		if m := st.items[seq]; m != nil {
+			m.attempts = nackAttempts(rec)
+		}
+	}
+}
+
+func (st *replayState) close() {
+	for _, s := range st.segs {
+		s.f.Close()
+	}
+}
+
+// sortedBySeq returns the items in seq (Put) order.
+func sortedBySeq(items map[uint64]*meta) []*meta {
+	out := make([]*meta, 0, len(items))
+	for _, m := range items {
+		out = append(out, m)
+	}
+	slices.SortFunc(out, func(a, b *meta) int {
+		switch {
+		case a.seq < b.seq:
+			return -1
+		case a.seq > b.seq:
+			return 1
+		}
+		return 0
+	})
+	return out
+}

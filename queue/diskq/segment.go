@@ -1,0 +1,207 @@
+package diskq
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+const (
+	// segMagic opens every segment file; the last byte is the format version.
+	segMagic = "FERRYQ\x00\x01"
+	// segHeaderLen is magic(8) + firstSeq(u64) + crc32c(u32) + reserved(u32).
+	segHeaderLen = 24
+	segSuffix    = ".seg"
+)
+
+// segment is one file of the log. Only the writer goroutine writes to it;
+// readers use ReadAt on f, which is safe concurrently.
+type segment struct {
+	idx      uint64
+	path     string
+	f        *os.File
+	size     int64  // bytes of valid data (header included)
+	live     int    // unsettled items whose newest PUT record is here
+	firstSeq uint64 // next seq when the segment was created
+}
+
+func segName(idx uint64) string { return fmt.Sprintf("%016d%s", idx, segSuffix) }
+
+// listSegments returns the segment indexes in dir, oldest first.
+func listSegments(dir string) ([]uint64, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("list segments in %s: %w", dir, err)
+	}
+	var idx []uint64
+	for _, e := range ents {
+		name, ok := strings.CutSuffix(e.Name(), segSuffix)
+		if !ok || e.IsDir() {
+			continue
+		}
+		n, err := strconv.ParseUint(name, 10, 64)
+		if err != nil {
+			continue
+		}
+		idx = append(idx, n)
+	}
+	slices.Sort(idx)
+	return idx, nil
+}
+
+func segHeader(firstSeq uint64) []byte {
+	b := make([]byte, segHeaderLen)
+	copy(b, segMagic)
+	binary.LittleEndian.PutUint64(b[8:], firstSeq)
+	binary.LittleEndian.PutUint32(b[16:], crc32.Checksum(b[:16], castagnoli))
+	return b
+}
+
+// parseSegHeader returns the first seq stored in a segment header.
+func parseSegHeader(b []byte) (uint64, error) {
+	if len(b) < segHeaderLen || string(b[:8]) != segMagic {
+		return 0, errors.New("bad segment magic")
+	}
+	if crc32.Checksum(b[:16], castagnoli) != binary.LittleEndian.Uint32(b[16:]) {
+		return 0, errors.New("bad segment header crc")
+	}
+	return binary.LittleEndian.Uint64(b[8:]), nil
+}
+
+// createSegment creates, syncs and registers in the directory a new, empty
+// segment file. The directory fsync makes the file survive a crash, so a
+// record written to it later is not lost with the directory entry.
+func createSegment(dir string, idx, firstSeq uint64) (*segment, error) {
+	path := filepath.Join(dir, segName(idx))
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create segment: %w", err)
+	}
+	if _, err := f.Write(segHeader(firstSeq)); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write segment header %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("sync segment %s: %w", path, err)
+	}
+	if err := syncDir(dir); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &segment{idx: idx, path: path, f: f, size: segHeaderLen, firstSeq: firstSeq}, nil
+}
+
+// scanResult is what scanning one segment found.
+type scanResult struct {
+	firstSeq  uint64
+	headerOK  bool
+	end       int64 // offset just past the last good record
+	corrupt   int   // bad regions skipped in the middle
+	tornBytes int64 // bytes after end that are not records
+}
+
+// scanSegment calls fn for every record of f that passes its CRC, in file
+// order. A bad record is skipped when a good record follows it (corruption
+// in the middle: logged, counted); when nothing good follows, the rest is a
+// torn tail and scanning stops there, leaving it to the caller to truncate.
+// fn's rec is only valid during the call.
+func scanSegment(f *os.File, name string, log *slog.Logger, fn func(off int64, rec []byte)) (scanResult, error) {
+	var res scanResult
+	st, err := f.Stat()
+	if err != nil {
+		return res, fmt.Errorf("stat segment %s: %w", name, err)
+	}
+	size := st.Size()
+	hdr := make([]byte, segHeaderLen)
+	if _, err := f.ReadAt(hdr, 0); err != nil && !errors.Is(err, io.EOF) {
+		return res, fmt.Errorf("read segment header %s: %w", name, err)
+	}
+	res.firstSeq, err = parseSegHeader(hdr)
+	res.headerOK = err == nil
+	if !res.headerOK {
+		log.Warn("queue segment header unreadable", "segment", name, "size", size, "reason", err.Error())
+	}
+	off := int64(segHeaderLen)
+	res.end = min(off, size)
+	if size <= off {
+		return res, nil
+	}
+	rd := bufio.NewReaderSize(io.NewSectionReader(f, off, size-off), 1<<20)
+	var buf []byte
+	hb := make([]byte, recHeaderLen)
+	for off < size {
+		bad := ""
+		var rec []byte
+		if size-off < recHeaderLen {
+			bad = "short record header"
+		} else if _, err := io.ReadFull(rd, hb); err != nil {
+			return res, fmt.Errorf("read segment %s at %d: %w", name, off, err)
+		} else if l := parseHeader(hb); l == 0 {
+			bad = "impossible record length"
+		} else if off+int64(l) > size {
+			bad = "record runs past end of file"
+		} else {
+			if cap(buf) < l {
+				buf = make([]byte, l)
+			}
+			rec = buf[:l]
+			copy(rec, hb)
+			if _, err := io.ReadFull(rd, rec[recHeaderLen:]); err != nil {
+				return res, fmt.Errorf("read segment %s at %d: %w", name, off, err)
+			}
+			if err := checkRecord(rec); err != nil {
+				bad = err.Error()
+			}
+		}
+		if bad == "" {
+			fn(off, rec)
+			off += int64(len(rec))
+			res.end = off
+			continue
+		}
+		next, err := resync(f, off, size)
+		if err != nil {
+			return res, fmt.Errorf("resync segment %s at %d: %w", name, off, err)
+		}
+		if next < 0 {
+			res.tornBytes = size - off
+			log.Warn("queue segment has a torn tail", "segment", name, "offset", off, "bytes", size-off, "reason", bad)
+			return res, nil
+		}
+		res.corrupt++
+		log.Error("queue record corrupt, skipped", "segment", name, "offset", off, "skipped_bytes", next-off, "reason", bad)
+		off = next
+		rd.Reset(io.NewSectionReader(f, off, size-off))
+	}
+	return res, nil
+}
+
+// resync looks for the first offset after bad where a record with a valid
+// CRC starts, or returns -1. It is only called on damage, so it trades
+// memory (the rest of the segment) for simplicity.
+func resync(f *os.File, bad, size int64) (int64, error) {
+	rest := make([]byte, size-bad)
+	if _, err := f.ReadAt(rest, bad); err != nil && !errors.Is(err, io.EOF) {
+		return 0, err
+	}
+	for p := 1; p+recHeaderLen <= len(rest); p++ {
+		l := parseHeader(rest[p:])
+		if l < recHeaderLen || p+l > len(rest) {
+			continue
+		}
+		if checkRecord(rest[p:p+l]) == nil {
+			return bad + int64(p), nil
+		}
+	}
+	return -1, nil
+}
