@@ -37,14 +37,14 @@
 //
 // # Item states
 //
-//	         Put (fsynced)                Get
-//	 ──────────────────────▶ ready ─────────────────▶ leased
-//	                          ▲  ▲                    │  │  │
-//	        AckFunc(err) ─────┘  │                    │  │  │ AckFunc(nil)
-//	     (Attempts+1, NACK rec)  │ Open after crash   │  │  └──────────────▶ settled (ACK rec)
-//	                             └──── or Close ──────┘  │
-//	                                                     │ AckFunc(Permanent(err))
-//	                                                     └─▶ dead/<id>.json, then settled
+//	        Put (fsynced)                Get
+//	──────────────────────▶ ready ─────────────────▶ leased
+//	                         ▲  ▲                    │  │  │
+//	       AckFunc(err) ─────┘  │                    │  │  │ AckFunc(nil)
+//	    (Attempts+1, NACK rec)  │ Open after crash   │  │  └──────────────▶ settled (ACK rec)
+//	                            └──── or Close ──────┘  │
+//	                                                    │ AckFunc(Permanent(err))
+//	                                                    └─▶ dead/<id>.json, then settled
 //
 // Items that share a non-empty Key are ready one at a time, in seq order:
 // only the oldest unsettled item of a key is ever ready or leased, so an
