@@ -1,0 +1,83 @@
+// Package transport delivers queued FHIR bundles to their destination. A
+// Sink knows one destination (the exchange over HTTPS, a local outbox
+// folder); the Dispatcher drives it from the queue: Get → Send → ack, with
+// reconnects, exponential backoff with full jitter, Retry-After and
+// dead-lettering of permanent failures, after the OpenTelemetry Collector's
+// exporterhelper and Benthos' output lifecycle.
+//
+// Error contract for Send (ARCHITECTURE.md invariant 2):
+//   - nil: delivered; the item is deleted from the queue.
+//   - queue.Permanent(err): retrying cannot help (the exchange rejected the
+//     content); the item goes to the dead-letter store with err as reason.
+//   - ErrNotConnected: the dispatcher calls Connect (with backoff) and
+//     sends the item again.
+//   - anything else: retried with backoff, holding the lease so that later
+//     items with the same key wait (invariant 4). An error implementing
+//     RetryAfter() time.Duration sets the minimum wait.
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ferry-health/ferry/queue"
+)
+
+// Sink delivers items to one destination.
+type Sink interface {
+	// Connect prepares the sink; it is retried with backoff and ctx bounds
+	// only this attempt.
+	Connect(ctx context.Context) error
+	// Send delivers it. See the package documentation for the meaning of
+	// the returned error.
+	Send(ctx context.Context, it *queue.Item) error
+	// Close releases the sink's resources.
+	Close(ctx context.Context) error
+}
+
+// ErrNotConnected is returned by Send when the sink must (re)connect first.
+var ErrNotConnected = errors.New("not connected")
+
+// RetryAfterError is a retryable error for which the receiver asked for a
+// minimum delay (HTTP Retry-After). The dispatcher waits at least After
+// before the next attempt.
+type RetryAfterError struct {
+	Err   error
+	After time.Duration
+}
+
+func (e *RetryAfterError) Error() string {
+	return fmt.Sprintf("%v (retry after %s)", e.Err, e.After)
+}
+
+func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+// RetryAfter returns the requested delay.
+func (e *RetryAfterError) RetryAfter() time.Duration { return e.After }
+
+// RetryAfterOf returns the delay requested by err or any error it wraps
+// that has a RetryAfter() time.Duration method.
+func RetryAfterOf(err error) (time.Duration, bool) {
+	var ra interface{ RetryAfter() time.Duration }
+	if errors.As(err, &ra) {
+		return ra.RetryAfter(), true
+	}
+	return 0, false
+}
+
+// Summary returns a PHI-free one-line description of err for logs, status
+// pages and metrics: the Summary() of the first error in the chain that has
+// one (sinks implement it on errors that carry receiver text, which may
+// quote patient data), otherwise err.Error().
+func Summary(err error) string {
+	if err == nil {
+		return ""
+	}
+	var s interface{ Summary() string }
+	if errors.As(err, &s) {
+		return s.Summary()
+	}
+	return err.Error()
+}
