@@ -1,0 +1,969 @@
+// Package folder is the watched-folder engine under every file source of
+// ferry (EHR export drops, fax inboxes). It finds finished files, claims each
+// one by an atomic rename, hands it to an adapters.Consumer and settles it
+// only by the Consumer's answer:
+//
+//	<path>/x.xml ─ settled? unlocked? marker? ─► rename ─► <path>/.ferry/processing/x.xml
+//	   processing/x.xml ─ Consume nil ───────► done/YYYY-MM-DD/x.xml (or deleted)
+//	                    ─ Consume permanent ─► failed/x.xml + failed/x.xml.error.txt
+//	                    ─ Consume other ─────► stays; retried with backoff, and after a restart
+//
+// A claimed file is ours: whatever is in processing/ at start is consumed
+// again, so a crash between the claim and the durable enqueue loses nothing.
+// The SHA-256 of the content goes into a durable seen-set after a successful
+// Consume, so a second drop of the same export (or the file found again after
+// a crash between the enqueue and the move) is moved to done/ without a
+// second Consume. HL7 batch files that were partly enqueued before a crash
+// are re-consumed whole; the pipeline's message-level dedup drops the
+// messages it already has.
+//
+// Files are found by fsnotify events and by a full rescan on a gocron
+// schedule, because SMB and NFS shares send no events (fsnotify#408) and an
+// event queue can overflow (fsnotify.ErrEventOverflow triggers a rescan).
+package folder
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"github.com/go-co-op/gocron/v2"
+	"github.com/google/uuid"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/queue"
+)
+
+// Meta keys set on every Raw the engine hands over. Their values hold no
+// PHI, except that a file name may (exports named after the patient).
+const (
+	MetaFolder   = "folder"   // Config.Name
+	MetaKind     = "kind"     // Config.Kind
+	MetaFile     = "file"     // original file name
+	MetaPath     = "path"     // absolute path of the claimed file in processing/
+	MetaSize     = "size"     // bytes, decimal
+	MetaSHA256   = "sha256"   // hex SHA-256 of the content (the dedup key)
+	MetaModTime  = "mtime"    // RFC 3339 UTC modification time
+	MetaAttempt  = "attempt"  // 1 for the first Consume of this claim, then 2, 3 …
+	MetaSidecars = "sidecars" // comma-separated sidecar file names, if any
+)
+
+// Option changes how an Engine is built.
+type Option func(*Engine)
+
+// WithDeduper replaces the engine's own seen-set (Path/.ferry/seen.sha256)
+// with d, e.g. the gateway-wide queue/dedup store.
+func WithDeduper(d Deduper) Option { return func(e *Engine) { e.dedup = d } }
+
+// WithScheduler runs the rescan job on the gateway's gocron scheduler
+// instead of one the engine owns. The engine removes its job on Shutdown.
+func WithScheduler(s gocron.Scheduler) Option { return func(e *Engine) { e.sched = s } }
+
+// Paths are the engine's working folders.
+type Paths struct {
+	Processing string
+	Done       string
+	Failed     string
+}
+
+// Engine watches one folder. Build it with New; it implements
+// adapters.Source.
+type Engine struct {
+	set   adapters.Settings
+	cfg   Config
+	next  adapters.Consumer
+	log   *slog.Logger
+	id    string
+	paths Paths
+
+	dedup    Deduper
+	ownDedup *SeenFile
+	sched    gocron.Scheduler
+	ownSched bool
+	jobID    uuid.UUID
+	watcher  *fsnotify.Watcher
+
+	poked chan struct{} // change events, debounced by the worker
+	kick  chan struct{} // rescans: a pass right away
+
+	mu       sync.Mutex
+	started  bool
+	stopped  bool
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	stopOnce sync.Once
+	done     chan struct{}
+
+	// passes, heldSkips and waits count scans and refusals, so tests can wait
+	// for "the engine looked and declined" without sleeping.
+	passes    atomic.Int64
+	heldSkips atomic.Int64
+	waits     atomic.Int64 // settled inputs held back for a marker or sidecar
+
+	// Worker-only state.
+	seen  map[string]observation
+	retry map[string]retryState
+}
+
+var _ adapters.Source = (*Engine)(nil)
+
+type observation struct {
+	size  int64
+	mtime time.Time
+	since time.Time // when this size and mtime were first seen
+}
+
+type retryState struct {
+	attempts int
+	next     time.Time
+}
+
+// New checks cfg and builds an engine that hands files to next. Nothing
+// touches the disk before Start.
+func New(set adapters.Settings, cfg Config, next adapters.Consumer, opts ...Option) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("folder %q: invalid config: %w", cfg.Name, err)
+	}
+	if next == nil {
+		return nil, fmt.Errorf("folder %q: nil consumer", cfg.Name)
+	}
+	cfg = cfg.withDefaults()
+	abs, err := filepath.Abs(cfg.Path)
+	if err != nil {
+		return nil, fmt.Errorf("folder %q: path: %w", cfg.Name, err)
+	}
+	cfg.Path = abs
+	e := &Engine{
+		set:   set,
+		cfg:   cfg,
+		next:  next,
+		log:   set.Logger,
+		id:    set.ID,
+		poked: make(chan struct{}, 1),
+		kick:  make(chan struct{}, 1),
+		done:  make(chan struct{}),
+		seen:  map[string]observation{},
+		retry: map[string]retryState{},
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	if e.id == "" {
+		e.id = "folder/" + cfg.Name
+	}
+	work := filepath.Join(abs, ".ferry")
+	e.paths = Paths{
+		Processing: filepath.Join(work, "processing"),
+		Done:       filepath.Join(work, "done"),
+		Failed:     filepath.Join(work, "failed"),
+	}
+	if cfg.DoneDir != "" {
+		if e.paths.Done, err = filepath.Abs(cfg.DoneDir); err != nil {
+			return nil, fmt.Errorf("folder %q: done_dir: %w", cfg.Name, err)
+		}
+	}
+	if cfg.FailedDir != "" {
+		if e.paths.Failed, err = filepath.Abs(cfg.FailedDir); err != nil {
+			return nil, fmt.Errorf("folder %q: failed_dir: %w", cfg.Name, err)
+		}
+	}
+	for _, o := range opts {
+		o(e)
+	}
+	return e, nil
+}
+
+// Paths returns the processing, done and failed folders.
+func (e *Engine) Paths() Paths { return e.paths }
+
+// Config returns the effective configuration, defaults filled in.
+func (e *Engine) Config() Config { return e.cfg }
+
+// Start creates the work folders, starts watching and schedules the rescan.
+// It returns quickly; the first scan (which also resumes files left in
+// processing/ by an earlier run) happens in the background.
+func (e *Engine) Start(_ context.Context, _ adapters.Host) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stopped {
+		return fmt.Errorf("folder %q: start after shutdown", e.cfg.Name)
+	}
+	if e.started {
+		return fmt.Errorf("folder %q: already started", e.cfg.Name)
+	}
+	info, err := os.Stat(e.cfg.Path)
+	if err != nil {
+		return fmt.Errorf("folder %q: %w", e.cfg.Name, err)
+	}
+	if !info.IsDir() {
+		return fmt.Errorf("folder %q: %s is not a directory", e.cfg.Name, e.cfg.Path)
+	}
+	for _, d := range []string{e.paths.Processing, e.paths.Done, e.paths.Failed} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("folder %q: create work folder: %w", e.cfg.Name, err)
+		}
+	}
+	if e.dedup == nil {
+		sf, err := OpenSeenFile(filepath.Join(e.cfg.Path, ".ferry", "seen.sha256"))
+		if err != nil {
+			return fmt.Errorf("folder %q: %w", e.cfg.Name, err)
+		}
+		e.ownDedup, e.dedup = sf, sf
+	}
+	cleanup := func() {
+		if e.ownDedup != nil {
+			e.ownDedup.Close()
+			e.ownDedup, e.dedup = nil, nil
+		}
+		if e.watcher != nil {
+			e.watcher.Close()
+			e.watcher = nil
+		}
+	}
+	if !e.cfg.Poll {
+		w, err := fsnotify.NewWatcher()
+		if err == nil {
+			err = w.Add(e.cfg.Path)
+			if err != nil {
+				w.Close()
+			}
+		}
+		if err != nil {
+			// inotify limits, odd filesystems: the rescan still finds files.
+			e.log.Warn("folder events unavailable; polling only", "folder", e.cfg.Name, "err", err)
+		} else {
+			e.watcher = w
+		}
+	}
+	if e.sched == nil {
+		s, err := gocron.NewScheduler()
+		if err != nil {
+			cleanup()
+			return fmt.Errorf("folder %q: scheduler: %w", e.cfg.Name, err)
+		}
+		e.sched, e.ownSched = s, true
+	}
+	job, err := e.sched.NewJob(
+		gocron.DurationJob(e.cfg.Rescan),
+		gocron.NewTask(e.Rescan),
+		gocron.WithSingletonMode(gocron.LimitModeReschedule),
+		gocron.WithName("folder rescan "+e.cfg.Name),
+	)
+	if err != nil {
+		if e.ownSched {
+			e.sched.Shutdown()
+		}
+		cleanup()
+		return fmt.Errorf("folder %q: schedule rescan: %w", e.cfg.Name, err)
+	}
+	e.jobID = job.ID()
+	if e.ownSched {
+		e.sched.Start()
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	e.started = true
+	e.wg.Add(1)
+	go e.run(ctx)
+	if e.watcher != nil {
+		e.wg.Add(1)
+		go e.watch(ctx, e.watcher)
+	}
+	return nil
+}
+
+// Shutdown stops watching and waits for the file in hand: a Consume in
+// progress sees its context cancelled, and its file stays in processing/ for
+// the next start. It is idempotent and safe without Start.
+func (e *Engine) Shutdown(ctx context.Context) error {
+	e.stopOnce.Do(func() {
+		e.mu.Lock()
+		e.stopped = true
+		started := e.started
+		e.mu.Unlock()
+		if !started {
+			close(e.done)
+			return
+		}
+		e.cancel()
+		if e.ownSched {
+			_ = e.sched.Shutdown()
+		} else {
+			_ = e.sched.RemoveJob(e.jobID)
+		}
+		if e.watcher != nil {
+			e.watcher.Close()
+		}
+		go func() {
+			e.wg.Wait()
+			if e.ownDedup != nil {
+				e.ownDedup.Close()
+			}
+			close(e.done)
+		}()
+	})
+	select {
+	case <-e.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("folder %q: shutdown: %w", e.cfg.Name, ctx.Err())
+	}
+}
+
+// Rescan asks for a full scan now. The gocron job calls it; so does an
+// event-queue overflow.
+func (e *Engine) Rescan() {
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (e *Engine) poke() {
+	select {
+	case e.poked <- struct{}{}:
+	default:
+	}
+}
+
+// watch turns fsnotify events into debounced passes.
+func (e *Engine) watch(ctx context.Context, w *fsnotify.Watcher) {
+	defer e.wg.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case _, ok := <-w.Events:
+			if !ok {
+				return
+			}
+			e.poke()
+		case err, ok := <-w.Errors:
+			if !ok {
+				return
+			}
+			if !errors.Is(err, fsnotify.ErrEventOverflow) {
+				e.log.Warn("folder watch error; rescanning", "folder", e.cfg.Name, "err", err)
+			}
+			e.Rescan()
+		}
+	}
+}
+
+// debounce is how long the worker lets change events pile up before a pass;
+// a file being written sends one event per write.
+func (e *Engine) debounce() time.Duration {
+	return min(max(e.cfg.Settle/4, 5*time.Millisecond), 250*time.Millisecond)
+}
+
+// run is the single worker: every pass resumes claimed files, then looks for
+// new ones, and says when it next needs to look (a settle or retry deadline).
+func (e *Engine) run(ctx context.Context) {
+	defer e.wg.Done()
+	timer := time.NewTimer(0) // the initial scan
+	defer timer.Stop()
+	var deadline time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.poked:
+			d := time.Now().Add(e.debounce())
+			if deadline.IsZero() || d.Before(deadline) {
+				deadline = d
+				timer.Reset(time.Until(d))
+			}
+			continue
+		case <-e.kick:
+		case <-timer.C:
+		}
+		next := e.pass(ctx)
+		e.passes.Add(1)
+		if ctx.Err() != nil {
+			return
+		}
+		deadline = next
+		if next.IsZero() {
+			timer.Stop()
+		} else {
+			timer.Reset(max(time.Until(next), 5*time.Millisecond))
+		}
+	}
+}
+
+// pass does one round and returns the earliest time something may become
+// ready, zero when only an event or the rescan can change anything.
+func (e *Engine) pass(ctx context.Context) time.Time {
+	var next time.Time
+	soon := func(t time.Time) {
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+
+	// 1. Claimed files: leftovers of an earlier run, and transient failures.
+	names, err := e.inputsIn(e.paths.Processing)
+	if err != nil {
+		e.log.Warn("folder scan failed", "folder", e.cfg.Name, "dir", "processing", "err", err)
+	}
+	for _, name := range names {
+		if ctx.Err() != nil {
+			return next
+		}
+		if r, ok := e.retry[name]; ok && time.Now().Before(r.next) {
+			soon(r.next)
+			continue
+		}
+		e.process(ctx, name)
+		if r, ok := e.retry[name]; ok {
+			soon(r.next)
+		}
+	}
+
+	// 2. New files.
+	entries, err := os.ReadDir(e.cfg.Path)
+	if err != nil {
+		e.log.Warn("folder scan failed", "folder", e.cfg.Name, "err", err)
+		return next
+	}
+	files := make(map[string]fs.FileInfo, len(entries))
+	for _, de := range entries {
+		name := de.Name()
+		if !de.Type().IsRegular() || e.ignored(name) {
+			continue
+		}
+		info, err := de.Info()
+		if err != nil {
+			continue // gone since the listing
+		}
+		files[name] = info
+	}
+	now := time.Now()
+	for name, info := range files {
+		o, ok := e.seen[name]
+		if !ok || o.size != info.Size() || !o.mtime.Equal(info.ModTime()) {
+			e.seen[name] = observation{size: info.Size(), mtime: info.ModTime(), since: now}
+		}
+	}
+	for name := range e.seen {
+		if _, ok := files[name]; !ok {
+			delete(e.seen, name)
+		}
+	}
+	sidecars := map[string][]string{} // stem → sidecar names
+	for name := range files {
+		if e.isSidecar(name) {
+			st := stemOf(name)
+			sidecars[st] = append(sidecars[st], name)
+		}
+	}
+
+	type candidate struct {
+		name     string
+		mtime    time.Time
+		marker   string
+		sidecars []string
+	}
+	var ready []candidate
+	for name, info := range files {
+		if !e.isInput(name) {
+			continue
+		}
+		if at := e.seen[name].since.Add(e.cfg.Settle); now.Before(at) {
+			soon(at)
+			continue
+		}
+		marker := ""
+		if e.cfg.MarkerSuffix != "" {
+			if marker = e.markerOf(name, files); marker == "" {
+				e.waits.Add(1)
+				continue // the marker's event or the rescan brings us back
+			}
+		}
+		scs := sidecars[stemOf(name)]
+		if e.cfg.SidecarRequired && len(scs) == 0 {
+			e.waits.Add(1)
+			continue
+		}
+		settled := true
+		for _, sc := range scs {
+			if at := e.seen[sc].since.Add(e.cfg.Settle); now.Before(at) {
+				soon(at)
+				settled = false
+			}
+		}
+		if !settled {
+			continue
+		}
+		sort.Strings(scs)
+		ready = append(ready, candidate{name: name, mtime: info.ModTime(), marker: marker, sidecars: scs})
+	}
+	// Oldest first, so an export series is consumed in the order written.
+	sort.Slice(ready, func(i, j int) bool {
+		if !ready[i].mtime.Equal(ready[j].mtime) {
+			return ready[i].mtime.Before(ready[j].mtime)
+		}
+		return ready[i].name < ready[j].name
+	})
+	for _, c := range ready {
+		if ctx.Err() != nil {
+			return next
+		}
+		retryAt := time.Now().Add(e.cfg.Settle)
+		held, err := e.anyBusy(append([]string{c.name}, c.sidecars...))
+		if err != nil {
+			e.log.Warn("folder lock check failed", "folder", e.cfg.Name, "err", err)
+			soon(retryAt)
+			continue
+		}
+		if held {
+			e.heldSkips.Add(1)
+			soon(retryAt) // still being written (HylaFAX receive, Windows writer)
+			continue
+		}
+		if e.stemClaimed(stemOf(c.name)) {
+			// An earlier file of this name waits in processing/; keep order.
+			soon(time.Now().Add(min(e.cfg.Rescan, max(e.cfg.Settle, time.Second))))
+			continue
+		}
+		if err := e.claim(c.name, c.sidecars, c.marker); err != nil {
+			e.log.Debug("folder claim failed; will retry", "folder", e.cfg.Name, "err", err)
+			soon(retryAt)
+			continue
+		}
+		delete(e.seen, c.name)
+		for _, sc := range c.sidecars {
+			delete(e.seen, sc)
+		}
+		e.process(ctx, c.name)
+		if r, ok := e.retry[c.name]; ok {
+			soon(r.next)
+		}
+	}
+	return next
+}
+
+func (e *Engine) ignored(name string) bool {
+	for _, p := range e.cfg.Ignore {
+		if ok, _ := filepath.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Engine) isMarker(name string) bool {
+	return e.cfg.MarkerSuffix != "" && strings.HasSuffix(name, e.cfg.MarkerSuffix)
+}
+
+func (e *Engine) isSidecar(name string) bool {
+	ext := filepath.Ext(name)
+	for _, s := range e.cfg.Sidecars {
+		if strings.EqualFold(ext, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// isInput tells whether name is a file to consume, as opposed to a marker, a
+// sidecar or something Include leaves out.
+func (e *Engine) isInput(name string) bool {
+	if e.ignored(name) || e.isMarker(name) || e.isSidecar(name) {
+		return false
+	}
+	if len(e.cfg.Include) == 0 {
+		return true
+	}
+	for _, p := range e.cfg.Include {
+		if ok, _ := filepath.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// markerOf returns the name of name's marker file if it exists.
+func (e *Engine) markerOf(name string, files map[string]fs.FileInfo) string {
+	for _, m := range []string{name + e.cfg.MarkerSuffix, stemOf(name) + e.cfg.MarkerSuffix} {
+		if _, ok := files[m]; ok {
+			return m
+		}
+	}
+	return ""
+}
+
+func stemOf(name string) string { return strings.TrimSuffix(name, filepath.Ext(name)) }
+
+// inputsIn lists the input files in dir.
+func (e *Engine) inputsIn(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, de := range entries {
+		if de.Type().IsRegular() && e.isInput(de.Name()) {
+			names = append(names, de.Name())
+		}
+	}
+	return names, nil
+}
+
+// stemClaimed reports whether an input with this stem is in processing/.
+// Its sidecars would collide with the new file's.
+func (e *Engine) stemClaimed(stem string) bool {
+	names, err := e.inputsIn(e.paths.Processing)
+	if err != nil {
+		return true
+	}
+	for _, n := range names {
+		if stemOf(n) == stem {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Engine) anyBusy(names []string) (bool, error) {
+	for _, n := range names {
+		b, err := busy(filepath.Join(e.cfg.Path, n))
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return true, nil // renamed away meanwhile; look again later
+			}
+			return false, err
+		}
+		if b {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// claim moves the input and its sidecars into processing/. Sidecars go
+// first: if a crash cuts the claim short, the input is still in the folder
+// and is claimed whole later (a sidecar left in processing/ is replaced).
+func (e *Engine) claim(name string, sidecars []string, marker string) error {
+	for _, sc := range sidecars {
+		if err := os.Rename(filepath.Join(e.cfg.Path, sc), filepath.Join(e.paths.Processing, sc)); err != nil {
+			return fmt.Errorf("claim sidecar: %w", err)
+		}
+	}
+	if err := os.Rename(filepath.Join(e.cfg.Path, name), filepath.Join(e.paths.Processing, name)); err != nil {
+		return fmt.Errorf("claim: %w", err)
+	}
+	if marker != "" {
+		if err := os.Remove(filepath.Join(e.cfg.Path, marker)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			e.log.Warn("folder marker not removed", "folder", e.cfg.Name, "err", err)
+		}
+	}
+	if err := syncDir(e.paths.Processing); err != nil {
+		return fmt.Errorf("claim: sync processing: %w", err)
+	}
+	if err := syncDir(e.cfg.Path); err != nil {
+		return fmt.Errorf("claim: sync folder: %w", err)
+	}
+	return nil
+}
+
+// sidecarsIn lists name's sidecars in processing/.
+func (e *Engine) sidecarsIn(name string) []string {
+	if len(e.cfg.Sidecars) == 0 {
+		return nil
+	}
+	entries, err := os.ReadDir(e.paths.Processing)
+	if err != nil {
+		return nil
+	}
+	stem := stemOf(name)
+	var out []string
+	for _, de := range entries {
+		n := de.Name()
+		if n != name && de.Type().IsRegular() && e.isSidecar(n) && stemOf(n) == stem {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// logName names a file in logs: the name only when PHI logging is on (export
+// names often carry patient names), else a prefix of the content hash.
+func (e *Engine) logName(name string, sum []byte) slog.Attr {
+	if e.set.LogPHI {
+		return slog.String("file", name)
+	}
+	if len(sum) == 0 {
+		return slog.String("file", "(name hidden)")
+	}
+	return slog.String("sha256", hex.EncodeToString(sum)[:12])
+}
+
+// process consumes one claimed file and settles it by the answer.
+func (e *Engine) process(ctx context.Context, name string) {
+	path := filepath.Join(e.paths.Processing, name)
+	sum, size, mtime, body, err := e.readClaimed(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			delete(e.retry, name)
+			return
+		}
+		e.backoff(name, nil, fmt.Errorf("read claimed file: %w", err))
+		return
+	}
+	var key [32]byte
+	copy(key[:], sum)
+	scNames := e.sidecarsIn(name)
+
+	if e.dedup.Seen(key) {
+		if err := e.settle(name, scNames); err != nil {
+			e.backoff(name, sum, err)
+			return
+		}
+		delete(e.retry, name)
+		e.log.Debug("folder duplicate skipped", "folder", e.cfg.Name, e.logName(name, sum))
+		return
+	}
+
+	var scs map[string][]byte
+	for _, sc := range scNames {
+		data, err := readSmall(filepath.Join(e.paths.Processing, sc), e.cfg.MaxBodyBytes)
+		if err != nil {
+			if errors.Is(err, errTooLarge) {
+				e.fail(name, scNames, sum, size, queue.Permanent(fmt.Errorf("sidecar %s: %w", sc, err)))
+				return
+			}
+			e.backoff(name, sum, fmt.Errorf("read sidecar: %w", err))
+			return
+		}
+		if scs == nil {
+			scs = map[string][]byte{}
+		}
+		scs[sc] = data
+	}
+	meta := map[string]string{
+		MetaFolder:  e.cfg.Name,
+		MetaKind:    e.cfg.Kind,
+		MetaFile:    name,
+		MetaPath:    path,
+		MetaSize:    strconv.FormatInt(size, 10),
+		MetaSHA256:  hex.EncodeToString(sum),
+		MetaModTime: mtime.UTC().Format(time.RFC3339Nano),
+		MetaAttempt: strconv.Itoa(e.retry[name].attempts + 1),
+	}
+	if len(scNames) > 0 {
+		meta[MetaSidecars] = strings.Join(scNames, ",")
+	}
+	raw := adapters.Raw{
+		Source:   e.id,
+		Name:     name,
+		Body:     body,
+		Received: time.Now(),
+		Meta:     meta,
+		Size:     size,
+		Open:     func() (io.ReadCloser, error) { return os.Open(path) },
+		Sidecars: scs,
+	}
+	err = e.next.Consume(ctx, raw)
+	switch {
+	case err == nil:
+		if err := e.dedup.Add(key); err != nil {
+			// The enqueue stands; at worst a later identical drop is sent
+			// again, which the exchange absorbs (idempotent bundles).
+			e.log.Warn("folder seen-set not updated", "folder", e.cfg.Name, "err", err)
+		}
+		if err := e.settle(name, scNames); err != nil {
+			e.backoff(name, sum, err)
+			return
+		}
+		delete(e.retry, name)
+	case queue.IsPermanent(err):
+		e.fail(name, scNames, sum, size, err)
+	default:
+		if ctx.Err() != nil {
+			return // shutting down: the file waits in processing/ for the next start
+		}
+		e.backoff(name, sum, err)
+	}
+}
+
+var errTooLarge = errors.New("file too large")
+
+// readClaimed hashes the file and, when it is small enough, keeps its bytes.
+func (e *Engine) readClaimed(path string) (sum []byte, size int64, mtime time.Time, body []byte, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, time.Time{}, nil, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, 0, time.Time{}, nil, err
+	}
+	h := sha256.New()
+	if info.Size() <= e.cfg.MaxBodyBytes {
+		var buf bytes.Buffer
+		buf.Grow(int(info.Size()) + 512)
+		n, err := io.Copy(io.MultiWriter(h, &buf), f)
+		if err != nil {
+			return nil, 0, time.Time{}, nil, err
+		}
+		if n <= e.cfg.MaxBodyBytes {
+			return h.Sum(nil), n, info.ModTime(), buf.Bytes(), nil
+		}
+		// It grew after the claim (a writer that ignored every sign); fall
+		// through to streaming.
+		h.Reset()
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, 0, time.Time{}, nil, err
+		}
+	}
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return nil, 0, time.Time{}, nil, err
+	}
+	return h.Sum(nil), n, info.ModTime(), nil, nil
+}
+
+func readSmall(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("over %d bytes: %w", limit, errTooLarge)
+	}
+	return data, nil
+}
+
+// backoff keeps the file in processing/ and schedules the next attempt.
+func (e *Engine) backoff(name string, sum []byte, err error) {
+	r := e.retry[name]
+	r.attempts++
+	d := e.cfg.RetryInitial
+	for i := 1; i < r.attempts && d < e.cfg.RetryMax; i++ {
+		d *= 2
+	}
+	d = min(d, e.cfg.RetryMax)
+	r.next = time.Now().Add(d)
+	e.retry[name] = r
+	e.log.Warn("folder input not consumed; will retry", "folder", e.cfg.Name, e.logName(name, sum),
+		"attempt", r.attempts, "retry_in", d, "err", err)
+}
+
+// settle finishes a consumed (or duplicate) file: into done/YYYY-MM-DD/
+// under a name no earlier file there has, or deleted, per After.
+func (e *Engine) settle(name string, sidecars []string) error {
+	proc := e.paths.Processing
+	if e.cfg.After == AfterDelete {
+		for _, n := range append(sidecars, name) {
+			if err := os.Remove(filepath.Join(proc, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("delete consumed file: %w", err)
+			}
+		}
+		if err := syncDir(proc); err != nil {
+			return fmt.Errorf("delete consumed file: sync: %w", err)
+		}
+		return nil
+	}
+	dir := filepath.Join(e.paths.Done, time.Now().Format("2006-01-02"))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("move to done: %w", err)
+	}
+	if err := e.moveGroup(name, sidecars, dir, nil); err != nil {
+		return fmt.Errorf("move to done: %w", err)
+	}
+	return nil
+}
+
+// moveGroup moves an input and its sidecars from processing/ into dir,
+// renaming them alike when the name is taken, and returns after both
+// directories are fsynced.
+func (e *Engine) moveGroup(name string, sidecars []string, dir string, nameSuffixes []string) error {
+	final := e.finalName(dir, name, sidecars, nameSuffixes)
+	return e.moveAs(name, sidecars, dir, final)
+}
+
+func (e *Engine) finalName(dir, name string, sidecars []string, nameSuffixes []string) string {
+	stem := stemOf(name)
+	var stemSuffixes []string
+	for _, sc := range sidecars {
+		stemSuffixes = append(stemSuffixes, strings.TrimPrefix(sc, stem))
+	}
+	return uniqueName(dir, name, stemSuffixes, nameSuffixes)
+}
+
+func (e *Engine) moveAs(name string, sidecars []string, dir, final string) error {
+	proc := e.paths.Processing
+	stem, fstem := stemOf(name), stemOf(final)
+	for _, sc := range sidecars {
+		if err := moveFile(filepath.Join(proc, sc), filepath.Join(dir, fstem+strings.TrimPrefix(sc, stem))); err != nil {
+			return err
+		}
+	}
+	if err := moveFile(filepath.Join(proc, name), filepath.Join(dir, final)); err != nil {
+		return err
+	}
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	return syncDir(proc)
+}
+
+// fail moves a file that can never be consumed to failed/, with the reason
+// in <name>.error.txt beside it. The reason file is written first, so a
+// failed file never lacks one.
+func (e *Engine) fail(name string, sidecars []string, sum []byte, size int64, cause error) {
+	dir := e.paths.Failed
+	err := func() error {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		final := e.finalName(dir, name, sidecars, []string{".error.txt"})
+		var b strings.Builder
+		fmt.Fprintf(&b, "file: %s\n", name)
+		if final != name {
+			fmt.Fprintf(&b, "stored as: %s\n", final)
+		}
+		fmt.Fprintf(&b, "source: %s\n", e.id)
+		fmt.Fprintf(&b, "failed at: %s\n", time.Now().UTC().Format(time.RFC3339))
+		fmt.Fprintf(&b, "size: %d\n", size)
+		fmt.Fprintf(&b, "sha256: %s\n", hex.EncodeToString(sum))
+		if len(sidecars) > 0 {
+			fmt.Fprintf(&b, "sidecars: %s\n", strings.Join(sidecars, ", "))
+		}
+		fmt.Fprintf(&b, "reason: %s\n", cause.Error())
+		if err := writeFileSync(filepath.Join(dir, final+".error.txt"), []byte(b.String())); err != nil {
+			return err
+		}
+		return e.moveAs(name, sidecars, dir, final)
+	}()
+	if err != nil {
+		e.backoff(name, sum, fmt.Errorf("move to failed: %w", err))
+		return
+	}
+	delete(e.retry, name)
+	e.log.Info("folder input failed permanently", "folder", e.cfg.Name, e.logName(name, sum), "failed_dir", dir)
+}

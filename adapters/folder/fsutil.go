@@ -1,0 +1,138 @@
+package folder
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// moveFile renames src to dst and makes the result durable: the directory of
+// dst is fsynced (the caller fsyncs the source directory once per batch).
+// When dst is on another volume (a done_dir override), the file is copied,
+// fsynced, and only then is src removed.
+func moveFile(src, dst string) error {
+	err := os.Rename(src, dst)
+	if err == nil {
+		return nil
+	}
+	var le *os.LinkError
+	if !errors.As(err, &le) || !isCrossDevice(le.Err) {
+		return fmt.Errorf("move %s: %w", filepath.Base(src), err)
+	}
+	if err := copyFileSync(src, dst); err != nil {
+		return fmt.Errorf("move %s across volumes: %w", filepath.Base(src), err)
+	}
+	if err := os.Remove(src); err != nil {
+		return fmt.Errorf("move %s across volumes: remove original: %w", filepath.Base(src), err)
+	}
+	return nil
+}
+
+// copyFileSync copies src to dst through a temporary name, fsyncs it and
+// renames it into place, so a crash never leaves a half-copied dst.
+func copyFileSync(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp := dst + ".ferry-tmp"
+	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := out.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(filepath.Dir(dst))
+}
+
+// writeFileSync writes data to path atomically: temporary file, fsync,
+// rename, fsync of the directory.
+func writeFileSync(path string, data []byte) error {
+	tmp := path + ".ferry-tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// uniqueName returns name, or name with "~N" before its extension, such that
+// neither it nor any of its companions (suffixes appended to the stem, like
+// sidecar extensions, or to the name, like ".error.txt") exists in dir.
+// Exports often reuse names (export.xml every night), and done/ must keep
+// every copy.
+func uniqueName(dir, name string, stemSuffixes, nameSuffixes []string) string {
+	ext := filepath.Ext(name)
+	stem := strings.TrimSuffix(name, ext)
+	for n := 1; ; n++ {
+		cand, cstem := name, stem
+		if n > 1 {
+			cstem = stem + "~" + strconv.Itoa(n)
+			cand = cstem + ext
+		}
+		if exists(filepath.Join(dir, cand)) {
+			continue
+		}
+		taken := false
+		for _, s := range stemSuffixes {
+			if exists(filepath.Join(dir, cstem+s)) {
+				taken = true
+				break
+			}
+		}
+		for _, s := range nameSuffixes {
+			if exists(filepath.Join(dir, cand+s)) {
+				taken = true
+				break
+			}
+		}
+		if !taken {
+			return cand
+		}
+	}
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil || !errors.Is(err, fs.ErrNotExist)
+}
