@@ -1,0 +1,139 @@
+// Package outbox is the Sink used when no exchange is configured: each
+// bundle becomes <dir>/<item ID>.json, for another program (or a person) to
+// pick up. The write is atomic and durable before Send returns — temporary
+// file, fsync, rename, fsync of the directory (as NATS' writeAtomically
+// does) — so a reader never sees a partial file and an acknowledged item
+// survives a power cut. Writing the same ID again replaces the file with
+// identical content, so redelivery after a crash is harmless.
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/transport"
+)
+
+// Sink writes bundles into a directory.
+type Sink struct {
+	dir string
+}
+
+var _ transport.Sink = (*Sink)(nil)
+
+// New returns a Sink writing into dir, which Connect creates.
+func New(dir string) *Sink { return &Sink{dir: dir} }
+
+// Dir is the outbox directory.
+func (s *Sink) Dir() string { return s.dir }
+
+// Connect creates the directory (0750: bundles hold PHI).
+func (s *Sink) Connect(context.Context) error {
+	if err := os.MkdirAll(s.dir, 0o750); err != nil {
+		return fmt.Errorf("create outbox %q: %w", s.dir, err)
+	}
+	return nil
+}
+
+// Send writes it.Body to <dir>/<it.ID>.json durably. An ID that is not a
+// safe file name is a permanent error (it would otherwise fail forever);
+// I/O errors such as a full disk are retryable, and a missing directory
+// is reported as transport.ErrNotConnected so that Connect recreates it.
+func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !safeID(it.ID) {
+		return queue.Permanent(fmt.Errorf("write to outbox: item id %q is not a safe file name", it.ID))
+	}
+	path := filepath.Join(s.dir, it.ID+".json")
+	if err := writeAtomic(path, it.Body); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			// The directory vanished (removed by hand, unmounted share):
+			// ask the dispatcher to Connect again, which recreates it.
+			return fmt.Errorf("write to outbox: %w: %w", transport.ErrNotConnected, err)
+		}
+		return fmt.Errorf("write to outbox: %w", err)
+	}
+	return nil
+}
+
+// Close does nothing; every Send is already durable.
+func (s *Sink) Close(context.Context) error { return nil }
+
+func safeID(id string) bool {
+	if id == "" || id == "." || id == ".." || len(id) > 200 || strings.HasPrefix(id, ".") {
+		return false
+	}
+	for _, r := range id {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// writeAtomic writes data to path so that path holds either its previous
+// content or all of data, durably, even across a crash.
+func writeAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	// The leading dot keeps readers that glob *.json away from the
+	// temporary file.
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("create temporary file in %q: %w", dir, err)
+	}
+	name := tmp.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(name)
+		}
+	}()
+	if err := tmp.Chmod(0o640); err != nil {
+		return fmt.Errorf("chmod %q: %w", name, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return fmt.Errorf("write %q: %w", name, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("fsync %q: %w", name, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("close %q: %w", name, err)
+	}
+	if err := os.Rename(name, path); err != nil {
+		return fmt.Errorf("rename to %q: %w", path, err)
+	}
+	ok = true
+	return syncDir(dir)
+}
+
+// syncDir makes a rename durable. Windows cannot fsync a directory (its
+// rename is journaled by NTFS), so it is skipped there, as NATS does.
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open directory %q: %w", dir, err)
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil && !errors.Is(err, os.ErrInvalid) {
+		return fmt.Errorf("fsync directory %q: %w", dir, err)
+	}
+	return nil
+}
