@@ -37,14 +37,17 @@
 //
 // # Item states
 //
-//	        Put (fsynced)                Get
-//	──────────────────────▶ ready ─────────────────▶ leased
-//	                         ▲  ▲                    │  │  │
-//	       AckFunc(err) ─────┘  │                    │  │  │ AckFunc(nil)
-//	    (Attempts+1, NACK rec)  │ Open after crash   │  │  └──────────────▶ settled (ACK rec)
-//	                            └──── or Close ──────┘  │
-//	                                                    │ AckFunc(Permanent(err))
-//	                                                    └─▶ dead/<id>.json, then settled
+//	           Put (after fsync)           Get
+//	producer --------------------> READY --------> LEASED
+//	                               ^  ^              |
+//	                               |  |              +-- AckFunc(nil) ---------------> SETTLED
+//	                               |  |              |                                 (ACK record)
+//	                               |  +--------------+-- AckFunc(ordinary err):
+//	                               |                 |   Attempts+1, NACK record
+//	                               +-----------------+-- Close or crash; ready again
+//	                                                 |   on the next Open
+//	                                                 +-- AckFunc(Permanent(err)) ---> dead/<seq>-<id>.json,
+//	                                                                                  then SETTLED
 //
 // Items that share a non-empty Key are ready one at a time, in seq order:
 // only the oldest unsettled item of a key is ever ready or leased, so an
@@ -123,6 +126,7 @@ type Queue struct {
 	writerDone chan struct{}
 	inflight   sync.WaitGroup // senders on reqs; Close waits before closing it
 	wbuf       []byte         // writer-owned batch buffer
+	commits    atomic.Int64   // write+sync rounds, for tests and tuning
 
 	mu        sync.Mutex
 	closed    bool
@@ -670,6 +674,7 @@ func (q *Queue) commit(batch []*writeReq) {
 			q.finish(batch, err)
 			return
 		}
+		q.commits.Add(1)
 	}
 	if cap(buf) <= maxBatchBytes {
 		q.wbuf = buf[:0]
