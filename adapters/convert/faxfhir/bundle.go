@@ -1,0 +1,555 @@
+package faxfhir
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/convert/faxfhir/tiffpdf"
+	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/queue"
+)
+
+// Profile and code system URLs.
+const (
+	mhdSD             = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/"
+	usCoreDocRef      = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-documentreference"
+	rfc3986           = "urn:ietf:rfc:3986"
+	confidentialityCS = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
+	// FaxExtensionURL marks the extension holding the fax call facts on the
+	// DocumentReference (sub-extensions callerNumber, calledNumber, csid…).
+	FaxExtensionURL = "https://ferry-health.github.io/fhir/StructureDefinition/fax-receipt"
+)
+
+// Formats of the fax content.
+const (
+	FormatTIFF = "tiff"
+	FormatPDF  = "pdf"
+)
+
+// ErrNotFax is wrapped (as a permanent error) when the content is neither
+// TIFF nor PDF.
+var ErrNotFax = errors.New("content is neither tiff nor pdf")
+
+// ErrChanged is returned when the content read differently on the second
+// pass (the file was being rewritten): retry later.
+var ErrChanged = errors.New("fax content changed while converting")
+
+// Input is the fax content: R holds Size bytes. Name (a file name) is used
+// only in errors.
+type Input struct {
+	Name string
+	R    io.ReaderAt
+	Size int64
+}
+
+// Result summarises one converted fax. Only PatientKey is PHI.
+type Result struct {
+	// DocumentID is the masterIdentifier of the main (PDF) DocumentReference.
+	DocumentID string
+	// SHA256 is the hex digest of the original fax bytes.
+	SHA256 string
+	Format string // FormatTIFF or FormatPDF
+	Pages  int
+	// PDFSize is the size of the PDF document (rendition or original).
+	PDFSize int64
+	// PatientKey is "system|mrn" when the fax is linked to a patient; use it
+	// as queue.Item.Key so per-patient order holds.
+	PatientKey string
+	// BundleSize is the number of bytes WriteBundle wrote.
+	BundleSize int64
+}
+
+// Converter turns faxes into FHIR bundles. It is safe for concurrent use.
+type Converter struct{ cfg Config }
+
+// New validates cfg and returns a Converter.
+func New(cfg Config) (*Converter, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("faxfhir config: %w", err)
+	}
+	return &Converter{cfg: cfg.withDefaults()}, nil
+}
+
+var _ interface {
+	Convert(context.Context, adapters.Raw) (fhir.Bundle, error)
+} = (*Converter)(nil)
+
+// Convert implements the adapters Converter contract for a fax held in
+// memory (Raw.Body; Raw.Meta as written by Fax.Meta). Use WriteBundle for
+// faxes too large to hold. Unreadable content gives a queue.Permanent error.
+func (c *Converter) Convert(ctx context.Context, in adapters.Raw) (fhir.Bundle, error) {
+	fax := FaxFromMeta(in.Meta)
+	if fax.Received.IsZero() {
+		fax.Received = in.Received
+	}
+	p, err := c.plan(ctx, Input{Name: in.Name, R: bytes.NewReader(in.Body), Size: int64(len(in.Body))}, fax)
+	if err != nil {
+		return fhir.Bundle{}, err
+	}
+	for _, b := range p.binaries {
+		var buf bytes.Buffer
+		buf.Grow(int(b.c.size))
+		if err := b.c.write(ctx, &buf); err != nil {
+			return fhir.Bundle{}, err
+		}
+		b.res.Data = buf.Bytes()
+	}
+	return p.bundle, nil
+}
+
+// WriteBundle writes the fax's transaction Bundle as JSON to w. The Binary
+// data is base64-encoded while it streams from in.R (and, for a TIFF, while
+// the PDF rendition is generated), so memory use is bounded whatever the
+// fax size. The content is read twice (hash, then write); if it differs the
+// result is ErrChanged and what was written must be discarded.
+func (c *Converter) WriteBundle(ctx context.Context, w io.Writer, in Input, fax Fax) (Result, error) {
+	p, err := c.plan(ctx, in, fax)
+	if err != nil {
+		return Result{}, err
+	}
+	// Marshal with a placeholder in each Binary.data, then stream the real
+	// content in place of each placeholder.
+	marks := make([][]byte, len(p.binaries))
+	for i, b := range p.binaries {
+		seed := sha256.Sum256([]byte(fmt.Sprintf("ferry placeholder %d %s", i, p.res.SHA256)))
+		b.res.Data = seed[:30]
+		marks[i] = []byte(`"` + base64.StdEncoding.EncodeToString(seed[:30]) + `"`)
+	}
+	var js bytes.Buffer
+	enc := json.NewEncoder(&js)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(p.bundle); err != nil {
+		return Result{}, fmt.Errorf("fax %s: encode bundle: %w", in.Name, err)
+	}
+	cw := &countingWriter{w: w}
+	bw := bufio.NewWriterSize(cw, 64<<10)
+	rest := js.Bytes()
+	for i, b := range p.binaries {
+		at := bytes.Index(rest, marks[i])
+		if at < 0 {
+			return Result{}, fmt.Errorf("fax %s: placeholder %d missing from bundle", in.Name, i)
+		}
+		if _, err := bw.Write(rest[:at+1]); err != nil {
+			return Result{}, fmt.Errorf("fax %s: write bundle: %w", in.Name, err)
+		}
+		b64 := base64.NewEncoder(base64.StdEncoding, bw)
+		if err := b.c.write(ctx, b64); err != nil {
+			return Result{}, err
+		}
+		if err := b64.Close(); err != nil {
+			return Result{}, fmt.Errorf("fax %s: write bundle: %w", in.Name, err)
+		}
+		rest = rest[at+len(marks[i])-1:]
+	}
+	if _, err := bw.Write(rest); err != nil {
+		return Result{}, fmt.Errorf("fax %s: write bundle: %w", in.Name, err)
+	}
+	if err := bw.Flush(); err != nil {
+		return Result{}, fmt.Errorf("fax %s: write bundle: %w", in.Name, err)
+	}
+	p.res.BundleSize = cw.n
+	return p.res, nil
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// content is one document's bytes: the original fax or its PDF rendition.
+type content struct {
+	name        string
+	contentType string
+	size        int64
+	sha1        []byte
+	sha256      []byte
+	gen         func(w io.Writer) error // writes the bytes
+}
+
+// write streams the bytes to w and checks they still hash the same.
+func (c *content) write(ctx context.Context, w io.Writer) error {
+	h := sha256.New()
+	cw := &countingWriter{w: io.MultiWriter(w, h)}
+	if err := c.gen(&ctxWriter{ctx: ctx, w: cw}); err != nil {
+		return err
+	}
+	if cw.n != c.size || !bytes.Equal(h.Sum(nil), c.sha256) {
+		return fmt.Errorf("fax %s: %w", c.name, ErrChanged)
+	}
+	return nil
+}
+
+// ctxWriter stops a long copy when the context ends.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c *ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
+}
+
+func digest(ctx context.Context, gen func(io.Writer) error) (size int64, s1, s256 []byte, err error) {
+	h1, h256 := sha1.New(), sha256.New()
+	cw := &countingWriter{w: io.MultiWriter(h1, h256)}
+	if err := gen(&ctxWriter{ctx: ctx, w: cw}); err != nil {
+		return 0, nil, nil, err
+	}
+	return cw.n, h1.Sum(nil), h256.Sum(nil), nil
+}
+
+type binaryEntry struct {
+	c   *content
+	res *fhir.Binary
+}
+
+type plan struct {
+	bundle   fhir.Bundle
+	binaries []binaryEntry
+	res      Result
+}
+
+// docRef adds the elements fhir.DocumentReference leaves out.
+type docRef struct {
+	fhir.DocumentReference
+	Contained []any `json:"contained,omitempty"`
+	Extension []ext `json:"extension,omitempty"`
+}
+
+// ext is an Extension with the value types the fax receipt needs.
+type ext struct {
+	URL           string `json:"url"`
+	ValueString   string `json:"valueString,omitempty"`
+	ValueInteger  *int   `json:"valueInteger,omitempty"`
+	ValueDateTime string `json:"valueDateTime,omitempty"`
+	Extension     []ext  `json:"extension,omitempty"`
+}
+
+// plan reads and hashes the content and builds the bundle, Binary data
+// left empty.
+func (c *Converter) plan(ctx context.Context, in Input, fax Fax) (*plan, error) {
+	cfg := c.cfg
+	var head [8]byte
+	n, _ := in.R.ReadAt(head[:], 0)
+	orig := &content{name: in.Name, size: in.Size, gen: func(w io.Writer) error {
+		if _, err := io.Copy(w, io.NewSectionReader(in.R, 0, in.Size)); err != nil {
+			return fmt.Errorf("fax %s: read: %w", in.Name, err)
+		}
+		return nil
+	}}
+	var rendition *content
+	res := Result{Pages: fax.Pages}
+	switch {
+	case tiffpdf.IsTIFF(head[:n]):
+		tf, err := tiffpdf.Read(in.R, in.Size, in.Name)
+		if err != nil {
+			return nil, queue.Permanent(fmt.Errorf("fax: %w", err))
+		}
+		res.Format, res.Pages = FormatTIFF, len(tf.Pages)
+		orig.contentType = "image/tiff"
+		rendition = &content{name: in.Name, contentType: "application/pdf", gen: func(w io.Writer) error {
+			_, err := tiffpdf.WritePDF(w, in.R, tf)
+			return err
+		}}
+	case bytes.HasPrefix(head[:n], []byte("%PDF-")):
+		res.Format = FormatPDF
+		orig.contentType = "application/pdf"
+	default:
+		return nil, queue.Permanent(fmt.Errorf("fax %s: %w", in.Name, ErrNotFax))
+	}
+	var err error
+	if orig.size, orig.sha1, orig.sha256, err = digest(ctx, orig.gen); err != nil {
+		return nil, err
+	}
+	if rendition != nil {
+		if rendition.size, rendition.sha1, rendition.sha256, err = digest(ctx, rendition.gen); err != nil {
+			return nil, err
+		}
+	}
+	h := hex.EncodeToString(orig.sha256)
+	res.SHA256 = h
+	if fax.Received.IsZero() {
+		fax.Received = time.Now()
+	}
+	when := fax.Received.UTC().Format(time.RFC3339)
+
+	// Documents: the PDF (rendition or original) first, then the original
+	// TIFF when kept.
+	type doc struct {
+		c     *content
+		id    id
+		binID id
+	}
+	var docs []doc
+	if rendition != nil {
+		docs = append(docs, doc{rendition, newID("doc:pdf:" + h), newID("binary:pdf:" + h)})
+		if cfg.keepOriginal() {
+			docs = append(docs, doc{orig, newID("doc:orig:" + h), newID("binary:orig:" + h)})
+		}
+	} else {
+		docs = append(docs, doc{orig, newID("doc:pdf:" + h), newID("binary:pdf:" + h)})
+	}
+	res.PDFSize = docs[0].c.size
+	res.DocumentID = docs[0].id.OID()
+
+	profile := cfg.Profile
+	if profile == ProfileMHDComprehensive && (fax.MRN == "" || cfg.PatientSystem == "") {
+		profile = ProfileMHDMinimal // Comprehensive needs a known patient
+	}
+	mhd := profile != ProfileUSCore
+
+	var subject *fhir.Reference
+	if fax.MRN != "" && cfg.PatientSystem != "" {
+		res.PatientKey = cfg.PatientSystem + "|" + fax.MRN
+		subject = &fhir.Reference{Type: "Patient", Display: fax.PatientName,
+			Identifier: &fhir.Identifier{System: cfg.PatientSystem, Value: fax.MRN}}
+		if !cfg.PatientLogicalRef {
+			subject.Reference = "Patient?identifier=" + cfg.PatientSystem + "|" + url.QueryEscape(fax.MRN)
+		}
+	}
+	security := []fhir.Coding{{System: confidentialityCS, Code: cfg.Confidentiality}}
+	docType, _ := DocType(fax.DocType)
+	typ := &fhir.CodeableConcept{Coding: []fhir.Coding{docType}}
+	category := []fhir.CodeableConcept{{Coding: []fhir.Coding{{
+		System: "http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category", Code: "clinical-note", Display: "Clinical Note"}}}}
+	format := &fhir.Coding{System: "urn:oid:1.3.6.1.4.1.19376.1.2.3", Code: "urn:ihe:iti:xds:2017:mimeTypeSufficient", Display: "mimeType Sufficient"}
+
+	p := &plan{res: res}
+	b := fhir.Bundle{
+		ResourceType: "Bundle",
+		Meta:         &fhir.Meta{Security: security},
+		Identifier:   &fhir.Identifier{System: rfc3986, Value: newID("bundle:" + h).URN()},
+		Type:         "transaction",
+		Timestamp:    when,
+	}
+	docProfile := usCoreDocRef
+	switch profile {
+	case ProfileMHDMinimal:
+		b.Meta.Profile = []string{mhdSD + "IHE.MHD.Minimal.ProvideBundle"}
+		docProfile = mhdSD + "IHE.MHD.Minimal.DocumentReference"
+	case ProfileMHDComprehensive:
+		b.Meta.Profile = []string{mhdSD + "IHE.MHD.Comprehensive.ProvideBundle"}
+		docProfile = mhdSD + "IHE.MHD.Comprehensive.DocumentReference"
+	}
+
+	if mhd {
+		ss := newID("submissionset:" + h)
+		list := &fhir.List{
+			ResourceType: "List",
+			Meta:         &fhir.Meta{Profile: []string{mhdSD + "IHE.MHD.Minimal.SubmissionSet"}},
+			Extension: []fhir.Extension{{URL: mhdSD + "ihe-sourceId",
+				ValueIdentifier: &fhir.Identifier{System: rfc3986, Value: "urn:oid:" + cfg.SourceID}}},
+			Identifier: []fhir.Identifier{
+				{Use: "usual", System: rfc3986, Value: ss.OID()},
+				{Use: "official", System: rfc3986, Value: ss.URN()},
+			},
+			Status:  "current",
+			Mode:    "working",
+			Title:   "Fax received " + fax.Received.UTC().Format("2006-01-02 15:04Z"),
+			Code:    &fhir.CodeableConcept{Coding: []fhir.Coding{{System: "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes", Code: "submissionset"}}},
+			Subject: subject,
+			Date:    when,
+		}
+		if profile == ProfileMHDComprehensive {
+			list.Meta.Profile = []string{mhdSD + "IHE.MHD.Comprehensive.SubmissionSet"}
+			list.Extension = append(list.Extension, fhir.Extension{URL: mhdSD + "ihe-designationType", ValueCodeableConcept: typ})
+		}
+		for _, d := range docs {
+			list.Entry = append(list.Entry, fhir.ListEntry{Item: fhir.Reference{Reference: d.id.URN()}})
+		}
+		b.Entry = append(b.Entry, fhir.BundleEntry{FullURL: ss.URN(), Resource: list, Request: &fhir.BundleRequest{
+			Method: "POST", URL: "List", IfNoneExist: "identifier=" + rfc3986 + "|" + ss.OID()}})
+	}
+
+	mkAttachment := func(d doc) fhir.Attachment {
+		return fhir.Attachment{
+			ContentType: d.c.contentType, Language: cfg.Language, URL: d.binID.URN(), Size: d.c.size,
+			Hash: d.c.sha1, Title: "Fax received " + fax.Received.UTC().Format("2006-01-02 15:04Z"), Creation: when,
+		}
+	}
+	mkDoc := func(d doc) *docRef {
+		dr := &docRef{DocumentReference: fhir.DocumentReference{
+			ResourceType:     "DocumentReference",
+			Meta:             &fhir.Meta{Profile: []string{docProfile}},
+			MasterIdentifier: &fhir.Identifier{Use: "usual", System: rfc3986, Value: d.id.OID()},
+			Identifier:       []fhir.Identifier{{Use: "official", System: rfc3986, Value: d.id.URN()}},
+			Status:           "current",
+			Type:             typ,
+			Category:         category,
+			Subject:          subject,
+			Date:             when,
+			Author:           orgRefs(cfg.Author),
+			Description:      describe(fax, res.Pages),
+			SecurityLabel:    []fhir.CodeableConcept{{Coding: security}},
+			Content:          []fhir.DocumentReferenceContent{{Attachment: mkAttachment(d), Format: format}},
+		}, Extension: faxExtension(fax, res.Pages)}
+		if c := orgRefs(cfg.Custodian); len(c) > 0 {
+			dr.Custodian = &c[0]
+		}
+		if profile == ProfileMHDComprehensive {
+			dr.Contained = []any{sourcePatient(cfg, fax)}
+			dr.Context = &fhir.DocumentReferenceContext{
+				FacilityType:      concept(cfg.FacilityType),
+				PracticeSetting:   concept(cfg.PracticeSetting),
+				SourcePatientInfo: &fhir.Reference{Reference: "#src-patient"},
+			}
+		}
+		return dr
+	}
+	addDoc := func(dr *docRef, d doc) {
+		b.Entry = append(b.Entry, fhir.BundleEntry{FullURL: d.id.URN(), Resource: dr, Request: &fhir.BundleRequest{
+			Method: "POST", URL: "DocumentReference", IfNoneExist: "identifier=" + rfc3986 + "|" + d.id.OID()}})
+	}
+	if mhd {
+		// One content per DocumentReference; the PDF says it transforms
+		// the original.
+		for i, d := range docs {
+			dr := mkDoc(d)
+			if i == 0 && len(docs) > 1 {
+				dr.RelatesTo = []fhir.DocumentReferenceRelates{{Code: "transforms", Target: &fhir.Reference{Reference: docs[1].id.URN()}}}
+			}
+			addDoc(dr, d)
+		}
+	} else {
+		dr := mkDoc(docs[0])
+		for _, d := range docs[1:] {
+			dr.Content = append(dr.Content, fhir.DocumentReferenceContent{Attachment: mkAttachment(d), Format: format})
+		}
+		addDoc(dr, docs[0])
+	}
+
+	for _, d := range docs {
+		bin := &fhir.Binary{ResourceType: "Binary", Meta: &fhir.Meta{Security: security}, ContentType: d.c.contentType}
+		req := &fhir.BundleRequest{Method: "POST", URL: "Binary"}
+		if cfg.BinaryMethod == BinaryPut {
+			bin.ID = d.binID.String()
+			req = &fhir.BundleRequest{Method: "PUT", URL: "Binary/" + bin.ID}
+		}
+		b.Entry = append(b.Entry, fhir.BundleEntry{FullURL: d.binID.URN(), Resource: bin, Request: req})
+		p.binaries = append(p.binaries, binaryEntry{c: d.c, res: bin})
+	}
+	p.bundle = b
+	return p, nil
+}
+
+func orgRefs(o OrgRef) []fhir.Reference {
+	if o.Display == "" && o.Identifier == "" {
+		return nil
+	}
+	r := fhir.Reference{Type: "Organization", Display: o.Display}
+	if sys, val, ok := strings.Cut(o.Identifier, "|"); ok {
+		r.Identifier = &fhir.Identifier{System: sys, Value: val}
+	}
+	return []fhir.Reference{r}
+}
+
+// concept parses "system|code|display".
+func concept(s string) *fhir.CodeableConcept {
+	if s == "" {
+		return nil
+	}
+	parts := strings.SplitN(s, "|", 3)
+	c := fhir.Coding{Code: parts[0]}
+	if len(parts) > 1 {
+		c = fhir.Coding{System: parts[0], Code: parts[1]}
+	}
+	if len(parts) > 2 {
+		c.Display = parts[2]
+	}
+	return &fhir.CodeableConcept{Coding: []fhir.Coding{c}}
+}
+
+// sourcePatient is the contained Patient the Comprehensive profile wants:
+// the patient as the source knew it.
+func sourcePatient(cfg Config, fax Fax) map[string]any {
+	p := map[string]any{
+		"resourceType": "Patient",
+		"id":           "src-patient",
+		"identifier":   []fhir.Identifier{{System: cfg.PatientSystem, Value: fax.MRN}},
+	}
+	if fax.PatientName != "" {
+		p["name"] = []fhir.HumanName{{Text: fax.PatientName}}
+	}
+	if d := normDate(fax.DOB); d != "" {
+		p["birthDate"] = d
+	}
+	return p
+}
+
+// normDate accepts YYYY-MM-DD or YYYYMMDD and returns YYYY-MM-DD, or "".
+func normDate(s string) string {
+	for _, layout := range []string{"2006-01-02", "20060102"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.Format("2006-01-02")
+		}
+	}
+	return ""
+}
+
+func describe(fax Fax, pages int) string {
+	var b strings.Builder
+	b.WriteString("Fax received ")
+	b.WriteString(fax.Received.UTC().Format("2006-01-02 15:04Z"))
+	switch {
+	case fax.CallerNumber != "":
+		b.WriteString(" from " + fax.CallerNumber)
+		if fax.CSID != "" && fax.CSID != fax.CallerNumber {
+			b.WriteString(" (CSID " + fax.CSID + ")")
+		}
+	case fax.CSID != "":
+		b.WriteString(" from CSID " + fax.CSID)
+	}
+	if pages > 0 {
+		b.WriteString(", " + strconv.Itoa(pages) + " page")
+		if pages > 1 {
+			b.WriteString("s")
+		}
+	}
+	return b.String()
+}
+
+func faxExtension(fax Fax, pages int) []ext {
+	var sub []ext
+	add := func(name, v string) {
+		if v != "" {
+			sub = append(sub, ext{URL: name, ValueString: v})
+		}
+	}
+	if !fax.Received.IsZero() {
+		sub = append(sub, ext{URL: "received", ValueDateTime: fax.Received.UTC().Format(time.RFC3339)})
+	}
+	add("callerNumber", fax.CallerNumber)
+	add("callerName", fax.CallerName)
+	add("calledNumber", fax.CalledNumber)
+	add("csid", fax.CSID)
+	add("subAddress", fax.SubAddress)
+	add("device", fax.Modem)
+	add("commId", fax.CommID)
+	if pages > 0 {
+		sub = append(sub, ext{URL: "pages", ValueInteger: &pages})
+	}
+	return []ext{{URL: FaxExtensionURL, Extension: sub}}
+}

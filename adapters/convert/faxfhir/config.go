@@ -1,0 +1,146 @@
+// Package faxfhir turns a received fax (TIFF or PDF, plus what the fax
+// system knows about the call) into a FHIR R4 transaction: an IHE MHD ITI-65
+// Provide Document Bundle (SubmissionSet List, DocumentReference, Binary) or
+// a US Core-style DocumentReference + Binary.
+//
+// A TIFF fax gets a PDF rendition (tiffpdf, no pixel decoding) that
+// recipients can display anywhere; the original TIFF is kept beside it as
+// its own document ("transforms" relation) unless KeepOriginal is off.
+//
+// Every id is derived from the content's SHA-256 and every create is
+// conditional (ifNoneExist on the identifiers, PUT for Binaries), so
+// dropping the same fax twice changes nothing at the exchange
+// (ARCHITECTURE.md invariant 3). WriteBundle streams the JSON, base64 and
+// all, so memory use does not grow with the fax.
+package faxfhir
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Profiles a Config can ask for.
+const (
+	// ProfileMHDMinimal is IHE MHD ITI-65 with Minimal metadata (default).
+	ProfileMHDMinimal = "mhd-minimal"
+	// ProfileMHDComprehensive is ITI-65 with Comprehensive metadata; it needs
+	// a known patient, and falls back to Minimal for faxes without one.
+	ProfileMHDComprehensive = "mhd-comprehensive"
+	// ProfileUSCore is a plain transaction of US Core DocumentReference and
+	// Binary, with no SubmissionSet.
+	ProfileUSCore = "us-core"
+)
+
+// Binary methods.
+const (
+	// BinaryPut writes Binaries with PUT Binary/<content-derived id>, which
+	// is idempotent on every server (default).
+	BinaryPut = "put"
+	// BinaryPost uses POST as ITI-65 prescribes; a re-sent fax then leaves
+	// an orphan Binary copy at servers that cannot match it.
+	BinaryPost = "post"
+)
+
+// Config says how faxes become FHIR. The yaml names are for the gateway's
+// sources.folders entries.
+type Config struct {
+	// Profile is ProfileMHDMinimal (default), ProfileMHDComprehensive or
+	// ProfileUSCore.
+	Profile string `yaml:"profile"`
+	// SourceID is the OID (digits and dots, without urn:oid:) that
+	// identifies this ferry instance as a document source: the SubmissionSet
+	// ihe-sourceId. Required for the MHD profiles.
+	SourceID string `yaml:"source_id"`
+	// PatientSystem is the identifier system of the MRNs found in file names
+	// or sidecars (e.g. urn:oid:2.16.840.1.113883.3.999.1). Without it a fax
+	// is filed without a subject.
+	PatientSystem string `yaml:"patient_system"`
+	// PatientLogicalRef makes the subject a logical reference (identifier
+	// only) instead of the conditional reference Patient?identifier=sys|mrn,
+	// for exchanges that cannot resolve conditional references.
+	PatientLogicalRef bool `yaml:"patient_logical_ref"`
+	// Author and Custodian name the receiving organisation, e.g.
+	// {display: "Main Street Clinic", identifier: "urn:oid:1.2.3|clinic"}.
+	Author    OrgRef `yaml:"author"`
+	Custodian OrgRef `yaml:"custodian"`
+	// Confidentiality is the v3-Confidentiality code for securityLabel and
+	// the bundle's meta.security (default "N"; a fax may need "R").
+	Confidentiality string `yaml:"confidentiality"`
+	// KeepOriginal keeps a TIFF fax's original bytes as a second document
+	// beside the PDF rendition. Nil means true.
+	KeepOriginal *bool `yaml:"keep_original"`
+	// BinaryMethod is BinaryPut (default) or BinaryPost.
+	BinaryMethod string `yaml:"binary_method"`
+	// FacilityType and PracticeSetting (system|code|display) are required
+	// by the Comprehensive profile.
+	FacilityType    string `yaml:"facility_type"`
+	PracticeSetting string `yaml:"practice_setting"`
+	// Language is attachment.language (default "en-US").
+	Language string `yaml:"language"`
+}
+
+// OrgRef names an organisation by display text and, optionally, an
+// identifier written "system|value".
+type OrgRef struct {
+	Display    string `yaml:"display"`
+	Identifier string `yaml:"identifier"`
+}
+
+var oidRE = regexp.MustCompile(`^[0-2](\.(0|[1-9][0-9]*))+$`)
+
+// Validate checks the configuration without I/O.
+func (c *Config) Validate() error {
+	var errs []error
+	switch c.Profile {
+	case "", ProfileMHDMinimal, ProfileMHDComprehensive, ProfileUSCore:
+	default:
+		errs = append(errs, fmt.Errorf("profile: %q is not one of %s, %s, %s", c.Profile, ProfileMHDMinimal, ProfileMHDComprehensive, ProfileUSCore))
+	}
+	if c.Profile != ProfileUSCore {
+		if c.SourceID == "" {
+			errs = append(errs, errors.New("source_id: required for the mhd profiles (an OID)"))
+		} else if !oidRE.MatchString(strings.TrimPrefix(c.SourceID, "urn:oid:")) {
+			errs = append(errs, fmt.Errorf("source_id: %q is not an OID", c.SourceID))
+		}
+	}
+	switch c.BinaryMethod {
+	case "", BinaryPut, BinaryPost:
+	default:
+		errs = append(errs, fmt.Errorf("binary_method: %q is not put or post", c.BinaryMethod))
+	}
+	switch c.Confidentiality {
+	case "", "U", "L", "M", "N", "R", "V":
+	default:
+		errs = append(errs, fmt.Errorf("confidentiality: %q is not one of U L M N R V", c.Confidentiality))
+	}
+	for name, v := range map[string]string{"author.identifier": c.Author.Identifier, "custodian.identifier": c.Custodian.Identifier} {
+		if v != "" && !strings.Contains(v, "|") {
+			errs = append(errs, fmt.Errorf("%s: %q is not system|value", name, v))
+		}
+	}
+	if c.Profile == ProfileMHDComprehensive && (c.FacilityType == "" || c.PracticeSetting == "") {
+		errs = append(errs, errors.New("facility_type, practice_setting: required for mhd-comprehensive (system|code|display)"))
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) withDefaults() Config {
+	if c.Profile == "" {
+		c.Profile = ProfileMHDMinimal
+	}
+	if c.BinaryMethod == "" {
+		c.BinaryMethod = BinaryPut
+	}
+	if c.Confidentiality == "" {
+		c.Confidentiality = "N"
+	}
+	if c.Language == "" {
+		c.Language = "en-US"
+	}
+	c.SourceID = strings.TrimPrefix(c.SourceID, "urn:oid:")
+	return c
+}
+
+func (c Config) keepOriginal() bool { return c.KeepOriginal == nil || *c.KeepOriginal }
