@@ -14,6 +14,7 @@ type Observation struct {
 	Subject              *Reference                  `json:"subject,omitempty"`
 	Encounter            *Reference                  `json:"encounter,omitempty"`
 	EffectiveDateTime    string                      `json:"effectiveDateTime,omitempty"`
+	EffectivePeriod      *Period                     `json:"effectivePeriod,omitempty"`
 	Issued               string                      `json:"issued,omitempty"`
 	Performer            []Reference                 `json:"performer,omitempty"`
 	ValueQuantity        *Quantity                   `json:"valueQuantity,omitempty"`
@@ -29,6 +30,7 @@ type Observation struct {
 	DataAbsentReason     *CodeableConcept            `json:"dataAbsentReason,omitempty"`
 	Interpretation       []CodeableConcept           `json:"interpretation,omitempty"`
 	Note                 []Annotation                `json:"note,omitempty"`
+	BodySite             *CodeableConcept            `json:"bodySite,omitempty"`
 	Method               *CodeableConcept            `json:"method,omitempty"`
 	Specimen             *Reference                  `json:"specimen,omitempty"`
 	ReferenceRange       []ObservationReferenceRange `json:"referenceRange,omitempty"`
