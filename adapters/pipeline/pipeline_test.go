@@ -1,0 +1,177 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/queue/diskq"
+)
+
+// memSeen is a seen-set for tests of the pipeline's own logic; the durable
+// one (queue/dedup) has its own tests.
+type memSeen map[[32]byte]bool
+
+func (m memSeen) Seen(k [32]byte) bool { return m[k] }
+func (m memSeen) Add(k [32]byte) error  { m[k] = true; return nil }
+
+// splitConv turns each line of the body into a unit; a line "bad" fails.
+var splitConv = ConverterFunc(func(_ context.Context, in adapters.Raw) ([]Unit, error) {
+	if len(in.Body) == 0 {
+		return nil, errors.New("empty input")
+	}
+	var units []Unit
+	for i, line := range splitLines(in.Body) {
+		u := Unit{Name: "line " + string(rune('1'+i)), Raw: line, Key: "k", Dedup: sha256.Sum256(line)}
+		if string(line) == "bad" {
+			u.Err = errors.New("PID-3: patient identifier list is empty")
+		} else {
+			u.Bundle = []byte(`{"resourceType":"Bundle","type":"transaction","id":"` + string(line) + `"}`)
+		}
+		units = append(units, u)
+	}
+	return units, nil
+})
+
+func splitLines(b []byte) [][]byte {
+	var out [][]byte
+	start := 0
+	for i, c := range b {
+		if c == '\n' {
+			out = append(out, b[start:i])
+			start = i + 1
+		}
+	}
+	if start < len(b) {
+		out = append(out, b[start:])
+	}
+	return out
+}
+
+func newTestPipeline(t *testing.T) (*Pipeline, *diskq.Queue, *Quarantine) {
+	t.Helper()
+	dir := t.TempDir()
+	q, err := diskq.Open(filepath.Join(dir, "queue"), diskq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close(context.Background()) })
+	quar, err := OpenQuarantine(filepath.Join(dir, "quarantine"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(q, memSeen{}, quar, map[string]Converter{"lines": splitConv}, nil), q, quar
+}
+
+func TestConsumeQueuesEachUnitOnce(t *testing.T) {
+	p, q, _ := newTestPipeline(t)
+	ctx := context.Background()
+	in := adapters.Raw{Source: "test", Format: "lines", Name: "f1", Body: []byte("a\nb"), Received: time.Now()}
+	if err := p.Consume(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if q.Len() != 2 {
+		t.Fatalf("queued %d, want 2", q.Len())
+	}
+	// The same input again is acknowledged and not queued twice.
+	if err := p.Consume(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if q.Len() != 2 || p.Stats().Duplicates.Load() != 2 {
+		t.Fatalf("after resend: queued %d, duplicates %d", q.Len(), p.Stats().Duplicates.Load())
+	}
+	it, ack, err := q.Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it.Key != "k" || it.Source != "test" {
+		t.Errorf("item %+v", it)
+	}
+	ack(ctx, nil)
+}
+
+func TestConsumeQuarantinesBadUnitsAndKeepsTheRest(t *testing.T) {
+	p, q, quar := newTestPipeline(t)
+	err := p.Consume(context.Background(), adapters.Raw{Source: "test", Format: "lines", Name: "batch.hl7", Body: []byte("a\nbad\nc")})
+	if !queue.IsPermanent(err) {
+		t.Fatalf("want a permanent error, got %v", err)
+	}
+	if q.Len() != 2 {
+		t.Errorf("good units queued: %d, want 2", q.Len())
+	}
+	ids, err := quar.List()
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("quarantine: %v %v", ids, err)
+	}
+	e, err := quar.Get(ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(e.Raw) != "bad" || e.Name != "batch.hl7" || e.Reason != "PID-3: patient identifier list is empty" {
+		t.Errorf("quarantine entry %+v", e)
+	}
+}
+
+func TestConsumeUnreadableAndUnknownFormat(t *testing.T) {
+	p, _, quar := newTestPipeline(t)
+	ctx := context.Background()
+	if err := p.Consume(ctx, adapters.Raw{Format: "lines", Name: "empty"}); !queue.IsPermanent(err) {
+		t.Errorf("empty input: %v", err)
+	}
+	err := p.Consume(ctx, adapters.Raw{Format: "x12", Name: "claim.x12", Body: []byte("ISA*00")})
+	if !queue.IsPermanent(err) || !errors.Is(err, ErrUnknownFormat) {
+		t.Errorf("unknown format: %v", err)
+	}
+	ids, _ := quar.List()
+	if len(ids) != 2 {
+		t.Errorf("quarantined %d, want 2", len(ids))
+	}
+}
+
+func TestConsumeStoreFailureIsRetryable(t *testing.T) {
+	p, q, _ := newTestPipeline(t)
+	q.Close(context.Background())
+	err := p.Consume(context.Background(), adapters.Raw{Format: "lines", Name: "f", Body: []byte("a")})
+	if err == nil || queue.IsPermanent(err) {
+		t.Fatalf("a closed queue must give a retryable error, got %v", err)
+	}
+}
+
+func TestQuarantineUnwritableIsRetryable(t *testing.T) {
+	dir := t.TempDir()
+	quar, err := OpenQuarantine(filepath.Join(dir, "quarantine"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.RemoveAll(filepath.Join(dir, "quarantine"))
+	os.WriteFile(filepath.Join(dir, "quarantine"), []byte("not a dir"), 0o600)
+	p := New(nil, nil, quar, map[string]Converter{"lines": splitConv}, nil)
+	err = p.Consume(context.Background(), adapters.Raw{Format: "lines", Name: "f", Body: []byte("bad")})
+	if err == nil || queue.IsPermanent(err) {
+		t.Fatalf("unwritable quarantine must give a retryable error, got %v", err)
+	}
+}
+
+func TestDetect(t *testing.T) {
+	cases := map[string]string{
+		"\xef\xbb\xbfMSH|^~\\&|":                     "hl7v2",
+		"FHS|^~\\&|":                                 "hl7v2",
+		"<?xml version=\"1.0\"?>\n<ClinicalDocument>": "ccda",
+		`{"resourceType":"Bundle"}`:                  "fhir-json",
+		"{\"a\":1}\n{\"b\":2}\n":                     "fhir-ndjson",
+		"%PDF-1.4":                                   "fax",
+		"II*\x00":                                    "fax",
+		"hello":                                      "",
+	}
+	for body, want := range cases {
+		if got := Detect("x", []byte(body)); got != want {
+			t.Errorf("Detect(%q) = %q, want %q", body, got, want)
+		}
+	}
+}
