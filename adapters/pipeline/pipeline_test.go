@@ -19,7 +19,7 @@ import (
 type memSeen map[[32]byte]bool
 
 func (m memSeen) Seen(k [32]byte) bool { return m[k] }
-func (m memSeen) Add(k [32]byte) error  { m[k] = true; return nil }
+func (m memSeen) Add(k [32]byte) error { m[k] = true; return nil }
 
 // splitConv turns each line of the body into a unit; a line "bad" fails.
 var splitConv = ConverterFunc(func(_ context.Context, in adapters.Raw) ([]Unit, error) {
@@ -160,14 +160,14 @@ func TestQuarantineUnwritableIsRetryable(t *testing.T) {
 
 func TestDetect(t *testing.T) {
 	cases := map[string]string{
-		"\xef\xbb\xbfMSH|^~\\&|":                     "hl7v2",
-		"FHS|^~\\&|":                                 "hl7v2",
+		"\xef\xbb\xbfMSH|^~\\&|": "hl7v2",
+		"FHS|^~\\&|":             "hl7v2",
 		"<?xml version=\"1.0\"?>\n<ClinicalDocument>": "ccda",
-		`{"resourceType":"Bundle"}`:                  "fhir-json",
-		"{\"a\":1}\n{\"b\":2}\n":                     "fhir-ndjson",
-		"%PDF-1.4":                                   "fax",
-		"II*\x00":                                    "fax",
-		"hello":                                      "",
+		`{"resourceType":"Bundle"}`:                   "fhir-json",
+		"{\"a\":1}\n{\"b\":2}\n":                      "fhir-ndjson",
+		"%PDF-1.4":                                    "fax",
+		"II*\x00":                                     "fax",
+		"hello":                                       "",
 	}
 	for body, want := range cases {
 		if got := Detect("x", []byte(body)); got != want {
