@@ -168,11 +168,16 @@ type keyState struct {
 
 // writeReq is one unit of work for the writer. put is set for PUT records
 // (their seq is filled in by the writer); done, when set, receives the
-// outcome after the fsync. A request with no rec is a Sync barrier.
+// outcome after the fsync. A request with no rec is a Sync barrier. An
+// ACK record's segment counts the item as live until the record is on
+// disk, so a segment is never deleted before its items' settlements are
+// durable (else a crash could lose an item that was settled only in
+// memory).
 type writeReq struct {
-	rec  []byte
-	put  *meta
-	done chan error
+	rec     []byte
+	put     *meta
+	settles *segment // an ACK record: the segment holding the item's PUT
+	done    chan error
 }
 
 // Open opens (creating if needed) the queue in dir, replays its log and
@@ -446,7 +451,7 @@ func (q *Queue) settle(m *meta) error {
 	q.removeLocked(m)
 	q.inflight.Add(1)
 	q.mu.Unlock()
-	q.reqs <- &writeReq{rec: encodeAck(m.seq)}
+	q.reqs <- &writeReq{rec: encodeAck(m.seq), settles: m.seg}
 	q.inflight.Done()
 	return nil
 }
@@ -485,7 +490,6 @@ func (q *Queue) removeLocked(m *meta) {
 		heap.Remove(&q.ready, m.hidx)
 	}
 	q.liveBytes -= m.size
-	m.seg.live--
 	if m.key != "" {
 		ks := q.keys[m.key]
 		for i, x := range ks.items {
@@ -691,6 +695,9 @@ func (q *Queue) commit(batch []*writeReq) {
 			q.liveBytes += m.size
 			seg.live++
 			q.enqueueLocked(m)
+		}
+		if r.settles != nil {
+			r.settles.live--
 		}
 	}
 	q.mu.Unlock()

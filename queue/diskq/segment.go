@@ -30,7 +30,7 @@ type segment struct {
 	path     string
 	f        *os.File
 	size     int64  // bytes of valid data (header included)
-	live     int    // unsettled items whose newest PUT record is here
+	live     int    // items whose newest PUT is here and whose ACK is not yet synced
 	firstSeq uint64 // next seq when the segment was created
 }
 
