@@ -101,9 +101,10 @@ type Queue struct {
 // FHIR identifier system URIs.
 type Identifiers struct {
 	Systems map[string]string `yaml:"systems"`
-	// Default is the system for identifiers whose authority is unknown;
-	// empty means urn:ferry:<authority>.
-	Default string `yaml:"default"`
+	// Base prefixes the systems ferry mints for identifiers whose
+	// authority has no known system (scoped by sending facility);
+	// empty means urn:ferry.
+	Base string `yaml:"base"`
 }
 
 // Status is the read-only local status page.
