@@ -75,13 +75,14 @@ wait_for_addr || die "A08 update not applied after A01"
 log "A08 applied after A01"
 
 # 6. Re-sending the same messages is harmless: counts stay the same.
+before=$(ctl /control/stats GET | jq -r .requests)
 mllp_send --loose -p "$MLLP" --file "$msgs/adt_a08.hl7" 127.0.0.1 >/dev/null
 node "$here/send-hl7.mjs" --port "$MLLP" --expect AA "$msgs/oru_r01.hl7" >/dev/null || die "resend oru failed"
-before=$(jq -r .requests <<<"$(ctl /control/stats GET)")
-for ((i = 0; i < 60; i++)); do # wait until the resends reached the exchange and it went quiet
+last=-1
+for ((i = 0; i < 30; i++)); do # until both resends reached the exchange and it went quiet
   sleep 1
-  now=$(jq -r .requests <<<"$(ctl /control/stats GET)")
-  [ "$now" -gt "$before" ] && [ "$now" = "${last:-}" ] && break
+  now=$(ctl /control/stats GET | jq -r .requests)
+  ((now >= before + 2 && now == last)) && break
   last=$now
 done
 [ "$(fhir_total "Patient?identifier=$HOSP_SYSTEM|CI-MRN-1001")" = 1 ] || die "resent ADT duplicated the patient"
