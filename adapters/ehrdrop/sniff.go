@@ -1,0 +1,303 @@
+package ehrdrop
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
+)
+
+// Formats an EHR export drop hands to its Consumer in Raw.Format.
+const (
+	// FormatCCDA is a C-CDA document: an XML ClinicalDocument root.
+	FormatCCDA = "ccda"
+	// FormatHL7v2Batch is an HL7 v2 file: one message, bare concatenated
+	// messages, or an FHS/BHS batch. The converter splits it.
+	FormatHL7v2Batch = "hl7v2-batch"
+	// FormatFHIRJSON is one FHIR resource (usually a Bundle) as JSON.
+	FormatFHIRJSON = "fhir-json"
+	// FormatFHIRNDJSON is newline-delimited FHIR resources (Bulk Data export).
+	FormatFHIRNDJSON = "fhir-ndjson"
+)
+
+// ErrUnknownFormat is wrapped by every Sniff error: the content is none of
+// the formats above.
+var ErrUnknownFormat = errors.New("unknown export format")
+
+// Sniffed is what Sniff found.
+type Sniffed struct {
+	// Format is one of the Format constants.
+	Format string
+	// Charset is "utf-16le" or "utf-16be" when a byte-order mark says so,
+	// else empty (UTF-8 or what the content declares).
+	Charset string
+}
+
+const (
+	// xmlSniffLimit bounds how far the XML prolog (declaration, comments,
+	// processing instructions) may run before the root element.
+	xmlSniffLimit = 1 << 20
+	// maxNDJSONLine bounds the first line read whole to tell NDJSON from a
+	// pretty-printed JSON document.
+	maxNDJSONLine = 8 << 20
+)
+
+// Sniff reads the start of an export file and names its format. Content
+// decides; the name's extension is only a hint: a single JSON resource in a
+// file named *.ndjson is NDJSON, and error messages mention a mismatch.
+// Errors wrap ErrUnknownFormat and describe the content without quoting it
+// (it may hold PHI).
+func Sniff(r io.Reader, name string) (Sniffed, error) {
+	var out Sniffed
+	br := bufio.NewReaderSize(r, 64<<10)
+	bom, _ := br.Peek(3)
+	switch {
+	case bytes.HasPrefix(bom, []byte{0xEF, 0xBB, 0xBF}):
+		br.Discard(3)
+	case bytes.HasPrefix(bom, []byte{0xFF, 0xFE}):
+		out.Charset = "utf-16le"
+		br = bufio.NewReaderSize(transform.NewReader(br, unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder()), 64<<10)
+	case bytes.HasPrefix(bom, []byte{0xFE, 0xFF}):
+		out.Charset = "utf-16be"
+		br = bufio.NewReaderSize(transform.NewReader(br, unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM).NewDecoder()), 64<<10)
+	}
+	for {
+		b, err := br.ReadByte()
+		if err == io.EOF {
+			return out, unknown(name, "the file is empty or holds only white space")
+		}
+		if err != nil {
+			return out, fmt.Errorf("sniff: read: %w", err)
+		}
+		if b != ' ' && b != '\t' && b != '\r' && b != '\n' {
+			br.UnreadByte()
+			break
+		}
+	}
+	head, _ := br.Peek(8)
+	ext := strings.ToLower(filepath.Ext(name))
+	switch {
+	case isHL7Start(head):
+		out.Format = FormatHL7v2Batch
+		return out, nil
+	case head[0] == '<':
+		f, err := sniffXML(br, name)
+		out.Format = f
+		return out, err
+	case head[0] == '{':
+		f, err := sniffJSON(br, name, ext)
+		out.Format = f
+		return out, err
+	case head[0] == '[':
+		return out, unknown(name, "a JSON array is not a FHIR resource; export a Bundle or NDJSON")
+	case bytes.HasPrefix(head, []byte("PK\x03\x04")):
+		return out, unknown(name, "a ZIP archive (XDM or EHI export) is not read yet; unpack its documents into the folder")
+	case bytes.HasPrefix(head, []byte("%PDF")):
+		return out, unknown(name, "a PDF document belongs in a fax folder (kind: fax)")
+	case bytes.HasPrefix(head, []byte("II*\x00")), bytes.HasPrefix(head, []byte("MM\x00*")):
+		return out, unknown(name, "a TIFF image belongs in a fax folder (kind: fax)")
+	}
+	switch ext {
+	case ".hl7", ".hl7v2", ".txt", ".dat", ".bat":
+		return out, unknown(name, fmt.Sprintf("named %s but does not start with an MSH, FHS or BHS segment", ext))
+	case ".xml", ".cda", ".ccd", ".ccda":
+		return out, unknown(name, fmt.Sprintf("named %s but does not start with an XML element", ext))
+	case ".json", ".ndjson":
+		return out, unknown(name, fmt.Sprintf("named %s but does not start with a JSON object", ext))
+	}
+	return out, unknown(name, "content is none of C-CDA XML (ClinicalDocument), HL7 v2 (MSH, FHS or BHS), FHIR JSON or NDJSON (resourceType)")
+}
+
+func unknown(name, why string) error {
+	return fmt.Errorf("cannot classify %q: %s: %w", name, why, ErrUnknownFormat)
+}
+
+// isHL7Start reports whether head starts an HL7 v2 message or batch: MSH,
+// FHS or BHS followed by the field separator (MSH-1), which is any printable
+// non-alphanumeric character, '|' in practice.
+func isHL7Start(head []byte) bool {
+	if len(head) < 4 {
+		return false
+	}
+	switch string(head[:3]) {
+	case "MSH", "FHS", "BHS":
+	default:
+		return false
+	}
+	c := head[3]
+	return c > ' ' && c < 0x7f && !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z')
+}
+
+func sniffXML(r io.Reader, name string) (string, error) {
+	d := xml.NewDecoder(io.LimitReader(r, xmlSniffLimit))
+	d.Strict = false
+	// The root element's name is ASCII in every charset a CDA is written in;
+	// the converter deals with the declared encoding.
+	d.CharsetReader = func(_ string, in io.Reader) (io.Reader, error) { return in, nil }
+	for {
+		tok, err := d.RawToken()
+		if err != nil {
+			return "", unknown(name, "XML without a root element in its first MiB")
+		}
+		se, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		switch {
+		case se.Name.Local == "ClinicalDocument":
+			return FormatCCDA, nil
+		case nsOf(se) == "http://hl7.org/fhir":
+			return "", unknown(name, fmt.Sprintf("FHIR XML (<%s>) is not read; export FHIR as JSON", se.Name.Local))
+		default:
+			return "", unknown(name, fmt.Sprintf("XML root element <%s> is not a C-CDA ClinicalDocument", se.Name.Local))
+		}
+	}
+}
+
+// nsOf returns the default namespace an element declares (RawToken leaves
+// prefixes unresolved).
+func nsOf(se xml.StartElement) string {
+	for _, a := range se.Attr {
+		if a.Name.Space == "" && a.Name.Local == "xmlns" {
+			return a.Value
+		}
+	}
+	return se.Name.Space
+}
+
+// sniffJSON tells a single FHIR resource from NDJSON. NDJSON lines cannot
+// contain raw newlines, so a first line that is a whole JSON object followed
+// by another object line is NDJSON; a document whose first line is not a
+// whole object is one (pretty-printed) resource.
+func sniffJSON(br *bufio.Reader, name, ext string) (string, error) {
+	line, whole, err := readLine(br, maxNDJSONLine)
+	if err != nil {
+		return "", fmt.Errorf("sniff: read: %w", err)
+	}
+	trimmed := bytes.TrimSpace(line)
+	if whole && json.Valid(trimmed) {
+		if _, err := resourceType(trimmed); err != nil {
+			return "", unknown(name, err.Error())
+		}
+		for {
+			next, _, err := readLine(br, maxNDJSONLine)
+			if err != nil {
+				return "", fmt.Errorf("sniff: read: %w", err)
+			}
+			next = bytes.TrimSpace(next)
+			if len(next) == 0 {
+				if _, err := br.Peek(1); err == io.EOF {
+					break
+				}
+				continue // blank line
+			}
+			if next[0] != '{' {
+				return "", unknown(name, "text follows the first JSON object")
+			}
+			if json.Valid(next) {
+				if _, err := resourceType(next); err != nil {
+					return "", unknown(name, "line 2: "+err.Error())
+				}
+			}
+			return FormatFHIRNDJSON, nil
+		}
+		if ext == ".ndjson" {
+			return FormatFHIRNDJSON, nil
+		}
+		return FormatFHIRJSON, nil
+	}
+	// A multi-line (or very long) document: find resourceType among the
+	// top-level keys without holding the whole thing.
+	d := json.NewDecoder(io.MultiReader(bytes.NewReader(line), br))
+	if tok, err := d.Token(); err != nil || tok != json.Delim('{') {
+		return "", unknown(name, "not valid JSON")
+	}
+	for d.More() {
+		tok, err := d.Token()
+		if err != nil {
+			return "", unknown(name, "not valid JSON")
+		}
+		key, _ := tok.(string)
+		if key == "resourceType" {
+			v, err := d.Token()
+			if err != nil {
+				return "", unknown(name, "not valid JSON")
+			}
+			if s, ok := v.(string); ok && s != "" {
+				return FormatFHIRJSON, nil
+			}
+			return "", unknown(name, "resourceType is not a string")
+		}
+		if err := skipValue(d); err != nil {
+			return "", unknown(name, "not valid JSON")
+		}
+	}
+	return "", unknown(name, "a JSON object without resourceType is not a FHIR resource")
+}
+
+func resourceType(obj []byte) (string, error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(obj, &top); err != nil {
+		return "", errors.New("not a JSON object")
+	}
+	raw, ok := top["resourceType"]
+	if !ok {
+		return "", errors.New("a JSON object without resourceType is not a FHIR resource")
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil || s == "" {
+		return "", errors.New("resourceType is not a string")
+	}
+	return s, nil
+}
+
+// skipValue consumes one JSON value from d.
+func skipValue(d *json.Decoder) error {
+	depth := 0
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+		if depth == 0 {
+			return nil
+		}
+	}
+}
+
+// readLine returns the next line without its newline; whole is false when
+// the line is longer than limit (the part read is returned).
+func readLine(br *bufio.Reader, limit int) (line []byte, whole bool, err error) {
+	for {
+		frag, err := br.ReadSlice('\n')
+		line = append(line, frag...)
+		switch {
+		case err == nil:
+			return bytes.TrimSuffix(line, []byte("\n")), true, nil
+		case err == io.EOF:
+			return line, true, nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			if len(line) > limit {
+				return line, false, nil
+			}
+		default:
+			return line, false, err
+		}
+	}
+}
+
+func isUnknown(err error) bool { return errors.Is(err, ErrUnknownFormat) }

@@ -1,0 +1,132 @@
+// Package ehrdrop is the EHR export-drop source: a watched folder (see
+// adapters/folder) into which an EHR writes C-CDA documents, HL7 v2 batch
+// files or FHIR JSON/NDJSON. It classifies each file by its content and
+// hands it on as adapters.Raw with Format set to "ccda", "hl7v2-batch",
+// "fhir-json" or "fhir-ndjson"; conversion happens in the Consumer. A file
+// that is none of these is moved to failed/ with the reason in
+// <name>.error.txt and never reaches the Consumer.
+//
+// An HL7 batch file that was partly enqueued before a crash is consumed
+// again whole; the pipeline's message-level dedup drops the messages it
+// already queued.
+package ehrdrop
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/folder"
+	"github.com/ferry-health/ferry/queue"
+)
+
+// Meta keys ehrdrop adds to the engine's (see folder.Meta*).
+const (
+	MetaFormat  = "format"  // the sniffed format, as in Raw.Format
+	MetaCharset = "charset" // "utf-16le" or "utf-16be" when the file has that byte-order mark
+)
+
+// DefaultConfig returns the defaults for an EHR export drop: the folder
+// engine's, with a larger in-memory limit because converters read whole
+// documents.
+func DefaultConfig() folder.Config {
+	c := folder.DefaultConfig()
+	c.Kind = "ehr"
+	c.MaxBodyBytes = 64 << 20
+	return c
+}
+
+// Source is an EHR export drop. It implements adapters.Source.
+type Source struct {
+	engine *folder.Engine
+	next   adapters.Consumer
+}
+
+var _ adapters.Source = (*Source)(nil)
+
+// New builds the source on cfg (kind ehr; zero fields take the defaults of
+// DefaultConfig). opts go to the folder engine, e.g. folder.WithDeduper.
+func New(set adapters.Settings, cfg folder.Config, next adapters.Consumer, opts ...folder.Option) (*Source, error) {
+	if cfg.Kind == "" {
+		cfg.Kind = "ehr"
+	}
+	if cfg.Kind != "ehr" {
+		return nil, fmt.Errorf("ehrdrop %q: kind: must be ehr; got %q", cfg.Name, cfg.Kind)
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = DefaultConfig().MaxBodyBytes
+	}
+	if next == nil {
+		return nil, fmt.Errorf("ehrdrop %q: nil consumer", cfg.Name)
+	}
+	if set.ID == "" {
+		set.ID = "ehrdrop/" + cfg.Name
+	}
+	s := &Source{next: next}
+	e, err := folder.New(set, cfg, adapters.ConsumerFunc(s.consume), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("ehrdrop: %w", err)
+	}
+	s.engine = e
+	return s, nil
+}
+
+// Start starts the folder engine; it returns quickly.
+func (s *Source) Start(ctx context.Context, host adapters.Host) error {
+	return s.engine.Start(ctx, host)
+}
+
+// Shutdown stops the engine and waits for it; it is idempotent.
+func (s *Source) Shutdown(ctx context.Context) error { return s.engine.Shutdown(ctx) }
+
+// Engine returns the folder engine, for its Paths and Rescan.
+func (s *Source) Engine() *folder.Engine { return s.engine }
+
+// consume classifies one claimed file and passes it on. An unknown format is
+// a permanent error: the engine moves the file to failed/ with the reason.
+func (s *Source) consume(ctx context.Context, in adapters.Raw) error {
+	got, err := SniffRaw(in)
+	if err != nil {
+		if queue.IsPermanent(err) {
+			return err
+		}
+		return fmt.Errorf("ehrdrop: %w", err)
+	}
+	in.Format = got.Format
+	if in.Meta == nil {
+		in.Meta = map[string]string{}
+	}
+	in.Meta[MetaFormat] = got.Format
+	if got.Charset != "" {
+		in.Meta[MetaCharset] = got.Charset
+	}
+	return s.next.Consume(ctx, in)
+}
+
+// SniffRaw classifies in from its Body, or through Open when Body is nil (a
+// file above the in-memory limit). An unknown format comes back as a
+// queue.Permanent error; a read failure as an ordinary one.
+func SniffRaw(in adapters.Raw) (Sniffed, error) {
+	var r io.Reader
+	switch {
+	case in.Body != nil || in.Open == nil:
+		r = bytes.NewReader(in.Body)
+	default:
+		rc, err := in.Open()
+		if err != nil {
+			return Sniffed{}, fmt.Errorf("open %q: %w", in.Name, err)
+		}
+		defer rc.Close()
+		r = rc
+	}
+	got, err := Sniff(r, in.Name)
+	if err != nil {
+		if isUnknown(err) {
+			return got, queue.Permanent(fmt.Errorf("ehrdrop: %w", err))
+		}
+		return got, err
+	}
+	return got, nil
+}
