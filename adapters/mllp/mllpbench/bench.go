@@ -57,7 +57,8 @@ type Config struct {
 	// so that runs never reuse an id).
 	Prefix string
 	// Acked, when set, receives "<control id>\n" for every message
-	// answered AA or CA, in one Write per line as soon as the ACK arrives.
+	// answered AA or CA (with MSA-2 echoing its control id), in one Write
+	// per line as soon as the ACK arrives.
 	Acked io.Writer
 }
 
@@ -329,10 +330,12 @@ func (w *worker) run(ctx context.Context, acked func(string)) {
 			w.sent++
 			w.codes[code]++
 			w.lat = append(w.lat, lat)
-			if echoed != id {
+			switch {
+			case echoed != id:
+				// Not this message's ACK (a receiver answering twice, or
+				// late): it proves nothing about this message.
 				w.mismatched++
-			}
-			if code == "AA" || code == "CA" {
+			case code == "AA" || code == "CA":
 				acked(id)
 			}
 			if w.cfg.ConnPerMessage {
