@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fsnotify/fsnotify"
+
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/queue"
 )
@@ -558,4 +560,36 @@ func TestDoneDirOverride(t *testing.T) {
 	}
 	dropFile(t, dir, "o.hl7", []byte("MSH|o"))
 	waitFor(t, "done", func() bool { return len(filesUnder(t, done)) == 1 })
+}
+
+// An event-queue overflow (inotify IN_Q_OVERFLOW, a full
+// ReadDirectoryChangesW buffer) means events were lost: the engine rescans
+// at once instead of waiting for the schedule.
+func TestEventOverflowTriggersRescan(t *testing.T) {
+	dir := t.TempDir()
+	e := startEngine(t, testConfig(dir), &recorder{})
+	if e.watcher == nil {
+		t.Skip("no fsnotify watcher on this system")
+	}
+	waitFor(t, "initial scan", func() bool { return e.passes.Load() >= 1 })
+	before := e.passes.Load()
+	e.watcher.Errors <- fsnotify.ErrEventOverflow
+	waitFor(t, "rescan after overflow", func() bool { return e.passes.Load() > before })
+}
+
+// Files left in processing/ by a run that died after the claim are consumed
+// at start, before anything new.
+func TestLeftoverInProcessingIsConsumed(t *testing.T) {
+	dir := t.TempDir()
+	proc := filepath.Join(dir, ".ferry", "processing")
+	if err := os.MkdirAll(proc, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(proc, "left.hl7"), []byte("MSH|left"))
+	rec := &recorder{}
+	e := startEngine(t, testConfig(dir), rec)
+	waitFor(t, "done", doneHas(t, e, "left.hl7"))
+	if n := rec.count(); n != 1 || string(rec.all()[0].body) != "MSH|left" {
+		t.Fatalf("consumed %d", n)
+	}
 }
