@@ -1,0 +1,547 @@
+// Package ccdafhir converts C-CDA R1.1 and R2.1 documents (CCD, Referral,
+// Discharge Summary, Progress, Consultation, H&P, Transfer Summary, Care Plan,
+// Unstructured Document...) to a FHIR R4 transaction Bundle, following the
+// HL7 C-CDA on FHIR mappings.
+//
+// The document is decoded as a token stream: the header elements and every
+// section entry are decoded one at a time with DecodeElement, and narrative
+// blocks are skipped, so memory beyond the input and the output stays
+// bounded by the largest single entry. Ids are UUIDv5 values derived from
+// business identifiers (document id, entry ids), so converting the same
+// document twice yields the same Bundle byte for byte, and re-sending it
+// changes nothing at the receiver.
+package ccdafhir
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/google/uuid"
+)
+
+// Mode selects how bundle entries are applied at the receiver.
+type Mode int
+
+const (
+	// ModePutID gives every resource its deterministic UUIDv5 as id and
+	// sends "PUT Type/<id>", referencing others as "Type/<id>". It has no
+	// limit on the number of entries that matter (Medplum allows at most 8
+	// conditional entries per transaction) and the bundle can be split
+	// into smaller transactions with Split.
+	ModePutID Mode = iota
+	// ModeConditional sends "PUT Type?identifier=system|value" without
+	// resource ids and references entries by their urn:uuid fullUrl.
+	ModeConditional
+)
+
+// Options tunes a conversion. The zero value is ready to use.
+type Options struct {
+	// MaxBytes bounds the input size; 0 means DefaultMaxBytes.
+	MaxBytes int64
+	// Mode selects PUT Type/id (default) or conditional PUT.
+	Mode Mode
+	// KeepSSN keeps US SSNs among Patient identifiers; US Core advises
+	// against sending them, so they are dropped by default.
+	KeepSSN bool
+	// NoBinary leaves out the Binary holding the original document
+	// (the DocumentReference then has no attachment url).
+	NoBinary bool
+}
+
+// DefaultMaxBytes is the input size limit when Options.MaxBytes is 0.
+const DefaultMaxBytes = 32 << 20
+
+// Result describes a finished conversion without PHI.
+type Result struct {
+	// PatientKey is an opaque, PHI-free key for the patient (a hash of its
+	// business identifier), for per-patient ordering.
+	PatientKey string
+	// DocumentType is the LOINC code of ClinicalDocument/code, e.g. 34133-9.
+	DocumentType string
+	// DocumentKind names the C-CDA document template, e.g. "CCD".
+	DocumentKind string
+	// Version is "R2.1" or "R1.1".
+	Version string
+	// Counts holds the number of resources produced, by resource type.
+	Counts map[string]int
+	// Skipped counts entries that were not converted, by template root or
+	// element name (e.g. planned procedures, functional status).
+	Skipped map[string]int
+}
+
+// PathError reports a problem at an element of the document.
+type PathError struct {
+	Path string
+	Err  error
+}
+
+func (e *PathError) Error() string { return "ccda " + e.Path + ": " + e.Err.Error() }
+func (e *PathError) Unwrap() error { return e.Err }
+
+// Errors callers may test for with errors.Is.
+var (
+	ErrTooLarge   = errors.New("document exceeds the size limit")
+	ErrEntity     = errors.New("DOCTYPE with entity declarations is not allowed")
+	ErrNotCDA     = errors.New("not a CDA ClinicalDocument")
+	ErrNoPatient  = errors.New("no recordTarget/patientRole")
+	errNoDocument = errors.New("no ClinicalDocument element")
+)
+
+// namespace is the UUIDv5 namespace of ferry's C-CDA conversion.
+var namespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://ferry-health.github.io/ccdafhir"))
+
+// Convert reads one C-CDA document from r and converts it to a FHIR R4
+// transaction Bundle.
+func Convert(r io.Reader, opts Options) (*fhir.Bundle, Result, error) {
+	max := opts.MaxBytes
+	if max <= 0 {
+		max = DefaultMaxBytes
+	}
+	raw, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, Result{}, fmt.Errorf("ccda read: %w", err)
+	}
+	if int64(len(raw)) > max {
+		return nil, Result{}, fmt.Errorf("ccda read: %w (%d bytes)", ErrTooLarge, max)
+	}
+	return ConvertBytes(raw, opts)
+}
+
+// ConvertBytes is Convert for a document already in memory; raw is kept
+// (not copied) as the Binary's content and must not change afterwards.
+func ConvertBytes(raw []byte, opts Options) (*fhir.Bundle, Result, error) {
+	if opts.MaxBytes > 0 && int64(len(raw)) > opts.MaxBytes {
+		return nil, Result{}, fmt.Errorf("ccda read: %w (%d bytes)", ErrTooLarge, opts.MaxBytes)
+	}
+	c := newConverter(raw, opts)
+	if err := c.run(); err != nil {
+		return nil, Result{}, err
+	}
+	b := c.bundle()
+	return b, c.res, nil
+}
+
+// converter holds the state of one conversion.
+type converter struct {
+	opts Options
+	raw  []byte
+	res  Result
+
+	// Header facts.
+	docID        ii
+	docIdent     fhir.Identifier
+	docKey       string
+	docCode      *cd
+	title        string
+	effective    string
+	effectiveRaw string
+	conf         *cd
+	lang         string
+	setID        *ii
+	version      string
+	templates    []ii
+	target       *recordTarget
+	authors      []author
+	custodian    *custodian
+	legal        *legalAuthenticator
+	docOf        []documentationOf
+	related      []relatedDocument
+	componOf     *componentOf
+	headerDone   bool
+
+	// Output.
+	patient      *patientState
+	encounter    string // reference to the encompassing encounter
+	curEncounter string // encounter activity being converted
+	entries      map[string][]fhir.BundleEntry
+	seen         map[string]bool
+	hwm          int
+	nonXML       *ed
+	pathBuf      []string
+	sectionSeq   int
+}
+
+// typeOrder is the order of resource types in the Bundle: referenced
+// resources come before those that reference them, so a receiver with
+// referential integrity (or a split bundle) sees targets first.
+var typeOrder = []string{
+	"Patient", "Organization", "Practitioner", "Encounter", "Medication",
+	"Condition", "AllergyIntolerance", "MedicationStatement", "MedicationRequest",
+	"Immunization", "Procedure", "Observation", "DiagnosticReport",
+	"Binary", "DocumentReference",
+}
+
+func newConverter(raw []byte, opts Options) *converter {
+	return &converter{
+		opts:    opts,
+		raw:     raw,
+		entries: make(map[string][]fhir.BundleEntry, len(typeOrder)),
+		seen:    make(map[string]bool, 64),
+		res:     Result{Counts: map[string]int{}, Skipped: map[string]int{}},
+		hwm:     -1,
+	}
+}
+
+// run decodes the document.
+func (c *converter) run() error {
+	d := xml.NewDecoder(bytes.NewReader(c.raw))
+	d.Strict = true
+	d.CharsetReader = charsetReader
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			return &PathError{Path: "/", Err: errNoDocument}
+		}
+		if err != nil {
+			return &PathError{Path: "/", Err: fmt.Errorf("xml: %w", err)}
+		}
+		switch t := tok.(type) {
+		case xml.Directive:
+			if err := checkDirective(t); err != nil {
+				return &PathError{Path: "/", Err: err}
+			}
+		case xml.StartElement:
+			if t.Name.Local != "ClinicalDocument" || (t.Name.Space != nsV3 && t.Name.Space != "") {
+				return &PathError{Path: "/" + t.Name.Local, Err: ErrNotCDA}
+			}
+			if err := c.document(d, t); err != nil {
+				return err
+			}
+			return c.finish()
+		}
+	}
+}
+
+// checkDirective rejects DOCTYPEs that declare entities: Go's decoder never
+// expands them (an undeclared entity is a syntax error in strict mode), but
+// a document that tries is hostile or broken either way.
+func checkDirective(dir xml.Directive) error {
+	up := bytes.ToUpper(dir)
+	if bytes.Contains(up, []byte("ENTITY")) {
+		return ErrEntity
+	}
+	if bytes.HasPrefix(bytes.TrimSpace(up), []byte("DOCTYPE")) && bytes.Contains(up, []byte("[")) {
+		return fmt.Errorf("DOCTYPE with an internal subset is not allowed")
+	}
+	return nil
+}
+
+// path renders the current element path for errors.
+func (c *converter) path(more ...string) string {
+	return "/" + strings.Join(append(append([]string(nil), c.pathBuf...), more...), "/")
+}
+
+func (c *converter) push(s string) { c.pathBuf = append(c.pathBuf, s) }
+func (c *converter) pop()          { c.pathBuf = c.pathBuf[:len(c.pathBuf)-1] }
+
+// decode decodes one element into v, naming the path on error.
+func (c *converter) decode(d *xml.Decoder, v any, start xml.StartElement, name string) error {
+	if err := d.DecodeElement(v, &start); err != nil {
+		return &PathError{Path: c.path(name), Err: fmt.Errorf("xml: %w", err)}
+	}
+	return nil
+}
+
+// document walks the ClinicalDocument's children.
+func (c *converter) document(d *xml.Decoder, start xml.StartElement) error {
+	c.push("ClinicalDocument")
+	defer c.pop()
+	counts := map[string]int{}
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return &PathError{Path: c.path(), Err: fmt.Errorf("xml: %w", err)}
+		}
+		switch t := tok.(type) {
+		case xml.EndElement:
+			return nil
+		case xml.StartElement:
+			name := t.Name.Local
+			counts[name]++
+			if t.Name.Space != nsV3 && t.Name.Space != "" {
+				if err := d.Skip(); err != nil {
+					return &PathError{Path: c.path(name), Err: err}
+				}
+				continue
+			}
+			var err error
+			switch name {
+			case "templateId":
+				var x ii
+				err = c.decode(d, &x, t, name)
+				c.templates = append(c.templates, x)
+			case "id":
+				err = c.decode(d, &c.docID, t, name)
+			case "code":
+				c.docCode = &cd{}
+				err = c.decode(d, c.docCode, t, name)
+			case "title":
+				var s struct {
+					Text string `xml:",chardata"`
+				}
+				err = c.decode(d, &s, t, name)
+				c.title = clean(s.Text)
+			case "effectiveTime":
+				var x ts
+				err = c.decode(d, &x, t, name)
+				c.effective = tsValue(&x)
+				c.effectiveRaw = x.Value
+			case "confidentialityCode":
+				c.conf = &cd{}
+				err = c.decode(d, c.conf, t, name)
+			case "languageCode":
+				var x cd
+				err = c.decode(d, &x, t, name)
+				c.lang = x.Code
+			case "setId":
+				c.setID = &ii{}
+				err = c.decode(d, c.setID, t, name)
+			case "versionNumber":
+				var x struct {
+					Value string `xml:"value,attr"`
+				}
+				err = c.decode(d, &x, t, name)
+				c.version = x.Value
+			case "recordTarget":
+				var x recordTarget
+				err = c.decode(d, &x, t, name)
+				if c.target == nil {
+					c.target = &x
+				}
+			case "author":
+				var x author
+				err = c.decode(d, &x, t, name)
+				c.authors = append(c.authors, x)
+			case "custodian":
+				c.custodian = &custodian{}
+				err = c.decode(d, c.custodian, t, name)
+			case "legalAuthenticator":
+				c.legal = &legalAuthenticator{}
+				err = c.decode(d, c.legal, t, name)
+			case "documentationOf":
+				var x documentationOf
+				err = c.decode(d, &x, t, name)
+				c.docOf = append(c.docOf, x)
+			case "relatedDocument":
+				var x relatedDocument
+				err = c.decode(d, &x, t, name)
+				c.related = append(c.related, x)
+			case "componentOf":
+				c.componOf = &componentOf{}
+				err = c.decode(d, c.componOf, t, name)
+			case "component":
+				if err := c.header(); err != nil {
+					return err
+				}
+				c.push("component")
+				err = c.body(d)
+				c.pop()
+			default:
+				if err := d.Skip(); err != nil {
+					return &PathError{Path: c.path(name), Err: err}
+				}
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// body walks ClinicalDocument/component: a structuredBody or nonXMLBody.
+func (c *converter) body(d *xml.Decoder) error {
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return &PathError{Path: c.path(), Err: fmt.Errorf("xml: %w", err)}
+		}
+		switch t := tok.(type) {
+		case xml.EndElement:
+			return nil
+		case xml.StartElement:
+			switch t.Name.Local {
+			case "structuredBody":
+				c.push("structuredBody")
+				err = c.structuredBody(d)
+				c.pop()
+			case "nonXMLBody":
+				var x struct {
+					Text *ed `xml:"text"`
+				}
+				err = c.decode(d, &x, t, "nonXMLBody")
+				if x.Text != nil {
+					c.nonXML = x.Text
+				}
+			default:
+				err = d.Skip()
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// structuredBody walks component/section elements.
+func (c *converter) structuredBody(d *xml.Decoder) error {
+	n := 0
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return &PathError{Path: c.path(), Err: fmt.Errorf("xml: %w", err)}
+		}
+		switch t := tok.(type) {
+		case xml.EndElement:
+			return nil
+		case xml.StartElement:
+			if t.Name.Local != "component" {
+				if err := d.Skip(); err != nil {
+					return err
+				}
+				continue
+			}
+			n++
+			c.push("component[" + strconv.Itoa(n) + "]")
+			err := c.sectionHolder(d, nil)
+			c.pop()
+			if err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// sectionHolder reads a component element whose child is a section.
+func (c *converter) sectionHolder(d *xml.Decoder, parent *section) error {
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return &PathError{Path: c.path(), Err: fmt.Errorf("xml: %w", err)}
+		}
+		switch t := tok.(type) {
+		case xml.EndElement:
+			return nil
+		case xml.StartElement:
+			if t.Name.Local != "section" {
+				if err := d.Skip(); err != nil {
+					return err
+				}
+				continue
+			}
+			c.push("section")
+			err := c.section(d, parent)
+			c.pop()
+			if err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// section is what the converter knows about the section an entry is in.
+type section struct {
+	templates []ii
+	code      *cd
+	kind      sectionKind
+	parent    *section
+	seq       int
+}
+
+// section streams one section: its code and templateId first (CDA puts
+// them before entries), narrative skipped, entries converted one by one.
+func (c *converter) section(d *xml.Decoder, parent *section) error {
+	c.sectionSeq++
+	s := &section{parent: parent, seq: c.sectionSeq}
+	entries, comps := 0, 0
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return &PathError{Path: c.path(), Err: fmt.Errorf("xml: %w", err)}
+		}
+		switch t := tok.(type) {
+		case xml.EndElement:
+			return nil
+		case xml.StartElement:
+			var err error
+			switch t.Name.Local {
+			case "templateId":
+				var x ii
+				err = c.decode(d, &x, t, "templateId")
+				s.templates = append(s.templates, x)
+				s.kind = classifySection(s)
+			case "code":
+				s.code = &cd{}
+				err = c.decode(d, s.code, t, "code")
+				s.kind = classifySection(s)
+			case "entry":
+				entries++
+				name := "entry[" + strconv.Itoa(entries) + "]"
+				var rel relationship
+				if err = c.decode(d, &rel, t, name); err == nil {
+					c.push(name)
+					err = c.entry(&rel, s)
+					c.pop()
+				}
+			case "component":
+				comps++
+				c.push("component[" + strconv.Itoa(comps) + "]")
+				err = c.sectionHolder(d, s)
+				c.pop()
+			default:
+				err = d.Skip()
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// finish builds what needs the whole document: patient extensions found in
+// sections, the DocumentReference and the Binaries.
+func (c *converter) finish() error {
+	if err := c.header(); err != nil {
+		return err
+	}
+	c.emitPatient()
+	c.document2()
+	for _, typ := range typeOrder {
+		if n := len(c.entries[typ]); n > 0 {
+			c.res.Counts[typ] = n
+		}
+	}
+	return nil
+}
+
+// bundle assembles the transaction in type order.
+func (c *converter) bundle() *fhir.Bundle {
+	n := 0
+	for _, es := range c.entries {
+		n += len(es)
+	}
+	b := &fhir.Bundle{ResourceType: "Bundle", Type: "transaction", Entry: make([]fhir.BundleEntry, 0, n)}
+	if c.docIdent.Value != "" {
+		b.Identifier = &fhir.Identifier{System: c.docIdent.System, Value: c.docIdent.Value}
+	}
+	if sec := c.securityLabels(); len(sec) > 0 {
+		b.Meta = &fhir.Meta{Security: sec}
+	}
+	for _, typ := range typeOrder {
+		b.Entry = append(b.Entry, c.entries[typ]...)
+	}
+	return b
+}
+
+// key returns the PHI-free hash used as Result.PatientKey.
+func key(system, value string) string {
+	h := sha256.Sum256([]byte(system + "|" + value))
+	return hex.EncodeToString(h[:16])
+}

@@ -1,0 +1,669 @@
+package ccdafhir
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/ferry-health/ferry/adapters/fhir"
+)
+
+// claimEntry claims the identity of a resource made from a clinical
+// statement; sub distinguishes statements nested in one entry.
+func (c *converter) claimEntry(typ string, ids []ii, sub string) (identity, []fhir.Identifier, bool) {
+	return c.claim(typ, identifiers(ids), c.path(sub), false)
+}
+
+// status is the lower-case statusCode of a statement.
+func status(a *act) string {
+	if a == nil || a.StatusCode == nil {
+		return ""
+	}
+	return strings.ToLower(strings.TrimSpace(a.StatusCode.Code))
+}
+
+// negated reports negationInd="true".
+func negated(a *act) bool { return boolAttr(a.NegationInd) }
+
+// related yields the nested statements of a, with their element names.
+func related(a *act, fn func(i int, r *relationship, s *act, el string)) {
+	for i := range a.EntryRelationship {
+		r := &a.EntryRelationship[i]
+		if s, el := r.statement(); s != nil {
+			fn(i, r, s, el)
+		}
+	}
+}
+
+// firstValueConcept returns the first coded value of a statement.
+func firstValueConcept(a *act) *fhir.CodeableConcept {
+	for i := range a.Value {
+		if cc := concept(a.Value[i].asCD()); cc != nil {
+			return cc
+		}
+	}
+	return nil
+}
+
+// indications collects Indication (4.19) values as reason codes.
+func indications(a *act) []fhir.CodeableConcept {
+	var out []fhir.CodeableConcept
+	related(a, func(_ int, r *relationship, s *act, el string) {
+		if el == "observation" && (hasTemplate(s.TemplateID, tplIndication) || r.TypeCode == "RSON") {
+			if cc := firstValueConcept(s); cc != nil {
+				out = append(out, *cc)
+			} else if cc := concept(s.Code); cc != nil && r.TypeCode == "RSON" {
+				out = append(out, *cc)
+			}
+		}
+	})
+	return out
+}
+
+// ---- Allergies (Allergy Concern Act 4.30 / Allergy Intolerance Observation 4.7)
+
+// allergyTypes maps the allergy observation value (type of reaction) to
+// AllergyIntolerance.type and category.
+var allergyTypes = map[string][2]string{
+	"419199007": {"allergy", ""},
+	"416098002": {"allergy", "medication"},
+	"414285001": {"allergy", "food"},
+	"426232007": {"allergy", "environment"},
+	"59037007":  {"intolerance", "medication"},
+	"235719002": {"intolerance", "food"},
+	"420134006": {"", ""},
+	"418038007": {"", ""},
+	"419511003": {"", "medication"},
+	"418471000": {"", "food"},
+	"232347008": {"", "environment"},
+	"418545001": {"allergy", "environment"},
+}
+
+// noKnown maps the allergy observation value of a negated, substance-less
+// observation to the SNOMED "no known ..." code FHIR uses instead.
+var noKnown = map[string][2]string{
+	"416098002": {"409137002", "No known drug allergy"},
+	"419511003": {"409137002", "No known drug allergy"},
+	"59037007":  {"409137002", "No known drug allergy"},
+	"414285001": {"429625007", "No known food allergy"},
+	"418471000": {"429625007", "No known food allergy"},
+	"235719002": {"429625007", "No known food allergy"},
+	"426232007": {"428607008", "No known environmental allergy"},
+	"232347008": {"428607008", "No known environmental allergy"},
+}
+
+func (c *converter) allergyConcern(a *act) {
+	n := 0
+	related(a, func(i int, _ *relationship, s *act, el string) {
+		if el == "observation" {
+			n++
+			c.push("entryRelationship[" + strconv.Itoa(i+1) + "]")
+			c.allergy(s, a)
+			c.pop()
+		}
+	})
+	if n == 0 {
+		c.skip("allergy concern without observation")
+	}
+}
+
+func (c *converter) allergy(o *act, concern *act) {
+	idn, ids, fresh := c.claimEntry("AllergyIntolerance", o.ID, "observation")
+	if !fresh {
+		return
+	}
+	r := &fhir.AllergyIntolerance{ResourceType: "AllergyIntolerance", ID: idn.id, Identifier: ids, Patient: c.subject()}
+	valueCode := ""
+	for _, v := range o.Value {
+		if v.CodeSystem == "2.16.840.1.113883.6.96" && v.Code != "" {
+			valueCode = v.Code
+			break
+		}
+	}
+	if t, ok := allergyTypes[valueCode]; ok {
+		r.Type = t[0]
+		if t[1] != "" {
+			r.Category = []string{t[1]}
+		}
+	}
+	// The substance is the consumable participant's playing entity.
+	var substance *fhir.CodeableConcept
+	for _, p := range o.Participant {
+		if p.ParticipantRole == nil || p.ParticipantRole.PlayingEntity == nil {
+			continue
+		}
+		pe := p.ParticipantRole.PlayingEntity
+		substance = concept(pe.Code)
+		if substance == nil {
+			for _, n := range pe.Name {
+				if s := clean(n.Text); s != "" {
+					substance = &fhir.CodeableConcept{Text: s}
+					break
+				}
+			}
+		}
+		if substance != nil {
+			break
+		}
+	}
+	verification := "confirmed"
+	switch {
+	case negated(o) && substance == nil:
+		code := [2]string{"716186003", "No known allergy"}
+		if nk, ok := noKnown[valueCode]; ok {
+			code = nk
+		}
+		r.Code = simpleConcept(sysSCT, code[0], code[1])
+	case negated(o):
+		verification = "refuted"
+		r.Code = substance
+	case substance != nil:
+		r.Code = substance
+	default:
+		// R2.1 also allows the "no known" code as the observation value.
+		if cc := firstValueConcept(o); cc != nil && (hasValueCode(o, "716186003") || hasValueCode(o, "409137002") || hasValueCode(o, "429625007")) {
+			r.Code = cc
+		}
+	}
+	clinical := ""
+	var severity string
+	related(o, func(i int, rel *relationship, s *act, el string) {
+		if el != "observation" {
+			return
+		}
+		switch {
+		case hasTemplate(s.TemplateID, tplAllergyStatus) || hasCode(s.Code, "2.16.840.1.113883.6.1", "33999-4"):
+			clinical = clinicalFromStatusObs(s)
+		case hasTemplate(s.TemplateID, tplCriticality):
+			for _, v := range s.Value {
+				switch v.Code {
+				case "CRITH":
+					r.Criticality = "high"
+				case "CRITL":
+					r.Criticality = "low"
+				case "CRITU":
+					r.Criticality = "unable-to-assess"
+				}
+			}
+		case hasTemplate(s.TemplateID, tplSeverity) || rel.TypeCode == "SUBJ" && hasCode(s.Code, "2.16.840.1.113883.5.4", "SEV"):
+			severity = severityOf(s)
+		case hasTemplate(s.TemplateID, tplReaction) || rel.TypeCode == "MFST":
+			if rx, ok := c.reaction(s); ok {
+				r.Reaction = append(r.Reaction, rx)
+			}
+		}
+	})
+	if severity != "" {
+		for i := range r.Reaction {
+			if r.Reaction[i].Severity == "" {
+				r.Reaction[i].Severity = severity
+			}
+		}
+	}
+	if clinical == "" {
+		clinical = "active"
+		if e := firstEffective(o.EffectiveTime); e != nil && tsValue(e.High) != "" {
+			clinical = "resolved"
+		} else if st := status(concern); st == "completed" || st == "suspended" {
+			clinical = "inactive"
+		}
+	}
+	r.ClinicalStatus = simpleConcept("http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", clinical, "")
+	r.VerificationStatus = simpleConcept("http://terminology.hl7.org/CodeSystem/allergyintolerance-verification", verification, "")
+	if pt, per := effective(firstEffective(o.EffectiveTime)); pt != "" {
+		r.OnsetDateTime = pt
+	} else if per != nil && per.Start != "" {
+		r.OnsetDateTime = per.Start
+	}
+	rec, t := c.authorRef(o.Author)
+	if rec == nil && concern != nil {
+		rec, t = c.authorRef(concern.Author)
+	}
+	r.Recorder, r.RecordedDate = rec, t
+	c.add(idn, r)
+}
+
+// hasValueCode reports whether any value of a has the code.
+func hasValueCode(a *act, code string) bool {
+	for _, v := range a.Value {
+		if v.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+// clinicalFromStatusObs maps an Allergy/Problem Status Observation value.
+func clinicalFromStatusObs(s *act) string {
+	for _, v := range s.Value {
+		switch v.Code {
+		case "55561003":
+			return "active"
+		case "73425007":
+			return "inactive"
+		case "413322009":
+			return "resolved"
+		}
+	}
+	return ""
+}
+
+// severityOf maps a Severity Observation value to mild/moderate/severe.
+func severityOf(s *act) string {
+	for _, v := range s.Value {
+		switch v.Code {
+		case "255604002":
+			return "mild"
+		case "6736007", "371923003":
+			return "moderate"
+		case "24484000", "371924009", "399166001":
+			return "severe"
+		}
+	}
+	return ""
+}
+
+// reaction maps a Reaction Observation; FHIR needs a manifestation.
+func (c *converter) reaction(s *act) (fhir.AllergyIntoleranceReaction, bool) {
+	m := firstValueConcept(s)
+	if m == nil {
+		return fhir.AllergyIntoleranceReaction{}, false
+	}
+	rx := fhir.AllergyIntoleranceReaction{Manifestation: []fhir.CodeableConcept{*m}}
+	if pt, per := effective(firstEffective(s.EffectiveTime)); pt != "" {
+		rx.Onset = pt
+	} else if per != nil {
+		rx.Onset = per.Start
+	}
+	related(s, func(_ int, _ *relationship, x *act, el string) {
+		if el == "observation" && hasTemplate(x.TemplateID, tplSeverity) {
+			rx.Severity = severityOf(x)
+		}
+	})
+	return rx, true
+}
+
+// ---- Problems (Problem Concern Act 4.3 / Problem Observation 4.4)
+
+func (c *converter) problemConcern(a *act, s *section) {
+	n := 0
+	related(a, func(i int, _ *relationship, x *act, el string) {
+		if el == "observation" && (hasTemplate(x.TemplateID, tplProblemObs) || len(x.Value) > 0) &&
+			!hasTemplate(x.TemplateID, tplProblemStatus) {
+			n++
+			c.push("entryRelationship[" + strconv.Itoa(i+1) + "]")
+			c.condition(x, a, categoryFor(s))
+			c.pop()
+		}
+	})
+	if n == 0 {
+		c.skip("problem concern without observation")
+	}
+}
+
+// condition maps a Problem Observation; it returns the reference.
+func (c *converter) condition(o *act, concern *act, category string) string {
+	idn, ids, fresh := c.claimEntry("Condition", o.ID, "observation")
+	if !fresh {
+		return idn.ref
+	}
+	r := &fhir.Condition{ResourceType: "Condition", ID: idn.id, Identifier: ids, Subject: c.subject()}
+	catSys := "http://terminology.hl7.org/CodeSystem/condition-category"
+	if category == "health-concern" {
+		catSys = "http://hl7.org/fhir/us/core/CodeSystem/condition-category"
+	}
+	r.Category = []fhir.CodeableConcept{*simpleConcept(catSys, category, "")}
+	r.Code = firstValueConcept(o)
+	verification := "confirmed"
+	if negated(o) {
+		if r.Code == nil || hasValueCode(o, "55607006") {
+			r.Code = simpleConcept(sysSCT, "160245001", "No current problems or disability")
+		} else {
+			verification = "refuted"
+		}
+	}
+	if r.Code == nil {
+		r.Code = concept(o.Code)
+	}
+	pt, per := effective(firstEffective(o.EffectiveTime))
+	if pt != "" {
+		r.OnsetDateTime = pt
+	} else if per != nil {
+		r.OnsetDateTime, r.AbatementDateTime = per.Start, per.End
+	}
+	clinical := ""
+	related(o, func(_ int, _ *relationship, x *act, el string) {
+		if el == "observation" && (hasTemplate(x.TemplateID, tplProblemStatus) || hasCode(x.Code, "2.16.840.1.113883.6.1", "33999-4")) {
+			clinical = clinicalFromStatusObs(x)
+		}
+	})
+	if clinical == "" {
+		switch {
+		case r.AbatementDateTime != "":
+			clinical = "resolved"
+		case status(concern) == "completed":
+			clinical = "resolved"
+		case status(concern) == "suspended":
+			clinical = "inactive"
+		default:
+			clinical = "active"
+		}
+	}
+	if r.AbatementDateTime != "" && clinical == "active" {
+		clinical = "resolved"
+	}
+	r.ClinicalStatus = simpleConcept("http://terminology.hl7.org/CodeSystem/condition-clinical", clinical, "")
+	r.VerificationStatus = simpleConcept("http://terminology.hl7.org/CodeSystem/condition-ver-status", verification, "")
+	rec, t := c.authorRef(o.Author)
+	if rec == nil && concern != nil {
+		rec, t = c.authorRef(concern.Author)
+	}
+	r.Recorder, r.RecordedDate = rec, t
+	if len(o.TargetSiteCode) > 0 {
+		r.BodySite = concepts(o.TargetSiteCode)
+	}
+	if c.curEncounter != "" {
+		r.Encounter = &fhir.Reference{Reference: c.curEncounter}
+	}
+	c.add(idn, r)
+	return idn.ref
+}
+
+// ---- Medications (Medication Activity 4.16, Planned Medication 4.42)
+
+func (c *converter) medication(a *act, s *section) {
+	med := c.medicationProduct(a.Consumable)
+	dosage := c.dosage(a)
+	reasons := indications(a)
+	by, when := c.authorRef(a.Author)
+	st := status(a)
+	mood := strings.ToUpper(a.MoodCode)
+	if mood == "EVN" || (mood == "" && s.kind != secPlan) {
+		idn, ids, fresh := c.claimEntry("MedicationStatement", a.ID, "substanceAdministration")
+		if !fresh {
+			return
+		}
+		r := &fhir.MedicationStatement{ResourceType: "MedicationStatement", ID: idn.id, Identifier: ids,
+			Status: medStatementStatus(st, negated(a)), Subject: c.subject(), ReasonCode: reasons,
+			DateAsserted: when, InformationSource: by}
+		r.MedicationReference, r.MedicationCodeableConcept = med.ref, med.cc
+		pt, per := effective(firstEffective(a.EffectiveTime))
+		r.EffectiveDateTime, r.EffectivePeriod = pt, per
+		if dosage != nil {
+			r.Dosage = []fhir.Dosage{*dosage}
+		}
+		c.add(idn, r)
+		return
+	}
+	idn, ids, fresh := c.claimEntry("MedicationRequest", a.ID, "substanceAdministration")
+	if !fresh {
+		return
+	}
+	intent := "order"
+	switch {
+	case s.kind == secPlan || hasTemplate(a.TemplateID, tplPlannedMed):
+		intent = "plan"
+	case mood == "PRP" || mood == "PRMS":
+		intent = "proposal"
+	}
+	r := &fhir.MedicationRequest{ResourceType: "MedicationRequest", ID: idn.id, Identifier: ids,
+		Status: medRequestStatus(st), Intent: intent, Subject: c.subject(), ReasonCode: reasons,
+		AuthoredOn: when, Requester: by}
+	if negated(a) {
+		r.DoNotPerform = ptr(true)
+	}
+	r.MedicationReference, r.MedicationCodeableConcept = med.ref, med.cc
+	if dosage != nil {
+		pt, per := effective(firstEffective(a.EffectiveTime))
+		if per != nil || pt != "" {
+			if dosage.Timing == nil {
+				dosage.Timing = &fhir.Timing{}
+			}
+			if per == nil {
+				per = &fhir.Period{Start: pt}
+			}
+			if dosage.Timing.Repeat == nil {
+				dosage.Timing.Repeat = &fhir.TimingRepeat{}
+			}
+			dosage.Timing.Repeat.BoundsPeriod = per
+		}
+		r.DosageInstruction = []fhir.Dosage{*dosage}
+	}
+	var sup fhir.MedicationRequestSupply
+	if a.RepeatNumber != nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(a.RepeatNumber.Value)); err == nil && n >= 1 {
+			sup.NumberOfRepeatsAllowed = ptr(n - 1)
+		}
+	}
+	related(a, func(_ int, _ *relationship, x *act, el string) {
+		if el == "supply" && hasTemplate(x.TemplateID, tplMedSupplyOrder) {
+			if q := pqQuantity(x.Quantity); q != nil && sup.Quantity == nil {
+				sup.Quantity = q
+			}
+		}
+	})
+	if sup.NumberOfRepeatsAllowed != nil || sup.Quantity != nil {
+		r.DispenseRequest = &sup
+	}
+	c.add(idn, r)
+}
+
+// medRef is a medication as a reference or, lacking a product, a concept.
+type medRef struct {
+	ref *fhir.Reference
+	cc  *fhir.CodeableConcept
+}
+
+// medicationProduct maps a consumable to a shared Medication resource.
+// Medication[x] is required, so a missing product gives the
+// data-absent-reason "unknown" concept.
+func (c *converter) medicationProduct(h *productHolder) medRef {
+	unknown := medRef{cc: simpleConcept("http://terminology.hl7.org/CodeSystem/data-absent-reason", "unknown", "Unknown")}
+	if h == nil || h.ManufacturedProduct == nil || h.ManufacturedProduct.ManufacturedMaterial == nil {
+		return unknown
+	}
+	mp := h.ManufacturedProduct
+	mm := mp.ManufacturedMaterial
+	code := concept(mm.Code)
+	if code == nil {
+		if n := clean(mm.Name); n != "" {
+			code = &fhir.CodeableConcept{Text: n}
+		}
+	}
+	if code == nil {
+		return unknown
+	}
+	synth := "medication"
+	for _, x := range code.Coding {
+		synth += "|" + x.System + "#" + x.Code
+	}
+	lot := clean(mm.LotNumberText)
+	synth += "|" + code.Text + "|" + lot
+	idn, ids, fresh := c.claim("Medication", identifiers(mp.ID), synth, true)
+	if fresh {
+		m := &fhir.Medication{ResourceType: "Medication", ID: idn.id, Identifier: ids, Code: code,
+			Manufacturer: c.organization(mp.ManufacturerOrganization)}
+		if lot != "" {
+			m.Batch = &fhir.MedicationBatch{LotNumber: lot}
+		}
+		c.add(idn, m)
+	}
+	return medRef{ref: idn.reference()}
+}
+
+// medStatementStatus maps statusCode to MedicationStatement.status.
+func medStatementStatus(st string, neg bool) string {
+	if neg {
+		return "not-taken"
+	}
+	switch st {
+	case "active":
+		return "active"
+	case "completed":
+		return "completed"
+	case "aborted":
+		return "stopped"
+	case "suspended", "held":
+		return "on-hold"
+	case "cancelled":
+		return "not-taken"
+	case "nullified":
+		return "entered-in-error"
+	case "new":
+		return "intended"
+	}
+	return "unknown"
+}
+
+// medRequestStatus maps statusCode to MedicationRequest.status.
+func medRequestStatus(st string) string {
+	switch st {
+	case "active":
+		return "active"
+	case "completed":
+		return "completed"
+	case "aborted":
+		return "stopped"
+	case "suspended", "held":
+		return "on-hold"
+	case "cancelled":
+		return "cancelled"
+	case "nullified":
+		return "entered-in-error"
+	case "new":
+		return "draft"
+	}
+	return "unknown"
+}
+
+// periodUnits maps UCUM time units to FHIR UnitsOfTime.
+var periodUnits = map[string]string{"s": "s", "min": "min", "h": "h", "d": "d", "wk": "wk", "mo": "mo", "a": "a"}
+
+// eventTimings are v3 TimingEvent codes that FHIR EventTiming shares.
+var eventTimings = map[string]bool{"HS": true, "WAKE": true, "C": true, "CM": true, "CD": true, "CV": true,
+	"AC": true, "ACM": true, "ACD": true, "ACV": true, "PC": true, "PCM": true, "PCD": true, "PCV": true}
+
+// dosage builds the Dosage of a substance administration; nil if empty.
+func (c *converter) dosage(a *act) *fhir.Dosage {
+	d := &fhir.Dosage{Route: concept(a.RouteCode)}
+	if len(a.ApproachSiteCode) > 0 {
+		d.Site = concept(&a.ApproachSiteCode[0])
+	}
+	for i := range a.EffectiveTime {
+		e := &a.EffectiveTime[i]
+		typ := strings.ToUpper(bareType(e.XSIType))
+		switch {
+		case (typ == "PIVL_TS" || e.Period != nil) && e.Period != nil:
+			n, ok := decimal(e.Period.Value)
+			unit := periodUnits[strings.TrimSpace(e.Period.Unit)]
+			if ok && unit != "" {
+				d.Timing = &fhir.Timing{Repeat: &fhir.TimingRepeat{Frequency: 1, Period: n, PeriodUnit: unit}}
+			}
+		case typ == "EIVL_TS" || e.Event != nil:
+			if e.Event != nil && eventTimings[e.Event.Code] {
+				d.Timing = &fhir.Timing{Repeat: &fhir.TimingRepeat{When: []string{e.Event.Code}}}
+			}
+		}
+	}
+	if q := a.DoseQuantity; q != nil && q.NullFlavor == "" {
+		unit := q.Unit
+		if unit == "1" {
+			unit = ""
+		}
+		if qq := quantity(q.Value, unit); qq != nil {
+			d.DoseAndRate = append(d.DoseAndRate, fhir.DosageDoseAndRate{DoseQuantity: qq})
+		} else if q.Low != nil || q.High != nil {
+			rg := &fhir.Range{Low: pqQuantity(q.Low), High: pqQuantity(q.High)}
+			if rg.Low != nil || rg.High != nil {
+				d.DoseAndRate = append(d.DoseAndRate, fhir.DosageDoseAndRate{DoseRange: rg})
+			}
+		}
+	}
+	if q := a.RateQuantity; q != nil && q.NullFlavor == "" {
+		if qq := quantity(q.Value, q.Unit); qq != nil {
+			if len(d.DoseAndRate) == 0 {
+				d.DoseAndRate = append(d.DoseAndRate, fhir.DosageDoseAndRate{})
+			}
+			d.DoseAndRate[0].RateQuantity = qq
+		}
+	}
+	related(a, func(_ int, r *relationship, x *act, el string) {
+		switch {
+		case hasTemplate(x.TemplateID, "2.16.840.1.113883.10.20.22.4.147") && x.Text != nil:
+			d.Text = clean(x.Text.Text)
+		case hasTemplate(x.TemplateID, tplInstruction):
+			if cc := concept(x.Code); cc != nil {
+				d.Additional = append(d.Additional, *cc)
+			}
+		}
+	})
+	if d.Route == nil && d.Site == nil && d.Timing == nil && len(d.DoseAndRate) == 0 && d.Text == "" && len(d.Additional) == 0 {
+		return nil
+	}
+	return d
+}
+
+// ---- Immunizations (Immunization Activity 4.52)
+
+func (c *converter) immunization(a *act) {
+	idn, ids, fresh := c.claimEntry("Immunization", a.ID, "substanceAdministration")
+	if !fresh {
+		return
+	}
+	r := &fhir.Immunization{ResourceType: "Immunization", ID: idn.id, Identifier: ids, Patient: c.subject()}
+	switch {
+	case negated(a):
+		r.Status = "not-done"
+	case status(a) == "nullified":
+		r.Status = "entered-in-error"
+	case status(a) == "aborted" || status(a) == "cancelled":
+		r.Status = "not-done"
+	default:
+		r.Status = "completed"
+	}
+	r.VaccineCode = simpleConcept("http://terminology.hl7.org/CodeSystem/data-absent-reason", "unknown", "Unknown")
+	if h := a.Consumable; h != nil && h.ManufacturedProduct != nil {
+		mp := h.ManufacturedProduct
+		if mm := mp.ManufacturedMaterial; mm != nil {
+			if cc := concept(mm.Code); cc != nil {
+				r.VaccineCode = cc
+			}
+			r.LotNumber = clean(mm.LotNumberText)
+		}
+		r.Manufacturer = c.organization(mp.ManufacturerOrganization)
+	}
+	pt, per := effective(firstEffective(a.EffectiveTime))
+	if pt == "" && per != nil {
+		pt = per.Start
+	}
+	if pt != "" {
+		r.OccurrenceDateTime = pt
+	} else {
+		r.OccurrenceString = "unknown"
+	}
+	r.Route = concept(a.RouteCode)
+	if len(a.ApproachSiteCode) > 0 {
+		r.Site = concept(&a.ApproachSiteCode[0])
+	}
+	if q := a.DoseQuantity; q != nil && q.NullFlavor == "" {
+		unit := q.Unit
+		if unit == "1" {
+			unit = ""
+		}
+		r.DoseQuantity = quantity(q.Value, unit)
+	}
+	for i := range a.Performer {
+		if ref := c.actor(a.Performer[i].AssignedEntity); ref != nil {
+			r.Performer = append(r.Performer, fhir.ImmunizationPerformer{
+				Function: simpleConcept("http://terminology.hl7.org/CodeSystem/v2-0443", "AP", "Administering Provider"),
+				Actor:    ref})
+		}
+	}
+	_, r.Recorded = c.authorRef(a.Author)
+	related(a, func(_ int, _ *relationship, x *act, el string) {
+		if hasTemplate(x.TemplateID, tplImmRefusal) && r.Status == "not-done" {
+			r.StatusReason = concept(x.Code)
+		}
+	})
+	r.ReasonCode = indications(a)
+	c.add(idn, r)
+}

@@ -1,0 +1,724 @@
+package ccdafhir
+
+import (
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"strings"
+
+	"github.com/ferry-health/ferry/adapters/fhir"
+)
+
+// documentKinds names the C-CDA document templates (US Realm Header children).
+var documentKinds = map[string]string{
+	"2.16.840.1.113883.10.20.22.1.2":  "CCD",
+	"2.16.840.1.113883.10.20.22.1.3":  "History and Physical",
+	"2.16.840.1.113883.10.20.22.1.4":  "Consultation Note",
+	"2.16.840.1.113883.10.20.22.1.5":  "Diagnostic Imaging Report",
+	"2.16.840.1.113883.10.20.22.1.6":  "Procedure Note",
+	"2.16.840.1.113883.10.20.22.1.7":  "Operative Note",
+	"2.16.840.1.113883.10.20.22.1.8":  "Discharge Summary",
+	"2.16.840.1.113883.10.20.22.1.9":  "Progress Note",
+	"2.16.840.1.113883.10.20.22.1.10": "Unstructured Document",
+	"2.16.840.1.113883.10.20.22.1.13": "Transfer Summary",
+	"2.16.840.1.113883.10.20.22.1.14": "Referral Note",
+	"2.16.840.1.113883.10.20.22.1.15": "Care Plan",
+}
+
+// patientState is the Patient being built; it is added to the bundle at
+// the end because the birth-sex extension comes from a section.
+type patientState struct {
+	idn      identity
+	res      *fhir.Patient
+	birthSex string
+}
+
+// header converts the document header once, before the first section.
+func (c *converter) header() error {
+	if c.headerDone {
+		return nil
+	}
+	c.headerDone = true
+	for _, t := range c.templates {
+		if k, ok := documentKinds[t.Root]; ok && c.res.DocumentKind == "" {
+			c.res.DocumentKind = k
+		}
+		if t.Root == tplUSRealmHeader {
+			if t.Extension != "" {
+				c.res.Version = "R2.1"
+			} else {
+				c.res.Version = "R1.1"
+			}
+		}
+	}
+	if c.docCode != nil {
+		c.res.DocumentType = strings.TrimSpace(c.docCode.Code)
+	}
+	if id, ok := identifier(c.docID); ok {
+		c.docIdent = id
+		c.docKey = id.System + "|" + id.Value
+	} else {
+		h := sha256.Sum256(c.raw)
+		c.docIdent = fhir.Identifier{System: sysRFC, Value: "urn:sha256:" + hex.EncodeToString(h[:])}
+		c.docKey = c.docIdent.Value
+	}
+	c.observeConf(c.conf)
+	if c.target == nil {
+		return &PathError{Path: "/ClinicalDocument/recordTarget", Err: ErrNoPatient}
+	}
+	c.buildPatient()
+	if c.componOf != nil && c.componOf.EncompassingEncounter != nil {
+		c.encounter = c.headerEncounter()
+	}
+	return nil
+}
+
+// buildPatient maps recordTarget/patientRole to a US Core Patient.
+func (c *converter) buildPatient() {
+	pr := &c.target.PatientRole
+	var ids []fhir.Identifier
+	for _, id := range identifiers(pr.ID) {
+		if id.System == identifierSystems[oidSSN] && !c.opts.KeepSSN {
+			continue
+		}
+		ids = append(ids, id)
+	}
+	p := &fhir.Patient{ResourceType: "Patient"}
+	idn, ids, _ := c.claim("Patient", ids, "recordTarget", false)
+	p.ID, p.Identifier = idn.id, ids
+	c.res.PatientKey = key(idn.ident.System, idn.ident.Value)
+	p.Address = addresses(pr.Addr)
+	p.Telecom = telecoms(pr.Telecom)
+	if pt := pr.Patient; pt != nil {
+		p.Name = humanNames(pt.Name)
+		p.Gender = gender(pt.AdministrativeGenderCode)
+		if pt.BirthTime != nil {
+			p.BirthDate = date(pt.BirthTime.Value)
+		}
+		if pt.DeceasedTime != nil && tsValue(pt.DeceasedTime) != "" {
+			p.DeceasedDateTime = tsValue(pt.DeceasedTime)
+		} else if pt.DeceasedInd != nil && pt.DeceasedInd.Value != "" {
+			p.DeceasedBoolean = ptr(boolAttr(pt.DeceasedInd.Value))
+		}
+		p.MaritalStatus = concept(pt.MaritalStatusCode)
+		races := append(append([]cd(nil), pt.RaceCode...), pt.SDTCRaceCode...)
+		if ext, ok := ombExtension("http://hl7.org/fhir/us/core/StructureDefinition/us-core-race", races, ombRace); ok {
+			p.Extension = append(p.Extension, ext)
+		}
+		eths := append(append([]cd(nil), pt.EthnicGroupCode...), pt.SDTCEthnicGroupCode...)
+		if ext, ok := ombExtension("http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity", eths, ombEthnicity); ok {
+			p.Extension = append(p.Extension, ext)
+		}
+		for _, lc := range pt.LanguageCommunication {
+			if lc.LanguageCode == nil || strings.TrimSpace(lc.LanguageCode.Code) == "" {
+				continue
+			}
+			com := fhir.PatientCommunication{Language: fhir.CodeableConcept{Coding: []fhir.Coding{{System: "urn:ietf:bcp:47", Code: strings.TrimSpace(lc.LanguageCode.Code)}}}}
+			if lc.PreferenceInd != nil && lc.PreferenceInd.Value != "" {
+				com.Preferred = ptr(boolAttr(lc.PreferenceInd.Value))
+			}
+			p.Communication = append(p.Communication, com)
+		}
+	}
+	if pr.ProviderOrganization != nil {
+		p.ManagingOrganization = c.organization(pr.ProviderOrganization)
+	}
+	c.patient = &patientState{idn: idn, res: p}
+}
+
+// emitPatient adds the Patient with what sections contributed.
+func (c *converter) emitPatient() {
+	if c.patient == nil {
+		return
+	}
+	p := c.patient.res
+	if c.patient.birthSex != "" {
+		p.Extension = append(p.Extension, fhir.Extension{
+			URL:       "http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex",
+			ValueCode: c.patient.birthSex,
+		})
+	}
+	c.add(c.patient.idn, p)
+}
+
+// subject is the reference to the document's patient.
+func (c *converter) subject() *fhir.Reference { return c.patient.idn.reference() }
+
+var (
+	ombRace      = map[string]bool{"1002-5": true, "2028-9": true, "2054-5": true, "2076-8": true, "2106-3": true}
+	ombEthnicity = map[string]bool{"2135-2": true, "2186-5": true}
+)
+
+// ombExtension builds the US Core race or ethnicity extension: OMB
+// categories, detailed codes and the required text. ASKU/UNK nullFlavors
+// become v3-NullFlavor codes in ombCategory, as US Core allows.
+func ombExtension(url string, codes []cd, omb map[string]bool) (fhir.Extension, bool) {
+	ext := fhir.Extension{URL: url}
+	var text []string
+	for i := range codes {
+		x := &codes[i]
+		code := strings.TrimSpace(x.Code)
+		switch {
+		case code == "" && (x.NullFlavor == "ASKU" || x.NullFlavor == "UNK"):
+			disp := map[string]string{"ASKU": "Asked but no answer", "UNK": "Unknown"}[x.NullFlavor]
+			ext.Extension = append(ext.Extension, fhir.Extension{URL: "ombCategory", ValueCoding: &fhir.Coding{
+				System: "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", Code: x.NullFlavor, Display: disp}})
+			text = append(text, disp)
+		case code == "":
+			continue
+		default:
+			part := "detailed"
+			if omb[code] {
+				part = "ombCategory"
+			}
+			ext.Extension = append(ext.Extension, fhir.Extension{URL: part, ValueCoding: &fhir.Coding{
+				System: "urn:oid:2.16.840.1.113883.6.238", Code: code, Display: clean(x.DisplayName)}})
+			if x.DisplayName != "" {
+				text = append(text, clean(x.DisplayName))
+			} else {
+				text = append(text, code)
+			}
+		}
+	}
+	if len(ext.Extension) == 0 {
+		return ext, false
+	}
+	ext.Extension = append(ext.Extension, fhir.Extension{URL: "text", ValueString: strings.Join(text, ", ")})
+	return ext, true
+}
+
+// gender maps administrativeGenderCode to FHIR AdministrativeGender.
+func gender(c *cd) string {
+	if c == nil {
+		return ""
+	}
+	switch strings.ToUpper(strings.TrimSpace(c.Code)) {
+	case "M":
+		return "male"
+	case "F":
+		return "female"
+	case "UN":
+		return "other"
+	}
+	if c.NullFlavor != "" || c.Code != "" {
+		return "unknown"
+	}
+	return ""
+}
+
+// humanNames maps PN names. A given name qualified CL ("call me") becomes a
+// separate nickname.
+func humanNames(ps []pn) []fhir.HumanName {
+	var out []fhir.HumanName
+	for i := range ps {
+		p := &ps[i]
+		n := fhir.HumanName{Use: nameUse(p.Use)}
+		var nick []string
+		for _, g := range p.Given {
+			if s := clean(g.Text); s != "" {
+				if g.Qualifier == "CL" {
+					nick = append(nick, s)
+				} else {
+					n.Given = append(n.Given, s)
+				}
+			}
+		}
+		var fam []string
+		for _, f := range p.Family {
+			if s := clean(f.Text); s != "" {
+				fam = append(fam, s)
+			}
+		}
+		n.Family = strings.Join(fam, " ")
+		for _, x := range p.Prefix {
+			if s := clean(x.Text); s != "" {
+				n.Prefix = append(n.Prefix, s)
+			}
+		}
+		for _, x := range p.Suffix {
+			if s := clean(x.Text); s != "" {
+				n.Suffix = append(n.Suffix, s)
+			}
+		}
+		if n.Family == "" && len(n.Given) == 0 && len(n.Prefix) == 0 && len(n.Suffix) == 0 {
+			if t := clean(p.Text); t != "" {
+				n.Text = t
+			}
+		}
+		if p.ValidTime != nil {
+			if _, per := effective(p.ValidTime); per != nil {
+				n.Period = per
+			}
+		}
+		if n.Family != "" || len(n.Given) > 0 || n.Text != "" || len(n.Prefix) > 0 || len(n.Suffix) > 0 {
+			out = append(out, n)
+		}
+		if len(nick) > 0 {
+			out = append(out, fhir.HumanName{Use: "nickname", Given: nick})
+		}
+	}
+	return out
+}
+
+// nameUse maps EntityNameUse to NameUse.
+func nameUse(u string) string {
+	for _, x := range strings.Fields(u) {
+		switch x {
+		case "L", "OR":
+			return "official"
+		case "P", "A":
+			return "nickname"
+		case "C", "ASGN", "I":
+			return "usual"
+		}
+	}
+	return ""
+}
+
+// addresses maps AD addresses, dropping empty ones.
+func addresses(as []ad) []fhir.Address {
+	var out []fhir.Address
+	for i := range as {
+		a := &as[i]
+		x := fhir.Address{City: clean(a.City), District: clean(a.County), State: clean(a.State),
+			PostalCode: clean(a.PostalCode), Country: clean(a.Country)}
+		for _, l := range a.StreetAddressLine {
+			if s := clean(l); s != "" {
+				x.Line = append(x.Line, s)
+			}
+		}
+		for _, u := range strings.Fields(a.Use) {
+			switch u {
+			case "H", "HP", "HV":
+				x.Use = "home"
+			case "WP", "DIR", "PUB":
+				x.Use = "work"
+			case "TMP":
+				x.Use = "temp"
+			case "OLD", "BAD":
+				x.Use = "old"
+			case "PHYS":
+				x.Type = "physical"
+			case "PST":
+				x.Type = "postal"
+			}
+		}
+		if a.UseablePeriod != nil {
+			_, x.Period = effective(a.UseablePeriod)
+		}
+		if len(x.Line) == 0 && x.City == "" && x.State == "" && x.PostalCode == "" && x.Country == "" && x.District == "" {
+			continue
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+// telecoms maps TEL values (tel:, fax:, mailto:, http:).
+func telecoms(ts []tel) []fhir.ContactPoint {
+	var out []fhir.ContactPoint
+	for _, t := range ts {
+		v := strings.TrimSpace(t.Value)
+		if v == "" || t.NullFlavor != "" {
+			continue
+		}
+		cp := fhir.ContactPoint{}
+		lv := strings.ToLower(v)
+		switch {
+		case strings.HasPrefix(lv, "tel:"):
+			cp.System, cp.Value = "phone", strings.TrimSpace(v[4:])
+		case strings.HasPrefix(lv, "fax:"):
+			cp.System, cp.Value = "fax", strings.TrimSpace(v[4:])
+		case strings.HasPrefix(lv, "mailto:"):
+			cp.System, cp.Value = "email", strings.TrimSpace(v[7:])
+		case strings.HasPrefix(lv, "http:") || strings.HasPrefix(lv, "https:"):
+			cp.System, cp.Value = "url", v
+		default:
+			cp.System, cp.Value = "other", v
+		}
+		if cp.Value == "" {
+			continue
+		}
+		for _, u := range strings.Fields(t.Use) {
+			switch u {
+			case "H", "HP", "HV":
+				cp.Use = "home"
+			case "WP", "DIR", "PUB":
+				cp.Use = "work"
+			case "MC", "PG":
+				cp.Use = "mobile"
+			case "TMP":
+				cp.Use = "temp"
+			case "BAD":
+				cp.Use = "old"
+			}
+		}
+		out = append(out, cp)
+	}
+	return out
+}
+
+// practitioner maps an assigned author/entity with a person to a
+// Practitioner (shared: the same person is one resource). Devices and
+// organisation-only authors give nil; use organization for those.
+func (c *converter) practitioner(a *assigned) *fhir.Reference {
+	if a == nil || a.AssignedPerson == nil {
+		return nil
+	}
+	names := humanNames(a.AssignedPerson.Name)
+	ids := identifiers(a.ID)
+	if len(ids) == 0 && len(names) == 0 {
+		return nil
+	}
+	synth := "practitioner"
+	for _, n := range names {
+		synth += "|" + n.Family + "," + strings.Join(n.Given, " ") + n.Text
+	}
+	for _, t := range a.Telecom {
+		synth += "|" + t.Value
+	}
+	idn, ids, fresh := c.claim("Practitioner", ids, synth, true)
+	if fresh {
+		p := &fhir.Practitioner{ResourceType: "Practitioner", ID: idn.id, Identifier: ids, Name: names,
+			Telecom: telecoms(a.Telecom), Address: addresses(a.Addr)}
+		c.add(idn, p)
+	}
+	return idn.reference()
+}
+
+// organization maps a CDA organization to a shared Organization.
+func (c *converter) organization(o *organization) *fhir.Reference {
+	if o == nil {
+		return nil
+	}
+	name := ""
+	for _, n := range o.Name {
+		if s := clean(n.Text); s != "" {
+			name = s
+			break
+		}
+	}
+	ids := identifiers(o.ID)
+	if len(ids) == 0 && name == "" {
+		return nil
+	}
+	idn, ids, fresh := c.claim("Organization", ids, "organization|"+name, true)
+	if fresh {
+		org := &fhir.Organization{ResourceType: "Organization", ID: idn.id, Identifier: ids, Name: name,
+			Telecom: telecoms(o.Telecom), Address: addresses(o.Addr)}
+		if name != "" || len(ids) > 0 {
+			org.Active = ptr(true)
+		}
+		c.add(idn, org)
+	}
+	return idn.reference()
+}
+
+// actor returns a Practitioner reference for an assigned entity, falling
+// back to its organization.
+func (c *converter) actor(a *assigned) *fhir.Reference {
+	if a == nil {
+		return nil
+	}
+	if r := c.practitioner(a); r != nil {
+		return r
+	}
+	return c.organization(a.RepresentedOrganization)
+}
+
+// authorRef returns the first author's actor and time of an entry.
+func (c *converter) authorRef(as []author) (*fhir.Reference, string) {
+	for i := range as {
+		r := c.actor(as[i].AssignedAuthor)
+		t := tsValue(as[i].Time)
+		if r != nil || t != "" {
+			return r, t
+		}
+	}
+	return nil, ""
+}
+
+// headerEncounter maps componentOf/encompassingEncounter.
+func (c *converter) headerEncounter() string {
+	ee := c.componOf.EncompassingEncounter
+	e := &fhir.Encounter{ResourceType: "Encounter", Subject: c.subject()}
+	idn, ids, _ := c.claim("Encounter", identifiers(ee.ID), "encompassingEncounter", false)
+	e.ID, e.Identifier = idn.id, ids
+	e.Class = *encounterClass(ee.Code)
+	if ee.Code != nil && ee.Code.CodeSystem != "2.16.840.1.113883.5.4" {
+		if t := concept(ee.Code); t != nil {
+			e.Type = []fhir.CodeableConcept{*t}
+		}
+	}
+	_, e.Period = effective(ee.EffectiveTime)
+	if pt, _ := effective(ee.EffectiveTime); pt != "" {
+		e.Period = &fhir.Period{Start: pt}
+	}
+	e.Status = "unknown"
+	if e.Period != nil && e.Period.End != "" {
+		e.Status = "finished"
+	}
+	if ee.ResponsibleParty != nil {
+		if r := c.practitioner(ee.ResponsibleParty.AssignedEntity); r != nil {
+			e.Participant = append(e.Participant, fhir.EncounterParticipant{
+				Type:       []fhir.CodeableConcept{*simpleConcept("http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "RESP", "responsible party")},
+				Individual: r})
+		}
+	}
+	for i := range ee.EncounterParticipant {
+		ep := &ee.EncounterParticipant[i]
+		if r := c.practitioner(ep.AssignedEntity); r != nil {
+			part := fhir.EncounterParticipant{Individual: r}
+			if ep.TypeCode != "" {
+				part.Type = []fhir.CodeableConcept{*simpleConcept("http://terminology.hl7.org/CodeSystem/v3-ParticipationType", ep.TypeCode, "")}
+			}
+			e.Participant = append(e.Participant, part)
+		}
+	}
+	if ee.DischargeDisposition != nil {
+		if dd := concept(ee.DischargeDisposition); dd != nil {
+			e.Hospitalization = &fhir.EncounterHospitalization{DischargeDisposition: dd}
+		}
+	}
+	if l := ee.Location; l != nil && l.HealthCareFacility != nil && l.HealthCareFacility.Location != nil {
+		if name := clean(l.HealthCareFacility.Location.Name); name != "" {
+			e.Location = append(e.Location, fhir.EncounterLocation{Location: fhir.Reference{Display: name}})
+		}
+	}
+	c.add(idn, e)
+	return idn.ref
+}
+
+// encounterClass reads the v3 ActCode class (AMB, EMER, IMP...) from an
+// encounter code or its translations; without one the class is the
+// v3-NullFlavor UNK, since Encounter.class is required.
+func encounterClass(code *cd) *fhir.Coding {
+	if code != nil {
+		cands := append([]cd{*code}, code.Translation...)
+		for _, x := range cands {
+			if x.CodeSystem == "2.16.840.1.113883.5.4" && x.Code != "" {
+				return &fhir.Coding{System: "http://terminology.hl7.org/CodeSystem/v3-ActCode", Code: x.Code, Display: clean(x.DisplayName)}
+			}
+		}
+	}
+	return &fhir.Coding{System: "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", Code: "UNK", Display: "unknown"}
+}
+
+// confRank orders v3-Confidentiality codes for the high-water mark.
+var confRank = map[string]int{"U": 0, "L": 1, "M": 2, "N": 3, "R": 4, "V": 5}
+var confCodes = []string{"U", "L", "M", "N", "R", "V"}
+var confDisplay = map[string]string{"U": "unrestricted", "L": "low", "M": "moderate", "N": "normal", "R": "restricted", "V": "very restricted"}
+
+// observeConf raises the confidentiality high-water mark.
+func (c *converter) observeConf(x *cd) {
+	if x == nil {
+		return
+	}
+	if r, ok := confRank[strings.ToUpper(strings.TrimSpace(x.Code))]; ok && r > c.hwm {
+		c.hwm = r
+	}
+}
+
+// securityLabels is the document's confidentiality high-water mark.
+func (c *converter) securityLabels() []fhir.Coding {
+	if c.hwm < 0 {
+		return nil
+	}
+	code := confCodes[c.hwm]
+	return []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", Code: code, Display: confDisplay[code]}}
+}
+
+// document2 adds the DocumentReference for the whole document and the
+// Binaries with its bytes (and any embedded nonXMLBody content).
+func (c *converter) document2() {
+	dr := &fhir.DocumentReference{ResourceType: "DocumentReference", Status: "current"}
+	mi := c.docIdent
+	idn, ids, _ := c.claim("DocumentReference", []fhir.Identifier{mi}, "document", false)
+	dr.ID, dr.MasterIdentifier, dr.Identifier = idn.id, &mi, ids
+	if c.legal != nil {
+		dr.DocStatus = "final"
+		dr.Authenticator = c.practitioner(c.legal.AssignedEntity)
+	}
+	dr.Type = concept(c.docCode)
+	if dr.Type == nil {
+		dr.Type = simpleConcept("http://terminology.hl7.org/CodeSystem/v3-NullFlavor", "UNK", "unknown")
+	}
+	dr.Category = []fhir.CodeableConcept{*simpleConcept("http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category", "clinical-note", "Clinical Note")}
+	dr.Subject = c.subject()
+	dr.Date = instant(c.effectiveRaw)
+	dr.Description = c.title
+	for i := range c.authors {
+		if r := c.actor(c.authors[i].AssignedAuthor); r != nil {
+			dup := false
+			for _, a := range dr.Author {
+				dup = dup || a.Reference == r.Reference
+			}
+			if !dup {
+				dr.Author = append(dr.Author, *r)
+			}
+		}
+	}
+	if c.custodian != nil {
+		dr.Custodian = c.organization(c.custodian.AssignedCustodian.Org)
+	}
+	for _, rd := range c.related {
+		code := map[string]string{"RPLC": "replaces", "APND": "appends", "XFRM": "transforms"}[rd.TypeCode]
+		if code == "" || rd.ParentDocument == nil {
+			continue
+		}
+		for _, pid := range rd.ParentDocument.ID {
+			if id, ok := identifier(pid); ok {
+				dr.RelatesTo = append(dr.RelatesTo, fhir.DocumentReferenceRelates{Code: code, Target: &fhir.Reference{Type: "DocumentReference", Identifier: &id}})
+				break
+			}
+		}
+	}
+	if sec := c.securityLabels(); len(sec) > 0 {
+		dr.Meta = &fhir.Meta{Security: sec}
+		for _, s := range sec {
+			dr.SecurityLabel = append(dr.SecurityLabel, fhir.CodeableConcept{Coding: []fhir.Coding{s}})
+		}
+	}
+	format := "urn:hl7-org:sdwg:ccda-structuredBody:"
+	if c.nonXML != nil {
+		format = "urn:hl7-org:sdwg:ccda-nonXMLBody:"
+	}
+	if c.res.Version == "R2.1" {
+		format += "2.1"
+	} else {
+		format += "1.1"
+	}
+	sum := sha1.Sum(c.raw)
+	att := fhir.Attachment{ContentType: "text/xml", Language: c.lang, Size: int64(len(c.raw)), Hash: sum[:],
+		Title: c.title, Creation: c.effective}
+	if !c.opts.NoBinary {
+		bin := &fhir.Binary{ResourceType: "Binary", ContentType: "text/xml", Data: c.raw, SecurityContext: idn.reference()}
+		bidn := c.binaryIdentity("document")
+		bin.ID = bidn.uuid
+		if sec := c.securityLabels(); len(sec) > 0 {
+			bin.Meta = &fhir.Meta{Security: sec}
+		}
+		c.add(bidn, bin)
+		att.URL = bidn.attachmentURL()
+	}
+	dr.Content = append(dr.Content, fhir.DocumentReferenceContent{Attachment: att,
+		Format: &fhir.Coding{System: "http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode", Code: format}})
+	if c.nonXML != nil {
+		if ct, ok := c.nonXMLContent(idn); ok {
+			dr.Content = append(dr.Content, ct)
+		}
+	}
+	ctx := &fhir.DocumentReferenceContext{}
+	if c.encounter != "" {
+		ctx.Encounter = []fhir.Reference{{Reference: c.encounter}}
+	}
+	for _, d := range c.docOf {
+		if d.ServiceEvent == nil {
+			continue
+		}
+		if pt, per := effective(d.ServiceEvent.EffectiveTime); per != nil && ctx.Period == nil {
+			ctx.Period = per
+		} else if pt != "" && ctx.Period == nil {
+			ctx.Period = &fhir.Period{Start: pt, End: pt}
+		}
+		if ev := concept(d.ServiceEvent.Code); ev != nil {
+			ctx.Event = append(ctx.Event, *ev)
+		}
+	}
+	if len(ctx.Encounter) > 0 || ctx.Period != nil || len(ctx.Event) > 0 {
+		dr.Context = ctx
+	}
+	c.add(idn, dr)
+}
+
+// binaryIdentity is the identity of a Binary: Binary has no identifier, so
+// it is always written with PUT Binary/<uuid>.
+func (c *converter) binaryIdentity(what string) identity {
+	idn, _, _ := c.claim("Binary", nil, what, false)
+	idn.id = idn.uuid
+	return idn
+}
+
+// attachmentURL is how an Attachment points at a Binary in this bundle.
+func (idn identity) attachmentURL() string {
+	if strings.HasPrefix(idn.ref, "urn:") {
+		return idn.ref
+	}
+	return "Binary/" + idn.uuid
+}
+
+// nonXMLContent turns an unstructured body into a second content entry:
+// embedded base64 becomes a Binary, a reference stays a URL.
+func (c *converter) nonXMLContent(doc identity) (fhir.DocumentReferenceContent, bool) {
+	t := c.nonXML
+	mt := strings.TrimSpace(t.MediaType)
+	if t.Reference != nil && strings.TrimSpace(t.Reference.Value) != "" {
+		u := strings.TrimSpace(t.Reference.Value)
+		if mt == "" {
+			mt = guessMediaType(u)
+		}
+		return fhir.DocumentReferenceContent{Attachment: fhir.Attachment{ContentType: mt, URL: u}}, true
+	}
+	if !strings.EqualFold(t.Representation, "B64") {
+		text := strings.TrimSpace(t.Text)
+		if text == "" {
+			return fhir.DocumentReferenceContent{}, false
+		}
+		if mt == "" {
+			mt = "text/plain"
+		}
+		return fhir.DocumentReferenceContent{Attachment: fhir.Attachment{ContentType: mt, Data: []byte(text)}}, true
+	}
+	data, err := base64.StdEncoding.DecodeString(stripSpace(t.Text))
+	if err != nil || len(data) == 0 {
+		return fhir.DocumentReferenceContent{}, false
+	}
+	if mt == "" {
+		mt = "application/octet-stream"
+	}
+	sum := sha1.Sum(data)
+	att := fhir.Attachment{ContentType: mt, Size: int64(len(data)), Hash: sum[:]}
+	if c.opts.NoBinary {
+		att.Data = data
+	} else {
+		bidn := c.binaryIdentity("nonXMLBody")
+		bin := &fhir.Binary{ResourceType: "Binary", ID: bidn.uuid, ContentType: mt, Data: data, SecurityContext: doc.reference()}
+		if sec := c.securityLabels(); len(sec) > 0 {
+			bin.Meta = &fhir.Meta{Security: sec}
+		}
+		c.add(bidn, bin)
+		att.URL = bidn.attachmentURL()
+	}
+	return fhir.DocumentReferenceContent{Attachment: att}, true
+}
+
+// stripSpace removes whitespace inside base64 text.
+func stripSpace(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == '\n' || r == '\r' || r == '\t' {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// guessMediaType guesses a content type from a file name.
+func guessMediaType(u string) string {
+	l := strings.ToLower(u)
+	switch {
+	case strings.HasSuffix(l, ".pdf"):
+		return "application/pdf"
+	case strings.HasSuffix(l, ".tif"), strings.HasSuffix(l, ".tiff"):
+		return "image/tiff"
+	case strings.HasSuffix(l, ".jpg"), strings.HasSuffix(l, ".jpeg"):
+		return "image/jpeg"
+	case strings.HasSuffix(l, ".png"):
+		return "image/png"
+	case strings.HasSuffix(l, ".txt"):
+		return "text/plain"
+	case strings.HasSuffix(l, ".rtf"):
+		return "text/rtf"
+	}
+	return "application/octet-stream"
+}

@@ -1,0 +1,85 @@
+package ccdafhir
+
+import (
+	"strings"
+
+	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/google/uuid"
+)
+
+// identity is the deterministic identity of one output resource.
+type identity struct {
+	typ   string
+	uuid  string          // UUIDv5 of type|system|value
+	id    string          // resource id: uuid in ModePutID, "" otherwise
+	ref   string          // how other resources reference it
+	ident fhir.Identifier // business identifier used as the key
+}
+
+// claim picks the identity of a resource of type typ from its business
+// identifiers. Without usable identifiers, or when the identifier was
+// already used by another resource of the type (example documents often
+// reuse ids), it makes one from synth, a stable key within the document
+// (the element path or, for shared resources, their content), and appends
+// it to ids. For shared resources (Practitioner, Organization, Medication)
+// a repeat is the same resource: fresh is false and the caller only uses
+// the reference.
+func (c *converter) claim(typ string, ids []fhir.Identifier, synth string, shared bool) (identity, []fhir.Identifier, bool) {
+	var ident fhir.Identifier
+	if len(ids) > 0 {
+		ident = fhir.Identifier{System: ids[0].System, Value: ids[0].Value}
+	}
+	k := typ + "|" + ident.System + "|" + ident.Value
+	if ident.Value == "" || (c.seen[k] && !shared) {
+		ident = fhir.Identifier{System: sysRFC, Value: "urn:uuid:" + uuid.NewSHA1(namespace, []byte(c.docKey+"|"+typ+"|"+synth)).String()}
+		ids = append(ids, ident)
+		k = typ + "|" + ident.System + "|" + ident.Value
+	}
+	u := uuid.NewSHA1(namespace, []byte(k)).String()
+	idn := identity{typ: typ, uuid: u, ident: ident}
+	if c.opts.Mode == ModeConditional {
+		idn.ref = "urn:uuid:" + u
+	} else {
+		idn.id = u
+		idn.ref = typ + "/" + u
+	}
+	if c.seen[k] {
+		return idn, ids, false
+	}
+	c.seen[k] = true
+	return idn, ids, true
+}
+
+// add puts a resource into the bundle under its identity.
+func (c *converter) add(idn identity, res any) {
+	e := fhir.BundleEntry{FullURL: "urn:uuid:" + idn.uuid, Resource: res}
+	if c.opts.Mode == ModeConditional && idn.typ != "Binary" {
+		e.Request = &fhir.BundleRequest{Method: "PUT",
+			URL: idn.typ + "?identifier=" + queryEscape(idn.ident.System) + "|" + queryEscape(idn.ident.Value)}
+	} else {
+		e.Request = &fhir.BundleRequest{Method: "PUT", URL: idn.typ + "/" + idn.uuid}
+	}
+	c.entries[idn.typ] = append(c.entries[idn.typ], e)
+}
+
+// reference returns a Reference to idn.
+func (idn identity) reference() *fhir.Reference { return &fhir.Reference{Reference: idn.ref} }
+
+// queryEscape escapes a search parameter value, keeping the characters
+// that are safe and common in systems (":/.-_~") readable.
+func queryEscape(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' ||
+			ch == ':' || ch == '/' || ch == '.' || ch == '-' || ch == '_' || ch == '~' {
+			b.WriteByte(ch)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[ch>>4])
+		b.WriteByte(hex[ch&15])
+	}
+	return b.String()
+}

@@ -1,0 +1,470 @@
+package ccdafhir
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/ferry-health/ferry/adapters/fhir"
+)
+
+// dataAbsent maps nullFlavors to data-absent-reason codes.
+var dataAbsent = map[string]string{
+	"UNK": "unknown", "ASKU": "asked-unknown", "NAV": "temp-unknown", "NASK": "not-asked",
+	"MSK": "masked", "NA": "not-applicable", "NI": "unknown", "OTH": "unsupported",
+	"NINF": "negative-infinity", "PINF": "positive-infinity", "NP": "unknown", "QS": "unknown", "TRC": "unknown",
+}
+
+// obsStatus maps statusCode to Observation.status.
+func obsStatus(st string) string {
+	switch st {
+	case "active", "new":
+		return "preliminary"
+	case "aborted", "cancelled":
+		return "cancelled"
+	case "nullified":
+		return "entered-in-error"
+	}
+	return "final"
+}
+
+// observationCategory builds the observation-category concept.
+func observationCategory(cat string) []fhir.CodeableConcept {
+	if cat == "" {
+		return nil
+	}
+	return []fhir.CodeableConcept{*simpleConcept("http://terminology.hl7.org/CodeSystem/observation-category", cat, "")}
+}
+
+// observation maps a result, vital sign or social history observation and
+// returns its reference ("" if it was a repeat).
+func (c *converter) observation(o *act, category string, sub []string) string {
+	idn, ids, fresh := c.claimEntry("Observation", o.ID, strings.Join(append(sub, "observation"), "/"))
+	if !fresh {
+		return ""
+	}
+	r := &fhir.Observation{ResourceType: "Observation", ID: idn.id, Identifier: ids, Status: obsStatus(status(o)),
+		Category: observationCategory(category), Subject: c.subject()}
+	code := concept(o.Code)
+	switch {
+	case hasTemplate(o.TemplateID, tplSmokingStatus) && (o.Code == nil || o.Code.Code == "ASSERTION" || o.Code.Code == ""):
+		// R1.1 smoking status uses code ASSERTION; C-CDA on FHIR maps it to LOINC.
+		code = simpleConcept(sysLOINC, "72166-2", "Tobacco smoking status")
+	case code == nil:
+		code = simpleConcept("http://terminology.hl7.org/CodeSystem/data-absent-reason", "unknown", "Unknown")
+	}
+	r.Code = *code
+	pt, per := effective(firstEffective(o.EffectiveTime))
+	r.EffectiveDateTime, r.EffectivePeriod = pt, per
+	if len(o.Value) > 0 {
+		setObsValue(r, &o.Value[0])
+	}
+	r.Interpretation = concepts(o.InterpretationCode)
+	if len(o.MethodCode) > 0 {
+		r.Method = concept(&o.MethodCode[0])
+	}
+	if len(o.TargetSiteCode) > 0 {
+		r.BodySite = concept(&o.TargetSiteCode[0])
+	}
+	for _, rr := range o.ReferenceRange {
+		if x, ok := mapReferenceRange(rr); ok {
+			r.ReferenceRange = append(r.ReferenceRange, x)
+		}
+	}
+	if by, when := c.authorRef(o.Author); by != nil || when != "" {
+		if by != nil {
+			r.Performer = append(r.Performer, *by)
+		}
+		if inst := instantOf(when); inst != "" {
+			r.Issued = inst
+		}
+	}
+	for i := range o.Performer {
+		if ref := c.actor(o.Performer[i].AssignedEntity); ref != nil && !hasRef(r.Performer, ref.Reference) {
+			r.Performer = append(r.Performer, *ref)
+		}
+	}
+	if c.curEncounter != "" {
+		r.Encounter = &fhir.Reference{Reference: c.curEncounter}
+	}
+	c.add(idn, r)
+	return idn.ref
+}
+
+// instantOf keeps a dateTime only when it is precise enough for instant.
+func instantOf(dt string) string {
+	if len(dt) >= 20 {
+		return dt
+	}
+	return ""
+}
+
+// hasRef reports whether refs contains ref.
+func hasRef(refs []fhir.Reference, ref string) bool {
+	for _, r := range refs {
+		if r.Reference == ref {
+			return true
+		}
+	}
+	return false
+}
+
+// setObsValue maps a CDA ANY value by its xsi:type to value[x], or to
+// dataAbsentReason for a nullFlavor.
+func setObsValue(r *fhir.Observation, v *anyValue) {
+	typ := strings.ToUpper(bareType(v.XSIType))
+	if v.NullFlavor != "" && v.Value == "" && v.Code == "" {
+		if reason, ok := dataAbsent[v.NullFlavor]; ok {
+			r.DataAbsentReason = simpleConcept("http://terminology.hl7.org/CodeSystem/data-absent-reason", reason, "")
+		}
+		return
+	}
+	switch typ {
+	case "PQ":
+		r.ValueQuantity = quantity(v.Value, v.Unit)
+	case "REAL", "MO":
+		r.ValueQuantity = quantity(v.Value, "")
+	case "INT":
+		if n, err := strconv.Atoi(strings.TrimSpace(v.Value)); err == nil {
+			r.ValueInteger = &n
+		}
+	case "IVL_PQ":
+		rg := &fhir.Range{Low: pqQuantity(v.Low), High: pqQuantity(v.High)}
+		if rg.Low != nil || rg.High != nil {
+			r.ValueRange = rg
+		}
+	case "RTO", "RTO_PQ_PQ", "RTO_INT_INT", "RTO_QTY_QTY":
+		rt := &fhir.Ratio{Numerator: pqQuantity(v.Numerator), Denominator: pqQuantity(v.Denominator)}
+		if rt.Numerator != nil && rt.Denominator != nil {
+			r.ValueRatio = rt
+		}
+	case "BL":
+		if v.Value != "" {
+			r.ValueBoolean = ptr(boolAttr(v.Value))
+		}
+	case "TS":
+		r.ValueDateTime, _ = dateTime(v.Value)
+	case "IVL_TS":
+		if lo, hi := tsValue(v.lowTS()), tsValue(v.highTS()); lo != "" || hi != "" {
+			r.ValuePeriod = &fhir.Period{Start: lo, End: hi}
+		}
+	case "ST", "ED", "SC":
+		if s := clean(v.Text); s != "" {
+			r.ValueString = s
+		}
+	default: // CD, CE, CV, CO, CS and untyped codes
+		if v.Code != "" || v.OriginalText != nil || len(v.Translation) > 0 {
+			r.ValueCodeableConcept = concept(v.asCD())
+		} else if v.Value != "" {
+			r.ValueQuantity = quantity(v.Value, v.Unit)
+		} else if s := clean(v.Text); s != "" {
+			r.ValueString = s
+		}
+	}
+}
+
+// lowTS and highTS read IVL_TS bounds parsed as PQ bounds.
+func (v *anyValue) lowTS() *ts {
+	if v.Low == nil {
+		return nil
+	}
+	return &ts{Value: v.Low.Value, NullFlavor: v.Low.NullFlavor}
+}
+
+func (v *anyValue) highTS() *ts {
+	if v.High == nil {
+		return nil
+	}
+	return &ts{Value: v.High.Value, NullFlavor: v.High.NullFlavor}
+}
+
+// mapReferenceRange maps an observationRange; FHIR needs low, high or text.
+func mapReferenceRange(rr referenceRange) (fhir.ObservationReferenceRange, bool) {
+	or := rr.ObservationRange
+	if or == nil {
+		return fhir.ObservationReferenceRange{}, false
+	}
+	var x fhir.ObservationReferenceRange
+	if or.Value != nil {
+		switch strings.ToUpper(bareType(or.Value.XSIType)) {
+		case "IVL_PQ", "":
+			x.Low, x.High = pqQuantity(or.Value.Low), pqQuantity(or.Value.High)
+		}
+	}
+	if or.Text != nil {
+		x.Text = clean(or.Text.Text)
+	}
+	return x, x.Low != nil || x.High != nil || x.Text != ""
+}
+
+// vitalsOrganizer maps a Vital Signs Organizer to its member observations
+// and a vital-signs panel Observation (LOINC 85353-1) holding them.
+func (c *converter) vitalsOrganizer(a *act) {
+	var members []fhir.Reference
+	for i := range a.Component {
+		if o := a.Component[i].Observation; o != nil {
+			if ref := c.observation(o, "vital-signs", []string{"component[" + strconv.Itoa(i+1) + "]"}); ref != "" {
+				members = append(members, fhir.Reference{Reference: ref})
+			}
+		}
+	}
+	idn, ids, fresh := c.claimEntry("Observation", a.ID, "organizer")
+	if !fresh {
+		return
+	}
+	code := fhir.CodeableConcept{Coding: []fhir.Coding{{System: sysLOINC, Code: "85353-1",
+		Display: "Vital signs, weight, height, head circumference, oxygen saturation and BMI panel"}}}
+	if cc := concept(a.Code); cc != nil {
+		for _, x := range cc.Coding {
+			if x.System != sysLOINC || x.Code != "85353-1" {
+				code.Coding = append(code.Coding, x)
+			}
+		}
+	}
+	r := &fhir.Observation{ResourceType: "Observation", ID: idn.id, Identifier: ids, Status: obsStatus(status(a)),
+		Category: observationCategory("vital-signs"), Code: code, Subject: c.subject(), HasMember: members}
+	r.EffectiveDateTime, r.EffectivePeriod = effective(firstEffective(a.EffectiveTime))
+	if r.EffectiveDateTime == "" && r.EffectivePeriod == nil {
+		r.EffectiveDateTime = c.firstMemberTime(a)
+	}
+	if len(members) == 0 {
+		r.DataAbsentReason = simpleConcept("http://terminology.hl7.org/CodeSystem/data-absent-reason", "unknown", "")
+	}
+	if c.curEncounter != "" {
+		r.Encounter = &fhir.Reference{Reference: c.curEncounter}
+	}
+	c.add(idn, r)
+}
+
+// firstMemberTime returns the first component's time, for organizers
+// without their own.
+func (c *converter) firstMemberTime(a *act) string {
+	for i := range a.Component {
+		if s, _ := a.Component[i].statement(); s != nil {
+			if pt, per := effective(firstEffective(s.EffectiveTime)); pt != "" {
+				return pt
+			} else if per != nil && per.Start != "" {
+				return per.Start
+			}
+		}
+	}
+	return ""
+}
+
+// resultOrganizer maps a Result Organizer to a DiagnosticReport with its
+// result Observations.
+func (c *converter) resultOrganizer(a *act) {
+	var results []fhir.Reference
+	for i := range a.Component {
+		if o := a.Component[i].Observation; o != nil {
+			if ref := c.observation(o, "laboratory", []string{"component[" + strconv.Itoa(i+1) + "]"}); ref != "" {
+				results = append(results, fhir.Reference{Reference: ref})
+			}
+		} else if s, el := a.Component[i].statement(); s != nil {
+			c.skip("result organizer component " + el)
+		}
+	}
+	idn, ids, fresh := c.claimEntry("DiagnosticReport", a.ID, "organizer")
+	if !fresh {
+		return
+	}
+	r := &fhir.DiagnosticReport{ResourceType: "DiagnosticReport", ID: idn.id, Identifier: ids, Subject: c.subject(), Result: results,
+		Category: []fhir.CodeableConcept{*simpleConcept("http://terminology.hl7.org/CodeSystem/v2-0074", "LAB", "Laboratory")}}
+	switch status(a) {
+	case "active", "new":
+		r.Status = "partial"
+	case "aborted", "cancelled":
+		r.Status = "cancelled"
+	case "nullified":
+		r.Status = "entered-in-error"
+	default:
+		r.Status = "final"
+	}
+	if cc := concept(a.Code); cc != nil {
+		r.Code = *cc
+	} else {
+		r.Code = *simpleConcept("http://terminology.hl7.org/CodeSystem/data-absent-reason", "unknown", "Unknown")
+	}
+	r.EffectiveDateTime, r.EffectivePeriod = effective(firstEffective(a.EffectiveTime))
+	if r.EffectiveDateTime == "" && r.EffectivePeriod == nil {
+		r.EffectiveDateTime = c.firstMemberTime(a)
+	}
+	for i := range a.Performer {
+		if ref := c.actor(a.Performer[i].AssignedEntity); ref != nil && !hasRef(r.Performer, ref.Reference) {
+			r.Performer = append(r.Performer, *ref)
+		}
+	}
+	if by, _ := c.authorRef(a.Author); by != nil && !hasRef(r.Performer, by.Reference) {
+		r.Performer = append(r.Performer, *by)
+	}
+	if c.curEncounter != "" {
+		r.Encounter = &fhir.Reference{Reference: c.curEncounter}
+	}
+	c.add(idn, r)
+}
+
+// birthSex records the Birth Sex Observation as the Patient's US Core
+// birthsex extension (C-CDA on FHIR), not as an Observation.
+func (c *converter) birthSex(o *act) {
+	for _, v := range o.Value {
+		switch strings.ToUpper(v.Code) {
+		case "M", "F":
+			c.patient.birthSex = strings.ToUpper(v.Code)
+			return
+		}
+		if v.NullFlavor == "UNK" || v.NullFlavor == "ASKU" || v.Code == "UNK" {
+			c.patient.birthSex = "UNK"
+			return
+		}
+	}
+}
+
+// ---- Procedures (4.14 procedure, 4.13 observation, 4.12 act)
+
+// procStatus maps statusCode to Procedure.status.
+func procStatus(st string) string {
+	switch st {
+	case "completed":
+		return "completed"
+	case "active":
+		return "in-progress"
+	case "aborted":
+		return "stopped"
+	case "cancelled":
+		return "not-done"
+	case "new":
+		return "preparation"
+	case "held", "suspended":
+		return "on-hold"
+	case "nullified":
+		return "entered-in-error"
+	}
+	return "unknown"
+}
+
+func (c *converter) procedure(a *act, el string) {
+	if m := strings.ToUpper(a.MoodCode); m != "" && m != "EVN" {
+		c.skip("planned " + el)
+		return
+	}
+	idn, ids, fresh := c.claimEntry("Procedure", a.ID, el)
+	if !fresh {
+		return
+	}
+	r := &fhir.Procedure{ResourceType: "Procedure", ID: idn.id, Identifier: ids, Status: procStatus(status(a)), Subject: c.subject()}
+	if negated(a) {
+		r.Status = "not-done"
+	}
+	r.Code = concept(a.Code)
+	if r.Code == nil && el == "observation" {
+		r.Code = firstValueConcept(a)
+	}
+	pt, per := effective(firstEffective(a.EffectiveTime))
+	r.PerformedDateTime, r.PerformedPeriod = pt, per
+	r.BodySite = concepts(a.TargetSiteCode)
+	for i := range a.Performer {
+		ae := a.Performer[i].AssignedEntity
+		if ref := c.actor(ae); ref != nil {
+			pp := fhir.ProcedurePerformer{Actor: ref}
+			if ae.AssignedPerson != nil {
+				pp.OnBehalfOf = c.organization(ae.RepresentedOrganization)
+			}
+			r.Performer = append(r.Performer, pp)
+		}
+	}
+	r.Recorder, _ = c.authorRef(a.Author)
+	r.ReasonCode = indications(a)
+	for _, p := range a.Participant {
+		if p.TypeCode == "LOC" && p.ParticipantRole != nil && p.ParticipantRole.PlayingEntity != nil {
+			for _, n := range p.ParticipantRole.PlayingEntity.Name {
+				if s := clean(n.Text); s != "" {
+					r.Location = &fhir.Reference{Display: s}
+					break
+				}
+			}
+		}
+	}
+	if c.curEncounter != "" {
+		r.Encounter = &fhir.Reference{Reference: c.curEncounter}
+	}
+	c.add(idn, r)
+}
+
+// ---- Encounters (Encounter Activity 4.49)
+
+func (c *converter) encounterActivity(a *act) {
+	if m := strings.ToUpper(a.MoodCode); m != "" && m != "EVN" {
+		c.skip("planned encounter")
+		return
+	}
+	idn, ids, fresh := c.claimEntry("Encounter", a.ID, "encounter")
+	if !fresh {
+		return
+	}
+	r := &fhir.Encounter{ResourceType: "Encounter", ID: idn.id, Identifier: ids, Subject: c.subject()}
+	r.Class = *encounterClass(a.Code)
+	if a.Code != nil && a.Code.CodeSystem != "2.16.840.1.113883.5.4" {
+		if t := concept(a.Code); t != nil {
+			r.Type = []fhir.CodeableConcept{*t}
+		}
+	}
+	pt, per := effective(firstEffective(a.EffectiveTime))
+	if pt != "" {
+		per = &fhir.Period{Start: pt}
+	}
+	r.Period = per
+	switch status(a) {
+	case "active":
+		r.Status = "in-progress"
+	case "cancelled", "aborted":
+		r.Status = "cancelled"
+	case "nullified":
+		r.Status = "entered-in-error"
+	case "completed":
+		r.Status = "finished"
+	default:
+		r.Status = "unknown"
+		if per != nil && (per.End != "" || pt != "") {
+			r.Status = "finished"
+		}
+	}
+	for i := range a.Performer {
+		p := &a.Performer[i]
+		if ref := c.practitioner(p.AssignedEntity); ref != nil {
+			part := fhir.EncounterParticipant{Individual: ref}
+			if p.TypeCode != "" {
+				part.Type = []fhir.CodeableConcept{*simpleConcept("http://terminology.hl7.org/CodeSystem/v3-ParticipationType", p.TypeCode, "")}
+			}
+			r.Participant = append(r.Participant, part)
+		}
+	}
+	for _, p := range a.Participant {
+		if p.TypeCode == "LOC" && p.ParticipantRole != nil && p.ParticipantRole.PlayingEntity != nil {
+			for _, n := range p.ParticipantRole.PlayingEntity.Name {
+				if s := clean(n.Text); s != "" {
+					r.Location = append(r.Location, fhir.EncounterLocation{Location: fhir.Reference{Display: s}})
+					break
+				}
+			}
+		}
+	}
+	r.ReasonCode = indications(a)
+	prev := c.curEncounter
+	c.curEncounter = idn.ref
+	related(a, func(i int, _ *relationship, x *act, el string) {
+		if el != "act" || !(hasTemplate(x.TemplateID, tplEncounterDiagnosis) || hasTemplate(x.TemplateID, tplHospitalDischargeDx)) {
+			return
+		}
+		c.push("entryRelationship[" + strconv.Itoa(i+1) + "]")
+		related(x, func(j int, _ *relationship, o *act, el2 string) {
+			if el2 == "observation" {
+				c.push("entryRelationship[" + strconv.Itoa(j+1) + "]")
+				ref := c.condition(o, x, "encounter-diagnosis")
+				c.pop()
+				r.Diagnosis = append(r.Diagnosis, fhir.EncounterDiagnosis{Condition: fhir.Reference{Reference: ref}})
+			}
+		})
+		c.pop()
+	})
+	c.curEncounter = prev
+	c.add(idn, r)
+}

@@ -1,0 +1,159 @@
+package ccdafhir
+
+import "strings"
+
+// sectionKind says which C-CDA section an entry sits in; entries without a
+// known template are converted according to it.
+type sectionKind int
+
+const (
+	secOther sectionKind = iota
+	secAllergies
+	secProblems
+	secMedications
+	secImmunizations
+	secResults
+	secVitals
+	secSocial
+	secProcedures
+	secEncounters
+	secPlan
+	secHealthConcerns
+)
+
+// sectionTemplates maps section template roots (entries optional and
+// required variants) to kinds.
+var sectionTemplates = map[string]sectionKind{
+	"2.16.840.1.113883.10.20.22.2.6":    secAllergies,
+	"2.16.840.1.113883.10.20.22.2.6.1":  secAllergies,
+	"2.16.840.1.113883.10.20.22.2.5":    secProblems,
+	"2.16.840.1.113883.10.20.22.2.5.1":  secProblems,
+	"2.16.840.1.113883.10.20.22.2.20":   secProblems, // past medical history
+	"2.16.840.1.113883.10.20.22.2.1":    secMedications,
+	"2.16.840.1.113883.10.20.22.2.1.1":  secMedications,
+	"2.16.840.1.113883.10.20.22.2.11":   secMedications, // discharge medications
+	"2.16.840.1.113883.10.20.22.2.11.1": secMedications,
+	"2.16.840.1.113883.10.20.22.2.44":   secMedications, // admission medications
+	"2.16.840.1.113883.10.20.22.2.38":   secMedications, // medications administered
+	"2.16.840.1.113883.10.20.22.2.2":    secImmunizations,
+	"2.16.840.1.113883.10.20.22.2.2.1":  secImmunizations,
+	"2.16.840.1.113883.10.20.22.2.3":    secResults,
+	"2.16.840.1.113883.10.20.22.2.3.1":  secResults,
+	"2.16.840.1.113883.10.20.22.2.4":    secVitals,
+	"2.16.840.1.113883.10.20.22.2.4.1":  secVitals,
+	"2.16.840.1.113883.10.20.22.2.17":   secSocial,
+	"2.16.840.1.113883.10.20.22.2.7":    secProcedures,
+	"2.16.840.1.113883.10.20.22.2.7.1":  secProcedures,
+	"2.16.840.1.113883.10.20.22.2.22":   secEncounters,
+	"2.16.840.1.113883.10.20.22.2.22.1": secEncounters,
+	"2.16.840.1.113883.10.20.22.2.10":   secPlan,
+	"2.16.840.1.113883.10.20.22.2.58":   secHealthConcerns,
+}
+
+// sectionCodes maps section LOINC codes to kinds, for R1.1 and vendor
+// documents whose templateIds are missing or older.
+var sectionCodes = map[string]sectionKind{
+	"48765-2": secAllergies,
+	"11450-4": secProblems,
+	"11348-0": secProblems,
+	"10160-0": secMedications,
+	"10183-2": secMedications,
+	"42346-7": secMedications,
+	"29549-3": secMedications,
+	"11369-6": secImmunizations,
+	"30954-2": secResults,
+	"8716-3":  secVitals,
+	"29762-2": secSocial,
+	"47519-4": secProcedures,
+	"46240-8": secEncounters,
+	"18776-5": secPlan,
+	"75310-3": secHealthConcerns,
+}
+
+// classifySection decides a section's kind from its templates, then code.
+func classifySection(s *section) sectionKind {
+	for _, t := range s.templates {
+		if k, ok := sectionTemplates[t.Root]; ok {
+			return k
+		}
+	}
+	if s.code != nil && s.code.CodeSystem == "2.16.840.1.113883.6.1" {
+		if k, ok := sectionCodes[strings.TrimSpace(s.code.Code)]; ok {
+			return k
+		}
+	}
+	return secOther
+}
+
+// entry dispatches one section entry by its template, falling back to the
+// section kind and the element name.
+func (c *converter) entry(rel *relationship, s *section) error {
+	a, el := rel.statement()
+	if a == nil {
+		return nil
+	}
+	c.observeConf(a.ConfidentialityCode)
+	if a.NullFlavor != "" {
+		c.skip(el + " nullFlavor")
+		return nil
+	}
+	t := a.TemplateID
+	switch {
+	case hasTemplate(t, tplAllergyConcern) || (s.kind == secAllergies && el == "act"):
+		c.allergyConcern(a)
+	case hasTemplate(t, tplAllergyObs) || (s.kind == secAllergies && el == "observation"):
+		c.allergy(a, nil)
+	case hasTemplate(t, tplProblemConcern) || hasTemplate(t, tplHealthConcern) ||
+		((s.kind == secProblems || s.kind == secHealthConcerns) && el == "act"):
+		c.problemConcern(a, s)
+	case hasTemplate(t, tplProblemObs) || ((s.kind == secProblems || s.kind == secHealthConcerns) && el == "observation"):
+		c.condition(a, nil, categoryFor(s))
+	case el == "substanceAdministration" && (hasTemplate(t, tplImmunization) || s.kind == secImmunizations):
+		c.immunization(a)
+	case el == "substanceAdministration":
+		c.medication(a, s)
+	case el == "organizer" && (hasTemplate(t, tplVitalOrganizer) || s.kind == secVitals):
+		c.vitalsOrganizer(a)
+	case el == "organizer" && (hasTemplate(t, tplResultOrganizer) || s.kind == secResults):
+		c.resultOrganizer(a)
+	case el == "observation" && (hasTemplate(t, tplVitalObs) || s.kind == secVitals):
+		c.observation(a, "vital-signs", nil)
+	case el == "observation" && (hasTemplate(t, tplResultObs) || s.kind == secResults):
+		c.observation(a, "laboratory", nil)
+	case el == "observation" && (hasTemplate(t, tplBirthSex) || hasCode(a.Code, "2.16.840.1.113883.6.1", "76689-9")):
+		c.birthSex(a)
+	case el == "observation" && (hasTemplate(t, tplSmokingStatus) || hasTemplate(t, tplTobaccoUse) ||
+		hasTemplate(t, tplSocialObs) || hasTemplate(t, tplPregnancy) || s.kind == secSocial):
+		c.observation(a, "social-history", nil)
+	case hasTemplate(t, tplProcedureProc) || hasTemplate(t, tplProcedureObs) || hasTemplate(t, tplProcedureAct) ||
+		(s.kind == secProcedures && (el == "procedure" || el == "act" || el == "observation")):
+		c.procedure(a, el)
+	case el == "encounter" && (hasTemplate(t, tplEncounterActivity) || s.kind == secEncounters):
+		c.encounterActivity(a)
+	default:
+		c.skip(skipKey(t, el))
+	}
+	return nil
+}
+
+// skip counts an entry that was not converted.
+func (c *converter) skip(what string) { c.res.Skipped[what]++ }
+
+// skipKey names an unconverted entry by its first template root.
+func skipKey(t []ii, el string) string {
+	if len(t) > 0 && t[0].Root != "" {
+		return el + " " + t[0].Root
+	}
+	return el
+}
+
+// categoryFor is the Condition category of a problem in section s.
+func categoryFor(s *section) string {
+	if s != nil && s.kind == secHealthConcerns {
+		return "health-concern"
+	}
+	if s != nil && s.kind == secEncounters {
+		return "encounter-diagnosis"
+	}
+	return "problem-list-item"
+}
