@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -88,15 +89,20 @@ var _ interface {
 	Convert(context.Context, adapters.Raw) (fhir.Bundle, error)
 } = (*Converter)(nil)
 
-// Convert implements the adapters Converter contract for a fax held in
-// memory (Raw.Body; Raw.Meta as written by Fax.Meta). Use WriteBundle for
-// faxes too large to hold. Unreadable content gives a queue.Permanent error.
+// Convert implements the adapters Converter contract (Raw.Meta as written
+// by Fax.Meta). The returned bundle holds the content in memory; use
+// WriteRaw or WriteBundle for faxes too large to hold. Unreadable content gives a queue.Permanent error.
 func (c *Converter) Convert(ctx context.Context, in adapters.Raw) (fhir.Bundle, error) {
 	fax := FaxFromMeta(in.Meta)
 	if fax.Received.IsZero() {
 		fax.Received = in.Received
 	}
-	p, err := c.plan(ctx, Input{Name: in.Name, R: bytes.NewReader(in.Body), Size: int64(len(in.Body))}, fax)
+	input, closeIn, err := InputOf(in)
+	if err != nil {
+		return fhir.Bundle{}, err
+	}
+	defer closeIn()
+	p, err := c.plan(ctx, input, fax)
 	if err != nil {
 		return fhir.Bundle{}, err
 	}
@@ -109,6 +115,49 @@ func (c *Converter) Convert(ctx context.Context, in adapters.Raw) (fhir.Bundle, 
 		b.res.Data = buf.Bytes()
 	}
 	return p.bundle, nil
+}
+
+// WriteRaw is WriteBundle for a Raw from a fax source: the content comes
+// from Raw.Body or, for files above the source's in-memory limit, Raw.Open;
+// the Fax from Raw.Meta.
+func (c *Converter) WriteRaw(ctx context.Context, w io.Writer, in adapters.Raw) (Result, error) {
+	fax := FaxFromMeta(in.Meta)
+	if fax.Received.IsZero() {
+		fax.Received = in.Received
+	}
+	input, closeIn, err := InputOf(in)
+	if err != nil {
+		return Result{}, err
+	}
+	defer closeIn()
+	return c.WriteBundle(ctx, w, input, fax)
+}
+
+// InputOf gives random access to a Raw's content: Body when set, else the
+// file Raw.Open returns (file sources hand over an *os.File). Call the
+// returned func when done.
+func InputOf(in adapters.Raw) (Input, func(), error) {
+	if in.Body != nil || in.Open == nil {
+		return Input{Name: in.Name, R: bytes.NewReader(in.Body), Size: int64(len(in.Body))}, func() {}, nil
+	}
+	rc, err := in.Open()
+	if err != nil {
+		return Input{}, nil, fmt.Errorf("fax %s: open: %w", in.Name, err)
+	}
+	ra, ok := rc.(interface {
+		io.ReaderAt
+		Stat() (os.FileInfo, error)
+	})
+	if !ok {
+		rc.Close()
+		return Input{}, nil, fmt.Errorf("fax %s: source stream is not a file (%T)", in.Name, rc)
+	}
+	st, err := ra.Stat()
+	if err != nil {
+		rc.Close()
+		return Input{}, nil, fmt.Errorf("fax %s: stat: %w", in.Name, err)
+	}
+	return Input{Name: in.Name, R: ra, Size: st.Size()}, func() { rc.Close() }, nil
 }
 
 // WriteBundle writes the fax's transaction Bundle as JSON to w. The Binary

@@ -1,0 +1,128 @@
+// Package fax reads fax inboxes: the folders that fax servers, fax boards
+// and cloud/e-mail fax services fill with received faxes. It is built on the
+// watched-folder engine (adapters/folder), which finds, claims and settles
+// the files; this package adds what is known about each fax without looking
+// at the image (caller, called number, sender CSID, pages, receive time),
+// links the fax to a patient and a document kind by file name patterns, and
+// hands the result on as Raw{Format: "fax"} with the facts in Raw.Meta
+// (faxfhir.Fax.Meta keys).
+//
+// Two inbox kinds:
+//
+//   - "fax": a plain folder of TIFF or PDF files, each optionally with a
+//     sidecar of the same stem (x.json or x.xml) as cloud-fax webhooks and
+//     fax-to-folder exports write: CallerNumber, CalledNumber, Pages, CSID,
+//     receive time and so on.
+//   - "hylafax": a HylaFAX recvq (fax*.tif). faxgetty holds flock(LOCK_EX)
+//     while it receives, and the engine never takes a locked file. The TSI
+//     and caller id come from ImageDescription, the receive time from
+//     DateTime, the modem from Make/Model, and etc/xferfaxlog's RECV record
+//     (when readable) adds the communication id and the number dialled.
+package fax
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/ferry-health/ferry/adapters/folder"
+)
+
+// Kinds of fax inbox.
+const (
+	KindFax     = "fax"
+	KindHylaFAX = "hylafax"
+)
+
+// Pattern group names a file name pattern may capture.
+var patternGroups = []string{"mrn", "dob", "name", "doctype"}
+
+// Config is one fax inbox: the watched folder plus fax-specific settings.
+type Config struct {
+	folder.Config `yaml:",inline"`
+	// Patterns are regular expressions (Go syntax) matched against the file
+	// name; the first that matches supplies its named groups mrn, dob, name
+	// and doctype, e.g. `^(?P<doctype>[a-z]+)_(?P<mrn>\d+)_(?P<dob>\d{8})`.
+	Patterns []string `yaml:"patterns"`
+	// XferFaxLog is HylaFAX's etc/xferfaxlog; empty means <path>/../etc/xferfaxlog
+	// when it exists. Only RECV records for the file are read.
+	XferFaxLog string `yaml:"xferfaxlog"`
+	// TimeZone is the IANA zone of the fax server's local times (TIFF
+	// DateTime, xferfaxlog dates, sidecar times without offset). Empty means
+	// the gateway's local zone.
+	TimeZone string `yaml:"time_zone"`
+}
+
+// DefaultConfig returns the defaults for kind (KindFax or KindHylaFAX).
+func DefaultConfig(kind string) Config {
+	c := Config{Config: folder.DefaultConfig()}
+	c.Kind = kind
+	c.Include, c.Sidecars = defaultsFor(kind)
+	return c
+}
+
+func defaultsFor(kind string) (include, sidecars []string) {
+	if kind == KindHylaFAX {
+		return []string{"fax*.tif"}, nil
+	}
+	return []string{"*.tif", "*.tiff", "*.TIF", "*.TIFF", "*.pdf", "*.PDF"}, []string{".json", ".xml", ".JSON", ".XML"}
+}
+
+func (c Config) withDefaults() Config {
+	include, sidecars := defaultsFor(c.Kind)
+	if c.Include == nil {
+		c.Include = include
+	}
+	if c.Sidecars == nil {
+		c.Sidecars = sidecars
+	}
+	return c
+}
+
+// Validate checks the configuration without touching the disk.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Kind != KindFax && c.Kind != KindHylaFAX {
+		errs = append(errs, fmt.Errorf("kind: must be fax or hylafax for a fax inbox; got %q", c.Kind))
+	}
+	fc := c.Config
+	if err := fc.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := compilePatterns(c.Patterns); err != nil {
+		errs = append(errs, err)
+	}
+	if c.TimeZone != "" {
+		if _, err := time.LoadLocation(c.TimeZone); err != nil {
+			errs = append(errs, fmt.Errorf("time_zone: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func compilePatterns(ps []string) ([]*regexp.Regexp, error) {
+	var out []*regexp.Regexp
+	for i, p := range ps {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return nil, fmt.Errorf("patterns[%d]: %w", i, err)
+		}
+		named := 0
+		for _, n := range re.SubexpNames() {
+			if n == "" {
+				continue
+			}
+			if !slices.Contains(patternGroups, n) {
+				return nil, fmt.Errorf("patterns[%d]: unknown group %q (want mrn, dob, name, doctype)", i, n)
+			}
+			named++
+		}
+		if named == 0 {
+			return nil, fmt.Errorf("patterns[%d]: no named group (mrn, dob, name, doctype)", i)
+		}
+		out = append(out, re)
+	}
+	return out, nil
+}

@@ -1,0 +1,352 @@
+package fax
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
+	"github.com/ferry-health/ferry/adapters/convert/faxfhir/tiffpdf"
+)
+
+// fromTIFF fills what the TIFF tags say (HylaFAX writes all of these; other
+// fax software some). Fields already set are kept.
+func fromTIFF(f *faxfhir.Fax, tf *tiffpdf.File, loc *time.Location) {
+	if f.Pages == 0 {
+		f.Pages = len(tf.Pages)
+	}
+	p := tf.Pages[0]
+	if p.ImageDescription != "" {
+		setIf(&f.CSID, p.TSI())
+		number, name := parseCallID(p.CallID())
+		setIf(&f.CallerNumber, number)
+		setIf(&f.CallerName, name)
+	}
+	if t, err := time.ParseInLocation("2006:01:02 15:04:05", strings.TrimSpace(p.DateTime), loc); err == nil && f.Received.IsZero() {
+		f.Received = t
+	}
+	setIf(&f.Modem, strings.TrimSpace(strings.TrimSpace(p.Make)+" "+strings.TrimSpace(p.Model)))
+	setIf(&f.SubAddress, strings.TrimSpace(p.FaxSubAddress))
+}
+
+func setIf(dst *string, v string) {
+	if *dst == "" {
+		*dst = v
+	}
+}
+
+// parseCallID reads HylaFAX's caller-id lines. HylaFAX+ writes
+// "label\tvalue" (CIDNumber, CIDName); older versions write bare values,
+// number first.
+func parseCallID(lines []string) (number, name string) {
+	var bare []string
+	for _, l := range lines {
+		label, value, ok := strings.Cut(l, "\t")
+		if !ok {
+			bare = append(bare, strings.TrimSpace(l))
+			continue
+		}
+		value = strings.TrimSpace(value)
+		switch lbl := strings.ToLower(label); {
+		case strings.Contains(lbl, "name"):
+			setIf(&name, value)
+		case strings.Contains(lbl, "num") || strings.Contains(lbl, "nmbr"):
+			setIf(&number, value)
+		}
+	}
+	if len(bare) > 0 {
+		setIf(&number, bare[0])
+	}
+	if len(bare) > 1 {
+		setIf(&name, bare[1])
+	}
+	return number, name
+}
+
+// xferRecord is the part of an xferfaxlog RECV record ferry uses.
+type xferRecord struct {
+	when        time.Time
+	commID      string
+	modem       string
+	localNumber string
+	tsi         string
+	pages       int
+	callID      []string
+}
+
+// findXferRecord scans xferfaxlog for the RECV record of the recvq file
+// named file (the last one wins: HylaFAX reuses sequence numbers only
+// after wrapping). Record layout (xferfaxlog(5)), tab-separated, quoted
+// strings: date RECV commid modem qfile <null> fax "local-number" "TSI"
+// params #pages jobtime conntime "reason" "CallID1" "CallID2"… Older
+// versions leave qfile empty; their records cannot be matched to a file.
+func findXferRecord(logPath, file string, loc *time.Location) (*xferRecord, error) {
+	f, err := os.Open(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var found *xferRecord
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		fields := strings.Split(sc.Text(), "\t")
+		if len(fields) < 11 || fields[1] != "RECV" || path.Base(unquote(fields[4])) != file {
+			continue
+		}
+		r := &xferRecord{commID: unquote(fields[2]), modem: unquote(fields[3]),
+			localNumber: unquote(fields[7]), tsi: unquote(fields[8])}
+		r.pages, _ = strconv.Atoi(unquote(fields[10]))
+		if t, err := time.ParseInLocation("01/02/06 15:04", fields[0], loc); err == nil {
+			r.when = t
+		}
+		if len(fields) > 14 {
+			for _, c := range fields[14:] {
+				r.callID = append(r.callID, unquote(c))
+			}
+		}
+		found = r
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", logPath, err)
+	}
+	return found, nil
+}
+
+func unquote(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		s = s[1 : len(s)-1]
+	}
+	return strings.TrimSpace(s)
+}
+
+func fromXfer(f *faxfhir.Fax, r *xferRecord) {
+	setIf(&f.CommID, r.commID)
+	setIf(&f.Modem, r.modem)
+	setIf(&f.CalledNumber, r.localNumber)
+	setIf(&f.CSID, r.tsi)
+	if f.Pages == 0 {
+		f.Pages = r.pages
+	}
+	// CallID1 is the number, CallID2 the name in HylaFAX's default setup.
+	if len(r.callID) > 0 {
+		setIf(&f.CallerNumber, r.callID[0])
+	}
+	if len(r.callID) > 1 {
+		setIf(&f.CallerName, r.callID[1])
+	}
+	if f.Received.IsZero() {
+		f.Received = r.when
+	}
+}
+
+// sidecarKeys maps normalised sidecar field names (lower case, letters and
+// digits only) from common cloud-fax and fax-server exports to Fax fields.
+var sidecarKeys = map[string]string{
+	"callernumber": "caller", "callerid": "caller", "from": "caller", "fromnumber": "caller", "sendernumber": "caller",
+	"ani": "caller", "cidnumber": "caller", "remotenumber": "caller", "callingnumber": "caller",
+	"callername": "callername", "cidname": "callername", "sendername": "callername", "fromname": "callername",
+	"callednumber": "called", "to": "called", "tonumber": "called", "did": "called", "dnis": "called",
+	"recipientnumber": "called", "localnumber": "called", "faxnumber": "called",
+	"csid": "csid", "tsi": "csid", "tsid": "csid", "faxsendercsid": "csid", "sendercsid": "csid", "remotecsid": "csid",
+	"remoteid": "csid", "stationid": "csid",
+	"pages": "pages", "faxpages": "pages", "numpages": "pages", "pagecount": "pages", "numberofpages": "pages",
+	"received": "received", "receivedat": "received", "receivetime": "received", "receivedtime": "received",
+	"datereceived": "received", "receiveddate": "received", "timestamp": "received", "date": "received",
+	"completedat": "received", "transmissionend": "received", "createdat": "received",
+	"subaddress": "subaddress", "faxsubaddress": "subaddress",
+	"commid": "commid", "faxid": "commid", "jobid": "commid", "id": "commid", "messageid": "commid",
+	"mrn": "mrn", "patientid": "mrn", "patientmrn": "mrn", "medicalrecordnumber": "mrn",
+	"dob": "dob", "birthdate": "dob", "dateofbirth": "dob", "patientdob": "dob",
+	"patientname": "name", "patient": "name",
+	"doctype": "doctype", "documenttype": "doctype", "type": "doctype", "category": "doctype",
+}
+
+func normKey(k string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(k) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// parseSidecar reads a JSON object or an XML document into flat fields and
+// applies the ones it knows. Nested objects are flattened (the innermost
+// key wins), so {"fax": {"from": …}} works too.
+func parseSidecar(f *faxfhir.Fax, data []byte, loc *time.Location) error {
+	fields := map[string]string{}
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	trimmed := bytes.TrimSpace(data)
+	switch {
+	case len(trimmed) > 0 && trimmed[0] == '{':
+		var v any
+		dec := json.NewDecoder(bytes.NewReader(trimmed))
+		dec.UseNumber()
+		if err := dec.Decode(&v); err != nil {
+			return fmt.Errorf("sidecar: json: %w", err)
+		}
+		flattenJSON(fields, v)
+	case len(trimmed) > 0 && trimmed[0] == '<':
+		if err := flattenXML(fields, trimmed); err != nil {
+			return fmt.Errorf("sidecar: xml: %w", err)
+		}
+	default:
+		return errors.New("sidecar: neither a json object nor xml")
+	}
+	for k, v := range fields {
+		v = strings.TrimSpace(v)
+		if v == "" {
+			continue
+		}
+		switch sidecarKeys[k] {
+		case "caller":
+			setIf(&f.CallerNumber, v)
+		case "callername":
+			setIf(&f.CallerName, v)
+		case "called":
+			setIf(&f.CalledNumber, v)
+		case "csid":
+			setIf(&f.CSID, v)
+		case "pages":
+			if n, err := strconv.Atoi(v); err == nil && f.Pages == 0 {
+				f.Pages = n
+			}
+		case "received":
+			if t, ok := parseTime(v, loc); ok && f.Received.IsZero() {
+				f.Received = t
+			}
+		case "subaddress":
+			setIf(&f.SubAddress, v)
+		case "commid":
+			setIf(&f.CommID, v)
+		case "mrn":
+			setIf(&f.MRN, v)
+		case "dob":
+			setIf(&f.DOB, v)
+		case "name":
+			setIf(&f.PatientName, v)
+		case "doctype":
+			setIf(&f.DocType, v)
+		}
+	}
+	return nil
+}
+
+func flattenJSON(out map[string]string, v any) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return
+	}
+	for k, val := range m {
+		switch x := val.(type) {
+		case string:
+			out[normKey(k)] = x
+		case json.Number:
+			out[normKey(k)] = x.String()
+		case bool:
+			out[normKey(k)] = strconv.FormatBool(x)
+		case map[string]any:
+			flattenJSON(out, x)
+		}
+	}
+}
+
+// flattenXML takes every leaf element's text and every attribute as a
+// field, by local name.
+func flattenXML(out map[string]string, data []byte) error {
+	dec := xml.NewDecoder(bytes.NewReader(data))
+	var stack []string
+	var text strings.Builder
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			stack = append(stack, t.Name.Local)
+			text.Reset()
+			for _, a := range t.Attr {
+				out[normKey(a.Name.Local)] = a.Value
+			}
+		case xml.CharData:
+			text.Write(t)
+		case xml.EndElement:
+			if s := strings.TrimSpace(text.String()); s != "" && len(stack) > 0 {
+				out[normKey(stack[len(stack)-1])] = s
+			}
+			text.Reset()
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+		}
+	}
+}
+
+var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02 15:04:05Z07:00",
+	"2006:01:02 15:04:05", "01/02/2006 15:04:05", "01/02/2006 15:04", "2006-01-02"}
+
+var digitsRE = regexp.MustCompile(`^\d{9,13}$`)
+
+// parseTime reads the time formats fax exports use, including Unix
+// seconds or milliseconds; times without an offset are in loc.
+func parseTime(s string, loc *time.Location) (time.Time, bool) {
+	s = strings.TrimSpace(s)
+	if digitsRE.MatchString(s) {
+		n, _ := strconv.ParseInt(s, 10, 64)
+		if len(s) >= 12 {
+			return time.UnixMilli(n), true
+		}
+		return time.Unix(n, 0), true
+	}
+	for _, l := range timeLayouts {
+		if t, err := time.ParseInLocation(l, s, loc); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// fromName applies the first matching file name pattern.
+func fromName(f *faxfhir.Fax, patterns []*regexp.Regexp, name string) bool {
+	for _, re := range patterns {
+		m := re.FindStringSubmatch(name)
+		if m == nil {
+			continue
+		}
+		for i, g := range re.SubexpNames() {
+			v := strings.TrimSpace(m[i])
+			if v == "" {
+				continue
+			}
+			switch g {
+			case "mrn":
+				setIf(&f.MRN, v)
+			case "dob":
+				setIf(&f.DOB, v)
+			case "name":
+				setIf(&f.PatientName, strings.Join(strings.FieldsFunc(v, func(r rune) bool { return r == '_' || r == '+' }), " "))
+			case "doctype":
+				setIf(&f.DocType, v)
+			}
+		}
+		return true
+	}
+	return false
+}

@@ -1,0 +1,179 @@
+package fax
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
+	"github.com/ferry-health/ferry/adapters/convert/faxfhir/tiffpdf"
+	"github.com/ferry-health/ferry/adapters/folder"
+)
+
+// Format is the Raw.Format of everything a fax Source hands on.
+const Format = "fax"
+
+// MetaSidecarError is set (without PHI: the error names only the file and
+// the syntax problem) when a sidecar could not be read; the fax is still
+// passed on with what else is known.
+const MetaSidecarError = "fax.sidecar_error"
+
+// Source is a fax inbox. It implements adapters.Source.
+type Source struct {
+	cfg      Config
+	next     adapters.Consumer
+	log      *slog.Logger
+	logPHI   bool
+	loc      *time.Location
+	patterns []*regexp.Regexp
+	xferLog  string
+	eng      *folder.Engine
+}
+
+var _ adapters.Source = (*Source)(nil)
+
+// New builds a fax inbox that hands each received fax to next. opts are
+// passed to the folder engine (shared scheduler, gateway-wide dedup).
+func New(set adapters.Settings, cfg Config, next adapters.Consumer, opts ...folder.Option) (*Source, error) {
+	if next == nil {
+		return nil, fmt.Errorf("fax inbox %q: nil consumer", cfg.Name)
+	}
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("fax inbox %q: invalid config: %w", cfg.Name, err)
+	}
+	s := &Source{cfg: cfg, next: next, log: set.Logger, logPHI: set.LogPHI, loc: time.Local}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.TimeZone != "" {
+		s.loc, _ = time.LoadLocation(cfg.TimeZone)
+	}
+	s.patterns, _ = compilePatterns(cfg.Patterns)
+	s.xferLog = cfg.XferFaxLog
+	if s.xferLog == "" && cfg.Kind == KindHylaFAX {
+		s.xferLog = filepath.Join(cfg.Path, "..", "etc", "xferfaxlog")
+	}
+	if set.ID == "" {
+		set.ID = cfg.Kind + "/" + cfg.Name
+	}
+	eng, err := folder.New(set, cfg.Config, adapters.ConsumerFunc(s.consume), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("fax inbox %q: %w", cfg.Name, err)
+	}
+	s.eng = eng
+	return s, nil
+}
+
+// Start starts watching the inbox.
+func (s *Source) Start(ctx context.Context, host adapters.Host) error { return s.eng.Start(ctx, host) }
+
+// Shutdown stops watching and waits for the fax in hand.
+func (s *Source) Shutdown(ctx context.Context) error { return s.eng.Shutdown(ctx) }
+
+// Engine returns the folder engine underneath (paths, rescans).
+func (s *Source) Engine() *folder.Engine { return s.eng }
+
+// consume gathers the fax's metadata and passes it on. Metadata problems
+// never hold a fax back: the image is what matters, and an unreadable image
+// is the converter's call (a permanent error, so the file goes to failed/).
+func (s *Source) consume(ctx context.Context, in adapters.Raw) error {
+	fax, scErr := s.Describe(in)
+	out := in
+	out.Format = Format
+	out.Meta = maps.Clone(in.Meta)
+	if out.Meta == nil {
+		out.Meta = map[string]string{}
+	}
+	maps.Copy(out.Meta, fax.Meta())
+	if scErr != nil {
+		out.Meta[MetaSidecarError] = scErr.Error()
+		s.log.Warn("fax sidecar unreadable", "inbox", s.cfg.Name, "err", scErr)
+	}
+	return s.next.Consume(ctx, out)
+}
+
+// Describe works out what is known about the fax in in (a Raw from the
+// folder engine): sidecars first, then the file name patterns, the TIFF tags
+// and HylaFAX's xferfaxlog; the file's modification time is the receive
+// time of last resort. A sidecar that cannot be parsed is reported in err
+// and otherwise ignored.
+func (s *Source) Describe(in adapters.Raw) (fax faxfhir.Fax, err error) {
+	for _, name := range slices.Sorted(maps.Keys(in.Sidecars)) {
+		if e := parseSidecar(&fax, in.Sidecars[name], s.loc); e != nil {
+			err = errors.Join(err, e)
+		}
+	}
+	file := in.Meta[folder.MetaFile]
+	if file == "" {
+		file = in.Name
+	}
+	fromName(&fax, s.patterns, file)
+	if tf := s.readTIFF(in); tf != nil {
+		fromTIFF(&fax, tf, s.loc)
+	}
+	if s.xferLog != "" {
+		rec, err := findXferRecord(s.xferLog, file, s.loc)
+		switch {
+		case err == nil && rec != nil:
+			fromXfer(&fax, rec)
+		case err != nil && !errors.Is(err, fs.ErrNotExist):
+			s.log.Warn("fax xferfaxlog unreadable", "inbox", s.cfg.Name, "err", err)
+		}
+	}
+	if fax.Received.IsZero() {
+		if t, err := time.Parse(time.RFC3339Nano, in.Meta[folder.MetaModTime]); err == nil {
+			fax.Received = t
+		} else {
+			fax.Received = in.Received
+		}
+	}
+	return fax, err
+}
+
+// readTIFF parses the TIFF structure, or returns nil for PDFs and files it
+// cannot read (the converter reports those).
+func (s *Source) readTIFF(in adapters.Raw) *tiffpdf.File {
+	var r io.ReaderAt
+	size := int64(len(in.Body))
+	if in.Body != nil {
+		r = bytes.NewReader(in.Body)
+	} else if in.Open != nil {
+		rc, err := in.Open()
+		if err != nil {
+			return nil
+		}
+		defer rc.Close()
+		f, ok := rc.(*os.File)
+		if !ok {
+			return nil
+		}
+		st, err := f.Stat()
+		if err != nil {
+			return nil
+		}
+		r, size = f, st.Size()
+	} else {
+		return nil
+	}
+	var head [4]byte
+	if n, _ := r.ReadAt(head[:], 0); !tiffpdf.IsTIFF(head[:n]) {
+		return nil
+	}
+	tf, err := tiffpdf.Read(r, size, in.Name)
+	if err != nil {
+		return nil
+	}
+	return tf
+}
