@@ -161,28 +161,44 @@ func readHeader(msg []byte) (header, bool) {
 	if j := bytes.IndexAny(seg, "\r\n"); j >= 0 {
 		seg = seg[:j]
 	}
+	if len(seg) < 8 {
+		return h, false
+	}
 	fs := seg[3]
 	if !okDelim(fs) {
 		return h, false
 	}
 	parts := strings.Split(string(seg[4:]), string(fs))
 	enc := parts[0]
-	if len(enc) < 4 {
+	if len(enc) < 4 || len(enc) > 5 {
 		return h, false
 	}
-	d := Delimiters{Field: fs, Component: enc[0], Repetition: enc[1], Escape: enc[2], Subcomponent: enc[3]}
-	if len(enc) >= 5 {
-		d.Truncation = enc[4]
-	}
-	for _, c := range []byte{d.Component, d.Repetition, d.Escape, d.Subcomponent} {
-		if !okDelim(c) || c == fs {
+	// Delimiters must be printable and distinct, or the ACK written with
+	// them could not be read back.
+	seen := map[byte]bool{fs: true}
+	for i := 0; i < len(enc); i++ {
+		if !okDelim(enc[i]) || seen[enc[i]] {
 			return h, false
 		}
+		seen[enc[i]] = true
+	}
+	d := Delimiters{Field: fs, Component: enc[0], Repetition: enc[1], Escape: enc[2], Subcomponent: enc[3]}
+	if len(enc) == 5 {
+		d.Truncation = enc[4]
 	}
 	h.d = d
 	h.fields = make([]string, 0, len(parts)+2)
 	h.fields = append(h.fields, "MSH", string(fs))
-	h.fields = append(h.fields, parts...)
+	for _, p := range parts {
+		// Control characters (MLLP framing bytes among them) must never
+		// be echoed into the ACK.
+		h.fields = append(h.fields, strings.Map(func(r rune) rune {
+			if r < ' ' || r == 0x7f {
+				return -1
+			}
+			return r
+		}, p))
+	}
 	return h, true
 }
 

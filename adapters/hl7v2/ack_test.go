@@ -199,6 +199,40 @@ func TestAckErrorMessage(t *testing.T) {
 	}
 }
 
+// FuzzBuildAck checks that any input gets a well-formed ACK: MSH then MSA,
+// CR-terminated, with no control characters that could break MLLP framing.
+func FuzzBuildAck(f *testing.F) {
+	f.Add([]byte(ackADT), false)
+	f.Add([]byte("MSH#$*@%#A#B#C#D#2026##ADT$A08#ID7#T#2.4\r"), true)
+	f.Add([]byte("MSH|^~\\&|\x1c|\x0b||||ADT^A01|1|P|2.3|||AL\r"), true)
+	f.Fuzz(func(t *testing.T, msg []byte, fail bool) {
+		var res error
+		if fail {
+			res = queue.Permanent(errors.New("bad\r|^~\\&"))
+		}
+		a := BuildAck(msg, res, "N", ackTime)
+		s := string(a.Bytes)
+		if !strings.HasPrefix(s, "MSH") || !strings.Contains(s, "\rMSA") || !strings.HasSuffix(s, "\r") {
+			t.Fatalf("malformed ack %q", s)
+		}
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; (c < ' ' && c != '\r') || c == 0x7f {
+				t.Fatalf("control byte %#x in ack %q", c, s)
+			}
+		}
+		if strings.Count(s, "\r") != 2+boolInt(a.Code != CodeAA && a.Code != CodeCA) {
+			t.Fatalf("unexpected segment count in %q", s)
+		}
+	})
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func BenchmarkBuildAck(b *testing.B) {
 	ids := NewControlIDs()
 	b.ReportAllocs()
