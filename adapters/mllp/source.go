@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -410,7 +411,7 @@ func (s *Source) serve(c *conn) {
 		s.stats.messages.Add(1)
 		received := time.Now()
 		body := bytes.Clone(frame)
-		res := s.next.Consume(s.ctx, adapters.Raw{
+		res := s.consume(log, adapters.Raw{
 			Source:   s.set.ID,
 			Format:   "hl7v2",
 			Name:     "conn " + strconv.FormatInt(c.id, 10) + " msg " + strconv.Itoa(n),
@@ -436,6 +437,19 @@ func (s *Source) serve(c *conn) {
 			return
 		}
 	}
+}
+
+// consume calls the Consumer. A panic in it (a converter bug tripped by an
+// odd message) becomes an ordinary error, so the sender gets AR and the
+// message stays with it, instead of the whole gateway going down.
+func (s *Source) consume(log *slog.Logger, in adapters.Raw) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			log.Error("mllp consumer panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			err = fmt.Errorf("consume %s: internal error: %v", in.Name, p)
+		}
+	}()
+	return s.next.Consume(s.ctx, in)
 }
 
 func (s *Source) count(code string) {

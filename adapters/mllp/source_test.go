@@ -280,6 +280,16 @@ func TestSourceAckCodes(t *testing.T) {
 	}
 }
 
+func TestSourceConsumerPanicGivesAR(t *testing.T) {
+	s := start(t, Config{}, adapters.ConsumerFunc(func(context.Context, adapters.Raw) error { panic("converter bug") }))
+	c := dial(t, s)
+	for range 2 { // the connection survives
+		if code, id := msa(c.roundTrip(t, msg("P1"))); code != "AR" || id != "P1" {
+			t.Fatalf("MSA %s %s", code, id)
+		}
+	}
+}
+
 func TestSourceOversizedFrame(t *testing.T) {
 	rec := &recorder{}
 	s := start(t, Config{MaxFrameBytes: 1024}, rec)
