@@ -19,6 +19,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
+	"github.com/ferry-health/ferry/adapters/fax"
 	"github.com/ferry-health/ferry/config/configtls"
 )
 
@@ -37,7 +39,9 @@ type Config struct {
 	Exchange    Exchange    `yaml:"exchange"`
 	Queue       Queue       `yaml:"queue"`
 	Identifiers Identifiers `yaml:"identifiers"`
-	Status      Status      `yaml:"status"`
+	// Fax says how received faxes become FHIR documents (IHE MHD or US Core).
+	Fax    faxfhir.Config `yaml:"fax"`
+	Status Status         `yaml:"status"`
 }
 
 // Log controls the gateway's own logging.
@@ -65,16 +69,11 @@ type MLLP struct {
 	TLS           *configtls.ServerConfig `yaml:"tls"`
 }
 
-// Folder is one watched folder: an EHR export drop or a fax inbox.
-type Folder struct {
-	Name   string        `yaml:"name"`
-	Kind   string        `yaml:"kind"` // ehr | fax | hylafax
-	Path   string        `yaml:"path"`
-	Settle time.Duration `yaml:"settle"`
-	Rescan time.Duration `yaml:"rescan"`
-	After  string        `yaml:"after"` // move | delete
-	Ignore []string      `yaml:"ignore"`
-}
+// Folder is one watched folder: an EHR export drop (kind ehr) or a fax
+// inbox (kind fax or hylafax). The folder engine's settings (settle,
+// rescan, after, ignore, markers, sidecars ...) are inline; patterns,
+// xferfaxlog and time_zone apply to fax inboxes.
+type Folder = fax.Config
 
 // Exchange is the receiving health information exchange. With an empty
 // URL, bundles go to the local outbox folder instead.
@@ -253,15 +252,6 @@ func (c *Config) applyDefaults() {
 		}
 		if f.Kind == "" {
 			f.Kind = "ehr"
-		}
-		if f.Settle == 0 {
-			f.Settle = 2 * time.Second
-		}
-		if f.Rescan == 0 {
-			f.Rescan = 30 * time.Second
-		}
-		if f.After == "" {
-			f.After = "move"
 		}
 	}
 	if c.Exchange.Timeout == 0 {

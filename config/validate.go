@@ -79,28 +79,21 @@ func (c *Config) validate() []Problem {
 			addErr(p+".tls", m.TLS.Validate())
 		}
 	}
-	for i, f := range c.Sources.Folders {
+	faxes := 0
+	for i := range c.Sources.Folders {
+		f := &c.Sources.Folders[i]
 		p := fmt.Sprintf("sources.folders[%d]", i)
 		unique(p, f.Name)
 		switch f.Kind {
-		case "ehr", "fax", "hylafax":
+		case "fax", "hylafax":
+			faxes++
+			addErr(p, f.Validate())
 		default:
-			add(p+".kind", "must be one of ehr, fax, hylafax; got %q", f.Kind)
+			addErr(p, f.Config.Validate())
 		}
-		if strings.TrimSpace(f.Path) == "" {
-			add(p+".path", "must name the folder to watch")
-		}
-		if f.Settle < 0 {
-			add(p+".settle", "must not be negative")
-		}
-		if f.Rescan <= 0 {
-			add(p+".rescan", "must be positive (network shares send no events; the rescan finds their files)")
-		}
-		switch f.After {
-		case "move", "delete":
-		default:
-			add(p+".after", "must be move or delete; got %q", f.After)
-		}
+	}
+	if faxes > 0 {
+		addErr("fax", c.Fax.Validate())
 	}
 
 	if c.Exchange.URL != "" {
@@ -151,7 +144,7 @@ func isKey(s string) bool {
 		return false
 	}
 	for _, r := range s {
-		if !(r == '_' || r == '.' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9') {
+		if !(r == '_' || r == '.' || r == '[' || r == ']' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9') {
 			return false
 		}
 	}
