@@ -176,7 +176,7 @@ func TestPlainInboxWithJSONSidecarAndPattern(t *testing.T) {
 	}
 	d := docRef(g.bundle)
 	if str(d, "type", "coding", 0, "code") != "57133-1" ||
-		str(d, "subject", "reference") != "Patient?identifier=urn:oid:2.16.840.1.113883.3.999.1|12345" {
+		str(d, "subject", "identifier", "value") != "12345" || str(d, "subject", "identifier", "system") != "urn:oid:2.16.840.1.113883.3.999.1" || get(d, "subject", "reference") != nil {
 		t.Errorf("docref type/subject: %v %v", get(d, "type"), get(d, "subject"))
 	}
 	r := receipt(d)

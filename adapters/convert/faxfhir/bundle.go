@@ -375,7 +375,7 @@ func (c *Converter) plan(ctx context.Context, in Input, fax Fax) (*plan, error) 
 		res.PatientKey = cfg.PatientSystem + "|" + fax.MRN
 		subject = &fhir.Reference{Type: "Patient", Display: fax.PatientName,
 			Identifier: &fhir.Identifier{System: cfg.PatientSystem, Value: fax.MRN}}
-		if !cfg.PatientLogicalRef {
+		if cfg.PatientConditionalRef {
 			subject.Reference = "Patient?identifier=" + cfg.PatientSystem + "|" + url.QueryEscape(fax.MRN)
 		}
 	}

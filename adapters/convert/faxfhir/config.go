@@ -57,10 +57,13 @@ type Config struct {
 	// or sidecars (e.g. urn:oid:2.16.840.1.113883.3.999.1). Without it a fax
 	// is filed without a subject.
 	PatientSystem string `yaml:"patient_system"`
-	// PatientLogicalRef makes the subject a logical reference (identifier
-	// only) instead of the conditional reference Patient?identifier=sys|mrn,
-	// for exchanges that cannot resolve conditional references.
-	PatientLogicalRef bool `yaml:"patient_logical_ref"`
+	// PatientConditionalRef makes the subject the conditional reference
+	// Patient?identifier=sys|mrn, which FHIR servers SHOULD resolve within a
+	// transaction. Off by default: the subject is then a logical reference
+	// (type + identifier), valid everywhere. The Medplum stand-in stores a
+	// conditional reference unresolved, so enable this only for exchanges
+	// known to resolve it.
+	PatientConditionalRef bool `yaml:"patient_conditional_ref"`
 	// Author and Custodian name the receiving organisation, e.g.
 	// {display: "Main Street Clinic", identifier: "urn:oid:1.2.3|clinic"}.
 	Author    OrgRef `yaml:"author"`

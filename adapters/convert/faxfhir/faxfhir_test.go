@@ -26,10 +26,11 @@ var received = time.Date(2026, 11, 20, 19, 3, 7, 0, time.UTC)
 
 func testConfig() Config {
 	return Config{
-		SourceID:      "1.3.6.1.4.1.21367.2026.1",
-		PatientSystem: "urn:oid:2.16.840.1.113883.3.999.1",
-		Author:        OrgRef{Display: "Main Street Clinic", Identifier: "urn:oid:2.16.840.1.113883.3.999|clinic"},
-		Custodian:     OrgRef{Display: "Main Street Clinic"},
+		SourceID:              "1.3.6.1.4.1.21367.2026.1",
+		PatientSystem:         "urn:oid:2.16.840.1.113883.3.999.1",
+		Author:                OrgRef{Display: "Main Street Clinic", Identifier: "urn:oid:2.16.840.1.113883.3.999|clinic"},
+		Custodian:             OrgRef{Display: "Main Street Clinic"},
+		PatientConditionalRef: true,
 	}
 }
 
@@ -224,7 +225,7 @@ func TestConvertPDFAndUSCore(t *testing.T) {
 	cfg := testConfig()
 	cfg.Profile = ProfileUSCore
 	cfg.BinaryMethod = BinaryPost
-	cfg.PatientLogicalRef = true
+	cfg.PatientConditionalRef = false
 	f := testFax()
 	f.DocType = "mystery"
 	u := convert(t, cfg, rawFor(t, "g4-fine-1p.tif", f))
