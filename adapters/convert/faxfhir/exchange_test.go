@@ -1,0 +1,134 @@
+package faxfhir
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestExchangeAcceptsBundleOnce posts fax bundles to the Medplum stand-in
+// exchange (.ci/exchange, over mutual TLS) twice each and checks that the
+// second post changes nothing, and that the in-bundle references
+// (attachment.url, List entries, relatesTo) were rewritten to the created
+// resources. Skipped when node or the exchange's node_modules are missing.
+func TestExchangeAcceptsBundleOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the node exchange")
+	}
+	exDir, _ := filepath.Abs("../../../.ci/exchange")
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("node not installed")
+	}
+	if _, err := os.Stat(filepath.Join(exDir, "node_modules", "@medplum")); err != nil {
+		t.Skip("run npm ci in .ci/exchange first")
+	}
+	dir := t.TempDir()
+	pki := filepath.Join(dir, "pki")
+	if out, err := exec.Command("bash", filepath.Join(exDir, "pki.sh"), pki).CombinedOutput(); err != nil {
+		t.Skipf("pki.sh: %v\n%s", err, out)
+	}
+	ready := filepath.Join(dir, "ready.json")
+	cmd := exec.Command("node", "--experimental-websocket", filepath.Join(exDir, "server.mjs"), "--pki", pki, "--ready-file", ready, "--port", "0", "--control-port", "0")
+	cmd.Dir = exDir
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	var ex struct{ URL, Control string }
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if b, err := os.ReadFile(ready); err == nil && json.Unmarshal(b, &ex) == nil && ex.URL != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("exchange did not start:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cert, err := tls.LoadX509KeyPair(filepath.Join(pki, "client.pem"), filepath.Join(pki, "client.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM, _ := os.ReadFile(filepath.Join(pki, "ca.pem"))
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(caPEM)
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}}
+
+	do := func(method, url string, body []byte) map[string]any {
+		t.Helper()
+		req, _ := http.NewRequest(method, url, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/fhir+json")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode/100 != 2 {
+			t.Fatalf("%s %s: %d %s", method, url, resp.StatusCode, b)
+		}
+		var m map[string]any
+		json.Unmarshal(b, &m)
+		return m
+	}
+	count := func(typ string) float64 {
+		resp, err := http.Get(ex.Control + "/control/count?type=" + typ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m struct{ Count float64 }
+		json.NewDecoder(resp.Body).Decode(&m)
+		return m.Count
+	}
+
+	for _, profile := range []string{ProfileMHDMinimal, ProfileUSCore} {
+		cfg := testConfig()
+		cfg.Profile = profile
+		cfg.PatientConditionalRef = false
+		c, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := rawFor(t, "hylafax/recvq/fax000000042.tif", testFax())
+		var body bytes.Buffer
+		if _, err := c.WriteRaw(context.Background(), &body, raw); err != nil {
+			t.Fatal(err)
+		}
+		first := do("POST", ex.URL, body.Bytes())
+		docs, bins, lists := count("DocumentReference"), count("Binary"), count("List")
+		second := do("POST", ex.URL, body.Bytes())
+		if count("DocumentReference") != docs || count("Binary") != bins || count("List") != lists {
+			t.Errorf("%s: second post created resources", profile)
+		}
+		for i := range get(first, "entry").([]any) {
+			if l1, l2 := str(first, "entry", i, "response", "location"), str(second, "entry", i, "response", "location"); l1 != l2 {
+				t.Errorf("%s: entry %d location %s then %s", profile, i, l1, l2)
+			}
+		}
+		// The DocumentReference's attachment points at the stored Binary.
+		for i := range get(first, "entry").([]any) {
+			loc := str(first, "entry", i, "response", "location")
+			if len(loc) < 18 || loc[:18] != "DocumentReference/" {
+				continue
+			}
+			d := do("GET", ex.URL+"/"+loc, nil)
+			url := str(d, "content", 0, "attachment", "url")
+			if len(url) < 7 || url[:7] != "Binary/" {
+				t.Errorf("%s: attachment.url %q not rewritten", profile, url)
+			}
+		}
+	}
+}
