@@ -101,6 +101,10 @@ const DefaultSegmentBytes = 64 << 20
 // does not delay the first producer's answer without bound.
 const maxBatchBytes = 8 << 20
 
+// maxCommitDelay bounds how long the writer holds a batch open for more
+// concurrent Puts (see writeLoop).
+const maxCommitDelay = 2 * time.Millisecond
+
 // Options configures a Queue. The zero value is usable.
 type Options struct {
 	// MaxBytes caps the stored size of unsettled items; Put returns
@@ -127,6 +131,9 @@ type Queue struct {
 	inflight   sync.WaitGroup // senders on reqs; Close waits before closing it
 	wbuf       []byte         // writer-owned batch buffer
 	commits    atomic.Int64   // write+sync rounds, for tests and tuning
+	activePuts atomic.Int64   // Put calls in progress
+	expect     int            // writer-owned: Puts in flight at the last answer
+	syncTime   time.Duration  // writer-owned: moving average of write+sync
 
 	mu        sync.Mutex
 	closed    bool
@@ -277,6 +284,8 @@ func (q *Queue) Put(ctx context.Context, it *queue.Item) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	q.activePuts.Add(1)
+	defer q.activePuts.Add(-1)
 	if it.ID == "" {
 		it.ID = ulid.Make().String()
 	}
@@ -615,23 +624,59 @@ func (q *Queue) closeFiles() error {
 
 // writeLoop is the single writer: it takes every waiting request, commits
 // them with one write and one sync, and answers them.
+//
+// Batching only what is already waiting splits N closed-loop producers
+// into two halves that take turns (one half is answered while the other
+// waits for the next sync), so each sync carries N/2 items. To merge them,
+// the writer remembers how many Puts were in flight when it answered the
+// last batch and, if fewer than that are waiting now, waits for the rest
+// a little: at most half the recent sync time, so that a lone producer
+// pays nothing and a slow one at most half a sync (PostgreSQL's
+// commit_delay, sized by measurement instead of configuration).
 func (q *Queue) writeLoop() {
 	defer close(q.writerDone)
 	var batch []*writeReq
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for r := range q.reqs {
 		batch = append(batch[:0], r)
-		size := len(r.rec)
+		size, puts := len(r.rec), 0
+		if r.put != nil {
+			puts++
+		}
+		var deadline time.Time
 	drain:
 		for size < maxBatchBytes {
+			var r *writeReq
+			var ok bool
 			select {
-			case r, ok := <-q.reqs:
-				if !ok {
+			case r, ok = <-q.reqs:
+			default:
+				if puts == 0 || puts >= q.expect || q.syncTime <= 0 {
 					break drain
 				}
-				batch = append(batch, r)
-				size += len(r.rec)
-			default:
+				if deadline.IsZero() {
+					deadline = time.Now().Add(min(q.syncTime/2, maxCommitDelay))
+				}
+				wait := time.Until(deadline)
+				if wait <= 0 {
+					break drain
+				}
+				timer.Reset(wait)
+				select {
+				case r, ok = <-q.reqs:
+					timer.Stop()
+				case <-timer.C:
+					break drain
+				}
+			}
+			if !ok {
 				break drain
+			}
+			batch = append(batch, r)
+			size += len(r.rec)
+			if r.put != nil {
+				puts++
 			}
 		}
 		q.commit(batch)
@@ -666,10 +711,12 @@ func (q *Queue) commit(batch []*writeReq) {
 		buf = append(buf, r.rec...)
 	}
 	if len(buf) > 0 {
+		start := time.Now()
 		_, err := seg.f.WriteAt(buf, seg.size)
 		if err == nil {
 			err = datasync(seg.f)
 		}
+		q.syncTime = (3*q.syncTime + time.Since(start)) / 4
 		if err != nil {
 			// After a failed write or fsync the file's tail is unknown
 			// (see "fsyncgate"): stop taking items until reopened.
@@ -701,6 +748,7 @@ func (q *Queue) commit(batch []*writeReq) {
 		}
 	}
 	q.mu.Unlock()
+	q.expect = int(q.activePuts.Load())
 	for _, r := range batch {
 		if r.done != nil {
 			r.done <- nil

@@ -1,0 +1,103 @@
+package diskq_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/queue/diskq"
+)
+
+// The benchmarks use b.TempDir(), i.e. the real disk with real fsyncs;
+// run them with TMPDIR on the disk the gateway will use.
+
+var benchBody = bytes.Repeat([]byte(`{"resourceType":"Bundle"},`), 40) // ~1 KB
+
+func benchOpen(b *testing.B) *diskq.Queue {
+	q, err := diskq.Open(b.TempDir(), diskq.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { q.Close(context.Background()) })
+	return q
+}
+
+// BenchmarkPut measures fsynced Puts of ~1 KB items from 1 and from 16
+// concurrent producers (16 MLLP connections); group commit is what makes
+// the second one fast.
+func BenchmarkPut(b *testing.B) {
+	for _, producers := range []int{1, 16} {
+		b.Run(fmt.Sprintf("producers=%d", producers), func(b *testing.B) {
+			q := benchOpen(b)
+			ctx := context.Background()
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			b.SetBytes(int64(len(benchBody)))
+			b.ResetTimer()
+			for p := range producers {
+				wg.Go(func() {
+					key := fmt.Sprintf("conn-%d", p)
+					for next.Add(1) <= int64(b.N) {
+						if err := q.Put(ctx, &queue.Item{Key: key, Body: benchBody}); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "puts/s")
+		})
+	}
+}
+
+// BenchmarkGetAck measures Get followed by ack(nil) from 1 and 4 consumers
+// on a pre-filled queue.
+func BenchmarkGetAck(b *testing.B) {
+	for _, consumers := range []int{1, 4} {
+		b.Run(fmt.Sprintf("consumers=%d", consumers), func(b *testing.B) {
+			q := benchOpen(b)
+			ctx := context.Background()
+			var fill sync.WaitGroup
+			var next atomic.Int64
+			for p := range 16 {
+				fill.Go(func() {
+					for next.Add(1) <= int64(b.N) {
+						if err := q.Put(ctx, &queue.Item{Key: fmt.Sprintf("k%d", p), Body: benchBody}); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			fill.Wait()
+			next.Store(0)
+			var wg sync.WaitGroup
+			b.ResetTimer()
+			for range consumers {
+				wg.Go(func() {
+					for next.Add(1) <= int64(b.N) {
+						_, ack, err := q.Get(ctx)
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						if err := ack(ctx, nil); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			if err := q.Sync(ctx); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "acks/s")
+		})
+	}
+}
