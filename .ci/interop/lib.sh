@@ -6,7 +6,9 @@
 : "${FERRY:?FERRY must point at the ferry binary}"
 : "${CI_DIR:?CI_DIR must point at .ci}"
 : "${PKI:?PKI must point at the test PKI directory}"
-NODE_FLAGS=(--experimental-websocket)
+# @medplum/core needs a global WebSocket at import time: built in from Node 22, behind a flag in Node 20.
+NODE_FLAGS=()
+[ "$(node -e 'process.stdout.write(typeof WebSocket)')" = function ] || NODE_FLAGS=(--experimental-websocket)
 HOSP_SYSTEM=urn:oid:2.16.840.1.113883.3.999.1
 PIDS=()
 
