@@ -37,8 +37,9 @@ type collector struct {
 }
 
 type got struct {
-	raw    adapters.Raw
-	bundle map[string]any
+	raw      adapters.Raw
+	bundle   map[string]any
+	streamed bool // Body was nil: the content came through Raw.Open
 }
 
 func newCollector(t *testing.T) *collector {
@@ -58,8 +59,9 @@ func (c *collector) Consume(ctx context.Context, in adapters.Raw) error {
 	if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
 		return err
 	}
+	streamed := in.Body == nil
 	in.Body = nil
-	c.got <- got{raw: in, bundle: m}
+	c.got <- got{raw: in, bundle: m, streamed: streamed}
 	return nil
 }
 

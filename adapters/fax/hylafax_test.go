@@ -51,11 +51,15 @@ func TestHylaFAXSpool(t *testing.T) {
 	var unlocked atomic.Bool
 	cfg := DefaultConfig(KindHylaFAX)
 	cfg.Name, cfg.Path, cfg.TimeZone = "hylafax", recvq, "America/New_York"
+	cfg.MaxBodyBytes = 4096 // the 18 KB fax is streamed through Raw.Open
 	s := start(t, cfg, c)
 
 	g := c.next(t, s)
 	if g.raw.Meta["file"] != "fax000000042.tif" {
 		t.Fatalf("first fax taken is %q; the locked one must wait", g.raw.Meta["file"])
+	}
+	if !g.streamed {
+		t.Error("fax above max_body_bytes was handed over in memory")
 	}
 	fax := faxfhir.FaxFromMeta(g.raw.Meta)
 	// TIFF DateTime is the server's local time (New York, UTC-5 in November).
