@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"unsafe"
 )
 
@@ -705,3 +706,10 @@ func segName(b []byte) string {
 	}
 	return string(b)
 }
+
+// Text is Comp(c).String() without surrounding white space: the usual way
+// to read a leaf for output, since senders pad fields.
+func (v Value) Text(c int) string { return strings.TrimSpace(v.Comp(c).String()) }
+
+// Trimmed is String() without surrounding white space.
+func (v Value) Trimmed() string { return strings.TrimSpace(v.String()) }

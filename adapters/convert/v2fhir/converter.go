@@ -1,0 +1,356 @@
+// Package v2fhir converts HL7 v2 messages to FHIR R4 transaction Bundles,
+// following the HL7 v2-to-FHIR implementation guide's segment and datatype
+// maps. Conversion is pure: the same message always gives byte-identical
+// output, and every resource gets a deterministic id (a UUIDv5 of its
+// business identifier), so re-sending a message changes nothing at the
+// receiver (ARCHITECTURE.md invariant 3).
+package v2fhir
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/adapters/hl7v2"
+	"github.com/ferry-health/ferry/queue"
+)
+
+// ErrUnsupported is wrapped by Convert's error when the message type or
+// trigger event is not one ferry converts; an MLLP listener answers it with
+// AR (ERR-3 200/201), not AE.
+var ErrUnsupported = errors.New("unsupported message type")
+
+// ContentError says which segment and field made a supported message
+// unconvertible (an MLLP listener answers AE: the sender must fix it).
+type ContentError struct {
+	Segment string // segment ID, e.g. "PID"
+	Pos     int    // 1-based position of the segment in the message (0 when absent)
+	Field   string // e.g. "PID-3"
+	Reason  string
+}
+
+// Error reads "v2fhir: PID-3 (segment 3): no identifier".
+func (e *ContentError) Error() string {
+	if e.Pos > 0 {
+		return fmt.Sprintf("v2fhir: %s (segment %d): %s", e.Field, e.Pos, e.Reason)
+	}
+	return fmt.Sprintf("v2fhir: %s: %s", e.Field, e.Reason)
+}
+
+// Mode chooses how Bundle entries are written so that re-sending is harmless.
+type Mode int
+
+const (
+	// ModeID writes every entry as PUT Type/<uuidv5> with the id in the
+	// resource. It has no entry limit at servers such as Medplum (which cap
+	// transactions holding conditional operations at 8 entries), so it is
+	// the default.
+	ModeID Mode = iota
+	// ModeConditional writes PUT Type?identifier=system|value (conditional
+	// update, as IHE PIXm does for patients); resources carry no id.
+	ModeConditional
+)
+
+// Converter turns HL7 v2 messages into FHIR R4 transaction Bundles. The zero
+// value works; it is safe for concurrent use once configured.
+type Converter struct {
+	// Systems maps an assigning authority (CX.4 / HD namespace id, or its
+	// universal id) to the FHIR identifier system URI to use for it
+	// (config: identifiers.systems). Authorities given as ISO OIDs or UUIDs
+	// need no entry.
+	Systems map[string]string
+	// Base prefixes the identifier systems ferry mints for identifiers that
+	// have no known system (default "urn:ferry"). They are scoped by the
+	// sending facility, so two clinics' local MRNs never collide.
+	Base string
+	// Location is the time zone of v2 times that carry no offset
+	// (default time.Local).
+	Location *time.Location
+	// Mode chooses id-based or conditional writes (default ModeID).
+	Mode Mode
+}
+
+// Result describes a converted message without PHI.
+type Result struct {
+	// PatientKey orders delivery per patient (queue.Item.Key): a hash of the
+	// patient's business identifier, "" when the message names no patient.
+	PatientKey string
+	// MessageType is MSH-9 as "ADT^A01".
+	MessageType string
+	// ControlID is MSH-10.
+	ControlID string
+	// Entries is the number of Bundle entries written.
+	Entries int
+}
+
+// Supported lists the message types Convert handles, as "CODE^TRIGGER".
+func Supported() []string {
+	out := make([]string, 0, len(handlers))
+	for k := range handlers {
+		out = append(out, k)
+	}
+	return out
+}
+
+var handlers = map[string]func(*conv) error{}
+
+func init() {
+	for _, t := range []string{"A01", "A04", "A08"} {
+		handlers["ADT^"+t] = (*conv).adt
+	}
+	handlers["ORU^R01"] = (*conv).oru
+}
+
+// Convert converts a parsed message. raw is the message as received; it is
+// kept, base64-encoded, in a Binary that the Provenance names as its source.
+func (c *Converter) Convert(msg *hl7v2.Message, raw []byte) (*fhir.Bundle, Result, error) {
+	typ := msg.Type()
+	res := Result{MessageType: typ.Code + "^" + typ.Trigger, ControlID: msg.ControlID()}
+	h := handlers[res.MessageType]
+	if h == nil && typ.Code == "ORU" && typ.Trigger == "" {
+		h = handlers["ORU^R01"]
+	}
+	if h == nil {
+		return nil, res, fmt.Errorf("v2fhir: %s: %w", res.MessageType, ErrUnsupported)
+	}
+	x := newConv(c, msg, raw)
+	if res.ControlID == "" {
+		return nil, res, &ContentError{Segment: "MSH", Pos: 1, Field: "MSH-10", Reason: "message control id is empty"}
+	}
+	if err := h(x); err != nil {
+		return nil, res, err
+	}
+	if err := x.finish(); err != nil {
+		return nil, res, err
+	}
+	res.PatientKey = x.patientKey
+	res.Entries = len(x.entries)
+	b := &fhir.Bundle{
+		ResourceType: "Bundle",
+		Identifier:   &fhir.Identifier{System: x.system("message"), Value: res.ControlID},
+		Type:         "transaction",
+		Timestamp:    x.timestamp,
+		Entry:        x.entries,
+	}
+	return b, res, nil
+}
+
+// ConvertRaw parses and converts one message given as bytes.
+func (c *Converter) ConvertRaw(raw []byte) (*fhir.Bundle, Result, error) {
+	msg, err := hl7v2.Parse(raw)
+	if err != nil {
+		return nil, Result{}, fmt.Errorf("v2fhir: %w", err)
+	}
+	return c.Convert(msg, raw)
+}
+
+// ConvertInput is the adapters-style entry point: every failure is
+// permanent (queue.IsPermanent), because retrying cannot change the bytes;
+// errors.Is(err, ErrUnsupported) still tells unsupported types apart.
+func (c *Converter) ConvertInput(ctx context.Context, in adapters.Raw) (*fhir.Bundle, Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, Result{}, err
+	}
+	b, res, err := c.ConvertRaw(in.Body)
+	if err != nil {
+		return nil, res, queue.Permanent(err)
+	}
+	return b, res, nil
+}
+
+// conv holds the state of one conversion.
+type conv struct {
+	c          *Converter
+	m          *hl7v2.Message
+	raw        []byte
+	loc        *time.Location
+	scope      string // sanitised sending facility (or application)
+	msgScope   string // sanitised application@facility, scope of MSH-10
+	timestamp  string
+	entries    []fhir.BundleEntry
+	targets    []fhir.Reference
+	seen       map[string]bool // fullUrls written, to share Practitioners
+	patientRef *fhir.Reference
+	patientKey string
+	encRef     *fhir.Reference
+	focus      []fhir.Reference
+}
+
+func newConv(c *Converter, m *hl7v2.Message, raw []byte) *conv {
+	x := &conv{c: c, m: m, raw: raw, loc: c.Location, seen: map[string]bool{}}
+	if x.loc == nil {
+		x.loc = time.Local
+	}
+	app, fac := m.SendingApp(), m.SendingFacility()
+	if hdUniversal(m.MSH().Field(4)) != "" {
+		fac = m.MSH().Field(4).Text(2) // the facility's OID or UUID
+	}
+	if fac == "" {
+		fac = app
+	}
+	x.scope = sanitise(fac)
+	x.msgScope = sanitise(app) + "." + sanitise(fac)
+	x.entries = make([]fhir.BundleEntry, 0, 8)
+	return x
+}
+
+func (x *conv) base() string {
+	if x.c.Base != "" {
+		return x.c.Base
+	}
+	return "urn:ferry"
+}
+
+// system mints a sender-scoped identifier system for kind, e.g.
+// "urn:ferry:ghh-facility:obx". MSH-10 is unique per sending application,
+// so the message system is scoped by application and facility.
+func (x *conv) system(kind string) string {
+	if kind == "message" {
+		return x.base() + ":" + x.msgScope + ":msh-10"
+	}
+	return x.base() + ":" + x.scope + ":" + kind
+}
+
+// add appends a resource as a PUT entry. The id is the UUIDv5 of
+// resourceType|system|value, so the same business identifier always lands
+// on the same resource. setID receives the id to store in the resource ("" in
+// conditional mode, where the server chooses it).
+func (x *conv) add(resourceType string, key fhir.Identifier, setID func(string), resource any) fhir.Reference {
+	id := uuid5(resourceType + "|" + key.System + "|" + key.Value)
+	full := "urn:uuid:" + id
+	ref := fhir.Reference{Reference: full}
+	if x.seen[full] {
+		return ref
+	}
+	x.seen[full] = true
+	req := &fhir.BundleRequest{Method: "PUT", URL: resourceType + "/" + id}
+	if x.c.Mode == ModeConditional && key.System != "" && resourceType != "Binary" && resourceType != "Provenance" && resourceType != "MessageHeader" {
+		req.URL = resourceType + "?identifier=" + url.QueryEscape(key.System+"|"+strings.ReplaceAll(key.Value, "|", `\|`))
+		setID("")
+	} else {
+		setID(id)
+	}
+	x.entries = append(x.entries, fhir.BundleEntry{FullURL: full, Resource: resource, Request: req})
+	x.targets = append(x.targets, ref)
+	return ref
+}
+
+// finish writes the MessageHeader, the original message as a Binary and the
+// Provenance that ties them together.
+func (x *conv) finish() error {
+	msh := x.m.MSH()
+	ts, err := x.instant(msh, 7)
+	if err != nil {
+		return err
+	}
+	if ts == "" {
+		return &ContentError{Segment: "MSH", Pos: 1, Field: "MSH-7", Reason: "message date/time is empty"}
+	}
+	x.timestamp = ts
+	msgKey := fhir.Identifier{System: x.system("message"), Value: x.m.ControlID()}
+	typ := x.m.Type()
+
+	mh := &fhir.MessageHeader{
+		ResourceType: "MessageHeader",
+		EventCoding:  &fhir.Coding{System: "http://terminology.hl7.org/CodeSystem/v2-0003", Code: typ.Trigger},
+		Source: fhir.MessageHeaderSource{
+			Name:     msh.Field(3).Text(1),
+			Endpoint: x.endpoint(msh.Field(3), "app"),
+		},
+		Focus: x.focus,
+	}
+	if f := msh.Field(4); !f.Empty() {
+		mh.Sender = &fhir.Reference{Display: orStr(f.Text(1), f.Text(2))}
+	}
+	if f := msh.Field(5); !f.Empty() {
+		d := fhir.MessageHeaderDestination{Name: f.Text(1), Endpoint: x.endpoint(f, "app")}
+		if g := msh.Field(6); !g.Empty() {
+			d.Receiver = &fhir.Reference{Display: orStr(g.Text(1), g.Text(2))}
+		}
+		mh.Destination = []fhir.MessageHeaderDestination{d}
+	}
+	x.add("MessageHeader", msgKey, func(id string) { mh.ID = id }, mh)
+
+	bin := &fhir.Binary{ResourceType: "Binary", ContentType: "x-application/hl7-v2+er7", Data: x.raw}
+	binRef := x.add("Binary", msgKey, func(id string) { bin.ID = id }, bin)
+
+	targets := append([]fhir.Reference(nil), x.targets...)
+	targets = targets[:len(targets)-1] // not the Binary itself
+	prov := &fhir.Provenance{
+		ResourceType: "Provenance",
+		Target:       targets,
+		Recorded:     ts,
+		Activity: &fhir.CodeableConcept{
+			Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/v3-DataOperation", Code: "CREATE", Display: "create"}},
+			Text:   "v2-FHIR transformation",
+		},
+		Agent: []fhir.ProvenanceAgent{
+			{
+				Type: &fhir.CodeableConcept{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/provenance-participant-type", Code: "assembler", Display: "Assembler"}}},
+				Who:  fhir.Reference{Display: "ferry v2-to-FHIR converter"},
+			},
+			{
+				Type: &fhir.CodeableConcept{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/provenance-participant-type", Code: "author", Display: "Author"}}},
+				Who:  fhir.Reference{Display: orStr(x.m.SendingFacility(), x.m.SendingApp(), "unknown sender")},
+			},
+		},
+		Entity: []fhir.ProvenanceEntity{{Role: "source", What: fhir.Reference{Reference: binRef.Reference, Type: "Binary", Identifier: &fhir.Identifier{System: msgKey.System, Value: msgKey.Value}}}},
+	}
+	x.add("Provenance", msgKey, func(id string) { prov.ID = id }, prov)
+	return nil
+}
+
+// endpoint renders an HD as a URI for MessageHeader endpoints.
+func (x *conv) endpoint(hd hl7v2.Value, kind string) string {
+	if u := hdUniversal(hd); u != "" {
+		return u
+	}
+	return x.base() + ":" + kind + ":" + sanitise(orStr(hd.Text(1), "unknown"))
+}
+
+// patientHash is the PHI-free per-patient ordering key.
+func patientHash(system, value string) string {
+	h := sha256.Sum256([]byte(system + "|" + value))
+	return hex.EncodeToString(h[:12])
+}
+
+func orStr(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// sanitise makes s usable inside a URN: lowercase letters, digits, '.', '-'.
+func sanitise(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '.', c == '-':
+			b = append(b, c)
+		case c >= 'A' && c <= 'Z':
+			b = append(b, c+'a'-'A')
+		default:
+			if len(b) > 0 && b[len(b)-1] != '-' {
+				b = append(b, '-')
+			}
+		}
+	}
+	if len(b) == 0 {
+		return "unknown"
+	}
+	return string(b)
+}

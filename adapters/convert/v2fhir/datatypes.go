@@ -1,0 +1,618 @@
+package v2fhir
+
+import (
+	"crypto/sha1"
+	"strings"
+	"time"
+
+	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/adapters/hl7v2"
+)
+
+// namespace is ferry's UUIDv5 namespace for resource ids.
+var namespace = [16]byte{0x6b, 0x1e, 0x3f, 0x52, 0x0c, 0x4d, 0x5a, 0x8e, 0x9f, 0x21, 0x7a, 0x44, 0x13, 0xd0, 0xe5, 0x66}
+
+// uuid5 is RFC 9562 UUID version 5 (SHA-1, name-based) in ferry's namespace.
+func uuid5(name string) string {
+	h := sha1.New()
+	h.Write(namespace[:])
+	h.Write([]byte(name))
+	var sum [20]byte
+	b := h.Sum(sum[:0])
+	b[6] = b[6]&0x0f | 0x50
+	b[8] = b[8]&0x3f | 0x80
+	const hexd = "0123456789abcdef"
+	out := make([]byte, 36)
+	j := 0
+	for i := 0; i < 16; i++ {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			out[j] = '-'
+			j++
+		}
+		out[j], out[j+1] = hexd[b[i]>>4], hexd[b[i]&15]
+		j += 2
+	}
+	return string(out)
+}
+
+const (
+	v2Table = "http://terminology.hl7.org/CodeSystem/v2-"
+	sysSSN  = "http://hl7.org/fhir/sid/us-ssn"
+	sysNPI  = "http://hl7.org/fhir/sid/us-npi"
+)
+
+// codeSystems maps v2 coding system names (table 0396) to FHIR URIs.
+var codeSystems = map[string]string{
+	"LN":      "http://loinc.org",
+	"LOINC":   "http://loinc.org",
+	"SCT":     "http://snomed.info/sct",
+	"SNM":     "http://snomed.info/sct",
+	"SNM3":    "http://snomed.info/sct",
+	"SCT2":    "http://snomed.info/sct",
+	"SNOMED":  "http://snomed.info/sct",
+	"I10":     "http://hl7.org/fhir/sid/icd-10-cm",
+	"I10C":    "http://hl7.org/fhir/sid/icd-10-cm",
+	"ICD10CM": "http://hl7.org/fhir/sid/icd-10-cm",
+	"I10P":    "http://www.cms.gov/Medicare/Coding/ICD10",
+	"I9":      "http://hl7.org/fhir/sid/icd-9-cm",
+	"I9C":     "http://hl7.org/fhir/sid/icd-9-cm",
+	"UCUM":    "http://unitsofmeasure.org",
+	"CVX":     "http://hl7.org/fhir/sid/cvx",
+	"MVX":     "http://terminology.hl7.org/CodeSystem/MVX",
+	"RXNORM":  "http://www.nlm.nih.gov/research/umls/rxnorm",
+	"RXN":     "http://www.nlm.nih.gov/research/umls/rxnorm",
+	"NDC":     "http://hl7.org/fhir/sid/ndc",
+	"CPT":     "http://www.ama-assn.org/go/cpt",
+	"C4":      "http://www.ama-assn.org/go/cpt",
+	"C5":      "http://www.ama-assn.org/go/cpt",
+	"HCPCS":   "urn:oid:2.16.840.1.113883.6.285",
+	"CDCREC":  "urn:oid:2.16.840.1.113883.6.238",
+	"NUCC":    "http://nucc.org/provider-taxonomy",
+	"ISO639":  "urn:ietf:bcp:47",
+	"NCIT":    "http://ncimeta.nci.nih.gov",
+	"HL7":     "",
+}
+
+// codeSystem maps a CWE.3 name to a URI. HL7nnnn becomes the THO v2 table
+// system. Unknown local systems are kept under ferry's base so their codes
+// are not mistaken for another system's.
+func (x *conv) codeSystem(name string) string {
+	if name == "" {
+		return ""
+	}
+	u := strings.ToUpper(name)
+	if s, ok := codeSystems[u]; ok {
+		return s
+	}
+	if strings.HasPrefix(u, "HL7") {
+		n := strings.TrimPrefix(strings.TrimPrefix(u, "HL7"), "-")
+		if len(n) == 4 && allDigits(n) {
+			return v2Table + n
+		}
+	}
+	if strings.HasPrefix(u, "URN:") || strings.HasPrefix(u, "HTTP") {
+		return name
+	}
+	if looksLikeOID(name) {
+		return "urn:oid:" + name
+	}
+	return x.system("codesystem:" + sanitise(name))
+}
+
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func looksLikeOID(s string) bool {
+	if len(s) < 3 || !strings.Contains(s, ".") {
+		return false
+	}
+	for _, p := range strings.Split(s, ".") {
+		if !allDigits(p) {
+			return false
+		}
+	}
+	return true
+}
+
+// cwe converts a CWE/CE/CNE (one repetition) to a CodeableConcept: the
+// primary coding (.1-.3), the alternate (.4-.6) and original text (.9).
+// defaultSystem applies when .3 is empty (for fields bound to a v2 table).
+func (x *conv) cwe(v hl7v2.Value, defaultSystem string) *fhir.CodeableConcept {
+	if v.Empty() || v.IsNull() {
+		return nil
+	}
+	cc := &fhir.CodeableConcept{}
+	if code := v.Text(1); code != "" {
+		sys := x.codeSystem(v.Text(3))
+		if v.Text(3) == "" {
+			sys = defaultSystem
+		}
+		cc.Coding = append(cc.Coding, fhir.Coding{System: sys, Code: code, Display: v.Text(2), Version: v.Text(7)})
+	}
+	if code := v.Text(4); code != "" {
+		cc.Coding = append(cc.Coding, fhir.Coding{System: x.codeSystem(v.Text(6)), Code: code, Display: v.Text(5), Version: v.Text(8)})
+	}
+	cc.Text = v.Text(9)
+	if cc.Text == "" && v.Text(1) == "" {
+		cc.Text = orStr(v.Text(2), v.Text(5))
+	}
+	if len(cc.Coding) == 0 && cc.Text == "" {
+		return nil
+	}
+	return cc
+}
+
+// tableCC is a CodeableConcept for a field bound to v2 table n.
+func (x *conv) tableCC(v hl7v2.Value, table string) *fhir.CodeableConcept {
+	return x.cwe(v, v2Table+table)
+}
+
+// hdUniversal renders an HD's universal id (.2 by type .3) as a URI, or "".
+func hdUniversal(hd hl7v2.Value) string {
+	id, typ := hd.Text(2), strings.ToUpper(hd.Text(3))
+	if id == "" {
+		return ""
+	}
+	switch typ {
+	case "ISO":
+		return "urn:oid:" + id
+	case "UUID", "GUID":
+		return "urn:uuid:" + strings.ToLower(id)
+	case "URI", "URL":
+		return id
+	}
+	if typ == "" && looksLikeOID(id) {
+		return "urn:oid:" + id
+	}
+	return ""
+}
+
+// authoritySystem resolves an assigning authority (HD, read from a
+// component's subcomponents) to an identifier system. The second result is
+// false when ferry had to mint a sender-scoped system.
+func (x *conv) authoritySystem(ns, universal, typ string) (string, bool) {
+	if universal != "" {
+		switch strings.ToUpper(typ) {
+		case "ISO":
+			return "urn:oid:" + universal, true
+		case "UUID", "GUID":
+			return "urn:uuid:" + strings.ToLower(universal), true
+		case "URI", "URL":
+			return universal, true
+		}
+	}
+	if s := x.c.Systems[ns]; s != "" && ns != "" {
+		return s, true
+	}
+	if s := x.c.Systems[universal]; s != "" && universal != "" {
+		return s, true
+	}
+	if universal != "" && looksLikeOID(universal) {
+		return "urn:oid:" + universal, true
+	}
+	if ns == "" {
+		return x.system("id"), false
+	}
+	return x.system("id:" + sanitise(ns)), false
+}
+
+// cx converts one CX repetition to an Identifier (nil when CX.1 is empty).
+func (x *conv) cx(v hl7v2.Value) *fhir.Identifier {
+	val := v.Text(1)
+	if val == "" {
+		return nil
+	}
+	aa := v.Comp(4)
+	sys, known := x.authoritySystem(aa.Sub(1).Trimmed(), aa.Sub(2).Trimmed(), aa.Sub(3).Trimmed())
+	id := &fhir.Identifier{Value: val, System: sys}
+	if t := v.Text(5); t != "" {
+		id.Type = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: v2Table + "0203", Code: t}}}
+		if t == "SS" {
+			id.System = sysSSN
+		}
+		if t == "NPI" {
+			id.System = sysNPI
+		}
+	}
+	if !known && aa.Sub(1).Trimmed() != "" {
+		id.Assigner = &fhir.Reference{Display: aa.Sub(1).Trimmed()}
+	}
+	start, _ := x.date(v.Text(7))
+	end, _ := x.date(v.Text(8))
+	if start != "" || end != "" {
+		id.Period = &fhir.Period{Start: start, End: end}
+	}
+	return id
+}
+
+// ei converts an entity identifier (EI) to an Identifier of the given type
+// code (v2-0203: PLAC, FILL...), minting a system from kind when the EI names
+// no authority.
+func (x *conv) ei(v hl7v2.Value, typ, kind string) *fhir.Identifier {
+	val := v.Text(1)
+	if val == "" {
+		return nil
+	}
+	sys, known := x.authoritySystem(v.Text(2), v.Text(3), v.Text(4))
+	if !known {
+		sys = x.system(kind)
+		if ns := v.Text(2); ns != "" {
+			sys += ":" + sanitise(ns)
+		}
+	}
+	id := &fhir.Identifier{System: sys, Value: val}
+	if typ != "" {
+		id.Type = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: v2Table + "0203", Code: typ}}}
+	}
+	return id
+}
+
+var nameUse = map[string]string{
+	"L": "official", "D": "usual", "R": "official", "BAD": "old", "M": "maiden",
+	"N": "nickname", "NAV": "temp", "TEMP": "temp", "MSK": "anonymous", "A": "usual",
+	"S": "anonymous", "C": "official", "B": "official",
+}
+
+// xpn converts one XPN repetition; nil when it holds no name.
+func (x *conv) xpn(v hl7v2.Value) *fhir.HumanName {
+	n := &fhir.HumanName{Family: v.Comp(1).Sub(1).Trimmed()}
+	if g := v.Text(2); g != "" {
+		n.Given = append(n.Given, g)
+	}
+	if g := v.Text(3); g != "" {
+		n.Given = append(n.Given, strings.Fields(g)...)
+	}
+	if s := v.Text(4); s != "" {
+		n.Suffix = append(n.Suffix, s)
+	}
+	if p := v.Text(5); p != "" {
+		n.Prefix = append(n.Prefix, p)
+	}
+	if d := v.Text(6); d != "" {
+		n.Suffix = append(n.Suffix, d)
+	}
+	if n.Family == "" && len(n.Given) == 0 {
+		return nil
+	}
+	n.Use = nameUse[v.Text(7)]
+	return n
+}
+
+// xcnName is the HumanName inside an XCN (components shifted by one).
+func (x *conv) xcnName(v hl7v2.Value) *fhir.HumanName {
+	n := &fhir.HumanName{Family: v.Comp(2).Sub(1).Trimmed()}
+	if g := v.Text(3); g != "" {
+		n.Given = append(n.Given, g)
+	}
+	if g := v.Text(4); g != "" {
+		n.Given = append(n.Given, strings.Fields(g)...)
+	}
+	if s := v.Text(5); s != "" {
+		n.Suffix = append(n.Suffix, s)
+	}
+	if p := v.Text(6); p != "" {
+		n.Prefix = append(n.Prefix, p)
+	}
+	if d := v.Text(7); d != "" {
+		n.Suffix = append(n.Suffix, d)
+	}
+	if n.Family == "" && len(n.Given) == 0 {
+		return nil
+	}
+	return n
+}
+
+func nameText(n *fhir.HumanName) string {
+	if n == nil {
+		return ""
+	}
+	parts := append(append(append([]string{}, n.Prefix...), n.Given...), n.Family)
+	return strings.TrimSpace(strings.Join(parts, " "))
+}
+
+// practitioner converts an XCN to a reference: a Practitioner entry when the
+// XCN carries an id, a display-only reference when it holds only a name, nil
+// when empty.
+func (x *conv) practitioner(v hl7v2.Value) *fhir.Reference {
+	if v.Empty() || v.IsNull() {
+		return nil
+	}
+	name := x.xcnName(v)
+	id := v.Text(1)
+	if id == "" {
+		if name == nil {
+			return nil
+		}
+		return &fhir.Reference{Display: nameText(name)}
+	}
+	aa := v.Comp(9)
+	sys, known := x.authoritySystem(aa.Sub(1).Trimmed(), aa.Sub(2).Trimmed(), aa.Sub(3).Trimmed())
+	if !known {
+		sys = x.system("practitioner")
+		if ns := aa.Sub(1).Trimmed(); ns != "" {
+			sys += ":" + sanitise(ns)
+		}
+	}
+	ident := fhir.Identifier{System: sys, Value: id}
+	if t := v.Text(13); t != "" {
+		ident.Type = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: v2Table + "0203", Code: t}}}
+		if t == "NPI" {
+			ident.System = sysNPI
+		}
+	}
+	p := &fhir.Practitioner{ResourceType: "Practitioner", Identifier: []fhir.Identifier{ident}}
+	if name != nil {
+		p.Name = []fhir.HumanName{*name}
+	}
+	ref := x.add("Practitioner", ident, func(s string) { p.ID = s }, p)
+	ref.Display = nameText(name)
+	return &ref
+}
+
+var addressUse = map[string]string{"H": "home", "B": "work", "O": "work", "C": "temp", "BA": "old", "BI": "billing"}
+
+// xad converts one XAD repetition; nil when empty.
+func (x *conv) xad(v hl7v2.Value) *fhir.Address {
+	a := &fhir.Address{
+		City:       v.Text(3),
+		State:      v.Text(4),
+		PostalCode: v.Text(5),
+		Country:    v.Text(6),
+		District:   firstSub(v.Comp(9)),
+	}
+	if l := v.Comp(1).Sub(1).Trimmed(); l != "" {
+		a.Line = append(a.Line, l)
+	}
+	if l := v.Text(2); l != "" {
+		a.Line = append(a.Line, l)
+	}
+	if len(a.Line) == 0 && a.City == "" && a.State == "" && a.PostalCode == "" && a.Country == "" && a.District == "" {
+		return nil
+	}
+	t := v.Text(7)
+	a.Use = addressUse[t]
+	switch t {
+	case "M":
+		a.Type = "postal"
+	case "SH":
+		a.Type = "physical"
+	}
+	return a
+}
+
+// xtn converts one XTN repetition; defaultUse applies when XTN.2 is empty.
+func (x *conv) xtn(v hl7v2.Value, defaultUse string) *fhir.ContactPoint {
+	cp := &fhir.ContactPoint{}
+	use, equip := v.Text(2), v.Text(3)
+	switch use {
+	case "PRN", "ORN", "VHN":
+		cp.Use = "home"
+	case "WPN":
+		cp.Use = "work"
+	case "PRS":
+		cp.Use = "mobile"
+	case "":
+		cp.Use = defaultUse
+	}
+	switch equip {
+	case "PH", "":
+		cp.System = "phone"
+	case "CP":
+		cp.System = "phone"
+		cp.Use = "mobile"
+	case "FX":
+		cp.System = "fax"
+	case "BP":
+		cp.System = "pager"
+	case "Internet", "X.400":
+		cp.System = "email"
+	default:
+		cp.System = "other"
+	}
+	if use == "NET" {
+		cp.System = "email"
+	}
+	if cp.System == "email" {
+		cp.Value = orStr(v.Text(4), v.Text(1))
+	} else {
+		cp.Value = orStr(v.Text(12), phone(v), v.Text(1))
+	}
+	if cp.Value == "" {
+		return nil
+	}
+	return cp
+}
+
+// phone builds a number from XTN.5 (country), .6 (area), .7 (local), .8 (ext).
+func phone(v hl7v2.Value) string {
+	local := v.Text(7)
+	if local == "" {
+		return ""
+	}
+	if len(local) == 7 && allDigits(local) {
+		local = local[:3] + "-" + local[3:]
+	}
+	s := local
+	if area := v.Text(6); area != "" {
+		s = "(" + area + ") " + s
+	}
+	if cc := v.Text(5); cc != "" {
+		s = "+" + strings.TrimPrefix(cc, "+") + " " + s
+	}
+	if ext := v.Text(8); ext != "" {
+		s += " ext. " + ext
+	}
+	return s
+}
+
+// dtm parses an HL7 DTM: YYYY[MM[DD[HH[MM[SS[.S+]]]]]][+/-ZZZZ].
+type dtm struct {
+	digits string // 4..14 digits
+	frac   string // digits after '.'
+	zone   string // "+hhmm" / "-hhmm" / ""
+}
+
+func parseDTM(s string) (dtm, bool) {
+	var d dtm
+	s = strings.TrimSpace(s)
+	if i := strings.IndexAny(s, "+-"); i >= 0 {
+		d.zone, s = s[i:], s[:i]
+		if len(d.zone) != 5 || !allDigits(d.zone[1:]) {
+			return d, false
+		}
+	}
+	if i := strings.IndexByte(s, '.'); i >= 0 {
+		d.frac, s = s[i+1:], s[:i]
+		if !allDigits(d.frac) {
+			return d, false
+		}
+	}
+	if !allDigits(s) || len(s) < 4 || len(s) > 14 || len(s)%2 != 0 {
+		return d, false
+	}
+	d.digits = s
+	if d.frac != "" && len(s) != 14 {
+		return d, false
+	}
+	return d, d.valid()
+}
+
+func (d dtm) num(i, j int) int {
+	n := 0
+	for _, c := range d.digits[i:j] {
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+func (d dtm) valid() bool {
+	l := len(d.digits)
+	if l >= 6 && (d.num(4, 6) < 1 || d.num(4, 6) > 12) {
+		return false
+	}
+	if l >= 8 {
+		day := d.num(6, 8)
+		t := time.Date(d.num(0, 4), time.Month(d.num(4, 6)), day, 0, 0, 0, 0, time.UTC)
+		if day < 1 || t.Day() != day {
+			return false
+		}
+	}
+	if l >= 10 && d.num(8, 10) > 23 {
+		return false
+	}
+	if l >= 12 && d.num(10, 12) > 59 {
+		return false
+	}
+	if l >= 14 && d.num(12, 14) > 59 {
+		return false
+	}
+	return true
+}
+
+// date renders a DTM at date precision at most (FHIR date), "" when empty.
+func (x *conv) date(s string) (string, bool) {
+	if s == "" {
+		return "", true
+	}
+	d, ok := parseDTM(s)
+	if !ok {
+		return "", false
+	}
+	switch l := len(d.digits); {
+	case l == 4:
+		return d.digits, true
+	case l == 6:
+		return d.digits[:4] + "-" + d.digits[4:6], true
+	default:
+		return d.digits[:4] + "-" + d.digits[4:6] + "-" + d.digits[6:8], true
+	}
+}
+
+// dateTime renders a DTM as a FHIR dateTime, keeping its precision; a time
+// without an offset is read in the converter's Location. FHIR needs seconds
+// once a time is given, so HH and HHMM are padded.
+func (x *conv) dateTime(s string) (string, bool) {
+	d, ok := parseDTM(s)
+	if s == "" || !ok {
+		return "", s == ""
+	}
+	if len(d.digits) <= 8 {
+		return x.date(s)
+	}
+	return d.render(x.loc), true
+}
+
+func (d dtm) render(loc *time.Location) string {
+	digits := d.digits + "000000"[:14-len(d.digits)]
+	out := digits[:4] + "-" + digits[4:6] + "-" + digits[6:8] + "T" + digits[8:10] + ":" + digits[10:12] + ":" + digits[12:14]
+	if d.frac != "" {
+		out += "." + d.frac
+	}
+	if d.zone != "" {
+		return out + d.zone[:3] + ":" + d.zone[3:]
+	}
+	t := time.Date(d.num(0, 4), time.Month(digitsNum(digits, 4, 6)), digitsNum(digits, 6, 8), digitsNum(digits, 8, 10), digitsNum(digits, 10, 12), digitsNum(digits, 12, 14), 0, loc)
+	return out + t.Format("-07:00")
+}
+
+func digitsNum(s string, i, j int) int {
+	n := 0
+	for _, c := range s[i:j] {
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+// instant renders field n of seg as a FHIR instant (padded to seconds), ""
+// when empty, or a ContentError when malformed.
+func (x *conv) instant(seg hl7v2.Segment, n int) (string, error) {
+	s := seg.Field(n).Text(1)
+	if s == "" {
+		return "", nil
+	}
+	d, ok := parseDTM(s)
+	if !ok {
+		return "", x.badField(seg, n, "invalid date/time")
+	}
+	return d.render(x.loc), nil
+}
+
+// fieldDateTime converts field n (component 1) of seg to a FHIR dateTime.
+func (x *conv) fieldDateTime(seg hl7v2.Segment, n int) (string, error) {
+	s, ok := x.dateTime(seg.Field(n).Text(1))
+	if !ok {
+		return "", x.badField(seg, n, "invalid date/time")
+	}
+	return s, nil
+}
+
+func (x *conv) badField(seg hl7v2.Segment, n int, reason string) error {
+	return &ContentError{Segment: seg.Name, Pos: seg.Pos(), Field: seg.Name + "-" + itoa(n), Reason: reason}
+}
+
+func itoa(n int) string {
+	if n < 10 {
+		return string(rune('0' + n))
+	}
+	return itoa(n/10) + string(rune('0'+n%10))
+}
+
+// firstSub is the first non-empty subcomponent of a component, for fields
+// that later versions turned into coded types (XAD.9 county became CWE).
+func firstSub(c hl7v2.Value) string {
+	for i := 1; i <= 3; i++ {
+		if s := c.Sub(i).Trimmed(); s != "" {
+			return s
+		}
+	}
+	return ""
+}

@@ -1,0 +1,134 @@
+package v2fhir
+
+import (
+	"strings"
+
+	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/adapters/hl7v2"
+)
+
+const actCode = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+
+// patientClass maps PV1-2 (table 0004) to v3 ActCode encounter classes.
+var patientClass = map[string]fhir.Coding{
+	"E": {System: actCode, Code: "EMER", Display: "emergency"},
+	"I": {System: actCode, Code: "IMP", Display: "inpatient encounter"},
+	"O": {System: actCode, Code: "AMB", Display: "ambulatory"},
+	"P": {System: actCode, Code: "PRENC", Display: "pre-admission"},
+	"R": {System: actCode, Code: "AMB", Display: "ambulatory"},
+	"B": {System: actCode, Code: "IMP", Display: "inpatient encounter"},
+	"C": {System: actCode, Code: "AMB", Display: "ambulatory"},
+}
+
+// encounter converts PV1 (with PV2 when present) to an Encounter. status
+// comes from the trigger event; a discharge date makes it finished. The
+// Encounter's key is the visit number (PV1-19); without one, the admit
+// time (PV1-44) scoped by patient, and failing that the message itself.
+func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, error) {
+	class := strings.ToUpper(pv1.Field(2).Text(1))
+	if class == "N" { // not applicable: the message carries no visit
+		return nil, nil
+	}
+	e := &fhir.Encounter{ResourceType: "Encounter", Status: status, Subject: x.patientRef}
+	if c, ok := patientClass[class]; ok {
+		e.Class = c
+	} else {
+		e.Class = fhir.Coding{System: "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", Code: "UNK", Display: "unknown"}
+	}
+	var key fhir.Identifier
+	if id := x.cx(pv1.Field(19).Rep(1)); id != nil {
+		if id.Type == nil {
+			id.Type = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: v2Table + "0203", Code: "VN"}}}
+		}
+		if strings.HasPrefix(id.System, x.system("id")) {
+			id.System = x.system("visit")
+			if ns := pv1.Field(19).Comp(4).Sub(1).Trimmed(); ns != "" {
+				id.System += ":" + sanitise(ns)
+			}
+		}
+		e.Identifier = append(e.Identifier, *id)
+		key = *id
+	}
+	start, err := x.fieldDateTime(pv1, 44)
+	if err != nil {
+		return nil, err
+	}
+	end, err := x.fieldDateTime(pv1, 45)
+	if err != nil {
+		return nil, err
+	}
+	if start != "" || end != "" {
+		e.Period = &fhir.Period{Start: start, End: end}
+	}
+	if end != "" {
+		e.Status = "finished"
+	}
+	if key.Value == "" {
+		// A minted key: the same admission always gets the same Encounter.
+		key = fhir.Identifier{System: x.system("encounter"), Value: x.patientKey + "-" + orStr(pv1.Field(44).Text(1), x.m.ControlID())}
+		e.Identifier = append(e.Identifier, key)
+	}
+	if t := x.tableCC(pv1.Field(4).Rep(1), "0007"); t != nil {
+		e.Type = append(e.Type, *t)
+	}
+	e.ServiceType = x.tableCC(pv1.Field(10).Rep(1), "0069")
+	for _, p := range []struct {
+		field int
+		code  string
+		disp  string
+	}{{7, "ATND", "attender"}, {8, "REF", "referrer"}, {9, "CON", "consultant"}, {17, "ADM", "admitter"}} {
+		for _, rep := range pv1.Field(p.field).Reps() {
+			ref := x.practitioner(rep)
+			if ref == nil {
+				continue
+			}
+			e.Participant = append(e.Participant, fhir.EncounterParticipant{
+				Type:       []fhir.CodeableConcept{{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", Code: p.code, Display: p.disp}}}},
+				Individual: ref,
+			})
+		}
+	}
+	hosp := &fhir.EncounterHospitalization{
+		AdmitSource:          x.tableCC(pv1.Field(14).Rep(1), "0023"),
+		ReAdmission:          x.tableCC(pv1.Field(13).Rep(1), "0092"),
+		DischargeDisposition: x.tableCC(pv1.Field(36).Rep(1), "0112"),
+	}
+	if id := x.cx(pv1.Field(5).Rep(1)); id != nil {
+		hosp.PreAdmissionIdentifier = id
+	}
+	if hosp.AdmitSource != nil || hosp.ReAdmission != nil || hosp.DischargeDisposition != nil || hosp.PreAdmissionIdentifier != nil {
+		e.Hospitalization = hosp
+	}
+	locStatus := "active"
+	if e.Status == "finished" {
+		locStatus = "completed"
+	}
+	if loc := placeText(pv1.Field(3)); loc != "" {
+		e.Location = append(e.Location, fhir.EncounterLocation{Location: fhir.Reference{Display: loc}, Status: locStatus})
+	}
+	if loc := placeText(pv1.Field(6)); loc != "" {
+		e.Location = append(e.Location, fhir.EncounterLocation{Location: fhir.Reference{Display: loc}, Status: "completed"})
+	}
+	if pv2, ok := x.m.Segment("PV2"); ok {
+		if r := x.cwe(pv2.Field(3).Rep(1), ""); r != nil {
+			e.ReasonCode = append(e.ReasonCode, *r)
+		}
+	}
+	ref := x.add("Encounter", key, func(id string) { e.ID = id }, e)
+	return &ref, nil
+}
+
+// placeText renders a PL (point of care, room, bed, facility, ..., building,
+// floor) as display text.
+func placeText(f hl7v2.Value) string {
+	var parts []string
+	for _, c := range []int{4, 7, 8, 1, 2, 3} {
+		if s := f.Comp(c).Sub(1).Trimmed(); s != "" {
+			parts = append(parts, s)
+		}
+	}
+	if d := f.Text(9); d != "" {
+		parts = append(parts, d)
+	}
+	return strings.Join(parts, " ")
+}

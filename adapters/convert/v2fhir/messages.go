@@ -1,0 +1,140 @@
+package v2fhir
+
+// encounterStatus is the Encounter status an ADT trigger implies.
+var encounterStatus = map[string]string{
+	"A01": "in-progress", "A02": "in-progress", "A03": "finished", "A04": "arrived",
+	"A05": "planned", "A06": "in-progress", "A07": "in-progress", "A08": "in-progress",
+	"A11": "cancelled", "A13": "in-progress", "A14": "planned", "A27": "cancelled",
+	"A38": "cancelled",
+}
+
+// adt converts ADT^A01 (admit), A04 (register) and A08 (update): Patient
+// from PID and Encounter from PV1.
+func (x *conv) adt() error {
+	pid, ok := x.m.Segment("PID")
+	if !ok {
+		return &ContentError{Segment: "PID", Field: "PID", Reason: "required segment missing"}
+	}
+	ref, err := x.patient(pid)
+	if err != nil {
+		return err
+	}
+	x.patientRef = ref
+	x.focus = append(x.focus, *ref)
+	if pv1, ok := x.m.Segment("PV1"); ok {
+		status := encounterStatus[x.m.Type().Trigger]
+		if status == "" {
+			status = "unknown"
+		}
+		enc, err := x.encounter(pv1, status)
+		if err != nil {
+			return err
+		}
+		if enc != nil {
+			x.encRef = enc
+			x.focus = append(x.focus, *enc)
+		}
+	}
+	return nil
+}
+
+// oru converts ORU^R01: for each patient group a Patient (and Encounter from
+// PV1), then for each OBR a DiagnosticReport whose results are the OBX
+// Observations that follow it, with NTE notes attached to the preceding OBX.
+func (x *conv) oru() error {
+	var (
+		report *reportBuilder
+		obs    *obsBuilder
+	)
+	flushObs := func() error {
+		if obs == nil {
+			return nil
+		}
+		ref, err := obs.finish(x)
+		obs = nil
+		if err != nil {
+			return err
+		}
+		if report != nil {
+			report.dr.Result = append(report.dr.Result, ref)
+		}
+		return nil
+	}
+	flushReport := func() error {
+		if err := flushObs(); err != nil {
+			return err
+		}
+		if report == nil {
+			return nil
+		}
+		ref := report.finish(x)
+		x.focus = append(x.focus, ref)
+		report = nil
+		return nil
+	}
+	sawOBR := false
+	for _, seg := range x.m.Segments() {
+		switch seg.Name {
+		case "PID":
+			if err := flushReport(); err != nil {
+				return err
+			}
+			ref, err := x.patient(seg)
+			if err != nil {
+				return err
+			}
+			x.patientRef = ref
+			x.encRef = nil
+		case "PV1":
+			if x.patientRef == nil {
+				continue
+			}
+			enc, err := x.encounter(seg, "unknown")
+			if err != nil {
+				return err
+			}
+			x.encRef = enc
+		case "OBR":
+			if err := flushReport(); err != nil {
+				return err
+			}
+			if x.patientRef == nil {
+				return &ContentError{Segment: "PID", Field: "PID", Reason: "required segment missing before OBR"}
+			}
+			sawOBR = true
+			r, err := x.newReport(seg)
+			if err != nil {
+				return err
+			}
+			report = r
+		case "OBX":
+			if err := flushObs(); err != nil {
+				return err
+			}
+			if x.patientRef == nil {
+				return &ContentError{Segment: "PID", Field: "PID", Reason: "required segment missing before OBX"}
+			}
+			o, err := x.newObservation(seg, report)
+			if err != nil {
+				return err
+			}
+			obs = o
+		case "NTE":
+			if obs != nil {
+				obs.note(seg)
+			} else if report != nil {
+				report.note(seg)
+			}
+		}
+	}
+	if err := flushReport(); err != nil {
+		return err
+	}
+	if x.patientRef == nil {
+		return &ContentError{Segment: "PID", Field: "PID", Reason: "required segment missing"}
+	}
+	if !sawOBR {
+		return &ContentError{Segment: "OBR", Field: "OBR", Reason: "required segment missing"}
+	}
+	return nil
+}

@@ -1,0 +1,168 @@
+package v2fhir
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/adapters/hl7v2"
+)
+
+var genders = map[string]string{"M": "male", "F": "female", "O": "other", "A": "other", "N": "other", "U": "unknown"}
+
+const (
+	usCoreRace      = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race"
+	usCoreEthnicity = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity"
+	cdcRaceSystem   = "urn:oid:2.16.840.1.113883.6.238"
+)
+
+var ombRace = map[string]bool{"1002-5": true, "2028-9": true, "2054-5": true, "2076-8": true, "2106-3": true, "2131-1": true}
+var ombEthnicity = map[string]bool{"2135-2": true, "2186-5": true}
+
+// patient converts a PID segment (v2-to-FHIR "PID to Patient") and adds it
+// to the bundle. US Core needs an identifier with a system and a name; a
+// PID without any usable identifier cannot be matched by the receiver, so
+// it is a content error.
+func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
+	p := &fhir.Patient{ResourceType: "Patient"}
+	var key *fhir.Identifier
+	// PID-3 patient identifier list, then PID-2 and PID-4 (older versions).
+	for _, n := range []int{3, 2, 4} {
+		for _, rep := range pid.Field(n).Reps() {
+			id := x.cx(rep)
+			if id == nil {
+				continue
+			}
+			if id.System == sysSSN {
+				continue // US Core: Patient.identifier SHOULD NOT carry an SSN
+			}
+			p.Identifier = append(p.Identifier, *id)
+			if key == nil || (id.Type != nil && id.Type.Coding[0].Code == "MR" && !isMR(key)) {
+				k := *id
+				key = &k
+			}
+		}
+	}
+	if key == nil {
+		return nil, x.badField(pid, 3, "no patient identifier")
+	}
+	for _, rep := range pid.Field(5).Reps() {
+		if n := x.xpn(rep); n != nil {
+			p.Name = append(p.Name, *n)
+		}
+	}
+	if len(p.Name) == 0 {
+		p.Name = []fhir.HumanName{{Text: "unknown"}}
+	}
+	if m := pid.Field(6).Rep(1); !m.Empty() {
+		if n := x.xpn(m); n != nil && n.Family != "" {
+			p.Extension = append(p.Extension, fhir.Extension{URL: "http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName", ValueString: n.Family})
+		}
+	}
+	bd, ok := x.date(pid.Field(7).Text(1))
+	if !ok {
+		return nil, x.badField(pid, 7, "invalid birth date")
+	}
+	p.BirthDate = bd
+	p.Gender = genders[strings.ToUpper(pid.Field(8).Text(1))]
+	if p.Gender == "" {
+		p.Gender = "unknown"
+	}
+	if ext := x.raceEthnicity(pid.Field(10), usCoreRace, ombRace); ext != nil {
+		p.Extension = append(p.Extension, *ext)
+	}
+	if ext := x.raceEthnicity(pid.Field(22), usCoreEthnicity, ombEthnicity); ext != nil {
+		p.Extension = append(p.Extension, *ext)
+	}
+	for _, rep := range pid.Field(11).Reps() {
+		if a := x.xad(rep); a != nil {
+			p.Address = append(p.Address, *a)
+		}
+	}
+	for _, rep := range pid.Field(13).Reps() {
+		if t := x.xtn(rep, "home"); t != nil {
+			p.Telecom = append(p.Telecom, *t)
+		}
+	}
+	for _, rep := range pid.Field(14).Reps() {
+		if t := x.xtn(rep, "work"); t != nil {
+			p.Telecom = append(p.Telecom, *t)
+		}
+	}
+	if lang := pid.Field(15).Rep(1); !lang.Empty() {
+		if cc := x.cwe(lang, "urn:ietf:bcp:47"); cc != nil {
+			p.Communication = []fhir.PatientCommunication{{Language: *cc}}
+		}
+	}
+	if ms := x.cwe(pid.Field(16).Rep(1), "http://terminology.hl7.org/CodeSystem/v3-MaritalStatus"); ms != nil {
+		p.MaritalStatus = ms
+	}
+	switch strings.ToUpper(pid.Field(24).Text(1)) {
+	case "Y":
+		if n, err := strconv.Atoi(pid.Field(25).Text(1)); err == nil && n > 0 {
+			p.MultipleBirthInteger = &n
+		} else {
+			t := true
+			p.MultipleBirthBoolean = &t
+		}
+	case "N":
+		f := false
+		p.MultipleBirthBoolean = &f
+	}
+	death, ok := x.dateTime(pid.Field(29).Text(1))
+	if !ok {
+		return nil, x.badField(pid, 29, "invalid death date/time")
+	}
+	if death != "" {
+		p.DeceasedDateTime = death
+	} else if v := strings.ToUpper(pid.Field(30).Text(1)); v == "Y" || v == "N" {
+		b := v == "Y"
+		p.DeceasedBoolean = &b
+	}
+	ref := x.add("Patient", *key, func(id string) { p.ID = id }, p)
+	if x.patientRef == nil {
+		x.patientKey = patientHash(key.System, key.Value)
+	}
+	return &ref, nil
+}
+
+func isMR(id *fhir.Identifier) bool {
+	return id.Type != nil && len(id.Type.Coding) > 0 && id.Type.Coding[0].Code == "MR"
+}
+
+// raceEthnicity builds the US Core race or ethnicity extension from PID-10
+// or PID-22: CDC race and ethnicity codes go to ombCategory or detailed,
+// and the text sub-extension (required) carries the display.
+func (x *conv) raceEthnicity(f hl7v2.Value, url string, omb map[string]bool) *fhir.Extension {
+	if f.Empty() {
+		return nil
+	}
+	ext := fhir.Extension{URL: url}
+	var texts []string
+	for _, rep := range f.Reps() {
+		code, display := rep.Text(1), rep.Text(2)
+		if code == "" && display == "" {
+			continue
+		}
+		texts = append(texts, orStr(display, code))
+		sys := strings.ToUpper(rep.Text(3))
+		if !cdcCode(code) || (sys != "" && sys != "CDCREC" && sys != "HL70005" && sys != "HL70189") {
+			continue
+		}
+		part := "detailed"
+		if omb[code] {
+			part = "ombCategory"
+		}
+		ext.Extension = append(ext.Extension, fhir.Extension{URL: part, ValueCoding: &fhir.Coding{System: cdcRaceSystem, Code: code, Display: display}})
+	}
+	if len(texts) == 0 {
+		return nil
+	}
+	ext.Extension = append(ext.Extension, fhir.Extension{URL: "text", ValueString: strings.Join(texts, ", ")})
+	return &ext
+}
+
+// cdcCode reports whether s looks like a CDC Race & Ethnicity code (dddd-d).
+func cdcCode(s string) bool {
+	return len(s) == 6 && s[4] == '-' && allDigits(s[:4]) && allDigits(s[5:])
+}

@@ -1,0 +1,418 @@
+package v2fhir
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/adapters/hl7v2"
+)
+
+// obxStatus maps OBX-11 (table 0085) to Observation.status.
+var obxStatus = map[string]string{
+	"C": "corrected", "D": "entered-in-error", "F": "final", "I": "registered",
+	"N": "cancelled", "O": "registered", "P": "preliminary", "R": "preliminary",
+	"S": "preliminary", "U": "final", "W": "entered-in-error", "X": "cancelled",
+}
+
+// obrStatus maps OBR-25 (table 0123) to DiagnosticReport.status.
+var obrStatus = map[string]string{
+	"O": "registered", "I": "registered", "S": "registered", "A": "partial",
+	"P": "preliminary", "C": "corrected", "R": "partial", "F": "final",
+	"X": "cancelled", "Y": "unknown", "Z": "unknown",
+}
+
+var imagingSections = map[string]bool{"RAD": true, "CT": true, "NMR": true, "US": true, "XRC": true, "RX": true, "NMS": true, "RUS": true, "CTH": true, "VUS": true}
+
+type reportBuilder struct {
+	seg      hl7v2.Segment
+	dr       *fhir.DiagnosticReport
+	key      fhir.Identifier
+	category string // observation-category code for its Observations
+	obsKeys  map[string]int
+	notes    []string
+}
+
+// newReport starts a DiagnosticReport from OBR (v2-to-FHIR "OBR to
+// DiagnosticReport"). Its key is the filler order number (OBR-3), else the
+// placer's (OBR-2), else the message control id and OBR-1.
+func (x *conv) newReport(obr hl7v2.Segment) (*reportBuilder, error) {
+	dr := &fhir.DiagnosticReport{ResourceType: "DiagnosticReport", Subject: x.patientRef, Encounter: x.encRef}
+	r := &reportBuilder{seg: obr, dr: dr, obsKeys: map[string]int{}}
+	if id := x.ei(obr.Field(3), "FILL", "filler"); id != nil {
+		dr.Identifier = append(dr.Identifier, *id)
+		r.key = *id
+	}
+	if id := x.ei(obr.Field(2), "PLAC", "placer"); id != nil {
+		dr.Identifier = append(dr.Identifier, *id)
+		if r.key.Value == "" {
+			r.key = *id
+		}
+	}
+	if r.key.Value == "" {
+		r.key = fhir.Identifier{System: x.system("report"), Value: x.m.ControlID() + "-" + orStr(obr.Field(1).Text(1), strconv.Itoa(obr.Pos()))}
+		dr.Identifier = append(dr.Identifier, r.key)
+	}
+	code := x.cwe(obr.Field(4).Rep(1), "")
+	if code == nil {
+		return nil, x.badField(obr, 4, "universal service identifier is empty")
+	}
+	dr.Code = *code
+	dr.Status = obrStatus[strings.ToUpper(obr.Field(25).Text(1))]
+	if dr.Status == "" {
+		dr.Status = "unknown"
+	}
+	section := strings.ToUpper(obr.Field(24).Text(1))
+	if section == "" {
+		section = "LAB"
+	}
+	dr.Category = []fhir.CodeableConcept{{Coding: []fhir.Coding{{System: v2Table + "0074", Code: section}}}}
+	r.category = "laboratory"
+	if imagingSections[section] {
+		r.category = "imaging"
+	}
+	start, err := x.fieldDateTime(obr, 7)
+	if err != nil {
+		return nil, err
+	}
+	end, err := x.fieldDateTime(obr, 8)
+	if err != nil {
+		return nil, err
+	}
+	if end != "" && start != "" {
+		dr.EffectivePeriod = &fhir.Period{Start: start, End: end}
+	} else {
+		dr.EffectiveDateTime = start
+	}
+	if dr.Issued, err = x.instant(obr, 22); err != nil {
+		return nil, err
+	}
+	if ref := x.practitioner(obr.Field(32).Rep(1).Comp(1)); ref != nil && ref.Reference == "" {
+		// OBR-32 is an NDL whose name sits in subcomponents; keep the text.
+		dr.ResultsInterpreter = append(dr.ResultsInterpreter, *ref)
+	}
+	return r, nil
+}
+
+func (r *reportBuilder) note(nte hl7v2.Segment) {
+	if t := nteText(nte); t != "" {
+		r.notes = append(r.notes, t)
+	}
+}
+
+func (r *reportBuilder) finish(x *conv) fhir.Reference {
+	if len(r.notes) > 0 {
+		r.dr.Conclusion = strings.Join(r.notes, "\n")
+	}
+	dr := r.dr
+	return x.add("DiagnosticReport", r.key, func(id string) { dr.ID = id }, dr)
+}
+
+type obsBuilder struct {
+	o   *fhir.Observation
+	key fhir.Identifier
+}
+
+func (b *obsBuilder) note(nte hl7v2.Segment) {
+	if t := nteText(nte); t != "" {
+		b.o.Note = append(b.o.Note, fhir.Annotation{Text: t})
+	}
+}
+
+func (b *obsBuilder) finish(x *conv) (fhir.Reference, error) {
+	o := b.o
+	return x.add("Observation", b.key, func(id string) { o.ID = id }, o), nil
+}
+
+// nteText joins NTE-3's repetitions as lines.
+func nteText(nte hl7v2.Segment) string {
+	var lines []string
+	for _, rep := range nte.Field(3).Reps() {
+		lines = append(lines, rep.Trimmed())
+	}
+	return strings.TrimSpace(strings.Join(lines, "\n"))
+}
+
+// newObservation converts OBX (v2-to-FHIR "OBX to Observation"); OBX-2
+// chooses value[x].
+func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder, error) {
+	o := &fhir.Observation{ResourceType: "Observation", Subject: x.patientRef, Encounter: x.encRef}
+	code := x.cwe(obx.Field(3).Rep(1), "")
+	if code == nil {
+		return nil, x.badField(obx, 3, "observation identifier is empty")
+	}
+	o.Code = *code
+	o.Status = obxStatus[strings.ToUpper(obx.Field(11).Text(1))]
+	if o.Status == "" {
+		o.Status = "unknown"
+	}
+	category := "laboratory"
+	if r != nil {
+		category = r.category
+	}
+	o.Category = []fhir.CodeableConcept{{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/observation-category", Code: category}}}}
+
+	b := &obsBuilder{o: o}
+	if id := x.ei(obx.Field(21), "", "obx"); id != nil {
+		b.key = *id
+	} else {
+		base := x.m.ControlID()
+		if r != nil {
+			base = r.key.Value
+		}
+		v := base + "." + orStr(firstCode(code), code.Text)
+		if sub := obx.Field(4).Text(1); sub != "" {
+			v += "." + sub
+		}
+		if r != nil {
+			r.obsKeys[v]++
+			if n := r.obsKeys[v]; n > 1 {
+				v += "#" + strconv.Itoa(n)
+			}
+		}
+		b.key = fhir.Identifier{System: x.system("obx"), Value: v}
+	}
+	o.Identifier = []fhir.Identifier{b.key}
+
+	if err := x.obxValue(obx, o); err != nil {
+		return nil, err
+	}
+	eff, err := x.fieldDateTime(obx, 14)
+	if err != nil {
+		return nil, err
+	}
+	if eff == "" && r != nil {
+		eff = r.dr.EffectiveDateTime
+		if r.dr.EffectivePeriod != nil {
+			eff = r.dr.EffectivePeriod.Start
+		}
+	}
+	o.EffectiveDateTime = eff
+	if r != nil {
+		o.Issued = r.dr.Issued
+	}
+	for _, rep := range obx.Field(8).Reps() {
+		if cc := x.cwe(rep, "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"); cc != nil {
+			if len(cc.Coding) > 0 && cc.Coding[0].System == v2Table+"0078" {
+				cc.Coding[0].System = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+			}
+			o.Interpretation = append(o.Interpretation, *cc)
+		}
+	}
+	if rr := x.referenceRange(obx.Field(7).Text(1), obx.Field(6).Rep(1)); rr != nil {
+		o.ReferenceRange = []fhir.ObservationReferenceRange{*rr}
+	}
+	o.Method = x.cwe(obx.Field(17).Rep(1), "")
+	for _, rep := range obx.Field(16).Reps() {
+		if ref := x.practitioner(rep); ref != nil {
+			o.Performer = append(o.Performer, *ref)
+		}
+	}
+	if org := obx.Field(23).Text(1); org != "" {
+		o.Performer = append(o.Performer, fhir.Reference{Type: "Organization", Display: org})
+	}
+	return b, nil
+}
+
+// obxValue sets value[x] from OBX-5 according to OBX-2.
+func (x *conv) obxValue(obx hl7v2.Segment, o *fhir.Observation) error {
+	f := obx.Field(5)
+	if f.Empty() || f.IsNull() {
+		return nil
+	}
+	typ := strings.ToUpper(obx.Field(2).Text(1))
+	first := f.Rep(1)
+	switch typ {
+	case "NM":
+		s := strings.TrimSpace(first.Trimmed())
+		if q := x.quantity(s, obx.Field(6).Rep(1)); q != nil {
+			o.ValueQuantity = q
+			return nil
+		}
+		if q := x.comparatorQuantity(s, obx.Field(6).Rep(1)); q != nil {
+			o.ValueQuantity = q
+			return nil
+		}
+		o.ValueString = s // not a number after all: keep the text
+	case "SN":
+		x.structuredNumeric(first, obx.Field(6).Rep(1), o)
+	case "CE", "CWE", "CNE", "CF", "CV":
+		o.ValueCodeableConcept = x.cwe(first, "")
+	case "IS", "ID":
+		o.ValueCodeableConcept = &fhir.CodeableConcept{Coding: []fhir.Coding{{Code: first.Trimmed()}}}
+	case "DT":
+		d, ok := x.date(first.Text(1))
+		if !ok {
+			return x.badField(obx, 5, "invalid date for OBX-2 DT")
+		}
+		o.ValueDateTime = d
+	case "TS", "DTM":
+		d, ok := x.dateTime(first.Text(1))
+		if !ok {
+			return x.badField(obx, 5, "invalid date/time for OBX-2 "+typ)
+		}
+		o.ValueDateTime = d
+	case "TM":
+		t, ok := hl7Time(first.Text(1))
+		if !ok {
+			return x.badField(obx, 5, "invalid time for OBX-2 TM")
+		}
+		o.ValueTime = t
+	case "ED", "RP":
+		// Documents travel as DocumentReference, not Observation.value.
+		o.DataAbsentReason = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/data-absent-reason", Code: "unsupported"}}}
+	default: // ST, TX, FT, and anything textual
+		var lines []string
+		for _, rep := range f.Reps() {
+			lines = append(lines, rep.Trimmed())
+		}
+		o.ValueString = strings.Join(lines, "\n")
+	}
+	return nil
+}
+
+// quantity makes a Quantity of s with OBX-6 units; nil if s is not a
+// decimal. A unit coded in UCUM gets system and code; otherwise only the
+// unit text, because a code without a system is invalid FHIR (qty-3).
+func (x *conv) quantity(s string, units hl7v2.Value) *fhir.Quantity {
+	d, ok := fhirDecimal(s)
+	if !ok {
+		return nil
+	}
+	q := &fhir.Quantity{Value: json.Number(d)}
+	code, text, sys := units.Text(1), units.Text(2), strings.ToUpper(units.Text(3))
+	if code != "" || text != "" {
+		q.Unit = orStr(text, code)
+		if code != "" && (sys == "UCUM" || sys == "UCUM-CS") {
+			q.System = "http://unitsofmeasure.org"
+			q.Code = code
+		}
+	}
+	return q
+}
+
+func (x *conv) comparatorQuantity(s string, units hl7v2.Value) *fhir.Quantity {
+	for _, c := range []string{"<=", ">=", "<", ">"} {
+		if strings.HasPrefix(s, c) {
+			if q := x.quantity(strings.TrimSpace(s[len(c):]), units); q != nil {
+				q.Comparator = c
+				return q
+			}
+		}
+	}
+	return nil
+}
+
+// structuredNumeric converts an SN: comparator, num1, separator, num2.
+func (x *conv) structuredNumeric(v hl7v2.Value, units hl7v2.Value, o *fhir.Observation) {
+	cmp, n1, sep, n2 := v.Text(1), v.Text(2), v.Text(3), v.Text(4)
+	switch {
+	case sep == "-" && n1 != "" && n2 != "":
+		lo, hi := x.quantity(n1, units), x.quantity(n2, units)
+		if lo != nil && hi != nil {
+			o.ValueRange = &fhir.Range{Low: lo, High: hi}
+			return
+		}
+	case (sep == ":" || sep == "/") && n1 != "" && n2 != "":
+		a, b := x.quantity(n1, hl7v2.Value{}), x.quantity(n2, hl7v2.Value{})
+		if a != nil && b != nil {
+			o.ValueRatio = &fhir.Ratio{Numerator: a, Denominator: b}
+			return
+		}
+	case sep == "" && n2 == "":
+		if q := x.quantity(n1, units); q != nil {
+			switch cmp {
+			case "<", ">", "<=", ">=":
+				q.Comparator = cmp
+			case "", "=":
+			default:
+				q = nil
+			}
+			if q != nil {
+				o.ValueQuantity = q
+				return
+			}
+		}
+	}
+	o.ValueString = strings.TrimSpace(cmp + n1 + sep + n2)
+}
+
+// referenceRange reads OBX-7 "low-high" into quantities, else keeps text.
+func (x *conv) referenceRange(s string, units hl7v2.Value) *fhir.ObservationReferenceRange {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil
+	}
+	if i := strings.Index(s[1:], "-"); i >= 0 {
+		lo, hi := x.quantity(strings.TrimSpace(s[:i+1]), units), x.quantity(strings.TrimSpace(s[i+2:]), units)
+		if lo != nil && hi != nil {
+			lo.Comparator, hi.Comparator = "", ""
+			return &fhir.ObservationReferenceRange{Low: lo, High: hi}
+		}
+	}
+	return &fhir.ObservationReferenceRange{Text: s}
+}
+
+// fhirDecimal normalises s to FHIR's decimal grammar
+// -?(0|[1-9][0-9]*)(\.[0-9]+)? keeping the fractional digits (precision).
+func fhirDecimal(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	neg := false
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	intPart, frac, hasDot := s, "", false
+	if i := strings.IndexByte(s, '.'); i >= 0 {
+		intPart, frac, hasDot = s[:i], s[i+1:], true
+	}
+	if intPart == "" && frac == "" {
+		return "", false
+	}
+	if (intPart != "" && !allDigits(intPart)) || (frac != "" && !allDigits(frac)) {
+		return "", false
+	}
+	_ = hasDot
+	intPart = strings.TrimLeft(intPart, "0")
+	if intPart == "" {
+		intPart = "0"
+	}
+	out := intPart
+	if frac != "" {
+		out += "." + frac
+	}
+	if neg && strings.Trim(out, "0.") != "" {
+		out = "-" + out
+	}
+	return out, true
+}
+
+// hl7Time converts TM HH[MM[SS[.S]]] to FHIR time hh:mm:ss.
+func hl7Time(s string) (string, bool) {
+	if i := strings.IndexAny(s, "+-"); i >= 0 {
+		s = s[:i]
+	}
+	frac := ""
+	if i := strings.IndexByte(s, '.'); i >= 0 {
+		s, frac = s[:i], s[i:]
+	}
+	if !allDigits(s) || len(s) < 2 || len(s) > 6 || len(s)%2 != 0 {
+		return "", false
+	}
+	s += "0000"[:6-len(s)]
+	if digitsNum(s, 0, 2) > 23 || digitsNum(s, 2, 4) > 59 || digitsNum(s, 4, 6) > 59 {
+		return "", false
+	}
+	if frac != "" && (len(frac) == 1 || !allDigits(frac[1:])) {
+		return "", false
+	}
+	return s[:2] + ":" + s[2:4] + ":" + s[4:6] + frac, true
+}
+
+func firstCode(cc *fhir.CodeableConcept) string {
+	if cc == nil || len(cc.Coding) == 0 {
+		return ""
+	}
+	return cc.Coding[0].Code
+}

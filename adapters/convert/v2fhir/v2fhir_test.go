@@ -1,0 +1,521 @@
+package v2fhir
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+	_ "time/tzdata"
+
+	"github.com/google/fhir/go/fhirversion"
+	"github.com/google/fhir/go/jsonformat"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/adapters/hl7v2"
+	"github.com/ferry-health/ferry/queue"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/convert/*/expected.json from the converter's output")
+
+func testConverter(t testing.TB) *Converter {
+	loc, err := time.LoadLocation("America/Chicago")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Converter{
+		Location: loc,
+		Systems:  map[string]string{"HOSP": "urn:oid:2.16.840.1.113883.3.999.1"},
+	}
+}
+
+func marshal(t testing.TB, b *fhir.Bundle) []byte {
+	t.Helper()
+	out, err := json.MarshalIndent(b, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(out, '\n')
+}
+
+var r4 struct {
+	u   *jsonformat.Unmarshaller
+	err error
+}
+
+// strictR4 parses the bundle with Google's FHIR R4 proto parser, which
+// rejects unknown elements, wrong types, bad primitives (dates, ids, codes of
+// required bindings) and missing required elements.
+func strictR4(t testing.TB, js []byte) {
+	t.Helper()
+	if r4.u == nil && r4.err == nil {
+		r4.u, r4.err = jsonformat.NewUnmarshaller("UTC", fhirversion.R4)
+	}
+	if r4.err != nil {
+		t.Fatal(r4.err)
+	}
+	if _, err := r4.u.Unmarshal(js); err != nil {
+		t.Errorf("not valid FHIR R4: %v", err)
+	}
+}
+
+// TestGolden converts every testdata/convert/<case>/input.hl7 and compares
+// with expected.json (go test -run Golden -update rewrites them).
+func TestGolden(t *testing.T) {
+	inputs, _ := filepath.Glob("../../../testdata/convert/*/input.hl7")
+	if len(inputs) == 0 {
+		t.Fatal("no golden cases")
+	}
+	c := testConverter(t)
+	for _, in := range inputs {
+		dir := filepath.Dir(in)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			raw, err := os.ReadFile(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _, err := c.ConvertRaw(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := marshal(t, b)
+			strictR4(t, got)
+			want := filepath.Join(dir, "expected.json")
+			if *update {
+				if err := os.WriteFile(want, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			exp, err := os.ReadFile(want)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create)", err)
+			}
+			if !bytes.Equal(got, exp) {
+				t.Errorf("output differs from %s (run with -update after checking):\n%s", want, firstDiff(got, exp))
+			}
+		})
+	}
+}
+
+func firstDiff(a, b []byte) string {
+	al, bl := strings.Split(string(a), "\n"), strings.Split(string(b), "\n")
+	for i := 0; i < len(al) && i < len(bl); i++ {
+		if al[i] != bl[i] {
+			return "line " + itoa(i+1) + ":\n got: " + clip(al[i]) + "\nwant: " + clip(bl[i])
+		}
+	}
+	return "lengths differ"
+}
+
+// resources returns each entry's resource as JSON (struct field order, so
+// assertions can match fragments), grouped by type, and checks that every
+// PUT URL names the resource's own id.
+func resources(t *testing.T, b *fhir.Bundle) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, e := range b.Entry {
+		js := toJSON(e.Resource)
+		var head struct{ ResourceType, ID string }
+		if err := json.Unmarshal([]byte(js), &head); err != nil {
+			t.Fatal(err)
+		}
+		if e.Request.Method != "PUT" || e.Request.URL != head.ResourceType+"/"+head.ID || e.FullURL != "urn:uuid:"+head.ID {
+			t.Errorf("entry %s: request %s %s, fullUrl %s", head.ResourceType, e.Request.Method, e.Request.URL, e.FullURL)
+		}
+		out[head.ResourceType] = append(out[head.ResourceType], js)
+	}
+	return out
+}
+
+func contains(t *testing.T, what, js string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(js, w) {
+			t.Errorf("%s lacks %s:\n%s", what, w, js)
+		}
+	}
+}
+
+func convertFile(t *testing.T, c *Converter, name string) (*fhir.Bundle, Result) {
+	t.Helper()
+	raw, err := os.ReadFile("../../../testdata/convert/" + name + "/input.hl7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, res, err := c.ConvertRaw(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, res
+}
+
+// TestMappings pins the facts the golden files show, so a careless
+// -update cannot silently change them.
+func TestMappings(t *testing.T) {
+	c := testConverter(t)
+	b, res := convertFile(t, c, "v2-adt-a01")
+	if b.Type != "transaction" || b.Identifier.Value != "ADT20240315-0001" || b.Identifier.System != "urn:ferry:epicadt.2.16.840.1.113883.3.999:msh-10" {
+		t.Errorf("bundle header: %+v %+v", b.Type, b.Identifier)
+	}
+	if res.MessageType != "ADT^A01" || res.ControlID != "ADT20240315-0001" || len(res.PatientKey) != 24 || strings.Contains(res.PatientKey, "MRN") {
+		t.Errorf("result = %+v", res)
+	}
+	rs := resources(t, b)
+	p := rs["Patient"][0]
+	contains(t, "Patient", p,
+		`"system":"urn:oid:2.16.840.1.113883.3.999.1","value":"MRN100234"`,
+		`"use":"official","family":"Rivera","given":["Ana","Lucia"],"prefix":["Mrs."]`,
+		`"use":"nickname"`, `"gender":"female"`, `"birthDate":"1978-02-14"`,
+		`"system":"phone","value":"+1 (217) 555-0143","use":"home"`, `"system":"email","value":"ana.rivera@example.org"`,
+		`"value":"+1 (217) 555-0199 ext. 12","use":"work"`, `"url":"ombCategory","valueCoding":{"system":"urn:oid:2.16.840.1.113883.6.238","code":"2106-3"`,
+		`"code":"2186-5"`, `"use":"home","line":["42 Elm Street","Apt 3B"],"city":"Springfield"`, `"valueString":"Gomez"`)
+	if strings.Contains(p, "123-45-6789") {
+		t.Error("SSN copied into Patient.identifier")
+	}
+	contains(t, "Encounter", rs["Encounter"][0], `"code":"IMP"`, `"status":"in-progress"`, `"value":"V2024031500042"`,
+		`"start":"2024-03-15T08:00:00-05:00"`, `"code":"ATND"`, `"system":"http://terminology.hl7.org/CodeSystem/v2-0023","code":"7"`,
+		`"location":{"display":"SPRINGCLINIC MED 301 B"},"status":"active"`)
+	if len(rs["Practitioner"]) != 1 {
+		t.Fatalf("Practitioners: %v", rs["Practitioner"])
+	}
+	contains(t, "Practitioner", rs["Practitioner"][0], `"system":"http://hl7.org/fhir/sid/us-npi","value":"1234567890"`, `"family":"Chen"`)
+	contains(t, "Provenance", rs["Provenance"][0], `"code":"assembler"`, `"text":"v2-FHIR transformation"`, `"role":"source"`, `"recorded":"2024-03-15T08:30:00-05:00"`)
+	if len(rs["Binary"]) != 1 {
+		t.Fatalf("Binary: %v", rs["Binary"])
+	}
+	contains(t, "Binary", rs["Binary"][0], `"contentType":"x-application/hl7-v2+er7"`)
+	contains(t, "MessageHeader", rs["MessageHeader"][0], `"code":"A01"`, `"endpoint":"urn:ferry:app:epicadt"`)
+
+	// Local authorities: configured map, then sender-scoped minted systems.
+	b, _ = convertFile(t, c, "v2-adt-a04-local-ids")
+	rs = resources(t, b)
+	contains(t, "A04 Patient", rs["Patient"][0], `"system":"urn:oid:2.16.840.1.113883.3.999.1","value":"55501"`,
+		`"system":"urn:ferry:northside:id:practicex","value":"A-99","assigner":{"display":"PRACTICEX"}`,
+		`"birthDate":"2001"`, `"family":"O'Neil"`, `"type":"postal"`)
+	contains(t, "A04 Encounter", rs["Encounter"][0], `"code":"AMB"`, `"status":"arrived"`, `"start":"2024-03-15T10:00:00-05:00"`)
+
+	// 8859/1 text decoded; discharge date finishes the encounter.
+	b, _ = convertFile(t, c, "v2-adt-a08-latin1")
+	rs = resources(t, b)
+	contains(t, "latin1 Patient", rs["Patient"][0], "Müller", "Jürgen", "Hauptstraße")
+	contains(t, "A08 Encounter", rs["Encounter"][0], `"status":"finished"`, `"code":"EMER"`, `"end":"2024-03-16T11:45:00-05:00"`)
+}
+
+func toJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func TestObservationValues(t *testing.T) {
+	c := testConverter(t)
+	b, _ := convertFile(t, c, "v2-oru-r01-cbc")
+	rs := resources(t, b)
+	if len(rs["DiagnosticReport"]) != 1 || len(rs["Observation"]) != 4 {
+		t.Fatalf("got %d reports, %d observations", len(rs["DiagnosticReport"]), len(rs["Observation"]))
+	}
+	contains(t, "DiagnosticReport", rs["DiagnosticReport"][0], `"status":"final"`, `"code":"58410-2"`, `"code":"FILL"`, `"value":"F-99821"`,
+		`"code":"PLAC"`, `"issued":"2024-03-15T14:25:00-05:00"`, `"code":"HM"`)
+	if n := strings.Count(rs["DiagnosticReport"][0], `"reference":"urn:uuid:`); n != 6 { // subject, encounter, 4 results
+		t.Errorf("report references: %d", n)
+	}
+	obs := map[string]string{}
+	for _, o := range rs["Observation"] {
+		var v struct{ Identifier []fhir.Identifier }
+		_ = json.Unmarshal([]byte(o), &v)
+		obs[v.Identifier[0].Value] = o
+	}
+	checks := map[string][]string{
+		"F-99821.6690-2": {`"valueQuantity":{"value":7.2,"unit":"10*3/uL","system":"http://unitsofmeasure.org","code":"10*3/uL"}`, `"low":{"value":4.0,`, `"high":{"value":11.0,`, `"code":"N"`, `"status":"final"`, `"effectiveDateTime":"2024-03-15T09:15:00-05:00"`, `"issued":"2024-03-15T14:25:00-05:00"`},
+		"F-99821.718-7":  {`"code":"L"`, `"note":[{"text":"Mild anemia; suggest iron studies."}]`},
+		"F-99821.777-3":  {`"value":245,`, `"status":"corrected"`},
+		"F-99821.789-8":  {`"valueQuantity":{"value":3.90,"unit":"10*6/uL"}`},
+	}
+	check := func(checks map[string][]string) {
+		for key, wants := range checks {
+			if obs[key] == "" {
+				t.Errorf("no Observation with identifier %s (have %v)", key, keys(obs))
+				continue
+			}
+			contains(t, "Observation "+key, obs[key], wants...)
+		}
+	}
+	check(checks)
+
+	b, _ = convertFile(t, c, "v2-oru-r01-value-types")
+	rs = resources(t, b)
+	obs = map[string]string{}
+	for _, o := range rs["Observation"] {
+		var v struct{ Identifier []fhir.Identifier }
+		_ = json.Unmarshal([]byte(o), &v)
+		obs[v.Identifier[0].Value] = o
+	}
+	pre := "F-10001."
+	check(map[string][]string{
+		pre + "2345-7":   {`"valueQuantity":{"value":250,"comparator":"\u003e","unit":"mg/dL","system":"http://unitsofmeasure.org","code":"mg/dL"}`, `"status":"preliminary"`, `"code":"H"`},
+		pre + "5048-4":   {`"valueRatio":{"numerator":{"value":1},"denominator":{"value":160}}`},
+		pre + "2093-3":   {`"valueRange":{"low":{"value":180,`},
+		pre + "600-7":    {`"valueCodeableConcept":{"coding":[{"system":"http://snomed.info/sct","code":"112283007","display":"Escherichia coli"}]}`},
+		pre + "8251-1":   {`"valueString":"Specimen slightly hemolyzed \u0026 lipemic"`},
+		pre + "11526-1":  {`"valueString":"Line one\nLine two | with pipe"`},
+		pre + "19146-0":  {`"valueString":"First paragraph\nSecond paragraph"`},
+		pre + "11778-8":  {`"valueDateTime":"2024-09-01"`},
+		pre + "8665-2":   {`"valueDateTime":"2023-12-01T10:30:00-06:00"`},
+		pre + "63901-4":  {`"valueTime":"08:15:00"`},
+		pre + "2160-0":   {`"comparator":"\u003c"`, `"value":0.5`},
+		pre + "1234-5":   {`"valueString":"pending"`, `"status":"registered"`, `"system":"urn:ferry:acmelab:codesystem:99lab"`},
+		pre + "18748-4":  {`"dataAbsentReason"`},
+		pre + "2951-2.1": {`"status":"cancelled"`, `"value":140`},
+		pre + "2951-2.2": {`"status":"entered-in-error"`},
+	})
+	contains(t, "DiagnosticReport", rs["DiagnosticReport"][0], `"status":"preliminary"`, `"code":"LAB"`)
+}
+
+func keys(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+const minimalADT = "MSH|^~\\&|A|F|||20240101120000||ADT^A01|C1|P|2.5\rPID|1||123^^^HOSP^MR||Doe^Jane||19900101|F\r"
+
+func TestErrors(t *testing.T) {
+	c := testConverter(t)
+	cases := []struct {
+		in, field string
+	}{
+		{"MSH|^~\\&|A|F|||20240101||ADT^A01|C1|P|2.5\rPID|1||||Doe^Jane\r", "PID-3"},
+		{"MSH|^~\\&|A|F|||20240101||ADT^A01|C1|P|2.5\rEVN|A01\r", "PID"},
+		{"MSH|^~\\&|A|F|||20240101||ADT^A01|C1|P|2.5\rPID|1||1^^^HOSP||Doe||19901301\r", "PID-7"},
+		{"MSH|^~\\&|A|F|||20240101||ADT^A01||P|2.5\rPID|1||1^^^HOSP||Doe\r", "MSH-10"},
+		{"MSH|^~\\&|A|F|||||ADT^A01|C1|P|2.5\rPID|1||1^^^HOSP||Doe\r", "MSH-7"},
+		{"MSH|^~\\&|A|F|||2024||ORU^R01|C1|P|2.5\rPID|1||1^^^HOSP||Doe\rOBR|1||F1|\r", "OBR-4"},
+		{"MSH|^~\\&|A|F|||2024||ORU^R01|C1|P|2.5\rPID|1||1^^^HOSP||Doe\rOBR|1||F1|X^Y\rOBX|1|NM|||5\r", "OBX-3"},
+		{"MSH|^~\\&|A|F|||2024||ORU^R01|C1|P|2.5\rPID|1||1^^^HOSP||Doe\rOBR|1||F1|X^Y\rOBX|1|DT|A^B||2024133\r", "OBX-5"},
+		{"MSH|^~\\&|A|F|||2024||ORU^R01|C1|P|2.5\rPID|1||1^^^HOSP||Doe\r", "OBR"},
+	}
+	for _, tc := range cases {
+		_, _, err := c.ConvertRaw([]byte(tc.in))
+		var ce *ContentError
+		if !errors.As(err, &ce) || ce.Field != tc.field {
+			t.Errorf("%q: error %v, want ContentError on %s", tc.in, err, tc.field)
+		}
+	}
+	_, res, err := c.ConvertRaw([]byte("MSH|^~\\&|A|F|||2024||QRY^A19|C9|P|2.5\r"))
+	if !errors.Is(err, ErrUnsupported) || res.MessageType != "QRY^A19" || res.ControlID != "C9" {
+		t.Errorf("unsupported: %v %+v", err, res)
+	}
+	_, _, err = c.ConvertInput(context.Background(), adapters.Raw{Body: []byte("MSH|^~\\&|A|F|||2024||QRY^A19|C9|P|2.5\r")})
+	if !queue.IsPermanent(err) || !errors.Is(err, ErrUnsupported) {
+		t.Errorf("ConvertInput error not permanent+unsupported: %v", err)
+	}
+	_, _, err = c.ConvertInput(context.Background(), adapters.Raw{Body: []byte("not hl7")})
+	if !queue.IsPermanent(err) || !errors.Is(err, hl7v2.ErrNotHL7) {
+		t.Errorf("ConvertInput parse error: %v", err)
+	}
+	b, _, err := c.ConvertInput(context.Background(), adapters.Raw{Body: []byte(minimalADT)})
+	if err != nil || b == nil {
+		t.Errorf("ConvertInput: %v", err)
+	}
+}
+
+func TestConditionalMode(t *testing.T) {
+	c := testConverter(t)
+	c.Mode = ModeConditional
+	b, _, err := c.ConvertRaw([]byte(minimalADT))
+	if err != nil {
+		t.Fatal(err)
+	}
+	js := marshal(t, b)
+	strictR4(t, js)
+	for _, e := range b.Entry {
+		rt := e.Request.URL[:strings.IndexAny(e.Request.URL, "/?")]
+		switch rt {
+		case "Patient":
+			if e.Request.URL != "Patient?identifier=urn%3Aoid%3A2.16.840.1.113883.3.999.1%7C123" {
+				t.Errorf("patient url %s", e.Request.URL)
+			}
+			if e.Resource.(*fhir.Patient).ID != "" {
+				t.Error("conditional create-by-update must not carry an id")
+			}
+		case "Provenance", "MessageHeader", "Binary":
+			if !strings.Contains(e.Request.URL, "/") {
+				t.Errorf("%s without identifier should use its id: %s", rt, e.Request.URL)
+			}
+		}
+	}
+}
+
+// TestDeterministic: the same message twice gives identical bytes.
+func TestDeterministic(t *testing.T) {
+	c := testConverter(t)
+	for _, name := range []string{"v2-adt-a01", "v2-oru-r01-cbc", "v2-oru-r01-value-types"} {
+		b1, _ := convertFile(t, c, name)
+		b2, _ := convertFile(t, c, name)
+		if !bytes.Equal(marshal(t, b1), marshal(t, b2)) {
+			t.Errorf("%s: output differs between runs", name)
+		}
+	}
+}
+
+// TestMetamorphic: transport-level variations of the same message (line
+// endings, BOM, trailing empty fields, an extra Z-segment) give the same
+// bundle apart from the Binary holding the original bytes.
+func TestMetamorphic(t *testing.T) {
+	c := testConverter(t)
+	for _, name := range []string{"v2-adt-a01", "v2-oru-r01-cbc", "v2-oru-r01-value-types", "v2-adt-a08-latin1"} {
+		raw, err := os.ReadFile("../../../testdata/convert/" + name + "/input.hl7")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cr := bytes.ReplaceAll(bytes.ReplaceAll(raw, []byte("\r\n"), []byte("\r")), []byte("\n"), []byte("\r"))
+		base := canonical(t, c, cr)
+		variants := map[string][]byte{
+			"lf":       bytes.ReplaceAll(cr, []byte("\r"), []byte("\n")),
+			"crlf":     bytes.ReplaceAll(cr, []byte("\r"), []byte("\r\n")),
+			"bom":      append([]byte("\xef\xbb\xbf"), cr...),
+			"trailing": addTrailingFields(cr),
+			"zseg":     append(append([]byte{}, cr...), "ZXT|1|extra^data|\r"...),
+			"nofinal":  bytes.TrimRight(cr, "\r"),
+			"blank":    bytes.ReplaceAll(cr, []byte("\r"), []byte("\r\r\n")),
+		}
+		for vname, v := range variants {
+			if got := canonical(t, c, v); !bytes.Equal(got, base) {
+				t.Errorf("%s/%s: output differs:\n%s", name, vname, firstDiff(got, base))
+			}
+		}
+	}
+}
+
+func addTrailingFields(msg []byte) []byte {
+	segs := bytes.Split(bytes.TrimRight(msg, "\r"), []byte("\r"))
+	for i := range segs {
+		if i > 0 {
+			segs[i] = append(segs[i], "|||"...)
+		}
+	}
+	return append(bytes.Join(segs, []byte("\r")), '\r')
+}
+
+// canonical converts raw and blanks the Binary with the original bytes.
+func canonical(t *testing.T, c *Converter, raw []byte) []byte {
+	t.Helper()
+	b, _, err := c.ConvertRaw(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range b.Entry {
+		if bin, ok := e.Resource.(*fhir.Binary); ok {
+			cp := *bin
+			cp.Data = nil
+			b.Entry[i].Resource = &cp
+		}
+	}
+	return marshal(t, b)
+}
+
+// TestCorpus converts the shared corpus (when present): nothing panics,
+// every failure is a typed ContentError or ErrUnsupported, and every bundle
+// is valid FHIR R4.
+func TestCorpus(t *testing.T) {
+	files, _ := filepath.Glob("../../../../shared/corpus/hl7v2/*.hl7")
+	if len(files) == 0 {
+		t.Skip("shared corpus not present")
+	}
+	c := testConverter(t)
+	type count struct{ converted, unsupported, errors int }
+	counts := map[string]*count{}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, res, err := c.ConvertRaw(raw)
+		typ := res.MessageType
+		if typ == "" {
+			typ = "(unparsed)"
+		}
+		if counts[typ] == nil {
+			counts[typ] = &count{}
+		}
+		var ce *ContentError
+		switch {
+		case err == nil:
+			counts[typ].converted++
+			js := marshal(t, b)
+			strictR4(t, js)
+			b2, _, _ := c.ConvertRaw(raw)
+			if !bytes.Equal(js, marshal(t, b2)) {
+				t.Errorf("%s: not deterministic", filepath.Base(f))
+			}
+		case errors.Is(err, ErrUnsupported):
+			counts[typ].unsupported++
+		case errors.As(err, &ce):
+			counts[typ].errors++
+			t.Logf("%s: %v", filepath.Base(f), err)
+		default:
+			counts[typ].errors++
+			t.Errorf("%s: untyped error %v", filepath.Base(f), err)
+		}
+	}
+	var types []string
+	for k := range counts {
+		types = append(types, k)
+	}
+	sort.Strings(types)
+	total := count{}
+	for _, k := range types {
+		n := counts[k]
+		total.converted += n.converted
+		total.unsupported += n.unsupported
+		total.errors += n.errors
+		t.Logf("%-9s converted %d unsupported %d error %d", k, n.converted, n.unsupported, n.errors)
+	}
+	t.Logf("total %d: converted %d, unsupported %d, error %d", len(files), total.converted, total.unsupported, total.errors)
+}
+
+func benchmarkFile(b *testing.B, name string) {
+	raw, err := os.ReadFile("../../../testdata/convert/" + name + "/input.hl7")
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := testConverter(b)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		msg, err := hl7v2.Parse(raw)
+		if err != nil {
+			b.Fatal(err)
+		}
+		bundle, _, err := c.Convert(msg, raw)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := json.Marshal(bundle); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkADT measures parse + convert + JSON encoding of an ADT^A01.
+func BenchmarkADT(b *testing.B) { benchmarkFile(b, "v2-adt-a01") }
+
+// BenchmarkORU measures the same for a 4-result ORU^R01.
+func BenchmarkORU(b *testing.B) { benchmarkFile(b, "v2-oru-r01-cbc") }
+
+func clip(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "..."
+	}
+	return s
+}
