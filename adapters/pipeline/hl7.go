@@ -1,0 +1,109 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/convert/v2fhir"
+	"github.com/ferry-health/ferry/adapters/hl7v2"
+)
+
+// HL7 converts HL7 v2 inputs: one message (an MLLP frame) or a batch file
+// (FHS/BHS/BTS/FTS or bare concatenated messages), one Unit per message.
+type HL7 struct {
+	Conv *v2fhir.Converter
+}
+
+var _ Converter = HL7{}
+
+// Convert splits, parses and converts every message. A message that fails
+// becomes a Unit with Err set (an *hl7v2.AckError the MLLP listener turns
+// into AE or AR), so the other messages of a batch still flow.
+func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
+	body, err := readAll(in)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := hl7v2.SplitBatch(body)
+	if err != nil {
+		return nil, err
+	}
+	if len(msgs) == 0 {
+		return nil, errors.New("no HL7 v2 message in the input")
+	}
+	units := make([]Unit, 0, len(msgs))
+	for i, raw := range msgs {
+		u := Unit{Name: "message " + strconv.Itoa(i+1), Raw: raw}
+		if len(msgs) == 1 {
+			u.Name = "message"
+		}
+		m, err := hl7v2.Parse(raw)
+		if err != nil {
+			u.Err = err
+			units = append(units, u)
+			continue
+		}
+		u.Name += " (MSH-10 " + m.ControlID() + ")"
+		u.Dedup = DedupKey(m)
+		b, res, err := h.Conv.Convert(m, raw)
+		if err != nil {
+			u.Err = ackError(err)
+			units = append(units, u)
+			continue
+		}
+		body, err := json.Marshal(b)
+		if err != nil {
+			u.Err = fmt.Errorf("encode bundle: %w", err)
+			units = append(units, u)
+			continue
+		}
+		u.Bundle = body
+		u.Key = res.PatientKey
+		u.Attrs = map[string]string{"type": res.MessageType, "control_id": res.ControlID, "format": "hl7v2"}
+		units = append(units, u)
+	}
+	return units, nil
+}
+
+// DedupKey identifies a message for duplicate detection: sending
+// application and facility (MSH-3, MSH-4), control id (MSH-10) and a hash
+// of the normalised content, so a re-sent message is recognised while a
+// sender that reuses control ids after a restart is not silently dropped.
+func DedupKey(m *hl7v2.Message) [32]byte {
+	content := sha256.Sum256(m.Bytes())
+	h := sha256.New()
+	for _, s := range []string{m.SendingApp(), m.SendingFacility(), m.ControlID()} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	h.Write(content[:])
+	var k [32]byte
+	h.Sum(k[:0])
+	return k
+}
+
+// ackError maps converter errors to the HL7 acknowledgement they call for.
+func ackError(err error) error {
+	var ce *v2fhir.ContentError
+	switch {
+	case errors.Is(err, v2fhir.ErrUnsupported):
+		code := hl7v2.ErrUnsupportedType
+		if strings.Contains(err.Error(), "event") || strings.Contains(err.Error(), "trigger") {
+			code = hl7v2.ErrUnsupportedEvent
+		}
+		return &hl7v2.AckError{Code: hl7v2.CodeAR, ErrCode: code, Segment: "MSH", Field: 9, Text: err.Error()}
+	case errors.As(err, &ce):
+		field := 0
+		if i := strings.LastIndexByte(ce.Field, '-'); i >= 0 {
+			field, _ = strconv.Atoi(ce.Field[i+1:])
+		}
+		return &hl7v2.AckError{Code: hl7v2.CodeAE, ErrCode: hl7v2.ErrRequiredMissing, Segment: ce.Segment, Field: field, Text: ce.Error()}
+	}
+	return err
+}

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
+	"github.com/ferry-health/ferry/adapters/convert/v2fhir"
+	"github.com/ferry-health/ferry/adapters/ehrdrop"
+	"github.com/ferry-health/ferry/adapters/fax"
+	"github.com/ferry-health/ferry/adapters/pipeline"
+	"github.com/ferry-health/ferry/config"
+)
+
+// converters is the explicit list of input formats the gateway converts,
+// keyed by adapters.Raw.Format (OTel's components.go, without init()).
+func converters(cfg *config.Config) map[string]pipeline.Converter {
+	v2 := pipeline.HL7{Conv: &v2fhir.Converter{Systems: cfg.Identifiers.Systems, Base: cfg.Identifiers.Base}}
+	m := map[string]pipeline.Converter{
+		"hl7v2":       v2,
+		"hl7v2-batch": v2,
+		"ccda":        pipeline.CCDA{},
+		"fhir-json":   pipeline.FHIRJSON{},
+		"fhir-ndjson": pipeline.FHIRJSON{},
+	}
+	// The fax converter needs its settings (source OID, author); without a
+	// valid fax section, faxes are quarantined with the reason.
+	if fc, err := faxfhir.New(cfg.Fax); err == nil {
+		m["fax"] = pipeline.Fax{Conv: fc}
+	}
+	return m
+}
+
+// newFolderSource builds the source for one watched folder by its kind.
+func newFolderSource(set adapters.Settings, f config.Folder, next adapters.Consumer) (adapters.Source, error) {
+	switch f.Kind {
+	case "ehr":
+		return ehrdrop.New(set, f.Config, next)
+	case "fax", "hylafax":
+		return fax.New(set, f, next)
+	}
+	return nil, fmt.Errorf("unknown folder kind %q", f.Kind)
+}
+

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/ferry-health/ferry/config"
+)
+
+// cmdConfig implements `ferry config check [FILE]`: it prints every problem
+// with its field path and line, or "ok".
+func cmdConfig(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "check" {
+		return errUsage
+	}
+	fs := newFlags("config check", stderr)
+	pos, err := splitArgs(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	var cfg *config.Config
+	name := "embedded default"
+	switch len(pos) {
+	case 0:
+		cfg, err = config.Parse(name, config.DefaultYAML)
+	case 1:
+		name = pos[0]
+		cfg, err = config.Load(name)
+	default:
+		return errUsage
+	}
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		for _, p := range ce.Problems {
+			fmt.Fprintf(stdout, "%s: %s\n", ce.File, p)
+		}
+		return exitError{code: 1, err: fmt.Errorf("%d problem(s) in %s", len(ce.Problems), ce.File)}
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d MLLP listener(s), %d folder(s), exchange %s)\n", name,
+		len(cfg.Sources.MLLP), len(cfg.Sources.Folders), exchangeName(cfg))
+	return nil
+}
+
+func exchangeName(cfg *config.Config) string {
+	if cfg.Exchange.URL == "" {
+		return "none: outbox " + cfg.Path("outbox")
+	}
+	return cfg.Exchange.URL
+}
+
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string { return e.err.Error() }
+func (e exitError) Unwrap() error { return e.err }
+func (e exitError) ExitCode() int { return e.code }

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/pipeline"
+)
+
+// cmdConvert converts files offline with the same converters the gateway
+// uses and writes one Bundle JSON per message or document: into --out DIR
+// as <file>.<n>.json, or to stdout as one JSON document per line. It exits
+// non-zero when anything could not be converted, naming file, message and
+// segment.
+func cmdConvert(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("convert", stderr)
+	out := fs.String("out", "", "write one <file>.<n>.json per Bundle into this folder (default: stdout)")
+	cfgPath := fs.String("config", "", "configuration file for identifier systems (optional)")
+	format := fs.String("format", "", "input format: hl7v2, ccda, fhir-json (default: detected)")
+	files, err := splitArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return errUsage
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if *out != "" {
+		if err := os.MkdirAll(*out, 0o755); err != nil {
+			return err
+		}
+	}
+	convs := converters(cfg)
+	failed := 0
+	written := 0
+	for _, f := range files {
+		body, err := os.ReadFile(f)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", f, err)
+			failed++
+			continue
+		}
+		fmtName := *format
+		if fmtName == "" {
+			fmtName = pipeline.Detect(f, body)
+		}
+		conv, ok := convs[fmtName]
+		if !ok {
+			fmt.Fprintf(stderr, "%s: cannot tell the format (not HL7 v2, C-CDA or FHIR JSON); use --format\n", f)
+			failed++
+			continue
+		}
+		units, err := conv.Convert(ctx, adapters.Raw{Source: "convert", Format: fmtName, Name: f, Body: body, Received: time.Now()})
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", f, err)
+			failed++
+			continue
+		}
+		for i, u := range units {
+			if u.Err != nil {
+				fmt.Fprintf(stderr, "%s: %s: %v\n", f, u.Name, u.Err)
+				failed++
+				continue
+			}
+			if err := writeBundle(stdout, *out, f, i+1, u.Bundle); err != nil {
+				return err
+			}
+			written++
+		}
+	}
+	if *out != "" {
+		fmt.Fprintf(stderr, "%d bundle(s) written to %s, %d failure(s)\n", written, *out, failed)
+	}
+	if failed > 0 {
+		return exitError{code: 1, err: fmt.Errorf("%d input(s) could not be converted", failed)}
+	}
+	return nil
+}
+
+func writeBundle(stdout io.Writer, out, file string, n int, bundle []byte) error {
+	if out == "" {
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, bundle); err != nil {
+			return err
+		}
+		buf.WriteByte('\n')
+		_, err := stdout.Write(buf.Bytes())
+		return err
+	}
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, bundle, "", "  "); err != nil {
+		return err
+	}
+	pretty.WriteByte('\n')
+	name := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+	return os.WriteFile(filepath.Join(out, fmt.Sprintf("%s.%d.json", name, n)), pretty.Bytes(), 0o644)
+}

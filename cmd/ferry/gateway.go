@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/mllp"
+	"github.com/ferry-health/ferry/adapters/pipeline"
+	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/queue/dedup"
+	"github.com/ferry-health/ferry/queue/diskq"
+	"github.com/ferry-health/ferry/transport"
+	"github.com/ferry-health/ferry/transport/fhirhttp"
+	"github.com/ferry-health/ferry/transport/outbox"
+)
+
+// gateway wires sources → pipeline → queue → dispatcher → sink, and owns
+// their lifecycle. Start order is sink side first, so nothing is accepted
+// before it can be stored; Shutdown runs the other way round: stop taking
+// input, then stop delivering, then close the queue.
+type gateway struct {
+	cfg  *config.Config
+	log  *slog.Logger
+	q    *diskq.Queue
+	seen *dedup.Set
+	pipe *pipeline.Pipeline
+	disp *transport.Dispatcher
+	sink transport.Sink
+
+	sources []namedSource
+	mllps   map[string]*mllp.Source
+
+	statusSrv  *http.Server
+	statusAddr net.Addr
+	startedAt  time.Time
+
+	mu       sync.Mutex
+	started  bool
+	shutdown bool
+	fatal    chan error
+}
+
+type namedSource struct {
+	name string
+	src  adapters.Source
+}
+
+// newGateway opens the data directory and builds every component; nothing
+// listens or delivers until Start.
+func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
+	g = &gateway{cfg: cfg, log: log, mllps: map[string]*mllp.Source{}, fatal: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			g.closeStores()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	g.q, err = diskq.Open(cfg.Path("queue"), diskq.Options{MaxBytes: cfg.Queue.MaxBytes, Logger: log.With("component", "queue")})
+	if err != nil {
+		return nil, fmt.Errorf("open queue: %w", err)
+	}
+	g.seen, err = dedup.Open(cfg.Path("dedup.log"), dedup.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("open dedup set: %w", err)
+	}
+	quar, err := pipeline.OpenQuarantine(cfg.Path("quarantine"))
+	if err != nil {
+		return nil, err
+	}
+	g.pipe = pipeline.New(g.q, g.seen, quar, converters(cfg), log.With("component", "pipeline"))
+
+	if cfg.Exchange.URL != "" {
+		g.sink, err = fhirhttp.New(fhirhttp.Config{
+			URL:                 cfg.Exchange.URL,
+			Timeout:             cfg.Exchange.Timeout,
+			TLS:                 cfg.Exchange.TLS,
+			MaxIdleConnsPerHost: cfg.Exchange.Workers,
+			UserAgent:           "ferry/" + version,
+		}, log.With("component", "exchange"))
+	} else {
+		g.sink = outbox.New(cfg.Path("outbox"))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("exchange: %w", err)
+	}
+	g.disp = transport.NewDispatcher(g.q, g.sink, transport.DispatcherOptions{
+		Workers:         cfg.Exchange.Workers,
+		InitialInterval: cfg.Exchange.Retry.InitialInterval,
+		MaxInterval:     cfg.Exchange.Retry.MaxInterval,
+		Logger:          log.With("component", "dispatcher"),
+		LogPHI:          cfg.Log.PHI,
+	})
+
+	for _, m := range cfg.Sources.MLLP {
+		id := "mllp/" + m.Name
+		mc := mllp.Config{
+			Listen:        m.Listen,
+			MaxFrameBytes: m.MaxFrameBytes,
+			ReadTimeout:   m.ReadTimeout,
+			IdleTimeout:   m.IdleTimeout,
+			MaxConns:      m.MaxConns,
+		}
+		if m.TLS != nil {
+			tc, err := m.TLS.LoadTLSConfig()
+			if err != nil {
+				return nil, fmt.Errorf("sources.mllp %s: tls: %w", m.Name, err)
+			}
+			mc.TLS = tc
+		}
+		src, err := mllp.New(g.settings(id), mc, g.pipe)
+		if err != nil {
+			return nil, fmt.Errorf("sources.mllp %s: %w", m.Name, err)
+		}
+		g.mllps[m.Name] = src
+		g.sources = append(g.sources, namedSource{id, src})
+	}
+	for _, f := range cfg.Sources.Folders {
+		id := "folder/" + f.Name
+		src, err := newFolderSource(g.settings(id), f, g.pipe)
+		if err != nil {
+			return nil, fmt.Errorf("sources.folders %s: %w", f.Name, err)
+		}
+		g.sources = append(g.sources, namedSource{id, src})
+	}
+	return g, nil
+}
+
+func (g *gateway) settings(id string) adapters.Settings {
+	return adapters.Settings{ID: id, Logger: g.log.With("component", id), LogPHI: g.cfg.Log.PHI}
+}
+
+// ReportFatalError implements adapters.Host.
+func (g *gateway) ReportFatalError(err error) {
+	select {
+	case g.fatal <- err:
+	default:
+	}
+}
+
+// Fatal delivers the first fatal error a component reported.
+func (g *gateway) Fatal() <-chan error { return g.fatal }
+
+// Start begins delivering, then opens the sources.
+func (g *gateway) Start(ctx context.Context) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.started {
+		return errors.New("gateway already started")
+	}
+	g.started = true
+	g.startedAt = time.Now().UTC()
+	if err := g.disp.Start(ctx); err != nil {
+		return fmt.Errorf("start delivery: %w", err)
+	}
+	for _, s := range g.sources {
+		if err := s.src.Start(ctx, g); err != nil {
+			return fmt.Errorf("start %s: %w", s.name, err)
+		}
+	}
+	return g.startStatus()
+}
+
+// Shutdown stops the sources (in-flight inputs finish and are ACKed),
+// then delivery (a lease in flight is released for redelivery), then
+// closes the stores. It is idempotent and safe without Start.
+func (g *gateway) Shutdown(ctx context.Context) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.shutdown {
+		return nil
+	}
+	g.shutdown = true
+	var errs []error
+	if err := g.stopStatus(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("stop status page: %w", err))
+	}
+	for i := len(g.sources) - 1; i >= 0; i-- {
+		if err := g.sources[i].src.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop %s: %w", g.sources[i].name, err))
+		}
+	}
+	if g.disp != nil {
+		if err := g.disp.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop delivery: %w", err))
+		}
+	}
+	if g.sink != nil {
+		if err := g.sink.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("close sink: %w", err))
+		}
+	}
+	errs = append(errs, g.closeStores()...)
+	return errors.Join(errs...)
+}
+
+func (g *gateway) closeStores() []error {
+	var errs []error
+	if g.q != nil {
+		if err := g.q.Close(context.Background()); err != nil {
+			errs = append(errs, fmt.Errorf("close queue: %w", err))
+		}
+		g.q = nil
+	}
+	if g.seen != nil {
+		if err := g.seen.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close dedup set: %w", err))
+		}
+		g.seen = nil
+	}
+	return errs
+}
+
+// MLLPAddr returns the bound address of an MLLP source (useful with port 0).
+func (g *gateway) MLLPAddr(name string) net.Addr {
+	if s, ok := g.mllps[name]; ok {
+		return s.Addr()
+	}
+	return nil
+}
+
+// Describe is a one-line, PHI-free summary for the start-up message.
+func (g *gateway) Describe() string {
+	var parts []string
+	for name, s := range g.mllps {
+		parts = append(parts, fmt.Sprintf("mllp/%s on %s", name, s.Addr()))
+	}
+	if g.cfg.Exchange.URL != "" {
+		parts = append(parts, "delivering to "+g.cfg.Exchange.URL)
+	} else {
+		parts = append(parts, "no exchange configured: bundles go to "+g.cfg.Path("outbox"))
+	}
+	parts = append(parts, "data in "+g.cfg.DataDir)
+	return strings.Join(parts, "; ")
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/kardianos/service"
+
+	"github.com/ferry-health/ferry/config"
+)
+
+// cmdRun runs the gateway. Interactively it runs in the foreground until
+// SIGINT/SIGTERM; started by systemd or the Windows Service Control Manager
+// (after `ferry install`) the same code runs as the service.
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("run", stderr)
+	cfgPath := fs.String("config", "", "configuration file (default: the embedded default)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return errUsage
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(stderr, cfg.Log.Level)
+	prg := &program{cfg: cfg, log: logger}
+	if service.Interactive() {
+		if err := prg.startGateway(); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "ferry %s running: %s\n", version, prg.gw.Describe())
+		<-ctx.Done()
+		return prg.stopGateway()
+	}
+	svc, err := service.New(prg, serviceConfig(*cfgPath))
+	if err != nil {
+		return fmt.Errorf("service: %w", err)
+	}
+	return svc.Run()
+}
+
+// loadConfig reads path, or the embedded default when path is empty.
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		return config.Parse("embedded default", config.DefaultYAML)
+	}
+	return config.Load(path)
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	switch strings.ToLower(level) {
+	case "debug":
+		l = slog.LevelDebug
+	case "warn":
+		l = slog.LevelWarn
+	case "error":
+		l = slog.LevelError
+	default:
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// program adapts the gateway to kardianos/service: Start must not block.
+type program struct {
+	cfg *config.Config
+	log *slog.Logger
+	gw  *gateway
+}
+
+func (p *program) Start(service.Service) error { return p.startGateway() }
+func (p *program) Stop(service.Service) error  { return p.stopGateway() }
+
+func (p *program) startGateway() error {
+	gw, err := newGateway(p.cfg, p.log)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := gw.Start(ctx); err != nil {
+		shutdownCtx, c2 := context.WithTimeout(context.Background(), 10*time.Second)
+		defer c2()
+		gw.Shutdown(shutdownCtx)
+		return err
+	}
+	p.gw = gw
+	return nil
+}
+
+func (p *program) stopGateway() error {
+	if p.gw == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return p.gw.Shutdown(ctx)
+}
+
+// serviceConfig describes the ferry service to the OS service manager.
+func serviceConfig(cfgPath string) *service.Config {
+	args := []string{"run"}
+	if cfgPath != "" {
+		if abs, err := filepath.Abs(cfgPath); err == nil {
+			cfgPath = abs
+		}
+		args = append(args, "--config", cfgPath)
+	}
+	exe, _ := os.Executable()
+	return &service.Config{
+		Name:        "ferry",
+		DisplayName: "ferry health data gateway",
+		Description: "Converts HL7 v2, C-CDA and fax to FHIR R4 and delivers it durably over mutual TLS.",
+		Arguments:   args,
+		Executable:  exe,
+	}
+}

@@ -1,0 +1,280 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ferry-health/ferry/config/configtls"
+	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/transport"
+)
+
+// statusReport is what the status page, /api/status and `ferry status`
+// show. It holds counts, times and names only: never PHI.
+type statusReport struct {
+	Version      string          `json:"version"`
+	Started      time.Time       `json:"started"`
+	Now          time.Time       `json:"now"`
+	DataDir      string          `json:"data_dir"`
+	Exchange     string          `json:"exchange"`
+	Queue        queue.Stats     `json:"queue"`
+	Delivery     transport.Stats `json:"delivery"`
+	Ingest       ingestStatus    `json:"ingest"`
+	Sources      []sourceStatus  `json:"sources"`
+	Certificates []certStatus    `json:"certificates"`
+}
+
+type ingestStatus struct {
+	Queued      int64 `json:"queued"`
+	Duplicates  int64 `json:"duplicates"`
+	Quarantined int64 `json:"quarantined"`
+}
+
+type sourceStatus struct {
+	Name     string `json:"name"`
+	Kind     string `json:"kind"`
+	Address  string `json:"address"`
+	Messages int64  `json:"messages"`
+	Accepted int64  `json:"accepted"`
+	Errors   int64  `json:"errors"`
+	Rejects  int64  `json:"rejects"`
+	Open     int64  `json:"open_connections"`
+}
+
+type certStatus struct {
+	Use      string    `json:"use"`
+	File     string    `json:"file"`
+	NotAfter time.Time `json:"not_after"`
+	DaysLeft int       `json:"days_left"`
+	Error    string    `json:"error,omitempty"`
+}
+
+// report gathers the current figures.
+func (g *gateway) report() statusReport {
+	r := statusReport{
+		Version:  version,
+		Started:  g.startedAt,
+		Now:      time.Now().UTC(),
+		DataDir:  g.cfg.DataDir,
+		Exchange: exchangeName(g.cfg),
+		Queue:    g.q.Stats(),
+		Delivery: g.disp.Stats(),
+	}
+	ps := g.pipe.Stats()
+	r.Ingest = ingestStatus{Queued: ps.Queued.Load(), Duplicates: ps.Duplicates.Load(), Quarantined: ps.Quarantined.Load()}
+	names := make([]string, 0, len(g.mllps))
+	for n := range g.mllps {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		s := g.mllps[n]
+		st := s.Stats()
+		addr := ""
+		if a := s.Addr(); a != nil {
+			addr = a.String()
+		}
+		r.Sources = append(r.Sources, sourceStatus{Name: n, Kind: "mllp", Address: addr, Messages: st.Messages,
+			Accepted: st.Accepted, Errors: st.Errors, Rejects: st.Rejects, Open: st.Open})
+	}
+	r.Certificates = g.certificates()
+	return r
+}
+
+// certificates lists the expiry of every configured certificate file.
+func (g *gateway) certificates() []certStatus {
+	var out []certStatus
+	add := func(use, file string) {
+		if file == "" {
+			return
+		}
+		c := certStatus{Use: use, File: file}
+		na, err := configtls.CertExpiry(file)
+		if err != nil {
+			c.Error = err.Error()
+		} else {
+			c.NotAfter = na
+			c.DaysLeft = int(time.Until(na).Hours() / 24)
+		}
+		out = append(out, c)
+	}
+	add("exchange client certificate", g.cfg.Exchange.TLS.CertFile)
+	add("exchange CA", g.cfg.Exchange.TLS.CAFile)
+	for _, m := range g.cfg.Sources.MLLP {
+		if m.TLS != nil {
+			add("mllp/"+m.Name+" server certificate", m.TLS.CertFile)
+			add("mllp/"+m.Name+" client CA", m.TLS.ClientCAFile)
+		}
+	}
+	return out
+}
+
+// startStatus serves the read-only status page on the configured loopback
+// address: / (HTML), /api/status (JSON), /metrics (Prometheus text format)
+// and /healthz.
+func (g *gateway) startStatus() error {
+	if g.cfg.Status.Listen == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", g.cfg.Status.Listen)
+	if err != nil {
+		return fmt.Errorf("status page: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+		statusTmpl.Execute(w, g.report())
+	})
+	mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(g.report())
+	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		writeMetrics(w, g.report())
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	})
+	g.statusSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	g.statusAddr = ln.Addr()
+	go func() {
+		if err := g.statusSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			g.ReportFatalError(fmt.Errorf("status page: %w", err))
+		}
+	}()
+	return nil
+}
+
+func (g *gateway) stopStatus(ctx context.Context) error {
+	if g.statusSrv == nil {
+		return nil
+	}
+	return g.statusSrv.Shutdown(ctx)
+}
+
+// writeMetrics writes the report in the Prometheus text exposition format.
+func writeMetrics(w io.Writer, r statusReport) {
+	m := func(name, typ, help string, v float64, labels ...string) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+		fmt.Fprintf(w, "%s%s %g\n", name, labelString(labels), v)
+	}
+	m("ferry_queue_depth", "gauge", "Bundles stored and not yet delivered.", float64(r.Queue.Depth))
+	m("ferry_queue_leased", "gauge", "Bundles out for delivery now.", float64(r.Queue.Leased))
+	m("ferry_queue_bytes", "gauge", "Stored size of undelivered bundles.", float64(r.Queue.Bytes))
+	age := 0.0
+	if !r.Queue.Oldest.IsZero() {
+		age = r.Now.Sub(r.Queue.Oldest).Seconds()
+	}
+	m("ferry_queue_oldest_age_seconds", "gauge", "Age of the oldest undelivered bundle.", age)
+	m("ferry_dead_letters", "gauge", "Bundles in the dead-letter store.", float64(r.Queue.DeadLetters))
+	m("ferry_delivered_total", "counter", "Bundles the exchange accepted.", float64(r.Delivery.Delivered))
+	m("ferry_delivery_retries_total", "counter", "Retryable delivery failures.", float64(r.Delivery.Retried))
+	m("ferry_dead_lettered_total", "counter", "Bundles dead-lettered since start.", float64(r.Delivery.DeadLettered))
+	last := 0.0
+	if !r.Delivery.LastDelivery.IsZero() {
+		last = float64(r.Delivery.LastDelivery.Unix())
+	}
+	m("ferry_last_delivery_timestamp_seconds", "gauge", "Unix time of the last delivery.", last)
+	m("ferry_ingest_queued_total", "counter", "Converted bundles queued.", float64(r.Ingest.Queued))
+	m("ferry_ingest_duplicates_total", "counter", "Inputs already seen, acknowledged and not queued again.", float64(r.Ingest.Duplicates))
+	m("ferry_ingest_quarantined_total", "counter", "Inputs kept in quarantine because they could not be converted.", float64(r.Ingest.Quarantined))
+	fmt.Fprintf(w, "# HELP ferry_mllp_messages_total MLLP messages by acknowledgement.\n# TYPE ferry_mllp_messages_total counter\n")
+	for _, s := range r.Sources {
+		fmt.Fprintf(w, "ferry_mllp_messages_total%s %d\n", labelString([]string{"source", s.Name, "ack", "accept"}), s.Accepted)
+		fmt.Fprintf(w, "ferry_mllp_messages_total%s %d\n", labelString([]string{"source", s.Name, "ack", "error"}), s.Errors)
+		fmt.Fprintf(w, "ferry_mllp_messages_total%s %d\n", labelString([]string{"source", s.Name, "ack", "reject"}), s.Rejects)
+	}
+	fmt.Fprintf(w, "# HELP ferry_certificate_expiry_timestamp_seconds NotAfter of configured certificates.\n# TYPE ferry_certificate_expiry_timestamp_seconds gauge\n")
+	for _, c := range r.Certificates {
+		if c.Error == "" {
+			fmt.Fprintf(w, "ferry_certificate_expiry_timestamp_seconds%s %d\n", labelString([]string{"use", c.Use}), c.NotAfter.Unix())
+		}
+	}
+}
+
+func labelString(kv []string) string {
+	if len(kv) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteByte('{')
+	for i := 0; i+1 < len(kv); i += 2 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		v := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(kv[i+1])
+		fmt.Fprintf(&b, "%s=\"%s\"", kv[i], v)
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+var statusTmpl = template.Must(template.New("status").Funcs(template.FuncMap{
+	"age": func(t, now time.Time) string {
+		if t.IsZero() {
+			return "—"
+		}
+		return now.Sub(t).Truncate(time.Second).String()
+	},
+	"when": func(t time.Time) string {
+		if t.IsZero() {
+			return "never"
+		}
+		return t.Local().Format("2006-01-02 15:04:05")
+	},
+}).Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="5">
+<title>ferry status</title>
+<style>
+body{font:15px/1.4 system-ui,sans-serif;margin:2em;color:#222}
+h1{font-size:1.4em} table{border-collapse:collapse;margin-bottom:1.5em}
+td,th{border:1px solid #ccc;padding:.3em .8em;text-align:left} th{background:#f3f3f3}
+.bad{color:#a00;font-weight:bold}
+</style></head><body>
+<h1>ferry {{.Version}}</h1>
+<p>Exchange: {{.Exchange}} · data in {{.DataDir}} · running since {{when .Started}}</p>
+<h2>Queue</h2>
+<table>
+<tr><th>Waiting for delivery</th><td id="queue-depth">{{.Queue.Depth}}</td></tr>
+<tr><th>Out for delivery now</th><td>{{.Queue.Leased}}</td></tr>
+<tr><th>Oldest waiting</th><td id="queue-oldest">{{age .Queue.Oldest .Now}}</td></tr>
+<tr><th>Dead letters</th><td id="dead-letters"{{if .Queue.DeadLetters}} class="bad"{{end}}>{{.Queue.DeadLetters}}</td></tr>
+</table>
+<h2>Delivery</h2>
+<table>
+<tr><th>Delivered</th><td id="delivered">{{.Delivery.Delivered}}</td></tr>
+<tr><th>Last delivery</th><td>{{when .Delivery.LastDelivery}}</td></tr>
+<tr><th>Retries</th><td>{{.Delivery.Retried}}</td></tr>
+<tr><th>Dead-lettered since start</th><td>{{.Delivery.DeadLettered}}</td></tr>
+{{if .Delivery.LastError}}<tr><th>Last error</th><td class="bad">{{.Delivery.LastError}} ({{when .Delivery.LastErrorAt}})</td></tr>{{end}}
+{{if .Delivery.ConfigProblem}}<tr><th>Needs an operator</th><td class="bad">{{.Delivery.ConfigProblem}}</td></tr>{{end}}
+</table>
+<h2>Inputs</h2>
+<table>
+<tr><th>Queued</th><td id="ingest-queued">{{.Ingest.Queued}}</td></tr>
+<tr><th>Duplicates ignored</th><td>{{.Ingest.Duplicates}}</td></tr>
+<tr><th>Quarantined</th><td{{if .Ingest.Quarantined}} class="bad"{{end}}>{{.Ingest.Quarantined}}</td></tr>
+</table>
+{{if .Sources}}<table><tr><th>Source</th><th>Address</th><th>Messages</th><th>Accepted</th><th>Errors</th><th>Rejected</th><th>Open connections</th></tr>
+{{range .Sources}}<tr><td>{{.Kind}}/{{.Name}}</td><td>{{.Address}}</td><td>{{.Messages}}</td><td>{{.Accepted}}</td><td>{{.Errors}}</td><td>{{.Rejects}}</td><td>{{.Open}}</td></tr>
+{{end}}</table>{{end}}
+{{if .Certificates}}<h2>Certificates</h2><table><tr><th>Use</th><th>Expires</th><th>Days left</th></tr>
+{{range .Certificates}}<tr><td>{{.Use}}</td>{{if .Error}}<td colspan="2" class="bad">{{.Error}}</td>{{else}}<td>{{when .NotAfter}}</td><td{{if lt .DaysLeft 30}} class="bad"{{end}}>{{.DaysLeft}}</td>{{end}}</tr>
+{{end}}</table>{{end}}
+<p><a href="/metrics">/metrics</a> · <a href="/api/status">/api/status</a> · <a href="/healthz">/healthz</a></p>
+</body></html>
+`))
