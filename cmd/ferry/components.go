@@ -41,4 +41,3 @@ func newFolderSource(set adapters.Settings, f config.Folder, next adapters.Consu
 	}
 	return nil, fmt.Errorf("unknown folder kind %q", f.Kind)
 }
-
