@@ -48,13 +48,25 @@ type Options struct {
 	MaxBytes int64
 	// Mode selects PUT Type/id (default) or conditional PUT.
 	Mode Mode
-	// KeepSSN keeps US SSNs among Patient identifiers; US Core advises
-	// against sending them, so they are dropped by default.
-	KeepSSN bool
+	// SSN says when a US SSN is sent as a Patient identifier.
+	SSN SSNPolicy
 	// NoBinary leaves out the Binary holding the original document
 	// (the DocumentReference then has no attachment url).
 	NoBinary bool
 }
+
+// SSNPolicy says whether Patient.identifier carries the SSN.
+type SSNPolicy int
+
+const (
+	// SSNIfOnly keeps the SSN only when the patient has no other
+	// identifier to be matched on (the default).
+	SSNIfOnly SSNPolicy = iota
+	// SSNKeep always keeps it.
+	SSNKeep
+	// SSNDrop never sends it (US Core: SHOULD NOT).
+	SSNDrop
+)
 
 // DefaultMaxBytes is the input size limit when Options.MaxBytes is 0.
 const DefaultMaxBytes = 32 << 20
@@ -68,7 +80,7 @@ type Result struct {
 	DocumentType string
 	// DocumentKind names the C-CDA document template, e.g. "CCD".
 	DocumentKind string
-	// Version is "R2.1" or "R1.1".
+	// Version is "R2.1", "R2.0" or "R1.1" (from templateId extensions).
 	Version string
 	// Counts holds the number of resources produced, by resource type.
 	Counts map[string]int

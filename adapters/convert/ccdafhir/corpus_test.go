@@ -52,6 +52,7 @@ func TestCorpus(t *testing.T) {
 		if err := strictR4(js); err != nil {
 			t.Errorf("%s: strict R4: %v", name, err)
 		}
+		checkReferences(t, b)
 		var parts []string
 		for _, typ := range typeOrder {
 			if n := res.Counts[typ]; n > 0 {

@@ -48,7 +48,8 @@ func firstValueConcept(a *act) *fhir.CodeableConcept {
 func indications(a *act) []fhir.CodeableConcept {
 	var out []fhir.CodeableConcept
 	related(a, func(_ int, r *relationship, s *act, el string) {
-		if el == "observation" && (hasTemplate(s.TemplateID, tplIndication) || r.TypeCode == "RSON") {
+		if el == "observation" && !hasTemplate(s.TemplateID, tplImmRefusal) &&
+			(hasTemplate(s.TemplateID, tplIndication) || r.TypeCode == "RSON") {
 			if cc := firstValueConcept(s); cc != nil {
 				out = append(out, *cc)
 			} else if cc := concept(s.Code); cc != nil && r.TypeCode == "RSON" {

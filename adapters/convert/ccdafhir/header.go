@@ -44,13 +44,15 @@ func (c *converter) header() error {
 		if k, ok := documentKinds[t.Root]; ok && c.res.DocumentKind == "" {
 			c.res.DocumentKind = k
 		}
-		if t.Root == tplUSRealmHeader {
-			if t.Extension != "" {
-				c.res.Version = "R2.1"
-			} else {
-				c.res.Version = "R1.1"
-			}
+		switch {
+		case t.Extension >= "2015-08-01":
+			c.res.Version = "R2.1"
+		case t.Extension != "" && c.res.Version != "R2.1":
+			c.res.Version = "R2.0"
 		}
+	}
+	if c.res.Version == "" {
+		c.res.Version = "R1.1"
 	}
 	if c.docCode != nil {
 		c.res.DocumentType = strings.TrimSpace(c.docCode.Code)
@@ -77,13 +79,7 @@ func (c *converter) header() error {
 // buildPatient maps recordTarget/patientRole to a US Core Patient.
 func (c *converter) buildPatient() {
 	pr := &c.target.PatientRole
-	var ids []fhir.Identifier
-	for _, id := range identifiers(pr.ID) {
-		if id.System == identifierSystems[oidSSN] && !c.opts.KeepSSN {
-			continue
-		}
-		ids = append(ids, id)
-	}
+	ids := c.patientIdentifiers(pr.ID)
 	p := &fhir.Patient{ResourceType: "Patient"}
 	idn, ids, _ := c.claim("Patient", ids, "recordTarget", false)
 	p.ID, p.Identifier = idn.id, ids
@@ -125,6 +121,36 @@ func (c *converter) buildPatient() {
 		p.ManagingOrganization = c.organization(pr.ProviderOrganization)
 	}
 	c.patient = &patientState{idn: idn, res: p}
+}
+
+// patientIdentifiers maps patientRole ids. SSNs are normalised to digits;
+// placeholder SSNs (all zeros) are dropped, and real ones follow
+// Options.SSN: by default kept only when the patient has no other
+// identifier, since US Core advises against sending them but an
+// unidentifiable patient cannot be matched at all.
+func (c *converter) patientIdentifiers(in []ii) []fhir.Identifier {
+	var ids, ssns []fhir.Identifier
+	for _, id := range identifiers(in) {
+		if id.System != identifierSystems[oidSSN] {
+			ids = append(ids, id)
+			continue
+		}
+		digits := strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' {
+				return r
+			}
+			return -1
+		}, id.Value)
+		if len(digits) != 9 || strings.Trim(digits, "0") == "" || c.opts.SSN == SSNDrop {
+			continue
+		}
+		id.Value = digits
+		ssns = append(ssns, id)
+	}
+	if c.opts.SSN == SSNKeep || len(ids) == 0 {
+		ids = append(ids, ssns...)
+	}
+	return ids
 }
 
 // emitPatient adds the Patient with what sections contributed.
@@ -334,6 +360,8 @@ func telecoms(ts []tel) []fhir.ContactPoint {
 			cp.System, cp.Value = "email", strings.TrimSpace(v[7:])
 		case strings.HasPrefix(lv, "http:") || strings.HasPrefix(lv, "https:"):
 			cp.System, cp.Value = "url", v
+		case looksLikePhone(v):
+			cp.System, cp.Value = "phone", v
 		default:
 			cp.System, cp.Value = "other", v
 		}
@@ -357,6 +385,21 @@ func telecoms(ts []tel) []fhir.ContactPoint {
 		out = append(out, cp)
 	}
 	return out
+}
+
+// looksLikePhone reports a bare phone number: digits and + ( ) - . space.
+func looksLikePhone(v string) bool {
+	digits := 0
+	for _, r := range v {
+		switch {
+		case r >= '0' && r <= '9':
+			digits++
+		case strings.ContainsRune("+()-. ", r):
+		default:
+			return false
+		}
+	}
+	return digits >= 7
 }
 
 // practitioner maps an assigned author/entity with a person to a
@@ -584,7 +627,7 @@ func (c *converter) document2() {
 	if c.nonXML != nil {
 		format = "urn:hl7-org:sdwg:ccda-nonXMLBody:"
 	}
-	if c.res.Version == "R2.1" {
+	if strings.HasPrefix(c.res.Version, "R2") {
 		format += "2.1"
 	} else {
 		format += "1.1"
