@@ -1,0 +1,396 @@
+// Package dedup is a durable "seen" set for input de-duplication: a sender
+// that did not get its MLLP ACK sends the same message again, and a folder
+// rescan may meet a file twice. The adapter derives a key from the input
+// (KeyOf(MSH-3, MSH-4, MSH-10, sha256 of the content)), skips inputs whose
+// key is Seen, and Adds the key after the queue Put of the converted
+// result returned. Re-sending is harmless anyway (idempotent bundles);
+// dedup only saves the exchange the extra traffic.
+//
+// # File format
+//
+// One append-only file; integers little-endian, crc is CRC-32C of the
+// record's first 40 bytes:
+//
+//	header:  "FERRYDD\x01" (8 bytes)
+//	record:  +-----------+-------------------+------------+
+//	         | key 32 B  | added unix-s i64  | crc32c u32 |   44 bytes
+//	         +-----------+-------------------+------------+
+//
+// Records have a fixed size, so a damaged record is skipped without losing
+// the ones after it, and a torn tail (a crash mid-append) is cut off on
+// Open. Open also applies the retention (MaxKeys, MaxAge) and rewrites
+// the file when that drops enough (tmp, fsync, rename, directory fsync).
+//
+// Add returns after fdatasync. Concurrent Adds share one write and sync:
+// the first caller to find no flush running becomes the leader and writes
+// everything queued so far; the others wait for it (leader/follower group
+// commit).
+//
+// One process at a time may have the file open; keep it in the data
+// directory whose queue lock guards it.
+package dedup
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+)
+
+const (
+	magic     = "FERRYDD\x01"
+	headerLen = len(magic)
+	recLen    = 44
+	// DefaultMaxKeys is the retention when Options.MaxKeys is 0.
+	DefaultMaxKeys = 1_000_000
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrClosed is returned by Add after Close.
+var ErrClosed = errors.New("dedup set is closed")
+
+// Options configures a Set.
+type Options struct {
+	// MaxKeys keeps only the newest MaxKeys keys; default DefaultMaxKeys.
+	MaxKeys int
+	// MaxAge forgets keys added longer ago than this; 0 keeps them until
+	// MaxKeys pushes them out.
+	MaxAge time.Duration
+	// Logger receives reports of damaged records (never key material).
+	Logger *slog.Logger
+	// Clock returns the current time; default time.Now. Tests set it.
+	Clock func() time.Time
+}
+
+// Set is a durable set of 32-byte keys with a retention. It is safe for
+// concurrent use.
+type Set struct {
+	path string
+	opts Options
+	log  *slog.Logger
+
+	mu        sync.Mutex
+	cond      *sync.Cond
+	f         *os.File
+	closed    bool
+	err       error // a failed write or sync: the file's tail is unknown
+	keys      map[[32]byte]entry
+	order     []ordered // insertion order, oldest first, from head
+	head      int
+	fileRecs  int // records in the file
+	pending   []byte
+	spare     []byte
+	gen       uint64 // generation of the records in pending
+	syncedGen uint64 // every generation up to this one is on disk
+	flushing  bool
+	syncs     int // write+sync rounds, for tests
+}
+
+type entry struct {
+	added int64 // unix seconds
+	gen   uint64
+}
+
+type ordered struct {
+	key   [32]byte
+	added int64
+}
+
+// KeyOf hashes parts into a key. Each part is length-prefixed, so
+// ("ab","c") and ("a","bc") give different keys.
+func KeyOf(parts ...[]byte) [32]byte {
+	h := sha256.New()
+	var n [8]byte
+	for _, p := range parts {
+		binary.LittleEndian.PutUint64(n[:], uint64(len(p)))
+		h.Write(n[:])
+		h.Write(p)
+	}
+	var k [32]byte
+	h.Sum(k[:0])
+	return k
+}
+
+// Open opens or creates the set stored at path, dropping keys outside the
+// retention and any damaged records.
+func Open(path string, opts Options) (*Set, error) {
+	if opts.MaxKeys <= 0 {
+		opts.MaxKeys = DefaultMaxKeys
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	s := &Set{path: path, opts: opts, log: opts.Logger, keys: map[[32]byte]entry{}, gen: 1}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.cond = sync.NewCond(&s.mu)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("open dedup set: %w", err)
+	}
+	dirty, err := s.load()
+	if err != nil {
+		return nil, fmt.Errorf("open dedup set %s: %w", path, err)
+	}
+	s.evict()
+	if dirty || s.fileRecs > len(s.keys)+len(s.keys)/4 {
+		if err := s.rewrite(); err != nil {
+			return nil, fmt.Errorf("open dedup set %s: %w", path, err)
+		}
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open dedup set: %w", err)
+	}
+	s.f = f
+	return s, nil
+}
+
+// load reads the file; dirty reports a torn tail, damage or a missing
+// header, any of which makes Open rewrite the file.
+func (s *Set) load() (dirty bool, err error) {
+	f, err := os.Open(s.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return false, err
+	}
+	if len(data) < headerLen || string(data[:headerLen]) != magic {
+		if len(data) > 0 {
+			s.log.Error("dedup file has no valid header; starting empty", "file", filepath.Base(s.path), "bytes", len(data))
+		}
+		return true, nil
+	}
+	data = data[headerLen:]
+	if tail := len(data) % recLen; tail != 0 {
+		s.log.Warn("dedup file has a torn tail", "file", filepath.Base(s.path), "bytes", tail)
+		data = data[:len(data)-tail]
+		dirty = true
+	}
+	for off := 0; off < len(data); off += recLen {
+		r := data[off : off+recLen]
+		if crc32.Checksum(r[:40], castagnoli) != binary.LittleEndian.Uint32(r[40:]) {
+			s.log.Error("dedup record corrupt, skipped", "file", filepath.Base(s.path), "offset", headerLen+off)
+			dirty = true
+			continue
+		}
+		var k [32]byte
+		copy(k[:], r)
+		added := int64(binary.LittleEndian.Uint64(r[32:]))
+		s.fileRecs++
+		if _, dup := s.keys[k]; dup {
+			continue
+		}
+		s.keys[k] = entry{added: added}
+		s.order = append(s.order, ordered{key: k, added: added})
+	}
+	return dirty, nil
+}
+
+// evict drops keys beyond MaxKeys and older than MaxAge, oldest first.
+func (s *Set) evict() {
+	var cutoff int64
+	if s.opts.MaxAge > 0 {
+		cutoff = s.opts.Clock().Add(-s.opts.MaxAge).Unix()
+	}
+	for s.head < len(s.order) {
+		o := s.order[s.head]
+		if len(s.order)-s.head <= s.opts.MaxKeys && o.added >= cutoff {
+			break
+		}
+		delete(s.keys, o.key)
+		s.order[s.head] = ordered{}
+		s.head++
+	}
+	if s.head > len(s.order)/2 && s.head > 1024 {
+		s.order = append(s.order[:0:0], s.order[s.head:]...)
+		s.head = 0
+	}
+}
+
+// rewrite replaces the file with the retained keys: tmp, fsync, rename,
+// directory fsync.
+func (s *Set) rewrite() error {
+	buf := make([]byte, 0, headerLen+(len(s.order)-s.head)*recLen)
+	buf = append(buf, magic...)
+	for _, o := range s.order[s.head:] {
+		buf = appendRecord(buf, o.key, o.added)
+	}
+	tmp := s.path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("compact: %w", err)
+	}
+	_, err = f.Write(buf)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, s.path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("compact: %w", err)
+	}
+	s.fileRecs = len(s.order) - s.head
+	return syncDir(filepath.Dir(s.path))
+}
+
+func appendRecord(b []byte, key [32]byte, added int64) []byte {
+	start := len(b)
+	b = append(b, key[:]...)
+	b = binary.LittleEndian.AppendUint64(b, uint64(added))
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b[start:start+40], castagnoli))
+}
+
+// Seen reports whether key was added and is still within the retention.
+func (s *Set) Seen(key [32]byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.keys[key]
+	return ok
+}
+
+// Len is the number of keys retained.
+func (s *Set) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.keys)
+}
+
+// Add records key and returns once it is on disk. Adding a key that is
+// already present only waits until that earlier Add is on disk.
+func (s *Set) Add(key [32]byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if s.err != nil {
+		return fmt.Errorf("dedup add: %w", s.err)
+	}
+	e, ok := s.keys[key]
+	if !ok {
+		now := s.opts.Clock().Unix()
+		e = entry{added: now, gen: s.gen}
+		s.keys[key] = e
+		s.order = append(s.order, ordered{key: key, added: now})
+		s.pending = appendRecord(s.pending, key, now)
+		s.evict()
+	}
+	for s.syncedGen < e.gen {
+		if s.err != nil {
+			return fmt.Errorf("dedup add: %w", s.err)
+		}
+		if s.closed {
+			return ErrClosed
+		}
+		if s.flushing {
+			s.cond.Wait()
+			continue
+		}
+		s.flushLocked()
+	}
+	return nil
+}
+
+// flushLocked writes and syncs everything pending as the leader; s.mu is
+// released during the I/O so that followers can queue more records.
+func (s *Set) flushLocked() {
+	s.flushing = true
+	buf, gen := s.pending, s.gen
+	s.pending, s.spare = s.spare[:0], nil
+	s.gen++
+	n := len(buf) / recLen
+	s.mu.Unlock()
+	_, err := s.f.Write(buf)
+	if err == nil {
+		err = s.f.Sync()
+	}
+	s.mu.Lock()
+	s.flushing = false
+	s.syncs++
+	s.spare = buf[:0]
+	if err != nil {
+		s.err = fmt.Errorf("write %s: %w", filepath.Base(s.path), err)
+		s.log.Error("dedup write failed; set stopped", "reason", err.Error())
+	} else {
+		s.syncedGen = gen
+		s.fileRecs += n
+	}
+	s.cond.Broadcast()
+	if s.err == nil && !s.closed && s.fileRecs > 2*s.opts.MaxKeys && s.fileRecs > 256 {
+		s.compactLocked()
+	}
+}
+
+// compactLocked rewrites the file while it holds twice the retained keys.
+// Pending records are in s.order too, so the rewrite covers them; they are
+// then written again by their leader, which is harmless (duplicates are
+// skipped on load).
+func (s *Set) compactLocked() {
+	s.f.Close()
+	if err := s.rewrite(); err != nil {
+		s.err = err
+		s.log.Error("dedup compaction failed; set stopped", "reason", err.Error())
+		return
+	}
+	f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		s.err = fmt.Errorf("reopen after compaction: %w", err)
+		return
+	}
+	s.f = f
+}
+
+// Close waits for a running flush and closes the file.
+func (s *Set) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	for s.flushing {
+		s.cond.Wait()
+	}
+	s.cond.Broadcast()
+	if err := s.f.Close(); err != nil {
+		return fmt.Errorf("close dedup set: %w", err)
+	}
+	return nil
+}
+
+// syncDir makes a rename in dir durable; Windows cannot sync directories.
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync dir: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync dir %s: %w", dir, err)
+	}
+	return nil
+}
