@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"runtime/debug"
 	"strconv"
@@ -417,7 +418,7 @@ func (s *Source) serve(c *conn) {
 			Name:     "conn " + strconv.FormatInt(c.id, 10) + " msg " + strconv.Itoa(n),
 			Body:     body,
 			Received: received,
-			Meta:     meta,
+			Meta:     maps.Clone(meta), // the consumer may keep it
 		})
 		ack := hl7v2.BuildAck(body, res, s.ids.Next(), time.Now())
 		s.count(ack.Code)
