@@ -65,7 +65,7 @@ const (
 const maxPages = 10000
 
 // maxStrips bounds the strip arrays of one page.
-const maxStrips = 1 << 20
+const maxStrips = 1 << 16
 
 // File is the parsed structure of a TIFF file: one Page per IFD.
 type File struct {

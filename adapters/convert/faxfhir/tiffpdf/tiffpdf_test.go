@@ -54,6 +54,7 @@ var cases = []tiffCase{
 	{"g3-2d-fine-3p.tif", 3, 3, T4Option2D | T4OptionFillBits, 1, 1, 204, 196, 0},
 	{"g3-2d-lsb-strips-1p.tif", 1, 3, T4Option2D, 2, 4, 204, 98, 0},
 	{"none-normal-1p.tif", 1, 1, 0, 1, 1, 204, 98, 0},
+	{"g4-bigendian-normal-1p.tif", 1, 4, 0, 1, 1, 204, 98, 0},
 	{"hylafax/recvq/fax000000042.tif", 2, 3, T4Option2D | T4OptionFillBits, 1, 1, 204, 196, 0},
 }
 
@@ -333,4 +334,32 @@ func rawBlack(t *testing.T, p *Page, fh *os.File) []bool {
 		}
 	}
 	return out
+}
+
+// FuzzRead feeds mutated fax TIFFs to Read and WritePDF: no panics, and a
+// file that parses converts to a PDF of exactly PDFSize bytes.
+func FuzzRead(f *testing.F) {
+	for _, c := range cases {
+		b, err := os.ReadFile(filepath.Join(faxDir, c.file))
+		if err != nil {
+			f.Fatal(err)
+		}
+		if len(b) < 64<<10 {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tf, err := Read(bytes.NewReader(data), int64(len(data)), "fuzz.tif")
+		if err != nil {
+			return
+		}
+		var buf bytes.Buffer
+		n, err := WritePDF(&buf, bytes.NewReader(data), tf)
+		if err != nil {
+			t.Fatalf("parsed file fails to convert: %v", err)
+		}
+		if n != PDFSize(tf) || n != int64(buf.Len()) {
+			t.Fatalf("size %d, PDFSize %d, written %d", n, PDFSize(tf), buf.Len())
+		}
+	})
 }
