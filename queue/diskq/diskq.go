@@ -70,7 +70,10 @@
 //
 // Memory holds only per-item metadata (seq, segment, offset, size, key,
 // ID); bodies are read back from disk by Get. A segment file is deleted
-// once it and all older segments hold no unsettled item.
+// once it and all older segments hold no unsettled item (and the ACK
+// records saying so are synced). When a rotation finds the oldest segment
+// held by a few stragglers (say one item that keeps failing), they are
+// copied forward so that the disk use follows the queue's content.
 package diskq
 
 import (
@@ -458,9 +461,10 @@ func (q *Queue) settle(m *meta) error {
 		return queue.ErrClosed
 	}
 	q.removeLocked(m)
+	seg := m.seg
 	q.inflight.Add(1)
 	q.mu.Unlock()
-	q.reqs <- &writeReq{rec: encodeAck(m.seq), settles: m.seg}
+	q.reqs <- &writeReq{rec: encodeAck(m.seq), settles: seg}
 	q.inflight.Done()
 	return nil
 }
@@ -691,6 +695,9 @@ func (q *Queue) commit(batch []*writeReq) {
 	q.mu.Unlock()
 	if failed == nil && q.cur.size >= q.opts.SegmentBytes {
 		failed = q.rotate()
+		if failed == nil {
+			failed = q.relocateOldest()
+		}
 	}
 	if failed != nil {
 		q.finish(batch, failed)

@@ -524,3 +524,47 @@ func TestInspectWhileOpen(t *testing.T) {
 		t.Fatalf("Stats = %+v", s)
 	}
 }
+
+// TestRelocationUnpinsSegments keeps one item unsettled in the oldest
+// segment while many later ones are settled: after the next rotation it is
+// copied forward and the old segments are deleted.
+func TestRelocationUnpinsSegments(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{SegmentBytes: 4096}
+	q := open(t, dir, opts)
+	stuck := put(t, q, "", 0)
+	_, ackStuck := get(t, q)
+	for i := range 100 {
+		put(t, q, "", i+1)
+	}
+	for range 100 {
+		_, a := get(t, q)
+		ack(t, a, nil)
+	}
+	if err := q.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	pinned := len(segFiles(t, dir))
+	if pinned < 5 {
+		t.Fatalf("%d segments; want the stuck item to pin several", pinned)
+	}
+	ack(t, ackStuck, errors.New("HTTP 503"))
+	for i := range 20 {
+		put(t, q, "later", 200+i)
+	}
+	if n := len(segFiles(t, dir)); n > 3 {
+		t.Fatalf("%d segments left (were %d); the stuck item was not relocated", n, pinned)
+	}
+	closeQ(t, q)
+
+	q = open(t, dir, opts)
+	defer closeQ(t, q)
+	if n := q.Len(); n != 21 {
+		t.Fatalf("Len after reopen = %d, want 21", n)
+	}
+	got, a := get(t, q)
+	if got.ID != stuck.ID || !bytes.Equal(got.Body, stuck.Body) || got.Attempts != 1 {
+		t.Fatalf("relocated item: ID %s attempts %d, want %s with 1 attempt", got.ID, got.Attempts, stuck.ID)
+	}
+	ack(t, a, nil)
+}

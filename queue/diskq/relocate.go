@@ -1,0 +1,94 @@
+package diskq
+
+import (
+	"encoding/binary"
+	"fmt"
+	"path/filepath"
+)
+
+// relocateOldest copies the few unsettled items left in the oldest segment
+// to the newest one, so that the oldest segment (and the settled ones
+// after it) can be deleted. Without it one item that keeps failing with a
+// retryable error would pin every segment written after it, and the disk
+// would fill although the queue holds almost nothing.
+//
+// It runs in the writer after a rotation. The copy is a PUT record with
+// the same seq; replay keeps the newest PUT of a seq. An item leased while
+// the copy is made stays where it is (its reader may be using the old
+// file), and the old segment then waits for a later rotation.
+func (q *Queue) relocateOldest() error {
+	q.mu.Lock()
+	if len(q.segs) < 3 {
+		q.mu.Unlock()
+		return nil
+	}
+	old, bound := q.segs[0], q.segs[1].firstSeq
+	var move []*meta
+	var bytes int64
+	for seq := q.lowSeq; seq < bound; seq++ {
+		m := q.items[seq]
+		if m == nil || m.seg != old {
+			continue
+		}
+		if m.leased {
+			q.mu.Unlock()
+			return nil
+		}
+		move = append(move, m)
+		bytes += m.size
+	}
+	if len(move) == 0 || bytes > q.opts.SegmentBytes/4 {
+		q.mu.Unlock()
+		return nil
+	}
+	attempts := make([]int, len(move))
+	for i, m := range move {
+		attempts[i] = m.attempts
+	}
+	q.mu.Unlock()
+
+	// Reading is safe: old stays alive while move's items are live in it.
+	buf := make([]byte, 0, bytes)
+	offs := make([]int64, len(move))
+	cur := q.cur
+	for i, m := range move {
+		rec := make([]byte, m.size)
+		if _, err := old.f.ReadAt(rec, m.off); err != nil {
+			return fmt.Errorf("relocate from %s: %w", filepath.Base(old.path), err)
+		}
+		if parseHeader(rec) != len(rec) || checkRecord(rec) != nil || rec[8] != recPut || recSeq(rec) != m.seq {
+			// Leave a damaged record where it is; Get reports it.
+			return nil
+		}
+		binary.LittleEndian.PutUint32(rec[recHeaderLen+16:], uint32(attempts[i]))
+		sealRecord(rec)
+		offs[i] = cur.size + int64(len(buf))
+		buf = append(buf, rec...)
+	}
+	if _, err := cur.f.WriteAt(buf, cur.size); err != nil {
+		return fmt.Errorf("relocate into %s: %w", filepath.Base(cur.path), err)
+	}
+	if err := datasync(cur.f); err != nil {
+		return fmt.Errorf("relocate into %s: %w", filepath.Base(cur.path), err)
+	}
+
+	q.mu.Lock()
+	cur.size += int64(len(buf))
+	moved := 0
+	for i, m := range move {
+		if q.items[m.seq] != m || m.leased {
+			// Settled (its ACK record follows the copy in the log) or
+			// leased meanwhile (the copy wins on replay; the live
+			// original keeps old until the item is settled).
+			continue
+		}
+		m.seg, m.off = cur, offs[i]
+		old.live--
+		cur.live++
+		moved++
+	}
+	q.mu.Unlock()
+	q.log.Debug("queue items relocated", "from", filepath.Base(old.path), "items", moved)
+	q.deleteSettledSegments()
+	return nil
+}
