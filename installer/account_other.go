@@ -1,0 +1,16 @@
+//go:build !linux && !freebsd && !darwin && !windows
+
+package installer
+
+import "errors"
+
+// ServiceUser is empty where ferry cannot create a dedicated account.
+func ServiceUser() string { return "" }
+
+// EnsureAccount is not supported on this OS.
+func EnsureAccount(string) (bool, error) { return false, nil }
+
+// PrepareFolders is not supported on this OS.
+func PrepareFolders(Layout) error {
+	return errors.New("prepare folders: not supported on this operating system")
+}

@@ -1,0 +1,113 @@
+//go:build linux || freebsd || darwin
+
+package installer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+)
+
+// ServiceUser is the account name handed to the service manager.
+func ServiceUser() string { return Account }
+
+// EnsureAccount creates the "ferry" system account (no login shell, no
+// home outside the data folder, its own group) unless it exists. It
+// reports whether it created it. It needs root.
+func EnsureAccount(dataDir string) (created bool, err error) {
+	if _, err := user.Lookup(Account); err == nil {
+		return false, nil
+	}
+	shell := "/usr/sbin/nologin"
+	if _, err := os.Stat(shell); err != nil {
+		shell = "/bin/false"
+	}
+	var cmd *exec.Cmd
+	if path, err := exec.LookPath("useradd"); err == nil {
+		cmd = exec.Command(path, "--system", "--user-group", "--no-create-home",
+			"--home-dir", dataDir, "--shell", shell, "--comment", "ferry health data gateway", Account)
+	} else if path, err := exec.LookPath("adduser"); err == nil {
+		// BusyBox/Alpine adduser.
+		cmd = exec.Command(path, "-S", "-D", "-H", "-h", dataDir, "-s", shell, Account)
+	} else {
+		return false, errors.New("create account ferry: neither useradd nor adduser is installed")
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return false, fmt.Errorf("create account ferry: %s: %w", bytesTrim(out), err)
+	}
+	return true, nil
+}
+
+// accountIDs returns the uid and gid of the service account.
+func accountIDs() (uid, gid int, err error) {
+	u, err := user.Lookup(Account)
+	if err != nil {
+		return 0, 0, fmt.Errorf("look up account ferry: %w", err)
+	}
+	uid, _ = strconv.Atoi(u.Uid)
+	gid, _ = strconv.Atoi(u.Gid)
+	return uid, gid, nil
+}
+
+// PrepareFolders creates the folders of l with tight permissions:
+//
+//	config dir  0750 root:ferry  (the service reads its config and keys, cannot change them)
+//	config file 0640 root:ferry  (when it exists)
+//	data dir    0700 ferry:ferry (queue, quarantine, dead letters: PHI)
+//
+// Existing folders get their owner and mode corrected; their contents are
+// left alone except that files in the data folder are given to ferry.
+func PrepareFolders(l Layout) error {
+	uid, gid, err := accountIDs()
+	if err != nil {
+		return err
+	}
+	if err := ensureDir(l.ConfigDir, 0o750, 0, gid); err != nil {
+		return err
+	}
+	if _, err := os.Stat(l.ConfigFile); err == nil {
+		if err := setOwnerMode(l.ConfigFile, 0o640, 0, gid); err != nil {
+			return err
+		}
+	}
+	if err := ensureDir(l.DataDir, 0o700, uid, gid); err != nil {
+		return err
+	}
+	return filepath.Walk(l.DataDir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := os.Lchown(p, uid, gid); err != nil {
+			return fmt.Errorf("give %s to ferry: %w", p, err)
+		}
+		return nil
+	})
+}
+
+func ensureDir(dir string, mode os.FileMode, uid, gid int) error {
+	if err := os.MkdirAll(dir, mode); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	return setOwnerMode(dir, mode, uid, gid)
+}
+
+func setOwnerMode(p string, mode os.FileMode, uid, gid int) error {
+	if err := os.Chown(p, uid, gid); err != nil {
+		return fmt.Errorf("set owner of %s: %w", p, err)
+	}
+	if err := os.Chmod(p, mode); err != nil {
+		return fmt.Errorf("set permissions of %s: %w", p, err)
+	}
+	return nil
+}
+
+func bytesTrim(b []byte) string {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r' || b[len(b)-1] == ' ') {
+		b = b[:len(b)-1]
+	}
+	return string(b)
+}

@@ -1,0 +1,48 @@
+//go:build windows
+
+package installer
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+)
+
+// ServiceUser is the account the service runs as: the virtual account
+// NT SERVICE\ferry, which Windows creates with the service. It has no
+// password to manage and no rights beyond what the folder ACLs grant it.
+func ServiceUser() string { return `NT SERVICE\` + ServiceName }
+
+// EnsureAccount is a no-op on Windows: the virtual account comes into
+// being when the service is registered under it.
+func EnsureAccount(dataDir string) (bool, error) { return false, nil }
+
+// PrepareFolders creates the folders of l and replaces their inherited
+// permissions: SYSTEM and Administrators have full control; the service's
+// virtual account may read the config folder and modify the data folder;
+// nobody else (in particular not Users) has access.
+func PrepareFolders(l Layout) error {
+	svc := ServiceUser()
+	for _, d := range []struct {
+		dir    string
+		rights string
+	}{
+		{l.ConfigDir, "(OI)(CI)RX"},
+		{l.DataDir, "(OI)(CI)M"},
+	} {
+		if err := os.MkdirAll(d.dir, 0o700); err != nil {
+			return fmt.Errorf("create %s: %w", d.dir, err)
+		}
+		args := []string{d.dir, "/inheritance:r", "/grant:r",
+			"*S-1-5-18:(OI)(CI)F",     // SYSTEM
+			"*S-1-5-32-544:(OI)(CI)F", // Administrators
+			svc + ":" + d.rights,
+		}
+		out, err := exec.Command("icacls", args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("set permissions of %s: %s: %w", d.dir, strings.TrimSpace(string(out)), err)
+		}
+	}
+	return nil
+}

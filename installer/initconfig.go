@@ -1,0 +1,157 @@
+package installer
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/template"
+)
+
+// Answers are what `ferry init` asks for. Empty strings take the defaults
+// of ConfigDefaults; an empty ExchangeURL means "no exchange yet": bundles
+// are written to the local outbox folder until one is configured.
+type Answers struct {
+	ExchangeURL  string
+	CAFile       string
+	CertFile     string
+	KeyFile      string
+	ServerName   string
+	MLLPListen   string
+	DataDir      string
+	StatusListen string
+}
+
+// ConfigDefaults are the answers `ferry init` proposes, for the package
+// layout on this OS.
+func ConfigDefaults() Answers {
+	return Answers{
+		MLLPListen:   "127.0.0.1:2575",
+		DataDir:      PackageLayout().DataDir,
+		StatusListen: "127.0.0.1:8089",
+	}
+}
+
+func (a Answers) withDefaults() Answers {
+	d := ConfigDefaults()
+	if a.MLLPListen == "" {
+		a.MLLPListen = d.MLLPListen
+	}
+	if a.DataDir == "" {
+		a.DataDir = d.DataDir
+	}
+	if a.StatusListen == "" {
+		a.StatusListen = d.StatusListen
+	}
+	return a
+}
+
+// RenderConfig writes a complete, commented configuration file from the
+// answers. Every value is quoted as a YAML string, so a Windows path or an
+// odd character cannot change the file's structure. The result is what
+// `ferry config check` accepts when the answers are sensible (a https URL,
+// a cert with its key); the caller checks it before writing.
+func RenderConfig(a Answers) []byte {
+	a = a.withDefaults()
+	var b bytes.Buffer
+	if err := configTmpl.Execute(&b, a); err != nil {
+		// The template is fixed and the data are strings: this cannot fail.
+		panic(fmt.Sprintf("render config: %v", err))
+	}
+	return b.Bytes()
+}
+
+// yamlString quotes s as a YAML scalar. Single quotes keep Windows paths
+// readable (no backslash escapes); a value with control characters, which
+// single quotes cannot carry, is double-quoted instead.
+func yamlString(s string) string {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			// strconv.Quote's output is a valid YAML double-quoted scalar
+			// for these escapes (\n, \t, \x..).
+			return strconv.Quote(s)
+		}
+	}
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+var configTmpl = template.Must(template.New("ferry.yaml").Funcs(template.FuncMap{
+	"q":     yamlString,
+	"upper": strings.ToUpper,
+}).Parse(`# ferry configuration (written by ` + "`ferry init`" + `).
+# Check it with:  ferry config check <this file>
+# Then:           ferry doctor --config <this file>
+# Durations are Go durations ("30s", "10m"). Unknown keys are errors.
+
+# Where ferry keeps the durable queue, quarantine, dead letters and the
+# outbox. Only the service account may read it: it holds patient data.
+data_dir: {{q .DataDir}}
+
+log:
+  level: info        # debug | info | warn | error
+  phi: false         # never log patient data unless you must debug with it
+
+sources:
+  # HL7 v2 over MLLP. Point the EHR/LIS interface engine at this address.
+  # 127.0.0.1 accepts only local senders; use the LAN address (or 0.0.0.0)
+  # for senders on other machines, and consider the tls: block below.
+  mllp:
+    - name: main
+      listen: {{q .MLLPListen}}
+      # max_frame_bytes: 16777216
+      # read_timeout: 30s
+      # idle_timeout: 10m
+      # tls:                      # MLLP over TLS
+      #   cert_file: /etc/ferry/mllp.pem
+      #   key_file: /etc/ferry/mllp.key
+      #   client_ca_file: /etc/ferry/senders-ca.pem   # require client certificates
+  # EHR export drops and fax inboxes (uncomment and adjust):
+  # folders:
+  #   - name: ehr
+  #     kind: ehr                 # ehr | fax | hylafax
+  #     path: /srv/exports
+  #     after: move               # move (to .ferry/done/YYYY-MM-DD/) | delete
+
+{{if .ExchangeURL}}# The health information exchange. Delivery is HTTPS with mutual TLS; the
+# server's name is always verified.
+exchange:
+  url: {{q .ExchangeURL}}
+  timeout: 30s
+  tls:
+{{- if .CAFile}}
+    ca_file: {{q .CAFile}}         # CA that signed the exchange's server certificate
+{{- else}}
+    # ca_file: /etc/ferry/exchange-ca.pem   # empty: the system's trusted CAs
+{{- end}}
+{{- if .CertFile}}
+    cert_file: {{q .CertFile}}     # ferry's client certificate from the exchange
+    key_file: {{q .KeyFile}}       # its private key (readable only by the service account)
+{{- else}}
+    # cert_file: /etc/ferry/client.pem      # ferry's client certificate
+    # key_file: /etc/ferry/client.key
+{{- end}}
+{{- if .ServerName}}
+    server_name: {{q .ServerName}}
+{{- end}}
+  retry:
+    initial_interval: 1s
+    max_interval: 5m
+{{else}}# No exchange yet: converted FHIR Bundles are written as files into
+# <data_dir>/outbox/. Uncomment and fill in when the exchange sends you
+# its URL and your client certificate:
+# exchange:
+#   url: https://hie.example.org/fhir/R4
+#   tls:
+#     ca_file: /etc/ferry/exchange-ca.pem
+#     cert_file: /etc/ferry/client.pem
+#     key_file: /etc/ferry/client.key
+{{end}}
+# Map HL7 v2 assigning authorities (PID-3 CX.4) to FHIR identifier systems:
+# identifiers:
+#   systems:
+#     HOSP: urn:oid:2.16.840.1.113883.3.999.1
+
+# Read-only status page, /metrics for Prometheus and /healthz. Loopback only.
+status:
+  listen: {{q .StatusListen}}
+`))

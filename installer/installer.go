@@ -1,0 +1,118 @@
+// Package installer holds what it takes to run ferry as an operating-system
+// service under its own low-privilege account: the service definitions that
+// the packages ship (linux/ferry.service, windows/ferry.wxs), the default
+// folder layout, and the account and folder set-up that `ferry install` and
+// the package scripts perform.
+//
+// The account is the main defence: ferry holds PHI in its queue and the
+// private key of the clinic's exchange certificate, so it runs as "ferry"
+// (Linux system user) or "NT SERVICE\ferry" (a Windows virtual account, with
+// no password to manage), and only that account may read its data folder.
+package installer
+
+import (
+	_ "embed"
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// Account is the name of the service account on every OS.
+const Account = "ferry"
+
+// ServiceName is the name the service is registered under.
+const ServiceName = "ferry"
+
+// SystemdUnit is the unit file the Linux packages install as
+// /lib/systemd/system/ferry.service.
+//
+//go:embed linux/ferry.service
+var SystemdUnit string
+
+// DefaultConfigYAML is the commented configuration the packages install as
+// /etc/ferry/ferry.yaml (a conffile: upgrades keep local edits).
+//
+//go:embed linux/ferry.yaml
+var DefaultConfigYAML []byte
+
+// Layout is where an installed ferry keeps its files.
+type Layout struct {
+	// Binary is the installed executable.
+	Binary string
+	// ConfigDir holds ferry.yaml and the TLS key and certificates;
+	// readable by the service account, writable only by administrators.
+	ConfigDir string
+	// ConfigFile is the configuration the service runs with.
+	ConfigFile string
+	// DataDir holds the queue, quarantine, dead letters and outbox;
+	// only the service account may read or write it.
+	DataDir string
+}
+
+// RenderSystemdUnit returns the shipped unit with the command line and the
+// writable paths replaced: `ferry install` uses it so that a binary installed
+// outside /usr/bin, another config file or extra folder sources (which ferry
+// must be able to move files out of) get the same hardened unit. The paths
+// must be absolute.
+func RenderSystemdUnit(exe string, args []string, workDir string, writable []string) (string, error) {
+	quote := func(s string) (string, error) {
+		if strings.ContainsAny(s, "\n\r\"\\") {
+			return "", fmt.Errorf("render unit: %q holds characters a unit file cannot carry", s)
+		}
+		if strings.ContainsAny(s, " \t'$%;") {
+			s = strings.ReplaceAll(s, "%", "%%")
+			s = strings.ReplaceAll(s, "$", "$$")
+			return `"` + s + `"`, nil
+		}
+		return s, nil
+	}
+	var exec []string
+	for _, a := range append([]string{exe}, args...) {
+		q, err := quote(a)
+		if err != nil {
+			return "", err
+		}
+		exec = append(exec, q)
+	}
+	var rw []string
+	seen := map[string]bool{}
+	for _, p := range writable {
+		if !filepath.IsAbs(p) {
+			return "", fmt.Errorf("render unit: writable path %q is not absolute", p)
+		}
+		p = filepath.Clean(p)
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		q, err := quote(p)
+		if err != nil {
+			return "", err
+		}
+		rw = append(rw, q)
+	}
+	wd, err := quote(workDir)
+	if err != nil {
+		return "", err
+	}
+	var out strings.Builder
+	for _, line := range strings.SplitAfter(SystemdUnit, "\n") {
+		key, _, _ := strings.Cut(line, "=")
+		switch key {
+		case "ExecStart":
+			line = "ExecStart=" + strings.Join(exec, " ") + "\n"
+		case "ReadWritePaths":
+			line = "ReadWritePaths=" + strings.Join(rw, " ") + "\n"
+		case "WorkingDirectory":
+			line = "WorkingDirectory=" + wd + "\n"
+		case "ConditionFileIsExecutable":
+			q, err := quote(exe)
+			if err != nil {
+				return "", err
+			}
+			line = "ConditionFileIsExecutable=" + q + "\n"
+		}
+		out.WriteString(line)
+	}
+	return out.String(), nil
+}

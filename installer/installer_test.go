@@ -1,0 +1,147 @@
+package installer
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/ferry-health/ferry/config"
+)
+
+var update = flag.Bool("update", false, "rewrite linux/ferry.yaml from RenderConfig")
+
+// TestPackageConfig keeps the conffile the packages ship identical to what
+// `ferry init` writes with its defaults, and valid.
+func TestPackageConfig(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the Linux package layout")
+	}
+	got := RenderConfig(ConfigDefaults())
+	if *update {
+		if err := os.WriteFile("linux/ferry.yaml", got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if string(got) != string(DefaultConfigYAML) {
+		t.Fatalf("linux/ferry.yaml differs from RenderConfig(ConfigDefaults()); run go test ./installer -update")
+	}
+	win := RenderConfig(Answers{DataDir: `C:\ProgramData\ferry\data`})
+	if *update {
+		if err := os.WriteFile("windows/ferry.yaml", win, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b, _ := os.ReadFile("windows/ferry.yaml"); string(b) != string(win) {
+		t.Fatalf("windows/ferry.yaml differs from RenderConfig; run go test ./installer -update")
+	}
+	if _, err := config.Parse("windows/ferry.yaml", win); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse("ferry.yaml", got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DataDir != "/var/lib/ferry" || cfg.Exchange.URL != "" || len(cfg.Sources.MLLP) != 1 || cfg.Status.Listen != "127.0.0.1:8089" {
+		t.Fatalf("package config: %+v", cfg)
+	}
+}
+
+func TestRenderConfigPassesCheck(t *testing.T) {
+	cases := []Answers{
+		{},
+		{ExchangeURL: "https://hie.example.org/fhir/R4", CAFile: "/etc/ferry/ca.pem", CertFile: "/etc/ferry/c.pem", KeyFile: "/etc/ferry/c.key",
+			MLLPListen: "0.0.0.0:2575", DataDir: `C:\ProgramData\ferry\data`, StatusListen: "127.0.0.1:0"},
+		{ExchangeURL: "https://hie.example.org/fhir/R4"}, // system roots, no client cert
+		{ExchangeURL: "https://10.0.0.5:8443/fhir", CAFile: "ca with spaces.pem", ServerName: "hie.internal", DataDir: `it's "odd": #path`},
+		{DataDir: "tab\there"},
+	}
+	for i, a := range cases {
+		b := RenderConfig(a)
+		cfg, err := config.Parse("init.yaml", b)
+		if err != nil {
+			t.Fatalf("case %d: %v\n%s", i, err, b)
+		}
+		want := a.withDefaults()
+		if cfg.DataDir != want.DataDir || cfg.Exchange.URL != a.ExchangeURL || cfg.Exchange.TLS.CAFile != a.CAFile ||
+			cfg.Exchange.TLS.CertFile != a.CertFile || cfg.Exchange.TLS.KeyFile != a.KeyFile || cfg.Exchange.TLS.ServerName != a.ServerName ||
+			cfg.Sources.MLLP[0].Listen != want.MLLPListen || cfg.Status.Listen != want.StatusListen {
+			t.Errorf("case %d: answers not carried into the config: %+v", i, cfg)
+		}
+		if !strings.Contains(string(b), "# ") {
+			t.Errorf("case %d: no comments", i)
+		}
+	}
+}
+
+func TestRenderConfigRejectsBadAnswers(t *testing.T) {
+	// A http URL must be caught by the config check (init refuses to write it).
+	_, err := config.Parse("init.yaml", RenderConfig(Answers{ExchangeURL: "http://hie.example.org/"}))
+	if err == nil || !strings.Contains(err.Error(), "exchange.url") {
+		t.Fatalf("http URL accepted: %v", err)
+	}
+	_, err = config.Parse("init.yaml", RenderConfig(Answers{ExchangeURL: "https://h/", CertFile: "c.pem"}))
+	if err == nil || !strings.Contains(err.Error(), "exchange.tls.cert_file: set but key_file is empty") {
+		t.Fatalf("cert without key accepted: %v", err)
+	}
+}
+
+func TestSystemdUnit(t *testing.T) {
+	l := PackageLayout()
+	got, err := RenderSystemdUnit(l.Binary, []string{"run", "--config", l.ConfigFile}, l.DataDir, []string{l.DataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != SystemdUnit {
+		t.Fatalf("rendering the package layout changes the unit:\n%s", got)
+	}
+	for _, want := range []string{"Type=simple", "User=ferry", "NoNewPrivileges=yes", "ProtectSystem=strict", "ReadWritePaths=/var/lib/ferry", "PrivateTmp=yes"} {
+		if !strings.Contains(SystemdUnit, want+"\n") {
+			t.Errorf("unit lacks %s", want)
+		}
+	}
+	got, err = RenderSystemdUnit("/opt/ferry dir/ferry", []string{"run", "--config", "/opt/ferry dir/f.yaml"}, "/srv/ferry",
+		[]string{"/srv/ferry", "/srv/exports", "/srv/exports/", "/var/spool/fax 100%"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`ExecStart="/opt/ferry dir/ferry" run --config "/opt/ferry dir/f.yaml"` + "\n",
+		`ReadWritePaths=/srv/ferry /srv/exports "/var/spool/fax 100%%"` + "\n",
+		"WorkingDirectory=/srv/ferry\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("rendered unit lacks %q:\n%s", want, got)
+		}
+	}
+	if _, err := RenderSystemdUnit("/usr/bin/ferry", nil, "/x", []string{"relative/dir"}); err == nil {
+		t.Error("relative writable path accepted")
+	}
+	if _, err := RenderSystemdUnit("/usr/bin/ferry", []string{"a\nExecStartPre=/bin/sh"}, "/x", nil); err == nil {
+		t.Error("newline in an argument accepted")
+	}
+}
+
+func TestPackageFilesAgree(t *testing.T) {
+	// The nfpm config installs the unit and the conffile this package embeds.
+	b, err := os.ReadFile("nfpm.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"installer/linux/ferry.service", "installer/linux/ferry.yaml", "/etc/ferry/ferry.yaml", "/usr/bin/ferry", "type: config|noreplace"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("nfpm.yaml lacks %q", want)
+		}
+	}
+	wxs, err := os.ReadFile(filepath.Join("windows", "ferry.wxs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<ServiceInstall", `Account="NT SERVICE\ferry"`, "<ServiceControl", `Name="ferry"`} {
+		if !strings.Contains(string(wxs), want) {
+			t.Errorf("ferry.wxs lacks %q", want)
+		}
+	}
+}
