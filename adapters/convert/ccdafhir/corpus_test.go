@@ -53,6 +53,12 @@ func TestCorpus(t *testing.T) {
 			t.Errorf("%s: strict R4: %v", name, err)
 		}
 		checkReferences(t, b)
+		if out := os.Getenv("CCDA_OUT"); out != "" {
+			// For external validators, e.g. .ci/exchange/validate.mjs.
+			if err := os.WriteFile(filepath.Join(out, strings.TrimSuffix(name, ".xml")+".json"), js, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
 		var parts []string
 		for _, typ := range typeOrder {
 			if n := res.Counts[typ]; n > 0 {
