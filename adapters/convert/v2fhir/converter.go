@@ -176,7 +176,8 @@ type conv struct {
 	timestamp  string
 	entries    []fhir.BundleEntry
 	targets    []fhir.Reference
-	seen       map[string]bool // fullUrls written, to share Practitioners
+	reqs       []fhir.BundleRequest // backing store for entries' requests
+	systems    map[string]string    // minted identifier systems by kind
 	patientRef *fhir.Reference
 	patientKey string
 	encRef     *fhir.Reference
@@ -184,7 +185,7 @@ type conv struct {
 }
 
 func newConv(c *Converter, m *hl7v2.Message, raw []byte) *conv {
-	x := &conv{c: c, m: m, raw: raw, loc: c.Location, seen: map[string]bool{}}
+	x := &conv{c: c, m: m, raw: raw, loc: c.Location}
 	if x.loc == nil {
 		x.loc = time.Local
 	}
@@ -197,7 +198,10 @@ func newConv(c *Converter, m *hl7v2.Message, raw []byte) *conv {
 	}
 	x.scope = sanitise(fac)
 	x.msgScope = sanitise(app) + "." + sanitise(fac)
-	x.entries = make([]fhir.BundleEntry, 0, 8)
+	n := len(m.Segments()) + 4
+	x.entries = make([]fhir.BundleEntry, 0, n)
+	x.targets = make([]fhir.Reference, 0, n)
+	x.reqs = make([]fhir.BundleRequest, 0, n)
 	return x
 }
 
@@ -212,34 +216,74 @@ func (x *conv) base() string {
 // "urn:ferry:ghh-facility:obx". MSH-10 is unique per sending application,
 // so the message system is scoped by application and facility.
 func (x *conv) system(kind string) string {
-	if kind == "message" {
-		return x.base() + ":" + x.msgScope + ":msh-10"
+	if s, ok := x.systems[kind]; ok {
+		return s
 	}
-	return x.base() + ":" + x.scope + ":" + kind
+	s := x.base() + ":" + x.scope + ":" + kind
+	if kind == "message" {
+		s = x.base() + ":" + x.msgScope + ":msh-10"
+	}
+	if x.systems == nil {
+		x.systems = make(map[string]string, 8)
+	}
+	x.systems[kind] = s
+	return s
 }
 
 // add appends a resource as a PUT entry. The id is the UUIDv5 of
 // resourceType|system|value, so the same business identifier always lands
-// on the same resource. setID receives the id to store in the resource ("" in
-// conditional mode, where the server chooses it).
-func (x *conv) add(resourceType string, key fhir.Identifier, setID func(string), resource any) fhir.Reference {
-	id := uuid5(resourceType + "|" + key.System + "|" + key.Value)
-	full := "urn:uuid:" + id
+// on the same resource; the resource gets that id ("" in conditional mode,
+// where the server chooses it). A resource already added (a practitioner
+// named twice) is not added again.
+func (x *conv) add(resourceType string, key fhir.Identifier, resource any) fhir.Reference {
+	full := uuid5URN(resourceType, key.System, key.Value)
+	id := full[len("urn:uuid:"):]
 	ref := fhir.Reference{Reference: full}
-	if x.seen[full] {
-		return ref
+	for i := range x.entries {
+		if x.entries[i].FullURL == full {
+			return ref
+		}
 	}
-	x.seen[full] = true
-	req := &fhir.BundleRequest{Method: "PUT", URL: resourceType + "/" + id}
+	if len(x.reqs) == cap(x.reqs) {
+		x.reqs = make([]fhir.BundleRequest, 0, 16)
+	}
+	x.reqs = append(x.reqs, fhir.BundleRequest{Method: "PUT", URL: resourceType + "/" + id})
+	req := &x.reqs[len(x.reqs)-1]
 	if x.c.Mode == ModeConditional && key.System != "" && resourceType != "Binary" && resourceType != "Provenance" && resourceType != "MessageHeader" {
 		req.URL = resourceType + "?identifier=" + url.QueryEscape(key.System+"|"+strings.ReplaceAll(key.Value, "|", `\|`))
-		setID("")
-	} else {
-		setID(id)
+		id = ""
 	}
+	setID(resource, id)
 	x.entries = append(x.entries, fhir.BundleEntry{FullURL: full, Resource: resource, Request: req})
 	x.targets = append(x.targets, ref)
 	return ref
+}
+
+// setID stores id in the resource (a type switch, not a closure, keeps add
+// free of allocations).
+func setID(resource any, id string) {
+	switch r := resource.(type) {
+	case *fhir.Patient:
+		r.ID = id
+	case *fhir.Encounter:
+		r.ID = id
+	case *fhir.Observation:
+		r.ID = id
+	case *fhir.DiagnosticReport:
+		r.ID = id
+	case *fhir.Practitioner:
+		r.ID = id
+	case *fhir.Organization:
+		r.ID = id
+	case *fhir.MessageHeader:
+		r.ID = id
+	case *fhir.Provenance:
+		r.ID = id
+	case *fhir.Binary:
+		r.ID = id
+	default:
+		panic(fmt.Sprintf("v2fhir: setID: unhandled resource %T", resource))
+	}
 }
 
 // finish writes the MessageHeader, the original message as a Binary and the
@@ -276,10 +320,10 @@ func (x *conv) finish() error {
 		}
 		mh.Destination = []fhir.MessageHeaderDestination{d}
 	}
-	x.add("MessageHeader", msgKey, func(id string) { mh.ID = id }, mh)
+	x.add("MessageHeader", msgKey, mh)
 
 	bin := &fhir.Binary{ResourceType: "Binary", ContentType: "x-application/hl7-v2+er7", Data: x.raw}
-	binRef := x.add("Binary", msgKey, func(id string) { bin.ID = id }, bin)
+	binRef := x.add("Binary", msgKey, bin)
 
 	targets := append([]fhir.Reference(nil), x.targets...)
 	targets = targets[:len(targets)-1] // not the Binary itself
@@ -287,25 +331,32 @@ func (x *conv) finish() error {
 		ResourceType: "Provenance",
 		Target:       targets,
 		Recorded:     ts,
-		Activity: &fhir.CodeableConcept{
-			Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/v3-DataOperation", Code: "CREATE", Display: "create"}},
-			Text:   "v2-FHIR transformation",
-		},
+		Activity:     provenanceActivity,
 		Agent: []fhir.ProvenanceAgent{
 			{
-				Type: &fhir.CodeableConcept{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/provenance-participant-type", Code: "assembler", Display: "Assembler"}}},
+				Type: agentAssembler,
 				Who:  fhir.Reference{Display: "ferry v2-to-FHIR converter"},
 			},
 			{
-				Type: &fhir.CodeableConcept{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/provenance-participant-type", Code: "author", Display: "Author"}}},
+				Type: agentAuthor,
 				Who:  fhir.Reference{Display: orStr(x.m.SendingFacility(), x.m.SendingApp(), "unknown sender")},
 			},
 		},
 		Entity: []fhir.ProvenanceEntity{{Role: "source", What: fhir.Reference{Reference: binRef.Reference, Type: "Binary", Identifier: &fhir.Identifier{System: msgKey.System, Value: msgKey.Value}}}},
 	}
-	x.add("Provenance", msgKey, func(id string) { prov.ID = id }, prov)
+	x.add("Provenance", msgKey, prov)
 	return nil
 }
+
+// Shared, read-only Provenance codes (not allocated per message).
+var (
+	provenanceActivity = &fhir.CodeableConcept{
+		Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/v3-DataOperation", Code: "CREATE", Display: "create"}},
+		Text:   "v2-FHIR transformation",
+	}
+	agentAssembler = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/provenance-participant-type", Code: "assembler", Display: "Assembler"}}}
+	agentAuthor    = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/provenance-participant-type", Code: "author", Display: "Author"}}}
+)
 
 // endpoint renders an HD as a URI for MessageHeader endpoints.
 func (x *conv) endpoint(hd hl7v2.Value, kind string) string {

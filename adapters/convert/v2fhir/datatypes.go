@@ -12,18 +12,25 @@ import (
 // namespace is ferry's UUIDv5 namespace for resource ids.
 var namespace = [16]byte{0x6b, 0x1e, 0x3f, 0x52, 0x0c, 0x4d, 0x5a, 0x8e, 0x9f, 0x21, 0x7a, 0x44, 0x13, 0xd0, 0xe5, 0x66}
 
-// uuid5 is RFC 9562 UUID version 5 (SHA-1, name-based) in ferry's namespace.
-func uuid5(name string) string {
-	h := sha1.New()
-	h.Write(namespace[:])
-	h.Write([]byte(name))
-	var sum [20]byte
-	b := h.Sum(sum[:0])
+// uuid5URN returns "urn:uuid:" and the RFC 9562 version 5 (SHA-1,
+// name-based) UUID of "resourceType|system|value" in ferry's namespace,
+// in one allocation.
+func uuid5URN(resourceType, system, value string) string {
+	var stack [256]byte
+	name := append(stack[:0], namespace[:]...)
+	name = append(name, resourceType...)
+	name = append(name, '|')
+	name = append(name, system...)
+	name = append(name, '|')
+	name = append(name, value...)
+	sum := sha1.Sum(name)
+	b := sum[:16]
 	b[6] = b[6]&0x0f | 0x50
 	b[8] = b[8]&0x3f | 0x80
 	const hexd = "0123456789abcdef"
-	out := make([]byte, 36)
-	j := 0
+	var out [45]byte
+	copy(out[:], "urn:uuid:")
+	j := 9
 	for i := 0; i < 16; i++ {
 		if i == 4 || i == 6 || i == 8 || i == 10 {
 			out[j] = '-'
@@ -32,7 +39,7 @@ func uuid5(name string) string {
 		out[j], out[j+1] = hexd[b[i]>>4], hexd[b[i]&15]
 		j += 2
 	}
-	return string(out)
+	return string(out[:])
 }
 
 const (
@@ -353,7 +360,7 @@ func (x *conv) practitioner(v hl7v2.Value) *fhir.Reference {
 	if name != nil {
 		p.Name = []fhir.HumanName{*name}
 	}
-	ref := x.add("Practitioner", ident, func(s string) { p.ID = s }, p)
+	ref := x.add("Practitioner", ident, p)
 	ref.Display = nameText(name)
 	return &ref
 }

@@ -114,7 +114,7 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 			e.ReasonCode = append(e.ReasonCode, *r)
 		}
 	}
-	ref := x.add("Encounter", key, func(id string) { e.ID = id }, e)
+	ref := x.add("Encounter", key, e)
 	return &ref, nil
 }
 

@@ -119,7 +119,7 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 		b := v == "Y"
 		p.DeceasedBoolean = &b
 	}
-	ref := x.add("Patient", *key, func(id string) { p.ID = id }, p)
+	ref := x.add("Patient", *key, p)
 	if x.patientRef == nil {
 		x.patientKey = patientHash(key.System, key.Value)
 	}

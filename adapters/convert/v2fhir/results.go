@@ -23,6 +23,13 @@ var obrStatus = map[string]string{
 	"X": "cancelled", "Y": "unknown", "Z": "unknown",
 }
 
+// observationCategories are shared, read-only values (one per code) so that
+// every Observation does not allocate its own; callers must not modify them.
+var observationCategories = map[string][]fhir.CodeableConcept{
+	"laboratory": {{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/observation-category", Code: "laboratory", Display: "Laboratory"}}}},
+	"imaging":    {{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/observation-category", Code: "imaging", Display: "Imaging"}}}},
+}
+
 var imagingSections = map[string]bool{"RAD": true, "CT": true, "NMR": true, "US": true, "XRC": true, "RX": true, "NMS": true, "RUS": true, "CTH": true, "VUS": true}
 
 type reportBuilder struct {
@@ -106,7 +113,7 @@ func (r *reportBuilder) finish(x *conv) fhir.Reference {
 		r.dr.Conclusion = strings.Join(r.notes, "\n")
 	}
 	dr := r.dr
-	return x.add("DiagnosticReport", r.key, func(id string) { dr.ID = id }, dr)
+	return x.add("DiagnosticReport", r.key, dr)
 }
 
 type obsBuilder struct {
@@ -122,7 +129,7 @@ func (b *obsBuilder) note(nte hl7v2.Segment) {
 
 func (b *obsBuilder) finish(x *conv) (fhir.Reference, error) {
 	o := b.o
-	return x.add("Observation", b.key, func(id string) { o.ID = id }, o), nil
+	return x.add("Observation", b.key, o), nil
 }
 
 // nteText joins NTE-3's repetitions as lines.
@@ -151,7 +158,7 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 	if r != nil {
 		category = r.category
 	}
-	o.Category = []fhir.CodeableConcept{{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/observation-category", Code: category}}}}
+	o.Category = observationCategories[category]
 
 	b := &obsBuilder{o: o}
 	if id := x.ei(obx.Field(21), "", "obx"); id != nil {
