@@ -116,9 +116,19 @@ type Options struct {
 	// SegmentBytes is the size at which the log rolls to a new file.
 	// Default DefaultSegmentBytes.
 	SegmentBytes int64
+	// DeadLetterDir is where dead letters go; default <dir>/dead. It must
+	// belong to this queue alone: Open matches its files to the log.
+	DeadLetterDir string
 	// Logger receives recovery and corruption reports (never item
 	// contents). Default: discard.
 	Logger *slog.Logger
+}
+
+func deadDir(dir, opt string) string {
+	if opt != "" {
+		return opt
+	}
+	return filepath.Join(dir, "dead")
 }
 
 // Queue is an on-disk queue.Queue. It is safe for concurrent use.
@@ -230,7 +240,7 @@ func Open(dir string, opts Options) (*Queue, error) {
 // settles items whose dead letter was written just before a crash and
 // prepares the newest segment for appends.
 func (q *Queue) recover() error {
-	dead, err := openDeadStore(filepath.Join(q.dir, "dead"), true)
+	dead, err := openDeadStore(deadDir(q.dir, q.opts.DeadLetterDir), true)
 	if err != nil {
 		return err
 	}
@@ -361,9 +371,18 @@ func (q *Queue) Get(ctx context.Context) (*queue.Item, queue.AckFunc, error) {
 		q.mu.Unlock()
 
 		it, err := readItem(m)
-		if err != nil {
+		if errors.Is(err, errCorrupt) {
 			q.dropCorrupt(m, err)
 			continue
+		}
+		if err != nil {
+			// An I/O error (or Close closing the file under us) says
+			// nothing about the item: give the lease back untouched.
+			q.unlease(m)
+			if q.isClosed() {
+				return nil, nil, queue.ErrClosed
+			}
+			return nil, nil, fmt.Errorf("get item %s: %w", m.id, err)
 		}
 		it.Attempts = attempts
 		return it, q.ackFunc(m, it), nil
@@ -489,6 +508,19 @@ func (q *Queue) release(m *meta) error {
 	q.reqs <- &writeReq{rec: encodeNack(m.seq, m.attempts)}
 	q.inflight.Done()
 	return nil
+}
+
+// unlease makes a leased item ready again without counting an attempt.
+func (q *Queue) unlease(m *meta) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	m.leased = false
+	q.leased--
+	if m.key != "" {
+		q.keys[m.key].busy = false
+	}
+	heap.Push(&q.ready, m)
+	q.wakeLocked()
 }
 
 // removeLocked forgets an unsettled item and makes the next item of its

@@ -506,7 +506,7 @@ func TestInspectWhileOpen(t *testing.T) {
 	if err := q.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	snap, err := Inspect(dir, 10)
+	snap, err := Inspect(dir, "", 10)
 	if err != nil {
 		t.Fatalf("Inspect: %v", err)
 	}
@@ -516,7 +516,7 @@ func TestInspectWhileOpen(t *testing.T) {
 	if snap.Stats.Oldest.IsZero() {
 		t.Fatal("Inspect: Oldest not set")
 	}
-	dls, err := InspectDeadLetters(dir)
+	dls, err := InspectDeadLetters(dir, "")
 	if err != nil || len(dls) != 1 || dls[0].ID == a1.ID {
 		t.Fatalf("InspectDeadLetters = %v, %+v", err, dls)
 	}
@@ -567,4 +567,21 @@ func TestRelocationUnpinsSegments(t *testing.T) {
 		t.Fatalf("relocated item: ID %s attempts %d, want %s with 1 attempt", got.ID, got.Attempts, stuck.ID)
 	}
 	ack(t, a, nil)
+}
+
+func TestDeadLetterDirOption(t *testing.T) {
+	dir, deadDir := t.TempDir(), filepath.Join(t.TempDir(), "deadletter")
+	q := open(t, dir, Options{DeadLetterDir: deadDir})
+	defer closeQ(t, q)
+	it := put(t, q, "", 1)
+	_, a := get(t, q)
+	ack(t, a, queue.Permanent(errors.New("HTTP 400")))
+	ents, err := os.ReadDir(deadDir)
+	if err != nil || len(ents) != 1 || !strings.Contains(ents[0].Name(), it.ID) {
+		t.Fatalf("dead-letter dir: %v %v", err, ents)
+	}
+	dls, err := InspectDeadLetters(dir, deadDir)
+	if err != nil || len(dls) != 1 || dls[0].ID != it.ID {
+		t.Fatalf("InspectDeadLetters: %v %+v", err, dls)
+	}
 }

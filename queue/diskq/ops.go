@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/ferry-health/ferry/queue"
@@ -130,11 +129,12 @@ type Snapshot struct {
 	Pending []Pending // oldest first, at most the limit given to Inspect
 }
 
-// Inspect reads the queue in dir without taking its lock or changing any
-// file, so `ferry status` can run beside a gateway that has it open. Items
-// the owner is writing or settling at that moment may be counted either
-// way; leases are not visible from outside.
-func Inspect(dir string, limit int) (*Snapshot, error) {
+// Inspect reads the queue in dir (with its dead letters in deadLetterDir,
+// "" for the default) without taking its lock or changing any file, so
+// `ferry status` can run beside a gateway that has it open. Items the
+// owner is writing or settling at that moment may be counted either way;
+// leases are not visible from outside.
+func Inspect(dir, deadLetterDir string, limit int) (*Snapshot, error) {
 	if _, err := os.Stat(dir); err != nil {
 		return nil, fmt.Errorf("inspect queue: %w", err)
 	}
@@ -143,7 +143,7 @@ func Inspect(dir string, limit int) (*Snapshot, error) {
 		return nil, fmt.Errorf("inspect queue %s: %w", dir, err)
 	}
 	defer st.close()
-	dead, err := openDeadStore(filepath.Join(dir, "dead"), false)
+	dead, err := openDeadStore(deadDir(dir, deadLetterDir), false)
 	if err != nil {
 		return nil, fmt.Errorf("inspect queue %s: %w", dir, err)
 	}
@@ -167,10 +167,10 @@ func Inspect(dir string, limit int) (*Snapshot, error) {
 	return snap, nil
 }
 
-// InspectDeadLetters lists the dead letters in a queue directory without
-// opening the queue.
-func InspectDeadLetters(dir string) ([]DeadLetter, error) {
-	dead, err := openDeadStore(filepath.Join(dir, "dead"), false)
+// InspectDeadLetters lists the dead letters of the queue in dir (in
+// deadLetterDir, "" for the default) without opening the queue.
+func InspectDeadLetters(dir, deadLetterDir string) ([]DeadLetter, error) {
+	dead, err := openDeadStore(deadDir(dir, deadLetterDir), false)
 	if err != nil {
 		return nil, err
 	}
