@@ -177,6 +177,7 @@ type converter struct {
 	seen         map[string]bool
 	hwm          int
 	nonXML       *ed
+	narr         map[string]string // narrative IDs of the current section
 	pathBuf      []string
 	sectionSeq   int
 }
@@ -472,6 +473,9 @@ type section struct {
 func (c *converter) section(d *xml.Decoder, parent *section) error {
 	c.sectionSeq++
 	s := &section{parent: parent, seq: c.sectionSeq}
+	saved := c.narr
+	c.narr = nil
+	defer func() { c.narr = saved }()
 	entries, comps := 0, 0
 	for {
 		tok, err := d.Token()
@@ -498,10 +502,15 @@ func (c *converter) section(d *xml.Decoder, parent *section) error {
 				name := "entry[" + strconv.Itoa(entries) + "]"
 				var rel relationship
 				if err = c.decode(d, &rel, t, name); err == nil {
+					if st, _ := rel.statement(); st != nil {
+						c.resolveAct(st)
+					}
 					c.push(name)
 					err = c.entry(&rel, s)
 					c.pop()
 				}
+			case "text":
+				c.narr, err = c.narrative(d)
 			case "component":
 				comps++
 				c.push("component[" + strconv.Itoa(comps) + "]")

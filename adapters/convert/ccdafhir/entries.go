@@ -220,6 +220,7 @@ func (c *converter) allergy(o *act, concern *act) {
 		rec, t = c.authorRef(concern.Author)
 	}
 	r.Recorder, r.RecordedDate = rec, t
+	r.Note = notes(o)
 	c.add(idn, r)
 }
 
@@ -365,6 +366,7 @@ func (c *converter) condition(o *act, concern *act, category string) string {
 	if c.curEncounter != "" {
 		r.Encounter = &fhir.Reference{Reference: c.curEncounter}
 	}
+	r.Note = notes(o)
 	c.add(idn, r)
 	return idn.ref
 }
@@ -666,5 +668,6 @@ func (c *converter) immunization(a *act) {
 		}
 	})
 	r.ReasonCode = indications(a)
+	r.Note = notes(a)
 	c.add(idn, r)
 }

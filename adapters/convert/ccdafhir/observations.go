@@ -86,6 +86,7 @@ func (c *converter) observation(o *act, category string, sub []string) string {
 	if c.curEncounter != "" {
 		r.Encounter = &fhir.Reference{Reference: c.curEncounter}
 	}
+	r.Note = notes(o)
 	c.add(idn, r)
 	return idn.ref
 }
@@ -386,6 +387,7 @@ func (c *converter) procedure(a *act, el string) {
 	if c.curEncounter != "" {
 		r.Encounter = &fhir.Reference{Reference: c.curEncounter}
 	}
+	r.Note = notes(a)
 	c.add(idn, r)
 }
 
