@@ -527,6 +527,7 @@ func (q *Queue) unlease(m *meta) {
 // key ready.
 func (q *Queue) removeLocked(m *meta) {
 	delete(q.items, m.seq)
+	wasLeased := m.leased
 	if m.leased {
 		q.leased--
 		m.leased = false
@@ -543,7 +544,9 @@ func (q *Queue) removeLocked(m *meta) {
 				break
 			}
 		}
-		ks.busy = false
+		if wasLeased {
+			ks.busy = false
+		}
 		if len(ks.items) == 0 {
 			delete(q.keys, m.key)
 		} else if ks.items[0].hidx < 0 && !ks.items[0].leased {

@@ -585,3 +585,30 @@ func TestDeadLetterDirOption(t *testing.T) {
 		t.Fatalf("InspectDeadLetters: %v %+v", err, dls)
 	}
 }
+
+func TestPurgeKeepsKeyOrder(t *testing.T) {
+	q := open(t, t.TempDir(), Options{})
+	defer closeQ(t, q)
+	k1 := put(t, q, "K", 1)
+	k2 := put(t, q, "K", 2)
+	k3 := put(t, q, "K", 3)
+	got, a := get(t, q)
+	if got.ID != k1.ID {
+		t.Fatalf("got %s, want K1", got.ID)
+	}
+	if err := q.Purge(context.Background(), k2.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Purge(context.Background(), k1.ID); err == nil {
+		t.Fatal("Purge of a leased item succeeded")
+	}
+	if p := q.Pending(0); len(p) != 2 || !p[0].Leased || p[1].ID != k3.ID {
+		t.Fatalf("Pending = %+v", p)
+	}
+	ack(t, a, nil)
+	got, a = get(t, q)
+	if got.ID != k3.ID {
+		t.Fatalf("got %s, want K3", got.ID)
+	}
+	ack(t, a, nil)
+}
