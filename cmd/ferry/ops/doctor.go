@@ -1,0 +1,552 @@
+// Package ops holds the operator-facing checks and tools behind `ferry
+// doctor`, `ferry status`, `ferry queue`, `ferry backfill` and the
+// scheduled housekeeping jobs. It is kept apart from package main so each
+// piece can be tested against real files, real sockets and a real TLS
+// server without starting a gateway.
+package ops
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/config/configtls"
+)
+
+// Level grades a check.
+type Level int
+
+// The levels, from good to bad.
+const (
+	OK Level = iota
+	Warn
+	Fail
+)
+
+func (l Level) String() string {
+	switch l {
+	case OK:
+		return "ok"
+	case Warn:
+		return "warn"
+	default:
+		return "FAIL"
+	}
+}
+
+// Check is one finding of the doctor, in plain words.
+type Check struct {
+	Area   string // "certificate", "exchange", "folder", "disk", "port"
+	Name   string // what was checked, e.g. the file or address
+	Level  Level
+	Detail string
+}
+
+// DoctorOptions tunes the checks; the zero value is for production.
+type DoctorOptions struct {
+	// Now is the time certificates are judged at (default time.Now).
+	Now time.Time
+	// Timeout bounds the exchange connection (default 10s).
+	Timeout time.Duration
+	// ExpiryWarning is how close to expiry a certificate draws a warning
+	// (default 30 days).
+	ExpiryWarning time.Duration
+	// ServiceAccount, when set, is the account the folders should belong
+	// to (on Unix).
+	ServiceAccount string
+	// MinFreeBytes fails the disk check below it (default 256 MiB).
+	MinFreeBytes uint64
+}
+
+func (o *DoctorOptions) defaults() {
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 10 * time.Second
+	}
+	if o.ExpiryWarning == 0 {
+		o.ExpiryWarning = 30 * 24 * time.Hour
+	}
+	if o.MinFreeBytes == 0 {
+		o.MinFreeBytes = 256 << 20
+	}
+}
+
+// Doctor runs every check against cfg and returns the findings in a fixed
+// order: certificates, exchange, folders, disk, ports.
+func Doctor(ctx context.Context, cfg *config.Config, opts DoctorOptions) []Check {
+	opts.defaults()
+	var out []Check
+	out = append(out, CheckCertificates(cfg, opts)...)
+	out = append(out, CheckExchange(ctx, cfg, opts)...)
+	out = append(out, CheckFolders(cfg, opts)...)
+	out = append(out, CheckDisk(cfg, opts)...)
+	out = append(out, CheckPorts(ctx, cfg)...)
+	return out
+}
+
+// Worst returns the most serious level among checks.
+func Worst(checks []Check) Level {
+	w := OK
+	for _, c := range checks {
+		if c.Level > w {
+			w = c.Level
+		}
+	}
+	return w
+}
+
+// PrintChecks writes one line per check and a summary line.
+func PrintChecks(w io.Writer, checks []Check) {
+	counts := map[Level]int{}
+	for _, c := range checks {
+		counts[c.Level]++
+		fmt.Fprintf(w, "%-4s  %-11s %s: %s\n", c.Level, c.Area, c.Name, c.Detail)
+	}
+	fmt.Fprintf(w, "\n%d ok, %d warning(s), %d problem(s)\n", counts[OK], counts[Warn], counts[Fail])
+}
+
+// CheckCertificates checks every configured certificate: that it can be
+// read, is valid now, how many days it has left, that the key matches, and
+// that it chains to the CA it will be judged by.
+func CheckCertificates(cfg *config.Config, opts DoctorOptions) []Check {
+	opts.defaults()
+	var out []Check
+	tc := cfg.Exchange.TLS
+	if cfg.Exchange.URL != "" {
+		if tc.CAFile != "" {
+			out = append(out, caCheck("exchange.tls.ca_file", tc.CAFile, opts))
+		}
+		if tc.CertFile != "" {
+			// ferry's client certificate is judged by the exchange, whose
+			// CA ferry may not know; the exchange's CA file is the usual
+			// issuer when one party runs the PKI, so a chain to it is
+			// reported but a miss only warns.
+			out = append(out, leafCheck("exchange.tls.cert_file", tc.CertFile, tc.KeyFile, tc.CAFile, x509.ExtKeyUsageClientAuth, false, opts))
+		}
+	}
+	for i, m := range cfg.Sources.MLLP {
+		if m.TLS == nil {
+			continue
+		}
+		p := fmt.Sprintf("sources.mllp[%d].tls", i)
+		out = append(out, leafCheck(p+".cert_file", m.TLS.CertFile, m.TLS.KeyFile, "", x509.ExtKeyUsageServerAuth, false, opts))
+		if m.TLS.ClientCAFile != "" {
+			out = append(out, caCheck(p+".client_ca_file", m.TLS.ClientCAFile, opts))
+		}
+	}
+	return out
+}
+
+func readPEMCerts(path string) ([]*x509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, plainFileError(err)
+	}
+	var certs []*x509.Certificate
+	for rest := b; ; {
+		var blk *pem.Block
+		blk, rest = pem.Decode(rest)
+		if blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("certificate %d cannot be parsed: %w", len(certs)+1, err)
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		if strings.Contains(string(b), "PRIVATE KEY") {
+			return nil, errors.New("holds a private key, not a certificate (are cert and key swapped?)")
+		}
+		return nil, errors.New("no PEM certificate in it (-----BEGIN CERTIFICATE-----)")
+	}
+	return certs, nil
+}
+
+func plainFileError(err error) error {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return errors.New("file does not exist")
+	case errors.Is(err, fs.ErrPermission):
+		return errors.New("permission denied (run the doctor as the service account or root)")
+	}
+	return err
+}
+
+// validity judges NotBefore/NotAfter at now.
+func validity(c *x509.Certificate, opts DoctorOptions) (Level, string) {
+	days := int(math.Round(c.NotAfter.Sub(opts.Now).Hours() / 24))
+	exp := c.NotAfter.UTC().Format(time.DateOnly)
+	switch {
+	case opts.Now.After(c.NotAfter):
+		return Fail, fmt.Sprintf("%q expired on %s (%d days ago); ask for a renewed certificate", c.Subject.CommonName, exp, -days)
+	case opts.Now.Before(c.NotBefore):
+		return Fail, fmt.Sprintf("%q is not valid until %s; check the system clock", c.Subject.CommonName, c.NotBefore.UTC().Format(time.DateOnly))
+	case c.NotAfter.Sub(opts.Now) < opts.ExpiryWarning:
+		return Warn, fmt.Sprintf("%q expires on %s: %d days left; renew it soon", c.Subject.CommonName, exp, days)
+	}
+	return OK, fmt.Sprintf("%q valid until %s (%d days left)", c.Subject.CommonName, exp, days)
+}
+
+func caCheck(field, path string, opts DoctorOptions) Check {
+	c := Check{Area: "certificate", Name: field + " " + path}
+	certs, err := readPEMCerts(path)
+	if err != nil {
+		c.Level, c.Detail = Fail, err.Error()
+		return c
+	}
+	// A CA bundle is usable while one of its certificates is; report the
+	// one that breaks first.
+	first := certs[0]
+	for _, x := range certs[1:] {
+		if x.NotAfter.Before(first.NotAfter) {
+			first = x
+		}
+	}
+	c.Level, c.Detail = validity(first, opts)
+	if len(certs) > 1 {
+		c.Detail = fmt.Sprintf("%d certificates; earliest to expire: %s", len(certs), c.Detail)
+	}
+	if !first.IsCA && first.Subject.String() != first.Issuer.String() {
+		c.Level = max(c.Level, Warn)
+		c.Detail += "; note: this is not a CA certificate"
+	}
+	return c
+}
+
+func leafCheck(field, certFile, keyFile, caFile string, usage x509.ExtKeyUsage, mustChain bool, opts DoctorOptions) Check {
+	c := Check{Area: "certificate", Name: field + " " + certFile}
+	certs, err := readPEMCerts(certFile)
+	if err != nil {
+		c.Level, c.Detail = Fail, err.Error()
+		return c
+	}
+	leaf := certs[0]
+	c.Level, c.Detail = validity(leaf, opts)
+	if keyFile != "" {
+		if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
+			c.Level = Fail
+			switch {
+			case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
+				c.Detail += "; key_file " + keyFile + ": " + plainFileError(err).Error()
+			case strings.Contains(err.Error(), "does not match"):
+				c.Detail += "; key_file " + keyFile + " does not belong to this certificate"
+			default:
+				c.Detail += "; key_file " + keyFile + ": " + err.Error()
+			}
+		}
+	}
+	if caFile != "" {
+		roots := x509.NewCertPool()
+		cas, err := readPEMCerts(caFile)
+		if err == nil {
+			for _, ca := range cas {
+				roots.AddCert(ca)
+			}
+			inter := x509.NewCertPool()
+			for _, x := range certs[1:] {
+				inter.AddCert(x)
+			}
+			_, verr := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: opts.Now, KeyUsages: []x509.ExtKeyUsage{usage}})
+			switch {
+			case verr == nil:
+				c.Detail += "; chains to " + caFile
+			case mustChain:
+				c.Level = Fail
+				c.Detail += "; does not chain to " + caFile + ": " + chainWords(verr)
+			default:
+				c.Level = max(c.Level, Warn)
+				c.Detail += "; not issued by the CA in " + caFile + " (fine if the exchange trusts its issuer; " + chainWords(verr) + ")"
+			}
+		}
+	}
+	return c
+}
+
+func chainWords(err error) string {
+	var ua x509.UnknownAuthorityError
+	var ci x509.CertificateInvalidError
+	switch {
+	case errors.As(err, &ua):
+		return "signed by an unknown authority"
+	case errors.As(err, &ci) && ci.Reason == x509.Expired:
+		return "a certificate in the chain has expired"
+	case errors.As(err, &ci) && ci.Reason == x509.IncompatibleUsage:
+		return "the certificate is not allowed for this use (extended key usage)"
+	}
+	return err.Error()
+}
+
+// CheckExchange connects to the exchange with ferry's own TLS settings and
+// makes one real request (GET [base]/metadata), explaining a failure in
+// plain words. Any HTTP answer means the connection works; the status is
+// reported for information.
+func CheckExchange(ctx context.Context, cfg *config.Config, opts DoctorOptions) []Check {
+	opts.defaults()
+	if cfg.Exchange.URL == "" {
+		return []Check{{Area: "exchange", Name: "exchange.url", Level: OK,
+			Detail: "no exchange configured: bundles are written to " + cfg.Path("outbox")}}
+	}
+	c := Check{Area: "exchange", Name: cfg.Exchange.URL}
+	u, err := url.Parse(cfg.Exchange.URL)
+	if err != nil {
+		c.Level, c.Detail = Fail, "not a URL: "+err.Error()
+		return []Check{c}
+	}
+	tc, err := cfg.Exchange.TLS.LoadTLSConfig()
+	if err != nil {
+		c.Level, c.Detail = Fail, "cannot load ferry's TLS settings: "+err.Error()
+		return []Check{c}
+	}
+	hostport := u.Host
+	if u.Port() == "" {
+		hostport = net.JoinHostPort(u.Hostname(), "443")
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true, Proxy: nil}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(cfg.Exchange.URL, "/")+"/metadata", nil)
+	if err != nil {
+		c.Level, c.Detail = Fail, err.Error()
+		return []Check{c}
+	}
+	req.Header.Set("Accept", "application/fhir+json")
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		c.Level, c.Detail = Fail, ExplainConnError(err, hostport, opts.Timeout)
+		return []Check{c}
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	state := resp.TLS
+	detail := fmt.Sprintf("TLS handshake and request ok in %s", time.Since(start).Round(time.Millisecond))
+	if state != nil {
+		detail += fmt.Sprintf(" (%s, %s", tls.VersionName(state.Version), tls.CipherSuiteName(state.CipherSuite))
+		if len(state.PeerCertificates) > 0 {
+			pc := state.PeerCertificates[0]
+			detail += fmt.Sprintf(", server certificate %q valid until %s", pc.Subject.CommonName, pc.NotAfter.UTC().Format(time.DateOnly))
+		}
+		detail += ")"
+	}
+	detail += fmt.Sprintf("; GET /metadata answered %s", resp.Status)
+	c.Level, c.Detail = OK, detail
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		c.Level = Warn
+		c.Detail += " (the exchange refuses this client: is the certificate registered with it?)"
+	}
+	return []Check{c}
+}
+
+// ExplainConnError turns a connection failure into plain words: TLS
+// problems through configtls.Diagnose, network ones by their cause.
+func ExplainConnError(err error, hostport string, timeout time.Duration) string {
+	if d := configtls.Diagnose(err); d != nil {
+		return fmt.Sprintf("TLS %s: %s", d.Problem, d.Hint)
+	}
+	var dns *net.DNSError
+	switch {
+	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		return fmt.Sprintf("%s did not answer with TLS but with plain HTTP (is the port wrong, or is the exchange behind a TLS proxy on another port?)", hostport)
+	case errors.As(err, &dns):
+		return fmt.Sprintf("the name %q cannot be resolved (typo in the url, or no DNS on this machine?)", dns.Name)
+	case isConnRefused(err):
+		return fmt.Sprintf("nothing accepts connections on %s (exchange down, or wrong port?)", hostport)
+	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+		return fmt.Sprintf("no answer from %s within %s (a firewall dropping the traffic, or the exchange is down)", hostport, timeout)
+	case errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH):
+		return fmt.Sprintf("no route to %s (network or VPN down?)", hostport)
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Sprintf("%s closed the connection during the handshake (a proxy or firewall in the way, or the exchange refused ferry's client certificate): %v", hostport, err)
+	}
+	return err.Error()
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// CheckFolders checks the data folder and the watched folders: that they
+// exist, are folders, can be written, and (data folder) are not open to
+// other users.
+func CheckFolders(cfg *config.Config, opts DoctorOptions) []Check {
+	opts.defaults()
+	out := []Check{dataDirCheck(cfg.DataDir, opts)}
+	for i, f := range cfg.Sources.Folders {
+		c := Check{Area: "folder", Name: fmt.Sprintf("sources.folders[%d] %s", i, f.Path)}
+		fi, err := os.Stat(f.Path)
+		switch {
+		case err != nil:
+			c.Level, c.Detail = Fail, plainFileError(err).Error()
+		case !fi.IsDir():
+			c.Level, c.Detail = Fail, "is a file, not a folder"
+		default:
+			if werr := probeWrite(f.Path); werr != nil {
+				c.Level, c.Detail = Fail, "cannot create files in it (ferry moves what it took into .ferry/): "+plainFileError(werr).Error()
+			} else {
+				c.Level, c.Detail = OK, "exists and is writable"
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func dataDirCheck(dir string, opts DoctorOptions) Check {
+	c := Check{Area: "folder", Name: "data_dir " + dir}
+	fi, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		parent := filepath.Dir(filepath.Clean(dir))
+		if werr := probeWrite(parent); werr != nil {
+			c.Level, c.Detail = Fail, "does not exist, and "+parent+" does not let this account create it: "+plainFileError(werr).Error()
+			return c
+		}
+		c.Level, c.Detail = Warn, "does not exist yet; ferry creates it (mode 0700) on first start"
+		return c
+	}
+	if err != nil {
+		c.Level, c.Detail = Fail, plainFileError(err).Error()
+		return c
+	}
+	if !fi.IsDir() {
+		c.Level, c.Detail = Fail, "is a file, not a folder"
+		return c
+	}
+	c.Level, c.Detail = OK, "exists"
+	if werr := probeWrite(dir); werr != nil {
+		c.Level, c.Detail = Fail, "not writable by this account: "+plainFileError(werr).Error()
+		return c
+	}
+	c.Detail += " and is writable"
+	if lvl, msg := permissionWords(dir, fi, opts.ServiceAccount); msg != "" {
+		c.Level = max(c.Level, lvl)
+		c.Detail += "; " + msg
+	}
+	return c
+}
+
+// probeWrite creates and removes a file in dir.
+func probeWrite(dir string) error {
+	f, err := os.CreateTemp(dir, ".ferry-doctor-*")
+	if err != nil {
+		return err
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
+// CheckDisk reports free space under the data folder (or its nearest
+// existing parent), failing below MinFreeBytes and warning when the queue
+// could outgrow the disk.
+func CheckDisk(cfg *config.Config, opts DoctorOptions) []Check {
+	opts.defaults()
+	dir := filepath.Clean(cfg.DataDir)
+	for {
+		if _, err := os.Stat(dir); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			break
+		}
+		dir = parent
+	}
+	c := Check{Area: "disk", Name: "free space under " + dir}
+	free, total, err := diskFree(dir)
+	if err != nil {
+		c.Level, c.Detail = Warn, "cannot tell: "+err.Error()
+		return []Check{c}
+	}
+	c.Detail = fmt.Sprintf("%s free of %s", humanBytes(free), humanBytes(total))
+	switch {
+	case free < opts.MinFreeBytes:
+		c.Level = Fail
+		c.Detail += fmt.Sprintf("; below %s: the queue may refuse new messages soon", humanBytes(opts.MinFreeBytes))
+	case cfg.Queue.MaxBytes > 0 && free < uint64(cfg.Queue.MaxBytes):
+		c.Level = Warn
+		c.Detail += fmt.Sprintf("; less than queue.max_bytes (%s): a long exchange outage could fill the disk", humanBytes(uint64(cfg.Queue.MaxBytes)))
+	}
+	return []Check{c}
+}
+
+func humanBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// CheckPorts tries to bind every address ferry listens on. A busy port is
+// fine when the running ferry holds it (its status page answers), and a
+// problem otherwise.
+func CheckPorts(ctx context.Context, cfg *config.Config) []Check {
+	var out []Check
+	ferryRunning := ""
+	if cfg.Status.Listen != "" {
+		if st, err := FetchStatus(ctx, cfg.Status.Listen); err == nil {
+			ferryRunning = st.Version
+			if ferryRunning == "" {
+				ferryRunning = "unknown version"
+			}
+		}
+	}
+	check := func(field, addr string) {
+		c := Check{Area: "port", Name: field + " " + addr}
+		ln, err := net.Listen("tcp", addr)
+		switch {
+		case err == nil:
+			ln.Close()
+			c.Level, c.Detail = OK, "free"
+		case isAddrInUse(err) && ferryRunning != "":
+			c.Level, c.Detail = OK, "in use by the running ferry ("+ferryRunning+")"
+		case isAddrInUse(err):
+			c.Level, c.Detail = Fail, "already in use by another program; stop it or choose another port"
+		case errors.Is(err, syscall.EACCES):
+			c.Level, c.Detail = Fail, "this account may not listen on it (ports below 1024 need privileges; use 2575)"
+		case errors.Is(err, syscall.EADDRNOTAVAIL):
+			c.Level, c.Detail = Fail, "this machine has no such address"
+		default:
+			c.Level, c.Detail = Fail, err.Error()
+		}
+		out = append(out, c)
+	}
+	for i, m := range cfg.Sources.MLLP {
+		if strings.HasSuffix(m.Listen, ":0") {
+			continue
+		}
+		check(fmt.Sprintf("sources.mllp[%d].listen", i), m.Listen)
+	}
+	if cfg.Status.Listen != "" && !strings.HasSuffix(cfg.Status.Listen, ":0") {
+		check("status.listen", cfg.Status.Listen)
+	}
+	return out
+}

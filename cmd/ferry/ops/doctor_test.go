@@ -1,0 +1,281 @@
+package ops
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/config/configtls"
+	"github.com/ferry-health/ferry/config/pki"
+)
+
+// tlsExchange starts a real HTTPS server that requires a client certificate
+// from clientCA and serves FHIR metadata; cert/key are its own.
+func tlsExchange(t *testing.T, certPEM, keyPEM []byte, clientCA *pki.CA) *httptest.Server {
+	t.Helper()
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/fhir+json")
+		w.Write([]byte(`{"resourceType":"CapabilityStatement"}`))
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{pair}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: clientCA.Pool()}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func writeFile(t *testing.T, dir, name string, b []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+type pkiSet struct {
+	ca                *pki.CA
+	caFile            string
+	clientCert, clKey string
+}
+
+func newPKI(t *testing.T, dir, name string) pkiSet {
+	t.Helper()
+	ca, err := pki.NewCA(name + " CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, k, err := ca.Issue(name+" client", nil, nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkiSet{ca: ca, caFile: writeFile(t, dir, name+"-ca.pem", ca.CertPEM()),
+		clientCert: writeFile(t, dir, name+"-client.pem", c), clKey: writeFile(t, dir, name+"-client.key", k)}
+}
+
+func exchangeConfig(t *testing.T, url, caFile, cert, key string) *config.Config {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.Exchange.URL = url
+	cfg.Exchange.TLS = configtls.ClientConfig{CAFile: caFile, CertFile: cert, KeyFile: key}
+	return cfg
+}
+
+func TestCheckExchangePlainWords(t *testing.T) {
+	dir := t.TempDir()
+	good := newPKI(t, dir, "exchange")
+	other := newPKI(t, dir, "other")
+	now := time.Now()
+	loop := []net.IP{net.IPv4(127, 0, 0, 1)}
+
+	sc, sk, _ := good.ca.Issue("localhost", []string{"localhost"}, loop, false)
+	okSrv := tlsExchange(t, sc, sk, good.ca)
+	ec, ek, _ := good.ca.IssueValid("localhost", []string{"localhost"}, loop, false, now.Add(-72*time.Hour), now.Add(-time.Hour))
+	expiredSrv := tlsExchange(t, ec, ek, good.ca)
+	hc, hk, _ := good.ca.Issue("hie.example.org", []string{"hie.example.org"}, nil, false)
+	wrongNameSrv := tlsExchange(t, hc, hk, good.ca)
+	// A server whose certificate comes from a CA ferry was not told about.
+	oc, ok, _ := other.ca.Issue("localhost", []string{"localhost"}, loop, false)
+	wrongCASrv := tlsExchange(t, oc, ok, good.ca)
+
+	cases := []struct {
+		name  string
+		cfg   *config.Config
+		level Level
+		words []string
+	}{
+		{"good", exchangeConfig(t, okSrv.URL+"/fhir", good.caFile, good.clientCert, good.clKey), OK,
+			[]string{"TLS handshake and request ok", "GET /metadata answered 200 OK", `server certificate "localhost"`}},
+		{"expired server certificate", exchangeConfig(t, expiredSrv.URL, good.caFile, good.clientCert, good.clKey), Fail,
+			[]string{"certificate expired", "has expired or is not yet valid", "check the system clock or ask the exchange"}},
+		{"wrong CA", exchangeConfig(t, wrongCASrv.URL, good.caFile, good.clientCert, good.clKey), Fail,
+			[]string{"unknown authority", `signed by "other CA"`, "not in ca_file"}},
+		{"hostname mismatch", exchangeConfig(t, wrongNameSrv.URL, good.caFile, good.clientCert, good.clKey), Fail,
+			[]string{"hostname mismatch", "hie.example.org", "fix the url or set tls.server_name"}},
+		{"client certificate from another CA", exchangeConfig(t, okSrv.URL, good.caFile, other.clientCert, other.clKey), Fail,
+			[]string{"client certificate rejected", "refused ferry's client certificate"}},
+	}
+	for _, tc := range cases {
+		got := CheckExchange(context.Background(), tc.cfg, DoctorOptions{Timeout: 5 * time.Second})
+		if len(got) != 1 {
+			t.Fatalf("%s: %d checks", tc.name, len(got))
+		}
+		c := got[0]
+		if c.Level != tc.level {
+			t.Errorf("%s: level %v, want %v: %s", tc.name, c.Level, tc.level, c.Detail)
+		}
+		for _, w := range tc.words {
+			if !strings.Contains(c.Detail, w) {
+				t.Errorf("%s: %q does not say %q", tc.name, c.Detail, w)
+			}
+		}
+		t.Logf("%s: %s %s", tc.name, c.Level, c.Detail)
+	}
+
+	// Nothing listening, and a name that does not resolve.
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	closed := ln.Addr().String()
+	ln.Close()
+	c := CheckExchange(context.Background(), exchangeConfig(t, "https://"+closed+"/fhir", good.caFile, good.clientCert, good.clKey), DoctorOptions{})[0]
+	if c.Level != Fail || !strings.Contains(c.Detail, "nothing accepts connections on "+closed) {
+		t.Errorf("refused: %s", c.Detail)
+	}
+	// A plain HTTP server where TLS was expected.
+	plain := httptest.NewServer(http.NotFoundHandler())
+	defer plain.Close()
+	c = CheckExchange(context.Background(), exchangeConfig(t, "https://"+strings.TrimPrefix(plain.URL, "http://"), good.caFile, good.clientCert, good.clKey), DoctorOptions{})[0]
+	if c.Level != Fail || !strings.Contains(c.Detail, "did not answer with TLS") {
+		t.Errorf("plain http: %s", c.Detail)
+	}
+	// No exchange at all is fine.
+	cfg := config.Default()
+	if c := CheckExchange(context.Background(), cfg, DoctorOptions{})[0]; c.Level != OK || !strings.Contains(c.Detail, "outbox") {
+		t.Errorf("no exchange: %+v", c)
+	}
+}
+
+func TestCheckCertificates(t *testing.T) {
+	dir := t.TempDir()
+	good := newPKI(t, dir, "exchange")
+	other := newPKI(t, dir, "other")
+	now := time.Now()
+	soonC, soonK, _ := good.ca.IssueValid("soon", nil, nil, true, now.Add(-time.Hour), now.Add(10*24*time.Hour))
+	oldC, oldK, _ := good.ca.IssueValid("old", nil, nil, true, now.Add(-72*time.Hour), now.Add(-48*time.Hour))
+	soon := writeFile(t, dir, "soon.pem", soonC)
+	soonKey := writeFile(t, dir, "soon.key", soonK)
+	old := writeFile(t, dir, "old.pem", oldC)
+	oldKey := writeFile(t, dir, "old.key", oldK)
+
+	cases := []struct {
+		name      string
+		cert, key string
+		level     Level
+		words     []string
+	}{
+		{"valid", good.clientCert, good.clKey, OK, []string{"valid until", "days left", "chains to " + good.caFile}},
+		{"expires soon", soon, soonKey, Warn, []string{"10 days left", "renew it soon"}},
+		{"expired", old, oldKey, Fail, []string{"expired on", "days ago", "ask for a renewed certificate"}},
+		{"key of another certificate", good.clientCert, other.clKey, Fail, []string{"does not belong to this certificate"}},
+		{"issued by another CA", other.clientCert, other.clKey, Warn, []string{"not issued by the CA in " + good.caFile, "unknown authority"}},
+		{"missing", filepath.Join(dir, "nope.pem"), good.clKey, Fail, []string{"file does not exist"}},
+		{"swapped", good.clKey, good.clientCert, Fail, []string{"holds a private key", "swapped"}},
+	}
+	for _, tc := range cases {
+		cfg := exchangeConfig(t, "https://hie.example.org/fhir", good.caFile, tc.cert, tc.key)
+		checks := CheckCertificates(cfg, DoctorOptions{Now: now})
+		if len(checks) != 2 {
+			t.Fatalf("%s: %d checks: %+v", tc.name, len(checks), checks)
+		}
+		if checks[0].Level != OK || !strings.Contains(checks[0].Name, "ca_file") {
+			t.Errorf("%s: CA check %+v", tc.name, checks[0])
+		}
+		c := checks[1]
+		if c.Level != tc.level {
+			t.Errorf("%s: level %v, want %v: %s", tc.name, c.Level, tc.level, c.Detail)
+		}
+		for _, w := range tc.words {
+			if !strings.Contains(c.Detail, w) {
+				t.Errorf("%s: %q does not say %q", tc.name, c.Detail, w)
+			}
+		}
+	}
+	// Certificates are judged at the doctor's clock: 20 days on, the
+	// 10-day certificate has expired.
+	cfg := exchangeConfig(t, "https://hie.example.org/fhir", good.caFile, soon, soonKey)
+	if c := CheckCertificates(cfg, DoctorOptions{Now: now.Add(20 * 24 * time.Hour)})[1]; c.Level != Fail {
+		t.Errorf("future clock: %+v", c)
+	}
+}
+
+func TestCheckFoldersAndDisk(t *testing.T) {
+	cfg := config.Default()
+	root := t.TempDir()
+	cfg.DataDir = filepath.Join(root, "data")
+	checks := CheckFolders(cfg, DoctorOptions{})
+	if checks[0].Level != Warn || !strings.Contains(checks[0].Detail, "does not exist yet") {
+		t.Errorf("missing data dir: %+v", checks[0])
+	}
+	os.Mkdir(cfg.DataDir, 0o777)
+	os.Chmod(cfg.DataDir, 0o777)
+	checks = CheckFolders(cfg, DoctorOptions{})
+	if checks[0].Level != Warn || !strings.Contains(checks[0].Detail, "lets every user") {
+		t.Errorf("open data dir: %+v", checks[0])
+	}
+	os.Chmod(cfg.DataDir, 0o700)
+	checks = CheckFolders(cfg, DoctorOptions{})
+	if checks[0].Level != OK || !strings.Contains(checks[0].Detail, "writable") {
+		t.Errorf("good data dir: %+v", checks[0])
+	}
+	file := filepath.Join(root, "afile")
+	os.WriteFile(file, nil, 0o600)
+	cfg.DataDir = file
+	if c := CheckFolders(cfg, DoctorOptions{})[0]; c.Level != Fail || !strings.Contains(c.Detail, "not a folder") {
+		t.Errorf("file as data dir: %+v", c)
+	}
+
+	cfg.DataDir = filepath.Join(root, "data", "deeper", "still")
+	d := CheckDisk(cfg, DoctorOptions{})[0]
+	if !strings.Contains(d.Detail, "free of") || !strings.Contains(d.Name, filepath.Join(root, "data")) {
+		t.Errorf("disk: %+v", d)
+	}
+	if d := CheckDisk(cfg, DoctorOptions{MinFreeBytes: 1 << 62})[0]; d.Level != Fail {
+		t.Errorf("tiny disk not reported: %+v", d)
+	}
+}
+
+func TestCheckPorts(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	free, _ := net.Listen("tcp", "127.0.0.1:0")
+	freeAddr := free.Addr().String()
+	free.Close()
+
+	cfg := config.Default()
+	cfg.Sources.MLLP[0].Listen = busy.Addr().String()
+	cfg.Status.Listen = freeAddr
+	checks := CheckPorts(context.Background(), cfg)
+	if len(checks) != 2 {
+		t.Fatalf("%+v", checks)
+	}
+	if checks[0].Level != Fail || !strings.Contains(checks[0].Detail, "already in use by another program") {
+		t.Errorf("busy port: %+v", checks[0])
+	}
+	if checks[1].Level != OK || checks[1].Detail != "free" {
+		t.Errorf("free port: %+v", checks[1])
+	}
+
+	// A running ferry: its status page answers, and it holds both ports.
+	st := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/status" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write([]byte(`{"version":"1.2.3","queue":{"Depth":4}}`))
+	}))
+	defer st.Close()
+	cfg.Status.Listen = strings.TrimPrefix(st.URL, "http://")
+	checks = CheckPorts(context.Background(), cfg)
+	for _, c := range checks {
+		if c.Level != OK || !strings.Contains(c.Detail, "running ferry (1.2.3)") {
+			t.Errorf("ferry's own port: %+v", c)
+		}
+	}
+}

@@ -1,0 +1,245 @@
+package ops
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/config/configtls"
+	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/queue/diskq"
+	"github.com/ferry-health/ferry/transport"
+)
+
+// Status is what `ferry status` prints. Online, it is decoded from the
+// running gateway's /api/status (the fields are a subset of that JSON);
+// offline, it is read from the data folder. It holds no PHI.
+type Status struct {
+	Version      string          `json:"version"`
+	Started      time.Time       `json:"started"`
+	Now          time.Time       `json:"now"`
+	DataDir      string          `json:"data_dir"`
+	Exchange     string          `json:"exchange"`
+	Queue        queue.Stats     `json:"queue"`
+	Delivery     transport.Stats `json:"delivery"`
+	Ingest       Ingest          `json:"ingest"`
+	Certificates []CertStatus    `json:"certificates"`
+
+	// Online is true when the figures came from a running gateway.
+	Online bool `json:"-"`
+	// Address is the status page that answered (online only).
+	Address string `json:"-"`
+}
+
+// Ingest counts inputs since the gateway started.
+type Ingest struct {
+	Queued      int64 `json:"queued"`
+	Duplicates  int64 `json:"duplicates"`
+	Quarantined int64 `json:"quarantined"`
+}
+
+// CertStatus is one configured certificate's expiry.
+type CertStatus struct {
+	Use      string    `json:"use"`
+	File     string    `json:"file"`
+	NotAfter time.Time `json:"not_after"`
+	DaysLeft int       `json:"days_left"`
+	Error    string    `json:"error,omitempty"`
+}
+
+// ErrNotRunning means no gateway answered on the status address.
+var ErrNotRunning = errors.New("no gateway answers")
+
+// FetchStatus asks the gateway whose status page listens on addr.
+func FetchStatus(ctx context.Context, addr string) (*Status, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/api/status", nil)
+	if err != nil {
+		return nil, fmt.Errorf("status %s: %w", addr, err)
+	}
+	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("status %s: %w: %w", addr, ErrNotRunning, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("status %s: %s answered %s, not a ferry status page", addr, addr, resp.Status)
+	}
+	var s Status
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(&s); err != nil {
+		return nil, fmt.Errorf("status %s: not a ferry status report: %w", addr, err)
+	}
+	s.Online, s.Address = true, addr
+	return &s, nil
+}
+
+// OfflineStatus reads the figures from the data folder of a gateway that
+// is not running (or not reachable). The queue is read without its lock,
+// so this is safe beside a running gateway too.
+func OfflineStatus(cfg *config.Config) (*Status, error) {
+	s := &Status{Now: time.Now().UTC(), DataDir: cfg.DataDir, Exchange: cfg.Exchange.URL}
+	if s.Exchange == "" {
+		s.Exchange = "none: outbox " + cfg.Path("outbox")
+		// With the outbox as destination, the newest file is the last
+		// delivery.
+		if t, err := newestFile(cfg.Path("outbox")); err == nil {
+			s.Delivery.LastDelivery = t
+		}
+	}
+	qdir := QueueDir(cfg)
+	if _, err := os.Stat(qdir); errors.Is(err, fs.ErrNotExist) {
+		// Never started: an empty queue.
+	} else {
+		snap, err := diskq.Inspect(qdir, DeadLetterDir(cfg), 1)
+		if err != nil {
+			return nil, fmt.Errorf("read queue: %w", err)
+		}
+		s.Queue = snap.Stats
+	}
+	s.Certificates = ConfiguredCertificates(cfg, s.Now)
+	return s, nil
+}
+
+// QueueDir is where the gateway keeps its durable queue.
+func QueueDir(cfg *config.Config) string { return cfg.Path("queue") }
+
+// DeadLetterDir is the queue's dead-letter folder; "" is diskq's default
+// (<queue>/dead), which is what the gateway opens the queue with.
+func DeadLetterDir(cfg *config.Config) string { return "" }
+
+// ConfiguredCertificates lists the expiry of every certificate file in cfg.
+func ConfiguredCertificates(cfg *config.Config, now time.Time) []CertStatus {
+	var out []CertStatus
+	add := func(use, file string) {
+		if file == "" {
+			return
+		}
+		c := CertStatus{Use: use, File: file}
+		na, err := configtls.CertExpiry(file)
+		if err != nil {
+			c.Error = err.Error()
+		} else {
+			c.NotAfter = na
+			c.DaysLeft = int(na.Sub(now).Hours() / 24)
+		}
+		out = append(out, c)
+	}
+	if cfg.Exchange.URL != "" {
+		add("exchange client certificate", cfg.Exchange.TLS.CertFile)
+		add("exchange CA", cfg.Exchange.TLS.CAFile)
+	}
+	for _, m := range cfg.Sources.MLLP {
+		if m.TLS != nil {
+			add("mllp/"+m.Name+" server certificate", m.TLS.CertFile)
+			add("mllp/"+m.Name+" client CA", m.TLS.ClientCAFile)
+		}
+	}
+	return out
+}
+
+func newestFile(dir string) (time.Time, error) {
+	var newest time.Time
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil && fi.ModTime().After(newest) {
+				newest = fi.ModTime()
+			}
+		}
+		return nil
+	})
+	return newest, err
+}
+
+// PrintStatus writes s for a person.
+func PrintStatus(w io.Writer, s *Status) {
+	now := s.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	if s.Online {
+		fmt.Fprintf(w, "ferry %s is running (status page http://%s/), up %s\n", s.Version, s.Address, ago(s.Started, now))
+	} else {
+		fmt.Fprintf(w, "ferry is not running (no answer on the status address); figures read from %s\n", s.DataDir)
+	}
+	fmt.Fprintf(w, "exchange:          %s\n", s.Exchange)
+	fmt.Fprintf(w, "queue depth:       %d waiting for delivery", s.Queue.Depth)
+	if s.Online {
+		fmt.Fprintf(w, " (%d out for delivery now)", s.Queue.Leased)
+	}
+	fmt.Fprintf(w, ", %s stored\n", humanBytes(uint64(max(s.Queue.Bytes, 0))))
+	if s.Queue.Oldest.IsZero() {
+		fmt.Fprintf(w, "oldest item:       none\n")
+	} else {
+		fmt.Fprintf(w, "oldest item:       %s old (queued %s)\n", ago(s.Queue.Oldest, now), s.Queue.Oldest.Local().Format("2006-01-02 15:04:05"))
+	}
+	switch {
+	case !s.Delivery.LastDelivery.IsZero():
+		fmt.Fprintf(w, "last delivery:     %s ago (%s)\n", ago(s.Delivery.LastDelivery, now), s.Delivery.LastDelivery.Local().Format("2006-01-02 15:04:05"))
+	case s.Online:
+		fmt.Fprintf(w, "last delivery:     none since start\n")
+	default:
+		fmt.Fprintf(w, "last delivery:     unknown while the gateway is not running\n")
+	}
+	if s.Online {
+		fmt.Fprintf(w, "delivered:         %d since start, %d retries, %d dead-lettered\n", s.Delivery.Delivered, s.Delivery.Retried, s.Delivery.DeadLettered)
+		fmt.Fprintf(w, "inputs:            %d queued, %d duplicates ignored, %d quarantined since start\n", s.Ingest.Queued, s.Ingest.Duplicates, s.Ingest.Quarantined)
+		if s.Delivery.LastError != "" {
+			fmt.Fprintf(w, "last error:        %s (%s)\n", s.Delivery.LastError, s.Delivery.LastErrorAt.Local().Format("2006-01-02 15:04:05"))
+		}
+		if s.Delivery.ConfigProblem != "" {
+			fmt.Fprintf(w, "NEEDS AN OPERATOR: %s\n", s.Delivery.ConfigProblem)
+		}
+	}
+	fmt.Fprintf(w, "dead letters:      %d", s.Queue.DeadLetters)
+	if s.Queue.DeadLetters > 0 {
+		fmt.Fprintf(w, " (see `ferry queue list`)")
+	}
+	fmt.Fprintln(w)
+	if s.Queue.Corrupt > 0 {
+		fmt.Fprintf(w, "corrupt records:   %d skipped (disk damage? see the log)\n", s.Queue.Corrupt)
+	}
+	for _, c := range s.Certificates {
+		switch {
+		case c.Error != "":
+			fmt.Fprintf(w, "certificate:       %s: %s\n", c.Use, c.Error)
+		case c.DaysLeft < 0:
+			fmt.Fprintf(w, "certificate:       %s EXPIRED on %s\n", c.Use, c.NotAfter.UTC().Format(time.DateOnly))
+		default:
+			warn := ""
+			if c.DaysLeft < 30 {
+				warn = " - renew soon"
+			}
+			fmt.Fprintf(w, "certificate:       %s expires %s (%d days left%s)\n", c.Use, c.NotAfter.UTC().Format(time.DateOnly), c.DaysLeft, warn)
+		}
+	}
+}
+
+func ago(t, now time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	d := now.Sub(t)
+	if d < 0 {
+		d = 0
+	}
+	switch {
+	case d < time.Minute:
+		return d.Truncate(time.Second).String()
+	case d < 48*time.Hour:
+		return d.Truncate(time.Minute).String()
+	}
+	return fmt.Sprintf("%dd%s", int(d.Hours()/24), (d % (24 * time.Hour)).Truncate(time.Hour))
+}
