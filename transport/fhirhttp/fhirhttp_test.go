@@ -38,7 +38,7 @@ type exchange struct {
 
 // newExchange starts an HTTPS server that requires client certificates from
 // a fresh demo CA, like an exchange does.
-func newExchange(t *testing.T, http2 bool) *exchange {
+func newExchange(t testing.TB, http2 bool) *exchange {
 	t.Helper()
 	p, err := pki.WriteDemoSet(filepath.Join(t.TempDir(), "pki"))
 	if err != nil {
@@ -375,5 +375,40 @@ func TestParseRetryAfter(t *testing.T) {
 		if got := parseRetryAfter(v, now); got != want {
 			t.Errorf("%q: %v, want %v", v, got, want)
 		}
+	}
+}
+
+// BenchmarkSend measures one bundle POST over an established mTLS
+// keep-alive connection (the steady state of a busy clinic).
+func BenchmarkSend(b *testing.B) {
+	for _, h2 := range []bool{false, true} {
+		b.Run(fmt.Sprintf("http2=%v", h2), func(b *testing.B) {
+			ex := newExchange(b, h2)
+			ex.set(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", MediaType)
+				w.WriteHeader(200)
+				io.WriteString(w, `{"resourceType":"Bundle","type":"transaction-response","entry":[{"response":{"status":"201 Created"}}]}`)
+			})
+			s, err := New(Config{URL: ex.url(), TLS: ex.clientTLS()}, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			s.Connect(context.Background())
+			defer s.Close(context.Background())
+			body := []byte(`{"resourceType":"Bundle","type":"transaction","entry":[` + strings.Repeat(`{"fullUrl":"urn:uuid:00000000-0000-0000-0000-000000000000","resource":{"resourceType":"Observation","status":"final"},"request":{"method":"POST","url":"Observation"}},`, 25) + `{}]}`)
+			it := &queue.Item{ID: "01BENCH", Body: body}
+			b.SetBytes(int64(len(body)))
+			b.ResetTimer()
+			for b.Loop() {
+				if err := s.Send(context.Background(), it); err != nil {
+					b.Fatal(err)
+				}
+				ex.mu.Lock()
+				ex.requests, ex.bodies = ex.requests[:0], ex.bodies[:0]
+				ex.mu.Unlock()
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(ex.conns.Load()), "conns")
+		})
 	}
 }
