@@ -102,7 +102,7 @@ func Supported() []string {
 var handlers = map[string]func(*conv) error{}
 
 func init() {
-	for _, t := range []string{"A01", "A04", "A08"} {
+	for _, t := range []string{"A01", "A02", "A03", "A04", "A05", "A06", "A07", "A08", "A11", "A12", "A13", "A14", "A28", "A31", "A40"} {
 		handlers["ADT^"+t] = (*conv).adt
 	}
 	handlers["ORU^R01"] = (*conv).oru
@@ -181,6 +181,10 @@ type conv struct {
 	patientRef *fhir.Reference
 	patientKey string
 	encRef     *fhir.Reference
+	patientRes *fhir.Patient   // the current patient, for NK1/PD1/MRG
+	patientID  fhir.Identifier // its business identifier
+	encRes     *fhir.Encounter // the current encounter, for DG1
+	encKey     fhir.Identifier
 	focus      []fhir.Reference
 }
 
@@ -280,6 +284,24 @@ func setID(resource any, id string) {
 	case *fhir.Provenance:
 		r.ID = id
 	case *fhir.Binary:
+		r.ID = id
+	case *fhir.AllergyIntolerance:
+		r.ID = id
+	case *fhir.Condition:
+		r.ID = id
+	case *fhir.Procedure:
+		r.ID = id
+	case *fhir.Coverage:
+		r.ID = id
+	case *fhir.Immunization:
+		r.ID = id
+	case *fhir.ServiceRequest:
+		r.ID = id
+	case *fhir.Appointment:
+		r.ID = id
+	case *fhir.DocumentReference:
+		r.ID = id
+	case *fhir.MedicationRequest:
 		r.ID = id
 	default:
 		panic(fmt.Sprintf("v2fhir: setID: unhandled resource %T", resource))

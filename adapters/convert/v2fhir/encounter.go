@@ -60,7 +60,7 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	if start != "" || end != "" {
 		e.Period = &fhir.Period{Start: start, End: end}
 	}
-	if end != "" {
+	if end != "" && status != "cancelled" && x.m.Type().Trigger != "A13" {
 		e.Status = "finished"
 	}
 	if key.Value == "" {
@@ -115,6 +115,8 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 		}
 	}
 	ref := x.add("Encounter", key, e)
+	x.encRes = e
+	x.encKey = key
 	return &ref, nil
 }
 

@@ -8,8 +8,9 @@ var encounterStatus = map[string]string{
 	"A38": "cancelled",
 }
 
-// adt converts ADT^A01 (admit), A04 (register) and A08 (update): Patient
-// from PID and Encounter from PV1.
+// adt converts the ADT events: Patient from PID (with NK1 contacts and the
+// PD1 primary care provider), Encounter from PV1, and the AL1, DG1, PR1 and
+// IN1 segments; A40 also writes the merged-away patient from MRG.
 func (x *conv) adt() error {
 	pid, ok := x.m.Segment("PID")
 	if !ok {
@@ -21,8 +22,17 @@ func (x *conv) adt() error {
 	}
 	x.patientRef = ref
 	x.focus = append(x.focus, *ref)
-	if pv1, ok := x.m.Segment("PV1"); ok {
-		status := encounterStatus[x.m.Type().Trigger]
+	trigger := x.m.Type().Trigger
+	if err := x.patientExtras(); err != nil {
+		return err
+	}
+	if trigger == "A40" {
+		if err := x.merge(); err != nil {
+			return err
+		}
+	}
+	if pv1, ok := x.m.Segment("PV1"); ok && trigger != "A28" && trigger != "A31" && trigger != "A40" {
+		status := encounterStatus[trigger]
 		if status == "" {
 			status = "unknown"
 		}
@@ -35,7 +45,7 @@ func (x *conv) adt() error {
 			x.focus = append(x.focus, *enc)
 		}
 	}
-	return nil
+	return x.clinicalSegments()
 }
 
 // oru converts ORU^R01: for each patient group a Patient (and Encounter from

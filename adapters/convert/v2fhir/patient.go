@@ -120,6 +120,8 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 		p.DeceasedBoolean = &b
 	}
 	ref := x.add("Patient", *key, p)
+	x.patientRes = p
+	x.patientID = *key
 	if x.patientRef == nil {
 		x.patientKey = patientHash(key.System, key.Value)
 	}

@@ -528,3 +528,31 @@ func clip(s string) string {
 	}
 	return s
 }
+
+// TestADTSegments pins NK1, PD1, AL1, DG1, PR1, IN1 and the A40 merge.
+func TestADTSegments(t *testing.T) {
+	c := testConverter(t)
+	b, _ := convertFile(t, c, "v2-adt-a03-segments")
+	rs := resources(t, b)
+	contains(t, "Patient", rs["Patient"][0], `"contact":[{"relationship":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0063","code":"SPO"`,
+		`"code":"EP"`, `"name":{"family":"Rivera","given":["Carlos"]}`, `"generalPractitioner":[{"reference":"urn:uuid:`)
+	contains(t, "Encounter", rs["Encounter"][0], `"status":"finished"`, `"end":"2024-03-20T16:30:00-05:00"`,
+		`"diagnosis":[{"condition":{"reference":"urn:uuid:`, `"rank":2`, `"dischargeDisposition":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0112","code":"01"`)
+	if len(rs["AllergyIntolerance"]) != 2 || len(rs["Condition"]) != 2 || len(rs["Procedure"]) != 1 || len(rs["Coverage"]) != 1 || len(rs["Practitioner"]) != 2 {
+		t.Fatalf("counts: %d allergies, %d conditions, %d procedures, %d coverages, %d practitioners",
+			len(rs["AllergyIntolerance"]), len(rs["Condition"]), len(rs["Procedure"]), len(rs["Coverage"]), len(rs["Practitioner"]))
+	}
+	contains(t, "Allergy", rs["AllergyIntolerance"][0], `"type":"allergy","category":["medication"]`, `"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"7980"`,
+		`"reaction":[{"manifestation":[{"text":"Hives"},{"text":"Wheezing"}],"severity":"severe"}]`, `"onsetDateTime":"2010-06-01"`)
+	contains(t, "Condition", rs["Condition"][0], `"code":"encounter-diagnosis"`, `"system":"http://hl7.org/fhir/sid/icd-10-cm","code":"J18.9"`, `"encounter":{"reference":"urn:uuid:`)
+	contains(t, "Procedure", rs["Procedure"][0], `"status":"completed"`, `"code":"71045"`, `"performedDateTime":"2024-03-15T10:15:00-05:00"`)
+	contains(t, "Coverage", rs["Coverage"][0], `"payor":[{"display":"Blue Cross Blue Shield of Illinois"}]`, `"subscriberId":"XJH123456789"`, `"code":"self"`, `"value":"GRP-5521","name":"Acme Corp"`)
+
+	b, _ = convertFile(t, c, "v2-adt-a40-merge")
+	rs = resources(t, b)
+	if len(rs["Patient"]) != 2 || len(rs["Encounter"]) != 0 {
+		t.Fatalf("merge: %d patients, %d encounters", len(rs["Patient"]), len(rs["Encounter"]))
+	}
+	contains(t, "surviving", rs["Patient"][0], `"value":"55501"`, `"type":"replaces"`)
+	contains(t, "merged", rs["Patient"][1], `"value":"55999"`, `"active":false`, `"type":"replaced-by"`, `"family":"ONeil"`)
+}

@@ -1,0 +1,308 @@
+package v2fhir
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/adapters/hl7v2"
+)
+
+// patientExtras adds NK1 next of kin as Patient.contact and PD1-4 as the
+// general practitioner of the current patient.
+func (x *conv) patientExtras() error {
+	p := x.patientRes
+	for _, nk1 := range x.m.All("NK1") {
+		c := fhir.PatientContact{}
+		if n := x.xpn(nk1.Field(2).Rep(1)); n != nil {
+			c.Name = n
+		}
+		if r := x.tableCC(nk1.Field(3).Rep(1), "0063"); r != nil {
+			c.Relationship = append(c.Relationship, *r)
+		}
+		if r := x.tableCC(nk1.Field(7).Rep(1), "0131"); r != nil {
+			c.Relationship = append(c.Relationship, *r)
+		}
+		if a := x.xad(nk1.Field(4).Rep(1)); a != nil {
+			c.Address = a
+		}
+		for _, rep := range nk1.Field(5).Reps() {
+			if t := x.xtn(rep, "home"); t != nil {
+				c.Telecom = append(c.Telecom, *t)
+			}
+		}
+		for _, rep := range nk1.Field(6).Reps() {
+			if t := x.xtn(rep, "work"); t != nil {
+				c.Telecom = append(c.Telecom, *t)
+			}
+		}
+		c.Gender = genders[strings.ToUpper(nk1.Field(15).Text(1))]
+		if org := nk1.Field(13).Text(1); org != "" {
+			c.Organization = &fhir.Reference{Display: org}
+		}
+		if c.Name == nil && c.Organization == nil && len(c.Telecom) == 0 && c.Address == nil {
+			continue // pat-1: a contact needs a name, telecom, address or organization
+		}
+		p.Contact = append(p.Contact, c)
+	}
+	if pd1, ok := x.m.Segment("PD1"); ok {
+		for _, rep := range pd1.Field(4).Reps() {
+			if ref := x.practitioner(rep); ref != nil {
+				p.GeneralPractitioner = append(p.GeneralPractitioner, *ref)
+			}
+		}
+	}
+	return nil
+}
+
+// merge handles ADT^A40: MRG-1 names the record merged into the PID
+// patient. That record is written inactive with a replaced-by link (as IHE
+// PIXm and PMIR do), and the surviving patient links back with replaces.
+func (x *conv) merge() error {
+	mrg, ok := x.m.Segment("MRG")
+	if !ok {
+		return &ContentError{Segment: "MRG", Field: "MRG", Reason: "required segment missing for a merge"}
+	}
+	old := &fhir.Patient{ResourceType: "Patient"}
+	var key *fhir.Identifier
+	for _, rep := range mrg.Field(1).Reps() {
+		id := x.cx(rep)
+		if id == nil || id.System == sysSSN {
+			continue
+		}
+		old.Identifier = append(old.Identifier, *id)
+		if key == nil {
+			k := *id
+			key = &k
+		}
+	}
+	if key == nil {
+		return x.badField(mrg, 1, "no prior patient identifier")
+	}
+	if key.System == x.patientID.System && key.Value == x.patientID.Value {
+		return x.badField(mrg, 1, "prior patient identifier equals the surviving one")
+	}
+	if n := x.xpn(mrg.Field(7).Rep(1)); n != nil {
+		old.Name = []fhir.HumanName{*n}
+	} else {
+		old.Name = x.patientRes.Name
+	}
+	inactive := false
+	old.Active = &inactive
+	old.Gender = x.patientRes.Gender
+	old.Link = []fhir.PatientLink{{Other: *x.patientRef, Type: "replaced-by"}}
+	ref := x.add("Patient", *key, old)
+	x.patientRes.Link = append(x.patientRes.Link, fhir.PatientLink{Other: ref, Type: "replaces"})
+	x.focus = append(x.focus, ref)
+	return nil
+}
+
+// clinicalSegments converts the AL1, DG1, PR1 and IN1 segments of an ADT.
+func (x *conv) clinicalSegments() error {
+	for _, seg := range x.m.Segments() {
+		var err error
+		switch seg.Name {
+		case "AL1":
+			err = x.allergy(seg)
+		case "DG1":
+			err = x.diagnosis(seg)
+		case "PR1":
+			err = x.procedure(seg)
+		case "IN1":
+			err = x.coverage(seg)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scopedKey builds a business identifier for a resource that v2 gives no
+// identifier of its own: the patient's key plus the distinguishing parts.
+func (x *conv) scopedKey(kind string, parts ...string) fhir.Identifier {
+	v := x.patientKey
+	for _, p := range parts {
+		if p != "" {
+			v += "." + p
+		}
+	}
+	return fhir.Identifier{System: x.system(kind), Value: v}
+}
+
+var allergyCategory = map[string]string{
+	"DA": "medication", "MA": "medication", "FA": "food", "EA": "environment",
+	"AA": "environment", "PA": "environment", "LA": "environment",
+	"DI": "medication", "FI": "food", "EI": "environment", "MI": "medication",
+}
+
+var allergySeverity = map[string]string{"SV": "severe", "MO": "moderate", "MI": "mild"}
+
+// allergy converts AL1 to AllergyIntolerance.
+func (x *conv) allergy(al1 hl7v2.Segment) error {
+	code := x.cwe(al1.Field(3).Rep(1), "")
+	if code == nil {
+		return x.badField(al1, 3, "allergen is empty")
+	}
+	a := &fhir.AllergyIntolerance{
+		ResourceType:   "AllergyIntolerance",
+		Patient:        x.patientRef,
+		Code:           code,
+		ClinicalStatus: &fhir.CodeableConcept{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", Code: "active"}}},
+	}
+	typ := strings.ToUpper(al1.Field(2).Text(1))
+	if c := allergyCategory[typ]; c != "" {
+		a.Category = []string{c}
+	}
+	switch {
+	case strings.HasSuffix(typ, "A"):
+		a.Type = "allergy"
+	case strings.HasSuffix(typ, "I"):
+		a.Type = "intolerance"
+	}
+	sev := allergySeverity[strings.ToUpper(al1.Field(4).Text(1))]
+	var manifest []fhir.CodeableConcept
+	for _, rep := range al1.Field(5).Reps() {
+		if t := rep.Trimmed(); t != "" {
+			manifest = append(manifest, fhir.CodeableConcept{Text: t})
+		}
+	}
+	if len(manifest) > 0 {
+		a.Reaction = []fhir.AllergyIntoleranceReaction{{Manifestation: manifest, Severity: sev}}
+	} else if sev == "severe" {
+		a.Criticality = "high"
+	}
+	onset, err := x.fieldDateTime(al1, 6)
+	if err != nil {
+		return err
+	}
+	a.OnsetDateTime = onset
+	key := x.scopedKey("allergy", orStr(firstCode(code), code.Text))
+	a.Identifier = []fhir.Identifier{key}
+	x.add("AllergyIntolerance", key, a)
+	return nil
+}
+
+// diagnosis converts DG1 to an encounter-diagnosis Condition and lists it
+// on the Encounter.
+func (x *conv) diagnosis(dg1 hl7v2.Segment) error {
+	code := x.cwe(dg1.Field(3).Rep(1), "")
+	if code == nil {
+		if d := dg1.Field(4).Trimmed(); d != "" {
+			code = &fhir.CodeableConcept{Text: d}
+		} else {
+			return x.badField(dg1, 3, "diagnosis code is empty")
+		}
+	}
+	c := &fhir.Condition{
+		ResourceType: "Condition",
+		Subject:      x.patientRef,
+		Encounter:    x.encRef,
+		Code:         code,
+		Category:     []fhir.CodeableConcept{{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/condition-category", Code: "encounter-diagnosis", Display: "Encounter Diagnosis"}}}},
+	}
+	rec, err := x.fieldDateTime(dg1, 5)
+	if err != nil {
+		return err
+	}
+	c.RecordedDate = rec
+	var key fhir.Identifier
+	if id := x.ei(dg1.Field(20), "", "diagnosis"); id != nil {
+		key = *id
+	} else {
+		key = x.scopedKey("diagnosis", x.encKey.Value, orStr(firstCode(code), code.Text))
+	}
+	c.Identifier = []fhir.Identifier{key}
+	ref := x.add("Condition", key, c)
+	if x.encRes != nil {
+		d := fhir.EncounterDiagnosis{Condition: ref}
+		if u := x.tableCC(dg1.Field(6).Rep(1), "0052"); u != nil {
+			d.Use = u
+		}
+		if n, err := strconv.Atoi(dg1.Field(15).Text(1)); err == nil && n > 0 {
+			d.Rank = n
+		}
+		x.encRes.Diagnosis = append(x.encRes.Diagnosis, d)
+	}
+	return nil
+}
+
+// procedure converts PR1 to a completed Procedure.
+func (x *conv) procedure(pr1 hl7v2.Segment) error {
+	code := x.cwe(pr1.Field(3).Rep(1), "")
+	if code == nil {
+		if d := pr1.Field(4).Trimmed(); d != "" {
+			code = &fhir.CodeableConcept{Text: d}
+		} else {
+			return x.badField(pr1, 3, "procedure code is empty")
+		}
+	}
+	when, err := x.fieldDateTime(pr1, 5)
+	if err != nil {
+		return err
+	}
+	p := &fhir.Procedure{ResourceType: "Procedure", Status: "completed", Code: code, Subject: x.patientRef, Encounter: x.encRef, PerformedDateTime: when}
+	for _, rep := range pr1.Field(11).Reps() {
+		if ref := x.practitioner(rep); ref != nil {
+			p.Performer = append(p.Performer, fhir.ProcedurePerformer{Actor: ref})
+		}
+	}
+	var key fhir.Identifier
+	if id := x.ei(pr1.Field(19), "", "procedure"); id != nil {
+		key = *id
+	} else {
+		key = x.scopedKey("procedure", orStr(firstCode(code), code.Text), pr1.Field(5).Text(1))
+	}
+	p.Identifier = []fhir.Identifier{key}
+	x.add("Procedure", key, p)
+	return nil
+}
+
+var subscriberRelationship = map[string]string{
+	"SEL": "self", "01": "spouse", "SPO": "spouse", "CHD": "child", "19": "child", "18": "self",
+	"PAR": "parent", "FTH": "parent", "MTH": "parent", "DOM": "common", "EME": "injured",
+}
+
+// coverage converts IN1 to Coverage.
+func (x *conv) coverage(in1 hl7v2.Segment) error {
+	payor := orStr(in1.Field(4).Rep(1).Text(1), in1.Field(3).Rep(1).Text(1))
+	if payor == "" {
+		// Coverage needs a payor; an IN1 naming none carries nothing a
+		// receiver could use (the original message stays in the Binary).
+		return nil
+	}
+	cov := &fhir.Coverage{
+		ResourceType: "Coverage",
+		Status:       "active",
+		Beneficiary:  *x.patientRef,
+		Payor:        []fhir.Reference{{Display: payor}},
+		SubscriberID: orStr(in1.Field(49).Rep(1).Text(1), in1.Field(36).Text(1)),
+	}
+	if rel := subscriberRelationship[strings.ToUpper(in1.Field(17).Text(1))]; rel != "" {
+		cov.Relationship = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/subscriber-relationship", Code: rel}}}
+	}
+	start, ok1 := x.date(in1.Field(12).Text(1))
+	end, ok2 := x.date(in1.Field(13).Text(1))
+	if !ok1 {
+		return x.badField(in1, 12, "invalid plan effective date")
+	}
+	if !ok2 {
+		return x.badField(in1, 13, "invalid plan expiration date")
+	}
+	if start != "" || end != "" {
+		cov.Period = &fhir.Period{Start: start, End: end}
+	}
+	if g := in1.Field(8).Text(1); g != "" {
+		cov.Class = append(cov.Class, fhir.CoverageClass{Type: fhir.CodeableConcept{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/coverage-class", Code: "group"}}}, Value: g, Name: in1.Field(9).Rep(1).Text(1)})
+	}
+	if plan := in1.Field(2).Rep(1).Text(1); plan != "" {
+		cov.Class = append(cov.Class, fhir.CoverageClass{Type: fhir.CodeableConcept{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/coverage-class", Code: "plan"}}}, Value: plan})
+	}
+	if n, err := strconv.Atoi(in1.Field(22).Text(1)); err == nil && n > 0 {
+		cov.Order = n
+	}
+	key := x.scopedKey("coverage", sanitise(payor), orStr(in1.Field(36).Text(1), in1.Field(2).Rep(1).Text(1), in1.Field(1).Text(1)))
+	cov.Identifier = []fhir.Identifier{key}
+	x.add("Coverage", key, cov)
+	return nil
+}
