@@ -1,0 +1,143 @@
+package ops
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// The dead-letter operations of a running gateway (`ferry queue retry|purge`
+// while the service holds the queue's lock) go over its loopback status
+// listener. The status page itself stays read-only and open; these POST
+// endpoints need a bearer token that the gateway writes into its data
+// folder at start. Reading it takes the same file permissions as touching
+// the queue directly, so the endpoint grants no one anything new, and a web
+// page in a browser on the same machine cannot forge the header.
+
+// TokenFile is the name of the token file in the data folder.
+const TokenFile = "ops.token"
+
+// WriteToken creates a fresh random token in dataDir (mode 0600, replacing
+// an older one) and returns it.
+func WriteToken(dataDir string) (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("ops token: %w", err)
+	}
+	tok := hex.EncodeToString(b)
+	path := filepath.Join(dataDir, TokenFile)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("ops token: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", fmt.Errorf("ops token: %w", err)
+	}
+	return tok, nil
+}
+
+// ReadToken reads the running gateway's token from dataDir.
+func ReadToken(dataDir string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(dataDir, TokenFile))
+	if err != nil {
+		return "", fmt.Errorf("read ops token: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// Authorized checks a request's bearer token in constant time.
+func Authorized(r *http.Request, token string) bool {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && token != "" && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
+}
+
+// OpResult is the answer of an ops endpoint.
+type OpResult struct {
+	ID    string `json:"id"`
+	Done  bool   `json:"done"`
+	Error string `json:"error,omitempty"`
+}
+
+// ErrNoSuchItem is returned by RemoteOp when the gateway has no dead letter
+// (or queued item, for purge) with that ID.
+var ErrNoSuchItem = errors.New("no such item")
+
+// RemoteOp asks the gateway listening on addr to "retry" or "purge" the
+// dead letter id.
+func RemoteOp(ctx context.Context, addr, token, action, id string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	u := "http://" + addr + "/api/ops/deadletters/" + id + "/" + action
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", action, id, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", action, id, err)
+	}
+	defer resp.Body.Close()
+	var res OpResult
+	json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&res)
+	switch {
+	case resp.StatusCode == http.StatusOK:
+		return nil
+	case resp.StatusCode == http.StatusNotFound:
+		return fmt.Errorf("%s %s: %w", action, id, ErrNoSuchItem)
+	case resp.StatusCode == http.StatusUnauthorized:
+		return fmt.Errorf("%s %s: the gateway refused the ops token (restarted since it was read?)", action, id)
+	case res.Error != "":
+		return fmt.Errorf("%s %s: %s", action, id, res.Error)
+	}
+	return fmt.Errorf("%s %s: gateway answered %s", action, id, resp.Status)
+}
+
+// DeadLetterOps is the part of the disk queue the ops endpoints use.
+type DeadLetterOps interface {
+	Retry(ctx context.Context, id string) error
+	Purge(ctx context.Context, id string) error
+}
+
+// RegisterOpsHandlers adds POST /api/ops/deadletters/{id}/retry and
+// .../purge to mux, guarded by token. notFound tells whether an error
+// means the ID is unknown (diskq.ErrNotFound).
+func RegisterOpsHandlers(mux *http.ServeMux, q DeadLetterOps, token string, notFound func(error) bool) {
+	handle := func(action string, op func(context.Context, string) error) {
+		mux.HandleFunc("POST /api/ops/deadletters/{id}/"+action, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Cache-Control", "no-store")
+			if !Authorized(r, token) {
+				w.WriteHeader(http.StatusUnauthorized)
+				json.NewEncoder(w).Encode(OpResult{Error: "missing or wrong ops token"})
+				return
+			}
+			id := r.PathValue("id")
+			err := op(r.Context(), id)
+			res := OpResult{ID: id, Done: err == nil}
+			switch {
+			case err == nil:
+			case notFound(err):
+				w.WriteHeader(http.StatusNotFound)
+				res.Error = err.Error()
+			default:
+				w.WriteHeader(http.StatusConflict)
+				res.Error = err.Error()
+			}
+			json.NewEncoder(w).Encode(res)
+		})
+	}
+	handle("retry", q.Retry)
+	handle("purge", q.Purge)
+}
