@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -241,13 +242,16 @@ func (x *conv) system(kind string) string {
 // named twice) is not added again.
 func (x *conv) add(resourceType string, key fhir.Identifier, resource any) fhir.Reference {
 	full := uuid5URN(resourceType, key.System, key.Value)
+	for n := 2; x.has(full); n++ {
+		if resourceType == "Patient" || resourceType == "Practitioner" {
+			return fhir.Reference{Reference: full} // the same person named twice
+		}
+		// Two different resources with one business key (a sender reusing
+		// an order number): keep both, deterministically apart.
+		full = uuid5URN(resourceType, key.System, key.Value+"#"+strconv.Itoa(n))
+	}
 	id := full[len("urn:uuid:"):]
 	ref := fhir.Reference{Reference: full}
-	for i := range x.entries {
-		if x.entries[i].FullURL == full {
-			return ref
-		}
-	}
 	if len(x.reqs) == cap(x.reqs) {
 		x.reqs = make([]fhir.BundleRequest, 0, 16)
 	}
@@ -261,6 +265,15 @@ func (x *conv) add(resourceType string, key fhir.Identifier, resource any) fhir.
 	x.entries = append(x.entries, fhir.BundleEntry{FullURL: full, Resource: resource, Request: req})
 	x.targets = append(x.targets, ref)
 	return ref
+}
+
+func (x *conv) has(fullURL string) bool {
+	for i := range x.entries {
+		if x.entries[i].FullURL == fullURL {
+			return true
+		}
+	}
+	return false
 }
 
 // setID stores id in the resource (a type switch, not a closure, keeps add

@@ -1,5 +1,7 @@
 package v2fhir
 
+import "strings"
+
 // encounterStatus is the Encounter status an ADT trigger implies.
 var encounterStatus = map[string]string{
 	"A01": "in-progress", "A02": "in-progress", "A03": "finished", "A04": "arrived",
@@ -123,6 +125,18 @@ func (x *conv) oru() error {
 			}
 			if x.patientRef == nil {
 				return &ContentError{Segment: "PID", Field: "PID", Reason: "required segment missing before OBX"}
+			}
+			if report != nil && strings.EqualFold(seg.Field(2).Text(1), "ED") {
+				// An encapsulated document is the report's presented form,
+				// not an Observation value (R4 has no valueAttachment).
+				att, err := x.encapsulated(seg)
+				if err != nil {
+					return err
+				}
+				if att != nil {
+					report.dr.PresentedForm = append(report.dr.PresentedForm, *att)
+					continue
+				}
 			}
 			o, err := x.newObservation(seg, report)
 			if err != nil {

@@ -271,11 +271,11 @@ func TestObservationValues(t *testing.T) {
 		pre + "63901-4":  {`"valueTime":"08:15:00"`},
 		pre + "2160-0":   {`"comparator":"\u003c"`, `"value":0.5`},
 		pre + "1234-5":   {`"valueString":"pending"`, `"status":"registered"`, `"system":"urn:ferry:acmelab:codesystem:99lab"`},
-		pre + "18748-4":  {`"dataAbsentReason"`},
 		pre + "2951-2.1": {`"status":"cancelled"`, `"value":140`},
 		pre + "2951-2.2": {`"status":"entered-in-error"`},
 	})
-	contains(t, "DiagnosticReport", rs["DiagnosticReport"][0], `"status":"preliminary"`, `"code":"LAB"`)
+	contains(t, "DiagnosticReport", rs["DiagnosticReport"][0], `"status":"preliminary"`, `"code":"LAB"`,
+		`"presentedForm":[{"contentType":"application/pdf","data":"JVBERi0xLjQK","size":9,`)
 }
 
 func keys(m map[string]string) []string {
@@ -555,4 +555,55 @@ func TestADTSegments(t *testing.T) {
 	}
 	contains(t, "surviving", rs["Patient"][0], `"value":"55501"`, `"type":"replaces"`)
 	contains(t, "merged", rs["Patient"][1], `"value":"55999"`, `"active":false`, `"type":"replaced-by"`, `"family":"ONeil"`)
+}
+
+// TestOrdersAndDocuments pins VXU, ORM, SIU, MDM and RDE conversions.
+func TestOrdersAndDocuments(t *testing.T) {
+	c := testConverter(t)
+	b, _ := convertFile(t, c, "v2-vxu-v04")
+	rs := resources(t, b)
+	if len(rs["Immunization"]) != 2 {
+		t.Fatalf("immunizations: %d", len(rs["Immunization"]))
+	}
+	contains(t, "Immunization", rs["Immunization"][0], `"status":"completed"`, `"system":"http://hl7.org/fhir/sid/cvx","code":"08"`,
+		`"occurrenceDateTime":"2024-04-01T10:15:00-05:00"`, `"primarySource":true`, `"lotNumber":"HB4410A"`,
+		`"doseQuantity":{"value":0.5,"unit":"mL","system":"http://unitsofmeasure.org","code":"mL"}`, `"code":"LT"`, `"code":"AP"`)
+	contains(t, "refusal", rs["Immunization"][1], `"status":"not-done"`, `"statusReason":{`, `"occurrenceDateTime":"2024-04-01"`)
+
+	b, _ = convertFile(t, c, "v2-orm-o01")
+	rs = resources(t, b)
+	if len(rs["ServiceRequest"]) != 2 {
+		t.Fatalf("service requests: %d", len(rs["ServiceRequest"]))
+	}
+	contains(t, "ServiceRequest", rs["ServiceRequest"][0], `"status":"active","intent":"order","priority":"stat"`, `"code":"24323-8"`,
+		`"value":"ORD-5001"`, `"value":"GRP-88"`, `"note":[{"text":"Patient fasting since midnight."}]`, `"code":"E11.9"`, `"requester":{"reference":"urn:uuid:`)
+	contains(t, "cancelled order", rs["ServiceRequest"][1], `"status":"revoked"`)
+
+	b, _ = convertFile(t, c, "v2-siu-s12")
+	rs = resources(t, b)
+	contains(t, "Appointment", rs["Appointment"][0], `"status":"booked"`, `"start":"2024-04-10T09:30:00-05:00","end":"2024-04-10T10:00:00-05:00","minutesDuration":30`,
+		`"comment":"Bring glucose log."`, `"code":"185389009"`, `"display":"SPRINGCLINIC CLINIC1 Room 4"`, `"status":"accepted"`, `"value":"F-APT-9001"`)
+
+	b, _ = convertFile(t, c, "v2-mdm-t02")
+	rs = resources(t, b)
+	d := rs["DocumentReference"][0]
+	contains(t, "DocumentReference", d, `"masterIdentifier":{"system":"urn:ferry:2.16.840.1.113883.3.999:document:springclinic","value":"DOC-77120"}`,
+		`"status":"current","docStatus":"final"`, `"code":"11488-4"`, `"code":"clinical-note"`, `"date":"2024-04-04T15:50:00-05:00"`,
+		`"contentType":"text/plain; charset=utf-8"`, `"contentType":"application/pdf"`, `"context":{"encounter":[{"reference":"urn:uuid:`)
+	var doc fhir.DocumentReference
+	if err := json.Unmarshal([]byte(d), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(doc.Content[0].Attachment.Data); got != "Reason for consult: uncontrolled diabetes.\nPlan: start metformin 500 mg twice daily\\titrate." {
+		t.Errorf("text content = %q", got)
+	}
+	if got := string(doc.Content[1].Attachment.Data); !strings.HasPrefix(got, "%PDF-1.4") || doc.Content[1].Attachment.Size != int64(len(got)) || len(doc.Content[1].Attachment.Hash) != 20 {
+		t.Errorf("pdf content = %q size %d", got, doc.Content[1].Attachment.Size)
+	}
+
+	b, _ = convertFile(t, c, "v2-rde-o11")
+	rs = resources(t, b)
+	contains(t, "MedicationRequest", rs["MedicationRequest"][0], `"status":"active","intent":"order"`, `"code":"860975"`,
+		`"text":"Take with meals"`, `"code":"BID"`, `"code":"PO"`, `"doseQuantity":{"value":500,"unit":"mg"`,
+		`"dispenseRequest":{"numberOfRepeatsAllowed":3,"quantity":{"value":60,"unit":"tablet","system":"http://unitsofmeasure.org","code":"{tbl}"}}`)
 }

@@ -1,0 +1,757 @@
+package v2fhir
+
+import (
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/hex"
+	"strconv"
+	"strings"
+
+	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/adapters/hl7v2"
+)
+
+func init() {
+	handlers["VXU^V04"] = (*conv).vxu
+	handlers["ORM^O01"] = (*conv).orders
+	handlers["OML^O21"] = (*conv).orders
+	handlers["RDE^O11"] = (*conv).pharmacyOrders
+	for _, t := range []string{"S12", "S13", "S14", "S15"} {
+		handlers["SIU^"+t] = (*conv).schedule
+	}
+	for _, t := range []string{"T02", "T04", "T06", "T08", "T10"} {
+		handlers["MDM^"+t] = (*conv).document
+	}
+}
+
+// patientContext converts the PID (required), PD1, NK1 and PV1 that head
+// the order, vaccination, scheduling and document messages.
+func (x *conv) patientContext() error {
+	pid, ok := x.m.Segment("PID")
+	if !ok {
+		return &ContentError{Segment: "PID", Field: "PID", Reason: "required segment missing"}
+	}
+	ref, err := x.patient(pid)
+	if err != nil {
+		return err
+	}
+	x.patientRef = ref
+	x.focus = append(x.focus, *ref)
+	if err := x.patientExtras(); err != nil {
+		return err
+	}
+	if pv1, ok := x.m.Segment("PV1"); ok {
+		enc, err := x.encounter(pv1, "unknown")
+		if err != nil {
+			return err
+		}
+		x.encRef = enc
+	}
+	return nil
+}
+
+// orderIDs reads the placer (ORC-2, else OBR-2) and filler (ORC-3, else
+// OBR-3) order numbers; key is the one that identifies the order here.
+func (x *conv) orderIDs(orc, obr hl7v2.Segment) (ids []fhir.Identifier, key fhir.Identifier) {
+	placer := x.ei(orc.Field(2), "PLAC", "placer")
+	if placer == nil {
+		placer = x.ei(obr.Field(2), "PLAC", "placer")
+	}
+	filler := x.ei(orc.Field(3), "FILL", "filler")
+	if filler == nil {
+		filler = x.ei(obr.Field(3), "FILL", "filler")
+	}
+	if placer != nil {
+		ids = append(ids, *placer)
+		key = *placer
+	}
+	if filler != nil {
+		ids = append(ids, *filler)
+		if key.Value == "" {
+			key = *filler
+		}
+	}
+	return ids, key
+}
+
+// orderStatus maps ORC-5 (table 0038), else ORC-1 (table 0119), to a
+// request status; cancelled is the name MedicationRequest uses for revoked.
+func orderStatus(orc hl7v2.Segment, cancelled string) string {
+	switch strings.ToUpper(orc.Field(5).Text(1)) {
+	case "A", "IP", "SC":
+		return "active"
+	case "CA", "DC", "RP":
+		return cancelled
+	case "CM":
+		return "completed"
+	case "ER":
+		return "entered-in-error"
+	case "HD":
+		return "on-hold"
+	}
+	switch strings.ToUpper(orc.Field(1).Text(1)) {
+	case "NW", "RL", "XO", "SN", "OK", "SC", "RE", "XR", "CH":
+		return "active"
+	case "CA", "OC", "DC", "OD", "CR", "DR":
+		return cancelled
+	case "HD", "OH":
+		return "on-hold"
+	}
+	return "unknown"
+}
+
+var priorities = map[string]string{"S": "stat", "A": "asap", "R": "routine", "P": "routine", "T": "urgent", "C": "urgent"}
+
+// orders converts ORM^O01 and OML^O21: one ServiceRequest per ORC (with
+// the OBR that details it), NTE notes attached.
+func (x *conv) orders() error {
+	if err := x.patientContext(); err != nil {
+		return err
+	}
+	var cur *orderGroup
+	var groups []*orderGroup
+	for _, seg := range x.m.Segments() {
+		switch seg.Name {
+		case "ORC":
+			cur = &orderGroup{orc: seg}
+			groups = append(groups, cur)
+		case "OBR":
+			if cur == nil || cur.obr.Name != "" {
+				cur = &orderGroup{orc: cur.orcOrEmpty()}
+				groups = append(groups, cur)
+			}
+			cur.obr = seg
+		case "TQ1":
+			if cur != nil && cur.tq1.Name == "" {
+				cur.tq1 = seg
+			}
+		case "NTE":
+			if cur != nil {
+				if t := nteText(seg); t != "" {
+					cur.notes = append(cur.notes, fhir.Annotation{Text: t})
+				}
+			}
+		}
+	}
+	if len(groups) == 0 {
+		return &ContentError{Segment: "ORC", Field: "ORC", Reason: "required segment missing"}
+	}
+	for _, g := range groups {
+		if err := x.serviceRequest(g); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type orderGroup struct {
+	orc, obr, tq1 hl7v2.Segment
+	notes         []fhir.Annotation
+}
+
+func (g *orderGroup) orcOrEmpty() hl7v2.Segment {
+	if g == nil {
+		return hl7v2.Segment{}
+	}
+	return g.orc
+}
+
+func (x *conv) serviceRequest(g *orderGroup) error {
+	ids, key := x.orderIDs(g.orc, g.obr)
+	if key.Value == "" {
+		// Neither placer nor filler number: the placer group number and
+		// the ordered test still tell this order apart.
+		if grp := g.orc.Field(4).Text(1); grp != "" {
+			key = fhir.Identifier{System: x.system("order"), Value: grp + "." + g.obr.Field(4).Text(1)}
+			ids = append(ids, key)
+		}
+	}
+	if key.Value == "" {
+		seg := g.orc
+		if seg.Name == "" {
+			seg = g.obr
+		}
+		return x.badField(seg, 2, "order has neither placer nor filler number")
+	}
+	sr := &fhir.ServiceRequest{
+		ResourceType: "ServiceRequest",
+		Identifier:   ids,
+		Status:       orderStatus(g.orc, "revoked"),
+		Intent:       "order",
+		Subject:      *x.patientRef,
+		Encounter:    x.encRef,
+		Code:         x.cwe(g.obr.Field(4).Rep(1), ""),
+		Note:         g.notes,
+	}
+	if id := x.ei(g.orc.Field(4), "PGN", "group"); id != nil {
+		sr.Requisition = id
+	}
+	var err error
+	if sr.AuthoredOn, err = x.fieldDateTime(g.orc, 9); err != nil {
+		return err
+	}
+	sr.Requester = x.practitioner(g.orc.Field(12).Rep(1))
+	if sr.Requester == nil {
+		sr.Requester = x.practitioner(g.obr.Field(16).Rep(1))
+	}
+	prio := g.tq1.Field(9).Text(1)
+	if prio == "" {
+		prio = g.obr.Field(27).Text(6)
+	}
+	sr.Priority = priorities[strings.ToUpper(prio)]
+	if sr.OccurrenceDateTime, err = x.fieldDateTime(g.tq1, 7); err != nil {
+		return err
+	}
+	for _, rep := range g.obr.Field(31).Reps() {
+		if cc := x.cwe(rep, ""); cc != nil {
+			sr.ReasonCode = append(sr.ReasonCode, *cc)
+		}
+	}
+	x.focus = append(x.focus, x.add("ServiceRequest", key, sr))
+	return nil
+}
+
+var immunizationStatus = map[string]string{"CP": "completed", "PA": "completed", "RE": "not-done", "NA": "not-done"}
+
+// vxu converts VXU^V04: one Immunization per RXA, with RXR route and site.
+func (x *conv) vxu() error {
+	if err := x.patientContext(); err != nil {
+		return err
+	}
+	var orc hl7v2.Segment
+	var imm *fhir.Immunization
+	n := 0
+	for _, seg := range x.m.Segments() {
+		switch seg.Name {
+		case "ORC":
+			orc = seg
+		case "RXA":
+			var err error
+			if imm, err = x.immunization(orc, seg); err != nil {
+				return err
+			}
+			n++
+		case "RXR":
+			if imm != nil {
+				imm.Route = x.cwe(seg.Field(1).Rep(1), v2Table+"0162")
+				imm.Site = x.tableCC(seg.Field(2).Rep(1), "0163")
+			}
+		}
+	}
+	if n == 0 {
+		return &ContentError{Segment: "RXA", Field: "RXA", Reason: "required segment missing"}
+	}
+	return nil
+}
+
+func (x *conv) immunization(orc, rxa hl7v2.Segment) (*fhir.Immunization, error) {
+	code := x.cwe(rxa.Field(5).Rep(1), "")
+	if code == nil {
+		return nil, x.badField(rxa, 5, "administered code is empty")
+	}
+	when, err := x.fieldDateTime(rxa, 3)
+	if err != nil {
+		return nil, err
+	}
+	if when == "" {
+		return nil, x.badField(rxa, 3, "administration date/time is empty")
+	}
+	imm := &fhir.Immunization{
+		ResourceType:       "Immunization",
+		Status:             "completed",
+		VaccineCode:        code,
+		Patient:            x.patientRef,
+		Encounter:          x.encRef,
+		OccurrenceDateTime: when,
+		LotNumber:          rxa.Field(15).Rep(1).Trimmed(),
+	}
+	if s, ok := immunizationStatus[strings.ToUpper(rxa.Field(20).Text(1))]; ok {
+		imm.Status = s
+	}
+	if strings.ToUpper(rxa.Field(21).Text(1)) == "D" {
+		imm.Status = "entered-in-error"
+	}
+	if amt := rxa.Field(6).Text(1); amt != "" && amt != "999" {
+		imm.DoseQuantity = x.quantity(amt, rxa.Field(7).Rep(1))
+	}
+	switch rxa.Field(9).Rep(1).Text(1) {
+	case "00":
+		t := true
+		imm.PrimarySource = &t
+	case "01", "02", "03", "04", "05", "06", "07", "08":
+		f := false
+		imm.PrimarySource = &f
+	}
+	if m := rxa.Field(17).Rep(1); !m.Empty() {
+		imm.Manufacturer = &fhir.Reference{Display: orStr(m.Text(2), m.Text(1))}
+	}
+	for _, rep := range rxa.Field(10).Reps() {
+		if ref := x.practitioner(rep); ref != nil {
+			imm.Performer = append(imm.Performer, fhir.ImmunizationPerformer{
+				Function: &fhir.CodeableConcept{Coding: []fhir.Coding{{System: v2Table + "0443", Code: "AP", Display: "Administering Provider"}}},
+				Actor:    ref,
+			})
+		}
+	}
+	if imm.Status == "not-done" {
+		imm.StatusReason = x.cwe(rxa.Field(18).Rep(1), "")
+	}
+	ids, key := x.orderIDs(orc, hl7v2.Segment{})
+	imm.Identifier = ids
+	if key.Value == "" {
+		key = x.scopedKey("immunization", firstCode(code), rxa.Field(3).Text(1))
+		imm.Identifier = append(imm.Identifier, key)
+	}
+	x.focus = append(x.focus, x.add("Immunization", key, imm))
+	return imm, nil
+}
+
+// pharmacyOrders converts RDE^O11: one MedicationRequest per ORC with its
+// RXE (or RXO), RXR route and TQ1 timing.
+func (x *conv) pharmacyOrders() error {
+	if err := x.patientContext(); err != nil {
+		return err
+	}
+	type rxGroup struct {
+		orc, rxo, rxe, rxr, tq1 hl7v2.Segment
+		notes                   []fhir.Annotation
+	}
+	var groups []*rxGroup
+	var cur *rxGroup
+	for _, seg := range x.m.Segments() {
+		if seg.Name == "ORC" {
+			cur = &rxGroup{orc: seg}
+			groups = append(groups, cur)
+			continue
+		}
+		if cur == nil {
+			continue
+		}
+		switch seg.Name {
+		case "RXO":
+			cur.rxo = seg
+		case "RXE":
+			cur.rxe = seg
+		case "RXR":
+			if cur.rxr.Name == "" {
+				cur.rxr = seg
+			}
+		case "TQ1":
+			if cur.tq1.Name == "" {
+				cur.tq1 = seg
+			}
+		case "NTE":
+			if t := nteText(seg); t != "" {
+				cur.notes = append(cur.notes, fhir.Annotation{Text: t})
+			}
+		}
+	}
+	if len(groups) == 0 {
+		return &ContentError{Segment: "ORC", Field: "ORC", Reason: "required segment missing"}
+	}
+	for _, g := range groups {
+		med := x.cwe(g.rxe.Field(2).Rep(1), "")
+		if med == nil {
+			med = x.cwe(g.rxo.Field(1).Rep(1), "")
+		}
+		if med == nil {
+			return x.badField(orOther(g.rxe, g.orc), 2, "give code is empty")
+		}
+		ids, key := x.orderIDs(g.orc, hl7v2.Segment{})
+		if key.Value == "" {
+			return x.badField(g.orc, 2, "order has neither placer nor filler number")
+		}
+		mr := &fhir.MedicationRequest{
+			ResourceType:              "MedicationRequest",
+			Identifier:                ids,
+			Status:                    orderStatus(g.orc, "cancelled"),
+			Intent:                    "order",
+			MedicationCodeableConcept: med,
+			Subject:                   x.patientRef,
+			Encounter:                 x.encRef,
+			Note:                      g.notes,
+			Requester:                 x.practitioner(g.orc.Field(12).Rep(1)),
+		}
+		var err error
+		if mr.AuthoredOn, err = x.fieldDateTime(g.orc, 9); err != nil {
+			return err
+		}
+		d := fhir.Dosage{}
+		var texts []string
+		for _, rep := range g.rxe.Field(7).Reps() {
+			if t := orStr(rep.Text(2), rep.Text(9), rep.Text(1)); t != "" {
+				texts = append(texts, t)
+			}
+		}
+		for _, rep := range g.rxe.Field(21).Reps() {
+			if t := orStr(rep.Text(2), rep.Text(1)); t != "" {
+				texts = append(texts, t)
+			}
+		}
+		d.Text = strings.Join(texts, "; ")
+		if q := x.quantity(g.rxe.Field(3).Text(1), g.rxe.Field(5).Rep(1)); q != nil {
+			d.DoseAndRate = []fhir.DosageDoseAndRate{{DoseQuantity: q}}
+		}
+		d.Route = x.cwe(g.rxr.Field(1).Rep(1), v2Table+"0162")
+		if rp := x.tableCC(g.tq1.Field(3).Rep(1), "0335"); rp != nil {
+			d.Timing = &fhir.Timing{Code: rp}
+		}
+		if d.Text != "" || d.DoseAndRate != nil || d.Route != nil || d.Timing != nil {
+			mr.DosageInstruction = []fhir.Dosage{d}
+		}
+		disp := &fhir.MedicationRequestSupply{Quantity: x.quantity(g.rxe.Field(10).Text(1), g.rxe.Field(11).Rep(1))}
+		if n, err := strconv.Atoi(g.rxe.Field(12).Text(1)); err == nil && n >= 0 {
+			disp.NumberOfRepeatsAllowed = &n
+		}
+		if disp.Quantity != nil || disp.NumberOfRepeatsAllowed != nil {
+			mr.DispenseRequest = disp
+		}
+		x.focus = append(x.focus, x.add("MedicationRequest", key, mr))
+	}
+	return nil
+}
+
+func orOther(a, b hl7v2.Segment) hl7v2.Segment {
+	if a.Name != "" {
+		return a
+	}
+	return b
+}
+
+var appointmentStatus = map[string]string{
+	"S12": "booked", "S13": "booked", "S14": "booked", "S15": "cancelled",
+}
+
+var fillerStatus = map[string]string{
+	"BOOKED": "booked", "CANCELLED": "cancelled", "COMPLETE": "fulfilled", "NOSHOW": "noshow",
+	"PENDING": "pending", "WAITLIST": "waitlist", "DELETED": "entered-in-error", "STARTED": "arrived",
+}
+
+// schedule converts SIU^S12-S15 to an Appointment: SCH identifiers, reason
+// and status; start from TQ1, SCH-11 or the first AIS; AIP, AIL and AIG as
+// participants next to the patient.
+func (x *conv) schedule() error {
+	sch, ok := x.m.Segment("SCH")
+	if !ok {
+		return &ContentError{Segment: "SCH", Field: "SCH", Reason: "required segment missing"}
+	}
+	if err := x.patientContext(); err != nil {
+		return err
+	}
+	a := &fhir.Appointment{ResourceType: "Appointment", Status: appointmentStatus[x.m.Type().Trigger]}
+	if s := fillerStatus[strings.ToUpper(sch.Field(25).Text(1))]; s != "" {
+		a.Status = s
+	}
+	var key fhir.Identifier
+	if id := x.ei(sch.Field(2), "FILL", "appointment"); id != nil {
+		a.Identifier = append(a.Identifier, *id)
+		key = *id
+	}
+	if id := x.ei(sch.Field(1), "PLAC", "appointment"); id != nil {
+		a.Identifier = append(a.Identifier, *id)
+		if key.Value == "" {
+			key = *id
+		}
+	}
+	if key.Value == "" {
+		return x.badField(sch, 1, "appointment has neither placer nor filler id")
+	}
+	if r := x.cwe(sch.Field(7).Rep(1), ""); r != nil {
+		a.ReasonCode = []fhir.CodeableConcept{*r}
+	}
+	a.AppointmentType = x.tableCC(sch.Field(8).Rep(1), "0276")
+	if a.Status == "cancelled" {
+		a.CancelationReason = x.cwe(sch.Field(6).Rep(1), "")
+	}
+	// Start and end: TQ1-7/8 (v2.5+), else SCH-11.4/.5, else AIS-4.
+	start, end := "", ""
+	var err error
+	if tq1, ok := x.m.Segment("TQ1"); ok {
+		if start, err = x.instant(tq1, 7); err != nil {
+			return err
+		}
+		if end, err = x.instant(tq1, 8); err != nil {
+			return err
+		}
+	}
+	if start == "" {
+		if d, ok := parseDTM(sch.Field(11).Text(4)); ok {
+			start = d.render(x.loc)
+		}
+		if d, ok := parseDTM(sch.Field(11).Text(5)); ok {
+			end = d.render(x.loc)
+		}
+	}
+	if start == "" {
+		if ais, ok := x.m.Segment("AIS"); ok {
+			if start, err = x.instant(ais, 4); err != nil {
+				return err
+			}
+		}
+	}
+	a.Start, a.End = start, end
+	if start == "" && a.Status != "cancelled" && a.Status != "waitlist" && a.Status != "proposed" {
+		return x.badField(sch, 11, "appointment has no start time")
+	}
+	if strings.EqualFold(sch.Field(10).Text(1), "min") {
+		if n, err := strconv.Atoi(sch.Field(9).Text(1)); err == nil && n > 0 {
+			a.MinutesDuration = n
+		}
+	}
+	var notes []string
+	inSCH := false
+	for _, seg := range x.m.Segments() {
+		switch seg.Name {
+		case "SCH":
+			inSCH = true
+		case "NTE":
+			if inSCH {
+				if t := nteText(seg); t != "" {
+					notes = append(notes, t)
+				}
+			}
+		case "AIS":
+			inSCH = false
+			if st := x.cwe(seg.Field(3).Rep(1), ""); st != nil {
+				a.ServiceType = append(a.ServiceType, *st)
+			}
+		case "AIP":
+			inSCH = false
+			if ref := x.practitioner(seg.Field(3).Rep(1)); ref != nil {
+				p := fhir.AppointmentParticipant{Actor: ref, Status: "accepted"}
+				if role := x.cwe(seg.Field(4).Rep(1), ""); role != nil {
+					p.Type = []fhir.CodeableConcept{*role}
+				}
+				a.Participant = append(a.Participant, p)
+			}
+		case "AIL":
+			inSCH = false
+			if loc := placeText(seg.Field(3)); loc != "" {
+				a.Participant = append(a.Participant, fhir.AppointmentParticipant{Actor: &fhir.Reference{Type: "Location", Display: loc}, Status: "accepted"})
+			}
+		case "AIG":
+			inSCH = false
+			if r := seg.Field(3).Rep(1); !r.Empty() {
+				a.Participant = append(a.Participant, fhir.AppointmentParticipant{Actor: &fhir.Reference{Type: "Device", Display: orStr(r.Text(2), r.Text(1))}, Status: "accepted"})
+			}
+		default:
+			if seg.Name != "TQ1" {
+				inSCH = false
+			}
+		}
+	}
+	a.Comment = strings.Join(notes, "\n")
+	a.Participant = append([]fhir.AppointmentParticipant{{Actor: x.patientRef, Status: "accepted"}}, a.Participant...)
+	x.focus = append(x.focus, x.add("Appointment", key, a))
+	return nil
+}
+
+// documentTypes maps TXA-2 (table 0270) to LOINC document codes US Core
+// accepts.
+var documentTypes = map[string]fhir.Coding{
+	"DS": {System: "http://loinc.org", Code: "18842-5", Display: "Discharge summary"},
+	"CN": {System: "http://loinc.org", Code: "11488-4", Display: "Consult note"},
+	"HP": {System: "http://loinc.org", Code: "34117-2", Display: "History and physical note"},
+	"PN": {System: "http://loinc.org", Code: "11506-3", Display: "Progress note"},
+	"OP": {System: "http://loinc.org", Code: "11504-8", Display: "Surgical operation note"},
+	"DI": {System: "http://loinc.org", Code: "18748-4", Display: "Diagnostic imaging study"},
+	"TS": {System: "http://loinc.org", Code: "18761-7", Display: "Transfer summary note"},
+	"PH": {System: "http://loinc.org", Code: "34117-2", Display: "History and physical note"},
+	"SP": {System: "http://loinc.org", Code: "11526-1", Display: "Pathology study"},
+	"CD": {System: "http://loinc.org", Code: "18842-5", Display: "Discharge summary"},
+}
+
+var docStatus = map[string]string{
+	"AU": "final", "LA": "final", "DO": "final", "DI": "preliminary", "IN": "preliminary",
+	"IP": "preliminary", "PA": "preliminary",
+}
+
+// document converts MDM^T02/T04/T06/T08/T10 to a DocumentReference whose
+// content is the OBX text (text/plain) and any ED attachments.
+func (x *conv) document() error {
+	txa, ok := x.m.Segment("TXA")
+	if !ok {
+		return &ContentError{Segment: "TXA", Field: "TXA", Reason: "required segment missing"}
+	}
+	if err := x.patientContext(); err != nil {
+		return err
+	}
+	dr := &fhir.DocumentReference{
+		ResourceType: "DocumentReference",
+		Status:       "current",
+		DocStatus:    docStatus[strings.ToUpper(txa.Field(17).Text(1))],
+		Subject:      x.patientRef,
+		Category: []fhir.CodeableConcept{{Coding: []fhir.Coding{{
+			System: "http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category", Code: "clinical-note", Display: "Clinical Note"}}}},
+	}
+	switch strings.ToUpper(txa.Field(19).Text(1)) {
+	case "CA":
+		dr.Status = "entered-in-error"
+	case "OB":
+		dr.Status = "superseded"
+	}
+	typ := &fhir.CodeableConcept{}
+	t2 := strings.ToUpper(txa.Field(2).Text(1))
+	if c, ok := documentTypes[t2]; ok {
+		typ.Coding = append(typ.Coding, c)
+	} else {
+		typ.Coding = append(typ.Coding, fhir.Coding{System: "http://terminology.hl7.org/CodeSystem/data-absent-reason", Code: "unknown", Display: "Unknown"})
+	}
+	if t2 != "" {
+		typ.Coding = append(typ.Coding, fhir.Coding{System: v2Table + "0270", Code: t2, Display: txa.Field(2).Text(2)})
+	}
+	dr.Type = typ
+	var key fhir.Identifier
+	if id := x.ei(txa.Field(12), "", "document"); id != nil {
+		dr.MasterIdentifier = id
+		key = *id
+	}
+	if id := x.ei(txa.Field(16), "", "document-file"); id != nil {
+		dr.Identifier = append(dr.Identifier, *id)
+		if key.Value == "" {
+			key = *id
+		}
+	}
+	if key.Value == "" {
+		key = x.scopedKey("document", t2, txa.Field(4).Text(1), x.m.ControlID())
+		dr.Identifier = append(dr.Identifier, key)
+	}
+	date := ""
+	var err error
+	for _, f := range []int{6, 4} {
+		if date, err = x.instant(txa, f); err != nil {
+			return err
+		}
+		if date != "" {
+			break
+		}
+	}
+	dr.Date = date
+	for _, f := range []int{5, 9} {
+		for _, rep := range txa.Field(f).Reps() {
+			if ref := x.practitioner(rep); ref != nil {
+				dr.Author = append(dr.Author, *ref)
+			}
+		}
+	}
+	dr.Authenticator = x.practitioner(txa.Field(22).Rep(1))
+	if parent := x.ei(txa.Field(13), "", "document"); parent != nil {
+		dr.RelatesTo = []fhir.DocumentReferenceRelates{{Code: "replaces", Target: &fhir.Reference{Type: "DocumentReference", Identifier: parent}}}
+	}
+	if x.encRef != nil {
+		dr.Context = &fhir.DocumentReferenceContext{Encounter: []fhir.Reference{*x.encRef}}
+	}
+	var text []string
+	for _, obx := range x.m.All("OBX") {
+		switch strings.ToUpper(obx.Field(2).Text(1)) {
+		case "TX", "FT", "ST":
+			for _, rep := range obx.Field(5).Reps() {
+				text = append(text, rep.String())
+			}
+		case "ED":
+			att, err := x.encapsulated(obx)
+			if err != nil {
+				return err
+			}
+			if att != nil {
+				dr.Content = append(dr.Content, fhir.DocumentReferenceContent{Attachment: *att})
+			}
+		}
+	}
+	if len(text) > 0 {
+		data := []byte(strings.Join(text, "\n"))
+		dr.Content = append([]fhir.DocumentReferenceContent{{Attachment: attachment("text/plain; charset=utf-8", data)}}, dr.Content...)
+	}
+	if len(dr.Content) == 0 {
+		return &ContentError{Segment: "OBX", Field: "OBX-5", Reason: "document has no content"}
+	}
+	x.focus = append(x.focus, x.add("DocumentReference", key, dr))
+	return nil
+}
+
+func attachment(contentType string, data []byte) fhir.Attachment {
+	sum := sha1.Sum(data)
+	return fhir.Attachment{ContentType: contentType, Data: data, Size: int64(len(data)), Hash: sum[:]}
+}
+
+// encapsulated decodes an ED value in OBX-5: .2 type of data, .3 subtype,
+// .4 encoding (Base64, Hex or A for ASCII), .5 the data. An empty ED gives
+// nil; undecodable data is a content error.
+func (x *conv) encapsulated(obx hl7v2.Segment) (*fhir.Attachment, error) {
+	ed := obx.Field(5).Rep(1)
+	raw := ed.Comp(5).String()
+	if strings.TrimSpace(raw) == "" {
+		return nil, nil
+	}
+	var data []byte
+	var err error
+	switch strings.ToUpper(ed.Text(4)) {
+	case "BASE64":
+		data, err = base64.StdEncoding.DecodeString(strings.Map(dropSpace, raw))
+	case "HEX":
+		data, err = hex.DecodeString(strings.Map(dropSpace, raw))
+	default:
+		data = []byte(raw)
+	}
+	if err != nil {
+		return nil, x.badField(obx, 5, "encapsulated data does not decode: "+err.Error())
+	}
+	att := attachment(mimeType(ed.Text(2), ed.Text(3)), data)
+	if c := x.cwe(obx.Field(3).Rep(1), ""); c != nil {
+		att.Title = orStr(c.Text, firstDisplay(c))
+	}
+	return &att, nil
+}
+
+func dropSpace(r rune) rune {
+	if r == ' ' || r == '\n' || r == '\r' || r == '\t' {
+		return -1
+	}
+	return r
+}
+
+func firstDisplay(cc *fhir.CodeableConcept) string {
+	if len(cc.Coding) == 0 {
+		return ""
+	}
+	return cc.Coding[0].Display
+}
+
+// mimeType turns ED.2/ED.3 (MIME type and subtype, or the v2 table 0191
+// codes AP, IM, TEXT...) into a content type.
+func mimeType(typ, sub string) string {
+	t, s := strings.ToLower(typ), strings.ToLower(sub)
+	switch t {
+	case "ap":
+		t = "application"
+	case "im":
+		t = "image"
+	case "au":
+		t = "audio"
+	case "tx", "text":
+		t = "text"
+	}
+	switch {
+	case t == "application" || t == "image" || t == "audio" || t == "video" || t == "text":
+		if s == "" {
+			if t == "text" {
+				return "text/plain"
+			}
+			return "application/octet-stream"
+		}
+		if s == "octet-stream" || validToken(s) {
+			return t + "/" + s
+		}
+	}
+	return "application/octet-stream"
+}
+
+func validToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.') {
+			return false
+		}
+	}
+	return s != ""
+}
