@@ -51,6 +51,7 @@ func BenchmarkPut(b *testing.B) {
 			}
 			wg.Wait()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "puts/s")
+			b.ReportMetric(float64(b.N)/float64(diskq.Commits(q)), "puts/fsync")
 		})
 	}
 }

@@ -669,9 +669,10 @@ func (q *Queue) closeFiles() error {
 // waits for the next sync), so each sync carries N/2 items. To merge them,
 // the writer remembers how many Puts were in flight when it answered the
 // last batch and, if fewer than that are waiting now, waits for the rest
-// a little: at most half the recent sync time, so that a lone producer
-// pays nothing and a slow one at most half a sync (PostgreSQL's
-// commit_delay, sized by measurement instead of configuration).
+// a little: at most one recent sync time. A lone producer pays nothing;
+// for N closed-loop producers N/(sync+wait) is never less than the N/2
+// per sync of the split, and it doubles when they all make it (the idea
+// of PostgreSQL's commit_delay, sized by measurement, not configuration).
 func (q *Queue) writeLoop() {
 	defer close(q.writerDone)
 	var batch []*writeReq
@@ -695,7 +696,7 @@ func (q *Queue) writeLoop() {
 					break drain
 				}
 				if deadline.IsZero() {
-					deadline = time.Now().Add(min(q.syncTime/2, maxCommitDelay))
+					deadline = time.Now().Add(min(q.syncTime, maxCommitDelay))
 				}
 				wait := time.Until(deadline)
 				if wait <= 0 {
