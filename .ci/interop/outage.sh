@@ -31,7 +31,9 @@ delivered() { # PREFIX → number of that phase's patients at the exchange
 }
 
 # --- A: 503 + Retry-After ---
-ctl "/control/fail?status=503&retry_after=2" >/dev/null
+RA=5       # Retry-After seconds: longer than ferry's max_interval (2s) so honouring it is visible
+WORKERS=4  # ferry's default exchange.workers
+ctl "/control/fail?status=503&retry_after=$RA" >/dev/null
 t0=$(date +%s)
 send A 30
 log "A: 30 messages acked during 503"
@@ -41,7 +43,11 @@ n503=$(ctl /control/stats GET | jq -r '.byStatus["503"] // 0')
 [ "$(delivered A)" = 0 ] || die "A: resources arrived although the exchange answered 503"
 while (($(date +%s) - t0 < OUTAGE_S)); do sleep 1; done
 n503=$(ctl /control/stats GET | jq -r '.byStatus["503"] // 0')
-log "A: ${OUTAGE_S}s of 503 (Retry-After: 2) drew $n503 attempts; restoring"
+log "A: ${OUTAGE_S}s of 503 (Retry-After: $RA) drew $n503 attempts; restoring"
+# Honouring Retry-After, each worker tries at most about once per RA seconds; ignoring it (backoff
+# capped at max_interval 2s) would take well over twice as many.
+limit=$((WORKERS * (OUTAGE_S / RA + 2)))
+((n503 <= limit)) || die "A: $n503 attempts in ${OUTAGE_S}s: Retry-After: $RA not honoured (limit $limit)"
 ctl /control/ok >/dev/null
 node "$here/check-exchange.mjs" --control "$EX_CTL" --acked "$WORK/acked-A.txt" --obx 2 --wait-s 120 ||
   die "A: queue did not drain after the 503 outage"
