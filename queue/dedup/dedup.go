@@ -21,10 +21,11 @@
 // Open. Open also applies the retention (MaxKeys, MaxAge) and rewrites
 // the file when that drops enough (tmp, fsync, rename, directory fsync).
 //
-// Add returns after fdatasync. Concurrent Adds share one write and sync:
-// the first caller to find no flush running becomes the leader and writes
+// Add returns after fsync. Concurrent Adds share one write and sync: the
+// first caller to find no flush running becomes the leader and writes
 // everything queued so far; the others wait for it (leader/follower group
-// commit).
+// commit). Remember does not wait at all; a background flush takes its
+// keys, and Close writes what is left.
 //
 // One process at a time may have the file open; keep it in the data
 // directory whose queue lock guards it.
@@ -312,6 +313,45 @@ func (s *Set) Add(key [32]byte) error {
 	return nil
 }
 
+// Remember adds key like Add but returns without waiting for the disk; a
+// background flush writes it with the next group. A crash may forget the
+// last keys remembered, which costs at most a duplicate delivery, so an
+// adapter can use Remember and spend its fsync on the queue alone.
+func (s *Set) Remember(key [32]byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if s.err != nil {
+		return fmt.Errorf("dedup remember: %w", s.err)
+	}
+	if _, ok := s.keys[key]; ok {
+		return nil
+	}
+	now := s.opts.Clock().Unix()
+	s.keys[key] = entry{added: now, gen: s.gen}
+	s.order = append(s.order, ordered{key: key, added: now})
+	s.pending = appendRecord(s.pending, key, now)
+	s.evict()
+	if !s.flushing {
+		s.flushing = true
+		go s.background()
+	}
+	return nil
+}
+
+// background flushes until nothing is pending.
+func (s *Set) background() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.flushing = false
+	for len(s.pending) > 0 && s.err == nil && !s.closed {
+		s.flushLocked()
+	}
+	s.cond.Broadcast()
+}
+
 // flushLocked writes and syncs everything pending as the leader; s.mu is
 // released during the I/O so that followers can queue more records.
 func (s *Set) flushLocked() {
@@ -373,6 +413,17 @@ func (s *Set) Close() error {
 		s.cond.Wait()
 	}
 	s.cond.Broadcast()
+	if len(s.pending) > 0 && s.err == nil {
+		// Remembered keys no flush has taken yet.
+		_, err := s.f.Write(s.pending)
+		if err == nil {
+			err = s.f.Sync()
+		}
+		if err != nil {
+			s.f.Close()
+			return fmt.Errorf("close dedup set: %w", err)
+		}
+	}
 	if err := s.f.Close(); err != nil {
 		return fmt.Errorf("close dedup set: %w", err)
 	}

@@ -258,3 +258,25 @@ func BenchmarkAdd(b *testing.B) {
 		})
 	}
 }
+
+func TestRememberIsFlushed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "seen.db")
+	s := mustOpen(t, path, Options{})
+	for i := range 500 {
+		if err := s.Remember(key(i)); err != nil {
+			t.Fatal(err)
+		}
+		if !s.Seen(key(i)) {
+			t.Fatalf("key %d not seen right after Remember", i)
+		}
+	}
+	mustAdd(t, s, key(1000)) // waits for its own record; the rest may still be in flight
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpen(t, path, Options{})
+	defer s.Close()
+	if s.Len() != 501 {
+		t.Fatalf("Len after Close and reopen = %d, want 501", s.Len())
+	}
+}
