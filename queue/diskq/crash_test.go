@@ -169,28 +169,39 @@ func TestCrashKill9(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		ready := make(chan struct{})
+		// flowing closes once the child has put a few items (or, for
+		// every fourth cycle, as soon as it runs, so the kill may hit
+		// Open and recovery): the random kill time starts there, which
+		// keeps the test meaningful on a slow or busy machine.
+		flowing := make(chan struct{})
 		lines := make(chan []string, 1)
 		go func() {
 			var got []string
+			puts := 0
+			if cycle%4 == 3 {
+				close(flowing)
+				puts = -1
+			}
 			sc := bufio.NewScanner(out)
 			for sc.Scan() {
-				if sc.Text() == "R" {
-					close(ready)
+				if puts >= 0 && strings.HasPrefix(sc.Text(), "P ") {
+					if puts++; puts == 10 {
+						close(flowing)
+					}
 				}
 				got = append(got, sc.Text())
 			}
+			if puts >= 0 && puts < 10 {
+				close(flowing)
+			}
 			lines <- got
 		}()
-		// Most kills land while items flow; every fourth may hit Open.
-		if cycle%4 != 3 {
-			select {
-			case <-ready:
-			case <-time.After(30 * time.Second):
-				t.Fatalf("cycle %d: child never opened the queue", cycle)
-			}
+		select {
+		case <-flowing:
+		case <-time.After(60 * time.Second):
+			t.Fatalf("cycle %d: child put nothing", cycle)
 		}
-		time.Sleep(time.Duration(5+rng.IntN(150)) * time.Millisecond)
+		time.Sleep(time.Duration(rng.IntN(120)) * time.Millisecond)
 		if err := cmd.Process.Kill(); err != nil {
 			t.Fatal(err)
 		}
