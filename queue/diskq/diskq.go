@@ -448,7 +448,7 @@ func (q *Queue) ackFunc(m *meta, it *queue.Item) queue.AckFunc {
 			}
 			dl := &DeadLetter{
 				ID: it.ID, Key: it.Key, Source: it.Source, Attrs: it.Attrs,
-				Attempts: it.Attempts + 1, Enqueued: it.Enqueued, Died: time.Now(),
+				Attempts: m.attempts + 1, Enqueued: it.Enqueued, Died: time.Now(),
 				Reason: err.Error(), Seq: m.seq, Body: it.Body,
 			}
 			if derr := q.dead.write(dl); derr != nil {
