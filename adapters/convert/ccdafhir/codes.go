@@ -157,10 +157,68 @@ func rootURI(root string) string {
 		return "urn:oid:" + root
 	case isUUID(root):
 		return "urn:uuid:" + strings.ToLower(root)
-	case strings.Contains(root, ":"):
-		return root
+	case hasScheme(root):
+		return uriSafe(root)
 	}
-	return "urn:id:" + root
+	return "urn:id:" + uriSafe(root)
+}
+
+// hasScheme reports whether s starts with a URI scheme ("urn:", "http:").
+func hasScheme(s string) bool {
+	i := strings.IndexByte(s, ':')
+	if i < 1 {
+		return false
+	}
+	for j := 0; j < i; j++ {
+		c := s[j]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+		case j > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// uriSafe percent-encodes whitespace and control bytes, which a FHIR uri
+// may not contain.
+func uriSafe(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] == 0x7f || s[i] == '%' {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if ch <= ' ' || ch == 0x7f || ch == '%' {
+			b.WriteByte('%')
+			b.WriteByte(hex[ch>>4])
+			b.WriteByte(hex[ch&15])
+			continue
+		}
+		b.WriteByte(ch)
+	}
+	return b.String()
+}
+
+// token normalises a FHIR code: no leading, trailing or repeated
+// whitespace.
+func token(s string) string {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '\t' || c == '\n' || c == '\r' || (c == ' ' && (i == 0 || i == len(s)-1 || s[i+1] == ' ')) {
+			return strings.Join(strings.Fields(s), " ")
+		}
+	}
+	return s
 }
 
 // identifier maps an II to a FHIR Identifier: root+extension gives
@@ -206,7 +264,11 @@ func coding(c *cd) (fhir.Coding, bool) {
 	if c == nil || strings.TrimSpace(c.Code) == "" || (c.NullFlavor != "" && c.Code == "") {
 		return fhir.Coding{}, false
 	}
-	return fhir.Coding{System: systemURI(c.CodeSystem), Code: strings.TrimSpace(c.Code), Display: clean(c.DisplayName)}, true
+	sys := c.CodeSystem
+	if sys == "" && c.CodeSystemName != "" {
+		sys = codeSystemNames[strings.ToLower(strings.TrimSpace(c.CodeSystemName))]
+	}
+	return fhir.Coding{System: systemURI(sys), Code: token(c.Code), Display: clean(c.DisplayName)}, true
 }
 
 // concept maps a CD with its translations to a CodeableConcept. A

@@ -110,7 +110,7 @@ func (c *converter) buildPatient() {
 			if lc.LanguageCode == nil || strings.TrimSpace(lc.LanguageCode.Code) == "" {
 				continue
 			}
-			com := fhir.PatientCommunication{Language: fhir.CodeableConcept{Coding: []fhir.Coding{{System: "urn:ietf:bcp:47", Code: strings.TrimSpace(lc.LanguageCode.Code)}}}}
+			com := fhir.PatientCommunication{Language: fhir.CodeableConcept{Coding: []fhir.Coding{{System: "urn:ietf:bcp:47", Code: token(lc.LanguageCode.Code)}}}}
 			if lc.PreferenceInd != nil && lc.PreferenceInd.Value != "" {
 				com.Preferred = ptr(boolAttr(lc.PreferenceInd.Value))
 			}
@@ -633,7 +633,7 @@ func (c *converter) document2() {
 		format += "1.1"
 	}
 	sum := sha1.Sum(c.raw)
-	att := fhir.Attachment{ContentType: "text/xml", Language: c.lang, Size: int64(len(c.raw)), Hash: sum[:],
+	att := fhir.Attachment{ContentType: "text/xml", Language: token(c.lang), Size: int64(len(c.raw)), Hash: sum[:],
 		Title: c.title, Creation: c.effective}
 	if !c.opts.NoBinary {
 		bin := &fhir.Binary{ResourceType: "Binary", ContentType: "text/xml", Data: c.raw, SecurityContext: idn.reference()}
@@ -695,7 +695,7 @@ func (idn identity) attachmentURL() string {
 // embedded base64 becomes a Binary, a reference stays a URL.
 func (c *converter) nonXMLContent(doc identity) (fhir.DocumentReferenceContent, bool) {
 	t := c.nonXML
-	mt := strings.TrimSpace(t.MediaType)
+	mt := token(t.MediaType)
 	if t.Reference != nil && strings.TrimSpace(t.Reference.Value) != "" {
 		u := strings.TrimSpace(t.Reference.Value)
 		if mt == "" {

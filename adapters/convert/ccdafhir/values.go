@@ -24,13 +24,6 @@ var codeSystemNames = map[string]string{
 	"cpt":       "2.16.840.1.113883.6.12",
 }
 
-// fixSystem fills a missing codeSystem from codeSystemName.
-func fixSystem(c *cd) {
-	if c != nil && c.CodeSystem == "" && c.CodeSystemName != "" {
-		c.CodeSystem = codeSystemNames[strings.ToLower(strings.TrimSpace(c.CodeSystemName))]
-	}
-}
-
 // dateTime converts an HL7 TS (YYYY[MM[DD[HH[MM[SS[.S+]]]]]][+/-ZZZZ]) to a
 // FHIR dateTime, keeping its precision. FHIR needs a zone once a time is
 // given; a TS with a time but no zone is cut to its date rather than
@@ -262,7 +255,7 @@ func quantity(value, unit string) *fhir.Quantity {
 		return nil
 	}
 	q := &fhir.Quantity{Value: n}
-	unit = strings.TrimSpace(unit)
+	unit = token(unit)
 	if unit != "" {
 		q.Unit, q.System, q.Code = unit, sysUCUM, unit
 	}
