@@ -2,9 +2,9 @@ package ccdafhir
 
 import (
 	"encoding/json"
+	"math/rand"
 	"os"
 	"path/filepath"
-	"math/rand"
 	"testing"
 	"time"
 )
