@@ -93,6 +93,9 @@ func New(q Putter, d Deduper, quarantine *Quarantine, converters map[string]Conv
 
 var _ adapters.Consumer = (*Pipeline)(nil)
 
+// Quarantine returns the store of inputs that could not be converted.
+func (p *Pipeline) Quarantine() *Quarantine { return p.quarantine }
+
 // Stats returns the pipeline's counters.
 func (p *Pipeline) Stats() *Stats { return p.stats }
 
