@@ -559,7 +559,8 @@ func (x *conv) dateTime(s string) (string, bool) {
 }
 
 func (d dtm) render(loc *time.Location) string {
-	digits := d.digits + "000000"[:14-len(d.digits)]
+	// Pad to YYYYMMDDHHMMSS: a missing month or day is 01, a missing time 0.
+	digits := d.digits + "0101000000"[len(d.digits)-4:]
 	out := digits[:4] + "-" + digits[4:6] + "-" + digits[6:8] + "T" + digits[8:10] + ":" + digits[10:12] + ":" + digits[12:14]
 	if d.frac != "" {
 		out += "." + d.frac

@@ -607,3 +607,29 @@ func TestOrdersAndDocuments(t *testing.T) {
 		`"text":"Take with meals"`, `"code":"BID"`, `"code":"PO"`, `"doseQuantity":{"value":500,"unit":"mg"`,
 		`"dispenseRequest":{"numberOfRepeatsAllowed":3,"quantity":{"value":60,"unit":"tablet","system":"http://unitsofmeasure.org","code":"{tbl}"}}`)
 }
+
+// FuzzConvert: no input makes the converter panic, and whatever converts
+// encodes as JSON.
+func FuzzConvert(f *testing.F) {
+	inputs, _ := filepath.Glob("../../../testdata/convert/*/input.hl7")
+	for _, in := range inputs {
+		if raw, err := os.ReadFile(in); err == nil {
+			f.Add(raw)
+		}
+	}
+	f.Add([]byte(minimalADT))
+	c := &Converter{Location: time.UTC}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		b, _, err := c.ConvertRaw(raw)
+		if err != nil {
+			return
+		}
+		js, err := json.Marshal(b)
+		if err != nil {
+			t.Fatalf("converted bundle does not encode: %v", err)
+		}
+		if os.Getenv("FERRY_FUZZ_STRICT") != "" {
+			strictR4(t, js)
+		}
+	})
+}
