@@ -2,6 +2,10 @@ package main
 
 import (
 	"fmt"
+	"math/big"
+	"os"
+
+	"github.com/google/uuid"
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
@@ -23,12 +27,25 @@ func converters(cfg *config.Config) map[string]pipeline.Converter {
 		"fhir-json":   pipeline.FHIRJSON{},
 		"fhir-ndjson": pipeline.FHIRJSON{},
 	}
-	// The fax converter needs its settings (source OID, author); without a
-	// valid fax section, faxes are quarantined with the reason.
-	if fc, err := faxfhir.New(cfg.Fax); err == nil {
+	// The fax converter needs its settings (source OID, author). Without a
+	// fax section (the embedded default, `ferry convert`), the source OID is
+	// derived from the host name under the UUID arc 2.25, which is stable
+	// for this machine and unique enough to tell sources apart.
+	fcfg := cfg.Fax
+	if fcfg.SourceID == "" {
+		fcfg.SourceID = hostOID()
+	}
+	if fc, err := faxfhir.New(fcfg); err == nil {
 		m["fax"] = pipeline.Fax{Conv: fc}
 	}
 	return m
+}
+
+// hostOID returns 2.25.<the UUIDv5 of the host name, as a decimal>.
+func hostOID() string {
+	host, _ := os.Hostname()
+	u := uuid.NewSHA1(uuid.NameSpaceDNS, []byte("ferry."+host))
+	return "2.25." + new(big.Int).SetBytes(u[:]).String()
 }
 
 // newFolderSource builds the source for one watched folder by its kind.
