@@ -396,4 +396,7 @@ const (
 	tplEncounterActivity   = "2.16.840.1.113883.10.20.22.4.49"
 	tplEncounterDiagnosis  = "2.16.840.1.113883.10.20.22.4.80"
 	tplHospitalDischargeDx = "2.16.840.1.113883.10.20.22.4.33"
+	tplAdmissionDx         = "2.16.840.1.113883.10.20.22.4.34"
+	tplPreopDx             = "2.16.840.1.113883.10.20.22.4.65"
+	tplPostopDx            = "2.16.840.1.113883.10.20.22.4.51"
 )

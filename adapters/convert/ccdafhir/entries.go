@@ -302,6 +302,29 @@ func (c *converter) problemConcern(a *act, s *section) {
 	}
 }
 
+// diagnosisAct maps a hospital admission/discharge or pre/post-procedure
+// diagnosis act: its problem observations become encounter diagnoses of
+// the document's encompassing encounter.
+func (c *converter) diagnosisAct(a *act) {
+	prev := c.curEncounter
+	if prev == "" {
+		c.curEncounter = c.encounter
+	}
+	n := 0
+	related(a, func(i int, _ *relationship, x *act, el string) {
+		if el == "observation" {
+			n++
+			c.push("entryRelationship[" + strconv.Itoa(i+1) + "]")
+			c.condition(x, a, "encounter-diagnosis")
+			c.pop()
+		}
+	})
+	c.curEncounter = prev
+	if n == 0 {
+		c.skip("diagnosis act without observation")
+	}
+}
+
 // condition maps a Problem Observation; it returns the reference.
 func (c *converter) condition(o *act, concern *act, category string) string {
 	idn, ids, fresh := c.claimEntry("Condition", o.ID, "observation")

@@ -30,6 +30,7 @@ var documentKinds = map[string]string{
 // the end because the birth-sex extension comes from a section.
 type patientState struct {
 	idn      identity
+	scope    string // Patient|system|value, prefixed to patient-specific keys
 	res      *fhir.Patient
 	birthSex string
 }
@@ -120,7 +121,7 @@ func (c *converter) buildPatient() {
 	if pr.ProviderOrganization != nil {
 		p.ManagingOrganization = c.organization(pr.ProviderOrganization)
 	}
-	c.patient = &patientState{idn: idn, res: p}
+	c.patient = &patientState{idn: idn, res: p, scope: "Patient|" + idn.ident.System + "|" + idn.ident.Value}
 }
 
 // patientIdentifiers maps patientRole ids. SSNs are normalised to digits;

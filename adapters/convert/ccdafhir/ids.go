@@ -35,7 +35,15 @@ func (c *converter) claim(typ string, ids []fhir.Identifier, synth string, share
 		ids = append(ids, ident)
 		k = typ + "|" + ident.System + "|" + ident.Value
 	}
-	u := uuid.NewSHA1(namespace, []byte(k)).String()
+	// Patient-specific resources are scoped to their patient, so an entry
+	// id reused by a careless sender for another patient can never make
+	// two patients share (and overwrite) a resource. The business
+	// identifier itself is kept as sent.
+	name := k
+	if !shared && typ != "Patient" && c.patient != nil {
+		name = c.patient.scope + "|" + k
+	}
+	u := uuid.NewSHA1(namespace, []byte(name)).String()
 	idn := identity{typ: typ, uuid: u, ident: ident}
 	if c.opts.Mode == ModeConditional {
 		idn.ref = "urn:uuid:" + u

@@ -194,3 +194,37 @@ func TestSSNPolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestPatientScopedIDs: the same entry id in another document of the same
+// patient is the same resource (de-duplicated at the receiver), but in a
+// document of another patient it is a different one.
+func TestPatientScopedIDs(t *testing.T) {
+	raw := readCase(t, "ccda-problem")
+	otherDoc := bytes.Replace(raw, []byte(`extension="PRB1"/>`), []byte(`extension="PRB9"/>`), 1)
+	otherPatient := bytes.Replace(otherDoc, []byte(`extension="MRN-PRB1"`), []byte(`extension="MRN-OTHER"`), 1)
+	ids := func(doc []byte) map[string]string {
+		b, _, err := ConvertBytes(doc, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, e := range b.Entry {
+			if c, ok := e.Resource.(*fhir.Condition); ok {
+				out[c.Identifier[0].Value] = c.ID
+			}
+		}
+		return out
+	}
+	a, b, c := ids(raw), ids(otherDoc), ids(otherPatient)
+	if len(a) != 2 {
+		t.Fatalf("conditions: %v", a)
+	}
+	for k, id := range a {
+		if b[k] != id {
+			t.Errorf("same patient, other document: %s got id %s, want %s", k, b[k], id)
+		}
+		if c[k] == id || c[k] == "" {
+			t.Errorf("other patient: %s shares id %s", k, id)
+		}
+	}
+}

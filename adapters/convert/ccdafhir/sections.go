@@ -103,6 +103,9 @@ func (c *converter) entry(rel *relationship, s *section) error {
 		c.allergyConcern(a)
 	case hasTemplate(t, tplAllergyObs) || (s.kind == secAllergies && el == "observation"):
 		c.allergy(a, nil)
+	case el == "act" && (hasTemplate(t, tplHospitalDischargeDx) || hasTemplate(t, tplAdmissionDx) ||
+		hasTemplate(t, tplPreopDx) || hasTemplate(t, tplPostopDx)):
+		c.diagnosisAct(a)
 	case hasTemplate(t, tplProblemConcern) || hasTemplate(t, tplHealthConcern) ||
 		((s.kind == secProblems || s.kind == secHealthConcerns) && el == "act"):
 		c.problemConcern(a, s)
