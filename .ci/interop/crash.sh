@@ -57,4 +57,5 @@ log "$acked messages acked across $kills crashes; waiting for the queue to drain
 
 node "$here/check-exchange.mjs" --control "$EX_CTL" --acked "$WORK/acked.txt" --sent "$WORK/sent.txt" --obx 2 --wait-s 300 ||
   { tail -20 "$WORK/ferry.log"; die "exchange content check failed"; }
+assert_drained "$STATUS"
 log "PASS ($acked acked messages, $kills kill -9)"

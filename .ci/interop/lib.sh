@@ -132,3 +132,20 @@ cleanup() {
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   PIDS=()
 }
+
+# metric STATUS_PORT NAME prints one unlabelled metric from ferry's /metrics.
+metric() { curl -sS "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1==n{print $2; exit}'; }
+
+# assert_drained STATUS_PORT [SECONDS]: ferry's queue is empty and nothing was dead-lettered.
+assert_drained() {
+  local port=$1 secs=${2:-60} depth="" dead="" i
+  for ((i = 0; i < secs; i++)); do
+    depth=$(metric "$port" ferry_queue_depth || true)
+    [ "$depth" = 0 ] && break
+    sleep 1
+  done
+  [ "$depth" = 0 ] || die "ferry queue not drained (ferry_queue_depth=${depth:-unreadable})"
+  dead=$(metric "$port" ferry_dead_letters || true)
+  [ "$dead" = 0 ] || die "ferry dead-lettered bundles (ferry_dead_letters=${dead:-unreadable})"
+  log "ferry queue drained, no dead letters"
+}

@@ -72,4 +72,5 @@ node "$here/check-exchange.mjs" --control "$EX_CTL" --acked "$WORK/acked-all.txt
   die "C: lost answers led to missing or duplicated resources"
 injected=$(ctl /control/stats GET | jq -r .injected)
 log "C: $injected answers lost after storing; no duplicates"
+assert_drained "$STATUS"
 log "PASS"
