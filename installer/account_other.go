@@ -14,3 +14,6 @@ func EnsureAccount(string) (bool, error) { return false, nil }
 func PrepareFolders(Layout) error {
 	return errors.New("prepare folders: not supported on this operating system")
 }
+
+// FixOwnership is a no-op on this OS.
+func FixOwnership(string) error { return nil }

@@ -10,6 +10,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"syscall"
 )
 
 // ServiceUser is the account name handed to the service manager.
@@ -56,7 +57,7 @@ func accountIDs() (uid, gid int, err error) {
 // PrepareFolders creates the folders of l with tight permissions:
 //
 //	config dir  0750 root:ferry  (the service reads its config and keys, cannot change them)
-//	config file 0640 root:ferry  (when it exists)
+//	config file 0640 root:ferry  (when it exists; likewise l.Readable)
 //	data dir    0700 ferry:ferry (queue, quarantine, dead letters: PHI)
 //
 // Existing folders get their owner and mode corrected; their contents are
@@ -66,12 +67,19 @@ func PrepareFolders(l Layout) error {
 	if err != nil {
 		return err
 	}
-	if err := ensureDir(l.ConfigDir, 0o750, 0, gid); err != nil {
-		return err
-	}
-	if _, err := os.Stat(l.ConfigFile); err == nil {
-		if err := setOwnerMode(l.ConfigFile, 0o640, 0, gid); err != nil {
+	if l.ConfigDir != "" {
+		if err := ensureDir(l.ConfigDir, 0o750, 0, gid); err != nil {
 			return err
+		}
+	}
+	for _, f := range append([]string{l.ConfigFile}, l.Readable...) {
+		if f == "" {
+			continue
+		}
+		if _, err := os.Stat(f); err == nil {
+			if err := setOwnerMode(f, 0o640, 0, gid); err != nil {
+				return err
+			}
 		}
 	}
 	if err := ensureDir(l.DataDir, 0o700, uid, gid); err != nil {
@@ -110,4 +118,38 @@ func bytesTrim(b []byte) string {
 		b = b[:len(b)-1]
 	}
 	return string(b)
+}
+
+// FixOwnership gives the data folder's contents back to the service account
+// after an administrator's command (backfill, queue retry) wrote into it as
+// root; otherwise the service could not open the files it finds there. It
+// does nothing unless running as root and the folder belongs to the
+// service account.
+func FixOwnership(dataDir string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	uid, gid, err := accountIDs()
+	if err != nil {
+		return nil
+	}
+	fi, err := os.Stat(dataDir)
+	if err != nil {
+		return nil
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); !ok || int(st.Uid) != uid {
+		return nil
+	}
+	return filepath.Walk(dataDir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) == uid {
+			return nil
+		}
+		if err := os.Lchown(p, uid, gid); err != nil {
+			return fmt.Errorf("give %s to ferry: %w", p, err)
+		}
+		return nil
+	})
 }

@@ -31,6 +31,9 @@ func PrepareFolders(l Layout) error {
 		{l.ConfigDir, "(OI)(CI)RX"},
 		{l.DataDir, "(OI)(CI)M"},
 	} {
+		if d.dir == "" {
+			continue
+		}
 		if err := os.MkdirAll(d.dir, 0o700); err != nil {
 			return fmt.Errorf("create %s: %w", d.dir, err)
 		}
@@ -46,3 +49,6 @@ func PrepareFolders(l Layout) error {
 	}
 	return nil
 }
+
+// FixOwnership is a no-op on Windows: files inherit the data folder's ACL.
+func FixOwnership(dataDir string) error { return nil }

@@ -41,12 +41,16 @@ type Layout struct {
 	Binary string
 	// ConfigDir holds ferry.yaml and the TLS key and certificates;
 	// readable by the service account, writable only by administrators.
+	// Empty leaves the folder alone (a config file in a shared folder).
 	ConfigDir string
 	// ConfigFile is the configuration the service runs with.
 	ConfigFile string
 	// DataDir holds the queue, quarantine, dead letters and outbox;
 	// only the service account may read or write it.
 	DataDir string
+	// Readable lists further files the service must read but not change:
+	// TLS keys and certificates named by the configuration.
+	Readable []string
 }
 
 // RenderSystemdUnit returns the shipped unit with the command line and the

@@ -29,12 +29,22 @@ type command struct {
 // so the whole surface is visible here).
 func commands() map[string]command {
 	return map[string]command{
-		"run":     {cmdRun, "run the gateway in the foreground (--config FILE; embedded default without)"},
-		"convert": {cmdConvert, "convert HL7 v2 / C-CDA files to FHIR Bundles (FILE... [--out DIR])"},
-		"demo":    {cmdDemo, "show the whole path end to end on loopback with a throwaway PKI"},
-		"config":  {cmdConfig, "config check [FILE]: validate a configuration file"},
-		"version": {cmdVersion, "print the version"},
-		"bench":   {cmdBench, "bench mllp: drive N connections x M messages and report msg/s and ACK latency"},
+		"run":       {cmdRun, "run the gateway in the foreground (--config FILE; embedded default without)"},
+		"convert":   {cmdConvert, "convert HL7 v2 / C-CDA files to FHIR Bundles (FILE... [--out DIR])"},
+		"demo":      {cmdDemo, "show the whole path end to end on loopback with a throwaway PKI"},
+		"config":    {cmdConfig, "config check [FILE]: validate a configuration file"},
+		"version":   {cmdVersion, "print the version"},
+		"bench":     {cmdBench, "bench mllp: drive N connections x M messages and report msg/s and ACK latency"},
+		"init":      {cmdInit, "write a commented configuration (asks on a terminal; or --exchange-url --ca --cert --key --mllp-listen --data-dir --out FILE)"},
+		"doctor":    {cmdDoctor, "check certificates, the exchange connection, folders, disk and ports ([--config FILE])"},
+		"status":    {cmdStatus, "queue depth, oldest item, last delivery, dead letters, certificate expiry ([--config FILE] [--json])"},
+		"queue":     {cmdQueue, "dead letters: list | show ID [--body] | retry ID...|--all | purge ID...|--all --yes ([--config FILE])"},
+		"backfill":  {cmdBackfill, "feed an old export folder through the pipeline into the queue (DIR [--config FILE]); resumable"},
+		"install":   {cmdInstall, "register the OS service running as the ferry account ([--config FILE] [--folders-only])"},
+		"uninstall": {cmdUninstall, "stop and unregister the service (data and configuration are kept)"},
+		"start":     {serviceControl("start"), "start the installed service"},
+		"stop":      {serviceControl("stop"), "stop the installed service"},
+		"restart":   {serviceControl("restart"), "restart the installed service"},
 	}
 }
 

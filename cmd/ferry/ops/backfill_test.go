@@ -248,6 +248,10 @@ func TestOpsEndpoints(t *testing.T) {
 	if err != nil || read != tok {
 		t.Fatalf("read token %q %v", read, err)
 	}
+	dl, err := RemoteDeadLetter(ctx, addr, read, "01DEAD0000000000000000000A")
+	if err != nil || string(dl.Body) != `{"resourceType":"Bundle"}` || !strings.Contains(dl.Reason, "422") {
+		t.Fatalf("show: %+v %v", dl, err)
+	}
 	if err := RemoteOp(ctx, addr, "wrong", "retry", "01DEAD0000000000000000000A"); err == nil || !strings.Contains(err.Error(), "refused the ops token") {
 		t.Fatalf("wrong token: %v", err)
 	}
@@ -259,6 +263,9 @@ func TestOpsEndpoints(t *testing.T) {
 	}
 	if err := RemoteOp(ctx, addr, read, "purge", "01NOSUCH000000000000000000"); !errors.Is(err, ErrNoSuchItem) {
 		t.Fatalf("unknown id: %v", err)
+	}
+	if _, err := RemoteDeadLetter(ctx, addr, read, "01DEAD0000000000000000000A"); !errors.Is(err, ErrNoSuchItem) {
+		t.Fatalf("retried item still a dead letter: %v", err)
 	}
 	if st := r.q.Stats(); st.DeadLetters != 0 || st.Depth != 1 {
 		t.Fatalf("after ops: %+v", st)

@@ -10,10 +10,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/ferry-health/ferry/queue/diskq"
 )
 
 // The dead-letter operations of a running gateway (`ferry queue retry|purge`
@@ -77,7 +80,7 @@ var ErrNoSuchItem = errors.New("no such item")
 func RemoteOp(ctx context.Context, addr, token, action, id string) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	u := "http://" + addr + "/api/ops/deadletters/" + id + "/" + action
+	u := "http://" + addr + "/api/ops/deadletters/" + url.PathEscape(id) + "/" + action
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", action, id, err)
@@ -106,6 +109,7 @@ func RemoteOp(ctx context.Context, addr, token, action, id string) error {
 
 // DeadLetterOps is the part of the disk queue the ops endpoints use.
 type DeadLetterOps interface {
+	DeadLetter(id string) (*diskq.DeadLetter, error)
 	Retry(ctx context.Context, id string) error
 	Purge(ctx context.Context, id string) error
 }
@@ -140,4 +144,56 @@ func RegisterOpsHandlers(mux *http.ServeMux, q DeadLetterOps, token string, notF
 	}
 	handle("retry", q.Retry)
 	handle("purge", q.Purge)
+	// One dead letter with its body (PHI): same token as the operations.
+	mux.HandleFunc("GET /api/ops/deadletters/{id}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		if !Authorized(r, token) {
+			w.WriteHeader(http.StatusUnauthorized)
+			json.NewEncoder(w).Encode(OpResult{Error: "missing or wrong ops token"})
+			return
+		}
+		dl, err := q.DeadLetter(r.PathValue("id"))
+		if err != nil {
+			if notFound(err) {
+				w.WriteHeader(http.StatusNotFound)
+			} else {
+				w.WriteHeader(http.StatusInternalServerError)
+			}
+			json.NewEncoder(w).Encode(OpResult{ID: r.PathValue("id"), Error: err.Error()})
+			return
+		}
+		json.NewEncoder(w).Encode(dl)
+	})
+}
+
+// RemoteDeadLetter fetches one dead letter, body included, from the
+// gateway listening on addr.
+func RemoteDeadLetter(ctx context.Context, addr, token, id string) (*diskq.DeadLetter, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/api/ops/deadletters/"+url.PathEscape(id), nil)
+	if err != nil {
+		return nil, fmt.Errorf("show %s: %w", id, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("show %s: %w", id, err)
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+		var dl diskq.DeadLetter
+		if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<30)).Decode(&dl); err != nil {
+			return nil, fmt.Errorf("show %s: %w", id, err)
+		}
+		return &dl, nil
+	case http.StatusNotFound:
+		return nil, fmt.Errorf("show %s: %w", id, ErrNoSuchItem)
+	case http.StatusUnauthorized:
+		return nil, fmt.Errorf("show %s: the gateway refused the ops token (restarted since it was read?)", id)
+	}
+	return nil, fmt.Errorf("show %s: gateway answered %s", id, resp.Status)
 }

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/ferry-health/ferry/adapters/pipeline"
+	"github.com/ferry-health/ferry/cmd/ferry/ops"
+	"github.com/ferry-health/ferry/installer"
+	"github.com/ferry-health/ferry/queue/dedup"
+	"github.com/ferry-health/ferry/queue/diskq"
+)
+
+// cmdBackfill feeds an old export folder through the same conversion
+// pipeline as the live sources into the queue, leaving the originals where
+// they are. It remembers finished files by content hash, so it can be
+// interrupted and run again. The gateway delivers what it queued on its
+// next start.
+func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("backfill", stderr)
+	cfgPath := fs.String("config", "", "configuration file (default: "+installer.PackageLayout().ConfigFile+" when it exists, else the embedded default)")
+	pos, err := splitArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return errUsage
+	}
+	dir := pos[0]
+	_, cfg, err := opsConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	defer installer.FixOwnership(cfg.DataDir)
+	q, err := diskq.Open(ops.QueueDir(cfg), diskq.Options{MaxBytes: cfg.Queue.MaxBytes, DeadLetterDir: ops.DeadLetterDir(cfg)})
+	if errors.Is(err, diskq.ErrLocked) {
+		return errors.New("the gateway is running and holds the queue: stop it (`ferry stop`), run the backfill, then `ferry start`; an interrupted backfill resumes where it stopped")
+	}
+	if err != nil {
+		return fmt.Errorf("open queue: %w", err)
+	}
+	defer q.Close(context.Background())
+	seen, err := dedup.Open(cfg.Path("dedup.log"), dedup.Options{})
+	if err != nil {
+		return fmt.Errorf("open dedup set: %w", err)
+	}
+	defer seen.Close()
+	journal, err := dedup.Open(cfg.Path("backfill.seen"), dedup.Options{MaxKeys: 50_000_000})
+	if err != nil {
+		return fmt.Errorf("open backfill journal: %w", err)
+	}
+	defer journal.Close()
+	quar, err := pipeline.OpenQuarantine(cfg.Path("quarantine"))
+	if err != nil {
+		return err
+	}
+	log := newLogger(io.Discard, cfg.Log.Level)
+	convs := converters(cfg)
+	pipe := pipeline.New(q, seen, quar, convs, log)
+	formats := map[string]bool{}
+	for f := range convs {
+		formats[f] = true
+	}
+
+	abs, _ := filepath.Abs(dir)
+	fmt.Fprintf(stdout, "backfill from %s into %s (the files stay where they are)\n", abs, ops.QueueDir(cfg))
+	var bar *progressbar.ProgressBar
+	res, err := ops.Backfill(ctx, dir, pipe, journal, ops.BackfillOptions{
+		Source:  "backfill",
+		Formats: formats,
+		Progress: func(done, total int, name string) {
+			if bar == nil {
+				bar = newBar(total, "backfill", stderr)
+			}
+			bar.Set(done)
+		},
+	})
+	if bar != nil {
+		bar.Finish()
+	}
+	fmt.Fprintf(stdout, "%d file(s): %d queued now, %d already done by an earlier run, %d quarantined (see %s), %d skipped\n",
+		res.Files, res.Queued, res.AlreadyDone, res.Quarantined, cfg.Path("quarantine"), len(res.Skipped))
+	for i, s := range res.Skipped {
+		if i == 20 {
+			fmt.Fprintf(stdout, "  ... and %d more\n", len(res.Skipped)-20)
+			break
+		}
+		fmt.Fprintf(stdout, "  skipped (not a format ferry converts): %s\n", s)
+	}
+	if err != nil {
+		return fmt.Errorf("%w (run the same command again to resume)", err)
+	}
+	fmt.Fprintf(stdout, "queue now holds %d item(s); the gateway delivers them when it runs\n", q.Len())
+	return nil
+}

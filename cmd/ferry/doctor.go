@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/user"
+
+	"github.com/ferry-health/ferry/cmd/ferry/ops"
+	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/installer"
+)
+
+// cmdDoctor checks an installation: the configuration, certificates
+// (validity, chain, days left), a real TLS connection to the exchange,
+// folder permissions, free disk and ports. It exits 1 when something must
+// be fixed.
+func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("doctor", stderr)
+	cfgPath := fs.String("config", "", "configuration file (default: "+installer.PackageLayout().ConfigFile+" when it exists, else the embedded default)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return errUsage
+	}
+	name, cfg, err := opsConfig(*cfgPath)
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		fmt.Fprintf(stdout, "FAIL  config      %s:\n", ce.File)
+		for _, p := range ce.Problems {
+			fmt.Fprintf(stdout, "        %s\n", p)
+		}
+		return exitError{code: 1, err: fmt.Errorf("fix the configuration first (%d problem(s))", len(ce.Problems))}
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "ok    config      %s\n", name)
+	opts := ops.DoctorOptions{}
+	if _, err := user.Lookup(installer.Account); err == nil {
+		opts.ServiceAccount = installer.Account
+	}
+	checks := ops.Doctor(ctx, cfg, opts)
+	ops.PrintChecks(stdout, checks)
+	if ops.Worst(checks) == ops.Fail {
+		return exitError{code: 1, err: errors.New("some checks failed; see above")}
+	}
+	return nil
+}
+
+// opsConfig loads the configuration the operator commands (doctor, status,
+// queue, backfill) work on: --config, else the installed package's file,
+// else the embedded default that `ferry run` uses without --config.
+func opsConfig(path string) (string, *config.Config, error) {
+	if path == "" {
+		pkg := installer.PackageLayout().ConfigFile
+		if _, err := os.Stat(pkg); err == nil {
+			path = pkg
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return "", nil, fmt.Errorf("read %s: %w (run as root or the ferry account, or pass --config)", pkg, err)
+		}
+	}
+	cfg, err := loadConfig(path)
+	if path == "" {
+		path = "embedded default"
+	}
+	return path, cfg, err
+}

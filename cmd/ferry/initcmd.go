@@ -1,0 +1,277 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/installer"
+)
+
+// cmdInit writes a commented configuration file. On a terminal with no
+// answer flags it asks; otherwise it takes the flags. The file is written
+// only if `ferry config check` would accept it.
+func cmdInit(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	interactive := term.IsTerminal(int(os.Stdin.Fd()))
+	return runInit(args, os.Stdin, interactive, stdout, stderr)
+}
+
+func runInit(args []string, stdin io.Reader, terminal bool, stdout, stderr io.Writer) error {
+	d := installer.ConfigDefaults()
+	fs := newFlags("init", stderr)
+	var a installer.Answers
+	fs.StringVar(&a.ExchangeURL, "exchange-url", "", "FHIR base URL of the exchange (https://...); empty: write bundles to the local outbox")
+	fs.StringVar(&a.CAFile, "ca", "", "PEM file of the CA that signed the exchange's server certificate (empty: system roots)")
+	fs.StringVar(&a.CertFile, "cert", "", "ferry's client certificate (PEM) for mutual TLS")
+	fs.StringVar(&a.KeyFile, "key", "", "the client certificate's private key (PEM, unencrypted)")
+	fs.StringVar(&a.ServerName, "server-name", "", "name to verify in the exchange's certificate when it differs from the URL's host")
+	fs.StringVar(&a.MLLPListen, "mllp-listen", d.MLLPListen, "address the HL7 v2 MLLP listener binds")
+	fs.StringVar(&a.DataDir, "data-dir", d.DataDir, "folder for the queue, quarantine and dead letters")
+	fs.StringVar(&a.StatusListen, "status-listen", d.StatusListen, "loopback address of the status page")
+	out := fs.String("out", "ferry.yaml", "file to write (- for standard output)")
+	force := fs.Bool("force", false, "replace an existing file")
+	yes := fs.Bool("non-interactive", false, "never ask, even on a terminal")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return errUsage
+	}
+	answerFlags := 0
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "out", "force", "non-interactive":
+		default:
+			answerFlags++
+		}
+	})
+	if terminal && !*yes && answerFlags == 0 {
+		p := &prompter{in: bufio.NewReader(stdin), out: stdout}
+		var err error
+		if a, *out, err = p.ask(a, *out); err != nil {
+			return err
+		}
+	}
+	if a.KeyFile != "" && a.CertFile == "" || a.CertFile != "" && a.KeyFile == "" {
+		return errors.New("--cert and --key go together: the exchange needs both the client certificate and its key")
+	}
+	b := installer.RenderConfig(a)
+	name := *out
+	if name == "-" {
+		name = "standard output"
+	}
+	if _, err := config.Parse(name, b); err != nil {
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			for _, p := range ce.Problems {
+				fmt.Fprintf(stderr, "  %s\n", p)
+			}
+			return fmt.Errorf("not written: the answers give an invalid configuration (%d problem(s) above)", len(ce.Problems))
+		}
+		return fmt.Errorf("not written: %w", err)
+	}
+	for _, f := range []struct{ flag, path string }{{"--ca", a.CAFile}, {"--cert", a.CertFile}, {"--key", a.KeyFile}} {
+		if f.path == "" {
+			continue
+		}
+		if _, err := os.Stat(f.path); err != nil {
+			fmt.Fprintf(stderr, "note: %s %s: %v (ferry doctor will check it again)\n", f.flag, f.path, plainErr(err))
+		}
+	}
+	if *out == "-" {
+		_, err := stdout.Write(b)
+		return err
+	}
+	if err := writeConfigFile(*out, b, *force); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s\nnext: ferry config check %s && ferry doctor --config %s\n", *out, *out, *out)
+	return nil
+}
+
+func plainErr(err error) string {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "does not exist yet"
+	case errors.Is(err, fs.ErrPermission):
+		return "cannot be read by this account"
+	}
+	return err.Error()
+}
+
+// writeConfigFile writes b to path (mode 0640: it names key files and the
+// exchange) through a temporary file and a rename, refusing to replace an
+// existing file unless force is set.
+func writeConfigFile(path string, b []byte, force bool) error {
+	if _, err := os.Stat(path); err == nil && !force {
+		return fmt.Errorf("%s exists; use --force to replace it", path)
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".ferry-init-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Chmod(0o640); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// prompter asks the init questions on a terminal, re-asking until an
+// answer is usable.
+type prompter struct {
+	in  *bufio.Reader
+	out io.Writer
+}
+
+func (p *prompter) line(question, def string) (string, error) {
+	if def != "" {
+		fmt.Fprintf(p.out, "%s [%s]: ", question, def)
+	} else {
+		fmt.Fprintf(p.out, "%s: ", question)
+	}
+	s, err := p.in.ReadString('\n')
+	if err != nil && (s == "" || !errors.Is(err, io.EOF)) {
+		if errors.Is(err, io.EOF) {
+			return "", errors.New("init: input ended before all questions were answered")
+		}
+		return "", fmt.Errorf("init: %w", err)
+	}
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return def, nil
+	}
+	return s, nil
+}
+
+// until asks question until check accepts the answer.
+func (p *prompter) until(question, def string, check func(string) error) (string, error) {
+	for {
+		s, err := p.line(question, def)
+		if err != nil {
+			return "", err
+		}
+		if err := check(s); err != nil {
+			fmt.Fprintf(p.out, "  %v\n", err)
+			continue
+		}
+		return s, nil
+	}
+}
+
+func (p *prompter) ask(a installer.Answers, out string) (installer.Answers, string, error) {
+	var err error
+	fmt.Fprintln(p.out, "ferry init: a few questions; Enter takes the value in brackets.")
+	if a.ExchangeURL, err = p.until("Exchange FHIR base URL (https://..., empty if you have none yet)", a.ExchangeURL, checkExchangeURL); err != nil {
+		return a, out, err
+	}
+	if a.ExchangeURL != "" {
+		if a.CAFile, err = p.until("CA file of the exchange's server certificate (empty: this machine's trusted CAs)", a.CAFile, checkOptionalFile); err != nil {
+			return a, out, err
+		}
+		if a.CertFile, err = p.until("ferry's client certificate file (PEM, from the exchange)", a.CertFile, checkOptionalFile); err != nil {
+			return a, out, err
+		}
+		if a.CertFile != "" {
+			if a.KeyFile, err = p.until("its private key file (PEM)", a.KeyFile, checkRequiredFile); err != nil {
+				return a, out, err
+			}
+		}
+	}
+	if a.MLLPListen, err = p.until("Address for HL7 v2 (MLLP) senders (0.0.0.0:2575 accepts other machines)", a.MLLPListen, checkHostPort); err != nil {
+		return a, out, err
+	}
+	if a.DataDir, err = p.until("Data folder (queue, quarantine, dead letters)", a.DataDir, func(s string) error {
+		if strings.TrimSpace(s) == "" {
+			return errors.New("a data folder is required")
+		}
+		return nil
+	}); err != nil {
+		return a, out, err
+	}
+	if out, err = p.until("Write the configuration to", out, func(s string) error {
+		if s == "" {
+			return errors.New("a file name is required")
+		}
+		return nil
+	}); err != nil {
+		return a, out, err
+	}
+	return a, out, nil
+}
+
+func checkExchangeURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return fmt.Errorf("not a URL: %v", err)
+	case u.Scheme != "https":
+		return errors.New("it must start with https:// (patient data never travels unencrypted)")
+	case u.Host == "":
+		return errors.New("it has no host name")
+	}
+	return nil
+}
+
+func checkOptionalFile(s string) error {
+	if s == "" {
+		return nil
+	}
+	return checkRequiredFile(s)
+}
+
+func checkRequiredFile(s string) error {
+	if s == "" {
+		return errors.New("a file is required")
+	}
+	fi, err := os.Stat(s)
+	if err != nil {
+		return fmt.Errorf("%s %s", s, plainErr(err))
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("%s is a folder, not a file", s)
+	}
+	return nil
+}
+
+func checkHostPort(s string) error {
+	if _, _, err := net.SplitHostPort(s); err != nil {
+		return fmt.Errorf("want host:port such as 127.0.0.1:2575: %v", err)
+	}
+	return nil
+}

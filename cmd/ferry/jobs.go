@@ -1,0 +1,117 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/go-co-op/gocron/v2"
+
+	"github.com/ferry-health/ferry/cmd/ferry/ops"
+	"github.com/ferry-health/ferry/queue/diskq"
+)
+
+// Housekeeping defaults until the configuration carries them (see
+// retentionPolicy).
+const (
+	// defaultDoneRetention is how long the folder sources' done/ archive
+	// (the original export files, already delivered) is kept.
+	defaultDoneRetention = 30 * 24 * time.Hour
+	// certWarnBefore is how long before expiry the daily check warns.
+	certWarnBefore = 30 * 24 * time.Hour
+)
+
+// retentionPolicy returns how long delivered files are kept: done/
+// archives of folder sources, and the outbox files (0 keeps them: in
+// outbox mode they are the delivery, for another program to collect).
+func retentionPolicy(g *gateway) (done, outbox time.Duration) {
+	return defaultDoneRetention, 0
+}
+
+// scheduleJobs adds the gateway's housekeeping to s: a daily retention
+// pass over delivered files and a daily certificate-expiry check. Both run
+// once at start too, so a gateway restarted every night still does them.
+// The folder sources schedule their own rescans.
+func (g *gateway) scheduleJobs(s gocron.Scheduler) error {
+	opts := func(name string) []gocron.JobOption {
+		return []gocron.JobOption{
+			gocron.WithName(name),
+			gocron.WithSingletonMode(gocron.LimitModeReschedule),
+			gocron.WithStartAt(gocron.WithStartImmediately()),
+		}
+	}
+	if _, err := s.NewJob(gocron.DurationJob(24*time.Hour), gocron.NewTask(g.pruneDelivered), opts("retention")...); err != nil {
+		return fmt.Errorf("schedule retention: %w", err)
+	}
+	if _, err := s.NewJob(gocron.DurationJob(24*time.Hour), gocron.NewTask(g.warnCertExpiry), opts("certificate expiry")...); err != nil {
+		return fmt.Errorf("schedule certificate check: %w", err)
+	}
+	return nil
+}
+
+// pruneDelivered removes delivered files older than the retention: dated
+// done/ folders of the folder sources and, when configured, outbox files.
+// Undelivered data (queue, quarantine, dead letters, failed/) is never
+// touched.
+func (g *gateway) pruneDelivered() {
+	done, outbox := retentionPolicy(g)
+	now := time.Now()
+	total := 0
+	if done > 0 {
+		for _, f := range g.cfg.Sources.Folders {
+			dir := f.DoneDir
+			if dir == "" {
+				dir = filepath.Join(f.Path, ".ferry", "done")
+			}
+			n, err := ops.PruneDatedDirs(dir, now.Add(-done))
+			total += n
+			if err != nil {
+				g.log.Warn("retention: pruning done folder failed", "source", f.Name, "error", err)
+			}
+		}
+	}
+	if outbox > 0 && g.cfg.Exchange.URL == "" {
+		n, err := ops.PruneOldFiles(g.cfg.Path("outbox"), now.Add(-outbox))
+		total += n
+		if err != nil {
+			g.log.Warn("retention: pruning outbox failed", "error", err)
+		}
+	}
+	if total > 0 {
+		g.log.Info("retention: removed delivered files", "count", total)
+	}
+}
+
+// warnCertExpiry logs, once per run (daily), every configured certificate
+// that expires within certWarnBefore or already has: an expired client
+// certificate stops all delivery, and renewal takes the exchange days.
+func (g *gateway) warnCertExpiry() {
+	now := time.Now()
+	for _, c := range ops.ConfiguredCertificates(g.cfg, now) {
+		switch {
+		case c.Error != "":
+			g.log.Warn("certificate cannot be read", "use", c.Use, "file", c.File, "error", c.Error)
+		case now.After(c.NotAfter):
+			g.log.Error("certificate has expired", "use", c.Use, "file", c.File, "expired", c.NotAfter.UTC().Format(time.DateOnly))
+		case c.NotAfter.Sub(now) < certWarnBefore:
+			g.log.Warn("certificate expires soon", "use", c.Use, "file", c.File, "expires", c.NotAfter.UTC().Format(time.DateOnly), "days_left", c.DaysLeft)
+		}
+	}
+}
+
+// registerOps adds the token-guarded dead-letter endpoints (retry, purge,
+// show) used by `ferry queue` while the gateway holds the queue. The
+// token is written to <data_dir>/ops.token, readable only by the service
+// account (and root).
+// Without the token file the endpoints stay off (the queue commands then
+// ask the operator to stop the gateway).
+func (g *gateway) registerOps(mux *http.ServeMux) {
+	tok, err := ops.WriteToken(g.cfg.DataDir)
+	if err != nil {
+		g.log.Warn("dead-letter operations over the status listener disabled", "error", err)
+		return
+	}
+	ops.RegisterOpsHandlers(mux, g.q, tok, func(err error) bool { return errors.Is(err, diskq.ErrNotFound) })
+}

@@ -1,0 +1,281 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-co-op/gocron/v2"
+
+	"github.com/ferry-health/ferry/adapters/mllp"
+	"github.com/ferry-health/ferry/config"
+)
+
+func TestInitNonInteractivePassesConfigCheck(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "etc", "ferry.yaml")
+	var so, se bytes.Buffer
+	err := runInit([]string{"--exchange-url", "https://hie.example.org/fhir/R4", "--ca", "/etc/ferry/ca.pem",
+		"--cert", "/etc/ferry/client.pem", "--key", "/etc/ferry/client.key", "--mllp-listen", "0.0.0.0:2575",
+		"--data-dir", filepath.Join(dir, "data"), "--out", out}, strings.NewReader(""), true, &so, &se)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, se.String())
+	}
+	fi, err := os.Stat(out)
+	if err != nil || fi.Mode().Perm() != 0o640 {
+		t.Fatalf("written file: %v %v", fi, err)
+	}
+	var check bytes.Buffer
+	if err := cmdConfig(context.Background(), []string{"check", out}, &check, io.Discard); err != nil {
+		t.Fatalf("config check: %v\n%s", err, check.String())
+	}
+	if !strings.Contains(check.String(), "ok (1 MLLP listener(s), 0 folder(s), exchange https://hie.example.org/fhir/R4)") {
+		t.Fatalf("config check said %q", check.String())
+	}
+	// The notes about missing key files go to stderr; the file is still written.
+	if !strings.Contains(se.String(), "--cert /etc/ferry/client.pem: does not exist yet") {
+		t.Errorf("no note about the missing cert: %q", se.String())
+	}
+	// No silent overwrite.
+	if err := runInit([]string{"--out", out}, nil, false, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("overwrote without --force: %v", err)
+	}
+	if err := runInit([]string{"--out", out, "--force"}, nil, false, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(out)
+	if err != nil || cfg.Exchange.URL != "" || cfg.DataDir != "/var/lib/ferry" {
+		t.Fatalf("defaults: %+v %v", cfg, err)
+	}
+	// Answers that make an invalid configuration are refused and nothing is written.
+	bad := filepath.Join(dir, "bad.yaml")
+	var be bytes.Buffer
+	err = runInit([]string{"--exchange-url", "http://hie.example.org/", "--status-listen", "0.0.0.0:8089", "--out", bad}, nil, false, io.Discard, &be)
+	if err == nil || !strings.Contains(be.String(), "exchange.url: must be https") || !strings.Contains(be.String(), "status.listen: must be a loopback address") {
+		t.Fatalf("bad answers: %v\n%s", err, be.String())
+	}
+	if _, err := os.Stat(bad); err == nil {
+		t.Fatal("invalid configuration written")
+	}
+	if err := runInit([]string{"--cert", "c.pem", "--out", bad}, nil, false, io.Discard, io.Discard); err == nil {
+		t.Fatal("cert without key accepted")
+	}
+	// --out - prints it.
+	var stdout bytes.Buffer
+	if err := runInit([]string{"--out", "-", "--data-dir", `D:\ferry data`}, nil, false, &stdout, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := config.Parse("stdout", stdout.Bytes()); err != nil || c.DataDir != `D:\ferry data` {
+		t.Fatalf("stdout config: %v", err)
+	}
+}
+
+func TestInitInteractive(t *testing.T) {
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	cert := filepath.Join(dir, "client.pem")
+	key := filepath.Join(dir, "client.key")
+	for _, f := range []string{ca, cert, key} {
+		os.WriteFile(f, []byte("x"), 0o600)
+	}
+	out := filepath.Join(dir, "ferry.yaml")
+	answers := strings.Join([]string{
+		"http://plain.example.org/", // refused: not https
+		"https://hie.example.org/fhir/R4",
+		filepath.Join(dir, "missing.pem"), // refused: no such file
+		ca, cert, key,
+		"localhost", // refused: no port
+		"",          // default MLLP address
+		filepath.Join(dir, "data"),
+		out,
+	}, "\n") + "\n"
+	var so bytes.Buffer
+	if err := runInit(nil, strings.NewReader(answers), true, &so, io.Discard); err != nil {
+		t.Fatalf("%v\n%s", err, so.String())
+	}
+	for _, want := range []string{"must start with https://", "missing.pem does not exist yet", "want host:port", "wrote " + out} {
+		if !strings.Contains(so.String(), want) {
+			t.Errorf("dialogue lacks %q:\n%s", want, so.String())
+		}
+	}
+	cfg, err := config.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Exchange.URL != "https://hie.example.org/fhir/R4" || cfg.Exchange.TLS.CAFile != ca || cfg.Exchange.TLS.KeyFile != key ||
+		cfg.Sources.MLLP[0].Listen != "127.0.0.1:2575" || cfg.DataDir != filepath.Join(dir, "data") {
+		t.Fatalf("answers not in config: %+v", cfg)
+	}
+	// Input ending early is an error, not a half-written file.
+	if err := runInit(nil, strings.NewReader("https://hie.example.org/\n"), true, io.Discard, io.Discard); err == nil {
+		t.Fatal("EOF accepted")
+	}
+}
+
+// freeAddr returns a loopback address nothing listens on right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+const testADT = "MSH|^~\\&|LAB|CLINIC|FERRY|HIE|20240101120000||ADT^A01|MSG%05d|P|2.5\rEVN|A01|20240101120000\rPID|1||%05d^^^HOSP^MR||Doe^Jane||19800101|F\rPV1|1|O\r"
+
+// TestStatusOnlineAndOffline runs a real gateway whose exchange is down,
+// so messages wait in the queue, and checks `ferry status` both while it
+// runs (from /api/status) and after it stopped (from the data folder).
+func TestStatusOnlineAndOffline(t *testing.T) {
+	dir := t.TempDir()
+	statusAddr := freeAddr(t)
+	cfgFile := filepath.Join(dir, "ferry.yaml")
+	os.WriteFile(cfgFile, []byte(fmt.Sprintf(`
+data_dir: %q
+sources:
+  mllp:
+    - name: main
+      listen: 127.0.0.1:0
+exchange:
+  url: https://%s/fhir
+  retry: {initial_interval: 1h, max_interval: 2h}
+status:
+  listen: %q
+`, filepath.Join(dir, "data"), freeAddr(t), statusAddr)), 0o600)
+	cfg, err := config.Load(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := newGateway(cfg, newLogger(io.Discard, "error"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			gw.Shutdown(context.Background())
+		}
+	}()
+	conn, err := net.Dial("tcp", gw.MLLPAddr("main").String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := mllp.NewReader(conn, 1<<20)
+	for i := 1; i <= 3; i++ {
+		if code := send(t, conn, rd, fmt.Sprintf(testADT, i, i)); code != "AA" {
+			t.Fatalf("message %d: %s", i, code)
+		}
+	}
+	conn.Close()
+
+	var out bytes.Buffer
+	if err := cmdStatus(context.Background(), []string{"--config", cfgFile}, &out, io.Discard); err != nil {
+		t.Fatalf("status: %v\n%s", err, out.String())
+	}
+	s := out.String()
+	for _, want := range []string{"is running (status page http://" + statusAddr + "/)", "queue depth:       3 waiting", "oldest item:", "dead letters:      0", "inputs:            3 queued"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("online status lacks %q:\n%s", want, s)
+		}
+	}
+	if err := gw.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	stopped = true
+	out.Reset()
+	err = cmdStatus(context.Background(), []string{"--config", cfgFile}, &out, io.Discard)
+	if ec, ok := err.(exitCoder); !ok || ec.ExitCode() != 3 {
+		t.Fatalf("offline status exit: %v", err)
+	}
+	s = out.String()
+	for _, want := range []string{"ferry is not running", "queue depth:       3 waiting", "last delivery:     unknown", "dead letters:      0"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("offline status lacks %q:\n%s", want, s)
+		}
+	}
+}
+
+func TestBackfillCommand(t *testing.T) {
+	dir := t.TempDir()
+	exp := filepath.Join(dir, "export")
+	os.MkdirAll(exp, 0o755)
+	for i := 1; i <= 4; i++ {
+		os.WriteFile(filepath.Join(exp, fmt.Sprintf("m%d.hl7", i)), []byte(fmt.Sprintf(testADT, i, i)), 0o644)
+	}
+	os.WriteFile(filepath.Join(exp, "readme.pdf.txt"), []byte("hello"), 0o644)
+	cfgFile := filepath.Join(dir, "ferry.yaml")
+	os.WriteFile(cfgFile, []byte(fmt.Sprintf("data_dir: %q\nstatus:\n  listen: %q\n", filepath.Join(dir, "data"), freeAddr(t))), 0o600)
+	var out bytes.Buffer
+	if err := cmdBackfill(context.Background(), []string{exp, "--config", cfgFile}, &out, io.Discard); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "5 file(s): 4 queued now, 0 already done by an earlier run, 0 quarantined") ||
+		!strings.Contains(out.String(), "skipped (not a format ferry converts): readme.pdf.txt") {
+		t.Fatalf("first run:\n%s", out.String())
+	}
+	out.Reset()
+	if err := cmdBackfill(context.Background(), []string{exp, "--config", cfgFile}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "4 already done") || !strings.Contains(out.String(), "queue now holds 4 item(s)") {
+		t.Fatalf("second run:\n%s", out.String())
+	}
+	if entries, _ := os.ReadDir(exp); len(entries) != 5 {
+		t.Fatalf("originals moved: %d left", len(entries))
+	}
+}
+
+func TestScheduledJobs(t *testing.T) {
+	dir := t.TempDir()
+	watched := filepath.Join(dir, "drop")
+	done := filepath.Join(watched, ".ferry", "done")
+	old := time.Now().AddDate(0, 0, -45).Format(time.DateOnly)
+	recent := time.Now().AddDate(0, 0, -2).Format(time.DateOnly)
+	for _, d := range []string{old, recent} {
+		os.MkdirAll(filepath.Join(done, d), 0o755)
+	}
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(dir, "data")
+	cfg.Sources.Folders = []config.Folder{{}}
+	cfg.Sources.Folders[0].Name = "drop"
+	cfg.Sources.Folders[0].Path = watched
+	var logs bytes.Buffer
+	g := &gateway{cfg: cfg, log: newLogger(&logs, "info")}
+	s, err := gocron.NewScheduler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown()
+	if err := g.scheduleJobs(s); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, j := range s.Jobs() {
+		names = append(names, j.Name())
+	}
+	if strings.Join(names, ",") != "retention,certificate expiry" && strings.Join(names, ",") != "certificate expiry,retention" {
+		t.Fatalf("jobs %v", names)
+	}
+	g.pruneDelivered()
+	if _, err := os.Stat(filepath.Join(done, old)); err == nil {
+		t.Error("45-day-old done folder kept")
+	}
+	if _, err := os.Stat(filepath.Join(done, recent)); err != nil {
+		t.Error("recent done folder removed")
+	}
+	if !strings.Contains(logs.String(), "removed delivered files") {
+		t.Errorf("no log line: %s", logs.String())
+	}
+}

@@ -1,0 +1,258 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/ferry-health/ferry/cmd/ferry/ops"
+	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/installer"
+	"github.com/ferry-health/ferry/queue/diskq"
+)
+
+// cmdQueue handles the dead letters: items the exchange refused for good
+// (a 4xx with an OperationOutcome). `list` and `show` read them beside a
+// running gateway; `retry` puts them back in the queue after the cause is
+// fixed, `purge` deletes them. While the gateway runs it holds the queue,
+// so retry and purge go through its loopback status listener, with the
+// token it keeps in the data folder.
+func cmdQueue(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errUsage
+	}
+	sub, rest := args[0], args[1:]
+	fs := newFlags("queue "+sub, stderr)
+	cfgPath := fs.String("config", "", "configuration file (default: "+installer.PackageLayout().ConfigFile+" when it exists, else the embedded default)")
+	all := fs.Bool("all", false, "retry or purge every dead letter")
+	yes := fs.Bool("yes", false, "confirm purge --all")
+	body := fs.Bool("body", false, "show: print the stored FHIR Bundle too (holds PHI)")
+	pos, err := splitArgs(fs, rest)
+	if err != nil {
+		return err
+	}
+	_, cfg, err := opsConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "list":
+		if len(pos) > 0 {
+			return errUsage
+		}
+		return queueList(cfg, stdout)
+	case "show":
+		if len(pos) != 1 {
+			return errUsage
+		}
+		return queueShow(ctx, cfg, pos[0], *body, stdout)
+	case "retry", "purge":
+		if *all == (len(pos) > 0) {
+			return fmt.Errorf("queue %s: give dead-letter IDs or --all (one or the other)", sub)
+		}
+		if *all && sub == "purge" && !*yes {
+			return errors.New("queue purge --all deletes every dead letter for good; add --yes to confirm")
+		}
+		return queueOp(ctx, cfg, sub, pos, *all, stdout, stderr)
+	}
+	return errUsage
+}
+
+func deadLetters(cfg *config.Config) ([]diskq.DeadLetter, error) {
+	dls, err := diskq.InspectDeadLetters(ops.QueueDir(cfg), ops.DeadLetterDir(cfg))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read dead letters: %w", err)
+	}
+	return dls, nil
+}
+
+func queueList(cfg *config.Config, stdout io.Writer) error {
+	dls, err := deadLetters(cfg)
+	if err != nil {
+		return err
+	}
+	if len(dls) == 0 {
+		fmt.Fprintln(stdout, "no dead letters")
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tDEAD SINCE\tATTEMPTS\tSOURCE\tSIZE\tREASON")
+	for _, d := range dls {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\n", d.ID, d.Died.Local().Format("2006-01-02 15:04"), d.Attempts,
+			orDefault(d.Source, "-"), d.Size, oneLine(d.Reason, 90))
+	}
+	tw.Flush()
+	fmt.Fprintf(stdout, "\n%d dead letter(s). `ferry queue show ID` explains one; fix the cause, then `ferry queue retry ID`.\n", len(dls))
+	return nil
+}
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+func queueShow(ctx context.Context, cfg *config.Config, id string, withBody bool, stdout io.Writer) error {
+	var dl *diskq.DeadLetter
+	if withBody {
+		q, err := openQueueOffline(cfg)
+		switch {
+		case err == nil:
+			defer q.Close(context.Background())
+			if dl, err = q.DeadLetter(id); err != nil {
+				return fmt.Errorf("show %s: %w", id, err)
+			}
+		case errors.Is(err, diskq.ErrLocked):
+			tok, terr := ops.ReadToken(cfg.DataDir)
+			if terr != nil {
+				return fmt.Errorf("show %s: the gateway is running and holds the queue, and its ops token cannot be read (%v); run as root or the ferry account", id, terr)
+			}
+			if dl, err = ops.RemoteDeadLetter(ctx, cfg.Status.Listen, tok, id); err != nil {
+				return err
+			}
+		default:
+			return err
+		}
+	} else {
+		dls, err := deadLetters(cfg)
+		if err != nil {
+			return err
+		}
+		for i := range dls {
+			if dls[i].ID == id {
+				dl = &dls[i]
+				break
+			}
+		}
+		if dl == nil {
+			return fmt.Errorf("show %s: no dead letter with this ID (see `ferry queue list`)", id)
+		}
+	}
+	fmt.Fprintf(stdout, "id:        %s\n", dl.ID)
+	fmt.Fprintf(stdout, "source:    %s\n", orDefault(dl.Source, "-"))
+	fmt.Fprintf(stdout, "queued:    %s\n", dl.Enqueued.Local().Format(time.DateTime))
+	fmt.Fprintf(stdout, "dead since %s after %d attempt(s)\n", dl.Died.Local().Format(time.DateTime), dl.Attempts)
+	keys := make([]string, 0, len(dl.Attrs))
+	for k := range dl.Attrs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(stdout, "%-10s %s\n", k+":", dl.Attrs[k])
+	}
+	fmt.Fprintf(stdout, "reason:\n  %s\n", strings.ReplaceAll(strings.TrimSpace(dl.Reason), "\n", "\n  "))
+	if dl.Corrupt {
+		fmt.Fprintln(stdout, "(its stored record was damaged: it cannot be retried, only purged)")
+	}
+	if withBody {
+		var pretty json.RawMessage = dl.Body
+		if b, err := json.MarshalIndent(pretty, "", "  "); err == nil {
+			fmt.Fprintf(stdout, "bundle:\n%s\n", b)
+		} else {
+			fmt.Fprintf(stdout, "bundle (%d bytes, not JSON):\n%s\n", len(dl.Body), dl.Body)
+		}
+	}
+	return nil
+}
+
+// openQueueOffline opens the queue when no gateway holds it.
+func openQueueOffline(cfg *config.Config) (*diskq.Queue, error) {
+	if _, err := os.Stat(ops.QueueDir(cfg)); err != nil {
+		return nil, fmt.Errorf("open queue %s: %w", ops.QueueDir(cfg), err)
+	}
+	q, err := diskq.Open(ops.QueueDir(cfg), diskq.Options{MaxBytes: cfg.Queue.MaxBytes, DeadLetterDir: ops.DeadLetterDir(cfg)})
+	if err != nil {
+		return nil, fmt.Errorf("open queue: %w", err)
+	}
+	return q, nil
+}
+
+func queueOp(ctx context.Context, cfg *config.Config, action string, ids []string, all bool, stdout, stderr io.Writer) error {
+	if all {
+		dls, err := deadLetters(cfg)
+		if err != nil {
+			return err
+		}
+		for _, d := range dls {
+			ids = append(ids, d.ID)
+		}
+		if len(ids) == 0 {
+			fmt.Fprintln(stdout, "no dead letters")
+			return nil
+		}
+	}
+	var do func(id string) error
+	q, err := openQueueOffline(cfg)
+	switch {
+	case err == nil:
+		defer func() {
+			q.Close(context.Background())
+			installer.FixOwnership(cfg.DataDir)
+		}()
+		do = func(id string) error {
+			if action == "retry" {
+				return q.Retry(ctx, id)
+			}
+			return q.Purge(ctx, id)
+		}
+	case errors.Is(err, diskq.ErrLocked):
+		tok, terr := ops.ReadToken(cfg.DataDir)
+		if terr != nil {
+			return fmt.Errorf("%s: the gateway is running and holds the queue, and its ops token cannot be read (%v); run as root or the ferry account, or stop the gateway first", action, terr)
+		}
+		do = func(id string) error { return ops.RemoteOp(ctx, cfg.Status.Listen, tok, action, id) }
+	default:
+		return err
+	}
+	bar := newBar(len(ids), action+" dead letters", stderr)
+	var failed []string
+	for _, id := range ids {
+		if err := do(id); err != nil {
+			failed = append(failed, fmt.Sprintf("%s: %v", id, err))
+		}
+		bar.Add(1)
+	}
+	bar.Finish()
+	verb := map[string]string{"retry": "back in the queue", "purge": "deleted"}[action]
+	fmt.Fprintf(stdout, "%d of %d dead letter(s) %s\n", len(ids)-len(failed), len(ids), verb)
+	if len(failed) > 0 {
+		for _, f := range failed {
+			fmt.Fprintf(stderr, "  %s\n", f)
+		}
+		return exitError{code: 1, err: fmt.Errorf("%s failed for %d item(s)", action, len(failed))}
+	}
+	return nil
+}
+
+// newBar is a progress bar on stderr when it is a terminal, silent
+// otherwise (logs and CI output stay clean).
+func newBar(total int, desc string, w io.Writer) *progressbar.ProgressBar {
+	visible := false
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		visible = true
+	}
+	return progressbar.NewOptions(total,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription(desc),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetVisibility(visible && total > 1),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
+}

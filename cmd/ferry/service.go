@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/kardianos/service"
+
+	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/installer"
+)
+
+// cmdInstall registers ferry with the OS service manager (systemd, the
+// Windows Service Control Manager) to run `ferry run --config FILE` as the
+// dedicated low-privilege account, after creating that account (Linux) and
+// locking its folders down. --folders-only does the account and folders
+// but registers nothing (the MSI's custom action and a re-run after
+// changing data_dir use it).
+func cmdInstall(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("install", stderr)
+	cfgPath := fs.String("config", "", "configuration file the service runs with (default: "+installer.PackageLayout().ConfigFile+")")
+	foldersOnly := fs.Bool("folders-only", false, "create the account and set folder permissions; do not register the service")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return errUsage
+	}
+	path, cfg, err := serviceConfigFile(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if !filepath.IsAbs(cfg.DataDir) {
+		return fmt.Errorf("%s: data_dir %q must be an absolute path for a service (a service does not start in this folder)", path, cfg.DataDir)
+	}
+	created, err := installer.EnsureAccount(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	if created {
+		fmt.Fprintf(stdout, "created system account %s\n", installer.Account)
+	}
+	layout := serviceLayout(path, cfg)
+	if err := installer.PrepareFolders(layout); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "folders ready: data %s (service account only)", layout.DataDir)
+	if layout.ConfigDir != "" {
+		fmt.Fprintf(stdout, ", config %s (service may read)", layout.ConfigDir)
+	}
+	fmt.Fprintln(stdout)
+	if *foldersOnly {
+		return nil
+	}
+	sc, err := installServiceConfig(path, cfg)
+	if err != nil {
+		return err
+	}
+	svc, err := service.New(&program{}, sc)
+	if err != nil {
+		return fmt.Errorf("install: %w", err)
+	}
+	if err := svc.Install(); err != nil {
+		if strings.Contains(err.Error(), "already exists") {
+			return fmt.Errorf("install: the ferry service is already installed (run `ferry uninstall` first to change it): %w", err)
+		}
+		return fmt.Errorf("install: %w", err)
+	}
+	fmt.Fprintf(stdout, "installed service %q (%s) running as %s with %s\nstart it with: ferry start\n",
+		sc.Name, svc.Platform(), orDefault(sc.UserName, "the service manager's default account"), path)
+	return nil
+}
+
+// serviceLayout names the folders `ferry install` prepares. The config
+// folder is tightened only when it is ferry's own (named "ferry", as
+// /etc/ferry or ProgramData\ferry are): a config file kept in a shared
+// folder must not change that folder's permissions.
+func serviceLayout(cfgPath string, cfg *config.Config) installer.Layout {
+	l := installer.Layout{ConfigFile: cfgPath, DataDir: cfg.DataDir}
+	if dir := filepath.Dir(cfgPath); strings.EqualFold(filepath.Base(dir), "ferry") {
+		l.ConfigDir = dir
+	}
+	add := func(p string) {
+		if p != "" {
+			l.Readable = append(l.Readable, p)
+		}
+	}
+	add(cfg.Exchange.TLS.CertFile)
+	add(cfg.Exchange.TLS.KeyFile)
+	add(cfg.Exchange.TLS.CAFile)
+	for _, m := range cfg.Sources.MLLP {
+		if m.TLS != nil {
+			add(m.TLS.CertFile)
+			add(m.TLS.KeyFile)
+			add(m.TLS.ClientCAFile)
+		}
+	}
+	return l
+}
+
+// installServiceConfig is serviceConfig plus what only installation needs:
+// the account and, for systemd, ferry's hardened unit with this binary,
+// this config and every folder the service writes to.
+func installServiceConfig(cfgPath string, cfg *config.Config) (*service.Config, error) {
+	sc := serviceConfig(cfgPath)
+	sc.UserName = installer.ServiceUser()
+	sc.Option = service.KeyValue{
+		"OnFailure":              "restart", // Windows: restart after a crash
+		"OnFailureDelayDuration": "5s",
+		"DelayedAutoStart":       true, // Windows: after the network is up
+	}
+	if runtime.GOOS == "linux" {
+		writable := []string{cfg.DataDir}
+		for _, f := range cfg.Sources.Folders {
+			// Folder sources move what they take into .ferry/ beside it.
+			if abs, err := filepath.Abs(f.Path); err == nil {
+				writable = append(writable, abs)
+			}
+			if f.DoneDir != "" {
+				if abs, err := filepath.Abs(f.DoneDir); err == nil {
+					writable = append(writable, abs)
+				}
+			}
+			if f.FailedDir != "" {
+				if abs, err := filepath.Abs(f.FailedDir); err == nil {
+					writable = append(writable, abs)
+				}
+			}
+		}
+		unit, err := installer.RenderSystemdUnit(sc.Executable, sc.Arguments, cfg.DataDir, writable)
+		if err != nil {
+			return nil, err
+		}
+		sc.Option["SystemdScript"] = unit
+	}
+	return sc, nil
+}
+
+// serviceConfigFile resolves and validates the configuration a service
+// command refers to: --config, else the package's default file.
+func serviceConfigFile(path string) (string, *config.Config, error) {
+	if path == "" {
+		path = installer.PackageLayout().ConfigFile
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return "", nil, fmt.Errorf("no --config given and %s does not exist; write one with `ferry init --out FILE`", path)
+		}
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", nil, fmt.Errorf("config path: %w", err)
+	}
+	cfg, err := config.Load(abs)
+	if err != nil {
+		return "", nil, fmt.Errorf("the service would not start with this configuration (check it with `ferry config check %s`):\n%w", abs, err)
+	}
+	return abs, cfg, nil
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// cmdUninstall stops and unregisters the service. The account, the
+// configuration and the data folder stay: the queue may hold messages not
+// yet delivered.
+func cmdUninstall(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		return errUsage
+	}
+	svc, err := service.New(&program{}, serviceConfig(""))
+	if err != nil {
+		return fmt.Errorf("uninstall: %w", err)
+	}
+	if st, err := svc.Status(); err == nil && st == service.StatusRunning {
+		if err := svc.Stop(); err != nil {
+			return fmt.Errorf("uninstall: stop the service: %w", err)
+		}
+	}
+	if err := svc.Uninstall(); err != nil {
+		return fmt.Errorf("uninstall: %w", err)
+	}
+	fmt.Fprintln(stdout, "uninstalled the ferry service; its data folder and configuration were kept (they may hold undelivered messages)")
+	return nil
+}
+
+// serviceControl returns the command for start, stop and restart.
+func serviceControl(action string) func(context.Context, []string, io.Writer, io.Writer) error {
+	return func(_ context.Context, args []string, stdout, stderr io.Writer) error {
+		if len(args) > 0 {
+			return errUsage
+		}
+		svc, err := service.New(&program{}, serviceConfig(""))
+		if err != nil {
+			return fmt.Errorf("%s: %w", action, err)
+		}
+		if err := service.Control(svc, action); err != nil {
+			if errors.Is(err, service.ErrNotInstalled) || strings.Contains(err.Error(), "not installed") {
+				return fmt.Errorf("%s: the ferry service is not installed (run `ferry install --config FILE`)", action)
+			}
+			return fmt.Errorf("%s: %w", action, err)
+		}
+		st, _ := svc.Status()
+		fmt.Fprintf(stdout, "ferry service: %s done (%s)\n", action, statusWord(st))
+		return nil
+	}
+}
+
+func statusWord(s service.Status) string {
+	switch s {
+	case service.StatusRunning:
+		return "running"
+	case service.StatusStopped:
+		return "stopped"
+	}
+	return "state unknown"
+}

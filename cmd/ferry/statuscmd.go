@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/ferry-health/ferry/cmd/ferry/ops"
+	"github.com/ferry-health/ferry/installer"
+)
+
+// cmdStatus shows queue depth, the oldest item's age, the last delivery,
+// dead letters and certificate expiry: from the running gateway's status
+// page when it answers, else read from the data folder.
+func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("status", stderr)
+	cfgPath := fs.String("config", "", "configuration file (default: "+installer.PackageLayout().ConfigFile+" when it exists, else the embedded default)")
+	asJSON := fs.Bool("json", false, "print the figures as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return errUsage
+	}
+	_, cfg, err := opsConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	var st *ops.Status
+	if cfg.Status.Listen != "" {
+		st, err = ops.FetchStatus(ctx, cfg.Status.Listen)
+		if err != nil && !errors.Is(err, ops.ErrNotRunning) {
+			return err
+		}
+	}
+	if st == nil {
+		if st, err = ops.OfflineStatus(cfg); err != nil {
+			return err
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Running bool `json:"running"`
+			*ops.Status
+		}{st.Online, st})
+	}
+	ops.PrintStatus(stdout, st)
+	if !st.Online {
+		return exitError{code: 3, err: fmt.Errorf("the gateway is not running")}
+	}
+	return nil
+}
