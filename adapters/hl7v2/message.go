@@ -89,6 +89,7 @@ type Segment struct {
 	d    *Delimiters
 	pos  int // 1-based position in the message
 	hdr  bool
+	seps []uint32 // offsets of the field separators in raw
 }
 
 // Parse reads one HL7 v2 message. It accepts CR, CRLF or LF segment
@@ -121,6 +122,9 @@ func Parse(raw []byte) (*Message, error) {
 
 	n := bytes.Count(m.buf, []byte{'\r'}) + 1
 	m.segs = make([]Segment, 0, n)
+	// Field separator positions of all segments share one array, so that
+	// Field(n) is a lookup rather than a scan.
+	seps := make([]uint32, 0, bytes.Count(m.buf, []byte{d.Field}))
 	rest := m.buf
 	for len(rest) > 0 {
 		var line []byte
@@ -151,6 +155,17 @@ func Parse(raw []byte) (*Message, error) {
 		}
 		s := Segment{Name: segName(name), raw: line, d: &m.d, pos: pos}
 		s.hdr = s.Name == "MSH" || s.Name == "FHS" || s.Name == "BHS"
+		first := len(seps)
+		for off := 0; ; {
+			i := bytes.IndexByte(line[off:], d.Field)
+			if i < 0 {
+				break
+			}
+			off += i
+			seps = append(seps, uint32(off))
+			off++
+		}
+		s.seps = seps[first:len(seps):len(seps)]
 		m.segs = append(m.segs, s)
 	}
 	if len(m.segs) == 0 {
@@ -329,7 +344,7 @@ func (s Segment) NumFields() int {
 	if s.d == nil || len(s.raw) <= 3 {
 		return 0
 	}
-	n := bytes.Count(s.raw, []byte{s.d.Field})
+	n := len(s.seps)
 	if s.hdr {
 		n++
 	}
@@ -356,7 +371,14 @@ func (s Segment) Field(n int) Value {
 		}
 		n--
 	}
-	return Value{raw: nth(s.raw, s.d.Field, n), d: s.d, level: levelField}
+	if n > len(s.seps) {
+		return Value{}
+	}
+	start, end := int(s.seps[n-1])+1, len(s.raw)
+	if n < len(s.seps) {
+		end = int(s.seps[n])
+	}
+	return Value{raw: s.raw[start:end], d: s.d, level: levelField}
 }
 
 // Get is Field(n).String() for the first repetition: the field's text.
