@@ -50,6 +50,12 @@ type Options struct {
 	Mode Mode
 	// SSN says when a US SSN is sent as a Patient identifier.
 	SSN SSNPolicy
+	// MedicationRequestsOnly writes every Medication Activity as a
+	// MedicationRequest, as C-CDA on FHIR and US Core (which has no
+	// MedicationStatement profile) do: moodCode EVN becomes intent "plan",
+	// INT intent "order". By default EVN (a medication the patient takes or
+	// took) becomes a MedicationStatement.
+	MedicationRequestsOnly bool
 	// NoBinary leaves out the Binary holding the original document
 	// (the DocumentReference then has no attachment url).
 	NoBinary bool

@@ -80,16 +80,14 @@ var allergyTypes = map[string][2]string{
 }
 
 // noKnown maps the allergy observation value of a negated, substance-less
-// observation to the SNOMED "no known ..." code FHIR uses instead.
+// observation to the SNOMED "no known ..." code FHIR uses instead (C-CDA on
+// FHIR ConceptMap CF-NoKnownAllergies; environmental added). Other values
+// fall back to 716186003 "No known allergy".
 var noKnown = map[string][2]string{
 	"416098002": {"409137002", "No known drug allergy"},
-	"419511003": {"409137002", "No known drug allergy"},
-	"59037007":  {"409137002", "No known drug allergy"},
 	"414285001": {"429625007", "No known food allergy"},
-	"418471000": {"429625007", "No known food allergy"},
-	"235719002": {"429625007", "No known food allergy"},
+	"419199007": {"716186003", "No known allergy"},
 	"426232007": {"428607008", "No known environmental allergy"},
-	"232347008": {"428607008", "No known environmental allergy"},
 }
 
 func (c *converter) allergyConcern(a *act) {
@@ -403,7 +401,8 @@ func (c *converter) medication(a *act, s *section) {
 	by, when := c.authorRef(a.Author)
 	st := status(a)
 	mood := strings.ToUpper(a.MoodCode)
-	if mood == "EVN" || (mood == "" && s.kind != secPlan) {
+	evn := mood == "EVN" || (mood == "" && s.kind != secPlan)
+	if evn && !c.opts.MedicationRequestsOnly {
 		idn, ids, fresh := c.claimEntry("MedicationStatement", a.ID, "substanceAdministration")
 		if !fresh {
 			return
@@ -426,7 +425,8 @@ func (c *converter) medication(a *act, s *section) {
 	}
 	intent := "order"
 	switch {
-	case s.kind == secPlan || hasTemplate(a.TemplateID, tplPlannedMed):
+	case evn || s.kind == secPlan || hasTemplate(a.TemplateID, tplPlannedMed):
+		// C-CDA on FHIR ConceptMap CF-MedActivityMood: EVN → plan.
 		intent = "plan"
 	case mood == "PRP" || mood == "PRMS":
 		intent = "proposal"

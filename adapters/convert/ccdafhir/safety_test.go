@@ -228,3 +228,50 @@ func TestPatientScopedIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestEncodings: ISO-8859-1 and windows-1252 declarations and a UTF-8 BOM
+// are read correctly.
+func TestEncodings(t *testing.T) {
+	raw := readCase(t, "ccda-allergy")
+	name := func(doc []byte) string {
+		b, _, err := ConvertBytes(doc, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.Entry[0].Resource.(*fhir.Patient).Name[0].Family
+	}
+	latin := bytes.Replace(raw, []byte(`encoding="UTF-8"`), []byte(`encoding="ISO-8859-1"`), 1)
+	latin = bytes.Replace(latin, []byte("Everywoman"), []byte("M\xfcller"), 1)
+	if got := name(latin); got != "Müller" {
+		t.Errorf("latin-1: %q", got)
+	}
+	cp := bytes.Replace(latin, []byte(`ISO-8859-1`), []byte(`windows-1252`), 1)
+	if got := name(cp); got != "Müller" {
+		t.Errorf("windows-1252: %q", got)
+	}
+	bom := append([]byte("\xef\xbb\xbf"), raw...)
+	if got := name(bom); got != "Everywoman" {
+		t.Errorf("bom: %q", got)
+	}
+}
+
+// TestMedicationRequestsOnly: with the option, a taken medication (EVN)
+// is a MedicationRequest with intent plan, as C-CDA on FHIR maps it.
+func TestMedicationRequestsOnly(t *testing.T) {
+	b, res, err := ConvertBytes(readCase(t, "ccda-medication"), Options{MedicationRequestsOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Counts["MedicationStatement"] != 0 || res.Counts["MedicationRequest"] != 2 {
+		t.Fatalf("counts %v", res.Counts)
+	}
+	intents := map[string]bool{}
+	for _, e := range b.Entry {
+		if r, ok := e.Resource.(*fhir.MedicationRequest); ok {
+			intents[r.Intent] = true
+		}
+	}
+	if !intents["plan"] || !intents["order"] {
+		t.Errorf("intents %v, want plan and order", intents)
+	}
+}
