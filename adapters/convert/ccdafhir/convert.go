@@ -554,7 +554,8 @@ func (c *converter) bundle() *fhir.Bundle {
 	for _, es := range c.entries {
 		n += len(es)
 	}
-	b := &fhir.Bundle{ResourceType: "Bundle", Type: "transaction", Entry: make([]fhir.BundleEntry, 0, n)}
+	b := &fhir.Bundle{ResourceType: "Bundle", Type: "transaction", Entry: make([]fhir.BundleEntry, 0, n),
+		Timestamp: instant(c.effectiveRaw)}
 	if c.docIdent.Value != "" {
 		b.Identifier = &fhir.Identifier{System: c.docIdent.System, Value: c.docIdent.Value}
 	}
