@@ -4,6 +4,7 @@
 #   A: exchange answers 503 with Retry-After for ~20 s
 #   B: exchange process stopped (connection refused), then restarted on the same port with its data
 #   C: exchange stores the bundle but the answer is lost (503 after processing): resends must not duplicate
+#   D: exchange refuses a bundle with 400: dead-lettered after one attempt, the queue moves on
 set -euo pipefail
 SUITE=outage
 here=$(cd "$(dirname "$0")" && pwd)
@@ -73,4 +74,21 @@ node "$here/check-exchange.mjs" --control "$EX_CTL" --acked "$WORK/acked-all.txt
 injected=$(ctl /control/stats GET | jq -r .injected)
 log "C: $injected answers lost after storing; no duplicates"
 assert_drained "$STATUS"
+
+# --- D: a permanent refusal (400) is dead-lettered, not retried forever, and does not block the rest ---
+before=$(ctl /control/stats GET | jq -r '.byStatus["400"] // 0')
+ctl "/control/fail?status=400&count=1" >/dev/null
+send D 1
+for ((i = 0; i < 30; i++)); do
+  [ "$(metric "$STATUS" ferry_dead_letters)" = 1 ] && break
+  sleep 1
+done
+[ "$(metric "$STATUS" ferry_dead_letters)" = 1 ] || die "D: a 400 answer was not dead-lettered"
+send E 5
+node "$here/check-exchange.mjs" --control "$EX_CTL" --acked "$WORK/acked-E.txt" --obx 2 --wait-s 60 >/dev/null ||
+  die "D: messages after a dead-lettered one were not delivered"
+n400=$(( $(ctl /control/stats GET | jq -r '.byStatus["400"] // 0') - before ))
+((n400 == 1)) || die "D: the refused bundle was sent $n400 times (want 1: 4xx is permanent)"
+[ "$(delivered D)" = 0 ] || die "D: refused bundle arrived anyway"
+log "D: 400 dead-lettered after 1 attempt; later messages delivered"
 log "PASS"
