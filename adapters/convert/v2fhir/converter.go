@@ -76,6 +76,9 @@ type Converter struct {
 	Location *time.Location
 	// Mode chooses id-based or conditional writes (default ModeID).
 	Mode Mode
+	// MaxEntries caps the entries of each bundle ConvertParts returns
+	// (default DefaultMaxEntries). Convert itself never splits.
+	MaxEntries int
 }
 
 // Result describes a converted message without PHI.
@@ -244,27 +247,47 @@ func (x *conv) add(resourceType string, key fhir.Identifier, resource any) fhir.
 	full := uuid5URN(resourceType, key.System, key.Value)
 	for n := 2; x.has(full); n++ {
 		if resourceType == "Patient" || resourceType == "Practitioner" {
-			return fhir.Reference{Reference: full} // the same person named twice
+			// The same person named twice: point at the entry already written.
+			for _, e := range x.entries {
+				if e.FullURL == full {
+					return x.refTo(e)
+				}
+			}
 		}
 		// Two different resources with one business key (a sender reusing
 		// an order number): keep both, deterministically apart.
 		full = uuid5URN(resourceType, key.System, key.Value+"#"+strconv.Itoa(n))
 	}
 	id := full[len("urn:uuid:"):]
-	ref := fhir.Reference{Reference: full}
+	// In ModeID references are literal ("Patient/<id>"): the id is known
+	// before the server sees it, so a bundle can be split (Split) and a
+	// later part still points at what an earlier part wrote.
+	ref := fhir.Reference{Reference: resourceType + "/" + id}
 	if len(x.reqs) == cap(x.reqs) {
 		x.reqs = make([]fhir.BundleRequest, 0, 16)
 	}
 	x.reqs = append(x.reqs, fhir.BundleRequest{Method: "PUT", URL: resourceType + "/" + id})
 	req := &x.reqs[len(x.reqs)-1]
-	if x.c.Mode == ModeConditional && key.System != "" && resourceType != "Binary" && resourceType != "Provenance" && resourceType != "MessageHeader" {
-		req.URL = resourceType + "?identifier=" + url.QueryEscape(key.System+"|"+strings.ReplaceAll(key.Value, "|", `\|`))
-		id = ""
+	if x.c.Mode == ModeConditional {
+		ref.Reference = full // the server chooses ids; it rewrites urn:uuid references
+		if key.System != "" && resourceType != "Binary" && resourceType != "Provenance" && resourceType != "MessageHeader" {
+			req.URL = resourceType + "?identifier=" + url.QueryEscape(key.System+"|"+strings.ReplaceAll(key.Value, "|", `\|`))
+			id = ""
+		}
 	}
 	setID(resource, id)
 	x.entries = append(x.entries, fhir.BundleEntry{FullURL: full, Resource: resource, Request: req})
 	x.targets = append(x.targets, ref)
 	return ref
+}
+
+// refTo is the reference add returned for entry e.
+func (x *conv) refTo(e fhir.BundleEntry) fhir.Reference {
+	if x.c.Mode == ModeConditional {
+		return fhir.Reference{Reference: e.FullURL}
+	}
+	u := e.Request.URL
+	return fhir.Reference{Reference: u}
 }
 
 func (x *conv) has(fullURL string) bool {
@@ -377,7 +400,7 @@ func (x *conv) finish() error {
 				Who:  fhir.Reference{Display: orStr(x.m.SendingFacility(), x.m.SendingApp(), "unknown sender")},
 			},
 		},
-		Entity: []fhir.ProvenanceEntity{{Role: "source", What: fhir.Reference{Reference: binRef.Reference, Type: "Binary", Identifier: &fhir.Identifier{System: msgKey.System, Value: msgKey.Value}}}},
+		Entity: []fhir.ProvenanceEntity{{Role: "source", What: fhir.Reference{Reference: binRef.Reference, Identifier: &fhir.Identifier{System: msgKey.System, Value: msgKey.Value}}}},
 	}
 	x.add("Provenance", msgKey, prov)
 	return nil

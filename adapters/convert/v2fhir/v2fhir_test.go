@@ -8,6 +8,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -223,7 +224,7 @@ func TestObservationValues(t *testing.T) {
 	}
 	contains(t, "DiagnosticReport", rs["DiagnosticReport"][0], `"status":"final"`, `"code":"58410-2"`, `"code":"FILL"`, `"value":"F-99821"`,
 		`"code":"PLAC"`, `"issued":"2024-03-15T14:25:00-05:00"`, `"code":"HM"`)
-	if n := strings.Count(rs["DiagnosticReport"][0], `"reference":"urn:uuid:`); n != 6 { // subject, encounter, 4 results
+	if n := strings.Count(rs["DiagnosticReport"][0], `"reference":"`); n != 6 { // subject, encounter, 4 results
 		t.Errorf("report references: %d", n)
 	}
 	obs := map[string]string{}
@@ -535,16 +536,16 @@ func TestADTSegments(t *testing.T) {
 	b, _ := convertFile(t, c, "v2-adt-a03-segments")
 	rs := resources(t, b)
 	contains(t, "Patient", rs["Patient"][0], `"contact":[{"relationship":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0063","code":"SPO"`,
-		`"code":"EP"`, `"name":{"family":"Rivera","given":["Carlos"]}`, `"generalPractitioner":[{"reference":"urn:uuid:`)
+		`"code":"EP"`, `"name":{"family":"Rivera","given":["Carlos"]}`, `"generalPractitioner":[{"reference":"Practitioner/`)
 	contains(t, "Encounter", rs["Encounter"][0], `"status":"finished"`, `"end":"2024-03-20T16:30:00-05:00"`,
-		`"diagnosis":[{"condition":{"reference":"urn:uuid:`, `"rank":2`, `"dischargeDisposition":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0112","code":"01"`)
+		`"diagnosis":[{"condition":{"reference":"Condition/`, `"rank":2`, `"dischargeDisposition":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0112","code":"01"`)
 	if len(rs["AllergyIntolerance"]) != 2 || len(rs["Condition"]) != 2 || len(rs["Procedure"]) != 1 || len(rs["Coverage"]) != 1 || len(rs["Practitioner"]) != 2 {
 		t.Fatalf("counts: %d allergies, %d conditions, %d procedures, %d coverages, %d practitioners",
 			len(rs["AllergyIntolerance"]), len(rs["Condition"]), len(rs["Procedure"]), len(rs["Coverage"]), len(rs["Practitioner"]))
 	}
 	contains(t, "Allergy", rs["AllergyIntolerance"][0], `"type":"allergy","category":["medication"]`, `"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"7980"`,
 		`"reaction":[{"manifestation":[{"text":"Hives"},{"text":"Wheezing"}],"severity":"severe"}]`, `"onsetDateTime":"2010-06-01"`)
-	contains(t, "Condition", rs["Condition"][0], `"code":"encounter-diagnosis"`, `"system":"http://hl7.org/fhir/sid/icd-10-cm","code":"J18.9"`, `"encounter":{"reference":"urn:uuid:`)
+	contains(t, "Condition", rs["Condition"][0], `"code":"encounter-diagnosis"`, `"system":"http://hl7.org/fhir/sid/icd-10-cm","code":"J18.9"`, `"encounter":{"reference":"Encounter/`)
 	contains(t, "Procedure", rs["Procedure"][0], `"status":"completed"`, `"code":"71045"`, `"performedDateTime":"2024-03-15T10:15:00-05:00"`)
 	contains(t, "Coverage", rs["Coverage"][0], `"payor":[{"display":"Blue Cross Blue Shield of Illinois"}]`, `"subscriberId":"XJH123456789"`, `"code":"self"`, `"value":"GRP-5521","name":"Acme Corp"`)
 
@@ -576,7 +577,7 @@ func TestOrdersAndDocuments(t *testing.T) {
 		t.Fatalf("service requests: %d", len(rs["ServiceRequest"]))
 	}
 	contains(t, "ServiceRequest", rs["ServiceRequest"][0], `"status":"active","intent":"order","priority":"stat"`, `"code":"24323-8"`,
-		`"value":"ORD-5001"`, `"value":"GRP-88"`, `"note":[{"text":"Patient fasting since midnight."}]`, `"code":"E11.9"`, `"requester":{"reference":"urn:uuid:`)
+		`"value":"ORD-5001"`, `"value":"GRP-88"`, `"note":[{"text":"Patient fasting since midnight."}]`, `"code":"E11.9"`, `"requester":{"reference":"Practitioner/`)
 	contains(t, "cancelled order", rs["ServiceRequest"][1], `"status":"revoked"`)
 
 	b, _ = convertFile(t, c, "v2-siu-s12")
@@ -589,7 +590,7 @@ func TestOrdersAndDocuments(t *testing.T) {
 	d := rs["DocumentReference"][0]
 	contains(t, "DocumentReference", d, `"masterIdentifier":{"system":"urn:ferry:2.16.840.1.113883.3.999:document:springclinic","value":"DOC-77120"}`,
 		`"status":"current","docStatus":"final"`, `"code":"11488-4"`, `"code":"clinical-note"`, `"date":"2024-04-04T15:50:00-05:00"`,
-		`"contentType":"text/plain; charset=utf-8"`, `"contentType":"application/pdf"`, `"context":{"encounter":[{"reference":"urn:uuid:`)
+		`"contentType":"text/plain; charset=utf-8"`, `"contentType":"application/pdf"`, `"context":{"encounter":[{"reference":"Encounter/`)
 	var doc fhir.DocumentReference
 	if err := json.Unmarshal([]byte(d), &doc); err != nil {
 		t.Fatal(err)
@@ -633,3 +634,62 @@ func FuzzConvert(f *testing.F) {
 		}
 	})
 }
+
+// TestSplit: a bundle over the limit splits into ordered parts whose
+// references are literal, so later parts resolve against earlier ones.
+func TestSplit(t *testing.T) {
+	c := testConverter(t)
+	c.MaxEntries = 5
+	raw, err := os.ReadFile("../../../testdata/convert/v2-oru-r01-value-types/input.hl7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := hl7v2.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, _, err := c.Convert(msg, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, _, err := c.ConvertParts(msg, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := (len(whole.Entry) + 4) / 5
+	if len(parts) != want {
+		t.Fatalf("%d parts, want %d", len(parts), want)
+	}
+	written := map[string]bool{}
+	n := 0
+	for i, p := range parts {
+		if len(p.Entry) > 5 || p.Type != "transaction" || !strings.HasSuffix(p.Identifier.Value, "#"+itoa(i+1)+"/"+itoa(want)) {
+			t.Errorf("part %d: %d entries, identifier %v", i, len(p.Entry), p.Identifier)
+		}
+		js := marshal(t, p)
+		strictR4(t, js)
+		for _, e := range p.Entry {
+			written[e.Request.URL] = true
+			n++
+		}
+		// Every reference names something written by this or an earlier part.
+		for _, m := range regexpRef.FindAllStringSubmatch(string(js), -1) {
+			if !written[m[1]] {
+				t.Errorf("part %d references %s before it is written", i, m[1])
+			}
+		}
+	}
+	if n != len(whole.Entry) {
+		t.Errorf("parts hold %d entries, whole %d", n, len(whole.Entry))
+	}
+	c.Mode = ModeConditional
+	cparts, _, err := c.ConvertParts(msg, raw)
+	if err != nil || len(cparts) != 1 {
+		t.Fatalf("conditional mode split: %d parts, %v", len(cparts), err)
+	}
+	if _, err := Split(cparts[0], 3); !errors.Is(err, ErrNotSplittable) {
+		t.Errorf("Split of a conditional bundle: %v", err)
+	}
+}
+
+var regexpRef = regexp.MustCompile(`"reference":"([A-Za-z]+/[0-9a-f-]{36})"`)
