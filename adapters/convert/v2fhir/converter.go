@@ -76,6 +76,12 @@ type Converter struct {
 	Location *time.Location
 	// Mode chooses id-based or conditional writes (default ModeID).
 	Mode Mode
+	// PatientFromADTOnly leaves the Patient out of bundles made from
+	// messages other than ADT (results, orders, ...), which then only
+	// reference Patient/<id>. A PUT replaces the whole resource, so this
+	// keeps a lab's sparse PID from overwriting the demographics an ADT
+	// feed wrote; it needs that feed to come first.
+	PatientFromADTOnly bool
 	// MaxEntries caps the entries of each bundle ConvertParts returns
 	// (default DefaultMaxEntries). Convert itself never splits.
 	MaxEntries int
@@ -268,6 +274,11 @@ func (x *conv) add(resourceType string, key fhir.Identifier, resource any) fhir.
 	}
 	x.reqs = append(x.reqs, fhir.BundleRequest{Method: "PUT", URL: resourceType + "/" + id})
 	req := &x.reqs[len(x.reqs)-1]
+	if resourceType == "Patient" && x.c.PatientFromADTOnly && x.c.Mode == ModeID && x.m.Type().Code != "ADT" {
+		x.reqs = x.reqs[:len(x.reqs)-1]
+		setID(resource, id)
+		return ref // referenced, not written
+	}
 	if x.c.Mode == ModeConditional {
 		ref.Reference = full // the server chooses ids; it rewrites urn:uuid references
 		if key.System != "" && resourceType != "Binary" && resourceType != "Provenance" && resourceType != "MessageHeader" {

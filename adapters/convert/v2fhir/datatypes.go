@@ -251,9 +251,14 @@ func (x *conv) ei(v hl7v2.Value, typ, kind string) *fhir.Identifier {
 	}
 	sys, known := x.authoritySystem(v.Text(2), v.Text(3), v.Text(4))
 	if !known {
-		sys = x.system(kind)
+		// An EI's namespace names the application that assigned it (the
+		// placer, the filler), so it scopes the number whoever sends it:
+		// the clinic's ORM and the lab's ORU then agree on the placer
+		// number's system. Without one, the sender scopes it.
 		if ns := v.Text(2); ns != "" {
-			sys += ":" + sanitise(ns)
+			sys = x.base() + ":" + sanitise(ns) + ":" + kind
+		} else {
+			sys = x.system(kind)
 		}
 	}
 	id := &fhir.Identifier{System: sys, Value: val}

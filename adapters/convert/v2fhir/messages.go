@@ -1,6 +1,11 @@
 package v2fhir
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/adapters/hl7v2"
+)
 
 // encounterStatus is the Encounter status an ADT trigger implies.
 var encounterStatus = map[string]string{
@@ -85,6 +90,7 @@ func (x *conv) oru() error {
 		return nil
 	}
 	sawOBR := false
+	var orc hl7v2.Segment
 	for _, seg := range x.m.Segments() {
 		switch seg.Name {
 		case "PID":
@@ -106,6 +112,11 @@ func (x *conv) oru() error {
 				return err
 			}
 			x.encRef = enc
+		case "ORC":
+			if err := flushReport(); err != nil {
+				return err
+			}
+			orc = seg
 		case "OBR":
 			if err := flushReport(); err != nil {
 				return err
@@ -118,6 +129,13 @@ func (x *conv) oru() error {
 			if err != nil {
 				return err
 			}
+			// The order this report answers, by its placer number: a
+			// logical reference, since the order may live elsewhere.
+			if ids, _ := x.orderIDs(orc, seg); len(ids) > 0 && ids[0].Type.Coding[0].Code == "PLAC" {
+				p := ids[0]
+				r.dr.BasedOn = []fhir.Reference{{Type: "ServiceRequest", Identifier: &p}}
+			}
+			orc = hl7v2.Segment{}
 			report = r
 		case "OBX":
 			if err := flushObs(); err != nil {

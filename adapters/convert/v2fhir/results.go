@@ -159,6 +159,9 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 		category = r.category
 	}
 	o.Category = observationCategories[category]
+	if r != nil {
+		o.BasedOn = r.dr.BasedOn
+	}
 
 	b := &obsBuilder{o: o}
 	if id := x.ei(obx.Field(21), "", "obx"); id != nil {

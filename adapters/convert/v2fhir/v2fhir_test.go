@@ -588,7 +588,7 @@ func TestOrdersAndDocuments(t *testing.T) {
 	b, _ = convertFile(t, c, "v2-mdm-t02")
 	rs = resources(t, b)
 	d := rs["DocumentReference"][0]
-	contains(t, "DocumentReference", d, `"masterIdentifier":{"system":"urn:ferry:2.16.840.1.113883.3.999:document:springclinic","value":"DOC-77120"}`,
+	contains(t, "DocumentReference", d, `"masterIdentifier":{"system":"urn:ferry:springclinic:document","value":"DOC-77120"}`,
 		`"status":"current","docStatus":"final"`, `"code":"11488-4"`, `"code":"clinical-note"`, `"date":"2024-04-04T15:50:00-05:00"`,
 		`"contentType":"text/plain; charset=utf-8"`, `"contentType":"application/pdf"`, `"context":{"encounter":[{"reference":"Encounter/`)
 	var doc fhir.DocumentReference
@@ -693,3 +693,25 @@ func TestSplit(t *testing.T) {
 }
 
 var regexpRef = regexp.MustCompile(`"reference":"([A-Za-z]+/[0-9a-f-]{36})"`)
+
+// TestPatientFromADTOnly: results then reference the patient without
+// overwriting it; ADT messages still write it.
+func TestPatientFromADTOnly(t *testing.T) {
+	c := testConverter(t)
+	c.PatientFromADTOnly = true
+	b, _ := convertFile(t, c, "v2-oru-r01-cbc")
+	rs := resources(t, b)
+	if len(rs["Patient"]) != 0 {
+		t.Fatalf("ORU wrote the Patient")
+	}
+	strictR4(t, marshal(t, b))
+	contains(t, "DiagnosticReport", rs["DiagnosticReport"][0], `"subject":{"reference":"Patient/84e51a82-c443-5a2b-a773-b7adc9a7f5cb"}`,
+		`"basedOn":[{"type":"ServiceRequest","identifier":{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"PLAC"}]},"system":"urn:ferry:springclinic:placer","value":"ORD-3344"}}]`)
+	if strings.Contains(toJSON(rs["Provenance"][0]), "Patient/") {
+		t.Error("Provenance targets a Patient that is not written")
+	}
+	b, _ = convertFile(t, c, "v2-adt-a01")
+	if len(resources(t, b)["Patient"]) != 1 {
+		t.Error("ADT did not write the Patient")
+	}
+}
