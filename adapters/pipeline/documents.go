@@ -32,13 +32,27 @@ func (c CCDA) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 	if err != nil {
 		return nil, err
 	}
-	body, err := json.Marshal(b)
+	// Exchanges cap the entries of one transaction (Medplum: 50 updates),
+	// so a large document goes as several bundles, in order, under the same
+	// patient key; each is idempotent on its own.
+	parts, err := ccdafhir.Split(b, 0)
 	if err != nil {
-		return nil, fmt.Errorf("encode bundle: %w", err)
+		return nil, err
 	}
-	u := Unit{Name: "document", Bundle: body, Key: res.PatientKey, Dedup: sha256.Sum256(body),
-		Attrs: map[string]string{"format": "ccda", "type": res.DocumentKind, "loinc": res.DocumentType}}
-	return []Unit{u}, nil
+	units := make([]Unit, 0, len(parts))
+	for i, part := range parts {
+		body, err := json.Marshal(part)
+		if err != nil {
+			return nil, fmt.Errorf("encode bundle: %w", err)
+		}
+		name := "document"
+		if len(parts) > 1 {
+			name = fmt.Sprintf("document part %d of %d", i+1, len(parts))
+		}
+		units = append(units, Unit{Name: name, Bundle: body, Key: res.PatientKey, Dedup: sha256.Sum256(body),
+			Attrs: map[string]string{"format": "ccda", "type": res.DocumentKind, "loinc": res.DocumentType}})
+	}
+	return units, nil
 }
 
 // Fax converts a received fax into an IHE MHD (or US Core) document
