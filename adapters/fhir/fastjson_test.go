@@ -1,0 +1,123 @@
+package fhir
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+)
+
+// fill sets every field of v reachable from it to a pseudo-random value,
+// including the awkward ones (HTML characters, control bytes, invalid
+// UTF-8, U+2028, empty versus nil slices), so that Marshal is compared
+// with encoding/json on every field of every struct in this package.
+func fill(r *rand.Rand, v reflect.Value, depth int) {
+	switch v.Kind() {
+	case reflect.String:
+		if v.Type() == reflect.TypeFor[json.Number]() {
+			nums := []string{"0", "1.50", "-3", "2e10", "0.0001", ""}
+			v.SetString(nums[r.IntN(len(nums))])
+			return
+		}
+		strs := []string{"", "plain", "a<b>&c", "quote\"back\\slash", "ctl\x01\x1f\b\f\n\r\t", "bad\xffutf8", "line\u2028para\u2029", "ümlaut €"}
+		v.SetString(strs[r.IntN(len(strs))])
+	case reflect.Bool:
+		v.SetBool(r.IntN(2) == 0)
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		v.SetInt(int64(r.IntN(5)) - 2)
+	case reflect.Pointer:
+		if depth > 3 || r.IntN(4) == 0 {
+			return
+		}
+		n := reflect.New(v.Type().Elem())
+		fill(r, n.Elem(), depth+1)
+		v.Set(n)
+	case reflect.Slice:
+		if depth > 3 || r.IntN(4) == 0 {
+			return
+		}
+		n := r.IntN(3)
+		s := reflect.MakeSlice(v.Type(), n, n)
+		for i := 0; i < n; i++ {
+			fill(r, s.Index(i), depth+1)
+		}
+		v.Set(s)
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			if v.Type().Field(i).IsExported() {
+				fill(r, v.Field(i), depth)
+			}
+		}
+	case reflect.Interface:
+		if r.IntN(3) == 0 {
+			v.Set(reflect.ValueOf(json.RawMessage(`{"resourceType":"Basic", "x" : [1, 2]}`)))
+		} else if r.IntN(2) == 0 {
+			p := &Patient{}
+			fill(r, reflect.ValueOf(p).Elem(), depth+1)
+			v.Set(reflect.ValueOf(p))
+		}
+	}
+}
+
+var allTypes = []any{
+	Bundle{}, Patient{}, Encounter{}, Observation{}, DiagnosticReport{}, MessageHeader{}, Provenance{},
+	Practitioner{}, Organization{}, Coverage{}, ServiceRequest{}, Appointment{}, AllergyIntolerance{},
+	Condition{}, Medication{}, MedicationRequest{}, MedicationStatement{}, Immunization{}, Procedure{},
+	DocumentReference{}, Binary{}, Composition{}, List{}, Extension{}, Attachment{}, Quantity{},
+}
+
+// TestMarshalMatchesEncodingJSON: for random values of every type, Marshal
+// gives the same bytes (or the same failure) as encoding/json.
+func TestMarshalMatchesEncodingJSON(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, proto := range allTypes {
+		typ := reflect.TypeOf(proto)
+		for i := 0; i < 300; i++ {
+			v := reflect.New(typ)
+			fill(r, v.Elem(), 0)
+			want, werr := json.Marshal(v.Interface())
+			got, gerr := Marshal(v.Interface())
+			if (werr != nil) != (gerr != nil) {
+				t.Fatalf("%s: error mismatch: encoding/json %v, fhir %v", typ, werr, gerr)
+			}
+			if werr == nil && !bytes.Equal(got, want) {
+				t.Fatalf("%s differs:\n got %s\nwant %s", typ, got, want)
+			}
+			// By value, too.
+			got2, _ := Marshal(v.Elem().Interface())
+			if werr == nil && !bytes.Equal(got2, want) {
+				t.Fatalf("%s by value differs", typ)
+			}
+		}
+	}
+	for _, v := range []any{nil, (*Patient)(nil), []Coding(nil), []Coding{}, "x<y", 3, true, map[string]int{"a": 1}, 1.5} {
+		want, _ := json.Marshal(v)
+		got, err := Marshal(v)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("Marshal(%#v) = %s, %v; want %s", v, got, err, want)
+		}
+	}
+}
+
+func BenchmarkMarshal(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 4))
+	var bundle Bundle
+	fill(r, reflect.ValueOf(&bundle).Elem(), 0)
+	b.Run("fhir", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := Marshal(&bundle); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := json.Marshal(&bundle); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
