@@ -104,6 +104,30 @@ mkdir -p "$WORK/convert"
   die "ferry convert failed: $(tail -5 "$WORK/convert.log")"
 node "${NODE_FLAGS[@]}" "$CI_DIR/exchange/validate.mjs" "$WORK/convert" || die "converted bundles fail validation"
 
-grep -q "CI-MRN-\|Tester\|Harbour" "$WORK/ferry.log" && die "ferry log contains PHI (MRN/name/address)"
+# 8. mTLS mistakes keep the data: a second gateway with a client cert from another CA, then one that
+#    trusts another CA for the server, deliver nothing and dead-letter nothing; fixed, it delivers.
+M2=$(freeport)
+S2=$(freeport)
+write_config "$WORK/ferry2.yaml" "$WORK/data2" "$M2" "$S2"
+sed -e "s#$PKI/client.pem#$PKI/rogue-client.pem#; s#$PKI/client.key#$PKI/rogue-client.key#" "$WORK/ferry2.yaml" >"$WORK/ferry2-badclient.yaml"
+sed -e "s#ca_file: $PKI/ca.pem#ca_file: $PKI/other-ca.pem#" "$WORK/ferry2.yaml" >"$WORK/ferry2-badca.yaml"
+sed 's/CI-MRN-1002/CI-MRN-2002/; s/|CI-ORU-0001|/|CI-ORU-2001|/; s/CI-ORD-77/CI-ORD-2077/; s/CI-FIL-77/CI-FIL-2077/' "$msgs/oru_r01.hl7" >"$WORK/oru_tls.hl7"
+for bad in badclient badca; do
+  start_ferry "$WORK/ferry2-$bad.yaml" "$WORK/ferry2.log" "$M2"
+  if [ "$bad" = badclient ]; then
+    node "$here/send-hl7.mjs" --port "$M2" --expect AA "$WORK/oru_tls.hl7" >/dev/null || die "ferry with a bad client cert did not accept the message"
+  fi
+  sleep 4
+  [ "$(fhir_total "Patient?identifier=$HOSP_SYSTEM|CI-MRN-2002")" = 0 ] || die "$bad: delivered despite the TLS mistake"
+  [ "$(metric "$S2" ferry_dead_letters)" = 0 ] || die "$bad: a TLS mistake dead-lettered data"
+  [ "$(metric "$S2" ferry_queue_depth)" = 1 ] || die "$bad: the message is not waiting in the queue"
+  stop_pid "$FERRY_PID" TERM
+  log "$bad: nothing delivered, nothing dead-lettered, message still queued"
+done
+start_ferry "$WORK/ferry2.yaml" "$WORK/ferry2.log" "$M2"
+wait_total "Patient?identifier=$HOSP_SYSTEM|CI-MRN-2002" 1 60 || die "queued message not delivered once the TLS settings were fixed"
+log "fixed TLS settings: the queued message was delivered"
+
+grep -q "CI-MRN-\|Tester\|Harbour" "$WORK/ferry.log" "$WORK/ferry2.log" && die "ferry log contains PHI (MRN/name/address)"
 log "ferry log has no PHI"
 log "PASS"
