@@ -137,13 +137,19 @@ func (x *conv) cwe(v hl7v2.Value, defaultSystem string) *fhir.CodeableConcept {
 	if v.Empty() || v.IsNull() {
 		return nil
 	}
-	cc := &fhir.CodeableConcept{}
+	// One allocation holds the concept and its first coding.
+	box := &struct {
+		cc  fhir.CodeableConcept
+		one [1]fhir.Coding
+	}{}
+	cc := &box.cc
 	if code := v.Text(1); code != "" {
 		sys := x.codeSystem(v.Text(3))
 		if v.Text(3) == "" {
 			sys = defaultSystem
 		}
-		cc.Coding = append(cc.Coding, fhir.Coding{System: sys, Code: code, Display: v.Text(2), Version: v.Text(7)})
+		box.one[0] = fhir.Coding{System: sys, Code: code, Display: v.Text(2), Version: v.Text(7)}
+		cc.Coding = box.one[:1:1]
 	}
 	if code := v.Text(4); code != "" {
 		cc.Coding = append(cc.Coding, fhir.Coding{System: x.codeSystem(v.Text(6)), Code: code, Display: v.Text(5), Version: v.Text(8)})
@@ -156,6 +162,25 @@ func (x *conv) cwe(v hl7v2.Value, defaultSystem string) *fhir.CodeableConcept {
 		return nil
 	}
 	return cc
+}
+
+// identifierTypes holds shared, read-only Identifier.type values for the
+// common v2-0203 codes, so identifiers do not each allocate one.
+var identifierTypes = func() map[string]*fhir.CodeableConcept {
+	m := map[string]*fhir.CodeableConcept{}
+	for _, c := range []string{"MR", "PI", "PLAC", "FILL", "VN", "PGN", "NPI", "SS", "AN", "PN", "DL", "PPN", "BR", "PRN", "EI", "PT", "MC", "MA", "SB", "AM", "ANC", "BA", "XX"} {
+		m[c] = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: v2Table + "0203", Code: c}}}
+	}
+	return m
+}()
+
+// identifierType is the Identifier.type for a v2-0203 code; callers must
+// not modify it.
+func identifierType(code string) *fhir.CodeableConcept {
+	if cc := identifierTypes[code]; cc != nil {
+		return cc
+	}
+	return &fhir.CodeableConcept{Coding: []fhir.Coding{{System: v2Table + "0203", Code: code}}}
 }
 
 // tableCC is a CodeableConcept for a field bound to v2 table n.
@@ -222,7 +247,7 @@ func (x *conv) cx(v hl7v2.Value) *fhir.Identifier {
 	sys, known := x.authoritySystem(aa.Sub(1).Trimmed(), aa.Sub(2).Trimmed(), aa.Sub(3).Trimmed())
 	id := &fhir.Identifier{Value: val, System: sys}
 	if t := v.Text(5); t != "" {
-		id.Type = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: v2Table + "0203", Code: t}}}
+		id.Type = identifierType(t)
 		if t == "SS" {
 			id.System = sysSSN
 		}
@@ -263,7 +288,7 @@ func (x *conv) ei(v hl7v2.Value, typ, kind string) *fhir.Identifier {
 	}
 	id := &fhir.Identifier{System: sys, Value: val}
 	if typ != "" {
-		id.Type = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: v2Table + "0203", Code: typ}}}
+		id.Type = identifierType(typ)
 	}
 	return id
 }

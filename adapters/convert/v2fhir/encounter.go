@@ -38,7 +38,7 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	var key fhir.Identifier
 	if id := x.cx(pv1.Field(19).Rep(1)); id != nil {
 		if id.Type == nil {
-			id.Type = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: v2Table + "0203", Code: "VN"}}}
+			id.Type = identifierType("VN")
 		}
 		if strings.HasPrefix(id.System, x.system("id")) {
 			id.System = x.system("visit")

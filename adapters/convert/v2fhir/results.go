@@ -117,8 +117,10 @@ func (r *reportBuilder) finish(x *conv) fhir.Reference {
 }
 
 type obsBuilder struct {
-	o   *fhir.Observation
-	key fhir.Identifier
+	o    *fhir.Observation
+	key  fhir.Identifier
+	obs  fhir.Observation   // o points here: one allocation for both
+	keys [1]fhir.Identifier // backs o.Identifier
 }
 
 func (b *obsBuilder) note(nte hl7v2.Segment) {
@@ -144,7 +146,10 @@ func nteText(nte hl7v2.Segment) string {
 // newObservation converts OBX (v2-to-FHIR "OBX to Observation"); OBX-2
 // chooses value[x].
 func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder, error) {
-	o := &fhir.Observation{ResourceType: "Observation", Subject: x.patientRef, Encounter: x.encRef}
+	b := &obsBuilder{}
+	b.obs = fhir.Observation{ResourceType: "Observation", Subject: x.patientRef, Encounter: x.encRef}
+	o := &b.obs
+	b.o = o
 	code := x.cwe(obx.Field(3).Rep(1), "")
 	if code == nil {
 		return nil, x.badField(obx, 3, "observation identifier is empty")
@@ -163,7 +168,6 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 		o.BasedOn = r.dr.BasedOn
 	}
 
-	b := &obsBuilder{o: o}
 	if id := x.ei(obx.Field(21), "", "obx"); id != nil {
 		b.key = *id
 	} else {
@@ -183,7 +187,8 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 		}
 		b.key = fhir.Identifier{System: x.system("obx"), Value: v}
 	}
-	o.Identifier = []fhir.Identifier{b.key}
+	b.keys[0] = b.key
+	o.Identifier = b.keys[:]
 
 	if err := x.obxValue(obx, o); err != nil {
 		return nil, err
