@@ -26,7 +26,7 @@
 //	          \______ crc covers type + payload ______/
 //
 //	PUT  (1): seq u64 | enqueued unix-ns i64 | attempts u32 |
-//	          uvarint-prefixed id, key, source | uvarint n | n × (key, value) |
+//	          uvarint-prefixed id, key, source | uvarint n | n * (key, value) |
 //	          body (the rest)
 //	ACK  (2): seq u64                 the item is settled (done or dead-lettered)
 //	NACK (3): seq u64 | attempts u32  the item was released for redelivery
