@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/v2fhir"
+	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/hl7v2"
 )
 
@@ -57,16 +57,34 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 			units = append(units, u)
 			continue
 		}
-		body, err := json.Marshal(b)
+		parts, err := v2fhir.Split(b, 0)
 		if err != nil {
-			u.Err = fmt.Errorf("encode bundle: %w", err)
+			u.Err = err
 			units = append(units, u)
 			continue
 		}
-		u.Bundle = body
-		u.Key = res.PatientKey
-		u.Attrs = map[string]string{"type": res.MessageType, "control_id": res.ControlID, "format": "hl7v2"}
-		units = append(units, u)
+		attrs := map[string]string{"type": res.MessageType, "control_id": res.ControlID, "format": "hl7v2"}
+		for j, part := range parts {
+			pu := u
+			if len(parts) > 1 {
+				pu.Name = fmt.Sprintf("%s part %d of %d", u.Name, j+1, len(parts))
+				if j > 0 {
+					// Only the first part carries the message's dedup key:
+					// the parts are one message and are queued together.
+					pu.Dedup = [32]byte{}
+				}
+			}
+			body, err := fhir.Marshal(part)
+			if err != nil {
+				pu.Err = fmt.Errorf("encode bundle: %w", err)
+				units = append(units, pu)
+				continue
+			}
+			pu.Bundle = body
+			pu.Key = res.PatientKey
+			pu.Attrs = attrs
+			units = append(units, pu)
+		}
 	}
 	return units, nil
 }

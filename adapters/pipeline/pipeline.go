@@ -63,10 +63,13 @@ type Putter interface {
 	Put(ctx context.Context, it *queue.Item) error
 }
 
-// Deduper remembers input units already queued, durably.
+// Deduper remembers input units already queued. Remember need not wait
+// for its own fsync: the unit is already durable in the queue, and a key
+// lost in a crash costs only a second, harmless delivery (bundles are
+// idempotent), so the ACK path pays one fsync, the queue's.
 type Deduper interface {
 	Seen(key [32]byte) bool
-	Add(key [32]byte) error
+	Remember(key [32]byte) error
 }
 
 // Pipeline implements adapters.Consumer.
@@ -132,10 +135,10 @@ func (p *Pipeline) Consume(ctx context.Context, in adapters.Raw) error {
 		}
 		p.stats.Queued.Add(1)
 		if p.dedup != nil && u.Dedup != zero {
-			if err := p.dedup.Add(u.Dedup); err != nil {
-				// The unit is queued; failing to remember it only risks a
-				// second, harmless delivery (bundles are idempotent).
-				p.log.Warn("dedup record not stored", "input", in.Name, "unit", u.Name, "error", err)
+			if err := p.dedup.Remember(u.Dedup); err != nil {
+				// The unit is queued; not remembering it only risks a
+				// second, harmless delivery.
+				p.log.Warn("dedup key not kept", "input", in.Name, "unit", u.Name, "error", err)
 			}
 		}
 	}

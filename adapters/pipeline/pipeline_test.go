@@ -18,8 +18,9 @@ import (
 // one (queue/dedup) has its own tests.
 type memSeen map[[32]byte]bool
 
-func (m memSeen) Seen(k [32]byte) bool { return m[k] }
-func (m memSeen) Add(k [32]byte) error { m[k] = true; return nil }
+func (m memSeen) Seen(k [32]byte) bool      { return m[k] }
+func (m memSeen) Remember(k [32]byte) error { m[k] = true; return nil }
+func (m memSeen) Add(k [32]byte) error      { m[k] = true; return nil }
 
 // splitConv turns each line of the body into a unit; a line "bad" fails.
 var splitConv = ConverterFunc(func(_ context.Context, in adapters.Raw) ([]Unit, error) {
