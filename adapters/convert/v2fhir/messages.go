@@ -153,14 +153,28 @@ func (x *conv) oru() error {
 				}
 				if att != nil {
 					report.dr.PresentedForm = append(report.dr.PresentedForm, *att)
-					continue
 				}
+				// An ED without data carries nothing (the original
+				// message is kept in the Binary either way).
+				continue
 			}
 			o, err := x.newObservation(seg, report)
 			if err != nil {
 				return err
 			}
 			obs = o
+		case "SPM":
+			if err := flushObs(); err != nil {
+				return err
+			}
+			if report != nil {
+				ref, err := x.specimen(seg, report)
+				if err != nil {
+					return err
+				}
+				report.dr.Specimen = append(report.dr.Specimen, ref)
+				report.specimen = &ref
+			}
 		case "NTE":
 			if obs != nil {
 				obs.note(seg)

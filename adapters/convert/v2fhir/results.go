@@ -39,6 +39,7 @@ type reportBuilder struct {
 	category string // observation-category code for its Observations
 	obsKeys  map[string]int
 	notes    []string
+	specimen *fhir.Reference // the SPM the following OBX describe
 }
 
 // newReport starts a DiagnosticReport from OBR (v2-to-FHIR "OBR to
@@ -166,6 +167,7 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 	o.Category = observationCategories[category]
 	if r != nil {
 		o.BasedOn = r.dr.BasedOn
+		o.Specimen = r.specimen
 	}
 
 	if id := x.ei(obx.Field(21), "", "obx"); id != nil {
@@ -430,4 +432,78 @@ func firstCode(cc *fhir.CodeableConcept) string {
 		return ""
 	}
 	return cc.Coding[0].Code
+}
+
+// specimen converts SPM (v2.5+) to a Specimen of the report's patient. Its
+// key is the filler's specimen id (SPM-2.2), else the placer's (SPM-2.1),
+// else the report and SPM-1.
+func (x *conv) specimen(spm hl7v2.Segment, r *reportBuilder) (fhir.Reference, error) {
+	sp := &fhir.Specimen{ResourceType: "Specimen", Subject: x.patientRef, Status: "available"}
+	var key fhir.Identifier
+	f := spm.Field(2).Rep(1)
+	for _, c := range []struct {
+		comp int
+		typ  string
+	}{{2, "FGN"}, {1, "PGN"}} {
+		ei := f.Comp(c.comp)
+		val := ei.Sub(1).Trimmed()
+		if val == "" {
+			continue
+		}
+		sys, known := x.authoritySystem(ei.Sub(2).Trimmed(), ei.Sub(3).Trimmed(), ei.Sub(4).Trimmed())
+		if !known {
+			if ns := ei.Sub(2).Trimmed(); ns != "" {
+				sys = x.base() + ":" + sanitise(ns) + ":specimen"
+			} else {
+				sys = x.system("specimen")
+			}
+		}
+		id := fhir.Identifier{System: sys, Value: val}
+		sp.Identifier = append(sp.Identifier, id)
+		if key.Value == "" {
+			key = id
+		}
+	}
+	if key.Value == "" {
+		key = fhir.Identifier{System: x.system("specimen"), Value: r.key.Value + "." + orStr(spm.Field(1).Text(1), strconv.Itoa(spm.Pos()))}
+		sp.Identifier = append(sp.Identifier, key)
+	}
+	sp.Type = x.tableCC(spm.Field(4).Rep(1), "0487")
+	coll := &fhir.SpecimenCollection{
+		Method:   x.tableCC(spm.Field(7).Rep(1), "0488"),
+		BodySite: x.tableCC(spm.Field(8).Rep(1), "0163"),
+	}
+	dr := spm.Field(17).Rep(1)
+	start, ok1 := x.dateTime(dr.Text(1))
+	end, ok2 := x.dateTime(dr.Text(2))
+	if !ok1 || !ok2 {
+		return fhir.Reference{}, x.badField(spm, 17, "invalid collection date/time")
+	}
+	if end != "" && start != "" {
+		coll.CollectedPeriod = &fhir.Period{Start: start, End: end}
+	} else {
+		coll.CollectedDateTime = start
+	}
+	// SPM-12 is a CQ: amount ^ units, the units a CWE in subcomponents.
+	if v, ok := fhirDecimal(spm.Field(12).Text(1)); ok && spm.Field(12).Text(1) != "" {
+		u := spm.Field(12).Comp(2)
+		q := &fhir.Quantity{Value: json.Number(v), Unit: orStr(u.Sub(2).Trimmed(), u.Sub(1).Trimmed())}
+		if code := u.Sub(1).Trimmed(); code != "" && strings.EqualFold(u.Sub(3).Trimmed(), "UCUM") {
+			q.System, q.Code = "http://unitsofmeasure.org", code
+		}
+		coll.Quantity = q
+	}
+	if coll.Method != nil || coll.BodySite != nil || coll.CollectedDateTime != "" || coll.CollectedPeriod != nil || coll.Quantity != nil {
+		sp.Collection = coll
+	}
+	var err error
+	if sp.ReceivedTime, err = x.fieldDateTime(spm, 18); err != nil {
+		return fhir.Reference{}, err
+	}
+	for _, rep := range spm.Field(24).Reps() {
+		if cc := x.tableCC(rep, "0493"); cc != nil {
+			sp.Condition = append(sp.Condition, *cc)
+		}
+	}
+	return x.add("Specimen", key, sp), nil
 }

@@ -276,7 +276,14 @@ func TestObservationValues(t *testing.T) {
 		pre + "2951-2.2": {`"status":"entered-in-error"`},
 	})
 	contains(t, "DiagnosticReport", rs["DiagnosticReport"][0], `"status":"preliminary"`, `"code":"LAB"`,
-		`"presentedForm":[{"contentType":"application/pdf","data":"JVBERi0xLjQK","size":9,`)
+		`"presentedForm":[{"contentType":"application/pdf","data":"JVBERi0xLjQK","size":9,`, `"specimen":[{"reference":"Specimen/`)
+	if len(rs["Specimen"]) != 1 {
+		t.Fatalf("specimens: %d", len(rs["Specimen"]))
+	}
+	contains(t, "Specimen", rs["Specimen"][0], `"system":"urn:ferry:acmelab:specimen","value":"SP-7781F"`, `"code":"122555007"`,
+		`"receivedTime":"2024-03-16T07:55:00-05:00"`, `"collectedDateTime":"2024-03-16T07:30:00-05:00"`,
+		`"quantity":{"value":5,"unit":"milliliter","system":"http://unitsofmeasure.org","code":"mL"}`, `"code":"28520004"`, `"code":"49852007"`)
+	contains(t, "specimen observation", obs[pre+"35659-2"], `"specimen":{"reference":"Specimen/`)
 }
 
 func keys(m map[string]string) []string {
