@@ -144,19 +144,22 @@ func (x *conv) oru() error {
 			if x.patientRef == nil {
 				return &ContentError{Segment: "PID", Field: "PID", Reason: "required segment missing before OBX"}
 			}
-			if report != nil && strings.EqualFold(seg.Field(2).Text(1), "ED") {
+			if strings.EqualFold(seg.Field(2).Text(1), "ED") {
 				// An encapsulated document is the report's presented form,
 				// not an Observation value (R4 has no valueAttachment).
 				att, err := x.encapsulated(seg)
 				if err != nil {
 					return err
 				}
-				if att != nil {
-					report.dr.PresentedForm = append(report.dr.PresentedForm, *att)
+				if att == nil {
+					// An ED without data carries nothing (the original
+					// message is kept in the Binary either way).
+					continue
 				}
-				// An ED without data carries nothing (the original
-				// message is kept in the Binary either way).
-				continue
+				if report != nil {
+					report.dr.PresentedForm = append(report.dr.PresentedForm, *att)
+					continue
+				}
 			}
 			o, err := x.newObservation(seg, report)
 			if err != nil {
