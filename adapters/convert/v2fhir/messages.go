@@ -11,8 +11,9 @@ import (
 var encounterStatus = map[string]string{
 	"A01": "in-progress", "A02": "in-progress", "A03": "finished", "A04": "arrived",
 	"A05": "planned", "A06": "in-progress", "A07": "in-progress", "A08": "in-progress",
-	"A11": "cancelled", "A13": "in-progress", "A14": "planned", "A27": "cancelled",
-	"A38": "cancelled",
+	"A09": "in-progress", "A10": "in-progress", "A11": "cancelled", "A12": "in-progress",
+	"A13": "in-progress", "A14": "planned", "A15": "in-progress", "A16": "in-progress",
+	"A25": "in-progress", "A26": "in-progress", "A27": "cancelled", "A38": "cancelled",
 }
 
 // adt converts the ADT events: Patient from PID (with NK1 contacts and the
