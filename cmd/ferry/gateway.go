@@ -94,8 +94,15 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("exchange: %w", err)
 	}
+	workers := cfg.Exchange.Workers
+	if cfg.Exchange.URL == "" {
+		// The outbox pays two fsyncs per bundle on the same disk the queue
+		// commits to; one writer keeps it from starving MLLP ACKs, and the
+		// queue absorbs bursts.
+		workers = 1
+	}
 	g.disp = transport.NewDispatcher(g.q, g.sink, transport.DispatcherOptions{
-		Workers:         cfg.Exchange.Workers,
+		Workers:         workers,
 		InitialInterval: cfg.Exchange.Retry.InitialInterval,
 		MaxInterval:     cfg.Exchange.Retry.MaxInterval,
 		Logger:          log.With("component", "dispatcher"),

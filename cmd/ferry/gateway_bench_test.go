@@ -15,16 +15,34 @@ import (
 // dispatcher delivering into the outbox folder at the same time.
 //
 //	go test ./cmd/ferry -run '^$' -bench GatewayMLLP -benchtime 20000x
+//
+// The "held" variant points delivery at a closed port, so the queue only
+// fills: it isolates ingest from the outbox's own fsyncs.
 func BenchmarkGatewayMLLP(b *testing.B) {
-	for _, conns := range []int{1, 16} {
-		b.Run(fmt.Sprintf("conns=%d", conns), func(b *testing.B) {
+	for _, mode := range []string{"outbox", "held"} {
+		for _, conns := range []int{1, 16} {
+			b.Run(fmt.Sprintf("%s/conns=%d", mode, conns), func(b *testing.B) {
+				benchGateway(b, mode, conns)
+			})
+		}
+	}
+}
+
+func benchGateway(b *testing.B, mode string, conns int) {
+	{
+		{
+			exchange := ""
+			if mode == "held" {
+				exchange = "exchange: {url: \"https://127.0.0.1:1/fhir\", retry: {initial_interval: 1m, max_interval: 1m}}"
+			}
 			cfg, err := config.Parse("bench", []byte(fmt.Sprintf(`
 data_dir: %q
 sources:
   mllp:
     - name: b
       listen: 127.0.0.1:0
-`, b.TempDir())))
+%s
+`, b.TempDir(), exchange)))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -49,6 +67,6 @@ sources:
 			b.ReportMetric(res.Rate(), "msg/s")
 			b.ReportMetric(float64(res.P50.Microseconds()), "p50-µs")
 			b.ReportMetric(float64(res.P99.Microseconds()), "p99-µs")
-		})
+		}
 	}
 }
