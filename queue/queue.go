@@ -5,8 +5,10 @@
 package queue
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"time"
 )
 
@@ -26,14 +28,45 @@ type Item struct {
 	Key string
 	// Source names the source that produced the item.
 	Source string
-	// Body is the FHIR Bundle as JSON.
+	// Body is the FHIR Bundle as JSON. It is nil when the body lives in a
+	// file (Open on Get, BodyFile on Put); use OpenBody and BodySize to
+	// read either kind.
 	Body []byte
+	// Open streams a body too large to hold in memory (a 200 MB fax); Get
+	// sets it instead of Body for items stored as files. Each call starts
+	// from the beginning, so a sink may retry; it is valid while the item
+	// is leased.
+	Open func() (io.ReadCloser, error)
+	// Size is the length of the body Open streams.
+	Size int64
+	// BodyFile, on Put, names a file holding the body instead of Body. It
+	// must come from the queue's own spill area (diskq.Queue.CreateBody);
+	// Put takes it over whatever it returns: it fsyncs it before the item
+	// counts as stored and deletes it once the item is settled.
+	BodyFile string
 	// Attrs holds PHI-free facts (message type, control id, file name).
 	Attrs map[string]string
 	// Attempts counts earlier delivery attempts.
 	Attempts int
 	// Enqueued is when Put stored the item.
 	Enqueued time.Time
+}
+
+// BodySize is the length of the body, wherever it is held.
+func (it *Item) BodySize() int64 {
+	if it.Open != nil {
+		return it.Size
+	}
+	return int64(len(it.Body))
+}
+
+// OpenBody streams the body from Body or Open, so that sinks need not care
+// which one an item has.
+func (it *Item) OpenBody() (io.ReadCloser, error) {
+	if it.Open != nil {
+		return it.Open()
+	}
+	return io.NopCloser(bytes.NewReader(it.Body)), nil
 }
 
 // AckFunc settles a lease: nil deletes the item; an error for which

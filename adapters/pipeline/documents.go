@@ -1,12 +1,14 @@
 package pipeline
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/ccdafhir"
@@ -56,19 +58,33 @@ func (c CCDA) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 }
 
 // Fax converts a received fax into an IHE MHD (or US Core) document
-// bundle.
+// bundle. The bundle carries the fax itself (base64), so it is as large as
+// the fax and a third more: with a queue that spills (ConvertSpill) a large
+// one goes from the converter's stream straight into a queue body file.
 type Fax struct {
 	Conv *faxfhir.Converter
 }
 
-var _ Converter = Fax{}
+var (
+	_ Converter      = Fax{}
+	_ SpillConverter = Fax{}
+)
 
-// Convert renders the fax and writes its bundle. The bundle is held in
-// memory because queue items are; faxfhir itself streams.
+// Convert renders the fax and writes its bundle into memory.
 func (f Fax) Convert(ctx context.Context, in adapters.Raw) ([]Unit, error) {
-	var buf bytes.Buffer
-	res, err := f.Conv.WriteRaw(ctx, &buf, in)
+	return f.ConvertSpill(ctx, in, nil)
+}
+
+// ConvertSpill renders the fax and writes its bundle: into memory up to
+// SpillBytes, beyond that into a file from spill (when spill is not nil).
+func (f Fax) ConvertSpill(ctx context.Context, in adapters.Raw, spill func() (*os.File, error)) ([]Unit, error) {
+	w := &spillWriter{create: spill, limit: SpillBytes}
+	res, err := f.Conv.WriteRaw(ctx, w, in)
+	if err == nil {
+		err = w.finish()
+	}
 	if err != nil {
+		w.abort()
 		return nil, err
 	}
 	key := ""
@@ -81,7 +97,70 @@ func (f Fax) Convert(ctx context.Context, in adapters.Raw) ([]Unit, error) {
 	if d, err := hex.DecodeString(res.SHA256); err == nil && len(d) == 32 {
 		copy(dedup[:], d)
 	}
-	u := Unit{Name: "fax", Bundle: buf.Bytes(), Key: key, Dedup: dedup,
+	u := Unit{Name: "fax", Key: key, Dedup: dedup,
 		Attrs: map[string]string{"format": "fax", "pages": fmt.Sprint(res.Pages), "content": res.Format}}
+	if w.f != nil {
+		u.BodyFile = w.f.Name()
+	} else {
+		u.Bundle = w.buf.Bytes()
+	}
 	return []Unit{u}, nil
+}
+
+// spillWriter keeps what is written in memory until it passes limit, then
+// moves it to a file from create and writes the rest there. With create
+// nil it never spills.
+type spillWriter struct {
+	create func() (*os.File, error)
+	limit  int
+	buf    bytes.Buffer
+	f      *os.File
+	bw     *bufio.Writer
+}
+
+func (w *spillWriter) Write(p []byte) (int, error) {
+	if w.f == nil {
+		if w.create == nil || w.buf.Len()+len(p) <= w.limit {
+			return w.buf.Write(p)
+		}
+		f, err := w.create()
+		if err != nil {
+			return 0, fmt.Errorf("spill bundle: %w", err)
+		}
+		w.f, w.bw = f, bufio.NewWriterSize(f, 256<<10)
+		if _, err := w.bw.Write(w.buf.Bytes()); err != nil {
+			return 0, fmt.Errorf("spill bundle: %w", err)
+		}
+		w.buf = bytes.Buffer{}
+	}
+	n, err := w.bw.Write(p)
+	if err != nil {
+		return n, fmt.Errorf("spill bundle: %w", err)
+	}
+	return n, nil
+}
+
+// finish flushes and closes the spill file, if any; the queue's Put
+// fsyncs it.
+func (w *spillWriter) finish() error {
+	if w.f == nil {
+		return nil
+	}
+	err := w.bw.Flush()
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("spill bundle: %w", err)
+	}
+	return nil
+}
+
+// abort removes the spill file, if any.
+func (w *spillWriter) abort() {
+	if w.f != nil {
+		w.f.Close()
+		os.Remove(w.f.Name())
+		w.f = nil
+	}
 }

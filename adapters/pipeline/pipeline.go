@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/queue"
@@ -30,6 +31,11 @@ type Unit struct {
 	Name string
 	// Bundle is the FHIR transaction Bundle as JSON.
 	Bundle []byte
+	// BodyFile, instead of Bundle, names a spill file holding a bundle too
+	// large for memory (a 200 MB fax); a SpillConverter makes it with the
+	// queue's CreateBody. The pipeline hands it to Put, which takes it
+	// over, or removes it when the unit is not queued.
+	BodyFile string
 	// Key orders delivery: the patient key, so an A08 never overtakes its A01.
 	Key string
 	// Dedup identifies the input unit; a zero value disables deduplication.
@@ -62,6 +68,26 @@ func (f ConverterFunc) Convert(ctx context.Context, in adapters.Raw) ([]Unit, er
 type Putter interface {
 	Put(ctx context.Context, it *queue.Item) error
 }
+
+// Spiller is implemented by queues that take large bodies as files
+// (diskq.Queue): CreateBody returns a new file in the queue's own storage,
+// to be passed to Put as Item.BodyFile.
+type Spiller interface {
+	CreateBody() (*os.File, error)
+}
+
+// SpillConverter is a Converter whose bundles can be large. When the queue
+// is a Spiller, the pipeline calls ConvertSpill instead of Convert, and a
+// bundle above SpillBytes is written straight into a file from spill
+// (returned as Unit.BodyFile) so that it is never held in memory.
+type SpillConverter interface {
+	Converter
+	ConvertSpill(ctx context.Context, in adapters.Raw, spill func() (*os.File, error)) ([]Unit, error)
+}
+
+// SpillBytes is the bundle size above which a SpillConverter writes to a
+// spill file instead of memory.
+const SpillBytes = 1 << 20
 
 // Deduper remembers input units already queued. Remember need not wait
 // for its own fsync: the unit is already durable in the queue, and a key
@@ -109,14 +135,41 @@ func (p *Pipeline) Consume(ctx context.Context, in adapters.Raw) error {
 		err := fmt.Errorf("%s: format %q: %w", in.Name, in.Format, ErrUnknownFormat)
 		return p.reject(in, in.Body, err)
 	}
-	units, err := conv.Convert(ctx, in)
+	var units []Unit
+	var err error
+	sc, canSpill := conv.(SpillConverter)
+	sp, queueSpills := p.queue.(Spiller)
+	if canSpill && queueSpills {
+		units, err = sc.ConvertSpill(ctx, in, sp.CreateBody)
+	} else {
+		units, err = conv.Convert(ctx, in)
+	}
+	// Spill files of units that do not reach Put (quarantined, duplicates,
+	// an earlier unit failing to store) are removed on the way out.
+	handed := 0
+	defer func() {
+		for i := handed; i < len(units); i++ {
+			if f := units[i].BodyFile; f != "" {
+				os.Remove(f)
+			}
+		}
+	}()
 	if err != nil {
 		return p.reject(in, in.Body, fmt.Errorf("%s: %w", in.Name, err))
 	}
 	var failed []error
 	for i := range units {
 		u := &units[i]
+		// From here on this unit's spill file is Put's (which owns it
+		// whatever it returns) or removed by drop.
+		handed = i + 1
+		drop := func() {
+			if u.BodyFile != "" {
+				os.Remove(u.BodyFile)
+			}
+		}
 		if u.Err != nil {
+			drop()
 			if _, qerr := p.quarantine.Put(in, u.Raw, u.Err); qerr != nil {
 				return fmt.Errorf("%s: %s: quarantine: %w", in.Name, u.Name, qerr)
 			}
@@ -125,11 +178,12 @@ func (p *Pipeline) Consume(ctx context.Context, in adapters.Raw) error {
 			continue
 		}
 		var zero [32]byte
-		if p.dedup != nil && u.Dedup != zero && p.dedup.Seen(u.Dedup) {
+		if p.seen(u) {
+			drop()
 			p.stats.Duplicates.Add(1)
 			continue
 		}
-		it := &queue.Item{Key: u.Key, Source: in.Source, Body: u.Bundle, Attrs: u.Attrs}
+		it := &queue.Item{Key: u.Key, Source: in.Source, Body: u.Bundle, BodyFile: u.BodyFile, Attrs: u.Attrs}
 		if err := p.queue.Put(ctx, it); err != nil {
 			return fmt.Errorf("%s: %s: queue: %w", in.Name, u.Name, err)
 		}
@@ -146,6 +200,12 @@ func (p *Pipeline) Consume(ctx context.Context, in adapters.Raw) error {
 		return queue.Permanent(joinUnitErrors(in.Name, failed))
 	}
 	return nil
+}
+
+// seen reports whether the unit was queued before.
+func (p *Pipeline) seen(u *Unit) bool {
+	var zero [32]byte
+	return p.dedup != nil && u.Dedup != zero && p.dedup.Seen(u.Dedup)
 }
 
 // reject quarantines a whole input and returns the permanent error, or a

@@ -38,11 +38,19 @@ type DeadLetter struct {
 	// retry of the same ID.
 	Seq  uint64 `json:"seq"`
 	Body []byte `json:"body,omitempty"`
-	// Size is len(Body); DeadLetters leaves Body out and reports only this.
+	// BodyFile names the file beside this one (<seq>-<id>.body) that holds
+	// the body of an item too large to keep in the JSON; Body is then
+	// empty in the file (Queue.DeadLetter fills it in).
+	BodyFile string `json:"body_file,omitempty"`
+	// Size is the body's length; DeadLetters leaves Body out and reports
+	// only this.
 	Size int `json:"size"`
 	// Corrupt marks a stub for an item whose record was damaged on disk:
 	// only its metadata is known and it cannot be retried.
 	Corrupt bool `json:"corrupt,omitempty"`
+
+	// bodySrc, on write, is the queue's body file to keep as BodyFile.
+	bodySrc string
 }
 
 // deadStore is the dead-letter directory. Files are named
@@ -71,10 +79,20 @@ func openDeadStore(dir string, create bool) (*deadStore, error) {
 	if err != nil && !(errors.Is(err, fs.ErrNotExist) && !create) {
 		return nil, fmt.Errorf("list dead letters: %w", err)
 	}
+	names := make(map[string]bool, len(ents))
+	for _, e := range ents {
+		names[e.Name()] = true
+	}
 	for _, e := range ents {
 		name := e.Name()
 		if strings.HasSuffix(name, ".tmp") && create {
 			os.Remove(filepath.Join(dir, name)) // an interrupted write
+			continue
+		}
+		if base, ok := strings.CutSuffix(name, ".body"); ok && create && !names[base+".json"] {
+			// A crash between keeping the body and writing the dead
+			// letter: the item is still in the log, with its own file.
+			os.Remove(filepath.Join(dir, name))
 			continue
 		}
 		seq, safe, ok := parseDeadName(name)
@@ -132,14 +150,33 @@ func (d *deadStore) count() int {
 
 // write stores dl durably: tmp file, fsync, rename, directory fsync. An
 // older dead letter with the same ID is replaced.
+//
+// A body kept in a file (dl.bodySrc) is linked (or, across file systems,
+// copied) to <seq>-<id>.body and that entry synced before the JSON is
+// written, so a dead letter never refers to a body that a crash lost.
 func (d *deadStore) write(dl *DeadLetter) error {
 	dl.Size = len(dl.Body)
+	safe := safeName(dl.ID)
+	name := fmt.Sprintf("%016x-%s.json", dl.Seq, safe)
+	if dl.bodySrc != "" {
+		bodyName := bodyFileOf(name)
+		err := linkOrCopy(dl.bodySrc, filepath.Join(d.dir, bodyName))
+		var st os.FileInfo
+		if err == nil {
+			st, err = os.Stat(filepath.Join(d.dir, bodyName))
+		}
+		if err == nil {
+			err = syncDir(d.dir)
+		}
+		if err != nil {
+			return fmt.Errorf("write dead letter %s: keep body: %w", dl.ID, err)
+		}
+		dl.Body, dl.BodyFile, dl.Size = nil, bodyName, int(st.Size())
+	}
 	data, err := json.MarshalIndent(dl, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode dead letter %s: %w", dl.ID, err)
 	}
-	safe := safeName(dl.ID)
-	name := fmt.Sprintf("%016x-%s.json", dl.Seq, safe)
 	tmp := filepath.Join(d.dir, name+".tmp")
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
@@ -165,8 +202,19 @@ func (d *deadStore) write(dl *DeadLetter) error {
 	d.mu.Unlock()
 	if had && old.file != name {
 		os.Remove(filepath.Join(d.dir, old.file))
+		os.Remove(filepath.Join(d.dir, bodyFileOf(old.file)))
 	}
 	return syncDir(d.dir)
+}
+
+// bodyFileOf names the body file that belongs to a dead letter's JSON file.
+func bodyFileOf(jsonName string) string {
+	return strings.TrimSuffix(jsonName, ".json") + ".body"
+}
+
+// bodyPath is where the body of a dead letter with BodyFile set is.
+func (d *deadStore) bodyPath(dl *DeadLetter) string {
+	return filepath.Join(d.dir, filepath.Base(dl.BodyFile))
 }
 
 // get reads the dead letter for id.
@@ -231,6 +279,9 @@ func (d *deadStore) remove(id string) error {
 	}
 	if err := os.Remove(filepath.Join(d.dir, n.file)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove dead letter %q: %w", id, err)
+	}
+	if err := os.Remove(filepath.Join(d.dir, bodyFileOf(n.file))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove dead letter %q body: %w", id, err)
 	}
 	return syncDir(d.dir)
 }

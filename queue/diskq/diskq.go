@@ -6,7 +6,9 @@
 //	<dir>/LOCK                        flock/LockFileEx: one process per dir
 //	<dir>/0000000000000001.seg        segment files, oldest first
 //	<dir>/0000000000000002.seg        ... the newest one takes appends
+//	<dir>/bodies/b-<ulid>             bodies too large for the log (see bodies.go)
 //	<dir>/dead/<seq hex>-<id>.json    dead letters, one file per item
+//	<dir>/dead/<seq hex>-<id>.body    ... and the body of a spilled one
 //
 // # Segment and record format
 //
@@ -30,6 +32,8 @@
 //	          body (the rest)
 //	ACK  (2): seq u64                 the item is settled (done or dead-lettered)
 //	NACK (3): seq u64 | attempts u32  the item was released for redelivery
+//	PUTF (4): as PUT, but instead of the body: uvarint-prefixed name of
+//	          its file in bodies/ | size u64
 //
 // Seq numbers are assigned by the single writer in log order and never
 // reused (each segment header carries the next seq), so replay needs no
@@ -81,6 +85,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -175,9 +180,14 @@ type meta struct {
 	attempts int
 	id       string
 	key      string
+	file     string // body file in bodies/, for a PUTF record
+	fsize    int64  // its size
 	leased   bool
 	hidx     int // index in the ready heap, -1 when not in it
 }
+
+// bytes is what the item costs on disk, counted against MaxBytes.
+func (m *meta) bytes() int64 { return m.size + m.fsize }
 
 // keyState orders the unsettled items of one key; items[0] is the only one
 // that may be ready or leased.
@@ -197,6 +207,7 @@ type writeReq struct {
 	rec     []byte
 	put     *meta
 	settles *segment // an ACK record: the segment holding the item's PUT
+	remove  string   // an ACK record: body file to delete once it is synced
 	done    chan error
 }
 
@@ -210,7 +221,7 @@ func Open(dir string, opts Options) (*Queue, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, bodiesDirName), 0o700); err != nil {
 		return nil, fmt.Errorf("open queue: %w", err)
 	}
 	lock, err := lockFile(filepath.Join(dir, "LOCK"))
@@ -284,16 +295,33 @@ func (q *Queue) recover() error {
 		if i == 0 {
 			q.lowSeq = m.seq
 		}
-		q.liveBytes += m.size
+		q.liveBytes += m.bytes()
 		q.enqueueLocked(m)
 	}
 	q.deleteSettledSegments()
-	return nil
+	if err := q.removeOrphanBodies(); err != nil {
+		return err
+	}
+	// The bodies directory may be new: make its entry durable.
+	return syncDir(q.dir)
 }
 
 // Put stores it durably and returns after the fsync. It sets it.ID (a ULID)
-// when empty and it.Enqueued.
-func (q *Queue) Put(ctx context.Context, it *queue.Item) error {
+// when empty and it.Enqueued. An it.BodyFile (from CreateBody) is fsynced
+// with its directory before the record is written; Put owns the file from
+// the call on and deletes it itself when the item is not stored.
+func (q *Queue) Put(ctx context.Context, it *queue.Item) (err error) {
+	handed := false
+	if it.BodyFile != "" && filepath.Clean(filepath.Dir(it.BodyFile)) == filepath.Clean(q.bodiesDir()) {
+		// Once the record is handed to the writer the file is the
+		// writer's: a Put cut short by ctx may still be committed, and
+		// if it is not, the next Open deletes the orphan.
+		defer func() {
+			if err != nil && !handed {
+				os.Remove(it.BodyFile)
+			}
+		}()
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -303,11 +331,18 @@ func (q *Queue) Put(ctx context.Context, it *queue.Item) error {
 		it.ID = ulid.Make().String()
 	}
 	it.Enqueued = time.Now()
-	rec := encodePut(it)
+	var file string
+	var fsize int64
+	if it.BodyFile != "" {
+		if file, fsize, err = q.adoptBody(it.BodyFile); err != nil {
+			return fmt.Errorf("put item %s: %w", it.ID, err)
+		}
+	}
+	rec := encodePut(it, file, fsize)
 	if len(rec) > maxRecordLen {
 		return fmt.Errorf("put item %s: %d bytes is more than the %d a record holds", it.ID, len(rec), maxRecordLen)
 	}
-	m := &meta{size: int64(len(rec)), enqueued: it.Enqueued.UnixNano(), attempts: it.Attempts, id: it.ID, key: it.Key, hidx: -1}
+	m := &meta{size: int64(len(rec)), enqueued: it.Enqueued.UnixNano(), attempts: it.Attempts, id: it.ID, key: it.Key, file: file, fsize: fsize, hidx: -1}
 	r := &writeReq{rec: rec, put: m, done: make(chan error, 1)}
 
 	q.mu.Lock()
@@ -319,15 +354,16 @@ func (q *Queue) Put(ctx context.Context, it *queue.Item) error {
 		q.mu.Unlock()
 		return fmt.Errorf("put item %s: %w", it.ID, q.failed)
 	}
-	if q.opts.MaxBytes > 0 && q.liveBytes+q.reserved+m.size > q.opts.MaxBytes {
+	if q.opts.MaxBytes > 0 && q.liveBytes+q.reserved+m.bytes() > q.opts.MaxBytes {
 		q.mu.Unlock()
-		return fmt.Errorf("put item %s of %d bytes: %w", it.ID, m.size, queue.ErrFull)
+		return fmt.Errorf("put item %s of %d bytes: %w", it.ID, m.bytes(), queue.ErrFull)
 	}
-	q.reserved += m.size
+	q.reserved += m.bytes()
 	q.inflight.Add(1)
 	q.mu.Unlock()
 
 	q.reqs <- r
+	handed = true
 	q.inflight.Done()
 	select {
 	case err := <-r.done:
@@ -370,7 +406,7 @@ func (q *Queue) Get(ctx context.Context) (*queue.Item, queue.AckFunc, error) {
 		attempts := m.attempts
 		q.mu.Unlock()
 
-		it, err := readItem(m)
+		it, err := q.readItem(m)
 		if errors.Is(err, errCorrupt) {
 			q.dropCorrupt(m, err)
 			continue
@@ -390,8 +426,9 @@ func (q *Queue) Get(ctx context.Context) (*queue.Item, queue.AckFunc, error) {
 }
 
 // readItem reads and checks the PUT record of m from its segment. The
-// segment cannot be deleted meanwhile: m is leased, so it is live.
-func readItem(m *meta) (*queue.Item, error) {
+// segment cannot be deleted meanwhile: m is leased, so it is live. A body
+// kept in a file is not read: the item gets Open and Size instead.
+func (q *Queue) readItem(m *meta) (*queue.Item, error) {
 	rec := make([]byte, m.size)
 	if _, err := m.seg.f.ReadAt(rec, m.off); err != nil {
 		return nil, fmt.Errorf("read %s at %d: %w", filepath.Base(m.seg.path), m.off, err)
@@ -402,12 +439,17 @@ func readItem(m *meta) (*queue.Item, error) {
 	if err := checkRecord(rec); err != nil {
 		return nil, fmt.Errorf("%s at %d: %w", filepath.Base(m.seg.path), m.off, err)
 	}
-	it, seq, err := decodePut(rec)
+	it, seq, file, fsize, err := decodePut(rec)
 	if err != nil {
 		return nil, err
 	}
 	if seq != m.seq || it.ID != m.id {
 		return nil, fmt.Errorf("%s at %d: %w: holds seq %d, want %d", filepath.Base(m.seg.path), m.off, errCorrupt, seq, m.seq)
+	}
+	if file != "" {
+		if err := q.openBody(it, file, fsize); err != nil {
+			return nil, err
+		}
 	}
 	return it, nil
 }
@@ -451,6 +493,9 @@ func (q *Queue) ackFunc(m *meta, it *queue.Item) queue.AckFunc {
 				Attempts: m.attempts + 1, Enqueued: it.Enqueued, Died: time.Now(),
 				Reason: err.Error(), Seq: m.seq, Body: it.Body,
 			}
+			if m.file != "" {
+				dl.bodySrc = filepath.Join(q.bodiesDir(), m.file)
+			}
 			if derr := q.dead.write(dl); derr != nil {
 				// Keep the item: release it so that it is tried again.
 				if rerr := q.release(m); rerr != nil {
@@ -483,7 +528,11 @@ func (q *Queue) settle(m *meta) error {
 	seg := m.seg
 	q.inflight.Add(1)
 	q.mu.Unlock()
-	q.reqs <- &writeReq{rec: encodeAck(m.seq), settles: seg}
+	r := &writeReq{rec: encodeAck(m.seq), settles: seg}
+	if m.file != "" {
+		r.remove = filepath.Join(q.bodiesDir(), m.file)
+	}
+	q.reqs <- r
 	q.inflight.Done()
 	return nil
 }
@@ -535,7 +584,7 @@ func (q *Queue) removeLocked(m *meta) {
 	if m.hidx >= 0 {
 		heap.Remove(&q.ready, m.hidx)
 	}
-	q.liveBytes -= m.size
+	q.liveBytes -= m.bytes()
 	if m.key != "" {
 		ks := q.keys[m.key]
 		for i, x := range ks.items {
@@ -781,8 +830,8 @@ func (q *Queue) commit(batch []*writeReq) {
 	seg.size += int64(len(buf))
 	for _, r := range batch {
 		if m := r.put; m != nil {
-			q.reserved -= m.size
-			q.liveBytes += m.size
+			q.reserved -= m.bytes()
+			q.liveBytes += m.bytes()
 			seg.live++
 			q.enqueueLocked(m)
 		}
@@ -796,6 +845,13 @@ func (q *Queue) commit(batch []*writeReq) {
 		if r.done != nil {
 			r.done <- nil
 		}
+		if r.remove != "" {
+			// The settlement is durable now. A crash before this
+			// removal leaves an orphan, which Open deletes.
+			if err := os.Remove(r.remove); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				q.log.Warn("queue body file not removed", "file", filepath.Base(r.remove), "reason", err.Error())
+			}
+		}
 	}
 	q.deleteSettledSegments()
 }
@@ -808,7 +864,7 @@ func (q *Queue) finish(batch []*writeReq, err error) {
 	}
 	for _, r := range batch {
 		if r.put != nil {
-			q.reserved -= r.put.size
+			q.reserved -= r.put.bytes()
 		}
 	}
 	q.mu.Unlock()

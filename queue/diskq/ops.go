@@ -1,9 +1,11 @@
 package diskq
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"time"
@@ -59,7 +61,7 @@ func pendingList(items map[uint64]*meta, limit int) []Pending {
 	}
 	out := make([]Pending, len(all))
 	for i, m := range all {
-		out[i] = Pending{ID: m.id, Key: m.key, Attempts: m.attempts, Enqueued: time.Unix(0, m.enqueued), Size: m.size, Leased: m.leased}
+		out[i] = Pending{ID: m.id, Key: m.key, Attempts: m.attempts, Enqueued: time.Unix(0, m.enqueued), Size: m.bytes(), Leased: m.leased}
 	}
 	return out
 }
@@ -67,9 +69,36 @@ func pendingList(items map[uint64]*meta, limit int) []Pending {
 // DeadLetters lists the dead letters, oldest first, without bodies.
 func (q *Queue) DeadLetters() ([]DeadLetter, error) { return q.dead.list() }
 
-// DeadLetter returns one dead letter with its body; ErrNotFound when none
-// has this ID.
-func (q *Queue) DeadLetter(id string) (*DeadLetter, error) { return q.dead.get(id) }
+// DeadLetter returns one dead letter with its body (read into memory from
+// its body file when it has one: this is for operators looking at it);
+// ErrNotFound when none has this ID.
+func (q *Queue) DeadLetter(id string) (*DeadLetter, error) {
+	dl, err := q.dead.get(id)
+	if err != nil || dl.BodyFile == "" {
+		return dl, err
+	}
+	if dl.Body, err = os.ReadFile(q.dead.bodyPath(dl)); err != nil {
+		return nil, fmt.Errorf("dead letter %s body: %w", id, err)
+	}
+	return dl, nil
+}
+
+// OpenDeadLetterBody streams the body of the dead letter with this ID,
+// without reading a large one into memory.
+func (q *Queue) OpenDeadLetterBody(id string) (io.ReadCloser, int64, error) {
+	dl, err := q.dead.get(id)
+	if err != nil {
+		return nil, 0, err
+	}
+	if dl.BodyFile == "" {
+		return io.NopCloser(bytes.NewReader(dl.Body)), int64(len(dl.Body)), nil
+	}
+	f, err := os.Open(q.dead.bodyPath(dl))
+	if err != nil {
+		return nil, 0, fmt.Errorf("dead letter %s body: %w", id, err)
+	}
+	return f, int64(dl.Size), nil
+}
 
 // Retry puts a dead letter back into the queue (same ID, Attempts reset)
 // and then removes it from the dead-letter store. A crash in between
@@ -83,6 +112,20 @@ func (q *Queue) Retry(ctx context.Context, id string) error {
 		return fmt.Errorf("retry %s: dead letter has no body (its record was corrupt)", id)
 	}
 	it := &queue.Item{ID: dl.ID, Key: dl.Key, Source: dl.Source, Body: dl.Body, Attrs: dl.Attrs}
+	if dl.BodyFile != "" {
+		// The dead letter keeps its own body file until it is removed:
+		// the item gets a link (or copy) of it.
+		f, err := q.CreateBody()
+		if err != nil {
+			return fmt.Errorf("retry %s: %w", id, err)
+		}
+		f.Close()
+		if err := linkOrCopy(q.dead.bodyPath(dl), f.Name()); err != nil {
+			os.Remove(f.Name())
+			return fmt.Errorf("retry %s: body: %w", id, err)
+		}
+		it.BodyFile = f.Name()
+	}
 	if err := q.Put(ctx, it); err != nil {
 		return fmt.Errorf("retry %s: %w", id, err)
 	}
@@ -154,7 +197,7 @@ func Inspect(dir, deadLetterDir string, limit int) (*Snapshot, error) {
 	}
 	snap := &Snapshot{Stats: queue.Stats{Depth: len(st.items), DeadLetters: dead.count(), Corrupt: st.corrupt}}
 	for _, m := range st.items {
-		snap.Stats.Bytes += m.size
+		snap.Stats.Bytes += m.bytes()
 	}
 	for _, s := range st.segs {
 		snap.Stats.DiskBytes += s.size

@@ -19,6 +19,10 @@ const (
 	recPut  byte = 1 // an item (or a relocated copy of one)
 	recAck  byte = 2 // the item with this seq is settled (delivered or dead-lettered)
 	recNack byte = 3 // the item with this seq was released; new attempt count
+	// recPutFile is a PUT whose body is a file in <dir>/bodies: the record
+	// ends with the file's uvarint-prefixed name and its u64 size instead
+	// of the body.
+	recPutFile byte = 4
 )
 
 const (
@@ -36,18 +40,27 @@ var errCorrupt = errors.New("corrupt record")
 
 // encodePut builds a complete PUT record for it. The seq field (at
 // recHeaderLen) and the header are left for sealRecord, which the writer
-// calls once it has assigned the sequence number.
-func encodePut(it *queue.Item) []byte {
+// calls once it has assigned the sequence number. With file set, the
+// record is a recPutFile that refers to the body file (of fsize bytes) in
+// the bodies directory, and it.Body is not stored.
+func encodePut(it *queue.Item, file string, fsize int64) []byte {
+	body := len(it.Body)
+	if file != "" {
+		body = uvarintLen(len(file)) + len(file) + 8
+	}
 	n := recHeaderLen + putFixedLen +
 		uvarintLen(len(it.ID)) + len(it.ID) +
 		uvarintLen(len(it.Key)) + len(it.Key) +
 		uvarintLen(len(it.Source)) + len(it.Source) +
-		uvarintLen(len(it.Attrs)) + len(it.Body)
+		uvarintLen(len(it.Attrs)) + body
 	for k, v := range it.Attrs {
 		n += uvarintLen(len(k)) + len(k) + uvarintLen(len(v)) + len(v)
 	}
 	b := make([]byte, recHeaderLen+putFixedLen, n)
 	b[8] = recPut
+	if file != "" {
+		b[8] = recPutFile
+	}
 	binary.LittleEndian.PutUint64(b[recHeaderLen+8:], uint64(it.Enqueued.UnixNano()))
 	binary.LittleEndian.PutUint32(b[recHeaderLen+16:], uint32(it.Attempts))
 	b = appendString(b, it.ID)
@@ -57,6 +70,10 @@ func encodePut(it *queue.Item) []byte {
 	for k, v := range it.Attrs {
 		b = appendString(b, k)
 		b = appendString(b, v)
+	}
+	if file != "" {
+		b = appendString(b, file)
+		return binary.LittleEndian.AppendUint64(b, uint64(fsize))
 	}
 	return append(b, it.Body...)
 }
@@ -106,7 +123,7 @@ func checkRecord(rec []byte) error {
 		return fmt.Errorf("%w: crc32c %08x, want %08x", errCorrupt, got, want)
 	}
 	switch rec[8] {
-	case recPut:
+	case recPut, recPutFile:
 		if len(rec) < recHeaderLen+putFixedLen {
 			return fmt.Errorf("%w: short put record", errCorrupt)
 		}
@@ -130,12 +147,17 @@ func recSeq(rec []byte) uint64 { return binary.LittleEndian.Uint64(rec[recHeader
 // nackAttempts returns the attempt count of a checked NACK record.
 func nackAttempts(rec []byte) int { return int(binary.LittleEndian.Uint32(rec[recHeaderLen+8:])) }
 
+// isPut reports whether a checked record is a PUT of either kind.
+func isPut(rec []byte) bool { return rec[8] == recPut || rec[8] == recPutFile }
+
 // putHead is the part of a PUT record that recovery keeps in memory.
 type putHead struct {
 	seq      uint64
 	enqueued int64
 	attempts int
 	id, key  string
+	file     string // body file name (recPutFile only)
+	fsize    int64  // its size
 }
 
 // decodePutHead decodes the metadata of a checked PUT record without
@@ -150,14 +172,28 @@ func decodePutHead(rec []byte) (putHead, error) {
 	d := decoder{b: p[putFixedLen:]}
 	h.id = d.str()
 	h.key = d.str()
+	if rec[8] == recPutFile {
+		d.str() // source
+		n := d.uvarint()
+		if d.err == nil && n > uint64(len(d.b)) {
+			d.err = fmt.Errorf("%w: %d attrs", errCorrupt, n)
+		}
+		for i := uint64(0); i < n && d.err == nil; i++ {
+			d.str()
+			d.str()
+		}
+		h.file, h.fsize = d.fileRef()
+	}
 	if d.err != nil {
 		return h, fmt.Errorf("decode put %d: %w", h.seq, d.err)
 	}
 	return h, nil
 }
 
-// decodePut decodes a checked PUT record into a new Item; the body is copied.
-func decodePut(rec []byte) (*queue.Item, uint64, error) {
+// decodePut decodes a checked PUT record into a new Item; the body is
+// copied. For a recPutFile the body stays in its file: file and fsize
+// name it, and the caller sets the item's Open and Size.
+func decodePut(rec []byte) (*queue.Item, uint64, string, int64, error) {
 	p := rec[recHeaderLen:]
 	seq := binary.LittleEndian.Uint64(p[0:])
 	it := &queue.Item{
@@ -170,7 +206,7 @@ func decodePut(rec []byte) (*queue.Item, uint64, error) {
 	it.Source = d.str()
 	if n := d.uvarint(); n > 0 && d.err == nil {
 		if n > uint64(len(d.b)) {
-			return nil, seq, fmt.Errorf("decode put %d: %w: %d attrs", seq, errCorrupt, n)
+			return nil, seq, "", 0, fmt.Errorf("decode put %d: %w: %d attrs", seq, errCorrupt, n)
 		}
 		it.Attrs = make(map[string]string, n)
 		for range n {
@@ -178,11 +214,18 @@ func decodePut(rec []byte) (*queue.Item, uint64, error) {
 			it.Attrs[k] = d.str()
 		}
 	}
+	if rec[8] == recPutFile {
+		file, fsize := d.fileRef()
+		if d.err != nil {
+			return nil, seq, "", 0, fmt.Errorf("decode put %d: %w", seq, d.err)
+		}
+		return it, seq, file, fsize, nil
+	}
 	if d.err != nil {
-		return nil, seq, fmt.Errorf("decode put %d: %w", seq, d.err)
+		return nil, seq, "", 0, fmt.Errorf("decode put %d: %w", seq, d.err)
 	}
 	it.Body = append([]byte(nil), d.b...)
-	return it, seq, nil
+	return it, seq, "", 0, nil
 }
 
 func appendString(b []byte, s string) []byte {
@@ -216,6 +259,19 @@ func (d *decoder) uvarint() uint64 {
 	}
 	d.b = d.b[n:]
 	return v
+}
+
+// fileRef reads the body file reference that ends a recPutFile.
+func (d *decoder) fileRef() (string, int64) {
+	name := d.str()
+	if d.err != nil {
+		return "", 0
+	}
+	if len(d.b) != 8 || !validBodyName(name) {
+		d.err = fmt.Errorf("%w: bad body file reference", errCorrupt)
+		return "", 0
+	}
+	return name, int64(binary.LittleEndian.Uint64(d.b))
 }
 
 func (d *decoder) str() string {

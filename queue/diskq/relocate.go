@@ -56,7 +56,7 @@ func (q *Queue) relocateOldest() error {
 		if _, err := old.f.ReadAt(rec, m.off); err != nil {
 			return fmt.Errorf("relocate from %s: %w", filepath.Base(old.path), err)
 		}
-		if parseHeader(rec) != len(rec) || checkRecord(rec) != nil || rec[8] != recPut || recSeq(rec) != m.seq {
+		if parseHeader(rec) != len(rec) || checkRecord(rec) != nil || !isPut(rec) || recSeq(rec) != m.seq {
 			// Leave a damaged record where it is; Get reports it.
 			return nil
 		}

@@ -196,8 +196,9 @@ func (s *Sink) Close(context.Context) error {
 	return nil
 }
 
-// Send POSTs it.Body (a transaction Bundle) and classifies the outcome; see
-// the package documentation.
+// Send POSTs the item's body (a transaction Bundle, from it.Body or
+// streamed from it.Open) and classifies the outcome; see the package
+// documentation.
 func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	s.mu.RLock()
 	client := s.client
@@ -205,7 +206,7 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	if client == nil {
 		return transport.ErrNotConnected
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.endpoint, bytes.NewReader(it.Body))
+	req, err := newRequest(ctx, s.endpoint, it)
 	if err != nil {
 		return fmt.Errorf("post bundle %s: %w", it.ID, err)
 	}
@@ -235,6 +236,32 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 		s.log.Debug("reading response body failed after success", "item", it.ID, "error", rerr)
 	}
 	return nil
+}
+
+// newRequest builds the POST. A body held in a file (it.Open) is streamed
+// from it with its length known up front, and GetBody reopens it so that
+// the transport can send it again (a connection reused after the server
+// closed it, an HTTP/2 GOAWAY) without the body ever being in memory.
+func newRequest(ctx context.Context, endpoint string, it *queue.Item) (*http.Request, error) {
+	if it.Open == nil {
+		return http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(it.Body))
+	}
+	body, err := it.Open()
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, body)
+	if err != nil {
+		body.Close()
+		return nil, err
+	}
+	req.ContentLength = it.Size
+	req.GetBody = it.Open
+	if it.Size == 0 {
+		body.Close()
+		req.Body, req.GetBody = http.NoBody, func() (io.ReadCloser, error) { return http.NoBody, nil }
+	}
+	return req, nil
 }
 
 // StatusError is a non-2xx answer from the exchange (for the whole request

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -42,7 +43,7 @@ func (s *Sink) Connect(context.Context) error {
 	return nil
 }
 
-// Send writes it.Body to <dir>/<it.ID>.json durably. An ID that is not a
+// Send writes the item's body (it.Body, or streamed from it.Open) to <dir>/<it.ID>.json durably. An ID that is not a
 // safe file name is a permanent error (it would otherwise fail forever);
 // I/O errors such as a full disk are retryable, and a missing directory
 // is reported as transport.ErrNotConnected so that Connect recreates it.
@@ -54,7 +55,7 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 		return queue.Permanent(fmt.Errorf("write to outbox: item id %q is not a safe file name", it.ID))
 	}
 	path := filepath.Join(s.dir, it.ID+".json")
-	if err := writeAtomic(path, it.Body); err != nil {
+	if err := writeAtomic(path, it); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			// The directory vanished (removed by hand, unmounted share):
 			// ask the dispatcher to Connect again, which recreates it.
@@ -81,9 +82,10 @@ func safeID(id string) bool {
 	return true
 }
 
-// writeAtomic writes data to path so that path holds either its previous
-// content or all of data, durably, even across a crash.
-func writeAtomic(path string, data []byte) error {
+// writeAtomic writes the item's body to path so that path holds either
+// its previous content or all of the body, durably, even across a crash.
+// A body held in a file is copied in a stream, never read whole.
+func writeAtomic(path string, it *queue.Item) error {
 	dir := filepath.Dir(path)
 	// The leading dot keeps readers that glob *.json away from the
 	// temporary file.
@@ -102,7 +104,16 @@ func writeAtomic(path string, data []byte) error {
 	if err := tmp.Chmod(0o640); err != nil {
 		return fmt.Errorf("chmod %q: %w", name, err)
 	}
-	if _, err := tmp.Write(data); err != nil {
+	body, err := it.OpenBody()
+	if err != nil {
+		return fmt.Errorf("write %q: %w", name, err)
+	}
+	n, err := io.Copy(tmp, body)
+	body.Close()
+	if err == nil && n != it.BodySize() {
+		err = fmt.Errorf("body has %d bytes, want %d", n, it.BodySize())
+	}
+	if err != nil {
 		return fmt.Errorf("write %q: %w", name, err)
 	}
 	if err := tmp.Sync(); err != nil {

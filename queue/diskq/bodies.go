@@ -1,0 +1,197 @@
+package diskq
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/ferry-health/ferry/queue"
+)
+
+// Bodies too large to hold in memory (a 200 MB fax bundle) are not copied
+// into the log: the producer streams them into a spill file from
+// CreateBody and puts the item with Item.BodyFile. The PUT record then
+// refers to the file (recPutFile), so the log stays small and neither Put
+// nor Get ever holds the body.
+//
+//	<dir>/bodies/b-<ulid>             one file per spilled body
+//	<dead>/<seq hex>-<id>.body        the body of a spilled dead letter
+//
+// Durability follows the log's: Put fsyncs the file and the bodies
+// directory before its record is written, so a stored item's body is on
+// disk whenever its record is. The file is removed only after the ACK
+// record that settles the item is synced; a crash before that removal (or
+// between CreateBody and Put) leaves a file no record refers to, and Open
+// deletes such orphans.
+
+const bodiesDirName = "bodies"
+
+// SpillBytes is the body size above which producers should spill to a file
+// (CreateBody) rather than pass Body: larger bodies would cost their size
+// in memory at least twice (the producer's buffer and the record).
+const SpillBytes = 1 << 20
+
+// validBodyName accepts the names CreateBody makes, so that a damaged or
+// forged record cannot point outside the bodies directory.
+func validBodyName(name string) bool {
+	if !strings.HasPrefix(name, "b-") || len(name) > 64 {
+		return false
+	}
+	for i := 2; i < len(name); i++ {
+		c := name[i]
+		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') {
+			return false
+		}
+	}
+	return len(name) > 2
+}
+
+// CreateBody returns a new, empty spill file in the queue's bodies
+// directory. The caller writes the body into it and passes its name as
+// Item.BodyFile to Put, which takes the file over (the caller may close
+// its handle before or after Put). A file never put is deleted by the next
+// Open; callers that give up should remove it themselves.
+func (q *Queue) CreateBody() (*os.File, error) {
+	if q.isClosed() {
+		return nil, queue.ErrClosed
+	}
+	f, err := os.OpenFile(filepath.Join(q.bodiesDir(), "b-"+ulid.Make().String()), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create queue body file: %w", err)
+	}
+	return f, nil
+}
+
+func (q *Queue) bodiesDir() string { return filepath.Join(q.dir, bodiesDirName) }
+
+// adoptBody checks that path is a spill file of this queue and makes it
+// durable: the file's data and its directory entry are fsynced. It
+// returns the file's name and size for the record.
+func (q *Queue) adoptBody(path string) (string, int64, error) {
+	name := filepath.Base(path)
+	if filepath.Clean(filepath.Dir(path)) != filepath.Clean(q.bodiesDir()) || !validBodyName(name) {
+		return "", 0, fmt.Errorf("body file %q was not made by CreateBody", path)
+	}
+	// Read-write so that the sync also works where it needs write access.
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return "", 0, fmt.Errorf("body file: %w", err)
+	}
+	st, err := f.Stat()
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = syncDir(q.bodiesDir())
+	}
+	if err != nil {
+		return "", 0, fmt.Errorf("body file %s: %w", name, err)
+	}
+	return name, st.Size(), nil
+}
+
+// openBody makes the item's body streamable from its file, after checking
+// that the file is there with the recorded size; a missing or resized
+// file is reported as corrupt (the item cannot be delivered as stored).
+func (q *Queue) openBody(it *queue.Item, name string, size int64) error {
+	path := filepath.Join(q.bodiesDir(), name)
+	st, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: body file %s is missing", errCorrupt, name)
+	}
+	if err != nil {
+		return fmt.Errorf("body file %s: %w", name, err)
+	}
+	if st.Size() != size {
+		return fmt.Errorf("%w: body file %s has %d bytes, want %d", errCorrupt, name, st.Size(), size)
+	}
+	it.Size = size
+	it.Open = func() (io.ReadCloser, error) {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("open queue item %s body: %w", it.ID, err)
+		}
+		return f, nil
+	}
+	return nil
+}
+
+// removeOrphanBodies deletes body files that no unsettled item refers to:
+// files whose item was settled just before a crash, and spill files whose
+// Put never happened. It runs in Open, before any CreateBody.
+func (q *Queue) removeOrphanBodies() error {
+	dir := q.bodiesDir()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("list body files: %w", err)
+	}
+	if len(ents) == 0 {
+		return nil
+	}
+	used := make(map[string]bool)
+	for _, m := range q.items {
+		if m.file != "" {
+			used[m.file] = true
+		}
+	}
+	removed := 0
+	for _, e := range ents {
+		if used[e.Name()] || e.IsDir() {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove orphan body file: %w", err)
+		}
+		removed++
+	}
+	if removed > 0 {
+		q.log.Info("queue orphan body files removed", "files", removed)
+		return syncDir(dir)
+	}
+	return nil
+}
+
+// linkOrCopy makes dst a durable copy of the already durable file src: a
+// hard link when both are on one file system, else a streamed copy that is
+// fsynced. dst is replaced if it exists; the caller syncs dst's directory.
+func linkOrCopy(src, dst string) error {
+	if err := os.Remove(dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.Link(src, dst); err == nil {
+		return nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp := dst + ".tmp"
+	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, in)
+	if err == nil {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, dst)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
