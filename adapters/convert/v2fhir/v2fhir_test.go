@@ -199,7 +199,7 @@ func TestMappings(t *testing.T) {
 	b, _ = convertFile(t, c, "v2-adt-a04-local-ids")
 	rs = resources(t, b)
 	contains(t, "A04 Patient", rs["Patient"][0], `"system":"urn:oid:2.16.840.1.113883.3.999.1","value":"55501"`,
-		`"system":"urn:ferry:northside:id:practicex","value":"A-99","assigner":{"display":"PRACTICEX"}`,
+		`"system":"urn:ferry:id:practicex","value":"A-99","assigner":{"display":"PRACTICEX"}`,
 		`"birthDate":"2001"`, `"family":"O'Neil"`, `"type":"postal"`)
 	contains(t, "A04 Encounter", rs["Encounter"][0], `"code":"AMB"`, `"status":"arrived"`, `"start":"2024-03-15T10:00:00-05:00"`)
 
