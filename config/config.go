@@ -39,6 +39,8 @@ type Config struct {
 	Exchange    Exchange    `yaml:"exchange"`
 	Queue       Queue       `yaml:"queue"`
 	Identifiers Identifiers `yaml:"identifiers"`
+	// HL7v2 tunes the HL7 v2 conversion.
+	HL7v2 HL7v2 `yaml:"hl7v2"`
 	// Fax says how received faxes become FHIR documents (IHE MHD or US Core).
 	Fax    faxfhir.Config `yaml:"fax"`
 	Status Status         `yaml:"status"`
@@ -104,6 +106,30 @@ type Identifiers struct {
 	// authority has no known system (scoped by sending facility);
 	// empty means urn:ferry.
 	Base string `yaml:"base"`
+}
+
+// HL7v2 tunes the HL7 v2 → FHIR conversion.
+type HL7v2 struct {
+	// TimeZone is the IANA zone of v2 times written without an offset
+	// (empty: the gateway's local zone).
+	TimeZone string `yaml:"time_zone"`
+	// PatientFromADTOnly writes the Patient only from ADT messages; other
+	// messages (ORU, ORM, VXU ...) refer to it by its id. Every Patient
+	// write replaces the whole resource at the exchange, so a lab's sparse
+	// PID would otherwise blank the address an ADT feed sent. Use it when
+	// the same gateway carries the site's ADT feed.
+	PatientFromADTOnly bool `yaml:"patient_from_adt_only"`
+}
+
+// Location returns the time zone for v2 times without an offset.
+func (h HL7v2) Location() *time.Location {
+	if h.TimeZone == "" {
+		return time.Local
+	}
+	if l, err := time.LoadLocation(h.TimeZone); err == nil {
+		return l
+	}
+	return time.Local
 }
 
 // Status is the read-only local status page.

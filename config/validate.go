@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -126,6 +127,11 @@ func (c *Config) validate() []Problem {
 	for k, v := range c.Identifiers.Systems {
 		if _, err := url.Parse(v); err != nil || !strings.Contains(v, ":") {
 			add("identifiers.systems."+k, "must be an absolute URI such as urn:oid:1.2.3 or https://..., got %q", v)
+		}
+	}
+	if c.HL7v2.TimeZone != "" {
+		if _, err := time.LoadLocation(c.HL7v2.TimeZone); err != nil {
+			add("hl7v2.time_zone", "unknown time zone %q (want an IANA name such as America/Chicago)", c.HL7v2.TimeZone)
 		}
 	}
 	if c.Status.Listen != "" {

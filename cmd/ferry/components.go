@@ -19,7 +19,12 @@ import (
 // converters is the explicit list of input formats the gateway converts,
 // keyed by adapters.Raw.Format (OTel's components.go, without init()).
 func converters(cfg *config.Config) map[string]pipeline.Converter {
-	v2 := pipeline.HL7{Conv: &v2fhir.Converter{Systems: cfg.Identifiers.Systems, Base: cfg.Identifiers.Base}}
+	v2 := pipeline.HL7{Conv: &v2fhir.Converter{
+		Systems:            cfg.Identifiers.Systems,
+		Base:               cfg.Identifiers.Base,
+		Location:           cfg.HL7v2.Location(),
+		PatientFromADTOnly: cfg.HL7v2.PatientFromADTOnly,
+	}}
 	m := map[string]pipeline.Converter{
 		"hl7v2":       v2,
 		"hl7v2-batch": v2,
