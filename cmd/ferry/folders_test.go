@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/ferry-health/ferry/config"
+)
+
+// TestGatewayFolders drops a C-CDA document, an HL7 v2 batch file and a
+// fax into watched folders of a running gateway and checks that each is
+// converted, delivered over mutual TLS, and moved out of the inbox only
+// after that; the same C-CDA dropped again is not sent twice.
+func TestGatewayFolders(t *testing.T) {
+	paths, recv, url := testPKI(t)
+	root := t.TempDir()
+	ehr := filepath.Join(root, "exports")
+	faxIn := filepath.Join(root, "fax")
+	for _, d := range []string{ehr, faxIn} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := config.Parse("test", []byte(fmt.Sprintf(`
+data_dir: %q
+sources:
+  folders:
+    - {name: ehr, kind: ehr, path: %q, settle: 20ms, rescan: 200ms}
+    - {name: fax, kind: fax, path: %q, settle: 20ms, rescan: 200ms, patterns: ['^(?P<doctype>[a-z]+)_(?P<mrn>[0-9]+)']}
+exchange:
+  url: %q
+  tls: {ca_file: %q, cert_file: %q, key_file: %q}
+  retry: {initial_interval: 20ms, max_interval: 200ms}
+fax:
+  source_id: 1.3.6.1.4.1.21367.2026.1
+  patient_system: urn:oid:1.3.6.1.4.1.21367.13.20.1000
+`, filepath.Join(root, "data"), ehr, faxIn, url, paths.CA, paths.ClientCert, paths.ClientKey)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := newGateway(cfg, newLogger(io.Discard, "error"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gw.Shutdown(context.Background()) })
+
+	copyFile(t, "../../testdata/convert/ccda-problem/input.xml", filepath.Join(ehr, "patient-1.xml"))
+	copyFile(t, "../../testdata/hl7v2/batch-two-messages.hl7", filepath.Join(ehr, "nightly.hl7"))
+	copyFile(t, "../../testdata/fax/g4-fine-1p.tif", filepath.Join(faxIn, "referral_48213.tif"))
+
+	waitFor(t, "three inputs delivered", func() bool {
+		return len(recv.Resources("DocumentReference")) >= 3 && len(recv.Resources("MessageHeader")) >= 2 && gw.q.Len() == 0
+	})
+	if got := len(recv.Resources("Condition")); got == 0 {
+		t.Error("the C-CDA problem did not arrive as a Condition")
+	}
+	if got := len(recv.Resources("List")); got != 1 {
+		t.Errorf("MHD SubmissionSet Lists: %d, want 1", got)
+	}
+	waitFor(t, "inboxes emptied", func() bool { return empty(t, ehr) && empty(t, faxIn) })
+	done, _ := filepath.Glob(filepath.Join(ehr, ".ferry", "done", "*", "*"))
+	if len(done) != 2 {
+		t.Errorf("done/ holds %v, want the two EHR files", done)
+	}
+
+	// The same export dropped again is recognised and not sent twice.
+	before := recv.Bundles()
+	copyFile(t, "../../testdata/convert/ccda-problem/input.xml", filepath.Join(ehr, "patient-1-again.xml"))
+	waitFor(t, "the re-drop settled", func() bool { return empty(t, ehr) })
+	if recv.Bundles() != before {
+		t.Errorf("a re-dropped export was delivered again (%d → %d bundles)", before, recv.Bundles())
+	}
+}
+
+// empty reports whether dir holds no files other than ferry's own folder.
+func empty(t *testing.T, dir string) bool {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, de := range des {
+		if de.Name() != ".ferry" {
+			return false
+		}
+	}
+	return true
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(filepath.Dir(to), ".incoming-"+filepath.Base(to))
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, to); err != nil {
+		t.Fatal(err)
+	}
+}
