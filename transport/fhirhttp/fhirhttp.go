@@ -120,6 +120,7 @@ type Sink struct {
 
 	mu        sync.RWMutex
 	client    *http.Client
+	stream    *http.Client // no overall timeout: for bodies streamed from files
 	transport *http.Transport
 }
 
@@ -181,6 +182,8 @@ func (s *Sink) Connect(ctx context.Context) error {
 		// and lose the bundle; report it instead (see classify).
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+	// Streamed bodies are bounded by a watchdog instead of Timeout.
+	s.stream = &http.Client{Transport: tr, CheckRedirect: s.client.CheckRedirect}
 	return nil
 }
 
@@ -192,7 +195,7 @@ func (s *Sink) Close(context.Context) error {
 	if s.transport != nil {
 		s.transport.CloseIdleConnections()
 	}
-	s.client, s.transport = nil, nil
+	s.client, s.stream, s.transport = nil, nil, nil
 	return nil
 }
 
@@ -201,12 +204,21 @@ func (s *Sink) Close(context.Context) error {
 // documentation.
 func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	s.mu.RLock()
-	client := s.client
+	client, stream := s.client, s.stream
 	s.mu.RUnlock()
 	if client == nil {
 		return transport.ErrNotConnected
 	}
-	req, err := newRequest(ctx, s.endpoint, it)
+	var wd *watchdog
+	if it.Open != nil {
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		wd = newWatchdog(s.cfg.Timeout, cancel)
+		defer wd.stop()
+		client = stream
+	}
+	req, err := newRequest(ctx, s.endpoint, it, wd)
 	if err != nil {
 		return fmt.Errorf("post bundle %s: %w", it.ID, err)
 	}
@@ -217,7 +229,13 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 		req.Header.Set("X-Request-Id", it.ID)
 	}
 	resp, err := client.Do(req)
+	if wd != nil {
+		wd.progress() // the answer's body gets its own Timeout
+	}
 	if err != nil {
+		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil && !errors.Is(cause, ctx.Err()) {
+			err = fmt.Errorf("%w: %w", cause, err)
+		}
 		if hs := configtls.Diagnose(err); hs != nil {
 			return fmt.Errorf("post bundle %s to %s: %w", it.ID, s.host, hs)
 		}
@@ -241,12 +259,20 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 // newRequest builds the POST. A body held in a file (it.Open) is streamed
 // from it with its length known up front, and GetBody reopens it so that
 // the transport can send it again (a connection reused after the server
-// closed it, an HTTP/2 GOAWAY) without the body ever being in memory.
-func newRequest(ctx context.Context, endpoint string, it *queue.Item) (*http.Request, error) {
+// closed it, an HTTP/2 GOAWAY) without the body ever being in memory;
+// wd, when set, watches the reads.
+func newRequest(ctx context.Context, endpoint string, it *queue.Item, wd *watchdog) (*http.Request, error) {
 	if it.Open == nil {
 		return http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(it.Body))
 	}
-	body, err := it.Open()
+	open := func() (io.ReadCloser, error) {
+		rc, err := it.Open()
+		if err != nil || wd == nil {
+			return rc, err
+		}
+		return progressBody{rc, wd}, nil
+	}
+	body, err := open()
 	if err != nil {
 		return nil, err
 	}
@@ -256,12 +282,54 @@ func newRequest(ctx context.Context, endpoint string, it *queue.Item) (*http.Req
 		return nil, err
 	}
 	req.ContentLength = it.Size
-	req.GetBody = it.Open
+	req.GetBody = open
 	if it.Size == 0 {
 		body.Close()
 		req.Body, req.GetBody = http.NoBody, func() (io.ReadCloser, error) { return http.NoBody, nil }
 	}
 	return req, nil
+}
+
+// watchdog bounds a streamed upload by progress rather than total time: a
+// 270 MB fax over a clinic's uplink takes minutes, which a request
+// timeout would turn into a failure on every attempt. The request is
+// cancelled when no body byte has been taken for timeout, or, once the
+// whole body has been taken, when the answer does not come within timeout
+// plus the upload's duration so far (the kernel's socket buffers may hold
+// megabytes that the receiver still has to read at the link's pace).
+type watchdog struct {
+	timeout time.Duration
+	start   time.Time
+	timer   *time.Timer
+}
+
+func newWatchdog(timeout time.Duration, cancel context.CancelCauseFunc) *watchdog {
+	w := &watchdog{timeout: timeout, start: time.Now()}
+	w.timer = time.AfterFunc(timeout, func() {
+		cancel(fmt.Errorf("no progress for %s", timeout))
+	})
+	return w
+}
+
+func (w *watchdog) progress() { w.timer.Reset(w.timeout) }
+func (w *watchdog) sent()     { w.timer.Reset(w.timeout + time.Since(w.start)) }
+func (w *watchdog) stop()     { w.timer.Stop() }
+
+// progressBody reports the reads of a request body to its watchdog.
+type progressBody struct {
+	io.ReadCloser
+	wd *watchdog
+}
+
+func (b progressBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	switch {
+	case err == io.EOF:
+		b.wd.sent()
+	case n > 0:
+		b.wd.progress()
+	}
+	return n, err
 }
 
 // StatusError is a non-2xx answer from the exchange (for the whole request
