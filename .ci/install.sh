@@ -93,6 +93,26 @@ done
 check "systemd-analyze security: exposure at most 3.0 (offline)" systemd-analyze security --offline=true --threshold=30 "$UNIT"
 grep 'Overall exposure' "$WORK/check.out" | sed 's/^/    /'
 
+# `ferry install` for a binary outside the package: the unit it would write must verify too, and
+# --folders-only must give the folders to the service account with tight modes.
+IT=$WORK/it
+mkdir -p "$IT/ferry"
+/usr/bin/ferry init --non-interactive --data-dir "$IT/data" --out "$IT/ferry/ferry.yaml" >/dev/null
+mkdir -p "$WORK/unit"
+if /usr/bin/ferry install --dry-run --config "$IT/ferry/ferry.yaml" >"$WORK/plan.txt" 2>&1; then
+  sed -n '/^systemd unit:$/,$p' "$WORK/plan.txt" | tail -n +2 >"$WORK/unit/ferry.service"
+  UNIT=$WORK/unit/ferry.service check "ferry install --dry-run: its unit passes systemd-analyze verify" verify_unit
+  check "ferry install --dry-run: ReadWritePaths is the configured data_dir" grep -qx "ReadWritePaths=$IT/data" "$WORK/unit/ferry.service"
+else
+  fail "ferry install --dry-run"
+  sed 's/^/    /' "$WORK/plan.txt"
+fi
+chmod 755 "$WORK"
+check "ferry install --folders-only" /usr/bin/ferry install --folders-only --config "$IT/ferry/ferry.yaml"
+check "  config folder 0750 root:ferry" perm "$IT/ferry" "750 root:ferry"
+check "  config file 0640 root:ferry" perm "$IT/ferry/ferry.yaml" "640 root:ferry"
+check "  data folder 0700 ferry:ferry" perm "$IT/data" "700 ferry:ferry"
+
 # --- 4. run from the package layout as the ferry user ------------------------------------------
 portfree() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for p in 2575 8089; do

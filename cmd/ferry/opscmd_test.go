@@ -16,6 +16,7 @@ import (
 
 	"github.com/ferry-health/ferry/adapters/mllp"
 	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/config/pki"
 )
 
 func TestInitNonInteractivePassesConfigCheck(t *testing.T) {
@@ -277,5 +278,33 @@ func TestScheduledJobs(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "removed delivered files") {
 		t.Errorf("no log line: %s", logs.String())
+	}
+}
+
+func TestCertExpiryWarning(t *testing.T) {
+	dir := t.TempDir()
+	ca, err := pki.NewCA("exchange CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	c, k, _ := ca.IssueValid("ferry client", nil, nil, true, now.Add(-time.Hour), now.Add(12*24*time.Hour))
+	os.WriteFile(filepath.Join(dir, "c.pem"), c, 0o600)
+	os.WriteFile(filepath.Join(dir, "c.key"), k, 0o600)
+	os.WriteFile(filepath.Join(dir, "ca.pem"), ca.CertPEM(), 0o600)
+	cfg := config.Default()
+	cfg.Exchange.URL = "https://hie.example.org/fhir"
+	cfg.Exchange.TLS.CertFile = filepath.Join(dir, "c.pem")
+	cfg.Exchange.TLS.KeyFile = filepath.Join(dir, "c.key")
+	cfg.Exchange.TLS.CAFile = filepath.Join(dir, "ca.pem")
+	var logs bytes.Buffer
+	g := &gateway{cfg: cfg, log: newLogger(&logs, "info")}
+	g.warnCertExpiry()
+	out := logs.String()
+	if !strings.Contains(out, `msg="certificate expires soon" use="exchange client certificate"`) || !strings.Contains(out, "days_left=11") && !strings.Contains(out, "days_left=12") {
+		t.Fatalf("no expiry warning for the client certificate:\n%s", out)
+	}
+	if strings.Contains(out, `use="exchange CA"`) {
+		t.Fatalf("CA valid for years warned about:\n%s", out)
 	}
 }

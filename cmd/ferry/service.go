@@ -27,6 +27,7 @@ func cmdInstall(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlags("install", stderr)
 	cfgPath := fs.String("config", "", "configuration file the service runs with (default: "+installer.PackageLayout().ConfigFile+")")
 	foldersOnly := fs.Bool("folders-only", false, "create the account and set folder permissions; do not register the service")
+	dryRun := fs.Bool("dry-run", false, "print what would be done (and the systemd unit) without changing anything")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -40,6 +41,21 @@ func cmdInstall(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	if !filepath.IsAbs(cfg.DataDir) {
 		return fmt.Errorf("%s: data_dir %q must be an absolute path for a service (a service does not start in this folder)", path, cfg.DataDir)
 	}
+	layout := serviceLayout(path, cfg)
+	if runtime.GOOS == "linux" {
+		for _, p := range []string{path, cfg.DataDir} {
+			if strings.HasPrefix(p, "/home/") || strings.HasPrefix(p, "/root/") || p == "/root" {
+				fmt.Fprintf(stderr, "warning: %s is under a home folder, which the hardened unit hides from the service (ProtectHome=yes); use /etc/ferry and /var/lib/ferry\n", p)
+			}
+		}
+	}
+	sc, err := installServiceConfig(path, cfg)
+	if err != nil {
+		return err
+	}
+	if *dryRun {
+		return printInstallPlan(stdout, sc, layout)
+	}
 	created, err := installer.EnsureAccount(cfg.DataDir)
 	if err != nil {
 		return err
@@ -47,21 +63,27 @@ func cmdInstall(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	if created {
 		fmt.Fprintf(stdout, "created system account %s\n", installer.Account)
 	}
-	layout := serviceLayout(path, cfg)
-	if err := installer.PrepareFolders(layout); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "folders ready: data %s (service account only)", layout.DataDir)
-	if layout.ConfigDir != "" {
-		fmt.Fprintf(stdout, ", config %s (service may read)", layout.ConfigDir)
-	}
-	fmt.Fprintln(stdout)
-	if *foldersOnly {
+	prepare := func() error {
+		if err := installer.PrepareFolders(layout); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "folders ready: data %s (service account only)", layout.DataDir)
+		if layout.ConfigDir != "" {
+			fmt.Fprintf(stdout, ", config %s (service may read)", layout.ConfigDir)
+		}
+		fmt.Fprintln(stdout)
 		return nil
 	}
-	sc, err := installServiceConfig(path, cfg)
-	if err != nil {
-		return err
+	// Windows resolves NT SERVICE\ferry only once the service exists, so
+	// its ACLs are set after registering; elsewhere the folders come first
+	// so the service never starts without them.
+	if *foldersOnly || runtime.GOOS != "windows" {
+		if err := prepare(); err != nil {
+			return err
+		}
+	}
+	if *foldersOnly {
+		return nil
 	}
 	svc, err := service.New(&program{}, sc)
 	if err != nil {
@@ -73,8 +95,30 @@ func cmdInstall(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return fmt.Errorf("install: %w", err)
 	}
+	if runtime.GOOS == "windows" {
+		if err := prepare(); err != nil {
+			return fmt.Errorf("service registered, but %w", err)
+		}
+	}
 	fmt.Fprintf(stdout, "installed service %q (%s) running as %s with %s\nstart it with: ferry start\n",
 		sc.Name, svc.Platform(), orDefault(sc.UserName, "the service manager's default account"), path)
+	return nil
+}
+
+// printInstallPlan tells what install would do, for review before it does.
+func printInstallPlan(w io.Writer, sc *service.Config, l installer.Layout) error {
+	fmt.Fprintf(w, "would register service %q: %s %s\n", sc.Name, sc.Executable, strings.Join(sc.Arguments, " "))
+	fmt.Fprintf(w, "running as: %s\n", orDefault(sc.UserName, "the service manager's default account"))
+	fmt.Fprintf(w, "data folder (service account only): %s\n", l.DataDir)
+	if l.ConfigDir != "" {
+		fmt.Fprintf(w, "config folder (service may read): %s\n", l.ConfigDir)
+	}
+	for _, f := range append([]string{l.ConfigFile}, l.Readable...) {
+		fmt.Fprintf(w, "readable by the service: %s\n", f)
+	}
+	if unit, ok := sc.Option["SystemdScript"].(string); ok {
+		fmt.Fprintf(w, "systemd unit:\n%s", unit)
+	}
 	return nil
 }
 
