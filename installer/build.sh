@@ -27,9 +27,13 @@ cd "$root"
 echo "build: ferry $version linux/$arch"
 CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath -ldflags "$ldflags" -o "$out/ferry" ./cmd/ferry
 
-nfpm() {
-  if command -v nfpm >/dev/null 2>&1 && nfpm --version 2>/dev/null | grep -q 'v2\.45\.2\|2\.45\.2'; then
-    command nfpm "$@"
+# An nfpm on PATH is used only when it is the pinned version; otherwise the
+# pinned module is run from the Go module proxy.
+run_nfpm() {
+  local bin
+  bin=$(type -P nfpm || true)
+  if [ -n "$bin" ] && "$bin" --version 2>/dev/null | grep -q '2\.45\.2'; then
+    "$bin" "$@"
   else
     go run "$nfpm_mod" "$@"
   fi
@@ -37,7 +41,7 @@ nfpm() {
 sed "s|@FERRY_BINARY@|$out/ferry|" installer/nfpm.yaml > "$stage/nfpm.yaml"
 for fmt in deb rpm; do
   if [ "$fmt" = rpm ] && [ -n "${SKIP_RPM:-}" ]; then continue; fi
-  VERSION=$version ARCH=$arch nfpm package -f "$stage/nfpm.yaml" -p "$fmt" -t "$out/"
+  VERSION=$version ARCH=$arch run_nfpm package -f "$stage/nfpm.yaml" -p "$fmt" -t "$out/"
 done
 
 if [ -z "${SKIP_MSI:-}" ]; then
