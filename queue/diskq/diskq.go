@@ -73,7 +73,9 @@
 // were leased when the process stopped are ready again.
 //
 // Memory holds only per-item metadata (seq, segment, offset, size, key,
-// ID); bodies are read back from disk by Get. A segment file is deleted
+// ID); bodies are read back from disk by Get, and bodies too large for
+// memory are never read at all: they stay in files of their own that Get
+// hands out as a stream (see bodies.go). A segment file is deleted
 // once it and all older segments hold no unsettled item (and the ACK
 // records saying so are synced). When a rotation finds the oldest segment
 // held by a few stragglers (say one item that keeps failing), they are

@@ -22,7 +22,7 @@ type Pending struct {
 	Key      string
 	Attempts int
 	Enqueued time.Time
-	Size     int64 // stored record size
+	Size     int64 // stored size: the record, plus the body file of a spilled item
 	Leased   bool
 }
 
