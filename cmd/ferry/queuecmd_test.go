@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/queue/diskq"
+)
+
+// deadLetterQueue opens the queue of cfg and dead-letters n items in it.
+func deadLetterQueue(t *testing.T, cfg *config.Config, n int) (*diskq.Queue, []string) {
+	t.Helper()
+	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var ids []string
+	for i := 0; i < n; i++ {
+		it := &queue.Item{Source: "mllp/main", Body: []byte(fmt.Sprintf(`{"resourceType":"Bundle","id":"b%d"}`, i)), Attrs: map[string]string{"type": "ADT^A01"}}
+		if err := q.Put(ctx, it); err != nil {
+			t.Fatal(err)
+		}
+		got, ack, err := q.Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ack(ctx, queue.Permanent(errors.New("exchange answered 422: Patient.birthDate invalid"))); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, got.ID)
+	}
+	return q, ids
+}
+
+func writeCfg(t *testing.T, dir, statusAddr string) (string, *config.Config) {
+	t.Helper()
+	p := filepath.Join(dir, "ferry.yaml")
+	os.WriteFile(p, []byte(fmt.Sprintf("data_dir: %q\nstatus:\n  listen: %q\n", filepath.Join(dir, "data"), statusAddr)), 0o600)
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(cfg.DataDir, 0o700)
+	return p, cfg
+}
+
+func runQueue(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := cmdQueue(context.Background(), args, &out, &errb)
+	return out.String() + errb.String(), err
+}
+
+func TestQueueCommandsOffline(t *testing.T) {
+	cfgFile, cfg := writeCfg(t, t.TempDir(), freeAddr(t))
+	q, ids := deadLetterQueue(t, cfg, 3)
+	q.Close(context.Background())
+
+	out, err := runQueue(t, "list", "--config", cfgFile)
+	if err != nil || !strings.Contains(out, "3 dead letter(s)") || !strings.Contains(out, ids[0]) || !strings.Contains(out, "422: Patient.birthDate invalid") {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	out, err = runQueue(t, "show", ids[1], "--config", cfgFile, "--body")
+	if err != nil || !strings.Contains(out, "type:      ADT^A01") || !strings.Contains(out, `"id": "b1"`) {
+		t.Fatalf("show: %v\n%s", err, out)
+	}
+	if out, err = runQueue(t, "retry", ids[0], "--config", cfgFile); err != nil || !strings.Contains(out, "1 of 1 dead letter(s) back in the queue") {
+		t.Fatalf("retry: %v\n%s", err, out)
+	}
+	if _, err = runQueue(t, "purge", "--all", "--config", cfgFile); err == nil || !strings.Contains(err.Error(), "--yes") {
+		t.Fatalf("purge --all without --yes: %v", err)
+	}
+	if out, err = runQueue(t, "purge", "--all", "--yes", "--config", cfgFile); err != nil || !strings.Contains(out, "2 of 2 dead letter(s) deleted") {
+		t.Fatalf("purge: %v\n%s", err, out)
+	}
+	if out, err = runQueue(t, "retry", "01NOSUCHID0000000000000000", "--config", cfgFile); err == nil || !strings.Contains(out, "01NOSUCHID") {
+		t.Fatalf("retry unknown: %v\n%s", err, out)
+	}
+	snap, err := diskq.Inspect(cfg.Path("queue"), "", 10)
+	if err != nil || snap.Stats.Depth != 1 || snap.Stats.DeadLetters != 0 || snap.Pending[0].ID != ids[0] {
+		t.Fatalf("after: %+v %v", snap, err)
+	}
+}
+
+// TestQueueCommandsThroughRunningGateway: while a gateway holds the queue
+// lock, retry, purge and show --body go through its ops endpoints.
+func TestQueueCommandsThroughRunningGateway(t *testing.T) {
+	dir := t.TempDir()
+	// The status listener is started first so its address can go into
+	// the config file the commands read.
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	cfgFile, cfg := writeCfg(t, dir, strings.TrimPrefix(srv.URL, "http://"))
+	q, ids := deadLetterQueue(t, cfg, 2)
+	defer q.Close(context.Background())
+	g := &gateway{cfg: cfg, log: newLogger(io.Discard, "error"), q: q}
+	g.registerOps(mux)
+
+	out, err := runQueue(t, "show", ids[0], "--body", "--config", cfgFile)
+	if err != nil || !strings.Contains(out, `"id": "b0"`) {
+		t.Fatalf("show through gateway: %v\n%s", err, out)
+	}
+	if out, err := runQueue(t, "retry", ids[0], "--config", cfgFile); err != nil || !strings.Contains(out, "1 of 1") {
+		t.Fatalf("retry through gateway: %v\n%s", err, out)
+	}
+	if out, err := runQueue(t, "purge", ids[1], "--config", cfgFile); err != nil || !strings.Contains(out, "1 of 1 dead letter(s) deleted") {
+		t.Fatalf("purge through gateway: %v\n%s", err, out)
+	}
+	if st := q.Stats(); st.Depth != 1 || st.DeadLetters != 0 {
+		t.Fatalf("queue after: %+v", st)
+	}
+	// Without the token (another account), the operator is told plainly.
+	os.Remove(filepath.Join(cfg.DataDir, "ops.token"))
+	if _, err := runQueue(t, "purge", ids[0], "--config", cfgFile); err == nil || !strings.Contains(err.Error(), "the gateway is running and holds the queue") {
+		t.Fatalf("no token: %v", err)
+	}
+}
