@@ -17,7 +17,8 @@ exec </dev/null
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 export PATH=/usr/local/go/bin:$PATH
-WORK=$(mktemp -d /tmp/ferry-install.XXXXXX)
+WORK=${WORK:-$(mktemp -d /tmp/ferry-install.XXXXXX)}
+mkdir -p "$WORK"
 DIST=$WORK/dist
 fails=0
 passes=0
