@@ -80,3 +80,21 @@ func TestEmptyFileIsDefaults(t *testing.T) {
 		t.Errorf("defaults not applied: %+v", c)
 	}
 }
+
+// TestREADMEExample keeps the configuration shown in README.md valid.
+func TestREADMEExample(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	i := strings.Index(s, "```yaml\n")
+	if i < 0 {
+		t.Fatal("README.md has no yaml example")
+	}
+	s = s[i+len("```yaml\n"):]
+	s = s[:strings.Index(s, "```")]
+	if _, err := Parse("README.md", []byte(s)); err != nil {
+		t.Fatalf("README example: %v", err)
+	}
+}
