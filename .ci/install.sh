@@ -77,6 +77,10 @@ check "/etc/ferry is 0750 root:ferry" perm /etc/ferry "750 root:ferry"
 check "/etc/ferry/ferry.yaml is a 0640 root:ferry conffile" bash -c "$(declare -f perm); perm /etc/ferry/ferry.yaml '640 root:ferry' && grep -qx /etc/ferry/ferry.yaml /var/lib/dpkg/info/ferry.conffiles"
 check "/var/lib/ferry is 0700 ferry:ferry" perm /var/lib/ferry "700 ferry:ferry"
 check "packaged config passes ferry config check" /usr/bin/ferry config check /etc/ferry/ferry.yaml
+check "ferry init --force rewrites /etc/ferry/ferry.yaml keeping 0640 root:ferry" \
+  bash -c "$(declare -f perm); /usr/bin/ferry init --non-interactive --out /etc/ferry/ferry.yaml --force && perm /etc/ferry/ferry.yaml '640 root:ferry'"
+check "ferry init with the package defaults writes exactly the shipped conffile" \
+  bash -c "/usr/bin/ferry init --non-interactive --out - | cmp - /etc/ferry/ferry.yaml"
 
 # --- 3. systemd unit ------------------------------------------------------------------------------
 UNIT=/lib/systemd/system/ferry.service

@@ -2,7 +2,10 @@
 
 package installer
 
-import "errors"
+import (
+	"errors"
+	"os"
+)
 
 // ServiceUser is empty where ferry cannot create a dedicated account.
 func ServiceUser() string { return "" }
@@ -17,3 +20,6 @@ func PrepareFolders(Layout) error {
 
 // FixOwnership is a no-op on this OS.
 func FixOwnership(string) error { return nil }
+
+// KeepOwnership is a no-op on this OS.
+func KeepOwnership(os.FileInfo, string) error { return nil }

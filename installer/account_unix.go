@@ -153,3 +153,17 @@ func FixOwnership(dataDir string) error {
 		return nil
 	})
 }
+
+// KeepOwnership gives path the owner, group and permissions of the file
+// described by old (the file path replaces), so that rewriting
+// /etc/ferry/ferry.yaml keeps it readable by the ferry group.
+func KeepOwnership(old os.FileInfo, path string) error {
+	st, ok := old.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil
+	}
+	if err := os.Chown(path, int(st.Uid), int(st.Gid)); err != nil && os.Geteuid() == 0 {
+		return fmt.Errorf("keep owner of %s: %w", path, err)
+	}
+	return os.Chmod(path, old.Mode().Perm())
+}

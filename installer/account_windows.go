@@ -52,3 +52,6 @@ func PrepareFolders(l Layout) error {
 
 // FixOwnership is a no-op on Windows: files inherit the data folder's ACL.
 func FixOwnership(dataDir string) error { return nil }
+
+// KeepOwnership is a no-op on Windows: the new file inherits the folder's ACL.
+func KeepOwnership(old os.FileInfo, path string) error { return nil }

@@ -113,9 +113,11 @@ func plainErr(err error) string {
 
 // writeConfigFile writes b to path (mode 0640: it names key files and the
 // exchange) through a temporary file and a rename, refusing to replace an
-// existing file unless force is set.
+// existing file unless force is set; a replaced file's owner, group and
+// mode are kept.
 func writeConfigFile(path string, b []byte, force bool) error {
-	if _, err := os.Stat(path); err == nil && !force {
+	old, err := os.Stat(path)
+	if err == nil && !force {
 		return fmt.Errorf("%s exists; use --force to replace it", path)
 	}
 	if dir := filepath.Dir(path); dir != "" {
@@ -142,6 +144,13 @@ func writeConfigFile(path string, b []byte, force bool) error {
 	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if old != nil {
+		// Replacing /etc/ferry/ferry.yaml (root:ferry 0640) must leave it
+		// readable by the service.
+		if err := installer.KeepOwnership(old, tmp.Name()); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
