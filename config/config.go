@@ -44,6 +44,19 @@ type Config struct {
 	// Fax says how received faxes become FHIR documents (IHE MHD or US Core).
 	Fax    faxfhir.Config `yaml:"fax"`
 	Status Status         `yaml:"status"`
+	// Retention says how long delivered files are kept.
+	Retention Retention `yaml:"retention"`
+}
+
+// Retention bounds what ferry keeps after delivery.
+type Retention struct {
+	// Done is how long folder sources keep their dated done/ archives
+	// (default 720h, 30 days).
+	Done time.Duration `yaml:"done"`
+	// Outbox is how long delivered outbox files are kept when no exchange
+	// is configured; 0 keeps them (they are the delivery, for another
+	// program to collect).
+	Outbox time.Duration `yaml:"outbox"`
 }
 
 // Log controls the gateway's own logging.
@@ -291,6 +304,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Exchange.Workers == 0 {
 		c.Exchange.Workers = 4
+	}
+	if c.Retention.Done == 0 {
+		c.Retention.Done = 30 * 24 * time.Hour
 	}
 	if c.Queue.MaxBytes == 0 {
 		c.Queue.MaxBytes = 10 << 30

@@ -129,6 +129,12 @@ func (c *Config) validate() []Problem {
 			add("identifiers.systems."+k, "must be an absolute URI such as urn:oid:1.2.3 or https://..., got %q", v)
 		}
 	}
+	if c.Retention.Done < time.Hour {
+		add("retention.done", "must be at least 1h, got %s", c.Retention.Done)
+	}
+	if c.Retention.Outbox < 0 {
+		add("retention.outbox", "must not be negative")
+	}
 	if c.HL7v2.TimeZone != "" {
 		if _, err := time.LoadLocation(c.HL7v2.TimeZone); err != nil {
 			add("hl7v2.time_zone", "unknown time zone %q (want an IANA name such as America/Chicago)", c.HL7v2.TimeZone)

@@ -12,6 +12,7 @@ import (
 	"github.com/ferry-health/ferry/adapters/convert/v2fhir"
 	"github.com/ferry-health/ferry/adapters/ehrdrop"
 	"github.com/ferry-health/ferry/adapters/fax"
+	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/adapters/pipeline"
 	"github.com/ferry-health/ferry/config"
 )
@@ -54,12 +55,12 @@ func hostOID() string {
 }
 
 // newFolderSource builds the source for one watched folder by its kind.
-func newFolderSource(set adapters.Settings, f config.Folder, next adapters.Consumer) (adapters.Source, error) {
+func newFolderSource(set adapters.Settings, f config.Folder, next adapters.Consumer, opts ...folder.Option) (adapters.Source, error) {
 	switch f.Kind {
 	case "ehr":
-		return ehrdrop.New(set, f.Config, next)
+		return ehrdrop.New(set, f.Config, next, opts...)
 	case "fax", "hylafax":
-		return fax.New(set, f, next)
+		return fax.New(set, f, next, opts...)
 	}
 	return nil, fmt.Errorf("unknown folder kind %q", f.Kind)
 }

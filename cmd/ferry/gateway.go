@@ -12,7 +12,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-co-op/gocron/v2"
+
 	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/adapters/mllp"
 	"github.com/ferry-health/ferry/adapters/pipeline"
 	"github.com/ferry-health/ferry/config"
@@ -39,6 +42,7 @@ type gateway struct {
 	sources []namedSource
 	mllps   map[string]*mllp.Source
 
+	sched      gocron.Scheduler
 	statusSrv  *http.Server
 	statusAddr net.Addr
 	startedAt  time.Time
@@ -132,9 +136,18 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 		g.mllps[m.Name] = src
 		g.sources = append(g.sources, namedSource{id, src})
 	}
+	// One scheduler runs every periodic job: folder rescans, retention,
+	// certificate-expiry checks.
+	g.sched, err = gocron.NewScheduler()
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: %w", err)
+	}
+	if err := g.scheduleJobs(g.sched); err != nil {
+		return nil, err
+	}
 	for _, f := range cfg.Sources.Folders {
 		id := "folder/" + f.Name
-		src, err := newFolderSource(g.settings(id), f, g.pipe)
+		src, err := newFolderSource(g.settings(id), f, g.pipe, folder.WithScheduler(g.sched))
 		if err != nil {
 			return nil, fmt.Errorf("sources.folders %s: %w", f.Name, err)
 		}
@@ -167,6 +180,7 @@ func (g *gateway) Start(ctx context.Context) error {
 	}
 	g.started = true
 	g.startedAt = time.Now().UTC()
+	g.sched.Start()
 	if err := g.disp.Start(ctx); err != nil {
 		return fmt.Errorf("start delivery: %w", err)
 	}
@@ -195,6 +209,11 @@ func (g *gateway) Shutdown(ctx context.Context) error {
 	for i := len(g.sources) - 1; i >= 0; i-- {
 		if err := g.sources[i].src.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("stop %s: %w", g.sources[i].name, err))
+		}
+	}
+	if g.sched != nil {
+		if err := g.sched.Shutdown(); err != nil {
+			errs = append(errs, fmt.Errorf("stop scheduler: %w", err))
 		}
 	}
 	if g.disp != nil {

@@ -13,21 +13,14 @@ import (
 	"github.com/ferry-health/ferry/queue/diskq"
 )
 
-// Housekeeping defaults until the configuration carries them (see
-// retentionPolicy).
-const (
-	// defaultDoneRetention is how long the folder sources' done/ archive
-	// (the original export files, already delivered) is kept.
-	defaultDoneRetention = 30 * 24 * time.Hour
-	// certWarnBefore is how long before expiry the daily check warns.
-	certWarnBefore = 30 * 24 * time.Hour
-)
+// certWarnBefore is how long before expiry the daily check warns.
+const certWarnBefore = 30 * 24 * time.Hour
 
 // retentionPolicy returns how long delivered files are kept: done/
 // archives of folder sources, and the outbox files (0 keeps them: in
 // outbox mode they are the delivery, for another program to collect).
 func retentionPolicy(g *gateway) (done, outbox time.Duration) {
-	return defaultDoneRetention, 0
+	return g.cfg.Retention.Done, g.cfg.Retention.Outbox
 }
 
 // scheduleJobs adds the gateway's housekeeping to s: a daily retention
