@@ -47,6 +47,7 @@ import (
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/queue/durable"
 )
 
 // Meta keys set on every Raw the engine hands over. Their values hold no
@@ -674,10 +675,10 @@ func (e *Engine) claim(name string, sidecars []string, marker string) error {
 			e.log.Warn("folder marker not removed", "folder", e.cfg.Name, "err", err)
 		}
 	}
-	if err := syncDir(e.paths.Processing); err != nil {
+	if err := durable.SyncDir(e.paths.Processing); err != nil {
 		return fmt.Errorf("claim: sync processing: %w", err)
 	}
-	if err := syncDir(e.cfg.Path); err != nil {
+	if err := durable.SyncDir(e.cfg.Path); err != nil {
 		return fmt.Errorf("claim: sync folder: %w", err)
 	}
 	return nil
@@ -883,7 +884,7 @@ func (e *Engine) settle(name string, sidecars []string) error {
 				return fmt.Errorf("delete consumed file: %w", err)
 			}
 		}
-		if err := syncDir(proc); err != nil {
+		if err := durable.SyncDir(proc); err != nil {
 			return fmt.Errorf("delete consumed file: sync: %w", err)
 		}
 		return nil
@@ -926,10 +927,10 @@ func (e *Engine) moveAs(name string, sidecars []string, dir, final string) error
 	if err := moveFile(filepath.Join(proc, name), filepath.Join(dir, final)); err != nil {
 		return err
 	}
-	if err := syncDir(dir); err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		return err
 	}
-	return syncDir(proc)
+	return durable.SyncDir(proc)
 }
 
 // fail moves a file that can never be consumed to failed/, with the reason
@@ -955,7 +956,7 @@ func (e *Engine) fail(name string, sidecars []string, sum []byte, size int64, ca
 			fmt.Fprintf(&b, "sidecars: %s\n", strings.Join(sidecars, ", "))
 		}
 		fmt.Fprintf(&b, "reason: %s\n", cause.Error())
-		if err := writeFileSync(filepath.Join(dir, final+".error.txt"), []byte(b.String())); err != nil {
+		if err := durable.WriteFile(filepath.Join(dir, final+".error.txt"), []byte(b.String()), 0o600); err != nil {
 			return err
 		}
 		return e.moveAs(name, sidecars, dir, final)

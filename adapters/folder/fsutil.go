@@ -3,12 +3,13 @@ package folder
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/ferry-health/ferry/queue/durable"
 )
 
 // moveFile renames src to dst and makes the result durable: the directory of
@@ -33,67 +34,16 @@ func moveFile(src, dst string) error {
 	return nil
 }
 
-// copyFileSync copies src to dst through a temporary name, fsyncs it and
-// renames it into place, so a crash never leaves a half-copied dst.
+// copyFileSync copies src to dst durably (through a temporary name, so a
+// crash never leaves a half-copied dst).
 func copyFileSync(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	tmp := dst + ".ferry-tmp"
-	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := out.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, dst); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(filepath.Dir(dst))
-}
-
-// writeFileSync writes data to path atomically: temporary file, fsync,
-// rename, fsync of the directory.
-func writeFileSync(path string, data []byte) error {
-	tmp := path + ".ferry-tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(filepath.Dir(path))
+	_, err = durable.WriteFrom(dst, in, 0o600)
+	return err
 }
 
 // uniqueName returns name, or name with "~N" before its extension, such that

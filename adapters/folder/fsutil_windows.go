@@ -8,8 +8,6 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// syncDir is a no-op: Windows cannot fsync directory metadata, and NTFS
-// journals renames itself.
-func syncDir(string) error { return nil }
-
+// isCrossDevice reports whether a rename failed because source and
+// destination are on different volumes.
 func isCrossDevice(err error) bool { return errors.Is(err, windows.ERROR_NOT_SAME_DEVICE) }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/queue/durable"
 )
 
 // Quarantine keeps inputs that could not be converted, each with its
@@ -61,8 +61,8 @@ func (q *Quarantine) Put(in adapters.Raw, raw []byte, reason error) (string, err
 	if err != nil {
 		return "", fmt.Errorf("encode quarantine entry: %w", err)
 	}
-	if err := writeFileSync(filepath.Join(q.dir, e.ID+".json"), b); err != nil {
-		return "", err
+	if err := durable.WriteFile(filepath.Join(q.dir, e.ID+".json"), b, 0o600); err != nil {
+		return "", fmt.Errorf("store quarantine entry: %w", err)
 	}
 	return e.ID, nil
 }
@@ -94,48 +94,4 @@ func (q *Quarantine) Get(id string) (*QuarantineEntry, error) {
 		return nil, fmt.Errorf("decode quarantine entry %s: %w", id, err)
 	}
 	return &e, nil
-}
-
-// writeFileSync writes path atomically: tmp file, fsync, rename, fsync dir.
-func writeFileSync(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("write %q: %w", path, err)
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("write %q: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("fsync %q: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("close %q: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename %q: %w", path, err)
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-// syncDir makes a rename or create in dir durable. Windows cannot fsync a
-// directory; NTFS journals the metadata itself.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open dir %q: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync dir %q: %w", dir, err)
-	}
-	return nil
 }

@@ -23,6 +23,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/ferry-health/ferry/queue/durable"
 )
 
 // Validity periods. The CA outlives the leaves so a demo set stays usable
@@ -218,32 +220,11 @@ func WriteDemoSet(dir string) (Paths, error) {
 	return p, nil
 }
 
-// writeFile writes atomically (tmp, fsync, rename) and forces mode even if
-// the file existed with looser permissions or the umask is unusual.
+// writeFile writes atomically and durably, and forces mode even if the
+// file existed with looser permissions or the umask is unusual.
 func writeFile(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %q: %w", path, err)
-	}
-	name := tmp.Name()
-	defer os.Remove(name) // no-op after a successful rename
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %q: %w", path, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %q: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %q: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %q: %w", path, err)
-	}
-	if err := os.Rename(name, path); err != nil {
-		return fmt.Errorf("write %q: %w", path, err)
+	if err := durable.WriteFile(path, data, mode); err != nil {
+		return fmt.Errorf("write certificate set: %w", err)
 	}
 	return nil
 }

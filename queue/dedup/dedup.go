@@ -41,9 +41,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"time"
+
+	"github.com/ferry-health/ferry/queue/durable"
 )
 
 const (
@@ -224,35 +225,19 @@ func (s *Set) evict() {
 	}
 }
 
-// rewrite replaces the file with the retained keys: tmp, fsync, rename,
-// directory fsync.
+// rewrite replaces the file with the retained keys, atomically and
+// durably.
 func (s *Set) rewrite() error {
 	buf := make([]byte, 0, headerLen+(len(s.order)-s.head)*recLen)
 	buf = append(buf, magic...)
 	for _, o := range s.order[s.head:] {
 		buf = appendRecord(buf, o.key, o.added)
 	}
-	tmp := s.path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("compact: %w", err)
-	}
-	_, err = f.Write(buf)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, s.path)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := durable.WriteFile(s.path, buf, 0o600); err != nil {
 		return fmt.Errorf("compact: %w", err)
 	}
 	s.fileRecs = len(s.order) - s.head
-	return syncDir(filepath.Dir(s.path))
+	return nil
 }
 
 func appendRecord(b []byte, key [32]byte, added int64) []byte {
@@ -426,22 +411,6 @@ func (s *Set) Close() error {
 	}
 	if err := s.f.Close(); err != nil {
 		return fmt.Errorf("close dedup set: %w", err)
-	}
-	return nil
-}
-
-// syncDir makes a rename in dir durable; Windows cannot sync directories.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync dir: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/queue/durable"
 )
 
 // Bodies too large to hold in memory (a 200 MB fax bundle) are not copied
@@ -78,20 +79,13 @@ func (q *Queue) adoptBody(path string) (string, int64, error) {
 	if filepath.Clean(filepath.Dir(path)) != filepath.Clean(q.bodiesDir()) || !validBodyName(name) {
 		return "", 0, fmt.Errorf("body file %q was not made by CreateBody", path)
 	}
-	// Read-write so that the sync also works where it needs write access.
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return "", 0, fmt.Errorf("body file: %w", err)
-	}
-	st, err := f.Stat()
+	err := durable.SyncFile(path)
+	var st os.FileInfo
 	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+		st, err = os.Stat(path)
 	}
 	if err == nil {
-		err = syncDir(q.bodiesDir())
+		err = durable.SyncDir(q.bodiesDir())
 	}
 	if err != nil {
 		return "", 0, fmt.Errorf("body file %s: %w", name, err)
@@ -155,7 +149,7 @@ func (q *Queue) removeOrphanBodies() error {
 	}
 	if removed > 0 {
 		q.log.Info("queue orphan body files removed", "files", removed)
-		return syncDir(dir)
+		return durable.SyncDir(dir)
 	}
 	return nil
 }
@@ -175,23 +169,6 @@ func linkOrCopy(src, dst string) error {
 		return err
 	}
 	defer in.Close()
-	tmp := dst + ".tmp"
-	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(out, in)
-	if err == nil {
-		err = out.Sync()
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, dst)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
+	_, err = durable.WriteFrom(dst, in, 0o600)
 	return err
 }

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ferry-health/ferry/queue/durable"
 )
 
 // ErrNotFound is returned by the operations API for an unknown item ID.
@@ -85,8 +87,9 @@ func openDeadStore(dir string, create bool) (*deadStore, error) {
 	}
 	for _, e := range ents {
 		name := e.Name()
-		if strings.HasSuffix(name, ".tmp") && create {
-			os.Remove(filepath.Join(dir, name)) // an interrupted write
+		if (durable.IsTemp(name) || strings.HasSuffix(name, ".tmp")) && create {
+			// An interrupted write (".tmp": as older versions named it).
+			os.Remove(filepath.Join(dir, name))
 			continue
 		}
 		if base, ok := strings.CutSuffix(name, ".body"); ok && create && !names[base+".json"] {
@@ -148,8 +151,8 @@ func (d *deadStore) count() int {
 	return len(d.byID)
 }
 
-// write stores dl durably: tmp file, fsync, rename, directory fsync. An
-// older dead letter with the same ID is replaced.
+// write stores dl durably (durable.WriteFile). An older dead letter with
+// the same ID is replaced.
 //
 // A body kept in a file (dl.bodySrc) is linked (or, across file systems,
 // copied) to <seq>-<id>.body and that entry synced before the JSON is
@@ -166,7 +169,7 @@ func (d *deadStore) write(dl *DeadLetter) error {
 			st, err = os.Stat(filepath.Join(d.dir, bodyName))
 		}
 		if err == nil {
-			err = syncDir(d.dir)
+			err = durable.SyncDir(d.dir)
 		}
 		if err != nil {
 			return fmt.Errorf("write dead letter %s: keep body: %w", dl.ID, err)
@@ -177,23 +180,7 @@ func (d *deadStore) write(dl *DeadLetter) error {
 	if err != nil {
 		return fmt.Errorf("encode dead letter %s: %w", dl.ID, err)
 	}
-	tmp := filepath.Join(d.dir, name+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("write dead letter %s: %w", dl.ID, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(d.dir, name))
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := durable.WriteFile(filepath.Join(d.dir, name), data, 0o600); err != nil {
 		return fmt.Errorf("write dead letter %s: %w", dl.ID, err)
 	}
 	d.mu.Lock()
@@ -204,7 +191,7 @@ func (d *deadStore) write(dl *DeadLetter) error {
 		os.Remove(filepath.Join(d.dir, old.file))
 		os.Remove(filepath.Join(d.dir, bodyFileOf(old.file)))
 	}
-	return syncDir(d.dir)
+	return durable.SyncDir(d.dir)
 }
 
 // bodyFileOf names the body file that belongs to a dead letter's JSON file.
@@ -283,5 +270,5 @@ func (d *deadStore) remove(id string) error {
 	if err := os.Remove(filepath.Join(d.dir, bodyFileOf(n.file))); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove dead letter %q body: %w", id, err)
 	}
-	return syncDir(d.dir)
+	return durable.SyncDir(d.dir)
 }

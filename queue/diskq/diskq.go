@@ -98,6 +98,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/queue/durable"
 )
 
 // ErrLocked is returned by Open when another process (or another Queue in
@@ -305,7 +306,7 @@ func (q *Queue) recover() error {
 		return err
 	}
 	// The bodies directory may be new: make its entry durable.
-	return syncDir(q.dir)
+	return durable.SyncDir(q.dir)
 }
 
 // Put stores it durably and returns after the fsync. It sets it.ID (a ULID)
@@ -912,7 +913,7 @@ func (q *Queue) deleteSettledSegments() {
 			q.log.Warn("queue segment not removed", "segment", filepath.Base(s.path), "reason", err.Error())
 		}
 	}
-	if err := syncDir(q.dir); err != nil {
+	if err := durable.SyncDir(q.dir); err != nil {
 		q.log.Warn("queue directory not synced after segment removal", "reason", err.Error())
 	}
 }

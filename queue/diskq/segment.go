@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/ferry-health/ferry/queue/durable"
 )
 
 const (
@@ -94,7 +96,7 @@ func createSegment(dir string, idx, firstSeq uint64) (*segment, error) {
 		f.Close()
 		return nil, fmt.Errorf("sync segment %s: %w", path, err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		f.Close()
 		return nil, err
 	}

@@ -1,10 +1,10 @@
 // Package outbox is the Sink used when no exchange is configured: each
 // bundle becomes <dir>/<item ID>.json, for another program (or a person) to
-// pick up. The write is atomic and durable before Send returns — temporary
-// file, fsync, rename, fsync of the directory (as NATS' writeAtomically
-// does) — so a reader never sees a partial file and an acknowledged item
-// survives a power cut. Writing the same ID again replaces the file with
-// identical content, so redelivery after a crash is harmless.
+// pick up. The write is atomic and durable before Send returns (package
+// durable: temporary file, fsync, rename, fsync of the directory), so a
+// reader never sees a partial file and an acknowledged item survives a
+// power cut. Writing the same ID again replaces the file with identical
+// content, so redelivery after a crash is harmless.
 package outbox
 
 import (
@@ -15,10 +15,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/queue/durable"
 	"github.com/ferry-health/ferry/transport"
 )
 
@@ -86,65 +86,22 @@ func safeID(id string) bool {
 // its previous content or all of the body, durably, even across a crash.
 // A body held in a file is copied in a stream, never read whole.
 func writeAtomic(path string, it *queue.Item) error {
-	dir := filepath.Dir(path)
-	// The leading dot keeps readers that glob *.json away from the
-	// temporary file.
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	p, err := durable.Create(path, 0o640)
 	if err != nil {
-		return fmt.Errorf("create temporary file in %q: %w", dir, err)
+		return err
 	}
-	name := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(name)
-		}
-	}()
-	if err := tmp.Chmod(0o640); err != nil {
-		return fmt.Errorf("chmod %q: %w", name, err)
-	}
+	defer p.Abort()
 	body, err := it.OpenBody()
 	if err != nil {
-		return fmt.Errorf("write %q: %w", name, err)
+		return fmt.Errorf("write %q: %w", p.Name(), err)
 	}
-	n, err := io.Copy(tmp, body)
+	n, err := io.Copy(p, body)
 	body.Close()
 	if err == nil && n != it.BodySize() {
 		err = fmt.Errorf("body has %d bytes, want %d", n, it.BodySize())
 	}
 	if err != nil {
-		return fmt.Errorf("write %q: %w", name, err)
+		return fmt.Errorf("write %q: %w", p.Name(), err)
 	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("fsync %q: %w", name, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close %q: %w", name, err)
-	}
-	if err := os.Rename(name, path); err != nil {
-		return fmt.Errorf("rename to %q: %w", path, err)
-	}
-	ok = true
-	return syncDir(dir)
-}
-
-// syncDir makes a rename durable. Windows cannot fsync a directory (its
-// rename is journaled by NTFS), so it is skipped there, as NATS does.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open directory %q: %w", dir, err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil && !errors.Is(err, os.ErrInvalid) {
-		return fmt.Errorf("fsync directory %q: %w", dir, err)
-	}
-	return nil
+	return p.Commit()
 }
