@@ -128,6 +128,11 @@ func buildEncoder(t reflect.Type) encodeFunc {
 	case reflect.Struct:
 		return structEncoder(t)
 	case reflect.Interface:
+		if t.NumMethod() == 0 { // any (a BundleEntry's resource): read it directly
+			return func(dst []byte, p unsafe.Pointer) ([]byte, error) {
+				return appendAny(dst, *(*any)(p))
+			}
+		}
 		return func(dst []byte, p unsafe.Pointer) ([]byte, error) {
 			return appendAny(dst, reflect.NewAt(t, p).Elem().Interface())
 		}
@@ -220,6 +225,26 @@ type fieldPlan struct {
 	index  int
 	enc    encodeFunc
 	empty  emptyFunc // nil unless omitempty
+	// kind lets the struct encoder handle the common field shapes inline
+	// (no closure calls for an empty-check and a string); fieldOther goes
+	// through empty and enc.
+	kind uint8
+	omit bool
+}
+
+// Field shapes the struct encoder inlines.
+const (
+	fieldOther   = iota
+	fieldString  // a plain string
+	fieldPointer // a pointer whose element has its own plan; enc is the element's
+	fieldSlice   // a slice (not []byte); enc is the slice's plan
+)
+
+// ownPlan reports whether values of t are encoded by a plan of this file
+// rather than by a Marshaler or TextMarshaler (which must be honoured).
+func ownPlan(t reflect.Type) bool {
+	return !(t.Implements(marshalerType) || t.Implements(textMarshalerType) ||
+		reflect.PointerTo(t).Implements(marshalerType) || reflect.PointerTo(t).Implements(textMarshalerType))
 }
 
 func structEncoder(t reflect.Type) encodeFunc {
@@ -261,7 +286,20 @@ func structEncoder(t reflect.Type) encodeFunc {
 	// Encoders are resolved after the field list is complete; a type that
 	// contains itself gets the indirection encoderFor installed.
 	for i := range fields {
-		fields[i].enc = encoderFor(t.Field(fields[i].index).Type)
+		f := &fields[i]
+		ft := t.Field(f.index).Type
+		f.omit = f.empty != nil
+		switch {
+		case ft.Kind() == reflect.String && ft != numberType && ownPlan(ft):
+			f.kind = fieldString
+		case ft.Kind() == reflect.Pointer && ownPlan(ft):
+			f.kind = fieldPointer
+			f.enc = encoderFor(ft.Elem())
+			continue
+		case ft.Kind() == reflect.Slice && ownPlan(ft):
+			f.kind = fieldSlice
+		}
+		f.enc = encoderFor(ft)
 	}
 	return func(dst []byte, p unsafe.Pointer) ([]byte, error) {
 		dst = append(dst, '{')
@@ -270,8 +308,50 @@ func structEncoder(t reflect.Type) encodeFunc {
 		for i := range fields {
 			f := &fields[i]
 			fp := unsafe.Add(p, f.offset)
-			if f.empty != nil && f.empty(fp) {
+			switch f.kind {
+			case fieldString:
+				s := *(*string)(fp)
+				if f.omit && len(s) == 0 {
+					continue
+				}
+				if !first {
+					dst = append(dst, ',')
+				}
+				first = false
+				dst = append(dst, f.name...)
+				dst = appendString(dst, s)
 				continue
+			case fieldPointer:
+				q := *(*unsafe.Pointer)(fp)
+				if q == nil {
+					if f.omit {
+						continue
+					}
+					if !first {
+						dst = append(dst, ',')
+					}
+					first = false
+					dst = append(dst, f.name...)
+					dst = append(dst, "null"...)
+					continue
+				}
+				if !first {
+					dst = append(dst, ',')
+				}
+				first = false
+				dst = append(dst, f.name...)
+				if dst, err = f.enc(dst, q); err != nil {
+					return dst, err
+				}
+				continue
+			case fieldSlice:
+				if f.omit && (*sliceHeader)(fp).len == 0 {
+					continue
+				}
+			default:
+				if f.omit && f.empty(fp) {
+					continue
+				}
 			}
 			if !first {
 				dst = append(dst, ',')
@@ -338,12 +418,16 @@ func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Most strings are plain ASCII: skip them in a tight loop over a
+		// 256-entry table (no bounds checks, one branch per byte).
+		for i < len(s) && safeByte[s[i]] {
+			i++
+		}
+		if i == len(s) {
+			break
+		}
 		b := s[i]
 		if b < utf8.RuneSelf {
-			if safeASCII[b] {
-				i++
-				continue
-			}
 			dst = append(dst, s[start:i]...)
 			switch b {
 			case '\\', '"':
@@ -385,6 +469,13 @@ func appendString(dst []byte, s string) []byte {
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
+
+// safeByte is safeASCII over all byte values (false from 0x80 up), so it
+// can be indexed by any byte without a bounds check.
+var safeByte = func() (t [256]bool) {
+	copy(t[:], safeASCII[:])
+	return t
+}()
 
 // safeASCII marks the ASCII bytes a JSON string can hold unescaped (HTML
 // characters excluded, as encoding/json does).
