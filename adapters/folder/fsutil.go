@@ -14,8 +14,8 @@ import (
 
 // moveFile renames src to dst and makes the result durable: the directory of
 // dst is fsynced (the caller fsyncs the source directory once per batch).
-// When dst is on another volume (a done_dir override), the file is copied,
-// fsynced, and only then is src removed.
+// When dst is on another volume (a done_dir override), the file is copied
+// durably, and only then is src removed.
 func moveFile(src, dst string) error {
 	err := os.Rename(src, dst)
 	if err == nil {
@@ -25,25 +25,13 @@ func moveFile(src, dst string) error {
 	if !errors.As(err, &le) || !isCrossDevice(le.Err) {
 		return fmt.Errorf("move %s: %w", filepath.Base(src), err)
 	}
-	if err := copyFileSync(src, dst); err != nil {
+	if err := durable.CopyFile(src, dst, 0o600); err != nil {
 		return fmt.Errorf("move %s across volumes: %w", filepath.Base(src), err)
 	}
 	if err := os.Remove(src); err != nil {
 		return fmt.Errorf("move %s across volumes: remove original: %w", filepath.Base(src), err)
 	}
 	return nil
-}
-
-// copyFileSync copies src to dst durably (through a temporary name, so a
-// crash never leaves a half-copied dst).
-func copyFileSync(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	_, err = durable.WriteFrom(dst, in, 0o600)
-	return err
 }
 
 // uniqueName returns name, or name with "~N" before its extension, such that

@@ -164,11 +164,5 @@ func linkOrCopy(src, dst string) error {
 	if err := os.Link(src, dst); err == nil {
 		return nil
 	}
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	_, err = durable.WriteFrom(dst, in, 0o600)
-	return err
+	return durable.CopyFile(src, dst, 0o600)
 }

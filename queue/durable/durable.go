@@ -139,6 +139,20 @@ func WriteFrom(path string, r io.Reader, perm os.FileMode) (int64, error) {
 	return n, p.Commit()
 }
 
+// CopyFile replaces dst with a copy of src, atomically and durably (for a
+// move across volumes, or a second durable home for a file).
+func CopyFile(src, dst string, perm os.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("copy: %w", err)
+	}
+	defer in.Close()
+	if _, err := WriteFrom(dst, in, perm); err != nil {
+		return fmt.Errorf("copy %s: %w", src, err)
+	}
+	return nil
+}
+
 // SyncFile fsyncs an existing file's data, for a file that was written by
 // other means (a spill file) before a record refers to it. The file is
 // opened read-write because some systems (Windows) flush only a writable

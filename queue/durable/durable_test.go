@@ -300,3 +300,28 @@ func TestSyncDirAndFile(t *testing.T) {
 		}
 	}
 }
+
+func TestCopyFile(t *testing.T) {
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+	data := bytes.Repeat([]byte("xyz"), 50_000)
+	if err := os.WriteFile(src, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := CopyFile(src, dst, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(dst); !bytes.Equal(got, data) {
+		t.Fatal("copy differs from source")
+	}
+	err := CopyFile(filepath.Join(dir, "none"), dst, 0o600)
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("copy of a missing file: %v", err)
+	}
+	if got, _ := os.ReadFile(dst); !bytes.Equal(got, data) {
+		t.Fatal("failed copy changed dst")
+	}
+}
