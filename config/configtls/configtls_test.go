@@ -293,6 +293,35 @@ func TestCertExpiryAndStatus(t *testing.T) {
 	}
 }
 
+// TestParseCertificates: the shared PEM reader of config loading and
+// `ferry doctor` keeps every certificate of a chain in order and names the
+// usual mistakes.
+func TestParseCertificates(t *testing.T) {
+	p := demo(t)
+	ca, _ := os.ReadFile(p.CA)
+	client, _ := os.ReadFile(p.ClientCert)
+	key, _ := os.ReadFile(p.ClientKey)
+	certs, err := ParseCertificates(append(append(append([]byte{}, client...), key...), ca...))
+	if err != nil || len(certs) != 2 {
+		t.Fatalf("chain with a key between: %d certificates, %v", len(certs), err)
+	}
+	if certs[1].Subject.CommonName == certs[0].Subject.CommonName {
+		t.Errorf("order lost: %q, %q", certs[0].Subject.CommonName, certs[1].Subject.CommonName)
+	}
+	for _, c := range []struct {
+		data []byte
+		want string
+	}{
+		{key, "swapped"},
+		{[]byte("not pem"), "is it PEM"},
+		{[]byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), "certificate 1 cannot be parsed"},
+	} {
+		if _, err := ParseCertificates(c.data); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("error %v, want %q", err, c.want)
+		}
+	}
+}
+
 func TestKeyPairReload(t *testing.T) {
 	p := demo(t)
 	server, _ := ServerConfig{CertFile: p.ServerCert, KeyFile: p.ServerKey}.LoadTLSConfig()

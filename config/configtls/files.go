@@ -36,6 +36,18 @@ func readCerts(field, path string) ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
+	certs, err := ParseCertificates(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s %q: %w", field, path, err)
+	}
+	return certs, nil
+}
+
+// ParseCertificates returns every certificate in PEM data, in order,
+// skipping other blocks. Its errors say what an operator most likely did
+// wrong (a key file where a certificate belongs, a DER file), so that
+// `ferry doctor` and config loading tell the same story.
+func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 	var certs []*x509.Certificate
 	rest := data
 	for {
@@ -49,7 +61,7 @@ func readCerts(field, path string) ([]*x509.Certificate, error) {
 		}
 		c, err := x509.ParseCertificate(b.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("%s %q: certificate %d cannot be parsed: %w", field, path, len(certs)+1, err)
+			return nil, fmt.Errorf("certificate %d cannot be parsed: %w", len(certs)+1, err)
 		}
 		certs = append(certs, c)
 	}
@@ -58,7 +70,7 @@ func readCerts(field, path string) ([]*x509.Certificate, error) {
 		if bytes.Contains(data, []byte("PRIVATE KEY-----")) {
 			hint = "it holds a private key; are cert and key files swapped?"
 		}
-		return nil, fmt.Errorf("%s %q: no certificate found (%s)", field, path, hint)
+		return nil, fmt.Errorf("no certificate found (%s)", hint)
 	}
 	return certs, nil
 }

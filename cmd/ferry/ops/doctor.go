@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -159,29 +158,7 @@ func readPEMCerts(path string) ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, plainFileError(err)
 	}
-	var certs []*x509.Certificate
-	for rest := b; ; {
-		var blk *pem.Block
-		blk, rest = pem.Decode(rest)
-		if blk == nil {
-			break
-		}
-		if blk.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("certificate %d cannot be parsed: %w", len(certs)+1, err)
-		}
-		certs = append(certs, c)
-	}
-	if len(certs) == 0 {
-		if strings.Contains(string(b), "PRIVATE KEY") {
-			return nil, errors.New("holds a private key, not a certificate (are cert and key swapped?)")
-		}
-		return nil, errors.New("no PEM certificate in it (-----BEGIN CERTIFICATE-----)")
-	}
-	return certs, nil
+	return configtls.ParseCertificates(b)
 }
 
 func plainFileError(err error) error {
