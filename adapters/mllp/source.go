@@ -334,6 +334,11 @@ func (s *Source) setBusy(c *conn, busy bool) bool {
 	return !s.closing
 }
 
+// readerPool recycles the connections' 64 KiB read buffers: senders that
+// open a connection per message would otherwise allocate (and zero) one per
+// message, which shows up as garbage collection under load.
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10) }}
+
 func (s *Source) serve(c *conn) {
 	remote := c.nc.RemoteAddr().String()
 	log := s.log.With("conn", c.id, "remote", remote)
@@ -361,7 +366,14 @@ func (s *Source) serve(c *conn) {
 			meta["tls_client"] = st.PeerCertificates[0].Subject.CommonName
 		}
 	}
-	r := NewReader(bufio.NewReaderSize(c.nc, 64<<10), s.cfg.MaxFrameBytes)
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(c.nc)
+	defer func() {
+		br.Reset(nil) // drop the connection; frames were copied before use
+		readerPool.Put(br)
+	}()
+	r := NewReader(br, s.cfg.MaxFrameBytes)
+	name := "conn " + strconv.FormatInt(c.id, 10) + " msg "
 	var lastJunk int64
 	var out []byte
 	for n := 1; ; n++ {
@@ -415,7 +427,7 @@ func (s *Source) serve(c *conn) {
 		res := s.consume(log, adapters.Raw{
 			Source:   s.set.ID,
 			Format:   "hl7v2",
-			Name:     "conn " + strconv.FormatInt(c.id, 10) + " msg " + strconv.Itoa(n),
+			Name:     name + strconv.Itoa(n),
 			Body:     body,
 			Received: received,
 			Meta:     maps.Clone(meta), // the consumer may keep it

@@ -268,11 +268,12 @@ func (x *conv) add(resourceType string, key fhir.Identifier, resource any) fhir.
 	// In ModeID references are literal ("Patient/<id>"): the id is known
 	// before the server sees it, so a bundle can be split (Split) and a
 	// later part still points at what an earlier part wrote.
-	ref := fhir.Reference{Reference: resourceType + "/" + id}
+	rel := resourceType + "/" + id // one string for the reference and the request URL
+	ref := fhir.Reference{Reference: rel}
 	if len(x.reqs) == cap(x.reqs) {
 		x.reqs = make([]fhir.BundleRequest, 0, 16)
 	}
-	x.reqs = append(x.reqs, fhir.BundleRequest{Method: "PUT", URL: resourceType + "/" + id})
+	x.reqs = append(x.reqs, fhir.BundleRequest{Method: "PUT", URL: rel})
 	req := &x.reqs[len(x.reqs)-1]
 	if resourceType == "Patient" && x.c.PatientFromADTOnly && x.c.Mode == ModeID && x.m.Type().Code != "ADT" {
 		x.reqs = x.reqs[:len(x.reqs)-1]
@@ -372,9 +373,25 @@ func (x *conv) finish() error {
 	msgKey := fhir.Identifier{System: x.system("message"), Value: x.m.ControlID()}
 	typ := x.m.Type()
 
-	mh := &fhir.MessageHeader{
+	// The three closing resources and their parts come from one
+	// allocation: they live exactly as long as the bundle.
+	box := &struct {
+		mh       fhir.MessageHeader
+		event    fhir.Coding
+		sender   fhir.Reference
+		receiver fhir.Reference
+		dest     [1]fhir.MessageHeaderDestination
+		bin      fhir.Binary
+		prov     fhir.Provenance
+		agents   [2]fhir.ProvenanceAgent
+		entity   [1]fhir.ProvenanceEntity
+		entityID fhir.Identifier
+	}{}
+	box.event = fhir.Coding{System: "http://terminology.hl7.org/CodeSystem/v2-0003", Code: typ.Trigger}
+	mh := &box.mh
+	*mh = fhir.MessageHeader{
 		ResourceType: "MessageHeader",
-		EventCoding:  &fhir.Coding{System: "http://terminology.hl7.org/CodeSystem/v2-0003", Code: typ.Trigger},
+		EventCoding:  &box.event,
 		Source: fhir.MessageHeaderSource{
 			Name:     msh.Field(3).Text(1),
 			Endpoint: x.endpoint(msh.Field(3), "app"),
@@ -382,38 +399,46 @@ func (x *conv) finish() error {
 		Focus: x.focus,
 	}
 	if f := msh.Field(4); !f.Empty() {
-		mh.Sender = &fhir.Reference{Display: orStr(f.Text(1), f.Text(2))}
+		box.sender = fhir.Reference{Display: orStr(f.Text(1), f.Text(2))}
+		mh.Sender = &box.sender
 	}
 	if f := msh.Field(5); !f.Empty() {
 		d := fhir.MessageHeaderDestination{Name: f.Text(1), Endpoint: x.endpoint(f, "app")}
 		if g := msh.Field(6); !g.Empty() {
-			d.Receiver = &fhir.Reference{Display: orStr(g.Text(1), g.Text(2))}
+			box.receiver = fhir.Reference{Display: orStr(g.Text(1), g.Text(2))}
+			d.Receiver = &box.receiver
 		}
-		mh.Destination = []fhir.MessageHeaderDestination{d}
+		box.dest[0] = d
+		mh.Destination = box.dest[:]
 	}
 	x.add("MessageHeader", msgKey, mh)
 
-	bin := &fhir.Binary{ResourceType: "Binary", ContentType: "x-application/hl7-v2+er7", Data: x.raw}
+	bin := &box.bin
+	*bin = fhir.Binary{ResourceType: "Binary", ContentType: "x-application/hl7-v2+er7", Data: x.raw}
 	binRef := x.add("Binary", msgKey, bin)
 
 	targets := append([]fhir.Reference(nil), x.targets...)
 	targets = targets[:len(targets)-1] // not the Binary itself
-	prov := &fhir.Provenance{
+	box.agents = [2]fhir.ProvenanceAgent{
+		{
+			Type: agentAssembler,
+			Who:  fhir.Reference{Display: "ferry v2-to-FHIR converter"},
+		},
+		{
+			Type: agentAuthor,
+			Who:  fhir.Reference{Display: orStr(x.m.SendingFacility(), x.m.SendingApp(), "unknown sender")},
+		},
+	}
+	box.entityID = fhir.Identifier{System: msgKey.System, Value: msgKey.Value}
+	box.entity[0] = fhir.ProvenanceEntity{Role: "source", What: fhir.Reference{Reference: binRef.Reference, Identifier: &box.entityID}}
+	prov := &box.prov
+	*prov = fhir.Provenance{
 		ResourceType: "Provenance",
 		Target:       targets,
 		Recorded:     ts,
 		Activity:     provenanceActivity,
-		Agent: []fhir.ProvenanceAgent{
-			{
-				Type: agentAssembler,
-				Who:  fhir.Reference{Display: "ferry v2-to-FHIR converter"},
-			},
-			{
-				Type: agentAuthor,
-				Who:  fhir.Reference{Display: orStr(x.m.SendingFacility(), x.m.SendingApp(), "unknown sender")},
-			},
-		},
-		Entity: []fhir.ProvenanceEntity{{Role: "source", What: fhir.Reference{Reference: binRef.Reference, Identifier: &fhir.Identifier{System: msgKey.System, Value: msgKey.Value}}}},
+		Agent:        box.agents[:],
+		Entity:       box.entity[:],
 	}
 	x.add("Provenance", msgKey, prov)
 	return nil

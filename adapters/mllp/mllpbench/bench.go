@@ -7,6 +7,7 @@
 package mllpbench
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -173,6 +174,7 @@ type worker struct {
 	mu                                 sync.Mutex // guards conn against the cancel callback
 	conn                               net.Conn
 	r                                  *mllp.Reader
+	br                                 *bufio.Reader
 	lat                                []time.Duration
 	codes                              map[string]int
 	sent, unanswered, mismatched, errs int
@@ -270,7 +272,15 @@ func (w *worker) dial(ctx context.Context) error {
 		_ = tc.SetNoDelay(true)
 	}
 	w.setConn(c)
-	w.r = mllp.NewReader(c, 0)
+	// One read buffer per worker, reused across dials: with
+	// ConnPerMessage a fresh 64 KiB buffer per message would make the
+	// load generator itself a noticeable CPU and GC load.
+	if w.br == nil {
+		w.br = bufio.NewReaderSize(c, 64<<10)
+	} else {
+		w.br.Reset(c)
+	}
+	w.r = mllp.NewReader(w.br, 0)
 	return ctx.Err()
 }
 
