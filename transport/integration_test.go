@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,9 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"crypto/tls"
-
 	"github.com/ferry-health/ferry/config/configtls"
+	"github.com/ferry-health/ferry/config/configtls/tlstest"
 	"github.com/ferry-health/ferry/config/pki"
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/diskq"
@@ -38,7 +35,7 @@ func TestQueueToExchangeOverMutualTLS(t *testing.T) {
 		received []string
 		failures atomic.Int64
 	)
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := tlstest.NewServer(t, p, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		id := r.Header.Get("X-Request-Id")
 		w.Header().Set("Content-Type", fhirhttp.MediaType)
@@ -57,18 +54,7 @@ func TestQueueToExchangeOverMutualTLS(t *testing.T) {
 		mu.Unlock()
 		w.WriteHeader(http.StatusOK)
 		io.WriteString(w, `{"resourceType":"Bundle","type":"transaction-response","entry":[{"response":{"status":"201 Created"}}]}`)
-	}))
-	stls, err := configtls.ServerConfig{CertFile: p.ServerCert, KeyFile: p.ServerKey, ClientCAFile: p.CA}.LoadTLSConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair, _ := tls.LoadX509KeyPair(p.ServerCert, p.ServerKey)
-	stls.Certificates = []tls.Certificate{pair}
-	srv.TLS = stls
-	srv.EnableHTTP2 = true
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.StartTLS()
-	defer srv.Close()
+	}), true)
 
 	q, err := diskq.Open(t.TempDir(), diskq.Options{})
 	if err != nil {

@@ -4,14 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ferry-health/ferry/config/configtls"
+	"github.com/ferry-health/ferry/config/configtls/tlstest"
 	"github.com/ferry-health/ferry/config/pki"
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/diskq"
@@ -82,7 +80,7 @@ func TestSpilledItemsOverMutualTLS(t *testing.T) {
 			var mu sync.Mutex
 			got := map[string][32]byte{}
 			tries := map[string]int{}
-			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := tlstest.NewServer(t, p, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				body, err := io.ReadAll(r.Body)
 				id := r.Header.Get("X-Request-Id")
 				w.Header().Set("Content-Type", fhirhttp.MediaType)
@@ -107,18 +105,7 @@ func TestSpilledItemsOverMutualTLS(t *testing.T) {
 				got[id] = sha256.Sum256(body)
 				mu.Unlock()
 				w.WriteHeader(http.StatusOK)
-			}))
-			stls, err := configtls.ServerConfig{CertFile: p.ServerCert, KeyFile: p.ServerKey, ClientCAFile: p.CA}.LoadTLSConfig()
-			if err != nil {
-				t.Fatal(err)
-			}
-			pair, _ := tls.LoadX509KeyPair(p.ServerCert, p.ServerKey)
-			stls.Certificates = []tls.Certificate{pair}
-			srv.TLS = stls
-			srv.EnableHTTP2 = h2
-			srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-			srv.StartTLS()
-			defer srv.Close()
+			}), h2)
 
 			dir := t.TempDir()
 			q, err := diskq.Open(dir, diskq.Options{})

@@ -4,15 +4,12 @@ import (
 	"bufio"
 	"context"
 	"crypto/sha256"
-	"crypto/tls"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +24,7 @@ import (
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
 	"github.com/ferry-health/ferry/config/configtls"
+	"github.com/ferry-health/ferry/config/configtls/tlstest"
 	"github.com/ferry-health/ferry/config/pki"
 	"github.com/ferry-health/ferry/queue/diskq"
 	"github.com/ferry-health/ferry/transport"
@@ -249,7 +247,7 @@ func TestLargeFaxRSSChild(t *testing.T) {
 	var mu sync.Mutex
 	var gotSize int64
 	var gotSum string
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := tlstest.NewServer(t, set, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := sha256.New()
 		n, err := io.Copy(h, r.Body)
 		if err != nil {
@@ -261,18 +259,7 @@ func TestLargeFaxRSSChild(t *testing.T) {
 		mu.Unlock()
 		w.Header().Set("Content-Type", fhirhttp.MediaType)
 		io.WriteString(w, `{"resourceType":"Bundle","type":"transaction-response","entry":[{"response":{"status":"201 Created"}}]}`)
-	}))
-	stls, err := configtls.ServerConfig{CertFile: set.ServerCert, KeyFile: set.ServerKey, ClientCAFile: set.CA}.LoadTLSConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair, _ := tls.LoadX509KeyPair(set.ServerCert, set.ServerKey)
-	stls.Certificates = []tls.Certificate{pair}
-	srv.TLS = stls
-	srv.EnableHTTP2 = true
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.StartTLS()
-	defer srv.Close()
+	}), true)
 
 	qdir := filepath.Join(dir, "queue")
 	q, err := diskq.Open(qdir, diskq.Options{})

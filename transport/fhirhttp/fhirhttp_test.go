@@ -2,11 +2,9 @@ package fhirhttp
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ferry-health/ferry/config/configtls"
+	"github.com/ferry-health/ferry/config/configtls/tlstest"
 	"github.com/ferry-health/ferry/config/pki"
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/transport"
@@ -45,7 +44,7 @@ func newExchange(t testing.TB, http2 bool) *exchange {
 		t.Fatal(err)
 	}
 	ex := &exchange{pki: p}
-	ex.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ex.srv = tlstest.NewUnstartedServer(t, p, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		ex.mu.Lock()
 		ex.requests = append(ex.requests, r)
@@ -60,23 +59,12 @@ func newExchange(t testing.TB, http2 bool) *exchange {
 		}
 		h(w, r)
 	}))
-	tc, err := configtls.ServerConfig{CertFile: p.ServerCert, KeyFile: p.ServerKey, ClientCAFile: p.CA}.LoadTLSConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair, err := tls.LoadX509KeyPair(p.ServerCert, p.ServerKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tc.Certificates = []tls.Certificate{pair} // httptest would add its own otherwise
-	ex.srv.TLS = tc
 	ex.srv.EnableHTTP2 = http2
 	ex.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 		if s == http.StateNew {
 			ex.conns.Add(1)
 		}
 	}
-	ex.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // handshake failures are expected here
 	ex.srv.StartTLS()
 	t.Cleanup(ex.srv.Close)
 	return ex
