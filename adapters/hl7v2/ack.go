@@ -126,7 +126,14 @@ func NewControlIDs() *ControlIDs {
 
 // Next returns a new control id.
 func (c *ControlIDs) Next() string {
-	return strings.ToUpper(strconv.FormatUint(c.n.Add(1), 36))
+	var buf [16]byte // 36^13 > 2^64: 13 digits at most
+	b := strconv.AppendUint(buf[:0], c.n.Add(1), 36)
+	for i, ch := range b {
+		if 'a' <= ch && ch <= 'z' {
+			b[i] = ch - 'a' + 'A'
+		}
+	}
+	return string(b)
 }
 
 // header is what BuildAck reads from the MSH segment of the message being
@@ -168,14 +175,15 @@ func readHeader(msg []byte) (header, bool) {
 	if !okDelim(fs) {
 		return h, false
 	}
-	parts := strings.Split(string(seg[4:]), string(fs))
-	enc := parts[0]
+	rest := string(seg[4:]) // one copy; the fields below are slices of it
+	enc, _, _ := strings.Cut(rest, string(fs))
 	if len(enc) < 4 || len(enc) > 5 {
 		return h, false
 	}
 	// Delimiters must be printable and distinct, or the ACK written with
 	// them could not be read back.
-	seen := map[byte]bool{fs: true}
+	var seen [256]bool
+	seen[fs] = true
 	for i := 0; i < len(enc); i++ {
 		if !okDelim(enc[i]) || seen[enc[i]] {
 			return h, false
@@ -187,19 +195,26 @@ func readHeader(msg []byte) (header, bool) {
 		d.Truncation = enc[4]
 	}
 	h.d = d
-	h.fields = make([]string, 0, len(parts)+2)
+	h.fields = make([]string, 0, strings.Count(rest, string(fs))+3)
 	h.fields = append(h.fields, "MSH", string(fs))
-	for _, p := range parts {
+	for {
+		p, more, found := strings.Cut(rest, string(fs))
 		// Control characters (MLLP framing bytes among them) must never
 		// be echoed into the ACK.
-		h.fields = append(h.fields, strings.Map(func(r rune) rune {
-			if r < ' ' || r == 0x7f {
-				return -1
-			}
-			return r
-		}, p))
+		h.fields = append(h.fields, strings.Map(dropControl, p))
+		if !found {
+			return h, true
+		}
+		rest = more
 	}
-	return h, true
+}
+
+// dropControl is the strings.Map function that removes control characters.
+func dropControl(r rune) rune {
+	if r < ' ' || r == 0x7f {
+		return -1
+	}
+	return r
 }
 
 func okDelim(c byte) bool {
@@ -267,28 +282,37 @@ func BuildAck(msg []byte, result error, controlID string, now time.Time) Ack {
 	if sendApp == "" && sendFac == "" {
 		sendApp = "FERRY"
 	}
-	b.WriteString("MSH" + fs + h.d.EncodingCharacters())
-	msh := []string{
+	b.WriteString("MSH")
+	b.WriteString(fs)
+	b.WriteString(h.d.EncodingCharacters())
+	var tsBuf [32]byte
+	ts := now.AppendFormat(tsBuf[:0], "20060102150405-0700")
+	var ne string
+	if enhanced {
+		ne = "NE" // the ACK itself wants no acknowledgement
+	}
+	msh := [...]string{
 		sendApp, sendFac, h.get(3), h.get(4), // MSH-3..6 swapped
-		now.Format("20060102150405-0700"), "", // MSH-7, MSH-8
+		"", "", // MSH-7 (written from ts below), MSH-8
 		ackType(h, version), // MSH-9
 		controlID,           // MSH-10
 		orDefault(h.get(11), "P"),
 		orDefault(h.get(12), "2.5"),
 		"", "", // MSH-13, 14
+		ne, ne, // MSH-15, 16
+		"", h.get(18), // MSH-17, MSH-18 (same character set)
 	}
-	if enhanced {
-		// The ACK itself wants no acknowledgement.
-		msh = append(msh, "NE", "NE")
-	} else {
-		msh = append(msh, "", "")
+	n := len(msh)
+	for n > 0 && msh[n-1] == "" && n != 5 { // MSH-7 (index 4) is never empty
+		n--
 	}
-	msh = append(msh, "", h.get(18)) // MSH-17, MSH-18 (same character set)
-	for len(msh) > 0 && msh[len(msh)-1] == "" {
-		msh = msh[:len(msh)-1]
-	}
-	for _, f := range msh {
-		b.WriteString(fs + f)
+	for i, f := range msh[:n] {
+		b.WriteString(fs)
+		if i == 4 {
+			b.Write(ts)
+			continue
+		}
+		b.WriteString(f)
 	}
 	b.WriteString("\r")
 	b.WriteString("MSA" + fs + code + fs + a.MessageControlID)
