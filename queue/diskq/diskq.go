@@ -548,13 +548,7 @@ func (q *Queue) release(m *meta) error {
 		return queue.ErrClosed
 	}
 	m.attempts++
-	m.leased = false
-	q.leased--
-	if m.key != "" {
-		q.keys[m.key].busy = false
-	}
-	heap.Push(&q.ready, m)
-	q.wakeLocked()
+	q.requeueLocked(m)
 	q.inflight.Add(1)
 	q.mu.Unlock()
 	q.reqs <- &writeReq{rec: encodeNack(m.seq, m.attempts)}
@@ -566,6 +560,12 @@ func (q *Queue) release(m *meta) error {
 func (q *Queue) unlease(m *meta) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.requeueLocked(m)
+}
+
+// requeueLocked returns a leased item to the ready heap (releasing its
+// key for the next Get) and wakes a waiting Get.
+func (q *Queue) requeueLocked(m *meta) {
 	m.leased = false
 	q.leased--
 	if m.key != "" {
