@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -64,6 +65,12 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 			continue
 		}
 		attrs := map[string]string{"type": res.MessageType, "control_id": res.ControlID, "format": "hl7v2"}
+		if z := zSegments(m); z != "" {
+			// Reported (names only, no content) so an operator sees which
+			// site-specific segments arrive; the whole message, Z-segments
+			// included, travels in the Bundle's Binary.
+			attrs["z_segments"] = z
+		}
 		for j, part := range parts {
 			pu := u
 			if len(parts) > 1 {
@@ -124,4 +131,15 @@ func ackError(err error) error {
 		return &hl7v2.AckError{Code: hl7v2.CodeAE, ErrCode: hl7v2.ErrRequiredMissing, Segment: ce.Segment, Field: field, Text: ce.Error()}
 	}
 	return err
+}
+
+// zSegments lists the distinct Z-segment names of m, comma-separated.
+func zSegments(m *hl7v2.Message) string {
+	var names []string
+	for _, s := range m.Segments() {
+		if len(s.Name) == 3 && s.Name[0] == 'Z' && !slices.Contains(names, s.Name) {
+			names = append(names, s.Name)
+		}
+	}
+	return strings.Join(names, ",")
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/convert/v2fhir"
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/diskq"
 )
@@ -174,5 +175,17 @@ func TestDetect(t *testing.T) {
 		if got := Detect("x", []byte(body)); got != want {
 			t.Errorf("Detect(%q) = %q, want %q", body, got, want)
 		}
+	}
+}
+
+func TestHL7ReportsZSegments(t *testing.T) {
+	msg := "MSH|^~\\&|EHR|CLINIC|FERRY|HIE|20261125083000||ADT^A01^ADT_A01|Z-1|P|2.5.1\rEVN|A01|20261125083000\r" +
+		"PID|1||MRN-1^^^CLINIC^MR||Doe^Pat||19800101|F\rPV1|1|O\rZPI|1|VIP\rZAL|1|x\rZPI|2|y\r"
+	units, err := HL7{Conv: &v2fhir.Converter{}}.Convert(context.Background(), adapters.Raw{Body: []byte(msg)})
+	if err != nil || len(units) != 1 || units[0].Err != nil {
+		t.Fatalf("convert: %v %+v", err, units)
+	}
+	if got := units[0].Attrs["z_segments"]; got != "ZPI,ZAL" {
+		t.Errorf("z_segments = %q, want ZPI,ZAL", got)
 	}
 }
