@@ -418,7 +418,7 @@ func (v Value) String() string {
 	if len(v.raw) == 0 || v.IsNull() {
 		return ""
 	}
-	if v.level == levelLiteral || v.d == nil || v.d.Escape == 0 || bytes.IndexByte(v.raw, v.d.Escape) < 0 {
+	if v.level == levelLiteral || v.d == nil || v.d.Escape == 0 || indexByte(v.raw, v.d.Escape) < 0 {
 		return unsafe.String(&v.raw[0], len(v.raw))
 	}
 	return string(unescape(nil, v.raw, v.d))
@@ -526,6 +526,24 @@ func nthSep(b []byte, sep byte, n int) []byte {
 	if n < 0 {
 		return nil
 	}
+	if len(b) <= shortValue {
+		// Components and repetitions are mostly a few bytes long; one
+		// plain pass beats a bytes.IndexByte call per separator.
+		start := 0
+		for i := 0; i < len(b); i++ {
+			if b[i] == sep {
+				if n == 0 {
+					return b[start:i]
+				}
+				n--
+				start = i + 1
+			}
+		}
+		if n == 0 {
+			return b[start:]
+		}
+		return nil
+	}
 	for ; n > 0; n-- {
 		i := bytes.IndexByte(b, sep)
 		if i < 0 {
@@ -537,6 +555,24 @@ func nthSep(b []byte, sep byte, n int) []byte {
 		return b[:i]
 	}
 	return b
+}
+
+// shortValue is the length up to which a plain loop finds a byte faster
+// than bytes.IndexByte's vectorised search, whose setup dominates on the
+// few bytes of a typical component.
+const shortValue = 64
+
+// indexByte is bytes.IndexByte, with a plain loop for short values.
+func indexByte(b []byte, c byte) int {
+	if len(b) > shortValue {
+		return bytes.IndexByte(b, c)
+	}
+	for i := 0; i < len(b); i++ {
+		if b[i] == c {
+			return i
+		}
+	}
+	return -1
 }
 
 func isHeader(b []byte) bool {
