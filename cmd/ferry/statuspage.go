@@ -13,54 +13,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ferry-health/ferry/config/configtls"
-	"github.com/ferry-health/ferry/queue"
-	"github.com/ferry-health/ferry/transport"
+	"github.com/ferry-health/ferry/cmd/ferry/ops"
 )
 
-// statusReport is what the status page, /api/status and `ferry status`
-// show. It holds counts, times and names only: never PHI.
-type statusReport struct {
-	Version      string          `json:"version"`
-	Started      time.Time       `json:"started"`
-	Now          time.Time       `json:"now"`
-	DataDir      string          `json:"data_dir"`
-	Exchange     string          `json:"exchange"`
-	Queue        queue.Stats     `json:"queue"`
-	Delivery     transport.Stats `json:"delivery"`
-	Ingest       ingestStatus    `json:"ingest"`
-	Sources      []sourceStatus  `json:"sources"`
-	Certificates []certStatus    `json:"certificates"`
-}
-
-type ingestStatus struct {
-	Queued      int64 `json:"queued"`
-	Duplicates  int64 `json:"duplicates"`
-	Quarantined int64 `json:"quarantined"`
-}
-
-type sourceStatus struct {
-	Name     string `json:"name"`
-	Kind     string `json:"kind"`
-	Address  string `json:"address"`
-	Messages int64  `json:"messages"`
-	Accepted int64  `json:"accepted"`
-	Errors   int64  `json:"errors"`
-	Rejects  int64  `json:"rejects"`
-	Open     int64  `json:"open_connections"`
-}
-
-type certStatus struct {
-	Use      string    `json:"use"`
-	File     string    `json:"file"`
-	NotAfter time.Time `json:"not_after"`
-	DaysLeft int       `json:"days_left"`
-	Error    string    `json:"error,omitempty"`
-}
-
-// report gathers the current figures.
-func (g *gateway) report() statusReport {
-	r := statusReport{
+// report gathers the current figures for the status page, /api/status
+// and /metrics.
+func (g *gateway) report() ops.Status {
+	r := ops.Status{
 		Version:  version,
 		Started:  g.startedAt,
 		Now:      time.Now().UTC(),
@@ -70,7 +29,7 @@ func (g *gateway) report() statusReport {
 		Delivery: g.disp.Stats(),
 	}
 	ps := g.pipe.Stats()
-	r.Ingest = ingestStatus{Queued: ps.Queued.Load(), Duplicates: ps.Duplicates.Load(), Quarantined: ps.Quarantined.Load()}
+	r.Ingest = ops.Ingest{Queued: ps.Queued.Load(), Duplicates: ps.Duplicates.Load(), Quarantined: ps.Quarantined.Load()}
 	names := make([]string, 0, len(g.mllps))
 	for n := range g.mllps {
 		names = append(names, n)
@@ -83,39 +42,11 @@ func (g *gateway) report() statusReport {
 		if a := s.Addr(); a != nil {
 			addr = a.String()
 		}
-		r.Sources = append(r.Sources, sourceStatus{Name: n, Kind: "mllp", Address: addr, Messages: st.Messages,
+		r.Sources = append(r.Sources, ops.SourceStatus{Name: n, Kind: "mllp", Address: addr, Messages: st.Messages,
 			Accepted: st.Accepted, Errors: st.Errors, Rejects: st.Rejects, Open: st.Open})
 	}
-	r.Certificates = g.certificates()
+	r.Certificates = ops.ConfiguredCertificates(g.cfg, r.Now)
 	return r
-}
-
-// certificates lists the expiry of every configured certificate file.
-func (g *gateway) certificates() []certStatus {
-	var out []certStatus
-	add := func(use, file string) {
-		if file == "" {
-			return
-		}
-		c := certStatus{Use: use, File: file}
-		na, err := configtls.CertExpiry(file)
-		if err != nil {
-			c.Error = err.Error()
-		} else {
-			c.NotAfter = na
-			c.DaysLeft = int(time.Until(na).Hours() / 24)
-		}
-		out = append(out, c)
-	}
-	add("exchange client certificate", g.cfg.Exchange.TLS.CertFile)
-	add("exchange CA", g.cfg.Exchange.TLS.CAFile)
-	for _, m := range g.cfg.Sources.MLLP {
-		if m.TLS != nil {
-			add("mllp/"+m.Name+" server certificate", m.TLS.CertFile)
-			add("mllp/"+m.Name+" client CA", m.TLS.ClientCAFile)
-		}
-	}
-	return out
 }
 
 // startStatus serves the read-only status page on the configured loopback
@@ -168,7 +99,7 @@ func (g *gateway) stopStatus(ctx context.Context) error {
 }
 
 // writeMetrics writes the report in the Prometheus text exposition format.
-func writeMetrics(w io.Writer, r statusReport) {
+func writeMetrics(w io.Writer, r ops.Status) {
 	m := func(name, typ, help string, v float64, labels ...string) {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
 		fmt.Fprintf(w, "%s%s %g\n", name, labelString(labels), v)

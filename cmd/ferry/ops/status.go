@@ -19,9 +19,11 @@ import (
 	"github.com/ferry-health/ferry/transport"
 )
 
-// Status is what `ferry status` prints. Online, it is decoded from the
-// running gateway's /api/status (the fields are a subset of that JSON);
-// offline, it is read from the data folder. It holds no PHI.
+// Status is the gateway's status report: the running gateway serves it on
+// its status page and as /api/status JSON, and `ferry status` prints it,
+// decoded from that JSON or, offline, read from the data folder (then
+// without the figures only a running gateway knows). It holds counts,
+// times and names only: never PHI.
 type Status struct {
 	Version      string          `json:"version"`
 	Started      time.Time       `json:"started"`
@@ -31,6 +33,7 @@ type Status struct {
 	Queue        queue.Stats     `json:"queue"`
 	Delivery     transport.Stats `json:"delivery"`
 	Ingest       Ingest          `json:"ingest"`
+	Sources      []SourceStatus  `json:"sources"`
 	Certificates []CertStatus    `json:"certificates"`
 
 	// Online is true when the figures came from a running gateway.
@@ -44,6 +47,19 @@ type Ingest struct {
 	Queued      int64 `json:"queued"`
 	Duplicates  int64 `json:"duplicates"`
 	Quarantined int64 `json:"quarantined"`
+}
+
+// SourceStatus counts one MLLP listener's traffic since the gateway
+// started.
+type SourceStatus struct {
+	Name     string `json:"name"`
+	Kind     string `json:"kind"`
+	Address  string `json:"address"`
+	Messages int64  `json:"messages"`
+	Accepted int64  `json:"accepted"`
+	Errors   int64  `json:"errors"`
+	Rejects  int64  `json:"rejects"`
+	Open     int64  `json:"open_connections"`
 }
 
 // CertStatus is one configured certificate's expiry.

@@ -1,0 +1,49 @@
+package ops
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+)
+
+// TestStatusJSONNames pins the /api/status field names: the gateway
+// encodes Status and `ferry status` (possibly an older or newer binary)
+// decodes it, so a renamed field would silently read as zero.
+func TestStatusJSONNames(t *testing.T) {
+	s := Status{
+		Sources:      []SourceStatus{{Name: "lab", Kind: "mllp", Open: 2}},
+		Certificates: []CertStatus{{Use: "exchange CA", NotAfter: time.Unix(0, 0).UTC()}},
+		Online:       true,
+		Address:      "127.0.0.1:1",
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(b, &top); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for k := range top {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	want := []string{"certificates", "data_dir", "delivery", "exchange", "ingest", "now", "queue", "sources", "started", "version"}
+	if !slices.Equal(keys, want) {
+		t.Errorf("top-level keys %v, want %v", keys, want)
+	}
+	var src []map[string]any
+	json.Unmarshal(top["sources"], &src)
+	if len(src) != 1 || src[0]["open_connections"] != float64(2) || src[0]["kind"] != "mllp" {
+		t.Errorf("sources %s", top["sources"])
+	}
+	var back Status
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Online || back.Address != "" || back.Sources[0].Name != "lab" {
+		t.Errorf("round trip %+v", back)
+	}
+}
