@@ -24,7 +24,7 @@ import (
 // next start.
 func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("backfill", stderr)
-	cfgPath := fs.String("config", "", "configuration file (default: "+installer.PackageLayout().ConfigFile+" when it exists, else the embedded default)")
+	cfgPath := opsConfigFlag(fs)
 	pos, err := splitArgs(fs, args)
 	if err != nil {
 		return err

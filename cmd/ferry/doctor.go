@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -20,7 +21,7 @@ import (
 // be fixed.
 func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("doctor", stderr)
-	cfgPath := fs.String("config", "", "configuration file (default: "+installer.PackageLayout().ConfigFile+" when it exists, else the embedded default)")
+	cfgPath := opsConfigFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -50,6 +51,12 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return exitError{code: 1, err: errors.New("some checks failed; see above")}
 	}
 	return nil
+}
+
+// opsConfigFlag defines the --config flag of the operator commands, whose
+// default is opsConfig's.
+func opsConfigFlag(fs *flag.FlagSet) *string {
+	return fs.String("config", "", "configuration file (default: "+installer.PackageLayout().ConfigFile+" when it exists, else the embedded default)")
 }
 
 // opsConfig loads the configuration the operator commands (doctor, status,

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -42,14 +40,7 @@ fax:
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw, err := newGateway(cfg, newLogger(io.Discard, "error"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := gw.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gw.Shutdown(context.Background()) })
+	gw := runGateway(t, cfg)
 
 	copyFile(t, "../../testdata/convert/ccda-problem/input.xml", filepath.Join(ehr, "patient-1.xml"))
 	copyFile(t, "../../testdata/hl7v2/batch-two-messages.hl7", filepath.Join(ehr, "nightly.hl7"))

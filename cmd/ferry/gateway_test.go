@@ -38,6 +38,12 @@ exchange:
 	if err != nil {
 		t.Fatal(err)
 	}
+	return runGateway(t, cfg)
+}
+
+// runGateway starts a gateway for cfg and shuts it down when the test ends.
+func runGateway(t *testing.T, cfg *config.Config) *gateway {
+	t.Helper()
 	gw, err := newGateway(cfg, newLogger(io.Discard, "error"))
 	if err != nil {
 		t.Fatal(err)

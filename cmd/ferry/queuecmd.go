@@ -34,7 +34,7 @@ func cmdQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	sub, rest := args[0], args[1:]
 	fs := newFlags("queue "+sub, stderr)
-	cfgPath := fs.String("config", "", "configuration file (default: "+installer.PackageLayout().ConfigFile+" when it exists, else the embedded default)")
+	cfgPath := opsConfigFlag(fs)
 	all := fs.Bool("all", false, "retry or purge every dead letter")
 	yes := fs.Bool("yes", false, "confirm purge --all")
 	body := fs.Bool("body", false, "show: print the stored FHIR Bundle too (holds PHI)")

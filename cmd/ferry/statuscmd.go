@@ -8,7 +8,6 @@ import (
 	"io"
 
 	"github.com/ferry-health/ferry/cmd/ferry/ops"
-	"github.com/ferry-health/ferry/installer"
 )
 
 // cmdStatus shows queue depth, the oldest item's age, the last delivery,
@@ -16,7 +15,7 @@ import (
 // page when it answers, else read from the data folder.
 func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("status", stderr)
-	cfgPath := fs.String("config", "", "configuration file (default: "+installer.PackageLayout().ConfigFile+" when it exists, else the embedded default)")
+	cfgPath := opsConfigFlag(fs)
 	asJSON := fs.Bool("json", false, "print the figures as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err

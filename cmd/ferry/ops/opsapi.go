@@ -118,8 +118,10 @@ type DeadLetterOps interface {
 // .../purge to mux, guarded by token. notFound tells whether an error
 // means the ID is unknown (diskq.ErrNotFound).
 func RegisterOpsHandlers(mux *http.ServeMux, q DeadLetterOps, token string, notFound func(error) bool) {
-	handle := func(action string, op func(context.Context, string) error) {
-		mux.HandleFunc("POST /api/ops/deadletters/{id}/"+action, func(w http.ResponseWriter, r *http.Request) {
+	// guarded answers JSON that no cache keeps, and only to a request
+	// with the token.
+	guarded := func(h http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("Cache-Control", "no-store")
 			if !Authorized(r, token) {
@@ -127,6 +129,11 @@ func RegisterOpsHandlers(mux *http.ServeMux, q DeadLetterOps, token string, notF
 				json.NewEncoder(w).Encode(OpResult{Error: "missing or wrong ops token"})
 				return
 			}
+			h(w, r)
+		}
+	}
+	handle := func(action string, op func(context.Context, string) error) {
+		mux.HandleFunc("POST /api/ops/deadletters/{id}/"+action, guarded(func(w http.ResponseWriter, r *http.Request) {
 			id := r.PathValue("id")
 			err := op(r.Context(), id)
 			res := OpResult{ID: id, Done: err == nil}
@@ -140,19 +147,12 @@ func RegisterOpsHandlers(mux *http.ServeMux, q DeadLetterOps, token string, notF
 				res.Error = err.Error()
 			}
 			json.NewEncoder(w).Encode(res)
-		})
+		}))
 	}
 	handle("retry", q.Retry)
 	handle("purge", q.Purge)
 	// One dead letter with its body (PHI): same token as the operations.
-	mux.HandleFunc("GET /api/ops/deadletters/{id}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-store")
-		if !Authorized(r, token) {
-			w.WriteHeader(http.StatusUnauthorized)
-			json.NewEncoder(w).Encode(OpResult{Error: "missing or wrong ops token"})
-			return
-		}
+	mux.HandleFunc("GET /api/ops/deadletters/{id}", guarded(func(w http.ResponseWriter, r *http.Request) {
 		dl, err := q.DeadLetter(r.PathValue("id"))
 		if err != nil {
 			if notFound(err) {
@@ -164,7 +164,7 @@ func RegisterOpsHandlers(mux *http.ServeMux, q DeadLetterOps, token string, notF
 			return
 		}
 		json.NewEncoder(w).Encode(dl)
-	})
+	}))
 }
 
 // RemoteDeadLetter fetches one dead letter, body included, from the
