@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -240,5 +242,57 @@ func TestRunCancel(t *testing.T) {
 	res := <-done
 	if res.Sent != 0 || res.Unanswered != 6 || res.Errors != 0 {
 		t.Fatalf("result = %+v", res)
+	}
+}
+
+// generateFmt is Generate as first written, with fmt; the append-based
+// Generate must give the same bytes.
+func generateFmt(k Kind, id string, pat int, t time.Time) []byte {
+	p := patientFor(pat)
+	ts := t.Format("20060102150405")
+	var b bytes.Buffer
+	typ := "ADT^A01^ADT_A01"
+	if k == ORU {
+		typ = "ORU^R01^ORU_R01"
+	}
+	fmt.Fprintf(&b, "MSH|^~\\&|BENCHEHR|CLINIC|FERRY|HIE|%s||%s|%s|P|2.5.1||||||UNICODE UTF-8\r", ts, typ, id)
+	if k == ADT {
+		fmt.Fprintf(&b, "EVN|A01|%s\r", ts)
+	}
+	fmt.Fprintf(&b, "PID|1||%s^^^HOSP^MR||%s^%s^^^^^L||%s|%s|||%s||^PRN^PH^^1^555^%07d|||||ACCT%s\r",
+		p.mrn, hl7v2.DefaultDelimiters.Encode(p.fam), p.giv, p.dob, p.sex, p.addr, 1000000+pat%9000000, id)
+	switch k {
+	case ADT:
+		fmt.Fprintf(&b, "PV1|1|I|WARD%d^%d^1^CLINIC||||1234^Welby^Marcus^^^DR|||MED||||ADM|||||V%s|||||||||||||||||||||||||%s\r",
+			1+pat%6, 100+pat%40, id, ts)
+		fmt.Fprintf(&b, "AL1|1|DA|^Penicillin|MO|Rash\r")
+		fmt.Fprintf(&b, "DG1|1||I10^Essential (primary) hypertension^I10C||%s|A\r", ts)
+	case ORU:
+		fmt.Fprintf(&b, "PV1|1|O|LAB^^^CLINIC\r")
+		fmt.Fprintf(&b, "ORC|RE|ORD%s|FIL%s\r", id, id)
+		fmt.Fprintf(&b, "OBR|1|ORD%s|FIL%s|24323-8^Comprehensive metabolic panel^LN|||%s|||||||||1234^Welby^Marcus^^^DR||||||%s|||F\r", id, id, ts, ts)
+		for i, tst := range tests {
+			v := tst.base + (pat*7+i*13)%tst.spread - tst.spread/2
+			val := strconv.Itoa(v)
+			if tst.tenths {
+				val = strconv.FormatFloat(float64(v)/10, 'f', 1, 64)
+			}
+			fmt.Fprintf(&b, "OBX|%d|NM|%s^%s^LN||%s|%s|%s-%s|N|||F|||%s\r", i+1, tst.code, tst.name, val, tst.unit, tst.low, tst.high, ts)
+		}
+	}
+	return b.Bytes()
+}
+
+// TestGenerateMatchesFmt: the fast generator writes exactly the messages
+// the fmt-based one did, for every kind and many patients.
+func TestGenerateMatchesFmt(t *testing.T) {
+	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	for _, k := range []Kind{ADT, ORU} {
+		for pat := 0; pat < 3000; pat += 7 {
+			id := "X" + strconv.Itoa(pat)
+			if got, want := Generate(k, id, pat, at), generateFmt(k, id, pat, at); !bytes.Equal(got, want) {
+				t.Fatalf("%s patient %d:\n got %q\nwant %q", k, pat, got, want)
+			}
+		}
 	}
 }

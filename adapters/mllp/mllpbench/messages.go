@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/ferry-health/ferry/adapters/hl7v2"
@@ -46,7 +47,19 @@ type patient struct {
 	mrn, fam, giv, dob, sex, addr string
 }
 
+// patients caches patientFor: a run cycles through a few thousand of them.
+var patients sync.Map // int → patient
+
 func patientFor(n int) patient {
+	if p, ok := patients.Load(n); ok {
+		return p.(patient)
+	}
+	p := makePatient(n)
+	patients.Store(n, p)
+	return p
+}
+
+func makePatient(n int) patient {
 	p := patient{
 		mrn: fmt.Sprintf("MRN%07d", 1000000+n),
 		fam: family[n%len(family)],
@@ -62,40 +75,112 @@ func patientFor(n int) patient {
 // number pat, with control id id, sent at t. It asks for original-mode
 // acknowledgement (MSH-15/16 empty), as most clinic systems do.
 func Generate(k Kind, id string, pat int, t time.Time) []byte {
+	// Built with appends rather than fmt: the generator shares the CPU with
+	// the receiver it measures, so it should cost as little as possible.
 	p := patientFor(pat)
-	ts := t.Format("20060102150405")
-	var b bytes.Buffer
-	b.Grow(768)
+	var tsBuf [16]byte
+	ts := string(t.AppendFormat(tsBuf[:0], "20060102150405"))
+	b := make([]byte, 0, 1024)
 	typ := "ADT^A01^ADT_A01"
 	if k == ORU {
 		typ = "ORU^R01^ORU_R01"
 	}
-	fmt.Fprintf(&b, "MSH|^~\\&|BENCHEHR|CLINIC|FERRY|HIE|%s||%s|%s|P|2.5.1||||||UNICODE UTF-8\r", ts, typ, id)
+	b = append(b, "MSH|^~\\&|BENCHEHR|CLINIC|FERRY|HIE|"...)
+	b = append(b, ts...)
+	b = append(b, "||"...)
+	b = append(b, typ...)
+	b = append(b, '|')
+	b = append(b, id...)
+	b = append(b, "|P|2.5.1||||||UNICODE UTF-8\r"...)
 	if k == ADT {
-		fmt.Fprintf(&b, "EVN|A01|%s\r", ts)
+		b = append(b, "EVN|A01|"...)
+		b = append(b, ts...)
+		b = append(b, '\r')
 	}
-	fmt.Fprintf(&b, "PID|1||%s^^^HOSP^MR||%s^%s^^^^^L||%s|%s|||%s||^PRN^PH^^1^555^%07d|||||ACCT%s\r",
-		p.mrn, hl7v2.DefaultDelimiters.Encode(p.fam), p.giv, p.dob, p.sex, p.addr, 1000000+pat%9000000, id)
+	b = append(b, "PID|1||"...)
+	b = append(b, p.mrn...)
+	b = append(b, "^^^HOSP^MR||"...)
+	b = append(b, hl7v2.DefaultDelimiters.Encode(p.fam)...)
+	b = append(b, '^')
+	b = append(b, p.giv...)
+	b = append(b, "^^^^^L||"...)
+	b = append(b, p.dob...)
+	b = append(b, '|')
+	b = append(b, p.sex...)
+	b = append(b, "|||"...)
+	b = append(b, p.addr...)
+	b = append(b, "||^PRN^PH^^1^555^"...)
+	b = appendPadded(b, 1000000+pat%9000000, 7)
+	b = append(b, "|||||ACCT"...)
+	b = append(b, id...)
+	b = append(b, '\r')
 	switch k {
 	case ADT:
-		fmt.Fprintf(&b, "PV1|1|I|WARD%d^%d^1^CLINIC||||1234^Welby^Marcus^^^DR|||MED||||ADM|||||V%s|||||||||||||||||||||||||%s\r",
-			1+pat%6, 100+pat%40, id, ts)
-		fmt.Fprintf(&b, "AL1|1|DA|^Penicillin|MO|Rash\r")
-		fmt.Fprintf(&b, "DG1|1||I10^Essential (primary) hypertension^I10C||%s|A\r", ts)
+		b = append(b, "PV1|1|I|WARD"...)
+		b = strconv.AppendInt(b, int64(1+pat%6), 10)
+		b = append(b, '^')
+		b = strconv.AppendInt(b, int64(100+pat%40), 10)
+		b = append(b, "^1^CLINIC||||1234^Welby^Marcus^^^DR|||MED||||ADM|||||V"...)
+		b = append(b, id...)
+		b = append(b, "|||||||||||||||||||||||||"...)
+		b = append(b, ts...)
+		b = append(b, '\r')
+		b = append(b, "AL1|1|DA|^Penicillin|MO|Rash\r"...)
+		b = append(b, "DG1|1||I10^Essential (primary) hypertension^I10C||"...)
+		b = append(b, ts...)
+		b = append(b, "|A\r"...)
 	case ORU:
-		fmt.Fprintf(&b, "PV1|1|O|LAB^^^CLINIC\r")
-		fmt.Fprintf(&b, "ORC|RE|ORD%s|FIL%s\r", id, id)
-		fmt.Fprintf(&b, "OBR|1|ORD%s|FIL%s|24323-8^Comprehensive metabolic panel^LN|||%s|||||||||1234^Welby^Marcus^^^DR||||||%s|||F\r", id, id, ts, ts)
+		b = append(b, "PV1|1|O|LAB^^^CLINIC\r"...)
+		b = append(b, "ORC|RE|ORD"...)
+		b = append(b, id...)
+		b = append(b, "|FIL"...)
+		b = append(b, id...)
+		b = append(b, '\r')
+		b = append(b, "OBR|1|ORD"...)
+		b = append(b, id...)
+		b = append(b, "|FIL"...)
+		b = append(b, id...)
+		b = append(b, "|24323-8^Comprehensive metabolic panel^LN|||"...)
+		b = append(b, ts...)
+		b = append(b, "|||||||||1234^Welby^Marcus^^^DR||||||"...)
+		b = append(b, ts...)
+		b = append(b, "|||F\r"...)
 		for i, tst := range tests {
 			v := tst.base + (pat*7+i*13)%tst.spread - tst.spread/2
-			val := strconv.Itoa(v)
+			b = append(b, "OBX|"...)
+			b = strconv.AppendInt(b, int64(i+1), 10)
+			b = append(b, "|NM|"...)
+			b = append(b, tst.code...)
+			b = append(b, '^')
+			b = append(b, tst.name...)
+			b = append(b, "^LN||"...)
 			if tst.tenths {
-				val = strconv.FormatFloat(float64(v)/10, 'f', 1, 64)
+				b = strconv.AppendFloat(b, float64(v)/10, 'f', 1, 64)
+			} else {
+				b = strconv.AppendInt(b, int64(v), 10)
 			}
-			fmt.Fprintf(&b, "OBX|%d|NM|%s^%s^LN||%s|%s|%s-%s|N|||F|||%s\r", i+1, tst.code, tst.name, val, tst.unit, tst.low, tst.high, ts)
+			b = append(b, '|')
+			b = append(b, tst.unit...)
+			b = append(b, '|')
+			b = append(b, tst.low...)
+			b = append(b, '-')
+			b = append(b, tst.high...)
+			b = append(b, "|N|||F|||"...)
+			b = append(b, ts...)
+			b = append(b, '\r')
 		}
 	}
-	return b.Bytes()
+	return b
+}
+
+// appendPadded appends n (not negative) in decimal, zero-padded to width.
+func appendPadded(b []byte, n, width int) []byte {
+	var buf [20]byte
+	d := strconv.AppendInt(buf[:0], int64(n), 10)
+	for i := len(d); i < width; i++ {
+		b = append(b, '0')
+	}
+	return append(b, d...)
 }
 
 // SetControlID returns msg with its MSH-10 replaced by id (delimiters
