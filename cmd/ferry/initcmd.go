@@ -18,6 +18,7 @@ import (
 
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/installer"
+	"github.com/ferry-health/ferry/queue/durable"
 )
 
 // cmdInit writes a commented configuration file. On a terminal with no
@@ -112,7 +113,7 @@ func plainErr(err error) string {
 }
 
 // writeConfigFile writes b to path (mode 0640: it names key files and the
-// exchange) through a temporary file and a rename, refusing to replace an
+// exchange) atomically and durably (queue/durable), refusing to replace an
 // existing file unless force is set; a replaced file's owner, group and
 // mode are kept.
 func writeConfigFile(path string, b []byte, force bool) error {
@@ -125,34 +126,22 @@ func writeConfigFile(path string, b []byte, force bool) error {
 			return fmt.Errorf("write %s: %w", path, err)
 		}
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".ferry-init-*")
+	p, err := durable.Create(path, 0o640)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o640); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
+	defer p.Abort()
+	if _, err := p.Write(b); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if old != nil {
 		// Replacing /etc/ferry/ferry.yaml (root:ferry 0640) must leave it
 		// readable by the service.
-		if err := installer.KeepOwnership(old, tmp.Name()); err != nil {
+		if err := installer.KeepOwnership(old, p.Name()); err != nil {
 			return fmt.Errorf("write %s: %w", path, err)
 		}
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := p.Commit(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
