@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ferry-health/ferry/queue/diskq"
+	"github.com/ferry-health/ferry/queue/durable"
 )
 
 // The dead-letter operations of a running gateway (`ferry queue retry|purge`
@@ -39,11 +40,7 @@ func WriteToken(dataDir string) (string, error) {
 	}
 	tok := hex.EncodeToString(b)
 	path := filepath.Join(dataDir, TokenFile)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(tok+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("ops token: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := durable.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("ops token: %w", err)
 	}
 	return tok, nil
