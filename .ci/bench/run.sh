@@ -2,8 +2,9 @@
 # run.sh: MLLP throughput suite. Drives the real gateway (`ferry run`, MLLP → convert → fsynced queue →
 # local outbox) with `ferry bench mllp` at 1 and 16 connections, every message answered AA and its
 # control id logged, then the reference receiver node-hl7-server (server.mjs: ACKs without storing)
-# with the same tool. Passing means: every message got AA (ferry) / an ACK (node), and the acked-id log
-# holds exactly one line per message. The figures are printed and kept in $WORK/bench.txt; CI asserts
+# with the same tool. A second gateway run holds delivery (unreachable exchange) so that ingest alone is
+# measured. Every run also reports the receiver's CPU time per message and peak RSS. Passing means:
+# every message got AA (ferry) / an ACK (node), and the acked-id log holds exactly one line per message. The figures are printed and kept in $WORK/bench.txt; CI asserts
 # no speed, because CI machines vary.
 #
 # By hand: go build -o /tmp/ferry ./cmd/ferry && FERRY=/tmp/ferry bash .ci/bench/run.sh
@@ -28,16 +29,27 @@ REPORT=$WORK/bench.txt
   echo "ferry:   $("$FERRY" version 2>/dev/null || echo unknown)"
 } | tee "$REPORT"
 
-# bench NAME ADDR CONNS PER_CONN [ARGS...] runs the load tool and appends its report.
+# proc_ticks PID prints the user+system CPU time a process has used, in clock ticks.
+proc_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# bench NAME ADDR PID CONNS PER_CONN [ARGS...] runs the load tool and appends its report, plus the
+# receiver's (PID's) CPU time per message and its peak RSS: msg/s depends on what else the machine
+# runs, CPU per message much less so, and the load tool's own CPU is not in it.
 bench() {
-  local name=$1 addr=$2 conns=$3 per=$4
-  shift 4
+  local name=$1 addr=$2 pid=$3 conns=$4 per=$5
+  shift 5
   log "$name: $conns x $per"
   {
     echo
     echo "## $name: ferry bench mllp --addr $addr --conns $conns --messages $per $*"
   } >>"$REPORT"
+  local t0 t1
+  t0=$(proc_ticks "$pid")
   "$FERRY" bench mllp --addr "$addr" --conns "$conns" --messages "$per" "$@" | tee -a "$REPORT"
+  t1=$(proc_ticks "$pid")
+  awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v n="$((conns * per))" \
+    'BEGIN { printf "receiver cpu     %.1f µs/msg (user+sys)\n", t / hz * 1e6 / n }' | tee -a "$REPORT"
+  awk '/^VmHWM/ { printf "receiver rss     peak %.1f MB\n", $2 / 1024 }' "/proc/$pid/status" | tee -a "$REPORT"
 }
 
 # --- ferry: the whole gateway, one fsynced queue item per message ----------------------------------
@@ -58,15 +70,41 @@ start_ferry "$WORK/ferry.yaml" "$WORK/ferry.log" "$MLLP"
 for conns in 1 16; do
   per=$((MESSAGES / conns))
   out=$WORK/acked-$conns.txt
-  bench "ferry (gateway, persistent connections)" "127.0.0.1:$MLLP" "$conns" "$per" --expect AA --out "$out" ||
+  bench "ferry (gateway, persistent connections)" "127.0.0.1:$MLLP" "$FERRY_PID" "$conns" "$per" --expect AA --out "$out" ||
     { tail -20 "$WORK/ferry.log"; die "ferry did not answer AA to every message"; }
   lines=$(wc -l <"$out")
   uniq=$(sort -u "$out" | wc -l)
   ((lines == conns * per && uniq == lines)) || die "acked-id log has $lines lines ($uniq distinct), want $((conns * per))"
 done
 for conns in 1 16; do
-  bench "ferry (gateway, new connection per message)" "127.0.0.1:$MLLP" "$conns" $((MESSAGES / 2 / conns)) \
+  bench "ferry (gateway, new connection per message)" "127.0.0.1:$MLLP" "$FERRY_PID" "$conns" $((MESSAGES / 2 / conns)) \
     --conn-per-message --expect AA || die "ferry did not answer AA to every message"
+done
+stop_pid "$FERRY_PID" TERM
+
+# --- ferry, delivery held: the exchange is unreachable, so only ingest runs (MLLP → convert → fsynced
+# queue); the figures above also carry the outbox's own fsyncs on the same disk. ---------------------
+MLLP=$(freeport)
+cat >"$WORK/ferry-held.yaml" <<YAML
+data_dir: $WORK/data-held
+log:
+  level: error
+sources:
+  mllp:
+    - name: bench
+      listen: 127.0.0.1:$MLLP
+exchange:
+  url: https://127.0.0.1:1/fhir
+  retry: {initial_interval: 1m, max_interval: 1m}
+YAML
+start_ferry "$WORK/ferry-held.yaml" "$WORK/ferry-held.log" "$MLLP"
+for conns in 1 16; do
+  bench "ferry (ingest only, delivery held, persistent connections)" "127.0.0.1:$MLLP" "$FERRY_PID" "$conns" $((MESSAGES / conns)) \
+    --expect AA || die "ferry (held) did not answer AA to every message"
+done
+for conns in 1 16; do
+  bench "ferry (ingest only, delivery held, new connection per message)" "127.0.0.1:$MLLP" "$FERRY_PID" "$conns" \
+    $((MESSAGES / 2 / conns)) --conn-per-message --expect AA || die "ferry (held) did not answer AA to every message"
 done
 stop_pid "$FERRY_PID" TERM
 
@@ -75,13 +113,14 @@ stop_pid "$FERRY_PID" TERM
 # answered with k ACKs (upstream issue #102): it can only be measured with a connection per message.
 NODE_PORT=$(freeport)
 node "$here/server.mjs" --port "$NODE_PORT" >"$WORK/node-hl7-server.log" 2>&1 &
-PIDS+=("$!")
+NODE_PID=$!
+PIDS+=("$NODE_PID")
 wait_port 127.0.0.1 "$NODE_PORT" 30 || { cat "$WORK/node-hl7-server.log"; die "node-hl7-server did not start"; }
 for conns in 1 16; do
-  bench "node-hl7-server (no storage, new connection per message)" "127.0.0.1:$NODE_PORT" "$conns" \
+  bench "node-hl7-server (no storage, new connection per message)" "127.0.0.1:$NODE_PORT" "$NODE_PID" "$conns" \
     $((MESSAGES / 2 / conns)) --conn-per-message --expect AA || die "node-hl7-server run failed"
 done
 
 echo
-grep -E '^(## |answered|ack latency)' "$REPORT" | sed 's/^## /\n/'
+grep -E '^(## |answered|ack latency|receiver)' "$REPORT" | sed 's/^## /\n/'
 log "PASS (report: $REPORT)"
