@@ -187,7 +187,6 @@ type conv struct {
 	entries    []fhir.BundleEntry
 	targets    []fhir.Reference
 	reqs       []fhir.BundleRequest // backing store for entries' requests
-	systems    map[string]string    // minted identifier systems by kind
 	patientRef *fhir.Reference
 	patientKey string
 	encRef     *fhir.Reference
@@ -210,8 +209,8 @@ func newConv(c *Converter, m *hl7v2.Message, raw []byte) *conv {
 	if fac == "" {
 		fac = app
 	}
-	x.scope = sanitise(fac)
-	x.msgScope = sanitise(app) + "." + sanitise(fac)
+	x.scope = urns.get(urnScope, func() string { return sanitise(fac) }, fac)
+	x.msgScope = urns.get(urnMsgScope, func() string { return sanitise(app) + "." + sanitise(fac) }, app, fac)
 	n := len(m.Segments()) + 4
 	x.entries = make([]fhir.BundleEntry, 0, n)
 	x.targets = make([]fhir.Reference, 0, n)
@@ -230,18 +229,11 @@ func (x *conv) base() string {
 // "urn:ferry:ghh-facility:obx". MSH-10 is unique per sending application,
 // so the message system is scoped by application and facility.
 func (x *conv) system(kind string) string {
-	if s, ok := x.systems[kind]; ok {
-		return s
-	}
-	s := x.base() + ":" + x.scope + ":" + kind
+	base := x.base()
 	if kind == "message" {
-		s = x.base() + ":" + x.msgScope + ":msh-10"
+		return urns.get(urnMessage, func() string { return base + ":" + x.msgScope + ":msh-10" }, base, x.msgScope)
 	}
-	if x.systems == nil {
-		x.systems = make(map[string]string, 8)
-	}
-	x.systems[kind] = s
-	return s
+	return urns.get(urnSystem, func() string { return base + ":" + x.scope + ":" + kind }, base, x.scope, kind)
 }
 
 // add appends a resource as a PUT entry. The id is the UUIDv5 of
@@ -459,7 +451,8 @@ func (x *conv) endpoint(hd hl7v2.Value, kind string) string {
 	if u := hdUniversal(hd); u != "" {
 		return u
 	}
-	return x.base() + ":" + kind + ":" + sanitise(orStr(hd.Text(1), "unknown"))
+	base, name := x.base(), orStr(hd.Text(1), "unknown")
+	return urns.get(urnEndpoint, func() string { return base + ":" + kind + ":" + sanitise(name) }, base, kind, name)
 }
 
 // patientHash is the PHI-free per-patient ordering key.

@@ -239,7 +239,8 @@ func (x *conv) authoritySystem(ns, universal, typ string) (string, bool) {
 	if ns == "" {
 		return x.system("id"), false
 	}
-	return x.base() + ":id:" + sanitise(ns), false
+	base := x.base()
+	return urns.get(urnAuthority, func() string { return base + ":id:" + sanitise(ns) }, base, ns), false
 }
 
 // cx converts one CX repetition to an Identifier (nil when CX.1 is empty).
@@ -286,7 +287,8 @@ func (x *conv) ei(v hl7v2.Value, typ, kind string) *fhir.Identifier {
 		// the clinic's ORM and the lab's ORU then agree on the placer
 		// number's system. Without one, the sender scopes it.
 		if ns := v.Text(2); ns != "" {
-			sys = x.base() + ":" + sanitise(ns) + ":" + kind
+			base := x.base()
+			sys = urns.get(urnNamespace, func() string { return base + ":" + sanitise(ns) + ":" + kind }, base, ns, kind)
 		} else {
 			sys = x.system(kind)
 		}
