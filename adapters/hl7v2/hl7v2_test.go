@@ -385,3 +385,34 @@ func BenchmarkParse(b *testing.B) {
 		_ = m.Get("PID-5-1")
 	}
 }
+
+// TestTextsMatchesText: Texts gives what Text gives component by component,
+// on fields, repetitions, components and odd delimiters.
+func TestTextsMatchesText(t *testing.T) {
+	msgs := []string{
+		adt,
+		"MSH|^~\\&|A|B|C|D|20240101||ADT^A01|1|P|2.5\rPID|1||12^^^H&1.2&ISO^MR~34^^^X||Doe^ Jane \\T\\ Co^^^^^L~Roe^R||19800101|F\rZZZ|a^b^^d^^^^^^^^^z| ^ ^ |\"\"|^|~^~|",
+		"MSH#!$%&#A#B#C#D#20240101##ADT!A01#1#P#2.5\rPID#1##12!!!H%1.2%ISO!MR$34###Doe!Jane",
+	}
+	for _, raw := range msgs {
+		m, err := Parse([]byte(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, seg := range m.Segments() {
+			for f := 1; f <= 25; f++ {
+				field := seg.Field(f)
+				vals := []Value{field, field.Rep(1), field.Rep(2), field.Comp(1), field.Comp(2), field.Comp(1).Sub(2)}
+				for _, v := range vals {
+					got := make([]string, 12)
+					v.Texts(got)
+					for i, g := range got {
+						if want := v.Text(i + 1); g != want {
+							t.Fatalf("%s-%d %q: Texts[%d] = %q, Text(%d) = %q", seg.Name, f, v.Raw(), i, g, i+1, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}

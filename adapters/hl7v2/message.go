@@ -769,5 +769,47 @@ func segName(b []byte) string {
 // to read a leaf for output, since senders pad fields.
 func (v Value) Text(c int) string { return strings.TrimSpace(v.Comp(c).String()) }
 
+// Texts sets dst[i] to Text(i+1) for every i, in one pass over the value
+// instead of one scan per component: converters read most components of
+// a coded element, name or address.
+func (v Value) Texts(dst []string) {
+	switch v.level {
+	case levelField:
+		v = v.Rep(1)
+	case levelRep:
+	default:
+		for i := range dst {
+			dst[i] = ""
+		}
+		if len(dst) > 0 {
+			dst[0] = v.Text(1)
+		}
+		return
+	}
+	if v.d == nil || v.d.Component == 0 {
+		for i := range dst {
+			dst[i] = ""
+		}
+		if len(dst) > 0 {
+			dst[0] = strings.TrimSpace(Value{raw: v.raw, d: v.d, level: levelComp}.String())
+		}
+		return
+	}
+	rest, sep := v.raw, v.d.Component
+	for i := range dst {
+		if rest == nil {
+			dst[i] = ""
+			continue
+		}
+		comp := rest
+		if j := indexByte(rest, sep); j >= 0 {
+			comp, rest = rest[:j], rest[j+1:]
+		} else {
+			rest = nil
+		}
+		dst[i] = strings.TrimSpace(Value{raw: comp, d: v.d, level: levelComp}.String())
+	}
+}
+
 // Trimmed is String() without surrounding white space.
 func (v Value) Trimmed() string { return strings.TrimSpace(v.String()) }

@@ -143,20 +143,22 @@ func (x *conv) cwe(v hl7v2.Value, defaultSystem string) *fhir.CodeableConcept {
 		one [1]fhir.Coding
 	}{}
 	cc := &box.cc
-	if code := v.Text(1); code != "" {
-		sys := x.codeSystem(v.Text(3))
-		if v.Text(3) == "" {
+	var t [9]string // CWE.1 ... CWE.9, read in one pass
+	v.Texts(t[:])
+	if code := t[0]; code != "" {
+		sys := x.codeSystem(t[2])
+		if t[2] == "" {
 			sys = defaultSystem
 		}
-		box.one[0] = fhir.Coding{System: sys, Code: code, Display: v.Text(2), Version: v.Text(7)}
+		box.one[0] = fhir.Coding{System: sys, Code: code, Display: t[1], Version: t[6]}
 		cc.Coding = box.one[:1:1]
 	}
-	if code := v.Text(4); code != "" {
-		cc.Coding = append(cc.Coding, fhir.Coding{System: x.codeSystem(v.Text(6)), Code: code, Display: v.Text(5), Version: v.Text(8)})
+	if code := t[3]; code != "" {
+		cc.Coding = append(cc.Coding, fhir.Coding{System: x.codeSystem(t[5]), Code: code, Display: t[4], Version: t[7]})
 	}
-	cc.Text = v.Text(9)
-	if cc.Text == "" && v.Text(1) == "" {
-		cc.Text = orStr(v.Text(2), v.Text(5))
+	cc.Text = t[8]
+	if cc.Text == "" && t[0] == "" {
+		cc.Text = orStr(t[1], t[4])
 	}
 	if len(cc.Coding) == 0 && cc.Text == "" {
 		return nil
