@@ -180,3 +180,38 @@ func benchIngestParts(b *testing.B, variant string, conns int) {
 	b.ReportMetric(float64(res.P50.Microseconds()), "p50-µs")
 	b.ReportMetric(float64(res.P99.Microseconds()), "p99-µs")
 }
+
+// BenchmarkHL7Convert measures what the gateway does per MLLP message
+// before the queue: pipeline.HL7.Convert, i.e. SplitBatch, Parse, dedup
+// key, v2fhir Convert, Split and fhir.Marshal, on the messages the load
+// generator sends (a 5-result ORU^R01 and an ADT^A01). Run with -cpu 1 for
+// a per-core figure:
+//
+//	go test ./cmd/ferry -run '^$' -bench HL7Convert -cpu 1
+func BenchmarkHL7Convert(b *testing.B) {
+	cfg, err := config.Parse("bench", []byte("data_dir: /nonexistent\n"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	conv := converters(cfg)["hl7v2"]
+	for _, k := range []mllpbench.Kind{mllpbench.ADT, mllpbench.ORU} {
+		b.Run(string(k), func(b *testing.B) {
+			var msgs [][]byte
+			for i := range 64 {
+				msgs = append(msgs, mllpbench.Generate(k, fmt.Sprintf("B%d", i), i*37, time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)))
+			}
+			b.ReportAllocs()
+			cpu0 := cpuTime()
+			i := 0
+			for b.Loop() {
+				units, err := conv.Convert(context.Background(), adapters.Raw{Format: "hl7v2", Body: msgs[i%len(msgs)]})
+				if err != nil || len(units) != 1 || units[0].Err != nil {
+					b.Fatalf("convert: %v %+v", err, units)
+				}
+				i++
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/msg")
+		})
+	}
+}

@@ -599,16 +599,55 @@ func (x *conv) dateTime(s string) (string, bool) {
 
 func (d dtm) render(loc *time.Location) string {
 	// Pad to YYYYMMDDHHMMSS: a missing month or day is 01, a missing time 0.
-	digits := d.digits + "0101000000"[len(d.digits)-4:]
-	out := digits[:4] + "-" + digits[4:6] + "-" + digits[6:8] + "T" + digits[8:10] + ":" + digits[10:12] + ":" + digits[12:14]
+	// Built in one stack buffer: one allocation per rendered time.
+	var pad [14]byte
+	digits := append(append(pad[:0], d.digits...), "0101000000"[len(d.digits)-4:]...)
+	var buf [64]byte
+	out := append(buf[:0], digits[:4]...)
+	out = append(out, '-')
+	out = append(out, digits[4:6]...)
+	out = append(out, '-')
+	out = append(out, digits[6:8]...)
+	out = append(out, 'T')
+	out = append(out, digits[8:10]...)
+	out = append(out, ':')
+	out = append(out, digits[10:12]...)
+	out = append(out, ':')
+	out = append(out, digits[12:14]...)
 	if d.frac != "" {
-		out += "." + d.frac
+		out = append(out, '.')
+		out = append(out, d.frac...)
 	}
 	if d.zone != "" {
-		return out + d.zone[:3] + ":" + d.zone[3:]
+		out = append(out, d.zone[:3]...)
+		out = append(out, ':')
+		out = append(out, d.zone[3:]...)
+		return string(out)
 	}
-	t := time.Date(d.num(0, 4), time.Month(digitsNum(digits, 4, 6)), digitsNum(digits, 6, 8), digitsNum(digits, 8, 10), digitsNum(digits, 10, 12), digitsNum(digits, 12, 14), 0, loc)
-	return out + t.Format("-07:00")
+	t := time.Date(d.num(0, 4), time.Month(bytesNum(digits, 4, 6)), bytesNum(digits, 6, 8), bytesNum(digits, 8, 10), bytesNum(digits, 10, 12), bytesNum(digits, 12, 14), 0, loc)
+	return string(appendOffset(out, t))
+}
+
+// appendOffset appends t's zone offset as t.Format("-07:00") would.
+func appendOffset(b []byte, t time.Time) []byte {
+	_, offset := t.Zone()
+	zone := offset / 60 // minutes, truncated as the time package does
+	if zone < 0 {
+		b = append(b, '-')
+		zone = -zone
+	} else {
+		b = append(b, '+')
+	}
+	h, m := zone/60, zone%60
+	return append(b, byte('0'+h/10), byte('0'+h%10), ':', byte('0'+m/10), byte('0'+m%10))
+}
+
+func bytesNum(s []byte, i, j int) int {
+	n := 0
+	for _, c := range s[i:j] {
+		n = n*10 + int(c-'0')
+	}
+	return n
 }
 
 func digitsNum(s string, i, j int) int {

@@ -757,3 +757,23 @@ func TestFastMarshal(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendOffsetMatchesFormat: the hand-written zone offset is what
+// time.Format("-07:00") gives, for whole, half-hour and historical (LMT,
+// seconds-valued) offsets on both sides of UTC.
+func TestAppendOffsetMatchesFormat(t *testing.T) {
+	for _, name := range []string{"UTC", "America/Chicago", "Asia/Kolkata", "America/St_Johns", "Pacific/Chatham", "Europe/Amsterdam", "Africa/Monrovia", "Pacific/Kiritimati"} {
+		loc, err := time.LoadLocation(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, year := range []int{1850, 1900, 1937, 1970, 2024} {
+			for _, month := range []time.Month{1, 7} {
+				tm := time.Date(year, month, 1, 12, 0, 0, 0, loc)
+				if got, want := string(appendOffset(nil, tm)), tm.Format("-07:00"); got != want {
+					t.Errorf("%s %v: %q, want %q", name, tm, got, want)
+				}
+			}
+		}
+	}
+}
