@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -120,4 +121,22 @@ func BenchmarkMarshal(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestAppendStringEveryPosition: each byte that needs escaping (and a few
+// multi-byte runes) is found wherever it sits in strings long enough for
+// the word-at-a-time scan.
+func TestAppendStringEveryPosition(t *testing.T) {
+	specials := []string{"\"", "\\", "<", ">", "&", "\x00", "\x01", "\x1f", "\n", "\x7f", "\x80", "\xff", "é", "€", "\u2028", "\u2029", " ", "~", "!"}
+	for n := 1; n <= 24; n++ {
+		for pos := 0; pos < n; pos++ {
+			for _, sp := range specials {
+				s := strings.Repeat("a", pos) + sp + strings.Repeat("b", n-pos-1)
+				want, _ := json.Marshal(s)
+				if got := appendString(nil, s); !bytes.Equal(got, want) {
+					t.Fatalf("%q: got %s, want %s", s, got, want)
+				}
+			}
+		}
+	}
 }
