@@ -37,7 +37,7 @@ func SplitBatch(data []byte) ([][]byte, error) {
 	}
 	for off < len(data) {
 		lineStart := off
-		i := bytes.IndexAny(data[off:], "\r\n")
+		i := indexEOL(data[off:])
 		var line []byte
 		if i < 0 {
 			line, off = data[off:], len(data)
@@ -113,4 +113,18 @@ func shorten(b []byte) string {
 		b = b[:8]
 	}
 	return string(b)
+}
+
+// indexEOL is bytes.IndexAny(b, "\r\n") with two vectorised IndexByte
+// searches instead of IndexAny's byte-by-byte set test.
+func indexEOL(b []byte) int {
+	i := bytes.IndexByte(b, '\r')
+	head := b
+	if i >= 0 {
+		head = b[:i]
+	}
+	if j := bytes.IndexByte(head, '\n'); j >= 0 {
+		return j
+	}
+	return i
 }

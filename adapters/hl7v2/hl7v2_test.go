@@ -416,3 +416,12 @@ func TestTextsMatchesText(t *testing.T) {
 		}
 	}
 }
+
+// TestIndexEOL agrees with bytes.IndexAny(b, "\r\n").
+func TestIndexEOL(t *testing.T) {
+	for _, s := range []string{"", "a", "\r", "\n", "ab\rcd\n", "ab\ncd\r", "abc", "\r\n", "\n\r", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n", "é\r"} {
+		if got, want := indexEOL([]byte(s)), bytes.IndexAny([]byte(s), "\r\n"); got != want {
+			t.Errorf("%q: %d, want %d", s, got, want)
+		}
+	}
+}

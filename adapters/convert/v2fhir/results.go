@@ -298,7 +298,9 @@ func (x *conv) quantity(s string, units hl7v2.Value) *fhir.Quantity {
 		return nil
 	}
 	q := &fhir.Quantity{Value: json.Number(d)}
-	code, text, sys := units.Text(1), units.Text(2), strings.ToUpper(units.Text(3))
+	var u [3]string
+	units.Texts(u[:])
+	code, text, sys := u[0], u[1], strings.ToUpper(u[2])
 	if code != "" || text != "" {
 		q.Unit = orStr(text, code)
 		if code != "" && (sys == "UCUM" || sys == "UCUM-CS") {
@@ -375,6 +377,7 @@ func (x *conv) referenceRange(s string, units hl7v2.Value) *fhir.ObservationRefe
 // -?(0|[1-9][0-9]*)(\.[0-9]+)? keeping the fractional digits (precision).
 func fhirDecimal(s string) (string, bool) {
 	s = strings.TrimSpace(s)
+	orig := s
 	neg := false
 	if s != "" && (s[0] == '+' || s[0] == '-') {
 		neg = s[0] == '-'
@@ -391,6 +394,9 @@ func fhirDecimal(s string) (string, bool) {
 		return "", false
 	}
 	_ = hasDot
+	if !neg && s == orig && intPart != "" && (intPart[0] != '0' || intPart == "0") && (!hasDot || frac != "") {
+		return s, true // already canonical: no copy
+	}
 	intPart = strings.TrimLeft(intPart, "0")
 	if intPart == "" {
 		intPart = "0"
