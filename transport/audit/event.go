@@ -1,0 +1,372 @@
+// Package audit records ferry's audit trail as IHE ATNA "Record Audit
+// Event" (ITI-20) messages: DICOM PS3.15 A.5 audit message XML wrapped in
+// RFC 5424 syslog, sent to an audit repository over TLS (RFC 5425), DTLS
+// (RFC 6012) or UDP (RFC 5426). It is ferry's answer to HIPAA
+// §164.312(b) audit controls: every input received and every bundle
+// delivered leaves a record at a repository the clinic does not control.
+//
+// The messages name the patient (ATNA requires it, and audit repositories
+// are PHI-protected), so event contents never go to ferry's own logs.
+//
+// A Sink never blocks the data path: Record encodes the event and hands it
+// to a bounded channel. While the repository is unreachable, messages are
+// appended to a durable spool (<data_dir>/audit/spool) and sent in order
+// once it is back; the repository is redialled at most every 10 s, and an
+// unreachable repository never blocks start-up (Caddy's NetWriter with
+// SoftStart, caddyserver/caddy#5520).
+package audit
+
+import (
+	"encoding/base64"
+	"encoding/xml"
+	"fmt"
+	"net"
+	"time"
+)
+
+// Code is a DICOM coded value (csd-code, codeSystemName, originalText).
+type Code struct {
+	Code        string `xml:"csd-code,attr"`
+	System      string `xml:"codeSystemName,attr"`
+	DisplayName string `xml:"displayName,attr,omitempty"`
+	Text        string `xml:"originalText,attr,omitempty"`
+}
+
+// Event IDs (DICOM PS3.16 CID 400, "DCM" code system).
+var (
+	// EventExport is a delivery to the exchange (DCM 110106 "Export").
+	EventExport = Code{Code: "110106", System: "DCM", Text: "Export"}
+	// EventImport is an input received over MLLP or from a folder
+	// (DCM 110107 "Import").
+	EventImport = Code{Code: "110107", System: "DCM", Text: "Import"}
+)
+
+// Event type codes.
+var (
+	// TypeITI65 marks an IHE MHD Provide Document Bundle (ITI-65).
+	TypeITI65 = Code{Code: "ITI-65", System: "IHE Transactions", Text: "Provide Document Bundle"}
+	// TypeFHIRTransaction marks any other FHIR transaction bundle (the BALP
+	// restful-interaction subtype).
+	TypeFHIRTransaction = Code{Code: "transaction", System: "http://hl7.org/fhir/restful-interaction", Text: "transaction"}
+)
+
+// TypeInput returns the event type code of an input in format ("hl7v2",
+// "ccda", "fhir", "fax"); for HL7 v2 the message type ("ADT^A01"), when
+// known, is the code.
+func TypeInput(format, messageType string) Code {
+	if format == "hl7v2" && messageType != "" {
+		return Code{Code: messageType, System: "HL7 v2 message type (MSH-9)", Text: "HL7 v2 " + messageType}
+	}
+	return Code{Code: format, System: "urn:ferry:input-format", Text: format + " input"}
+}
+
+// Roles of active participants (DICOM CID 402).
+var (
+	RoleSource      = Code{Code: "110153", System: "DCM", Text: "Source Role ID"}
+	RoleDestination = Code{Code: "110152", System: "DCM", Text: "Destination Role ID"}
+)
+
+// Action is EventActionCode.
+type Action string
+
+// Event action codes.
+const (
+	ActionCreate  Action = "C"
+	ActionRead    Action = "R"
+	ActionUpdate  Action = "U"
+	ActionDelete  Action = "D"
+	ActionExecute Action = "E"
+)
+
+// Outcome is EventOutcomeIndicator.
+type Outcome int
+
+// Event outcome indicators.
+const (
+	OutcomeSuccess      Outcome = 0
+	OutcomeMinorFailure Outcome = 4
+	OutcomeSeriousFail  Outcome = 8
+	OutcomeMajorFailure Outcome = 12
+)
+
+// Participant is one active participant (ActiveParticipant): a system,
+// never a person in ferry's case.
+type Participant struct {
+	// UserID identifies the system: an application name, a source id or
+	// the endpoint URL.
+	UserID string
+	// AltUserID is the process id or similar (optional).
+	AltUserID string
+	// Requestor is true for the side that started the transaction.
+	Requestor bool
+	// Address is a host name or IP address (NetworkAccessPointID).
+	Address string
+	Role    Code
+}
+
+// Object kinds for ParticipantObjectIdentification.
+var (
+	// IDPatientNumber types a patient identifier (RFC 3881 code 2).
+	IDPatientNumber = Code{Code: "2", System: "RFC-3881", Text: "Patient Number"}
+	// IDPatientKey types ferry's patient key: a one-way hash of the
+	// patient's business identifier. The repository can match it to other
+	// ferry events, not to a chart, without ferry's help.
+	IDPatientKey = Code{Code: "patient-key", System: "urn:ferry:id-type", Text: "ferry patient key (hash of the patient identifier)"}
+	// IDSubmissionSet types an MHD submission set unique id.
+	IDSubmissionSet = Code{Code: "urn:uuid:a54d6aa5-d40d-43f9-88c5-b4633d873bdd", System: "IHE XDS Metadata", Text: "submission set classificationNode"}
+	// IDBundle types a FHIR Bundle identifier (ferry's queue item id).
+	IDBundle = Code{Code: "Bundle", System: "http://hl7.org/fhir/resource-types", Text: "Bundle"}
+	// IDInput types an input name (a file name or "conn 3 msg 17").
+	IDInput = Code{Code: "input", System: "urn:ferry:id-type", Text: "received input"}
+)
+
+// Object is one ParticipantObjectIdentification.
+type Object struct {
+	ID     string
+	IDType Code
+	// TypeCode: 1 person, 2 system object. Role: 1 patient, 3 report,
+	// 20 job (a submission set), 24 query.
+	TypeCode int
+	Role     int
+	// Details become ParticipantObjectDetail elements (values are sent
+	// base64 encoded, as the schema requires), e.g. "MSH-10" → control id.
+	Details []Detail
+}
+
+// Detail is a ParticipantObjectDetail type/value pair.
+type Detail struct {
+	Type  string
+	Value string
+}
+
+// Event is one audit event. Build it with ExportEvent or ImportEvent, or
+// fill it directly. AuditSourceID is set by the Sink when empty.
+type Event struct {
+	ID          Code
+	Type        Code
+	Action      Action
+	Outcome     Outcome
+	OutcomeDesc string // PHI-free
+	Time        time.Time
+	// AuditSourceID and AuditSite identify this gateway
+	// (AuditSourceIdentification); the Sink fills them from its options.
+	AuditSourceID string
+	AuditSite     string
+	Participants  []Participant
+	Objects       []Object
+}
+
+// PatientObject returns the patient participant object for id typed as
+// idType (IDPatientNumber for a CX-formatted identifier, IDPatientKey for
+// ferry's hash).
+func PatientObject(id string, idType Code, controlID string) Object {
+	o := Object{ID: id, IDType: idType, TypeCode: 1, Role: 1}
+	if controlID != "" {
+		o.Details = append(o.Details, Detail{Type: "MSH-10", Value: controlID})
+	}
+	return o
+}
+
+// xml mirror of the DICOM PS3.15 A.5.1 schema, in its element order.
+type xmlMessage struct {
+	XMLName      xml.Name         `xml:"AuditMessage"`
+	Event        xmlEvent         `xml:"EventIdentification"`
+	Participants []xmlParticipant `xml:"ActiveParticipant"`
+	Source       xmlAuditSource   `xml:"AuditSourceIdentification"`
+	Objects      []xmlObject      `xml:"ParticipantObjectIdentification"`
+}
+
+type xmlEvent struct {
+	Action      string `xml:"EventActionCode,attr"`
+	DateTime    string `xml:"EventDateTime,attr"`
+	Outcome     int    `xml:"EventOutcomeIndicator,attr"`
+	ID          Code   `xml:"EventID"`
+	Type        []Code `xml:"EventTypeCode"`
+	OutcomeDesc string `xml:"EventOutcomeDescription,omitempty"`
+}
+
+type xmlParticipant struct {
+	UserID      string `xml:"UserID,attr"`
+	AltUserID   string `xml:"AlternativeUserID,attr,omitempty"`
+	Requestor   bool   `xml:"UserIsRequestor,attr"`
+	NAPID       string `xml:"NetworkAccessPointID,attr,omitempty"`
+	NAPTypeCode string `xml:"NetworkAccessPointTypeCode,attr,omitempty"`
+	Role        Code   `xml:"RoleIDCode"`
+}
+
+type xmlAuditSource struct {
+	Site string `xml:"AuditEnterpriseSiteID,attr,omitempty"`
+	ID   string `xml:"AuditSourceID,attr"`
+	Type Code   `xml:"AuditSourceTypeCode"`
+}
+
+type xmlObject struct {
+	ID       string      `xml:"ParticipantObjectID,attr"`
+	TypeCode int         `xml:"ParticipantObjectTypeCode,attr"`
+	Role     int         `xml:"ParticipantObjectTypeCodeRole,attr"`
+	IDType   Code        `xml:"ParticipantObjectIDTypeCode"`
+	Details  []xmlDetail `xml:"ParticipantObjectDetail"`
+}
+
+type xmlDetail struct {
+	Type  string `xml:"type,attr"`
+	Value string `xml:"value,attr"`
+}
+
+// sourceType is DCM audit source type 4, "Application Server Process".
+var sourceType = Code{Code: "4", System: "DCM", Text: "Application Server Process"}
+
+// XML encodes the event as a DICOM PS3.15 A.5 AuditMessage.
+func (e *Event) XML() ([]byte, error) {
+	if e.AuditSourceID == "" {
+		return nil, fmt.Errorf("encode audit event: audit source id is empty")
+	}
+	if len(e.Participants) == 0 {
+		return nil, fmt.Errorf("encode audit event: no active participant")
+	}
+	t := e.Time
+	if t.IsZero() {
+		t = time.Now()
+	}
+	m := xmlMessage{
+		Event: xmlEvent{
+			Action:      string(e.Action),
+			DateTime:    t.UTC().Format("2006-01-02T15:04:05.000Z"),
+			Outcome:     int(e.Outcome),
+			ID:          e.ID,
+			OutcomeDesc: e.OutcomeDesc,
+		},
+		Source: xmlAuditSource{Site: e.AuditSite, ID: e.AuditSourceID, Type: sourceType},
+	}
+	if m.Event.Action == "" {
+		m.Event.Action = string(ActionExecute)
+	}
+	if e.Type.Code != "" {
+		m.Event.Type = []Code{e.Type}
+	}
+	for _, p := range e.Participants {
+		xp := xmlParticipant{UserID: p.UserID, AltUserID: p.AltUserID, Requestor: p.Requestor, Role: p.Role}
+		if p.Address != "" {
+			xp.NAPID = p.Address
+			xp.NAPTypeCode = napType(p.Address)
+		}
+		m.Participants = append(m.Participants, xp)
+	}
+	for _, o := range e.Objects {
+		xo := xmlObject{ID: o.ID, TypeCode: o.TypeCode, Role: o.Role, IDType: o.IDType}
+		for _, d := range o.Details {
+			xo.Details = append(xo.Details, xmlDetail{Type: d.Type, Value: base64.StdEncoding.EncodeToString([]byte(d.Value))})
+		}
+		m.Objects = append(m.Objects, xo)
+	}
+	b, err := xml.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encode audit event: %w", err)
+	}
+	return append([]byte(xml.Header[:len(xml.Header)-1]), b...), nil
+}
+
+// napType is NetworkAccessPointTypeCode: 2 for an IP address, 1 for a
+// machine name.
+func napType(addr string) string {
+	if net.ParseIP(addr) != nil {
+		return "2"
+	}
+	return "1"
+}
+
+// Export describes one bundle delivered to the exchange, for ExportEvent.
+type Export struct {
+	// Gateway names this gateway as the sending application (typically
+	// the audit source id); GatewayAddr is its host name or address.
+	Gateway, GatewayAddr string
+	// ExchangeURL is the receiving endpoint; ExchangeAddr its host.
+	ExchangeURL, ExchangeAddr string
+	// MHD marks an IHE MHD Provide Document Bundle (ITI-65); otherwise the
+	// event type is a FHIR transaction.
+	MHD bool
+	// Patient is the patient identifier and IDType its kind
+	// (IDPatientNumber or IDPatientKey); empty when the bundle has none.
+	Patient string
+	IDType  Code
+	// ControlID is the HL7 v2 message control id the bundle came from.
+	ControlID string
+	// SubmissionSet is the MHD submission set unique id (MHD only).
+	SubmissionSet string
+	// BundleID is the Bundle identifier (ferry's queue item id).
+	BundleID    string
+	Outcome     Outcome
+	OutcomeDesc string
+	Time        time.Time
+}
+
+// ExportEvent builds the DCM 110106 Export event a document source records
+// for ITI-65 (audit-65.fsh: source and recipient agents, the patient and
+// the submission set as entities) or for a plain FHIR transaction (BALP
+// rest create pattern).
+func ExportEvent(x Export) Event {
+	ev := Event{
+		ID: EventExport, Type: TypeFHIRTransaction, Action: ActionRead,
+		Outcome: x.Outcome, OutcomeDesc: x.OutcomeDesc, Time: x.Time,
+		Participants: []Participant{
+			{UserID: x.Gateway, Requestor: true, Address: x.GatewayAddr, Role: RoleSource},
+			{UserID: x.ExchangeURL, Address: x.ExchangeAddr, Role: RoleDestination},
+		},
+	}
+	if x.MHD {
+		ev.Type = TypeITI65
+	}
+	if x.Patient != "" {
+		ev.Objects = append(ev.Objects, PatientObject(x.Patient, x.IDType, x.ControlID))
+	}
+	if x.MHD && x.SubmissionSet != "" {
+		ev.Objects = append(ev.Objects, Object{ID: x.SubmissionSet, IDType: IDSubmissionSet, TypeCode: 2, Role: 20})
+	}
+	if x.BundleID != "" {
+		ev.Objects = append(ev.Objects, Object{ID: x.BundleID, IDType: IDBundle, TypeCode: 2, Role: 20})
+	}
+	return ev
+}
+
+// Import describes one input received (an MLLP message, a dropped file),
+// for ImportEvent.
+type Import struct {
+	// Sender identifies the sending application (MSH-3^MSH-4, or the
+	// source name such as "folder/ehr" for files); SenderAddr is the
+	// remote address, empty for folders.
+	Sender, SenderAddr string
+	// Gateway and GatewayAddr identify this gateway as the receiver.
+	Gateway, GatewayAddr string
+	// Format is the input format (hl7v2, ccda, fhir, fax) and MessageType
+	// the HL7 v2 MSH-9 when known.
+	Format, MessageType string
+	ControlID           string
+	// Input names the input without PHI (file name, "conn 3 msg 17").
+	Input       string
+	Patient     string
+	IDType      Code
+	Outcome     Outcome
+	OutcomeDesc string
+	Time        time.Time
+}
+
+// ImportEvent builds the DCM 110107 Import event for an input received.
+func ImportEvent(x Import) Event {
+	ev := Event{
+		ID: EventImport, Type: TypeInput(x.Format, x.MessageType), Action: ActionCreate,
+		Outcome: x.Outcome, OutcomeDesc: x.OutcomeDesc, Time: x.Time,
+		Participants: []Participant{
+			{UserID: x.Sender, Requestor: true, Address: x.SenderAddr, Role: RoleSource},
+			{UserID: x.Gateway, Address: x.GatewayAddr, Role: RoleDestination},
+		},
+	}
+	if x.Patient != "" {
+		ev.Objects = append(ev.Objects, PatientObject(x.Patient, x.IDType, x.ControlID))
+	} else if x.ControlID != "" {
+		ev.Objects = append(ev.Objects, Object{ID: x.ControlID, IDType: Code{Code: "MSH-10", System: "HL7 v2", Text: "message control id"}, TypeCode: 2, Role: 3})
+	}
+	if x.Input != "" {
+		ev.Objects = append(ev.Objects, Object{ID: x.Input, IDType: IDInput, TypeCode: 2, Role: 3})
+	}
+	return ev
+}

@@ -1,0 +1,454 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ferry-health/ferry/config/configtls"
+)
+
+// Defaults for Options fields left zero.
+const (
+	DefaultQueueSize      = 4096
+	DefaultMaxSpoolBytes  = 64 << 20
+	DefaultRedialInterval = 10 * time.Second
+	DefaultTimeout        = 10 * time.Second
+	// batch is how many messages are spooled with one fsync or sent from
+	// the spool between cursor writes.
+	batch = 256
+)
+
+// Options configures a Sink.
+type Options struct {
+	// URL is tls://host:6514, dtls://host:6514 or udp://host:514.
+	URL string
+	// TLS holds the CA and client certificate for tls and dtls (the same
+	// files configtls reads for the exchange).
+	TLS configtls.ClientConfig
+	// SourceID is AuditSourceID: which gateway wrote the event.
+	SourceID string
+	// Site is AuditEnterpriseSiteID (optional).
+	Site string
+	// SpoolDir holds messages while the repository is unreachable,
+	// normally <data_dir>/audit/spool.
+	SpoolDir string
+	// MaxSpoolBytes bounds the spool; the oldest messages are dropped
+	// (and counted) beyond it.
+	MaxSpoolBytes int64
+	// QueueSize bounds the in-memory channel between Record and the
+	// sender; Record drops (and counts) when it is full rather than block.
+	QueueSize int
+	// RedialInterval is the least time between connection attempts.
+	RedialInterval time.Duration
+	// Timeout bounds a dial (with handshake) and a write.
+	Timeout time.Duration
+	// Hostname is the syslog HOSTNAME; empty means os.Hostname.
+	Hostname string
+	// Logger gets connection state changes, never event contents.
+	Logger *slog.Logger
+}
+
+// Stats is a snapshot of a Sink's counters. It holds no PHI.
+type Stats struct {
+	Sent        uint64 // messages written to the repository
+	Spooled     uint64 // messages written to the spool
+	Dropped     uint64 // messages lost: spool bound, full channel, encode error, after shutdown
+	Truncated   uint64 // datagrams cut to fit (udp, dtls)
+	Pending     int    // messages in the spool now
+	Connected   bool
+	LastError   string
+	LastErrorAt time.Time
+}
+
+// Sink sends audit events to an ATNA audit repository. See the package
+// documentation.
+type Sink struct {
+	opts   Options
+	log    *slog.Logger
+	dialer *dialer
+	header Header
+	ch     chan []byte
+	kick   chan struct{}
+	spool  *spool
+
+	// dial is replaceable by tests; it defaults to dialer.dial.
+	dial func(ctx context.Context) (conn, error)
+
+	recMu  sync.RWMutex // Record holds it shared; Shutdown exclusively to close
+	closed bool
+
+	lifeMu  sync.Mutex
+	started bool
+	stopped bool
+	cancel  context.CancelFunc
+	done    chan struct{}
+
+	sent, spooled, dropped, truncated atomic.Uint64
+	connected                         atomic.Bool
+	pending                           atomic.Int64
+
+	errMu       sync.Mutex
+	lastError   string
+	lastErrorAt time.Time
+	failing     bool
+}
+
+// New checks the options, loads the TLS files and opens the spool. It
+// does not connect.
+func New(opts Options) (*Sink, error) {
+	ep, err := parseURL(opts.URL)
+	if err != nil {
+		return nil, err
+	}
+	if opts.SourceID == "" {
+		return nil, errors.New("audit: source id is empty")
+	}
+	if opts.SpoolDir == "" {
+		return nil, errors.New("audit: spool directory is empty")
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = DefaultQueueSize
+	}
+	if opts.MaxSpoolBytes <= 0 {
+		opts.MaxSpoolBytes = DefaultMaxSpoolBytes
+	}
+	if opts.RedialInterval <= 0 {
+		opts.RedialInterval = DefaultRedialInterval
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.Hostname == "" {
+		opts.Hostname, _ = os.Hostname()
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Sink{
+		opts:   opts,
+		log:    log,
+		header: Header{Hostname: opts.Hostname, ProcID: strconv.Itoa(os.Getpid())},
+		ch:     make(chan []byte, opts.QueueSize),
+		kick:   make(chan struct{}, 1),
+		done:   make(chan struct{}),
+	}
+	var warnTrunc sync.Once
+	s.dialer, err = newDialer(ep, opts.TLS, opts.Timeout, func(n int) {
+		s.truncated.Add(1)
+		warnTrunc.Do(func() {
+			log.Warn("audit message longer than one datagram was truncated; the repository may reject it", "bytes", n, "transport", ep.scheme)
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.dial = s.dialer.dial
+	if ep.scheme == "udp" {
+		log.Warn("audit over plain UDP (RFC 5426): messages may be lost or truncated and are not encrypted; prefer tls://")
+	}
+	s.spool, err = openSpool(opts.SpoolDir, opts.MaxSpoolBytes)
+	if err != nil {
+		return nil, err
+	}
+	s.pending.Store(int64(s.spool.Len()))
+	return s, nil
+}
+
+// Record encodes ev and queues it for sending. It never blocks: when the
+// channel is full the event is dropped and counted. Events recorded before
+// Start wait in the channel.
+func (s *Sink) Record(ev Event) {
+	if ev.AuditSourceID == "" {
+		ev.AuditSourceID = s.opts.SourceID
+	}
+	if ev.AuditSite == "" {
+		ev.AuditSite = s.opts.Site
+	}
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	x, err := ev.XML()
+	if err != nil {
+		s.dropped.Add(1)
+		s.recordError(err)
+		return
+	}
+	msg := s.header.Format(ev.Time, x)
+	s.recMu.RLock()
+	defer s.recMu.RUnlock()
+	if s.closed {
+		s.dropped.Add(1)
+		return
+	}
+	select {
+	case s.ch <- msg:
+	default:
+		if s.dropped.Add(1) == 1 {
+			s.log.Warn("audit channel full; event dropped", "capacity", s.opts.QueueSize)
+		}
+	}
+}
+
+// Start launches the sender and returns at once: an unreachable
+// repository does not hold up start-up (Caddy's SoftStart, #5520).
+func (s *Sink) Start(_ context.Context) error {
+	s.lifeMu.Lock()
+	defer s.lifeMu.Unlock()
+	if s.stopped {
+		return errors.New("start audit sink: already shut down")
+	}
+	if s.started {
+		return errors.New("start audit sink: already started")
+	}
+	s.started = true
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	go s.run(ctx)
+	return nil
+}
+
+// Shutdown stops accepting events, sends or spools what is queued, closes
+// the connection and the spool, and waits (or until ctx ends). It is
+// idempotent and safe without Start.
+func (s *Sink) Shutdown(ctx context.Context) error {
+	s.lifeMu.Lock()
+	if s.stopped {
+		s.lifeMu.Unlock()
+		return nil
+	}
+	s.stopped = true
+	started := s.started
+	s.lifeMu.Unlock()
+
+	s.recMu.Lock()
+	s.closed = true
+	s.recMu.Unlock()
+	if !started {
+		// Nothing ran: keep what was recorded.
+		s.spoolAll(s.drainChannel(nil))
+		return s.spool.Close()
+	}
+	s.cancel()
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("shutdown audit sink: %w", ctx.Err())
+	}
+}
+
+// Stats returns a snapshot of the counters.
+func (s *Sink) Stats() Stats {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	return Stats{
+		Sent:        s.sent.Load(),
+		Spooled:     s.spooled.Load(),
+		Dropped:     s.dropped.Load(),
+		Truncated:   s.truncated.Load(),
+		Pending:     int(s.pending.Load()),
+		Connected:   s.connected.Load(),
+		LastError:   s.lastError,
+		LastErrorAt: s.lastErrorAt,
+	}
+}
+
+// run is the sender. It owns the connection and the spool.
+//
+//	Record ─► ch ─► spool empty and connected? ─yes─► write ─fail─┐
+//	                     │ no                                        ▼
+//	                     └──────────────────────────────────────► spool (fsync)
+//	redial (≤ every RedialInterval) ─► drain spool in order ─► live again
+func (s *Sink) run(ctx context.Context) {
+	defer close(s.done)
+	var c conn
+	var lastDial time.Time
+	disconnect := func(err error) {
+		if c != nil {
+			c.Close()
+			c = nil
+		}
+		s.connected.Store(false)
+		s.recordError(err)
+	}
+	connect := func() bool {
+		if c != nil {
+			return true
+		}
+		if !lastDial.IsZero() && time.Since(lastDial) < s.opts.RedialInterval {
+			return false
+		}
+		lastDial = time.Now()
+		nc, err := s.dial(ctx)
+		if err != nil {
+			disconnect(err)
+			return false
+		}
+		c = nc
+		s.connected.Store(true)
+		s.recovered()
+		return true
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	connect()
+	for {
+		// Drain the spool first so that order is kept.
+		for s.spool.Len() > 0 && ctx.Err() == nil && connect() {
+			if err := s.drainSpool(c); err != nil {
+				disconnect(err)
+			}
+			// Live events go behind the spooled ones.
+			s.spoolAll(s.drainChannel(nil))
+		}
+		var wake <-chan time.Time
+		if s.spool.Len() > 0 && c == nil {
+			timer.Reset(max(time.Until(lastDial.Add(s.opts.RedialInterval)), time.Millisecond))
+			wake = timer.C
+		}
+		select {
+		case <-ctx.Done():
+			msgs := s.drainChannel(nil)
+			if c != nil && s.spool.Len() == 0 {
+				msgs = s.writeAll(c, msgs, disconnect)
+			}
+			s.spoolAll(msgs)
+			if c != nil {
+				c.Close()
+				s.connected.Store(false)
+			}
+			if err := s.spool.Close(); err != nil {
+				s.recordError(err)
+			}
+			return
+		case <-wake:
+		case m := <-s.ch:
+			msgs := s.drainChannel([][]byte{m})
+			if s.spool.Len() == 0 && connect() {
+				msgs = s.writeAll(c, msgs, disconnect)
+			}
+			s.spoolAll(msgs)
+		}
+		if wake != nil && !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	}
+}
+
+// writeAll sends msgs over c and returns those not sent (from the first
+// failure on), after calling fail with the error.
+func (s *Sink) writeAll(c conn, msgs [][]byte, fail func(error)) [][]byte {
+	for i, m := range msgs {
+		if err := c.WriteMessage(m); err != nil {
+			fail(err)
+			return msgs[i:]
+		}
+		s.sent.Add(1)
+	}
+	return nil
+}
+
+// drainSpool sends one batch from the spool and consumes what was sent.
+func (s *Sink) drainSpool(c conn) error {
+	msgs, err := s.spool.Peek(batch)
+	if err != nil {
+		return err
+	}
+	var werr error
+	n := 0
+	for _, m := range msgs {
+		if werr = c.WriteMessage(m); werr != nil {
+			break
+		}
+		n++
+	}
+	if err := s.spool.Consume(msgs[:n]); err != nil {
+		return errors.Join(werr, err)
+	}
+	s.sent.Add(uint64(n))
+	s.pending.Store(int64(s.spool.Len()))
+	return werr
+}
+
+// drainChannel appends every message waiting in the channel to msgs (at
+// most QueueSize of them).
+func (s *Sink) drainChannel(msgs [][]byte) [][]byte {
+	for {
+		select {
+		case m := <-s.ch:
+			msgs = append(msgs, m)
+		default:
+			return msgs
+		}
+	}
+}
+
+// spoolAll appends msgs to the spool with one fsync.
+func (s *Sink) spoolAll(msgs [][]byte) {
+	if len(msgs) == 0 {
+		return
+	}
+	dropped, err := s.spool.Append(msgs)
+	if err != nil {
+		// The disk refuses: these events are lost; say so once per streak.
+		s.dropped.Add(uint64(len(msgs)))
+		s.recordError(err)
+	} else {
+		s.spooled.Add(uint64(len(msgs)))
+	}
+	if dropped > 0 {
+		if s.dropped.Add(uint64(dropped)) == uint64(dropped) {
+			s.log.Warn("audit spool full; oldest events dropped", "max_bytes", s.opts.MaxSpoolBytes)
+		}
+	}
+	s.pending.Store(int64(s.spool.Len()))
+}
+
+func (s *Sink) recordError(err error) {
+	s.errMu.Lock()
+	first := !s.failing
+	s.failing = true
+	s.lastError = describe(err)
+	s.lastErrorAt = time.Now()
+	s.errMu.Unlock()
+	if first {
+		s.log.Warn("audit repository unreachable; events are spooled and sent when it is back", "url", s.opts.URL, "error", describe(err))
+	}
+}
+
+func (s *Sink) recovered() {
+	s.errMu.Lock()
+	was := s.failing
+	s.failing = false
+	s.errMu.Unlock()
+	if was {
+		s.log.Info("audit repository reachable again", "url", s.opts.URL, "spooled", s.spool.Len())
+	}
+}
+
+// describe reduces an error to a PHI-free summary. Audit errors come from
+// dialing, TLS and the local disk and never quote event contents, so the
+// text is kept, but only the outermost network operation for net errors.
+func describe(err error) string {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		return oe.Op + ": " + oe.Err.Error()
+	}
+	if errors.Is(err, io.EOF) {
+		return "connection closed by the repository"
+	}
+	return err.Error()
+}

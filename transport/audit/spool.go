@@ -1,0 +1,360 @@
+package audit
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/ferry-health/ferry/queue/durable"
+)
+
+// spool is the durable, bounded, ordered store of syslog messages that
+// could not be sent. It is a directory of numbered segment files
+// (0000000000000001.seg …) of records
+//
+//	uint32 length | uint32 CRC-32C of the message | message
+//
+// and a cursor file naming the first unsent record ("<segment> <offset>").
+// Appends are fsynced once per batch. When the spool would grow past its
+// bound, whole segments are dropped oldest first and their records
+// counted; a record torn by a crash ends its segment and is discarded.
+//
+// A crash between sending records and writing the cursor resends them:
+// the audit trail is at-least-once, like syslog over TLS itself.
+type spool struct {
+	dir      string
+	maxBytes int64
+	segBytes int64
+
+	segs    []segment // oldest first; segs[0] holds the head
+	headOff int64     // read offset in segs[0]
+	w       *os.File  // append handle of the last segment, nil until needed
+	nextSeq uint64
+}
+
+type segment struct {
+	seq     uint64
+	size    int64 // bytes in the file
+	records int   // unsent records (from headOff for segs[0])
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+const recHeader = 8
+
+func segName(seq uint64) string { return fmt.Sprintf("%016d.seg", seq) }
+
+// openSpool opens (creating) dir, removes segments the cursor has passed
+// and truncates a torn last record.
+func openSpool(dir string, maxBytes int64) (*spool, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create audit spool %q: %w", dir, err)
+	}
+	s := &spool{dir: dir, maxBytes: maxBytes, segBytes: max(maxBytes/8, 1)}
+	var curSeq uint64
+	var curOff int64
+	if b, err := os.ReadFile(filepath.Join(dir, "cursor")); err == nil {
+		f := strings.Fields(string(b))
+		if len(f) == 2 {
+			curSeq, _ = strconv.ParseUint(f[0], 10, 64)
+			curOff, _ = strconv.ParseInt(f[1], 10, 64)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read audit spool cursor: %w", err)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read audit spool %q: %w", dir, err)
+	}
+	var seqs []uint64
+	for _, e := range ents {
+		name := e.Name()
+		if durable.IsTemp(name) {
+			os.Remove(filepath.Join(dir, name))
+			continue
+		}
+		if seq, err := strconv.ParseUint(strings.TrimSuffix(name, ".seg"), 10, 64); err == nil && strings.HasSuffix(name, ".seg") {
+			seqs = append(seqs, seq)
+		}
+	}
+	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
+	for _, seq := range seqs {
+		s.nextSeq = max(s.nextSeq, seq+1)
+		path := filepath.Join(dir, segName(seq))
+		if seq < curSeq {
+			// Sent before a crash that came after the cursor was written.
+			if err := os.Remove(path); err != nil {
+				return nil, fmt.Errorf("remove sent audit spool segment: %w", err)
+			}
+			continue
+		}
+		from := int64(0)
+		if seq == curSeq {
+			from = curOff
+		}
+		seg, err := scanSegment(path, seq, from)
+		if err != nil {
+			return nil, err
+		}
+		if len(s.segs) == 0 {
+			s.headOff = min(from, seg.size)
+		}
+		s.segs = append(s.segs, seg)
+	}
+	if s.nextSeq == 0 {
+		s.nextSeq = 1
+	}
+	return s, nil
+}
+
+// scanSegment counts the complete records from offset from and truncates
+// the file after the last one.
+func scanSegment(path string, seq uint64, from int64) (segment, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return segment{}, fmt.Errorf("open audit spool segment: %w", err)
+	}
+	defer f.Close()
+	r := bufio.NewReader(f)
+	var off int64
+	n := 0
+	for {
+		msg, err := readRecord(r)
+		if err != nil {
+			break
+		}
+		if off >= from {
+			n++
+		}
+		off += recHeader + int64(len(msg))
+	}
+	if st, err := f.Stat(); err == nil && st.Size() != off {
+		if err := f.Truncate(off); err != nil {
+			return segment{}, fmt.Errorf("truncate torn audit spool segment: %w", err)
+		}
+		if err := f.Sync(); err != nil {
+			return segment{}, fmt.Errorf("sync audit spool segment: %w", err)
+		}
+	}
+	return segment{seq: seq, size: off, records: n}, nil
+}
+
+func readRecord(r io.Reader) ([]byte, error) {
+	var h [recHeader]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(h[:4])
+	if n > 1<<26 {
+		return nil, errors.New("audit spool record too long")
+	}
+	msg := make([]byte, n)
+	if _, err := io.ReadFull(r, msg); err != nil {
+		return nil, err
+	}
+	if crc32.Checksum(msg, castagnoli) != binary.BigEndian.Uint32(h[4:]) {
+		return nil, errors.New("audit spool record checksum mismatch")
+	}
+	return msg, nil
+}
+
+// Len is the number of unsent records.
+func (s *spool) Len() int {
+	n := 0
+	for _, g := range s.segs {
+		n += g.records
+	}
+	return n
+}
+
+// Bytes is the spool's size on disk.
+func (s *spool) Bytes() int64 {
+	var n int64
+	for _, g := range s.segs {
+		n += g.size
+	}
+	return n
+}
+
+// Append writes msgs after the last record, fsyncs once, and then drops
+// the oldest segments while the spool is over its bound; it returns how
+// many records were dropped.
+func (s *spool) Append(msgs [][]byte) (dropped int, err error) {
+	for _, m := range msgs {
+		if len(s.segs) == 0 || s.segs[len(s.segs)-1].size >= s.segBytes {
+			if err := s.rotate(); err != nil {
+				return dropped, err
+			}
+		}
+		if s.w == nil {
+			f, err := os.OpenFile(filepath.Join(s.dir, segName(s.segs[len(s.segs)-1].seq)), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+			if err != nil {
+				return dropped, fmt.Errorf("open audit spool segment: %w", err)
+			}
+			s.w = f
+		}
+		var h [recHeader]byte
+		binary.BigEndian.PutUint32(h[:4], uint32(len(m)))
+		binary.BigEndian.PutUint32(h[4:], crc32.Checksum(m, castagnoli))
+		if _, err := s.w.Write(append(h[:], m...)); err != nil {
+			return dropped, fmt.Errorf("append to audit spool: %w", err)
+		}
+		last := &s.segs[len(s.segs)-1]
+		last.size += recHeader + int64(len(m))
+		last.records++
+	}
+	if s.w != nil {
+		if err := s.w.Sync(); err != nil {
+			return dropped, fmt.Errorf("sync audit spool: %w", err)
+		}
+	}
+	for s.Bytes() > s.maxBytes && len(s.segs) > 1 {
+		dropped += s.segs[0].records
+		if err := s.dropHead(); err != nil {
+			return dropped, err
+		}
+	}
+	return dropped, nil
+}
+
+// rotate starts a new segment.
+func (s *spool) rotate() error {
+	if s.w != nil {
+		if err := s.w.Close(); err != nil {
+			return fmt.Errorf("close audit spool segment: %w", err)
+		}
+		s.w = nil
+	}
+	seq := s.nextSeq
+	s.nextSeq++
+	f, err := os.OpenFile(filepath.Join(s.dir, segName(seq)), os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("create audit spool segment: %w", err)
+	}
+	if err := durable.SyncDir(s.dir); err != nil {
+		f.Close()
+		return fmt.Errorf("sync audit spool directory: %w", err)
+	}
+	s.w = f
+	s.segs = append(s.segs, segment{seq: seq})
+	return nil
+}
+
+// Peek reads up to n unsent records in order without consuming them.
+func (s *spool) Peek(n int) ([][]byte, error) {
+	var out [][]byte
+	for i := 0; i < len(s.segs) && len(out) < n; i++ {
+		g := s.segs[i]
+		if g.records == 0 {
+			continue
+		}
+		f, err := os.Open(filepath.Join(s.dir, segName(g.seq)))
+		if err != nil {
+			return nil, fmt.Errorf("open audit spool segment: %w", err)
+		}
+		if i == 0 {
+			if _, err := f.Seek(s.headOff, io.SeekStart); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("seek audit spool segment: %w", err)
+			}
+		}
+		r := bufio.NewReader(f)
+		for k := 0; k < g.records && len(out) < n; k++ {
+			m, err := readRecord(r)
+			if err != nil {
+				f.Close()
+				return nil, fmt.Errorf("read audit spool segment %s: %w", segName(g.seq), err)
+			}
+			out = append(out, m)
+		}
+		f.Close()
+	}
+	return out, nil
+}
+
+// Consume marks the first records (as returned by Peek) sent: finished
+// segments are deleted and the cursor is rewritten durably.
+func (s *spool) Consume(msgs [][]byte) error {
+	for _, m := range msgs {
+		for len(s.segs) > 0 && s.segs[0].records == 0 {
+			if err := s.dropHead(); err != nil {
+				return err
+			}
+		}
+		if len(s.segs) == 0 {
+			break
+		}
+		s.headOff += recHeader + int64(len(m))
+		s.segs[0].records--
+	}
+	if s.Len() == 0 {
+		// Everything sent: start afresh.
+		for len(s.segs) > 0 {
+			if err := s.dropHead(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for len(s.segs) > 0 && s.segs[0].records == 0 {
+		if err := s.dropHead(); err != nil {
+			return err
+		}
+	}
+	return s.writeCursor()
+}
+
+// dropHead deletes the oldest segment (sent or dropped) and moves the
+// cursor to the next one.
+func (s *spool) dropHead() error {
+	g := s.segs[0]
+	if len(s.segs) == 1 && s.w != nil {
+		if err := s.w.Close(); err != nil {
+			return fmt.Errorf("close audit spool segment: %w", err)
+		}
+		s.w = nil
+	}
+	s.segs = s.segs[1:]
+	s.headOff = 0
+	// The cursor moves first, so a crash between the two steps leaves a
+	// segment that openSpool knows to be finished.
+	if err := s.writeCursor(); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(s.dir, segName(g.seq))); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove audit spool segment: %w", err)
+	}
+	return nil
+}
+
+func (s *spool) writeCursor() error {
+	seq, off := s.nextSeq, int64(0)
+	if len(s.segs) > 0 {
+		seq, off = s.segs[0].seq, s.headOff
+	}
+	if err := durable.WriteFile(filepath.Join(s.dir, "cursor"), []byte(fmt.Sprintf("%d %d\n", seq, off)), 0o600); err != nil {
+		return fmt.Errorf("write audit spool cursor: %w", err)
+	}
+	return nil
+}
+
+// Close closes the append handle.
+func (s *spool) Close() error {
+	if s.w == nil {
+		return nil
+	}
+	err := s.w.Close()
+	s.w = nil
+	if err != nil {
+		return fmt.Errorf("close audit spool: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,255 @@
+package audit
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/pion/dtls/v2"
+
+	"github.com/ferry-health/ferry/config/configtls"
+)
+
+// errClosedByPeer reports a TLS connection the repository ended.
+var errClosedByPeer = errors.New("write audit message: connection closed by the repository")
+
+// Transport limits.
+const (
+	// MaxUDPMessage is the largest syslog message sent in one UDP datagram
+	// (the IPv4 UDP payload limit); RFC 5426 §3.2 lets a sender truncate
+	// longer ones.
+	MaxUDPMessage = 65507
+	// MaxDTLSMessage is the largest syslog message sent in one DTLS record
+	// (2^14 octets of plaintext, RFC 6347 §4.1; RFC 6012 §5.3 allows no
+	// fragmentation across records).
+	MaxDTLSMessage = 1 << 14
+	// DefaultPort is the registered syslog-tls / syslog-dtls port.
+	DefaultPort = "6514"
+	// DefaultUDPPort is the classic syslog port.
+	DefaultUDPPort = "514"
+)
+
+// conn is one open connection to the audit repository. WriteMessage sends
+// one complete syslog message (framed as the transport requires).
+type conn interface {
+	WriteMessage(msg []byte) error
+	Close() error
+}
+
+// endpoint is a parsed audit repository URL.
+type endpoint struct {
+	scheme string // tls, dtls, udp
+	addr   string // host:port
+	host   string
+}
+
+func parseURL(raw string) (endpoint, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return endpoint{}, fmt.Errorf("audit url: %w", err)
+	}
+	ep := endpoint{scheme: u.Scheme, host: u.Hostname()}
+	port := u.Port()
+	switch u.Scheme {
+	case "tls", "dtls":
+		if port == "" {
+			port = DefaultPort
+		}
+	case "udp":
+		if port == "" {
+			port = DefaultUDPPort
+		}
+	default:
+		return endpoint{}, fmt.Errorf("audit url: scheme %q is not tls, dtls or udp", u.Scheme)
+	}
+	if ep.host == "" {
+		return endpoint{}, errors.New("audit url: has no host")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return endpoint{}, fmt.Errorf("audit url: port %q is not a number from 1 to 65535", port)
+	}
+	ep.addr = net.JoinHostPort(ep.host, port)
+	return ep, nil
+}
+
+// dialer opens connections to one endpoint.
+type dialer struct {
+	ep      endpoint
+	tls     *tls.Config // for tls and dtls
+	timeout time.Duration
+	// truncated is called when a UDP or DTLS message was cut to fit.
+	truncated func(n int)
+}
+
+func newDialer(ep endpoint, tc configtls.ClientConfig, timeout time.Duration, truncated func(int)) (*dialer, error) {
+	d := &dialer{ep: ep, timeout: timeout, truncated: truncated}
+	if ep.scheme == "tls" || ep.scheme == "dtls" {
+		cfg, err := tc.LoadTLSConfig()
+		if err != nil {
+			return nil, fmt.Errorf("audit tls: %w", err)
+		}
+		if cfg.ServerName == "" {
+			cfg.ServerName = ep.host
+		}
+		d.tls = cfg
+	}
+	return d, nil
+}
+
+func (d *dialer) dial(ctx context.Context) (conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	switch d.ep.scheme {
+	case "tls":
+		td := tls.Dialer{Config: d.tls, NetDialer: &net.Dialer{KeepAlive: 30 * time.Second}}
+		began := time.Now()
+		c, err := td.DialContext(ctx, "tcp", d.ep.addr)
+		if err != nil {
+			return nil, fmt.Errorf("dial audit repository %s: %w", d.ep.addr, err)
+		}
+		if err := awaitAcceptance(c, time.Since(began), d.timeout); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("dial audit repository %s: %w", d.ep.addr, err)
+		}
+		return newTLSConn(c, d.timeout), nil
+	case "dtls":
+		var nd net.Dialer
+		uc, err := nd.DialContext(ctx, "udp", d.ep.addr)
+		if err != nil {
+			return nil, fmt.Errorf("dial audit repository %s: %w", d.ep.addr, err)
+		}
+		c, err := dtls.ClientWithContext(ctx, uc, d.dtlsConfig())
+		if err != nil {
+			uc.Close()
+			return nil, fmt.Errorf("dtls handshake with audit repository %s: %w", d.ep.addr, err)
+		}
+		return &datagramConn{c: c, max: MaxDTLSMessage, timeout: d.timeout, truncated: d.truncated}, nil
+	default: // udp
+		var nd net.Dialer
+		c, err := nd.DialContext(ctx, "udp", d.ep.addr)
+		if err != nil {
+			return nil, fmt.Errorf("dial audit repository %s: %w", d.ep.addr, err)
+		}
+		return &datagramConn{c: c, max: MaxUDPMessage, timeout: d.timeout, truncated: d.truncated}, nil
+	}
+}
+
+// dtlsConfig carries configtls's settings over to pion/dtls: the same CA
+// pool, client certificate (re-read when renewed) and verified server
+// name, ECDHE with AES-GCM only, extended master secret required.
+func (d *dialer) dtlsConfig() *dtls.Config {
+	tc := d.tls
+	cfg := &dtls.Config{
+		RootCAs:    tc.RootCAs,
+		ServerName: tc.ServerName,
+		CipherSuites: []dtls.CipherSuiteID{
+			dtls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+			dtls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+			dtls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+			dtls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+		},
+		ExtendedMasterSecret: dtls.RequireExtendedMasterSecret,
+	}
+	if tc.GetClientCertificate != nil {
+		get := tc.GetClientCertificate
+		cfg.GetClientCertificate = func(*dtls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return get(&tls.CertificateRequestInfo{})
+		}
+	}
+	return cfg
+}
+
+// awaitAcceptance reads briefly after the handshake. In TLS 1.3 the
+// client's handshake ends before the server has checked the client
+// certificate (RFC 8446 §4.4.2), so a repository that refuses ours says so
+// with an alert one round trip later; the first message written before
+// that alert would be lost. Two handshake durations (at least 50 ms) is
+// ample for the alert, or the session tickets, to arrive. A read that
+// simply times out means the repository accepted us.
+func awaitAcceptance(c net.Conn, handshake, limit time.Duration) error {
+	wait := min(max(2*handshake, 50*time.Millisecond), limit)
+	if err := c.SetReadDeadline(time.Now().Add(wait)); err != nil {
+		return err
+	}
+	var b [1]byte
+	_, err := c.Read(b[:])
+	var ne net.Error
+	if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
+		return fmt.Errorf("repository refused the connection: %w", err)
+	}
+	return c.SetReadDeadline(time.Time{})
+}
+
+// tlsConn frames messages with RFC 5425 octet counting: "MSG-LEN SP MSG".
+// A repository never sends anything back, so a reader goroutine that sees
+// the connection end (close_notify, EOF, reset) marks it dead: the next
+// message then goes to the spool instead of into a socket buffer that a
+// closed peer will never read.
+type tlsConn struct {
+	c       net.Conn
+	timeout time.Duration
+	buf     []byte
+	dead    chan struct{}
+}
+
+func newTLSConn(c net.Conn, timeout time.Duration) *tlsConn {
+	t := &tlsConn{c: c, timeout: timeout, dead: make(chan struct{})}
+	go func() {
+		io.Copy(io.Discard, c)
+		close(t.dead)
+	}()
+	return t
+}
+
+func (t *tlsConn) WriteMessage(msg []byte) error {
+	select {
+	case <-t.dead:
+		return errClosedByPeer
+	default:
+	}
+	t.buf = strconv.AppendInt(t.buf[:0], int64(len(msg)), 10)
+	t.buf = append(t.buf, ' ')
+	t.buf = append(t.buf, msg...)
+	if err := t.c.SetWriteDeadline(time.Now().Add(t.timeout)); err != nil {
+		return fmt.Errorf("write audit message: %w", err)
+	}
+	if _, err := t.c.Write(t.buf); err != nil {
+		return fmt.Errorf("write audit message: %w", err)
+	}
+	return nil
+}
+
+func (t *tlsConn) Close() error { return t.c.Close() }
+
+// datagramConn sends one message per datagram (RFC 5426 UDP, RFC 6012
+// DTLS), cutting messages longer than max.
+type datagramConn struct {
+	c         net.Conn
+	max       int
+	timeout   time.Duration
+	truncated func(int)
+}
+
+func (d *datagramConn) WriteMessage(msg []byte) error {
+	if len(msg) > d.max {
+		if d.truncated != nil {
+			d.truncated(len(msg))
+		}
+		msg = msg[:d.max]
+	}
+	if err := d.c.SetWriteDeadline(time.Now().Add(d.timeout)); err != nil {
+		return fmt.Errorf("write audit message: %w", err)
+	}
+	if _, err := d.c.Write(msg); err != nil {
+		return fmt.Errorf("write audit message: %w", err)
+	}
+	return nil
+}
+
+func (d *datagramConn) Close() error { return d.c.Close() }
