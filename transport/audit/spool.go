@@ -109,9 +109,9 @@ func openSpool(dir string, maxBytes int64) (*spool, error) {
 		}
 		s.segs = append(s.segs, seg)
 	}
-	if s.nextSeq == 0 {
-		s.nextSeq = 1
-	}
+	// Never reuse a number the cursor has passed: openSpool would take
+	// the new segment for a sent one.
+	s.nextSeq = max(s.nextSeq, curSeq, 1)
 	return s, nil
 }
 
