@@ -46,6 +46,8 @@ type Config struct {
 	Status Status         `yaml:"status"`
 	// Retention says how long delivered files are kept.
 	Retention Retention `yaml:"retention"`
+	// Audit sends the ATNA audit trail to an audit repository (audit.go).
+	Audit Audit `yaml:"audit"`
 }
 
 // Retention bounds what ferry keeps after delivery.

@@ -140,6 +140,7 @@ func (c *Config) validate() []Problem {
 			add("hl7v2.time_zone", "unknown time zone %q (want an IANA name such as America/Chicago)", c.HL7v2.TimeZone)
 		}
 	}
+	addErr("audit", c.Audit.Validate())
 	if c.Status.Listen != "" {
 		host, _, err := net.SplitHostPort(c.Status.Listen)
 		if err != nil {

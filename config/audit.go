@@ -1,0 +1,92 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+
+	"github.com/ferry-health/ferry/config/configtls"
+)
+
+// Audit sends an IHE ATNA audit trail (ITI-20 Record Audit Event: DICOM
+// audit XML in RFC 5424 syslog) to the audit repository, for HIPAA
+// §164.312(b) audit controls. With an empty URL no audit events are sent.
+//
+//	audit:
+//	  url: tls://audit.hie.example:6514   # or dtls://…:6514, udp://…:514
+//	  source_id: clinic-12-ferry
+//	  tls: {ca_file: …, cert_file: …, key_file: …}
+type Audit struct {
+	// URL names the repository: tls:// (RFC 5425, the ATNA default),
+	// dtls:// (RFC 6012) or udp:// (RFC 5426: unencrypted, may lose or
+	// truncate messages). The port defaults to 6514 (514 for udp).
+	URL string `yaml:"url"`
+	// SourceID is AuditSourceID: how the repository tells this gateway
+	// from others.
+	SourceID string `yaml:"source_id"`
+	// Site is AuditEnterpriseSiteID (optional), e.g. the clinic's name.
+	Site string `yaml:"site"`
+	// TLS holds the CA and the client certificate; ATNA (ITI-19) requires
+	// mutual authentication, so tls and dtls need cert_file and key_file.
+	TLS configtls.ClientConfig `yaml:"tls"`
+	// MaxSpoolBytes bounds the local spool (<data_dir>/audit/spool) kept
+	// while the repository is unreachable; beyond it the oldest events are
+	// dropped and counted. 0 means 64 MiB.
+	MaxSpoolBytes int64 `yaml:"max_spool_bytes"`
+}
+
+// Enabled reports whether audit events are sent.
+func (a Audit) Enabled() bool { return a.URL != "" }
+
+// Validate checks the settings offline; each error starts with its field.
+func (a Audit) Validate() error {
+	if a.URL == "" {
+		return nil
+	}
+	var errs []error
+	u, err := url.Parse(a.URL)
+	scheme := ""
+	switch {
+	case err != nil:
+		errs = append(errs, fmt.Errorf("url: not a URL: %v", err))
+	case u.Scheme != "tls" && u.Scheme != "dtls" && u.Scheme != "udp":
+		errs = append(errs, fmt.Errorf("url: scheme must be tls, dtls or udp (syslog over TLS is the ATNA default); got %q", u.Scheme))
+	case u.Hostname() == "":
+		errs = append(errs, errors.New("url: has no host"))
+	default:
+		scheme = u.Scheme
+		if p := u.Port(); p != "" {
+			if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+				errs = append(errs, fmt.Errorf("url: port %q is not a number from 1 to 65535", p))
+			}
+		}
+		if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
+			errs = append(errs, errors.New("url: must be scheme://host:port with no path or query"))
+		}
+	}
+	switch {
+	case a.SourceID == "":
+		errs = append(errs, errors.New("source_id: required: it tells the repository which gateway wrote the events"))
+	case len(a.SourceID) > 255:
+		errs = append(errs, errors.New("source_id: longer than 255 characters"))
+	}
+	switch scheme {
+	case "tls", "dtls":
+		if err := a.TLS.Validate(); err != nil {
+			for _, e := range flatten(err) {
+				errs = append(errs, fmt.Errorf("tls.%w", e))
+			}
+		} else if a.TLS.CertFile == "" {
+			errs = append(errs, errors.New("tls.cert_file: required: audit repositories authenticate the sender by certificate (ATNA ITI-19)"))
+		}
+	case "udp":
+		if a.TLS != (configtls.ClientConfig{}) {
+			errs = append(errs, errors.New("tls: set, but udp is not encrypted; use tls:// or remove the tls settings"))
+		}
+	}
+	if a.MaxSpoolBytes != 0 && a.MaxSpoolBytes < 1<<16 {
+		errs = append(errs, fmt.Errorf("max_spool_bytes: must be at least 65536 (or 0 for 64 MiB), got %d", a.MaxSpoolBytes))
+	}
+	return errors.Join(errs...)
+}
