@@ -425,3 +425,25 @@ func TestIndexEOL(t *testing.T) {
 		}
 	}
 }
+
+// TestFieldCompMatchesRepComp: the one-pass Comp on a field gives exactly
+// (nil-ness included) what reading the first repetition, then the
+// component, gives.
+func TestFieldCompMatchesRepComp(t *testing.T) {
+	raw := "MSH|^~\\&|A|B|C|D|20240101||ADT^A01|1|P|2.5\rPID|1||12^^^H&1.2&ISO^MR~34^^^X||Doe^Jane~Roe||19800101|F|^|~|^^^~^|a^b^c^d^e^f^g^h^i^j^k\rZZZ|||x~y^z|^~^|" + strings.Repeat("q^", 40) + "end"
+	m, err := Parse([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, seg := range m.Segments() {
+		for f := 1; f <= 20; f++ {
+			field := seg.Field(f)
+			for n := 0; n <= 12; n++ {
+				got, want := field.Comp(n).Raw(), field.Rep(1).Comp(n).Raw()
+				if !bytes.Equal(got, want) || (got == nil) != (want == nil) {
+					t.Fatalf("%s-%d.%d: %q (nil %v), want %q (nil %v)", seg.Name, f, n, got, got == nil, want, want == nil)
+				}
+			}
+		}
+	}
+}

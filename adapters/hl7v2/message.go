@@ -474,6 +474,10 @@ func (v Value) Rep(n int) Value {
 func (v Value) Comp(n int) Value {
 	switch v.level {
 	case levelField:
+		if d := v.d; d != nil && d.Component != 0 && d.Repetition != 0 && len(v.raw) <= shortValue {
+			// One pass for "first repetition, then component n".
+			return Value{raw: nthSepBefore(v.raw, d.Component, d.Repetition, n-1), d: d, level: levelComp}
+		}
 		v = v.Rep(1)
 	case levelRep:
 	default:
@@ -555,6 +559,34 @@ func nthSep(b []byte, sep byte, n int) []byte {
 		return b[:i]
 	}
 	return b
+}
+
+// nthSepBefore is nthSep(nthSep(b, stop, 0), sep, n): piece n of the
+// part of b before the first stop byte, in one pass.
+func nthSepBefore(b []byte, sep, stop byte, n int) []byte {
+	if n < 0 {
+		return nil
+	}
+	start := 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case stop:
+			if n == 0 {
+				return b[start:i]
+			}
+			return nil
+		case sep:
+			if n == 0 {
+				return b[start:i]
+			}
+			n--
+			start = i + 1
+		}
+	}
+	if n == 0 {
+		return b[start:]
+	}
+	return nil
 }
 
 // shortValue is the length up to which a plain loop finds a byte faster
