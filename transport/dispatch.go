@@ -48,6 +48,15 @@ type DispatcherOptions struct {
 	// LogPHI allows full error texts (which may quote patient data sent
 	// back by the exchange) in logs and Stats. Off by default.
 	LogPHI bool
+	// OnDelivered, when set, is called once an item has been accepted by
+	// the sink and its lease settled, e.g. to record an ATNA Export audit
+	// event. It runs on the delivering worker, so it must not block; the
+	// item's body may already be gone (use ID, Key, Source, Attrs).
+	OnDelivered func(it *queue.Item)
+	// OnRejected, when set, is called like OnDelivered for an item the
+	// sink rejected permanently (dead-lettered), with the sink's error.
+	// The error may quote PHI: summarise it with Summary unless LogPHI.
+	OnRejected func(it *queue.Item, err error)
 }
 
 // Stats is a snapshot of the dispatcher's counters, for the status page and
@@ -255,6 +264,7 @@ func (d *Dispatcher) deliver(ctx context.Context, it *queue.Item, ack queue.AckF
 			if err == nil {
 				d.settle(ctx, it, ack, nil)
 				d.succeeded(retries)
+				d.notifyDelivered(it)
 				return
 			}
 			d.settle(ctx, it, ack, errShutdown)
@@ -264,12 +274,16 @@ func (d *Dispatcher) deliver(ctx context.Context, it *queue.Item, ack queue.AckF
 		case err == nil:
 			d.settle(ctx, it, ack, nil)
 			d.succeeded(retries)
+			d.notifyDelivered(it)
 			return
 		case queue.IsPermanent(err):
 			d.deadLettered.Add(1)
 			d.recordError(err)
 			d.log.Warn("delivery rejected; item dead-lettered", "item", it.ID, "source", it.Source, "reason", d.describe(err))
 			d.settle(ctx, it, ack, err)
+			if d.opts.OnRejected != nil {
+				d.opts.OnRejected(it, err)
+			}
 			return
 		case errors.Is(err, ErrNotConnected):
 			d.connected.Store(false)
@@ -339,6 +353,12 @@ func (d *Dispatcher) settle(ctx context.Context, it *queue.Item, ack queue.AckFu
 	if aerr := ack(actx, err); aerr != nil {
 		// The lease stays open; the queue redelivers it on restart.
 		d.log.Error("settle queue item failed; it will be redelivered", "item", it.ID, "error", aerr)
+	}
+}
+
+func (d *Dispatcher) notifyDelivered(it *queue.Item) {
+	if d.opts.OnDelivered != nil {
+		d.opts.OnDelivered(it)
 	}
 }
 
