@@ -1,0 +1,235 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
+	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/transport"
+	"github.com/ferry-health/ferry/transport/audit"
+)
+
+// newAuditSink builds the ATNA audit sink from cfg.Audit, spooling under
+// <data_dir>/audit/spool; it returns nil, nil when no audit repository is
+// configured. It does not connect (Start does, without blocking).
+func (g *gateway) newAuditSink() (*audit.Sink, error) {
+	a := g.cfg.Audit
+	if !a.Enabled() {
+		return nil, nil
+	}
+	return audit.New(audit.Options{
+		URL:           a.URL,
+		TLS:           a.TLS,
+		SourceID:      a.SourceID,
+		Site:          a.Site,
+		SpoolDir:      g.cfg.Path("audit", "spool"),
+		MaxSpoolBytes: a.MaxSpoolBytes,
+		Logger:        g.log.With("component", "audit"),
+	})
+}
+
+// auditTrail turns gateway events into ATNA audit events. Its methods are
+// safe on a nil *auditTrail (audit off), so call sites need no checks.
+// Every method only encodes and hands over to the sink's bounded channel:
+// none blocks the data path.
+type auditTrail struct {
+	sink         *audit.Sink
+	gateway      string // AuditSourceID, also the gateway's UserID
+	host         string
+	exchangeURL  string
+	exchangeHost string
+	faxIsMHD     bool
+	logPHI       bool
+}
+
+// newAuditTrail returns the gateway's audit trail, or nil when audit is
+// off.
+func (g *gateway) newAuditTrail() (*auditTrail, error) {
+	s, err := g.newAuditSink()
+	if err != nil || s == nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	t := &auditTrail{
+		sink:        s,
+		gateway:     g.cfg.Audit.SourceID,
+		host:        host,
+		exchangeURL: g.cfg.Exchange.URL,
+		faxIsMHD:    g.cfg.Fax.Profile != faxfhir.ProfileUSCore,
+		logPHI:      g.cfg.Log.PHI,
+	}
+	if u, err := url.Parse(t.exchangeURL); err == nil {
+		t.exchangeHost = u.Hostname()
+	}
+	if t.exchangeURL == "" {
+		t.exchangeURL = "file:" + g.cfg.Path("outbox")
+		t.exchangeHost = host
+	}
+	return t, nil
+}
+
+// Start starts the sink; an unreachable repository does not fail it.
+func (t *auditTrail) Start(ctx context.Context) error {
+	if t == nil {
+		return nil
+	}
+	return t.sink.Start(ctx)
+}
+
+// Shutdown sends or spools what is queued and closes the sink.
+func (t *auditTrail) Shutdown(ctx context.Context) error {
+	if t == nil {
+		return nil
+	}
+	return t.sink.Shutdown(ctx)
+}
+
+// Stats reports the sink's counters (zero when audit is off).
+func (t *auditTrail) Stats() audit.Stats {
+	if t == nil {
+		return audit.Stats{}
+	}
+	return t.sink.Stats()
+}
+
+// delivered records DCM 110106 Export for a bundle the exchange accepted;
+// use it as transport.DispatcherOptions.OnDelivered. The patient is named
+// by the item's Key, ferry's hash of the patient identifier: queue items
+// carry no PHI, so the repository gets a key it can correlate across
+// ferry's events but not a chart number.
+func (t *auditTrail) delivered(it *queue.Item) {
+	t.export(it, audit.OutcomeSuccess, "")
+}
+
+// rejected records Export with a serious-failure outcome for a bundle the
+// exchange refused permanently; use it as DispatcherOptions.OnRejected.
+func (t *auditTrail) rejected(it *queue.Item, err error) {
+	desc := transport.Summary(err)
+	if t != nil && t.logPHI {
+		desc = err.Error()
+	}
+	t.export(it, audit.OutcomeSeriousFail, desc)
+}
+
+func (t *auditTrail) export(it *queue.Item, outcome audit.Outcome, desc string) {
+	if t == nil {
+		return
+	}
+	x := audit.Export{
+		Gateway: t.gateway, GatewayAddr: t.host,
+		ExchangeURL: t.exchangeURL, ExchangeAddr: t.exchangeHost,
+		MHD:     it.Attrs["format"] == "fax" && t.faxIsMHD,
+		Patient: it.Key, IDType: audit.IDPatientKey,
+		ControlID: it.Attrs["control_id"],
+		BundleID:  it.ID,
+		Outcome:   outcome, OutcomeDesc: desc,
+		Time: time.Now(),
+	}
+	t.sink.Record(audit.ExportEvent(x))
+}
+
+// received records DCM 110107 Import for one input a source handed to the
+// pipeline, with the outcome of Consume (nil: stored; permanent: rejected
+// into the quarantine; other: refused for now, the sender retries). For
+// HL7 v2 the sending application, message type and control id come from
+// MSH; the patient is not named (the pipeline computes the patient key
+// after conversion).
+func (t *auditTrail) received(in adapters.Raw, err error) {
+	if t == nil {
+		return
+	}
+	x := audit.Import{
+		Sender: in.Source, SenderAddr: remoteHost(in.Meta["remote"]),
+		Gateway: t.gateway, GatewayAddr: t.host,
+		Format: in.Format, Input: in.Name,
+		Time: in.Received,
+	}
+	if in.Format == "hl7v2" {
+		if app, typ, ctl := mshFacts(in.Body); app != "" {
+			x.Sender, x.MessageType, x.ControlID = app, typ, ctl
+		} else {
+			x.MessageType, x.ControlID = typ, ctl
+		}
+	}
+	switch {
+	case err == nil:
+	case queue.IsPermanent(err):
+		x.Outcome, x.OutcomeDesc = audit.OutcomeSeriousFail, "rejected; input quarantined"
+	default:
+		x.Outcome, x.OutcomeDesc = audit.OutcomeMinorFailure, "not stored; sender will retry"
+	}
+	t.sink.Record(audit.ImportEvent(x))
+}
+
+// auditingConsumer records an Import event for every input, after the
+// pipeline has answered.
+type auditingConsumer struct {
+	next  adapters.Consumer
+	trail *auditTrail
+}
+
+func (c auditingConsumer) Consume(ctx context.Context, in adapters.Raw) error {
+	err := c.next.Consume(ctx, in)
+	c.trail.received(in, err)
+	return err
+}
+
+// consumer wraps next so that every input is audited; with audit off it
+// returns next itself.
+func (t *auditTrail) consumer(next adapters.Consumer) adapters.Consumer {
+	if t == nil {
+		return next
+	}
+	return auditingConsumer{next: next, trail: t}
+}
+
+// mshFacts reads MSH-3^MSH-4 (sending application and facility), MSH-9
+// (first two components) and MSH-10 from the first segment only: these
+// are routing facts, not PHI, and reading them costs no full parse.
+func mshFacts(body []byte) (sender, msgType, controlID string) {
+	if len(body) < 8 || string(body[:3]) != "MSH" {
+		return "", "", ""
+	}
+	if i := bytes.IndexAny(body, "\r\n"); i >= 0 {
+		body = body[:i]
+	}
+	sep := body[3]
+	f := strings.Split(string(body), string(sep))
+	get := func(n int) string { // MSH-n
+		if n-1 < len(f) {
+			return f[n-1]
+		}
+		return ""
+	}
+	comp := byte('^')
+	if enc := get(2); enc != "" {
+		comp = enc[0]
+	}
+	first := func(s string, n int) string {
+		parts := strings.Split(s, string(comp))
+		return strings.Join(parts[:min(n, len(parts))], string(comp))
+	}
+	app, fac := first(get(3), 1), first(get(4), 1)
+	switch {
+	case app != "" && fac != "":
+		sender = app + "^" + fac
+	default:
+		sender = app + fac
+	}
+	return sender, first(get(9), 2), get(10)
+}
+
+// remoteHost strips the port from an MLLP source's remote address.
+func remoteHost(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return addr
+}

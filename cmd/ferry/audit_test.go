@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/transport/audit"
+)
+
+type okConsumer struct{ err error }
+
+func (c okConsumer) Consume(context.Context, adapters.Raw) error { return c.err }
+
+// TestAuditTrail sends the gateway's Import and Export events to a real
+// UDP syslog receiver and checks what the hooks put in them.
+func TestAuditTrail(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.Exchange.URL = "https://hie.example.org/fhir"
+	cfg.Audit = config.Audit{URL: "udp://" + pc.LocalAddr().String(), SourceID: "clinic-12-ferry"}
+	g := &gateway{cfg: cfg, log: slog.New(slog.DiscardHandler)}
+	trail, err := g.newAuditTrail()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := trail.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer trail.Shutdown(context.Background())
+
+	msg := "MSH|^~\\&|LAB|HOSP^1.2.3^ISO|FERRY|CLINIC|20260101||ORU^R01^ORU_R01|CTL-77|P|2.5\rPID|||MRN123^^^HOSP||Roe^Jane\r"
+	c := trail.consumer(okConsumer{err: queue.Permanent(errors.New("no PID-3 for Jane Roe"))})
+	c.Consume(context.Background(), adapters.Raw{Source: "mllp/main", Format: "hl7v2", Name: "conn 1 msg 1",
+		Body: []byte(msg), Received: time.Now(), Meta: map[string]string{"remote": "10.1.2.3:40000"}})
+	trail.delivered(&queue.Item{ID: "01JABC", Key: "k-8f2c", Attrs: map[string]string{"format": "fax", "control_id": ""}})
+
+	buf := make([]byte, 1<<16)
+	var got []string
+	for len(got) < 2 {
+		pc.SetReadDeadline(time.Now().Add(20 * time.Second))
+		n, _, err := pc.ReadFrom(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := audit.Parse(buf[:n])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v struct{}
+		if err := xml.Unmarshal(m.Msg, &v); err != nil {
+			t.Fatalf("not XML: %v", err)
+		}
+		got = append(got, string(m.Msg))
+	}
+	imp, exp := got[0], got[1]
+	for _, want := range []string{`csd-code="110107"`, `csd-code="ORU^R01"`, `UserID="LAB^HOSP"`, `NetworkAccessPointID="10.1.2.3"`,
+		`EventOutcomeIndicator="8"`, `rejected; input quarantined`, `AuditSourceID="clinic-12-ferry"`, `ParticipantObjectID="CTL-77"`} {
+		if !strings.Contains(imp, want) {
+			t.Errorf("import event lacks %s:\n%s", want, imp)
+		}
+	}
+	if strings.Contains(imp, "Jane") || strings.Contains(imp, "MRN123") {
+		t.Errorf("import event carries message content:\n%s", imp)
+	}
+	for _, want := range []string{`csd-code="110106"`, `csd-code="ITI-65"`, `UserID="https://hie.example.org/fhir"`,
+		`NetworkAccessPointID="hie.example.org"`, `ParticipantObjectID="k-8f2c"`, `ParticipantObjectID="01JABC"`, `EventOutcomeIndicator="0"`} {
+		if !strings.Contains(exp, want) {
+			t.Errorf("export event lacks %s:\n%s", want, exp)
+		}
+	}
+}
+
+func TestAuditOffIsNil(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	g := &gateway{cfg: cfg, log: slog.New(slog.DiscardHandler)}
+	trail, err := g.newAuditTrail()
+	if err != nil || trail != nil {
+		t.Fatalf("audit off: %v, %v", trail, err)
+	}
+	next := okConsumer{}
+	if trail.consumer(next) != adapters.Consumer(next) {
+		t.Error("consumer wrapped with audit off")
+	}
+	trail.delivered(&queue.Item{ID: "x"}) // no panic
+	trail.received(adapters.Raw{}, nil)
+	if err := trail.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMSHFacts(t *testing.T) {
+	for _, c := range []struct{ in, sender, typ, ctl string }{
+		{"MSH|^~\\&|LAB|HOSP|A|B|2026||ADT^A01^ADT_A01|C1|P|2.5\rPID|", "LAB^HOSP", "ADT^A01", "C1"},
+		{"MSH#$~\\&#APP##A#B#2026##ORU$R01#C2", "APP", "ORU$R01", "C2"},
+		{"MSH|^~\\&", "", "", ""},
+		{"PID|1", "", "", ""},
+	} {
+		s, typ, ctl := mshFacts([]byte(c.in))
+		if s != c.sender || typ != c.typ || ctl != c.ctl {
+			t.Errorf("mshFacts(%q) = %q %q %q", c.in, s, typ, ctl)
+		}
+	}
+}
