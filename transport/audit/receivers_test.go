@@ -36,13 +36,16 @@ type repo struct {
 	got  chan struct{} // signalled on every message
 }
 
-func newRepo() *repo { return &repo{got: make(chan struct{}, 1<<16)} }
+func newRepo() *repo { return &repo{got: make(chan struct{}, 1)} }
 
 func (r *repo) add(m []byte, cert bool) {
 	r.mu.Lock()
 	r.msgs = append(r.msgs, received{msg: m, clientCert: cert})
 	r.mu.Unlock()
-	r.got <- struct{}{}
+	select { // wake a waiter; one pending wake-up is enough
+	case r.got <- struct{}{}:
+	default:
+	}
 }
 
 func (r *repo) fail(err error) {
@@ -59,21 +62,24 @@ func (r *repo) snapshot() ([]received, []error) {
 
 // waitN waits until the repository holds n messages (or fails the test
 // after a generous deadline meant only to stop a hung test).
-func (r *repo) waitN(t *testing.T, n int) []received {
+func (r *repo) waitN(t testing.TB, n int) []received {
 	t.Helper()
 	deadline := time.After(20 * time.Second)
 	for {
-		msgs, errs := r.snapshot()
-		if len(errs) > 0 {
-			t.Fatalf("repository errors: %v", errs)
-		}
-		if len(msgs) >= n {
+		r.mu.Lock()
+		have, errs := len(r.msgs), len(r.errs)
+		r.mu.Unlock()
+		if errs > 0 || have >= n {
+			msgs, errs := r.snapshot()
+			if len(errs) > 0 {
+				t.Fatalf("repository errors: %v", errs)
+			}
 			return msgs
 		}
 		select {
 		case <-r.got:
 		case <-deadline:
-			t.Fatalf("repository has %d messages, want %d", len(msgs), n)
+			t.Fatalf("repository has %d messages, want %d", have, n)
 		}
 	}
 }
@@ -81,7 +87,7 @@ func (r *repo) waitN(t *testing.T, n int) []received {
 // startTLSRepo listens on addr ("127.0.0.1:0" or a fixed one) with TLS
 // requiring a client certificate from p's CA, and parses RFC 5425
 // octet-counted frames.
-func startTLSRepo(t *testing.T, p pki.Paths, addr string) (*repo, string) {
+func startTLSRepo(t testing.TB, p pki.Paths, addr string) (*repo, string) {
 	t.Helper()
 	tc, err := configtls.ServerConfig{CertFile: p.ServerCert, KeyFile: p.ServerKey, ClientCAFile: p.CA}.LoadTLSConfig()
 	if err != nil {

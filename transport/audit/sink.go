@@ -76,7 +76,7 @@ type Sink struct {
 	log    *slog.Logger
 	dialer *dialer
 	header Header
-	ch     chan []byte
+	ch     chan Event
 	kick   chan struct{}
 	spool  *spool
 
@@ -138,7 +138,7 @@ func New(opts Options) (*Sink, error) {
 		opts:   opts,
 		log:    log,
 		header: Header{Hostname: opts.Hostname, ProcID: strconv.Itoa(os.Getpid())},
-		ch:     make(chan []byte, opts.QueueSize),
+		ch:     make(chan Event, opts.QueueSize),
 		kick:   make(chan struct{}, 1),
 		done:   make(chan struct{}),
 	}
@@ -164,26 +164,14 @@ func New(opts Options) (*Sink, error) {
 	return s, nil
 }
 
-// Record encodes ev and queues it for sending. It never blocks: when the
-// channel is full the event is dropped and counted. Events recorded before
-// Start wait in the channel.
+// Record queues ev for sending; the sender goroutine encodes it, so the
+// caller pays only for a channel send. It never blocks: when the channel
+// is full the event is dropped and counted. Events recorded before Start
+// wait in the channel. The caller must not modify ev's slices afterwards.
 func (s *Sink) Record(ev Event) {
-	if ev.AuditSourceID == "" {
-		ev.AuditSourceID = s.opts.SourceID
-	}
-	if ev.AuditSite == "" {
-		ev.AuditSite = s.opts.Site
-	}
 	if ev.Time.IsZero() {
 		ev.Time = time.Now()
 	}
-	x, err := ev.XML()
-	if err != nil {
-		s.dropped.Add(1)
-		s.recordError(err)
-		return
-	}
-	msg := s.header.Format(ev.Time, x)
 	s.recMu.RLock()
 	defer s.recMu.RUnlock()
 	if s.closed {
@@ -191,7 +179,7 @@ func (s *Sink) Record(ev Event) {
 		return
 	}
 	select {
-	case s.ch <- msg:
+	case s.ch <- ev:
 	default:
 		if s.dropped.Add(1) == 1 {
 			s.log.Warn("audit channel full; event dropped", "capacity", s.opts.QueueSize)
@@ -332,8 +320,8 @@ func (s *Sink) run(ctx context.Context) {
 			}
 			return
 		case <-wake:
-		case m := <-s.ch:
-			msgs := s.drainChannel([][]byte{m})
+		case ev := <-s.ch:
+			msgs := s.drainChannel(s.encode(nil, ev))
 			if s.spool.Len() == 0 && connect() {
 				msgs = s.writeAll(c, msgs, disconnect)
 			}
@@ -388,12 +376,30 @@ func (s *Sink) drainSpool(c conn) error {
 func (s *Sink) drainChannel(msgs [][]byte) [][]byte {
 	for {
 		select {
-		case m := <-s.ch:
-			msgs = append(msgs, m)
+		case ev := <-s.ch:
+			msgs = s.encode(msgs, ev)
 		default:
 			return msgs
 		}
 	}
+}
+
+// encode appends ev as a syslog message to msgs; an event that cannot be
+// encoded is dropped and counted.
+func (s *Sink) encode(msgs [][]byte, ev Event) [][]byte {
+	if ev.AuditSourceID == "" {
+		ev.AuditSourceID = s.opts.SourceID
+	}
+	if ev.AuditSite == "" {
+		ev.AuditSite = s.opts.Site
+	}
+	x, err := ev.XML()
+	if err != nil {
+		s.dropped.Add(1)
+		s.recordError(err)
+		return msgs
+	}
+	return append(msgs, s.header.Format(ev.Time, x))
 }
 
 // spoolAll appends msgs to the spool with one fsync.

@@ -15,7 +15,7 @@ import (
 	"github.com/ferry-health/ferry/config/pki"
 )
 
-func demoPKI(t *testing.T) pki.Paths {
+func demoPKI(t testing.TB) pki.Paths {
 	t.Helper()
 	p, err := pki.WriteDemoSet(filepath.Join(t.TempDir(), "pki"))
 	if err != nil {
@@ -39,7 +39,7 @@ func exportN(n int) Event {
 	})
 }
 
-func newSink(t *testing.T, url string, tc configtls.ClientConfig, spool string, mut func(*Options)) *Sink {
+func newSink(t testing.TB, url string, tc configtls.ClientConfig, spool string, mut func(*Options)) *Sink {
 	t.Helper()
 	o := Options{URL: url, TLS: tc, SourceID: "ferry-clinic-1", SpoolDir: spool, RedialInterval: 20 * time.Millisecond, Timeout: 5 * time.Second}
 	if mut != nil {
