@@ -94,7 +94,8 @@ type Set struct {
 	gen       uint64 // generation of the records in pending
 	syncedGen uint64 // every generation up to this one is on disk
 	flushing  bool
-	syncs     int // write+sync rounds, for tests
+	armed     bool // a delayed background flush is scheduled
+	syncs     int  // write+sync rounds, for tests
 }
 
 type entry struct {
@@ -319,20 +320,34 @@ func (s *Set) Remember(key [32]byte) error {
 	s.order = append(s.order, ordered{key: key, added: now})
 	s.pending = appendRecord(s.pending, key, now)
 	s.evict()
-	if !s.flushing {
-		s.flushing = true
-		go s.background()
+	if !s.armed {
+		// Remembered keys are written together a little later: one write
+		// and one fsync for every key of that interval, instead of a second
+		// sync beside every queue commit on the ACK path.
+		s.armed = true
+		time.AfterFunc(RememberDelay, s.background)
 	}
 	return nil
 }
 
-// background flushes until nothing is pending.
+// RememberDelay is how long Remember lets keys gather before they are
+// written and synced; a crash loses at most the keys of this interval.
+const RememberDelay = 250 * time.Millisecond
+
+// background flushes what Remember left pending, unless a flush is
+// already under way (its leader takes the pending keys too).
 func (s *Set) background() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.flushing = false
-	for len(s.pending) > 0 && s.err == nil && !s.closed {
+	s.armed = false
+	for len(s.pending) > 0 && s.err == nil && !s.closed && !s.flushing {
 		s.flushLocked()
+	}
+	if len(s.pending) > 0 && s.flushing && !s.closed {
+		// An Add's flush is writing; what arrived during it waits for the
+		// next round.
+		s.armed = true
+		time.AfterFunc(RememberDelay, s.background)
 	}
 	s.cond.Broadcast()
 }
