@@ -43,6 +43,7 @@ type gateway struct {
 	mllps   map[string]*mllp.Source
 
 	sched      gocron.Scheduler
+	audit      *auditTrail
 	statusSrv  *http.Server
 	statusAddr net.Addr
 	startedAt  time.Time
@@ -98,6 +99,9 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("exchange: %w", err)
 	}
+	if g.audit, err = g.newAuditTrail(); err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
 	workers := cfg.Exchange.Workers
 	if cfg.Exchange.URL == "" {
 		// The outbox pays two fsyncs per bundle on the same disk the queue
@@ -111,7 +115,11 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 		MaxInterval:     cfg.Exchange.Retry.MaxInterval,
 		Logger:          log.With("component", "dispatcher"),
 		LogPHI:          cfg.Log.PHI,
+		OnDelivered:     g.audit.delivered,
+		OnRejected:      g.audit.rejected,
 	})
+	// Every input is recorded as an ATNA import event (when audit is on).
+	in := g.audit.consumer(g.pipe)
 
 	for _, m := range cfg.Sources.MLLP {
 		id := "mllp/" + m.Name
@@ -129,7 +137,7 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 			}
 			mc.TLS = tc
 		}
-		src, err := mllp.New(g.settings(id), mc, g.pipe)
+		src, err := mllp.New(g.settings(id), mc, in)
 		if err != nil {
 			return nil, fmt.Errorf("sources.mllp %s: %w", m.Name, err)
 		}
@@ -147,7 +155,7 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 	}
 	for _, f := range cfg.Sources.Folders {
 		id := "folder/" + f.Name
-		src, err := newFolderSource(g.settings(id), f, g.pipe, folder.WithScheduler(g.sched))
+		src, err := newFolderSource(g.settings(id), f, in, folder.WithScheduler(g.sched))
 		if err != nil {
 			return nil, fmt.Errorf("sources.folders %s: %w", f.Name, err)
 		}
@@ -181,6 +189,9 @@ func (g *gateway) Start(ctx context.Context) error {
 	g.started = true
 	g.startedAt = time.Now().UTC()
 	g.sched.Start()
+	if err := g.audit.Start(ctx); err != nil {
+		return fmt.Errorf("start audit: %w", err)
+	}
 	if err := g.disp.Start(ctx); err != nil {
 		return fmt.Errorf("start delivery: %w", err)
 	}
@@ -225,6 +236,9 @@ func (g *gateway) Shutdown(ctx context.Context) error {
 		if err := g.sink.Close(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("close sink: %w", err))
 		}
+	}
+	if err := g.audit.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("stop audit: %w", err))
 	}
 	errs = append(errs, g.closeStores()...)
 	return errors.Join(errs...)
