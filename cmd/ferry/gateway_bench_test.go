@@ -6,7 +6,6 @@ import (
 	"io"
 	"path/filepath"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -88,15 +87,6 @@ sources:
 			b.ReportMetric(float64(res.P99.Microseconds()), "p99-µs")
 		}
 	}
-}
-
-// cpuTime is the user plus system CPU time the process has used so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkIngestParts takes the ingest path apart to show where its time
