@@ -16,7 +16,7 @@ func init() {
 	handlers["ORM^O01"] = (*conv).orders
 	handlers["OML^O21"] = (*conv).orders
 	handlers["RDE^O11"] = (*conv).pharmacyOrders
-	for _, t := range []string{"S12", "S13", "S14", "S15"} {
+	for _, t := range []string{"S12", "S13", "S14", "S15", "S16", "S17", "S26"} {
 		handlers["SIU^"+t] = (*conv).schedule
 	}
 	for _, t := range []string{"T02", "T04", "T06", "T08", "T10"} {
@@ -420,14 +420,20 @@ func orOther(a, b hl7v2.Segment) hl7v2.Segment {
 
 var appointmentStatus = map[string]string{
 	"S12": "booked", "S13": "booked", "S14": "booked", "S15": "cancelled",
+	"S16": "cancelled", "S17": "entered-in-error", "S26": "noshow",
 }
+
+// triggerStatus marks the events whose meaning fixes the status: a
+// discontinued, deleted or missed appointment stays so whatever filler
+// status (SCH-25) the sender copied from the booking.
+var triggerStatus = map[string]bool{"S16": true, "S17": true, "S26": true}
 
 var fillerStatus = map[string]string{
 	"BOOKED": "booked", "CANCELLED": "cancelled", "COMPLETE": "fulfilled", "NOSHOW": "noshow",
 	"PENDING": "pending", "WAITLIST": "waitlist", "DELETED": "entered-in-error", "STARTED": "arrived",
 }
 
-// schedule converts SIU^S12-S15 to an Appointment: SCH identifiers, reason
+// schedule converts SIU^S12-S17 and S26 to an Appointment: SCH identifiers, reason
 // and status; start from TQ1, SCH-11 or the first AIS; AIP, AIL and AIG as
 // participants next to the patient.
 func (x *conv) schedule() error {
@@ -439,7 +445,7 @@ func (x *conv) schedule() error {
 		return err
 	}
 	a := &fhir.Appointment{ResourceType: "Appointment", Status: appointmentStatus[x.m.Type().Trigger]}
-	if s := fillerStatus[strings.ToUpper(sch.Field(25).Text(1))]; s != "" {
+	if s := fillerStatus[strings.ToUpper(sch.Field(25).Text(1))]; s != "" && !triggerStatus[x.m.Type().Trigger] {
 		a.Status = s
 	}
 	var key fhir.Identifier
