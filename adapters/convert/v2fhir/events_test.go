@@ -44,3 +44,57 @@ func TestAppointmentEvents(t *testing.T) {
 		contains(t, name, rs["Appointment"][0], `"status":"`+want+`"`, `"start":"2024-04-10T09:30:00-05:00"`)
 	}
 }
+
+// TestADTEvents pins A60 (IAM → AllergyIntolerance), A47 (identifier
+// change), A45 (visit moved) and OMG^O19 (ServiceRequest).
+func TestADTEvents(t *testing.T) {
+	c := testConverter(t)
+	b, _ := convertFile(t, c, "v2-adt-a60")
+	rs := resources(t, b)
+	if len(rs["AllergyIntolerance"]) != 2 {
+		t.Fatalf("allergies: %d", len(rs["AllergyIntolerance"]))
+	}
+	contains(t, "IAM 1", rs["AllergyIntolerance"][0], `"code":"active"`, `"code":"confirmed"`, `"type":"allergy","category":["medication"]`,
+		`"code":"7980"`, `"value":"ALG-301"`, `"onsetDateTime":"2019-06-10"`, `"note":[{"text":"Reaction within an hour of the first dose."}]`,
+		`"code":"247472004"`, `"code":"39579001"`, `"severity":"severe"`)
+	del := rs["AllergyIntolerance"][1]
+	contains(t, "IAM 2 (deleted)", del, `"code":"entered-in-error"`, `"recordedDate":"2024-04-05"`)
+	if strings.Contains(del, "clinicalStatus") {
+		t.Errorf("entered-in-error allergy has a clinical status (ait-2): %s", del)
+	}
+	// The same allergen from an AL1 lands on the same resource.
+	adt := "MSH|^~\\&|EHR|SPRINGCLINIC^2.16.840.1.113883.3.999^ISO|FERRY|HIE|20240401101500||ADT^A08^ADT_A01|ADT-5999|P|2.5.1\r" +
+		"PID|1||MRN100234^^^SPRINGCLINIC&2.16.840.1.113883.3.999.1&ISO^MR||Rivera^Ana^Lucia||19780214|F\r" +
+		"AL1|1|DA|7980^Penicillin G^RXNORM|SV\r"
+	b2, _, err := c.ConvertRaw([]byte(adt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := func(js string) string {
+		js = js[strings.Index(js, `"id":"`)+6:]
+		return js[:strings.IndexByte(js, '"')]
+	}
+	if got, want := id(resources(t, b2)["AllergyIntolerance"][0]), id(rs["AllergyIntolerance"][0]); got != want {
+		t.Errorf("AL1 allergy id %s, IAM allergy id %s: an A60 would not update what the ADT wrote", got, want)
+	}
+
+	b, _ = convertFile(t, c, "v2-adt-a47")
+	rs = resources(t, b)
+	if len(rs["Patient"]) != 2 {
+		t.Fatalf("patients: %v", rs["Patient"])
+	}
+	contains(t, "A47 new", rs["Patient"][0], `"value":"55777"`, `"use":"old"`, `"value":"55501"`, `"type":"replaces"`)
+	contains(t, "A47 old", rs["Patient"][1], `"active":false`, `"type":"replaced-by"`)
+
+	b, _ = convertFile(t, c, "v2-adt-a45")
+	rs = resources(t, b)
+	pid := id(rs["Patient"][0])
+	contains(t, "A45 Encounter", rs["Encounter"][0], `"value":"V2024031500042"`, `"subject":{"reference":"Patient/`+pid+`"}`)
+
+	b, res := convertFile(t, c, "v2-omg-o19")
+	rs = resources(t, b)
+	if res.MessageType != "OMG^O19" || len(rs["ServiceRequest"]) != 2 {
+		t.Fatalf("OMG: %s, %d service requests", res.MessageType, len(rs["ServiceRequest"]))
+	}
+	contains(t, "OMG ServiceRequest", rs["ServiceRequest"][0], `"value":"ORD-6001"`, `"status":"active","intent":"order","priority":"stat"`)
+}

@@ -573,7 +573,9 @@ var docStatus = map[string]string{
 }
 
 // document converts MDM^T02/T04/T06/T08/T10 to a DocumentReference whose
-// content is the OBX text (text/plain) and any ED attachments.
+// content is the OBX text (text/plain) and any ED attachments. The
+// notification-only events T01/T05/T09 are answered with a ContentError
+// naming TXA, unless the sender added OBX content anyway.
 func (x *conv) document() error {
 	txa, ok := x.m.Segment("TXA")
 	if !ok {
@@ -669,6 +671,12 @@ func (x *conv) document() error {
 		dr.Content = append([]fhir.DocumentReferenceContent{{Attachment: attachment("text/plain; charset=utf-8", data)}}, dr.Content...)
 	}
 	if len(dr.Content) == 0 {
+		if trig := x.m.Type().Trigger; notificationOnly[trig] {
+			// DocumentReference.content is 1..*: a metadata-only
+			// resource would be invalid FHIR, so the sender must send
+			// the document itself (T02/T04/T06/T08/T10 with OBX).
+			return &ContentError{Segment: "TXA", Pos: txa.Pos(), Field: "TXA", Reason: "MDM^" + trig + " notifies about a document without carrying it (TXA only, no OBX); FHIR DocumentReference requires content, send the document with OBX (MDM^T02/T04/T06/T08/T10)"}
+		}
 		return &ContentError{Segment: "OBX", Field: "OBX-5", Reason: "document has no content"}
 	}
 	x.focus = append(x.focus, x.add("DocumentReference", key, dr))

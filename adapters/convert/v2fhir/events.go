@@ -1,0 +1,179 @@
+package v2fhir
+
+import (
+	"strings"
+
+	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/adapters/hl7v2"
+)
+
+func init() {
+	handlers["ADT^A45"] = (*conv).adt // move visit: the PV1 visit now belongs to the PID patient
+	handlers["ADT^A47"] = (*conv).changeIdentifier
+	handlers["ADT^A60"] = (*conv).adverseReactions
+	handlers["OMG^O19"] = (*conv).orders
+	for _, t := range []string{"T01", "T05", "T09"} {
+		handlers["MDM^"+t] = (*conv).document
+	}
+}
+
+// notificationOnly are the MDM events whose message structure (MDM_T01)
+// has no OBX: they announce a document without carrying it.
+var notificationOnly = map[string]bool{"T01": true, "T03": true, "T05": true, "T07": true, "T09": true}
+
+// changeIdentifier converts ADT^A47: the PID patient's identifier MRG-1
+// was replaced by the one in PID-3. The record written under the old
+// identifier is marked inactive and replaced-by the PID patient (as for a
+// merge), and the PID patient keeps the old identifier with use "old", so
+// a search by the old number still finds it.
+func (x *conv) changeIdentifier() error {
+	pid, ok := x.m.Segment("PID")
+	if !ok {
+		return &ContentError{Segment: "PID", Field: "PID", Reason: "required segment missing"}
+	}
+	ref, err := x.patient(pid)
+	if err != nil {
+		return err
+	}
+	x.patientRef = ref
+	x.focus = append(x.focus, *ref)
+	if err := x.patientExtras(); err != nil {
+		return err
+	}
+	if err := x.merge(); err != nil {
+		return err
+	}
+	mrg, _ := x.m.Segment("MRG")
+	for _, rep := range mrg.Field(1).Reps() {
+		if id := x.cx(rep); id != nil && id.System != sysSSN {
+			id.Use = "old"
+			x.patientRes.Identifier = append(x.patientRes.Identifier, *id)
+		}
+	}
+	return nil
+}
+
+// allergySensitivity maps IAM-9 / IAR-3 (table 0436) to AllergyIntolerance.type.
+var allergySensitivity = map[string]string{"AL": "allergy", "IN": "intolerance", "AD": "intolerance", "SE": "intolerance"}
+
+// adverseReactions converts ADT^A60 (v2-to-FHIR "IAM to
+// AllergyIntolerance"): the patient (and visit), then one
+// AllergyIntolerance per IAM, with the NTE that follow it as notes and
+// the IAR that follow it as reactions. The resource key is the same as an
+// AL1's for that allergen, so an A60 update lands on the record an ADT's
+// AL1 wrote; IAM-7 (the sender's allergy id) is kept as an identifier.
+func (x *conv) adverseReactions() error {
+	if err := x.patientContext(); err != nil {
+		return err
+	}
+	var cur *fhir.AllergyIntolerance
+	var curSev string
+	n := 0
+	for _, seg := range x.m.Segments() {
+		switch seg.Name {
+		case "IAM":
+			a, sev, err := x.iam(seg)
+			if err != nil {
+				return err
+			}
+			cur, curSev = a, sev
+			n++
+		case "NTE":
+			if cur != nil {
+				if t := nteText(seg); t != "" {
+					cur.Note = append(cur.Note, fhir.Annotation{Text: t})
+				}
+			}
+		case "IAR":
+			if cur == nil {
+				continue
+			}
+			m := x.cwe(seg.Field(1).Rep(1), "")
+			if m == nil {
+				continue // reaction.manifestation is required
+			}
+			sev := allergySeverity[strings.ToUpper(seg.Field(2).Text(1))]
+			if sev == "" {
+				sev = curSev
+			}
+			r := fhir.AllergyIntoleranceReaction{Manifestation: []fhir.CodeableConcept{*m}, Severity: sev, Description: seg.Field(4).Trimmed()}
+			cur.Reaction = append(cur.Reaction, r)
+		case "PID", "PV1":
+			cur = nil
+		}
+	}
+	if n == 0 {
+		return &ContentError{Segment: "IAM", Field: "IAM", Reason: "required segment missing"}
+	}
+	return nil
+}
+
+// iam converts one IAM. IAM-17 (table 0438) sets the verification and
+// clinical status; an IAM-6 action D (delete) or status E (erroneous)
+// marks the record entered-in-error, which then carries no clinical status
+// (FHIR invariant ait-2).
+func (x *conv) iam(iam hl7v2.Segment) (*fhir.AllergyIntolerance, string, error) {
+	code := x.cwe(iam.Field(3).Rep(1), "")
+	if code == nil {
+		return nil, "", x.badField(iam, 3, "allergen is empty")
+	}
+	a := &fhir.AllergyIntolerance{ResourceType: "AllergyIntolerance", Patient: x.patientRef, Encounter: x.encRef, Code: code}
+	typ := strings.ToUpper(iam.Field(2).Text(1))
+	if c := allergyCategory[typ]; c != "" {
+		a.Category = []string{c}
+	}
+	switch {
+	case allergySensitivity[strings.ToUpper(iam.Field(9).Text(1))] != "":
+		a.Type = allergySensitivity[strings.ToUpper(iam.Field(9).Text(1))]
+	case strings.HasSuffix(typ, "A"):
+		a.Type = "allergy"
+	case strings.HasSuffix(typ, "I"):
+		a.Type = "intolerance"
+	}
+	clinical, verification := "active", ""
+	switch strings.ToUpper(iam.Field(17).Text(1)) {
+	case "C":
+		verification = "confirmed"
+	case "U", "P", "S":
+		verification = "unconfirmed"
+	case "I":
+		verification, clinical = "confirmed", "inactive"
+	case "E":
+		verification, clinical = "entered-in-error", ""
+	}
+	if strings.ToUpper(iam.Field(6).Text(1)) == "D" {
+		verification, clinical = "entered-in-error", ""
+	}
+	if clinical != "" {
+		a.ClinicalStatus = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", Code: clinical}}}
+	}
+	if verification != "" {
+		a.VerificationStatus = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification", Code: verification}}}
+	}
+	sev := allergySeverity[strings.ToUpper(iam.Field(4).Text(1))]
+	var manifest []fhir.CodeableConcept
+	for _, rep := range iam.Field(5).Reps() {
+		if cc := x.cwe(rep, ""); cc != nil {
+			manifest = append(manifest, *cc)
+		}
+	}
+	if len(manifest) > 0 {
+		a.Reaction = []fhir.AllergyIntoleranceReaction{{Manifestation: manifest, Severity: sev}}
+	} else if sev == "severe" {
+		a.Criticality = "high"
+	}
+	var err error
+	if a.OnsetDateTime, err = x.fieldDateTime(iam, 11); err != nil {
+		return nil, "", err
+	}
+	if a.RecordedDate, err = x.fieldDateTime(iam, 13); err != nil {
+		return nil, "", err
+	}
+	key := x.scopedKey("allergy", orStr(firstCode(code), code.Text))
+	a.Identifier = []fhir.Identifier{key}
+	if id := x.ei(iam.Field(7), "", "allergy-id"); id != nil {
+		a.Identifier = append(a.Identifier, *id)
+	}
+	x.focus = append(x.focus, x.add("AllergyIntolerance", key, a))
+	return a, sev, nil
+}
