@@ -6,6 +6,7 @@ type MessageHeader struct {
 	ResourceType string                     `json:"resourceType"` // "MessageHeader"
 	ID           string                     `json:"id,omitempty"`
 	Meta         *Meta                      `json:"meta,omitempty"`
+	Extension    []Extension                `json:"extension,omitempty"`
 	EventCoding  *Coding                    `json:"eventCoding,omitempty"`
 	EventURI     string                     `json:"eventUri,omitempty"`
 	Destination  []MessageHeaderDestination `json:"destination,omitempty"`

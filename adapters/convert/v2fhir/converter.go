@@ -85,7 +85,16 @@ type Converter struct {
 	// MaxEntries caps the entries of each bundle ConvertParts returns
 	// (default DefaultMaxEntries). Convert itself never splits.
 	MaxEntries int
+	// ZSegmentExtension copies each Z-segment's raw text into an extension
+	// (ZSegmentURL, valueString) on the MessageHeader, for receivers that
+	// read site-specific data without decoding the Binary. Off by default:
+	// the original message, Z-segments included, always travels in the
+	// Binary.
+	ZSegmentExtension bool
 }
+
+// ZSegmentURL is the extension carrying one Z-segment's encoded text.
+const ZSegmentURL = "https://ferry-health.org/fhir/StructureDefinition/v2-z-segment"
 
 // Result describes a converted message without PHI.
 type Result struct {
@@ -403,6 +412,9 @@ func (x *conv) finish() error {
 		box.dest[0] = d
 		mh.Destination = box.dest[:]
 	}
+	if x.c.ZSegmentExtension {
+		mh.Extension = x.zSegments()
+	}
 	x.add("MessageHeader", msgKey, mh)
 
 	bin := &box.bin
@@ -434,6 +446,39 @@ func (x *conv) finish() error {
 	}
 	x.add("Provenance", msgKey, prov)
 	return nil
+}
+
+// zSegments renders the message's Z-segments as extensions. The text is
+// the segment as encoded (v2 escapes intact); control characters, which a
+// FHIR string may not hold, become v2 hex escapes (\Xhh\).
+func (x *conv) zSegments() []fhir.Extension {
+	var out []fhir.Extension
+	esc := x.m.Delimiters().Escape
+	if esc == 0 {
+		esc = '\\'
+	}
+	for _, seg := range x.m.Segments() {
+		if len(seg.Name) != 3 || seg.Name[0] != 'Z' {
+			continue
+		}
+		raw := seg.Raw()
+		var b strings.Builder
+		b.Grow(len(raw))
+		for _, c := range raw {
+			if c < 0x20 && c != '\t' || c == 0x7f {
+				b.WriteByte(esc)
+				b.WriteByte('X')
+				b.WriteString(strings.ToUpper(hex.EncodeToString([]byte{c})))
+				b.WriteByte(esc)
+				continue
+			}
+			b.WriteByte(c)
+		}
+		if s := strings.TrimSpace(b.String()); s != "" {
+			out = append(out, fhir.Extension{URL: ZSegmentURL, ValueString: s})
+		}
+	}
+	return out
 }
 
 // Shared, read-only Provenance codes (not allocated per message).

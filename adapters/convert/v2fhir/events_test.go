@@ -1,8 +1,11 @@
 package v2fhir
 
 import (
+	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/ferry-health/ferry/adapters/fhir"
 )
 
 // TestOUL pins the OUL^R22 golden case: the SPM heads the specimen
@@ -97,4 +100,49 @@ func TestADTEvents(t *testing.T) {
 		t.Fatalf("OMG: %s, %d service requests", res.MessageType, len(rs["ServiceRequest"]))
 	}
 	contains(t, "OMG ServiceRequest", rs["ServiceRequest"][0], `"value":"ORD-6001"`, `"status":"active","intent":"order","priority":"stat"`)
+}
+
+// TestZSegmentExtension: with the option on, each Z-segment's encoded text
+// (escapes intact, control characters hex-escaped) rides on the
+// MessageHeader as valid FHIR; off, the MessageHeader carries none.
+func TestZSegmentExtension(t *testing.T) {
+	msg := "MSH|^~\\&|EHR|SPRINGCLINIC|FERRY|HIE|20240401101500||ADT^A08^ADT_A01|ADT-5998|P|2.5.1\r" +
+		"PID|1||MRN100234^^^HOSP^MR||Rivera^Ana||19780214|F\r" +
+		"ZPI|1|VIP^\"quoted\" \\T\\ <b>|loyalty\x01tier\r" +
+		"PV1|1|O|CLINIC1\r" +
+		"ZBE|2||\r"
+	c := testConverter(t)
+	b, _, err := c.ConvertRaw([]byte(msg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mh := resources(t, b)["MessageHeader"][0]
+	if strings.Contains(mh, "extension") {
+		t.Errorf("extension written with the option off: %s", mh)
+	}
+	c.ZSegmentExtension = true
+	b, _, err = c.ConvertRaw([]byte(msg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	js := marshal(t, b)
+	strictR4(t, js)
+	var hdr *fhir.MessageHeader
+	for _, e := range b.Entry {
+		if h, ok := e.Resource.(*fhir.MessageHeader); ok {
+			hdr = h
+		}
+	}
+	if hdr == nil || len(hdr.Extension) != 2 {
+		t.Fatalf("MessageHeader extensions: %+v", hdr)
+	}
+	want := []string{`ZPI|1|VIP^"quoted" \T\ <b>|loyalty\X01\tier`, `ZBE|2||`}
+	for i, e := range hdr.Extension {
+		if e.URL != ZSegmentURL || e.ValueString != want[i] {
+			t.Errorf("extension %d = %s %q, want %q", i, e.URL, e.ValueString, want[i])
+		}
+	}
+	if !bytes.Contains(js, []byte(`"extension": [`)) {
+		t.Error("extension missing from the JSON")
+	}
 }
