@@ -354,6 +354,8 @@ func setID(resource any, id string) {
 		r.ID = id
 	case *fhir.Specimen:
 		r.ID = id
+	case *fhir.MedicationDispense:
+		r.ID = id
 	default:
 		panic(fmt.Sprintf("v2fhir: setID: unhandled resource %T", resource))
 	}

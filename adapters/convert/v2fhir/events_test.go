@@ -146,3 +146,18 @@ func TestZSegmentExtension(t *testing.T) {
 		t.Error("extension missing from the JSON")
 	}
 }
+
+// TestDispense pins RDS^O13: RXD → MedicationDispense authorised by the
+// ORC's order, with the RXR route and NTE/RXD-9 notes.
+func TestDispense(t *testing.T) {
+	c := testConverter(t)
+	b, _ := convertFile(t, c, "v2-rds-o13")
+	rs := resources(t, b)
+	if len(rs["MedicationDispense"]) != 1 || len(rs["MedicationRequest"]) != 0 {
+		t.Fatalf("dispenses %d, requests %d", len(rs["MedicationDispense"]), len(rs["MedicationRequest"]))
+	}
+	contains(t, "MedicationDispense", rs["MedicationDispense"][0], `"status":"completed"`, `"code":"860975"`,
+		`"value":"RX-3001.1"`, `"value":"RX778812"`, `"authorizingPrescription":[{"type":"MedicationRequest","identifier":{`,
+		`"quantity":{"value":60,"unit":"tablet","system":"http://unitsofmeasure.org","code":"{tbl}"}`,
+		`"whenHandedOver":"2024-04-05T11:20:00-05:00"`, `{"text":"Generic substituted."}`, `"code":"PO"`, `"performer":[{"actor":{"reference":"Practitioner/`)
+}
