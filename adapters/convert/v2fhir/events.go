@@ -11,7 +11,9 @@ func init() {
 	handlers["ADT^A45"] = (*conv).adt // move visit: the PV1 visit now belongs to the PID patient
 	handlers["ADT^A47"] = (*conv).changeIdentifier
 	handlers["ADT^A60"] = (*conv).adverseReactions
+	handlers["ADT^A29"] = (*conv).deletePerson
 	handlers["OMG^O19"] = (*conv).orders
+	handlers["RDE^O25"] = (*conv).pharmacyOrders // refill authorization: RDE_O11's structure
 	for _, t := range []string{"T01", "T05", "T09"} {
 		handlers["MDM^"+t] = (*conv).document
 	}
@@ -50,6 +52,30 @@ func (x *conv) changeIdentifier() error {
 			x.patientRes.Identifier = append(x.patientRes.Identifier, *id)
 		}
 	}
+	return nil
+}
+
+// deletePerson converts ADT^A29 (delete person information, the reverse
+// of an A28). ferry never deletes at the receiver: the Patient is
+// rewritten from PID and marked inactive, which keeps its history and
+// what references it intact. The visit in PV1 is not written (the event
+// is about the person, not a visit).
+func (x *conv) deletePerson() error {
+	pid, ok := x.m.Segment("PID")
+	if !ok {
+		return &ContentError{Segment: "PID", Field: "PID", Reason: "required segment missing"}
+	}
+	ref, err := x.patient(pid)
+	if err != nil {
+		return err
+	}
+	x.patientRef = ref
+	x.focus = append(x.focus, *ref)
+	if err := x.patientExtras(); err != nil {
+		return err
+	}
+	inactive := false
+	x.patientRes.Active = &inactive
 	return nil
 }
 

@@ -161,3 +161,22 @@ func TestDispense(t *testing.T) {
 		`"quantity":{"value":60,"unit":"tablet","system":"http://unitsofmeasure.org","code":"{tbl}"}`,
 		`"whenHandedOver":"2024-04-05T11:20:00-05:00"`, `{"text":"Generic substituted."}`, `"code":"PO"`, `"performer":[{"actor":{"reference":"Practitioner/`)
 }
+
+// TestDeleteAndRefill pins A29 (the person is kept, marked inactive, no
+// visit written) and RDE^O25 (a refill request is an active order).
+func TestDeleteAndRefill(t *testing.T) {
+	c := testConverter(t)
+	b, _ := convertFile(t, c, "v2-adt-a29")
+	rs := resources(t, b)
+	if len(rs["Patient"]) != 1 || len(rs["Encounter"]) != 0 {
+		t.Fatalf("A29: %d patients, %d encounters", len(rs["Patient"]), len(rs["Encounter"]))
+	}
+	contains(t, "A29 Patient", rs["Patient"][0], `"value":"55888"`, `"active":false`)
+
+	b, res := convertFile(t, c, "v2-rde-o25")
+	rs = resources(t, b)
+	if res.MessageType != "RDE^O25" || len(rs["MedicationRequest"]) != 1 {
+		t.Fatalf("O25: %s, %d requests", res.MessageType, len(rs["MedicationRequest"]))
+	}
+	contains(t, "O25 MedicationRequest", rs["MedicationRequest"][0], `"status":"active","intent":"order"`, `"code":"860975"`)
+}

@@ -90,7 +90,7 @@ func orderStatus(orc hl7v2.Segment, cancelled string) string {
 		return "on-hold"
 	}
 	switch strings.ToUpper(orc.Field(1).Text(1)) {
-	case "NW", "RL", "XO", "SN", "OK", "SC", "RE", "XR", "CH":
+	case "NW", "RL", "XO", "SN", "OK", "SC", "RE", "XR", "CH", "RF":
 		return "active"
 	case "CA", "OC", "DC", "OD", "CR", "DR":
 		return cancelled
