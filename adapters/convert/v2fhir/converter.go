@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -109,12 +110,14 @@ type Result struct {
 	Entries int
 }
 
-// Supported lists the message types Convert handles, as "CODE^TRIGGER".
+// Supported lists the message types Convert handles, as "CODE^TRIGGER",
+// sorted.
 func Supported() []string {
 	out := make([]string, 0, len(handlers))
 	for k := range handlers {
 		out = append(out, k)
 	}
+	sort.Strings(out)
 	return out
 }
 

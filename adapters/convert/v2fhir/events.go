@@ -92,9 +92,10 @@ func (x *conv) adverseReactions() error {
 	if err := x.patientContext(); err != nil {
 		return err
 	}
+	// ADT_A60's adverse reaction group is optional: without IAM the
+	// message still updates the patient and visit.
 	var cur *fhir.AllergyIntolerance
 	var curSev string
-	n := 0
 	for _, seg := range x.m.Segments() {
 		switch seg.Name {
 		case "IAM":
@@ -103,7 +104,6 @@ func (x *conv) adverseReactions() error {
 				return err
 			}
 			cur, curSev = a, sev
-			n++
 		case "NTE":
 			if cur != nil {
 				if t := nteText(seg); t != "" {
@@ -127,9 +127,6 @@ func (x *conv) adverseReactions() error {
 		case "PID", "PV1":
 			cur = nil
 		}
-	}
-	if n == 0 {
-		return &ContentError{Segment: "IAM", Field: "IAM", Reason: "required segment missing"}
 	}
 	return nil
 }
