@@ -134,6 +134,9 @@ type HL7v2 struct {
 	// PID would otherwise blank the address an ADT feed sent. Use it when
 	// the same gateway carries the site's ADT feed.
 	PatientFromADTOnly bool `yaml:"patient_from_adt_only"`
+	// ZSegmentExtension copies each Z-segment's text into an extension on
+	// the MessageHeader (the whole message always travels in the Binary).
+	ZSegmentExtension bool `yaml:"z_segment_extension"`
 }
 
 // Location returns the time zone for v2 times without an offset.

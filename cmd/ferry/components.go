@@ -25,6 +25,7 @@ func converters(cfg *config.Config) map[string]pipeline.Converter {
 		Base:               cfg.Identifiers.Base,
 		Location:           cfg.HL7v2.Location(),
 		PatientFromADTOnly: cfg.HL7v2.PatientFromADTOnly,
+		ZSegmentExtension:  cfg.HL7v2.ZSegmentExtension,
 	}}
 	m := map[string]pipeline.Converter{
 		"hl7v2":       v2,
