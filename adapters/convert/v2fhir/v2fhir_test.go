@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 	_ "time/tzdata"
@@ -521,15 +520,6 @@ func benchmarkFile(b *testing.B, name string, encode bool) {
 	// Process CPU time per message (GC included): unlike ns/op it does
 	// not grow when other programs compete for the machine.
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/msg")
-}
-
-// cpuTime is the user plus system CPU time the process has used so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkADT measures parse + convert of an ADT^A01 (8 resources).
