@@ -46,6 +46,10 @@ func (g *gateway) report() ops.Status {
 			Accepted: st.Accepted, Errors: st.Errors, Rejects: st.Rejects, Open: st.Open})
 	}
 	r.Certificates = ops.ConfiguredCertificates(g.cfg, r.Now)
+	if g.audit != nil {
+		st := g.audit.Stats()
+		r.Audit = &st
+	}
 	return r
 }
 
@@ -124,6 +128,11 @@ func writeMetrics(w io.Writer, r ops.Status) {
 	m("ferry_ingest_queued_total", "counter", "Converted bundles queued.", float64(r.Ingest.Queued))
 	m("ferry_ingest_duplicates_total", "counter", "Inputs already seen, acknowledged and not queued again.", float64(r.Ingest.Duplicates))
 	m("ferry_ingest_quarantined_total", "counter", "Inputs kept in quarantine because they could not be converted.", float64(r.Ingest.Quarantined))
+	if a := r.Audit; a != nil {
+		m("ferry_audit_sent_total", "counter", "Audit messages written to the audit repository.", float64(a.Sent))
+		m("ferry_audit_pending", "gauge", "Audit messages spooled, waiting for the repository.", float64(a.Pending))
+		m("ferry_audit_dropped_total", "counter", "Audit messages lost (spool bound, full buffer).", float64(a.Dropped))
+	}
 	fmt.Fprintf(w, "# HELP ferry_mllp_messages_total MLLP messages by acknowledgement.\n# TYPE ferry_mllp_messages_total counter\n")
 	for _, s := range r.Sources {
 		fmt.Fprintf(w, "ferry_mllp_messages_total%s %d\n", labelString([]string{"source", s.Name, "ack", "accept"}), s.Accepted)
@@ -204,6 +213,12 @@ td,th{border:1px solid #ccc;padding:.3em .8em;text-align:left} th{background:#f3
 {{if .Sources}}<table><tr><th>Source</th><th>Address</th><th>Messages</th><th>Accepted</th><th>Errors</th><th>Rejected</th><th>Open connections</th></tr>
 {{range .Sources}}<tr><td>{{.Kind}}/{{.Name}}</td><td>{{.Address}}</td><td>{{.Messages}}</td><td>{{.Accepted}}</td><td>{{.Errors}}</td><td>{{.Rejects}}</td><td>{{.Open}}</td></tr>
 {{end}}</table>{{end}}
+{{with .Audit}}<h2>Audit trail (ATNA)</h2><table>
+<tr><th>Sent to the audit repository</th><td>{{.Sent}}</td></tr>
+<tr><th>Spooled, waiting</th><td{{if .Pending}} class="bad"{{end}}>{{.Pending}}</td></tr>
+<tr><th>Lost</th><td{{if .Dropped}} class="bad"{{end}}>{{.Dropped}}</td></tr>
+{{if .LastError}}<tr><th>Last error</th><td class="bad">{{.LastError}}</td></tr>{{end}}
+</table>{{end}}
 {{if .Certificates}}<h2>Certificates</h2><table><tr><th>Use</th><th>Expires</th><th>Days left</th></tr>
 {{range .Certificates}}<tr><td>{{.Use}}</td>{{if .Error}}<td colspan="2" class="bad">{{.Error}}</td>{{else}}<td>{{when .NotAfter}}</td><td{{if lt .DaysLeft 30}} class="bad"{{end}}>{{.DaysLeft}}</td>{{end}}</tr>
 {{end}}</table>{{end}}

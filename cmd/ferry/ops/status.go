@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ferry-health/ferry/transport/audit"
+
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/config/configtls"
 	"github.com/ferry-health/ferry/queue"
@@ -35,6 +37,8 @@ type Status struct {
 	Ingest       Ingest          `json:"ingest"`
 	Sources      []SourceStatus  `json:"sources"`
 	Certificates []CertStatus    `json:"certificates"`
+	// Audit is the ATNA audit trail's state; nil when audit is off.
+	Audit *audit.Stats `json:"audit,omitempty"`
 
 	// Online is true when the figures came from a running gateway.
 	Online bool `json:"-"`
