@@ -3,14 +3,18 @@ package pipeline
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/v2fhir"
+	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/diskq"
 )
@@ -187,5 +191,46 @@ func TestHL7ReportsZSegments(t *testing.T) {
 	}
 	if got := units[0].Attrs["z_segments"]; got != "ZPI,ZAL" {
 		t.Errorf("z_segments = %q, want ZPI,ZAL", got)
+	}
+}
+
+// TestHL7SplitsLargeResults: an ORU with more results than an exchange
+// takes in one transaction becomes ordered parts under one patient key,
+// each within the limit, and only the first carries the dedup key.
+func TestHL7SplitsLargeResults(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("MSH|^~\\&|LAB|CLINIC|FERRY|HIE|20261125083000||ORU^R01^ORU_R01|BIG-1|P|2.5.1\r" +
+		"PID|1||MRN-9^^^CLINIC^MR||Doe^Pat||19800101|F\r" +
+		"OBR|1|ORD-1|FIL-1|24323-8^Panel^LN|||20261125080000|||||||||||||||20261125083000|||F\r")
+	for i := 1; i <= 70; i++ {
+		fmt.Fprintf(&b, "OBX|%d|NM|%d-1^Analyte %d^LN||%d|mg/dL|||||F\r", i, 10000+i, i, i)
+	}
+	units, err := HL7{Conv: &v2fhir.Converter{}}.Convert(context.Background(), adapters.Raw{Body: []byte(b.String())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(units) < 2 {
+		t.Fatalf("got %d unit(s), want the bundle split", len(units))
+	}
+	var zero [32]byte
+	for i, u := range units {
+		if u.Err != nil {
+			t.Fatalf("unit %d: %v", i, u.Err)
+		}
+		var bundle struct {
+			Entry []json.RawMessage `json:"entry"`
+		}
+		if err := json.Unmarshal(u.Bundle, &bundle); err != nil {
+			t.Fatal(err)
+		}
+		if len(bundle.Entry) > fhir.MaxTransactionEntries {
+			t.Errorf("unit %d has %d entries", i, len(bundle.Entry))
+		}
+		if u.Key != units[0].Key || u.Key == "" {
+			t.Errorf("unit %d key %q, want the patient key %q", i, u.Key, units[0].Key)
+		}
+		if (u.Dedup != zero) != (i == 0) {
+			t.Errorf("unit %d dedup key set = %v", i, u.Dedup != zero)
+		}
 	}
 }
