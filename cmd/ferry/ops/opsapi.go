@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ferry-health/ferry/config/configopaque"
+
 	"github.com/ferry-health/ferry/queue/diskq"
 	"github.com/ferry-health/ferry/queue/durable"
 )
@@ -33,7 +35,9 @@ const TokenFile = "ops.token"
 
 // WriteToken creates a fresh random token in dataDir (mode 0600, replacing
 // an older one) and returns it.
-func WriteToken(dataDir string) (string, error) {
+// The token is a configopaque.String so that it prints as [REDACTED] if it
+// ever reaches a log line or an error.
+func WriteToken(dataDir string) (configopaque.String, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return "", fmt.Errorf("ops token: %w", err)
@@ -43,22 +47,22 @@ func WriteToken(dataDir string) (string, error) {
 	if err := durable.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("ops token: %w", err)
 	}
-	return tok, nil
+	return configopaque.String(tok), nil
 }
 
 // ReadToken reads the running gateway's token from dataDir.
-func ReadToken(dataDir string) (string, error) {
+func ReadToken(dataDir string) (configopaque.String, error) {
 	b, err := os.ReadFile(filepath.Join(dataDir, TokenFile))
 	if err != nil {
 		return "", fmt.Errorf("read ops token: %w", err)
 	}
-	return strings.TrimSpace(string(b)), nil
+	return configopaque.String(strings.TrimSpace(string(b))), nil
 }
 
 // Authorized checks a request's bearer token in constant time.
-func Authorized(r *http.Request, token string) bool {
+func Authorized(r *http.Request, token configopaque.String) bool {
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && token != "" && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
+	return ok && token != "" && subtle.ConstantTimeCompare([]byte(got), []byte(string(token))) == 1
 }
 
 // OpResult is the answer of an ops endpoint.
@@ -74,7 +78,7 @@ var ErrNoSuchItem = errors.New("no such item")
 
 // RemoteOp asks the gateway listening on addr to "retry" or "purge" the
 // dead letter id.
-func RemoteOp(ctx context.Context, addr, token, action, id string) error {
+func RemoteOp(ctx context.Context, addr string, token configopaque.String, action, id string) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	u := "http://" + addr + "/api/ops/deadletters/" + url.PathEscape(id) + "/" + action
@@ -82,7 +86,7 @@ func RemoteOp(ctx context.Context, addr, token, action, id string) error {
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", action, id, err)
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Authorization", "Bearer "+string(token))
 	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -114,7 +118,7 @@ type DeadLetterOps interface {
 // RegisterOpsHandlers adds POST /api/ops/deadletters/{id}/retry and
 // .../purge to mux, guarded by token. notFound tells whether an error
 // means the ID is unknown (diskq.ErrNotFound).
-func RegisterOpsHandlers(mux *http.ServeMux, q DeadLetterOps, token string, notFound func(error) bool) {
+func RegisterOpsHandlers(mux *http.ServeMux, q DeadLetterOps, token configopaque.String, notFound func(error) bool) {
 	// guarded answers JSON that no cache keeps, and only to a request
 	// with the token.
 	guarded := func(h http.HandlerFunc) http.HandlerFunc {
@@ -166,14 +170,14 @@ func RegisterOpsHandlers(mux *http.ServeMux, q DeadLetterOps, token string, notF
 
 // RemoteDeadLetter fetches one dead letter, body included, from the
 // gateway listening on addr.
-func RemoteDeadLetter(ctx context.Context, addr, token, id string) (*diskq.DeadLetter, error) {
+func RemoteDeadLetter(ctx context.Context, addr string, token configopaque.String, id string) (*diskq.DeadLetter, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/api/ops/deadletters/"+url.PathEscape(id), nil)
 	if err != nil {
 		return nil, fmt.Errorf("show %s: %w", id, err)
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Authorization", "Bearer "+string(token))
 	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 	resp, err := client.Do(req)
 	if err != nil {
