@@ -62,7 +62,10 @@
 // One writer goroutine owns the log. Put hands it an encoded record and
 // waits; the writer takes every record that is waiting, writes them with
 // one write and one fdatasync, and only then makes the items visible and
-// answers the producers (group commit). ACK and NACK records ride along in
+// answers the producers (group commit). The newest segment is kept filled
+// with written zeros ahead of the data (segment.prezero), so that a commit's
+// fdatasync does not also journal a size change; Close and rotation trim
+// the zeros, and replay reads them as the torn tail they look like. ACK and NACK records ride along in
 // the next batch without making the consumer wait: a crash before they
 // are synced only means a redelivery, which at-least-once allows. Sync
 // waits for them when a caller needs that.
@@ -687,13 +690,19 @@ func (q *Queue) Close(ctx context.Context) error {
 		go func() { <-q.writerDone; q.closeFiles(); unlockFile(q.lock) }()
 		return fmt.Errorf("close queue %s: %w", q.dir, ctx.Err())
 	}
-	err := q.closeFiles()
-	if uerr := unlockFile(q.lock); err == nil {
-		err = uerr
-	}
 	q.mu.Lock()
 	failed := q.failed
 	q.mu.Unlock()
+	var err error
+	if failed == nil {
+		err = q.cur.trimZeros()
+	}
+	if cerr := q.closeFiles(); err == nil {
+		err = cerr
+	}
+	if uerr := unlockFile(q.lock); err == nil {
+		err = uerr
+	}
 	if err == nil && failed != nil {
 		err = failed
 	}
@@ -809,6 +818,9 @@ func (q *Queue) commit(batch []*writeReq) {
 		start := time.Now()
 		_, err := seg.f.WriteAt(buf, seg.size)
 		if err == nil {
+			err = seg.prezero(seg.size + int64(len(buf)))
+		}
+		if err == nil {
 			err = datasync(seg.f)
 		}
 		q.syncTime = (3*q.syncTime + time.Since(start)) / 4
@@ -880,6 +892,10 @@ func (q *Queue) finish(batch []*writeReq, err error) {
 
 // rotate starts a new segment; the old one stays open for reads.
 func (q *Queue) rotate() error {
+	if err := q.cur.trimZeros(); err != nil {
+		q.log.Error("queue segment not trimmed; queue stopped", "reason", err.Error())
+		return err
+	}
 	seg, err := createSegment(q.dir, q.cur.idx+1, q.nextSeq)
 	if err != nil {
 		q.log.Error("queue segment not created; queue stopped", "reason", err.Error())

@@ -32,6 +32,7 @@ type segment struct {
 	path     string
 	f        *os.File
 	size     int64  // bytes of valid data (header included)
+	zeroEnd  int64  // the file holds written zeros from size up to here (see prezero)
 	live     int    // items whose newest PUT is here and whose ACK is not yet synced
 	firstSeq uint64 // next seq when the segment was created
 }
@@ -101,6 +102,46 @@ func createSegment(dir string, idx, firstSeq uint64) (*segment, error) {
 		return nil, err
 	}
 	return &segment{idx: idx, path: path, f: f, size: segHeaderLen, firstSeq: firstSeq}, nil
+}
+
+// prezeroBytes is how far ahead of the data the writer keeps the newest
+// segment filled with written zeros. An append inside that region changes
+// neither the file size nor the extent map, so the fdatasync that every
+// commit waits for writes only the data blocks and skips the file-system
+// journal; on ext4 that measured 100 µs against 160-180 µs for a plain
+// append (fallocate does not help: its extents are "unwritten" and the
+// first write converts them, which is journaled again). Zeros are never
+// a valid record (length 0), so replay treats them as a torn tail.
+const prezeroBytes = 1 << 20
+
+var zeroBlock = make([]byte, prezeroBytes)
+
+// prezero extends the written-zero region past end (where the data about
+// to be written stops), if needed. The caller syncs afterwards.
+func (s *segment) prezero(end int64) error {
+	if end+prezeroBytes/4 <= s.zeroEnd {
+		return nil
+	}
+	from := max(s.zeroEnd, end)
+	to := end + prezeroBytes
+	if _, err := s.f.WriteAt(zeroBlock[:to-from], from); err != nil {
+		return err
+	}
+	s.zeroEnd = to
+	return nil
+}
+
+// trimZeros cuts the pre-zeroed tail off a segment that takes no more
+// appends, and syncs, so that replay never sees it as damage.
+func (s *segment) trimZeros() error {
+	if s.zeroEnd <= s.size {
+		return nil
+	}
+	if err := s.f.Truncate(s.size); err != nil {
+		return fmt.Errorf("trim segment %s: %w", filepath.Base(s.path), err)
+	}
+	s.zeroEnd = 0
+	return datasync(s.f)
 }
 
 // scanResult is what scanning one segment found.
