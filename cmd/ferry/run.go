@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -40,8 +41,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return err
 		}
 		fmt.Fprintf(stderr, "ferry %s running: %s\n", version, prg.gw.Describe())
-		<-ctx.Done()
-		return prg.stopGateway()
+		select {
+		case <-ctx.Done():
+			return prg.stopGateway()
+		case ferr := <-prg.gw.Fatal():
+			// A component cannot go on (e.g. its listener died): stop
+			// cleanly and exit non-zero so a supervisor restarts us.
+			return errors.Join(ferr, prg.stopGateway())
+		}
 	}
 	svc, err := service.New(prg, serviceConfig(*cfgPath))
 	if err != nil {
