@@ -146,16 +146,20 @@ func (c *Converter) Convert(msg *hl7v2.Message, raw []byte) (*fhir.Bundle, Resul
 	if res.ControlID == "" {
 		return nil, res, &ContentError{Segment: "MSH", Pos: 1, Field: "MSH-10", Reason: "message control id is empty"}
 	}
+	x.msgSec = x.messageLabels()
 	if err := h(x); err != nil {
 		return nil, res, err
 	}
+	x.orderSec = nil
 	if err := x.finish(); err != nil {
 		return nil, res, err
 	}
+	meta := x.applyLabels()
 	res.PatientKey = x.patientKey
 	res.Entries = len(x.entries)
 	b := &fhir.Bundle{
 		ResourceType: "Bundle",
+		Meta:         meta,
 		Identifier:   &fhir.Identifier{System: x.system("message"), Value: res.ControlID},
 		Type:         "transaction",
 		Timestamp:    x.timestamp,
@@ -207,6 +211,9 @@ type conv struct {
 	encRes     *fhir.Encounter // the current encounter, for DG1
 	encKey     fhir.Identifier
 	focus      []fhir.Reference
+	msgSec     *labels         // MSH-8/26/27
+	orderSec   *labels         // ORC-28 of the current order group
+	entrySec   map[int]*labels // entry index → its order group's labels
 }
 
 func newConv(c *Converter, m *hl7v2.Message, raw []byte) *conv {
@@ -292,6 +299,7 @@ func (x *conv) add(resourceType string, key fhir.Identifier, resource any) fhir.
 		}
 	}
 	setID(resource, id)
+	x.noteOrderLabels(resourceType)
 	x.entries = append(x.entries, fhir.BundleEntry{FullURL: full, Resource: resource, Request: req})
 	x.targets = append(x.targets, ref)
 	return ref

@@ -29,6 +29,7 @@ func (x *conv) dispenses() error {
 		switch seg.Name {
 		case "ORC":
 			orc, md = seg, nil
+			x.enterOrder(seg)
 		case "RXD":
 			var err error
 			if md, err = x.dispense(orc, seg); err != nil {

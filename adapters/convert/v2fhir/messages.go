@@ -118,6 +118,7 @@ func (x *conv) oru() error {
 				return err
 			}
 			orc = seg
+			x.enterOrder(seg)
 		case "OBR":
 			if err := flushReport(); err != nil {
 				return err

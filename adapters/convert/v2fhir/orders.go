@@ -157,6 +157,7 @@ func (g *orderGroup) orcOrEmpty() hl7v2.Segment {
 }
 
 func (x *conv) serviceRequest(g *orderGroup) error {
+	x.enterOrder(g.orc)
 	ids, key := x.orderIDs(g.orc, g.obr)
 	if key.Value == "" {
 		// Neither placer nor filler number: the placer group number and
@@ -225,6 +226,7 @@ func (x *conv) vxu() error {
 		switch seg.Name {
 		case "ORC":
 			orc = seg
+			x.enterOrder(seg)
 		case "RXA":
 			var err error
 			if imm, err = x.immunization(orc, seg); err != nil {
@@ -350,6 +352,7 @@ func (x *conv) pharmacyOrders() error {
 		return &ContentError{Segment: "ORC", Field: "ORC", Reason: "required segment missing"}
 	}
 	for _, g := range groups {
+		x.enterOrder(g.orc)
 		med := x.cwe(g.rxe.Field(2).Rep(1), "")
 		if med == nil {
 			med = x.cwe(g.rxo.Field(1).Rep(1), "")

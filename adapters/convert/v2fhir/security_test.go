@@ -1,0 +1,75 @@
+package v2fhir
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/ferry-health/ferry/adapters/fhir"
+)
+
+func codes(sec []fhir.Coding) string {
+	var s []string
+	for _, c := range sec {
+		s = append(s, c.Code)
+	}
+	return strings.Join(s, ",")
+}
+
+// TestSecurityLabelsMessageLevel: MSH-8 and v2.8 MSH-26/27 label every
+// resource; the bundle carries one confidentiality code (the highest, V
+// over R) and the Part 2 policy, but not the refrain code NODSCLCD.
+func TestSecurityLabelsMessageLevel(t *testing.T) {
+	msh := "MSH|^~\\&|APP|FAC|FERRY|HIE|20240315083000|R|ADT^A04^ADT_A01|SEC-1|P|2.8|||AL|NE||UNICODE UTF-8|||||||" +
+		"|V^very restricted^HL70952|NODSCLCD^no disclosure^HL70953~42CFRPart2^Part 2^HL70953"
+	raw := msh + "\rEVN|A04|20240315082955\rPID|1||M1^^^FAC^MR||Doe^Ann||19800101|F\rPV1|1|O|CLINIC\r"
+	var c Converter
+	b, _, err := c.ConvertRaw([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := codes(b.Meta.Security); got != "V,42CFRPart2" {
+		t.Fatalf("bundle labels %q, want V,42CFRPart2", got)
+	}
+	for _, e := range b.Entry {
+		m, typ := metaOf(e.Resource)
+		if *m == nil {
+			t.Fatalf("%s unlabelled", typ)
+		}
+		if got := codes((*m).Security); got != "V,NODSCLCD,42CFRPart2" {
+			t.Errorf("%s labels %q", typ, got)
+		}
+	}
+}
+
+// TestSecurityLabelsORC28Table0177: ORC-28 "U" (usual control) is N, not
+// v3 unrestricted; a sensitivity code alone implies R; an unknown MSH-8
+// value is kept and implies R; unlabelled messages get no meta at all.
+func TestSecurityLabelsORC28Table0177(t *testing.T) {
+	var l labels
+	l.conf = -1
+	l.addTable0177("U", "")
+	if got := codes(l.coding()); got != "N" {
+		t.Errorf("U → %q, want N", got)
+	}
+	l = labels{conf: -1}
+	l.addTable0177("PSY", "")
+	if got := codes(l.coding()); got != "R,PSY" {
+		t.Errorf("PSY → %q, want R,PSY", got)
+	}
+	raw := "MSH|^~\\&|APP|FAC|FERRY|HIE|20240315083000|SECRET|ADT^A04|SEC-2|P|2.5.1\rPID|1||M1^^^FAC^MR||Doe^Ann\r"
+	var c Converter
+	b, _, err := c.ConvertRaw([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := codes(b.Meta.Security); got != "R,SECRET" {
+		t.Errorf("unknown MSH-8 → %q, want R,SECRET", got)
+	}
+	raw = strings.Replace(raw, "|SECRET|", "||", 1)
+	if b, _, err = c.ConvertRaw([]byte(raw)); err != nil {
+		t.Fatal(err)
+	}
+	if b.Meta != nil {
+		t.Errorf("unlabelled message got bundle meta %+v", b.Meta)
+	}
+}
