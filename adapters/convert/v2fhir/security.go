@@ -338,7 +338,6 @@ func (x *conv) applyLabels() *fhir.Meta {
 	return &fhir.Meta{Security: hwm.coding()}
 }
 
-
 // metaOf is the resource's meta and its type name (a type switch, like
 // setID, rather than reflection).
 func metaOf(resource any) (**fhir.Meta, string) {
