@@ -106,7 +106,22 @@ type Pipeline struct {
 	converters map[string]Converter
 	log        *slog.Logger
 	stats      *Stats
+	policy     Policy
+	held       *Held
+	onHeld     func(in adapters.Raw, unit, label string)
 }
+
+// SetPolicy makes the pipeline hold, in held, the units whose bundles carry
+// a label the policy lists, instead of queueing them (STANDARDS.md §7). A
+// held unit counts as accepted: it is stored durably, so the source is
+// acknowledged. onHeld, if not nil, is told of each decision (the audit
+// trail); it must not block. Call before the first Consume.
+func (p *Pipeline) SetPolicy(pol Policy, held *Held, onHeld func(in adapters.Raw, unit, label string)) {
+	p.policy, p.held, p.onHeld = pol, held, onHeld
+}
+
+// Held returns the store of units held by policy (nil without a policy).
+func (p *Pipeline) Held() *Held { return p.held }
 
 // ErrUnknownFormat is returned for a Raw.Format no converter handles.
 var ErrUnknownFormat = errors.New("no converter for this input format")
@@ -183,6 +198,14 @@ func (p *Pipeline) Consume(ctx context.Context, in adapters.Raw) error {
 			p.stats.Duplicates.Add(1)
 			continue
 		}
+		if held, err := p.hold(in, u); err != nil {
+			drop()
+			return err
+		} else if held {
+			drop()
+			p.remember(in, u)
+			continue
+		}
 		it := &queue.Item{Key: u.Key, Source: in.Source, Body: u.Bundle, BodyFile: u.BodyFile, Attrs: u.Attrs}
 		if err := p.queue.Put(ctx, it); err != nil {
 			return fmt.Errorf("%s: %s: queue: %w", in.Name, u.Name, err)
@@ -200,6 +223,41 @@ func (p *Pipeline) Consume(ctx context.Context, in adapters.Raw) error {
 		return queue.Permanent(joinUnitErrors(in.Name, failed))
 	}
 	return nil
+}
+
+// hold stores the unit in the held store when the policy holds it.
+func (p *Pipeline) hold(in adapters.Raw, u *Unit) (bool, error) {
+	if p.held == nil || !p.policy.Active() {
+		return false, nil
+	}
+	var label string
+	var held bool
+	if u.BodyFile != "" {
+		label, held = p.policy.HeldFile(u.BodyFile)
+	} else {
+		label, held = p.policy.Held(u.Bundle)
+	}
+	if !held {
+		return false, nil
+	}
+	if _, err := p.held.Put(in, u, label); err != nil {
+		return false, fmt.Errorf("%s: %s: held: %w", in.Name, u.Name, err)
+	}
+	p.stats.Held.Add(1)
+	if p.onHeld != nil {
+		p.onHeld(in, u.Name, label)
+	}
+	return true, nil
+}
+
+// remember keeps a stored unit's dedup key (best effort, see Deduper).
+func (p *Pipeline) remember(in adapters.Raw, u *Unit) {
+	var zero [32]byte
+	if p.dedup != nil && u.Dedup != zero {
+		if err := p.dedup.Remember(u.Dedup); err != nil {
+			p.log.Warn("dedup key not kept", "input", in.Name, "unit", u.Name, "error", err)
+		}
+	}
 }
 
 // seen reports whether the unit was queued before.

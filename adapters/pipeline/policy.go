@@ -1,0 +1,263 @@
+package pipeline
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/queue/durable"
+)
+
+// Policy is the destination's disclosure policy (STANDARDS.md §7): bundles
+// carrying one of the Hold security labels are not forwarded but held for
+// a person to review (HIPAA minimum necessary, 42 CFR Part 2 consent).
+type Policy struct {
+	// Hold lists security label codes: v3-Confidentiality codes ("R",
+	// "V"), sensitivity codes ("HIV", "SUD", "PSY" ...) or policies
+	// ("42CFRPart2"). A confidentiality code holds that level and above:
+	// holding "R" also holds "V", since a policy that kept restricted
+	// content back but let very restricted content through would be a
+	// downgrade.
+	Hold []string
+}
+
+// confLevel orders v3-Confidentiality codes (U < L < M < N < R < V).
+var confLevel = map[string]int{"U": 1, "L": 2, "M": 3, "N": 4, "R": 5, "V": 6}
+
+const systemConfidentiality = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
+
+// labelDoc is the little of a Bundle the policy reads: its meta.security
+// and each entry resource's meta.security. Everything else (base64 data
+// included) is skipped by the decoder without being kept.
+type labelDoc struct {
+	Meta  *labelMeta `json:"meta"`
+	Entry []struct {
+		Resource struct {
+			Meta *labelMeta `json:"meta"`
+		} `json:"resource"`
+	} `json:"entry"`
+}
+
+type labelMeta struct {
+	Security []struct {
+		System string `json:"system"`
+		Code   string `json:"code"`
+	} `json:"security"`
+}
+
+// Active reports whether the policy holds anything.
+func (p Policy) Active() bool { return len(p.Hold) > 0 }
+
+// Held reports whether bundle (FHIR JSON) carries a label the policy holds,
+// and which. A bundle whose labels cannot be read is held ("unreadable
+// labels"): when in doubt, nothing leaves.
+func (p Policy) Held(bundle []byte) (label string, held bool) {
+	if !p.Active() {
+		return "", false
+	}
+	var d labelDoc
+	if err := json.Unmarshal(bundle, &d); err != nil {
+		return "unreadable labels", true
+	}
+	if l, ok := p.match(d.Meta); ok {
+		return l, true
+	}
+	for i := range d.Entry {
+		if l, ok := p.match(d.Entry[i].Resource.Meta); ok {
+			return l, true
+		}
+	}
+	return "", false
+}
+
+// HeldFile is Held for a bundle spilled to a file (a fax of hundreds of
+// MB). It reads only the Bundle's own meta, which comes before the entries
+// and carries the high-water mark (DS4P; every ferry converter writes it),
+// token by token, so the entries, and their base64 data, are never loaded.
+// A file whose bundle meta cannot be read is held.
+func (p Policy) HeldFile(path string) (label string, held bool) {
+	if !p.Active() {
+		return "", false
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "unreadable labels", true
+	}
+	defer f.Close()
+	m, err := bundleMeta(f)
+	if err != nil {
+		return "unreadable labels", true
+	}
+	if l, ok := p.match(m); ok {
+		return l, true
+	}
+	return "", false
+}
+
+// bundleMeta reads a Bundle's top-level "meta" and stops at "entry" (or
+// the end of the object).
+func bundleMeta(r io.Reader) (*labelMeta, error) {
+	dec := json.NewDecoder(r)
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, errors.New("read bundle labels: not a JSON object")
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("read bundle labels: %w", err)
+		}
+		key, _ := t.(string)
+		switch key {
+		case "meta":
+			var m labelMeta
+			if err := dec.Decode(&m); err != nil {
+				return nil, fmt.Errorf("read bundle labels: %w", err)
+			}
+			return &m, nil
+		case "entry":
+			return nil, nil // no bundle meta before the entries: unlabelled
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return nil, fmt.Errorf("read bundle labels: %w", err)
+			}
+		}
+	}
+	return nil, nil
+}
+
+func (p Policy) match(m *labelMeta) (string, bool) {
+	if m == nil {
+		return "", false
+	}
+	for _, s := range m.Security {
+		for _, h := range p.Hold {
+			if s.Code == h {
+				return h, true
+			}
+			// A confidentiality hold covers the higher levels too.
+			if hl, ok := confLevel[h]; ok && (s.System == systemConfidentiality || s.System == "") {
+				if sl, ok := confLevel[s.Code]; ok && sl >= hl {
+					return s.Code, true
+				}
+			}
+		}
+	}
+	return "", false
+}
+
+// Held keeps the bundles the policy holds, each with its reason, until a
+// person releases or discards them: one JSON file per unit, written and
+// fsynced like the quarantine's before the source is acknowledged.
+type Held struct {
+	dir string
+}
+
+// HeldEntry is one held unit as stored on disk. Bundle is the converted
+// FHIR bundle; a spilled bundle is stored next to the entry as
+// <id>.bundle.json and named by BundleFile.
+type HeldEntry struct {
+	ID         string            `json:"id"`
+	Source     string            `json:"source"`
+	Format     string            `json:"format"`
+	Name       string            `json:"name"`
+	Unit       string            `json:"unit"`
+	Label      string            `json:"label"`
+	Reason     string            `json:"reason"`
+	Key        string            `json:"key,omitempty"`
+	Attrs      map[string]string `json:"attrs,omitempty"`
+	Received   time.Time         `json:"received"`
+	Stored     time.Time         `json:"stored"`
+	Bundle     json.RawMessage   `json:"bundle,omitempty"`
+	BundleFile string            `json:"bundleFile,omitempty"`
+}
+
+// OpenHeld creates dir if needed.
+func OpenHeld(dir string) (*Held, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create held store %q: %w", dir, err)
+	}
+	return &Held{dir: dir}, nil
+}
+
+// Dir is the store's directory.
+func (h *Held) Dir() string { return h.dir }
+
+// Put stores unit u of input in, held because of label, and returns the
+// entry id. A spilled bundle (u.BodyFile) is copied into the store; the
+// caller still owns and removes u.BodyFile.
+func (h *Held) Put(in adapters.Raw, u *Unit, label string) (string, error) {
+	e := HeldEntry{
+		ID:       ulid.Make().String(),
+		Source:   in.Source,
+		Format:   in.Format,
+		Name:     in.Name,
+		Unit:     u.Name,
+		Label:    label,
+		Reason:   "held by policy: " + label,
+		Key:      u.Key,
+		Attrs:    u.Attrs,
+		Received: in.Received,
+		Stored:   time.Now().UTC(),
+	}
+	if u.BodyFile != "" {
+		e.BundleFile = e.ID + ".bundle.json"
+		if err := durable.CopyFile(u.BodyFile, filepath.Join(h.dir, e.BundleFile), 0o600); err != nil {
+			return "", fmt.Errorf("store held bundle: %w", err)
+		}
+	} else if json.Valid(u.Bundle) {
+		e.Bundle = u.Bundle
+	} else {
+		e.Bundle, _ = json.Marshal(string(u.Bundle))
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(e); err != nil {
+		return "", fmt.Errorf("encode held entry: %w", err)
+	}
+	if err := durable.WriteFile(filepath.Join(h.dir, e.ID+".json"), buf.Bytes(), 0o600); err != nil {
+		return "", fmt.Errorf("store held entry: %w", err)
+	}
+	return e.ID, nil
+}
+
+// List returns the held entries' ids, oldest first.
+func (h *Held) List() ([]string, error) {
+	des, err := os.ReadDir(h.dir)
+	if err != nil {
+		return nil, fmt.Errorf("read held store: %w", err)
+	}
+	var ids []string
+	for _, de := range des {
+		n := de.Name()
+		if strings.HasSuffix(n, ".json") && !strings.HasSuffix(n, ".bundle.json") && !durable.IsTemp(n) {
+			ids = append(ids, strings.TrimSuffix(n, ".json"))
+		}
+	}
+	sort.Strings(ids)
+	return ids, nil
+}
+
+// Get reads one entry.
+func (h *Held) Get(id string) (*HeldEntry, error) {
+	b, err := os.ReadFile(filepath.Join(h.dir, filepath.Base(id)+".json"))
+	if err != nil {
+		return nil, fmt.Errorf("read held entry: %w", err)
+	}
+	var e HeldEntry
+	if err := json.Unmarshal(b, &e); err != nil {
+		return nil, fmt.Errorf("decode held entry %s: %w", id, err)
+	}
+	return &e, nil
+}

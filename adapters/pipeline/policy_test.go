@@ -1,0 +1,155 @@
+package pipeline
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/convert/v2fhir"
+	"github.com/ferry-health/ferry/queue/diskq"
+)
+
+// newPolicyPipeline is a real v2 pipeline (diskq queue, quarantine, held
+// store on disk) with the given hold list.
+func newPolicyPipeline(t *testing.T, hold ...string) (*Pipeline, *diskq.Queue, *Held, *[]string) {
+	t.Helper()
+	dir := t.TempDir()
+	q, err := diskq.Open(filepath.Join(dir, "queue"), diskq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close(context.Background()) })
+	quar, err := OpenQuarantine(filepath.Join(dir, "quarantine"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := OpenHeld(filepath.Join(dir, "held"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := New(q, memSeen{}, quar, map[string]Converter{"hl7v2": HL7{Conv: &v2fhir.Converter{}}}, nil)
+	var decisions []string
+	p.SetPolicy(Policy{Hold: hold}, held, func(_ adapters.Raw, unit, label string) {
+		decisions = append(decisions, unit+": "+label)
+	})
+	return p, q, held, &decisions
+}
+
+func golden(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "convert", name, "input.hl7"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestPolicyHoldsRestrictedADT: a protected visit (PV2-22 Y → R) is stored
+// in the held store, not queued, and Consume returns nil (the MLLP
+// listener answers AA: the input is safe on disk). An unlabelled ADT flows.
+func TestPolicyHoldsRestrictedADT(t *testing.T) {
+	p, q, held, decisions := newPolicyPipeline(t, "V", "R")
+	ctx := context.Background()
+	if err := p.Consume(ctx, adapters.Raw{Source: "mllp", Format: "hl7v2", Name: "restricted", Body: golden(t, "v2-adt-a01-restricted")}); err != nil {
+		t.Fatalf("held input not accepted: %v", err)
+	}
+	if n := q.Len(); n != 0 {
+		t.Fatalf("restricted ADT queued (%d items)", n)
+	}
+	ids, err := held.List()
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("held entries %v, %v", ids, err)
+	}
+	e, err := held.Get(ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Reason != "held by policy: R" || e.Label != "R" || !strings.Contains(string(e.Bundle), `"Bundle"`) {
+		t.Fatalf("held entry: reason %q label %q bundle %d bytes", e.Reason, e.Label, len(e.Bundle))
+	}
+	if got := p.Stats().Held.Load(); got != 1 {
+		t.Fatalf("Stats.Held = %d", got)
+	}
+	if len(*decisions) != 1 {
+		t.Fatalf("decisions %v", *decisions)
+	}
+
+	if err := p.Consume(ctx, adapters.Raw{Source: "mllp", Format: "hl7v2", Name: "plain", Body: golden(t, "v2-adt-a01")}); err != nil {
+		t.Fatal(err)
+	}
+	if n := q.Len(); n != 1 {
+		t.Fatalf("unlabelled ADT not queued (%d items)", n)
+	}
+	if got := p.Stats().Held.Load(); got != 1 {
+		t.Fatalf("unlabelled ADT held (Stats.Held = %d)", got)
+	}
+}
+
+// TestPolicyHoldsPart2: an ADT labelled SUD and 42CFRPart2 (MSH-26/27,
+// v2.8) is held when the policy lists 42CFRPart2, even though nothing in
+// the policy names its confidentiality; a policy listing only HIV lets it
+// through.
+func TestPolicyHoldsPart2(t *testing.T) {
+	msg := "MSH|^~\\&|APP|FAC|FERRY|HIE|20240315083000||ADT^A04^ADT_A01|P2-1|P|2.8|||AL|NE|||||||||" +
+		"SUD^substance use disorder^HL70952|42CFRPart2^Part 2^HL70953\r" +
+		"EVN|A04|20240315082955\rPID|1||M1^^^FAC^MR||Doe^Ann||19800101|F\rPV1|1|O|CLINIC\r"
+	p, q, held, _ := newPolicyPipeline(t, "42CFRPart2")
+	if err := p.Consume(context.Background(), adapters.Raw{Format: "hl7v2", Name: "p2", Body: []byte(msg)}); err != nil {
+		t.Fatal(err)
+	}
+	ids, _ := held.List()
+	if q.Len() != 0 || len(ids) != 1 {
+		t.Fatalf("queued %d, held %d", q.Len(), len(ids))
+	}
+	if e, _ := held.Get(ids[0]); e.Label != "42CFRPart2" {
+		t.Fatalf("label %q", e.Label)
+	}
+
+	p, q, held, _ = newPolicyPipeline(t, "HIV")
+	if err := p.Consume(context.Background(), adapters.Raw{Format: "hl7v2", Name: "p2", Body: []byte(msg)}); err != nil {
+		t.Fatal(err)
+	}
+	ids, _ = held.List()
+	if q.Len() != 1 || len(ids) != 0 {
+		t.Fatalf("HIV-only policy: queued %d, held %d", q.Len(), len(ids))
+	}
+}
+
+// TestPolicyLabels: confidentiality holds cover higher levels; labels on
+// an entry resource count; unreadable bundles are held; spilled bundles
+// are judged by the bundle's own meta, read before the entries.
+func TestPolicyLabels(t *testing.T) {
+	pol := Policy{Hold: []string{"R"}}
+	cases := []struct {
+		bundle string
+		label  string
+		held   bool
+	}{
+		{`{"resourceType":"Bundle","meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-Confidentiality","code":"V"}]}}`, "V", true},
+		{`{"resourceType":"Bundle","meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-Confidentiality","code":"N"}]}}`, "", false},
+		{`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Binary","meta":{"security":[{"code":"R"}]},"data":"AAAA"}}]}`, "R", true},
+		{`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient"}}]}`, "", false},
+		{`{"resourceType":"Bund`, "unreadable labels", true},
+	}
+	for _, c := range cases {
+		if l, h := pol.Held([]byte(c.bundle)); l != c.label || h != c.held {
+			t.Errorf("Held(%s) = %q, %v; want %q, %v", c.bundle, l, h, c.label, c.held)
+		}
+		f := filepath.Join(t.TempDir(), "b.json")
+		os.WriteFile(f, []byte(c.bundle), 0o600)
+		l, h := pol.HeldFile(f)
+		if strings.Contains(c.bundle, `"entry"`) && !strings.Contains(c.bundle, `"meta":{"security":[{"system"`) {
+			// Only entry labels: HeldFile reads the bundle meta alone.
+			continue
+		}
+		if l != c.label || h != c.held {
+			t.Errorf("HeldFile(%s) = %q, %v; want %q, %v", c.bundle, l, h, c.label, c.held)
+		}
+	}
+	if _, h := (Policy{}).Held([]byte("garbage")); h {
+		t.Error("an empty policy holds")
+	}
+}
