@@ -100,6 +100,13 @@ type Exchange struct {
 	TLS     configtls.ClientConfig `yaml:"tls"`
 	Retry   Retry                  `yaml:"retry"`
 	Workers int                    `yaml:"workers"`
+	// Hold lists the security labels this exchange may not receive
+	// without review (STANDARDS.md §7): bundles carrying one are kept in
+	// <data_dir>/held, acknowledged to the sender, and audited, instead of
+	// forwarded. Codes are v3-Confidentiality ("R" holds R and V),
+	// v3-ActCode sensitivity ("HIV", "SUD", "PSY" ...) or policy
+	// ("42CFRPart2"). Empty: everything is forwarded.
+	Hold []string `yaml:"hold"`
 }
 
 // Retry is the delivery backoff policy.

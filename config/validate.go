@@ -121,6 +121,11 @@ func (c *Config) validate() []Problem {
 	if c.Exchange.Workers < 1 || c.Exchange.Workers > 256 {
 		add("exchange.workers", "must be from 1 to 256, got %d", c.Exchange.Workers)
 	}
+	for i, code := range c.Exchange.Hold {
+		if !securityCodes[code] {
+			add(fmt.Sprintf("exchange.hold[%d]", i), "unknown security label %q (want a v3-Confidentiality code such as R or V, a sensitivity code such as HIV, SUD, PSY, or 42CFRPart2)", code)
+		}
+	}
 	if c.Queue.MaxBytes < 1<<20 {
 		add("queue.max_bytes", "must be at least 1048576 (1 MiB), got %d", c.Queue.MaxBytes)
 	}
@@ -265,4 +270,16 @@ func pathAtLine(root *yaml.Node, line int) string {
 		return ""
 	}
 	return walk(root, "")
+}
+
+// securityCodes are the label codes exchange.hold may name: v3-Confidentiality,
+// the v3-ActCode sensitivity codes of the DS4P IG and the 42 CFR Part 2
+// privacy law code. Refrain and obligation codes (NODSCLCD, MASK) say how
+// to handle data, not what it is, so a hold on them is refused.
+var securityCodes = map[string]bool{
+	"U": true, "L": true, "M": true, "N": true, "R": true, "V": true,
+	"ETH": true, "SUD": true, "ETHUD": true, "OPIOIDUD": true, "COCAINEUD": true,
+	"PSY": true, "PSYTHPN": true, "MH": true, "BH": true, "HIV": true, "STD": true,
+	"SDV": true, "SEX": true, "SICKLE": true, "TBOO": true, "CEL": true, "EMP": true,
+	"42CFRPart2": true,
 }
