@@ -108,7 +108,7 @@ type Pipeline struct {
 	stats      *Stats
 	policy     Policy
 	held       *Held
-	onHeld     func(in adapters.Raw, unit, label string)
+	onHeld     func(in adapters.Raw, u *Unit, label string)
 }
 
 // SetPolicy makes the pipeline hold, in held, the units whose bundles carry
@@ -116,7 +116,7 @@ type Pipeline struct {
 // held unit counts as accepted: it is stored durably, so the source is
 // acknowledged. onHeld, if not nil, is told of each decision (the audit
 // trail); it must not block. Call before the first Consume.
-func (p *Pipeline) SetPolicy(pol Policy, held *Held, onHeld func(in adapters.Raw, unit, label string)) {
+func (p *Pipeline) SetPolicy(pol Policy, held *Held, onHeld func(in adapters.Raw, u *Unit, label string)) {
 	p.policy, p.held, p.onHeld = pol, held, onHeld
 }
 
@@ -245,7 +245,7 @@ func (p *Pipeline) hold(in adapters.Raw, u *Unit) (bool, error) {
 	}
 	p.stats.Held.Add(1)
 	if p.onHeld != nil {
-		p.onHeld(in, u.Name, label)
+		p.onHeld(in, u, label)
 	}
 	return true, nil
 }

@@ -32,8 +32,8 @@ func newPolicyPipeline(t *testing.T, hold ...string) (*Pipeline, *diskq.Queue, *
 	}
 	p := New(q, memSeen{}, quar, map[string]Converter{"hl7v2": HL7{Conv: &v2fhir.Converter{}}}, nil)
 	var decisions []string
-	p.SetPolicy(Policy{Hold: hold}, held, func(_ adapters.Raw, unit, label string) {
-		decisions = append(decisions, unit+": "+label)
+	p.SetPolicy(Policy{Hold: hold}, held, func(_ adapters.Raw, u *Unit, label string) {
+		decisions = append(decisions, u.Name+": "+label)
 	})
 	return p, q, held, &decisions
 }
