@@ -153,11 +153,14 @@ type Queue struct {
 	reqs       chan *writeReq
 	writerDone chan struct{}
 	inflight   sync.WaitGroup // senders on reqs; Close waits before closing it
+	syncq      chan *written  // written batches, from writeLoop to syncLoop
+	pending    sync.WaitGroup // batches in syncq or being synced
 	wbuf       []byte         // writer-owned batch buffer
-	commits    atomic.Int64   // write+sync rounds, for tests and tuning
+	wseq       uint64         // writer-owned: the next seq to assign
+	commits    atomic.Int64   // sync rounds, for tests and tuning
 	activePuts atomic.Int64   // Put calls in progress
-	expect     int            // writer-owned: Puts in flight at the last answer
-	syncTime   time.Duration  // writer-owned: moving average of write+sync
+	expect     atomic.Int64   // Puts in flight at the last answer
+	syncTime   atomic.Int64   // moving average of a sync, in ns
 
 	mu        sync.Mutex
 	closed    bool
@@ -240,6 +243,7 @@ func Open(dir string, opts Options) (*Queue, error) {
 		log:        log,
 		lock:       lock,
 		reqs:       make(chan *writeReq, 256),
+		syncq:      make(chan *written, 256),
 		writerDone: make(chan struct{}),
 		notify:     make(chan struct{}),
 		keys:       map[string]*keyState{},
@@ -249,6 +253,8 @@ func Open(dir string, opts Options) (*Queue, error) {
 		unlockFile(lock)
 		return nil, fmt.Errorf("open queue %s: %w", dir, err)
 	}
+	q.wseq = q.nextSeq
+	q.cur.wend = q.cur.size
 	go q.writeLoop()
 	return q, nil
 }
@@ -722,25 +728,35 @@ func (q *Queue) closeFiles() error {
 	return errors.Join(errs...)
 }
 
-// writeLoop is the single writer: it takes every waiting request, commits
-// them with one write and one sync, and answers them.
+// writeLoop is the single writer: it takes every waiting request, writes
+// them with one write and hands them to syncLoop, which syncs and answers
+// them. The two overlap (pipelined group commit): while the disk syncs one
+// batch, the writer already gathers and writes the next, and the next
+// sync covers everything written meanwhile. A producer is answered only by
+// a sync that started after its record was written, so every ACK still
+// follows the fdatasync of its own bytes.
 //
 // Batching only what is already waiting splits N closed-loop producers
 // into two halves that take turns (one half is answered while the other
 // waits for the next sync), so each sync carries N/2 items. To merge them,
-// the writer remembers how many Puts were in flight when it answered the
-// last batch and, if fewer than that are waiting now, waits for the rest
+// the writer remembers how many Puts were in flight when the last batch
+// was answered and, if fewer than that are waiting now, waits for the rest
 // a little: at most one recent sync time. A lone producer pays nothing;
 // for N closed-loop producers N/(sync+wait) is never less than the N/2
 // per sync of the split, and it doubles when they all make it (the idea
 // of PostgreSQL's commit_delay, sized by measurement, not configuration).
 func (q *Queue) writeLoop() {
-	defer close(q.writerDone)
-	var batch []*writeReq
+	syncDone := make(chan struct{})
+	go q.syncLoop(syncDone)
+	defer func() {
+		close(q.syncq)
+		<-syncDone
+		close(q.writerDone)
+	}()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for r := range q.reqs {
-		batch = append(batch[:0], r)
+		batch := []*writeReq{r}
 		size, puts := len(r.rec), 0
 		if r.put != nil {
 			puts++
@@ -753,11 +769,12 @@ func (q *Queue) writeLoop() {
 			select {
 			case r, ok = <-q.reqs:
 			default:
-				if puts == 0 || puts >= q.expect || q.syncTime <= 0 {
+				syncTime := time.Duration(q.syncTime.Load())
+				if puts == 0 || puts >= int(q.expect.Load()) || syncTime <= 0 {
 					break drain
 				}
 				if deadline.IsZero() {
-					deadline = time.Now().Add(min(q.syncTime, maxCommitDelay))
+					deadline = time.Now().Add(min(syncTime, maxCommitDelay))
 				}
 				wait := time.Until(deadline)
 				if wait <= 0 {
@@ -780,18 +797,30 @@ func (q *Queue) writeLoop() {
 				puts++
 			}
 		}
-		q.commit(batch)
-		clear(batch)
+		q.write(batch)
 	}
 }
 
-// commit writes and syncs one batch, then publishes its items.
-func (q *Queue) commit(batch []*writeReq) {
-	q.mu.Lock()
-	failed := q.failed
-	q.mu.Unlock()
-	if failed == nil && q.cur.size >= q.opts.SegmentBytes {
-		failed = q.rotate()
+// written is a batch the writer has written and syncLoop has yet to sync.
+type written struct {
+	batch   []*writeReq
+	seg     *segment
+	n       int64  // bytes written to seg
+	nextSeq uint64 // the writer's next seq after this batch
+}
+
+// write assigns seqs to one batch, writes it to the newest segment and
+// hands it to syncLoop.
+func (q *Queue) write(batch []*writeReq) {
+	failed := q.failedErr()
+	if failed == nil && q.cur.wend >= q.opts.SegmentBytes {
+		// Rotation and relocation expect the log to be synced and
+		// published up to its end: let syncLoop catch up first.
+		q.pending.Wait()
+		failed = q.failedErr()
+		if failed == nil {
+			failed = q.rotate()
+		}
 		if failed == nil {
 			failed = q.relocateOldest()
 		}
@@ -802,73 +831,142 @@ func (q *Queue) commit(batch []*writeReq) {
 	}
 	seg := q.cur
 	buf := q.wbuf[:0]
-	seq := q.nextSeq
+	seq := q.wseq
 	for _, r := range batch {
 		if r.put != nil {
 			setSeq(r.rec, seq)
 			sealRecord(r.rec)
 			r.put.seq = seq
 			r.put.seg = seg
-			r.put.off = seg.size + int64(len(buf))
+			r.put.off = seg.wend + int64(len(buf))
 			seq++
 		}
 		buf = append(buf, r.rec...)
 	}
 	if len(buf) > 0 {
-		start := time.Now()
-		_, err := seg.f.WriteAt(buf, seg.size)
+		_, err := seg.f.WriteAt(buf, seg.wend)
 		if err == nil {
-			err = seg.prezero(seg.size + int64(len(buf)))
+			err = seg.prezero(seg.wend + int64(len(buf)))
 		}
-		if err == nil {
-			err = datasync(seg.f)
-		}
-		q.syncTime = (3*q.syncTime + time.Since(start)) / 4
 		if err != nil {
-			// After a failed write or fsync the file's tail is unknown
-			// (see "fsyncgate"): stop taking items until reopened.
+			// After a failed write the file's tail is unknown: stop
+			// taking items until reopened.
 			err = fmt.Errorf("write queue segment %s: %w", filepath.Base(seg.path), err)
 			q.log.Error("queue write failed; queue stopped", "reason", err.Error())
 			q.finish(batch, err)
 			return
 		}
-		q.commits.Add(1)
+		seg.wend += int64(len(buf))
 	}
+	n := int64(len(buf))
 	if cap(buf) <= maxBatchBytes {
 		q.wbuf = buf[:0]
 	} else {
 		q.wbuf = nil
 	}
+	q.wseq = seq
+	q.pending.Add(1)
+	q.syncq <- &written{batch: batch, seg: seg, n: n, nextSeq: seq}
+}
+
+// syncLoop syncs what the writer has written, every batch waiting with
+// one fdatasync, then publishes the items and answers the producers.
+func (q *Queue) syncLoop(done chan<- struct{}) {
+	defer close(done)
+	var group []*written
+	for w := range q.syncq {
+		group = append(group[:0], w)
+	more:
+		for {
+			select {
+			case w, ok := <-q.syncq:
+				if !ok {
+					break more
+				}
+				group = append(group, w)
+			default:
+				break more
+			}
+		}
+		q.commit(group)
+		for range group {
+			q.pending.Done()
+		}
+		clear(group)
+	}
+}
+
+// commit syncs a group of written batches, then publishes their items.
+func (q *Queue) commit(group []*written) {
+	failed := q.failedErr()
+	if failed == nil {
+		start := time.Now()
+		var synced *segment
+		for _, w := range group {
+			if w.n == 0 || w.seg == synced {
+				continue
+			}
+			if err := datasync(w.seg.f); err != nil {
+				// After a failed fsync the file's tail is unknown
+				// (see "fsyncgate"): stop taking items until reopened.
+				failed = fmt.Errorf("sync queue segment %s: %w", filepath.Base(w.seg.path), err)
+				q.log.Error("queue sync failed; queue stopped", "reason", failed.Error())
+				break
+			}
+			synced = w.seg
+		}
+		if synced != nil && failed == nil {
+			old := time.Duration(q.syncTime.Load())
+			q.syncTime.Store(int64((3*old + time.Since(start)) / 4))
+			q.commits.Add(1)
+		}
+	}
+	if failed != nil {
+		for _, w := range group {
+			q.finish(w.batch, failed)
+		}
+		return
+	}
 
 	q.mu.Lock()
-	q.nextSeq = seq
-	seg.size += int64(len(buf))
-	for _, r := range batch {
-		if m := r.put; m != nil {
-			q.reserved -= m.bytes()
-			q.liveBytes += m.bytes()
-			seg.live++
-			q.enqueueLocked(m)
-		}
-		if r.settles != nil {
-			r.settles.live--
+	for _, w := range group {
+		q.nextSeq = w.nextSeq
+		w.seg.size += w.n
+		for _, r := range w.batch {
+			if m := r.put; m != nil {
+				q.reserved -= m.bytes()
+				q.liveBytes += m.bytes()
+				w.seg.live++
+				q.enqueueLocked(m)
+			}
+			if r.settles != nil {
+				r.settles.live--
+			}
 		}
 	}
 	q.mu.Unlock()
-	q.expect = int(q.activePuts.Load())
-	for _, r := range batch {
-		if r.done != nil {
-			r.done <- nil
-		}
-		if r.remove != "" {
-			// The settlement is durable now. A crash before this
-			// removal leaves an orphan, which Open deletes.
-			if err := os.Remove(r.remove); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				q.log.Warn("queue body file not removed", "file", filepath.Base(r.remove), "reason", err.Error())
+	q.expect.Store(q.activePuts.Load())
+	for _, w := range group {
+		for _, r := range w.batch {
+			if r.done != nil {
+				r.done <- nil
+			}
+			if r.remove != "" {
+				// The settlement is durable now. A crash before this
+				// removal leaves an orphan, which Open deletes.
+				if err := os.Remove(r.remove); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					q.log.Warn("queue body file not removed", "file", filepath.Base(r.remove), "reason", err.Error())
+				}
 			}
 		}
 	}
 	q.deleteSettledSegments()
+}
+
+func (q *Queue) failedErr() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.failed
 }
 
 // finish fails a batch and the queue with err.

@@ -62,16 +62,17 @@ func (q *Queue) relocateOldest() error {
 		}
 		binary.LittleEndian.PutUint32(rec[recHeaderLen+16:], uint32(attempts[i]))
 		sealRecord(rec)
-		offs[i] = cur.size + int64(len(buf))
+		offs[i] = cur.wend + int64(len(buf))
 		buf = append(buf, rec...)
 	}
-	if _, err := cur.f.WriteAt(buf, cur.size); err != nil {
+	if _, err := cur.f.WriteAt(buf, cur.wend); err != nil {
 		return fmt.Errorf("relocate into %s: %w", filepath.Base(cur.path), err)
 	}
 	if err := datasync(cur.f); err != nil {
 		return fmt.Errorf("relocate into %s: %w", filepath.Base(cur.path), err)
 	}
 
+	cur.wend += int64(len(buf))
 	q.mu.Lock()
 	cur.size += int64(len(buf))
 	moved := 0

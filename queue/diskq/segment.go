@@ -31,7 +31,8 @@ type segment struct {
 	idx      uint64
 	path     string
 	f        *os.File
-	size     int64  // bytes of valid data (header included)
+	size     int64  // bytes of valid data (header included), synced
+	wend     int64  // writer-owned: end of the data written, synced or not
 	zeroEnd  int64  // the file holds written zeros from size up to here (see prezero)
 	live     int    // items whose newest PUT is here and whose ACK is not yet synced
 	firstSeq uint64 // next seq when the segment was created
@@ -101,7 +102,7 @@ func createSegment(dir string, idx, firstSeq uint64) (*segment, error) {
 		f.Close()
 		return nil, err
 	}
-	return &segment{idx: idx, path: path, f: f, size: segHeaderLen, firstSeq: firstSeq}, nil
+	return &segment{idx: idx, path: path, f: f, size: segHeaderLen, wend: segHeaderLen, firstSeq: firstSeq}, nil
 }
 
 // prezeroBytes is how far ahead of the data the writer keeps the newest
