@@ -84,6 +84,13 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 		return nil, err
 	}
 	g.pipe = pipeline.New(g.q, g.seen, quar, converters(cfg), log.With("component", "pipeline"))
+	held, err := pipeline.OpenHeld(cfg.Path("held"))
+	if err != nil {
+		return nil, err
+	}
+	// exchange.hold: labelled bundles wait in held/ for review; the audit
+	// trail (built below) records each decision.
+	g.pipe.SetPolicy(pipeline.Policy{Hold: cfg.Exchange.Hold}, held, func(in adapters.Raw, u *pipeline.Unit, label string) { g.audit.held(in, u, label) })
 
 	if cfg.Exchange.URL != "" {
 		g.sink, err = fhirhttp.New(fhirhttp.Config{

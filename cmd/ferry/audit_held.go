@@ -1,0 +1,33 @@
+package main
+
+import (
+	"time"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/pipeline"
+	"github.com/ferry-health/ferry/transport/audit"
+)
+
+// held records the disclosure policy's decision to keep a bundle back
+// (STANDARDS.md §7: "apply a per-destination policy ... and audit the
+// decision") as a DCM 110106 Export toward the exchange with outcome
+// minor failure: the export was attempted by policy evaluation and not
+// performed. The description names the label (a code such as R or
+// 42CFRPart2, no PHI); the patient is ferry's patient key, as for
+// deliveries, so the repository can pair it with a later release.
+func (t *auditTrail) held(in adapters.Raw, u *pipeline.Unit, label string) {
+	if t == nil {
+		return
+	}
+	x := audit.Export{
+		Gateway: t.gateway, GatewayAddr: t.host,
+		ExchangeURL: t.exchangeURL, ExchangeAddr: t.exchangeHost,
+		MHD:     in.Format == "fax" && t.faxIsMHD,
+		Patient: u.Key, IDType: audit.IDPatientKey,
+		ControlID:   u.Attrs["control_id"],
+		Outcome:     audit.OutcomeMinorFailure,
+		OutcomeDesc: "held by policy: " + label + "; not sent",
+		Time:        time.Now(),
+	}
+	t.sink.Record(audit.ExportEvent(x))
+}
