@@ -226,6 +226,9 @@ func (x *conv) addCWE(l *labels, v hl7v2.Value, table0177 bool, kind string) {
 // messageLabels reads MSH-8 (ST), MSH-26 (CWE) and MSH-27 (CWE, repeating).
 func (x *conv) messageLabels() *labels {
 	msh := x.m.MSH()
+	if msh.Field(8).Empty() && (msh.NumFields() < 26 || msh.Field(26).Empty() && msh.Field(27).Empty()) {
+		return nil // the common case: no allocation
+	}
 	l := newLabels()
 	if s := strings.TrimSpace(msh.Get(8)); s != "" {
 		for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == ';' }) {
@@ -254,6 +257,9 @@ func (x *conv) enterOrder(orc hl7v2.Segment) {
 		return
 	}
 	f := orc.Field(28)
+	if f.Empty() {
+		return
+	}
 	l := newLabels()
 	for i := 1; i <= f.NumReps(); i++ {
 		x.addCWE(l, f.Rep(i), true, "orc-28")
