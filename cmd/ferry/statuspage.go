@@ -29,7 +29,7 @@ func (g *gateway) report() ops.Status {
 		Delivery: g.disp.Stats(),
 	}
 	ps := g.pipe.Stats()
-	r.Ingest = ops.Ingest{Queued: ps.Queued.Load(), Duplicates: ps.Duplicates.Load(), Quarantined: ps.Quarantined.Load()}
+	r.Ingest = ops.Ingest{Queued: ps.Queued.Load(), Duplicates: ps.Duplicates.Load(), Quarantined: ps.Quarantined.Load(), Held: ps.Held.Load()}
 	names := make([]string, 0, len(g.mllps))
 	for n := range g.mllps {
 		names = append(names, n)
@@ -128,6 +128,7 @@ func writeMetrics(w io.Writer, r ops.Status) {
 	m("ferry_ingest_queued_total", "counter", "Converted bundles queued.", float64(r.Ingest.Queued))
 	m("ferry_ingest_duplicates_total", "counter", "Inputs already seen, acknowledged and not queued again.", float64(r.Ingest.Duplicates))
 	m("ferry_ingest_quarantined_total", "counter", "Inputs kept in quarantine because they could not be converted.", float64(r.Ingest.Quarantined))
+	m("ferry_ingest_held_total", "counter", "Bundles kept back by the hold policy (security labels), not sent.", float64(r.Ingest.Held))
 	if a := r.Audit; a != nil {
 		m("ferry_audit_sent_total", "counter", "Audit messages written to the audit repository.", float64(a.Sent))
 		m("ferry_audit_pending", "gauge", "Audit messages spooled, waiting for the repository.", float64(a.Pending))
@@ -208,6 +209,7 @@ td,th{border:1px solid #ccc;padding:.3em .8em;text-align:left} th{background:#f3
 <table>
 <tr><th>Queued</th><td id="ingest-queued">{{.Ingest.Queued}}</td></tr>
 <tr><th>Duplicates ignored</th><td>{{.Ingest.Duplicates}}</td></tr>
+<tr><th>Held by policy (not sent)</th><td{{if .Ingest.Held}} class="bad"{{end}}>{{.Ingest.Held}}</td></tr>
 <tr><th>Quarantined</th><td{{if .Ingest.Quarantined}} class="bad"{{end}}>{{.Ingest.Quarantined}}</td></tr>
 </table>
 {{if .Sources}}<table><tr><th>Source</th><th>Address</th><th>Messages</th><th>Accepted</th><th>Errors</th><th>Rejected</th><th>Open connections</th></tr>

@@ -51,6 +51,9 @@ type Ingest struct {
 	Queued      int64 `json:"queued"`
 	Duplicates  int64 `json:"duplicates"`
 	Quarantined int64 `json:"quarantined"`
+	// Held counts units kept back by the exchange's hold policy
+	// (security labels), stored under <data_dir>/held.
+	Held int64 `json:"held"`
 }
 
 // SourceStatus counts one MLLP listener's traffic since the gateway
