@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -33,7 +32,6 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	tuneGC()
 	logger := newLogger(stderr, cfg.Log.Level)
 	prg := &program{cfg: cfg, log: logger}
 	if service.Interactive() {
@@ -55,22 +53,6 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("service: %w", err)
 	}
 	return svc.Run()
-}
-
-// tuneGC trades a little memory for CPU: the gateway's live heap is small
-// (bodies stay on disk), so collecting at 5× the live heap instead of 2×
-// saves 7–10 % of CPU per message. The soft limit only stops that factor
-// from overshooting when a long exchange outage has grown the queue's
-// per-item index; it is far above the working set, because a soft limit
-// below the live heap would make the collector run without pause. GOGC and
-// GOMEMLIMIT, when set, win.
-func tuneGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(512 << 20)
-	}
 }
 
 // loadConfig reads path, or the embedded default when path is empty.
