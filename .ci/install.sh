@@ -203,7 +203,8 @@ dom_has() { grep -q "$1" "$WORK/status.html" || { echo "page lacks $1"; return 1
 check "status page DOM (Chromium): 3 waiting for delivery" dom_has '<td id="queue-depth">3</td>'
 check "status page DOM (Chromium): 3 queued, 0 dead letters, 0 delivered" bash -c "$(declare -f dom_has); WORK=$WORK; dom_has '<td id=\"ingest-queued\">3</td>' && dom_has '<td id=\"dead-letters\">0</td>' && dom_has '<td id=\"delivered\">0</td>'"
 chrome --window-size=1000,1400 --hide-scrollbars --screenshot="$WORK/status.png" http://127.0.0.1:18089/ >/dev/null
-if [ -s "$WORK/status.png" ] && tesseract "$WORK/status.png" "$WORK/status-ocr" >/dev/null 2>&1; then
+# --psm 4 reads the page as rows of one column of text, so each table row stays on one line
+if [ -s "$WORK/status.png" ] && tesseract "$WORK/status.png" "$WORK/status-ocr" --psm 4 >/dev/null 2>&1; then
   ocr=$(tr -s ' ' <"$WORK/status-ocr.txt")
   ok=1
   for want in "Waiting for delivery 3" "Queued 3" "Dead letters 0" "Delivered 0"; do
