@@ -261,3 +261,43 @@ func (h *Held) Get(id string) (*HeldEntry, error) {
 	}
 	return &e, nil
 }
+
+// Remove deletes a held entry and its spilled bundle, after it has been
+// released into the queue or discarded by an operator.
+func (h *Held) Remove(id string) error {
+	e, err := h.Get(id)
+	if err != nil {
+		return err
+	}
+	if e.BundleFile != "" {
+		if err := os.Remove(h.bundlePath(e)); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("remove held bundle %s: %w", id, err)
+		}
+	}
+	if err := os.Remove(filepath.Join(h.dir, filepath.Base(id)+".json")); err != nil {
+		return fmt.Errorf("remove held entry %s: %w", id, err)
+	}
+	return durable.SyncDir(h.dir)
+}
+
+// OpenBundle streams a held entry's bundle, from the entry itself or from
+// its spilled file.
+func (h *Held) OpenBundle(e *HeldEntry) (io.ReadCloser, int64, error) {
+	if e.BundleFile == "" {
+		return io.NopCloser(bytes.NewReader(e.Bundle)), int64(len(e.Bundle)), nil
+	}
+	f, err := os.Open(h.bundlePath(e))
+	if err != nil {
+		return nil, 0, fmt.Errorf("open held bundle %s: %w", e.ID, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, st.Size(), nil
+}
+
+func (h *Held) bundlePath(e *HeldEntry) string {
+	return filepath.Join(h.dir, filepath.Base(e.BundleFile))
+}

@@ -39,6 +39,7 @@ func commands() map[string]command {
 		"doctor":    {cmdDoctor, "check certificates, the exchange connection, folders, disk and ports ([--config FILE])"},
 		"status":    {cmdStatus, "queue depth, oldest item, last delivery, dead letters, certificate expiry ([--config FILE] [--json])"},
 		"queue":     {cmdQueue, "dead letters: list | show ID [--body] | retry ID...|--all | purge ID...|--all --yes ([--config FILE])"},
+		"held":      {cmdHeld, "bundles kept back by exchange.hold: list | show ID | release ID... | discard ID... --yes"},
 		"backfill":  {cmdBackfill, "feed an old export folder through the pipeline into the queue (DIR [--config FILE]); resumable"},
 		"install":   {cmdInstall, "register the OS service running as the ferry account ([--config FILE] [--folders-only])"},
 		"uninstall": {cmdUninstall, "stop and unregister the service (data and configuration are kept)"},

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/ferry-health/ferry/adapters/pipeline"
+	"github.com/ferry-health/ferry/cmd/ferry/ops"
+	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/queue/diskq"
+)
+
+// cmdHeld implements `ferry held list | show ID | release ID... | discard
+// ID... --yes`: the bundles the exchange's hold policy (exchange.hold) kept
+// back because of their security labels. Releasing is a person's decision
+// to send them after all; it puts them into the queue, which needs the
+// gateway stopped (it holds the queue's lock).
+func cmdHeld(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errUsage
+	}
+	sub, rest := args[0], args[1:]
+	fs := newFlags("held "+sub, stderr)
+	cfgPath := opsConfigFlag(fs)
+	yes := fs.Bool("yes", false, "confirm discard")
+	pos, err := splitArgs(fs, rest)
+	if err != nil {
+		return err
+	}
+	_, cfg, err := opsConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	held, err := pipeline.OpenHeld(cfg.Path("held"))
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "list":
+		return heldList(held, stdout)
+	case "show":
+		if len(pos) != 1 {
+			return errUsage
+		}
+		e, err := held.Get(pos[0])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "id:       %s\nlabel:    %s\nreason:   %s\nsource:   %s\nunit:     %s\nformat:   %s\nreceived: %s\nheld:     %s\n",
+			e.ID, e.Label, e.Reason, e.Source, e.Unit, e.Format, e.Received.Format("2006-01-02 15:04:05"), e.Stored.Format("2006-01-02 15:04:05"))
+		for k, v := range e.Attrs {
+			fmt.Fprintf(stdout, "attr:     %s=%s\n", k, v)
+		}
+		return nil
+	case "release":
+		if len(pos) == 0 {
+			return errUsage
+		}
+		return heldRelease(ctx, cfg, held, pos, stdout)
+	case "discard":
+		if len(pos) == 0 {
+			return errUsage
+		}
+		if !*yes {
+			return errors.New("held discard deletes the bundles for good (they are never sent); add --yes to confirm")
+		}
+		for _, id := range pos {
+			if err := held.Remove(id); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "discarded %s\n", id)
+		}
+		return nil
+	}
+	return errUsage
+}
+
+func heldList(held *pipeline.Held, stdout io.Writer) error {
+	ids, err := held.List()
+	if err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		fmt.Fprintln(stdout, "nothing is held")
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tHELD\tLABEL\tSOURCE\tTYPE")
+	for _, id := range ids {
+		e, err := held.Get(id)
+		if err != nil {
+			fmt.Fprintf(tw, "%s\t?\t?\t?\t%v\n", id, err)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.ID, e.Stored.Format("2006-01-02 15:04"), e.Label, e.Source, e.Attrs["type"])
+	}
+	return tw.Flush()
+}
+
+// heldRelease moves held bundles into the queue, in the order given, and
+// removes each from the held store only after its Put was fsynced.
+func heldRelease(ctx context.Context, cfg *config.Config, held *pipeline.Held, ids []string, stdout io.Writer) error {
+	q, err := diskq.Open(ops.QueueDir(cfg), diskq.Options{MaxBytes: cfg.Queue.MaxBytes})
+	if errors.Is(err, diskq.ErrLocked) {
+		return errors.New("the gateway is running and holds the queue: stop it (ferry stop), release, then start it again")
+	}
+	if err != nil {
+		return err
+	}
+	defer q.Close(ctx)
+	for _, id := range ids {
+		e, err := held.Get(id)
+		if err != nil {
+			return err
+		}
+		it, err := heldItem(q, held, e)
+		if err != nil {
+			return err
+		}
+		if err := q.Put(ctx, it); err != nil {
+			return fmt.Errorf("queue %s: %w", id, err)
+		}
+		if err := held.Remove(id); err != nil {
+			return fmt.Errorf("%s is queued but still listed as held: %w", id, err)
+		}
+		fmt.Fprintf(stdout, "released %s (%s) into the queue\n", id, e.Label)
+	}
+	return nil
+}
+
+// heldItem builds the queue item for a held entry; a large bundle is
+// copied into the queue's own spill file.
+func heldItem(q *diskq.Queue, held *pipeline.Held, e *pipeline.HeldEntry) (*queue.Item, error) {
+	attrs := map[string]string{"released_from_hold": e.Label}
+	for k, v := range e.Attrs {
+		attrs[k] = v
+	}
+	it := &queue.Item{Key: e.Key, Source: e.Source, Attrs: attrs}
+	if e.BundleFile == "" {
+		// The held entry file is indented for people; queue it compact.
+		var b bytes.Buffer
+		if err := json.Compact(&b, e.Bundle); err != nil {
+			return nil, fmt.Errorf("held bundle %s: %w", e.ID, err)
+		}
+		it.Body = b.Bytes()
+		return it, nil
+	}
+	r, _, err := held.OpenBundle(e)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	f, err := q.CreateBody()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("copy held bundle %s: %w", e.ID, err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	it.BodyFile = f.Name()
+	return it, nil
+}

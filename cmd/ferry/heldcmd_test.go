@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/pipeline"
+	"github.com/ferry-health/ferry/queue/diskq"
+)
+
+// TestHeldReleaseAndDiscard: a held bundle is listed, released into the
+// queue (and gone from the held store), and another is discarded only
+// with --yes.
+func TestHeldReleaseAndDiscard(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "ferry.yaml")
+	if err := os.WriteFile(cfgFile, []byte("data_dir: "+filepath.Join(dir, "data")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	held, err := pipeline.OpenHeld(filepath.Join(dir, "data", "held"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := adapters.Raw{Source: "mllp/main", Format: "hl7v2", Name: "conn 1 msg 1"}
+	bundle := []byte(`{"resourceType":"Bundle","type":"transaction","meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-Confidentiality","code":"R"}]}}`)
+	id1, err := held.Put(in, &pipeline.Unit{Name: "message", Bundle: bundle, Key: "k1", Attrs: map[string]string{"type": "ADT^A01"}}, "R")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id2, err := held.Put(in, &pipeline.Unit{Name: "message", Bundle: bundle, Key: "k2"}, "R")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := cmdHeld(context.Background(), append(args, "--config", cfgFile), &out, io.Discard)
+		return out.String(), err
+	}
+	out, err := run("list")
+	if err != nil || !strings.Contains(out, id1) || !strings.Contains(out, id2) || !strings.Contains(out, "ADT^A01") {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	if _, err := run("release", id1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run("discard", id2); err == nil {
+		t.Fatal("discard without --yes must refuse")
+	}
+	if _, err := run("discard", id2, "--yes"); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := held.List(); len(ids) != 0 {
+		t.Errorf("still held: %v", ids)
+	}
+	q, err := diskq.Open(filepath.Join(dir, "data", "queue"), diskq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close(context.Background())
+	it, ack, err := q.Get(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(it.Body) != string(bundle) || it.Key != "k1" || it.Attrs["released_from_hold"] != "R" {
+		t.Errorf("released item: key %q attrs %v body %s", it.Key, it.Attrs, it.Body)
+	}
+	ack(context.Background(), nil)
+	if q.Len() != 0 {
+		t.Errorf("queue holds %d items, want only the released one", q.Len()+1)
+	}
+}
