@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
@@ -116,8 +117,39 @@ func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 }
 
 func cmdVersion(_ context.Context, _ []string, stdout, _ io.Writer) error {
-	fmt.Fprintf(stdout, "ferry %s\n", version)
+	fmt.Fprintf(stdout, "ferry %s\n", versionString())
 	return nil
+}
+
+// versionString is the release version set at build time, or for a
+// development build the VCS revision Go recorded (go build in a checkout).
+func versionString() string {
+	if version != "dev" {
+		return version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return version
+	}
+	rev, dirty := "", false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	switch {
+	case rev == "":
+		return version
+	case dirty:
+		return "dev+" + rev + "-modified"
+	}
+	return "dev+" + rev
 }
 
 // splitArgs separates flags from positional arguments so that flags may
