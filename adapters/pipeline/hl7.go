@@ -11,7 +11,6 @@ import (
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/v2fhir"
-	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/hl7v2"
 )
 
@@ -81,13 +80,11 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 					pu.Dedup = [32]byte{}
 				}
 			}
-			body, err := fhir.Marshal(part)
-			if err != nil {
+			if err := encodeBundle(&pu, part); err != nil {
 				pu.Err = fmt.Errorf("encode bundle: %w", err)
 				units = append(units, pu)
 				continue
 			}
-			pu.Bundle = body
 			pu.Key = res.PatientKey
 			pu.Attrs = attrs
 			units = append(units, pu)

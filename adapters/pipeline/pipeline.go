@@ -19,8 +19,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 
 	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/queue"
 )
 
@@ -47,6 +49,51 @@ type Unit struct {
 	Raw []byte
 	// Err, when set, says why the unit could not be converted.
 	Err error
+
+	// buf, when set, is the pooled buffer Bundle lives in (bundleBufs).
+	buf *[]byte
+}
+
+// bundleBufs recycles the buffers HL7 v2 bundles are encoded into. A
+// queue that copies a body into its own storage (BodyCopier) is done with
+// it when Put returns, so under load the encoder reuses a handful of
+// buffers instead of allocating ~10 KB per message for the collector.
+var bundleBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+// maxPooledBundle keeps one huge bundle from pinning its buffer.
+const maxPooledBundle = 1 << 20
+
+// BodyCopier is implemented by queues whose Put keeps nothing of
+// Item.Body once it has returned nil (diskq writes it into its log), so
+// the caller may reuse the buffer.
+type BodyCopier interface {
+	CopiesBody() bool
+}
+
+// encodeBundle encodes part into a pooled buffer and sets u.Bundle.
+func encodeBundle(u *Unit, part any) error {
+	bp := bundleBufs.Get().(*[]byte)
+	b, err := fhir.AppendJSON((*bp)[:0], part)
+	if err != nil {
+		bundleBufs.Put(bp)
+		return err
+	}
+	*bp = b
+	u.Bundle, u.buf = b, bp
+	return nil
+}
+
+// recycle returns u's pooled buffer, when it has one; u.Bundle must not be
+// used afterwards.
+func (u *Unit) recycle() {
+	if u.buf == nil {
+		return
+	}
+	if cap(*u.buf) <= maxPooledBundle {
+		*u.buf = (*u.buf)[:0]
+		bundleBufs.Put(u.buf)
+	}
+	u.buf, u.Bundle = nil, nil
 }
 
 // Converter turns one raw input into units. An error means the input as a
@@ -195,6 +242,7 @@ func (p *Pipeline) Consume(ctx context.Context, in adapters.Raw) error {
 		var zero [32]byte
 		if p.seen(u) {
 			drop()
+			u.recycle()
 			p.stats.Duplicates.Add(1)
 			continue
 		}
@@ -209,6 +257,9 @@ func (p *Pipeline) Consume(ctx context.Context, in adapters.Raw) error {
 		it := &queue.Item{Key: u.Key, Source: in.Source, Body: u.Bundle, BodyFile: u.BodyFile, Attrs: u.Attrs}
 		if err := p.queue.Put(ctx, it); err != nil {
 			return fmt.Errorf("%s: %s: queue: %w", in.Name, u.Name, err)
+		}
+		if bc, ok := p.queue.(BodyCopier); ok && bc.CopiesBody() {
+			u.recycle()
 		}
 		p.stats.Queued.Add(1)
 		if p.dedup != nil && u.Dedup != zero {

@@ -38,23 +38,24 @@ const (
 // errCorrupt marks a record that fails its CRC or cannot be decoded.
 var errCorrupt = errors.New("corrupt record")
 
-// encodePut builds a complete PUT record for it. The seq field (at
-// recHeaderLen) and the header are left for sealRecord, which the writer
-// calls once it has assigned the sequence number. With file set, the
+// encodePutHead builds the head of a PUT record for it: everything but
+// the body, which the writer appends straight from it.Body (so a bundle is
+// copied once, into the batch buffer). The seq field (at recHeaderLen) and
+// the header are left for sealRecord, which the writer calls on the whole
+// record once it has assigned the sequence number. With file set, the
 // record is a recPutFile that refers to the body file (of fsize bytes) in
-// the bodies directory, and it.Body is not stored.
-func encodePut(it *queue.Item, file string, fsize int64) []byte {
-	body := len(it.Body)
-	if file != "" {
-		body = uvarintLen(len(file)) + len(file) + 8
-	}
+// the bodies directory and is complete without a body.
+func encodePutHead(it *queue.Item, file string, fsize int64) []byte {
 	n := recHeaderLen + putFixedLen +
 		uvarintLen(len(it.ID)) + len(it.ID) +
 		uvarintLen(len(it.Key)) + len(it.Key) +
 		uvarintLen(len(it.Source)) + len(it.Source) +
-		uvarintLen(len(it.Attrs)) + body
+		uvarintLen(len(it.Attrs))
 	for k, v := range it.Attrs {
 		n += uvarintLen(len(k)) + len(k) + uvarintLen(len(v)) + len(v)
+	}
+	if file != "" {
+		n += uvarintLen(len(file)) + len(file) + 8
 	}
 	b := make([]byte, recHeaderLen+putFixedLen, n)
 	b[8] = recPut
@@ -73,9 +74,9 @@ func encodePut(it *queue.Item, file string, fsize int64) []byte {
 	}
 	if file != "" {
 		b = appendString(b, file)
-		return binary.LittleEndian.AppendUint64(b, uint64(fsize))
+		b = binary.LittleEndian.AppendUint64(b, uint64(fsize))
 	}
-	return append(b, it.Body...)
+	return b
 }
 
 // encodeAck builds an ACK record for seq.
