@@ -57,6 +57,8 @@ type Raw struct {
 	// Received is when the source read the input.
 	Received time.Time
 	// Meta holds source-specific, PHI-free facts (remote address, folder).
+	// A consumer may keep it but must not modify it: the MLLP source hands
+	// every message of a connection the same map.
 	Meta map[string]string
 	// Size is the input's length in bytes; file sources set it, 0 elsewhere.
 	Size int64

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"net"
 	"runtime/debug"
 	"strconv"
@@ -430,7 +429,7 @@ func (s *Source) serve(c *conn) {
 			Name:     name + strconv.Itoa(n),
 			Body:     body,
 			Received: received,
-			Meta:     maps.Clone(meta), // the consumer may keep it
+			Meta:     meta, // shared by the connection's messages: read-only
 		})
 		ack := hl7v2.BuildAck(body, res, s.ids.Next(), time.Now())
 		s.count(ack.Code)
