@@ -61,6 +61,9 @@ type namedSource struct {
 
 // newGateway opens the data directory and builds every component; nothing
 // listens or delivers until Start.
+// outboxWorkers is how many bundles the local outbox writes at once.
+const outboxWorkers = 4
+
 func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 	g = &gateway{cfg: cfg, log: log, mllps: map[string]*mllp.Source{}, fatal: make(chan error, 1)}
 	defer func() {
@@ -111,10 +114,10 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 	}
 	workers := cfg.Exchange.Workers
 	if cfg.Exchange.URL == "" {
-		// The outbox pays two fsyncs per bundle on the same disk the queue
-		// commits to; one writer keeps it from starving MLLP ACKs, and the
-		// queue absorbs bursts.
-		workers = 1
+		// The outbox shares its syncs between concurrent writers
+		// (durable.Group): a handful of them turn a backlog into a few
+		// file-system syncs per round, on the disk the queue commits to.
+		workers = outboxWorkers
 	}
 	g.disp = transport.NewDispatcher(g.q, g.sink, transport.DispatcherOptions{
 		Workers:         workers,

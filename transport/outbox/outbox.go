@@ -4,7 +4,9 @@
 // durable: temporary file, fsync, rename, fsync of the directory), so a
 // reader never sees a partial file and an acknowledged item survives a
 // power cut. Writing the same ID again replaces the file with identical
-// content, so redelivery after a crash is harmless.
+// content, so redelivery after a crash is harmless. Concurrent Sends share
+// their syncs (durable.Group): with several dispatcher workers, a burst of
+// N bundles costs two file-system syncs per round instead of 2N fsyncs.
 package outbox
 
 import (
@@ -16,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/durable"
@@ -24,7 +27,9 @@ import (
 
 // Sink writes bundles into a directory.
 type Sink struct {
-	dir string
+	dir   string
+	mu    sync.Mutex
+	group *durable.Group
 }
 
 var _ transport.Sink = (*Sink)(nil)
@@ -40,6 +45,18 @@ func (s *Sink) Connect(context.Context) error {
 	if err := os.MkdirAll(s.dir, 0o750); err != nil {
 		return fmt.Errorf("create outbox %q: %w", s.dir, err)
 	}
+	// A new handle each time: the directory may have been recreated.
+	g, err := durable.NewGroup(s.dir)
+	if err != nil {
+		return fmt.Errorf("open outbox %q: %w", s.dir, err)
+	}
+	s.mu.Lock()
+	old := s.group
+	s.group = g
+	s.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
 	return nil
 }
 
@@ -54,8 +71,14 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	if !safeID(it.ID) {
 		return queue.Permanent(fmt.Errorf("write to outbox: item id %q is not a safe file name", it.ID))
 	}
+	s.mu.Lock()
+	g := s.group
+	s.mu.Unlock()
+	if g == nil {
+		return fmt.Errorf("write to outbox: %w", transport.ErrNotConnected)
+	}
 	path := filepath.Join(s.dir, it.ID+".json")
-	if err := writeAtomic(path, it); err != nil {
+	if err := writeAtomic(g, path, it); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			// The directory vanished (removed by hand, unmounted share):
 			// ask the dispatcher to Connect again, which recreates it.
@@ -66,8 +89,17 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	return nil
 }
 
-// Close does nothing; every Send is already durable.
-func (s *Sink) Close(context.Context) error { return nil }
+// Close releases the directory handle; every Send is already durable.
+func (s *Sink) Close(context.Context) error {
+	s.mu.Lock()
+	g := s.group
+	s.group = nil
+	s.mu.Unlock()
+	if g != nil {
+		return g.Close()
+	}
+	return nil
+}
 
 func safeID(id string) bool {
 	if id == "" || id == "." || id == ".." || len(id) > 200 || strings.HasPrefix(id, ".") {
@@ -85,7 +117,7 @@ func safeID(id string) bool {
 // writeAtomic writes the item's body to path so that path holds either
 // its previous content or all of the body, durably, even across a crash.
 // A body held in a file is copied in a stream, never read whole.
-func writeAtomic(path string, it *queue.Item) error {
+func writeAtomic(g *durable.Group, path string, it *queue.Item) error {
 	p, err := durable.Create(path, 0o640)
 	if err != nil {
 		return err
@@ -103,5 +135,5 @@ func writeAtomic(path string, it *queue.Item) error {
 	if err != nil {
 		return fmt.Errorf("write %q: %w", p.Name(), err)
 	}
-	return p.Commit()
+	return g.Commit(p)
 }
