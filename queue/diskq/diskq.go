@@ -902,7 +902,7 @@ func (q *Queue) write(batch []*writeReq) *written {
 	if len(buf) > 0 {
 		_, err := seg.f.WriteAt(buf, seg.wend)
 		if err == nil {
-			err = seg.prezero(seg.wend + int64(len(buf)))
+			err = seg.prezero(seg.wend+int64(len(buf)), q.opts.SegmentBytes+prezeroChunk)
 		}
 		if err != nil {
 			// After a failed write the file's tail is unknown: stop

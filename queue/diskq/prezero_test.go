@@ -34,7 +34,7 @@ func TestPrezeroedTail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Size() < size+prezeroBytes/2 {
+	if st.Size() < size+prezeroChunk/2 {
 		t.Fatalf("segment file is %d bytes with %d of data; want a zero region ahead", st.Size(), size)
 	}
 

@@ -105,31 +105,49 @@ func createSegment(dir string, idx, firstSeq uint64) (*segment, error) {
 	return &segment{idx: idx, path: path, f: f, size: segHeaderLen, wend: segHeaderLen, firstSeq: firstSeq}, nil
 }
 
-// prezeroBytes is how far ahead of the data the writer keeps the newest
+// prezeroLead is how far ahead of the data the writer keeps the newest
 // segment filled with written zeros. An append inside that region changes
 // neither the file size nor the extent map, so the fdatasync that every
 // commit waits for writes only the data blocks and skips the file-system
-// journal; on ext4 that measured 100 µs against 160-180 µs for a plain
+// metadata; on ext4 that measured 100 µs against 160-180 µs for a plain
 // append (fallocate does not help: its extents are "unwritten" and the
 // first write converts them, which is journaled again). Zeros are never
 // a valid record (length 0), so replay treats them as a torn tail.
-const prezeroBytes = 1 << 20
+//
+// The zeros are written a chunk at a time, well ahead, and their
+// write-back is started at once (startWriteback): a commit's fdatasync
+// then finds them already clean. Written just ahead of the data and left
+// dirty, every chunk rode along with some commit's sync, which then wrote
+// a megabyte of zeros beside a few kilobytes of records: a 2 ms stall for
+// every producer waiting on it, once every ~75 messages.
+const (
+	prezeroChunk = 1 << 20
+	prezeroLead  = 4 * prezeroChunk
+)
 
-var zeroBlock = make([]byte, prezeroBytes)
+var zeroBlock = make([]byte, prezeroChunk)
 
-// prezero extends the written-zero region past end (where the data about
-// to be written stops), if needed. The caller syncs afterwards.
-func (s *segment) prezero(end int64) error {
-	if end+prezeroBytes/4 <= s.zeroEnd {
+// prezero keeps the written-zero region at least prezeroLead-prezeroChunk
+// past end (where the data about to be written stops), but not past limit
+// (beyond it the segment takes no more appends). The caller syncs
+// afterwards.
+func (s *segment) prezero(end, limit int64) error {
+	target := min(end+prezeroLead, limit)
+	if s.zeroEnd >= min(end+prezeroLead-prezeroChunk, limit) {
 		return nil
 	}
-	from := max(s.zeroEnd, end)
-	to := end + prezeroBytes
-	if _, err := s.f.WriteAt(zeroBlock[:to-from], from); err != nil {
-		return err
+	for {
+		from := max(s.zeroEnd, end)
+		if from >= target {
+			return nil
+		}
+		to := min(from+prezeroChunk, target)
+		if _, err := s.f.WriteAt(zeroBlock[:to-from], from); err != nil {
+			return err
+		}
+		startWriteback(s.f, from, to-from)
+		s.zeroEnd = to
 	}
-	s.zeroEnd = to
-	return nil
 }
 
 // trimZeros cuts the pre-zeroed tail off a segment that takes no more
