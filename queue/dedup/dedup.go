@@ -84,9 +84,9 @@ type Set struct {
 	cond      *sync.Cond
 	f         *os.File
 	closed    bool
-	err       error // a failed write or sync: the file's tail is unknown
-	keys      map[[32]byte]entry
-	order     []ordered // insertion order, oldest first, from head
+	err       error             // a failed write or sync: the file's tail is unknown
+	keys      map[memKey]uint64 // key → generation of its record
+	order     []ordered         // insertion order, oldest first, from head
 	head      int
 	fileRecs  int // records in the file
 	pending   []byte
@@ -98,14 +98,19 @@ type Set struct {
 	syncs     int  // write+sync rounds, for tests
 }
 
-type entry struct {
-	added int64 // unix seconds
-	gen   uint64
-}
+// memKey is how memory tells keys apart: their first 16 bytes. Keys are
+// SHA-256 outputs, so 128 bits keep a collision among a million keys at
+// odds of about 1e-27, and every remembered key costs ~60 bytes of memory
+// instead of ~150 (a day of backlog is hundreds of thousands of keys).
+// The file keeps whole keys; a compacted file stores the 16 bytes memory
+// has, zero-padded, which read back as the same memKey.
+type memKey [16]byte
+
+func memKeyOf(k [32]byte) memKey { return memKey(k[:16]) }
 
 type ordered struct {
-	key   [32]byte
-	added int64
+	key   memKey
+	added int64 // unix seconds
 }
 
 // KeyOf hashes parts into a key. Each part is length-prefixed, so
@@ -132,7 +137,7 @@ func Open(path string, opts Options) (*Set, error) {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}
-	s := &Set{path: path, opts: opts, log: opts.Logger, keys: map[[32]byte]entry{}, gen: 1}
+	s := &Set{path: path, opts: opts, log: opts.Logger, keys: map[memKey]uint64{}, gen: 1}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -192,14 +197,13 @@ func (s *Set) load() (dirty bool, err error) {
 			dirty = true
 			continue
 		}
-		var k [32]byte
-		copy(k[:], r)
+		k := memKey(r[:16])
 		added := int64(binary.LittleEndian.Uint64(r[32:]))
 		s.fileRecs++
 		if _, dup := s.keys[k]; dup {
 			continue
 		}
-		s.keys[k] = entry{added: added}
+		s.keys[k] = 0
 		s.order = append(s.order, ordered{key: k, added: added})
 	}
 	return dirty, nil
@@ -232,7 +236,9 @@ func (s *Set) rewrite() error {
 	buf := make([]byte, 0, headerLen+(len(s.order)-s.head)*recLen)
 	buf = append(buf, magic...)
 	for _, o := range s.order[s.head:] {
-		buf = appendRecord(buf, o.key, o.added)
+		var k [32]byte
+		copy(k[:], o.key[:])
+		buf = appendRecord(buf, k, o.added)
 	}
 	if err := durable.WriteFile(s.path, buf, 0o600); err != nil {
 		return fmt.Errorf("compact: %w", err)
@@ -252,7 +258,7 @@ func appendRecord(b []byte, key [32]byte, added int64) []byte {
 func (s *Set) Seen(key [32]byte) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.keys[key]
+	_, ok := s.keys[memKeyOf(key)]
 	return ok
 }
 
@@ -274,16 +280,17 @@ func (s *Set) Add(key [32]byte) error {
 	if s.err != nil {
 		return fmt.Errorf("dedup add: %w", s.err)
 	}
-	e, ok := s.keys[key]
+	mk := memKeyOf(key)
+	gen, ok := s.keys[mk]
 	if !ok {
 		now := s.opts.Clock().Unix()
-		e = entry{added: now, gen: s.gen}
-		s.keys[key] = e
-		s.order = append(s.order, ordered{key: key, added: now})
+		gen = s.gen
+		s.keys[mk] = gen
+		s.order = append(s.order, ordered{key: mk, added: now})
 		s.pending = appendRecord(s.pending, key, now)
 		s.evict()
 	}
-	for s.syncedGen < e.gen {
+	for s.syncedGen < gen {
 		if s.err != nil {
 			return fmt.Errorf("dedup add: %w", s.err)
 		}
@@ -312,12 +319,13 @@ func (s *Set) Remember(key [32]byte) error {
 	if s.err != nil {
 		return fmt.Errorf("dedup remember: %w", s.err)
 	}
-	if _, ok := s.keys[key]; ok {
+	mk := memKeyOf(key)
+	if _, ok := s.keys[mk]; ok {
 		return nil
 	}
 	now := s.opts.Clock().Unix()
-	s.keys[key] = entry{added: now, gen: s.gen}
-	s.order = append(s.order, ordered{key: key, added: now})
+	s.keys[mk] = s.gen
+	s.order = append(s.order, ordered{key: mk, added: now})
 	s.pending = appendRecord(s.pending, key, now)
 	s.evict()
 	if !s.armed {
