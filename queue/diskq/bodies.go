@@ -133,8 +133,8 @@ func (q *Queue) removeOrphanBodies() error {
 	}
 	used := make(map[string]bool)
 	for _, m := range q.items {
-		if m.file != "" {
-			used[m.file] = true
+		if f := m.file(); f != "" {
+			used[f] = true
 		}
 	}
 	removed := 0

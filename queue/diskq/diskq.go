@@ -184,7 +184,10 @@ type Queue struct {
 	corrupt   int
 }
 
-// meta is what memory holds per unsettled item.
+// meta is what memory holds per unsettled item: 96 bytes, plus its share
+// of the index maps, because a backlog during an outage is counted in
+// hundreds of thousands of items. The key string is the keyState's own
+// copy, shared by every item of that key.
 type meta struct {
 	seq      uint64
 	seg      *segment
@@ -194,18 +197,45 @@ type meta struct {
 	attempts int
 	id       string
 	key      string
-	file     string // body file in bodies/, for a PUTF record
-	fsize    int64  // its size
+	spill    *spillRef // the body file, for a PUTF record; nil otherwise
+	hidx     int32     // index in the ready heap, -1 when not in it
 	leased   bool
-	hidx     int // index in the ready heap, -1 when not in it
+}
+
+// spillRef names an item's body file in bodies/ and its size.
+type spillRef struct {
+	file  string
+	fsize int64
+}
+
+// file is the item's body file in bodies/, or "".
+func (m *meta) file() string {
+	if m.spill == nil {
+		return ""
+	}
+	return m.spill.file
+}
+
+// setFile records the item's body file (none when file is "").
+func (m *meta) setFile(file string, fsize int64) {
+	m.spill = nil
+	if file != "" {
+		m.spill = &spillRef{file: file, fsize: fsize}
+	}
 }
 
 // bytes is what the item costs on disk, counted against MaxBytes.
-func (m *meta) bytes() int64 { return m.size + m.fsize }
+func (m *meta) bytes() int64 {
+	if m.spill != nil {
+		return m.size + m.spill.fsize
+	}
+	return m.size
+}
 
 // keyState orders the unsettled items of one key; items[0] is the only one
 // that may be ready or leased.
 type keyState struct {
+	key   string // shared by the items' meta.key
 	items []*meta
 	busy  bool // items[0] is leased
 }
@@ -368,7 +398,8 @@ func (q *Queue) Put(ctx context.Context, it *queue.Item) (err error) {
 	if size := len(rec) + len(body); size > maxRecordLen {
 		return fmt.Errorf("put item %s: %d bytes is more than the %d a record holds", it.ID, size, maxRecordLen)
 	}
-	m := &meta{size: int64(len(rec) + len(body)), enqueued: it.Enqueued.UnixNano(), attempts: it.Attempts, id: it.ID, key: it.Key, file: file, fsize: fsize, hidx: -1}
+	m := &meta{size: int64(len(rec) + len(body)), enqueued: it.Enqueued.UnixNano(), attempts: it.Attempts, id: it.ID, key: it.Key, hidx: -1}
+	m.setFile(file, fsize)
 	r := &writeReq{rec: rec, body: body, put: m, done: make(chan error, 1)}
 
 	q.mu.Lock()
@@ -547,8 +578,8 @@ func (q *Queue) ackFunc(m *meta, it *queue.Item) queue.AckFunc {
 				Attempts: m.attempts + 1, Enqueued: it.Enqueued, Died: time.Now(),
 				Reason: err.Error(), Seq: m.seq, Body: it.Body,
 			}
-			if m.file != "" {
-				dl.bodySrc = filepath.Join(q.bodiesDir(), m.file)
+			if f := m.file(); f != "" {
+				dl.bodySrc = filepath.Join(q.bodiesDir(), f)
 			}
 			if derr := q.dead.write(dl); derr != nil {
 				// Keep the item: release it so that it is tried again.
@@ -583,8 +614,8 @@ func (q *Queue) settle(m *meta) error {
 	q.inflight.Add(1)
 	q.mu.Unlock()
 	r := &writeReq{rec: encodeAck(m.seq), settles: seg}
-	if m.file != "" {
-		r.remove = filepath.Join(q.bodiesDir(), m.file)
+	if f := m.file(); f != "" {
+		r.remove = filepath.Join(q.bodiesDir(), f)
 	}
 	q.reqs <- r
 	q.inflight.Done()
@@ -636,15 +667,22 @@ func (q *Queue) removeLocked(m *meta) {
 		m.leased = false
 	}
 	if m.hidx >= 0 {
-		heap.Remove(&q.ready, m.hidx)
+		heap.Remove(&q.ready, int(m.hidx))
 	}
 	q.liveBytes -= m.bytes()
 	if m.key != "" {
 		ks := q.keys[m.key]
-		for i, x := range ks.items {
-			if x == m {
-				ks.items = append(ks.items[:i], ks.items[i+1:]...)
-				break
+		if len(ks.items) > 0 && ks.items[0] == m {
+			// The usual case, the key's oldest item settling: O(1), so
+			// a long backlog of one key drains in linear time.
+			ks.items[0] = nil
+			ks.items = ks.items[1:]
+		} else {
+			for i, x := range ks.items {
+				if x == m {
+					ks.items = append(ks.items[:i], ks.items[i+1:]...)
+					break
+				}
 			}
 		}
 		if wasLeased {
@@ -672,9 +710,10 @@ func (q *Queue) enqueueLocked(m *meta) {
 	}
 	ks := q.keys[m.key]
 	if ks == nil {
-		ks = &keyState{}
+		ks = &keyState{key: m.key}
 		q.keys[m.key] = ks
 	}
+	m.key = ks.key
 	ks.items = append(ks.items, m)
 	if len(ks.items) == 1 && !ks.busy {
 		heap.Push(&q.ready, m)
@@ -1095,12 +1134,12 @@ func (h seqHeap) Len() int           { return len(h) }
 func (h seqHeap) Less(i, j int) bool { return h[i].seq < h[j].seq }
 func (h seqHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
-	h[i].hidx = i
-	h[j].hidx = j
+	h[i].hidx = int32(i)
+	h[j].hidx = int32(j)
 }
 func (h *seqHeap) Push(x any) {
 	m := x.(*meta)
-	m.hidx = len(*h)
+	m.hidx = int32(len(*h))
 	*h = append(*h, m)
 }
 func (h *seqHeap) Pop() any {

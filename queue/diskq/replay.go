@@ -110,7 +110,7 @@ func (st *replayState) apply(seg *segment, off int64, rec []byte, log *slog.Logg
 		}
 		m.seg, m.off, m.size = seg, off, int64(len(rec))
 		m.enqueued, m.attempts, m.id, m.key = h.enqueued, h.attempts, h.id, h.key
-		m.file, m.fsize = h.file, h.fsize
+		m.setFile(h.file, h.fsize)
 		seg.live++
 	case recAck:
 		if m := st.items[seq]; m != nil {
