@@ -29,17 +29,7 @@ var notificationOnly = map[string]bool{"T01": true, "T03": true, "T05": true, "T
 // merge), and the PID patient keeps the old identifier with use "old", so
 // a search by the old number still finds it.
 func (x *conv) changeIdentifier() error {
-	pid, ok := x.m.Segment("PID")
-	if !ok {
-		return &ContentError{Segment: "PID", Field: "PID", Reason: "required segment missing"}
-	}
-	ref, err := x.patient(pid)
-	if err != nil {
-		return err
-	}
-	x.patientRef = ref
-	x.focus = append(x.focus, *ref)
-	if err := x.patientExtras(); err != nil {
+	if err := x.messagePatient(); err != nil {
 		return err
 	}
 	if err := x.merge(); err != nil {
@@ -61,17 +51,7 @@ func (x *conv) changeIdentifier() error {
 // what references it intact. The visit in PV1 is not written (the event
 // is about the person, not a visit).
 func (x *conv) deletePerson() error {
-	pid, ok := x.m.Segment("PID")
-	if !ok {
-		return &ContentError{Segment: "PID", Field: "PID", Reason: "required segment missing"}
-	}
-	ref, err := x.patient(pid)
-	if err != nil {
-		return err
-	}
-	x.patientRef = ref
-	x.focus = append(x.focus, *ref)
-	if err := x.patientExtras(); err != nil {
+	if err := x.messagePatient(); err != nil {
 		return err
 	}
 	inactive := false

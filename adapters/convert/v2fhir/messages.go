@@ -20,20 +20,10 @@ var encounterStatus = map[string]string{
 // PD1 primary care provider), Encounter from PV1, and the AL1, DG1, PR1 and
 // IN1 segments; A40 also writes the merged-away patient from MRG.
 func (x *conv) adt() error {
-	pid, ok := x.m.Segment("PID")
-	if !ok {
-		return &ContentError{Segment: "PID", Field: "PID", Reason: "required segment missing"}
-	}
-	ref, err := x.patient(pid)
-	if err != nil {
+	if err := x.messagePatient(); err != nil {
 		return err
 	}
-	x.patientRef = ref
-	x.focus = append(x.focus, *ref)
 	trigger := x.m.Type().Trigger
-	if err := x.patientExtras(); err != nil {
-		return err
-	}
 	if trigger == "A40" {
 		if err := x.merge(); err != nil {
 			return err

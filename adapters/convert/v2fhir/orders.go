@@ -27,17 +27,7 @@ func init() {
 // patientContext converts the PID (required), PD1, NK1 and PV1 that head
 // the order, vaccination, scheduling and document messages.
 func (x *conv) patientContext() error {
-	pid, ok := x.m.Segment("PID")
-	if !ok {
-		return &ContentError{Segment: "PID", Field: "PID", Reason: "required segment missing"}
-	}
-	ref, err := x.patient(pid)
-	if err != nil {
-		return err
-	}
-	x.patientRef = ref
-	x.focus = append(x.focus, *ref)
-	if err := x.patientExtras(); err != nil {
+	if err := x.messagePatient(); err != nil {
 		return err
 	}
 	if pv1, ok := x.m.Segment("PV1"); ok {

@@ -8,6 +8,24 @@ import (
 	"github.com/ferry-health/ferry/adapters/hl7v2"
 )
 
+// messagePatient converts the one PID that ADT, order, scheduling and
+// document messages require, makes it the current patient and the first
+// focus, and adds its NK1 and PD1 (patientExtras). The messages that can
+// carry several patients (ORU, OUL) walk their PIDs themselves.
+func (x *conv) messagePatient() error {
+	pid, ok := x.m.Segment("PID")
+	if !ok {
+		return &ContentError{Segment: "PID", Field: "PID", Reason: "required segment missing"}
+	}
+	ref, err := x.patient(pid)
+	if err != nil {
+		return err
+	}
+	x.patientRef = ref
+	x.focus = append(x.focus, *ref)
+	return x.patientExtras()
+}
+
 // patientExtras adds NK1 next of kin as Patient.contact and PD1-4 as the
 // general practitioner of the current patient.
 func (x *conv) patientExtras() error {
