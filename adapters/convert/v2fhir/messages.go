@@ -1,8 +1,6 @@
 package v2fhir
 
 import (
-	"strings"
-
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/hl7v2"
 )
@@ -50,50 +48,14 @@ func (x *conv) adt() error {
 // PV1), then for each OBR a DiagnosticReport whose results are the OBX
 // Observations that follow it, with NTE notes attached to the preceding OBX.
 func (x *conv) oru() error {
-	var (
-		report *reportBuilder
-		obs    *obsBuilder
-	)
-	flushObs := func() error {
-		if obs == nil {
-			return nil
-		}
-		ref, err := obs.finish(x)
-		obs = nil
-		if err != nil {
-			return err
-		}
-		if report != nil {
-			report.dr.Result = append(report.dr.Result, ref)
-		}
-		return nil
-	}
-	flushReport := func() error {
-		if err := flushObs(); err != nil {
-			return err
-		}
-		if report == nil {
-			return nil
-		}
-		ref := report.finish(x)
-		x.focus = append(x.focus, ref)
-		report = nil
-		return nil
-	}
-	sawOBR := false
+	w := resultWalk{x: x}
 	var orc hl7v2.Segment
 	for _, seg := range x.m.Segments() {
 		switch seg.Name {
 		case "PID":
-			if err := flushReport(); err != nil {
+			if err := w.patient(seg); err != nil {
 				return err
 			}
-			ref, err := x.patient(seg)
-			if err != nil {
-				return err
-			}
-			x.patientRef = ref
-			x.encRef = nil
 		case "PV1":
 			if x.patientRef == nil {
 				continue
@@ -104,87 +66,41 @@ func (x *conv) oru() error {
 			}
 			x.encRef = enc
 		case "ORC":
-			if err := flushReport(); err != nil {
+			if err := w.closeReport(); err != nil {
 				return err
 			}
 			orc = seg
 			x.enterOrder(seg)
 		case "OBR":
-			if err := flushReport(); err != nil {
-				return err
-			}
-			if x.patientRef == nil {
-				return &ContentError{Segment: "PID", Field: "PID", Reason: "required segment missing before OBR"}
-			}
-			sawOBR = true
-			r, err := x.newReport(seg)
-			if err != nil {
+			if err := w.openReport(seg); err != nil {
 				return err
 			}
 			// The order this report answers, by its placer number: a
 			// logical reference, since the order may live elsewhere.
 			if ids, _ := x.orderIDs(orc, seg); len(ids) > 0 && ids[0].Type.Coding[0].Code == "PLAC" {
 				p := ids[0]
-				r.dr.BasedOn = []fhir.Reference{{Type: "ServiceRequest", Identifier: &p}}
+				w.report.dr.BasedOn = []fhir.Reference{{Type: "ServiceRequest", Identifier: &p}}
 			}
 			orc = hl7v2.Segment{}
-			report = r
 		case "OBX":
-			if err := flushObs(); err != nil {
+			if err := w.openObs(seg); err != nil {
 				return err
 			}
-			if x.patientRef == nil {
-				return &ContentError{Segment: "PID", Field: "PID", Reason: "required segment missing before OBX"}
-			}
-			if strings.EqualFold(seg.Field(2).Text(1), "ED") {
-				// An encapsulated document is the report's presented form,
-				// not an Observation value (R4 has no valueAttachment).
-				att, err := x.encapsulated(seg)
-				if err != nil {
-					return err
-				}
-				if att == nil {
-					// An ED without data carries nothing (the original
-					// message is kept in the Binary either way).
-					continue
-				}
-				if report != nil {
-					report.dr.PresentedForm = append(report.dr.PresentedForm, *att)
-					continue
-				}
-			}
-			o, err := x.newObservation(seg, report)
-			if err != nil {
-				return err
-			}
-			obs = o
 		case "SPM":
-			if err := flushObs(); err != nil {
+			if err := w.reportSpecimen(seg); err != nil {
 				return err
-			}
-			if report != nil {
-				ref, err := x.specimen(seg, report)
-				if err != nil {
-					return err
-				}
-				report.dr.Specimen = append(report.dr.Specimen, ref)
-				report.specimen = &ref
 			}
 		case "NTE":
-			if obs != nil {
-				obs.note(seg)
-			} else if report != nil {
-				report.note(seg)
-			}
+			w.note(seg)
 		}
 	}
-	if err := flushReport(); err != nil {
+	if err := w.closeReport(); err != nil {
 		return err
 	}
 	if x.patientRef == nil {
 		return &ContentError{Segment: "PID", Field: "PID", Reason: "required segment missing"}
 	}
-	if !sawOBR {
+	if w.reports == 0 {
 		return &ContentError{Segment: "OBR", Field: "OBR", Reason: "required segment missing"}
 	}
 	return nil

@@ -513,3 +513,158 @@ func (x *conv) specimen(spm hl7v2.Segment, r *reportBuilder) (fhir.Reference, er
 	}
 	return x.add("Specimen", key, sp), nil
 }
+
+// resultWalk is the state ORU^R01 (oru) and OUL (oul) convert their
+// segments with. Both follow the same v2-to-FHIR maps for OBR, OBX, SPM
+// and NTE: an OBR opens a DiagnosticReport and an OBX an Observation, each
+// open until a later segment closes it, so that the NTE after them land on
+// the right one and the Observation joins the report's results. Where the
+// two message structures differ (what a PV1 or a loose OBX means, where an
+// SPM sits) is left to the handlers and the fields below.
+type resultWalk struct {
+	x      *conv
+	report *reportBuilder // the open OBR, if any
+	obs    *obsBuilder    // the open OBX, if any
+	// specimen is the current specimen group's (OUL R22/R23, whose SPM
+	// heads the OBR and OBX that follow): an OBX outside any report
+	// describes it. ORU_R01 has no such group, so it stays nil there.
+	specimen *fhir.Reference
+	// looseInFocus names an Observation closed outside any report in the
+	// MessageHeader focus: OUL allows OBX directly under the patient or a
+	// specimen as results of their own, while in ORU_R01 every OBX belongs
+	// to an OBR and a stray one is written without being a focus.
+	looseInFocus bool
+	reports      int // DiagnosticReports written
+	observations int // Observations written
+}
+
+// closeObs writes the open Observation, if any, as a result of the open
+// report.
+func (w *resultWalk) closeObs() error {
+	if w.obs == nil {
+		return nil
+	}
+	ref, err := w.obs.finish(w.x)
+	w.obs = nil
+	if err != nil {
+		return err
+	}
+	w.observations++
+	if w.report != nil {
+		w.report.dr.Result = append(w.report.dr.Result, ref)
+	} else if w.looseInFocus {
+		w.x.focus = append(w.x.focus, ref)
+	}
+	return nil
+}
+
+// closeReport writes the open Observation and then the open report, if
+// any; the report is a focus of the message.
+func (w *resultWalk) closeReport() error {
+	if err := w.closeObs(); err != nil {
+		return err
+	}
+	if w.report == nil {
+		return nil
+	}
+	w.x.focus = append(w.x.focus, w.report.finish(w.x))
+	w.report = nil
+	w.reports++
+	return nil
+}
+
+// patient closes what the previous patient had open and makes PID the
+// current patient, with no visit or specimen group yet.
+func (w *resultWalk) patient(pid hl7v2.Segment) error {
+	if err := w.closeReport(); err != nil {
+		return err
+	}
+	ref, err := w.x.patient(pid)
+	if err != nil {
+		return err
+	}
+	w.x.patientRef = ref
+	w.x.encRef = nil
+	w.specimen = nil
+	return nil
+}
+
+// openReport closes the open report and opens one for OBR, which needs a
+// patient before it.
+func (w *resultWalk) openReport(obr hl7v2.Segment) error {
+	if err := w.closeReport(); err != nil {
+		return err
+	}
+	if w.x.patientRef == nil {
+		return &ContentError{Segment: "PID", Field: "PID", Reason: "required segment missing before OBR"}
+	}
+	r, err := w.x.newReport(obr)
+	if err != nil {
+		return err
+	}
+	w.report = r
+	return nil
+}
+
+// openObs closes the open Observation and opens one for OBX, which needs
+// a patient before it. An encapsulated document (OBX-2 ED) is not an
+// Observation value (R4 has no valueAttachment) but the open report's
+// presented form; an ED without data carries nothing (the original message
+// is kept in the Binary either way).
+func (w *resultWalk) openObs(obx hl7v2.Segment) error {
+	if err := w.closeObs(); err != nil {
+		return err
+	}
+	if w.x.patientRef == nil {
+		return &ContentError{Segment: "PID", Field: "PID", Reason: "required segment missing before OBX"}
+	}
+	if strings.EqualFold(obx.Field(2).Text(1), "ED") {
+		att, err := w.x.encapsulated(obx)
+		if err != nil {
+			return err
+		}
+		if att == nil {
+			return nil
+		}
+		if w.report != nil {
+			w.report.dr.PresentedForm = append(w.report.dr.PresentedForm, *att)
+			return nil
+		}
+	}
+	o, err := w.x.newObservation(obx, w.report)
+	if err != nil {
+		return err
+	}
+	if w.report == nil && w.specimen != nil {
+		o.o.Specimen = w.specimen
+	}
+	w.obs = o
+	return nil
+}
+
+// reportSpecimen closes the open Observation and adds SPM as a specimen
+// of the open report, if any; the OBX that follow describe it.
+func (w *resultWalk) reportSpecimen(spm hl7v2.Segment) error {
+	if err := w.closeObs(); err != nil {
+		return err
+	}
+	if w.report == nil {
+		return nil
+	}
+	ref, err := w.x.specimen(spm, w.report)
+	if err != nil {
+		return err
+	}
+	w.report.dr.Specimen = append(w.report.dr.Specimen, ref)
+	w.report.specimen = &ref
+	return nil
+}
+
+// note attaches NTE to the open Observation, else to the open report.
+func (w *resultWalk) note(nte hl7v2.Segment) {
+	if w.obs != nil {
+		w.obs.note(nte)
+	} else if w.report != nil {
+		w.report.note(nte)
+	}
+}
