@@ -269,200 +269,173 @@ func (c *converter) decode(d *xml.Decoder, v any, start xml.StartElement, name s
 	return nil
 }
 
+// eachChild calls fn for each child element of the element just started
+// and returns after its end tag, so every level of the document walk reads
+// the token stream the same way and keeps one element in memory at a time.
+// fn must consume the whole child (decode, skip or walk it); the next end
+// tag is then the parent's own. A decoder error names the parent's path.
+func (c *converter) eachChild(d *xml.Decoder, fn func(xml.StartElement) error) error {
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return &PathError{Path: c.path(), Err: fmt.Errorf("xml: %w", err)}
+		}
+		switch t := tok.(type) {
+		case xml.EndElement:
+			return nil
+		case xml.StartElement:
+			if err := fn(t); err != nil {
+				return err
+			}
+		}
+	}
+}
+
 // document walks the ClinicalDocument's children.
 func (c *converter) document(d *xml.Decoder, start xml.StartElement) error {
 	c.push("ClinicalDocument")
 	defer c.pop()
 	counts := map[string]int{}
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			return &PathError{Path: c.path(), Err: fmt.Errorf("xml: %w", err)}
-		}
-		switch t := tok.(type) {
-		case xml.EndElement:
+	return c.eachChild(d, func(t xml.StartElement) error {
+		name := t.Name.Local
+		counts[name]++
+		if t.Name.Space != nsV3 && t.Name.Space != "" {
+			if err := d.Skip(); err != nil {
+				return &PathError{Path: c.path(name), Err: err}
+			}
 			return nil
-		case xml.StartElement:
-			name := t.Name.Local
-			counts[name]++
-			if t.Name.Space != nsV3 && t.Name.Space != "" {
-				if err := d.Skip(); err != nil {
-					return &PathError{Path: c.path(name), Err: err}
-				}
-				continue
+		}
+		var err error
+		switch name {
+		case "templateId":
+			var x ii
+			err = c.decode(d, &x, t, name)
+			c.templates = append(c.templates, x)
+		case "id":
+			err = c.decode(d, &c.docID, t, name)
+		case "code":
+			c.docCode = &cd{}
+			err = c.decode(d, c.docCode, t, name)
+		case "title":
+			var s struct {
+				Text string `xml:",chardata"`
 			}
-			var err error
-			switch name {
-			case "templateId":
-				var x ii
-				err = c.decode(d, &x, t, name)
-				c.templates = append(c.templates, x)
-			case "id":
-				err = c.decode(d, &c.docID, t, name)
-			case "code":
-				c.docCode = &cd{}
-				err = c.decode(d, c.docCode, t, name)
-			case "title":
-				var s struct {
-					Text string `xml:",chardata"`
-				}
-				err = c.decode(d, &s, t, name)
-				c.title = clean(s.Text)
-			case "effectiveTime":
-				var x ts
-				err = c.decode(d, &x, t, name)
-				c.effective = tsValue(&x)
-				c.effectiveRaw = x.Value
-			case "confidentialityCode":
-				c.conf = &cd{}
-				err = c.decode(d, c.conf, t, name)
-			case "languageCode":
-				var x cd
-				err = c.decode(d, &x, t, name)
-				c.lang = x.Code
-			case "setId":
-				c.setID = &ii{}
-				err = c.decode(d, c.setID, t, name)
-			case "versionNumber":
-				var x struct {
-					Value string `xml:"value,attr"`
-				}
-				err = c.decode(d, &x, t, name)
-				c.version = x.Value
-			case "recordTarget":
-				var x recordTarget
-				err = c.decode(d, &x, t, name)
-				if c.target == nil {
-					c.target = &x
-				}
-			case "author":
-				var x author
-				err = c.decode(d, &x, t, name)
-				c.authors = append(c.authors, x)
-			case "custodian":
-				c.custodian = &custodian{}
-				err = c.decode(d, c.custodian, t, name)
-			case "legalAuthenticator":
-				c.legal = &legalAuthenticator{}
-				err = c.decode(d, c.legal, t, name)
-			case "documentationOf":
-				var x documentationOf
-				err = c.decode(d, &x, t, name)
-				c.docOf = append(c.docOf, x)
-			case "relatedDocument":
-				var x relatedDocument
-				err = c.decode(d, &x, t, name)
-				c.related = append(c.related, x)
-			case "componentOf":
-				c.componOf = &componentOf{}
-				err = c.decode(d, c.componOf, t, name)
-			case "component":
-				if err := c.header(); err != nil {
-					return err
-				}
-				c.push("component")
-				err = c.body(d)
-				c.pop()
-			default:
-				if err := d.Skip(); err != nil {
-					return &PathError{Path: c.path(name), Err: err}
-				}
+			err = c.decode(d, &s, t, name)
+			c.title = clean(s.Text)
+		case "effectiveTime":
+			var x ts
+			err = c.decode(d, &x, t, name)
+			c.effective = tsValue(&x)
+			c.effectiveRaw = x.Value
+		case "confidentialityCode":
+			c.conf = &cd{}
+			err = c.decode(d, c.conf, t, name)
+		case "languageCode":
+			var x cd
+			err = c.decode(d, &x, t, name)
+			c.lang = x.Code
+		case "setId":
+			c.setID = &ii{}
+			err = c.decode(d, c.setID, t, name)
+		case "versionNumber":
+			var x struct {
+				Value string `xml:"value,attr"`
 			}
-			if err != nil {
+			err = c.decode(d, &x, t, name)
+			c.version = x.Value
+		case "recordTarget":
+			var x recordTarget
+			err = c.decode(d, &x, t, name)
+			if c.target == nil {
+				c.target = &x
+			}
+		case "author":
+			var x author
+			err = c.decode(d, &x, t, name)
+			c.authors = append(c.authors, x)
+		case "custodian":
+			c.custodian = &custodian{}
+			err = c.decode(d, c.custodian, t, name)
+		case "legalAuthenticator":
+			c.legal = &legalAuthenticator{}
+			err = c.decode(d, c.legal, t, name)
+		case "documentationOf":
+			var x documentationOf
+			err = c.decode(d, &x, t, name)
+			c.docOf = append(c.docOf, x)
+		case "relatedDocument":
+			var x relatedDocument
+			err = c.decode(d, &x, t, name)
+			c.related = append(c.related, x)
+		case "componentOf":
+			c.componOf = &componentOf{}
+			err = c.decode(d, c.componOf, t, name)
+		case "component":
+			if err := c.header(); err != nil {
 				return err
 			}
+			c.push("component")
+			err = c.body(d)
+			c.pop()
+		default:
+			if err := d.Skip(); err != nil {
+				return &PathError{Path: c.path(name), Err: err}
+			}
 		}
-	}
+		return err
+	})
 }
 
 // body walks ClinicalDocument/component: a structuredBody or nonXMLBody.
 func (c *converter) body(d *xml.Decoder) error {
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			return &PathError{Path: c.path(), Err: fmt.Errorf("xml: %w", err)}
-		}
-		switch t := tok.(type) {
-		case xml.EndElement:
-			return nil
-		case xml.StartElement:
-			switch t.Name.Local {
-			case "structuredBody":
-				c.push("structuredBody")
-				err = c.structuredBody(d)
-				c.pop()
-			case "nonXMLBody":
-				var x struct {
-					Text *ed `xml:"text"`
-				}
-				err = c.decode(d, &x, t, "nonXMLBody")
-				if x.Text != nil {
-					c.nonXML = x.Text
-				}
-			default:
-				err = d.Skip()
+	return c.eachChild(d, func(t xml.StartElement) error {
+		switch t.Name.Local {
+		case "structuredBody":
+			c.push("structuredBody")
+			err := c.structuredBody(d)
+			c.pop()
+			return err
+		case "nonXMLBody":
+			var x struct {
+				Text *ed `xml:"text"`
 			}
-			if err != nil {
-				return err
+			err := c.decode(d, &x, t, "nonXMLBody")
+			if x.Text != nil {
+				c.nonXML = x.Text
 			}
+			return err
+		default:
+			return d.Skip()
 		}
-	}
+	})
 }
 
 // structuredBody walks component/section elements.
 func (c *converter) structuredBody(d *xml.Decoder) error {
 	n := 0
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			return &PathError{Path: c.path(), Err: fmt.Errorf("xml: %w", err)}
+	return c.eachChild(d, func(t xml.StartElement) error {
+		if t.Name.Local != "component" {
+			return d.Skip()
 		}
-		switch t := tok.(type) {
-		case xml.EndElement:
-			return nil
-		case xml.StartElement:
-			if t.Name.Local != "component" {
-				if err := d.Skip(); err != nil {
-					return err
-				}
-				continue
-			}
-			n++
-			c.push("component[" + strconv.Itoa(n) + "]")
-			err := c.sectionHolder(d, nil)
-			c.pop()
-			if err != nil {
-				return err
-			}
-		}
-	}
+		n++
+		c.push("component[" + strconv.Itoa(n) + "]")
+		err := c.sectionHolder(d, nil)
+		c.pop()
+		return err
+	})
 }
 
 // sectionHolder reads a component element whose child is a section.
 func (c *converter) sectionHolder(d *xml.Decoder, parent *section) error {
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			return &PathError{Path: c.path(), Err: fmt.Errorf("xml: %w", err)}
+	return c.eachChild(d, func(t xml.StartElement) error {
+		if t.Name.Local != "section" {
+			return d.Skip()
 		}
-		switch t := tok.(type) {
-		case xml.EndElement:
-			return nil
-		case xml.StartElement:
-			if t.Name.Local != "section" {
-				if err := d.Skip(); err != nil {
-					return err
-				}
-				continue
-			}
-			c.push("section")
-			err := c.section(d, parent)
-			c.pop()
-			if err != nil {
-				return err
-			}
-		}
-	}
+		c.push("section")
+		err := c.section(d, parent)
+		c.pop()
+		return err
+	})
 }
 
 // section is what the converter knows about the section an entry is in.
@@ -483,53 +456,42 @@ func (c *converter) section(d *xml.Decoder, parent *section) error {
 	c.narr = nil
 	defer func() { c.narr = saved }()
 	entries, comps := 0, 0
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			return &PathError{Path: c.path(), Err: fmt.Errorf("xml: %w", err)}
-		}
-		switch t := tok.(type) {
-		case xml.EndElement:
-			return nil
-		case xml.StartElement:
-			var err error
-			switch t.Name.Local {
-			case "templateId":
-				var x ii
-				err = c.decode(d, &x, t, "templateId")
-				s.templates = append(s.templates, x)
-				s.kind = classifySection(s)
-			case "code":
-				s.code = &cd{}
-				err = c.decode(d, s.code, t, "code")
-				s.kind = classifySection(s)
-			case "entry":
-				entries++
-				name := "entry[" + strconv.Itoa(entries) + "]"
-				var rel relationship
-				if err = c.decode(d, &rel, t, name); err == nil {
-					if st, _ := rel.statement(); st != nil {
-						c.resolveAct(st)
-					}
-					c.push(name)
-					err = c.entry(&rel, s)
-					c.pop()
+	return c.eachChild(d, func(t xml.StartElement) error {
+		var err error
+		switch t.Name.Local {
+		case "templateId":
+			var x ii
+			err = c.decode(d, &x, t, "templateId")
+			s.templates = append(s.templates, x)
+			s.kind = classifySection(s)
+		case "code":
+			s.code = &cd{}
+			err = c.decode(d, s.code, t, "code")
+			s.kind = classifySection(s)
+		case "entry":
+			entries++
+			name := "entry[" + strconv.Itoa(entries) + "]"
+			var rel relationship
+			if err = c.decode(d, &rel, t, name); err == nil {
+				if st, _ := rel.statement(); st != nil {
+					c.resolveAct(st)
 				}
-			case "text":
-				c.narr, err = c.narrative(d)
-			case "component":
-				comps++
-				c.push("component[" + strconv.Itoa(comps) + "]")
-				err = c.sectionHolder(d, s)
+				c.push(name)
+				err = c.entry(&rel, s)
 				c.pop()
-			default:
-				err = d.Skip()
 			}
-			if err != nil {
-				return err
-			}
+		case "text":
+			c.narr, err = c.narrative(d)
+		case "component":
+			comps++
+			c.push("component[" + strconv.Itoa(comps) + "]")
+			err = c.sectionHolder(d, s)
+			c.pop()
+		default:
+			err = d.Skip()
 		}
-	}
+		return err
+	})
 }
 
 // finish builds what needs the whole document: patient extensions found in
