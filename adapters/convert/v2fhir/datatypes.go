@@ -310,45 +310,39 @@ var nameUse = map[string]string{
 
 // xpn converts one XPN repetition; nil when it holds no name.
 func (x *conv) xpn(v hl7v2.Value) *fhir.HumanName {
-	n := &fhir.HumanName{Family: v.Comp(1).Sub(1).Trimmed()}
-	if g := v.Text(2); g != "" {
-		n.Given = append(n.Given, g)
+	n := personName(v, 1)
+	if n != nil {
+		n.Use = nameUse[v.Text(7)]
 	}
-	if g := v.Text(3); g != "" {
-		n.Given = append(n.Given, strings.Fields(g)...)
-	}
-	if s := v.Text(4); s != "" {
-		n.Suffix = append(n.Suffix, s)
-	}
-	if p := v.Text(5); p != "" {
-		n.Prefix = append(n.Prefix, p)
-	}
-	if d := v.Text(6); d != "" {
-		n.Suffix = append(n.Suffix, d)
-	}
-	if n.Family == "" && len(n.Given) == 0 {
-		return nil
-	}
-	n.Use = nameUse[v.Text(7)]
 	return n
 }
 
-// xcnName is the HumanName inside an XCN (components shifted by one).
+// xcnName is the HumanName inside an XCN, whose components 2-7 are an
+// XPN's 1-6 behind the person's id. XCN-10 (name type) is not read: a
+// practitioner's name is written without a use.
 func (x *conv) xcnName(v hl7v2.Value) *fhir.HumanName {
-	n := &fhir.HumanName{Family: v.Comp(2).Sub(1).Trimmed()}
-	if g := v.Text(3); g != "" {
+	return personName(v, 2)
+}
+
+// personName reads the family name (its surname, subcomponent 1), given
+// and further given names, suffix, prefix and degree from the six
+// components that start at family, the layout XPN and XCN share; nil when
+// there is neither a family nor a given name.
+func personName(v hl7v2.Value, family int) *fhir.HumanName {
+	n := &fhir.HumanName{Family: v.Comp(family).Sub(1).Trimmed()}
+	if g := v.Text(family + 1); g != "" {
 		n.Given = append(n.Given, g)
 	}
-	if g := v.Text(4); g != "" {
+	if g := v.Text(family + 2); g != "" {
 		n.Given = append(n.Given, strings.Fields(g)...)
 	}
-	if s := v.Text(5); s != "" {
+	if s := v.Text(family + 3); s != "" {
 		n.Suffix = append(n.Suffix, s)
 	}
-	if p := v.Text(6); p != "" {
+	if p := v.Text(family + 4); p != "" {
 		n.Prefix = append(n.Prefix, p)
 	}
-	if d := v.Text(7); d != "" {
+	if d := v.Text(family + 5); d != "" {
 		n.Suffix = append(n.Suffix, d)
 	}
 	if n.Family == "" && len(n.Given) == 0 {

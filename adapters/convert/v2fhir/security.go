@@ -172,7 +172,8 @@ func (l *labels) addText(code, display, system string) {
 // v3 "unrestricted". Values with no v3 counterpart keep their v2 code and
 // imply R.
 func (l *labels) addTable0177(code, display string) {
-	switch strings.ToUpper(strings.TrimSpace(code)) {
+	c := strings.ToUpper(strings.TrimSpace(code))
+	switch c {
 	case "":
 		return
 	case "U":
@@ -181,25 +182,22 @@ func (l *labels) addTable0177(code, display string) {
 		l.raise(confRank("R"))
 	case "V":
 		l.raise(confRank("V"))
-	case "AID", "HIV":
-		l.addCode(fhir.Coding{System: SystemActCode, Code: "HIV"}, kindSensitivity)
-		l.raise(rankR)
-	case "ETH":
-		l.addCode(fhir.Coding{System: SystemActCode, Code: "ETH"}, kindSensitivity)
-		l.raise(rankR)
-	case "PSY":
-		l.addCode(fhir.Coding{System: SystemActCode, Code: "PSY"}, kindSensitivity)
-		l.raise(rankR)
-	case "EMP":
-		l.addCode(fhir.Coding{System: SystemActCode, Code: "EMP"}, kindSensitivity)
-		l.raise(rankR)
-	case "VIP":
-		l.addCode(fhir.Coding{System: SystemActCode, Code: "CEL"}, kindSensitivity)
-		l.raise(rankR)
 	default:
-		l.addCode(fhir.Coding{System: systemV2Table0177, Code: strings.TrimSpace(code), Display: display}, kindOther)
+		if act, ok := table0177Sensitivity[c]; ok {
+			l.addCode(fhir.Coding{System: SystemActCode, Code: act}, kindSensitivity)
+		} else {
+			l.addCode(fhir.Coding{System: systemV2Table0177, Code: strings.TrimSpace(code), Display: display}, kindOther)
+		}
 		l.raise(rankR)
 	}
+}
+
+// table0177Sensitivity maps the table 0177 values that name a sensitive
+// kind of information (AIDS/HIV, alcohol and drug treatment, psychiatric,
+// employee, celebrity) to their v3 ActCode sensitivity; like the other
+// values with no confidentiality counterpart, they imply R.
+var table0177Sensitivity = map[string]string{
+	"AID": "HIV", "HIV": "HIV", "ETH": "ETH", "PSY": "PSY", "EMP": "EMP", "VIP": "CEL",
 }
 
 // addCWE adds one coded security value. table0177 says how a code without
