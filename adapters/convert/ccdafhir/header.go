@@ -251,23 +251,9 @@ func humanNames(ps []pn) []fhir.HumanName {
 				}
 			}
 		}
-		var fam []string
-		for _, f := range p.Family {
-			if s := clean(f.Text); s != "" {
-				fam = append(fam, s)
-			}
-		}
-		n.Family = strings.Join(fam, " ")
-		for _, x := range p.Prefix {
-			if s := clean(x.Text); s != "" {
-				n.Prefix = append(n.Prefix, s)
-			}
-		}
-		for _, x := range p.Suffix {
-			if s := clean(x.Text); s != "" {
-				n.Suffix = append(n.Suffix, s)
-			}
-		}
+		n.Family = strings.Join(partTexts(p.Family), " ")
+		n.Prefix = partTexts(p.Prefix)
+		n.Suffix = partTexts(p.Suffix)
 		if n.Family == "" && len(n.Given) == 0 && len(n.Prefix) == 0 && len(n.Suffix) == 0 {
 			if t := clean(p.Text); t != "" {
 				n.Text = t
@@ -283,6 +269,19 @@ func humanNames(ps []pn) []fhir.HumanName {
 		}
 		if len(nick) > 0 {
 			out = append(out, fhir.HumanName{Use: "nickname", Given: nick})
+		}
+	}
+	return out
+}
+
+// partTexts returns the cleaned texts of name parts, leaving out empty
+// ones (nil if none is left), so that a blank <family/> or <prefix/> adds
+// nothing to the name.
+func partTexts(parts []namePart) []string {
+	var out []string
+	for _, x := range parts {
+		if s := clean(x.Text); s != "" {
+			out = append(out, s)
 		}
 	}
 	return out

@@ -200,14 +200,7 @@ func mapReferenceRange(rr referenceRange) (fhir.ObservationReferenceRange, bool)
 // vitalsOrganizer maps a Vital Signs Organizer to its member observations
 // and a vital-signs panel Observation (LOINC 85353-1) holding them.
 func (c *converter) vitalsOrganizer(a *act) {
-	var members []fhir.Reference
-	for i := range a.Component {
-		if o := a.Component[i].Observation; o != nil {
-			if ref := c.observation(o, "vital-signs", []string{"component[" + strconv.Itoa(i+1) + "]"}); ref != "" {
-				members = append(members, fhir.Reference{Reference: ref})
-			}
-		}
-	}
+	members := c.organizerMembers(a, "vital-signs", "")
 	idn, ids, fresh := c.claimEntry("Observation", a.ID, "organizer")
 	if !fresh {
 		return
@@ -236,6 +229,25 @@ func (c *converter) vitalsOrganizer(a *act) {
 	c.add(idn, r)
 }
 
+// organizerMembers converts the Observations among an organizer's
+// components with the given category and returns references to them in
+// document order, the members a vital-signs panel or DiagnosticReport
+// points at. Any other statement is counted in Result.Skipped as
+// skipAs + " " + its element name, or passed over if skipAs is "".
+func (c *converter) organizerMembers(a *act, category, skipAs string) []fhir.Reference {
+	var refs []fhir.Reference
+	for i := range a.Component {
+		if o := a.Component[i].Observation; o != nil {
+			if ref := c.observation(o, category, []string{"component[" + strconv.Itoa(i+1) + "]"}); ref != "" {
+				refs = append(refs, fhir.Reference{Reference: ref})
+			}
+		} else if s, el := a.Component[i].statement(); s != nil && skipAs != "" {
+			c.skip(skipAs + " " + el)
+		}
+	}
+	return refs
+}
+
 // firstMemberTime returns the first component's time, for organizers
 // without their own.
 func (c *converter) firstMemberTime(a *act) string {
@@ -254,16 +266,7 @@ func (c *converter) firstMemberTime(a *act) string {
 // resultOrganizer maps a Result Organizer to a DiagnosticReport with its
 // result Observations.
 func (c *converter) resultOrganizer(a *act) {
-	var results []fhir.Reference
-	for i := range a.Component {
-		if o := a.Component[i].Observation; o != nil {
-			if ref := c.observation(o, "laboratory", []string{"component[" + strconv.Itoa(i+1) + "]"}); ref != "" {
-				results = append(results, fhir.Reference{Reference: ref})
-			}
-		} else if s, el := a.Component[i].statement(); s != nil {
-			c.skip("result organizer component " + el)
-		}
-	}
+	results := c.organizerMembers(a, "laboratory", "result organizer component")
 	idn, ids, fresh := c.claimEntry("DiagnosticReport", a.ID, "organizer")
 	if !fresh {
 		return
