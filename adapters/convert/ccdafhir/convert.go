@@ -295,10 +295,8 @@ func (c *converter) eachChild(d *xml.Decoder, fn func(xml.StartElement) error) e
 func (c *converter) document(d *xml.Decoder, start xml.StartElement) error {
 	c.push("ClinicalDocument")
 	defer c.pop()
-	counts := map[string]int{}
 	return c.eachChild(d, func(t xml.StartElement) error {
 		name := t.Name.Local
-		counts[name]++
 		if t.Name.Space != nsV3 && t.Name.Space != "" {
 			if err := d.Skip(); err != nil {
 				return &PathError{Path: c.path(name), Err: err}
