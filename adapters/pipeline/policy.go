@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -234,32 +233,12 @@ func (h *Held) Put(in adapters.Raw, u *Unit, label string) (string, error) {
 
 // List returns the held entries' ids, oldest first.
 func (h *Held) List() ([]string, error) {
-	des, err := os.ReadDir(h.dir)
-	if err != nil {
-		return nil, fmt.Errorf("read held store: %w", err)
-	}
-	var ids []string
-	for _, de := range des {
-		n := de.Name()
-		if strings.HasSuffix(n, ".json") && !strings.HasSuffix(n, ".bundle.json") && !durable.IsTemp(n) {
-			ids = append(ids, strings.TrimSuffix(n, ".json"))
-		}
-	}
-	sort.Strings(ids)
-	return ids, nil
+	return listEntries(h.dir, "held store", func(n string) bool { return strings.HasSuffix(n, ".bundle.json") })
 }
 
 // Get reads one entry.
 func (h *Held) Get(id string) (*HeldEntry, error) {
-	b, err := os.ReadFile(filepath.Join(h.dir, filepath.Base(id)+".json"))
-	if err != nil {
-		return nil, fmt.Errorf("read held entry: %w", err)
-	}
-	var e HeldEntry
-	if err := json.Unmarshal(b, &e); err != nil {
-		return nil, fmt.Errorf("decode held entry %s: %w", id, err)
-	}
-	return &e, nil
+	return readEntry[HeldEntry](h.dir, id, "held entry")
 }
 
 // Remove deletes a held entry and its spilled bundle, after it has been

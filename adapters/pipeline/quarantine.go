@@ -69,29 +69,43 @@ func (q *Quarantine) Put(in adapters.Raw, raw []byte, reason error) (string, err
 
 // List returns the stored entries' ids, oldest first.
 func (q *Quarantine) List() ([]string, error) {
-	des, err := os.ReadDir(q.dir)
+	return listEntries(q.dir, "quarantine", nil)
+}
+
+// Get reads one entry.
+func (q *Quarantine) Get(id string) (*QuarantineEntry, error) {
+	return readEntry[QuarantineEntry](q.dir, id, "quarantine entry")
+}
+
+// listEntries returns the ids of the <id>.json entries in dir, oldest
+// first (ids sort by time), leaving out temporary files and names skip
+// matches. what names the store in errors.
+func listEntries(dir, what string, skip func(name string) bool) ([]string, error) {
+	des, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("read quarantine: %w", err)
+		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
 	var ids []string
 	for _, de := range des {
-		if n := de.Name(); strings.HasSuffix(n, ".json") {
-			ids = append(ids, strings.TrimSuffix(n, ".json"))
+		n := de.Name()
+		if !strings.HasSuffix(n, ".json") || durable.IsTemp(n) || skip != nil && skip(n) {
+			continue
 		}
+		ids = append(ids, strings.TrimSuffix(n, ".json"))
 	}
 	sort.Strings(ids)
 	return ids, nil
 }
 
-// Get reads one entry.
-func (q *Quarantine) Get(id string) (*QuarantineEntry, error) {
-	b, err := os.ReadFile(filepath.Join(q.dir, filepath.Base(id)+".json"))
+// readEntry reads and decodes the entry id of a store in dir.
+func readEntry[T any](dir, id, what string) (*T, error) {
+	b, err := os.ReadFile(filepath.Join(dir, filepath.Base(id)+".json"))
 	if err != nil {
-		return nil, fmt.Errorf("read quarantine entry: %w", err)
+		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
-	var e QuarantineEntry
+	var e T
 	if err := json.Unmarshal(b, &e); err != nil {
-		return nil, fmt.Errorf("decode quarantine entry %s: %w", id, err)
+		return nil, fmt.Errorf("decode %s %s: %w", what, id, err)
 	}
 	return &e, nil
 }
