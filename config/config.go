@@ -84,6 +84,10 @@ type MLLP struct {
 	IdleTimeout   time.Duration           `yaml:"idle_timeout"`
 	MaxConns      int                     `yaml:"max_conns"`
 	TLS           *configtls.ServerConfig `yaml:"tls"`
+	// CommitACK answers MLLP release 2 senders with the transport commit
+	// acknowledgement (or NAK) before each HL7 ACK; release 1 senders
+	// (most) must not get it.
+	CommitACK bool `yaml:"commit_ack"`
 }
 
 // Folder is one watched folder: an EHR export drop (kind ehr) or a fax

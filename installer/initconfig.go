@@ -101,6 +101,7 @@ sources:
       # max_frame_bytes: 16777216
       # read_timeout: 30s
       # idle_timeout: 10m
+      # commit_ack: true          # MLLP release 2 senders only: commit ACK/NAK before each HL7 ACK
       # tls:                      # MLLP over TLS
       #   cert_file: /etc/ferry/mllp.pem
       #   key_file: /etc/ferry/mllp.key

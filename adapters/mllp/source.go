@@ -46,6 +46,15 @@ type Config struct {
 	TLS *tls.Config
 	// MaxConns bounds concurrent connections; more are closed on accept.
 	MaxConns int
+	// CommitACK speaks MLLP release 2 to the sender: each message is
+	// answered first with the transport commit acknowledgement
+	// (<SB>0x06<EB><CR>) once it is stored, converted or quarantined, or
+	// with the negative one (<SB>0x15<EB><CR>) when it could not be
+	// stored and must be sent again; the HL7 ACK follows either way.
+	// Release 1 senders (most) must not get these frames, so it is off by
+	// default. Commit acknowledgements a release 2 peer sends for ferry's
+	// ACKs are skipped in either mode.
+	CommitACK bool
 }
 
 // Validate reports configuration errors without touching the network.
@@ -333,6 +342,12 @@ func (s *Source) setBusy(c *conn, busy bool) bool {
 	return !s.closing
 }
 
+// The payloads of the MLLP release 2 commit acknowledgements.
+var (
+	commitACK = []byte{CommitACK}
+	commitNAK = []byte{CommitNAK}
+)
+
 // readerPool recycles the connections' 64 KiB read buffers: senders that
 // open a connection per message would otherwise allocate (and zero) one per
 // message, which shows up as garbage collection under load.
@@ -407,8 +422,13 @@ func (s *Source) serve(c *conn) {
 				s.ids.Next(), time.Now())
 			log.Warn("mllp frame too large; closing connection", "bytes", tooBig.Size, "limit", tooBig.Limit, "control_id", ack.MessageControlID)
 			if !errors.Is(err, io.ErrUnexpectedEOF) {
+				out = out[:0]
+				if s.cfg.CommitACK {
+					out = AppendFrame(out, commitNAK) // not stored
+				}
+				out = AppendFrame(out, ack.Bytes)
 				_ = c.nc.SetWriteDeadline(time.Now().Add(s.cfg.ReadTimeout))
-				_ = WriteFrame(c.nc, ack.Bytes)
+				_, _ = c.nc.Write(out)
 			}
 			return
 		case err != nil:
@@ -440,7 +460,18 @@ func (s *Source) serve(c *conn) {
 			}
 			log.Warn("mllp message not accepted", attrs...)
 		}
-		out = AppendFrame(out[:0], ack.Bytes)
+		out = out[:0]
+		if s.cfg.CommitACK {
+			// Stored means committed: the converted result, a duplicate
+			// already in the queue, or a quarantined input (a permanent
+			// error is only returned once the quarantine holds it).
+			if res == nil || queue.IsPermanent(res) {
+				out = AppendFrame(out, commitACK)
+			} else {
+				out = AppendFrame(out, commitNAK)
+			}
+		}
+		out = AppendFrame(out, ack.Bytes)
 		_ = c.nc.SetWriteDeadline(time.Now().Add(s.cfg.ReadTimeout))
 		if _, err := c.nc.Write(out); err != nil {
 			// The message is stored; the sender will resend it and the

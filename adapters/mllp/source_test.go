@@ -519,3 +519,75 @@ func TestSourceShutdownDeadline(t *testing.T) {
 		t.Fatal("AA sent for a message whose Consume failed")
 	}
 }
+
+// TestSourceCommitACK: with CommitACK (MLLP release 2) every message is
+// answered with the transport commit acknowledgement when it is stored —
+// converted, or quarantined with AE/AR — and with the negative one when it
+// could not be stored, each before its HL7 ACK; the sender's own commit
+// acknowledgements for ferry's ACKs are skipped.
+func TestSourceCommitACK(t *testing.T) {
+	rec := &recorder{answer: func(in adapters.Raw) error {
+		if bytes.Contains(in.Body, []byte("|TRANSIENT|")) {
+			return errors.New("queue put: disk full")
+		}
+		if bytes.Contains(in.Body, []byte("ZZZ^Z01")) {
+			return queue.Permanent(&hl7v2.AckError{Code: "AR", ErrCode: hl7v2.ErrUnsupportedType, Segment: "MSH", Field: 9, Text: "message type ZZZ is not supported"})
+		}
+		return nil
+	}}
+	s := start(t, Config{CommitACK: true, MaxFrameBytes: 4096}, rec)
+	c := dial(t, s)
+	commit := func(want byte) {
+		t.Helper()
+		f, err := c.r.ReadFrame()
+		if err != nil {
+			t.Fatalf("read commit acknowledgement: %v", err)
+		}
+		if len(f) != 1 || f[0] != want {
+			t.Fatalf("first frame %q, want the commit frame 0x%02x", f, want)
+		}
+	}
+	for i, tc := range []struct {
+		body   []byte
+		commit byte
+		code   string
+	}{
+		{msg("C1"), CommitACK, "AA"},
+		{[]byte(strings.Replace(string(msg("C2")), "|P|", "|TRANSIENT|", 1)), CommitNAK, "AR"},
+		{[]byte(strings.Replace(string(msg("C3")), "ADT^A01^ADT_A01", "ZZZ^Z01", 1)), CommitACK, "AR"},
+		{msg("C4"), CommitACK, "AA"},
+	} {
+		if err := WriteFrame(c, tc.body); err != nil {
+			t.Fatal(err)
+		}
+		commit(tc.commit)
+		if code, _ := msa(c.ack(t)); code != tc.code {
+			t.Fatalf("message %d: HL7 ACK %s, want %s", i+1, code, tc.code)
+		}
+		// A release 2 sender acknowledges ferry's ACK in turn.
+		if err := WriteFrame(c, []byte{CommitACK}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A frame over the limit is not stored: NAK, then AR, then close.
+	big := append(msg("BIG"), bytes.Repeat([]byte("OBX|1|TX|||"+strings.Repeat("x", 100)+"\r"), 100)...)
+	if err := WriteFrame(c, big); err != nil {
+		t.Fatal(err)
+	}
+	commit(CommitNAK)
+	if code, id := msa(c.ack(t)); code != "AR" || id != "BIG" {
+		t.Fatalf("oversized: MSA %s %s", code, id)
+	}
+	if got := len(rec.bodies()); got != 4 {
+		t.Fatalf("consumer saw %d messages, want 4 (commit frames are not messages)", got)
+	}
+}
+
+// TestSourceNoCommitACKByDefault: release 1 senders get the HL7 ACK alone.
+func TestSourceNoCommitACKByDefault(t *testing.T) {
+	s := start(t, Config{}, &recorder{})
+	c := dial(t, s)
+	if code, id := msa(c.roundTrip(t, msg("R1"))); code != "AA" || id != "R1" {
+		t.Fatalf("first frame is not the HL7 ACK: MSA %q %q", code, id)
+	}
+}

@@ -139,6 +139,7 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 			ReadTimeout:   m.ReadTimeout,
 			IdleTimeout:   m.IdleTimeout,
 			MaxConns:      m.MaxConns,
+			CommitACK:     m.CommitACK,
 		}
 		if m.TLS != nil {
 			tc, err := m.TLS.LoadTLSConfig()
