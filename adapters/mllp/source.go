@@ -113,6 +113,8 @@ type Stats struct {
 	ReadFailures  int64 // connections closed by a read error or timeout mid-frame
 	JunkBytes     int64 // bytes skipped between frames
 	TLSHandshakes int64 // failed TLS handshakes
+	// AckLatency is the time from a message read to its ACK written.
+	AckLatency AckLatency
 }
 
 // Source is an MLLP listener. Each connection is served by one goroutine
@@ -150,6 +152,7 @@ type Source struct {
 	connSeq atomic.Int64
 	stats   struct {
 		conns, open, rejected, messages, aa, ae, ar, oversized, readFail, junk, tlsFail atomic.Int64
+		ackLatency                                                                      latency
 	}
 }
 
@@ -225,6 +228,7 @@ func (s *Source) Stats() Stats {
 		Messages: s.stats.messages.Load(), Accepted: s.stats.aa.Load(), Errors: s.stats.ae.Load(),
 		Rejects: s.stats.ar.Load(), Oversized: s.stats.oversized.Load(), ReadFailures: s.stats.readFail.Load(),
 		JunkBytes: s.stats.junk.Load(), TLSHandshakes: s.stats.tlsFail.Load(),
+		AckLatency: s.stats.ackLatency.snapshot(),
 	}
 }
 
@@ -479,6 +483,7 @@ func (s *Source) serve(c *conn) {
 			log.Warn("mllp ack write failed; closing connection", "err", err, "control_id", ack.MessageControlID)
 			return
 		}
+		s.stats.ackLatency.observe(time.Since(received))
 	}
 }
 

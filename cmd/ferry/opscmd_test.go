@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -186,9 +187,26 @@ status:
 		t.Fatalf("status: %v\n%s", err, out.String())
 	}
 	s := out.String()
-	for _, want := range []string{"is running (status page http://" + statusAddr + "/)", "queue depth:       3 waiting", "oldest item:", "dead letters:      0", "inputs:            3 queued"} {
+	for _, want := range []string{"is running (status page http://" + statusAddr + "/)", "queue depth:       3 waiting", "oldest item:", "dead letters:      0", "inputs:            3 queued", "mllp main:         3 messages, ACK after p50 ≤ "} {
 		if !strings.Contains(s, want) {
 			t.Errorf("online status lacks %q:\n%s", want, s)
+		}
+	}
+	// /metrics carries the ACK latency histogram of the listener.
+	resp, err := http.Get("http://" + statusAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		"# TYPE ferry_mllp_ack_seconds histogram",
+		`ferry_mllp_ack_seconds_bucket{source="main",le="+Inf"} 3`,
+		`ferry_mllp_ack_seconds_count{source="main"} 3`,
+		`ferry_mllp_messages_total{source="main",ack="accept"} 3`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, metrics)
 		}
 	}
 	if err := gw.Shutdown(context.Background()); err != nil {

@@ -10,9 +10,11 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/ferry-health/ferry/adapters/mllp"
 	"github.com/ferry-health/ferry/cmd/ferry/ops"
 )
 
@@ -43,7 +45,8 @@ func (g *gateway) report() ops.Status {
 			addr = a.String()
 		}
 		r.Sources = append(r.Sources, ops.SourceStatus{Name: n, Kind: "mllp", Address: addr, Messages: st.Messages,
-			Accepted: st.Accepted, Errors: st.Errors, Rejects: st.Rejects, Open: st.Open})
+			Accepted: st.Accepted, Errors: st.Errors, Rejects: st.Rejects, Open: st.Open,
+			AckLatency: ackHistogram(st.AckLatency)})
 	}
 	r.Certificates = ops.ConfiguredCertificates(g.cfg, r.Now)
 	if g.audit != nil {
@@ -140,6 +143,24 @@ func writeMetrics(w io.Writer, r ops.Status) {
 		fmt.Fprintf(w, "ferry_mllp_messages_total%s %d\n", labelString([]string{"source", s.Name, "ack", "error"}), s.Errors)
 		fmt.Fprintf(w, "ferry_mllp_messages_total%s %d\n", labelString([]string{"source", s.Name, "ack", "reject"}), s.Rejects)
 	}
+	fmt.Fprintf(w, "# HELP ferry_mllp_ack_seconds Time from an MLLP message read to its ACK written; mostly the wait for the fsync.\n# TYPE ferry_mllp_ack_seconds histogram\n")
+	for _, s := range r.Sources {
+		h := s.AckLatency
+		if h == nil {
+			continue
+		}
+		var cum int64
+		for i, c := range h.Counts {
+			cum += c
+			le := "+Inf"
+			if i < len(h.BoundsSeconds) {
+				le = strconv.FormatFloat(h.BoundsSeconds[i], 'g', -1, 64)
+			}
+			fmt.Fprintf(w, "ferry_mllp_ack_seconds_bucket%s %d\n", labelString([]string{"source", s.Name, "le", le}), cum)
+		}
+		fmt.Fprintf(w, "ferry_mllp_ack_seconds_sum%s %g\n", labelString([]string{"source", s.Name}), h.SumSeconds)
+		fmt.Fprintf(w, "ferry_mllp_ack_seconds_count%s %d\n", labelString([]string{"source", s.Name}), cum)
+	}
 	fmt.Fprintf(w, "# HELP ferry_certificate_expiry_timestamp_seconds NotAfter of configured certificates.\n# TYPE ferry_certificate_expiry_timestamp_seconds gauge\n")
 	for _, c := range r.Certificates {
 		if c.Error == "" {
@@ -227,3 +248,13 @@ td,th{border:1px solid #ccc;padding:.3em .8em;text-align:left} th{background:#f3
 <p><a href="/metrics">/metrics</a> · <a href="/api/status">/api/status</a> · <a href="/healthz">/healthz</a></p>
 </body></html>
 `))
+
+// ackHistogram turns the listener's ACK latency snapshot into the report's
+// histogram.
+func ackHistogram(l mllp.AckLatency) *ops.Histogram {
+	h := &ops.Histogram{Counts: l.Counts, SumSeconds: l.Sum.Seconds()}
+	for _, b := range mllp.AckBuckets {
+		h.BoundsSeconds = append(h.BoundsSeconds, b.Seconds())
+	}
+	return h
+}

@@ -67,6 +67,55 @@ type SourceStatus struct {
 	Errors   int64  `json:"errors"`
 	Rejects  int64  `json:"rejects"`
 	Open     int64  `json:"open_connections"`
+	// AckLatency is the time from a message read to its ACK written (the
+	// wait for the fsync, mostly), as a histogram.
+	AckLatency *Histogram `json:"ack_latency,omitempty"`
+}
+
+// Histogram counts observations by upper bound: Counts[i] how many were
+// at most BoundsSeconds[i] and above the bound before it (not cumulative),
+// the last count those above every bound.
+type Histogram struct {
+	BoundsSeconds []float64 `json:"bounds_seconds"`
+	Counts        []int64   `json:"counts"`
+	SumSeconds    float64   `json:"sum_seconds"`
+}
+
+// Count is the number of observations.
+func (h *Histogram) Count() int64 {
+	var n int64
+	for _, c := range h.Counts {
+		n += c
+	}
+	return n
+}
+
+// Quantile returns the upper bound of the bucket that holds quantile q
+// (0 < q ≤ 1), and false when it lies above every bound.
+func (h *Histogram) Quantile(q float64) (time.Duration, bool) {
+	total := h.Count()
+	var cum int64
+	for i, c := range h.Counts {
+		cum += c
+		if float64(cum) >= q*float64(total) {
+			if i >= len(h.BoundsSeconds) {
+				break
+			}
+			return time.Duration(h.BoundsSeconds[i] * float64(time.Second)), true
+		}
+	}
+	return 0, false
+}
+
+// bound formats Quantile's answer: "≤ 2ms", or "> 5s" past the last bound.
+func (h *Histogram) bound(q float64) string {
+	if d, ok := h.Quantile(q); ok {
+		return "≤ " + d.String()
+	}
+	if n := len(h.BoundsSeconds); n > 0 {
+		return "> " + time.Duration(h.BoundsSeconds[n-1]*float64(time.Second)).String()
+	}
+	return "?"
 }
 
 // CertStatus is one configured certificate's expiry.
@@ -219,6 +268,11 @@ func PrintStatus(w io.Writer, s *Status) {
 	if s.Online {
 		fmt.Fprintf(w, "delivered:         %d since start, %d retries, %d dead-lettered\n", s.Delivery.Delivered, s.Delivery.Retried, s.Delivery.DeadLettered)
 		fmt.Fprintf(w, "inputs:            %d queued, %d duplicates ignored, %d quarantined since start\n", s.Ingest.Queued, s.Ingest.Duplicates, s.Ingest.Quarantined)
+		for _, src := range s.Sources {
+			if h := src.AckLatency; h != nil && h.Count() > 0 {
+				fmt.Fprintf(w, "%-19s%d messages, ACK after p50 %s, p99 %s\n", src.Kind+" "+src.Name+":", src.Messages, h.bound(0.5), h.bound(0.99))
+			}
+		}
 		if s.Delivery.LastError != "" {
 			fmt.Fprintf(w, "last error:        %s (%s)\n", s.Delivery.LastError, s.Delivery.LastErrorAt.Local().Format("2006-01-02 15:04:05"))
 		}

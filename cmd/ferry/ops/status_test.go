@@ -47,3 +47,15 @@ func TestStatusJSONNames(t *testing.T) {
 		t.Errorf("round trip %+v", back)
 	}
 }
+
+func TestHistogramQuantile(t *testing.T) {
+	h := &Histogram{BoundsSeconds: []float64{0.001, 0.01, 0.1}, Counts: []int64{50, 40, 9, 1}}
+	for _, c := range []struct {
+		q    float64
+		want string
+	}{{0.5, "≤ 1ms"}, {0.9, "≤ 10ms"}, {0.99, "≤ 100ms"}, {1, "> 100ms"}} {
+		if got := h.bound(c.q); got != c.want {
+			t.Errorf("bound(%v) = %q, want %q", c.q, got, c.want)
+		}
+	}
+}
