@@ -1,0 +1,412 @@
+// Package seal encrypts what ferry keeps on disk (ARCHITECTURE invariant 5:
+// data at rest can be encrypted): queue records, spilled bundle bodies,
+// dead letters, quarantined inputs and held bundles. A stolen disk, a
+// backup copied off the machine or a decommissioned drive then holds no
+// readable patient data; the key lives in one small file the operator
+// keeps elsewhere (or protects with the OS), named by encryption.key_file.
+//
+// The cipher is AES-256-GCM from the standard library (FIPS 140-3
+// approved). Two forms:
+//
+//   - a blob (Seal/Open) for bodies held in memory, such as a queue record:
+//     magic 0xF5, version 1, key id (8 bytes), nonce (12 bytes, random),
+//     then the GCM ciphertext and tag;
+//   - a stream (NewWriter/NewReader) for files of any size: the header
+//     "FERRYSEAL" 0x01, key id (8), nonce prefix (7, random), then chunks of
+//     up to ChunkSize plaintext bytes, each sealed with the nonce
+//     prefix ‖ chunk counter (4 bytes, big endian) ‖ last-chunk flag (1), so
+//     chunks cannot be reordered, dropped or cut off unnoticed (the STREAM
+//     construction of Hoang, Reyhanitabar, Rogaway and Vizár).
+//
+// Both take associated data (aad) that binds the ciphertext to its place,
+// e.g. the queue item id, so that one sealed body cannot be swapped for
+// another. A wrong key is reported as such (KeyMismatchError names both
+// key ids), not as corruption.
+package seal
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// KeySize is the size of the raw key: AES-256.
+const KeySize = 32
+
+// ChunkSize is the plaintext size of one stream chunk.
+const ChunkSize = 64 << 10
+
+const (
+	blobMagic   = 0xF5
+	blobVersion = 1
+	idLen       = 8
+	nonceLen    = 12
+	tagLen      = 16
+	// Overhead is how many bytes Seal adds to a plaintext.
+	Overhead = 2 + idLen + nonceLen + tagLen
+
+	streamMagic     = "FERRYSEAL"
+	streamVersion   = 1
+	prefixLen       = 7
+	streamHeaderLen = len(streamMagic) + 1 + idLen + prefixLen
+)
+
+var (
+	// ErrCorrupt means the data is not what was sealed: damaged, cut
+	// short, reordered or tampered with (the GCM tag does not verify).
+	ErrCorrupt = errors.New("sealed data is damaged or was altered")
+	// ErrNotSealed means the data does not start like sealed data.
+	ErrNotSealed = errors.New("data is not sealed")
+)
+
+// KeyMismatchError reports data sealed with another key than the one
+// configured.
+type KeyMismatchError struct {
+	Data, Configured string // key ids
+}
+
+func (e *KeyMismatchError) Error() string {
+	return fmt.Sprintf("sealed with key %s, but the configured key is %s (encryption.key_file)", e.Data, e.Configured)
+}
+
+// Key is an AES-256-GCM key. Its String never shows key material.
+type Key struct {
+	id   [idLen]byte
+	aead cipher.AEAD
+}
+
+// NewKey makes a Key from KeySize raw bytes.
+func NewKey(raw []byte) (*Key, error) {
+	if len(raw) != KeySize {
+		return nil, fmt.Errorf("key is %d bytes, want %d", len(raw), KeySize)
+	}
+	block, err := aes.NewCipher(raw)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	k := &Key{aead: aead}
+	sum := sha256.Sum256(append([]byte("ferry seal key id\x00"), raw...))
+	copy(k.id[:], sum[:])
+	return k, nil
+}
+
+// LoadKey reads a key file: the key as standard base64 on one line (as
+// GenerateKeyFile writes it). On Unix a file readable by group or others
+// is refused: the key protects every patient record ferry holds.
+func LoadKey(path string) (*Key, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read key file: %w", err)
+	}
+	defer f.Close()
+	if err := checkKeyFileMode(f); err != nil {
+		return nil, fmt.Errorf("key file %s: %w", path, err)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 1024))
+	if err != nil {
+		return nil, fmt.Errorf("read key file: %w", err)
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, fmt.Errorf("key file %s: not base64: %w", path, err)
+	}
+	k, err := NewKey(raw)
+	if err != nil {
+		return nil, fmt.Errorf("key file %s: %w", path, err)
+	}
+	return k, nil
+}
+
+// GenerateKeyFile writes a new random key to path (mode 0600), refusing
+// to overwrite an existing file: losing a key makes everything sealed
+// with it unreadable.
+func GenerateKeyFile(path string) (*Key, error) {
+	raw := make([]byte, KeySize)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create key file: %w", err)
+	}
+	_, err = fmt.Fprintln(f, base64.StdEncoding.EncodeToString(raw))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return nil, fmt.Errorf("write key file: %w", err)
+	}
+	return NewKey(raw)
+}
+
+// ID names the key without revealing it (a hash prefix), for status
+// pages and error messages.
+func (k *Key) ID() string { return hex.EncodeToString(k.id[:]) }
+
+// String implements fmt.Stringer without key material.
+func (k *Key) String() string { return "seal.Key(" + k.ID() + ")" }
+
+// Seal appends the sealed form of plaintext to dst and returns it.
+func (k *Key) Seal(dst, plaintext, aad []byte) []byte {
+	start := len(dst)
+	dst = append(dst, blobMagic, blobVersion)
+	dst = append(dst, k.id[:]...)
+	var nonce [nonceLen]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		panic("seal: no randomness: " + err.Error())
+	}
+	dst = append(dst, nonce[:]...)
+	return k.aead.Seal(dst, nonce[:], plaintext, k.blobAAD(dst[start:start+2+idLen], aad))
+}
+
+// Open appends the plaintext of a blob made by Seal to dst.
+func (k *Key) Open(dst, blob, aad []byte) ([]byte, error) {
+	if !IsBlob(blob) {
+		return nil, ErrNotSealed
+	}
+	if len(blob) < Overhead {
+		return nil, ErrCorrupt
+	}
+	if blob[1] != blobVersion {
+		return nil, fmt.Errorf("sealed blob version %d: %w", blob[1], ErrCorrupt)
+	}
+	if !bytes.Equal(blob[2:2+idLen], k.id[:]) {
+		return nil, &KeyMismatchError{Data: hex.EncodeToString(blob[2 : 2+idLen]), Configured: k.ID()}
+	}
+	nonce := blob[2+idLen : 2+idLen+nonceLen]
+	out, err := k.aead.Open(dst, nonce, blob[2+idLen+nonceLen:], k.blobAAD(blob[:2+idLen], aad))
+	if err != nil {
+		return nil, ErrCorrupt
+	}
+	return out, nil
+}
+
+// blobAAD binds the header (version, key id) and the caller's aad.
+func (k *Key) blobAAD(header, aad []byte) []byte {
+	b := make([]byte, 0, len(header)+len(aad))
+	return append(append(b, header...), aad...)
+}
+
+// IsBlob reports whether b starts like a Seal blob.
+func IsBlob(b []byte) bool { return len(b) >= 2 && b[0] == blobMagic }
+
+// IsStream reports whether b (the first bytes of a file) starts like a
+// sealed stream.
+func IsStream(b []byte) bool { return bytes.HasPrefix(b, []byte(streamMagic)) }
+
+// StreamHeaderLen is how many bytes a reader needs to tell a sealed stream
+// (IsStream) from plaintext.
+const StreamHeaderLen = streamHeaderLen
+
+// SealedSize is the size of a stream holding n plaintext bytes.
+func SealedSize(n int64) int64 {
+	chunks := n / ChunkSize
+	if n%ChunkSize != 0 || n == 0 {
+		chunks++
+	}
+	return int64(streamHeaderLen) + n + chunks*tagLen
+}
+
+// Writer seals a stream. Close writes the last chunk and must be called;
+// it does not close the underlying writer.
+type Writer struct {
+	k      *Key
+	w      io.Writer
+	aad    []byte
+	prefix [prefixLen]byte
+	n      uint32
+	buf    []byte
+	out    []byte
+	err    error
+	closed bool
+}
+
+// NewWriter starts a sealed stream on w, writing its header at once.
+func (k *Key) NewWriter(w io.Writer, aad []byte) (*Writer, error) {
+	sw := &Writer{k: k, w: w, aad: append([]byte(nil), aad...), buf: make([]byte, 0, ChunkSize)}
+	if _, err := rand.Read(sw.prefix[:]); err != nil {
+		return nil, err
+	}
+	h := make([]byte, 0, streamHeaderLen)
+	h = append(h, streamMagic...)
+	h = append(h, streamVersion)
+	h = append(h, k.id[:]...)
+	h = append(h, sw.prefix[:]...)
+	if _, err := w.Write(h); err != nil {
+		return nil, err
+	}
+	return sw, nil
+}
+
+// Write seals p, a chunk at a time.
+func (sw *Writer) Write(p []byte) (int, error) {
+	if sw.err != nil {
+		return 0, sw.err
+	}
+	if sw.closed {
+		return 0, errors.New("seal: write after close")
+	}
+	n := 0
+	for len(p) > 0 {
+		if len(sw.buf) == ChunkSize {
+			// Only now is it known that this chunk is not the last.
+			if err := sw.flush(false); err != nil {
+				return n, err
+			}
+		}
+		c := min(len(p), ChunkSize-len(sw.buf))
+		sw.buf = append(sw.buf, p[:c]...)
+		p = p[c:]
+		n += c
+	}
+	return n, nil
+}
+
+// Close seals the last chunk (possibly empty).
+func (sw *Writer) Close() error {
+	if sw.closed {
+		return sw.err
+	}
+	sw.closed = true
+	if sw.err != nil {
+		return sw.err
+	}
+	return sw.flush(true)
+}
+
+func (sw *Writer) flush(last bool) error {
+	nonce := chunkNonce(sw.prefix, sw.n, last)
+	sw.out = sw.k.aead.Seal(sw.out[:0], nonce[:], sw.buf, sw.aad)
+	if _, err := sw.w.Write(sw.out); err != nil {
+		sw.err = err
+		return err
+	}
+	sw.n++
+	if sw.n == 0 {
+		sw.err = errors.New("seal: stream too long")
+		return sw.err
+	}
+	sw.buf = sw.buf[:0]
+	return nil
+}
+
+func chunkNonce(prefix [prefixLen]byte, n uint32, last bool) [nonceLen]byte {
+	var nonce [nonceLen]byte
+	copy(nonce[:], prefix[:])
+	binary.BigEndian.PutUint32(nonce[prefixLen:], n)
+	if last {
+		nonce[nonceLen-1] = 1
+	}
+	return nonce
+}
+
+// Reader opens a sealed stream, verifying every chunk before it returns
+// a byte of it, and that the stream ends with its last chunk.
+type Reader struct {
+	k      *Key
+	r      io.Reader
+	aad    []byte
+	prefix [prefixLen]byte
+	n      uint32
+	in     []byte // one sealed chunk plus one byte, to see whether more follows
+	have   int
+	plain  []byte
+	off    int
+	done   bool
+	err    error
+}
+
+// NewReader reads the header of a sealed stream from r.
+func (k *Key) NewReader(r io.Reader, aad []byte) (*Reader, error) {
+	h := make([]byte, streamHeaderLen)
+	if _, err := io.ReadFull(r, h); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, ErrNotSealed
+		}
+		return nil, err
+	}
+	if !IsStream(h) {
+		return nil, ErrNotSealed
+	}
+	if v := h[len(streamMagic)]; v != streamVersion {
+		return nil, fmt.Errorf("sealed stream version %d: %w", v, ErrCorrupt)
+	}
+	id := h[len(streamMagic)+1 : len(streamMagic)+1+idLen]
+	if !bytes.Equal(id, k.id[:]) {
+		return nil, &KeyMismatchError{Data: hex.EncodeToString(id), Configured: k.ID()}
+	}
+	sr := &Reader{k: k, r: r, aad: append([]byte(nil), aad...), in: make([]byte, ChunkSize+tagLen+1)}
+	copy(sr.prefix[:], h[len(streamMagic)+1+idLen:])
+	return sr, nil
+}
+
+// Read returns verified plaintext.
+func (sr *Reader) Read(p []byte) (int, error) {
+	for sr.off == len(sr.plain) {
+		if sr.err != nil {
+			return 0, sr.err
+		}
+		if sr.done {
+			return 0, io.EOF
+		}
+		sr.next()
+	}
+	n := copy(p, sr.plain[sr.off:])
+	sr.off += n
+	return n, nil
+}
+
+// next reads and opens one chunk. A chunk is the last one when the
+// stream ends right after it; the nonce flag then must say so.
+func (sr *Reader) next() {
+	full := ChunkSize + tagLen
+	for sr.have < full+1 {
+		m, err := sr.r.Read(sr.in[sr.have:])
+		sr.have += m
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			sr.err = err
+			return
+		}
+	}
+	chunk := sr.have
+	last := true
+	if sr.have > full {
+		chunk, last = full, false
+	}
+	if chunk < tagLen {
+		sr.err = fmt.Errorf("sealed stream cut short: %w", ErrCorrupt)
+		return
+	}
+	nonce := chunkNonce(sr.prefix, sr.n, last)
+	plain, err := sr.k.aead.Open(sr.plain[:0], nonce[:], sr.in[:chunk], sr.aad)
+	if err != nil {
+		sr.err = ErrCorrupt
+		return
+	}
+	sr.plain, sr.off = plain, 0
+	sr.n++
+	copy(sr.in, sr.in[chunk:sr.have])
+	sr.have -= chunk
+	sr.done = last
+}

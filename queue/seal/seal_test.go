@@ -1,0 +1,177 @@
+package seal
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+func testKey(t *testing.T) *Key {
+	t.Helper()
+	k, err := GenerateKeyFile(filepath.Join(t.TempDir(), "ferry.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func TestBlobRoundTripAndTamper(t *testing.T) {
+	k := testKey(t)
+	msg := []byte(`{"resourceType":"Patient","name":[{"family":"DOE"}]}`)
+	blob := k.Seal([]byte("prefix"), msg, []byte("item-1"))
+	blob = blob[len("prefix"):]
+	if len(blob) != len(msg)+Overhead || !IsBlob(blob) {
+		t.Fatalf("blob of %d bytes for %d", len(blob), len(msg))
+	}
+	if bytes.Contains(blob, []byte("DOE")) {
+		t.Fatal("plaintext visible in the blob")
+	}
+	got, err := k.Open(nil, blob, []byte("item-1"))
+	if err != nil || !bytes.Equal(got, msg) {
+		t.Fatalf("Open = %q, %v", got, err)
+	}
+	if _, err := k.Open(nil, blob, []byte("item-2")); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("other aad: %v, want ErrCorrupt", err)
+	}
+	for _, i := range []int{1, 5, 15, len(blob) - 1} {
+		bad := bytes.Clone(blob)
+		bad[i] ^= 0x40
+		if _, err := k.Open(nil, bad, []byte("item-1")); err == nil {
+			t.Fatalf("byte %d flipped: opened", i)
+		}
+	}
+	other := testKey(t)
+	var km *KeyMismatchError
+	if _, err := other.Open(nil, blob, []byte("item-1")); !errors.As(err, &km) || km.Data != k.ID() || km.Configured != other.ID() {
+		t.Fatalf("wrong key: %v", err)
+	}
+	if _, err := k.Open(nil, msg, nil); !errors.Is(err, ErrNotSealed) {
+		t.Fatalf("plaintext: %v", err)
+	}
+}
+
+func TestStreamRoundTrip(t *testing.T) {
+	k := testKey(t)
+	for _, n := range []int{0, 1, ChunkSize - 1, ChunkSize, ChunkSize + 1, 3*ChunkSize + 5} {
+		plain := make([]byte, n)
+		rand.Read(plain)
+		var buf bytes.Buffer
+		w, err := k.NewWriter(&buf, []byte("body-7"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Odd write sizes cross chunk boundaries.
+		for rest := plain; len(rest) > 0; {
+			c := min(len(rest), 1000+len(rest)%7919)
+			if _, err := w.Write(rest[:c]); err != nil {
+				t.Fatal(err)
+			}
+			rest = rest[c:]
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if int64(buf.Len()) != SealedSize(int64(n)) {
+			t.Fatalf("n=%d: stream %d bytes, SealedSize %d", n, buf.Len(), SealedSize(int64(n)))
+		}
+		if !IsStream(buf.Bytes()) {
+			t.Fatal("IsStream = false")
+		}
+		r, err := k.NewReader(bytes.NewReader(buf.Bytes()), []byte("body-7"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(r)
+		if err != nil || !bytes.Equal(got, plain) {
+			t.Fatalf("n=%d: read back %d bytes, %v", n, len(got), err)
+		}
+	}
+}
+
+func TestStreamDetectsTruncationReorderAndTamper(t *testing.T) {
+	k := testKey(t)
+	plain := make([]byte, 3*ChunkSize+100)
+	rand.Read(plain)
+	var buf bytes.Buffer
+	w, _ := k.NewWriter(&buf, nil)
+	w.Write(plain)
+	w.Close()
+	sealed := buf.Bytes()
+	chunk := ChunkSize + tagLen
+	read := func(b []byte) error {
+		r, err := k.NewReader(bytes.NewReader(b), nil)
+		if err != nil {
+			return err
+		}
+		_, err = io.ReadAll(r)
+		return err
+	}
+	cases := map[string][]byte{
+		"cut at a chunk boundary": sealed[:streamHeaderLen+2*chunk],
+		"cut inside a chunk":      sealed[:len(sealed)-10],
+		"last chunk dropped":      sealed[:streamHeaderLen+3*chunk],
+		"chunks swapped": append(append(append(bytes.Clone(sealed[:streamHeaderLen]),
+			sealed[streamHeaderLen+chunk:streamHeaderLen+2*chunk]...), sealed[streamHeaderLen:streamHeaderLen+chunk]...),
+			sealed[streamHeaderLen+2*chunk:]...),
+		"byte flipped": func() []byte { b := bytes.Clone(sealed); b[streamHeaderLen+chunk+7] ^= 1; return b }(),
+		"extra bytes":  append(bytes.Clone(sealed), 0),
+	}
+	for name, b := range cases {
+		if err := read(b); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: %v, want ErrCorrupt", name, err)
+		}
+	}
+	if err := read([]byte(`{"resourceType":"Bundle"}`)); !errors.Is(err, ErrNotSealed) {
+		t.Errorf("plaintext file: %v", err)
+	}
+	var km *KeyMismatchError
+	if _, err := testKey(t).NewReader(bytes.NewReader(sealed), nil); !errors.As(err, &km) {
+		t.Errorf("wrong key: %v", err)
+	}
+}
+
+func TestKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ferry.key")
+	k, err := GenerateKeyFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := GenerateKeyFile(path); err == nil {
+		t.Fatal("an existing key file was overwritten")
+	}
+	k2, err := LoadKey(path)
+	if err != nil || k2.ID() != k.ID() {
+		t.Fatalf("LoadKey: %v, %v", k2, err)
+	}
+	raw, _ := os.ReadFile(path)
+	if strings.Contains(k.String(), strings.TrimSpace(string(raw))) || !strings.Contains(k.String(), k.ID()) {
+		t.Fatalf("String() = %q", k.String())
+	}
+	if runtime.GOOS != "windows" {
+		os.Chmod(path, 0o644)
+		if _, err := LoadKey(path); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+			t.Fatalf("world-readable key file: %v", err)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "short.key"), []byte("c2hvcnQ=\n"), 0o600)
+	if _, err := LoadKey(filepath.Join(dir, "short.key")); err == nil {
+		t.Fatal("a 5-byte key was accepted")
+	}
+}
+
+func BenchmarkSeal10KB(b *testing.B) {
+	k, _ := NewKey(make([]byte, KeySize))
+	plain := make([]byte, 10<<10)
+	var dst []byte
+	b.SetBytes(int64(len(plain)))
+	for b.Loop() {
+		dst = k.Seal(dst[:0], plain, []byte("id"))
+	}
+}
