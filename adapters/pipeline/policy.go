@@ -15,6 +15,7 @@ import (
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/queue/durable"
+	"github.com/ferry-health/ferry/queue/seal"
 )
 
 // Policy is the destination's disclosure policy (STANDARDS.md §7): bundles
@@ -28,6 +29,10 @@ type Policy struct {
 	// content back but let very restricted content through would be a
 	// downgrade.
 	Hold []string
+	// Open opens a spill file (Unit.BodyFile) for HeldFile; nil means
+	// os.Open. A queue that seals its spill files at rest gives its own
+	// reader here.
+	Open func(path string) (io.ReadCloser, error)
 }
 
 // confLevel orders v3-Confidentiality codes (U < L < M < N < R < V).
@@ -88,12 +93,24 @@ func (p Policy) HeldFile(path string) (label string, held bool) {
 	if !p.Active() {
 		return "", false
 	}
-	f, err := os.Open(path)
+	open := p.Open
+	if open == nil {
+		open = func(path string) (io.ReadCloser, error) { return os.Open(path) }
+	}
+	f, err := open(path)
 	if err != nil {
 		return "unreadable labels", true
 	}
 	defer f.Close()
-	m, err := bundleMeta(f)
+	return p.HeldReader(f)
+}
+
+// HeldReader is HeldFile for a bundle read from r.
+func (p Policy) HeldReader(r io.Reader) (label string, held bool) {
+	if !p.Active() {
+		return "", false
+	}
+	m, err := bundleMeta(r)
 	if err != nil {
 		return "unreadable labels", true
 	}
@@ -157,9 +174,12 @@ func (p Policy) match(m *labelMeta) (string, bool) {
 
 // Held keeps the bundles the policy holds, each with its reason, until a
 // person releases or discards them: one JSON file per unit, written and
-// fsynced like the quarantine's before the source is acknowledged.
+// fsynced like the quarantine's before the source is acknowledged. With a
+// key (SetKey) the entry files and spilled bundles are sealed.
 type Held struct {
-	dir string
+	dir       string
+	key       *seal.Key
+	openSpill func(path string) (io.ReadCloser, error)
 }
 
 // HeldEntry is one held unit as stored on disk. Bundle is the converted
@@ -189,6 +209,15 @@ func OpenHeld(dir string) (*Held, error) {
 	return &Held{dir: dir}, nil
 }
 
+// SetKey seals the entries (and spilled bundles) written from now on with
+// k (nil: plaintext). Entries are read either way: plaintext ones from
+// before encryption was turned on stay readable. Call it before use.
+func (h *Held) SetKey(k *seal.Key) { h.key = k }
+
+// SetSpillOpener sets how Put reads a unit's spill file (Unit.BodyFile);
+// nil means os.Open. A queue that seals its spill files gives its reader.
+func (h *Held) SetSpillOpener(open func(path string) (io.ReadCloser, error)) { h.openSpill = open }
+
 // Dir is the store's directory.
 func (h *Held) Dir() string { return h.dir }
 
@@ -211,7 +240,7 @@ func (h *Held) Put(in adapters.Raw, u *Unit, label string) (string, error) {
 	}
 	if u.BodyFile != "" {
 		e.BundleFile = e.ID + ".bundle.json"
-		if err := durable.CopyFile(u.BodyFile, filepath.Join(h.dir, e.BundleFile), 0o600); err != nil {
+		if err := h.copySpill(u.BodyFile, e); err != nil {
 			return "", fmt.Errorf("store held bundle: %w", err)
 		}
 	} else if json.Valid(u.Bundle) {
@@ -225,11 +254,43 @@ func (h *Held) Put(in adapters.Raw, u *Unit, label string) (string, error) {
 	if err := enc.Encode(e); err != nil {
 		return "", fmt.Errorf("encode held entry: %w", err)
 	}
-	if err := durable.WriteFile(filepath.Join(h.dir, e.ID+".json"), buf.Bytes(), 0o600); err != nil {
+	err := writeEntry(filepath.Join(h.dir, e.ID+".json"), h.key, e.ID, func(w io.Writer) error {
+		_, err := w.Write(buf.Bytes())
+		return err
+	})
+	if err != nil {
+		if e.BundleFile != "" {
+			os.Remove(h.bundlePath(&e))
+		}
 		return "", fmt.Errorf("store held entry: %w", err)
 	}
 	return e.ID, nil
 }
+
+// copySpill copies a unit's spill file into the store as e's bundle
+// file, sealed when the store has a key (aad: bundleAAD).
+func (h *Held) copySpill(src string, e HeldEntry) error {
+	if h.key == nil && h.openSpill == nil {
+		return durable.CopyFile(src, h.bundlePath(&e), 0o600)
+	}
+	open := h.openSpill
+	if open == nil {
+		open = func(path string) (io.ReadCloser, error) { return os.Open(path) }
+	}
+	r, err := open(src)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	return writeEntry(h.bundlePath(&e), h.key, bundleAAD(e.ID), func(w io.Writer) error {
+		_, err := io.Copy(w, r)
+		return err
+	})
+}
+
+// bundleAAD binds a spilled bundle file to its entry, apart from the
+// entry file itself.
+func bundleAAD(id string) string { return id + ".bundle" }
 
 // List returns the held entries' ids, oldest first.
 func (h *Held) List() ([]string, error) {
@@ -238,7 +299,7 @@ func (h *Held) List() ([]string, error) {
 
 // Get reads one entry.
 func (h *Held) Get(id string) (*HeldEntry, error) {
-	return readEntry[HeldEntry](h.dir, id, "held entry")
+	return readEntry[HeldEntry](h.dir, id, h.key, "held entry")
 }
 
 // Remove deletes a held entry and its spilled bundle, after it has been
@@ -260,12 +321,13 @@ func (h *Held) Remove(id string) error {
 }
 
 // OpenBundle streams a held entry's bundle, from the entry itself or from
-// its spilled file.
+// its spilled file (opened through the key when sealed), with its
+// plaintext size.
 func (h *Held) OpenBundle(e *HeldEntry) (io.ReadCloser, int64, error) {
 	if e.BundleFile == "" {
 		return io.NopCloser(bytes.NewReader(e.Bundle)), int64(len(e.Bundle)), nil
 	}
-	f, err := os.Open(h.bundlePath(e))
+	r, f, err := openEntry(h.bundlePath(e), h.key, bundleAAD(filepath.Base(e.ID)))
 	if err != nil {
 		return nil, 0, fmt.Errorf("open held bundle %s: %w", e.ID, err)
 	}
@@ -274,7 +336,9 @@ func (h *Held) OpenBundle(e *HeldEntry) (io.ReadCloser, int64, error) {
 		f.Close()
 		return nil, 0, err
 	}
-	return f, st.Size(), nil
+	head := make([]byte, seal.StreamHeaderLen)
+	n, _ := f.ReadAt(head, 0)
+	return readCloser{r, f}, plainSize(head[:n], st.Size()), nil
 }
 
 func (h *Held) bundlePath(e *HeldEntry) string {

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,14 +14,17 @@ import (
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/queue/durable"
+	"github.com/ferry-health/ferry/queue/seal"
 )
 
 // Quarantine keeps inputs that could not be converted, each with its
 // reason, so nothing is lost: an operator fixes the sender or the mapping
 // and replays them. One JSON file per input, written atomically and fsynced
-// before the source is told (AE / failed/).
+// before the source is told (AE / failed/). With a key (SetKey) the files
+// are sealed, since each holds a raw input full of PHI.
 type Quarantine struct {
 	dir string
+	key *seal.Key
 }
 
 // QuarantineEntry is one quarantined input as stored on disk.
@@ -44,6 +48,11 @@ func OpenQuarantine(dir string) (*Quarantine, error) {
 	return &Quarantine{dir: dir}, nil
 }
 
+// SetKey seals the entries written from now on with k (nil: plaintext).
+// Entries are read either way: plaintext ones from before encryption was
+// turned on stay readable. Call it before the quarantine is used.
+func (q *Quarantine) SetKey(k *seal.Key) { q.key = k }
+
 // Put stores raw with its reason and returns the entry id.
 func (q *Quarantine) Put(in adapters.Raw, raw []byte, reason error) (string, error) {
 	e := QuarantineEntry{
@@ -61,7 +70,11 @@ func (q *Quarantine) Put(in adapters.Raw, raw []byte, reason error) (string, err
 	if err != nil {
 		return "", fmt.Errorf("encode quarantine entry: %w", err)
 	}
-	if err := durable.WriteFile(filepath.Join(q.dir, e.ID+".json"), b, 0o600); err != nil {
+	err = writeEntry(filepath.Join(q.dir, e.ID+".json"), q.key, e.ID, func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	})
+	if err != nil {
 		return "", fmt.Errorf("store quarantine entry: %w", err)
 	}
 	return e.ID, nil
@@ -74,7 +87,7 @@ func (q *Quarantine) List() ([]string, error) {
 
 // Get reads one entry.
 func (q *Quarantine) Get(id string) (*QuarantineEntry, error) {
-	return readEntry[QuarantineEntry](q.dir, id, "quarantine entry")
+	return readEntry[QuarantineEntry](q.dir, id, q.key, "quarantine entry")
 }
 
 // listEntries returns the ids of the <id>.json entries in dir, oldest
@@ -97,11 +110,13 @@ func listEntries(dir, what string, skip func(name string) bool) ([]string, error
 	return ids, nil
 }
 
-// readEntry reads and decodes the entry id of a store in dir.
-func readEntry[T any](dir, id, what string) (*T, error) {
-	b, err := os.ReadFile(filepath.Join(dir, filepath.Base(id)+".json"))
+// readEntry reads and decodes the entry id of a store in dir, sealed
+// with key (aad: the id) or plaintext.
+func readEntry[T any](dir, id string, key *seal.Key, what string) (*T, error) {
+	id = filepath.Base(id)
+	b, err := readEntryFile(filepath.Join(dir, id+".json"), key, id)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", what, err)
+		return nil, fmt.Errorf("read %s %s: %w", what, id, err)
 	}
 	var e T
 	if err := json.Unmarshal(b, &e); err != nil {

@@ -1,0 +1,105 @@
+package pipeline
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/ferry-health/ferry/queue/durable"
+	"github.com/ferry-health/ferry/queue/seal"
+)
+
+// ErrNoKey reports an entry sealed at rest (encryption.key_file) read by a
+// store that has no key: the configuration lost its encryption section or
+// the command was run with another configuration.
+var ErrNoKey = errors.New("it is encrypted but no key is configured (set encryption.key_file to the key it was written with)")
+
+// writeEntry writes the entry file path durably (temporary file, fsync,
+// rename, directory fsync). With a key the file is a sealed stream bound to
+// aad, so that one entry's file cannot be passed off as another's.
+func writeEntry(path string, key *seal.Key, aad string, write func(w io.Writer) error) error {
+	p, err := durable.Create(path, 0o600)
+	if err != nil {
+		return err
+	}
+	defer p.Abort()
+	var w io.Writer = p
+	var sw *seal.Writer
+	if key != nil {
+		if sw, err = key.NewWriter(p, []byte(aad)); err != nil {
+			return fmt.Errorf("seal %s: %w", p.Name(), err)
+		}
+		w = sw
+	}
+	if err := write(w); err != nil {
+		return err
+	}
+	if sw != nil {
+		if err := sw.Close(); err != nil {
+			return fmt.Errorf("seal %s: %w", p.Name(), err)
+		}
+	}
+	return p.Commit()
+}
+
+// openEntry opens an entry file for reading: a sealed one through key
+// (checked chunk by chunk), a plaintext one (written before encryption
+// was turned on) as it is. It returns the file to close.
+func openEntry(path string, key *seal.Key, aad string) (io.Reader, *os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	br := bufio.NewReader(f)
+	head, err := br.Peek(seal.StreamHeaderLen)
+	if err != nil && !errors.Is(err, io.EOF) {
+		f.Close()
+		return nil, nil, err
+	}
+	if !seal.IsStream(head) {
+		return br, f, nil
+	}
+	if key == nil {
+		f.Close()
+		return nil, nil, ErrNoKey
+	}
+	sr, err := key.NewReader(br, []byte(aad))
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return sr, f, nil
+}
+
+// readEntryFile reads a whole entry file (see openEntry).
+func readEntryFile(path string, key *seal.Key, aad string) ([]byte, error) {
+	r, f, err := openEntry(path, key, aad)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(r)
+}
+
+// plainSize is the plaintext size of a file of size n that starts with
+// head: for a sealed stream the header and chunk tags are taken off.
+func plainSize(head []byte, n int64) int64 {
+	if !seal.IsStream(head) {
+		return n
+	}
+	const tag = 16
+	body := n - int64(seal.StreamHeaderLen)
+	chunks := (body + seal.ChunkSize + tag - 1) / (seal.ChunkSize + tag)
+	if chunks == 0 {
+		chunks = 1
+	}
+	return max(body-chunks*tag, 0)
+}
+
+// readCloser joins a reader and the file under it.
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
