@@ -52,6 +52,17 @@ type Item struct {
 	Enqueued time.Time
 }
 
+// BodyWriter is a body file being written for Item.BodyFile (from a
+// queue's CreateBody): the queue may encrypt what is written, so the
+// bytes reach the file only through Write, and Close must be called
+// (it finishes the file) before the file is passed to Put by its Name.
+// An *os.File satisfies it.
+type BodyWriter interface {
+	io.Writer
+	Close() error
+	Name() string
+}
+
 // BodySize is the length of the body, wherever it is held.
 func (it *Item) BodySize() int64 {
 	if it.Open != nil {

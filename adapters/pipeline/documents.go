@@ -77,7 +77,7 @@ func (f Fax) Convert(ctx context.Context, in adapters.Raw) ([]Unit, error) {
 
 // ConvertSpill renders the fax and writes its bundle: into memory up to
 // SpillBytes, beyond that into a file from spill (when spill is not nil).
-func (f Fax) ConvertSpill(ctx context.Context, in adapters.Raw, spill func() (*os.File, error)) ([]Unit, error) {
+func (f Fax) ConvertSpill(ctx context.Context, in adapters.Raw, spill func() (BodyWriter, error)) ([]Unit, error) {
 	w := &spillWriter{create: spill, limit: SpillBytes}
 	res, err := f.Conv.WriteRaw(ctx, w, in)
 	if err == nil {
@@ -111,10 +111,10 @@ func (f Fax) ConvertSpill(ctx context.Context, in adapters.Raw, spill func() (*o
 // moves it to a file from create and writes the rest there. With create
 // nil it never spills.
 type spillWriter struct {
-	create func() (*os.File, error)
+	create func() (BodyWriter, error)
 	limit  int
 	buf    bytes.Buffer
-	f      *os.File
+	f      BodyWriter
 	bw     *bufio.Writer
 }
 

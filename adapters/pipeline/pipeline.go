@@ -116,11 +116,16 @@ type Putter interface {
 	Put(ctx context.Context, it *queue.Item) error
 }
 
+// BodyWriter is a body file being written (queue.BodyWriter): a queue
+// that encrypts at rest seals what is written, so a spilled bundle reaches
+// the disk only through it. Close it before passing Name to Put.
+type BodyWriter = queue.BodyWriter
+
 // Spiller is implemented by queues that take large bodies as files
 // (diskq.Queue): CreateBody returns a new file in the queue's own storage,
-// to be passed to Put as Item.BodyFile.
+// to be written, closed and passed to Put as Item.BodyFile (its Name).
 type Spiller interface {
-	CreateBody() (*os.File, error)
+	CreateBody() (BodyWriter, error)
 }
 
 // SpillConverter is a Converter whose bundles can be large. When the queue
@@ -129,7 +134,7 @@ type Spiller interface {
 // (returned as Unit.BodyFile) so that it is never held in memory.
 type SpillConverter interface {
 	Converter
-	ConvertSpill(ctx context.Context, in adapters.Raw, spill func() (*os.File, error)) ([]Unit, error)
+	ConvertSpill(ctx context.Context, in adapters.Raw, spill func() (BodyWriter, error)) ([]Unit, error)
 }
 
 // SpillBytes is the bundle size above which a SpillConverter writes to a

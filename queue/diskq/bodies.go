@@ -13,6 +13,7 @@ import (
 
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/durable"
+	"github.com/ferry-health/ferry/queue/seal"
 )
 
 // Bodies too large to hold in memory (a 200 MB fax bundle) are not copied
@@ -53,12 +54,28 @@ func validBodyName(name string) bool {
 	return len(name) > 2
 }
 
-// CreateBody returns a new, empty spill file in the queue's bodies
-// directory. The caller writes the body into it and passes its name as
-// Item.BodyFile to Put, which takes the file over (the caller may close
-// its handle before or after Put). A file never put is deleted by the next
-// Open; callers that give up should remove it themselves.
-func (q *Queue) CreateBody() (*os.File, error) {
+// CreateBody returns a new, empty body file in the queue's bodies
+// directory (a *BodyFile). The caller writes the body into it, closes it
+// and passes its Name as Item.BodyFile to Put, which takes the file over.
+// With Options.Key set the writer seals what is written, so no plaintext
+// reaches the disk. A file never put is deleted by the next Open; callers
+// that give up should remove it themselves.
+func (q *Queue) CreateBody() (queue.BodyWriter, error) {
+	f, err := q.createBodyFile()
+	if err != nil {
+		return nil, err
+	}
+	b, err := newBodyFile(f, q.opts.Key)
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("create queue body file: %w", err)
+	}
+	return b, nil
+}
+
+// createBodyFile creates a new, empty file in the bodies directory.
+func (q *Queue) createBodyFile() (*os.File, error) {
 	if q.isClosed() {
 		return nil, queue.ErrClosed
 	}
@@ -71,15 +88,31 @@ func (q *Queue) CreateBody() (*os.File, error) {
 
 func (q *Queue) bodiesDir() string { return filepath.Join(q.dir, bodiesDirName) }
 
-// adoptBody checks that path is a spill file of this queue and makes it
+// adoptBody checks that path is a body file of this queue and makes it
 // durable: the file's data and its directory entry are fsynced. It
-// returns the file's name and size for the record.
-func (q *Queue) adoptBody(path string) (string, int64, error) {
+// returns the file's name, its size on disk for the record, and whether
+// it is sealed. With a key, a plaintext file (not written through
+// CreateBody) is replaced by a sealed copy first.
+func (q *Queue) adoptBody(path string) (string, int64, bool, error) {
 	name := filepath.Base(path)
 	if filepath.Clean(filepath.Dir(path)) != filepath.Clean(q.bodiesDir()) || !validBodyName(name) {
-		return "", 0, fmt.Errorf("body file %q was not made by CreateBody", path)
+		return "", 0, false, fmt.Errorf("body file %q was not made by CreateBody", path)
 	}
-	err := durable.SyncFile(path)
+	sealed, err := fileSealed(path)
+	if err == nil && !sealed && q.opts.Key != nil {
+		var f *os.File
+		if f, err = q.createBodyFile(); err == nil {
+			f.Close()
+			os.Remove(f.Name())
+			if err = sealCopy(q.opts.Key, path, f.Name(), bodyAAD); err == nil {
+				os.Remove(path)
+				path, name, sealed = f.Name(), filepath.Base(f.Name()), true
+			}
+		}
+	}
+	if err == nil {
+		err = durable.SyncFile(path)
+	}
 	var st os.FileInfo
 	if err == nil {
 		st, err = os.Stat(path)
@@ -88,15 +121,16 @@ func (q *Queue) adoptBody(path string) (string, int64, error) {
 		err = durable.SyncDir(q.bodiesDir())
 	}
 	if err != nil {
-		return "", 0, fmt.Errorf("body file %s: %w", name, err)
+		return "", 0, false, fmt.Errorf("body file %s: %w", name, err)
 	}
-	return name, st.Size(), nil
+	return name, st.Size(), sealed, nil
 }
 
 // openBody makes the item's body streamable from its file, after checking
-// that the file is there with the recorded size; a missing or resized
-// file is reported as corrupt (the item cannot be delivered as stored).
-func (q *Queue) openBody(it *queue.Item, name string, size int64) error {
+// that the file is there with the recorded size (and, when sealed, that
+// the key fits); a missing or resized file is reported as corrupt (the
+// item cannot be delivered as stored). Size is the plaintext size.
+func (q *Queue) openBody(it *queue.Item, name string, fsize int64, sealed bool) error {
 	path := filepath.Join(q.bodiesDir(), name)
 	st, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -105,16 +139,30 @@ func (q *Queue) openBody(it *queue.Item, name string, size int64) error {
 	if err != nil {
 		return fmt.Errorf("body file %s: %w", name, err)
 	}
-	if st.Size() != size {
-		return fmt.Errorf("%w: body file %s has %d bytes, want %d", errCorrupt, name, st.Size(), size)
+	if st.Size() != fsize {
+		return fmt.Errorf("%w: body file %s has %d bytes, want %d", errCorrupt, name, st.Size(), fsize)
 	}
+	size := fsize
+	if sealed {
+		var ok bool
+		if size, ok = seal.PlainSize(fsize); !ok {
+			return fmt.Errorf("%w: body file %s: %d bytes is no sealed stream", errCorrupt, name, fsize)
+		}
+		// Tell a key problem (or a damaged header) now, not mid-delivery.
+		rc, err := openFile(q.opts.Key, path, true, bodyAAD)
+		if err != nil {
+			return fmt.Errorf("body file %s: %w", name, err)
+		}
+		rc.Close()
+	}
+	key := q.opts.Key
 	it.Size = size
 	it.Open = func() (io.ReadCloser, error) {
-		f, err := os.Open(path)
+		rc, err := openFile(key, path, sealed, bodyAAD)
 		if err != nil {
 			return nil, fmt.Errorf("open queue item %s body: %w", it.ID, err)
 		}
-		return f, nil
+		return rc, nil
 	}
 	return nil
 }

@@ -1,11 +1,13 @@
 package diskq
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ferry-health/ferry/queue/durable"
+	"github.com/ferry-health/ferry/queue/seal"
 )
 
 // ErrNotFound is returned by the operations API for an unknown item ID.
@@ -50,6 +53,10 @@ type DeadLetter struct {
 	// Corrupt marks a stub for an item whose record was damaged on disk:
 	// only its metadata is known and it cannot be retried.
 	Corrupt bool `json:"corrupt,omitempty"`
+	// Sealed marks, in a listing, a dead letter that is encrypted with a
+	// key that is not configured: only its name (ID, Seq) is known, and
+	// Reason says which key is missing.
+	Sealed bool `json:"-"`
 
 	// bodySrc, on write, is the queue's body file to keep as BodyFile.
 	bodySrc string
@@ -60,6 +67,7 @@ type DeadLetter struct {
 // queue order and recovery can match files to log records by name alone.
 type deadStore struct {
 	dir string
+	key *seal.Key // seals what is written; nil: plaintext
 
 	mu   sync.Mutex
 	byID map[string]deadName // file-safe ID → newest file
@@ -70,13 +78,13 @@ type deadName struct {
 	file string
 }
 
-func openDeadStore(dir string, create bool) (*deadStore, error) {
+func openDeadStore(dir string, create bool, key *seal.Key) (*deadStore, error) {
 	if create {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("create dead-letter dir: %w", err)
 		}
 	}
-	d := &deadStore{dir: dir, byID: map[string]deadName{}}
+	d := &deadStore{dir: dir, key: key, byID: map[string]deadName{}}
 	ents, err := os.ReadDir(dir)
 	if err != nil && !(errors.Is(err, fs.ErrNotExist) && !create) {
 		return nil, fmt.Errorf("list dead letters: %w", err)
@@ -157,16 +165,21 @@ func (d *deadStore) count() int {
 // A body kept in a file (dl.bodySrc) is linked (or, across file systems,
 // copied) to <seq>-<id>.body and that entry synced before the JSON is
 // written, so a dead letter never refers to a body that a crash lost.
+//
+// With a key the JSON is written as a sealed stream (aad: the file name)
+// and the body file is kept sealed (a plaintext one from before the key
+// is copied sealed).
 func (d *deadStore) write(dl *DeadLetter) error {
 	dl.Size = len(dl.Body)
 	safe := safeName(dl.ID)
 	name := fmt.Sprintf("%016x-%s.json", dl.Seq, safe)
 	if dl.bodySrc != "" {
 		bodyName := bodyFileOf(name)
-		err := linkOrCopy(dl.bodySrc, filepath.Join(d.dir, bodyName))
-		var st os.FileInfo
+		bodyPath := filepath.Join(d.dir, bodyName)
+		err := keepSealed(d.key, dl.bodySrc, bodyPath)
+		size := int64(0)
 		if err == nil {
-			st, err = os.Stat(filepath.Join(d.dir, bodyName))
+			size, err = bodyFileSize(bodyPath)
 		}
 		if err == nil {
 			err = durable.SyncDir(d.dir)
@@ -174,11 +187,26 @@ func (d *deadStore) write(dl *DeadLetter) error {
 		if err != nil {
 			return fmt.Errorf("write dead letter %s: keep body: %w", dl.ID, err)
 		}
-		dl.Body, dl.BodyFile, dl.Size = nil, bodyName, int(st.Size())
+		dl.Body, dl.BodyFile, dl.Size = nil, bodyName, int(size)
 	}
 	data, err := json.MarshalIndent(dl, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode dead letter %s: %w", dl.ID, err)
+	}
+	if d.key != nil {
+		var b bytes.Buffer
+		b.Grow(int(seal.SealedSize(int64(len(data)))))
+		sw, err := d.key.NewWriter(&b, []byte(name))
+		if err == nil {
+			_, err = sw.Write(data)
+		}
+		if err == nil {
+			err = sw.Close()
+		}
+		if err != nil {
+			return fmt.Errorf("seal dead letter %s: %w", dl.ID, err)
+		}
+		data = b.Bytes()
 	}
 	if err := durable.WriteFile(filepath.Join(d.dir, name), data, 0o600); err != nil {
 		return fmt.Errorf("write dead letter %s: %w", dl.ID, err)
@@ -192,6 +220,33 @@ func (d *deadStore) write(dl *DeadLetter) error {
 		os.Remove(filepath.Join(d.dir, bodyFileOf(old.file)))
 	}
 	return durable.SyncDir(d.dir)
+}
+
+// bodyFileSize is the plaintext size of a body file, sealed or not.
+func bodyFileSize(path string) (int64, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	}
+	sealed, err := fileSealed(path)
+	if err != nil || !sealed {
+		return st.Size(), err
+	}
+	n, ok := seal.PlainSize(st.Size())
+	if !ok {
+		return 0, fmt.Errorf("%w: body file of %d bytes is no sealed stream", errCorrupt, st.Size())
+	}
+	return n, nil
+}
+
+// openBody streams the plaintext of a dead letter's body file.
+func (d *deadStore) openBody(dl *DeadLetter) (io.ReadCloser, error) {
+	path := d.bodyPath(dl)
+	sealed, err := fileSealed(path)
+	if err != nil {
+		return nil, err
+	}
+	return openFile(d.key, path, sealed, bodyAAD)
 }
 
 // bodyFileOf names the body file that belongs to a dead letter's JSON file.
@@ -223,6 +278,18 @@ func (d *deadStore) read(file string) (*DeadLetter, error) {
 		}
 		return nil, fmt.Errorf("read dead letter: %w", err)
 	}
+	if seal.IsStream(data) {
+		if d.key == nil {
+			return nil, fmt.Errorf("dead letter %s: %w", file, ErrNoKey)
+		}
+		sr, err := d.key.NewReader(bytes.NewReader(data), []byte(file))
+		if err == nil {
+			data, err = io.ReadAll(sr)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("dead letter %s: %w", file, err)
+		}
+	}
 	dl := new(DeadLetter)
 	if err := json.Unmarshal(data, dl); err != nil {
 		return nil, fmt.Errorf("decode dead letter %s: %w", file, err)
@@ -244,6 +311,13 @@ func (d *deadStore) list() ([]DeadLetter, error) {
 		dl, err := d.read(f)
 		if errors.Is(err, ErrNotFound) {
 			continue // removed meanwhile
+		}
+		if isKeyError(err) {
+			// Listed from its name alone, so that a listing without
+			// the key still shows that it exists.
+			seq, safe, _ := parseDeadName(f)
+			out = append(out, DeadLetter{ID: safe, Seq: seq, Reason: err.Error(), Sealed: true})
+			continue
 		}
 		if err != nil {
 			return out, err

@@ -102,6 +102,7 @@ import (
 
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/durable"
+	"github.com/ferry-health/ferry/queue/seal"
 )
 
 // ErrLocked is returned by Open when another process (or another Queue in
@@ -133,6 +134,10 @@ type Options struct {
 	// Logger receives recovery and corruption reports (never item
 	// contents). Default: discard.
 	Logger *slog.Logger
+	// Key, when set, encrypts what the queue writes from now on: record
+	// bodies, body files and dead letters (see encrypt.go). Items stored
+	// without a key stay readable; items stored with a key need it.
+	Key *seal.Key
 }
 
 func deadDir(dir, opt string) string {
@@ -299,7 +304,7 @@ func Open(dir string, opts Options) (*Queue, error) {
 // settles items whose dead letter was written just before a crash and
 // prepares the newest segment for appends.
 func (q *Queue) recover() error {
-	dead, err := openDeadStore(deadDir(q.dir, q.opts.DeadLetterDir), true)
+	dead, err := openDeadStore(deadDir(q.dir, q.opts.DeadLetterDir), true, q.opts.Key)
 	if err != nil {
 		return err
 	}
@@ -385,14 +390,23 @@ func (q *Queue) Put(ctx context.Context, it *queue.Item) (err error) {
 	it.Enqueued = time.Now()
 	var file string
 	var fsize int64
+	var sealed bool
 	if it.BodyFile != "" {
-		if file, fsize, err = q.adoptBody(it.BodyFile); err != nil {
+		if file, fsize, sealed, err = q.adoptBody(it.BodyFile); err != nil {
 			return fmt.Errorf("put item %s: %w", it.ID, err)
 		}
 	}
-	rec := encodePutHead(it, file, fsize)
-	var body []byte
-	if file == "" {
+	var rec, body []byte
+	switch {
+	case file != "":
+		rec = encodePutHead(it, file, fsize, sealed, 0)
+	case q.opts.Key != nil:
+		// Sealing writes the body into the record: still one copy of
+		// it (the writer copies the record into its batch).
+		rec = encodePutHead(it, "", 0, true, len(it.Body)+seal.Overhead)
+		rec = q.opts.Key.Seal(rec, it.Body, []byte(it.ID))
+	default:
+		rec = encodePutHead(it, "", 0, false, 0)
 		body = it.Body
 	}
 	if size := len(rec) + len(body); size > maxRecordLen {
@@ -492,6 +506,13 @@ func (q *Queue) Get(ctx context.Context) (*queue.Item, queue.AckFunc, error) {
 		q.mu.Unlock()
 
 		it, err := q.readItem(m)
+		if isKeyError(err) {
+			// An operator problem, not damage: the item stays for
+			// when the right key is configured.
+			q.unlease(m)
+			q.log.Error("queue item sealed with a key that is not configured", "id", m.id, "reason", err.Error())
+			return nil, nil, fmt.Errorf("get item %s: %w", m.id, err)
+		}
 		if errors.Is(err, errCorrupt) {
 			q.dropCorrupt(m, err)
 			continue
@@ -532,9 +553,18 @@ func (q *Queue) readItem(m *meta) (*queue.Item, error) {
 		return nil, fmt.Errorf("%s at %d: %w: holds seq %d, want %d", filepath.Base(m.seg.path), m.off, errCorrupt, seq, m.seq)
 	}
 	if file != "" {
-		if err := q.openBody(it, file, fsize); err != nil {
+		if err := q.openBody(it, file, fsize, isSealed(rec)); err != nil {
 			return nil, err
 		}
+	} else if isSealed(rec) {
+		if q.opts.Key == nil {
+			return nil, ErrNoKey
+		}
+		body, err := q.opts.Key.Open(nil, it.Body, []byte(it.ID))
+		if err != nil {
+			return nil, fmt.Errorf("%s at %d: %w", filepath.Base(m.seg.path), m.off, asCorrupt(err))
+		}
+		it.Body = body
 	}
 	return it, nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/queue/seal"
 )
 
 // This file is the operations API behind `ferry status` and
@@ -77,7 +78,12 @@ func (q *Queue) DeadLetter(id string) (*DeadLetter, error) {
 	if err != nil || dl.BodyFile == "" {
 		return dl, err
 	}
-	if dl.Body, err = os.ReadFile(q.dead.bodyPath(dl)); err != nil {
+	rc, err := q.dead.openBody(dl)
+	if err == nil {
+		dl.Body, err = io.ReadAll(rc)
+		rc.Close()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("dead letter %s body: %w", id, err)
 	}
 	return dl, nil
@@ -93,11 +99,11 @@ func (q *Queue) OpenDeadLetterBody(id string) (io.ReadCloser, int64, error) {
 	if dl.BodyFile == "" {
 		return io.NopCloser(bytes.NewReader(dl.Body)), int64(len(dl.Body)), nil
 	}
-	f, err := os.Open(q.dead.bodyPath(dl))
+	rc, err := q.dead.openBody(dl)
 	if err != nil {
 		return nil, 0, fmt.Errorf("dead letter %s body: %w", id, err)
 	}
-	return f, int64(dl.Size), nil
+	return rc, int64(dl.Size), nil
 }
 
 // Retry puts a dead letter back into the queue (same ID, Attempts reset)
@@ -115,12 +121,12 @@ func (q *Queue) Retry(ctx context.Context, id string) error {
 	if dl.BodyFile != "" {
 		// The dead letter keeps its own body file until it is removed:
 		// the item gets a link (or copy) of it.
-		f, err := q.CreateBody()
+		f, err := q.createBodyFile()
 		if err != nil {
 			return fmt.Errorf("retry %s: %w", id, err)
 		}
 		f.Close()
-		if err := linkOrCopy(q.dead.bodyPath(dl), f.Name()); err != nil {
+		if err := keepSealed(q.opts.Key, q.dead.bodyPath(dl), f.Name()); err != nil {
 			os.Remove(f.Name())
 			return fmt.Errorf("retry %s: body: %w", id, err)
 		}
@@ -186,7 +192,7 @@ func Inspect(dir, deadLetterDir string, limit int) (*Snapshot, error) {
 		return nil, fmt.Errorf("inspect queue %s: %w", dir, err)
 	}
 	defer st.close()
-	dead, err := openDeadStore(deadDir(dir, deadLetterDir), false)
+	dead, err := openDeadStore(deadDir(dir, deadLetterDir), false, nil)
 	if err != nil {
 		return nil, fmt.Errorf("inspect queue %s: %w", dir, err)
 	}
@@ -211,9 +217,17 @@ func Inspect(dir, deadLetterDir string, limit int) (*Snapshot, error) {
 }
 
 // InspectDeadLetters lists the dead letters of the queue in dir (in
-// deadLetterDir, "" for the default) without opening the queue.
+// deadLetterDir, "" for the default) without opening the queue. Sealed
+// ones are listed by name only (DeadLetter.Sealed); see
+// InspectDeadLettersKey.
 func InspectDeadLetters(dir, deadLetterDir string) ([]DeadLetter, error) {
-	dead, err := openDeadStore(deadDir(dir, deadLetterDir), false)
+	return InspectDeadLettersKey(dir, deadLetterDir, nil)
+}
+
+// InspectDeadLettersKey is InspectDeadLetters for a queue with a key:
+// dead letters sealed with it are read in full.
+func InspectDeadLettersKey(dir, deadLetterDir string, key *seal.Key) ([]DeadLetter, error) {
+	dead, err := openDeadStore(deadDir(dir, deadLetterDir), false, key)
 	if err != nil {
 		return nil, err
 	}

@@ -23,6 +23,13 @@ const (
 	// ends with the file's uvarint-prefixed name and its u64 size instead
 	// of the body.
 	recPutFile byte = 4
+	// recPutSealed is a PUT whose body is sealed (seal.Key.Seal, aad = the
+	// item ID): written when the queue has a key. The metadata before the
+	// body stays readable, so replay needs no key.
+	recPutSealed byte = 5
+	// recPutFileSealed is a recPutFile whose body file is a sealed stream
+	// (aad bodyAAD); the recorded size is the file's, on disk.
+	recPutFileSealed byte = 6
 )
 
 const (
@@ -44,8 +51,10 @@ var errCorrupt = errors.New("corrupt record")
 // the header are left for sealRecord, which the writer calls on the whole
 // record once it has assigned the sequence number. With file set, the
 // record is a recPutFile that refers to the body file (of fsize bytes) in
-// the bodies directory and is complete without a body.
-func encodePutHead(it *queue.Item, file string, fsize int64) []byte {
+// the bodies directory and is complete without a body. With sealed set the
+// record type says that the body (or body file) is sealed; room is left
+// for extra bytes of body to be appended without a new allocation.
+func encodePutHead(it *queue.Item, file string, fsize int64, sealed bool, extra int) []byte {
 	n := recHeaderLen + putFixedLen +
 		uvarintLen(len(it.ID)) + len(it.ID) +
 		uvarintLen(len(it.Key)) + len(it.Key) +
@@ -57,10 +66,16 @@ func encodePutHead(it *queue.Item, file string, fsize int64) []byte {
 	if file != "" {
 		n += uvarintLen(len(file)) + len(file) + 8
 	}
-	b := make([]byte, recHeaderLen+putFixedLen, n)
-	b[8] = recPut
-	if file != "" {
+	b := make([]byte, recHeaderLen+putFixedLen, n+extra)
+	switch {
+	case file != "" && sealed:
+		b[8] = recPutFileSealed
+	case file != "":
 		b[8] = recPutFile
+	case sealed:
+		b[8] = recPutSealed
+	default:
+		b[8] = recPut
 	}
 	binary.LittleEndian.PutUint64(b[recHeaderLen+8:], uint64(it.Enqueued.UnixNano()))
 	binary.LittleEndian.PutUint32(b[recHeaderLen+16:], uint32(it.Attempts))
@@ -124,7 +139,7 @@ func checkRecord(rec []byte) error {
 		return fmt.Errorf("%w: crc32c %08x, want %08x", errCorrupt, got, want)
 	}
 	switch rec[8] {
-	case recPut, recPutFile:
+	case recPut, recPutFile, recPutSealed, recPutFileSealed:
 		if len(rec) < recHeaderLen+putFixedLen {
 			return fmt.Errorf("%w: short put record", errCorrupt)
 		}
@@ -148,8 +163,21 @@ func recSeq(rec []byte) uint64 { return binary.LittleEndian.Uint64(rec[recHeader
 // nackAttempts returns the attempt count of a checked NACK record.
 func nackAttempts(rec []byte) int { return int(binary.LittleEndian.Uint32(rec[recHeaderLen+8:])) }
 
-// isPut reports whether a checked record is a PUT of either kind.
-func isPut(rec []byte) bool { return rec[8] == recPut || rec[8] == recPutFile }
+// isPut reports whether a checked record is a PUT of any kind.
+func isPut(rec []byte) bool {
+	switch rec[8] {
+	case recPut, recPutFile, recPutSealed, recPutFileSealed:
+		return true
+	}
+	return false
+}
+
+// hasFile reports whether a checked PUT record refers to a body file.
+func hasFile(rec []byte) bool { return rec[8] == recPutFile || rec[8] == recPutFileSealed }
+
+// isSealed reports whether a checked PUT record's body (or body file) is
+// sealed.
+func isSealed(rec []byte) bool { return rec[8] == recPutSealed || rec[8] == recPutFileSealed }
 
 // putHead is the part of a PUT record that recovery keeps in memory.
 type putHead struct {
@@ -173,7 +201,7 @@ func decodePutHead(rec []byte) (putHead, error) {
 	d := decoder{b: p[putFixedLen:]}
 	h.id = d.str()
 	h.key = d.str()
-	if rec[8] == recPutFile {
+	if hasFile(rec) {
 		d.str() // source
 		n := d.uvarint()
 		if d.err == nil && n > uint64(len(d.b)) {
@@ -192,8 +220,9 @@ func decodePutHead(rec []byte) (putHead, error) {
 }
 
 // decodePut decodes a checked PUT record into a new Item; the body is
-// copied. For a recPutFile the body stays in its file: file and fsize
-// name it, and the caller sets the item's Open and Size.
+// copied (for a recPutSealed: the sealed blob, which the caller opens).
+// For a recPutFile the body stays in its file: file and fsize name it, and
+// the caller sets the item's Open and Size.
 func decodePut(rec []byte) (*queue.Item, uint64, string, int64, error) {
 	p := rec[recHeaderLen:]
 	seq := binary.LittleEndian.Uint64(p[0:])
@@ -215,7 +244,7 @@ func decodePut(rec []byte) (*queue.Item, uint64, string, int64, error) {
 			it.Attrs[k] = d.str()
 		}
 	}
-	if rec[8] == recPutFile {
+	if hasFile(rec) {
 		file, fsize := d.fileRef()
 		if d.err != nil {
 			return nil, seq, "", 0, fmt.Errorf("decode put %d: %w", seq, d.err)

@@ -94,7 +94,7 @@ func (st *replayState) apply(seg *segment, off int64, rec []byte, log *slog.Logg
 	seq := recSeq(rec)
 	st.nextSeq = max(st.nextSeq, seq+1)
 	switch rec[8] {
-	case recPut, recPutFile:
+	case recPut, recPutFile, recPutSealed, recPutFileSealed:
 		h, err := decodePutHead(rec)
 		if err != nil {
 			st.corrupt++

@@ -225,6 +225,28 @@ func SealedSize(n int64) int64 {
 	return int64(streamHeaderLen) + n + chunks*tagLen
 }
 
+// PlainSize is the inverse of SealedSize: the plaintext size of a stream
+// of sealed bytes, and false when no stream has that size (the file was
+// cut short or grown). It lets a reader announce a Content-Length without
+// reading the stream.
+func PlainSize(sealed int64) (int64, bool) {
+	s := sealed - int64(streamHeaderLen)
+	if s < tagLen {
+		return 0, false
+	}
+	full, rem := s/(ChunkSize+tagLen), s%(ChunkSize+tagLen)
+	switch {
+	case rem == 0:
+		return full * ChunkSize, true
+	case full == 0:
+		return rem - tagLen, true
+	case rem <= tagLen:
+		// A last chunk is never empty unless it is the only one.
+		return 0, false
+	}
+	return full*ChunkSize + rem - tagLen, true
+}
+
 // Writer seals a stream. Close writes the last chunk and must be called;
 // it does not close the underlying writer.
 type Writer struct {

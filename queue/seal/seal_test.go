@@ -175,3 +175,31 @@ func BenchmarkSeal10KB(b *testing.B) {
 		dst = k.Seal(dst[:0], plain, []byte("id"))
 	}
 }
+
+func TestPlainSizeInvertsSealedSize(t *testing.T) {
+	k := testKey(t)
+	for _, n := range []int64{0, 1, 100, ChunkSize - 1, ChunkSize, ChunkSize + 1, 2 * ChunkSize, 3*ChunkSize + 17} {
+		s := SealedSize(n)
+		got, ok := PlainSize(s)
+		if !ok || got != n {
+			t.Errorf("PlainSize(SealedSize(%d)=%d) = %d, %v", n, s, got, ok)
+		}
+		var buf bytes.Buffer
+		w, err := k.NewWriter(&buf, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(make([]byte, n))
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if int64(buf.Len()) != s {
+			t.Errorf("stream of %d bytes is %d sealed, SealedSize says %d", n, buf.Len(), s)
+		}
+	}
+	for _, s := range []int64{0, int64(StreamHeaderLen), int64(StreamHeaderLen) + tagLen - 1, SealedSize(ChunkSize) + 1, SealedSize(ChunkSize) + tagLen} {
+		if n, ok := PlainSize(s); ok {
+			t.Errorf("PlainSize(%d) = %d, want no stream of that size", s, n)
+		}
+	}
+}

@@ -1,0 +1,234 @@
+package diskq
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/ferry-health/ferry/queue/seal"
+)
+
+// Encryption at rest (ARCHITECTURE invariant 5). With Options.Key set:
+//
+//   - a PUT record's body is a sealed blob (recPutSealed), aad = item ID,
+//     so a body cannot be moved to another item's record unnoticed;
+//   - a body file (bodies/, and the .body of a dead letter) is a sealed
+//     stream with aad bodyAAD. The aad is fixed rather than the file's
+//     name because the same bytes are linked between bodies/ and dead/
+//     (dead-lettering, Retry) and must stay readable under either name;
+//     the PUT record (recPutFileSealed) says that the file is sealed;
+//   - a dead letter's JSON is a sealed stream, aad = its file name.
+//
+// Item metadata (ID, key, source, attrs) stays readable: replay, status
+// and ordering need no key, and the pipeline keeps PHI out of them (keys
+// are hashes). Data written before a key was configured stays readable.
+//
+// A sealed record or file met without a key, or sealed with another key,
+// is an operator problem, not damage: Get returns an error naming it
+// (ErrNoKey or *seal.KeyMismatchError) and leaves the item in the queue,
+// so configuring the right key delivers it. Only data that fails to
+// verify under the right key is corrupt (dead-lettered as such).
+
+// ErrNoKey is returned for sealed data when the queue has no key.
+var ErrNoKey = errors.New("item is encrypted, but no encryption key is configured (encryption.key_file)")
+
+// bodyAAD binds sealed body files to their purpose.
+var bodyAAD = []byte("ferry diskq body")
+
+// isKeyError reports whether err is a missing or wrong key.
+func isKeyError(err error) bool {
+	var km *seal.KeyMismatchError
+	return errors.Is(err, ErrNoKey) || errors.As(err, &km)
+}
+
+// asCorrupt maps seal's verdicts on data read from disk to diskq's:
+// damage becomes errCorrupt, key problems stay as they are.
+func asCorrupt(err error) error {
+	if errors.Is(err, seal.ErrCorrupt) || errors.Is(err, seal.ErrNotSealed) {
+		return fmt.Errorf("%w: %w", errCorrupt, err)
+	}
+	return err
+}
+
+// BodyFile is a body file being written (see CreateBody): with a key
+// every Write is sealed before it reaches the disk.
+type BodyFile struct {
+	f  *os.File
+	sw *seal.Writer // nil without a key
+}
+
+var _ interface {
+	io.Writer
+	Close() error
+	Name() string
+} = (*BodyFile)(nil)
+
+func newBodyFile(f *os.File, key *seal.Key) (*BodyFile, error) {
+	b := &BodyFile{f: f}
+	if key != nil {
+		sw, err := key.NewWriter(f, bodyAAD)
+		if err != nil {
+			return nil, err
+		}
+		b.sw = sw
+	}
+	return b, nil
+}
+
+// Write writes (seals) p into the file.
+func (b *BodyFile) Write(p []byte) (int, error) {
+	if b.sw != nil {
+		return b.sw.Write(p)
+	}
+	return b.f.Write(p)
+}
+
+// Close finishes the sealed stream and closes the file. Put fsyncs it.
+func (b *BodyFile) Close() error {
+	var err error
+	if b.sw != nil {
+		err = b.sw.Close()
+	}
+	if cerr := b.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Name is the file's path, for Item.BodyFile.
+func (b *BodyFile) Name() string { return b.f.Name() }
+
+// fileSealed reports whether the file at path starts like a sealed stream.
+func fileSealed(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	h := make([]byte, seal.StreamHeaderLen)
+	n, err := io.ReadFull(f, h)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return false, err
+	}
+	return seal.IsStream(h[:n]), nil
+}
+
+// sealCopy writes a sealed copy (aad) of the plaintext file src to dst,
+// fsynced; dst must not exist. The caller syncs dst's directory.
+func sealCopy(key *seal.Key, src, dst string, aad []byte) (err error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(dst)
+		}
+	}()
+	sw, err := key.NewWriter(out, aad)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(sw, bufio.NewReaderSize(in, seal.ChunkSize)); err != nil {
+		return err
+	}
+	if err := sw.Close(); err != nil {
+		return err
+	}
+	return out.Sync()
+}
+
+// openFile opens a body file for reading its plaintext: decrypting when it
+// is sealed (a key problem is returned as such, damage as errCorrupt).
+func openFile(key *seal.Key, path string, sealed bool, aad []byte) (io.ReadCloser, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if !sealed {
+		return f, nil
+	}
+	if key == nil {
+		f.Close()
+		return nil, ErrNoKey
+	}
+	sr, err := key.NewReader(f, aad)
+	if err != nil {
+		f.Close()
+		return nil, asCorrupt(err)
+	}
+	return &sealedFile{Reader: sr, f: f}, nil
+}
+
+type sealedFile struct {
+	*seal.Reader
+	f *os.File
+}
+
+func (s *sealedFile) Read(p []byte) (int, error) {
+	n, err := s.Reader.Read(p)
+	if err != nil && err != io.EOF {
+		err = asCorrupt(err)
+	}
+	return n, err
+}
+
+func (s *sealedFile) Close() error { return s.f.Close() }
+
+// OpenBodyFile streams the plaintext of a body file made by a queue's
+// CreateBody (sealed with key, or plaintext when it was made without
+// one) and returns its plaintext size, for code that keeps a copy of a
+// spilled body elsewhere (the hold store). key may be nil for plaintext
+// files.
+func OpenBodyFile(path string, key *seal.Key) (io.ReadCloser, int64, error) {
+	sealed, err := fileSealed(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("open body file: %w", err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("open body file: %w", err)
+	}
+	size := st.Size()
+	if sealed {
+		n, ok := seal.PlainSize(size)
+		if !ok {
+			return nil, 0, fmt.Errorf("open body file %s: %w: %d bytes is no sealed stream", path, errCorrupt, size)
+		}
+		size = n
+	}
+	rc, err := openFile(key, path, sealed, bodyAAD)
+	if err != nil {
+		return nil, 0, fmt.Errorf("open body file %s: %w", path, err)
+	}
+	return rc, size, nil
+}
+
+// keepSealed makes dst hold src's body: a link (or copy) when src is
+// already sealed or there is no key, else a sealed copy, so that with a
+// key no plaintext body is written anew.
+func keepSealed(key *seal.Key, src, dst string) error {
+	if key != nil {
+		sealed, err := fileSealed(src)
+		if err != nil {
+			return err
+		}
+		if !sealed {
+			if err := os.Remove(dst); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+			return sealCopy(key, src, dst, bodyAAD)
+		}
+	}
+	return linkOrCopy(src, dst)
+}
