@@ -48,6 +48,11 @@ type Config struct {
 	Retention Retention `yaml:"retention"`
 	// Audit sends the ATNA audit trail to an audit repository (audit.go).
 	Audit Audit `yaml:"audit"`
+	// Encryption seals the data kept at rest (see Encryption).
+	Encryption Encryption `yaml:"encryption"`
+
+	source      string // file name, for LoadKey's problems
+	keyFileLine int    // line of encryption.key_file, 0 when unknown
 }
 
 // Retention bounds what ferry keeps after delivery.
@@ -219,6 +224,8 @@ func Parse(name string, b []byte) (*Config, error) {
 		}
 		return nil, &Error{File: name, Problems: probs}
 	}
+	c.source = name
+	c.keyFileLine = lineOf(&root, "encryption.key_file")
 	return c, nil
 }
 
@@ -246,7 +253,12 @@ func (p Problem) String() string {
 type Error struct {
 	File     string
 	Problems []Problem
+
+	err error // the cause, when one error made the only problem
 }
+
+// Unwrap gives the cause of a single-problem error (LoadKey's), if any.
+func (e *Error) Unwrap() error { return e.err }
 
 func (e *Error) Error() string {
 	lines := make([]string, 0, len(e.Problems))

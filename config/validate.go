@@ -146,6 +146,7 @@ func (c *Config) validate() []Problem {
 		}
 	}
 	addErr("audit", c.Audit.Validate())
+	ps = append(ps, c.Encryption.validate(c.DataDir)...)
 	if c.Status.Listen != "" {
 		host, _, err := net.SplitHostPort(c.Status.Listen)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/queue/seal"
 )
 
 // cmdConfig implements `ferry config check [FILE]`: it prints every problem
@@ -31,6 +32,11 @@ func cmdConfig(_ context.Context, args []string, stdout, stderr io.Writer) error
 	default:
 		return errUsage
 	}
+	var key *seal.Key
+	if err == nil {
+		// Parse stays offline; check reads the key as the gateway will.
+		key, err = cfg.LoadKey()
+	}
 	var ce *config.Error
 	if errors.As(err, &ce) {
 		for _, p := range ce.Problems {
@@ -41,8 +47,8 @@ func cmdConfig(_ context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d MLLP listener(s), %d folder(s), exchange %s)\n", name,
-		len(cfg.Sources.MLLP), len(cfg.Sources.Folders), exchangeName(cfg))
+	fmt.Fprintf(stdout, "%s: ok (%d MLLP listener(s), %d folder(s), exchange %s); %s\n", name,
+		len(cfg.Sources.MLLP), len(cfg.Sources.Folders), exchangeName(cfg), encryptionState(key))
 	return nil
 }
 
@@ -61,3 +67,12 @@ type exitError struct {
 func (e exitError) Error() string { return e.err.Error() }
 func (e exitError) Unwrap() error { return e.err }
 func (e exitError) ExitCode() int { return e.code }
+
+// encryptionState names the data-at-rest state for people: "encryption:
+// on (key <id>)" or "encryption: off". It never shows key material.
+func encryptionState(k *seal.Key) string {
+	if k == nil {
+		return "encryption: off"
+	}
+	return "encryption: on (key " + k.ID() + ")"
+}

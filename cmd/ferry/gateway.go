@@ -21,6 +21,7 @@ import (
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/queue/dedup"
 	"github.com/ferry-health/ferry/queue/diskq"
+	"github.com/ferry-health/ferry/queue/seal"
 	"github.com/ferry-health/ferry/transport"
 	"github.com/ferry-health/ferry/transport/fhirhttp"
 	"github.com/ferry-health/ferry/transport/outbox"
@@ -38,6 +39,7 @@ type gateway struct {
 	pipe *pipeline.Pipeline
 	disp *transport.Dispatcher
 	sink transport.Sink
+	key  *seal.Key // data-at-rest key; nil when encryption is off
 
 	sources []namedSource
 	mllps   map[string]*mllp.Source
@@ -74,6 +76,14 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
+	// The key is read once: a missing or bad key file stops the start,
+	// before anything could be stored unsealed or left unreadable.
+	if g.key, err = cfg.LoadKey(); err != nil {
+		return nil, fmt.Errorf("encryption: %w", err)
+	}
+	if g.key != nil {
+		log.Info("data at rest encrypted", "key", g.key.ID())
+	}
 	g.q, err = diskq.Open(cfg.Path("queue"), diskq.Options{MaxBytes: cfg.Queue.MaxBytes, Logger: log.With("component", "queue")})
 	if err != nil {
 		return nil, fmt.Errorf("open queue: %w", err)
@@ -86,11 +96,13 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 	if err != nil {
 		return nil, err
 	}
+	quar.SetKey(g.key)
 	g.pipe = pipeline.New(g.q, g.seen, quar, converters(cfg), log.With("component", "pipeline"))
 	held, err := pipeline.OpenHeld(cfg.Path("held"))
 	if err != nil {
 		return nil, err
 	}
+	held.SetKey(g.key)
 	// exchange.hold: labelled bundles wait in held/ for review; the audit
 	// trail (built below) records each decision.
 	g.pipe.SetPolicy(pipeline.Policy{Hold: cfg.Exchange.Hold}, held, func(in adapters.Raw, u *pipeline.Unit, label string) { g.audit.held(in, u, label) })

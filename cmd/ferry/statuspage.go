@@ -30,6 +30,9 @@ func (g *gateway) report() ops.Status {
 		Queue:    g.q.Stats(),
 		Delivery: g.disp.Stats(),
 	}
+	if g.key != nil {
+		r.Encryption = ops.Encryption{On: true, KeyID: g.key.ID()}
+	}
 	ps := g.pipe.Stats()
 	r.Ingest = ops.Ingest{Queued: ps.Queued.Load(), Duplicates: ps.Duplicates.Load(), Quarantined: ps.Quarantined.Load(), Held: ps.Held.Load()}
 	names := make([]string, 0, len(g.mllps))

@@ -39,11 +39,50 @@ type Status struct {
 	Certificates []CertStatus    `json:"certificates"`
 	// Audit is the ATNA audit trail's state; nil when audit is off.
 	Audit *audit.Stats `json:"audit,omitempty"`
+	// Encryption says whether data at rest is sealed, and with which key.
+	Encryption Encryption `json:"encryption"`
 
 	// Online is true when the figures came from a running gateway.
 	Online bool `json:"-"`
 	// Address is the status page that answered (online only).
 	Address string `json:"-"`
+}
+
+// Encryption is the data-at-rest state (encryption.key_file). It names
+// the key by its id only, never its material.
+type Encryption struct {
+	On    bool   `json:"on"`
+	KeyID string `json:"key_id,omitempty"`
+	// Error is why the configured key could not be loaded (offline
+	// status read by an account that may not read the key, say).
+	Error string `json:"error,omitempty"`
+}
+
+// String reads "on (key <id>)" or "off".
+func (e Encryption) String() string {
+	switch {
+	case !e.On:
+		return "off"
+	case e.Error != "":
+		return "on (key not loaded: " + e.Error + ")"
+	}
+	return "on (key " + e.KeyID + ")"
+}
+
+// EncryptionOf reports the state for cfg by loading its key.
+func EncryptionOf(cfg *config.Config) Encryption {
+	if !cfg.Encryption.Enabled() {
+		return Encryption{}
+	}
+	k, err := cfg.LoadKey()
+	if err != nil {
+		var ce *config.Error
+		if errors.As(err, &ce) && len(ce.Problems) == 1 {
+			return Encryption{On: true, Error: ce.Problems[0].Msg}
+		}
+		return Encryption{On: true, Error: err.Error()}
+	}
+	return Encryption{On: true, KeyID: k.ID()}
 }
 
 // Ingest counts inputs since the gateway started.
@@ -179,6 +218,7 @@ func OfflineStatus(cfg *config.Config) (*Status, error) {
 		s.Queue = snap.Stats
 	}
 	s.Certificates = ConfiguredCertificates(cfg, s.Now)
+	s.Encryption = EncryptionOf(cfg)
 	return s, nil
 }
 
@@ -247,6 +287,7 @@ func PrintStatus(w io.Writer, s *Status) {
 		fmt.Fprintf(w, "ferry is not running (no answer on the status address); figures read from %s\n", s.DataDir)
 	}
 	fmt.Fprintf(w, "exchange:          %s\n", s.Exchange)
+	fmt.Fprintf(w, "encryption:        %s\n", s.Encryption)
 	fmt.Fprintf(w, "queue depth:       %d waiting for delivery", s.Queue.Depth)
 	if s.Online {
 		fmt.Fprintf(w, " (%d out for delivery now)", s.Queue.Leased)

@@ -30,9 +30,16 @@ func TestStatusJSONNames(t *testing.T) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	want := []string{"certificates", "data_dir", "delivery", "exchange", "ingest", "now", "queue", "sources", "started", "version"}
+	want := []string{"certificates", "data_dir", "delivery", "encryption", "exchange", "ingest", "now", "queue", "sources", "started", "version"}
 	if !slices.Equal(keys, want) {
 		t.Errorf("top-level keys %v, want %v", keys, want)
+	}
+	if string(top["encryption"]) != `{"on":false}` {
+		t.Errorf("encryption %s", top["encryption"])
+	}
+	on, _ := json.Marshal(Encryption{On: true, KeyID: "0123456789abcdef"})
+	if string(on) != `{"on":true,"key_id":"0123456789abcdef"}` || (Encryption{On: true, KeyID: "0123456789abcdef"}).String() != "on (key 0123456789abcdef)" || (Encryption{}).String() != "off" {
+		t.Errorf("encryption on: %s", on)
 	}
 	var src []map[string]any
 	json.Unmarshal(top["sources"], &src)

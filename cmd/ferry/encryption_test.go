@@ -1,0 +1,86 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/ferry-health/ferry/queue/seal"
+)
+
+// TestKeygen: `ferry keygen PATH` writes a loadable 0600 key, prints its
+// id and the warning to keep a copy, and never overwrites a key.
+func TestKeygen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ferry.key")
+	var out bytes.Buffer
+	if err := cmdKeygen(context.Background(), []string{path}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	k, err := seal.LoadKey(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	if !strings.Contains(s, "wrote key "+k.ID()) || !strings.Contains(s, "Keep a copy") || !strings.Contains(s, "lost too") {
+		t.Errorf("keygen output:\n%s", s)
+	}
+	before, _ := os.ReadFile(path)
+	if err := cmdKeygen(context.Background(), []string{path}, io.Discard, io.Discard); err == nil {
+		t.Fatal("keygen overwrote an existing key")
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Fatal("key file changed")
+	}
+	if err := cmdKeygen(context.Background(), nil, io.Discard, io.Discard); err != errUsage {
+		t.Fatalf("no path: %v", err)
+	}
+}
+
+// TestConfigCheckKey: `ferry config check` reads the key: ok names its
+// id; a missing or world-readable key file is a problem at
+// encryption.key_file with its line, and exit status 1.
+func TestConfigCheckKey(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "ferry.key")
+	k, err := seal.GenerateKeyFile(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(keyFile string) string {
+		p := filepath.Join(dir, "ferry.yaml")
+		os.WriteFile(p, []byte("data_dir: "+filepath.Join(dir, "data")+"\nencryption:\n  key_file: "+keyFile+"\n"), 0o600)
+		return p
+	}
+	var out bytes.Buffer
+	if err := cmdConfig(context.Background(), []string{"check", write(key)}, &out, io.Discard); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "encryption: on (key "+k.ID()+")") {
+		t.Errorf("check output %q", out.String())
+	}
+	out.Reset()
+	missing := filepath.Join(dir, "gone.key")
+	err = cmdConfig(context.Background(), []string{"check", write(missing)}, &out, io.Discard)
+	if ee, ok := err.(exitError); !ok || ee.code != 1 {
+		t.Fatalf("missing key: %v", err)
+	}
+	if want := "line 3: encryption.key_file: key file " + missing + " does not exist (make one with: ferry keygen"; !strings.Contains(out.String(), want) {
+		t.Errorf("missing key: %q lacks %q", out.String(), want)
+	}
+	if runtime.GOOS != "windows" {
+		os.Chmod(key, 0o644)
+		out.Reset()
+		if err := cmdConfig(context.Background(), []string{"check", write(key)}, &out, io.Discard); err == nil || !strings.Contains(out.String(), "encryption.key_file: key file "+key+": mode 0644") {
+			t.Errorf("readable key: %v %q", err, out.String())
+		}
+	}
+	out.Reset()
+	if err := cmdConfig(context.Background(), []string{"check"}, &out, io.Discard); err != nil || !strings.Contains(out.String(), "encryption: off") {
+		t.Errorf("default: %v %q", err, out.String())
+	}
+}

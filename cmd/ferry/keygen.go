@@ -1,0 +1,43 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/ferry-health/ferry/queue/seal"
+)
+
+// cmdKeygen implements `ferry keygen PATH`: a new data-at-rest key, mode
+// 0600, never over an existing file (that would make everything sealed
+// with the old key unreadable).
+func cmdKeygen(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("keygen", stderr)
+	pos, err := splitArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return errUsage
+	}
+	k, err := seal.GenerateKeyFile(pos[0])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote key %s to %s\n", k.ID(), pos[0])
+	fmt.Fprint(stdout, keyWarning(pos[0]))
+	return nil
+}
+
+// keyWarning tells the operator what the key is worth.
+func keyWarning(path string) string {
+	return fmt.Sprintf(`
+Keep a copy of %s somewhere safe, away from this machine (a password
+manager or a sealed envelope): ferry encrypts its queue, quarantine and
+held bundles with it, and if the key is lost, the data waiting in them is
+lost too. Point the configuration at it with:
+
+  encryption:
+    key_file: %s
+`, path, path)
+}
