@@ -10,6 +10,7 @@ import (
 
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/diskq"
+	"github.com/ferry-health/ferry/queue/seal"
 )
 
 // The benchmarks use b.TempDir(), i.e. the real disk with real fsyncs;
@@ -17,8 +18,10 @@ import (
 
 var benchBody = bytes.Repeat([]byte(`{"resourceType":"Bundle"},`), 40) // ~1 KB
 
-func benchOpen(b *testing.B) *diskq.Queue {
-	q, err := diskq.Open(b.TempDir(), diskq.Options{})
+func benchOpen(b *testing.B) *diskq.Queue { return benchOpenKey(b, nil) }
+
+func benchOpenKey(b *testing.B, key *seal.Key) *diskq.Queue {
+	q, err := diskq.Open(b.TempDir(), diskq.Options{Key: key})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -28,11 +31,20 @@ func benchOpen(b *testing.B) *diskq.Queue {
 
 // BenchmarkPut measures fsynced Puts of ~1 KB items from 1 and from 16
 // concurrent producers (16 MLLP connections); group commit is what makes
-// the second one fast.
+// the second one fast. key=sealed encrypts every body (Options.Key).
 func BenchmarkPut(b *testing.B) {
-	for _, producers := range []int{1, 16} {
-		b.Run(fmt.Sprintf("producers=%d", producers), func(b *testing.B) {
-			q := benchOpen(b)
+	key, err := seal.NewKey(bytes.Repeat([]byte{7}, seal.KeySize))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name      string
+		producers int
+		key       *seal.Key
+	}{{"producers=1", 1, nil}, {"producers=16", 16, nil}, {"producers=1/key=sealed", 1, key}, {"producers=16/key=sealed", 16, key}} {
+		producers := c.producers
+		b.Run(c.name, func(b *testing.B) {
+			q := benchOpenKey(b, c.key)
 			ctx := context.Background()
 			var next atomic.Int64
 			var wg sync.WaitGroup

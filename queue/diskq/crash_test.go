@@ -19,6 +19,7 @@ import (
 
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/diskq"
+	"github.com/ferry-health/ferry/queue/seal"
 )
 
 // The crash test re-runs this test binary as a child process that puts and
@@ -37,6 +38,20 @@ const (
 	crashDirEnv   = "FERRY_DISKQ_CRASH_DIR"
 	crashCycleEnv = "FERRY_DISKQ_CRASH_CYCLE"
 )
+
+// crashCycles is how many times TestCrashKill9 kills its child. The second
+// half of the cycles runs with a key (Options.Key), so the queue is
+// switched to encryption with a backlog in it, and sealed records go
+// through the same crashes.
+const crashCycles = 24
+
+func crashKey() *seal.Key {
+	k, err := seal.NewKey([]byte("ferry crash test key, 32 bytes!!"))
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
 
 func bodyFor(key string, n int) ([]byte, string) {
 	body := fmt.Appendf(nil, `{"resourceType":"Bundle","key":%q,"n":%d,"pad":%q}`, key, n, strings.Repeat("z", 300+n%700))
@@ -66,7 +81,12 @@ func TestCrashChild(t *testing.T) {
 		os.Stdout.WriteString(line) // one write per line: atomic on a pipe
 		outMu.Unlock()
 	}
-	q, err := diskq.Open(dir, diskq.Options{SegmentBytes: 256 << 10, MaxBytes: 32 << 20})
+	n, _ := strconv.Atoi(cycle)
+	var key *seal.Key
+	if n >= crashCycles/2 {
+		key = crashKey()
+	}
+	q, err := diskq.Open(dir, diskq.Options{SegmentBytes: 256 << 10, MaxBytes: 32 << 20, Key: key})
 	if err != nil {
 		emit("E open: %v", err)
 		os.Exit(3)
@@ -98,7 +118,6 @@ func TestCrashChild(t *testing.T) {
 	}
 	// Consumers run in odd cycles only, so even cycles build a backlog
 	// that later Opens must recover.
-	n, _ := strconv.Atoi(cycle)
 	for range 2 * (n % 2) {
 		go func() {
 			var acked []string
@@ -157,7 +176,7 @@ func TestCrashKill9(t *testing.T) {
 	put := map[string]bool{}
 	delivered := map[string]int{} // ID → last cycle that got it from Get
 	acked := map[string]bool{}
-	const cycles = 24
+	const cycles = crashCycles
 	for cycle := range cycles {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
 		cmd.Env = append(os.Environ(), crashDirEnv+"="+dir, crashCycleEnv+"="+strconv.Itoa(cycle))
@@ -236,7 +255,7 @@ func TestCrashKill9(t *testing.T) {
 		t.Fatalf("only %d puts and %d acks over %d cycles; the test did not exercise the queue", len(put), len(acked), cycles)
 	}
 
-	q, err := diskq.Open(dir, diskq.Options{SegmentBytes: 256 << 10})
+	q, err := diskq.Open(dir, diskq.Options{SegmentBytes: 256 << 10, Key: crashKey()})
 	if err != nil {
 		t.Fatalf("reopen after crashes: %v", err)
 	}
