@@ -37,11 +37,15 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
+	key, err := opsKey(cfg)
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
 	defer installer.FixOwnership(cfg.DataDir)
-	q, err := diskq.Open(ops.QueueDir(cfg), diskq.Options{MaxBytes: cfg.Queue.MaxBytes, DeadLetterDir: ops.DeadLetterDir(cfg)})
+	q, err := diskq.Open(ops.QueueDir(cfg), diskq.Options{MaxBytes: cfg.Queue.MaxBytes, DeadLetterDir: ops.DeadLetterDir(cfg), Key: key})
 	if errors.Is(err, diskq.ErrLocked) {
 		return errors.New("the gateway is running and holds the queue: stop it (`ferry stop`), run the backfill, then `ferry start`; an interrupted backfill resumes where it stopped")
 	}
@@ -63,6 +67,7 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
+	quar.SetKey(key)
 	log := newLogger(io.Discard, cfg.Log.Level)
 	convs := converters(cfg)
 	pipe := pipeline.New(q, seen, quar, convs, log)

@@ -84,7 +84,7 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 	if g.key != nil {
 		log.Info("data at rest encrypted", "key", g.key.ID())
 	}
-	g.q, err = diskq.Open(cfg.Path("queue"), diskq.Options{MaxBytes: cfg.Queue.MaxBytes, Logger: log.With("component", "queue")})
+	g.q, err = diskq.Open(cfg.Path("queue"), diskq.Options{MaxBytes: cfg.Queue.MaxBytes, Logger: log.With("component", "queue"), Key: g.key})
 	if err != nil {
 		return nil, fmt.Errorf("open queue: %w", err)
 	}
@@ -103,9 +103,10 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 		return nil, err
 	}
 	held.SetKey(g.key)
+	held.SetSpillOpener(spillOpener(g.key))
 	// exchange.hold: labelled bundles wait in held/ for review; the audit
 	// trail (built below) records each decision.
-	g.pipe.SetPolicy(pipeline.Policy{Hold: cfg.Exchange.Hold}, held, func(in adapters.Raw, u *pipeline.Unit, label string) { g.audit.held(in, u, label) })
+	g.pipe.SetPolicy(pipeline.Policy{Hold: cfg.Exchange.Hold, Open: spillOpener(g.key)}, held, func(in adapters.Raw, u *pipeline.Unit, label string) { g.audit.held(in, u, label) })
 
 	if cfg.Exchange.URL != "" {
 		g.sink, err = fhirhttp.New(fhirhttp.Config{

@@ -14,6 +14,7 @@ import (
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/diskq"
+	"github.com/ferry-health/ferry/queue/seal"
 )
 
 // cmdHeld implements `ferry held list | show ID | release ID... | discard
@@ -37,10 +38,15 @@ func cmdHeld(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	key, err := opsKey(cfg)
+	if err != nil {
+		return err
+	}
 	held, err := pipeline.OpenHeld(cfg.Path("held"))
 	if err != nil {
 		return err
 	}
+	held.SetKey(key)
 	switch sub {
 	case "list":
 		return heldList(held, stdout)
@@ -62,7 +68,7 @@ func cmdHeld(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if len(pos) == 0 {
 			return errUsage
 		}
-		return heldRelease(ctx, cfg, held, pos, stdout)
+		return heldRelease(ctx, cfg, key, held, pos, stdout)
 	case "discard":
 		if len(pos) == 0 {
 			return errUsage
@@ -105,8 +111,8 @@ func heldList(held *pipeline.Held, stdout io.Writer) error {
 
 // heldRelease moves held bundles into the queue, in the order given, and
 // removes each from the held store only after its Put was fsynced.
-func heldRelease(ctx context.Context, cfg *config.Config, held *pipeline.Held, ids []string, stdout io.Writer) error {
-	q, err := diskq.Open(ops.QueueDir(cfg), diskq.Options{MaxBytes: cfg.Queue.MaxBytes})
+func heldRelease(ctx context.Context, cfg *config.Config, key *seal.Key, held *pipeline.Held, ids []string, stdout io.Writer) error {
+	q, err := diskq.Open(ops.QueueDir(cfg), diskq.Options{MaxBytes: cfg.Queue.MaxBytes, Key: key})
 	if errors.Is(err, diskq.ErrLocked) {
 		return errors.New("the gateway is running and holds the queue: stop it (ferry stop), release, then start it again")
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/queue/diskq"
 	"github.com/ferry-health/ferry/queue/seal"
 )
 
@@ -40,4 +42,23 @@ lost too. Point the configuration at it with:
   encryption:
     key_file: %s
 `, path, path)
+}
+
+// opsKey loads the data-at-rest key for an operator command that opens
+// ferry's stores (queue, held, quarantine): nil when encryption is off.
+func opsKey(cfg *config.Config) (*seal.Key, error) {
+	k, err := cfg.LoadKey()
+	if err != nil {
+		return nil, fmt.Errorf("encryption: %w (the stores are encrypted with it; run as root or the ferry account)", err)
+	}
+	return k, nil
+}
+
+// spillOpener reads the queue's spill files (sealed with key when it is
+// set) for the hold policy and the held store.
+func spillOpener(key *seal.Key) func(path string) (io.ReadCloser, error) {
+	return func(path string) (io.ReadCloser, error) {
+		rc, _, err := diskq.OpenBodyFile(path, key)
+		return rc, err
+	}
 }

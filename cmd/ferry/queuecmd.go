@@ -70,7 +70,11 @@ func cmdQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func deadLetters(cfg *config.Config) ([]diskq.DeadLetter, error) {
-	dls, err := diskq.InspectDeadLetters(ops.QueueDir(cfg), ops.DeadLetterDir(cfg))
+	key, err := opsKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dls, err := diskq.InspectDeadLettersKey(ops.QueueDir(cfg), ops.DeadLetterDir(cfg), key)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -176,7 +180,11 @@ func openQueueOffline(cfg *config.Config) (*diskq.Queue, error) {
 	if _, err := os.Stat(ops.QueueDir(cfg)); err != nil {
 		return nil, fmt.Errorf("open queue %s: %w", ops.QueueDir(cfg), err)
 	}
-	q, err := diskq.Open(ops.QueueDir(cfg), diskq.Options{MaxBytes: cfg.Queue.MaxBytes, DeadLetterDir: ops.DeadLetterDir(cfg)})
+	key, err := opsKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	q, err := diskq.Open(ops.QueueDir(cfg), diskq.Options{MaxBytes: cfg.Queue.MaxBytes, DeadLetterDir: ops.DeadLetterDir(cfg), Key: key})
 	if err != nil {
 		return nil, fmt.Errorf("open queue: %w", err)
 	}

@@ -97,6 +97,7 @@ func Doctor(ctx context.Context, cfg *config.Config, opts DoctorOptions) []Check
 	out = append(out, CheckFolders(cfg, opts)...)
 	out = append(out, CheckDisk(cfg, opts)...)
 	out = append(out, CheckPorts(ctx, cfg)...)
+	out = append(out, CheckEncryption(cfg)...)
 	return out
 }
 

@@ -1,0 +1,66 @@
+package ops
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/pipeline"
+	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/queue/seal"
+)
+
+// TestCheckEncryption: doctor says off, or on with the key id; a missing
+// key file fails naming encryption.key_file; quarantine entries sealed
+// with another key fail with both key ids.
+func TestCheckEncryption(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	parse := func(extra string) *config.Config {
+		c, err := config.Parse("t", []byte("data_dir: "+data+"\n"+extra))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if cs := CheckEncryption(parse("")); len(cs) != 1 || cs[0].Level != OK || !strings.HasPrefix(cs[0].Detail, "off") {
+		t.Fatalf("off: %+v", cs)
+	}
+	if _, err := os.Stat(data); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("doctor created the data dir")
+	}
+	keyFile := filepath.Join(dir, "ferry.key")
+	k, err := seal.GenerateKeyFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	on := parse("encryption: {key_file: " + keyFile + "}\n")
+	if cs := CheckEncryption(on); len(cs) != 1 || cs[0].Level != OK || !strings.Contains(cs[0].Detail, "on (key "+k.ID()+")") {
+		t.Fatalf("on: %+v", cs)
+	}
+	if cs := CheckEncryption(parse("encryption: {key_file: " + filepath.Join(dir, "none.key") + "}\n")); len(cs) != 1 || cs[0].Level != Fail || !strings.Contains(cs[0].Detail, "encryption.key_file: key file") {
+		t.Fatalf("missing: %+v", cs)
+	}
+
+	// An entry sealed with another key.
+	other, _ := seal.GenerateKeyFile(filepath.Join(dir, "other.key"))
+	q, err := pipeline.OpenQuarantine(on.Path("quarantine"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.SetKey(other)
+	if _, err := q.Put(adapters.Raw{Source: "mllp"}, []byte("x"), errors.New("bad")); err != nil {
+		t.Fatal(err)
+	}
+	cs := CheckEncryption(on)
+	if len(cs) != 2 || cs[1].Level != Fail || !strings.Contains(cs[1].Detail, "1 entry cannot be opened") || !strings.Contains(cs[1].Detail, other.ID()) {
+		t.Fatalf("other key: %+v", cs)
+	}
+	// Encryption turned off with sealed entries left.
+	if cs := CheckEncryption(parse("")); len(cs) != 2 || cs[1].Level != Fail || !strings.Contains(cs[1].Detail, "no key is configured") {
+		t.Fatalf("off with sealed entries: %+v", cs)
+	}
+}
