@@ -10,6 +10,9 @@
 //	<dir>/dead/<seq hex>-<id>.json    dead letters, one file per item
 //	<dir>/dead/<seq hex>-<id>.body    ... and the body of a spilled one
 //
+// With Options.Key the bodies, body files and dead letters are encrypted
+// (AES-256-GCM, package seal); see encrypt.go.
+//
 // # Segment and record format
 //
 // A segment starts with a 24-byte header, followed by records. All integers
@@ -34,6 +37,11 @@
 //	NACK (3): seq u64 | attempts u32  the item was released for redelivery
 //	PUTF (4): as PUT, but instead of the body: uvarint-prefixed name of
 //	          its file in bodies/ | size u64
+//	PUTS (5): as PUT, the body sealed (seal.Key.Seal, aad = the item ID)
+//	PUTFS(6): as PUTF, the file a sealed stream; size is its size on disk
+//
+// Types 5 and 6 are written when Options.Key is set (see encrypt.go);
+// the metadata stays readable, so replay and Inspect need no key.
 //
 // Seq numbers are assigned by the single writer in log order and never
 // reused (each segment header carries the next seq), so replay needs no

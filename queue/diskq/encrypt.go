@@ -23,7 +23,11 @@ import (
 //
 // Item metadata (ID, key, source, attrs) stays readable: replay, status
 // and ordering need no key, and the pipeline keeps PHI out of them (keys
-// are hashes). Data written before a key was configured stays readable.
+// are hashes). Data written before a key was configured stays readable;
+// its records stay in the clear in their segment until the segment is
+// deleted (when every item in it and before it is settled), its body
+// files until the item is settled (a Retry, or dead-lettering, seals a
+// plaintext body file it keeps).
 //
 // A sealed record or file met without a key, or sealed with another key,
 // is an operator problem, not damage: Get returns an error naming it

@@ -280,7 +280,17 @@ func TestSpilledDeadLetter(t *testing.T) {
 const (
 	spillDirEnv  = "FERRY_SPILL_CRASH_DIR"
 	spillModeEnv = "FERRY_SPILL_MODE"
+	spillKeyEnv  = "FERRY_SPILL_SEALED"
 )
+
+// spillOpts are the spill crash test's queue options; sealed adds a key.
+func spillOpts(sealed bool) diskq.Options {
+	o := diskq.Options{SegmentBytes: 64 << 10}
+	if sealed {
+		o.Key = crashKey()
+	}
+	return o
+}
 
 func spillSum(b []byte) string {
 	s := sha256.Sum256(b)
@@ -299,7 +309,7 @@ func TestSpillCrashChild(t *testing.T) {
 		os.Stdout.WriteString(line)
 		outMu.Unlock()
 	}
-	q, err := diskq.Open(dir, diskq.Options{SegmentBytes: 64 << 10})
+	q, err := diskq.Open(dir, spillOpts(os.Getenv(spillKeyEnv) != ""))
 	if err != nil {
 		emit("E open: %v", err)
 		os.Exit(3)
@@ -386,10 +396,13 @@ func TestSpillCrashChild(t *testing.T) {
 
 // runSpillChild starts the child, waits for want lines of kind, kills it
 // after a random delay and returns its lines.
-func runSpillChild(t *testing.T, dir, mode string, kind string, want int, delay time.Duration) []string {
+func runSpillChild(t *testing.T, dir, mode string, sealed bool, kind string, want int, delay time.Duration) []string {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestSpillCrashChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(), spillDirEnv+"="+dir, spillModeEnv+"="+mode)
+	if sealed {
+		cmd.Env = append(cmd.Env, spillKeyEnv+"=1")
+	}
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -434,7 +447,7 @@ func runSpillChild(t *testing.T, dir, mode string, kind string, want int, delay 
 // moments while it spills, puts, delivers and dead-letters, then checks:
 // no body file is left that no item refers to, every item whose Put
 // returned is still there with its body intact (or was delivered), and
-// every dead letter keeps its body.
+// every dead letter keeps its body. It runs without and with a key.
 func TestSpillCrashKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test skipped in -short mode")
@@ -442,12 +455,17 @@ func TestSpillCrashKill9(t *testing.T) {
 	if runtime.GOOS == "windows" || runtime.GOOS == "plan9" {
 		t.Skip("needs SIGKILL")
 	}
+	t.Run("plain", func(t *testing.T) { spillCrash(t, false) })
+	t.Run("sealed", func(t *testing.T) { spillCrash(t, true) })
+}
+
+func spillCrash(t *testing.T, sealed bool) {
 	dir := t.TempDir()
 	ctx := context.Background()
 
 	// A crash between spill and Put: the file is written, no record
 	// refers to it. The next Open must delete it and find nothing queued.
-	for _, l := range runSpillChild(t, dir, "orphan", "S", 1, 0) {
+	for _, l := range runSpillChild(t, dir, "orphan", sealed, "S", 1, 0) {
 		if strings.HasPrefix(l, "E ") {
 			t.Fatal(l)
 		}
@@ -455,7 +473,7 @@ func TestSpillCrashKill9(t *testing.T) {
 	if n := dirNames(t, filepath.Join(dir, "bodies")); len(n) != 1 {
 		t.Fatalf("after the kill bodies/ holds %v, want the one spill file", n)
 	}
-	q, err := diskq.Open(dir, diskq.Options{SegmentBytes: 64 << 10})
+	q, err := diskq.Open(dir, spillOpts(sealed))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -473,7 +491,7 @@ func TestSpillCrashKill9(t *testing.T) {
 	dead := map[string]bool{}
 	const cycles = 10
 	for cycle := range cycles {
-		lines := runSpillChild(t, dir, "", "P", 3, time.Duration(rng.IntN(150))*time.Millisecond)
+		lines := runSpillChild(t, dir, "", sealed, "P", 3, time.Duration(rng.IntN(150))*time.Millisecond)
 		for _, l := range lines {
 			kind, id, _ := strings.Cut(l, " ")
 			switch kind {
@@ -494,7 +512,7 @@ func TestSpillCrashKill9(t *testing.T) {
 		t.Fatalf("only %d puts and %d dead letters; the test did not exercise the queue", len(put), len(dead))
 	}
 
-	q, err = diskq.Open(dir, diskq.Options{SegmentBytes: 64 << 10})
+	q, err = diskq.Open(dir, spillOpts(sealed))
 	if err != nil {
 		t.Fatal(err)
 	}
