@@ -82,6 +82,13 @@ func PrepareFolders(l Layout) error {
 			}
 		}
 	}
+	for _, f := range l.Private {
+		if _, err := os.Stat(f); err == nil {
+			if err := setOwnerMode(f, 0o600, uid, gid); err != nil {
+				return err
+			}
+		}
+	}
 	if err := ensureDir(l.DataDir, 0o700, uid, gid); err != nil {
 		return err
 	}

@@ -20,6 +20,9 @@ type Answers struct {
 	MLLPListen   string
 	DataDir      string
 	StatusListen string
+	// EncryptionKeyFile, when set, turns on encryption at rest with the
+	// key in this file (encryption.key_file).
+	EncryptionKeyFile string
 }
 
 // ConfigDefaults are the answers `ferry init` proposes, for the package
@@ -152,6 +155,17 @@ exchange:
 #   systems:
 #     HOSP: urn:oid:2.16.840.1.113883.3.999.1
 
+{{if .EncryptionKeyFile}}# Encryption at rest: the queue, quarantine, dead letters and held bundles
+# are sealed (AES-256-GCM) with this key. Keep a copy of the key file away
+# from this machine: without it the data waiting here cannot be read.
+encryption:
+  key_file: {{q .EncryptionKeyFile}}
+{{else}}# Encryption at rest of the queue, quarantine, dead letters and held
+# bundles (AES-256-GCM). Make a key with ` + "`ferry keygen /etc/ferry/ferry.key`" + `,
+# keep a copy of it away from this machine, then uncomment:
+# encryption:
+#   key_file: /etc/ferry/ferry.key
+{{end}}
 # Read-only status page, /metrics for Prometheus and /healthz. Loopback only.
 status:
   listen: {{q .StatusListen}}

@@ -51,6 +51,11 @@ type Layout struct {
 	// Readable lists further files the service must read but not change:
 	// TLS keys and certificates named by the configuration.
 	Readable []string
+	// Private lists files only the service account may read: the
+	// data-at-rest key (encryption.key_file), which ferry refuses to load
+	// when group or others can read it. On Unix they become 0600 owned by
+	// the account; on Windows the config folder's ACL covers them.
+	Private []string
 }
 
 // RenderSystemdUnit returns the shipped unit with the command line and the

@@ -84,3 +84,46 @@ func TestConfigCheckKey(t *testing.T) {
 		t.Errorf("default: %v %q", err, out.String())
 	}
 }
+
+// TestInitEncryptionKey: `ferry init --encryption-key FILE` makes the key
+// (or uses an existing one) and the written configuration names it, so
+// that config check reports encryption on with that key; with --out -
+// the notes go to stderr and stdout stays a valid configuration.
+func TestInitEncryptionKey(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "etc", "ferry.key")
+	out := filepath.Join(dir, "etc", "ferry.yaml")
+	var so bytes.Buffer
+	args := []string{"--encryption-key", key, "--data-dir", filepath.Join(dir, "data"), "--out", out}
+	if err := runInit(args, nil, false, &so, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	k, err := seal.LoadKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(so.String(), "wrote key "+k.ID()) {
+		t.Errorf("init output %q", so.String())
+	}
+	var check bytes.Buffer
+	if err := cmdConfig(context.Background(), []string{"check", out}, &check, io.Discard); err != nil || !strings.Contains(check.String(), "encryption: on (key "+k.ID()+")") {
+		t.Fatalf("config check: %v %q", err, check.String())
+	}
+	// An existing key is used, not replaced.
+	var stdout, stderr bytes.Buffer
+	if err := runInit([]string{"--encryption-key", key, "--out", "-"}, nil, false, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr.String(), "using key "+k.ID()) || !strings.Contains(stdout.String(), "key_file: '"+key+"'") {
+		t.Fatalf("stdout %q stderr %q", stdout.String(), stderr.String())
+	}
+	// A key inside the data folder is refused before anything is made.
+	inside := filepath.Join(dir, "data", "ferry.key")
+	var be bytes.Buffer
+	if err := runInit([]string{"--encryption-key", inside, "--data-dir", filepath.Join(dir, "data"), "--out", filepath.Join(dir, "x.yaml")}, nil, false, io.Discard, &be); err == nil || !strings.Contains(be.String(), "inside data_dir") {
+		t.Fatalf("key in data dir: %v %q", err, be.String())
+	}
+	if _, err := os.Stat(inside); err == nil {
+		t.Fatal("key made inside the data folder")
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/installer"
 	"github.com/ferry-health/ferry/queue/durable"
+	"github.com/ferry-health/ferry/queue/seal"
 )
 
 // cmdInit writes a commented configuration file. On a terminal with no
@@ -41,6 +42,7 @@ func runInit(args []string, stdin io.Reader, terminal bool, stdout, stderr io.Wr
 	fs.StringVar(&a.MLLPListen, "mllp-listen", d.MLLPListen, "address the HL7 v2 MLLP listener binds")
 	fs.StringVar(&a.DataDir, "data-dir", d.DataDir, "folder for the queue, quarantine and dead letters")
 	fs.StringVar(&a.StatusListen, "status-listen", d.StatusListen, "loopback address of the status page")
+	fs.StringVar(&a.EncryptionKeyFile, "encryption-key", "", "encrypt data at rest with the key in this file, made now when it does not exist (keep a copy of it elsewhere)")
 	out := fs.String("out", "ferry.yaml", "file to write (- for standard output)")
 	force := fs.Bool("force", false, "replace an existing file")
 	yes := fs.Bool("non-interactive", false, "never ask, even on a terminal")
@@ -81,6 +83,13 @@ func runInit(args []string, stdin io.Reader, terminal bool, stdout, stderr io.Wr
 			}
 			return fmt.Errorf("not written: the answers give an invalid configuration (%d problem(s) above)", len(ce.Problems))
 		}
+		return fmt.Errorf("not written: %w", err)
+	}
+	keyOut := stdout
+	if *out == "-" {
+		keyOut = stderr // stdout carries the configuration
+	}
+	if err := initKey(a.EncryptionKeyFile, keyOut); err != nil {
 		return fmt.Errorf("not written: %w", err)
 	}
 	for _, f := range []struct{ flag, path string }{{"--ca", a.CAFile}, {"--cert", a.CertFile}, {"--key", a.KeyFile}} {
@@ -219,6 +228,9 @@ func (p *prompter) ask(a installer.Answers, out string) (installer.Answers, stri
 	}); err != nil {
 		return a, out, err
 	}
+	if a.EncryptionKeyFile, err = p.until("Encrypt data at rest: key file to make or use (empty: no encryption; e.g. "+filepath.Join(installer.PackageLayout().ConfigDir, "ferry.key")+")", a.EncryptionKeyFile, func(string) error { return nil }); err != nil {
+		return a, out, err
+	}
 	if out, err = p.until("Write the configuration to", out, func(s string) error {
 		if s == "" {
 			return errors.New("a file name is required")
@@ -271,5 +283,32 @@ func checkHostPort(s string) error {
 	if _, _, err := net.SplitHostPort(s); err != nil {
 		return fmt.Errorf("want host:port such as 127.0.0.1:2575: %v", err)
 	}
+	return nil
+}
+
+// initKey makes the data-at-rest key for --encryption-key when the file
+// does not exist yet, or checks that an existing one loads. Empty path:
+// encryption stays off.
+func initKey(path string, stdout io.Writer) error {
+	if path == "" {
+		return nil
+	}
+	if _, err := os.Stat(path); err == nil {
+		k, err := seal.LoadKey(path)
+		if err != nil {
+			return fmt.Errorf("--encryption-key: %w", err)
+		}
+		fmt.Fprintf(stdout, "using key %s from %s\n", k.ID(), path)
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("--encryption-key: %w", err)
+	}
+	k, err := seal.GenerateKeyFile(path)
+	if err != nil {
+		return fmt.Errorf("--encryption-key: %w", err)
+	}
+	fmt.Fprintf(stdout, "wrote key %s to %s\n", k.ID(), path)
+	fmt.Fprint(stdout, keyWarning(path))
 	return nil
 }

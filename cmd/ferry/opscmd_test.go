@@ -96,6 +96,7 @@ func TestInitInteractive(t *testing.T) {
 		"localhost", // refused: no port
 		"",          // default MLLP address
 		filepath.Join(dir, "data"),
+		filepath.Join(dir, "keys", "ferry.key"), // made now
 		out,
 	}, "\n") + "\n"
 	var so bytes.Buffer
@@ -114,6 +115,9 @@ func TestInitInteractive(t *testing.T) {
 	if cfg.Exchange.URL != "https://hie.example.org/fhir/R4" || cfg.Exchange.TLS.CAFile != ca || cfg.Exchange.TLS.KeyFile != key ||
 		cfg.Sources.MLLP[0].Listen != "127.0.0.1:2575" || cfg.DataDir != filepath.Join(dir, "data") {
 		t.Fatalf("answers not in config: %+v", cfg)
+	}
+	if k, err := cfg.LoadKey(); err != nil || !strings.Contains(so.String(), "wrote key "+k.ID()) || !strings.Contains(so.String(), "Keep a copy") {
+		t.Fatalf("encryption key: %v\n%s", err, so.String())
 	}
 	// Input ending early is an error, not a half-written file.
 	if err := runInit(nil, strings.NewReader("https://hie.example.org/\n"), true, io.Discard, io.Discard); err == nil {

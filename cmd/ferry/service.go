@@ -116,6 +116,9 @@ func printInstallPlan(w io.Writer, sc *service.Config, l installer.Layout) error
 	for _, f := range append([]string{l.ConfigFile}, l.Readable...) {
 		fmt.Fprintf(w, "readable by the service: %s\n", f)
 	}
+	for _, f := range l.Private {
+		fmt.Fprintf(w, "readable by the service only: %s\n", f)
+	}
 	if unit, ok := sc.Option["SystemdScript"].(string); ok {
 		fmt.Fprintf(w, "systemd unit:\n%s", unit)
 	}
@@ -135,6 +138,9 @@ func serviceLayout(cfgPath string, cfg *config.Config) installer.Layout {
 		if p != "" {
 			l.Readable = append(l.Readable, p)
 		}
+	}
+	if cfg.Encryption.KeyFile != "" {
+		l.Private = append(l.Private, cfg.Encryption.KeyFile)
 	}
 	add(cfg.Exchange.TLS.CertFile)
 	add(cfg.Exchange.TLS.KeyFile)
