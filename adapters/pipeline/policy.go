@@ -336,9 +336,16 @@ func (h *Held) OpenBundle(e *HeldEntry) (io.ReadCloser, int64, error) {
 		f.Close()
 		return nil, 0, err
 	}
+	size := st.Size()
 	head := make([]byte, seal.StreamHeaderLen)
-	n, _ := f.ReadAt(head, 0)
-	return readCloser{r, f}, plainSize(head[:n], st.Size()), nil
+	if n, _ := f.ReadAt(head, 0); seal.IsStream(head[:n]) {
+		var ok bool
+		if size, ok = seal.PlainSize(size); !ok {
+			f.Close()
+			return nil, 0, fmt.Errorf("open held bundle %s: %d bytes: %w", e.ID, st.Size(), seal.ErrCorrupt)
+		}
+	}
+	return readCloser{r, f}, size, nil
 }
 
 func (h *Held) bundlePath(e *HeldEntry) string {

@@ -83,21 +83,6 @@ func readEntryFile(path string, key *seal.Key, aad string) ([]byte, error) {
 	return io.ReadAll(r)
 }
 
-// plainSize is the plaintext size of a file of size n that starts with
-// head: for a sealed stream the header and chunk tags are taken off.
-func plainSize(head []byte, n int64) int64 {
-	if !seal.IsStream(head) {
-		return n
-	}
-	const tag = 16
-	body := n - int64(seal.StreamHeaderLen)
-	chunks := (body + seal.ChunkSize + tag - 1) / (seal.ChunkSize + tag)
-	if chunks == 0 {
-		chunks = 1
-	}
-	return max(body-chunks*tag, 0)
-}
-
 // readCloser joins a reader and the file under it.
 type readCloser struct {
 	io.Reader

@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/queue/diskq"
 	"github.com/ferry-health/ferry/queue/seal"
 )
 
@@ -206,13 +209,93 @@ func TestHeldPlaintextWithKey(t *testing.T) {
 	}
 }
 
-// TestPlainSize checks the sealed-to-plaintext size arithmetic against
-// seal.SealedSize at the chunk boundaries.
-func TestPlainSize(t *testing.T) {
-	head := []byte("FERRYSEAL")
-	for _, n := range []int64{0, 1, seal.ChunkSize - 1, seal.ChunkSize, seal.ChunkSize + 1, 3 * seal.ChunkSize, 3*seal.ChunkSize + 7} {
-		if got := plainSize(head, seal.SealedSize(n)); got != n {
-			t.Errorf("plainSize(SealedSize(%d)) = %d", n, got)
-		}
+// TestSealedSpillHeld: a fax bundle too large for memory is spilled by an
+// encrypting queue (sealed), read through Policy.Open for its labels,
+// held, and copied into the held store through the spill opener, sealed
+// again under the entry's id; it reads back as the whole bundle and no
+// spill file is left in the queue.
+func TestSealedSpillHeld(t *testing.T) {
+	k := testKey(t)
+	qdir := t.TempDir()
+	q, err := diskq.Open(qdir, diskq.Options{Key: k})
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer q.Close(context.Background())
+	quar, _ := OpenQuarantine(t.TempDir())
+	quar.SetKey(k)
+	hdir := t.TempDir()
+	held, _ := OpenHeld(hdir)
+	held.SetKey(k)
+	open := func(path string) (io.ReadCloser, error) {
+		rc, _, err := diskq.OpenBodyFile(path, k)
+		return rc, err
+	}
+	held.SetSpillOpener(open)
+	p := New(q, memSeen{}, quar, map[string]Converter{"fax": faxConverter(t)}, nil)
+	var labels []string
+	p.SetPolicy(Policy{Hold: []string{"N"}, Open: open}, held, func(_ adapters.Raw, _ *Unit, label string) { labels = append(labels, label) })
+
+	big := filepath.Join(t.TempDir(), "big.pdf")
+	writeTestPDF(t, big, 2<<20)
+	if err := p.Consume(context.Background(), fileRaw(t, big)); err != nil {
+		t.Fatal(err)
+	}
+	if q.Len() != 0 || len(labels) != 1 || labels[0] == "unreadable labels" {
+		t.Fatalf("queue %d, held labels %v", q.Len(), labels)
+	}
+	q.Sync(context.Background())
+	if f := bodyFiles(t, qdir); len(f) != 0 {
+		t.Errorf("spill files left: %v", f)
+	}
+	ids, _ := held.List()
+	if len(ids) != 1 {
+		t.Fatalf("held %v", ids)
+	}
+	e, err := held.Get(ids[0])
+	if err != nil || e.BundleFile == "" {
+		t.Fatalf("held entry: %v %+v", err, e)
+	}
+	raw, _ := os.ReadFile(filepath.Join(hdir, e.BundleFile))
+	if !seal.IsStream(raw) {
+		t.Fatal("held bundle file is not sealed")
+	}
+	r, n, err := held.OpenBundle(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var b struct {
+		ResourceType string `json:"resourceType"`
+		Entry        []struct {
+			Resource struct {
+				ResourceType string `json:"resourceType"`
+				Data         []byte `json:"data"`
+			} `json:"resource"`
+		} `json:"entry"`
+	}
+	cr := &countReader{r: r}
+	if err := json.NewDecoder(cr).Decode(&b); err != nil || b.ResourceType != "Bundle" {
+		t.Fatalf("held bundle: %v", err)
+	}
+	io.Copy(io.Discard, cr)
+	pdf, _ := os.ReadFile(big)
+	found := false
+	for _, en := range b.Entry {
+		found = found || en.Resource.ResourceType == "Binary" && bytes.Equal(en.Resource.Data, pdf)
+	}
+	if !found || cr.n != n {
+		t.Fatalf("held bundle: fax found %v, read %d bytes, OpenBundle said %d", found, cr.n, n)
+	}
+}
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
