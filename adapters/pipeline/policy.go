@@ -303,18 +303,18 @@ func (h *Held) Get(id string) (*HeldEntry, error) {
 }
 
 // Remove deletes a held entry and its spilled bundle, after it has been
-// released into the queue or discarded by an operator.
+// released into the queue or discarded by an operator. It does not read
+// the entry (Put names the bundle file after the id), so an entry sealed
+// with a lost key can still be discarded.
 func (h *Held) Remove(id string) error {
-	e, err := h.Get(id)
-	if err != nil {
-		return err
+	id = filepath.Base(id)
+	if _, err := os.Stat(filepath.Join(h.dir, id+".json")); err != nil {
+		return fmt.Errorf("remove held entry %s: %w", id, err)
 	}
-	if e.BundleFile != "" {
-		if err := os.Remove(h.bundlePath(e)); err != nil && !os.IsNotExist(err) {
-			return fmt.Errorf("remove held bundle %s: %w", id, err)
-		}
+	if err := os.Remove(h.bundlePath(&HeldEntry{BundleFile: id + ".bundle.json"})); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("remove held bundle %s: %w", id, err)
 	}
-	if err := os.Remove(filepath.Join(h.dir, filepath.Base(id)+".json")); err != nil {
+	if err := os.Remove(filepath.Join(h.dir, id+".json")); err != nil {
 		return fmt.Errorf("remove held entry %s: %w", id, err)
 	}
 	return durable.SyncDir(h.dir)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -10,6 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/pipeline"
+	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/queue/diskq"
 	"github.com/ferry-health/ferry/queue/seal"
 )
 
@@ -125,5 +130,134 @@ func TestInitEncryptionKey(t *testing.T) {
 	}
 	if _, err := os.Stat(inside); err == nil {
 		t.Fatal("key made inside the data folder")
+	}
+}
+
+// TestHeldCommandsWithKey: with encryption.key_file in the configuration
+// `ferry held` lists, shows and releases sealed entries (a spilled bundle
+// lands sealed in the queue and reads back with the key); a configuration
+// without the key names encryption.key_file, and discard still works.
+func TestHeldCommandsWithKey(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "ferry.key")
+	k, err := seal.GenerateKeyFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	withKey := filepath.Join(dir, "ferry.yaml")
+	os.WriteFile(withKey, []byte("data_dir: "+data+"\nencryption:\n  key_file: "+keyFile+"\n"), 0o600)
+	noKey := filepath.Join(dir, "nokey.yaml")
+	os.WriteFile(noKey, []byte("data_dir: "+data+"\n"), 0o600)
+
+	held, err := pipeline.OpenHeld(filepath.Join(data, "held"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	held.SetKey(k)
+	bundle := `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Patient","name":[{"family":"Zanzibarova"}]}}]}`
+	spill := filepath.Join(dir, "spill")
+	os.WriteFile(spill, []byte(bundle), 0o600)
+	id, err := held.Put(adapters.Raw{Source: "folder/fax"}, &pipeline.Unit{Name: "fax", BodyFile: spill, Key: "k1"}, "R")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id2, err := held.Put(adapters.Raw{Source: "mllp/t"}, &pipeline.Unit{Name: "message", Bundle: []byte(bundle)}, "R")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(cfg string, args ...string) (string, error) {
+		var out bytes.Buffer
+		err := cmdHeld(context.Background(), append(args, "--config", cfg), &out, io.Discard)
+		return out.String(), err
+	}
+	if out, err := run(withKey, "list"); err != nil || !strings.Contains(out, id) || !strings.Contains(out, id2) {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	if _, err := run(noKey, "show", id); err == nil || !strings.Contains(err.Error(), "encryption.key_file") {
+		t.Fatalf("show without the key: %v", err)
+	}
+	if _, err := run(withKey, "release", id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(noKey, "discard", id2, "--yes"); err != nil {
+		t.Fatalf("discard without the key: %v", err)
+	}
+	if ids, _ := held.List(); len(ids) != 0 {
+		t.Fatalf("still held: %v", ids)
+	}
+	if hits, _ := filesContaining(t, data, "Zanzibarova"); len(hits) > 0 {
+		t.Fatalf("plaintext after release: %v", hits)
+	}
+	q, err := diskq.Open(filepath.Join(data, "queue"), diskq.Options{Key: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close(context.Background())
+	it, ack, err := q.Get(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ack(context.Background(), nil)
+	r, err := it.OpenBody()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(r)
+	r.Close()
+	if string(b) != bundle || it.Key != "k1" {
+		t.Fatalf("released item %q key %q", b, it.Key)
+	}
+}
+
+// TestQueueCommandsWithKey: dead letters of an encrypting queue are
+// listed, shown with their body and retried by `ferry queue` when the
+// configuration names the key; without it, show --body and retry fail
+// naming the key problem.
+func TestQueueCommandsWithKey(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "ferry.key")
+	k, err := seal.GenerateKeyFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	withKey := filepath.Join(dir, "ferry.yaml")
+	os.WriteFile(withKey, []byte("data_dir: "+data+"\nencryption:\n  key_file: "+keyFile+"\n"), 0o600)
+	noKey := filepath.Join(dir, "nokey.yaml")
+	os.WriteFile(noKey, []byte("data_dir: "+data+"\n"), 0o600)
+
+	q, err := diskq.Open(filepath.Join(data, "queue"), diskq.Options{Key: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := q.Put(ctx, &queue.Item{Source: "mllp/main", Body: []byte(`{"resourceType":"Bundle","id":"Zanzibarova"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	it, ack, err := q.Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ack(ctx, queue.Permanent(errors.New("exchange answered 422"))); err != nil {
+		t.Fatal(err)
+	}
+	q.Close(ctx)
+	if hits, _ := filesContaining(t, data, "Zanzibarova"); len(hits) > 0 {
+		t.Fatalf("plaintext dead letter: %v", hits)
+	}
+
+	if out, err := runQueue(t, "list", "--config", withKey); err != nil || !strings.Contains(out, it.ID) {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	if out, err := runQueue(t, "show", it.ID, "--body", "--config", withKey); err != nil || !strings.Contains(out, `"id": "Zanzibarova"`) {
+		t.Fatalf("show: %v\n%s", err, out)
+	}
+	out, err := runQueue(t, "show", it.ID, "--body", "--config", noKey)
+	if err == nil || !strings.Contains(out+err.Error(), "encryption.key_file") {
+		t.Fatalf("show without the key: %v\n%s", err, out)
+	}
+	if out, err := runQueue(t, "retry", it.ID, "--config", withKey); err != nil || !strings.Contains(out, "1 of 1") {
+		t.Fatalf("retry: %v\n%s", err, out)
 	}
 }
