@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ferry-health/ferry/cmd/ferry/ops"
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/config/pki"
 	"github.com/ferry-health/ferry/queue/seal"
@@ -223,6 +224,14 @@ func TestGatewayEncryptedAtRest(t *testing.T) {
 	}
 	if named != n {
 		t.Errorf("patients named %s at the exchange: %d, want %d", secretName, named, n)
+	}
+	// The status report (page JSON, ferry status) names the key by its id.
+	var st bytes.Buffer
+	r := gw3.report()
+	r.Online = true
+	ops.PrintStatus(&st, &r)
+	if r.Encryption != (ops.Encryption{On: true, KeyID: key.ID()}) || !strings.Contains(st.String(), "encryption:        on (key "+key.ID()+")") {
+		t.Errorf("status: %+v\n%s", r.Encryption, st.String())
 	}
 	if dl := gw3.q.Stats().DeadLetters; dl != 0 {
 		t.Errorf("dead letters: %d", dl)
