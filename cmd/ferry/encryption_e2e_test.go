@@ -282,3 +282,18 @@ func TestGatewayPlaintextControl(t *testing.T) {
 		}
 	}
 }
+
+// TestGatewayBadKeyFileFailsStart: a missing key file stops the start
+// with the field and the fix, before any store is written.
+func TestGatewayBadKeyFileFailsStart(t *testing.T) {
+	paths, _, url := testPKI(t)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	missing := filepath.Join(t.TempDir(), "ferry.key")
+	_, err := newGateway(encryptedConfig(t, dataDir, missing, url, "1s", paths), newLogger(&lockedBuffer{}, "info"))
+	if err == nil || !strings.Contains(err.Error(), "encryption.key_file: key file "+missing+" does not exist (make one with: ferry keygen") {
+		t.Fatalf("start with a missing key: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "queue")); err == nil {
+		t.Error("queue created before the key was checked")
+	}
+}

@@ -68,9 +68,12 @@ const outboxWorkers = 4
 
 func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 	g = &gateway{cfg: cfg, log: log, mllps: map[string]*mllp.Source{}, fatal: make(chan error, 1)}
+	// "return nil, err" sets g to nil before this runs: close what was
+	// opened through a copy of the pointer.
+	opened := g
 	defer func() {
 		if err != nil {
-			g.closeStores()
+			opened.closeStores()
 		}
 	}()
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
