@@ -17,6 +17,7 @@ import (
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/dedup"
 	"github.com/ferry-health/ferry/queue/diskq"
+	"github.com/ferry-health/ferry/queue/seal"
 )
 
 // BenchmarkGatewayMLLP measures the whole ingest path: MLLP frame → parse
@@ -26,9 +27,10 @@ import (
 //	go test ./cmd/ferry -run '^$' -bench GatewayMLLP -benchtime 20000x
 //
 // The "held" variant points delivery at a closed port, so the queue only
-// fills: it isolates ingest from the outbox's own fsyncs.
+// fills: it isolates ingest from the outbox's own fsyncs. "sealed" is
+// "held" with encryption at rest (encryption.key_file).
 func BenchmarkGatewayMLLP(b *testing.B) {
-	for _, mode := range []string{"outbox", "held"} {
+	for _, mode := range []string{"outbox", "held", "sealed"} {
 		for _, conns := range []int{1, 16} {
 			b.Run(fmt.Sprintf("%s/conns=%d", mode, conns), func(b *testing.B) {
 				benchGateway(b, mode, conns)
@@ -41,8 +43,15 @@ func benchGateway(b *testing.B, mode string, conns int) {
 	{
 		{
 			exchange := ""
-			if mode == "held" {
+			if mode == "held" || mode == "sealed" {
 				exchange = "exchange: {url: \"https://127.0.0.1:1/fhir\", retry: {initial_interval: 1m, max_interval: 1m}}"
+			}
+			if mode == "sealed" {
+				keyFile := filepath.Join(b.TempDir(), "ferry.key")
+				if _, err := seal.GenerateKeyFile(keyFile); err != nil {
+					b.Fatal(err)
+				}
+				exchange += fmt.Sprintf("\nencryption: {key_file: %q}", keyFile)
 			}
 			cfg, err := config.Parse("bench", []byte(fmt.Sprintf(`
 data_dir: %q
