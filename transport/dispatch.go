@@ -74,7 +74,8 @@ type Stats struct {
 	LastError    string // PHI-free summary of the last failure
 	LastErrorAt  time.Time
 	// ConfigProblem is the plain-words TLS diagnosis when the last failure
-	// was a certificate or handshake problem: it needs an operator, and
+	// was a certificate or handshake problem, or the queue's report of data
+	// sealed with a key that is not configured: it needs an operator, and
 	// retrying alone will not fix it.
 	ConfigProblem string
 }
@@ -238,7 +239,9 @@ func (d *Dispatcher) work(ctx context.Context) {
 			if ctx.Err() != nil || errors.Is(err, queue.ErrClosed) {
 				return
 			}
-			d.log.Warn("queue get failed", "error", err)
+			if first := d.recordError(err); first {
+				d.log.Warn("queue get failed; retrying with backoff", "error", err)
+			}
 			if d.sleep(ctx, bo.next()) != nil {
 				return
 			}
@@ -385,10 +388,22 @@ func (d *Dispatcher) recordError(err error) (first bool) {
 	d.lastError = d.describe(err)
 	d.lastErrorAt = time.Now()
 	d.configProblem = ""
-	if hs := configtls.Diagnose(err); hs != nil {
+	var op operatorProblem
+	switch hs := configtls.Diagnose(err); {
+	case hs != nil:
 		d.configProblem = fmt.Sprintf("%s: %s", hs.Problem, hs.Hint)
+	case errors.As(err, &op):
+		d.configProblem = op.ConfigProblem()
 	}
 	return first
+}
+
+// operatorProblem is implemented by errors that retrying alone will not
+// fix, such as queued data sealed with a key that is not configured
+// (seal.KeyMismatchError, diskq.ErrNoKey). Their text names no PHI.
+type operatorProblem interface {
+	error
+	ConfigProblem() string
 }
 
 func (d *Dispatcher) describe(err error) string {

@@ -36,7 +36,18 @@ import (
 // verify under the right key is corrupt (dead-lettered as such).
 
 // ErrNoKey is returned for sealed data when the queue has no key.
-var ErrNoKey = errors.New("item is encrypted, but no encryption key is configured (encryption.key_file)")
+var ErrNoKey error = noKeyError{}
+
+// noKeyError is ErrNoKey's type. ConfigProblem marks it as a failure only
+// an operator can fix, which the dispatcher shows as such (status page
+// "needs an operator") instead of only retrying.
+type noKeyError struct{}
+
+func (noKeyError) Error() string {
+	return "item is encrypted, but no encryption key is configured (encryption.key_file)"
+}
+
+func (e noKeyError) ConfigProblem() string { return "data at rest: " + e.Error() }
 
 // bodyAAD binds sealed body files to their purpose.
 var bodyAAD = []byte("ferry diskq body")

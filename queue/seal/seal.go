@@ -79,6 +79,10 @@ func (e *KeyMismatchError) Error() string {
 	return fmt.Sprintf("sealed with key %s, but the configured key is %s (encryption.key_file)", e.Data, e.Configured)
 }
 
+// ConfigProblem marks the error as one only an operator can fix (the
+// dispatcher reports it as "needs an operator").
+func (e *KeyMismatchError) ConfigProblem() string { return "data at rest " + e.Error() }
+
 // Key is an AES-256-GCM key. Its String never shows key material.
 type Key struct {
 	id   [idLen]byte
