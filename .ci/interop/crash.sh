@@ -2,6 +2,8 @@
 # crash.sh: `ferry run` under MLLP load is killed with SIGKILL at random moments (KILLS times, default
 # 20) and restarted on the same data dir each time. Afterwards the queue must drain, and at the
 # exchange every message that got AA must be there exactly once in effect, with no duplicates at all.
+# Halfway through, encryption at rest is switched on (`ferry keygen`, encryption.key_file): the second
+# half crashes a gateway that seals new data while its plaintext backlog is still being delivered.
 set -euo pipefail
 SUITE=crash
 here=$(cd "$(dirname "$0")" && pwd)
@@ -40,6 +42,12 @@ while ((kills < KILLS)); do
   stop_pid "$FERRY_PID" KILL
   kills=$((kills + 1))
   printf '%s kill -9 #%d (acked so far: %d)\n' "$(date +%T)" "$kills" "$(wc -l <"$WORK/acked.txt" 2>/dev/null || echo 0)" >>"$WORK/kills.log"
+  if ((kills == KILLS / 2)); then
+    "$FERRY" keygen "$WORK/ferry.key" >>"$WORK/kills.log" || die "ferry keygen failed"
+    printf 'encryption:\n  key_file: %s\n' "$WORK/ferry.key" >>"$WORK/ferry.yaml"
+    "$FERRY" config check "$WORK/ferry.yaml" >/dev/null || die "config with encryption.key_file refused"
+    printf '%s encryption at rest switched on\n' "$(date +%T)" >>"$WORK/kills.log"
+  fi
   if ((kills % 5 != 4)); then
     start_ferry "$WORK/ferry.yaml" "$WORK/ferry.log" "$MLLP"
   fi
@@ -58,4 +66,5 @@ log "$acked messages acked across $kills crashes; waiting for the queue to drain
 node "$here/check-exchange.mjs" --control "$EX_CTL" --acked "$WORK/acked.txt" --sent "$WORK/sent.txt" --obx 2 --wait-s 300 ||
   { tail -20 "$WORK/ferry.log"; die "exchange content check failed"; }
 assert_drained "$STATUS"
-log "PASS ($acked acked messages, $kills kill -9)"
+grep -q "data at rest encrypted" "$WORK/ferry.log" || die "the second half did not run with encryption at rest"
+log "PASS ($acked acked messages, $kills kill -9, encryption at rest from kill $((KILLS / 2)) on)"
