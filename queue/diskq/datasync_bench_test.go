@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/ferry-health/ferry/queue/diskq"
 )
 
 // BenchmarkDatasync measures what the disk itself charges for one commit,
@@ -42,7 +44,7 @@ func BenchmarkDatasync(b *testing.B) {
 				if _, err := f.WriteAt(buf, int64(i)*int64(n)); err != nil {
 					b.Fatal(err)
 				}
-				if err := datasync(f); err != nil {
+				if err := diskq.Datasync(f); err != nil {
 					b.Fatal(err)
 				}
 			}
