@@ -224,9 +224,13 @@ func TestCrashKill9(t *testing.T) {
 		if err := cmd.Process.Kill(); err != nil {
 			t.Fatal(err)
 		}
+		// Read everything the child wrote before Wait: Wait closes the
+		// pipe, and lines still in it would be lost (a busy machine
+		// leaves hundreds there), which made delivered items look lost.
+		childLines := <-lines
 		cmd.Wait()
 		var p, a int
-		for _, l := range <-lines {
+		for _, l := range childLines {
 			kind, id, _ := strings.Cut(l, " ")
 			switch kind {
 			case "P":

@@ -439,8 +439,10 @@ func runSpillChild(t *testing.T, dir, mode string, sealed bool, kind string, wan
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
+	// Drain the child's output before Wait, which closes the pipe.
+	got := <-lines
 	cmd.Wait()
-	return <-lines
+	return got
 }
 
 // TestSpillCrashKill9 kills the child between spill and Put, and at random
@@ -489,8 +491,10 @@ func spillCrash(t *testing.T, sealed bool) {
 	delivered := map[string]bool{}
 	acked := map[string]bool{}
 	dead := map[string]bool{}
+	// At least 10 cycles, and more (up to 40) while a busy machine has
+	// not yet let the children put and dead-letter enough to judge.
 	const cycles = 10
-	for cycle := range cycles {
+	for cycle := 0; cycle < cycles || cycle < 4*cycles && (len(put) < 20 || len(dead) < 3); cycle++ {
 		lines := runSpillChild(t, dir, "", sealed, "P", 3, time.Duration(rng.IntN(150))*time.Millisecond)
 		for _, l := range lines {
 			kind, id, _ := strings.Cut(l, " ")
