@@ -75,11 +75,20 @@ func (p *Pending) ReadFrom(r io.Reader) (int64, error) { return p.f.ReadFrom(r) 
 // On an error before the rename the destination is untouched and the
 // temporary file is removed.
 func (p *Pending) Commit() error {
+	return p.commit(p.f.Sync, func() error { return SyncDir(filepath.Dir(p.path)) })
+}
+
+// commit makes the content durable with syncData (the data and the new
+// inode, before the rename can expose them), renames the temporary file
+// over the destination, and makes the rename durable with syncDir.
+// Pending.Commit syncs the file and its directory; Group.Commit shares
+// one file-system sync with concurrent commits for each.
+func (p *Pending) commit(syncData, syncDir func() error) error {
 	if p.done {
 		return errors.New("durable: commit after commit or abort")
 	}
 	tmp := p.f.Name()
-	if err := p.f.Sync(); err != nil {
+	if err := syncData(); err != nil {
 		p.Abort()
 		return fmt.Errorf("fsync %s: %w", tmp, err)
 	}
@@ -92,7 +101,7 @@ func (p *Pending) Commit() error {
 		os.Remove(tmp)
 		return fmt.Errorf("rename to %s: %w", p.path, err)
 	}
-	return SyncDir(filepath.Dir(p.path))
+	return syncDir()
 }
 
 // Abort discards the temporary file. It does nothing after Commit, so

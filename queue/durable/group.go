@@ -2,7 +2,6 @@ package durable
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 )
@@ -55,30 +54,12 @@ func (g *Group) Commit(p *Pending) error {
 	if filepath.Clean(filepath.Dir(p.path)) != filepath.Clean(g.dir) {
 		return fmt.Errorf("durable: %s is not in the group's directory %s", p.path, g.dir)
 	}
-	if p.done {
-		return fmt.Errorf("durable: commit after commit or abort")
-	}
-	tmp := p.f.Name()
-	if err := p.f.Close(); err != nil {
-		p.done = true
-		os.Remove(tmp)
-		return fmt.Errorf("close %s: %w", tmp, err)
-	}
-	p.done = true
-	// The data and the new inode must be durable before the rename can
-	// expose them under the final name.
-	if err := g.fsys.flush(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("sync %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, p.path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("rename to %s: %w", p.path, err)
-	}
-	if err := g.fsys.flush(); err != nil {
-		return fmt.Errorf("sync directory %s: %w", g.dir, err)
-	}
-	return nil
+	return p.commit(g.fsys.flush, func() error {
+		if err := g.fsys.flush(); err != nil {
+			return fmt.Errorf("sync directory %s: %w", g.dir, err)
+		}
+		return nil
+	})
 }
 
 // fsSyncer runs sync for every caller of flush, coalescing: a caller is
