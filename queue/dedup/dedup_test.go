@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -302,4 +303,32 @@ func TestCompactedFileReadsBack(t *testing.T) {
 	if st, _ := os.Stat(path); st.Size() != int64(headerLen+20*recLen) {
 		t.Fatalf("file is %d bytes, want %d", st.Size(), headerLen+20*recLen)
 	}
+}
+
+// BenchmarkHeapPerKey reports what each remembered key costs in memory
+// (live heap after a GC, divided by the keys).
+//
+//	go test ./queue/dedup -run '^$' -bench HeapPerKey -benchtime 100000x
+func BenchmarkHeapPerKey(b *testing.B) {
+	s, err := Open(filepath.Join(b.TempDir(), "seen.db"), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range b.N {
+		if err := s.Remember(key(i)); err != nil {
+			b.Fatal(err)
+		}
+		if i%1000 == 999 {
+			s.background() // the 250 ms flush, at ~4,000 messages a second
+		}
+	}
+	b.StopTimer()
+	s.background()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(b.N), "heap-B/key")
 }
