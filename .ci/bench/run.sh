@@ -3,7 +3,8 @@
 # local outbox) with `ferry bench mllp` at 1 and 16 connections, every message answered AA and its
 # control id logged, then the reference receiver node-hl7-server (server.mjs: ACKs without storing)
 # with the same tool. A second gateway run holds delivery (unreachable exchange) so that ingest alone is
-# measured. Every run also reports the receiver's CPU time per message and peak RSS. Passing means:
+# measured. Last, the machine's floor: `ferry bench responder`, which answers AA without doing anything
+# else (and, with --sync-dir, after one write + fdatasync per message). Every run also reports the receiver's CPU time per message and peak RSS. Passing means:
 # every message got AA (ferry) / an ACK (node), and the acked-id log holds exactly one line per message. The figures are printed and kept in $WORK/bench.txt; CI asserts
 # no speed, because CI machines vary.
 #
@@ -120,6 +121,29 @@ for conns in 1 16; do
   bench "node-hl7-server (no storage, new connection per message)" "127.0.0.1:$NODE_PORT" "$NODE_PID" "$conns" \
     $((MESSAGES / 2 / conns)) --conn-per-message --expect AA || die "node-hl7-server run failed"
 done
+
+# --- the machine's floor: `ferry bench responder` answers AA to every frame and does nothing else
+# (no parsing beyond MSH, no conversion, no queue); with --sync-dir it first writes each message to a
+# pre-zeroed file and fdatasyncs it, one flush per message. What any receiver can reach here, and
+# what an fsync'd ACK alone costs, read beside the rows above. -------------------------------------
+floor() {
+  local name=$1
+  shift
+  local port
+  port=$(freeport)
+  "$FERRY" bench responder --listen "127.0.0.1:$port" "$@" >"$WORK/responder.log" 2>&1 &
+  local pid=$!
+  PIDS+=("$pid")
+  wait_port 127.0.0.1 "$port" 30 || { cat "$WORK/responder.log"; die "responder did not start"; }
+  bench "floor: $name, persistent connections" "127.0.0.1:$port" "$pid" 1 "$MESSAGES" --expect AA ||
+    die "responder run failed"
+  bench "floor: $name, new connection per message" "127.0.0.1:$port" "$pid" 1 $((MESSAGES / 2)) \
+    --conn-per-message --expect AA || die "responder run failed"
+  stop_pid "$pid" TERM
+}
+floor "responder (no storage)"
+mkdir -p "$WORK/responder"
+floor "responder (write + fdatasync per message)" --sync-dir "$WORK/responder"
 
 echo
 grep -E '^(## |answered|ack latency|receiver)' "$REPORT" | sed 's/^## /\n/'

@@ -28,8 +28,12 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 // time and waits for each ACK, as clinic systems do, so msg/s reflects the
 // gateway's per-message commit latency and its parallelism.
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "responder" {
+		return cmdBenchResponder(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "mllp" {
 		fmt.Fprintln(stderr, "usage: ferry bench mllp [--addr HOST:PORT] [--conns N] [--messages M] [--expect AA] [--out FILE] [--file F]...")
+		fmt.Fprintln(stderr, "       ferry bench responder [--listen HOST:PORT] [--sync-dir DIR]")
 		return errUsage
 	}
 	fs := newFlags("bench mllp", stderr)
@@ -144,6 +148,46 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("bench mllp: expected %s for all %d messages, got %d (codes %v, unanswered %d, msa-2 mismatches %d)",
 				want, total, got, res.Codes, res.Unanswered, res.Mismatched)
 		}
+	}
+	return nil
+}
+
+// cmdBenchResponder runs the floor receiver: `ferry bench responder --listen
+// 127.0.0.1:2577 [--sync-dir DIR]` answers AA to every frame without
+// parsing, converting or (without --sync-dir) storing anything, so that
+// `ferry bench mllp` against it measures what the machine's MLLP round trip
+// (and, with --sync-dir, one write + fdatasync per message) costs on its own.
+// It runs until interrupted.
+func cmdBenchResponder(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench responder", stderr)
+	var (
+		listen string
+		r      mllpbench.Responder
+	)
+	fs.StringVar(&listen, "listen", "127.0.0.1:2577", "`host:port` to listen on")
+	fs.StringVar(&r.SyncDir, "sync-dir", "", "write each message to a pre-zeroed scratch file in `DIR` and fdatasync it before the ACK")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("bench responder: unexpected argument %q", fs.Arg(0))
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("bench responder: %w", err)
+	}
+	mode := "no storage"
+	if r.SyncDir != "" {
+		mode = "write + fdatasync per message in " + r.SyncDir
+	}
+	fmt.Fprintf(stdout, "responder listening on %s (%s)\n", ln.Addr(), mode)
+	err = r.Serve(ctx, ln)
+	fmt.Fprintf(stdout, "answered %d messages\n", r.Answered())
+	if err != nil {
+		return fmt.Errorf("bench responder: %w", err)
 	}
 	return nil
 }

@@ -35,7 +35,7 @@ func commands() map[string]command {
 		"demo":      {cmdDemo, "show the whole path end to end on loopback with a throwaway PKI"},
 		"config":    {cmdConfig, "config check [FILE]: validate a configuration file"},
 		"version":   {cmdVersion, "print the version"},
-		"bench":     {cmdBench, "bench mllp: drive N connections x M messages and report msg/s and ACK latency"},
+		"bench":     {cmdBench, "bench mllp: drive N connections x M messages and report msg/s and ACK latency; bench responder: the floor receiver"},
 		"init":      {cmdInit, "write a commented configuration (asks on a terminal; or --exchange-url --ca --cert --key --mllp-listen --data-dir --out FILE)"},
 		"keygen":    {cmdKeygen, "write a new data-at-rest key file (PATH) for encryption.key_file; never overwrites"},
 		"doctor":    {cmdDoctor, "check certificates, the exchange connection, folders, disk and ports ([--config FILE])"},
