@@ -107,10 +107,13 @@ func (r *Responder) serveConn(c net.Conn) {
 			}
 		}
 		ack = mllp.AppendFrame(ack[:0], appendAck(nil, msg))
+		// Counted before the write, so that a sender that has read its
+		// ACK always finds it counted.
+		r.answered.Add(1)
 		if _, err := c.Write(ack); err != nil {
+			r.answered.Add(-1)
 			return
 		}
-		r.answered.Add(1)
 	}
 }
 
