@@ -197,6 +197,9 @@ func Parse(name string, b []byte) (*Config, error) {
 	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
 		return nil, &Error{File: name, Problems: []Problem{yamlProblem(err)}}
 	}
+	if probs := extraDocuments(dec); len(probs) > 0 {
+		return nil, &Error{File: name, Problems: probs}
+	}
 	c := &Config{}
 	if root.Kind != 0 {
 		dec := yaml.NewDecoder(bytes.NewReader(b))
@@ -216,17 +219,54 @@ func Parse(name string, b []byte) (*Config, error) {
 		}
 	}
 	c.applyDefaults()
-	if probs := c.validate(); len(probs) > 0 {
-		for i := range probs {
-			if probs[i].Line == 0 {
-				probs[i].Line = lineOf(&root, probs[i].Path)
+	if err := c.Validate(); err != nil {
+		e := err.(*Error)
+		e.File = name
+		for i := range e.Problems {
+			if e.Problems[i].Line == 0 {
+				e.Problems[i].Line = lineOf(&root, e.Problems[i].Path)
 			}
 		}
-		return nil, &Error{File: name, Problems: probs}
+		return nil, e
 	}
 	c.source = name
 	c.keyFileLine = lineOf(&root, "encryption.key_file")
 	return c, nil
+}
+
+// extraDocuments reads the documents after the first and reports each one
+// that holds anything. yaml.v3 decodes only the first document, so without
+// this a second one (a pasted snippet after "---", two files concatenated)
+// would be ignored without a word, its settings silently not applied. A
+// document with nothing in it (a trailing "---", comments only) is harmless
+// and tolerated.
+func extraDocuments(dec *yaml.Decoder) []Problem {
+	var ps []Problem
+	for n := 2; ; n++ {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return ps
+		}
+		if err != nil {
+			return append(ps, yamlProblem(err))
+		}
+		if emptyDocument(&doc) {
+			continue
+		}
+		ps = append(ps, Problem{Line: doc.Line, Msg: fmt.Sprintf(
+			"YAML document %d starts here; a configuration file holds one document (merge its settings into the first or remove it)", n)})
+	}
+}
+
+// emptyDocument reports whether doc has no content: no node, or only the
+// implicit null of a bare "---". An explicit "~" or "null" counts as content.
+func emptyDocument(doc *yaml.Node) bool {
+	if len(doc.Content) == 0 {
+		return true
+	}
+	v := doc.Content[0]
+	return len(doc.Content) == 1 && v.Kind == yaml.ScalarNode && v.Tag == "!!null" && v.Value == ""
 }
 
 // Problem is one thing wrong with a configuration.
@@ -263,6 +303,10 @@ func (e *Error) Unwrap() error { return e.err }
 func (e *Error) Error() string {
 	lines := make([]string, 0, len(e.Problems))
 	for _, p := range e.Problems {
+		if e.File == "" {
+			lines = append(lines, p.String())
+			continue
+		}
 		lines = append(lines, e.File+": "+p.String())
 	}
 	return strings.Join(lines, "\n")

@@ -98,3 +98,60 @@ func TestREADMEExample(t *testing.T) {
 		t.Fatalf("README example: %v", err)
 	}
 }
+
+// TestValidateAfterChange is the reason Validate is exported: code that
+// changes a loaded configuration re-checks it, and the problems name the
+// field paths just as Parse's do.
+func TestValidateAfterChange(t *testing.T) {
+	c := Default()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("default: %v", err)
+	}
+	c.Exchange.URL = "https://hie.example.org/fhir/R4"
+	c.Sources.MLLP[0].Listen = "2575"
+	err := c.Validate()
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("Validate = %v (%T), want *config.Error", err, err)
+	}
+	paths := map[string]bool{}
+	for _, p := range ce.Problems {
+		paths[p.Path] = true
+	}
+	for _, want := range []string{"sources.mllp[0].listen", "exchange.tls.cert_file", "exchange.tls.key_file"} {
+		if !paths[want] {
+			t.Errorf("no problem at %s in %v", want, ce.Problems)
+		}
+	}
+	if len(ce.Problems) != 3 {
+		t.Errorf("problems = %v, want exactly those three", ce.Problems)
+	}
+	if !strings.Contains(err.Error(), "default.yaml: sources.mllp[0].listen: want host:port") {
+		t.Errorf("message does not name the file and field: %v", err)
+	}
+
+	c.Exchange.TLS.CertFile, c.Exchange.TLS.KeyFile = "/etc/ferry/client.pem", "/etc/ferry/client.key"
+	c.Sources.MLLP[0].Listen = "127.0.0.1:2575"
+	if err := c.Validate(); err != nil {
+		t.Errorf("fixed config: %v", err)
+	}
+}
+
+// TestSecondDocument checks that a second YAML document is an error naming
+// the file and the line of its "---", not ignored.
+func TestSecondDocument(t *testing.T) {
+	_, err := Parse("m.yaml", []byte("---\ndata_dir: /tmp/a\n---\nbogus: 1\n"))
+	if err == nil || !strings.HasPrefix(err.Error(), "m.yaml: line 3: YAML document 2 starts here") {
+		t.Fatalf("err = %v", err)
+	}
+	for _, tolerated := range []string{"data_dir: /tmp/a\n---\n", "data_dir: /tmp/a\n---\n# done\n", "data_dir: /tmp/a\n...\n"} {
+		if _, err := Parse("t.yaml", []byte(tolerated)); err != nil {
+			t.Errorf("%q: %v", tolerated, err)
+		}
+	}
+	for _, bad := range []string{"data_dir: /tmp/a\n--- ~\n", "data_dir: /tmp/a\n---\n---\n[\n"} {
+		if _, err := Parse("t.yaml", []byte(bad)); err == nil {
+			t.Errorf("%q: accepted", bad)
+		}
+	}
+}

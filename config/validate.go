@@ -11,9 +11,24 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// validate checks every field offline (no connections, no file opens beyond
-// what TLS validation needs to name a missing file) and returns all problems.
-func (c *Config) validate() []Problem {
+// Validate checks every field offline (no connections, no file opens beyond
+// what TLS validation needs to name a missing file). Parse runs it on every
+// file it loads; it is exported so that code which changes a configuration
+// after loading (a test, a command-line override, `ferry init`) can check
+// the result the same way. It does not apply defaults: start from Default
+// or a loaded Config. The error is a *Error listing every problem, each
+// named by its field path (exchange.tls.cert_file); lines are known only
+// to Parse, which fills them in.
+func (c *Config) Validate() error {
+	probs := c.problems()
+	if len(probs) == 0 {
+		return nil
+	}
+	return &Error{File: c.source, Problems: probs}
+}
+
+// problems returns every problem Validate reports.
+func (c *Config) problems() []Problem {
 	var ps []Problem
 	add := func(path, format string, args ...any) {
 		ps = append(ps, Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
@@ -107,7 +122,9 @@ func (c *Config) validate() []Problem {
 		case u.Host == "":
 			add("exchange.url", "has no host")
 		}
-		addErr("exchange.tls", c.Exchange.TLS.Validate())
+		// HTTPS with mutual TLS is the only way ferry authenticates to
+		// the exchange, so the client certificate is required.
+		addErr("exchange.tls", c.Exchange.TLS.ValidateMutual())
 	}
 	if c.Exchange.Timeout <= 0 {
 		add("exchange.timeout", "must be positive")

@@ -44,8 +44,9 @@ func CipherSuites() []uint16 {
 }
 
 // ClientConfig configures ferry as a TLS client (the exchange connection).
-// The zero value is valid: server authentication against the system roots,
-// no client certificate.
+// The zero value passes Validate: server authentication against the system
+// roots, no client certificate. A peer that authenticates ferry by its
+// certificate (the exchange) checks with ValidateMutual instead.
 type ClientConfig struct {
 	// CAFile holds the PEM certificates that may sign the server's chain.
 	// Empty means the operating system's roots.
@@ -85,6 +86,24 @@ func (c ClientConfig) Validate() error {
 	}
 	if strings.ContainsAny(c.ServerName, " /:") {
 		errs = append(errs, fmt.Errorf("server_name: %q is not a host name", c.ServerName))
+	}
+	return errors.Join(errs...)
+}
+
+// ValidateMutual is Validate for a connection that uses mutual TLS, where
+// the client certificate is how the peer knows who ferry is: cert_file and
+// key_file are required. Without them the exchange would refuse every
+// handshake, a failure better named by `ferry config check` than found in
+// the delivery log after the first messages are queued.
+func (c ClientConfig) ValidateMutual() error {
+	var errs []error
+	if c.CertFile == "" && c.KeyFile == "" {
+		errs = append(errs,
+			errors.New("cert_file: required: the exchange authenticates ferry by its client certificate (mutual TLS)"),
+			errors.New("key_file: required: the private key of cert_file"))
+	}
+	if err := c.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -42,6 +42,37 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// TestValidateMutual: a mutual-TLS client needs its certificate and key,
+// and the ordinary checks still apply.
+func TestValidateMutual(t *testing.T) {
+	cases := []struct {
+		name string
+		cfg  ClientConfig
+		want []string // substrings; none = valid
+	}{
+		{"zero", ClientConfig{}, []string{"cert_file: required", "key_file: required"}},
+		{"ca only", ClientConfig{CAFile: "ca"}, []string{"cert_file: required", "key_file: required"}},
+		{"pair", ClientConfig{CertFile: "c", KeyFile: "k"}, nil},
+		{"cert without key", ClientConfig{CertFile: "c"}, []string{"cert_file: set but key_file is empty"}},
+		{"pair, old version", ClientConfig{CertFile: "c", KeyFile: "k", MinVersion: "1.1"}, []string{"min_version"}},
+	}
+	for _, tc := range cases {
+		err := tc.cfg.ValidateMutual()
+		if len(tc.want) == 0 && err != nil {
+			t.Errorf("%s: unexpected error %v", tc.name, err)
+		}
+		if len(tc.want) > 0 && err == nil {
+			t.Errorf("%s: accepted", tc.name)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %v, want it to contain %q", tc.name, err, w)
+			}
+		}
+	}
+}
+
 func demo(t *testing.T) pki.Paths {
 	t.Helper()
 	p, err := pki.WriteDemoSet(filepath.Join(t.TempDir(), "pki"))
