@@ -52,6 +52,7 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v tesseract >/dev/null || need+=(tesseract-ocr tesseract-ocr-eng)
 command -v runuser >/dev/null || need+=(util-linux)
 command -v useradd >/dev/null || need+=(passwd)
+command -v openssl >/dev/null || need+=(openssl)
 if ((${#need[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
@@ -168,6 +169,11 @@ wait "$RUN1" 2>/dev/null
 closed=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' 2>/dev/null || echo 1)
 CFG2=/etc/ferry/ci-outage.yaml
 rm -rf /var/lib/ferry/ci-outage
+# The exchange is reached with mutual TLS, so even this unreachable one needs a client certificate:
+# a throwaway one, readable by the ferry account.
+bash "$ROOT/.ci/exchange/pki.sh" "$WORK/pki" >/dev/null
+install -m 0640 -o root -g ferry "$WORK/pki/client.pem" /etc/ferry/ci-outage-client.pem
+install -m 0640 -o root -g ferry "$WORK/pki/client.key" /etc/ferry/ci-outage-client.key
 cat >"$CFG2" <<YAML
 data_dir: /var/lib/ferry/ci-outage
 sources:
@@ -176,6 +182,7 @@ sources:
       listen: 127.0.0.1:12575
 exchange:
   url: https://127.0.0.1:$closed/fhir
+  tls: {cert_file: /etc/ferry/ci-outage-client.pem, key_file: /etc/ferry/ci-outage-client.key}
   retry: {initial_interval: 1h, max_interval: 2h}
 status:
   listen: 127.0.0.1:18089
@@ -224,7 +231,7 @@ wait "$RUN2" 2>/dev/null
 /usr/bin/ferry status --config "$CFG2" >"$WORK/offline.out" 2>&1
 check "ferry status offline (gateway stopped): not running, queue depth 3 read from disk" \
   bash -c "grep -q 'ferry is not running' $WORK/offline.out && grep -q 'queue depth:       3 waiting' $WORK/offline.out"
-rm -f "$CFG2"
+rm -f "$CFG2" /etc/ferry/ci-outage-client.pem /etc/ferry/ci-outage-client.key
 
 # --- 6. Windows build and MSI -------------------------------------------------------------------
 check "GOOS=windows build is a PE executable" bash -c "[ \"\$(head -c2 '$DIST/ferry.exe')\" = MZ ]"

@@ -54,8 +54,9 @@ func TestRenderConfigPassesCheck(t *testing.T) {
 		{},
 		{ExchangeURL: "https://hie.example.org/fhir/R4", CAFile: "/etc/ferry/ca.pem", CertFile: "/etc/ferry/c.pem", KeyFile: "/etc/ferry/c.key",
 			MLLPListen: "0.0.0.0:2575", DataDir: `C:\ProgramData\ferry\data`, StatusListen: "127.0.0.1:0"},
-		{ExchangeURL: "https://hie.example.org/fhir/R4"}, // system roots, no client cert
-		{ExchangeURL: "https://10.0.0.5:8443/fhir", CAFile: "ca with spaces.pem", ServerName: "hie.internal", DataDir: `it's "odd": #path`},
+		{ExchangeURL: "https://hie.example.org/fhir/R4", CertFile: "/etc/ferry/c.pem", KeyFile: "/etc/ferry/c.key"}, // system roots
+		{ExchangeURL: "https://10.0.0.5:8443/fhir", CAFile: "ca with spaces.pem", CertFile: "c with spaces.pem", KeyFile: "k: #odd.key",
+			ServerName: "hie.internal", DataDir: `it's "odd": #path`},
 		{DataDir: "tab\there"},
 	}
 	for i, a := range cases {
@@ -81,6 +82,11 @@ func TestRenderConfigRejectsBadAnswers(t *testing.T) {
 	_, err := config.Parse("init.yaml", RenderConfig(Answers{ExchangeURL: "http://hie.example.org/"}))
 	if err == nil || !strings.Contains(err.Error(), "exchange.url") {
 		t.Fatalf("http URL accepted: %v", err)
+	}
+	// The exchange is reached with mutual TLS: no client certificate, no config.
+	_, err = config.Parse("init.yaml", RenderConfig(Answers{ExchangeURL: "https://h/", CAFile: "ca.pem"}))
+	if err == nil || !strings.Contains(err.Error(), "exchange.tls.cert_file: required") || !strings.Contains(err.Error(), "exchange.tls.key_file: required") {
+		t.Fatalf("exchange without client certificate accepted: %v", err)
 	}
 	_, err = config.Parse("init.yaml", RenderConfig(Answers{ExchangeURL: "https://h/", CertFile: "c.pem"}))
 	if err == nil || !strings.Contains(err.Error(), "exchange.tls.cert_file: set but key_file is empty") {

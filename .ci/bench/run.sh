@@ -14,13 +14,16 @@ set -euo pipefail
 SUITE=bench
 here=$(cd "$(dirname "$0")" && pwd)
 : "${CI_DIR:=$(cd "$here/.." && pwd)}"
-: "${PKI:=unused}" # lib.sh wants it; this suite needs no exchange
+: "${PKI:=unused}" # lib.sh wants it; the held run below needs only a client certificate from it
 export CI_DIR PKI
 source "$CI_DIR/interop/lib.sh"
 WORK=${WORK:-$(mktemp -d /tmp/ferry-bench.XXXXXX)}
 mkdir -p "$WORK"
 MESSAGES=${MESSAGES:-2000}
 trap cleanup EXIT
+# An exchange is always reached with mutual TLS, so even the unreachable one of the held run needs a
+# client certificate: .ci/run's test PKI, or a throwaway one made here when run by hand.
+[ -f "$PKI/client.pem" ] || { PKI=$WORK/pki; bash "$CI_DIR/exchange/pki.sh" "$PKI"; }
 [ -d "$here/node_modules/node-hl7-server" ] || (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
 
 REPORT=$WORK/bench.txt
@@ -96,6 +99,7 @@ sources:
       listen: 127.0.0.1:$MLLP
 exchange:
   url: https://127.0.0.1:1/fhir
+  tls: {cert_file: $PKI/client.pem, key_file: $PKI/client.key}
   retry: {initial_interval: 1m, max_interval: 1m}
 YAML
 start_ferry "$WORK/ferry-held.yaml" "$WORK/ferry-held.log" "$MLLP"

@@ -14,6 +14,7 @@ import (
 	"github.com/ferry-health/ferry/adapters/mllp/mllpbench"
 	"github.com/ferry-health/ferry/adapters/pipeline"
 	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/config/pki"
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/dedup"
 	"github.com/ferry-health/ferry/queue/diskq"
@@ -44,7 +45,14 @@ func benchGateway(b *testing.B, mode string, conns int) {
 		{
 			exchange := ""
 			if mode == "held" || mode == "sealed" {
-				exchange = "exchange: {url: \"https://127.0.0.1:1/fhir\", retry: {initial_interval: 1m, max_interval: 1m}}"
+				// A throwaway client certificate: an exchange is always
+				// reached with mutual TLS, even one that is never up.
+				paths, err := pki.WriteDemoSet(filepath.Join(b.TempDir(), "pki"))
+				if err != nil {
+					b.Fatal(err)
+				}
+				exchange = fmt.Sprintf("exchange: {url: \"https://127.0.0.1:1/fhir\", tls: {cert_file: %q, key_file: %q}, retry: {initial_interval: 1m, max_interval: 1m}}",
+					paths.ClientCert, paths.ClientKey)
 			}
 			if mode == "sealed" {
 				keyFile := filepath.Join(b.TempDir(), "ferry.key")

@@ -208,13 +208,13 @@ func (p *prompter) ask(a installer.Answers, out string) (installer.Answers, stri
 		if a.CAFile, err = p.until("CA file of the exchange's server certificate (empty: this machine's trusted CAs)", a.CAFile, checkOptionalFile); err != nil {
 			return a, out, err
 		}
-		if a.CertFile, err = p.until("ferry's client certificate file (PEM, from the exchange)", a.CertFile, checkOptionalFile); err != nil {
+		// Required: mutual TLS is how the exchange knows ferry, so a
+		// configuration without the certificate would not pass the check.
+		if a.CertFile, err = p.until("ferry's client certificate file (PEM, from the exchange)", a.CertFile, checkRequiredFile); err != nil {
 			return a, out, err
 		}
-		if a.CertFile != "" {
-			if a.KeyFile, err = p.until("its private key file (PEM)", a.KeyFile, checkRequiredFile); err != nil {
-				return a, out, err
-			}
+		if a.KeyFile, err = p.until("its private key file (PEM)", a.KeyFile, checkRequiredFile); err != nil {
+			return a, out, err
 		}
 	}
 	if a.MLLPListen, err = p.until("Address for HL7 v2 (MLLP) senders (0.0.0.0:2575 accepts other machines)", a.MLLPListen, checkHostPort); err != nil {

@@ -145,6 +145,10 @@ func TestStatusOnlineAndOffline(t *testing.T) {
 	dir := t.TempDir()
 	statusAddr := freeAddr(t)
 	cfgFile := filepath.Join(dir, "ferry.yaml")
+	paths, err := pki.WriteDemoSet(filepath.Join(dir, "pki"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	os.WriteFile(cfgFile, []byte(fmt.Sprintf(`
 data_dir: %q
 sources:
@@ -153,10 +157,11 @@ sources:
       listen: 127.0.0.1:0
 exchange:
   url: https://%s/fhir
+  tls: {ca_file: %q, cert_file: %q, key_file: %q}
   retry: {initial_interval: 1h, max_interval: 2h}
 status:
   listen: %q
-`, filepath.Join(dir, "data"), freeAddr(t), statusAddr)), 0o600)
+`, filepath.Join(dir, "data"), freeAddr(t), paths.CA, paths.ClientCert, paths.ClientKey, statusAddr)), 0o600)
 	cfg, err := config.Load(cfgFile)
 	if err != nil {
 		t.Fatal(err)
