@@ -31,6 +31,8 @@ func TestAuditTrail(t *testing.T) {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.Exchange.URL = "https://hie.example.org/fhir"
+	// Never read here; set so that cfg stays a valid configuration.
+	cfg.Exchange.TLS.CertFile, cfg.Exchange.TLS.KeyFile = "/etc/ferry/client.pem", "/etc/ferry/client.key"
 	cfg.Audit = config.Audit{URL: "udp://" + pc.LocalAddr().String(), SourceID: "clinic-12-ferry"}
 	g := &gateway{cfg: cfg, log: slog.New(slog.DiscardHandler)}
 	trail, err := g.newAuditTrail()
