@@ -36,10 +36,14 @@ type Config struct {
 	// MaxFrameBytes bounds one message; larger frames are answered with AR
 	// and the connection is closed. 0 means DefaultMaxFrameBytes.
 	MaxFrameBytes int
-	// ReadTimeout bounds reading one frame once its start block has
-	// arrived, the TLS handshake and writing one ACK.
+	// ReadTimeout is an inactivity limit inside a frame: once a frame's
+	// start block has arrived, the connection is dropped when no byte
+	// arrives for this long. A frame that keeps making progress is never
+	// cut, however long it takes in total (a multi-MB message over a slow
+	// VPN). It also bounds the TLS handshake and writing one ACK.
 	ReadTimeout time.Duration
-	// IdleTimeout closes a connection on which no frame starts for this long.
+	// IdleTimeout closes a connection on which no frame starts for this
+	// long; bytes that are not a start block do not extend it.
 	IdleTimeout time.Duration
 	// TLS, when set, makes the listener speak MLLP over TLS. Set ClientAuth
 	// and ClientCAs in it to require client certificates.
@@ -160,7 +164,8 @@ var _ adapters.Source = (*Source)(nil)
 
 // conn is one accepted connection and its state.
 type conn struct {
-	nc   net.Conn
+	nc   net.Conn   // wc, or a TLS server connection over it
+	wc   *watchConn // the TCP connection; holds the read deadline
 	id   int64
 	busy bool // guarded by Source.mu: a message is being read or handled
 }
@@ -199,9 +204,6 @@ func (s *Source) Start(_ context.Context, host adapters.Host) error {
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("mllp listen on %s: %w", s.cfg.Listen, err)
-	}
-	if s.cfg.TLS != nil {
-		ln = tls.NewListener(ln, s.cfg.TLS)
 	}
 	s.ln = ln
 	s.started = true
@@ -283,7 +285,7 @@ func (s *Source) acceptLoop(ln net.Listener, host adapters.Host) {
 	defer s.wg.Done()
 	var backoff time.Duration
 	for {
-		nc, err := ln.Accept()
+		raw, err := ln.Accept()
 		if err != nil {
 			s.mu.Lock()
 			closing := s.closing
@@ -310,7 +312,14 @@ func (s *Source) acceptLoop(ln net.Listener, host adapters.Host) {
 		}
 		backoff = 0
 		s.stats.conns.Add(1)
-		c := &conn{nc: nc, id: s.connSeq.Add(1)}
+		// TLS goes over the deadline wrapper, so that progress is seen
+		// byte by byte and TLS never sees a deadline that was only moved.
+		wc := &watchConn{Conn: raw}
+		var nc net.Conn = wc
+		if s.cfg.TLS != nil {
+			nc = tls.Server(wc, s.cfg.TLS)
+		}
+		c := &conn{nc: nc, wc: wc, id: s.connSeq.Add(1)}
 		s.mu.Lock()
 		if s.closing {
 			s.mu.Unlock()
@@ -398,7 +407,7 @@ func (s *Source) serve(c *conn) {
 		if !s.setBusy(c, false) {
 			return
 		}
-		_ = c.nc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+		_ = c.wc.until(time.Now().Add(s.cfg.IdleTimeout))
 		if err := r.WaitFrame(); err != nil {
 			s.noteJunk(r, &lastJunk)
 			if isTimeout(err) {
@@ -411,7 +420,9 @@ func (s *Source) serve(c *conn) {
 		if !s.setBusy(c, true) {
 			return
 		}
-		_ = c.nc.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
+		// From the start block on, the deadline is one of inactivity:
+		// a slow frame that keeps coming is read to its end.
+		_ = c.wc.inactivity(s.cfg.ReadTimeout)
 		frame, err := r.ReadFrame()
 		s.noteJunk(r, &lastJunk)
 		var tooBig *FrameTooLargeError
@@ -437,7 +448,11 @@ func (s *Source) serve(c *conn) {
 			return
 		case err != nil:
 			s.stats.readFail.Add(1)
-			log.Warn("mllp read failed; closing connection", "err", err)
+			if isTimeout(err) {
+				log.Warn("mllp sender silent mid-frame; closing connection", "read_timeout", s.cfg.ReadTimeout, "err", err)
+			} else {
+				log.Warn("mllp read failed; closing connection", "err", err)
+			}
 			return
 		}
 		if IsCommitACK(frame) || IsCommitNAK(frame) {
