@@ -110,13 +110,22 @@ type Stats struct {
 	Open          int64 // connections open now
 	Rejected      int64 // connections closed at accept because of MaxConns
 	Messages      int64 // frames handed to the Consumer
-	Accepted      int64 // answered AA/CA
-	Errors        int64 // answered AE/CE
-	Rejects       int64 // answered AR/CR (including oversized frames)
+	Accepted      int64 // answered AA/CA (or would have been; see AcksNotSent)
+	Errors        int64 // answered AE/CE (or would have been)
+	Rejects       int64 // answered AR/CR, including oversized frames (or would have been)
 	Oversized     int64 // frames over MaxFrameBytes
 	ReadFailures  int64 // connections closed by a read error or timeout mid-frame
 	JunkBytes     int64 // bytes skipped between frames
 	TLSHandshakes int64 // failed TLS handshakes
+
+	// AcksNotSent counts accept acknowledgements (CA/CE/CR) not sent
+	// because the message's MSH-15 asked not to get them (NE; ER when
+	// accepted; SU when not). Those messages are counted above as usual.
+	AcksNotSent int64
+	// AppAcksRequested counts messages whose MSH-16 asks for an
+	// application acknowledgement, which ferry never sends (see the
+	// package documentation).
+	AppAcksRequested int64
 	// AckLatency is the time from a message read to its ACK written.
 	AckLatency AckLatency
 }
@@ -156,6 +165,7 @@ type Source struct {
 	connSeq atomic.Int64
 	stats   struct {
 		conns, open, rejected, messages, aa, ae, ar, oversized, readFail, junk, tlsFail atomic.Int64
+		acksNotSent, appAcks                                                            atomic.Int64
 		ackLatency                                                                      latency
 	}
 }
@@ -230,6 +240,7 @@ func (s *Source) Stats() Stats {
 		Messages: s.stats.messages.Load(), Accepted: s.stats.aa.Load(), Errors: s.stats.ae.Load(),
 		Rejects: s.stats.ar.Load(), Oversized: s.stats.oversized.Load(), ReadFailures: s.stats.readFail.Load(),
 		JunkBytes: s.stats.junk.Load(), TLSHandshakes: s.stats.tlsFail.Load(),
+		AcksNotSent: s.stats.acksNotSent.Load(), AppAcksRequested: s.stats.appAcks.Load(),
 		AckLatency: s.stats.ackLatency.snapshot(),
 	}
 }
@@ -441,9 +452,15 @@ func (s *Source) serve(c *conn) {
 				if s.cfg.CommitACK {
 					out = AppendFrame(out, commitNAK) // not stored
 				}
-				out = AppendFrame(out, ack.Bytes)
-				_ = c.nc.SetWriteDeadline(time.Now().Add(s.cfg.ReadTimeout))
-				_, _ = c.nc.Write(out)
+				if ack.Suppressed {
+					s.stats.acksNotSent.Add(1)
+				} else {
+					out = AppendFrame(out, ack.Bytes)
+				}
+				if len(out) > 0 {
+					_ = c.nc.SetWriteDeadline(time.Now().Add(s.cfg.ReadTimeout))
+					_, _ = c.nc.Write(out)
+				}
 			}
 			return
 		case err != nil:
@@ -472,8 +489,11 @@ func (s *Source) serve(c *conn) {
 		})
 		ack := hl7v2.BuildAck(body, res, s.ids.Next(), time.Now())
 		s.count(ack.Code)
+		if ack.AppAckRequested {
+			s.stats.appAcks.Add(1)
+		}
 		if res != nil {
-			attrs := []any{"ack", ack.Code, "control_id", ack.MessageControlID, "permanent", queue.IsPermanent(res)}
+			attrs := []any{"ack", ack.Code, "ack_sent", !ack.Suppressed, "control_id", ack.MessageControlID, "permanent", queue.IsPermanent(res)}
 			if s.set.LogPHI {
 				attrs = append(attrs, "err", res)
 			}
@@ -490,7 +510,17 @@ func (s *Source) serve(c *conn) {
 				out = AppendFrame(out, commitNAK)
 			}
 		}
-		out = AppendFrame(out, ack.Bytes)
+		if ack.Suppressed {
+			// MSH-15 asked for no accept acknowledgement in this case.
+			// The message was handled as any other (stored, or
+			// quarantined); the next frame is read without a word.
+			s.stats.acksNotSent.Add(1)
+		} else {
+			out = AppendFrame(out, ack.Bytes)
+		}
+		if len(out) == 0 {
+			continue
+		}
 		_ = c.nc.SetWriteDeadline(time.Now().Add(s.cfg.ReadTimeout))
 		if _, err := c.nc.Write(out); err != nil {
 			// The message is stored; the sender will resend it and the
@@ -498,7 +528,9 @@ func (s *Source) serve(c *conn) {
 			log.Warn("mllp ack write failed; closing connection", "err", err, "control_id", ack.MessageControlID)
 			return
 		}
-		s.stats.ackLatency.observe(time.Since(received))
+		if !ack.Suppressed {
+			s.stats.ackLatency.observe(time.Since(received))
+		}
 	}
 }
 
