@@ -126,7 +126,9 @@ type Stats struct {
 	// application acknowledgement, which ferry never sends (see the
 	// package documentation).
 	AppAcksRequested int64
-	// AckLatency is the time from a message read to its ACK written.
+	// AckLatency is the time from a message read to its ACK handed to the
+	// connection. It is observed before the write, like the counters
+	// above, so a sender that has read its ACK finds it counted.
 	AckLatency AckLatency
 }
 
@@ -521,15 +523,15 @@ func (s *Source) serve(c *conn) {
 		if len(out) == 0 {
 			continue
 		}
+		if !ack.Suppressed {
+			s.stats.ackLatency.observe(time.Since(received))
+		}
 		_ = c.nc.SetWriteDeadline(time.Now().Add(s.cfg.ReadTimeout))
 		if _, err := c.nc.Write(out); err != nil {
 			// The message is stored; the sender will resend it and the
 			// duplicate is harmless (deterministic ids downstream).
 			log.Warn("mllp ack write failed; closing connection", "err", err, "control_id", ack.MessageControlID)
 			return
-		}
-		if !ack.Suppressed {
-			s.stats.ackLatency.observe(time.Since(received))
 		}
 	}
 }
