@@ -80,7 +80,12 @@ type Sources struct {
 	Folders []Folder `yaml:"folders"`
 }
 
-// MLLP is one HL7 v2 listener.
+// MLLP is one HL7 v2 listener. ReadTimeout is an inactivity limit inside a
+// message: a sender that sends no byte for that long mid-message is
+// disconnected, while a large message that keeps arriving (a PDF over a
+// slow VPN) is never cut, however long it takes in total; it also bounds
+// the TLS handshake and writing one ACK. IdleTimeout closes a connection on
+// which no message starts for that long.
 type MLLP struct {
 	Name          string                  `yaml:"name"`
 	Listen        string                  `yaml:"listen"`

@@ -102,7 +102,7 @@ sources:
     - name: main
       listen: {{q .MLLPListen}}
       # max_frame_bytes: 16777216
-      # read_timeout: 30s
+      # read_timeout: 30s         # a sender silent this long mid-message is dropped (inactivity, not total time)
       # idle_timeout: 10m
       # commit_ack: true          # MLLP release 2 senders only: commit ACK/NAK before each HL7 ACK
       # tls:                      # MLLP over TLS

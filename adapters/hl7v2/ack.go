@@ -23,6 +23,47 @@ const (
 	CodeCR = "CR" // commit reject
 )
 
+// Acknowledgement conditions (HL7 table 0155), the values of MSH-15 (accept
+// acknowledgement) and MSH-16 (application acknowledgement) that tell the
+// receiver when the sender wants an acknowledgement.
+const (
+	CondAlways  = "AL" // always
+	CondNever   = "NE" // never
+	CondError   = "ER" // only on error or reject (CE/CR, AE/AR)
+	CondSuccess = "SU" // only on successful completion (CA, AA)
+)
+
+// Condition normalises a table 0155 value as read from MSH-15 or MSH-16:
+// case and surrounding spaces are ignored, and an empty or unrecognised
+// value counts as AL. Treating a value ferry does not know as "always" errs
+// on the side of answering: a sender that gets an ACK it did not want
+// discards it, one that waits for an ACK that never comes stalls its feed.
+func Condition(v string) string {
+	v = strings.TrimSpace(v)
+	for _, c := range [...]string{CondAlways, CondNever, CondError, CondSuccess} {
+		if strings.EqualFold(v, c) {
+			return c
+		}
+	}
+	return CondAlways
+}
+
+// AcceptAckDue reports whether an enhanced-mode accept acknowledgement with
+// the given code (CA, CE or CR) is to be sent under condition, an MSH-15
+// value (see Condition): AL always, NE never, ER only when the message was
+// not accepted (CE, CR), SU only when it was (CA).
+func AcceptAckDue(condition, code string) bool {
+	switch Condition(condition) {
+	case CondNever:
+		return false
+	case CondError:
+		return code != CodeCA && code != CodeAA
+	case CondSuccess:
+		return code == CodeCA || code == CodeAA
+	}
+	return true
+}
+
 // Error codes of HL7 table 0357 that ferry uses in ERR-3.
 const (
 	ErrSegmentSequence  = "100"
@@ -101,6 +142,18 @@ type Ack struct {
 	// Enhanced is true when the message asked for enhanced mode (MSH-15 or
 	// MSH-16 valued).
 	Enhanced bool
+	// Suppressed is true when the sender asked, in MSH-15, not to get this
+	// accept acknowledgement (NE; ER and the message was accepted; SU and
+	// it was not; see AcceptAckDue). The ACK is built all the same, so that
+	// Code and MessageControlID can be counted and logged; the caller sends
+	// nothing for the message. Original-mode ACKs are never suppressed.
+	Suppressed bool
+	// AppAckRequested is true when MSH-16 asks for an application
+	// acknowledgement (any value other than NE). ferry never sends one:
+	// as a store-and-forward gateway it is not the application, which is
+	// the exchange reached later. Callers count these so that operators
+	// can spot senders waiting for something that will not come.
+	AppAckRequested bool
 	// MessageControlID is MSH-10 of the acknowledged message, echoed in MSA-2
 	// (empty when it could not be read). It is not PHI and may be logged.
 	MessageControlID string
@@ -245,7 +298,10 @@ func (h header) component(v string, n int) string {
 // other error → AR; an *AckError anywhere in the chain chooses AE or AR
 // itself. When MSH-15 or MSH-16 is valued the message asked for enhanced
 // mode, and the codes become the accept acknowledgements CA/CE/CR (HL7 v2
-// table 0008; v2.3 §2.13.2).
+// table 0008; v2.3 §2.13.2). MSH-15 then decides, by table 0155, whether
+// the accept acknowledgement is sent at all (Ack.Suppressed; an empty MSH-15
+// beside a valued MSH-16 means AL). MSH-16 only sets Ack.AppAckRequested:
+// ferry stores and forwards, and never sends application acknowledgements.
 //
 // The ACK swaps sender and receiver (MSH-3/4 ↔ MSH-5/6), keeps the
 // delimiters, processing id, version and character set, answers MSH-9 with
@@ -275,6 +331,12 @@ func BuildAck(msg []byte, result error, controlID string, now time.Time) Ack {
 	version := h.component(h.get(12), 1)
 	fs := string(h.d.Field)
 	a := Ack{Code: code, Enhanced: enhanced, MessageControlID: h.get(10), ControlID: controlID}
+	if enhanced {
+		a.Suppressed = !AcceptAckDue(h.component(h.get(15), 1), code)
+		if app := h.component(h.get(16), 1); app != "" && Condition(app) != CondNever {
+			a.AppAckRequested = true
+		}
+	}
 
 	var b bytes.Buffer
 	b.Grow(256)

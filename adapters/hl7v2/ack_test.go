@@ -88,6 +88,80 @@ func TestBuildAckEnhancedMode(t *testing.T) {
 	}
 }
 
+// TestAcceptAckDue is table 0155 for the accept acknowledgement (MSH-15).
+func TestAcceptAckDue(t *testing.T) {
+	for _, c := range []struct {
+		cond string
+		code string
+		due  bool
+	}{
+		{"AL", CodeCA, true}, {"AL", CodeCE, true}, {"AL", CodeCR, true},
+		{"NE", CodeCA, false}, {"NE", CodeCE, false}, {"NE", CodeCR, false},
+		{"ER", CodeCA, false}, {"ER", CodeCE, true}, {"ER", CodeCR, true},
+		{"SU", CodeCA, true}, {"SU", CodeCE, false}, {"SU", CodeCR, false},
+		// Empty (MSH-16 alone selected enhanced mode) and unknown: AL.
+		{"", CodeCA, true}, {"", CodeCR, true},
+		{"XX", CodeCA, true}, {"XX", CodeCE, true},
+		// Case and padding from sloppy senders.
+		{" ne ", CodeCA, false}, {"er", CodeCA, false}, {"Su", CodeCE, false},
+	} {
+		if got := AcceptAckDue(c.cond, c.code); got != c.due {
+			t.Errorf("AcceptAckDue(%q, %s) = %v, want %v", c.cond, c.code, got, c.due)
+		}
+	}
+}
+
+// TestBuildAckAcceptConditions: BuildAck applies MSH-15 to every outcome and
+// flags an application acknowledgement asked for in MSH-16, which it never
+// builds.
+func TestBuildAckAcceptConditions(t *testing.T) {
+	withModes := func(m15, m16 string) []byte {
+		return []byte(strings.Replace(ackADT, "|P|2.5.1||||||", "|P|2.5.1|||"+m15+"|"+m16+"||", 1))
+	}
+	results := []struct {
+		res  error
+		code string
+	}{
+		{nil, CodeCA},
+		{queue.Permanent(errors.New("bad")), CodeCE},
+		{errors.New("disk full"), CodeCR},
+	}
+	for _, c := range []struct {
+		m15, m16   string
+		suppressed [3]bool // for CA, CE, CR
+		app        bool
+	}{
+		{"AL", "NE", [3]bool{false, false, false}, false},
+		{"NE", "NE", [3]bool{true, true, true}, false},
+		{"ER", "NE", [3]bool{true, false, false}, false},
+		{"SU", "NE", [3]bool{false, true, true}, false},
+		{"", "AL", [3]bool{false, false, false}, true}, // empty MSH-15: AL
+		{"NE", "AL", [3]bool{true, true, true}, true},
+		{"ER", "ER", [3]bool{true, false, false}, true},
+		{"SU", "SU", [3]bool{false, true, true}, true},
+		{"ZZ", "", [3]bool{false, false, false}, false},  // unknown MSH-15: AL
+		{"AL", "QQ", [3]bool{false, false, false}, true}, // unknown MSH-16: AL
+	} {
+		for i, r := range results {
+			a := BuildAck(withModes(c.m15, c.m16), r.res, "X", ackTime)
+			if !a.Enhanced || a.Code != r.code || a.Suppressed != c.suppressed[i] || a.AppAckRequested != c.app {
+				t.Errorf("MSH-15 %q MSH-16 %q, %s: enhanced %v code %s suppressed %v app %v; want suppressed %v app %v",
+					c.m15, c.m16, r.code, a.Enhanced, a.Code, a.Suppressed, a.AppAckRequested, c.suppressed[i], c.app)
+			}
+			// The ACK is built all the same, for logging and counting.
+			if segs := ackSegs(t, a); segs[1][1] != r.code || segs[1][2] != "MSG00001" {
+				t.Errorf("MSH-15 %q: MSA %q", c.m15, segs[1])
+			}
+		}
+	}
+	// Original mode: never suppressed, whatever the outcome.
+	for _, r := range results {
+		if a := BuildAck([]byte(ackADT), r.res, "X", ackTime); a.Enhanced || a.Suppressed || a.AppAckRequested {
+			t.Errorf("original mode %v: %+v", r.res, a)
+		}
+	}
+}
+
 func TestBuildAckErrors(t *testing.T) {
 	cases := []struct {
 		name    string

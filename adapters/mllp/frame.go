@@ -1,10 +1,43 @@
 // Package mllp implements the Minimal Lower Layer Protocol (MLLP release 1)
 // that carries HL7 v2 messages over TCP, and a listener Source that answers
-// each message with an HL7 ACK only after the gateway has stored it durably.
+// each message with an HL7 ACK (when the sender asks for one; see below)
+// only after the gateway has stored it durably.
 //
 // A frame is 0x0B, the message bytes, then 0x1C 0x0D (HL7 V3 Transport
 // Specification, MLLP R2 §1.2.2.1). The message may only hold bytes above
 // 0x1F and CR, which is what lets the reader resynchronise on junk.
+//
+// # Acknowledgements
+//
+// A message with MSH-15 and MSH-16 both empty gets an original-mode ACK
+// (AA/AE/AR), always. A message that values either asks for enhanced mode:
+// ferry answers with the accept acknowledgement CA/CE/CR ("committed to safe
+// storage", sent only after the fsync, like AA) when MSH-15 calls for it by
+// HL7 table 0155: AL always, NE never, ER only when the message was not
+// accepted (CE/CR), SU only when it was (CA). An empty MSH-15 beside a
+// valued MSH-16 counts as AL, and so does a value ferry does not recognise
+// (an unwanted ACK is discarded; a missing one stalls a sender). When no
+// acknowledgement is due, nothing is written for that message and the next
+// frame is read; the message itself is stored (or quarantined), counted
+// and logged exactly as if its ACK had been sent.
+//
+// ferry never sends application acknowledgements (MSH-16). It is a
+// store-and-forward gateway: the application is the regional exchange,
+// reached later and independently of the MLLP connection. A sender that
+// requires an application acknowledgement (MSH-15 NE with MSH-16 AL, say)
+// will not get one from ferry and must be configured not to wait for it;
+// such messages are counted in Stats.AppAcksRequested.
+//
+// The MLLP release 2 commit acknowledgement (Config.CommitACK) is a
+// transport-level acknowledgement and independent of all this: it is sent
+// for every message when enabled, whatever MSH-15 says.
+//
+// # Timeouts
+//
+// Between frames a connection may stay idle for Config.IdleTimeout. Inside a
+// frame Config.ReadTimeout is an inactivity limit: the sender is dropped
+// when no byte arrives for that long, but a large frame that keeps arriving
+// is read to its end however long it takes.
 package mllp
 
 import (

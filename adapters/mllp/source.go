@@ -36,10 +36,14 @@ type Config struct {
 	// MaxFrameBytes bounds one message; larger frames are answered with AR
 	// and the connection is closed. 0 means DefaultMaxFrameBytes.
 	MaxFrameBytes int
-	// ReadTimeout bounds reading one frame once its start block has
-	// arrived, the TLS handshake and writing one ACK.
+	// ReadTimeout is an inactivity limit inside a frame: once a frame's
+	// start block has arrived, the connection is dropped when no byte
+	// arrives for this long. A frame that keeps making progress is never
+	// cut, however long it takes in total (a multi-MB message over a slow
+	// VPN). It also bounds the TLS handshake and writing one ACK.
 	ReadTimeout time.Duration
-	// IdleTimeout closes a connection on which no frame starts for this long.
+	// IdleTimeout closes a connection on which no frame starts for this
+	// long; bytes that are not a start block do not extend it.
 	IdleTimeout time.Duration
 	// TLS, when set, makes the listener speak MLLP over TLS. Set ClientAuth
 	// and ClientCAs in it to require client certificates.
@@ -106,14 +110,25 @@ type Stats struct {
 	Open          int64 // connections open now
 	Rejected      int64 // connections closed at accept because of MaxConns
 	Messages      int64 // frames handed to the Consumer
-	Accepted      int64 // answered AA/CA
-	Errors        int64 // answered AE/CE
-	Rejects       int64 // answered AR/CR (including oversized frames)
+	Accepted      int64 // answered AA/CA (or would have been; see AcksNotSent)
+	Errors        int64 // answered AE/CE (or would have been)
+	Rejects       int64 // answered AR/CR, including oversized frames (or would have been)
 	Oversized     int64 // frames over MaxFrameBytes
 	ReadFailures  int64 // connections closed by a read error or timeout mid-frame
 	JunkBytes     int64 // bytes skipped between frames
 	TLSHandshakes int64 // failed TLS handshakes
-	// AckLatency is the time from a message read to its ACK written.
+
+	// AcksNotSent counts accept acknowledgements (CA/CE/CR) not sent
+	// because the message's MSH-15 asked not to get them (NE; ER when
+	// accepted; SU when not). Those messages are counted above as usual.
+	AcksNotSent int64
+	// AppAcksRequested counts messages whose MSH-16 asks for an
+	// application acknowledgement, which ferry never sends (see the
+	// package documentation).
+	AppAcksRequested int64
+	// AckLatency is the time from a message read to its ACK handed to the
+	// connection. It is observed before the write, like the counters
+	// above, so a sender that has read its ACK finds it counted.
 	AckLatency AckLatency
 }
 
@@ -152,6 +167,7 @@ type Source struct {
 	connSeq atomic.Int64
 	stats   struct {
 		conns, open, rejected, messages, aa, ae, ar, oversized, readFail, junk, tlsFail atomic.Int64
+		acksNotSent, appAcks                                                            atomic.Int64
 		ackLatency                                                                      latency
 	}
 }
@@ -160,7 +176,8 @@ var _ adapters.Source = (*Source)(nil)
 
 // conn is one accepted connection and its state.
 type conn struct {
-	nc   net.Conn
+	nc   net.Conn   // wc, or a TLS server connection over it
+	wc   *watchConn // the TCP connection; holds the read deadline
 	id   int64
 	busy bool // guarded by Source.mu: a message is being read or handled
 }
@@ -200,9 +217,6 @@ func (s *Source) Start(_ context.Context, host adapters.Host) error {
 	if err != nil {
 		return fmt.Errorf("mllp listen on %s: %w", s.cfg.Listen, err)
 	}
-	if s.cfg.TLS != nil {
-		ln = tls.NewListener(ln, s.cfg.TLS)
-	}
 	s.ln = ln
 	s.started = true
 	s.wg.Add(1)
@@ -228,6 +242,7 @@ func (s *Source) Stats() Stats {
 		Messages: s.stats.messages.Load(), Accepted: s.stats.aa.Load(), Errors: s.stats.ae.Load(),
 		Rejects: s.stats.ar.Load(), Oversized: s.stats.oversized.Load(), ReadFailures: s.stats.readFail.Load(),
 		JunkBytes: s.stats.junk.Load(), TLSHandshakes: s.stats.tlsFail.Load(),
+		AcksNotSent: s.stats.acksNotSent.Load(), AppAcksRequested: s.stats.appAcks.Load(),
 		AckLatency: s.stats.ackLatency.snapshot(),
 	}
 }
@@ -283,7 +298,7 @@ func (s *Source) acceptLoop(ln net.Listener, host adapters.Host) {
 	defer s.wg.Done()
 	var backoff time.Duration
 	for {
-		nc, err := ln.Accept()
+		raw, err := ln.Accept()
 		if err != nil {
 			s.mu.Lock()
 			closing := s.closing
@@ -310,7 +325,14 @@ func (s *Source) acceptLoop(ln net.Listener, host adapters.Host) {
 		}
 		backoff = 0
 		s.stats.conns.Add(1)
-		c := &conn{nc: nc, id: s.connSeq.Add(1)}
+		// TLS goes over the deadline wrapper, so that progress is seen
+		// byte by byte and TLS never sees a deadline that was only moved.
+		wc := &watchConn{Conn: raw}
+		var nc net.Conn = wc
+		if s.cfg.TLS != nil {
+			nc = tls.Server(wc, s.cfg.TLS)
+		}
+		c := &conn{nc: nc, wc: wc, id: s.connSeq.Add(1)}
 		s.mu.Lock()
 		if s.closing {
 			s.mu.Unlock()
@@ -398,7 +420,7 @@ func (s *Source) serve(c *conn) {
 		if !s.setBusy(c, false) {
 			return
 		}
-		_ = c.nc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+		_ = c.wc.until(time.Now().Add(s.cfg.IdleTimeout))
 		if err := r.WaitFrame(); err != nil {
 			s.noteJunk(r, &lastJunk)
 			if isTimeout(err) {
@@ -411,7 +433,9 @@ func (s *Source) serve(c *conn) {
 		if !s.setBusy(c, true) {
 			return
 		}
-		_ = c.nc.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
+		// From the start block on, the deadline is one of inactivity:
+		// a slow frame that keeps coming is read to its end.
+		_ = c.wc.inactivity(s.cfg.ReadTimeout)
 		frame, err := r.ReadFrame()
 		s.noteJunk(r, &lastJunk)
 		var tooBig *FrameTooLargeError
@@ -430,14 +454,24 @@ func (s *Source) serve(c *conn) {
 				if s.cfg.CommitACK {
 					out = AppendFrame(out, commitNAK) // not stored
 				}
-				out = AppendFrame(out, ack.Bytes)
-				_ = c.nc.SetWriteDeadline(time.Now().Add(s.cfg.ReadTimeout))
-				_, _ = c.nc.Write(out)
+				if ack.Suppressed {
+					s.stats.acksNotSent.Add(1)
+				} else {
+					out = AppendFrame(out, ack.Bytes)
+				}
+				if len(out) > 0 {
+					_ = c.nc.SetWriteDeadline(time.Now().Add(s.cfg.ReadTimeout))
+					_, _ = c.nc.Write(out)
+				}
 			}
 			return
 		case err != nil:
 			s.stats.readFail.Add(1)
-			log.Warn("mllp read failed; closing connection", "err", err)
+			if isTimeout(err) {
+				log.Warn("mllp sender silent mid-frame; closing connection", "read_timeout", s.cfg.ReadTimeout, "err", err)
+			} else {
+				log.Warn("mllp read failed; closing connection", "err", err)
+			}
 			return
 		}
 		if IsCommitACK(frame) || IsCommitNAK(frame) {
@@ -457,8 +491,11 @@ func (s *Source) serve(c *conn) {
 		})
 		ack := hl7v2.BuildAck(body, res, s.ids.Next(), time.Now())
 		s.count(ack.Code)
+		if ack.AppAckRequested {
+			s.stats.appAcks.Add(1)
+		}
 		if res != nil {
-			attrs := []any{"ack", ack.Code, "control_id", ack.MessageControlID, "permanent", queue.IsPermanent(res)}
+			attrs := []any{"ack", ack.Code, "ack_sent", !ack.Suppressed, "control_id", ack.MessageControlID, "permanent", queue.IsPermanent(res)}
 			if s.set.LogPHI {
 				attrs = append(attrs, "err", res)
 			}
@@ -475,7 +512,20 @@ func (s *Source) serve(c *conn) {
 				out = AppendFrame(out, commitNAK)
 			}
 		}
-		out = AppendFrame(out, ack.Bytes)
+		if ack.Suppressed {
+			// MSH-15 asked for no accept acknowledgement in this case.
+			// The message was handled as any other (stored, or
+			// quarantined); the next frame is read without a word.
+			s.stats.acksNotSent.Add(1)
+		} else {
+			out = AppendFrame(out, ack.Bytes)
+		}
+		if len(out) == 0 {
+			continue
+		}
+		if !ack.Suppressed {
+			s.stats.ackLatency.observe(time.Since(received))
+		}
 		_ = c.nc.SetWriteDeadline(time.Now().Add(s.cfg.ReadTimeout))
 		if _, err := c.nc.Write(out); err != nil {
 			// The message is stored; the sender will resend it and the
@@ -483,7 +533,6 @@ func (s *Source) serve(c *conn) {
 			log.Warn("mllp ack write failed; closing connection", "err", err, "control_id", ack.MessageControlID)
 			return
 		}
-		s.stats.ackLatency.observe(time.Since(received))
 	}
 }
 

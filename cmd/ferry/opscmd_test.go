@@ -213,6 +213,8 @@ status:
 		`ferry_mllp_ack_seconds_bucket{source="main",le="+Inf"} 3`,
 		`ferry_mllp_ack_seconds_count{source="main"} 3`,
 		`ferry_mllp_messages_total{source="main",ack="accept"} 3`,
+		`ferry_mllp_acks_not_sent_total{source="main"} 0`,
+		`ferry_mllp_app_acks_requested_total{source="main"} 0`,
 	} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("/metrics lacks %q:\n%s", want, metrics)

@@ -49,6 +49,7 @@ func (g *gateway) report() ops.Status {
 		}
 		r.Sources = append(r.Sources, ops.SourceStatus{Name: n, Kind: "mllp", Address: addr, Messages: st.Messages,
 			Accepted: st.Accepted, Errors: st.Errors, Rejects: st.Rejects, Open: st.Open,
+			AcksNotSent: st.AcksNotSent, AppAcksRequested: st.AppAcksRequested,
 			AckLatency: ackHistogram(st.AckLatency)})
 	}
 	r.Certificates = ops.ConfiguredCertificates(g.cfg, r.Now)
@@ -145,6 +146,14 @@ func writeMetrics(w io.Writer, r ops.Status) {
 		fmt.Fprintf(w, "ferry_mllp_messages_total%s %d\n", labelString([]string{"source", s.Name, "ack", "accept"}), s.Accepted)
 		fmt.Fprintf(w, "ferry_mllp_messages_total%s %d\n", labelString([]string{"source", s.Name, "ack", "error"}), s.Errors)
 		fmt.Fprintf(w, "ferry_mllp_messages_total%s %d\n", labelString([]string{"source", s.Name, "ack", "reject"}), s.Rejects)
+	}
+	fmt.Fprintf(w, "# HELP ferry_mllp_acks_not_sent_total MLLP accept acknowledgements not sent because MSH-15 asked for none (NE, ER, SU).\n# TYPE ferry_mllp_acks_not_sent_total counter\n")
+	for _, s := range r.Sources {
+		fmt.Fprintf(w, "ferry_mllp_acks_not_sent_total%s %d\n", labelString([]string{"source", s.Name}), s.AcksNotSent)
+	}
+	fmt.Fprintf(w, "# HELP ferry_mllp_app_acks_requested_total MLLP messages whose MSH-16 asks for an application acknowledgement, which ferry never sends.\n# TYPE ferry_mllp_app_acks_requested_total counter\n")
+	for _, s := range r.Sources {
+		fmt.Fprintf(w, "ferry_mllp_app_acks_requested_total%s %d\n", labelString([]string{"source", s.Name}), s.AppAcksRequested)
 	}
 	fmt.Fprintf(w, "# HELP ferry_mllp_ack_seconds Time from an MLLP message read to its ACK written; mostly the wait for the fsync.\n# TYPE ferry_mllp_ack_seconds histogram\n")
 	for _, s := range r.Sources {

@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ferry-health/ferry/adapters/hl7v2"
 	"github.com/ferry-health/ferry/adapters/mllp"
 )
 
@@ -162,6 +163,14 @@ func (c *Config) defaults() error {
 	for i, f := range c.Files {
 		if _, err := SetControlID(f, "X"); err != nil {
 			return fmt.Errorf("mllp bench: file message %d: %w", i+1, err)
+		}
+		// The bench waits for one ACK per message. MSH-15 NE, ER or SU
+		// tells a receiver (ferry included) to stay silent on success or
+		// on failure, which would read as a lost ACK after Timeout.
+		for _, res := range []error{nil, errors.New("probe")} {
+			if hl7v2.BuildAck(f, res, "X", time.Time{}).Suppressed {
+				return fmt.Errorf("mllp bench: file message %d: its MSH-15 (accept acknowledgement) is NE, ER or SU, so not every message would be answered; use AL or leave MSH-15 and MSH-16 empty", i+1)
+			}
 		}
 	}
 	return nil

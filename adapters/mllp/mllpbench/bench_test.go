@@ -122,6 +122,18 @@ func TestRunFilesCountsAE(t *testing.T) {
 	if _, err := Run(context.Background(), Config{Addr: addr, Files: [][]byte{[]byte("not hl7")}}); err == nil {
 		t.Fatal("a file without MSH was accepted")
 	}
+	// A message that asks for no accept acknowledgement in some case
+	// would stall the bench; it is refused up front.
+	for _, m15 := range []string{"NE", "ER", "SU"} {
+		quiet := []byte(strings.Replace(string(good), "|P|2.5\n", "|P|2.5|||"+m15+"|NE\n", 1))
+		if _, err := Run(context.Background(), Config{Addr: addr, Files: [][]byte{quiet}}); err == nil || !strings.Contains(err.Error(), "MSH-15") {
+			t.Fatalf("MSH-15 %s: err = %v", m15, err)
+		}
+	}
+	loud := []byte(strings.Replace(string(good), "|P|2.5\n", "|P|2.5|||AL|NE\n", 1))
+	if _, err := Run(context.Background(), Config{Addr: addr, Messages: 1, Files: [][]byte{loud}, Prefix: "AL"}); err != nil {
+		t.Fatalf("MSH-15 AL: %v", err)
+	}
 }
 
 func TestGeneratedMessagesParse(t *testing.T) {

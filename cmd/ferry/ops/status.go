@@ -106,6 +106,12 @@ type SourceStatus struct {
 	Errors   int64  `json:"errors"`
 	Rejects  int64  `json:"rejects"`
 	Open     int64  `json:"open_connections"`
+	// AcksNotSent counts accept acknowledgements left unsent because the
+	// message's MSH-15 asked for none in its case (NE, ER, SU).
+	AcksNotSent int64 `json:"acks_not_sent"`
+	// AppAcksRequested counts messages whose MSH-16 asks for an
+	// application acknowledgement, which ferry never sends.
+	AppAcksRequested int64 `json:"app_acks_requested"`
 	// AckLatency is the time from a message read to its ACK written (the
 	// wait for the fsync, mostly), as a histogram.
 	AckLatency *Histogram `json:"ack_latency,omitempty"`

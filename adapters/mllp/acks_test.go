@@ -1,0 +1,133 @@
+package mllp
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/hl7v2"
+	"github.com/ferry-health/ferry/queue"
+)
+
+// enhanced returns msg(id) with MSH-15 and MSH-16 set; a body containing
+// BAD is quarantined by ackRecorder (CE), one containing LATER fails
+// transiently (CR).
+func enhanced(id, m15, m16 string) []byte {
+	return []byte(strings.Replace(string(msg(id)), "|P|2.5.1\r", "|P|2.5.1|||"+m15+"|"+m16+"\r", 1))
+}
+
+func ackRecorder() *recorder {
+	return &recorder{answer: func(in adapters.Raw) error {
+		switch {
+		case bytes.Contains(in.Body, []byte("BAD")):
+			return queue.Permanent(&hl7v2.AckError{Code: hl7v2.CodeAE, ErrCode: hl7v2.ErrRequiredMissing, Segment: "PID", Field: 3, Text: "no identifier"})
+		case bytes.Contains(in.Body, []byte("LATER")):
+			return errors.New("queue put: disk full")
+		}
+		return nil
+	}}
+}
+
+// TestSourceAcceptAckConditions: on one connection, messages whose MSH-15
+// (table 0155) asks for no accept acknowledgement in their case get none,
+// the others get theirs, in order, and an original-mode message after them
+// gets its AA. Every message reached the consumer (stored or quarantined)
+// and is counted.
+func TestSourceAcceptAckConditions(t *testing.T) {
+	rec := ackRecorder()
+	s := start(t, Config{}, rec)
+	c := dial(t, s)
+	sent := []struct {
+		body []byte
+		ack  string // expected MSA-1, "" for none
+	}{
+		{enhanced("E1", "ER", "NE"), ""},      // accepted, ER: silent
+		{enhanced("E2BAD", "ER", "NE"), "CE"}, // quarantined, ER: CE
+		{enhanced("E3LATER", "ER", ""), "CR"}, // not stored, ER: CR
+		{enhanced("N1", "NE", "NE"), ""},      // NE: never
+		{enhanced("N2BAD", "NE", "NE"), ""},   // NE, even on error
+		{enhanced("N3", "NE", "AL"), ""},      // asks for an application ACK
+		{enhanced("S1BAD", "SU", "NE"), ""},   // SU, not accepted: silent
+		{enhanced("S2", "SU", "NE"), "CA"},    // SU, accepted: CA
+		{enhanced("A1", "XX", "NE"), "CA"},    // unrecognised: as AL
+		{enhanced("A2", "", "AL"), "CA"},      // MSH-16 alone: accept ACK always
+		{msg("O1"), "AA"},                     // original mode afterwards
+	}
+	// Everything is written at once: had a suppressed ACK been sent, it
+	// would arrive in place of the next expected one.
+	var all []byte
+	var want [][2]string
+	for _, m := range sent {
+		all = AppendFrame(all, m.body)
+		if m.ack != "" {
+			_, after, _ := bytes.Cut(m.body, []byte("ADT_A01|"))
+			id, _, _ := bytes.Cut(after, []byte("|"))
+			want = append(want, [2]string{m.ack, string(id)})
+		}
+	}
+	if _, err := c.Write(all); err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range want {
+		if code, id := msa(c.ack(t)); code != w[0] || id != w[1] {
+			t.Fatalf("ack %d: MSA %s %s, want %s %s", i+1, code, id, w[0], w[1])
+		}
+	}
+	if got := rec.bodies(); len(got) != len(sent) {
+		t.Fatalf("consumer got %d messages, want %d", len(got), len(sent))
+	} else {
+		for i, m := range sent {
+			if got[i] != string(m.body) {
+				t.Fatalf("message %d out of order or damaged", i+1)
+			}
+		}
+	}
+	// 7 accepted, 3 quarantined (CE), 1 not stored (CR); 5 ACKs not due;
+	// N3 and A2 ask for an application ACK.
+	st := s.Stats()
+	if st.Messages != 11 || st.Accepted != 7 || st.Errors != 3 || st.Rejects != 1 || st.AcksNotSent != 5 || st.AppAcksRequested != 2 {
+		t.Errorf("stats = %+v", st)
+	}
+}
+
+// TestSourceAcceptAckConditionsWithCommitACK: the MLLP release 2 commit
+// acknowledgement is transport level: it comes for a message whose MSH-15
+// wants no accept acknowledgement too.
+func TestSourceAcceptAckConditionsWithCommitACK(t *testing.T) {
+	rec := ackRecorder()
+	s := start(t, Config{CommitACK: true}, rec)
+	c := dial(t, s)
+	var all []byte
+	all = AppendFrame(all, enhanced("R2N", "NE", "NE"))
+	all = AppendFrame(all, msg("R2O"))
+	if _, err := c.Write(all); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"commit", "commit", "AA R2O"} {
+		f, err := c.r.ReadFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := "commit"
+		if !IsCommitACK(f) {
+			code, id := msa(splitAck(f))
+			got = code + " " + id
+		}
+		if got != want {
+			t.Fatalf("frame %q, want %s", got, want)
+		}
+	}
+	if st := s.Stats(); st.Messages != 2 || st.AcksNotSent != 1 || len(rec.bodies()) != 2 {
+		t.Errorf("stats = %+v", st)
+	}
+}
+
+func splitAck(f []byte) [][]string {
+	var segs [][]string
+	for _, s := range strings.Split(strings.TrimSuffix(string(f), "\r"), "\r") {
+		segs = append(segs, strings.Split(s, "|"))
+	}
+	return segs
+}
