@@ -131,3 +131,34 @@ func splitAck(f []byte) [][]string {
 	}
 	return segs
 }
+
+// TestSourceNotKeptIsNeverSilent: a message that could not be kept (a
+// transient failure) gets its CR even when MSH-15 (NE, SU) asks for no
+// accept acknowledgement, and the connection is closed after it, so that a
+// sender that reads no ACKs notices too. Silence would lose the message.
+func TestSourceNotKeptIsNeverSilent(t *testing.T) {
+	for _, m15 := range []string{"NE", "SU"} {
+		t.Run(m15, func(t *testing.T) {
+			rec := ackRecorder()
+			s := start(t, Config{}, rec)
+			c := dial(t, s)
+			var all []byte
+			all = AppendFrame(all, enhanced("K1", m15, "NE"))      // stored: silent under NE, CA under SU
+			all = AppendFrame(all, enhanced("K2LATER", m15, "NE")) // not kept: CR all the same
+			if _, err := c.Write(all); err != nil {
+				t.Fatal(err)
+			}
+			if m15 == "SU" {
+				if code, id := msa(c.ack(t)); code != "CA" || id != "K1" {
+					t.Fatalf("MSA %s %s, want CA K1", code, id)
+				}
+			}
+			if code, id := msa(c.ack(t)); code != "CR" || id != "K2LATER" {
+				t.Fatalf("MSA %s %s, want CR K2LATER", code, id)
+			}
+			if f, err := c.r.ReadFrame(); err == nil {
+				t.Fatalf("connection still open after a message that was not kept; read %q", f)
+			}
+		})
+	}
+}

@@ -454,15 +454,11 @@ func (s *Source) serve(c *conn) {
 				if s.cfg.CommitACK {
 					out = AppendFrame(out, commitNAK) // not stored
 				}
-				if ack.Suppressed {
-					s.stats.acksNotSent.Add(1)
-				} else {
-					out = AppendFrame(out, ack.Bytes)
-				}
-				if len(out) > 0 {
-					_ = c.nc.SetWriteDeadline(time.Now().Add(s.cfg.ReadTimeout))
-					_, _ = c.nc.Write(out)
-				}
+				// Not stored: the negative ACK goes out even when MSH-15
+				// asked for none (see notKept below).
+				out = AppendFrame(out, ack.Bytes)
+				_ = c.nc.SetWriteDeadline(time.Now().Add(s.cfg.ReadTimeout))
+				_, _ = c.nc.Write(out)
 			}
 			return
 		case err != nil:
@@ -512,6 +508,20 @@ func (s *Source) serve(c *conn) {
 				out = AppendFrame(out, commitNAK)
 			}
 		}
+		// notKept: the message is neither stored nor quarantined (a
+		// transient failure, answered CR/AR). Table 0155 would keep quiet
+		// under MSH-15 NE or SU, but silence would lose the message: the
+		// sender would never learn it has to send it again. So the
+		// negative ACK goes out anyway and the connection is closed after
+		// it, which even a sender that reads no ACKs notices.
+		notKept := res != nil && !queue.IsPermanent(res)
+		if ack.Suppressed && notKept {
+			ack.Suppressed = false
+			log.Warn("mllp message not kept though MSH-15 wants no accept ACK; sending the negative ACK and closing the connection",
+				"ack", ack.Code, "control_id", ack.MessageControlID)
+		} else {
+			notKept = false
+		}
 		if ack.Suppressed {
 			// MSH-15 asked for no accept acknowledgement in this case.
 			// The message was handled as any other (stored, or
@@ -531,6 +541,9 @@ func (s *Source) serve(c *conn) {
 			// The message is stored; the sender will resend it and the
 			// duplicate is harmless (deterministic ids downstream).
 			log.Warn("mllp ack write failed; closing connection", "err", err, "control_id", ack.MessageControlID)
+			return
+		}
+		if notKept {
 			return
 		}
 	}
