@@ -184,7 +184,7 @@ func openQueueOffline(cfg *config.Config) (*diskq.Queue, error) {
 	if err != nil {
 		return nil, err
 	}
-	q, err := diskq.Open(ops.QueueDir(cfg), diskq.Options{MaxBytes: cfg.Queue.MaxBytes, DeadLetterDir: ops.DeadLetterDir(cfg), Key: key})
+	q, err := diskq.Open(ops.QueueDir(cfg), diskq.Options{MaxBytes: cfg.Queue.MaxBytes, MaxItems: cfg.Queue.MaxItems, DeadLetterDir: ops.DeadLetterDir(cfg), Key: key})
 	if err != nil {
 		return nil, fmt.Errorf("open queue: %w", err)
 	}
