@@ -628,6 +628,12 @@ func (q *Queue) ackFunc(m *meta, it *queue.Item) queue.AckFunc {
 				Attempts: m.attempts + 1, Enqueued: it.Enqueued, Died: time.Now(),
 				Reason: err.Error(), Seq: m.seq, Body: it.Body,
 			}
+			if body, cut := queue.OutcomeOf(err); len(body) > 0 {
+				if len(body) > queue.MaxOutcomeBytes {
+					body, cut = body[:queue.MaxOutcomeBytes], true
+				}
+				dl.Outcome, dl.OutcomeTruncated = string(body), cut
+			}
 			if f := m.file(); f != "" {
 				dl.bodySrc = filepath.Join(q.bodiesDir(), f)
 			}
