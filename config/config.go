@@ -129,10 +129,24 @@ type Retry struct {
 	MaxInterval     time.Duration `yaml:"max_interval"`
 }
 
-// Queue sizes the durable buffer.
+// Queue sizes the durable buffer. Put beyond either limit fails, and the
+// sources keep the input where it is: MLLP answers AR so the sender
+// resends later, a drop folder's file stays for the next scan.
 type Queue struct {
+	// MaxBytes caps what the waiting bundles take on disk (default 10 GiB).
 	MaxBytes int64 `yaml:"max_bytes"`
+	// MaxItems caps how many bundles may wait (default 1,000,000). The
+	// queue keeps about 195 bytes of index in memory per waiting bundle
+	// (BENCHMARKS.md, HeapPerItem), so this is what bounds the heap
+	// during a long outage: 1,000,000 × 195 B ≈ 195 MB, plus ≈ 66 MB for
+	// the duplicate filter's 1,000,000 keys (66 B each), which fits a
+	// small clinic PC. MaxBytes alone would not: 10 GiB of 3.4 KB ADT
+	// bundles is about 3 million items, ≈ 600 MB of index.
+	MaxItems int `yaml:"max_items"`
 }
+
+// DefaultQueueMaxItems is queue.max_items when the file does not set it.
+const DefaultQueueMaxItems = 1_000_000
 
 // Identifiers maps HL7 v2 assigning authorities (CX.4 namespace ids) to
 // FHIR identifier system URIs.
@@ -387,6 +401,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Queue.MaxBytes == 0 {
 		c.Queue.MaxBytes = 10 << 30
+	}
+	if c.Queue.MaxItems == 0 {
+		c.Queue.MaxItems = DefaultQueueMaxItems
 	}
 }
 

@@ -155,3 +155,18 @@ func TestSecondDocument(t *testing.T) {
 		}
 	}
 }
+
+// TestQueueMaxItemsDefault: the item limit that bounds the queue's memory
+// is on unless the file sets another one.
+func TestQueueMaxItemsDefault(t *testing.T) {
+	if got := Default().Queue.MaxItems; got != DefaultQueueMaxItems {
+		t.Errorf("default queue.max_items = %d, want %d", got, DefaultQueueMaxItems)
+	}
+	c, err := Load("../testdata/configs/good_full.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Queue.MaxItems != 250000 {
+		t.Errorf("queue.max_items = %d, want 250000 from the file", c.Queue.MaxItems)
+	}
+}

@@ -146,6 +146,9 @@ func (c *Config) problems() []Problem {
 	if c.Queue.MaxBytes < 1<<20 {
 		add("queue.max_bytes", "must be at least 1048576 (1 MiB), got %d", c.Queue.MaxBytes)
 	}
+	if c.Queue.MaxItems < 1 {
+		add("queue.max_items", "must be at least 1, got %d", c.Queue.MaxItems)
+	}
 	for k, v := range c.Identifiers.Systems {
 		if _, err := url.Parse(v); err != nil || !strings.Contains(v, ":") {
 			add("identifiers.systems."+k, "must be an absolute URI such as urn:oid:1.2.3 or https://..., got %q", v)

@@ -4,7 +4,8 @@
 #   A: exchange answers 503 with Retry-After for ~20 s
 #   B: exchange process stopped (connection refused), then restarted on the same port with its data
 #   C: exchange stores the bundle but the answer is lost (503 after processing): resends must not duplicate
-#   D: exchange refuses a bundle with 400: dead-lettered after one attempt, the queue moves on
+#   D: exchange refuses a bundle with 400: dead-lettered after one attempt with the exchange's
+#      OperationOutcome (shown by `ferry queue show`), the queue moves on
 set -euo pipefail
 SUITE=outage
 here=$(cd "$(dirname "$0")" && pwd)
@@ -84,11 +85,19 @@ for ((i = 0; i < 30; i++)); do
   sleep 1
 done
 [ "$(metric "$STATUS" ferry_dead_letters)" = 1 ] || die "D: a 400 answer was not dead-lettered"
+# The dead letter keeps the exchange's whole OperationOutcome (not only the reason's extract), and
+# `ferry queue show` prints it beside the running gateway.
+dead_id=$("$FERRY" queue list --config "$WORK/ferry.yaml" | awk 'NR==2{print $1}')
+[ -n "$dead_id" ] || die "D: ferry queue list shows no dead letter"
+"$FERRY" queue show "$dead_id" --config "$WORK/ferry.yaml" >"$WORK/dead-D.txt" || die "D: ferry queue show $dead_id failed"
+sed -n "/^exchange's answer/,\$p" "$WORK/dead-D.txt" >"$WORK/dead-D-answer.txt"
+grep -q '"resourceType": "OperationOutcome"' "$WORK/dead-D-answer.txt" && grep -q 'injected failure 400' "$WORK/dead-D-answer.txt" ||
+  { cat "$WORK/dead-D.txt"; die "D: ferry queue show does not print the exchange's OperationOutcome with the injected failure"; }
 send E 5
 node "$here/check-exchange.mjs" --control "$EX_CTL" --acked "$WORK/acked-E.txt" --obx 2 --wait-s 60 >/dev/null ||
   die "D: messages after a dead-lettered one were not delivered"
 n400=$(( $(ctl /control/stats GET | jq -r '.byStatus["400"] // 0') - before ))
 ((n400 == 1)) || die "D: the refused bundle was sent $n400 times (want 1: 4xx is permanent)"
 [ "$(delivered D)" = 0 ] || die "D: refused bundle arrived anyway"
-log "D: 400 dead-lettered after 1 attempt; later messages delivered"
+log "D: 400 dead-lettered after 1 attempt with its OperationOutcome; later messages delivered"
 log "PASS"

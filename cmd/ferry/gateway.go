@@ -87,7 +87,7 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 	if g.key != nil {
 		log.Info("data at rest encrypted", "key", g.key.ID())
 	}
-	g.q, err = diskq.Open(cfg.Path("queue"), diskq.Options{MaxBytes: cfg.Queue.MaxBytes, Logger: log.With("component", "queue"), Key: g.key})
+	g.q, err = diskq.Open(cfg.Path("queue"), diskq.Options{MaxBytes: cfg.Queue.MaxBytes, MaxItems: cfg.Queue.MaxItems, Logger: log.With("component", "queue"), Key: g.key})
 	if err != nil {
 		return nil, fmt.Errorf("open queue: %w", err)
 	}

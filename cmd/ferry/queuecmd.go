@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -134,18 +135,16 @@ func queueShow(ctx context.Context, cfg *config.Config, id string, withBody bool
 			return err
 		}
 	} else {
-		dls, err := deadLetters(cfg)
+		key, err := opsKey(cfg)
 		if err != nil {
 			return err
 		}
-		for i := range dls {
-			if dls[i].ID == id {
-				dl = &dls[i]
-				break
-			}
-		}
-		if dl == nil {
+		dl, err = diskq.InspectDeadLetter(ops.QueueDir(cfg), ops.DeadLetterDir(cfg), key, id)
+		if errors.Is(err, diskq.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("show %s: no dead letter with this ID (see `ferry queue list`)", id)
+		}
+		if err != nil {
+			return fmt.Errorf("show %s: %w", id, err)
 		}
 	}
 	fmt.Fprintf(stdout, "id:        %s\n", dl.ID)
@@ -164,6 +163,7 @@ func queueShow(ctx context.Context, cfg *config.Config, id string, withBody bool
 	if dl.Corrupt {
 		fmt.Fprintln(stdout, "(its stored record was damaged: it cannot be retried, only purged)")
 	}
+	printOutcome(stdout, dl)
 	if withBody {
 		var pretty json.RawMessage = dl.Body
 		if b, err := json.MarshalIndent(pretty, "", "  "); err == nil {
@@ -175,6 +175,25 @@ func queueShow(ctx context.Context, cfg *config.Config, id string, withBody bool
 	return nil
 }
 
+// printOutcome prints the receiver's whole answer kept with the dead
+// letter (its OperationOutcome: every issue, where the reason has an
+// extract), indented, JSON pretty-printed when it is JSON.
+func printOutcome(w io.Writer, dl *diskq.DeadLetter) {
+	if dl.Outcome == "" {
+		return
+	}
+	text := strings.TrimSpace(dl.Outcome)
+	var pretty bytes.Buffer
+	if json.Indent(&pretty, []byte(text), "", "  ") == nil {
+		text = pretty.String()
+	}
+	fmt.Fprintln(w, "exchange's answer (it may quote patient data):")
+	fmt.Fprintf(w, "  %s\n", strings.ReplaceAll(text, "\n", "\n  "))
+	if dl.OutcomeTruncated {
+		fmt.Fprintf(w, "  (cut to its first %d bytes)\n", len(dl.Outcome))
+	}
+}
+
 // openQueueOffline opens the queue when no gateway holds it.
 func openQueueOffline(cfg *config.Config) (*diskq.Queue, error) {
 	if _, err := os.Stat(ops.QueueDir(cfg)); err != nil {
@@ -184,7 +203,7 @@ func openQueueOffline(cfg *config.Config) (*diskq.Queue, error) {
 	if err != nil {
 		return nil, err
 	}
-	q, err := diskq.Open(ops.QueueDir(cfg), diskq.Options{MaxBytes: cfg.Queue.MaxBytes, DeadLetterDir: ops.DeadLetterDir(cfg), Key: key})
+	q, err := diskq.Open(ops.QueueDir(cfg), diskq.Options{MaxBytes: cfg.Queue.MaxBytes, MaxItems: cfg.Queue.MaxItems, DeadLetterDir: ops.DeadLetterDir(cfg), Key: key})
 	if err != nil {
 		return nil, fmt.Errorf("open queue: %w", err)
 	}

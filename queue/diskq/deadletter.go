@@ -36,8 +36,19 @@ type DeadLetter struct {
 	// Died is when the item was dead-lettered.
 	Died time.Time `json:"dead_at"`
 	// Reason is the error text of the permanent failure (for a receiver's
-	// rejection, its OperationOutcome as the transport formatted it).
+	// rejection, a short extract of its OperationOutcome as the transport
+	// formatted it).
 	Reason string `json:"reason"`
+	// Outcome is the receiver's own answer to the rejection, as it sent
+	// it (a FHIR OperationOutcome as JSON, from queue.OutcomeOf), so the
+	// operator sees every issue, not Reason's extract. It may quote
+	// patient data: it is sealed with the rest of the dead letter and
+	// never logged, and listings (DeadLetters) leave it out like Body.
+	// Empty when the failure carried none, and in dead letters written
+	// before this field existed.
+	Outcome string `json:"outcome,omitempty"`
+	// OutcomeTruncated marks an Outcome cut to queue.MaxOutcomeBytes.
+	OutcomeTruncated bool `json:"outcome_truncated,omitempty"`
 	// Seq is the item's position in the queue log; it lets Open tell a
 	// dead letter whose settling record was lost in a crash from a later
 	// retry of the same ID.
@@ -297,7 +308,8 @@ func (d *deadStore) read(file string) (*DeadLetter, error) {
 	return dl, nil
 }
 
-// list returns all dead letters, oldest first, without bodies.
+// list returns all dead letters, oldest first, without bodies or
+// outcomes (so that a listing of many stays small).
 func (d *deadStore) list() ([]DeadLetter, error) {
 	d.mu.Lock()
 	files := make([]string, 0, len(d.byID))
@@ -322,7 +334,7 @@ func (d *deadStore) list() ([]DeadLetter, error) {
 		if err != nil {
 			return out, err
 		}
-		dl.Body = nil
+		dl.Body, dl.Outcome = nil, ""
 		out = append(out, *dl)
 	}
 	return out, nil

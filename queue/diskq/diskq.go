@@ -133,6 +133,12 @@ type Options struct {
 	// MaxBytes caps the stored size of unsettled items; Put returns
 	// queue.ErrFull beyond it. 0 means no limit.
 	MaxBytes int64
+	// MaxItems caps the number of unsettled items (recovered ones
+	// included); Put returns queue.ErrFull beyond it, as for MaxBytes.
+	// Memory holds about 200 bytes of index per unsettled item (see meta
+	// and BenchmarkHeapPerItem), so this, not MaxBytes, is what bounds the
+	// heap when items are small. 0 means no limit.
+	MaxItems int
 	// SegmentBytes is the size at which the log rolls to a new file.
 	// Default DefaultSegmentBytes.
 	SegmentBytes int64
@@ -190,6 +196,7 @@ type Queue struct {
 	leased    int
 	liveBytes int64
 	reserved  int64 // bytes of Puts waiting for the writer
+	reservedN int   // the number of those Puts, counted against MaxItems
 	segs      []*segment
 	cur       *segment // newest segment; only the writer appends
 	nextSeq   uint64
@@ -437,7 +444,12 @@ func (q *Queue) Put(ctx context.Context, it *queue.Item) (err error) {
 		q.mu.Unlock()
 		return fmt.Errorf("put item %s of %d bytes: %w", it.ID, m.bytes(), queue.ErrFull)
 	}
+	if q.opts.MaxItems > 0 && len(q.items)+q.reservedN >= q.opts.MaxItems {
+		q.mu.Unlock()
+		return fmt.Errorf("put item %s: %d items waiting, the most allowed: %w", it.ID, q.opts.MaxItems, queue.ErrFull)
+	}
 	q.reserved += m.bytes()
+	q.reservedN++
 	q.inflight.Add(1)
 	q.mu.Unlock()
 
@@ -615,6 +627,12 @@ func (q *Queue) ackFunc(m *meta, it *queue.Item) queue.AckFunc {
 				ID: it.ID, Key: it.Key, Source: it.Source, Attrs: it.Attrs,
 				Attempts: m.attempts + 1, Enqueued: it.Enqueued, Died: time.Now(),
 				Reason: err.Error(), Seq: m.seq, Body: it.Body,
+			}
+			if body, cut := queue.OutcomeOf(err); len(body) > 0 {
+				if len(body) > queue.MaxOutcomeBytes {
+					body, cut = body[:queue.MaxOutcomeBytes], true
+				}
+				dl.Outcome, dl.OutcomeTruncated = string(body), cut
 			}
 			if f := m.file(); f != "" {
 				dl.bodySrc = filepath.Join(q.bodiesDir(), f)
@@ -1068,6 +1086,7 @@ func (q *Queue) commit(group []*written) {
 		for _, r := range w.batch {
 			if m := r.put; m != nil {
 				q.reserved -= m.bytes()
+				q.reservedN--
 				q.liveBytes += m.bytes()
 				w.seg.live++
 				q.enqueueLocked(m)
@@ -1111,6 +1130,7 @@ func (q *Queue) finish(batch []*writeReq, err error) {
 	for _, r := range batch {
 		if r.put != nil {
 			q.reserved -= r.put.bytes()
+			q.reservedN--
 		}
 	}
 	q.mu.Unlock()

@@ -67,7 +67,8 @@ func pendingList(items map[uint64]*meta, limit int) []Pending {
 	return out
 }
 
-// DeadLetters lists the dead letters, oldest first, without bodies.
+// DeadLetters lists the dead letters, oldest first, without bodies or
+// outcomes (DeadLetter has both).
 func (q *Queue) DeadLetters() ([]DeadLetter, error) { return q.dead.list() }
 
 // DeadLetter returns one dead letter with its body (read into memory from
@@ -222,6 +223,24 @@ func Inspect(dir, deadLetterDir string, limit int) (*Snapshot, error) {
 // InspectDeadLettersKey.
 func InspectDeadLetters(dir, deadLetterDir string) ([]DeadLetter, error) {
 	return InspectDeadLettersKey(dir, deadLetterDir, nil)
+}
+
+// InspectDeadLetter reads one dead letter of the queue in dir (in
+// deadLetterDir, "" for the default) without opening the queue, so
+// `ferry queue show` can run beside a gateway: everything but the body,
+// the receiver's Outcome included. key opens a sealed one (nil: none);
+// ErrNotFound when none has this ID.
+func InspectDeadLetter(dir, deadLetterDir string, key *seal.Key, id string) (*DeadLetter, error) {
+	dead, err := openDeadStore(deadDir(dir, deadLetterDir), false, key)
+	if err != nil {
+		return nil, err
+	}
+	dl, err := dead.get(id)
+	if err != nil {
+		return nil, err
+	}
+	dl.Body = nil
+	return dl, nil
 }
 
 // InspectDeadLettersKey is InspectDeadLetters for a queue with a key:

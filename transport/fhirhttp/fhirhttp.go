@@ -12,6 +12,10 @@
 //	3xx, 401, 407                                  → retry (configuration, not content)
 //	other 4xx, 501                                 → queue.Permanent, with the OperationOutcome text
 //
+// A permanent *StatusError also carries the receiver's whole answer (its
+// OperationOutcome, up to queue.MaxOutcomeBytes) through queue.Outcomer,
+// so the dead letter keeps it; its Error text keeps only a short extract.
+//
 // A certificate problem is never permanent: an expired certificate must
 // pause delivery, not dead-letter every item. 401 and 407 are treated the
 // same way because with mutual TLS they mean ferry's credentials are wrong,
@@ -335,7 +339,8 @@ func (b progressBody) Read(p []byte) (int, error) {
 // StatusError is a non-2xx answer from the exchange (for the whole request
 // or, in a transaction-response, for one entry). Its Error text includes
 // what the receiver said (OperationOutcome issues, truncated); Summary
-// leaves that out because a receiver may quote patient data.
+// leaves that out because a receiver may quote patient data. A permanent
+// one also holds the answer itself (Outcome), for the dead letter.
 type StatusError struct {
 	// Code is the HTTP status code.
 	Code int
@@ -351,6 +356,30 @@ type StatusError struct {
 	Wait time.Duration
 	// Location is the redirect target for 3xx answers.
 	Location string
+	// Body is the receiver's answer as received, for a permanent failure
+	// only: the response body, or for a failed transaction-response entry
+	// that entry's outcome; cut to queue.MaxOutcomeBytes (BodyTruncated).
+	// It may quote patient data: it goes to the dead letter, never to a
+	// log (Error and Summary leave it out).
+	Body          []byte
+	BodyTruncated bool
+}
+
+// Outcome returns Body for the dead letter (queue.Outcomer).
+func (e *StatusError) Outcome() ([]byte, bool) { return e.Body, e.BodyTruncated }
+
+// keepBody copies at most queue.MaxOutcomeBytes of body into e, so that
+// the error does not pin the whole response buffer. truncated says body
+// itself is already cut short (the response was larger than was read).
+func (e *StatusError) keepBody(body []byte, truncated bool) {
+	if len(body) > queue.MaxOutcomeBytes {
+		cut := queue.MaxOutcomeBytes
+		for cut > 0 && body[cut]&0xC0 == 0x80 { // do not split a UTF-8 sequence
+			cut--
+		}
+		body, truncated = body[:cut], true
+	}
+	e.Body, e.BodyTruncated = bytes.Clone(body), truncated
 }
 
 // Issue is one OperationOutcome.issue, reduced to what an operator needs.
@@ -450,6 +479,7 @@ func classify(resp *http.Response, body []byte) error {
 		se.Wait = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		return se
 	}
+	se.keepBody(body, len(body) >= maxResponseBytes)
 	return queue.Permanent(se)
 }
 
@@ -487,6 +517,9 @@ func classifyTransactionResponse(body []byte) error {
 			continue
 		}
 		se := &StatusError{Code: code, Status: statusText(code, e.Response.Status), Entry: i, Issues: issuesFrom(e.Response.Outcome, MediaType)}
+		if !retryable(code) {
+			se.keepBody(e.Response.Outcome, false)
+		}
 		// A retryable entry failure wins: retrying the whole (idempotent)
 		// bundle may succeed, dead-lettering it would lose the other entries.
 		if worst == nil || (retryable(code) && !retryable(worst.Code)) {

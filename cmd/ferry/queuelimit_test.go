@@ -1,0 +1,66 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/ferry-health/ferry/adapters/hl7v2"
+	"github.com/ferry-health/ferry/config"
+)
+
+// TestGatewayQueueMaxItems: with queue.max_items reached (the exchange
+// down, bundles piling up), a new message is answered AR, the "not
+// stored, send it again later" answer a full disk cap also gives, and it
+// is not lost: once the queue drains, the sender's resend is accepted and
+// delivered.
+func TestGatewayQueueMaxItems(t *testing.T) {
+	paths, recv, url := testPKI(t)
+	cfg, err := config.Parse("test", []byte(fmt.Sprintf(`
+data_dir: %q
+sources:
+  mllp:
+    - name: t
+      listen: 127.0.0.1:0
+exchange:
+  url: %q
+  tls: {ca_file: %q, cert_file: %q, key_file: %q}
+  retry: {initial_interval: 20ms, max_interval: 200ms}
+queue:
+  max_items: 3
+`, t.TempDir(), url, paths.CA, paths.ClientCert, paths.ClientKey)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := runGateway(t, cfg)
+	conn, rd := dial(t, gw)
+
+	recv.SetFailure(http.StatusServiceUnavailable)
+	for i := range 3 {
+		if got := send(t, conn, rd, adt(i)); got != "AA" {
+			t.Fatalf("message %d: MSA-1 %s, want AA", i, got)
+		}
+	}
+	if got := send(t, conn, rd, adt(3)); got != hl7v2.CodeAR {
+		t.Fatalf("message beyond queue.max_items: MSA-1 %s, want AR", got)
+	}
+	if n := gw.q.Len(); n != 3 {
+		t.Fatalf("queue holds %d items, want 3", n)
+	}
+
+	recv.SetFailure(0)
+	waitFor(t, "queue to drain", func() bool { return gw.q.Len() == 0 })
+	// The sender still has the refused message and sends it again.
+	if got := send(t, conn, rd, adt(3)); got != "AA" {
+		t.Fatalf("resent message: MSA-1 %s, want AA", got)
+	}
+	waitFor(t, "the resent message to be delivered", func() bool { return gw.q.Len() == 0 })
+	var pats []string
+	for _, r := range recv.Resources("Patient") {
+		pats = append(pats, string(r))
+	}
+	if len(pats) != 4 || !strings.Contains(strings.Join(pats, "\n"), `"MRN-3"`) {
+		t.Fatalf("Patients at the exchange: %d, want 4 including MRN-3 (the refused, resent message)", len(pats))
+	}
+}
