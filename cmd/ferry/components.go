@@ -20,10 +20,14 @@ import (
 // converters is the explicit list of input formats the gateway converts,
 // keyed by adapters.Raw.Format (OTel's components.go, without init()).
 func converters(cfg *config.Config) map[string]pipeline.Converter {
+	// A configuration that passed validation names a known mode; an empty
+	// one (a Config built in code) means the library's ModeID.
+	mode, _ := v2fhir.ParseMode(cfg.HL7v2.Writes)
 	v2 := pipeline.HL7{Conv: &v2fhir.Converter{
 		Systems:            cfg.Identifiers.Systems,
 		Base:               cfg.Identifiers.Base,
 		Location:           cfg.HL7v2.Location(),
+		Mode:               mode,
 		PatientFromADTOnly: cfg.HL7v2.PatientFromADTOnly,
 		ZSegmentExtension:  cfg.HL7v2.ZSegmentExtension,
 	}}
