@@ -73,9 +73,13 @@ const (
 	// urn:uuid:<uuidv5>, and every reference to it is that urn:uuid: the
 	// exchange finds its own record of the patient by identifier (or
 	// creates one) and rewrites the references to its id. Every other
-	// resource is written as in ModeID. Bundles split at 8 entries
-	// (Medplum's cap, fhir.MaxConditionalEntries), each part carrying the
-	// Patient entry its resources refer to.
+	// resource is written as in ModeID. An identifier change (A47) does
+	// not give the surviving patient the old identifier (use "old") here:
+	// a search by the old number would then match it and the replaced
+	// record both, and the exchange refuses an ambiguous conditional
+	// write. Bundles split at 8 entries (Medplum's cap,
+	// fhir.MaxConditionalEntries), each part carrying the Patient entry
+	// its resources refer to.
 	ModePatientConditional
 )
 

@@ -39,6 +39,7 @@ var modeCases = []struct {
 	{"v2-oru-r01-cbc", ModeConditional, false},
 	{"v2-oru-r01-cbc", ModeID, false},
 	{"v2-adt-a40-merge", ModePatientConditional, false},
+	{"v2-adt-a47", ModePatientConditional, false},
 }
 
 func convertParts(t *testing.T, c *Converter, name string) (*fhir.Bundle, []*fhir.Bundle) {
@@ -108,10 +109,11 @@ var (
 
 // checkPatientConditional asserts what makes patient-conditional parts
 // work at a Medplum exchange: each part fits its cap, every Patient entry
-// is a conditional write without an id, every urn:uuid reference names an
-// entry of the same part, every literal reference names something this or
-// an earlier part writes, no other entry is conditional, and the parts
-// together write each non-Patient entry of the whole bundle exactly once.
+// is a conditional write without an id,
+// every urn:uuid reference names an entry of the same part, every literal
+// reference names something this or an earlier part writes, no other entry
+// is conditional, and the parts together write each other entry of the
+// whole bundle exactly once.
 func checkPatientConditional(t *testing.T, whole *fhir.Bundle, parts []*fhir.Bundle, max int, adtOnly bool) {
 	t.Helper()
 	written := map[string]bool{}
@@ -275,6 +277,34 @@ func TestPatientFromADTOnlyModes(t *testing.T) {
 		a, _ := convertFile(t, c, "v2-adt-a01")
 		if a.Entry[0].Request.Method != "PUT" || !strings.HasPrefix(a.Entry[0].Request.URL, "Patient?identifier=") {
 			t.Errorf("%s: ADT patient written as %s %s", mode, a.Entry[0].Request.Method, a.Entry[0].Request.URL)
+		}
+	}
+}
+
+// TestPatientConditionalIdentifierChange: in the conditional modes an A47
+// leaves the old identifier to the replaced record alone, so a search by
+// either number matches one patient; ModeID keeps it on the survivor.
+func TestPatientConditionalIdentifierChange(t *testing.T) {
+	for _, mode := range []Mode{ModeID, ModeConditional, ModePatientConditional} {
+		c := testConverter(t)
+		c.Mode = mode
+		b, _ := convertFile(t, c, "v2-adt-a47")
+		holders := map[string]int{}
+		for _, e := range b.Entry {
+			if p, ok := e.Resource.(*fhir.Patient); ok {
+				for _, id := range p.Identifier {
+					holders[id.System+"|"+id.Value]++
+				}
+			}
+		}
+		shared := 0
+		for _, n := range holders {
+			if n > 1 {
+				shared++
+			}
+		}
+		if want := map[bool]int{true: 1, false: 0}[mode == ModeID]; shared != want {
+			t.Errorf("%s: %d identifiers held by two patients, want %d", mode, shared, want)
 		}
 	}
 }
