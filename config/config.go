@@ -160,7 +160,9 @@ type HL7v2 struct {
 	//     into transactions of at most 8 entries, Medplum's limit for
 	//     transactions that may create conditionally, each repeating the
 	//     Patient entry. With patient_from_adt_only, non-ADT messages write
-	//     the Patient as a conditional create (only if absent).
+	//     the Patient as a conditional create (only if absent). C-CDA
+	//     documents then write their Patient the same way, so a patient
+	//     that arrives by either path lands on one record.
 	//   - ids: every resource is PUT Type/<deterministic id> (UUIDv5 of its
 	//     identifier); up to 50 entries per transaction. A patient the
 	//     exchange already holds under its own id gets a second record, and
@@ -170,6 +172,7 @@ type HL7v2 struct {
 	//     Provenance keep their ids). Bundles are never split, so use it
 	//     only with exchanges that accept conditional transactions of any
 	//     size (Medplum refuses more than 8 entries when one creates).
+	//   With ids and conditional, C-CDA documents keep PUT Type/<id>.
 	Writes string `yaml:"writes"`
 	// ZSegmentExtension copies each Z-segment's text into an extension on
 	// the MessageHeader (the whole message always travels in the Binary).

@@ -208,6 +208,27 @@ conditional_case adt-only CI-MRN-3002 "$M3"
 line=$(fhir_get "Patient/$COND_PRE" | jq -r '.address[0].line[0] // ""')
 [ "$line" = "12 Harbour Rd" ] || die "adt-only: the ORU replaced the A01's address (now '$line')"
 log "adt-only: the ORU's conditional create left the A01's address in place"
+# C-CDA and HL7 v2 for one patient land on one record: `ferry convert` of a C-CDA document (posted
+# with curl, as a folder source would deliver it), then an A01 for the same MRN (an ISO OID authority).
+root=$(cd "$CI_DIR/.." && pwd)
+mkdir -p "$WORK/ccda"
+"$FERRY" convert --config "$WORK/ferry3.yaml" --out "$WORK/ccda" "$root/testdata/convert/ccda-problem/input.xml" 2>>"$WORK/convert.log" ||
+  die "ferry convert of the C-CDA document failed"
+for f in "$WORK"/ccda/*.json; do
+  code=$(curl -sS -o "$WORK/ccda-resp.json" -w '%{http_code}' --cacert "$PKI/ca.pem" --cert "$PKI/client.pem" --key "$PKI/client.key" \
+    -H 'Content-Type: application/fhir+json' --data-binary "@$f" "$EX_URL")
+  [ "$code" = 200 ] || die "C-CDA part $f: exchange answered $code: $(head -c 400 "$WORK/ccda-resp.json")"
+done
+CCDA_SYS=urn:oid:2.16.840.1.113883.19.5.99999.2
+ccda_pt=$(fhir_get "Patient?identifier=$CCDA_SYS|MRN-PRB1" | jq -r '.entry[0].resource.id')
+sed "s/CI-MRN-1001^^^HOSP^MR/MRN-PRB1^^^\&2.16.840.1.113883.19.5.99999.2\&ISO^MR/; s/|CI-ADT-0001|/|CI-CCDA-ADT-1|/; s/CI-VISIT-1001/CI-CCDA-V/" \
+  "$msgs/adt_a01.hl7" >"$WORK/ccda-adt.hl7"
+grep -q '2.16.840.1.113883.19.5.99999.2&ISO' "$WORK/ccda-adt.hl7" || die "A01 template did not take the OID"
+node "$here/send-hl7.mjs" --port "$M3" --expect AA "$WORK/ccda-adt.hl7" >/dev/null || die "A01 for the C-CDA patient not accepted"
+wait_total "Encounter?subject=Patient/$ccda_pt" 1 60 || die "the A01 did not land on the patient the C-CDA document wrote ($ccda_pt)"
+[ "$(fhir_total "Patient?identifier=$CCDA_SYS|MRN-PRB1")" = 1 ] || die "C-CDA then HL7 v2 gave two patients for one MRN"
+[ "$(fhir_total "Condition?subject=Patient/$ccda_pt")" -ge 1 ] || die "the C-CDA problem does not reference its patient"
+log "C-CDA document and HL7 v2 A01 for one MRN: one Patient ($ccda_pt)"
 dups=$(ctl /control/dump GET | jq -c '[.resources[] | .resourceType as $t | .id as $id | (.identifier // [])[] | select(.value != null) | {k: "\($t)|\(.system)|\(.value)", id: $id}] | group_by(.k) | map(select((map(.id) | unique | length) > 1) | .[0].k)')
 [ "$dups" = '[]' ] || die "identifiers held by two resources of one type: $dups"
 assert_drained "$S3"

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/convert/ccdafhir"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
 	"github.com/ferry-health/ferry/adapters/convert/v2fhir"
 	"github.com/ferry-health/ferry/adapters/ehrdrop"
@@ -34,7 +35,7 @@ func converters(cfg *config.Config) map[string]pipeline.Converter {
 	m := map[string]pipeline.Converter{
 		"hl7v2":       v2,
 		"hl7v2-batch": v2,
-		"ccda":        pipeline.CCDA{},
+		"ccda":        pipeline.CCDA{Options: ccdafhir.Options{Mode: ccdaMode(mode)}},
 		"fhir-json":   pipeline.FHIRJSON{},
 		"fhir-ndjson": pipeline.FHIRJSON{},
 	}
@@ -50,6 +51,18 @@ func converters(cfg *config.Config) map[string]pipeline.Converter {
 		m["fax"] = pipeline.Fax{Conv: fc}
 	}
 	return m
+}
+
+// ccdaMode is the C-CDA converter's write mode for the HL7 v2 one: with
+// patient-conditional both find the patient by identifier, so one that
+// arrives by either path lands on the exchange's one record; otherwise
+// C-CDA keeps PUT Type/<id> (its conditional mode cannot be split, and
+// documents are large).
+func ccdaMode(m v2fhir.Mode) ccdafhir.Mode {
+	if m == v2fhir.ModePatientConditional {
+		return ccdafhir.ModePatientConditional
+	}
+	return ccdafhir.ModePutID
 }
 
 // hostOID returns 2.25.<the UUIDv5 of the host name, as a decimal>.
