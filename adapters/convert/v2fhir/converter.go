@@ -354,8 +354,8 @@ func (x *conv) add(resourceType string, key fhir.Identifier, resource any) fhir.
 				req.URL = resourceType + "?" + search
 			}
 			id = ""
-		} else if resourceType == "Patient" {
-			ref.Reference = rel // no identifier system to search by: keep the id
+		} else if x.c.Mode == ModePatientConditional {
+			ref.Reference = rel // no identifier system to search by: keep the id, and splittable references
 		}
 	}
 	setID(resource, id)
