@@ -169,6 +169,30 @@ type HL7v2 struct {
 	// PID would otherwise blank the address an ADT feed sent. Use it when
 	// the same gateway carries the site's ADT feed.
 	PatientFromADTOnly bool `yaml:"patient_from_adt_only"`
+	// Writes says how bundle entries land at the exchange so that a
+	// re-sent message changes nothing there (default patient-conditional):
+	//   - patient-conditional: the Patient is a conditional update,
+	//     PUT Patient?identifier=<system>|<MRN>, and everything refers to
+	//     it by urn:uuid, so the exchange's own record of the patient (under
+	//     whatever id it gave it) is found and updated, or created once;
+	//     other resources are PUT Type/<deterministic id>. Bundles are cut
+	//     into transactions of at most 8 entries, Medplum's limit for
+	//     transactions that may create conditionally, each repeating the
+	//     Patient entry. With patient_from_adt_only, non-ADT messages write
+	//     the Patient as a conditional create (only if absent). C-CDA
+	//     documents then write their Patient the same way, so a patient
+	//     that arrives by either path lands on one record.
+	//   - ids: every resource is PUT Type/<deterministic id> (UUIDv5 of its
+	//     identifier); up to 50 entries per transaction. A patient the
+	//     exchange already holds under its own id gets a second record, and
+	//     an exchange that refuses client-assigned ids refuses everything.
+	//   - conditional: every resource with an identifier is PUT
+	//     Type?identifier=... with no id (MessageHeader, Binary and
+	//     Provenance keep their ids). Bundles are never split, so use it
+	//     only with exchanges that accept conditional transactions of any
+	//     size (Medplum refuses more than 8 entries when one creates).
+	//   With ids and conditional, C-CDA documents keep PUT Type/<id>.
+	Writes string `yaml:"writes"`
 	// ZSegmentExtension copies each Z-segment's text into an extension on
 	// the MessageHeader (the whole message always travels in the Binary).
 	ZSegmentExtension bool `yaml:"z_segment_extension"`
@@ -383,6 +407,9 @@ func (c *Config) applyDefaults() {
 		if f.Kind == "" {
 			f.Kind = "ehr"
 		}
+	}
+	if c.HL7v2.Writes == "" {
+		c.HL7v2.Writes = "patient-conditional"
 	}
 	if c.Exchange.Timeout == 0 {
 		c.Exchange.Timeout = 30 * time.Second

@@ -66,6 +66,9 @@ func TestDefault(t *testing.T) {
 	if c.Exchange.URL != "" {
 		t.Error("default must not name an exchange (outbox delivery)")
 	}
+	if c.HL7v2.Writes != "patient-conditional" {
+		t.Errorf("hl7v2.writes defaults to %q, want patient-conditional", c.HL7v2.Writes)
+	}
 	if got := c.Path("outbox"); got != filepath.Join("ferry-data", "outbox") {
 		t.Errorf("Path = %q", got)
 	}

@@ -165,6 +165,11 @@ func (c *Config) problems() []Problem {
 			add("hl7v2.time_zone", "unknown time zone %q (want an IANA name such as America/Chicago)", c.HL7v2.TimeZone)
 		}
 	}
+	switch c.HL7v2.Writes {
+	case "patient-conditional", "ids", "conditional":
+	default:
+		add("hl7v2.writes", "unknown write mode %q (want patient-conditional, ids or conditional)", c.HL7v2.Writes)
+	}
 	addErr("audit", c.Audit.Validate())
 	ps = append(ps, c.Encryption.validate(c.DataDir)...)
 	if c.Status.Listen != "" {

@@ -128,6 +128,123 @@ start_ferry "$WORK/ferry2.yaml" "$WORK/ferry2.log" "$M2"
 wait_total "Patient?identifier=$HOSP_SYSTEM|CI-MRN-2002" 1 60 || die "queued message not delivered once the TLS settings were fixed"
 log "fixed TLS settings: the queued message was delivered"
 
-grep -q "CI-MRN-\|Tester\|Harbour" "$WORK/ferry.log" "$WORK/ferry2.log" && die "ferry log contains PHI (MRN/name/address)"
+# 9. Conditional writes. The exchange already holds the patient under an id it chose; ferry's A01 and
+#    ORU must land on that record (hl7v2.writes: patient-conditional writes PUT Patient?identifier=...
+#    and refers to the patient by urn:uuid), and re-sends, under new MSH-10s and byte-identical, must
+#    create nothing. Case a: the default configuration (ferry2 above, no hl7v2 section), where the
+#    ORU's PID also updates the patient. Case b: patient_from_adt_only, where the ORU writes the
+#    Patient as a conditional create that finds the record and leaves the A01's address alone.
+#    Control: hl7v2.writes: ids gives a second Patient with the same MRN (the gap this mode closes).
+precreate() { # MRN: POST a Patient over mTLS; prints the id the exchange gave it
+  curl -sS --fail-with-body --cacert "$PKI/ca.pem" --cert "$PKI/client.pem" --key "$PKI/client.key" \
+    -H 'Content-Type: application/fhir+json' "$EX_URL/Patient" \
+    --data "{\"resourceType\":\"Patient\",\"identifier\":[{\"system\":\"$HOSP_SYSTEM\",\"value\":\"$1\"}],\"name\":[{\"family\":\"Known\",\"given\":[\"Exchange\"]}]}" | jq -r .id
+}
+quiet_exchange() { # waits until the exchange has seen no request for 3 s
+  local last=-1 now quiet=0 i
+  for ((i = 0; i < 60 && quiet < 3; i++)); do
+    sleep 1
+    now=$(ctl /control/stats GET | jq -r .requests)
+    if ((now == last)); then quiet=$((quiet + 1)); else quiet=0; fi
+    last=$now
+  done
+}
+type_counts() { ctl /control/dump GET | jq -c '[.resources[].resourceType] | group_by(.) | map({(.[0]): length}) | add'; }
+# conditional_case LABEL MRN MLLP_PORT: A01 then ORU for MRN (pre-created at the exchange), then
+# re-sends; asserts one Patient (the pre-created id, with the A01's name), the results on it, and
+# that the re-sends add only the new messages' MessageHeader, Binary and Provenance.
+conditional_case() {
+  local label=$1 mrn=$2 port=$3 pre n id fam
+  local adt=$WORK/cond-$label-adt.hl7 oru=$WORK/cond-$label-oru.hl7
+  sed "s/CI-MRN-1001/$mrn/; s/|CI-ADT-0001|/|$mrn-ADT-1|/; s/CI-VISIT-1001/$mrn-V/" "$msgs/adt_a01.hl7" >"$adt"
+  sed "s/CI-MRN-1002^^^HOSP^MR||Sample^Bert||19650703|M/$mrn^^^HOSP^MR||Tester^Ada^Maria||19800214|F/; s/|CI-ORU-0001|/|$mrn-ORU-1|/; s/CI-ORD-77/$mrn-ORD/; s/CI-FIL-77/$mrn-FIL/" \
+    "$msgs/oru_r01.hl7" >"$oru"
+  grep -q "$mrn" "$oru" || die "$label: ORU template did not take the MRN"
+  pre=$(precreate "$mrn")
+  [ -n "$pre" ] && [ "$pre" != null ] || die "$label: could not pre-create the patient"
+  node "$here/send-hl7.mjs" --port "$port" --expect AA "$adt" "$oru" >/dev/null || die "$label: A01/ORU not accepted"
+  wait_total "Observation?subject=Patient/$pre" 2 60 || die "$label: the ORU's observations do not reference the exchange's patient $pre"
+  wait_total "DiagnosticReport?subject=Patient/$pre" 1 60 || die "$label: the ORU's report does not reference the exchange's patient"
+  wait_total "Encounter?subject=Patient/$pre" 1 60 || die "$label: the A01's encounter does not reference the exchange's patient"
+  quiet_exchange
+  n=$(fhir_total "Patient?identifier=$HOSP_SYSTEM|$mrn")
+  id=$(fhir_get "Patient?identifier=$HOSP_SYSTEM|$mrn" | jq -r '.entry[0].resource.id')
+  fam=$(fhir_get "Patient/$pre" | jq -r '.name[0].family')
+  [ "$n" = 1 ] && [ "$id" = "$pre" ] || die "$label: $n patient(s) with the MRN (first $id), want only the pre-created $pre"
+  [ "$fam" = Tester ] || die "$label: the exchange's patient was not updated by the A01 (family '$fam')"
+  [ "$(fhir_total "Observation?subject=Patient/$pre")" = 2 ] || die "$label: observations"
+  log "$label: A01 and ORU landed on the exchange's own patient $pre (1 Patient, 2 Observations, 1 report)"
+  local before after
+  before=$(type_counts)
+  sed "s/|$mrn-ADT-1|/|$mrn-ADT-2|/" "$adt" >"$adt.2"
+  sed "s/|$mrn-ORU-1|/|$mrn-ORU-2|/" "$oru" >"$oru.2"
+  node "$here/send-hl7.mjs" --port "$port" --expect AA "$adt.2" "$oru.2" "$adt" "$oru" >/dev/null || die "$label: re-sends not accepted"
+  local i
+  for ((i = 0; i < 60; i++)); do # until both new-control-id messages arrived (3 resources each)
+    after=$(type_counts)
+    [ "$(jq -n --argjson a "$after" --argjson b "$before" '$a.Provenance - $b.Provenance')" = 2 ] && break
+    sleep 1
+  done
+  quiet_exchange
+  after=$(type_counts)
+  local diff
+  diff=$(jq -nc --argjson a "$after" --argjson b "$before" '[$a | keys[] as $k | select($a[$k] != ($b[$k] // 0)) | {($k): ($a[$k] - ($b[$k] // 0))}] | add // {}')
+  [ "$diff" = '{"Binary":2,"MessageHeader":2,"Provenance":2}' ] ||
+    die "$label: re-sends changed the exchange by $diff (want only the 2 new messages' MessageHeader, Binary, Provenance)"
+  [ "$(fhir_total "Patient?identifier=$HOSP_SYSTEM|$mrn")" = 1 ] || die "$label: re-sends duplicated the patient"
+  [ "$(fhir_total "Observation?subject=Patient/$pre")" = 2 ] || die "$label: re-sends duplicated observations"
+  COND_PRE=$pre
+  log "$label: re-sends (2 new MSH-10s, 2 byte-identical) added only $diff"
+}
+grep -q '^hl7v2:' "$WORK/ferry2.yaml" && die "ferry2.yaml has an hl7v2 section; case a needs the default"
+conditional_case default CI-MRN-3001 "$M2"
+stop_pid "$FERRY_PID" TERM
+M3=$(freeport)
+S3=$(freeport)
+write_config "$WORK/ferry3.yaml" "$WORK/data3" "$M3" "$S3"
+printf 'hl7v2:\n  writes: patient-conditional\n  patient_from_adt_only: true\n' >>"$WORK/ferry3.yaml"
+start_ferry "$WORK/ferry3.yaml" "$WORK/ferry3.log" "$M3"
+conditional_case adt-only CI-MRN-3002 "$M3"
+line=$(fhir_get "Patient/$COND_PRE" | jq -r '.address[0].line[0] // ""')
+[ "$line" = "12 Harbour Rd" ] || die "adt-only: the ORU replaced the A01's address (now '$line')"
+log "adt-only: the ORU's conditional create left the A01's address in place"
+# C-CDA and HL7 v2 for one patient land on one record: `ferry convert` of a C-CDA document (posted
+# with curl, as a folder source would deliver it), then an A01 for the same MRN (an ISO OID authority).
+root=$(cd "$CI_DIR/.." && pwd)
+mkdir -p "$WORK/ccda"
+"$FERRY" convert --config "$WORK/ferry3.yaml" --out "$WORK/ccda" "$root/testdata/convert/ccda-problem/input.xml" 2>>"$WORK/convert.log" ||
+  die "ferry convert of the C-CDA document failed"
+for f in "$WORK"/ccda/*.json; do
+  code=$(curl -sS -o "$WORK/ccda-resp.json" -w '%{http_code}' --cacert "$PKI/ca.pem" --cert "$PKI/client.pem" --key "$PKI/client.key" \
+    -H 'Content-Type: application/fhir+json' --data-binary "@$f" "$EX_URL")
+  [ "$code" = 200 ] || die "C-CDA part $f: exchange answered $code: $(head -c 400 "$WORK/ccda-resp.json")"
+done
+CCDA_SYS=urn:oid:2.16.840.1.113883.19.5.99999.2
+ccda_pt=$(fhir_get "Patient?identifier=$CCDA_SYS|MRN-PRB1" | jq -r '.entry[0].resource.id')
+sed "s/CI-MRN-1001^^^HOSP^MR/MRN-PRB1^^^\&2.16.840.1.113883.19.5.99999.2\&ISO^MR/; s/|CI-ADT-0001|/|CI-CCDA-ADT-1|/; s/CI-VISIT-1001/CI-CCDA-V/" \
+  "$msgs/adt_a01.hl7" >"$WORK/ccda-adt.hl7"
+grep -q '2.16.840.1.113883.19.5.99999.2&ISO' "$WORK/ccda-adt.hl7" || die "A01 template did not take the OID"
+node "$here/send-hl7.mjs" --port "$M3" --expect AA "$WORK/ccda-adt.hl7" >/dev/null || die "A01 for the C-CDA patient not accepted"
+wait_total "Encounter?subject=Patient/$ccda_pt" 1 60 || die "the A01 did not land on the patient the C-CDA document wrote ($ccda_pt)"
+[ "$(fhir_total "Patient?identifier=$CCDA_SYS|MRN-PRB1")" = 1 ] || die "C-CDA then HL7 v2 gave two patients for one MRN"
+[ "$(fhir_total "Condition?subject=Patient/$ccda_pt")" -ge 1 ] || die "the C-CDA problem does not reference its patient"
+log "C-CDA document and HL7 v2 A01 for one MRN: one Patient ($ccda_pt)"
+dups=$(ctl /control/dump GET | jq -c '[.resources[] | .resourceType as $t | .id as $id | (.identifier // [])[] | select(.value != null) | {k: "\($t)|\(.system)|\(.value)", id: $id}] | group_by(.k) | map(select((map(.id) | unique | length) > 1) | .[0].k)')
+[ "$dups" = '[]' ] || die "identifiers held by two resources of one type: $dups"
+assert_drained "$S3"
+stop_pid "$FERRY_PID" TERM
+# control: the id mode puts a second Patient beside the exchange's own
+M4=$(freeport)
+S4=$(freeport)
+write_config "$WORK/ferry4.yaml" "$WORK/data4" "$M4" "$S4"
+printf 'hl7v2:\n  writes: ids\n' >>"$WORK/ferry4.yaml"
+start_ferry "$WORK/ferry4.yaml" "$WORK/ferry4.log" "$M4"
+pre=$(precreate CI-MRN-3003)
+sed "s/CI-MRN-1001/CI-MRN-3003/; s/|CI-ADT-0001|/|CI-MRN-3003-ADT-1|/; s/CI-VISIT-1001/CI-MRN-3003-V/" "$msgs/adt_a01.hl7" >"$WORK/ids-adt.hl7"
+node "$here/send-hl7.mjs" --port "$M4" --expect AA "$WORK/ids-adt.hl7" >/dev/null || die "ids: A01 not accepted"
+wait_total "Patient?identifier=$HOSP_SYSTEM|CI-MRN-3003" 2 60 || die "ids control: expected ferry's own Patient beside the exchange's"
+log "control: hl7v2.writes: ids left the exchange with 2 patients for one MRN"
+
+grep -q "CI-MRN-\|Tester\|Harbour" "$WORK/ferry.log" "$WORK/ferry2.log" "$WORK/ferry3.log" "$WORK/ferry4.log" && die "ferry log contains PHI (MRN/name/address)"
 log "ferry log has no PHI"
 log "PASS"

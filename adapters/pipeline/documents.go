@@ -34,10 +34,11 @@ func (c CCDA) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Exchanges cap the entries of one transaction (Medplum: 50 updates),
-	// so a large document goes as several bundles, in order, under the same
-	// patient key; each is idempotent on its own.
-	parts, err := ccdafhir.Split(b, 0)
+	// Exchanges cap the entries of one transaction (Medplum: 50 updates,
+	// 8 when the Patient is written conditionally), so a large document
+	// goes as several bundles, in order, under the same patient key; each
+	// is idempotent on its own.
+	parts, err := ccdafhir.Parts(b, c.Options.Mode)
 	if err != nil {
 		return nil, err
 	}

@@ -57,7 +57,7 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 			units = append(units, u)
 			continue
 		}
-		parts, err := v2fhir.Split(b, 0)
+		parts, err := h.Conv.Parts(b)
 		if err != nil {
 			u.Err = err
 			units = append(units, u)

@@ -196,7 +196,9 @@ func TestHL7ReportsZSegments(t *testing.T) {
 
 // TestHL7SplitsLargeResults: an ORU with more results than an exchange
 // takes in one transaction becomes ordered parts under one patient key,
-// each within the limit, and only the first carries the dedup key.
+// each within the limit of the converter's write mode (50 updates, or 8
+// entries with a conditional Patient), and only the first carries the
+// dedup key.
 func TestHL7SplitsLargeResults(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("MSH|^~\\&|LAB|CLINIC|FERRY|HIE|20261125083000||ORU^R01^ORU_R01|BIG-1|P|2.5.1\r" +
@@ -205,32 +207,40 @@ func TestHL7SplitsLargeResults(t *testing.T) {
 	for i := 1; i <= 70; i++ {
 		fmt.Fprintf(&b, "OBX|%d|NM|%d-1^Analyte %d^LN||%d|mg/dL|||||F\r", i, 10000+i, i, i)
 	}
-	units, err := HL7{Conv: &v2fhir.Converter{}}.Convert(context.Background(), adapters.Raw{Body: []byte(b.String())})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(units) < 2 {
-		t.Fatalf("got %d unit(s), want the bundle split", len(units))
-	}
-	var zero [32]byte
-	for i, u := range units {
-		if u.Err != nil {
-			t.Fatalf("unit %d: %v", i, u.Err)
-		}
-		var bundle struct {
-			Entry []json.RawMessage `json:"entry"`
-		}
-		if err := json.Unmarshal(u.Bundle, &bundle); err != nil {
-			t.Fatal(err)
-		}
-		if len(bundle.Entry) > fhir.MaxTransactionEntries {
-			t.Errorf("unit %d has %d entries", i, len(bundle.Entry))
-		}
-		if u.Key != units[0].Key || u.Key == "" {
-			t.Errorf("unit %d key %q, want the patient key %q", i, u.Key, units[0].Key)
-		}
-		if (u.Dedup != zero) != (i == 0) {
-			t.Errorf("unit %d dedup key set = %v", i, u.Dedup != zero)
-		}
+	for _, mode := range []v2fhir.Mode{v2fhir.ModeID, v2fhir.ModePatientConditional} {
+		t.Run(mode.String(), func(t *testing.T) {
+			limit := fhir.MaxTransactionEntries
+			if mode == v2fhir.ModePatientConditional {
+				limit = fhir.MaxConditionalEntries
+			}
+			units, err := HL7{Conv: &v2fhir.Converter{Mode: mode}}.Convert(context.Background(), adapters.Raw{Body: []byte(b.String())})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(units) < 2 {
+				t.Fatalf("got %d unit(s), want the bundle split", len(units))
+			}
+			var zero [32]byte
+			for i, u := range units {
+				if u.Err != nil {
+					t.Fatalf("unit %d: %v", i, u.Err)
+				}
+				var bundle struct {
+					Entry []json.RawMessage `json:"entry"`
+				}
+				if err := json.Unmarshal(u.Bundle, &bundle); err != nil {
+					t.Fatal(err)
+				}
+				if len(bundle.Entry) > limit {
+					t.Errorf("unit %d has %d entries, limit %d", i, len(bundle.Entry), limit)
+				}
+				if u.Key != units[0].Key || u.Key == "" {
+					t.Errorf("unit %d key %q, want the patient key %q", i, u.Key, units[0].Key)
+				}
+				if (u.Dedup != zero) != (i == 0) {
+					t.Errorf("unit %d dedup key set = %v", i, u.Dedup != zero)
+				}
+			}
+		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/convert/ccdafhir"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
 	"github.com/ferry-health/ferry/adapters/convert/v2fhir"
 	"github.com/ferry-health/ferry/adapters/ehrdrop"
@@ -20,17 +21,21 @@ import (
 // converters is the explicit list of input formats the gateway converts,
 // keyed by adapters.Raw.Format (OTel's components.go, without init()).
 func converters(cfg *config.Config) map[string]pipeline.Converter {
+	// A configuration that passed validation names a known mode; an empty
+	// one (a Config built in code) means the library's ModeID.
+	mode, _ := v2fhir.ParseMode(cfg.HL7v2.Writes)
 	v2 := pipeline.HL7{Conv: &v2fhir.Converter{
 		Systems:            cfg.Identifiers.Systems,
 		Base:               cfg.Identifiers.Base,
 		Location:           cfg.HL7v2.Location(),
+		Mode:               mode,
 		PatientFromADTOnly: cfg.HL7v2.PatientFromADTOnly,
 		ZSegmentExtension:  cfg.HL7v2.ZSegmentExtension,
 	}}
 	m := map[string]pipeline.Converter{
 		"hl7v2":       v2,
 		"hl7v2-batch": v2,
-		"ccda":        pipeline.CCDA{},
+		"ccda":        pipeline.CCDA{Options: ccdafhir.Options{Mode: ccdaMode(mode)}},
 		"fhir-json":   pipeline.FHIRJSON{},
 		"fhir-ndjson": pipeline.FHIRJSON{},
 	}
@@ -46,6 +51,18 @@ func converters(cfg *config.Config) map[string]pipeline.Converter {
 		m["fax"] = pipeline.Fax{Conv: fc}
 	}
 	return m
+}
+
+// ccdaMode is the C-CDA converter's write mode for the HL7 v2 one: with
+// patient-conditional both find the patient by identifier, so one that
+// arrives by either path lands on the exchange's one record; otherwise
+// C-CDA keeps PUT Type/<id> (its conditional mode cannot be split, and
+// documents are large).
+func ccdaMode(m v2fhir.Mode) ccdafhir.Mode {
+	if m == v2fhir.ModePatientConditional {
+		return ccdafhir.ModePatientConditional
+	}
+	return ccdafhir.ModePutID
 }
 
 // hostOID returns 2.25.<the UUIDv5 of the host name, as a decimal>.

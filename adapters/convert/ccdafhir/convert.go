@@ -40,6 +40,14 @@ const (
 	// ModeConditional sends "PUT Type?identifier=system|value" without
 	// resource ids and references entries by their urn:uuid fullUrl.
 	ModeConditional
+	// ModePatientConditional writes the Patient as in ModeConditional
+	// (found by identifier at the exchange, referred to by urn:uuid) and
+	// everything else as in ModePutID, as the HL7 v2 converter's
+	// ModePatientConditional does, so a patient that came in by HL7 v2 and
+	// one from a C-CDA document land on one record. Parts splits such a
+	// bundle into transactions of at most 8 entries that each repeat the
+	// Patient entry.
+	ModePatientConditional
 )
 
 // Options tunes a conversion. The zero value is ready to use.

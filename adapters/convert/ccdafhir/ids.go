@@ -45,7 +45,7 @@ func (c *converter) claim(typ string, ids []fhir.Identifier, synth string, share
 	}
 	u := uuid.NewSHA1(namespace, []byte(name)).String()
 	idn := identity{typ: typ, uuid: u, ident: ident}
-	if c.opts.Mode == ModeConditional {
+	if c.conditional(typ) {
 		idn.ref = "urn:uuid:" + u
 	} else {
 		idn.id = u
@@ -61,13 +61,19 @@ func (c *converter) claim(typ string, ids []fhir.Identifier, synth string, share
 // add puts a resource into the bundle under its identity.
 func (c *converter) add(idn identity, res any) {
 	e := fhir.BundleEntry{FullURL: "urn:uuid:" + idn.uuid, Resource: res}
-	if c.opts.Mode == ModeConditional && idn.typ != "Binary" {
+	if c.conditional(idn.typ) && idn.typ != "Binary" {
 		e.Request = &fhir.BundleRequest{Method: "PUT",
 			URL: idn.typ + "?identifier=" + queryEscape(idn.ident.System) + "|" + queryEscape(idn.ident.Value)}
 	} else {
 		e.Request = &fhir.BundleRequest{Method: "PUT", URL: idn.typ + "/" + idn.uuid}
 	}
 	c.entries[idn.typ] = append(c.entries[idn.typ], e)
+}
+
+// conditional reports whether resources of type typ are written by a
+// conditional update and referred to by their fullUrl.
+func (c *converter) conditional(typ string) bool {
+	return c.opts.Mode == ModeConditional || c.opts.Mode == ModePatientConditional && typ == "Patient"
 }
 
 // reference returns a Reference to idn.

@@ -18,3 +18,14 @@ var ErrNotSplittable = fhir.ErrNotSplittable
 func Split(b *fhir.Bundle, max int) ([]*fhir.Bundle, error) {
 	return fhir.SplitTransaction(b, max)
 }
+
+// Parts cuts a bundle made in mode into the transactions to deliver, in
+// order: Split at MaxTransactionEntries in ModePutID (ErrNotSplittable for
+// a larger ModeConditional bundle), and fhir.SplitShared at
+// fhir.MaxConditionalEntries in ModePatientConditional.
+func Parts(b *fhir.Bundle, mode Mode) ([]*fhir.Bundle, error) {
+	if mode == ModePatientConditional {
+		return fhir.SplitShared(b, fhir.MaxConditionalEntries)
+	}
+	return Split(b, 0)
+}

@@ -51,14 +51,59 @@ type Mode int
 
 const (
 	// ModeID writes every entry as PUT Type/<uuidv5> with the id in the
-	// resource. It has no entry limit at servers such as Medplum (which cap
-	// transactions holding conditional operations at 8 entries), so it is
-	// the default.
+	// resource, and references are literal (Type/<uuidv5>). Bundles split
+	// at up to 50 entries (Medplum's limit on updates per transaction).
+	// It is the zero value; the gateway's configuration chooses
+	// ModePatientConditional unless told otherwise (hl7v2.writes). An
+	// exchange that already holds the patient under an id of its own gets
+	// a second Patient with the same identifier, and one that refuses
+	// client-assigned ids refuses every bundle.
 	ModeID Mode = iota
 	// ModeConditional writes PUT Type?identifier=system|value (conditional
-	// update, as IHE PIXm does for patients); resources carry no id.
+	// update, as IHE PIXm does for patients); resources carry no id and
+	// refer to each other by urn:uuid fullUrl. MessageHeader, Binary and
+	// Provenance, which have no business identifier, keep PUT Type/<id>.
+	// Such a bundle cannot be split (a urn:uuid resolves only inside one
+	// transaction, and Medplum does not resolve conditional references such
+	// as "Patient?identifier=..."), so it suits exchanges without Medplum's
+	// 8-entry cap on transactions that create conditionally.
 	ModeConditional
+	// ModePatientConditional writes each Patient as PUT
+	// Patient?identifier=system|value without an id, under the fullUrl
+	// urn:uuid:<uuidv5>, and every reference to it is that urn:uuid: the
+	// exchange finds its own record of the patient by identifier (or
+	// creates one) and rewrites the references to its id. Every other
+	// resource is written as in ModeID. An identifier change (A47) does
+	// not give the surviving patient the old identifier (use "old") here:
+	// a search by the old number would then match it and the replaced
+	// record both, and the exchange refuses an ambiguous conditional
+	// write. Bundles split at 8 entries (Medplum's cap,
+	// fhir.MaxConditionalEntries), each part carrying the Patient entry
+	// its resources refer to.
+	ModePatientConditional
 )
+
+// modeNames are the configuration names of the modes (hl7v2.writes).
+var modeNames = [...]string{ModeID: "ids", ModeConditional: "conditional", ModePatientConditional: "patient-conditional"}
+
+// String returns the mode's configuration name.
+func (m Mode) String() string {
+	if m >= 0 && int(m) < len(modeNames) {
+		return modeNames[m]
+	}
+	return "mode(" + strconv.Itoa(int(m)) + ")"
+}
+
+// ParseMode reads a configuration name ("ids", "conditional",
+// "patient-conditional").
+func ParseMode(s string) (Mode, error) {
+	for m, n := range modeNames {
+		if s == n {
+			return Mode(m), nil
+		}
+	}
+	return ModeID, fmt.Errorf("v2fhir: unknown write mode %q (want ids, conditional or patient-conditional)", s)
+}
 
 // Converter turns HL7 v2 messages into FHIR R4 transaction Bundles. The zero
 // value works; it is safe for concurrent use once configured.
@@ -77,14 +122,20 @@ type Converter struct {
 	Location *time.Location
 	// Mode chooses id-based or conditional writes (default ModeID).
 	Mode Mode
-	// PatientFromADTOnly leaves the Patient out of bundles made from
-	// messages other than ADT (results, orders, ...), which then only
-	// reference Patient/<id>. A PUT replaces the whole resource, so this
-	// keeps a lab's sparse PID from overwriting the demographics an ADT
-	// feed wrote; it needs that feed to come first.
+	// PatientFromADTOnly keeps bundles made from messages other than ADT
+	// (results, orders, ...) from replacing the Patient. A PUT replaces the
+	// whole resource, so this keeps a lab's sparse PID from overwriting the
+	// demographics an ADT feed wrote. In ModeID the Patient is left out and
+	// only referenced as Patient/<id> (the ADT feed must come first); in
+	// the conditional modes it is a conditional create (POST Patient,
+	// ifNoneExist identifier=...), which writes the patient only when the
+	// exchange has none with that identifier and otherwise just resolves
+	// the references to it.
 	PatientFromADTOnly bool
-	// MaxEntries caps the entries of each bundle ConvertParts returns
-	// (default DefaultMaxEntries). Convert itself never splits.
+	// MaxEntries caps the entries of each bundle ConvertParts and Parts
+	// return (default DefaultMaxEntries in ModeID, and
+	// fhir.MaxConditionalEntries for bundles with a conditional entry in
+	// ModePatientConditional). Convert itself never splits.
 	MaxEntries int
 	// ZSegmentExtension copies each Z-segment's raw text into an extension
 	// (ZSegmentURL, valueString) on the MessageHeader, for receivers that
@@ -286,16 +337,25 @@ func (x *conv) add(resourceType string, key fhir.Identifier, resource any) fhir.
 	}
 	x.reqs = append(x.reqs, fhir.BundleRequest{Method: "PUT", URL: rel})
 	req := &x.reqs[len(x.reqs)-1]
-	if resourceType == "Patient" && x.c.PatientFromADTOnly && x.c.Mode == ModeID && x.m.Type().Code != "ADT" {
+	readOnly := resourceType == "Patient" && x.c.PatientFromADTOnly && x.m.Type().Code != "ADT"
+	if readOnly && x.c.Mode == ModeID {
 		x.reqs = x.reqs[:len(x.reqs)-1]
 		setID(resource, id)
 		return ref // referenced, not written
 	}
-	if x.c.Mode == ModeConditional {
+	if x.byURN(resourceType) {
 		ref.Reference = full // the server chooses ids; it rewrites urn:uuid references
 		if key.System != "" && resourceType != "Binary" && resourceType != "Provenance" && resourceType != "MessageHeader" {
-			req.URL = resourceType + "?identifier=" + url.QueryEscape(key.System+"|"+strings.ReplaceAll(key.Value, "|", `\|`))
+			search := "identifier=" + url.QueryEscape(key.System+"|"+strings.ReplaceAll(key.Value, "|", `\|`))
+			if readOnly {
+				// Create only when the exchange has no such patient.
+				req.Method, req.URL, req.IfNoneExist = "POST", resourceType, search
+			} else {
+				req.URL = resourceType + "?" + search
+			}
 			id = ""
+		} else if x.c.Mode == ModePatientConditional {
+			ref.Reference = rel // no identifier system to search by: keep the id, and splittable references
 		}
 	}
 	setID(resource, id)
@@ -305,9 +365,15 @@ func (x *conv) add(resourceType string, key fhir.Identifier, resource any) fhir.
 	return ref
 }
 
+// byURN reports whether resources of this type are written conditionally
+// (when they have an identifier system), and so referred to by fullUrl.
+func (x *conv) byURN(resourceType string) bool {
+	return x.c.Mode == ModeConditional || x.c.Mode == ModePatientConditional && resourceType == "Patient"
+}
+
 // refTo is the reference add returned for entry e.
 func (x *conv) refTo(e fhir.BundleEntry) fhir.Reference {
-	if x.c.Mode == ModeConditional {
+	if fhir.Conditional(e) || x.c.Mode == ModeConditional {
 		return fhir.Reference{Reference: e.FullURL}
 	}
 	u := e.Request.URL

@@ -27,13 +27,19 @@ var notificationOnly = map[string]bool{"T01": true, "T03": true, "T05": true, "T
 // was replaced by the one in PID-3. The record written under the old
 // identifier is marked inactive and replaced-by the PID patient (as for a
 // merge), and the PID patient keeps the old identifier with use "old", so
-// a search by the old number still finds it.
+// a search by the old number still finds it (not in the conditional
+// modes, see ModePatientConditional).
 func (x *conv) changeIdentifier() error {
 	if err := x.messagePatient(); err != nil {
 		return err
 	}
 	if err := x.merge(); err != nil {
 		return err
+	}
+	if x.byURN("Patient") {
+		// Patients are found by identifier at the exchange: the old number
+		// must name only the replaced record, which links to this one.
+		return nil
 	}
 	mrg, _ := x.m.Segment("MRG")
 	for _, rep := range mrg.Field(1).Reps() {

@@ -23,20 +23,37 @@ func Split(b *fhir.Bundle, max int) ([]*fhir.Bundle, error) {
 	return fhir.SplitTransaction(b, max)
 }
 
-// ConvertParts is Convert followed by Split at MaxEntries
-// (DefaultMaxEntries when 0). In ModeConditional the bundle is not split.
+// ConvertParts is Convert followed by Parts.
 func (c *Converter) ConvertParts(msg *hl7v2.Message, raw []byte) ([]*fhir.Bundle, Result, error) {
 	b, res, err := c.Convert(msg, raw)
 	if err != nil {
 		return nil, res, err
 	}
-	if c.Mode == ModeConditional {
-		return []*fhir.Bundle{b}, res, nil
-	}
-	max := c.MaxEntries
-	if max == 0 {
-		max = DefaultMaxEntries
-	}
-	parts, err := Split(b, max)
+	parts, err := c.Parts(b)
 	return parts, res, err
+}
+
+// Parts splits a bundle Convert made into the transactions to deliver, in
+// order, under one queue key. In ModeID they hold at most MaxEntries
+// (default DefaultMaxEntries). In ModePatientConditional a bundle with a
+// conditional Patient entry splits at MaxEntries (default
+// fhir.MaxConditionalEntries, Medplum's cap), each part repeating the
+// Patient entry its resources refer to (fhir.SplitShared); one without
+// splits as in ModeID. A ModeConditional bundle is never split.
+func (c *Converter) Parts(b *fhir.Bundle) ([]*fhir.Bundle, error) {
+	switch c.Mode {
+	case ModeConditional:
+		return []*fhir.Bundle{b}, nil
+	case ModePatientConditional:
+		for _, e := range b.Entry {
+			if fhir.Conditional(e) {
+				max := c.MaxEntries
+				if max <= 0 {
+					max = fhir.MaxConditionalEntries
+				}
+				return fhir.SplitShared(b, max)
+			}
+		}
+	}
+	return Split(b, c.MaxEntries)
 }
