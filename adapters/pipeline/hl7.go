@@ -73,12 +73,11 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 		for j, part := range parts {
 			pu := u
 			if len(parts) > 1 {
+				// Every part carries the message's dedup key: a resent
+				// message is a duplicate in all its parts. The pipeline
+				// stores the parts together and remembers the key only
+				// once all of them are stored.
 				pu.Name = fmt.Sprintf("%s part %d of %d", u.Name, j+1, len(parts))
-				if j > 0 {
-					// Only the first part carries the message's dedup key:
-					// the parts are one message and are queued together.
-					pu.Dedup = [32]byte{}
-				}
 			}
 			if err := encodeBundle(&pu, part); err != nil {
 				pu.Err = fmt.Errorf("encode bundle: %w", err)

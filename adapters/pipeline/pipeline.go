@@ -225,58 +225,102 @@ func (p *Pipeline) Consume(ctx context.Context, in adapters.Raw) error {
 		return p.reject(in, in.Body, fmt.Errorf("%s: %w", in.Name, err))
 	}
 	var failed []error
+	// The units to queue are stored together, in one commit when the queue
+	// can (BatchPutter): the parts of one message cost one flush, and no
+	// dedup key is remembered before every unit of the input is stored, so
+	// a crash between parts never makes a resend look like a duplicate.
+	var puts []*queue.Item
+	var putUnits []*Unit
+	drop := func(u *Unit) {
+		if u.BodyFile != "" {
+			os.Remove(u.BodyFile)
+		}
+	}
+	dropPuts := func() {
+		for _, u := range putUnits {
+			drop(u)
+		}
+	}
 	for i := range units {
 		u := &units[i]
-		// From here on this unit's spill file is Put's (which owns it
-		// whatever it returns) or removed by drop.
+		// From here on this unit's spill file is the queue's (which owns
+		// it whatever Put returns) or removed by drop.
 		handed = i + 1
-		drop := func() {
-			if u.BodyFile != "" {
-				os.Remove(u.BodyFile)
-			}
-		}
 		if u.Err != nil {
-			drop()
+			drop(u)
 			if _, qerr := p.quarantine.Put(in, u.Raw, u.Err); qerr != nil {
+				dropPuts()
 				return fmt.Errorf("%s: %s: quarantine: %w", in.Name, u.Name, qerr)
 			}
 			p.stats.Quarantined.Add(1)
 			failed = append(failed, fmt.Errorf("%s: %w", u.Name, u.Err))
 			continue
 		}
-		var zero [32]byte
 		if p.seen(u) {
-			drop()
+			drop(u)
 			u.recycle()
 			p.stats.Duplicates.Add(1)
 			continue
 		}
 		if held, err := p.hold(in, u); err != nil {
-			drop()
+			drop(u)
+			dropPuts()
 			return err
 		} else if held {
-			drop()
+			drop(u)
 			p.remember(in, u)
 			continue
 		}
-		it := &queue.Item{Key: u.Key, Source: in.Source, Body: u.Bundle, BodyFile: u.BodyFile, Attrs: u.Attrs}
-		if err := p.queue.Put(ctx, it); err != nil {
-			return fmt.Errorf("%s: %s: queue: %w", in.Name, u.Name, err)
-		}
-		if bc, ok := p.queue.(BodyCopier); ok && bc.CopiesBody() {
+		puts = append(puts, &queue.Item{Key: u.Key, Source: in.Source, Body: u.Bundle, BodyFile: u.BodyFile, Attrs: u.Attrs})
+		putUnits = append(putUnits, u)
+	}
+	if err := p.put(ctx, puts); err != nil {
+		return fmt.Errorf("%s: %s: queue: %w", in.Name, putUnits[0].Name, err)
+	}
+	copies := false
+	if bc, ok := p.queue.(BodyCopier); ok {
+		copies = bc.CopiesBody()
+	}
+	for _, u := range putUnits {
+		if copies {
 			u.recycle()
 		}
 		p.stats.Queued.Add(1)
-		if p.dedup != nil && u.Dedup != zero {
-			if err := p.dedup.Remember(u.Dedup); err != nil {
-				// The unit is queued; not remembering it only risks a
-				// second, harmless delivery.
-				p.log.Warn("dedup key not kept", "input", in.Name, "unit", u.Name, "error", err)
-			}
-		}
+		p.remember(in, u)
 	}
 	if len(failed) > 0 {
 		return queue.Permanent(joinUnitErrors(in.Name, failed))
+	}
+	return nil
+}
+
+// BatchPutter is implemented by queues that can store several items in one
+// commit (diskq.Queue.PutAll); all or none are admitted against the queue's
+// limits.
+type BatchPutter interface {
+	PutAll(ctx context.Context, items []*queue.Item) error
+}
+
+// put stores items in order: in one commit when the queue is a
+// BatchPutter, one Put after another otherwise.
+func (p *Pipeline) put(ctx context.Context, items []*queue.Item) error {
+	if len(items) == 0 {
+		return nil
+	}
+	if bp, ok := p.queue.(BatchPutter); ok {
+		return bp.PutAll(ctx, items)
+	}
+	for i, it := range items {
+		if err := p.queue.Put(ctx, it); err != nil {
+			// The queue owns the files of the items handed to it;
+			// the rest are removed here.
+			for _, rest := range items[i+1:] {
+				if rest.BodyFile != "" {
+					os.Remove(rest.BodyFile)
+				}
+			}
+			return err
+		}
 	}
 	return nil
 }

@@ -197,8 +197,8 @@ func TestHL7ReportsZSegments(t *testing.T) {
 // TestHL7SplitsLargeResults: an ORU with more results than an exchange
 // takes in one transaction becomes ordered parts under one patient key,
 // each within the limit of the converter's write mode (50 updates, or 8
-// entries with a conditional Patient), and only the first carries the
-// dedup key.
+// entries with a conditional Patient), and every part carries the
+// message's dedup key.
 func TestHL7SplitsLargeResults(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("MSH|^~\\&|LAB|CLINIC|FERRY|HIE|20261125083000||ORU^R01^ORU_R01|BIG-1|P|2.5.1\r" +
@@ -237,10 +237,52 @@ func TestHL7SplitsLargeResults(t *testing.T) {
 				if u.Key != units[0].Key || u.Key == "" {
 					t.Errorf("unit %d key %q, want the patient key %q", i, u.Key, units[0].Key)
 				}
-				if (u.Dedup != zero) != (i == 0) {
-					t.Errorf("unit %d dedup key set = %v", i, u.Dedup != zero)
+				if u.Dedup == zero || u.Dedup != units[0].Dedup {
+					t.Errorf("unit %d does not carry the message's dedup key", i)
 				}
 			}
 		})
+	}
+}
+
+// failingQueue is the real disk queue with one fault injected: its n-th
+// Put fails. It hides diskq's PutAll, so the pipeline stores unit by unit.
+type failingQueue struct {
+	queue.Queue // only the interface's methods: no PutAll
+	n, puts     int
+}
+
+func (f *failingQueue) Put(ctx context.Context, it *queue.Item) error {
+	f.puts++
+	if f.puts == f.n {
+		return errors.New("injected: disk full")
+	}
+	return f.Queue.Put(ctx, it)
+}
+
+// TestConsumeRemembersKeysOnlyOnceAllUnitsAreStored: when a later unit of
+// an input cannot be stored, the input is refused (retryable) and none of
+// its dedup keys is remembered, so the resend stores every unit again
+// instead of being taken for a duplicate with a unit missing.
+func TestConsumeRemembersKeysOnlyOnceAllUnitsAreStored(t *testing.T) {
+	_, q, quar := newTestPipeline(t)
+	seen := memSeen{}
+	fq := &failingQueue{Queue: q, n: 2}
+	p := New(fq, seen, quar, map[string]Converter{"lines": splitConv}, nil)
+	ctx := context.Background()
+	in := adapters.Raw{Source: "test", Format: "lines", Name: "f1", Body: []byte("a\nb"), Received: time.Now()}
+	err := p.Consume(ctx, in)
+	if err == nil || queue.IsPermanent(err) {
+		t.Fatalf("Consume = %v, want a retryable error", err)
+	}
+	if len(seen) != 0 {
+		t.Fatalf("%d dedup key(s) remembered for an input not wholly stored", len(seen))
+	}
+	if err := p.Consume(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	// "a" from the first attempt (at-least-once), then "a" and "b".
+	if q.Len() != 3 || len(seen) != 2 {
+		t.Fatalf("after the resend: %d queued, %d keys; want 3 and 2", q.Len(), len(seen))
 	}
 }

@@ -382,23 +382,103 @@ func (q *Queue) recover() error {
 // Put copies it.Body into the log and keeps nothing of it once it returns
 // nil or a non-context error (see CopiesBody); after a context error the
 // writer may still read it, so the caller must not reuse the buffer then.
-func (q *Queue) Put(ctx context.Context, it *queue.Item) (err error) {
-	handed := false
-	if it.BodyFile != "" && filepath.Clean(filepath.Dir(it.BodyFile)) == filepath.Clean(q.bodiesDir()) {
-		// Once the record is handed to the writer the file is the
-		// writer's: a Put cut short by ctx may still be committed, and
-		// if it is not, the next Open deletes the orphan.
-		defer func() {
-			if err != nil && !handed {
+func (q *Queue) Put(ctx context.Context, it *queue.Item) error {
+	one := [1]*queue.Item{it}
+	return q.PutAll(ctx, one[:])
+}
+
+// PutAll stores items as Put does, all or none of them counted against the
+// queue's limits, in one commit: a single write and fdatasync when no other
+// Put is in progress (the parts of one message then cost one flush, not
+// one each), the writer's next group otherwise. Items are committed in
+// slice order. It returns after every item is synced, or with the first
+// error; after a context error or a failed write some items may still be
+// committed, which at-least-once delivery allows.
+func (q *Queue) PutAll(ctx context.Context, items []*queue.Item) (err error) {
+	// Body files are the queue's from the call on: those not handed to
+	// the writer are deleted on the way out.
+	handed := 0
+	defer func() {
+		if err == nil {
+			return
+		}
+		for _, it := range items[handed:] {
+			if it.BodyFile != "" && filepath.Clean(filepath.Dir(it.BodyFile)) == filepath.Clean(q.bodiesDir()) {
 				os.Remove(it.BodyFile)
 			}
-		}()
+		}
+	}()
+	if len(items) == 0 {
+		return nil
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	q.activePuts.Add(1)
 	defer q.activePuts.Add(-1)
+	var one [1]*writeReq
+	reqs := one[:0]
+	if len(items) > 1 {
+		reqs = make([]*writeReq, 0, len(items))
+	}
+	var bytes int64
+	for _, it := range items {
+		r, err := q.prepare(it)
+		if err != nil {
+			return err
+		}
+		reqs = append(reqs, r)
+		bytes += r.put.bytes()
+	}
+
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return queue.ErrClosed
+	}
+	if q.failed != nil {
+		q.mu.Unlock()
+		return fmt.Errorf("put item %s: %w", items[0].ID, q.failed)
+	}
+	if q.opts.MaxBytes > 0 && q.liveBytes+q.reserved+bytes > q.opts.MaxBytes {
+		q.mu.Unlock()
+		return fmt.Errorf("put item %s of %d bytes: %w", items[0].ID, bytes, queue.ErrFull)
+	}
+	if q.opts.MaxItems > 0 && len(q.items)+q.reservedN+len(reqs) > q.opts.MaxItems {
+		q.mu.Unlock()
+		return fmt.Errorf("put item %s: %d items waiting, the most allowed: %w", items[0].ID, q.opts.MaxItems, queue.ErrFull)
+	}
+	q.reserved += bytes
+	q.reservedN += len(reqs)
+	q.inflight.Add(1)
+	q.mu.Unlock()
+
+	handed = len(items)
+	if !q.putInline(reqs) {
+		for _, r := range reqs {
+			q.reqs <- r
+		}
+	}
+	q.inflight.Done()
+	for i, r := range reqs {
+		select {
+		case err := <-r.done:
+			if err != nil {
+				return fmt.Errorf("put item %s: %w", items[i].ID, err)
+			}
+		case <-ctx.Done():
+			// The records may still be committed; the caller will
+			// retry and the duplicates carry new IDs, which
+			// at-least-once allows.
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// prepare encodes it's PUT record (adopting its body file, sealing its
+// body when the queue has a key) and sets its ID and Enqueued.
+func (q *Queue) prepare(it *queue.Item) (*writeReq, error) {
 	if it.ID == "" {
 		it.ID = ulid.Make().String()
 	}
@@ -407,8 +487,9 @@ func (q *Queue) Put(ctx context.Context, it *queue.Item) (err error) {
 	var fsize int64
 	var sealed bool
 	if it.BodyFile != "" {
+		var err error
 		if file, fsize, sealed, err = q.adoptBody(it.BodyFile); err != nil {
-			return fmt.Errorf("put item %s: %w", it.ID, err)
+			return nil, fmt.Errorf("put item %s: %w", it.ID, err)
 		}
 	}
 	var rec, body []byte
@@ -425,50 +506,11 @@ func (q *Queue) Put(ctx context.Context, it *queue.Item) (err error) {
 		body = it.Body
 	}
 	if size := len(rec) + len(body); size > maxRecordLen {
-		return fmt.Errorf("put item %s: %d bytes is more than the %d a record holds", it.ID, size, maxRecordLen)
+		return nil, fmt.Errorf("put item %s: %d bytes is more than the %d a record holds", it.ID, size, maxRecordLen)
 	}
 	m := &meta{size: int64(len(rec) + len(body)), enqueued: it.Enqueued.UnixNano(), attempts: it.Attempts, id: it.ID, key: it.Key, hidx: -1}
 	m.setFile(file, fsize)
-	r := &writeReq{rec: rec, body: body, put: m, done: make(chan error, 1)}
-
-	q.mu.Lock()
-	if q.closed {
-		q.mu.Unlock()
-		return queue.ErrClosed
-	}
-	if q.failed != nil {
-		q.mu.Unlock()
-		return fmt.Errorf("put item %s: %w", it.ID, q.failed)
-	}
-	if q.opts.MaxBytes > 0 && q.liveBytes+q.reserved+m.bytes() > q.opts.MaxBytes {
-		q.mu.Unlock()
-		return fmt.Errorf("put item %s of %d bytes: %w", it.ID, m.bytes(), queue.ErrFull)
-	}
-	if q.opts.MaxItems > 0 && len(q.items)+q.reservedN >= q.opts.MaxItems {
-		q.mu.Unlock()
-		return fmt.Errorf("put item %s: %d items waiting, the most allowed: %w", it.ID, q.opts.MaxItems, queue.ErrFull)
-	}
-	q.reserved += m.bytes()
-	q.reservedN++
-	q.inflight.Add(1)
-	q.mu.Unlock()
-
-	handed = true
-	if !q.putInline(r) {
-		q.reqs <- r
-	}
-	q.inflight.Done()
-	select {
-	case err := <-r.done:
-		if err != nil {
-			return fmt.Errorf("put item %s: %w", it.ID, err)
-		}
-		return nil
-	case <-ctx.Done():
-		// The record may still be committed; the caller will retry and
-		// the duplicate carries a new ID, which at-least-once allows.
-		return ctx.Err()
-	}
+	return &writeReq{rec: rec, body: body, put: m, done: make(chan error, 1)}, nil
 }
 
 // CopiesBody reports that Put keeps nothing of Item.Body once it has
@@ -483,7 +525,7 @@ func (q *Queue) CopiesBody() bool { return true }
 // Under concurrency the pipelined writer does the work, so batches still
 // form. Nothing may be written or awaiting its sync (unsynced == 0), so
 // seqs are still published in order.
-func (q *Queue) putInline(r *writeReq) bool {
+func (q *Queue) putInline(reqs []*writeReq) bool {
 	if q.activePuts.Load() != 1 || len(q.reqs) != 0 || !q.wmu.TryLock() {
 		return false
 	}
@@ -491,7 +533,7 @@ func (q *Queue) putInline(r *writeReq) bool {
 	if q.unsynced.Load() != 0 || len(q.reqs) != 0 {
 		return false
 	}
-	if w := q.write([]*writeReq{r}); w != nil {
+	if w := q.write(reqs); w != nil {
 		q.commit([]*written{w})
 	}
 	return true
