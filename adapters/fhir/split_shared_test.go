@@ -130,3 +130,33 @@ func TestConditional(t *testing.T) {
 		t.Error("an entry without a request is not conditional")
 	}
 }
+
+// TestSplitSharingAll: every part carries the conditional entries, whether
+// its other entries name them or not, within the cap and in order.
+func TestSplitSharingAll(t *testing.T) {
+	p1 := urn(1)
+	cases := []struct {
+		name    string
+		entries []BundleEntry
+		max     int
+		want    string
+	}{
+		{"fits", []BundleEntry{condPatient(1), obs(10, p1), obs(11, "")}, 3, "P1 o10 o11"},
+		{"patient in every part", []BundleEntry{
+			condPatient(1), obs(10, p1), obs(11, p1), obs(12, ""), obs(13, ""), obs(14, p1),
+		}, 3, "P1 o10 o11 | P1 o12 o13 | P1 o14"},
+		{"no conditional entry", []BundleEntry{obs(10, ""), obs(11, ""), obs(12, "")}, 2, "o10 o11 | o12"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := &Bundle{ResourceType: "Bundle", Type: "transaction", Identifier: &Identifier{System: "urn:m", Value: "M1"}, Entry: tc.entries}
+			parts, err := SplitSharingAll(b, tc.max)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := layout(parts); got != tc.want {
+				t.Errorf("parts\n got: %s\nwant: %s", got, tc.want)
+			}
+		})
+	}
+}

@@ -38,7 +38,7 @@ func (c *Converter) ConvertParts(msg *hl7v2.Message, raw []byte) ([]*fhir.Bundle
 // (default DefaultMaxEntries). In ModePatientConditional a bundle with a
 // conditional Patient entry splits at MaxEntries (default
 // fhir.MaxConditionalEntries, Medplum's cap), each part repeating the
-// Patient entry its resources refer to (fhir.SplitShared); one without
+// Patient entry (fhir.SplitSharingAll); one without
 // splits as in ModeID. A ModeConditional bundle is never split.
 func (c *Converter) Parts(b *fhir.Bundle) ([]*fhir.Bundle, error) {
 	switch c.Mode {
@@ -51,7 +51,7 @@ func (c *Converter) Parts(b *fhir.Bundle) ([]*fhir.Bundle, error) {
 				if max <= 0 {
 					max = fhir.MaxConditionalEntries
 				}
-				return fhir.SplitShared(b, max)
+				return fhir.SplitSharingAll(b, max)
 			}
 		}
 	}

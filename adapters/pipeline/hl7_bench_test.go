@@ -1,0 +1,37 @@
+package pipeline
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/convert/v2fhir"
+)
+
+// BenchmarkHL7Convert is the ingest's conversion of one ORU^R01 (the
+// corpus's CBC: 4 results) in each write mode: parse, convert, split into
+// the exchange's transactions and encode them, what every message costs
+// before the queue.
+func BenchmarkHL7Convert(b *testing.B) {
+	raw, err := os.ReadFile("../../testdata/convert/v2-oru-r01-cbc/input.hl7")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, mode := range []v2fhir.Mode{v2fhir.ModeID, v2fhir.ModePatientConditional} {
+		b.Run(mode.String(), func(b *testing.B) {
+			h := HL7{Conv: &v2fhir.Converter{Mode: mode}}
+			in := adapters.Raw{Source: "bench", Format: "hl7v2", Name: "m", Body: raw}
+			b.ReportAllocs()
+			for b.Loop() {
+				units, err := h.Convert(context.Background(), in)
+				if err != nil || len(units) == 0 || units[0].Err != nil {
+					b.Fatalf("convert: %v %v", err, units)
+				}
+				for i := range units {
+					units[i].recycle()
+				}
+			}
+		})
+	}
+}
