@@ -193,6 +193,14 @@ type HL7v2 struct {
 	//     size (Medplum refuses more than 8 entries when one creates).
 	//   With ids and conditional, C-CDA documents keep PUT Type/<id>.
 	Writes string `yaml:"writes"`
+	// MaxEntries is the most entries one transaction may hold; a longer
+	// message or document is cut into several, in order (0: the write
+	// mode's default, 8 with patient-conditional and 50 with ids;
+	// conditional never cuts). The defaults suit Medplum-based exchanges;
+	// with an exchange that takes larger transactions that may create
+	// conditionally (HAPI, for one), a higher value keeps every message
+	// one all-or-nothing transaction and saves requests.
+	MaxEntries int `yaml:"max_entries"`
 	// ZSegmentExtension copies each Z-segment's text into an extension on
 	// the MessageHeader (the whole message always travels in the Binary).
 	ZSegmentExtension bool `yaml:"z_segment_extension"`

@@ -165,6 +165,9 @@ func (c *Config) problems() []Problem {
 			add("hl7v2.time_zone", "unknown time zone %q (want an IANA name such as America/Chicago)", c.HL7v2.TimeZone)
 		}
 	}
+	if c.HL7v2.MaxEntries < 0 || c.HL7v2.MaxEntries > 1000 {
+		add("hl7v2.max_entries", "%d is out of range (0, the write mode's default, or 1 to 1000)", c.HL7v2.MaxEntries)
+	}
 	switch c.HL7v2.Writes {
 	case "patient-conditional", "ids", "conditional":
 	default:

@@ -19,6 +19,9 @@ import (
 // files from Raw.Open.
 type CCDA struct {
 	Options ccdafhir.Options
+	// MaxEntries caps each transaction (0: the write mode's default; see
+	// ccdafhir.Parts).
+	MaxEntries int
 }
 
 var _ Converter = CCDA{}
@@ -38,7 +41,7 @@ func (c CCDA) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 	// 8 when the Patient is written conditionally), so a large document
 	// goes as several bundles, in order, under the same patient key; each
 	// is idempotent on its own.
-	parts, err := ccdafhir.Parts(b, c.Options.Mode)
+	parts, err := ccdafhir.Parts(b, c.Options.Mode, c.MaxEntries)
 	if err != nil {
 		return nil, err
 	}

@@ -286,3 +286,25 @@ func TestConsumeRemembersKeysOnlyOnceAllUnitsAreStored(t *testing.T) {
 		t.Fatalf("after the resend: %d queued, %d keys; want 3 and 2", q.Len(), len(seen))
 	}
 }
+
+// TestHL7MaxEntriesKeepsMessageWhole: with a cap the exchange allows
+// (hl7v2.max_entries), a message that the default cap of 8 would cut stays
+// one transaction, the conditional Patient included.
+func TestHL7MaxEntriesKeepsMessageWhole(t *testing.T) {
+	raw, err := os.ReadFile("../../testdata/convert/v2-oru-r01-cbc/input.hl7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := adapters.Raw{Source: "t", Format: "hl7v2", Name: "m", Body: raw}
+	for _, tc := range []struct {
+		max, parts int
+	}{{0, 2}, {50, 1}} {
+		units, err := HL7{Conv: &v2fhir.Converter{Mode: v2fhir.ModePatientConditional, MaxEntries: tc.max}}.Convert(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(units) != tc.parts {
+			t.Errorf("max_entries %d: %d transaction(s), want %d", tc.max, len(units), tc.parts)
+		}
+	}
+}

@@ -31,11 +31,12 @@ func converters(cfg *config.Config) map[string]pipeline.Converter {
 		Mode:               mode,
 		PatientFromADTOnly: cfg.HL7v2.PatientFromADTOnly,
 		ZSegmentExtension:  cfg.HL7v2.ZSegmentExtension,
+		MaxEntries:         cfg.HL7v2.MaxEntries,
 	}}
 	m := map[string]pipeline.Converter{
 		"hl7v2":       v2,
 		"hl7v2-batch": v2,
-		"ccda":        pipeline.CCDA{Options: ccdafhir.Options{Mode: ccdaMode(mode)}},
+		"ccda":        pipeline.CCDA{Options: ccdafhir.Options{Mode: ccdaMode(mode)}, MaxEntries: cfg.HL7v2.MaxEntries},
 		"fhir-json":   pipeline.FHIRJSON{},
 		"fhir-ndjson": pipeline.FHIRJSON{},
 	}

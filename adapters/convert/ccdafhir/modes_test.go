@@ -43,7 +43,7 @@ func TestPatientConditionalParts(t *testing.T) {
 			if len(whole.Entry) != len(byID.Entry) {
 				t.Errorf("%d entries, ModePutID %d", len(whole.Entry), len(byID.Entry))
 			}
-			parts, err := Parts(whole, ModePatientConditional)
+			parts, err := Parts(whole, ModePatientConditional, 0)
 			if err != nil {
 				t.Fatal(err)
 			}

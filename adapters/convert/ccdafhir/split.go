@@ -20,12 +20,13 @@ func Split(b *fhir.Bundle, max int) ([]*fhir.Bundle, error) {
 }
 
 // Parts cuts a bundle made in mode into the transactions to deliver, in
-// order: Split at MaxTransactionEntries in ModePutID (ErrNotSplittable for
-// a larger ModeConditional bundle), and fhir.SplitShared at
-// fhir.MaxConditionalEntries in ModePatientConditional.
-func Parts(b *fhir.Bundle, mode Mode) ([]*fhir.Bundle, error) {
+// order, of at most max entries: Split in ModePutID (max ≤ 0:
+// MaxTransactionEntries; ErrNotSplittable for a larger ModeConditional
+// bundle), and fhir.SplitShared in ModePatientConditional (max ≤ 0:
+// fhir.MaxConditionalEntries).
+func Parts(b *fhir.Bundle, mode Mode, max int) ([]*fhir.Bundle, error) {
 	if mode == ModePatientConditional {
-		return fhir.SplitShared(b, fhir.MaxConditionalEntries)
+		return fhir.SplitShared(b, max)
 	}
-	return Split(b, 0)
+	return Split(b, max)
 }
