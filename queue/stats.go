@@ -19,6 +19,16 @@ type Stats struct {
 	DeadLetters int
 	// Corrupt counts records found damaged and skipped since open.
 	Corrupt int
+	// WriteErrors counts writes to the log that failed since open (a full
+	// disk, mostly): their Puts failed and the queue went on.
+	WriteErrors int64 `json:",omitempty"`
+	// LastWriteError is the newest of those errors (file names and the OS
+	// error: no item contents), and LastWriteErrorAt when it happened.
+	LastWriteError   string    `json:",omitempty"`
+	LastWriteErrorAt time.Time `json:",omitzero"`
+	// Stopped is why the queue stopped taking items for good (a failed
+	// fsync); empty while it works. Only a restart recovers.
+	Stopped string `json:",omitempty"`
 }
 
 // StatsReporter is implemented by queues that can report Stats.

@@ -185,10 +185,20 @@ type Queue struct {
 	activePuts atomic.Int64 // Put calls in progress
 	expect     atomic.Int64 // Puts in flight at the last answer
 	syncTime   atomic.Int64 // moving average of a sync, in ns
+	// Writer-owned (under wmu): what a failed write left to do (see
+	// full.go). All zero on the fast path.
+	carry       []*writeReq // ACK and NACK records of a failed batch, written first with the next
+	writeFails  int         // failed writes since the last one that worked (logged once per episode)
+	zeroHold    time.Time   // pre-zeroing failed: not tried again before this
+	zeroWarned  bool        // the pre-zeroing failure was logged
+	writeErrors atomic.Int64
+	stopped     chan struct{} // closed when failed is set
 
 	mu        sync.Mutex
 	closed    bool
-	failed    error         // set when a write or sync failed: the log's tail is unknown
+	failed    error // set when a sync failed (or a failed write's tail could not be cut): the log's tail is unknown
+	lastWrite error // the last write that failed, for Stats
+	lastWAt   time.Time
 	notify    chan struct{} // closed and replaced when an item becomes ready or on Close
 	items     map[uint64]*meta
 	keys      map[string]*keyState
@@ -302,6 +312,7 @@ func Open(dir string, opts Options) (*Queue, error) {
 		syncq:      make(chan *written, 256),
 		writerDone: make(chan struct{}),
 		notify:     make(chan struct{}),
+		stopped:    make(chan struct{}),
 		keys:       map[string]*keyState{},
 	}
 	if err := q.recover(); err != nil {
@@ -928,6 +939,7 @@ func (q *Queue) writeLoop() {
 	syncDone := make(chan struct{})
 	go q.syncLoop(syncDone)
 	defer func() {
+		q.flushCarry()
 		close(q.syncq)
 		<-syncDone
 		close(q.writerDone)
@@ -999,8 +1011,14 @@ type written struct {
 
 // write assigns seqs to one batch and writes it to the newest segment; the
 // caller syncs and publishes it (commit). It returns nil when the batch
-// failed (and was answered). The caller holds wmu.
+// failed (and was answered). A write that fails (a full disk) fails its
+// batch only; see full.go. The caller holds wmu.
 func (q *Queue) write(batch []*writeReq) *written {
+	if len(q.carry) > 0 {
+		// Settlements from a batch that failed go first, in order.
+		batch = append(q.carry, batch...)
+		q.carry = nil
+	}
 	failed := q.failedErr()
 	if failed == nil && q.cur.wend >= q.opts.SegmentBytes {
 		// Rotation and relocation expect the log to be synced and
@@ -1008,10 +1026,17 @@ func (q *Queue) write(batch []*writeReq) *written {
 		q.pending.Wait()
 		failed = q.failedErr()
 		if failed == nil {
-			failed = q.rotate()
-		}
-		if failed == nil {
-			failed = q.relocateOldest()
+			if err := q.rotate(); err != nil {
+				// Tried again with the next batch.
+				q.reject(batch, err)
+				return nil
+			}
+			if err := q.relocateOldest(); err != nil {
+				// Only disk use depends on it: the next rotation
+				// tries again.
+				q.log.Warn("queue items not relocated", "reason", err.Error())
+			}
+			failed = q.failedErr()
 		}
 	}
 	if failed != nil {
@@ -1037,19 +1062,16 @@ func (q *Queue) write(batch []*writeReq) *written {
 		}
 	}
 	if len(buf) > 0 {
-		_, err := seg.f.WriteAt(buf, seg.wend)
-		if err == nil {
-			err = seg.prezero(seg.wend+int64(len(buf)), q.opts.SegmentBytes+prezeroChunk)
-		}
-		if err != nil {
-			// After a failed write the file's tail is unknown: stop
-			// taking items until reopened.
-			err = fmt.Errorf("write queue segment %s: %w", filepath.Base(seg.path), err)
-			q.log.Error("queue write failed; queue stopped", "reason", err.Error())
-			q.finish(batch, err)
+		if _, err := seg.f.WriteAt(buf, seg.wend); err != nil {
+			// The seqs are not used: the next batch takes them.
+			q.reject(batch, q.writeFailed(seg, err))
 			return nil
 		}
 		seg.wend += int64(len(buf))
+		if q.writeFails > 0 {
+			q.writeRecovered()
+		}
+		q.prezero(seg)
 	}
 	n := int64(len(buf))
 	if cap(buf) <= maxBatchBytes {
@@ -1103,7 +1125,8 @@ func (q *Queue) commit(group []*written) {
 				// After a failed fsync the file's tail is unknown
 				// (see "fsyncgate"): stop taking items until reopened.
 				failed = fmt.Errorf("sync queue segment %s: %w", filepath.Base(w.seg.path), err)
-				q.log.Error("queue sync failed; queue stopped", "reason", failed.Error())
+				q.stop(failed)
+				failed = q.failedErr()
 				break
 			}
 			synced = w.seg
@@ -1163,12 +1186,11 @@ func (q *Queue) failedErr() error {
 	return q.failed
 }
 
-// finish fails a batch and the queue with err.
+// finish fails a batch of a queue that has stopped (with err, see stop).
+// Nothing of it is kept: the records may be on disk or not, which only the
+// replay after a restart can tell.
 func (q *Queue) finish(batch []*writeReq, err error) {
 	q.mu.Lock()
-	if q.failed == nil {
-		q.failed = err
-	}
 	for _, r := range batch {
 		if r.put != nil {
 			q.reserved -= r.put.bytes()
@@ -1183,16 +1205,20 @@ func (q *Queue) finish(batch []*writeReq, err error) {
 	}
 }
 
-// rotate starts a new segment; the old one stays open for reads.
+// rotate starts a new segment; the old one stays open for reads. When it
+// fails the current segment stays the newest, and the next batch tries
+// again; only a failed sync stops the queue.
 func (q *Queue) rotate() error {
 	if err := q.cur.trimZeros(); err != nil {
-		q.log.Error("queue segment not trimmed; queue stopped", "reason", err.Error())
+		var se *syncError
+		if errors.As(err, &se) {
+			q.stop(err)
+		}
 		return err
 	}
 	seg, err := createSegment(q.dir, q.cur.idx+1, q.nextSeq)
 	if err != nil {
-		q.log.Error("queue segment not created; queue stopped", "reason", err.Error())
-		return err
+		return noSpace(err)
 	}
 	q.mu.Lock()
 	q.segs = append(q.segs, seg)

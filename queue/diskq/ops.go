@@ -37,6 +37,13 @@ func (q *Queue) Stats() queue.Stats {
 		Bytes:       q.liveBytes,
 		DeadLetters: q.dead.count(),
 		Corrupt:     q.corrupt,
+		WriteErrors: q.writeErrors.Load(),
+	}
+	if q.lastWrite != nil {
+		s.LastWriteError, s.LastWriteErrorAt = q.lastWrite.Error(), q.lastWAt
+	}
+	if q.failed != nil {
+		s.Stopped = q.failed.Error()
 	}
 	for _, seg := range q.segs {
 		s.DiskBytes += seg.size

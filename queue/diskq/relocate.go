@@ -12,10 +12,12 @@ import (
 // retryable error would pin every segment written after it, and the disk
 // would fill although the queue holds almost nothing.
 //
-// It runs in the writer after a rotation. The copy is a PUT record with
-// the same seq; replay keeps the newest PUT of a seq. An item leased while
-// the copy is made stays where it is (its reader may be using the old
-// file), and the old segment then waits for a later rotation.
+// It runs in the writer after a rotation; an error leaves the items where
+// they were (only disk use depends on it), except that a failed sync stops
+// the queue. The copy is a PUT record with the same seq; replay keeps the
+// newest PUT of a seq. An item leased while the copy is made stays where
+// it is (its reader may be using the old file), and the old segment then
+// waits for a later rotation.
 func (q *Queue) relocateOldest() error {
 	q.mu.Lock()
 	if len(q.segs) < 3 {
@@ -66,10 +68,18 @@ func (q *Queue) relocateOldest() error {
 		buf = append(buf, rec...)
 	}
 	if _, err := cur.f.WriteAt(buf, cur.wend); err != nil {
-		return fmt.Errorf("relocate into %s: %w", filepath.Base(cur.path), err)
+		// A full disk: the copies are cut off again and the items
+		// stay where they are, as when nothing was tried.
+		err = fmt.Errorf("relocate into %s: %w", filepath.Base(cur.path), noSpace(err))
+		if cerr := cur.cutTail(); cerr != nil {
+			q.stop(fmt.Errorf("%w, and then: %w", err, cerr))
+		}
+		return err
 	}
 	if err := datasync(cur.f); err != nil {
-		return fmt.Errorf("relocate into %s: %w", filepath.Base(cur.path), err)
+		err = fmt.Errorf("relocate into %s: %w", filepath.Base(cur.path), err)
+		q.stop(err)
+		return err
 	}
 
 	cur.wend += int64(len(buf))

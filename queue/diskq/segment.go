@@ -90,17 +90,21 @@ func createSegment(dir string, idx, firstSeq uint64) (*segment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create segment: %w", err)
 	}
-	if _, err := f.Write(segHeader(firstSeq)); err != nil {
+	// A file that is not finished (a full disk) is removed, so that the
+	// next try can create it again; it holds no record yet.
+	fail := func(err error) (*segment, error) {
 		f.Close()
-		return nil, fmt.Errorf("write segment header %s: %w", path, err)
+		os.Remove(path)
+		return nil, err
+	}
+	if _, err := f.Write(segHeader(firstSeq)); err != nil {
+		return fail(fmt.Errorf("write segment header %s: %w", path, err))
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("sync segment %s: %w", path, err)
+		return fail(fmt.Errorf("sync segment %s: %w", path, err))
 	}
 	if err := durable.SyncDir(dir); err != nil {
-		f.Close()
-		return nil, err
+		return fail(err)
 	}
 	return &segment{idx: idx, path: path, f: f, size: segHeaderLen, wend: segHeaderLen, firstSeq: firstSeq}, nil
 }
@@ -130,7 +134,9 @@ var zeroBlock = make([]byte, prezeroChunk)
 // prezero keeps the written-zero region at least prezeroLead-prezeroChunk
 // past end (where the data about to be written stops), but not past limit
 // (beyond it the segment takes no more appends). The caller syncs
-// afterwards.
+// afterwards. After an error (a full disk) zeroEnd still says how far the
+// file now reaches, a short write included, so that trimZeros cuts all of
+// it.
 func (s *segment) prezero(end, limit int64) error {
 	target := min(end+prezeroLead, limit)
 	if s.zeroEnd >= min(end+prezeroLead-prezeroChunk, limit) {
@@ -142,16 +148,20 @@ func (s *segment) prezero(end, limit int64) error {
 			return nil
 		}
 		to := min(from+prezeroChunk, target)
-		if _, err := s.f.WriteAt(zeroBlock[:to-from], from); err != nil {
-			return err
+		n, err := s.f.WriteAt(zeroBlock[:to-from], from)
+		if n > 0 {
+			startWriteback(s.f, from, int64(n))
+			s.zeroEnd = from + int64(n)
 		}
-		startWriteback(s.f, from, to-from)
-		s.zeroEnd = to
+		if err != nil {
+			return fmt.Errorf("pre-zero segment %s: %w", filepath.Base(s.path), err)
+		}
 	}
 }
 
 // trimZeros cuts the pre-zeroed tail off a segment that takes no more
-// appends, and syncs, so that replay never sees it as damage.
+// appends, and syncs, so that replay never sees it as damage. A failed
+// sync is a *syncError.
 func (s *segment) trimZeros() error {
 	if s.zeroEnd <= s.size {
 		return nil
@@ -160,7 +170,28 @@ func (s *segment) trimZeros() error {
 		return fmt.Errorf("trim segment %s: %w", filepath.Base(s.path), err)
 	}
 	s.zeroEnd = 0
-	return datasync(s.f)
+	if err := datasync(s.f); err != nil {
+		return &syncError{fmt.Errorf("sync segment %s: %w", filepath.Base(s.path), err)}
+	}
+	return nil
+}
+
+// cutTail truncates the segment back to wend, the end of its last record
+// written in full, after a write that failed part way, and syncs: the
+// records of the failed write are not stored (their Puts fail, their seqs
+// go to the next batch), so no byte of them may be left for the next
+// write to land before or for replay to find. The pre-zeroed region goes
+// with them; prezero builds it again once there is room. A failed sync is
+// a *syncError.
+func (s *segment) cutTail() error {
+	if err := s.f.Truncate(s.wend); err != nil {
+		return fmt.Errorf("cut failed write off segment %s: %w", filepath.Base(s.path), err)
+	}
+	s.zeroEnd = 0
+	if err := datasync(s.f); err != nil {
+		return &syncError{fmt.Errorf("sync segment %s: %w", filepath.Base(s.path), err)}
+	}
+	return nil
 }
 
 // scanResult is what scanning one segment found.

@@ -1,0 +1,469 @@
+package diskq
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ferry-health/ferry/queue"
+)
+
+// The disk-full tests fill the disk for real: RLIMIT_FSIZE makes every
+// write at or beyond the limit fail with EFBIG (a write across it is cut
+// short), exactly where a full file system would say ENOSPC. The limit is
+// per process, so each scenario runs in a child process (this test binary
+// again, as TestDiskFullChild), which reports on stdout, one line each:
+//
+//	P <id> <n>  Put returned nil
+//	F <id>      Put failed (as it should, the disk being full)
+//	A <id>      the item was acknowledged and Sync returned after it
+//
+// The parent then reopens the queue and checks that exactly the P items
+// that were not acknowledged are there, each once, and that replay finds
+// no damage.
+const (
+	fullDirEnv      = "FERRY_DISKQ_FULL_DIR"
+	fullScenarioEnv = "FERRY_DISKQ_FULL_SCENARIO"
+)
+
+func fullBody(n, size int) []byte {
+	b := fmt.Appendf(nil, "item %d|", n)
+	for len(b) < size {
+		b = append(b, byte('a'+n%26))
+	}
+	return b
+}
+
+// fullChild is one scenario's state in the child process.
+type fullChild struct {
+	t    *testing.T
+	dir  string
+	logs logBuf
+	mu   sync.Mutex
+	n    int
+}
+
+func (c *fullChild) emit(format string, args ...any) {
+	os.Stdout.WriteString(fmt.Sprintf(format, args...) + "\n") // one write per line
+}
+
+// put stores item n with a body of size bytes and reports the outcome.
+func (c *fullChild) put(q *Queue, size int) (*queue.Item, error) {
+	c.mu.Lock()
+	c.n++
+	n := c.n
+	c.mu.Unlock()
+	it := &queue.Item{Body: fullBody(n, size), Attrs: map[string]string{"n": strconv.Itoa(n), "size": strconv.Itoa(size)}}
+	err := q.Put(context.Background(), it)
+	if err != nil {
+		c.emit("F %s", it.ID)
+		return it, err
+	}
+	c.emit("P %s %d", it.ID, n)
+	return it, nil
+}
+
+// mustFail checks that a Put fails as a full disk should make it fail,
+// and that the queue goes on.
+func (c *fullChild) mustFail(q *Queue, size int) {
+	c.t.Helper()
+	_, err := c.put(q, size)
+	c.checkFull(q, err)
+}
+
+func (c *fullChild) checkFull(q *Queue, err error) {
+	c.t.Helper()
+	if err == nil {
+		c.t.Fatal("Put on a full disk returned nil")
+	}
+	if !errors.Is(err, queue.ErrFull) || !errors.Is(err, syscall.EFBIG) {
+		c.t.Fatalf("Put on a full disk: %v; want queue.ErrFull wrapping EFBIG", err)
+	}
+	if qerr := q.Err(); qerr != nil {
+		c.t.Fatalf("the queue stopped on a full disk: %v", qerr)
+	}
+	select {
+	case <-q.Stopped():
+		c.t.Fatal("Stopped closed on a full disk")
+	default:
+	}
+}
+
+func setFsize(t *testing.T, n uint64) {
+	t.Helper()
+	if err := unix.Setrlimit(unix.RLIMIT_FSIZE, &unix.Rlimit{Cur: n, Max: unix.RLIM_INFINITY}); err != nil {
+		t.Fatalf("setrlimit: %v", err)
+	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Size()
+}
+
+// writerEnd is where the next batch will be written.
+func writerEnd(q *Queue) int64 {
+	q.wmu.Lock()
+	defer q.wmu.Unlock()
+	return q.cur.wend
+}
+
+// TestDiskFullChild is the child process of the TestDiskFull tests; run
+// alone it skips.
+func TestDiskFullChild(t *testing.T) {
+	dir := os.Getenv(fullDirEnv)
+	if dir == "" {
+		t.Skip("helper process for the TestDiskFull tests")
+	}
+	// Beyond the limit the kernel also sends SIGXFSZ, which would kill us.
+	signal.Ignore(syscall.SIGXFSZ)
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_FSIZE, &lim); err != nil || lim.Max != unix.RLIM_INFINITY {
+		c := &fullChild{t: t}
+		c.emit("SKIP the hard RLIMIT_FSIZE is not unlimited (%v)", err)
+		return
+	}
+	defer setFsize(t, unix.RLIM_INFINITY)
+	c := &fullChild{t: t, dir: dir}
+	switch os.Getenv(fullScenarioEnv) {
+	case "prezeroed":
+		c.prezeroed()
+	case "rotation":
+		c.rotation()
+	default:
+		t.Fatalf("unknown scenario %q", os.Getenv(fullScenarioEnv))
+	}
+}
+
+// prezeroed: the disk fills while the newest segment still has written
+// zeros ahead of the data.
+func (c *fullChild) prezeroed() {
+	t := c.t
+	const body = 16 << 10
+	q := open(t, c.dir, Options{Logger: c.logs.logger()})
+	if _, err := c.put(q, body); err != nil {
+		t.Fatal(err)
+	}
+	segs := segFiles(t, c.dir)
+	seg := segs[len(segs)-1]
+	size := fileSize(t, seg)
+	if size < 2*prezeroChunk {
+		t.Fatalf("segment is %d bytes; want it pre-zeroed", size)
+	}
+	limit := size + 100
+	setFsize(t, uint64(limit))
+
+	// Puts that land in the zeros are stored although pre-zeroing, which
+	// wants to go past the limit, fails; then Puts fail with ErrFull.
+	stored := 0
+	var err error
+	for {
+		if _, err = c.put(q, body); err != nil {
+			break
+		}
+		stored++
+	}
+	c.checkFull(q, err)
+	if stored*body < 2*prezeroChunk {
+		t.Fatalf("only %d Puts stored before the limit; want the zeros filled", stored)
+	}
+	if n := strings.Count(c.logs.String(), "not pre-zeroed"); n != 1 {
+		t.Fatalf("pre-zeroing failure logged %d times, want once:\n%s", n, c.logs.String())
+	}
+	// The file was cut back to the last whole record.
+	end := writerEnd(q)
+	if got := fileSize(t, seg); got != end || end > limit {
+		t.Fatalf("segment is %d bytes after the failed write; want %d (its records), within the limit %d", got, end, limit)
+	}
+
+	// More failures, alone and concurrent (the pipelined writer): each
+	// fails its batch only, and the episode is logged once.
+	c.mustFail(q, body)
+	c.mustFail(q, body)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for range 4 {
+		wg.Go(func() {
+			for range 4 {
+				_, err := c.put(q, body)
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		c.checkFull(q, err)
+	}
+	if n := strings.Count(c.logs.String(), "queue write failed"); n != 1 {
+		t.Fatalf("write failure logged %d times, want once:\n%s", n, c.logs.String())
+	}
+	st := q.Stats()
+	if st.WriteErrors < 3 || !strings.Contains(st.LastWriteError, "file too large") || st.LastWriteErrorAt.IsZero() || st.Stopped != "" {
+		t.Fatalf("Stats after failed writes: %+v", st)
+	}
+	if got := fileSize(t, seg); got != writerEnd(q) {
+		t.Fatalf("segment is %d bytes, want %d", got, writerEnd(q))
+	}
+
+	// Not one byte more: settlements made now cannot be written; they
+	// wait for the next batch that can.
+	setFsize(t, uint64(fileSize(t, seg)))
+	var acked []string
+	for range 5 {
+		it, a := get(t, q)
+		ack(t, a, nil)
+		acked = append(acked, it.ID)
+	}
+	if err := q.Sync(context.Background()); !errors.Is(err, queue.ErrFull) {
+		t.Fatalf("Sync with the ACK records not written: %v, want ErrFull", err)
+	}
+
+	// Room again: Puts work without reopening, and the ACK records go
+	// with them.
+	setFsize(t, unix.RLIM_INFINITY)
+	wg = sync.WaitGroup{}
+	for range 4 {
+		wg.Go(func() {
+			for range 10 {
+				if _, err := c.put(q, body); err != nil {
+					t.Errorf("Put after the disk has room again: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	if err := q.Sync(context.Background()); err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+	for _, id := range acked {
+		c.emit("A %s", id)
+	}
+	if !strings.Contains(c.logs.String(), "queue writes work again") {
+		t.Fatalf("recovery not logged:\n%s", c.logs.String())
+	}
+	// Pre-zeroing is tried again a moment later and works.
+	deadline := time.Now().Add(20 * time.Second)
+	for fileSize(t, seg) < writerEnd(q)+prezeroChunk {
+		if time.Now().After(deadline) {
+			t.Fatalf("the segment was not pre-zeroed again:\n%s", c.logs.String())
+		}
+		if _, err := c.put(q, 100); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(c.logs.String(), "pre-zeroing works again") {
+		t.Fatalf("pre-zeroing recovery not logged:\n%s", c.logs.String())
+	}
+	closeQ(t, q)
+}
+
+// rotation: the disk fills just when the writer starts a new segment,
+// first so that the new file cannot even take its header, then so that
+// it can, but not the relocated straggler nor the batch.
+func (c *fullChild) rotation() {
+	t := c.t
+	const body = 4 << 10
+	opts := Options{SegmentBytes: 64 << 10, Logger: c.logs.logger()}
+	q := open(t, c.dir, opts)
+	// A straggler in the first segment: leased while the rest of it is
+	// settled, then released, so that the third segment's rotation
+	// copies it forward (relocateOldest).
+	straggler, err := c.put(q, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for len(segFiles(t, c.dir)) < 2 {
+		if _, err := c.put(q, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	it, release := get(t, q)
+	if it.ID != straggler.ID {
+		t.Fatalf("got %s first, want the straggler", it.ID)
+	}
+	var acked []string
+	for q.Len() > 1 {
+		it, a := get(t, q)
+		ack(t, a, nil)
+		acked = append(acked, it.ID)
+	}
+	ack(t, release, errors.New("HTTP 503"))
+	if err := q.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range acked {
+		c.emit("A %s", id)
+	}
+	for writerEnd(q) < opts.SegmentBytes {
+		if _, err := c.put(q, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	segs := segFiles(t, c.dir)
+
+	// The next Put rotates, and the new file cannot take its header.
+	setFsize(t, 10)
+	c.mustFail(q, body)
+	c.mustFail(q, body)
+	if got := segFiles(t, c.dir); len(got) != len(segs) {
+		t.Fatalf("segments after failed rotations: %v, want %v (the unfinished one removed)", got, segs)
+	}
+
+	// The header fits, the relocated straggler and the batch do not.
+	setFsize(t, segHeaderLen+100)
+	c.mustFail(q, body)
+	got := segFiles(t, c.dir)
+	if len(got) != len(segs)+1 {
+		t.Fatalf("segments after the rotation: %v", got)
+	}
+	if n := fileSize(t, got[len(got)-1]); n != segHeaderLen {
+		t.Fatalf("new segment is %d bytes after failed writes, want %d", n, segHeaderLen)
+	}
+	if !strings.Contains(c.logs.String(), "queue items not relocated") {
+		t.Fatalf("relocation failure not logged:\n%s", c.logs.String())
+	}
+	c.mustFail(q, body)
+
+	// Room again: Puts work, and the next rotation relocates the
+	// straggler, so that the first segment goes.
+	setFsize(t, unix.RLIM_INFINITY)
+	for fileExists(segs[0]) {
+		if _, err := c.put(q, body); err != nil {
+			t.Fatalf("Put after the disk has room again: %v", err)
+		}
+		if c.n > 1000 {
+			t.Fatalf("the first segment stays: %v", segFiles(t, c.dir))
+		}
+	}
+	closeQ(t, q)
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// runFullChild runs a scenario and returns the IDs it reported.
+func runFullChild(t *testing.T, dir, scenario string) (stored map[string]int, failed, acked map[string]bool) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestDiskFullChild$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), fullDirEnv+"="+dir, fullScenarioEnv+"="+scenario)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("child %s: %v\n%s%s", scenario, err, out, stderr.String())
+	}
+	stored, failed, acked = map[string]int{}, map[string]bool{}, map[string]bool{}
+	for _, l := range strings.Split(string(out), "\n") {
+		f := strings.Fields(l)
+		switch {
+		case len(f) == 0:
+		case f[0] == "SKIP":
+			t.Skip(l)
+		case f[0] == "P" && len(f) == 3:
+			n, _ := strconv.Atoi(f[2])
+			stored[f[1]] = n
+		case f[0] == "F" && len(f) == 2:
+			failed[f[1]] = true
+		case f[0] == "A" && len(f) == 2:
+			acked[f[1]] = true
+		}
+	}
+	if len(stored) == 0 || len(failed) == 0 {
+		t.Fatalf("child %s reported %d stored and %d failed Puts:\n%s", scenario, len(stored), len(failed), out)
+	}
+	return stored, failed, acked
+}
+
+// checkAfterFull reopens the queue and checks it holds exactly the items
+// whose Put returned nil and that were not acknowledged, each once, with
+// their bodies, and that replay found nothing damaged.
+func checkAfterFull(t *testing.T, dir string, opts Options, stored map[string]int, failed, acked map[string]bool) {
+	t.Helper()
+	var logs logBuf
+	opts.Logger = logs.logger()
+	q := open(t, dir, opts)
+	defer closeQ(t, q)
+	if s := q.Stats(); s.Corrupt != 0 {
+		t.Fatalf("%d corrupt records after the disk-full episode:\n%s", s.Corrupt, logs.String())
+	}
+	if l := logs.String(); l != "" {
+		t.Fatalf("reopen after a clean Close logged:\n%s", l)
+	}
+	want := 0
+	for id := range stored {
+		if !acked[id] {
+			want++
+		}
+	}
+	if n := q.Len(); n != want {
+		t.Fatalf("Len after reopen = %d, want %d (%d stored, %d acknowledged)", n, want, len(stored), len(acked))
+	}
+	seen := map[string]bool{}
+	for range want {
+		it, a := get(t, q)
+		n, ok := stored[it.ID]
+		switch {
+		case failed[it.ID]:
+			t.Fatalf("item %s is there although its Put failed", it.ID)
+		case !ok:
+			t.Fatalf("unknown item %s", it.ID)
+		case acked[it.ID]:
+			t.Fatalf("item %s came back after its ack was synced", it.ID)
+		case seen[it.ID]:
+			t.Fatalf("item %s stored twice", it.ID)
+		}
+		size, _ := strconv.Atoi(it.Attrs["size"])
+		if !bytes.Equal(it.Body, fullBody(n, size)) {
+			t.Fatalf("item %s: body differs", it.ID)
+		}
+		seen[it.ID] = true
+		ack(t, a, nil)
+	}
+}
+
+// TestDiskFullPrezeroed fills the disk under a pre-zeroed segment: Puts
+// whose records fit in the zeros are stored (pre-zeroing's own failure
+// costs nothing), later ones fail with queue.ErrFull without stopping the
+// queue, settlements wait, and once there is room everything works again
+// without a reopen.
+func TestDiskFullPrezeroed(t *testing.T) {
+	dir := t.TempDir()
+	stored, failed, acked := runFullChild(t, dir, "prezeroed")
+	if len(acked) != 5 {
+		t.Fatalf("child acknowledged %d items, want 5", len(acked))
+	}
+	checkAfterFull(t, dir, Options{}, stored, failed, acked)
+}
+
+// TestDiskFullRotation fills the disk when the writer rotates: the new
+// segment cannot be created, then cannot take the relocated straggler or
+// the batch; each failure fails one batch, and the queue recovers.
+func TestDiskFullRotation(t *testing.T) {
+	dir := t.TempDir()
+	stored, failed, acked := runFullChild(t, dir, "rotation")
+	checkAfterFull(t, dir, Options{SegmentBytes: 64 << 10}, stored, failed, acked)
+}
