@@ -54,6 +54,7 @@ type gateway struct {
 	started  bool
 	shutdown bool
 	fatal    chan error
+	done     chan struct{} // closed by Shutdown
 }
 
 type namedSource struct {
@@ -67,7 +68,7 @@ type namedSource struct {
 const outboxWorkers = 4
 
 func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
-	g = &gateway{cfg: cfg, log: log, mllps: map[string]*mllp.Source{}, fatal: make(chan error, 1)}
+	g = &gateway{cfg: cfg, log: log, mllps: map[string]*mllp.Source{}, fatal: make(chan error, 1), done: make(chan struct{})}
 	// "return nil, err" sets g to nil before this runs: close what was
 	// opened through a copy of the pointer.
 	opened := g
@@ -206,6 +207,23 @@ func (g *gateway) ReportFatalError(err error) {
 // Fatal delivers the first fatal error a component reported.
 func (g *gateway) Fatal() <-chan error { return g.fatal }
 
+// Done is closed when Shutdown begins.
+func (g *gateway) Done() <-chan struct{} { return g.done }
+
+// watchQueue turns the queue stopping for good into a fatal error. That
+// happens after a failed fsync (or a failed write it could not cut off
+// again; a full disk alone only fails the Puts it refuses): the log's tail
+// is unknown until a replay, so every message would be answered AR from
+// then on, for as long as the process runs. Exiting non-zero lets the
+// service manager restart ferry, and the replay at start recovers.
+func (g *gateway) watchQueue(q *diskq.Queue) {
+	select {
+	case <-q.Stopped():
+		g.ReportFatalError(fmt.Errorf("queue stopped after a failed fsync or write it could not undo; restarting recovers by replaying the log: %w", q.Err()))
+	case <-g.done:
+	}
+}
+
 // Start begins delivering, then opens the sources.
 func (g *gateway) Start(ctx context.Context) error {
 	g.mu.Lock()
@@ -215,6 +233,7 @@ func (g *gateway) Start(ctx context.Context) error {
 	}
 	g.started = true
 	g.startedAt = time.Now().UTC()
+	go g.watchQueue(g.q)
 	g.sched.Start()
 	if err := g.audit.Start(ctx); err != nil {
 		return fmt.Errorf("start audit: %w", err)
@@ -240,6 +259,7 @@ func (g *gateway) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	g.shutdown = true
+	close(g.done)
 	var errs []error
 	if err := g.stopStatus(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("stop status page: %w", err))

@@ -43,8 +43,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		case <-ctx.Done():
 			return prg.stopGateway()
 		case ferr := <-prg.gw.Fatal():
-			// A component cannot go on (e.g. its listener died): stop
-			// cleanly and exit non-zero so a supervisor restarts us.
+			// A component cannot go on (e.g. its listener died, or
+			// the queue stopped): stop cleanly and exit non-zero so a
+			// supervisor restarts us.
+			logger.Error("ferry stopping after a fatal error; exiting with status 1 so that a supervisor restarts it", "reason", ferr.Error())
 			return errors.Join(ferr, prg.stopGateway())
 		}
 	}
@@ -83,10 +85,41 @@ type program struct {
 	cfg *config.Config
 	log *slog.Logger
 	gw  *gateway
+	// exit ends the process after a fatal error (os.Exit when nil).
+	exit func(code int)
 }
 
-func (p *program) Start(service.Service) error { return p.startGateway() }
-func (p *program) Stop(service.Service) error  { return p.stopGateway() }
+func (p *program) Start(service.Service) error {
+	if err := p.startGateway(); err != nil {
+		return err
+	}
+	go p.exitOnFatal(p.gw)
+	return nil
+}
+
+func (p *program) Stop(service.Service) error { return p.stopGateway() }
+
+// exitOnFatal ends a service whose gateway cannot go on (a listener died,
+// the queue stopped after a failed fsync): it shuts the gateway down
+// cleanly and exits with status 1, without telling the service manager it
+// stopped, so that systemd (Restart=on-failure) and the Windows Service
+// Control Manager (the recovery action `ferry install` and the MSI set)
+// restart it. Staying up would only refuse every message.
+func (p *program) exitOnFatal(gw *gateway) {
+	select {
+	case ferr := <-gw.Fatal():
+		p.log.Error("ferry stopping after a fatal error; exiting with status 1 so that the service manager restarts it", "reason", ferr.Error())
+		if err := p.stopGateway(); err != nil {
+			p.log.Error("shutdown after the fatal error", "reason", err.Error())
+		}
+		exit := p.exit
+		if exit == nil {
+			exit = os.Exit
+		}
+		exit(1)
+	case <-gw.Done():
+	}
+}
 
 func (p *program) startGateway() error {
 	gw, err := newGateway(p.cfg, p.log)

@@ -467,3 +467,99 @@ func TestDiskFullRotation(t *testing.T) {
 	stored, failed, acked := runFullChild(t, dir, "rotation")
 	checkAfterFull(t, dir, Options{SegmentBytes: 64 << 10}, stored, failed, acked)
 }
+
+// setImmutable sets the file's immutable attribute (chattr +i), under
+// which ext4 refuses writes and truncates even through descriptors opened
+// before, and returns the function that clears it, which also runs when
+// the test ends. It skips the test where that is not possible (no
+// CAP_LINUX_IMMUTABLE, a file system without the attribute).
+func setImmutable(t *testing.T, path string) (clear func()) {
+	t.Helper()
+	const immutable = 0x10 // FS_IMMUTABLE_FL
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	flags, err := unix.IoctlGetUint32(int(f.Fd()), unix.FS_IOC_GETFLAGS)
+	if err == nil {
+		err = unix.IoctlSetPointerInt(int(f.Fd()), unix.FS_IOC_SETFLAGS, int(flags|immutable))
+	}
+	if err != nil {
+		t.Skipf("cannot make %s immutable: %v", path, err)
+	}
+	var once sync.Once
+	clear = func() {
+		once.Do(func() {
+			f, err := os.Open(path)
+			if err == nil {
+				err = unix.IoctlSetPointerInt(int(f.Fd()), unix.FS_IOC_SETFLAGS, int(flags))
+				f.Close()
+			}
+			if err != nil {
+				t.Errorf("clear the immutable attribute of %s: %v", path, err)
+			}
+		})
+	}
+	t.Cleanup(clear)
+	return clear
+}
+
+// TestFailedCutStopsQueue makes a write fail in a way the writer cannot
+// undo either (the segment became immutable: the write and the truncate
+// that would cut it off both fail with EPERM). That is the one write
+// failure that stops the queue, as a failed fsync does: Stopped closes,
+// Err and Stats say why, every later Put fails with it, Close returns it,
+// and a reopen (the restart) recovers every item stored before.
+func TestFailedCutStopsQueue(t *testing.T) {
+	dir := t.TempDir()
+	var logs logBuf
+	q, err := Open(dir, Options{Logger: logs.logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range 3 {
+		ids = append(ids, put(t, q, "", i).ID)
+	}
+	segs := segFiles(t, dir)
+	healthy := setImmutable(t, segs[len(segs)-1])
+	it := &queue.Item{Body: []byte("refused")}
+	err = q.Put(context.Background(), it)
+	if err == nil || errors.Is(err, queue.ErrFull) || !errors.Is(err, syscall.EPERM) {
+		t.Fatalf("Put into an immutable segment: %v; want EPERM, not ErrFull", err)
+	}
+	select {
+	case <-q.Stopped():
+	default:
+		t.Fatal("Stopped not closed after a failed cut")
+	}
+	if q.Err() == nil || !strings.Contains(q.Stats().Stopped, "operation not permitted") {
+		t.Fatalf("Err = %v, Stats.Stopped = %q", q.Err(), q.Stats().Stopped)
+	}
+	if err := q.Put(context.Background(), &queue.Item{Body: []byte("later")}); !errors.Is(err, q.Err()) {
+		t.Fatalf("Put after the stop: %v, want %v", err, q.Err())
+	}
+	if n := strings.Count(logs.String(), "queue stopped"); n != 1 {
+		t.Fatalf("stop logged %d times:\n%s", n, logs.String())
+	}
+	if err := q.Close(context.Background()); err == nil {
+		t.Fatal("Close of a stopped queue returned nil")
+	}
+
+	// The restart: the immutable attribute is gone (the disk is
+	// healthy again), and replay finds what was stored.
+	healthy()
+	q = open(t, dir, Options{})
+	defer closeQ(t, q)
+	if s := q.Stats(); s.Corrupt != 0 || s.Depth != len(ids) {
+		t.Fatalf("after reopen: %+v; want %d items, none corrupt", s, len(ids))
+	}
+	for _, id := range ids {
+		got, a := get(t, q)
+		if got.ID != id {
+			t.Fatalf("got %s, want %s", got.ID, id)
+		}
+		ack(t, a, nil)
+	}
+}

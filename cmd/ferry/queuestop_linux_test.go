@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/queue/diskq"
+)
+
+// makeImmutable sets the file's immutable attribute (chattr +i): ext4 then
+// refuses writes and truncates through descriptors opened before, which
+// makes the queue's writer fail a write it cannot cut off again, the
+// failure that stops the queue for good as a failed fsync does (a failed
+// fsync itself cannot be provoked without a faulty device). It returns
+// the function that clears it again (also run at the end of the test) and
+// skips where the attribute cannot be set.
+func makeImmutable(t *testing.T, path string) func() {
+	t.Helper()
+	const immutable = 0x10 // FS_IMMUTABLE_FL
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	flags, err := unix.IoctlGetUint32(int(f.Fd()), unix.FS_IOC_GETFLAGS)
+	if err == nil {
+		err = unix.IoctlSetPointerInt(int(f.Fd()), unix.FS_IOC_SETFLAGS, int(flags|immutable))
+	}
+	if err != nil {
+		t.Skipf("cannot make %s immutable: %v", path, err)
+	}
+	var once sync.Once
+	clear := func() {
+		once.Do(func() {
+			f, err := os.Open(path)
+			if err == nil {
+				err = unix.IoctlSetPointerInt(int(f.Fd()), unix.FS_IOC_SETFLAGS, int(flags))
+				f.Close()
+			}
+			if err != nil {
+				t.Errorf("clear the immutable attribute of %s: %v", path, err)
+			}
+		})
+	}
+	t.Cleanup(clear)
+	return clear
+}
+
+// TestQueueStopExitsService runs the gateway as the service does
+// (program.Start) and makes its queue stop for real: the message that
+// meets the failure gets AR, and the service shuts the gateway down and
+// exits with status 1, so that the service manager restarts it; the
+// restart (a reopen) finds the queue intact.
+func TestQueueStopExitsService(t *testing.T) {
+	dataDir := t.TempDir()
+	cfg, err := config.Parse("test", fmt.Appendf(nil, `
+data_dir: %q
+sources:
+  mllp:
+    - name: t
+      listen: 127.0.0.1:0
+`, dataDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs lockedBuffer
+	exited := make(chan int, 1)
+	p := &program{cfg: cfg, log: newLogger(&logs, "info"), exit: func(code int) { exited <- code }}
+	if err := p.Start(nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.stopGateway() })
+	gw := p.gw
+
+	conn, rd := dial(t, gw)
+	if code := send(t, conn, rd, adt(1)); code != "AA" {
+		t.Fatalf("first message: %s, want AA", code)
+	}
+	segs, err := filepath.Glob(filepath.Join(cfg.Path("queue"), "*.seg"))
+	if err != nil || len(segs) == 0 {
+		t.Fatalf("no queue segment: %v", err)
+	}
+	healthy := makeImmutable(t, segs[len(segs)-1])
+	if code := send(t, conn, rd, adt(2)); code != "AR" {
+		t.Fatalf("message meeting the failure: %s, want AR (not stored, send again)", code)
+	}
+	conn.Close()
+
+	select {
+	case code := <-exited:
+		if code != 1 {
+			t.Fatalf("exit status %d, want 1", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the service did not exit after the queue stopped:\n%s", logs.String())
+	}
+	l := logs.String()
+	for _, want := range []string{"queue stopped after a failed fsync", "restarting recovers by replaying the log", "exiting with status 1"} {
+		if !strings.Contains(l, want) {
+			t.Fatalf("log lacks %q:\n%s", want, l)
+		}
+	}
+	select {
+	case <-gw.Done():
+	default:
+		t.Fatal("gateway not shut down before the exit")
+	}
+
+	// The restart: replay finds the first message, and nothing damaged.
+	healthy()
+	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close(context.Background())
+	if s := q.Stats(); s.Corrupt != 0 || s.Depth+s.DeadLetters > 1 {
+		t.Fatalf("after the restart: %+v", s)
+	}
+}
