@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ferry-health/ferry/cmd/ferry/ops"
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/queue/diskq"
 )
@@ -124,5 +125,67 @@ sources:
 	defer q.Close(context.Background())
 	if s := q.Stats(); s.Corrupt != 0 || s.Depth+s.DeadLetters > 1 {
 		t.Fatalf("after the restart: %+v", s)
+	}
+}
+
+// TestQueueFailureReported checks that a queue failure shows on the
+// status page, in /metrics and in `ferry status`, and reaches Fatal.
+func TestQueueFailureReported(t *testing.T) {
+	dataDir := t.TempDir()
+	cfg, err := config.Parse("test", fmt.Appendf(nil, `
+data_dir: %q
+sources:
+  mllp:
+    - name: t
+      listen: 127.0.0.1:0
+`, dataDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := runGateway(t, cfg)
+	conn, rd := dial(t, gw)
+	if code := send(t, conn, rd, adt(1)); code != "AA" {
+		t.Fatalf("first message: %s, want AA", code)
+	}
+	segs, _ := filepath.Glob(filepath.Join(cfg.Path("queue"), "*.seg"))
+	if len(segs) == 0 {
+		t.Fatal("no queue segment")
+	}
+	makeImmutable(t, segs[len(segs)-1])
+	if code := send(t, conn, rd, adt(2)); code != "AR" {
+		t.Fatalf("message meeting the failure: %s, want AR", code)
+	}
+	select {
+	case err := <-gw.Fatal():
+		if !strings.Contains(err.Error(), "queue stopped") {
+			t.Fatalf("fatal error: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no fatal error after the queue stopped")
+	}
+	r := gw.report()
+	if r.Queue.WriteErrors < 1 || r.Queue.LastWriteError == "" || r.Queue.Stopped == "" {
+		t.Fatalf("queue figures: %+v", r.Queue)
+	}
+	var metrics, status, page strings.Builder
+	writeMetrics(&metrics, r)
+	for _, want := range []string{"\nferry_queue_write_errors_total ", "\nferry_queue_stopped 1\n", "\nferry_queue_last_write_error_timestamp_seconds "} {
+		if !strings.Contains(metrics.String(), want) {
+			t.Fatalf("metrics lack %q:\n%s", want, metrics.String())
+		}
+	}
+	r.Online = true
+	ops.PrintStatus(&status, &r)
+	if !strings.Contains(status.String(), "failed writes:") || !strings.Contains(status.String(), "QUEUE STOPPED:") {
+		t.Fatalf("ferry status:\n%s", status.String())
+	}
+	if err := statusTmpl.Execute(&page, r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(page.String(), `id="queue-write-errors"`) || !strings.Contains(page.String(), `id="queue-stopped"`) {
+		t.Fatalf("status page lacks the queue failure:\n%s", page.String())
+	}
+	if strings.Contains(metrics.String()+status.String()+page.String(), "Doe") {
+		t.Fatal("PHI in the status output")
 	}
 }

@@ -124,6 +124,17 @@ func writeMetrics(w io.Writer, r ops.Status) {
 	}
 	m("ferry_queue_oldest_age_seconds", "gauge", "Age of the oldest undelivered bundle.", age)
 	m("ferry_dead_letters", "gauge", "Bundles in the dead-letter store.", float64(r.Queue.DeadLetters))
+	m("ferry_queue_write_errors_total", "counter", "Writes to the queue's log that failed (a full disk, mostly); their messages were refused, to be sent again.", float64(r.Queue.WriteErrors))
+	lastWrite := 0.0
+	if !r.Queue.LastWriteErrorAt.IsZero() {
+		lastWrite = float64(r.Queue.LastWriteErrorAt.Unix())
+	}
+	m("ferry_queue_last_write_error_timestamp_seconds", "gauge", "Unix time of the last failed write to the queue's log; 0 if none.", lastWrite)
+	stopped := 0.0
+	if r.Queue.Stopped != "" {
+		stopped = 1
+	}
+	m("ferry_queue_stopped", "gauge", "1 when the queue stopped after a failed fsync and refuses everything until a restart.", stopped)
 	m("ferry_delivered_total", "counter", "Bundles the exchange accepted.", float64(r.Delivery.Delivered))
 	m("ferry_delivery_retries_total", "counter", "Retryable delivery failures.", float64(r.Delivery.Retried))
 	m("ferry_dead_lettered_total", "counter", "Bundles dead-lettered since start.", float64(r.Delivery.DeadLettered))
@@ -228,6 +239,8 @@ td,th{border:1px solid #ccc;padding:.3em .8em;text-align:left} th{background:#f3
 <tr><th>Out for delivery now</th><td>{{.Queue.Leased}}</td></tr>
 <tr><th>Oldest waiting</th><td id="queue-oldest">{{age .Queue.Oldest .Now}}</td></tr>
 <tr><th>Dead letters</th><td id="dead-letters"{{if .Queue.DeadLetters}} class="bad"{{end}}>{{.Queue.DeadLetters}}</td></tr>
+{{if .Queue.WriteErrors}}<tr><th>Failed writes (disk full?)</th><td id="queue-write-errors" class="bad">{{.Queue.WriteErrors}}; last {{when .Queue.LastWriteErrorAt}}: {{.Queue.LastWriteError}}</td></tr>{{end}}
+{{if .Queue.Stopped}}<tr><th>Queue stopped</th><td id="queue-stopped" class="bad">{{.Queue.Stopped}} (ferry exits; a restart recovers)</td></tr>{{end}}
 </table>
 <h2>Delivery</h2>
 <table>

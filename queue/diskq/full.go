@@ -114,7 +114,9 @@ func (q *Queue) writeFailed(seg *segment, err error) error {
 // since no record names them. When the queue has stopped meanwhile, the
 // batch is failed as finish does.
 func (q *Queue) reject(batch []*writeReq, err error) {
+	q.writeErrors.Add(1)
 	q.mu.Lock()
+	q.lastWrite, q.lastWAt = err, time.Now()
 	if stopped := q.failed; stopped != nil {
 		q.mu.Unlock()
 		q.finish(batch, stopped)
@@ -126,9 +128,7 @@ func (q *Queue) reject(batch []*writeReq, err error) {
 			q.reservedN--
 		}
 	}
-	q.lastWrite, q.lastWAt = err, time.Now()
 	q.mu.Unlock()
-	q.writeErrors.Add(1)
 	if q.writeFails == 0 {
 		q.log.Error("queue write failed; puts fail until one succeeds again", "reason", err.Error())
 	}

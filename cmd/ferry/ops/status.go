@@ -335,6 +335,13 @@ func PrintStatus(w io.Writer, s *Status) {
 	if s.Queue.Corrupt > 0 {
 		fmt.Fprintf(w, "corrupt records:   %d skipped (disk damage? see the log)\n", s.Queue.Corrupt)
 	}
+	if s.Queue.WriteErrors > 0 {
+		fmt.Fprintf(w, "failed writes:     %d since start (messages refused, to be sent again; disk full?), last %s: %s\n",
+			s.Queue.WriteErrors, s.Queue.LastWriteErrorAt.Local().Format("2006-01-02 15:04:05"), s.Queue.LastWriteError)
+	}
+	if s.Queue.Stopped != "" {
+		fmt.Fprintf(w, "QUEUE STOPPED:     %s (ferry exits; a restart recovers)\n", s.Queue.Stopped)
+	}
 	for _, c := range s.Certificates {
 		switch {
 		case c.Error != "":
