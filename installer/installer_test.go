@@ -103,7 +103,8 @@ func TestSystemdUnit(t *testing.T) {
 	if got != SystemdUnit {
 		t.Fatalf("rendering the package layout changes the unit:\n%s", got)
 	}
-	for _, want := range []string{"Type=simple", "User=ferry", "NoNewPrivileges=yes", "ProtectSystem=strict", "ReadWritePaths=/var/lib/ferry", "PrivateTmp=yes"} {
+	for _, want := range []string{"Type=simple", "User=ferry", "NoNewPrivileges=yes", "ProtectSystem=strict", "ReadWritePaths=/var/lib/ferry", "PrivateTmp=yes",
+		"Restart=on-failure"} { // ferry exits 1 after a fatal error (a stopped queue): start it again
 		if !strings.Contains(SystemdUnit, want+"\n") {
 			t.Errorf("unit lacks %s", want)
 		}

@@ -83,6 +83,14 @@ func cmdInstall(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	if *foldersOnly {
+		if runtime.GOOS == "windows" {
+			// The MSI's custom action: the service it registered has
+			// no recovery actions of its own. Run by hand before the
+			// service exists, there is nothing to set yet.
+			if err := installer.SetRestartOnFailure(); err != nil {
+				fmt.Fprintf(stderr, "warning: %v\n", err)
+			}
+		}
 		return nil
 	}
 	svc, err := service.New(&program{}, sc)
@@ -97,6 +105,9 @@ func cmdInstall(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if runtime.GOOS == "windows" {
 		if err := prepare(); err != nil {
+			return fmt.Errorf("service registered, but %w", err)
+		}
+		if err := installer.SetRestartOnFailure(); err != nil {
 			return fmt.Errorf("service registered, but %w", err)
 		}
 	}
