@@ -221,6 +221,12 @@ func (p *Pipeline) Consume(ctx context.Context, in adapters.Raw) error {
 			}
 		}
 	}()
+	if errors.Is(err, queue.ErrFull) {
+		// The converter could not write its bundle to the queue's
+		// spill file for lack of room: nothing is wrong with the
+		// input, which is tried again later (AR, the file left).
+		return fmt.Errorf("%s: %w", in.Name, err)
+	}
 	if err != nil {
 		return p.reject(in, in.Body, fmt.Errorf("%s: %w", in.Name, err))
 	}

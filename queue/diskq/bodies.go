@@ -81,7 +81,7 @@ func (q *Queue) createBodyFile() (*os.File, error) {
 	}
 	f, err := os.OpenFile(filepath.Join(q.bodiesDir(), "b-"+ulid.Make().String()), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("create queue body file: %w", err)
+		return nil, fmt.Errorf("create queue body file: %w", noSpace(err))
 	}
 	return f, nil
 }

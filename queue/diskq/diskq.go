@@ -500,7 +500,7 @@ func (q *Queue) prepare(it *queue.Item) (*writeReq, error) {
 	if it.BodyFile != "" {
 		var err error
 		if file, fsize, sealed, err = q.adoptBody(it.BodyFile); err != nil {
-			return nil, fmt.Errorf("put item %s: %w", it.ID, err)
+			return nil, fmt.Errorf("put item %s: %w", it.ID, noSpace(err))
 		}
 	}
 	var rec, body []byte

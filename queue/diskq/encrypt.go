@@ -92,12 +92,18 @@ func newBodyFile(f *os.File, key *seal.Key) (*BodyFile, error) {
 	return b, nil
 }
 
-// Write writes (seals) p into the file.
+// Write writes (seals) p into the file. On a full disk the error matches
+// queue.ErrFull, so that the input is tried again later rather than taken
+// for unconvertible.
 func (b *BodyFile) Write(p []byte) (int, error) {
+	var n int
+	var err error
 	if b.sw != nil {
-		return b.sw.Write(p)
+		n, err = b.sw.Write(p)
+	} else {
+		n, err = b.f.Write(p)
 	}
-	return b.f.Write(p)
+	return n, noSpace(err)
 }
 
 // Close finishes the sealed stream and closes the file. Put fsyncs it.
@@ -109,7 +115,7 @@ func (b *BodyFile) Close() error {
 	if cerr := b.f.Close(); err == nil {
 		err = cerr
 	}
-	return err
+	return noSpace(err)
 }
 
 // Name is the file's path, for Item.BodyFile.
