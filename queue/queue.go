@@ -12,7 +12,10 @@ import (
 	"time"
 )
 
-// ErrFull is returned by Put when the queue is at its configured capacity.
+// ErrFull is returned by Put when the queue is at its configured capacity,
+// or (matched by errors.Is, the OS error wrapped) when the disk has no room
+// for the item. Either way the item was not stored and may be put again
+// later.
 var ErrFull = errors.New("queue is full")
 
 // ErrClosed is returned by Put and Get after Close.

@@ -78,6 +78,12 @@
 // are synced only means a redelivery, which at-least-once allows. Sync
 // waits for them when a caller needs that.
 //
+// A full disk fails only the writes it refuses: the failed records are
+// cut off the segment again and their Puts return an error that matches
+// queue.ErrFull, and the queue takes items again as soon as there is room.
+// Only a failed fdatasync stops the queue until the process restarts
+// (Stopped); see full.go.
+//
 // On Open the segments are replayed. A record that fails its CRC is
 // skipped and logged when a good record follows it; a damaged tail of the
 // newest segment (a write cut short by a crash) is truncated. Items that
