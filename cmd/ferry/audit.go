@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net"
 	"net/url"
 	"os"
@@ -148,7 +150,7 @@ func (t *auditTrail) received(in adapters.Raw, err error) {
 	x := audit.Import{
 		Sender: in.Source, SenderAddr: remoteHost(in.Meta["remote"]),
 		Gateway: t.gateway, GatewayAddr: t.host,
-		Format: in.Format, Input: in.Name,
+		Format: in.Format, Input: inputID(in),
 		Time: in.Received,
 	}
 	if in.Format == "hl7v2" {
@@ -166,6 +168,23 @@ func (t *auditTrail) received(in adapters.Raw, err error) {
 		x.Outcome, x.OutcomeDesc = audit.OutcomeMinorFailure, "not stored; sender will retry"
 	}
 	t.sink.Record(audit.ImportEvent(x))
+}
+
+// inputID names an input in audit events by its content: "sha256:" and
+// the hex digest. in.Name is not used: for folder sources it is the file
+// name, and fax and EHR export files are often named after the patient
+// ("DOE_JANE_MRN777123.tif"). The folder sources and backfill put the
+// digest in Meta["sha256"] (their dedup key); for other inputs (MLLP) it
+// is computed from the body, a few microseconds for a message.
+func inputID(in adapters.Raw) string {
+	if h := in.Meta["sha256"]; h != "" {
+		return "sha256:" + h
+	}
+	if in.Body != nil {
+		sum := sha256.Sum256(in.Body)
+		return "sha256:" + hex.EncodeToString(sum[:])
+	}
+	return ""
 }
 
 // auditingConsumer records an Import event for every input, after the

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"log/slog"
@@ -115,6 +117,64 @@ func TestMSHFacts(t *testing.T) {
 		s, typ, ctl := mshFacts([]byte(c.in))
 		if s != c.sender || typ != c.typ || ctl != c.ctl {
 			t.Errorf("mshFacts(%q) = %q %q %q", c.in, s, typ, ctl)
+		}
+	}
+}
+
+// TestImportEventNamesNoFile: a fax named after the patient is recorded
+// by its content hash; the file name appears nowhere in the event.
+func TestImportEventNamesNoFile(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.Audit = config.Audit{URL: "udp://" + pc.LocalAddr().String(), SourceID: "clinic-12-ferry"}
+	g := &gateway{cfg: cfg, log: slog.New(slog.DiscardHandler)}
+	trail, err := g.newAuditTrail()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := trail.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer trail.Shutdown(context.Background())
+
+	body := []byte("II*\x00 not really a tiff")
+	sum := sha256.Sum256(body)
+	hash := hex.EncodeToString(sum[:])
+	name := "DOE_JANE_MRN777123.tif"
+	c := trail.consumer(okConsumer{})
+	// As the folder engine hands it over: the digest in Meta.
+	c.Consume(context.Background(), adapters.Raw{Source: "folder/fax", Format: "fax", Name: name, Body: body,
+		Received: time.Now(), Meta: map[string]string{"file": name, "sha256": hash}})
+	// Without the digest in Meta (another source): computed from the body.
+	c.Consume(context.Background(), adapters.Raw{Source: "folder/fax", Format: "fax", Name: name, Body: body, Received: time.Now()})
+
+	buf := make([]byte, 1<<16)
+	for i := 0; i < 2; i++ {
+		pc.SetReadDeadline(time.Now().Add(20 * time.Second))
+		n, _, err := pc.ReadFrom(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := audit.Parse(buf[:n])
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := string(m.Msg)
+		for _, bad := range []string{"DOE", "JANE", "MRN777123", ".tif"} {
+			if strings.Contains(ev, bad) {
+				t.Errorf("event %d carries the file name (%s):\n%s", i, bad, ev)
+			}
+		}
+		if want := `ParticipantObjectID="sha256:` + hash + `"`; !strings.Contains(ev, want) {
+			t.Errorf("event %d lacks %s:\n%s", i, want, ev)
+		}
+		if !strings.Contains(ev, `csd-code="input-sha256"`) {
+			t.Errorf("event %d: input object not typed as a content hash:\n%s", i, ev)
 		}
 	}
 }

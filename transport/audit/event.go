@@ -116,8 +116,11 @@ var (
 	IDSubmissionSet = Code{Code: "urn:uuid:a54d6aa5-d40d-43f9-88c5-b4633d873bdd", System: "IHE XDS Metadata", Text: "submission set classificationNode"}
 	// IDBundle types a FHIR Bundle identifier (ferry's queue item id).
 	IDBundle = Code{Code: "Bundle", System: "http://hl7.org/fhir/resource-types", Text: "Bundle"}
-	// IDInput types an input name (a file name or "conn 3 msg 17").
-	IDInput = Code{Code: "input", System: "urn:ferry:id-type", Text: "received input"}
+	// IDInput types a received input named by its content: "sha256:"
+	// and the hex SHA-256 of its bytes (the folder sources' dedup key).
+	// Never a file name: fax and export file names often carry the
+	// patient's name and chart number ("DOE_JANE_MRN777123.tif").
+	IDInput = Code{Code: "input-sha256", System: "urn:ferry:id-type", Text: "received input (SHA-256 of its content)"}
 )
 
 // Object is one ParticipantObjectIdentification.
@@ -341,7 +344,8 @@ type Import struct {
 	// the HL7 v2 MSH-9 when known.
 	Format, MessageType string
 	ControlID           string
-	// Input names the input without PHI (file name, "conn 3 msg 17").
+	// Input identifies the input by its content hash ("sha256:<hex>",
+	// see IDInput). It must not be a file name, which may carry PHI.
 	Input       string
 	Patient     string
 	IDType      Code

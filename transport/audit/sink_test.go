@@ -118,7 +118,7 @@ func TestTLSDelivers(t *testing.T) {
 	start(t, s)
 	s.Record(exportN(0))
 	s.Record(ImportEvent(Import{Sender: "LAB^HOSP", SenderAddr: "10.0.0.7", Gateway: "ferry-clinic-1", GatewayAddr: "gw.local",
-		Format: "hl7v2", MessageType: "ORU^R01", ControlID: "C1", Input: "conn 1 msg 1", Patient: "8f2c0a", IDType: IDPatientKey}))
+		Format: "hl7v2", MessageType: "ORU^R01", ControlID: "C1", Input: "sha256:9f86d081884c7d65", Patient: "8f2c0a", IDType: IDPatientKey}))
 	msgs := r.waitN(t, 2)
 	if !msgs[0].clientCert {
 		t.Error("repository saw no client certificate")
