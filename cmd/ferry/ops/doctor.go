@@ -141,6 +141,17 @@ func CheckCertificates(cfg *config.Config, opts DoctorOptions) []Check {
 			out = append(out, leafCheck("exchange.tls.cert_file", tc.CertFile, tc.KeyFile, tc.CAFile, x509.ExtKeyUsageClientAuth, false, opts))
 		}
 	}
+	// The audit repository judges the audit client certificate as the
+	// exchange judges its own; when it expires the spool fills and the
+	// oldest events are dropped.
+	if at := cfg.Audit.TLS; cfg.Audit.Enabled() {
+		if at.CAFile != "" {
+			out = append(out, caCheck("audit.tls.ca_file", at.CAFile, opts))
+		}
+		if at.CertFile != "" {
+			out = append(out, leafCheck("audit.tls.cert_file", at.CertFile, at.KeyFile, at.CAFile, x509.ExtKeyUsageClientAuth, false, opts))
+		}
+	}
 	for i, m := range cfg.Sources.MLLP {
 		if m.TLS == nil {
 			continue

@@ -256,6 +256,13 @@ func ConfiguredCertificates(cfg *config.Config, now time.Time) []CertStatus {
 		add("exchange client certificate", cfg.Exchange.TLS.CertFile)
 		add("exchange CA", cfg.Exchange.TLS.CAFile)
 	}
+	// An expired audit certificate fails every dial silently from the
+	// data path's view: events pile up in the spool until its bound, then
+	// the oldest are dropped.
+	if cfg.Audit.Enabled() {
+		add("audit client certificate", cfg.Audit.TLS.CertFile)
+		add("audit CA", cfg.Audit.TLS.CAFile)
+	}
 	for _, m := range cfg.Sources.MLLP {
 		if m.TLS != nil {
 			add("mllp/"+m.Name+" server certificate", m.TLS.CertFile)
