@@ -140,6 +140,10 @@ exchange:
   retry:
     initial_interval: 1s
     max_interval: 5m
+  # Bundles labelled restricted (R; also holds V), very restricted (V) or
+  # 42 CFR Part 2 are kept in <data_dir>/held for review (` + "`ferry held list`" + `),
+  # not sent. Empty the list only if the exchange's agreement allows them.
+  hold: [R, V, 42CFRPart2]
 {{else}}# No exchange yet: converted FHIR Bundles are written as files into
 # <data_dir>/outbox/. Uncomment and fill in when the exchange sends you
 # its URL and your client certificate:
@@ -149,6 +153,8 @@ exchange:
 #     ca_file: /etc/ferry/exchange-ca.pem
 #     cert_file: /etc/ferry/client.pem
 #     key_file: /etc/ferry/client.key
+#   # Keep restricted (R, V) and 42 CFR Part 2 content back for review:
+#   hold: [R, V, 42CFRPart2]
 {{end}}
 # Map HL7 v2 assigning authorities (PID-3 CX.4) to FHIR identifier systems:
 # identifiers:

@@ -67,3 +67,21 @@ func TestAuditCertificatesChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckHoldPolicy: the doctor warns when an exchange is configured
+// and nothing is held; it is quiet in outbox mode.
+func TestCheckHoldPolicy(t *testing.T) {
+	cfg := config.Default()
+	if cs := CheckHoldPolicy(cfg); len(cs) != 0 {
+		t.Errorf("outbox mode: %+v", cs)
+	}
+	cfg.Exchange.URL = "https://hie.example.org/fhir"
+	cs := CheckHoldPolicy(cfg)
+	if len(cs) != 1 || cs[0].Level != Warn || !strings.Contains(cs[0].Detail, "42CFRPart2") {
+		t.Errorf("exchange without hold: %+v", cs)
+	}
+	cfg.Exchange.Hold = []string{"R", "42CFRPart2"}
+	if cs := CheckHoldPolicy(cfg); len(cs) != 1 || cs[0].Level != OK || !strings.Contains(cs[0].Detail, "R, 42CFRPart2") {
+		t.Errorf("exchange with hold: %+v", cs)
+	}
+}

@@ -98,6 +98,7 @@ func Doctor(ctx context.Context, cfg *config.Config, opts DoctorOptions) []Check
 	out = append(out, CheckDisk(cfg, opts)...)
 	out = append(out, CheckPorts(ctx, cfg)...)
 	out = append(out, CheckEncryption(cfg)...)
+	out = append(out, CheckHoldPolicy(cfg)...)
 	return out
 }
 
