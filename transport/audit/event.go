@@ -39,6 +39,11 @@ var (
 	// EventImport is an input received over MLLP or from a folder
 	// (DCM 110107 "Import").
 	EventImport = Code{Code: "110107", System: "DCM", Text: "Import"}
+	// EventPatientRecord is DCM 110110 "Patient Record": a record about a
+	// patient was created, read, updated or deleted (the action code says
+	// which). ferry uses it for people reading, re-queueing or deleting
+	// bundles it keeps (dead letters, held bundles).
+	EventPatientRecord = Code{Code: "110110", System: "DCM", Text: "Patient Record"}
 )
 
 // Event type codes.
@@ -60,10 +65,17 @@ func TypeInput(format, messageType string) Code {
 	return Code{Code: format, System: "urn:ferry:input-format", Text: format + " input"}
 }
 
-// Roles of active participants (DICOM CID 402).
+// Roles of active participants (DICOM CID 402; the human user as BALP
+// types it).
 var (
 	RoleSource      = Code{Code: "110153", System: "DCM", Text: "Source Role ID"}
 	RoleDestination = Code{Code: "110152", System: "DCM", Text: "Destination Role ID"}
+	// RoleApplication is the system that holds the record a person acted
+	// on (DCM 110150 "Application").
+	RoleApplication = Code{Code: "110150", System: "DCM", Text: "Application"}
+	// RoleHumanUser marks the person who asked for an operator action
+	// (BALP's agent type, extra-security-role-type#humanuser).
+	RoleHumanUser = Code{Code: "humanuser", System: "http://terminology.hl7.org/CodeSystem/extra-security-role-type", Text: "human user"}
 )
 
 // Action is EventActionCode.
@@ -90,13 +102,16 @@ const (
 )
 
 // Participant is one active participant (ActiveParticipant): a system,
-// never a person in ferry's case.
+// or for operator actions the person who asked for them.
 type Participant struct {
-	// UserID identifies the system: an application name, a source id or
-	// the endpoint URL.
+	// UserID identifies the system (an application name, a source id or
+	// the endpoint URL) or the person (the OS account).
 	UserID string
 	// AltUserID is the process id or similar (optional).
 	AltUserID string
+	// UserName is a human-meaningful name (optional), e.g. the account
+	// that ran sudo.
+	UserName string
 	// Requestor is true for the side that started the transaction.
 	Requestor bool
 	// Address is a host name or IP address (NetworkAccessPointID).
@@ -116,6 +131,9 @@ var (
 	IDSubmissionSet = Code{Code: "urn:uuid:a54d6aa5-d40d-43f9-88c5-b4633d873bdd", System: "IHE XDS Metadata", Text: "submission set classificationNode"}
 	// IDBundle types a FHIR Bundle identifier (ferry's queue item id).
 	IDBundle = Code{Code: "Bundle", System: "http://hl7.org/fhir/resource-types", Text: "Bundle"}
+	// IDHeldBundle types the id of a bundle kept back by the hold policy
+	// (an entry of <data_dir>/held, as `ferry held list` shows it).
+	IDHeldBundle = Code{Code: "held-bundle", System: "urn:ferry:id-type", Text: "bundle held by the disclosure policy"}
 	// IDInput types a received input named by its content: "sha256:"
 	// and the hex SHA-256 of its bytes (the folder sources' dedup key).
 	// Never a file name: fax and export file names often carry the
@@ -191,6 +209,7 @@ type xmlEvent struct {
 type xmlParticipant struct {
 	UserID      string `xml:"UserID,attr"`
 	AltUserID   string `xml:"AlternativeUserID,attr,omitempty"`
+	UserName    string `xml:"UserName,attr,omitempty"`
 	Requestor   bool   `xml:"UserIsRequestor,attr"`
 	NAPID       string `xml:"NetworkAccessPointID,attr,omitempty"`
 	NAPTypeCode string `xml:"NetworkAccessPointTypeCode,attr,omitempty"`
@@ -248,7 +267,7 @@ func (e *Event) XML() ([]byte, error) {
 		m.Event.Type = []Code{e.Type}
 	}
 	for _, p := range e.Participants {
-		xp := xmlParticipant{UserID: p.UserID, AltUserID: p.AltUserID, Requestor: p.Requestor, Role: p.Role}
+		xp := xmlParticipant{UserID: p.UserID, AltUserID: p.AltUserID, UserName: p.UserName, Requestor: p.Requestor, Role: p.Role}
 		if p.Address != "" {
 			xp.NAPID = p.Address
 			xp.NAPTypeCode = napType(p.Address)

@@ -51,6 +51,12 @@ type Options struct {
 	RedialInterval time.Duration
 	// Timeout bounds a dial (with handshake) and a write.
 	Timeout time.Duration
+	// HandoffDir is where short-lived processes (Emitter) leave the events
+	// they could not send, normally <data_dir>/audit/handoff. A Sink with
+	// it set moves those into its spool at start and every
+	// HandoffInterval (default DefaultHandoffInterval) and sends them.
+	HandoffDir      string
+	HandoffInterval time.Duration
 	// Hostname is the syslog HOSTNAME; empty means os.Hostname.
 	Hostname string
 	// Logger gets connection state changes, never event contents.
@@ -126,6 +132,9 @@ func New(opts Options) (*Sink, error) {
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
+	}
+	if opts.HandoffInterval <= 0 {
+		opts.HandoffInterval = DefaultHandoffInterval
 	}
 	if opts.Hostname == "" {
 		opts.Hostname, _ = os.Hostname()
@@ -289,6 +298,13 @@ func (s *Sink) run(ctx context.Context) {
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	var handoff <-chan time.Time
+	if s.opts.HandoffDir != "" {
+		s.takeHandoff()
+		t := time.NewTicker(s.opts.HandoffInterval)
+		defer t.Stop()
+		handoff = t.C
+	}
 	connect()
 	for {
 		// Drain the spool first so that order is kept.
@@ -320,6 +336,8 @@ func (s *Sink) run(ctx context.Context) {
 			}
 			return
 		case <-wake:
+		case <-handoff:
+			s.takeHandoff()
 		case ev := <-s.ch:
 			msgs := s.drainChannel(s.encode(nil, ev))
 			if s.spool.Len() == 0 && connect() {

@@ -1,0 +1,259 @@
+package audit
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ferry-health/ferry/queue/durable"
+)
+
+// The ferry CLI (`ferry held release`, `ferry queue purge`, `ferry
+// backfill` ...) runs as a process of its own beside, or instead of, the
+// gateway, and the Sink's spool has one writer: the gateway. So a short
+// process sends its events itself with an Emitter, and when the
+// repository cannot take them, it leaves them in a hand-off directory
+// (normally <data_dir>/audit/handoff): one file per batch, written to a
+// temporary name, fsynced and renamed, so that a reader never sees half
+// of one. The gateway's Sink moves those files into its spool (at start
+// and every HandoffInterval) and sends them with its own events. Nothing
+// is lost while the gateway is stopped: the files wait.
+
+// handoffExt ends the name of a complete hand-off file.
+const handoffExt = ".audit"
+
+// DefaultHandoffInterval is how often a Sink looks for hand-off files.
+const DefaultHandoffInterval = 30 * time.Second
+
+// Emitter sends the audit events of a short-lived process synchronously,
+// over one connection dialled on first use; see the comment above. It is
+// not safe for concurrent use.
+type Emitter struct {
+	opts   Options
+	dialer *dialer
+	header Header
+	c      conn
+	down   error // why the repository is not tried again in this process
+}
+
+// NewEmitter checks opts (URL, SourceID, HandoffDir; the spool and queue
+// fields are not used), loads the TLS files and makes sure the hand-off
+// directory can be written, so that a caller can refuse an action it
+// could not audit before doing it. It does not connect.
+func NewEmitter(opts Options) (*Emitter, error) {
+	ep, err := parseURL(opts.URL)
+	if err != nil {
+		return nil, err
+	}
+	if opts.SourceID == "" {
+		return nil, errors.New("audit: source id is empty")
+	}
+	if opts.HandoffDir == "" {
+		return nil, errors.New("audit: hand-off directory is empty")
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.Hostname == "" {
+		opts.Hostname, _ = os.Hostname()
+	}
+	e := &Emitter{opts: opts, header: Header{Hostname: opts.Hostname, ProcID: strconv.Itoa(os.Getpid())}}
+	if e.dialer, err = newDialer(ep, opts.TLS, opts.Timeout, func(int) {}); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(opts.HandoffDir, 0o700); err != nil {
+		return nil, fmt.Errorf("audit hand-off directory: %w", err)
+	}
+	probe, err := durable.Create(filepath.Join(opts.HandoffDir, "probe"), 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("audit hand-off directory %s is not writable: %w", opts.HandoffDir, err)
+	}
+	probe.Abort()
+	return e, nil
+}
+
+// Emit sends evs to the repository. Those it cannot send (the repository
+// is unreachable, a write fails) are written together, fsynced, to one
+// file in the hand-off directory for the gateway to send; handedOff
+// counts them. After one failure the process does not dial again: every
+// later event goes straight to the hand-off directory. An error means the
+// hand-off write failed too, and the events not sent are lost: the caller
+// must say so.
+func (e *Emitter) Emit(ctx context.Context, evs ...Event) (handedOff int, err error) {
+	msgs := make([][]byte, 0, len(evs))
+	for _, ev := range evs {
+		if ev.Time.IsZero() {
+			ev.Time = time.Now()
+		}
+		if ev.AuditSourceID == "" {
+			ev.AuditSourceID = e.opts.SourceID
+		}
+		if ev.AuditSite == "" {
+			ev.AuditSite = e.opts.Site
+		}
+		x, err := ev.XML()
+		if err != nil {
+			return 0, err
+		}
+		msgs = append(msgs, e.header.Format(ev.Time, x))
+	}
+	if e.down == nil && e.c == nil {
+		if e.c, err = e.dialer.dial(ctx); err != nil {
+			e.down, e.c = err, nil
+		}
+	}
+	for e.c != nil && len(msgs) > 0 {
+		if err := e.c.WriteMessage(msgs[0]); err != nil {
+			e.down = err
+			e.c.Close()
+			e.c = nil
+			break
+		}
+		msgs = msgs[1:]
+	}
+	if len(msgs) == 0 {
+		return 0, nil
+	}
+	if err := writeHandoff(e.opts.HandoffDir, msgs); err != nil {
+		return 0, fmt.Errorf("audit repository unreachable (%s) and %w", describe(e.down), err)
+	}
+	return len(msgs), nil
+}
+
+// Unreachable returns why the repository was given up on, or nil.
+func (e *Emitter) Unreachable() error { return e.down }
+
+// Close closes the connection.
+func (e *Emitter) Close() error {
+	if e.c == nil {
+		return nil
+	}
+	err := e.c.Close()
+	e.c = nil
+	return err
+}
+
+// writeHandoff writes msgs as spool records to a new file in dir:
+// fsynced under a temporary name, then renamed.
+func writeHandoff(dir string, msgs [][]byte) error {
+	var b bytes.Buffer
+	for _, m := range msgs {
+		var h [recHeader]byte
+		binary.BigEndian.PutUint32(h[:4], uint32(len(m)))
+		binary.BigEndian.PutUint32(h[4:], crc32.Checksum(m, castagnoli))
+		b.Write(h[:])
+		b.Write(m)
+	}
+	r := make([]byte, 4)
+	rand.Read(r)
+	// Names sort by time, so the Sink takes the files in order.
+	name := fmt.Sprintf("%020d-%d-%s%s", time.Now().UnixNano(), os.Getpid(), hex.EncodeToString(r), handoffExt)
+	if err := durable.WriteFile(filepath.Join(dir, name), b.Bytes(), 0o600); err != nil {
+		return fmt.Errorf("write audit hand-off file: %w", err)
+	}
+	return nil
+}
+
+// handoffFiles lists the complete hand-off files in dir, oldest first.
+func handoffFiles(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read audit hand-off directory: %w", err)
+	}
+	var names []string
+	for _, e := range ents {
+		if n := e.Name(); e.Type().IsRegular() && strings.HasSuffix(n, handoffExt) && !durable.IsTemp(n) {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// readHandoff reads the records of one hand-off file. A file that does
+// not parse (it cannot be torn: it was renamed complete) yields the
+// records before the damage and an error.
+func readHandoff(path string) ([][]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	br := bufio.NewReader(f)
+	var msgs [][]byte
+	for {
+		m, err := readRecord(br)
+		if errors.Is(err, io.EOF) {
+			return msgs, nil
+		}
+		if err != nil {
+			return msgs, fmt.Errorf("audit hand-off file %s: %w", filepath.Base(path), err)
+		}
+		msgs = append(msgs, m)
+	}
+}
+
+// takeHandoff moves the hand-off files into the spool: appended with one
+// fsync, then removed. A crash in between sends them twice, which the
+// at-least-once trail allows. Called by the sender goroutine only.
+func (s *Sink) takeHandoff() {
+	dir := s.opts.HandoffDir
+	if dir == "" {
+		return
+	}
+	names, err := handoffFiles(dir)
+	if err != nil {
+		s.recordError(err)
+		return
+	}
+	for len(names) > 0 {
+		n := min(len(names), 64)
+		var msgs [][]byte
+		for _, name := range names[:n] {
+			m, err := readHandoff(filepath.Join(dir, name))
+			if err != nil {
+				// Damaged: what can be read is kept, the rest counted.
+				s.dropped.Add(1)
+				s.log.Warn("damaged audit hand-off file; readable events kept", "file", name, "error", err)
+			}
+			msgs = append(msgs, m...)
+		}
+		if len(msgs) > 0 {
+			dropped, err := s.spool.Append(msgs)
+			s.pending.Store(int64(s.spool.Len()))
+			if err != nil {
+				// The files stay for the next round.
+				s.recordError(err)
+				return
+			}
+			s.spooled.Add(uint64(len(msgs)))
+			if dropped > 0 {
+				s.dropped.Add(uint64(dropped))
+				s.log.Warn("audit spool full; oldest events dropped", "max_bytes", s.opts.MaxSpoolBytes)
+			}
+		}
+		for _, name := range names[:n] {
+			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				s.recordError(err)
+			}
+		}
+		durable.SyncDir(dir)
+		names = names[n:]
+	}
+}

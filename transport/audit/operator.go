@@ -1,0 +1,119 @@
+package audit
+
+import "time"
+
+// OpKind is the kind of an operator action: its DICOM event ID and action
+// code, and ferry's event type code (system urn:ferry:operator-action) so
+// a repository can filter one kind.
+type OpKind struct {
+	ID     Code
+	Action Action
+	Type   Code
+}
+
+func opType(code, text string) Code {
+	return Code{Code: code, System: "urn:ferry:operator-action", Text: text}
+}
+
+// The operator actions ferry records. The event IDs follow DICOM PS3.15
+// A.5.3 and PS3.16 CID 400:
+//
+//   - Releasing a held bundle overrides the disclosure policy: content kept
+//     back because of its security label goes to the exchange after all.
+//     It is recorded as DCM 110106 Export (action R, as DICOM requires for
+//     Export), the counterpart of the Export with outcome 4 that recorded
+//     the hold, with the person as requestor and the exchange as
+//     destination. The delivery itself is recorded again when the
+//     exchange accepts the bundle.
+//   - Everything else is DCM 110110 Patient Record with the action code
+//     of what happened to the stored bundle: R for reading a dead letter
+//     (its body and the exchange's answer hold PHI), U for putting one
+//     back into the queue, D for deleting one or discarding a held bundle.
+var (
+	OpHeldRelease     = OpKind{ID: EventExport, Action: ActionRead, Type: opType("held-release", "held bundle released for sending (disclosure policy override)")}
+	OpHeldDiscard     = OpKind{ID: EventPatientRecord, Action: ActionDelete, Type: opType("held-discard", "held bundle discarded, never sent")}
+	OpDeadLetterRead  = OpKind{ID: EventPatientRecord, Action: ActionRead, Type: opType("dead-letter-read", "dead letter read")}
+	OpDeadLetterRetry = OpKind{ID: EventPatientRecord, Action: ActionUpdate, Type: opType("dead-letter-retry", "dead letter put back into the queue")}
+	OpDeadLetterPurge = OpKind{ID: EventPatientRecord, Action: ActionDelete, Type: opType("dead-letter-purge", "dead letter deleted")}
+)
+
+// Operator identifies the person behind an operator action.
+type Operator struct {
+	// UserID is the operating-system account that ran the command, or
+	// "ops-api" for the gateway's token-guarded API (the token proves
+	// only that the caller can read the data folder).
+	UserID string
+	// AltUserID is optional: for ops-api, the account the client says ran
+	// it (not verified); for a command, the numeric user id.
+	AltUserID string
+	// UserName is optional: the account that ran sudo, when it did.
+	UserName string
+	// Address is the machine's host name, or the API client's address.
+	Address string
+}
+
+// OperatorAction describes one operator action on data ferry keeps, for
+// OperatorEvent. It names the patient only by ferry's patient key and the
+// bundle by its id: never a name, a chart number or a file name.
+type OperatorAction struct {
+	Kind     OpKind
+	Operator Operator
+	// Gateway and GatewayAddr identify this gateway.
+	Gateway, GatewayAddr string
+	// ExchangeURL and ExchangeAddr are the destination (OpHeldRelease).
+	ExchangeURL, ExchangeAddr string
+	// Patient is ferry's patient key (IDPatientKey); empty when unknown.
+	Patient   string
+	ControlID string
+	// Object is the bundle's id, typed ObjectType (IDBundle for a queue
+	// item or dead letter, IDHeldBundle for a held entry). QueueID is the
+	// queue item a released bundle became.
+	Object     string
+	ObjectType Code
+	QueueID    string
+	// Label is the security label a held bundle carries (R, 42CFRPart2).
+	Label       string
+	Outcome     Outcome
+	OutcomeDesc string
+	Time        time.Time
+}
+
+// OperatorEvent builds the audit event for x: the person as requestor
+// (BALP humanuser), the gateway as the application holding the bundle
+// (the source, for a release, with the exchange as destination), the
+// patient and the bundle as participant objects.
+func OperatorEvent(x OperatorAction) Event {
+	ev := Event{
+		ID: x.Kind.ID, Type: x.Kind.Type, Action: x.Kind.Action,
+		Outcome: x.Outcome, OutcomeDesc: x.OutcomeDesc, Time: x.Time,
+		Participants: []Participant{{
+			UserID: x.Operator.UserID, AltUserID: x.Operator.AltUserID, UserName: x.Operator.UserName,
+			Requestor: true, Address: x.Operator.Address, Role: RoleHumanUser,
+		}},
+	}
+	if x.Kind.ID == EventExport {
+		ev.Participants = append(ev.Participants,
+			Participant{UserID: x.Gateway, Address: x.GatewayAddr, Role: RoleSource},
+			Participant{UserID: x.ExchangeURL, Address: x.ExchangeAddr, Role: RoleDestination})
+	} else {
+		ev.Participants = append(ev.Participants, Participant{UserID: x.Gateway, Address: x.GatewayAddr, Role: RoleApplication})
+	}
+	if x.Patient != "" {
+		ev.Objects = append(ev.Objects, PatientObject(x.Patient, IDPatientKey, x.ControlID))
+	}
+	if x.Object != "" {
+		typ := x.ObjectType
+		if typ.Code == "" {
+			typ = IDBundle
+		}
+		o := Object{ID: x.Object, IDType: typ, TypeCode: 2, Role: 20}
+		if x.Label != "" {
+			o.Details = append(o.Details, Detail{Type: "security-label", Value: x.Label})
+		}
+		ev.Objects = append(ev.Objects, o)
+	}
+	if x.QueueID != "" {
+		ev.Objects = append(ev.Objects, Object{ID: x.QueueID, IDType: IDBundle, TypeCode: 2, Role: 20})
+	}
+	return ev
+}
