@@ -32,6 +32,7 @@ func (g *gateway) newAuditSink() (*audit.Sink, error) {
 		SourceID:      a.SourceID,
 		Site:          a.Site,
 		SpoolDir:      g.cfg.Path("audit", "spool"),
+		HandoffDir:    g.cfg.Path("audit", "handoff"),
 		MaxSpoolBytes: a.MaxSpoolBytes,
 		Logger:        g.log.With("component", "audit"),
 	})
@@ -42,7 +43,11 @@ func (g *gateway) newAuditSink() (*audit.Sink, error) {
 // Every method only encodes and hands over to the sink's bounded channel:
 // none blocks the data path.
 type auditTrail struct {
-	sink         *audit.Sink
+	sink *audit.Sink // nil in a CLI process (rec is its opsAudit)
+	rec  recorder
+	// operator is the person behind a CLI process's events (backfill);
+	// nil in the gateway.
+	operator     *audit.Operator
 	gateway      string // AuditSourceID, also the gateway's UserID
 	host         string
 	exchangeURL  string
@@ -61,6 +66,7 @@ func (g *gateway) newAuditTrail() (*auditTrail, error) {
 	host, _ := os.Hostname()
 	t := &auditTrail{
 		sink:        s,
+		rec:         s,
 		gateway:     g.cfg.Audit.SourceID,
 		host:        host,
 		exchangeURL: g.cfg.Exchange.URL,
@@ -77,9 +83,13 @@ func (g *gateway) newAuditTrail() (*auditTrail, error) {
 	return t, nil
 }
 
+// recorder takes an audit event without blocking the caller for long:
+// the gateway's *audit.Sink, or a CLI process's *opsAudit.
+type recorder interface{ Record(audit.Event) }
+
 // Start starts the sink; an unreachable repository does not fail it.
 func (t *auditTrail) Start(ctx context.Context) error {
-	if t == nil {
+	if t == nil || t.sink == nil {
 		return nil
 	}
 	return t.sink.Start(ctx)
@@ -87,7 +97,7 @@ func (t *auditTrail) Start(ctx context.Context) error {
 
 // Shutdown sends or spools what is queued and closes the sink.
 func (t *auditTrail) Shutdown(ctx context.Context) error {
-	if t == nil {
+	if t == nil || t.sink == nil {
 		return nil
 	}
 	return t.sink.Shutdown(ctx)
@@ -95,7 +105,7 @@ func (t *auditTrail) Shutdown(ctx context.Context) error {
 
 // Stats reports the sink's counters (zero when audit is off).
 func (t *auditTrail) Stats() audit.Stats {
-	if t == nil {
+	if t == nil || t.sink == nil {
 		return audit.Stats{}
 	}
 	return t.sink.Stats()
@@ -134,7 +144,7 @@ func (t *auditTrail) export(it *queue.Item, outcome audit.Outcome, desc string) 
 		Outcome:   outcome, OutcomeDesc: desc,
 		Time: time.Now(),
 	}
-	t.sink.Record(audit.ExportEvent(x))
+	t.rec.Record(audit.ExportEvent(x))
 }
 
 // received records DCM 110107 Import for one input a source handed to the
@@ -151,7 +161,8 @@ func (t *auditTrail) received(in adapters.Raw, err error) {
 		Sender: in.Source, SenderAddr: remoteHost(in.Meta["remote"]),
 		Gateway: t.gateway, GatewayAddr: t.host,
 		Format: in.Format, Input: inputID(in),
-		Time: in.Received,
+		Operator: t.operator,
+		Time:     in.Received,
 	}
 	if in.Format == "hl7v2" {
 		if app, typ, ctl := mshFacts(in.Body); app != "" {
@@ -167,7 +178,7 @@ func (t *auditTrail) received(in adapters.Raw, err error) {
 	default:
 		x.Outcome, x.OutcomeDesc = audit.OutcomeMinorFailure, "not stored; sender will retry"
 	}
-	t.sink.Record(audit.ImportEvent(x))
+	t.rec.Record(audit.ImportEvent(x))
 }
 
 // inputID names an input in audit events by its content: "sha256:" and

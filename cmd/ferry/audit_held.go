@@ -29,5 +29,5 @@ func (t *auditTrail) held(in adapters.Raw, u *pipeline.Unit, label string) {
 		OutcomeDesc: "held by policy: " + label + "; not sent",
 		Time:        time.Now(),
 	}
-	t.sink.Record(audit.ExportEvent(x))
+	t.rec.Record(audit.ExportEvent(x))
 }

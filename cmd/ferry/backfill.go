@@ -22,7 +22,7 @@ import (
 // they are. It remembers finished files by content hash, so it can be
 // interrupted and run again. The gateway delivers what it queued on its
 // next start.
-func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	fs := newFlags("backfill", stderr)
 	cfgPath := opsConfigFlag(fs)
 	pos, err := splitArgs(fs, args)
@@ -45,6 +45,15 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("create data dir: %w", err)
 	}
 	defer installer.FixOwnership(cfg.DataDir)
+	// Backfilled inputs are audited like live ones (an Import event each,
+	// naming the person who ran the backfill) and go through the same
+	// hold policy, whose decisions are audited too.
+	aud, err := newOpsAudit(cfg, "backfill")
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, aud.Close(context.Background(), stderr)) }()
+	trail := aud.trail()
 	q, err := diskq.Open(ops.QueueDir(cfg), diskq.Options{MaxBytes: cfg.Queue.MaxBytes, MaxItems: cfg.Queue.MaxItems, DeadLetterDir: ops.DeadLetterDir(cfg), Key: key})
 	if errors.Is(err, diskq.ErrLocked) {
 		return errors.New("the gateway is running and holds the queue: stop it (`ferry stop`), run the backfill, then `ferry start`; an interrupted backfill resumes where it stopped")
@@ -71,6 +80,14 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	log := newLogger(io.Discard, cfg.Log.Level)
 	convs := converters(cfg)
 	pipe := pipeline.New(q, seen, quar, convs, log)
+	held, err := pipeline.OpenHeld(cfg.Path("held"))
+	if err != nil {
+		return err
+	}
+	held.SetKey(key)
+	held.SetSpillOpener(spillOpener(key))
+	pipe.SetPolicy(pipeline.Policy{Hold: cfg.Exchange.Hold, Open: spillOpener(key)}, held, trail.held)
+	heldBefore, _ := held.List()
 	formats := map[string]bool{}
 	for f := range convs {
 		formats[f] = true
@@ -79,7 +96,7 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	abs, _ := filepath.Abs(dir)
 	fmt.Fprintf(stdout, "backfill from %s into %s (the files stay where they are)\n", abs, ops.QueueDir(cfg))
 	var bar *progressbar.ProgressBar
-	res, err := ops.Backfill(ctx, dir, pipe, journal, ops.BackfillOptions{
+	res, err := ops.Backfill(ctx, dir, trail.consumer(pipe), journal, ops.BackfillOptions{
 		Source:  "backfill",
 		Formats: formats,
 		Progress: func(done, total int, name string) {
@@ -94,6 +111,9 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	fmt.Fprintf(stdout, "%d file(s): %d queued now, %d already done by an earlier run, %d quarantined (see %s), %d skipped\n",
 		res.Files, res.Queued, res.AlreadyDone, res.Quarantined, cfg.Path("quarantine"), len(res.Skipped))
+	if heldAfter, _ := held.List(); len(heldAfter) > len(heldBefore) {
+		fmt.Fprintf(stdout, "  %d bundle(s) kept back by exchange.hold for review (`ferry held list`)\n", len(heldAfter)-len(heldBefore))
+	}
 	for i, s := range res.Skipped {
 		if i == 20 {
 			fmt.Fprintf(stdout, "  ... and %d more\n", len(res.Skipped)-20)

@@ -15,6 +15,7 @@ import (
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/diskq"
 	"github.com/ferry-health/ferry/queue/seal"
+	"github.com/ferry-health/ferry/transport/audit"
 )
 
 // cmdHeld implements `ferry held list | show ID | release ID... | discard
@@ -68,7 +69,13 @@ func cmdHeld(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if len(pos) == 0 {
 			return errUsage
 		}
-		return heldRelease(ctx, cfg, key, held, pos, stdout)
+		// Releasing overrides the disclosure policy: it is audited, and
+		// refused when it could not be (see audit_ops.go).
+		aud, err := newOpsAudit(cfg, "held release")
+		if err != nil {
+			return err
+		}
+		return errors.Join(heldRelease(ctx, cfg, key, held, pos, aud, stdout), aud.Close(ctx, stderr))
 	case "discard":
 		if len(pos) == 0 {
 			return errUsage
@@ -76,15 +83,35 @@ func cmdHeld(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if !*yes {
 			return errors.New("held discard deletes the bundles for good (they are never sent); add --yes to confirm")
 		}
-		for _, id := range pos {
-			if err := held.Remove(id); err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "discarded %s\n", id)
+		aud, err := newOpsAudit(cfg, "held discard")
+		if err != nil {
+			return err
 		}
-		return nil
+		return errors.Join(heldDiscard(ctx, held, pos, aud, stdout), aud.Close(ctx, stderr))
 	}
 	return errUsage
+}
+
+// heldDiscard deletes held bundles, each recorded as a Patient Record
+// delete (an entry that cannot be read any more is still deleted, and
+// recorded without its patient key).
+func heldDiscard(ctx context.Context, held *pipeline.Held, ids []string, aud *opsAudit, stdout io.Writer) error {
+	for _, id := range ids {
+		x := audit.OperatorAction{Kind: audit.OpHeldDiscard, Object: id, ObjectType: audit.IDHeldBundle}
+		if e, err := held.Get(id); err == nil {
+			x.Patient, x.ControlID, x.Label = e.Key, e.Attrs["control_id"], e.Label
+		}
+		err := held.Remove(id)
+		x.Outcome, x.OutcomeDesc = opOutcome("discard", err)
+		if aerr := aud.action(ctx, x); aerr != nil {
+			return errors.Join(err, fmt.Errorf("%s: %w", id, aerr))
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "discarded %s\n", id)
+	}
+	return nil
 }
 
 func heldList(held *pipeline.Held, stdout io.Writer) error {
@@ -111,7 +138,7 @@ func heldList(held *pipeline.Held, stdout io.Writer) error {
 
 // heldRelease moves held bundles into the queue, in the order given, and
 // removes each from the held store only after its Put was fsynced.
-func heldRelease(ctx context.Context, cfg *config.Config, key *seal.Key, held *pipeline.Held, ids []string, stdout io.Writer) error {
+func heldRelease(ctx context.Context, cfg *config.Config, key *seal.Key, held *pipeline.Held, ids []string, aud *opsAudit, stdout io.Writer) error {
 	q, err := diskq.Open(ops.QueueDir(cfg), diskq.Options{MaxBytes: cfg.Queue.MaxBytes, MaxItems: cfg.Queue.MaxItems, Key: key})
 	if errors.Is(err, diskq.ErrLocked) {
 		return errors.New("the gateway is running and holds the queue: stop it (ferry stop), release, then start it again")
@@ -125,12 +152,28 @@ func heldRelease(ctx context.Context, cfg *config.Config, key *seal.Key, held *p
 		if err != nil {
 			return err
 		}
+		x := audit.OperatorAction{Kind: audit.OpHeldRelease, Object: id, ObjectType: audit.IDHeldBundle,
+			Patient: e.Key, ControlID: e.Attrs["control_id"], Label: e.Label}
 		it, err := heldItem(q, held, e)
-		if err != nil {
-			return err
+		if err == nil {
+			if err = q.Put(ctx, it); err != nil {
+				err = fmt.Errorf("queue %s: %w", id, err)
+			}
 		}
-		if err := q.Put(ctx, it); err != nil {
-			return fmt.Errorf("queue %s: %w", id, err)
+		if err != nil {
+			x.Outcome, x.OutcomeDesc = audit.OutcomeSeriousFail, "release failed; still held"
+			return errors.Join(err, aud.action(ctx, x))
+		}
+		// Queued: the exchange gets it when the gateway runs. When the
+		// event can be neither sent nor handed off, the release is undone:
+		// the bundle stays held.
+		x.QueueID = it.ID
+		x.OutcomeDesc = "released from hold (" + e.Label + ") by a person; queued for the exchange"
+		if err := aud.action(ctx, x); err != nil {
+			if perr := q.Purge(ctx, it.ID); perr != nil {
+				return fmt.Errorf("%s is in the queue, unaudited: %w (taking it out again failed: %v)", id, err, perr)
+			}
+			return fmt.Errorf("%s not released (still held): %w", id, err)
 		}
 		if err := held.Remove(id); err != nil {
 			return fmt.Errorf("%s is queued but still listed as held: %w", id, err)

@@ -106,5 +106,5 @@ func (g *gateway) registerOps(mux *http.ServeMux) {
 		g.log.Warn("dead-letter operations over the status listener disabled", "error", err)
 		return
 	}
-	ops.RegisterOpsHandlers(mux, g.q, tok, func(err error) bool { return errors.Is(err, diskq.ErrNotFound) })
+	ops.RegisterOpsHandlers(mux, g.q, tok, func(err error) bool { return errors.Is(err, diskq.ErrNotFound) }, g.opsAPIAudit()...)
 }

@@ -57,7 +57,7 @@ func cmdQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if len(pos) != 1 {
 			return errUsage
 		}
-		return queueShow(ctx, cfg, pos[0], *body, stdout)
+		return queueShow(ctx, cfg, pos[0], *body, stdout, stderr)
 	case "retry", "purge":
 		if *all == (len(pos) > 0) {
 			return fmt.Errorf("queue %s: give dead-letter IDs or --all (one or the other)", sub)
@@ -113,7 +113,16 @@ func oneLine(s string, n int) string {
 	return s
 }
 
-func queueShow(ctx context.Context, cfg *config.Config, id string, withBody bool, stdout io.Writer) error {
+func queueShow(ctx context.Context, cfg *config.Config, id string, withBody bool, stdout, stderr io.Writer) (err error) {
+	// Reading a dead letter is audited (its reason, the exchange's answer
+	// and the body hold PHI): here when this process reads the files,
+	// by the gateway when it answers for them.
+	aud, err := newOpsAudit(cfg, "queue show")
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, aud.Close(ctx, stderr)) }()
+	remote := false
 	var dl *diskq.DeadLetter
 	if withBody {
 		q, err := openQueueOffline(cfg)
@@ -131,6 +140,7 @@ func queueShow(ctx context.Context, cfg *config.Config, id string, withBody bool
 			if dl, err = ops.RemoteDeadLetter(ctx, cfg.Status.Listen, tok, id); err != nil {
 				return err
 			}
+			remote = true
 		default:
 			return err
 		}
@@ -144,6 +154,13 @@ func queueShow(ctx context.Context, cfg *config.Config, id string, withBody bool
 			return fmt.Errorf("show %s: no dead letter with this ID (see `ferry queue list`)", id)
 		}
 		if err != nil {
+			return fmt.Errorf("show %s: %w", id, err)
+		}
+	}
+	if !remote {
+		meta := *dl
+		meta.Body = nil
+		if err := aud.deadLetterAction(ctx, "read", id, &meta, nil); err != nil {
 			return fmt.Errorf("show %s: %w", id, err)
 		}
 	}
@@ -210,7 +227,7 @@ func openQueueOffline(cfg *config.Config) (*diskq.Queue, error) {
 	return q, nil
 }
 
-func queueOp(ctx context.Context, cfg *config.Config, action string, ids []string, all bool, stdout, stderr io.Writer) error {
+func queueOp(ctx context.Context, cfg *config.Config, action string, ids []string, all bool, stdout, stderr io.Writer) (err error) {
 	if all {
 		dls, err := deadLetters(cfg)
 		if err != nil {
@@ -228,15 +245,43 @@ func queueOp(ctx context.Context, cfg *config.Config, action string, ids []strin
 	q, err := openQueueOffline(cfg)
 	switch {
 	case err == nil:
+		// This process changes the queue, so it records each operation
+		// (through the gateway, the gateway does).
+		aud, aerr := newOpsAudit(cfg, "queue "+action)
+		if aerr != nil {
+			q.Close(context.Background())
+			return aerr
+		}
 		defer func() {
 			q.Close(context.Background())
+			err = errors.Join(err, aud.Close(ctx, stderr))
 			installer.FixOwnership(cfg.DataDir)
 		}()
-		do = func(id string) error {
-			if action == "retry" {
-				return q.Retry(ctx, id)
+		// What the audit events name (patient key, control id) is read
+		// before the operation removes the dead letter: one listing.
+		known := map[string]*diskq.DeadLetter{}
+		if aud != nil {
+			dls, _ := deadLetters(cfg)
+			for i := range dls {
+				known[dls[i].ID] = &dls[i]
 			}
-			return q.Purge(ctx, id)
+		}
+		var lost error // an event that could not be recorded stops the rest
+		do = func(id string) error {
+			if lost != nil {
+				return fmt.Errorf("not done: %w", lost)
+			}
+			var err error
+			if action == "retry" {
+				err = q.Retry(ctx, id)
+			} else {
+				err = q.Purge(ctx, id)
+			}
+			if aerr := aud.deadLetterAction(ctx, action, id, known[id], err); aerr != nil {
+				lost = aerr
+				return errors.Join(err, aerr)
+			}
+			return err
 		}
 	case errors.Is(err, diskq.ErrLocked):
 		tok, terr := ops.ReadToken(cfg.DataDir)

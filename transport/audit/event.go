@@ -368,6 +368,9 @@ type Import struct {
 	Input       string
 	Patient     string
 	IDType      Code
+	// Operator is the person who fed the input in, for a backfill run by
+	// hand (nil for the live sources).
+	Operator    *Operator
 	Outcome     Outcome
 	OutcomeDesc string
 	Time        time.Time
@@ -382,6 +385,10 @@ func ImportEvent(x Import) Event {
 			{UserID: x.Sender, Requestor: true, Address: x.SenderAddr, Role: RoleSource},
 			{UserID: x.Gateway, Address: x.GatewayAddr, Role: RoleDestination},
 		},
+	}
+	if o := x.Operator; o != nil {
+		ev.Participants = append(ev.Participants, Participant{UserID: o.UserID, AltUserID: o.AltUserID, UserName: o.UserName,
+			Requestor: true, Address: o.Address, Role: RoleHumanUser})
 	}
 	if x.Patient != "" {
 		ev.Objects = append(ev.Objects, PatientObject(x.Patient, x.IDType, x.ControlID))

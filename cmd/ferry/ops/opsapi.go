@@ -87,6 +87,7 @@ func RemoteOp(ctx context.Context, addr string, token configopaque.String, actio
 		return fmt.Errorf("%s %s: %w", action, id, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+string(token))
+	req.Header.Set(OperatorHeader, describeOperator(LocalOperator()))
 	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -115,10 +116,54 @@ type DeadLetterOps interface {
 	Purge(ctx context.Context, id string) error
 }
 
+// OpRecord describes one dead-letter operation over the ops API, for
+// OpsAudit.
+type OpRecord struct {
+	// Action is "read" (GET, the body included), "retry" or "purge".
+	Action string
+	ID     string
+	// DeadLetter is what was known about it before the operation (for
+	// its patient key); nil when Lookup found none.
+	DeadLetter *diskq.DeadLetter
+	// Remote is the client's address; Operator the account it says runs
+	// it (OperatorHeader), unverified.
+	Remote, Operator string
+	// Err is the operation's error; nil when it was done.
+	Err error
+}
+
+// OpsAudit records the ops API's dead-letter operations in the audit
+// trail: they read, re-queue or delete patient data.
+type OpsAudit struct {
+	// Lookup returns a dead letter's metadata without its body, before an
+	// operation that may remove it; nil when unknown. Optional.
+	Lookup func(id string) *diskq.DeadLetter
+	// Record is called once per operation, after it ran (a read: before
+	// the body is sent). It must not block.
+	Record func(OpRecord)
+}
+
 // RegisterOpsHandlers adds POST /api/ops/deadletters/{id}/retry and
 // .../purge to mux, guarded by token. notFound tells whether an error
-// means the ID is unknown (diskq.ErrNotFound).
-func RegisterOpsHandlers(mux *http.ServeMux, q DeadLetterOps, token configopaque.String, notFound func(error) bool) {
+// means the ID is unknown (diskq.ErrNotFound). With aud, every operation
+// is also recorded in the audit trail.
+func RegisterOpsHandlers(mux *http.ServeMux, q DeadLetterOps, token configopaque.String, notFound func(error) bool, aud ...OpsAudit) {
+	record := func(r *http.Request, action, id string, dl *diskq.DeadLetter, err error) {
+		for _, a := range aud {
+			if a.Record != nil {
+				a.Record(OpRecord{Action: action, ID: id, DeadLetter: dl, Remote: r.RemoteAddr,
+					Operator: cleanHeader(r.Header.Get(OperatorHeader)), Err: err})
+			}
+		}
+	}
+	lookup := func(id string) *diskq.DeadLetter {
+		for _, a := range aud {
+			if a.Lookup != nil {
+				return a.Lookup(id)
+			}
+		}
+		return nil
+	}
 	// guarded answers JSON that no cache keeps, and only to a request
 	// with the token.
 	guarded := func(h http.HandlerFunc) http.HandlerFunc {
@@ -136,7 +181,12 @@ func RegisterOpsHandlers(mux *http.ServeMux, q DeadLetterOps, token configopaque
 	handle := func(action string, op func(context.Context, string) error) {
 		mux.HandleFunc("POST /api/ops/deadletters/{id}/"+action, guarded(func(w http.ResponseWriter, r *http.Request) {
 			id := r.PathValue("id")
+			var dl *diskq.DeadLetter
+			if len(aud) > 0 {
+				dl = lookup(id)
+			}
 			err := op(r.Context(), id)
+			record(r, action, id, dl, err)
 			res := OpResult{ID: id, Done: err == nil}
 			switch {
 			case err == nil:
@@ -155,6 +205,16 @@ func RegisterOpsHandlers(mux *http.ServeMux, q DeadLetterOps, token configopaque
 	// One dead letter with its body (PHI): same token as the operations.
 	mux.HandleFunc("GET /api/ops/deadletters/{id}", guarded(func(w http.ResponseWriter, r *http.Request) {
 		dl, err := q.DeadLetter(r.PathValue("id"))
+		if len(aud) > 0 {
+			// Recorded before the body leaves, without it.
+			var meta *diskq.DeadLetter
+			if dl != nil {
+				m := *dl
+				m.Body = nil
+				meta = &m
+			}
+			record(r, "read", r.PathValue("id"), meta, err)
+		}
 		if err != nil {
 			if notFound(err) {
 				w.WriteHeader(http.StatusNotFound)
@@ -178,6 +238,7 @@ func RemoteDeadLetter(ctx context.Context, addr string, token configopaque.Strin
 		return nil, fmt.Errorf("show %s: %w", id, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+string(token))
+	req.Header.Set(OperatorHeader, describeOperator(LocalOperator()))
 	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 	resp, err := client.Do(req)
 	if err != nil {

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
+	"github.com/ferry-health/ferry/cmd/ferry/ops"
+	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/installer"
+	"github.com/ferry-health/ferry/queue/diskq"
+	"github.com/ferry-health/ferry/transport/audit"
+)
+
+// Operator actions — `ferry held release|discard`, `ferry queue
+// show|retry|purge`, `ferry backfill` and the same dead-letter operations
+// over the gateway's ops API — read, re-queue, delete or disclose patient
+// data, so each leaves an audit event naming the person (see
+// audit.OperatorEvent for the codes).
+//
+// The commands run as processes of their own. Each opens an opsAudit: an
+// audit.Emitter with the gateway's audit configuration that sends at once
+// and, when the repository is unreachable, leaves the events fsynced in
+// <data_dir>/audit/handoff, where the gateway's sink picks them up. When
+// audit is configured but the trail cannot be written at all (TLS files
+// or the data folder unreadable for this account), the command refuses
+// before it acts: an override of the disclosure policy must not happen
+// unaudited. When audit is not configured, nothing is recorded, as in the
+// gateway.
+
+// opsFlushEvery bounds how many events a bulk command (backfill) keeps in
+// memory before sending them.
+const opsFlushEvery = 256
+
+// opsAudit records a CLI process's events. Its methods are safe on a nil
+// *opsAudit (audit off).
+type opsAudit struct {
+	cfg          *config.Config
+	em           *audit.Emitter
+	op           audit.Operator
+	gateway      string
+	host         string
+	exchangeURL  string
+	exchangeHost string
+
+	buf       []audit.Event
+	handedOff int
+	err       error // first failed flush of Record's buffer
+}
+
+// newOpsAudit opens the audit trail for a command; nil, nil when audit is
+// off. what names the command in the error.
+func newOpsAudit(cfg *config.Config, what string) (*opsAudit, error) {
+	if !cfg.Audit.Enabled() {
+		return nil, nil
+	}
+	em, err := audit.NewEmitter(audit.Options{
+		URL:        cfg.Audit.URL,
+		TLS:        cfg.Audit.TLS,
+		SourceID:   cfg.Audit.SourceID,
+		Site:       cfg.Audit.Site,
+		HandoffDir: cfg.Path("audit", "handoff"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s is recorded in the audit trail (audit.url is set), and it cannot be written: %w; run as root or the ferry account", what, err)
+	}
+	a := &opsAudit{cfg: cfg, em: em, op: ops.LocalOperator(), gateway: cfg.Audit.SourceID}
+	a.host, _ = os.Hostname()
+	a.exchangeURL = cfg.Exchange.URL
+	if u, err := url.Parse(a.exchangeURL); err == nil {
+		a.exchangeHost = u.Hostname()
+	}
+	if a.exchangeURL == "" {
+		a.exchangeURL, a.exchangeHost = "file:"+cfg.Path("outbox"), a.host
+	}
+	return a, nil
+}
+
+// action records one operator action now (sent, or handed off durably);
+// an error means the event is lost and the caller must say so.
+func (a *opsAudit) action(ctx context.Context, x audit.OperatorAction) error {
+	if a == nil {
+		return nil
+	}
+	x.Operator = a.op
+	x.Gateway, x.GatewayAddr = a.gateway, a.host
+	x.ExchangeURL, x.ExchangeAddr = a.exchangeURL, a.exchangeHost
+	if x.Time.IsZero() {
+		x.Time = time.Now()
+	}
+	a.buf = append(a.buf, audit.OperatorEvent(x))
+	return a.flush(ctx)
+}
+
+// Record buffers ev for a bulk command and sends every opsFlushEvery;
+// Close sends the rest. It implements recorder for an auditTrail.
+func (a *opsAudit) Record(ev audit.Event) {
+	if a == nil {
+		return
+	}
+	a.buf = append(a.buf, ev)
+	if len(a.buf) >= opsFlushEvery {
+		if err := a.flush(context.Background()); err != nil && a.err == nil {
+			a.err = err
+		}
+	}
+}
+
+func (a *opsAudit) flush(ctx context.Context) error {
+	if len(a.buf) == 0 {
+		return nil
+	}
+	n, err := a.em.Emit(ctx, a.buf...)
+	a.buf = a.buf[:0]
+	a.handedOff += n
+	if err != nil {
+		return fmt.Errorf("record audit event: %w", err)
+	}
+	return nil
+}
+
+// trail returns an auditTrail whose events (imports, holds) go through a
+// and name the person running the command; nil when audit is off.
+func (a *opsAudit) trail() *auditTrail {
+	if a == nil {
+		return nil
+	}
+	op := a.op
+	return &auditTrail{
+		rec: a, operator: &op,
+		gateway: a.gateway, host: a.host,
+		exchangeURL: a.exchangeURL, exchangeHost: a.exchangeHost,
+		faxIsMHD: a.cfg.Fax.Profile != faxfhir.ProfileUSCore,
+		logPHI:   a.cfg.Log.PHI,
+	}
+}
+
+// Close sends what is buffered and closes the connection. When events
+// had to be handed off it says so on w; the data folder's files go back
+// to the service account (the hand-off directory may have been created
+// by root). The error reports events that were lost.
+func (a *opsAudit) Close(ctx context.Context, w io.Writer) error {
+	if a == nil {
+		return nil
+	}
+	err := errors.Join(a.err, a.flush(ctx))
+	a.em.Close()
+	if a.handedOff > 0 {
+		fmt.Fprintf(w, "audit repository unreachable (%v): %d audit event(s) kept in %s; the gateway sends them when it runs\n",
+			a.em.Unreachable(), a.handedOff, a.cfg.Path("audit", "handoff"))
+	}
+	installer.FixOwnership(a.cfg.DataDir)
+	return err
+}
+
+// opsAPIAudit returns the hook that records the ops API's dead-letter
+// operations (nothing when audit is off). The person is "ops-api": the
+// token proves only that the caller can read the data folder; the account
+// the client names and its address are recorded beside it.
+func (g *gateway) opsAPIAudit() []ops.OpsAudit {
+	t := g.audit
+	if t == nil {
+		return nil
+	}
+	key := g.key
+	return []ops.OpsAudit{{
+		Lookup: func(id string) *diskq.DeadLetter {
+			dl, err := diskq.InspectDeadLetter(ops.QueueDir(g.cfg), ops.DeadLetterDir(g.cfg), key, id)
+			if err != nil {
+				return nil
+			}
+			return dl
+		},
+		Record: func(r ops.OpRecord) {
+			kind := map[string]audit.OpKind{"read": audit.OpDeadLetterRead, "retry": audit.OpDeadLetterRetry, "purge": audit.OpDeadLetterPurge}[r.Action]
+			x := audit.OperatorAction{
+				Kind:     kind,
+				Operator: audit.Operator{UserID: "ops-api", AltUserID: r.Operator, Address: remoteHost(r.Remote)},
+				Gateway:  t.gateway, GatewayAddr: t.host,
+				Object: r.ID, Time: time.Now(),
+			}
+			if r.DeadLetter != nil {
+				x.Patient, x.ControlID = r.DeadLetter.Key, r.DeadLetter.Attrs["control_id"]
+			}
+			x.Outcome, x.OutcomeDesc = opOutcome(r.Action, r.Err)
+			t.rec.Record(audit.OperatorEvent(x))
+		},
+	}}
+}
+
+// deadLetterAction records a dead-letter operation of a CLI process; dl
+// is what was known about the dead letter before (nil: nothing).
+func (a *opsAudit) deadLetterAction(ctx context.Context, action, id string, dl *diskq.DeadLetter, opErr error) error {
+	if a == nil {
+		return nil
+	}
+	kind := map[string]audit.OpKind{"read": audit.OpDeadLetterRead, "retry": audit.OpDeadLetterRetry, "purge": audit.OpDeadLetterPurge}[action]
+	x := audit.OperatorAction{Kind: kind, Object: id}
+	if dl != nil {
+		x.Patient, x.ControlID = dl.Key, dl.Attrs["control_id"]
+	}
+	x.Outcome, x.OutcomeDesc = opOutcome(action, opErr)
+	return a.action(ctx, x)
+}
+
+// opOutcome is the outcome of an operator action: success, or a serious
+// failure with a PHI-free description (error texts may quote a dead
+// letter's reason, so they are left out).
+func opOutcome(action string, err error) (audit.Outcome, string) {
+	if err == nil {
+		return audit.OutcomeSuccess, ""
+	}
+	if errors.Is(err, diskq.ErrNotFound) || errors.Is(err, ops.ErrNoSuchItem) {
+		return audit.OutcomeMinorFailure, action + " failed: no such item"
+	}
+	return audit.OutcomeSeriousFail, action + " failed"
+}
