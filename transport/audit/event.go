@@ -365,9 +365,9 @@ type Import struct {
 	ControlID           string
 	// Input identifies the input by its content hash ("sha256:<hex>",
 	// see IDInput). It must not be a file name, which may carry PHI.
-	Input       string
-	Patient     string
-	IDType      Code
+	Input   string
+	Patient string
+	IDType  Code
 	// Operator is the person who fed the input in, for a backfill run by
 	// hand (nil for the live sources).
 	Operator    *Operator
