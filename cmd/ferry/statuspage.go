@@ -96,7 +96,7 @@ func (g *gateway) startStatus() error {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
 	})
-	g.statusSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	g.statusSrv = &http.Server{Handler: ops.HostGuard(mux, ln.Addr(), g.cfg.Status.AllowedHosts), ReadHeaderTimeout: 5 * time.Second}
 	g.statusAddr = ln.Addr()
 	go func() {
 		if err := g.statusSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
