@@ -220,6 +220,13 @@ func (h HL7v2) Location() *time.Location {
 // Status is the read-only local status page.
 type Status struct {
 	Listen string `yaml:"listen"`
+	// AllowedHosts lists further names the page may be asked for in the
+	// HTTP Host header ("ferry.clinic.lan", or with a port), e.g. a name
+	// the hosts file maps to loopback. The listener's own address,
+	// loopback addresses and localhost are always accepted; any other
+	// Host is refused, so that a web page cannot read the page through
+	// DNS rebinding.
+	AllowedHosts []string `yaml:"allowed_hosts"`
 }
 
 // Default returns the embedded default configuration.

@@ -183,6 +183,11 @@ func (c *Config) problems() []Problem {
 			add("status.listen", "must be a loopback address (the status page has no authentication); got %q", host)
 		}
 	}
+	for i, h := range c.Status.AllowedHosts {
+		if strings.TrimSpace(h) == "" || strings.ContainsAny(h, "/ \t*@") {
+			add(fmt.Sprintf("status.allowed_hosts[%d]", i), "want a host name, optionally with :port; got %q", h)
+		}
+	}
 	return ps
 }
 

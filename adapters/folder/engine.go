@@ -34,6 +34,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -116,9 +118,12 @@ type Engine struct {
 	heldSkips atomic.Int64
 	waits     atomic.Int64 // settled inputs held back for a marker or sidecar
 
+	stats counters
+
 	// Worker-only state.
-	seen  map[string]observation
-	retry map[string]retryState
+	seen    map[string]observation
+	retry   map[string]retryState
+	trouble claimTrouble
 }
 
 var _ adapters.Source = (*Engine)(nil)
@@ -127,11 +132,13 @@ type observation struct {
 	size  int64
 	mtime time.Time
 	since time.Time // when this size and mtime were first seen
+	first time.Time // when the file was first seen at all
 }
 
 type retryState struct {
 	attempts int
 	next     time.Time
+	first    time.Time // when the file was first seen, or first failed
 }
 
 // New checks cfg and builds an engine that hands files to next. Nothing
@@ -217,6 +224,18 @@ func (e *Engine) Start(_ context.Context, _ adapters.Host) error {
 	for _, d := range []string{e.paths.Processing, e.paths.Done, e.paths.Failed} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return fmt.Errorf("folder %q: create work folder: %w", e.cfg.Name, err)
+		}
+	}
+	// The work folders hold PHI (the claimed, archived and failed files):
+	// owner only, also where an older ferry or a person made them wider.
+	// done_dir and failed_dir overrides are the operator's folders and keep
+	// their modes.
+	work := filepath.Join(e.cfg.Path, ".ferry")
+	for _, d := range []string{work, e.paths.Processing, e.paths.Done, e.paths.Failed} {
+		if d == work || filepath.Dir(d) == work {
+			if err := ownerOnly(d, 0o700); err != nil {
+				e.log.Warn("folder work folder left readable by others", "folder", e.cfg.Name, "dir", d, "reason", ErrorClass(err))
+			}
 		}
 	}
 	if e.dedup == nil {
@@ -458,8 +477,11 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 	now := time.Now()
 	for name, info := range files {
 		o, ok := e.seen[name]
+		if !ok {
+			o.first = now
+		}
 		if !ok || o.size != info.Size() || !o.mtime.Equal(info.ModTime()) {
-			e.seen[name] = observation{size: info.Size(), mtime: info.ModTime(), since: now}
+			e.seen[name] = observation{size: info.Size(), mtime: info.ModTime(), since: now, first: o.first}
 		}
 	}
 	for name := range e.seen {
@@ -522,14 +544,16 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 		}
 		return ready[i].name < ready[j].name
 	})
+	claimed := map[string]bool{}
 	for _, c := range ready {
 		if ctx.Err() != nil {
 			return next
 		}
 		retryAt := time.Now().Add(e.cfg.Settle)
-		held, err := e.anyBusy(append([]string{c.name}, c.sidecars...))
+		group := append([]string{c.name}, c.sidecars...)
+		held, err := e.anyBusy(group)
 		if err != nil {
-			e.log.Warn("folder lock check failed", "folder", e.cfg.Name, "err", err)
+			e.claimFailed("lock check", err, append(group, c.marker)...)
 			soon(retryAt)
 			continue
 		}
@@ -544,20 +568,79 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 			continue
 		}
 		if err := e.claim(c.name, c.sidecars, c.marker); err != nil {
-			e.log.Debug("folder claim failed; will retry", "folder", e.cfg.Name, "err", err)
+			e.claimFailed("claim", err, append(group, c.marker)...)
 			soon(retryAt)
 			continue
 		}
+		e.stats.claimed.Add(1)
+		e.trouble.passClaimed = true
+		claimed[c.name] = true
+		first := e.seen[c.name].first
 		delete(e.seen, c.name)
 		for _, sc := range c.sidecars {
 			delete(e.seen, sc)
 		}
 		e.process(ctx, c.name)
 		if r, ok := e.retry[c.name]; ok {
+			if !first.IsZero() && first.Before(r.first) {
+				r.first = first
+				e.retry[c.name] = r
+			}
 			soon(r.next)
 		}
 	}
+	e.endPass(files, claimed)
 	return next
+}
+
+// claimFailed counts a failed claim and logs it: at DEBUG every time (the
+// error with file names hidden), and at WARN when claims start failing and
+// then every claimWarnEvery while they go on, naming the folder (its
+// configured name and path are configuration, not PHI) and the operating
+// system's reason, never a file.
+func (e *Engine) claimFailed(step string, err error, names ...string) {
+	class := ErrorClass(err)
+	now := time.Now()
+	e.stats.claimErrors.Add(1)
+	e.stats.mu.Lock()
+	e.stats.lastClaimError, e.stats.lastClaimErrorAt, e.stats.failing = class, now, true
+	e.stats.mu.Unlock()
+	if e.trouble.fail(now) {
+		e.log.Warn("folder files cannot be claimed; ferry needs read and write access to the folder (permissions, read-only mount, systemd ReadWritePaths)",
+			"folder", e.cfg.Name, "path", e.cfg.Path, "step", step, "reason", class,
+			"failed_attempts", e.trouble.attempts, "failing_since", e.trouble.since.UTC().Format(time.RFC3339))
+	}
+	e.log.Debug("folder claim failed; will retry", "folder", e.cfg.Name, "step", step, e.logErr(err, nil, names...))
+}
+
+// endPass publishes the pass's figures and ends a claim-failure episode
+// when the pass shows the folder works again.
+func (e *Engine) endPass(files map[string]fs.FileInfo, claimed map[string]bool) {
+	waiting := 0
+	var oldest time.Time
+	older := func(t time.Time) {
+		if !t.IsZero() && (oldest.IsZero() || t.Before(oldest)) {
+			oldest = t
+		}
+	}
+	for name := range files {
+		if claimed[name] || !e.isInput(name) {
+			continue
+		}
+		waiting++
+		older(e.seen[name].first)
+	}
+	for _, r := range e.retry {
+		older(r.first)
+	}
+	if ended, ok := e.trouble.endPass(waiting); ok {
+		e.log.Info("folder files can be claimed again", "folder", e.cfg.Name, "failed_attempts", ended.attempts,
+			"failing_for", time.Since(ended.since).Round(time.Second))
+	}
+	e.stats.mu.Lock()
+	e.stats.waiting, e.stats.retrying, e.stats.oldest = waiting, len(e.retry), oldest
+	e.stats.failing = e.trouble.on
+	e.stats.mu.Unlock()
 }
 
 func (e *Engine) ignored(name string) bool {
@@ -672,7 +755,7 @@ func (e *Engine) claim(name string, sidecars []string, marker string) error {
 	}
 	if marker != "" {
 		if err := os.Remove(filepath.Join(e.cfg.Path, marker)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			e.log.Warn("folder marker not removed", "folder", e.cfg.Name, "err", err)
+			e.log.Warn("folder marker not removed", "folder", e.cfg.Name, e.logErr(err, nil, marker, name))
 		}
 	}
 	if err := durable.SyncDir(e.paths.Processing); err != nil {
@@ -739,6 +822,7 @@ func (e *Engine) process(ctx context.Context, name string) {
 			return
 		}
 		delete(e.retry, name)
+		e.stats.done.Add(1)
 		e.log.Debug("folder duplicate skipped", "folder", e.cfg.Name, e.logName(name, sum))
 		return
 	}
@@ -782,19 +866,20 @@ func (e *Engine) process(ctx context.Context, name string) {
 		Open:     func() (io.ReadCloser, error) { return os.Open(path) },
 		Sidecars: scs,
 	}
-	err = e.next.Consume(ctx, raw)
+	err = e.consume(ctx, raw, sum)
 	switch {
 	case err == nil:
 		if err := e.dedup.Add(key); err != nil {
 			// The enqueue stands; at worst a later identical drop is sent
 			// again, which the exchange absorbs (idempotent bundles).
-			e.log.Warn("folder seen-set not updated", "folder", e.cfg.Name, "err", err)
+			e.log.Warn("folder seen-set not updated", "folder", e.cfg.Name, e.logErr(err, sum, name))
 		}
 		if err := e.settle(name, scNames); err != nil {
 			e.backoff(name, sum, err)
 			return
 		}
 		delete(e.retry, name)
+		e.stats.done.Add(1)
 	case queue.IsPermanent(err):
 		e.fail(name, scNames, sum, size, err)
 	default:
@@ -803,6 +888,33 @@ func (e *Engine) process(ctx context.Context, name string) {
 		}
 		e.backoff(name, sum, err)
 	}
+}
+
+// consume hands raw to the Consumer. A panic in it (a converter bug
+// tripped by an odd file) becomes a permanent failure, so the file goes to
+// failed/ with its .error.txt and the engine goes on with the next one;
+// otherwise the file would be consumed again from processing/ after every
+// restart and take the whole gateway, MLLP listeners included, down with
+// it each time. The log line has the stack and, unless PHI logging is on,
+// only the kind of the panic value, which may quote the input.
+func (e *Engine) consume(ctx context.Context, raw adapters.Raw, sum []byte) (err error) {
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		what := fmt.Sprintf("%T", p)
+		if re, ok := p.(runtime.Error); ok {
+			what = re.Error() // index out of range, nil dereference: no data
+		}
+		if e.set.LogPHI {
+			what = fmt.Sprint(p)
+		}
+		e.log.Error("folder consumer panicked; moving the input to failed", "folder", e.cfg.Name,
+			e.logName(raw.Name, sum), "panic", redactNames(what, hashLabel(sum), raw.Name), "stack", string(debug.Stack()))
+		err = queue.Permanent(fmt.Errorf("internal error: the converter panicked: %v", p))
+	}()
+	return e.next.Consume(ctx, raw)
 }
 
 var errTooLarge = errors.New("file too large")
@@ -863,6 +975,9 @@ func readSmall(path string, limit int64) ([]byte, error) {
 func (e *Engine) backoff(name string, sum []byte, err error) {
 	r := e.retry[name]
 	r.attempts++
+	if r.first.IsZero() {
+		r.first = time.Now()
+	}
 	d := e.cfg.RetryInitial
 	for i := 1; i < r.attempts && d < e.cfg.RetryMax; i++ {
 		d *= 2
@@ -871,7 +986,7 @@ func (e *Engine) backoff(name string, sum []byte, err error) {
 	r.next = time.Now().Add(d)
 	e.retry[name] = r
 	e.log.Warn("folder input not consumed; will retry", "folder", e.cfg.Name, e.logName(name, sum),
-		"attempt", r.attempts, "retry_in", d, "err", err)
+		"attempt", r.attempts, "retry_in", d, e.logErr(err, sum, name))
 }
 
 // settle finishes a consumed (or duplicate) file: into done/YYYY-MM-DD/
@@ -920,13 +1035,16 @@ func (e *Engine) moveAs(name string, sidecars []string, dir, final string) error
 	proc := e.paths.Processing
 	stem, fstem := stemOf(name), stemOf(final)
 	for _, sc := range sidecars {
-		if err := moveFile(filepath.Join(proc, sc), filepath.Join(dir, fstem+strings.TrimPrefix(sc, stem))); err != nil {
+		dst := filepath.Join(dir, fstem+strings.TrimPrefix(sc, stem))
+		if err := moveFile(filepath.Join(proc, sc), dst); err != nil {
 			return err
 		}
+		_ = ownerOnly(dst, 0o600)
 	}
 	if err := moveFile(filepath.Join(proc, name), filepath.Join(dir, final)); err != nil {
 		return err
 	}
+	_ = ownerOnly(filepath.Join(dir, final), 0o600)
 	if err := durable.SyncDir(dir); err != nil {
 		return err
 	}
@@ -966,5 +1084,6 @@ func (e *Engine) fail(name string, sidecars []string, sum []byte, size int64, ca
 		return
 	}
 	delete(e.retry, name)
+	e.stats.failed.Add(1)
 	e.log.Info("folder input failed permanently", "folder", e.cfg.Name, e.logName(name, sum), "failed_dir", dir)
 }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -73,4 +74,25 @@ func uniqueName(dir, name string, stemSuffixes, nameSuffixes []string) string {
 func exists(path string) bool {
 	_, err := os.Lstat(path)
 	return err == nil || !errors.Is(err, fs.ErrNotExist)
+}
+
+// ownerOnly narrows path's permissions to perm when group or others have
+// any. Archived inputs keep the mode their writer gave them (a fax spool's
+// 0644) through the rename; in done/ and failed/ they are ferry's, and
+// hold PHI. It fails where ferry does not own the file, which the caller
+// may ignore: the folder around it is owner-only too. On Windows only the
+// read-only bit exists: there it does nothing (the ACLs of the folder
+// decide).
+func ownerOnly(path string, perm os.FileMode) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if info.Mode().Perm()&0o077 == 0 {
+		return nil
+	}
+	return os.Chmod(path, perm)
 }

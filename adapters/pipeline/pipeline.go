@@ -15,6 +15,8 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -361,9 +363,21 @@ func (p *Pipeline) remember(in adapters.Raw, u *Unit) {
 	var zero [32]byte
 	if p.dedup != nil && u.Dedup != zero {
 		if err := p.dedup.Remember(u.Dedup); err != nil {
-			p.log.Warn("dedup key not kept", "input", in.Name, "unit", u.Name, "error", err)
+			p.log.Warn("dedup key not kept", "source", in.Source, inputHash(in), "unit", u.Name, "error", err)
 		}
 	}
+}
+
+// inputHash names an input in logs by a prefix of its content hash: the
+// folder sources' (the same one their own log lines use), or one of the
+// body's. A file name (Raw.Name of a file source) may be the patient's name.
+func inputHash(in adapters.Raw) slog.Attr {
+	sum := in.Meta["sha256"]
+	if len(sum) < 12 {
+		h := sha256.Sum256(in.Body)
+		sum = hex.EncodeToString(h[:])
+	}
+	return slog.String("sha256", sum[:12])
 }
 
 // seen reports whether the unit was queued before.

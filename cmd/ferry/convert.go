@@ -13,6 +13,7 @@ import (
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/pipeline"
+	"github.com/ferry-health/ferry/queue/durable"
 )
 
 // cmdConvert converts files offline with the same converters the gateway
@@ -37,7 +38,8 @@ func cmdConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if *out != "" {
-		if err := os.MkdirAll(*out, 0o755); err != nil {
+		// The bundles hold PHI: owner only.
+		if err := os.MkdirAll(*out, 0o700); err != nil {
 			return err
 		}
 	}
@@ -104,5 +106,6 @@ func writeBundle(stdout io.Writer, out, file string, n int, bundle []byte) error
 	}
 	pretty.WriteByte('\n')
 	name := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
-	return os.WriteFile(filepath.Join(out, fmt.Sprintf("%s.%d.json", name, n)), pretty.Bytes(), 0o644)
+	// Owner only, also when an earlier run left a wider file of that name.
+	return durable.WriteFile(filepath.Join(out, fmt.Sprintf("%s.%d.json", name, n)), pretty.Bytes(), 0o600)
 }

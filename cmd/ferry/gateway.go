@@ -43,6 +43,7 @@ type gateway struct {
 
 	sources []namedSource
 	mllps   map[string]*mllp.Source
+	folders []*folder.Engine // the engines under the folder sources, for the status report
 
 	sched      gocron.Scheduler
 	audit      *auditTrail
@@ -188,6 +189,9 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 			return nil, fmt.Errorf("sources.folders %s: %w", f.Name, err)
 		}
 		g.sources = append(g.sources, namedSource{id, src})
+		if fs, ok := src.(interface{ Engine() *folder.Engine }); ok {
+			g.folders = append(g.folders, fs.Engine())
+		}
 	}
 	return g, nil
 }

@@ -52,6 +52,10 @@ func (g *gateway) report() ops.Status {
 			AcksNotSent: st.AcksNotSent, AppAcksRequested: st.AppAcksRequested,
 			AckLatency: ackHistogram(st.AckLatency)})
 	}
+	for _, e := range g.folders {
+		c := e.Config()
+		r.Folders = append(r.Folders, ops.FolderStatus{Name: c.Name, Kind: c.Kind, Path: c.Path, Stats: e.Stats()})
+	}
 	r.Certificates = ops.ConfiguredCertificates(g.cfg, r.Now)
 	if g.audit != nil {
 		st := g.audit.Stats()
@@ -92,7 +96,7 @@ func (g *gateway) startStatus() error {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
 	})
-	g.statusSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	g.statusSrv = &http.Server{Handler: ops.HostGuard(mux, ln.Addr(), g.cfg.Status.AllowedHosts), ReadHeaderTimeout: 5 * time.Second}
 	g.statusAddr = ln.Addr()
 	go func() {
 		if err := g.statusSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -184,12 +188,51 @@ func writeMetrics(w io.Writer, r ops.Status) {
 		fmt.Fprintf(w, "ferry_mllp_ack_seconds_sum%s %g\n", labelString([]string{"source", s.Name}), h.SumSeconds)
 		fmt.Fprintf(w, "ferry_mllp_ack_seconds_count%s %d\n", labelString([]string{"source", s.Name}), cum)
 	}
+	writeFolderMetrics(w, r)
 	fmt.Fprintf(w, "# HELP ferry_certificate_expiry_timestamp_seconds NotAfter of configured certificates.\n# TYPE ferry_certificate_expiry_timestamp_seconds gauge\n")
 	for _, c := range r.Certificates {
 		if c.Error == "" {
 			fmt.Fprintf(w, "ferry_certificate_expiry_timestamp_seconds%s %d\n", labelString([]string{"use", c.Use}), c.NotAfter.Unix())
 		}
 	}
+}
+
+// writeFolderMetrics writes the watched folders' figures, one series per
+// folder: a folder whose files stop being claimed shows as claim errors
+// and a growing oldest-waiting age.
+func writeFolderMetrics(w io.Writer, r ops.Status) {
+	family := func(name, typ, help string, v func(f ops.FolderStatus) float64) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+		for _, f := range r.Folders {
+			fmt.Fprintf(w, "%s%s %g\n", name, labelString([]string{"folder", f.Name, "kind", f.Kind}), v(f))
+		}
+	}
+	family("ferry_folder_files_claimed_total", "counter", "Files taken from a watched folder (moved into its processing folder).",
+		func(f ops.FolderStatus) float64 { return float64(f.Claimed) })
+	family("ferry_folder_files_done_total", "counter", "Files of a watched folder consumed (or found to be duplicates) and archived or deleted.",
+		func(f ops.FolderStatus) float64 { return float64(f.Done) })
+	family("ferry_folder_files_failed_total", "counter", "Files of a watched folder moved to its failed folder.",
+		func(f ops.FolderStatus) float64 { return float64(f.Failed) })
+	family("ferry_folder_claim_errors_total", "counter", "Failed attempts to take a ready file from a watched folder (no write access, read-only mount, unreadable file).",
+		func(f ops.FolderStatus) float64 { return float64(f.ClaimErrors) })
+	family("ferry_folder_claims_failing", "gauge", "1 while files of a watched folder cannot be claimed.",
+		func(f ops.FolderStatus) float64 {
+			if f.ClaimsFailing {
+				return 1
+			}
+			return 0
+		})
+	family("ferry_folder_files_waiting", "gauge", "Input files lying in a watched folder, not yet claimed.",
+		func(f ops.FolderStatus) float64 { return float64(f.Waiting) })
+	family("ferry_folder_files_retrying", "gauge", "Claimed files waiting for another attempt after a transient failure.",
+		func(f ops.FolderStatus) float64 { return float64(f.Retrying) })
+	family("ferry_folder_oldest_waiting_age_seconds", "gauge", "Time since ferry first saw the oldest file still waiting or retrying in a watched folder; 0 if none.",
+		func(f ops.FolderStatus) float64 {
+			if f.OldestWaiting.IsZero() {
+				return 0
+			}
+			return max(r.Now.Sub(f.OldestWaiting).Seconds(), 0)
+		})
 }
 
 func labelString(kv []string) string {
@@ -260,6 +303,9 @@ td,th{border:1px solid #ccc;padding:.3em .8em;text-align:left} th{background:#f3
 </table>
 {{if .Sources}}<table><tr><th>Source</th><th>Address</th><th>Messages</th><th>Accepted</th><th>Errors</th><th>Rejected</th><th>Open connections</th></tr>
 {{range .Sources}}<tr><td>{{.Kind}}/{{.Name}}</td><td>{{.Address}}</td><td>{{.Messages}}</td><td>{{.Accepted}}</td><td>{{.Errors}}</td><td>{{.Rejects}}</td><td>{{.Open}}</td></tr>
+{{end}}</table>{{end}}
+{{if .Folders}}<table id="folders"><tr><th>Folder</th><th>Path</th><th>Waiting</th><th>Oldest waiting</th><th>Retrying</th><th>Claimed</th><th>Done</th><th>Failed</th><th>Failed claims</th></tr>
+{{range .Folders}}<tr><td>{{.Kind}}/{{.Name}}</td><td>{{.Path}}</td><td>{{.Waiting}}</td><td>{{age .OldestWaiting $.Now}}</td><td>{{.Retrying}}</td><td>{{.Claimed}}</td><td>{{.Done}}</td><td{{if .Failed}} class="bad"{{end}}>{{.Failed}}</td><td{{if .ClaimsFailing}} class="bad"{{end}}>{{.ClaimErrors}}{{if .ClaimsFailing}}: files cannot be claimed ({{.LastClaimError}}, {{when .LastClaimErrorAt}}){{end}}</td></tr>
 {{end}}</table>{{end}}
 {{with .Audit}}<h2>Audit trail (ATNA)</h2><table>
 <tr><th>Sent to the audit repository</th><td>{{.Sent}}</td></tr>

@@ -34,15 +34,25 @@ type Sink struct {
 
 var _ transport.Sink = (*Sink)(nil)
 
+// Modes of the outbox and its files. Bundles hold PHI, so others get
+// nothing; but the outbox exists to be read by another program (the local
+// consumer that collects the bundles, often under its own account in the
+// service account's group), so unlike ferry's other folders it stays
+// group-readable on purpose: 0750 and 0640, not owner-only.
+const (
+	dirMode  os.FileMode = 0o750
+	fileMode os.FileMode = 0o640
+)
+
 // New returns a Sink writing into dir, which Connect creates.
 func New(dir string) *Sink { return &Sink{dir: dir} }
 
 // Dir is the outbox directory.
 func (s *Sink) Dir() string { return s.dir }
 
-// Connect creates the directory (0750: bundles hold PHI).
+// Connect creates the directory (dirMode).
 func (s *Sink) Connect(context.Context) error {
-	if err := os.MkdirAll(s.dir, 0o750); err != nil {
+	if err := os.MkdirAll(s.dir, dirMode); err != nil {
 		return fmt.Errorf("create outbox %q: %w", s.dir, err)
 	}
 	// A new handle each time: the directory may have been recreated.
@@ -118,7 +128,7 @@ func safeID(id string) bool {
 // its previous content or all of the body, durably, even across a crash.
 // A body held in a file is copied in a stream, never read whole.
 func writeAtomic(g *durable.Group, path string, it *queue.Item) error {
-	p, err := durable.Create(path, 0o640)
+	p, err := durable.Create(path, fileMode)
 	if err != nil {
 		return err
 	}

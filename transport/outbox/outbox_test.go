@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/ferry-health/ferry/queue"
@@ -32,9 +33,14 @@ func TestSendWritesAtomicallyAndIdempotently(t *testing.T) {
 	if len(ents) != 1 {
 		t.Fatalf("%d entries in outbox (temporary files left?)", len(ents))
 	}
+	// Group-readable for the program that collects the bundles; nothing
+	// for others.
 	st, _ := os.Stat(filepath.Join(dir, it.ID+".json"))
-	if st.Mode().Perm() != 0o640 {
+	if runtime.GOOS != "windows" && st.Mode().Perm() != 0o640 {
 		t.Errorf("mode %v", st.Mode().Perm())
+	}
+	if st, _ := os.Stat(dir); runtime.GOOS != "windows" && st.Mode().Perm() != 0o750 {
+		t.Errorf("outbox folder mode %v", st.Mode().Perm())
 	}
 	if err := s.Close(ctx); err != nil {
 		t.Fatal(err)

@@ -12,9 +12,11 @@ import (
 
 // PruneDatedDirs removes the YYYY-MM-DD folders directly under root (the
 // folder sources' done/ archive) whose date is before the date of cutoff,
-// and returns how many it removed. Anything else under root is left alone,
-// so a mistyped root cannot wipe an unrelated folder. A missing root is
-// not an error: nothing has been archived yet.
+// and returns how many it removed. Anything else under root is left
+// alone, so a mistyped root cannot wipe an unrelated folder. A missing
+// root is not an error: nothing has been archived yet. Its errors name the
+// dated folder, not the file in it that could not be removed: archived
+// inputs are often named after the patient, and the error is logged.
 func PruneDatedDirs(root string, cutoff time.Time) (int, error) {
 	entries, err := os.ReadDir(root)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -38,7 +40,7 @@ func PruneDatedDirs(root string, cutoff time.Time) (int, error) {
 			continue
 		}
 		if err := os.RemoveAll(filepath.Join(root, e.Name())); err != nil {
-			errs = append(errs, fmt.Errorf("prune %s: %w", filepath.Join(root, e.Name()), err))
+			errs = append(errs, fmt.Errorf("prune %s: %w", filepath.Join(root, e.Name()), withoutPath(err)))
 			continue
 		}
 		removed++
@@ -74,4 +76,15 @@ func PruneOldFiles(dir string, cutoff time.Time) (int, error) {
 		removed++
 	}
 	return removed, errors.Join(errs...)
+}
+
+// withoutPath drops the path from a file-system error, keeping the
+// operation and the operating system's reason (still wrapped, for
+// errors.Is).
+func withoutPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s a file in it: %w", pe.Op, pe.Err)
+	}
+	return err
 }

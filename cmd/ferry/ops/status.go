@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/transport/audit"
 
 	"github.com/ferry-health/ferry/config"
@@ -27,16 +28,18 @@ import (
 // without the figures only a running gateway knows). It holds counts,
 // times and names only: never PHI.
 type Status struct {
-	Version      string          `json:"version"`
-	Started      time.Time       `json:"started"`
-	Now          time.Time       `json:"now"`
-	DataDir      string          `json:"data_dir"`
-	Exchange     string          `json:"exchange"`
-	Queue        queue.Stats     `json:"queue"`
-	Delivery     transport.Stats `json:"delivery"`
-	Ingest       Ingest          `json:"ingest"`
-	Sources      []SourceStatus  `json:"sources"`
-	Certificates []CertStatus    `json:"certificates"`
+	Version  string          `json:"version"`
+	Started  time.Time       `json:"started"`
+	Now      time.Time       `json:"now"`
+	DataDir  string          `json:"data_dir"`
+	Exchange string          `json:"exchange"`
+	Queue    queue.Stats     `json:"queue"`
+	Delivery transport.Stats `json:"delivery"`
+	Ingest   Ingest          `json:"ingest"`
+	Sources  []SourceStatus  `json:"sources"`
+	// Folders are the watched folders (EHR exports, fax inboxes).
+	Folders      []FolderStatus `json:"folders"`
+	Certificates []CertStatus   `json:"certificates"`
 	// Audit is the ATNA audit trail's state; nil when audit is off.
 	Audit *audit.Stats `json:"audit,omitempty"`
 	// Encryption says whether data at rest is sealed, and with which key.
@@ -115,6 +118,16 @@ type SourceStatus struct {
 	// AckLatency is the time from a message read to its ACK written (the
 	// wait for the fsync, mostly), as a histogram.
 	AckLatency *Histogram `json:"ack_latency,omitempty"`
+}
+
+// FolderStatus is one watched folder's figures since the gateway started.
+// Its name and path are configuration; the files in it, whose names may be
+// PHI, are only counted.
+type FolderStatus struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+	Path string `json:"path"`
+	folder.Stats
 }
 
 // Histogram counts observations by upper bound: Counts[i] how many were
@@ -325,6 +338,17 @@ func PrintStatus(w io.Writer, s *Status) {
 		for _, src := range s.Sources {
 			if h := src.AckLatency; h != nil && h.Count() > 0 {
 				fmt.Fprintf(w, "%-19s%d messages, ACK after p50 %s, p99 %s\n", src.Kind+" "+src.Name+":", src.Messages, h.bound(0.5), h.bound(0.99))
+			}
+		}
+		for _, f := range s.Folders {
+			fmt.Fprintf(w, "%-19s%d waiting", f.Kind+" "+f.Name+":", f.Waiting)
+			if !f.OldestWaiting.IsZero() {
+				fmt.Fprintf(w, " (oldest seen %s ago)", ago(f.OldestWaiting, now))
+			}
+			fmt.Fprintf(w, ", %d retrying, %d claimed, %d done, %d failed since start\n", f.Retrying, f.Claimed, f.Done, f.Failed)
+			if f.ClaimsFailing {
+				fmt.Fprintf(w, "FOLDER STUCK:      %s: files cannot be claimed (%s; %d failed attempts, last %s) - check the permissions of %s\n",
+					f.Name, f.LastClaimError, f.ClaimErrors, f.LastClaimErrorAt.Local().Format("2006-01-02 15:04:05"), f.Path)
 			}
 		}
 		if s.Delivery.LastError != "" {

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/ferry-health/ferry/adapters/folder"
 )
 
 // TestStatusJSONNames pins the /api/status field names: the gateway
@@ -12,7 +14,9 @@ import (
 // decodes it, so a renamed field would silently read as zero.
 func TestStatusJSONNames(t *testing.T) {
 	s := Status{
-		Sources:      []SourceStatus{{Name: "lab", Kind: "mllp", Open: 2}},
+		Sources: []SourceStatus{{Name: "lab", Kind: "mllp", Open: 2}},
+		Folders: []FolderStatus{{Name: "fax", Kind: "fax", Path: "/srv/fax", Stats: folder.Stats{Waiting: 2, ClaimsFailing: true,
+			LastClaimError: "permission denied", LastClaimErrorAt: time.Unix(1, 0), OldestWaiting: time.Unix(1, 0)}}},
 		Certificates: []CertStatus{{Use: "exchange CA", NotAfter: time.Unix(0, 0).UTC()}},
 		Online:       true,
 		Address:      "127.0.0.1:1",
@@ -30,7 +34,7 @@ func TestStatusJSONNames(t *testing.T) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	want := []string{"certificates", "data_dir", "delivery", "encryption", "exchange", "ingest", "now", "queue", "sources", "started", "version"}
+	want := []string{"certificates", "data_dir", "delivery", "encryption", "exchange", "folders", "ingest", "now", "queue", "sources", "started", "version"}
 	if !slices.Equal(keys, want) {
 		t.Errorf("top-level keys %v, want %v", keys, want)
 	}
@@ -45,6 +49,20 @@ func TestStatusJSONNames(t *testing.T) {
 	json.Unmarshal(top["sources"], &src)
 	if len(src) != 1 || src[0]["open_connections"] != float64(2) || src[0]["kind"] != "mllp" {
 		t.Errorf("sources %s", top["sources"])
+	}
+	var folders []map[string]any
+	json.Unmarshal(top["folders"], &folders)
+	if len(folders) != 1 {
+		t.Fatalf("folders %s", top["folders"])
+	}
+	var fkeys []string
+	for k := range folders[0] {
+		fkeys = append(fkeys, k)
+	}
+	slices.Sort(fkeys)
+	fwant := []string{"claim_errors", "claimed", "claims_failing", "done", "failed", "kind", "last_claim_error", "last_claim_error_at", "name", "oldest_waiting", "path", "retrying", "waiting"}
+	if !slices.Equal(fkeys, fwant) {
+		t.Errorf("folder keys %v, want %v", fkeys, fwant)
 	}
 	var back Status
 	if err := json.Unmarshal(b, &back); err != nil {
