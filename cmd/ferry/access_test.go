@@ -69,6 +69,11 @@ sources:
 				if q := gw.pipe.Stats().Queued.Load(); q != 0 {
 					t.Fatalf("%d bundles queued from a refused sender", q)
 				}
+				var metrics strings.Builder
+				writeMetrics(&metrics, gw.report())
+				if want := `ferry_mllp_connections_refused_total{source="t",reason="allow"} 1`; !strings.Contains(metrics.String(), want) {
+					t.Errorf("/metrics lacks %s:\n%s", want, metrics.String())
+				}
 				return
 			}
 			if err != nil {
