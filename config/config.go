@@ -51,8 +51,9 @@ type Config struct {
 	// Encryption seals the data kept at rest (see Encryption).
 	Encryption Encryption `yaml:"encryption"`
 
-	source      string // file name, for LoadKey's problems
-	keyFileLine int    // line of encryption.key_file, 0 when unknown
+	source      string     // file name, for LoadKey's problems
+	keyFileLine int        // line of encryption.key_file, 0 when unknown
+	root        *yaml.Node // the parsed file, for the lines of Warnings
 }
 
 // Retention bounds what ferry keeps after delivery.
@@ -83,17 +84,35 @@ type Sources struct {
 // MLLP is one HL7 v2 listener. ReadTimeout is an inactivity limit inside a
 // message: a sender that sends no byte for that long mid-message is
 // disconnected, while a large message that keeps arriving (a PDF over a
-// slow VPN) is never cut, however long it takes in total; it also bounds
-// the TLS handshake and writing one ACK. IdleTimeout closes a connection on
-// which no message starts for that long.
+// slow VPN) is not cut before FrameTimeout; it also bounds the TLS
+// handshake and writing one ACK. IdleTimeout closes a connection on which
+// no message starts for that long.
 type MLLP struct {
-	Name          string                  `yaml:"name"`
-	Listen        string                  `yaml:"listen"`
-	MaxFrameBytes int                     `yaml:"max_frame_bytes"`
-	ReadTimeout   time.Duration           `yaml:"read_timeout"`
-	IdleTimeout   time.Duration           `yaml:"idle_timeout"`
-	MaxConns      int                     `yaml:"max_conns"`
-	TLS           *configtls.ServerConfig `yaml:"tls"`
+	Name          string        `yaml:"name"`
+	Listen        string        `yaml:"listen"`
+	MaxFrameBytes int           `yaml:"max_frame_bytes"`
+	ReadTimeout   time.Duration `yaml:"read_timeout"`
+	IdleTimeout   time.Duration `yaml:"idle_timeout"`
+	// FrameTimeout bounds one message from its first byte to its last,
+	// however steadily it arrives, so that a sender trickling a byte just
+	// within read_timeout cannot hold a connection forever. The default,
+	// 10m, carries a 16 MiB message (max_frame_bytes' default) at 256
+	// kbit/s: 16 MiB × 8 / 256 kbit/s ≈ 524 s. Raise it with
+	// max_frame_bytes or for slower links.
+	FrameTimeout time.Duration `yaml:"frame_timeout"`
+	MaxConns     int           `yaml:"max_conns"`
+	// MaxConnsPerIP bounds the connections one address may hold open
+	// (default 32, loopback included), so that one host cannot take all
+	// of max_conns.
+	MaxConnsPerIP int `yaml:"max_conns_per_ip"`
+	// Allow lists the senders that may connect: IPv4 or IPv6 addresses
+	// and CIDR networks (10.1.2.0/24, fd00::/8). A connection from any
+	// other address is closed before anything is read from it. Empty
+	// admits everyone who can reach the port; `ferry config check` and
+	// `ferry doctor` warn about that on a non-loopback address without
+	// mutual TLS (tls.client_ca_file).
+	Allow []string                `yaml:"allow"`
+	TLS   *configtls.ServerConfig `yaml:"tls"`
 	// CommitACK answers MLLP release 2 senders with the transport commit
 	// acknowledgement (or NAK) before each HL7 ACK; release 1 senders
 	// (most) must not get it.
@@ -144,6 +163,12 @@ type Queue struct {
 	// bundles is about 3 million items, ≈ 600 MB of index.
 	MaxItems int `yaml:"max_items"`
 }
+
+// Defaults of an MLLP listener's limits (see MLLP).
+const (
+	DefaultMaxConnsPerIP = 32
+	DefaultFrameTimeout  = 10 * time.Minute
+)
 
 // DefaultQueueMaxItems is queue.max_items when the file does not set it.
 const DefaultQueueMaxItems = 1_000_000
@@ -289,6 +314,7 @@ func Parse(name string, b []byte) (*Config, error) {
 	}
 	c.source = name
 	c.keyFileLine = lineOf(&root, "encryption.key_file")
+	c.root = &root
 	return c, nil
 }
 
@@ -412,6 +438,12 @@ func (c *Config) applyDefaults() {
 		}
 		if m.MaxConns == 0 {
 			m.MaxConns = 256
+		}
+		if m.MaxConnsPerIP == 0 {
+			m.MaxConnsPerIP = DefaultMaxConnsPerIP
+		}
+		if m.FrameTimeout == 0 {
+			m.FrameTimeout = DefaultFrameTimeout
 		}
 	}
 	for i := range c.Sources.Folders {

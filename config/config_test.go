@@ -13,7 +13,8 @@ import (
 var update = flag.Bool("update", false, "rewrite the .golden files of testdata/configs")
 
 // TestConfigCases runs every testdata/configs/*.yaml through Parse and
-// compares the problems (or "ok") with the .golden file beside it.
+// compares the problems (or "ok" and the warnings) with the .golden file
+// beside it.
 func TestConfigCases(t *testing.T) {
 	files, err := filepath.Glob("../testdata/configs/*.yaml")
 	if err != nil || len(files) == 0 {
@@ -21,8 +22,13 @@ func TestConfigCases(t *testing.T) {
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			_, err := Load(f)
+			c, err := Load(f)
 			got := "ok\n"
+			if err == nil {
+				for _, w := range c.Warnings() {
+					got += "warning: " + w.String() + "\n"
+				}
+			}
 			if err != nil {
 				var ce *Error
 				if !errors.As(err, &ce) {

@@ -79,6 +79,11 @@ func (c *Config) problems() []Problem {
 		} else {
 			listens[m.Listen] = p
 		}
+		for j, a := range m.Allow {
+			if _, err := ParseAllow(a); err != nil {
+				add(fmt.Sprintf("%s.allow[%d]", p, j), "%v", err)
+			}
+		}
 		if m.MaxFrameBytes < 1024 || m.MaxFrameBytes > 1<<30 {
 			add(p+".max_frame_bytes", "must be from 1024 to 1073741824, got %d", m.MaxFrameBytes)
 		}
@@ -90,6 +95,12 @@ func (c *Config) problems() []Problem {
 		}
 		if m.MaxConns < 1 {
 			add(p+".max_conns", "must be at least 1")
+		}
+		if m.MaxConnsPerIP < 1 {
+			add(p+".max_conns_per_ip", "must be at least 1")
+		}
+		if m.FrameTimeout < 0 {
+			add(p+".frame_timeout", "must not be negative")
 		}
 		if m.TLS != nil {
 			addErr(p+".tls", m.TLS.Validate())

@@ -67,6 +67,7 @@ sources:
   mllp:
     - name: bench
       listen: 127.0.0.1:$MLLP
+      max_conns_per_ip: 256   # every load connection comes from loopback (default 32)
 status:
   listen: 127.0.0.1:$STATUS
 YAML
@@ -97,6 +98,7 @@ sources:
   mllp:
     - name: bench
       listen: 127.0.0.1:$MLLP
+      max_conns_per_ip: 256   # every load connection comes from loopback (default 32)
 exchange:
   url: https://127.0.0.1:1/fhir
   tls: {cert_file: $PKI/client.pem, key_file: $PKI/client.key}

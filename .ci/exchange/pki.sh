@@ -6,9 +6,11 @@ set -euo pipefail
 dir=${1:?usage: pki.sh DIR}
 mkdir -p "$dir"
 cd "$dir"
-[ -f ca.pem ] && [ -f client.key ] && exit 0
+# ferry refuses TLS keys other accounts can read: keys are created 0600 (umask 077 in a subshell),
+# and a PKI left by an older run of this script is tightened too.
+if [ -f ca.pem ] && [ -f client.key ]; then chmod 600 ./*.key; exit 0; fi
 days=3650
-key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
+key() { (umask 077; openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null); }
 key ca.key
 openssl req -x509 -new -key ca.key -sha256 -days $days -subj "/CN=ferry CI test CA" \
   -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" -out ca.pem

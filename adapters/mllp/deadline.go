@@ -27,17 +27,44 @@ import (
 // extended, and progress counts ciphertext bytes as they arrive rather than
 // whole records. Reads, and the deadline methods below, are called from the
 // connection's own goroutine only.
+//
+// Progress alone would let a sender that trickles one byte just within the
+// timeout keep its connection forever, so the window also has an absolute
+// limit (frame_timeout): the deadline never moves past it.
 type watchConn struct {
 	net.Conn
 	window time.Duration // inactivity timeout; 0: a plain deadline
 	last   time.Time     // when the window was last started or a byte arrived
+	limit  time.Time     // the deadline never moves past this; zero: no limit
 }
 
-// inactivity makes reads fail once no byte has arrived for d, starting now.
-func (c *watchConn) inactivity(d time.Duration) error {
+// inactivity makes reads fail once no byte has arrived for d, starting now,
+// and in any case once total has passed (total <= 0: no such limit).
+func (c *watchConn) inactivity(d, total time.Duration) error {
 	c.window = d
 	c.last = time.Now()
-	return c.Conn.SetReadDeadline(c.last.Add(d))
+	c.limit = time.Time{}
+	if total > 0 {
+		c.limit = c.last.Add(total)
+	}
+	return c.Conn.SetReadDeadline(c.next())
+}
+
+// next is the deadline the window allows: the last byte's time plus the
+// timeout, but not past the limit.
+func (c *watchConn) next() time.Time {
+	n := c.last.Add(c.window)
+	if !c.limit.IsZero() && n.After(c.limit) {
+		return c.limit
+	}
+	return n
+}
+
+// pastLimit reports whether the window's absolute limit has passed: a
+// timeout then means the frame took too long, not that the peer fell
+// silent.
+func (c *watchConn) pastLimit() bool {
+	return !c.limit.IsZero() && !time.Now().Before(c.limit)
 }
 
 // until makes reads fail at t, however many bytes arrive before it: the
@@ -61,9 +88,9 @@ func (c *watchConn) Read(p []byte) (int, error) {
 		if err == nil || !isTimeout(err) {
 			return n, err
 		}
-		next := c.last.Add(c.window)
+		next := c.next()
 		if time.Until(next) <= 0 {
-			return n, err // silent for the whole window
+			return n, err // silent for the whole window, or past the limit
 		}
 		if serr := c.Conn.SetReadDeadline(next); serr != nil {
 			return n, err

@@ -37,7 +37,16 @@
 // Between frames a connection may stay idle for Config.IdleTimeout. Inside a
 // frame Config.ReadTimeout is an inactivity limit: the sender is dropped
 // when no byte arrives for that long, but a large frame that keeps arriving
-// is read to its end however long it takes.
+// is read to its end, up to Config.FrameTimeout in all (default 10 minutes,
+// enough for a 16 MiB frame at 256 kbit/s), which cuts a sender that
+// trickles bytes just often enough to stay within ReadTimeout.
+//
+// # Access
+//
+// Config.Allow restricts the addresses a listener accepts connections from;
+// Config.MaxConns and Config.MaxConnsPerIP bound the connections open at
+// once, in all and per address. All three are checked once per connection,
+// at accept, before anything is read from it.
 package mllp
 
 import (
@@ -127,6 +136,11 @@ func (r *Reader) Skipped() (junk, restarted int64) { return r.junk, r.restart }
 // reads the frame under a shorter read deadline. It returns io.EOF when the
 // stream ends between frames.
 func (r *Reader) WaitFrame() error {
+	if cap(r.buf) > retainBytes {
+		// A large frame's buffer is not kept for the next frame: a
+		// connection that waits would otherwise hold it while idle.
+		r.buf = nil
+	}
 	for {
 		b, err := r.br.ReadByte()
 		if err != nil {
@@ -185,19 +199,37 @@ func (r *Reader) ReadFrame() ([]byte, error) {
 			if len(r.buf)+len(data) > r.max {
 				return nil, r.tooLarge(data, int64(len(r.buf)+len(data)), false)
 			}
-			r.buf = append(r.buf, data...)
+			r.add(data)
 			return r.buf, nil
 		case bufio.ErrBufferFull:
 			if len(r.buf)+len(chunk) > r.max {
 				return nil, r.tooLarge(chunk, int64(len(r.buf)+len(chunk)), true)
 			}
-			r.buf = append(r.buf, chunk...)
+			r.add(chunk)
 		case io.EOF:
 			return nil, fmt.Errorf("read mllp frame: %w", io.ErrUnexpectedEOF)
 		default:
 			return nil, fmt.Errorf("read mllp frame: %w", err)
 		}
 	}
+}
+
+// retainBytes is the largest frame buffer a Reader keeps between frames.
+const retainBytes = 1 << 20
+
+// add appends b to the frame buffer. It grows the buffer by doubling, as
+// append does, but never beyond the frame limit (the callers have checked
+// that the frame fits): append alone would reserve up to twice the limit
+// for a frame just under it, 32 MiB per connection at the default 16 MiB.
+func (r *Reader) add(b []byte) {
+	need := len(r.buf) + len(b)
+	if need > cap(r.buf) {
+		n := min(max(2*cap(r.buf), need, 64<<10), max(r.max, need))
+		nb := make([]byte, len(r.buf), n)
+		copy(nb, r.buf)
+		r.buf = nb
+	}
+	r.buf = append(r.buf, b...)
 }
 
 // skipCR consumes the CR that should follow an end block, if it is already

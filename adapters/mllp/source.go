@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -27,6 +28,15 @@ const (
 	DefaultReadTimeout = 30 * time.Second
 	DefaultIdleTimeout = 10 * time.Minute
 	DefaultMaxConns    = 256
+	// DefaultMaxConnsPerIP leaves room for a sender that opens a
+	// connection per message type or per feed, while keeping one host
+	// (a scanner, a sender stuck in a reconnect loop) from taking every
+	// slot of MaxConns.
+	DefaultMaxConnsPerIP = 32
+	// DefaultFrameTimeout is long enough for a 16 MiB frame (the default
+	// MaxFrameBytes) at 256 kbit/s: 16 MiB × 8 bit / 256 kbit/s ≈ 524 s,
+	// under 9 minutes. A sender slower than that is not a real HL7 feed.
+	DefaultFrameTimeout = 10 * time.Minute
 )
 
 // Config configures a listener Source.
@@ -38,9 +48,9 @@ type Config struct {
 	MaxFrameBytes int
 	// ReadTimeout is an inactivity limit inside a frame: once a frame's
 	// start block has arrived, the connection is dropped when no byte
-	// arrives for this long. A frame that keeps making progress is never
-	// cut, however long it takes in total (a multi-MB message over a slow
-	// VPN). It also bounds the TLS handshake and writing one ACK.
+	// arrives for this long. A frame that keeps making progress is not
+	// cut before FrameTimeout, however slow (a multi-MB message over a
+	// slow VPN). It also bounds the TLS handshake and writing one ACK.
 	ReadTimeout time.Duration
 	// IdleTimeout closes a connection on which no frame starts for this
 	// long; bytes that are not a start block do not extend it.
@@ -50,6 +60,22 @@ type Config struct {
 	TLS *tls.Config
 	// MaxConns bounds concurrent connections; more are closed on accept.
 	MaxConns int
+	// MaxConnsPerIP bounds concurrent connections from one remote address
+	// (loopback included); more are closed on accept. 0 means
+	// DefaultMaxConnsPerIP.
+	MaxConnsPerIP int
+	// FrameTimeout bounds the time one frame may take from its start
+	// block to its end block, however steadily it arrives: a sender that
+	// trickles a byte just within ReadTimeout would otherwise hold its
+	// connection (and the memory of its growing frame) forever. 0 means
+	// DefaultFrameTimeout.
+	FrameTimeout time.Duration
+	// Allow lists the networks connections are accepted from (a single
+	// address is a /32 or /128 prefix). A connection from any other
+	// address is closed at accept, before a byte is read from it and
+	// without an ACK. Empty accepts every address. IPv4 clients of a
+	// dual-stack listener match IPv4 prefixes.
+	Allow []netip.Prefix
 	// CommitACK speaks MLLP release 2 to the sender: each message is
 	// answered first with the transport commit acknowledgement
 	// (<SB>0x06<EB><CR>) once it is stored, converted or quarantined, or
@@ -81,6 +107,17 @@ func (c Config) Validate() error {
 	if c.MaxConns < 0 {
 		errs = append(errs, errors.New("max_conns: must not be negative"))
 	}
+	if c.MaxConnsPerIP < 0 {
+		errs = append(errs, errors.New("max_conns_per_ip: must not be negative"))
+	}
+	if c.FrameTimeout < 0 {
+		errs = append(errs, errors.New("frame_timeout: must not be negative"))
+	}
+	for i, p := range c.Allow {
+		if !p.IsValid() {
+			errs = append(errs, fmt.Errorf("allow[%d]: not a valid network", i))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -100,21 +137,45 @@ func (c Config) withDefaults() Config {
 	if c.MaxConns == 0 {
 		c.MaxConns = DefaultMaxConns
 	}
+	if c.MaxConnsPerIP == 0 {
+		c.MaxConnsPerIP = DefaultMaxConnsPerIP
+	}
+	if c.FrameTimeout == 0 {
+		c.FrameTimeout = DefaultFrameTimeout
+	}
+	allow := make([]netip.Prefix, len(c.Allow))
+	for i, p := range c.Allow {
+		allow[i] = normalPrefix(p)
+	}
+	c.Allow = allow
 	return c
+}
+
+// normalPrefix masks p and turns an IPv4-mapped IPv6 prefix
+// (::ffff:10.0.0.0/104) into the IPv4 one, since remote addresses are
+// unmapped before they are matched.
+func normalPrefix(p netip.Prefix) netip.Prefix {
+	p = p.Masked()
+	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+	}
+	return p
 }
 
 // Stats counts what a Source has done since it was created. All fields are
 // PHI-free and suitable for a status page or metrics.
 type Stats struct {
-	Connections   int64 // accepted connections, in total
+	Connections   int64 // accepted connections from allowed addresses, in total
 	Open          int64 // connections open now
-	Rejected      int64 // connections closed at accept because of MaxConns
+	Rejected      int64 // connections closed at accept because of MaxConns or MaxConnsPerIP
+	Denied        int64 // connections closed at accept because their address is not in Allow
 	Messages      int64 // frames handed to the Consumer
 	Accepted      int64 // answered AA/CA (or would have been; see AcksNotSent)
 	Errors        int64 // answered AE/CE (or would have been)
 	Rejects       int64 // answered AR/CR, including oversized frames (or would have been)
 	Oversized     int64 // frames over MaxFrameBytes
 	ReadFailures  int64 // connections closed by a read error or timeout mid-frame
+	FrameTimeouts int64 // of ReadFailures, frames cut by FrameTimeout
 	JunkBytes     int64 // bytes skipped between frames
 	TLSHandshakes int64 // failed TLS handshakes
 
@@ -159,6 +220,7 @@ type Source struct {
 	mu      sync.Mutex
 	ln      net.Listener
 	conns   map[*conn]struct{}
+	perIP   map[netip.Addr]int // open connections by remote address
 	started bool
 	closing bool
 	wg      sync.WaitGroup
@@ -167,9 +229,13 @@ type Source struct {
 	connSeq atomic.Int64
 	stats   struct {
 		conns, open, rejected, messages, aa, ae, ar, oversized, readFail, junk, tlsFail atomic.Int64
-		acksNotSent, appAcks                                                            atomic.Int64
+		acksNotSent, appAcks, denied, frameTimeouts                                     atomic.Int64
 		ackLatency                                                                      latency
 	}
+	// Warnings about refused connections, limited so that a port scan or
+	// a sender in a reconnect loop cannot flood the log. Used by the
+	// accept goroutine only.
+	deniedLog, limitLog logLimiter
 }
 
 var _ adapters.Source = (*Source)(nil)
@@ -178,6 +244,7 @@ var _ adapters.Source = (*Source)(nil)
 type conn struct {
 	nc   net.Conn   // wc, or a TLS server connection over it
 	wc   *watchConn // the TCP connection; holds the read deadline
+	ip   netip.Addr // remote address, unmapped and without zone
 	id   int64
 	busy bool // guarded by Source.mu: a message is being read or handled
 }
@@ -202,7 +269,11 @@ func New(set adapters.Settings, cfg Config, next adapters.Consumer) (*Source, er
 		ctx:    ctx,
 		cancel: cancel,
 		conns:  make(map[*conn]struct{}),
+		perIP:  make(map[netip.Addr]int),
 		done:   make(chan struct{}),
+
+		deniedLog: logLimiter{every: refusedLogInterval},
+		limitLog:  logLimiter{every: refusedLogInterval},
 	}, nil
 }
 
@@ -241,6 +312,7 @@ func (s *Source) Stats() Stats {
 		Connections: s.stats.conns.Load(), Open: s.stats.open.Load(), Rejected: s.stats.rejected.Load(),
 		Messages: s.stats.messages.Load(), Accepted: s.stats.aa.Load(), Errors: s.stats.ae.Load(),
 		Rejects: s.stats.ar.Load(), Oversized: s.stats.oversized.Load(), ReadFailures: s.stats.readFail.Load(),
+		Denied: s.stats.denied.Load(), FrameTimeouts: s.stats.frameTimeouts.Load(),
 		JunkBytes: s.stats.junk.Load(), TLSHandshakes: s.stats.tlsFail.Load(),
 		AcksNotSent: s.stats.acksNotSent.Load(), AppAcksRequested: s.stats.appAcks.Load(),
 		AckLatency: s.stats.ackLatency.snapshot(),
@@ -324,6 +396,19 @@ func (s *Source) acceptLoop(ln net.Listener, host adapters.Host) {
 			return
 		}
 		backoff = 0
+		// The allow list is checked once per connection, before anything
+		// is read from it (TLS included): a sender from elsewhere gets no
+		// byte of ours and none of its bytes reach the parser.
+		ip := remoteIP(raw)
+		if !s.allowed(ip) {
+			s.stats.denied.Add(1)
+			if ok, dropped := s.deniedLog.allow(time.Now()); ok {
+				s.log.Warn("mllp connection refused: address not in allow", "remote_ip", ip.String(), "listen", s.cfg.Listen,
+					"refused_unlogged", dropped)
+			}
+			_ = raw.Close()
+			continue
+		}
 		s.stats.conns.Add(1)
 		// TLS goes over the deadline wrapper, so that progress is seen
 		// byte by byte and TLS never sees a deadline that was only moved.
@@ -332,26 +417,85 @@ func (s *Source) acceptLoop(ln net.Listener, host adapters.Host) {
 		if s.cfg.TLS != nil {
 			nc = tls.Server(wc, s.cfg.TLS)
 		}
-		c := &conn{nc: nc, wc: wc, id: s.connSeq.Add(1)}
+		c := &conn{nc: nc, wc: wc, ip: ip, id: s.connSeq.Add(1)}
 		s.mu.Lock()
 		if s.closing {
 			s.mu.Unlock()
 			_ = nc.Close()
 			return
 		}
-		if len(s.conns) >= s.cfg.MaxConns {
+		limit, most := "", 0
+		switch {
+		case len(s.conns) >= s.cfg.MaxConns:
+			limit, most = "max_conns", s.cfg.MaxConns
+		case s.perIP[ip] >= s.cfg.MaxConnsPerIP:
+			limit, most = "max_conns_per_ip", s.cfg.MaxConnsPerIP
+		}
+		if limit != "" {
 			s.mu.Unlock()
 			s.stats.rejected.Add(1)
-			s.log.Warn("mllp connection refused: too many connections", "remote", nc.RemoteAddr().String(), "max_conns", s.cfg.MaxConns)
-			_ = nc.Close()
+			if ok, dropped := s.limitLog.allow(time.Now()); ok {
+				s.log.Warn("mllp connection refused: too many connections", "remote_ip", ip.String(), "limit", limit, "max", most,
+					"refused_unlogged", dropped)
+			}
+			_ = raw.Close()
 			continue
 		}
 		s.conns[c] = struct{}{}
+		s.perIP[ip]++
 		s.wg.Add(1)
 		s.mu.Unlock()
 		s.stats.open.Add(1)
 		go s.serve(c)
 	}
+}
+
+// remoteIP returns the connection's remote address, IPv4-mapped addresses
+// unmapped (an IPv4 sender on a dual-stack listener) and without an IPv6
+// zone, which netip.Prefix.Contains would refuse to match.
+func remoteIP(c net.Conn) netip.Addr {
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		return ta.AddrPort().Addr().Unmap().WithZone("")
+	}
+	ap, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+	return ap.Addr().Unmap().WithZone("")
+}
+
+// allowed reports whether Config.Allow admits ip.
+func (s *Source) allowed(ip netip.Addr) bool {
+	if len(s.cfg.Allow) == 0 {
+		return true
+	}
+	for _, p := range s.cfg.Allow {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// refusedLogInterval is how often a refused-connection warning of one
+// kind may be logged.
+const refusedLogInterval = time.Minute
+
+// logLimiter lets one message through per interval and counts the ones it
+// holds back, so the next message that passes can say how many there were.
+type logLimiter struct {
+	every   time.Duration
+	next    time.Time
+	dropped int64
+}
+
+// allow reports whether a message may be logged at now and, if so, how
+// many were held back since the last one.
+func (l *logLimiter) allow(now time.Time) (ok bool, dropped int64) {
+	if now.Before(l.next) {
+		l.dropped++
+		return false, 0
+	}
+	l.next = now.Add(l.every)
+	dropped, l.dropped = l.dropped, 0
+	return true, dropped
 }
 
 func isTemporary(err error) bool {
@@ -386,6 +530,9 @@ func (s *Source) serve(c *conn) {
 		_ = c.nc.Close()
 		s.mu.Lock()
 		delete(s.conns, c)
+		if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
+			delete(s.perIP, c.ip)
+		}
 		s.mu.Unlock()
 		s.stats.open.Add(-1)
 		s.wg.Done()
@@ -434,8 +581,9 @@ func (s *Source) serve(c *conn) {
 			return
 		}
 		// From the start block on, the deadline is one of inactivity:
-		// a slow frame that keeps coming is read to its end.
-		_ = c.wc.inactivity(s.cfg.ReadTimeout)
+		// a slow frame that keeps coming is read to its end, unless it
+		// takes longer than frame_timeout in all.
+		_ = c.wc.inactivity(s.cfg.ReadTimeout, s.cfg.FrameTimeout)
 		frame, err := r.ReadFrame()
 		s.noteJunk(r, &lastJunk)
 		var tooBig *FrameTooLargeError
@@ -463,7 +611,10 @@ func (s *Source) serve(c *conn) {
 			return
 		case err != nil:
 			s.stats.readFail.Add(1)
-			if isTimeout(err) {
+			if isTimeout(err) && c.wc.pastLimit() {
+				s.stats.frameTimeouts.Add(1)
+				log.Warn("mllp frame not complete within frame_timeout; closing connection", "frame_timeout", s.cfg.FrameTimeout)
+			} else if isTimeout(err) {
 				log.Warn("mllp sender silent mid-frame; closing connection", "read_timeout", s.cfg.ReadTimeout, "err", err)
 			} else {
 				log.Warn("mllp read failed; closing connection", "err", err)

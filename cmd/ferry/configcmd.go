@@ -11,7 +11,10 @@ import (
 )
 
 // cmdConfig implements `ferry config check [FILE]`: it prints every problem
-// with its field path and line, or "ok".
+// with its field path and line, or "ok". Warnings (config.Warnings: valid
+// but risky settings, such as an MLLP listener open to the whole network)
+// are printed before the "ok" line; they do not change the exit status, so
+// scripts that check a file keep working.
 func cmdConfig(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "check" {
 		return errUsage
@@ -37,6 +40,10 @@ func cmdConfig(_ context.Context, args []string, stdout, stderr io.Writer) error
 		// Parse stays offline; check reads the key as the gateway will.
 		key, err = cfg.LoadKey()
 	}
+	if err == nil {
+		// The gateway refuses TLS keys other accounts can read; say so now.
+		err = cfg.CheckKeyFileModes()
+	}
 	var ce *config.Error
 	if errors.As(err, &ce) {
 		for _, p := range ce.Problems {
@@ -46,6 +53,9 @@ func cmdConfig(_ context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if err != nil {
 		return err
+	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(stdout, "%s: warning: %s\n", name, w)
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d MLLP listener(s), %d folder(s), exchange %s); %s\n", name,
 		len(cfg.Sources.MLLP), len(cfg.Sources.Folders), exchangeName(cfg), encryptionState(key))

@@ -78,6 +78,11 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 			opened.closeStores()
 		}
 	}()
+	// What `ferry config check` warns about is said at every start too,
+	// where an unattended gateway's operator will find it in the log.
+	for _, w := range cfg.Warnings() {
+		log.Warn("configuration: "+w.Msg, "field", w.Path)
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
@@ -151,12 +156,19 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 
 	for _, m := range cfg.Sources.MLLP {
 		id := "mllp/" + m.Name
+		allow, err := m.AllowPrefixes()
+		if err != nil {
+			return nil, fmt.Errorf("sources.mllp %s: %w", m.Name, err)
+		}
 		mc := mllp.Config{
 			Listen:        m.Listen,
 			MaxFrameBytes: m.MaxFrameBytes,
 			ReadTimeout:   m.ReadTimeout,
 			IdleTimeout:   m.IdleTimeout,
+			FrameTimeout:  m.FrameTimeout,
 			MaxConns:      m.MaxConns,
+			MaxConnsPerIP: m.MaxConnsPerIP,
+			Allow:         allow,
 			CommitACK:     m.CommitACK,
 		}
 		if m.TLS != nil {

@@ -50,6 +50,7 @@ func (g *gateway) report() ops.Status {
 		r.Sources = append(r.Sources, ops.SourceStatus{Name: n, Kind: "mllp", Address: addr, Messages: st.Messages,
 			Accepted: st.Accepted, Errors: st.Errors, Rejects: st.Rejects, Open: st.Open,
 			AcksNotSent: st.AcksNotSent, AppAcksRequested: st.AppAcksRequested,
+			ConnsDenied: st.Denied, ConnsRejected: st.Rejected,
 			AckLatency: ackHistogram(st.AckLatency)})
 	}
 	for _, e := range g.folders {
@@ -169,6 +170,11 @@ func writeMetrics(w io.Writer, r ops.Status) {
 	fmt.Fprintf(w, "# HELP ferry_mllp_app_acks_requested_total MLLP messages whose MSH-16 asks for an application acknowledgement, which ferry never sends.\n# TYPE ferry_mllp_app_acks_requested_total counter\n")
 	for _, s := range r.Sources {
 		fmt.Fprintf(w, "ferry_mllp_app_acks_requested_total%s %d\n", labelString([]string{"source", s.Name}), s.AppAcksRequested)
+	}
+	fmt.Fprintf(w, "# HELP ferry_mllp_connections_refused_total MLLP connections closed at accept, unanswered: reason allow (address not in allow) or limit (max_conns, max_conns_per_ip).\n# TYPE ferry_mllp_connections_refused_total counter\n")
+	for _, s := range r.Sources {
+		fmt.Fprintf(w, "ferry_mllp_connections_refused_total%s %d\n", labelString([]string{"source", s.Name, "reason", "allow"}), s.ConnsDenied)
+		fmt.Fprintf(w, "ferry_mllp_connections_refused_total%s %d\n", labelString([]string{"source", s.Name, "reason", "limit"}), s.ConnsRejected)
 	}
 	fmt.Fprintf(w, "# HELP ferry_mllp_ack_seconds Time from an MLLP message read to its ACK written; mostly the wait for the fsync.\n# TYPE ferry_mllp_ack_seconds histogram\n")
 	for _, s := range r.Sources {

@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"strings"
@@ -28,6 +29,52 @@ func readFile(field, path string) ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("%s %q: %w", field, path, err)
 	}
+}
+
+// readKeyFile is readFile for a private key: it checks that the file holds
+// an unencrypted PEM key and then refuses it when its mode lets other
+// accounts read it (on Unix), judged on the open file so that the file
+// read is the file checked. The content comes first: a certificate named
+// as key_file is a swap to point out, not a permission problem.
+func readKeyFile(field, path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return readFile(field, path) // the same words for the same failures
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%s %q: %w", field, path, err)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxKeyBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s %q: %w", field, path, err)
+	}
+	if len(b) > maxKeyBytes {
+		return nil, fmt.Errorf("%s %q: larger than %d bytes; is it a private key?", field, path, maxKeyBytes)
+	}
+	if err := checkKeyPEM(path, b); err != nil {
+		return nil, err
+	}
+	if err := checkKeyMode(field, path, fi); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// maxKeyBytes bounds what is read from a key file; an RSA 16384-bit key in
+// PEM is under 13 KB.
+const maxKeyBytes = 1 << 20
+
+// KeyFileMode checks that the private key at path is not readable by other
+// accounts, as LoadTLSConfig does (on Unix; elsewhere it returns nil), for
+// `ferry doctor`.
+func KeyFileMode(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("key_file %q: %w", path, err)
+	}
+	return checkKeyMode("key_file", path, fi)
 }
 
 // readCerts returns every certificate in a PEM file, in file order.
@@ -83,11 +130,8 @@ func loadKeyPair(certFile, keyFile string, now time.Time) (*tls.Certificate, err
 		return nil, err
 	}
 	certPEM, _ := os.ReadFile(certFile) // read successfully just above
-	keyPEM, err := readFile("key_file", keyFile)
+	keyPEM, err := readKeyFile("key_file", keyFile)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkKeyPEM(keyFile, keyPEM); err != nil {
 		return nil, err
 	}
 	pair, err := tls.X509KeyPair(certPEM, keyPEM)

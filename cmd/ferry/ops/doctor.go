@@ -88,7 +88,7 @@ func (o *DoctorOptions) defaults() {
 }
 
 // Doctor runs every check against cfg and returns the findings in a fixed
-// order: certificates, exchange, folders, disk, ports.
+// order: certificates, exchange, folders, disk, ports, access, encryption.
 func Doctor(ctx context.Context, cfg *config.Config, opts DoctorOptions) []Check {
 	opts.defaults()
 	var out []Check
@@ -97,6 +97,7 @@ func Doctor(ctx context.Context, cfg *config.Config, opts DoctorOptions) []Check
 	out = append(out, CheckFolders(cfg, opts)...)
 	out = append(out, CheckDisk(cfg, opts)...)
 	out = append(out, CheckPorts(ctx, cfg)...)
+	out = append(out, CheckAccess(cfg)...)
 	out = append(out, CheckEncryption(cfg)...)
 	out = append(out, CheckHoldPolicy(cfg)...)
 	return out
@@ -245,6 +246,10 @@ func leafCheck(field, certFile, keyFile, caFile string, usage x509.ExtKeyUsage, 
 			default:
 				c.Detail += "; key_file " + keyFile + ": " + err.Error()
 			}
+		} else if err := configtls.KeyFileMode(keyFile); err != nil {
+			// ferry refuses to load it, so this fails as the start would.
+			c.Level = Fail
+			c.Detail += "; " + err.Error()
 		}
 	}
 	if caFile != "" {
@@ -493,6 +498,41 @@ func humanBytes(n uint64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// CheckAccess says who may send HL7 to each MLLP listener. A listener
+// reachable from the network that neither restricts senders (allow) nor
+// requires client certificates draws a warning, the one `ferry config
+// check` prints: anyone on the network could send messages that go to the
+// exchange under the clinic's identity. It is not a failure, so that an
+// existing installation is told rather than stopped.
+func CheckAccess(cfg *config.Config) []Check {
+	warned := map[string]string{}
+	for _, w := range cfg.Warnings() {
+		warned[w.Path] = w.Msg
+	}
+	var out []Check
+	for i, m := range cfg.Sources.MLLP {
+		field := fmt.Sprintf("sources.mllp[%d].listen", i)
+		c := Check{Area: "access", Name: field + " " + m.Listen, Level: OK}
+		var how []string
+		if len(m.Allow) > 0 {
+			how = append(how, "senders limited to "+strings.Join(m.Allow, ", "))
+		}
+		if m.TLS != nil && m.TLS.ClientCAFile != "" {
+			how = append(how, "client certificates required (mutual TLS)")
+		}
+		switch msg, open := warned[field]; {
+		case open:
+			c.Level, c.Detail = Warn, msg
+		case len(how) > 0:
+			c.Detail = strings.Join(how, "; ")
+		default:
+			c.Detail = "loopback only: senders on this machine"
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // CheckPorts tries to bind every address ferry listens on. A busy port is

@@ -115,6 +115,11 @@ type SourceStatus struct {
 	// AppAcksRequested counts messages whose MSH-16 asks for an
 	// application acknowledgement, which ferry never sends.
 	AppAcksRequested int64 `json:"app_acks_requested"`
+	// ConnsDenied counts connections closed at accept because their
+	// address is not in the listener's allow list; ConnsRejected those
+	// closed because of max_conns or max_conns_per_ip.
+	ConnsDenied   int64 `json:"connections_denied"`
+	ConnsRejected int64 `json:"connections_rejected"`
 	// AckLatency is the time from a message read to its ACK written (the
 	// wait for the fsync, mostly), as a histogram.
 	AckLatency *Histogram `json:"ack_latency,omitempty"`

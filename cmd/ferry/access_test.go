@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-health/ferry/adapters/mllp"
+	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/config/pki"
+)
+
+// TestGatewayAllowStopsInjection is the audit's repro turned around: an
+// MLLP-over-TLS listener without client certificates, and a client with
+// no certificate of its own (openssl s_client style) sending an ADT. With
+// allow excluding the client, nothing is answered and nothing reaches the
+// outbox; with allow naming it, the same message gets AA.
+func TestGatewayAllowStopsInjection(t *testing.T) {
+	dir := t.TempDir()
+	paths, err := pki.WriteDemoSet(filepath.Join(dir, "pki"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM, err := os.ReadFile(paths.CA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(caPEM)
+	for _, tc := range []struct {
+		allow string
+		want  string // MSA-1, or "" for no answer at all
+	}{{"[192.0.2.0/24]", ""}, {"[127.0.0.1, 10.0.0.0/8]", "AA"}} {
+		t.Run(tc.allow, func(t *testing.T) {
+			data := filepath.Join(t.TempDir(), "data")
+			cfg, err := config.Parse("test", []byte(fmt.Sprintf(`
+data_dir: %q
+sources:
+  mllp:
+    - name: t
+      listen: 127.0.0.1:0
+      allow: %s
+      tls: {cert_file: %q, key_file: %q}
+`, data, tc.allow, paths.ServerCert, paths.ServerKey)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			gw := runGateway(t, cfg)
+			conn, err := tls.Dial("tcp", gw.MLLPAddr("t").String(), &tls.Config{RootCAs: roots, ServerName: "localhost"})
+			if tc.want == "" {
+				if err == nil {
+					conn.SetDeadline(time.Now().Add(10 * time.Second))
+					_ = mllp.WriteFrame(conn, []byte(adt(1)))
+					if b, _ := io.ReadAll(conn); len(b) != 0 {
+						t.Fatalf("a refused sender got %q", b)
+					}
+					conn.Close()
+				}
+				if n := gw.mllps["t"].Stats().Denied; n != 1 {
+					t.Fatalf("denied = %d, want 1", n)
+				}
+				if q := gw.pipe.Stats().Queued.Load(); q != 0 {
+					t.Fatalf("%d bundles queued from a refused sender", q)
+				}
+				var metrics strings.Builder
+				writeMetrics(&metrics, gw.report())
+				if want := `ferry_mllp_connections_refused_total{source="t",reason="allow"} 1`; !strings.Contains(metrics.String(), want) {
+					t.Errorf("/metrics lacks %s:\n%s", want, metrics.String())
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if code := send(t, conn, mllp.NewReader(conn, 1<<20), adt(2)); code != tc.want {
+				t.Fatalf("MSA-1 = %s, want %s", code, tc.want)
+			}
+		})
+	}
+}
+
+// TestGatewayWarnsAtStart: what `ferry config check` warns about is logged
+// at WARN when the gateway starts. The gateway is built but not started,
+// so nothing listens on the wildcard address.
+func TestGatewayWarnsAtStart(t *testing.T) {
+	cfg, err := config.Parse("test", []byte(fmt.Sprintf("data_dir: %q\nsources:\n  mllp:\n    - {name: t, listen: \"0.0.0.0:0\"}\n",
+		filepath.Join(t.TempDir(), "data"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs lockedBuffer
+	gw, err := newGateway(cfg, newLogger(&logs, "info"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Shutdown(context.Background())
+	out := logs.String()
+	if !strings.Contains(out, "level=WARN") || !strings.Contains(out, "accepts HL7 from any host") || !strings.Contains(out, "field=sources.mllp[0].listen") {
+		t.Fatalf("log:\n%s", out)
+	}
+}

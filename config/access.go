@@ -1,0 +1,149 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/ferry-health/ferry/config/configtls"
+)
+
+// ParseAllow parses one entry of an MLLP listener's allow list: an IPv4 or
+// IPv6 address (a network of one) or a CIDR network. Host bits after the
+// prefix length are ignored (10.1.2.3/24 is 10.1.2.0/24), as in most
+// firewall syntaxes. IPv6 zones are refused: a zone names an interface of
+// this machine, not a sender.
+func ParseAllow(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR network (like 10.1.2.0/24 or fd00::/8)", s)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR network (like 10.1.2.0/24 or fd00::/8)", s)
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// AllowPrefixes returns the listener's allow list parsed; Validate has
+// reported any entry it returns an error for.
+func (m MLLP) AllowPrefixes() ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(m.Allow))
+	for i, s := range m.Allow {
+		p, err := ParseAllow(s)
+		if err != nil {
+			return nil, fmt.Errorf("allow[%d]: %w", i, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// Open reports whether the listener accepts HL7 from any host that can
+// reach it: it listens beyond loopback, its allow list is empty (or admits
+// every address), and it does not require client certificates. Such a
+// listener lets anyone on the network send messages that go to the
+// exchange under the clinic's identity.
+func (m MLLP) Open() bool {
+	if m.TLS != nil && m.TLS.ClientCAFile != "" {
+		return false
+	}
+	if !listensBeyondLoopback(m.Listen) {
+		return false
+	}
+	if len(m.Allow) == 0 {
+		return true
+	}
+	for _, s := range m.Allow {
+		if p, err := ParseAllow(s); err == nil && p.Bits() == 0 {
+			return true // 0.0.0.0/0 or ::/0 restricts nothing
+		}
+	}
+	return false
+}
+
+// listensBeyondLoopback reports whether addr (host:port) can be reached
+// from other machines: an empty or unspecified host, any non-loopback
+// address, or a host name other than localhost (names are not resolved
+// offline, so they count as reachable).
+func listensBeyondLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false // Validate reports it
+	}
+	if strings.EqualFold(host, "localhost") {
+		return false
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return true
+	}
+	return !a.Unmap().IsLoopback()
+}
+
+// Warnings returns what is allowed but probably unwise in the
+// configuration, for `ferry config check`, `ferry doctor` and the log at
+// startup. Unlike Validate's problems they do not stop ferry: an existing
+// installation keeps working after an upgrade, and the operator is told.
+// Lines are filled in for a configuration that came from Parse.
+func (c *Config) Warnings() []Problem {
+	var ws []Problem
+	for i, m := range c.Sources.MLLP {
+		if m.Open() {
+			ws = append(ws, Problem{Path: fmt.Sprintf("sources.mllp[%d].listen", i), Msg: fmt.Sprintf(
+				"%s accepts HL7 from any host that can reach it and sends it on to the exchange as this clinic's: "+
+					"set allow to the senders' addresses, or tls.client_ca_file for mutual TLS (IHE ATNA ITI-19 asks for mutual authentication of nodes)", m.Listen)})
+		}
+	}
+	if c.root != nil {
+		for i := range ws {
+			ws[i].Line = lineOf(c.root, ws[i].Path)
+		}
+	}
+	return ws
+}
+
+// CheckKeyFileModes checks the TLS private keys the configuration names,
+// as the gateway will when it loads them: a key file that other accounts
+// can read is a problem (configtls refuses it, on Unix). Files that do not
+// exist yet are skipped: `ferry config check` may run before the
+// certificates are installed, and `ferry doctor` reports missing files.
+// The error is a *Error naming each field.
+func (c *Config) CheckKeyFileModes() error {
+	type keyFile struct{ path, file string }
+	var keys []keyFile
+	for i, m := range c.Sources.MLLP {
+		if m.TLS != nil && m.TLS.KeyFile != "" {
+			keys = append(keys, keyFile{fmt.Sprintf("sources.mllp[%d].tls.key_file", i), m.TLS.KeyFile})
+		}
+	}
+	if c.Exchange.URL != "" && c.Exchange.TLS.KeyFile != "" {
+		keys = append(keys, keyFile{"exchange.tls.key_file", c.Exchange.TLS.KeyFile})
+	}
+	if c.Audit.URL != "" && c.Audit.TLS.KeyFile != "" {
+		keys = append(keys, keyFile{"audit.tls.key_file", c.Audit.TLS.KeyFile})
+	}
+	var ps []Problem
+	for _, k := range keys {
+		if _, err := os.Stat(k.file); err != nil {
+			continue
+		}
+		if err := configtls.KeyFileMode(k.file); err != nil {
+			p := Problem{Path: k.path, Msg: strings.TrimPrefix(err.Error(), "key_file ")}
+			if c.root != nil {
+				p.Line = lineOf(c.root, k.path)
+			}
+			ps = append(ps, p)
+		}
+	}
+	if len(ps) == 0 {
+		return nil
+	}
+	return &Error{File: c.source, Problems: ps}
+}
