@@ -225,7 +225,7 @@ else
   fail "status page screenshot taken and readable ($WORK/status.png)"
   tail -5 "$WORK/chromium.log"
 fi
-check "/metrics: ferry_queue_depth 3" bash -c "exec 3<>/dev/tcp/127.0.0.1/18089; printf 'GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n' >&3; grep -qx 'ferry_queue_depth 3' <(tr -d '\r' <&3)"
+check "/metrics: ferry_queue_depth 3" bash -c "exec 3<>/dev/tcp/127.0.0.1/18089; printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1:18089\r\n\r\n' >&3; grep -qx 'ferry_queue_depth 3' <(tr -d '\r' <&3)"
 kill "$RUN2" 2>/dev/null
 wait "$RUN2" 2>/dev/null
 /usr/bin/ferry status --config "$CFG2" >"$WORK/offline.out" 2>&1
