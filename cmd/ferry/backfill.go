@@ -44,6 +44,10 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
+	// The same identifier systems as the gateway (config.IdentifierBase).
+	if _, err := cfg.EnsureSiteID(); err != nil {
+		return err
+	}
 	defer installer.FixOwnership(cfg.DataDir)
 	q, err := diskq.Open(ops.QueueDir(cfg), diskq.Options{MaxBytes: cfg.Queue.MaxBytes, MaxItems: cfg.Queue.MaxItems, DeadLetterDir: ops.DeadLetterDir(cfg), Key: key})
 	if errors.Is(err, diskq.ErrLocked) {

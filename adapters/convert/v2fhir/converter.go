@@ -114,8 +114,13 @@ type Converter struct {
 	// need no entry.
 	Systems map[string]string
 	// Base prefixes the identifier systems ferry mints for identifiers that
-	// have no known system (default "urn:ferry"). They are scoped by the
-	// sending facility, so two clinics' local MRNs never collide.
+	// have no known system (default "urn:ferry"). It must be unique to
+	// the site: a named assigning authority's system is <Base>:id:<name>
+	// whichever facility sends it (so one site's ADT and lab feeds agree),
+	// and with a Base shared by two sites their "MRN 123" would be one
+	// patient at the exchange. The gateway passes urn:ferry:site:<uuid>
+	// (config.IdentifierBase); the fixed default suits offline conversion
+	// only.
 	Base string
 	// Location is the time zone of v2 times that carry no offset
 	// (default time.Local).

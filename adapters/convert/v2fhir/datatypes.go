@@ -213,11 +213,13 @@ func hdUniversal(hd hl7v2.Value) string {
 // authoritySystem resolves an assigning authority (HD, read from a
 // component's subcomponents) to an identifier system. The second result is
 // false when ferry had to mint a system. A named authority (CX.4.1) is the
-// identifier's namespace whoever sends it, so its minted system is
-// urn:ferry:id:<authority>: the clinic's ADT feed and its lab's ORU feed
-// then land on one Patient. Only identifiers without any authority are
-// scoped by the sending facility. Sites whose senders reuse an authority
-// name for different namespaces map them in identifiers.systems.
+// identifier's namespace whoever sends it within the site, so its minted
+// system is <Base>:id:<authority>, not scoped by MSH-4: the clinic's ADT
+// feed and its lab's ORU feed (another sending facility) then land on one
+// Patient. Base is what keeps sites apart (Converter.Base). Only
+// identifiers without any authority are scoped by the sending facility.
+// Sites whose senders reuse an authority name for different namespaces
+// map them in identifiers.systems.
 func (x *conv) authoritySystem(ns, universal, typ string) (string, bool) {
 	if universal != "" {
 		switch strings.ToUpper(typ) {
