@@ -1,6 +1,7 @@
 package v2fhir
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -77,5 +78,111 @@ func TestMintedSystemsPerSite(t *testing.T) {
 	lab, urlLab := patientOf(t, mustConvert(t, a, siteORU))
 	if lab.Identifier[0].System != pa.Identifier[0].System || urlLab != urlA {
 		t.Errorf("one site's ADT and ORU disagree: %s / %s", urlA, urlLab)
+	}
+}
+
+// TestStatusOnlyResult: an OBX-11 "U" without a value (the preliminary
+// result sent before is now final) must not replace the stored
+// Observation with a valueless one. Where references are literal it is
+// left out and the report still points at the earlier Observation's id;
+// in ModeConditional it is a conditional create that changes nothing
+// when the exchange has it.
+func TestStatusOnlyResult(t *testing.T) {
+	const head = `MSH|^~\&|LABAPP|CLINICLAB|EHR|CLINIC|20240105101500-0500||ORU^R01^ORU_R01|%s|P|2.5.1
+PID|1||555^^^HOSP^MR||Doe^Jane||19800101|F
+OBR|1|P1^EHR|F1^LAB|2345-7^Glucose^LN|||20240105080000-0500||||||||||||||||||%s
+`
+	prelim := fmt.Sprintf(head, "M1", "P") + "OBX|1|NM|2345-7^Glucose^LN||105|mg/dL^mg/dL^UCUM|70-99|H|||P"
+	final := fmt.Sprintf(head, "M2", "F") + "OBX|1|NM|2345-7^Glucose^LN||||||||U"
+	for _, mode := range []Mode{ModeID, ModePatientConditional, ModeConditional} {
+		t.Run(mode.String(), func(t *testing.T) {
+			c := testConverter(t)
+			c.Mode = mode
+			first := mustConvert(t, c, prelim)
+			var earlier fhir.BundleEntry
+			for _, e := range first.Entry {
+				if _, ok := e.Resource.(*fhir.Observation); ok {
+					earlier = e
+				}
+			}
+			b, res, err := c.ConvertRaw([]byte(strings.ReplaceAll(final, "\n", "\r")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.StatusOnly != 1 {
+				t.Errorf("StatusOnly = %d, want 1", res.StatusOnly)
+			}
+			dr := entriesOf[fhir.DiagnosticReport](b)
+			if len(dr) != 1 || len(dr[0].Result) != 1 || dr[0].Status != "final" {
+				t.Fatalf("report: %+v", dr)
+			}
+			var obs []fhir.BundleEntry
+			for _, e := range b.Entry {
+				if _, ok := e.Resource.(*fhir.Observation); ok {
+					obs = append(obs, e)
+				}
+			}
+			switch mode {
+			case ModeConditional:
+				if len(obs) != 1 || obs[0].Request.Method != "POST" || obs[0].Request.IfNoneExist == "" || obs[0].Request.URL != "Observation" {
+					t.Fatalf("want one conditional create, got %+v", obs)
+				}
+				if dr[0].Result[0].Reference != obs[0].FullURL || obs[0].FullURL != earlier.FullURL {
+					t.Errorf("report refers to %s, entry %s, earlier %s", dr[0].Result[0].Reference, obs[0].FullURL, earlier.FullURL)
+				}
+			default:
+				if len(obs) != 0 {
+					t.Fatalf("a valueless Observation is written: %+v", obs[0].Request)
+				}
+				if got := dr[0].Result[0].Reference; got != earlier.Request.URL {
+					t.Errorf("report refers to %s, want the earlier %s", got, earlier.Request.URL)
+				}
+				for _, p := range entriesOf[fhir.Provenance](b) {
+					for _, tg := range p.Target {
+						if strings.HasPrefix(tg.Reference, "Observation/") {
+							t.Errorf("Provenance names an Observation it did not write: %s", tg.Reference)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestObservationStatus pins OBX-11 → Observation.status (IG ConceptMap
+// table-hl70085-to-observation-status, plus ferry's choices where it is
+// silent).
+func TestObservationStatus(t *testing.T) {
+	for _, tc := range []struct {
+		obx11, value, want string
+		written            bool
+	}{
+		{"F", "7", "final", true},
+		{"P", "7", "preliminary", true},
+		{"C", "7", "corrected", true},
+		{"A", "7", "amended", true},
+		{"D", "", "entered-in-error", true},
+		{"X", "", "cancelled", true},
+		{"U", "7", "final", true}, // the value travels again: a full final result
+		{"U", "", "", false},      // status only: not written
+		{"U", `""`, "", false},    // explicit null: no value either
+		{"Q", "7", "unknown", true},
+	} {
+		t.Run(tc.obx11+"/"+tc.value, func(t *testing.T) {
+			msg := `MSH|^~\&|LAB|L|||20240105101500||ORU^R01|C1|P|2.5.1
+PID|1||555^^^HOSP^MR||Doe^Jane||19800101|F
+OBR|1||F1^LAB|2345-7^Glucose^LN
+OBX|1|NM|2345-7^Glucose^LN||` + tc.value + `||||||` + tc.obx11
+			obs := entriesOf[fhir.Observation](mustConvert(t, testConverter(t), msg))
+			if !tc.written {
+				if len(obs) != 0 {
+					t.Fatalf("written: %+v", obs[0])
+				}
+				return
+			}
+			if len(obs) != 1 || obs[0].Status != tc.want {
+				t.Fatalf("got %+v, want status %s", obs, tc.want)
+			}
+		})
 	}
 }

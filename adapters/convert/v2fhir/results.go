@@ -9,9 +9,12 @@ import (
 	"github.com/ferry-health/ferry/adapters/hl7v2"
 )
 
-// obxStatus maps OBX-11 (table 0085) to Observation.status.
+// obxStatus maps OBX-11 (table 0085) to Observation.status. "U" (status
+// change to final without the results already sent as preliminary) has no
+// entry in the IG's ConceptMap; an OBX that carries its value anyway is
+// final, and one without a value is not written at all (statusOnly).
 var obxStatus = map[string]string{
-	"C": "corrected", "D": "entered-in-error", "F": "final", "I": "registered",
+	"A": "amended", "C": "corrected", "D": "entered-in-error", "F": "final", "I": "registered",
 	"N": "cancelled", "O": "registered", "P": "preliminary", "R": "preliminary",
 	"S": "preliminary", "U": "final", "W": "entered-in-error", "X": "cancelled",
 }
@@ -118,10 +121,15 @@ func (r *reportBuilder) finish(x *conv) fhir.Reference {
 }
 
 type obsBuilder struct {
-	o    *fhir.Observation
-	key  fhir.Identifier
-	obs  fhir.Observation   // o points here: one allocation for both
-	keys [1]fhir.Identifier // backs o.Identifier
+	o   *fhir.Observation
+	key fhir.Identifier
+	// statusOnly marks an OBX-11 "U" without a value: it only says the
+	// preliminary result an earlier message sent is now final. A PUT of
+	// it would replace that Observation with one that has no value, so
+	// it is referenced, not written (conv.addExisting).
+	statusOnly bool
+	obs        fhir.Observation   // o points here: one allocation for both
+	keys       [1]fhir.Identifier // backs o.Identifier
 }
 
 func (b *obsBuilder) note(nte hl7v2.Segment) {
@@ -132,6 +140,10 @@ func (b *obsBuilder) note(nte hl7v2.Segment) {
 
 func (b *obsBuilder) finish(x *conv) (fhir.Reference, error) {
 	o := b.o
+	if b.statusOnly {
+		x.statusOnly++
+		return x.addExisting("Observation", b.key, o), nil
+	}
 	return x.add("Observation", b.key, o), nil
 }
 
@@ -156,10 +168,12 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 		return nil, x.badField(obx, 3, "observation identifier is empty")
 	}
 	o.Code = *code
-	o.Status = obxStatus[strings.ToUpper(obx.Field(11).Text(1))]
+	status := strings.ToUpper(obx.Field(11).Text(1))
+	o.Status = obxStatus[status]
 	if o.Status == "" {
 		o.Status = "unknown"
 	}
+	b.statusOnly = status == "U" && (obx.Field(5).Empty() || obx.Field(5).IsNull())
 	category := "laboratory"
 	if r != nil {
 		category = r.category
