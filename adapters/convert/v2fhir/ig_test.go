@@ -186,3 +186,50 @@ OBX|1|NM|2345-7^Glucose^LN||` + tc.value + `||||||` + tc.obx11
 		})
 	}
 }
+
+// TestMaritalStatus: PID-16 follows ConceptMap
+// table-hl70002-to-v3-maritalstatus; a v2 code never lands unmapped in
+// the v3 system, where several letters mean something else.
+func TestMaritalStatus(t *testing.T) {
+	const v3, nf, v2 = "http://terminology.hl7.org/CodeSystem/v3-MaritalStatus", "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", "http://terminology.hl7.org/CodeSystem/v2-0002"
+	for _, tc := range []struct {
+		pid16      string
+		sys, code  string // first coding
+		withOrigin bool   // followed by the v2-0002 original
+	}{
+		{"A", v3, "L", true}, // Separated, not v3 A Annulled
+		{"E", v3, "L", true},
+		{"G", v3, "T", true},
+		{"P", v3, "T", true}, // Domestic partner, not v3 P Polygamous
+		{"R", v3, "T", true},
+		{"N", v3, "A", true},
+		{"B", v3, "U", true},
+		{"D", v3, "D", true},
+		{"M", v3, "M", true},
+		{"S", v3, "S", true},
+		{"W", v3, "W", true},
+		{"C", v3, "C", true},
+		{"I", v3, "I", true},
+		{"U", nf, "UNK", true}, // Unknown, not v3 U unmarried
+		{"T", nf, "NAVU", true},
+		{"O", nf, "OTH", true},
+		{"M^Married^HL70002", v3, "M", true},
+		{"X", v2, "X", false},               // not in the map: stays v2-0002
+		{"M^Married^LOCAL", "", "M", false}, // another system: left alone
+	} {
+		t.Run(tc.pid16, func(t *testing.T) {
+			msg := "MSH|^~\\&|A|F|||20240101120000||ADT^A08|C1|P|2.5\nPID|1||123^^^HOSP^MR||Doe^Jane||19900101|F||||||||" + tc.pid16
+			p, _ := patientOf(t, mustConvert(t, testConverter(t), msg))
+			ms := p.MaritalStatus
+			if ms == nil || len(ms.Coding) == 0 {
+				t.Fatal("no marital status")
+			}
+			if ms.Coding[0].Code != tc.code || (tc.sys != "" && ms.Coding[0].System != tc.sys) {
+				t.Errorf("first coding %s|%s, want %s|%s", ms.Coding[0].System, ms.Coding[0].Code, tc.sys, tc.code)
+			}
+			if got := len(ms.Coding) == 2 && ms.Coding[1].System == v2; got != tc.withOrigin {
+				t.Errorf("codings %+v: original v2-0002 kept = %v, want %v", ms.Coding, got, tc.withOrigin)
+			}
+		})
+	}
+}

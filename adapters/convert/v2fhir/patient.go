@@ -94,9 +94,7 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 			p.Communication = []fhir.PatientCommunication{{Language: *cc}}
 		}
 	}
-	if ms := x.cwe(pid.Field(16).Rep(1), "http://terminology.hl7.org/CodeSystem/v3-MaritalStatus"); ms != nil {
-		p.MaritalStatus = ms
-	}
+	p.MaritalStatus = x.maritalStatus(pid.Field(16).Rep(1))
 	switch strings.ToUpper(pid.Field(24).Text(1)) {
 	case "Y":
 		if n, err := strconv.Atoi(pid.Field(25).Text(1)); err == nil && n > 0 {
@@ -167,4 +165,52 @@ func (x *conv) raceEthnicity(f hl7v2.Value, url string, omb map[string]bool) *fh
 // cdcCode reports whether s looks like a CDC Race & Ethnicity code (dddd-d).
 func cdcCode(s string) bool {
 	return len(s) == 6 && s[4] == '-' && allDigits(s[:4]) && allDigits(s[5:])
+}
+
+const (
+	v3MaritalStatus = "http://terminology.hl7.org/CodeSystem/v3-MaritalStatus"
+	v3NullFlavor    = "http://terminology.hl7.org/CodeSystem/v3-NullFlavor"
+)
+
+// maritalStatusMap is the IG's ConceptMap table-hl70002-to-v3-maritalstatus.
+// Several codes mean different things in the two tables (v2 A Separated is
+// v3 L, not A Annulled; v2 P Domestic partner is v3 T, not P Polygamous;
+// v2 U Unknown is not v3 U unmarried; v2 T Unreported is not v3 T
+// Domestic partner), so a v2 code is never written under the v3 system
+// unmapped.
+var maritalStatusMap = map[string]fhir.Coding{
+	"A": {System: v3MaritalStatus, Code: "L", Display: "Legally Separated"},
+	"B": {System: v3MaritalStatus, Code: "U", Display: "unmarried"},
+	"C": {System: v3MaritalStatus, Code: "C", Display: "Common Law"},
+	"D": {System: v3MaritalStatus, Code: "D", Display: "Divorced"},
+	"E": {System: v3MaritalStatus, Code: "L", Display: "Legally Separated"},
+	"G": {System: v3MaritalStatus, Code: "T", Display: "Domestic partner"},
+	"I": {System: v3MaritalStatus, Code: "I", Display: "Interlocutory"},
+	"M": {System: v3MaritalStatus, Code: "M", Display: "Married"},
+	"N": {System: v3MaritalStatus, Code: "A", Display: "Annulled"},
+	"P": {System: v3MaritalStatus, Code: "T", Display: "Domestic partner"},
+	"R": {System: v3MaritalStatus, Code: "T", Display: "Domestic partner"},
+	"S": {System: v3MaritalStatus, Code: "S", Display: "Never Married"},
+	"W": {System: v3MaritalStatus, Code: "W", Display: "Widowed"},
+	"O": {System: v3NullFlavor, Code: "OTH", Display: "other"},
+	"T": {System: v3NullFlavor, Code: "NAVU", Display: "not available"},
+	"U": {System: v3NullFlavor, Code: "UNK", Display: "unknown"},
+}
+
+// maritalStatus converts PID-16 (table 0002): a table 0002 code the map
+// covers becomes its v3 coding, followed by the original v2-0002 coding;
+// any other code stays in the v2-0002 system (or the system CWE.3 names).
+func (x *conv) maritalStatus(v hl7v2.Value) *fhir.CodeableConcept {
+	cc := x.cwe(v, v2Table+"0002")
+	if cc == nil || len(cc.Coding) == 0 || cc.Coding[0].System != v2Table+"0002" {
+		return cc
+	}
+	m, ok := maritalStatusMap[strings.ToUpper(cc.Coding[0].Code)]
+	if !ok {
+		return cc
+	}
+	codings := make([]fhir.Coding, 0, len(cc.Coding)+1)
+	codings = append(codings, m)
+	cc.Coding = append(codings, cc.Coding...)
+	return cc
 }
