@@ -233,3 +233,49 @@ func TestMaritalStatus(t *testing.T) {
 		})
 	}
 }
+
+// TestReportCategory: US Core DiagnosticReport-Lab needs the category
+// v2-0074#LAB; laboratory sections keep their own code beside it, imaging
+// and other non-lab sections do not get it.
+func TestReportCategory(t *testing.T) {
+	for _, tc := range []struct {
+		obr24  string
+		want   []string // category codes, in order
+		obsCat string
+	}{
+		{"", []string{"LAB"}, "laboratory"},
+		{"LAB", []string{"LAB"}, "laboratory"},
+		{"HM", []string{"LAB", "HM"}, "laboratory"},
+		{"CH", []string{"LAB", "CH"}, "laboratory"},
+		{"MB", []string{"LAB", "MB"}, "laboratory"},
+		{"RAD", []string{"RAD"}, "imaging"},
+		{"CT", []string{"CT"}, "imaging"},
+		{"MR", []string{"MR"}, "imaging"},
+		{"US", []string{"US"}, "imaging"},
+		{"NMR", []string{"NMR"}, "imaging"},
+		{"XRY", []string{"XRY"}, "imaging"},
+		{"EC", []string{"EC"}, ""}, // electrocardiac: not lab; its Observations' category is not pinned
+	} {
+		t.Run(tc.obr24, func(t *testing.T) {
+			msg := `MSH|^~\&|LAB|L|||20240105101500||ORU^R01|C1|P|2.5.1
+PID|1||555^^^HOSP^MR||Doe^Jane||19800101|F
+OBR|1||F1^LAB|2345-7^Glucose^LN||||||||||||||||||||` + tc.obr24 + `|F
+OBX|1|NM|2345-7^Glucose^LN||7||||||F`
+			b := mustConvert(t, testConverter(t), msg)
+			dr := entriesOf[fhir.DiagnosticReport](b)[0]
+			var got []string
+			for _, c := range dr.Category {
+				if len(c.Coding) != 1 || c.Coding[0].System != "http://terminology.hl7.org/CodeSystem/v2-0074" {
+					t.Fatalf("category %+v", c)
+				}
+				got = append(got, c.Coding[0].Code)
+			}
+			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("categories %v, want %v", got, tc.want)
+			}
+			if o := entriesOf[fhir.Observation](b)[0]; tc.obsCat != "" && o.Category[0].Coding[0].Code != tc.obsCat {
+				t.Errorf("observation category %s, want %s", o.Category[0].Coding[0].Code, tc.obsCat)
+			}
+		})
+	}
+}

@@ -33,7 +33,25 @@ var observationCategories = map[string][]fhir.CodeableConcept{
 	"imaging":    {{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/observation-category", Code: "imaging", Display: "Imaging"}}}},
 }
 
-var imagingSections = map[string]bool{"RAD": true, "CT": true, "NMR": true, "US": true, "XRC": true, "RX": true, "NMS": true, "RUS": true, "CTH": true, "VUS": true}
+// imagingSections are the OBR-24 sections (table 0074, and the local
+// codes MR, US, XRY senders use) whose Observations are "imaging".
+var imagingSections = map[string]bool{
+	"RAD": true, "CT": true, "NMR": true, "US": true, "XRC": true, "RX": true, "NMS": true, "RUS": true,
+	"CTH": true, "VUS": true, "IMG": true, "OUS": true, "CUS": true, "MR": true, "XRY": true,
+}
+
+// labSections are the table 0074 sections that are laboratory work. Their
+// reports also get the category v2-0074#LAB, which US Core
+// DiagnosticReport for Laboratory Results requires whatever the section;
+// imaging and other non-lab sections (EC, PF, RT, ...) do not.
+var labSections = map[string]bool{
+	"LAB": true, "BG": true, "BLB": true, "CG": true, "CH": true, "CP": true, "GE": true, "HM": true,
+	"IMM": true, "MB": true, "MCB": true, "MYC": true, "OSL": true, "SP": true, "SR": true, "TX": true,
+	"URN": true, "VR": true,
+}
+
+// Shared, read-only report categories (callers must not modify them).
+var labCategory = fhir.CodeableConcept{Coding: []fhir.Coding{{System: v2Table + "0074", Code: "LAB"}}}
 
 type reportBuilder struct {
 	seg      hl7v2.Segment
@@ -78,7 +96,14 @@ func (x *conv) newReport(obr hl7v2.Segment) (*reportBuilder, error) {
 	if section == "" {
 		section = "LAB"
 	}
-	dr.Category = []fhir.CodeableConcept{{Coding: []fhir.Coding{{System: v2Table + "0074", Code: section}}}}
+	switch {
+	case section == "LAB":
+		dr.Category = []fhir.CodeableConcept{labCategory}
+	case labSections[section]:
+		dr.Category = []fhir.CodeableConcept{labCategory, {Coding: []fhir.Coding{{System: v2Table + "0074", Code: section}}}}
+	default:
+		dr.Category = []fhir.CodeableConcept{{Coding: []fhir.Coding{{System: v2Table + "0074", Code: section}}}}
+	}
 	r.category = "laboratory"
 	if imagingSections[section] {
 		r.category = "imaging"
