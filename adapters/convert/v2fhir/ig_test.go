@@ -279,3 +279,56 @@ OBX|1|NM|2345-7^Glucose^LN||7||||||F`
 		})
 	}
 }
+
+// TestEthnicity0189: PID-22 given as HL7 table 0189 letters lands in the
+// US Core ethnicity ombCategory (CDC codes, or the null flavor UNK).
+func TestEthnicity0189(t *testing.T) {
+	const cdc, nf = "urn:oid:2.16.840.1.113883.6.238", "http://terminology.hl7.org/CodeSystem/v3-NullFlavor"
+	for _, tc := range []struct {
+		pid22     string
+		sys, code string // "" code: no ombCategory
+		text      string
+	}{
+		{"H^Hispanic or Latino^HL70189", cdc, "2135-2", "Hispanic or Latino"},
+		{"N^Not Hispanic^HL70189", cdc, "2186-5", "Not Hispanic"},
+		{"U^Unknown^HL70189", nf, "UNK", "Unknown"},
+		{"H", cdc, "2135-2", "H"},
+		{"2186-5^Not Hispanic or Latino^CDCREC", cdc, "2186-5", "Not Hispanic or Latino"},
+		{"H^Hispanic^HL70189~2135-2^Hispanic or Latino^CDCREC", cdc, "2135-2", "Hispanic, Hispanic or Latino"}, // one ombCategory only
+		{"H^Hispanic^LOCAL", "", "", "Hispanic"}, // a local H is not table 0189's
+	} {
+		t.Run(tc.pid22, func(t *testing.T) {
+			msg := "MSH|^~\\&|A|F|||20240101120000||ADT^A08|C1|P|2.5\nPID|1||123^^^HOSP^MR||Doe^Jane||19900101|F||||||||||||||" + tc.pid22
+			p, _ := patientOf(t, mustConvert(t, testConverter(t), msg))
+			var eth *fhir.Extension
+			for i := range p.Extension {
+				if p.Extension[i].URL == "http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity" {
+					eth = &p.Extension[i]
+				}
+			}
+			if eth == nil {
+				t.Fatal("no ethnicity extension")
+			}
+			var omb []fhir.Coding
+			text := ""
+			for _, e := range eth.Extension {
+				switch e.URL {
+				case "ombCategory":
+					omb = append(omb, *e.ValueCoding)
+				case "text":
+					text = e.ValueString
+				}
+			}
+			if tc.code == "" {
+				if len(omb) != 0 {
+					t.Errorf("ombCategory %+v, want none", omb)
+				}
+			} else if len(omb) != 1 || omb[0].System != tc.sys || omb[0].Code != tc.code {
+				t.Errorf("ombCategory %+v, want one %s|%s", omb, tc.sys, tc.code)
+			}
+			if text != tc.text {
+				t.Errorf("text %q, want %q", text, tc.text)
+			}
+		})
+	}
+}

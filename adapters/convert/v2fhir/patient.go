@@ -19,6 +19,16 @@ const (
 var ombRace = map[string]bool{"1002-5": true, "2028-9": true, "2054-5": true, "2076-8": true, "2106-3": true, "2131-1": true}
 var ombEthnicity = map[string]bool{"2135-2": true, "2186-5": true}
 
+// ethnicity0189 maps the letters of HL7 table 0189, which many senders
+// put in PID-22 instead of CDC codes, to the US Core ethnicity
+// ombCategory: the two OMB categories, and the null flavor UNK that US
+// Core's OMB ethnicity value set admits.
+var ethnicity0189 = map[string]fhir.Coding{
+	"H": {System: cdcRaceSystem, Code: "2135-2", Display: "Hispanic or Latino"},
+	"N": {System: cdcRaceSystem, Code: "2186-5", Display: "Not Hispanic or Latino"},
+	"U": {System: v3NullFlavor, Code: "UNK", Display: "Unknown"},
+}
+
 // patient converts a PID segment (v2-to-FHIR "PID to Patient") and adds it
 // to the bundle. US Core needs an identifier with a system and a name; a
 // PID without any usable identifier cannot be matched by the receiver, so
@@ -139,6 +149,7 @@ func (x *conv) raceEthnicity(f hl7v2.Value, url string, omb map[string]bool) *fh
 	}
 	ext := fhir.Extension{URL: url}
 	var texts []string
+	ethnicOMB := false // US Core ethnicity allows one ombCategory
 	for _, rep := range f.Reps() {
 		code, display := rep.Text(1), rep.Text(2)
 		if code == "" && display == "" {
@@ -146,12 +157,26 @@ func (x *conv) raceEthnicity(f hl7v2.Value, url string, omb map[string]bool) *fh
 		}
 		texts = append(texts, orStr(display, code))
 		sys := strings.ToUpper(rep.Text(3))
+		if m, ok := ethnicity0189[strings.ToUpper(code)]; ok && url == usCoreEthnicity && (sys == "" || sys == "HL70189") {
+			if !ethnicOMB {
+				c := m
+				ext.Extension = append(ext.Extension, fhir.Extension{URL: "ombCategory", ValueCoding: &c})
+				ethnicOMB = true
+			}
+			continue
+		}
 		if !cdcCode(code) || (sys != "" && sys != "CDCREC" && sys != "HL70005" && sys != "HL70189") {
 			continue
 		}
 		part := "detailed"
 		if omb[code] {
 			part = "ombCategory"
+			if url == usCoreEthnicity {
+				if ethnicOMB {
+					continue
+				}
+				ethnicOMB = true
+			}
 		}
 		ext.Extension = append(ext.Extension, fhir.Extension{URL: part, ValueCoding: &fhir.Coding{System: cdcRaceSystem, Code: code, Display: display}})
 	}
