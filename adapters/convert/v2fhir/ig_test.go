@@ -295,7 +295,7 @@ func TestEthnicity0189(t *testing.T) {
 		{"H", cdc, "2135-2", "H"},
 		{"2186-5^Not Hispanic or Latino^CDCREC", cdc, "2186-5", "Not Hispanic or Latino"},
 		{"H^Hispanic^HL70189~2135-2^Hispanic or Latino^CDCREC", cdc, "2135-2", "Hispanic, Hispanic or Latino"}, // one ombCategory only
-		{"H^Hispanic^LOCAL", "", "", "Hispanic"}, // a local H is not table 0189's
+		{"H^Hispanic^LOCAL", "", "", "Hispanic"},                                                               // a local H is not table 0189's
 	} {
 		t.Run(tc.pid22, func(t *testing.T) {
 			msg := "MSH|^~\\&|A|F|||20240101120000||ADT^A08|C1|P|2.5\nPID|1||123^^^HOSP^MR||Doe^Jane||19900101|F||||||||||||||" + tc.pid22
@@ -328,6 +328,36 @@ func TestEthnicity0189(t *testing.T) {
 			}
 			if text != tc.text {
 				t.Errorf("text %q, want %q", text, tc.text)
+			}
+		})
+	}
+}
+
+// TestPID40Telecom: PID-40 (v2.7+) telecoms are read like PID-13/14, and a
+// number sent in both is written once.
+func TestPID40Telecom(t *testing.T) {
+	for _, tc := range []struct {
+		name, pid13, pid40 string
+		want               []string // system|value|use
+	}{
+		{"home phone", "", "^PRN^PH^^1^555^1234567", []string{"phone|+1 (555) 123-4567|home"}},
+		{"work and mobile", "", "^WPN^PH^^^555^7654321~^PRS^CP^^^555^1112222", []string{"phone|(555) 765-4321|work", "phone|(555) 111-2222|mobile"}},
+		{"email", "", "^NET^Internet^jane@example.org", []string{"email|jane@example.org|"}},
+		{"no use given", "", "^^PH^^^555^3334444", []string{"phone|(555) 333-4444|"}},
+		{"same as PID-13", "^PRN^PH^^^555^1234567", "^PRN^PH^^^555^1234567~^NET^Internet^j@example.org", []string{"phone|(555) 123-4567|home", "email|j@example.org|"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fields := make([]string, 41)
+			fields[0], fields[1], fields[3], fields[5], fields[7], fields[8] = "PID", "1", "123^^^HOSP^MR", "Doe^Jane", "19900101", "F"
+			fields[13], fields[40] = tc.pid13, tc.pid40
+			msg := "MSH|^~\\&|A|F|||20240101120000||ADT^A08|C1|P|2.7\n" + strings.Join(fields, "|")
+			p, _ := patientOf(t, mustConvert(t, testConverter(t), msg))
+			var got []string
+			for _, c := range p.Telecom {
+				got = append(got, c.System+"|"+c.Value+"|"+c.Use)
+			}
+			if strings.Join(got, ";") != strings.Join(tc.want, ";") {
+				t.Errorf("telecom %v, want %v", got, tc.want)
 			}
 		})
 	}

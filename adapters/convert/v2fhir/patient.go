@@ -99,6 +99,13 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 			p.Telecom = append(p.Telecom, *t)
 		}
 	}
+	// PID-40 (v2.7+) replaces PID-13 and PID-14; its XTN.2 says home or
+	// work. A sender filling both for older receivers repeats numbers.
+	for _, rep := range pid.Field(40).Reps() {
+		if t := x.xtn(rep, ""); t != nil && !hasTelecom(p.Telecom, t) {
+			p.Telecom = append(p.Telecom, *t)
+		}
+	}
 	if lang := pid.Field(15).Rep(1); !lang.Empty() {
 		if cc := x.cwe(lang, "urn:ietf:bcp:47"); cc != nil {
 			p.Communication = []fhir.PatientCommunication{{Language: *cc}}
@@ -134,6 +141,16 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 		x.patientKey = patientHash(key.System, key.Value)
 	}
 	return &ref, nil
+}
+
+// hasTelecom reports whether cps already holds t's system and value.
+func hasTelecom(cps []fhir.ContactPoint, t *fhir.ContactPoint) bool {
+	for _, c := range cps {
+		if c.System == t.System && c.Value == t.Value {
+			return true
+		}
+	}
+	return false
 }
 
 func isMR(id *fhir.Identifier) bool {
