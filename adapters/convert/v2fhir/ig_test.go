@@ -362,3 +362,50 @@ func TestPID40Telecom(t *testing.T) {
 		})
 	}
 }
+
+// TestResultsInterpreter: OBR-32 is an NDL whose CNN keeps id and name in
+// subcomponents; it becomes a Practitioner the report's resultsInterpreter
+// refers to, and no junk Practitioner is made of the whole component.
+func TestResultsInterpreter(t *testing.T) {
+	for _, tc := range []struct {
+		name, obr32 string
+		system, id  string // "" id: display only
+		display     string
+	}{
+		{"id and name", "9999&Reader&Rita&M&Jr&Dr&MD", "urn:ferry:l:practitioner", "9999", "Dr Rita M Reader"},
+		{"with authority", "9999&Reader&Rita&&&&&&NPI&2.16.840.1.113883.4.6&ISO^20240105", "urn:oid:2.16.840.1.113883.4.6", "9999", "Rita Reader"},
+		{"name only", "&Reader&Rita", "", "", "Rita Reader"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			msg := `MSH|^~\&|LAB|L|||20240105101500||ORU^R01|C1|P|2.5.1
+PID|1||555^^^HOSP^MR||Doe^Jane||19800101|F
+OBR|1||F1^LAB|2345-7^Glucose^LN||||||||||||||||||||CH|F|||||||` + tc.obr32 + `
+OBX|1|NM|2345-7^Glucose^LN||7||||||F`
+			b := mustConvert(t, testConverter(t), msg)
+			dr := entriesOf[fhir.DiagnosticReport](b)[0]
+			pr := entriesOf[fhir.Practitioner](b)
+			if len(dr.ResultsInterpreter) != 1 {
+				t.Fatalf("resultsInterpreter %+v", dr.ResultsInterpreter)
+			}
+			ri := dr.ResultsInterpreter[0]
+			if ri.Display != tc.display {
+				t.Errorf("display %q, want %q", ri.Display, tc.display)
+			}
+			if tc.id == "" {
+				if len(pr) != 0 || ri.Reference != "" {
+					t.Errorf("name only: practitioners %+v, reference %q", pr, ri.Reference)
+				}
+				return
+			}
+			if len(pr) != 1 || pr[0].Identifier[0].System != tc.system || pr[0].Identifier[0].Value != tc.id {
+				t.Fatalf("practitioners %+v", pr)
+			}
+			if ri.Reference != "Practitioner/"+pr[0].ID {
+				t.Errorf("reference %q, practitioner id %s", ri.Reference, pr[0].ID)
+			}
+			if pr[0].Name[0].Family != "Reader" || pr[0].Name[0].Given[0] != "Rita" {
+				t.Errorf("name %+v", pr[0].Name)
+			}
+		})
+	}
+}

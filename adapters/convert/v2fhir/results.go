@@ -124,9 +124,12 @@ func (x *conv) newReport(obr hl7v2.Segment) (*reportBuilder, error) {
 	if dr.Issued, err = x.instant(obr, 22); err != nil {
 		return nil, err
 	}
-	if ref := x.practitioner(obr.Field(32).Rep(1).Comp(1)); ref != nil && ref.Reference == "" {
-		// OBR-32 is an NDL whose name sits in subcomponents; keep the text.
-		dr.ResultsInterpreter = append(dr.ResultsInterpreter, *ref)
+	// OBR-32 principal result interpreter is an NDL whose first component
+	// is a CNN: the person's id and name sit in subcomponents.
+	for _, rep := range obr.Field(32).Reps() {
+		if ref := x.cnn(rep.Comp(1)); ref != nil {
+			dr.ResultsInterpreter = append(dr.ResultsInterpreter, *ref)
+		}
 	}
 	return r, nil
 }
