@@ -409,3 +409,36 @@ OBX|1|NM|2345-7^Glucose^LN||7||||||F`
 		})
 	}
 }
+
+// TestAllergenType: AL1-2 follows ConceptMap
+// table-hl70127-to-allergy-intolerance-category (and -type).
+func TestAllergenType(t *testing.T) {
+	for _, tc := range []struct {
+		al12, category, typ string
+	}{
+		{"DA", "medication", "allergy"},
+		{"FA", "food", "allergy"},
+		{"EA", "environment", "allergy"},
+		{"AA", "biologic", "allergy"},
+		{"PA", "environment", "allergy"},
+		{"LA", "environment", "allergy"},
+		{"MA", "", "allergy"}, // miscellaneous: no category, not medication
+		{"MC", "", ""},
+		{"MI", "", "intolerance"},
+		{"DI", "", "intolerance"},
+	} {
+		t.Run(tc.al12, func(t *testing.T) {
+			msg := "MSH|^~\\&|A|F|||20240101120000||ADT^A08|C1|P|2.5\nPID|1||123^^^HOSP^MR||Doe^Jane||19900101|F\nAL1|1|" + tc.al12 + "|LATEX^Latex^L|SV"
+			a := entriesOf[fhir.AllergyIntolerance](mustConvert(t, testConverter(t), msg))
+			if len(a) != 1 {
+				t.Fatalf("allergies: %d", len(a))
+			}
+			if got := strings.Join(a[0].Category, ","); got != tc.category {
+				t.Errorf("category %q, want %q", got, tc.category)
+			}
+			if a[0].Type != tc.typ {
+				t.Errorf("type %q, want %q", a[0].Type, tc.typ)
+			}
+		})
+	}
+}
