@@ -210,6 +210,24 @@ func hdUniversal(hd hl7v2.Value) string {
 	return ""
 }
 
+// wellKnownOIDs are assigning authorities whose OID the FHIR identifier
+// registry lists under a URI of its own: the URI, not urn:oid:, is what
+// receivers search by. An SSN's system also keeps it out of
+// Patient.identifier (US Core), as CX.5 SS does.
+var wellKnownOIDs = map[string]string{
+	"2.16.840.1.113883.4.6": sysNPI, // CMS National Provider Identifier
+	"2.16.840.1.113883.4.1": sysSSN, // SSA Social Security Number
+}
+
+// wellKnownAuthorities are the same authorities by the names senders put
+// in CX.4.1 / XCN.9.1 without an OID. A site that means something else by
+// them maps the name in identifiers.systems, which wins.
+var wellKnownAuthorities = map[string]string{
+	"NPI":   sysNPI,
+	"SSA":   sysSSN,
+	"USSSA": sysSSN,
+}
+
 // authoritySystem resolves an assigning authority (HD, read from a
 // component's subcomponents) to an identifier system. The second result is
 // false when ferry had to mint a system. A named authority (CX.4.1) is the
@@ -221,6 +239,9 @@ func hdUniversal(hd hl7v2.Value) string {
 // Sites whose senders reuse an authority name for different namespaces
 // map them in identifiers.systems.
 func (x *conv) authoritySystem(ns, universal, typ string) (string, bool) {
+	if s := wellKnownOIDs[universal]; s != "" {
+		return s, true
+	}
 	if universal != "" {
 		switch strings.ToUpper(typ) {
 		case "ISO":
@@ -239,6 +260,9 @@ func (x *conv) authoritySystem(ns, universal, typ string) (string, bool) {
 	}
 	if universal != "" && looksLikeOID(universal) {
 		return "urn:oid:" + universal, true
+	}
+	if s := wellKnownAuthorities[strings.ToUpper(ns)]; s != "" && universal == "" {
+		return s, true
 	}
 	if ns == "" {
 		return x.system("id"), false

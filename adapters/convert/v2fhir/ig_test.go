@@ -373,7 +373,7 @@ func TestResultsInterpreter(t *testing.T) {
 		display     string
 	}{
 		{"id and name", "9999&Reader&Rita&M&Jr&Dr&MD", "urn:ferry:l:practitioner", "9999", "Dr Rita M Reader"},
-		{"with authority", "9999&Reader&Rita&&&&&&NPI&2.16.840.1.113883.4.6&ISO^20240105", "urn:oid:2.16.840.1.113883.4.6", "9999", "Rita Reader"},
+		{"with authority", "9999&Reader&Rita&&&&&&NPI&2.16.840.1.113883.4.6&ISO^20240105", "http://hl7.org/fhir/sid/us-npi", "9999", "Rita Reader"},
 		{"name only", "&Reader&Rita", "", "", "Rita Reader"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -441,4 +441,54 @@ func TestAllergenType(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWellKnownAuthorities: NPI and SSN are recognised by their assigning
+// authority (name or OID), not only by the identifier type; an SSN so
+// recognised stays out of Patient.identifier like a CX.5 SS one.
+func TestWellKnownAuthorities(t *testing.T) {
+	const npi, ssn = "http://hl7.org/fhir/sid/us-npi", "http://hl7.org/fhir/sid/us-ssn"
+	t.Run("practitioner", func(t *testing.T) {
+		for _, tc := range []struct{ xcn, system string }{
+			{"1112223333^Other^Oli^^^^^^NPI", npi},
+			{"1112223333^Other^Oli^^^^^^npi", npi},
+			{"1112223333^Other^Oli^^^^^^&2.16.840.1.113883.4.6&ISO", npi},
+			{"1112223333^Other^Oli^^^^^^CMSNPI&2.16.840.1.113883.4.6", npi},
+			{"1112223333^Other^Oli^^^^^^^L^^^NPI", npi}, // XCN.13, as before
+			{"1112223333^Other^Oli^^^^^^HOSP", "urn:oid:2.16.840.1.113883.3.999.1"},
+		} {
+			msg := "MSH|^~\\&|A|F|||20240101120000||ADT^A01|C1|P|2.5\nPID|1||123^^^HOSP^MR||Doe^Jane||19900101|F\nPV1|1|I|||||" + tc.xcn
+			pr := entriesOf[fhir.Practitioner](mustConvert(t, testConverter(t), msg))
+			if len(pr) != 1 || pr[0].Identifier[0].System != tc.system {
+				t.Errorf("%s: practitioner %+v, want system %s", tc.xcn, pr, tc.system)
+			}
+		}
+	})
+	t.Run("patient", func(t *testing.T) {
+		for _, tc := range []struct {
+			cx     string
+			isSSN  bool
+			system string
+		}{
+			{"123456789^^^SSA&2.16.840.1.113883.4.1&ISO", true, ssn},
+			{"123456789^^^SSA", true, ssn},
+			{"123456789^^^USSSA", true, ssn},
+			{"123456789^^^&2.16.840.1.113883.4.1&ISO", true, ssn},
+			{"123456789^^^SSA^SS", true, ssn},
+			{"123456789^^^MRN^MR", false, "urn:ferry:id:mrn"},
+		} {
+			msg := "MSH|^~\\&|A|F|||20240101120000||ADT^A01|C1|P|2.5\nPID|1||" + tc.cx + "~777^^^HOSP^MR||Doe^Jane||19900101|F"
+			p, _ := patientOf(t, mustConvert(t, testConverter(t), msg))
+			var systems []string
+			for _, id := range p.Identifier {
+				systems = append(systems, id.System)
+				if id.Value == "123456789" && tc.isSSN {
+					t.Errorf("%s: SSN kept in Patient.identifier as %s", tc.cx, id.System)
+				}
+			}
+			if !tc.isSSN && (len(p.Identifier) != 2 || p.Identifier[0].System != tc.system) {
+				t.Errorf("%s: identifiers %v", tc.cx, systems)
+			}
+		}
+	})
 }
