@@ -492,3 +492,49 @@ func TestWellKnownAuthorities(t *testing.T) {
 		}
 	})
 }
+
+// TestPatientClass: PV1-2 follows ConceptMap table-hl70004-to-v3-actcode;
+// classes without an ActCode equivalent keep their v2-0004 code, and "N"
+// keeps the Encounter when PV1 carries a visit.
+func TestPatientClass(t *testing.T) {
+	const act, v2 = "http://terminology.hl7.org/CodeSystem/v3-ActCode", "http://terminology.hl7.org/CodeSystem/v2-0004"
+	for _, tc := range []struct {
+		pv1       string
+		sys, code string // "" code: no Encounter
+		practs    int
+	}{
+		{"PV1|1|E", act, "EMER", 0},
+		{"PV1|1|I", act, "IMP", 0},
+		{"PV1|1|O", act, "AMB", 0},
+		{"PV1|1|P", act, "PRENC", 0},
+		{"PV1|1|R", v2, "R", 0},
+		{"PV1|1|B", v2, "B", 0},
+		{"PV1|1|C", v2, "C", 0},
+		{"PV1|1|U", v2, "U", 0},
+		{"PV1|1|N|||||||||||||||||V1^^^CLINICA", v2, "N", 0},
+		{"PV1|1|N|||||1234^Doc^Dan^^^^^^HOSP", v2, "N", 1},
+		{"PV1|1|N", "", "", 0}, // nothing about a visit
+		{"PV1|1|", "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", "UNK", 0},
+	} {
+		t.Run(tc.pv1, func(t *testing.T) {
+			msg := "MSH|^~\\&|A|F|||20240101120000||ADT^A08|C1|P|2.5\nPID|1||123^^^HOSP^MR||Doe^Jane||19900101|F\n" + tc.pv1
+			b := mustConvert(t, testConverter(t), msg)
+			enc := entriesOf[fhir.Encounter](b)
+			if tc.code == "" {
+				if len(enc) != 0 {
+					t.Fatalf("Encounter written: %+v", enc[0])
+				}
+				return
+			}
+			if len(enc) != 1 || enc[0].Class.System != tc.sys || enc[0].Class.Code != tc.code {
+				t.Fatalf("encounters %+v, want class %s|%s", enc, tc.sys, tc.code)
+			}
+			if len(enc[0].Participant) != tc.practs {
+				t.Errorf("participants %+v", enc[0].Participant)
+			}
+			if strings.Contains(tc.pv1, "V1^^^CLINICA") && (len(enc[0].Identifier) == 0 || enc[0].Identifier[0].Value != "V1") {
+				t.Errorf("visit number lost: %+v", enc[0].Identifier)
+			}
+		})
+	}
+}
