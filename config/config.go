@@ -178,8 +178,12 @@ const DefaultQueueMaxItems = 1_000_000
 type Identifiers struct {
 	Systems map[string]string `yaml:"systems"`
 	// Base prefixes the systems ferry mints for identifiers whose
-	// authority has no known system (scoped by sending facility);
-	// empty means urn:ferry.
+	// authority has no known system. Empty means urn:ferry:site:<uuid>,
+	// from the site id the gateway creates once under data_dir
+	// (IdentifierBase): a fixed base shared by every installation would
+	// let two clinics' "MRN 123" merge into one patient at the exchange.
+	// Set it only to a URI this site controls, never to one another
+	// site uses.
 	Base string `yaml:"base"`
 }
 

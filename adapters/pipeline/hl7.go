@@ -64,6 +64,11 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 			continue
 		}
 		attrs := map[string]string{"type": res.MessageType, "control_id": res.ControlID, "format": "hl7v2"}
+		if res.StatusOnly > 0 {
+			// Results that only turned final (OBX-11 U without a value)
+			// are referenced, not rewritten: say how many, for the audit.
+			attrs["obx_status_only"] = strconv.Itoa(res.StatusOnly)
+		}
 		if z := zSegments(m); z != "" {
 			// Reported (names only, no content) so an operator sees which
 			// site-specific segments arrive; the whole message, Z-segments

@@ -44,6 +44,10 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
+	// The same identifier systems as the gateway (config.IdentifierBase).
+	if _, err := cfg.EnsureSiteID(); err != nil {
+		return err
+	}
 	defer installer.FixOwnership(cfg.DataDir)
 	// Backfilled inputs are audited like live ones (an Import event each,
 	// naming the person who ran the backfill) and go through the same

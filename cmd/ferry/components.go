@@ -24,9 +24,14 @@ func converters(cfg *config.Config) map[string]pipeline.Converter {
 	// A configuration that passed validation names a known mode; an empty
 	// one (a Config built in code) means the library's ModeID.
 	mode, _ := v2fhir.ParseMode(cfg.HL7v2.Writes)
+	// The gateway and backfill create the site id (EnsureSiteID) before
+	// they get here; `ferry convert` only reads it, and without one keeps
+	// the converter's fixed urn:ferry base. A damaged site id file stops
+	// the gateway there, so it is ignored here.
+	base, _ := cfg.IdentifierBase()
 	v2 := pipeline.HL7{Conv: &v2fhir.Converter{
 		Systems:            cfg.Identifiers.Systems,
-		Base:               cfg.Identifiers.Base,
+		Base:               base,
 		Location:           cfg.HL7v2.Location(),
 		Mode:               mode,
 		PatientFromADTOnly: cfg.HL7v2.PatientFromADTOnly,

@@ -59,6 +59,9 @@ func cmdConfig(_ context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d MLLP listener(s), %d folder(s), exchange %s); %s\n", name,
 		len(cfg.Sources.MLLP), len(cfg.Sources.Folders), exchangeName(cfg), encryptionState(key))
+	if w := cfg.IdentifierWarning(); w != "" {
+		fmt.Fprintf(stdout, "%s: warning: %s\n", name, w)
+	}
 	return nil
 }
 

@@ -20,11 +20,15 @@ import (
 // uses and writes one Bundle JSON per message or document: into --out DIR
 // as <file>.<n>.json, or to stdout as one JSON document per line. It exits
 // non-zero when anything could not be converted, naming file, message and
-// segment.
+// segment. Identifier systems it has to mint (an assigning authority with
+// no OID and no identifiers.systems entry) use the installation's site base
+// when the configuration's data_dir holds a site id (the gateway makes one
+// on first start), and otherwise the fixed urn:ferry base, shared by every
+// installation: such output is for looking at, not for the exchange.
 func cmdConvert(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("convert", stderr)
 	out := fs.String("out", "", "write one <file>.<n>.json per Bundle into this folder (default: stdout)")
-	cfgPath := fs.String("config", "", "configuration file for identifier systems (optional)")
+	cfgPath := fs.String("config", "", "configuration file for identifier systems (optional); minted systems use the site id in its data_dir, else the fixed, shared base urn:ferry")
 	format := fs.String("format", "", "input format: hl7v2, ccda, fhir-json (default: detected)")
 	files, err := splitArgs(fs, args)
 	if err != nil {

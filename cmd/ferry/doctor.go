@@ -46,6 +46,9 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		opts.ServiceAccount = installer.Account
 	}
 	checks := ops.Doctor(ctx, cfg, opts)
+	if w := cfg.IdentifierWarning(); w != "" {
+		checks = append(checks, ops.Check{Area: "identifiers", Name: "identifiers.systems", Level: ops.Warn, Detail: w})
+	}
 	ops.PrintChecks(stdout, checks)
 	if ops.Worst(checks) == ops.Fail {
 		return exitError{code: 1, err: errors.New("some checks failed; see above")}

@@ -86,6 +86,11 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
+	// The site id scopes minted identifier systems to this installation
+	// (config.IdentifierBase); converters reads it below.
+	if _, err := cfg.EnsureSiteID(); err != nil {
+		return nil, err
+	}
 	// The key is read once: a missing or bad key file stops the start,
 	// before anything could be stored unsealed or left unreadable.
 	if g.key, err = cfg.LoadKey(); err != nil {

@@ -114,8 +114,13 @@ type Converter struct {
 	// need no entry.
 	Systems map[string]string
 	// Base prefixes the identifier systems ferry mints for identifiers that
-	// have no known system (default "urn:ferry"). They are scoped by the
-	// sending facility, so two clinics' local MRNs never collide.
+	// have no known system (default "urn:ferry"). It must be unique to
+	// the site: a named assigning authority's system is <Base>:id:<name>
+	// whichever facility sends it (so one site's ADT and lab feeds agree),
+	// and with a Base shared by two sites their "MRN 123" would be one
+	// patient at the exchange. The gateway passes urn:ferry:site:<uuid>
+	// (config.IdentifierBase); the fixed default suits offline conversion
+	// only.
 	Base string
 	// Location is the time zone of v2 times that carry no offset
 	// (default time.Local).
@@ -159,6 +164,10 @@ type Result struct {
 	ControlID string
 	// Entries is the number of Bundle entries written.
 	Entries int
+	// StatusOnly counts the OBX left out of the bundle because they only
+	// move an earlier result to final (OBX-11 "U", no OBX-5): writing
+	// them would replace the stored Observation with one without a value.
+	StatusOnly int
 }
 
 // Supported lists the message types Convert handles, as "CODE^TRIGGER",
@@ -208,6 +217,7 @@ func (c *Converter) Convert(msg *hl7v2.Message, raw []byte) (*fhir.Bundle, Resul
 	meta := x.applyLabels()
 	res.PatientKey = x.patientKey
 	res.Entries = len(x.entries)
+	res.StatusOnly = x.statusOnly
 	b := &fhir.Bundle{
 		ResourceType: "Bundle",
 		Meta:         meta,
@@ -265,6 +275,7 @@ type conv struct {
 	msgSec     *labels         // MSH-8/26/27
 	orderSec   *labels         // ORC-28 of the current order group
 	entrySec   map[int]*labels // entry index → its order group's labels
+	statusOnly int             // OBX-11 "U" results left out (Result.StatusOnly)
 }
 
 func newConv(c *Converter, m *hl7v2.Message, raw []byte) *conv {
@@ -312,6 +323,21 @@ func (x *conv) system(kind string) string {
 // where the server chooses it). A resource already added (a practitioner
 // named twice) is not added again.
 func (x *conv) add(resourceType string, key fhir.Identifier, resource any) fhir.Reference {
+	readOnly := resourceType == "Patient" && x.c.PatientFromADTOnly && x.m.Type().Code != "ADT"
+	return x.put(resourceType, key, resource, readOnly)
+}
+
+// addExisting refers to a resource an earlier message wrote without
+// replacing it: where references are literal (ModeID, and everything but
+// the Patient in ModePatientConditional) it is left out of the bundle and
+// only referenced; where they are urn:uuid fullUrls it is a conditional
+// create (POST, ifNoneExist identifier=...), which changes nothing when
+// the exchange holds it and makes the references resolve to it.
+func (x *conv) addExisting(resourceType string, key fhir.Identifier, resource any) fhir.Reference {
+	return x.put(resourceType, key, resource, true)
+}
+
+func (x *conv) put(resourceType string, key fhir.Identifier, resource any, readOnly bool) fhir.Reference {
 	full := uuid5URN(resourceType, key.System, key.Value)
 	for n := 2; x.has(full); n++ {
 		if resourceType == "Patient" || resourceType == "Practitioner" {
@@ -337,8 +363,7 @@ func (x *conv) add(resourceType string, key fhir.Identifier, resource any) fhir.
 	}
 	x.reqs = append(x.reqs, fhir.BundleRequest{Method: "PUT", URL: rel})
 	req := &x.reqs[len(x.reqs)-1]
-	readOnly := resourceType == "Patient" && x.c.PatientFromADTOnly && x.m.Type().Code != "ADT"
-	if readOnly && x.c.Mode == ModeID {
+	if readOnly && !x.byURN(resourceType) {
 		x.reqs = x.reqs[:len(x.reqs)-1]
 		setID(resource, id)
 		return ref // referenced, not written

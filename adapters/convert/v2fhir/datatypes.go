@@ -210,15 +210,38 @@ func hdUniversal(hd hl7v2.Value) string {
 	return ""
 }
 
+// wellKnownOIDs are assigning authorities whose OID the FHIR identifier
+// registry lists under a URI of its own: the URI, not urn:oid:, is what
+// receivers search by. An SSN's system also keeps it out of
+// Patient.identifier (US Core), as CX.5 SS does.
+var wellKnownOIDs = map[string]string{
+	"2.16.840.1.113883.4.6": sysNPI, // CMS National Provider Identifier
+	"2.16.840.1.113883.4.1": sysSSN, // SSA Social Security Number
+}
+
+// wellKnownAuthorities are the same authorities by the names senders put
+// in CX.4.1 / XCN.9.1 without an OID. A site that means something else by
+// them maps the name in identifiers.systems, which wins.
+var wellKnownAuthorities = map[string]string{
+	"NPI":   sysNPI,
+	"SSA":   sysSSN,
+	"USSSA": sysSSN,
+}
+
 // authoritySystem resolves an assigning authority (HD, read from a
 // component's subcomponents) to an identifier system. The second result is
 // false when ferry had to mint a system. A named authority (CX.4.1) is the
-// identifier's namespace whoever sends it, so its minted system is
-// urn:ferry:id:<authority>: the clinic's ADT feed and its lab's ORU feed
-// then land on one Patient. Only identifiers without any authority are
-// scoped by the sending facility. Sites whose senders reuse an authority
-// name for different namespaces map them in identifiers.systems.
+// identifier's namespace whoever sends it within the site, so its minted
+// system is <Base>:id:<authority>, not scoped by MSH-4: the clinic's ADT
+// feed and its lab's ORU feed (another sending facility) then land on one
+// Patient. Base is what keeps sites apart (Converter.Base). Only
+// identifiers without any authority are scoped by the sending facility.
+// Sites whose senders reuse an authority name for different namespaces
+// map them in identifiers.systems.
 func (x *conv) authoritySystem(ns, universal, typ string) (string, bool) {
+	if s := wellKnownOIDs[universal]; s != "" {
+		return s, true
+	}
 	if universal != "" {
 		switch strings.ToUpper(typ) {
 		case "ISO":
@@ -237,6 +260,9 @@ func (x *conv) authoritySystem(ns, universal, typ string) (string, bool) {
 	}
 	if universal != "" && looksLikeOID(universal) {
 		return "urn:oid:" + universal, true
+	}
+	if s := wellKnownAuthorities[strings.ToUpper(ns)]; s != "" && universal == "" {
+		return s, true
 	}
 	if ns == "" {
 		return x.system("id"), false
@@ -375,17 +401,64 @@ func (x *conv) practitioner(v hl7v2.Value) *fhir.Reference {
 		return &fhir.Reference{Display: nameText(name)}
 	}
 	aa := v.Comp(9)
-	sys, known := x.authoritySystem(aa.Sub(1).Trimmed(), aa.Sub(2).Trimmed(), aa.Sub(3).Trimmed())
+	return x.practitionerEntry(id, name, aa.Sub(1).Trimmed(), aa.Sub(2).Trimmed(), aa.Sub(3).Trimmed(), v.Text(13))
+}
+
+// cnn converts a CNN (the name in OBR-32..35, an NDL's first component,
+// whose parts are subcomponents: id, family, given, second name, suffix,
+// prefix, degree, source table, authority namespace, universal id and its
+// type) to a reference as practitioner does for an XCN.
+func (x *conv) cnn(c hl7v2.Value) *fhir.Reference {
+	if c.Empty() || c.IsNull() {
+		return nil
+	}
+	var s [11]string
+	for i := range s {
+		s[i] = c.Sub(i + 1).Trimmed()
+	}
+	name := &fhir.HumanName{Family: s[1]}
+	if s[2] != "" {
+		name.Given = append(name.Given, s[2])
+	}
+	if s[3] != "" {
+		name.Given = append(name.Given, strings.Fields(s[3])...)
+	}
+	if s[4] != "" {
+		name.Suffix = append(name.Suffix, s[4])
+	}
+	if s[5] != "" {
+		name.Prefix = append(name.Prefix, s[5])
+	}
+	if s[6] != "" {
+		name.Suffix = append(name.Suffix, s[6])
+	}
+	if name.Family == "" && len(name.Given) == 0 {
+		name = nil
+	}
+	if s[0] == "" {
+		if name == nil {
+			return nil
+		}
+		return &fhir.Reference{Display: nameText(name)}
+	}
+	return x.practitionerEntry(s[0], name, s[8], s[9], s[10], "")
+}
+
+// practitionerEntry adds a Practitioner with the id assigned by the
+// authority (namespace, universal id and its type; idType is XCN.13) and
+// returns the reference to it, named for display.
+func (x *conv) practitionerEntry(id string, name *fhir.HumanName, ns, universal, universalType, idType string) *fhir.Reference {
+	sys, known := x.authoritySystem(ns, universal, universalType)
 	if !known {
 		sys = x.system("practitioner")
-		if ns := aa.Sub(1).Trimmed(); ns != "" {
+		if ns != "" {
 			sys += ":" + sanitise(ns)
 		}
 	}
 	ident := fhir.Identifier{System: sys, Value: id}
-	if t := v.Text(13); t != "" {
-		ident.Type = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: v2Table + "0203", Code: t}}}
-		if t == "NPI" {
+	if idType != "" {
+		ident.Type = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: v2Table + "0203", Code: idType}}}
+		if idType == "NPI" {
 			ident.System = sysNPI
 		}
 	}

@@ -9,15 +9,21 @@ import (
 
 const actCode = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 
-// patientClass maps PV1-2 (table 0004) to v3 ActCode encounter classes.
+// patientClass maps PV1-2 (table 0004) to Encounter.class as the IG's
+// ConceptMap table-hl70004-to-v3-actcode does: E, I, O, P have v3 ActCode
+// equivalents; R (recurring), B (obstetrics), C (commercial account), N
+// (not applicable) and U (unknown) have none and keep their v2-0004 code,
+// rather than an invented ambulatory or inpatient class.
 var patientClass = map[string]fhir.Coding{
 	"E": {System: actCode, Code: "EMER", Display: "emergency"},
 	"I": {System: actCode, Code: "IMP", Display: "inpatient encounter"},
 	"O": {System: actCode, Code: "AMB", Display: "ambulatory"},
 	"P": {System: actCode, Code: "PRENC", Display: "pre-admission"},
-	"R": {System: actCode, Code: "AMB", Display: "ambulatory"},
-	"B": {System: actCode, Code: "IMP", Display: "inpatient encounter"},
-	"C": {System: actCode, Code: "AMB", Display: "ambulatory"},
+	"R": {System: v2Table + "0004", Code: "R", Display: "Recurring patient"},
+	"B": {System: v2Table + "0004", Code: "B", Display: "Obstetrics"},
+	"C": {System: v2Table + "0004", Code: "C", Display: "Commercial Account"},
+	"N": {System: v2Table + "0004", Code: "N", Display: "Not Applicable"},
+	"U": {System: v2Table + "0004", Code: "U", Display: "Unknown"},
 }
 
 // encounter converts PV1 (with PV2 when present) to an Encounter. status
@@ -26,7 +32,9 @@ var patientClass = map[string]fhir.Coding{
 // time (PV1-44) scoped by patient, and failing that the message itself.
 func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, error) {
 	class := strings.ToUpper(pv1.Field(2).Text(1))
-	if class == "N" { // not applicable: the message carries no visit
+	if class == "N" && !visitData(pv1) {
+		// Not applicable, and nothing else said about a visit: an
+		// Encounter would only record that there is none.
 		return nil, nil
 	}
 	e := &fhir.Encounter{ResourceType: "Encounter", Status: status, Subject: x.patientRef}
@@ -118,6 +126,18 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	x.encRes = e
 	x.encKey = key
 	return &ref, nil
+}
+
+// visitData reports whether PV1 says anything beyond its set id and
+// patient class (PV1-1, PV1-2): a visit number, times, location or
+// providers are worth an Encounter whatever the class.
+func visitData(pv1 hl7v2.Segment) bool {
+	for n := 3; n <= pv1.NumFields(); n++ {
+		if f := pv1.Field(n); !f.Empty() && !f.IsNull() {
+			return true
+		}
+	}
+	return false
 }
 
 // placeText renders a PL (point of care, room, bed, facility, ..., building,

@@ -19,6 +19,16 @@ const (
 var ombRace = map[string]bool{"1002-5": true, "2028-9": true, "2054-5": true, "2076-8": true, "2106-3": true, "2131-1": true}
 var ombEthnicity = map[string]bool{"2135-2": true, "2186-5": true}
 
+// ethnicity0189 maps the letters of HL7 table 0189, which many senders
+// put in PID-22 instead of CDC codes, to the US Core ethnicity
+// ombCategory: the two OMB categories, and the null flavor UNK that US
+// Core's OMB ethnicity value set admits.
+var ethnicity0189 = map[string]fhir.Coding{
+	"H": {System: cdcRaceSystem, Code: "2135-2", Display: "Hispanic or Latino"},
+	"N": {System: cdcRaceSystem, Code: "2186-5", Display: "Not Hispanic or Latino"},
+	"U": {System: v3NullFlavor, Code: "UNK", Display: "Unknown"},
+}
+
 // patient converts a PID segment (v2-to-FHIR "PID to Patient") and adds it
 // to the bundle. US Core needs an identifier with a system and a name; a
 // PID without any usable identifier cannot be matched by the receiver, so
@@ -89,14 +99,19 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 			p.Telecom = append(p.Telecom, *t)
 		}
 	}
+	// PID-40 (v2.7+) replaces PID-13 and PID-14; its XTN.2 says home or
+	// work. A sender filling both for older receivers repeats numbers.
+	for _, rep := range pid.Field(40).Reps() {
+		if t := x.xtn(rep, ""); t != nil && !hasTelecom(p.Telecom, t) {
+			p.Telecom = append(p.Telecom, *t)
+		}
+	}
 	if lang := pid.Field(15).Rep(1); !lang.Empty() {
 		if cc := x.cwe(lang, "urn:ietf:bcp:47"); cc != nil {
 			p.Communication = []fhir.PatientCommunication{{Language: *cc}}
 		}
 	}
-	if ms := x.cwe(pid.Field(16).Rep(1), "http://terminology.hl7.org/CodeSystem/v3-MaritalStatus"); ms != nil {
-		p.MaritalStatus = ms
-	}
+	p.MaritalStatus = x.maritalStatus(pid.Field(16).Rep(1))
 	switch strings.ToUpper(pid.Field(24).Text(1)) {
 	case "Y":
 		if n, err := strconv.Atoi(pid.Field(25).Text(1)); err == nil && n > 0 {
@@ -128,6 +143,16 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 	return &ref, nil
 }
 
+// hasTelecom reports whether cps already holds t's system and value.
+func hasTelecom(cps []fhir.ContactPoint, t *fhir.ContactPoint) bool {
+	for _, c := range cps {
+		if c.System == t.System && c.Value == t.Value {
+			return true
+		}
+	}
+	return false
+}
+
 func isMR(id *fhir.Identifier) bool {
 	return id.Type != nil && len(id.Type.Coding) > 0 && id.Type.Coding[0].Code == "MR"
 }
@@ -141,6 +166,7 @@ func (x *conv) raceEthnicity(f hl7v2.Value, url string, omb map[string]bool) *fh
 	}
 	ext := fhir.Extension{URL: url}
 	var texts []string
+	ethnicOMB := false // US Core ethnicity allows one ombCategory
 	for _, rep := range f.Reps() {
 		code, display := rep.Text(1), rep.Text(2)
 		if code == "" && display == "" {
@@ -148,12 +174,26 @@ func (x *conv) raceEthnicity(f hl7v2.Value, url string, omb map[string]bool) *fh
 		}
 		texts = append(texts, orStr(display, code))
 		sys := strings.ToUpper(rep.Text(3))
+		if m, ok := ethnicity0189[strings.ToUpper(code)]; ok && url == usCoreEthnicity && (sys == "" || sys == "HL70189") {
+			if !ethnicOMB {
+				c := m
+				ext.Extension = append(ext.Extension, fhir.Extension{URL: "ombCategory", ValueCoding: &c})
+				ethnicOMB = true
+			}
+			continue
+		}
 		if !cdcCode(code) || (sys != "" && sys != "CDCREC" && sys != "HL70005" && sys != "HL70189") {
 			continue
 		}
 		part := "detailed"
 		if omb[code] {
 			part = "ombCategory"
+			if url == usCoreEthnicity {
+				if ethnicOMB {
+					continue
+				}
+				ethnicOMB = true
+			}
 		}
 		ext.Extension = append(ext.Extension, fhir.Extension{URL: part, ValueCoding: &fhir.Coding{System: cdcRaceSystem, Code: code, Display: display}})
 	}
@@ -167,4 +207,52 @@ func (x *conv) raceEthnicity(f hl7v2.Value, url string, omb map[string]bool) *fh
 // cdcCode reports whether s looks like a CDC Race & Ethnicity code (dddd-d).
 func cdcCode(s string) bool {
 	return len(s) == 6 && s[4] == '-' && allDigits(s[:4]) && allDigits(s[5:])
+}
+
+const (
+	v3MaritalStatus = "http://terminology.hl7.org/CodeSystem/v3-MaritalStatus"
+	v3NullFlavor    = "http://terminology.hl7.org/CodeSystem/v3-NullFlavor"
+)
+
+// maritalStatusMap is the IG's ConceptMap table-hl70002-to-v3-maritalstatus.
+// Several codes mean different things in the two tables (v2 A Separated is
+// v3 L, not A Annulled; v2 P Domestic partner is v3 T, not P Polygamous;
+// v2 U Unknown is not v3 U unmarried; v2 T Unreported is not v3 T
+// Domestic partner), so a v2 code is never written under the v3 system
+// unmapped.
+var maritalStatusMap = map[string]fhir.Coding{
+	"A": {System: v3MaritalStatus, Code: "L", Display: "Legally Separated"},
+	"B": {System: v3MaritalStatus, Code: "U", Display: "unmarried"},
+	"C": {System: v3MaritalStatus, Code: "C", Display: "Common Law"},
+	"D": {System: v3MaritalStatus, Code: "D", Display: "Divorced"},
+	"E": {System: v3MaritalStatus, Code: "L", Display: "Legally Separated"},
+	"G": {System: v3MaritalStatus, Code: "T", Display: "Domestic partner"},
+	"I": {System: v3MaritalStatus, Code: "I", Display: "Interlocutory"},
+	"M": {System: v3MaritalStatus, Code: "M", Display: "Married"},
+	"N": {System: v3MaritalStatus, Code: "A", Display: "Annulled"},
+	"P": {System: v3MaritalStatus, Code: "T", Display: "Domestic partner"},
+	"R": {System: v3MaritalStatus, Code: "T", Display: "Domestic partner"},
+	"S": {System: v3MaritalStatus, Code: "S", Display: "Never Married"},
+	"W": {System: v3MaritalStatus, Code: "W", Display: "Widowed"},
+	"O": {System: v3NullFlavor, Code: "OTH", Display: "other"},
+	"T": {System: v3NullFlavor, Code: "NAVU", Display: "not available"},
+	"U": {System: v3NullFlavor, Code: "UNK", Display: "unknown"},
+}
+
+// maritalStatus converts PID-16 (table 0002): a table 0002 code the map
+// covers becomes its v3 coding, followed by the original v2-0002 coding;
+// any other code stays in the v2-0002 system (or the system CWE.3 names).
+func (x *conv) maritalStatus(v hl7v2.Value) *fhir.CodeableConcept {
+	cc := x.cwe(v, v2Table+"0002")
+	if cc == nil || len(cc.Coding) == 0 || cc.Coding[0].System != v2Table+"0002" {
+		return cc
+	}
+	m, ok := maritalStatusMap[strings.ToUpper(cc.Coding[0].Code)]
+	if !ok {
+		return cc
+	}
+	codings := make([]fhir.Coding, 0, len(cc.Coding)+1)
+	codings = append(codings, m)
+	cc.Coding = append(codings, cc.Coding...)
+	return cc
 }

@@ -9,9 +9,12 @@ import (
 	"github.com/ferry-health/ferry/adapters/hl7v2"
 )
 
-// obxStatus maps OBX-11 (table 0085) to Observation.status.
+// obxStatus maps OBX-11 (table 0085) to Observation.status. "U" (status
+// change to final without the results already sent as preliminary) has no
+// entry in the IG's ConceptMap; an OBX that carries its value anyway is
+// final, and one without a value is not written at all (statusOnly).
 var obxStatus = map[string]string{
-	"C": "corrected", "D": "entered-in-error", "F": "final", "I": "registered",
+	"A": "amended", "C": "corrected", "D": "entered-in-error", "F": "final", "I": "registered",
 	"N": "cancelled", "O": "registered", "P": "preliminary", "R": "preliminary",
 	"S": "preliminary", "U": "final", "W": "entered-in-error", "X": "cancelled",
 }
@@ -30,7 +33,25 @@ var observationCategories = map[string][]fhir.CodeableConcept{
 	"imaging":    {{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/observation-category", Code: "imaging", Display: "Imaging"}}}},
 }
 
-var imagingSections = map[string]bool{"RAD": true, "CT": true, "NMR": true, "US": true, "XRC": true, "RX": true, "NMS": true, "RUS": true, "CTH": true, "VUS": true}
+// imagingSections are the OBR-24 sections (table 0074, and the local
+// codes MR, US, XRY senders use) whose Observations are "imaging".
+var imagingSections = map[string]bool{
+	"RAD": true, "CT": true, "NMR": true, "US": true, "XRC": true, "RX": true, "NMS": true, "RUS": true,
+	"CTH": true, "VUS": true, "IMG": true, "OUS": true, "CUS": true, "MR": true, "XRY": true,
+}
+
+// labSections are the table 0074 sections that are laboratory work. Their
+// reports also get the category v2-0074#LAB, which US Core
+// DiagnosticReport for Laboratory Results requires whatever the section;
+// imaging and other non-lab sections (EC, PF, RT, ...) do not.
+var labSections = map[string]bool{
+	"LAB": true, "BG": true, "BLB": true, "CG": true, "CH": true, "CP": true, "GE": true, "HM": true,
+	"IMM": true, "MB": true, "MCB": true, "MYC": true, "OSL": true, "SP": true, "SR": true, "TX": true,
+	"URN": true, "VR": true,
+}
+
+// Shared, read-only report categories (callers must not modify them).
+var labCategory = fhir.CodeableConcept{Coding: []fhir.Coding{{System: v2Table + "0074", Code: "LAB"}}}
 
 type reportBuilder struct {
 	seg      hl7v2.Segment
@@ -75,7 +96,14 @@ func (x *conv) newReport(obr hl7v2.Segment) (*reportBuilder, error) {
 	if section == "" {
 		section = "LAB"
 	}
-	dr.Category = []fhir.CodeableConcept{{Coding: []fhir.Coding{{System: v2Table + "0074", Code: section}}}}
+	switch {
+	case section == "LAB":
+		dr.Category = []fhir.CodeableConcept{labCategory}
+	case labSections[section]:
+		dr.Category = []fhir.CodeableConcept{labCategory, {Coding: []fhir.Coding{{System: v2Table + "0074", Code: section}}}}
+	default:
+		dr.Category = []fhir.CodeableConcept{{Coding: []fhir.Coding{{System: v2Table + "0074", Code: section}}}}
+	}
 	r.category = "laboratory"
 	if imagingSections[section] {
 		r.category = "imaging"
@@ -96,9 +124,12 @@ func (x *conv) newReport(obr hl7v2.Segment) (*reportBuilder, error) {
 	if dr.Issued, err = x.instant(obr, 22); err != nil {
 		return nil, err
 	}
-	if ref := x.practitioner(obr.Field(32).Rep(1).Comp(1)); ref != nil && ref.Reference == "" {
-		// OBR-32 is an NDL whose name sits in subcomponents; keep the text.
-		dr.ResultsInterpreter = append(dr.ResultsInterpreter, *ref)
+	// OBR-32 principal result interpreter is an NDL whose first component
+	// is a CNN: the person's id and name sit in subcomponents.
+	for _, rep := range obr.Field(32).Reps() {
+		if ref := x.cnn(rep.Comp(1)); ref != nil {
+			dr.ResultsInterpreter = append(dr.ResultsInterpreter, *ref)
+		}
 	}
 	return r, nil
 }
@@ -118,10 +149,15 @@ func (r *reportBuilder) finish(x *conv) fhir.Reference {
 }
 
 type obsBuilder struct {
-	o    *fhir.Observation
-	key  fhir.Identifier
-	obs  fhir.Observation   // o points here: one allocation for both
-	keys [1]fhir.Identifier // backs o.Identifier
+	o   *fhir.Observation
+	key fhir.Identifier
+	// statusOnly marks an OBX-11 "U" without a value: it only says the
+	// preliminary result an earlier message sent is now final. A PUT of
+	// it would replace that Observation with one that has no value, so
+	// it is referenced, not written (conv.addExisting).
+	statusOnly bool
+	obs        fhir.Observation   // o points here: one allocation for both
+	keys       [1]fhir.Identifier // backs o.Identifier
 }
 
 func (b *obsBuilder) note(nte hl7v2.Segment) {
@@ -132,6 +168,10 @@ func (b *obsBuilder) note(nte hl7v2.Segment) {
 
 func (b *obsBuilder) finish(x *conv) (fhir.Reference, error) {
 	o := b.o
+	if b.statusOnly {
+		x.statusOnly++
+		return x.addExisting("Observation", b.key, o), nil
+	}
 	return x.add("Observation", b.key, o), nil
 }
 
@@ -156,10 +196,12 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 		return nil, x.badField(obx, 3, "observation identifier is empty")
 	}
 	o.Code = *code
-	o.Status = obxStatus[strings.ToUpper(obx.Field(11).Text(1))]
+	status := strings.ToUpper(obx.Field(11).Text(1))
+	o.Status = obxStatus[status]
 	if o.Status == "" {
 		o.Status = "unknown"
 	}
+	b.statusOnly = status == "U" && (obx.Field(5).Empty() || obx.Field(5).IsNull())
 	category := "laboratory"
 	if r != nil {
 		category = r.category

@@ -148,10 +148,16 @@ func (x *conv) scopedKey(kind string, parts ...string) fhir.Identifier {
 	return fhir.Identifier{System: x.system(kind), Value: v}
 }
 
+// allergyCategory is the IG's ConceptMap
+// table-hl70127-to-allergy-intolerance-category. MA (miscellaneous
+// allergy) and MC (miscellaneous contraindication) name no category, so
+// they get none rather than a guess; an animal allergy is biologic. Codes
+// outside table 0127 that some senders use (DI, FI, EI, MI) are not in
+// the map either and get no category; their last letter still gives the
+// type.
 var allergyCategory = map[string]string{
-	"DA": "medication", "MA": "medication", "FA": "food", "EA": "environment",
-	"AA": "environment", "PA": "environment", "LA": "environment",
-	"DI": "medication", "FI": "food", "EI": "environment", "MI": "medication",
+	"DA": "medication", "FA": "food", "EA": "environment",
+	"AA": "biologic", "PA": "environment", "LA": "environment",
 }
 
 var allergySeverity = map[string]string{"SV": "severe", "MO": "moderate", "MI": "mild"}
