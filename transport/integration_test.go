@@ -63,9 +63,9 @@ func TestQueueToExchangeOverMutualTLS(t *testing.T) {
 	defer q.Close(context.Background())
 	const n = 30
 	for i := range n {
-		body := fmt.Sprintf(`{"resourceType":"Bundle","type":"transaction","id":"%d"}`, i)
+		body := fmt.Sprintf(`{"resourceType":"Bundle","type":"transaction","id":"%d","entry":[{"resource":{"resourceType":"Basic"},"request":{"method":"POST","url":"Basic"}}]}`, i)
 		if i == 7 {
-			body = `{"resourceType":"Bundle","type":"transaction","id":"reject-me"}`
+			body = `{"resourceType":"Bundle","type":"transaction","id":"reject-me","entry":[{"resource":{"resourceType":"Basic"},"request":{"method":"POST","url":"Basic"}}]}`
 		}
 		it := &queue.Item{ID: fmt.Sprintf("item-%02d", i), Key: fmt.Sprintf("patient-%d", i%3), Body: []byte(body)}
 		if err := q.Put(context.Background(), it); err != nil {

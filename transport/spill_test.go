@@ -105,6 +105,7 @@ func TestSpilledItemsOverMutualTLS(t *testing.T) {
 				got[id] = sha256.Sum256(body)
 				mu.Unlock()
 				w.WriteHeader(http.StatusOK)
+				io.WriteString(w, `{"resourceType":"Bundle","type":"transaction-response"}`) // no entries were sent
 			}), h2)
 
 			dir := t.TempDir()

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -249,7 +250,8 @@ func TestLargeFaxRSSChild(t *testing.T) {
 	var gotSum string
 	srv := tlstest.NewServer(t, set, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := sha256.New()
-		n, err := io.Copy(h, r.Body)
+		entries := &keyCounter{key: []byte(`"request":`)}
+		n, err := io.Copy(io.MultiWriter(h, entries), r.Body)
 		if err != nil {
 			w.WriteHeader(http.StatusBadRequest)
 			return
@@ -257,8 +259,10 @@ func TestLargeFaxRSSChild(t *testing.T) {
 		mu.Lock()
 		gotSize, gotSum = n, hex.EncodeToString(h.Sum(nil))
 		mu.Unlock()
+		// The sink checks that each entry sent is answered.
+		answers := strings.TrimSuffix(strings.Repeat(`{"response":{"status":"201 Created"}},`, entries.n), ",")
 		w.Header().Set("Content-Type", fhirhttp.MediaType)
-		io.WriteString(w, `{"resourceType":"Bundle","type":"transaction-response","entry":[{"response":{"status":"201 Created"}}]}`)
+		io.WriteString(w, `{"resourceType":"Bundle","type":"transaction-response","entry":[`+answers+`]}`)
 	}), true)
 
 	qdir := filepath.Join(dir, "queue")
@@ -346,4 +350,26 @@ func procStatusKB(t *testing.T, field string) int64 {
 	}
 	t.Fatalf("%s not in /proc/self/status", field)
 	return 0
+}
+
+// keyCounter counts occurrences of key in what is written to it, across
+// writes, without holding the stream (each bundle entry has one
+// "request" key; base64 data holds no quotes).
+type keyCounter struct {
+	key  []byte
+	tail []byte
+	n    int
+}
+
+func (c *keyCounter) Write(p []byte) (int, error) {
+	k := len(c.key) - 1 // c.tail holds the stream's last k bytes
+	edge := append(c.tail, p[:min(len(p), k)]...)
+	c.n += bytes.Count(edge, c.key) + bytes.Count(p, c.key)
+	if len(p) >= k {
+		edge = p[len(p)-k:]
+	} else {
+		edge = edge[max(0, len(edge)-k):]
+	}
+	c.tail = append(c.tail[:0:0], edge...)
+	return len(p), nil
 }

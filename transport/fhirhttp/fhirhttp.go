@@ -6,11 +6,16 @@
 // Every outcome is classified so that nothing is dropped (ARCHITECTURE.md
 // invariant 2):
 //
-//	2xx (and every transaction-response entry 2xx) → delivered
-//	network error, 408, 429, 5xx except 501        → retry (Retry-After honoured)
-//	TLS certificate/handshake failure              → retry, as a *configtls.HandshakeError
-//	3xx, 401, 407                                  → retry (configuration, not content)
-//	other 4xx, 501                                 → queue.Permanent, with the OperationOutcome text
+//	2xx: a transaction-response (a batch-response    → delivered
+//	  to a batch) with one 2xx entry per entry sent
+//	any other 2xx: empty, HTML, OperationOutcome,    → retry, as an *EndpointError
+//	  cut JSON, wrong type or entry count, 202
+//	network error, 408, 425, 429, 5xx except 501     → retry (Retry-After honoured)
+//	TLS certificate/handshake failure                → retry, as a *configtls.HandshakeError
+//	3xx, 401, 407                                    → retry, as an *EndpointError
+//	400, 409, 412, 413, 422                          → queue.Permanent, with the OperationOutcome text
+//	other 4xx, 501 with an OperationOutcome          → queue.Permanent
+//	other 4xx, 501 without one (a web page, nothing) → retry, as an *EndpointError
 //
 // A permanent *StatusError also carries the receiver's whole answer (its
 // OperationOutcome, up to queue.MaxOutcomeBytes) through queue.Outcomer,
@@ -20,7 +25,13 @@
 // pause delivery, not dead-letter every item. 401 and 407 are treated the
 // same way because with mutual TLS they mean ferry's credentials are wrong,
 // which no message can fix; the retry policy follows go-retryablehttp
-// (429 and 5xx except 501) and the OTel OTLP/HTTP exporter.
+// (429 and 5xx except 501) and the OTel OTLP/HTTP exporter. Likewise a
+// 2xx is proof of delivery only when it is the FHIR answer to the bundle
+// sent: a TLS-inspecting proxy, a captive portal or an exchange.url that
+// points at a web front end answer 200 too, and taking that as delivered
+// would empty the queue. An *EndpointError says the address or access is
+// wrong; the dispatcher shows it as a configuration problem
+// (ConfigProblem, IsEndpointProblem).
 package fhirhttp
 
 import (
@@ -37,6 +48,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ferry-health/ferry/config/configtls"
@@ -222,12 +234,15 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 		defer wd.stop()
 		client = stream
 	}
-	req, err := newRequest(ctx, s.endpoint, it, wd)
+	req, sent, err := newRequest(ctx, s.endpoint, it, wd)
 	if err != nil {
 		return fmt.Errorf("post bundle %s: %w", it.ID, err)
 	}
 	req.Header.Set("Content-Type", MediaType)
 	req.Header.Set("Accept", MediaType)
+	// ferry reads only each entry's response, not the stored resources:
+	// do not have a 270 MB Binary echoed back (FHIR R4 http.html#ops).
+	req.Header.Set("Prefer", "return=minimal")
 	req.Header.Set("User-Agent", s.cfg.UserAgent)
 	if it.ID != "" {
 		req.Header.Set("X-Request-Id", it.ID)
@@ -245,45 +260,82 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 		}
 		return fmt.Errorf("post bundle %s to %s: %w", it.ID, s.host, err)
 	}
-	body, rerr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
-	io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes)) // let keep-alive reuse the connection
-	resp.Body.Close()
-	if err := classify(resp, body); err != nil {
-		return fmt.Errorf("post bundle %s to %s: %w", it.ID, s.host, err)
+	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+		io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes)) // let keep-alive reuse the connection
+		resp.Body.Close()
+		return fmt.Errorf("post bundle %s to %s: %w", it.ID, s.host, withItemID(classify(resp, body), it.ID))
 	}
-	if rerr != nil {
-		// The exchange answered 2xx and we failed reading the rest of the
-		// body: the transaction is committed there; re-sending would be
-		// harmless too, but there is no reason to.
-		s.log.Debug("reading response body failed after success", "item", it.ID, "error", rerr)
+	ans := readAnswer(resp.Body, wd)
+	resp.Body.Close()
+	if err := classifyAnswer(resp, ans, sent); err != nil {
+		return fmt.Errorf("post bundle %s to %s: %w", it.ID, s.host, withItemID(err, it.ID))
 	}
 	return nil
 }
+
+// withItemID puts the item's id into a hint's command line, so the
+// operator can copy it from the dead letter.
+func withItemID(err error, id string) error {
+	var se *StatusError
+	if id != "" && errors.As(err, &se) {
+		se.Hint = strings.ReplaceAll(se.Hint, "<id>", id)
+	}
+	return err
+}
+
+// sentBundle tells what the request held: its Bundle type and number of
+// entries, which a proper answer must match.
+type sentBundle func() (*bundleScan, error)
 
 // newRequest builds the POST. A body held in a file (it.Open) is streamed
 // from it with its length known up front, and GetBody reopens it so that
 // the transport can send it again (a connection reused after the server
 // closed it, an HTTP/2 GOAWAY) without the body ever being in memory;
-// wd, when set, watches the reads.
-func newRequest(ctx context.Context, endpoint string, it *queue.Item, wd *watchdog) (*http.Request, error) {
+// wd, when set, watches the reads. The returned sentBundle scans the body
+// in memory, or reports what was counted while the file streamed (it
+// reads the file once more only if the exchange answered before taking
+// the whole body).
+func newRequest(ctx context.Context, endpoint string, it *queue.Item, wd *watchdog) (*http.Request, sentBundle, error) {
 	if it.Open == nil {
-		return http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(it.Body))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(it.Body))
+		return req, func() (*bundleScan, error) {
+			var sc bundleScan
+			sc.Write(it.Body)
+			return &sc, sc.finish()
+		}, err
 	}
+	var counted atomic.Pointer[bundleScan] // set by a read of the whole body
 	open := func() (io.ReadCloser, error) {
 		rc, err := it.Open()
-		if err != nil || wd == nil {
+		if err != nil {
 			return rc, err
 		}
-		return progressBody{rc, wd}, nil
+		return &countingBody{ReadCloser: rc, wd: wd, done: &counted}, nil
+	}
+	sent := func() (*bundleScan, error) {
+		if sc := counted.Load(); sc != nil {
+			return sc, sc.finish()
+		}
+		rc, err := it.Open()
+		if err != nil {
+			return nil, fmt.Errorf("count the bundle's entries: %w", err)
+		}
+		defer rc.Close()
+		var sc bundleScan
+		if _, err := io.Copy(&sc, rc); err != nil {
+			return nil, fmt.Errorf("count the bundle's entries: %w", err)
+		}
+		return &sc, sc.finish()
 	}
 	body, err := open()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, body)
 	if err != nil {
 		body.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	req.ContentLength = it.Size
 	req.GetBody = open
@@ -291,7 +343,7 @@ func newRequest(ctx context.Context, endpoint string, it *queue.Item, wd *watchd
 		body.Close()
 		req.Body, req.GetBody = http.NoBody, func() (io.ReadCloser, error) { return http.NoBody, nil }
 	}
-	return req, nil
+	return req, sent, nil
 }
 
 // watchdog bounds a streamed upload by progress rather than total time: a
@@ -319,21 +371,69 @@ func (w *watchdog) progress() { w.timer.Reset(w.timeout) }
 func (w *watchdog) sent()     { w.timer.Reset(w.timeout + time.Since(w.start)) }
 func (w *watchdog) stop()     { w.timer.Stop() }
 
-// progressBody reports the reads of a request body to its watchdog.
-type progressBody struct {
+// countingBody reports the reads of a streamed request body to its
+// watchdog and counts the bundle's entries as they pass; each (re)open
+// counts afresh, and the count is published once the whole body was read.
+type countingBody struct {
 	io.ReadCloser
-	wd *watchdog
+	wd   *watchdog
+	scan bundleScan
+	done *atomic.Pointer[bundleScan]
 }
 
-func (b progressBody) Read(p []byte) (int, error) {
+func (b *countingBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
+	b.scan.Write(p[:n])
 	switch {
 	case err == io.EOF:
-		b.wd.sent()
-	case n > 0:
+		b.done.Store(&b.scan)
+		if b.wd != nil {
+			b.wd.sent()
+		}
+	case n > 0 && b.wd != nil:
 		b.wd.progress()
 	}
 	return n, err
+}
+
+// answer is a 2xx response body as scanned: what the bundle scan found,
+// the first bytes kept to explain an improper answer, and a read error.
+type answer struct {
+	scan    bundleScan
+	head    []byte
+	readErr error
+}
+
+// maxAnswerHead is how much of a 2xx answer is kept to explain it when it
+// is not a proper transaction-response.
+const maxAnswerHead = 64 << 10
+
+// readAnswer reads a 2xx answer to its end through a bundleScan, so that
+// its size does not matter, keeping each entry's outcome (for a dead
+// letter) and the start of the body; wd, when set, counts each read as
+// progress.
+func readAnswer(r io.Reader, wd *watchdog) *answer {
+	a := &answer{scan: bundleScan{outcomeCap: queue.MaxOutcomeBytes + 4}}
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			a.scan.Write(buf[:n])
+			if room := maxAnswerHead - len(a.head); room > 0 {
+				a.head = append(a.head, buf[:min(n, room)]...)
+			}
+			if wd != nil {
+				wd.progress()
+			}
+		}
+		if err == io.EOF {
+			return a
+		}
+		if err != nil {
+			a.readErr = err
+			return a
+		}
+	}
 }
 
 // StatusError is a non-2xx answer from the exchange (for the whole request
@@ -363,6 +463,10 @@ type StatusError struct {
 	// log (Error and Summary leave it out).
 	Body          []byte
 	BodyTruncated bool
+	// Hint is the operator's next step when the cause lies outside the
+	// bundle (412: duplicate patients at the exchange; 413: its size
+	// limit). It is fixed text, no PHI, so Summary keeps it too.
+	Hint string
 }
 
 // Outcome returns Body for the dead letter (queue.Outcomer).
@@ -419,7 +523,14 @@ func (e *StatusError) Error() string {
 			break
 		}
 	}
-	return truncate(sb.String(), maxErrorText)
+	return truncate(sb.String(), maxErrorText) + e.hint()
+}
+
+func (e *StatusError) hint() string {
+	if e.Hint == "" {
+		return ""
+	}
+	return " (" + e.Hint + ")"
 }
 
 // Summary is Error without the receiver's free text: status and issue codes.
@@ -434,7 +545,7 @@ func (e *StatusError) Summary() string {
 	if len(codes) > 0 {
 		s += " (issue " + strings.Join(codes, ", ") + ")"
 	}
-	return s
+	return s + e.hint()
 }
 
 // RetryAfter is the receiver's requested delay (transport.RetryAfterOf).
@@ -443,9 +554,12 @@ func (e *StatusError) RetryAfter() time.Duration { return e.Wait }
 // Retryable reports whether the status is worth retrying.
 func (e *StatusError) Retryable() bool { return retryable(e.Code) }
 
+// retryable reports whether a status is worth retrying whatever the body
+// says: the exchange is busy or down (408, 425, 429, 5xx except 501), or
+// ferry's access to it is wrong (3xx, 401, 407), which no message can fix.
 func retryable(code int) bool {
 	switch {
-	case code == http.StatusRequestTimeout, code == http.StatusTooManyRequests:
+	case code == http.StatusRequestTimeout, code == http.StatusTooManyRequests, code == http.StatusTooEarly:
 		return true
 	case code == http.StatusUnauthorized, code == http.StatusProxyAuthRequired:
 		return true // ferry's credentials, not the message
@@ -459,66 +573,208 @@ func retryable(code int) bool {
 	return false
 }
 
-// classify turns a response into nil (delivered), a retryable
-// *StatusError, or queue.Permanent(*StatusError).
-func classify(resp *http.Response, body []byte) error {
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return classifyTransactionResponse(body)
+// rejectsContent reports whether a status is how a FHIR server rejects the
+// content of a request, whatever the body: retrying the same bundle gets
+// the same answer, so it is dead-lettered.
+func rejectsContent(code int) bool {
+	switch code {
+	case http.StatusBadRequest, http.StatusConflict, http.StatusPreconditionFailed,
+		http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
+		return true
 	}
-	se := &StatusError{
-		Code:     resp.StatusCode,
-		Status:   statusText(resp.StatusCode, resp.Status),
-		Entry:    -1,
-		Issues:   issuesFrom(body, resp.Header.Get("Content-Type")),
-		Location: resp.Header.Get("Location"),
-	}
-	if resp.StatusCode < 300 || resp.StatusCode >= 400 {
-		se.Location = ""
-	}
-	if retryable(resp.StatusCode) {
-		se.Wait = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-		return se
-	}
-	se.keepBody(body, len(body) >= maxResponseBytes)
-	return queue.Permanent(se)
+	return false
 }
 
-// classifyTransactionResponse checks each entry of a transaction-response
-// or batch-response: a server may answer 200 for the request while an
-// entry failed (batches do; a transaction should not, but we do not rely
-// on it). Bodies that are not such a Bundle are accepted as delivered.
-func classifyTransactionResponse(body []byte) error {
+// EndpointError is a failure that says exchange.url, or ferry's access to
+// the exchange, is wrong rather than the item: a redirect, 401/407, a 403,
+// 404 or 405 that is not a FHIR OperationOutcome (a web server, proxy or
+// firewall answered, not the FHIR server), or a 2xx that is not a proper
+// transaction-response (a TLS-inspecting proxy, a captive portal, a web
+// front end). It is never permanent: dead-lettering would empty the queue
+// into the dead-letter store, and a delivered verdict would lose the data.
+// The dispatcher retries it with backoff and, through ConfigProblem,
+// shows it on the status page as needing an operator.
+type EndpointError struct {
+	// Problem says in plain words what was seen and what to check; it
+	// quotes nothing the exchange sent, so it holds no PHI.
+	Problem string
+	// Err is the answer, usually a *StatusError.
+	Err error
+}
+
+func (e *EndpointError) Error() string { return e.Err.Error() + "; " + e.Problem }
+func (e *EndpointError) Unwrap() error { return e.Err }
+
+// Summary is Error without the receiver's free text.
+func (e *EndpointError) Summary() string { return transport.Summary(e.Err) + "; " + e.Problem }
+
+// ConfigProblem marks the error as one an operator must fix (the
+// dispatcher puts it in Stats.ConfigProblem for the status page).
+func (e *EndpointError) ConfigProblem() string { return "exchange endpoint: " + e.Summary() }
+
+// IsEndpointProblem reports whether err is, or wraps, an *EndpointError:
+// a retryable failure that points at the exchange's address or ferry's
+// access to it, to be shown to an operator.
+func IsEndpointProblem(err error) bool {
+	var ee *EndpointError
+	return errors.As(err, &ee)
+}
+
+// classify turns a non-2xx response into a retryable *StatusError, an
+// *EndpointError, or queue.Permanent(*StatusError). A rejection is
+// permanent only when a FHIR server made it: a content status (400, 409,
+// 412, 413, 422) or any other 4xx or 501 that carries an OperationOutcome.
+// HAPI, for one, answers a failed transaction with 404 and an outcome when
+// a reference cannot be resolved; a bare 404 page from a web server means
+// exchange.url is wrong, and dead-lettering the backlog would not fix it.
+func classify(resp *http.Response, body []byte) error {
+	code := resp.StatusCode
+	ct := resp.Header.Get("Content-Type")
+	se := &StatusError{
+		Code:     code,
+		Status:   statusText(code, resp.Status),
+		Entry:    -1,
+		Issues:   issuesFrom(body, ct),
+		Location: resp.Header.Get("Location"),
+	}
+	if code < 300 || code >= 400 {
+		se.Location = ""
+	}
+	switch {
+	case retryable(code):
+		se.Wait = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		switch {
+		case code >= 300 && code < 400:
+			to := ""
+			if se.Location != "" {
+				to = " to " + truncate(oneLine(se.Location), 200)
+			}
+			return &EndpointError{Problem: "the exchange redirects" + to + "; set exchange.url to the FHIR base it names", Err: se}
+		case code == http.StatusUnauthorized:
+			return &EndpointError{Problem: "the exchange does not accept ferry's credentials; check the client certificate and ferry's access at the exchange", Err: se}
+		case code == http.StatusProxyAuthRequired:
+			return &EndpointError{Problem: "a proxy between ferry and the exchange asks for a login; let ferry through it or bypass it (NO_PROXY)", Err: se}
+		}
+		return se
+	case rejectsContent(code) || isOperationOutcome(body):
+		se.Hint = contentHint(code)
+		se.keepBody(body, len(body) >= maxResponseBytes)
+		return queue.Permanent(se)
+	}
+	return &EndpointError{Problem: notFHIRProblem(code, ct, body), Err: se}
+}
+
+// notFHIRProblem explains a rejection that did not come from a FHIR server.
+func notFHIRProblem(code int, contentType string, body []byte) string {
+	what := "without a FHIR OperationOutcome"
 	if len(bytes.TrimSpace(body)) == 0 {
-		return nil
+		what = "with an empty body"
+	} else if mt := mediaType(contentType); mt != "" {
+		what = "with a " + mt + " page, not a FHIR OperationOutcome"
 	}
-	var b struct {
+	switch code {
+	case http.StatusForbidden:
+		return "the exchange or a firewall in front of it refused access " + what + "; check ferry's access rights and exchange.url"
+	case http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotImplemented:
+		return "the exchange answered " + what + "; exchange.url is probably not the FHIR base"
+	}
+	return "the exchange answered " + what + "; check exchange.url and what answers there"
+}
+
+// contentHint is the operator's next step for a content rejection whose
+// cause is not in the bundle itself.
+func contentHint(code int) string {
+	switch code {
+	case http.StatusPreconditionFailed:
+		return "several resources at the exchange match the conditional identifier: merge the duplicate patients there, then run `ferry queue retry <id>`"
+	case http.StatusRequestEntityTooLarge:
+		return "the bundle is larger than the exchange accepts: ask the exchange to raise its request size limit, then run `ferry queue retry <id>`"
+	}
+	return ""
+}
+
+func mediaType(ct string) string {
+	mt, _, _ := strings.Cut(ct, ";")
+	return strings.ToLower(strings.TrimSpace(mt))
+}
+
+// isOperationOutcome reports whether body is a FHIR OperationOutcome.
+func isOperationOutcome(body []byte) bool {
+	var oo struct {
 		ResourceType string `json:"resourceType"`
-		Type         string `json:"type"`
-		Entry        []struct {
-			Response *struct {
-				Status  string          `json:"status"`
-				Outcome json.RawMessage `json:"outcome"`
-			} `json:"response"`
-		} `json:"entry"`
 	}
-	if json.Unmarshal(body, &b) != nil || b.ResourceType != "Bundle" {
-		return nil
+	return json.Unmarshal(body, &oo) == nil && oo.ResourceType == "OperationOutcome"
+}
+
+// classifyAnswer checks a 2xx answer. Only a Bundle of the type that
+// answers the request (transaction-response for a transaction; a batch
+// passed through from an export folder gets a batch-response) with one
+// entry per request entry, each 2xx, means delivered. Anything else is an
+// *EndpointError: a proxy page, a portal, an OperationOutcome, a cut or
+// empty body, 202 Accepted (asynchronous processing ferry cannot follow)
+// all leave the item in the queue. A failed entry is classified like a
+// request status: a server may answer 200 while an entry failed (batches
+// do; a transaction should not, but we do not rely on it).
+func classifyAnswer(resp *http.Response, a *answer, sent sentBundle) error {
+	code := resp.StatusCode
+	ct := resp.Header.Get("Content-Type")
+	se := &StatusError{Code: code, Status: statusText(code, resp.Status), Entry: -1}
+	improper := func(problem string) error {
+		se.Issues = issuesFrom(a.head, ct)
+		return &EndpointError{Problem: problem, Err: se}
 	}
-	if b.Type != "transaction-response" && b.Type != "batch-response" {
-		return nil
+	req, err := sent()
+	if err != nil {
+		// ferry built the bundle; this is a local fault (a body file
+		// unreadable now), not proof of delivery: try again.
+		return fmt.Errorf("check the answer against the bundle sent: %w", err)
+	}
+	want := "transaction"
+	if req.resourceType == "Bundle" && req.typ == "batch" {
+		want = "batch"
+	}
+	want += "-response"
+	sc := &a.scan
+	switch scanErr := sc.finish(); {
+	case a.readErr != nil:
+		return fmt.Errorf("read the exchange's answer: %w", a.readErr)
+	case scanErr != nil && len(bytes.TrimSpace(a.head)) == 0:
+		return improper("the exchange answered with no body, not a " + want + " Bundle; check exchange.url")
+	case scanErr != nil && isJSONType(ct):
+		return improper("the exchange's answer is cut or not valid JSON, not a " + want + " Bundle")
+	case scanErr != nil:
+		what := "a non-JSON answer"
+		if mt := mediaType(ct); mt != "" {
+			what = "a " + mt + " page"
+		}
+		return improper("the exchange answered with " + what + ", not a " + want + " Bundle; a proxy, captive portal or web front end may stand in the way, or exchange.url is not the FHIR base")
+	case sc.resourceType == "OperationOutcome":
+		return improper("the exchange answered an OperationOutcome, not a " + want + " Bundle")
+	case sc.resourceType != "Bundle":
+		return improper(fmt.Sprintf("the exchange answered a %s, not a %s Bundle", nameOr(sc.resourceType, "JSON value without resourceType"), want))
+	case sc.typ != want:
+		return improper(fmt.Sprintf("the exchange answered a Bundle of type %s to a %s; it did not process the bundle as sent", nameOr(sc.typ, "(none)"), strings.TrimSuffix(want, "-response")))
+	case sc.entries != req.entries:
+		return improper(fmt.Sprintf("the exchange's %s has %d entries for the %d sent", want, sc.entries, req.entries))
 	}
 	var worst *StatusError
-	for i, e := range b.Entry {
-		if e.Response == nil {
+	for i, status := range sc.statuses {
+		code := leadingInt(status)
+		if code >= 200 && code < 300 {
 			continue
 		}
-		code := leadingInt(e.Response.Status)
-		if code == 0 || (code >= 200 && code < 300) {
-			continue
+		if code == 0 {
+			return improper(fmt.Sprintf("entry %d of the exchange's %s has no response status", i, want))
 		}
-		se := &StatusError{Code: code, Status: statusText(code, e.Response.Status), Entry: i, Issues: issuesFrom(e.Response.Outcome, MediaType)}
+		var outcome []byte
+		cut := false
+		if i < len(sc.outcomes) {
+			outcome, cut = sc.outcomes[i], sc.outcomeCut[i]
+		}
+		se := &StatusError{Code: code, Status: statusText(code, status), Entry: i, Issues: issuesFrom(outcome, MediaType)}
 		if !retryable(code) {
-			se.keepBody(e.Response.Outcome, false)
+			se.Hint = contentHint(code)
+			se.keepBody(outcome, cut)
 		}
 		// A retryable entry failure wins: retrying the whole (idempotent)
 		// bundle may succeed, dead-lettering it would lose the other entries.
@@ -533,6 +789,26 @@ func classifyTransactionResponse(body []byte) error {
 		return worst
 	}
 	return queue.Permanent(worst)
+}
+
+func isJSONType(ct string) bool {
+	mt := mediaType(ct)
+	return mt == MediaType || mt == "application/json" || strings.HasSuffix(mt, "+json")
+}
+
+// nameOr returns s, a resource or Bundle type name from the answer, or
+// alt when it is empty or not a plain name (it goes to logs: nothing the
+// receiver wrote freely).
+func nameOr(s, alt string) string {
+	if s == "" {
+		return alt
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '-') {
+			return alt
+		}
+	}
+	return s
 }
 
 func leadingInt(s string) int {

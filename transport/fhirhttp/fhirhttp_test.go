@@ -22,7 +22,19 @@ import (
 	"github.com/ferry-health/ferry/transport"
 )
 
-const bundle = `{"resourceType":"Bundle","type":"transaction","entry":[]}`
+const bundle = `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Patient","identifier":[{"system":"urn:oid:1.2.3","value":"M1"}]},"request":{"method":"POST","url":"Patient","ifNoneExist":"identifier=urn:oid:1.2.3|M1"}}]}`
+
+// txResponse is a proper answer to bundle.
+const txResponse = `{"resourceType":"Bundle","type":"transaction-response","entry":[{"response":{"status":"201 Created","location":"Patient/1/_history/1"}}]}`
+
+// answerOK replies code with a proper transaction-response.
+func answerOK(code int) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", MediaType)
+		w.WriteHeader(code)
+		io.WriteString(w, txResponse)
+	}
+}
 
 type exchange struct {
 	srv   *httptest.Server
@@ -54,7 +66,7 @@ func newExchange(t testing.TB, http2 bool) *exchange {
 		if h == nil {
 			w.Header().Set("Content-Type", MediaType)
 			w.WriteHeader(http.StatusOK)
-			io.WriteString(w, `{"resourceType":"Bundle","type":"transaction-response","entry":[{"response":{"status":"201 Created"}}]}`)
+			io.WriteString(w, txResponse)
 			return
 		}
 		h(w, r)
@@ -101,13 +113,22 @@ func item(id string) *queue.Item {
 	return &queue.Item{ID: id, Body: []byte(bundle)}
 }
 
+// bundleItem is an item holding a Bundle of type typ with n entries.
+func bundleItem(id, typ string, n int) *queue.Item {
+	var entries []string
+	for i := range n {
+		entries = append(entries, fmt.Sprintf(`{"fullUrl":"urn:uuid:%d","resource":{"resourceType":"Observation","status":"final","note":[{"text":"a \\\"quoted\\\" [entry] {%d}"}]},"request":{"method":"POST","url":"Observation"}}`, i, i))
+	}
+	return &queue.Item{ID: id, Body: []byte(`{"resourceType":"Bundle","type":"` + typ + `","entry":[` + strings.Join(entries, ",") + `]}`)}
+}
+
 func TestDeliverySuccess(t *testing.T) {
 	for _, h2 := range []bool{false, true} {
 		t.Run(fmt.Sprintf("http2=%v", h2), func(t *testing.T) {
 			ex := newExchange(t, h2)
 			s := newSink(t, Config{URL: ex.url(), TLS: ex.clientTLS()})
 			for i, code := range []int{201, 200} {
-				ex.set(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(code) })
+				ex.set(answerOK(code))
 				if err := s.Send(context.Background(), item(fmt.Sprintf("01ID%d", i))); err != nil {
 					t.Fatalf("status %d: %v", code, err)
 				}
@@ -118,7 +139,7 @@ func TestDeliverySuccess(t *testing.T) {
 			if r.Method != http.MethodPost || r.URL.Path != "/fhir/R4" {
 				t.Errorf("request %s %s", r.Method, r.URL.Path)
 			}
-			if r.Header.Get("Content-Type") != MediaType || r.Header.Get("Accept") != MediaType || r.Header.Get("X-Request-Id") != "01ID0" {
+			if r.Header.Get("Content-Type") != MediaType || r.Header.Get("Accept") != MediaType || r.Header.Get("X-Request-Id") != "01ID0" || r.Header.Get("Prefer") != "return=minimal" {
 				t.Errorf("headers %v", r.Header)
 			}
 			if ex.bodies[0] != bundle {
@@ -161,8 +182,9 @@ func TestStatusClassification(t *testing.T) {
 		{"302 redirect", 302, map[string]string{"Location": "https://elsewhere.example/fhir"}, "", false, 0, "elsewhere.example"},
 		{"400 outcome", 400, map[string]string{"Content-Type": MediaType}, outcome, true, 0, "minimum required"},
 		{"422", 422, nil, outcome, true, 0, "required"},
-		{"404", 404, nil, "", true, 0, "404"},
-		{"501", 501, nil, "", true, 0, "501"},
+		{"404 outcome", 404, map[string]string{"Content-Type": MediaType}, outcome, true, 0, "minimum required"},
+		{"501 outcome", 501, nil, outcome, true, 0, "501"},
+		{"425 too early", 425, nil, "", false, 0, "425"},
 	}
 	for _, tc := range cases {
 		ex.set(func(w http.ResponseWriter, r *http.Request) {
@@ -210,20 +232,29 @@ func TestTransactionResponseEntries(t *testing.T) {
 			io.WriteString(w, body)
 		})
 	}
+	two := func(id, typ string) *queue.Item { return bundleItem(id, typ, 2) }
 	respond(`{"resourceType":"Bundle","type":"transaction-response","entry":[{"response":{"status":"201 Created"}},{"response":{"status":"200"}}]}`)
-	if err := s.Send(context.Background(), item("a")); err != nil {
+	if err := s.Send(context.Background(), two("a", "transaction")); err != nil {
 		t.Fatalf("all 2xx: %v", err)
 	}
 	respond(`{"resourceType":"Bundle","type":"batch-response","entry":[{"response":{"status":"201 Created"}},{"response":{"status":"422 Unprocessable Entity","outcome":{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid","diagnostics":"bad code"}]}}}]}`)
-	err := s.Send(context.Background(), item("b"))
+	err := s.Send(context.Background(), two("b", "batch"))
 	var se *StatusError
 	if !queue.IsPermanent(err) || !errors.As(err, &se) || se.Entry != 1 || se.Code != 422 || !strings.Contains(err.Error(), "bad code") {
 		t.Fatalf("422 entry: %v", err)
 	}
+	if b, _ := queue.OutcomeOf(err); !strings.Contains(string(b), `"bad code"`) {
+		t.Errorf("dead letter outcome %q, want the entry's OperationOutcome", b)
+	}
 	respond(`{"resourceType":"Bundle","type":"batch-response","entry":[{"response":{"status":"400"}},{"response":{"status":"503 Service Unavailable"}}]}`)
-	err = s.Send(context.Background(), item("c"))
+	err = s.Send(context.Background(), two("c", "batch"))
 	if err == nil || queue.IsPermanent(err) {
 		t.Fatalf("a retryable entry must make the bundle retryable: %v", err)
+	}
+	respond(`{"resourceType":"Bundle","type":"transaction-response","entry":[{"response":{"status":"201"}},{"response":{"status":"412 Precondition Failed","outcome":{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"multiple-matches"}]}}}]}`)
+	err = s.Send(context.Background(), two("01DUP", "transaction"))
+	if !queue.IsPermanent(err) || !strings.Contains(err.Error(), "merge the duplicate patients") || !strings.Contains(err.Error(), "ferry queue retry 01DUP") {
+		t.Fatalf("412 entry: %v", err)
 	}
 }
 
@@ -273,7 +304,7 @@ func TestKeepAliveReusesConnection(t *testing.T) {
 			ex.set(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", MediaType)
 				w.WriteHeader(201)
-				io.WriteString(w, `{"resourceType":"Bundle","type":"transaction-response","entry":[]}`)
+				io.WriteString(w, txResponse)
 			})
 			s := newSink(t, Config{URL: ex.url(), TLS: ex.clientTLS()})
 			for i := range 25 {

@@ -87,9 +87,9 @@ func TestRejectionOutcomeCapped(t *testing.T) {
 	entryOutcome := `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid","diagnostics":"entry 1 bad code"}]}`
 	ex.set(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", MediaType)
-		w.Write([]byte(`{"resourceType":"Bundle","type":"batch-response","entry":[{"response":{"status":"201 Created"}},{"response":{"status":"422 Unprocessable Entity","outcome":` + entryOutcome + `}}]}`))
+		w.Write([]byte(`{"resourceType":"Bundle","type":"transaction-response","entry":[{"response":{"status":"201 Created"}},{"response":{"status":"422 Unprocessable Entity","outcome":` + entryOutcome + `}}]}`))
 	})
-	err = s.Send(context.Background(), item("01ENTRY"))
+	err = s.Send(context.Background(), bundleItem("01ENTRY", "transaction", 2))
 	var se *StatusError
 	if !errors.As(err, &se) || se.Entry != 1 {
 		t.Fatalf("entry failure: %v", err)

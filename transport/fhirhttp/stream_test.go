@@ -31,7 +31,9 @@ func fileItem(t *testing.T, id string, body []byte) *queue.Item {
 // large fax over a slow uplink takes minutes), but that an upload that
 // stops moving fails after Timeout, as a retryable error.
 func TestStreamedBodyIsBoundedByProgress(t *testing.T) {
-	body := bytes.Repeat([]byte("0123456789abcdef"), 1<<21) // 32 MiB
+	// 32 MiB of base64 in one JSON string, like a fax's Binary.
+	body := []byte(`{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Binary","contentType":"application/pdf","data":"` +
+		strings.Repeat("0123456789abcdef", 1<<21) + `"},"request":{"method":"POST","url":"Binary"}},{"resource":{"resourceType":"DocumentReference","status":"current"},"request":{"method":"POST","url":"DocumentReference"}}]}`)
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("X-Request-Id") == "stall" {
@@ -57,7 +59,9 @@ func TestStreamedBodyIsBoundedByProgress(t *testing.T) {
 			w.WriteHeader(http.StatusBadRequest)
 			return
 		}
+		w.Header().Set("Content-Type", MediaType)
 		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, `{"resourceType":"Bundle","type":"transaction-response","entry":[{"response":{"status":"201 Created"}},{"response":{"status":"201 Created"}}]}`)
 	}))
 	defer srv.Close()
 	defer close(release)
