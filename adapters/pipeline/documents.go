@@ -91,12 +91,7 @@ func (f Fax) ConvertSpill(ctx context.Context, in adapters.Raw, spill func() (Bo
 		w.abort()
 		return nil, err
 	}
-	key := ""
-	if res.PatientKey != "" {
-		// The key is system|MRN: hash it so queue metadata holds no PHI.
-		h := sha256.Sum256([]byte(res.PatientKey))
-		key = hex.EncodeToString(h[:16])
-	}
+	key := res.PatientKey
 	var dedup [32]byte
 	if d, err := hex.DecodeString(res.SHA256); err == nil && len(d) == 32 {
 		copy(dedup[:], d)

@@ -14,8 +14,6 @@ package ccdafhir
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -87,8 +85,9 @@ const DefaultMaxBytes = 32 << 20
 
 // Result describes a finished conversion without PHI.
 type Result struct {
-	// PatientKey is an opaque, PHI-free key for the patient (a hash of its
-	// business identifier), for per-patient ordering.
+	// PatientKey is an opaque, PHI-free key for the patient
+	// (fhir.PatientKey of its business identifier), for per-patient
+	// ordering.
 	PatientKey string
 	// DocumentType is the LOINC code of ClinicalDocument/code, e.g. 34133-9.
 	DocumentType string
@@ -534,10 +533,4 @@ func (c *converter) bundle() *fhir.Bundle {
 		b.Entry = append(b.Entry, c.entries[typ]...)
 	}
 	return b
-}
-
-// key returns the PHI-free hash used as Result.PatientKey.
-func key(system, value string) string {
-	h := sha256.Sum256([]byte(system + "|" + value))
-	return hex.EncodeToString(h[:16])
 }

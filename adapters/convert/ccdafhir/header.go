@@ -84,7 +84,7 @@ func (c *converter) buildPatient() {
 	p := &fhir.Patient{ResourceType: "Patient"}
 	idn, ids, _ := c.claim("Patient", ids, "recordTarget", false)
 	p.ID, p.Identifier = idn.id, ids
-	c.res.PatientKey = key(idn.ident.System, idn.ident.Value)
+	c.res.PatientKey = fhir.PatientKey(idn.ident.System, idn.ident.Value)
 	p.Address = addresses(pr.Addr)
 	p.Telecom = telecoms(pr.Telecom)
 	if pt := pr.Patient; pt != nil {

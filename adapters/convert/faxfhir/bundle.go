@@ -57,7 +57,7 @@ type Input struct {
 	Size int64
 }
 
-// Result summarises one converted fax. Only PatientKey is PHI.
+// Result summarises one converted fax, without PHI.
 type Result struct {
 	// DocumentID is the masterIdentifier of the main (PDF) DocumentReference.
 	DocumentID string
@@ -67,8 +67,9 @@ type Result struct {
 	Pages  int
 	// PDFSize is the size of the PDF document (rendition or original).
 	PDFSize int64
-	// PatientKey is "system|mrn" when the fax is linked to a patient; use it
-	// as queue.Item.Key so per-patient order holds.
+	// PatientKey is fhir.PatientKey(PatientSystem, MRN) when the fax is
+	// linked to a patient; use it as queue.Item.Key so per-patient order
+	// holds. It holds no MRN in clear.
 	PatientKey string
 	// BundleSize is the number of bytes WriteBundle wrote.
 	BundleSize int64
@@ -372,7 +373,7 @@ func (c *Converter) plan(ctx context.Context, in Input, fax Fax) (*plan, error) 
 
 	var subject *fhir.Reference
 	if fax.MRN != "" && cfg.PatientSystem != "" {
-		res.PatientKey = cfg.PatientSystem + "|" + fax.MRN
+		res.PatientKey = fhir.PatientKey(cfg.PatientSystem, fax.MRN)
 		subject = &fhir.Reference{Type: "Patient", Display: fax.PatientName,
 			Identifier: &fhir.Identifier{System: cfg.PatientSystem, Value: fax.MRN}}
 		if cfg.PatientConditionalRef {

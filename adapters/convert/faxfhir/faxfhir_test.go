@@ -17,6 +17,7 @@ import (
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir/tiffpdf"
+	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/queue"
 )
 
@@ -314,7 +315,7 @@ func TestWriteBundleEqualsConvert(t *testing.T) {
 		if !reflect.DeepEqual(got, any(generic(t, want))) {
 			t.Errorf("%s: streamed bundle differs from Convert", file)
 		}
-		if res.BundleSize != int64(buf.Len()) || res.Pages == 0 || res.Format != FormatTIFF || res.PatientKey != "urn:oid:2.16.840.1.113883.3.999.1|MRN-0042" ||
+		if res.BundleSize != int64(buf.Len()) || res.Pages == 0 || res.Format != FormatTIFF || res.PatientKey != fhir.PatientKey("urn:oid:2.16.840.1.113883.3.999.1", "MRN-0042") ||
 			res.DocumentID != str(got, "entry", 1, "resource", "masterIdentifier", "value") {
 			t.Errorf("result %+v", res)
 		}

@@ -155,8 +155,9 @@ const ZSegmentURL = "https://ferry-health.org/fhir/StructureDefinition/v2-z-segm
 
 // Result describes a converted message without PHI.
 type Result struct {
-	// PatientKey orders delivery per patient (queue.Item.Key): a hash of the
-	// patient's business identifier, "" when the message names no patient.
+	// PatientKey orders delivery per patient (queue.Item.Key): fhir.PatientKey
+	// of the patient's business identifier, the same key the C-CDA and fax
+	// converters give that patient; "" when the message names no patient.
 	PatientKey string
 	// MessageType is MSH-9 as "ADT^A01".
 	MessageType string
@@ -215,7 +216,7 @@ func (c *Converter) Convert(msg *hl7v2.Message, raw []byte) (*fhir.Bundle, Resul
 		return nil, res, err
 	}
 	meta := x.applyLabels()
-	res.PatientKey = x.patientKey
+	res.PatientKey = x.orderKey
 	res.Entries = len(x.entries)
 	res.StatusOnly = x.statusOnly
 	b := &fhir.Bundle{
@@ -265,7 +266,8 @@ type conv struct {
 	targets    []fhir.Reference
 	reqs       []fhir.BundleRequest // backing store for entries' requests
 	patientRef *fhir.Reference
-	patientKey string
+	patientKey string // scopes minted identifiers (patientHash)
+	orderKey   string // Result.PatientKey (fhir.PatientKey)
 	encRef     *fhir.Reference
 	patientRes *fhir.Patient   // the current patient, for NK1/PD1/MRG
 	patientID  fhir.Identifier // its business identifier
@@ -604,7 +606,12 @@ func (x *conv) endpoint(hd hl7v2.Value, kind string) string {
 	return urns.get(urnEndpoint, func() string { return base + ":" + kind + ":" + sanitise(name) }, base, kind, name)
 }
 
-// patientHash is the PHI-free per-patient ordering key.
+// patientHash is the PHI-free patient scope of the business identifiers
+// minted for resources v2 gives no identifier of their own (scopedKey,
+// the Encounter of a PV1 without a visit number). Those identifiers are
+// stored at the exchange and matched by later conditional updates, so this
+// must never change; the queue's ordering key is fhir.PatientKey, which
+// the other converters share.
 func patientHash(system, value string) string {
 	h := sha256.Sum256([]byte(system + "|" + value))
 	return hex.EncodeToString(h[:12])

@@ -166,7 +166,7 @@ func TestMappings(t *testing.T) {
 	if b.Type != "transaction" || b.Identifier.Value != "ADT20240315-0001" || b.Identifier.System != "urn:ferry:epicadt.2.16.840.1.113883.3.999:msh-10" {
 		t.Errorf("bundle header: %+v %+v", b.Type, b.Identifier)
 	}
-	if res.MessageType != "ADT^A01" || res.ControlID != "ADT20240315-0001" || len(res.PatientKey) != 24 || strings.Contains(res.PatientKey, "MRN") {
+	if res.MessageType != "ADT^A01" || res.ControlID != "ADT20240315-0001" || len(res.PatientKey) != 32 || strings.Contains(res.PatientKey, "MRN") {
 		t.Errorf("result = %+v", res)
 	}
 	rs := resources(t, b)
