@@ -4,9 +4,18 @@
 // durable: temporary file, fsync, rename, fsync of the directory), so a
 // reader never sees a partial file and an acknowledged item survives a
 // power cut. Writing the same ID again replaces the file with identical
-// content, so redelivery after a crash is harmless. Concurrent Sends share
+// content, so redelivery after a crash is harmless to ferry; but delivery
+// is at least once, so a redelivery (a crash after the rename, before the
+// queue recorded it) may write again a file the reading program already
+// took: the reader should treat a name it has processed as done. Item IDs
+// are ULIDs, so file names sort by the time the items were queued, and
+// one patient's files in their delivery order. Concurrent Sends share
 // their syncs (durable.Group): with several dispatcher workers, a burst of
 // N bundles costs two file-system syncs per round instead of 2N fsyncs.
+//
+// A crash while writing leaves a temporary file, .<ID>.json.tmp-*, which
+// readers globbing *.json skip; Connect removes those older than the
+// process, never one a Send of this process is still writing.
 package outbox
 
 import (
@@ -19,6 +28,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/durable"
@@ -30,6 +40,9 @@ type Sink struct {
 	dir   string
 	mu    sync.Mutex
 	group *durable.Group
+	// writing holds the temporary files of Sends in progress, which
+	// removeLeftovers must not take for a crash's leftovers.
+	writing map[string]bool
 }
 
 var _ transport.Sink = (*Sink)(nil)
@@ -44,17 +57,25 @@ const (
 	fileMode os.FileMode = 0o640
 )
 
+// processStart bounds which temporary files are leftovers: anything this
+// process writes is younger.
+var processStart = time.Now()
+
 // New returns a Sink writing into dir, which Connect creates.
 func New(dir string) *Sink { return &Sink{dir: dir} }
 
 // Dir is the outbox directory.
 func (s *Sink) Dir() string { return s.dir }
 
-// Connect creates the directory (dirMode).
+// Connect creates the directory (dirMode) and removes temporary files a
+// crash left in it.
 func (s *Sink) Connect(context.Context) error {
 	if err := os.MkdirAll(s.dir, dirMode); err != nil {
 		return fmt.Errorf("create outbox %q: %w", s.dir, err)
 	}
+	s.mu.Lock()
+	removeLeftovers(s.dir, processStart, s.writing)
+	s.mu.Unlock()
 	// A new handle each time: the directory may have been recreated.
 	g, err := durable.NewGroup(s.dir)
 	if err != nil {
@@ -88,7 +109,7 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 		return fmt.Errorf("write to outbox: %w", transport.ErrNotConnected)
 	}
 	path := filepath.Join(s.dir, it.ID+".json")
-	if err := writeAtomic(g, path, it); err != nil {
+	if err := s.writeAtomic(g, path, it); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			// The directory vanished (removed by hand, unmounted share):
 			// ask the dispatcher to Connect again, which recreates it.
@@ -127,12 +148,25 @@ func safeID(id string) bool {
 // writeAtomic writes the item's body to path so that path holds either
 // its previous content or all of the body, durably, even across a crash.
 // A body held in a file is copied in a stream, never read whole.
-func writeAtomic(g *durable.Group, path string, it *queue.Item) error {
+func (s *Sink) writeAtomic(g *durable.Group, path string, it *queue.Item) error {
+	s.mu.Lock() // held across Create so that removeLeftovers never sees it unlisted
 	p, err := durable.Create(path, fileMode)
 	if err != nil {
+		s.mu.Unlock()
 		return err
 	}
-	defer p.Abort()
+	tmp := filepath.Base(p.Name())
+	if s.writing == nil {
+		s.writing = map[string]bool{}
+	}
+	s.writing[tmp] = true
+	s.mu.Unlock()
+	defer func() {
+		p.Abort()
+		s.mu.Lock()
+		delete(s.writing, tmp)
+		s.mu.Unlock()
+	}()
 	body, err := it.OpenBody()
 	if err != nil {
 		return fmt.Errorf("write %q: %w", p.Name(), err)
@@ -146,4 +180,25 @@ func writeAtomic(g *durable.Group, path string, it *queue.Item) error {
 		return fmt.Errorf("write %q: %w", p.Name(), err)
 	}
 	return g.Commit(p)
+}
+
+// removeLeftovers deletes the outbox's own temporary files
+// (.<ID>.json.tmp-*) last modified before start and not being written
+// (busy): those of an earlier run that crashed mid-write. Nothing else in
+// the directory is touched, and failures are ignored: a leftover costs
+// only disk space, and the next start tries again.
+func removeLeftovers(dir string, start time.Time, busy map[string]bool) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if !e.Type().IsRegular() || !durable.IsTemp(name) || !strings.Contains(name, ".json.tmp-") || busy[name] {
+			continue
+		}
+		if info, err := e.Info(); err == nil && info.ModTime().Before(start) {
+			os.Remove(filepath.Join(dir, name))
+		}
+	}
 }
