@@ -693,9 +693,20 @@ func contentHint(code int) string {
 	return ""
 }
 
+// mediaType is the media type of a Content-Type header, or "" when it is
+// not a plain type/subtype (it is quoted in status text).
 func mediaType(ct string) string {
 	mt, _, _ := strings.Cut(ct, ";")
-	return strings.ToLower(strings.TrimSpace(mt))
+	mt = strings.ToLower(strings.TrimSpace(mt))
+	if len(mt) > 80 || strings.Count(mt, "/") != 1 {
+		return ""
+	}
+	for _, r := range mt {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune("/.+-_", r)) {
+			return ""
+		}
+	}
+	return mt
 }
 
 // isOperationOutcome reports whether body is a FHIR OperationOutcome.
