@@ -94,6 +94,7 @@ func TestAnswerClassification(t *testing.T) {
 		{"403 OperationOutcome", 403, MediaType, oo, nil, nil, deadLetter, "processing"},
 		{"404 OperationOutcome (unresolvable reference)", 404, MediaType, oo, nil, nil, deadLetter, "not stored"},
 		{"400 OperationOutcome", 400, MediaType, oo, nil, nil, deadLetter, "400"},
+		{"400 html from nginx (client certificate)", 400, html, "<h1>400 No required SSL certificate was sent</h1>", nil, nil, endpoint, "client certificate"},
 		{"409", 409, MediaType, `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"conflict"}]}`, nil, nil, deadLetter, "conflict"},
 		{"412", 412, MediaType, `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"multiple-matches"}]}`, nil, nil, deadLetter, "merge the duplicate patients there, then run `ferry queue retry 01AUDIT`"},
 		{"413 html", 413, html, "<h1>413 Request Entity Too Large</h1>", nil, nil, deadLetter, "larger than the exchange accepts"},

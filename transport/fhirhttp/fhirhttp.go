@@ -578,7 +578,7 @@ func retryable(code int) bool {
 // the same answer, so it is dead-lettered.
 func rejectsContent(code int) bool {
 	switch code {
-	case http.StatusBadRequest, http.StatusConflict, http.StatusPreconditionFailed,
+	case http.StatusConflict, http.StatusPreconditionFailed,
 		http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
 		return true
 	}
@@ -622,8 +622,9 @@ func IsEndpointProblem(err error) bool {
 
 // classify turns a non-2xx response into a retryable *StatusError, an
 // *EndpointError, or queue.Permanent(*StatusError). A rejection is
-// permanent only when a FHIR server made it: a content status (400, 409,
-// 412, 413, 422) or any other 4xx or 501 that carries an OperationOutcome.
+// permanent only when a FHIR server made it: a content status (409, 412,
+// 413, 422) or any other 4xx or 501, 400 included, that carries an
+// OperationOutcome.
 // HAPI, for one, answers a failed transaction with 404 and an outcome when
 // a reference cannot be resolved; a bare 404 page from a web server means
 // exchange.url is wrong, and dead-lettering the backlog would not fix it.
@@ -673,6 +674,12 @@ func notFHIRProblem(code int, contentType string, body []byte) string {
 		what = "with a " + mt + " page, not a FHIR OperationOutcome"
 	}
 	switch code {
+	case http.StatusBadRequest:
+		// A FHIR server explains a 400 with an OperationOutcome; a bare
+		// one comes from what stands in front of it: nginx answers a
+		// missing or unaccepted client certificate with "400 No required
+		// SSL certificate was sent".
+		return "the exchange or a proxy in front of it refused the request " + what + " (nginx answers a missing or unaccepted client certificate this way); check the client certificate and exchange.url"
 	case http.StatusForbidden:
 		return "the exchange or a firewall in front of it refused access " + what + "; check ferry's access rights and exchange.url"
 	case http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotImplemented:
