@@ -223,6 +223,11 @@ type Queue struct {
 	corrupt   int
 	later     laterHeap   // delayed items by due time (see delay.go)
 	laterT    *time.Timer // fires at later[0]'s due time
+	// deadKeys lists, per key, the dead letters whose later deliveries
+	// are counted (later.go); deadKeyN is its length, read without mu on
+	// every delivery.
+	deadKeys map[string][]deadRef
+	deadKeyN atomic.Int64
 }
 
 // meta is what memory holds per unsettled item: 96 bytes, plus its share
@@ -393,6 +398,7 @@ func (q *Queue) recover() error {
 	if err := q.removeOrphanBodies(); err != nil {
 		return err
 	}
+	q.loadDeadKeys()
 	// The bodies directory may be new: make its entry durable.
 	return durable.SyncDir(q.dir)
 }
@@ -665,6 +671,8 @@ func (q *Queue) dropCorrupt(m *meta, cause error) {
 	}
 	if err := q.dead.write(dl); err != nil {
 		q.log.Error("queue dead letter not written", "id", m.id, "reason", err.Error())
+	} else {
+		q.trackDeadLetter(m)
 	}
 	q.mu.Lock()
 	q.corrupt++
@@ -683,6 +691,7 @@ func (q *Queue) ackFunc(m *meta, it *queue.Item) queue.AckFunc {
 		}
 		switch {
 		case err == nil:
+			q.noteDelivered(m)
 			return q.settle(m)
 		case queue.IsPermanent(err):
 			if q.isClosed() {
@@ -709,6 +718,7 @@ func (q *Queue) ackFunc(m *meta, it *queue.Item) queue.AckFunc {
 				}
 				return derr
 			}
+			q.trackDeadLetter(m)
 			return q.settle(m)
 		default:
 			at, _ := queue.NotBeforeOf(err)
