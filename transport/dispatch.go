@@ -173,8 +173,9 @@ type Dispatcher struct {
 	lastError     string
 	lastErrorAt   time.Time
 	configProblem string
-	rejectStreak  int  // permanent rejections since the last delivery
-	paused        bool // the breaker holds rejected items
+	rejectStreak  int         // permanent rejections since the last delivery
+	paused        bool        // the breaker holds rejected items
+	pausedNow     atomic.Bool // paused, read without statMu before each attempt
 	// failingSince is when each item first failed (retryably) while other
 	// items were delivered, for MaxAge; only items failing alone are here.
 	failingSince map[string]time.Time
@@ -353,6 +354,10 @@ const (
 // Retry-After, which the worker honours before its next Get.
 func (d *Dispatcher) deliver(ctx context.Context, it *queue.Item, ack queue.AckFunc) (result, time.Duration) {
 	for {
+		// A rejection of an attempt that started while delivery was
+		// paused is held even if another item got through meanwhile: it
+		// may have met the endpoint before it was fixed.
+		pausedAtStart := d.pausedNow.Load()
 		err := d.sink.Send(ctx, it)
 		if ctx.Err() != nil {
 			// Whatever Send returned, it was cut short by shutdown (or
@@ -373,7 +378,7 @@ func (d *Dispatcher) deliver(ctx context.Context, it *queue.Item, ack queue.AckF
 			d.notifyDelivered(it)
 			return settled, 0
 		case queue.IsPermanent(err):
-			if hold, tripped := d.holdRejection(); hold {
+			if hold, tripped := d.holdRejection(pausedAtStart); hold {
 				d.retried.Add(1)
 				d.recordError(err)
 				if tripped {
@@ -437,11 +442,12 @@ func (d *Dispatcher) reject(ctx context.Context, it *queue.Item, ack queue.AckFu
 
 // holdRejection is the breaker on permanent rejections: it counts one and
 // reports whether the item is to be held rather than dead-lettered, and
-// whether this rejection tripped the breaker.
-func (d *Dispatcher) holdRejection() (hold, tripped bool) {
+// whether this rejection tripped the breaker. pausedAtStart is whether
+// delivery was paused when the rejected attempt began.
+func (d *Dispatcher) holdRejection(pausedAtStart bool) (hold, tripped bool) {
 	d.statMu.Lock()
 	defer d.statMu.Unlock()
-	if d.paused {
+	if d.paused || pausedAtStart {
 		return true, false
 	}
 	d.rejectStreak++
@@ -449,6 +455,7 @@ func (d *Dispatcher) holdRejection() (hold, tripped bool) {
 		return false, false
 	}
 	d.paused = true
+	d.pausedNow.Store(true)
 	return true, true
 }
 
@@ -565,7 +572,10 @@ func (d *Dispatcher) succeeded(it *queue.Item) {
 	d.failing = false
 	d.configProblem = ""
 	d.rejectStreak = 0
-	d.paused = false
+	if wasPaused {
+		d.paused = false
+		d.pausedNow.Store(false)
+	}
 	if len(d.failingSince) > 0 {
 		delete(d.failingSince, it.ID)
 	}

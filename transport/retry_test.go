@@ -294,6 +294,16 @@ func TestMaxAgeDeadLettersOnlyWhileOthersFlow(t *testing.T) {
 		advance(time.Hour)
 		put(t, q, fmt.Sprintf("good-%d", i), "other")
 		waitFor(t, "delivery", func() bool { return d.Stats().Delivered >= uint64(i+1) })
+		// One more attempt of the failing item at this hour, made after
+		// the delivery, before the clock moves on.
+		sink.mu.Lock()
+		n := sink.attempts["poison"]
+		sink.mu.Unlock()
+		waitFor(t, "a retry", func() bool {
+			sink.mu.Lock()
+			defer sink.mu.Unlock()
+			return sink.attempts["poison"] > n || d.Stats().DeadLettered > 0
+		})
 	}
 	waitFor(t, "the dead letter stored", func() bool { dls, _ := q.DeadLetters(); return len(dls) > 0 })
 	dls, err := q.DeadLetters()

@@ -769,6 +769,9 @@ func (q *Queue) releaseUntil(m *meta, at time.Time) error {
 		return queue.ErrClosed
 	}
 	m.attempts++
+	// Encoded under mu: once requeued, another consumer may lease the
+	// item and count the next attempt.
+	rec := encodeNack(m.seq, m.attempts)
 	if time.Until(at) > 0 {
 		q.delayLocked(m, at)
 	} else {
@@ -776,7 +779,7 @@ func (q *Queue) releaseUntil(m *meta, at time.Time) error {
 	}
 	q.inflight.Add(1)
 	q.mu.Unlock()
-	q.reqs <- &writeReq{rec: encodeNack(m.seq, m.attempts)}
+	q.reqs <- &writeReq{rec: rec}
 	q.inflight.Done()
 	return nil
 }
