@@ -146,7 +146,25 @@ type Exchange struct {
 type Retry struct {
 	InitialInterval time.Duration `yaml:"initial_interval"`
 	MaxInterval     time.Duration `yaml:"max_interval"`
+	// MaxAge dead-letters a bundle that has kept failing with retryable
+	// errors (5xx, timeouts) for this long while the exchange accepted
+	// other bundles (default 72h). Its clock runs only while other
+	// bundles are delivered, so an outage of the exchange, a long weekend
+	// or longer, dead-letters nothing; what it ends is one bundle the
+	// exchange cannot take, which otherwise holds back that patient's
+	// later bundles until someone notices. Three days leave the exchange's
+	// staff a working day or two to fix their side first. Set a larger
+	// value to wait longer.
+	MaxAge time.Duration `yaml:"max_age"`
+	// UnknownOutcomeDelay is the least wait before re-sending a bundle
+	// whose attempt ended without an answer (a timeout, a reset
+	// connection): the exchange may still be committing it, and an early
+	// re-send could apply it twice. Default: exchange.timeout.
+	UnknownOutcomeDelay time.Duration `yaml:"unknown_outcome_delay"`
 }
+
+// DefaultMaxAge is exchange.retry.max_age when it is not set.
+const DefaultMaxAge = 72 * time.Hour
 
 // Queue sizes the durable buffer. Put beyond either limit fails, and the
 // sources keep the input where it is: MLLP answers AR so the sender
@@ -470,6 +488,12 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Exchange.Retry.MaxInterval == 0 {
 		c.Exchange.Retry.MaxInterval = 5 * time.Minute
+	}
+	if c.Exchange.Retry.MaxAge == 0 {
+		c.Exchange.Retry.MaxAge = DefaultMaxAge
+	}
+	if c.Exchange.Retry.UnknownOutcomeDelay == 0 {
+		c.Exchange.Retry.UnknownOutcomeDelay = c.Exchange.Timeout
 	}
 	if c.Exchange.Workers == 0 {
 		c.Exchange.Workers = 4

@@ -179,3 +179,19 @@ func TestQueueMaxItemsDefault(t *testing.T) {
 		t.Errorf("queue.max_items = %d, want 250000 from the file", c.Queue.MaxItems)
 	}
 }
+
+// TestRetryDefaults: max_age defaults to DefaultMaxAge and
+// unknown_outcome_delay to the exchange's request timeout.
+func TestRetryDefaults(t *testing.T) {
+	c := Default()
+	if c.Exchange.Retry.MaxAge != DefaultMaxAge || c.Exchange.Retry.UnknownOutcomeDelay != c.Exchange.Timeout {
+		t.Errorf("retry defaults %+v, timeout %s", c.Exchange.Retry, c.Exchange.Timeout)
+	}
+	full, err := Load("../testdata/configs/good_full.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := full.Exchange.Retry; r.MaxAge != 120*time.Hour || r.UnknownOutcomeDelay != 40*time.Second {
+		t.Errorf("good_full retry %+v", r)
+	}
+}

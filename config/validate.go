@@ -146,6 +146,12 @@ func (c *Config) problems() []Problem {
 	if c.Exchange.Retry.MaxInterval < c.Exchange.Retry.InitialInterval {
 		add("exchange.retry.max_interval", "must not be shorter than initial_interval")
 	}
+	if r := c.Exchange.Retry; r.MaxAge < r.MaxInterval {
+		add("exchange.retry.max_age", "must be at least max_interval (%s), got %s: a bundle would be dead-lettered after a retry or two", r.MaxInterval, r.MaxAge)
+	}
+	if c.Exchange.Retry.UnknownOutcomeDelay < 0 {
+		add("exchange.retry.unknown_outcome_delay", "must not be negative")
+	}
 	if c.Exchange.Workers < 1 || c.Exchange.Workers > 256 {
 		add("exchange.workers", "must be from 1 to 256, got %d", c.Exchange.Workers)
 	}

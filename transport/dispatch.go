@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
+	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/ferry-health/ferry/config/configtls"
@@ -24,7 +28,21 @@ const (
 	MaxRetryAfter = time.Hour
 	// ackTimeout bounds settling a lease (a local fsync) at shutdown.
 	ackTimeout = 30 * time.Second
+	// DefaultUnknownOutcomeDelay is the least wait before re-sending an
+	// item whose last attempt ended without an answer (a timeout, a
+	// connection reset): the HTTP sink's default request timeout, so the
+	// exchange gets as long again to finish the first attempt.
+	DefaultUnknownOutcomeDelay = 30 * time.Second
+	// DefaultRejectLimit is how many items in a row, with no delivery in
+	// between, the exchange may reject permanently before the dispatcher
+	// stops dead-lettering and holds the rest (see Stats.Paused).
+	DefaultRejectLimit = 5
 )
+
+// errHeld settles a lease whose rejection the dispatcher did not accept
+// as the item's fault (the exchange rejects everything): the item is
+// returned for a later attempt, not dead-lettered.
+var errHeld = errors.New("delivery paused: the exchange rejects everything; item held")
 
 // errShutdown settles a lease that was in flight when the dispatcher
 // stopped. It is an ordinary (not permanent) error, so the queue keeps the
@@ -57,6 +75,25 @@ type DispatcherOptions struct {
 	// sink rejected permanently (dead-lettered), with the sink's error.
 	// The error may quote PHI: summarise it with Summary unless LogPHI.
 	OnRejected func(it *queue.Item, err error)
+	// MaxAge dead-letters an item that has kept failing with retryable
+	// errors for this long while the exchange accepted other items (so an
+	// outage of the whole exchange never dead-letters anything, however
+	// long it lasts). The clock starts at the item's first failure seen
+	// while others were delivered, in this process. 0: retry forever.
+	MaxAge time.Duration
+	// UnknownOutcomeDelay is the least wait before re-sending an item
+	// whose attempt ended with its outcome unknown (timeout, connection
+	// reset or EOF after the request went out): the exchange may still be
+	// committing it, and a quick re-send would race it. Default
+	// DefaultUnknownOutcomeDelay; set it to the sink's request timeout.
+	UnknownOutcomeDelay time.Duration
+	// RejectLimit is the breaker on permanent rejections: after this many
+	// items in a row were rejected with no delivery in between, the
+	// exchange is taken to reject everything (a wrong URL, an account
+	// that lost its rights) and later rejections hold their items for a
+	// retry instead of dead-lettering them, until one delivery succeeds.
+	// Default DefaultRejectLimit.
+	RejectLimit int
 }
 
 // Stats is a snapshot of the dispatcher's counters, for the status page and
@@ -76,18 +113,31 @@ type Stats struct {
 	// ConfigProblem is the plain-words TLS diagnosis when the last failure
 	// was a certificate or handshake problem, or the queue's report of data
 	// sealed with a key that is not configured: it needs an operator, and
-	// retrying alone will not fix it.
+	// retrying alone will not fix it. It also explains Paused.
 	ConfigProblem string
+	// Paused is true while the rejection breaker holds items: the exchange
+	// rejected RejectLimit items in a row and nothing was delivered since,
+	// so rejections are taken for an endpoint or account problem, not the
+	// items' fault. It clears with the next delivery.
+	Paused bool
 }
 
 // Dispatcher moves items from a queue to a sink. See the package
 // documentation for how Send's errors are handled.
 //
 //	Get ──► Send ──ok──────────► ack(nil)        delete
-//	         │ ├─permanent────► ack(err)        dead-letter
+//	         │ ├─permanent────► ack(err)        dead-letter (breaker: see RejectLimit)
 //	         │ ├─ErrNotConnected► Connect (backoff) ─► Send again
-//	         │ └─other─────────► wait (backoff, Retry-After) ─► Send again
+//	         │ └─other─────────► ack(NotBefore(err, backoff)) ─► worker waits, Gets the next
 //	         └─shutdown──────────► ack(errShutdown) redeliver after restart
+//
+// A retryable failure gives the lease back with a not-before time
+// (queue.NotBefore) instead of holding it while waiting: the queue keeps
+// the item's key blocked, so per-key order holds, while the worker backs
+// off (its own backoff, reset by its next delivery, and Retry-After) and
+// then takes whatever is ready. An item the exchange always fails thus
+// costs one attempt per backoff interval, not a worker; an exchange that
+// is down sees each worker retry at the backoff pace, as before.
 type Dispatcher struct {
 	q    queue.Queue
 	sink Sink
@@ -99,6 +149,11 @@ type Dispatcher struct {
 	sleep func(ctx context.Context, d time.Duration) error
 	// rand returns a uniform value in [0, n); tests may fix it.
 	rand func(n int64) int64
+	// now is the clock for MaxAge; tests move it.
+	now func() time.Time
+	// until turns a retry wait into the not-before time handed to the
+	// queue; tests record the waits and make them due at once.
+	until func(wait time.Duration) time.Time
 
 	lifeMu  sync.Mutex
 	started bool
@@ -118,6 +173,12 @@ type Dispatcher struct {
 	lastError     string
 	lastErrorAt   time.Time
 	configProblem string
+	rejectStreak  int         // permanent rejections since the last delivery
+	paused        bool        // the breaker holds rejected items
+	pausedNow     atomic.Bool // paused, read without statMu before each attempt
+	// failingSince is when each item first failed (retryably) while other
+	// items were delivered, for MaxAge; only items failing alone are here.
+	failingSince map[string]time.Time
 }
 
 // NewDispatcher returns a dispatcher from q to s. It does nothing until
@@ -135,6 +196,12 @@ func NewDispatcher(q queue.Queue, s Sink, opts DispatcherOptions) *Dispatcher {
 	if opts.MaxInterval < opts.InitialInterval {
 		opts.MaxInterval = opts.InitialInterval
 	}
+	if opts.UnknownOutcomeDelay <= 0 {
+		opts.UnknownOutcomeDelay = DefaultUnknownOutcomeDelay
+	}
+	if opts.RejectLimit <= 0 {
+		opts.RejectLimit = DefaultRejectLimit
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -143,6 +210,10 @@ func NewDispatcher(q queue.Queue, s Sink, opts DispatcherOptions) *Dispatcher {
 		q: q, sink: s, opts: opts, log: log,
 		sleep: sleepCtx,
 		rand:  rand.Int64N,
+		now:   time.Now,
+		until: func(wait time.Duration) time.Time { return time.Now().Add(wait) },
+
+		failingSince: map[string]time.Time{},
 	}
 }
 
@@ -219,11 +290,13 @@ func (d *Dispatcher) Stats() Stats {
 		LastError:       d.lastError,
 		LastErrorAt:     d.lastErrorAt,
 		ConfigProblem:   d.configProblem,
+		Paused:          d.paused,
 	}
 }
 
 func (d *Dispatcher) work(ctx context.Context) {
-	bo := d.newBackoff()
+	bo := d.newBackoff()   // queue Get failures
+	pace := d.newBackoff() // this worker's failed deliveries in a row
 	for ctx.Err() == nil {
 		if err := d.ensureConnected(ctx); err != nil {
 			return // only ctx ends ensureConnected
@@ -249,54 +322,82 @@ func (d *Dispatcher) work(ctx context.Context) {
 		}
 		bo.reset()
 		d.inFlight.Add(1)
-		d.deliver(ctx, it, ack)
+		res, retryAfter := d.deliver(ctx, it, ack)
 		d.inFlight.Add(-1)
+		switch res {
+		case stopped:
+			return
+		case released:
+			// The item waits in the queue; this worker waits too, so
+			// that an exchange that fails everything is not stormed.
+			if d.sleep(ctx, max(pace.next(), retryAfter)) != nil {
+				return
+			}
+		default:
+			pace.reset()
+		}
 	}
 }
 
-// deliver holds the lease on it until the sink accepts it, rejects it
-// permanently, or the dispatcher stops.
-func (d *Dispatcher) deliver(ctx context.Context, it *queue.Item, ack queue.AckFunc) {
-	bo := d.newBackoff()
-	retries := 0
+// result is how one delivery ended for the worker.
+type result int
+
+const (
+	settled  result = iota // delivered or dead-lettered
+	released               // given back for a later attempt: back off
+	stopped                // the dispatcher is shutting down
+)
+
+// deliver makes one attempt (reconnecting first if the sink asks) and
+// settles the lease: delivered, dead-lettered, or given back with a
+// not-before time. For a released item it also returns the receiver's
+// Retry-After, which the worker honours before its next Get.
+func (d *Dispatcher) deliver(ctx context.Context, it *queue.Item, ack queue.AckFunc) (result, time.Duration) {
 	for {
+		// A rejection of an attempt that started while delivery was
+		// paused is held even if another item got through meanwhile: it
+		// may have met the endpoint before it was fixed.
+		pausedAtStart := d.pausedNow.Load()
 		err := d.sink.Send(ctx, it)
 		if ctx.Err() != nil {
 			// Whatever Send returned, it was cut short by shutdown (or
 			// succeeded just before it); success is settled as success.
 			if err == nil {
 				d.settle(ctx, it, ack, nil)
-				d.succeeded(retries)
+				d.succeeded(it)
 				d.notifyDelivered(it)
-				return
+				return settled, 0
 			}
 			d.settle(ctx, it, ack, errShutdown)
-			return
+			return stopped, 0
 		}
 		switch {
 		case err == nil:
 			d.settle(ctx, it, ack, nil)
-			d.succeeded(retries)
+			d.succeeded(it)
 			d.notifyDelivered(it)
-			return
+			return settled, 0
 		case queue.IsPermanent(err):
-			d.deadLettered.Add(1)
-			d.recordError(err)
-			d.log.Warn("delivery rejected; item dead-lettered", "item", it.ID, "source", it.Source, "reason", d.describe(err))
-			d.settle(ctx, it, ack, err)
-			if d.opts.OnRejected != nil {
-				d.opts.OnRejected(it, err)
+			if hold, tripped := d.holdRejection(pausedAtStart); hold {
+				d.retried.Add(1)
+				d.recordError(err)
+				if tripped {
+					d.log.Error("delivery paused: the exchange rejected every item in a row; holding the rest instead of dead-lettering them until it accepts one",
+						"in_a_row", d.opts.RejectLimit, "last_reason", d.describe(err))
+				}
+				d.settle(ctx, it, ack, queue.NotBefore(errHeld, d.until(d.retryDelay(it.Attempts))))
+				return released, 0
 			}
-			return
+			d.reject(ctx, it, ack, err)
+			return settled, 0
 		case errors.Is(err, ErrNotConnected):
 			d.connected.Store(false)
 			if d.ensureConnected(ctx) != nil {
 				d.settle(ctx, it, ack, errShutdown)
-				return
+				return stopped, 0
 			}
 			continue
 		}
-		retries++
 		d.retried.Add(1)
 		if first := d.recordError(err); first {
 			if hs := configtls.Diagnose(err); hs != nil {
@@ -305,15 +406,113 @@ func (d *Dispatcher) deliver(ctx context.Context, it *queue.Item, ack queue.AckF
 				d.log.Warn("delivery failing; retrying with backoff", "item", it.ID, "error", d.describe(err))
 			}
 		}
-		wait := bo.next()
-		if ra, ok := RetryAfterOf(err); ok && ra > wait {
-			wait = min(ra, MaxRetryAfter)
+		now := d.now()
+		if age, expired := d.expired(it, now); expired {
+			d.reject(ctx, it, ack, queue.Permanent(fmt.Errorf("retried for %s, last error: %w", age.Round(time.Second), err)))
+			return settled, 0
 		}
-		if d.sleep(ctx, wait) != nil {
-			d.settle(ctx, it, ack, errShutdown)
-			return
+		wait := d.retryDelay(it.Attempts)
+		ra, hasRA := RetryAfterOf(err)
+		if hasRA {
+			ra = min(ra, MaxRetryAfter)
+			wait = max(wait, ra)
 		}
+		if outcomeUnknown(ctx, err) {
+			// The exchange may still be committing the first attempt.
+			wait = max(wait, d.opts.UnknownOutcomeDelay)
+		}
+		d.settle(ctx, it, ack, queue.NotBefore(err, d.until(wait)))
+		return released, ra
 	}
+}
+
+// reject dead-letters it with err, a permanent error.
+func (d *Dispatcher) reject(ctx context.Context, it *queue.Item, ack queue.AckFunc, err error) {
+	d.deadLettered.Add(1)
+	d.recordError(err)
+	d.statMu.Lock()
+	delete(d.failingSince, it.ID)
+	d.statMu.Unlock()
+	d.log.Warn("delivery rejected; item dead-lettered", "item", it.ID, "source", it.Source, "reason", d.describe(err))
+	d.settle(ctx, it, ack, err)
+	if d.opts.OnRejected != nil {
+		d.opts.OnRejected(it, err)
+	}
+}
+
+// holdRejection is the breaker on permanent rejections: it counts one and
+// reports whether the item is to be held rather than dead-lettered, and
+// whether this rejection tripped the breaker. pausedAtStart is whether
+// delivery was paused when the rejected attempt began.
+func (d *Dispatcher) holdRejection(pausedAtStart bool) (hold, tripped bool) {
+	d.statMu.Lock()
+	defer d.statMu.Unlock()
+	if d.paused || pausedAtStart {
+		return true, false
+	}
+	d.rejectStreak++
+	if d.rejectStreak <= d.opts.RejectLimit {
+		return false, false
+	}
+	d.paused = true
+	d.pausedNow.Store(true)
+	return true, true
+}
+
+// expired reports whether it has failed for MaxAge while other items were
+// delivered, and for how long. It starts the item's clock at its first
+// failure seen while deliveries flow: during an outage of the whole
+// exchange no clock runs, so no outage dead-letters anything.
+func (d *Dispatcher) expired(it *queue.Item, now time.Time) (time.Duration, bool) {
+	if d.opts.MaxAge <= 0 {
+		return 0, false
+	}
+	d.statMu.Lock()
+	defer d.statMu.Unlock()
+	// Other items count as flowing when one was delivered within the
+	// longest backoff (plus the first): a failing item is retried at
+	// least that often, so this sees the exchange working around it.
+	flowing := !d.lastDelivery.IsZero() && now.Sub(d.lastDelivery) <= d.opts.MaxInterval+d.opts.InitialInterval
+	first, ok := d.failingSince[it.ID]
+	if !ok {
+		if flowing {
+			d.failingSince[it.ID] = now
+		}
+		return 0, false
+	}
+	age := now.Sub(first)
+	return age, flowing && age >= d.opts.MaxAge
+}
+
+// retryDelay is how long an item that failed after attempts earlier
+// attempts waits before the next: exponential in its attempts (the
+// queue's persisted count, so the backoff survives restarts), with equal
+// jitter, uniform in [c/2, c]: unlike the workers' full jitter it never
+// makes an item due again at once, since an item that always fails sorts
+// first in the queue and would otherwise keep taking the workers.
+func (d *Dispatcher) retryDelay(attempts int) time.Duration {
+	b := d.newBackoff()
+	b.n = min(max(attempts, 0), 64)
+	c := b.ceiling()
+	half := c / 2
+	return c - half + time.Duration(d.rand(int64(half)+1))
+}
+
+// outcomeUnknown reports whether err leaves open whether the exchange got
+// and applied the request: a timeout, or the connection reset or closed
+// (EOF) where an answer was due. A refused connection or an HTTP status
+// is an answer. ctx is the dispatcher's: a cancellation it did not cause
+// came from the sink's own watchdog, a timeout too.
+func outcomeUnknown(ctx context.Context, err error) bool {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
+		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET):
+		return true
+	case errors.Is(err, context.Canceled) && ctx.Err() == nil:
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // ensureConnected returns nil once the sink is connected, retrying Connect
@@ -365,16 +564,26 @@ func (d *Dispatcher) notifyDelivered(it *queue.Item) {
 	}
 }
 
-func (d *Dispatcher) succeeded(retries int) {
+func (d *Dispatcher) succeeded(it *queue.Item) {
 	d.delivered.Add(1)
 	d.statMu.Lock()
-	d.lastDelivery = time.Now()
-	wasFailing := d.failing
+	d.lastDelivery = d.now()
+	wasFailing, wasPaused := d.failing, d.paused
 	d.failing = false
 	d.configProblem = ""
+	d.rejectStreak = 0
+	if wasPaused {
+		d.paused = false
+		d.pausedNow.Store(false)
+	}
+	if len(d.failingSince) > 0 {
+		delete(d.failingSince, it.ID)
+	}
 	d.statMu.Unlock()
-	if wasFailing {
-		d.log.Info("delivery recovered", "retries", retries)
+	if wasPaused {
+		d.log.Info("delivery resumed: the exchange accepted an item; rejections are dead-lettered again")
+	} else if wasFailing {
+		d.log.Info("delivery recovered", "attempts", it.Attempts+1)
 	}
 }
 
@@ -394,6 +603,10 @@ func (d *Dispatcher) recordError(err error) (first bool) {
 		d.configProblem = fmt.Sprintf("%s: %s", hs.Problem, hs.Hint)
 	case errors.As(err, &op):
 		d.configProblem = op.ConfigProblem()
+	case d.paused:
+		d.configProblem = fmt.Sprintf("delivery paused: the exchange rejected %d items in a row and accepted none since; "+
+			"this looks like an endpoint or account problem (exchange.url, the client certificate's rights), not bad data. "+
+			"Items are held, not dead-lettered, and retried; delivery resumes by itself once the exchange accepts one", d.opts.RejectLimit)
 	}
 	return first
 }
@@ -440,6 +653,15 @@ func (d *Dispatcher) newBackoff() *backoff {
 func (b *backoff) reset() { b.n = 0 }
 
 func (b *backoff) next() time.Duration {
+	ceiling := b.ceiling()
+	if b.n < 64 {
+		b.n++
+	}
+	return time.Duration(b.rand(int64(ceiling))) + 1
+}
+
+// ceiling is min(max, initial·2ⁿ), without overflow.
+func (b *backoff) ceiling() time.Duration {
 	ceiling := b.initial
 	for i := 0; i < b.n && ceiling < b.max; i++ {
 		if ceiling > b.max/2 {
@@ -448,9 +670,5 @@ func (b *backoff) next() time.Duration {
 		}
 		ceiling *= 2
 	}
-	ceiling = min(ceiling, b.max)
-	if b.n < 64 {
-		b.n++
-	}
-	return time.Duration(b.rand(int64(ceiling))) + 1
+	return min(ceiling, b.max)
 }

@@ -11,9 +11,16 @@
 //     content); the item goes to the dead-letter store with err as reason.
 //   - ErrNotConnected: the dispatcher calls Connect (with backoff) and
 //     sends the item again.
-//   - anything else: retried with backoff, holding the lease so that later
-//     items with the same key wait (invariant 4). An error implementing
-//     RetryAfter() time.Duration sets the minimum wait.
+//   - anything else: retried with backoff. The lease is given back with a
+//     not-before time (queue.NotBefore), and the queue keeps later items
+//     with the same key waiting behind it (invariant 4) while other keys
+//     move on. An error implementing RetryAfter() time.Duration sets the
+//     minimum wait; a timeout or reset connection (outcome unknown) waits
+//     at least DispatcherOptions.UnknownOutcomeDelay, so that a retry
+//     never races an attempt the exchange may still be committing.
+//   - a run of permanent rejections with no delivery in between trips a
+//     breaker (DispatcherOptions.RejectLimit): later rejected items are
+//     held and retried, not dead-lettered, until a delivery succeeds.
 package transport
 
 import (

@@ -151,10 +151,14 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 		Workers:         workers,
 		InitialInterval: cfg.Exchange.Retry.InitialInterval,
 		MaxInterval:     cfg.Exchange.Retry.MaxInterval,
-		Logger:          log.With("component", "dispatcher"),
-		LogPHI:          cfg.Log.PHI,
-		OnDelivered:     g.audit.delivered,
-		OnRejected:      g.audit.rejected,
+		MaxAge:          cfg.Exchange.Retry.MaxAge,
+		// A timeout's re-send waits for the exchange's own timeout
+		// (retry.unknown_outcome_delay, by default exchange.timeout).
+		UnknownOutcomeDelay: cfg.Exchange.Retry.UnknownOutcomeDelay,
+		Logger:              log.With("component", "dispatcher"),
+		LogPHI:              cfg.Log.PHI,
+		OnDelivered:         g.audit.delivered,
+		OnRejected:          g.audit.rejected,
 	})
 	// Every input is recorded as an ATNA import event (when audit is on).
 	in := g.audit.consumer(g.pipe)

@@ -40,7 +40,7 @@ func commands() map[string]command {
 		"keygen":    {cmdKeygen, "write a new data-at-rest key file (PATH) for encryption.key_file; never overwrites"},
 		"doctor":    {cmdDoctor, "check certificates, the exchange connection, folders, disk and ports ([--config FILE])"},
 		"status":    {cmdStatus, "queue depth, oldest item, last delivery, dead letters, certificate expiry ([--config FILE] [--json])"},
-		"queue":     {cmdQueue, "dead letters: list | show ID [--body] | retry ID...|--all | purge ID...|--all --yes ([--config FILE])"},
+		"queue":     {cmdQueue, "dead letters: list | show ID [--body] | retry ID...|--all [--force] | purge ID...|--all --yes ([--config FILE])"},
 		"held":      {cmdHeld, "bundles kept back by exchange.hold: list | show ID | release ID... | discard ID... --yes"},
 		"backfill":  {cmdBackfill, "feed an old export folder through the pipeline into the queue (DIR [--config FILE]); resumable"},
 		"install":   {cmdInstall, "register the OS service running as the ferry account ([--config FILE] [--folders-only])"},

@@ -29,6 +29,12 @@ import (
 // fixed, `purge` deletes them. While the gateway runs it holds the queue,
 // so retry and purge go through its loopback status listener, with the
 // token it keeps in the data folder.
+//
+// A dead letter does not hold back its patient's later items: they are
+// delivered. Retrying it afterwards sends older data after newer, which
+// the exchange may apply on top (an A01 over the A08 that corrected it),
+// so `retry` refuses a dead letter whose patient had items delivered
+// since, or when that is not known, unless --force; `show` tells.
 func cmdQueue(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errUsage
@@ -38,6 +44,7 @@ func cmdQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfgPath := opsConfigFlag(fs)
 	all := fs.Bool("all", false, "retry or purge every dead letter")
 	yes := fs.Bool("yes", false, "confirm purge --all")
+	force := fs.Bool("force", false, "retry: even when later items of the same patient were delivered since (older data is then sent after newer)")
 	body := fs.Bool("body", false, "show: print the stored FHIR Bundle too (holds PHI)")
 	pos, err := splitArgs(fs, rest)
 	if err != nil {
@@ -65,7 +72,7 @@ func cmdQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if *all && sub == "purge" && !*yes {
 			return errors.New("queue purge --all deletes every dead letter for good; add --yes to confirm")
 		}
-		return queueOp(ctx, cfg, sub, pos, *all, stdout, stderr)
+		return queueOp(ctx, cfg, sub, pos, *all, *force, stdout, stderr)
 	}
 	return errUsage
 }
@@ -168,6 +175,9 @@ func queueShow(ctx context.Context, cfg *config.Config, id string, withBody bool
 	fmt.Fprintf(stdout, "source:    %s\n", orDefault(dl.Source, "-"))
 	fmt.Fprintf(stdout, "queued:    %s\n", dl.Enqueued.Local().Format(time.DateTime))
 	fmt.Fprintf(stdout, "dead since %s after %d attempt(s)\n", dl.Died.Local().Format(time.DateTime), dl.Attempts)
+	if dl.Key != "" {
+		fmt.Fprintf(stdout, "newer data: %s\n", newerStatus(cfg, dl.ID))
+	}
 	keys := make([]string, 0, len(dl.Attrs))
 	for k := range dl.Attrs {
 		keys = append(keys, k)
@@ -190,6 +200,34 @@ func queueShow(ctx context.Context, cfg *config.Config, id string, withBody bool
 		}
 	}
 	return nil
+}
+
+// newerStatus says, for `queue show`, whether items of the dead letter's
+// patient were delivered after it, and what that means for a retry.
+func newerStatus(cfg *config.Config, id string) string {
+	n, known, err := diskq.InspectDeliveredAfter(ops.QueueDir(cfg), ops.DeadLetterDir(cfg), id)
+	switch {
+	case err != nil || !known:
+		return "not known whether later items of this patient were delivered since (they are not held back by a dead letter); " +
+			"re-sending older data can overwrite newer, so `ferry queue retry` needs --force"
+	case n == 0:
+		return "no later item of this patient was delivered since; a retry keeps their order"
+	}
+	return fmt.Sprintf("%d later item(s) of this patient were delivered after it (a dead letter does not hold them back); "+
+		"a retry sends this older data after them and the exchange may apply it on top of newer, so `ferry queue retry` needs --force", n)
+}
+
+// newerNote is what a forced retry tells the operator: how many newer
+// items of the patient the re-sent one follows; "" when none.
+func newerNote(cfg *config.Config, id string) string {
+	n, known, err := diskq.InspectDeliveredAfter(ops.QueueDir(cfg), ops.DeadLetterDir(cfg), id)
+	switch {
+	case err != nil || !known:
+		return "items of this patient may have been delivered since; this older data is sent after them (--force)"
+	case n > 0:
+		return fmt.Sprintf("sent after %d newer item(s) of the same patient already delivered (--force); check the patient's record at the exchange", n)
+	}
+	return ""
 }
 
 // printOutcome prints the receiver's whole answer kept with the dead
@@ -227,7 +265,7 @@ func openQueueOffline(cfg *config.Config) (*diskq.Queue, error) {
 	return q, nil
 }
 
-func queueOp(ctx context.Context, cfg *config.Config, action string, ids []string, all bool, stdout, stderr io.Writer) (err error) {
+func queueOp(ctx context.Context, cfg *config.Config, action string, ids []string, all, force bool, stdout, stderr io.Writer) (err error) {
 	if all {
 		dls, err := deadLetters(cfg)
 		if err != nil {
@@ -273,7 +311,7 @@ func queueOp(ctx context.Context, cfg *config.Config, action string, ids []strin
 			}
 			var err error
 			if action == "retry" {
-				err = q.Retry(ctx, id)
+				err = q.RetrySafe(ctx, id, force)
 			} else {
 				err = q.Purge(ctx, id)
 			}
@@ -288,17 +326,32 @@ func queueOp(ctx context.Context, cfg *config.Config, action string, ids []strin
 		if terr != nil {
 			return fmt.Errorf("%s: the gateway is running and holds the queue, and its ops token cannot be read (%v); run as root or the ferry account, or stop the gateway first", action, terr)
 		}
-		do = func(id string) error { return ops.RemoteOp(ctx, cfg.Status.Listen, tok, action, id) }
+		do = func(id string) error {
+			if action == "retry" {
+				return ops.RemoteRetry(ctx, cfg.Status.Listen, tok, id, force)
+			}
+			return ops.RemoteOp(ctx, cfg.Status.Listen, tok, action, id)
+		}
 	default:
 		return err
 	}
 	bar := newBar(len(ids), action+" dead letters", stderr)
 	var failed []string
+	var forced []string
 	for _, id := range ids {
+		var note string
+		if action == "retry" && force {
+			note = newerNote(cfg, id)
+		}
 		if err := do(id); err != nil {
 			failed = append(failed, fmt.Sprintf("%s: %v", id, err))
+		} else if note != "" {
+			forced = append(forced, fmt.Sprintf("%s: %s", id, note))
 		}
 		bar.Add(1)
+	}
+	for _, f := range forced {
+		fmt.Fprintf(stdout, "note: %s\n", f)
 	}
 	bar.Finish()
 	verb := map[string]string{"retry": "back in the queue", "purge": "deleted"}[action]

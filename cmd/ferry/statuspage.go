@@ -143,6 +143,11 @@ func writeMetrics(w io.Writer, r ops.Status) {
 	m("ferry_delivered_total", "counter", "Bundles the exchange accepted.", float64(r.Delivery.Delivered))
 	m("ferry_delivery_retries_total", "counter", "Retryable delivery failures.", float64(r.Delivery.Retried))
 	m("ferry_dead_lettered_total", "counter", "Bundles dead-lettered since start.", float64(r.Delivery.DeadLettered))
+	paused := 0.0
+	if r.Delivery.Paused {
+		paused = 1
+	}
+	m("ferry_delivery_paused", "gauge", "1 while the exchange rejects everything: rejected bundles are held and retried, not dead-lettered.", paused)
 	last := 0.0
 	if !r.Delivery.LastDelivery.IsZero() {
 		last = float64(r.Delivery.LastDelivery.Unix())

@@ -117,6 +117,12 @@ func openDeadStore(dir string, create bool, key *seal.Key) (*deadStore, error) {
 			os.Remove(filepath.Join(dir, name))
 			continue
 		}
+		if base, ok := strings.CutSuffix(name, laterSuffix); ok && create && !names[base+".json"] {
+			// The count file of a dead letter removed by a crash's
+			// interrupted retry or purge.
+			os.Remove(filepath.Join(dir, name))
+			continue
+		}
 		seq, safe, ok := parseDeadName(name)
 		if !ok {
 			continue
@@ -153,6 +159,35 @@ func safeName(id string) string {
 	}
 	sum := sha256.Sum256([]byte(id))
 	return "h" + hex.EncodeToString(sum[:20])
+}
+
+// name returns the file of the dead letter for id.
+func (d *deadStore) name(id string) (deadName, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n, ok := d.byID[safeName(id)]
+	return n, ok
+}
+
+// countLater adds one delivery to a dead letter's count file (later.go).
+// A count that cannot be written is removed, so that it reads as unknown
+// rather than too low.
+func (d *deadStore) countLater(file string) {
+	path := filepath.Join(d.dir, file)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return // removed meanwhile (retried, purged), or never created
+	}
+	_, err = f.Write([]byte{'.'})
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+	}
 }
 
 // has reports whether the dead letter for exactly this item (ID and seq)
@@ -222,6 +257,12 @@ func (d *deadStore) write(dl *DeadLetter) error {
 	if err := durable.WriteFile(filepath.Join(d.dir, name), data, 0o600); err != nil {
 		return fmt.Errorf("write dead letter %s: %w", dl.ID, err)
 	}
+	// The count of its key's later deliveries starts at zero (later.go);
+	// the directory sync below makes it durable. Without it the count
+	// reads as unknown, which only asks the operator for --force.
+	if dl.Key != "" {
+		os.WriteFile(filepath.Join(d.dir, laterFileOf(name)), nil, 0o600)
+	}
 	d.mu.Lock()
 	old, had := d.byID[safe]
 	d.byID[safe] = deadName{seq: dl.Seq, file: name}
@@ -229,6 +270,7 @@ func (d *deadStore) write(dl *DeadLetter) error {
 	if had && old.file != name {
 		os.Remove(filepath.Join(d.dir, old.file))
 		os.Remove(filepath.Join(d.dir, bodyFileOf(old.file)))
+		os.Remove(filepath.Join(d.dir, laterFileOf(old.file)))
 	}
 	return durable.SyncDir(d.dir)
 }
@@ -356,5 +398,6 @@ func (d *deadStore) remove(id string) error {
 	if err := os.Remove(filepath.Join(d.dir, bodyFileOf(n.file))); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove dead letter %q body: %w", id, err)
 	}
+	os.Remove(filepath.Join(d.dir, laterFileOf(n.file)))
 	return durable.SyncDir(d.dir)
 }

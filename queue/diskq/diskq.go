@@ -55,7 +55,10 @@
 //	                               |  |              +-- AckFunc(nil) ---------------> SETTLED
 //	                               |  |              |                                 (ACK record)
 //	                               |  +--------------+-- AckFunc(ordinary err):
-//	                               |                 |   Attempts+1, NACK record
+//	                               |  |              |   Attempts+1, NACK record
+//	                               |  +-- at --------+-- AckFunc(queue.NotBefore(err, at)):
+//	                               |     DELAYED     |   Attempts+1, NACK record; the key
+//	                               |                 |   stays blocked until at (delay.go)
 //	                               +-----------------+-- Close or crash; ready again
 //	                                                 |   on the next Open
 //	                                                 +-- AckFunc(Permanent(err)) ---> dead/<seq>-<id>.json,
@@ -218,6 +221,13 @@ type Queue struct {
 	nextSeq   uint64
 	lowSeq    uint64 // no unsettled item has a smaller seq
 	corrupt   int
+	later     laterHeap   // delayed items by due time (see delay.go)
+	laterT    *time.Timer // fires at later[0]'s due time
+	// deadKeys lists, per key, the dead letters whose later deliveries
+	// are counted (later.go); deadKeyN is its length, read without mu on
+	// every delivery.
+	deadKeys map[string][]deadRef
+	deadKeyN atomic.Int64
 }
 
 // meta is what memory holds per unsettled item: 96 bytes, plus its share
@@ -236,6 +246,7 @@ type meta struct {
 	spill    *spillRef // the body file, for a PUTF record; nil otherwise
 	hidx     int32     // index in the ready heap, -1 when not in it
 	leased   bool
+	delayed  bool // released with a NotBefore still ahead: neither ready nor leased
 }
 
 // spillRef names an item's body file in bodies/ and its size.
@@ -273,7 +284,7 @@ func (m *meta) bytes() int64 {
 type keyState struct {
 	key   string // shared by the items' meta.key
 	items []*meta
-	busy  bool // items[0] is leased
+	busy  bool // items[0] is leased, or delayed (released with a NotBefore ahead)
 }
 
 // writeReq is one unit of work for the writer. put is set for PUT records
@@ -387,6 +398,7 @@ func (q *Queue) recover() error {
 	if err := q.removeOrphanBodies(); err != nil {
 		return err
 	}
+	q.loadDeadKeys()
 	// The bodies directory may be new: make its entry durable.
 	return durable.SyncDir(q.dir)
 }
@@ -659,6 +671,8 @@ func (q *Queue) dropCorrupt(m *meta, cause error) {
 	}
 	if err := q.dead.write(dl); err != nil {
 		q.log.Error("queue dead letter not written", "id", m.id, "reason", err.Error())
+	} else {
+		q.trackDeadLetter(m)
 	}
 	q.mu.Lock()
 	q.corrupt++
@@ -677,6 +691,7 @@ func (q *Queue) ackFunc(m *meta, it *queue.Item) queue.AckFunc {
 		}
 		switch {
 		case err == nil:
+			q.noteDelivered(m)
 			return q.settle(m)
 		case queue.IsPermanent(err):
 			if q.isClosed() {
@@ -703,9 +718,11 @@ func (q *Queue) ackFunc(m *meta, it *queue.Item) queue.AckFunc {
 				}
 				return derr
 			}
+			q.trackDeadLetter(m)
 			return q.settle(m)
 		default:
-			return q.release(m)
+			at, _ := queue.NotBeforeOf(err)
+			return q.releaseUntil(m, at)
 		}
 	}
 }
@@ -738,17 +755,31 @@ func (q *Queue) settle(m *meta) error {
 }
 
 // release returns a leased item for redelivery with one more attempt.
-func (q *Queue) release(m *meta) error {
+func (q *Queue) release(m *meta) error { return q.releaseUntil(m, time.Time{}) }
+
+// releaseUntil is release for an item that is not to be delivered again
+// before at (queue.NotBefore): it is no longer leased, but it stays out
+// of the ready heap, and its key stays busy, until then (see delay.go).
+// The NACK record is the same as release's: the time is not persisted,
+// so after a restart the item is ready at once.
+func (q *Queue) releaseUntil(m *meta, at time.Time) error {
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
 		return queue.ErrClosed
 	}
 	m.attempts++
-	q.requeueLocked(m)
+	// Encoded under mu: once requeued, another consumer may lease the
+	// item and count the next attempt.
+	rec := encodeNack(m.seq, m.attempts)
+	if time.Until(at) > 0 {
+		q.delayLocked(m, at)
+	} else {
+		q.requeueLocked(m)
+	}
 	q.inflight.Add(1)
 	q.mu.Unlock()
-	q.reqs <- &writeReq{rec: encodeNack(m.seq, m.attempts)}
+	q.reqs <- &writeReq{rec: rec}
 	q.inflight.Done()
 	return nil
 }
@@ -785,6 +816,8 @@ func (q *Queue) removeLocked(m *meta) {
 		heap.Remove(&q.ready, int(m.hidx))
 	}
 	q.liveBytes -= m.bytes()
+	wasDelayed := m.delayed
+	m.delayed = false // a pending timer entry skips it (see delay.go)
 	if m.key != "" {
 		ks := q.keys[m.key]
 		if len(ks.items) > 0 && ks.items[0] == m {
@@ -800,12 +833,12 @@ func (q *Queue) removeLocked(m *meta) {
 				}
 			}
 		}
-		if wasLeased {
+		if wasLeased || wasDelayed {
 			ks.busy = false
 		}
 		if len(ks.items) == 0 {
 			delete(q.keys, m.key)
-		} else if ks.items[0].hidx < 0 && !ks.items[0].leased {
+		} else if ks.items[0].hidx < 0 && !ks.items[0].leased && !ks.items[0].delayed {
 			heap.Push(&q.ready, ks.items[0])
 			q.wakeLocked()
 		}
@@ -881,6 +914,9 @@ func (q *Queue) Close(ctx context.Context) error {
 	}
 	q.closed = true
 	q.wakeLocked()
+	if q.laterT != nil {
+		q.laterT.Stop()
+	}
 	q.mu.Unlock()
 
 	q.inflight.Wait()

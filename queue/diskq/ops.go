@@ -143,6 +143,7 @@ func (q *Queue) Retry(ctx context.Context, id string) error {
 	if err := q.Put(ctx, it); err != nil {
 		return fmt.Errorf("retry %s: %w", id, err)
 	}
+	q.forgetDead(id)
 	if err := q.dead.remove(id); err != nil {
 		return fmt.Errorf("retry %s: %w", id, err)
 	}
@@ -153,6 +154,7 @@ func (q *Queue) Retry(ctx context.Context, id string) error {
 // drops the unsettled, unleased item with this ID from the queue. The
 // item is gone for good: Purge is for operators, never for the pipeline.
 func (q *Queue) Purge(ctx context.Context, id string) error {
+	q.forgetDead(id)
 	err := q.dead.remove(id)
 	if err == nil || !errors.Is(err, ErrNotFound) {
 		return err

@@ -77,11 +77,28 @@ type OpResult struct {
 var ErrNoSuchItem = errors.New("no such item")
 
 // RemoteOp asks the gateway listening on addr to "retry" or "purge" the
-// dead letter id.
+// dead letter id. A retry is refused when later items of the same patient
+// were delivered since (see RemoteRetry).
 func RemoteOp(ctx context.Context, addr string, token configopaque.String, action, id string) error {
+	return remoteOp(ctx, addr, token, action, id, "")
+}
+
+// RemoteRetry asks the gateway to retry the dead letter id. Without force
+// the gateway refuses when items of the same patient key were delivered
+// after it (or that is not known), since re-sending it applies older data
+// on top of newer; the error then says how many.
+func RemoteRetry(ctx context.Context, addr string, token configopaque.String, id string, force bool) error {
+	query := ""
+	if force {
+		query = "?force=1"
+	}
+	return remoteOp(ctx, addr, token, "retry", id, query)
+}
+
+func remoteOp(ctx context.Context, addr string, token configopaque.String, action, id, query string) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	u := "http://" + addr + "/api/ops/deadletters/" + url.PathEscape(id) + "/" + action
+	u := "http://" + addr + "/api/ops/deadletters/" + url.PathEscape(id) + "/" + action + query
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", action, id, err)
@@ -178,14 +195,14 @@ func RegisterOpsHandlers(mux *http.ServeMux, q DeadLetterOps, token configopaque
 			h(w, r)
 		}
 	}
-	handle := func(action string, op func(context.Context, string) error) {
+	handle := func(action string, op func(*http.Request, string) error) {
 		mux.HandleFunc("POST /api/ops/deadletters/{id}/"+action, guarded(func(w http.ResponseWriter, r *http.Request) {
 			id := r.PathValue("id")
 			var dl *diskq.DeadLetter
 			if len(aud) > 0 {
 				dl = lookup(id)
 			}
-			err := op(r.Context(), id)
+			err := op(r, id)
 			record(r, action, id, dl, err)
 			res := OpResult{ID: id, Done: err == nil}
 			switch {
@@ -200,8 +217,17 @@ func RegisterOpsHandlers(mux *http.ServeMux, q DeadLetterOps, token configopaque
 			json.NewEncoder(w).Encode(res)
 		}))
 	}
-	handle("retry", q.Retry)
-	handle("purge", q.Purge)
+	// A retry of a dead letter whose patient has had newer items
+	// delivered since needs ?force=1 (a queue that counts them).
+	handle("retry", func(r *http.Request, id string) error {
+		if rs, ok := q.(interface {
+			RetrySafe(ctx context.Context, id string, force bool) error
+		}); ok {
+			return rs.RetrySafe(r.Context(), id, r.URL.Query().Get("force") == "1")
+		}
+		return q.Retry(r.Context(), id)
+	})
+	handle("purge", func(r *http.Request, id string) error { return q.Purge(r.Context(), id) })
 	// One dead letter with its body (PHI): same token as the operations.
 	mux.HandleFunc("GET /api/ops/deadletters/{id}", guarded(func(w http.ResponseWriter, r *http.Request) {
 		dl, err := q.DeadLetter(r.PathValue("id"))

@@ -1,0 +1,202 @@
+package diskq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Later deliveries of a dead letter's key. A dead letter lets the later
+// items of its key (its patient) through, which keeps care data moving;
+// retrying it afterwards sends older data after newer, and the exchange
+// may apply it on top (an A01 after the A08 that corrected it). So the
+// queue counts, per dead letter, the items of the same key delivered after
+// it, in a file beside it, <seq>-<id>.later: one byte per delivery, its
+// size the count. It is created empty with the dead letter, so a missing
+// file means "not known" (a dead letter from before this existed), which
+// the operator is told as such. It holds no PHI. A delivery repeated after
+// a crash counts twice: the count errs high, never low.
+
+const laterSuffix = ".later"
+
+// maxTrackedDead bounds the dead letters whose keys Open reads to keep
+// counting: reading more would slow every start. Beyond it, the
+// dead letters' counts stop growing and retrying one needs --force.
+const maxTrackedDead = 20000
+
+// laterFileOf names the count file of a dead letter's JSON file.
+func laterFileOf(jsonName string) string {
+	return strings.TrimSuffix(jsonName, ".json") + laterSuffix
+}
+
+// deadRef is a dead letter whose key's later deliveries are counted.
+type deadRef struct {
+	seq   uint64
+	later string // the count file's name
+}
+
+// LaterDeliveredError is returned by RetrySafe for a dead letter whose
+// patient has had newer items delivered since it was dead-lettered (or
+// when that is not known): re-sending it can overwrite newer data.
+type LaterDeliveredError struct {
+	ID        string
+	Delivered int  // items of its key delivered after it
+	Known     bool // false: not tracked for this dead letter
+}
+
+func (e *LaterDeliveredError) Error() string {
+	if !e.Known {
+		return fmt.Sprintf("retry %s: items of the same patient may have been delivered since it was dead-lettered (not tracked for this dead letter); re-sending older data can overwrite newer at the exchange; check, then retry with --force", e.ID)
+	}
+	return fmt.Sprintf("retry %s: %d later item(s) of the same patient were delivered after it was dead-lettered; re-sending it now applies older data on top of newer at the exchange; check the patient's record there, then retry with --force", e.ID, e.Delivered)
+}
+
+// trackDead starts counting the later deliveries of key for the dead
+// letter stored as jsonName (item seq).
+func (q *Queue) trackDead(key string, seq uint64, jsonName string) {
+	if key == "" {
+		return // unordered items: nothing can be overtaken
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.deadKeys == nil {
+		q.deadKeys = map[string][]deadRef{}
+	}
+	q.deadKeys[key] = append(q.deadKeys[key], deadRef{seq: seq, later: laterFileOf(jsonName)})
+	q.deadKeyN.Store(int64(len(q.deadKeys)))
+}
+
+// trackDeadLetter starts counting for the dead letter just written for m.
+func (q *Queue) trackDeadLetter(m *meta) {
+	if n, ok := q.dead.name(m.id); ok && n.seq == m.seq {
+		q.trackDead(m.key, m.seq, n.file)
+	}
+}
+
+// forgetDead stops counting for the dead letter of id (retried or purged).
+func (q *Queue) forgetDead(id string) {
+	n, ok := q.dead.name(id)
+	if !ok {
+		return
+	}
+	later := laterFileOf(n.file)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for key, refs := range q.deadKeys {
+		for i, r := range refs {
+			if r.later == later {
+				refs = append(refs[:i], refs[i+1:]...)
+				if len(refs) == 0 {
+					delete(q.deadKeys, key)
+				} else {
+					q.deadKeys[key] = refs
+				}
+				q.deadKeyN.Store(int64(len(q.deadKeys)))
+				return
+			}
+		}
+	}
+}
+
+// noteDelivered counts a delivered item against the dead letters of its
+// key that it came after. Without dead letters of tracked keys it costs
+// one atomic load.
+func (q *Queue) noteDelivered(m *meta) {
+	if m.key == "" || q.deadKeyN.Load() == 0 {
+		return
+	}
+	q.mu.Lock()
+	var files []string
+	for _, r := range q.deadKeys[m.key] {
+		if r.seq < m.seq {
+			files = append(files, r.later)
+		}
+	}
+	q.mu.Unlock()
+	for _, f := range files {
+		q.dead.countLater(f)
+	}
+}
+
+// loadDeadKeys reads the keys of the stored dead letters, at Open, to go
+// on counting for those that have a count file.
+func (q *Queue) loadDeadKeys() {
+	if q.dead.count() > maxTrackedDead {
+		q.log.Warn("too many dead letters to track later deliveries of their patients; retrying one needs --force", "dead_letters", q.dead.count())
+		return
+	}
+	dls, err := q.dead.list()
+	if err != nil {
+		q.log.Warn("dead letters not read; later deliveries of their patients are not counted", "reason", err.Error())
+	}
+	for _, dl := range dls {
+		if dl.Key == "" || dl.Sealed {
+			continue
+		}
+		n, ok := q.dead.name(dl.ID)
+		if !ok || n.seq != dl.Seq {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(q.dead.dir, laterFileOf(n.file))); err == nil {
+			q.trackDead(dl.Key, dl.Seq, n.file)
+		}
+	}
+}
+
+// DeliveredAfter reports how many items of the dead letter id's key were
+// delivered after it was dead-lettered; known is false when that was not
+// tracked (a dead letter from an older version, or beyond maxTrackedDead
+// at a start). A dead letter without a key has nothing after it.
+func (q *Queue) DeliveredAfter(id string) (n int, known bool, err error) {
+	return deliveredAfter(q.dead, id)
+}
+
+// InspectDeliveredAfter is DeliveredAfter for the queue in dir (dead
+// letters in deadLetterDir, "" for the default) without opening it, so
+// that `ferry queue show|retry` can tell beside a running gateway.
+func InspectDeliveredAfter(dir, deadLetterDir, id string) (n int, known bool, err error) {
+	dead, err := openDeadStore(deadDir(dir, deadLetterDir), false, nil)
+	if err != nil {
+		return 0, false, err
+	}
+	return deliveredAfter(dead, id)
+}
+
+func deliveredAfter(dead *deadStore, id string) (int, bool, error) {
+	nm, ok := dead.name(id)
+	if !ok {
+		return 0, false, fmt.Errorf("dead letter %q: %w", id, ErrNotFound)
+	}
+	fi, err := os.Stat(filepath.Join(dead.dir, laterFileOf(nm.file)))
+	switch {
+	case err == nil:
+		return int(fi.Size()), true, nil
+	case errors.Is(err, fs.ErrNotExist):
+		// Untracked, unless it has no key (an older, unordered item).
+		if dl, rerr := dead.read(nm.file); rerr == nil && dl.Key == "" {
+			return 0, true, nil
+		}
+		return 0, false, nil
+	}
+	return 0, false, fmt.Errorf("dead letter %q: %w", id, err)
+}
+
+// RetrySafe is Retry, unless items of the dead letter's key were
+// delivered after it (or that is not known) and force is false: then it
+// returns a *LaterDeliveredError and leaves the dead letter alone.
+func (q *Queue) RetrySafe(ctx context.Context, id string, force bool) error {
+	if !force {
+		n, known, err := q.DeliveredAfter(id)
+		if err != nil {
+			return fmt.Errorf("retry: %w", err)
+		}
+		if n > 0 || !known {
+			return &LaterDeliveredError{ID: id, Delivered: n, Known: known}
+		}
+	}
+	return q.Retry(ctx, id)
+}
