@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -384,17 +385,32 @@ func TestSealedSpillDamage(t *testing.T) {
 	if len(bodies) != 2 {
 		t.Fatal(bodies)
 	}
-	for i, name := range bodies {
-		path := filepath.Join(dir, "bodies", name)
-		st, _ := os.Stat(path)
-		if i == 0 { // ULIDs sort in creation order: cut's file
-			os.Truncate(path, st.Size()-10)
-		} else {
-			f, _ := os.OpenFile(path, os.O_RDWR, 0)
-			f.WriteAt([]byte{'!'}, st.Size()/2)
-			f.Close()
-		}
+	// Put keeps a body file where CreateBody made it, so each item's
+	// BodyFile names its own file (two files made in one millisecond need
+	// not sort in creation order).
+	if filepath.Base(cut.BodyFile) == filepath.Base(flip.BodyFile) || !slices.Contains(bodies, filepath.Base(cut.BodyFile)) || !slices.Contains(bodies, filepath.Base(flip.BodyFile)) {
+		t.Fatalf("body files %v, items' %s and %s", bodies, cut.BodyFile, flip.BodyFile)
 	}
+	st, _ := os.Stat(cut.BodyFile)
+	if err := os.Truncate(cut.BodyFile, st.Size()-10); err != nil {
+		t.Fatal(err)
+	}
+	// Every bit of the byte is inverted: writing a fixed byte leaves the
+	// file unchanged when the ciphertext already holds it.
+	f, err := os.OpenFile(flip.BodyFile, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ = f.Stat()
+	b := []byte{0}
+	if _, err := f.ReadAt(b, st.Size()/2); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0xFF
+	if _, err := f.WriteAt(b, st.Size()/2); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
 	it, ack, err := q.Get(ctx)
 	if err != nil || it.ID != flip.ID {
 		t.Fatalf("Get = %v; want the cut item dead-lettered and the flipped one handed out", err)
