@@ -163,6 +163,11 @@ func serviceLayout(cfgPath string, cfg *config.Config) installer.Layout {
 			add(m.TLS.ClientCAFile)
 		}
 	}
+	// The audit repository's client certificate: without it the service
+	// could not send the trail and its spool would fill.
+	add(cfg.Audit.TLS.CertFile)
+	add(cfg.Audit.TLS.KeyFile)
+	add(cfg.Audit.TLS.CAFile)
 	return l
 }
 
