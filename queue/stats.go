@@ -26,6 +26,11 @@ type Stats struct {
 	// error: no item contents), and LastWriteErrorAt when it happened.
 	LastWriteError   string    `json:",omitempty"`
 	LastWriteErrorAt time.Time `json:",omitzero"`
+	// Full says which limit (queue.max_items or queue.max_bytes) refused
+	// the last Put, empty once a Put is admitted again; FullRefusals counts
+	// Puts refused for either since open (MLLP answered AR, folders waited).
+	Full         string `json:",omitempty"`
+	FullRefusals int64  `json:",omitempty"`
 	// Stopped is why the queue stopped taking items for good (a failed
 	// fsync); empty while it works. Only a restart recovers.
 	Stopped string `json:",omitempty"`

@@ -48,6 +48,18 @@ queue:
 	if n := gw.q.Len(); n != 3 {
 		t.Fatalf("queue holds %d items, want 3", n)
 	}
+	// The operator sees it: status text, page and metrics.
+	r := gw.report()
+	if !strings.Contains(r.Queue.Full, "queue.max_items is 3") || r.Queue.FullRefusals != 1 {
+		t.Fatalf("queue stats while full: %+v", r.Queue)
+	}
+	var metrics strings.Builder
+	writeMetrics(&metrics, r)
+	for _, want := range []string{"ferry_queue_full 1", "ferry_queue_full_refusals_total 1"} {
+		if !strings.Contains(metrics.String(), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 
 	recv.SetFailure(0)
 	waitFor(t, "queue to drain", func() bool { return gw.q.Len() == 0 })
@@ -56,6 +68,9 @@ queue:
 		t.Fatalf("resent message: MSA-1 %s, want AA", got)
 	}
 	waitFor(t, "the resent message to be delivered", func() bool { return gw.q.Len() == 0 })
+	if full := gw.report().Queue.Full; full != "" {
+		t.Errorf("queue still reported full after a Put was admitted: %s", full)
+	}
 	var pats []string
 	for _, r := range recv.Resources("Patient") {
 		pats = append(pats, string(r))

@@ -140,6 +140,12 @@ func writeMetrics(w io.Writer, r ops.Status) {
 		stopped = 1
 	}
 	m("ferry_queue_stopped", "gauge", "1 when the queue stopped after a failed fsync and refuses everything until a restart.", stopped)
+	full := 0.0
+	if r.Queue.Full != "" {
+		full = 1
+	}
+	m("ferry_queue_full", "gauge", "1 while the queue refuses new items at queue.max_items or queue.max_bytes (MLLP answers AR, folders wait).", full)
+	m("ferry_queue_full_refusals_total", "counter", "Items refused because the queue was at queue.max_items or queue.max_bytes.", float64(r.Queue.FullRefusals))
 	m("ferry_delivered_total", "counter", "Bundles the exchange accepted.", float64(r.Delivery.Delivered))
 	m("ferry_delivery_retries_total", "counter", "Retryable delivery failures.", float64(r.Delivery.Retried))
 	m("ferry_dead_lettered_total", "counter", "Bundles dead-lettered since start.", float64(r.Delivery.DeadLettered))
@@ -294,6 +300,7 @@ td,th{border:1px solid #ccc;padding:.3em .8em;text-align:left} th{background:#f3
 <tr><th>Oldest waiting</th><td id="queue-oldest">{{age .Queue.Oldest .Now}}</td></tr>
 <tr><th>Dead letters</th><td id="dead-letters"{{if .Queue.DeadLetters}} class="bad"{{end}}>{{.Queue.DeadLetters}}</td></tr>
 {{if .Queue.WriteErrors}}<tr><th>Failed writes (disk full?)</th><td id="queue-write-errors" class="bad">{{.Queue.WriteErrors}}; last {{when .Queue.LastWriteErrorAt}}: {{.Queue.LastWriteError}}</td></tr>{{end}}
+{{if .Queue.Full}}<tr><th>Queue full</th><td id="queue-full" class="bad">{{.Queue.Full}}: senders are told to resend later (AR) until deliveries make room</td></tr>{{end}}
 {{if .Queue.Stopped}}<tr><th>Queue stopped</th><td id="queue-stopped" class="bad">{{.Queue.Stopped}} (ferry exits; a restart recovers)</td></tr>{{end}}
 </table>
 <h2>Delivery</h2>

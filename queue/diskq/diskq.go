@@ -203,26 +203,28 @@ type Queue struct {
 	writeErrors atomic.Int64
 	stopped     chan struct{} // closed when failed is set
 
-	mu        sync.Mutex
-	closed    bool
-	failed    error // set when a sync failed (or a failed write's tail could not be cut): the log's tail is unknown
-	lastWrite error // the last write that failed, for Stats
-	lastWAt   time.Time
-	notify    chan struct{} // closed and replaced when an item becomes ready or on Close
-	items     map[uint64]*meta
-	keys      map[string]*keyState
-	ready     seqHeap
-	leased    int
-	liveBytes int64
-	reserved  int64 // bytes of Puts waiting for the writer
-	reservedN int   // the number of those Puts, counted against MaxItems
-	segs      []*segment
-	cur       *segment // newest segment; only the writer appends
-	nextSeq   uint64
-	lowSeq    uint64 // no unsettled item has a smaller seq
-	corrupt   int
-	later     laterHeap   // delayed items by due time (see delay.go)
-	laterT    *time.Timer // fires at later[0]'s due time
+	mu           sync.Mutex
+	closed       bool
+	fullRefusals int64  // Puts refused at MaxItems or MaxBytes (under mu)
+	fullReason   string // why the last Put was refused for capacity; "" once one is admitted
+	failed       error  // set when a sync failed (or a failed write's tail could not be cut): the log's tail is unknown
+	lastWrite    error  // the last write that failed, for Stats
+	lastWAt      time.Time
+	notify       chan struct{} // closed and replaced when an item becomes ready or on Close
+	items        map[uint64]*meta
+	keys         map[string]*keyState
+	ready        seqHeap
+	leased       int
+	liveBytes    int64
+	reserved     int64 // bytes of Puts waiting for the writer
+	reservedN    int   // the number of those Puts, counted against MaxItems
+	segs         []*segment
+	cur          *segment // newest segment; only the writer appends
+	nextSeq      uint64
+	lowSeq       uint64 // no unsettled item has a smaller seq
+	corrupt      int
+	later        laterHeap   // delayed items by due time (see delay.go)
+	laterT       *time.Timer // fires at later[0]'s due time
 	// deadKeys lists, per key, the dead letters whose later deliveries
 	// are counted (later.go); deadKeyN is its length, read without mu on
 	// every delivery.
@@ -470,15 +472,20 @@ func (q *Queue) PutAll(ctx context.Context, items []*queue.Item) (err error) {
 		return fmt.Errorf("put item %s: %w", items[0].ID, q.failed)
 	}
 	if q.opts.MaxBytes > 0 && q.liveBytes+q.reserved+bytes > q.opts.MaxBytes {
+		q.fullRefusals++
+		q.fullReason = fmt.Sprintf("refusing items: %d bytes waiting, queue.max_bytes is %d", q.liveBytes, q.opts.MaxBytes)
 		q.mu.Unlock()
 		return fmt.Errorf("put item %s of %d bytes: %w", items[0].ID, bytes, queue.ErrFull)
 	}
 	if q.opts.MaxItems > 0 && len(q.items)+q.reservedN+len(reqs) > q.opts.MaxItems {
+		q.fullRefusals++
+		q.fullReason = fmt.Sprintf("refusing items: %d waiting, queue.max_items is %d", len(q.items), q.opts.MaxItems)
 		q.mu.Unlock()
 		return fmt.Errorf("put item %s: %d items waiting, the most allowed: %w", items[0].ID, q.opts.MaxItems, queue.ErrFull)
 	}
 	q.reserved += bytes
 	q.reservedN += len(reqs)
+	q.fullReason = ""
 	q.inflight.Add(1)
 	q.mu.Unlock()
 

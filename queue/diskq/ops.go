@@ -32,13 +32,15 @@ func (q *Queue) Stats() queue.Stats {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	s := queue.Stats{
-		Depth:       len(q.items),
-		Leased:      q.leased,
-		Bytes:       q.liveBytes,
-		DeadLetters: q.dead.count(),
-		Corrupt:     q.corrupt,
-		WriteErrors: q.writeErrors.Load(),
+		Depth:        len(q.items),
+		Leased:       q.leased,
+		Bytes:        q.liveBytes,
+		DeadLetters:  q.dead.count(),
+		Corrupt:      q.corrupt,
+		WriteErrors:  q.writeErrors.Load(),
+		FullRefusals: q.fullRefusals,
 	}
+	s.Full = q.fullReason
 	if q.lastWrite != nil {
 		s.LastWriteError, s.LastWriteErrorAt = q.lastWrite.Error(), q.lastWAt
 	}

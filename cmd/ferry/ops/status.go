@@ -375,6 +375,9 @@ func PrintStatus(w io.Writer, s *Status) {
 		fmt.Fprintf(w, "failed writes:     %d since start (messages refused, to be sent again; disk full?), last %s: %s\n",
 			s.Queue.WriteErrors, s.Queue.LastWriteErrorAt.Local().Format("2006-01-02 15:04:05"), s.Queue.LastWriteError)
 	}
+	if s.Queue.Full != "" {
+		fmt.Fprintf(w, "QUEUE FULL:        %s; senders are told to resend later (AR) until deliveries make room\n", s.Queue.Full)
+	}
 	if s.Queue.Stopped != "" {
 		fmt.Fprintf(w, "QUEUE STOPPED:     %s (ferry exits; a restart recovers)\n", s.Queue.Stopped)
 	}
