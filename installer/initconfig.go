@@ -101,6 +101,9 @@ sources:
   mllp:
     - name: main
       listen: {{q .MLLPListen}}
+      # allow: [192.168.10.20, 10.0.5.0/24]   # only these senders may connect (checked before TLS)
+      # max_conns_per_ip: 32
+      # frame_timeout: 10m        # the longest one message may take to arrive
       # max_frame_bytes: 16777216
       # read_timeout: 30s         # a sender silent this long mid-message is dropped (inactivity, not total time)
       # idle_timeout: 10m
