@@ -341,8 +341,13 @@ func PrintStatus(w io.Writer, s *Status) {
 		fmt.Fprintf(w, "delivered:         %d since start, %d retries, %d dead-lettered\n", s.Delivery.Delivered, s.Delivery.Retried, s.Delivery.DeadLettered)
 		fmt.Fprintf(w, "inputs:            %d queued, %d duplicates ignored, %d quarantined since start\n", s.Ingest.Queued, s.Ingest.Duplicates, s.Ingest.Quarantined)
 		for _, src := range s.Sources {
+			fmt.Fprintf(w, "%-19s%d messages: %d accepted, %d refused as errors (AE), %d rejected to resend (AR)", src.Kind+" "+src.Name+":", src.Messages, src.Accepted, src.Errors, src.Rejects)
 			if h := src.AckLatency; h != nil && h.Count() > 0 {
-				fmt.Fprintf(w, "%-19s%d messages, ACK after p50 %s, p99 %s\n", src.Kind+" "+src.Name+":", src.Messages, h.bound(0.5), h.bound(0.99))
+				fmt.Fprintf(w, "; ACK after p50 %s, p99 %s", h.bound(0.5), h.bound(0.99))
+			}
+			fmt.Fprintln(w)
+			if src.ConnsDenied > 0 || src.ConnsRejected > 0 {
+				fmt.Fprintf(w, "%-19s%d connections refused (not in allow), %d over max_conns/max_conns_per_ip\n", "", src.ConnsDenied, src.ConnsRejected)
 			}
 		}
 		for _, f := range s.Folders {
