@@ -1,21 +1,11 @@
 package folder
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
-)
 
-// chattr sets or clears the immutable attribute of dir, as an operator's
-// `chattr +i` would; the test is skipped where that is not possible (not
-// root, a file system without attributes).
-func chattr(t *testing.T, flag, dir string) {
-	t.Helper()
-	out, err := exec.Command("chattr", flag, dir).CombinedOutput()
-	if err != nil {
-		t.Skipf("chattr %s unavailable here: %v %s", flag, err, out)
-	}
-}
+	"github.com/ferry-health/ferry/queue/queuetest"
+)
 
 // An inbox ferry cannot take files from (immutable here; a missing
 // ReadWritePaths or a read-only mount alike) is reported once at WARN,
@@ -30,8 +20,7 @@ func TestStuckFolderIsReported(t *testing.T) {
 	waitPasses(t, e, 1) // the work folders exist before the inbox is frozen
 
 	dropFile(t, dir, phiName, []byte("II*\x00 fax"))
-	chattr(t, "+i", dir)
-	defer exec.Command("chattr", "-i", dir).Run()
+	thaw := queuetest.SetImmutable(t, dir)
 
 	waitFor(t, "failed claims", func() bool { return e.Stats().ClaimErrors >= 5 })
 	st := e.Stats()
@@ -55,7 +44,7 @@ func TestStuckFolderIsReported(t *testing.T) {
 		t.Errorf("log names the file:\n%s", out)
 	}
 
-	chattr(t, "-i", dir)
+	thaw()
 	waitFor(t, "claimed after the fix", doneHas(t, e, phiName))
 	waitFor(t, "recovery logged", func() bool {
 		e.Rescan()

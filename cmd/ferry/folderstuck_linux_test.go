@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -17,16 +16,8 @@ import (
 
 	"github.com/ferry-health/ferry/cmd/ferry/ops"
 	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/queue/queuetest"
 )
-
-// immutable sets (+i) or clears (-i) the immutable attribute, as an
-// operator's chattr would; the test is skipped where that is impossible.
-func immutable(t *testing.T, flag, path string) {
-	t.Helper()
-	if out, err := exec.Command("chattr", flag, path).CombinedOutput(); err != nil {
-		t.Skipf("chattr %s unavailable here: %v %s", flag, err, out)
-	}
-}
 
 // TestGatewayStuckFolderInStatus freezes a watched folder (as a missing
 // ReadWritePaths or a read-only mount would): the log warns once, naming
@@ -57,8 +48,7 @@ status:
 	if err := os.WriteFile(filepath.Join(inbox, "DOE_JANE_MRN777123.hl7"), []byte(adt(1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	immutable(t, "+i", inbox)
-	defer exec.Command("chattr", "-i", inbox).Run()
+	queuetest.SetImmutable(t, inbox)
 
 	var st ops.Status
 	waitFor(t, "the folder reported stuck", func() bool {
@@ -133,8 +123,7 @@ func TestPruneLogHidesFileNames(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(day, "DOE_JANE_MRN777123.tif"), []byte("II*\x00"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	immutable(t, "+i", day)
-	defer exec.Command("chattr", "-i", day).Run()
+	queuetest.SetImmutable(t, day)
 	cfg := config.Default()
 	cfg.DataDir = filepath.Join(dir, "data")
 	cfg.Sources.Folders = []config.Folder{{}}

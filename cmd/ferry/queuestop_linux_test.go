@@ -3,58 +3,16 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/ferry-health/ferry/cmd/ferry/ops"
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/queue/diskq"
+	"github.com/ferry-health/ferry/queue/queuetest"
 )
-
-// makeImmutable sets the file's immutable attribute (chattr +i): ext4 then
-// refuses writes and truncates through descriptors opened before, which
-// makes the queue's writer fail a write it cannot cut off again, the
-// failure that stops the queue for good as a failed fsync does (a failed
-// fsync itself cannot be provoked without a faulty device). It returns
-// the function that clears it again (also run at the end of the test) and
-// skips where the attribute cannot be set.
-func makeImmutable(t *testing.T, path string) func() {
-	t.Helper()
-	const immutable = 0x10 // FS_IMMUTABLE_FL
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	flags, err := unix.IoctlGetUint32(int(f.Fd()), unix.FS_IOC_GETFLAGS)
-	if err == nil {
-		err = unix.IoctlSetPointerInt(int(f.Fd()), unix.FS_IOC_SETFLAGS, int(flags|immutable))
-	}
-	if err != nil {
-		t.Skipf("cannot make %s immutable: %v", path, err)
-	}
-	var once sync.Once
-	clear := func() {
-		once.Do(func() {
-			f, err := os.Open(path)
-			if err == nil {
-				err = unix.IoctlSetPointerInt(int(f.Fd()), unix.FS_IOC_SETFLAGS, int(flags))
-				f.Close()
-			}
-			if err != nil {
-				t.Errorf("clear the immutable attribute of %s: %v", path, err)
-			}
-		})
-	}
-	t.Cleanup(clear)
-	return clear
-}
 
 // TestQueueStopExitsService runs the gateway as the service does
 // (program.Start) and makes its queue stop for real: the message that
@@ -90,7 +48,7 @@ sources:
 	if err != nil || len(segs) == 0 {
 		t.Fatalf("no queue segment: %v", err)
 	}
-	healthy := makeImmutable(t, segs[len(segs)-1])
+	healthy := queuetest.SetImmutable(t, segs[len(segs)-1])
 	if code := send(t, conn, rd, adt(2)); code != "AR" {
 		t.Fatalf("message meeting the failure: %s, want AR (not stored, send again)", code)
 	}
@@ -151,7 +109,7 @@ sources:
 	if len(segs) == 0 {
 		t.Fatal("no queue segment")
 	}
-	makeImmutable(t, segs[len(segs)-1])
+	queuetest.SetImmutable(t, segs[len(segs)-1])
 	if code := send(t, conn, rd, adt(2)); code != "AR" {
 		t.Fatalf("message meeting the failure: %s, want AR", code)
 	}

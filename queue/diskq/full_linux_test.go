@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/queue/queuetest"
 )
 
 // The disk-full tests fill the disk for real: RLIMIT_FSIZE makes every
@@ -468,43 +469,6 @@ func TestDiskFullRotation(t *testing.T) {
 	checkAfterFull(t, dir, Options{SegmentBytes: 64 << 10}, stored, failed, acked)
 }
 
-// setImmutable sets the file's immutable attribute (chattr +i), under
-// which ext4 refuses writes and truncates even through descriptors opened
-// before, and returns the function that clears it, which also runs when
-// the test ends. It skips the test where that is not possible (no
-// CAP_LINUX_IMMUTABLE, a file system without the attribute).
-func setImmutable(t *testing.T, path string) (clear func()) {
-	t.Helper()
-	const immutable = 0x10 // FS_IMMUTABLE_FL
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	flags, err := unix.IoctlGetUint32(int(f.Fd()), unix.FS_IOC_GETFLAGS)
-	if err == nil {
-		err = unix.IoctlSetPointerInt(int(f.Fd()), unix.FS_IOC_SETFLAGS, int(flags|immutable))
-	}
-	if err != nil {
-		t.Skipf("cannot make %s immutable: %v", path, err)
-	}
-	var once sync.Once
-	clear = func() {
-		once.Do(func() {
-			f, err := os.Open(path)
-			if err == nil {
-				err = unix.IoctlSetPointerInt(int(f.Fd()), unix.FS_IOC_SETFLAGS, int(flags))
-				f.Close()
-			}
-			if err != nil {
-				t.Errorf("clear the immutable attribute of %s: %v", path, err)
-			}
-		})
-	}
-	t.Cleanup(clear)
-	return clear
-}
-
 // TestFailedCutStopsQueue makes a write fail in a way the writer cannot
 // undo either (the segment became immutable: the write and the truncate
 // that would cut it off both fail with EPERM). That is the one write
@@ -523,7 +487,7 @@ func TestFailedCutStopsQueue(t *testing.T) {
 		ids = append(ids, put(t, q, "", i).ID)
 	}
 	segs := segFiles(t, dir)
-	healthy := setImmutable(t, segs[len(segs)-1])
+	healthy := queuetest.SetImmutable(t, segs[len(segs)-1])
 	it := &queue.Item{Body: []byte("refused")}
 	err = q.Put(context.Background(), it)
 	if err == nil || errors.Is(err, queue.ErrFull) || !errors.Is(err, syscall.EPERM) {
