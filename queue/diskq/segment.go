@@ -298,3 +298,6 @@ func resync(f *os.File, bad, size int64) (int64, error) {
 	}
 	return -1, nil
 }
+
+// datasync is the queue's commit flush (fdatasync on Linux).
+func datasync(f *os.File) error { return durable.Datasync(f) }

@@ -8,17 +8,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// datasync flushes f's data and the metadata needed to read it back (the
-// size), skipping the timestamps a full fsync would also write.
-func datasync(f *os.File) error {
-	for {
-		err := unix.Fdatasync(int(f.Fd()))
-		if err != unix.EINTR {
-			return err
-		}
-	}
-}
-
 // startWriteback asks the kernel to begin writing f's range to disk now,
 // without waiting; a later fdatasync then has less (or nothing) of it to
 // write.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ferry-health/ferry/adapters/mllp"
+	"github.com/ferry-health/ferry/queue/durable"
 )
 
 // Responder is the smallest MLLP receiver that still answers correctly: it
@@ -159,7 +160,7 @@ func (r *Responder) append(msg []byte) error {
 		return fmt.Errorf("write log: %w", err)
 	}
 	r.off += int64(len(msg))
-	if err := datasync(r.log); err != nil {
+	if err := durable.Datasync(r.log); err != nil {
 		return fmt.Errorf("flush log: %w", err)
 	}
 	return nil
