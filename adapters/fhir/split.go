@@ -78,26 +78,13 @@ func Conditional(e BundleEntry) bool {
 // references (that search is a tenth of the gateway's CPU a message). A
 // conditional entry written once more changes nothing at the exchange.
 func SplitSharingAll(b *Bundle, max int) ([]*Bundle, error) {
-	if max <= 0 {
-		max = MaxConditionalEntries
-	}
-	if len(b.Entry) <= max {
-		return []*Bundle{b}, nil
-	}
-	var cond []int
-	for i, e := range b.Entry {
-		if Conditional(e) {
-			cond = append(cond, i)
+	return splitConditional(b, max, func(cond []int) ([][]int, error) {
+		refs := make([][]int, len(b.Entry))
+		for i := range b.Entry {
+			refs[i] = cond
 		}
-	}
-	if len(cond) == 0 {
-		return SplitTransaction(b, max)
-	}
-	refs := make([][]int, len(b.Entry))
-	for i := range b.Entry {
-		refs[i] = cond
-	}
-	return splitShared(b, max, cond, refs)
+		return refs, nil
+	})
 }
 
 // SplitShared cuts a transaction whose conditional entries (see
@@ -113,6 +100,30 @@ func SplitSharingAll(b *Bundle, max int) ([]*Bundle, error) {
 // needs more conditional entries than fit beside it gives
 // ErrNotSplittable.
 func SplitShared(b *Bundle, max int) ([]*Bundle, error) {
+	return splitConditional(b, max, func(cond []int) ([][]int, error) {
+		// refs[i] lists the conditional entries entry i names by fullUrl.
+		refs := make([][]int, len(b.Entry))
+		var buf []byte
+		for i, e := range b.Entry {
+			var err error
+			if buf, err = AppendJSON(buf[:0], e.Resource); err != nil {
+				return nil, fmt.Errorf("split: entry %d: %w", i, err)
+			}
+			for _, c := range cond {
+				if c != i && b.Entry[c].FullURL != "" && bytes.Contains(buf, []byte(`"`+b.Entry[c].FullURL+`"`)) {
+					refs[i] = append(refs[i], c)
+				}
+			}
+		}
+		return refs, nil
+	})
+}
+
+// splitConditional is SplitShared and SplitSharingAll without their view of
+// which conditional entries each entry needs (refsOf, given the indexes of
+// the conditional entries): a bundle that fits is returned whole, one
+// without conditional entries splits as SplitTransaction does.
+func splitConditional(b *Bundle, max int, refsOf func(cond []int) ([][]int, error)) ([]*Bundle, error) {
 	if max <= 0 {
 		max = MaxConditionalEntries
 	}
@@ -128,19 +139,9 @@ func SplitShared(b *Bundle, max int) ([]*Bundle, error) {
 	if len(cond) == 0 {
 		return SplitTransaction(b, max)
 	}
-	// refs[i] lists the conditional entries entry i names by fullUrl.
-	refs := make([][]int, len(b.Entry))
-	var buf []byte
-	for i, e := range b.Entry {
-		var err error
-		if buf, err = AppendJSON(buf[:0], e.Resource); err != nil {
-			return nil, fmt.Errorf("split: entry %d: %w", i, err)
-		}
-		for _, c := range cond {
-			if c != i && b.Entry[c].FullURL != "" && bytes.Contains(buf, []byte(`"`+b.Entry[c].FullURL+`"`)) {
-				refs[i] = append(refs[i], c)
-			}
-		}
+	refs, err := refsOf(cond)
+	if err != nil {
+		return nil, err
 	}
 	return splitShared(b, max, cond, refs)
 }
