@@ -70,6 +70,9 @@ type DoctorOptions struct {
 	ServiceAccount string
 	// MinFreeBytes fails the disk check below it (default 256 MiB).
 	MinFreeBytes uint64
+	// SyncSamples is how many write + fdatasync rounds the flush probe
+	// times (default 64).
+	SyncSamples int
 }
 
 func (o *DoctorOptions) defaults() {
@@ -85,10 +88,13 @@ func (o *DoctorOptions) defaults() {
 	if o.MinFreeBytes == 0 {
 		o.MinFreeBytes = 256 << 20
 	}
+	if o.SyncSamples <= 0 {
+		o.SyncSamples = 64
+	}
 }
 
 // Doctor runs every check against cfg and returns the findings in a fixed
-// order: certificates, exchange, folders, disk, ports, access, encryption.
+// order: certificates, exchange, folders, disk (space, flush latency), ports, access, encryption.
 func Doctor(ctx context.Context, cfg *config.Config, opts DoctorOptions) []Check {
 	opts.defaults()
 	var out []Check
@@ -96,6 +102,7 @@ func Doctor(ctx context.Context, cfg *config.Config, opts DoctorOptions) []Check
 	out = append(out, CheckExchange(ctx, cfg, opts)...)
 	out = append(out, CheckFolders(cfg, opts)...)
 	out = append(out, CheckDisk(cfg, opts)...)
+	out = append(out, CheckDiskSync(cfg, opts)...)
 	out = append(out, CheckPorts(ctx, cfg)...)
 	out = append(out, CheckAccess(cfg)...)
 	out = append(out, CheckEncryption(cfg)...)
@@ -458,17 +465,7 @@ func probeWrite(dir string) error {
 // could outgrow the disk.
 func CheckDisk(cfg *config.Config, opts DoctorOptions) []Check {
 	opts.defaults()
-	dir := filepath.Clean(cfg.DataDir)
-	for {
-		if _, err := os.Stat(dir); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
+	dir := existingDir(cfg.DataDir)
 	c := Check{Area: "disk", Name: "free space under " + dir}
 	free, total, err := diskFree(dir)
 	if err != nil {

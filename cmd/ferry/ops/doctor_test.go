@@ -279,3 +279,51 @@ func TestCheckPorts(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckDiskSync runs the flush probe on a real folder: it reports the
+// latency and the bound it puts on a lone MLLP connection, leaves nothing
+// behind, and says so when it cannot write.
+func TestCheckDiskSync(t *testing.T) {
+	cfg := config.Default()
+	root := t.TempDir()
+	cfg.DataDir = filepath.Join(root, "data", "not-yet")
+	c := CheckDiskSync(cfg, DoctorOptions{SyncSamples: 8})[0]
+	if c.Area != "disk" || !strings.Contains(c.Name, root) {
+		t.Errorf("check names %q %q, want the data folder's nearest existing parent", c.Area, c.Name)
+	}
+	for _, want := range []string{"fdatasync", "p50", "8 samples", "msg/s"} {
+		if !strings.Contains(c.Detail, want) && !strings.Contains(c.Detail, "memory file system") {
+			t.Errorf("detail %q lacks %q", c.Detail, want)
+		}
+	}
+	if left, _ := os.ReadDir(root); len(left) != 0 {
+		t.Errorf("probe left %v behind", left)
+	}
+
+	if os.Geteuid() != 0 {
+		ro := filepath.Join(root, "ro")
+		os.Mkdir(ro, 0o500)
+		cfg.DataDir = ro
+		if c := CheckDiskSync(cfg, DoctorOptions{SyncSamples: 2})[0]; c.Level != Warn || !strings.Contains(c.Detail, "cannot tell") {
+			t.Errorf("unwritable folder: %+v", c)
+		}
+	}
+}
+
+// TestCheckDiskSyncMemoryFS: a data folder on tmpfs loses the queue on
+// reboot, which the doctor fails.
+func TestCheckDiskSyncMemoryFS(t *testing.T) {
+	if !memoryFS("/dev/shm") {
+		t.Skip("no tmpfs at /dev/shm here")
+	}
+	dir, err := os.MkdirTemp("/dev/shm", "ferry-doctor-")
+	if err != nil {
+		t.Skip(err)
+	}
+	defer os.RemoveAll(dir)
+	cfg := config.Default()
+	cfg.DataDir = dir
+	if c := CheckDiskSync(cfg, DoctorOptions{})[0]; c.Level != Fail || !strings.Contains(c.Detail, "memory file system") {
+		t.Errorf("tmpfs data dir: %+v", c)
+	}
+}
