@@ -18,6 +18,7 @@ import (
 	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/adapters/mllp"
 	"github.com/ferry-health/ferry/adapters/pipeline"
+	"github.com/ferry-health/ferry/cmd/ferry/ops"
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/queue/dedup"
 	"github.com/ferry-health/ferry/queue/diskq"
@@ -85,6 +86,9 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	if ops.MemoryFS(cfg.DataDir) {
+		log.Warn("data_dir is on a memory file system (tmpfs): a reboot loses every queued and acknowledged message; put it on a disk", "data_dir", cfg.DataDir)
 	}
 	// The site id scopes minted identifier systems to this installation
 	// (config.IdentifierBase); converters reads it below.

@@ -40,7 +40,7 @@ func CheckDiskSync(cfg *config.Config, opts DoctorOptions) []Check {
 	opts.defaults()
 	dir := existingDir(cfg.DataDir)
 	c := Check{Area: "disk", Name: "flush latency under " + dir}
-	if memoryFS(dir) {
+	if MemoryFS(dir) {
 		c.Level, c.Detail = Fail, "the folder is on a memory file system (tmpfs): a reboot loses every queued and acknowledged message; put data_dir on a disk"
 		return []Check{c}
 	}

@@ -313,7 +313,7 @@ func TestCheckDiskSync(t *testing.T) {
 // TestCheckDiskSyncMemoryFS: a data folder on tmpfs loses the queue on
 // reboot, which the doctor fails.
 func TestCheckDiskSyncMemoryFS(t *testing.T) {
-	if !memoryFS("/dev/shm") {
+	if !MemoryFS("/dev/shm") {
 		t.Skip("no tmpfs at /dev/shm here")
 	}
 	dir, err := os.MkdirTemp("/dev/shm", "ferry-doctor-")

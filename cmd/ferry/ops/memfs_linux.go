@@ -2,9 +2,9 @@ package ops
 
 import "golang.org/x/sys/unix"
 
-// memoryFS reports whether dir is on a file system kept only in memory
+// MemoryFS reports whether dir is on a file system kept only in memory
 // (tmpfs, ramfs), whose contents a reboot loses.
-func memoryFS(dir string) bool {
+func MemoryFS(dir string) bool {
 	var st unix.Statfs_t
 	if unix.Statfs(dir, &st) != nil {
 		return false

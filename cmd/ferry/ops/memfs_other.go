@@ -2,6 +2,6 @@
 
 package ops
 
-// memoryFS reports whether dir is on a file system kept only in memory;
+// MemoryFS reports whether dir is on a file system kept only in memory;
 // only Linux is asked.
-func memoryFS(string) bool { return false }
+func MemoryFS(string) bool { return false }
