@@ -100,7 +100,13 @@ type MLLP struct {
 	// kbit/s: 16 MiB × 8 / 256 kbit/s ≈ 524 s. Raise it with
 	// max_frame_bytes or for slower links.
 	FrameTimeout time.Duration `yaml:"frame_timeout"`
-	MaxConns     int           `yaml:"max_conns"`
+	// MaxBufferedBytes bounds the memory all connections of the listener
+	// may hold for messages larger than a connection's 64 KiB read buffer
+	// (default 64 MiB, and never less than max_frame_bytes). A large
+	// message that would go beyond it is answered AR ("send again later")
+	// and its connection closed; ordinary messages never draw on it.
+	MaxBufferedBytes int64 `yaml:"max_buffered_bytes"`
+	MaxConns         int   `yaml:"max_conns"`
 	// MaxConnsPerIP bounds the connections one address may hold open
 	// (default 32, loopback included), so that one host cannot take all
 	// of max_conns.
@@ -186,6 +192,9 @@ type Queue struct {
 const (
 	DefaultMaxConnsPerIP = 32
 	DefaultFrameTimeout  = 10 * time.Minute
+	// DefaultMaxBufferedBytes is sources.mllp[].max_buffered_bytes' default:
+	// four messages of max_frame_bytes' default size at once.
+	DefaultMaxBufferedBytes = 64 << 20
 )
 
 // DefaultQueueMaxItems is queue.max_items when the file does not set it.
@@ -466,6 +475,9 @@ func (c *Config) applyDefaults() {
 		}
 		if m.FrameTimeout == 0 {
 			m.FrameTimeout = DefaultFrameTimeout
+		}
+		if m.MaxBufferedBytes == 0 {
+			m.MaxBufferedBytes = max(DefaultMaxBufferedBytes, int64(m.MaxFrameBytes))
 		}
 	}
 	for i := range c.Sources.Folders {

@@ -102,6 +102,9 @@ func (c *Config) problems() []Problem {
 		if m.FrameTimeout < 0 {
 			add(p+".frame_timeout", "must not be negative")
 		}
+		if m.MaxBufferedBytes < int64(m.MaxFrameBytes) {
+			add(p+".max_buffered_bytes", "must be at least max_frame_bytes (%d), else a message of that size could never be read; got %d", m.MaxFrameBytes, m.MaxBufferedBytes)
+		}
 		if m.TLS != nil {
 			addErr(p+".tls", m.TLS.Validate())
 		}

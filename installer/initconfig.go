@@ -105,6 +105,7 @@ sources:
       # max_conns_per_ip: 32
       # frame_timeout: 10m        # the longest one message may take to arrive
       # max_frame_bytes: 16777216
+      # max_buffered_bytes: 67108864  # all connections together, for messages over 64 KiB (embedded PDFs); more get AR "busy"
       # read_timeout: 30s         # a sender silent this long mid-message is dropped (inactivity, not total time)
       # idle_timeout: 10m
       # commit_ack: true          # MLLP release 2 senders only: commit ACK/NAK before each HL7 ACK

@@ -55,6 +55,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 )
 
 // Framing bytes of MLLP.
@@ -95,6 +96,64 @@ func (e *FrameTooLargeError) Error() string {
 // Is makes errors.Is(err, ErrFrameTooLarge) true.
 func (e *FrameTooLargeError) Is(target error) bool { return target == ErrFrameTooLarge }
 
+// FrameBusyError reports a frame refused because the listener's memory
+// for large frames (Config.MaxBufferedBytes) was held by other
+// connections. Like an oversized frame, the rest of it has been skipped and
+// Head keeps its first bytes for the AR.
+type FrameBusyError struct {
+	Budget int64  // the listener's MaxBufferedBytes
+	Size   int64  // bytes the frame held (counted while skipping)
+	Head   []byte // the first bytes of the frame (up to headBytes)
+}
+
+func (e *FrameBusyError) Error() string {
+	return fmt.Sprintf("mllp frame of %d bytes refused: the listener's %d bytes for large frames are in use", e.Size, e.Budget)
+}
+
+// Is makes errors.Is(err, ErrBusy) true.
+func (e *FrameBusyError) Is(target error) bool { return target == ErrBusy }
+
+// ErrBusy is matched (errors.Is) by the error ReadFrame returns for a frame
+// that did not fit in the listener's memory budget.
+var ErrBusy = errors.New("mllp listener busy")
+
+// Budget bounds the memory that the Readers sharing it may hold in frame
+// buffers, beyond their bufio buffer: a frame that fits in that buffer is
+// read without one, so only large messages (embedded PDFs) draw on it. One
+// connection's frame is bounded by the frame limit, but 256 connections each
+// sending a 16 MiB message would hold 4 GiB; the budget keeps the sum under
+// a limit the machine can afford. A Reader holds its charge from the frame's
+// growth beyond the bufio buffer until it waits for the next frame (or
+// Release): for a listener, through the message's conversion and ACK.
+type Budget struct {
+	limit int64
+	used  atomic.Int64
+}
+
+// NewBudget returns a budget of limit bytes.
+func NewBudget(limit int64) *Budget { return &Budget{limit: limit} }
+
+// Limit is the budget's size in bytes.
+func (b *Budget) Limit() int64 { return b.limit }
+
+// Used is how many bytes frame buffers hold now.
+func (b *Budget) Used() int64 { return b.used.Load() }
+
+// take charges n bytes if they fit.
+func (b *Budget) take(n int64) bool {
+	for {
+		u := b.used.Load()
+		if u+n > b.limit {
+			return false
+		}
+		if b.used.CompareAndSwap(u, u+n) {
+			return true
+		}
+	}
+}
+
+func (b *Budget) give(n int64) { b.used.Add(-n) }
+
 // headBytes is how much of an oversized frame is kept for the ACK; an MSH
 // segment is far shorter than this.
 const headBytes = 4096
@@ -110,6 +169,8 @@ type Reader struct {
 	buf     []byte
 	junk    int64
 	restart int64
+	budget  *Budget // nil: unbounded
+	charged int64   // bytes of buf's capacity charged to budget
 }
 
 // NewReader returns a Reader over r. maxFrameBytes <= 0 means
@@ -126,6 +187,21 @@ func NewReader(r io.Reader, maxFrameBytes int) *Reader {
 	return &Reader{br: br, max: maxFrameBytes}
 }
 
+// SetBudget makes the Reader charge its frame buffer to b (see Budget);
+// nil removes the bound. Call it before the first frame.
+func (r *Reader) SetBudget(b *Budget) { r.budget = b }
+
+// Release drops the frame buffer and returns its charge to the budget. The
+// last frame returned is invalid afterwards. A listener calls it when the
+// connection ends.
+func (r *Reader) Release() {
+	r.buf = nil
+	if r.charged > 0 {
+		r.budget.give(r.charged)
+		r.charged = 0
+	}
+}
+
 // Skipped reports how many junk bytes (other than CR, LF, space and tab)
 // were discarded between frames, and how many frames were abandoned because
 // a new start block appeared inside them. Both are zero for a clean peer.
@@ -136,10 +212,11 @@ func (r *Reader) Skipped() (junk, restarted int64) { return r.junk, r.restart }
 // reads the frame under a shorter read deadline. It returns io.EOF when the
 // stream ends between frames.
 func (r *Reader) WaitFrame() error {
-	if cap(r.buf) > retainBytes {
+	if cap(r.buf) > retainBytes || r.charged > 0 {
 		// A large frame's buffer is not kept for the next frame: a
-		// connection that waits would otherwise hold it while idle.
-		r.buf = nil
+		// connection that waits would otherwise hold it while idle,
+		// and under a budget, hold what other connections may need.
+		r.Release()
 	}
 	for {
 		b, err := r.br.ReadByte()
@@ -199,13 +276,17 @@ func (r *Reader) ReadFrame() ([]byte, error) {
 			if len(r.buf)+len(data) > r.max {
 				return nil, r.tooLarge(data, int64(len(r.buf)+len(data)), false)
 			}
-			r.add(data)
+			if !r.add(data) {
+				return nil, r.busy(data, int64(len(r.buf)+len(data)), false)
+			}
 			return r.buf, nil
 		case bufio.ErrBufferFull:
 			if len(r.buf)+len(chunk) > r.max {
 				return nil, r.tooLarge(chunk, int64(len(r.buf)+len(chunk)), true)
 			}
-			r.add(chunk)
+			if !r.add(chunk) {
+				return nil, r.busy(chunk, int64(len(r.buf)+len(chunk)), true)
+			}
 		case io.EOF:
 			return nil, fmt.Errorf("read mllp frame: %w", io.ErrUnexpectedEOF)
 		default:
@@ -221,15 +302,25 @@ const retainBytes = 1 << 20
 // append does, but never beyond the frame limit (the callers have checked
 // that the frame fits): append alone would reserve up to twice the limit
 // for a frame just under it, 32 MiB per connection at the default 16 MiB.
-func (r *Reader) add(b []byte) {
+// Growth is charged to the budget first; add reports false, appending
+// nothing, when the budget cannot cover it.
+func (r *Reader) add(b []byte) bool {
 	need := len(r.buf) + len(b)
 	if need > cap(r.buf) {
 		n := min(max(2*cap(r.buf), need, 64<<10), max(r.max, need))
+		if r.budget != nil {
+			grow := int64(n) - r.charged
+			if !r.budget.take(grow) {
+				return false
+			}
+			r.charged += grow
+		}
 		nb := make([]byte, len(r.buf), n)
 		copy(nb, r.buf)
 		r.buf = nb
 	}
 	r.buf = append(r.buf, b...)
+	return true
 }
 
 // skipCR consumes the CR that should follow an end block, if it is already
@@ -243,30 +334,53 @@ func (r *Reader) skipCR() {
 	}
 }
 
-// tooLarge builds the error for an oversized frame. When more is to come
-// (the end block has not been seen) it discards input up to the end block so
-// that the stream stays in sync.
+// tooLarge builds the error for an oversized frame, skipping the rest of
+// it (see skipRest).
 func (r *Reader) tooLarge(last []byte, size int64, more bool) error {
+	e := &FrameTooLargeError{Limit: r.max, Head: r.head(last)}
+	r.buf = r.buf[:0]
+	return r.skipRest(e, &e.Size, size, more, "oversized")
+}
+
+// busy builds the error for a frame the budget could not hold, skipping
+// the rest of it (see skipRest). The buffer goes back to the budget at
+// once: the connection is about to be closed, and others may need it.
+func (r *Reader) busy(last []byte, size int64, more bool) error {
+	e := &FrameBusyError{Budget: r.budget.Limit(), Head: r.head(last)}
+	r.Release()
+	return r.skipRest(e, &e.Size, size, more, "refused")
+}
+
+// head copies the first headBytes of the frame being read: the buffer,
+// then last.
+func (r *Reader) head(last []byte) []byte {
 	head := make([]byte, 0, headBytes)
 	head = append(head, r.buf[:min(len(r.buf), headBytes)]...)
 	if n := headBytes - len(head); n > 0 {
 		head = append(head, last[:min(len(last), n)]...)
 	}
-	r.buf = r.buf[:0]
-	e := &FrameTooLargeError{Limit: r.max, Size: size, Head: head}
+	return head
+}
+
+// skipRest counts the frame's bytes into *total (size so far) and, when more
+// is to come (the end block has not been seen), discards input up to the
+// end block so that the stream stays in sync. It returns e, or e wrapped
+// with the read error that cut the frame short.
+func (r *Reader) skipRest(e error, total *int64, size int64, more bool, what string) error {
+	*total = size
 	for more {
 		chunk, err := r.br.ReadSlice(EndBlock)
-		e.Size += int64(len(chunk))
+		*total += int64(len(chunk))
 		switch err {
 		case nil:
-			e.Size--
+			*total--
 			r.skipCR()
 			more = false
 		case bufio.ErrBufferFull:
 		case io.EOF:
-			return fmt.Errorf("skip oversized mllp frame: %w (%w)", io.ErrUnexpectedEOF, e)
+			return fmt.Errorf("skip %s mllp frame: %w (%w)", what, io.ErrUnexpectedEOF, e)
 		default:
-			return fmt.Errorf("skip oversized mllp frame: %w (%w)", err, e)
+			return fmt.Errorf("skip %s mllp frame: %w (%w)", what, err, e)
 		}
 	}
 	return e

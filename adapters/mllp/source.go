@@ -3,6 +3,7 @@ package mllp
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -37,6 +38,10 @@ const (
 	// MaxFrameBytes) at 256 kbit/s: 16 MiB × 8 bit / 256 kbit/s ≈ 524 s,
 	// under 9 minutes. A sender slower than that is not a real HL7 feed.
 	DefaultFrameTimeout = 10 * time.Minute
+	// DefaultMaxBufferedBytes lets four messages of the default maximum
+	// size (16 MiB) be read at once, and hundreds of ordinary ones (which
+	// fit in a connection's 64 KiB read buffer and draw nothing from it).
+	DefaultMaxBufferedBytes = 64 << 20
 )
 
 // Config configures a listener Source.
@@ -76,6 +81,16 @@ type Config struct {
 	// without an ACK. Empty accepts every address. IPv4 clients of a
 	// dual-stack listener match IPv4 prefixes.
 	Allow []netip.Prefix
+	// MaxBufferedBytes bounds the memory all connections of the listener
+	// hold in frame buffers at once. Frames that fit in a connection's
+	// 64 KiB read buffer need none; a larger one (an ORU with an embedded
+	// PDF) holds its size, up to MaxFrameBytes, from its first bytes until
+	// its ACK has been written. A frame that would go
+	// beyond the bound is read to its end without being kept, answered
+	// AR ("send again later") and its connection closed, so that hundreds
+	// of connections with large messages cannot exhaust memory. 0 means
+	// DefaultMaxBufferedBytes; it must be at least MaxFrameBytes.
+	MaxBufferedBytes int64
 	// CommitACK speaks MLLP release 2 to the sender: each message is
 	// answered first with the transport commit acknowledgement
 	// (<SB>0x06<EB><CR>) once it is stored, converted or quarantined, or
@@ -113,6 +128,11 @@ func (c Config) Validate() error {
 	if c.FrameTimeout < 0 {
 		errs = append(errs, errors.New("frame_timeout: must not be negative"))
 	}
+	if c.MaxBufferedBytes < 0 {
+		errs = append(errs, errors.New("max_buffered_bytes: must not be negative"))
+	} else if frame := int64(cmp.Or(c.MaxFrameBytes, DefaultMaxFrameBytes)); c.MaxBufferedBytes > 0 && c.MaxBufferedBytes < frame {
+		errs = append(errs, fmt.Errorf("max_buffered_bytes: %d is less than max_frame_bytes (%d): a message of the largest allowed size could never be read", c.MaxBufferedBytes, frame))
+	}
 	for i, p := range c.Allow {
 		if !p.IsValid() {
 			errs = append(errs, fmt.Errorf("allow[%d]: not a valid network", i))
@@ -143,6 +163,9 @@ func (c Config) withDefaults() Config {
 	if c.FrameTimeout == 0 {
 		c.FrameTimeout = DefaultFrameTimeout
 	}
+	if c.MaxBufferedBytes == 0 {
+		c.MaxBufferedBytes = max(DefaultMaxBufferedBytes, int64(c.MaxFrameBytes))
+	}
 	allow := make([]netip.Prefix, len(c.Allow))
 	for i, p := range c.Allow {
 		allow[i] = normalPrefix(p)
@@ -165,19 +188,23 @@ func normalPrefix(p netip.Prefix) netip.Prefix {
 // Stats counts what a Source has done since it was created. All fields are
 // PHI-free and suitable for a status page or metrics.
 type Stats struct {
-	Connections   int64 // accepted connections from allowed addresses, in total
-	Open          int64 // connections open now
-	Rejected      int64 // connections closed at accept because of MaxConns or MaxConnsPerIP
-	Denied        int64 // connections closed at accept because their address is not in Allow
-	Messages      int64 // frames handed to the Consumer
-	Accepted      int64 // answered AA/CA (or would have been; see AcksNotSent)
-	Errors        int64 // answered AE/CE (or would have been)
-	Rejects       int64 // answered AR/CR, including oversized frames (or would have been)
-	Oversized     int64 // frames over MaxFrameBytes
-	ReadFailures  int64 // connections closed by a read error or timeout mid-frame
-	FrameTimeouts int64 // of ReadFailures, frames cut by FrameTimeout
-	JunkBytes     int64 // bytes skipped between frames
-	TLSHandshakes int64 // failed TLS handshakes
+	Connections int64 // accepted connections from allowed addresses, in total
+	Open        int64 // connections open now
+	Rejected    int64 // connections closed at accept because of MaxConns or MaxConnsPerIP
+	Denied      int64 // connections closed at accept because their address is not in Allow
+	Messages    int64 // frames handed to the Consumer
+	Accepted    int64 // answered AA/CA (or would have been; see AcksNotSent)
+	Errors      int64 // answered AE/CE (or would have been)
+	Rejects     int64 // answered AR/CR, including oversized frames (or would have been)
+	Oversized   int64 // frames over MaxFrameBytes
+	Busy        int64 // frames refused because MaxBufferedBytes was in use
+	// Buffered is the memory connections hold in frame buffers now, and
+	// BufferLimit its bound (MaxBufferedBytes).
+	Buffered, BufferLimit int64
+	ReadFailures          int64 // connections closed by a read error or timeout mid-frame
+	FrameTimeouts         int64 // of ReadFailures, frames cut by FrameTimeout
+	JunkBytes             int64 // bytes skipped between frames
+	TLSHandshakes         int64 // failed TLS handshakes
 
 	// AcksNotSent counts accept acknowledgements (CA/CE/CR) not sent
 	// because the message's MSH-15 asked not to get them (NE; ER when
@@ -217,6 +244,8 @@ type Source struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	budget *Budget // frame buffers of all connections (Config.MaxBufferedBytes)
+
 	mu      sync.Mutex
 	ln      net.Listener
 	conns   map[*conn]struct{}
@@ -228,9 +257,9 @@ type Source struct {
 
 	connSeq atomic.Int64
 	stats   struct {
-		conns, open, rejected, messages, aa, ae, ar, oversized, readFail, junk, tlsFail atomic.Int64
-		acksNotSent, appAcks, denied, frameTimeouts                                     atomic.Int64
-		ackLatency                                                                      latency
+		conns, open, rejected, messages, aa, ae, ar, oversized, busy, readFail, junk, tlsFail atomic.Int64
+		acksNotSent, appAcks, denied, frameTimeouts                                           atomic.Int64
+		ackLatency                                                                            latency
 	}
 	// Warnings about refused connections, limited so that a port scan or
 	// a sender in a reconnect loop cannot flood the log. Used by the
@@ -263,8 +292,10 @@ func New(set adapters.Settings, cfg Config, next adapters.Consumer) (*Source, er
 		log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	cfg = cfg.withDefaults()
 	return &Source{
-		set: set, cfg: cfg.withDefaults(), next: next, log: log,
+		set: set, cfg: cfg, next: next, log: log,
+		budget: NewBudget(cfg.MaxBufferedBytes),
 		ids:    hl7v2.NewControlIDs(),
 		ctx:    ctx,
 		cancel: cancel,
@@ -311,7 +342,8 @@ func (s *Source) Stats() Stats {
 	return Stats{
 		Connections: s.stats.conns.Load(), Open: s.stats.open.Load(), Rejected: s.stats.rejected.Load(),
 		Messages: s.stats.messages.Load(), Accepted: s.stats.aa.Load(), Errors: s.stats.ae.Load(),
-		Rejects: s.stats.ar.Load(), Oversized: s.stats.oversized.Load(), ReadFailures: s.stats.readFail.Load(),
+		Rejects: s.stats.ar.Load(), Oversized: s.stats.oversized.Load(), Busy: s.stats.busy.Load(),
+		Buffered: s.budget.Used(), BufferLimit: s.budget.Limit(), ReadFailures: s.stats.readFail.Load(),
 		Denied: s.stats.denied.Load(), FrameTimeouts: s.stats.frameTimeouts.Load(),
 		JunkBytes: s.stats.junk.Load(), TLSHandshakes: s.stats.tlsFail.Load(),
 		AcksNotSent: s.stats.acksNotSent.Load(), AppAcksRequested: s.stats.appAcks.Load(),
@@ -512,6 +544,28 @@ func (s *Source) setBusy(c *conn, busy bool) bool {
 	return !s.closing
 }
 
+// refuse answers a frame that was read but not kept (oversized, or over
+// the memory budget) with AR and text, unless the connection broke
+// mid-frame (err wraps io.ErrUnexpectedEOF), and returns the ACK's control
+// id for the log. The message was not stored, so AR ("send again later")
+// keeps it with the sender rather than letting it count as handled, and it
+// goes out even when MSH-15 asked for no acknowledgement.
+func (s *Source) refuse(c *conn, head []byte, err error, text string) string {
+	s.stats.ar.Add(1)
+	ack := hl7v2.BuildAck(head, &hl7v2.AckError{Code: hl7v2.CodeAR, ErrCode: hl7v2.ErrApplication, Text: text}, s.ids.Next(), time.Now())
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return ack.MessageControlID
+	}
+	var out []byte
+	if s.cfg.CommitACK {
+		out = AppendFrame(out, commitNAK) // not stored
+	}
+	out = AppendFrame(out, ack.Bytes)
+	_ = c.nc.SetWriteDeadline(time.Now().Add(s.cfg.ReadTimeout))
+	_, _ = c.nc.Write(out)
+	return ack.MessageControlID
+}
+
 // The payloads of the MLLP release 2 commit acknowledgements.
 var (
 	commitACK = []byte{CommitACK}
@@ -560,6 +614,8 @@ func (s *Source) serve(c *conn) {
 		readerPool.Put(br)
 	}()
 	r := NewReader(br, s.cfg.MaxFrameBytes)
+	r.SetBudget(s.budget)
+	defer r.Release()
 	name := "conn " + strconv.FormatInt(c.id, 10) + " msg "
 	var lastJunk int64
 	var out []byte
@@ -587,27 +643,18 @@ func (s *Source) serve(c *conn) {
 		frame, err := r.ReadFrame()
 		s.noteJunk(r, &lastJunk)
 		var tooBig *FrameTooLargeError
+		var busy *FrameBusyError
 		switch {
 		case errors.As(err, &tooBig):
 			s.stats.oversized.Add(1)
-			s.stats.ar.Add(1)
-			// The message was not stored, so AR ("resend later") keeps it
-			// with the sender rather than letting it count as handled.
-			ack := hl7v2.BuildAck(tooBig.Head, &hl7v2.AckError{Code: hl7v2.CodeAR, ErrCode: hl7v2.ErrApplication,
-				Text: fmt.Sprintf("message of %d bytes exceeds the limit of %d bytes", tooBig.Size, tooBig.Limit)},
-				s.ids.Next(), time.Now())
-			log.Warn("mllp frame too large; closing connection", "bytes", tooBig.Size, "limit", tooBig.Limit, "control_id", ack.MessageControlID)
-			if !errors.Is(err, io.ErrUnexpectedEOF) {
-				out = out[:0]
-				if s.cfg.CommitACK {
-					out = AppendFrame(out, commitNAK) // not stored
-				}
-				// Not stored: the negative ACK goes out even when MSH-15
-				// asked for none (see notKept below).
-				out = AppendFrame(out, ack.Bytes)
-				_ = c.nc.SetWriteDeadline(time.Now().Add(s.cfg.ReadTimeout))
-				_, _ = c.nc.Write(out)
-			}
+			log.Warn("mllp frame too large; closing connection", "bytes", tooBig.Size, "limit", tooBig.Limit,
+				"control_id", s.refuse(c, tooBig.Head, err, fmt.Sprintf("message of %d bytes exceeds the limit of %d bytes", tooBig.Size, tooBig.Limit)))
+			return
+		case errors.As(err, &busy):
+			s.stats.busy.Add(1)
+			log.Warn("mllp large message refused: max_buffered_bytes in use by other connections; closing connection",
+				"bytes", busy.Size, "max_buffered_bytes", busy.Budget,
+				"control_id", s.refuse(c, busy.Head, err, fmt.Sprintf("gateway busy: the %d bytes this listener keeps for large messages are in use; send again later", busy.Budget)))
 			return
 		case err != nil:
 			s.stats.readFail.Add(1)

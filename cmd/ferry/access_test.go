@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ferry-health/ferry/adapters/mllp"
+	"github.com/ferry-health/ferry/cmd/ferry/ops"
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/config/pki"
 )
@@ -105,5 +107,73 @@ func TestGatewayWarnsAtStart(t *testing.T) {
 	out := logs.String()
 	if !strings.Contains(out, "level=WARN") || !strings.Contains(out, "accepts HL7 from any host") || !strings.Contains(out, "field=sources.mllp[0].listen") {
 		t.Fatalf("log:\n%s", out)
+	}
+}
+
+// TestGatewayBufferBudget: sources.mllp[].max_buffered_bytes reaches the
+// listener. While one sender is in the middle of a large message that holds
+// the budget, another's large message gets AR and is counted in /metrics
+// and `ferry status`; the first message is stored and answered AA.
+func TestGatewayBufferBudget(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	cfg, err := config.Parse("test", []byte(fmt.Sprintf(`
+data_dir: %q
+sources:
+  mllp:
+    - name: t
+      listen: 127.0.0.1:0
+      max_frame_bytes: 1048576
+      max_buffered_bytes: 1048576
+`, data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := runGateway(t, cfg)
+	addr := gw.MLLPAddr("t").String()
+	large := func(n int) []byte {
+		m := []byte(adt(7))
+		for len(m) < n {
+			m = append(m, "NTE|1||"+strings.Repeat("x", 1000)+"\r"...)
+		}
+		return m
+	}
+	holder, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	frame := mllp.AppendFrame(nil, large(700<<10))
+	if _, err := holder.Write(frame[:len(frame)-500]); err != nil {
+		t.Fatal(err)
+	}
+	for gw.mllps["t"].Stats().Buffered < 512<<10 {
+		time.Sleep(time.Millisecond)
+	}
+	other, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if code := send(t, other, mllp.NewReader(other, 1<<20), string(large(300<<10))); code != "AR" {
+		t.Fatalf("large message over the budget: MSA-1 = %s, want AR", code)
+	}
+	var metrics, status strings.Builder
+	writeMetrics(&metrics, gw.report())
+	if want := `ferry_mllp_refused_total{source="t",reason="busy"} 1`; !strings.Contains(metrics.String(), want) {
+		t.Errorf("/metrics lacks %s", want)
+	}
+	st := gw.report()
+	st.Online = true
+	ops.PrintStatus(&status, &st)
+	if want := "1 refused while max_buffered_bytes was in use"; !strings.Contains(status.String(), want) {
+		t.Errorf("status lacks %q:\n%s", want, status.String())
+	}
+	if _, err := holder.Write(frame[len(frame)-500:]); err != nil {
+		t.Fatal(err)
+	}
+	r := mllp.NewReader(holder, 1<<20)
+	f, err := r.ReadFrame()
+	if err != nil || !strings.Contains(string(f), "MSA|AA|") {
+		t.Fatalf("message holding the budget: %q, %v", f, err)
 	}
 }

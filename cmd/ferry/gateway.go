@@ -174,15 +174,16 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 			return nil, fmt.Errorf("sources.mllp %s: %w", m.Name, err)
 		}
 		mc := mllp.Config{
-			Listen:        m.Listen,
-			MaxFrameBytes: m.MaxFrameBytes,
-			ReadTimeout:   m.ReadTimeout,
-			IdleTimeout:   m.IdleTimeout,
-			FrameTimeout:  m.FrameTimeout,
-			MaxConns:      m.MaxConns,
-			MaxConnsPerIP: m.MaxConnsPerIP,
-			Allow:         allow,
-			CommitACK:     m.CommitACK,
+			Listen:           m.Listen,
+			MaxFrameBytes:    m.MaxFrameBytes,
+			ReadTimeout:      m.ReadTimeout,
+			IdleTimeout:      m.IdleTimeout,
+			FrameTimeout:     m.FrameTimeout,
+			MaxBufferedBytes: m.MaxBufferedBytes,
+			MaxConns:         m.MaxConns,
+			MaxConnsPerIP:    m.MaxConnsPerIP,
+			Allow:            allow,
+			CommitACK:        m.CommitACK,
 		}
 		if m.TLS != nil {
 			tc, err := m.TLS.LoadTLSConfig()

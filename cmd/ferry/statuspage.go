@@ -51,6 +51,7 @@ func (g *gateway) report() ops.Status {
 			Accepted: st.Accepted, Errors: st.Errors, Rejects: st.Rejects, Open: st.Open,
 			AcksNotSent: st.AcksNotSent, AppAcksRequested: st.AppAcksRequested,
 			ConnsDenied: st.Denied, ConnsRejected: st.Rejected,
+			Oversized: st.Oversized, Busy: st.Busy, Buffered: st.Buffered, BufferLimit: st.BufferLimit,
 			AckLatency: ackHistogram(st.AckLatency)})
 	}
 	for _, e := range g.folders {
@@ -186,6 +187,19 @@ func writeMetrics(w io.Writer, r ops.Status) {
 	for _, s := range r.Sources {
 		fmt.Fprintf(w, "ferry_mllp_connections_refused_total%s %d\n", labelString([]string{"source", s.Name, "reason", "allow"}), s.ConnsDenied)
 		fmt.Fprintf(w, "ferry_mllp_connections_refused_total%s %d\n", labelString([]string{"source", s.Name, "reason", "limit"}), s.ConnsRejected)
+	}
+	fmt.Fprintf(w, "# HELP ferry_mllp_refused_total MLLP messages read but refused with AR without being stored: reason oversized (max_frame_bytes) or busy (max_buffered_bytes in use).\n# TYPE ferry_mllp_refused_total counter\n")
+	for _, s := range r.Sources {
+		fmt.Fprintf(w, "ferry_mllp_refused_total%s %d\n", labelString([]string{"source", s.Name, "reason", "oversized"}), s.Oversized)
+		fmt.Fprintf(w, "ferry_mllp_refused_total%s %d\n", labelString([]string{"source", s.Name, "reason", "busy"}), s.Busy)
+	}
+	fmt.Fprintf(w, "# HELP ferry_mllp_buffered_bytes Memory MLLP connections hold for messages larger than their read buffer.\n# TYPE ferry_mllp_buffered_bytes gauge\n")
+	for _, s := range r.Sources {
+		fmt.Fprintf(w, "ferry_mllp_buffered_bytes%s %d\n", labelString([]string{"source", s.Name}), s.Buffered)
+	}
+	fmt.Fprintf(w, "# HELP ferry_mllp_buffer_limit_bytes The bound on ferry_mllp_buffered_bytes (max_buffered_bytes).\n# TYPE ferry_mllp_buffer_limit_bytes gauge\n")
+	for _, s := range r.Sources {
+		fmt.Fprintf(w, "ferry_mllp_buffer_limit_bytes%s %d\n", labelString([]string{"source", s.Name}), s.BufferLimit)
 	}
 	fmt.Fprintf(w, "# HELP ferry_mllp_ack_seconds Time from an MLLP message read to its ACK written; mostly the wait for the fsync.\n# TYPE ferry_mllp_ack_seconds histogram\n")
 	for _, s := range r.Sources {

@@ -120,6 +120,14 @@ type SourceStatus struct {
 	// closed because of max_conns or max_conns_per_ip.
 	ConnsDenied   int64 `json:"connections_denied"`
 	ConnsRejected int64 `json:"connections_rejected"`
+	// Oversized counts messages refused (AR) for exceeding
+	// max_frame_bytes; Busy those refused (AR) because the listener's
+	// max_buffered_bytes for large messages was in use. Buffered is the
+	// memory large messages hold now, BufferLimit its bound.
+	Oversized   int64 `json:"oversized"`
+	Busy        int64 `json:"busy"`
+	Buffered    int64 `json:"buffered_bytes"`
+	BufferLimit int64 `json:"buffer_limit_bytes"`
 	// AckLatency is the time from a message read to its ACK written (the
 	// wait for the fsync, mostly), as a histogram.
 	AckLatency *Histogram `json:"ack_latency,omitempty"`
@@ -348,6 +356,10 @@ func PrintStatus(w io.Writer, s *Status) {
 			fmt.Fprintln(w)
 			if src.ConnsDenied > 0 || src.ConnsRejected > 0 {
 				fmt.Fprintf(w, "%-19s%d connections refused (not in allow), %d over max_conns/max_conns_per_ip\n", "", src.ConnsDenied, src.ConnsRejected)
+			}
+			if src.Oversized > 0 || src.Busy > 0 || src.Buffered > 0 {
+				fmt.Fprintf(w, "%-19s%d messages over max_frame_bytes, %d refused while max_buffered_bytes was in use; large messages hold %s of %s now\n",
+					"", src.Oversized, src.Busy, humanBytes(uint64(src.Buffered)), humanBytes(uint64(src.BufferLimit)))
 			}
 		}
 		for _, f := range s.Folders {
