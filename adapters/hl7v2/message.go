@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"iter"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -443,6 +444,33 @@ func (v Value) Reps() []Value {
 		}
 		out = append(out, Value{raw: rest[:i], d: v.d, level: levelRep})
 		rest = rest[i+1:]
+	}
+}
+
+// RepsSeq yields what Reps returns, one repetition at a time, without
+// allocating the slice: converters walk repeating fields (identifiers,
+// names, interpretations) of every segment, and most have one repetition.
+func (v Value) RepsSeq() iter.Seq[Value] {
+	return func(yield func(Value) bool) {
+		if len(v.raw) == 0 {
+			return
+		}
+		if v.level != levelField || v.d.Repetition == 0 {
+			yield(v)
+			return
+		}
+		rest := v.raw
+		for {
+			i := indexByte(rest, v.d.Repetition)
+			if i < 0 {
+				yield(Value{raw: rest, d: v.d, level: levelRep})
+				return
+			}
+			if !yield(Value{raw: rest[:i], d: v.d, level: levelRep}) {
+				return
+			}
+			rest = rest[i+1:]
+		}
 	}
 }
 

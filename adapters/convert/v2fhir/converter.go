@@ -278,6 +278,8 @@ type conv struct {
 	orderSec   *labels         // ORC-28 of the current order group
 	entrySec   map[int]*labels // entry index → its order group's labels
 	statusOnly int             // OBX-11 "U" results left out (Result.StatusOnly)
+	slabs      slabs           // the small values of this conversion's resources
+	times      timeCache       // recently rendered date/times
 }
 
 func newConv(c *Converter, m *hl7v2.Message, raw []byte) *conv {
@@ -340,25 +342,36 @@ func (x *conv) addExisting(resourceType string, key fhir.Identifier, resource an
 }
 
 func (x *conv) put(resourceType string, key fhir.Identifier, resource any, readOnly bool) fhir.Reference {
-	full := uuid5URN(resourceType, key.System, key.Value)
-	for n := 2; x.has(full); n++ {
+	var urn [urnLen]byte
+	uuid5URN(&urn, resourceType, key.System, key.Value)
+	for n := 2; x.has(urn[:]); n++ {
 		if resourceType == "Patient" || resourceType == "Practitioner" {
 			// The same person named twice: point at the entry already written.
 			for _, e := range x.entries {
-				if e.FullURL == full {
+				if e.FullURL == string(urn[:]) {
 					return x.refTo(e)
 				}
 			}
 		}
 		// Two different resources with one business key (a sender reusing
 		// an order number): keep both, deterministically apart.
-		full = uuid5URN(resourceType, key.System, key.Value+"#"+strconv.Itoa(n))
+		uuid5URN(&urn, resourceType, key.System, key.Value+"#"+strconv.Itoa(n))
 	}
+	// One string holds both the fullUrl "urn:uuid:<id>" and "Type/<id>",
+	// one allocation per resource instead of two.
+	var sb strings.Builder
+	sb.Grow(urnLen + len(resourceType) + 1 + urnLen - len("urn:uuid:"))
+	sb.Write(urn[:])
+	sb.WriteString(resourceType)
+	sb.WriteByte('/')
+	sb.Write(urn[len("urn:uuid:"):])
+	both := sb.String()
+	full := both[:urnLen]
 	id := full[len("urn:uuid:"):]
 	// In ModeID references are literal ("Patient/<id>"): the id is known
 	// before the server sees it, so a bundle can be split (Split) and a
 	// later part still points at what an earlier part wrote.
-	rel := resourceType + "/" + id // one string for the reference and the request URL
+	rel := both[urnLen:] // one string for the reference and the request URL
 	ref := fhir.Reference{Reference: rel}
 	if len(x.reqs) == cap(x.reqs) {
 		x.reqs = make([]fhir.BundleRequest, 0, 16)
@@ -407,9 +420,9 @@ func (x *conv) refTo(e fhir.BundleEntry) fhir.Reference {
 	return fhir.Reference{Reference: u}
 }
 
-func (x *conv) has(fullURL string) bool {
+func (x *conv) has(fullURL []byte) bool {
 	for i := range x.entries {
-		if x.entries[i].FullURL == fullURL {
+		if x.entries[i].FullURL == string(fullURL) {
 			return true
 		}
 	}

@@ -12,10 +12,17 @@ import (
 // namespace is ferry's UUIDv5 namespace for resource ids.
 var namespace = [16]byte{0x6b, 0x1e, 0x3f, 0x52, 0x0c, 0x4d, 0x5a, 0x8e, 0x9f, 0x21, 0x7a, 0x44, 0x13, 0xd0, 0xe5, 0x66}
 
-// uuid5URN returns "urn:uuid:" and the RFC 9562 version 5 (SHA-1,
-// name-based) UUID of "resourceType|system|value" in ferry's namespace,
-// in one allocation.
-func uuid5URN(resourceType, system, value string) string {
+// urnLen is the length of "urn:uuid:" and a UUID.
+const urnLen = len("urn:uuid:") + 36
+
+// uuid5URN writes into urn "urn:uuid:" and the RFC 9562 version 5 (SHA-1,
+// name-based) UUID of "resourceType|system|value" in ferry's namespace.
+// It fills a caller's array rather than returning a string so that put
+// can look the id up among the entries and then keep it in the one string
+// it allocates per resource. (Hashing the namespace once and cloning the
+// state would save nothing: the 16 namespace bytes do not fill a SHA-1
+// block.)
+func uuid5URN(urn *[urnLen]byte, resourceType, system, value string) {
 	var stack [256]byte
 	name := append(stack[:0], namespace[:]...)
 	name = append(name, resourceType...)
@@ -28,18 +35,16 @@ func uuid5URN(resourceType, system, value string) string {
 	b[6] = b[6]&0x0f | 0x50
 	b[8] = b[8]&0x3f | 0x80
 	const hexd = "0123456789abcdef"
-	var out [45]byte
-	copy(out[:], "urn:uuid:")
+	copy(urn[:], "urn:uuid:")
 	j := 9
 	for i := 0; i < 16; i++ {
 		if i == 4 || i == 6 || i == 8 || i == 10 {
-			out[j] = '-'
+			urn[j] = '-'
 			j++
 		}
-		out[j], out[j+1] = hexd[b[i]>>4], hexd[b[i]&15]
+		urn[j], urn[j+1] = hexd[b[i]>>4], hexd[b[i]&15]
 		j += 2
 	}
-	return string(out[:])
 }
 
 const (
@@ -137,14 +142,14 @@ func (x *conv) cwe(v hl7v2.Value, defaultSystem string) *fhir.CodeableConcept {
 	if v.Empty() || v.IsNull() {
 		return nil
 	}
-	// One allocation holds the concept and its first coding.
-	box := &struct {
-		cc  fhir.CodeableConcept
-		one [1]fhir.Coding
-	}{}
-	cc := &box.cc
 	var t [9]string // CWE.1 ... CWE.9, read in one pass
 	v.Texts(t[:])
+	if t[0] == "" && t[3] == "" && t[8] == "" && t[1] == "" && t[4] == "" {
+		return nil // nothing to write: no codes and no text
+	}
+	// The concept and its first coding share a slot of the conv's slab.
+	box := x.slabs.concepts.next()
+	cc := &box.cc
 	if code := t[0]; code != "" {
 		sys := x.codeSystem(t[2])
 		if t[2] == "" {
@@ -159,9 +164,6 @@ func (x *conv) cwe(v hl7v2.Value, defaultSystem string) *fhir.CodeableConcept {
 	cc.Text = t[8]
 	if cc.Text == "" && t[0] == "" {
 		cc.Text = orStr(t[1], t[4])
-	}
-	if len(cc.Coding) == 0 && cc.Text == "" {
-		return nil
 	}
 	return cc
 }
@@ -279,7 +281,8 @@ func (x *conv) cx(v hl7v2.Value) *fhir.Identifier {
 	}
 	aa := v.Comp(4)
 	sys, known := x.authoritySystem(aa.Sub(1).Trimmed(), aa.Sub(2).Trimmed(), aa.Sub(3).Trimmed())
-	id := &fhir.Identifier{Value: val, System: sys}
+	id := x.slabs.identifiers.next()
+	*id = fhir.Identifier{Value: val, System: sys}
 	if t := v.Text(5); t != "" {
 		id.Type = identifierType(t)
 		if t == "SS" {
@@ -321,7 +324,8 @@ func (x *conv) ei(v hl7v2.Value, typ, kind string) *fhir.Identifier {
 			sys = x.system(kind)
 		}
 	}
-	id := &fhir.Identifier{System: sys, Value: val}
+	id := x.slabs.identifiers.next()
+	*id = fhir.Identifier{System: sys, Value: val}
 	if typ != "" {
 		id.Type = identifierType(typ)
 	}
@@ -607,15 +611,28 @@ func (d dtm) num(i, j int) int {
 	return n
 }
 
+// daysIn is the number of days of month (1-12) in the proleptic Gregorian
+// year, as time.Date's normalisation counts them.
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
 func (d dtm) valid() bool {
 	l := len(d.digits)
 	if l >= 6 && (d.num(4, 6) < 1 || d.num(4, 6) > 12) {
 		return false
 	}
 	if l >= 8 {
-		day := d.num(6, 8)
-		t := time.Date(d.num(0, 4), time.Month(d.num(4, 6)), day, 0, 0, 0, 0, time.UTC)
-		if day < 1 || t.Day() != day {
+		if day := d.num(6, 8); day < 1 || day > daysIn(d.num(4, 6), d.num(0, 4)) {
 			return false
 		}
 	}
@@ -654,6 +671,9 @@ func (x *conv) date(s string) (string, bool) {
 // without an offset is read in the converter's Location. FHIR needs seconds
 // once a time is given, so HH and HHMM are padded.
 func (x *conv) dateTime(s string) (string, bool) {
+	if out, ok := x.times.get(s); ok {
+		return out, true
+	}
 	d, ok := parseDTM(s)
 	if s == "" || !ok {
 		return "", s == ""
@@ -661,7 +681,38 @@ func (x *conv) dateTime(s string) (string, bool) {
 	if len(d.digits) <= 8 {
 		return x.date(s)
 	}
-	return d.render(x.loc), true
+	return x.times.render(s, d, x.loc), true
+}
+
+// timeCache remembers the last few times a conversion rendered, by their
+// v2 text: a lab's OBR-7 recurs as every OBX-14, and each rendering costs
+// an allocation. Only times with a time of day (more than 8 digits) are
+// kept, which dateTime and instant render alike.
+type timeCache struct {
+	in, out [4]string
+	next    int
+}
+
+func (c *timeCache) get(s string) (string, bool) {
+	if s == "" {
+		return "", false
+	}
+	for i := range c.in {
+		if c.in[i] == s {
+			return c.out[i], true
+		}
+	}
+	return "", false
+}
+
+// render is d.render(loc), remembered under s (the text d was parsed from).
+func (c *timeCache) render(s string, d dtm, loc *time.Location) string {
+	out := d.render(loc)
+	if len(d.digits) > 8 {
+		c.in[c.next], c.out[c.next] = s, out
+		c.next = (c.next + 1) % len(c.in)
+	}
+	return out
 }
 
 func (d dtm) render(loc *time.Location) string {
@@ -732,11 +783,14 @@ func (x *conv) instant(seg hl7v2.Segment, n int) (string, error) {
 	if s == "" {
 		return "", nil
 	}
+	if out, ok := x.times.get(s); ok {
+		return out, nil
+	}
 	d, ok := parseDTM(s)
 	if !ok {
 		return "", x.badField(seg, n, "invalid date/time")
 	}
-	return d.render(x.loc), nil
+	return x.times.render(s, d, x.loc), nil
 }
 
 // fieldDateTime converts field n (component 1) of seg to a FHIR dateTime.

@@ -85,7 +85,7 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 		code  string
 		disp  string
 	}{{7, "ATND", "attender"}, {8, "REF", "referrer"}, {9, "CON", "consultant"}, {17, "ADM", "admitter"}} {
-		for _, rep := range pv1.Field(p.field).Reps() {
+		for rep := range pv1.Field(p.field).RepsSeq() {
 			ref := x.practitioner(rep)
 			if ref == nil {
 				continue

@@ -38,7 +38,7 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 	var key *fhir.Identifier
 	// PID-3 patient identifier list, then PID-2 and PID-4 (older versions).
 	for _, n := range []int{3, 2, 4} {
-		for _, rep := range pid.Field(n).Reps() {
+		for rep := range pid.Field(n).RepsSeq() {
 			id := x.cx(rep)
 			if id == nil {
 				continue
@@ -56,7 +56,7 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 	if key == nil {
 		return nil, x.badField(pid, 3, "no patient identifier")
 	}
-	for _, rep := range pid.Field(5).Reps() {
+	for rep := range pid.Field(5).RepsSeq() {
 		if n := x.xpn(rep); n != nil {
 			p.Name = append(p.Name, *n)
 		}
@@ -84,24 +84,24 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 	if ext := x.raceEthnicity(pid.Field(22), usCoreEthnicity, ombEthnicity); ext != nil {
 		p.Extension = append(p.Extension, *ext)
 	}
-	for _, rep := range pid.Field(11).Reps() {
+	for rep := range pid.Field(11).RepsSeq() {
 		if a := x.xad(rep); a != nil {
 			p.Address = append(p.Address, *a)
 		}
 	}
-	for _, rep := range pid.Field(13).Reps() {
+	for rep := range pid.Field(13).RepsSeq() {
 		if t := x.xtn(rep, "home"); t != nil {
 			p.Telecom = append(p.Telecom, *t)
 		}
 	}
-	for _, rep := range pid.Field(14).Reps() {
+	for rep := range pid.Field(14).RepsSeq() {
 		if t := x.xtn(rep, "work"); t != nil {
 			p.Telecom = append(p.Telecom, *t)
 		}
 	}
 	// PID-40 (v2.7+) replaces PID-13 and PID-14; its XTN.2 says home or
 	// work. A sender filling both for older receivers repeats numbers.
-	for _, rep := range pid.Field(40).Reps() {
+	for rep := range pid.Field(40).RepsSeq() {
 		if t := x.xtn(rep, ""); t != nil && !hasTelecom(p.Telecom, t) {
 			p.Telecom = append(p.Telecom, *t)
 		}
@@ -168,7 +168,7 @@ func (x *conv) raceEthnicity(f hl7v2.Value, url string, omb map[string]bool) *fh
 	ext := fhir.Extension{URL: url}
 	var texts []string
 	ethnicOMB := false // US Core ethnicity allows one ombCategory
-	for _, rep := range f.Reps() {
+	for rep := range f.RepsSeq() {
 		code, display := rep.Text(1), rep.Text(2)
 		if code == "" && display == "" {
 			continue
