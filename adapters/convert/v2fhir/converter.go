@@ -203,7 +203,7 @@ func (c *Converter) Convert(msg *hl7v2.Message, raw []byte) (*fhir.Bundle, Resul
 	if h == nil {
 		return nil, res, fmt.Errorf("v2fhir: %s: %w", res.MessageType, ErrUnsupported)
 	}
-	x := newConv(c, msg, raw)
+	x := newConv(c, msg, raw, typ, res.ControlID)
 	if res.ControlID == "" {
 		return nil, res, &ContentError{Segment: "MSH", Pos: 1, Field: "MSH-10", Reason: "message control id is empty"}
 	}
@@ -279,15 +279,24 @@ type conv struct {
 	entrySec   map[int]*labels // entry index → its order group's labels
 	statusOnly int             // OBX-11 "U" results left out (Result.StatusOnly)
 	slabs      slabs           // the small values of this conversion's resources
-	times      timeCache       // recently rendered date/times
+	// MSH fields read once: every resource added consults the type, and
+	// keys are minted from the control id.
+	typ       hl7v2.MessageType
+	controlID string
+	app, fac  string    // MSH-3.1, MSH-4.1
+	sysKinds  [4]string // recently minted systems (system), by kind
+	sysVals   [4]string
+	sysNext   int
+	times     timeCache // recently rendered date/times
 }
 
-func newConv(c *Converter, m *hl7v2.Message, raw []byte) *conv {
-	x := &conv{c: c, m: m, raw: raw, loc: c.Location}
+func newConv(c *Converter, m *hl7v2.Message, raw []byte, typ hl7v2.MessageType, controlID string) *conv {
+	x := &conv{c: c, m: m, raw: raw, loc: c.Location, typ: typ, controlID: controlID}
 	if x.loc == nil {
 		x.loc = time.Local
 	}
 	app, fac := m.SendingApp(), m.SendingFacility()
+	x.app, x.fac = app, fac
 	if hdUniversal(m.MSH().Field(4)) != "" {
 		fac = m.MSH().Field(4).Text(2) // the facility's OID or UUID
 	}
@@ -314,11 +323,24 @@ func (x *conv) base() string {
 // "urn:ferry:ghh-facility:obx". MSH-10 is unique per sending application,
 // so the message system is scoped by application and facility.
 func (x *conv) system(kind string) string {
-	base := x.base()
-	if kind == "message" {
-		return urns.get(urnMessage, func() string { return base + ":" + x.msgScope + ":msh-10" }, base, x.msgScope)
+	// A message mints the same few systems over and over (one per
+	// Observation): remember the last ones here, which is cheaper than
+	// the shared cache's lock and key.
+	for i := range x.sysKinds {
+		if x.sysKinds[i] == kind && kind != "" {
+			return x.sysVals[i]
+		}
 	}
-	return urns.get(urnSystem, func() string { return base + ":" + x.scope + ":" + kind }, base, x.scope, kind)
+	base := x.base()
+	var s string
+	if kind == "message" {
+		s = urns.get(urnMessage, func() string { return base + ":" + x.msgScope + ":msh-10" }, base, x.msgScope)
+	} else {
+		s = urns.get(urnSystem, func() string { return base + ":" + x.scope + ":" + kind }, base, x.scope, kind)
+	}
+	x.sysKinds[x.sysNext], x.sysVals[x.sysNext] = kind, s
+	x.sysNext = (x.sysNext + 1) % len(x.sysKinds)
+	return s
 }
 
 // add appends a resource as a PUT entry. The id is the UUIDv5 of
@@ -327,7 +349,7 @@ func (x *conv) system(kind string) string {
 // where the server chooses it). A resource already added (a practitioner
 // named twice) is not added again.
 func (x *conv) add(resourceType string, key fhir.Identifier, resource any) fhir.Reference {
-	readOnly := resourceType == "Patient" && x.c.PatientFromADTOnly && x.m.Type().Code != "ADT"
+	readOnly := resourceType == "Patient" && x.c.PatientFromADTOnly && x.typ.Code != "ADT"
 	return x.put(resourceType, key, resource, readOnly)
 }
 
@@ -490,8 +512,8 @@ func (x *conv) finish() error {
 		return &ContentError{Segment: "MSH", Pos: 1, Field: "MSH-7", Reason: "message date/time is empty"}
 	}
 	x.timestamp = ts
-	msgKey := fhir.Identifier{System: x.system("message"), Value: x.m.ControlID()}
-	typ := x.m.Type()
+	msgKey := fhir.Identifier{System: x.system("message"), Value: x.controlID}
+	typ := x.typ
 
 	// The three closing resources and their parts come from one
 	// allocation: they live exactly as long as the bundle.
@@ -549,7 +571,7 @@ func (x *conv) finish() error {
 		},
 		{
 			Type: agentAuthor,
-			Who:  fhir.Reference{Display: orStr(x.m.SendingFacility(), x.m.SendingApp(), "unknown sender")},
+			Who:  fhir.Reference{Display: orStr(x.fac, x.app, "unknown sender")},
 		},
 	}
 	box.entityID = fhir.Identifier{System: msgKey.System, Value: msgKey.Value}

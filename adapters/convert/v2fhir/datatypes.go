@@ -189,12 +189,31 @@ func identifierType(code string) *fhir.CodeableConcept {
 
 // tableCC is a CodeableConcept for a field bound to v2 table n.
 func (x *conv) tableCC(v hl7v2.Value, table string) *fhir.CodeableConcept {
-	return x.cwe(v, v2Table+table)
+	if v.Empty() || v.IsNull() {
+		return nil // as cwe would, without building the system first
+	}
+	sys, ok := tableSystems[table]
+	if !ok {
+		sys = v2Table + table
+	}
+	return x.cwe(v, sys)
 }
+
+// tableSystems are the THO systems of the tables converters pass to
+// tableCC, built once (read-only) instead of per field.
+var tableSystems = func() map[string]string {
+	m := map[string]string{}
+	for _, t := range []string{"0007", "0023", "0052", "0063", "0069", "0092", "0112", "0131", "0163", "0276", "0335", "0487", "0488", "0493"} {
+		m[t] = v2Table + t
+	}
+	return m
+}()
 
 // hdUniversal renders an HD's universal id (.2 by type .3) as a URI, or "".
 func hdUniversal(hd hl7v2.Value) string {
-	id, typ := hd.Text(2), strings.ToUpper(hd.Text(3))
+	var t [3]string
+	hd.Texts(t[:])
+	id, typ := t[1], strings.ToUpper(t[2])
 	if id == "" {
 		return ""
 	}
@@ -275,15 +294,18 @@ func (x *conv) authoritySystem(ns, universal, typ string) (string, bool) {
 
 // cx converts one CX repetition to an Identifier (nil when CX.1 is empty).
 func (x *conv) cx(v hl7v2.Value) *fhir.Identifier {
-	val := v.Text(1)
+	var t [8]string // CX.1 ... CX.8, read in one pass
+	v.Texts(t[:])
+	val := t[0]
 	if val == "" {
 		return nil
 	}
 	aa := v.Comp(4)
-	sys, known := x.authoritySystem(aa.Sub(1).Trimmed(), aa.Sub(2).Trimmed(), aa.Sub(3).Trimmed())
+	ns := aa.Sub(1).Trimmed()
+	sys, known := x.authoritySystem(ns, aa.Sub(2).Trimmed(), aa.Sub(3).Trimmed())
 	id := x.slabs.identifiers.next()
 	*id = fhir.Identifier{Value: val, System: sys}
-	if t := v.Text(5); t != "" {
+	if t := t[4]; t != "" {
 		id.Type = identifierType(t)
 		if t == "SS" {
 			id.System = sysSSN
@@ -292,11 +314,11 @@ func (x *conv) cx(v hl7v2.Value) *fhir.Identifier {
 			id.System = sysNPI
 		}
 	}
-	if !known && aa.Sub(1).Trimmed() != "" {
-		id.Assigner = &fhir.Reference{Display: aa.Sub(1).Trimmed()}
+	if !known && ns != "" {
+		id.Assigner = &fhir.Reference{Display: ns}
 	}
-	start, _ := x.date(v.Text(7))
-	end, _ := x.date(v.Text(8))
+	start, _ := x.date(t[6])
+	end, _ := x.date(t[7])
 	if start != "" || end != "" {
 		id.Period = &fhir.Period{Start: start, End: end}
 	}
@@ -307,17 +329,19 @@ func (x *conv) cx(v hl7v2.Value) *fhir.Identifier {
 // code (v2-0203: PLAC, FILL...), minting a system from kind when the EI names
 // no authority.
 func (x *conv) ei(v hl7v2.Value, typ, kind string) *fhir.Identifier {
-	val := v.Text(1)
+	var t [4]string // EI.1 ... EI.4, read in one pass
+	v.Texts(t[:])
+	val := t[0]
 	if val == "" {
 		return nil
 	}
-	sys, known := x.authoritySystem(v.Text(2), v.Text(3), v.Text(4))
+	sys, known := x.authoritySystem(t[1], t[2], t[3])
 	if !known {
 		// An EI's namespace names the application that assigned it (the
 		// placer, the filler), so it scopes the number whoever sends it:
 		// the clinic's ORM and the lab's ORU then agree on the placer
 		// number's system. Without one, the sender scopes it.
-		if ns := v.Text(2); ns != "" {
+		if ns := t[1]; ns != "" {
 			base := x.base()
 			sys = urns.get(urnNamespace, func() string { return base + ":" + sanitise(ns) + ":" + kind }, base, ns, kind)
 		} else {
@@ -340,9 +364,11 @@ var nameUse = map[string]string{
 
 // xpn converts one XPN repetition; nil when it holds no name.
 func (x *conv) xpn(v hl7v2.Value) *fhir.HumanName {
-	n := personName(v, 1)
+	var t [7]string // XPN.1 ... XPN.7, read in one pass
+	v.Texts(t[:])
+	n := personNameOf(v, 1, t[1:6])
 	if n != nil {
-		n.Use = nameUse[v.Text(7)]
+		n.Use = nameUse[t[6]]
 	}
 	return n
 }
@@ -359,20 +385,30 @@ func (x *conv) xcnName(v hl7v2.Value) *fhir.HumanName {
 // components that start at family, the layout XPN and XCN share; nil when
 // there is neither a family nor a given name.
 func personName(v hl7v2.Value, family int) *fhir.HumanName {
+	var t [7]string
+	v.Texts(t[:family+5])
+	return personNameOf(v, family, t[family:family+5])
+}
+
+// personNameOf is personName given the texts of the five components that
+// follow the family name (given, further given, suffix, prefix, degree).
+func personNameOf(v hl7v2.Value, family int, t []string) *fhir.HumanName {
 	n := &fhir.HumanName{Family: v.Comp(family).Sub(1).Trimmed()}
-	if g := v.Text(family + 1); g != "" {
+	if g := t[0]; g != "" {
 		n.Given = append(n.Given, g)
 	}
-	if g := v.Text(family + 2); g != "" {
-		n.Given = append(n.Given, strings.Fields(g)...)
+	if g := t[1]; g != "" {
+		for f := range strings.FieldsSeq(g) {
+			n.Given = append(n.Given, f)
+		}
 	}
-	if s := v.Text(family + 3); s != "" {
+	if s := t[2]; s != "" {
 		n.Suffix = append(n.Suffix, s)
 	}
-	if p := v.Text(family + 4); p != "" {
+	if p := t[3]; p != "" {
 		n.Prefix = append(n.Prefix, p)
 	}
-	if d := v.Text(family + 5); d != "" {
+	if d := t[4]; d != "" {
 		n.Suffix = append(n.Suffix, d)
 	}
 	if n.Family == "" && len(n.Given) == 0 {
@@ -479,25 +515,26 @@ var addressUse = map[string]string{"H": "home", "B": "work", "O": "work", "C": "
 
 // xad converts one XAD repetition; nil when empty.
 func (x *conv) xad(v hl7v2.Value) *fhir.Address {
+	var t [7]string // XAD.1 ... XAD.7, read in one pass
+	v.Texts(t[:])
 	a := &fhir.Address{
-		City:       v.Text(3),
-		State:      v.Text(4),
-		PostalCode: v.Text(5),
-		Country:    v.Text(6),
+		City:       t[2],
+		State:      t[3],
+		PostalCode: t[4],
+		Country:    t[5],
 		District:   firstSub(v.Comp(9)),
 	}
 	if l := v.Comp(1).Sub(1).Trimmed(); l != "" {
 		a.Line = append(a.Line, l)
 	}
-	if l := v.Text(2); l != "" {
+	if l := t[1]; l != "" {
 		a.Line = append(a.Line, l)
 	}
 	if len(a.Line) == 0 && a.City == "" && a.State == "" && a.PostalCode == "" && a.Country == "" && a.District == "" {
 		return nil
 	}
-	t := v.Text(7)
-	a.Use = addressUse[t]
-	switch t {
+	a.Use = addressUse[t[6]]
+	switch t[6] {
 	case "M":
 		a.Type = "postal"
 	case "SH":
@@ -509,7 +546,9 @@ func (x *conv) xad(v hl7v2.Value) *fhir.Address {
 // xtn converts one XTN repetition; defaultUse applies when XTN.2 is empty.
 func (x *conv) xtn(v hl7v2.Value, defaultUse string) *fhir.ContactPoint {
 	cp := &fhir.ContactPoint{}
-	use, equip := v.Text(2), v.Text(3)
+	var t [12]string // XTN.1 ... XTN.12, read in one pass
+	v.Texts(t[:])
+	use, equip := t[1], t[2]
 	switch use {
 	case "PRN", "ORN", "VHN":
 		cp.Use = "home"
@@ -539,9 +578,9 @@ func (x *conv) xtn(v hl7v2.Value, defaultUse string) *fhir.ContactPoint {
 		cp.System = "email"
 	}
 	if cp.System == "email" {
-		cp.Value = orStr(v.Text(4), v.Text(1))
+		cp.Value = orStr(t[3], t[0])
 	} else {
-		cp.Value = orStr(v.Text(12), phone(v), v.Text(1))
+		cp.Value = orStr(t[11], phone(t[4], t[5], t[6], t[7]), t[0])
 	}
 	if cp.Value == "" {
 		return nil
@@ -550,8 +589,7 @@ func (x *conv) xtn(v hl7v2.Value, defaultUse string) *fhir.ContactPoint {
 }
 
 // phone builds a number from XTN.5 (country), .6 (area), .7 (local), .8 (ext).
-func phone(v hl7v2.Value) string {
-	local := v.Text(7)
+func phone(cc, area, local, ext string) string {
 	if local == "" {
 		return ""
 	}
@@ -559,13 +597,13 @@ func phone(v hl7v2.Value) string {
 		local = local[:3] + "-" + local[3:]
 	}
 	s := local
-	if area := v.Text(6); area != "" {
+	if area != "" {
 		s = "(" + area + ") " + s
 	}
-	if cc := v.Text(5); cc != "" {
+	if cc != "" {
 		s = "+" + strings.TrimPrefix(cc, "+") + " " + s
 	}
-	if ext := v.Text(8); ext != "" {
+	if ext != "" {
 		s += " ext. " + ext
 	}
 	return s

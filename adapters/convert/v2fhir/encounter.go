@@ -68,12 +68,12 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	if start != "" || end != "" {
 		e.Period = &fhir.Period{Start: start, End: end}
 	}
-	if end != "" && status != "cancelled" && x.m.Type().Trigger != "A13" {
+	if end != "" && status != "cancelled" && x.typ.Trigger != "A13" {
 		e.Status = "finished"
 	}
 	if key.Value == "" {
 		// A minted key: the same admission always gets the same Encounter.
-		key = fhir.Identifier{System: x.system("encounter"), Value: x.patientKey + "-" + orStr(pv1.Field(44).Text(1), x.m.ControlID())}
+		key = fhir.Identifier{System: x.system("encounter"), Value: x.patientKey + "-" + orStr(pv1.Field(44).Text(1), x.controlID)}
 		e.Identifier = append(e.Identifier, key)
 	}
 	if t := x.tableCC(pv1.Field(4).Rep(1), "0007"); t != nil {

@@ -21,7 +21,7 @@ func (x *conv) adt() error {
 	if err := x.messagePatient(); err != nil {
 		return err
 	}
-	trigger := x.m.Type().Trigger
+	trigger := x.typ.Trigger
 	if trigger == "A40" {
 		if err := x.merge(); err != nil {
 			return err

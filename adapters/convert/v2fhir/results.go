@@ -101,9 +101,27 @@ func (r *reportBuilder) countKey(v string) int {
 	return r.obsKeys[v]
 }
 
-// labCategories is the Category of a report of section LAB, shared and
-// read-only like observationCategories.
-var labCategories = []fhir.CodeableConcept{labCategory}
+// sectionCategories are the Category of a report of each known section
+// (OBR-24), shared and read-only like observationCategories: LAB alone is
+// labCategory, the other lab sections add their own code, and the rest
+// have only theirs.
+var sectionCategories = func() map[string][]fhir.CodeableConcept {
+	m := map[string][]fhir.CodeableConcept{"LAB": {labCategory}}
+	own := func(s string) fhir.CodeableConcept {
+		return fhir.CodeableConcept{Coding: []fhir.Coding{{System: v2Table + "0074", Code: s}}}
+	}
+	for s := range labSections {
+		if s != "LAB" {
+			m[s] = []fhir.CodeableConcept{labCategory, own(s)}
+		}
+	}
+	for s := range imagingSections {
+		if !labSections[s] {
+			m[s] = []fhir.CodeableConcept{own(s)}
+		}
+	}
+	return m
+}()
 
 // resultsAfter counts the OBX between seg and the next segment that closes
 // a report (OBR, ORC, PID): at most that many results join its report.
@@ -141,7 +159,7 @@ func (x *conv) newReport(obr hl7v2.Segment) (*reportBuilder, error) {
 		}
 	}
 	if r.key.Value == "" {
-		r.key = fhir.Identifier{System: x.system("report"), Value: x.m.ControlID() + "-" + orStr(obr.Field(1).Text(1), strconv.Itoa(obr.Pos()))}
+		r.key = fhir.Identifier{System: x.system("report"), Value: x.controlID + "-" + orStr(obr.Field(1).Text(1), strconv.Itoa(obr.Pos()))}
 		dr.Identifier = append(dr.Identifier, r.key)
 	}
 	code := x.cwe(obr.Field(4).Rep(1), "")
@@ -157,9 +175,9 @@ func (x *conv) newReport(obr hl7v2.Segment) (*reportBuilder, error) {
 	if section == "" {
 		section = "LAB"
 	}
-	switch {
-	case section == "LAB":
-		dr.Category = labCategories
+	switch cats, ok := sectionCategories[section]; {
+	case ok:
+		dr.Category = cats
 	case labSections[section]:
 		dr.Category = []fhir.CodeableConcept{labCategory, {Coding: []fhir.Coding{{System: v2Table + "0074", Code: section}}}}
 	default:
@@ -280,7 +298,7 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 	if id := x.ei(obx.Field(21), "", "obx"); id != nil {
 		b.key = *id
 	} else {
-		base := x.m.ControlID()
+		base := x.controlID
 		if r != nil {
 			base = r.key.Value
 		}
