@@ -219,10 +219,12 @@ func (c *Converter) Convert(msg *hl7v2.Message, raw []byte) (*fhir.Bundle, Resul
 	res.PatientKey = x.orderKey
 	res.Entries = len(x.entries)
 	res.StatusOnly = x.statusOnly
-	b := &fhir.Bundle{
+	x.bundleID = fhir.Identifier{System: x.system("message"), Value: res.ControlID}
+	b := &x.bundle
+	*b = fhir.Bundle{
 		ResourceType: "Bundle",
 		Meta:         meta,
-		Identifier:   &fhir.Identifier{System: x.system("message"), Value: res.ControlID},
+		Identifier:   &x.bundleID,
 		Type:         "transaction",
 		Timestamp:    x.timestamp,
 		Entry:        x.entries,
@@ -287,7 +289,9 @@ type conv struct {
 	sysKinds  [4]string // recently minted systems (system), by kind
 	sysVals   [4]string
 	sysNext   int
-	times     timeCache // recently rendered date/times
+	bundle    fhir.Bundle     // what Convert returns
+	bundleID  fhir.Identifier // its identifier
+	times     timeCache       // recently rendered date/times
 }
 
 func newConv(c *Converter, m *hl7v2.Message, raw []byte, typ hl7v2.MessageType, controlID string) *conv {
@@ -562,8 +566,10 @@ func (x *conv) finish() error {
 	*bin = fhir.Binary{ResourceType: "Binary", ContentType: "x-application/hl7-v2+er7", Data: x.raw}
 	binRef := x.add("Binary", msgKey, bin)
 
-	targets := append([]fhir.Reference(nil), x.targets...)
-	targets = targets[:len(targets)-1] // not the Binary itself
+	// Every resource so far but the Binary itself. Only the Provenance
+	// is added after this, past the end of the slice (its capacity is
+	// capped), so x.targets can back it without a copy.
+	targets := x.targets[: len(x.targets)-1 : len(x.targets)-1]
 	box.agents = [2]fhir.ProvenanceAgent{
 		{
 			Type: agentAssembler,

@@ -366,7 +366,7 @@ var nameUse = map[string]string{
 func (x *conv) xpn(v hl7v2.Value) *fhir.HumanName {
 	var t [7]string // XPN.1 ... XPN.7, read in one pass
 	v.Texts(t[:])
-	n := personNameOf(v, 1, t[1:6])
+	n := x.personNameOf(v, 1, t[1:6])
 	if n != nil {
 		n.Use = nameUse[t[6]]
 	}
@@ -377,23 +377,41 @@ func (x *conv) xpn(v hl7v2.Value) *fhir.HumanName {
 // XPN's 1-6 behind the person's id. XCN-10 (name type) is not read: a
 // practitioner's name is written without a use.
 func (x *conv) xcnName(v hl7v2.Value) *fhir.HumanName {
-	return personName(v, 2)
+	return x.personName(v, 2)
 }
 
 // personName reads the family name (its surname, subcomponent 1), given
 // and further given names, suffix, prefix and degree from the six
 // components that start at family, the layout XPN and XCN share; nil when
 // there is neither a family nor a given name.
-func personName(v hl7v2.Value, family int) *fhir.HumanName {
+func (x *conv) personName(v hl7v2.Value, family int) *fhir.HumanName {
 	var t [7]string
 	v.Texts(t[:family+5])
-	return personNameOf(v, family, t[family:family+5])
+	return x.personNameOf(v, family, t[family:family+5])
 }
 
 // personNameOf is personName given the texts of the five components that
 // follow the family name (given, further given, suffix, prefix, degree).
-func personNameOf(v hl7v2.Value, family int, t []string) *fhir.HumanName {
-	n := &fhir.HumanName{Family: v.Comp(family).Sub(1).Trimmed()}
+// The name and its lists come from the conv's slabs.
+func (x *conv) personNameOf(v hl7v2.Value, family int, t []string) *fhir.HumanName {
+	fam := v.Comp(family).Sub(1).Trimmed()
+	given := 0
+	if t[0] != "" {
+		given++
+	}
+	if t[1] != "" {
+		for range strings.FieldsSeq(t[1]) {
+			given++
+		}
+	}
+	if fam == "" && given == 0 {
+		return nil
+	}
+	n := x.slabs.names.next()
+	n.Family = fam
+	if given > 0 {
+		n.Given = x.slabs.strings(given)
+	}
 	if g := t[0]; g != "" {
 		n.Given = append(n.Given, g)
 	}
@@ -402,26 +420,34 @@ func personNameOf(v hl7v2.Value, family int, t []string) *fhir.HumanName {
 			n.Given = append(n.Given, f)
 		}
 	}
+	if suffixes := boolInt(t[2] != "") + boolInt(t[4] != ""); suffixes > 0 {
+		n.Suffix = x.slabs.strings(suffixes)
+	}
 	if s := t[2]; s != "" {
 		n.Suffix = append(n.Suffix, s)
 	}
 	if p := t[3]; p != "" {
-		n.Prefix = append(n.Prefix, p)
+		n.Prefix = append(x.slabs.strings(1), p)
 	}
 	if d := t[4]; d != "" {
 		n.Suffix = append(n.Suffix, d)
 	}
-	if n.Family == "" && len(n.Given) == 0 {
-		return nil
-	}
 	return n
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func nameText(n *fhir.HumanName) string {
 	if n == nil {
 		return ""
 	}
-	parts := append(append(append([]string{}, n.Prefix...), n.Given...), n.Family)
+	var stack [8]string
+	parts := append(append(append(stack[:0], n.Prefix...), n.Given...), n.Family)
 	return strings.TrimSpace(strings.Join(parts, " "))
 }
 
@@ -497,18 +523,27 @@ func (x *conv) practitionerEntry(id string, name *fhir.HumanName, ns, universal,
 	}
 	ident := fhir.Identifier{System: sys, Value: id}
 	if idType != "" {
-		ident.Type = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: v2Table + "0203", Code: idType}}}
+		ident.Type = identifierType(idType)
 		if idType == "NPI" {
 			ident.System = sysNPI
 		}
 	}
-	p := &fhir.Practitioner{ResourceType: "Practitioner", Identifier: []fhir.Identifier{ident}}
+	// The Practitioner and its one identifier and name: one allocation.
+	box := &struct {
+		p     fhir.Practitioner
+		ids   [1]fhir.Identifier
+		names [1]fhir.HumanName
+	}{}
+	box.ids[0] = ident
+	box.p = fhir.Practitioner{ResourceType: "Practitioner", Identifier: box.ids[:]}
 	if name != nil {
-		p.Name = []fhir.HumanName{*name}
+		box.names[0] = *name
+		box.p.Name = box.names[:]
 	}
-	ref := x.add("Practitioner", ident, p)
+	ref := x.slabs.references.next()
+	*ref = x.add("Practitioner", ident, &box.p)
 	ref.Display = nameText(name)
-	return &ref
+	return ref
 }
 
 var addressUse = map[string]string{"H": "home", "B": "work", "O": "work", "C": "temp", "BA": "old", "BI": "billing"}
@@ -517,21 +552,25 @@ var addressUse = map[string]string{"H": "home", "B": "work", "O": "work", "C": "
 func (x *conv) xad(v hl7v2.Value) *fhir.Address {
 	var t [7]string // XAD.1 ... XAD.7, read in one pass
 	v.Texts(t[:])
-	a := &fhir.Address{
+	line1 := v.Comp(1).Sub(1).Trimmed()
+	a := fhir.Address{
 		City:       t[2],
 		State:      t[3],
 		PostalCode: t[4],
 		Country:    t[5],
 		District:   firstSub(v.Comp(9)),
 	}
-	if l := v.Comp(1).Sub(1).Trimmed(); l != "" {
-		a.Line = append(a.Line, l)
+	if line1 == "" && t[1] == "" && a.City == "" && a.State == "" && a.PostalCode == "" && a.Country == "" && a.District == "" {
+		return nil
+	}
+	if lines := boolInt(line1 != "") + boolInt(t[1] != ""); lines > 0 {
+		a.Line = x.slabs.strings(lines)
+	}
+	if line1 != "" {
+		a.Line = append(a.Line, line1)
 	}
 	if l := t[1]; l != "" {
 		a.Line = append(a.Line, l)
-	}
-	if len(a.Line) == 0 && a.City == "" && a.State == "" && a.PostalCode == "" && a.Country == "" && a.District == "" {
-		return nil
 	}
 	a.Use = addressUse[t[6]]
 	switch t[6] {
@@ -540,12 +579,14 @@ func (x *conv) xad(v hl7v2.Value) *fhir.Address {
 	case "SH":
 		a.Type = "physical"
 	}
-	return a
+	out := x.slabs.addresses.next()
+	*out = a
+	return out
 }
 
 // xtn converts one XTN repetition; defaultUse applies when XTN.2 is empty.
 func (x *conv) xtn(v hl7v2.Value, defaultUse string) *fhir.ContactPoint {
-	cp := &fhir.ContactPoint{}
+	var cp fhir.ContactPoint
 	var t [12]string // XTN.1 ... XTN.12, read in one pass
 	v.Texts(t[:])
 	use, equip := t[1], t[2]
@@ -585,7 +626,9 @@ func (x *conv) xtn(v hl7v2.Value, defaultUse string) *fhir.ContactPoint {
 	if cp.Value == "" {
 		return nil
 	}
-	return cp
+	out := x.slabs.contacts.next()
+	*out = cp
+	return out
 }
 
 // phone builds a number from XTN.5 (country), .6 (area), .7 (local), .8 (ext).

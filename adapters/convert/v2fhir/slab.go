@@ -43,4 +43,31 @@ type slabs struct {
 	quantities  slab[fhir.Quantity]
 	concepts    slab[conceptBox]
 	identifiers slab[fhir.Identifier]
+	names       slab[fhir.HumanName]
+	contacts    slab[fhir.ContactPoint]
+	addresses   slab[fhir.Address]
+	codings     slab[fhir.Coding]
+	references  slab[fhir.Reference]
+	strs        []string // carved by strings
+}
+
+// into is s, or buf's storage when s is still nil, for an append: the
+// first few elements of a resource's lists then live in its own
+// allocation, and a list nothing is appended to stays nil.
+func into[T any](s, buf []T) []T {
+	if s == nil {
+		return buf[:0]
+	}
+	return s
+}
+
+// strings returns an empty slice with room for n strings (names' given
+// parts, address lines), carved from a shared chunk like slab's values.
+func (s *slabs) strings(n int) []string {
+	if len(s.strs) < n {
+		s.strs = make([]string, max(n, 16))
+	}
+	out := s.strs[:0:n]
+	s.strs = s.strs[n:]
+	return out
 }
