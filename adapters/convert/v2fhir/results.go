@@ -61,8 +61,11 @@ type reportBuilder struct {
 	notes    []string
 	specimen *fhir.Reference // the SPM the following OBX describe
 	// results is how many OBX follow the OBR (an upper bound on its
-	// results), to size dr.Result once.
+	// results), to size dr.Result and obsPool once.
 	results int
+	// obsPool holds the builders of the report's Observations, allocated
+	// together on the first.
+	obsPool []obsBuilder
 	// obsSeen counts the minted Observation keys: the first few in a
 	// slice (a report has a handful of results, mostly with distinct
 	// codes), all of them in obsKeys past that.
@@ -270,7 +273,16 @@ func nteText(nte hl7v2.Segment) string {
 // newObservation converts OBX (v2-to-FHIR "OBX to Observation"); OBX-2
 // chooses value[x].
 func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder, error) {
-	b := &obsBuilder{}
+	var b *obsBuilder
+	switch {
+	case r != nil && len(r.obsPool) > 0:
+		b, r.obsPool = &r.obsPool[0], r.obsPool[1:]
+	case r != nil && r.results > 1 && r.obsPool == nil:
+		r.obsPool = make([]obsBuilder, r.results)
+		b, r.obsPool = &r.obsPool[0], r.obsPool[1:]
+	default:
+		b = &obsBuilder{}
+	}
 	b.obs = fhir.Observation{ResourceType: "Observation", Subject: x.patientRef, Encounter: x.encRef}
 	o := &b.obs
 	b.o = o
@@ -316,7 +328,8 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 	b.keys[0] = b.key
 	o.Identifier = b.keys[:]
 
-	if err := x.obxValue(obx, o); err != nil {
+	units := unitsOf(obx.Field(6).Rep(1)) // for the value and the range
+	if err := x.obxValue(obx, o, units); err != nil {
 		return nil, err
 	}
 	eff, err := x.fieldDateTime(obx, 14)
@@ -344,7 +357,7 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 			o.Interpretation = append(o.Interpretation, *cc)
 		}
 	}
-	if rr, ok := x.referenceRange(obx.Field(7).Text(1), obx.Field(6).Rep(1)); ok {
+	if rr, ok := x.referenceRange(obx.Field(7).Text(1), units); ok {
 		b.ranges[0] = rr
 		o.ReferenceRange = b.ranges[:]
 	}
@@ -361,7 +374,7 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 }
 
 // obxValue sets value[x] from OBX-5 according to OBX-2.
-func (x *conv) obxValue(obx hl7v2.Segment, o *fhir.Observation) error {
+func (x *conv) obxValue(obx hl7v2.Segment, o *fhir.Observation, units quantityUnit) error {
 	f := obx.Field(5)
 	if f.Empty() || f.IsNull() {
 		return nil
@@ -371,17 +384,17 @@ func (x *conv) obxValue(obx hl7v2.Segment, o *fhir.Observation) error {
 	switch typ {
 	case "NM":
 		s := strings.TrimSpace(first.Trimmed())
-		if q := x.quantity(s, obx.Field(6).Rep(1)); q != nil {
+		if q := x.quantityIn(s, units); q != nil {
 			o.ValueQuantity = q
 			return nil
 		}
-		if q := x.comparatorQuantity(s, obx.Field(6).Rep(1)); q != nil {
+		if q := x.comparatorQuantity(s, units); q != nil {
 			o.ValueQuantity = q
 			return nil
 		}
 		o.ValueString = s // not a number after all: keep the text
 	case "SN":
-		x.structuredNumeric(first, obx.Field(6).Rep(1), o)
+		x.structuredNumeric(first, units, o)
 	case "CE", "CWE", "CNE", "CF", "CV":
 		o.ValueCodeableConcept = x.cwe(first, "")
 	case "IS", "ID":
@@ -421,29 +434,42 @@ func (x *conv) obxValue(obx hl7v2.Segment, o *fhir.Observation) error {
 // decimal. A unit coded in UCUM gets system and code; otherwise only the
 // unit text, because a code without a system is invalid FHIR (qty-3).
 func (x *conv) quantity(s string, units hl7v2.Value) *fhir.Quantity {
+	return x.quantityIn(s, unitsOf(units))
+}
+
+// quantityUnit is what a Quantity takes from a units CWE (unitsOf), read
+// once for an OBX's value and both ends of its reference range.
+type quantityUnit struct{ unit, system, code string }
+
+func unitsOf(units hl7v2.Value) quantityUnit {
+	var u [3]string
+	units.Texts(u[:])
+	code, text, sys := u[0], u[1], strings.ToUpper(u[2])
+	var qu quantityUnit
+	if code != "" || text != "" {
+		qu.unit = orStr(text, code)
+		if code != "" && (sys == "UCUM" || sys == "UCUM-CS") {
+			qu.system, qu.code = "http://unitsofmeasure.org", code
+		}
+	}
+	return qu
+}
+
+// quantityIn is quantity with the units read already.
+func (x *conv) quantityIn(s string, u quantityUnit) *fhir.Quantity {
 	d, ok := fhirDecimal(s)
 	if !ok {
 		return nil
 	}
 	q := x.slabs.quantities.next()
-	q.Value = json.Number(d)
-	var u [3]string
-	units.Texts(u[:])
-	code, text, sys := u[0], u[1], strings.ToUpper(u[2])
-	if code != "" || text != "" {
-		q.Unit = orStr(text, code)
-		if code != "" && (sys == "UCUM" || sys == "UCUM-CS") {
-			q.System = "http://unitsofmeasure.org"
-			q.Code = code
-		}
-	}
+	*q = fhir.Quantity{Value: json.Number(d), Unit: u.unit, System: u.system, Code: u.code}
 	return q
 }
 
-func (x *conv) comparatorQuantity(s string, units hl7v2.Value) *fhir.Quantity {
+func (x *conv) comparatorQuantity(s string, units quantityUnit) *fhir.Quantity {
 	for _, c := range []string{"<=", ">=", "<", ">"} {
 		if strings.HasPrefix(s, c) {
-			if q := x.quantity(strings.TrimSpace(s[len(c):]), units); q != nil {
+			if q := x.quantityIn(strings.TrimSpace(s[len(c):]), units); q != nil {
 				q.Comparator = c
 				return q
 			}
@@ -453,23 +479,23 @@ func (x *conv) comparatorQuantity(s string, units hl7v2.Value) *fhir.Quantity {
 }
 
 // structuredNumeric converts an SN: comparator, num1, separator, num2.
-func (x *conv) structuredNumeric(v hl7v2.Value, units hl7v2.Value, o *fhir.Observation) {
+func (x *conv) structuredNumeric(v hl7v2.Value, units quantityUnit, o *fhir.Observation) {
 	cmp, n1, sep, n2 := v.Text(1), v.Text(2), v.Text(3), v.Text(4)
 	switch {
 	case sep == "-" && n1 != "" && n2 != "":
-		lo, hi := x.quantity(n1, units), x.quantity(n2, units)
+		lo, hi := x.quantityIn(n1, units), x.quantityIn(n2, units)
 		if lo != nil && hi != nil {
 			o.ValueRange = &fhir.Range{Low: lo, High: hi}
 			return
 		}
 	case (sep == ":" || sep == "/") && n1 != "" && n2 != "":
-		a, b := x.quantity(n1, hl7v2.Value{}), x.quantity(n2, hl7v2.Value{})
+		a, b := x.quantityIn(n1, quantityUnit{}), x.quantityIn(n2, quantityUnit{})
 		if a != nil && b != nil {
 			o.ValueRatio = &fhir.Ratio{Numerator: a, Denominator: b}
 			return
 		}
 	case sep == "" && n2 == "":
-		if q := x.quantity(n1, units); q != nil {
+		if q := x.quantityIn(n1, units); q != nil {
 			switch cmp {
 			case "<", ">", "<=", ">=":
 				q.Comparator = cmp
@@ -488,13 +514,13 @@ func (x *conv) structuredNumeric(v hl7v2.Value, units hl7v2.Value, o *fhir.Obser
 
 // referenceRange reads OBX-7 "low-high" into quantities, else keeps text;
 // false when OBX-7 is empty.
-func (x *conv) referenceRange(s string, units hl7v2.Value) (fhir.ObservationReferenceRange, bool) {
+func (x *conv) referenceRange(s string, units quantityUnit) (fhir.ObservationReferenceRange, bool) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return fhir.ObservationReferenceRange{}, false
 	}
 	if i := strings.IndexByte(s[1:], '-'); i >= 0 {
-		lo, hi := x.quantity(strings.TrimSpace(s[:i+1]), units), x.quantity(strings.TrimSpace(s[i+2:]), units)
+		lo, hi := x.quantityIn(strings.TrimSpace(s[:i+1]), units), x.quantityIn(strings.TrimSpace(s[i+2:]), units)
 		if lo != nil && hi != nil {
 			lo.Comparator, hi.Comparator = "", ""
 			return fhir.ObservationReferenceRange{Low: lo, High: hi}, true
