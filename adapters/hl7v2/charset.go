@@ -1,6 +1,8 @@
 package hl7v2
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -75,19 +77,12 @@ var charsetNames = map[encoding.Encoding]string{
 // decode returns raw as UTF-8 and names the decoding used. The returned
 // slice is raw itself when it was ASCII or valid UTF-8 already (the caller
 // copies it), otherwise a new buffer.
-func decode(raw []byte, label string) ([]byte, string, error) {
-	ascii := true
-	for _, c := range raw {
-		if c >= 0x80 {
-			ascii = false
-			break
-		}
-	}
-	key := strings.ToUpper(strings.TrimSpace(label))
+func decode(raw []byte, label []byte) ([]byte, string, error) {
+	ascii := isASCII(raw)
 	// Unknown labels (UTF-16 and UTF-32 included: they cannot be carried in
 	// an 8-bit stream, so a readable MSH proves the label wrong) are read
 	// like an unlabelled message.
-	enc := charsets[key]
+	enc := lookupCharset(label)
 	if ascii && (enc == nil || isASCIICompatible(enc)) {
 		return raw, "ascii", nil
 	}
@@ -105,11 +100,46 @@ func decode(raw []byte, label string) ([]byte, string, error) {
 	if err != nil {
 		fb, ferr := charmap.Windows1252.NewDecoder().Bytes(raw)
 		if ferr != nil {
-			return nil, "", fmt.Errorf("decoding as %s: %w", label, err)
+			return nil, "", fmt.Errorf("decoding as %s: %w", string(label), err)
 		}
 		return fb, "windows-1252 (fallback)", nil
 	}
 	return out, charsetNames[enc], nil
+}
+
+// isASCII reports whether b holds only 7-bit bytes, eight at a time: it
+// runs over every message Parse reads.
+func isASCII(b []byte) bool {
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b)&0x8080808080808080 != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// lookupCharset is charsets[strings.ToUpper(strings.TrimSpace(label))]. An
+// ASCII label (all of table 0211) is upper-cased in a stack buffer, so the
+// lookup does not allocate.
+func lookupCharset(label []byte) encoding.Encoding {
+	var stack [32]byte
+	if len(label) > len(stack) || !isASCII(label) {
+		return charsets[strings.ToUpper(strings.TrimSpace(string(label)))]
+	}
+	up := stack[:len(label)]
+	for i, c := range label {
+		if c >= 'a' && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		up[i] = c
+	}
+	return charsets[string(bytes.TrimSpace(up))]
 }
 
 // isASCIICompatible reports whether pure 7-bit input decodes to itself.

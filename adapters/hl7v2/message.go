@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"iter"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -112,13 +113,24 @@ func Parse(raw []byte) (*Message, error) {
 	m := &Message{d: d}
 
 	// Character set: locate MSH-18 in the raw (ASCII-compatible) header.
-	m.charset = rawHeaderField(raw, d, 18)
-	buf, decoded, err := decode(raw, m.charset)
+	csStart, csEnd := rawHeaderField(raw, d, 18)
+	label := raw[csStart:csEnd]
+	buf, decoded, err := decode(raw, label)
 	if err != nil {
 		return nil, &ParseError{Segment: 1, Name: "MSH", Field: 18, Reason: err.Error()}
 	}
 	m.decoded = decoded
-	m.buf = normaliseTerminators(buf, decoded != "ascii" && decoded != "utf-8")
+	copied := decoded == "ascii" || decoded == "utf-8"
+	m.buf = normaliseTerminators(buf, !copied)
+	switch {
+	case csStart == csEnd:
+	case copied:
+		// The first line is copied unchanged, so MSH-18 sits at the
+		// same offsets in the buffer: alias it like Value.String does.
+		m.charset = unsafe.String(&m.buf[csStart], csEnd-csStart)
+	default:
+		m.charset = string(label)
+	}
 
 	n := bytes.Count(m.buf, []byte{'\r'}) + 1
 	m.segs = make([]Segment, 0, n)
@@ -156,14 +168,12 @@ func Parse(raw []byte) (*Message, error) {
 		s := Segment{Name: segName(name), raw: line, d: &m.d, pos: pos}
 		s.hdr = s.Name == "MSH" || s.Name == "FHS" || s.Name == "BHS"
 		first := len(seps)
-		for off := 0; ; {
-			i := bytes.IndexByte(line[off:], d.Field)
-			if i < 0 {
-				break
+		// Fields are mostly a few bytes apart: one plain pass beats a
+		// bytes.IndexByte call per field.
+		for off, c := range line {
+			if c == d.Field {
+				seps = append(seps, uint32(off))
 			}
-			off += i
-			seps = append(seps, uint32(off))
-			off++
 		}
 		s.seps = seps[first:len(seps):len(seps)]
 		m.segs = append(m.segs, s)
@@ -446,6 +456,33 @@ func (v Value) Reps() []Value {
 	}
 }
 
+// RepsSeq yields what Reps returns, one repetition at a time, without
+// allocating the slice: converters walk repeating fields (identifiers,
+// names, interpretations) of every segment, and most have one repetition.
+func (v Value) RepsSeq() iter.Seq[Value] {
+	return func(yield func(Value) bool) {
+		if len(v.raw) == 0 {
+			return
+		}
+		if v.level != levelField || v.d.Repetition == 0 {
+			yield(v)
+			return
+		}
+		rest := v.raw
+		for {
+			i := indexByte(rest, v.d.Repetition)
+			if i < 0 {
+				yield(Value{raw: rest, d: v.d, level: levelRep})
+				return
+			}
+			if !yield(Value{raw: rest[:i], d: v.d, level: levelRep}) {
+				return
+			}
+			rest = rest[i+1:]
+		}
+	}
+}
+
 // NumReps is len(v.Reps()) without allocating.
 func (v Value) NumReps() int {
 	if len(v.raw) == 0 {
@@ -630,13 +667,12 @@ func readDelimiters(raw []byte) (Delimiters, error) {
 	if len(enc) == 0 || len(enc) > 5 {
 		return d, &ParseError{Segment: 1, Name: "MSH", Field: 2, Reason: fmt.Sprintf("encoding characters must be 1 to 5 characters, got %d", len(enc))}
 	}
-	slots := []*byte{&d.Component, &d.Repetition, &d.Escape, &d.Subcomponent, &d.Truncation}
-	seen := map[byte]bool{d.Field: true}
+	slots := [...]*byte{&d.Component, &d.Repetition, &d.Escape, &d.Subcomponent, &d.Truncation}
 	for i, c := range enc {
-		if !okDelimiter(c) || seen[c] {
+		// A delimiter repeats the field separator or one before it.
+		if !okDelimiter(c) || c == d.Field || bytes.IndexByte(enc[:i], c) >= 0 {
 			return d, &ParseError{Segment: 1, Name: "MSH", Field: 2, Reason: fmt.Sprintf("invalid or repeated delimiter %q", c)}
 		}
-		seen[c] = true
 		*slots[i] = c
 	}
 	return d, nil
@@ -652,12 +688,16 @@ func okDelimiter(c byte) bool {
 	return true
 }
 
-// rawHeaderField returns MSH field n (n ≥ 3) from undecoded bytes, first
-// repetition, first component, for reading MSH-18 before decoding.
-func rawHeaderField(raw []byte, d Delimiters, n int) string {
+// rawHeaderField locates MSH field n (n ≥ 3) in undecoded bytes, first
+// repetition, first component, without surrounding white space, for
+// reading MSH-18 before decoding: it is raw[start:end].
+func rawHeaderField(raw []byte, d Delimiters, n int) (start, end int) {
 	line := raw
-	if i := bytes.IndexAny(line, "\r\n"); i >= 0 {
-		line = line[:i]
+	for i, c := range line {
+		if c == '\r' || c == '\n' {
+			line = line[:i]
+			break
+		}
 	}
 	f := nthSep(line, d.Field, n-1)
 	if d.Repetition != 0 {
@@ -666,7 +706,14 @@ func rawHeaderField(raw []byte, d Delimiters, n int) string {
 	if d.Component != 0 {
 		f = nthSep(f, d.Component, 0)
 	}
-	return string(bytes.TrimSpace(f))
+	f = bytes.TrimSpace(f)
+	if len(f) == 0 {
+		return 0, 0
+	}
+	// f is a subslice of line, hence of raw: its offset is where its
+	// capacity ends short of raw's.
+	start = cap(raw) - cap(f)
+	return start, start + len(f)
 }
 
 // trimEnvelope strips what commonly surrounds a message: MLLP framing bytes,

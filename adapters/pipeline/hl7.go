@@ -37,7 +37,7 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 	if len(msgs) == 0 {
 		return nil, errors.New("no HL7 v2 message in the input")
 	}
-	units := make([]Unit, 0, len(msgs))
+	var units []Unit
 	for i, raw := range msgs {
 		u := Unit{Name: "message " + strconv.Itoa(i+1), Raw: raw}
 		if len(msgs) == 1 {
@@ -75,6 +75,9 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 			// included, travels in the Bundle's Binary.
 			attrs["z_segments"] = z
 		}
+		// Room for the parts and one unit for each message after this:
+		// for a lone message, one allocation of the right size.
+		units = slices.Grow(units, len(parts)+len(msgs)-i-1)
 		for j, part := range parts {
 			pu := u
 			if len(parts) > 1 {
@@ -82,7 +85,7 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 				// message is a duplicate in all its parts. The pipeline
 				// stores the parts together and remembers the key only
 				// once all of them are stored.
-				pu.Name = fmt.Sprintf("%s part %d of %d", u.Name, j+1, len(parts))
+				pu.Name = u.Name + " part " + strconv.Itoa(j+1) + " of " + strconv.Itoa(len(parts))
 			}
 			if err := encodeBundle(&pu, part); err != nil {
 				pu.Err = fmt.Errorf("encode bundle: %w", err)
@@ -103,15 +106,16 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 // sender that reuses control ids after a restart is not silently dropped.
 func DedupKey(m *hl7v2.Message) [32]byte {
 	content := sha256.Sum256(m.Bytes())
-	h := sha256.New()
-	for _, s := range []string{m.SendingApp(), m.SendingFacility(), m.ControlID()} {
-		h.Write([]byte(s))
-		h.Write([]byte{0})
+	// The key hashes app NUL facility NUL control id NUL content hash,
+	// gathered in a stack buffer (these are short) and hashed in one call.
+	var stack [256]byte
+	b := stack[:0]
+	for _, s := range [...]string{m.SendingApp(), m.SendingFacility(), m.ControlID()} {
+		b = append(b, s...)
+		b = append(b, 0)
 	}
-	h.Write(content[:])
-	var k [32]byte
-	h.Sum(k[:0])
-	return k
+	b = append(b, content[:]...)
+	return sha256.Sum256(b)
 }
 
 // ackError maps converter errors to the HL7 acknowledgement they call for.

@@ -203,7 +203,7 @@ func (c *Converter) Convert(msg *hl7v2.Message, raw []byte) (*fhir.Bundle, Resul
 	if h == nil {
 		return nil, res, fmt.Errorf("v2fhir: %s: %w", res.MessageType, ErrUnsupported)
 	}
-	x := newConv(c, msg, raw)
+	x := newConv(c, msg, raw, typ, res.ControlID)
 	if res.ControlID == "" {
 		return nil, res, &ContentError{Segment: "MSH", Pos: 1, Field: "MSH-10", Reason: "message control id is empty"}
 	}
@@ -219,10 +219,12 @@ func (c *Converter) Convert(msg *hl7v2.Message, raw []byte) (*fhir.Bundle, Resul
 	res.PatientKey = x.orderKey
 	res.Entries = len(x.entries)
 	res.StatusOnly = x.statusOnly
-	b := &fhir.Bundle{
+	x.bundleID = fhir.Identifier{System: x.system("message"), Value: res.ControlID}
+	b := &x.bundle
+	*b = fhir.Bundle{
 		ResourceType: "Bundle",
 		Meta:         meta,
-		Identifier:   &fhir.Identifier{System: x.system("message"), Value: res.ControlID},
+		Identifier:   &x.bundleID,
 		Type:         "transaction",
 		Timestamp:    x.timestamp,
 		Entry:        x.entries,
@@ -278,14 +280,27 @@ type conv struct {
 	orderSec   *labels         // ORC-28 of the current order group
 	entrySec   map[int]*labels // entry index → its order group's labels
 	statusOnly int             // OBX-11 "U" results left out (Result.StatusOnly)
+	slabs      slabs           // the small values of this conversion's resources
+	// MSH fields read once: every resource added consults the type, and
+	// keys are minted from the control id.
+	typ       hl7v2.MessageType
+	controlID string
+	app, fac  string    // MSH-3.1, MSH-4.1
+	sysKinds  [4]string // recently minted systems (system), by kind
+	sysVals   [4]string
+	sysNext   int
+	bundle    fhir.Bundle     // what Convert returns
+	bundleID  fhir.Identifier // its identifier
+	times     timeCache       // recently rendered date/times
 }
 
-func newConv(c *Converter, m *hl7v2.Message, raw []byte) *conv {
-	x := &conv{c: c, m: m, raw: raw, loc: c.Location}
+func newConv(c *Converter, m *hl7v2.Message, raw []byte, typ hl7v2.MessageType, controlID string) *conv {
+	x := &conv{c: c, m: m, raw: raw, loc: c.Location, typ: typ, controlID: controlID}
 	if x.loc == nil {
 		x.loc = time.Local
 	}
 	app, fac := m.SendingApp(), m.SendingFacility()
+	x.app, x.fac = app, fac
 	if hdUniversal(m.MSH().Field(4)) != "" {
 		fac = m.MSH().Field(4).Text(2) // the facility's OID or UUID
 	}
@@ -312,11 +327,24 @@ func (x *conv) base() string {
 // "urn:ferry:ghh-facility:obx". MSH-10 is unique per sending application,
 // so the message system is scoped by application and facility.
 func (x *conv) system(kind string) string {
-	base := x.base()
-	if kind == "message" {
-		return urns.get(urnMessage, func() string { return base + ":" + x.msgScope + ":msh-10" }, base, x.msgScope)
+	// A message mints the same few systems over and over (one per
+	// Observation): remember the last ones here, which is cheaper than
+	// the shared cache's lock and key.
+	for i := range x.sysKinds {
+		if x.sysKinds[i] == kind && kind != "" {
+			return x.sysVals[i]
+		}
 	}
-	return urns.get(urnSystem, func() string { return base + ":" + x.scope + ":" + kind }, base, x.scope, kind)
+	base := x.base()
+	var s string
+	if kind == "message" {
+		s = urns.get(urnMessage, func() string { return base + ":" + x.msgScope + ":msh-10" }, base, x.msgScope)
+	} else {
+		s = urns.get(urnSystem, func() string { return base + ":" + x.scope + ":" + kind }, base, x.scope, kind)
+	}
+	x.sysKinds[x.sysNext], x.sysVals[x.sysNext] = kind, s
+	x.sysNext = (x.sysNext + 1) % len(x.sysKinds)
+	return s
 }
 
 // add appends a resource as a PUT entry. The id is the UUIDv5 of
@@ -325,7 +353,7 @@ func (x *conv) system(kind string) string {
 // where the server chooses it). A resource already added (a practitioner
 // named twice) is not added again.
 func (x *conv) add(resourceType string, key fhir.Identifier, resource any) fhir.Reference {
-	readOnly := resourceType == "Patient" && x.c.PatientFromADTOnly && x.m.Type().Code != "ADT"
+	readOnly := resourceType == "Patient" && x.c.PatientFromADTOnly && x.typ.Code != "ADT"
 	return x.put(resourceType, key, resource, readOnly)
 }
 
@@ -340,25 +368,36 @@ func (x *conv) addExisting(resourceType string, key fhir.Identifier, resource an
 }
 
 func (x *conv) put(resourceType string, key fhir.Identifier, resource any, readOnly bool) fhir.Reference {
-	full := uuid5URN(resourceType, key.System, key.Value)
-	for n := 2; x.has(full); n++ {
+	var urn [urnLen]byte
+	uuid5URN(&urn, resourceType, key.System, key.Value)
+	for n := 2; x.has(urn[:]); n++ {
 		if resourceType == "Patient" || resourceType == "Practitioner" {
 			// The same person named twice: point at the entry already written.
 			for _, e := range x.entries {
-				if e.FullURL == full {
+				if e.FullURL == string(urn[:]) {
 					return x.refTo(e)
 				}
 			}
 		}
 		// Two different resources with one business key (a sender reusing
 		// an order number): keep both, deterministically apart.
-		full = uuid5URN(resourceType, key.System, key.Value+"#"+strconv.Itoa(n))
+		uuid5URN(&urn, resourceType, key.System, key.Value+"#"+strconv.Itoa(n))
 	}
+	// One string holds both the fullUrl "urn:uuid:<id>" and "Type/<id>",
+	// one allocation per resource instead of two.
+	var sb strings.Builder
+	sb.Grow(urnLen + len(resourceType) + 1 + urnLen - len("urn:uuid:"))
+	sb.Write(urn[:])
+	sb.WriteString(resourceType)
+	sb.WriteByte('/')
+	sb.Write(urn[len("urn:uuid:"):])
+	both := sb.String()
+	full := both[:urnLen]
 	id := full[len("urn:uuid:"):]
 	// In ModeID references are literal ("Patient/<id>"): the id is known
 	// before the server sees it, so a bundle can be split (Split) and a
 	// later part still points at what an earlier part wrote.
-	rel := resourceType + "/" + id // one string for the reference and the request URL
+	rel := both[urnLen:] // one string for the reference and the request URL
 	ref := fhir.Reference{Reference: rel}
 	if len(x.reqs) == cap(x.reqs) {
 		x.reqs = make([]fhir.BundleRequest, 0, 16)
@@ -407,9 +446,9 @@ func (x *conv) refTo(e fhir.BundleEntry) fhir.Reference {
 	return fhir.Reference{Reference: u}
 }
 
-func (x *conv) has(fullURL string) bool {
+func (x *conv) has(fullURL []byte) bool {
 	for i := range x.entries {
-		if x.entries[i].FullURL == fullURL {
+		if x.entries[i].FullURL == string(fullURL) {
 			return true
 		}
 	}
@@ -477,8 +516,8 @@ func (x *conv) finish() error {
 		return &ContentError{Segment: "MSH", Pos: 1, Field: "MSH-7", Reason: "message date/time is empty"}
 	}
 	x.timestamp = ts
-	msgKey := fhir.Identifier{System: x.system("message"), Value: x.m.ControlID()}
-	typ := x.m.Type()
+	msgKey := fhir.Identifier{System: x.system("message"), Value: x.controlID}
+	typ := x.typ
 
 	// The three closing resources and their parts come from one
 	// allocation: they live exactly as long as the bundle.
@@ -527,8 +566,10 @@ func (x *conv) finish() error {
 	*bin = fhir.Binary{ResourceType: "Binary", ContentType: "x-application/hl7-v2+er7", Data: x.raw}
 	binRef := x.add("Binary", msgKey, bin)
 
-	targets := append([]fhir.Reference(nil), x.targets...)
-	targets = targets[:len(targets)-1] // not the Binary itself
+	// Every resource so far but the Binary itself. Only the Provenance
+	// is added after this, past the end of the slice (its capacity is
+	// capped), so x.targets can back it without a copy.
+	targets := x.targets[: len(x.targets)-1 : len(x.targets)-1]
 	box.agents = [2]fhir.ProvenanceAgent{
 		{
 			Type: agentAssembler,
@@ -536,7 +577,7 @@ func (x *conv) finish() error {
 		},
 		{
 			Type: agentAuthor,
-			Who:  fhir.Reference{Display: orStr(x.m.SendingFacility(), x.m.SendingApp(), "unknown sender")},
+			Who:  fhir.Reference{Display: orStr(x.fac, x.app, "unknown sender")},
 		},
 	}
 	box.entityID = fhir.Identifier{System: msgKey.System, Value: msgKey.Value}

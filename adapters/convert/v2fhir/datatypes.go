@@ -12,10 +12,17 @@ import (
 // namespace is ferry's UUIDv5 namespace for resource ids.
 var namespace = [16]byte{0x6b, 0x1e, 0x3f, 0x52, 0x0c, 0x4d, 0x5a, 0x8e, 0x9f, 0x21, 0x7a, 0x44, 0x13, 0xd0, 0xe5, 0x66}
 
-// uuid5URN returns "urn:uuid:" and the RFC 9562 version 5 (SHA-1,
-// name-based) UUID of "resourceType|system|value" in ferry's namespace,
-// in one allocation.
-func uuid5URN(resourceType, system, value string) string {
+// urnLen is the length of "urn:uuid:" and a UUID.
+const urnLen = len("urn:uuid:") + 36
+
+// uuid5URN writes into urn "urn:uuid:" and the RFC 9562 version 5 (SHA-1,
+// name-based) UUID of "resourceType|system|value" in ferry's namespace.
+// It fills a caller's array rather than returning a string so that put
+// can look the id up among the entries and then keep it in the one string
+// it allocates per resource. (Hashing the namespace once and cloning the
+// state would save nothing: the 16 namespace bytes do not fill a SHA-1
+// block.)
+func uuid5URN(urn *[urnLen]byte, resourceType, system, value string) {
 	var stack [256]byte
 	name := append(stack[:0], namespace[:]...)
 	name = append(name, resourceType...)
@@ -28,18 +35,16 @@ func uuid5URN(resourceType, system, value string) string {
 	b[6] = b[6]&0x0f | 0x50
 	b[8] = b[8]&0x3f | 0x80
 	const hexd = "0123456789abcdef"
-	var out [45]byte
-	copy(out[:], "urn:uuid:")
+	copy(urn[:], "urn:uuid:")
 	j := 9
 	for i := 0; i < 16; i++ {
 		if i == 4 || i == 6 || i == 8 || i == 10 {
-			out[j] = '-'
+			urn[j] = '-'
 			j++
 		}
-		out[j], out[j+1] = hexd[b[i]>>4], hexd[b[i]&15]
+		urn[j], urn[j+1] = hexd[b[i]>>4], hexd[b[i]&15]
 		j += 2
 	}
-	return string(out[:])
 }
 
 const (
@@ -137,14 +142,14 @@ func (x *conv) cwe(v hl7v2.Value, defaultSystem string) *fhir.CodeableConcept {
 	if v.Empty() || v.IsNull() {
 		return nil
 	}
-	// One allocation holds the concept and its first coding.
-	box := &struct {
-		cc  fhir.CodeableConcept
-		one [1]fhir.Coding
-	}{}
-	cc := &box.cc
 	var t [9]string // CWE.1 ... CWE.9, read in one pass
 	v.Texts(t[:])
+	if t[0] == "" && t[3] == "" && t[8] == "" && t[1] == "" && t[4] == "" {
+		return nil // nothing to write: no codes and no text
+	}
+	// The concept and its first coding share a slot of the conv's slab.
+	box := x.slabs.concepts.next()
+	cc := &box.cc
 	if code := t[0]; code != "" {
 		sys := x.codeSystem(t[2])
 		if t[2] == "" {
@@ -159,9 +164,6 @@ func (x *conv) cwe(v hl7v2.Value, defaultSystem string) *fhir.CodeableConcept {
 	cc.Text = t[8]
 	if cc.Text == "" && t[0] == "" {
 		cc.Text = orStr(t[1], t[4])
-	}
-	if len(cc.Coding) == 0 && cc.Text == "" {
-		return nil
 	}
 	return cc
 }
@@ -187,12 +189,31 @@ func identifierType(code string) *fhir.CodeableConcept {
 
 // tableCC is a CodeableConcept for a field bound to v2 table n.
 func (x *conv) tableCC(v hl7v2.Value, table string) *fhir.CodeableConcept {
-	return x.cwe(v, v2Table+table)
+	if v.Empty() || v.IsNull() {
+		return nil // as cwe would, without building the system first
+	}
+	sys, ok := tableSystems[table]
+	if !ok {
+		sys = v2Table + table
+	}
+	return x.cwe(v, sys)
 }
+
+// tableSystems are the THO systems of the tables converters pass to
+// tableCC, built once (read-only) instead of per field.
+var tableSystems = func() map[string]string {
+	m := map[string]string{}
+	for _, t := range []string{"0007", "0023", "0052", "0063", "0069", "0092", "0112", "0131", "0163", "0276", "0335", "0487", "0488", "0493"} {
+		m[t] = v2Table + t
+	}
+	return m
+}()
 
 // hdUniversal renders an HD's universal id (.2 by type .3) as a URI, or "".
 func hdUniversal(hd hl7v2.Value) string {
-	id, typ := hd.Text(2), strings.ToUpper(hd.Text(3))
+	var t [3]string
+	hd.Texts(t[:])
+	id, typ := t[1], strings.ToUpper(t[2])
 	if id == "" {
 		return ""
 	}
@@ -273,14 +294,18 @@ func (x *conv) authoritySystem(ns, universal, typ string) (string, bool) {
 
 // cx converts one CX repetition to an Identifier (nil when CX.1 is empty).
 func (x *conv) cx(v hl7v2.Value) *fhir.Identifier {
-	val := v.Text(1)
+	var t [8]string // CX.1 ... CX.8, read in one pass
+	v.Texts(t[:])
+	val := t[0]
 	if val == "" {
 		return nil
 	}
 	aa := v.Comp(4)
-	sys, known := x.authoritySystem(aa.Sub(1).Trimmed(), aa.Sub(2).Trimmed(), aa.Sub(3).Trimmed())
-	id := &fhir.Identifier{Value: val, System: sys}
-	if t := v.Text(5); t != "" {
+	ns := aa.Sub(1).Trimmed()
+	sys, known := x.authoritySystem(ns, aa.Sub(2).Trimmed(), aa.Sub(3).Trimmed())
+	id := x.slabs.identifiers.next()
+	*id = fhir.Identifier{Value: val, System: sys}
+	if t := t[4]; t != "" {
 		id.Type = identifierType(t)
 		if t == "SS" {
 			id.System = sysSSN
@@ -289,11 +314,11 @@ func (x *conv) cx(v hl7v2.Value) *fhir.Identifier {
 			id.System = sysNPI
 		}
 	}
-	if !known && aa.Sub(1).Trimmed() != "" {
-		id.Assigner = &fhir.Reference{Display: aa.Sub(1).Trimmed()}
+	if !known && ns != "" {
+		id.Assigner = &fhir.Reference{Display: ns}
 	}
-	start, _ := x.date(v.Text(7))
-	end, _ := x.date(v.Text(8))
+	start, _ := x.date(t[6])
+	end, _ := x.date(t[7])
 	if start != "" || end != "" {
 		id.Period = &fhir.Period{Start: start, End: end}
 	}
@@ -304,24 +329,27 @@ func (x *conv) cx(v hl7v2.Value) *fhir.Identifier {
 // code (v2-0203: PLAC, FILL...), minting a system from kind when the EI names
 // no authority.
 func (x *conv) ei(v hl7v2.Value, typ, kind string) *fhir.Identifier {
-	val := v.Text(1)
+	var t [4]string // EI.1 ... EI.4, read in one pass
+	v.Texts(t[:])
+	val := t[0]
 	if val == "" {
 		return nil
 	}
-	sys, known := x.authoritySystem(v.Text(2), v.Text(3), v.Text(4))
+	sys, known := x.authoritySystem(t[1], t[2], t[3])
 	if !known {
 		// An EI's namespace names the application that assigned it (the
 		// placer, the filler), so it scopes the number whoever sends it:
 		// the clinic's ORM and the lab's ORU then agree on the placer
 		// number's system. Without one, the sender scopes it.
-		if ns := v.Text(2); ns != "" {
+		if ns := t[1]; ns != "" {
 			base := x.base()
 			sys = urns.get(urnNamespace, func() string { return base + ":" + sanitise(ns) + ":" + kind }, base, ns, kind)
 		} else {
 			sys = x.system(kind)
 		}
 	}
-	id := &fhir.Identifier{System: sys, Value: val}
+	id := x.slabs.identifiers.next()
+	*id = fhir.Identifier{System: sys, Value: val}
 	if typ != "" {
 		id.Type = identifierType(typ)
 	}
@@ -336,9 +364,11 @@ var nameUse = map[string]string{
 
 // xpn converts one XPN repetition; nil when it holds no name.
 func (x *conv) xpn(v hl7v2.Value) *fhir.HumanName {
-	n := personName(v, 1)
+	var t [7]string // XPN.1 ... XPN.7, read in one pass
+	v.Texts(t[:])
+	n := x.personNameOf(v, 1, t[1:6])
 	if n != nil {
-		n.Use = nameUse[v.Text(7)]
+		n.Use = nameUse[t[6]]
 	}
 	return n
 }
@@ -347,41 +377,77 @@ func (x *conv) xpn(v hl7v2.Value) *fhir.HumanName {
 // XPN's 1-6 behind the person's id. XCN-10 (name type) is not read: a
 // practitioner's name is written without a use.
 func (x *conv) xcnName(v hl7v2.Value) *fhir.HumanName {
-	return personName(v, 2)
+	return x.personName(v, 2)
 }
 
 // personName reads the family name (its surname, subcomponent 1), given
 // and further given names, suffix, prefix and degree from the six
 // components that start at family, the layout XPN and XCN share; nil when
 // there is neither a family nor a given name.
-func personName(v hl7v2.Value, family int) *fhir.HumanName {
-	n := &fhir.HumanName{Family: v.Comp(family).Sub(1).Trimmed()}
-	if g := v.Text(family + 1); g != "" {
-		n.Given = append(n.Given, g)
+func (x *conv) personName(v hl7v2.Value, family int) *fhir.HumanName {
+	var t [7]string
+	v.Texts(t[:family+5])
+	return x.personNameOf(v, family, t[family:family+5])
+}
+
+// personNameOf is personName given the texts of the five components that
+// follow the family name (given, further given, suffix, prefix, degree).
+// The name and its lists come from the conv's slabs.
+func (x *conv) personNameOf(v hl7v2.Value, family int, t []string) *fhir.HumanName {
+	fam := v.Comp(family).Sub(1).Trimmed()
+	given := 0
+	if t[0] != "" {
+		given++
 	}
-	if g := v.Text(family + 2); g != "" {
-		n.Given = append(n.Given, strings.Fields(g)...)
+	if t[1] != "" {
+		for range strings.FieldsSeq(t[1]) {
+			given++
+		}
 	}
-	if s := v.Text(family + 3); s != "" {
-		n.Suffix = append(n.Suffix, s)
-	}
-	if p := v.Text(family + 4); p != "" {
-		n.Prefix = append(n.Prefix, p)
-	}
-	if d := v.Text(family + 5); d != "" {
-		n.Suffix = append(n.Suffix, d)
-	}
-	if n.Family == "" && len(n.Given) == 0 {
+	if fam == "" && given == 0 {
 		return nil
 	}
+	n := x.slabs.names.next()
+	n.Family = fam
+	if given > 0 {
+		n.Given = x.slabs.strings(given)
+	}
+	if g := t[0]; g != "" {
+		n.Given = append(n.Given, g)
+	}
+	if g := t[1]; g != "" {
+		for f := range strings.FieldsSeq(g) {
+			n.Given = append(n.Given, f)
+		}
+	}
+	if suffixes := boolInt(t[2] != "") + boolInt(t[4] != ""); suffixes > 0 {
+		n.Suffix = x.slabs.strings(suffixes)
+	}
+	if s := t[2]; s != "" {
+		n.Suffix = append(n.Suffix, s)
+	}
+	if p := t[3]; p != "" {
+		n.Prefix = append(x.slabs.strings(1), p)
+	}
+	if d := t[4]; d != "" {
+		n.Suffix = append(n.Suffix, d)
+	}
 	return n
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func nameText(n *fhir.HumanName) string {
 	if n == nil {
 		return ""
 	}
-	parts := append(append(append([]string{}, n.Prefix...), n.Given...), n.Family)
+	var stack [8]string
+	parts := append(append(append(stack[:0], n.Prefix...), n.Given...), n.Family)
 	return strings.TrimSpace(strings.Join(parts, " "))
 }
 
@@ -457,55 +523,73 @@ func (x *conv) practitionerEntry(id string, name *fhir.HumanName, ns, universal,
 	}
 	ident := fhir.Identifier{System: sys, Value: id}
 	if idType != "" {
-		ident.Type = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: v2Table + "0203", Code: idType}}}
+		ident.Type = identifierType(idType)
 		if idType == "NPI" {
 			ident.System = sysNPI
 		}
 	}
-	p := &fhir.Practitioner{ResourceType: "Practitioner", Identifier: []fhir.Identifier{ident}}
+	// The Practitioner and its one identifier and name: one allocation.
+	box := &struct {
+		p     fhir.Practitioner
+		ids   [1]fhir.Identifier
+		names [1]fhir.HumanName
+	}{}
+	box.ids[0] = ident
+	box.p = fhir.Practitioner{ResourceType: "Practitioner", Identifier: box.ids[:]}
 	if name != nil {
-		p.Name = []fhir.HumanName{*name}
+		box.names[0] = *name
+		box.p.Name = box.names[:]
 	}
-	ref := x.add("Practitioner", ident, p)
+	ref := x.slabs.references.next()
+	*ref = x.add("Practitioner", ident, &box.p)
 	ref.Display = nameText(name)
-	return &ref
+	return ref
 }
 
 var addressUse = map[string]string{"H": "home", "B": "work", "O": "work", "C": "temp", "BA": "old", "BI": "billing"}
 
 // xad converts one XAD repetition; nil when empty.
 func (x *conv) xad(v hl7v2.Value) *fhir.Address {
-	a := &fhir.Address{
-		City:       v.Text(3),
-		State:      v.Text(4),
-		PostalCode: v.Text(5),
-		Country:    v.Text(6),
+	var t [7]string // XAD.1 ... XAD.7, read in one pass
+	v.Texts(t[:])
+	line1 := v.Comp(1).Sub(1).Trimmed()
+	a := fhir.Address{
+		City:       t[2],
+		State:      t[3],
+		PostalCode: t[4],
+		Country:    t[5],
 		District:   firstSub(v.Comp(9)),
 	}
-	if l := v.Comp(1).Sub(1).Trimmed(); l != "" {
-		a.Line = append(a.Line, l)
-	}
-	if l := v.Text(2); l != "" {
-		a.Line = append(a.Line, l)
-	}
-	if len(a.Line) == 0 && a.City == "" && a.State == "" && a.PostalCode == "" && a.Country == "" && a.District == "" {
+	if line1 == "" && t[1] == "" && a.City == "" && a.State == "" && a.PostalCode == "" && a.Country == "" && a.District == "" {
 		return nil
 	}
-	t := v.Text(7)
-	a.Use = addressUse[t]
-	switch t {
+	if lines := boolInt(line1 != "") + boolInt(t[1] != ""); lines > 0 {
+		a.Line = x.slabs.strings(lines)
+	}
+	if line1 != "" {
+		a.Line = append(a.Line, line1)
+	}
+	if l := t[1]; l != "" {
+		a.Line = append(a.Line, l)
+	}
+	a.Use = addressUse[t[6]]
+	switch t[6] {
 	case "M":
 		a.Type = "postal"
 	case "SH":
 		a.Type = "physical"
 	}
-	return a
+	out := x.slabs.addresses.next()
+	*out = a
+	return out
 }
 
 // xtn converts one XTN repetition; defaultUse applies when XTN.2 is empty.
 func (x *conv) xtn(v hl7v2.Value, defaultUse string) *fhir.ContactPoint {
-	cp := &fhir.ContactPoint{}
-	use, equip := v.Text(2), v.Text(3)
+	var cp fhir.ContactPoint
+	var t [12]string // XTN.1 ... XTN.12, read in one pass
+	v.Texts(t[:])
+	use, equip := t[1], t[2]
 	switch use {
 	case "PRN", "ORN", "VHN":
 		cp.Use = "home"
@@ -535,19 +619,20 @@ func (x *conv) xtn(v hl7v2.Value, defaultUse string) *fhir.ContactPoint {
 		cp.System = "email"
 	}
 	if cp.System == "email" {
-		cp.Value = orStr(v.Text(4), v.Text(1))
+		cp.Value = orStr(t[3], t[0])
 	} else {
-		cp.Value = orStr(v.Text(12), phone(v), v.Text(1))
+		cp.Value = orStr(t[11], phone(t[4], t[5], t[6], t[7]), t[0])
 	}
 	if cp.Value == "" {
 		return nil
 	}
-	return cp
+	out := x.slabs.contacts.next()
+	*out = cp
+	return out
 }
 
 // phone builds a number from XTN.5 (country), .6 (area), .7 (local), .8 (ext).
-func phone(v hl7v2.Value) string {
-	local := v.Text(7)
+func phone(cc, area, local, ext string) string {
 	if local == "" {
 		return ""
 	}
@@ -555,13 +640,13 @@ func phone(v hl7v2.Value) string {
 		local = local[:3] + "-" + local[3:]
 	}
 	s := local
-	if area := v.Text(6); area != "" {
+	if area != "" {
 		s = "(" + area + ") " + s
 	}
-	if cc := v.Text(5); cc != "" {
+	if cc != "" {
 		s = "+" + strings.TrimPrefix(cc, "+") + " " + s
 	}
-	if ext := v.Text(8); ext != "" {
+	if ext != "" {
 		s += " ext. " + ext
 	}
 	return s
@@ -607,15 +692,28 @@ func (d dtm) num(i, j int) int {
 	return n
 }
 
+// daysIn is the number of days of month (1-12) in the proleptic Gregorian
+// year, as time.Date's normalisation counts them.
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
 func (d dtm) valid() bool {
 	l := len(d.digits)
 	if l >= 6 && (d.num(4, 6) < 1 || d.num(4, 6) > 12) {
 		return false
 	}
 	if l >= 8 {
-		day := d.num(6, 8)
-		t := time.Date(d.num(0, 4), time.Month(d.num(4, 6)), day, 0, 0, 0, 0, time.UTC)
-		if day < 1 || t.Day() != day {
+		if day := d.num(6, 8); day < 1 || day > daysIn(d.num(4, 6), d.num(0, 4)) {
 			return false
 		}
 	}
@@ -654,6 +752,9 @@ func (x *conv) date(s string) (string, bool) {
 // without an offset is read in the converter's Location. FHIR needs seconds
 // once a time is given, so HH and HHMM are padded.
 func (x *conv) dateTime(s string) (string, bool) {
+	if out, ok := x.times.get(s); ok {
+		return out, true
+	}
 	d, ok := parseDTM(s)
 	if s == "" || !ok {
 		return "", s == ""
@@ -661,7 +762,38 @@ func (x *conv) dateTime(s string) (string, bool) {
 	if len(d.digits) <= 8 {
 		return x.date(s)
 	}
-	return d.render(x.loc), true
+	return x.times.render(s, d, x.loc), true
+}
+
+// timeCache remembers the last few times a conversion rendered, by their
+// v2 text: a lab's OBR-7 recurs as every OBX-14, and each rendering costs
+// an allocation. Only times with a time of day (more than 8 digits) are
+// kept, which dateTime and instant render alike.
+type timeCache struct {
+	in, out [4]string
+	next    int
+}
+
+func (c *timeCache) get(s string) (string, bool) {
+	if s == "" {
+		return "", false
+	}
+	for i := range c.in {
+		if c.in[i] == s {
+			return c.out[i], true
+		}
+	}
+	return "", false
+}
+
+// render is d.render(loc), remembered under s (the text d was parsed from).
+func (c *timeCache) render(s string, d dtm, loc *time.Location) string {
+	out := d.render(loc)
+	if len(d.digits) > 8 {
+		c.in[c.next], c.out[c.next] = s, out
+		c.next = (c.next + 1) % len(c.in)
+	}
+	return out
 }
 
 func (d dtm) render(loc *time.Location) string {
@@ -732,11 +864,14 @@ func (x *conv) instant(seg hl7v2.Segment, n int) (string, error) {
 	if s == "" {
 		return "", nil
 	}
+	if out, ok := x.times.get(s); ok {
+		return out, nil
+	}
 	d, ok := parseDTM(s)
 	if !ok {
 		return "", x.badField(seg, n, "invalid date/time")
 	}
-	return d.render(x.loc), nil
+	return x.times.render(s, d, x.loc), nil
 }
 
 // fieldDateTime converts field n (component 1) of seg to a FHIR dateTime.

@@ -37,7 +37,17 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 		// Encounter would only record that there is none.
 		return nil, nil
 	}
-	e := &fhir.Encounter{ResourceType: "Encounter", Status: status, Subject: x.patientRef}
+	// The Encounter and room for its usual parts: one allocation.
+	box := &struct {
+		e            fhir.Encounter
+		ids          [1]fhir.Identifier
+		period       fhir.Period
+		hosp         fhir.EncounterHospitalization
+		locations    [2]fhir.EncounterLocation
+		participants [2]fhir.EncounterParticipant
+	}{}
+	e := &box.e
+	*e = fhir.Encounter{ResourceType: "Encounter", Status: status, Subject: x.patientRef}
 	if c, ok := patientClass[class]; ok {
 		e.Class = c
 	} else {
@@ -54,7 +64,7 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 				id.System += ":" + sanitise(ns)
 			}
 		}
-		e.Identifier = append(e.Identifier, *id)
+		e.Identifier = append(into(e.Identifier, box.ids[:]), *id)
 		key = *id
 	}
 	start, err := x.fieldDateTime(pv1, 44)
@@ -66,37 +76,35 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 		return nil, err
 	}
 	if start != "" || end != "" {
-		e.Period = &fhir.Period{Start: start, End: end}
+		box.period = fhir.Period{Start: start, End: end}
+		e.Period = &box.period
 	}
-	if end != "" && status != "cancelled" && x.m.Type().Trigger != "A13" {
+	if end != "" && status != "cancelled" && x.typ.Trigger != "A13" {
 		e.Status = "finished"
 	}
 	if key.Value == "" {
 		// A minted key: the same admission always gets the same Encounter.
-		key = fhir.Identifier{System: x.system("encounter"), Value: x.patientKey + "-" + orStr(pv1.Field(44).Text(1), x.m.ControlID())}
-		e.Identifier = append(e.Identifier, key)
+		key = fhir.Identifier{System: x.system("encounter"), Value: x.patientKey + "-" + orStr(pv1.Field(44).Text(1), x.controlID)}
+		e.Identifier = append(into(e.Identifier, box.ids[:]), key)
 	}
 	if t := x.tableCC(pv1.Field(4).Rep(1), "0007"); t != nil {
 		e.Type = append(e.Type, *t)
 	}
 	e.ServiceType = x.tableCC(pv1.Field(10).Rep(1), "0069")
-	for _, p := range []struct {
-		field int
-		code  string
-		disp  string
-	}{{7, "ATND", "attender"}, {8, "REF", "referrer"}, {9, "CON", "consultant"}, {17, "ADM", "admitter"}} {
-		for _, rep := range pv1.Field(p.field).Reps() {
+	for _, p := range participantRoles {
+		for rep := range pv1.Field(p.field).RepsSeq() {
 			ref := x.practitioner(rep)
 			if ref == nil {
 				continue
 			}
-			e.Participant = append(e.Participant, fhir.EncounterParticipant{
-				Type:       []fhir.CodeableConcept{{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", Code: p.code, Display: p.disp}}}},
+			e.Participant = append(into(e.Participant, box.participants[:]), fhir.EncounterParticipant{
+				Type:       p.typ,
 				Individual: ref,
 			})
 		}
 	}
-	hosp := &fhir.EncounterHospitalization{
+	hosp := &box.hosp
+	*hosp = fhir.EncounterHospitalization{
 		AdmitSource:          x.tableCC(pv1.Field(14).Rep(1), "0023"),
 		ReAdmission:          x.tableCC(pv1.Field(13).Rep(1), "0092"),
 		DischargeDisposition: x.tableCC(pv1.Field(36).Rep(1), "0112"),
@@ -112,21 +120,41 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 		locStatus = "completed"
 	}
 	if loc := placeText(pv1.Field(3)); loc != "" {
-		e.Location = append(e.Location, fhir.EncounterLocation{Location: fhir.Reference{Display: loc}, Status: locStatus})
+		e.Location = append(into(e.Location, box.locations[:]), fhir.EncounterLocation{Location: fhir.Reference{Display: loc}, Status: locStatus})
 	}
 	if loc := placeText(pv1.Field(6)); loc != "" {
-		e.Location = append(e.Location, fhir.EncounterLocation{Location: fhir.Reference{Display: loc}, Status: "completed"})
+		e.Location = append(into(e.Location, box.locations[:]), fhir.EncounterLocation{Location: fhir.Reference{Display: loc}, Status: "completed"})
 	}
 	if pv2, ok := x.m.Segment("PV2"); ok {
 		if r := x.cwe(pv2.Field(3).Rep(1), ""); r != nil {
 			e.ReasonCode = append(e.ReasonCode, *r)
 		}
 	}
-	ref := x.add("Encounter", key, e)
+	ref := x.slabs.references.next()
+	*ref = x.add("Encounter", key, e)
 	x.encRes = e
 	x.encKey = key
-	return &ref, nil
+	return ref, nil
 }
+
+// participantRole is a PV1 field naming an Encounter's practitioners and
+// the participant type each gets (shared and read-only).
+type participantRole struct {
+	field int
+	typ   []fhir.CodeableConcept
+}
+
+var participantRoles = func() []participantRole {
+	var roles []participantRole
+	for _, r := range []struct {
+		field      int
+		code, disp string
+	}{{7, "ATND", "attender"}, {8, "REF", "referrer"}, {9, "CON", "consultant"}, {17, "ADM", "admitter"}} {
+		typ := []fhir.CodeableConcept{{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", Code: r.code, Display: r.disp}}}}
+		roles = append(roles, participantRole{r.field, typ})
+	}
+	return roles
+}()
 
 // visitData reports whether PV1 says anything beyond its set id and
 // patient class (PV1-1, PV1-2): a visit number, times, location or

@@ -21,7 +21,7 @@ func (x *conv) adt() error {
 	if err := x.messagePatient(); err != nil {
 		return err
 	}
-	trigger := x.m.Type().Trigger
+	trigger := x.typ.Trigger
 	if trigger == "A40" {
 		if err := x.merge(); err != nil {
 			return err
@@ -75,11 +75,17 @@ func (x *conv) oru() error {
 			if err := w.openReport(seg); err != nil {
 				return err
 			}
-			// The order this report answers, by its placer number: a
-			// logical reference, since the order may live elsewhere.
-			if ids, _ := x.orderIDs(orc, seg); len(ids) > 0 && ids[0].Type.Coding[0].Code == "PLAC" {
-				p := ids[0]
-				w.report.dr.BasedOn = []fhir.Reference{{Type: "ServiceRequest", Identifier: &p}}
+			// The order this report answers, by its placer number (ORC-2,
+			// else OBR-2, as orderIDs reads it): a logical reference,
+			// since the order may live elsewhere.
+			placer := x.ei(orc.Field(2), "PLAC", "placer")
+			if placer == nil {
+				placer = x.ei(seg.Field(2), "PLAC", "placer")
+			}
+			if placer != nil {
+				r := w.report
+				r.basedOn[0] = fhir.Reference{Type: "ServiceRequest", Identifier: placer}
+				r.dr.BasedOn = r.basedOn[:]
 			}
 			orc = hl7v2.Segment{}
 		case "OBX":

@@ -34,11 +34,23 @@ var ethnicity0189 = map[string]fhir.Coding{
 // PID without any usable identifier cannot be matched by the receiver, so
 // it is a content error.
 func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
-	p := &fhir.Patient{ResourceType: "Patient"}
-	var key *fhir.Identifier
+	// The Patient and room for its usual lists: one allocation.
+	box := &struct {
+		p        fhir.Patient
+		ids      [2]fhir.Identifier
+		names    [2]fhir.HumanName
+		ext      [3]fhir.Extension
+		addr     [1]fhir.Address
+		telecom  [3]fhir.ContactPoint
+		language [1]fhir.PatientCommunication
+	}{}
+	p := &box.p
+	p.ResourceType = "Patient"
+	var key fhir.Identifier
+	hasKey := false
 	// PID-3 patient identifier list, then PID-2 and PID-4 (older versions).
-	for _, n := range []int{3, 2, 4} {
-		for _, rep := range pid.Field(n).Reps() {
+	for _, n := range [...]int{3, 2, 4} {
+		for rep := range pid.Field(n).RepsSeq() {
 			id := x.cx(rep)
 			if id == nil {
 				continue
@@ -46,19 +58,18 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 			if id.System == sysSSN {
 				continue // US Core: Patient.identifier SHOULD NOT carry an SSN
 			}
-			p.Identifier = append(p.Identifier, *id)
-			if key == nil || (id.Type != nil && id.Type.Coding[0].Code == "MR" && !isMR(key)) {
-				k := *id
-				key = &k
+			p.Identifier = append(into(p.Identifier, box.ids[:]), *id)
+			if !hasKey || (id.Type != nil && id.Type.Coding[0].Code == "MR" && !isMR(&key)) {
+				key, hasKey = *id, true
 			}
 		}
 	}
-	if key == nil {
+	if !hasKey {
 		return nil, x.badField(pid, 3, "no patient identifier")
 	}
-	for _, rep := range pid.Field(5).Reps() {
+	for rep := range pid.Field(5).RepsSeq() {
 		if n := x.xpn(rep); n != nil {
-			p.Name = append(p.Name, *n)
+			p.Name = append(into(p.Name, box.names[:]), *n)
 		}
 	}
 	if len(p.Name) == 0 {
@@ -66,7 +77,7 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 	}
 	if m := pid.Field(6).Rep(1); !m.Empty() {
 		if n := x.xpn(m); n != nil && n.Family != "" {
-			p.Extension = append(p.Extension, fhir.Extension{URL: "http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName", ValueString: n.Family})
+			p.Extension = append(into(p.Extension, box.ext[:]), fhir.Extension{URL: "http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName", ValueString: n.Family})
 		}
 	}
 	bd, ok := x.date(pid.Field(7).Text(1))
@@ -79,36 +90,37 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 		p.Gender = "unknown"
 	}
 	if ext := x.raceEthnicity(pid.Field(10), usCoreRace, ombRace); ext != nil {
-		p.Extension = append(p.Extension, *ext)
+		p.Extension = append(into(p.Extension, box.ext[:]), *ext)
 	}
 	if ext := x.raceEthnicity(pid.Field(22), usCoreEthnicity, ombEthnicity); ext != nil {
-		p.Extension = append(p.Extension, *ext)
+		p.Extension = append(into(p.Extension, box.ext[:]), *ext)
 	}
-	for _, rep := range pid.Field(11).Reps() {
+	for rep := range pid.Field(11).RepsSeq() {
 		if a := x.xad(rep); a != nil {
-			p.Address = append(p.Address, *a)
+			p.Address = append(into(p.Address, box.addr[:]), *a)
 		}
 	}
-	for _, rep := range pid.Field(13).Reps() {
+	for rep := range pid.Field(13).RepsSeq() {
 		if t := x.xtn(rep, "home"); t != nil {
-			p.Telecom = append(p.Telecom, *t)
+			p.Telecom = append(into(p.Telecom, box.telecom[:]), *t)
 		}
 	}
-	for _, rep := range pid.Field(14).Reps() {
+	for rep := range pid.Field(14).RepsSeq() {
 		if t := x.xtn(rep, "work"); t != nil {
-			p.Telecom = append(p.Telecom, *t)
+			p.Telecom = append(into(p.Telecom, box.telecom[:]), *t)
 		}
 	}
 	// PID-40 (v2.7+) replaces PID-13 and PID-14; its XTN.2 says home or
 	// work. A sender filling both for older receivers repeats numbers.
-	for _, rep := range pid.Field(40).Reps() {
+	for rep := range pid.Field(40).RepsSeq() {
 		if t := x.xtn(rep, ""); t != nil && !hasTelecom(p.Telecom, t) {
-			p.Telecom = append(p.Telecom, *t)
+			p.Telecom = append(into(p.Telecom, box.telecom[:]), *t)
 		}
 	}
 	if lang := pid.Field(15).Rep(1); !lang.Empty() {
 		if cc := x.cwe(lang, "urn:ietf:bcp:47"); cc != nil {
-			p.Communication = []fhir.PatientCommunication{{Language: *cc}}
+			box.language[0] = fhir.PatientCommunication{Language: *cc}
+			p.Communication = box.language[:]
 		}
 	}
 	p.MaritalStatus = x.maritalStatus(pid.Field(16).Rep(1))
@@ -134,14 +146,15 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 		b := v == "Y"
 		p.DeceasedBoolean = &b
 	}
-	ref := x.add("Patient", *key, p)
+	ref := x.slabs.references.next()
+	*ref = x.add("Patient", key, p)
 	x.patientRes = p
-	x.patientID = *key
+	x.patientID = key
 	if x.patientRef == nil {
 		x.patientKey = patientHash(key.System, key.Value)
 		x.orderKey = fhir.PatientKey(key.System, key.Value)
 	}
-	return &ref, nil
+	return ref, nil
 }
 
 // hasTelecom reports whether cps already holds t's system and value.
@@ -168,7 +181,7 @@ func (x *conv) raceEthnicity(f hl7v2.Value, url string, omb map[string]bool) *fh
 	ext := fhir.Extension{URL: url}
 	var texts []string
 	ethnicOMB := false // US Core ethnicity allows one ombCategory
-	for _, rep := range f.Reps() {
+	for rep := range f.RepsSeq() {
 		code, display := rep.Text(1), rep.Text(2)
 		if code == "" && display == "" {
 			continue
@@ -196,7 +209,9 @@ func (x *conv) raceEthnicity(f hl7v2.Value, url string, omb map[string]bool) *fh
 				ethnicOMB = true
 			}
 		}
-		ext.Extension = append(ext.Extension, fhir.Extension{URL: part, ValueCoding: &fhir.Coding{System: cdcRaceSystem, Code: code, Display: display}})
+		c := x.slabs.codings.next()
+		*c = fhir.Coding{System: cdcRaceSystem, Code: code, Display: display}
+		ext.Extension = append(ext.Extension, fhir.Extension{URL: part, ValueCoding: c})
 	}
 	if len(texts) == 0 {
 		return nil

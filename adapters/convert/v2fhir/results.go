@@ -58,17 +58,99 @@ type reportBuilder struct {
 	dr       *fhir.DiagnosticReport
 	key      fhir.Identifier
 	category string // observation-category code for its Observations
-	obsKeys  map[string]int
 	notes    []string
 	specimen *fhir.Reference // the SPM the following OBX describe
+	// results is how many OBX follow the OBR (an upper bound on its
+	// results), to size dr.Result and obsPool once.
+	results int
+	// obsPool holds the builders of the report's Observations, allocated
+	// together on the first.
+	obsPool []obsBuilder
+	// obsSeen counts the minted Observation keys: the first few in a
+	// slice (a report has a handful of results, mostly with distinct
+	// codes), all of them in obsKeys past that.
+	obsSeen []string
+	obsKeys map[string]int
+	// Storage for the report and its short slices: one allocation.
+	drv     fhir.DiagnosticReport
+	ids     [2]fhir.Identifier
+	basedOn [1]fhir.Reference
+	seen    [8]string
+}
+
+// countKey records one more Observation minted with key v and returns how
+// many there now are.
+func (r *reportBuilder) countKey(v string) int {
+	if r.obsKeys == nil {
+		n := 1
+		for _, k := range r.obsSeen {
+			if k == v {
+				n++
+			}
+		}
+		if len(r.obsSeen) < len(r.seen) {
+			if r.obsSeen == nil {
+				r.obsSeen = r.seen[:0]
+			}
+			r.obsSeen = append(r.obsSeen, v)
+			return n
+		}
+		r.obsKeys = make(map[string]int, 2*len(r.seen))
+		for _, k := range r.obsSeen {
+			r.obsKeys[k]++
+		}
+	}
+	r.obsKeys[v]++
+	return r.obsKeys[v]
+}
+
+// sectionCategories are the Category of a report of each known section
+// (OBR-24), shared and read-only like observationCategories: LAB alone is
+// labCategory, the other lab sections add their own code, and the rest
+// have only theirs.
+var sectionCategories = func() map[string][]fhir.CodeableConcept {
+	m := map[string][]fhir.CodeableConcept{"LAB": {labCategory}}
+	own := func(s string) fhir.CodeableConcept {
+		return fhir.CodeableConcept{Coding: []fhir.Coding{{System: v2Table + "0074", Code: s}}}
+	}
+	for s := range labSections {
+		if s != "LAB" {
+			m[s] = []fhir.CodeableConcept{labCategory, own(s)}
+		}
+	}
+	for s := range imagingSections {
+		if !labSections[s] {
+			m[s] = []fhir.CodeableConcept{own(s)}
+		}
+	}
+	return m
+}()
+
+// resultsAfter counts the OBX between seg and the next segment that closes
+// a report (OBR, ORC, PID): at most that many results join its report.
+func (x *conv) resultsAfter(seg hl7v2.Segment) int {
+	segs := x.m.Segments()
+	n := 0
+	for i := seg.Pos(); i > 0 && i < len(segs); i++ {
+		switch segs[i].Name {
+		case "OBX":
+			n++
+		case "OBR", "ORC", "PID":
+			return n
+		}
+	}
+	return n
 }
 
 // newReport starts a DiagnosticReport from OBR (v2-to-FHIR "OBR to
 // DiagnosticReport"). Its key is the filler order number (OBR-3), else the
 // placer's (OBR-2), else the message control id and OBR-1.
 func (x *conv) newReport(obr hl7v2.Segment) (*reportBuilder, error) {
-	dr := &fhir.DiagnosticReport{ResourceType: "DiagnosticReport", Subject: x.patientRef, Encounter: x.encRef}
-	r := &reportBuilder{seg: obr, dr: dr, obsKeys: map[string]int{}}
+	r := &reportBuilder{seg: obr, results: x.resultsAfter(obr)}
+	r.drv = fhir.DiagnosticReport{ResourceType: "DiagnosticReport", Subject: x.patientRef, Encounter: x.encRef}
+	dr := &r.drv
+	r.dr = dr
+	dr.Identifier = r.ids[:0] // at most two (filler, placer), and at least one
 	if id := x.ei(obr.Field(3), "FILL", "filler"); id != nil {
 		dr.Identifier = append(dr.Identifier, *id)
 		r.key = *id
@@ -80,7 +162,7 @@ func (x *conv) newReport(obr hl7v2.Segment) (*reportBuilder, error) {
 		}
 	}
 	if r.key.Value == "" {
-		r.key = fhir.Identifier{System: x.system("report"), Value: x.m.ControlID() + "-" + orStr(obr.Field(1).Text(1), strconv.Itoa(obr.Pos()))}
+		r.key = fhir.Identifier{System: x.system("report"), Value: x.controlID + "-" + orStr(obr.Field(1).Text(1), strconv.Itoa(obr.Pos()))}
 		dr.Identifier = append(dr.Identifier, r.key)
 	}
 	code := x.cwe(obr.Field(4).Rep(1), "")
@@ -96,9 +178,9 @@ func (x *conv) newReport(obr hl7v2.Segment) (*reportBuilder, error) {
 	if section == "" {
 		section = "LAB"
 	}
-	switch {
-	case section == "LAB":
-		dr.Category = []fhir.CodeableConcept{labCategory}
+	switch cats, ok := sectionCategories[section]; {
+	case ok:
+		dr.Category = cats
 	case labSections[section]:
 		dr.Category = []fhir.CodeableConcept{labCategory, {Coding: []fhir.Coding{{System: v2Table + "0074", Code: section}}}}
 	default:
@@ -126,7 +208,7 @@ func (x *conv) newReport(obr hl7v2.Segment) (*reportBuilder, error) {
 	}
 	// OBR-32 principal result interpreter is an NDL whose first component
 	// is a CNN: the person's id and name sit in subcomponents.
-	for _, rep := range obr.Field(32).Reps() {
+	for rep := range obr.Field(32).RepsSeq() {
 		if ref := x.cnn(rep.Comp(1)); ref != nil {
 			dr.ResultsInterpreter = append(dr.ResultsInterpreter, *ref)
 		}
@@ -158,6 +240,10 @@ type obsBuilder struct {
 	statusOnly bool
 	obs        fhir.Observation   // o points here: one allocation for both
 	keys       [1]fhir.Identifier // backs o.Identifier
+	// Backing arrays for what nearly every result has one of, so that the
+	// Observation's slices cost no allocations of their own.
+	interp [1]fhir.CodeableConcept
+	ranges [1]fhir.ObservationReferenceRange
 }
 
 func (b *obsBuilder) note(nte hl7v2.Segment) {
@@ -178,7 +264,7 @@ func (b *obsBuilder) finish(x *conv) (fhir.Reference, error) {
 // nteText joins NTE-3's repetitions as lines.
 func nteText(nte hl7v2.Segment) string {
 	var lines []string
-	for _, rep := range nte.Field(3).Reps() {
+	for rep := range nte.Field(3).RepsSeq() {
 		lines = append(lines, rep.Trimmed())
 	}
 	return strings.TrimSpace(strings.Join(lines, "\n"))
@@ -187,7 +273,16 @@ func nteText(nte hl7v2.Segment) string {
 // newObservation converts OBX (v2-to-FHIR "OBX to Observation"); OBX-2
 // chooses value[x].
 func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder, error) {
-	b := &obsBuilder{}
+	var b *obsBuilder
+	switch {
+	case r != nil && len(r.obsPool) > 0:
+		b, r.obsPool = &r.obsPool[0], r.obsPool[1:]
+	case r != nil && r.results > 1 && r.obsPool == nil:
+		r.obsPool = make([]obsBuilder, r.results)
+		b, r.obsPool = &r.obsPool[0], r.obsPool[1:]
+	default:
+		b = &obsBuilder{}
+	}
 	b.obs = fhir.Observation{ResourceType: "Observation", Subject: x.patientRef, Encounter: x.encRef}
 	o := &b.obs
 	b.o = o
@@ -215,7 +310,7 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 	if id := x.ei(obx.Field(21), "", "obx"); id != nil {
 		b.key = *id
 	} else {
-		base := x.m.ControlID()
+		base := x.controlID
 		if r != nil {
 			base = r.key.Value
 		}
@@ -224,8 +319,7 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 			v += "." + sub
 		}
 		if r != nil {
-			r.obsKeys[v]++
-			if n := r.obsKeys[v]; n > 1 {
+			if n := r.countKey(v); n > 1 {
 				v += "#" + strconv.Itoa(n)
 			}
 		}
@@ -234,7 +328,8 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 	b.keys[0] = b.key
 	o.Identifier = b.keys[:]
 
-	if err := x.obxValue(obx, o); err != nil {
+	units := unitsOf(obx.Field(6).Rep(1)) // for the value and the range
+	if err := x.obxValue(obx, o, units); err != nil {
 		return nil, err
 	}
 	eff, err := x.fieldDateTime(obx, 14)
@@ -251,19 +346,23 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 	if r != nil {
 		o.Issued = r.dr.Issued
 	}
-	for _, rep := range obx.Field(8).Reps() {
+	for rep := range obx.Field(8).RepsSeq() {
 		if cc := x.cwe(rep, "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"); cc != nil {
 			if len(cc.Coding) > 0 && cc.Coding[0].System == v2Table+"0078" {
 				cc.Coding[0].System = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 			}
+			if o.Interpretation == nil {
+				o.Interpretation = b.interp[:0]
+			}
 			o.Interpretation = append(o.Interpretation, *cc)
 		}
 	}
-	if rr := x.referenceRange(obx.Field(7).Text(1), obx.Field(6).Rep(1)); rr != nil {
-		o.ReferenceRange = []fhir.ObservationReferenceRange{*rr}
+	if rr, ok := x.referenceRange(obx.Field(7).Text(1), units); ok {
+		b.ranges[0] = rr
+		o.ReferenceRange = b.ranges[:]
 	}
 	o.Method = x.cwe(obx.Field(17).Rep(1), "")
-	for _, rep := range obx.Field(16).Reps() {
+	for rep := range obx.Field(16).RepsSeq() {
 		if ref := x.practitioner(rep); ref != nil {
 			o.Performer = append(o.Performer, *ref)
 		}
@@ -275,7 +374,7 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 }
 
 // obxValue sets value[x] from OBX-5 according to OBX-2.
-func (x *conv) obxValue(obx hl7v2.Segment, o *fhir.Observation) error {
+func (x *conv) obxValue(obx hl7v2.Segment, o *fhir.Observation, units quantityUnit) error {
 	f := obx.Field(5)
 	if f.Empty() || f.IsNull() {
 		return nil
@@ -285,17 +384,17 @@ func (x *conv) obxValue(obx hl7v2.Segment, o *fhir.Observation) error {
 	switch typ {
 	case "NM":
 		s := strings.TrimSpace(first.Trimmed())
-		if q := x.quantity(s, obx.Field(6).Rep(1)); q != nil {
+		if q := x.quantityIn(s, units); q != nil {
 			o.ValueQuantity = q
 			return nil
 		}
-		if q := x.comparatorQuantity(s, obx.Field(6).Rep(1)); q != nil {
+		if q := x.comparatorQuantity(s, units); q != nil {
 			o.ValueQuantity = q
 			return nil
 		}
 		o.ValueString = s // not a number after all: keep the text
 	case "SN":
-		x.structuredNumeric(first, obx.Field(6).Rep(1), o)
+		x.structuredNumeric(first, units, o)
 	case "CE", "CWE", "CNE", "CF", "CV":
 		o.ValueCodeableConcept = x.cwe(first, "")
 	case "IS", "ID":
@@ -323,7 +422,7 @@ func (x *conv) obxValue(obx hl7v2.Segment, o *fhir.Observation) error {
 		o.DataAbsentReason = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/data-absent-reason", Code: "unsupported"}}}
 	default: // ST, TX, FT, and anything textual
 		var lines []string
-		for _, rep := range f.Reps() {
+		for rep := range f.RepsSeq() {
 			lines = append(lines, rep.Trimmed())
 		}
 		o.ValueString = strings.Join(lines, "\n")
@@ -335,28 +434,42 @@ func (x *conv) obxValue(obx hl7v2.Segment, o *fhir.Observation) error {
 // decimal. A unit coded in UCUM gets system and code; otherwise only the
 // unit text, because a code without a system is invalid FHIR (qty-3).
 func (x *conv) quantity(s string, units hl7v2.Value) *fhir.Quantity {
+	return x.quantityIn(s, unitsOf(units))
+}
+
+// quantityUnit is what a Quantity takes from a units CWE (unitsOf), read
+// once for an OBX's value and both ends of its reference range.
+type quantityUnit struct{ unit, system, code string }
+
+func unitsOf(units hl7v2.Value) quantityUnit {
+	var u [3]string
+	units.Texts(u[:])
+	code, text, sys := u[0], u[1], strings.ToUpper(u[2])
+	var qu quantityUnit
+	if code != "" || text != "" {
+		qu.unit = orStr(text, code)
+		if code != "" && (sys == "UCUM" || sys == "UCUM-CS") {
+			qu.system, qu.code = "http://unitsofmeasure.org", code
+		}
+	}
+	return qu
+}
+
+// quantityIn is quantity with the units read already.
+func (x *conv) quantityIn(s string, u quantityUnit) *fhir.Quantity {
 	d, ok := fhirDecimal(s)
 	if !ok {
 		return nil
 	}
-	q := &fhir.Quantity{Value: json.Number(d)}
-	var u [3]string
-	units.Texts(u[:])
-	code, text, sys := u[0], u[1], strings.ToUpper(u[2])
-	if code != "" || text != "" {
-		q.Unit = orStr(text, code)
-		if code != "" && (sys == "UCUM" || sys == "UCUM-CS") {
-			q.System = "http://unitsofmeasure.org"
-			q.Code = code
-		}
-	}
+	q := x.slabs.quantities.next()
+	*q = fhir.Quantity{Value: json.Number(d), Unit: u.unit, System: u.system, Code: u.code}
 	return q
 }
 
-func (x *conv) comparatorQuantity(s string, units hl7v2.Value) *fhir.Quantity {
+func (x *conv) comparatorQuantity(s string, units quantityUnit) *fhir.Quantity {
 	for _, c := range []string{"<=", ">=", "<", ">"} {
 		if strings.HasPrefix(s, c) {
-			if q := x.quantity(strings.TrimSpace(s[len(c):]), units); q != nil {
+			if q := x.quantityIn(strings.TrimSpace(s[len(c):]), units); q != nil {
 				q.Comparator = c
 				return q
 			}
@@ -366,23 +479,23 @@ func (x *conv) comparatorQuantity(s string, units hl7v2.Value) *fhir.Quantity {
 }
 
 // structuredNumeric converts an SN: comparator, num1, separator, num2.
-func (x *conv) structuredNumeric(v hl7v2.Value, units hl7v2.Value, o *fhir.Observation) {
+func (x *conv) structuredNumeric(v hl7v2.Value, units quantityUnit, o *fhir.Observation) {
 	cmp, n1, sep, n2 := v.Text(1), v.Text(2), v.Text(3), v.Text(4)
 	switch {
 	case sep == "-" && n1 != "" && n2 != "":
-		lo, hi := x.quantity(n1, units), x.quantity(n2, units)
+		lo, hi := x.quantityIn(n1, units), x.quantityIn(n2, units)
 		if lo != nil && hi != nil {
 			o.ValueRange = &fhir.Range{Low: lo, High: hi}
 			return
 		}
 	case (sep == ":" || sep == "/") && n1 != "" && n2 != "":
-		a, b := x.quantity(n1, hl7v2.Value{}), x.quantity(n2, hl7v2.Value{})
+		a, b := x.quantityIn(n1, quantityUnit{}), x.quantityIn(n2, quantityUnit{})
 		if a != nil && b != nil {
 			o.ValueRatio = &fhir.Ratio{Numerator: a, Denominator: b}
 			return
 		}
 	case sep == "" && n2 == "":
-		if q := x.quantity(n1, units); q != nil {
+		if q := x.quantityIn(n1, units); q != nil {
 			switch cmp {
 			case "<", ">", "<=", ">=":
 				q.Comparator = cmp
@@ -399,20 +512,21 @@ func (x *conv) structuredNumeric(v hl7v2.Value, units hl7v2.Value, o *fhir.Obser
 	o.ValueString = strings.TrimSpace(cmp + n1 + sep + n2)
 }
 
-// referenceRange reads OBX-7 "low-high" into quantities, else keeps text.
-func (x *conv) referenceRange(s string, units hl7v2.Value) *fhir.ObservationReferenceRange {
+// referenceRange reads OBX-7 "low-high" into quantities, else keeps text;
+// false when OBX-7 is empty.
+func (x *conv) referenceRange(s string, units quantityUnit) (fhir.ObservationReferenceRange, bool) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return nil
+		return fhir.ObservationReferenceRange{}, false
 	}
-	if i := strings.Index(s[1:], "-"); i >= 0 {
-		lo, hi := x.quantity(strings.TrimSpace(s[:i+1]), units), x.quantity(strings.TrimSpace(s[i+2:]), units)
+	if i := strings.IndexByte(s[1:], '-'); i >= 0 {
+		lo, hi := x.quantityIn(strings.TrimSpace(s[:i+1]), units), x.quantityIn(strings.TrimSpace(s[i+2:]), units)
 		if lo != nil && hi != nil {
 			lo.Comparator, hi.Comparator = "", ""
-			return &fhir.ObservationReferenceRange{Low: lo, High: hi}
+			return fhir.ObservationReferenceRange{Low: lo, High: hi}, true
 		}
 	}
-	return &fhir.ObservationReferenceRange{Text: s}
+	return fhir.ObservationReferenceRange{Text: s}, true
 }
 
 // fhirDecimal normalises s to FHIR's decimal grammar
@@ -548,7 +662,7 @@ func (x *conv) specimen(spm hl7v2.Segment, r *reportBuilder) (fhir.Reference, er
 	if sp.ReceivedTime, err = x.fieldDateTime(spm, 18); err != nil {
 		return fhir.Reference{}, err
 	}
-	for _, rep := range spm.Field(24).Reps() {
+	for rep := range spm.Field(24).RepsSeq() {
 		if cc := x.tableCC(rep, "0493"); cc != nil {
 			sp.Condition = append(sp.Condition, *cc)
 		}
@@ -593,6 +707,9 @@ func (w *resultWalk) closeObs() error {
 	}
 	w.observations++
 	if w.report != nil {
+		if w.report.dr.Result == nil && w.report.results > 1 {
+			w.report.dr.Result = make([]fhir.Reference, 0, w.report.results)
+		}
 		w.report.dr.Result = append(w.report.dr.Result, ref)
 	} else if w.looseInFocus {
 		w.x.focus = append(w.x.focus, ref)

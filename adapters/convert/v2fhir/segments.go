@@ -44,12 +44,12 @@ func (x *conv) patientExtras() error {
 		if a := x.xad(nk1.Field(4).Rep(1)); a != nil {
 			c.Address = a
 		}
-		for _, rep := range nk1.Field(5).Reps() {
+		for rep := range nk1.Field(5).RepsSeq() {
 			if t := x.xtn(rep, "home"); t != nil {
 				c.Telecom = append(c.Telecom, *t)
 			}
 		}
-		for _, rep := range nk1.Field(6).Reps() {
+		for rep := range nk1.Field(6).RepsSeq() {
 			if t := x.xtn(rep, "work"); t != nil {
 				c.Telecom = append(c.Telecom, *t)
 			}
@@ -64,7 +64,7 @@ func (x *conv) patientExtras() error {
 		p.Contact = append(p.Contact, c)
 	}
 	if pd1, ok := x.m.Segment("PD1"); ok {
-		for _, rep := range pd1.Field(4).Reps() {
+		for rep := range pd1.Field(4).RepsSeq() {
 			if ref := x.practitioner(rep); ref != nil {
 				p.GeneralPractitioner = append(p.GeneralPractitioner, *ref)
 			}
@@ -83,7 +83,7 @@ func (x *conv) merge() error {
 	}
 	old := &fhir.Patient{ResourceType: "Patient"}
 	var key *fhir.Identifier
-	for _, rep := range mrg.Field(1).Reps() {
+	for rep := range mrg.Field(1).RepsSeq() {
 		id := x.cx(rep)
 		if id == nil || id.System == sysSSN {
 			continue
@@ -186,7 +186,7 @@ func (x *conv) allergy(al1 hl7v2.Segment) error {
 	}
 	sev := allergySeverity[strings.ToUpper(al1.Field(4).Text(1))]
 	var manifest []fhir.CodeableConcept
-	for _, rep := range al1.Field(5).Reps() {
+	for rep := range al1.Field(5).RepsSeq() {
 		if t := rep.Trimmed(); t != "" {
 			manifest = append(manifest, fhir.CodeableConcept{Text: t})
 		}
@@ -266,7 +266,7 @@ func (x *conv) procedure(pr1 hl7v2.Segment) error {
 		return err
 	}
 	p := &fhir.Procedure{ResourceType: "Procedure", Status: "completed", Code: code, Subject: x.patientRef, Encounter: x.encRef, PerformedDateTime: when}
-	for _, rep := range pr1.Field(11).Reps() {
+	for rep := range pr1.Field(11).RepsSeq() {
 		if ref := x.practitioner(rep); ref != nil {
 			p.Performer = append(p.Performer, fhir.ProcedurePerformer{Actor: ref})
 		}
