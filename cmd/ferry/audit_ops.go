@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
@@ -164,11 +165,13 @@ func (a *opsAudit) Close(ctx context.Context, w io.Writer) error {
 // the client names and its address are recorded beside it.
 func (g *gateway) opsAPIAudit() []ops.OpsAudit {
 	t := g.audit
+	denied := g.opsAPIDenied()
 	if t == nil {
-		return nil
+		return []ops.OpsAudit{{Denied: denied}}
 	}
 	key := g.key
 	return []ops.OpsAudit{{
+		Denied: denied,
 		Lookup: func(id string) *diskq.DeadLetter {
 			dl, err := diskq.InspectDeadLetter(ops.QueueDir(g.cfg), ops.DeadLetterDir(g.cfg), key, id)
 			if err != nil {
@@ -219,4 +222,52 @@ func opOutcome(action string, err error) (audit.Outcome, string) {
 		return audit.OutcomeMinorFailure, action + " failed: no such item"
 	}
 	return audit.OutcomeSeriousFail, action + " failed"
+}
+
+// deniedEvery is how often a refused ops API request from one host is
+// logged and audited: a local process that hammers the API with wrong
+// tokens must not flood the log or the audit repository. The refusals in
+// between are counted into the next report.
+const deniedEvery = time.Minute
+
+// opsAPIDenied returns the hook for ops API requests refused for their
+// token (log-in monitoring): a WARN and, when audit is on, a User
+// Authentication / Login failure event naming the caller's address and
+// the account it claimed; at most one per host per deniedEvery.
+func (g *gateway) opsAPIDenied() func(ops.OpRecord) {
+	var mu sync.Mutex
+	type seen struct {
+		last   time.Time
+		missed int
+	}
+	hosts := map[string]*seen{}
+	return func(r ops.OpRecord) {
+		host := remoteHost(r.Remote)
+		now := time.Now()
+		mu.Lock()
+		s := hosts[host]
+		if s == nil {
+			if len(hosts) >= 1024 {
+				clear(hosts) // bounded: a flood from many addresses only repeats reports
+			}
+			s = &seen{}
+			hosts[host] = s
+		}
+		if !s.last.IsZero() && now.Sub(s.last) < deniedEvery {
+			s.missed++
+			mu.Unlock()
+			return
+		}
+		missed := s.missed
+		s.last, s.missed = now, 0
+		mu.Unlock()
+		reason := r.Err.Error() + " for " + r.Action
+		if missed > 0 {
+			reason += fmt.Sprintf(" (and %d more refusals from this host in the last %s)", missed, deniedEvery)
+		}
+		g.log.Warn("ops api request refused: "+r.Err.Error(), "remote", host, "operator", r.Operator, "request", r.Action, "more_refused", missed)
+		if t := g.audit; t != nil {
+			t.rec.Record(audit.LoginFailure(audit.Operator{UserID: "ops-api", AltUserID: r.Operator, Address: host}, t.gateway, t.host, reason, now))
+		}
+	}
 }

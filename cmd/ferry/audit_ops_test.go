@@ -18,6 +18,7 @@ import (
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/pipeline"
+	"github.com/ferry-health/ferry/cmd/ferry/ops"
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/config/pki"
 	"github.com/ferry-health/ferry/queue"
@@ -337,5 +338,60 @@ func TestBackfillAudited(t *testing.T) {
 	}
 	if imports != 2 || holds != 1 {
 		t.Errorf("%d import and %d hold event(s), want 2 and 1", imports, holds)
+	}
+}
+
+// TestOpsAPIWrongTokenAudited: requests to the ops API with a wrong or
+// missing token are refused, logged and recorded as failed logins (User
+// Authentication / Login, outcome 4) naming the caller's address and the
+// account it claimed; a burst from one host makes one report, not one per
+// request.
+func TestOpsAPIWrongTokenAudited(t *testing.T) {
+	repo := newUDPRepo(t)
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	dir := t.TempDir()
+	cfg, err := config.Parse("test", []byte(fmt.Sprintf("data_dir: %q\naudit:\n  url: %q\n  source_id: clinic-7-ferry\n",
+		filepath.Join(dir, "data"), repo.URL())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(cfg.DataDir, 0o700)
+	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close(context.Background())
+	var logs lockedBuffer
+	g := &gateway{cfg: cfg, log: newLogger(&logs, "info"), q: q}
+	if g.audit, err = g.newAuditTrail(); err != nil {
+		t.Fatal(err)
+	}
+	g.audit.Start(context.Background())
+	defer g.audit.Shutdown(context.Background())
+	g.registerOps(mux)
+
+	for i := range 3 {
+		req, _ := http.NewRequest("POST", srv.URL+"/api/ops/deadletters/01ABC/purge", nil)
+		req.Header.Set("Authorization", "Bearer not-the-token")
+		req.Header.Set(ops.OperatorHeader, "mallory")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("request %d: status %d, want 401", i, resp.StatusCode)
+		}
+	}
+	wantIn(t, "failed login event", repo.next(), `csd-code="110114"`, `csd-code="110122"`, `EventActionCode="E"`,
+		`EventOutcomeIndicator="4"`, `UserID="ops-api"`, `AlternativeUserID="mallory"`, `NetworkAccessPointID="127.0.0.1"`,
+		`missing or wrong ops token for POST /api/ops/deadletters/01ABC/purge`)
+	if n := strings.Count(logs.String(), "ops api request refused"); n != 1 {
+		t.Errorf("%d log lines for a burst of 3 refusals, want 1:\n%s", n, logs.String())
+	}
+	if strings.Contains(logs.String(), "not-the-token") {
+		t.Error("the presented token was logged")
 	}
 }

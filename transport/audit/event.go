@@ -44,6 +44,13 @@ var (
 	// which). ferry uses it for people reading, re-queueing or deleting
 	// bundles it keeps (dead letters, held bundles).
 	EventPatientRecord = Code{Code: "110110", System: "DCM", Text: "Patient Record"}
+	// EventUserAuthentication (DICOM PS3.16 CID 400) with TypeLogin
+	// records an attempt to authenticate; ferry records the failed ones
+	// (a wrong ops API token), which HIPAA asks to monitor (log-in
+	// monitoring, 45 CFR 164.308(a)(5)(ii)(C)).
+	EventUserAuthentication = Code{Code: "110114", System: "DCM", Text: "User Authentication"}
+	// TypeLogin is the event type of a log-in attempt (CID 401).
+	TypeLogin = Code{Code: "110122", System: "DCM", Text: "Login"}
 )
 
 // Event type codes.

@@ -117,3 +117,19 @@ func OperatorEvent(x OperatorAction) Event {
 	}
 	return ev
 }
+
+// LoginFailure builds the audit event for a refused authentication: who
+// tried (as far as the request says: op's address and the account it
+// named, unverified), against which gateway, and why (reason, without the
+// credential itself). EventUserAuthentication / Login, action Execute,
+// outcome minor failure (DICOM PS3.15 A.5.3.14).
+func LoginFailure(op Operator, gateway, gatewayAddr, reason string, t time.Time) Event {
+	return Event{
+		ID: EventUserAuthentication, Type: TypeLogin, Action: ActionExecute,
+		Outcome: OutcomeMinorFailure, OutcomeDesc: reason, Time: t,
+		Participants: []Participant{
+			{UserID: op.UserID, AltUserID: op.AltUserID, UserName: op.UserName, Requestor: true, Address: op.Address, Role: RoleHumanUser},
+			{UserID: gateway, Address: gatewayAddr, Role: RoleApplication},
+		},
+	}
+}

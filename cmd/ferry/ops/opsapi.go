@@ -149,6 +149,9 @@ type OpRecord struct {
 	Err error
 }
 
+// errWrongToken is the reason an ops API request was refused.
+var errWrongToken = errors.New("missing or wrong ops token")
+
 // OpsAudit records the ops API's dead-letter operations in the audit
 // trail: they read, re-queue or delete patient data.
 type OpsAudit struct {
@@ -158,6 +161,10 @@ type OpsAudit struct {
 	// Record is called once per operation, after it ran (a read: before
 	// the body is sent). It must not block.
 	Record func(OpRecord)
+	// Denied is called for every request refused for a missing or wrong
+	// token (Action is the path asked for, ID empty), before the answer.
+	// It must not block. Optional.
+	Denied func(OpRecord)
 }
 
 // RegisterOpsHandlers adds POST /api/ops/deadletters/{id}/retry and
@@ -188,6 +195,12 @@ func RegisterOpsHandlers(mux *http.ServeMux, q DeadLetterOps, token configopaque
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("Cache-Control", "no-store")
 			if !Authorized(r, token) {
+				for _, a := range aud {
+					if a.Denied != nil {
+						a.Denied(OpRecord{Action: r.Method + " " + r.URL.Path, Remote: r.RemoteAddr,
+							Operator: cleanHeader(r.Header.Get(OperatorHeader)), Err: errWrongToken})
+					}
+				}
 				w.WriteHeader(http.StatusUnauthorized)
 				json.NewEncoder(w).Encode(OpResult{Error: "missing or wrong ops token"})
 				return
