@@ -140,3 +140,38 @@ func TestAppendStringEveryPosition(t *testing.T) {
 		}
 	}
 }
+
+// TestPlain8: the word test agrees with the byte table for every byte value
+// at every position, alone and beside any other byte (borrows between
+// bytes are where such tricks go wrong).
+func TestPlain8(t *testing.T) {
+	safe := func(w [8]byte) bool {
+		for _, c := range w {
+			if !safeByte[c] {
+				return false
+			}
+		}
+		return true
+	}
+	word := func(w [8]byte) uint64 {
+		var x uint64
+		for i := 7; i >= 0; i-- {
+			x = x<<8 | uint64(w[i])
+		}
+		return x
+	}
+	for a := 0; a < 256; a++ {
+		for b := 0; b < 256; b++ {
+			for pa := 0; pa < 8; pa++ {
+				for _, pb := range []int{(pa + 1) % 8, (pa + 7) % 8, (pa + 3) % 8} {
+					w := [8]byte{'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'}
+					w[pb] = byte(b)
+					w[pa] = byte(a)
+					if got, want := plain8(word(w)), safe(w); got != want {
+						t.Fatalf("plain8(%q) = %v, want %v", w[:], got, want)
+					}
+				}
+			}
+		}
+	}
+}
