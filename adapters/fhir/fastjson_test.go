@@ -175,3 +175,26 @@ func TestPlain8(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendStringTwoSpecials: strings with two bytes or runes that need
+// care, at every pair of positions, so that every scan (eight bytes at a
+// time, the overlapping last word, the four-byte halves, byte by byte)
+// resumes correctly after an escape.
+func TestAppendStringTwoSpecials(t *testing.T) {
+	specials := []string{"\"", "\\", "<", ">", "&", "\x00", "\x1f", "\n", "\x7f", "\xff", "é", "\u2028", "~"}
+	for n := 2; n <= 20; n++ {
+		for p1 := 0; p1 < n; p1++ {
+			for p2 := p1 + 1; p2 < n; p2++ {
+				for _, s1 := range specials {
+					for _, s2 := range specials {
+						s := strings.Repeat("a", p1) + s1 + strings.Repeat("b", p2-p1-1) + s2 + strings.Repeat("c", n-p2-1)
+						want, _ := json.Marshal(s)
+						if got := appendString(nil, s); !bytes.Equal(got, want) {
+							t.Fatalf("%q: got %s, want %s", s, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}

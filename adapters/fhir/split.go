@@ -79,12 +79,8 @@ func Conditional(e BundleEntry) bool {
 // references (that search is a tenth of the gateway's CPU a message). A
 // conditional entry written once more changes nothing at the exchange.
 func SplitSharingAll(b *Bundle, max int) ([]*Bundle, error) {
-	return splitConditional(b, max, func(cond []int) ([][]int, error) {
-		refs := make([][]int, len(b.Entry))
-		for i := range b.Entry {
-			refs[i] = cond
-		}
-		return refs, nil
+	return splitConditional(b, max, func([]int) ([][]int, error) {
+		return nil, nil // every entry needs every conditional entry
 	})
 }
 
@@ -122,7 +118,7 @@ func SplitShared(b *Bundle, max int) ([]*Bundle, error) {
 
 // splitConditional is SplitShared and SplitSharingAll without their view of
 // which conditional entries each entry needs (refsOf, given the indexes of
-// the conditional entries): a bundle that fits is returned whole, one
+// the conditional entries; nil refs: all of them): a bundle that fits is returned whole, one
 // without conditional entries splits as SplitTransaction does.
 func splitConditional(b *Bundle, max int, refsOf func(cond []int) ([][]int, error)) ([]*Bundle, error) {
 	if max <= 0 {
@@ -149,7 +145,8 @@ func splitConditional(b *Bundle, max int, refsOf func(cond []int) ([][]int, erro
 
 // splitShared cuts b into parts of at most max entries, each carrying the
 // conditional entries (cond) its other entries need, directly or through
-// other conditional entries (refs).
+// other conditional entries (refs; nil when every entry needs all of
+// them, as if each listed cond).
 //
 // Every message of the default write mode goes through here, so the sets
 // are bitsets over entry indexes (a bundle of up to 64 entries needs one
@@ -162,11 +159,19 @@ func splitShared(b *Bundle, max int, cond []int, refs [][]int) ([]*Bundle, error
 	w := (n + 63) / 64
 	// One block: which entries are conditional, scratch sets, and what each
 	// conditional entry needs (clo, in the order of cond).
-	words := make([]uint64, (3+len(cond))*w)
+	// The parts' sets (partBits) start in its spare room.
+	words := make([]uint64, (3+len(cond))*w, (7+len(cond))*w)
 	isCond, need, seen := bitset(words[:w]), bitset(words[w:2*w]), bitset(words[2*w:3*w])
 	clo := words[3*w:]
 	for _, c := range cond {
 		isCond.set(c)
+	}
+	if refs == nil {
+		// Each conditional entry needs all of them (itself included, as a
+		// cycle would), and so does every other entry.
+		for k := range cond {
+			copy(clo[k*w:(k+1)*w], isCond)
+		}
 	}
 	// cloOf is what conditional entry c needs besides itself: everything
 	// reachable from it in one step or more.
@@ -177,6 +182,9 @@ func splitShared(b *Bundle, max int, cond []int, refs [][]int) ([]*Bundle, error
 	var stackBuf [16]int
 	stack := stackBuf[:0]
 	for k, c := range cond {
+		if refs == nil {
+			break
+		}
 		clear(seen)
 		stack = append(stack[:0], refs[c]...)
 		for len(stack) > 0 {
@@ -195,7 +203,7 @@ func splitShared(b *Bundle, max int, cond []int, refs [][]int) ([]*Bundle, error
 	type part struct{ off, lo, hi, others int }
 	var partsBuf [4]part
 	parts := partsBuf[:0]
-	partBits := make([]uint64, 0, 4*w)
+	partBits := words[len(words):len(words)]
 	condOf := func(p part) bitset { return bitset(partBits[p.off : p.off+w]) }
 	newPart := func(lo int) {
 		parts = append(parts, part{off: len(partBits), lo: lo, hi: lo})
@@ -206,10 +214,14 @@ func splitShared(b *Bundle, max int, cond []int, refs [][]int) ([]*Bundle, error
 		if isCond.has(i) {
 			continue
 		}
-		clear(need)
-		for _, c := range refs[i] {
-			need.set(c)
-			need.or(cloOf(c))
+		if refs == nil {
+			copy(need, isCond)
+		} else {
+			clear(need)
+			for _, c := range refs[i] {
+				need.set(c)
+				need.or(cloOf(c))
+			}
 		}
 		size := need.count()
 		if size+1 > max {
@@ -252,13 +264,28 @@ func splitShared(b *Bundle, max int, cond []int, refs [][]int) ([]*Bundle, error
 		total += condOf(p).count() + p.others
 	}
 	entries := make([]BundleEntry, 0, total)
-	bundles := make([]Bundle, len(parts))
-	out := make([]*Bundle, len(parts))
-	var ids []Identifier
-	if b.Identifier != nil {
-		ids = make([]Identifier, len(parts))
+	// Each part's Bundle and Identifier, side by side in one array.
+	type bundleID struct {
+		b  Bundle
+		id Identifier
 	}
+	bundles := make([]bundleID, len(parts))
+	out := make([]*Bundle, len(parts))
+	// The parts' identifier values ("<value>#<i>/<n>"), cut in turn from
+	// one string.
+	var values string
 	of := "/" + strconv.Itoa(len(parts))
+	if b.Identifier != nil {
+		var sb strings.Builder
+		sb.Grow(len(parts) * (len(b.Identifier.Value) + 2*len(of)))
+		for i := range parts {
+			sb.WriteString(b.Identifier.Value)
+			sb.WriteByte('#')
+			sb.WriteString(strconv.Itoa(i + 1))
+			sb.WriteString(of)
+		}
+		values = sb.String()
+	}
 	for i, p := range parts {
 		// The part's entries in bundle order: conditional entries keep
 		// their place among the others.
@@ -276,13 +303,15 @@ func splitShared(b *Bundle, max int, cond []int, refs [][]int) ([]*Bundle, error
 				word &= word - 1
 			}
 		}
-		q := &bundles[i]
+		q := &bundles[i].b
 		*q = *b
 		q.Entry = entries[start:len(entries):len(entries)]
 		if b.Identifier != nil {
-			ids[i] = *b.Identifier
-			ids[i].Value += "#" + strconv.Itoa(i+1) + of
-			q.Identifier = &ids[i]
+			id := &bundles[i].id
+			*id = *b.Identifier
+			n := len(id.Value) + len("#") + len(strconv.Itoa(i+1)) + len(of)
+			id.Value, values = values[:n], values[n:]
+			q.Identifier = id
 		}
 		out[i] = q
 	}
