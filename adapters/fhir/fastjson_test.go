@@ -181,7 +181,7 @@ func TestPlain8(t *testing.T) {
 // time, the overlapping last word, the four-byte halves, byte by byte)
 // resumes correctly after an escape.
 func TestAppendStringTwoSpecials(t *testing.T) {
-	specials := []string{"\"", "\\", "<", ">", "&", "\x00", "\x1f", "\n", "\x7f", "\xff", "é", "\u2028", "~"}
+	specials := []string{"\"", "\\", "<", ">", "&", "\x00", "\x1f", "\n", "\x7f", "\xff", "é", "\u2028", "~", "\xe2\x80", "\xc3"}
 	for n := 2; n <= 20; n++ {
 		for p1 := 0; p1 < n; p1++ {
 			for p2 := p1 + 1; p2 < n; p2++ {
@@ -195,6 +195,33 @@ func TestAppendStringTwoSpecials(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestAppendStringRandom: random strings over bytes that need care (every
+// escape class, HTML characters, invalid and truncated UTF-8, U+2028/9)
+// mixed with plain ones, in lengths around the eight-byte word, encode as
+// encoding/json does.
+func TestAppendStringRandom(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	pieces := []string{"a", "Z", "0", " ", "~", "/", ":", "\"", "\\", "<", ">", "&", "\x00", "\b", "\f", "\n", "\r", "\t", "\x1f", "\x7f",
+		"\x80", "\xbf", "\xc3", "\xe2\x80", "\xff", "é", "€", "\u2028", "\u2029", "𝄞", "\xf0\x9d\x84"}
+	for iter := 0; iter < 20000; iter++ {
+		var sb strings.Builder
+		n := r.IntN(40)
+		plain := r.IntN(2) == 0 // mostly plain, like real bundles, or anything
+		for sb.Len() < n {
+			if plain && r.IntN(10) > 0 {
+				sb.WriteString(pieces[r.IntN(7)])
+			} else {
+				sb.WriteString(pieces[r.IntN(len(pieces))])
+			}
+		}
+		s := sb.String()
+		want, _ := json.Marshal(s)
+		if got := appendString([]byte("prefix"), s); !bytes.Equal(got[len("prefix"):], want) {
+			t.Fatalf("%q: got %s, want %s", s, got[len("prefix"):], want)
 		}
 	}
 }
