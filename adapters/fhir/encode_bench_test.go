@@ -36,6 +36,20 @@ func BenchmarkSplitEncode(b *testing.B) {
 			}
 		}
 	})
+	b.Run("both", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			parts, err := fhir.SplitSharingAll(bundle, fhir.MaxConditionalEntries)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, p := range parts {
+				if buf, err = fhir.AppendJSON(buf[:0], p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
 	b.Run("encode", func(b *testing.B) {
 		parts, err := fhir.SplitSharingAll(bundle, fhir.MaxConditionalEntries)
 		if err != nil {

@@ -225,3 +225,22 @@ func TestAppendStringRandom(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkAppendString: the string shapes of a real bundle (ids, URLs,
+// short codes) and of the awkward ones BenchmarkMarshal fills in.
+func BenchmarkAppendString(b *testing.B) {
+	for _, c := range []struct{ name, s string }{
+		{"code", "final"},
+		{"urn", "urn:uuid:84e51a82-c443-5a2b-a773-b7adc9a7f5cb"},
+		{"text", "Leukocytes [#/volume] in Blood by Automated count"},
+		{"escapes", "ctl\x01\x1f\b\f\n\r\t a<b>&c quote\"back\\slash"},
+		{"utf8", "ümlaut € line\u2028para\u2029 bad\xffutf8"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			buf := make([]byte, 0, 256)
+			for b.Loop() {
+				buf = appendString(buf[:0], c.s)
+			}
+		})
+	}
+}
