@@ -158,8 +158,8 @@ func splitShared(b *Bundle, max int, cond []int, refs [][]int) ([]*Bundle, error
 	n := len(b.Entry)
 	w := (n + 63) / 64
 	// One block: which entries are conditional, scratch sets, and what each
-	// conditional entry needs (clo, in the order of cond).
-	// The parts' sets (partBits) start in its spare room.
+	// conditional entry needs (clo, in the order of cond); the parts' sets
+	// (partBits) start in its spare room.
 	words := make([]uint64, (3+len(cond))*w, (7+len(cond))*w)
 	isCond, need, seen := bitset(words[:w]), bitset(words[w:2*w]), bitset(words[2*w:3*w])
 	clo := words[3*w:]
@@ -289,7 +289,7 @@ func splitShared(b *Bundle, max int, cond []int, refs [][]int) ([]*Bundle, error
 	for i, p := range parts {
 		// The part's entries in bundle order: conditional entries keep
 		// their place among the others.
-		mask := need
+		mask := need // free again: used as scratch
 		copy(mask, condOf(p))
 		for j := p.lo; j < p.hi; j++ {
 			if !isCond.has(j) {
@@ -309,8 +309,8 @@ func splitShared(b *Bundle, max int, cond []int, refs [][]int) ([]*Bundle, error
 		if b.Identifier != nil {
 			id := &bundles[i].id
 			*id = *b.Identifier
-			n := len(id.Value) + len("#") + len(strconv.Itoa(i+1)) + len(of)
-			id.Value, values = values[:n], values[n:]
+			l := len(id.Value) + len("#") + len(strconv.Itoa(i+1)) + len(of)
+			id.Value, values = values[:l], values[l:]
 			q.Identifier = id
 		}
 		out[i] = q
