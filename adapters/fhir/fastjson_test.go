@@ -140,3 +140,107 @@ func TestAppendStringEveryPosition(t *testing.T) {
 		}
 	}
 }
+
+// TestPlain8: the word test agrees with the byte table for every byte value
+// at every position, alone and beside any other byte (borrows between
+// bytes are where such tricks go wrong).
+func TestPlain8(t *testing.T) {
+	safe := func(w [8]byte) bool {
+		for _, c := range w {
+			if !safeByte[c] {
+				return false
+			}
+		}
+		return true
+	}
+	word := func(w [8]byte) uint64 {
+		var x uint64
+		for i := 7; i >= 0; i-- {
+			x = x<<8 | uint64(w[i])
+		}
+		return x
+	}
+	for a := 0; a < 256; a++ {
+		for b := 0; b < 256; b++ {
+			for pa := 0; pa < 8; pa++ {
+				for _, pb := range []int{(pa + 1) % 8, (pa + 7) % 8, (pa + 3) % 8} {
+					w := [8]byte{'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'}
+					w[pb] = byte(b)
+					w[pa] = byte(a)
+					if got, want := plain8(word(w)), safe(w); got != want {
+						t.Fatalf("plain8(%q) = %v, want %v", w[:], got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestAppendStringTwoSpecials: strings with two bytes or runes that need
+// care, at every pair of positions, so that every scan (eight bytes at a
+// time, the overlapping last word, the four-byte halves, byte by byte)
+// resumes correctly after an escape.
+func TestAppendStringTwoSpecials(t *testing.T) {
+	specials := []string{"\"", "\\", "<", ">", "&", "\x00", "\x1f", "\n", "\x7f", "\xff", "é", "\u2028", "~", "\xe2\x80", "\xc3"}
+	for n := 2; n <= 20; n++ {
+		for p1 := 0; p1 < n; p1++ {
+			for p2 := p1 + 1; p2 < n; p2++ {
+				for _, s1 := range specials {
+					for _, s2 := range specials {
+						s := strings.Repeat("a", p1) + s1 + strings.Repeat("b", p2-p1-1) + s2 + strings.Repeat("c", n-p2-1)
+						want, _ := json.Marshal(s)
+						if got := appendString(nil, s); !bytes.Equal(got, want) {
+							t.Fatalf("%q: got %s, want %s", s, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestAppendStringRandom: random strings over bytes that need care (every
+// escape class, HTML characters, invalid and truncated UTF-8, U+2028/9)
+// mixed with plain ones, in lengths around the eight-byte word, encode as
+// encoding/json does.
+func TestAppendStringRandom(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	pieces := []string{"a", "Z", "0", " ", "~", "/", ":", "\"", "\\", "<", ">", "&", "\x00", "\b", "\f", "\n", "\r", "\t", "\x1f", "\x7f",
+		"\x80", "\xbf", "\xc3", "\xe2\x80", "\xff", "é", "€", "\u2028", "\u2029", "𝄞", "\xf0\x9d\x84"}
+	for iter := 0; iter < 20000; iter++ {
+		var sb strings.Builder
+		n := r.IntN(40)
+		plain := r.IntN(2) == 0 // mostly plain, like real bundles, or anything
+		for sb.Len() < n {
+			if plain && r.IntN(10) > 0 {
+				sb.WriteString(pieces[r.IntN(7)])
+			} else {
+				sb.WriteString(pieces[r.IntN(len(pieces))])
+			}
+		}
+		s := sb.String()
+		want, _ := json.Marshal(s)
+		if got := appendString([]byte("prefix"), s); !bytes.Equal(got[len("prefix"):], want) {
+			t.Fatalf("%q: got %s, want %s", s, got[len("prefix"):], want)
+		}
+	}
+}
+
+// BenchmarkAppendString: the string shapes of a real bundle (ids, URLs,
+// short codes) and of the awkward ones BenchmarkMarshal fills in.
+func BenchmarkAppendString(b *testing.B) {
+	for _, c := range []struct{ name, s string }{
+		{"code", "final"},
+		{"urn", "urn:uuid:84e51a82-c443-5a2b-a773-b7adc9a7f5cb"},
+		{"text", "Leukocytes [#/volume] in Blood by Automated count"},
+		{"escapes", "ctl\x01\x1f\b\f\n\r\t a<b>&c quote\"back\\slash"},
+		{"utf8", "ümlaut € line\u2028para\u2029 bad\xffutf8"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			buf := make([]byte, 0, 256)
+			for b.Loop() {
+				buf = appendString(buf[:0], c.s)
+			}
+		})
+	}
+}

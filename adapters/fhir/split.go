@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"sort"
+	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -78,12 +79,8 @@ func Conditional(e BundleEntry) bool {
 // references (that search is a tenth of the gateway's CPU a message). A
 // conditional entry written once more changes nothing at the exchange.
 func SplitSharingAll(b *Bundle, max int) ([]*Bundle, error) {
-	return splitConditional(b, max, func(cond []int) ([][]int, error) {
-		refs := make([][]int, len(b.Entry))
-		for i := range b.Entry {
-			refs[i] = cond
-		}
-		return refs, nil
+	return splitConditional(b, max, func([]int) ([][]int, error) {
+		return nil, nil // every entry needs every conditional entry
 	})
 }
 
@@ -121,7 +118,7 @@ func SplitShared(b *Bundle, max int) ([]*Bundle, error) {
 
 // splitConditional is SplitShared and SplitSharingAll without their view of
 // which conditional entries each entry needs (refsOf, given the indexes of
-// the conditional entries): a bundle that fits is returned whole, one
+// the conditional entries; nil refs: all of them): a bundle that fits is returned whole, one
 // without conditional entries splits as SplitTransaction does.
 func splitConditional(b *Bundle, max int, refsOf func(cond []int) ([][]int, error)) ([]*Bundle, error) {
 	if max <= 0 {
@@ -148,93 +145,205 @@ func splitConditional(b *Bundle, max int, refsOf func(cond []int) ([][]int, erro
 
 // splitShared cuts b into parts of at most max entries, each carrying the
 // conditional entries (cond) its other entries need, directly or through
-// other conditional entries (refs).
+// other conditional entries (refs; nil when every entry needs all of
+// them, as if each listed cond).
+//
+// Every message of the default write mode goes through here, so the sets
+// are bitsets over entry indexes (a bundle of up to 64 entries needs one
+// word per set) and every part's entries are cut from one array: the
+// partition and order are those of the map-based version it replaced
+// (TestSplitSharedMatchesReference keeps that version as a reference), at
+// a fraction of its allocations.
 func splitShared(b *Bundle, max int, cond []int, refs [][]int) ([]*Bundle, error) {
-	closure := func(i int) map[int]bool {
-		seen := map[int]bool{}
-		stack := append([]int(nil), refs[i]...)
+	n := len(b.Entry)
+	w := (n + 63) / 64
+	// One block: which entries are conditional, scratch sets, and what each
+	// conditional entry needs (clo, in the order of cond); the parts' sets
+	// (partBits) start in its spare room.
+	words := make([]uint64, (3+len(cond))*w, (7+len(cond))*w)
+	isCond, need, seen := bitset(words[:w]), bitset(words[w:2*w]), bitset(words[2*w:3*w])
+	clo := words[3*w:]
+	for _, c := range cond {
+		isCond.set(c)
+	}
+	if refs == nil {
+		// Each conditional entry needs all of them (itself included, as a
+		// cycle would), and so does every other entry.
+		for k := range cond {
+			copy(clo[k*w:(k+1)*w], isCond)
+		}
+	}
+	// cloOf is what conditional entry c needs besides itself: everything
+	// reachable from it in one step or more.
+	cloOf := func(c int) bitset {
+		k, _ := slices.BinarySearch(cond, c)
+		return bitset(clo[k*w : (k+1)*w])
+	}
+	var stackBuf [16]int
+	stack := stackBuf[:0]
+	for k, c := range cond {
+		if refs == nil {
+			break
+		}
+		clear(seen)
+		stack = append(stack[:0], refs[c]...)
 		for len(stack) > 0 {
-			c := stack[len(stack)-1]
+			x := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
-			if !seen[c] {
-				seen[c] = true
-				stack = append(stack, refs[c]...)
+			if !seen.has(x) {
+				seen.set(x)
+				stack = append(stack, refs[x]...)
 			}
 		}
-		return seen
+		copy(clo[k*w:(k+1)*w], seen)
 	}
-	type part struct {
-		cond   map[int]bool
-		others []int
+	// A part holds a run of consecutive non-conditional entries (others of
+	// them, the first at lo, the last before hi) and the conditional
+	// entries in its set (partBits[off:off+w]).
+	type part struct{ off, lo, hi, others int }
+	var partsBuf [4]part
+	parts := partsBuf[:0]
+	partBits := words[len(words):len(words)]
+	condOf := func(p part) bitset { return bitset(partBits[p.off : p.off+w]) }
+	newPart := func(lo int) {
+		parts = append(parts, part{off: len(partBits), lo: lo, hi: lo})
+		partBits = append(partBits, make([]uint64, w)...)
 	}
-	var parts []part
-	cur := part{cond: map[int]bool{}}
-	for i := range b.Entry {
-		if Conditional(b.Entry[i]) {
+	cur := -1 // the part being filled, none before the first entry
+	for i := 0; i < n; i++ {
+		if isCond.has(i) {
 			continue
 		}
-		need := closure(i)
-		if len(need)+1 > max {
-			return nil, fmt.Errorf("split: entry %d refers to %d conditional entries, more than fit in %d: %w", i, len(need), max, ErrNotSplittable)
-		}
-		union := len(cur.cond)
-		for c := range need {
-			if !cur.cond[c] {
-				union++
+		if refs == nil {
+			copy(need, isCond)
+		} else {
+			clear(need)
+			for _, c := range refs[i] {
+				need.set(c)
+				need.or(cloOf(c))
 			}
 		}
-		if len(cur.others) > 0 && union+len(cur.others)+1 > max {
-			parts = append(parts, cur)
-			cur = part{cond: map[int]bool{}}
+		size := need.count()
+		if size+1 > max {
+			return nil, fmt.Errorf("split: entry %d refers to %d conditional entries, more than fit in %d: %w", i, size, max, ErrNotSplittable)
 		}
-		for c := range need {
-			cur.cond[c] = true
+		if cur >= 0 && parts[cur].others+condOf(parts[cur]).unionCount(need)+1 > max {
+			cur = -1
 		}
-		cur.others = append(cur.others, i)
-	}
-	if len(cur.others) > 0 || len(cur.cond) > 0 {
-		parts = append(parts, cur)
+		if cur < 0 {
+			newPart(i)
+			cur = len(parts) - 1
+		}
+		condOf(parts[cur]).or(need)
+		parts[cur].hi = i + 1
+		parts[cur].others++
 	}
 	// A conditional entry nothing refers to is still written, once.
 	for _, c := range cond {
 		placed := false
 		for _, p := range parts {
-			placed = placed || p.cond[c]
+			placed = placed || condOf(p).has(c)
 		}
 		if placed {
 			continue
 		}
-		need := closure(c)
-		need[c] = true
+		copy(need, cloOf(c))
+		need.set(c)
+		size := need.count()
 		k := 0
-		for k < len(parts) && len(parts[k].cond)+len(parts[k].others)+len(need) > max {
+		for k < len(parts) && condOf(parts[k]).count()+parts[k].others+size > max {
 			k++
 		}
 		if k == len(parts) {
-			parts = append(parts, part{cond: map[int]bool{}})
+			newPart(0)
 		}
-		for n := range need {
-			parts[k].cond[n] = true
-		}
+		condOf(parts[k]).or(need)
 	}
-	out := make([]*Bundle, 0, len(parts))
+	total := 0
+	for _, p := range parts {
+		total += condOf(p).count() + p.others
+	}
+	entries := make([]BundleEntry, 0, total)
+	// Each part's Bundle and Identifier, side by side in one array.
+	type bundleID struct {
+		b  Bundle
+		id Identifier
+	}
+	bundles := make([]bundleID, len(parts))
+	out := make([]*Bundle, len(parts))
+	// The parts' identifier values ("<value>#<i>/<n>"), cut in turn from
+	// one string.
+	var values string
+	of := "/" + strconv.Itoa(len(parts))
+	if b.Identifier != nil {
+		var sb strings.Builder
+		sb.Grow(len(parts) * (len(b.Identifier.Value) + 2*len(of)))
+		for i := range parts {
+			sb.WriteString(b.Identifier.Value)
+			sb.WriteByte('#')
+			sb.WriteString(strconv.Itoa(i + 1))
+			sb.WriteString(of)
+		}
+		values = sb.String()
+	}
 	for i, p := range parts {
-		idx := append([]int(nil), p.others...)
-		for c := range p.cond {
-			idx = append(idx, c)
+		// The part's entries in bundle order: conditional entries keep
+		// their place among the others.
+		mask := need // free again: used as scratch
+		copy(mask, condOf(p))
+		for j := p.lo; j < p.hi; j++ {
+			if !isCond.has(j) {
+				mask.set(j)
+			}
 		}
-		sort.Ints(idx) // bundle order: conditional entries keep their place
-		q := *b
-		q.Entry = make([]BundleEntry, len(idx))
-		for j, k := range idx {
-			q.Entry[j] = b.Entry[k]
+		start := len(entries)
+		for wi, word := range mask {
+			for word != 0 {
+				entries = append(entries, b.Entry[wi*64+bits.TrailingZeros64(word)])
+				word &= word - 1
+			}
 		}
+		q := &bundles[i].b
+		*q = *b
+		q.Entry = entries[start:len(entries):len(entries)]
 		if b.Identifier != nil {
-			id := *b.Identifier
-			id.Value += "#" + strconv.Itoa(i+1) + "/" + strconv.Itoa(len(parts))
-			q.Identifier = &id
+			id := &bundles[i].id
+			*id = *b.Identifier
+			l := len(id.Value) + len("#") + len(strconv.Itoa(i+1)) + len(of)
+			id.Value, values = values[:l], values[l:]
+			q.Identifier = id
 		}
-		out = append(out, &q)
+		out[i] = q
 	}
 	return out, nil
+}
+
+// bitset is a set of entry indexes, one bit each.
+type bitset []uint64
+
+func (s bitset) set(i int)      { s[i>>6] |= 1 << (i & 63) }
+func (s bitset) has(i int) bool { return s[i>>6]&(1<<(i&63)) != 0 }
+
+// or adds the members of t (as long as s) to s.
+func (s bitset) or(t bitset) {
+	for i := range s {
+		s[i] |= t[i]
+	}
+}
+
+func (s bitset) count() int {
+	n := 0
+	for _, x := range s {
+		n += bits.OnesCount64(x)
+	}
+	return n
+}
+
+// unionCount is the size of s ∪ t (t as long as s).
+func (s bitset) unionCount(t bitset) int {
+	n := 0
+	for i, x := range s {
+		n += bits.OnesCount64(x | t[i])
+	}
+	return n
 }
