@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/ferry-health/ferry/queue/latency"
 	"io"
 	"log/slog"
 	"net"
@@ -217,7 +218,7 @@ type Stats struct {
 	// AckLatency is the time from a message read to its ACK handed to the
 	// connection. It is observed before the write, like the counters
 	// above, so a sender that has read its ACK finds it counted.
-	AckLatency AckLatency
+	AckLatency latency.Snapshot
 }
 
 // Source is an MLLP listener. Each connection is served by one goroutine
@@ -259,7 +260,7 @@ type Source struct {
 	stats   struct {
 		conns, open, rejected, messages, aa, ae, ar, oversized, busy, readFail, junk, tlsFail atomic.Int64
 		acksNotSent, appAcks, denied, frameTimeouts                                           atomic.Int64
-		ackLatency                                                                            latency
+		ackLatency                                                                            latency.Histogram
 	}
 	// Warnings about refused connections, limited so that a port scan or
 	// a sender in a reconnect loop cannot flood the log. Used by the
@@ -347,7 +348,7 @@ func (s *Source) Stats() Stats {
 		Denied: s.stats.denied.Load(), FrameTimeouts: s.stats.frameTimeouts.Load(),
 		JunkBytes: s.stats.junk.Load(), TLSHandshakes: s.stats.tlsFail.Load(),
 		AcksNotSent: s.stats.acksNotSent.Load(), AppAcksRequested: s.stats.appAcks.Load(),
-		AckLatency: s.stats.ackLatency.snapshot(),
+		AckLatency: s.stats.ackLatency.Snapshot(),
 	}
 }
 
@@ -732,7 +733,7 @@ func (s *Source) serve(c *conn) {
 			continue
 		}
 		if !ack.Suppressed {
-			s.stats.ackLatency.observe(time.Since(received))
+			s.stats.ackLatency.Observe(time.Since(received))
 		}
 		_ = c.nc.SetWriteDeadline(time.Now().Add(s.cfg.ReadTimeout))
 		if _, err := c.nc.Write(out); err != nil {

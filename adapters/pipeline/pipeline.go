@@ -19,9 +19,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/ferry-health/ferry/queue/latency"
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/fhir"
@@ -186,7 +188,11 @@ func New(q Putter, d Deduper, quarantine *Quarantine, converters map[string]Conv
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Pipeline{queue: q, dedup: d, quarantine: quarantine, converters: converters, log: log, stats: &Stats{}}
+	st := &Stats{convert: make(map[string]*latency.Histogram, len(converters))}
+	for f := range converters {
+		st.convert[f] = &latency.Histogram{}
+	}
+	return &Pipeline{queue: q, dedup: d, quarantine: quarantine, converters: converters, log: log, stats: st}
 }
 
 var _ adapters.Consumer = (*Pipeline)(nil)
@@ -208,10 +214,14 @@ func (p *Pipeline) Consume(ctx context.Context, in adapters.Raw) error {
 	var err error
 	sc, canSpill := conv.(SpillConverter)
 	sp, queueSpills := p.queue.(Spiller)
+	start := time.Now()
 	if canSpill && queueSpills {
 		units, err = sc.ConvertSpill(ctx, in, sp.CreateBody)
 	} else {
 		units, err = conv.Convert(ctx, in)
+	}
+	if h := p.stats.convert[in.Format]; h != nil {
+		h.Observe(time.Since(start))
 	}
 	// Spill files of units that do not reach Put (quarantined, duplicates,
 	// an earlier unit failing to store) are removed on the way out.

@@ -92,6 +92,10 @@ func TestConsumeQueuesEachUnitOnce(t *testing.T) {
 	if q.Len() != 2 || p.Stats().Duplicates.Load() != 2 {
 		t.Fatalf("after resend: queued %d, duplicates %d", q.Len(), p.Stats().Duplicates.Load())
 	}
+	// Both conversions are timed, under their format.
+	if c := p.Stats().ConvertLatency()["lines"]; c.Count() != 2 || c.Sum <= 0 {
+		t.Errorf("convert latency %+v after two inputs", c)
+	}
 	it, ack, err := q.Get(ctx)
 	if err != nil {
 		t.Fatal(err)

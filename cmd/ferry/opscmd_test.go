@@ -196,7 +196,8 @@ status:
 		t.Fatalf("status: %v\n%s", err, out.String())
 	}
 	s := out.String()
-	for _, want := range []string{"is running (status page http://" + statusAddr + "/)", "queue depth:       3 waiting", "oldest item:", "dead letters:      0", "inputs:            3 queued", "mllp main:         3 messages: 3 accepted, 0 refused as errors (AE), 0 rejected to resend (AR); ACK after p50 ≤ "} {
+	for _, want := range []string{"is running (status page http://" + statusAddr + "/)", "queue depth:       3 waiting", "oldest item:", "dead letters:      0", "inputs:            3 queued", "mllp main:         3 messages: 3 accepted, 0 refused as errors (AE), 0 rejected to resend (AR); ACK after p50 ≤ ",
+		"disk flush:        p50 ≤ ", "convert hl7v2:     p50 ≤ ", "over 3 inputs"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("online status lacks %q:\n%s", want, s)
 		}
@@ -215,10 +216,17 @@ status:
 		`ferry_mllp_messages_total{source="main",ack="accept"} 3`,
 		`ferry_mllp_acks_not_sent_total{source="main"} 0`,
 		`ferry_mllp_app_acks_requested_total{source="main"} 0`,
+		"# TYPE ferry_queue_flush_seconds histogram",
+		`ferry_ingest_convert_seconds_bucket{format="hl7v2",le="+Inf"} 3`,
+		`ferry_ingest_convert_seconds_count{format="hl7v2"} 3`,
 	} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("/metrics lacks %q:\n%s", want, metrics)
 		}
+	}
+	// Every ACK waited for a flush (deliveries' settlements add theirs).
+	if n := gw.report().Flush.Count(); n < 1 {
+		t.Errorf("%d flushes counted for 3 acknowledged messages", n)
 	}
 	if err := gw.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)

@@ -5,16 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ferry-health/ferry/queue/latency"
 	"html/template"
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/ferry-health/ferry/adapters/mllp"
 	"github.com/ferry-health/ferry/cmd/ferry/ops"
 )
 
@@ -35,6 +36,11 @@ func (g *gateway) report() ops.Status {
 	}
 	ps := g.pipe.Stats()
 	r.Ingest = ops.Ingest{Queued: ps.Queued.Load(), Duplicates: ps.Duplicates.Load(), Quarantined: ps.Quarantined.Load(), Held: ps.Held.Load()}
+	r.Flush = histogram(g.q.FlushLatency())
+	r.Convert = map[string]*ops.Histogram{}
+	for f, l := range ps.ConvertLatency() {
+		r.Convert[f] = histogram(l)
+	}
 	names := make([]string, 0, len(g.mllps))
 	for n := range g.mllps {
 		names = append(names, n)
@@ -52,7 +58,7 @@ func (g *gateway) report() ops.Status {
 			AcksNotSent: st.AcksNotSent, AppAcksRequested: st.AppAcksRequested,
 			ConnsDenied: st.Denied, ConnsRejected: st.Rejected,
 			Oversized: st.Oversized, Busy: st.Busy, Buffered: st.Buffered, BufferLimit: st.BufferLimit,
-			AckLatency: ackHistogram(st.AckLatency)})
+			AckLatency: histogram(st.AckLatency)})
 	}
 	for _, e := range g.folders {
 		c := e.Config()
@@ -201,23 +207,20 @@ func writeMetrics(w io.Writer, r ops.Status) {
 	for _, s := range r.Sources {
 		fmt.Fprintf(w, "ferry_mllp_buffer_limit_bytes%s %d\n", labelString([]string{"source", s.Name}), s.BufferLimit)
 	}
-	fmt.Fprintf(w, "# HELP ferry_mllp_ack_seconds Time from an MLLP message read to its ACK written; mostly the wait for the fsync.\n# TYPE ferry_mllp_ack_seconds histogram\n")
+	fmt.Fprintf(w, "# HELP ferry_mllp_ack_seconds Time from an MLLP message read to its ACK written: its conversion, the queue's flush and waiting for a turn.\n# TYPE ferry_mllp_ack_seconds histogram\n")
 	for _, s := range r.Sources {
-		h := s.AckLatency
-		if h == nil {
-			continue
-		}
-		var cum int64
-		for i, c := range h.Counts {
-			cum += c
-			le := "+Inf"
-			if i < len(h.BoundsSeconds) {
-				le = strconv.FormatFloat(h.BoundsSeconds[i], 'g', -1, 64)
-			}
-			fmt.Fprintf(w, "ferry_mllp_ack_seconds_bucket%s %d\n", labelString([]string{"source", s.Name, "le", le}), cum)
-		}
-		fmt.Fprintf(w, "ferry_mllp_ack_seconds_sum%s %g\n", labelString([]string{"source", s.Name}), h.SumSeconds)
-		fmt.Fprintf(w, "ferry_mllp_ack_seconds_count%s %d\n", labelString([]string{"source", s.Name}), cum)
+		writeHistogram(w, "ferry_mllp_ack_seconds", []string{"source", s.Name}, s.AckLatency)
+	}
+	fmt.Fprintf(w, "# HELP ferry_queue_flush_seconds Time of each queue commit's fdatasync; every acknowledgement waits for one.\n# TYPE ferry_queue_flush_seconds histogram\n")
+	writeHistogram(w, "ferry_queue_flush_seconds", nil, r.Flush)
+	fmt.Fprintf(w, "# HELP ferry_ingest_convert_seconds Time to convert one input to FHIR, by input format.\n# TYPE ferry_ingest_convert_seconds histogram\n")
+	formats := make([]string, 0, len(r.Convert))
+	for f := range r.Convert {
+		formats = append(formats, f)
+	}
+	sort.Strings(formats)
+	for _, f := range formats {
+		writeHistogram(w, "ferry_ingest_convert_seconds", []string{"format", f}, r.Convert[f])
 	}
 	writeFolderMetrics(w, r)
 	fmt.Fprintf(w, "# HELP ferry_certificate_expiry_timestamp_seconds NotAfter of configured certificates.\n# TYPE ferry_certificate_expiry_timestamp_seconds gauge\n")
@@ -226,6 +229,25 @@ func writeMetrics(w io.Writer, r ops.Status) {
 			fmt.Fprintf(w, "ferry_certificate_expiry_timestamp_seconds%s %d\n", labelString([]string{"use", c.Use}), c.NotAfter.Unix())
 		}
 	}
+}
+
+// writeHistogram writes h as the Prometheus histogram name with labels
+// (name/value pairs); nothing when h is nil.
+func writeHistogram(w io.Writer, name string, labels []string, h *ops.Histogram) {
+	if h == nil {
+		return
+	}
+	var cum int64
+	for i, c := range h.Counts {
+		cum += c
+		le := "+Inf"
+		if i < len(h.BoundsSeconds) {
+			le = strconv.FormatFloat(h.BoundsSeconds[i], 'g', -1, 64)
+		}
+		fmt.Fprintf(w, "%s_bucket%s %d\n", name, labelString(append(slices.Clip(labels), "le", le)), cum)
+	}
+	fmt.Fprintf(w, "%s_sum%s %g\n", name, labelString(labels), h.SumSeconds)
+	fmt.Fprintf(w, "%s_count%s %d\n", name, labelString(labels), cum)
 }
 
 // writeFolderMetrics writes the watched folders' figures, one series per
@@ -352,11 +374,10 @@ td,th{border:1px solid #ccc;padding:.3em .8em;text-align:left} th{background:#f3
 </body></html>
 `))
 
-// ackHistogram turns the listener's ACK latency snapshot into the report's
-// histogram.
-func ackHistogram(l mllp.AckLatency) *ops.Histogram {
+// histogram turns a latency snapshot into the report's histogram.
+func histogram(l latency.Snapshot) *ops.Histogram {
 	h := &ops.Histogram{Counts: l.Counts, SumSeconds: l.Sum.Seconds()}
-	for _, b := range mllp.AckBuckets {
+	for _, b := range latency.Buckets {
 		h.BoundsSeconds = append(h.BoundsSeconds, b.Seconds())
 	}
 	return h

@@ -107,6 +107,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ferry-health/ferry/queue/latency"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -188,12 +189,13 @@ type Queue struct {
 	// tail, rotation): held by writeLoop while it writes a batch, or by a
 	// lone Put that writes and syncs its own record (see putInline).
 	wmu        sync.Mutex
-	wbuf       []byte       // writer-owned batch buffer
-	wseq       uint64       // writer-owned: the next seq to assign
-	commits    atomic.Int64 // sync rounds, for tests and tuning
-	activePuts atomic.Int64 // Put calls in progress
-	expect     atomic.Int64 // Puts in flight at the last answer
-	syncTime   atomic.Int64 // moving average of a sync, in ns
+	wbuf       []byte            // writer-owned batch buffer
+	wseq       uint64            // writer-owned: the next seq to assign
+	commits    atomic.Int64      // sync rounds, for tests and tuning
+	activePuts atomic.Int64      // Put calls in progress
+	expect     atomic.Int64      // Puts in flight at the last answer
+	syncTime   atomic.Int64      // moving average of a sync, in ns
+	flushes    latency.Histogram // each commit's fdatasync
 	// Writer-owned (under wmu): what a failed write left to do (see
 	// full.go). All zero on the fast path.
 	carry       []*writeReq // ACK and NACK records of a failed batch, written first with the next
@@ -1181,8 +1183,10 @@ func (q *Queue) commit(group []*written) {
 			synced = w.seg
 		}
 		if synced != nil && failed == nil {
+			took := time.Since(start)
+			q.flushes.Observe(took)
 			old := time.Duration(q.syncTime.Load())
-			q.syncTime.Store(int64((3*old + time.Since(start)) / 4))
+			q.syncTime.Store(int64((3*old + took) / 4))
 			q.commits.Add(1)
 		}
 	}

@@ -612,3 +612,15 @@ func TestPurgeKeepsKeyOrder(t *testing.T) {
 	}
 	ack(t, a, nil)
 }
+
+// TestFlushLatency: every commit's fdatasync is timed.
+func TestFlushLatency(t *testing.T) {
+	q := open(t, t.TempDir(), Options{})
+	defer closeQ(t, q)
+	for range 3 {
+		put(t, q, "k", 1)
+	}
+	if l := q.FlushLatency(); l.Count() < 1 || l.Count() > 3 || l.Sum <= 0 {
+		t.Fatalf("flush latency %+v after 3 lone puts", l)
+	}
+}

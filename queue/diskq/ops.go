@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ferry-health/ferry/queue/latency"
 	"io"
 	"log/slog"
 	"os"
@@ -55,6 +56,11 @@ func (q *Queue) Stats() queue.Stats {
 	}
 	return s
 }
+
+// FlushLatency returns how long the commits' fdatasyncs took since open:
+// the disk's share of every acknowledgement (a sync covers every item
+// written while the one before it ran).
+func (q *Queue) FlushLatency() latency.Snapshot { return q.flushes.Snapshot() }
 
 // Pending lists up to limit unsettled items (all when limit <= 0), oldest
 // first.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 
 	"github.com/ferry-health/ferry/adapters/folder"
@@ -36,7 +37,12 @@ type Status struct {
 	Queue    queue.Stats     `json:"queue"`
 	Delivery transport.Stats `json:"delivery"`
 	Ingest   Ingest          `json:"ingest"`
-	Sources  []SourceStatus  `json:"sources"`
+	// Flush times the queue's commit fdatasyncs, Convert each input's
+	// conversion by format: with the MLLP ACK latency they say whether
+	// acknowledgements wait on the disk or on the CPU.
+	Flush   *Histogram            `json:"flush,omitempty"`
+	Convert map[string]*Histogram `json:"convert,omitempty"`
+	Sources []SourceStatus        `json:"sources"`
 	// Folders are the watched folders (EHR exports, fax inboxes).
 	Folders      []FolderStatus `json:"folders"`
 	Certificates []CertStatus   `json:"certificates"`
@@ -348,6 +354,20 @@ func PrintStatus(w io.Writer, s *Status) {
 	if s.Online {
 		fmt.Fprintf(w, "delivered:         %d since start, %d retries, %d dead-lettered\n", s.Delivery.Delivered, s.Delivery.Retried, s.Delivery.DeadLettered)
 		fmt.Fprintf(w, "inputs:            %d queued, %d duplicates ignored, %d quarantined since start\n", s.Ingest.Queued, s.Ingest.Duplicates, s.Ingest.Quarantined)
+		if h := s.Flush; h != nil && h.Count() > 0 {
+			fmt.Fprintf(w, "disk flush:        p50 %s, p99 %s over %d commits (each ACK waits for one)\n", h.bound(0.5), h.bound(0.99), h.Count())
+		}
+		formats := make([]string, 0, len(s.Convert))
+		for f, h := range s.Convert {
+			if h != nil && h.Count() > 0 {
+				formats = append(formats, f)
+			}
+		}
+		sort.Strings(formats)
+		for _, f := range formats {
+			h := s.Convert[f]
+			fmt.Fprintf(w, "%-19sp50 %s, p99 %s over %d inputs\n", "convert "+f+":", h.bound(0.5), h.bound(0.99), h.Count())
+		}
 		for _, src := range s.Sources {
 			fmt.Fprintf(w, "%-19s%d messages: %d accepted, %d refused as errors (AE), %d rejected to resend (AR)", src.Kind+" "+src.Name+":", src.Messages, src.Accepted, src.Errors, src.Rejects)
 			if h := src.AckLatency; h != nil && h.Count() > 0 {
