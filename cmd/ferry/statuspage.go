@@ -175,38 +175,40 @@ func writeMetrics(w io.Writer, r ops.Status) {
 		m("ferry_audit_pending", "gauge", "Audit messages spooled, waiting for the repository.", float64(a.Pending))
 		m("ferry_audit_dropped_total", "counter", "Audit messages lost (spool bound, full buffer).", float64(a.Dropped))
 	}
-	fmt.Fprintf(w, "# HELP ferry_mllp_messages_total MLLP messages by acknowledgement.\n# TYPE ferry_mllp_messages_total counter\n")
-	for _, s := range r.Sources {
-		fmt.Fprintf(w, "ferry_mllp_messages_total%s %d\n", labelString([]string{"source", s.Name, "ack", "accept"}), s.Accepted)
-		fmt.Fprintf(w, "ferry_mllp_messages_total%s %d\n", labelString([]string{"source", s.Name, "ack", "error"}), s.Errors)
-		fmt.Fprintf(w, "ferry_mllp_messages_total%s %d\n", labelString([]string{"source", s.Name, "ack", "reject"}), s.Rejects)
+	// One family per figure, one series per listener (and per reason or
+	// code where the family has that label).
+	type v struct {
+		label string // the value of the family's extra label
+		n     int64
 	}
-	fmt.Fprintf(w, "# HELP ferry_mllp_acks_not_sent_total MLLP accept acknowledgements not sent because MSH-15 asked for none (NE, ER, SU).\n# TYPE ferry_mllp_acks_not_sent_total counter\n")
-	for _, s := range r.Sources {
-		fmt.Fprintf(w, "ferry_mllp_acks_not_sent_total%s %d\n", labelString([]string{"source", s.Name}), s.AcksNotSent)
+	family := func(name, typ, help, label string, values func(s ops.SourceStatus) []v) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+		for _, s := range r.Sources {
+			for _, x := range values(s) {
+				kv := []string{"source", s.Name}
+				if label != "" {
+					kv = append(kv, label, x.label)
+				}
+				fmt.Fprintf(w, "%s%s %d\n", name, labelString(kv), x.n)
+			}
+		}
 	}
-	fmt.Fprintf(w, "# HELP ferry_mllp_app_acks_requested_total MLLP messages whose MSH-16 asks for an application acknowledgement, which ferry never sends.\n# TYPE ferry_mllp_app_acks_requested_total counter\n")
-	for _, s := range r.Sources {
-		fmt.Fprintf(w, "ferry_mllp_app_acks_requested_total%s %d\n", labelString([]string{"source", s.Name}), s.AppAcksRequested)
-	}
-	fmt.Fprintf(w, "# HELP ferry_mllp_connections_refused_total MLLP connections closed at accept, unanswered: reason allow (address not in allow) or limit (max_conns, max_conns_per_ip).\n# TYPE ferry_mllp_connections_refused_total counter\n")
-	for _, s := range r.Sources {
-		fmt.Fprintf(w, "ferry_mllp_connections_refused_total%s %d\n", labelString([]string{"source", s.Name, "reason", "allow"}), s.ConnsDenied)
-		fmt.Fprintf(w, "ferry_mllp_connections_refused_total%s %d\n", labelString([]string{"source", s.Name, "reason", "limit"}), s.ConnsRejected)
-	}
-	fmt.Fprintf(w, "# HELP ferry_mllp_refused_total MLLP messages read but refused with AR without being stored: reason oversized (max_frame_bytes) or busy (max_buffered_bytes in use).\n# TYPE ferry_mllp_refused_total counter\n")
-	for _, s := range r.Sources {
-		fmt.Fprintf(w, "ferry_mllp_refused_total%s %d\n", labelString([]string{"source", s.Name, "reason", "oversized"}), s.Oversized)
-		fmt.Fprintf(w, "ferry_mllp_refused_total%s %d\n", labelString([]string{"source", s.Name, "reason", "busy"}), s.Busy)
-	}
-	fmt.Fprintf(w, "# HELP ferry_mllp_buffered_bytes Memory MLLP connections hold for messages larger than their read buffer.\n# TYPE ferry_mllp_buffered_bytes gauge\n")
-	for _, s := range r.Sources {
-		fmt.Fprintf(w, "ferry_mllp_buffered_bytes%s %d\n", labelString([]string{"source", s.Name}), s.Buffered)
-	}
-	fmt.Fprintf(w, "# HELP ferry_mllp_buffer_limit_bytes The bound on ferry_mllp_buffered_bytes (max_buffered_bytes).\n# TYPE ferry_mllp_buffer_limit_bytes gauge\n")
-	for _, s := range r.Sources {
-		fmt.Fprintf(w, "ferry_mllp_buffer_limit_bytes%s %d\n", labelString([]string{"source", s.Name}), s.BufferLimit)
-	}
+	family("ferry_mllp_messages_total", "counter", "MLLP messages by acknowledgement.", "ack",
+		func(s ops.SourceStatus) []v {
+			return []v{{"accept", s.Accepted}, {"error", s.Errors}, {"reject", s.Rejects}}
+		})
+	family("ferry_mllp_acks_not_sent_total", "counter", "MLLP accept acknowledgements not sent because MSH-15 asked for none (NE, ER, SU).", "",
+		func(s ops.SourceStatus) []v { return []v{{"", s.AcksNotSent}} })
+	family("ferry_mllp_app_acks_requested_total", "counter", "MLLP messages whose MSH-16 asks for an application acknowledgement, which ferry never sends.", "",
+		func(s ops.SourceStatus) []v { return []v{{"", s.AppAcksRequested}} })
+	family("ferry_mllp_connections_refused_total", "counter", "MLLP connections closed at accept, unanswered: reason allow (address not in allow) or limit (max_conns, max_conns_per_ip).", "reason",
+		func(s ops.SourceStatus) []v { return []v{{"allow", s.ConnsDenied}, {"limit", s.ConnsRejected}} })
+	family("ferry_mllp_refused_total", "counter", "MLLP messages read but refused with AR without being stored: reason oversized (max_frame_bytes) or busy (max_buffered_bytes in use).", "reason",
+		func(s ops.SourceStatus) []v { return []v{{"oversized", s.Oversized}, {"busy", s.Busy}} })
+	family("ferry_mllp_buffered_bytes", "gauge", "Memory MLLP connections hold for messages larger than their read buffer.", "",
+		func(s ops.SourceStatus) []v { return []v{{"", s.Buffered}} })
+	family("ferry_mllp_buffer_limit_bytes", "gauge", "The bound on ferry_mllp_buffered_bytes (max_buffered_bytes).", "",
+		func(s ops.SourceStatus) []v { return []v{{"", s.BufferLimit}} })
 	fmt.Fprintf(w, "# HELP ferry_mllp_ack_seconds Time from an MLLP message read to its ACK written: its conversion, the queue's flush and waiting for a turn.\n# TYPE ferry_mllp_ack_seconds histogram\n")
 	for _, s := range r.Sources {
 		writeHistogram(w, "ferry_mllp_ack_seconds", []string{"source", s.Name}, s.AckLatency)
