@@ -36,6 +36,26 @@ REPORT=$WORK/bench.txt
 # proc_ticks PID prints the user+system CPU time a process has used, in clock ticks.
 proc_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
+# server_sums STATUS_ADDR prints the gateway's cumulative conversion and flush times from /metrics:
+# "convert_sum convert_count flush_sum flush_count" (seconds, counts), all formats together.
+server_sums() {
+  curl -fsS "http://$1/metrics" | awk '
+    /^ferry_ingest_convert_seconds_sum/ { cs += $2 } /^ferry_ingest_convert_seconds_count/ { cc += $2 }
+    /^ferry_queue_flush_seconds_sum/ { fs += $2 } /^ferry_queue_flush_seconds_count/ { fc += $2 }
+    END { printf "%.9f %d %.9f %d\n", cs, cc, fs, fc }'
+}
+
+# server_times BEFORE AFTER prints where the gateway's time went between two server_sums: the mean
+# conversion per message and the mean fdatasync per commit (every ACK waits for one).
+server_times() {
+  read -r cs0 cc0 fs0 fc0 <<<"$1"
+  read -r cs1 cc1 fs1 fc1 <<<"$2"
+  awk -v a="$cs0" -v b="$cs1" -v c0="$cc0" -v c1="$cc1" -v f0="$fs0" -v f1="$fs1" -v n0="$fc0" -v n1="$fc1" 'BEGIN {
+    if (c1 > c0 && n1 > n0)
+      printf "gateway          convert %.1f µs/msg mean; flush %.1f µs/commit mean over %d commits\n",
+        (b - a) / (c1 - c0) * 1e6, (f1 - f0) / (n1 - n0) * 1e6, n1 - n0 }'
+}
+
 # bench NAME ADDR PID CONNS PER_CONN [ARGS...] runs the load tool and appends its report, plus the
 # receiver's (PID's) CPU time per message and its peak RSS: msg/s depends on what else the machine
 # runs, CPU per message much less so, and the load tool's own CPU is not in it.
@@ -49,8 +69,11 @@ bench() {
   } >>"$REPORT"
   local t0 t1
   t0=$(proc_ticks "$pid")
+  local sums0=""
+  [ -n "${BENCH_STATUS:-}" ] && sums0=$(server_sums "$BENCH_STATUS")
   "$FERRY" bench mllp --addr "$addr" --conns "$conns" --messages "$per" "$@" | tee -a "$REPORT"
   t1=$(proc_ticks "$pid")
+  [ -n "$sums0" ] && server_times "$sums0" "$(server_sums "$BENCH_STATUS")" | tee -a "$REPORT"
   awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v n="$((conns * per))" \
     'BEGIN { printf "receiver cpu     %.1f µs/msg (user+sys)\n", t / hz * 1e6 / n }' | tee -a "$REPORT"
   awk '/^VmHWM/ { printf "receiver rss     peak %.1f MB\n", $2 / 1024 }' "/proc/$pid/status" | tee -a "$REPORT"
@@ -103,8 +126,13 @@ exchange:
   url: https://127.0.0.1:1/fhir
   tls: {cert_file: $PKI/client.pem, key_file: $PKI/client.key}
   retry: {initial_interval: 1m, max_interval: 1m}
+status:
+  listen: 127.0.0.1:$STATUS
 YAML
 start_ferry "$WORK/ferry-held.yaml" "$WORK/ferry-held.log" "$MLLP"
+# The held runs also print the gateway's own account of each run (its /metrics): mean conversion
+# time per message and mean fdatasync per commit, the two parts of an ACK's time that are ferry's.
+BENCH_STATUS=127.0.0.1:$STATUS
 for conns in 1 16; do
   bench "ferry (ingest only, delivery held, persistent connections)" "127.0.0.1:$MLLP" "$FERRY_PID" "$conns" $((MESSAGES / conns)) \
     --expect AA || die "ferry (held) did not answer AA to every message"
@@ -114,6 +142,7 @@ for conns in 1 16; do
     $((MESSAGES / 2 / conns)) --conn-per-message --expect AA || die "ferry (held) did not answer AA to every message"
 done
 stop_pid "$FERRY_PID" TERM
+BENCH_STATUS=
 
 # --- node-hl7-server: MLLP + parse + ACK, nothing stored ------------------------------------------
 # node-hl7-server 2.5.0 never clears its receive buffer, so the k-th message on a connection is
@@ -152,5 +181,5 @@ mkdir -p "$WORK/responder"
 floor "responder (write + fdatasync per message)" --sync-dir "$WORK/responder"
 
 echo
-grep -E '^(## |answered|ack latency|receiver)' "$REPORT" | sed 's/^## /\n/'
+grep -E '^(## |answered|ack latency|receiver|gateway )' "$REPORT" | sed 's/^## /\n/'
 log "PASS (report: $REPORT)"
