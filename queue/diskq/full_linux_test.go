@@ -147,6 +147,8 @@ func TestDiskFullChild(t *testing.T) {
 		c.prezeroed()
 	case "rotation":
 		c.rotation()
+	case "shortzero":
+		c.shortZero()
 	default:
 		t.Fatalf("unknown scenario %q", os.Getenv(fullScenarioEnv))
 	}
@@ -361,6 +363,48 @@ func (c *fullChild) rotation() {
 	closeQ(t, q)
 }
 
+// shortZero: the disk fills in the middle of a pre-zeroing chunk, so the
+// kernel writes part of it; then there is room again and the segment
+// fills up and rotates. The part-written zeros must be trimmed with the
+// rest, or the reopen finds a damaged tail in a segment that is not the
+// last.
+func (c *fullChild) shortZero() {
+	t := c.t
+	const body = 8 << 10
+	opts := Options{SegmentBytes: 256 << 10, Logger: c.logs.logger()}
+	q := open(t, c.dir, opts)
+	// The first Put's pre-zeroing (to SegmentBytes+prezeroChunk) is cut
+	// 300 KiB into the file, past the record.
+	setFsize(t, 300<<10)
+	if _, err := c.put(q, body); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(c.logs.String(), "not pre-zeroed") {
+		t.Fatalf("cut pre-zeroing not logged:\n%s", c.logs.String())
+	}
+	first := segFiles(t, c.dir)[0]
+	if n := fileSize(t, first); n != 300<<10 {
+		t.Fatalf("segment is %d bytes, want the %d the limit let through", n, 300<<10)
+	}
+	setFsize(t, unix.RLIM_INFINITY)
+	for len(segFiles(t, c.dir)) < 2 {
+		if _, err := c.put(q, body); err != nil {
+			t.Fatalf("Put after the disk has room again: %v", err)
+		}
+		if c.n > 1000 {
+			t.Fatal("no rotation")
+		}
+	}
+	if n := fileSize(t, first); n > opts.SegmentBytes+body {
+		t.Fatalf("the rotated segment keeps %d bytes: its zero tail was not trimmed", n)
+	}
+	// Full again, in the new segment: a Put fails and is not kept.
+	setFsize(t, 10)
+	c.mustFail(q, body)
+	setFsize(t, unix.RLIM_INFINITY)
+	closeQ(t, q)
+}
+
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
@@ -475,6 +519,15 @@ func TestDiskFullRotation(t *testing.T) {
 // failure that stops the queue, as a failed fsync does: Stopped closes,
 // Err and Stats say why, every later Put fails with it, Close returns it,
 // and a reopen (the restart) recovers every item stored before.
+// TestDiskFullShortZero: zeros a full disk let through part of a
+// pre-zeroing chunk are trimmed at rotation like the rest; the reopen
+// finds every item and no damage.
+func TestDiskFullShortZero(t *testing.T) {
+	dir := t.TempDir()
+	stored, failed, acked := runFullChild(t, dir, "shortzero")
+	checkAfterFull(t, dir, Options{SegmentBytes: 256 << 10}, stored, failed, acked)
+}
+
 func TestFailedCutStopsQueue(t *testing.T) {
 	dir := t.TempDir()
 	var logs logBuf

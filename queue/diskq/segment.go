@@ -149,13 +149,21 @@ func (s *segment) prezero(end, limit int64) error {
 		}
 		to := min(from+prezeroChunk, target)
 		n, err := s.f.WriteAt(zeroBlock[:to-from], from)
-		if n > 0 {
-			startWriteback(s.f, from, int64(n))
-			s.zeroEnd = from + int64(n)
-		}
 		if err != nil {
+			// os.File.WriteAt returns no count with its error even when
+			// the kernel wrote part of the chunk (a write cut short by a
+			// full disk or a file size limit): take the file's size as
+			// the end, so that trimZeros cuts those zeros too (left in
+			// a segment that is not the last, replay would report it
+			// damaged).
+			s.zeroEnd = to
+			if st, serr := s.f.Stat(); serr == nil {
+				s.zeroEnd = max(st.Size(), from)
+			}
 			return fmt.Errorf("pre-zero segment %s: %w", filepath.Base(s.path), err)
 		}
+		startWriteback(s.f, from, int64(n))
+		s.zeroEnd = from + int64(n)
 	}
 }
 
