@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# compare.sh: two ferry builds, turn about, on the same load. Each round starts a fresh held gateway
+# (MLLP -> convert -> fsynced queue; the exchange is unreachable, so only ingest runs) from each binary
+# in turn, drives it with `ferry bench mllp` and prints msg/s, ACK p50/p99, the gateway's CPU per
+# message and its own account from /metrics (mean conversion, mean flush). On a shared machine two
+# runs of the same build move by 15 % or more: only figures taken in alternation compare.
+#
+#   bash .ci/bench/compare.sh OLD_BINARY NEW_BINARY [CONNS] [MESSAGES] [ROUNDS]
+#     e.g. git worktree add /tmp/old HEAD~3 && (cd /tmp/old && go build -o /tmp/ferry-old ./cmd/ferry)
+#          go build -o /tmp/ferry-new ./cmd/ferry && bash .ci/bench/compare.sh /tmp/ferry-old /tmp/ferry-new 16 48000 4
+set -euo pipefail
+SUITE=compare
+here=$(cd "$(dirname "$0")" && pwd)
+: "${CI_DIR:=$(cd "$here/.." && pwd)}"
+: "${PKI:=unused}"
+[ $# -ge 2 ] || { echo "usage: compare.sh OLD_BINARY NEW_BINARY [CONNS] [MESSAGES] [ROUNDS]" >&2; exit 2; }
+FERRY=$2 # lib.sh wants one; each run names its own binary
+export CI_DIR PKI FERRY
+source "$CI_DIR/interop/lib.sh"
+OLD=$1 NEW=$2 CONNS=${3:-1} MESSAGES=${4:-16000} ROUNDS=${5:-3}
+WORK=${WORK:-$(mktemp -d /tmp/ferry-compare.XXXXXX)}
+trap cleanup EXIT
+[ -f "$PKI/client.pem" ] || { PKI=$WORK/pki; bash "$CI_DIR/exchange/pki.sh" "$PKI" >/dev/null; }
+
+one() {
+  local bin=$1 tag=$2 dir
+  dir=$(mktemp -d "$WORK/run.XXXX")
+  local mllp status
+  mllp=$(freeport)
+  status=$(freeport)
+  cat >"$dir/ferry.yaml" <<YAML
+data_dir: $dir/data
+log: {level: error}
+sources:
+  mllp:
+    - {name: bench, listen: 127.0.0.1:$mllp, max_conns_per_ip: 256}
+exchange:
+  url: https://127.0.0.1:1/fhir
+  tls: {cert_file: $PKI/client.pem, key_file: $PKI/client.key}
+  retry: {initial_interval: 1m, max_interval: 1m}
+status:
+  listen: 127.0.0.1:$status
+YAML
+  FERRY=$bin start_ferry "$dir/ferry.yaml" "$dir/ferry.log" "$mllp"
+  local t0 t1 out
+  t0=$(awk '{print $14 + $15}' "/proc/$FERRY_PID/stat")
+  out=$("$bin" bench mllp --addr "127.0.0.1:$mllp" --conns "$CONNS" --messages $((MESSAGES / CONNS)) --expect AA)
+  t1=$(awk '{print $14 + $15}' "/proc/$FERRY_PID/stat")
+  local m
+  m=$(curl -fsS "http://127.0.0.1:$status/metrics" | awk '
+    /^ferry_ingest_convert_seconds_sum/ { cs += $2 } /^ferry_ingest_convert_seconds_count/ { cc += $2 }
+    /^ferry_queue_flush_seconds_sum/ { fs += $2 } /^ferry_queue_flush_seconds_count/ { fc += $2 }
+    END { if (cc && fc) printf "convert %.1f µs, flush %.1f µs x %d", cs / cc * 1e6, fs / fc * 1e6, fc }')
+  awk -v tag="$tag" -v out="$out" -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$MESSAGES" -v m="$m" 'BEGIN {
+    split(out, lines, "\n")
+    for (i in lines) {
+      if (lines[i] ~ /^answered/) { sub(/.*= /, "", lines[i]); rate = lines[i] }
+      if (lines[i] ~ /^ack latency/) { split(lines[i], f, " +"); p50 = f[4]; p99 = f[8] }
+    }
+    printf "%-4s %14s  p50 %-11s p99 %-11s cpu %6.1f µs/msg  %s\n", tag, rate, p50, p99, t / hz * 1e6 / n, m }'
+  stop_pid "$FERRY_PID" TERM
+  rm -rf "$dir"
+}
+
+log "$ROUNDS rounds of $CONNS connection(s) x $((MESSAGES / CONNS)) messages: old=$OLD new=$NEW"
+for ((r = 1; r <= ROUNDS; r++)); do
+  one "$OLD" old
+  one "$NEW" new
+done
