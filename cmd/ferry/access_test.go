@@ -146,7 +146,7 @@ sources:
 	if _, err := holder.Write(frame[:len(frame)-500]); err != nil {
 		t.Fatal(err)
 	}
-	for gw.mllps["t"].Stats().Buffered < 512<<10 {
+	for gw.mllps["t"].Stats().Buffered < 1<<20 { // the holder's buffer has grown to the whole budget
 		time.Sleep(time.Millisecond)
 	}
 	other, err := net.Dial("tcp", addr)
