@@ -47,6 +47,17 @@
 // Config.MaxConns and Config.MaxConnsPerIP bound the connections open at
 // once, in all and per address. All three are checked once per connection,
 // at accept, before anything is read from it.
+//
+// # Memory
+//
+// A frame that fits in a connection's 64 KiB read buffer is read without
+// another allocation. A larger one grows a buffer of its own, up to
+// Config.MaxFrameBytes, charged to the listener's Budget
+// (Config.MaxBufferedBytes) until its ACK has been written; a frame that
+// would take the budget past its limit is skipped to its end, answered AR
+// and its connection closed. Memory for frames is therefore bounded by the
+// connections' read buffers plus the budget, however many senders send
+// large messages at once.
 package mllp
 
 import (
