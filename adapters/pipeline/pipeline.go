@@ -162,6 +162,7 @@ type Pipeline struct {
 	converters map[string]Converter
 	log        *slog.Logger
 	stats      *Stats
+	pseudonym  func(string) string // applied to every unit's Key (SetPseudonym); nil: keys as converted
 	policy     Policy
 	held       *Held
 	onHeld     func(in adapters.Raw, u *Unit, label string)
@@ -175,6 +176,14 @@ type Pipeline struct {
 func (p *Pipeline) SetPolicy(pol Policy, held *Held, onHeld func(in adapters.Raw, u *Unit, label string)) {
 	p.policy, p.held, p.onHeld = pol, held, onHeld
 }
+
+// SetPseudonym makes every unit's ordering key f(key) before anything
+// stores, logs or audits it: with data at rest sealed, the gateway passes
+// seal.Key.Pseudonym, so that the key left in clear in queue headers, dead
+// letters and audit events cannot be traced back to a chart number by
+// hashing candidates. Equal keys stay equal, so per-patient order holds.
+// Call it before the first Consume.
+func (p *Pipeline) SetPseudonym(f func(string) string) { p.pseudonym = f }
 
 // Held returns the store of units held by policy (nil without a policy).
 func (p *Pipeline) Held() *Held { return p.held }
@@ -241,6 +250,13 @@ func (p *Pipeline) Consume(ctx context.Context, in adapters.Raw) error {
 	}
 	if err != nil {
 		return p.reject(in, in.Body, fmt.Errorf("%s: %w", in.Name, err))
+	}
+	if p.pseudonym != nil {
+		for i := range units {
+			if units[i].Key != "" {
+				units[i].Key = p.pseudonym(units[i].Key)
+			}
+		}
 	}
 	var failed []error
 	// The units to queue are stored together, in one commit when the queue

@@ -312,3 +312,24 @@ func TestHL7MaxEntriesKeepsMessageWhole(t *testing.T) {
 		}
 	}
 }
+
+// TestConsumePseudonymizesKeys: with SetPseudonym, every unit's ordering
+// key is replaced before it is stored; one patient's units keep one key.
+func TestConsumePseudonymizesKeys(t *testing.T) {
+	p, q, _ := newTestPipeline(t)
+	p.SetPseudonym(func(k string) string { return "pseudo-" + k })
+	ctx := context.Background()
+	if err := p.Consume(ctx, adapters.Raw{Source: "test", Format: "lines", Name: "f1", Body: []byte("a\nb"), Received: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		it, ack, err := q.Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if it.Key != "pseudo-k" {
+			t.Errorf("item key %q, want the pseudonym of %q", it.Key, "k")
+		}
+		ack(ctx, nil)
+	}
+}

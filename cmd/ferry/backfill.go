@@ -84,6 +84,9 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	log := newLogger(io.Discard, cfg.Log.Level)
 	convs := converters(cfg)
 	pipe := pipeline.New(q, seen, quar, convs, log)
+	if key != nil {
+		pipe.SetPseudonym(key.Pseudonym) // as the gateway does: the same patient, the same key
+	}
 	held, err := pipeline.OpenHeld(cfg.Path("held"))
 	if err != nil {
 		return err

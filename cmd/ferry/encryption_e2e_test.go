@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"github.com/ferry-health/ferry/adapters"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -170,11 +171,37 @@ func TestGatewayEncryptedAtRest(t *testing.T) {
 	if strings.Contains(logs.String(), secretName) {
 		t.Fatal("the patient name is in the log")
 	}
+	// The ordering keys left in clear (queue headers) are the key's
+	// pseudonyms of the plain patient keys, which a list of MRNs would
+	// reproduce: those appear nowhere.
+	plain := map[string]bool{}
+	for i := 0; i < n; i++ {
+		units, err := converters(gw.cfg)["hl7v2"].Convert(context.Background(), adapters.Raw{Format: "hl7v2", Name: "check", Body: []byte(secretADT(i))})
+		if err != nil || len(units) == 0 || units[0].Key == "" {
+			t.Fatalf("converting message %d again: %v", i, err)
+		}
+		plain[units[0].Key] = true
+	}
+	for _, it := range gw.q.Pending(0) {
+		if plain[it.Key] {
+			t.Fatalf("queue item %s carries the plain patient key", it.ID)
+		}
+		found := false
+		for k := range plain {
+			found = found || it.Key == key.Pseudonym(k)
+		}
+		if !found {
+			t.Fatalf("queue item %s key %s is no pseudonym of a sent patient's key", it.ID, it.Key)
+		}
+	}
 	conn.Close()
 	if err := gw.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	needles := append(withBase64(secretName), strings.ToLower(secretName), "MRN-Q0", "MRN-QH", "Philippa")
+	for k := range plain {
+		needles = append(needles, k)
+	}
 	hits, files := filesContaining(t, dataDir, needles...)
 	if len(hits) > 0 {
 		t.Fatalf("plaintext PHI at rest in %d of %d files:\n%s", len(hits), files, strings.Join(hits, "\n"))

@@ -123,6 +123,10 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 	}
 	held.SetKey(g.key)
 	held.SetSpillOpener(spillOpener(g.key))
+	if g.key != nil {
+		// Sealed data at rest: the patient key beside it is keyed too.
+		g.pipe.SetPseudonym(g.key.Pseudonym)
+	}
 	// exchange.hold: labelled bundles wait in held/ for review; the audit
 	// trail (built below) records each decision.
 	g.pipe.SetPolicy(pipeline.Policy{Hold: cfg.Exchange.Hold, Open: spillOpener(g.key)}, held, func(in adapters.Raw, u *pipeline.Unit, label string) { g.audit.held(in, u, label) })

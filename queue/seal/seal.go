@@ -28,6 +28,7 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -87,6 +88,7 @@ func (e *KeyMismatchError) ConfigProblem() string { return "data at rest " + e.E
 type Key struct {
 	id   [idLen]byte
 	aead cipher.AEAD
+	mask [32]byte // HMAC key of Pseudonym, derived from the raw key
 }
 
 // NewKey makes a Key from KeySize raw bytes.
@@ -105,7 +107,22 @@ func NewKey(raw []byte) (*Key, error) {
 	k := &Key{aead: aead}
 	sum := sha256.Sum256(append([]byte("ferry seal key id\x00"), raw...))
 	copy(k.id[:], sum[:])
+	k.mask = sha256.Sum256(append([]byte("ferry pseudonym key\x00"), raw...))
 	return k, nil
+}
+
+// Pseudonym returns a keyed one-way function of s, 32 hex digits: the
+// same s always gives the same pseudonym under the same key, and without
+// the key nobody can tell which s it came from, not even by trying every
+// candidate. ferry applies it to the patient key (a plain hash of the
+// patient's identifier, which anyone could recompute from a list of
+// chart numbers) wherever that key is stored or sent in clear beside data
+// this Key seals: queue record headers, dead letters, audit events.
+func (k *Key) Pseudonym(s string) string {
+	m := hmac.New(sha256.New, k.mask[:])
+	m.Write([]byte(s))
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(m.Sum(sum[:0])[:16])
 }
 
 // LoadKey reads a key file: the key as standard base64 on one line (as

@@ -203,3 +203,29 @@ func TestPlainSizeInvertsSealedSize(t *testing.T) {
 		}
 	}
 }
+
+// TestPseudonym: a keyed one-way function, stable under one key, another
+// under another key, and not the plain hash anyone could recompute.
+func TestPseudonym(t *testing.T) {
+	raw := make([]byte, KeySize)
+	k1, err := NewKey(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[0] = 1
+	k2, err := NewKey(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pk = "5e884898da28047151d0e56f8dc62927"
+	a, b := k1.Pseudonym(pk), k1.Pseudonym(pk)
+	if a != b || len(a) != 32 || strings.Trim(a, "0123456789abcdef") != "" {
+		t.Fatalf("pseudonyms %q, %q: want the same 32 hex digits", a, b)
+	}
+	if a == pk || a == k1.Pseudonym(pk+"x") || a == k2.Pseudonym(pk) {
+		t.Fatalf("pseudonym %q does not depend on both the input and the key", a)
+	}
+	if strings.Contains(k1.String(), a) {
+		t.Fatal("the key's printed form gives the pseudonym away")
+	}
+}

@@ -131,8 +131,11 @@ var (
 	// IDPatientNumber types a patient identifier (RFC 3881 code 2).
 	IDPatientNumber = Code{Code: "2", System: "RFC-3881", Text: "Patient Number"}
 	// IDPatientKey types ferry's patient key: a one-way hash of the
-	// patient's business identifier. The repository can match it to other
-	// ferry events, not to a chart, without ferry's help.
+	// patient's business identifier, keyed with the gateway's encryption
+	// key when data at rest is sealed (seal.Key.Pseudonym). The repository
+	// can match it to other events of the same gateway; to a chart only
+	// with ferry's help, or, when no encryption key is set, by hashing
+	// candidate identifiers.
 	IDPatientKey = Code{Code: "patient-key", System: "urn:ferry:id-type", Text: "ferry patient key (hash of the patient identifier)"}
 	// IDSubmissionSet types an MHD submission set unique id.
 	IDSubmissionSet = Code{Code: "urn:uuid:a54d6aa5-d40d-43f9-88c5-b4633d873bdd", System: "IHE XDS Metadata", Text: "submission set classificationNode"}
