@@ -239,9 +239,12 @@ func (c *Converter) Convert(msg *hl7v2.Message, raw []byte) (*fhir.Bundle, Resul
 	return b, res, nil
 }
 
-// ConvertRaw parses and converts one message given as bytes.
+// ConvertRaw parses and converts one message given as bytes. The Bundle's
+// Binary holds raw itself, so raw must not be modified while the Bundle is
+// in use; the message is parsed in place (hl7v2.ParseShared) for the same
+// reason.
 func (c *Converter) ConvertRaw(raw []byte) (*fhir.Bundle, Result, error) {
-	msg, err := hl7v2.Parse(raw)
+	msg, err := hl7v2.ParseShared(raw)
 	if err != nil {
 		return nil, Result{}, fmt.Errorf("v2fhir: %w", err)
 	}
