@@ -51,16 +51,16 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 	// PID-3 patient identifier list, then PID-2 and PID-4 (older versions).
 	for _, n := range [...]int{3, 2, 4} {
 		for rep := range pid.Field(n).RepsSeq() {
-			id := x.cx(rep)
-			if id == nil {
+			id, ok := x.cxValue(rep)
+			if !ok {
 				continue
 			}
 			if id.System == sysSSN {
 				continue // US Core: Patient.identifier SHOULD NOT carry an SSN
 			}
-			p.Identifier = append(into(p.Identifier, box.ids[:]), *id)
+			p.Identifier = append(into(p.Identifier, box.ids[:]), id)
 			if !hasKey || (id.Type != nil && id.Type.Coding[0].Code == "MR" && !isMR(&key)) {
-				key, hasKey = *id, true
+				key, hasKey = id, true
 			}
 		}
 	}
@@ -68,15 +68,15 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 		return nil, x.badField(pid, 3, "no patient identifier")
 	}
 	for rep := range pid.Field(5).RepsSeq() {
-		if n := x.xpn(rep); n != nil {
-			p.Name = append(into(p.Name, box.names[:]), *n)
+		if n, ok := x.xpnValue(rep); ok {
+			p.Name = append(into(p.Name, box.names[:]), n)
 		}
 	}
 	if len(p.Name) == 0 {
 		p.Name = []fhir.HumanName{{Text: "unknown"}}
 	}
 	if m := pid.Field(6).Rep(1); !m.Empty() {
-		if n := x.xpn(m); n != nil && n.Family != "" {
+		if n, ok := x.xpnValue(m); ok && n.Family != "" {
 			p.Extension = append(into(p.Extension, box.ext[:]), fhir.Extension{URL: "http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName", ValueString: n.Family})
 		}
 	}
@@ -96,25 +96,25 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 		p.Extension = append(into(p.Extension, box.ext[:]), *ext)
 	}
 	for rep := range pid.Field(11).RepsSeq() {
-		if a := x.xad(rep); a != nil {
-			p.Address = append(into(p.Address, box.addr[:]), *a)
+		if a, ok := x.xadValue(rep); ok {
+			p.Address = append(into(p.Address, box.addr[:]), a)
 		}
 	}
 	for rep := range pid.Field(13).RepsSeq() {
-		if t := x.xtn(rep, "home"); t != nil {
-			p.Telecom = append(into(p.Telecom, box.telecom[:]), *t)
+		if t, ok := x.xtnValue(rep, "home"); ok {
+			p.Telecom = append(into(p.Telecom, box.telecom[:]), t)
 		}
 	}
 	for rep := range pid.Field(14).RepsSeq() {
-		if t := x.xtn(rep, "work"); t != nil {
-			p.Telecom = append(into(p.Telecom, box.telecom[:]), *t)
+		if t, ok := x.xtnValue(rep, "work"); ok {
+			p.Telecom = append(into(p.Telecom, box.telecom[:]), t)
 		}
 	}
 	// PID-40 (v2.7+) replaces PID-13 and PID-14; its XTN.2 says home or
 	// work. A sender filling both for older receivers repeats numbers.
 	for rep := range pid.Field(40).RepsSeq() {
-		if t := x.xtn(rep, ""); t != nil && !hasTelecom(p.Telecom, t) {
-			p.Telecom = append(into(p.Telecom, box.telecom[:]), *t)
+		if t, ok := x.xtnValue(rep, ""); ok && !hasTelecom(p.Telecom, &t) {
+			p.Telecom = append(into(p.Telecom, box.telecom[:]), t)
 		}
 	}
 	if lang := pid.Field(15).Rep(1); !lang.Empty() {
