@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -436,12 +435,14 @@ func (x *conv) put(resourceType string, key fhir.Identifier, resource any, readO
 	if x.byURN(resourceType) {
 		ref.Reference = full // the server chooses ids; it rewrites urn:uuid references
 		if key.System != "" && resourceType != "Binary" && resourceType != "Provenance" && resourceType != "MessageHeader" {
-			search := "identifier=" + url.QueryEscape(key.System+"|"+strings.ReplaceAll(key.Value, "|", `\|`))
+			// "Type?identifier=<system|value, query-escaped>" in one
+			// string: the search is its tail.
+			u := identifierSearch(resourceType, key)
 			if readOnly {
 				// Create only when the exchange has no such patient.
-				req.Method, req.URL, req.IfNoneExist = "POST", resourceType, search
+				req.Method, req.URL, req.IfNoneExist = "POST", resourceType, u[len(resourceType)+1:]
 			} else {
-				req.URL = resourceType + "?" + search
+				req.URL = u
 			}
 			id = ""
 		} else if x.c.Mode == ModePatientConditional {
@@ -453,6 +454,44 @@ func (x *conv) put(resourceType string, key fhir.Identifier, resource any, readO
 	x.entries = append(x.entries, fhir.BundleEntry{FullURL: full, Resource: resource, Request: req})
 	x.targets = append(x.targets, ref)
 	return ref
+}
+
+// identifierSearch is resourceType + "?identifier=" +
+// url.QueryEscape(key.System + "|" + key.Value with each '|' escaped as
+// `\|`), built in one allocation instead of four: every conditional entry
+// needs it.
+func identifierSearch(resourceType string, key fhir.Identifier) string {
+	var stack [256]byte
+	b := append(stack[:0], resourceType...)
+	b = append(b, "?identifier="...)
+	b = appendQueryEscaped(b, key.System)
+	b = append(b, "%7C"...) // '|'
+	for i := 0; i < len(key.Value); i++ {
+		if c := key.Value[i]; c == '|' {
+			b = append(b, "%5C%7C"...) // `\|`
+		} else {
+			b = appendQueryEscaped(b, key.Value[i:i+1])
+		}
+	}
+	return string(b)
+}
+
+// appendQueryEscaped appends s escaped as url.QueryEscape escapes it:
+// letters, digits and "-_.~" stay, a space becomes '+', every other byte
+// %XX (TestIdentifierSearch compares the two).
+func appendQueryEscaped(b []byte, s string) []byte {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.', c == '~':
+			b = append(b, c)
+		case c == ' ':
+			b = append(b, '+')
+		default:
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		}
+	}
+	return b
 }
 
 // byURN reports whether resources of this type are written conditionally

@@ -2,6 +2,7 @@ package v2fhir
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -70,5 +71,29 @@ func TestRepeatedResultKeys(t *testing.T) {
 	}
 	if n != 20 {
 		t.Fatalf("%d observations, want 20", n)
+	}
+}
+
+// TestIdentifierSearch: the conditional URL put builds in one go is the
+// one url.QueryEscape gives, for every byte in the system and the value.
+func TestIdentifierSearch(t *testing.T) {
+	want := func(typ string, k fhir.Identifier) string {
+		return typ + "?identifier=" + url.QueryEscape(k.System+"|"+strings.ReplaceAll(k.Value, "|", `\|`))
+	}
+	var all strings.Builder
+	for c := 0; c < 256; c++ {
+		all.WriteByte(byte(c))
+	}
+	keys := []fhir.Identifier{
+		{System: "urn:oid:2.16.840.1.113883.3.999.1", Value: "MRN100234"},
+		{System: "urn:ferry:site:x:id:clinic", Value: "a|b c\\d&e=f+g/h?%20é"},
+		{System: "", Value: ""},
+		{System: all.String(), Value: all.String()},
+		{System: "http://example.org/mrn~x", Value: strings.Repeat("|", 300)},
+	}
+	for _, k := range keys {
+		if got, w := identifierSearch("Patient", k), want("Patient", k); got != w {
+			t.Errorf("%q: %q, want %q", k.Value, got, w)
+		}
 	}
 }
