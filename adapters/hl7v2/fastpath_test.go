@@ -1,6 +1,7 @@
 package hl7v2
 
 import (
+	"bytes"
 	"slices"
 	"testing"
 )
@@ -65,6 +66,50 @@ func TestCharsetLabel(t *testing.T) {
 		}
 		if m.Charset() != c.charset || m.Decoding() != c.decoded {
 			t.Errorf("%q: Charset %q Decoding %q, want %q %q", c.msh18, m.Charset(), m.Decoding(), c.charset, c.decoded)
+		}
+	}
+}
+
+// TestParseSharedMatchesParse: ParseShared reads every message exactly as
+// Parse does, and uses the input in place only when it is already what
+// Parse's copy would be (ASCII or UTF-8, CR alone between segments).
+func TestParseSharedMatchesParse(t *testing.T) {
+	for _, c := range []struct {
+		raw    string
+		shared bool
+	}{
+		{adt, true},
+		{"MSH|^~\\&|A|B|C|D|20240101||ADT^A01|1|P|2.5\rPID|1||Dö\r", true},
+		{"\x0bMSH|^~\\&|A|B|C|D|20240101||ADT^A01|1|P|2.5\rPID|1||x\r\x1c\r", true},
+		{"MSH|^~\\&|A|B|C|D|20240101||ADT^A01|1|P|2.5\r\nPID|1||x\r\n", false},
+		{"MSH|^~\\&|A|B|C|D|20240101||ADT^A01|1|P|2.5\nPID|1||x", false},
+		{"MSH|^~\\&|A|B|C|D|20240101||ADT^A01|1|P|2.5||||||8859/1\rPID|1||D\xf6", false},
+		{"MSH|^~\\&|A|B|C|D|20240101||ADT^A01|1|P|2.5\rPID|1||D\xf6", false}, // windows-1252 fallback
+	} {
+		raw := []byte(c.raw)
+		want, err := Parse(slices.Clone(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ParseShared(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got.Bytes()) != string(want.Bytes()) || got.Charset() != want.Charset() || got.Decoding() != want.Decoding() || len(got.Segments()) != len(want.Segments()) {
+			t.Errorf("%q: ParseShared differs from Parse", c.raw)
+		}
+		for i, s := range got.Segments() {
+			if w := want.Segments()[i]; s.Name != w.Name || string(s.Raw()) != string(w.Raw()) || s.NumFields() != w.NumFields() {
+				t.Errorf("%q: segment %d %q, Parse %q", c.raw, i+1, s.Raw(), w.Raw())
+			}
+		}
+		b := got.Bytes()
+		inPlace := &b[0] == &raw[bytes.Index(raw, []byte("MSH"))]
+		if inPlace != c.shared {
+			t.Errorf("%q: in place %v, want %v", c.raw, inPlace, c.shared)
+		}
+		if inPlace && cap(b) != len(b) {
+			t.Errorf("%q: Bytes has capacity %d past its length %d: an append would write into the input", c.raw, cap(b), len(b))
 		}
 	}
 }

@@ -1,5 +1,6 @@
 // Package hl7v2 reads and writes HL7 version 2 messages (ER7 "pipe and hat"
-// encoding). Parse copies the input once into a normalised UTF-8 buffer and
+// encoding). Parse copies the input once into a normalised UTF-8 buffer (or,
+// with ParseShared, uses an already normalised input in place) and
 // indexes only segment boundaries; fields, repetitions, components and
 // subcomponents are located on demand by scanning the segment's bytes, so a
 // converter that reads a few dozen fields allocates almost nothing beyond the
@@ -98,7 +99,17 @@ type Segment struct {
 // around the message, and decodes the character set named in MSH-18 to UTF-8.
 // Input that is not valid UTF-8 and not labelled otherwise is read as
 // windows-1252, the commonest unlabelled encoding in practice.
-func Parse(raw []byte) (*Message, error) {
+func Parse(raw []byte) (*Message, error) { return parse(raw, false) }
+
+// ParseShared is Parse for a caller that owns raw and never modifies it
+// afterwards (the pipeline, whose input bytes also back the Bundle's
+// Binary and the queued unit's Raw). When raw needs no decoding and
+// already ends its segments with CR alone, the Message uses raw itself
+// as its buffer instead of a copy, saving an allocation as large as the
+// message: strings read from the Message then alias raw.
+func ParseShared(raw []byte) (*Message, error) { return parse(raw, true) }
+
+func parse(raw []byte, share bool) (*Message, error) {
 	raw = trimEnvelope(raw)
 	if len(raw) < 3 || !isHeader(raw) {
 		return nil, fmt.Errorf("hl7v2 parse: %w: no MSH segment at the start", ErrNotHL7)
@@ -121,7 +132,15 @@ func Parse(raw []byte) (*Message, error) {
 	}
 	m.decoded = decoded
 	copied := decoded == "ascii" || decoded == "utf-8"
-	m.buf = normaliseTerminators(buf, !copied)
+	switch {
+	case share && copied && bytes.IndexByte(buf, '\n') < 0:
+		// Already normalised: the copy would be byte for byte the same.
+		// The capacity is cut so that no append to Bytes() reaches the
+		// caller's bytes past the message.
+		m.buf = buf[:len(buf):len(buf)]
+	default:
+		m.buf = normaliseTerminators(buf, !copied)
+	}
 	switch {
 	case csStart == csEnd:
 	case copied:

@@ -43,7 +43,9 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 		if len(msgs) == 1 {
 			u.Name = "message"
 		}
-		m, err := hl7v2.Parse(raw)
+		// raw is the input's own bytes, never modified (the unit and
+		// the Bundle's Binary keep them too): parse them in place.
+		m, err := hl7v2.ParseShared(raw)
 		if err != nil {
 			u.Err = err
 			units = append(units, u)

@@ -12,10 +12,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ferry-health/ferry/adapters"
@@ -204,6 +204,7 @@ func (c *Converter) Convert(msg *hl7v2.Message, raw []byte) (*fhir.Bundle, Resul
 		return nil, res, fmt.Errorf("v2fhir: %s: %w", res.MessageType, ErrUnsupported)
 	}
 	x := newConv(c, msg, raw, typ, res.ControlID)
+	defer x.release()
 	if res.ControlID == "" {
 		return nil, res, &ContentError{Segment: "MSH", Pos: 1, Field: "MSH-10", Reason: "message control id is empty"}
 	}
@@ -219,12 +220,17 @@ func (c *Converter) Convert(msg *hl7v2.Message, raw []byte) (*fhir.Bundle, Resul
 	res.PatientKey = x.orderKey
 	res.Entries = len(x.entries)
 	res.StatusOnly = x.statusOnly
-	x.bundleID = fhir.Identifier{System: x.system("message"), Value: res.ControlID}
-	b := &x.bundle
+	// The Bundle and its identifier share one allocation of their own:
+	// the conv goes back to convPool, the Bundle to the caller.
+	out := &struct {
+		b  fhir.Bundle
+		id fhir.Identifier
+	}{id: fhir.Identifier{System: x.system("message"), Value: res.ControlID}}
+	b := &out.b
 	*b = fhir.Bundle{
 		ResourceType: "Bundle",
 		Meta:         meta,
-		Identifier:   &x.bundleID,
+		Identifier:   &out.id,
 		Type:         "transaction",
 		Timestamp:    x.timestamp,
 		Entry:        x.entries,
@@ -232,9 +238,12 @@ func (c *Converter) Convert(msg *hl7v2.Message, raw []byte) (*fhir.Bundle, Resul
 	return b, res, nil
 }
 
-// ConvertRaw parses and converts one message given as bytes.
+// ConvertRaw parses and converts one message given as bytes. The Bundle's
+// Binary holds raw itself, so raw must not be modified while the Bundle is
+// in use; the message is parsed in place (hl7v2.ParseShared) for the same
+// reason.
 func (c *Converter) ConvertRaw(raw []byte) (*fhir.Bundle, Result, error) {
-	msg, err := hl7v2.Parse(raw)
+	msg, err := hl7v2.ParseShared(raw)
 	if err != nil {
 		return nil, Result{}, fmt.Errorf("v2fhir: %w", err)
 	}
@@ -289,13 +298,27 @@ type conv struct {
 	sysKinds  [4]string // recently minted systems (system), by kind
 	sysVals   [4]string
 	sysNext   int
-	bundle    fhir.Bundle     // what Convert returns
-	bundleID  fhir.Identifier // its identifier
-	times     timeCache       // recently rendered date/times
+	times     timeCache // recently rendered date/times
+}
+
+// convPool recycles the conv structs (about 1.2 KB each, a sixteenth of
+// what converting a lab result allocates). Only the struct itself is
+// reused: nothing the returned Bundle points to lives inside it (its
+// entries, requests and slab chunks are allocations of their own, fresh
+// for every conversion), because Convert's callers may keep the Bundle
+// as long as they like.
+var convPool = sync.Pool{New: func() any { return new(conv) }}
+
+// release zeroes x, so that the pool holds no message or resource alive,
+// and returns it to convPool. x must not be used afterwards.
+func (x *conv) release() {
+	*x = conv{}
+	convPool.Put(x)
 }
 
 func newConv(c *Converter, m *hl7v2.Message, raw []byte, typ hl7v2.MessageType, controlID string) *conv {
-	x := &conv{c: c, m: m, raw: raw, loc: c.Location, typ: typ, controlID: controlID}
+	x := convPool.Get().(*conv) // zero: release cleared it
+	x.c, x.m, x.raw, x.loc, x.typ, x.controlID = c, m, raw, c.Location, typ, controlID
 	if x.loc == nil {
 		x.loc = time.Local
 	}
@@ -412,12 +435,14 @@ func (x *conv) put(resourceType string, key fhir.Identifier, resource any, readO
 	if x.byURN(resourceType) {
 		ref.Reference = full // the server chooses ids; it rewrites urn:uuid references
 		if key.System != "" && resourceType != "Binary" && resourceType != "Provenance" && resourceType != "MessageHeader" {
-			search := "identifier=" + url.QueryEscape(key.System+"|"+strings.ReplaceAll(key.Value, "|", `\|`))
+			// "Type?identifier=<system|value, query-escaped>" in one
+			// string: the search is its tail.
+			u := identifierSearch(resourceType, key)
 			if readOnly {
 				// Create only when the exchange has no such patient.
-				req.Method, req.URL, req.IfNoneExist = "POST", resourceType, search
+				req.Method, req.URL, req.IfNoneExist = "POST", resourceType, u[len(resourceType)+1:]
 			} else {
-				req.URL = resourceType + "?" + search
+				req.URL = u
 			}
 			id = ""
 		} else if x.c.Mode == ModePatientConditional {
@@ -429,6 +454,44 @@ func (x *conv) put(resourceType string, key fhir.Identifier, resource any, readO
 	x.entries = append(x.entries, fhir.BundleEntry{FullURL: full, Resource: resource, Request: req})
 	x.targets = append(x.targets, ref)
 	return ref
+}
+
+// identifierSearch is resourceType + "?identifier=" +
+// url.QueryEscape(key.System + "|" + key.Value with each '|' escaped as
+// `\|`), built in one allocation instead of four: every conditional entry
+// needs it.
+func identifierSearch(resourceType string, key fhir.Identifier) string {
+	var stack [256]byte
+	b := append(stack[:0], resourceType...)
+	b = append(b, "?identifier="...)
+	b = appendQueryEscaped(b, key.System)
+	b = append(b, "%7C"...) // '|'
+	for i := 0; i < len(key.Value); i++ {
+		if c := key.Value[i]; c == '|' {
+			b = append(b, "%5C%7C"...) // `\|`
+		} else {
+			b = appendQueryEscaped(b, key.Value[i:i+1])
+		}
+	}
+	return string(b)
+}
+
+// appendQueryEscaped appends s escaped as url.QueryEscape escapes it:
+// letters, digits and "-_.~" stay, a space becomes '+', every other byte
+// %XX (TestIdentifierSearch compares the two).
+func appendQueryEscaped(b []byte, s string) []byte {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.', c == '~':
+			b = append(b, c)
+		case c == ' ':
+			b = append(b, '+')
+		default:
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		}
+	}
+	return b
 }
 
 // byURN reports whether resources of this type are written conditionally

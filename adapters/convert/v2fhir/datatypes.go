@@ -294,17 +294,28 @@ func (x *conv) authoritySystem(ns, universal, typ string) (string, bool) {
 
 // cx converts one CX repetition to an Identifier (nil when CX.1 is empty).
 func (x *conv) cx(v hl7v2.Value) *fhir.Identifier {
+	id, ok := x.cxValue(v)
+	if !ok {
+		return nil
+	}
+	p := x.slabs.identifiers.next()
+	*p = id
+	return p
+}
+
+// cxValue is cx for a caller that copies the Identifier into a list of
+// its own (a resource's identifiers): it needs no slab slot.
+func (x *conv) cxValue(v hl7v2.Value) (fhir.Identifier, bool) {
 	var t [8]string // CX.1 ... CX.8, read in one pass
 	v.Texts(t[:])
 	val := t[0]
 	if val == "" {
-		return nil
+		return fhir.Identifier{}, false
 	}
 	aa := v.Comp(4)
 	ns := aa.Sub(1).Trimmed()
 	sys, known := x.authoritySystem(ns, aa.Sub(2).Trimmed(), aa.Sub(3).Trimmed())
-	id := x.slabs.identifiers.next()
-	*id = fhir.Identifier{Value: val, System: sys}
+	id := fhir.Identifier{Value: val, System: sys}
 	if t := t[4]; t != "" {
 		id.Type = identifierType(t)
 		if t == "SS" {
@@ -322,18 +333,30 @@ func (x *conv) cx(v hl7v2.Value) *fhir.Identifier {
 	if start != "" || end != "" {
 		id.Period = &fhir.Period{Start: start, End: end}
 	}
-	return id
+	return id, true
 }
 
 // ei converts an entity identifier (EI) to an Identifier of the given type
 // code (v2-0203: PLAC, FILL...), minting a system from kind when the EI names
 // no authority.
 func (x *conv) ei(v hl7v2.Value, typ, kind string) *fhir.Identifier {
+	id, ok := x.eiValue(v, typ, kind)
+	if !ok {
+		return nil
+	}
+	p := x.slabs.identifiers.next()
+	*p = id
+	return p
+}
+
+// eiValue is ei for a caller that copies the Identifier: it needs no slab
+// slot.
+func (x *conv) eiValue(v hl7v2.Value, typ, kind string) (fhir.Identifier, bool) {
 	var t [4]string // EI.1 ... EI.4, read in one pass
 	v.Texts(t[:])
 	val := t[0]
 	if val == "" {
-		return nil
+		return fhir.Identifier{}, false
 	}
 	sys, known := x.authoritySystem(t[1], t[2], t[3])
 	if !known {
@@ -348,12 +371,11 @@ func (x *conv) ei(v hl7v2.Value, typ, kind string) *fhir.Identifier {
 			sys = x.system(kind)
 		}
 	}
-	id := x.slabs.identifiers.next()
-	*id = fhir.Identifier{System: sys, Value: val}
+	id := fhir.Identifier{System: sys, Value: val}
 	if typ != "" {
 		id.Type = identifierType(typ)
 	}
-	return id
+	return id, true
 }
 
 var nameUse = map[string]string{
@@ -364,36 +386,43 @@ var nameUse = map[string]string{
 
 // xpn converts one XPN repetition; nil when it holds no name.
 func (x *conv) xpn(v hl7v2.Value) *fhir.HumanName {
+	n, ok := x.xpnValue(v)
+	if !ok {
+		return nil
+	}
+	p := x.slabs.names.next()
+	*p = n
+	return p
+}
+
+// xpnValue is xpn for a caller that copies the name into a list of its
+// own (a resource's names): it needs no slab slot.
+func (x *conv) xpnValue(v hl7v2.Value) (fhir.HumanName, bool) {
 	var t [7]string // XPN.1 ... XPN.7, read in one pass
 	v.Texts(t[:])
-	n := x.personNameOf(v, 1, t[1:6])
-	if n != nil {
+	n, ok := x.personNameOf(v, 1, t[1:6])
+	if ok {
 		n.Use = nameUse[t[6]]
 	}
-	return n
+	return n, ok
 }
 
 // xcnName is the HumanName inside an XCN, whose components 2-7 are an
-// XPN's 1-6 behind the person's id. XCN-10 (name type) is not read: a
-// practitioner's name is written without a use.
-func (x *conv) xcnName(v hl7v2.Value) *fhir.HumanName {
-	return x.personName(v, 2)
-}
-
-// personName reads the family name (its surname, subcomponent 1), given
-// and further given names, suffix, prefix and degree from the six
-// components that start at family, the layout XPN and XCN share; nil when
-// there is neither a family nor a given name.
-func (x *conv) personName(v hl7v2.Value, family int) *fhir.HumanName {
+// XPN's 1-6 behind the person's id; false when it holds no name. XCN-10
+// (name type) is not read: a practitioner's name is written without a use.
+func (x *conv) xcnName(v hl7v2.Value) (fhir.HumanName, bool) {
+	const family = 2
 	var t [7]string
 	v.Texts(t[:family+5])
 	return x.personNameOf(v, family, t[family:family+5])
 }
 
-// personNameOf is personName given the texts of the five components that
-// follow the family name (given, further given, suffix, prefix, degree).
-// The name and its lists come from the conv's slabs.
-func (x *conv) personNameOf(v hl7v2.Value, family int, t []string) *fhir.HumanName {
+// personNameOf reads the family name (its surname, subcomponent 1 of
+// component family), and given and further given names, suffix, prefix
+// and degree from t, the texts of the five components that follow it (the
+// layout XPN and XCN share); false when there is neither a family nor a
+// given name. The name's lists come from the conv's slabs.
+func (x *conv) personNameOf(v hl7v2.Value, family int, t []string) (fhir.HumanName, bool) {
 	fam := v.Comp(family).Sub(1).Trimmed()
 	given := 0
 	if t[0] != "" {
@@ -405,10 +434,9 @@ func (x *conv) personNameOf(v hl7v2.Value, family int, t []string) *fhir.HumanNa
 		}
 	}
 	if fam == "" && given == 0 {
-		return nil
+		return fhir.HumanName{}, false
 	}
-	n := x.slabs.names.next()
-	n.Family = fam
+	n := fhir.HumanName{Family: fam}
 	if given > 0 {
 		n.Given = x.slabs.strings(given)
 	}
@@ -432,7 +460,7 @@ func (x *conv) personNameOf(v hl7v2.Value, family int, t []string) *fhir.HumanNa
 	if d := t[4]; d != "" {
 		n.Suffix = append(n.Suffix, d)
 	}
-	return n
+	return n, true
 }
 
 func boolInt(b bool) int {
@@ -458,7 +486,11 @@ func (x *conv) practitioner(v hl7v2.Value) *fhir.Reference {
 	if v.Empty() || v.IsNull() {
 		return nil
 	}
-	name := x.xcnName(v)
+	var name *fhir.HumanName
+	n, named := x.xcnName(v)
+	if named {
+		name = &n
+	}
 	id := v.Text(1)
 	if id == "" {
 		if name == nil {
@@ -550,6 +582,18 @@ var addressUse = map[string]string{"H": "home", "B": "work", "O": "work", "C": "
 
 // xad converts one XAD repetition; nil when empty.
 func (x *conv) xad(v hl7v2.Value) *fhir.Address {
+	a, ok := x.xadValue(v)
+	if !ok {
+		return nil
+	}
+	out := x.slabs.addresses.next()
+	*out = a
+	return out
+}
+
+// xadValue is xad for a caller that copies the address into a list of
+// its own: it needs no slab slot.
+func (x *conv) xadValue(v hl7v2.Value) (fhir.Address, bool) {
 	var t [7]string // XAD.1 ... XAD.7, read in one pass
 	v.Texts(t[:])
 	line1 := v.Comp(1).Sub(1).Trimmed()
@@ -561,7 +605,7 @@ func (x *conv) xad(v hl7v2.Value) *fhir.Address {
 		District:   firstSub(v.Comp(9)),
 	}
 	if line1 == "" && t[1] == "" && a.City == "" && a.State == "" && a.PostalCode == "" && a.Country == "" && a.District == "" {
-		return nil
+		return fhir.Address{}, false
 	}
 	if lines := boolInt(line1 != "") + boolInt(t[1] != ""); lines > 0 {
 		a.Line = x.slabs.strings(lines)
@@ -579,13 +623,23 @@ func (x *conv) xad(v hl7v2.Value) *fhir.Address {
 	case "SH":
 		a.Type = "physical"
 	}
-	out := x.slabs.addresses.next()
-	*out = a
-	return out
+	return a, true
 }
 
 // xtn converts one XTN repetition; defaultUse applies when XTN.2 is empty.
 func (x *conv) xtn(v hl7v2.Value, defaultUse string) *fhir.ContactPoint {
+	cp, ok := x.xtnValue(v, defaultUse)
+	if !ok {
+		return nil
+	}
+	out := x.slabs.contacts.next()
+	*out = cp
+	return out
+}
+
+// xtnValue is xtn for a caller that copies the contact point into a list
+// of its own: it needs no slab slot.
+func (x *conv) xtnValue(v hl7v2.Value, defaultUse string) (fhir.ContactPoint, bool) {
 	var cp fhir.ContactPoint
 	var t [12]string // XTN.1 ... XTN.12, read in one pass
 	v.Texts(t[:])
@@ -624,11 +678,9 @@ func (x *conv) xtn(v hl7v2.Value, defaultUse string) *fhir.ContactPoint {
 		cp.Value = orStr(t[11], phone(t[4], t[5], t[6], t[7]), t[0])
 	}
 	if cp.Value == "" {
-		return nil
+		return fhir.ContactPoint{}, false
 	}
-	out := x.slabs.contacts.next()
-	*out = cp
-	return out
+	return cp, true
 }
 
 // phone builds a number from XTN.5 (country), .6 (area), .7 (local), .8 (ext).

@@ -54,7 +54,7 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 		e.Class = fhir.Coding{System: "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", Code: "UNK", Display: "unknown"}
 	}
 	var key fhir.Identifier
-	if id := x.cx(pv1.Field(19).Rep(1)); id != nil {
+	if id, ok := x.cxValue(pv1.Field(19).Rep(1)); ok {
 		if id.Type == nil {
 			id.Type = identifierType("VN")
 		}
@@ -64,8 +64,8 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 				id.System += ":" + sanitise(ns)
 			}
 		}
-		e.Identifier = append(into(e.Identifier, box.ids[:]), *id)
-		key = *id
+		e.Identifier = append(into(e.Identifier, box.ids[:]), id)
+		key = id
 	}
 	start, err := x.fieldDateTime(pv1, 44)
 	if err != nil {

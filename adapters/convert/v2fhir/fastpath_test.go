@@ -1,8 +1,14 @@
 package v2fhir
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -70,5 +76,85 @@ func TestRepeatedResultKeys(t *testing.T) {
 	}
 	if n != 20 {
 		t.Fatalf("%d observations, want 20", n)
+	}
+}
+
+// TestIdentifierSearch: the conditional URL put builds in one go is the
+// one url.QueryEscape gives, for every byte in the system and the value.
+func TestIdentifierSearch(t *testing.T) {
+	want := func(typ string, k fhir.Identifier) string {
+		return typ + "?identifier=" + url.QueryEscape(k.System+"|"+strings.ReplaceAll(k.Value, "|", `\|`))
+	}
+	var all strings.Builder
+	for c := 0; c < 256; c++ {
+		all.WriteByte(byte(c))
+	}
+	keys := []fhir.Identifier{
+		{System: "urn:oid:2.16.840.1.113883.3.999.1", Value: "MRN100234"},
+		{System: "urn:ferry:site:x:id:clinic", Value: "a|b c\\d&e=f+g/h?%20é"},
+		{System: "", Value: ""},
+		{System: all.String(), Value: all.String()},
+		{System: "http://example.org/mrn~x", Value: strings.Repeat("|", 300)},
+	}
+	for _, k := range keys {
+		if got, w := identifierSearch("Patient", k), want("Patient", k); got != w {
+			t.Errorf("%q: %q, want %q", k.Value, got, w)
+		}
+	}
+}
+
+// TestConcurrentConversionsIndependent: conversions running at once (the
+// conv structs come from a shared pool) give exactly the bundles they give
+// one at a time, and a bundle kept while later conversions run does not
+// change.
+func TestConcurrentConversionsIndependent(t *testing.T) {
+	files, err := filepath.Glob("../../../testdata/convert/v2-*/input.hl7")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("corpus: %v", err)
+	}
+	c := testConverter(t)
+	c.Mode = ModePatientConditional
+	var raws [][]byte
+	var kept []*fhir.Bundle
+	var want [][]byte
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _, err := c.ConvertRaw(raw)
+		if err != nil {
+			continue // the corpus has messages meant to fail
+		}
+		raws, kept, want = append(raws, raw), append(kept, b), append(want, marshal(t, b))
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 8*len(raws))
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range raws {
+				k := (i + g) % len(raws)
+				b, _, err := c.ConvertRaw(raws[k])
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				if got, err := json.MarshalIndent(b, "", "  "); err != nil || !bytes.Equal(append(got, '\n'), want[k]) {
+					errs <- fmt.Sprintf("%s: differs when converted concurrently (%v)", files[k], err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	for i, b := range kept {
+		if got := marshal(t, b); !bytes.Equal(got, want[i]) {
+			t.Errorf("%s: a kept bundle changed while others were converted", files[i])
+		}
 	}
 }

@@ -29,21 +29,52 @@ var ethnicity0189 = map[string]fhir.Coding{
 	"U": {System: v3NullFlavor, Code: "UNK", Display: "Unknown"},
 }
 
+// hasDemographics reports whether pid has any of the fields whose lists
+// patient keeps room for past identifiers and names: mother's maiden name
+// (PID-6), race (PID-10), address (PID-11), telecoms (PID-13, -14, -40),
+// language (PID-15) and ethnicity (PID-22).
+func hasDemographics(pid hl7v2.Segment) bool {
+	for _, n := range [...]int{6, 10, 11, 13, 14, 15, 22, 40} {
+		if !pid.Field(n).Empty() {
+			return true
+		}
+	}
+	return false
+}
+
 // patient converts a PID segment (v2-to-FHIR "PID to Patient") and adds it
 // to the bundle. US Core needs an identifier with a system and a name; a
 // PID without any usable identifier cannot be matched by the receiver, so
 // it is a content error.
 func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
-	// The Patient and room for its usual lists: one allocation.
-	box := &struct {
-		p        fhir.Patient
-		ids      [2]fhir.Identifier
-		names    [2]fhir.HumanName
-		ext      [3]fhir.Extension
-		addr     [1]fhir.Address
-		telecom  [3]fhir.ContactPoint
-		language [1]fhir.PatientCommunication
-	}{}
+	// The Patient and room for its usual lists: one allocation. Room for
+	// the demographics past identifiers and names (about 900 bytes) is
+	// made only when the PID has some: ADT feeds send them, but a lab's
+	// PID is mostly just the identifier, name, birth date and sex.
+	type core struct {
+		p     fhir.Patient
+		ids   [2]fhir.Identifier
+		names [2]fhir.HumanName
+	}
+	var (
+		box      *core
+		extBuf   []fhir.Extension
+		addr     []fhir.Address
+		telecom  []fhir.ContactPoint
+		language []fhir.PatientCommunication
+	)
+	if hasDemographics(pid) {
+		full := &struct {
+			core
+			ext      [3]fhir.Extension
+			addr     [1]fhir.Address
+			telecom  [3]fhir.ContactPoint
+			language [1]fhir.PatientCommunication
+		}{}
+		box, extBuf, addr, telecom, language = &full.core, full.ext[:], full.addr[:], full.telecom[:], full.language[:]
+	} else {
+		box = &core{}
+	}
 	p := &box.p
 	p.ResourceType = "Patient"
 	var key fhir.Identifier
@@ -51,16 +82,16 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 	// PID-3 patient identifier list, then PID-2 and PID-4 (older versions).
 	for _, n := range [...]int{3, 2, 4} {
 		for rep := range pid.Field(n).RepsSeq() {
-			id := x.cx(rep)
-			if id == nil {
+			id, ok := x.cxValue(rep)
+			if !ok {
 				continue
 			}
 			if id.System == sysSSN {
 				continue // US Core: Patient.identifier SHOULD NOT carry an SSN
 			}
-			p.Identifier = append(into(p.Identifier, box.ids[:]), *id)
+			p.Identifier = append(into(p.Identifier, box.ids[:]), id)
 			if !hasKey || (id.Type != nil && id.Type.Coding[0].Code == "MR" && !isMR(&key)) {
-				key, hasKey = *id, true
+				key, hasKey = id, true
 			}
 		}
 	}
@@ -68,16 +99,16 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 		return nil, x.badField(pid, 3, "no patient identifier")
 	}
 	for rep := range pid.Field(5).RepsSeq() {
-		if n := x.xpn(rep); n != nil {
-			p.Name = append(into(p.Name, box.names[:]), *n)
+		if n, ok := x.xpnValue(rep); ok {
+			p.Name = append(into(p.Name, box.names[:]), n)
 		}
 	}
 	if len(p.Name) == 0 {
 		p.Name = []fhir.HumanName{{Text: "unknown"}}
 	}
 	if m := pid.Field(6).Rep(1); !m.Empty() {
-		if n := x.xpn(m); n != nil && n.Family != "" {
-			p.Extension = append(into(p.Extension, box.ext[:]), fhir.Extension{URL: "http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName", ValueString: n.Family})
+		if n, ok := x.xpnValue(m); ok && n.Family != "" {
+			p.Extension = append(into(p.Extension, extBuf), fhir.Extension{URL: "http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName", ValueString: n.Family})
 		}
 	}
 	bd, ok := x.date(pid.Field(7).Text(1))
@@ -90,37 +121,36 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 		p.Gender = "unknown"
 	}
 	if ext := x.raceEthnicity(pid.Field(10), usCoreRace, ombRace); ext != nil {
-		p.Extension = append(into(p.Extension, box.ext[:]), *ext)
+		p.Extension = append(into(p.Extension, extBuf), *ext)
 	}
 	if ext := x.raceEthnicity(pid.Field(22), usCoreEthnicity, ombEthnicity); ext != nil {
-		p.Extension = append(into(p.Extension, box.ext[:]), *ext)
+		p.Extension = append(into(p.Extension, extBuf), *ext)
 	}
 	for rep := range pid.Field(11).RepsSeq() {
-		if a := x.xad(rep); a != nil {
-			p.Address = append(into(p.Address, box.addr[:]), *a)
+		if a, ok := x.xadValue(rep); ok {
+			p.Address = append(into(p.Address, addr), a)
 		}
 	}
 	for rep := range pid.Field(13).RepsSeq() {
-		if t := x.xtn(rep, "home"); t != nil {
-			p.Telecom = append(into(p.Telecom, box.telecom[:]), *t)
+		if t, ok := x.xtnValue(rep, "home"); ok {
+			p.Telecom = append(into(p.Telecom, telecom), t)
 		}
 	}
 	for rep := range pid.Field(14).RepsSeq() {
-		if t := x.xtn(rep, "work"); t != nil {
-			p.Telecom = append(into(p.Telecom, box.telecom[:]), *t)
+		if t, ok := x.xtnValue(rep, "work"); ok {
+			p.Telecom = append(into(p.Telecom, telecom), t)
 		}
 	}
 	// PID-40 (v2.7+) replaces PID-13 and PID-14; its XTN.2 says home or
 	// work. A sender filling both for older receivers repeats numbers.
 	for rep := range pid.Field(40).RepsSeq() {
-		if t := x.xtn(rep, ""); t != nil && !hasTelecom(p.Telecom, t) {
-			p.Telecom = append(into(p.Telecom, box.telecom[:]), *t)
+		if t, ok := x.xtnValue(rep, ""); ok && !hasTelecom(p.Telecom, &t) {
+			p.Telecom = append(into(p.Telecom, telecom), t)
 		}
 	}
 	if lang := pid.Field(15).Rep(1); !lang.Empty() {
 		if cc := x.cwe(lang, "urn:ietf:bcp:47"); cc != nil {
-			box.language[0] = fhir.PatientCommunication{Language: *cc}
-			p.Communication = box.language[:]
+			p.Communication = append(language[:0], fhir.PatientCommunication{Language: *cc})
 		}
 	}
 	p.MaritalStatus = x.maritalStatus(pid.Field(16).Rep(1))

@@ -151,14 +151,14 @@ func (x *conv) newReport(obr hl7v2.Segment) (*reportBuilder, error) {
 	dr := &r.drv
 	r.dr = dr
 	dr.Identifier = r.ids[:0] // at most two (filler, placer), and at least one
-	if id := x.ei(obr.Field(3), "FILL", "filler"); id != nil {
-		dr.Identifier = append(dr.Identifier, *id)
-		r.key = *id
+	if id, ok := x.eiValue(obr.Field(3), "FILL", "filler"); ok {
+		dr.Identifier = append(dr.Identifier, id)
+		r.key = id
 	}
-	if id := x.ei(obr.Field(2), "PLAC", "placer"); id != nil {
-		dr.Identifier = append(dr.Identifier, *id)
+	if id, ok := x.eiValue(obr.Field(2), "PLAC", "placer"); ok {
+		dr.Identifier = append(dr.Identifier, id)
 		if r.key.Value == "" {
-			r.key = *id
+			r.key = id
 		}
 	}
 	if r.key.Value == "" {
@@ -231,15 +231,16 @@ func (r *reportBuilder) finish(x *conv) fhir.Reference {
 }
 
 type obsBuilder struct {
-	o   *fhir.Observation
-	key fhir.Identifier
+	o *fhir.Observation
 	// statusOnly marks an OBX-11 "U" without a value: it only says the
 	// preliminary result an earlier message sent is now final. A PUT of
 	// it would replace that Observation with one that has no value, so
 	// it is referenced, not written (conv.addExisting).
 	statusOnly bool
-	obs        fhir.Observation   // o points here: one allocation for both
-	keys       [1]fhir.Identifier // backs o.Identifier
+	obs        fhir.Observation // o points here: one allocation for both
+	// keys backs o.Identifier; keys[0] is the business key the
+	// Observation is written under (nothing changes it once set).
+	keys [1]fhir.Identifier
 	// Backing arrays for what nearly every result has one of, so that the
 	// Observation's slices cost no allocations of their own.
 	interp [1]fhir.CodeableConcept
@@ -256,9 +257,9 @@ func (b *obsBuilder) finish(x *conv) (fhir.Reference, error) {
 	o := b.o
 	if b.statusOnly {
 		x.statusOnly++
-		return x.addExisting("Observation", b.key, o), nil
+		return x.addExisting("Observation", b.keys[0], o), nil
 	}
-	return x.add("Observation", b.key, o), nil
+	return x.add("Observation", b.keys[0], o), nil
 }
 
 // nteText joins NTE-3's repetitions as lines.
@@ -307,8 +308,8 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 		o.Specimen = r.specimen
 	}
 
-	if id := x.ei(obx.Field(21), "", "obx"); id != nil {
-		b.key = *id
+	if id, ok := x.eiValue(obx.Field(21), "", "obx"); ok {
+		b.keys[0] = id
 	} else {
 		base := x.controlID
 		if r != nil {
@@ -323,9 +324,8 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 				v += "#" + strconv.Itoa(n)
 			}
 		}
-		b.key = fhir.Identifier{System: x.system("obx"), Value: v}
+		b.keys[0] = fhir.Identifier{System: x.system("obx"), Value: v}
 	}
-	b.keys[0] = b.key
 	o.Identifier = b.keys[:]
 
 	units := unitsOf(obx.Field(6).Rep(1)) // for the value and the range

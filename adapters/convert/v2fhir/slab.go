@@ -65,7 +65,7 @@ func into[T any](s, buf []T) []T {
 // parts, address lines), carved from a shared chunk like slab's values.
 func (s *slabs) strings(n int) []string {
 	if len(s.strs) < n {
-		s.strs = make([]string, max(n, 16))
+		s.strs = make([]string, max(n, 8))
 	}
 	out := s.strs[:0:n]
 	s.strs = s.strs[n:]
