@@ -43,8 +43,9 @@ func TestStreamedBodyIsBoundedByProgress(t *testing.T) {
 			}
 			return
 		}
-		// Slow but steady: 256 KiB every 10 ms, about 1.3 s in all,
-		// more than twice the Timeout.
+		// Slow but steady: 256 KiB every 20 ms, about 2.6 s in all,
+		// more than twice the Timeout. (A 500 ms Timeout was cut once
+		// by a pause of the race detector under a full parallel run.)
 		buf := make([]byte, 256<<10)
 		var got bytes.Buffer
 		for {
@@ -53,7 +54,7 @@ func TestStreamedBodyIsBoundedByProgress(t *testing.T) {
 			if err != nil {
 				break
 			}
-			time.Sleep(10 * time.Millisecond)
+			time.Sleep(20 * time.Millisecond)
 		}
 		if !bytes.Equal(got.Bytes(), body) || r.ContentLength != int64(len(body)) {
 			w.WriteHeader(http.StatusBadRequest)
@@ -65,7 +66,7 @@ func TestStreamedBodyIsBoundedByProgress(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(release)
-	s := newSink(t, Config{URL: srv.URL + "/fhir", Timeout: 500 * time.Millisecond})
+	s := newSink(t, Config{URL: srv.URL + "/fhir", Timeout: time.Second})
 
 	if err := s.Send(context.Background(), fileItem(t, "slow", body)); err != nil {
 		t.Fatalf("slow but steady upload: %v", err)
