@@ -23,3 +23,6 @@ func FixOwnership(string) error { return nil }
 
 // KeepOwnership is a no-op on this OS.
 func KeepOwnership(os.FileInfo, string) error { return nil }
+
+// GiveKeyToService is a no-op on this OS.
+func GiveKeyToService(string) (bool, error) { return false, nil }

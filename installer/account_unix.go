@@ -174,3 +174,22 @@ func KeepOwnership(old os.FileInfo, path string) error {
 	}
 	return os.Chmod(path, old.Mode().Perm())
 }
+
+// GiveKeyToService hands a private key file made by root (`sudo ferry
+// keygen`) to the service account, mode 0600, so that the service, which
+// runs as that account, can read it; otherwise the next start fails on a
+// root-owned key. It does nothing, and reports false, unless the process
+// runs as root and the account exists.
+func GiveKeyToService(path string) (bool, error) {
+	if os.Geteuid() != 0 {
+		return false, nil
+	}
+	uid, gid, err := accountIDs()
+	if err != nil {
+		return false, nil
+	}
+	if err := setOwnerMode(path, 0o600, uid, gid); err != nil {
+		return false, err
+	}
+	return true, nil
+}

@@ -55,3 +55,8 @@ func FixOwnership(dataDir string) error { return nil }
 
 // KeepOwnership is a no-op on Windows: the new file inherits the folder's ACL.
 func KeepOwnership(old os.FileInfo, path string) error { return nil }
+
+// GiveKeyToService is a no-op on Windows: a key written into the config
+// folder inherits its ACL, which lets the service's virtual account read
+// it (PrepareFolders).
+func GiveKeyToService(string) (bool, error) { return false, nil }

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/installer"
 	"github.com/ferry-health/ferry/queue/diskq"
 	"github.com/ferry-health/ferry/queue/seal"
 )
@@ -27,6 +28,13 @@ func cmdKeygen(_ context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote key %s to %s\n", k.ID(), pos[0])
+	// Made with sudo, the key would be root's and the service, which
+	// runs as the ferry account, could not read it.
+	if given, err := installer.GiveKeyToService(pos[0]); err != nil {
+		return fmt.Errorf("key written, but not given to the %s account: %w (chown it yourself)", installer.Account, err)
+	} else if given {
+		fmt.Fprintf(stdout, "gave it to the %s account (mode 0600): the service reads it, other users cannot\n", installer.Account)
+	}
 	fmt.Fprint(stdout, keyWarning(pos[0]))
 	return nil
 }
