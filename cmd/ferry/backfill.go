@@ -10,7 +10,6 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
-	"github.com/ferry-health/ferry/adapters/pipeline"
 	"github.com/ferry-health/ferry/cmd/ferry/ops"
 	"github.com/ferry-health/ferry/installer"
 	"github.com/ferry-health/ferry/queue/dedup"
@@ -76,24 +75,12 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		return fmt.Errorf("open backfill journal: %w", err)
 	}
 	defer journal.Close()
-	quar, err := pipeline.OpenQuarantine(cfg.Path("quarantine"))
-	if err != nil {
-		return err
-	}
-	quar.SetKey(key)
 	log := newLogger(io.Discard, cfg.Log.Level)
 	convs := converters(cfg)
-	pipe := pipeline.New(q, seen, quar, convs, log)
-	if key != nil {
-		pipe.SetPseudonym(key.Pseudonym) // as the gateway does: the same patient, the same key
-	}
-	held, err := pipeline.OpenHeld(cfg.Path("held"))
+	pipe, held, err := ingestPipeline(cfg, q, seen, key, convs, log, trail.held)
 	if err != nil {
 		return err
 	}
-	held.SetKey(key)
-	held.SetSpillOpener(spillOpener(key))
-	pipe.SetPolicy(pipeline.Policy{Hold: cfg.Exchange.Hold, Open: spillOpener(key)}, held, trail.held)
 	heldBefore, _ := held.List()
 	formats := map[string]bool{}
 	for f := range convs {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"math/big"
 	"os"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/adapters/pipeline"
 	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/queue/seal"
 )
 
 // converters is the explicit list of input formats the gateway converts,
@@ -87,4 +89,30 @@ func newFolderSource(set adapters.Settings, f config.Folder, next adapters.Consu
 		return fax.New(set, f, next, opts...)
 	}
 	return nil, fmt.Errorf("unknown folder kind %q", f.Kind)
+}
+
+// ingestPipeline builds the pipeline from converted input to queue the way
+// the gateway and backfill both need it: quarantine and held stores sealed
+// with key (nil: encryption off), patient keys pseudonymised under it, and
+// exchange.hold applied with onHeld told of each bundle kept back. It
+// returns the held store too, for callers that count what it keeps.
+func ingestPipeline(cfg *config.Config, q pipeline.Putter, seen pipeline.Deduper, key *seal.Key, convs map[string]pipeline.Converter, log *slog.Logger, onHeld func(adapters.Raw, *pipeline.Unit, string)) (*pipeline.Pipeline, *pipeline.Held, error) {
+	quar, err := pipeline.OpenQuarantine(cfg.Path("quarantine"))
+	if err != nil {
+		return nil, nil, err
+	}
+	quar.SetKey(key)
+	pipe := pipeline.New(q, seen, quar, convs, log)
+	if key != nil {
+		// Sealed data at rest: the patient key beside it is keyed too.
+		pipe.SetPseudonym(key.Pseudonym)
+	}
+	held, err := pipeline.OpenHeld(cfg.Path("held"))
+	if err != nil {
+		return nil, nil, err
+	}
+	held.SetKey(key)
+	held.SetSpillOpener(spillOpener(key))
+	pipe.SetPolicy(pipeline.Policy{Hold: cfg.Exchange.Hold, Open: spillOpener(key)}, held, onHeld)
+	return pipe, held, nil
 }

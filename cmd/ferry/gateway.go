@@ -111,25 +111,13 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open dedup set: %w", err)
 	}
-	quar, err := pipeline.OpenQuarantine(cfg.Path("quarantine"))
-	if err != nil {
-		return nil, err
-	}
-	quar.SetKey(g.key)
-	g.pipe = pipeline.New(g.q, g.seen, quar, converters(cfg), log.With("component", "pipeline"))
-	held, err := pipeline.OpenHeld(cfg.Path("held"))
-	if err != nil {
-		return nil, err
-	}
-	held.SetKey(g.key)
-	held.SetSpillOpener(spillOpener(g.key))
-	if g.key != nil {
-		// Sealed data at rest: the patient key beside it is keyed too.
-		g.pipe.SetPseudonym(g.key.Pseudonym)
-	}
 	// exchange.hold: labelled bundles wait in held/ for review; the audit
 	// trail (built below) records each decision.
-	g.pipe.SetPolicy(pipeline.Policy{Hold: cfg.Exchange.Hold, Open: spillOpener(g.key)}, held, func(in adapters.Raw, u *pipeline.Unit, label string) { g.audit.held(in, u, label) })
+	g.pipe, _, err = ingestPipeline(cfg, g.q, g.seen, g.key, converters(cfg), log.With("component", "pipeline"),
+		func(in adapters.Raw, u *pipeline.Unit, label string) { g.audit.held(in, u, label) })
+	if err != nil {
+		return nil, err
+	}
 
 	if cfg.Exchange.URL != "" {
 		g.sink, err = fhirhttp.New(fhirhttp.Config{
