@@ -294,13 +294,7 @@ func (x *conv) authoritySystem(ns, universal, typ string) (string, bool) {
 
 // cx converts one CX repetition to an Identifier (nil when CX.1 is empty).
 func (x *conv) cx(v hl7v2.Value) *fhir.Identifier {
-	id, ok := x.cxValue(v)
-	if !ok {
-		return nil
-	}
-	p := x.slabs.identifiers.next()
-	*p = id
-	return p
+	return x.slabs.identifiers.box(x.cxValue(v))
 }
 
 // cxValue is cx for a caller that copies the Identifier into a list of
@@ -340,13 +334,7 @@ func (x *conv) cxValue(v hl7v2.Value) (fhir.Identifier, bool) {
 // code (v2-0203: PLAC, FILL...), minting a system from kind when the EI names
 // no authority.
 func (x *conv) ei(v hl7v2.Value, typ, kind string) *fhir.Identifier {
-	id, ok := x.eiValue(v, typ, kind)
-	if !ok {
-		return nil
-	}
-	p := x.slabs.identifiers.next()
-	*p = id
-	return p
+	return x.slabs.identifiers.box(x.eiValue(v, typ, kind))
 }
 
 // eiValue is ei for a caller that copies the Identifier: it needs no slab
@@ -386,13 +374,7 @@ var nameUse = map[string]string{
 
 // xpn converts one XPN repetition; nil when it holds no name.
 func (x *conv) xpn(v hl7v2.Value) *fhir.HumanName {
-	n, ok := x.xpnValue(v)
-	if !ok {
-		return nil
-	}
-	p := x.slabs.names.next()
-	*p = n
-	return p
+	return x.slabs.names.box(x.xpnValue(v))
 }
 
 // xpnValue is xpn for a caller that copies the name into a list of its
@@ -582,13 +564,7 @@ var addressUse = map[string]string{"H": "home", "B": "work", "O": "work", "C": "
 
 // xad converts one XAD repetition; nil when empty.
 func (x *conv) xad(v hl7v2.Value) *fhir.Address {
-	a, ok := x.xadValue(v)
-	if !ok {
-		return nil
-	}
-	out := x.slabs.addresses.next()
-	*out = a
-	return out
+	return x.slabs.addresses.box(x.xadValue(v))
 }
 
 // xadValue is xad for a caller that copies the address into a list of
@@ -628,13 +604,7 @@ func (x *conv) xadValue(v hl7v2.Value) (fhir.Address, bool) {
 
 // xtn converts one XTN repetition; defaultUse applies when XTN.2 is empty.
 func (x *conv) xtn(v hl7v2.Value, defaultUse string) *fhir.ContactPoint {
-	cp, ok := x.xtnValue(v, defaultUse)
-	if !ok {
-		return nil
-	}
-	out := x.slabs.contacts.next()
-	*out = cp
-	return out
+	return x.slabs.contacts.box(x.xtnValue(v, defaultUse))
 }
 
 // xtnValue is xtn for a caller that copies the contact point into a list

@@ -31,6 +31,18 @@ func (s *slab[T]) next() *T {
 	return p
 }
 
+// box returns a pointer to a copy of v in the slab, or nil when ok is
+// false: the pointer forms of the datatype converters (cx, xpn, ...) are
+// their value forms boxed this way.
+func (s *slab[T]) box(v T, ok bool) *T {
+	if !ok {
+		return nil
+	}
+	p := s.next()
+	*p = v
+	return p
+}
+
 // conceptBox is a CodeableConcept with room for its first coding, which
 // is what nearly every converted CWE holds.
 type conceptBox struct {
