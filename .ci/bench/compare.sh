@@ -17,6 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 FERRY=$2 # lib.sh wants one; each run names its own binary
 export CI_DIR PKI FERRY
 source "$CI_DIR/interop/lib.sh"
+source "$here/metrics.sh"
 OLD=$1 NEW=$2 CONNS=${3:-1} MESSAGES=${4:-16000} ROUNDS=${5:-3}
 WORK=${WORK:-$(mktemp -d /tmp/ferry-compare.XXXXXX)}
 trap cleanup EXIT
@@ -43,14 +44,11 @@ status:
 YAML
   FERRY=$bin start_ferry "$dir/ferry.yaml" "$dir/ferry.log" "$mllp"
   local t0 t1 out
-  t0=$(awk '{print $14 + $15}' "/proc/$FERRY_PID/stat")
+  t0=$(proc_ticks "$FERRY_PID")
   out=$("$bin" bench mllp --addr "127.0.0.1:$mllp" --conns "$CONNS" --messages $((MESSAGES / CONNS)) --expect AA)
-  t1=$(awk '{print $14 + $15}' "/proc/$FERRY_PID/stat")
+  t1=$(proc_ticks "$FERRY_PID")
   local m
-  m=$(curl -fsS "http://127.0.0.1:$status/metrics" | awk '
-    /^ferry_ingest_convert_seconds_sum/ { cs += $2 } /^ferry_ingest_convert_seconds_count/ { cc += $2 }
-    /^ferry_queue_flush_seconds_sum/ { fs += $2 } /^ferry_queue_flush_seconds_count/ { fc += $2 }
-    END { if (cc && fc) printf "convert %.1f µs, flush %.1f µs x %d", cs / cc * 1e6, fs / fc * 1e6, fc }')
+  m=$(server_times "0 0 0 0" "$(server_sums "127.0.0.1:$status")" | sed 's/^gateway *//')
   awk -v tag="$tag" -v out="$out" -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$MESSAGES" -v m="$m" 'BEGIN {
     split(out, lines, "\n")
     for (i in lines) {

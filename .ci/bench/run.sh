@@ -17,6 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 : "${PKI:=unused}" # lib.sh wants it; the held run below needs only a client certificate from it
 export CI_DIR PKI
 source "$CI_DIR/interop/lib.sh"
+source "$here/metrics.sh"
 WORK=${WORK:-$(mktemp -d /tmp/ferry-bench.XXXXXX)}
 mkdir -p "$WORK"
 MESSAGES=${MESSAGES:-2000}
@@ -32,29 +33,6 @@ REPORT=$WORK/bench.txt
   echo "machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -1)"
   echo "ferry:   $("$FERRY" version 2>/dev/null || echo unknown)"
 } | tee "$REPORT"
-
-# proc_ticks PID prints the user+system CPU time a process has used, in clock ticks.
-proc_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-
-# server_sums STATUS_ADDR prints the gateway's cumulative conversion and flush times from /metrics:
-# "convert_sum convert_count flush_sum flush_count" (seconds, counts), all formats together.
-server_sums() {
-  curl -fsS "http://$1/metrics" | awk '
-    /^ferry_ingest_convert_seconds_sum/ { cs += $2 } /^ferry_ingest_convert_seconds_count/ { cc += $2 }
-    /^ferry_queue_flush_seconds_sum/ { fs += $2 } /^ferry_queue_flush_seconds_count/ { fc += $2 }
-    END { printf "%.9f %d %.9f %d\n", cs, cc, fs, fc }'
-}
-
-# server_times BEFORE AFTER prints where the gateway's time went between two server_sums: the mean
-# conversion per message and the mean fdatasync per commit (every ACK waits for one).
-server_times() {
-  read -r cs0 cc0 fs0 fc0 <<<"$1"
-  read -r cs1 cc1 fs1 fc1 <<<"$2"
-  awk -v a="$cs0" -v b="$cs1" -v c0="$cc0" -v c1="$cc1" -v f0="$fs0" -v f1="$fs1" -v n0="$fc0" -v n1="$fc1" 'BEGIN {
-    if (c1 > c0 && n1 > n0)
-      printf "gateway          convert %.1f µs/msg mean; flush %.1f µs/commit mean over %d commits\n",
-        (b - a) / (c1 - c0) * 1e6, (f1 - f0) / (n1 - n0) * 1e6, n1 - n0 }'
-}
 
 # bench NAME ADDR PID CONNS PER_CONN [ARGS...] runs the load tool and appends its report, plus the
 # receiver's (PID's) CPU time per message and its peak RSS: msg/s depends on what else the machine
