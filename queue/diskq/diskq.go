@@ -76,8 +76,10 @@
 // answers the producers (group commit). The newest segment is kept filled
 // with written zeros ahead of the data (segment.prezero), so that a commit's
 // fdatasync does not also journal a size change; Close and rotation trim
-// the zeros, and replay reads them as the torn tail they look like. ACK and NACK records ride along in
-// the next batch without making the consumer wait: a crash before they
+// the zeros, and replay reads them as the torn tail they look like. On
+// Linux with ext4 or XFS the batch is written with O_DIRECT into that
+// region (direct.go), so the fdatasync has only the disk's cache to
+// flush. ACK and NACK records ride along in the next batch without making the consumer wait: a crash before they
 // are synced only means a redelivery, which at-least-once allows. Sync
 // waits for them when a caller needs that.
 //
@@ -162,6 +164,10 @@ type Options struct {
 	// bodies, body files and dead letters (see encrypt.go). Items stored
 	// without a key stay readable; items stored with a key need it.
 	Key *seal.Key
+	// BufferedWrites turns direct writes of the log off (see direct.go):
+	// records go through the page cache, as they always do on file
+	// systems other than ext4 and XFS and on systems other than Linux.
+	BufferedWrites bool
 }
 
 func deadDir(dir, opt string) string {
@@ -190,6 +196,8 @@ type Queue struct {
 	// lone Put that writes and syncs its own record (see putInline).
 	wmu        sync.Mutex
 	wbuf       []byte            // writer-owned batch buffer
+	dbuf       []byte            // writer-owned aligned buffer of direct writes
+	direct     bool              // the newest segment is written directly (see direct.go); writer-owned
 	wseq       uint64            // writer-owned: the next seq to assign
 	commits    atomic.Int64      // sync rounds, for tests and tuning
 	activePuts atomic.Int64      // Put calls in progress
@@ -369,6 +377,8 @@ func (q *Queue) recover() error {
 		q.segs = append(q.segs, seg)
 	}
 	q.cur = q.segs[len(q.segs)-1]
+	q.direct = !q.opts.BufferedWrites && directSupported(q.dir)
+	q.useDirect(q.cur)
 
 	// A dead letter is written before its ACK record; a crash in between
 	// leaves both. Settle such items now instead of delivering them again.
@@ -962,7 +972,7 @@ func (q *Queue) Close(ctx context.Context) error {
 func (q *Queue) closeFiles() error {
 	var errs []error
 	for _, s := range q.segs {
-		if err := s.f.Close(); err != nil {
+		if err := s.close(); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -1113,7 +1123,7 @@ func (q *Queue) write(batch []*writeReq) *written {
 		}
 	}
 	if len(buf) > 0 {
-		if _, err := seg.f.WriteAt(buf, seg.wend); err != nil {
+		if err := q.writeAt(seg, buf); err != nil {
 			// The seqs are not used: the next batch takes them.
 			q.reject(batch, q.writeFailed(seg, err))
 			return nil
@@ -1132,6 +1142,31 @@ func (q *Queue) write(batch []*writeReq) *written {
 	}
 	q.wseq = seq
 	return &written{batch: batch, seg: seg, n: n, nextSeq: seq}
+}
+
+// writeAt writes buf at the end of seg's log: directly when it can (see
+// direct.go), buffered otherwise. The caller holds wmu.
+func (q *Queue) writeAt(seg *segment, buf []byte) error {
+	ok, err := seg.appendDirect(buf, seg.wend, &q.dbuf)
+	if errors.Is(err, errDirect) {
+		q.log.Warn("queue direct writes refused by the file system; writing through the page cache from now on", "reason", err.Error())
+		q.direct = false
+		seg.dropDirect()
+		ok = false
+	}
+	if ok {
+		return err
+	}
+	_, err = seg.f.WriteAt(buf, seg.wend)
+	return err
+}
+
+// useDirect gives seg, the newest segment, its direct-write descriptor
+// when the queue writes directly. The caller is the writer (or Open).
+func (q *Queue) useDirect(seg *segment) {
+	if q.direct && seg.dio == nil {
+		seg.dio = openDirect(seg.path)
+	}
 }
 
 // syncLoop syncs what the writer has written, every batch waiting with
@@ -1273,6 +1308,8 @@ func (q *Queue) rotate() error {
 	if err != nil {
 		return noSpace(err)
 	}
+	q.cur.dropDirect()
+	q.useDirect(seg)
 	q.mu.Lock()
 	q.segs = append(q.segs, seg)
 	q.cur = seg
@@ -1296,7 +1333,7 @@ func (q *Queue) deleteSettledSegments() {
 		return
 	}
 	for _, s := range gone {
-		s.f.Close()
+		s.close()
 		if err := os.Remove(s.path); err != nil {
 			q.log.Warn("queue segment not removed", "segment", filepath.Base(s.path), "reason", err.Error())
 		}

@@ -31,11 +31,26 @@ type segment struct {
 	idx      uint64
 	path     string
 	f        *os.File
-	size     int64  // bytes of valid data (header included), synced
-	wend     int64  // writer-owned: end of the data written, synced or not
-	zeroEnd  int64  // the file holds written zeros from size up to here (see prezero)
-	live     int    // items whose newest PUT is here and whose ACK is not yet synced
-	firstSeq uint64 // next seq when the segment was created
+	size     int64       // bytes of valid data (header included), synced
+	wend     int64       // writer-owned: end of the data written, synced or not
+	zeroEnd  int64       // the file holds written zeros from size up to here (see prezero)
+	live     int         // items whose newest PUT is here and whose ACK is not yet synced
+	firstSeq uint64      // next seq when the segment was created
+	dio      *directFile // the newest segment's direct-write descriptor, or nil (see direct.go)
+}
+
+// close closes the segment's descriptors.
+func (s *segment) close() error {
+	derr := s.dropDirect()
+	return errors.Join(s.f.Close(), derr)
+}
+
+// dropDirect closes the direct-write descriptor; the segment is written
+// buffered from then on, if at all.
+func (s *segment) dropDirect() error {
+	d := s.dio
+	s.dio = nil
+	return d.close()
 }
 
 func segName(idx uint64) string { return fmt.Sprintf("%016d%s", idx, segSuffix) }
