@@ -171,3 +171,22 @@ func TestBufferedWrites(t *testing.T) {
 	t.Logf("direct writes by default on %s: %v", os.TempDir(), q2.cur.dio != nil)
 	closeQ(t, q2)
 }
+
+// TestProbeFlush: the flush probe measures the queue's own way of
+// committing (direct where the queue writes directly) and leaves nothing.
+func TestProbeFlush(t *testing.T) {
+	dir := t.TempDir()
+	lat, direct, err := ProbeFlush(dir, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lat) != 5 {
+		t.Fatalf("%d samples, want 5", len(lat))
+	}
+	if direct != directSupported(dir) {
+		t.Errorf("direct = %v, but the queue writes directly here: %v", direct, directSupported(dir))
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("probe left %v behind", left)
+	}
+}

@@ -8,12 +8,8 @@ import (
 	"time"
 
 	"github.com/ferry-health/ferry/config"
-	"github.com/ferry-health/ferry/queue/durable"
+	"github.com/ferry-health/ferry/queue/diskq"
 )
-
-// syncBlock is what each probe write puts on disk: one page, about what a
-// converted HL7 v2 message's record takes in the queue.
-const syncBlock = 4 << 10
 
 // Thresholds of the flush probe. Every MLLP ACK waits for one flush, so its
 // latency bounds a lone sender's rate; a local SSD flushes in well under a
@@ -33,9 +29,11 @@ const (
 // does not make durable: acknowledged messages could then be lost in a
 // power failure).
 //
-// The probe writes SyncSamples pages into a scratch file it pre-fills and
-// removes, so it measures the flush, not the allocation of blocks; running
-// it beside the gateway adds that many small flushes to the disk's load.
+// The probe (diskq.ProbeFlush) commits SyncSamples pages the way the queue
+// does (a direct write on Linux ext4 and XFS) into a scratch file it
+// pre-fills and removes, so it measures the flush, not the allocation of
+// blocks; running it beside the gateway adds that many small flushes to
+// the disk's load.
 func CheckDiskSync(cfg *config.Config, opts DoctorOptions) []Check {
 	opts.defaults()
 	dir := existingDir(cfg.DataDir)
@@ -44,15 +42,19 @@ func CheckDiskSync(cfg *config.Config, opts DoctorOptions) []Check {
 		c.Level, c.Detail = Fail, "the folder is on a memory file system (tmpfs): a reboot loses every queued and acknowledged message; put data_dir on a disk"
 		return []Check{c}
 	}
-	lat, err := probeSync(dir, opts.SyncSamples)
+	lat, direct, err := diskq.ProbeFlush(dir, opts.SyncSamples)
 	if err != nil {
 		c.Level, c.Detail = Warn, "cannot tell: "+err.Error()
 		return []Check{c}
 	}
 	slices.Sort(lat)
 	p50, p90 := lat[len(lat)/2], lat[len(lat)*9/10]
-	c.Detail = fmt.Sprintf("write + fdatasync of %d KiB: p50 %s, p90 %s (%d samples); one MLLP connection is acknowledged at most ~%d msg/s here",
-		syncBlock>>10, roundLatency(p50), roundLatency(p90), len(lat), int(time.Second/max(p50, time.Microsecond)))
+	how := "write"
+	if direct {
+		how = "direct write"
+	}
+	c.Detail = fmt.Sprintf("%s + fdatasync of %d KiB, as the queue commits: p50 %s, p90 %s (%d samples); one MLLP connection is acknowledged at most ~%d msg/s here",
+		how, diskq.ProbeBlock>>10, roundLatency(p50), roundLatency(p90), len(lat), int(time.Second/max(p50, time.Microsecond)))
 	switch {
 	case p50 >= slowSync:
 		c.Level = Warn
@@ -62,43 +64,6 @@ func CheckDiskSync(cfg *config.Config, opts DoctorOptions) []Check {
 		c.Detail += "; too fast to have reached stable storage: a memory file system, or a write cache that acknowledges flushes it has not made durable (acknowledged messages could be lost in a power failure)"
 	}
 	return []Check{c}
-}
-
-// probeSync returns the latency of n write + fdatasync rounds of one page
-// each, in a scratch file in dir whose pages are written and flushed first.
-func probeSync(dir string, n int) ([]time.Duration, error) {
-	f, err := os.CreateTemp(dir, ".ferry-doctor-sync-*")
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		f.Close()
-		os.Remove(f.Name())
-	}()
-	page := make([]byte, syncBlock)
-	for i := range n {
-		if _, err := f.WriteAt(page, int64(i)*syncBlock); err != nil {
-			return nil, fmt.Errorf("prepare %s: %w", f.Name(), err)
-		}
-	}
-	if err := f.Sync(); err != nil {
-		return nil, fmt.Errorf("prepare %s: %w", f.Name(), err)
-	}
-	for i := range page {
-		page[i] = byte(i)
-	}
-	lat := make([]time.Duration, 0, n)
-	for i := range n {
-		start := time.Now()
-		if _, err := f.WriteAt(page, int64(i)*syncBlock); err != nil {
-			return nil, fmt.Errorf("write %s: %w", f.Name(), err)
-		}
-		if err := durable.Datasync(f); err != nil {
-			return nil, fmt.Errorf("flush %s: %w", f.Name(), err)
-		}
-		lat = append(lat, time.Since(start))
-	}
-	return lat, nil
 }
 
 // roundLatency prints d with three significant digits at most.
