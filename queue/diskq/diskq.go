@@ -202,7 +202,7 @@ type Queue struct {
 	commits    atomic.Int64      // sync rounds, for tests and tuning
 	activePuts atomic.Int64      // Put calls in progress
 	expect     atomic.Int64      // Puts in flight at the last answer
-	syncTime   atomic.Int64      // moving average of a sync, in ns
+	syncTime   atomic.Int64      // moving average of a commit (the batch's write when direct, and its sync), in ns
 	flushes    latency.Histogram // each commit's fdatasync
 	// Writer-owned (under wmu): what a failed write left to do (see
 	// full.go). All zero on the fast path.
@@ -1066,8 +1066,9 @@ func (q *Queue) writeLoop() {
 type written struct {
 	batch   []*writeReq
 	seg     *segment
-	n       int64  // bytes written to seg
-	nextSeq uint64 // the writer's next seq after this batch
+	n       int64         // bytes written to seg
+	nextSeq uint64        // the writer's next seq after this batch
+	took    time.Duration // the write call: with direct writes, the disk's part of the commit
 }
 
 // write assigns seqs to one batch and writes it to the newest segment; the
@@ -1122,8 +1123,12 @@ func (q *Queue) write(batch []*writeReq) *written {
 			seq++
 		}
 	}
+	var took time.Duration
 	if len(buf) > 0 {
-		if err := q.writeAt(seg, buf); err != nil {
+		start := time.Now()
+		err := q.writeAt(seg, buf)
+		took = time.Since(start)
+		if err != nil {
 			// The seqs are not used: the next batch takes them.
 			q.reject(batch, q.writeFailed(seg, err))
 			return nil
@@ -1141,7 +1146,7 @@ func (q *Queue) write(batch []*writeReq) *written {
 		q.wbuf = nil
 	}
 	q.wseq = seq
-	return &written{batch: batch, seg: seg, n: n, nextSeq: seq}
+	return &written{batch: batch, seg: seg, n: n, nextSeq: seq, took: took}
 }
 
 // writeAt writes buf at the end of seg's log: directly when it can (see
@@ -1220,8 +1225,15 @@ func (q *Queue) commit(group []*written) {
 		if synced != nil && failed == nil {
 			took := time.Since(start)
 			q.flushes.Observe(took)
+			// The commit delay (writeLoop) waits up to one commit
+			// for the rest of the producers: the write counts too, as
+			// with direct writes the data reaches the disk in it.
+			commit := took
+			for _, w := range group {
+				commit = max(commit, took+w.took)
+			}
 			old := time.Duration(q.syncTime.Load())
-			q.syncTime.Store(int64((3*old + took) / 4))
+			q.syncTime.Store(int64((3*old + commit) / 4))
 			q.commits.Add(1)
 		}
 	}
