@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/v2fhir"
+	"github.com/ferry-health/ferry/adapters/mllp/mllpbench"
 )
 
 // BenchmarkHL7Convert is the ingest's conversion of one ORU^R01 (the
@@ -49,5 +52,29 @@ func benchmarkHL7Convert(b *testing.B, raw []byte) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkHL7ConvertLoad converts the messages `ferry bench mllp` sends
+// (ADT^A01 and ORU^R01 in turn, CR-framed), in the gateway's default mode:
+// the conversion part of the MLLP ingest figures in BENCHMARKS.md.
+func BenchmarkHL7ConvertLoad(b *testing.B) {
+	h := HL7{Conv: &v2fhir.Converter{Mode: v2fhir.ModePatientConditional}}
+	now := time.Now()
+	var ins [2]adapters.Raw
+	for i, k := range []mllpbench.Kind{mllpbench.ADT, mllpbench.ORU} {
+		ins[i] = adapters.Raw{Source: "bench", Format: "hl7v2", Name: "m", Body: mllpbench.Generate(k, "MSG0000"+strconv.Itoa(i), 7, now)}
+	}
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		units, err := h.Convert(context.Background(), ins[n&1])
+		n++
+		if err != nil || len(units) == 0 || units[0].Err != nil {
+			b.Fatalf("convert: %v %v", err, units)
+		}
+		for i := range units {
+			units[i].recycle()
+		}
 	}
 }
