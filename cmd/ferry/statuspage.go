@@ -213,7 +213,7 @@ func writeMetrics(w io.Writer, r ops.Status) {
 	for _, s := range r.Sources {
 		writeHistogram(w, "ferry_mllp_ack_seconds", []string{"source", s.Name}, s.AckLatency)
 	}
-	fmt.Fprintf(w, "# HELP ferry_queue_flush_seconds Time of each queue commit's fdatasync; every acknowledgement waits for one.\n# TYPE ferry_queue_flush_seconds histogram\n")
+	fmt.Fprintf(w, "# HELP ferry_queue_flush_seconds Time each queue commit takes to reach the disk (its write and its fdatasync); every acknowledgement waits for one.\n# TYPE ferry_queue_flush_seconds histogram\n")
 	writeHistogram(w, "ferry_queue_flush_seconds", nil, r.Flush)
 	fmt.Fprintf(w, "# HELP ferry_ingest_convert_seconds Time to convert one input to FHIR, by input format.\n# TYPE ferry_ingest_convert_seconds histogram\n")
 	formats := make([]string, 0, len(r.Convert))

@@ -203,7 +203,7 @@ type Queue struct {
 	activePuts atomic.Int64      // Put calls in progress
 	expect     atomic.Int64      // Puts in flight at the last answer
 	syncTime   atomic.Int64      // moving average of a commit (the batch's write when direct, and its sync), in ns
-	flushes    latency.Histogram // each commit's fdatasync
+	flushes    latency.Histogram // each commit's disk time: its write and its fdatasync
 	// Writer-owned (under wmu): what a failed write left to do (see
 	// full.go). All zero on the fast path.
 	carry       []*writeReq // ACK and NACK records of a failed batch, written first with the next
@@ -1223,15 +1223,17 @@ func (q *Queue) commit(group []*written) {
 			synced = w.seg
 		}
 		if synced != nil && failed == nil {
+			// A commit's disk time is its write and its sync: with
+			// direct writes the data reaches the disk in the write,
+			// and the sync only flushes the disk's cache. That is what
+			// the flush histogram reports and what the commit delay
+			// (writeLoop) waits up to for the rest of the producers.
 			took := time.Since(start)
-			q.flushes.Observe(took)
-			// The commit delay (writeLoop) waits up to one commit
-			// for the rest of the producers: the write counts too, as
-			// with direct writes the data reaches the disk in it.
 			commit := took
 			for _, w := range group {
 				commit = max(commit, took+w.took)
 			}
+			q.flushes.Observe(commit)
 			old := time.Duration(q.syncTime.Load())
 			q.syncTime.Store(int64((3*old + commit) / 4))
 			q.commits.Add(1)

@@ -57,9 +57,10 @@ func (q *Queue) Stats() queue.Stats {
 	return s
 }
 
-// FlushLatency returns how long the commits' fdatasyncs took since open:
-// the disk's share of every acknowledgement (a sync covers every item
-// written while the one before it ran).
+// FlushLatency returns how long the commits took to reach the disk since
+// open (each one's write and fdatasync): the disk's share of every
+// acknowledgement (a sync covers every item written while the one before
+// it ran).
 func (q *Queue) FlushLatency() latency.Snapshot { return q.flushes.Snapshot() }
 
 // Pending lists up to limit unsettled items (all when limit <= 0), oldest
