@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -188,5 +189,52 @@ func TestProbeFlush(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(dir); len(left) != 0 {
 		t.Errorf("probe left %v behind", left)
+	}
+}
+
+// TestDirectRefusedFallsBack: when the kernel refuses a direct write
+// (EINVAL: here a buffer that is not aligned, as a device with a larger
+// block would refuse ours), the batch is written through the page cache,
+// the queue stops writing directly, says so once, and nothing is lost.
+func TestDirectRefusedFallsBack(t *testing.T) {
+	dir := t.TempDir()
+	if !directSupported(dir) {
+		t.Skipf("%s: no direct writes on this system or file system", dir)
+	}
+	var logs logBuf
+	q := open(t, dir, Options{Logger: logs.logger()})
+	ctx := context.Background()
+	if err := q.Put(ctx, &queue.Item{ID: "before", Body: []byte("written directly")}); err != nil {
+		t.Fatal(err)
+	}
+	if q.cur.dio == nil || !q.direct {
+		t.Fatal("not writing directly to begin with")
+	}
+	// The writer's next batch buffer starts one byte past an aligned
+	// address: O_DIRECT refuses it.
+	q.wmu.Lock()
+	q.dbuf = alignedBuffer(directBufferKeep + directAlign)[1:]
+	q.wmu.Unlock()
+	if err := q.Put(ctx, &queue.Item{ID: "refused", Body: []byte("falls back to the page cache")}); err != nil {
+		t.Fatalf("Put after a refused direct write: %v", err)
+	}
+	if err := q.Put(ctx, &queue.Item{ID: "after", Body: []byte("buffered from now on")}); err != nil {
+		t.Fatal(err)
+	}
+	if q.direct || q.cur.dio != nil {
+		t.Error("still writing directly after the kernel refused it")
+	}
+	if n := strings.Count(logs.String(), "direct writes refused"); n != 1 {
+		t.Errorf("the refusal was logged %d times, want once:\n%s", n, logs.String())
+	}
+	closeQ(t, q)
+	q = open(t, dir, Options{})
+	defer closeQ(t, q)
+	for _, want := range []string{"before", "refused", "after"} {
+		it, a := get(t, q)
+		if it.ID != want {
+			t.Fatalf("got %s, want %s", it.ID, want)
+		}
+		ack(t, a, nil)
 	}
 }
