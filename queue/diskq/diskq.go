@@ -79,9 +79,10 @@
 // the zeros, and replay reads them as the torn tail they look like. On
 // Linux with ext4 or XFS the batch is written with O_DIRECT into that
 // region (direct.go), so the fdatasync has only the disk's cache to
-// flush. ACK and NACK records ride along in the next batch without making the consumer wait: a crash before they
-// are synced only means a redelivery, which at-least-once allows. Sync
-// waits for them when a caller needs that.
+// flush. ACK and NACK records ride along in the next batch without making
+// the consumer wait: a crash before they are synced only means a
+// redelivery, which at-least-once allows. Sync waits for them when a
+// caller needs that.
 //
 // A full disk fails only the writes it refuses: the failed records are
 // cut off the segment again and their Puts return an error that matches
