@@ -222,6 +222,7 @@ type Queue struct {
 	lastWrite    error  // the last write that failed, for Stats
 	lastWAt      time.Time
 	notify       chan struct{} // closed and replaced when an item becomes ready or on Close
+	notifyTaken  bool          // a Get waits on notify: only then is it closed and replaced
 	items        map[uint64]*meta
 	keys         map[string]*keyState
 	ready        seqHeap
@@ -599,6 +600,7 @@ func (q *Queue) Get(ctx context.Context) (*queue.Item, queue.AckFunc, error) {
 		}
 		if len(q.ready) == 0 {
 			ch := q.notify
+			q.notifyTaken = true
 			q.mu.Unlock()
 			select {
 			case <-ch:
@@ -889,9 +891,17 @@ func (q *Queue) enqueueLocked(m *meta) {
 	}
 }
 
+// wakeLocked wakes the Gets waiting for a ready item. Nobody waits while
+// the consumers are busy or backing off (the exchange down, items piling
+// up), and then an item stored costs no channel: notify is replaced only
+// once a Get has taken it.
 func (q *Queue) wakeLocked() {
+	if !q.notifyTaken {
+		return
+	}
 	close(q.notify)
 	q.notify = make(chan struct{})
+	q.notifyTaken = false
 }
 
 // Len is the number of items stored and not yet settled.
