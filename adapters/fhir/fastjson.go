@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -327,11 +328,29 @@ type fieldPlan struct {
 	// the separator, the name and the start of the value. The struct
 	// encoder writes the comma before every field and turns the first
 	// one into the '{', so there is no first-field branch.
-	key   string
+	key string
+	// pad is key in a fixed-size array: copying the whole array is a
+	// few inlined moves instead of a memmove call, and the bytes past
+	// the key are overwritten by what follows (see appendKey).
+	pad   [keyPad]byte
 	size  uintptr     // fieldStructs: element size
 	st    *structPlan // fieldStruct, fieldPtrStruct, fieldStructs
 	elem  *typePlan   // fieldPointer: the element's plan; fieldOther: the field's
 	empty emptyFunc   // fieldOther with omitempty
+}
+
+// keyPad is the size of fieldPlan.pad; keys longer than that (a field
+// name over 27 bytes, none in this package) are appended normally.
+const keyPad = 32
+
+// appendKey appends f.key.
+func (f *fieldPlan) appendKey(dst []byte) []byte {
+	l := len(dst)
+	if len(f.key) > keyPad || cap(dst)-l < keyPad {
+		return append(dst, f.key...)
+	}
+	*(*[keyPad]byte)(dst[l : l+keyPad]) = f.pad
+	return dst[:l+len(f.key)]
 }
 
 // Field kinds of fieldPlan.
@@ -452,6 +471,7 @@ func (b *planBuilder) buildStruct(tp *typePlan, t reflect.Type) {
 				fp.skipZero, fp.zoff = true, fp.offset // the pointer, the type word
 			}
 		}
+		copy(fp.pad[:], fp.key)
 		st.fields = append(st.fields, fp)
 	}
 }
@@ -470,17 +490,17 @@ func (st *structPlan) encode(dst []byte, p unsafe.Pointer) ([]byte, error) {
 		fp := unsafe.Add(p, f.offset)
 		switch f.kind {
 		case fieldString:
-			dst = append(dst, f.key...)
+			dst = f.appendKey(dst)
 			dst = appendStringBody(dst, *(*string)(fp))
 			dst = append(dst, '"')
 		case fieldPtrStruct:
 			q := *(*unsafe.Pointer)(fp)
 			if q == nil {
-				dst = append(dst, f.key...)
+				dst = f.appendKey(dst)
 				dst = append(dst, "null"...)
 				continue
 			}
-			dst = append(dst, f.key...)
+			dst = f.appendKey(dst)
 			if dst, err = f.st.encode(dst, q); err != nil {
 				return dst, err
 			}
@@ -490,7 +510,7 @@ func (st *structPlan) encode(dst []byte, p unsafe.Pointer) ([]byte, error) {
 				dst = appendEmptySlice(dst, f.key, h.data == nil)
 				continue
 			}
-			dst = append(dst, f.key...)
+			dst = f.appendKey(dst)
 			for j := 0; j < h.len; j++ {
 				if dst, err = f.st.encode(dst, unsafe.Add(h.data, uintptr(j)*f.size)); err != nil {
 					return dst, err
@@ -499,7 +519,7 @@ func (st *structPlan) encode(dst []byte, p unsafe.Pointer) ([]byte, error) {
 			}
 			dst[len(dst)-1] = ']'
 		case fieldStruct:
-			dst = append(dst, f.key...)
+			dst = f.appendKey(dst)
 			if dst, err = f.st.encode(dst, fp); err != nil {
 				return dst, err
 			}
@@ -509,7 +529,7 @@ func (st *structPlan) encode(dst []byte, p unsafe.Pointer) ([]byte, error) {
 				dst = appendEmptySlice(dst, f.key, ss == nil)
 				continue
 			}
-			dst = append(dst, f.key...)
+			dst = f.appendKey(dst)
 			for _, s := range ss {
 				dst = append(dst, '"')
 				dst = appendStringBody(dst, s)
@@ -517,7 +537,7 @@ func (st *structPlan) encode(dst []byte, p unsafe.Pointer) ([]byte, error) {
 			}
 			dst[len(dst)-1] = ']'
 		case fieldAny:
-			dst = append(dst, f.key...)
+			dst = f.appendKey(dst)
 			if dst, err = appendAny(dst, *(*any)(fp)); err != nil {
 				return dst, err
 			}
@@ -526,24 +546,24 @@ func (st *structPlan) encode(dst []byte, p unsafe.Pointer) ([]byte, error) {
 			if f.omit && !v {
 				continue
 			}
-			dst = append(dst, f.key...)
+			dst = f.appendKey(dst)
 			dst = strconv.AppendBool(dst, v)
 		case fieldNumber:
-			dst = append(dst, f.key...)
+			dst = f.appendKey(dst)
 			if dst, err = encodeNumber(dst, fp); err != nil {
 				return dst, err
 			}
 		case fieldBytes:
-			dst = append(dst, f.key...)
+			dst = f.appendKey(dst)
 			dst, _ = encodeBytes(dst, fp)
 		case fieldPointer:
 			q := *(*unsafe.Pointer)(fp)
 			if q == nil {
-				dst = append(dst, f.key...)
+				dst = f.appendKey(dst)
 				dst = append(dst, "null"...)
 				continue
 			}
-			dst = append(dst, f.key...)
+			dst = f.appendKey(dst)
 			if dst, err = f.elem.enc(dst, q); err != nil {
 				return dst, err
 			}
@@ -551,7 +571,7 @@ func (st *structPlan) encode(dst []byte, p unsafe.Pointer) ([]byte, error) {
 			if f.omit && f.empty(fp) {
 				continue
 			}
-			dst = append(dst, f.key...)
+			dst = f.appendKey(dst)
 			if dst, err = f.elem.enc(dst, fp); err != nil {
 				return dst, err
 			}
@@ -630,13 +650,56 @@ func appendString(dst []byte, s string) []byte {
 }
 
 // appendStringBody is appendString without the quotes. Nearly every
-// string of a bundle (ids, URNs, codes, dates, displays) needs no escape:
-// allPlain proves that with whole-word tests and the string is copied in
-// one piece; only the others take the byte-wise escaping loop.
+// string of a bundle (ids, URNs, codes, dates, displays) needs no escape,
+// so the fast path tests and stores a word (eight bytes) at a time, the
+// last word overlapping the one before; a string shorter than eight bytes
+// is gathered into one word (bytes may repeat, the padding is 'a'). The
+// string is read once and there is no memmove call. From a word that
+// needs escaping on, the string takes the byte-wise escaping loop.
 func appendStringBody(dst []byte, s string) []byte {
-	if allPlain(s) {
-		return append(dst, s...)
+	n := len(s)
+	l := len(dst)
+	dst = slices.Grow(dst, n)
+	out := dst[l : l+n]
+	if n < 8 {
+		switch {
+		case n >= 4:
+			lo := binary.LittleEndian.Uint32([]byte(s[:4]))
+			hi := binary.LittleEndian.Uint32([]byte(s[n-4:]))
+			if !plain8(uint64(lo) | uint64(hi)<<32) {
+				return appendEscaped(dst[:l], s)
+			}
+			binary.LittleEndian.PutUint32(out, lo)
+			binary.LittleEndian.PutUint32(out[n-4:], hi)
+		case n > 0:
+			const pad = 0x6161616161000000 // 'a' in bytes 3..7
+			a, b, c := s[0], s[n/2], s[n-1]
+			if !plain8(uint64(a) | uint64(b)<<8 | uint64(c)<<16 | pad) {
+				return appendEscaped(dst[:l], s)
+			}
+			out[0], out[n/2], out[n-1] = a, b, c
+		}
+		return dst[:l+n]
 	}
+	i := 0
+	for ; i+8 < n; i += 8 {
+		w := binary.LittleEndian.Uint64([]byte(s[i : i+8]))
+		if !plain8(w) {
+			// s[:i] is stored; it is ASCII, so no rune straddles i.
+			return appendEscaped(dst[:l+i], s[i:])
+		}
+		binary.LittleEndian.PutUint64(out[i:], w)
+	}
+	w := binary.LittleEndian.Uint64([]byte(s[n-8:]))
+	if !plain8(w) {
+		return appendEscaped(dst[:l+i], s[i:])
+	}
+	binary.LittleEndian.PutUint64(out[n-8:], w)
+	return dst[:l+n]
+}
+
+// appendEscaped is appendStringBody for a string that may need escapes.
+func appendEscaped(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		// Most strings are plain ASCII: skip eight bytes at a time while
@@ -692,31 +755,6 @@ func appendStringBody(dst []byte, s string) []byte {
 		i += size
 	}
 	return append(dst, s[start:]...)
-}
-
-// allPlain reports whether no byte of s needs escaping, testing eight
-// bytes at a time with plain8: the last word overlaps the one before it
-// instead of falling back to a byte loop, and a string shorter than eight
-// bytes is gathered into one word (bytes may repeat; the padding is 'a').
-func allPlain(s string) bool {
-	n := len(s)
-	switch {
-	case n >= 8:
-		for i := 0; i+8 < n; i += 8 {
-			if !plain8(binary.LittleEndian.Uint64([]byte(s[i : i+8]))) {
-				return false
-			}
-		}
-		return plain8(binary.LittleEndian.Uint64([]byte(s[n-8:])))
-	case n >= 4:
-		lo := binary.LittleEndian.Uint32([]byte(s[:4]))
-		hi := binary.LittleEndian.Uint32([]byte(s[n-4:]))
-		return plain8(uint64(lo) | uint64(hi)<<32)
-	case n > 0:
-		const pad = 0x6161616161000000 // 'a' in bytes 3..7
-		return plain8(uint64(s[0]) | uint64(s[n/2])<<8 | uint64(s[n-1])<<16 | pad)
-	}
-	return true
 }
 
 // plain8 reports whether none of the eight bytes of x needs escaping: no

@@ -66,6 +66,7 @@ type shapes struct {
 	Dash   string `json:"-"`
 	NoTag  string
 	BadTag string `json:"a\"b,omitempty"`
+	Long   string `json:"aFieldNameLongerThanThirtyTwoBytes"`
 }
 
 // TestMarshalShapes: every field shape, empty, nil and filled, gives
@@ -91,6 +92,14 @@ func TestMarshalShapes(t *testing.T) {
 		}
 		if werr == nil && !bytes.Equal(got, want) {
 			t.Fatalf("differs:\n got %s\nwant %s", got, want)
+		}
+		// Appending to a short buffer (every key and string write grows
+		// it) and after existing bytes gives the same.
+		if werr == nil {
+			got, _ := AppendJSON(make([]byte, 3, 3+i%40), &v)
+			if !bytes.Equal(got[3:], want) {
+				t.Fatalf("appended differs:\n got %s\nwant %s", got[3:], want)
+			}
 		}
 	}
 	if _, err := Marshal(&shapes{N: "1x"}); err == nil {
