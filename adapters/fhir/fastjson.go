@@ -265,9 +265,41 @@ func encodeBytes(dst []byte, p unsafe.Pointer) ([]byte, error) {
 		return append(dst, "null"...), nil
 	}
 	dst = append(dst, '"')
-	dst = base64.StdEncoding.AppendEncode(dst, b)
+	dst = appendBase64(dst, b)
 	return append(dst, '"'), nil
 }
+
+// appendBase64 is base64.StdEncoding.AppendEncode, about twice as fast:
+// a bundle carries its source message base64-encoded (Provenance,
+// DocumentReference, Binary), kilobytes per message. Six bytes at a time
+// are read as one word and written as eight characters through a table
+// of character pairs (twelve bits each); the last bytes, from a multiple
+// of three on, go to encoding/base64, which makes the same characters
+// and the padding.
+func appendBase64(dst []byte, src []byte) []byte {
+	n := len(src)
+	l := len(dst)
+	dst = slices.Grow(dst, base64.StdEncoding.EncodedLen(n))
+	out := dst[l : l+base64.StdEncoding.EncodedLen(n)]
+	i, o := 0, 0
+	for ; i+8 <= n; i, o = i+6, o+8 {
+		x := binary.BigEndian.Uint64(src[i:]) // the top 48 bits are the six bytes
+		w := uint64(base64Pairs[x>>52]) | uint64(base64Pairs[x>>40&0xfff])<<16 |
+			uint64(base64Pairs[x>>28&0xfff])<<32 | uint64(base64Pairs[x>>16&0xfff])<<48
+		binary.LittleEndian.PutUint64(out[o:], w)
+	}
+	return base64.StdEncoding.AppendEncode(dst[:l+o], src[i:])
+}
+
+// base64Pairs maps twelve bits to their two base64 characters, the first
+// in the low byte.
+var base64Pairs = func() (t [1 << 12]uint16) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	for v := range t {
+		t[v] = uint16(alphabet[v>>6]) | uint16(alphabet[v&0x3f])<<8
+	}
+	return t
+}()
 
 // sliceEncoder encodes a slice of elements of the given size and plan
 // (slices that are struct fields mostly take structPlan's own paths).
@@ -306,7 +338,18 @@ type sliceHeader struct {
 // structPlan is the field list of a struct type, in encoding/json's order.
 type structPlan struct {
 	fields []fieldPlan
+	// zoffs has, for each field, where the word that is zero when the
+	// field is omitted lies (a string's or slice's length, a pointer, an
+	// interface's type word), or keep when the field is not omitempty or
+	// its emptiness is not one word. The struct encoder passes over the
+	// many absent fields of a FHIR resource with one load and compare,
+	// reading this compact array rather than the fields' plans.
+	zoffs []uint32
 }
+
+// keep marks a field in structPlan.zoffs that the zero-word test does not
+// skip.
+const keep = ^uint32(0)
 
 // fieldPlan is one field of a struct. The common FHIR shapes (strings,
 // structs, pointers to and slices of structs, string slices, any, bool,
@@ -314,15 +357,9 @@ type structPlan struct {
 // with no emptiness closure and, for nested structs, a direct call;
 // everything else is fieldOther, through empty and elem.enc.
 type fieldPlan struct {
-	// skipZero is set for an omitempty field whose emptiness is one zero
-	// word at zoff (a string's or slice's length, a pointer, an interface's
-	// type): the struct encoder passes over the many absent fields of a
-	// FHIR resource with one load and compare, before looking at kind.
-	skipZero bool
-	kind     uint8
-	omit     bool
-	zoff     uintptr
-	offset   uintptr
+	kind   uint8
+	omit   bool
+	offset uintptr
 	// key is `,"name":` followed, for fieldString, fieldStrings and
 	// fieldStructs, by the value's opening `"` or `[`: one append writes
 	// the separator, the name and the start of the value. The struct
@@ -463,16 +500,18 @@ func (b *planBuilder) buildStruct(tp *typePlan, t reflect.Type) {
 				fp.empty = emptyFor(ft)
 			}
 		}
+		zoff := keep
 		if fp.omit {
 			switch fp.kind {
 			case fieldString, fieldNumber, fieldStructs, fieldStrings, fieldBytes:
-				fp.skipZero, fp.zoff = true, fp.offset+unsafe.Sizeof(uintptr(0)) // the length
+				zoff = uint32(fp.offset + unsafe.Sizeof(uintptr(0))) // the length
 			case fieldPtrStruct, fieldPointer, fieldAny:
-				fp.skipZero, fp.zoff = true, fp.offset // the pointer, the type word
+				zoff = uint32(fp.offset) // the pointer, the type word
 			}
 		}
 		copy(fp.pad[:], fp.key)
 		st.fields = append(st.fields, fp)
+		st.zoffs = append(st.zoffs, zoff)
 	}
 }
 
@@ -481,12 +520,13 @@ func (b *planBuilder) buildStruct(tp *typePlan, t reflect.Type) {
 func (st *structPlan) encode(dst []byte, p unsafe.Pointer) ([]byte, error) {
 	start := len(dst)
 	var err error
-	for i := range st.fields {
-		f := &st.fields[i]
-		if f.skipZero && *(*uintptr)(unsafe.Add(p, f.zoff)) == 0 {
+	fields := st.fields
+	for i, z := range st.zoffs {
+		if z != keep && *(*uintptr)(unsafe.Add(p, z)) == 0 {
 			continue
 		}
-		// Below, an omitempty field of a skipZero kind is never empty.
+		// Below, an omitempty field that has a zero word is never empty.
+		f := &fields[i]
 		fp := unsafe.Add(p, f.offset)
 		switch f.kind {
 		case fieldString:

@@ -2,6 +2,7 @@ package fhir
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"math/rand/v2"
 	"reflect"
@@ -131,4 +132,22 @@ func TestMarshalConcurrentFirstUse(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestAppendBase64: every length around the six-byte steps and random
+// bytes, after existing bytes, as encoding/base64 writes them.
+func TestAppendBase64(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for n := 0; n < 200; n++ {
+		for k := 0; k < 20; k++ {
+			src := make([]byte, n)
+			for i := range src {
+				src[i] = byte(r.IntN(256))
+			}
+			want := base64.StdEncoding.AppendEncode([]byte("x"), src)
+			if got := appendBase64([]byte("x"), src); !bytes.Equal(got, want) {
+				t.Fatalf("%x: got %s, want %s", src, got, want)
+			}
+		}
+	}
 }
