@@ -528,11 +528,13 @@ func (st *structPlan) encode(dst []byte, p unsafe.Pointer) ([]byte, error) {
 		// Below, an omitempty field that has a zero word is never empty.
 		f := &fields[i]
 		fp := unsafe.Add(p, f.offset)
-		switch f.kind {
-		case fieldString:
+		if f.kind == fieldString { // most fields: a direct branch, not the switch's jump table
 			dst = f.appendKey(dst)
 			dst = appendStringBody(dst, *(*string)(fp))
 			dst = append(dst, '"')
+			continue
+		}
+		switch f.kind {
 		case fieldPtrStruct:
 			q := *(*unsafe.Pointer)(fp)
 			if q == nil {
