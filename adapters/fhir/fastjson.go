@@ -100,12 +100,6 @@ func planOf(t reflect.Type) *typePlan {
 	return tp
 }
 
-// encoderFor returns the encoder of t's plan.
-func encoderFor(t reflect.Type) encodeFunc {
-	tp := planOf(t)
-	return func(dst []byte, p unsafe.Pointer) ([]byte, error) { return tp.enc(dst, p) }
-}
-
 // planBuilder builds the plans of one planOf call. A type is entered in
 // pending before its parts are built, so a type that contains itself
 // (Identifier → Reference → Identifier, Extension → []Extension) finds
