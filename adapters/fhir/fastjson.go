@@ -738,17 +738,20 @@ func appendStringBody(dst []byte, s string) []byte {
 func appendEscaped(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
-		// Most strings are plain ASCII: skip eight bytes at a time while
-		// none needs escaping (ids, URLs and codes are mostly longer than
-		// eight), then byte by byte over a 256-entry table.
-		for i+8 <= len(s) && plain8(binary.LittleEndian.Uint64([]byte(s[i:i+8]))) {
-			i += 8
-		}
-		for i < len(s) && safeByte[s[i]] {
+		// Byte by byte over a 256-entry table for up to eight bytes (the
+		// caller has found one that needs care in s's first word), then,
+		// past eight plain ones, eight at a time while none needs escaping
+		// (a long plain run after an escape); the word that stops that is
+		// searched byte by byte on the next turn.
+		end := min(i+8, len(s))
+		for i < end && safeByte[s[i]] {
 			i++
 		}
-		if i == len(s) {
-			break
+		if i == end {
+			for i+8 <= len(s) && plain8(binary.LittleEndian.Uint64([]byte(s[i:i+8]))) {
+				i += 8
+			}
+			continue
 		}
 		b := s[i]
 		if b < utf8.RuneSelf {
