@@ -407,14 +407,14 @@ func (x *conv) put(resourceType string, key fhir.Identifier, resource any, readO
 		uuid5URN(&urn, resourceType, key.System, key.Value+"#"+strconv.Itoa(n))
 	}
 	// One string holds both the fullUrl "urn:uuid:<id>" and "Type/<id>",
-	// one allocation per resource instead of two.
-	var sb strings.Builder
-	sb.Grow(urnLen + len(resourceType) + 1 + urnLen - len("urn:uuid:"))
-	sb.Write(urn[:])
-	sb.WriteString(resourceType)
-	sb.WriteByte('/')
-	sb.Write(urn[len("urn:uuid:"):])
-	both := sb.String()
+	// carved from the conversion's text arena.
+	t := &x.slabs.text
+	start := t.reserve(urnLen + len(resourceType) + 1 + urnLen - len("urn:uuid:"))
+	t.b.Write(urn[:])
+	t.b.WriteString(resourceType)
+	t.b.WriteByte('/')
+	t.b.Write(urn[len("urn:uuid:"):])
+	both := t.since(start)
 	full := both[:urnLen]
 	id := full[len("urn:uuid:"):]
 	// In ModeID references are literal ("Patient/<id>"): the id is known
@@ -437,7 +437,8 @@ func (x *conv) put(resourceType string, key fhir.Identifier, resource any, readO
 		if key.System != "" && resourceType != "Binary" && resourceType != "Provenance" && resourceType != "MessageHeader" {
 			// "Type?identifier=<system|value, query-escaped>" in one
 			// string: the search is its tail.
-			u := identifierSearch(resourceType, key)
+			var stack [256]byte
+			u := t.bytes(appendIdentifierSearch(stack[:0], resourceType, key))
 			if readOnly {
 				// Create only when the exchange has no such patient.
 				req.Method, req.URL, req.IfNoneExist = "POST", resourceType, u[len(resourceType)+1:]
@@ -462,7 +463,12 @@ func (x *conv) put(resourceType string, key fhir.Identifier, resource any, readO
 // needs it.
 func identifierSearch(resourceType string, key fhir.Identifier) string {
 	var stack [256]byte
-	b := append(stack[:0], resourceType...)
+	return string(appendIdentifierSearch(stack[:0], resourceType, key))
+}
+
+// appendIdentifierSearch appends what identifierSearch returns to b.
+func appendIdentifierSearch(b []byte, resourceType string, key fhir.Identifier) []byte {
+	b = append(b, resourceType...)
 	b = append(b, "?identifier="...)
 	b = appendQueryEscaped(b, key.System)
 	b = append(b, "%7C"...) // '|'
@@ -473,7 +479,7 @@ func identifierSearch(resourceType string, key fhir.Identifier) string {
 			b = appendQueryEscaped(b, key.Value[i:i+1])
 		}
 	}
-	return string(b)
+	return b
 }
 
 // appendQueryEscaped appends s escaped as url.QueryEscape escapes it:
@@ -716,9 +722,16 @@ func (x *conv) endpoint(hd hl7v2.Value, kind string) string {
 // stored at the exchange and matched by later conditional updates, so this
 // must never change; the queue's ordering key is fhir.PatientKey, which
 // the other converters share.
-func patientHash(system, value string) string {
-	h := sha256.Sum256([]byte(system + "|" + value))
-	return hex.EncodeToString(h[:12])
+// The hex digits are carved from t.
+func patientHash(t *textArena, system, value string) string {
+	var stack [256]byte
+	name := append(stack[:0], system...)
+	name = append(name, '|')
+	name = append(name, value...)
+	h := sha256.Sum256(name)
+	var out [24]byte
+	hex.Encode(out[:], h[:12])
+	return t.bytes(out[:])
 }
 
 func orStr(s ...string) string {

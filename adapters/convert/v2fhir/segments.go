@@ -139,13 +139,17 @@ func (x *conv) clinicalSegments() error {
 // scopedKey builds a business identifier for a resource that v2 gives no
 // identifier of its own: the patient's key plus the distinguishing parts.
 func (x *conv) scopedKey(kind string, parts ...string) fhir.Identifier {
-	v := x.patientKey
+	// Built in a stack buffer and carved from the text arena: one
+	// concatenation per part would allocate each time.
+	var stack [256]byte
+	v := append(stack[:0], x.patientKey...)
 	for _, p := range parts {
 		if p != "" {
-			v += "." + p
+			v = append(v, '.')
+			v = append(v, p...)
 		}
 	}
-	return fhir.Identifier{System: x.system(kind), Value: v}
+	return fhir.Identifier{System: x.system(kind), Value: x.slabs.text.bytes(v)}
 }
 
 // allergyCategory is the IG's ConceptMap
