@@ -332,11 +332,43 @@ func newConv(c *Converter, m *hl7v2.Message, raw []byte, typ hl7v2.MessageType, 
 	}
 	x.scope = urns.get(urnScope, func() string { return sanitise(fac) }, fac)
 	x.msgScope = urns.get(urnMsgScope, func() string { return sanitise(app) + "." + sanitise(fac) }, app, fac)
-	n := len(m.Segments()) + 4
-	x.entries = make([]fhir.BundleEntry, 0, n)
-	x.targets = make([]fhir.Reference, 0, n)
-	x.reqs = make([]fhir.BundleRequest, 0, n)
+	x.makeLists(len(m.Segments()) + 4)
 	return x
+}
+
+// makeLists gives x room for n entries, their references and requests.
+// For the usual message (a resource or so per segment, up to 20
+// segments) the three lists share one allocation: they live exactly as
+// long as the Bundle, which holds the entries and, through them, the
+// requests, and whose Provenance targets are the references.
+func (x *conv) makeLists(n int) {
+	switch {
+	case n <= 12:
+		b := new(struct {
+			e [12]fhir.BundleEntry
+			t [12]fhir.Reference
+			r [12]fhir.BundleRequest
+		})
+		x.entries, x.targets, x.reqs = b.e[:0], b.t[:0], b.r[:0]
+	case n <= 16:
+		b := new(struct {
+			e [16]fhir.BundleEntry
+			t [16]fhir.Reference
+			r [16]fhir.BundleRequest
+		})
+		x.entries, x.targets, x.reqs = b.e[:0], b.t[:0], b.r[:0]
+	case n <= 24:
+		b := new(struct {
+			e [24]fhir.BundleEntry
+			t [24]fhir.Reference
+			r [24]fhir.BundleRequest
+		})
+		x.entries, x.targets, x.reqs = b.e[:0], b.t[:0], b.r[:0]
+	default:
+		x.entries = make([]fhir.BundleEntry, 0, n)
+		x.targets = make([]fhir.Reference, 0, n)
+		x.reqs = make([]fhir.BundleRequest, 0, n)
+	}
 }
 
 func (x *conv) base() string {

@@ -320,7 +320,8 @@ func (x *conv) cxValue(v hl7v2.Value) (fhir.Identifier, bool) {
 		}
 	}
 	if !known && ns != "" {
-		id.Assigner = &fhir.Reference{Display: ns}
+		id.Assigner = x.slabs.references.next()
+		id.Assigner.Display = ns
 	}
 	start, _ := x.date(t[6])
 	end, _ := x.date(t[7])
