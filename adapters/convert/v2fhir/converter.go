@@ -333,7 +333,27 @@ func newConv(c *Converter, m *hl7v2.Message, raw []byte, typ hl7v2.MessageType, 
 	x.scope = urns.get(urnScope, func() string { return sanitise(fac) }, fac)
 	x.msgScope = urns.get(urnMsgScope, func() string { return sanitise(app) + "." + sanitise(fac) }, app, fac)
 	x.makeLists(len(m.Segments()) + 4)
+	x.sizeSlabs()
 	return x
+}
+
+// sizeSlabs starts the slabs every message uses with chunks sized from
+// its segments, so that a usual message needs one chunk of each rather
+// than two or three doubling ones (sizes from the ADT^A01 and ORU^R01
+// that ferry bench mllp sends: about 100 bytes of text per entry, a coded
+// element or so per segment, and up to three quantities per OBX: the
+// value and the reference range's low and high).
+func (x *conv) sizeSlabs() {
+	segs := x.m.Segments()
+	obx := 0
+	for i := range segs {
+		if segs[i].Name == "OBX" {
+			obx++
+		}
+	}
+	x.slabs.text.start(128 * (len(segs) + 4))
+	x.slabs.concepts.reserve(len(segs) + 2)
+	x.slabs.quantities.reserve(3 * obx)
 }
 
 // makeLists gives x room for n entries, their references and requests.

@@ -35,6 +35,16 @@ func (s *slab[T]) next() *T {
 	return p
 }
 
+// reserve starts a chunk of n values (at most slabMax) when s has none
+// free: for a conversion that knows how many values it will need, one
+// chunk of the right size instead of doubling up to it.
+func (s *slab[T]) reserve(n int) {
+	if len(s.free) == 0 && n > 0 {
+		s.size = min(n, slabMax)
+		s.free = make([]T, s.size)
+	}
+}
+
 // box returns a pointer to a copy of v in the slab, or nil when ok is
 // false: the pointer forms of the datatype converters (cx, xpn, ...) are
 // their value forms boxed this way.
@@ -117,6 +127,14 @@ func (a *textArena) reserve(n int) int {
 		a.b.Grow(max(n, a.size))
 	}
 	return a.b.Len()
+}
+
+// start begins the first chunk with room for n bytes (between textFirst
+// and textMax), for a conversion that can tell about how much text it
+// will make.
+func (a *textArena) start(n int) {
+	a.size = min(max(n, textFirst), textMax)
+	a.b.Grow(a.size)
 }
 
 // since returns what was written from offset start on.
