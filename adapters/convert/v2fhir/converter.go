@@ -363,6 +363,13 @@ func (x *conv) sizeSlabs() {
 // requests, and whose Provenance targets are the references.
 func (x *conv) makeLists(n int) {
 	switch {
+	case n <= 8:
+		b := new(struct {
+			e [8]fhir.BundleEntry
+			t [8]fhir.Reference
+			r [8]fhir.BundleRequest
+		})
+		x.entries, x.targets, x.reqs = b.e[:0], b.t[:0], b.r[:0]
 	case n <= 12:
 		b := new(struct {
 			e [12]fhir.BundleEntry
