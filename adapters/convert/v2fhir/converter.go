@@ -332,11 +332,70 @@ func newConv(c *Converter, m *hl7v2.Message, raw []byte, typ hl7v2.MessageType, 
 	}
 	x.scope = urns.get(urnScope, func() string { return sanitise(fac) }, fac)
 	x.msgScope = urns.get(urnMsgScope, func() string { return sanitise(app) + "." + sanitise(fac) }, app, fac)
-	n := len(m.Segments()) + 4
-	x.entries = make([]fhir.BundleEntry, 0, n)
-	x.targets = make([]fhir.Reference, 0, n)
-	x.reqs = make([]fhir.BundleRequest, 0, n)
+	x.makeLists(len(m.Segments()) + 4)
+	x.sizeSlabs()
 	return x
+}
+
+// sizeSlabs starts the slabs every message uses with chunks sized from
+// its segments, so that a usual message needs one chunk of each rather
+// than two or three doubling ones (sizes from the ADT^A01 and ORU^R01
+// that ferry bench mllp sends: about 100 bytes of text per entry, a coded
+// element or so per segment, and up to three quantities per OBX: the
+// value and the reference range's low and high).
+func (x *conv) sizeSlabs() {
+	segs := x.m.Segments()
+	obx := 0
+	for i := range segs {
+		if segs[i].Name == "OBX" {
+			obx++
+		}
+	}
+	x.slabs.text.start(128 * (len(segs) + 4))
+	x.slabs.concepts.reserve(len(segs) + 2)
+	x.slabs.quantities.reserve(3 * obx)
+}
+
+// makeLists gives x room for n entries, their references and requests.
+// For the usual message (a resource or so per segment, up to 20
+// segments) the three lists share one allocation: they live exactly as
+// long as the Bundle, which holds the entries and, through them, the
+// requests, and whose Provenance targets are the references.
+func (x *conv) makeLists(n int) {
+	switch {
+	case n <= 8:
+		b := new(struct {
+			e [8]fhir.BundleEntry
+			t [8]fhir.Reference
+			r [8]fhir.BundleRequest
+		})
+		x.entries, x.targets, x.reqs = b.e[:0], b.t[:0], b.r[:0]
+	case n <= 12:
+		b := new(struct {
+			e [12]fhir.BundleEntry
+			t [12]fhir.Reference
+			r [12]fhir.BundleRequest
+		})
+		x.entries, x.targets, x.reqs = b.e[:0], b.t[:0], b.r[:0]
+	case n <= 16:
+		b := new(struct {
+			e [16]fhir.BundleEntry
+			t [16]fhir.Reference
+			r [16]fhir.BundleRequest
+		})
+		x.entries, x.targets, x.reqs = b.e[:0], b.t[:0], b.r[:0]
+	case n <= 24:
+		b := new(struct {
+			e [24]fhir.BundleEntry
+			t [24]fhir.Reference
+			r [24]fhir.BundleRequest
+		})
+		x.entries, x.targets, x.reqs = b.e[:0], b.t[:0], b.r[:0]
+	default:
+		x.entries = make([]fhir.BundleEntry, 0, n)
+		x.targets = make([]fhir.Reference, 0, n)
+		x.reqs = make([]fhir.BundleRequest, 0, n)
+	}
 }
 
 func (x *conv) base() string {
@@ -407,14 +466,14 @@ func (x *conv) put(resourceType string, key fhir.Identifier, resource any, readO
 		uuid5URN(&urn, resourceType, key.System, key.Value+"#"+strconv.Itoa(n))
 	}
 	// One string holds both the fullUrl "urn:uuid:<id>" and "Type/<id>",
-	// one allocation per resource instead of two.
-	var sb strings.Builder
-	sb.Grow(urnLen + len(resourceType) + 1 + urnLen - len("urn:uuid:"))
-	sb.Write(urn[:])
-	sb.WriteString(resourceType)
-	sb.WriteByte('/')
-	sb.Write(urn[len("urn:uuid:"):])
-	both := sb.String()
+	// carved from the conversion's text arena.
+	t := &x.slabs.text
+	start := t.reserve(urnLen + len(resourceType) + 1 + urnLen - len("urn:uuid:"))
+	t.b.Write(urn[:])
+	t.b.WriteString(resourceType)
+	t.b.WriteByte('/')
+	t.b.Write(urn[len("urn:uuid:"):])
+	both := t.since(start)
 	full := both[:urnLen]
 	id := full[len("urn:uuid:"):]
 	// In ModeID references are literal ("Patient/<id>"): the id is known
@@ -437,7 +496,8 @@ func (x *conv) put(resourceType string, key fhir.Identifier, resource any, readO
 		if key.System != "" && resourceType != "Binary" && resourceType != "Provenance" && resourceType != "MessageHeader" {
 			// "Type?identifier=<system|value, query-escaped>" in one
 			// string: the search is its tail.
-			u := identifierSearch(resourceType, key)
+			var stack [256]byte
+			u := t.bytes(appendIdentifierSearch(stack[:0], resourceType, key))
 			if readOnly {
 				// Create only when the exchange has no such patient.
 				req.Method, req.URL, req.IfNoneExist = "POST", resourceType, u[len(resourceType)+1:]
@@ -462,7 +522,12 @@ func (x *conv) put(resourceType string, key fhir.Identifier, resource any, readO
 // needs it.
 func identifierSearch(resourceType string, key fhir.Identifier) string {
 	var stack [256]byte
-	b := append(stack[:0], resourceType...)
+	return string(appendIdentifierSearch(stack[:0], resourceType, key))
+}
+
+// appendIdentifierSearch appends what identifierSearch returns to b.
+func appendIdentifierSearch(b []byte, resourceType string, key fhir.Identifier) []byte {
+	b = append(b, resourceType...)
 	b = append(b, "?identifier="...)
 	b = appendQueryEscaped(b, key.System)
 	b = append(b, "%7C"...) // '|'
@@ -473,7 +538,7 @@ func identifierSearch(resourceType string, key fhir.Identifier) string {
 			b = appendQueryEscaped(b, key.Value[i:i+1])
 		}
 	}
-	return string(b)
+	return b
 }
 
 // appendQueryEscaped appends s escaped as url.QueryEscape escapes it:
@@ -716,9 +781,16 @@ func (x *conv) endpoint(hd hl7v2.Value, kind string) string {
 // stored at the exchange and matched by later conditional updates, so this
 // must never change; the queue's ordering key is fhir.PatientKey, which
 // the other converters share.
-func patientHash(system, value string) string {
-	h := sha256.Sum256([]byte(system + "|" + value))
-	return hex.EncodeToString(h[:12])
+// The hex digits are carved from t.
+func patientHash(t *textArena, system, value string) string {
+	var stack [256]byte
+	name := append(stack[:0], system...)
+	name = append(name, '|')
+	name = append(name, value...)
+	h := sha256.Sum256(name)
+	var out [24]byte
+	hex.Encode(out[:], h[:12])
+	return t.bytes(out[:])
 }
 
 func orStr(s ...string) string {

@@ -320,7 +320,8 @@ func (x *conv) cxValue(v hl7v2.Value) (fhir.Identifier, bool) {
 		}
 	}
 	if !known && ns != "" {
-		id.Assigner = &fhir.Reference{Display: ns}
+		id.Assigner = x.slabs.references.next()
+		id.Assigner.Display = ns
 	}
 	start, _ := x.date(t[6])
 	end, _ := x.date(t[7])
@@ -645,7 +646,7 @@ func (x *conv) xtnValue(v hl7v2.Value, defaultUse string) (fhir.ContactPoint, bo
 	if cp.System == "email" {
 		cp.Value = orStr(t[3], t[0])
 	} else {
-		cp.Value = orStr(t[11], phone(t[4], t[5], t[6], t[7]), t[0])
+		cp.Value = orStr(t[11], phone(&x.slabs.text, t[4], t[5], t[6], t[7]), t[0])
 	}
 	if cp.Value == "" {
 		return fhir.ContactPoint{}, false
@@ -653,25 +654,35 @@ func (x *conv) xtnValue(v hl7v2.Value, defaultUse string) (fhir.ContactPoint, bo
 	return cp, true
 }
 
-// phone builds a number from XTN.5 (country), .6 (area), .7 (local), .8 (ext).
-func phone(cc, area, local, ext string) string {
+// phone builds a number from XTN.5 (country), .6 (area), .7 (local), .8
+// (ext): "+cc (area) 555-1234 ext. ext", joined in t in one piece rather
+// than by a concatenation per part.
+func phone(t *textArena, cc, area, local, ext string) string {
 	if local == "" {
 		return ""
 	}
-	if len(local) == 7 && allDigits(local) {
-		local = local[:3] + "-" + local[3:]
-	}
-	s := local
-	if area != "" {
-		s = "(" + area + ") " + s
-	}
+	var parts [11]string
+	n := 0
 	if cc != "" {
-		s = "+" + strings.TrimPrefix(cc, "+") + " " + s
+		parts[0], parts[1], parts[2] = "+", strings.TrimPrefix(cc, "+"), " "
+		n = 3
+	}
+	if area != "" {
+		parts[n], parts[n+1], parts[n+2] = "(", area, ") "
+		n += 3
+	}
+	if len(local) == 7 && allDigits(local) {
+		parts[n], parts[n+1], parts[n+2] = local[:3], "-", local[3:]
+		n += 3
+	} else {
+		parts[n] = local
+		n++
 	}
 	if ext != "" {
-		s += " ext. " + ext
+		parts[n], parts[n+1] = " ext. ", ext
+		n += 2
 	}
-	return s
+	return t.cat(parts[:n]...)
 }
 
 // dtm parses an HL7 DTM: YYYY[MM[DD[HH[MM[SS[.S+]]]]]][+/-ZZZZ].
@@ -764,9 +775,9 @@ func (x *conv) date(s string) (string, bool) {
 	case l == 4:
 		return d.digits, true
 	case l == 6:
-		return d.digits[:4] + "-" + d.digits[4:6], true
+		return x.slabs.text.cat(d.digits[:4], "-", d.digits[4:6]), true
 	default:
-		return d.digits[:4] + "-" + d.digits[4:6] + "-" + d.digits[6:8], true
+		return x.slabs.text.cat(d.digits[:4], "-", d.digits[4:6], "-", d.digits[6:8]), true
 	}
 }
 
@@ -784,7 +795,7 @@ func (x *conv) dateTime(s string) (string, bool) {
 	if len(d.digits) <= 8 {
 		return x.date(s)
 	}
-	return x.times.render(s, d, x.loc), true
+	return x.times.render(&x.slabs.text, s, d, x.loc), true
 }
 
 // timeCache remembers the last few times a conversion rendered, by their
@@ -808,9 +819,11 @@ func (c *timeCache) get(s string) (string, bool) {
 	return "", false
 }
 
-// render is d.render(loc), remembered under s (the text d was parsed from).
-func (c *timeCache) render(s string, d dtm, loc *time.Location) string {
-	out := d.render(loc)
+// render is d.render(loc), carved from t and remembered under s (the
+// text d was parsed from).
+func (c *timeCache) render(t *textArena, s string, d dtm, loc *time.Location) string {
+	var buf [64]byte
+	out := t.bytes(d.appendTo(buf[:0], loc))
 	if len(d.digits) > 8 {
 		c.in[c.next], c.out[c.next] = s, out
 		c.next = (c.next + 1) % len(c.in)
@@ -818,13 +831,19 @@ func (c *timeCache) render(s string, d dtm, loc *time.Location) string {
 	return out
 }
 
+// render is d as a FHIR dateTime, built in a stack buffer: one
+// allocation per rendered time.
 func (d dtm) render(loc *time.Location) string {
+	var buf [64]byte
+	return string(d.appendTo(buf[:0], loc))
+}
+
+// appendTo appends d rendered as a FHIR dateTime (see render) to out.
+func (d dtm) appendTo(out []byte, loc *time.Location) []byte {
 	// Pad to YYYYMMDDHHMMSS: a missing month or day is 01, a missing time 0.
-	// Built in one stack buffer: one allocation per rendered time.
 	var pad [14]byte
 	digits := append(append(pad[:0], d.digits...), "0101000000"[len(d.digits)-4:]...)
-	var buf [64]byte
-	out := append(buf[:0], digits[:4]...)
+	out = append(out, digits[:4]...)
 	out = append(out, '-')
 	out = append(out, digits[4:6]...)
 	out = append(out, '-')
@@ -843,10 +862,10 @@ func (d dtm) render(loc *time.Location) string {
 		out = append(out, d.zone[:3]...)
 		out = append(out, ':')
 		out = append(out, d.zone[3:]...)
-		return string(out)
+		return out
 	}
 	t := time.Date(d.num(0, 4), time.Month(bytesNum(digits, 4, 6)), bytesNum(digits, 6, 8), bytesNum(digits, 8, 10), bytesNum(digits, 10, 12), bytesNum(digits, 12, 14), 0, loc)
-	return string(appendOffset(out, t))
+	return appendOffset(out, t)
 }
 
 // appendOffset appends t's zone offset as t.Format("-07:00") would.
@@ -893,7 +912,7 @@ func (x *conv) instant(seg hl7v2.Segment, n int) (string, error) {
 	if !ok {
 		return "", x.badField(seg, n, "invalid date/time")
 	}
-	return x.times.render(s, d, x.loc), nil
+	return x.times.render(&x.slabs.text, s, d, x.loc), nil
 }
 
 // fieldDateTime converts field n (component 1) of seg to a FHIR dateTime.

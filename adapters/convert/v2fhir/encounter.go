@@ -84,7 +84,7 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	}
 	if key.Value == "" {
 		// A minted key: the same admission always gets the same Encounter.
-		key = fhir.Identifier{System: x.system("encounter"), Value: x.patientKey + "-" + orStr(pv1.Field(44).Text(1), x.controlID)}
+		key = fhir.Identifier{System: x.system("encounter"), Value: x.slabs.text.cat(x.patientKey, "-", orStr(pv1.Field(44).Text(1), x.controlID))}
 		e.Identifier = append(into(e.Identifier, box.ids[:]), key)
 	}
 	if t := x.tableCC(pv1.Field(4).Rep(1), "0007"); t != nil {
@@ -119,10 +119,10 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	if e.Status == "finished" {
 		locStatus = "completed"
 	}
-	if loc := placeText(pv1.Field(3)); loc != "" {
+	if loc := placeText(&x.slabs.text, pv1.Field(3)); loc != "" {
 		e.Location = append(into(e.Location, box.locations[:]), fhir.EncounterLocation{Location: fhir.Reference{Display: loc}, Status: locStatus})
 	}
-	if loc := placeText(pv1.Field(6)); loc != "" {
+	if loc := placeText(&x.slabs.text, pv1.Field(6)); loc != "" {
 		e.Location = append(into(e.Location, box.locations[:]), fhir.EncounterLocation{Location: fhir.Reference{Display: loc}, Status: "completed"})
 	}
 	if pv2, ok := x.m.Segment("PV2"); ok {
@@ -169,16 +169,25 @@ func visitData(pv1 hl7v2.Segment) bool {
 }
 
 // placeText renders a PL (point of care, room, bed, facility, ..., building,
-// floor) as display text.
-func placeText(f hl7v2.Value) string {
-	var parts []string
-	for _, c := range []int{4, 7, 8, 1, 2, 3} {
+// floor) as display text, joined in t (every Encounter has one or two).
+func placeText(t *textArena, f hl7v2.Value) string {
+	var parts [13]string // up to seven parts and the spaces between them
+	n := 0
+	add := func(s string) {
+		if n > 0 {
+			parts[n] = " "
+			n++
+		}
+		parts[n] = s
+		n++
+	}
+	for _, c := range [...]int{4, 7, 8, 1, 2, 3} {
 		if s := f.Comp(c).Sub(1).Trimmed(); s != "" {
-			parts = append(parts, s)
+			add(s)
 		}
 	}
 	if d := f.Text(9); d != "" {
-		parts = append(parts, d)
+		add(d)
 	}
-	return strings.Join(parts, " ")
+	return t.cat(parts[:n]...)
 }

@@ -525,7 +525,7 @@ func (x *conv) schedule() error {
 			}
 		case "AIL":
 			inSCH = false
-			if loc := placeText(seg.Field(3)); loc != "" {
+			if loc := placeText(&x.slabs.text, seg.Field(3)); loc != "" {
 				a.Participant = append(a.Participant, fhir.AppointmentParticipant{Actor: &fhir.Reference{Type: "Location", Display: loc}, Status: "accepted"})
 			}
 		case "AIG":

@@ -181,7 +181,7 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 	x.patientRes = p
 	x.patientID = key
 	if x.patientRef == nil {
-		x.patientKey = patientHash(key.System, key.Value)
+		x.patientKey = patientHash(&x.slabs.text, key.System, key.Value)
 		x.orderKey = fhir.PatientKey(key.System, key.Value)
 	}
 	return ref, nil

@@ -315,9 +315,13 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 		if r != nil {
 			base = r.key.Value
 		}
-		v := base + "." + orStr(firstCode(code), code.Text)
+		// Joined in the text arena: every Observation mints one.
+		t := &x.slabs.text
+		var v string
 		if sub := obx.Field(4).Text(1); sub != "" {
-			v += "." + sub
+			v = t.cat(base, ".", orStr(firstCode(code), code.Text), ".", sub)
+		} else {
+			v = t.cat(base, ".", orStr(firstCode(code), code.Text))
 		}
 		if r != nil {
 			if n := r.countKey(v); n > 1 {

@@ -139,13 +139,17 @@ func (x *conv) clinicalSegments() error {
 // scopedKey builds a business identifier for a resource that v2 gives no
 // identifier of its own: the patient's key plus the distinguishing parts.
 func (x *conv) scopedKey(kind string, parts ...string) fhir.Identifier {
-	v := x.patientKey
+	// Built in a stack buffer and carved from the text arena: one
+	// concatenation per part would allocate each time.
+	var stack [256]byte
+	v := append(stack[:0], x.patientKey...)
 	for _, p := range parts {
 		if p != "" {
-			v += "." + p
+			v = append(v, '.')
+			v = append(v, p...)
 		}
 	}
-	return fhir.Identifier{System: x.system(kind), Value: v}
+	return fhir.Identifier{System: x.system(kind), Value: x.slabs.text.bytes(v)}
 }
 
 // allergyCategory is the IG's ConceptMap
@@ -168,15 +172,28 @@ func (x *conv) allergy(al1 hl7v2.Segment) error {
 	if code == nil {
 		return x.badField(al1, 3, "allergen is empty")
 	}
-	a := &fhir.AllergyIntolerance{
+	// The resource and its one-element lists: one allocation, not six.
+	box := &struct {
+		a        fhir.AllergyIntolerance
+		status   fhir.CodeableConcept
+		coding   [1]fhir.Coding
+		category [1]string
+		reaction [1]fhir.AllergyIntoleranceReaction
+		ids      [1]fhir.Identifier
+	}{}
+	box.coding[0] = fhir.Coding{System: "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", Code: "active"}
+	box.status.Coding = box.coding[:]
+	a := &box.a
+	*a = fhir.AllergyIntolerance{
 		ResourceType:   "AllergyIntolerance",
 		Patient:        x.patientRef,
 		Code:           code,
-		ClinicalStatus: &fhir.CodeableConcept{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", Code: "active"}}},
+		ClinicalStatus: &box.status,
 	}
 	typ := strings.ToUpper(al1.Field(2).Text(1))
 	if c := allergyCategory[typ]; c != "" {
-		a.Category = []string{c}
+		box.category[0] = c
+		a.Category = box.category[:]
 	}
 	switch {
 	case strings.HasSuffix(typ, "A"):
@@ -192,7 +209,8 @@ func (x *conv) allergy(al1 hl7v2.Segment) error {
 		}
 	}
 	if len(manifest) > 0 {
-		a.Reaction = []fhir.AllergyIntoleranceReaction{{Manifestation: manifest, Severity: sev}}
+		box.reaction[0] = fhir.AllergyIntoleranceReaction{Manifestation: manifest, Severity: sev}
+		a.Reaction = box.reaction[:]
 	} else if sev == "severe" {
 		a.Criticality = "high"
 	}
@@ -202,7 +220,8 @@ func (x *conv) allergy(al1 hl7v2.Segment) error {
 	}
 	a.OnsetDateTime = onset
 	key := x.scopedKey("allergy", orStr(firstCode(code), code.Text))
-	a.Identifier = []fhir.Identifier{key}
+	box.ids[0] = key
+	a.Identifier = box.ids[:]
 	x.add("AllergyIntolerance", key, a)
 	return nil
 }
@@ -218,12 +237,24 @@ func (x *conv) diagnosis(dg1 hl7v2.Segment) error {
 			return x.badField(dg1, 3, "diagnosis code is empty")
 		}
 	}
-	c := &fhir.Condition{
+	// The resource, its one-element lists and its line on the
+	// Encounter: one allocation, not five.
+	box := &struct {
+		c        fhir.Condition
+		category [1]fhir.CodeableConcept
+		coding   [1]fhir.Coding
+		ids      [1]fhir.Identifier
+		diag     [1]fhir.EncounterDiagnosis
+	}{}
+	box.coding[0] = fhir.Coding{System: "http://terminology.hl7.org/CodeSystem/condition-category", Code: "encounter-diagnosis", Display: "Encounter Diagnosis"}
+	box.category[0] = fhir.CodeableConcept{Coding: box.coding[:]}
+	c := &box.c
+	*c = fhir.Condition{
 		ResourceType: "Condition",
 		Subject:      x.patientRef,
 		Encounter:    x.encRef,
 		Code:         code,
-		Category:     []fhir.CodeableConcept{{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/condition-category", Code: "encounter-diagnosis", Display: "Encounter Diagnosis"}}}},
+		Category:     box.category[:],
 	}
 	rec, err := x.fieldDateTime(dg1, 5)
 	if err != nil {
@@ -236,17 +267,21 @@ func (x *conv) diagnosis(dg1 hl7v2.Segment) error {
 	} else {
 		key = x.scopedKey("diagnosis", x.encKey.Value, orStr(firstCode(code), code.Text))
 	}
-	c.Identifier = []fhir.Identifier{key}
+	box.ids[0] = key
+	c.Identifier = box.ids[:]
 	ref := x.add("Condition", key, c)
 	if x.encRes != nil {
 		d := fhir.EncounterDiagnosis{Condition: ref}
 		if u := x.tableCC(dg1.Field(6).Rep(1), "0052"); u != nil {
 			d.Use = u
 		}
-		if n, err := strconv.Atoi(dg1.Field(15).Text(1)); err == nil && n > 0 {
-			d.Rank = n
+		// Atoi("") is an error, and allocates one: most DG1 have no rank.
+		if s := dg1.Field(15).Text(1); s != "" {
+			if n, err := strconv.Atoi(s); err == nil && n > 0 {
+				d.Rank = n
+			}
 		}
-		x.encRes.Diagnosis = append(x.encRes.Diagnosis, d)
+		x.encRes.Diagnosis = append(into(x.encRes.Diagnosis, box.diag[:]), d)
 	}
 	return nil
 }
