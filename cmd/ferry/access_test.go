@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"fmt"
 	"io"
 	"net"
 	"os"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/ferry-health/ferry/adapters/mllp"
 	"github.com/ferry-health/ferry/cmd/ferry/ops"
-	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/config/pki"
 )
 
@@ -42,7 +40,7 @@ func TestGatewayAllowStopsInjection(t *testing.T) {
 	}{{"[192.0.2.0/24]", ""}, {"[127.0.0.1, 10.0.0.0/8]", "AA"}} {
 		t.Run(tc.allow, func(t *testing.T) {
 			data := filepath.Join(t.TempDir(), "data")
-			cfg, err := config.Parse("test", []byte(fmt.Sprintf(`
+			cfg := parseConfig(t, `
 data_dir: %q
 sources:
   mllp:
@@ -50,10 +48,7 @@ sources:
       listen: 127.0.0.1:0
       allow: %s
       tls: {cert_file: %q, key_file: %q}
-`, data, tc.allow, paths.ServerCert, paths.ServerKey)))
-			if err != nil {
-				t.Fatal(err)
-			}
+`, data, tc.allow, paths.ServerCert, paths.ServerKey)
 			gw := runGateway(t, cfg)
 			conn, err := tls.Dial("tcp", gw.MLLPAddr("t").String(), &tls.Config{RootCAs: roots, ServerName: "localhost"})
 			if tc.want == "" {
@@ -93,11 +88,8 @@ sources:
 // at WARN when the gateway starts. The gateway is built but not started,
 // so nothing listens on the wildcard address.
 func TestGatewayWarnsAtStart(t *testing.T) {
-	cfg, err := config.Parse("test", []byte(fmt.Sprintf("data_dir: %q\nsources:\n  mllp:\n    - {name: t, listen: \"0.0.0.0:0\"}\n",
-		filepath.Join(t.TempDir(), "data"))))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := parseConfig(t, "data_dir: %q\nsources:\n  mllp:\n    - {name: t, listen: \"0.0.0.0:0\"}\n",
+		filepath.Join(t.TempDir(), "data"))
 	var logs lockedBuffer
 	gw, err := newGateway(cfg, newLogger(&logs, "info"))
 	if err != nil {
@@ -116,7 +108,7 @@ func TestGatewayWarnsAtStart(t *testing.T) {
 // and `ferry status`; the first message is stored and answered AA.
 func TestGatewayBufferBudget(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
-	cfg, err := config.Parse("test", []byte(fmt.Sprintf(`
+	cfg := parseConfig(t, `
 data_dir: %q
 sources:
   mllp:
@@ -124,10 +116,7 @@ sources:
       listen: 127.0.0.1:0
       max_frame_bytes: 1048576
       max_buffered_bytes: 1048576
-`, data)))
-	if err != nil {
-		t.Fatal(err)
-	}
+`, data)
 	gw := runGateway(t, cfg)
 	addr := gw.MLLPAddr("t").String()
 	large := func(n int) []byte {

@@ -352,11 +352,8 @@ func TestOpsAPIWrongTokenAudited(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	dir := t.TempDir()
-	cfg, err := config.Parse("test", []byte(fmt.Sprintf("data_dir: %q\naudit:\n  url: %q\n  source_id: clinic-7-ferry\n",
-		filepath.Join(dir, "data"), repo.URL())))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := parseConfig(t, "data_dir: %q\naudit:\n  url: %q\n  source_id: clinic-7-ferry\n",
+		filepath.Join(dir, "data"), repo.URL())
 	os.MkdirAll(cfg.DataDir, 0o700)
 	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{})
 	if err != nil {

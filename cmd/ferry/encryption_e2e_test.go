@@ -41,7 +41,7 @@ func (l *lockedBuffer) String() string {
 // the given exchange URL and retry interval.
 func encryptedConfig(t *testing.T, dataDir, keyFile, url, retry string, paths pki.Paths) *config.Config {
 	t.Helper()
-	cfg, err := config.Parse("test", []byte(fmt.Sprintf(`
+	cfg := parseConfig(t, `
 data_dir: %q
 sources:
   mllp:
@@ -54,10 +54,7 @@ exchange:
   hold: [R]
 encryption:
   key_file: %q
-`, dataDir, url, paths.CA, paths.ClientCert, paths.ClientKey, retry, retry, keyFile)))
-	if err != nil {
-		t.Fatal(err)
-	}
+`, dataDir, url, paths.CA, paths.ClientCert, paths.ClientKey, retry, retry, keyFile)
 	return cfg
 }
 

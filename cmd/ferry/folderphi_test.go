@@ -2,14 +2,11 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/ferry-health/ferry/config"
 )
 
 // TestGatewayFolderLogsHideFileNames is the audit's repro: an EHR folder,
@@ -24,7 +21,7 @@ func TestGatewayFolderLogsHideFileNames(t *testing.T) {
 	if err := os.MkdirAll(inbox, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Parse("test", []byte(fmt.Sprintf(`
+	cfg := parseConfig(t, `
 data_dir: %q
 sources:
   folders:
@@ -35,10 +32,7 @@ exchange:
   retry: {initial_interval: 20ms, max_interval: 200ms}
 queue:
   max_items: 1
-`, filepath.Join(root, "data"), inbox, url, paths.CA, paths.ClientCert, paths.ClientKey)))
-	if err != nil {
-		t.Fatal(err)
-	}
+`, filepath.Join(root, "data"), inbox, url, paths.CA, paths.ClientCert, paths.ClientKey)
 	recv.SetFailure(http.StatusServiceUnavailable)
 	gw, logs := startLogged(t, cfg)
 

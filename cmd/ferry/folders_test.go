@@ -1,12 +1,9 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/ferry-health/ferry/config"
 )
 
 // TestGatewayFolders drops a C-CDA document, an HL7 v2 batch file and a
@@ -23,7 +20,7 @@ func TestGatewayFolders(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg, err := config.Parse("test", []byte(fmt.Sprintf(`
+	cfg := parseConfig(t, `
 data_dir: %q
 sources:
   folders:
@@ -36,10 +33,7 @@ exchange:
 fax:
   source_id: 1.3.6.1.4.1.21367.2026.1
   patient_system: urn:oid:1.3.6.1.4.1.21367.13.20.1000
-`, filepath.Join(root, "data"), ehr, faxIn, url, paths.CA, paths.ClientCert, paths.ClientKey)))
-	if err != nil {
-		t.Fatal(err)
-	}
+`, filepath.Join(root, "data"), ehr, faxIn, url, paths.CA, paths.ClientCert, paths.ClientKey)
 	gw := runGateway(t, cfg)
 
 	copyFile(t, "../../testdata/convert/ccda-problem/input.xml", filepath.Join(ehr, "patient-1.xml"))

@@ -61,17 +61,14 @@ func benchGateway(b *testing.B, mode string, conns int) {
 				}
 				exchange += fmt.Sprintf("\nencryption: {key_file: %q}", keyFile)
 			}
-			cfg, err := config.Parse("bench", []byte(fmt.Sprintf(`
+			cfg := parseConfig(b, `
 data_dir: %q
 sources:
   mllp:
     - name: b
       listen: 127.0.0.1:0
 %s
-`, b.TempDir(), exchange)))
-			if err != nil {
-				b.Fatal(err)
-			}
+`, b.TempDir(), exchange)
 			gw, err := newGateway(cfg, newLogger(io.Discard, "error"))
 			if err != nil {
 				b.Fatal(err)
@@ -144,10 +141,7 @@ func (d *discardPutter) Put(_ context.Context, it *queue.Item) error {
 
 func benchIngestParts(b *testing.B, variant string, conns int) {
 	dir := b.TempDir()
-	cfg, err := config.Parse("bench", []byte(fmt.Sprintf("data_dir: %q\n", dir)))
-	if err != nil {
-		b.Fatal(err)
-	}
+	cfg := parseConfig(b, "data_dir: %q\n", dir)
 	var put pipeline.Putter = &discardPutter{}
 	var dd pipeline.Deduper
 	if variant != "noqueue" {

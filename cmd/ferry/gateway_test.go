@@ -24,7 +24,7 @@ import (
 // to an in-process receiver, and returns both.
 func startTestGateway(t *testing.T, dataDir string, recv *fhirrecv.Receiver, paths pki.Paths, url string) *gateway {
 	t.Helper()
-	cfg, err := config.Parse("test", []byte(fmt.Sprintf(`
+	cfg := parseConfig(t, `
 data_dir: %q
 sources:
   mllp:
@@ -34,11 +34,19 @@ exchange:
   url: %q
   tls: {ca_file: %q, cert_file: %q, key_file: %q}
   retry: {initial_interval: 20ms, max_interval: 200ms}
-`, dataDir, url, paths.CA, paths.ClientCert, paths.ClientKey)))
+`, dataDir, url, paths.CA, paths.ClientCert, paths.ClientKey)
+	return runGateway(t, cfg)
+}
+
+// parseConfig parses the YAML that format and args make (fmt.Appendf) as
+// a configuration, failing the test on an error.
+func parseConfig(t testing.TB, format string, args ...any) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse("test", fmt.Appendf(nil, format, args...))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return runGateway(t, cfg)
+	return cfg
 }
 
 // runGateway starts a gateway for cfg and shuts it down when the test ends.

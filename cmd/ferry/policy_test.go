@@ -1,13 +1,11 @@
 package main
 
 import (
-	"fmt"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/transport/audit"
 )
 
@@ -22,7 +20,7 @@ func TestGatewayHoldsRestricted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pc.Close()
-	cfg, err := config.Parse("test", []byte(fmt.Sprintf(`
+	cfg := parseConfig(t, `
 data_dir: %q
 sources:
   mllp:
@@ -36,10 +34,7 @@ exchange:
 audit:
   url: udp://%s
   source_id: clinic-ferry
-`, t.TempDir(), url, paths.CA, paths.ClientCert, paths.ClientKey, pc.LocalAddr())))
-	if err != nil {
-		t.Fatal(err)
-	}
+`, t.TempDir(), url, paths.CA, paths.ClientCert, paths.ClientKey, pc.LocalAddr())
 	gw := runGateway(t, cfg)
 	conn, rd := dial(t, gw)
 

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/ferry-health/ferry/adapters/hl7v2"
-	"github.com/ferry-health/ferry/config"
 )
 
 // TestGatewayQueueMaxItems: with queue.max_items reached (the exchange
@@ -17,7 +15,7 @@ import (
 // delivered.
 func TestGatewayQueueMaxItems(t *testing.T) {
 	paths, recv, url := testPKI(t)
-	cfg, err := config.Parse("test", []byte(fmt.Sprintf(`
+	cfg := parseConfig(t, `
 data_dir: %q
 sources:
   mllp:
@@ -29,10 +27,7 @@ exchange:
   retry: {initial_interval: 20ms, max_interval: 200ms}
 queue:
   max_items: 3
-`, t.TempDir(), url, paths.CA, paths.ClientCert, paths.ClientKey)))
-	if err != nil {
-		t.Fatal(err)
-	}
+`, t.TempDir(), url, paths.CA, paths.ClientCert, paths.ClientKey)
 	gw := runGateway(t, cfg)
 	conn, rd := dial(t, gw)
 

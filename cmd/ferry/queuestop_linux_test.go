@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ferry-health/ferry/cmd/ferry/ops"
-	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/queue/diskq"
 	"github.com/ferry-health/ferry/queue/queuetest"
 )
@@ -21,16 +19,13 @@ import (
 // restart (a reopen) finds the queue intact.
 func TestQueueStopExitsService(t *testing.T) {
 	dataDir := t.TempDir()
-	cfg, err := config.Parse("test", fmt.Appendf(nil, `
+	cfg := parseConfig(t, `
 data_dir: %q
 sources:
   mllp:
     - name: t
       listen: 127.0.0.1:0
-`, dataDir))
-	if err != nil {
-		t.Fatal(err)
-	}
+`, dataDir)
 	var logs lockedBuffer
 	exited := make(chan int, 1)
 	p := &program{cfg: cfg, log: newLogger(&logs, "info"), exit: func(code int) { exited <- code }}
@@ -90,16 +85,13 @@ sources:
 // status page, in /metrics and in `ferry status`, and reaches Fatal.
 func TestQueueFailureReported(t *testing.T) {
 	dataDir := t.TempDir()
-	cfg, err := config.Parse("test", fmt.Appendf(nil, `
+	cfg := parseConfig(t, `
 data_dir: %q
 sources:
   mllp:
     - name: t
       listen: 127.0.0.1:0
-`, dataDir))
-	if err != nil {
-		t.Fatal(err)
-	}
+`, dataDir)
 	gw := runGateway(t, cfg)
 	conn, rd := dial(t, gw)
 	if code := send(t, conn, rd, adt(1)); code != "AA" {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -17,15 +16,12 @@ import (
 func TestStatusRefusesForeignHost(t *testing.T) {
 	dir := t.TempDir()
 	addr := freeAddr(t)
-	cfg, err := config.Parse("test", []byte(fmt.Sprintf(`
+	cfg := parseConfig(t, `
 data_dir: %q
 status:
   listen: %q
   allowed_hosts: [ferry.clinic.lan]
-`, filepath.Join(dir, "data"), addr)))
-	if err != nil {
-		t.Fatal(err)
-	}
+`, filepath.Join(dir, "data"), addr)
 	gw := runGateway(t, cfg)
 	_, port, _ := net.SplitHostPort(gw.statusAddr.String())
 	for host, want := range map[string]int{
