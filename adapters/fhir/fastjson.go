@@ -529,15 +529,18 @@ func (st *structPlan) encode(dst []byte, p unsafe.Pointer) ([]byte, error) {
 			continue
 		}
 		switch f.kind {
-		case fieldPtrStruct:
-			q := *(*unsafe.Pointer)(fp)
-			if q == nil {
-				dst = f.appendKey(dst)
-				dst = append(dst, "null"...)
-				continue
-			}
+		case fieldPtrStruct, fieldPointer:
 			dst = f.appendKey(dst)
-			if dst, err = f.st.encode(dst, q); err != nil {
+			q := *(*unsafe.Pointer)(fp)
+			switch {
+			case q == nil:
+				dst = append(dst, "null"...)
+			case f.kind == fieldPtrStruct:
+				dst, err = f.st.encode(dst, q)
+			default:
+				dst, err = f.elem.enc(dst, q)
+			}
+			if err != nil {
 				return dst, err
 			}
 		case fieldStructs:
@@ -592,17 +595,6 @@ func (st *structPlan) encode(dst []byte, p unsafe.Pointer) ([]byte, error) {
 		case fieldBytes:
 			dst = f.appendKey(dst)
 			dst, _ = encodeBytes(dst, fp)
-		case fieldPointer:
-			q := *(*unsafe.Pointer)(fp)
-			if q == nil {
-				dst = f.appendKey(dst)
-				dst = append(dst, "null"...)
-				continue
-			}
-			dst = f.appendKey(dst)
-			if dst, err = f.elem.enc(dst, q); err != nil {
-				return dst, err
-			}
 		default:
 			if f.omit && f.empty(fp) {
 				continue
