@@ -29,19 +29,7 @@ one() {
   local mllp status
   mllp=$(freeport)
   status=$(freeport)
-  cat >"$dir/ferry.yaml" <<YAML
-data_dir: $dir/data
-log: {level: error}
-sources:
-  mllp:
-    - {name: bench, listen: 127.0.0.1:$mllp, max_conns_per_ip: 256}
-exchange:
-  url: https://127.0.0.1:1/fhir
-  tls: {cert_file: $PKI/client.pem, key_file: $PKI/client.key}
-  retry: {initial_interval: 1m, max_interval: 1m}
-status:
-  listen: 127.0.0.1:$status
-YAML
+  held_config "$dir/ferry.yaml" "$dir/data" "$mllp" "$status"
   FERRY=$bin start_ferry "$dir/ferry.yaml" "$dir/ferry.log" "$mllp"
   local t0 t1 out
   t0=$(proc_ticks "$FERRY_PID")

@@ -1,5 +1,25 @@
 # shellcheck shell=bash
-# metrics.sh: what the bench scripts (run.sh, compare.sh) read from a receiver and a gateway (sourced).
+# metrics.sh: what the bench scripts (run.sh, compare.sh) share (sourced): the held gateway they start,
+# and what they read from a receiver and a gateway.
+
+# held_config FILE DATA_DIR MLLP_PORT STATUS_PORT writes the configuration of a held gateway: MLLP in,
+# an exchange that cannot be reached (so only ingest runs: MLLP -> convert -> fsynced queue), /metrics
+# on STATUS_PORT. An exchange is always reached with mutual TLS, so it names $PKI's client certificate.
+held_config() {
+  cat >"$1" <<YAML
+data_dir: $2
+log: {level: error}
+sources:
+  mllp:
+    - {name: bench, listen: 127.0.0.1:$3, max_conns_per_ip: 256} # every load connection is from loopback
+exchange:
+  url: https://127.0.0.1:1/fhir
+  tls: {cert_file: $PKI/client.pem, key_file: $PKI/client.key}
+  retry: {initial_interval: 1m, max_interval: 1m}
+status:
+  listen: 127.0.0.1:$4
+YAML
+}
 
 # proc_ticks PID prints the user+system CPU time a process has used, in clock ticks.
 proc_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -14,7 +34,7 @@ server_sums() {
 }
 
 # server_times BEFORE AFTER prints where the gateway's time went between two server_sums: the mean
-# conversion per message and the mean fdatasync per commit (every ACK waits for one).
+# conversion per message and the mean flush (write + fdatasync) per commit (every ACK waits for one).
 server_times() {
   read -r cs0 cc0 fs0 fc0 <<<"$1"
   read -r cs1 cc1 fs1 fc1 <<<"$2"

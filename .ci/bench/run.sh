@@ -91,25 +91,10 @@ stop_pid "$FERRY_PID" TERM
 # --- ferry, delivery held: the exchange is unreachable, so only ingest runs (MLLP → convert → fsynced
 # queue); the figures above also carry the outbox's own fsyncs on the same disk. ---------------------
 MLLP=$(freeport)
-cat >"$WORK/ferry-held.yaml" <<YAML
-data_dir: $WORK/data-held
-log:
-  level: error
-sources:
-  mllp:
-    - name: bench
-      listen: 127.0.0.1:$MLLP
-      max_conns_per_ip: 256   # every load connection comes from loopback (default 32)
-exchange:
-  url: https://127.0.0.1:1/fhir
-  tls: {cert_file: $PKI/client.pem, key_file: $PKI/client.key}
-  retry: {initial_interval: 1m, max_interval: 1m}
-status:
-  listen: 127.0.0.1:$STATUS
-YAML
+held_config "$WORK/ferry-held.yaml" "$WORK/data-held" "$MLLP" "$STATUS"
 start_ferry "$WORK/ferry-held.yaml" "$WORK/ferry-held.log" "$MLLP"
 # The held runs also print the gateway's own account of each run (its /metrics): mean conversion
-# time per message and mean fdatasync per commit, the two parts of an ACK's time that are ferry's.
+# time per message and mean flush (write + fdatasync) per commit, the two parts of an ACK's time that are ferry's.
 BENCH_STATUS=127.0.0.1:$STATUS
 for conns in 1 16; do
   bench "ferry (ingest only, delivery held, persistent connections)" "127.0.0.1:$MLLP" "$FERRY_PID" "$conns" $((MESSAGES / conns)) \
