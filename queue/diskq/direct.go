@@ -12,9 +12,10 @@ import (
 // then go from the batch buffer to the disk in the write call itself, and
 // the commit's fdatasync has no dirty page cache to write back: only the
 // disk's cache flush is left. On the reference machine (KVM, virtio disk,
-// ext4) write + fdatasync of a 4-12 KB record took 80-88 µs this way
-// against 96-100 µs buffered, and a lone MLLP connection's ACK 10-25 µs
-// less (BENCHMARKS.md, "Direct writes").
+// ext4) write + fdatasync of a 4-16 KB record took 7-9 % less this way
+// (BenchmarkDatasync, buffered against direct), and a lone MLLP
+// connection's ACK p50 10-25 µs less (BENCHMARKS.md, MLLP ingest,
+// session 5).
 //
 // O_DIRECT wants the buffer, the offset and the length aligned to the
 // disk's block: a batch is written from the start of the block holding
