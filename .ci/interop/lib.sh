@@ -133,8 +133,9 @@ cleanup() {
   PIDS=()
 }
 
-# metric STATUS_PORT NAME prints one unlabelled metric from ferry's /metrics.
-metric() { curl -sS "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1==n{print $2; exit}'; }
+# metric STATUS_PORT NAME prints one unlabelled metric from ferry's /metrics. awk reads to the end
+# (no early exit), so curl never writes into a closed pipe ("curl: (23)" in the log).
+metric() { curl -sS "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1==n && !done {print $2; done=1}'; }
 
 # assert_drained STATUS_PORT [SECONDS]: ferry's queue is empty and nothing was dead-lettered.
 assert_drained() {
