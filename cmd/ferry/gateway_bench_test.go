@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -241,8 +242,12 @@ func (c *replayConverter) Convert(ctx context.Context, in adapters.Raw) ([]pipel
 	}
 	units := make([]pipeline.Unit, len(kept))
 	dk := pipeline.DedupKey(m)
+	// The real converter makes one attribute map a message, shared by
+	// its parts; so does the replay, with the message's own control id.
+	attrs := maps.Clone(kept[0].Attrs)
+	attrs["control_id"] = m.ControlID()
 	for i, u := range kept {
-		units[i] = pipeline.Unit{Name: "message (MSH-10 " + m.ControlID() + ")", Bundle: bytes.Clone(u.Bundle), Key: u.Key, Attrs: u.Attrs, Dedup: dk}
+		units[i] = pipeline.Unit{Name: "message (MSH-10 " + m.ControlID() + ")", Bundle: bytes.Clone(u.Bundle), Key: u.Key, Attrs: attrs, Dedup: dk}
 	}
 	return units, nil
 }
