@@ -209,7 +209,9 @@ func benchIngestParts(b *testing.B, variant string, conns int) {
 // replayConverter converts the first message of each type (MSH-9) with
 // the real converter and answers every later one of that type with copies
 // of those units, named after the message and with its own dedup key
-// (so that none is taken for a duplicate).
+// (so that none is taken for a duplicate). They keep the first message's
+// queue key (its patient): the queue only indexes them under one key
+// instead of many, which Put does not notice.
 type replayConverter struct {
 	real pipeline.Converter
 	mu   sync.Mutex
