@@ -210,8 +210,8 @@ func benchIngestParts(b *testing.B, variant string, conns int) {
 // the real converter and answers every later one of that type with copies
 // of those units, named after the message and with its own dedup key
 // (so that none is taken for a duplicate). They keep the first message's
-// queue key (its patient): the queue only indexes them under one key
-// instead of many, which Put does not notice.
+// queue key (its patient), so the queue indexes them under one key
+// instead of one a patient: Put saves a map insert, a fraction of a µs.
 type replayConverter struct {
 	real pipeline.Converter
 	mu   sync.Mutex
