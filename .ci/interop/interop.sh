@@ -98,9 +98,55 @@ log "re-sends caused $((last - before)) exchange requests"
 [ "$(fhir_total "Observation?subject=Patient/$pid2")" = 2 ] || die "resent ORU duplicated observations"
 log "re-sent messages caused no duplicates"
 
-# 7. Whatever ferry converts passes @medplum/core validation (independent of ferry's own checks).
+# 6b. A result sent preliminary, then made final by OBX-11 U without a value (no resend of the value):
+#     the exchange's Observation becomes final and keeps its value (a PATCH in a batch after the
+#     report). A U for a result the exchange never got is dead-lettered alone with the 404; its report
+#     is delivered.
+ufile() { # CONTROL_ID OBR-25 OBX-LINE...
+  local id=$1 st=$2
+  shift 2
+  sed -n '1,2p' "$msgs/oru_r01.hl7" | sed "s/CI-MRN-1002/CI-MRN-5001/; s/|CI-ORU-0001|/|$id|/"
+  sed -n 3p "$msgs/oru_r01.hl7" | sed "s/CI-ORD-77/CI-ORD-U5/; s/CI-FIL-77/CI-FIL-U5/; s/|||F\$/|||$st/"
+  printf '%s\n' "$@"
+}
+ufile CI-ORU-U1 P 'OBX|1|NM|2345-7^Glucose [Mass/volume] in Serum or Plasma^LN||131|mg/dL^mg/dL^UCUM|70-99|H|||P|||20261125090000' >"$WORK/u_prelim.hl7"
+ufile CI-ORU-U2 F 'OBX|1|NM|2345-7^Glucose [Mass/volume] in Serum or Plasma^LN||||||||U' >"$WORK/u_final.hl7"
+ufile CI-ORU-U3 F 'OBX|1|NM|2160-0^Creatinine [Mass/volume] in Serum or Plasma^LN||||||||U' >"$WORK/u_orphan.hl7"
+grep -q '|||P$' "$WORK/u_prelim.hl7" || die "status-change template: OBR-25 not set"
+# u_obs PATIENT_ID: the patient's glucose results as "status value" lines
+u_obs() { fhir_get "Observation?subject=Patient/$1" | jq -r '.entry[]?.resource | select(.code.coding[0].code == "2345-7") | "\(.status) \(.valueQuantity.value)"'; }
+wait_obs() { # PATIENT_ID WANT
+  local i got=""
+  for ((i = 0; i < 60; i++)); do
+    got=$(u_obs "$1" 2>/dev/null || true)
+    [ "$got" = "$2" ] && return 0
+    sleep 1
+  done
+  log "glucose results of Patient/$1: '$got', want '$2'"
+  return 1
+}
+node "$here/send-hl7.mjs" --port "$MLLP" --expect AA "$WORK/u_prelim.hl7" >/dev/null || die "preliminary result not accepted"
+wait_total "Patient?identifier=$HOSP_SYSTEM|CI-MRN-5001" 1 60 || die "status-change patient not delivered"
+upid=$(fhir_get "Patient?identifier=$HOSP_SYSTEM|CI-MRN-5001" | jq -r '.entry[0].resource.id')
+wait_obs "$upid" "preliminary 131" || die "preliminary result not delivered"
+node "$here/send-hl7.mjs" --port "$MLLP" --expect AA "$WORK/u_final.hl7" >/dev/null || die "status change (OBX-11 U) not accepted"
+wait_obs "$upid" "final 131" || die "OBX-11 U did not make the exchange's result final with its value kept (or made a second one)"
+log "OBX-11 U: the exchange's preliminary result is final now, value kept, no second Observation"
+node "$here/send-hl7.mjs" --port "$MLLP" --expect AA "$WORK/u_orphan.hl7" >/dev/null || die "orphan status change not accepted"
+for ((i = 0; i < 60; i++)); do [ "$(metric "$STATUS" ferry_dead_letters)" = 1 ] && break; sleep 1; done
+[ "$(metric "$STATUS" ferry_dead_letters)" = 1 ] || die "orphan status change: want 1 dead letter, got $(metric "$STATUS" ferry_dead_letters)"
+for ((i = 0; i < 60; i++)); do [ "$(metric "$STATUS" ferry_queue_depth)" = 0 ] && break; sleep 1; done
+[ "$(metric "$STATUS" ferry_queue_depth)" = 0 ] || die "orphan status change: its report was not delivered"
+"$FERRY" queue list --config "$WORK/ferry.yaml" >"$WORK/dead.txt" 2>&1 || die "ferry queue list failed: $(cat "$WORK/dead.txt")"
+dead_id=$(awk 'NR > 1 && NF > 3 {print $1; exit}' "$WORK/dead.txt")
+"$FERRY" queue show "$dead_id" --config "$WORK/ferry.yaml" >"$WORK/dead.txt" 2>&1 || die "ferry queue show $dead_id failed: $(cat "$WORK/dead.txt")"
+grep -q "404" "$WORK/dead.txt" && grep -q "CI-ORU-U3" "$WORK/dead.txt" || die "orphan status change: the dead letter does not give the 404: $(cat "$WORK/dead.txt")"
+log "orphan OBX-11 U: its report delivered, the status change dead-lettered alone with the exchange's 404"
+
+# 7. Whatever ferry converts passes @medplum/core validation (independent of ferry's own checks), the
+#    status-change batch of 6b included.
 mkdir -p "$WORK/convert"
-"$FERRY" convert "$msgs/adt_a01.hl7" "$msgs/adt_a08.hl7" "$msgs/oru_r01.hl7" --out "$WORK/convert" >"$WORK/convert.log" 2>&1 ||
+"$FERRY" convert "$msgs/adt_a01.hl7" "$msgs/adt_a08.hl7" "$msgs/oru_r01.hl7" "$WORK/u_final.hl7" --out "$WORK/convert" >"$WORK/convert.log" 2>&1 ||
   die "ferry convert failed: $(tail -5 "$WORK/convert.log")"
 node "${NODE_FLAGS[@]}" "$CI_DIR/exchange/validate.mjs" "$WORK/convert" || die "converted bundles fail validation"
 

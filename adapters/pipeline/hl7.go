@@ -65,10 +65,16 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 			units = append(units, u)
 			continue
 		}
+		txs := len(parts)
+		if sb := v2fhir.StatusBatch(b, res); sb != nil {
+			// Results that only turned final travel last, as PATCHes in
+			// a batch of their own (see StatusBatch).
+			parts = append(parts, sb)
+		}
 		attrs := map[string]string{"type": res.MessageType, "control_id": res.ControlID, "format": "hl7v2"}
 		if res.StatusOnly > 0 {
 			// Results that only turned final (OBX-11 U without a value)
-			// are referenced, not rewritten: say how many, for the audit.
+			// are PATCHed, not rewritten: say how many, for the audit.
 			attrs["obx_status_only"] = strconv.Itoa(res.StatusOnly)
 		}
 		if z := zSegments(m); z != "" {
@@ -81,13 +87,15 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 		// for a lone message, one allocation of the right size.
 		units = slices.Grow(units, len(parts)+len(msgs)-i-1)
 		for j, part := range parts {
+			// Every part carries the message's dedup key: a resent
+			// message is a duplicate in all its parts. The pipeline
+			// stores the parts together and remembers the key only once
+			// all of them are stored.
 			pu := u
-			if len(parts) > 1 {
-				// Every part carries the message's dedup key: a resent
-				// message is a duplicate in all its parts. The pipeline
-				// stores the parts together and remembers the key only
-				// once all of them are stored.
-				pu.Name = u.Name + " part " + strconv.Itoa(j+1) + " of " + strconv.Itoa(len(parts))
+			if j == txs {
+				pu.Name = u.Name + " status change"
+			} else if txs > 1 {
+				pu.Name = u.Name + " part " + strconv.Itoa(j+1) + " of " + strconv.Itoa(txs)
 			}
 			if err := encodeBundle(&pu, part); err != nil {
 				pu.Err = fmt.Errorf("encode bundle: %w", err)

@@ -249,6 +249,65 @@ func TestHL7SplitsLargeResults(t *testing.T) {
 	}
 }
 
+// TestHL7StatusChangeUnit: results that only turn final (OBX-11 U without
+// a value) follow the report as a last unit of their own, a batch of
+// PATCHes under the message's patient and dedup keys, in every write mode.
+func TestHL7StatusChangeUnit(t *testing.T) {
+	msg := "MSH|^~\\&|LAB|CLINIC|FERRY|HIE|20261125083000||ORU^R01^ORU_R01|FIN-1|P|2.5.1\r" +
+		"PID|1||MRN-9^^^CLINIC^MR||Doe^Pat||19800101|F\r" +
+		"OBR|1|ORD-1|FIL-1|24323-8^Panel^LN|||20261125080000|||||||||||||||20261125083000|||F\r" +
+		"OBX|1|NM|2345-7^Glucose^LN||||||||U\r" +
+		"OBX|2|NM|2160-0^Creatinine^LN||1.1|mg/dL|||||F\r" +
+		"OBX|3|NM|2823-3^Potassium^LN||\"\"||||||U\r"
+	for _, mode := range []v2fhir.Mode{v2fhir.ModeID, v2fhir.ModePatientConditional, v2fhir.ModeConditional} {
+		t.Run(mode.String(), func(t *testing.T) {
+			units, err := HL7{Conv: &v2fhir.Converter{Mode: mode}}.Convert(context.Background(), adapters.Raw{Body: []byte(msg)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(units) < 2 {
+				t.Fatalf("got %d unit(s), want the report and its status change", len(units))
+			}
+			last := units[len(units)-1]
+			if last.Err != nil || !strings.HasSuffix(last.Name, " status change") {
+				t.Fatalf("last unit %q: %v", last.Name, last.Err)
+			}
+			var b struct {
+				Type  string `json:"type"`
+				Entry []struct {
+					Resource struct {
+						ResourceType string `json:"resourceType"`
+						ContentType  string `json:"contentType"`
+					} `json:"resource"`
+					Request struct{ Method, URL string } `json:"request"`
+				} `json:"entry"`
+			}
+			if err := json.Unmarshal(last.Bundle, &b); err != nil {
+				t.Fatal(err)
+			}
+			if b.Type != "batch" || len(b.Entry) != 2 {
+				t.Fatalf("status change: type %q, %d entries", b.Type, len(b.Entry))
+			}
+			for _, e := range b.Entry {
+				if e.Request.Method != "PATCH" || !strings.HasPrefix(e.Request.URL, "Observation") || e.Resource.ContentType != "application/json-patch+json" {
+					t.Errorf("entry %+v", e)
+				}
+			}
+			for i, u := range units {
+				if u.Key != units[0].Key || u.Key == "" || u.Dedup != units[0].Dedup {
+					t.Errorf("unit %d does not carry the message's keys", i)
+				}
+				if i < len(units)-1 && strings.Contains(string(u.Bundle), `"PATCH"`) {
+					t.Errorf("unit %d (a transaction) has a PATCH", i)
+				}
+			}
+			if last.Attrs["obx_status_only"] != "2" {
+				t.Errorf("obx_status_only = %q", last.Attrs["obx_status_only"])
+			}
+		})
+	}
+}
+
 // failingQueue is the real disk queue with one fault injected: its n-th
 // Put fails. It hides diskq's PutAll, so the pipeline stores unit by unit.
 type failingQueue struct {

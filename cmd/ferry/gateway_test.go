@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -209,6 +210,68 @@ func TestGatewayBadMessageQuarantined(t *testing.T) {
 	e, _ := gw.pipe.Quarantine().Get(ids[0])
 	if !bytes.Contains(e.Raw, []byte("BAD-1")) || !strings.Contains(e.Reason, "PID-3") {
 		t.Errorf("quarantine entry: reason %q", e.Reason)
+	}
+}
+
+// TestGatewayStatusChangeFinal: a lab's OBX-11 "U" without a value (the
+// preliminary result sent before is now final) reaches the exchange as a
+// PATCH of the stored Observation's status: the value stays, the status
+// becomes final. A status change for a result the exchange never got is
+// dead-lettered on its own with the exchange's 404, and the report it came
+// with is delivered.
+func TestGatewayStatusChangeFinal(t *testing.T) {
+	paths, recv, url := testPKI(t)
+	gw := startTestGateway(t, t.TempDir(), recv, paths, url)
+	conn, rd := dial(t, gw)
+	oru := func(ctrl, obr25, obx string) string {
+		return "MSH|^~\\&|LAB|CLINIC|FERRY|HIE|20261125083000||ORU^R01^ORU_R01|" + ctrl + "|P|2.5.1\r" +
+			"PID|1||MRN-U1^^^CLINIC^MR||Doe^Pat||19800101|F\r" +
+			"OBR|1|ORD-U1|FIL-U1|24323-8^Panel^LN|||20261125080000|||||||||||||||20261125083000|||" + obr25 + "\r" + obx
+	}
+	prelim := oru("U-1", "P", "OBX|1|NM|2345-7^Glucose^LN||105|mg/dL^mg/dL^UCUM|70-99|H|||P\r")
+	final := oru("U-2", "F", "OBX|1|NM|2345-7^Glucose^LN||||||||U\r")
+	for _, m := range []string{prelim, final} {
+		if got := send(t, conn, rd, m); got != "AA" {
+			t.Fatalf("MSA-1 %s, want AA", got)
+		}
+	}
+	waitFor(t, "queue to drain", func() bool { return gw.q.Len() == 0 })
+	obs := recv.Resources("Observation")
+	if len(obs) != 1 {
+		t.Fatalf("%d Observations at the exchange, want 1", len(obs))
+	}
+	var o struct {
+		Status        string `json:"status"`
+		ValueQuantity struct {
+			Value float64 `json:"value"`
+		} `json:"valueQuantity"`
+	}
+	if err := json.Unmarshal(obs[0], &o); err != nil {
+		t.Fatal(err)
+	}
+	if o.Status != "final" || o.ValueQuantity.Value != 105 {
+		t.Errorf("Observation after the status change: status %q, value %v; want final, 105", o.Status, o.ValueQuantity.Value)
+	}
+	if dl := gw.q.Stats().DeadLetters; dl != 0 {
+		t.Fatalf("dead letters: %d", dl)
+	}
+
+	// A status change for a result the exchange does not hold.
+	orphan := oru("U-3", "F", "OBX|1|NM|2160-0^Creatinine^LN||||||||U\r")
+	if got := send(t, conn, rd, orphan); got != "AA" {
+		t.Fatalf("MSA-1 %s, want AA", got)
+	}
+	waitFor(t, "the orphan status change to be dead-lettered", func() bool { return gw.q.Stats().DeadLetters == 1 })
+	dls, err := gw.q.DeadLetters()
+	if err != nil || len(dls) != 1 {
+		t.Fatalf("dead letters %v %v", dls, err)
+	}
+	t.Logf("dead letter reason: %s", dls[0].Reason)
+	if !strings.Contains(dls[0].Reason, "404") || dls[0].Attrs["control_id"] != "U-3" {
+		t.Errorf("dead letter: reason %q, attrs %v", dls[0].Reason, dls[0].Attrs)
+	}
+	if got := len(recv.Resources("MessageHeader")); got != 3 {
+		t.Errorf("MessageHeaders at the exchange: %d, want 3 (the orphan's report delivered)", got)
 	}
 }
 

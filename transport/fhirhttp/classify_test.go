@@ -64,6 +64,7 @@ func TestAnswerClassification(t *testing.T) {
 		{"200 transaction-response", 200, MediaType, txResponse, nil, nil, delivered, ""},
 		{"201 transaction-response, json type", 201, "application/json", txResponse, nil, nil, delivered, ""},
 		{"200 batch-response to a batch", 200, MediaType, `{"resourceType":"Bundle","type":"batch-response","entry":[{"response":{"status":"200 OK"}},{"response":{"status":"201"}}]}`, nil, bundleItem("b", "batch", 2), delivered, ""},
+		{"200 batch-response, one PATCH 404", 200, MediaType, `{"resourceType":"Bundle","type":"batch-response","entry":[{"response":{"status":"200 OK"}},{"response":{"status":"404 Not Found","outcome":` + oo + `}}]}`, nil, bundleItem("p", "batch", 2), deadLetter, "batch entry 1: exchange answered 404 Not Found: error processing: Jane Roe not stored (the exchange holds no resource at this entry's URL; for an HL7 v2 status change (OBX-11 U)"},
 		{"200 empty transaction", 200, MediaType, `{"resourceType":"Bundle","type":"transaction-response"}`, nil, bundleItem("e", "transaction", 0), delivered, ""},
 		{"200 html proxy page", 200, html, "<html><body>Access denied by proxy policy</body></html>", nil, nil, endpoint, "text/html page"},
 		{"200 OperationOutcome error", 200, MediaType, oo, nil, nil, endpoint, "OperationOutcome"},

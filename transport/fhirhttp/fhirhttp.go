@@ -446,9 +446,12 @@ type StatusError struct {
 	Code int
 	// Status is the status line text, e.g. "400 Bad Request".
 	Status string
-	// Entry is the index of the failing transaction-response entry, or -1
-	// when the request itself failed.
+	// Entry is the index of the failing transaction-response (or
+	// batch-response) entry, or -1 when the request itself failed.
 	Entry int
+	// Batch says the bundle sent was a batch, whose entries fail one by
+	// one, rather than a transaction.
+	Batch bool
 	// Issues are the receiver's OperationOutcome issues (or a snippet of a
 	// non-FHIR body), truncated.
 	Issues []Issue
@@ -494,6 +497,9 @@ type Issue struct {
 }
 
 func (e *StatusError) where() string {
+	if e.Entry >= 0 && e.Batch {
+		return fmt.Sprintf("batch entry %d: ", e.Entry)
+	}
 	if e.Entry >= 0 {
 		return fmt.Sprintf("transaction entry %d: ", e.Entry)
 	}
@@ -789,9 +795,16 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle) error {
 		if i < len(sc.outcomes) {
 			outcome, cut = sc.outcomes[i], sc.outcomeCut[i]
 		}
-		se := &StatusError{Code: code, Status: statusText(code, status), Entry: i, Issues: issuesFrom(outcome, MediaType)}
+		se := &StatusError{Code: code, Status: statusText(code, status), Entry: i, Batch: want == "batch-response", Issues: issuesFrom(outcome, MediaType)}
 		if !retryable(code) {
 			se.Hint = contentHint(code)
+			if se.Batch && (code == http.StatusNotFound || code == http.StatusGone) {
+				// ferry's own batches are status changes
+				// (v2fhir.StatusBatch): PATCHes of results an earlier
+				// message wrote. A batch passed through from a folder
+				// may be anything, so the hint says both.
+				se.Hint = "the exchange holds no resource at this entry's URL; for an HL7 v2 status change (OBX-11 U), the result it makes final never reached the exchange; the other entries of a batch are not affected"
+			}
 			se.keepBody(outcome, cut)
 		}
 		// A retryable entry failure wins: retrying the whole (idempotent)

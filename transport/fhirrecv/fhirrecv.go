@@ -2,9 +2,11 @@
 // far end of `ferry demo` and of the gateway's end-to-end Go tests. It
 // applies transaction Bundles the way a FHIR server does for the
 // interactions ferry emits (conditional update `PUT Type?identifier=...`,
-// conditional create `ifNoneExist`, plain POST and PUT Type/id), keeps the
-// resources in memory, and answers a transaction-response. It is not an
-// exchange: CI uses a real FHIR server (Medplum) for that.
+// conditional create `ifNoneExist`, plain POST and PUT Type/id, and PATCH
+// with a JSON Patch of top-level members), keeps the resources in memory,
+// and answers a transaction-response (or batch-response, where a failed
+// PATCH fails alone). It is not an exchange: CI uses a real FHIR server
+// (Medplum) for that.
 package fhirrecv
 
 import (
@@ -93,8 +95,9 @@ type bundle struct {
 }
 
 type response struct {
-	Status   string `json:"status"`
-	Location string `json:"location,omitempty"`
+	Status   string         `json:"status"`
+	Location string         `json:"location,omitempty"`
+	Outcome  map[string]any `json:"outcome,omitempty"`
 }
 
 // ServeHTTP accepts POST [base] with a transaction or batch Bundle.
@@ -139,6 +142,22 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			outcome(w, http.StatusBadRequest, fmt.Sprintf("entry %d has no resource", i))
 			return
 		}
+		if e.Request.Method == http.MethodPatch {
+			// A batch entry fails on its own; a transaction fails whole
+			// (and, unlike a real server, keeps the entries before it).
+			typ, key, status, msg := r.patch(e.Request.URL, e.Resource)
+			if status != http.StatusOK && b.Type == "transaction" {
+				outcome(w, status, fmt.Sprintf("entry %d: %s", i, msg))
+				return
+			}
+			resps[i] = response{Status: strconv.Itoa(status) + " " + http.StatusText(status)}
+			if status == http.StatusOK {
+				resps[i].Location = typ + "/" + key
+			} else {
+				resps[i].Outcome = outcomeOf(msg)
+			}
+			continue
+		}
 		typ := head.ResourceType
 		key, created := r.apply(typ, e.Request.Method, e.Request.URL, e.Request.IfNoneExist, e.Resource)
 		if key == "" {
@@ -163,6 +182,88 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	json.NewEncoder(w).Encode(out)
 }
 
+// logicalKey is the logical key a request URL names: "id:<id>" for Type/id,
+// "q:<query>" for a conditional Type?query (the key a conditional PUT
+// stores under), and the resource type.
+func logicalKey(u string) (typ, key string, ok bool) {
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		q, err := url.ParseQuery(u[i+1:])
+		if err != nil {
+			return "", "", false
+		}
+		return u[:i], "q:" + q.Encode(), true
+	}
+	if j := strings.IndexByte(u, '/'); j >= 0 {
+		return u[:j], "id:" + u[j+1:], true
+	}
+	return "", "", false
+}
+
+// patch applies a JSON Patch (RFC 6902) carried in a Binary to the stored
+// resource u names. It knows the operations on top-level members ("add",
+// "replace", "remove", "test"), which is what ferry sends. It returns the
+// HTTP status: 200, 404 when nothing is stored under u, 400 for a patch it
+// cannot read, 422 when a test fails or a path is not top-level.
+func (r *Receiver) patch(u string, res json.RawMessage) (typ, k string, status int, msg string) {
+	typ, k, ok := logicalKey(u)
+	if !ok {
+		return "", "", http.StatusBadRequest, "unsupported PATCH url " + u
+	}
+	var bin struct {
+		ContentType string `json:"contentType"`
+		Data        []byte `json:"data"`
+	}
+	var ops []struct {
+		Op    string          `json:"op"`
+		Path  string          `json:"path"`
+		Value json.RawMessage `json:"value"`
+	}
+	if err := json.Unmarshal(res, &bin); err != nil || bin.ContentType != "application/json-patch+json" {
+		return typ, k, http.StatusBadRequest, "PATCH entry is not a Binary with a JSON Patch"
+	}
+	if err := json.Unmarshal(bin.Data, &ops); err != nil {
+		return typ, k, http.StatusBadRequest, "JSON Patch: " + err.Error()
+	}
+	stored, found := r.resources[typ][k]
+	if !found {
+		return typ, k, http.StatusNotFound, typ + " " + u + " not found"
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(stored, &doc); err != nil {
+		return typ, k, http.StatusInternalServerError, err.Error()
+	}
+	for _, op := range ops {
+		name := strings.TrimPrefix(op.Path, "/")
+		if !strings.HasPrefix(op.Path, "/") || strings.ContainsAny(name, "/~") || name == "" {
+			return typ, k, http.StatusUnprocessableEntity, "path " + op.Path + " is not a top-level member"
+		}
+		switch op.Op {
+		case "add", "replace":
+			if _, has := doc[name]; op.Op == "replace" && !has {
+				return typ, k, http.StatusUnprocessableEntity, "replace of absent " + op.Path
+			}
+			doc[name] = op.Value
+		case "remove":
+			delete(doc, name)
+		case "test":
+			var a, b any
+			_ = json.Unmarshal(doc[name], &a)
+			_ = json.Unmarshal(op.Value, &b)
+			if fmt.Sprint(a) != fmt.Sprint(b) {
+				return typ, k, http.StatusUnprocessableEntity, "test of " + op.Path + " failed"
+			}
+		default:
+			return typ, k, http.StatusUnprocessableEntity, "unsupported op " + op.Op
+		}
+	}
+	patched, err := json.Marshal(doc)
+	if err != nil {
+		return typ, k, http.StatusInternalServerError, err.Error()
+	}
+	r.resources[typ][k] = patched
+	return typ, k, http.StatusOK, ""
+}
+
 // apply stores one resource and returns its logical key and whether it was
 // new. Conditional forms key on the search criteria, so re-sending the same
 // entry updates (or, for ifNoneExist, leaves) the one stored resource.
@@ -175,17 +276,11 @@ func (r *Receiver) apply(typ, method, u, ifNoneExist string, res json.RawMessage
 	var key string
 	switch method {
 	case http.MethodPut:
-		if i := strings.IndexByte(u, '?'); i >= 0 {
-			q, err := url.ParseQuery(u[i+1:])
-			if err != nil {
-				return "", false
-			}
-			key = "q:" + q.Encode()
-		} else if j := strings.IndexByte(u, '/'); j >= 0 {
-			key = "id:" + u[j+1:]
-		} else {
+		_, k, ok := logicalKey(u)
+		if !ok {
 			return "", false
 		}
+		key = k
 	case http.MethodPost:
 		if ifNoneExist != "" {
 			q, err := url.ParseQuery(ifNoneExist)
@@ -211,8 +306,12 @@ func (r *Receiver) apply(typ, method, u, ifNoneExist string, res json.RawMessage
 func outcome(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/fhir+json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{
+	json.NewEncoder(w).Encode(outcomeOf(msg))
+}
+
+func outcomeOf(msg string) map[string]any {
+	return map[string]any{
 		"resourceType": "OperationOutcome",
 		"issue":        []map[string]any{{"severity": "error", "code": "processing", "diagnostics": msg}},
-	})
+	}
 }

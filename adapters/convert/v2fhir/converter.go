@@ -169,6 +169,11 @@ type Result struct {
 	// move an earlier result to final (OBX-11 "U", no OBX-5): writing
 	// them would replace the stored Observation with one without a value.
 	StatusOnly int
+	// Finals are the request URLs of those Observations at the exchange
+	// ("Observation/<id>", or "Observation?identifier=..." where the
+	// exchange chooses ids), one per StatusOnly result: StatusBatch turns
+	// them into the PATCHes that make the stored results final.
+	Finals []string
 }
 
 // Supported lists the message types Convert handles, as "CODE^TRIGGER",
@@ -219,7 +224,7 @@ func (c *Converter) Convert(msg *hl7v2.Message, raw []byte) (*fhir.Bundle, Resul
 	meta := x.applyLabels()
 	res.PatientKey = x.orderKey
 	res.Entries = len(x.entries)
-	res.StatusOnly = x.statusOnly
+	res.StatusOnly, res.Finals = len(x.finals), x.finals
 	// The Bundle and its identifier share one allocation of their own:
 	// the conv goes back to convPool, the Bundle to the caller.
 	out := &struct {
@@ -288,7 +293,7 @@ type conv struct {
 	msgSec     *labels         // MSH-8/26/27
 	orderSec   *labels         // ORC-28 of the current order group
 	entrySec   map[int]*labels // entry index → its order group's labels
-	statusOnly int             // OBX-11 "U" results left out (Result.StatusOnly)
+	finals     []string        // OBX-11 "U" results left out (Result.Finals)
 	slabs      slabs           // the small values of this conversion's resources
 	// MSH fields read once: every resource added consults the type, and
 	// keys are minted from the control id.

@@ -1,6 +1,7 @@
 package v2fhir
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -111,6 +112,31 @@ OBR|1|P1^EHR|F1^LAB|2345-7^Glucose^LN|||20240105080000-0500||||||||||||||||||%s
 			}
 			if res.StatusOnly != 1 {
 				t.Errorf("StatusOnly = %d, want 1", res.StatusOnly)
+			}
+			// The new status travels as a PATCH of the URL the
+			// preliminary result was written under.
+			if len(res.Finals) != 1 || res.Finals[0] != earlier.Request.URL {
+				t.Fatalf("Finals = %q, want [%q]", res.Finals, earlier.Request.URL)
+			}
+			sb := StatusBatch(b, res)
+			if sb == nil || sb.Type != "batch" || len(sb.Entry) != 1 {
+				t.Fatalf("status batch: %+v", sb)
+			}
+			if sb.Identifier == nil || sb.Identifier.System != b.Identifier.System || sb.Identifier.Value != b.Identifier.Value+"#status-final" {
+				t.Errorf("status batch identifier %+v, bundle's %+v", sb.Identifier, b.Identifier)
+			}
+			e := sb.Entry[0]
+			bin, ok := e.Resource.(*fhir.Binary)
+			if !ok || e.Request.Method != "PATCH" || e.Request.URL != earlier.Request.URL || bin.ContentType != "application/json-patch+json" {
+				t.Fatalf("status entry: %+v %+v", e.Request, e.Resource)
+			}
+			var patch []map[string]any
+			if err := json.Unmarshal(bin.Data, &patch); err != nil || len(patch) != 1 ||
+				patch[0]["op"] != "replace" || patch[0]["path"] != "/status" || patch[0]["value"] != "final" {
+				t.Errorf("patch %s (%v)", bin.Data, err)
+			}
+			if StatusBatch(first, Result{}) != nil {
+				t.Error("a message without status-only results has a status batch")
 			}
 			dr := entriesOf[fhir.DiagnosticReport](b)
 			if len(dr) != 1 || len(dr[0].Result) != 1 || dr[0].Status != "final" {
@@ -536,5 +562,26 @@ func TestPatientClass(t *testing.T) {
 				t.Errorf("visit number lost: %+v", enc[0].Identifier)
 			}
 		})
+	}
+}
+
+// TestStatusBatchLabels: the status change of a labelled report carries the
+// report's labels, so a policy that holds one holds the other.
+func TestStatusBatchLabels(t *testing.T) {
+	raw := "MSH|^~\\&|LAB|L|||20240105101500|R|ORU^R01|C9|P|2.5.1\r" +
+		"PID|1||555^^^HOSP^MR||Doe^Jane||19800101|F\r" +
+		"OBR|1||F1^LAB|2345-7^Glucose^LN|||||||||||||||||||F\r" +
+		"OBX|1|NM|2345-7^Glucose^LN||||||||U\r"
+	c := testConverter(t)
+	b, res, err := c.ConvertRaw([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb := StatusBatch(b, res)
+	if sb == nil || sb.Meta == nil {
+		t.Fatalf("status batch %+v without labels", sb)
+	}
+	if got, want := codes(sb.Meta.Security), codes(b.Meta.Security); got != want || !strings.Contains(got, "R") {
+		t.Errorf("status batch labels %q, report's %q", got, want)
 	}
 }

@@ -12,7 +12,9 @@ import (
 // obxStatus maps OBX-11 (table 0085) to Observation.status. "U" (status
 // change to final without the results already sent as preliminary) has no
 // entry in the IG's ConceptMap; an OBX that carries its value anyway is
-// final, and one without a value is not written at all (statusOnly).
+// final, and one without a value is not written at all (statusOnly): a PUT
+// would replace the preliminary result with one without a value. Its new
+// status travels as a PATCH instead (StatusBatch).
 var obxStatus = map[string]string{
 	"A": "amended", "C": "corrected", "D": "entered-in-error", "F": "final", "I": "registered",
 	"N": "cancelled", "O": "registered", "P": "preliminary", "R": "preliminary",
@@ -256,8 +258,13 @@ func (b *obsBuilder) note(nte hl7v2.Segment) {
 func (b *obsBuilder) finish(x *conv) (fhir.Reference, error) {
 	o := b.o
 	if b.statusOnly {
-		x.statusOnly++
-		return x.addExisting("Observation", b.keys[0], o), nil
+		ref := x.addExisting("Observation", b.keys[0], o)
+		u := ref.Reference // "Observation/<id>"
+		if x.byURN("Observation") {
+			u = identifierSearch("Observation", b.keys[0])
+		}
+		x.finals = append(x.finals, u)
+		return ref, nil
 	}
 	return x.add("Observation", b.keys[0], o), nil
 }
