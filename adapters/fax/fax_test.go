@@ -177,9 +177,17 @@ func TestPlainInboxWithJSONSidecarAndPattern(t *testing.T) {
 		t.Errorf("fax = %+v\nwant %+v", fax, want)
 	}
 	d := docRef(g.bundle)
+	// The default patient link: the patient as a conditional create,
+	// referred to by its fullUrl.
+	p := get(g.bundle, "entry", 0)
 	if str(d, "type", "coding", 0, "code") != "57133-1" ||
-		str(d, "subject", "identifier", "value") != "12345" || str(d, "subject", "identifier", "system") != "urn:oid:2.16.840.1.113883.3.999.1" || get(d, "subject", "reference") != nil {
+		str(d, "subject", "identifier", "value") != "12345" || str(d, "subject", "identifier", "system") != "urn:oid:2.16.840.1.113883.3.999.1" ||
+		str(d, "subject", "reference") != str(p, "fullUrl") || str(p, "resource", "resourceType") != "Patient" {
 		t.Errorf("docref type/subject: %v %v", get(d, "type"), get(d, "subject"))
+	}
+	if str(p, "request", "method") != "POST" || str(p, "request", "ifNoneExist") != "identifier=urn%3Aoid%3A2.16.840.1.113883.3.999.1%7C12345" ||
+		str(p, "resource", "birthDate") != "1970-01-01" {
+		t.Errorf("patient entry %v", p)
 	}
 	r := receipt(d)
 	if r["callerNumber"] != "+15550100" || r["calledNumber"] != "+15550199" || r["csid"] != "CLINIC A" || r["pages"] != 3.0 {
@@ -231,8 +239,8 @@ func TestPlainInboxPDFWithXMLSidecar(t *testing.T) {
 	if str(d, "type", "coding", 0, "code") != "11502-2" || str(d, "content", 0, "attachment", "contentType") != "application/pdf" {
 		t.Errorf("docref %v", d)
 	}
-	if n := len(get(g.bundle, "entry").([]any)); n != 3 {
-		t.Errorf("a PDF fax gives List, DocumentReference, Binary; got %d entries", n)
+	if n := len(get(g.bundle, "entry").([]any)); n != 4 {
+		t.Errorf("a PDF fax gives Patient, List, DocumentReference, Binary; got %d entries", n)
 	}
 }
 

@@ -371,16 +371,23 @@ func (c *Converter) plan(ctx context.Context, in Input, fax Fax) (*plan, error) 
 	}
 	mhd := profile != ProfileUSCore
 
+	security := []fhir.Coding{{System: confidentialityCS, Code: cfg.Confidentiality}}
 	var subject *fhir.Reference
+	var patient *fhir.BundleEntry
 	if fax.MRN != "" && cfg.PatientSystem != "" {
 		res.PatientKey = fhir.PatientKey(cfg.PatientSystem, fax.MRN)
 		subject = &fhir.Reference{Type: "Patient", Display: fax.PatientName,
 			Identifier: &fhir.Identifier{System: cfg.PatientSystem, Value: fax.MRN}}
-		if cfg.PatientConditionalRef {
+		switch cfg.PatientLink {
+		case PatientLinkConditional:
 			subject.Reference = "Patient?identifier=" + cfg.PatientSystem + "|" + url.QueryEscape(fax.MRN)
+		case PatientLinkMatch:
+			pid := newID("patient:" + cfg.PatientSystem + "|" + fax.MRN)
+			subject.Reference = pid.URN()
+			patient = &fhir.BundleEntry{FullURL: pid.URN(), Resource: matchPatient(cfg, fax, security),
+				Request: &fhir.BundleRequest{Method: "POST", URL: "Patient", IfNoneExist: identifierQuery(cfg.PatientSystem, fax.MRN)}}
 		}
 	}
-	security := []fhir.Coding{{System: confidentialityCS, Code: cfg.Confidentiality}}
 	docType, _ := DocType(fax.DocType)
 	typ := &fhir.CodeableConcept{Coding: []fhir.Coding{docType}}
 	category := []fhir.CodeableConcept{{Coding: []fhir.Coding{{
@@ -405,6 +412,9 @@ func (c *Converter) plan(ctx context.Context, in Input, fax Fax) (*plan, error) 
 		docProfile = mhdSD + "IHE.MHD.Comprehensive.DocumentReference"
 	}
 
+	if patient != nil {
+		b.Entry = append(b.Entry, *patient)
+	}
 	if mhd {
 		ss := newID("submissionset:" + h)
 		list := &fhir.List{
@@ -547,6 +557,28 @@ func sourcePatient(cfg Config, fax Fax) map[string]any {
 		p["birthDate"] = d
 	}
 	return p
+}
+
+// matchPatient is the Patient of PatientLinkMatch: written only when the
+// exchange holds no patient with the MRN, so it says no more than the fax
+// does.
+func matchPatient(cfg Config, fax Fax, security []fhir.Coding) *fhir.Patient {
+	p := &fhir.Patient{
+		ResourceType: "Patient",
+		Meta:         &fhir.Meta{Security: security},
+		Identifier:   []fhir.Identifier{{System: cfg.PatientSystem, Value: fax.MRN}},
+		BirthDate:    normDate(fax.DOB),
+	}
+	if fax.PatientName != "" {
+		p.Name = []fhir.HumanName{{Text: fax.PatientName}}
+	}
+	return p
+}
+
+// identifierQuery is the search "identifier=system|value", query-escaped,
+// with a '|' inside the value escaped as FHIR search asks (`\|`).
+func identifierQuery(system, value string) string {
+	return url.Values{"identifier": {system + "|" + strings.ReplaceAll(value, "|", `\|`)}}.Encode()
 }
 
 // normDate accepts YYYY-MM-DD or YYYYMMDD and returns YYYY-MM-DD, or "".

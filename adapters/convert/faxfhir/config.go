@@ -43,6 +43,26 @@ const (
 	BinaryPost = "post"
 )
 
+// How a fax's documents refer to their patient (Config.PatientLink).
+const (
+	// PatientLinkMatch puts the patient in the bundle as a conditional
+	// create (POST Patient, ifNoneExist identifier=system|MRN) and refers
+	// to it by its urn:uuid fullUrl. The exchange resolves that to the
+	// Patient it already holds with the MRN, so the fax lands on the
+	// patient's record by id; only when it holds none does it create one
+	// from what the fax says (MRN, name, birth date). MHD's ITI-65 bundle
+	// allows this one Patient; Medplum and HAPI resolve it.
+	PatientLinkMatch = "match"
+	// PatientLinkConditional makes the subject the conditional reference
+	// Patient?identifier=system|MRN, which FHIR servers SHOULD resolve in
+	// a transaction (Medplum stores it unresolved).
+	PatientLinkConditional = "conditional-reference"
+	// PatientLinkIdentifier makes the subject a logical reference (type
+	// and identifier only): valid everywhere, but the exchange does not
+	// link the document to a Patient by id.
+	PatientLinkIdentifier = "identifier"
+)
+
 // Config says how faxes become FHIR. The yaml names are for the gateway's
 // sources.folders entries.
 type Config struct {
@@ -57,12 +77,12 @@ type Config struct {
 	// or sidecars (e.g. urn:oid:2.16.840.1.113883.3.999.1). Without it a fax
 	// is filed without a subject.
 	PatientSystem string `yaml:"patient_system"`
-	// PatientConditionalRef makes the subject the conditional reference
-	// Patient?identifier=sys|mrn, which FHIR servers SHOULD resolve within a
-	// transaction. Off by default: the subject is then a logical reference
-	// (type + identifier), valid everywhere. The Medplum stand-in stores a
-	// conditional reference unresolved, so enable this only for exchanges
-	// known to resolve it.
+	// PatientLink says how the documents refer to their patient when the
+	// fax names one (an MRN and PatientSystem): PatientLinkMatch (the
+	// default), PatientLinkConditional or PatientLinkIdentifier.
+	PatientLink string `yaml:"patient_link"`
+	// PatientConditionalRef is the older spelling of patient_link:
+	// conditional-reference.
 	PatientConditionalRef bool `yaml:"patient_conditional_ref"`
 	// Author and Custodian name the receiving organisation, e.g.
 	// {display: "Main Street Clinic", identifier: "urn:oid:1.2.3|clinic"}.
@@ -108,6 +128,15 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("source_id: %q is not an OID", c.SourceID))
 		}
 	}
+	switch c.PatientLink {
+	case "", PatientLinkMatch, PatientLinkIdentifier:
+		if c.PatientConditionalRef && c.PatientLink != "" {
+			errs = append(errs, fmt.Errorf("patient_conditional_ref: true contradicts patient_link: %s (patient_link: %s replaces it)", c.PatientLink, PatientLinkConditional))
+		}
+	case PatientLinkConditional:
+	default:
+		errs = append(errs, fmt.Errorf("patient_link: %q is not one of %s, %s, %s", c.PatientLink, PatientLinkMatch, PatientLinkConditional, PatientLinkIdentifier))
+	}
 	switch c.BinaryMethod {
 	case "", BinaryPut, BinaryPost:
 	default:
@@ -135,6 +164,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BinaryMethod == "" {
 		c.BinaryMethod = BinaryPut
+	}
+	if c.PatientLink == "" && c.PatientConditionalRef {
+		c.PatientLink = PatientLinkConditional
+	}
+	if c.PatientLink == "" {
+		c.PatientLink = PatientLinkMatch
 	}
 	if c.Confidentiality == "" {
 		c.Confidentiality = "N"

@@ -11,15 +11,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
 
 // TestExchangeAcceptsBundleOnce posts fax bundles to the Medplum stand-in
 // exchange (.ci/exchange, over mutual TLS) twice each and checks that the
-// second post changes nothing, and that the in-bundle references
+// second post changes nothing, that the in-bundle references
 // (attachment.url, List entries, relatesTo) were rewritten to the created
-// resources. Skipped when node or the exchange's node_modules are missing.
+// resources, and that the documents' subject is the Patient the exchange
+// already held with the fax's MRN (patient_link: match). Skipped when node or the exchange's node_modules are missing.
 func TestExchangeAcceptsBundleOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the node exchange")
@@ -94,6 +96,10 @@ func TestExchangeAcceptsBundleOnce(t *testing.T) {
 		return m.Count
 	}
 
+	// The fax's patient is already at the exchange under an id it chose:
+	// the default patient link (match) must land the documents on it.
+	pre := do("POST", ex.URL+"/Patient", []byte(`{"resourceType":"Patient","identifier":[{"system":"urn:oid:2.16.840.1.113883.3.999.1","value":"MRN-0042"}],"name":[{"family":"Known"}]}`))
+	preRef := "Patient/" + str(pre, "id")
 	for _, profile := range []string{ProfileMHDMinimal, ProfileUSCore} {
 		cfg := testConfig()
 		cfg.Profile = profile
@@ -113,6 +119,18 @@ func TestExchangeAcceptsBundleOnce(t *testing.T) {
 		if count("DocumentReference") != docs || count("Binary") != bins || count("List") != lists {
 			t.Errorf("%s: second post created resources", profile)
 		}
+		if n := count("Patient"); n != 1 {
+			t.Errorf("%s: %v Patients at the exchange, want only the one it held", profile, n)
+		}
+		for i := range get(first, "entry").([]any) {
+			loc := str(first, "entry", i, "response", "location")
+			if !strings.HasPrefix(loc, "DocumentReference/") && !strings.HasPrefix(loc, "List/") {
+				continue
+			}
+			if got := str(do("GET", ex.URL+"/"+loc, nil), "subject", "reference"); got != preRef {
+				t.Errorf("%s: %s subject %q, want the exchange's own %s", profile, loc, got, preRef)
+			}
+		}
 		for i := range get(first, "entry").([]any) {
 			if l1, l2 := str(first, "entry", i, "response", "location"), str(second, "entry", i, "response", "location"); l1 != l2 {
 				t.Errorf("%s: entry %d location %s then %s", profile, i, l1, l2)
@@ -130,5 +148,25 @@ func TestExchangeAcceptsBundleOnce(t *testing.T) {
 				t.Errorf("%s: attachment.url %q not rewritten", profile, url)
 			}
 		}
+	}
+
+	// A patient the exchange does not hold yet is created once, from what
+	// the fax says, and a re-sent fax finds it.
+	f := testFax()
+	f.MRN = "MRN-NEW-7"
+	cfg := testConfig()
+	cfg.PatientConditionalRef = false // the default link: match
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body bytes.Buffer
+	if _, err := c.WriteRaw(context.Background(), &body, rawFor(t, "g4-fine-1p.tif", f)); err != nil {
+		t.Fatal(err)
+	}
+	do("POST", ex.URL, body.Bytes())
+	do("POST", ex.URL, body.Bytes())
+	if n := count("Patient"); n != 2 {
+		t.Errorf("%v Patients after a fax for a new MRN, sent twice; want 2", n)
 	}
 }

@@ -227,6 +227,7 @@ func TestConvertPDFAndUSCore(t *testing.T) {
 	cfg.Profile = ProfileUSCore
 	cfg.BinaryMethod = BinaryPost
 	cfg.PatientConditionalRef = false
+	cfg.PatientLink = PatientLinkIdentifier
 	f := testFax()
 	f.DocType = "mystery"
 	u := convert(t, cfg, rawFor(t, "g4-fine-1p.tif", f))
@@ -402,4 +403,87 @@ func writePDF(t *testing.T, file string) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// TestPatientLink: how the documents and the SubmissionSet refer to the
+// fax's patient in each patient_link mode, and the default.
+func TestPatientLink(t *testing.T) {
+	const mrnSearch = "identifier=urn%3Aoid%3A2.16.840.1.113883.3.999.1%7CMRN-0042"
+	for _, tc := range []struct {
+		legacy  bool
+		mode    string
+		wantRef string // "urn": the Patient entry's fullUrl
+	}{
+		{mode: "", wantRef: "urn"},
+		{mode: PatientLinkMatch, wantRef: "urn"},
+		{mode: PatientLinkConditional, wantRef: "Patient?identifier=urn:oid:2.16.840.1.113883.3.999.1|MRN-0042"},
+		{mode: "", legacy: true, wantRef: "Patient?identifier=urn:oid:2.16.840.1.113883.3.999.1|MRN-0042"},
+		{mode: PatientLinkIdentifier, wantRef: ""},
+	} {
+		t.Run(tc.mode+map[bool]string{true: "/patient_conditional_ref"}[tc.legacy], func(t *testing.T) {
+			cfg := testConfig()
+			cfg.PatientConditionalRef = tc.legacy
+			cfg.PatientLink = tc.mode
+			b := convert(t, cfg, rawFor(t, "g4-fine-1p.tif", testFax()))
+			es := get(b, "entry").([]any)
+			var patients []any
+			for _, e := range es {
+				if str(e, "resource", "resourceType") == "Patient" {
+					patients = append(patients, e)
+				}
+			}
+			want := tc.wantRef
+			if want == "urn" {
+				if len(patients) != 1 {
+					t.Fatalf("%d Patient entries, want 1", len(patients))
+				}
+				p := patients[0]
+				want = str(p, "fullUrl")
+				if !strings.HasPrefix(want, "urn:uuid:") || str(p, "request", "method") != "POST" || str(p, "request", "url") != "Patient" ||
+					str(p, "request", "ifNoneExist") != mrnSearch {
+					t.Errorf("patient entry %v %v", str(p, "fullUrl"), get(p, "request"))
+				}
+				r := get(p, "resource")
+				if str(r, "identifier", 0, "value") != "MRN-0042" || str(r, "birthDate") != "1970-01-01" || str(r, "name", 0, "text") != "TEST PATIENT" ||
+					str(r, "meta", "security", 0, "code") != "N" {
+					t.Errorf("patient %v", r)
+				}
+			} else if len(patients) != 0 {
+				t.Fatalf("%d Patient entries, want none", len(patients))
+			}
+			for _, e := range es {
+				switch str(e, "resource", "resourceType") {
+				case "DocumentReference", "List":
+					if got := str(e, "resource", "subject", "reference"); got != want {
+						t.Errorf("%s subject reference %q, want %q", str(e, "resource", "resourceType"), got, want)
+					}
+					if str(e, "resource", "subject", "identifier", "value") != "MRN-0042" {
+						t.Errorf("%s subject identifier %v", str(e, "resource", "resourceType"), get(e, "resource", "subject"))
+					}
+				}
+			}
+		})
+	}
+	// No MRN: no subject and no Patient, whatever the mode.
+	f := testFax()
+	f.MRN = ""
+	b := convert(t, testConfig(), rawFor(t, "g4-fine-1p.tif", f))
+	for _, e := range get(b, "entry").([]any) {
+		if str(e, "resource", "resourceType") == "Patient" || get(e, "resource", "subject") != nil {
+			t.Errorf("a fax without an MRN names a patient: %v", e)
+		}
+	}
+	// An MRN with '|' is escaped in the search.
+	if got := identifierQuery("urn:x", "A|B"); got != "identifier=urn%3Ax%7CA%5C%7CB" {
+		t.Errorf("identifierQuery = %s", got)
+	}
+	bad := testConfig()
+	bad.PatientLink = "maybe"
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "patient_link") {
+		t.Errorf("patient_link maybe: %v", err)
+	}
+	bad.PatientLink = PatientLinkIdentifier // with patient_conditional_ref: true
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "contradicts") {
+		t.Errorf("contradiction: %v", err)
+	}
 }
