@@ -101,6 +101,18 @@ func (c *Config) Warnings() []Problem {
 					"set allow to the senders' addresses, or tls.client_ca_file for mutual TLS (IHE ATNA ITI-19 asks for mutual authentication of nodes)", m.Listen)})
 		}
 	}
+	if strings.HasPrefix(c.Exchange.URL, "mllps:") {
+		for i, f := range c.Sources.Folders {
+			msg := "the exchange takes HL7 v2 over MLLP (exchange.url mllps://): "
+			switch f.Kind {
+			case "fax", "hylafax":
+				msg += "faxes have no HL7 v2 message to forward and will be dead-lettered"
+			default:
+				msg += "only HL7 v2 files from this folder can be forwarded; C-CDA and FHIR documents will be dead-lettered"
+			}
+			ws = append(ws, Problem{Path: fmt.Sprintf("sources.folders[%d].kind", i), Msg: msg})
+		}
+	}
 	if c.root != nil {
 		for i := range ws {
 			ws[i].Line = lineOf(c.root, ws[i].Path)

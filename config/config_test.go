@@ -195,3 +195,48 @@ func TestRetryDefaults(t *testing.T) {
 		t.Errorf("good_full retry %+v", r)
 	}
 }
+
+// TestExchangeURLSchemes: the exchange is a FHIR base over https or an
+// HL7 v2 receiver over MLLP in TLS (mllps://host:port); nothing travels in
+// clear text, and folders whose documents an MLLP exchange cannot take are
+// warned about.
+func TestExchangeURLSchemes(t *testing.T) {
+	for url, want := range map[string]string{
+		"https://hie.example.org/fhir/R4": "",
+		"mllps://hie.example.org:6661":    "",
+		"mllps://hie.example.org":         "port",
+		"mllp://hie.example.org:6661":     "clear text",
+		"http://hie.example.org/fhir":     "clear text",
+	} {
+		c := Default()
+		c.Exchange.URL = url
+		c.Exchange.TLS.CertFile, c.Exchange.TLS.KeyFile = "/etc/ferry/client.pem", "/etc/ferry/client.key"
+		err := c.Validate()
+		if (want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), want)) {
+			t.Errorf("%s: %v, want %q", url, err, want)
+		}
+	}
+	c, err := Parse("t.yaml", []byte(`
+exchange:
+  url: mllps://hie.example.org:6661
+  tls: {cert_file: /etc/ferry/client.pem, key_file: /etc/ferry/client.key}
+fax: {source_id: 1.2.3}
+sources:
+  folders:
+    - {name: fax, kind: fax, path: /srv/fax}
+    - {name: ehr, kind: ehr, path: /srv/ehr}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := c.Warnings()
+	var got []string
+	for _, w := range ws {
+		got = append(got, w.Path+": "+w.Msg)
+	}
+	joined := strings.Join(got, "\n")
+	if !strings.Contains(joined, "sources.folders[0].kind: the exchange takes HL7 v2 over MLLP") || !strings.Contains(joined, "faxes have no HL7 v2 message") ||
+		!strings.Contains(joined, "sources.folders[1].kind") || !strings.Contains(joined, "C-CDA and FHIR documents will be dead-lettered") {
+		t.Errorf("warnings:\n%s", joined)
+	}
+}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/ferry-health/ferry/transport/mllptls"
 	"net"
 	"net/url"
 	"strconv"
@@ -131,8 +132,12 @@ func (c *Config) problems() []Problem {
 		switch {
 		case err != nil:
 			add("exchange.url", "not a URL: %v", err)
+		case u.Scheme == mllptls.Scheme:
+			if _, err := mllptls.HostPort(c.Exchange.URL); err != nil {
+				add("exchange.url", "%v", err)
+			}
 		case u.Scheme != "https":
-			add("exchange.url", "must be https (PHI never travels in clear text); got %q", u.Scheme)
+			add("exchange.url", "must be https (a FHIR base) or mllps://host:port (HL7 v2 over MLLP in TLS): PHI never travels in clear text; got %q", u.Scheme)
 		case u.Host == "":
 			add("exchange.url", "has no host")
 		}

@@ -25,6 +25,7 @@ import (
 	"github.com/ferry-health/ferry/queue/seal"
 	"github.com/ferry-health/ferry/transport"
 	"github.com/ferry-health/ferry/transport/fhirhttp"
+	"github.com/ferry-health/ferry/transport/mllptls"
 	"github.com/ferry-health/ferry/transport/outbox"
 )
 
@@ -119,7 +120,15 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 		return nil, err
 	}
 
-	if cfg.Exchange.URL != "" {
+	switch {
+	case strings.HasPrefix(cfg.Exchange.URL, mllptls.Scheme+":"):
+		g.sink, err = mllptls.New(mllptls.Config{
+			URL:      cfg.Exchange.URL,
+			Timeout:  cfg.Exchange.Timeout,
+			TLS:      cfg.Exchange.TLS,
+			MaxConns: cfg.Exchange.Workers,
+		}, log.With("component", "exchange"))
+	case cfg.Exchange.URL != "":
 		g.sink, err = fhirhttp.New(fhirhttp.Config{
 			URL:                 cfg.Exchange.URL,
 			Timeout:             cfg.Exchange.Timeout,
@@ -127,7 +136,7 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 			MaxIdleConnsPerHost: cfg.Exchange.Workers,
 			UserAgent:           "ferry/" + version,
 		}, log.With("component", "exchange"))
-	} else {
+	default:
 		g.sink = outbox.New(cfg.Path("outbox"))
 	}
 	if err != nil {

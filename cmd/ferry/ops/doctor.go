@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/ferry-health/ferry/transport/mllptls"
 	"io"
 	"io/fs"
 	"math"
@@ -303,7 +304,8 @@ func chainWords(err error) string {
 // CheckExchange connects to the exchange with ferry's own TLS settings and
 // makes one real request (GET [base]/metadata), explaining a failure in
 // plain words. Any HTTP answer means the connection works; the status is
-// reported for information.
+// reported for information. For an HL7 v2 exchange (mllps://) the TLS
+// handshake is the whole check: a message sent would be delivered.
 func CheckExchange(ctx context.Context, cfg *config.Config, opts DoctorOptions) []Check {
 	opts.defaults()
 	if cfg.Exchange.URL == "" {
@@ -327,6 +329,22 @@ func CheckExchange(ctx context.Context, cfg *config.Config, opts DoctorOptions) 
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
+	if u.Scheme == mllptls.Scheme {
+		// HL7 v2 over MLLP: a TLS handshake with ferry's certificate is
+		// the whole check; sending a message would deliver it.
+		start := time.Now()
+		d := tls.Dialer{Config: tc}
+		nc, err := d.DialContext(ctx, "tcp", hostport)
+		if err != nil {
+			c.Level, c.Detail = Fail, ExplainConnError(err, hostport, opts.Timeout)
+			return []Check{c}
+		}
+		st := nc.(*tls.Conn).ConnectionState()
+		nc.Close()
+		c.Level, c.Detail = OK, fmt.Sprintf("TLS handshake ok in %s (%s, %s%s); no message sent", time.Since(start).Round(time.Millisecond),
+			tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), peerWords(st))
+		return []Check{c}
+	}
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true, Proxy: nil}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(cfg.Exchange.URL, "/")+"/metadata", nil)
 	if err != nil {
@@ -345,12 +363,7 @@ func CheckExchange(ctx context.Context, cfg *config.Config, opts DoctorOptions) 
 	state := resp.TLS
 	detail := fmt.Sprintf("TLS handshake and request ok in %s", time.Since(start).Round(time.Millisecond))
 	if state != nil {
-		detail += fmt.Sprintf(" (%s, %s", tls.VersionName(state.Version), tls.CipherSuiteName(state.CipherSuite))
-		if len(state.PeerCertificates) > 0 {
-			pc := state.PeerCertificates[0]
-			detail += fmt.Sprintf(", server certificate %q valid until %s", pc.Subject.CommonName, pc.NotAfter.UTC().Format(time.DateOnly))
-		}
-		detail += ")"
+		detail += fmt.Sprintf(" (%s, %s%s)", tls.VersionName(state.Version), tls.CipherSuiteName(state.CipherSuite), peerWords(*state))
 	}
 	detail += fmt.Sprintf("; GET /metadata answered %s", resp.Status)
 	c.Level, c.Detail = OK, detail
@@ -359,6 +372,15 @@ func CheckExchange(ctx context.Context, cfg *config.Config, opts DoctorOptions) 
 		c.Detail += " (the exchange refuses this client: is the certificate registered with it?)"
 	}
 	return []Check{c}
+}
+
+// peerWords names the server certificate of a TLS connection and its end.
+func peerWords(st tls.ConnectionState) string {
+	if len(st.PeerCertificates) == 0 {
+		return ""
+	}
+	pc := st.PeerCertificates[0]
+	return fmt.Sprintf(", server certificate %q valid until %s", pc.Subject.CommonName, pc.NotAfter.UTC().Format(time.DateOnly))
 }
 
 // ExplainConnError turns a connection failure into plain words: TLS

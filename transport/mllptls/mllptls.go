@@ -1,0 +1,502 @@
+// Package mllptls is the Sink for exchanges that take HL7 v2 rather than
+// FHIR: it forwards each queued HL7 v2 message, byte for byte as the
+// sender sent it, over MLLP inside TLS with ferry's client certificate
+// (exchange.url mllps://host:port), and waits for the exchange's
+// acknowledgement before the item leaves the queue. It is the durable
+// forwarder the classic interface engines are used for, with the
+// guarantees the FHIR path has: nothing is acknowledged upstream before it
+// is on disk, nothing leaves the disk before the exchange acknowledged it,
+// and a down exchange only delays delivery.
+//
+// What is sent: the message ferry's HL7 v2 converter keeps in the bundle's
+// Binary (x-application/hl7-v2+er7). A message converted into several
+// bundles (a long ORU cut into parts, a status change) carries that Binary
+// in one of them; the others have nothing to forward and count as
+// delivered with it. Inputs that are not HL7 v2 (faxes, C-CDA and FHIR
+// documents) cannot be forwarded as v2 and are dead-lettered with that
+// reason (`ferry config check` warns about such sources).
+//
+// How the acknowledgement decides (HL7 v2.5.1 §2.9, tables 0008 and 0155):
+//
+//	MSA-1 AA or CA, or an MLLP release 2 commit ACK  → delivered
+//	MSA-1 AE or CE (an error in the message)         → dead letter, with ERR/MSA-3
+//	MSA-1 AR or CR, an MLLP commit NAK               → retry ("rejected for reasons
+//	                                                   unrelated to content": down, busy)
+//	MSA-2 not the message's MSH-10, no ACK, junk     → retry on a new connection
+//	a timeout or a dropped connection                → retry, as an unknown outcome
+//
+// Connections are kept open and reused, one message in flight on each; the
+// dispatcher's workers each take one (at most exchange.workers of them).
+package mllptls
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ferry-health/ferry/adapters/hl7v2"
+	"github.com/ferry-health/ferry/adapters/mllp"
+	"github.com/ferry-health/ferry/config/configtls"
+	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/transport"
+)
+
+// Scheme is the exchange.url scheme of this sink.
+const Scheme = "mllps"
+
+// V2ContentType is the Binary content type the HL7 v2 converter keeps the
+// original message under.
+const V2ContentType = "x-application/hl7-v2+er7"
+
+// Defaults for Config fields left zero.
+const (
+	DefaultTimeout  = 30 * time.Second
+	DefaultMaxConns = 4
+	// maxAckBytes bounds an acknowledgement frame.
+	maxAckBytes = 1 << 20
+	// maxErrText bounds the exchange's text kept in an error.
+	maxErrText = 300
+)
+
+// Config configures the sink.
+type Config struct {
+	// URL is mllps://host:port.
+	URL string
+	// Timeout bounds one exchange: connecting, writing the message and
+	// reading its acknowledgement.
+	Timeout time.Duration
+	// TLS is the client TLS configuration (CA, client certificate).
+	TLS configtls.ClientConfig
+	// MaxConns bounds the connections kept open (the dispatcher's workers).
+	MaxConns int
+}
+
+// Validate checks the settings offline.
+func (c Config) Validate() error {
+	var errs []error
+	if _, err := HostPort(c.URL); err != nil {
+		errs = append(errs, fmt.Errorf("url: %w", err))
+	}
+	if c.Timeout < 0 {
+		errs = append(errs, errors.New("timeout: must not be negative"))
+	}
+	if err := c.TLS.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("tls.%w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// HostPort returns the host:port of an mllps:// URL; the port is required
+// (MLLP has no registered TLS port that exchanges agree on).
+func HostPort(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return "", err
+	case u.Scheme != Scheme:
+		return "", fmt.Errorf("%q is not %s://host:port", raw, Scheme)
+	case u.User != nil:
+		return "", errors.New("must not contain credentials")
+	case u.Hostname() == "" || u.Port() == "":
+		return "", fmt.Errorf("%q needs a host and a port (%s://host:port)", raw, Scheme)
+	case u.Path != "" && u.Path != "/" || u.RawQuery != "":
+		return "", fmt.Errorf("%q has a path or query; MLLP has none", raw)
+	}
+	return u.Host, nil
+}
+
+// Sink forwards HL7 v2 messages to the exchange. It is safe for concurrent
+// Send calls, each on a connection of its own.
+type Sink struct {
+	cfg      Config
+	log      *slog.Logger
+	hostport string
+
+	mu    sync.Mutex
+	tls   *tls.Config // nil until Connect
+	idle  []*conn     // open connections waiting for a Send
+	dials int         // connections made, for tests and stats
+}
+
+var _ transport.Sink = (*Sink)(nil)
+
+type conn struct {
+	c  net.Conn
+	br *bufio.Reader // under rd
+	rd *mllp.Reader
+}
+
+// probeWindow is how long usable waits for a sign that the exchange closed
+// an idle connection. The read returns at once with EOF (or the TLS
+// close_notify) when it did; otherwise it times out after this window. A
+// few hundred microseconds per message spare the next message a write into
+// a dead connection, whose lost answer would delay it by
+// unknown_outcome_delay.
+const probeWindow = 200 * time.Microsecond
+
+// usable reports whether an idle connection is still open and quiet: the
+// read must time out. EOF or a reset means the exchange closed it; bytes
+// mean something arrived unasked (a late application ACK), and the stream
+// is no longer in step with ours.
+func (c *conn) usable() bool {
+	if n := c.br.Buffered(); n > 0 {
+		if p, _ := c.br.Peek(n); len(bytes.Trim(p, "\r\n")) > 0 {
+			return false
+		}
+	}
+	var b [1]byte
+	c.c.SetReadDeadline(time.Now().Add(probeWindow))
+	n, err := c.c.Read(b[:])
+	var ne net.Error
+	return n == 0 && errors.As(err, &ne) && ne.Timeout()
+}
+
+// New validates cfg and returns an unconnected Sink. A nil logger discards.
+func New(cfg Config, log *slog.Logger) (*Sink, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("mllptls config: %w", err)
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	hp, _ := HostPort(cfg.URL)
+	return &Sink{cfg: cfg, log: log, hostport: hp}, nil
+}
+
+// Connect reads the TLS files and opens one connection, so that a wrong
+// certificate or a down exchange shows up as a connection problem (retried
+// with backoff, diagnosed by configtls) before any message is tried.
+func (s *Sink) Connect(ctx context.Context) error {
+	s.mu.Lock()
+	tc := s.tls
+	s.mu.Unlock()
+	if tc == nil {
+		var err error
+		if tc, err = s.cfg.TLS.LoadTLSConfig(); err != nil {
+			return fmt.Errorf("connect to exchange: %w", err)
+		}
+		s.mu.Lock()
+		s.tls = tc
+		s.mu.Unlock()
+	}
+	c, err := s.dial(ctx)
+	if err != nil {
+		return err
+	}
+	s.put(c)
+	return nil
+}
+
+func (s *Sink) dial(ctx context.Context) (*conn, error) {
+	s.mu.Lock()
+	tc := s.tls
+	s.mu.Unlock()
+	if tc == nil {
+		return nil, transport.ErrNotConnected
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	d := tls.Dialer{NetDialer: &net.Dialer{KeepAlive: 30 * time.Second}, Config: tc}
+	nc, err := d.DialContext(ctx, "tcp", s.hostport)
+	if err != nil {
+		return nil, fmt.Errorf("connect to exchange %s: %w", s.hostport, err)
+	}
+	s.mu.Lock()
+	s.dials++
+	s.mu.Unlock()
+	br := bufio.NewReader(nc)
+	return &conn{c: nc, br: br, rd: mllp.NewReader(br, maxAckBytes)}, nil
+}
+
+// get returns an idle connection or dials a new one.
+func (s *Sink) get(ctx context.Context) (*conn, error) {
+	for {
+		s.mu.Lock()
+		n := len(s.idle)
+		if n == 0 {
+			s.mu.Unlock()
+			break
+		}
+		c := s.idle[n-1]
+		s.idle = s.idle[:n-1]
+		s.mu.Unlock()
+		if c.usable() {
+			return c, nil
+		}
+		c.c.Close()
+	}
+	c, err := s.dial(ctx)
+	if err != nil {
+		// Let the dispatcher reconnect with backoff (and diagnose TLS).
+		return nil, fmt.Errorf("%w: %w", transport.ErrNotConnected, err)
+	}
+	return c, nil
+}
+
+// put keeps c for the next Send, or closes it when enough are kept.
+func (s *Sink) put(c *conn) {
+	s.mu.Lock()
+	if s.tls != nil && len(s.idle) < s.cfg.MaxConns {
+		s.idle = append(s.idle, c)
+		c = nil
+	}
+	s.mu.Unlock()
+	if c != nil {
+		c.c.Close()
+	}
+}
+
+// Close closes the idle connections and forgets the TLS settings; a later
+// Connect re-reads the files.
+func (s *Sink) Close(context.Context) error {
+	s.mu.Lock()
+	idle := s.idle
+	s.idle, s.tls = nil, nil
+	s.mu.Unlock()
+	for _, c := range idle {
+		c.c.Close()
+	}
+	return nil
+}
+
+// Dials returns how many connections the sink has opened.
+func (s *Sink) Dials() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dials
+}
+
+// Send forwards the item's HL7 v2 message and classifies the answer (see
+// the package documentation).
+func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
+	msg, err := v2Message(it)
+	if err != nil {
+		return queue.Permanent(err)
+	}
+	if msg == nil {
+		// Another bundle of the same message carries it.
+		return nil
+	}
+	ctrl := controlID(msg)
+	c, err := s.get(ctx)
+	if err != nil {
+		return err
+	}
+	a, err := s.exchange(ctx, c, msg)
+	if err != nil {
+		c.c.Close()
+		return fmt.Errorf("forward message %s to %s: %w", it.ID, s.hostport, err)
+	}
+	switch a.kind {
+	case commitACK:
+		s.put(c)
+		return nil
+	case commitNAK:
+		c.c.Close()
+		return &AckError{Code: "NAK", Host: s.hostport, Item: it.ID}
+	}
+	ae := ackError(a.msg, ctrl, s.hostport, it.ID)
+	switch {
+	case ae == nil:
+		s.put(c)
+		return nil
+	case ae.Code == "AE" || ae.Code == "CE":
+		s.put(c)
+		return queue.Permanent(ae)
+	default:
+		// A stale ACK (the stream is out of step), or a message the
+		// exchange did not keep: receivers often close the connection
+		// after that (ferry's own listener does), so start afresh.
+		c.c.Close()
+		return ae
+	}
+}
+
+// answerKind tells an HL7 acknowledgement from MLLP release 2's one-byte
+// commit ACK and NAK.
+type answerKind int
+
+const (
+	hl7Ack answerKind = iota
+	commitACK
+	commitNAK
+)
+
+type answer struct {
+	kind answerKind
+	msg  *hl7v2.Message // the acknowledgement, for hl7Ack
+}
+
+// exchange writes msg and reads one answer frame.
+func (s *Sink) exchange(ctx context.Context, c *conn, msg []byte) (answer, error) {
+	deadline := time.Now().Add(s.cfg.Timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if err := c.c.SetDeadline(deadline); err != nil {
+		return answer{}, err
+	}
+	stop := context.AfterFunc(ctx, func() { c.c.SetDeadline(time.Now()) })
+	defer stop()
+	if err := mllp.WriteFrame(c.c, msg); err != nil {
+		return answer{}, err
+	}
+	frame, err := c.rd.ReadFrame()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF // closed where an answer was due: outcome unknown
+		}
+		return answer{}, err
+	}
+	switch {
+	case mllp.IsCommitACK(frame):
+		return answer{kind: commitACK}, nil
+	case mllp.IsCommitNAK(frame):
+		return answer{kind: commitNAK}, nil
+	}
+	m, err := hl7v2.Parse(frame)
+	if err != nil {
+		return answer{}, fmt.Errorf("the exchange's answer is not an HL7 v2 message: %w", err)
+	}
+	if strings.TrimSpace(m.Get("MSA-1")) == "" {
+		return answer{}, errors.New("the exchange's answer has no MSA-1 acknowledgment code")
+	}
+	return answer{msg: m}, nil
+}
+
+// AckError is a negative or unexpected acknowledgement. Its Error text
+// includes what the exchange said (ERR-8, MSA-3), which may quote patient
+// data; Summary leaves that out.
+type AckError struct {
+	Code     string // MSA-1, or "NAK" for an MLLP commit NAK
+	Host     string
+	Item     string
+	Text     string // the exchange's explanation, cut to maxErrText
+	Mismatch bool   // MSA-2 named another message
+	Got      string // MSA-2 when Mismatch
+	Want     string // the message's MSH-10 when Mismatch
+}
+
+func (e *AckError) Error() string {
+	s := e.Summary()
+	if e.Text != "" {
+		s += ": " + e.Text
+	}
+	return s
+}
+
+// Summary is the PHI-free part of the error.
+func (e *AckError) Summary() string {
+	switch {
+	case e.Mismatch:
+		return fmt.Sprintf("forward message %s to %s: the exchange acknowledged control id %q, not %q (connection reset)", e.Item, e.Host, e.Got, e.Want)
+	case e.Code == "NAK":
+		return fmt.Sprintf("forward message %s to %s: the exchange answered an MLLP commit NAK (not stored; will retry)", e.Item, e.Host)
+	case e.Code == "AE" || e.Code == "CE":
+		return fmt.Sprintf("forward message %s to %s: the exchange answered %s (an error in the message)", e.Item, e.Host, e.Code)
+	case e.Code == "AR" || e.Code == "CR":
+		return fmt.Sprintf("forward message %s to %s: the exchange answered %s (rejected for now; will retry)", e.Item, e.Host, e.Code)
+	}
+	return fmt.Sprintf("forward message %s to %s: the exchange answered MSA-1 %q, not an acknowledgment code", e.Item, e.Host, e.Code)
+}
+
+// ackError classifies an HL7 acknowledgement; nil means accepted.
+func ackError(ack *hl7v2.Message, ctrl, host, item string) *AckError {
+	code := strings.ToUpper(strings.TrimSpace(ack.Get("MSA-1")))
+	if got := ack.Get("MSA-2"); ctrl != "" && got != ctrl {
+		return &AckError{Code: code, Host: host, Item: item, Mismatch: true, Got: got, Want: ctrl}
+	}
+	switch code {
+	case "AA", "CA":
+		return nil
+	}
+	var text []string
+	for _, seg := range ack.Segments() {
+		if seg.Name == "ERR" {
+			if t := seg.Field(8).Text(1); t != "" {
+				text = append(text, t)
+			} else if t := seg.Field(1).Text(4); t != "" { // v2.3 ERR-1 location + text
+				text = append(text, t)
+			}
+		}
+	}
+	if t := ack.Get("MSA-3"); t != "" {
+		text = append(text, t)
+	}
+	s := strings.Join(text, "; ")
+	if len(s) > maxErrText {
+		s = s[:maxErrText] + "…"
+	}
+	return &AckError{Code: code, Host: host, Item: item, Text: s}
+}
+
+// controlID is MSH-10 of msg, "" when it cannot be read.
+func controlID(msg []byte) string {
+	m, err := hl7v2.Parse(msg)
+	if err != nil {
+		return ""
+	}
+	return m.ControlID()
+}
+
+// v2Message returns the HL7 v2 message the item's bundle carries: nil
+// with no error when it is a bundle of an HL7 v2 message that carries
+// none (a later part), an error when the item did not come from HL7 v2.
+func v2Message(it *queue.Item) ([]byte, error) {
+	body := it.Body
+	if body == nil && it.Open != nil {
+		rc, err := it.Open()
+		if err != nil {
+			return nil, fmt.Errorf("read bundle %s: %w", it.ID, err)
+		}
+		body, err = io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read bundle %s: %w", it.ID, err)
+		}
+	}
+	var b struct {
+		Entry []struct {
+			Resource struct {
+				ResourceType string `json:"resourceType"`
+				ContentType  string `json:"contentType"`
+				Data         []byte `json:"data"`
+			} `json:"resource"`
+		} `json:"entry"`
+	}
+	if err := json.Unmarshal(body, &b); err != nil {
+		return nil, fmt.Errorf("bundle %s is not readable JSON: %w", it.ID, err)
+	}
+	for _, e := range b.Entry {
+		if r := e.Resource; r.ResourceType == "Binary" && r.ContentType == V2ContentType && len(r.Data) > 0 {
+			// Segments end in CR on the wire, whatever the file had.
+			msg := bytes.ReplaceAll(r.Data, []byte("\r\n"), []byte("\r"))
+			return bytes.ReplaceAll(msg, []byte("\n"), []byte("\r")), nil
+		}
+	}
+	if it.Attrs["format"] == "hl7v2" {
+		return nil, nil
+	}
+	format := it.Attrs["format"]
+	if format == "" {
+		format = "non-HL7 v2"
+	}
+	return nil, fmt.Errorf("bundle %s came from a %s input and holds no HL7 v2 message; the exchange takes HL7 v2 over MLLP only", it.ID, format)
+}

@@ -1,0 +1,354 @@
+package mllptls
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/adapters/hl7v2"
+	"github.com/ferry-health/ferry/adapters/mllp"
+	"github.com/ferry-health/ferry/config/configtls"
+	"github.com/ferry-health/ferry/config/pki"
+	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/transport"
+)
+
+// exchangeRecorder is the consumer behind a real MLLP-over-TLS listener
+// standing in for the exchange: it keeps what arrives and answers with
+// answer's error (nil: AA; queue.Permanent: AE; other: AR).
+type exchangeRecorder struct {
+	mu     sync.Mutex
+	got    []string
+	answer func(body string) error
+}
+
+func (r *exchangeRecorder) Consume(_ context.Context, in adapters.Raw) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.answer != nil {
+		if err := r.answer(string(in.Body)); err != nil {
+			return err
+		}
+	}
+	r.got = append(r.got, string(in.Body))
+	return nil
+}
+
+func (r *exchangeRecorder) bodies() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.got...)
+}
+
+func testPKI(t *testing.T) (pki.Paths, *tls.Config) {
+	t.Helper()
+	p, err := pki.WriteDemoSet(filepath.Join(t.TempDir(), "pki"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.LoadX509KeyPair(p.ServerCert, p.ServerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM, err := os.ReadFile(p.CA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	return p, &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
+}
+
+// startExchange runs ferry's own MLLP listener with TLS requiring client
+// certificates as the receiving exchange.
+func startExchange(t *testing.T, srv *tls.Config, rec *exchangeRecorder, listen string) *mllp.Source {
+	t.Helper()
+	if listen == "" {
+		listen = "127.0.0.1:0"
+	}
+	s, err := mllp.New(adapters.Settings{ID: "mllp/exchange"}, mllp.Config{Listen: listen, TLS: srv}, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown(context.Background()) })
+	return s
+}
+
+func newSink(t *testing.T, p pki.Paths, addr string) *Sink {
+	t.Helper()
+	s, err := New(Config{URL: "mllps://" + addr, Timeout: 5 * time.Second,
+		TLS: configtls.ClientConfig{CAFile: p.CA, CertFile: p.ClientCert, KeyFile: p.ClientKey}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(context.Background()) })
+	if err := s.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func adtMsg(ctrl string) string {
+	return "MSH|^~\\&|EHR|CLINIC|HIE|HIE|20261125083000||ADT^A01^ADT_A01|" + ctrl + "|P|2.5.1\r" +
+		"EVN|A01|20261125083000\rPID|1||MRN-1^^^CLINIC^MR||Doe^Pat||19800101|F\rPV1|1|O\r"
+}
+
+// item is a queue item as the HL7 v2 pipeline stores it: a bundle whose
+// Binary holds the message (LF-ended here, as a file may have it).
+func item(t *testing.T, id, msg string) *queue.Item {
+	t.Helper()
+	b := fhir.Bundle{ResourceType: "Bundle", Type: "transaction", Entry: []fhir.BundleEntry{
+		{Resource: &fhir.Patient{ResourceType: "Patient"}, Request: &fhir.BundleRequest{Method: "PUT", URL: "Patient/1"}},
+		{Resource: &fhir.Binary{ResourceType: "Binary", ContentType: V2ContentType, Data: []byte(strings.ReplaceAll(msg, "\r", "\n"))},
+			Request: &fhir.BundleRequest{Method: "PUT", URL: "Binary/1"}},
+	}}
+	body, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &queue.Item{ID: id, Body: body, Attrs: map[string]string{"format": "hl7v2"}}
+}
+
+// TestForwardsAndReusesConnection: messages arrive as sent (CR-ended), in
+// order, over one kept connection with mutual TLS.
+func TestForwardsAndReusesConnection(t *testing.T) {
+	p, srv := testPKI(t)
+	rec := &exchangeRecorder{}
+	ex := startExchange(t, srv, rec, "")
+	s := newSink(t, p, ex.Addr().String())
+	for i := range 5 {
+		if err := s.Send(context.Background(), item(t, fmt.Sprint("it", i), adtMsg(fmt.Sprint("C", i)))); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	got := rec.bodies()
+	if len(got) != 5 {
+		t.Fatalf("exchange got %d messages, want 5", len(got))
+	}
+	for i, g := range got {
+		if g != adtMsg(fmt.Sprint("C", i)) {
+			t.Errorf("message %d arrived as %q", i, g)
+		}
+	}
+	if d := s.Dials(); d != 1 {
+		t.Errorf("%d connections for 5 messages, want 1 kept open", d)
+	}
+}
+
+// TestAckClassification: AE is permanent and carries the exchange's text
+// (kept out of Summary); AR is retried; a later part of a message and a
+// status change have nothing to forward; a fax cannot be forwarded.
+func TestAckClassification(t *testing.T) {
+	p, srv := testPKI(t)
+	rec := &exchangeRecorder{answer: func(body string) error {
+		switch {
+		case strings.Contains(body, "|BAD|"):
+			return queue.Permanent(&hl7v2.AckError{Code: hl7v2.CodeAE, ErrCode: hl7v2.ErrRequiredMissing, Segment: "PID", Field: 3, Text: "PID-3 Doe has no identifier"})
+		case strings.Contains(body, "|BUSY|"):
+			return errors.New("queue full")
+		}
+		return nil
+	}}
+	ex := startExchange(t, srv, rec, "")
+	s := newSink(t, p, ex.Addr().String())
+
+	err := s.Send(context.Background(), item(t, "bad", adtMsg("BAD")))
+	var ae *AckError
+	if !queue.IsPermanent(err) || !errors.As(err, &ae) || ae.Code != "AE" {
+		t.Fatalf("AE: %v", err)
+	}
+	if !strings.Contains(err.Error(), "PID-3") || strings.Contains(transport.Summary(err), "Doe") {
+		t.Errorf("AE error %q, summary %q", err, transport.Summary(err))
+	}
+	err = s.Send(context.Background(), item(t, "busy", adtMsg("BUSY")))
+	if err == nil || queue.IsPermanent(err) || !errors.As(err, &ae) || ae.Code != "AR" {
+		t.Fatalf("AR: %v", err)
+	}
+	// The listener closed the connection after AR (a message it did not
+	// keep); the sink replaced it instead of writing into it.
+	if err := s.Send(context.Background(), item(t, "ok", adtMsg("OK"))); err != nil {
+		t.Fatal(err)
+	}
+	if d := s.Dials(); d != 2 {
+		t.Errorf("%d connections, want 2: one kept through AE, a new one after AR", d)
+	}
+
+	part := &queue.Item{ID: "part2", Body: []byte(`{"resourceType":"Bundle","type":"batch","entry":[{"resource":{"resourceType":"Binary","contentType":"application/json-patch+json","data":"W10="}}]}`),
+		Attrs: map[string]string{"format": "hl7v2"}}
+	if err := s.Send(context.Background(), part); err != nil {
+		t.Errorf("a bundle of an HL7 v2 message without the message: %v, want delivered (nothing to send)", err)
+	}
+	fax := &queue.Item{ID: "fax1", Body: []byte(`{"resourceType":"Bundle","type":"transaction","entry":[]}`), Attrs: map[string]string{"format": "fax"}}
+	if err := s.Send(context.Background(), fax); !queue.IsPermanent(err) || !strings.Contains(err.Error(), "fax") {
+		t.Errorf("fax: %v, want permanent", err)
+	}
+	if got := len(rec.bodies()); got != 1 {
+		t.Errorf("exchange kept %d messages, want 1", got)
+	}
+}
+
+// fakeExchange is a TLS server that answers each frame with reply(frame),
+// or closes the connection when reply returns nil.
+func fakeExchange(t *testing.T, srv *tls.Config, reply func(frame []byte) []byte) string {
+	t.Helper()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				rd := mllp.NewReader(bufio.NewReader(c), 1<<20)
+				for {
+					f, err := rd.ReadFrame()
+					if err != nil {
+						return
+					}
+					out := reply(f)
+					if out == nil {
+						return
+					}
+					if _, err := c.Write(out); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func ackFor(frame []byte, code, ctrl string) []byte {
+	m, _ := hl7v2.Parse(frame)
+	if ctrl == "" {
+		ctrl = m.ControlID()
+	}
+	return mllp.AppendFrame(nil, []byte("MSH|^~\\&|HIE|HIE|EHR|CLINIC|20261125083001||ACK^A01^ACK|A1|P|2.5.1\rMSA|"+code+"|"+ctrl+"\r"))
+}
+
+// TestMismatchAndLostAnswer: an ACK for another control id is an error and
+// the connection is replaced; a connection closed where the ACK was due is
+// an unknown outcome (retried after unknown_outcome_delay); MLLP release 2
+// commit ACK/NAK are understood.
+func TestMismatchAndLostAnswer(t *testing.T) {
+	p, srv := testPKI(t)
+	var mu sync.Mutex
+	mode := "mismatch"
+	addr := fakeExchange(t, srv, func(f []byte) []byte {
+		mu.Lock()
+		defer mu.Unlock()
+		switch mode {
+		case "mismatch":
+			return ackFor(f, "AA", "SOMEONE-ELSE")
+		case "close":
+			return nil
+		case "commit":
+			return mllp.AppendFrame(nil, []byte{mllp.CommitACK})
+		case "nak":
+			return mllp.AppendFrame(nil, []byte{mllp.CommitNAK})
+		}
+		return ackFor(f, "CA", "")
+	})
+	s := newSink(t, p, addr)
+	err := s.Send(context.Background(), item(t, "m", adtMsg("C1")))
+	var ae *AckError
+	if err == nil || queue.IsPermanent(err) || !errors.As(err, &ae) || !ae.Mismatch {
+		t.Fatalf("mismatch: %v", err)
+	}
+	mu.Lock()
+	mode = "close"
+	mu.Unlock()
+	err = s.Send(context.Background(), item(t, "c", adtMsg("C2")))
+	if err == nil || queue.IsPermanent(err) || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("closed before the ACK: %v, want an unexpected EOF (outcome unknown)", err)
+	}
+	for _, tc := range []struct {
+		mode string
+		ok   bool
+	}{{"commit", true}, {"nak", false}, {"ca", true}} {
+		mu.Lock()
+		mode = tc.mode
+		mu.Unlock()
+		err := s.Send(context.Background(), item(t, tc.mode, adtMsg("C3")))
+		if (err == nil) != tc.ok || queue.IsPermanent(err) {
+			t.Errorf("%s: %v", tc.mode, err)
+		}
+	}
+}
+
+// TestStaleIdleConnection: an exchange that closed an idle connection, even
+// a moment ago, does not cost the next message an unknown outcome; the
+// sink dials anew.
+func TestStaleIdleConnection(t *testing.T) {
+	p, srv := testPKI(t)
+	rec := &exchangeRecorder{}
+	ex := startExchange(t, srv, rec, "")
+	addr := ex.Addr().String()
+	s := newSink(t, p, addr)
+	if err := s.Send(context.Background(), item(t, "1", adtMsg("S1"))); err != nil {
+		t.Fatal(err)
+	}
+	// Restart the exchange on the same port: the kept connection is dead.
+	ex.Shutdown(context.Background())
+	startExchange(t, srv, rec, addr)
+	if err := s.Send(context.Background(), item(t, "2", adtMsg("S2"))); err != nil {
+		t.Fatalf("after the exchange restarted: %v", err)
+	}
+	if d := s.Dials(); d != 2 {
+		t.Errorf("%d dials, want 2", d)
+	}
+}
+
+// TestDownExchangeIsNotConnected: with nothing listening, Send asks the
+// dispatcher to reconnect (with backoff) instead of failing the item.
+func TestDownExchangeIsNotConnected(t *testing.T) {
+	p, srv := testPKI(t)
+	ex := startExchange(t, srv, &exchangeRecorder{}, "")
+	s := newSink(t, p, ex.Addr().String())
+	s.Close(context.Background()) // drop the kept connection
+	ex.Shutdown(context.Background())
+	if err := s.Connect(context.Background()); err == nil {
+		t.Fatal("Connect to a down exchange succeeded")
+	}
+	err := s.Send(context.Background(), item(t, "1", adtMsg("D1")))
+	if !errors.Is(err, transport.ErrNotConnected) {
+		t.Fatalf("send to a down exchange: %v, want ErrNotConnected", err)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for url, want := range map[string]string{
+		"mllps://hie.example.org:6661": "",
+		"mllps://hie.example.org":      "port",
+		"https://hie.example.org:6661": "is not mllps",
+		"mllps://u:p@hie:1":            "credentials",
+		"mllps://hie:1/path":           "path",
+	} {
+		err := Config{URL: url}.Validate()
+		if (want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), want)) {
+			t.Errorf("%s: %v, want %q", url, err, want)
+		}
+	}
+}
