@@ -20,7 +20,9 @@ import (
 type Audit struct {
 	// URL names the repository: tls:// (RFC 5425, the ATNA default),
 	// dtls:// (RFC 6012) or udp:// (RFC 5426: unencrypted, may lose or
-	// truncate messages). The port defaults to 6514 (514 for udp).
+	// truncate messages); the port defaults to 6514 (514 for udp). An
+	// https:// FHIR base gets FHIR AuditEvent resources instead (the FHIR
+	// Feed option of ITI-20), POSTed to [base]/AuditEvent.
 	URL string `yaml:"url"`
 	// SourceID is AuditSourceID: how the repository tells this gateway
 	// from others.
@@ -50,8 +52,8 @@ func (a Audit) Validate() error {
 	switch {
 	case err != nil:
 		errs = append(errs, fmt.Errorf("url: not a URL: %v", err))
-	case u.Scheme != "tls" && u.Scheme != "dtls" && u.Scheme != "udp":
-		errs = append(errs, fmt.Errorf("url: scheme must be tls, dtls or udp (syslog over TLS is the ATNA default); got %q", u.Scheme))
+	case u.Scheme != "tls" && u.Scheme != "dtls" && u.Scheme != "udp" && u.Scheme != "https":
+		errs = append(errs, fmt.Errorf("url: scheme must be tls, dtls or udp (syslog over TLS is the ATNA default), or https for a FHIR base that takes AuditEvent resources; got %q", u.Scheme))
 	case u.Hostname() == "":
 		errs = append(errs, errors.New("url: has no host"))
 	default:
@@ -61,7 +63,11 @@ func (a Audit) Validate() error {
 				errs = append(errs, fmt.Errorf("url: port %q is not a number from 1 to 65535", p))
 			}
 		}
-		if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
+		if u.Scheme == "https" {
+			if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+				errs = append(errs, errors.New("url: an https FHIR base has no query, fragment or credentials"))
+			}
+		} else if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
 			errs = append(errs, errors.New("url: must be scheme://host:port with no path or query"))
 		}
 	}
@@ -72,7 +78,7 @@ func (a Audit) Validate() error {
 		errs = append(errs, errors.New("source_id: longer than 255 characters"))
 	}
 	switch scheme {
-	case "tls", "dtls":
+	case "tls", "dtls", "https":
 		if err := a.TLS.Validate(); err != nil {
 			for _, e := range flatten(err) {
 				errs = append(errs, fmt.Errorf("tls.%w", e))

@@ -291,6 +291,30 @@ node "$here/send-hl7.mjs" --port "$M4" --expect AA "$WORK/ids-adt.hl7" >/dev/nul
 wait_total "Patient?identifier=$HOSP_SYSTEM|CI-MRN-3003" 2 60 || die "ids control: expected ferry's own Patient beside the exchange's"
 log "control: hl7v2.writes: ids left the exchange with 2 patients for one MRN"
 
-grep -q "CI-MRN-\|Tester\|Harbour" "$WORK/ferry.log" "$WORK/ferry2.log" "$WORK/ferry3.log" "$WORK/ferry4.log" && die "ferry log contains PHI (MRN/name/address)"
+# 10. ATNA's FHIR Feed option: a gateway whose audit.url is the exchange's FHIR base records its audit
+#     trail there as AuditEvent resources (POST [base]/AuditEvent over mutual TLS), which Medplum
+#     validates on create: an Import (DCM 110107) for the message received, an Export (110106) for
+#     the bundle delivered.
+stop_pid "$FERRY_PID" TERM
+M5=$(freeport)
+S5=$(freeport)
+write_config "$WORK/ferry5.yaml" "$WORK/data5" "$M5" "$S5"
+printf 'audit:\n  url: %s\n  source_id: ferry-ci-fhir-feed\n  tls: {ca_file: %s, cert_file: %s, key_file: %s}\n' \
+  "$EX_URL" "$PKI/ca.pem" "$PKI/client.pem" "$PKI/client.key" >>"$WORK/ferry5.yaml"
+start_ferry "$WORK/ferry5.yaml" "$WORK/ferry5.log" "$M5"
+sed "s/CI-MRN-1001/CI-MRN-5005/; s/|CI-ADT-0001|/|CI-AUD-0001|/; s/CI-VISIT-1001/CI-AUD-V/" "$msgs/adt_a01.hl7" >"$WORK/aud.hl7"
+node "$here/send-hl7.mjs" --port "$M5" --expect AA "$WORK/aud.hl7" >/dev/null || die "audit gateway: A01 not accepted"
+wait_total "Patient?identifier=$HOSP_SYSTEM|CI-MRN-5005" 1 60 || die "audit gateway: A01 not delivered"
+aud_count() { fhir_get "AuditEvent?_count=100" | jq --arg c "$1" '[.entry[]?.resource | select(.source.observer.identifier.value == "ferry-ci-fhir-feed" and .type.code == $c)] | length'; }
+for ((i = 0; i < 60; i++)); do
+  [ "$(aud_count 110107)" -ge 1 ] && [ "$(aud_count 110106)" -ge 1 ] && break
+  sleep 1
+done
+[ "$(aud_count 110107)" -ge 1 ] || die "no Import AuditEvent at the exchange ($(tail -3 "$WORK/ferry5.log"))"
+[ "$(aud_count 110106)" -ge 1 ] || die "no Export AuditEvent at the exchange ($(tail -3 "$WORK/ferry5.log"))"
+log "audit trail as FHIR AuditEvents at the exchange: $(aud_count 110107) Import, $(aud_count 110106) Export"
+stop_pid "$FERRY_PID" TERM
+
+grep -q "CI-MRN-\|Tester\|Harbour" "$WORK/ferry.log" "$WORK/ferry2.log" "$WORK/ferry3.log" "$WORK/ferry4.log" "$WORK/ferry5.log" && die "ferry log contains PHI (MRN/name/address)"
 log "ferry log has no PHI"
 log "PASS"

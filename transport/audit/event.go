@@ -1,7 +1,9 @@
 // Package audit records ferry's audit trail as IHE ATNA "Record Audit
 // Event" (ITI-20) messages: DICOM PS3.15 A.5 audit message XML wrapped in
 // RFC 5424 syslog, sent to an audit repository over TLS (RFC 5425), DTLS
-// (RFC 6012) or UDP (RFC 5426). It is ferry's answer to HIPAA
+// (RFC 6012) or UDP (RFC 5426), or, with an https:// FHIR base, as FHIR R4
+// AuditEvent resources POSTed to it (ITI-20's FHIR Feed option; fhir.go).
+// It is ferry's answer to HIPAA
 // §164.312(b) audit controls: every input received and every bundle
 // delivered leaves a record at a repository the clinic does not control.
 //

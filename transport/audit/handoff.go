@@ -90,8 +90,9 @@ func NewEmitter(opts Options) (*Emitter, error) {
 // file in the hand-off directory for the gateway to send; handedOff
 // counts them. After one failure the process does not dial again: every
 // later event goes straight to the hand-off directory. An error means the
-// hand-off write failed too, and the events not sent are lost: the caller
-// must say so.
+// hand-off write failed too, or the repository refused events as invalid
+// (they are not kept), and the events not sent are lost: the caller must
+// say so.
 func (e *Emitter) Emit(ctx context.Context, evs ...Event) (handedOff int, err error) {
 	msgs := make([][]byte, 0, len(evs))
 	for _, ev := range evs {
@@ -104,19 +105,28 @@ func (e *Emitter) Emit(ctx context.Context, evs ...Event) (handedOff int, err er
 		if ev.AuditSite == "" {
 			ev.AuditSite = e.opts.Site
 		}
-		x, err := ev.XML()
+		m, err := e.dialer.ep.encode(e.header, &ev)
 		if err != nil {
 			return 0, err
 		}
-		msgs = append(msgs, e.header.Format(ev.Time, x))
+		msgs = append(msgs, m)
 	}
 	if e.down == nil && e.c == nil {
 		if e.c, err = e.dialer.dial(ctx); err != nil {
 			e.down, e.c = err, nil
 		}
 	}
+	var refused error
 	for e.c != nil && len(msgs) > 0 {
 		if err := e.c.WriteMessage(msgs[0]); err != nil {
+			var re *refusedError
+			if errors.As(err, &re) {
+				// Invalid to the repository: handing it off would only
+				// have the gateway try it again. Say so to the caller.
+				refused = errors.Join(refused, err)
+				msgs = msgs[1:]
+				continue
+			}
 			e.down = err
 			e.c.Close()
 			e.c = nil
@@ -125,7 +135,7 @@ func (e *Emitter) Emit(ctx context.Context, evs ...Event) (handedOff int, err er
 		msgs = msgs[1:]
 	}
 	if len(msgs) == 0 {
-		return 0, nil
+		return 0, refused
 	}
 	if err := writeHandoff(e.opts.HandoffDir, msgs); err != nil {
 		return 0, fmt.Errorf("audit repository unreachable (%s) and %w", describe(e.down), err)

@@ -29,7 +29,9 @@ const (
 
 // Options configures a Sink.
 type Options struct {
-	// URL is tls://host:6514, dtls://host:6514 or udp://host:514.
+	// URL is tls://host:6514, dtls://host:6514, udp://host:514, or an
+	// https:// FHIR base that takes AuditEvent resources (the FHIR Feed
+	// option of ITI-20).
 	URL string
 	// TLS holds the CA and client certificate for tls and dtls (the same
 	// files configtls reads for the exchange).
@@ -99,7 +101,7 @@ type Sink struct {
 	done    chan struct{}
 
 	sent, spooled, dropped, truncated atomic.Uint64
-	connected                         atomic.Bool
+	connected, warnedRefusal          atomic.Bool
 	pending                           atomic.Int64
 
 	errMu       sync.Mutex
@@ -358,13 +360,31 @@ func (s *Sink) run(ctx context.Context) {
 // failure on), after calling fail with the error.
 func (s *Sink) writeAll(c conn, msgs [][]byte, fail func(error)) [][]byte {
 	for i, m := range msgs {
-		if err := c.WriteMessage(m); err != nil {
+		if err := s.write(c, m); err != nil {
 			fail(err)
 			return msgs[i:]
 		}
-		s.sent.Add(1)
 	}
 	return nil
+}
+
+// write sends one message and counts it: sent, or dropped when the
+// repository refused it as invalid (which is not an error of the
+// connection: the next message goes on).
+func (s *Sink) write(c conn, m []byte) error {
+	err := c.WriteMessage(m)
+	var re *refusedError
+	switch {
+	case err == nil:
+		s.sent.Add(1)
+	case errors.As(err, &re):
+		s.dropped.Add(1)
+		if !s.warnedRefusal.Swap(true) {
+			s.log.Warn("the audit repository refused an audit event as invalid; it is not sent again (counted as dropped)", "status", re.Status)
+		}
+		return nil
+	}
+	return err
 }
 
 // drainSpool sends one batch from the spool and consumes what was sent.
@@ -376,7 +396,7 @@ func (s *Sink) drainSpool(c conn) error {
 	var werr error
 	n := 0
 	for _, m := range msgs {
-		if werr = c.WriteMessage(m); werr != nil {
+		if werr = s.write(c, m); werr != nil {
 			break
 		}
 		n++
@@ -384,7 +404,6 @@ func (s *Sink) drainSpool(c conn) error {
 	if err := s.spool.Consume(msgs[:n]); err != nil {
 		return errors.Join(werr, err)
 	}
-	s.sent.Add(uint64(n))
 	s.pending.Store(int64(s.spool.Len()))
 	return werr
 }
@@ -411,13 +430,13 @@ func (s *Sink) encode(msgs [][]byte, ev Event) [][]byte {
 	if ev.AuditSite == "" {
 		ev.AuditSite = s.opts.Site
 	}
-	x, err := ev.XML()
+	m, err := s.dialer.ep.encode(s.header, &ev)
 	if err != nil {
 		s.dropped.Add(1)
 		s.recordError(err)
 		return msgs
 	}
-	return append(msgs, s.header.Format(ev.Time, x))
+	return append(msgs, m)
 }
 
 // spoolAll appends msgs to the spool with one fsync.

@@ -1,14 +1,17 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pion/dtls/v2"
@@ -44,9 +47,24 @@ type conn interface {
 
 // endpoint is a parsed audit repository URL.
 type endpoint struct {
-	scheme string // tls, dtls, udp
+	scheme string // tls, dtls, udp, https
 	addr   string // host:port
 	host   string
+	base   string // https: the FHIR base, without a trailing slash
+}
+
+// encode renders ev as the repository at ep takes it: a FHIR AuditEvent
+// for https (the FHIR Feed option), otherwise DICOM XML in RFC 5424
+// syslog.
+func (ep endpoint) encode(h Header, ev *Event) ([]byte, error) {
+	if ep.scheme == "https" {
+		return ev.FHIR()
+	}
+	x, err := ev.XML()
+	if err != nil {
+		return nil, err
+	}
+	return h.Format(ev.Time, x), nil
 }
 
 func parseURL(raw string) (endpoint, error) {
@@ -65,8 +83,16 @@ func parseURL(raw string) (endpoint, error) {
 		if port == "" {
 			port = DefaultUDPPort
 		}
+	case "https":
+		if port == "" {
+			port = "443"
+		}
+		if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return endpoint{}, errors.New("audit url: an https FHIR base has no query, fragment or credentials")
+		}
+		ep.base = strings.TrimSuffix(u.String(), "/")
 	default:
-		return endpoint{}, fmt.Errorf("audit url: scheme %q is not tls, dtls or udp", u.Scheme)
+		return endpoint{}, fmt.Errorf("audit url: scheme %q is not tls, dtls, udp or https", u.Scheme)
 	}
 	if ep.host == "" {
 		return endpoint{}, errors.New("audit url: has no host")
@@ -85,11 +111,12 @@ type dialer struct {
 	timeout time.Duration
 	// truncated is called when a UDP or DTLS message was cut to fit.
 	truncated func(n int)
+	client    *http.Client // https: shared by the connections
 }
 
 func newDialer(ep endpoint, tc configtls.ClientConfig, timeout time.Duration, truncated func(int)) (*dialer, error) {
 	d := &dialer{ep: ep, timeout: timeout, truncated: truncated}
-	if ep.scheme == "tls" || ep.scheme == "dtls" {
+	if ep.scheme == "tls" || ep.scheme == "dtls" || ep.scheme == "https" {
 		cfg, err := tc.LoadTLSConfig()
 		if err != nil {
 			return nil, fmt.Errorf("audit tls: %w", err)
@@ -106,6 +133,16 @@ func (d *dialer) dial(ctx context.Context) (conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	switch d.ep.scheme {
+	case "https":
+		// HTTP has no session to open: the first POST connects, and its
+		// failure sends the events to the spool like a failed dial.
+		if d.client == nil {
+			d.client = &http.Client{Timeout: d.timeout, Transport: &http.Transport{
+				TLSClientConfig: d.tls, Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 1, IdleConnTimeout: 90 * time.Second,
+				TLSHandshakeTimeout: d.timeout,
+			}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		}
+		return &fhirConn{client: d.client, url: d.ep.base + "/AuditEvent"}, nil
 	case "tls":
 		td := tls.Dialer{Config: d.tls, NetDialer: &net.Dialer{KeepAlive: 30 * time.Second}}
 		began := time.Now()
@@ -253,3 +290,49 @@ func (d *datagramConn) WriteMessage(msg []byte) error {
 }
 
 func (d *datagramConn) Close() error { return d.c.Close() }
+
+// fhirConn POSTs each message, a FHIR AuditEvent, to [base]/AuditEvent.
+type fhirConn struct {
+	client *http.Client
+	url    string
+}
+
+// refusedError is a repository's refusal of one message as invalid: the
+// connection is fine, and the message is not sent again.
+type refusedError struct{ Status string }
+
+func (e *refusedError) Error() string {
+	return "the audit repository refused an audit event as invalid (" + e.Status + ")"
+}
+
+// WriteMessage POSTs msg. A 2xx is sent. A repository that judges the
+// event itself invalid (400, 409, 412, 413, 422) will not take it later
+// either: that is a *refusedError, and the Sink counts the message as
+// dropped and goes on instead of keeping it to block the spool. Anything
+// else (the network, 401/403 for a certificate not yet registered, 404
+// for a wrong base, 429, 5xx) is an error, and the message stays spooled
+// for the next attempt.
+func (f *fhirConn) WriteMessage(msg []byte) error {
+	req, err := http.NewRequest(http.MethodPost, f.url, bytes.NewReader(msg))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/fhir+json")
+	req.Header.Set("Accept", "application/fhir+json")
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("post audit event: %w", err)
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	switch c := resp.StatusCode; {
+	case c >= 200 && c < 300:
+		return nil
+	case c == 400 || c == 409 || c == 412 || c == 413 || c == 422:
+		return &refusedError{Status: resp.Status}
+	default:
+		return fmt.Errorf("post audit event: the repository answered %s", resp.Status)
+	}
+}
+
+func (f *fhirConn) Close() error { f.client.CloseIdleConnections(); return nil }

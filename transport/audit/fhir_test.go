@@ -1,0 +1,204 @@
+package audit
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ferry-health/ferry/config/pki"
+)
+
+// TestEventFHIR: the DICOM event maps onto a FHIR R4 AuditEvent field by
+// field (type, subtype, action, outcome, agents, source, entities).
+func TestEventFHIR(t *testing.T) {
+	ev := exportN(7)
+	ev.AuditSourceID, ev.AuditSite = "ferry-clinic-1", "Main Street Clinic"
+	b, err := ev.FHIR()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ae map[string]any
+	if err := json.Unmarshal(b, &ae); err != nil {
+		t.Fatal(err)
+	}
+	str := func(v any, path ...any) string {
+		for _, p := range path {
+			switch k := p.(type) {
+			case string:
+				m, _ := v.(map[string]any)
+				v = m[k]
+			case int:
+				a, _ := v.([]any)
+				if k >= len(a) {
+					return ""
+				}
+				v = a[k]
+			}
+		}
+		s, _ := v.(string)
+		return s
+	}
+	for _, c := range []struct{ got, want string }{
+		{str(ae, "resourceType"), "AuditEvent"},
+		{str(ae, "type", "system"), "http://dicom.nema.org/resources/ontology/DCM"},
+		{str(ae, "type", "code"), "110106"},
+		{str(ae, "subtype", 0, "system"), "urn:ihe:event-type-code"},
+		{str(ae, "subtype", 0, "code"), "ITI-65"},
+		{str(ae, "action"), "R"},
+		{str(ae, "outcome"), "0"},
+		{str(ae, "agent", 0, "type", "coding", 0, "code"), "110153"},
+		{str(ae, "agent", 0, "who", "identifier", "value"), "ferry-test"},
+		{str(ae, "agent", 0, "network", "address"), "127.0.0.1"},
+		{str(ae, "agent", 0, "network", "type"), "2"},
+		{str(ae, "agent", 1, "type", "coding", 0, "code"), "110152"},
+		{str(ae, "agent", 1, "who", "identifier", "value"), "https://hie.example/fhir"},
+		{str(ae, "agent", 1, "network", "type"), "1"},
+		{str(ae, "source", "site"), "Main Street Clinic"},
+		{str(ae, "source", "observer", "identifier", "value"), "ferry-clinic-1"},
+		{str(ae, "source", "type", 0, "code"), "4"},
+		{str(ae, "entity", 0, "what", "identifier", "value"), "8f2c0a"},
+		{str(ae, "entity", 0, "what", "identifier", "type", "coding", 0, "system"), "urn:ferry:id-type"},
+		{str(ae, "entity", 0, "type", "code"), "1"},
+		{str(ae, "entity", 0, "role", "code"), "1"},
+		{str(ae, "entity", 0, "detail", 0, "type"), "MSH-10"},
+		{str(ae, "entity", 0, "detail", 0, "valueString"), "MSG00007"},
+		{str(ae, "entity", 1, "role", "code"), "20"},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q in %s", c.got, c.want, b)
+		}
+	}
+	if !strings.HasSuffix(str(ae, "recorded"), "Z") {
+		t.Errorf("recorded %q", str(ae, "recorded"))
+	}
+	if got := fhirSystem("HL7 v2 message type (MSH-9)"); got != "urn:ferry:code-system:hl7-v2-message-type--msh-9-" {
+		t.Errorf("fhirSystem = %q", got)
+	}
+}
+
+// fhirRepo is an https audit repository that takes AuditEvent POSTs with
+// mutual TLS and answers with status(n) for the n-th POST.
+type fhirRepo struct {
+	mu     sync.Mutex
+	got    []map[string]any
+	posts  int
+	status func(n int) int
+}
+
+func startFHIRRepo(t *testing.T, p pki.Paths, r *fhirRepo) string {
+	t.Helper()
+	cert, err := tls.LoadX509KeyPair(p.ServerCert, p.ServerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM, _ := os.ReadFile(p.CA)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.posts++
+		code := http.StatusCreated
+		if r.status != nil {
+			code = r.status(r.posts)
+		}
+		if req.Method != http.MethodPost || req.URL.Path != "/fhir/AuditEvent" || req.Header.Get("Content-Type") != "application/fhir+json" {
+			code = http.StatusNotFound
+		}
+		body, _ := io.ReadAll(req.Body)
+		if code/100 == 2 {
+			var m map[string]any
+			if json.Unmarshal(body, &m) == nil {
+				r.got = append(r.got, m)
+			}
+		}
+		w.WriteHeader(code)
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return strings.Replace(srv.URL, "127.0.0.1", "localhost", 1) + "/fhir/"
+}
+
+func (r *fhirRepo) count() (got, posts int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.got), r.posts
+}
+
+// TestFHIRFeed: with an https repository the Sink POSTs AuditEvents over
+// mutual TLS, in order; while the repository answers 503 they wait in the
+// spool and go once it recovers; an event it refuses as invalid (422) is
+// counted as dropped and not sent again.
+func TestFHIRFeed(t *testing.T) {
+	p := demoPKI(t)
+	r := &fhirRepo{status: func(n int) int {
+		switch {
+		case n >= 3 && n <= 5:
+			return http.StatusServiceUnavailable
+		case n == 7:
+			return http.StatusUnprocessableEntity
+		}
+		return http.StatusCreated
+	}}
+	url := startFHIRRepo(t, p, r)
+	s := newSink(t, url, clientTLS(p), t.TempDir(), nil)
+	start(t, s)
+	for i := range 10 {
+		s.Record(exportN(i))
+	}
+	waitStats(t, s, "every event sent or refused", func(st Stats) bool { return st.Pending == 0 && st.Sent+st.Dropped >= 10 })
+	got, posts := r.count()
+	if got != 9 {
+		t.Errorf("repository stored %d events, want 9 (one refused with 422)", got)
+	}
+	if posts < 13 {
+		t.Errorf("%d POSTs, want at least 13 (3 refused with 503 and sent again)", posts)
+	}
+	if st := s.Stats(); st.Dropped != 1 {
+		t.Errorf("dropped %d, want 1 (the 422)", st.Dropped)
+	}
+	r.mu.Lock()
+	var ids []string
+	for _, m := range r.got {
+		ent := m["entity"].([]any)
+		last := ent[len(ent)-1].(map[string]any)
+		ids = append(ids, last["what"].(map[string]any)["identifier"].(map[string]any)["value"].(string))
+	}
+	r.mu.Unlock()
+	for i := 1; i < len(ids); i++ {
+		if ids[i] < ids[i-1] {
+			t.Errorf("events out of order: %v", ids)
+			break
+		}
+	}
+	shutdown(t, s)
+}
+
+// TestFHIRFeedNeedsClientCert: the https repository refuses a client
+// without a certificate it trusts; the events stay spooled.
+func TestFHIRFeedNeedsClientCert(t *testing.T) {
+	p, other := demoPKI(t), demoPKI(t)
+	r := &fhirRepo{}
+	url := startFHIRRepo(t, p, r)
+	tc := clientTLS(other)
+	tc.CAFile = p.CA
+	s := newSink(t, url, tc, t.TempDir(), nil)
+	start(t, s)
+	s.Record(exportN(1))
+	waitStats(t, s, "the event spooled", func(st Stats) bool { return st.Pending == 1 })
+	if got, _ := r.count(); got != 0 {
+		t.Errorf("repository stored %d events from an unknown client", got)
+	}
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
