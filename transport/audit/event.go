@@ -250,22 +250,32 @@ type xmlDetail struct {
 // sourceType is DCM audit source type 4, "Application Server Process".
 var sourceType = Code{Code: "4", System: "DCM", Text: "Application Server Process"}
 
-// XML encodes the event as a DICOM PS3.15 A.5 AuditMessage.
-func (e *Event) XML() ([]byte, error) {
+// recorded checks what every encoding needs and returns the event's time
+// (now when unset), formatted as both encodings write it.
+func (e *Event) recorded() (string, error) {
 	if e.AuditSourceID == "" {
-		return nil, fmt.Errorf("encode audit event: audit source id is empty")
+		return "", fmt.Errorf("encode audit event: audit source id is empty")
 	}
 	if len(e.Participants) == 0 {
-		return nil, fmt.Errorf("encode audit event: no active participant")
+		return "", fmt.Errorf("encode audit event: no active participant")
 	}
 	t := e.Time
 	if t.IsZero() {
 		t = time.Now()
 	}
+	return t.UTC().Format("2006-01-02T15:04:05.000Z"), nil
+}
+
+// XML encodes the event as a DICOM PS3.15 A.5 AuditMessage.
+func (e *Event) XML() ([]byte, error) {
+	when, err := e.recorded()
+	if err != nil {
+		return nil, err
+	}
 	m := xmlMessage{
 		Event: xmlEvent{
 			Action:      string(e.Action),
-			DateTime:    t.UTC().Format("2006-01-02T15:04:05.000Z"),
+			DateTime:    when,
 			Outcome:     int(e.Outcome),
 			ID:          e.ID,
 			OutcomeDesc: e.OutcomeDesc,

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
 )
 
 // The FHIR Feed option of ITI-20: with audit.url https://<FHIR base>, each
@@ -130,21 +129,15 @@ var fhirSourceType = fhirCoding{System: "http://terminology.hl7.org/CodeSystem/s
 // FHIR encodes the event as a FHIR R4 AuditEvent (JSON), the form the
 // FHIR Feed option of ITI-20 POSTs.
 func (e *Event) FHIR() ([]byte, error) {
-	if e.AuditSourceID == "" {
-		return nil, fmt.Errorf("encode audit event: audit source id is empty")
-	}
-	if len(e.Participants) == 0 {
-		return nil, fmt.Errorf("encode audit event: no active participant")
-	}
-	t := e.Time
-	if t.IsZero() {
-		t = time.Now()
+	when, err := e.recorded()
+	if err != nil {
+		return nil, err
 	}
 	ae := fhirAuditEvent{
 		ResourceType: "AuditEvent",
 		Type:         coding(e.ID),
 		Action:       string(e.Action),
-		Recorded:     t.UTC().Format("2006-01-02T15:04:05.000Z"),
+		Recorded:     when,
 		Outcome:      fmt.Sprint(int(e.Outcome)),
 		OutcomeDesc:  e.OutcomeDesc,
 		Source: fhirSource{Site: e.AuditSite, Observer: fhirRef{Identifier: &fhirIdentifier{Value: e.AuditSourceID}, Display: e.AuditSourceID},
