@@ -16,6 +16,7 @@ import (
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/transport"
 	"github.com/ferry-health/ferry/transport/audit"
+	"github.com/ferry-health/ferry/transport/mllptls"
 )
 
 // newAuditSink builds the ATNA audit sink from cfg.Audit, spooling under
@@ -143,6 +144,9 @@ func (t *auditTrail) export(it *queue.Item, outcome audit.Outcome, desc string) 
 		BundleID:  it.ID,
 		Outcome:   outcome, OutcomeDesc: desc,
 		Time: time.Now(),
+	}
+	if strings.HasPrefix(t.exchangeURL, mllptls.Scheme+":") {
+		x.V2MessageType = it.Attrs["type"]
 	}
 	t.rec.Record(audit.ExportEvent(x))
 }

@@ -329,6 +329,10 @@ type Export struct {
 	// MHD marks an IHE MHD Provide Document Bundle (ITI-65); otherwise the
 	// event type is a FHIR transaction.
 	MHD bool
+	// V2MessageType, when set, marks an HL7 v2 message forwarded as it
+	// was received (an mllps:// exchange): the event type is that
+	// message type (MSH-9), as for its Import.
+	V2MessageType string
 	// Patient is the patient identifier and IDType its kind
 	// (IDPatientNumber or IDPatientKey); empty when the bundle has none.
 	Patient string
@@ -357,8 +361,11 @@ func ExportEvent(x Export) Event {
 			{UserID: x.ExchangeURL, Address: x.ExchangeAddr, Role: RoleDestination},
 		},
 	}
-	if x.MHD {
+	switch {
+	case x.MHD:
 		ev.Type = TypeITI65
+	case x.V2MessageType != "":
+		ev.Type = TypeInput("hl7v2", x.V2MessageType)
 	}
 	if x.Patient != "" {
 		ev.Objects = append(ev.Objects, PatientObject(x.Patient, x.IDType, x.ControlID))

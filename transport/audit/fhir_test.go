@@ -202,3 +202,15 @@ func TestFHIRFeedNeedsClientCert(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestExportEventV2: an HL7 v2 message forwarded over MLLP is exported
+// under its own message type, not as a FHIR transaction.
+func TestExportEventV2(t *testing.T) {
+	ev := ExportEvent(Export{Gateway: "ferry", ExchangeURL: "mllps://hie:6661", V2MessageType: "ADT^A01", BundleID: "01X"})
+	if ev.Type.Code != "ADT^A01" || ev.Type != TypeInput("hl7v2", "ADT^A01") {
+		t.Errorf("type %+v", ev.Type)
+	}
+	if ev := ExportEvent(Export{Gateway: "ferry", ExchangeURL: "https://hie/fhir"}); ev.Type != TypeFHIRTransaction {
+		t.Errorf("FHIR export type %+v", ev.Type)
+	}
+}
