@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/ferry-health/ferry/transport/mllptls"
 	"io"
 	"io/fs"
 	"net"
@@ -34,7 +35,7 @@ func runInit(args []string, stdin io.Reader, terminal bool, stdout, stderr io.Wr
 	d := installer.ConfigDefaults()
 	fs := newFlags("init", stderr)
 	var a installer.Answers
-	fs.StringVar(&a.ExchangeURL, "exchange-url", "", "FHIR base URL of the exchange (https://...); empty: write bundles to the local outbox")
+	fs.StringVar(&a.ExchangeURL, "exchange-url", "", "FHIR base URL of the exchange (https://...), or mllps://host:port for one that takes HL7 v2; empty: write bundles to the local outbox")
 	fs.StringVar(&a.CAFile, "ca", "", "PEM file of the CA that signed the exchange's server certificate (empty: system roots)")
 	fs.StringVar(&a.CertFile, "cert", "", "ferry's client certificate (PEM) for mutual TLS")
 	fs.StringVar(&a.KeyFile, "key", "", "the client certificate's private key (PEM, unencrypted)")
@@ -201,7 +202,7 @@ func (p *prompter) until(question, def string, check func(string) error) (string
 func (p *prompter) ask(a installer.Answers, out string) (installer.Answers, string, error) {
 	var err error
 	fmt.Fprintln(p.out, "ferry init: a few questions; Enter takes the value in brackets.")
-	if a.ExchangeURL, err = p.until("Exchange FHIR base URL (https://..., empty if you have none yet)", a.ExchangeURL, checkExchangeURL); err != nil {
+	if a.ExchangeURL, err = p.until("Exchange FHIR base URL (https://...; mllps://host:port for HL7 v2; empty if you have none yet)", a.ExchangeURL, checkExchangeURL); err != nil {
 		return a, out, err
 	}
 	if a.ExchangeURL != "" {
@@ -250,8 +251,11 @@ func checkExchangeURL(s string) error {
 	switch {
 	case err != nil:
 		return fmt.Errorf("not a URL: %v", err)
+	case u.Scheme == mllptls.Scheme:
+		_, err := mllptls.HostPort(s)
+		return err
 	case u.Scheme != "https":
-		return errors.New("it must start with https:// (patient data never travels unencrypted)")
+		return errors.New("it must start with https:// (a FHIR base), or be mllps://host:port for an exchange that takes HL7 v2 over MLLP in TLS (patient data never travels unencrypted)")
 	case u.Host == "":
 		return errors.New("it has no host name")
 	}

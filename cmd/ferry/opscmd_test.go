@@ -345,3 +345,20 @@ func TestCertExpiryWarning(t *testing.T) {
 		t.Fatalf("CA valid for years warned about:\n%s", out)
 	}
 }
+
+// TestCheckExchangeURL: init takes a FHIR base over https or an HL7 v2
+// exchange as mllps://host:port, and nothing in clear text.
+func TestCheckExchangeURL(t *testing.T) {
+	for s, ok := range map[string]bool{
+		"":                                true,
+		"https://hie.example.org/fhir/R4": true,
+		"mllps://hie.example.org:6661":    true,
+		"mllps://hie.example.org":         false,
+		"mllp://hie.example.org:6661":     false,
+		"http://hie.example.org/fhir":     false,
+	} {
+		if err := checkExchangeURL(s); (err == nil) != ok {
+			t.Errorf("%q: %v", s, err)
+		}
+	}
+}
