@@ -152,7 +152,7 @@ exchange:
 # <data_dir>/outbox/. Uncomment and fill in when the exchange sends you
 # its URL and your client certificate:
 # exchange:
-#   url: https://hie.example.org/fhir/R4
+#   url: https://hie.example.org/fhir/R4   # or mllps://host:port for an exchange that takes HL7 v2
 #   tls:
 #     ca_file: /etc/ferry/exchange-ca.pem
 #     cert_file: /etc/ferry/client.pem
