@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -113,6 +114,9 @@ func readSiteID(path string) (string, error) {
 func (c *Config) IdentifierWarning() string {
 	if c.Exchange.URL == "" || c.Identifiers.Base != "" || len(c.Identifiers.Systems) > 0 {
 		return ""
+	}
+	if strings.HasPrefix(c.Exchange.URL, "mllps:") {
+		return "" // HL7 v2 goes to the exchange as received: no FHIR identifiers
 	}
 	return "identifiers.systems is empty: patient and order identifiers whose assigning authority (CX.4, e.g. \"MRN\") has no OID get a system minted for this installation only (" +
 		SiteBasePrefix + "<id from " + SiteIDFile + ">), which keeps clinics apart but cannot match records sent from elsewhere; map each sender's assigning authority to its OID (identifiers.systems: {MRN: urn:oid:...})"
