@@ -292,9 +292,9 @@ wait_total "Patient?identifier=$HOSP_SYSTEM|CI-MRN-3003" 2 60 || die "ids contro
 log "control: hl7v2.writes: ids left the exchange with 2 patients for one MRN"
 
 # 10. ATNA's FHIR Feed option: a gateway whose audit.url is the exchange's FHIR base records its audit
-#     trail there as AuditEvent resources (POST [base]/AuditEvent over mutual TLS), which Medplum
-#     validates on create: an Import (DCM 110107) for the message received, an Export (110106) for
-#     the bundle delivered.
+#     trail there as AuditEvent resources (POST [base]/AuditEvent over mutual TLS), which the
+#     stand-in checks with @medplum/core's validateResource before storing: an Import (DCM 110107)
+#     for the message received, an Export (110106) for the bundle delivered.
 stop_pid "$FERRY_PID" TERM
 M5=$(freeport)
 S5=$(freeport)
