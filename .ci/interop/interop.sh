@@ -315,6 +315,26 @@ done
 log "audit trail as FHIR AuditEvents at the exchange: $(aud_count 110107) Import, $(aud_count 110106) Export"
 stop_pid "$FERRY_PID" TERM
 
-grep -q "CI-MRN-\|Tester\|Harbour" "$WORK/ferry.log" "$WORK/ferry2.log" "$WORK/ferry3.log" "$WORK/ferry4.log" "$WORK/ferry5.log" && die "ferry log contains PHI (MRN/name/address)"
+# 11. The OBX-11 U status change with hl7v2.writes: conditional, where the exchange chooses the ids:
+#     the PATCH finds the Observation by its identifier (Observation?identifier=..., a conditional
+#     patch in a batch).
+M6=$(freeport)
+S6=$(freeport)
+write_config "$WORK/ferry6.yaml" "$WORK/data6" "$M6" "$S6"
+printf 'hl7v2:\n  writes: conditional\n' >>"$WORK/ferry6.yaml"
+start_ferry "$WORK/ferry6.yaml" "$WORK/ferry6.log" "$M6"
+sed 's/CI-MRN-5001/CI-MRN-6001/; s/|CI-ORU-U1|/|CI-ORU-C1|/; s/CI-ORD-U5/CI-ORD-C6/; s/CI-FIL-U5/CI-FIL-C6/' "$WORK/u_prelim.hl7" >"$WORK/c_prelim.hl7"
+sed 's/CI-MRN-5001/CI-MRN-6001/; s/|CI-ORU-U2|/|CI-ORU-C2|/; s/CI-ORD-U5/CI-ORD-C6/; s/CI-FIL-U5/CI-FIL-C6/' "$WORK/u_final.hl7" >"$WORK/c_final.hl7"
+node "$here/send-hl7.mjs" --port "$M6" --expect AA "$WORK/c_prelim.hl7" >/dev/null || die "conditional: preliminary result not accepted"
+wait_total "Patient?identifier=$HOSP_SYSTEM|CI-MRN-6001" 1 60 || die "conditional: patient not delivered"
+cpid=$(fhir_get "Patient?identifier=$HOSP_SYSTEM|CI-MRN-6001" | jq -r '.entry[0].resource.id')
+wait_obs "$cpid" "preliminary 131" || die "conditional: preliminary result not delivered"
+node "$here/send-hl7.mjs" --port "$M6" --expect AA "$WORK/c_final.hl7" >/dev/null || die "conditional: status change not accepted"
+wait_obs "$cpid" "final 131" || die "conditional: OBX-11 U did not make the result final with its value kept (or made a second one)"
+assert_drained "$S6"
+log "conditional writes: OBX-11 U patched the exchange's Observation found by identifier (final 131, one Observation)"
+stop_pid "$FERRY_PID" TERM
+
+grep -q "CI-MRN-\|Tester\|Harbour" "$WORK/ferry.log" "$WORK/ferry2.log" "$WORK/ferry3.log" "$WORK/ferry4.log" "$WORK/ferry5.log" "$WORK/ferry6.log" && die "ferry log contains PHI (MRN/name/address)"
 log "ferry log has no PHI"
 log "PASS"
