@@ -561,16 +561,23 @@ func sourcePatient(cfg Config, fax Fax) map[string]any {
 
 // matchPatient is the Patient of PatientLinkMatch: written only when the
 // exchange holds no patient with the MRN, so it says no more than the fax
-// does.
+// does. Gender is "unknown" (a fax sidecar does not carry it), which also
+// gives a US Core exchange the element it requires; a name written
+// "Family, Given" is split as such, any other form is kept as text only.
 func matchPatient(cfg Config, fax Fax, security []fhir.Coding) *fhir.Patient {
 	p := &fhir.Patient{
 		ResourceType: "Patient",
 		Meta:         &fhir.Meta{Security: security},
 		Identifier:   []fhir.Identifier{{System: cfg.PatientSystem, Value: fax.MRN}},
+		Gender:       "unknown",
 		BirthDate:    normDate(fax.DOB),
 	}
-	if fax.PatientName != "" {
-		p.Name = []fhir.HumanName{{Text: fax.PatientName}}
+	if n := strings.TrimSpace(fax.PatientName); n != "" {
+		hn := fhir.HumanName{Text: n}
+		if fam, giv, ok := strings.Cut(n, ","); ok && strings.TrimSpace(fam) != "" && strings.TrimSpace(giv) != "" {
+			hn.Family, hn.Given = strings.TrimSpace(fam), strings.Fields(giv)
+		}
+		p.Name = []fhir.HumanName{hn}
 	}
 	return p
 }

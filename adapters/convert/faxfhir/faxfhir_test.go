@@ -445,7 +445,7 @@ func TestPatientLink(t *testing.T) {
 				}
 				r := get(p, "resource")
 				if str(r, "identifier", 0, "value") != "MRN-0042" || str(r, "birthDate") != "1970-01-01" || str(r, "name", 0, "text") != "TEST PATIENT" ||
-					str(r, "meta", "security", 0, "code") != "N" {
+					get(r, "name", 0, "family") != nil || str(r, "gender") != "unknown" || str(r, "meta", "security", 0, "code") != "N" {
 					t.Errorf("patient %v", r)
 				}
 			} else if len(patients) != 0 {
@@ -472,6 +472,10 @@ func TestPatientLink(t *testing.T) {
 		if str(e, "resource", "resourceType") == "Patient" || get(e, "resource", "subject") != nil {
 			t.Errorf("a fax without an MRN names a patient: %v", e)
 		}
+	}
+	// "Family, Given" is split; the name stays as text too.
+	if n := matchPatient(testConfig(), Fax{MRN: "1", PatientName: "Roe, Jane Ann"}, nil).Name[0]; n.Family != "Roe" || strings.Join(n.Given, " ") != "Jane Ann" || n.Text != "Roe, Jane Ann" {
+		t.Errorf("name %+v", n)
 	}
 	// An MRN with '|' is escaped in the search.
 	if got := identifierQuery("urn:x", "A|B"); got != "identifier=urn%3Ax%7CA%5C%7CB" {
