@@ -9,6 +9,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"github.com/ferry-health/ferry/transport/fhirhttp"
 	"io"
 	"os"
 	"path/filepath"
@@ -137,8 +138,11 @@ type Exchange struct {
 	URL     string                 `yaml:"url"`
 	Timeout time.Duration          `yaml:"timeout"`
 	TLS     configtls.ClientConfig `yaml:"tls"`
-	Retry   Retry                  `yaml:"retry"`
-	Workers int                    `yaml:"workers"`
+	// Auth adds authentication beside (or, for SMART, instead of) the
+	// client certificate.
+	Auth    ExchangeAuth `yaml:"auth"`
+	Retry   Retry        `yaml:"retry"`
+	Workers int          `yaml:"workers"`
 	// Hold lists the security labels this exchange may not receive
 	// without review (STANDARDS.md §7): bundles carrying one are kept in
 	// <data_dir>/held, acknowledged to the sender, and audited, instead of
@@ -146,6 +150,13 @@ type Exchange struct {
 	// v3-ActCode sensitivity ("HIV", "SUD", "PSY" ...) or policy
 	// ("42CFRPart2"). Empty: everything is forwarded.
 	Hold []string `yaml:"hold"`
+}
+
+// ExchangeAuth is how ferry proves itself to the exchange beyond TLS.
+type ExchangeAuth struct {
+	// SMART is SMART Backend Services (client_credentials with a
+	// private_key_jwt assertion; a Bearer token on every request).
+	SMART fhirhttp.SMARTConfig `yaml:"smart"`
 }
 
 // Retry is the delivery backoff policy.

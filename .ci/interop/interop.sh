@@ -335,6 +335,53 @@ assert_drained "$S6"
 log "conditional writes: OBX-11 U patched the exchange's Observation found by identifier (final 131, one Observation)"
 stop_pid "$FERRY_PID" TERM
 
-grep -q "CI-MRN-\|Tester\|Harbour" "$WORK/ferry.log" "$WORK/ferry2.log" "$WORK/ferry3.log" "$WORK/ferry4.log" "$WORK/ferry5.log" "$WORK/ferry6.log" && die "ferry log contains PHI (MRN/name/address)"
+# 12. SMART Backend Services: an exchange that also wants an OAuth bearer token. `ferry smart-key`
+#     makes ferry's key and prints the JWKS the exchange registers; the stand-in checks each client
+#     assertion with node's own crypto (signature, kid, iss/sub, aud, exp, jti). With
+#     exchange.auth.smart ferry delivers and `ferry doctor` gets a token; without it the exchange
+#     answers 401, and nothing is delivered or dead-lettered.
+"$FERRY" smart-key "$WORK/smart.key" >"$WORK/smart-jwks.json" 2>"$WORK/smart-key.log" || die "ferry smart-key: $(cat "$WORK/smart-key.log")"
+jq -e '.keys[0].kty == "EC" and .keys[0].crv == "P-384" and .keys[0].alg == "ES384" and (.keys[0].d == null)' "$WORK/smart-jwks.json" >/dev/null ||
+  die "smart-key JWKS is not one public ES384 key: $(cat "$WORK/smart-jwks.json")"
+SAVED_URL=$EX_URL SAVED_CTL=$EX_CTL
+EX_EXTRA=(--smart-client ferry-ci-smart --smart-jwks "$WORK/smart-jwks.json")
+start_exchange "$WORK/ex-smart"
+EX_EXTRA=()
+SX_URL=$EX_URL SX_CTL=$EX_CTL
+EX_URL=$SAVED_URL EX_CTL=$SAVED_CTL
+sx_count() { curl -sS "$SX_CTL/control/count?type=Patient&identifier=$HOSP_SYSTEM|$1" | jq -r .count; }
+M7=$(freeport)
+S7=$(freeport)
+write_config "$WORK/ferry7.yaml" "$WORK/data7" "$M7" "$S7" "$SX_URL"
+printf '  auth:\n    smart: {client_id: ferry-ci-smart, key_file: %s}\n' "$WORK/smart.key" >"$WORK/smart-auth.yaml"
+# the auth block belongs under exchange: insert it after the exchange's url line
+awk -v f="$WORK/smart-auth.yaml" '{print} /^  url: /{while ((getline l < f) > 0) print l}' "$WORK/ferry7.yaml" >"$WORK/ferry7s.yaml"
+"$FERRY" doctor --config "$WORK/ferry7s.yaml" >"$WORK/doctor7.txt" 2>&1 || true
+grep -q "exchange.auth.smart.*access token granted" "$WORK/doctor7.txt" || die "ferry doctor got no SMART token: $(grep -i smart "$WORK/doctor7.txt")"
+start_ferry "$WORK/ferry7s.yaml" "$WORK/ferry7.log" "$M7"
+sed "s/CI-MRN-1001/CI-MRN-7001/; s/|CI-ADT-0001|/|CI-SMART-1|/; s/CI-VISIT-1001/CI-SMART-V/" "$msgs/adt_a01.hl7" >"$WORK/smart.hl7"
+node "$here/send-hl7.mjs" --port "$M7" --expect AA "$WORK/smart.hl7" >/dev/null || die "SMART gateway: A01 not accepted"
+for ((i = 0; i < 60; i++)); do [ "$(sx_count CI-MRN-7001)" = 1 ] && break; sleep 1; done
+[ "$(sx_count CI-MRN-7001)" = 1 ] || die "SMART gateway: the A01 did not reach the exchange ($(tail -3 "$WORK/ferry7.log"))"
+assert_drained "$S7"
+tokens=$(curl -sS "$SX_CTL/control/stats" | jq -r '.tokens // 0')
+[ "$tokens" -ge 1 ] || die "no token was issued"
+log "SMART Backend Services: delivered with a bearer token ($tokens token(s) issued, one for doctor); doctor: $(grep -o 'access token granted[^)]*)' "$WORK/doctor7.txt")"
+stop_pid "$FERRY_PID" TERM
+# the same exchange without exchange.auth: 401, kept, not dead-lettered
+M8=$(freeport)
+S8=$(freeport)
+write_config "$WORK/ferry8.yaml" "$WORK/data8" "$M8" "$S8" "$SX_URL"
+start_ferry "$WORK/ferry8.yaml" "$WORK/ferry8.log" "$M8"
+sed "s/CI-MRN-1001/CI-MRN-7002/; s/|CI-ADT-0001|/|CI-SMART-2|/; s/CI-VISIT-1001/CI-SMART-W/" "$msgs/adt_a01.hl7" >"$WORK/nosmart.hl7"
+node "$here/send-hl7.mjs" --port "$M8" --expect AA "$WORK/nosmart.hl7" >/dev/null || die "no-token gateway: A01 not accepted"
+sleep 4
+[ "$(sx_count CI-MRN-7002)" = 0 ] || die "the exchange took a bundle without a token"
+[ "$(metric "$S8" ferry_dead_letters)" = 0 ] || die "a missing token dead-lettered data"
+[ "$(metric "$S8" ferry_queue_depth)" = 1 ] || die "without a token the message is not waiting in the queue"
+log "without exchange.auth: the exchange answered 401; nothing delivered, nothing dead-lettered, message still queued"
+stop_pid "$FERRY_PID" TERM
+
+grep -q "CI-MRN-\|Tester\|Harbour" "$WORK/ferry.log" "$WORK/ferry2.log" "$WORK/ferry3.log" "$WORK/ferry4.log" "$WORK/ferry5.log" "$WORK/ferry6.log" "$WORK/ferry7.log" "$WORK/ferry8.log" && die "ferry log contains PHI (MRN/name/address)"
 log "ferry log has no PHI"
 log "PASS"

@@ -11,6 +11,7 @@ NODE_FLAGS=()
 [ "$(node -e 'process.stdout.write(typeof WebSocket)')" = function ] || NODE_FLAGS=(--experimental-websocket)
 HOSP_SYSTEM=urn:oid:2.16.840.1.113883.3.999.1
 PIDS=()
+EX_EXTRA=()
 
 log() { printf '[%s %s] %s\n' "$(date +%H:%M:%S)" "${SUITE:-suite}" "$*"; }
 die() { log "FAIL: $*"; exit 1; }
@@ -35,6 +36,7 @@ start_exchange() {
   rm -f "$dir/exchange.json"
   local args=(--pki "$PKI" --port "$port" --ready-file "$dir/exchange.json")
   [ -n "$state" ] && args+=(--state "$state")
+  args+=("${EX_EXTRA[@]}") # e.g. EX_EXTRA=(--smart-client ID --smart-jwks FILE)
   node "${NODE_FLAGS[@]}" "$CI_DIR/exchange/server.mjs" "${args[@]}" >>"$dir/exchange.log" 2>&1 &
   EX_PID=$!
   PIDS+=("$EX_PID")

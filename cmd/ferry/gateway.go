@@ -135,6 +135,7 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 			TLS:                 cfg.Exchange.TLS,
 			MaxIdleConnsPerHost: cfg.Exchange.Workers,
 			UserAgent:           "ferry/" + version,
+			SMART:               cfg.Exchange.Auth.SMART,
 		}, log.With("component", "exchange"))
 	default:
 		g.sink = outbox.New(cfg.Path("outbox"))

@@ -38,6 +38,7 @@ func commands() map[string]command {
 		"bench":     {cmdBench, "bench mllp: drive N connections x M messages and report msg/s and ACK latency; bench responder: the floor receiver"},
 		"init":      {cmdInit, "write a commented configuration (asks on a terminal; or --exchange-url --ca --cert --key --mllp-listen --data-dir --out FILE)"},
 		"keygen":    {cmdKeygen, "write a new data-at-rest key file (PATH) for encryption.key_file; never overwrites"},
+		"smart-key": {cmdSMARTKey, "make (if missing) the SMART Backend Services key at PATH and print its JWKS to register"},
 		"doctor":    {cmdDoctor, "check certificates, the exchange connection, folders, disk and ports ([--config FILE])"},
 		"status":    {cmdStatus, "queue depth, oldest item, last delivery, dead letters, certificate expiry ([--config FILE] [--json])"},
 		"queue":     {cmdQueue, "dead letters: list | show ID [--body] | retry ID...|--all [--force] | purge ID...|--all --yes ([--config FILE])"},

@@ -85,6 +85,9 @@ type Config struct {
 	MaxIdleConnsPerHost int `yaml:"max_idle_conns_per_host" json:"max_idle_conns_per_host"`
 	// UserAgent is sent as User-Agent; empty means "ferry".
 	UserAgent string `yaml:"-" json:"-"`
+	// SMART, when set, adds SMART Backend Services: a Bearer token with
+	// every request (smart.go).
+	SMART SMARTConfig `yaml:"smart" json:"smart"`
 }
 
 // Validate checks the settings offline.
@@ -115,6 +118,9 @@ func (c Config) Validate() error {
 	if err := c.TLS.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("tls.%w", err))
 	}
+	if err := c.SMART.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("smart.%w", err))
+	}
 	return errors.Join(errs...)
 }
 
@@ -138,6 +144,7 @@ type Sink struct {
 	client    *http.Client
 	stream    *http.Client // no overall timeout: for bodies streamed from files
 	transport *http.Transport
+	tokens    *tokenSource // nil without SMART
 }
 
 var _ transport.Sink = (*Sink)(nil)
@@ -200,6 +207,14 @@ func (s *Sink) Connect(ctx context.Context) error {
 	}
 	// Streamed bodies are bounded by a watchdog instead of Timeout.
 	s.stream = &http.Client{Transport: tr, CheckRedirect: s.client.CheckRedirect}
+	if s.cfg.SMART.Enabled() {
+		ts, err := newTokenSource(s.cfg.SMART, s.endpoint, s.client)
+		if err != nil {
+			s.client, s.stream, s.transport = nil, nil, nil
+			return fmt.Errorf("connect to exchange: %w", err)
+		}
+		s.tokens = ts
+	}
 	return nil
 }
 
@@ -211,7 +226,7 @@ func (s *Sink) Close(context.Context) error {
 	if s.transport != nil {
 		s.transport.CloseIdleConnections()
 	}
-	s.client, s.stream, s.transport = nil, nil, nil
+	s.client, s.stream, s.transport, s.tokens = nil, nil, nil, nil
 	return nil
 }
 
@@ -220,11 +235,32 @@ func (s *Sink) Close(context.Context) error {
 // documentation.
 func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	s.mu.RLock()
-	client, stream := s.client, s.stream
+	client, stream, tokens := s.client, s.stream, s.tokens
 	s.mu.RUnlock()
 	if client == nil {
 		return transport.ErrNotConnected
 	}
+	for retried := false; ; retried = true {
+		var tok string
+		if tokens != nil {
+			var err error
+			if tok, err = tokens.Token(ctx); err != nil {
+				return fmt.Errorf("post bundle %s: %w", it.ID, err)
+			}
+		}
+		unauthorized, err := s.post(ctx, it, client, stream, tok)
+		if unauthorized && tok != "" && !retried {
+			// The token expired or was revoked early: one more try with
+			// a fresh one; a second 401 is the exchange's answer.
+			tokens.Invalidate(tok)
+			continue
+		}
+		return err
+	}
+}
+
+// post makes one attempt; unauthorized reports a 401 answer.
+func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Client, tok string) (unauthorized bool, _ error) {
 	var wd *watchdog
 	if it.Open != nil {
 		var cancel context.CancelCauseFunc
@@ -236,7 +272,10 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	}
 	req, sent, err := newRequest(ctx, s.endpoint, it, wd)
 	if err != nil {
-		return fmt.Errorf("post bundle %s: %w", it.ID, err)
+		return false, fmt.Errorf("post bundle %s: %w", it.ID, err)
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	req.Header.Set("Content-Type", MediaType)
 	req.Header.Set("Accept", MediaType)
@@ -256,22 +295,22 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 			err = fmt.Errorf("%w: %w", cause, err)
 		}
 		if hs := configtls.Diagnose(err); hs != nil {
-			return fmt.Errorf("post bundle %s to %s: %w", it.ID, s.host, hs)
+			return false, fmt.Errorf("post bundle %s to %s: %w", it.ID, s.host, hs)
 		}
-		return fmt.Errorf("post bundle %s to %s: %w", it.ID, s.host, err)
+		return false, fmt.Errorf("post bundle %s to %s: %w", it.ID, s.host, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 		io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes)) // let keep-alive reuse the connection
 		resp.Body.Close()
-		return fmt.Errorf("post bundle %s to %s: %w", it.ID, s.host, withItemID(classify(resp, body), it.ID))
+		return resp.StatusCode == http.StatusUnauthorized, fmt.Errorf("post bundle %s to %s: %w", it.ID, s.host, withItemID(classify(resp, body), it.ID))
 	}
 	ans := readAnswer(resp.Body, wd)
 	resp.Body.Close()
 	if err := classifyAnswer(resp, ans, sent); err != nil {
-		return fmt.Errorf("post bundle %s to %s: %w", it.ID, s.host, withItemID(err, it.ID))
+		return false, fmt.Errorf("post bundle %s to %s: %w", it.ID, s.host, withItemID(err, it.ID))
 	}
-	return nil
+	return false, nil
 }
 
 // withItemID puts the item's id into a hint's command line, so the

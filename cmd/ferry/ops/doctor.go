@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/ferry-health/ferry/transport/fhirhttp"
 	"github.com/ferry-health/ferry/transport/mllptls"
 	"io"
 	"io/fs"
@@ -367,11 +368,25 @@ func CheckExchange(ctx context.Context, cfg *config.Config, opts DoctorOptions) 
 	}
 	detail += fmt.Sprintf("; GET /metadata answered %s", resp.Status)
 	c.Level, c.Detail = OK, detail
-	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+	smart := cfg.Exchange.Auth.SMART
+	if (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) && !smart.Enabled() {
 		c.Level = Warn
 		c.Detail += " (the exchange refuses this client: is the certificate registered with it?)"
 	}
-	return []Check{c}
+	out := []Check{c}
+	if smart.Enabled() {
+		// One real token request: the registration, the key and the
+		// token endpoint are what SMART adds that can be wrong.
+		sc := Check{Area: "exchange", Name: "exchange.auth.smart"}
+		scope, life, err := fhirhttp.CheckSMART(ctx, smart, cfg.Exchange.URL, client)
+		if err != nil {
+			sc.Level, sc.Detail = Fail, "no access token: "+err.Error()
+		} else {
+			sc.Level, sc.Detail = OK, fmt.Sprintf("access token granted for scope %q, valid %s (client %s)", scope, life.Round(time.Second), smart.ClientID)
+		}
+		out = append(out, sc)
+	}
+	return out
 }
 
 // peerWords names the server certificate of a TLS connection and its end.

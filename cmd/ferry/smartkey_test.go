@@ -1,0 +1,48 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/ferry-health/ferry/transport/fhirhttp"
+)
+
+// TestSMARTKeyCommand: `ferry smart-key PATH` writes a P-384 key owner-only
+// and prints its public JWKS with the thumbprint as kid; run again, it
+// keeps the key and prints the same JWKS.
+func TestSMARTKeyCommand(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "smart.key")
+	var out1, out2 bytes.Buffer
+	if err := cmdSMARTKey(context.Background(), []string{path}, &out1, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file %v %v", st, err)
+	}
+	if err := cmdSMARTKey(context.Background(), []string{path}, &out2, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if out1.String() != out2.String() {
+		t.Errorf("second run printed another JWKS:\n%s\n%s", out1.String(), out2.String())
+	}
+	var jwks struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	if err := json.Unmarshal(out1.Bytes(), &jwks); err != nil || len(jwks.Keys) != 1 {
+		t.Fatalf("JWKS %s: %v", out1.String(), err)
+	}
+	k, err := fhirhttp.LoadSMARTKey(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := jwks.Keys[0]
+	if j["kty"] != "EC" || j["crv"] != "P-384" || j["alg"] != "ES384" || j["kid"] != k.KeyID || j["d"] != nil {
+		t.Errorf("JWKS key %v (kid want %s)", j, k.KeyID)
+	}
+}

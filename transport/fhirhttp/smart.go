@@ -1,0 +1,379 @@
+package fhirhttp
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/ferry-health/ferry/config/configtls"
+)
+
+// SMARTConfig is SMART Backend Services (SMART App Launch 2.2, "Backend
+// Services"): ferry authenticates to the exchange's authorization server
+// with a JWT it signs with its private key (private_key_jwt), gets an
+// access token for client_credentials, and sends it as a Bearer token with
+// every request, beside or instead of its client certificate.
+type SMARTConfig struct {
+	// ClientID is the client id the exchange registered for this gateway.
+	ClientID string `yaml:"client_id" json:"client_id"`
+	// KeyFile is the PEM private key whose public half the exchange knows
+	// (as a JWKS): RSA of 2048 bits or more (signs RS384) or EC P-384
+	// (signs ES384). `ferry smart-key` makes one and prints its JWKS.
+	KeyFile string `yaml:"key_file" json:"key_file"`
+	// KeyID is the JWT header's kid; empty means the key's JWK thumbprint
+	// (RFC 7638), which is what `ferry smart-key` registers.
+	KeyID string `yaml:"key_id" json:"key_id"`
+	// Scope is the scope requested; default DefaultSMARTScope.
+	Scope string `yaml:"scope" json:"scope"`
+	// TokenURL is the token endpoint; empty means the one the exchange
+	// publishes in [base]/.well-known/smart-configuration.
+	TokenURL string `yaml:"token_url" json:"token_url"`
+}
+
+// DefaultSMARTScope asks for what ferry does at the exchange: create,
+// read, update and search any resource type (conditional writes search).
+const DefaultSMARTScope = "system/*.cruds"
+
+// Enabled reports whether SMART Backend Services is configured.
+func (c SMARTConfig) Enabled() bool { return c.ClientID != "" || c.KeyFile != "" }
+
+// Validate checks the settings offline; each error starts with its field.
+func (c SMARTConfig) Validate() error {
+	if !c.Enabled() {
+		return nil
+	}
+	var errs []error
+	if c.ClientID == "" {
+		errs = append(errs, errors.New("client_id: required: the id the exchange registered for this gateway"))
+	}
+	if c.KeyFile == "" {
+		errs = append(errs, errors.New("key_file: required: the private key whose JWKS the exchange registered (`ferry smart-key` makes one)"))
+	}
+	if c.TokenURL != "" {
+		if u, err := url.Parse(c.TokenURL); err != nil || u.Scheme != "https" || u.Host == "" {
+			errs = append(errs, fmt.Errorf("token_url: %q is not an https URL", c.TokenURL))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// SMARTKey is a loaded signing key.
+type SMARTKey struct {
+	Signer crypto.Signer
+	Alg    jose.SignatureAlgorithm
+	KeyID  string // the key's JWK thumbprint (RFC 7638, SHA-256, base64url)
+}
+
+// LoadSMARTKey reads a PEM private key (PKCS#8, PKCS#1 RSA or SEC 1 EC)
+// and checks that it is one SMART Backend Services allows: RSA of at least
+// 2048 bits (RS384) or EC P-384 (ES384). Like the TLS keys, a file other
+// accounts can read is refused.
+func LoadSMARTKey(path string) (*SMARTKey, error) {
+	if err := configtls.KeyFileMode(path); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, fmt.Errorf("%s: no PEM block", path)
+	}
+	var key any
+	switch blk.Type {
+	case "PRIVATE KEY":
+		key, err = x509.ParsePKCS8PrivateKey(blk.Bytes)
+	case "RSA PRIVATE KEY":
+		key, err = x509.ParsePKCS1PrivateKey(blk.Bytes)
+	case "EC PRIVATE KEY":
+		key, err = x509.ParseECPrivateKey(blk.Bytes)
+	default:
+		return nil, fmt.Errorf("%s: PEM block %q is not a private key", path, blk.Type)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	k := &SMARTKey{}
+	switch key := key.(type) {
+	case *rsa.PrivateKey:
+		if key.N.BitLen() < 2048 {
+			return nil, fmt.Errorf("%s: RSA key of %d bits; SMART asks for 2048 or more", path, key.N.BitLen())
+		}
+		k.Signer, k.Alg = key, jose.RS384
+	case *ecdsa.PrivateKey:
+		if key.Curve != elliptic.P384() {
+			return nil, fmt.Errorf("%s: EC key on %s; SMART's ES384 needs P-384", path, key.Curve.Params().Name)
+		}
+		k.Signer, k.Alg = key, jose.ES384
+	default:
+		return nil, fmt.Errorf("%s: a %T key; SMART needs RSA (RS384) or EC P-384 (ES384)", path, key)
+	}
+	jwk := k.PublicJWK("")
+	tp, err := jwk.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	k.KeyID = base64.RawURLEncoding.EncodeToString(tp)
+	return k, nil
+}
+
+// PublicJWK is the public key as a JWK with kid (k.KeyID when empty).
+func (k *SMARTKey) PublicJWK(kid string) jose.JSONWebKey {
+	if kid == "" {
+		kid = k.KeyID
+	}
+	return jose.JSONWebKey{Key: k.Signer.Public(), KeyID: kid, Algorithm: string(k.Alg), Use: "sig"}
+}
+
+// tokenSource gets and caches SMART Backend Services access tokens.
+type tokenSource struct {
+	cfg    SMARTConfig
+	base   string // the FHIR base, for discovery
+	client *http.Client
+	key    *SMARTKey
+	kid    string
+
+	mu       sync.Mutex
+	tokenURL string
+	token    string
+	expires  time.Time
+}
+
+// tokenSkew is how long before its expiry a token is replaced, so that no
+// request leaves with a token that dies on the way.
+const tokenSkew = 30 * time.Second
+
+// assertionLife is the client assertion's exp: SMART allows at most five
+// minutes.
+const assertionLife = 4 * time.Minute
+
+func newTokenSource(cfg SMARTConfig, base string, client *http.Client) (*tokenSource, error) {
+	key, err := LoadSMARTKey(cfg.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("smart key: %w", err)
+	}
+	if cfg.Scope == "" {
+		cfg.Scope = DefaultSMARTScope
+	}
+	kid := cfg.KeyID
+	if kid == "" {
+		kid = key.KeyID
+	}
+	return &tokenSource{cfg: cfg, base: base, client: client, key: key, kid: kid, tokenURL: cfg.TokenURL}, nil
+}
+
+// Token returns a valid access token, fetching one when there is none or
+// it is about to expire.
+func (t *tokenSource) Token(ctx context.Context) (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.token != "" && time.Now().Before(t.expires) {
+		return t.token, nil
+	}
+	if t.tokenURL == "" {
+		u, err := t.discover(ctx)
+		if err != nil {
+			return "", err
+		}
+		t.tokenURL = u
+	}
+	tok, life, err := t.fetch(ctx)
+	if err != nil {
+		return "", err
+	}
+	t.token, t.expires = tok, time.Now().Add(life-tokenSkew)
+	return tok, nil
+}
+
+// Invalidate drops the cached token (after the exchange answered 401).
+func (t *tokenSource) Invalidate(tok string) {
+	t.mu.Lock()
+	if t.token == tok {
+		t.token = ""
+	}
+	t.mu.Unlock()
+}
+
+// discover reads token_endpoint from [base]/.well-known/smart-configuration.
+func (t *tokenSource) discover(ctx context.Context) (string, error) {
+	u := t.base + "/.well-known/smart-configuration"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := t.client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("smart discovery %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		TokenEndpoint string   `json:"token_endpoint"`
+		AuthMethods   []string `json:"token_endpoint_auth_methods_supported"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", &EndpointError{Problem: fmt.Sprintf("SMART discovery at %s answered %s; set exchange.auth.smart.token_url", u, resp.Status), Err: errors.New(resp.Status)}
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&doc); err != nil || doc.TokenEndpoint == "" {
+		return "", &EndpointError{Problem: fmt.Sprintf("%s names no token_endpoint; set exchange.auth.smart.token_url", u), Err: errors.New("no token_endpoint")}
+	}
+	return doc.TokenEndpoint, nil
+}
+
+// assertion signs the client assertion JWT for the token request.
+func (t *tokenSource) assertion() (string, error) {
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: t.key.Alg, Key: t.key.Signer},
+		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", t.kid))
+	if err != nil {
+		return "", err
+	}
+	var jti [16]byte
+	if _, err := rand.Read(jti[:]); err != nil {
+		return "", err
+	}
+	now := time.Now()
+	claims := jwt.Claims{
+		Issuer:   t.cfg.ClientID,
+		Subject:  t.cfg.ClientID,
+		Audience: jwt.Audience{t.tokenURL},
+		Expiry:   jwt.NewNumericDate(now.Add(assertionLife)),
+		IssuedAt: jwt.NewNumericDate(now),
+		ID:       hex.EncodeToString(jti[:]),
+	}
+	return jwt.Signed(signer).Claims(claims).Serialize()
+}
+
+// fetch asks the token endpoint for an access token (client_credentials
+// with a private_key_jwt client assertion).
+func (t *tokenSource) fetch(ctx context.Context) (string, time.Duration, error) {
+	a, err := t.assertion()
+	if err != nil {
+		return "", 0, fmt.Errorf("sign SMART client assertion: %w", err)
+	}
+	form := url.Values{
+		"grant_type":            {"client_credentials"},
+		"scope":                 {t.cfg.Scope},
+		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+		"client_assertion":      {a},
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.tokenURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", 0, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	resp, err := t.client.Do(req)
+	if err != nil {
+		return "", 0, fmt.Errorf("SMART token request to %s: %w", t.tokenURL, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var tr struct {
+		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
+		ExpiresIn   int    `json:"expires_in"`
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	_ = json.Unmarshal(body, &tr)
+	switch {
+	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
+		return "", 0, &StatusError{Code: resp.StatusCode, Status: statusText(resp.StatusCode, resp.Status), Entry: -1}
+	case resp.StatusCode != http.StatusOK:
+		// invalid_client, invalid_scope ...: ferry's registration or
+		// key is wrong, which no bundle can fix: an endpoint problem,
+		// retried and shown to the operator, never a dead letter.
+		why := tr.Error
+		if tr.Description != "" {
+			why += ": " + oneLine(truncate(tr.Description, 200))
+		}
+		if why == "" {
+			why = resp.Status
+		}
+		return "", 0, &EndpointError{Problem: fmt.Sprintf("the SMART token endpoint %s refused ferry's client assertion (%s); check exchange.auth.smart client_id, key_file and the JWKS registered with the exchange", t.tokenURL, why),
+			Err: errors.New("SMART token request: " + resp.Status)}
+	case tr.AccessToken == "" || !strings.EqualFold(tr.TokenType, "bearer"):
+		return "", 0, &EndpointError{Problem: fmt.Sprintf("the SMART token endpoint %s answered no bearer access_token", t.tokenURL), Err: errors.New("no access token")}
+	}
+	life := time.Duration(tr.ExpiresIn) * time.Second
+	if life <= 0 {
+		life = 5 * time.Minute // SMART: tokens SHOULD last no more than 300 s
+	}
+	if life <= tokenSkew {
+		life = tokenSkew + time.Second // use it at least for a second
+	}
+	return tr.AccessToken, life, nil
+}
+
+// GenerateSMARTKey writes a new EC P-384 private key (PKCS#8 PEM, mode
+// 0600) to path, refusing to replace a file, and returns it loaded.
+func GenerateSMARTKey(path string) (*SMARTKey, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	return LoadSMARTKey(path)
+}
+
+// JWKS is the JSON Web Key Set of k's public key under kid (the key's
+// thumbprint when empty): what the exchange registers for this client.
+func (k *SMARTKey) JWKS(kid string) ([]byte, error) {
+	return json.MarshalIndent(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{k.PublicJWK(kid)}}, "", "  ")
+}
+
+// CheckSMART gets one access token with cfg, for `ferry doctor`: the
+// scope granted and the token's lifetime, or why there is none.
+func CheckSMART(ctx context.Context, cfg SMARTConfig, base string, client *http.Client) (scope string, life time.Duration, err error) {
+	ts, err := newTokenSource(cfg, strings.TrimSuffix(base, "/"), client)
+	if err != nil {
+		return "", 0, err
+	}
+	if ts.tokenURL == "" {
+		if ts.tokenURL, err = ts.discover(ctx); err != nil {
+			return "", 0, err
+		}
+	}
+	_, life, err = ts.fetch(ctx)
+	return ts.cfg.Scope, life, err
+}
