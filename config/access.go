@@ -101,7 +101,7 @@ func (c *Config) Warnings() []Problem {
 					"set allow to the senders' addresses, or tls.client_ca_file for mutual TLS (IHE ATNA ITI-19 asks for mutual authentication of nodes)", m.Listen)})
 		}
 	}
-	if strings.HasPrefix(c.Exchange.URL, "mllps:") {
+	if c.Exchange.MLLP() {
 		for i, f := range c.Sources.Folders {
 			msg := "the exchange takes HL7 v2 over MLLP (exchange.url mllps://): "
 			switch f.Kind {

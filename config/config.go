@@ -9,7 +9,6 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"github.com/ferry-health/ferry/transport/fhirhttp"
 	"io"
 	"os"
 	"path/filepath"
@@ -23,6 +22,8 @@ import (
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
 	"github.com/ferry-health/ferry/adapters/fax"
 	"github.com/ferry-health/ferry/config/configtls"
+	"github.com/ferry-health/ferry/transport/fhirhttp"
+	"github.com/ferry-health/ferry/transport/mllptls"
 )
 
 // DefaultYAML is the embedded configuration `ferry run` uses when no file
@@ -151,6 +152,10 @@ type Exchange struct {
 	// ("42CFRPart2"). Empty: everything is forwarded.
 	Hold []string `yaml:"hold"`
 }
+
+// MLLP reports whether the exchange takes HL7 v2 over MLLP in TLS
+// (exchange.url mllps://host:port) rather than FHIR.
+func (e Exchange) MLLP() bool { return strings.HasPrefix(e.URL, mllptls.Scheme+":") }
 
 // ExchangeAuth is how ferry proves itself to the exchange beyond TLS.
 type ExchangeAuth struct {

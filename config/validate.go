@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"github.com/ferry-health/ferry/transport/mllptls"
 	"net"
 	"net/url"
 	"strconv"
@@ -10,6 +9,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/ferry-health/ferry/transport/mllptls"
 )
 
 // Validate checks every field offline (no connections, no file opens beyond
@@ -146,7 +147,7 @@ func (c *Config) problems() []Problem {
 		// both: one of them is required.
 		smart := c.Exchange.Auth.SMART
 		switch {
-		case smart.Enabled() && strings.HasPrefix(c.Exchange.URL, mllptls.Scheme+":"):
+		case smart.Enabled() && c.Exchange.MLLP():
 			add("exchange.auth.smart", "SMART Backend Services is for a FHIR exchange (https://), not MLLP")
 		case smart.Enabled():
 			addErr("exchange.tls", c.Exchange.TLS.Validate())

@@ -102,17 +102,14 @@ log "re-sent messages caused no duplicates"
 #     the exchange's Observation becomes final and keeps its value (a PATCH in a batch after the
 #     report). A U for a result the exchange never got is dead-lettered alone with the 404; its report
 #     is delivered.
-ufile() { # CONTROL_ID OBR-25 OBX-LINE...
-  local id=$1 st=$2
-  shift 2
-  sed -n '1,2p' "$msgs/oru_r01.hl7" | sed "s/CI-MRN-1002/CI-MRN-5001/; s/|CI-ORU-0001|/|$id|/"
-  sed -n 3p "$msgs/oru_r01.hl7" | sed "s/CI-ORD-77/CI-ORD-U5/; s/CI-FIL-77/CI-FIL-U5/; s/|||F\$/|||$st/"
+ufile() { # MRN ORDER CONTROL_ID OBR-25 OBX-LINE...: an ORU for MRN, order ORDER
+  local mrn=$1 ord=$2 id=$3 st=$4
+  shift 4
+  sed -n '1,2p' "$msgs/oru_r01.hl7" | sed "s/CI-MRN-1002/$mrn/; s/|CI-ORU-0001|/|$id|/"
+  sed -n 3p "$msgs/oru_r01.hl7" | sed "s/CI-ORD-77/CI-ORD-$ord/; s/CI-FIL-77/CI-FIL-$ord/; s/|||F\$/|||$st/"
   printf '%s\n' "$@"
 }
-ufile CI-ORU-U1 P 'OBX|1|NM|2345-7^Glucose [Mass/volume] in Serum or Plasma^LN||131|mg/dL^mg/dL^UCUM|70-99|H|||P|||20261125090000' >"$WORK/u_prelim.hl7"
-ufile CI-ORU-U2 F 'OBX|1|NM|2345-7^Glucose [Mass/volume] in Serum or Plasma^LN||||||||U' >"$WORK/u_final.hl7"
-ufile CI-ORU-U3 F 'OBX|1|NM|2160-0^Creatinine [Mass/volume] in Serum or Plasma^LN||||||||U' >"$WORK/u_orphan.hl7"
-grep -q '|||P$' "$WORK/u_prelim.hl7" || die "status-change template: OBR-25 not set"
+ufile CI-MRN-5001 U5 CI-ORU-U3 F 'OBX|1|NM|2160-0^Creatinine [Mass/volume] in Serum or Plasma^LN||||||||U' >"$WORK/u_orphan.hl7"
 # u_obs PATIENT_ID: the patient's glucose results as "status value" lines
 u_obs() { fhir_get "Observation?subject=Patient/$1" | jq -r '.entry[]?.resource | select(.code.coding[0].code == "2345-7") | "\(.status) \(.valueQuantity.value)"'; }
 wait_obs() { # PATIENT_ID WANT
@@ -125,12 +122,21 @@ wait_obs() { # PATIENT_ID WANT
   log "glucose results of Patient/$1: '$got', want '$2'"
   return 1
 }
-node "$here/send-hl7.mjs" --port "$MLLP" --expect AA "$WORK/u_prelim.hl7" >/dev/null || die "preliminary result not accepted"
-wait_total "Patient?identifier=$HOSP_SYSTEM|CI-MRN-5001" 1 60 || die "status-change patient not delivered"
-upid=$(fhir_get "Patient?identifier=$HOSP_SYSTEM|CI-MRN-5001" | jq -r '.entry[0].resource.id')
-wait_obs "$upid" "preliminary 131" || die "preliminary result not delivered"
-node "$here/send-hl7.mjs" --port "$MLLP" --expect AA "$WORK/u_final.hl7" >/dev/null || die "status change (OBX-11 U) not accepted"
-wait_obs "$upid" "final 131" || die "OBX-11 U did not make the exchange's result final with its value kept (or made a second one)"
+# status_change LABEL PORT MRN ORDER: a glucose of 131 sent preliminary, then made final by a U
+# without a value; the exchange must hold one Observation for it, final, value kept.
+status_change() {
+  local label=$1 port=$2 mrn=$3 ord=$4 pid
+  ufile "$mrn" "$ord" "CI-ORU-${ord}P" P 'OBX|1|NM|2345-7^Glucose [Mass/volume] in Serum or Plasma^LN||131|mg/dL^mg/dL^UCUM|70-99|H|||P|||20261125090000' >"$WORK/$ord-prelim.hl7"
+  ufile "$mrn" "$ord" "CI-ORU-${ord}F" F 'OBX|1|NM|2345-7^Glucose [Mass/volume] in Serum or Plasma^LN||||||||U' >"$WORK/$ord-final.hl7"
+  grep -q '|||P$' "$WORK/$ord-prelim.hl7" || die "$label: status-change template: OBR-25 not set"
+  node "$here/send-hl7.mjs" --port "$port" --expect AA "$WORK/$ord-prelim.hl7" >/dev/null || die "$label: preliminary result not accepted"
+  wait_total "Patient?identifier=$HOSP_SYSTEM|$mrn" 1 60 || die "$label: patient not delivered"
+  pid=$(fhir_get "Patient?identifier=$HOSP_SYSTEM|$mrn" | jq -r '.entry[0].resource.id')
+  wait_obs "$pid" "preliminary 131" || die "$label: preliminary result not delivered"
+  node "$here/send-hl7.mjs" --port "$port" --expect AA "$WORK/$ord-final.hl7" >/dev/null || die "$label: status change (OBX-11 U) not accepted"
+  wait_obs "$pid" "final 131" || die "$label: OBX-11 U did not make the exchange's result final with its value kept (or made a second one)"
+}
+status_change default "$MLLP" CI-MRN-5001 U5
 log "OBX-11 U: the exchange's preliminary result is final now, value kept, no second Observation"
 node "$here/send-hl7.mjs" --port "$MLLP" --expect AA "$WORK/u_orphan.hl7" >/dev/null || die "orphan status change not accepted"
 for ((i = 0; i < 60; i++)); do [ "$(metric "$STATUS" ferry_dead_letters)" = 1 ] && break; sleep 1; done
@@ -146,7 +152,7 @@ log "orphan OBX-11 U: its report delivered, the status change dead-lettered alon
 # 7. Whatever ferry converts passes @medplum/core validation (independent of ferry's own checks), the
 #    status-change batch of 6b included.
 mkdir -p "$WORK/convert"
-"$FERRY" convert "$msgs/adt_a01.hl7" "$msgs/adt_a08.hl7" "$msgs/oru_r01.hl7" "$WORK/u_final.hl7" --out "$WORK/convert" >"$WORK/convert.log" 2>&1 ||
+"$FERRY" convert "$msgs/adt_a01.hl7" "$msgs/adt_a08.hl7" "$msgs/oru_r01.hl7" "$WORK/U5-final.hl7" --out "$WORK/convert" >"$WORK/convert.log" 2>&1 ||
   die "ferry convert failed: $(tail -5 "$WORK/convert.log")"
 node "${NODE_FLAGS[@]}" "$CI_DIR/exchange/validate.mjs" "$WORK/convert" || die "converted bundles fail validation"
 
@@ -323,14 +329,7 @@ S6=$(freeport)
 write_config "$WORK/ferry6.yaml" "$WORK/data6" "$M6" "$S6"
 printf 'hl7v2:\n  writes: conditional\n' >>"$WORK/ferry6.yaml"
 start_ferry "$WORK/ferry6.yaml" "$WORK/ferry6.log" "$M6"
-sed 's/CI-MRN-5001/CI-MRN-6001/; s/|CI-ORU-U1|/|CI-ORU-C1|/; s/CI-ORD-U5/CI-ORD-C6/; s/CI-FIL-U5/CI-FIL-C6/' "$WORK/u_prelim.hl7" >"$WORK/c_prelim.hl7"
-sed 's/CI-MRN-5001/CI-MRN-6001/; s/|CI-ORU-U2|/|CI-ORU-C2|/; s/CI-ORD-U5/CI-ORD-C6/; s/CI-FIL-U5/CI-FIL-C6/' "$WORK/u_final.hl7" >"$WORK/c_final.hl7"
-node "$here/send-hl7.mjs" --port "$M6" --expect AA "$WORK/c_prelim.hl7" >/dev/null || die "conditional: preliminary result not accepted"
-wait_total "Patient?identifier=$HOSP_SYSTEM|CI-MRN-6001" 1 60 || die "conditional: patient not delivered"
-cpid=$(fhir_get "Patient?identifier=$HOSP_SYSTEM|CI-MRN-6001" | jq -r '.entry[0].resource.id')
-wait_obs "$cpid" "preliminary 131" || die "conditional: preliminary result not delivered"
-node "$here/send-hl7.mjs" --port "$M6" --expect AA "$WORK/c_final.hl7" >/dev/null || die "conditional: status change not accepted"
-wait_obs "$cpid" "final 131" || die "conditional: OBX-11 U did not make the result final with its value kept (or made a second one)"
+status_change conditional "$M6" CI-MRN-6001 C6
 assert_drained "$S6"
 log "conditional writes: OBX-11 U patched the exchange's Observation found by identifier (final 131, one Observation)"
 stop_pid "$FERRY_PID" TERM

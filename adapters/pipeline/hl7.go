@@ -72,10 +72,10 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 			parts = append(parts, sb)
 		}
 		attrs := map[string]string{"type": res.MessageType, "control_id": res.ControlID, "format": "hl7v2"}
-		if res.StatusOnly > 0 {
+		if n := len(res.Finals); n > 0 {
 			// Results that only turned final (OBX-11 U without a value)
 			// are PATCHed, not rewritten: say how many, for the audit.
-			attrs["obx_status_only"] = strconv.Itoa(res.StatusOnly)
+			attrs["obx_status_only"] = strconv.Itoa(n)
 		}
 		if z := zSegments(m); z != "" {
 			// Reported (names only, no content) so an operator sees which

@@ -16,7 +16,6 @@ import (
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/transport"
 	"github.com/ferry-health/ferry/transport/audit"
-	"github.com/ferry-health/ferry/transport/mllptls"
 )
 
 // newAuditSink builds the ATNA audit sink from cfg.Audit, spooling under
@@ -54,6 +53,7 @@ type auditTrail struct {
 	exchangeURL  string
 	exchangeHost string
 	faxIsMHD     bool
+	v2Exchange   bool // the exchange takes HL7 v2 over MLLP (exports name the message type)
 	logPHI       bool
 }
 
@@ -72,6 +72,7 @@ func (g *gateway) newAuditTrail() (*auditTrail, error) {
 		host:        host,
 		exchangeURL: g.cfg.Exchange.URL,
 		faxIsMHD:    g.cfg.Fax.Profile != faxfhir.ProfileUSCore,
+		v2Exchange:  g.cfg.Exchange.MLLP(),
 		logPHI:      g.cfg.Log.PHI,
 	}
 	if u, err := url.Parse(t.exchangeURL); err == nil {
@@ -145,7 +146,7 @@ func (t *auditTrail) export(it *queue.Item, outcome audit.Outcome, desc string) 
 		Outcome:   outcome, OutcomeDesc: desc,
 		Time: time.Now(),
 	}
-	if strings.HasPrefix(t.exchangeURL, mllptls.Scheme+":") {
+	if t.v2Exchange {
 		x.V2MessageType = it.Attrs["type"]
 	}
 	t.rec.Record(audit.ExportEvent(x))

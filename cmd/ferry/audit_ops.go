@@ -136,8 +136,9 @@ func (a *opsAudit) trail() *auditTrail {
 		rec: a, operator: &op,
 		gateway: a.gateway, host: a.host,
 		exchangeURL: a.exchangeURL, exchangeHost: a.exchangeHost,
-		faxIsMHD: a.cfg.Fax.Profile != faxfhir.ProfileUSCore,
-		logPHI:   a.cfg.Log.PHI,
+		faxIsMHD:   a.cfg.Fax.Profile != faxfhir.ProfileUSCore,
+		v2Exchange: a.cfg.Exchange.MLLP(),
+		logPHI:     a.cfg.Log.PHI,
 	}
 }
 

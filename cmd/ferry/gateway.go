@@ -121,7 +121,7 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 	}
 
 	switch {
-	case strings.HasPrefix(cfg.Exchange.URL, mllptls.Scheme+":"):
+	case cfg.Exchange.MLLP():
 		g.sink, err = mllptls.New(mllptls.Config{
 			URL:      cfg.Exchange.URL,
 			Timeout:  cfg.Exchange.Timeout,

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/ferry-health/ferry/transport/mllptls"
 	"io"
 	"io/fs"
 	"net"
@@ -21,6 +20,7 @@ import (
 	"github.com/ferry-health/ferry/installer"
 	"github.com/ferry-health/ferry/queue/durable"
 	"github.com/ferry-health/ferry/queue/seal"
+	"github.com/ferry-health/ferry/transport/mllptls"
 )
 
 // cmdInit writes a commented configuration file. On a terminal with no

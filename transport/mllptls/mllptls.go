@@ -126,7 +126,7 @@ type Sink struct {
 	mu    sync.Mutex
 	tls   *tls.Config // nil until Connect
 	idle  []*conn     // open connections waiting for a Send
-	dials int         // connections made, for tests and stats
+	dials int         // connections made (the tests count reuse by it)
 }
 
 var _ transport.Sink = (*Sink)(nil)
@@ -276,8 +276,8 @@ func (s *Sink) Close(context.Context) error {
 	return nil
 }
 
-// Dials returns how many connections the sink has opened.
-func (s *Sink) Dials() int {
+// dialCount returns how many connections the sink has opened.
+func (s *Sink) dialCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.dials

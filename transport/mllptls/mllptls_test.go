@@ -146,7 +146,7 @@ func TestForwardsAndReusesConnection(t *testing.T) {
 			t.Errorf("message %d arrived as %q", i, g)
 		}
 	}
-	if d := s.Dials(); d != 1 {
+	if d := s.dialCount(); d != 1 {
 		t.Errorf("%d connections for 5 messages, want 1 kept open", d)
 	}
 }
@@ -185,7 +185,7 @@ func TestAckClassification(t *testing.T) {
 	if err := s.Send(context.Background(), item(t, "ok", adtMsg("OK"))); err != nil {
 		t.Fatal(err)
 	}
-	if d := s.Dials(); d != 2 {
+	if d := s.dialCount(); d != 2 {
 		t.Errorf("%d connections, want 2: one kept through AE, a new one after AR", d)
 	}
 
@@ -316,7 +316,7 @@ func TestStaleIdleConnection(t *testing.T) {
 	if err := s.Send(context.Background(), item(t, "2", adtMsg("S2"))); err != nil {
 		t.Fatalf("after the exchange restarted: %v", err)
 	}
-	if d := s.Dials(); d != 2 {
+	if d := s.dialCount(); d != 2 {
 		t.Errorf("%d dials, want 2", d)
 	}
 }

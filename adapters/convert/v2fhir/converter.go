@@ -165,14 +165,13 @@ type Result struct {
 	ControlID string
 	// Entries is the number of Bundle entries written.
 	Entries int
-	// StatusOnly counts the OBX left out of the bundle because they only
-	// move an earlier result to final (OBX-11 "U", no OBX-5): writing
-	// them would replace the stored Observation with one without a value.
-	StatusOnly int
-	// Finals are the request URLs of those Observations at the exchange
+	// Finals are the OBX left out of the bundle because they only move an
+	// earlier result to final (OBX-11 "U", no OBX-5; writing them would
+	// replace the stored Observation with one without a value), as the
+	// request URLs of those Observations at the exchange
 	// ("Observation/<id>", or "Observation?identifier=..." where the
-	// exchange chooses ids), one per StatusOnly result: StatusBatch turns
-	// them into the PATCHes that make the stored results final.
+	// exchange chooses ids): StatusBatch turns them into the PATCHes that
+	// make the stored results final.
 	Finals []string
 }
 
@@ -224,7 +223,7 @@ func (c *Converter) Convert(msg *hl7v2.Message, raw []byte) (*fhir.Bundle, Resul
 	meta := x.applyLabels()
 	res.PatientKey = x.orderKey
 	res.Entries = len(x.entries)
-	res.StatusOnly, res.Finals = len(x.finals), x.finals
+	res.Finals = x.finals
 	// The Bundle and its identifier share one allocation of their own:
 	// the conv goes back to convPool, the Bundle to the caller.
 	out := &struct {

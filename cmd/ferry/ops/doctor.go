@@ -11,8 +11,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"github.com/ferry-health/ferry/transport/fhirhttp"
-	"github.com/ferry-health/ferry/transport/mllptls"
 	"io"
 	"io/fs"
 	"math"
@@ -27,6 +25,8 @@ import (
 
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/config/configtls"
+	"github.com/ferry-health/ferry/transport/fhirhttp"
+	"github.com/ferry-health/ferry/transport/mllptls"
 )
 
 // Level grades a check.
