@@ -12,6 +12,7 @@ import (
 	"strconv"
 
 	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/fhir"
 )
 
 // FHIRJSON passes FHIR JSON drops on: a transaction or batch Bundle goes as
@@ -119,7 +120,7 @@ func firstIdentifierQuery(raw json.RawMessage) string {
 	}
 	for _, id := range ids {
 		if id.System != "" && id.Value != "" {
-			return "identifier=" + id.System + "|" + id.Value
+			return fhir.IdentifierQuery(id.System, id.Value)
 		}
 	}
 	return ""

@@ -1,7 +1,6 @@
 package ccdafhir
 
 import (
-	"strings"
 
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/google/uuid"
@@ -63,7 +62,7 @@ func (c *converter) add(idn identity, res any) {
 	e := fhir.BundleEntry{FullURL: "urn:uuid:" + idn.uuid, Resource: res}
 	if c.conditional(idn.typ) && idn.typ != "Binary" {
 		e.Request = &fhir.BundleRequest{Method: "PUT",
-			URL: idn.typ + "?identifier=" + queryEscape(idn.ident.System) + "|" + queryEscape(idn.ident.Value)}
+			URL: idn.typ + "?" + fhir.IdentifierQuery(idn.ident.System, idn.ident.Value)}
 	} else {
 		e.Request = &fhir.BundleRequest{Method: "PUT", URL: idn.typ + "/" + idn.uuid}
 	}
@@ -79,21 +78,3 @@ func (c *converter) conditional(typ string) bool {
 // reference returns a Reference to idn.
 func (idn identity) reference() *fhir.Reference { return &fhir.Reference{Reference: idn.ref} }
 
-// queryEscape escapes a search parameter value, keeping the characters
-// that are safe and common in systems (":/.-_~") readable.
-func queryEscape(s string) string {
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		if ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' ||
-			ch == ':' || ch == '/' || ch == '.' || ch == '-' || ch == '_' || ch == '~' {
-			b.WriteByte(ch)
-			continue
-		}
-		b.WriteByte('%')
-		b.WriteByte(hex[ch>>4])
-		b.WriteByte(hex[ch&15])
-	}
-	return b.String()
-}

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -380,12 +379,12 @@ func (c *Converter) plan(ctx context.Context, in Input, fax Fax) (*plan, error) 
 			Identifier: &fhir.Identifier{System: cfg.PatientSystem, Value: fax.MRN}}
 		switch cfg.PatientLink {
 		case PatientLinkConditional:
-			subject.Reference = "Patient?identifier=" + cfg.PatientSystem + "|" + url.QueryEscape(fax.MRN)
+			subject.Reference = "Patient?" + fhir.IdentifierQuery(cfg.PatientSystem, fax.MRN)
 		case PatientLinkMatch:
 			pid := newID("patient:" + cfg.PatientSystem + "|" + fax.MRN)
 			subject.Reference = pid.URN()
 			patient = &fhir.BundleEntry{FullURL: pid.URN(), Resource: matchPatient(cfg, fax, security),
-				Request: &fhir.BundleRequest{Method: "POST", URL: "Patient", IfNoneExist: identifierQuery(cfg.PatientSystem, fax.MRN)}}
+				Request: &fhir.BundleRequest{Method: "POST", URL: "Patient", IfNoneExist: fhir.IdentifierQuery(cfg.PatientSystem, fax.MRN)}}
 		}
 	}
 	docType, _ := DocType(fax.DocType)
@@ -441,7 +440,7 @@ func (c *Converter) plan(ctx context.Context, in Input, fax Fax) (*plan, error) 
 			list.Entry = append(list.Entry, fhir.ListEntry{Item: fhir.Reference{Reference: d.id.URN()}})
 		}
 		b.Entry = append(b.Entry, fhir.BundleEntry{FullURL: ss.URN(), Resource: list, Request: &fhir.BundleRequest{
-			Method: "POST", URL: "List", IfNoneExist: "identifier=" + rfc3986 + "|" + ss.OID()}})
+			Method: "POST", URL: "List", IfNoneExist: fhir.IdentifierQuery(rfc3986, ss.OID())}})
 	}
 
 	mkAttachment := func(d doc) fhir.Attachment {
@@ -481,7 +480,7 @@ func (c *Converter) plan(ctx context.Context, in Input, fax Fax) (*plan, error) 
 	}
 	addDoc := func(dr *docRef, d doc) {
 		b.Entry = append(b.Entry, fhir.BundleEntry{FullURL: d.id.URN(), Resource: dr, Request: &fhir.BundleRequest{
-			Method: "POST", URL: "DocumentReference", IfNoneExist: "identifier=" + rfc3986 + "|" + d.id.OID()}})
+			Method: "POST", URL: "DocumentReference", IfNoneExist: fhir.IdentifierQuery(rfc3986, d.id.OID())}})
 	}
 	if mhd {
 		// One content per DocumentReference; the PDF says it transforms
@@ -580,12 +579,6 @@ func matchPatient(cfg Config, fax Fax, security []fhir.Coding) *fhir.Patient {
 		p.Name = []fhir.HumanName{hn}
 	}
 	return p
-}
-
-// identifierQuery is the search "identifier=system|value", query-escaped,
-// with a '|' inside the value escaped as FHIR search asks (`\|`).
-func identifierQuery(system, value string) string {
-	return url.Values{"identifier": {system + "|" + strings.ReplaceAll(value, "|", `\|`)}}.Encode()
 }
 
 // normDate accepts YYYY-MM-DD or YYYYMMDD and returns YYYY-MM-DD, or "".

@@ -169,4 +169,28 @@ func TestExchangeAcceptsBundleOnce(t *testing.T) {
 	if n := count("Patient"); n != 2 {
 		t.Errorf("%v Patients after a fax for a new MRN, sent twice; want 2", n)
 	}
+
+	// An MRN with a ',' in it finds that one patient (the ',' escaped as
+	// FHIR search asks), not the patient whose MRN is the part after it,
+	// which an unescaped ',' would make the search an "or" for.
+	odd := do("POST", ex.URL+"/Patient", []byte(`{"resourceType":"Patient","identifier":[{"system":"urn:oid:2.16.840.1.113883.3.999.1","value":"MRN,9"}],"name":[{"family":"Comma"}]}`))
+	do("POST", ex.URL+"/Patient", []byte(`{"resourceType":"Patient","identifier":[{"system":"urn:oid:2.16.840.1.113883.3.999.1","value":"9"}],"name":[{"family":"Decoy"}]}`))
+	f.MRN = "MRN,9"
+	body.Reset()
+	if _, err := c.WriteRaw(context.Background(), &body, rawFor(t, "g4-strips-1p.tif", f)); err != nil {
+		t.Fatal(err)
+	}
+	resp := do("POST", ex.URL, body.Bytes())
+	for i := range get(resp, "entry").([]any) {
+		loc := str(resp, "entry", i, "response", "location")
+		if !strings.HasPrefix(loc, "DocumentReference/") {
+			continue
+		}
+		if got := str(do("GET", ex.URL+"/"+loc, nil), "subject", "reference"); got != "Patient/"+str(odd, "id") {
+			t.Errorf("MRN with a comma: %s subject %q, want Patient/%s", loc, got, str(odd, "id"))
+		}
+	}
+	if n := count("Patient"); n != 4 {
+		t.Errorf("%v Patients after a fax for MRN,9; want 4 (none created)", n)
+	}
 }

@@ -25,6 +25,9 @@ const faxDir = "../../../testdata/fax"
 
 var received = time.Date(2026, 11, 20, 19, 3, 7, 0, time.UTC)
 
+// mrnSearch is the search for testFax's patient.
+const mrnSearch = "identifier=urn%3Aoid%3A2.16.840.1.113883.3.999.1%7CMRN-0042"
+
 func testConfig() Config {
 	return Config{
 		SourceID:              "1.3.6.1.4.1.21367.2026.1",
@@ -127,20 +130,20 @@ func TestConvertMHDMinimalTIFF(t *testing.T) {
 		str(list, "resource", "entry", 1, "item", "reference") != str(tifDoc, "fullUrl") {
 		t.Errorf("list entries: %v", get(list, "resource", "entry"))
 	}
-	if got := str(list, "request", "ifNoneExist"); got != "identifier=urn:ietf:rfc:3986|"+str(list, "resource", "identifier", 0, "value") {
+	if got := str(list, "request", "ifNoneExist"); got != fhir.IdentifierQuery(rfc3986, str(list, "resource", "identifier", 0, "value")) {
 		t.Errorf("list ifNoneExist %q", got)
 	}
 
 	// The PDF DocumentReference.
 	d := get(pdfDoc, "resource")
 	if mi := str(d, "masterIdentifier", "value"); !strings.HasPrefix(mi, "urn:oid:2.25.") || str(d, "masterIdentifier", "system") != rfc3986 ||
-		str(pdfDoc, "request", "ifNoneExist") != "identifier=urn:ietf:rfc:3986|"+mi {
+		str(pdfDoc, "request", "ifNoneExist") != fhir.IdentifierQuery(rfc3986, mi) {
 		t.Errorf("masterIdentifier %v / ifNoneExist %q", get(d, "masterIdentifier"), str(pdfDoc, "request", "ifNoneExist"))
 	}
 	if str(d, "status") != "current" || str(d, "type", "coding", 0, "code") != "57133-1" || str(d, "type", "coding", 0, "system") != "http://loinc.org" {
 		t.Errorf("status/type: %v %v", d.(map[string]any)["status"], get(d, "type"))
 	}
-	if str(d, "subject", "reference") != "Patient?identifier=urn:oid:2.16.840.1.113883.3.999.1|MRN-0042" {
+	if str(d, "subject", "reference") != "Patient?"+mrnSearch {
 		t.Errorf("subject %v", get(d, "subject"))
 	}
 	if str(d, "author", 0, "display") != "Main Street Clinic" || str(d, "custodian", "display") != "Main Street Clinic" ||
@@ -408,7 +411,6 @@ func writePDF(t *testing.T, file string) []byte {
 // TestPatientLink: how the documents and the SubmissionSet refer to the
 // fax's patient in each patient_link mode, and the default.
 func TestPatientLink(t *testing.T) {
-	const mrnSearch = "identifier=urn%3Aoid%3A2.16.840.1.113883.3.999.1%7CMRN-0042"
 	for _, tc := range []struct {
 		legacy  bool
 		mode    string
@@ -416,8 +418,8 @@ func TestPatientLink(t *testing.T) {
 	}{
 		{mode: "", wantRef: "urn"},
 		{mode: PatientLinkMatch, wantRef: "urn"},
-		{mode: PatientLinkConditional, wantRef: "Patient?identifier=urn:oid:2.16.840.1.113883.3.999.1|MRN-0042"},
-		{mode: "", legacy: true, wantRef: "Patient?identifier=urn:oid:2.16.840.1.113883.3.999.1|MRN-0042"},
+		{mode: PatientLinkConditional, wantRef: "Patient?"+mrnSearch},
+		{mode: "", legacy: true, wantRef: "Patient?"+mrnSearch},
 		{mode: PatientLinkIdentifier, wantRef: ""},
 	} {
 		t.Run(tc.mode+map[bool]string{true: "/patient_conditional_ref"}[tc.legacy], func(t *testing.T) {
@@ -477,9 +479,18 @@ func TestPatientLink(t *testing.T) {
 	if n := matchPatient(testConfig(), Fax{MRN: "1", PatientName: "Roe, Jane Ann"}, nil).Name[0]; n.Family != "Roe" || strings.Join(n.Given, " ") != "Jane Ann" || n.Text != "Roe, Jane Ann" {
 		t.Errorf("name %+v", n)
 	}
-	// An MRN with '|' is escaped in the search.
-	if got := identifierQuery("urn:x", "A|B"); got != "identifier=urn%3Ax%7CA%5C%7CB" {
-		t.Errorf("identifierQuery = %s", got)
+	// An MRN with '|' or ',' is escaped in the search, so it cannot name
+	// another patient.
+	f = testFax()
+	f.MRN = "A|B,C"
+	match := testConfig()
+	match.PatientConditionalRef, match.PatientLink = false, PatientLinkMatch
+	for _, e := range get(convert(t, match, rawFor(t, "g4-fine-1p.tif", f)), "entry").([]any) {
+		if str(e, "resource", "resourceType") == "Patient" {
+			if got := str(e, "request", "ifNoneExist"); got != "identifier=urn%3Aoid%3A2.16.840.1.113883.3.999.1%7CA%5C%7CB%5C%2CC" {
+				t.Errorf("ifNoneExist = %s", got)
+			}
+		}
 	}
 	bad := testConfig()
 	bad.PatientLink = "maybe"

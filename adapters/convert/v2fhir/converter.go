@@ -520,47 +520,18 @@ func (x *conv) put(resourceType string, key fhir.Identifier, resource any, readO
 	return ref
 }
 
-// identifierSearch is resourceType + "?identifier=" +
-// url.QueryEscape(key.System + "|" + key.Value with each '|' escaped as
-// `\|`), built in one allocation instead of four: every conditional entry
-// needs it.
+// identifierSearch is resourceType + "?" + fhir.IdentifierQuery(key).
 func identifierSearch(resourceType string, key fhir.Identifier) string {
 	var stack [256]byte
 	return string(appendIdentifierSearch(stack[:0], resourceType, key))
 }
 
-// appendIdentifierSearch appends what identifierSearch returns to b.
+// appendIdentifierSearch appends what identifierSearch returns to b, in
+// place: every conditional entry needs one.
 func appendIdentifierSearch(b []byte, resourceType string, key fhir.Identifier) []byte {
 	b = append(b, resourceType...)
-	b = append(b, "?identifier="...)
-	b = appendQueryEscaped(b, key.System)
-	b = append(b, "%7C"...) // '|'
-	for i := 0; i < len(key.Value); i++ {
-		if c := key.Value[i]; c == '|' {
-			b = append(b, "%5C%7C"...) // `\|`
-		} else {
-			b = appendQueryEscaped(b, key.Value[i:i+1])
-		}
-	}
-	return b
-}
-
-// appendQueryEscaped appends s escaped as url.QueryEscape escapes it:
-// letters, digits and "-_.~" stay, a space becomes '+', every other byte
-// %XX (TestIdentifierSearch compares the two).
-func appendQueryEscaped(b []byte, s string) []byte {
-	const hex = "0123456789ABCDEF"
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.', c == '~':
-			b = append(b, c)
-		case c == ' ':
-			b = append(b, '+')
-		default:
-			b = append(b, '%', hex[c>>4], hex[c&15])
-		}
-	}
-	return b
+	b = append(b, '?')
+	return fhir.AppendTokenQuery(b, "identifier", key.System, key.Value)
 }
 
 // byURN reports whether resources of this type are written conditionally
