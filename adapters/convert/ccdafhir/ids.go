@@ -1,7 +1,6 @@
 package ccdafhir
 
 import (
-
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/google/uuid"
 )
@@ -77,4 +76,3 @@ func (c *converter) conditional(typ string) bool {
 
 // reference returns a Reference to idn.
 func (idn identity) reference() *fhir.Reference { return &fhir.Reference{Reference: idn.ref} }
-

@@ -418,8 +418,8 @@ func TestPatientLink(t *testing.T) {
 	}{
 		{mode: "", wantRef: "urn"},
 		{mode: PatientLinkMatch, wantRef: "urn"},
-		{mode: PatientLinkConditional, wantRef: "Patient?"+mrnSearch},
-		{mode: "", legacy: true, wantRef: "Patient?"+mrnSearch},
+		{mode: PatientLinkConditional, wantRef: "Patient?" + mrnSearch},
+		{mode: "", legacy: true, wantRef: "Patient?" + mrnSearch},
 		{mode: PatientLinkIdentifier, wantRef: ""},
 	} {
 		t.Run(tc.mode+map[bool]string{true: "/patient_conditional_ref"}[tc.legacy], func(t *testing.T) {
