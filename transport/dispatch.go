@@ -100,6 +100,7 @@ type DispatcherOptions struct {
 // /metrics. No field holds PHI unless LogPHI is set.
 type Stats struct {
 	Delivered       uint64 // items acknowledged by the destination
+	Skipped         uint64 // items settled with nothing to send (ErrNothingToSend)
 	Retried         uint64 // retryable failures (each followed by a wait)
 	DeadLettered    uint64 // items settled as permanent failures
 	ConnectFailures uint64 // failed Connect attempts
@@ -164,8 +165,8 @@ type Dispatcher struct {
 	connMu    sync.Mutex // serialises Connect across workers
 	connected atomic.Bool
 
-	delivered, retried, deadLettered, connectFailures atomic.Uint64
-	inFlight                                          atomic.Int64
+	delivered, skipped, retried, deadLettered, connectFailures atomic.Uint64
+	inFlight                                                   atomic.Int64
 
 	statMu        sync.Mutex
 	failing       bool
@@ -280,6 +281,7 @@ func (d *Dispatcher) Stats() Stats {
 	defer d.statMu.Unlock()
 	return Stats{
 		Delivered:       d.delivered.Load(),
+		Skipped:         d.skipped.Load(),
 		Retried:         d.retried.Load(),
 		DeadLettered:    d.deadLettered.Load(),
 		ConnectFailures: d.connectFailures.Load(),
@@ -359,6 +361,13 @@ func (d *Dispatcher) deliver(ctx context.Context, it *queue.Item, ack queue.AckF
 		// may have met the endpoint before it was fixed.
 		pausedAtStart := d.pausedNow.Load()
 		err := d.sink.Send(ctx, it)
+		if errors.Is(err, ErrNothingToSend) {
+			// Nothing went to the exchange: no delivery to count or audit,
+			// and no news about the exchange's health.
+			d.settle(ctx, it, ack, nil)
+			d.skipped.Add(1)
+			return settled, 0
+		}
 		if ctx.Err() != nil {
 			// Whatever Send returned, it was cut short by shutdown (or
 			// succeeded just before it); success is settled as success.

@@ -13,11 +13,12 @@ import (
 
 // TestDeliveryHooks: OnDelivered sees every delivered item once, with its
 // attributes, and OnRejected sees the dead-lettered one with its error;
-// retried attempts call neither.
+// retried attempts call neither, nor does an item with nothing to send
+// (it leaves the queue, counted as skipped).
 func TestDeliveryHooks(t *testing.T) {
 	q := openQueue(t, t.TempDir())
 	defer q.Close(context.Background())
-	for _, id := range []string{"a", "b", "bad", "c"} {
+	for _, id := range []string{"a", "b", "bad", "c", "part"} {
 		if err := q.Put(context.Background(), &queue.Item{ID: id, Key: "p", Body: []byte(`{}`), Attrs: map[string]string{"control_id": "ctl-" + id}}); err != nil {
 			t.Fatal(err)
 		}
@@ -29,6 +30,8 @@ func TestDeliveryHooks(t *testing.T) {
 			return queue.Permanent(phiError{})
 		case it.ID == "b" && n == 1:
 			return errors.New("HTTP 503")
+		case it.ID == "part":
+			return ErrNothingToSend
 		}
 		return nil
 	}
@@ -49,7 +52,7 @@ func TestDeliveryHooks(t *testing.T) {
 	})
 	recordSleeps(d)
 	d.Start(context.Background())
-	waitFor(t, "settled", func() bool { st := d.Stats(); return st.Delivered == 3 && st.DeadLettered == 1 })
+	waitFor(t, "settled", func() bool { st := d.Stats(); return st.Delivered == 3 && st.DeadLettered == 1 && st.Skipped == 1 })
 	shutdown(t, d)
 	mu.Lock()
 	defer mu.Unlock()
@@ -59,5 +62,8 @@ func TestDeliveryHooks(t *testing.T) {
 	}
 	if got := strings.Join(rejected, ","); got != "bad=HTTP 400 (issue invalid)" {
 		t.Errorf("OnRejected saw %s", got)
+	}
+	if n := q.Len(); n != 0 {
+		t.Errorf("%d items left in the queue", n)
 	}
 }

@@ -7,6 +7,10 @@
 //
 // Error contract for Send (ARCHITECTURE.md invariant 2):
 //   - nil: delivered; the item is deleted from the queue.
+//   - ErrNothingToSend: the item holds nothing this destination takes
+//     (a later part of an HL7 v2 message another item forwards whole); it
+//     is deleted like a delivered one, counted as skipped, and no Export
+//     is audited for it.
 //   - queue.Permanent(err): retrying cannot help (the exchange rejected the
 //     content); the item goes to the dead-letter store with err as reason.
 //   - ErrNotConnected: the dispatcher calls Connect (with backoff) and
@@ -43,6 +47,10 @@ type Sink interface {
 	// Close releases the sink's resources.
 	Close(ctx context.Context) error
 }
+
+// ErrNothingToSend is returned by Send for an item it settles without
+// sending anything (see the package documentation).
+var ErrNothingToSend = errors.New("nothing to send to this destination")
 
 // ErrNotConnected is returned by Send when the sink must (re)connect first.
 var ErrNotConnected = errors.New("not connected")

@@ -154,6 +154,7 @@ func writeMetrics(w io.Writer, r ops.Status) {
 	m("ferry_queue_full", "gauge", "1 while the queue refuses new items at queue.max_items or queue.max_bytes (MLLP answers AR, folders wait).", full)
 	m("ferry_queue_full_refusals_total", "counter", "Items refused because the queue was at queue.max_items or queue.max_bytes.", float64(r.Queue.FullRefusals))
 	m("ferry_delivered_total", "counter", "Bundles the exchange accepted.", float64(r.Delivery.Delivered))
+	m("ferry_delivery_skipped_total", "counter", "Queue items settled with nothing to send (later parts of HL7 v2 messages an mllps exchange gets whole).", float64(r.Delivery.Skipped))
 	m("ferry_delivery_retries_total", "counter", "Retryable delivery failures.", float64(r.Delivery.Retried))
 	m("ferry_dead_lettered_total", "counter", "Bundles dead-lettered since start.", float64(r.Delivery.DeadLettered))
 	paused := 0.0

@@ -11,8 +11,8 @@
 // What is sent: the message ferry's HL7 v2 converter keeps in the bundle's
 // Binary (x-application/hl7-v2+er7). A message converted into several
 // bundles (a long ORU cut into parts, a status change) carries that Binary
-// in one of them; the others have nothing to forward and count as
-// delivered with it. Inputs that are not HL7 v2 (faxes, C-CDA and FHIR
+// in one of them; the others have nothing to forward and are settled as
+// transport.ErrNothingToSend (counted as skipped, no Export audited). Inputs that are not HL7 v2 (faxes, C-CDA and FHIR
 // documents) cannot be forwarded as v2 and are dead-lettered with that
 // reason (`ferry config check` warns about such sources).
 //
@@ -292,7 +292,7 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	}
 	if msg == nil {
 		// Another bundle of the same message carries it.
-		return nil
+		return transport.ErrNothingToSend
 	}
 	ctrl := controlID(msg)
 	c, err := s.get(ctx)

@@ -191,8 +191,8 @@ func TestAckClassification(t *testing.T) {
 
 	part := &queue.Item{ID: "part2", Body: []byte(`{"resourceType":"Bundle","type":"batch","entry":[{"resource":{"resourceType":"Binary","contentType":"application/json-patch+json","data":"W10="}}]}`),
 		Attrs: map[string]string{"format": "hl7v2"}}
-	if err := s.Send(context.Background(), part); err != nil {
-		t.Errorf("a bundle of an HL7 v2 message without the message: %v, want delivered (nothing to send)", err)
+	if err := s.Send(context.Background(), part); !errors.Is(err, transport.ErrNothingToSend) {
+		t.Errorf("a bundle of an HL7 v2 message without the message: %v, want ErrNothingToSend", err)
 	}
 	fax := &queue.Item{ID: "fax1", Body: []byte(`{"resourceType":"Bundle","type":"transaction","entry":[]}`), Attrs: map[string]string{"format": "fax"}}
 	if err := s.Send(context.Background(), fax); !queue.IsPermanent(err) || !strings.Contains(err.Error(), "fax") {

@@ -353,6 +353,9 @@ func PrintStatus(w io.Writer, s *Status) {
 	}
 	if s.Online {
 		fmt.Fprintf(w, "delivered:         %d since start, %d retries, %d dead-lettered\n", s.Delivery.Delivered, s.Delivery.Retried, s.Delivery.DeadLettered)
+		if s.Delivery.Skipped > 0 {
+			fmt.Fprintf(w, "                   %d with nothing to send (later parts of HL7 v2 messages forwarded whole)\n", s.Delivery.Skipped)
+		}
 		fmt.Fprintf(w, "inputs:            %d queued, %d duplicates ignored, %d quarantined since start\n", s.Ingest.Queued, s.Ingest.Duplicates, s.Ingest.Quarantined)
 		if h := s.Flush; h != nil && h.Count() > 0 {
 			fmt.Fprintf(w, "disk flush:        p50 %s, p99 %s over %d commits (each ACK waits for one)\n", h.bound(0.5), h.bound(0.99), h.Count())
