@@ -143,7 +143,7 @@ func ackError(err error) error {
 		if i := strings.LastIndexByte(ce.Field, '-'); i >= 0 {
 			field, _ = strconv.Atoi(ce.Field[i+1:])
 		}
-		return &hl7v2.AckError{Code: hl7v2.CodeAE, ErrCode: hl7v2.ErrRequiredMissing, Segment: ce.Segment, Field: field, Text: ce.Error()}
+		return &hl7v2.AckError{Code: hl7v2.CodeAE, ErrCode: ce.Code(), Segment: ce.Segment, Field: field, Text: ce.Error()}
 	}
 	return err
 }

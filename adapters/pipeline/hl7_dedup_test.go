@@ -1,10 +1,14 @@
 package pipeline
 
 import (
+	"context"
 	"crypto/sha256"
+	"errors"
 	"strings"
 	"testing"
 
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/convert/v2fhir"
 	"github.com/ferry-health/ferry/adapters/hl7v2"
 )
 
@@ -33,6 +37,28 @@ func TestDedupKeyBytes(t *testing.T) {
 		h.Sum(want[:0])
 		if got := DedupKey(m); got != want {
 			t.Errorf("DedupKey(%.40q) = %x, want %x", raw, got, want)
+		}
+	}
+}
+
+// TestAckErrorCodes: a message that cannot be converted is answered with
+// the table 0357 code that says why: a missing segment is 100, an empty
+// required field 101, a value that does not parse as its type 102.
+func TestAckErrorCodes(t *testing.T) {
+	h := HL7{Conv: &v2fhir.Converter{}}
+	const msh = "MSH|^~\\&|APP|FAC|R|RF|20240101120000||ADT^A01|C1|P|2.5.1\r"
+	for _, tc := range []struct{ body, code, seg string }{
+		{msh + "EVN|A01\r", "100", "PID"},
+		{msh + "PID|1||\r", "101", "PID"},
+		{msh + "PID|1||123^^^HOSP^MR||Doe^Jane||2024133\r", "102", "PID"},
+	} {
+		units, err := h.Convert(context.Background(), adapters.Raw{Format: "hl7v2", Name: "m", Body: []byte(tc.body)})
+		if err == nil && len(units) > 0 {
+			err = units[0].Err
+		}
+		var ae *hl7v2.AckError
+		if !errors.As(ackError(err), &ae) || ae.ErrCode != tc.code || ae.Segment != tc.seg || ae.Code != hl7v2.CodeAE {
+			t.Errorf("%q: %v (%+v), want AE %s on %s", tc.body[len(msh):], err, ae, tc.code, tc.seg)
 		}
 	}
 }

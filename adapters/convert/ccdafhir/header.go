@@ -215,10 +215,13 @@ func ombExtension(url string, codes []cd, omb map[string]bool) (fhir.Extension, 
 	return ext, true
 }
 
-// gender maps administrativeGenderCode to FHIR AdministrativeGender.
+// gender maps administrativeGenderCode to FHIR AdministrativeGender. A
+// document without one (C-CDA requires it, but real ones lack it) says
+// "unknown": US Core 6.1, which HTI-1 names, makes gender 1..1, as the v2
+// and fax paths do.
 func gender(c *cd) string {
 	if c == nil {
-		return ""
+		return "unknown"
 	}
 	switch strings.ToUpper(strings.TrimSpace(c.Code)) {
 	case "M":
@@ -228,10 +231,7 @@ func gender(c *cd) string {
 	case "UN":
 		return "other"
 	}
-	if c.NullFlavor != "" || c.Code != "" {
-		return "unknown"
-	}
-	return ""
+	return "unknown"
 }
 
 // humanNames maps PN names. A given name qualified CL ("call me") becomes a

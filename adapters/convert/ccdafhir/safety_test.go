@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -273,5 +274,30 @@ func TestMedicationRequestsOnly(t *testing.T) {
 	}
 	if !intents["plan"] || !intents["order"] {
 		t.Errorf("intents %v, want plan and order", intents)
+	}
+}
+
+// TestGenderFallback: a patient whose document gives no gender, or a code
+// outside AdministrativeGender, is "unknown" (US Core 6.1 makes gender
+// 1..1), never absent.
+func TestGenderFallback(t *testing.T) {
+	raw := readCase(t, "ccda-allergy")
+	re := regexp.MustCompile(`<administrativeGenderCode[^>]*/>`)
+	if !re.Match(raw) {
+		t.Fatal("fixture has no administrativeGenderCode")
+	}
+	for _, tc := range []struct{ repl, want string }{
+		{`<administrativeGenderCode code="F" codeSystem="2.16.840.1.113883.5.1"/>`, "female"},
+		{``, "unknown"},
+		{`<administrativeGenderCode nullFlavor="UNK"/>`, "unknown"},
+		{`<administrativeGenderCode code="X" codeSystem="2.16.840.1.113883.5.1"/>`, "unknown"},
+	} {
+		b, _, err := ConvertBytes(re.ReplaceAll(raw, []byte(tc.repl)), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := b.Entry[0].Resource.(*fhir.Patient).Gender; got != tc.want {
+			t.Errorf("%q: gender %q, want %q", tc.repl, got, tc.want)
+		}
 	}
 }

@@ -38,6 +38,21 @@ type ContentError struct {
 	Reason  string
 }
 
+// Code is the error's HL7 table 0357 code, for ERR-3: 100 (segment
+// sequence error) when a required segment is missing, 102 (data type
+// error) when a field holds a value that does not parse as its type (an
+// invalid date, undecodable encapsulated data), 101 (required field
+// missing) otherwise.
+func (e *ContentError) Code() string {
+	switch {
+	case !strings.Contains(e.Field, "-"):
+		return "100"
+	case strings.HasPrefix(e.Reason, "invalid ") || strings.Contains(e.Reason, "does not decode"):
+		return "102"
+	}
+	return "101"
+}
+
 // Error reads "v2fhir: PID-3 (segment 3): no identifier".
 func (e *ContentError) Error() string {
 	if e.Pos > 0 {
@@ -632,7 +647,8 @@ func (x *conv) finish() error {
 		dest     [1]fhir.MessageHeaderDestination
 		bin      fhir.Binary
 		prov     fhir.Provenance
-		agents   [2]fhir.ProvenanceAgent
+		agents   [3]fhir.ProvenanceAgent
+		gateway  fhir.Identifier
 		entity   [1]fhir.ProvenanceEntity
 		entityID fhir.Identifier
 	}{}
@@ -673,7 +689,11 @@ func (x *conv) finish() error {
 	// is added after this, past the end of the slice (its capacity is
 	// capped), so x.targets can back it without a copy.
 	targets := x.targets[: len(x.targets)-1 : len(x.targets)-1]
-	box.agents = [2]fhir.ProvenanceAgent{
+	// The transmitter (US Core Provenance, SHOULD) is this gateway, named
+	// by its installation's identifier base, which is what the exchange
+	// sees in the minted identifier systems too.
+	box.gateway = fhir.Identifier{System: "urn:ietf:rfc:3986", Value: x.base()}
+	box.agents = [3]fhir.ProvenanceAgent{
 		{
 			Type: agentAssembler,
 			Who:  fhir.Reference{Display: "ferry v2-to-FHIR converter"},
@@ -681,6 +701,10 @@ func (x *conv) finish() error {
 		{
 			Type: agentAuthor,
 			Who:  fhir.Reference{Display: orStr(x.fac, x.app, "unknown sender")},
+		},
+		{
+			Type: agentTransmitter,
+			Who:  fhir.Reference{Identifier: &box.gateway, Display: "ferry gateway"},
 		},
 	}
 	box.entityID = fhir.Identifier{System: msgKey.System, Value: msgKey.Value}
@@ -733,12 +757,20 @@ func (x *conv) zSegments() []fhir.Extension {
 
 // Shared, read-only Provenance codes (not allocated per message).
 var (
+	// The v2-to-FHIR IG's own activity code, then the base value set's
+	// (Provenance.activity is bound extensibly to v3-DataOperation).
 	provenanceActivity = &fhir.CodeableConcept{
-		Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/v3-DataOperation", Code: "CREATE", Display: "create"}},
-		Text:   "v2-FHIR transformation",
+		Coding: []fhir.Coding{
+			{System: "http://hl7.org/fhir/uv/v2mappings/CodeSystem/provenance-activity-type-v2-to-fhir", Code: "v2-fhir-transformation", Display: "V2 To FHIR Transformation"},
+			{System: "http://terminology.hl7.org/CodeSystem/v3-DataOperation", Code: "CREATE", Display: "create"},
+		},
+		Text: "v2-FHIR transformation",
 	}
 	agentAssembler = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/provenance-participant-type", Code: "assembler", Display: "Assembler"}}}
 	agentAuthor    = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/provenance-participant-type", Code: "author", Display: "Author"}}}
+	// US Core 6.1 (the version HTI-1 names) has transmitter in its own
+	// code system.
+	agentTransmitter = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: "http://hl7.org/fhir/us/core/CodeSystem/us-core-provenance-participant-type", Code: "transmitter", Display: "Transmitter"}}}
 )
 
 // endpoint renders an HD as a URI for MessageHeader endpoints.

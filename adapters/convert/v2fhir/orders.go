@@ -596,7 +596,11 @@ func (x *conv) document() error {
 	if c, ok := documentTypes[t2]; ok {
 		typ.Coding = append(typ.Coding, c)
 	} else {
-		typ.Coding = append(typ.Coding, fhir.Coding{System: "http://terminology.hl7.org/CodeSystem/data-absent-reason", Code: "unknown", Display: "Unknown"})
+		// US Core binds type (required) to LOINC document codes or
+		// v3-NullFlavor UNK; data-absent-reason is outside that set, and a
+		// validating exchange refuses it. The v2 code follows as a second
+		// coding.
+		typ.Coding = append(typ.Coding, fhir.Coding{System: "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", Code: "UNK", Display: "unknown"})
 	}
 	if t2 != "" {
 		typ.Coding = append(typ.Coding, fhir.Coding{System: v2Table + "0270", Code: t2, Display: txa.Field(2).Text(2)})

@@ -614,6 +614,21 @@ func TestOrdersAndDocuments(t *testing.T) {
 		t.Errorf("pdf content = %q size %d", got, doc.Content[1].Attachment.Size)
 	}
 
+	// A TXA-2 type without a LOINC mapping is US Core's UNK (a required
+	// binding), with the v2 code beside it.
+	raw, err := os.ReadFile("../../../testdata/convert/v2-mdm-t02/input.hl7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw = bytes.Replace(raw, []byte("TXA|1|CN^Consultation^HL70270|"), []byte("TXA|1|ZZ^Odd note^HL70270|"), 1)
+	ub, _, err := c.ConvertRaw(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs = resources(t, ub)
+	contains(t, "unknown document type", rs["DocumentReference"][0],
+		`"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-NullFlavor","code":"UNK","display":"unknown"},{"system":"http://terminology.hl7.org/CodeSystem/v2-0270","code":"ZZ","display":"Odd note"}]}`)
+
 	b, _ = convertFile(t, c, "v2-rde-o11")
 	rs = resources(t, b)
 	contains(t, "MedicationRequest", rs["MedicationRequest"][0], `"status":"active","intent":"order"`, `"code":"860975"`,
