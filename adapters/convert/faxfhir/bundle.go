@@ -391,7 +391,7 @@ func (c *Converter) plan(ctx context.Context, in Input, fax Fax) (*plan, error) 
 	typ := &fhir.CodeableConcept{Coding: []fhir.Coding{docType}}
 	category := []fhir.CodeableConcept{{Coding: []fhir.Coding{{
 		System: "http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category", Code: "clinical-note", Display: "Clinical Note"}}}}
-	format := &fhir.Coding{System: "urn:oid:1.3.6.1.4.1.19376.1.2.3", Code: "urn:ihe:iti:xds:2017:mimeTypeSufficient", Display: "mimeType Sufficient"}
+	format := &fhir.Coding{System: "http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode", Code: "urn:ihe:iti:xds:2017:mimeTypeSufficient", Display: "mimeType Sufficient"}
 
 	p := &plan{res: res}
 	b := fhir.Bundle{

@@ -36,10 +36,14 @@ const (
 // Binary methods.
 const (
 	// BinaryPut writes Binaries with PUT Binary/<content-derived id>, which
-	// is idempotent on every server (default).
+	// is idempotent on every server: the default for the us-core profile.
 	BinaryPut = "put"
-	// BinaryPost uses POST as ITI-65 prescribes; a re-sent fax then leaves
-	// an orphan Binary copy at servers that cannot match it.
+	// BinaryPost uses POST, as ITI-65 prescribes (the ProvideBundle
+	// profile fixes every Binary entry's method to POST, so a recipient
+	// that validates it refuses PUT): the default for the MHD profiles.
+	// A fax re-sent after a lost answer then leaves an orphan Binary copy
+	// (its DocumentReference is found by ifNoneExist and not duplicated);
+	// binary_method: put avoids that where the exchange accepts PUT.
 	BinaryPost = "post"
 )
 
@@ -94,7 +98,8 @@ type Config struct {
 	// KeepOriginal keeps a TIFF fax's original bytes as a second document
 	// beside the PDF rendition. Nil means true.
 	KeepOriginal *bool `yaml:"keep_original"`
-	// BinaryMethod is BinaryPut (default) or BinaryPost.
+	// BinaryMethod is BinaryPost (default for the MHD profiles) or
+	// BinaryPut (default for us-core).
 	BinaryMethod string `yaml:"binary_method"`
 	// FacilityType and PracticeSetting (system|code|display) are required
 	// by the Comprehensive profile.
@@ -163,7 +168,10 @@ func (c Config) withDefaults() Config {
 		c.Profile = ProfileMHDMinimal
 	}
 	if c.BinaryMethod == "" {
-		c.BinaryMethod = BinaryPut
+		c.BinaryMethod = BinaryPost
+		if c.Profile == ProfileUSCore {
+			c.BinaryMethod = BinaryPut
+		}
 	}
 	if c.PatientLink == "" && c.PatientConditionalRef {
 		c.PatientLink = PatientLinkConditional
