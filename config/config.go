@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -149,7 +150,9 @@ type Exchange struct {
 	// <data_dir>/held, acknowledged to the sender, and audited, instead of
 	// forwarded. Codes are v3-Confidentiality ("R" holds R and V),
 	// v3-ActCode sensitivity ("HIV", "SUD", "PSY" ...) or policy
-	// ("42CFRPart2"). Empty: everything is forwarded.
+	// ("42CFRPart2"). Left out, with an exchange configured: DefaultHold,
+	// so the duty holds out of the box. An explicit empty list (hold: [])
+	// forwards everything.
 	Hold []string `yaml:"hold"`
 }
 
@@ -462,7 +465,16 @@ func yamlProblem(err error) Problem {
 	return p
 }
 
+// DefaultHold is exchange.hold when the file does not say: restricted
+// and very restricted content (R also holds V) and 42 CFR Part 2 records
+// wait for review instead of leaving for the exchange (STANDARDS.md §7,
+// a MUST).
+var DefaultHold = []string{"R", "V", "42CFRPart2"}
+
 func (c *Config) applyDefaults() {
+	if c.Exchange.URL != "" && c.Exchange.Hold == nil {
+		c.Exchange.Hold = slices.Clone(DefaultHold)
+	}
 	if c.DataDir == "" {
 		c.DataDir = "./ferry-data"
 	}

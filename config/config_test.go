@@ -265,3 +265,24 @@ func TestExchangeSMART(t *testing.T) {
 		t.Errorf("SMART with mllps: %v", err)
 	}
 }
+
+// TestDefaultHold: with an exchange and no hold key, restricted and Part 2
+// content is held (STANDARDS.md §7); "hold: []" sends everything; with no
+// exchange (the outbox) nothing is held.
+func TestDefaultHold(t *testing.T) {
+	const ex = "exchange:\n  url: https://hie.example.org/fhir\n  tls: {cert_file: c.pem, key_file: c.key}\n"
+	for _, tc := range []struct{ yaml, want string }{
+		{ex, "R,V,42CFRPart2"},
+		{ex + "  hold: []\n", ""},
+		{ex + "  hold: [HIV]\n", "HIV"},
+		{"data_dir: d\n", ""},
+	} {
+		c, err := Parse("t.yaml", []byte(tc.yaml))
+		if err != nil {
+			t.Fatalf("%q: %v", tc.yaml, err)
+		}
+		if got := strings.Join(c.Exchange.Hold, ","); got != tc.want {
+			t.Errorf("%q: hold %q, want %q", tc.yaml, got, tc.want)
+		}
+	}
+}
