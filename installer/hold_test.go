@@ -24,7 +24,7 @@ func TestRenderConfigHoldsSensitiveContent(t *testing.T) {
 		t.Error("the hold setting is not explained")
 	}
 	plain := RenderConfig(ConfigDefaults())
-	if !strings.Contains(string(plain), "\n#   hold: [R, V, 42CFRPart2]\n") {
+	if !strings.Contains(string(plain), "\n#   hold: [R, V, 42CFRPart2]     # the default; hold: [] sends everything\n") {
 		t.Errorf("the outbox-mode template does not suggest exchange.hold:\n%s", plain)
 	}
 }

@@ -157,8 +157,9 @@ exchange:
 #     ca_file: /etc/ferry/exchange-ca.pem
 #     cert_file: /etc/ferry/client.pem
 #     key_file: /etc/ferry/client.key
-#   # Keep restricted (R, V) and 42 CFR Part 2 content back for review:
-#   hold: [R, V, 42CFRPart2]
+#   # Restricted (R, V) and 42 CFR Part 2 content is kept back for review
+#   # (ferry held list) unless the exchange's agreement allows it:
+#   hold: [R, V, 42CFRPart2]     # the default; hold: [] sends everything
 {{end}}
 # Map HL7 v2 assigning authorities (PID-3 CX.4) to FHIR identifier systems:
 # identifiers:
