@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -231,12 +232,25 @@ func (t *tokenSource) discover(ctx context.Context) (string, error) {
 	var doc struct {
 		TokenEndpoint string   `json:"token_endpoint"`
 		AuthMethods   []string `json:"token_endpoint_auth_methods_supported"`
+		SigningAlgs   []string `json:"token_endpoint_auth_signing_alg_values_supported"`
 	}
 	if resp.StatusCode != http.StatusOK {
 		return "", &EndpointError{Problem: fmt.Sprintf("SMART discovery at %s answered %s; set exchange.auth.smart.token_url", u, resp.Status), Err: errors.New(resp.Status)}
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&doc); err != nil || doc.TokenEndpoint == "" {
 		return "", &EndpointError{Problem: fmt.Sprintf("%s names no token_endpoint; set exchange.auth.smart.token_url", u), Err: errors.New("no token_endpoint")}
+	}
+	// What the server says it takes is checked here, so that a mismatch
+	// reads as what it is rather than as a refused token request. Lists it
+	// leaves out say nothing (SMART makes them RECOMMENDED).
+	if tu, err := url.Parse(doc.TokenEndpoint); err != nil || tu.Scheme != "https" || tu.Host == "" {
+		return "", &EndpointError{Problem: fmt.Sprintf("%s names token_endpoint %q, which is not an https URL; the client assertion and the access token must not travel in clear", u, doc.TokenEndpoint), Err: errors.New("token_endpoint not https")}
+	}
+	if len(doc.AuthMethods) > 0 && !slices.Contains(doc.AuthMethods, "private_key_jwt") {
+		return "", &EndpointError{Problem: fmt.Sprintf("%s lists token_endpoint_auth_methods_supported %v without private_key_jwt, the only method SMART Backend Services uses; ask the exchange to enable it for ferry's client", u, doc.AuthMethods), Err: errors.New("private_key_jwt not supported")}
+	}
+	if len(doc.SigningAlgs) > 0 && !slices.Contains(doc.SigningAlgs, string(t.key.Alg)) {
+		return "", &EndpointError{Problem: fmt.Sprintf("%s accepts client assertions signed with %v, not %s (the key in exchange.auth.smart.key_file); make a key of an accepted kind", u, doc.SigningAlgs, t.key.Alg), Err: errors.New("signing algorithm not supported")}
 	}
 	return doc.TokenEndpoint, nil
 }

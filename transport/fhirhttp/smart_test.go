@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -250,5 +251,41 @@ func TestLoadSMARTKeyRefuses(t *testing.T) {
 	os.Chmod(path, 0o644)
 	if _, err := LoadSMARTKey(path); err == nil {
 		t.Error("a world-readable key accepted")
+	}
+}
+
+// TestSMARTDiscoveryChecks: a smart-configuration that rules ferry out
+// (a token endpoint in clear, no private_key_jwt, no accepted signing
+// algorithm) is an endpoint problem that names the field, not a token
+// request refused for no stated reason; lists the server leaves out say
+// nothing.
+func TestSMARTDiscoveryChecks(t *testing.T) {
+	ec, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	keyFile := writeKey(t, ec)
+	var doc string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, doc)
+	}))
+	defer srv.Close()
+	for _, tc := range []struct{ doc, want string }{
+		{`{"token_endpoint":"https://auth.example.org/token"}`, ""},
+		{`{"token_endpoint":"https://auth.example.org/token","token_endpoint_auth_methods_supported":["private_key_jwt"],"token_endpoint_auth_signing_alg_values_supported":["RS384","ES384"]}`, ""},
+		{`{"token_endpoint":"http://auth.example.org/token"}`, "not an https URL"},
+		{`{"token_endpoint":"https://auth.example.org/token","token_endpoint_auth_methods_supported":["client_secret_basic"]}`, "without private_key_jwt"},
+		{`{"token_endpoint":"https://auth.example.org/token","token_endpoint_auth_signing_alg_values_supported":["RS384"]}`, "not ES384"},
+	} {
+		doc = tc.doc
+		ts, err := newTokenSource(SMARTConfig{ClientID: "c", KeyFile: keyFile}, srv.URL, srv.Client())
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := ts.discover(context.Background())
+		var ee *EndpointError
+		switch {
+		case tc.want == "" && (err != nil || u != "https://auth.example.org/token"):
+			t.Errorf("%s: %q, %v", tc.doc, u, err)
+		case tc.want != "" && (!errors.As(err, &ee) || !strings.Contains(ee.Problem, tc.want)):
+			t.Errorf("%s: %v, want an EndpointError saying %q", tc.doc, err, tc.want)
+		}
 	}
 }
