@@ -402,6 +402,13 @@ func (c *Converter) plan(ctx context.Context, in Input, fax Fax) (*plan, error) 
 		Timestamp:    when,
 	}
 	docProfile := usCoreDocRef
+	if subject == nil && profile == ProfileUSCore {
+		// US Core makes subject 1..1: a fax nobody has tied to a patient
+		// yet is a valid base DocumentReference but not a US Core one, so
+		// it does not claim the profile (an exchange that validates claims
+		// would refuse the bundle). MHD Minimal allows no subject.
+		docProfile = ""
+	}
 	switch profile {
 	case ProfileMHDMinimal:
 		b.Meta.Profile = []string{mhdSD + "IHE.MHD.Minimal.ProvideBundle"}
@@ -449,10 +456,14 @@ func (c *Converter) plan(ctx context.Context, in Input, fax Fax) (*plan, error) 
 			Hash: d.c.sha1, Title: "Fax received " + fax.Received.UTC().Format("2006-01-02 15:04Z"), Creation: when,
 		}
 	}
+	var docProfiles []string
+	if docProfile != "" {
+		docProfiles = []string{docProfile}
+	}
 	mkDoc := func(d doc) *docRef {
 		dr := &docRef{DocumentReference: fhir.DocumentReference{
 			ResourceType:     "DocumentReference",
-			Meta:             &fhir.Meta{Profile: []string{docProfile}},
+			Meta:             &fhir.Meta{Profile: docProfiles, Security: security},
 			MasterIdentifier: &fhir.Identifier{Use: "usual", System: rfc3986, Value: d.id.OID()},
 			Identifier:       []fhir.Identifier{{Use: "official", System: rfc3986, Value: d.id.URN()}},
 			Status:           "current",

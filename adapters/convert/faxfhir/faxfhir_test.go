@@ -250,6 +250,14 @@ func TestConvertPDFAndUSCore(t *testing.T) {
 	if str(es[1], "request", "method") != "POST" || str(es[1], "request", "url") != "Binary" || get(es[1], "resource", "id") != nil {
 		t.Errorf("binary post %v", get(es[1], "request"))
 	}
+	// A fax tied to no patient cannot be a US Core DocumentReference
+	// (subject 1..1): it goes as a base one, claiming no profile.
+	f.MRN = ""
+	u = convert(t, cfg, rawFor(t, "g4-fine-1p.tif", f))
+	d = get(u, "entry", 0, "resource")
+	if m, _ := get(d, "meta").(map[string]any); get(d, "subject") != nil || m != nil && (m["profile"] != nil || len(m) == 0) {
+		t.Errorf("us-core docref without a patient: subject %v, meta %v", get(d, "subject"), get(d, "meta"))
+	}
 }
 
 func TestConvertComprehensive(t *testing.T) {
