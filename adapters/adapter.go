@@ -6,8 +6,10 @@ package adapters
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"time"
 )
 
@@ -36,6 +38,37 @@ type Source interface{ Component }
 //   - any other error: a transient problem (MLLP AR; the file stays for the rescan).
 type Consumer interface {
 	Consume(ctx context.Context, in Raw) error
+}
+
+// ConvertPanic is the error a Consumer returns, wrapped in queue.Permanent,
+// when its converter panicked on an input. That is a converter bug tripped
+// by an odd input, which would panic again on every retry, so the input is
+// quarantined like one that cannot be converted, and the sender moves on
+// instead of resending it forever. (When not even the quarantine can take
+// the input, it comes back unwrapped, retryable, like any such failure.)
+// The error's text is fixed and holds no PHI, so it may go back to the
+// sender and into logs; Value may quote the input, and is for the
+// quarantine and, with LogPHI, the log.
+type ConvertPanic struct {
+	Value any    // what the converter panicked with
+	Stack []byte // the converter's goroutine stack: code locations, no values
+}
+
+// Error says only that the converter panicked.
+func (e *ConvertPanic) Error() string { return "internal error: the converter panicked" }
+
+// PanicText describes a recovered panic value for a log line. A panic
+// message may quote the input (a converter's fmt.Sprintf of the field it
+// choked on), so unless logPHI it is only the value's Go type, or a runtime
+// error's own text (index out of range, nil map), which holds no data.
+func PanicText(p any, logPHI bool) string {
+	if logPHI {
+		return fmt.Sprint(p)
+	}
+	if re, ok := p.(runtime.Error); ok {
+		return re.Error()
+	}
+	return fmt.Sprintf("%T", p)
 }
 
 // ConsumerFunc adapts a function to Consumer.

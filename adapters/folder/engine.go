@@ -34,7 +34,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"runtime/debug"
 	"sort"
 	"strconv"
@@ -895,26 +894,34 @@ func (e *Engine) process(ctx context.Context, name string) {
 // failed/ with its .error.txt and the engine goes on with the next one;
 // otherwise the file would be consumed again from processing/ after every
 // restart and take the whole gateway, MLLP listeners included, down with
-// it each time. The log line has the stack and, unless PHI logging is on,
-// only the kind of the panic value, which may quote the input.
+// it each time. The pipeline recovers its converters' panics itself and
+// quarantines the input (a *adapters.ConvertPanic); those are logged here
+// the same way, since only the engine knows the file and log_phi.
 func (e *Engine) consume(ctx context.Context, raw adapters.Raw, sum []byte) (err error) {
 	defer func() {
 		p := recover()
 		if p == nil {
 			return
 		}
-		what := fmt.Sprintf("%T", p)
-		if re, ok := p.(runtime.Error); ok {
-			what = re.Error() // index out of range, nil dereference: no data
-		}
-		if e.set.LogPHI {
-			what = fmt.Sprint(p)
-		}
-		e.log.Error("folder consumer panicked; moving the input to failed", "folder", e.cfg.Name,
-			e.logName(raw.Name, sum), "panic", redactNames(what, hashLabel(sum), raw.Name), "stack", string(debug.Stack()))
+		e.logPanic(raw.Name, sum, p, debug.Stack())
 		err = queue.Permanent(fmt.Errorf("internal error: the converter panicked: %v", p))
 	}()
-	return e.next.Consume(ctx, raw)
+	err = e.next.Consume(ctx, raw)
+	var cp *adapters.ConvertPanic
+	if errors.As(err, &cp) {
+		e.logPanic(raw.Name, sum, cp.Value, cp.Stack)
+	}
+	return err
+}
+
+// logPanic logs a consumer's panic with its stack and, unless PHI logging
+// is on, only the kind of the panic value, which may quote the input. Where
+// the input went (failed/, or back for a retry when not even the quarantine
+// could take it) the engine's next line says.
+func (e *Engine) logPanic(name string, sum []byte, p any, stack []byte) {
+	what := adapters.PanicText(p, e.set.LogPHI)
+	e.log.Error("folder consumer panicked", "folder", e.cfg.Name,
+		e.logName(name, sum), "panic", redactNames(what, hashLabel(sum), name), "stack", string(stack))
 }
 
 var errTooLarge = errors.New("file too large")

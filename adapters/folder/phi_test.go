@@ -179,6 +179,30 @@ func TestConsumerPanicGoesToFailed(t *testing.T) {
 	})
 }
 
+// The pipeline recovers a converter's panic itself and quarantines the
+// input; the engine still logs it, once, with the stack and, without
+// log_phi, not the panic's text, which may quote the file.
+func TestConverterPanicFromPipelineIsLogged(t *testing.T) {
+	dir := t.TempDir()
+	rec := &recorder{fn: func(_ context.Context, _ int, in adapters.Raw) error {
+		cp := &adapters.ConvertPanic{Value: "cannot read " + in.Name, Stack: []byte("goroutine 7 [running]:\nv2fhir.(*conv).pid(...)")}
+		return queue.Permanent(fmt.Errorf("%s: %w", in.Name, cp))
+	}}
+	e, lb := startLogged(t, testConfig(dir), rec, false)
+	dropFile(t, dir, phiName, []byte("MSH|odd"))
+	waitFor(t, "failed file", func() bool {
+		_, err := os.Stat(filepath.Join(e.Paths().Failed, phiName))
+		return err == nil
+	})
+	out := lb.String()
+	if strings.Count(out, "folder consumer panicked") != 1 || !strings.Contains(out, "panic=string") || !strings.Contains(out, "goroutine 7") {
+		t.Errorf("panic not logged once with its stack:\n%s", out)
+	}
+	if strings.Contains(out, "DOE_JANE") {
+		t.Errorf("log names the file:\n%s", out)
+	}
+}
+
 func TestClaimTroubleIsThrottled(t *testing.T) {
 	var tr claimTrouble
 	t0 := time.Date(2026, 1, 1, 8, 0, 0, 0, time.UTC)

@@ -689,6 +689,11 @@ func (s *Source) serve(c *conn) {
 		if ack.AppAckRequested {
 			s.stats.appAcks.Add(1)
 		}
+		var cp *adapters.ConvertPanic
+		if errors.As(res, &cp) {
+			log.Error("mllp converter panicked on a message", "control_id", ack.MessageControlID, "message_type", messageType(body),
+				"panic", adapters.PanicText(cp.Value, s.set.LogPHI), "stack", string(cp.Stack))
+		}
 		if res != nil {
 			attrs := []any{"ack", ack.Code, "ack_sent", !ack.Suppressed, "control_id", ack.MessageControlID, "permanent", queue.IsPermanent(res)}
 			if s.set.LogPHI {
@@ -748,17 +753,36 @@ func (s *Source) serve(c *conn) {
 	}
 }
 
-// consume calls the Consumer. A panic in it (a converter bug tripped by an
-// odd message) becomes an ordinary error, so the sender gets AR and the
-// message stays with it, instead of the whole gateway going down.
+// consume calls the Consumer. The pipeline turns a panic in the converter
+// (a bug tripped by an odd message) into a quarantined message and AE
+// itself. A panic that still reaches here came from elsewhere, storing
+// say, and is no fault of the message: it becomes an ordinary error, so
+// the sender gets AR and keeps the message, instead of the whole gateway
+// going down. Its value may quote the message: the ACK never carries it,
+// and the log only with PHI logging on.
 func (s *Source) consume(log *slog.Logger, in adapters.Raw) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			log.Error("mllp consumer panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			err = fmt.Errorf("consume %s: internal error: %v", in.Name, p)
+			log.Error("mllp consumer panicked", "panic", adapters.PanicText(p, s.set.LogPHI), "stack", string(debug.Stack()))
+			err = fmt.Errorf("consume %s: internal error: the consumer panicked", in.Name)
 		}
 	}()
 	return s.next.Consume(s.ctx, in)
+}
+
+// messageType returns MSH-9 (ADT^A01^ADT_A01), codes and no PHI, for a log
+// line. It reads the header without the parser, which a message that made
+// the converter panic may trip as well.
+func messageType(msg []byte) string {
+	if len(msg) < 4 || !bytes.HasPrefix(msg, []byte("MSH")) {
+		return ""
+	}
+	seg, _, _ := bytes.Cut(msg, []byte{'\r'})
+	f := bytes.Split(seg, msg[3:4]) // f[n-1] is MSH-n
+	if len(f) < 9 || len(f[8]) > 40 {
+		return ""
+	}
+	return string(f[8])
 }
 
 func (s *Source) count(code string) {

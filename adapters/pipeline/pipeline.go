@@ -22,6 +22,7 @@ import (
 	"github.com/ferry-health/ferry/queue/latency"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -219,16 +220,8 @@ func (p *Pipeline) Consume(ctx context.Context, in adapters.Raw) error {
 		err := fmt.Errorf("%s: format %q: %w", in.Name, in.Format, ErrUnknownFormat)
 		return p.reject(in, in.Body, err)
 	}
-	var units []Unit
-	var err error
-	sc, canSpill := conv.(SpillConverter)
-	sp, queueSpills := p.queue.(Spiller)
 	start := time.Now()
-	if canSpill && queueSpills {
-		units, err = sc.ConvertSpill(ctx, in, sp.CreateBody)
-	} else {
-		units, err = conv.Convert(ctx, in)
-	}
+	units, err := p.convert(ctx, conv, in)
 	if h := p.stats.convert[in.Format]; h != nil {
 		h.Observe(time.Since(start))
 	}
@@ -328,6 +321,29 @@ func (p *Pipeline) Consume(ctx context.Context, in adapters.Raw) error {
 	return nil
 }
 
+// convert runs the input's converter, the one with a spill file when both
+// it and the queue can. A panic in it becomes a *adapters.ConvertPanic: it
+// was the input that tripped the converter's bug, so the input is
+// quarantined (AE, failed/) like one that cannot be converted, instead of
+// being retried into the same panic. Only the converter is covered: a
+// panic while storing is no fault of the input, and stays the source's to
+// handle as a transient failure.
+func (p *Pipeline) convert(ctx context.Context, conv Converter, in adapters.Raw) (units []Unit, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			// A spill file the converter had begun is left an orphan,
+			// which the queue removes when it next opens.
+			units, err = nil, &adapters.ConvertPanic{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	sc, canSpill := conv.(SpillConverter)
+	sp, queueSpills := p.queue.(Spiller)
+	if canSpill && queueSpills {
+		return sc.ConvertSpill(ctx, in, sp.CreateBody)
+	}
+	return conv.Convert(ctx, in)
+}
+
 // BatchPutter is implemented by queues that can store several items in one
 // commit (diskq.Queue.PutAll); all or none are admitted against the queue's
 // limits.
@@ -415,7 +431,16 @@ func (p *Pipeline) seen(u *Unit) bool {
 // reject quarantines a whole input and returns the permanent error, or a
 // retryable one when even the quarantine cannot be written.
 func (p *Pipeline) reject(in adapters.Raw, raw []byte, err error) error {
-	if _, qerr := p.quarantine.Put(in, raw, err); qerr != nil {
+	reason := err
+	var cp *adapters.ConvertPanic
+	if errors.As(err, &cp) {
+		// The quarantine keeps the raw input (sealed when data at rest
+		// is), so it may also keep what the converter panicked with and
+		// where, for whoever fixes the converter. The error returned (the
+		// ACK's text, the sources' log lines) says only that it panicked.
+		reason = fmt.Errorf("%w: %v\n\n%s", err, cp.Value, cp.Stack)
+	}
+	if _, qerr := p.quarantine.Put(in, raw, reason); qerr != nil {
 		return fmt.Errorf("%w (and quarantine failed: %v)", err, qerr)
 	}
 	p.stats.Quarantined.Add(1)

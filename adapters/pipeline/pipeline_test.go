@@ -392,3 +392,45 @@ func TestConsumePseudonymizesKeys(t *testing.T) {
 		ack(ctx, nil)
 	}
 }
+
+// A converter's panic quarantines the input like a conversion error; the
+// returned error says only that it panicked. A panic while storing is not
+// the input's fault and is left to the source (a retryable failure).
+func TestConverterPanicIsQuarantined(t *testing.T) {
+	dir := t.TempDir()
+	quar, err := OpenQuarantine(filepath.Join(dir, "quarantine"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	boom := ConverterFunc(func(context.Context, adapters.Raw) ([]Unit, error) { panic("PID-5 \"DOE^JANE\"") })
+	p := New(nil, nil, quar, map[string]Converter{"lines": boom}, nil)
+	in := adapters.Raw{Source: "mllp/x", Format: "lines", Name: "conn 1 msg 1", Body: []byte("odd"), Received: time.Now()}
+	err = p.Consume(context.Background(), in)
+	var cp *adapters.ConvertPanic
+	if !queue.IsPermanent(err) || !errors.As(err, &cp) || strings.Contains(err.Error(), "DOE") {
+		t.Fatalf("err = %v", err)
+	}
+	ids, _ := quar.List()
+	if len(ids) != 1 {
+		t.Fatalf("quarantine: %v", ids)
+	}
+	e, err := quar.Get(ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(e.Raw) != "odd" || !strings.Contains(e.Reason, `PID-5 "DOE^JANE"`) || !strings.Contains(e.Reason, "goroutine") {
+		t.Errorf("entry: raw %q, reason:\n%s", e.Raw, e.Reason)
+	}
+
+	p = New(panicQueue{}, nil, quar, map[string]Converter{"lines": splitConv}, nil)
+	defer func() {
+		if recover() == nil {
+			t.Error("a panic while storing was recovered as the input's fault")
+		}
+	}()
+	_ = p.Consume(context.Background(), adapters.Raw{Format: "lines", Name: "n", Body: []byte("a")})
+}
+
+type panicQueue struct{}
+
+func (panicQueue) Put(context.Context, *queue.Item) error { panic("queue bug") }
