@@ -5,11 +5,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
+
+	"github.com/google/uuid"
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/fhir"
@@ -17,27 +20,41 @@ import (
 
 // FHIRJSON passes FHIR JSON drops on: a transaction or batch Bundle goes as
 // it is; a single resource (or each line of NDJSON) is wrapped in a
-// transaction. Resources with an id are written as PUT Type/id, so a
-// re-dropped export is harmless; resources without one are POSTed, with
-// ifNoneExist on their first identifier when they have one.
-type FHIRJSON struct{}
+// transaction. Every write is safe to repeat, because the queue delivers
+// at least once (a response lost after the exchange committed means a
+// second delivery):
+//   - a resource with an id is written as PUT Type/id;
+//   - one without an id is POSTed with ifNoneExist on its first identifier
+//     that has a system and a value;
+//   - one with neither gets an identifier minted from its content (see
+//     mintIdentifier) and is POSTed with ifNoneExist on that, or, when its
+//     type cannot carry one, PUT under an id derived from the same hash.
+//
+// Each unit is keyed to its patient (see fhirPatientKey), so the lines of
+// one export about one patient reach the exchange in the order written.
+type FHIRJSON struct {
+	// Base prefixes the identifier system minted for resources without
+	// an id or identifier, as v2fhir.Converter.Base does (default
+	// "urn:ferry"); the gateway passes config.IdentifierBase.
+	Base string
+}
 
 var _ Converter = FHIRJSON{}
 
 // Convert reads in.Body (or streams in.Open for large NDJSON files).
-func (FHIRJSON) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
+func (c FHIRJSON) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 	if in.Format == "fhir-ndjson" {
-		return convertNDJSON(in)
+		return c.convertNDJSON(in)
 	}
 	body, err := readAll(in)
 	if err != nil {
 		return nil, err
 	}
-	u := fhirUnit("document", body)
+	u := c.unit("document", body)
 	return []Unit{u}, nil
 }
 
-func convertNDJSON(in adapters.Raw) ([]Unit, error) {
+func (c FHIRJSON) convertNDJSON(in adapters.Raw) ([]Unit, error) {
 	r, closeFn, err := open(in)
 	if err != nil {
 		return nil, err
@@ -53,7 +70,7 @@ func convertNDJSON(in adapters.Raw) ([]Unit, error) {
 		if len(b) == 0 {
 			continue
 		}
-		units = append(units, fhirUnit("line "+strconv.Itoa(line), append([]byte(nil), b...)))
+		units = append(units, c.unit("line "+strconv.Itoa(line), append([]byte(nil), b...)))
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("line %d: %w", line+1, err)
@@ -64,14 +81,34 @@ func convertNDJSON(in adapters.Raw) ([]Unit, error) {
 	return units, nil
 }
 
+// fhirHead is what the pass-through reads of a resource: enough to choose
+// the request and the patient key. Members whose type differs between
+// resources (Bundle.type is a code, Encounter.type a list of
+// CodeableConcepts; subject is one Reference or, in Account, several)
+// stay raw, so that no resource fails to decode for its shape.
 type fhirHead struct {
 	ResourceType string          `json:"resourceType"`
 	ID           string          `json:"id"`
-	Type         string          `json:"type"`
+	Type         json.RawMessage `json:"type"`
 	Identifier   json.RawMessage `json:"identifier"`
+	Patient      json.RawMessage `json:"patient"`
+	Subject      json.RawMessage `json:"subject"`
+	Beneficiary  json.RawMessage `json:"beneficiary"`
+	Entry        []fhirEntry     `json:"entry"`
 }
 
-func fhirUnit(name string, body []byte) Unit {
+// fhirEntry is a Bundle entry (other resources' "entry" members, such as
+// List.entry, leave Resource nil).
+type fhirEntry struct {
+	Resource *fhirHead `json:"resource"`
+	Request  struct {
+		Method      string `json:"method"`
+		URL         string `json:"url"`
+		IfNoneExist string `json:"ifNoneExist"`
+	} `json:"request"`
+}
+
+func (c FHIRJSON) unit(name string, body []byte) Unit {
 	u := Unit{Name: name, Raw: body, Dedup: sha256.Sum256(body), Attrs: map[string]string{"format": "fhir"}}
 	var h fhirHead
 	if err := json.Unmarshal(body, &h); err != nil {
@@ -83,45 +120,251 @@ func fhirUnit(name string, body []byte) Unit {
 		return u
 	}
 	u.Attrs["type"] = h.ResourceType
-	if h.ResourceType == "Bundle" && (h.Type == "transaction" || h.Type == "batch") {
-		u.Bundle = body
-		return u
-	}
 	if h.ResourceType == "Bundle" {
-		u.Err = fmt.Errorf("a Bundle of type %q cannot be sent as is; only transaction or batch", h.Type)
+		var typ string
+		_ = json.Unmarshal(h.Type, &typ)
+		if typ != "transaction" && typ != "batch" {
+			u.Err = fmt.Errorf("a Bundle of type %q cannot be sent as is; only transaction or batch", typ)
+			return u
+		}
+		u.Bundle, u.Key = body, bundlePatientKey(h.Entry)
 		return u
 	}
+	u.Key = resourcePatientKey(&h)
+	resource := body
 	req := map[string]string{"method": "POST", "url": h.ResourceType}
-	if h.ID != "" {
+	switch q := firstIdentifierQuery(h.Identifier); {
+	case h.ID != "":
 		req = map[string]string{"method": "PUT", "url": h.ResourceType + "/" + h.ID}
-	} else if q := firstIdentifierQuery(h.Identifier); q != "" {
+	case q != "":
 		req["ifNoneExist"] = q
+	default:
+		system, value, err := c.mintIdentifier(body)
+		if err != nil {
+			u.Err = err
+			return u
+		}
+		if withIdent, ok := addIdentifier(body, h.ResourceType, system, value); ok {
+			resource = withIdent
+			req["ifNoneExist"] = fhir.IdentifierQuery(system, value)
+		} else {
+			// No identifier element to carry it: a client-assigned
+			// id, derived from the same hash, makes the write just
+			// as repeatable. A UUID, like the ids v2fhir and
+			// ccdafhir mint, so an exchange that takes only UUIDs
+			// as client-assigned ids accepts it too.
+			id := uuid.NewSHA1(uuid.NameSpaceURL, []byte(system+"|"+value)).String()
+			if resource, err = setID(body, id); err != nil {
+				u.Err = err
+				return u
+			}
+			req = map[string]string{"method": "PUT", "url": h.ResourceType + "/" + id}
+		}
 	}
-	b, err := json.Marshal(map[string]any{
-		"resourceType": "Bundle",
-		"type":         "transaction",
-		"entry":        []any{map[string]any{"resource": json.RawMessage(body), "request": req}},
-	})
+	// The resource goes into the bundle as received, byte for byte but
+	// for a minted identifier or id: no re-encoding to round its numbers
+	// or escape its narrative's HTML.
+	r, err := json.Marshal(req)
 	if err != nil {
 		u.Err = err
 		return u
 	}
-	u.Bundle = b
+	b := make([]byte, 0, len(resource)+len(r)+80)
+	b = append(b, `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":`...)
+	b = append(b, resource...)
+	b = append(b, `,"request":`...)
+	b = append(b, r...)
+	u.Bundle = append(b, "}]}"...)
 	return u
 }
 
-func firstIdentifierQuery(raw json.RawMessage) string {
-	var ids []struct {
+// mintIdentifier returns the identifier ferry gives a resource that has
+// neither an id nor an identifier, which would otherwise be a plain POST
+// and be created again by every redelivery. The value is the SHA-256 of
+// the resource as received, whitespace removed (so a re-export that only
+// reformats the file still names the same resource), in hex; the system
+// is <Base>:content-sha256, scoped to the site like the systems v2fhir
+// mints, so that byte-identical resources from two clinics stay two
+// resources. The resource's members themselves are not normalised: an
+// export that reorders them, or changes any value, is a new resource,
+// since nothing else says it is the same one.
+func (c FHIRJSON) mintIdentifier(body []byte) (system, value string, err error) {
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, body); err != nil {
+		return "", "", err
+	}
+	sum := sha256.Sum256(compact.Bytes())
+	base := c.Base
+	if base == "" {
+		base = "urn:ferry"
+	}
+	return base + ":content-sha256", hex.EncodeToString(sum[:]), nil
+}
+
+// noIdentifier lists the FHIR R4 resource types that have no identifier
+// element, so a minted identifier cannot be added to them (the exchange
+// would reject an unknown element): they are PUT under an id derived
+// from it instead. Bundle, which has one, is never wrapped.
+var noIdentifier = map[string]bool{
+	"AuditEvent": true, "Binary": true, "CapabilityStatement": true,
+	"CompartmentDefinition": true, "GraphDefinition": true,
+	"ImplementationGuide": true, "Linkage": true,
+	"MedicinalProductContraindication": true, "MedicinalProductIndication": true,
+	"MedicinalProductInteraction": true, "MedicinalProductManufactured": true,
+	"MedicinalProductUndesirableEffect": true, "NamingSystem": true,
+	"OperationDefinition": true, "OperationOutcome": true, "Parameters": true,
+	"Provenance": true, "SearchParameter": true, "Subscription": true,
+	"SubstanceNucleicAcid": true, "SubstancePolymer": true, "SubstanceProtein": true,
+	"SubstanceReferenceInformation": true, "SubstanceSourceMaterial": true,
+	"TerminologyCapabilities": true,
+}
+
+// singleIdentifier lists the FHIR R4 resource types whose identifier is
+// one Identifier (0..1), not a list.
+var singleIdentifier = map[string]bool{
+	"Composition": true, "MedicinalProductIngredient": true,
+	"QuestionnaireResponse": true, "SubstanceSpecification": true,
+	"TestReport": true, "TestScript": true,
+}
+
+// addIdentifier returns body with the identifier system|value added, the
+// rest of its bytes unchanged (numbers keep their precision, members
+// their order). ok is false when the type has no room for it: no
+// identifier element, or a 0..1 one already taken (by an identifier
+// without a system or value, which ifNoneExist cannot use).
+func addIdentifier(body []byte, resourceType, system, value string) ([]byte, bool) {
+	if noIdentifier[resourceType] {
+		return nil, false
+	}
+	ident, err := json.Marshal(struct {
 		System string `json:"system"`
 		Value  string `json:"value"`
+	}{system, value})
+	if err != nil {
+		return nil, false
 	}
-	if len(raw) == 0 || json.Unmarshal(raw, &ids) != nil {
-		return ""
+	start, end, found, err := topLevelMember(body, "identifier")
+	if err != nil {
+		return nil, false
+	}
+	member := ident
+	if !singleIdentifier[resourceType] {
+		member = append(append([]byte{'['}, ident...), ']')
+	}
+	if found {
+		cur := bytes.TrimSpace(body[start:end])
+		switch {
+		case string(cur) == "null":
+			return splice(body, start, end, member), true
+		case cur[0] == '[' && !singleIdentifier[resourceType]:
+			var elems []json.RawMessage
+			if json.Unmarshal(cur, &elems) != nil {
+				return nil, false
+			}
+			at := end - 1 // the list's ']'
+			if len(elems) > 0 {
+				ident = append([]byte{','}, ident...)
+			}
+			return splice(body, at, at, ident), true
+		}
+		return nil, false
+	}
+	// Added as the last member, after everything the sender wrote.
+	at := bytes.LastIndexByte(body, '}')
+	if at < 0 {
+		return nil, false
+	}
+	add := append([]byte(`,"identifier":`), member...)
+	return splice(body, at, at, add), true
+}
+
+// setID returns body with its id member set to id (the resource has none,
+// or an empty one), the rest of its bytes unchanged.
+func setID(body []byte, id string) ([]byte, error) {
+	quoted := []byte(strconv.Quote(id)) // a UUID: nothing to escape
+	start, end, found, err := topLevelMember(body, "id")
+	if err != nil {
+		return nil, err
+	}
+	if found {
+		return splice(body, start, end, quoted), nil
+	}
+	at := bytes.LastIndexByte(body, '}')
+	if at < 0 {
+		return nil, errors.New("resource is not a JSON object")
+	}
+	return splice(body, at, at, append([]byte(`,"id":`), quoted...)), nil
+}
+
+// topLevelMember finds the value of the member name of the JSON object
+// obj: body[start:end] are its bytes as written.
+func topLevelMember(obj []byte, name string) (start, end int, found bool, err error) {
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return 0, 0, false, errors.New("resource is not a JSON object")
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return 0, 0, false, err
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return 0, 0, false, err
+		}
+		if tok == name {
+			// A decoded value ends where the decoder stopped, and its
+			// bytes are exactly those written (no surrounding space).
+			end := int(dec.InputOffset())
+			return end - len(v), end, true, nil
+		}
+	}
+	return 0, 0, false, nil
+}
+
+// splice returns a new slice: b with b[i:j] replaced by s.
+func splice(b []byte, i, j int, s []byte) []byte {
+	out := make([]byte, 0, len(b)-(j-i)+len(s))
+	out = append(out, b[:i]...)
+	out = append(out, s...)
+	return append(out, b[j:]...)
+}
+
+// identifierToken is an Identifier's system and value.
+type identifierToken struct {
+	System string `json:"system"`
+	Value  string `json:"value"`
+}
+
+// firstIdentifier returns the first identifier in raw (a list, or the one
+// Identifier of the types in singleIdentifier) with both a system and a
+// value: one without a system matches that value in any system, so it
+// could name another record.
+func firstIdentifier(raw json.RawMessage) (identifierToken, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return identifierToken{}, false
+	}
+	var ids []identifierToken
+	if raw[0] == '{' {
+		ids = make([]identifierToken, 1)
+		if json.Unmarshal(raw, &ids[0]) != nil {
+			return identifierToken{}, false
+		}
+	} else if json.Unmarshal(raw, &ids) != nil {
+		return identifierToken{}, false
 	}
 	for _, id := range ids {
 		if id.System != "" && id.Value != "" {
-			return fhir.IdentifierQuery(id.System, id.Value)
+			return id, true
 		}
+	}
+	return identifierToken{}, false
+}
+
+func firstIdentifierQuery(raw json.RawMessage) string {
+	if id, ok := firstIdentifier(raw); ok {
+		return fhir.IdentifierQuery(id.System, id.Value)
 	}
 	return ""
 }

@@ -44,8 +44,8 @@ func converters(cfg *config.Config) map[string]pipeline.Converter {
 		"hl7v2":       v2,
 		"hl7v2-batch": v2,
 		"ccda":        pipeline.CCDA{Options: ccdafhir.Options{Mode: ccdaMode(mode)}, MaxEntries: cfg.HL7v2.MaxEntries},
-		"fhir-json":   pipeline.FHIRJSON{},
-		"fhir-ndjson": pipeline.FHIRJSON{},
+		"fhir-json":   pipeline.FHIRJSON{Base: base},
+		"fhir-ndjson": pipeline.FHIRJSON{Base: base},
 	}
 	// The fax converter needs its settings (source OID, author). Without a
 	// fax section (the embedded default, `ferry convert`), the source OID is
