@@ -208,7 +208,8 @@ func (c FHIRJSON) mintIdentifier(body []byte) (system, value string, err error) 
 var noIdentifier = map[string]bool{
 	"AuditEvent": true, "Binary": true, "CapabilityStatement": true,
 	"CompartmentDefinition": true, "GraphDefinition": true,
-	"ImplementationGuide": true, "Linkage": true,
+	"ImplementationGuide": true, "Linkage": true, "MedicationKnowledge": true,
+	"MessageHeader": true, "VerificationResult": true,
 	"MedicinalProductContraindication": true, "MedicinalProductIndication": true,
 	"MedicinalProductInteraction": true, "MedicinalProductManufactured": true,
 	"MedicinalProductUndesirableEffect": true, "NamingSystem": true,
@@ -222,7 +223,8 @@ var noIdentifier = map[string]bool{
 // singleIdentifier lists the FHIR R4 resource types whose identifier is
 // one Identifier (0..1), not a list.
 var singleIdentifier = map[string]bool{
-	"Composition": true, "MedicinalProductIngredient": true,
+	"AdverseEvent": true, "Composition": true, "ConceptMap": true,
+	"MedicinalProductIngredient": true, "SpecimenDefinition": true,
 	"QuestionnaireResponse": true, "SubstanceSpecification": true,
 	"TestReport": true, "TestScript": true,
 }
