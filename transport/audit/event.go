@@ -350,8 +350,12 @@ type Export struct {
 
 // ExportEvent builds the DCM 110106 Export event a document source records
 // for ITI-65 (audit-65.fsh: source and recipient agents, the patient and
-// the submission set as entities) or for a plain FHIR transaction (BALP
-// rest create pattern).
+// the submission set as entities). A plain FHIR transaction is recorded in
+// the same shape with subtype restful-interaction "transaction": BALP's
+// REST patterns are one interaction each (create, update, ...) and have
+// none for a transaction that holds several. The Bundle entity's id is
+// ferry's queue item id, which each delivery attempt also sends as
+// X-Request-Id, so the exchange's own logs can be matched to the event.
 func ExportEvent(x Export) Event {
 	ev := Event{
 		ID: EventExport, Type: TypeFHIRTransaction, Action: ActionRead,
