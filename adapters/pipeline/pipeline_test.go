@@ -128,6 +128,29 @@ func TestConsumeQuarantinesBadUnitsAndKeepsTheRest(t *testing.T) {
 	}
 }
 
+// TestQuarantineKeepsOneCopyOfAResentInput: a sender told to resend
+// (AR: an unsupported message type) sends the same bytes again and again;
+// each is refused again, but the quarantine keeps one copy, not one per
+// resend. Another input, or the same one for another reason, gets its own.
+func TestQuarantineKeepsOneCopyOfAResentInput(t *testing.T) {
+	p, _, quar := newTestPipeline(t)
+	ctx := context.Background()
+	for range 3 {
+		if err := p.Consume(ctx, adapters.Raw{Source: "test", Format: "x12", Name: "claim.x12", Body: []byte("ISA*00")}); !queue.IsPermanent(err) {
+			t.Fatalf("unknown format: %v", err)
+		}
+	}
+	if err := p.Consume(ctx, adapters.Raw{Source: "test", Format: "x12", Name: "claim.x12", Body: []byte("ISA*01")}); !queue.IsPermanent(err) {
+		t.Fatalf("unknown format: %v", err)
+	}
+	if err := p.Consume(ctx, adapters.Raw{Source: "test", Format: "lines", Name: "f", Body: []byte("bad")}); !queue.IsPermanent(err) {
+		t.Fatalf("bad unit: %v", err)
+	}
+	if ids, _ := quar.List(); len(ids) != 3 {
+		t.Errorf("quarantined %d, want 3 (one per distinct input)", len(ids))
+	}
+}
+
 func TestConsumeUnreadableAndUnknownFormat(t *testing.T) {
 	p, _, quar := newTestPipeline(t)
 	ctx := context.Background()

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -25,7 +27,19 @@ import (
 type Quarantine struct {
 	dir string
 	key *seal.Key
+
+	// recent maps the digest of an input and its reason to the entry that
+	// holds them, for the inputs quarantined since start (at most
+	// maxRecent): a sender answered AR for an unsupported message type
+	// resends it, as HL7 asks, and each resend would otherwise add another
+	// copy of the same message.
+	mu     sync.Mutex
+	recent map[[32]byte]string
 }
+
+// maxRecent bounds Quarantine.recent; past it the map starts over, which
+// costs at most one more copy of an input that keeps coming back.
+const maxRecent = 4096
 
 // QuarantineEntry is one quarantined input as stored on disk.
 type QuarantineEntry struct {
@@ -53,8 +67,40 @@ func OpenQuarantine(dir string) (*Quarantine, error) {
 // turned on stay readable. Call it before the quarantine is used.
 func (q *Quarantine) SetKey(k *seal.Key) { q.key = k }
 
-// Put stores raw with its reason and returns the entry id.
+// Put stores raw with its reason and returns the entry id. The same input
+// quarantined again for the same reason (same source, format, bytes) is
+// not stored twice while the gateway runs: Put returns the first entry's
+// id.
 func (q *Quarantine) Put(in adapters.Raw, raw []byte, reason error) (string, error) {
+	h := sha256.New()
+	for _, s := range []string{in.Source, in.Format, reason.Error()} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	h.Write(raw)
+	var sum [32]byte
+	h.Sum(sum[:0])
+	q.mu.Lock()
+	id, seen := q.recent[sum]
+	q.mu.Unlock()
+	if seen {
+		if _, err := os.Stat(filepath.Join(q.dir, id+".json")); err == nil {
+			return id, nil
+		}
+	}
+	id, err := q.put(in, raw, reason)
+	if err == nil {
+		q.mu.Lock()
+		if q.recent == nil || len(q.recent) >= maxRecent {
+			q.recent = make(map[[32]byte]string)
+		}
+		q.recent[sum] = id
+		q.mu.Unlock()
+	}
+	return id, err
+}
+
+func (q *Quarantine) put(in adapters.Raw, raw []byte, reason error) (string, error) {
 	e := QuarantineEntry{
 		ID:       ulid.Make().String(),
 		Source:   in.Source,
