@@ -26,6 +26,44 @@ var documentKinds = map[string]string{
 	"2.16.840.1.113883.10.20.22.1.15": "Care Plan",
 }
 
+// kindLOINC is the LOINC document code C-CDA names for each document
+// template, for a document whose own code is not LOINC.
+var kindLOINC = map[string][2]string{
+	"CCD":                       {"34133-9", "Summary of episode note"},
+	"History and Physical":      {"34117-2", "History and physical note"},
+	"Consultation Note":         {"11488-4", "Consult note"},
+	"Diagnostic Imaging Report": {"18748-4", "Diagnostic imaging study"},
+	"Procedure Note":            {"28570-0", "Procedure note"},
+	"Operative Note":            {"11504-8", "Surgical operation note"},
+	"Discharge Summary":         {"18842-5", "Discharge summary"},
+	"Progress Note":             {"11506-3", "Progress note"},
+	"Transfer Summary":          {"18761-7", "Transfer summary note"},
+	"Referral Note":             {"57133-1", "Referral note"},
+	"Care Plan":                 {"18776-5", "Plan of care note"},
+}
+
+// documentType is DocumentReference.type: the document's code as sent,
+// plus a coding US Core's required binding takes when the code is not
+// LOINC (a local code, or none): the template's LOINC code, or
+// v3-NullFlavor UNK for an unstructured or unknown document. The codes
+// sent are kept beside it.
+func documentType(cc *fhir.CodeableConcept, kind string) *fhir.CodeableConcept {
+	if cc == nil {
+		cc = &fhir.CodeableConcept{}
+	}
+	for _, x := range cc.Coding {
+		if x.System == "http://loinc.org" && x.Code != "" {
+			return cc
+		}
+	}
+	add := fhir.Coding{System: "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", Code: "UNK", Display: "unknown"}
+	if l, ok := kindLOINC[kind]; ok {
+		add = fhir.Coding{System: "http://loinc.org", Code: l[0], Display: l[1]}
+	}
+	cc.Coding = append([]fhir.Coding{add}, cc.Coding...)
+	return cc
+}
+
 // patientState is the Patient being built; it is added to the bundle at
 // the end because the birth-sex extension comes from a section.
 type patientState struct {
@@ -583,10 +621,7 @@ func (c *converter) document2() {
 		dr.DocStatus = "final"
 		dr.Authenticator = c.practitioner(c.legal.AssignedEntity)
 	}
-	dr.Type = concept(c.docCode)
-	if dr.Type == nil {
-		dr.Type = simpleConcept("http://terminology.hl7.org/CodeSystem/v3-NullFlavor", "UNK", "unknown")
-	}
+	dr.Type = documentType(concept(c.docCode), c.res.DocumentKind)
 	dr.Category = []fhir.CodeableConcept{*simpleConcept("http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category", "clinical-note", "Clinical Note")}
 	dr.Subject = c.subject()
 	dr.Date = instant(c.effectiveRaw)

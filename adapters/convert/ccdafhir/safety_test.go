@@ -301,3 +301,37 @@ func TestGenderFallback(t *testing.T) {
 		}
 	}
 }
+
+// TestDocumentTypeBinding: DocumentReference.type holds a code US Core's
+// required binding takes even when the document's own code is local: the
+// template's LOINC code (a CCD's 34133-9), the local code kept beside it.
+func TestDocumentTypeBinding(t *testing.T) {
+	raw := readCase(t, "ccda-allergy")
+	orig := []byte(`<code code="34133-9" codeSystem="2.16.840.1.113883.6.1" displayName="Summarization of Episode Note"/>`)
+	if !bytes.Contains(raw, orig) {
+		t.Fatal("fixture's document code changed")
+	}
+	for _, tc := range []struct{ code, want string }{
+		{string(orig), "http://loinc.org|34133-9"},
+		{`<code code="CCD-LOCAL" codeSystem="1.2.3.4.5" displayName="Local summary"/>`, "http://loinc.org|34133-9,urn:oid:1.2.3.4.5|CCD-LOCAL"},
+	} {
+		b, _, err := ConvertBytes(bytes.Replace(raw, orig, []byte(tc.code), 1), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range b.Entry {
+			if d, ok := e.Resource.(*fhir.DocumentReference); ok {
+				for _, c := range d.Type.Coding {
+					got = append(got, c.System+"|"+c.Code)
+				}
+			}
+		}
+		if strings.Join(got, ",") != tc.want {
+			t.Errorf("%s: type %v, want %s", tc.code, got, tc.want)
+		}
+	}
+	if got := documentType(nil, "Unstructured Document"); got.Coding[0].Code != "UNK" {
+		t.Errorf("unstructured without a code: %+v", got)
+	}
+}
