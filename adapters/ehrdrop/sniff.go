@@ -26,6 +26,10 @@ const (
 	FormatFHIRJSON = "fhir-json"
 	// FormatFHIRNDJSON is newline-delimited FHIR resources (Bulk Data export).
 	FormatFHIRNDJSON = "fhir-ndjson"
+	// FormatZIP is a ZIP archive: an XDM package or another export (EHI).
+	// The Source opens it and hands on the documents inside (see zip.go);
+	// the archive itself never reaches the Consumer.
+	FormatZIP = "zip"
 )
 
 // ErrUnknownFormat is wrapped by every Sniff error: the content is none of
@@ -98,8 +102,10 @@ func Sniff(r io.Reader, name string) (Sniffed, error) {
 		return out, err
 	case head[0] == '[':
 		return out, unknown(name, "a JSON array is not a FHIR resource; export a Bundle or NDJSON")
-	case bytes.HasPrefix(head, []byte("PK\x03\x04")):
-		return out, unknown(name, "a ZIP archive (XDM or EHI export) is not read yet; unpack its documents into the folder")
+	case bytes.HasPrefix(head, []byte("PK\x03\x04")), bytes.HasPrefix(head, []byte("PK\x05\x06")):
+		// A local file header, or the end record alone (an empty archive).
+		out.Format = FormatZIP
+		return out, nil
 	case bytes.HasPrefix(head, []byte("%PDF")):
 		return out, unknown(name, "a PDF document belongs in a fax folder (kind: fax)")
 	case bytes.HasPrefix(head, []byte("II*\x00")), bytes.HasPrefix(head, []byte("MM\x00*")):

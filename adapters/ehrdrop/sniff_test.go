@@ -44,6 +44,8 @@ func TestSniff(t *testing.T) {
 		{"ndjson", "Patient.ndjson", []byte("{\"resourceType\":\"Patient\"}\n{\"resourceType\":\"Patient\"}\n"), FormatFHIRNDJSON, ""},
 		{"ndjson crlf no extension", "export", []byte("{\"resourceType\":\"Patient\"}\r\n{\"resourceType\":\"Observation\"}"), FormatFHIRNDJSON, ""},
 		{"ndjson single line by extension", "Patient.NDJSON", []byte("{\"resourceType\":\"Patient\"}\n"), FormatFHIRNDJSON, ""},
+		{"zip", "xdm.zip", []byte("PK\x03\x04rest"), FormatZIP, ""},
+		{"empty zip", "empty.zip", []byte("PK\x05\x06\x00\x00"), FormatZIP, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -68,7 +70,6 @@ func TestSniffUnknown(t *testing.T) {
 		{"blank", "e.hl7", []byte(" \r\n\t"), "empty"},
 		{"pdf", "scan.pdf", []byte("%PDF-1.7\n"), "fax folder"},
 		{"tiff", "fax.tif", []byte("II*\x00\x08\x00"), "fax folder"},
-		{"zip", "xdm.zip", []byte("PK\x03\x04rest"), "ZIP archive"},
 		{"other xml", "a.xml", []byte(`<?xml version="1.0"?><Report><x/></Report>`), "<Report> is not a C-CDA ClinicalDocument"},
 		{"fhir xml", "a.xml", []byte(`<Bundle xmlns="http://hl7.org/fhir"><type value="x"/></Bundle>`), "FHIR XML"},
 		{"xml no root", "a.xml", []byte(`<?xml version="1.0"?><!-- only -->`), "without a root element"},

@@ -6,6 +6,10 @@
 // that is none of these is moved to failed/ with the reason in
 // <name>.error.txt and never reaches the Consumer.
 //
+// A ZIP archive (an XDM package, an EHI export) is read in place and each
+// document in it is handed on as if it had been dropped alone; see zip.go
+// for what is read, what is refused and how the archive is settled.
+//
 // An HL7 batch file that was partly enqueued before a crash is consumed
 // again whole; the pipeline's message-level dedup drops the messages it
 // already queued.
@@ -42,6 +46,11 @@ func DefaultConfig() folder.Config {
 type Source struct {
 	engine *folder.Engine
 	next   adapters.Consumer
+	// maxBody is the engine's in-memory limit, applied to archive entries
+	// too: a larger entry is streamed from the archive.
+	maxBody int64
+	zip     zipLimits
+	logPHI  bool
 }
 
 var _ adapters.Source = (*Source)(nil)
@@ -64,12 +73,13 @@ func New(set adapters.Settings, cfg folder.Config, next adapters.Consumer, opts 
 	if set.ID == "" {
 		set.ID = "ehrdrop/" + cfg.Name
 	}
-	s := &Source{next: next}
+	s := &Source{next: next, zip: defaultZipLimits, logPHI: set.LogPHI}
 	e, err := folder.New(set, cfg, adapters.ConsumerFunc(s.consume), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("ehrdrop: %w", err)
 	}
 	s.engine = e
+	s.maxBody = e.Config().MaxBodyBytes
 	return s, nil
 }
 
@@ -93,6 +103,9 @@ func (s *Source) consume(ctx context.Context, in adapters.Raw) error {
 			return err
 		}
 		return fmt.Errorf("ehrdrop: %w", err)
+	}
+	if got.Format == FormatZIP {
+		return s.consumeZip(ctx, in)
 	}
 	in.Format = got.Format
 	if in.Meta == nil {

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"archive/zip"
+	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -62,6 +65,88 @@ fax:
 	if recv.Bundles() != before {
 		t.Errorf("a re-dropped export was delivered again (%d → %d bundles)", before, recv.Bundles())
 	}
+}
+
+// TestGatewayFolderZip drops an XDM package (ITI-32) with two C-CDA
+// documents into a running gateway's EHR folder: each document is
+// delivered as it would be dropped alone, and the package moves to done/.
+func TestGatewayFolderZip(t *testing.T) {
+	paths, recv, url := testPKI(t)
+	root := t.TempDir()
+	ehr := filepath.Join(root, "exports")
+	if err := os.MkdirAll(ehr, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := parseConfig(t, `
+data_dir: %q
+sources:
+  folders:
+    - {name: ehr, kind: ehr, path: %q, settle: 20ms, rescan: 200ms}
+exchange:
+  url: %q
+  tls: {ca_file: %q, cert_file: %q, key_file: %q}
+  retry: {initial_interval: 20ms, max_interval: 200ms}
+`, filepath.Join(root, "data"), ehr, url, paths.CA, paths.ClientCert, paths.ClientKey)
+	gw := runGateway(t, cfg)
+
+	metadata := `<?xml version="1.0" encoding="UTF-8"?>
+<lcm:SubmitObjectsRequest xmlns:lcm="urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0" xmlns:rim="urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0">
+ <rim:RegistryObjectList>
+  <rim:ExtrinsicObject id="Document01" mimeType="text/xml">
+   <rim:Slot name="URI"><rim:ValueList><rim:Value>DOC0001.XML</rim:Value></rim:ValueList></rim:Slot>
+  </rim:ExtrinsicObject>
+  <rim:ExtrinsicObject id="Document02" mimeType="text/xml">
+   <rim:Slot name="URI"><rim:ValueList><rim:Value>DOC0002.XML</rim:Value></rim:ValueList></rim:Slot>
+  </rim:ExtrinsicObject>
+ </rim:RegistryObjectList>
+</lcm:SubmitObjectsRequest>
+`
+	var b bytes.Buffer
+	w := zip.NewWriter(&b)
+	for _, f := range []struct{ name, from string }{
+		{"INDEX.HTM", ""},
+		{"README.TXT", ""},
+		{"IHE_XDM/SUBSET01/METADATA.XML", ""},
+		{"IHE_XDM/SUBSET01/DOC0001.XML", "../../testdata/convert/ccda-problem/input.xml"},
+		{"IHE_XDM/SUBSET01/DOC0002.XML", "../../testdata/convert/ccda-result/input.xml"},
+	} {
+		data := []byte("see the documents under IHE_XDM")
+		switch {
+		case f.from != "":
+			var err error
+			if data, err = os.ReadFile(f.from); err != nil {
+				t.Fatal(err)
+			}
+		case strings.HasSuffix(f.name, "METADATA.XML"):
+			data = []byte(metadata)
+		}
+		fw, err := w.Create(f.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fw.Write(data)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(ehr, ".incoming-referral.zip")
+	if err := os.WriteFile(tmp, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(ehr, "referral.zip")); err != nil {
+		t.Fatal(err)
+	}
+
+	waitFor(t, "both documents delivered", func() bool {
+		return len(recv.Resources("DocumentReference")) >= 2 && gw.q.Len() == 0
+	})
+	if len(recv.Resources("Condition")) == 0 || len(recv.Resources("Observation")) == 0 {
+		t.Error("the problem and the result did not both arrive")
+	}
+	waitFor(t, "the package in done/", func() bool {
+		done, _ := filepath.Glob(filepath.Join(ehr, ".ferry", "done", "*", "referral.zip"))
+		return len(done) == 1 && empty(t, ehr)
+	})
 }
 
 // empty reports whether dir holds no files other than ferry's own folder.

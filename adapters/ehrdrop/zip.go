@@ -1,0 +1,725 @@
+package ehrdrop
+
+import (
+	"archive/zip"
+	"bytes"
+	"compress/flate"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/folder"
+	"github.com/ferry-health/ferry/queue"
+)
+
+// Meta keys of a document taken from an archive. Its "file" stays the
+// archive's name; "size" and "sha256" are the entry's, so that audit
+// events and logs name the document, and the same document in two
+// different archives has one digest.
+const (
+	MetaEntry         = "entry"          // the entry's path in the archive
+	MetaArchiveSHA256 = "archive_sha256" // hex SHA-256 of the whole archive
+	MetaXDMUniqueID   = "xdm_unique_id"  // XDSDocumentEntry.uniqueId from METADATA.XML
+	MetaXDMMimeType   = "xdm_mime_type"  // the document's mimeType from METADATA.XML
+)
+
+// zipLimits bound the work one archive can make. The folder engine puts no
+// upper bound on a single file (beyond max_body_bytes it streams it), and a
+// file costs about its size to read. An archive multiplies that: each entry
+// is inflated up to three times (to hash, to sniff, to convert), and a few
+// kilobytes of deflated zeros stand for gigabytes.
+type zipLimits struct {
+	// entries bounds the central directory, folders included.
+	entries int
+	// bytes bounds the sum of the entries' declared sizes. Every read is
+	// held to the declared size, so this bounds what is inflated too.
+	bytes int64
+	// ratio bounds an entry's inflated size over its stored size. Deflate
+	// tops out near 1032:1, which only long runs of one byte reach (the
+	// classic bomb); exported XML and JSON compress 5 to 30 times.
+	ratio uint64
+	// ratioFloor exempts small entries from ratio: a short run of blank
+	// lines costs nothing however well it compresses.
+	ratioFloor uint64
+}
+
+// defaultZipLimits: 10,000 entries is well above any XDM package and the
+// per-resource files of an EHI export; 2 GiB inflated is a large export,
+// yet one whose bundles fit the queue's default 10 GiB several times over.
+// A larger export is unpacked into the folder, where each file is read on
+// its own.
+var defaultZipLimits = zipLimits{entries: 10_000, bytes: 2 << 30, ratio: 200, ratioFloor: 1 << 20}
+
+// maxMetadataBytes bounds METADATA.XML; a submission set of a few hundred
+// documents takes well under a MiB.
+const maxMetadataBytes = 16 << 20
+
+// zipStep is one document of an archive, in the order they are consumed:
+// an entry to sniff and hand on, or, with err set, a document that cannot
+// be (METADATA.XML lists it but the archive lacks it).
+type zipStep struct {
+	name string    // the entry's path in the archive, with '/' separators
+	f    *zip.File // nil when err is set
+	meta map[string]string
+	err  error
+}
+
+// consumeZip reads a ZIP drop. An EHR or a Direct mailbox often delivers
+// one: an XDM package (IHE ITI-32: IHE_XDM/SUBSETnn/ with METADATA.XML and
+// the documents, INDEX.HTM and README.TXT at the root) or an EHI export of
+// NDJSON, C-CDA or HL7 files. The archive is read in place with
+// archive/zip, never extracted to disk, and each document in it goes to the
+// Consumer as its own Raw, named "<archive>: <entry>" and carrying the
+// entry's own size and SHA-256, so that it is converted, deduplicated,
+// quarantined and audited exactly as if it had been dropped alone.
+//
+// Which entries are documents:
+//   - In an XDM package, those METADATA.XML lists (its ExtrinsicObjects),
+//     found by their URI slot in the subset folder. Other files of a subset
+//     (stylesheets) are not documents of the submission and are left
+//     alone, as are INDEX.HTM and README.TXT. A subset whose METADATA.XML
+//     is missing or unreadable has each of its files sniffed instead,
+//     stylesheets excepted.
+//   - In any other archive, every file but folders and the litter of
+//     desktop systems (__MACOSX/, .DS_Store, Thumbs.db, desktop.ini).
+//
+// The archive settles as an HL7 batch file with a bad message does: every
+// document that can be converted is queued (or quarantined with its
+// reason) first, and then the archive moves to done/ if all of them were
+// accepted, or else to failed/, where its .error.txt names each entry that
+// was not: one the converter refused (it is in the quarantine too), one in
+// no format ferry converts (a PDF, a CSV, a ZIP inside the ZIP), a
+// document METADATA.XML lists that the archive lacks. The archive in
+// failed/ is the copy of those entries. A transient failure (queue full)
+// leaves the archive in processing/ to be consumed again whole; the
+// pipeline's dedup drops the documents already queued.
+//
+// An archive that could harm the gateway is refused whole, before any
+// entry is consumed: see checkZip.
+func (s *Source) consumeZip(ctx context.Context, in adapters.Raw) error {
+	zr, size, closeFn, err := openZip(in)
+	if err != nil {
+		return zipErr(in.Name, err)
+	}
+	defer closeFn()
+	steps, err := planZip(zr, size, s.zip)
+	if err != nil {
+		return zipErr(in.Name, err)
+	}
+	if len(steps) == 0 {
+		return queue.Permanent(fmt.Errorf("ehrdrop: %s: the archive holds no document (nothing but folders, INDEX.HTM, README.TXT, stylesheets or desktop files)", in.Name))
+	}
+	var problems []error
+	for i, st := range steps {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if st.err != nil {
+			problems = append(problems, fmt.Errorf("%s: %s: %w", in.Name, st.name, st.err))
+			continue
+		}
+		err := s.consumeEntry(ctx, in, st)
+		switch {
+		case err == nil:
+		case queue.IsPermanent(err):
+			problems = append(problems, err)
+		default:
+			// The engine logs a transient error with the archive's name
+			// hidden (unless log_phi); an entry's name may be a
+			// patient's too, so it becomes its number.
+			if !s.logPHI {
+				err = &renamedError{msg: strings.ReplaceAll(err.Error(), st.name, "entry "+strconv.Itoa(i+1)), err: err}
+			}
+			return fmt.Errorf("ehrdrop: %w", err)
+		}
+	}
+	if len(problems) > 0 {
+		return queue.Permanent(fmt.Errorf("ehrdrop: %s: %d of %d documents accepted; not accepted:\n%w",
+			in.Name, len(steps)-len(problems), len(steps), errors.Join(problems...)))
+	}
+	return nil
+}
+
+// zipErr is an error about the archive as a whole: permanent when the
+// archive is refused or unreadable, transient when reading the file failed.
+func zipErr(name string, err error) error {
+	err = fmt.Errorf("ehrdrop: %s: %w", name, err)
+	if isDataErr(err) {
+		return queue.Permanent(err)
+	}
+	return err
+}
+
+// renamedError is an error whose text had a name replaced.
+type renamedError struct {
+	msg string
+	err error
+}
+
+func (e *renamedError) Error() string { return e.msg }
+func (e *renamedError) Unwrap() error { return e.err }
+
+// errRefused marks an archive or entry that is not read: trying again
+// cannot help.
+var errRefused = errors.New("refused")
+
+// refuse returns an error that wraps errRefused without saying so.
+func refuse(format string, args ...any) error {
+	return &renamedError{msg: fmt.Sprintf(format, args...), err: errRefused}
+}
+
+// isDataErr reports whether err is about the archive's content (refused,
+// corrupt, an unsupported method) rather than reading the file: a
+// permanent failure.
+func isDataErr(err error) bool {
+	var corrupt flate.CorruptInputError
+	return errors.Is(err, errRefused) || errors.Is(err, zip.ErrFormat) || errors.Is(err, zip.ErrChecksum) ||
+		errors.Is(err, zip.ErrAlgorithm) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &corrupt)
+}
+
+// openZip opens the archive from its Body, or, above the in-memory limit,
+// from the claimed file itself, which the engine's Open returns as an
+// *os.File.
+func openZip(in adapters.Raw) (*zip.Reader, int64, func(), error) {
+	var ra io.ReaderAt
+	size := int64(len(in.Body))
+	closeFn := func() {}
+	if in.Body != nil || in.Open == nil {
+		ra = bytes.NewReader(in.Body)
+	} else {
+		rc, err := in.Open()
+		if err != nil {
+			return nil, 0, nil, fmt.Errorf("open: %w", err)
+		}
+		f, ok := rc.(interface {
+			io.ReaderAt
+			Stat() (fs.FileInfo, error)
+		})
+		if !ok {
+			rc.Close()
+			return nil, 0, nil, refuse("the archive cannot be read in place")
+		}
+		info, err := f.Stat()
+		if err != nil {
+			rc.Close()
+			return nil, 0, nil, fmt.Errorf("open: %w", err)
+		}
+		ra, size, closeFn = f, info.Size(), func() { rc.Close() }
+	}
+	zr, err := zip.NewReader(ra, size)
+	// With GODEBUG=zipinsecurepath=0 NewReader reports unsafe names but
+	// still returns the reader; checkZip refuses them with the name.
+	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
+		closeFn()
+		if isDataErr(err) || errors.Is(err, io.EOF) {
+			return nil, 0, nil, refuse("not a readable ZIP archive: %v", err)
+		}
+		return nil, 0, nil, fmt.Errorf("read: %w", err)
+	}
+	return zr, size, closeFn, nil
+}
+
+// planZip checks the archive and lists its documents.
+func planZip(zr *zip.Reader, size int64, lim zipLimits) ([]zipStep, error) {
+	if err := checkZip(zr, size, lim); err != nil {
+		return nil, err
+	}
+	var files []*zip.File
+	xdm := false
+	for _, f := range zr.File {
+		if f.Mode().IsDir() || strings.HasSuffix(entryName(f), "/") || litter(entryName(f)) {
+			continue
+		}
+		files = append(files, f)
+		if strings.HasPrefix(strings.ToUpper(entryName(f)), xdmRoot) {
+			xdm = true
+		}
+	}
+	if xdm {
+		return planXDM(files), nil
+	}
+	steps := make([]zipStep, 0, len(files))
+	for _, f := range files {
+		steps = append(steps, fileStep(f))
+	}
+	return steps, nil
+}
+
+// checkZip refuses, before anything in it is read, an archive (of size
+// bytes) that could harm the gateway: entry names that leave the archive
+// (".." or an absolute path, which an unpacking tool would write
+// elsewhere; ferry extracts nothing, but such an archive is made to
+// attack), a name used twice, encrypted entries (archive/zip cannot
+// decrypt), more entries or inflated bytes than lim allows, an entry that
+// inflates more than lim.ratio times, and entries whose stored data
+// overlap (the overlapping-file bomb, where every entry inflates the same
+// bytes) or run past the end of the archive.
+func checkZip(zr *zip.Reader, size int64, lim zipLimits) error {
+	if len(zr.File) > lim.entries {
+		return refuse("the archive holds %d entries; at most %d are read from one archive: unpack it into the folder", len(zr.File), lim.entries)
+	}
+	type span struct {
+		start, end int64
+		name       string
+	}
+	spans := make([]span, 0, len(zr.File))
+	names := make(map[string]bool, len(zr.File))
+	var total uint64
+	for _, f := range zr.File {
+		name := entryName(f)
+		if err := checkName(name); err != nil {
+			return refuse("entry %q: %v", f.Name, err)
+		}
+		if names[name] {
+			return refuse("entry %q appears twice", f.Name)
+		}
+		names[name] = true
+		if f.Flags&0x1 != 0 {
+			return refuse("entry %q is encrypted, which ferry cannot read: export the archive without a password", f.Name)
+		}
+		total += f.UncompressedSize64
+		if total > uint64(lim.bytes) {
+			return refuse("the archive inflates to more than %d bytes, the most read from one archive: unpack it into the folder", lim.bytes)
+		}
+		if f.UncompressedSize64 > lim.ratioFloor && f.UncompressedSize64/max(f.CompressedSize64, 1) > lim.ratio {
+			return refuse("entry %q inflates %d bytes to %d, more than %d times: refused as a ZIP bomb", f.Name, f.CompressedSize64, f.UncompressedSize64, lim.ratio)
+		}
+		off, err := f.DataOffset()
+		if err != nil {
+			return fmt.Errorf("entry %q: %w", f.Name, err)
+		}
+		if off > size || f.CompressedSize64 > uint64(size-off) {
+			return refuse("entry %q runs past the end of the archive: the archive is damaged", f.Name)
+		}
+		spans = append(spans, span{off, off + int64(f.CompressedSize64), f.Name})
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i].start < spans[j].start })
+	for i := 1; i < len(spans); i++ {
+		if spans[i].start < spans[i-1].end {
+			return refuse("entries %q and %q share stored data: refused as a ZIP bomb", spans[i-1].name, spans[i].name)
+		}
+	}
+	return nil
+}
+
+// entryName is the entry's path with '/' separators: some Windows tools
+// write '\'.
+func entryName(f *zip.File) string { return strings.ReplaceAll(f.Name, `\`, "/") }
+
+// checkName refuses a path that is empty, absolute (including a Windows
+// drive), climbs out with "..", or holds a NUL.
+func checkName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("an empty name")
+	case strings.HasPrefix(name, "/"), len(name) >= 2 && name[1] == ':' && ('a' <= name[0]|0x20 && name[0]|0x20 <= 'z'):
+		return errors.New("an absolute path is refused")
+	case strings.ContainsRune(name, 0):
+		return errors.New("a NUL in the name is refused")
+	}
+	for _, el := range strings.Split(name, "/") {
+		if el == ".." {
+			return errors.New("a name that leaves the archive (..) is refused")
+		}
+	}
+	return nil
+}
+
+// litter reports whether name is a file desktop systems add to what they
+// zip, which holds no clinical content.
+func litter(name string) bool {
+	if strings.HasPrefix(name, "__MACOSX/") {
+		return true
+	}
+	base := path.Base(name)
+	return strings.HasPrefix(base, ".") || strings.EqualFold(base, "Thumbs.db") || strings.EqualFold(base, "desktop.ini")
+}
+
+// displayAid reports whether name is a stylesheet an XDM package carries so
+// that its documents display in a browser.
+func displayAid(name string) bool {
+	switch strings.ToLower(path.Ext(name)) {
+	case ".xsl", ".xslt", ".css":
+		return true
+	}
+	return false
+}
+
+func fileStep(f *zip.File) zipStep {
+	st := zipStep{name: entryName(f), f: f}
+	if f.Mode()&fs.ModeSymlink != 0 {
+		st.f, st.err = nil, errors.New("not converted: a symbolic link is not followed")
+	}
+	return st
+}
+
+const xdmRoot = "IHE_XDM/"
+
+// planXDM lists an XDM package's documents: subset by subset in name
+// order, each in the order its METADATA.XML lists them, and then any file
+// outside IHE_XDM/ other than INDEX.HTM and README.TXT, as in any archive.
+func planXDM(files []*zip.File) []zipStep {
+	byName := make(map[string]*zip.File, len(files)) // upper-cased name → entry
+	subsets := map[string][]*zip.File{}              // upper-cased subset folder → its files
+	var dirs []string
+	var outside []zipStep
+	for _, f := range files {
+		name := entryName(f)
+		upper := strings.ToUpper(name)
+		byName[upper] = f
+		switch {
+		case upper == "INDEX.HTM" || upper == "README.TXT":
+		case strings.HasPrefix(upper, xdmRoot) && strings.Contains(upper[len(xdmRoot):], "/"):
+			dir := upper[:len(xdmRoot)+strings.IndexByte(upper[len(xdmRoot):], '/')]
+			if subsets[dir] == nil {
+				dirs = append(dirs, dir)
+			}
+			subsets[dir] = append(subsets[dir], f)
+		default:
+			outside = append(outside, fileStep(f))
+		}
+	}
+	sort.Strings(dirs)
+	var steps []zipStep
+	for _, dir := range dirs {
+		steps = append(steps, planSubset(dir, subsets[dir], byName)...)
+	}
+	return append(steps, outside...)
+}
+
+// planSubset lists the documents of one subset folder (upper-cased dir).
+// XDM names are upper case (ISO 9660 heritage), but writers differ and so
+// do URIs, so names are matched without regard to case.
+func planSubset(dir string, files []*zip.File, byName map[string]*zip.File) []zipStep {
+	var docs []xdmDocument
+	err := errors.New("no METADATA.XML")
+	if md := byName[dir+"/METADATA.XML"]; md != nil {
+		docs, err = readXDMMetadata(md)
+	}
+	var steps []zipStep
+	if err != nil {
+		// Without usable metadata every file may be a document: content
+		// decides, as for any archive.
+		for _, f := range files {
+			if u := strings.ToUpper(entryName(f)); u != dir+"/METADATA.XML" && !displayAid(u) {
+				steps = append(steps, fileStep(f))
+			}
+		}
+		return steps
+	}
+	// The subset's name as the archive spells it, for messages.
+	first := entryName(files[0])
+	spelled := first[:len(xdmRoot)+strings.IndexByte(first[len(xdmRoot):], '/')]
+	taken := map[*zip.File]bool{}
+	for _, d := range docs {
+		meta := map[string]string{}
+		if d.uniqueID != "" {
+			meta[MetaXDMUniqueID] = d.uniqueID
+		}
+		if d.mimeType != "" {
+			meta[MetaXDMMimeType] = d.mimeType
+		}
+		uri := strings.ReplaceAll(d.uri, `\`, "/")
+		target := path.Join(spelled, uri)
+		if err := checkName(uri); err != nil {
+			steps = append(steps, zipStep{name: target, err: fmt.Errorf("METADATA.XML names document %q: %v", d.uri, err)})
+			continue
+		}
+		f := byName[strings.ToUpper(target)]
+		if f == nil {
+			// Some writers give the URI from the archive's root.
+			f = byName[strings.ToUpper(path.Clean(uri))]
+		}
+		switch {
+		case f == nil:
+			steps = append(steps, zipStep{name: target, err: fmt.Errorf("METADATA.XML lists this document%s but the archive does not hold it", uniqueIDNote(d.uniqueID))})
+		case taken[f]:
+		default:
+			taken[f] = true
+			st := fileStep(f)
+			st.meta = meta
+			steps = append(steps, st)
+		}
+	}
+	return steps
+}
+
+func uniqueIDNote(id string) string {
+	if id == "" {
+		return ""
+	}
+	return " (uniqueId " + id + ")"
+}
+
+// xdmDocument is what ferry reads of an ExtrinsicObject (a document entry)
+// of METADATA.XML. XDSDocumentEntry.patientId is not read: the C-CDA's own
+// recordTarget names the patient, and Raw.Meta must hold no PHI.
+type xdmDocument struct {
+	uri, mimeType, uniqueID string
+}
+
+// rimExtrinsicObject is an ebRIM ExtrinsicObject. The tags name no
+// namespace, so they match RIM 3.0 (lcm:SubmitObjectsRequest) and the
+// older RIM 2.1 (rs:SubmitObjectsRequest, LeafRegistryObjectList) alike.
+type rimExtrinsicObject struct {
+	MimeType string `xml:"mimeType,attr"`
+	Slots    []struct {
+		Name   string   `xml:"name,attr"`
+		Values []string `xml:"ValueList>Value"`
+	} `xml:"Slot"`
+	ExternalIdentifiers []struct {
+		Scheme string `xml:"identificationScheme,attr"`
+		Value  string `xml:"value,attr"`
+		Name   struct {
+			Value string `xml:"value,attr"`
+		} `xml:"Name>LocalizedString"`
+	} `xml:"ExternalIdentifier"`
+}
+
+// schemeUniqueID is the identificationScheme of XDSDocumentEntry.uniqueId
+// (ITI TF-3 4.2.5.1).
+const schemeUniqueID = "urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab"
+
+// readXDMMetadata reads the document entries of a METADATA.XML. It fails
+// when the file cannot be read or parsed, lists no document, or lists one
+// without a URI: then the subset is sniffed instead.
+func readXDMMetadata(f *zip.File) ([]xdmDocument, error) {
+	rc, err := openEntry(f)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	d := xml.NewDecoder(io.LimitReader(rc, maxMetadataBytes))
+	// Slot names, URIs and OIDs are ASCII in every charset METADATA.XML
+	// is written in.
+	d.CharsetReader = func(_ string, in io.Reader) (io.Reader, error) { return in, nil }
+	var docs []xdmDocument
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		se, ok := tok.(xml.StartElement)
+		if !ok || se.Name.Local != "ExtrinsicObject" {
+			continue
+		}
+		var eo rimExtrinsicObject
+		if err := d.DecodeElement(&eo, &se); err != nil {
+			return nil, err
+		}
+		doc := xdmDocument{mimeType: strings.TrimSpace(eo.MimeType)}
+		for _, s := range eo.Slots {
+			if s.Name == "URI" {
+				doc.uri = joinURI(s.Values)
+			}
+		}
+		for _, x := range eo.ExternalIdentifiers {
+			if x.Scheme == schemeUniqueID || x.Name.Value == "XDSDocumentEntry.uniqueId" {
+				doc.uniqueID = strings.TrimSpace(x.Value)
+			}
+		}
+		if doc.uri == "" {
+			return nil, errors.New("a document without a URI slot")
+		}
+		docs = append(docs, doc)
+	}
+	if len(docs) == 0 {
+		return nil, errors.New("no document listed")
+	}
+	return docs, nil
+}
+
+// joinURI reads a URI slot. XDS splits a URI longer than a slot value may
+// be into values "1|…", "2|…" (ITI TF-3 4.2.3.2.24); a single value is the
+// URI itself.
+func joinURI(values []string) string {
+	if len(values) == 1 {
+		return strings.TrimSpace(values[0])
+	}
+	parts := make(map[int]string, len(values))
+	for _, v := range values {
+		n, rest, ok := strings.Cut(strings.TrimSpace(v), "|")
+		i, err := strconv.Atoi(n)
+		if !ok || err != nil {
+			return ""
+		}
+		parts[i] = rest
+	}
+	var b strings.Builder
+	for i := 1; i <= len(values); i++ {
+		p, ok := parts[i]
+		if !ok {
+			return ""
+		}
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+// consumeEntry hands one entry on as a Raw of its own. Its errors name the
+// archive and the entry; a permanent one says why the entry was not
+// accepted.
+func (s *Source) consumeEntry(ctx context.Context, in adapters.Raw, st zipStep) error {
+	name := in.Name + ": " + st.name
+	f := st.f
+	size := int64(f.UncompressedSize64)
+	open := func() (io.ReadCloser, error) { return openEntry(f) }
+	// Entries up to the engine's in-memory limit are read once and handed
+	// over in Body, as the engine does with files; a larger one is hashed
+	// here and streamed from the archive by the converter.
+	var body []byte
+	h := sha256.New()
+	if size <= s.maxBody {
+		body = make([]byte, 0, size)
+		buf := bytes.NewBuffer(body)
+		if err := copyEntry(io.MultiWriter(h, buf), f); err != nil {
+			return entryErr(name, err)
+		}
+		body = buf.Bytes()
+	} else if err := copyEntry(h, f); err != nil {
+		return entryErr(name, err)
+	}
+	got, err := sniffEntry(body, open, st.name)
+	switch {
+	case err != nil && isUnknown(err):
+		return queue.Permanent(fmt.Errorf("%s: not converted%s: %w", name, mimeNote(st.meta), err))
+	case err != nil:
+		return entryErr(name, err)
+	case got.Format == FormatZIP:
+		return queue.Permanent(fmt.Errorf("%s: not converted: an archive inside the archive is not opened; unpack it into the folder", name))
+	}
+	raw := adapters.Raw{
+		Source:   in.Source,
+		Format:   got.Format,
+		Name:     name,
+		Body:     body,
+		Received: in.Received,
+		Meta:     entryMeta(in.Meta, st, size, h, got),
+		Size:     size,
+		Open:     open,
+	}
+	return s.next.Consume(ctx, raw)
+}
+
+// sniffEntry classifies an entry from body, or through open when body is
+// nil (an entry above the in-memory limit).
+func sniffEntry(body []byte, open func() (io.ReadCloser, error), name string) (Sniffed, error) {
+	if body != nil {
+		return Sniff(bytes.NewReader(body), name)
+	}
+	rc, err := open()
+	if err != nil {
+		return Sniffed{}, err
+	}
+	defer rc.Close()
+	return Sniff(rc, name)
+}
+
+func mimeNote(meta map[string]string) string {
+	if m := meta[MetaXDMMimeType]; m != "" {
+		return " (" + m + ")"
+	}
+	return ""
+}
+
+// entryErr names the entry in a read error; a corrupt entry is a
+// permanent failure.
+func entryErr(name string, err error) error {
+	err = fmt.Errorf("%s: %w", name, err)
+	if isDataErr(err) {
+		return queue.Permanent(err)
+	}
+	return err
+}
+
+// entryMeta is the archive's Meta with the entry's facts in place of the
+// file's. The engine's path and sidecars are dropped: they are the
+// archive's, and a consumer that opened the path would read the ZIP, not
+// the document.
+func entryMeta(archive map[string]string, st zipStep, size int64, h hash.Hash, got Sniffed) map[string]string {
+	m := make(map[string]string, len(archive)+len(st.meta)+4)
+	for k, v := range archive {
+		m[k] = v
+	}
+	delete(m, folder.MetaPath)
+	delete(m, folder.MetaSidecars)
+	for k, v := range st.meta {
+		m[k] = v
+	}
+	if sum := archive[folder.MetaSHA256]; sum != "" {
+		m[MetaArchiveSHA256] = sum
+	}
+	m[MetaEntry] = st.name
+	m[folder.MetaSize] = strconv.FormatInt(size, 10)
+	m[folder.MetaSHA256] = hex.EncodeToString(h.Sum(nil))
+	m[MetaFormat] = got.Format
+	if got.Charset != "" {
+		m[MetaCharset] = got.Charset
+	}
+	return m
+}
+
+// openEntry opens an entry for reading, held to its declared size.
+func openEntry(f *zip.File) (io.ReadCloser, error) {
+	rc, err := f.Open()
+	if err != nil {
+		if errors.Is(err, zip.ErrAlgorithm) {
+			return nil, fmt.Errorf("compression method %d is not read (only stored and deflated entries): %w", f.Method, err)
+		}
+		return nil, err
+	}
+	size := int64(f.UncompressedSize64)
+	return &sizedReader{rc: rc, r: io.LimitReader(rc, size+1), size: size, left: size}, nil
+}
+
+// sizedReader fails as soon as an entry yields more than its header
+// declares: every limit above trusts the declared sizes, so an entry that
+// lies about its size is refused as it is read, not after. archive/zip
+// checks this too (zip.ErrFormat), which the limit here does not depend
+// on; both say so in plain words.
+type sizedReader struct {
+	rc         io.ReadCloser
+	r          io.Reader
+	size, left int64
+}
+
+func (s *sizedReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	s.left -= int64(n)
+	switch {
+	case s.left < 0, errors.Is(err, zip.ErrFormat):
+		return 0, refuse("the entry inflates to more than the %d bytes its header declares: refused as a ZIP bomb", s.size)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return n, refuse("the entry ends before the %d bytes its header declares: the archive is damaged", s.size)
+	case errors.Is(err, zip.ErrChecksum):
+		return n, refuse("the entry's checksum does not match: the archive is damaged")
+	}
+	return n, err
+}
+
+func (s *sizedReader) Close() error { return s.rc.Close() }
+
+// copyEntry writes the entry's bytes to w.
+func copyEntry(w io.Writer, f *zip.File) error {
+	rc, err := openEntry(f)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	_, err = io.Copy(w, rc)
+	return err
+}
