@@ -140,8 +140,8 @@ type Exchange struct {
 	URL     string                 `yaml:"url"`
 	Timeout time.Duration          `yaml:"timeout"`
 	TLS     configtls.ClientConfig `yaml:"tls"`
-	// Auth adds authentication beside (or, for SMART, instead of) the
-	// client certificate.
+	// Auth adds authentication beside (or, for SMART and UDAP, instead
+	// of) the client certificate.
 	Auth    ExchangeAuth `yaml:"auth"`
 	Retry   Retry        `yaml:"retry"`
 	Workers int          `yaml:"workers"`
@@ -165,6 +165,11 @@ type ExchangeAuth struct {
 	// SMART is SMART Backend Services (client_credentials with a
 	// private_key_jwt assertion; a Bearer token on every request).
 	SMART fhirhttp.SMARTConfig `yaml:"smart"`
+	// UDAP is UDAP B2B client credentials (HL7 UDAP Security IG, as
+	// TEFCA asks): signed metadata, dynamic registration with ferry's
+	// community certificate, an hl7-b2b token request. One of SMART and
+	// UDAP at most.
+	UDAP fhirhttp.UDAPConfig `yaml:"udap"`
 }
 
 // Retry is the delivery backoff policy.
@@ -548,6 +553,10 @@ func (c *Config) applyDefaults() {
 		c.Queue.MaxItems = DefaultQueueMaxItems
 	}
 }
+
+// UDAPRegistrationFile is where the client id ferry's UDAP registration
+// got is kept, so that a restart does not register again.
+func (c *Config) UDAPRegistrationFile() string { return c.Path("udap", "client.json") }
 
 // Path returns p relative to the data directory unless it is absolute.
 func (c *Config) Path(p ...string) string {

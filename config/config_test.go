@@ -1,8 +1,16 @@
 package config
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"flag"
+	"math/big"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -284,5 +292,50 @@ func TestDefaultHold(t *testing.T) {
 		if got := strings.Join(c.Exchange.Hold, ","); got != tc.want {
 			t.Errorf("%q: hold %q, want %q", tc.yaml, got, tc.want)
 		}
+	}
+}
+
+// TestExchangeUDAP: with exchange.auth.udap the client certificate for TLS
+// is optional; a UDAP certificate without a URI subject alternative name
+// (which names the client in registration) is refused when the file is
+// there, and a missing file is left to `ferry doctor`.
+func TestExchangeUDAP(t *testing.T) {
+	c := Default()
+	c.Exchange.URL = "https://hie.example.org/fhir/R4"
+	u := &c.Exchange.Auth.UDAP
+	u.CertFile, u.KeyFile, u.TrustAnchors = "/nonexistent/udap.pem", "/nonexistent/udap.key", "/nonexistent/anchors.pem"
+	u.OrganizationID, u.Contacts = "urn:oid:2.16.840.1.113883.4.6#1234567893", []string{"mailto:it@example.org"}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("UDAP without a TLS client certificate: %v", err)
+	}
+
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert := func(uri string) string {
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ferry"},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+		if uri != "" {
+			p, _ := url.Parse(uri)
+			tmpl.URIs = []*url.URL{p}
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "udap.pem")
+		os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+		return path
+	}
+	u.CertFile = cert("https://clinic-12.example.org/ferry")
+	if err := c.Validate(); err != nil {
+		t.Errorf("certificate with a URI: %v", err)
+	}
+	u.CertFile = cert("")
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "exchange.auth.udap.cert_file") || !strings.Contains(err.Error(), "no URI subject alternative name") {
+		t.Errorf("certificate without a URI: %v", err)
+	}
+
+	c.Exchange.URL = "mllps://hie.example.org:6661"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "not MLLP") {
+		t.Errorf("UDAP with mllps: %v", err)
 	}
 }

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ferry-health/ferry/transport/fhirhttp"
 	"github.com/ferry-health/ferry/transport/mllptls"
 )
 
@@ -143,15 +145,32 @@ func (c *Config) problems() []Problem {
 			add("exchange.url", "has no host")
 		}
 		// ferry authenticates to the exchange with its client
-		// certificate (mutual TLS), or with SMART Backend Services, or
-		// both: one of them is required.
-		smart := c.Exchange.Auth.SMART
+		// certificate (mutual TLS), or with SMART Backend Services or
+		// UDAP, or both: one of them is required.
+		smart, udap := c.Exchange.Auth.SMART, c.Exchange.Auth.UDAP
 		switch {
 		case smart.Enabled() && c.Exchange.MLLP():
 			add("exchange.auth.smart", "SMART Backend Services is for a FHIR exchange (https://), not MLLP")
+		case udap.Enabled() && c.Exchange.MLLP():
+			add("exchange.auth.udap", "UDAP is for a FHIR exchange (https://), not MLLP")
+		case smart.Enabled() && udap.Enabled():
+			add("exchange.auth", "configure smart or udap, not both: each gets the access token sent with every request")
 		case smart.Enabled():
 			addErr("exchange.tls", c.Exchange.TLS.Validate())
 			addErr("exchange.auth.smart", smart.Validate())
+		case udap.Enabled():
+			addErr("exchange.tls", c.Exchange.TLS.Validate())
+			addErr("exchange.auth.udap", udap.Validate())
+			// A certificate without a URI cannot be registered; say so
+			// now rather than at the first delivery. A file not there
+			// yet is for `ferry doctor` to report.
+			if udap.CertFile != "" {
+				if _, err := os.Stat(udap.CertFile); err == nil {
+					if _, err := fhirhttp.CheckUDAPCertificate(udap.CertFile); err != nil {
+						add("exchange.auth.udap.cert_file", "%v", err)
+					}
+				}
+			}
 		default:
 			addErr("exchange.tls", c.Exchange.TLS.ValidateMutual())
 		}

@@ -130,12 +130,14 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 		}, log.With("component", "exchange"))
 	case cfg.Exchange.URL != "":
 		g.sink, err = fhirhttp.New(fhirhttp.Config{
-			URL:                 cfg.Exchange.URL,
-			Timeout:             cfg.Exchange.Timeout,
-			TLS:                 cfg.Exchange.TLS,
-			MaxIdleConnsPerHost: cfg.Exchange.Workers,
-			UserAgent:           "ferry/" + version,
-			SMART:               cfg.Exchange.Auth.SMART,
+			URL:                  cfg.Exchange.URL,
+			Timeout:              cfg.Exchange.Timeout,
+			TLS:                  cfg.Exchange.TLS,
+			MaxIdleConnsPerHost:  cfg.Exchange.Workers,
+			UserAgent:            "ferry/" + version,
+			SMART:                cfg.Exchange.Auth.SMART,
+			UDAP:                 cfg.Exchange.Auth.UDAP,
+			UDAPRegistrationFile: cfg.UDAPRegistrationFile(),
 		}, log.With("component", "exchange"))
 	default:
 		g.sink = outbox.New(cfg.Path("outbox"))

@@ -88,6 +88,14 @@ type Config struct {
 	// SMART, when set, adds SMART Backend Services: a Bearer token with
 	// every request (smart.go).
 	SMART SMARTConfig `yaml:"smart" json:"smart"`
+	// UDAP, when set, adds UDAP B2B client credentials (HL7 UDAP Security
+	// IG, as TEFCA asks): a Bearer token with every request (udap.go). It
+	// excludes SMART.
+	UDAP UDAPConfig `yaml:"udap" json:"udap"`
+	// UDAPRegistrationFile is where the client_id UDAP registration got
+	// is kept (<data_dir>/udap/client.json), so that a restart does not
+	// register again. Empty keeps it only in memory.
+	UDAPRegistrationFile string `yaml:"-" json:"-"`
 }
 
 // Validate checks the settings offline.
@@ -121,6 +129,12 @@ func (c Config) Validate() error {
 	if err := c.SMART.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("smart.%w", err))
 	}
+	if err := c.UDAP.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("udap.%w", err))
+	}
+	if c.SMART.Enabled() && c.UDAP.Enabled() {
+		errs = append(errs, errors.New("smart, udap: configure one of them: each gets the access token sent with every request"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -144,7 +158,7 @@ type Sink struct {
 	client    *http.Client
 	stream    *http.Client // no overall timeout: for bodies streamed from files
 	transport *http.Transport
-	tokens    *tokenSource // nil without SMART
+	tokens    tokenSource // nil without SMART or UDAP
 }
 
 var _ transport.Sink = (*Sink)(nil)
@@ -207,13 +221,15 @@ func (s *Sink) Connect(ctx context.Context) error {
 	}
 	// Streamed bodies are bounded by a watchdog instead of Timeout.
 	s.stream = &http.Client{Transport: tr, CheckRedirect: s.client.CheckRedirect}
-	if s.cfg.SMART.Enabled() {
-		ts, err := newTokenSource(s.cfg.SMART, s.endpoint, s.client)
-		if err != nil {
-			s.client, s.stream, s.transport = nil, nil, nil
-			return fmt.Errorf("connect to exchange: %w", err)
-		}
-		s.tokens = ts
+	switch {
+	case s.cfg.SMART.Enabled():
+		s.tokens, err = newSMARTTokens(s.cfg.SMART, s.endpoint, s.client)
+	case s.cfg.UDAP.Enabled():
+		s.tokens, err = newUDAPTokens(s.cfg.UDAP, s.cfg.URL, s.client, s.cfg.UDAPRegistrationFile)
+	}
+	if err != nil {
+		s.client, s.stream, s.transport, s.tokens = nil, nil, nil, nil
+		return fmt.Errorf("connect to exchange: %w", err)
 	}
 	return nil
 }

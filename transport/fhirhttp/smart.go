@@ -9,7 +9,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -20,13 +19,10 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
-
-	"github.com/ferry-health/ferry/config/configtls"
 )
 
 // SMARTConfig is SMART Backend Services (SMART App Launch 2.2, "Backend
@@ -90,30 +86,9 @@ type SMARTKey struct {
 // 2048 bits (RS384) or EC P-384 (ES384). Like the TLS keys, a file other
 // accounts can read is refused.
 func LoadSMARTKey(path string) (*SMARTKey, error) {
-	if err := configtls.KeyFileMode(path); err != nil {
-		return nil, err
-	}
-	b, err := os.ReadFile(path)
+	key, err := readPrivateKey(path)
 	if err != nil {
 		return nil, err
-	}
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		return nil, fmt.Errorf("%s: no PEM block", path)
-	}
-	var key any
-	switch blk.Type {
-	case "PRIVATE KEY":
-		key, err = x509.ParsePKCS8PrivateKey(blk.Bytes)
-	case "RSA PRIVATE KEY":
-		key, err = x509.ParsePKCS1PrivateKey(blk.Bytes)
-	case "EC PRIVATE KEY":
-		key, err = x509.ParseECPrivateKey(blk.Bytes)
-	default:
-		return nil, fmt.Errorf("%s: PEM block %q is not a private key", path, blk.Type)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	k := &SMARTKey{}
 	switch key := key.(type) {
@@ -147,29 +122,24 @@ func (k *SMARTKey) PublicJWK(kid string) jose.JSONWebKey {
 	return jose.JSONWebKey{Key: k.Signer.Public(), KeyID: kid, Algorithm: string(k.Alg), Use: "sig"}
 }
 
-// tokenSource gets and caches SMART Backend Services access tokens.
-type tokenSource struct {
+// smartTokens gets SMART Backend Services access tokens; its tokenCache
+// keeps them.
+type smartTokens struct {
+	tokenCache
 	cfg    SMARTConfig
 	base   string // the FHIR base, for discovery
 	client *http.Client
 	key    *SMARTKey
 	kid    string
 
-	mu       sync.Mutex
-	tokenURL string
-	token    string
-	expires  time.Time
+	tokenURL string // guarded by tokenCache.mu once in use
 }
 
-// tokenSkew is how long before its expiry a token is replaced, so that no
-// request leaves with a token that dies on the way.
-const tokenSkew = 30 * time.Second
-
-// assertionLife is the client assertion's exp: SMART allows at most five
-// minutes.
+// assertionLife is the client assertion's exp: SMART and UDAP allow at
+// most five minutes.
 const assertionLife = 4 * time.Minute
 
-func newTokenSource(cfg SMARTConfig, base string, client *http.Client) (*tokenSource, error) {
+func newSMARTTokens(cfg SMARTConfig, base string, client *http.Client) (*smartTokens, error) {
 	key, err := LoadSMARTKey(cfg.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("smart key: %w", err)
@@ -181,43 +151,25 @@ func newTokenSource(cfg SMARTConfig, base string, client *http.Client) (*tokenSo
 	if kid == "" {
 		kid = key.KeyID
 	}
-	return &tokenSource{cfg: cfg, base: base, client: client, key: key, kid: kid, tokenURL: cfg.TokenURL}, nil
+	t := &smartTokens{cfg: cfg, base: base, client: client, key: key, kid: kid, tokenURL: cfg.TokenURL}
+	t.tokenCache.fetch = t.discoverAndFetch
+	return t, nil
 }
 
-// Token returns a valid access token, fetching one when there is none or
-// it is about to expire.
-func (t *tokenSource) Token(ctx context.Context) (string, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.token != "" && time.Now().Before(t.expires) {
-		return t.token, nil
-	}
+// discoverAndFetch finds the token endpoint the first time, then asks it.
+func (t *smartTokens) discoverAndFetch(ctx context.Context) (string, time.Duration, error) {
 	if t.tokenURL == "" {
 		u, err := t.discover(ctx)
 		if err != nil {
-			return "", err
+			return "", 0, err
 		}
 		t.tokenURL = u
 	}
-	tok, life, err := t.fetch(ctx)
-	if err != nil {
-		return "", err
-	}
-	t.token, t.expires = tok, time.Now().Add(life-tokenSkew)
-	return tok, nil
-}
-
-// Invalidate drops the cached token (after the exchange answered 401).
-func (t *tokenSource) Invalidate(tok string) {
-	t.mu.Lock()
-	if t.token == tok {
-		t.token = ""
-	}
-	t.mu.Unlock()
+	return t.request(ctx)
 }
 
 // discover reads token_endpoint from [base]/.well-known/smart-configuration.
-func (t *tokenSource) discover(ctx context.Context) (string, error) {
+func (t *smartTokens) discover(ctx context.Context) (string, error) {
 	u := t.base + "/.well-known/smart-configuration"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
@@ -256,14 +208,14 @@ func (t *tokenSource) discover(ctx context.Context) (string, error) {
 }
 
 // assertion signs the client assertion JWT for the token request.
-func (t *tokenSource) assertion() (string, error) {
+func (t *smartTokens) assertion() (string, error) {
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: t.key.Alg, Key: t.key.Signer},
 		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", t.kid))
 	if err != nil {
 		return "", err
 	}
-	var jti [16]byte
-	if _, err := rand.Read(jti[:]); err != nil {
+	jti, err := newJTI()
+	if err != nil {
 		return "", err
 	}
 	now := time.Now()
@@ -273,71 +225,29 @@ func (t *tokenSource) assertion() (string, error) {
 		Audience: jwt.Audience{t.tokenURL},
 		Expiry:   jwt.NewNumericDate(now.Add(assertionLife)),
 		IssuedAt: jwt.NewNumericDate(now),
-		ID:       hex.EncodeToString(jti[:]),
+		ID:       jti,
 	}
 	return jwt.Signed(signer).Claims(claims).Serialize()
 }
 
-// fetch asks the token endpoint for an access token (client_credentials
+// request asks the token endpoint for an access token (client_credentials
 // with a private_key_jwt client assertion).
-func (t *tokenSource) fetch(ctx context.Context) (string, time.Duration, error) {
+func (t *smartTokens) request(ctx context.Context) (string, time.Duration, error) {
 	a, err := t.assertion()
 	if err != nil {
 		return "", 0, fmt.Errorf("sign SMART client assertion: %w", err)
 	}
-	form := url.Values{
-		"grant_type":            {"client_credentials"},
-		"scope":                 {t.cfg.Scope},
-		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
-		"client_assertion":      {a},
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.tokenURL, strings.NewReader(form.Encode()))
-	if err != nil {
-		return "", 0, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	resp, err := t.client.Do(req)
-	if err != nil {
-		return "", 0, fmt.Errorf("SMART token request to %s: %w", t.tokenURL, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	var tr struct {
-		AccessToken string `json:"access_token"`
-		TokenType   string `json:"token_type"`
-		ExpiresIn   int    `json:"expires_in"`
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-	}
-	_ = json.Unmarshal(body, &tr)
-	switch {
-	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
-		return "", 0, &StatusError{Code: resp.StatusCode, Status: statusText(resp.StatusCode, resp.Status), Entry: -1}
-	case resp.StatusCode != http.StatusOK:
-		// invalid_client, invalid_scope ...: ferry's registration or
-		// key is wrong, which no bundle can fix: an endpoint problem,
-		// retried and shown to the operator, never a dead letter.
-		why := tr.Error
-		if tr.Description != "" {
-			why += ": " + oneLine(truncate(tr.Description, 200))
-		}
-		if why == "" {
-			why = resp.Status
-		}
-		return "", 0, &EndpointError{Problem: fmt.Sprintf("the SMART token endpoint %s refused ferry's client assertion (%s); check exchange.auth.smart client_id, key_file and the JWKS registered with the exchange", t.tokenURL, why),
-			Err: errors.New("SMART token request: " + resp.Status)}
-	case tr.AccessToken == "" || !strings.EqualFold(tr.TokenType, "bearer"):
-		return "", 0, &EndpointError{Problem: fmt.Sprintf("the SMART token endpoint %s answered no bearer access_token", t.tokenURL), Err: errors.New("no access token")}
-	}
-	life := time.Duration(tr.ExpiresIn) * time.Second
-	if life <= 0 {
-		life = 5 * time.Minute // SMART: tokens SHOULD last no more than 300 s
-	}
-	if life <= tokenSkew {
-		life = tokenSkew + time.Second // use it at least for a second
-	}
-	return tr.AccessToken, life, nil
+	return requestToken(ctx, t.client, tokenRequest{
+		what: "SMART",
+		url:  t.tokenURL,
+		form: url.Values{
+			"grant_type":            {"client_credentials"},
+			"scope":                 {t.cfg.Scope},
+			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+			"client_assertion":      {a},
+		},
+		check: "check exchange.auth.smart client_id, key_file and the JWKS registered with the exchange",
+	})
 }
 
 // GenerateSMARTKey writes a new EC P-384 private key (PKCS#8 PEM, mode
@@ -379,7 +289,7 @@ func (k *SMARTKey) JWKS(kid string) ([]byte, error) {
 // CheckSMART gets one access token with cfg, for `ferry doctor`: the
 // scope granted and the token's lifetime, or why there is none.
 func CheckSMART(ctx context.Context, cfg SMARTConfig, base string, client *http.Client) (scope string, life time.Duration, err error) {
-	ts, err := newTokenSource(cfg, strings.TrimSuffix(base, "/"), client)
+	ts, err := newSMARTTokens(cfg, strings.TrimSuffix(base, "/"), client)
 	if err != nil {
 		return "", 0, err
 	}
@@ -388,6 +298,6 @@ func CheckSMART(ctx context.Context, cfg SMARTConfig, base string, client *http.
 			return "", 0, err
 		}
 	}
-	_, life, err = ts.fetch(ctx)
+	_, life, err = ts.request(ctx)
 	return ts.cfg.Scope, life, err
 }

@@ -275,7 +275,7 @@ func TestSMARTDiscoveryChecks(t *testing.T) {
 		{`{"token_endpoint":"https://auth.example.org/token","token_endpoint_auth_signing_alg_values_supported":["RS384"]}`, "not ES384"},
 	} {
 		doc = tc.doc
-		ts, err := newTokenSource(SMARTConfig{ClientID: "c", KeyFile: keyFile}, srv.URL, srv.Client())
+		ts, err := newSMARTTokens(SMARTConfig{ClientID: "c", KeyFile: keyFile}, srv.URL, srv.Client())
 		if err != nil {
 			t.Fatal(err)
 		}

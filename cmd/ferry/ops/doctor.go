@@ -152,6 +152,16 @@ func CheckCertificates(cfg *config.Config, opts DoctorOptions) []Check {
 			out = append(out, leafCheck("exchange.tls.cert_file", tc.CertFile, tc.KeyFile, tc.CAFile, x509.ExtKeyUsageClientAuth, false, opts))
 		}
 	}
+	// UDAP: ferry's community certificate (with its key) and the anchors
+	// the exchange's metadata signer must chain to.
+	if u := cfg.Exchange.Auth.UDAP; cfg.Exchange.URL != "" && u.Enabled() {
+		if u.TrustAnchors != "" {
+			out = append(out, caCheck("exchange.auth.udap.trust_anchors", u.TrustAnchors, opts))
+		}
+		if u.CertFile != "" {
+			out = append(out, leafCheck("exchange.auth.udap.cert_file", u.CertFile, u.KeyFile, u.TrustAnchors, x509.ExtKeyUsageAny, false, opts))
+		}
+	}
 	// The audit repository judges the audit client certificate as the
 	// exchange judges its own; when it expires the spool fills and the
 	// oldest events are dropped.
@@ -368,8 +378,8 @@ func CheckExchange(ctx context.Context, cfg *config.Config, opts DoctorOptions) 
 	}
 	detail += fmt.Sprintf("; GET /metadata answered %s", resp.Status)
 	c.Level, c.Detail = OK, detail
-	smart := cfg.Exchange.Auth.SMART
-	if (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) && !smart.Enabled() {
+	smart, udap := cfg.Exchange.Auth.SMART, cfg.Exchange.Auth.UDAP
+	if (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) && !smart.Enabled() && !udap.Enabled() {
 		c.Level = Warn
 		c.Detail += " (the exchange refuses this client: is the certificate registered with it?)"
 	}
@@ -386,7 +396,31 @@ func CheckExchange(ctx context.Context, cfg *config.Config, opts DoctorOptions) 
 		}
 		out = append(out, sc)
 	}
+	if udap.Enabled() {
+		out = append(out, checkUDAP(ctx, cfg, client))
+	}
 	return out
+}
+
+// checkUDAP verifies the exchange's signed UDAP metadata and, once ferry
+// is registered, makes one real token request: the trust anchors, the
+// certificate and the hl7-b2b claims are what UDAP adds that can be
+// wrong. It does not register (that can replace a registration); before
+// the gateway's first delivery or `ferry udap-register` it says so.
+func checkUDAP(ctx context.Context, cfg *config.Config, client *http.Client) Check {
+	c := Check{Area: "exchange", Name: "exchange.auth.udap"}
+	r, err := fhirhttp.CheckUDAP(ctx, cfg.Exchange.Auth.UDAP, cfg.Exchange.URL, client, cfg.UDAPRegistrationFile())
+	switch {
+	case err != nil && r.TokenEndpoint == "":
+		c.Level, c.Detail = Fail, "no access token: "+err.Error()
+	case err != nil:
+		c.Level, c.Detail = Fail, fmt.Sprintf("signed metadata verified (signer %s); no access token for client %s: %v", r.Signer, r.ClientID, err)
+	case r.ClientID == "":
+		c.Level, c.Detail = Warn, fmt.Sprintf("signed metadata verified (signer %s, token endpoint %s); not registered yet: the gateway registers at its first delivery, or run `ferry udap-register`", r.Signer, r.TokenEndpoint)
+	default:
+		c.Level, c.Detail = OK, fmt.Sprintf("signed metadata verified (signer %s); access token granted for scope %q, valid %s (client %s)", r.Signer, r.Scope, r.Life.Round(time.Second), r.ClientID)
+	}
+	return c
 }
 
 // peerWords names the server certificate of a TLS connection and its end.

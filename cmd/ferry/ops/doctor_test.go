@@ -2,12 +2,20 @@ package ops
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"io"
 	"log"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +25,7 @@ import (
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/config/configtls"
 	"github.com/ferry-health/ferry/config/pki"
+	"github.com/ferry-health/ferry/transport/fhirhttp"
 )
 
 // tlsExchange starts a real HTTPS server that requires a client certificate
@@ -325,5 +334,30 @@ func TestCheckDiskSyncMemoryFS(t *testing.T) {
 	cfg.DataDir = dir
 	if c := CheckDiskSync(cfg, DoctorOptions{})[0]; c.Level != Fail || !strings.Contains(c.Detail, "memory file system") {
 		t.Errorf("tmpfs data dir: %+v", c)
+	}
+}
+
+// TestCheckExchangeUDAP: with exchange.auth.udap, doctor reads the UDAP
+// metadata and fails, in words, on an exchange that signs none.
+func TestCheckExchangeUDAP(t *testing.T) {
+	dir := t.TempDir()
+	good := newPKI(t, dir, "exchange")
+	sc, sk, _ := good.ca.Issue("localhost", []string{"localhost"}, []net.IP{net.IPv4(127, 0, 0, 1)}, false)
+	srv := tlsExchange(t, sc, sk, good.ca)
+
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	uri, _ := url.Parse("https://clinic-12.example.org/ferry")
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "ferry udap"}, URIs: []*url.URL{uri},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	kder, _ := x509.MarshalPKCS8PrivateKey(key)
+	certFile := writeFile(t, dir, "udap.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+
+	cfg := exchangeConfig(t, srv.URL+"/fhir", good.caFile, good.clientCert, good.clKey)
+	cfg.Exchange.Auth.UDAP = fhirhttp.UDAPConfig{CertFile: certFile, KeyFile: writeFile(t, dir, "udap.key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})),
+		TrustAnchors: certFile, OrganizationID: "urn:oid:1.2.3", Contacts: []string{"mailto:it@example.org"}}
+	got := CheckExchange(context.Background(), cfg, DoctorOptions{Timeout: 5 * time.Second})
+	if len(got) != 2 || got[1].Name != "exchange.auth.udap" || got[1].Level != Fail || !strings.Contains(got[1].Detail, "no signed_metadata") {
+		t.Fatalf("checks %+v", got)
 	}
 }

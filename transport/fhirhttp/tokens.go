@@ -1,0 +1,179 @@
+package fhirhttp
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ferry-health/ferry/config/configtls"
+)
+
+// tokenSource gives the Bearer token sent with each request. SMART Backend
+// Services (smart.go) and UDAP (udap.go) differ in how they earn a token,
+// not in how the sink uses it, so Send sees only this.
+type tokenSource interface {
+	// Token returns a valid access token, fetching one when needed.
+	Token(ctx context.Context) (string, error)
+	// Invalidate drops tok if it is still the cached token (the exchange
+	// answered 401 to it).
+	Invalidate(tok string)
+}
+
+// tokenCache keeps one access token until tokenSkew before it expires and
+// calls fetch for a new one. fetch runs under the cache's lock, so that
+// concurrent senders wait for one token request rather than each making
+// its own, and so that the fetcher's own lazily filled state (a discovered
+// endpoint, a registration) needs no other lock.
+type tokenCache struct {
+	fetch func(ctx context.Context) (token string, life time.Duration, err error)
+
+	mu      sync.Mutex
+	token   string
+	expires time.Time
+}
+
+// tokenSkew is how long before its expiry a token is replaced, so that no
+// request leaves with a token that dies on the way.
+const tokenSkew = 30 * time.Second
+
+// Token returns a valid access token, fetching one when there is none or
+// it is about to expire.
+func (c *tokenCache) Token(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.token != "" && time.Now().Before(c.expires) {
+		return c.token, nil
+	}
+	tok, life, err := c.fetch(ctx)
+	if err != nil {
+		return "", err
+	}
+	c.token, c.expires = tok, time.Now().Add(life-tokenSkew)
+	return tok, nil
+}
+
+// Invalidate drops the cached token (after the exchange answered 401).
+func (c *tokenCache) Invalidate(tok string) {
+	c.mu.Lock()
+	if c.token == tok {
+		c.token = ""
+	}
+	c.mu.Unlock()
+}
+
+// tokenRequest describes one client_credentials token request for
+// requestToken: who asks (for messages) and what to check when the
+// authorization server refuses.
+type tokenRequest struct {
+	what  string // "SMART", "UDAP": names the protocol in messages
+	url   string
+	form  url.Values
+	check string // what the operator should check when refused
+}
+
+// requestToken POSTs a token request and reads the answer. 5xx and 429 are
+// a *StatusError (the authorization server is busy or down: retried like
+// the exchange itself); any other refusal is an *EndpointError, since it
+// says ferry's registration, key or certificate is wrong, which no bundle
+// can fix: retried and shown to the operator, never a dead letter.
+func requestToken(ctx context.Context, client *http.Client, tr tokenRequest) (string, time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, tr.url, strings.NewReader(tr.form.Encode()))
+	if err != nil {
+		return "", 0, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", 0, fmt.Errorf("%s token request to %s: %w", tr.what, tr.url, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var ans struct {
+		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
+		ExpiresIn   int    `json:"expires_in"`
+	}
+	_ = json.Unmarshal(body, &ans)
+	switch {
+	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
+		return "", 0, &StatusError{Code: resp.StatusCode, Status: statusText(resp.StatusCode, resp.Status), Entry: -1}
+	case resp.StatusCode != http.StatusOK:
+		return "", 0, &EndpointError{Problem: fmt.Sprintf("the %s token endpoint %s refused ferry's client assertion (%s); %s", tr.what, tr.url, oauthError(body, resp.Status), tr.check),
+			Err: errors.New(tr.what + " token request: " + resp.Status)}
+	case ans.AccessToken == "" || !strings.EqualFold(ans.TokenType, "bearer"):
+		return "", 0, &EndpointError{Problem: fmt.Sprintf("the %s token endpoint %s answered no bearer access_token", tr.what, tr.url), Err: errors.New("no access token")}
+	}
+	life := time.Duration(ans.ExpiresIn) * time.Second
+	if life <= 0 {
+		life = 5 * time.Minute // SMART: tokens SHOULD last no more than 300 s
+	}
+	if life <= tokenSkew {
+		life = tokenSkew + time.Second // use it at least for a second
+	}
+	return ans.AccessToken, life, nil
+}
+
+// oauthError is an OAuth error answer (RFC 6749 §5.2, RFC 7591 §3.2.2) in
+// one short line: "error: description", or the HTTP status without one.
+func oauthError(body []byte, status string) string {
+	var e struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	_ = json.Unmarshal(body, &e)
+	why := e.Error
+	if e.Description != "" {
+		why += ": " + oneLine(truncate(e.Description, 200))
+	}
+	if why == "" {
+		why = status
+	}
+	return why
+}
+
+// readPrivateKey reads a PEM private key (PKCS#8, PKCS#1 RSA or SEC 1 EC).
+// Like the TLS keys, a file other accounts can read is refused.
+func readPrivateKey(path string) (crypto.Signer, error) {
+	if err := configtls.KeyFileMode(path); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, fmt.Errorf("%s: no PEM block", path)
+	}
+	var key any
+	switch blk.Type {
+	case "PRIVATE KEY":
+		key, err = x509.ParsePKCS8PrivateKey(blk.Bytes)
+	case "RSA PRIVATE KEY":
+		key, err = x509.ParsePKCS1PrivateKey(blk.Bytes)
+	case "EC PRIVATE KEY":
+		key, err = x509.ParseECPrivateKey(blk.Bytes)
+	default:
+		return nil, fmt.Errorf("%s: PEM block %q is not a private key", path, blk.Type)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	s, ok := key.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("%s: a %T key cannot sign", path, key)
+	}
+	return s, nil
+}

@@ -1,0 +1,572 @@
+package fhirhttp
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/ferry-health/ferry/queue"
+)
+
+// testCA is a certificate authority minted for a test: a trust
+// community's root.
+type testCA struct {
+	cert *x509.Certificate
+	key  crypto.Signer
+}
+
+var serial int64 = 1
+
+func newTestCA(t *testing.T, name string) *testCA {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	serial++
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return &testCA{cert: cert, key: key}
+}
+
+// issue signs an end-entity certificate for key naming uri (none when
+// empty) as its URI subject alternative name.
+func (ca *testCA) issue(t *testing.T, cn, uri string, key crypto.Signer) *x509.Certificate {
+	t.Helper()
+	serial++
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature,
+	}
+	if uri != "" {
+		u, _ := url.Parse(uri)
+		tmpl.URIs = []*url.URL{u}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return cert
+}
+
+func (ca *testCA) pool() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(ca.cert)
+	return p
+}
+
+func writeCerts(t *testing.T, name string, certs ...*x509.Certificate) string {
+	t.Helper()
+	var b []byte
+	for _, c := range certs {
+		b = append(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func x5cOf(certs ...*x509.Certificate) []string {
+	var out []string
+	for _, c := range certs {
+		out = append(out, (&UDAPClient{Chain: []*x509.Certificate{c}}).x5c()...)
+	}
+	return out
+}
+
+const clientURIValue = "https://clinic-12.example.org/ferry"
+
+// udapServer is a UDAP authorization server in front of the test
+// exchange, checking what ferry sends as a server must: the software
+// statement (signature by the x5c leaf, chain to the community CA, iss =
+// the leaf's URI, aud, exp at most five minutes after iat, grant types)
+// and the authentication token (the same, plus iss = sub = the client id
+// registered for that URI, aud = the token URL, hl7-b2b, single-use jti),
+// and a FHIR base that wants a valid Bearer token.
+type udapServer struct {
+	t        *testing.T
+	ex       *exchange
+	ca       *testCA // the community: issues ferry's and the server's certificates
+	base     string
+	tokenURL string
+	regURL   string
+
+	// What the metadata says; tests change them.
+	metaKey    crypto.Signer
+	metaChain  []*x509.Certificate
+	metaIss    string
+	metaExp    time.Duration
+	plainToken string // the unsigned token_endpoint
+
+	mu        sync.Mutex
+	clients   map[string]string // client id → URI
+	registers int
+	issued    int
+	tokens    map[string]bool
+	revoked   map[string]bool
+	jtis      map[string]bool
+	lastB2B   map[string]any
+}
+
+func newUDAPServer(t *testing.T, ex *exchange, ca *testCA) *udapServer {
+	base := ex.url()
+	root := strings.TrimSuffix(base, "/fhir/R4")
+	metaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	s := &udapServer{t: t, ex: ex, ca: ca, base: base, tokenURL: root + "/auth/token", regURL: root + "/auth/register",
+		metaKey: metaKey, metaIss: base, metaExp: time.Hour,
+		clients: map[string]string{}, tokens: map[string]bool{}, revoked: map[string]bool{}, jtis: map[string]bool{}}
+	s.metaChain = []*x509.Certificate{ca.issue(t, "hie metadata", base, metaKey)}
+	s.plainToken = s.tokenURL
+	ex.set(func(w http.ResponseWriter, r *http.Request) {
+		ex.mu.Lock()
+		body := ex.bodies[len(ex.bodies)-1]
+		ex.mu.Unlock()
+		switch r.URL.Path {
+		case "/fhir/R4/.well-known/udap":
+			s.metadata(w)
+		case "/auth/register":
+			s.register(w, body)
+		case "/auth/token":
+			form, _ := url.ParseQuery(body)
+			s.token(w, form)
+		default:
+			tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+			s.mu.Lock()
+			ok := s.tokens[tok] && !s.revoked[tok]
+			s.mu.Unlock()
+			w.Header().Set("Content-Type", MediaType)
+			if !ok {
+				w.WriteHeader(http.StatusUnauthorized)
+				io.WriteString(w, `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"login"}]}`)
+				return
+			}
+			io.WriteString(w, txResponse)
+		}
+	})
+	return s
+}
+
+func (s *udapServer) metadata(w http.ResponseWriter) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	alg := jose.RS256
+	if _, ok := s.metaKey.(*ecdsa.PrivateKey); ok {
+		alg = jose.ES256
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: s.metaKey}, (&jose.SignerOptions{}).WithHeader("x5c", x5cOf(s.metaChain...)))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	now := time.Now()
+	signed, err := jwt.Signed(signer).Claims(map[string]any{
+		"iss": s.metaIss, "sub": s.metaIss, "iat": now.Unix(), "exp": now.Add(s.metaExp).Unix(), "jti": "meta-1",
+		"token_endpoint": s.tokenURL, "registration_endpoint": s.regURL,
+	}).Serialize()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{
+		"udap_versions_supported":                                []string{"1"},
+		"udap_profiles_supported":                                []string{"udap_dcr", "udap_authn", "udap_authz"},
+		"udap_authorization_extensions_supported":                []string{"hl7-b2b"},
+		"udap_authorization_extensions_required":                 []string{"hl7-b2b"},
+		"udap_certifications_supported":                          []string{},
+		"grant_types_supported":                                  []string{"client_credentials"},
+		"token_endpoint":                                         s.plainToken,
+		"token_endpoint_auth_methods_supported":                  []string{"private_key_jwt"},
+		"token_endpoint_auth_signing_alg_values_supported":       []string{"RS256", "ES256", "ES384"},
+		"registration_endpoint":                                  s.regURL,
+		"registration_endpoint_jwt_signing_alg_values_supported": []string{"RS256", "ES256", "ES384"},
+		"signed_metadata":                                        signed,
+	})
+}
+
+func oauthFail(w http.ResponseWriter, e string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusBadRequest)
+	json.NewEncoder(w).Encode(map[string]string{"error": e, "error_description": e})
+}
+
+// verifyJWT checks a UDAP JWT as a server does: x5c chains to the
+// community CA, the leaf signed it; it returns the leaf and the claims.
+func (s *udapServer) verifyJWT(raw string, claims any) (*x509.Certificate, error) {
+	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.ES384})
+	if err != nil {
+		return nil, err
+	}
+	chains, err := tok.Headers[0].Certificates(x509.VerifyOptions{Roots: s.ca.pool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	if err != nil {
+		return nil, fmt.Errorf("x5c: %w", err)
+	}
+	leaf := chains[0][0]
+	if err := tok.Claims(leaf.PublicKey, claims); err != nil {
+		return nil, err
+	}
+	return leaf, nil
+}
+
+func (s *udapServer) register(w http.ResponseWriter, body string) {
+	var req struct {
+		SoftwareStatement string `json:"software_statement"`
+		UDAP              string `json:"udap"`
+	}
+	if err := json.Unmarshal([]byte(body), &req); err != nil || req.UDAP != "1" {
+		s.t.Errorf("registration body %s", body)
+		oauthFail(w, "invalid_request")
+		return
+	}
+	var c struct {
+		jwt.Claims
+		ClientName  string   `json:"client_name"`
+		Contacts    []string `json:"contacts"`
+		GrantTypes  []string `json:"grant_types"`
+		AuthMethod  string   `json:"token_endpoint_auth_method"`
+		Scope       string   `json:"scope"`
+		Redirects   []string `json:"redirect_uris"`
+		ResponseTyp []string `json:"response_types"`
+	}
+	leaf, err := s.verifyJWT(req.SoftwareStatement, &c)
+	if err != nil {
+		s.t.Errorf("software statement: %v", err)
+		oauthFail(w, "invalid_software_statement")
+		return
+	}
+	if len(leaf.URIs) == 0 || c.Issuer != leaf.URIs[0].String() || c.Subject != c.Issuer ||
+		c.IssuedAt == nil || c.Expiry == nil || c.Expiry.Time().Sub(c.IssuedAt.Time()) > 5*time.Minute || c.ID == "" ||
+		c.ValidateWithLeeway(jwt.Expected{AnyAudience: jwt.Audience{s.regURL}, Time: time.Now()}, 0) != nil ||
+		!slices.Equal(c.GrantTypes, []string{"client_credentials"}) || c.AuthMethod != "private_key_jwt" ||
+		c.ClientName == "" || c.Scope != DefaultSMARTScope || len(c.Contacts) == 0 || c.Redirects != nil || c.ResponseTyp != nil {
+		s.t.Errorf("software statement claims %+v", c)
+		oauthFail(w, "invalid_software_statement")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.registers++
+	// Registering the same URI again changes that client's registration:
+	// the same client id.
+	id := ""
+	for k, v := range s.clients {
+		if v == c.Issuer {
+			id = k
+		}
+	}
+	code := http.StatusOK
+	if id == "" {
+		id, code = fmt.Sprintf("client-%d", len(s.clients)+1), http.StatusCreated
+		s.clients[id] = c.Issuer
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(map[string]any{"client_id": id, "software_statement": req.SoftwareStatement,
+		"client_name": c.ClientName, "grant_types": c.GrantTypes, "token_endpoint_auth_method": "private_key_jwt", "scope": c.Scope})
+}
+
+func (s *udapServer) token(w http.ResponseWriter, form url.Values) {
+	if form.Get("grant_type") != "client_credentials" || form.Get("udap") != "1" || form.Get("scope") != DefaultSMARTScope ||
+		form.Get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
+		s.t.Errorf("token request %v", form)
+		oauthFail(w, "invalid_request")
+		return
+	}
+	var c struct {
+		jwt.Claims
+		Extensions map[string]map[string]any `json:"extensions"`
+	}
+	leaf, err := s.verifyJWT(form.Get("client_assertion"), &c)
+	if err != nil {
+		s.t.Errorf("authentication token: %v", err)
+		oauthFail(w, "invalid_client")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	uri, known := s.clients[c.Issuer]
+	if !known || len(leaf.URIs) == 0 || leaf.URIs[0].String() != uri || c.Subject != c.Issuer ||
+		c.IssuedAt == nil || c.Expiry == nil || c.Expiry.Time().Sub(c.IssuedAt.Time()) > 5*time.Minute || c.ID == "" || s.jtis[c.ID] ||
+		c.ValidateWithLeeway(jwt.Expected{AnyAudience: jwt.Audience{s.tokenURL}, Time: time.Now()}, 0) != nil {
+		s.t.Errorf("authentication token claims %+v (client %s known %v)", c, uri, known)
+		oauthFail(w, "invalid_client")
+		return
+	}
+	b2b := c.Extensions["hl7-b2b"]
+	pou, _ := b2b["purpose_of_use"].([]any)
+	if b2b["version"] != "1" || b2b["organization_id"] == nil || len(pou) == 0 {
+		s.t.Errorf("hl7-b2b %v", b2b)
+		oauthFail(w, "invalid_grant")
+		return
+	}
+	s.jtis[c.ID] = true
+	s.lastB2B = b2b
+	s.issued++
+	access := fmt.Sprintf("udap-tok-%d", s.issued)
+	s.tokens[access] = true
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"access_token": access, "token_type": "Bearer", "expires_in": 3600})
+}
+
+func (s *udapServer) counts() (registers, issued int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.registers, s.issued
+}
+
+// udapSetup is ferry's side: a key of the given kind, a certificate for
+// it from the community CA naming clientURIValue, and the configuration.
+func udapSetup(t *testing.T, ca *testCA, key crypto.Signer) UDAPConfig {
+	t.Helper()
+	cert := ca.issue(t, "ferry clinic 12", clientURIValue, key)
+	return UDAPConfig{
+		CertFile:         writeCerts(t, "client.pem", cert),
+		KeyFile:          writeKey(t, key),
+		TrustAnchors:     writeCerts(t, "anchors.pem", ca.cert),
+		OrganizationID:   "urn:oid:2.16.840.1.113883.4.6#1234567893",
+		OrganizationName: "Clinic 12",
+		Contacts:         []string{"mailto:it@clinic-12.example.org"},
+	}
+}
+
+// TestUDAPB2B: with exchange.auth.udap ferry verifies the signed metadata,
+// registers once (the client id survives a restart), gets a token with
+// the hl7-b2b extension, reuses it, and gets a new one after a 401; with
+// RSA (RS256) and EC (ES256, ES384) keys.
+func TestUDAPB2B(t *testing.T) {
+	rk, _ := rsa.GenerateKey(rand.Reader, 2048)
+	p256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	for _, tc := range []struct {
+		name string
+		key  crypto.Signer
+		alg  jose.SignatureAlgorithm
+	}{{"RS256", rk, jose.RS256}, {"ES256", p256, jose.ES256}, {"ES384", p384, jose.ES384}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ca := newTestCA(t, "community root")
+			ex := newExchange(t, false)
+			srv := newUDAPServer(t, ex, ca)
+			cfg := udapSetup(t, ca, tc.key)
+			if id, err := LoadUDAPClient(cfg.CertFile, cfg.KeyFile); err != nil || id.Alg != tc.alg || id.URI != clientURIValue {
+				t.Fatalf("client %+v, %v", id, err)
+			}
+			regFile := filepath.Join(t.TempDir(), "udap", "client.json")
+			s := newSink(t, Config{URL: ex.url(), TLS: ex.clientTLS(), UDAP: cfg, UDAPRegistrationFile: regFile})
+			for i := range 3 {
+				if err := s.Send(context.Background(), item(fmt.Sprint("01UDAP", i))); err != nil {
+					t.Fatalf("send %d: %v", i, err)
+				}
+			}
+			if r, n := srv.counts(); r != 1 || n != 1 {
+				t.Errorf("%d registrations, %d tokens for 3 sends, want 1 and 1", r, n)
+			}
+			srv.mu.Lock()
+			b2b := srv.lastB2B
+			srv.mu.Unlock()
+			if b2b["organization_id"] != cfg.OrganizationID || b2b["organization_name"] != "Clinic 12" ||
+				fmt.Sprint(b2b["purpose_of_use"]) != "["+DefaultUDAPPurposeOfUse+"]" {
+				t.Errorf("hl7-b2b %v", b2b)
+			}
+			var stored udapRegistration
+			if b, err := os.ReadFile(regFile); err != nil || json.Unmarshal(b, &stored) != nil || stored.ClientID != "client-1" || stored.Issuer != clientURIValue {
+				t.Errorf("stored registration %+v, %v", stored, err)
+			}
+
+			// The exchange revokes the token: one new token, same send.
+			srv.mu.Lock()
+			srv.revoked["udap-tok-1"] = true
+			srv.mu.Unlock()
+			if err := s.Send(context.Background(), item("01UDAPR")); err != nil {
+				t.Fatalf("send after revocation: %v", err)
+			}
+			if r, n := srv.counts(); r != 1 || n != 2 {
+				t.Errorf("%d registrations, %d tokens after a revocation, want 1 and 2", r, n)
+			}
+
+			// A restart reads the stored client id: no new registration.
+			s2 := newSink(t, Config{URL: ex.url(), TLS: ex.clientTLS(), UDAP: cfg, UDAPRegistrationFile: regFile})
+			if err := s2.Send(context.Background(), item("01UDAPS")); err != nil {
+				t.Fatal(err)
+			}
+			if r, n := srv.counts(); r != 1 || n != 3 {
+				t.Errorf("%d registrations, %d tokens after a restart, want 1 and 3", r, n)
+			}
+
+			// A new client name is a change of registration: ferry
+			// registers again and keeps the (same) client id.
+			cfg.ClientName = "ferry at clinic 12"
+			s3 := newSink(t, Config{URL: ex.url(), TLS: ex.clientTLS(), UDAP: cfg, UDAPRegistrationFile: regFile})
+			if err := s3.Send(context.Background(), item("01UDAPN")); err != nil {
+				t.Fatal(err)
+			}
+			if r, n := srv.counts(); r != 2 || n != 4 {
+				t.Errorf("%d registrations, %d tokens after a change, want 2 and 4", r, n)
+			}
+			if b, err := os.ReadFile(regFile); err != nil || json.Unmarshal(b, &stored) != nil || stored.ClientID != "client-1" || stored.ClientName != cfg.ClientName {
+				t.Errorf("stored registration %+v, %v", stored, err)
+			}
+		})
+	}
+}
+
+// TestUDAPDoctorAndRegister: `ferry doctor` verifies the metadata without
+// registering; `ferry udap-register` registers and stores; doctor then
+// gets a real token.
+func TestUDAPDoctorAndRegister(t *testing.T) {
+	ca := newTestCA(t, "community root")
+	ex := newExchange(t, false)
+	srv := newUDAPServer(t, ex, ca)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cfg := udapSetup(t, ca, key)
+	regFile := filepath.Join(t.TempDir(), "udap", "client.json")
+	s := newSink(t, Config{URL: ex.url(), TLS: ex.clientTLS()})
+	c, err := CheckUDAP(context.Background(), cfg, ex.url(), s.client, regFile)
+	if err != nil || c.ClientID != "" || c.TokenEndpoint != srv.tokenURL || !strings.Contains(c.Signer, "hie metadata") {
+		t.Fatalf("doctor before registration: %+v, %v", c, err)
+	}
+	if r, _ := srv.counts(); r != 0 {
+		t.Fatalf("doctor registered")
+	}
+	id, err := RegisterUDAP(context.Background(), cfg, ex.url(), s.client, regFile)
+	if err != nil || id != "client-1" {
+		t.Fatalf("register: %q, %v", id, err)
+	}
+	c, err = CheckUDAP(context.Background(), cfg, ex.url(), s.client, regFile)
+	if err != nil || c.ClientID != "client-1" || c.Life != time.Hour {
+		t.Fatalf("doctor after registration: %+v, %v", c, err)
+	}
+	if r, n := srv.counts(); r != 1 || n != 1 {
+		t.Errorf("%d registrations, %d tokens", r, n)
+	}
+}
+
+// TestUDAPMetadataRefused: metadata ferry cannot trust is an endpoint
+// problem naming what is wrong, and nothing is sent: a signer from
+// another CA, an iss other than the FHIR base, a signer certificate that
+// does not name it, expired metadata, a token endpoint that differs from
+// the signed one.
+func TestUDAPMetadataRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		spoil func(t *testing.T, s *udapServer)
+		want  string
+	}{
+		{"untrusted CA", func(t *testing.T, s *udapServer) {
+			other := newTestCA(t, "someone else")
+			s.metaChain = []*x509.Certificate{other.issue(t, "impostor", s.base, s.metaKey)}
+		}, "not trusted"},
+		{"iss mismatch", func(t *testing.T, s *udapServer) {
+			s.metaIss = "https://other.example.org/fhir"
+			s.metaChain = []*x509.Certificate{s.ca.issue(t, "hie metadata", s.metaIss, s.metaKey)}
+		}, "not by this FHIR base"},
+		{"signer does not name iss", func(t *testing.T, s *udapServer) {
+			s.metaChain = []*x509.Certificate{s.ca.issue(t, "hie metadata", "https://elsewhere.example.org", s.metaKey)}
+		}, "does not name"},
+		{"expired", func(t *testing.T, s *udapServer) { s.metaExp = -time.Minute }, "expired"},
+		{"endpoints differ", func(t *testing.T, s *udapServer) { s.plainToken = "https://evil.example.org/token" }, "differs from the unsigned"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ca := newTestCA(t, "community root")
+			ex := newExchange(t, false)
+			srv := newUDAPServer(t, ex, ca)
+			tc.spoil(t, srv)
+			key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			cfg := udapSetup(t, ca, key)
+			s := newSink(t, Config{URL: ex.url(), TLS: ex.clientTLS(), UDAP: cfg, UDAPRegistrationFile: filepath.Join(t.TempDir(), "client.json")})
+			err := s.Send(context.Background(), item("01META"))
+			var ee *EndpointError
+			if err == nil || queue.IsPermanent(err) || !errors.As(err, &ee) || !strings.Contains(ee.Problem, tc.want) {
+				t.Fatalf("send: %v, want an endpoint problem saying %q", err, tc.want)
+			}
+			if r, n := srv.counts(); r != 0 || n != 0 {
+				t.Errorf("%d registrations, %d tokens despite bad metadata", r, n)
+			}
+		})
+	}
+}
+
+// TestUDAPClientCertificateRefused: a certificate without a URI subject
+// alternative name cannot be registered (the software statement's iss is
+// that URI), nor can a key that is not the certificate's or too weak.
+func TestUDAPClientCertificateRefused(t *testing.T) {
+	ca := newTestCA(t, "community root")
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	noURI := writeCerts(t, "nouri.pem", ca.issue(t, "ferry", "", key))
+	if _, err := CheckUDAPCertificate(noURI); err == nil || !strings.Contains(err.Error(), "no URI subject alternative name") {
+		t.Errorf("certificate without URI: %v", err)
+	}
+	if _, err := LoadUDAPClient(noURI, writeKey(t, key)); err == nil {
+		t.Error("certificate without URI loaded")
+	}
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	good := writeCerts(t, "good.pem", ca.issue(t, "ferry", clientURIValue, key))
+	if _, err := LoadUDAPClient(good, writeKey(t, other)); err == nil || !strings.Contains(err.Error(), "not the private key") {
+		t.Errorf("someone else's key: %v", err)
+	}
+	p224, _ := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
+	if _, err := LoadUDAPClient(writeCerts(t, "p224.pem", ca.issue(t, "ferry", clientURIValue, p224)), writeKey(t, p224)); err == nil {
+		t.Error("P-224 key accepted")
+	}
+	// The sink refuses to connect with it, before anything is sent.
+	s, err := New(Config{URL: "https://hie.example.org/fhir", UDAP: UDAPConfig{CertFile: noURI, KeyFile: writeKey(t, key),
+		TrustAnchors: writeCerts(t, "a.pem", ca.cert), OrganizationID: "urn:oid:1.2.3", Contacts: []string{"mailto:a@b.example"}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Connect(context.Background()); err == nil || !strings.Contains(err.Error(), "URI subject alternative name") {
+		t.Errorf("connect: %v", err)
+	}
+}
+
+func TestUDAPConfigValidate(t *testing.T) {
+	ok := UDAPConfig{CertFile: "c.pem", KeyFile: "k.pem", TrustAnchors: "a.pem", OrganizationID: "urn:oid:1.2.3", Contacts: []string{"mailto:it@example.org"}}
+	if err := ok.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	bad := UDAPConfig{CertFile: "c.pem", OrganizationID: "clinic 12", PurposeOfUse: []string{"TREAT"}}
+	err := bad.Validate()
+	for _, want := range []string{"key_file", "trust_anchors", "organization_id: \"clinic 12\"", "purpose_of_use[0]", "contacts"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%v, want %q", err, want)
+		}
+	}
+	withID := ok
+	withID.Contacts, withID.ClientID = nil, "assigned-1"
+	if err := withID.Validate(); err != nil {
+		t.Errorf("a client id needs no contacts: %v", err)
+	}
+	both := Config{URL: "https://hie.example.org/fhir", UDAP: ok, SMART: SMARTConfig{ClientID: "x", KeyFile: "k"}}
+	if err := both.Validate(); err == nil || !strings.Contains(err.Error(), "one of them") {
+		t.Errorf("SMART and UDAP: %v", err)
+	}
+}
