@@ -30,25 +30,26 @@ type command struct {
 // so the whole surface is visible here).
 func commands() map[string]command {
 	return map[string]command{
-		"run":       {cmdRun, "run the gateway in the foreground (--config FILE; embedded default without)"},
-		"convert":   {cmdConvert, "convert HL7 v2 / C-CDA files to FHIR Bundles (FILE... [--out DIR])"},
-		"demo":      {cmdDemo, "show the whole path end to end on loopback with a throwaway PKI"},
-		"config":    {cmdConfig, "config check [FILE]: validate a configuration file"},
-		"version":   {cmdVersion, "print the version"},
-		"bench":     {cmdBench, "bench mllp: drive N connections x M messages and report msg/s and ACK latency; bench responder: the floor receiver"},
-		"init":      {cmdInit, "write a commented configuration (asks on a terminal; or --exchange-url --ca --cert --key --mllp-listen --data-dir --out FILE)"},
-		"keygen":    {cmdKeygen, "write a new data-at-rest key file (PATH) for encryption.key_file; never overwrites"},
-		"smart-key": {cmdSMARTKey, "make (if missing) the SMART Backend Services key at PATH and print its JWKS to register"},
-		"doctor":    {cmdDoctor, "check certificates, the exchange connection, folders, disk and ports ([--config FILE])"},
-		"status":    {cmdStatus, "queue depth, oldest item, last delivery, dead letters, certificate expiry ([--config FILE] [--json])"},
-		"queue":     {cmdQueue, "dead letters: list | show ID [--body] | retry ID...|--all [--force] | purge ID...|--all --yes ([--config FILE])"},
-		"held":      {cmdHeld, "bundles kept back by exchange.hold: list | show ID | release ID... | discard ID... --yes"},
-		"backfill":  {cmdBackfill, "feed an old export folder through the pipeline into the queue (DIR [--config FILE]); resumable"},
-		"install":   {cmdInstall, "register the OS service running as the ferry account ([--config FILE] [--folders-only])"},
-		"uninstall": {cmdUninstall, "stop and unregister the service (data and configuration are kept)"},
-		"start":     {serviceControl("start"), "start the installed service"},
-		"stop":      {serviceControl("stop"), "stop the installed service"},
-		"restart":   {serviceControl("restart"), "restart the installed service"},
+		"run":        {cmdRun, "run the gateway in the foreground (--config FILE; embedded default without)"},
+		"convert":    {cmdConvert, "convert HL7 v2 / C-CDA files to FHIR Bundles (FILE... [--out DIR])"},
+		"demo":       {cmdDemo, "show the whole path end to end on loopback with a throwaway PKI"},
+		"config":     {cmdConfig, "config check [FILE]: validate a configuration file"},
+		"version":    {cmdVersion, "print the version"},
+		"bench":      {cmdBench, "bench mllp: drive N connections x M messages and report msg/s and ACK latency; bench responder: the floor receiver"},
+		"init":       {cmdInit, "write a commented configuration (asks on a terminal; or --exchange-url --ca --cert --key --mllp-listen --data-dir --out FILE)"},
+		"keygen":     {cmdKeygen, "write a new data-at-rest key file (PATH) for encryption.key_file; never overwrites"},
+		"smart-key":  {cmdSMARTKey, "make (if missing) the SMART Backend Services key at PATH and print its JWKS to register"},
+		"doctor":     {cmdDoctor, "check certificates, the exchange connection, folders, disk and ports ([--config FILE])"},
+		"status":     {cmdStatus, "queue depth, oldest item, last delivery, dead letters, certificate expiry ([--config FILE] [--json])"},
+		"queue":      {cmdQueue, "dead letters: list | show ID [--body] | retry ID...|--all [--force] | purge ID...|--all --yes ([--config FILE])"},
+		"held":       {cmdHeld, "bundles kept back by exchange.hold: list | show ID | release ID... | discard ID... --yes"},
+		"quarantine": {cmdQuarantine, "inputs that could not be converted: list | show ID [--raw] | replay ID...|--all | purge ID...|--all --yes ([--config FILE])"},
+		"backfill":   {cmdBackfill, "feed an old export folder through the pipeline into the queue (DIR [--config FILE]); resumable"},
+		"install":    {cmdInstall, "register the OS service running as the ferry account ([--config FILE] [--folders-only])"},
+		"uninstall":  {cmdUninstall, "stop and unregister the service (data and configuration are kept)"},
+		"start":      {serviceControl("start"), "start the installed service"},
+		"stop":       {serviceControl("stop"), "stop the installed service"},
+		"restart":    {serviceControl("restart"), "restart the installed service"},
 	}
 }
 
@@ -108,7 +109,7 @@ func usage(w io.Writer, cmds map[string]command) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-9s %s\n", n, cmds[n].usage)
+		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].usage)
 	}
 }
 
