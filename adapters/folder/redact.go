@@ -123,3 +123,10 @@ func ErrorClass(err error) string {
 	}
 	return "unclassified error"
 }
+
+// RedactNames replaces file names in s as the engine's log lines do (see
+// redactNames), for the commands that print what ferry keeps about a
+// file, such as `ferry quarantine list`, with the same care.
+func RedactNames(s, label string, names ...string) string {
+	return redactNames(s, label, names...)
+}

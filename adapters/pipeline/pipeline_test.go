@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -148,6 +149,33 @@ func TestQuarantineKeepsOneCopyOfAResentInput(t *testing.T) {
 	}
 	if ids, _ := quar.List(); len(ids) != 3 {
 		t.Errorf("quarantined %d, want 3 (one per distinct input)", len(ids))
+	}
+}
+
+// TestQuarantineStoredAndRemove: SetStored is told the entry each Put
+// returns, a resend's first entry included, and Remove deletes an entry
+// (an unknown one is fs.ErrNotExist).
+func TestQuarantineStoredAndRemove(t *testing.T) {
+	p, _, quar := newTestPipeline(t)
+	var stored []string
+	quar.SetStored(func(id string) { stored = append(stored, id) })
+	for range 2 {
+		if err := p.Consume(context.Background(), adapters.Raw{Source: "test", Format: "lines", Name: "f", Body: []byte("bad")}); !queue.IsPermanent(err) {
+			t.Fatalf("bad unit: %v", err)
+		}
+	}
+	ids, _ := quar.List()
+	if len(ids) != 1 || len(stored) != 2 || stored[0] != ids[0] || stored[1] != ids[0] {
+		t.Fatalf("stored %v, entries %v", stored, ids)
+	}
+	if err := quar.Remove(ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := quar.List(); len(ids) != 0 {
+		t.Fatalf("after Remove: %v", ids)
+	}
+	if err := quar.Remove(stored[0]); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Remove of a removed entry: %v", err)
 	}
 }
 

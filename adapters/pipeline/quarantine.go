@@ -35,6 +35,9 @@ type Quarantine struct {
 	// copy of the same message.
 	mu     sync.Mutex
 	recent map[[32]byte]string
+
+	// stored, when set (SetStored), is told the id Put returns.
+	stored func(id string)
 }
 
 // maxRecent bounds Quarantine.recent; past it the map starts over, which
@@ -67,6 +70,13 @@ func OpenQuarantine(dir string) (*Quarantine, error) {
 // turned on stay readable. Call it before the quarantine is used.
 func (q *Quarantine) SetKey(k *seal.Key) { q.key = k }
 
+// SetStored makes Put call f with the id of every entry it returns, the
+// input stored now or found stored before. The pipeline does not pass the
+// id on (the source needs only the permanent error), and `ferry quarantine
+// replay` has to know which entry an input that still fails became. Call
+// it before the quarantine is used.
+func (q *Quarantine) SetStored(f func(id string)) { q.stored = f }
+
 // Put stores raw with its reason and returns the entry id. The same input
 // quarantined again for the same reason (same source, format, bytes) is
 // not stored twice while the gateway runs: Put returns the first entry's
@@ -85,6 +95,7 @@ func (q *Quarantine) Put(in adapters.Raw, raw []byte, reason error) (string, err
 	q.mu.Unlock()
 	if seen {
 		if _, err := os.Stat(filepath.Join(q.dir, id+".json")); err == nil {
+			q.notify(id)
 			return id, nil
 		}
 	}
@@ -96,8 +107,15 @@ func (q *Quarantine) Put(in adapters.Raw, raw []byte, reason error) (string, err
 		}
 		q.recent[sum] = id
 		q.mu.Unlock()
+		q.notify(id)
 	}
 	return id, err
+}
+
+func (q *Quarantine) notify(id string) {
+	if q.stored != nil {
+		q.stored(id)
+	}
 }
 
 func (q *Quarantine) put(in adapters.Raw, raw []byte, reason error) (string, error) {
@@ -134,6 +152,17 @@ func (q *Quarantine) List() ([]string, error) {
 // Get reads one entry.
 func (q *Quarantine) Get(id string) (*QuarantineEntry, error) {
 	return readEntry[QuarantineEntry](q.dir, id, q.key, "quarantine entry")
+}
+
+// Remove deletes an entry, once it has been replayed or purged by an
+// operator. It does not read the entry, so one sealed with a lost key can
+// still be purged.
+func (q *Quarantine) Remove(id string) error {
+	id = filepath.Base(id)
+	if err := os.Remove(filepath.Join(q.dir, id+".json")); err != nil {
+		return fmt.Errorf("remove quarantine entry %s: %w", id, err)
+	}
+	return durable.SyncDir(q.dir)
 }
 
 // listEntries returns the ids of the <id>.json entries in dir, oldest

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"sync"
@@ -19,9 +20,9 @@ import (
 )
 
 // Operator actions — `ferry held release|discard`, `ferry queue
-// show|retry|purge`, `ferry backfill` and the same dead-letter operations
-// over the gateway's ops API — read, re-queue, delete or disclose patient
-// data, so each leaves an audit event naming the person (see
+// show|retry|purge`, `ferry quarantine show|replay|purge`, `ferry
+// backfill` and the same dead-letter operations over the gateway's ops
+// API — read, re-queue, delete or disclose patient data, so each leaves an audit event naming the person (see
 // audit.OperatorEvent for the codes).
 //
 // The commands run as processes of their own. Each opens an opsAudit: an
@@ -219,7 +220,7 @@ func opOutcome(action string, err error) (audit.Outcome, string) {
 	if err == nil {
 		return audit.OutcomeSuccess, ""
 	}
-	if errors.Is(err, diskq.ErrNotFound) || errors.Is(err, ops.ErrNoSuchItem) {
+	if errors.Is(err, diskq.ErrNotFound) || errors.Is(err, ops.ErrNoSuchItem) || errors.Is(err, fs.ErrNotExist) {
 		return audit.OutcomeMinorFailure, action + " failed: no such item"
 	}
 	return audit.OutcomeSeriousFail, action + " failed"

@@ -103,8 +103,8 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	if bar != nil {
 		bar.Finish()
 	}
-	fmt.Fprintf(stdout, "%d file(s): %d queued now, %d already done by an earlier run, %d quarantined (see %s), %d skipped\n",
-		res.Files, res.Queued, res.AlreadyDone, res.Quarantined, cfg.Path("quarantine"), len(res.Skipped))
+	fmt.Fprintf(stdout, "%d file(s): %d queued now, %d already done by an earlier run, %d quarantined (`ferry quarantine list`), %d skipped\n",
+		res.Files, res.Queued, res.AlreadyDone, res.Quarantined, len(res.Skipped))
 	if heldAfter, _ := held.List(); len(heldAfter) > len(heldBefore) {
 		fmt.Fprintf(stdout, "  %d bundle(s) kept back by exchange.hold for review (`ferry held list`)\n", len(heldAfter)-len(heldBefore))
 	}

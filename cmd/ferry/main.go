@@ -44,6 +44,7 @@ func commands() map[string]command {
 		"status":        {cmdStatus, "queue depth, oldest item, last delivery, dead letters, certificate expiry ([--config FILE] [--json])"},
 		"queue":         {cmdQueue, "dead letters: list | show ID [--body] | retry ID...|--all [--force] | purge ID...|--all --yes ([--config FILE])"},
 		"held":          {cmdHeld, "bundles kept back by exchange.hold: list | show ID | release ID... | discard ID... --yes"},
+		"quarantine":    {cmdQuarantine, "inputs that could not be converted: list | show ID [--raw] | replay ID...|--all | purge ID...|--all --yes ([--config FILE])"},
 		"backfill":      {cmdBackfill, "feed an old export folder through the pipeline into the queue (DIR [--config FILE]); resumable"},
 		"install":       {cmdInstall, "register the OS service running as the ferry account ([--config FILE] [--folders-only])"},
 		"uninstall":     {cmdUninstall, "stop and unregister the service (data and configuration are kept)"},
@@ -104,12 +105,14 @@ func usage(w io.Writer, cmds map[string]command) {
 	fmt.Fprintln(w, "ferry: HL7 v2, C-CDA and fax to FHIR R4, delivered durably over mutual TLS")
 	fmt.Fprintln(w, "\nusage: ferry <command> [flags]\n\ncommands:")
 	names := make([]string, 0, len(cmds))
+	width := 0
 	for n := range cmds {
 		names = append(names, n)
+		width = max(width, len(n))
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-9s %s\n", n, cmds[n].usage)
+		fmt.Fprintf(w, "  %-*s %s\n", width, n, cmds[n].usage)
 	}
 }
 

@@ -146,6 +146,10 @@ var (
 	// IDHeldBundle types the id of a bundle kept back by the hold policy
 	// (an entry of <data_dir>/held, as `ferry held list` shows it).
 	IDHeldBundle = Code{Code: "held-bundle", System: "urn:ferry:id-type", Text: "bundle held by the disclosure policy"}
+	// IDQuarantined types the id of an input kept in the quarantine
+	// because it could not be converted (an entry of <data_dir>/quarantine,
+	// as `ferry quarantine list` shows it).
+	IDQuarantined = Code{Code: "quarantined-input", System: "urn:ferry:id-type", Text: "input kept in the quarantine"}
 	// IDInput types a received input named by its content: "sha256:"
 	// and the hex SHA-256 of its bytes (the folder sources' dedup key).
 	// Never a file name: fax and export file names often carry the

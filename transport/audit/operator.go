@@ -26,15 +26,21 @@ func opType(code, text string) Code {
 //     destination. The delivery itself is recorded again when the
 //     exchange accepts the bundle.
 //   - Everything else is DCM 110110 Patient Record with the action code
-//     of what happened to the stored bundle: R for reading a dead letter
-//     (its body and the exchange's answer hold PHI), U for putting one
-//     back into the queue, D for deleting one or discarding a held bundle.
+//     of what happened to the stored bundle or input: R for reading a
+//     dead letter (its body and the exchange's answer hold PHI) or a
+//     quarantined input (its reason may quote it, its name may be the
+//     patient's), U for putting a dead letter back into the queue or
+//     converting a quarantined input again, D for deleting either or
+//     discarding a held bundle.
 var (
-	OpHeldRelease     = OpKind{ID: EventExport, Action: ActionRead, Type: opType("held-release", "held bundle released for sending (disclosure policy override)")}
-	OpHeldDiscard     = OpKind{ID: EventPatientRecord, Action: ActionDelete, Type: opType("held-discard", "held bundle discarded, never sent")}
-	OpDeadLetterRead  = OpKind{ID: EventPatientRecord, Action: ActionRead, Type: opType("dead-letter-read", "dead letter read")}
-	OpDeadLetterRetry = OpKind{ID: EventPatientRecord, Action: ActionUpdate, Type: opType("dead-letter-retry", "dead letter put back into the queue")}
-	OpDeadLetterPurge = OpKind{ID: EventPatientRecord, Action: ActionDelete, Type: opType("dead-letter-purge", "dead letter deleted")}
+	OpHeldRelease      = OpKind{ID: EventExport, Action: ActionRead, Type: opType("held-release", "held bundle released for sending (disclosure policy override)")}
+	OpHeldDiscard      = OpKind{ID: EventPatientRecord, Action: ActionDelete, Type: opType("held-discard", "held bundle discarded, never sent")}
+	OpDeadLetterRead   = OpKind{ID: EventPatientRecord, Action: ActionRead, Type: opType("dead-letter-read", "dead letter read")}
+	OpDeadLetterRetry  = OpKind{ID: EventPatientRecord, Action: ActionUpdate, Type: opType("dead-letter-retry", "dead letter put back into the queue")}
+	OpDeadLetterPurge  = OpKind{ID: EventPatientRecord, Action: ActionDelete, Type: opType("dead-letter-purge", "dead letter deleted")}
+	OpQuarantineRead   = OpKind{ID: EventPatientRecord, Action: ActionRead, Type: opType("quarantine-read", "quarantined input read")}
+	OpQuarantineReplay = OpKind{ID: EventPatientRecord, Action: ActionUpdate, Type: opType("quarantine-replay", "quarantined input converted again")}
+	OpQuarantinePurge  = OpKind{ID: EventPatientRecord, Action: ActionDelete, Type: opType("quarantine-purge", "quarantined input deleted")}
 )
 
 // Operator identifies the person behind an operator action.
@@ -66,8 +72,9 @@ type OperatorAction struct {
 	Patient   string
 	ControlID string
 	// Object is the bundle's id, typed ObjectType (IDBundle for a queue
-	// item or dead letter, IDHeldBundle for a held entry). QueueID is the
-	// queue item a released bundle became.
+	// item or dead letter, IDHeldBundle for a held entry, IDQuarantined
+	// for a quarantined input). QueueID is the queue item a released
+	// bundle or a replayed input became.
 	Object     string
 	ObjectType Code
 	QueueID    string

@@ -356,7 +356,11 @@ func PrintStatus(w io.Writer, s *Status) {
 		if s.Delivery.Skipped > 0 {
 			fmt.Fprintf(w, "                   %d with nothing to send (later parts of HL7 v2 messages forwarded whole)\n", s.Delivery.Skipped)
 		}
-		fmt.Fprintf(w, "inputs:            %d queued, %d duplicates ignored, %d quarantined since start\n", s.Ingest.Queued, s.Ingest.Duplicates, s.Ingest.Quarantined)
+		fmt.Fprintf(w, "inputs:            %d queued, %d duplicates ignored, %d quarantined since start", s.Ingest.Queued, s.Ingest.Duplicates, s.Ingest.Quarantined)
+		if s.Ingest.Quarantined > 0 {
+			fmt.Fprintf(w, " (see `ferry quarantine list`)")
+		}
+		fmt.Fprintln(w)
 		if h := s.Flush; h != nil && h.Count() > 0 {
 			fmt.Fprintf(w, "disk flush:        p50 %s, p99 %s over %d commits (each ACK waits for one)\n", h.bound(0.5), h.bound(0.99), h.Count())
 		}
