@@ -104,6 +104,9 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 			}
 			pu.Key = res.PatientKey
 			pu.Attrs = attrs
+			// Every part of a message is held with it: the policy sees
+			// the labels of the whole message, not of its part alone.
+			pu.Labels, pu.LabelsKnown = res.Labels, true
 			units = append(units, pu)
 		}
 	}

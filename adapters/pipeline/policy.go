@@ -14,6 +14,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/queue/durable"
 	"github.com/ferry-health/ferry/queue/seal"
 )
@@ -78,6 +79,17 @@ func (p Policy) Held(bundle []byte) (label string, held bool) {
 	}
 	for i := range d.Entry {
 		if l, ok := p.match(d.Entry[i].Resource.Meta); ok {
+			return l, true
+		}
+	}
+	return "", false
+}
+
+// HeldLabels is Held for a bundle whose converter listed its labels
+// (Unit.Labels).
+func (p Policy) HeldLabels(labels []fhir.Coding) (label string, held bool) {
+	for _, c := range labels {
+		if l, ok := p.matchCode(c.System, c.Code); ok {
 			return l, true
 		}
 	}
@@ -157,15 +169,23 @@ func (p Policy) match(m *labelMeta) (string, bool) {
 		return "", false
 	}
 	for _, s := range m.Security {
-		for _, h := range p.Hold {
-			if s.Code == h {
-				return h, true
-			}
-			// A confidentiality hold covers the higher levels too.
-			if hl, ok := confLevel[h]; ok && (s.System == systemConfidentiality || s.System == "") {
-				if sl, ok := confLevel[s.Code]; ok && sl >= hl {
-					return s.Code, true
-				}
+		if l, ok := p.matchCode(s.System, s.Code); ok {
+			return l, true
+		}
+	}
+	return "", false
+}
+
+// matchCode reports whether one label is held, and by which code.
+func (p Policy) matchCode(system, code string) (string, bool) {
+	for _, h := range p.Hold {
+		if code == h {
+			return h, true
+		}
+		// A confidentiality hold covers the higher levels too.
+		if hl, ok := confLevel[h]; ok && (system == systemConfidentiality || system == "") {
+			if sl, ok := confLevel[code]; ok && sl >= hl {
+				return code, true
 			}
 		}
 	}

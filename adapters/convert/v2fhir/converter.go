@@ -188,6 +188,11 @@ type Result struct {
 	// exchange chooses ids): StatusBatch turns them into the PATCHes that
 	// make the stored results final.
 	Finals []string
+	// Labels are every security label the message's bundles carry, on
+	// any entry (refrain and obligation codes included, which the
+	// Bundle's high-water mark leaves out); nil when it carries none. A
+	// disclosure policy decides on them without reading the bundle back.
+	Labels []fhir.Coding
 }
 
 // Supported lists the message types Convert handles, as "CODE^TRIGGER",
@@ -239,6 +244,7 @@ func (c *Converter) Convert(msg *hl7v2.Message, raw []byte) (*fhir.Bundle, Resul
 	res.PatientKey = x.orderKey
 	res.Entries = len(x.entries)
 	res.Finals = x.finals
+	res.Labels = x.allLabels
 	// The Bundle and its identifier share one allocation of their own:
 	// the conv goes back to convPool, the Bundle to the caller.
 	out := &struct {
@@ -307,6 +313,7 @@ type conv struct {
 	msgSec     *labels         // MSH-8/26/27
 	orderSec   *labels         // ORC-28 of the current order group
 	entrySec   map[int]*labels // entry index → its order group's labels
+	allLabels  []fhir.Coding   // every label in the bundle (Result.Labels)
 	finals     []string        // OBX-11 "U" results left out (Result.Finals)
 	slabs      slabs           // the small values of this conversion's resources
 	// MSH fields read once: every resource added consults the type, and

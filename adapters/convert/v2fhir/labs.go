@@ -1,6 +1,9 @@
 package v2fhir
 
-import "github.com/ferry-health/ferry/adapters/fhir"
+import (
+	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/adapters/hl7v2"
+)
 
 func init() {
 	for _, t := range []string{"R22", "R23", "R24"} {
@@ -68,10 +71,17 @@ func (x *conv) oul() error {
 			if err := w.openReport(seg); err != nil {
 				return err
 			}
+			// A new order group: the previous group's ORC-28 labels went
+			// with its report, closed above, and stop here.
+			x.enterOrder(hl7v2.Segment{})
 			if w.specimen != nil && !orderFirst {
 				w.report.dr.Specimen = append(w.report.dr.Specimen, *w.specimen)
 				w.report.specimen = w.specimen
 			}
+		case "ORC":
+			// In OUL the ORC follows its OBR; its ORC-28 labels the
+			// order group's report and results, added when they close.
+			x.enterOrder(seg)
 		case "OBX":
 			if err := w.openObs(seg); err != nil {
 				return err

@@ -316,6 +316,7 @@ func (x *conv) applyLabels() *fhir.Meta {
 	for i := range x.entries {
 		all.merge(x.entrySec[i], true)
 	}
+	x.allLabels = all.coding()
 	for i := range x.entries {
 		e := &x.entries[i]
 		typ := resourceTypeOf(e.Resource)
