@@ -274,17 +274,21 @@ func checkZip(zr *zip.Reader, size int64, lim zipLimits) error {
 		name       string
 	}
 	spans := make([]span, 0, len(zr.File))
+	// Names are compared without regard to case: XDM URIs are matched that
+	// way, and so do Windows and macOS file systems, so two entries that
+	// differ only in case would stand for one document.
 	names := make(map[string]bool, len(zr.File))
 	var total uint64
-	for _, f := range zr.File {
+	for i, f := range zr.File {
 		name := entryName(f)
 		if err := checkName(name); err != nil {
 			return refuse("entry %q: %v", f.Name, err)
 		}
-		if names[name] {
-			return refuse("entry %q appears twice", f.Name)
+		folded := strings.ToUpper(name)
+		if names[folded] {
+			return refuse("entry %q appears twice (names are compared without regard to case)", f.Name)
 		}
-		names[name] = true
+		names[folded] = true
 		if f.Flags&0x1 != 0 {
 			return refuse("entry %q is encrypted, which ferry cannot read: export the archive without a password", f.Name)
 		}
@@ -297,7 +301,9 @@ func checkZip(zr *zip.Reader, size int64, lim zipLimits) error {
 		}
 		off, err := f.DataOffset()
 		if err != nil {
-			return fmt.Errorf("entry %q: %w", f.Name, err)
+			// A read error is retried and logged; an entry's name may be a
+			// patient's, so the log gets its number.
+			return fmt.Errorf("entry %d: %w", i+1, err)
 		}
 		if off > size || f.CompressedSize64 > uint64(size-off) {
 			return refuse("entry %q runs past the end of the archive: the archive is damaged", f.Name)
@@ -450,6 +456,14 @@ func planSubset(dir string, files []*zip.File, byName map[string]*zip.File) []zi
 			st := fileStep(f)
 			st.meta = meta
 			steps = append(steps, st)
+		}
+	}
+	// A file of the subset METADATA.XML does not list (a writer that
+	// forgot one) is still a file the sender sent: content decides, as in
+	// any archive, so it is converted or named, never skipped.
+	for _, f := range files {
+		if u := strings.ToUpper(entryName(f)); !taken[f] && u != dir+"/METADATA.XML" && !displayAid(u) {
+			steps = append(steps, fileStep(f))
 		}
 	}
 	return steps

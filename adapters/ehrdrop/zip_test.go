@@ -368,6 +368,24 @@ func TestZipXDMPartial(t *testing.T) {
 	}
 }
 
+// A document in a subset that METADATA.XML forgot to list is converted
+// too (content decides), not skipped: with after: delete it would be gone.
+func TestZipXDMUnlisted(t *testing.T) {
+	dir := t.TempDir()
+	pipe, q := newPipeline(t)
+	s := startSource(t, zipConfig(dir), pipe)
+	copyIn(t, dir, "unlisted.zip", buildZip(t, time.Now(),
+		zipFile{"IHE_XDM/SUBSET01/METADATA.XML", metadataXML(xdmDoc{"DOC0001.XML", "text/xml", "1.2.3.4.1"})},
+		zipFile{"IHE_XDM/SUBSET01/DOC0001.XML", readFile(t, ccdaProblem)},
+		zipFile{"IHE_XDM/SUBSET01/DOC0002.XML", readFile(t, ccdaResult)},
+		zipFile{"IHE_XDM/SUBSET01/CDA.XSL", []byte(`<xsl:stylesheet/>`)},
+	))
+	settled(t, s, "unlisted.zip", false)
+	if got, want := len(q.all()), len(aloneBundles(t, ccdaProblem))+len(aloneBundles(t, ccdaResult)); got != want {
+		t.Fatalf("queued %d bundles, want %d (the unlisted document too)", got, want)
+	}
+}
+
 // Without METADATA.XML every file of the subset is sniffed; the
 // stylesheet is left alone.
 func TestZipXDMWithoutMetadata(t *testing.T) {
@@ -509,6 +527,7 @@ func TestZipRefused(t *testing.T) {
 		{"absolute", buildZip(t, time.Now(), ok, zipFile{"/etc/evil.xml", doc}), defaultZipLimits, "an absolute path is refused"},
 		{"drive", buildZip(t, time.Now(), ok, zipFile{`C:\evil.xml`, doc}), defaultZipLimits, "an absolute path is refused"},
 		{"duplicate", buildZip(t, time.Now(), ok, ok), defaultZipLimits, "appears twice"},
+		{"duplicate but for case", buildZip(t, time.Now(), zipFile{"IHE_XDM/SUBSET01/DOC0001.XML", doc}, zipFile{"IHE_XDM/SUBSET01/doc0001.xml", doc}), defaultZipLimits, "appears twice"},
 		{"encrypted", encrypted(), defaultZipLimits, "is encrypted"},
 		{"too many entries", buildZip(t, time.Now(), ok, zipFile{"b.xml", doc}, zipFile{"c.xml", doc}), zipLimits{entries: 2, bytes: 1 << 30, ratio: 200, ratioFloor: 1 << 20}, "holds 3 entries; at most 2"},
 		{"oversize", buildZip(t, time.Now(), ok, zipFile{"b.xml", doc}), zipLimits{entries: 10, bytes: int64(len(doc)) + 10, ratio: 200, ratioFloor: 1 << 20}, "inflates to more than"},

@@ -130,6 +130,16 @@ func (c FHIRJSON) unit(name string, body []byte) Unit {
 		u.Bundle, u.Key = body, bundlePatientKey(h.Entry)
 		return u
 	}
+	if h.ID != "" && !validID(h.ID) {
+		// The id becomes the request URL's last segment: one with '/' or
+		// '?' would name another resource or a search.
+		u.Err = fmt.Errorf("%s id %q is not a FHIR id (1 to 64 of A-Z a-z 0-9 - .)", h.ResourceType, h.ID)
+		return u
+	}
+	if !validType(h.ResourceType) {
+		u.Err = fmt.Errorf("resourceType %q is not a FHIR resource type name", h.ResourceType)
+		return u
+	}
 	u.Key = resourcePatientKey(&h)
 	resource := body
 	req := map[string]string{"method": "POST", "url": h.ResourceType}
@@ -395,4 +405,34 @@ func open(in adapters.Raw) (io.Reader, func(), error) {
 		return nil, nil, err
 	}
 	return r, func() { r.Close() }, nil
+}
+
+// validID reports whether id matches FHIR's id type,
+// [A-Za-z0-9\-\.]{1,64}.
+func validID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validType reports whether t can be a resource type name (letters only,
+// starting upper case): it becomes the request URL's first segment.
+func validType(t string) bool {
+	if t == "" || t[0] < 'A' || t[0] > 'Z' {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		if c := t[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
 }

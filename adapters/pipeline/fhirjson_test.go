@@ -289,3 +289,24 @@ func TestFHIRJSONResendCreatesOnce(t *testing.T) {
 		t.Errorf("stored Observations %s", stored)
 	}
 }
+
+// TestFHIRJSONRefusesOddIDs: an id or resourceType that would change the
+// request URL's meaning (another resource, a search) is refused with its
+// reason, not sent.
+func TestFHIRJSONRefusesOddIDs(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"resourceType":"Patient","id":"x/../../Observation/y"}`: "not a FHIR id",
+		`{"resourceType":"Patient","id":"a?identifier=b"}`:        "not a FHIR id",
+		`{"resourceType":"Patient","id":""}`:                      "",
+		`{"resourceType":"Patient","id":"ok-1.2"}`:                "",
+		`{"resourceType":"Patient/1","id":"x"}`:                   "not a FHIR resource type",
+	} {
+		units, err := FHIRJSON{}.Convert(context.Background(), adapters.Raw{Format: "fhir-json", Name: "p.json", Body: []byte(body)})
+		if err != nil || len(units) != 1 {
+			t.Fatalf("%s: %v %v", body, err, units)
+		}
+		if got := units[0].Err; want == "" && got != nil || want != "" && (got == nil || !strings.Contains(got.Error(), want)) {
+			t.Errorf("%s: %v, want %q", body, got, want)
+		}
+	}
+}

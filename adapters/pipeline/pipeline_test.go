@@ -472,6 +472,13 @@ func TestConverterPanicIsQuarantined(t *testing.T) {
 	if string(e.Raw) != "odd" || !strings.Contains(e.Reason, `PID-5 "DOE^JANE"`) || !strings.Contains(e.Reason, "goroutine") {
 		t.Errorf("entry: raw %q, reason:\n%s", e.Raw, e.Reason)
 	}
+	// Resent, it panics again (another stack), and is kept once.
+	if err := p.Consume(context.Background(), in); !queue.IsPermanent(err) {
+		t.Fatalf("resend: %v", err)
+	}
+	if ids, _ := quar.List(); len(ids) != 1 {
+		t.Errorf("quarantine after a resend: %v, want one entry", ids)
+	}
 
 	p = New(panicQueue{}, nil, quar, map[string]Converter{"lines": splitConv}, nil)
 	defer func() {

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -82,8 +83,16 @@ func (q *Quarantine) SetStored(f func(id string)) { q.stored = f }
 // not stored twice while the gateway runs: Put returns the first entry's
 // id.
 func (q *Quarantine) Put(in adapters.Raw, raw []byte, reason error) (string, error) {
+	why := reason.Error()
+	var cp *adapters.ConvertPanic
+	if errors.As(reason, &cp) {
+		// A panic's reason ends in its stack, whose goroutine ids and
+		// argument words change at every call: the same input panicking
+		// again is the same reason.
+		why = cp.Error() + fmt.Sprint(cp.Value)
+	}
 	h := sha256.New()
-	for _, s := range []string{in.Source, in.Format, reason.Error()} {
+	for _, s := range []string{in.Source, in.Format, why} {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -19,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/ehrdrop"
 	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/adapters/pipeline"
 	"github.com/ferry-health/ferry/cmd/ferry/ops"
@@ -217,6 +219,14 @@ func hideNames(e *pipeline.QuarantineEntry, s string) string {
 	names := []string{e.Name, filepath.Base(e.Name), e.Meta[folder.MetaFile]}
 	if sc := e.Meta[folder.MetaSidecars]; sc != "" {
 		names = append(names, strings.Split(sc, ",")...)
+	}
+	// An archive entry's path, and each folder in it: a folder of an EHI
+	// export may be named after its patient.
+	if entry := e.Meta[ehrdrop.MetaEntry]; entry != "" {
+		names = append(names, entry)
+		for dir := path.Dir(entry); dir != "." && dir != "/"; dir = path.Dir(dir) {
+			names = append(names, dir, path.Base(dir))
+		}
 	}
 	return folder.RedactNames(s, quarantineName(e), names...)
 }

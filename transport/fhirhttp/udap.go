@@ -271,6 +271,9 @@ type udapMetadata struct {
 	TokenEndpoint        string
 	RegistrationEndpoint string
 	Signer               *x509.Certificate // the metadata signer's certificate
+	// Expires is the signed metadata's exp: past it, the endpoints are
+	// read and verified again rather than trusted from memory.
+	Expires time.Time
 }
 
 // metadataSkew is the clock difference allowed for the signed metadata's
@@ -367,7 +370,7 @@ func discoverUDAP(ctx context.Context, client *http.Client, issuer, community st
 	}
 	now := time.Now()
 	switch {
-	case claims.Issuer != issuer:
+	case strings.TrimSuffix(claims.Issuer, "/") != strings.TrimSuffix(issuer, "/"):
 		return nil, fail("signed_metadata was issued by %q, not by this FHIR base %q; UDAP requires them to be equal (set exchange.url exactly to the exchange's base, or the exchange is not who it claims)", claims.Issuer, issuer)
 	case claims.Subject != claims.Issuer:
 		return nil, fail("signed_metadata's sub %q is not its iss %q", claims.Subject, claims.Issuer)
@@ -395,7 +398,8 @@ func discoverUDAP(ctx context.Context, client *http.Client, issuer, community st
 			return nil, fail("the signed %s %q differs from the unsigned %q", e.name, e.signed, e.plain)
 		}
 	}
-	return &udapMetadata{TokenEndpoint: claims.TokenEndpoint, RegistrationEndpoint: claims.RegistrationEndpoint, Signer: signer}, nil
+	return &udapMetadata{TokenEndpoint: claims.TokenEndpoint, RegistrationEndpoint: claims.RegistrationEndpoint, Signer: signer,
+		Expires: claims.Expiry.Time()}, nil
 }
 
 // udapRegistration is what <data_dir>/udap/client.json holds: the client
@@ -519,7 +523,7 @@ func (t *udapTokens) obtain(ctx context.Context) (string, time.Duration, error) 
 // prepare discovers the metadata if needed and finds the client id: the
 // configured one, the stored one, or (when register) a new registration.
 func (t *udapTokens) prepare(ctx context.Context, register bool) error {
-	if t.meta == nil {
+	if t.meta == nil || !time.Now().Before(t.meta.Expires) {
 		m, err := discoverUDAP(ctx, t.client, t.issuer, t.cfg.Community, t.id.Alg, t.anchors, t.cfg.ClientID == "")
 		if err != nil {
 			return err
@@ -535,17 +539,22 @@ func (t *udapTokens) prepare(ctx context.Context, register bool) error {
 	want := t.registration()
 	id, err := loadRegistration(t.regFile, want)
 	if err != nil {
-		return fmt.Errorf("read UDAP registration: %w", err)
+		return &EndpointError{Problem: fmt.Sprintf("the UDAP registration in %s cannot be read; check its owner and mode (the service account's, 0600), or remove it to register again", t.regFile), Err: err}
 	}
 	if id == "" && register {
 		if id, err = t.register(ctx); err != nil {
 			return err
 		}
+		// Kept before it is stored: a registration the exchange made
+		// stands, and registering again at every attempt because the
+		// file cannot be written would flood the exchange with them.
+		t.clientID = id
 		want.ClientID, want.Registered = id, time.Now().UTC()
 		if err := storeRegistration(t.regFile, want); err != nil {
-			// The registration stands at the exchange; a restart
-			// registers again, which the IG treats as an update.
-			return fmt.Errorf("store UDAP registration %s: %w", t.regFile, err)
+			// Reported once, as an operator problem; deliveries go on
+			// with the client id in memory, and a restart registers
+			// again, which the IG treats as an update.
+			return &EndpointError{Problem: fmt.Sprintf("registered with the exchange as %q but could not store that in %s; fix the data folder's owner or space, or set exchange.auth.udap.client_id", id, t.regFile), Err: err}
 		}
 	}
 	t.clientID = id

@@ -515,6 +515,36 @@ func TestUDAPMetadataRefused(t *testing.T) {
 	}
 }
 
+// TestUDAPRegistrationNotStored: when the registration cannot be written
+// to the data folder, the operator hears of it once, as an endpoint
+// problem naming the file, and deliveries go on with the client id the
+// exchange assigned, instead of registering again at every attempt.
+func TestUDAPRegistrationNotStored(t *testing.T) {
+	ca := newTestCA(t, "community root")
+	ex := newExchange(t, false)
+	srv := newUDAPServer(t, ex, ca)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cfg := udapSetup(t, ca, key)
+	// A name the file system takes, but not with the suffix of the
+	// temporary file it is written through: a store that fails while
+	// reading works (tests may run as root, which no mode stops).
+	regFile := filepath.Join(t.TempDir(), strings.Repeat("r", 250))
+	s := newSink(t, Config{URL: ex.url() + "/", TLS: ex.clientTLS(), UDAP: cfg, UDAPRegistrationFile: regFile})
+	err := s.Send(context.Background(), item("01NOSTORE0"))
+	var ee *EndpointError
+	if err == nil || queue.IsPermanent(err) || !errors.As(err, &ee) || !strings.Contains(ee.Problem, "could not store") {
+		t.Fatalf("first send: %v, want an endpoint problem about storing the registration", err)
+	}
+	for i := range 3 {
+		if err := s.Send(context.Background(), item(fmt.Sprint("01NOSTORE", i+1))); err != nil {
+			t.Fatalf("send %d: %v", i+1, err)
+		}
+	}
+	if r, n := srv.counts(); r != 1 || n != 1 {
+		t.Errorf("%d registrations, %d tokens, want 1 and 1", r, n)
+	}
+}
+
 // TestUDAPClientCertificateRefused: a certificate without a URI subject
 // alternative name cannot be registered (the software statement's iss is
 // that URI), nor can a key that is not the certificate's or too weak.
