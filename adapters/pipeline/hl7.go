@@ -5,12 +5,14 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/v2fhir"
+	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/hl7v2"
 )
 
@@ -53,23 +55,11 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 		}
 		u.Name += " (MSH-10 " + m.ControlID() + ")"
 		u.Dedup = DedupKey(m)
-		b, res, err := h.Conv.Convert(m, raw)
-		if err != nil {
-			u.Err = ackError(err)
-			units = append(units, u)
-			continue
-		}
-		parts, err := h.Conv.Parts(b)
+		parts, txs, res, err := h.convertOne(m, raw)
 		if err != nil {
 			u.Err = err
 			units = append(units, u)
 			continue
-		}
-		txs := len(parts)
-		if sb := v2fhir.StatusBatch(b, res); sb != nil {
-			// Results that only turned final travel last, as PATCHes in
-			// a batch of their own (see StatusBatch).
-			parts = append(parts, sb)
 		}
 		attrs := map[string]string{"type": res.MessageType, "control_id": res.ControlID, "format": "hl7v2"}
 		if n := len(res.Finals); n > 0 {
@@ -111,6 +101,37 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 		}
 	}
 	return units, nil
+}
+
+// v2convert is the HL7 v2 converter's entry point, a variable so a test
+// can stand in a converter with a bug.
+var v2convert = (*v2fhir.Converter).Convert
+
+// convertOne converts one message of the input into its bundles: the
+// message's transaction parts (txs of them) and, last, its status-change
+// batch when it has one. A panic in the converter is that message's
+// *adapters.ConvertPanic: the other messages of a batch file are
+// converted and queued, and only this one is quarantined.
+func (h HL7) convertOne(m *hl7v2.Message, raw []byte) (parts []*fhir.Bundle, txs int, res v2fhir.Result, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			parts, err = nil, &adapters.ConvertPanic{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	b, res, err := v2convert(h.Conv, m, raw)
+	if err != nil {
+		return nil, 0, res, ackError(err)
+	}
+	if parts, err = h.Conv.Parts(b); err != nil {
+		return nil, 0, res, err
+	}
+	txs = len(parts)
+	if sb := v2fhir.StatusBatch(b, res); sb != nil {
+		// Results that only turned final travel last, as PATCHes in a
+		// batch of their own (see StatusBatch).
+		parts = append(parts, sb)
+	}
+	return parts, txs, res, nil
 }
 
 // DedupKey identifies a message for duplicate detection: sending

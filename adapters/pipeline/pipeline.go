@@ -282,7 +282,7 @@ func (p *Pipeline) Consume(ctx context.Context, in adapters.Raw) error {
 		handed = i + 1
 		if u.Err != nil {
 			drop(u)
-			if _, qerr := p.quarantine.Put(in, u.Raw, u.Err); qerr != nil {
+			if _, qerr := p.quarantine.Put(in, u.Raw, quarantineReason(u.Err)); qerr != nil {
 				dropPuts()
 				return fmt.Errorf("%s: %s: quarantine: %w", in.Name, u.Name, qerr)
 			}
@@ -441,20 +441,24 @@ func (p *Pipeline) seen(u *Unit) bool {
 // reject quarantines a whole input and returns the permanent error, or a
 // retryable one when even the quarantine cannot be written.
 func (p *Pipeline) reject(in adapters.Raw, raw []byte, err error) error {
-	reason := err
-	var cp *adapters.ConvertPanic
-	if errors.As(err, &cp) {
-		// The quarantine keeps the raw input (sealed when data at rest
-		// is), so it may also keep what the converter panicked with and
-		// where, for whoever fixes the converter. The error returned (the
-		// ACK's text, the sources' log lines) says only that it panicked.
-		reason = fmt.Errorf("%w: %v\n\n%s", err, cp.Value, cp.Stack)
-	}
-	if _, qerr := p.quarantine.Put(in, raw, reason); qerr != nil {
+	if _, qerr := p.quarantine.Put(in, raw, quarantineReason(err)); qerr != nil {
 		return fmt.Errorf("%w (and quarantine failed: %v)", err, qerr)
 	}
 	p.stats.Quarantined.Add(1)
 	return queue.Permanent(err)
+}
+
+// quarantineReason is what the quarantine keeps as the reason for err. It
+// keeps the raw input (sealed when data at rest is), so for a converter
+// panic it may also keep what the converter panicked with and where, for
+// whoever fixes the converter. The error returned to the source (the
+// ACK's text, the log lines) says only that it panicked.
+func quarantineReason(err error) error {
+	var cp *adapters.ConvertPanic
+	if errors.As(err, &cp) {
+		return fmt.Errorf("%w: %v\n\n%s", err, cp.Value, cp.Stack)
+	}
+	return err
 }
 
 func joinUnitErrors(name string, errs []error) error {

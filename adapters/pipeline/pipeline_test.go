@@ -16,6 +16,7 @@ import (
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/v2fhir"
 	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/adapters/hl7v2"
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/diskq"
 )
@@ -492,3 +493,39 @@ func TestConverterPanicIsQuarantined(t *testing.T) {
 type panicQueue struct{}
 
 func (panicQueue) Put(context.Context, *queue.Item) error { panic("queue bug") }
+
+// TestBatchPanicQuarantinesOneMessage: in an HL7 batch file, a message
+// that trips a converter bug is quarantined alone, with the panic and its
+// stack as the reason; the file's other messages are converted and queued.
+func TestBatchPanicQuarantinesOneMessage(t *testing.T) {
+	orig := v2convert
+	t.Cleanup(func() { v2convert = orig })
+	v2convert = func(c *v2fhir.Converter, m *hl7v2.Message, raw []byte) (*fhir.Bundle, v2fhir.Result, error) {
+		if m.ControlID() == "B2" {
+			panic("converter bug on B2")
+		}
+		return orig(c, m, raw)
+	}
+	p, q, quar := newTestPipeline(t)
+	p.converters["hl7v2"] = HL7{Conv: &v2fhir.Converter{}}
+	var batch strings.Builder
+	for _, id := range []string{"B1", "B2", "B3"} {
+		batch.WriteString("MSH|^~\\&|APP|FAC|R|RF|20240101120000||ADT^A01|" + id + "|P|2.5.1\rEVN|A01\rPID|1||" + id + "^^^HOSP^MR||Doe^Jane\r")
+	}
+	err := p.Consume(context.Background(), adapters.Raw{Source: "folder/x", Format: "hl7v2", Name: "batch.hl7", Body: []byte(batch.String())})
+	var cp *adapters.ConvertPanic
+	if !queue.IsPermanent(err) || !errors.As(err, &cp) {
+		t.Fatalf("consume: %v", err)
+	}
+	if q.Len() != 2 {
+		t.Errorf("%d queued, want the 2 messages without the bug", q.Len())
+	}
+	ids, _ := quar.List()
+	if len(ids) != 1 {
+		t.Fatalf("quarantine %v, want one entry", ids)
+	}
+	e, _ := quar.Get(ids[0])
+	if !strings.Contains(string(e.Raw), "|B2|") || strings.Contains(string(e.Raw), "|B1|") || !strings.Contains(e.Reason, "converter bug on B2") || !strings.Contains(e.Reason, "goroutine") {
+		t.Errorf("entry: raw %q, reason %q", e.Raw, e.Reason)
+	}
+}
