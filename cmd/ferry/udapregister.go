@@ -54,7 +54,9 @@ func cmdUDAPRegister(ctx context.Context, args []string, stdout, stderr io.Write
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	path := cfg.UDAPRegistrationFile()
-	id, err := fhirhttp.RegisterUDAP(ctx, u, cfg.Exchange.URL, client, path)
+	// Under revocation: soft-fail, a CRL that could not be had is
+	// reported on stderr, as the gateway logs it.
+	id, err := fhirhttp.RegisterUDAP(ctx, u, cfg.Exchange.URL, client, path, newLogger(stderr, "warn"))
 	if err != nil {
 		return err
 	}

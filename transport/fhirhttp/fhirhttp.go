@@ -225,7 +225,7 @@ func (s *Sink) Connect(ctx context.Context) error {
 	case s.cfg.SMART.Enabled():
 		s.tokens, err = newSMARTTokens(s.cfg.SMART, s.endpoint, s.client)
 	case s.cfg.UDAP.Enabled():
-		s.tokens, err = newUDAPTokens(s.cfg.UDAP, s.cfg.URL, s.client, s.cfg.UDAPRegistrationFile)
+		s.tokens, err = newUDAPTokens(s.cfg.UDAP, s.cfg.URL, s.client, s.cfg.UDAPRegistrationFile, s.log)
 	}
 	if err != nil {
 		s.client, s.stream, s.transport, s.tokens = nil, nil, nil, nil

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -75,6 +76,24 @@ type UDAPConfig struct {
 	// Community, when set, is sent as ?community= with the metadata
 	// request, for an exchange in several trust communities.
 	Community string `yaml:"community" json:"community"`
+	// Revocation is what ferry does when it cannot learn whether a
+	// certificate of the metadata signer's chain (the trust anchor
+	// aside) is revoked: its CRL cannot be fetched, does not verify or
+	// is stale. RevocationStrict ("strict", the default) refuses the
+	// metadata, RevocationSoftFail ("soft-fail") accepts it with a
+	// warning, RevocationOff ("off") reads no CRL. A certificate an
+	// authentic CRL lists as revoked is refused unless off.
+	//
+	// strict is the default because the IG makes the check a SHALL
+	// ("verifying that the certificates in the chain have not expired
+	// or been revoked"), and a check that passes whenever its answer is
+	// missing does not stop the one it is for: whoever holds a revoked
+	// key and can answer for the exchange can also keep the CRL from
+	// ferry. Its price is small here: ferry reads the metadata again
+	// only when it expires, keeps each CRL until its nextUpdate, and a
+	// refusal is an endpoint problem, so the bundles wait (never dead
+	// letters) and the operator is told which CRL cannot be read.
+	Revocation string `yaml:"revocation" json:"revocation"`
 }
 
 // Defaults for UDAPConfig fields left empty.
@@ -124,6 +143,11 @@ func (c UDAPConfig) Validate() error {
 	}
 	if c.Community != "" && !isAbsURI(c.Community) {
 		errs = append(errs, fmt.Errorf("community: %q is not a URI", c.Community))
+	}
+	switch c.Revocation {
+	case "", RevocationStrict, RevocationSoftFail, RevocationOff:
+	default:
+		errs = append(errs, fmt.Errorf("revocation: %q is not one of %s, %s, %s", c.Revocation, RevocationStrict, RevocationSoftFail, RevocationOff))
 	}
 	return errors.Join(errs...)
 }
@@ -274,6 +298,9 @@ type udapMetadata struct {
 	// Expires is the signed metadata's exp: past it, the endpoints are
 	// read and verified again rather than trusted from memory.
 	Expires time.Time
+	// Warnings are what soft-fail revocation checking accepted
+	// unchecked, for the log and `ferry doctor`.
+	Warnings []string
 }
 
 // metadataSkew is the clock difference allowed for the signed metadata's
@@ -282,12 +309,14 @@ const metadataSkew = 2 * time.Minute
 
 // discoverUDAP reads {base}/.well-known/udap and verifies its
 // signed_metadata: the x5c chain leads to one of anchors, the JWT is signed
-// by the chain's leaf, and it is the exchange's own (iss = sub = the FHIR
-// base, a URI of the signer's certificate), current, and names https
-// endpoints that agree with the unsigned ones. Any failure is an
+// by the chain's leaf (whose key usage, if stated, allows signatures), and
+// it is the exchange's own (iss = sub = the FHIR base, a URI of the
+// signer's certificate), current, and names https endpoints that agree
+// with the unsigned ones; last, the chain's certificates are checked
+// against their CRLs (crl, nil when revocation is off). Any failure is an
 // *EndpointError: nothing ferry could send is safe to send to an exchange
 // it cannot authenticate, and the operator must look.
-func discoverUDAP(ctx context.Context, client *http.Client, issuer, community string, alg jose.SignatureAlgorithm, anchors *x509.CertPool, register bool) (*udapMetadata, error) {
+func discoverUDAP(ctx context.Context, client *http.Client, issuer, community string, alg jose.SignatureAlgorithm, anchors *x509.CertPool, crl *crlChecker, register bool) (*udapMetadata, error) {
 	u := strings.TrimSuffix(issuer, "/") + "/.well-known/udap"
 	if community != "" {
 		u += "?community=" + url.QueryEscape(community)
@@ -360,6 +389,12 @@ func discoverUDAP(ctx context.Context, client *http.Client, issuer, community st
 		return nil, fail("the certificate that signed it is not trusted: %v; check exchange.auth.udap.trust_anchors holds the trust community's CA", err)
 	}
 	signer := chains[0][0]
+	// x509.Verify with ExtKeyUsageAny checks no key usage; a certificate
+	// whose CA restricted it to other uses (key encipherment, say) must
+	// not vouch for a signature.
+	if signer.KeyUsage != 0 && signer.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+		return nil, fail("the signing certificate %q does not allow digital signatures (its key usage lacks digitalSignature)", certName(signer))
+	}
 	var claims struct {
 		jwt.Claims
 		TokenEndpoint        string `json:"token_endpoint"`
@@ -398,8 +433,14 @@ func discoverUDAP(ctx context.Context, client *http.Client, issuer, community st
 			return nil, fail("the signed %s %q differs from the unsigned %q", e.name, e.signed, e.plain)
 		}
 	}
+	// Last, since it goes to the network: metadata refused for what it
+	// says is refused without waiting for a CRL.
+	problem, warnings := crl.check(ctx, chains[0])
+	if problem != "" {
+		return nil, fail("%s", problem)
+	}
 	return &udapMetadata{TokenEndpoint: claims.TokenEndpoint, RegistrationEndpoint: claims.RegistrationEndpoint, Signer: signer,
-		Expires: claims.Expiry.Time()}, nil
+		Expires: claims.Expiry.Time(), Warnings: warnings}, nil
 }
 
 // udapRegistration is what <data_dir>/udap/client.json holds: the client
@@ -468,14 +509,16 @@ type udapTokens struct {
 	client  *http.Client
 	id      *UDAPClient
 	anchors *x509.CertPool
+	crl     *crlChecker // nil when revocation is off
 	regFile string
+	log     *slog.Logger
 
 	// Filled lazily, under tokenCache.mu.
 	meta     *udapMetadata
 	clientID string
 }
 
-func newUDAPTokens(cfg UDAPConfig, issuer string, client *http.Client, regFile string) (*udapTokens, error) {
+func newUDAPTokens(cfg UDAPConfig, issuer string, client *http.Client, regFile string, log *slog.Logger) (*udapTokens, error) {
 	id, err := LoadUDAPClient(cfg.CertFile, cfg.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("udap: %w", err)
@@ -497,7 +540,11 @@ func newUDAPTokens(cfg UDAPConfig, issuer string, client *http.Client, regFile s
 	if len(cfg.PurposeOfUse) == 0 {
 		cfg.PurposeOfUse = []string{DefaultUDAPPurposeOfUse}
 	}
-	t := &udapTokens{cfg: cfg, issuer: issuer, client: client, id: id, anchors: pool, regFile: regFile, clientID: cfg.ClientID}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	t := &udapTokens{cfg: cfg, issuer: issuer, client: client, id: id, anchors: pool, crl: newCRLChecker(cfg.Revocation),
+		regFile: regFile, log: log, clientID: cfg.ClientID}
 	t.tokenCache.fetch = t.obtain
 	return t, nil
 }
@@ -524,10 +571,11 @@ func (t *udapTokens) obtain(ctx context.Context) (string, time.Duration, error) 
 // configured one, the stored one, or (when register) a new registration.
 func (t *udapTokens) prepare(ctx context.Context, register bool) error {
 	if t.meta == nil || !time.Now().Before(t.meta.Expires) {
-		m, err := discoverUDAP(ctx, t.client, t.issuer, t.cfg.Community, t.id.Alg, t.anchors, t.cfg.ClientID == "")
+		m, err := discoverUDAP(ctx, t.client, t.issuer, t.cfg.Community, t.id.Alg, t.anchors, t.crl, t.cfg.ClientID == "")
 		if err != nil {
 			return err
 		}
+		logRevocationWarnings(t.log, m.Warnings)
 		t.meta = m
 		if t.cfg.ClientID == "" {
 			t.clientID = "" // the registration endpoint may be another now
@@ -709,6 +757,9 @@ type UDAPCheck struct {
 	ClientID      string // "" when ferry has not registered yet
 	Scope         string
 	Life          time.Duration // of the token granted
+	// Warnings say what soft-fail revocation checking accepted
+	// unchecked.
+	Warnings []string
 }
 
 // CheckUDAP verifies the exchange's signed metadata and, when ferry has a
@@ -716,14 +767,15 @@ type UDAPCheck struct {
 // does not register: registering is the gateway's (or `ferry
 // udap-register`'s) to do, since a registration can replace another.
 func CheckUDAP(ctx context.Context, cfg UDAPConfig, base string, client *http.Client, regFile string) (UDAPCheck, error) {
-	t, err := newUDAPTokens(cfg, base, client, regFile)
+	t, err := newUDAPTokens(cfg, base, client, regFile, nil)
 	if err != nil {
 		return UDAPCheck{}, err
 	}
 	if err := t.prepare(ctx, false); err != nil {
 		return UDAPCheck{}, err
 	}
-	c := UDAPCheck{Signer: t.meta.Signer.Subject.String(), TokenEndpoint: t.meta.TokenEndpoint, ClientID: t.clientID, Scope: t.cfg.Scope}
+	c := UDAPCheck{Signer: t.meta.Signer.Subject.String(), TokenEndpoint: t.meta.TokenEndpoint, ClientID: t.clientID, Scope: t.cfg.Scope,
+		Warnings: t.meta.Warnings}
 	if t.clientID == "" {
 		return c, nil
 	}
@@ -733,18 +785,20 @@ func CheckUDAP(ctx context.Context, cfg UDAPConfig, base string, client *http.Cl
 
 // RegisterUDAP registers ferry with the exchange now, replacing any
 // registration regFile holds, and stores the client id there, for `ferry
-// udap-register`.
-func RegisterUDAP(ctx context.Context, cfg UDAPConfig, base string, client *http.Client, regFile string) (string, error) {
+// udap-register`. What soft-fail revocation checking accepted unchecked
+// is logged to log (nil discards).
+func RegisterUDAP(ctx context.Context, cfg UDAPConfig, base string, client *http.Client, regFile string, log *slog.Logger) (string, error) {
 	if cfg.ClientID != "" {
 		return "", errors.New("exchange.auth.udap.client_id is set: ferry uses that client id and does not register")
 	}
-	t, err := newUDAPTokens(cfg, base, client, regFile)
+	t, err := newUDAPTokens(cfg, base, client, regFile, log)
 	if err != nil {
 		return "", err
 	}
-	if t.meta, err = discoverUDAP(ctx, client, base, cfg.Community, t.id.Alg, t.anchors, true); err != nil {
+	if t.meta, err = discoverUDAP(ctx, client, base, cfg.Community, t.id.Alg, t.anchors, t.crl, true); err != nil {
 		return "", err
 	}
+	logRevocationWarnings(t.log, t.meta.Warnings)
 	id, err := t.register(ctx)
 	if err != nil {
 		return "", err

@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"io"
 	"math/big"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -32,10 +34,13 @@ import (
 )
 
 // testCA is a certificate authority minted for a test: a trust
-// community's root.
+// community's root, or an intermediate (sub).
 type testCA struct {
 	cert *x509.Certificate
 	key  crypto.Signer
+	// crl, once serveCRL started it, publishes the CA's CRL; the
+	// certificates the CA issues from then on name it.
+	crl *crlServer
 }
 
 var serial int64 = 1
@@ -47,7 +52,7 @@ func newTestCA(t *testing.T, name string) *testCA {
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
@@ -58,8 +63,9 @@ func newTestCA(t *testing.T, name string) *testCA {
 }
 
 // issue signs an end-entity certificate for key naming uri (none when
-// empty) as its URI subject alternative name.
-func (ca *testCA) issue(t *testing.T, cn, uri string, key crypto.Signer) *x509.Certificate {
+// empty) as its URI subject alternative name; edit, if given, changes the
+// template first.
+func (ca *testCA) issue(t *testing.T, cn, uri string, key crypto.Signer, edit ...func(*x509.Certificate)) *x509.Certificate {
 	t.Helper()
 	serial++
 	tmpl := &x509.Certificate{
@@ -71,12 +77,94 @@ func (ca *testCA) issue(t *testing.T, cn, uri string, key crypto.Signer) *x509.C
 		u, _ := url.Parse(uri)
 		tmpl.URIs = []*url.URL{u}
 	}
+	if ca.crl != nil {
+		tmpl.CRLDistributionPoints = []string{ca.crl.URL + "/ca.crl"}
+	}
+	for _, e := range edit {
+		e(tmpl)
+	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cert, _ := x509.ParseCertificate(der)
 	return cert
+}
+
+// sub issues an intermediate CA under ca.
+func (ca *testCA) sub(t *testing.T, name string) *testCA {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert := ca.issue(t, name, "", key, func(c *x509.Certificate) {
+		c.IsCA, c.BasicConstraintsValid = true, true
+		c.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign
+	})
+	return &testCA{cert: cert, key: key}
+}
+
+// crlServer serves a CA's CRL over plain http, as community CAs do.
+type crlServer struct {
+	*httptest.Server
+	mu      sync.Mutex
+	der     []byte
+	fetches int
+}
+
+// serveCRL starts ca's CRL server with an empty, current CRL; the
+// certificates ca issues from now on name it.
+func (ca *testCA) serveCRL(t *testing.T) *crlServer {
+	t.Helper()
+	cs := &crlServer{}
+	cs.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cs.mu.Lock()
+		defer cs.mu.Unlock()
+		cs.fetches++
+		w.Header().Set("Content-Type", "application/pkix-crl")
+		w.Write(cs.der)
+	}))
+	t.Cleanup(cs.Close)
+	ca.crl = cs
+	ca.publish(t, crlOptions{})
+	return cs
+}
+
+// crlOptions shape a published CRL: the certificates it lists, a
+// nextUpdate other than an hour ahead, another signer than the CA.
+type crlOptions struct {
+	revoked    []*x509.Certificate
+	nextUpdate time.Time
+	signer     *testCA
+}
+
+// publish replaces the CRL ca's server serves.
+func (ca *testCA) publish(t *testing.T, o crlOptions) {
+	t.Helper()
+	now := time.Now()
+	tmpl := &x509.RevocationList{Number: big.NewInt(now.UnixNano()), ThisUpdate: now.Add(-2 * time.Hour), NextUpdate: now.Add(time.Hour)}
+	if !o.nextUpdate.IsZero() {
+		tmpl.NextUpdate = o.nextUpdate
+	}
+	for _, c := range o.revoked {
+		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries,
+			x509.RevocationListEntry{SerialNumber: c.SerialNumber, RevocationTime: now.Add(-time.Hour), ReasonCode: 1})
+	}
+	signer := ca
+	if o.signer != nil {
+		signer = o.signer
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, tmpl, signer.cert, signer.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca.crl.mu.Lock()
+	ca.crl.der = der
+	ca.crl.mu.Unlock()
+}
+
+func (cs *crlServer) count() int {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.fetches
 }
 
 func (ca *testCA) pool() *x509.CertPool {
@@ -457,7 +545,7 @@ func TestUDAPDoctorAndRegister(t *testing.T) {
 	if r, _ := srv.counts(); r != 0 {
 		t.Fatalf("doctor registered")
 	}
-	id, err := RegisterUDAP(context.Background(), cfg, ex.url(), s.client, regFile)
+	id, err := RegisterUDAP(context.Background(), cfg, ex.url(), s.client, regFile, nil)
 	if err != nil || id != "client-1" {
 		t.Fatalf("register: %q, %v", id, err)
 	}
@@ -474,7 +562,8 @@ func TestUDAPDoctorAndRegister(t *testing.T) {
 // problem naming what is wrong, and nothing is sent: a signer from
 // another CA, an iss other than the FHIR base, a signer certificate that
 // does not name it, expired metadata, a token endpoint that differs from
-// the signed one.
+// the signed one, a signer certificate whose key usage excludes
+// signatures.
 func TestUDAPMetadataRefused(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -494,6 +583,11 @@ func TestUDAPMetadataRefused(t *testing.T) {
 		}, "does not name"},
 		{"expired", func(t *testing.T, s *udapServer) { s.metaExp = -time.Minute }, "expired"},
 		{"endpoints differ", func(t *testing.T, s *udapServer) { s.plainToken = "https://evil.example.org/token" }, "differs from the unsigned"},
+		{"signer may not sign", func(t *testing.T, s *udapServer) {
+			s.metaChain = []*x509.Certificate{s.ca.issue(t, "hie metadata", s.base, s.metaKey, func(c *x509.Certificate) {
+				c.KeyUsage = x509.KeyUsageKeyEncipherment
+			})}
+		}, "lacks digitalSignature"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ca := newTestCA(t, "community root")
@@ -512,6 +606,184 @@ func TestUDAPMetadataRefused(t *testing.T) {
 				t.Errorf("%d registrations, %d tokens despite bad metadata", r, n)
 			}
 		})
+	}
+}
+
+// revocationEnv is a trust community with a two-level PKI, each CA
+// publishing its CRL: the root, an issuing CA under it that signed the
+// exchange's metadata certificate, and the exchange.
+type revocationEnv struct {
+	root, sub *testCA
+	srv       *udapServer
+	ex        *exchange
+}
+
+func newRevocationEnv(t *testing.T) revocationEnv {
+	t.Helper()
+	root := newTestCA(t, "community root")
+	root.serveCRL(t)
+	sub := root.sub(t, "community issuing CA")
+	sub.serveCRL(t)
+	ex := newExchange(t, false)
+	srv := newUDAPServer(t, ex, root)
+	srv.metaChain = []*x509.Certificate{sub.issue(t, "hie metadata", srv.base, srv.metaKey), sub.cert}
+	return revocationEnv{root: root, sub: sub, srv: srv, ex: ex}
+}
+
+// TestUDAPRevocation: the certificates of the metadata signer's chain
+// (the trust anchor aside) are checked against the CRLs they name. A
+// certificate an authentic CRL lists is refused whatever the policy, even
+// when the CRL is stale; a CRL that cannot be read, is forged or stale
+// refuses the metadata under strict (the default) and lets it pass under
+// soft-fail, with a warning `ferry doctor` shows; off reads none. Every
+// refusal is an endpoint problem, and nothing is registered.
+func TestUDAPRevocation(t *testing.T) {
+	revokeSigner := func(o crlOptions) func(t *testing.T, e revocationEnv) {
+		return func(t *testing.T, e revocationEnv) {
+			o.revoked = []*x509.Certificate{e.srv.metaChain[0]}
+			e.sub.publish(t, o)
+		}
+	}
+	down := func(t *testing.T, e revocationEnv) { e.sub.crl.Close() }
+	forged := func(t *testing.T, e revocationEnv) {
+		// A CA of the same name, but not the key that issued the
+		// signer's certificate.
+		e.sub.publish(t, crlOptions{signer: newTestCA(t, "community issuing CA")})
+	}
+	stale := func(t *testing.T, e revocationEnv) {
+		e.sub.publish(t, crlOptions{nextUpdate: time.Now().Add(-time.Minute)})
+	}
+	for _, tc := range []struct {
+		name   string
+		policy string
+		spoil  func(t *testing.T, e revocationEnv)
+		want   []string // the endpoint problem says these; none: delivered
+		warned bool     // delivered with a warning
+	}{
+		{name: "not revoked"},
+		{name: "signer revoked", spoil: revokeSigner(crlOptions{}), want: []string{`"hie metadata"`, "revoked on", "key compromise"}},
+		{name: "signer revoked, soft-fail", policy: RevocationSoftFail, spoil: revokeSigner(crlOptions{}), want: []string{`"hie metadata"`, "revoked on"}},
+		{name: "intermediate revoked", spoil: func(t *testing.T, e revocationEnv) {
+			e.root.publish(t, crlOptions{revoked: []*x509.Certificate{e.sub.cert}})
+		}, want: []string{`"community issuing CA"`, "revoked on"}},
+		{name: "CRL server down", spoil: down, want: []string{"cannot tell whether", `"hie metadata"`, "strict"}},
+		{name: "CRL server down, soft-fail", policy: RevocationSoftFail, spoil: down, warned: true},
+		{name: "CRL server down, off", policy: RevocationOff, spoil: down},
+		{name: "CRL forged", spoil: forged, want: []string{"signature does not verify"}},
+		{name: "CRL forged, soft-fail", policy: RevocationSoftFail, spoil: forged, warned: true},
+		{name: "stale CRL", spoil: stale, want: []string{"stale", "has passed"}},
+		{name: "stale CRL, soft-fail", policy: RevocationSoftFail, spoil: stale, warned: true},
+		{name: "stale CRL lists the signer, soft-fail", policy: RevocationSoftFail,
+			spoil: revokeSigner(crlOptions{nextUpdate: time.Now().Add(-time.Minute)}), want: []string{"revoked on"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newRevocationEnv(t)
+			if tc.spoil != nil {
+				tc.spoil(t, e)
+			}
+			key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			cfg := udapSetup(t, e.root, key)
+			cfg.Revocation = tc.policy
+			regFile := filepath.Join(t.TempDir(), "client.json")
+			s := newSink(t, Config{URL: e.ex.url(), TLS: e.ex.clientTLS(), UDAP: cfg, UDAPRegistrationFile: regFile})
+			err := s.Send(context.Background(), item("01CRL"))
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("send: %v", err)
+				}
+				if r, n := e.srv.counts(); r != 1 || n != 1 {
+					t.Errorf("%d registrations, %d tokens, want 1 and 1", r, n)
+				}
+				c, err := CheckUDAP(context.Background(), cfg, e.ex.url(), s.client, regFile)
+				if err != nil || (len(c.Warnings) > 0) != tc.warned {
+					t.Errorf("doctor: warnings %q, %v; want warned %v", c.Warnings, err, tc.warned)
+				}
+				return
+			}
+			var ee *EndpointError
+			if err == nil || queue.IsPermanent(err) || !errors.As(err, &ee) {
+				t.Fatalf("send: %v, want an endpoint problem", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(ee.Problem, w) {
+					t.Errorf("problem %q does not say %q", ee.Problem, w)
+				}
+			}
+			if r, n := e.srv.counts(); r != 0 || n != 0 {
+				t.Errorf("%d registrations, %d tokens despite the refusal", r, n)
+			}
+		})
+	}
+}
+
+// TestCRLCache: a CRL is read once and kept until its nextUpdate, then
+// read again; the cache holds a bounded number of CRLs.
+func TestCRLCache(t *testing.T) {
+	e := newRevocationEnv(t)
+	chain := append(slices.Clone(e.srv.metaChain), e.root.cert)
+	c := newCRLChecker("")
+	now := time.Now()
+	c.now = func() time.Time { return now }
+	for range 3 {
+		if problem, warnings := c.check(context.Background(), chain); problem != "" || warnings != nil {
+			t.Fatalf("check: %q, %q", problem, warnings)
+		}
+	}
+	if r, s := e.root.crl.count(), e.sub.crl.count(); r != 1 || s != 1 {
+		t.Errorf("%d and %d fetches for three checks, want 1 and 1", r, s)
+	}
+	// Past nextUpdate (an hour ahead) both are read again, and the
+	// new CRL's revocation is seen.
+	e.sub.publish(t, crlOptions{revoked: []*x509.Certificate{chain[0]}, nextUpdate: now.Add(3 * time.Hour)})
+	e.root.publish(t, crlOptions{nextUpdate: now.Add(3 * time.Hour)})
+	now = now.Add(time.Hour + time.Second)
+	if problem, _ := c.check(context.Background(), chain); !strings.Contains(problem, "revoked on") {
+		t.Errorf("check after nextUpdate: %q", problem)
+	}
+	if r, s := e.root.crl.count(), e.sub.crl.count(); r != 1 || s != 2 {
+		// The signer is refused before its issuer's CRL is needed.
+		t.Errorf("%d and %d fetches after nextUpdate, want 1 and 2", r, s)
+	}
+	var crl *x509.RevocationList // a current one: the signer's issuer's
+	for _, v := range c.cache {
+		if now.Before(v.until) {
+			crl = v.crl
+		}
+	}
+	for i := range maxCachedCRLs + 5 {
+		c.store(fmt.Sprintf("http://crl.example.org/%d.crl", i), crl, now)
+	}
+	if len(c.cache) != maxCachedCRLs {
+		t.Errorf("%d CRLs cached, want at most %d", len(c.cache), maxCachedCRLs)
+	}
+}
+
+// TestCRLScope: a CRL whose issuing distribution point narrows it to
+// other certificates, or some reasons, does not decide a status.
+func TestCRLScope(t *testing.T) {
+	leaf, ca := &x509.Certificate{}, &x509.Certificate{IsCA: true}
+	for _, tc := range []struct {
+		idp  issuingDistributionPoint
+		cert *x509.Certificate
+		ok   bool
+	}{
+		{issuingDistributionPoint{}, leaf, true},
+		{issuingDistributionPoint{OnlyContainsUserCerts: true}, leaf, true},
+		{issuingDistributionPoint{OnlyContainsUserCerts: true}, ca, false},
+		{issuingDistributionPoint{OnlyContainsCACerts: true}, leaf, false},
+		{issuingDistributionPoint{OnlySomeReasons: asn1.BitString{Bytes: []byte{0x40}, BitLength: 2}}, leaf, false},
+		{issuingDistributionPoint{IndirectCRL: true}, leaf, false},
+	} {
+		der, err := asn1.Marshal(tc.idp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkIDPScope(der, tc.cert); (err == nil) != tc.ok {
+			t.Errorf("%+v for CA %v: %v", tc.idp, tc.cert.IsCA, err)
+		}
+	}
+	if checkIDPScope([]byte{0x30, 0x03, 0x01}, leaf) == nil {
+		t.Error("a damaged extension was accepted")
 	}
 }
 
@@ -594,6 +866,18 @@ func TestUDAPConfigValidate(t *testing.T) {
 	withID.Contacts, withID.ClientID = nil, "assigned-1"
 	if err := withID.Validate(); err != nil {
 		t.Errorf("a client id needs no contacts: %v", err)
+	}
+	for _, r := range []string{"", RevocationStrict, RevocationSoftFail, RevocationOff} {
+		withRev := ok
+		withRev.Revocation = r
+		if err := withRev.Validate(); err != nil {
+			t.Errorf("revocation %q: %v", r, err)
+		}
+	}
+	badRev := ok
+	badRev.Revocation = "soft"
+	if err := badRev.Validate(); err == nil || !strings.Contains(err.Error(), `revocation: "soft" is not one of strict, soft-fail, off`) {
+		t.Errorf("revocation soft: %v", err)
 	}
 	both := Config{URL: "https://hie.example.org/fhir", UDAP: ok, SMART: SMARTConfig{ClientID: "x", KeyFile: "k"}}
 	if err := both.Validate(); err == nil || !strings.Contains(err.Error(), "one of them") {
