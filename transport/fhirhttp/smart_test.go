@@ -289,3 +289,25 @@ func TestSMARTDiscoveryChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestScopeAllowsWrites: a token whose granted SMART scopes are all
+// read-only would have every bundle refused; other scope strings are not
+// judged.
+func TestScopeAllowsWrites(t *testing.T) {
+	for scope, want := range map[string]bool{
+		"":               true,
+		"system/*.cruds": true,
+		"system/Patient.rs system/Observation.cu": true,
+		"system/*.write":                 true,
+		"system/*.*":                     true,
+		"system/*.rs":                    false,
+		"system/*.read system/Patient.s": false,
+		"system/Observation.rs?category=laboratory": false,
+		"openid udap": true,
+		"system/Observation.cruds?category=vital-signs": true,
+	} {
+		if got := scopeAllowsWrites(scope); got != want {
+			t.Errorf("%q: %v, want %v", scope, got, want)
+		}
+	}
+}

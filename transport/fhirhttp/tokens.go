@@ -104,6 +104,7 @@ func requestToken(ctx context.Context, client *http.Client, tr tokenRequest) (st
 		AccessToken string `json:"access_token"`
 		TokenType   string `json:"token_type"`
 		ExpiresIn   int    `json:"expires_in"`
+		Scope       string `json:"scope"`
 	}
 	_ = json.Unmarshal(body, &ans)
 	switch {
@@ -114,6 +115,12 @@ func requestToken(ctx context.Context, client *http.Client, tr tokenRequest) (st
 			Err: errors.New(tr.what + " token request: " + resp.Status)}
 	case ans.AccessToken == "" || !strings.EqualFold(ans.TokenType, "bearer"):
 		return "", 0, &EndpointError{Problem: fmt.Sprintf("the %s token endpoint %s answered no bearer access_token", tr.what, tr.url), Err: errors.New("no access token")}
+	case !scopeAllowsWrites(ans.Scope):
+		// Every bundle would be refused with 403, and each such refusal
+		// taken for the bundle's fault: say what is wrong instead, and
+		// let the bundles wait.
+		return "", 0, &EndpointError{Problem: fmt.Sprintf("the %s token endpoint %s granted scope %q, which allows no create or update, and ferry writes bundles; ask the exchange to grant system/*.cruds (SMART v2) or system/*.write (v1) to ferry's client", tr.what, tr.url, truncate(ans.Scope, 200)),
+			Err: errors.New("token grants no write scope")}
 	}
 	life := time.Duration(ans.ExpiresIn) * time.Second
 	if life <= 0 {
@@ -123,6 +130,34 @@ func requestToken(ctx context.Context, client *http.Client, tr tokenRequest) (st
 		life = tokenSkew + time.Second // use it at least for a second
 	}
 	return ans.AccessToken, life, nil
+}
+
+// scopeAllowsWrites reports whether a granted scope string lets ferry
+// create or update resources. Only SMART resource scopes are judged
+// ("system/Observation.rs", "system/*.cruds", v1 "system/*.write" or
+// ".*"): a scope string without any (absent, or an exchange's own names)
+// says nothing, and is taken as allowing.
+func scopeAllowsWrites(scope string) bool {
+	judged := false
+	for _, sc := range strings.Fields(scope) {
+		ctx, rest, ok := strings.Cut(sc, "/")
+		if !ok || ctx != "system" && ctx != "user" && ctx != "patient" {
+			continue
+		}
+		_, perm, ok := strings.Cut(rest, ".")
+		if !ok {
+			continue
+		}
+		perm, _, _ = strings.Cut(perm, "?") // v2 scopes may carry a search
+		judged = true
+		switch {
+		case perm == "write" || perm == "*":
+			return true
+		case perm != "read" && strings.Trim(perm, "cruds") == "" && strings.ContainsAny(perm, "cu"):
+			return true
+		}
+	}
+	return !judged
 }
 
 // oauthError is an OAuth error answer (RFC 6749 §5.2, RFC 7591 §3.2.2) in
