@@ -381,6 +381,60 @@ sleep 4
 log "without exchange.auth: the exchange answered 401; nothing delivered, nothing dead-lettered, message still queued"
 stop_pid "$FERRY_PID" TERM
 
-grep -q "CI-MRN-\|Tester\|Harbour" "$WORK/ferry.log" "$WORK/ferry2.log" "$WORK/ferry3.log" "$WORK/ferry4.log" "$WORK/ferry5.log" "$WORK/ferry6.log" "$WORK/ferry7.log" "$WORK/ferry8.log" && die "ferry log contains PHI (MRN/name/address)"
+# 13. A Direct XDM package (ITI-32) dropped into an EHR export folder: the gateway reads the ZIP in
+#     place, converts the C-CDA its METADATA.XML lists, and the exchange holds the document's Patient
+#     and its DocumentReference; the archive moves to done/. Dropped again under another name, it
+#     changes nothing at the exchange.
+M9=$(freeport)
+S9=$(freeport)
+mkdir -p "$WORK/xdm-in"
+write_config "$WORK/ferry9.yaml" "$WORK/data9" "$M9" "$S9"
+printf '  folders:\n    - {name: ehr, kind: ehr, path: %s}\n' "$WORK/xdm-in" >"$WORK/xdm-src.yaml"
+awk -v f="$WORK/xdm-src.yaml" '{print} /^      idle_timeout: /{while ((getline l < f) > 0) print l}' "$WORK/ferry9.yaml" >"$WORK/ferry9x.yaml"
+python3 - "$root/testdata/convert/ccda-allergy/input.xml" "$WORK/xdm.zip" <<'PYZIP'
+import sys, zipfile
+doc, out = sys.argv[1], sys.argv[2]
+meta = """<?xml version="1.0" encoding="UTF-8"?>
+<lcm:SubmitObjectsRequest xmlns:lcm="urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0" xmlns:rim="urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0">
+ <rim:RegistryObjectList>
+  <rim:ExtrinsicObject id="Document01" mimeType="text/xml" objectType="urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1">
+   <rim:Slot name="URI"><rim:ValueList><rim:Value>DOC0001.XML</rim:Value></rim:ValueList></rim:Slot>
+   <rim:ExternalIdentifier id="ei1" registryObject="Document01" identificationScheme="urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab" value="1.2.840.99999.1.1">
+    <rim:Name><rim:LocalizedString value="XDSDocumentEntry.uniqueId"/></rim:Name>
+   </rim:ExternalIdentifier>
+  </rim:ExtrinsicObject>
+ </rim:RegistryObjectList>
+</lcm:SubmitObjectsRequest>
+"""
+with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+    z.writestr("INDEX.HTM", "<html><body>Direct message</body></html>")
+    z.writestr("README.TXT", "XDM package")
+    z.writestr("IHE_XDM/SUBSET01/METADATA.XML", meta)
+    z.write(doc, "IHE_XDM/SUBSET01/DOC0001.XML")
+PYZIP
+start_ferry "$WORK/ferry9x.yaml" "$WORK/ferry9.log" "$M9"
+cp "$WORK/xdm.zip" "$WORK/xdm-in/.direct-1.tmp" && mv "$WORK/xdm-in/.direct-1.tmp" "$WORK/xdm-in/direct-1.zip"
+xdm_pt=""
+for ((i = 0; i < 60; i++)); do
+  xdm_pt=$(fhir_get "Patient?identifier=$CCDA_SYS|MRN-ALG1" | jq -r '.entry[0].resource.id // empty')
+  [ -n "$xdm_pt" ] && [ "$(fhir_total "DocumentReference?subject=Patient/$xdm_pt")" -ge 1 ] && break
+  sleep 1
+done
+[ -n "$xdm_pt" ] || die "XDM drop: the C-CDA's patient did not reach the exchange ($(tail -3 "$WORK/ferry9.log"))"
+[ "$(fhir_total "DocumentReference?subject=Patient/$xdm_pt")" -ge 1 ] || die "XDM drop: no DocumentReference for the patient"
+[ "$(fhir_total "AllergyIntolerance?patient=Patient/$xdm_pt")" -ge 1 ] || die "XDM drop: the document's allergies did not arrive"
+assert_drained "$S9"
+ls "$WORK"/xdm-in/.ferry/done/*/direct-1.zip >/dev/null 2>&1 || die "XDM drop: the archive is not in done/ ($(ls -R "$WORK/xdm-in/.ferry" | head))"
+before=$(ctl /control/dump GET | jq -c '[.resources[].resourceType] | group_by(.) | map({(.[0]): length}) | add')
+cp "$WORK/xdm.zip" "$WORK/xdm-in/.direct-2.tmp" && mv "$WORK/xdm-in/.direct-2.tmp" "$WORK/xdm-in/direct-2.zip"
+for ((i = 0; i < 30; i++)); do ls "$WORK"/xdm-in/.ferry/done/*/direct-2.zip >/dev/null 2>&1 && break; sleep 1; done
+ls "$WORK"/xdm-in/.ferry/done/*/direct-2.zip >/dev/null 2>&1 || die "XDM drop: the second archive was not settled"
+sleep 2
+after=$(ctl /control/dump GET | jq -c '[.resources[].resourceType] | group_by(.) | map({(.[0]): length}) | add')
+[ "$before" = "$after" ] || die "XDM drop: the same package again changed the exchange: $before -> $after"
+log "XDM package in an EHR folder: C-CDA delivered (Patient $xdm_pt, DocumentReference, allergies), archive in done/; dropped again, nothing changed"
+stop_pid "$FERRY_PID" TERM
+
+grep -q "CI-MRN-\|Tester\|Harbour" "$WORK/ferry.log" "$WORK/ferry2.log" "$WORK/ferry3.log" "$WORK/ferry4.log" "$WORK/ferry5.log" "$WORK/ferry6.log" "$WORK/ferry7.log" "$WORK/ferry8.log" "$WORK/ferry9.log" && die "ferry log contains PHI (MRN/name/address)"
 log "ferry log has no PHI"
 log "PASS"
