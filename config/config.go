@@ -44,7 +44,10 @@ type Config struct {
 	Identifiers Identifiers `yaml:"identifiers"`
 	// HL7v2 tunes the HL7 v2 conversion.
 	HL7v2 HL7v2 `yaml:"hl7v2"`
-	// Fax says how received faxes become FHIR documents (IHE MHD or US Core).
+	// Fax says how received faxes become FHIR documents (IHE MHD or US
+	// Core), and how the documents of XDM packages that are not C-CDA,
+	// HL7 v2 or FHIR are filed: the same bundle under the same profile,
+	// source_id, patient_link and binary_method.
 	Fax    faxfhir.Config `yaml:"fax"`
 	Status Status         `yaml:"status"`
 	// Retention says how long delivered files are kept.

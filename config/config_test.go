@@ -339,3 +339,28 @@ func TestExchangeUDAP(t *testing.T) {
 		t.Errorf("UDAP with mllps: %v", err)
 	}
 }
+
+// TestFaxSectionWithEHRFolders: the documents of XDM packages dropped into
+// an ehr folder are filed under the fax section, so a mistake in it is
+// reported without a fax folder too; its source_id may be left out there.
+func TestFaxSectionWithEHRFolders(t *testing.T) {
+	for yml, want := range map[string]string{
+		"sources:\n  folders:\n    - {name: ehr, kind: ehr, path: /srv/ehr}\n":                          "",
+		"fax: {profile: us-core}\nsources:\n  folders:\n    - {name: ehr, kind: ehr, path: /srv/ehr}\n": "",
+		"fax: {profile: mhd}\nsources:\n  folders:\n    - {name: ehr, kind: ehr, path: /srv/ehr}\n":     "profile",
+		"fax: {source_id: x.y}\nsources:\n  folders:\n    - {name: ehr, kind: ehr, path: /srv/ehr}\n":   "source_id",
+		"fax: {binary_method: patch}\n": "",
+		"fax: {patient_link: maybe}\nsources:\n  folders:\n    - {name: ehr, kind: ehr, path: /srv/ehr}\n": "patient_link",
+	} {
+		c, err := Parse("t.yaml", []byte(yml))
+		if err == nil {
+			err = c.Validate()
+		}
+		if want == "" && err != nil && strings.Contains(err.Error(), "fax") {
+			t.Errorf("%q: %v", yml, err)
+		}
+		if want != "" && (err == nil || !strings.Contains(err.Error(), "fax."+want) && !strings.Contains(err.Error(), want)) {
+			t.Errorf("%q: %v, want a %s problem", yml, err, want)
+		}
+	}
+}

@@ -113,7 +113,7 @@ func (c *Config) problems() []Problem {
 			addErr(p+".tls", m.TLS.Validate())
 		}
 	}
-	faxes := 0
+	faxes, ehrs := 0, 0
 	for i := range c.Sources.Folders {
 		f := &c.Sources.Folders[i]
 		p := fmt.Sprintf("sources.folders[%d]", i)
@@ -123,11 +123,24 @@ func (c *Config) problems() []Problem {
 			faxes++
 			addErr(p, f.Validate())
 		default:
+			ehrs++
 			addErr(p, f.Config.Validate())
 		}
 	}
-	if faxes > 0 {
+	switch {
+	case faxes > 0:
 		addErr("fax", c.Fax.Validate())
+	case ehrs > 0:
+		// The PDFs and TIFFs of XDM packages dropped into an ehr folder
+		// are filed under the fax section's settings too, so a mistake in
+		// it is one here as well. Its source_id may be left out: as
+		// without a fax section at all, the gateway then derives one
+		// from the host name.
+		f := c.Fax
+		if f.SourceID == "" {
+			f.SourceID = "2.25"
+		}
+		addErr("fax", f.Validate())
 	}
 
 	if c.Exchange.URL != "" {

@@ -13,6 +13,8 @@ import (
 
 	"golang.org/x/text/encoding/unicode"
 	"golang.org/x/text/transform"
+
+	"github.com/ferry-health/ferry/adapters/convert/xdmfhir"
 )
 
 // Formats an EHR export drop hands to its Consumer in Raw.Format.
@@ -30,6 +32,11 @@ const (
 	// The Source opens it and hands on the documents inside (see zip.go);
 	// the archive itself never reaches the Consumer.
 	FormatZIP = "zip"
+	// FormatXDMDocument is a document of an XDM package in none of the
+	// formats above (a PDF, a TIFF, plain text), handed on with the XDS
+	// metadata METADATA.XML gives for it (xdmfhir.Entry in Raw.Meta) to
+	// be filed as a DocumentReference with its Binary.
+	FormatXDMDocument = xdmfhir.Format
 )
 
 // ErrUnknownFormat is wrapped by every Sniff error: the content is none of

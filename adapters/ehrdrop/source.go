@@ -8,7 +8,10 @@
 //
 // A ZIP archive (an XDM package, an EHI export) is read in place and each
 // document in it is handed on as if it had been dropped alone; see zip.go
-// for what is read, what is refused and how the archive is settled.
+// for what is read, what is refused and how the archive is settled. A
+// document of an XDM package in none of those formats (a PDF, a TIFF) is
+// handed on as "xdm-document" with the XDS metadata METADATA.XML gives
+// for it, to be filed as a DocumentReference.
 //
 // An HL7 batch file that was partly enqueued before a crash is consumed
 // again whole; the pipeline's message-level dedup drops the messages it

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"context"
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/xml"
@@ -13,12 +14,14 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"maps"
 	"path"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/convert/xdmfhir"
 	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/queue"
 )
@@ -72,7 +75,9 @@ type zipStep struct {
 	name string    // the entry's path in the archive, with '/' separators
 	f    *zip.File // nil when err is set
 	meta map[string]string
-	err  error
+	// xdm is what METADATA.XML says of the document, when it lists it.
+	xdm *xdmfhir.Entry
+	err error
 }
 
 // consumeZip reads a ZIP drop. An EHR or a Direct mailbox often delivers
@@ -94,13 +99,22 @@ type zipStep struct {
 //   - In any other archive, every file but folders and the litter of
 //     desktop systems (__MACOSX/, .DS_Store, Thumbs.db, desktop.ini).
 //
+// A document METADATA.XML lists that is none of the formats ferry
+// converts into clinical resources (a PDF referral, a scanned TIFF, plain
+// text) is handed on as Format xdmfhir.Format with its XDS metadata, to be
+// filed at the exchange as a DocumentReference with its Binary, as a fax
+// is; the same file in any other archive, or unlisted, has no metadata to
+// file it by and is not converted.
+//
 // The archive settles as an HL7 batch file with a bad message does: every
 // document that can be converted is queued (or quarantined with its
 // reason) first, and then the archive moves to done/ if all of them were
 // accepted, or else to failed/, where its .error.txt names each entry that
 // was not: one the converter refused (it is in the quarantine too), one in
-// no format ferry converts (a PDF, a CSV, a ZIP inside the ZIP), a
-// document METADATA.XML lists that the archive lacks. The archive in
+// no format ferry converts (a PDF outside an XDM package, a CSV, a ZIP
+// inside the ZIP), an XDM document whose size or hash is not the one
+// METADATA.XML gives, a document METADATA.XML lists that the archive
+// lacks. The archive in
 // failed/ is the copy of those entries. A transient failure (queue full)
 // leaves the archive in processing/ to be consumed again whole; the
 // pipeline's dedup drops the documents already queued.
@@ -455,6 +469,7 @@ func planSubset(dir string, files []*zip.File, byName map[string]*zip.File) []zi
 			taken[f] = true
 			st := fileStep(f)
 			st.meta = meta
+			st.xdm = &d.entry
 			steps = append(steps, st)
 		}
 	}
@@ -477,33 +492,161 @@ func uniqueIDNote(id string) string {
 }
 
 // xdmDocument is what ferry reads of an ExtrinsicObject (a document entry)
-// of METADATA.XML. XDSDocumentEntry.patientId is not read: the C-CDA's own
-// recordTarget names the patient, and Raw.Meta must hold no PHI.
+// of METADATA.XML: where the document is, and its metadata. Only a
+// document ferry files as a DocumentReference carries the metadata on (in
+// Raw.Meta, its patient facts under "phi." keys as the fax path's are);
+// a C-CDA names its patient in its own recordTarget.
 type xdmDocument struct {
 	uri, mimeType, uniqueID string
+	entry                   xdmfhir.Entry
 }
 
 // rimExtrinsicObject is an ebRIM ExtrinsicObject. The tags name no
 // namespace, so they match RIM 3.0 (lcm:SubmitObjectsRequest) and the
 // older RIM 2.1 (rs:SubmitObjectsRequest, LeafRegistryObjectList) alike.
 type rimExtrinsicObject struct {
-	MimeType string `xml:"mimeType,attr"`
-	Slots    []struct {
-		Name   string   `xml:"name,attr"`
-		Values []string `xml:"ValueList>Value"`
-	} `xml:"Slot"`
+	ID                  string     `xml:"id,attr"`
+	MimeType            string     `xml:"mimeType,attr"`
+	Slots               []rimSlot  `xml:"Slot"`
+	Name                rimString  `xml:"Name>LocalizedString"`
+	Description         rimString  `xml:"Description>LocalizedString"`
+	Classifications     []rimClass `xml:"Classification"`
 	ExternalIdentifiers []struct {
-		Scheme string `xml:"identificationScheme,attr"`
-		Value  string `xml:"value,attr"`
-		Name   struct {
-			Value string `xml:"value,attr"`
-		} `xml:"Name>LocalizedString"`
+		Scheme string    `xml:"identificationScheme,attr"`
+		Value  string    `xml:"value,attr"`
+		Name   rimString `xml:"Name>LocalizedString"`
 	} `xml:"ExternalIdentifier"`
 }
 
-// schemeUniqueID is the identificationScheme of XDSDocumentEntry.uniqueId
-// (ITI TF-3 4.2.5.1).
-const schemeUniqueID = "urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab"
+type rimSlot struct {
+	Name   string   `xml:"name,attr"`
+	Values []string `xml:"ValueList>Value"`
+}
+
+type rimString struct {
+	Value string `xml:"value,attr"`
+}
+
+// rimClass is a Classification: a coded value (nodeRepresentation, the
+// codingScheme slot, Name) or, for the author, slots alone.
+type rimClass struct {
+	Scheme string    `xml:"classificationScheme,attr"`
+	Node   string    `xml:"nodeRepresentation,attr"`
+	Name   rimString `xml:"Name>LocalizedString"`
+	Slots  []rimSlot `xml:"Slot"`
+}
+
+// rimPackage is a RegistryPackage: the submission set (or a folder).
+type rimPackage struct {
+	Slots []rimSlot `xml:"Slot"`
+}
+
+// The DocumentEntry identification and classification schemes ferry
+// reads (ITI TF-3 Table 4.2.5-1; checked against several XDS
+// implementations' constants, which agree).
+const (
+	schemeUniqueID        = "urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab"
+	schemePatientID       = "urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427"
+	schemeClassCode       = "urn:uuid:41a5887f-8865-4c09-adf7-e362475b143a"
+	schemeTypeCode        = "urn:uuid:f0306f51-975f-434e-a61c-c59651d33983"
+	schemeConfidentiality = "urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f"
+	schemeFormatCode      = "urn:uuid:a09d5840-386c-46f2-b5ad-9c3699a4309d"
+	schemeFacilityType    = "urn:uuid:f33fb8ac-18af-42cc-ae0e-ed0b0bdb91e1"
+	schemePracticeSetting = "urn:uuid:cccf5598-8b07-4b77-a05e-ae952c785ead"
+	schemeAuthor          = "urn:uuid:93606bcf-9494-43ec-9b4e-a7748d1a838d"
+)
+
+// entry reads the document entry's metadata.
+func (eo *rimExtrinsicObject) entry() xdmfhir.Entry {
+	e := xdmfhir.Entry{
+		EntryUUID: strings.TrimSpace(eo.ID),
+		MimeType:  strings.TrimSpace(eo.MimeType),
+		Title:     strings.TrimSpace(eo.Name.Value),
+		Comments:  strings.TrimSpace(eo.Description.Value),
+	}
+	for _, s := range eo.Slots {
+		v := first(s.Values)
+		switch s.Name {
+		case "creationTime":
+			e.CreationTime = v
+		case "languageCode":
+			e.LanguageCode = v
+		case "hash":
+			e.Hash = v
+		case "size":
+			e.Size = v
+		case "sourcePatientId":
+			e.SourcePatientID = v
+		case "sourcePatientInfo":
+			// PID-5 and PID-7 as "PID-5|DOE^JOHN", one field a value.
+			for _, pv := range s.Values {
+				field, val, _ := strings.Cut(strings.TrimSpace(pv), "|")
+				switch field {
+				case "PID-5":
+					e.PatientName = val
+				case "PID-7":
+					e.PatientBirthDate = val
+				}
+			}
+		}
+	}
+	for _, x := range eo.ExternalIdentifiers {
+		switch {
+		case x.Scheme == schemeUniqueID || x.Name.Value == "XDSDocumentEntry.uniqueId":
+			e.UniqueID = strings.TrimSpace(x.Value)
+		case x.Scheme == schemePatientID || x.Name.Value == "XDSDocumentEntry.patientId":
+			e.PatientID = strings.TrimSpace(x.Value)
+		}
+	}
+	for _, c := range eo.Classifications {
+		code := func() *xdmfhir.Code {
+			cd := &xdmfhir.Code{Code: strings.TrimSpace(c.Node), Display: strings.TrimSpace(c.Name.Value)}
+			for _, s := range c.Slots {
+				if s.Name == "codingScheme" {
+					cd.Scheme = first(s.Values)
+				}
+			}
+			return cd
+		}
+		switch c.Scheme {
+		case schemeClassCode:
+			e.ClassCode = code()
+		case schemeTypeCode:
+			e.TypeCode = code()
+		case schemeFormatCode:
+			e.FormatCode = code()
+		case schemeFacilityType:
+			e.FacilityType = code()
+		case schemePracticeSetting:
+			e.PracticeSetting = code()
+		case schemeConfidentiality:
+			e.Confidentiality = append(e.Confidentiality, *code())
+		case schemeAuthor:
+			var a xdmfhir.Author
+			for _, s := range c.Slots {
+				switch s.Name {
+				case "authorInstitution":
+					for _, v := range s.Values {
+						if v = strings.TrimSpace(v); v != "" {
+							a.Institutions = append(a.Institutions, v)
+						}
+					}
+				case "authorPerson":
+					a.Person = first(s.Values)
+				}
+			}
+			e.Authors = append(e.Authors, a)
+		}
+	}
+	return e
+}
+
+func first(values []string) string {
+	if len(values) == 0 {
+		return ""
+	}
+	return strings.TrimSpace(values[0])
+}
 
 // readXDMMetadata reads the document entries of a METADATA.XML. It fails
 // when the file cannot be read or parsed, lists no document, or lists one
@@ -519,6 +662,7 @@ func readXDMMetadata(f *zip.File) ([]xdmDocument, error) {
 	// is written in.
 	d.CharsetReader = func(_ string, in io.Reader) (io.Reader, error) { return in, nil }
 	var docs []xdmDocument
+	var submitted string
 	for {
 		tok, err := d.Token()
 		if err == io.EOF {
@@ -528,22 +672,36 @@ func readXDMMetadata(f *zip.File) ([]xdmDocument, error) {
 			return nil, err
 		}
 		se, ok := tok.(xml.StartElement)
-		if !ok || se.Name.Local != "ExtrinsicObject" {
+		if !ok {
+			continue
+		}
+		switch se.Name.Local {
+		case "RegistryPackage":
+			// The submission set's submissionTime dates the documents'
+			// bundles (a folder has none).
+			var rp rimPackage
+			if err := d.DecodeElement(&rp, &se); err != nil {
+				return nil, err
+			}
+			for _, s := range rp.Slots {
+				if s.Name == "submissionTime" && submitted == "" {
+					submitted = first(s.Values)
+				}
+			}
+			continue
+		case "ExtrinsicObject":
+		default:
 			continue
 		}
 		var eo rimExtrinsicObject
 		if err := d.DecodeElement(&eo, &se); err != nil {
 			return nil, err
 		}
-		doc := xdmDocument{mimeType: strings.TrimSpace(eo.MimeType)}
+		doc := xdmDocument{entry: eo.entry()}
+		doc.mimeType, doc.uniqueID = doc.entry.MimeType, doc.entry.UniqueID
 		for _, s := range eo.Slots {
 			if s.Name == "URI" {
 				doc.uri = joinURI(s.Values)
-			}
-		}
-		for _, x := range eo.ExternalIdentifiers {
-			if x.Scheme == schemeUniqueID || x.Name.Value == "XDSDocumentEntry.uniqueId" {
-				doc.uniqueID = strings.TrimSpace(x.Value)
 			}
 		}
 		if doc.uri == "" {
@@ -553,6 +711,9 @@ func readXDMMetadata(f *zip.File) ([]xdmDocument, error) {
 	}
 	if len(docs) == 0 {
 		return nil, errors.New("no document listed")
+	}
+	for i := range docs {
+		docs[i].entry.SubmissionTime = submitted
 	}
 	return docs, nil
 }
@@ -597,18 +758,37 @@ func (s *Source) consumeEntry(ctx context.Context, in adapters.Raw, st zipStep) 
 	// here and streamed from the archive by the converter.
 	var body []byte
 	h := sha256.New()
+	// An XDM document's SHA-1 is checked against METADATA.XML's hash
+	// slot should it be filed as a DocumentReference.
+	var sums io.Writer = h
+	h1 := sha1.New()
+	if st.xdm != nil {
+		sums = io.MultiWriter(h, h1)
+	}
 	if size <= s.maxBody {
 		body = make([]byte, 0, size)
 		buf := bytes.NewBuffer(body)
-		if err := copyEntry(io.MultiWriter(h, buf), f); err != nil {
+		if err := copyEntry(io.MultiWriter(sums, buf), f); err != nil {
 			return entryErr(name, err)
 		}
 		body = buf.Bytes()
-	} else if err := copyEntry(h, f); err != nil {
+	} else if err := copyEntry(sums, f); err != nil {
 		return entryErr(name, err)
 	}
 	got, err := sniffEntry(body, open, st.name)
 	switch {
+	case err != nil && isUnknown(err) && st.xdm != nil:
+		// A document METADATA.XML describes that ferry cannot turn into
+		// clinical resources is filed as a DocumentReference with its
+		// Binary, from that metadata. Its hash and size go to the
+		// exchange as the attachment's, so they must be the document's.
+		if size == 0 {
+			return queue.Permanent(fmt.Errorf("%s: not converted%s: the document is empty", name, mimeNote(st.meta)))
+		}
+		if err := st.xdm.Verify(size, h1.Sum(nil)); err != nil {
+			return queue.Permanent(fmt.Errorf("%s: not converted: %w", name, err))
+		}
+		got = Sniffed{Format: FormatXDMDocument}
 	case err != nil && isUnknown(err):
 		return queue.Permanent(fmt.Errorf("%s: not converted%s: %w", name, mimeNote(st.meta), err))
 	case err != nil:
@@ -625,6 +805,9 @@ func (s *Source) consumeEntry(ctx context.Context, in adapters.Raw, st zipStep) 
 		Meta:     entryMeta(in.Meta, st, size, h, got),
 		Size:     size,
 		Open:     open,
+	}
+	if got.Format == FormatXDMDocument {
+		maps.Copy(raw.Meta, st.xdm.Meta())
 	}
 	return s.next.Consume(ctx, raw)
 }

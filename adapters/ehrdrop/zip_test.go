@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"os"
@@ -18,7 +19,9 @@ import (
 	"time"
 
 	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
 	"github.com/ferry-health/ferry/adapters/convert/v2fhir"
+	"github.com/ferry-health/ferry/adapters/convert/xdmfhir"
 	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/adapters/pipeline"
 	"github.com/ferry-health/ferry/queue"
@@ -77,11 +80,16 @@ func newPipeline(t *testing.T) (*pipeline.Pipeline, *memQueue) {
 	}
 	q := &memQueue{}
 	v2 := pipeline.HL7{Conv: &v2fhir.Converter{}}
+	docs, err := faxfhir.New(faxfhir.Config{SourceID: "1.3.6.1.4.1.21367.2026.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return pipeline.New(q, &memSeen{}, quar, map[string]pipeline.Converter{
-		FormatCCDA:       pipeline.CCDA{},
-		FormatHL7v2Batch: v2,
-		FormatFHIRJSON:   pipeline.FHIRJSON{},
-		FormatFHIRNDJSON: pipeline.FHIRJSON{},
+		FormatCCDA:        pipeline.CCDA{},
+		FormatHL7v2Batch:  v2,
+		FormatFHIRJSON:    pipeline.FHIRJSON{},
+		FormatFHIRNDJSON:  pipeline.FHIRJSON{},
+		FormatXDMDocument: pipeline.XDMDocument{Conv: &xdmfhir.Converter{Docs: docs}},
 	}, nil), q
 }
 
@@ -134,33 +142,111 @@ func buildZip(t *testing.T, at time.Time, files ...zipFile) []byte {
 // is written split into values "1|…", "2|…" at each '|'.
 type xdmDoc struct{ uri, mime, uniqueID string }
 
+// xdmEntry is an xdmDoc with the rest of a DocumentEntry's metadata; empty
+// fields are left out of METADATA.XML.
+type xdmEntry struct {
+	xdmDoc
+	patientID, sourcePatientID string   // CX
+	patientInfo                []string // sourcePatientInfo values, "PID-5|…"
+	title, comments            string
+	creationTime, language     string
+	hash, size                 string
+	typeCode, classCode        [3]string // code, codingScheme, display
+	formatCode, confidential   [3]string
+	authorInstitution          string // XON
+	authorPerson               string // XCN
+}
+
+// metadataXML lists docs, each with the patient MRN100234 of 1.2.3.
 func metadataXML(docs ...xdmDoc) []byte {
+	entries := make([]xdmEntry, len(docs))
+	for i, d := range docs {
+		entries[i] = xdmEntry{xdmDoc: d, patientID: "MRN100234^^^&1.2.3&ISO"}
+	}
+	return metadataXMLOf("", entries...)
+}
+
+// metadataXMLOf writes a METADATA.XML whose submission set was submitted
+// at submitted (a DTM; empty: no submissionTime).
+func metadataXMLOf(submitted string, docs ...xdmEntry) []byte {
 	var b strings.Builder
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>
 <lcm:SubmitObjectsRequest xmlns:lcm="urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0" xmlns:rim="urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0">
  <rim:RegistryObjectList>
-  <rim:RegistryPackage id="SubmissionSet01"/>
 `)
-	for i, d := range docs {
-		var values strings.Builder
-		if parts := strings.Split(d.uri, "|"); len(parts) > 1 {
-			for j, p := range parts {
-				fmt.Fprintf(&values, "<rim:Value>%d|%s</rim:Value>", j+1, p)
-			}
-		} else {
-			fmt.Fprintf(&values, "<rim:Value>%s</rim:Value>", d.uri)
+	esc := func(s string) string {
+		var w strings.Builder
+		xml.EscapeText(&w, []byte(s))
+		return strings.ReplaceAll(w.String(), `"`, "&#34;")
+	}
+	slot := func(name string, values ...string) string {
+		var v strings.Builder
+		for _, x := range values {
+			fmt.Fprintf(&v, "<rim:Value>%s</rim:Value>", esc(x))
 		}
-		fmt.Fprintf(&b, `  <rim:ExtrinsicObject id="Document%02d" mimeType="%s" objectType="urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1">
-   <rim:Slot name="size"><rim:ValueList><rim:Value>1</rim:Value></rim:ValueList></rim:Slot>
-   <rim:Slot name="URI"><rim:ValueList>%s</rim:ValueList></rim:Slot>
-   <rim:ExternalIdentifier id="ei%da" registryObject="Document%02d" identificationScheme="urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427" value="MRN100234^^^&amp;1.2.3&amp;ISO">
+		return fmt.Sprintf("   <rim:Slot name=%q><rim:ValueList>%s</rim:ValueList></rim:Slot>\n", name, v.String())
+	}
+	if submitted != "" {
+		fmt.Fprintf(&b, "  <rim:RegistryPackage id=\"SubmissionSet01\">\n%s  </rim:RegistryPackage>\n", slot("submissionTime", submitted))
+	} else {
+		b.WriteString("  <rim:RegistryPackage id=\"SubmissionSet01\"/>\n")
+	}
+	for i, d := range docs {
+		id := fmt.Sprintf("Document%02d", i+1)
+		fmt.Fprintf(&b, "  <rim:ExtrinsicObject id=%q mimeType=%q objectType=\"urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1\">\n", id, d.mime)
+		for _, sv := range [][2]string{{"creationTime", d.creationTime}, {"languageCode", d.language}, {"hash", d.hash}, {"size", d.size}, {"sourcePatientId", d.sourcePatientID}} {
+			if sv[1] != "" {
+				b.WriteString(slot(sv[0], sv[1]))
+			}
+		}
+		if len(d.patientInfo) > 0 {
+			b.WriteString(slot("sourcePatientInfo", d.patientInfo...))
+		}
+		if parts := strings.Split(d.uri, "|"); len(parts) > 1 {
+			for j := range parts {
+				parts[j] = fmt.Sprintf("%d|%s", j+1, parts[j])
+			}
+			b.WriteString(slot("URI", parts...))
+		} else {
+			b.WriteString(slot("URI", d.uri))
+		}
+		if d.title != "" {
+			fmt.Fprintf(&b, "   <rim:Name><rim:LocalizedString value=\"%s\"/></rim:Name>\n", esc(d.title))
+		}
+		if d.comments != "" {
+			fmt.Fprintf(&b, "   <rim:Description><rim:LocalizedString value=\"%s\"/></rim:Description>\n", esc(d.comments))
+		}
+		for _, sc := range []struct {
+			n string
+			c [3]string
+		}{
+			{"urn:uuid:f0306f51-975f-434e-a61c-c59651d33983", d.typeCode},
+			{"urn:uuid:41a5887f-8865-4c09-adf7-e362475b143a", d.classCode},
+			{"urn:uuid:a09d5840-386c-46f2-b5ad-9c3699a4309d", d.formatCode},
+			{"urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f", d.confidential},
+		} {
+			n, c := sc.n, sc.c
+			if c[0] == "" {
+				continue
+			}
+			fmt.Fprintf(&b, "   <rim:Classification classificationScheme=%q classifiedObject=%q nodeRepresentation=\"%s\">\n %s    <rim:Name><rim:LocalizedString value=\"%s\"/></rim:Name>\n   </rim:Classification>\n",
+				n, id, esc(c[0]), slot("codingScheme", c[1]), esc(c[2]))
+		}
+		if d.authorInstitution != "" || d.authorPerson != "" {
+			fmt.Fprintf(&b, "   <rim:Classification classificationScheme=\"urn:uuid:93606bcf-9494-43ec-9b4e-a7748d1a838d\" classifiedObject=%q nodeRepresentation=\"\">\n%s%s   </rim:Classification>\n",
+				id, slot("authorInstitution", d.authorInstitution), slot("authorPerson", d.authorPerson))
+		}
+		if d.patientID != "" {
+			fmt.Fprintf(&b, `   <rim:ExternalIdentifier id="ei%da" registryObject=%q identificationScheme="urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427" value="%s">
     <rim:Name><rim:LocalizedString value="XDSDocumentEntry.patientId"/></rim:Name>
    </rim:ExternalIdentifier>
-   <rim:ExternalIdentifier id="ei%db" registryObject="Document%02d" identificationScheme="urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab" value="%s">
+`, i+1, id, esc(d.patientID))
+		}
+		fmt.Fprintf(&b, `   <rim:ExternalIdentifier id="ei%db" registryObject=%q identificationScheme="urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab" value="%s">
     <rim:Name><rim:LocalizedString value="XDSDocumentEntry.uniqueId"/></rim:Name>
    </rim:ExternalIdentifier>
   </rim:ExtrinsicObject>
-`, i+1, d.mime, values.String(), i+1, i+1, i+1, i+1, d.uniqueID)
+`, i+1, id, esc(d.uniqueID))
 	}
 	b.WriteString(" </rim:RegistryObjectList>\n</lcm:SubmitObjectsRequest>\n")
 	return []byte(b.String())
@@ -338,8 +424,9 @@ func TestZipSameTwice(t *testing.T) {
 	}
 }
 
-// A package whose METADATA.XML lists a PDF and a document it lacks: the
-// C-CDA is queued, and the package goes to failed/ with both named.
+// A package whose METADATA.XML lists a C-CDA, a PDF and a document it
+// lacks: the C-CDA is converted and the PDF filed as a DocumentReference,
+// and the package goes to failed/ with the missing one named.
 func TestZipXDMPartial(t *testing.T) {
 	dir := t.TempDir()
 	pipe, q := newPipeline(t)
@@ -355,16 +442,18 @@ func TestZipXDMPartial(t *testing.T) {
 	))
 	reason := settled(t, s, "mixed.zip", true)
 	for _, want := range []string{
-		"1 of 3 documents accepted",
-		"mixed.zip: IHE_XDM/SUBSET01/DOC0002.PDF: not converted (application/pdf)",
+		"2 of 3 documents accepted",
 		"mixed.zip: IHE_XDM/SUBSET01/DOC0003.XML: METADATA.XML lists this document (uniqueId 1.2.3.4.3) but the archive does not hold it",
 	} {
 		if !strings.Contains(reason, want) {
 			t.Errorf(".error.txt lacks %q:\n%s", want, reason)
 		}
 	}
-	if got, want := len(q.all()), len(aloneBundles(t, ccdaProblem)); got != want {
-		t.Errorf("queued %d bundles, want the C-CDA's %d", got, want)
+	if strings.Contains(reason, "DOC0002.PDF") {
+		t.Errorf(".error.txt names the PDF:\n%s", reason)
+	}
+	if got, want := len(q.all()), len(aloneBundles(t, ccdaProblem))+1; got != want {
+		t.Errorf("queued %d bundles, want the C-CDA's %d and the PDF's", got, want-1)
 	}
 }
 

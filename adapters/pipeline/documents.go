@@ -8,11 +8,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/ccdafhir"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
+	"github.com/ferry-health/ferry/adapters/convert/xdmfhir"
 )
 
 // CCDA converts C-CDA documents (one Unit per document), streaming large
@@ -82,28 +84,74 @@ func (f Fax) Convert(ctx context.Context, in adapters.Raw) ([]Unit, error) {
 // ConvertSpill renders the fax and writes its bundle: into memory up to
 // SpillBytes, beyond that into a file from spill (when spill is not nil).
 func (f Fax) ConvertSpill(ctx context.Context, in adapters.Raw, spill func() (BodyWriter, error)) ([]Unit, error) {
+	u := Unit{Name: "fax"}
+	res, err := writeSpill(&u, spill, func(w io.Writer) (faxfhir.Result, error) { return f.Conv.WriteRaw(ctx, w, in) })
+	if err != nil {
+		return nil, err
+	}
+	u.Key = res.PatientKey
+	if d, err := hex.DecodeString(res.SHA256); err == nil && len(d) == 32 {
+		copy(u.Dedup[:], d)
+	}
+	u.Attrs = map[string]string{"format": "fax", "pages": fmt.Sprint(res.Pages), "content": res.Format}
+	return []Unit{u}, nil
+}
+
+// XDMDocument files a document of an XDM package that is not C-CDA, HL7
+// v2 or FHIR (a PDF, a TIFF) as a DocumentReference with its Binary, from
+// the XDS metadata the EHR drop source put in Raw.Meta: the fax
+// converter's bundle, so as large as the document and a third more, and
+// spilled like a fax's.
+type XDMDocument struct {
+	Conv *xdmfhir.Converter
+}
+
+var (
+	_ Converter      = XDMDocument{}
+	_ SpillConverter = XDMDocument{}
+)
+
+// Convert writes the document's bundle into memory.
+func (x XDMDocument) Convert(ctx context.Context, in adapters.Raw) ([]Unit, error) {
+	return x.ConvertSpill(ctx, in, nil)
+}
+
+// ConvertSpill writes the document's bundle: into memory up to SpillBytes,
+// beyond that into a file from spill (when spill is not nil).
+func (x XDMDocument) ConvertSpill(ctx context.Context, in adapters.Raw, spill func() (BodyWriter, error)) ([]Unit, error) {
+	u := Unit{Name: "document"}
+	res, err := writeSpill(&u, spill, func(w io.Writer) (faxfhir.Result, error) { return x.Conv.WriteRaw(ctx, w, in) })
+	if err != nil {
+		return nil, err
+	}
+	u.Key = res.PatientKey
+	// The document is the same one when its bytes and its unique id are:
+	// the same PDF filed under another uniqueId is another document at
+	// the exchange, and must not be taken for a duplicate here.
+	u.Dedup = sha256.Sum256([]byte(xdmfhir.Format + "\x00" + res.DocumentID + "\x00" + res.SHA256))
+	u.Attrs = map[string]string{"format": xdmfhir.Format, "content": res.Format}
+	return []Unit{u}, nil
+}
+
+// writeSpill runs write into memory up to SpillBytes, beyond that into a
+// file from spill (when spill is not nil), and sets u's Bundle or
+// BodyFile to what it wrote.
+func writeSpill(u *Unit, spill func() (BodyWriter, error), write func(io.Writer) (faxfhir.Result, error)) (faxfhir.Result, error) {
 	w := &spillWriter{create: spill, limit: SpillBytes}
-	res, err := f.Conv.WriteRaw(ctx, w, in)
+	res, err := write(w)
 	if err == nil {
 		err = w.finish()
 	}
 	if err != nil {
 		w.abort()
-		return nil, err
+		return faxfhir.Result{}, err
 	}
-	key := res.PatientKey
-	var dedup [32]byte
-	if d, err := hex.DecodeString(res.SHA256); err == nil && len(d) == 32 {
-		copy(dedup[:], d)
-	}
-	u := Unit{Name: "fax", Key: key, Dedup: dedup,
-		Attrs: map[string]string{"format": "fax", "pages": fmt.Sprint(res.Pages), "content": res.Format}}
 	if w.f != nil {
 		u.BodyFile = w.f.Name()
 	} else {
 		u.Bundle = w.buf.Bytes()
 	}
-	return []Unit{u}, nil
+	return res, nil
 }
 
 // spillWriter keeps what is written in memory until it passes limit, then

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
+	"github.com/ferry-health/ferry/adapters/convert/xdmfhir"
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/transport"
 	"github.com/ferry-health/ferry/transport/audit"
@@ -132,6 +133,12 @@ func (t *auditTrail) rejected(it *queue.Item, err error) {
 	t.export(it, audit.OutcomeSeriousFail, desc)
 }
 
+// mhdFormat reports whether bundles of an input format are the fax
+// converter's, an IHE MHD ITI-65 Provide Document Bundle unless the fax
+// section's profile is us-core: faxes and the documents of XDM packages
+// filed as DocumentReferences.
+func mhdFormat(format string) bool { return format == "fax" || format == xdmfhir.Format }
+
 func (t *auditTrail) export(it *queue.Item, outcome audit.Outcome, desc string) {
 	if t == nil {
 		return
@@ -139,7 +146,7 @@ func (t *auditTrail) export(it *queue.Item, outcome audit.Outcome, desc string) 
 	x := audit.Export{
 		Gateway: t.gateway, GatewayAddr: t.host,
 		ExchangeURL: t.exchangeURL, ExchangeAddr: t.exchangeHost,
-		MHD:     it.Attrs["format"] == "fax" && t.faxIsMHD,
+		MHD:     mhdFormat(it.Attrs["format"]) && t.faxIsMHD,
 		Patient: it.Key, IDType: audit.IDPatientKey,
 		ControlID: it.Attrs["control_id"],
 		BundleID:  it.ID,

@@ -22,7 +22,7 @@ func (t *auditTrail) held(in adapters.Raw, u *pipeline.Unit, label string) {
 	x := audit.Export{
 		Gateway: t.gateway, GatewayAddr: t.host,
 		ExchangeURL: t.exchangeURL, ExchangeAddr: t.exchangeHost,
-		MHD:     in.Format == "fax" && t.faxIsMHD,
+		MHD:     mhdFormat(in.Format) && t.faxIsMHD,
 		Patient: u.Key, IDType: audit.IDPatientKey,
 		ControlID:   u.Attrs["control_id"],
 		Outcome:     audit.OutcomeMinorFailure,

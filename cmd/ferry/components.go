@@ -12,6 +12,7 @@ import (
 	"github.com/ferry-health/ferry/adapters/convert/ccdafhir"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
 	"github.com/ferry-health/ferry/adapters/convert/v2fhir"
+	"github.com/ferry-health/ferry/adapters/convert/xdmfhir"
 	"github.com/ferry-health/ferry/adapters/ehrdrop"
 	"github.com/ferry-health/ferry/adapters/fax"
 	"github.com/ferry-health/ferry/adapters/folder"
@@ -51,12 +52,20 @@ func converters(cfg *config.Config) map[string]pipeline.Converter {
 	// fax section (the embedded default, `ferry convert`), the source OID is
 	// derived from the host name under the UUID arc 2.25, which is stable
 	// for this machine and unique enough to tell sources apart.
+	//
+	// An XDM package's PDF or TIFF is filed as a fax is, by the same
+	// bundle builder under the same settings: the profile, source id,
+	// patient link and Binary method are the exchange's and this
+	// gateway's, whatever brought the document. Its patient comes from
+	// its own metadata, mapped through identifiers.systems like an HL7
+	// v2 assigning authority.
 	fcfg := cfg.Fax
 	if fcfg.SourceID == "" {
 		fcfg.SourceID = hostOID()
 	}
 	if fc, err := faxfhir.New(fcfg); err == nil {
 		m["fax"] = pipeline.Fax{Conv: fc}
+		m[xdmfhir.Format] = pipeline.XDMDocument{Conv: &xdmfhir.Converter{Docs: fc, Systems: cfg.Identifiers.Systems}}
 	}
 	return m
 }

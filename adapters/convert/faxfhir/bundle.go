@@ -46,7 +46,7 @@ var ErrNotFax = errors.New("content is neither tiff nor pdf")
 
 // ErrChanged is returned when the content read differently on the second
 // pass (the file was being rewritten): retry later.
-var ErrChanged = errors.New("fax content changed while converting")
+var ErrChanged = errors.New("content changed while converting")
 
 // Input is the fax content: R holds Size bytes. Name (a file name) is used
 // only in errors.
@@ -62,7 +62,7 @@ type Result struct {
 	DocumentID string
 	// SHA256 is the hex digest of the original fax bytes.
 	SHA256 string
-	Format string // FormatTIFF or FormatPDF
+	Format string // FormatTIFF or FormatPDF; a Document's content type
 	Pages  int
 	// PDFSize is the size of the PDF document (rendition or original).
 	PDFSize int64
@@ -170,6 +170,12 @@ func (c *Converter) WriteBundle(ctx context.Context, w io.Writer, in Input, fax 
 	if err != nil {
 		return Result{}, err
 	}
+	return p.stream(ctx, w, "fax "+in.Name)
+}
+
+// stream writes the plan's bundle as JSON to w, each Binary's data
+// base64-encoded as it is read (what names the input in errors).
+func (p *plan) stream(ctx context.Context, w io.Writer, what string) (Result, error) {
 	// Marshal with a placeholder in each Binary.data, then stream the real
 	// content in place of each placeholder.
 	marks := make([][]byte, len(p.binaries))
@@ -182,7 +188,7 @@ func (c *Converter) WriteBundle(ctx context.Context, w io.Writer, in Input, fax 
 	enc := json.NewEncoder(&js)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(p.bundle); err != nil {
-		return Result{}, fmt.Errorf("fax %s: encode bundle: %w", in.Name, err)
+		return Result{}, fmt.Errorf("%s: encode bundle: %w", what, err)
 	}
 	cw := &countingWriter{w: w}
 	bw := bufio.NewWriterSize(cw, 64<<10)
@@ -190,25 +196,25 @@ func (c *Converter) WriteBundle(ctx context.Context, w io.Writer, in Input, fax 
 	for i, b := range p.binaries {
 		at := bytes.Index(rest, marks[i])
 		if at < 0 {
-			return Result{}, fmt.Errorf("fax %s: placeholder %d missing from bundle", in.Name, i)
+			return Result{}, fmt.Errorf("%s: placeholder %d missing from bundle", what, i)
 		}
 		if _, err := bw.Write(rest[:at+1]); err != nil {
-			return Result{}, fmt.Errorf("fax %s: write bundle: %w", in.Name, err)
+			return Result{}, fmt.Errorf("%s: write bundle: %w", what, err)
 		}
 		b64 := base64.NewEncoder(base64.StdEncoding, bw)
 		if err := b.c.write(ctx, b64); err != nil {
 			return Result{}, err
 		}
 		if err := b64.Close(); err != nil {
-			return Result{}, fmt.Errorf("fax %s: write bundle: %w", in.Name, err)
+			return Result{}, fmt.Errorf("%s: write bundle: %w", what, err)
 		}
 		rest = rest[at+len(marks[i])-1:]
 	}
 	if _, err := bw.Write(rest); err != nil {
-		return Result{}, fmt.Errorf("fax %s: write bundle: %w", in.Name, err)
+		return Result{}, fmt.Errorf("%s: write bundle: %w", what, err)
 	}
 	if err := bw.Flush(); err != nil {
-		return Result{}, fmt.Errorf("fax %s: write bundle: %w", in.Name, err)
+		return Result{}, fmt.Errorf("%s: write bundle: %w", what, err)
 	}
 	p.res.BundleSize = cw.n
 	return p.res, nil
@@ -225,9 +231,10 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// content is one document's bytes: the original fax or its PDF rendition.
+// content is one document's bytes: the original fax, its PDF rendition, or
+// a document described by a Document.
 type content struct {
-	name        string
+	name        string // names the input in errors: "fax <file>"
 	contentType string
 	size        int64
 	sha1        []byte
@@ -243,7 +250,7 @@ func (c *content) write(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	if cw.n != c.size || !bytes.Equal(h.Sum(nil), c.sha256) {
-		return fmt.Errorf("fax %s: %w", c.name, ErrChanged)
+		return fmt.Errorf("%s: %w", c.name, ErrChanged)
 	}
 	return nil
 }
@@ -297,13 +304,12 @@ type ext struct {
 	Extension     []ext  `json:"extension,omitempty"`
 }
 
-// plan reads and hashes the content and builds the bundle, Binary data
-// left empty.
+// plan reads and hashes the fax and builds its bundle, Binary data left
+// empty.
 func (c *Converter) plan(ctx context.Context, in Input, fax Fax) (*plan, error) {
-	cfg := c.cfg
 	var head [8]byte
 	n, _ := in.R.ReadAt(head[:], 0)
-	orig := &content{name: in.Name, size: in.Size, gen: func(w io.Writer) error {
+	orig := &content{name: "fax " + in.Name, size: in.Size, gen: func(w io.Writer) error {
 		if _, err := io.Copy(w, io.NewSectionReader(in.R, 0, in.Size)); err != nil {
 			return fmt.Errorf("fax %s: read: %w", in.Name, err)
 		}
@@ -319,7 +325,7 @@ func (c *Converter) plan(ctx context.Context, in Input, fax Fax) (*plan, error) 
 		}
 		res.Format, res.Pages = FormatTIFF, len(tf.Pages)
 		orig.contentType = "image/tiff"
-		rendition = &content{name: in.Name, contentType: "application/pdf", gen: func(w io.Writer) error {
+		rendition = &content{name: "fax " + in.Name, contentType: "application/pdf", gen: func(w io.Writer) error {
 			_, err := tiffpdf.WritePDF(w, in.R, tf)
 			return err
 		}}
@@ -343,70 +349,122 @@ func (c *Converter) plan(ctx context.Context, in Input, fax Fax) (*plan, error) 
 	if fax.Received.IsZero() {
 		fax.Received = time.Now()
 	}
-	when := fax.Received.UTC().Format(time.RFC3339)
 
 	// Documents: the PDF (rendition or original) first, then the original
-	// TIFF when kept.
-	type doc struct {
-		c     *content
-		id    id
-		binID id
-	}
-	var docs []doc
+	// TIFF when kept. Their ids derive from the fax's digest alone, so the
+	// same fax received again is the same document.
+	var parts []part
 	if rendition != nil {
-		docs = append(docs, doc{rendition, newID("doc:pdf:" + h), newID("binary:pdf:" + h)})
-		if cfg.keepOriginal() {
-			docs = append(docs, doc{orig, newID("doc:orig:" + h), newID("binary:orig:" + h)})
+		parts = append(parts, faxPart(rendition, "pdf", h))
+		if c.cfg.keepOriginal() {
+			parts = append(parts, faxPart(orig, "orig", h))
 		}
 	} else {
-		docs = append(docs, doc{orig, newID("doc:pdf:" + h), newID("binary:pdf:" + h)})
+		parts = append(parts, faxPart(orig, "pdf", h))
 	}
-	res.PDFSize = docs[0].c.size
-	res.DocumentID = docs[0].id.OID()
+	return c.assemble(c.faxDocument(fax, res.Pages), h, parts, res), nil
+}
+
+// faxPart is one document of a fax: its masterIdentifier is the OID form
+// of a UUID derived from the fax's digest, its official identifier and
+// fullUrl the UUID itself.
+func faxPart(c *content, kind, h string) part {
+	u := newID("doc:" + kind + ":" + h)
+	return part{c: c, fullURL: u.URN(),
+		master:   fhir.Identifier{Use: "usual", System: rfc3986, Value: u.OID()},
+		official: fhir.Identifier{Use: "official", System: rfc3986, Value: u.URN()},
+		binID:    newID("binary:" + kind + ":" + h)}
+}
+
+// faxDocument describes a fax for the bundle builder: what the fax system
+// knows, and the configured receiving organisation as author.
+func (c *Converter) faxDocument(fax Fax, pages int) Document {
+	cfg := c.cfg
+	title := "Fax received " + fax.Received.UTC().Format("2006-01-02 15:04Z")
+	docType, _ := DocType(fax.DocType)
+	d := Document{
+		Type:            &fhir.CodeableConcept{Coding: []fhir.Coding{docType}},
+		Title:           title,
+		SubmissionTitle: title,
+		Description:     describe(fax, pages),
+		Date:            fax.Received,
+		Author:          orgRefs(cfg.Author),
+		extension:       faxExtension(fax, pages),
+	}
+	if fax.MRN != "" && cfg.PatientSystem != "" {
+		d.Patient = &Patient{System: cfg.PatientSystem, Value: fax.MRN, Name: fax.PatientName, BirthDate: fax.DOB}
+	}
+	return d
+}
+
+// part is one document of a bundle: its bytes and the identifiers of its
+// DocumentReference and Binary.
+type part struct {
+	c        *content
+	fullURL  string // the DocumentReference's urn:uuid fullUrl
+	master   fhir.Identifier
+	official fhir.Identifier
+	binID    id
+}
+
+// assemble builds the transaction for parts (the main document first) as
+// d describes them: the Patient entry when linked by match, the
+// SubmissionSet for the MHD profiles, a DocumentReference for each part
+// (one with every part as its content under us-core) and the Binaries,
+// their data left empty. seed derives the bundle's and the SubmissionSet's
+// identifiers; it must be the same whenever the same documents are sent
+// again.
+func (c *Converter) assemble(d Document, seed string, parts []part, res Result) *plan {
+	cfg := c.cfg
+	d = d.withDefaults(cfg)
+	when := d.Date.UTC().Format(time.RFC3339)
+	created := d.Created
+	if created == "" {
+		created = when
+	}
+	res.PDFSize = parts[0].c.size
+	res.DocumentID = parts[0].master.Value
 
 	profile := cfg.Profile
-	if profile == ProfileMHDComprehensive && (fax.MRN == "" || cfg.PatientSystem == "") {
+	if profile == ProfileMHDComprehensive && d.Patient == nil {
 		profile = ProfileMHDMinimal // Comprehensive needs a known patient
 	}
 	mhd := profile != ProfileUSCore
 
-	security := []fhir.Coding{{System: confidentialityCS, Code: cfg.Confidentiality}}
+	security := d.Security
 	var subject *fhir.Reference
 	var patient *fhir.BundleEntry
-	if fax.MRN != "" && cfg.PatientSystem != "" {
-		res.PatientKey = fhir.PatientKey(cfg.PatientSystem, fax.MRN)
-		subject = &fhir.Reference{Type: "Patient", Display: fax.PatientName,
-			Identifier: &fhir.Identifier{System: cfg.PatientSystem, Value: fax.MRN}}
+	if pt := d.Patient; pt != nil {
+		res.PatientKey = fhir.PatientKey(pt.System, pt.Value)
+		subject = &fhir.Reference{Type: "Patient", Display: pt.Name,
+			Identifier: &fhir.Identifier{System: pt.System, Value: pt.Value}}
 		switch cfg.PatientLink {
 		case PatientLinkConditional:
-			subject.Reference = "Patient?" + fhir.IdentifierQuery(cfg.PatientSystem, fax.MRN)
+			subject.Reference = "Patient?" + fhir.IdentifierQuery(pt.System, pt.Value)
 		case PatientLinkMatch:
-			pid := newID("patient:" + cfg.PatientSystem + "|" + fax.MRN)
+			pid := newID("patient:" + pt.System + "|" + pt.Value)
 			subject.Reference = pid.URN()
-			patient = &fhir.BundleEntry{FullURL: pid.URN(), Resource: matchPatient(cfg, fax, security),
-				Request: &fhir.BundleRequest{Method: "POST", URL: "Patient", IfNoneExist: fhir.IdentifierQuery(cfg.PatientSystem, fax.MRN)}}
+			patient = &fhir.BundleEntry{FullURL: pid.URN(), Resource: patientResource(*pt, security),
+				Request: &fhir.BundleRequest{Method: "POST", URL: "Patient", IfNoneExist: fhir.IdentifierQuery(pt.System, pt.Value)}}
 		}
 	}
-	docType, _ := DocType(fax.DocType)
-	typ := &fhir.CodeableConcept{Coding: []fhir.Coding{docType}}
-	category := []fhir.CodeableConcept{{Coding: []fhir.Coding{{
-		System: "http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category", Code: "clinical-note", Display: "Clinical Note"}}}}
-	format := &fhir.Coding{System: "http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode", Code: "urn:ihe:iti:xds:2017:mimeTypeSufficient", Display: "mimeType Sufficient"}
+	typ := d.Type
 
 	p := &plan{res: res}
 	b := fhir.Bundle{
 		ResourceType: "Bundle",
 		Meta:         &fhir.Meta{Security: security},
-		Identifier:   &fhir.Identifier{System: rfc3986, Value: newID("bundle:" + h).URN()},
+		Identifier:   &fhir.Identifier{System: rfc3986, Value: newID("bundle:" + seed).URN()},
 		Type:         "transaction",
 		Timestamp:    when,
 	}
 	docProfile := usCoreDocRef
 	if subject == nil && profile == ProfileUSCore {
-		// US Core makes subject 1..1: a fax nobody has tied to a patient
-		// yet is a valid base DocumentReference but not a US Core one, so
-		// it does not claim the profile (an exchange that validates claims
-		// would refuse the bundle). MHD Minimal allows no subject.
+		// US Core makes subject 1..1: a document nobody has tied to a
+		// patient yet is a valid base DocumentReference but not a US Core
+		// one, so it does not claim the profile (an exchange that
+		// validates claims would refuse the bundle). MHD Minimal allows
+		// no subject.
 		docProfile = ""
 	}
 	switch profile {
@@ -422,7 +480,7 @@ func (c *Converter) plan(ctx context.Context, in Input, fax Fax) (*plan, error) 
 		b.Entry = append(b.Entry, *patient)
 	}
 	if mhd {
-		ss := newID("submissionset:" + h)
+		ss := newID("submissionset:" + seed)
 		list := &fhir.List{
 			ResourceType: "List",
 			Meta:         &fhir.Meta{Profile: []string{mhdSD + "IHE.MHD.Minimal.SubmissionSet"}},
@@ -434,7 +492,7 @@ func (c *Converter) plan(ctx context.Context, in Input, fax Fax) (*plan, error) 
 			},
 			Status:  "current",
 			Mode:    "working",
-			Title:   "Fax received " + fax.Received.UTC().Format("2006-01-02 15:04Z"),
+			Title:   d.SubmissionTitle,
 			Code:    &fhir.CodeableConcept{Coding: []fhir.Coding{{System: "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes", Code: "submissionset"}}},
 			Subject: subject,
 			Date:    when,
@@ -443,86 +501,89 @@ func (c *Converter) plan(ctx context.Context, in Input, fax Fax) (*plan, error) 
 			list.Meta.Profile = []string{mhdSD + "IHE.MHD.Comprehensive.SubmissionSet"}
 			list.Extension = append(list.Extension, fhir.Extension{URL: mhdSD + "ihe-designationType", ValueCodeableConcept: typ})
 		}
-		for _, d := range docs {
-			list.Entry = append(list.Entry, fhir.ListEntry{Item: fhir.Reference{Reference: d.id.URN()}})
+		for _, pt := range parts {
+			list.Entry = append(list.Entry, fhir.ListEntry{Item: fhir.Reference{Reference: pt.fullURL}})
 		}
 		b.Entry = append(b.Entry, fhir.BundleEntry{FullURL: ss.URN(), Resource: list, Request: &fhir.BundleRequest{
 			Method: "POST", URL: "List", IfNoneExist: fhir.IdentifierQuery(rfc3986, ss.OID())}})
 	}
 
-	mkAttachment := func(d doc) fhir.Attachment {
+	mkAttachment := func(pt part) fhir.Attachment {
 		return fhir.Attachment{
-			ContentType: d.c.contentType, Language: cfg.Language, URL: d.binID.URN(), Size: d.c.size,
-			Hash: d.c.sha1, Title: "Fax received " + fax.Received.UTC().Format("2006-01-02 15:04Z"), Creation: when,
+			ContentType: pt.c.contentType, Language: d.Language, URL: pt.binID.URN(), Size: pt.c.size,
+			Hash: pt.c.sha1, Title: d.Title, Creation: created,
 		}
 	}
 	var docProfiles []string
 	if docProfile != "" {
 		docProfiles = []string{docProfile}
 	}
-	mkDoc := func(d doc) *docRef {
+	mkDoc := func(pt part) *docRef {
+		master, official := pt.master, pt.official
 		dr := &docRef{DocumentReference: fhir.DocumentReference{
 			ResourceType:     "DocumentReference",
 			Meta:             &fhir.Meta{Profile: docProfiles, Security: security},
-			MasterIdentifier: &fhir.Identifier{Use: "usual", System: rfc3986, Value: d.id.OID()},
-			Identifier:       []fhir.Identifier{{Use: "official", System: rfc3986, Value: d.id.URN()}},
+			MasterIdentifier: &master,
+			Identifier:       []fhir.Identifier{official},
 			Status:           "current",
 			Type:             typ,
-			Category:         category,
+			Category:         d.Category,
 			Subject:          subject,
 			Date:             when,
-			Author:           orgRefs(cfg.Author),
-			Description:      describe(fax, res.Pages),
+			Author:           d.Author,
+			Custodian:        d.Custodian,
+			Description:      d.Description,
 			SecurityLabel:    []fhir.CodeableConcept{{Coding: security}},
-			Content:          []fhir.DocumentReferenceContent{{Attachment: mkAttachment(d), Format: format}},
-		}, Extension: faxExtension(fax, res.Pages)}
-		if c := orgRefs(cfg.Custodian); len(c) > 0 {
-			dr.Custodian = &c[0]
-		}
+			Content:          []fhir.DocumentReferenceContent{{Attachment: mkAttachment(pt), Format: d.Format}},
+		}, Extension: d.extension}
 		if profile == ProfileMHDComprehensive {
-			dr.Contained = []any{sourcePatient(cfg, fax)}
+			src := d.Patient
+			if d.SourcePatient != nil {
+				src = d.SourcePatient
+			}
+			dr.Contained = []any{sourcePatientResource(*src)}
 			dr.Context = &fhir.DocumentReferenceContext{
-				FacilityType:      concept(cfg.FacilityType),
-				PracticeSetting:   concept(cfg.PracticeSetting),
+				FacilityType:      d.FacilityType,
+				PracticeSetting:   d.PracticeSetting,
 				SourcePatientInfo: &fhir.Reference{Reference: "#src-patient"},
 			}
 		}
 		return dr
 	}
-	addDoc := func(dr *docRef, d doc) {
-		b.Entry = append(b.Entry, fhir.BundleEntry{FullURL: d.id.URN(), Resource: dr, Request: &fhir.BundleRequest{
-			Method: "POST", URL: "DocumentReference", IfNoneExist: fhir.IdentifierQuery(rfc3986, d.id.OID())}})
+	addDoc := func(dr *docRef, pt part) {
+		b.Entry = append(b.Entry, fhir.BundleEntry{FullURL: pt.fullURL, Resource: dr, Request: &fhir.BundleRequest{
+			Method: "POST", URL: "DocumentReference", IfNoneExist: fhir.IdentifierQuery(pt.master.System, pt.master.Value)}})
 	}
 	if mhd {
 		// One content per DocumentReference; the PDF says it transforms
 		// the original.
-		for i, d := range docs {
-			dr := mkDoc(d)
-			if i == 0 && len(docs) > 1 {
-				dr.RelatesTo = []fhir.DocumentReferenceRelates{{Code: "transforms", Target: &fhir.Reference{Reference: docs[1].id.URN()}}}
+		for i, pt := range parts {
+			dr := mkDoc(pt)
+			if i == 0 && len(parts) > 1 {
+				dr.RelatesTo = []fhir.DocumentReferenceRelates{{Code: "transforms", Target: &fhir.Reference{Reference: parts[1].fullURL}}}
 			}
-			addDoc(dr, d)
+			addDoc(dr, pt)
 		}
 	} else {
-		dr := mkDoc(docs[0])
-		for _, d := range docs[1:] {
-			dr.Content = append(dr.Content, fhir.DocumentReferenceContent{Attachment: mkAttachment(d), Format: format})
+		dr := mkDoc(parts[0])
+		for _, pt := range parts[1:] {
+			dr.Content = append(dr.Content, fhir.DocumentReferenceContent{Attachment: mkAttachment(pt), Format: d.Format})
 		}
-		addDoc(dr, docs[0])
+		addDoc(dr, parts[0])
 	}
 
-	for _, d := range docs {
-		bin := &fhir.Binary{ResourceType: "Binary", Meta: &fhir.Meta{Security: security}, ContentType: d.c.contentType}
+	for _, pt := range parts {
+		bin := &fhir.Binary{ResourceType: "Binary", Meta: &fhir.Meta{Security: security}, ContentType: pt.c.contentType}
 		req := &fhir.BundleRequest{Method: "POST", URL: "Binary"}
 		if cfg.BinaryMethod == BinaryPut {
-			bin.ID = d.binID.String()
+			bin.ID = pt.binID.String()
 			req = &fhir.BundleRequest{Method: "PUT", URL: "Binary/" + bin.ID}
 		}
-		b.Entry = append(b.Entry, fhir.BundleEntry{FullURL: d.binID.URN(), Resource: bin, Request: req})
-		p.binaries = append(p.binaries, binaryEntry{c: d.c, res: bin})
+		b.Entry = append(b.Entry, fhir.BundleEntry{FullURL: pt.binID.URN(), Resource: bin, Request: req})
+		p.binaries = append(p.binaries, binaryEntry{c: pt.c, res: bin})
 	}
 	p.bundle = b
-	return p, nil
+	return p
 }
 
 func orgRefs(o OrgRef) []fhir.Reference {
@@ -552,37 +613,43 @@ func concept(s string) *fhir.CodeableConcept {
 	return &fhir.CodeableConcept{Coding: []fhir.Coding{c}}
 }
 
-// sourcePatient is the contained Patient the Comprehensive profile wants:
-// the patient as the source knew it.
-func sourcePatient(cfg Config, fax Fax) map[string]any {
+// sourcePatientResource is the contained Patient the Comprehensive
+// profile wants: the patient as the source knew it.
+func sourcePatientResource(pt Patient) map[string]any {
 	p := map[string]any{
 		"resourceType": "Patient",
 		"id":           "src-patient",
-		"identifier":   []fhir.Identifier{{System: cfg.PatientSystem, Value: fax.MRN}},
+		"identifier":   []fhir.Identifier{{System: pt.System, Value: pt.Value}},
 	}
-	if fax.PatientName != "" {
-		p["name"] = []fhir.HumanName{{Text: fax.PatientName}}
+	if pt.Name != "" {
+		p["name"] = []fhir.HumanName{{Text: pt.Name}}
 	}
-	if d := normDate(fax.DOB); d != "" {
+	if d := normDate(pt.BirthDate); d != "" {
 		p["birthDate"] = d
 	}
 	return p
 }
 
-// matchPatient is the Patient of PatientLinkMatch: written only when the
-// exchange holds no patient with the MRN, so it says no more than the fax
-// does. Gender is "unknown" (a fax sidecar does not carry it), which also
-// gives a US Core exchange the element it requires; a name written
-// "Family, Given" is split as such, any other form is kept as text only.
+// matchPatient is the Patient of PatientLinkMatch for a fax.
 func matchPatient(cfg Config, fax Fax, security []fhir.Coding) *fhir.Patient {
+	return patientResource(Patient{System: cfg.PatientSystem, Value: fax.MRN, Name: fax.PatientName, BirthDate: fax.DOB}, security)
+}
+
+// patientResource is the Patient of PatientLinkMatch: written only when
+// the exchange holds no patient with the identifier, so it says no more
+// than the document's source does. Gender is "unknown" (neither a fax
+// sidecar nor XDS metadata need carry it), which also gives a US Core
+// exchange the element it requires; a name written "Family, Given" is
+// split as such, any other form is kept as text only.
+func patientResource(pt Patient, security []fhir.Coding) *fhir.Patient {
 	p := &fhir.Patient{
 		ResourceType: "Patient",
 		Meta:         &fhir.Meta{Security: security},
-		Identifier:   []fhir.Identifier{{System: cfg.PatientSystem, Value: fax.MRN}},
+		Identifier:   []fhir.Identifier{{System: pt.System, Value: pt.Value}},
 		Gender:       "unknown",
-		BirthDate:    normDate(fax.DOB),
+		BirthDate:    normDate(pt.BirthDate),
 	}
-	if n := strings.TrimSpace(fax.PatientName); n != "" {
+	if n := strings.TrimSpace(pt.Name); n != "" {
 		hn := fhir.HumanName{Text: n}
 		if fam, giv, ok := strings.Cut(n, ","); ok && strings.TrimSpace(fam) != "" && strings.TrimSpace(giv) != "" {
 			hn.Family, hn.Given = strings.TrimSpace(fam), strings.Fields(giv)

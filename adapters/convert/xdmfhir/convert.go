@@ -1,0 +1,330 @@
+package xdmfhir
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
+	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/queue"
+)
+
+// Converter files XDM documents through the fax converter's bundle
+// builder. It is safe for concurrent use.
+type Converter struct {
+	// Docs builds the bundles; its Config (the gateway's fax section)
+	// decides the profile, source id, patient link and Binary method.
+	Docs *faxfhir.Converter
+	// Systems maps an assigning authority's namespace id (or universal
+	// id) to an identifier system, as identifiers.systems does for HL7 v2
+	// (CX.4). A patientId whose authority is an ISO OID needs no entry.
+	Systems map[string]string
+}
+
+// WriteRaw writes the bundle of a Raw the EHR drop source handed on
+// (Format, with the Entry in Meta) to w. The content comes from Raw.Body,
+// or Raw.Open for an entry above the source's in-memory limit.
+func (c *Converter) WriteRaw(ctx context.Context, w io.Writer, in adapters.Raw) (faxfhir.Result, error) {
+	e, ok, err := EntryFromMeta(in.Meta)
+	if err == nil && !ok {
+		err = fmt.Errorf("no %s in the input's metadata", MetaEntry)
+	}
+	if err != nil {
+		return faxfhir.Result{}, queue.Permanent(fmt.Errorf("xdm document %s: %w", in.Name, err))
+	}
+	d := c.Document(e, in.Received)
+	d.Name = in.Name
+	d.Open = func() (io.ReadCloser, error) {
+		if in.Body != nil || in.Open == nil {
+			return io.NopCloser(bytes.NewReader(in.Body)), nil
+		}
+		return in.Open()
+	}
+	return c.Docs.WriteDocument(ctx, w, d)
+}
+
+// Document maps e to the neutral description the bundle builder takes,
+// following MHD's DocumentEntry to DocumentReference mapping. received is
+// the date of last resort: a package whose METADATA.XML gives neither a
+// submission nor a creation time is dated when it was received.
+func (c *Converter) Document(e Entry, received time.Time) faxfhir.Document {
+	d := faxfhir.Document{
+		ContentType:     e.MimeType,
+		Title:           e.Title,
+		SubmissionTitle: "Document received in an XDM package",
+		Description:     e.Comments,
+		Created:         fhirDateTime(e.CreationTime),
+		Language:        e.LanguageCode,
+		Type:            docType(e.TypeCode),
+		Format:          coding(e.FormatCode),
+		FacilityType:    concept(e.FacilityType),
+		PracticeSetting: concept(e.PracticeSetting),
+	}
+	// The SubmissionSet's date and the bundle's timestamp are when the
+	// package was sent, which METADATA.XML says, so that the same package
+	// dropped again makes the same bundle; MHD maps submissionTime to
+	// the SubmissionSet's date.
+	for _, t := range []string{e.SubmissionTime, e.CreationTime} {
+		if at, ok := dtmTime(t); ok {
+			d.Date = at
+			break
+		}
+	}
+	if d.Date.IsZero() {
+		d.Date = received
+	}
+	if sys, val, ok := c.patientID(e.PatientID); ok {
+		d.Patient = &faxfhir.Patient{System: sys, Value: val, Name: xpnText(e.PatientName), BirthDate: dtmDate(e.PatientBirthDate)}
+	}
+	if sys, val, ok := c.patientID(e.SourcePatientID); ok {
+		d.SourcePatient = &faxfhir.Patient{System: sys, Value: val, Name: xpnText(e.PatientName), BirthDate: dtmDate(e.PatientBirthDate)}
+	}
+	if cc := concept(e.ClassCode); cc != nil {
+		d.Category = []fhir.CodeableConcept{faxfhir.CategoryClinicalNote(), *cc}
+	}
+	d.MasterIdentifier = masterIdentifier(e.UniqueID)
+	if u := strings.ToLower(strings.TrimSpace(e.EntryUUID)); uuidURN.MatchString(u) {
+		d.Identifier = &fhir.Identifier{Use: "official", System: "urn:ietf:rfc:3986", Value: u}
+	}
+	for _, cc := range e.Confidentiality {
+		if cd := coding(&cc); cd != nil {
+			d.Security = append(d.Security, *cd)
+		}
+	}
+	for _, a := range e.Authors {
+		d.Author = append(d.Author, authorRefs(a)...)
+	}
+	return d
+}
+
+var (
+	uuidURN = regexp.MustCompile(`^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	oidRE   = regexp.MustCompile(`^[0-2](\.(0|[1-9][0-9]*))+$`)
+)
+
+// masterIdentifier maps XDSDocumentEntry.uniqueId: an OID becomes
+// urn:oid:<OID> under urn:ietf:rfc:3986, and the OID^extension form the
+// extension under the system urn:oid:<OID>. Anything else gives nil: the
+// builder then derives one from the content, as it does for a fax.
+func masterIdentifier(uid string) *fhir.Identifier {
+	uid = strings.TrimSpace(uid)
+	root, ext, _ := strings.Cut(uid, "^")
+	switch {
+	case oidRE.MatchString(root) && ext == "":
+		return &fhir.Identifier{Use: "usual", System: "urn:ietf:rfc:3986", Value: "urn:oid:" + root}
+	case oidRE.MatchString(root):
+		return &fhir.Identifier{Use: "usual", System: "urn:oid:" + root, Value: ext}
+	case uuidURN.MatchString(strings.ToLower(uid)):
+		return &fhir.Identifier{Use: "usual", System: "urn:ietf:rfc:3986", Value: strings.ToLower(uid)}
+	}
+	return nil
+}
+
+// patientID maps a CX ("value^^^namespace&OID&ISO") to an identifier, the
+// way the HL7 v2 converter maps CX.4: an ISO authority is urn:oid:<OID>,
+// a UUID one urn:uuid:<UUID>; otherwise identifiers.systems decides, by
+// the namespace id or the universal id, and a bare universal id that is an
+// OID is taken as one. ok is false when the CX has no value or its
+// authority maps to no system: the document then has no subject rather
+// than one under a system ferry made up.
+func (c *Converter) patientID(cx string) (system, value string, ok bool) {
+	comps := strings.Split(strings.TrimSpace(cx), "^")
+	value = strings.TrimSpace(comps[0])
+	if value == "" || len(comps) < 4 {
+		return "", "", false
+	}
+	hd := strings.Split(comps[3], "&")
+	for len(hd) < 3 {
+		hd = append(hd, "")
+	}
+	ns, universal, typ := strings.TrimSpace(hd[0]), strings.TrimSpace(hd[1]), strings.ToUpper(strings.TrimSpace(hd[2]))
+	switch {
+	case universal != "" && typ == "ISO" && oidRE.MatchString(universal):
+		return "urn:oid:" + universal, value, true
+	case universal != "" && (typ == "UUID" || typ == "GUID"):
+		return "urn:uuid:" + strings.ToLower(universal), value, true
+	case ns != "" && c.Systems[ns] != "":
+		return c.Systems[ns], value, true
+	case universal != "" && c.Systems[universal] != "":
+		return c.Systems[universal], value, true
+	case oidRE.MatchString(universal):
+		return "urn:oid:" + universal, value, true
+	}
+	return "", "", false
+}
+
+// Code systems known by OID or by the names older packages give in
+// codingScheme; other OIDs become urn:oid:<OID>.
+var codeSystems = map[string]string{
+	"2.16.840.1.113883.6.1":   "http://loinc.org",
+	"LOINC":                   "http://loinc.org",
+	"2.16.840.1.113883.6.96":  "http://snomed.info/sct",
+	"SNOMED CT":               "http://snomed.info/sct",
+	"SNOMED-CT":               "http://snomed.info/sct",
+	"2.16.840.1.113883.5.25":  "http://terminology.hl7.org/CodeSystem/v3-Confidentiality",
+	"2.16.840.1.113883.6.101": "http://nucc.org/provider-taxonomy",
+	"1.3.6.1.4.1.19376.1.2.3": "http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode",
+}
+
+// coding maps an XDS coded value; nil when it has no code.
+func coding(c *Code) *fhir.Coding {
+	if c == nil || strings.TrimSpace(c.Code) == "" {
+		return nil
+	}
+	out := &fhir.Coding{Code: strings.TrimSpace(c.Code), Display: strings.TrimSpace(c.Display)}
+	scheme := strings.TrimSpace(c.Scheme)
+	switch {
+	case codeSystems[strings.ToUpper(scheme)] != "":
+		out.System = codeSystems[strings.ToUpper(scheme)]
+	case oidRE.MatchString(scheme):
+		out.System = "urn:oid:" + scheme
+	case strings.Contains(scheme, ":"):
+		out.System = scheme // already a URI
+	}
+	// A scheme that is only a name ("Connect-a-thon classCodes") is no
+	// system: the coding keeps its code and display.
+	return out
+}
+
+func concept(c *Code) *fhir.CodeableConcept {
+	if cd := coding(c); cd != nil {
+		return &fhir.CodeableConcept{Coding: []fhir.Coding{*cd}}
+	}
+	return nil
+}
+
+// docType maps typeCode: a LOINC code is the type, as US Core's binding
+// (LOINC document codes) wants; another code is kept beside US Core's UNK
+// (nil: UNK alone, the builder's default).
+func docType(c *Code) *fhir.CodeableConcept {
+	cd := coding(c)
+	switch {
+	case cd == nil:
+		return nil
+	case cd.System == "http://loinc.org":
+		return &fhir.CodeableConcept{Coding: []fhir.Coding{*cd}}
+	}
+	return &fhir.CodeableConcept{Coding: []fhir.Coding{faxfhir.UnknownDocType, *cd}}
+}
+
+// authorRefs maps one author: each institution (XON: name, and the
+// identifier in XON.10 under the authority in XON.6) as an Organization,
+// the person (XCN: id, family, given) as a Practitioner, display and
+// identifier only.
+func authorRefs(a Author) []fhir.Reference {
+	var out []fhir.Reference
+	for _, xon := range a.Institutions {
+		f := strings.Split(xon, "^")
+		r := fhir.Reference{Type: "Organization", Display: strings.TrimSpace(f[0])}
+		if len(f) >= 10 {
+			id := strings.TrimSpace(f[9])
+			auth := strings.Split(f[5], "&")
+			switch {
+			case id != "" && len(auth) >= 2 && oidRE.MatchString(auth[1]):
+				r.Identifier = &fhir.Identifier{System: "urn:oid:" + auth[1], Value: id}
+			case oidRE.MatchString(id):
+				r.Identifier = &fhir.Identifier{System: "urn:ietf:rfc:3986", Value: "urn:oid:" + id}
+			}
+		}
+		if r.Display != "" || r.Identifier != nil {
+			out = append(out, r)
+		}
+	}
+	if p := strings.TrimSpace(a.Person); p != "" {
+		f := strings.Split(p, "^")
+		for len(f) < 9 {
+			f = append(f, "")
+		}
+		r := fhir.Reference{Type: "Practitioner", Display: strings.Join(strings.Fields(f[5]+" "+f[2]+" "+f[3]+" "+f[1]), " ")}
+		if auth := strings.Split(f[8], "&"); f[0] != "" && len(auth) >= 2 && oidRE.MatchString(auth[1]) {
+			r.Identifier = &fhir.Identifier{System: "urn:oid:" + auth[1], Value: f[0]}
+		}
+		if r.Display == "" && r.Identifier == nil {
+			r.Display = p // not in XCN form: a name as written
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// xpnText writes an XPN (family^given^middle^suffix^prefix) as "Family,
+// Given Middle", the form the builder splits into family and given.
+func xpnText(xpn string) string {
+	f := strings.Split(strings.TrimSpace(xpn), "^")
+	family := strings.TrimSpace(strings.Split(f[0], "&")[0])
+	var given []string
+	for _, g := range f[1:min(len(f), 3)] {
+		if g = strings.TrimSpace(g); g != "" {
+			given = append(given, g)
+		}
+	}
+	switch {
+	case family == "":
+		return strings.Join(given, " ")
+	case len(given) == 0:
+		return family
+	}
+	return family + ", " + strings.Join(given, " ")
+}
+
+// dtmDigits returns the digits of an HL7 DTM up to seconds, or "" when
+// it is not one.
+func dtmDigits(dtm string) string {
+	s := strings.TrimSpace(dtm)
+	if i := strings.IndexAny(s, ".+-"); i >= 0 {
+		s = s[:i] // XDS times are UTC; fractions and offsets are left out
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return ""
+		}
+	}
+	switch len(s) {
+	case 4, 6, 8, 10, 12, 14:
+		return s
+	}
+	return ""
+}
+
+// fhirDateTime writes an XDS DTM (UTC) as a FHIR dateTime: a year, month
+// or date alone as such, a time completed to seconds with Z.
+func fhirDateTime(dtm string) string {
+	s := dtmDigits(dtm)
+	switch len(s) {
+	case 0:
+		return ""
+	case 4:
+		return s
+	case 6:
+		return s[:4] + "-" + s[4:6]
+	case 8:
+		return s[:4] + "-" + s[4:6] + "-" + s[6:8]
+	}
+	s += strings.Repeat("0", 14-len(s))
+	return s[:4] + "-" + s[4:6] + "-" + s[6:8] + "T" + s[8:10] + ":" + s[10:12] + ":" + s[12:14] + "Z"
+}
+
+// dtmTime reads a DTM of at least a day's precision.
+func dtmTime(dtm string) (time.Time, bool) {
+	s := dtmDigits(dtm)
+	if len(s) < 8 {
+		return time.Time{}, false
+	}
+	s += strings.Repeat("0", 14-len(s))
+	t, err := time.Parse("20060102150405", s)
+	return t, err == nil
+}
+
+// dtmDate is a DTM's date as YYYY-MM-DD, or "".
+func dtmDate(dtm string) string {
+	if s := dtmDigits(dtm); len(s) >= 8 {
+		return s[:4] + "-" + s[4:6] + "-" + s[6:8]
+	}
+	return ""
+}

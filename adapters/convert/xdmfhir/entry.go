@@ -1,0 +1,159 @@
+// Package xdmfhir files a document of an XDM package (IHE ITI-32, what
+// Direct messaging delivers) that ferry does not convert into clinical
+// resources, typically a PDF referral or a scanned TIFF, as a FHIR
+// DocumentReference with its Binary. The DocumentReference is made from
+// the XDS DocumentEntry metadata the package's METADATA.XML gives for the
+// document, mapped as IHE MHD maps a DocumentEntry to a DocumentReference
+// (patientId to subject, uniqueId to masterIdentifier, typeCode to type,
+// classCode to category, and so on), and the bundle is the one the fax
+// converter builds (faxfhir.Converter.WriteDocument) under the same
+// settings: an MHD ITI-65 Provide Document Bundle or a US Core
+// transaction.
+//
+// The EHR drop source (adapters/ehrdrop) reads METADATA.XML into an Entry
+// and hands the document on with the Entry in Raw.Meta (Entry.Meta); the
+// Converter reads it back (EntryFromMeta).
+package xdmfhir
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"strconv"
+	"strings"
+)
+
+// Format is the Raw.Format of an XDM document handed on for filing.
+const Format = "xdm-document"
+
+// Raw.Meta keys of an Entry. The patient's identifiers, name and birth
+// date, and the document's title and comments (free text that may name the
+// patient) are under "phi.", as the fax path keeps its patient facts:
+// never logged, and sealed with the quarantine under encryption.
+const (
+	MetaEntry = "xdm.entry"     // JSON of the Entry without PHI
+	MetaPHI   = "phi.xdm.entry" // JSON of the Entry's PHI
+)
+
+// Code is an XDS coded value: a Classification's nodeRepresentation, its
+// codingScheme slot (an OID, or a name in older packages) and its Name.
+type Code struct {
+	Code    string `json:"code"`
+	Scheme  string `json:"scheme,omitempty"`
+	Display string `json:"display,omitempty"`
+}
+
+// Author is one XDSDocumentEntry.author Classification: its
+// authorInstitution values (XON) and authorPerson (XCN).
+type Author struct {
+	Institutions []string `json:"institutions,omitempty"`
+	Person       string   `json:"person,omitempty"`
+}
+
+// Entry is what METADATA.XML says about one document (an ExtrinsicObject),
+// as written there: CX, XON, XCN and DTM values are kept in their HL7 v2
+// form and mapped by the Converter.
+type Entry struct {
+	EntryUUID      string `json:"entryUUID,omitempty"` // the ExtrinsicObject's id
+	UniqueID       string `json:"uniqueId,omitempty"`
+	MimeType       string `json:"mimeType,omitempty"`
+	CreationTime   string `json:"creationTime,omitempty"`   // DTM, UTC
+	SubmissionTime string `json:"submissionTime,omitempty"` // DTM of the submission set
+	LanguageCode   string `json:"languageCode,omitempty"`
+	Hash           string `json:"hash,omitempty"` // hex SHA-1
+	Size           string `json:"size,omitempty"`
+
+	ClassCode       *Code    `json:"classCode,omitempty"`
+	TypeCode        *Code    `json:"typeCode,omitempty"`
+	FormatCode      *Code    `json:"formatCode,omitempty"`
+	FacilityType    *Code    `json:"healthcareFacilityTypeCode,omitempty"`
+	PracticeSetting *Code    `json:"practiceSettingCode,omitempty"`
+	Confidentiality []Code   `json:"confidentialityCode,omitempty"`
+	Authors         []Author `json:"authors,omitempty"`
+
+	// PHI: carried under MetaPHI only.
+	PatientID        string `json:"-"` // CX
+	SourcePatientID  string `json:"-"` // CX
+	PatientName      string `json:"-"` // XPN, from sourcePatientInfo PID-5
+	PatientBirthDate string `json:"-"` // DTM, from sourcePatientInfo PID-7
+	Title            string `json:"-"`
+	Comments         string `json:"-"`
+}
+
+// phi is the JSON form of an Entry's PHI.
+type phi struct {
+	PatientID        string `json:"patientId,omitempty"`
+	SourcePatientID  string `json:"sourcePatientId,omitempty"`
+	PatientName      string `json:"patientName,omitempty"`
+	PatientBirthDate string `json:"patientBirthDate,omitempty"`
+	Title            string `json:"title,omitempty"`
+	Comments         string `json:"comments,omitempty"`
+}
+
+// Meta encodes e as Raw.Meta entries.
+func (e Entry) Meta() map[string]string {
+	m := map[string]string{}
+	if b, err := json.Marshal(e); err == nil {
+		m[MetaEntry] = string(b)
+	}
+	p := phi{e.PatientID, e.SourcePatientID, e.PatientName, e.PatientBirthDate, e.Title, e.Comments}
+	if p != (phi{}) {
+		if b, err := json.Marshal(p); err == nil {
+			m[MetaPHI] = string(b)
+		}
+	}
+	return m
+}
+
+// EntryFromMeta decodes what Meta wrote; ok is false when m holds no
+// Entry.
+func EntryFromMeta(m map[string]string) (e Entry, ok bool, err error) {
+	s, ok := m[MetaEntry]
+	if !ok {
+		return Entry{}, false, nil
+	}
+	if err := json.Unmarshal([]byte(s), &e); err != nil {
+		return Entry{}, true, fmt.Errorf("%s: %w", MetaEntry, err)
+	}
+	if s := m[MetaPHI]; s != "" {
+		var p phi
+		if err := json.Unmarshal([]byte(s), &p); err != nil {
+			// The error would quote the PHI it failed on.
+			return Entry{}, true, fmt.Errorf("%s: not valid JSON", MetaPHI)
+		}
+		e.PatientID, e.SourcePatientID, e.PatientName, e.PatientBirthDate, e.Title, e.Comments =
+			p.PatientID, p.SourcePatientID, p.PatientName, p.PatientBirthDate, p.Title, p.Comments
+	}
+	return e, true, nil
+}
+
+// StripPHI returns m without the Entry's PHI.
+func StripPHI(m map[string]string) map[string]string {
+	out := maps.Clone(m)
+	delete(out, MetaPHI)
+	return out
+}
+
+// Verify checks the document's size and SHA-1 digest against the size and
+// hash slots, when METADATA.XML gives them. A mismatch means the package
+// was damaged or altered after it was made, or METADATA.XML describes
+// another document: the DocumentReference would carry a hash its Binary
+// does not have.
+func (e Entry) Verify(size int64, sha1 []byte) error {
+	if s := strings.TrimSpace(e.Size); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("METADATA.XML gives size %q, which is not a number", s)
+		}
+		if n != size {
+			return fmt.Errorf("METADATA.XML gives size %d but the document holds %d bytes: the package is damaged or altered", n, size)
+		}
+	}
+	if h := strings.ToLower(strings.TrimSpace(e.Hash)); h != "" {
+		if got := hex.EncodeToString(sha1); h != got {
+			return fmt.Errorf("METADATA.XML gives SHA-1 hash %s but the document's is %s: the package is damaged or altered", h, got)
+		}
+	}
+	return nil
+}

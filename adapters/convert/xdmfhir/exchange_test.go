@@ -1,0 +1,211 @@
+package xdmfhir
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"maps"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
+)
+
+// TestExchangeFilesXDMDocumentOnce posts the bundle of an XDM package's
+// PDF to the Medplum stand-in exchange (.ci/exchange, over mutual TLS)
+// twice, as a package dropped twice would, under each Binary method: the
+// exchange holds one DocumentReference for it, found again by its
+// masterIdentifier (the XDS uniqueId), and its subject is the Patient the
+// exchange already held with the package's patientId. Skipped when node or
+// the exchange's node_modules are missing.
+func TestExchangeFilesXDMDocumentOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the node exchange")
+	}
+	exDir, _ := filepath.Abs("../../../.ci/exchange")
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("node not installed")
+	}
+	if _, err := os.Stat(filepath.Join(exDir, "node_modules", "@medplum")); err != nil {
+		t.Skip("run npm ci in .ci/exchange first")
+	}
+	dir := t.TempDir()
+	pki := filepath.Join(dir, "pki")
+	if out, err := exec.Command("bash", filepath.Join(exDir, "pki.sh"), pki).CombinedOutput(); err != nil {
+		t.Skipf("pki.sh: %v\n%s", err, out)
+	}
+	ready := filepath.Join(dir, "ready.json")
+	cmd := exec.Command("node", "--experimental-websocket", filepath.Join(exDir, "server.mjs"), "--pki", pki, "--ready-file", ready, "--port", "0", "--control-port", "0")
+	cmd.Dir = exDir
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	var ex struct{ URL, Control string }
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if b, err := os.ReadFile(ready); err == nil && json.Unmarshal(b, &ex) == nil && ex.URL != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("exchange did not start:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cert, err := tls.LoadX509KeyPair(filepath.Join(pki, "client.pem"), filepath.Join(pki, "client.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM, _ := os.ReadFile(filepath.Join(pki, "ca.pem"))
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(caPEM)
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}}
+	do := func(method, url string, body []byte) map[string]any {
+		t.Helper()
+		req, _ := http.NewRequest(method, url, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/fhir+json")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode/100 != 2 {
+			t.Fatalf("%s %s: %d %s", method, url, resp.StatusCode, b)
+		}
+		var m map[string]any
+		json.Unmarshal(b, &m)
+		return m
+	}
+	count := func(typ string) float64 {
+		resp, err := http.Get(ex.Control + "/control/count?type=" + typ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m struct{ Count float64 }
+		json.NewDecoder(resp.Body).Decode(&m)
+		return m.Count
+	}
+	str := func(v any, path ...any) string {
+		for _, p := range path {
+			switch k := p.(type) {
+			case string:
+				m, _ := v.(map[string]any)
+				v = m[k]
+			case int:
+				a, _ := v.([]any)
+				if k >= len(a) {
+					return ""
+				}
+				v = a[k]
+			}
+		}
+		s, _ := v.(string)
+		return s
+	}
+
+	pre := do("POST", ex.URL+"/Patient", []byte(`{"resourceType":"Patient","identifier":[{"system":"urn:oid:2.16.840.1.113883.3.999.1","value":"MRN-7"}],"name":[{"family":"Known"}]}`))
+	preRef := "Patient/" + str(pre, "id")
+	entry := Entry{
+		UniqueID: "1.2.840.99999.7.2", MimeType: "application/pdf", SubmissionTime: "20260301090000", CreationTime: "20260228153000",
+		TypeCode:        &Code{"57133-1", "2.16.840.1.113883.6.1", "Referral note"},
+		ClassCode:       &Code{"REFERRAL", "1.3.6.1.4.1.21367.100.1", "Referral"},
+		Confidentiality: []Code{{"N", "2.16.840.1.113883.5.25", "normal"}},
+		PatientID:       "MRN-7^^^&2.16.840.1.113883.3.999.1&ISO", PatientName: "Roe^Jane", Title: "Referral to cardiology",
+	}
+	pdf := []byte("%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
+	for _, method := range []string{faxfhir.BinaryPost, faxfhir.BinaryPut} {
+		docs, err := faxfhir.New(faxfhir.Config{SourceID: "1.3.6.1.4.1.21367.2026.1", BinaryMethod: method})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &Converter{Docs: docs}
+		meta := maps.Clone(entry.Meta())
+		var body bytes.Buffer
+		if _, err := c.WriteRaw(context.Background(), &body, adapters.Raw{Name: "direct.zip: IHE_XDM/SUBSET01/DOC0002.PDF", Body: pdf, Meta: meta}); err != nil {
+			t.Fatal(err)
+		}
+		// The second method's bundle is the same document too: it finds
+		// the first method's DocumentReference.
+		first := do("POST", ex.URL, body.Bytes())
+		do("POST", ex.URL, body.Bytes())
+		if n := count("DocumentReference"); n != 1 {
+			t.Errorf("binary %s: %v DocumentReferences after the document was posted twice, want 1", method, n)
+		}
+		if n := count("Patient"); n != 1 {
+			t.Errorf("binary %s: %v Patients at the exchange, want only the one it held", method, n)
+		}
+		found := do("GET", ex.URL+"/DocumentReference?identifier=urn:ietf:rfc:3986%7Curn:oid:1.2.840.99999.7.2", nil)
+		if got := len(found["entry"].([]any)); got != 1 {
+			t.Errorf("binary %s: %d DocumentReferences with the uniqueId, want 1", method, got)
+		}
+		for i := range first["entry"].([]any) {
+			loc := str(first, "entry", i, "response", "location")
+			if !strings.HasPrefix(loc, "DocumentReference/") {
+				continue
+			}
+			d := do("GET", ex.URL+"/"+loc, nil)
+			if got := str(d, "subject", "reference"); got != preRef {
+				t.Errorf("binary %s: subject %q, want the exchange's own %s", method, got, preRef)
+			}
+			if url := str(d, "content", 0, "attachment", "url"); !strings.HasPrefix(url, "Binary/") {
+				t.Errorf("binary %s: attachment.url %q not rewritten", method, url)
+			}
+		}
+	}
+}
+
+// TestBundlesValidateWithMedplum runs the CI's validator (@medplum/core
+// validateResource) over an XDM document's bundle under each profile, with
+// a patient and without one.
+func TestBundlesValidateWithMedplum(t *testing.T) {
+	validator, _ := filepath.Abs("../../../.ci/exchange/validate.mjs")
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("node not installed")
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(validator), "node_modules", "@medplum")); err != nil {
+		t.Skip("run npm ci in .ci/exchange first")
+	}
+	dir := t.TempDir()
+	pdf := []byte("%PDF-1.4\n%%EOF\n")
+	for _, profile := range []string{faxfhir.ProfileMHDMinimal, faxfhir.ProfileMHDComprehensive, faxfhir.ProfileUSCore} {
+		for _, pid := range []string{"MRN-7^^^&2.16.840.1.113883.3.999.1&ISO", ""} {
+			docs, err := faxfhir.New(faxfhir.Config{Profile: profile, SourceID: "1.3.6.1.4.1.21367.2026.1",
+				FacilityType: "http://snomed.info/sct|35971002|Ambulatory care site", PracticeSetting: "http://snomed.info/sct|394802001|General medicine"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := Entry{UniqueID: "1.2.840.99999.7.2", MimeType: "application/pdf", CreationTime: "20260228153000", LanguageCode: "en-US",
+				TypeCode: &Code{"REF", "1.2.840.99999.44", "Referral (local)"}, ClassCode: &Code{"REFERRAL", "1.3.6.1.4.1.21367.100.1", "Referral"},
+				Confidentiality: []Code{{"R", "2.16.840.1.113883.5.25", "restricted"}},
+				Authors:         []Author{{Institutions: []string{"Riverside Cardiology^^^^^&1.2.840.99999&ISO^^^^RC-1"}, Person: "1234^Smith^John"}},
+				PatientID:       pid, SourcePatientID: "LOCAL-7^^^&1.2.840.99999.3&ISO", PatientName: "Roe^Jane", PatientBirthDate: "19700101", Title: "Referral"}
+			var body bytes.Buffer
+			if _, err := (&Converter{Docs: docs}).WriteRaw(context.Background(), &body, adapters.Raw{Name: "doc.pdf", Body: pdf, Meta: e.Meta()}); err != nil {
+				t.Fatal(err)
+			}
+			name := profile + map[bool]string{true: "-patient", false: "-nopatient"}[pid != ""] + ".json"
+			if err := os.WriteFile(filepath.Join(dir, name), body.Bytes(), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	cmd := exec.Command("node", "--experimental-websocket", validator, dir)
+	cmd.Dir = filepath.Dir(validator)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("validate.mjs: %v\n%s", err, out)
+	}
+}
