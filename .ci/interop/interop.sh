@@ -382,8 +382,9 @@ log "without exchange.auth: the exchange answered 401; nothing delivered, nothin
 stop_pid "$FERRY_PID" TERM
 
 # 13. A Direct XDM package (ITI-32) dropped into an EHR export folder: the gateway reads the ZIP in
-#     place, converts the C-CDA its METADATA.XML lists, and the exchange holds the document's Patient
-#     and its DocumentReference; the archive moves to done/. Dropped again under another name, it
+#     place, converts the C-CDA its METADATA.XML lists and files the PDF beside it from its XDS
+#     metadata, and the exchange holds the document's Patient and both DocumentReferences; the
+#     archive moves to done/. Dropped again under another name, it
 #     changes nothing at the exchange.
 M9=$(freeport)
 S9=$(freeport)
@@ -403,14 +404,31 @@ meta = """<?xml version="1.0" encoding="UTF-8"?>
     <rim:Name><rim:LocalizedString value="XDSDocumentEntry.uniqueId"/></rim:Name>
    </rim:ExternalIdentifier>
   </rim:ExtrinsicObject>
+  <rim:ExtrinsicObject id="Document02" mimeType="application/pdf" objectType="urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1">
+   <rim:Slot name="URI"><rim:ValueList><rim:Value>DOC0002.PDF</rim:Value></rim:ValueList></rim:Slot>
+   <rim:Slot name="creationTime"><rim:ValueList><rim:Value>20240315083000</rim:Value></rim:ValueList></rim:Slot>
+   <rim:Name><rim:LocalizedString value="Referral letter"/></rim:Name>
+   <rim:Classification classificationScheme="urn:uuid:f0306f51-975f-434e-a61c-c59651d33983" classifiedObject="Document02" nodeRepresentation="57133-1">
+    <rim:Slot name="codingScheme"><rim:ValueList><rim:Value>2.16.840.1.113883.6.1</rim:Value></rim:ValueList></rim:Slot>
+    <rim:Name><rim:LocalizedString value="Referral note"/></rim:Name>
+   </rim:Classification>
+   <rim:ExternalIdentifier id="ei2a" registryObject="Document02" identificationScheme="urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427" value="MRN-ALG1^^^&amp;2.16.840.1.113883.19.5.99999.2&amp;ISO">
+    <rim:Name><rim:LocalizedString value="XDSDocumentEntry.patientId"/></rim:Name>
+   </rim:ExternalIdentifier>
+   <rim:ExternalIdentifier id="ei2b" registryObject="Document02" identificationScheme="urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab" value="1.2.840.99999.1.2">
+    <rim:Name><rim:LocalizedString value="XDSDocumentEntry.uniqueId"/></rim:Name>
+   </rim:ExternalIdentifier>
+  </rim:ExtrinsicObject>
  </rim:RegistryObjectList>
 </lcm:SubmitObjectsRequest>
 """
+pdf = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
     z.writestr("INDEX.HTM", "<html><body>Direct message</body></html>")
     z.writestr("README.TXT", "XDM package")
     z.writestr("IHE_XDM/SUBSET01/METADATA.XML", meta)
     z.write(doc, "IHE_XDM/SUBSET01/DOC0001.XML")
+    z.writestr("IHE_XDM/SUBSET01/DOC0002.PDF", pdf)
 PYZIP
 start_ferry "$WORK/ferry9x.yaml" "$WORK/ferry9.log" "$M9"
 cp "$WORK/xdm.zip" "$WORK/xdm-in/.direct-1.tmp" && mv "$WORK/xdm-in/.direct-1.tmp" "$WORK/xdm-in/direct-1.zip"
@@ -423,6 +441,14 @@ done
 [ -n "$xdm_pt" ] || die "XDM drop: the C-CDA's patient did not reach the exchange ($(tail -3 "$WORK/ferry9.log"))"
 [ "$(fhir_total "DocumentReference?subject=Patient/$xdm_pt")" -ge 1 ] || die "XDM drop: no DocumentReference for the patient"
 [ "$(fhir_total "AllergyIntolerance?patient=Patient/$xdm_pt")" -ge 1 ] || die "XDM drop: the document's allergies did not arrive"
+# the PDF is filed from its XDS metadata, on the same patient (found by its MRN, not created again)
+for ((i = 0; i < 30; i++)); do
+  [ "$(fhir_total "DocumentReference?subject=Patient/$xdm_pt&type=http://loinc.org|57133-1")" = 1 ] && break
+  sleep 1
+done
+[ "$(fhir_total "DocumentReference?subject=Patient/$xdm_pt&type=http://loinc.org|57133-1")" = 1 ] ||
+  die "XDM drop: the PDF referral is not a DocumentReference of the patient ($(fhir_get "DocumentReference?subject=Patient/$xdm_pt" | jq -c '[.entry[].resource.type]'))"
+[ "$(fhir_total "Patient?identifier=$CCDA_SYS|MRN-ALG1")" = 1 ] || die "XDM drop: the PDF's patient link made a second Patient"
 assert_drained "$S9"
 ls "$WORK"/xdm-in/.ferry/done/*/direct-1.zip >/dev/null 2>&1 || die "XDM drop: the archive is not in done/ ($(ls -R "$WORK/xdm-in/.ferry" | head))"
 before=$(ctl /control/dump GET | jq -c '[.resources[].resourceType] | group_by(.) | map({(.[0]): length}) | add')
@@ -432,7 +458,7 @@ ls "$WORK"/xdm-in/.ferry/done/*/direct-2.zip >/dev/null 2>&1 || die "XDM drop: t
 sleep 2
 after=$(ctl /control/dump GET | jq -c '[.resources[].resourceType] | group_by(.) | map({(.[0]): length}) | add')
 [ "$before" = "$after" ] || die "XDM drop: the same package again changed the exchange: $before -> $after"
-log "XDM package in an EHR folder: C-CDA delivered (Patient $xdm_pt, DocumentReference, allergies), archive in done/; dropped again, nothing changed"
+log "XDM package in an EHR folder: C-CDA delivered (Patient $xdm_pt, DocumentReference, allergies) and the PDF referral filed from its XDS metadata on the same patient; archive in done/; dropped again, nothing changed"
 stop_pid "$FERRY_PID" TERM
 
 grep -q "CI-MRN-\|Tester\|Harbour" "$WORK/ferry.log" "$WORK/ferry2.log" "$WORK/ferry3.log" "$WORK/ferry4.log" "$WORK/ferry5.log" "$WORK/ferry6.log" "$WORK/ferry7.log" "$WORK/ferry8.log" "$WORK/ferry9.log" && die "ferry log contains PHI (MRN/name/address)"
