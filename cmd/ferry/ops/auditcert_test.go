@@ -59,6 +59,17 @@ func TestAuditCertificatesChecked(t *testing.T) {
 		t.Errorf("ConfiguredCertificates leaves out the audit certificate: %+v", ConfiguredCertificates(cfg, now))
 	}
 
+	// A UDAP client certificate is watched like the TLS one.
+	cfg.Exchange.URL = "https://hie.example.org/fhir"
+	cfg.Exchange.Auth.UDAP.CertFile, cfg.Exchange.Auth.UDAP.TrustAnchors = cert, repo.caFile
+	listed = false
+	for _, cs := range ConfiguredCertificates(cfg, now) {
+		listed = listed || cs.Use == "UDAP client certificate" && cs.File == cert && cs.DaysLeft >= 9 && cs.DaysLeft <= 10
+	}
+	if !listed {
+		t.Errorf("ConfiguredCertificates leaves out the UDAP certificate: %+v", ConfiguredCertificates(cfg, now))
+	}
+
 	// Audit off: nothing about audit certificates.
 	cfg.Audit.URL = ""
 	for _, ch := range CheckCertificates(cfg, DoctorOptions{Now: now}) {

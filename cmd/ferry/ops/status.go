@@ -287,6 +287,12 @@ func ConfiguredCertificates(cfg *config.Config, now time.Time) []CertStatus {
 	if cfg.Exchange.URL != "" {
 		add("exchange client certificate", cfg.Exchange.TLS.CertFile)
 		add("exchange CA", cfg.Exchange.TLS.CAFile)
+		// The UDAP certificate signs every registration and token
+		// request: expired, it stops delivery like the TLS one.
+		if u := cfg.Exchange.Auth.UDAP; u.Enabled() {
+			add("UDAP client certificate", u.CertFile)
+			add("UDAP trust anchors", u.TrustAnchors)
+		}
 	}
 	// An expired audit certificate fails every dial silently from the
 	// data path's view: events pile up in the spool until its bound, then
@@ -361,6 +367,9 @@ func PrintStatus(w io.Writer, s *Status) {
 			fmt.Fprintf(w, " (see `ferry quarantine list`)")
 		}
 		fmt.Fprintln(w)
+		if s.Ingest.Held > 0 {
+			fmt.Fprintf(w, "held for review:   %d since start by exchange.hold, not sent (see `ferry held list`)\n", s.Ingest.Held)
+		}
 		if h := s.Flush; h != nil && h.Count() > 0 {
 			fmt.Fprintf(w, "disk flush:        p50 %s, p99 %s over %d commits (each ACK waits for one)\n", h.bound(0.5), h.bound(0.99), h.Count())
 		}
