@@ -10,10 +10,12 @@
 // The messages name the patient (ATNA requires it, and audit repositories
 // are PHI-protected), so event contents never go to ferry's own logs.
 //
-// A Sink never blocks the data path: Record encodes the event and hands it
-// to a bounded channel. While the repository is unreachable, messages are
-// appended to a durable spool (<data_dir>/audit/spool) and sent in order
-// once it is back; the repository is redialled at most every 10 s, and an
+// A Sink never blocks the data path: Record hands the event to a bounded
+// channel. While the repository is unreachable, events are appended to a
+// durable spool (<data_dir>/audit/spool) and sent in order once it is
+// back; the spool keeps the events themselves and they are encoded when
+// sent, so that switching audit.url between syslog and FHIR loses none
+// (record.go). The repository is redialled at most every 10 s, and an
 // unreachable repository never blocks start-up (Caddy's NetWriter with
 // SoftStart, caddyserver/caddy#5520).
 package audit
@@ -28,10 +30,10 @@ import (
 
 // Code is a DICOM coded value (csd-code, codeSystemName, originalText).
 type Code struct {
-	Code        string `xml:"csd-code,attr"`
-	System      string `xml:"codeSystemName,attr"`
-	DisplayName string `xml:"displayName,attr,omitempty"`
-	Text        string `xml:"originalText,attr,omitempty"`
+	Code        string `xml:"csd-code,attr" json:"code"`
+	System      string `xml:"codeSystemName,attr" json:"system"`
+	DisplayName string `xml:"displayName,attr,omitempty" json:"display_name,omitempty"`
+	Text        string `xml:"originalText,attr,omitempty" json:"text,omitempty"`
 }
 
 // Event IDs (DICOM PS3.16 CID 400, "DCM" code system).
@@ -115,17 +117,17 @@ const (
 type Participant struct {
 	// UserID identifies the system (an application name, a source id or
 	// the endpoint URL) or the person (the OS account).
-	UserID string
+	UserID string `json:"user_id"`
 	// AltUserID is the process id or similar (optional).
-	AltUserID string
+	AltUserID string `json:"alt_user_id,omitempty"`
 	// UserName is a human-meaningful name (optional), e.g. the account
 	// that ran sudo.
-	UserName string
+	UserName string `json:"user_name,omitempty"`
 	// Requestor is true for the side that started the transaction.
-	Requestor bool
+	Requestor bool `json:"requestor,omitempty"`
 	// Address is a host name or IP address (NetworkAccessPointID).
-	Address string
-	Role    Code
+	Address string `json:"address,omitempty"`
+	Role    Code   `json:"role,omitzero"`
 }
 
 // Object kinds for ParticipantObjectIdentification.
@@ -159,18 +161,19 @@ var (
 
 // Object is one ParticipantObjectIdentification.
 type Object struct {
-	ID     string
-	IDType Code
+	ID     string `json:"id"`
+	IDType Code   `json:"id_type,omitzero"`
 	// TypeCode: 1 person, 2 system object. Role: 1 patient, 3 report,
 	// 20 job (a submission set), 24 query.
-	TypeCode int
-	Role     int
+	TypeCode int `json:"type_code,omitempty"`
+	Role     int `json:"role,omitempty"`
 	// Details become ParticipantObjectDetail elements (values are sent
 	// base64 encoded, as the schema requires), e.g. "MSH-10" → control id.
-	Details []Detail
+	Details []Detail `json:"details,omitempty"`
 }
 
-// Detail is a ParticipantObjectDetail type/value pair.
+// Detail is a ParticipantObjectDetail type/value pair. Its JSON form
+// (MarshalJSON) keeps a value that is not valid UTF-8 byte for byte.
 type Detail struct {
 	Type  string
 	Value string
@@ -178,19 +181,22 @@ type Detail struct {
 
 // Event is one audit event. Build it with ExportEvent or ImportEvent, or
 // fill it directly. AuditSourceID is set by the Sink when empty.
+//
+// The json tags fix the form in which the spool and the hand-off files
+// keep an event (record.go); renaming a field must not change them.
 type Event struct {
-	ID          Code
-	Type        Code
-	Action      Action
-	Outcome     Outcome
-	OutcomeDesc string // PHI-free
-	Time        time.Time
+	ID          Code      `json:"id"`
+	Type        Code      `json:"type,omitzero"`
+	Action      Action    `json:"action,omitempty"`
+	Outcome     Outcome   `json:"outcome"`
+	OutcomeDesc string    `json:"outcome_desc,omitempty"` // PHI-free
+	Time        time.Time `json:"time"`
 	// AuditSourceID and AuditSite identify this gateway
 	// (AuditSourceIdentification); the Sink fills them from its options.
-	AuditSourceID string
-	AuditSite     string
-	Participants  []Participant
-	Objects       []Object
+	AuditSourceID string        `json:"audit_source_id"`
+	AuditSite     string        `json:"audit_site,omitempty"`
+	Participants  []Participant `json:"participants"`
+	Objects       []Object      `json:"objects,omitempty"`
 }
 
 // PatientObject returns the patient participant object for id typed as

@@ -89,6 +89,7 @@ func TestEventFHIR(t *testing.T) {
 type fhirRepo struct {
 	mu     sync.Mutex
 	got    []map[string]any
+	raw    [][]byte // the bodies of got
 	posts  int
 	status func(n int) int
 }
@@ -118,6 +119,7 @@ func startFHIRRepo(t *testing.T, p pki.Paths, r *fhirRepo) string {
 			var m map[string]any
 			if json.Unmarshal(body, &m) == nil {
 				r.got = append(r.got, m)
+				r.raw = append(r.raw, body)
 			}
 		}
 		w.WriteHeader(code)

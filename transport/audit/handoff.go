@@ -94,7 +94,14 @@ func NewEmitter(opts Options) (*Emitter, error) {
 // (they are not kept), and the events not sent are lost: the caller must
 // say so.
 func (e *Emitter) Emit(ctx context.Context, evs ...Event) (handedOff int, err error) {
+	// Each event is encoded for the repository and made a record (the
+	// form the gateway's spool keeps, record.go) before anything is sent,
+	// so that an event that cannot be encoded fails the call before any
+	// is sent. The hand-off files hold records, not messages: the gateway
+	// may have been switched to another kind of repository by the time
+	// it takes them.
 	msgs := make([][]byte, 0, len(evs))
+	recs := make([][]byte, 0, len(evs))
 	for _, ev := range evs {
 		if ev.Time.IsZero() {
 			ev.Time = time.Now()
@@ -109,7 +116,11 @@ func (e *Emitter) Emit(ctx context.Context, evs ...Event) (handedOff int, err er
 		if err != nil {
 			return 0, err
 		}
-		msgs = append(msgs, m)
+		r, err := marshalRecord(e.header.ProcID, &ev)
+		if err != nil {
+			return 0, err
+		}
+		msgs, recs = append(msgs, m), append(recs, r)
 	}
 	if e.down == nil && e.c == nil {
 		if e.c, err = e.dialer.dial(ctx); err != nil {
@@ -117,14 +128,15 @@ func (e *Emitter) Emit(ctx context.Context, evs ...Event) (handedOff int, err er
 		}
 	}
 	var refused error
-	for e.c != nil && len(msgs) > 0 {
-		if err := e.c.WriteMessage(msgs[0]); err != nil {
+	i := 0
+	for e.c != nil && i < len(msgs) {
+		if err := e.c.WriteMessage(msgs[i]); err != nil {
 			var re *refusedError
 			if errors.As(err, &re) {
 				// Invalid to the repository: handing it off would only
 				// have the gateway try it again. Say so to the caller.
 				refused = errors.Join(refused, err)
-				msgs = msgs[1:]
+				i++
 				continue
 			}
 			e.down = err
@@ -132,15 +144,15 @@ func (e *Emitter) Emit(ctx context.Context, evs ...Event) (handedOff int, err er
 			e.c = nil
 			break
 		}
-		msgs = msgs[1:]
+		i++
 	}
-	if len(msgs) == 0 {
+	if i == len(msgs) {
 		return 0, refused
 	}
-	if err := writeHandoff(e.opts.HandoffDir, msgs); err != nil {
+	if err := writeHandoff(e.opts.HandoffDir, recs[i:]); err != nil {
 		return 0, fmt.Errorf("audit repository unreachable (%s) and %w", describe(e.down), err)
 	}
-	return len(msgs), nil
+	return len(recs) - i, nil
 }
 
 // Unreachable returns why the repository was given up on, or nil.
@@ -156,11 +168,11 @@ func (e *Emitter) Close() error {
 	return err
 }
 
-// writeHandoff writes msgs as spool records to a new file in dir:
-// fsynced under a temporary name, then renamed.
-func writeHandoff(dir string, msgs [][]byte) error {
+// writeHandoff writes recs (record.go) in the spool's framing to a new
+// file in dir: fsynced under a temporary name, then renamed.
+func writeHandoff(dir string, recs [][]byte) error {
 	var b bytes.Buffer
-	for _, m := range msgs {
+	for _, m := range recs {
 		var h [recHeader]byte
 		binary.BigEndian.PutUint32(h[:4], uint32(len(m)))
 		binary.BigEndian.PutUint32(h[4:], crc32.Checksum(m, castagnoli))
@@ -221,7 +233,10 @@ func readHandoff(path string) ([][]byte, error) {
 
 // takeHandoff moves the hand-off files into the spool: appended with one
 // fsync, then removed. A crash in between sends them twice, which the
-// at-least-once trail allows. Called by the sender goroutine only.
+// at-least-once trail allows. Called by the sender goroutine only. The
+// records go in as they are: those of this version are events, and the
+// encoded messages an earlier ferry's commands left are sent, or
+// converted, like the ones in its spool (record.go).
 func (s *Sink) takeHandoff() {
 	dir := s.opts.HandoffDir
 	if dir == "" {

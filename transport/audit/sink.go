@@ -69,7 +69,7 @@ type Options struct {
 type Stats struct {
 	Sent        uint64 // messages written to the repository
 	Spooled     uint64 // messages written to the spool
-	Dropped     uint64 // messages lost: spool bound, full channel, encode error, after shutdown
+	Dropped     uint64 // messages lost: spool bound, full channel, encode error, a spooled record the repository cannot take, after shutdown
 	Truncated   uint64 // datagrams cut to fit (udp, dtls)
 	Pending     int    // messages in the spool now
 	Connected   bool
@@ -324,11 +324,11 @@ func (s *Sink) run(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-			msgs := s.drainChannel(nil)
+			evs := s.drainChannel(nil)
 			if c != nil && s.spool.Len() == 0 {
-				msgs = s.writeAll(c, msgs, disconnect)
+				evs = s.writeAll(c, evs, disconnect)
 			}
-			s.spoolAll(msgs)
+			s.spoolAll(evs)
 			if c != nil {
 				c.Close()
 				s.connected.Store(false)
@@ -341,11 +341,11 @@ func (s *Sink) run(ctx context.Context) {
 		case <-handoff:
 			s.takeHandoff()
 		case ev := <-s.ch:
-			msgs := s.drainChannel(s.encode(nil, ev))
+			evs := s.drainChannel(s.prepare(nil, ev))
 			if s.spool.Len() == 0 && connect() {
-				msgs = s.writeAll(c, msgs, disconnect)
+				evs = s.writeAll(c, evs, disconnect)
 			}
-			s.spoolAll(msgs)
+			s.spoolAll(evs)
 		}
 		if wake != nil && !timer.Stop() {
 			select {
@@ -356,13 +356,20 @@ func (s *Sink) run(ctx context.Context) {
 	}
 }
 
-// writeAll sends msgs over c and returns those not sent (from the first
-// failure on), after calling fail with the error.
-func (s *Sink) writeAll(c conn, msgs [][]byte, fail func(error)) [][]byte {
-	for i, m := range msgs {
+// writeAll encodes evs for the repository and sends them over c; it
+// returns those not sent (from the first failure on), after calling fail
+// with the error. An event that cannot be encoded is dropped and counted.
+func (s *Sink) writeAll(c conn, evs []Event, fail func(error)) []Event {
+	for i := range evs {
+		m, err := s.dialer.ep.encode(s.header, &evs[i])
+		if err != nil {
+			s.dropped.Add(1)
+			s.recordError(err)
+			continue
+		}
 		if err := s.write(c, m); err != nil {
 			fail(err)
-			return msgs[i:]
+			return evs[i:]
 		}
 	}
 	return nil
@@ -388,6 +395,9 @@ func (s *Sink) write(c conn, m []byte) error {
 }
 
 // drainSpool sends one batch from the spool and consumes what was sent.
+// Each record is encoded for the repository configured now (record.go);
+// one that can never be sent to it is consumed too, dropped and counted,
+// so that it cannot hold up the records behind it.
 func (s *Sink) drainSpool(c conn) error {
 	msgs, err := s.spool.Peek(batch)
 	if err != nil {
@@ -395,7 +405,14 @@ func (s *Sink) drainSpool(c conn) error {
 	}
 	var werr error
 	n := 0
-	for _, m := range msgs {
+	for _, rec := range msgs {
+		m, err := s.dialer.ep.send(s.header, rec)
+		if err != nil {
+			s.dropped.Add(1)
+			s.log.Warn("audit spool record dropped: it cannot be sent to this repository", "url", s.opts.URL, "reason", describe(err))
+			n++
+			continue
+		}
 		if werr = s.write(c, m); werr != nil {
 			break
 		}
@@ -408,39 +425,54 @@ func (s *Sink) drainSpool(c conn) error {
 	return werr
 }
 
-// drainChannel appends every message waiting in the channel to msgs (at
+// drainChannel appends every event waiting in the channel to evs (at
 // most QueueSize of them).
-func (s *Sink) drainChannel(msgs [][]byte) [][]byte {
+func (s *Sink) drainChannel(evs []Event) []Event {
 	for {
 		select {
 		case ev := <-s.ch:
-			msgs = s.encode(msgs, ev)
+			evs = s.prepare(evs, ev)
 		default:
-			return msgs
+			return evs
 		}
 	}
 }
 
-// encode appends ev as a syslog message to msgs; an event that cannot be
-// encoded is dropped and counted.
-func (s *Sink) encode(msgs [][]byte, ev Event) [][]byte {
+// prepare completes ev with what the Sink knows at record time (source
+// id, site), so that encoding it later, from the spool, gives the same
+// message, and appends it to evs; an event that no encoding can take is
+// dropped and counted here rather than kept.
+func (s *Sink) prepare(evs []Event, ev Event) []Event {
 	if ev.AuditSourceID == "" {
 		ev.AuditSourceID = s.opts.SourceID
 	}
 	if ev.AuditSite == "" {
 		ev.AuditSite = s.opts.Site
 	}
-	m, err := s.dialer.ep.encode(s.header, &ev)
-	if err != nil {
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	if _, err := ev.recorded(); err != nil {
 		s.dropped.Add(1)
 		s.recordError(err)
-		return msgs
+		return evs
 	}
-	return append(msgs, m)
+	return append(evs, ev)
 }
 
-// spoolAll appends msgs to the spool with one fsync.
-func (s *Sink) spoolAll(msgs [][]byte) {
+// spoolAll appends evs to the spool, as records (record.go), with one
+// fsync.
+func (s *Sink) spoolAll(evs []Event) {
+	msgs := make([][]byte, 0, len(evs))
+	for i := range evs {
+		m, err := marshalRecord(s.header.ProcID, &evs[i])
+		if err != nil {
+			s.dropped.Add(1)
+			s.recordError(err)
+			continue
+		}
+		msgs = append(msgs, m)
+	}
 	if len(msgs) == 0 {
 		return
 	}

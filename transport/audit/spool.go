@@ -16,11 +16,11 @@ import (
 	"github.com/ferry-health/ferry/queue/durable"
 )
 
-// spool is the durable, bounded, ordered store of syslog messages that
-// could not be sent. It is a directory of numbered segment files
-// (0000000000000001.seg …) of records
+// spool is the durable, bounded, ordered store of audit records (events,
+// see record.go) that could not be sent. It is a directory of numbered
+// segment files (0000000000000001.seg …) of records
 //
-//	uint32 length | uint32 CRC-32C of the message | message
+//	uint32 length | uint32 CRC-32C of the record | record
 //
 // and a cursor file naming the first unsent record ("<segment> <offset>").
 // Appends are fsynced once per batch. When the spool would grow past its

@@ -80,7 +80,8 @@ type Message struct {
 }
 
 // Parse reads an RFC 5424 message whose structured data is "-" (as ferry
-// writes them). It is here for tests and for tools that read the spool.
+// writes them). It is here for tests, for tools that read syslog
+// messages, and for converting messages an earlier ferry spooled.
 func Parse(b []byte) (Message, error) {
 	var m Message
 	if len(b) < 4 || b[0] != '<' {
