@@ -57,7 +57,7 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	}
 	defer func() { err = errors.Join(err, aud.Close(context.Background(), stderr)) }()
 	trail := aud.trail()
-	q, err := diskq.Open(ops.QueueDir(cfg), diskq.Options{MaxBytes: cfg.Queue.MaxBytes, MaxItems: cfg.Queue.MaxItems, DeadLetterDir: ops.DeadLetterDir(cfg), Key: key})
+	q, err := openQueue(cfg, key)
 	if errors.Is(err, diskq.ErrLocked) {
 		return errors.New("the gateway is running and holds the queue: stop it (`ferry stop`), run the backfill, then `ferry start`; an interrupted backfill resumes where it stopped")
 	}

@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/ferry-health/ferry/adapters/pipeline"
-	"github.com/ferry-health/ferry/cmd/ferry/ops"
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/diskq"
@@ -139,7 +138,7 @@ func heldList(held *pipeline.Held, stdout io.Writer) error {
 // heldRelease moves held bundles into the queue, in the order given, and
 // removes each from the held store only after its Put was fsynced.
 func heldRelease(ctx context.Context, cfg *config.Config, key *seal.Key, held *pipeline.Held, ids []string, aud *opsAudit, stdout io.Writer) error {
-	q, err := diskq.Open(ops.QueueDir(cfg), diskq.Options{MaxBytes: cfg.Queue.MaxBytes, MaxItems: cfg.Queue.MaxItems, Key: key})
+	q, err := openQueue(cfg, key)
 	if errors.Is(err, diskq.ErrLocked) {
 		return errors.New("the gateway is running and holds the queue: stop it (ferry stop), release, then start it again")
 	}

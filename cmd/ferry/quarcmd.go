@@ -23,7 +23,6 @@ import (
 	"github.com/ferry-health/ferry/adapters/ehrdrop"
 	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/adapters/pipeline"
-	"github.com/ferry-health/ferry/cmd/ferry/ops"
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/installer"
 	"github.com/ferry-health/ferry/queue"
@@ -418,7 +417,7 @@ func quarantineReplay(ctx context.Context, cfg *config.Config, key *seal.Key, id
 		return err
 	}
 	defer func() { err = errors.Join(err, aud.Close(context.Background(), stderr)) }()
-	dq, err := diskq.Open(ops.QueueDir(cfg), diskq.Options{MaxBytes: cfg.Queue.MaxBytes, MaxItems: cfg.Queue.MaxItems, DeadLetterDir: ops.DeadLetterDir(cfg), Key: key})
+	dq, err := openQueue(cfg, key)
 	if errors.Is(err, diskq.ErrLocked) {
 		return errors.New("the gateway is running and holds the queue: stop it (ferry stop), replay, then start it again")
 	}

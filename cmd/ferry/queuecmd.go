@@ -21,6 +21,7 @@ import (
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/installer"
 	"github.com/ferry-health/ferry/queue/diskq"
+	"github.com/ferry-health/ferry/queue/seal"
 )
 
 // cmdQueue handles the dead letters: items the exchange refused for good
@@ -258,11 +259,18 @@ func openQueueOffline(cfg *config.Config) (*diskq.Queue, error) {
 	if err != nil {
 		return nil, err
 	}
-	q, err := diskq.Open(ops.QueueDir(cfg), diskq.Options{MaxBytes: cfg.Queue.MaxBytes, MaxItems: cfg.Queue.MaxItems, DeadLetterDir: ops.DeadLetterDir(cfg), Key: key})
+	q, err := openQueue(cfg, key)
 	if err != nil {
 		return nil, fmt.Errorf("open queue: %w", err)
 	}
 	return q, nil
+}
+
+// openQueue opens the gateway's queue with the gateway's options, for a
+// command that runs while the gateway does not (it holds the queue's lock:
+// diskq.ErrLocked otherwise).
+func openQueue(cfg *config.Config, key *seal.Key) (*diskq.Queue, error) {
+	return diskq.Open(ops.QueueDir(cfg), diskq.Options{MaxBytes: cfg.Queue.MaxBytes, MaxItems: cfg.Queue.MaxItems, DeadLetterDir: ops.DeadLetterDir(cfg), Key: key})
 }
 
 func queueOp(ctx context.Context, cfg *config.Config, action string, ids []string, all, force bool, stdout, stderr io.Writer) (err error) {
