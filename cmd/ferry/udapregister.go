@@ -54,7 +54,7 @@ func cmdUDAPRegister(ctx context.Context, args []string, stdout, stderr io.Write
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	path := cfg.UDAPRegistrationFile()
-	// Under revocation: soft-fail, a CRL that could not be had is
+	// Under revocation: soft-fail, a status that could not be learned is
 	// reported on stderr, as the gateway logs it.
 	id, err := fhirhttp.RegisterUDAP(ctx, u, cfg.Exchange.URL, client, path, newLogger(stderr, "warn"))
 	if err != nil {

@@ -78,21 +78,24 @@ type UDAPConfig struct {
 	Community string `yaml:"community" json:"community"`
 	// Revocation is what ferry does when it cannot learn whether a
 	// certificate of the metadata signer's chain (the trust anchor
-	// aside) is revoked: its CRL cannot be fetched, does not verify or
-	// is stale. RevocationStrict ("strict", the default) refuses the
-	// metadata, RevocationSoftFail ("soft-fail") accepts it with a
-	// warning, RevocationOff ("off") reads no CRL. A certificate an
-	// authentic CRL lists as revoked is refused unless off.
+	// aside) is revoked: neither its OCSP responder nor its CRL gives an
+	// authentic, current answer (they cannot be reached, do not verify
+	// or are stale). RevocationStrict ("strict", the default) refuses
+	// the metadata, RevocationSoftFail ("soft-fail") accepts it with a
+	// warning, RevocationOff ("off") asks no responder and reads no CRL.
+	// A certificate an authentic OCSP response or CRL says is revoked
+	// is refused unless off.
 	//
 	// strict is the default because the IG makes the check a SHALL
 	// ("verifying that the certificates in the chain have not expired
 	// or been revoked"), and a check that passes whenever its answer is
 	// missing does not stop the one it is for: whoever holds a revoked
-	// key and can answer for the exchange can also keep the CRL from
-	// ferry. Its price is small here: ferry reads the metadata again
-	// only when it expires, keeps each CRL until its nextUpdate, and a
-	// refusal is an endpoint problem, so the bundles wait (never dead
-	// letters) and the operator is told which CRL cannot be read.
+	// key and can answer for the exchange can also keep the CRL and the
+	// OCSP response from ferry. Its price is small here: ferry reads the
+	// metadata again only when it expires, keeps each CRL and OCSP
+	// answer until its nextUpdate, and a refusal is an endpoint problem,
+	// so the bundles wait (never dead letters) and the operator is told
+	// which responder or CRL cannot be read.
 	Revocation string `yaml:"revocation" json:"revocation"`
 }
 
@@ -313,10 +316,10 @@ const metadataSkew = 2 * time.Minute
 // it is the exchange's own (iss = sub = the FHIR base, a URI of the
 // signer's certificate), current, and names https endpoints that agree
 // with the unsigned ones; last, the chain's certificates are checked
-// against their CRLs (crl, nil when revocation is off). Any failure is an
+// with their OCSP responders and CRLs (rev, nil when revocation is off). Any failure is an
 // *EndpointError: nothing ferry could send is safe to send to an exchange
 // it cannot authenticate, and the operator must look.
-func discoverUDAP(ctx context.Context, client *http.Client, issuer, community string, alg jose.SignatureAlgorithm, anchors *x509.CertPool, crl *crlChecker, register bool) (*udapMetadata, error) {
+func discoverUDAP(ctx context.Context, client *http.Client, issuer, community string, alg jose.SignatureAlgorithm, anchors *x509.CertPool, rev *revocationChecker, register bool) (*udapMetadata, error) {
 	u := strings.TrimSuffix(issuer, "/") + "/.well-known/udap"
 	if community != "" {
 		u += "?community=" + url.QueryEscape(community)
@@ -434,8 +437,8 @@ func discoverUDAP(ctx context.Context, client *http.Client, issuer, community st
 		}
 	}
 	// Last, since it goes to the network: metadata refused for what it
-	// says is refused without waiting for a CRL.
-	problem, warnings := crl.check(ctx, chains[0])
+	// says is refused without waiting for a responder or a CRL.
+	problem, warnings := rev.check(ctx, chains[0])
 	if problem != "" {
 		return nil, fail("%s", problem)
 	}
@@ -509,7 +512,7 @@ type udapTokens struct {
 	client  *http.Client
 	id      *UDAPClient
 	anchors *x509.CertPool
-	crl     *crlChecker // nil when revocation is off
+	rev     *revocationChecker // nil when revocation is off
 	regFile string
 	log     *slog.Logger
 
@@ -543,7 +546,7 @@ func newUDAPTokens(cfg UDAPConfig, issuer string, client *http.Client, regFile s
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	t := &udapTokens{cfg: cfg, issuer: issuer, client: client, id: id, anchors: pool, crl: newCRLChecker(cfg.Revocation),
+	t := &udapTokens{cfg: cfg, issuer: issuer, client: client, id: id, anchors: pool, rev: newRevocationChecker(cfg.Revocation),
 		regFile: regFile, log: log, clientID: cfg.ClientID}
 	t.tokenCache.fetch = t.obtain
 	return t, nil
@@ -571,7 +574,7 @@ func (t *udapTokens) obtain(ctx context.Context) (string, time.Duration, error) 
 // configured one, the stored one, or (when register) a new registration.
 func (t *udapTokens) prepare(ctx context.Context, register bool) error {
 	if t.meta == nil || !time.Now().Before(t.meta.Expires) {
-		m, err := discoverUDAP(ctx, t.client, t.issuer, t.cfg.Community, t.id.Alg, t.anchors, t.crl, t.cfg.ClientID == "")
+		m, err := discoverUDAP(ctx, t.client, t.issuer, t.cfg.Community, t.id.Alg, t.anchors, t.rev, t.cfg.ClientID == "")
 		if err != nil {
 			return err
 		}
@@ -795,7 +798,7 @@ func RegisterUDAP(ctx context.Context, cfg UDAPConfig, base string, client *http
 	if err != nil {
 		return "", err
 	}
-	if t.meta, err = discoverUDAP(ctx, client, base, cfg.Community, t.id.Alg, t.anchors, t.crl, true); err != nil {
+	if t.meta, err = discoverUDAP(ctx, client, base, cfg.Community, t.id.Alg, t.anchors, t.rev, true); err != nil {
 		return "", err
 	}
 	logRevocationWarnings(t.log, t.meta.Warnings)

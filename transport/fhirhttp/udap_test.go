@@ -29,6 +29,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"golang.org/x/crypto/ocsp"
 
 	"github.com/ferry-health/ferry/queue"
 )
@@ -41,6 +42,9 @@ type testCA struct {
 	// crl, once serveCRL started it, publishes the CA's CRL; the
 	// certificates the CA issues from then on name it.
 	crl *crlServer
+	// ocsp, once serveOCSP started it, answers OCSP requests for the
+	// CA's certificates; the certificates it issues from then on name it.
+	ocsp *ocspServer
 }
 
 var serial int64 = 1
@@ -79,6 +83,9 @@ func (ca *testCA) issue(t *testing.T, cn, uri string, key crypto.Signer, edit ..
 	}
 	if ca.crl != nil {
 		tmpl.CRLDistributionPoints = []string{ca.crl.URL + "/ca.crl"}
+	}
+	if ca.ocsp != nil {
+		tmpl.OCSPServer = []string{ca.ocsp.URL + "/ocsp"}
 	}
 	for _, e := range edit {
 		e(tmpl)
@@ -165,6 +172,90 @@ func (cs *crlServer) count() int {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	return cs.fetches
+}
+
+// ocspServer is a CA's OCSP responder: it answers good for every
+// certificate but those revoked lists, signing with the CA's key unless
+// told otherwise.
+type ocspServer struct {
+	*httptest.Server
+	mu       sync.Mutex
+	revoked  map[string]bool // by serial, in hex
+	unknown  bool            // answer unknown for every certificate
+	signer   *testCA         // signs with another key than the CA's
+	delegate *testCA         // a delegated responder: its certificate and key
+	requests int
+}
+
+// serveOCSP starts ca's OCSP responder; the certificates ca issues from
+// now on name it.
+func (ca *testCA) serveOCSP(t *testing.T) *ocspServer {
+	t.Helper()
+	rs := &ocspServer{revoked: map[string]bool{}}
+	rs.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rs.mu.Lock()
+		defer rs.mu.Unlock()
+		rs.requests++
+		b, _ := io.ReadAll(r.Body)
+		req, err := ocsp.ParseRequest(b)
+		if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/ocsp-request" || err != nil {
+			w.Write(ocsp.MalformedRequestErrorResponse)
+			return
+		}
+		now := time.Now()
+		tmpl := ocsp.Response{Status: ocsp.Good, SerialNumber: req.SerialNumber, IssuerHash: req.HashAlgorithm,
+			ThisUpdate: now.Add(-time.Hour), NextUpdate: now.Add(time.Hour)}
+		switch {
+		case rs.unknown:
+			tmpl.Status = ocsp.Unknown
+		case rs.revoked[req.SerialNumber.Text(16)]:
+			tmpl.Status, tmpl.RevokedAt, tmpl.RevocationReason = ocsp.Revoked, now.Add(-time.Hour), ocsp.KeyCompromise
+		}
+		responder, key := ca.cert, ca.key
+		switch {
+		case rs.signer != nil:
+			responder, key = rs.signer.cert, rs.signer.key
+		case rs.delegate != nil:
+			responder, key = rs.delegate.cert, rs.delegate.key
+			tmpl.Certificate = rs.delegate.cert
+		}
+		der, err := ocsp.CreateResponse(ca.cert, responder, tmpl, key)
+		if err != nil {
+			w.Write(ocsp.InternalErrorErrorResponse)
+			return
+		}
+		w.Header().Set("Content-Type", "application/ocsp-response")
+		w.Write(der)
+	}))
+	t.Cleanup(rs.Close)
+	ca.ocsp = rs
+	return rs
+}
+
+// delegateOCSP has ca issue a responder certificate (for OCSP signing
+// unless edit says otherwise) and its responder sign with it.
+func (ca *testCA) delegateOCSP(t *testing.T, edit ...func(*x509.Certificate)) {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert := ca.issue(t, "community OCSP responder", "", key, append([]func(*x509.Certificate){func(c *x509.Certificate) {
+		c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageOCSPSigning}
+		c.OCSPServer, c.CRLDistributionPoints = nil, nil
+	}}, edit...)...)
+	ca.ocsp.mu.Lock()
+	ca.ocsp.delegate = &testCA{cert: cert, key: key}
+	ca.ocsp.mu.Unlock()
+}
+
+func (rs *ocspServer) revoke(c *x509.Certificate) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.revoked[c.SerialNumber.Text(16)] = true
+}
+
+func (rs *ocspServer) count() int {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.requests
 }
 
 func (ca *testCA) pool() *x509.CertPool {
@@ -721,7 +812,7 @@ func TestUDAPRevocation(t *testing.T) {
 func TestCRLCache(t *testing.T) {
 	e := newRevocationEnv(t)
 	chain := append(slices.Clone(e.srv.metaChain), e.root.cert)
-	c := newCRLChecker("")
+	c := newRevocationChecker("")
 	now := time.Now()
 	c.now = func() time.Time { return now }
 	for range 3 {
@@ -755,6 +846,176 @@ func TestCRLCache(t *testing.T) {
 	}
 	if len(c.cache) != maxCachedCRLs {
 		t.Errorf("%d CRLs cached, want at most %d", len(c.cache), maxCachedCRLs)
+	}
+}
+
+// ocspEnv is a trust community whose issuing CA, under the root, runs
+// an OCSP responder (and, withCRL, publishes a CRL too) and signed the
+// exchange's metadata certificate, which names them.
+type ocspEnv struct {
+	root, sub *testCA
+	srv       *udapServer
+	ex        *exchange
+}
+
+func newOCSPEnv(t *testing.T, withCRL bool) ocspEnv {
+	t.Helper()
+	root := newTestCA(t, "community root")
+	sub := root.sub(t, "community issuing CA")
+	sub.serveOCSP(t)
+	if withCRL {
+		sub.serveCRL(t)
+	}
+	ex := newExchange(t, false)
+	srv := newUDAPServer(t, ex, root)
+	srv.metaChain = []*x509.Certificate{sub.issue(t, "hie metadata", srv.base, srv.metaKey), sub.cert}
+	return ocspEnv{root: root, sub: sub, srv: srv, ex: ex}
+}
+
+// TestUDAPOCSP: a certificate of the metadata signer's chain that names
+// an OCSP responder is checked with it first, then with its CRL. Either
+// saying it is revoked refuses the metadata whatever the policy; one
+// authentic, current answer of good suffices when the other source
+// cannot be had; only when neither can tell does the policy decide. A
+// response that does not verify (another key, a delegated responder
+// certificate not for OCSP signing) or answers unknown tells nothing.
+func TestUDAPOCSP(t *testing.T) {
+	revokeSigner := func(t *testing.T, e ocspEnv) { e.sub.ocsp.revoke(e.srv.metaChain[0]) }
+	down := func(t *testing.T, e ocspEnv) { e.sub.ocsp.Close() }
+	wrongKey := func(t *testing.T, e ocspEnv) {
+		e.sub.ocsp.mu.Lock()
+		e.sub.ocsp.signer = newTestCA(t, "community issuing CA")
+		e.sub.ocsp.mu.Unlock()
+	}
+	for _, tc := range []struct {
+		name    string
+		policy  string
+		withCRL bool
+		spoil   func(t *testing.T, e ocspEnv)
+		want    []string // the endpoint problem says these; none: delivered
+		warned  bool     // delivered with a warning
+	}{
+		{name: "good"},
+		{name: "good, delegated responder", spoil: func(t *testing.T, e ocspEnv) { e.sub.delegateOCSP(t) }},
+		{name: "good, CRL good too", withCRL: true},
+		{name: "revoked", spoil: revokeSigner, want: []string{`"hie metadata"`, "revoked on", "key compromise", "says the OCSP responder at"}},
+		{name: "revoked, soft-fail", policy: RevocationSoftFail, spoil: revokeSigner, want: []string{"revoked on", "OCSP responder"}},
+		{name: "revoked, CRL good", withCRL: true, spoil: revokeSigner, want: []string{"revoked on", "OCSP responder"}},
+		{name: "good, CRL lists the signer", withCRL: true, spoil: func(t *testing.T, e ocspEnv) {
+			e.sub.publish(t, crlOptions{revoked: []*x509.Certificate{e.srv.metaChain[0]}})
+		}, want: []string{"revoked on", "says the CRL at"}},
+		{name: "responder down", spoil: down, want: []string{"cannot tell whether", `"hie metadata"`, "OCSP responder", "strict"}},
+		{name: "responder down, soft-fail", policy: RevocationSoftFail, spoil: down, warned: true},
+		{name: "responder down, off", policy: RevocationOff, spoil: down},
+		{name: "responder down, CRL good", withCRL: true, spoil: down},
+		{name: "responder down, CRL down", withCRL: true, spoil: func(t *testing.T, e ocspEnv) {
+			e.sub.ocsp.Close()
+			e.sub.crl.Close()
+		}, want: []string{"cannot tell whether", "OCSP responder", "CRL"}},
+		{name: "CRL down, responder good", withCRL: true, spoil: func(t *testing.T, e ocspEnv) { e.sub.crl.Close() }},
+		{name: "signed by a wrong key", spoil: wrongKey, want: []string{"cannot tell whether", "signature does not verify", "strict"}},
+		{name: "signed by a wrong key, soft-fail", policy: RevocationSoftFail, spoil: wrongKey, warned: true},
+		{name: "signed by a wrong key, CRL good", withCRL: true, spoil: wrongKey},
+		{name: "delegated responder not for OCSP", spoil: func(t *testing.T, e ocspEnv) {
+			e.sub.delegateOCSP(t, func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth} })
+		}, want: []string{"cannot tell whether", "not for OCSP signing"}},
+		{name: "delegated responder of another CA", spoil: func(t *testing.T, e ocspEnv) {
+			other := newTestCA(t, "community issuing CA")
+			other.ocsp = e.sub.ocsp
+			other.delegateOCSP(t)
+		}, want: []string{"cannot tell whether", "was not issued by"}},
+		{name: "unknown", spoil: func(t *testing.T, e ocspEnv) {
+			e.sub.ocsp.mu.Lock()
+			e.sub.ocsp.unknown = true
+			e.sub.ocsp.mu.Unlock()
+		}, want: []string{"cannot tell whether", "unknown"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newOCSPEnv(t, tc.withCRL)
+			if tc.spoil != nil {
+				tc.spoil(t, e)
+			}
+			key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			cfg := udapSetup(t, e.root, key)
+			cfg.Revocation = tc.policy
+			regFile := filepath.Join(t.TempDir(), "client.json")
+			s := newSink(t, Config{URL: e.ex.url(), TLS: e.ex.clientTLS(), UDAP: cfg, UDAPRegistrationFile: regFile})
+			err := s.Send(context.Background(), item("01OCSP"))
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("send: %v", err)
+				}
+				for i := range 2 {
+					if err := s.Send(context.Background(), item(fmt.Sprint("01OCSP", i))); err != nil {
+						t.Fatalf("send %d: %v", i+2, err)
+					}
+				}
+				if r, n := e.srv.counts(); r != 1 || n != 1 {
+					t.Errorf("%d registrations, %d tokens, want 1 and 1", r, n)
+				}
+				if n := e.sub.ocsp.count(); tc.policy != RevocationOff && tc.spoil == nil && n != 1 {
+					t.Errorf("%d OCSP requests for three sends, want 1", n)
+				}
+				c, err := CheckUDAP(context.Background(), cfg, e.ex.url(), s.client, regFile)
+				if err != nil || (len(c.Warnings) > 0) != tc.warned {
+					t.Errorf("doctor: warnings %q, %v; want warned %v", c.Warnings, err, tc.warned)
+				}
+				return
+			}
+			var ee *EndpointError
+			if err == nil || queue.IsPermanent(err) || !errors.As(err, &ee) {
+				t.Fatalf("send: %v, want an endpoint problem", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(ee.Problem, w) {
+					t.Errorf("problem %q does not say %q", ee.Problem, w)
+				}
+			}
+			if r, n := e.srv.counts(); r != 0 || n != 0 {
+				t.Errorf("%d registrations, %d tokens despite the refusal", r, n)
+			}
+		})
+	}
+}
+
+// TestOCSPCache: an OCSP answer is asked once and kept until its
+// nextUpdate, then asked again; the cache holds a bounded number of
+// answers.
+func TestOCSPCache(t *testing.T) {
+	e := newOCSPEnv(t, false)
+	chain := append(slices.Clone(e.srv.metaChain), e.root.cert)
+	c := newRevocationChecker("")
+	now := time.Now()
+	c.now = func() time.Time { return now }
+	for range 3 {
+		if problem, warnings := c.check(context.Background(), chain); problem != "" || warnings != nil {
+			t.Fatalf("check: %q, %q", problem, warnings)
+		}
+	}
+	if n := e.sub.ocsp.count(); n != 1 {
+		t.Errorf("%d OCSP requests for three checks, want 1", n)
+	}
+	// Past nextUpdate (an hour ahead) the responder is asked again, and
+	// its revocation is seen; a revocation is kept.
+	e.sub.ocsp.revoke(chain[0])
+	now = now.Add(time.Hour + time.Second)
+	for range 2 {
+		if problem, _ := c.check(context.Background(), chain); !strings.Contains(problem, "revoked on") {
+			t.Errorf("check after nextUpdate: %q", problem)
+		}
+	}
+	if n := e.sub.ocsp.count(); n != 2 {
+		t.Errorf("%d OCSP requests after nextUpdate, want 2", n)
+	}
+	var good cachedOCSP
+	for _, v := range c.ocsp {
+		good = v
+	}
+	for i := range maxCachedOCSP + 5 {
+		c.storeOCSP(fmt.Sprint("k", i), good.resp, good.src, now)
+	}
+	if len(c.ocsp) != maxCachedOCSP {
+		t.Errorf("%d OCSP answers cached, want at most %d", len(c.ocsp), maxCachedOCSP)
 	}
 }
 

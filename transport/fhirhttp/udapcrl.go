@@ -12,23 +12,28 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/crypto/ocsp"
 )
 
 // Revocation policies for UDAPConfig.Revocation: what ferry does when it
 // cannot learn whether a certificate of the metadata signer's chain is
-// revoked. A certificate a current, authentic CRL lists as revoked is
-// refused under strict and soft-fail alike.
+// revoked. A certificate an authentic OCSP response or a current,
+// authentic CRL says is revoked is refused under strict and soft-fail
+// alike.
 const (
 	// RevocationStrict refuses the metadata (an endpoint problem: the
-	// bundles wait) while a CRL cannot be read, does not verify or is
-	// stale. The default: see UDAPConfig.Revocation.
+	// bundles wait) while neither the certificate's OCSP responder nor
+	// its CRL gives an answer that verifies and is current. The
+	// default: see UDAPConfig.Revocation.
 	RevocationStrict = "strict"
 	// RevocationSoftFail accepts the metadata then, with a warning in
 	// the log and in `ferry doctor`.
 	RevocationSoftFail = "soft-fail"
-	// RevocationOff reads no CRL.
+	// RevocationOff asks no OCSP responder and reads no CRL.
 	RevocationOff = "off"
 )
 
@@ -49,26 +54,28 @@ const (
 	maxCachedCRLs = 16
 )
 
-// crlClient fetches CRLs: not the exchange's client, whose TLS settings
-// (ferry's client certificate, the exchange's CA) are for the exchange.
-// CRLs are signed, so they are usually served over plain http; an https
-// one is checked against the system's roots.
-var crlClient = &http.Client{Timeout: crlTimeout}
+// revocationClient fetches CRLs and asks OCSP responders: not the
+// exchange's client, whose TLS settings (ferry's client certificate, the
+// exchange's CA) are for the exchange. CRLs and OCSP responses are
+// signed, so they are usually served over plain http; an https one is
+// checked against the system's roots.
+var revocationClient = &http.Client{Timeout: crlTimeout}
 
-// crlChecker checks the certificates of a verified chain against the
-// CRLs their CRL Distribution Points extension names (RFC 5280 §6.3),
-// as the UDAP Security IG requires of a JWT consumer ("verifying that
-// the certificates in the chain have not expired or been revoked").
-// OCSP, which the IG also names, is not implemented: a certificate that
-// names no http(s) CRL is not checked (strict refuses one that names only
-// CRLs ferry cannot fetch, such as ldap:// ones).
-type crlChecker struct {
+// revocationChecker checks the certificates of a verified chain against
+// the OCSP responders their Authority Information Access extension names
+// (RFC 6960) and the CRLs their CRL Distribution Points extension names
+// (RFC 5280 §6.3), as the UDAP Security IG requires of a JWT consumer
+// ("verifying that the certificates in the chain have not expired or
+// been revoked"; it SHALL support both). A certificate that names
+// neither is not checked.
+type revocationChecker struct {
 	policy string
 	client *http.Client
 	now    func() time.Time
 
 	mu    sync.Mutex
-	cache map[string]cachedCRL // by URL
+	cache map[string]cachedCRL  // by URL
+	ocsp  map[string]cachedOCSP // by issuer and serial: see ocspKey
 }
 
 type cachedCRL struct {
@@ -76,61 +83,93 @@ type cachedCRL struct {
 	until time.Time
 }
 
-// newCRLChecker returns the checker for policy ("" is strict), nil for
-// off.
-func newCRLChecker(policy string) *crlChecker {
+// newRevocationChecker returns the checker for policy ("" is strict), nil
+// for off.
+func newRevocationChecker(policy string) *revocationChecker {
 	if policy == "" {
 		policy = RevocationStrict
 	}
 	if policy == RevocationOff {
 		return nil
 	}
-	return &crlChecker{policy: policy, client: crlClient, now: time.Now, cache: map[string]cachedCRL{}}
+	return &revocationChecker{policy: policy, client: revocationClient, now: time.Now,
+		cache: map[string]cachedCRL{}, ocsp: map[string]cachedOCSP{}}
 }
 
 // check checks every certificate of chain (leaf first, the trust anchor
-// last) but the anchor, which ferry trusts by configuration. It returns
-// a problem when the metadata must be refused: a certificate is revoked
-// or, under strict, its status cannot be learned; under soft-fail the
-// latter are returned as warnings instead.
-func (c *crlChecker) check(ctx context.Context, chain []*x509.Certificate) (problem string, warnings []string) {
+// last) but the anchor, which ferry trusts by configuration: its OCSP
+// responder first, when it names one, then its CRL. It returns a problem
+// when the metadata must be refused: either source says a certificate
+// is revoked or, under strict, neither can say it is not; under
+// soft-fail the latter are returned as warnings instead. One source's
+// authentic, current answer suffices: an OCSP "good" when the CRL cannot
+// be read, or a current CRL when the responder does not answer.
+func (c *revocationChecker) check(ctx context.Context, chain []*x509.Certificate) (problem string, warnings []string) {
 	if c == nil {
 		return "", nil
 	}
 	for i := 0; i+1 < len(chain); i++ {
 		cert, issuer := chain[i], chain[i+1]
-		if len(cert.CRLDistributionPoints) == 0 {
+		if len(cert.OCSPServer) == 0 && len(cert.CRLDistributionPoints) == 0 {
 			continue
 		}
-		crl, src, err := c.crlFor(ctx, cert, issuer)
-		if crl != nil {
-			// Even a stale CRL proves a revocation: a revoked
-			// certificate is never reinstated (save from hold, which
-			// ferry treats as revoked too).
-			for _, e := range crl.RevokedCertificateEntries {
-				if e.SerialNumber != nil && e.SerialNumber.Cmp(cert.SerialNumber) == 0 {
-					return fmt.Sprintf("certificate %q (serial %s) of the metadata signer's chain was revoked on %s%s, says the CRL at %s; the exchange must sign its metadata with a current certificate",
-						certName(cert), cert.SerialNumber.Text(16), e.RevocationTime.UTC().Format(time.RFC3339), reasonText(e.ReasonCode), src), nil
-				}
+		var (
+			errs    []string
+			learned bool
+		)
+		if len(cert.OCSPServer) > 0 {
+			resp, src, err := c.ocspFor(ctx, cert, issuer)
+			switch {
+			case err != nil:
+				errs = append(errs, err.Error())
+			case resp.Status == ocsp.Revoked:
+				return revokedProblem(cert, resp.RevokedAt, resp.RevocationReason, "the OCSP responder at "+src), nil
+			default:
+				learned = true
 			}
 		}
-		if err == nil {
+		if len(cert.CRLDistributionPoints) > 0 {
+			crl, src, err := c.crlFor(ctx, cert, issuer)
+			if crl != nil {
+				// Even a stale CRL proves a revocation: a revoked
+				// certificate is never reinstated (save from hold, which
+				// ferry treats as revoked too).
+				for _, e := range crl.RevokedCertificateEntries {
+					if e.SerialNumber != nil && e.SerialNumber.Cmp(cert.SerialNumber) == 0 {
+						return revokedProblem(cert, e.RevocationTime, e.ReasonCode, "the CRL at "+src), nil
+					}
+				}
+			}
+			if err != nil {
+				errs = append(errs, err.Error())
+			} else {
+				learned = true
+			}
+		}
+		if learned {
 			continue
 		}
-		why := fmt.Sprintf("cannot tell whether certificate %q of the metadata signer's chain is revoked: %v", certName(cert), err)
+		why := fmt.Sprintf("cannot tell whether certificate %q of the metadata signer's chain is revoked: %s", certName(cert), strings.Join(errs, "; "))
 		if c.policy == RevocationStrict {
-			return why + "; exchange.auth.udap.revocation is strict, so ferry waits until a current, authentic CRL can be read (revocation: soft-fail proceeds without one, with a warning)", nil
+			return why + "; exchange.auth.udap.revocation is strict, so ferry waits until a current, authentic OCSP response or CRL can be had (revocation: soft-fail proceeds without one, with a warning)", nil
 		}
 		warnings = append(warnings, why+"; accepted without a revocation check (exchange.auth.udap.revocation: soft-fail)")
 	}
 	return "", warnings
 }
 
+// revokedProblem is the refusal of a revoked certificate, naming the
+// source that said so.
+func revokedProblem(cert *x509.Certificate, at time.Time, reason int, source string) string {
+	return fmt.Sprintf("certificate %q (serial %s) of the metadata signer's chain was revoked on %s%s, says %s; the exchange must sign its metadata with a current certificate",
+		certName(cert), cert.SerialNumber.Text(16), at.UTC().Format(time.RFC3339), reasonText(reason), source)
+}
+
 // crlFor returns a current, authentic CRL for cert and the URL it came
 // from, trying each http(s) distribution point in turn. When none gives
 // one, it returns the error, and with it an authentic but stale CRL if
 // one was read, which still proves a revocation.
-func (c *crlChecker) crlFor(ctx context.Context, cert, issuer *x509.Certificate) (*x509.RevocationList, string, error) {
+func (c *revocationChecker) crlFor(ctx context.Context, cert, issuer *x509.Certificate) (*x509.RevocationList, string, error) {
 	var (
 		errs       []error
 		stale      *x509.RevocationList
@@ -154,7 +193,7 @@ func (c *crlChecker) crlFor(ctx context.Context, cert, issuer *x509.Certificate)
 			c.store(u, crl, now)
 			return crl, u, nil
 		}
-		if errors.Is(err, errStaleCRL) && stale == nil {
+		if errors.Is(err, errStale) && stale == nil {
 			stale, staleURL = crl, u
 		}
 		errs = append(errs, fmt.Errorf("CRL %s: %w", u, err))
@@ -165,7 +204,7 @@ func (c *crlChecker) crlFor(ctx context.Context, cert, issuer *x509.Certificate)
 	return stale, staleURL, errors.Join(errs...)
 }
 
-func (c *crlChecker) cached(u string, now time.Time) *x509.RevocationList {
+func (c *revocationChecker) cached(u string, now time.Time) *x509.RevocationList {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.cache[u]; ok && now.Before(e.until) {
@@ -177,35 +216,43 @@ func (c *crlChecker) cached(u string, now time.Time) *x509.RevocationList {
 // store keeps crl until its nextUpdate, at most maxCRLAge; when the
 // cache is full, expired entries go first, then the one that would
 // expire soonest.
-func (c *crlChecker) store(u string, crl *x509.RevocationList, now time.Time) {
+func (c *revocationChecker) store(u string, crl *x509.RevocationList, now time.Time) {
 	until := now.Add(maxCRLAge)
 	if !crl.NextUpdate.IsZero() && crl.NextUpdate.Before(until) {
 		until = crl.NextUpdate
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.cache[u]; !ok && len(c.cache) >= maxCachedCRLs {
-		for k, e := range c.cache {
-			if !now.Before(e.until) {
-				delete(c.cache, k)
-			}
-		}
-		for len(c.cache) >= maxCachedCRLs {
-			var first string
-			for k, e := range c.cache {
-				if first == "" || e.until.Before(c.cache[first].until) {
-					first = k
-				}
-			}
-			delete(c.cache, first)
+	makeRoom(c.cache, u, maxCachedCRLs, now, func(e cachedCRL) time.Time { return e.until })
+	c.cache[u] = cachedCRL{crl: crl, until: until}
+}
+
+// makeRoom readies cache, a map of at most limit entries, for key: when
+// key is new and the map full, expired entries go first (until at or
+// before now), then the one that would expire soonest.
+func makeRoom[V any](cache map[string]V, key string, limit int, now time.Time, until func(V) time.Time) {
+	if _, ok := cache[key]; ok || len(cache) < limit {
+		return
+	}
+	for k, e := range cache {
+		if !now.Before(until(e)) {
+			delete(cache, k)
 		}
 	}
-	c.cache[u] = cachedCRL{crl: crl, until: until}
+	for len(cache) >= limit {
+		var first string
+		for k, e := range cache {
+			if first == "" || until(e).Before(until(cache[first])) {
+				first = k
+			}
+		}
+		delete(cache, first)
+	}
 }
 
 // fetch downloads and parses one CRL: DER as RFC 5280 §4.2.1.13 asks,
 // or PEM, which some servers hand out.
-func (c *crlChecker) fetch(ctx context.Context, u string) (*x509.RevocationList, error) {
+func (c *revocationChecker) fetch(ctx context.Context, u string) (*x509.RevocationList, error) {
 	ctx, cancel := context.WithTimeout(ctx, crlTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
@@ -242,9 +289,9 @@ func (c *crlChecker) fetch(ctx context.Context, u string) (*x509.RevocationList,
 	return crl, nil
 }
 
-// errStaleCRL marks an authentic CRL whose nextUpdate has passed: it
-// says nothing of revocations since.
-var errStaleCRL = errors.New("stale")
+// errStale marks an authentic CRL or OCSP response that is no longer
+// current: it says nothing of revocations since.
+var errStale = errors.New("stale")
 
 var (
 	oidDeltaCRLIndicator        = asn1.ObjectIdentifier{2, 5, 29, 27}
@@ -253,7 +300,7 @@ var (
 
 // verifyCRL checks that crl may say whether cert is revoked: its issuer
 // issued cert and signed it, it is a complete CRL whose scope covers
-// cert, and it is current at now (errStaleCRL when it is not).
+// cert, and it is current at now (errStale when it is not).
 func verifyCRL(crl *x509.RevocationList, cert, issuer *x509.Certificate, now time.Time) error {
 	// Indirect CRLs, signed by another than the certificate's issuer,
 	// are not supported: so the CRL's issuer must be cert's.
@@ -281,7 +328,7 @@ func verifyCRL(crl *x509.RevocationList, cert, issuer *x509.Certificate, now tim
 		return fmt.Errorf("its thisUpdate %s lies in the future; check the clocks", crl.ThisUpdate.UTC().Format(time.RFC3339))
 	}
 	if !crl.NextUpdate.IsZero() && !now.Before(crl.NextUpdate) {
-		return fmt.Errorf("%w: its nextUpdate %s has passed, so it says nothing of revocations since", errStaleCRL, crl.NextUpdate.UTC().Format(time.RFC3339))
+		return fmt.Errorf("%w: its nextUpdate %s has passed, so it says nothing of revocations since", errStale, crl.NextUpdate.UTC().Format(time.RFC3339))
 	}
 	return nil
 }

@@ -420,7 +420,7 @@ func checkUDAP(ctx context.Context, cfg *config.Config, client *http.Client) Che
 	default:
 		c.Level, c.Detail = OK, fmt.Sprintf("signed metadata verified (signer %s); access token granted for scope %q, valid %s (client %s)", r.Signer, r.Scope, r.Life.Round(time.Second), r.ClientID)
 	}
-	// Metadata that revocation: soft-fail accepted without a CRL is a
+	// Metadata that revocation: soft-fail accepted unchecked is a
 	// warning even when all else works: a check did not happen.
 	if len(r.Warnings) > 0 && c.Level == OK {
 		c.Level = Warn
