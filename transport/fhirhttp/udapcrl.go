@@ -253,31 +253,13 @@ func makeRoom[V any](cache map[string]V, key string, limit int, now time.Time, u
 // fetch downloads and parses one CRL: DER as RFC 5280 §4.2.1.13 asks,
 // or PEM, which some servers hand out.
 func (c *revocationChecker) fetch(ctx context.Context, u string) (*x509.RevocationList, error) {
-	ctx, cancel := context.WithTimeout(ctx, crlTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := http.NewRequest(http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.client.Do(req)
-	if err != nil {
-		// The URL is named by the caller already.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("answered %s", resp.Status)
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxCRLBytes+1))
+	b, err := c.exchange(ctx, req, maxCRLBytes)
 	if err != nil {
 		return nil, err
-	}
-	if len(b) > maxCRLBytes {
-		return nil, fmt.Errorf("larger than %d MiB", maxCRLBytes>>20)
 	}
 	if blk, _ := pem.Decode(b); blk != nil && blk.Type == "X509 CRL" {
 		b = blk.Bytes
@@ -394,4 +376,33 @@ func logRevocationWarnings(log *slog.Logger, warnings []string) {
 	for _, w := range warnings {
 		log.Warn("UDAP metadata signer's revocation status unknown", "problem", w)
 	}
+}
+
+// exchange sends a revocation request (a CRL fetch, an OCSP query) with
+// the checker's own client and returns the 200 answer's body, at most max
+// bytes, within crlTimeout.
+func (c *revocationChecker) exchange(ctx context.Context, req *http.Request, max int) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, crlTimeout)
+	defer cancel()
+	resp, err := c.client.Do(req.WithContext(ctx))
+	if err != nil {
+		// The URL is named by the caller already.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("answered %s", resp.Status)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, int64(max)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > max {
+		return nil, fmt.Errorf("answered more than %d MiB", max>>20)
+	}
+	return b, nil
 }

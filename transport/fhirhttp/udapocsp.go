@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -92,33 +91,15 @@ func (c *revocationChecker) askOCSP(ctx context.Context, u string, cert, issuer 
 	if err != nil {
 		return nil, fmt.Errorf("cannot make a request: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, crlTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(der))
+	req, err := http.NewRequest(http.MethodPost, u, bytes.NewReader(der))
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/ocsp-request")
 	req.Header.Set("Accept", "application/ocsp-response")
-	resp, err := c.client.Do(req)
-	if err != nil {
-		// The URL is named by the caller already.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("answered %s", resp.Status)
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxOCSPBytes+1))
+	b, err := c.exchange(ctx, req, maxOCSPBytes)
 	if err != nil {
 		return nil, err
-	}
-	if len(b) > maxOCSPBytes {
-		return nil, fmt.Errorf("answered more than %d MiB", maxOCSPBytes>>20)
 	}
 	// Parsed without the issuer, which the library would also require
 	// to have signed a responder certificate that is the issuer's own;

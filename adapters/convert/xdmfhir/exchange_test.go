@@ -3,21 +3,16 @@ package xdmfhir
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/json"
-	"io"
 	"maps"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
+	"github.com/ferry-health/ferry/adapters/convert/internal/standin"
 )
 
 // TestExchangeFilesXDMDocumentOnce posts the bundle of an XDM package's
@@ -28,77 +23,12 @@ import (
 // exchange already held with the package's patientId. Skipped when node or
 // the exchange's node_modules are missing.
 func TestExchangeFilesXDMDocumentOnce(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the node exchange")
-	}
-	exDir, _ := filepath.Abs("../../../.ci/exchange")
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node not installed")
-	}
-	if _, err := os.Stat(filepath.Join(exDir, "node_modules", "@medplum")); err != nil {
-		t.Skip("run npm ci in .ci/exchange first")
-	}
-	dir := t.TempDir()
-	pki := filepath.Join(dir, "pki")
-	if out, err := exec.Command("bash", filepath.Join(exDir, "pki.sh"), pki).CombinedOutput(); err != nil {
-		t.Skipf("pki.sh: %v\n%s", err, out)
-	}
-	ready := filepath.Join(dir, "ready.json")
-	cmd := exec.Command("node", "--experimental-websocket", filepath.Join(exDir, "server.mjs"), "--pki", pki, "--ready-file", ready, "--port", "0", "--control-port", "0")
-	cmd.Dir = exDir
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	var ex struct{ URL, Control string }
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if b, err := os.ReadFile(ready); err == nil && json.Unmarshal(b, &ex) == nil && ex.URL != "" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("exchange did not start:\n%s", logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	cert, err := tls.LoadX509KeyPair(filepath.Join(pki, "client.pem"), filepath.Join(pki, "client.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	caPEM, _ := os.ReadFile(filepath.Join(pki, "ca.pem"))
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(caPEM)
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}}
+	ex := standin.Start(t)
 	do := func(method, url string, body []byte) map[string]any {
 		t.Helper()
-		req, _ := http.NewRequest(method, url, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/fhir+json")
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode/100 != 2 {
-			t.Fatalf("%s %s: %d %s", method, url, resp.StatusCode, b)
-		}
-		var m map[string]any
-		json.Unmarshal(b, &m)
-		return m
+		return ex.Do(t, method, url, body)
 	}
-	count := func(typ string) float64 {
-		resp, err := http.Get(ex.Control + "/control/count?type=" + typ)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var m struct{ Count float64 }
-		json.NewDecoder(resp.Body).Decode(&m)
-		return m.Count
-	}
+	count := func(typ string) int { return ex.Count(t, typ) }
 	str := func(v any, path ...any) string {
 		for _, p := range path {
 			switch k := p.(type) {

@@ -1,0 +1,142 @@
+// Package standin runs the CI's stand-in exchange (.ci/exchange/server.mjs:
+// Medplum's FHIR router with its in-memory repository behind Node https
+// that requires client certificates) for the converters' exchange tests,
+// so that what ferry writes is checked against a real FHIR implementation.
+package standin
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// Exchange is a running stand-in exchange.
+type Exchange struct {
+	URL     string // the FHIR base
+	Control string // the control port's base (counts, dumps)
+	Client  *http.Client
+}
+
+// Start runs the stand-in on loopback ports with a fresh test PKI, until
+// the test ends. It skips the test with -short, or when node or the
+// exchange's node_modules (npm ci in .ci/exchange) are missing.
+func Start(t testing.TB) *Exchange {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts the node exchange")
+	}
+	dir, err := exchangeDir()
+	if err != nil {
+		t.Skip(err)
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("node not installed")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@medplum")); err != nil {
+		t.Skip("run npm ci in .ci/exchange first")
+	}
+	tmp := t.TempDir()
+	pki := filepath.Join(tmp, "pki")
+	if out, err := exec.Command("bash", filepath.Join(dir, "pki.sh"), pki).CombinedOutput(); err != nil {
+		t.Skipf("pki.sh: %v\n%s", err, out)
+	}
+	readyFile := filepath.Join(tmp, "ready.json")
+	cmd := exec.Command("node", "--experimental-websocket", "server.mjs", "--pki", pki,
+		"--ready-file", readyFile, "--port", "0", "--control-port", "0")
+	cmd.Dir = dir
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	var ready struct{ URL, Control string }
+	for start := time.Now(); ; {
+		if b, err := os.ReadFile(readyFile); err == nil && json.Unmarshal(b, &ready) == nil && ready.URL != "" {
+			break
+		}
+		if time.Since(start) > 60*time.Second {
+			t.Fatalf("exchange did not become ready:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	pair, err := tls.LoadX509KeyPair(filepath.Join(pki, "client.pem"), filepath.Join(pki, "client.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := os.ReadFile(filepath.Join(pki, "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	return &Exchange{URL: ready.URL, Control: ready.Control, Client: &http.Client{Timeout: time.Minute,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}}}}
+}
+
+// exchangeDir finds .ci/exchange from the module's root, the first
+// directory up from the test's that holds go.mod.
+func exchangeDir() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, ".ci", "exchange"), nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", os.ErrNotExist
+		}
+		dir = parent
+	}
+}
+
+// Do sends a request over mutual TLS and decodes its 2xx JSON answer; any
+// other answer fails the test.
+func (ex *Exchange) Do(t testing.TB, method, u string, body []byte) map[string]any {
+	t.Helper()
+	req, err := http.NewRequest(method, u, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/fhir+json")
+	resp, err := ex.Client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("%s %s: %d %s", method, u, resp.StatusCode, b)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// Count asks the control port how many resources of a type are stored.
+func (ex *Exchange) Count(t testing.TB, typ string) int {
+	t.Helper()
+	resp, err := http.Get(ex.Control + "/control/count?type=" + typ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m struct{ Count int }
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.Count
+}
