@@ -791,19 +791,27 @@ func TestUDAPRevocation(t *testing.T) {
 				}
 				return
 			}
-			var ee *EndpointError
-			if err == nil || queue.IsPermanent(err) || !errors.As(err, &ee) {
-				t.Fatalf("send: %v, want an endpoint problem", err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(ee.Problem, w) {
-					t.Errorf("problem %q does not say %q", ee.Problem, w)
-				}
-			}
-			if r, n := e.srv.counts(); r != 0 || n != 0 {
-				t.Errorf("%d registrations, %d tokens despite the refusal", r, n)
-			}
+			assertRefused(t, err, e.srv, tc.want...)
 		})
+	}
+}
+
+// assertRefused checks that a send was refused as an endpoint problem (the
+// bundle waits, never a dead letter) whose words include want, before
+// anything was registered or a token asked for.
+func assertRefused(t *testing.T, err error, srv *udapServer, want ...string) {
+	t.Helper()
+	var ee *EndpointError
+	if err == nil || queue.IsPermanent(err) || !errors.As(err, &ee) {
+		t.Fatalf("send: %v, want an endpoint problem", err)
+	}
+	for _, w := range want {
+		if !strings.Contains(ee.Problem, w) {
+			t.Errorf("problem %q does not say %q", ee.Problem, w)
+		}
+	}
+	if r, n := srv.counts(); r != 0 || n != 0 {
+		t.Errorf("%d registrations, %d tokens despite the refusal", r, n)
 	}
 }
 
@@ -962,18 +970,7 @@ func TestUDAPOCSP(t *testing.T) {
 				}
 				return
 			}
-			var ee *EndpointError
-			if err == nil || queue.IsPermanent(err) || !errors.As(err, &ee) {
-				t.Fatalf("send: %v, want an endpoint problem", err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(ee.Problem, w) {
-					t.Errorf("problem %q does not say %q", ee.Problem, w)
-				}
-			}
-			if r, n := e.srv.counts(); r != 0 || n != 0 {
-				t.Errorf("%d registrations, %d tokens despite the refusal", r, n)
-			}
+			assertRefused(t, err, e.srv, tc.want...)
 		})
 	}
 }
