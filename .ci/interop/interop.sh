@@ -300,7 +300,8 @@ log "control: hl7v2.writes: ids left the exchange with 2 patients for one MRN"
 # 10. ATNA's FHIR Feed option: a gateway whose audit.url is the exchange's FHIR base records its audit
 #     trail there as AuditEvent resources (POST [base]/AuditEvent over mutual TLS), which the
 #     stand-in checks with @medplum/core's validateResource before storing: an Import (DCM 110107)
-#     for the message received, an Export (110106) for the bundle delivered.
+#     for the message received, an Export (110106) for the bundle delivered, naming the X-Request-Id
+#     of its delivery as BALP's XrequestId entity.
 stop_pid "$FERRY_PID" TERM
 M5=$(freeport)
 S5=$(freeport)
@@ -318,6 +319,10 @@ for ((i = 0; i < 60; i++)); do
 done
 [ "$(aud_count 110107)" -ge 1 ] || die "no Import AuditEvent at the exchange ($(tail -3 "$WORK/ferry5.log"))"
 [ "$(aud_count 110106)" -ge 1 ] || die "no Export AuditEvent at the exchange ($(tail -3 "$WORK/ferry5.log"))"
+# BALP: the Export names the X-Request-Id its delivery sent as an XrequestId entity (entity.type).
+xreq=$(fhir_get "AuditEvent?_count=100" | jq -r '[.entry[]?.resource | select(.source.observer.identifier.value == "ferry-ci-fhir-feed" and .type.code == "110106")
+  | .entity[]? | select(.type.code == "XrequestId" and .type.system == "https://profiles.ihe.net/ITI/BALP/CodeSystem/BasicAuditEntityType") | .what.identifier.value][0] // ""')
+[ -n "$xreq" ] || die "the Export AuditEvent has no BALP XrequestId entity"
 log "audit trail as FHIR AuditEvents at the exchange: $(aud_count 110107) Import, $(aud_count 110106) Export"
 stop_pid "$FERRY_PID" TERM
 

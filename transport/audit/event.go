@@ -145,6 +145,12 @@ var (
 	IDSubmissionSet = Code{Code: "urn:uuid:a54d6aa5-d40d-43f9-88c5-b4633d873bdd", System: "IHE XDS Metadata", Text: "submission set classificationNode"}
 	// IDBundle types a FHIR Bundle identifier (ferry's queue item id).
 	IDBundle = Code{Code: "Bundle", System: "http://hl7.org/fhir/resource-types", Text: "Bundle"}
+	// IDXRequestID types the X-Request-Id header value of the HTTP
+	// request that carried the bundle: BALP's XrequestId entity type
+	// (BasicAuditEntityType). The DICOM form names it as the object's id
+	// type like any other; the FHIR form, as BALP has it, as entity.type
+	// (in place of audit-entity-type 4), the identifier untyped.
+	IDXRequestID = Code{Code: "XrequestId", System: "https://profiles.ihe.net/ITI/BALP/CodeSystem/BasicAuditEntityType", Text: "transport specific unique identifier where http X-Request-Id is used"}
 	// IDHeldBundle types the id of a bundle kept back by the hold policy
 	// (an entry of <data_dir>/held, as `ferry held list` shows it).
 	IDHeldBundle = Code{Code: "held-bundle", System: "urn:ferry:id-type", Text: "bundle held by the disclosure policy"}
@@ -365,7 +371,9 @@ type Export struct {
 // REST patterns are one interaction each (create, update, ...) and have
 // none for a transaction that holds several. The Bundle entity's id is
 // ferry's queue item id, which each delivery attempt also sends as
-// X-Request-Id, so the exchange's own logs can be matched to the event.
+// X-Request-Id, so the exchange's own logs can be matched to the event;
+// a FHIR delivery's event also names that header value as BALP's
+// XrequestId entity.
 func ExportEvent(x Export) Event {
 	ev := Event{
 		ID: EventExport, Type: TypeFHIRTransaction, Action: ActionRead,
@@ -389,6 +397,11 @@ func ExportEvent(x Export) Event {
 	}
 	if x.BundleID != "" {
 		ev.Objects = append(ev.Objects, Object{ID: x.BundleID, IDType: IDBundle, TypeCode: 2, Role: 20})
+		if x.V2MessageType == "" {
+			// Every HTTP attempt sends the item id as X-Request-Id; BALP
+			// records that header as an entity of its own.
+			ev.Objects = append(ev.Objects, Object{ID: x.BundleID, IDType: IDXRequestID, TypeCode: 4})
+		}
 	}
 	return ev
 }

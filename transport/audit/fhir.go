@@ -164,10 +164,14 @@ func (e *Event) FHIR() ([]byte, error) {
 	}
 	for _, o := range e.Objects {
 		en := fhirEntity{What: &fhirRef{Identifier: &fhirIdentifier{Value: o.ID}}}
-		if o.IDType.Code != "" {
+		balp := o.IDType.System == IDXRequestID.System
+		if o.IDType.Code != "" && !balp {
 			en.What.Identifier.Type = &fhirConcept{Coding: []fhirCoding{coding(o.IDType)}}
 		}
-		if o.TypeCode != 0 {
+		if balp {
+			c := coding(o.IDType)
+			en.Type = &c
+		} else if o.TypeCode != 0 {
 			en.Type = &fhirCoding{System: "http://terminology.hl7.org/CodeSystem/audit-entity-type", Code: fmt.Sprint(o.TypeCode)}
 		}
 		if o.Role != 0 {

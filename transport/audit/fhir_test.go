@@ -71,6 +71,12 @@ func TestEventFHIR(t *testing.T) {
 		{str(ae, "entity", 0, "detail", 0, "type"), "MSH-10"},
 		{str(ae, "entity", 0, "detail", 0, "valueString"), "MSG00007"},
 		{str(ae, "entity", 1, "role", "code"), "20"},
+		// BALP's XrequestId entity: the bundle id each attempt sends as
+		// X-Request-Id, typed by entity.type, the identifier untyped.
+		{str(ae, "entity", 3, "type", "system"), "https://profiles.ihe.net/ITI/BALP/CodeSystem/BasicAuditEntityType"},
+		{str(ae, "entity", 3, "type", "code"), "XrequestId"},
+		{str(ae, "entity", 3, "what", "identifier", "value"), str(ae, "entity", 2, "what", "identifier", "value")},
+		{str(ae, "entity", 3, "what", "identifier", "type", "coding", 0, "code"), ""},
 	} {
 		if c.got != c.want {
 			t.Errorf("got %q, want %q in %s", c.got, c.want, b)
@@ -211,6 +217,11 @@ func TestExportEventV2(t *testing.T) {
 	ev := ExportEvent(Export{Gateway: "ferry", ExchangeURL: "mllps://hie:6661", V2MessageType: "ADT^A01", BundleID: "01X"})
 	if ev.Type.Code != "ADT^A01" || ev.Type != TypeInput("hl7v2", "ADT^A01") {
 		t.Errorf("type %+v", ev.Type)
+	}
+	for _, o := range ev.Objects {
+		if o.IDType == IDXRequestID {
+			t.Errorf("an MLLP forward sends no X-Request-Id, but the event names one: %+v", o)
+		}
 	}
 	if ev := ExportEvent(Export{Gateway: "ferry", ExchangeURL: "https://hie/fhir"}); ev.Type != TypeFHIRTransaction {
 		t.Errorf("FHIR export type %+v", ev.Type)

@@ -261,7 +261,11 @@ func decodeFHIR(msg []byte) (Event, error) {
 				o.IDType = codeOf(ty.Coding[0])
 			}
 		}
-		if en.Type != nil {
+		switch {
+		case en.Type != nil && en.Type.System == IDXRequestID.System:
+			// BALP's entity types stand for the id type (see IDXRequestID).
+			o.IDType, o.TypeCode = codeOf(*en.Type), 4
+		case en.Type != nil:
 			if o.TypeCode, err = strconv.Atoi(en.Type.Code); err != nil {
 				return Event{}, err
 			}

@@ -141,8 +141,11 @@ func TestTLSDelivers(t *testing.T) {
 	if a.Source.ID != "ferry-clinic-1" || a.Source.Type.Code != "4" {
 		t.Errorf("audit source = %+v", a.Source)
 	}
-	if len(a.Objects) != 3 {
+	if len(a.Objects) != 4 {
 		t.Fatalf("objects = %+v", a.Objects)
+	}
+	if x := a.Objects[3]; x.ID != a.Objects[2].ID || x.TypeCode != "4" || x.IDType.Code != "XrequestId" || x.IDType.System != IDXRequestID.System {
+		t.Errorf("X-Request-Id object = %+v", x)
 	}
 	pat := a.Objects[0]
 	if pat.ID != "8f2c0a" || pat.TypeCode != "1" || pat.Role != "1" || len(pat.Details) != 1 || pat.Details[0].Type != "MSH-10" ||
