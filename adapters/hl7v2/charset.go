@@ -74,37 +74,58 @@ var charsetNames = map[encoding.Encoding]string{
 	japanese.ShiftJIS:         "shift_jis",
 }
 
-// decode returns raw as UTF-8 and names the decoding used. The returned
-// slice is raw itself when it was ASCII or valid UTF-8 already (the caller
-// copies it), otherwise a new buffer.
-func decode(raw []byte, label []byte) ([]byte, string, error) {
+// decode returns raw as UTF-8, names the decoding used and returns the
+// single-byte character set the bytes were read in (nil when they are
+// ASCII or UTF-8 as received, or were read in a multi-byte set): a
+// character set switch to an 8-bit set (\C2D41\) recovers the bytes as
+// received through it. The returned slice is raw itself when it was ASCII
+// or valid UTF-8 already (the caller copies it), otherwise a new buffer.
+//
+// alternates is set when MSH-18 repeats: the message may then switch
+// character sets with ISO 2022 escape sequences written as raw ESC bytes
+// (as Japanese systems do, MSH-18 "~ISO IR87" with MSH-20 "ISO 2022-1994"),
+// which must be decoded before the delimiters are found, because the
+// bytes of a 7-bit double-byte set include '^', '&', '|' and '\'.
+func decode(raw []byte, label []byte, alternates bool) ([]byte, string, *charmap.Charmap, error) {
 	ascii := isASCII(raw)
 	// Unknown labels (UTF-16 and UTF-32 included: they cannot be carried in
 	// an 8-bit stream, so a readable MSH proves the label wrong) are read
 	// like an unlabelled message.
 	enc := lookupCharset(label)
+	if alternates && (enc == nil || isSingleByte(enc)) && bytes.IndexByte(raw, asciiEsc) >= 0 {
+		out, base := decodeISO2022(raw, enc)
+		return out, "iso-2022", base, nil
+	}
 	if ascii && (enc == nil || isASCIICompatible(enc)) {
-		return raw, "ascii", nil
+		return raw, "ascii", nil, nil
 	}
 	if enc == nil { // UTF-8, ASCII, absent or unknown label
 		if utf8.Valid(raw) {
-			return raw, "utf-8", nil
+			return raw, "utf-8", nil, nil
 		}
 		out, err := charmap.Windows1252.NewDecoder().Bytes(raw)
 		if err != nil {
-			return nil, "", fmt.Errorf("decoding as windows-1252: %w", err)
+			return nil, "", nil, fmt.Errorf("decoding as windows-1252: %w", err)
 		}
-		return out, "windows-1252 (fallback)", nil
+		return out, "windows-1252 (fallback)", charmap.Windows1252, nil
 	}
 	out, err := enc.NewDecoder().Bytes(raw)
 	if err != nil {
 		fb, ferr := charmap.Windows1252.NewDecoder().Bytes(raw)
 		if ferr != nil {
-			return nil, "", fmt.Errorf("decoding as %s: %w", string(label), err)
+			return nil, "", nil, fmt.Errorf("decoding as %s: %w", string(label), err)
 		}
-		return fb, "windows-1252 (fallback)", nil
+		return fb, "windows-1252 (fallback)", charmap.Windows1252, nil
 	}
-	return out, charsetNames[enc], nil
+	cm, _ := enc.(*charmap.Charmap)
+	return out, charsetNames[enc], cm, nil
+}
+
+// isSingleByte reports whether e is one of the single-byte (ISO 8859,
+// windows) character sets.
+func isSingleByte(e encoding.Encoding) bool {
+	_, ok := e.(*charmap.Charmap)
+	return ok
 }
 
 // isASCII reports whether b holds only 7-bit bytes, eight at a time: it

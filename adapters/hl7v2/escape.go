@@ -10,8 +10,11 @@ import (
 
 // unescape appends the decoded form of raw to dst. Escape sequences are
 // never nested (v2.3.1 §2.7); an unknown or unterminated one is kept as
-// written rather than dropped, so no text is lost.
-func unescape(dst, raw []byte, d *Delimiters) []byte {
+// written rather than dropped, so no text is lost. A character set switch
+// (\Cxxyy\, \Mxxyyzz\) hands the rest of the value to unescapeSwitched;
+// until one is met, the loop below is all a value pays.
+func unescape(dst, raw []byte, c *textCtx) []byte {
+	d := &c.Delimiters
 	esc := d.Escape
 	for len(raw) > 0 {
 		i := bytes.IndexByte(raw, esc)
@@ -26,6 +29,17 @@ func unescape(dst, raw []byte, d *Delimiters) []byte {
 			return append(dst, raw...)
 		}
 		seq := raw[:j]
+		if len(seq) > 0 && (seq[0] == 'C' || seq[0] == 'M') {
+			if g, err := parseSwitch(seq); err == nil {
+				if g.how == runDefault {
+					raw = raw[j+1:]
+					continue
+				}
+				return unescapeSwitched(dst, raw[j+1:], c, g)
+			}
+			// Malformed or unknown: kept as written, like any escape
+			// that cannot be read (Message.CharsetSwitchError reports it).
+		}
 		if out, ok := decodeEscape(dst, seq, d); ok {
 			dst = out
 		} else {
@@ -38,6 +52,10 @@ func unescape(dst, raw []byte, d *Delimiters) []byte {
 	return dst
 }
 
+// decodeEscape appends what seq (an escape sequence without its escape
+// characters) stands for. Locally defined escapes (\Zxx\) have no meaning
+// ferry could know and are dropped. Character set switches are handled by
+// unescape; one that reaches here is malformed or unknown and is kept.
 func decodeEscape(dst, seq []byte, d *Delimiters) ([]byte, bool) {
 	if len(seq) == 0 {
 		return dst, false
@@ -66,7 +84,7 @@ func decodeEscape(dst, seq []byte, d *Delimiters) ([]byte, bool) {
 	switch seq[0] {
 	case 'X':
 		return decodeHex(dst, seq[1:])
-	case 'Z', 'C', 'M': // locally defined escapes and charset switches
+	case 'Z': // locally defined: meaningless outside the sender's site
 		return dst, true
 	case '.':
 		return formatting(dst, string(seq[1:]))
@@ -77,18 +95,10 @@ func decodeEscape(dst, seq []byte, d *Delimiters) ([]byte, bool) {
 // decodeHex decodes \Xhh..\; bytes that are not valid UTF-8 are read as
 // windows-1252, like unlabelled message text.
 func decodeHex(dst, hex []byte) ([]byte, bool) {
-	if len(hex) == 0 || len(hex)%2 != 0 {
-		return dst, false
-	}
 	var tmp [64]byte
-	b := tmp[:0]
-	for i := 0; i < len(hex); i += 2 {
-		hi, ok1 := unhex(hex[i])
-		lo, ok2 := unhex(hex[i+1])
-		if !ok1 || !ok2 {
-			return dst, false
-		}
-		b = append(b, hi<<4|lo)
+	b, ok := appendHexBytes(tmp[:0], hex)
+	if !ok {
+		return dst, false
 	}
 	if utf8.Valid(b) {
 		return append(dst, b...), true
@@ -96,6 +106,23 @@ func decodeHex(dst, hex []byte) ([]byte, bool) {
 	dec := charmap.Windows1252.DecodeByte
 	for _, c := range b {
 		dst = utf8.AppendRune(dst, dec(c))
+	}
+	return dst, true
+}
+
+// appendHexBytes appends the bytes hex (an even number of hex digits)
+// stands for; false when it is empty, odd or holds a non-hex character.
+func appendHexBytes(dst, hex []byte) ([]byte, bool) {
+	if len(hex) == 0 || len(hex)%2 != 0 {
+		return dst, false
+	}
+	for i := 0; i < len(hex); i += 2 {
+		hi, ok1 := unhex(hex[i])
+		lo, ok2 := unhex(hex[i+1])
+		if !ok1 || !ok2 {
+			return dst, false
+		}
+		dst = append(dst, hi<<4|lo)
 	}
 	return dst, true
 }

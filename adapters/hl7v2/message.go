@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"unsafe"
+
+	"golang.org/x/text/encoding/charmap"
 )
 
 // Delimiters are the separators a message declares in MSH-1 and MSH-2. A zero
@@ -76,7 +78,7 @@ var ErrNotHL7 = errors.New("input is not an hl7 v2 message")
 // concurrent reads.
 type Message struct {
 	buf     []byte // normalised: UTF-8, CR-terminated segments, no BOM
-	d       Delimiters
+	ctx     textCtx
 	segs    []Segment
 	charset string // MSH-18 as written
 	decoded string // how the bytes were decoded: "ascii", "utf-8", "iso-8859-1", "windows-1252 (fallback)" ...
@@ -88,7 +90,7 @@ type Segment struct {
 	// Name is the segment ID, e.g. "PID" or "ZPI".
 	Name string
 	raw  []byte
-	d    *Delimiters
+	d    *textCtx
 	pos  int // 1-based position in the message
 	hdr  bool
 	seps []uint32 // offsets of the field separators in raw
@@ -121,16 +123,19 @@ func parse(raw []byte, share bool) (*Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Message{d: d}
+	m := &Message{ctx: textCtx{Delimiters: d}}
 
 	// Character set: locate MSH-18 in the raw (ASCII-compatible) header.
-	csStart, csEnd := rawHeaderField(raw, d, 18)
+	// Its first repetition is the default character set, later ones the
+	// alternates the message may switch to.
+	csStart, csEnd, alternates := rawHeaderField(raw, d, 18)
 	label := raw[csStart:csEnd]
-	buf, decoded, err := decode(raw, label)
+	buf, decoded, base, err := decode(raw, label, alternates)
 	if err != nil {
 		return nil, &ParseError{Segment: 1, Name: "MSH", Field: 18, Reason: err.Error()}
 	}
 	m.decoded = decoded
+	m.ctx.base = base
 	copied := decoded == "ascii" || decoded == "utf-8"
 	switch {
 	case share && copied && bytes.IndexByte(buf, '\n') < 0:
@@ -184,7 +189,7 @@ func parse(raw []byte, share bool) (*Message, error) {
 			}
 			return nil, &ParseError{Segment: pos, Name: fmt.Sprintf("%q", shown), Reason: "invalid segment name"}
 		}
-		s := Segment{Name: segName(name), raw: line, d: &m.d, pos: pos}
+		s := Segment{Name: segName(name), raw: line, d: &m.ctx, pos: pos}
 		s.hdr = s.Name == "MSH" || s.Name == "FHS" || s.Name == "BHS"
 		first := len(seps)
 		// Fields are mostly a few bytes apart: one plain pass beats a
@@ -208,7 +213,7 @@ func parse(raw []byte, share bool) (*Message, error) {
 func (m *Message) Bytes() []byte { return m.buf }
 
 // Delimiters returns the delimiters the message declared.
-func (m *Message) Delimiters() Delimiters { return m.d }
+func (m *Message) Delimiters() Delimiters { return m.ctx.Delimiters }
 
 // Segments returns all segments in order. The slice must not be modified.
 func (m *Message) Segments() []Segment { return m.segs }
@@ -426,8 +431,17 @@ const (
 // repetition, Sub on any of them (first component). The zero Value is empty.
 type Value struct {
 	raw   []byte
-	d     *Delimiters
+	d     *textCtx
 	level uint8
+}
+
+// textCtx is what decoding a value's text needs from its message: the
+// delimiters, and for character set switches to an 8-bit set the
+// single-byte character set Parse read the bytes in (nil when the buffer
+// holds them as received), so that the bytes can be recovered.
+type textCtx struct {
+	Delimiters
+	base *charmap.Charmap
 }
 
 // Raw is the value still encoded: escapes and inner delimiters as sent.
@@ -443,6 +457,9 @@ func (v Value) IsNull() bool { return len(v.raw) == 2 && v.raw[0] == '"' && v.ra
 // String decodes escape sequences and returns the text. On a field or
 // repetition it returns the whole text with inner delimiters left as they are,
 // so call it on the leaf you mean. HL7's explicit null `""` reads as "".
+// Character set switches (\Cxxyy\, \Mxxyyzz\) apply up to the next switch
+// or the end of the component or subcomponent they appear in, so a leaf
+// reads the same whether it is read alone or as part of a wider value.
 func (v Value) String() string {
 	if len(v.raw) == 0 || v.IsNull() {
 		return ""
@@ -709,8 +726,9 @@ func okDelimiter(c byte) bool {
 
 // rawHeaderField locates MSH field n (n ≥ 3) in undecoded bytes, first
 // repetition, first component, without surrounding white space, for
-// reading MSH-18 before decoding: it is raw[start:end].
-func rawHeaderField(raw []byte, d Delimiters, n int) (start, end int) {
+// reading MSH-18 before decoding: it is raw[start:end]. reps reports
+// whether the field has more than one repetition.
+func rawHeaderField(raw []byte, d Delimiters, n int) (start, end int, reps bool) {
 	line := raw
 	for i, c := range line {
 		if c == '\r' || c == '\n' {
@@ -720,19 +738,22 @@ func rawHeaderField(raw []byte, d Delimiters, n int) (start, end int) {
 	}
 	f := nthSep(line, d.Field, n-1)
 	if d.Repetition != 0 {
-		f = nthSep(f, d.Repetition, 0)
+		if i := bytes.IndexByte(f, d.Repetition); i >= 0 {
+			reps = true
+			f = f[:i]
+		}
 	}
 	if d.Component != 0 {
 		f = nthSep(f, d.Component, 0)
 	}
 	f = bytes.TrimSpace(f)
 	if len(f) == 0 {
-		return 0, 0
+		return 0, 0, reps
 	}
 	// f is a subslice of line, hence of raw: its offset is where its
 	// capacity ends short of raw's.
 	start = cap(raw) - cap(f)
-	return start, start + len(f)
+	return start, start + len(f), reps
 }
 
 // trimEnvelope strips what commonly surrounds a message: MLLP framing bytes,

@@ -215,6 +215,18 @@ func init() {
 	handlers["ORU^R01"] = (*conv).oru
 }
 
+// charsetError turns hl7v2's report of an unreadable character set switch
+// into a ContentError (ERR-3 102, "invalid ..."). It is apart from Convert
+// because errors.As moves its target to the heap, which every message would
+// pay for.
+func charsetError(err error) error {
+	var pe *hl7v2.ParseError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	return &ContentError{Segment: pe.Name, Pos: pe.Segment, Field: pe.Name + "-" + strconv.Itoa(pe.Field), Reason: "invalid " + pe.Reason}
+}
+
 // Convert converts a parsed message. raw is the message as received; it is
 // kept, base64-encoded, in a Binary that the Provenance names as its source.
 func (c *Converter) Convert(msg *hl7v2.Message, raw []byte) (*fhir.Bundle, Result, error) {
@@ -231,6 +243,12 @@ func (c *Converter) Convert(msg *hl7v2.Message, raw []byte) (*fhir.Bundle, Resul
 	defer x.release()
 	if res.ControlID == "" {
 		return nil, res, &ContentError{Segment: "MSH", Pos: 1, Field: "MSH-10", Reason: "message control id is empty"}
+	}
+	// Text after a character set switch that cannot be honoured would be
+	// read in the wrong character set: refuse rather than write a garbled
+	// name (AE, ERR-3 102).
+	if err := msg.CharsetSwitchError(); err != nil {
+		return nil, res, charsetError(err)
 	}
 	x.msgSec = x.messageLabels()
 	if err := h(x); err != nil {
