@@ -79,6 +79,24 @@ type Log struct {
 	// PHI allows message content in logs. Off by default: logs travel to
 	// places (support tickets, syslog servers) that PHI must not.
 	PHI bool `yaml:"phi"`
+	// File, when set, is the file the log is written to instead of
+	// standard error, rotated by size (a new file is created mode 0600).
+	// Empty means standard error, which systemd keeps in the journal; a
+	// Windows service's standard error goes nowhere, so a service on
+	// Windows with no file logs to <data_dir>\logs\ferry.log
+	// (DefaultServiceLogFile).
+	File string `yaml:"file"`
+	// MaxSizeMB is the size in MiB at which the file is rotated (default
+	// 50); MaxFiles how many rotated files are kept beside it (default
+	// 10), the oldest removed first.
+	MaxSizeMB int `yaml:"max_size_mb"`
+	MaxFiles  int `yaml:"max_files"`
+}
+
+// DefaultServiceLogFile is where a Windows service logs when log.file is
+// empty: the Service Control Manager discards standard error.
+func (c *Config) DefaultServiceLogFile() string {
+	return filepath.Join(c.DataDir, "logs", "ferry.log")
 }
 
 // Sources lists the inputs.
@@ -488,6 +506,12 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
+	}
+	if c.Log.MaxSizeMB == 0 {
+		c.Log.MaxSizeMB = 50
+	}
+	if c.Log.MaxFiles == 0 {
+		c.Log.MaxFiles = 10
 	}
 	for i := range c.Sources.MLLP {
 		m := &c.Sources.MLLP[i]

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -60,6 +61,17 @@ func (c *Config) problems() []Problem {
 	case "debug", "info", "warn", "error":
 	default:
 		add("log.level", "must be one of debug, info, warn, error; got %q", c.Log.Level)
+	}
+	if c.Log.File != "" {
+		if fi, err := os.Stat(c.Log.File); err == nil && fi.IsDir() {
+			add("log.file", "%q is a folder; name the log file in it, e.g. %s", c.Log.File, filepath.Join(c.Log.File, "ferry.log"))
+		}
+	}
+	if c.Log.MaxSizeMB < 1 || c.Log.MaxSizeMB > 10240 {
+		add("log.max_size_mb", "must be between 1 and 10240; got %d", c.Log.MaxSizeMB)
+	}
+	if c.Log.MaxFiles < 1 || c.Log.MaxFiles > 1000 {
+		add("log.max_files", "must be between 1 and 1000; got %d", c.Log.MaxFiles)
 	}
 
 	names := map[string]string{}

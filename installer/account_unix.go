@@ -59,6 +59,7 @@ func accountIDs() (uid, gid int, err error) {
 //	config dir  0750 root:ferry  (the service reads its config and keys, cannot change them)
 //	config file 0640 root:ferry  (when it exists; likewise l.Readable)
 //	data dir    0700 ferry:ferry (queue, quarantine, dead letters: PHI)
+//	log dir     0750 ferry:ferry (log.file outside the data dir)
 //
 // Existing folders get their owner and mode corrected; their contents are
 // left alone except that files in the data folder are given to ferry.
@@ -87,6 +88,11 @@ func PrepareFolders(l Layout) error {
 			if err := setOwnerMode(f, 0o600, uid, gid); err != nil {
 				return err
 			}
+		}
+	}
+	if l.LogDir != "" {
+		if err := ensureDir(l.LogDir, 0o750, uid, gid); err != nil {
+			return err
 		}
 	}
 	if err := ensureDir(l.DataDir, 0o700, uid, gid); err != nil {

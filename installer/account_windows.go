@@ -20,7 +20,8 @@ func EnsureAccount(dataDir string) (bool, error) { return false, nil }
 
 // PrepareFolders creates the folders of l and replaces their inherited
 // permissions: SYSTEM and Administrators have full control; the service's
-// virtual account may read the config folder and modify the data folder;
+// virtual account may read the config folder and modify the data and log
+// folders;
 // nobody else (in particular not Users) has access.
 func PrepareFolders(l Layout) error {
 	svc := ServiceUser()
@@ -30,6 +31,7 @@ func PrepareFolders(l Layout) error {
 	}{
 		{l.ConfigDir, "(OI)(CI)RX"},
 		{l.DataDir, "(OI)(CI)M"},
+		{l.LogDir, "(OI)(CI)M"},
 	} {
 		if d.dir == "" {
 			continue

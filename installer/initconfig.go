@@ -93,6 +93,10 @@ data_dir: {{q .DataDir}}
 log:
   level: info        # debug | info | warn | error
   phi: false         # never log patient data unless you must debug with it
+  # file: PATH       # log to this file (created 0600) instead of standard error, which systemd keeps
+  #                  # in the journal; a Windows service without it logs to <data_dir>\logs\ferry.log
+  # max_size_mb: 50  # rotate the file at this size
+  # max_files: 10    # rotated files kept
 
 sources:
   # HL7 v2 over MLLP. Point the EHR/LIS interface engine at this address.

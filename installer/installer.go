@@ -48,6 +48,9 @@ type Layout struct {
 	// DataDir holds the queue, quarantine, dead letters and outbox;
 	// only the service account may read or write it.
 	DataDir string
+	// LogDir, when set, holds log.file outside DataDir: the service
+	// account writes it, administrators read it.
+	LogDir string
 	// Readable lists further files the service must read but not change:
 	// TLS keys and certificates named by the configuration.
 	Readable []string

@@ -4,8 +4,10 @@ package installer
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
+	"golang.org/x/sys/windows/svc/eventlog"
 	"golang.org/x/sys/windows/svc/mgr"
 )
 
@@ -36,6 +38,21 @@ func SetRestartOnFailure() error {
 	// not only when it vanishes.
 	if err := s.SetRecoveryActionsOnNonCrashFailures(true); err != nil {
 		return fmt.Errorf("service recovery: %w", err)
+	}
+	return nil
+}
+
+// RegisterEventSource registers ferry as a source of the Application event
+// log, where a Windows service reports its errors, so that Event Viewer
+// shows ferry's error events with their text rather than "the description
+// for Event ID ... cannot be found". `ferry install` registers it through
+// kardianos/service; the MSI, whose ServiceInstall does not, through
+// `ferry install --folders-only`. A source already registered is left as
+// it is.
+func RegisterEventSource() error {
+	err := eventlog.InstallAsEventCreate(ServiceName, eventlog.Error|eventlog.Warning|eventlog.Info)
+	if err != nil && !strings.Contains(err.Error(), "exists") {
+		return fmt.Errorf("event log source: %w", err)
 	}
 	return nil
 }

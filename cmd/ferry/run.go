@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -32,9 +33,15 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	logger := newLogger(stderr, cfg.Log.Level)
+	interactive := service.Interactive()
+	logOut, closeLog, err := openLogOutput(cfg, logFile(cfg, interactive, runtime.GOOS), stderr, interactive)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	logger := newLogger(logOut, cfg.Log.Level)
 	prg := &program{cfg: cfg, log: logger}
-	if service.Interactive() {
+	if interactive {
 		if err := prg.startGateway(); err != nil {
 			return err
 		}
@@ -53,6 +60,13 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	svc, err := service.New(prg, serviceConfig(*cfgPath))
 	if err != nil {
 		return fmt.Errorf("service: %w", err)
+	}
+	if runtime.GOOS == "windows" {
+		// Errors also go to the Application event log (the event source
+		// is registered by install).
+		if sys, err := svc.Logger(nil); err == nil {
+			prg.log = slog.New(withSystemLog(logger.Handler(), sys))
+		}
 	}
 	return svc.Run()
 }
@@ -121,20 +135,26 @@ func (p *program) exitOnFatal(gw *gateway) {
 	}
 }
 
+// startGateway starts the gateway and says so in the log (a service's
+// log file, or the event log for a start that failed, is where an
+// administrator looks for when it started and why it did not).
 func (p *program) startGateway() error {
 	gw, err := newGateway(p.cfg, p.log)
 	if err != nil {
+		p.log.Error("ferry did not start", "version", version, "err", err)
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := gw.Start(ctx); err != nil {
+		p.log.Error("ferry did not start", "version", version, "err", err)
 		shutdownCtx, c2 := context.WithTimeout(context.Background(), 10*time.Second)
 		defer c2()
 		gw.Shutdown(shutdownCtx)
 		return err
 	}
 	p.gw = gw
+	p.log.Info("ferry started", "version", version, "running", gw.Describe())
 	return nil
 }
 
@@ -144,7 +164,13 @@ func (p *program) stopGateway() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return p.gw.Shutdown(ctx)
+	err := p.gw.Shutdown(ctx)
+	if err != nil {
+		p.log.Error("ferry stopped with an error", "err", err)
+	} else {
+		p.log.Info("ferry stopped")
+	}
+	return err
 }
 
 // serviceConfig describes the ferry service to the OS service manager.

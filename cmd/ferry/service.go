@@ -41,6 +41,9 @@ func cmdInstall(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	if !filepath.IsAbs(cfg.DataDir) {
 		return fmt.Errorf("%s: data_dir %q must be an absolute path for a service (a service does not start in this folder)", path, cfg.DataDir)
 	}
+	if cfg.Log.File != "" && !filepath.IsAbs(cfg.Log.File) {
+		return fmt.Errorf("%s: log.file %q must be an absolute path for a service (a service does not start in this folder)", path, cfg.Log.File)
+	}
 	layout := serviceLayout(path, cfg)
 	if runtime.GOOS == "linux" {
 		for _, p := range []string{path, cfg.DataDir} {
@@ -68,6 +71,9 @@ func cmdInstall(_ context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		fmt.Fprintf(stdout, "folders ready: data %s (service account only)", layout.DataDir)
+		if layout.LogDir != "" {
+			fmt.Fprintf(stdout, ", log %s", layout.LogDir)
+		}
 		if layout.ConfigDir != "" {
 			fmt.Fprintf(stdout, ", config %s (service may read)", layout.ConfigDir)
 		}
@@ -88,6 +94,9 @@ func cmdInstall(_ context.Context, args []string, stdout, stderr io.Writer) erro
 			// no recovery actions of its own. Run by hand before the
 			// service exists, there is nothing to set yet.
 			if err := installer.SetRestartOnFailure(); err != nil {
+				fmt.Fprintf(stderr, "warning: %v\n", err)
+			}
+			if err := installer.RegisterEventSource(); err != nil {
 				fmt.Fprintf(stderr, "warning: %v\n", err)
 			}
 		}
@@ -123,6 +132,9 @@ func printInstallPlan(w io.Writer, sc *service.Config, l installer.Layout) error
 	fmt.Fprintf(w, "data folder (service account only): %s\n", l.DataDir)
 	if l.ConfigDir != "" {
 		fmt.Fprintf(w, "config folder (service may read): %s\n", l.ConfigDir)
+	}
+	if l.LogDir != "" {
+		fmt.Fprintf(w, "log folder (service account writes): %s\n", l.LogDir)
 	}
 	for _, f := range append([]string{l.ConfigFile}, l.Readable...) {
 		fmt.Fprintf(w, "readable by the service: %s\n", f)
@@ -168,7 +180,21 @@ func serviceLayout(cfgPath string, cfg *config.Config) installer.Layout {
 	add(cfg.Audit.TLS.CertFile)
 	add(cfg.Audit.TLS.KeyFile)
 	add(cfg.Audit.TLS.CAFile)
+	l.LogDir = logDirOutside(cfg)
 	return l
+}
+
+// logDirOutside is the folder of log.file when it is not inside the data
+// folder (which the service may write already), else "".
+func logDirOutside(cfg *config.Config) string {
+	if cfg.Log.File == "" {
+		return ""
+	}
+	dir := filepath.Dir(filepath.Clean(cfg.Log.File))
+	if rel, err := filepath.Rel(filepath.Clean(cfg.DataDir), dir); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return ""
+	}
+	return dir
 }
 
 // installServiceConfig is serviceConfig plus what only installation needs:
@@ -199,6 +225,9 @@ func installServiceConfig(cfgPath string, cfg *config.Config) (*service.Config, 
 					writable = append(writable, abs)
 				}
 			}
+		}
+		if dir := logDirOutside(cfg); dir != "" {
+			writable = append(writable, dir)
 		}
 		unit, err := installer.RenderSystemdUnit(sc.Executable, sc.Arguments, cfg.DataDir, writable)
 		if err != nil {

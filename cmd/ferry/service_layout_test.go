@@ -1,7 +1,9 @@
 package main
 
 import (
+	"runtime"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/ferry-health/ferry/config"
@@ -24,5 +26,37 @@ func TestServiceLayoutGivesEveryCertificateToTheService(t *testing.T) {
 	}
 	if !slices.Contains(l.Private, "/etc/ferry/ferry.key") {
 		t.Errorf("the data-at-rest key is not the service's: %v", l.Private)
+	}
+}
+
+// TestServiceLayoutLogFolder: a log.file outside the data folder gets a
+// folder of its own that the service may write (and, under systemd, a
+// ReadWritePaths entry); one inside the data folder needs nothing more.
+func TestServiceLayoutLogFolder(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir = "/var/lib/ferry"
+	for _, c := range []struct{ file, want string }{
+		{"", ""},
+		{"/var/lib/ferry/logs/ferry.log", ""},
+		{"/var/lib/ferry/ferry.log", ""},
+		{"/var/lib/ferry-logs/ferry.log", "/var/lib/ferry-logs"},
+		{"/var/log/ferry/ferry.log", "/var/log/ferry"},
+	} {
+		cfg.Log.File = c.file
+		if got := serviceLayout("/etc/ferry/ferry.yaml", cfg).LogDir; got != c.want {
+			t.Errorf("log.file %q: log folder %q, want %q", c.file, got, c.want)
+		}
+	}
+	if runtime.GOOS != "linux" {
+		return
+	}
+	cfg.Log.File = "/var/log/ferry/ferry.log"
+	sc, err := installServiceConfig("/etc/ferry/ferry.yaml", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unit, _ := sc.Option["SystemdScript"].(string)
+	if !strings.Contains(unit, "/var/log/ferry") {
+		t.Errorf("the unit does not let the service write /var/log/ferry:\n%s", unit)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -96,13 +97,14 @@ func (o *DoctorOptions) defaults() {
 }
 
 // Doctor runs every check against cfg and returns the findings in a fixed
-// order: certificates, exchange, folders, disk (space, flush latency), ports, access, encryption.
+// order: certificates, exchange, folders, log, disk (space, flush latency), ports, access, encryption.
 func Doctor(ctx context.Context, cfg *config.Config, opts DoctorOptions) []Check {
 	opts.defaults()
 	var out []Check
 	out = append(out, CheckCertificates(cfg, opts)...)
 	out = append(out, CheckExchange(ctx, cfg, opts)...)
 	out = append(out, CheckFolders(cfg, opts)...)
+	out = append(out, CheckLog(cfg, runtime.GOOS))
 	out = append(out, CheckDisk(cfg, opts)...)
 	out = append(out, CheckDiskSync(cfg, opts)...)
 	out = append(out, CheckPorts(ctx, cfg)...)
@@ -525,6 +527,51 @@ func dataDirCheck(dir string, opts DoctorOptions) Check {
 		c.Level = max(c.Level, lvl)
 		c.Detail += "; " + msg
 	}
+	return c
+}
+
+// CheckLog says where the gateway's log goes and, for log.file, whether
+// this account can write it there (ferry creates the folder, mode 0750, and
+// the file, mode 0600, at start; a folder it cannot write is an error then).
+func CheckLog(cfg *config.Config, goos string) Check {
+	c := Check{Area: "log", Name: "log.file", Level: OK}
+	file := cfg.Log.File
+	if file == "" {
+		c.Detail = "standard error: when systemd runs the service, the journal (journalctl -u ferry)"
+		if goos == "windows" {
+			// A Windows service's standard error goes nowhere: run.go
+			// logs there instead.
+			c.Detail = "standard error in a terminal; as a Windows service " + cfg.DefaultServiceLogFile() + ", errors also in the Application event log"
+		}
+		return c
+	}
+	rotation := fmt.Sprintf("rotated at %d MiB, %d kept", cfg.Log.MaxSizeMB, cfg.Log.MaxFiles)
+	dir := filepath.Dir(file)
+	fi, err := os.Stat(file)
+	switch {
+	case err == nil && fi.IsDir():
+		c.Level, c.Detail = Fail, "is a folder; name a file in it"
+		return c
+	case err == nil:
+		f, werr := os.OpenFile(file, os.O_WRONLY|os.O_APPEND, 0)
+		if werr != nil {
+			c.Level, c.Detail = Fail, "exists but this account cannot write it: "+plainFileError(werr).Error()
+			return c
+		}
+		f.Close()
+		if werr := probeWrite(dir); werr != nil {
+			c.Level, c.Detail = Warn, "writable, but its folder is not, so it cannot be rotated: "+plainFileError(werr).Error()
+			return c
+		}
+		c.Detail = "logs go here, " + rotation
+		return c
+	}
+	parent := existingDir(dir)
+	if werr := probeWrite(parent); werr != nil {
+		c.Level, c.Detail = Fail, "does not exist, and this account cannot create it under "+parent+": "+plainFileError(werr).Error()
+		return c
+	}
+	c.Detail = "logs go here (created at start), " + rotation
 	return c
 }
 

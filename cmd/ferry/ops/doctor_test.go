@@ -361,3 +361,32 @@ func TestCheckExchangeUDAP(t *testing.T) {
 		t.Fatalf("checks %+v", got)
 	}
 }
+
+// TestCheckLog: where the log goes, and whether log.file can be written.
+func TestCheckLog(t *testing.T) {
+	dir := t.TempDir()
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(dir, "data")
+	if c := CheckLog(cfg, "linux"); c.Level != OK || !strings.Contains(c.Detail, "journal") {
+		t.Errorf("no file, linux: %+v", c)
+	}
+	if c := CheckLog(cfg, "windows"); c.Level != OK || !strings.Contains(c.Detail, filepath.Join(cfg.DataDir, "logs", "ferry.log")) {
+		t.Errorf("no file, windows: %+v", c)
+	}
+	cfg.Log.File = filepath.Join(dir, "logs", "ferry.log")
+	if c := CheckLog(cfg, "linux"); c.Level != OK || !strings.Contains(c.Detail, "created at start") || !strings.Contains(c.Detail, "rotated at 50 MiB, 10 kept") {
+		t.Errorf("file to create: %+v", c)
+	}
+	blocker := filepath.Join(dir, "plain")
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Log.File = filepath.Join(blocker, "ferry.log")
+	if c := CheckLog(cfg, "linux"); c.Level != Fail {
+		t.Errorf("file under a plain file: %+v", c)
+	}
+	cfg.Log.File = dir
+	if c := CheckLog(cfg, "linux"); c.Level != Fail || !strings.Contains(c.Detail, "folder") {
+		t.Errorf("a folder: %+v", c)
+	}
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/kardianos/service"
+	"gopkg.in/natefinch/lumberjack.v2"
+
+	"github.com/ferry-health/ferry/config"
+)
+
+// logFile returns the file the gateway logs to, "" for standard error:
+// log.file, or, for a Windows service, which has no standard error anyone
+// reads, the default under the data folder.
+func logFile(cfg *config.Config, interactive bool, goos string) string {
+	if cfg.Log.File != "" {
+		return cfg.Log.File
+	}
+	if !interactive && goos == "windows" {
+		return cfg.DefaultServiceLogFile()
+	}
+	return ""
+}
+
+// openLogOutput returns where the gateway's log goes. With a file, that
+// is the file, rotated at log.max_size_mb with log.max_files kept, plus
+// standard error when ferry runs in a terminal (so `ferry run` still shows
+// what it does). The file is opened once here, so that a folder the
+// account cannot write to is an error at start, naming the file, rather
+// than a log that silently stays empty. close releases the file.
+func openLogOutput(cfg *config.Config, path string, stderr io.Writer, interactive bool) (w io.Writer, close func() error, err error) {
+	if path == "" {
+		return stderr, func() error { return nil }, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, nil, fmt.Errorf("log.file: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("log.file: cannot write the log: %w", err)
+	}
+	f.Close()
+	lj := &lumberjack.Logger{
+		Filename:   path,
+		MaxSize:    cfg.Log.MaxSizeMB,
+		MaxBackups: cfg.Log.MaxFiles,
+	}
+	w = lj
+	if interactive {
+		w = io.MultiWriter(stderr, lj)
+	}
+	return w, lj.Close, nil
+}
+
+// withSystemLog adds the service manager's own log to h for records at
+// ERROR and above: on Windows that is the Application event log, which is
+// where administrators, and the monitoring agents IT contractors run,
+// look for a failing service. Lower levels stay in ferry's own log only.
+// The records are formatted as the file's lines are, so PHI gating (done
+// where the attributes are chosen) holds there too.
+func withSystemLog(h slog.Handler, sys service.Logger) slog.Handler {
+	if sys == nil {
+		return h
+	}
+	ev := slog.NewTextHandler(eventWriter{sys}, &slog.HandlerOptions{Level: slog.LevelError})
+	return slog.NewMultiHandler(h, ev)
+}
+
+// eventWriter hands each record the text handler writes (one Write per
+// record) to the service logger as one error event.
+type eventWriter struct{ sys service.Logger }
+
+func (e eventWriter) Write(p []byte) (int, error) {
+	if err := e.sys.Error(strings.TrimRight(string(p), "\n")); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
