@@ -410,7 +410,15 @@ func (m *Message) CharsetSwitchError() error {
 		if s.hdr {
 			first = 3 // MSH-1 and MSH-2 are literal
 		}
-		if !s.hdr && bytes.IndexByte(s.raw, esc) < 0 {
+		scan := s.raw
+		if s.hdr {
+			// MSH-2 holds the escape character itself: look from MSH-3 on.
+			if len(s.seps) < 2 {
+				continue
+			}
+			scan = s.raw[s.seps[1]:]
+		}
+		if bytes.IndexByte(scan, esc) < 0 {
 			continue
 		}
 		for f := first; f <= n; f++ {
