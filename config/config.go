@@ -20,6 +20,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ferry-health/ferry/adapters/convert/csvfhir"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
 	"github.com/ferry-health/ferry/adapters/fax"
 	"github.com/ferry-health/ferry/config/configtls"
@@ -152,8 +153,15 @@ type MLLP struct {
 // Folder is one watched folder: an EHR export drop (kind ehr) or a fax
 // inbox (kind fax or hylafax). The folder engine's settings (settle,
 // rescan, after, ignore, markers, sidecars ...) are inline; patterns,
-// xferfaxlog and time_zone apply to fax inboxes.
-type Folder = fax.Config
+// xferfaxlog and time_zone apply to fax inboxes, csv to EHR drops.
+type Folder struct {
+	fax.Config `yaml:",inline"`
+	// CSV maps the CSV files of an EHR drop (and the CSVs inside its ZIP
+	// archives) to FHIR resources, one mapping per kind of file, matched
+	// on the file's name; the first that matches reads the file. A CSV
+	// no mapping matches is refused, as before. See csvfhir.Mapping.
+	CSV []csvfhir.Mapping `yaml:"csv"`
+}
 
 // Exchange is the receiving health information exchange. With an empty
 // URL, bundles go to the local outbox folder instead.

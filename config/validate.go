@@ -12,6 +12,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ferry-health/ferry/adapters/convert/csvfhir"
+	"github.com/ferry-health/ferry/adapters/convert/v2fhir"
 	"github.com/ferry-health/ferry/transport/fhirhttp"
 	"github.com/ferry-health/ferry/transport/mllptls"
 )
@@ -133,10 +135,14 @@ func (c *Config) problems() []Problem {
 		switch f.Kind {
 		case "fax", "hylafax":
 			faxes++
-			addErr(p, f.Validate())
+			addErr(p, f.Config.Validate())
+			if len(f.CSV) > 0 {
+				add(p+".csv", "CSV mappings are for EHR export drops (kind ehr), not a %s inbox", f.Kind)
+			}
 		default:
 			ehrs++
-			addErr(p, f.Config.Validate())
+			addErr(p, f.Config.Config.Validate())
+			ps = append(ps, csvProblems(p, f.CSV)...)
 		}
 	}
 	switch {
@@ -266,6 +272,33 @@ func (c *Config) problems() []Problem {
 	for i, h := range c.Status.AllowedHosts {
 		if strings.TrimSpace(h) == "" || strings.ContainsAny(h, "/ \t*@") {
 			add(fmt.Sprintf("status.allowed_hosts[%d]", i), "want a host name, optionally with :port; got %q", h)
+		}
+	}
+	return ps
+}
+
+// csvProblems checks the csv mappings of the folder at path p. A
+// mapping's problems name its fields below p.csv[i]: a column's header
+// is taken as written (LastName, "Date of Birth"), as the file has it.
+func csvProblems(p string, ms []csvfhir.Mapping) []Problem {
+	var ps []Problem
+	for i := range ms {
+		mp := fmt.Sprintf("%s.csv[%d]", p, i)
+		for _, pr := range ms[i].Validate() {
+			ps = append(ps, Problem{Path: mp + "." + pr.Path, Msg: pr.Msg})
+		}
+		for _, c := range ms[i].Security {
+			// Refrain and obligation codes say how to handle data, not
+			// what it is: they stay out of the bundle's high-water mark
+			// (DS4P), so they cannot label a whole file either.
+			if !securityCodes[c] && v2fhir.KnownSecurityCode(c) {
+				ps = append(ps, Problem{Path: mp + ".security", Msg: fmt.Sprintf("%q is a refrain or obligation code; give confidentiality (R, V ...), sensitivity (PSY, SUD, HIV ...) or policy (42CFRPart2) codes", c)})
+			}
+		}
+		for j := 0; j < i; j++ {
+			if strings.EqualFold(ms[j].Match, ms[i].Match) {
+				ps = append(ps, Problem{Path: mp + ".match", Msg: fmt.Sprintf("%q is already matched by csv[%d], which reads every such file first", ms[i].Match, j)})
+			}
 		}
 	}
 	return ps

@@ -32,6 +32,10 @@ const (
 	// The Source opens it and hands on the documents inside (see zip.go);
 	// the archive itself never reaches the Consumer.
 	FormatZIP = "zip"
+	// FormatCSV is a CSV file whose name a csv mapping of the folder
+	// matches (csvfhir.Match); Raw.Meta[MetaCSVMatch] names the mapping
+	// by its match pattern, and the converter picks it the same way.
+	FormatCSV = "csv"
 	// FormatXDMDocument is a document of an XDM package in none of the
 	// formats above (a PDF, a TIFF, plain text), handed on with the XDS
 	// metadata METADATA.XML gives for it (xdmfhir.Entry in Raw.Meta) to
@@ -125,6 +129,12 @@ func Sniff(r io.Reader, name string) (Sniffed, error) {
 		return out, unknown(name, fmt.Sprintf("named %s but does not start with an XML element", ext))
 	case ".json", ".ndjson":
 		return out, unknown(name, fmt.Sprintf("named %s but does not start with a JSON object", ext))
+	case ".csv", ".tsv":
+		// A CSV is read only through a mapping, chosen by the file's
+		// name before the content is sniffed (Source.consume): reaching
+		// here means none matched.
+		return out, unknown(name, "content is none of C-CDA XML (ClinicalDocument), HL7 v2 (MSH, FHS or BHS), FHIR JSON or NDJSON (resourceType), "+
+			"and no csv mapping of the folder (sources.folders[].csv) matches its name")
 	}
 	return out, unknown(name, "content is none of C-CDA XML (ClinicalDocument), HL7 v2 (MSH, FHS or BHS), FHIR JSON or NDJSON (resourceType)")
 }

@@ -1,9 +1,12 @@
 // Package ehrdrop is the EHR export-drop source: a watched folder (see
 // adapters/folder) into which an EHR writes C-CDA documents, HL7 v2 batch
-// files or FHIR JSON/NDJSON. It classifies each file by its content and
-// hands it on as adapters.Raw with Format set to "ccda", "hl7v2-batch",
-// "fhir-json" or "fhir-ndjson"; conversion happens in the Consumer. A file
-// that is none of these is moved to failed/ with the reason in
+// files, FHIR JSON/NDJSON or CSV files. It classifies each file by its
+// content and hands it on as adapters.Raw with Format set to "ccda",
+// "hl7v2-batch", "fhir-json" or "fhir-ndjson"; conversion happens in the
+// Consumer. CSV has no signature to sniff and no standard layout, so a
+// file is CSV when a csv mapping of the folder (SetCSV) matches its name,
+// and is handed on as "csv" for the Consumer to read with that mapping.
+// A file that is none of these is moved to failed/ with the reason in
 // <name>.error.txt and never reaches the Consumer.
 //
 // A ZIP archive (an XDM package, an EHI export) is read in place and each
@@ -25,6 +28,7 @@ import (
 	"io"
 
 	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/convert/csvfhir"
 	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/queue"
 )
@@ -33,6 +37,9 @@ import (
 const (
 	MetaFormat  = "format"  // the sniffed format, as in Raw.Format
 	MetaCharset = "charset" // "utf-16le" or "utf-16be" when the file has that byte-order mark
+	// MetaCSVMatch is the match pattern of the csv mapping that claimed
+	// a CSV file (Format "csv").
+	MetaCSVMatch = "csv_match"
 )
 
 // DefaultConfig returns the defaults for an EHR export drop: the folder
@@ -54,6 +61,7 @@ type Source struct {
 	maxBody int64
 	zip     zipLimits
 	logPHI  bool
+	csv     []csvfhir.Mapping
 }
 
 var _ adapters.Source = (*Source)(nil)
@@ -86,6 +94,20 @@ func New(set adapters.Settings, cfg folder.Config, next adapters.Consumer, opts 
 	return s, nil
 }
 
+// SetCSV gives the folder its csv mappings (sources.folders[].csv): a
+// file, or a ZIP entry, whose name one of them matches is CSV. Call it
+// before Start.
+func (s *Source) SetCSV(ms []csvfhir.Mapping) { s.csv = ms }
+
+// csvMatch returns the match pattern of the csv mapping for a file or
+// entry name, or "".
+func (s *Source) csvMatch(name string) string {
+	if i := csvfhir.Match(s.csv, name); i >= 0 {
+		return s.csv[i].Match
+	}
+	return ""
+}
+
 // Start starts the folder engine; it returns quickly.
 func (s *Source) Start(ctx context.Context, host adapters.Host) error {
 	return s.engine.Start(ctx, host)
@@ -100,6 +122,11 @@ func (s *Source) Engine() *folder.Engine { return s.engine }
 // consume classifies one claimed file and passes it on. An unknown format is
 // a permanent error: the engine moves the file to failed/ with the reason.
 func (s *Source) consume(ctx context.Context, in adapters.Raw) error {
+	if match := s.csvMatch(in.Name); match != "" {
+		in.Format = FormatCSV
+		in.Meta = withMeta(in.Meta, MetaFormat, FormatCSV, MetaCSVMatch, match)
+		return s.next.Consume(ctx, in)
+	}
 	got, err := SniffRaw(in)
 	if err != nil {
 		if queue.IsPermanent(err) {
@@ -119,6 +146,17 @@ func (s *Source) consume(ctx context.Context, in adapters.Raw) error {
 		in.Meta[MetaCharset] = got.Charset
 	}
 	return s.next.Consume(ctx, in)
+}
+
+// withMeta returns m (a new map when nil) with the key/value pairs set.
+func withMeta(m map[string]string, kv ...string) map[string]string {
+	if m == nil {
+		m = make(map[string]string, len(kv)/2)
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return m
 }
 
 // SniffRaw classifies in from its Body, or through Open when Body is nil (a

@@ -775,7 +775,14 @@ func (s *Source) consumeEntry(ctx context.Context, in adapters.Raw, st zipStep) 
 	} else if err := copyEntry(sums, f); err != nil {
 		return entryErr(name, err)
 	}
-	got, err := sniffEntry(body, open, st.name)
+	var got Sniffed
+	var err error
+	csvMatch := s.csvMatch(st.name)
+	if csvMatch != "" {
+		got = Sniffed{Format: FormatCSV}
+	} else {
+		got, err = sniffEntry(body, open, st.name)
+	}
 	switch {
 	case err != nil && isUnknown(err) && st.xdm != nil:
 		// A document METADATA.XML describes that ferry cannot turn into
@@ -808,6 +815,9 @@ func (s *Source) consumeEntry(ctx context.Context, in adapters.Raw, st zipStep) 
 	}
 	if got.Format == FormatXDMDocument {
 		maps.Copy(raw.Meta, st.xdm.Meta())
+	}
+	if csvMatch != "" {
+		raw.Meta[MetaCSVMatch] = csvMatch
 	}
 	return s.next.Consume(ctx, raw)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/ccdafhir"
+	"github.com/ferry-health/ferry/adapters/convert/csvfhir"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
 	"github.com/ferry-health/ferry/adapters/convert/v2fhir"
 	"github.com/ferry-health/ferry/adapters/convert/xdmfhir"
@@ -47,6 +48,7 @@ func converters(cfg *config.Config) map[string]pipeline.Converter {
 		"ccda":        pipeline.CCDA{Options: ccdafhir.Options{Mode: ccdaMode(mode)}, MaxEntries: cfg.HL7v2.MaxEntries},
 		"fhir-json":   pipeline.FHIRJSON{Base: base},
 		"fhir-ndjson": pipeline.FHIRJSON{Base: base},
+		"csv":         csvConverter(cfg, base, mode),
 	}
 	// The fax converter needs its settings (source OID, author). Without a
 	// fax section (the embedded default, `ferry convert`), the source OID is
@@ -82,6 +84,27 @@ func ccdaMode(m v2fhir.Mode) ccdafhir.Mode {
 	return ccdafhir.ModePutID
 }
 
+// csvConverter reads the CSV files of the EHR drops with each folder's
+// csv mappings, writing as the HL7 v2 path writes (hl7v2.writes and
+// max_entries), so a patient from a CSV and one from an ADT feed land on
+// one record. Row errors quote cells only with log.phi.
+func csvConverter(cfg *config.Config, base string, mode v2fhir.Mode) pipeline.CSV {
+	folders := map[string][]csvfhir.Mapping{}
+	for _, f := range cfg.Sources.Folders {
+		if f.Kind == "ehr" && len(f.CSV) > 0 {
+			folders[f.Name] = f.CSV
+		}
+	}
+	cm := csvfhir.ModePatientConditional
+	switch mode {
+	case v2fhir.ModeID:
+		cm = csvfhir.ModeIDs
+	case v2fhir.ModeConditional:
+		cm = csvfhir.ModeConditional
+	}
+	return pipeline.CSV{Folders: folders, Options: csvfhir.Options{Base: base, Mode: cm, MaxEntries: cfg.HL7v2.MaxEntries, LogPHI: cfg.Log.PHI}}
+}
+
 // hostOID returns 2.25.<the UUIDv5 of the host name, as a decimal>.
 func hostOID() string {
 	host, _ := os.Hostname()
@@ -93,9 +116,14 @@ func hostOID() string {
 func newFolderSource(set adapters.Settings, f config.Folder, next adapters.Consumer, opts ...folder.Option) (adapters.Source, error) {
 	switch f.Kind {
 	case "ehr":
-		return ehrdrop.New(set, f.Config, next, opts...)
+		s, err := ehrdrop.New(set, f.Config.Config, next, opts...)
+		if err != nil {
+			return nil, err
+		}
+		s.SetCSV(f.CSV)
+		return s, nil
 	case "fax", "hylafax":
-		return fax.New(set, f, next, opts...)
+		return fax.New(set, f.Config, next, opts...)
 	}
 	return nil, fmt.Errorf("unknown folder kind %q", f.Kind)
 }

@@ -12,7 +12,10 @@ import (
 	"time"
 
 	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/convert/csvfhir"
+	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/adapters/pipeline"
+	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/queue/durable"
 )
 
@@ -29,7 +32,7 @@ func cmdConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := newFlags("convert", stderr)
 	out := fs.String("out", "", "write one <file>.<n>.json per Bundle into this folder (default: stdout)")
 	cfgPath := fs.String("config", "", "configuration file for identifier systems (optional); minted systems use the site id in its data_dir, else the fixed, shared base urn:ferry")
-	format := fs.String("format", "", "input format: hl7v2, ccda, fhir-json (default: detected)")
+	format := fs.String("format", "", "input format: hl7v2, ccda, fhir-json, csv (default: detected; a CSV by the csv mappings of --config)")
 	files, err := splitArgs(fs, args)
 	if err != nil {
 		return err
@@ -61,13 +64,21 @@ func cmdConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if fmtName == "" {
 			fmtName = pipeline.Detect(f, body)
 		}
+		// A CSV is read with the csv mapping of the configuration's EHR
+		// drop that matches its name, as the gateway would read it there.
+		var meta map[string]string
+		if fmtName == "" || fmtName == "csv" {
+			if name := csvFolder(cfg, f); name != "" {
+				fmtName, meta = "csv", map[string]string{folder.MetaFolder: name}
+			}
+		}
 		conv, ok := convs[fmtName]
-		if !ok {
-			fmt.Fprintf(stderr, "%s: cannot tell the format (not HL7 v2, C-CDA or FHIR JSON); use --format\n", f)
+		if !ok || fmtName == "csv" && meta == nil {
+			fmt.Fprintf(stderr, "%s: cannot tell the format (not HL7 v2, C-CDA or FHIR JSON, and no csv mapping of an ehr folder in --config matches its name); use --format\n", f)
 			failed++
 			continue
 		}
-		units, err := conv.Convert(ctx, adapters.Raw{Source: "convert", Format: fmtName, Name: f, Body: body, Received: time.Now()})
+		units, err := conv.Convert(ctx, adapters.Raw{Source: "convert", Format: fmtName, Name: f, Body: body, Received: time.Now(), Meta: meta})
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", f, err)
 			failed++
@@ -92,6 +103,17 @@ func cmdConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return exitError{code: 1, err: fmt.Errorf("%d input(s) could not be converted", failed)}
 	}
 	return nil
+}
+
+// csvFolder names the first ehr folder of cfg with a csv mapping that
+// matches the file's name, or "".
+func csvFolder(cfg *config.Config, file string) string {
+	for _, f := range cfg.Sources.Folders {
+		if f.Kind == "ehr" && csvfhir.Match(f.CSV, filepath.Base(file)) >= 0 {
+			return f.Name
+		}
+	}
+	return ""
 }
 
 func writeBundle(stdout io.Writer, out, file string, n int, bundle []byte) error {

@@ -1,0 +1,948 @@
+// Package csvfhir converts the CSV files of EHR exports (ONC (b)(10) EHI
+// exports, report extracts) to FHIR R4 transaction Bundles. No CSV layout
+// is standard, so each kind of file is read by a Mapping from the
+// folder's configuration: which column is the patient's identifier, and
+// which column goes to which element of a Patient, Observation,
+// Condition, AllergyIntolerance or Immunization.
+//
+// Conversion is all or nothing: a file with a row that cannot be mapped
+// (a date in no configured format, a code the column's map lacks, an
+// empty required cell) yields an *Error listing the bad rows by line and
+// column, and no bundle. Sending the good rows alone would leave the
+// exchange with part of an export and the clinic with a file to pick
+// apart by hand; fixed and dropped again, the whole file goes, and the
+// rows that had gone before are not duplicated.
+//
+// Re-sending is harmless (ARCHITECTURE.md invariant 3), however often a
+// file or a later export with the same rows arrives:
+//   - a Patient is written by conditional update on its identifier
+//     (PUT Patient?identifier=<system>|<value>), as the HL7 v2 and C-CDA
+//     paths write it in the gateway's default mode, so the patient lands
+//     on the exchange's one record of that chart number;
+//   - another row carries a deterministic identifier: the export's own id
+//     of the row when the mapping names its column (Mapping.Identifier),
+//     else one derived from what the row says (its code, time and value;
+//     see keyPaths) under <base>:csv:<type>-key. Its resource id is the
+//     UUIDv5 of that identifier scoped to the patient, and it is written
+//     with PUT Type/<id> (or, in ModeConditional, PUT Type?identifier=),
+//     so the same row lands on the same resource;
+//   - its patient is named by identifier through a conditional create
+//     in the same transaction (POST Patient, ifNoneExist identifier=...),
+//     which finds the exchange's record and creates a bare one (the
+//     identifier alone) only when the exchange has none yet; the rows
+//     refer to it by its urn:uuid fullUrl. In ModeIDs the rows refer to
+//     Patient/<id>, the id this package's Patient rows are written
+//     under, and the patients file must go first.
+//
+// Rows are grouped per patient, in the order each patient first appears,
+// and each group is cut into transactions of at most MaxEntries entries
+// (each repeating the patient entry), all keyed to the patient so they
+// are delivered in order after whatever else ferry sent about them.
+package csvfhir
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ferry-health/ferry/adapters/convert/v2fhir"
+	"github.com/ferry-health/ferry/adapters/fhir"
+)
+
+// Mode selects how entries are written at the exchange; the gateway
+// follows hl7v2.writes.
+type Mode int
+
+const (
+	// ModePatientConditional writes the Patient by conditional update
+	// (a Patient row) or conditional create (the patient of another row),
+	// referred to by urn:uuid, and every other resource as PUT
+	// Type/<deterministic id>. The default, as for HL7 v2.
+	ModePatientConditional Mode = iota
+	// ModeIDs writes every resource as PUT Type/<deterministic id> and
+	// refers to the patient as Patient/<id>; rows other than Patient
+	// rows do not write their patient.
+	ModeIDs
+	// ModeConditional writes every resource by conditional update on its
+	// identifier (PUT Type?identifier=...), for exchanges that refuse
+	// client-assigned ids.
+	ModeConditional
+)
+
+// Options tunes a conversion. The zero value is ready to use.
+type Options struct {
+	// Base prefixes the identifier systems minted for rows without an id
+	// column, as for the other converters (default "urn:ferry"); the
+	// gateway passes config.IdentifierBase, so two sites' rows never
+	// share an identifier.
+	Base string
+	// Mode selects how entries are written.
+	Mode Mode
+	// MaxEntries caps the entries of one transaction (0: 8 in the
+	// conditional modes, fhir.MaxConditionalEntries, and 50 in ModeIDs).
+	MaxEntries int
+	// LogPHI lets row errors quote the offending cell; by default they
+	// name only the line and the column, since a cell may be PHI.
+	LogPHI bool
+}
+
+// Part is one transaction to deliver.
+type Part struct {
+	Bundle *fhir.Bundle
+	// PatientKey is fhir.PatientKey of the patient's identifier: the
+	// same key the other converters give that chart number.
+	PatientKey string
+	// Patient numbers the patient among the file's, from 1, and Line is
+	// the line of that patient's first row: PHI-free names for the part.
+	Patient, Line int
+	// Index and Of number the patient's parts, from 1.
+	Index, Of int
+	// Rows counts the rows in the part.
+	Rows int
+	// Labels are the security labels in the bundle (Mapping.Security).
+	Labels []fhir.Coding
+}
+
+// RowError is one row that cannot be mapped.
+type RowError struct {
+	Line   int    // 1-based line of the file where the row starts
+	Column string // the column's header; empty when the row as a whole is wrong
+	Msg    string // what is wrong, without the cell's value
+	Value  string // the cell, only with Options.LogPHI
+}
+
+func (e RowError) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "line %d", e.Line)
+	if e.Column != "" {
+		fmt.Fprintf(&b, ", column %q", e.Column)
+	}
+	b.WriteString(": ")
+	if e.Value != "" {
+		fmt.Fprintf(&b, "%q: ", e.Value)
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// MaxListed bounds the bad rows an Error lists.
+const MaxListed = 50
+
+// Error reports the rows of a file that cannot be mapped. Nothing from
+// the file was converted.
+type Error struct {
+	Rows  []RowError // the bad rows (all of them; Error lists MaxListed)
+	Total int        // the file's data rows
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	bad := map[int]bool{}
+	for _, r := range e.Rows {
+		bad[r.Line] = true
+	}
+	fmt.Fprintf(&b, "%d of %d rows cannot be mapped, so nothing from the file is sent (fix them and drop the whole file again; rows already sent are not duplicated):", len(bad), e.Total)
+	for i, r := range e.Rows {
+		if i == MaxListed {
+			fmt.Fprintf(&b, "\n  ... and %d more", len(e.Rows)-MaxListed)
+			break
+		}
+		b.WriteString("\n  ")
+		b.WriteString(r.String())
+	}
+	return b.String()
+}
+
+// ErrMapping wraps the error for a mapping that does not validate.
+var ErrMapping = errors.New("invalid csv mapping")
+
+// namespace is the UUIDv5 namespace of ferry's CSV conversion.
+var namespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://ferry-health.github.io/csvfhir"))
+
+// Code systems written by the converter.
+const (
+	sysV20203        = "http://terminology.hl7.org/CodeSystem/v2-0203"
+	sysUCUM          = "http://unitsofmeasure.org"
+	sysObsCategory   = "http://terminology.hl7.org/CodeSystem/observation-category"
+	sysInterpret     = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+	sysAbsent        = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
+	sysCondClinical  = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+	sysCondVer       = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+	sysCondCategory  = "http://terminology.hl7.org/CodeSystem/condition-category"
+	sysUSCoreCondCat = "http://hl7.org/fhir/us/core/CodeSystem/condition-category"
+	sysAllergyClin   = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"
+	sysAllergyVer    = "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification"
+	sysBCP47         = "urn:ietf:bcp:47"
+)
+
+// defaultSystems are the code systems of a row's code when the mapping
+// does not say: LOINC for results, CVX for vaccines.
+var defaultSystems = map[string]string{
+	"Observation":  "http://loinc.org",
+	"Immunization": "http://hl7.org/fhir/sid/cvx",
+}
+
+// keyPaths are the paths whose values identify a row that has no id
+// column: what was observed, when, and what the result was. Notes,
+// statuses and displays are left out, so a later export that adds a note
+// or finalises a status updates the same resource.
+var keyPaths = map[string][]string{
+	"Observation":        {"code.system", "code", "code.text", "effectiveDateTime", "value", "valueQuantity.value", "valueString", "valueQuantity.unit", "valueQuantity.ucum"},
+	"Condition":          {"code.system", "code", "code.text", "onsetDateTime"},
+	"AllergyIntolerance": {"code.system", "code", "code.text"},
+	"Immunization":       {"vaccineCode.system", "vaccineCode", "vaccineCode.text", "occurrenceDateTime"},
+}
+
+// compiled is a validated mapping with its file's header resolved.
+type compiled struct {
+	m     *Mapping
+	spec  map[string]*pathSpec
+	dates *dateParser
+	cols  []int // index in the header of each of m.Columns
+	pidx  int   // the patient (or, for Patient, identifier) column
+	idx   int   // the row id column, -1 without
+	opts  Options
+}
+
+// Convert reads a whole CSV file (b) with mapping m. It returns the
+// transactions to deliver, in order, or an *Error listing the rows that
+// cannot be mapped, or another error for a file that cannot be read at
+// all (a column of the mapping missing from the header, a broken quote).
+func Convert(b []byte, m *Mapping, opts Options) ([]Part, error) {
+	if ps := m.Validate(); len(ps) > 0 {
+		msgs := make([]string, len(ps))
+		for i, p := range ps {
+			msgs[i] = p.String()
+		}
+		return nil, fmt.Errorf("%w: %s", ErrMapping, strings.Join(msgs, "; "))
+	}
+	text, _, err := Decode(b, m.Encoding)
+	if err != nil {
+		return nil, err
+	}
+	delim, ok := delimiterRune(m.Delimiter)
+	if !ok {
+		delim = SniffDelimiter(text)
+	}
+	header, rows, rowErrs, err := readTable(text, delim)
+	if err != nil {
+		return nil, err
+	}
+	c, err := compile(m, header, opts)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]row, 0, len(rows))
+	for _, rec := range rows {
+		r, errs := c.row(rec)
+		if len(errs) > 0 {
+			rowErrs = append(rowErrs, errs...)
+			continue
+		}
+		out = append(out, r)
+	}
+	if len(rowErrs) > 0 {
+		slices.SortStableFunc(rowErrs, func(a, b RowError) int { return a.Line - b.Line })
+		return nil, &Error{Rows: rowErrs, Total: len(rows) + countWhole(rowErrs)}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("the file has a header but no rows")
+	}
+	return c.parts(out), nil
+}
+
+// countWhole counts the rows readTable set aside whole (a wrong number
+// of fields), which rows does not hold.
+func countWhole(errs []RowError) int {
+	n := 0
+	for _, e := range errs {
+		if e.Column == "" && strings.Contains(e.Msg, "fields, but the header has") {
+			n++
+		}
+	}
+	return n
+}
+
+// compile resolves the mapping's columns in the header. A column the
+// mapping names that the file lacks is an error for the whole file: a
+// changed export must not quietly drop what it used to carry.
+func compile(m *Mapping, header []string, opts Options) (*compiled, error) {
+	loc := time.Local
+	if m.TimeZone != "" {
+		l, err := time.LoadLocation(m.TimeZone)
+		if err != nil {
+			return nil, err
+		}
+		loc = l
+	}
+	dp, err := newDateParser(m.DateFormats, loc)
+	if err != nil {
+		return nil, err
+	}
+	c := &compiled{m: m, spec: paths[m.Resource], dates: dp, idx: -1, opts: opts}
+	var missing []string
+	find := func(h string) int {
+		h = strings.TrimSpace(h)
+		for i, x := range header {
+			if x == h {
+				return i
+			}
+		}
+		for i, x := range header {
+			if strings.EqualFold(x, h) {
+				return i
+			}
+		}
+		missing = append(missing, strconv.Quote(h))
+		return -1
+	}
+	for _, col := range m.Columns {
+		c.cols = append(c.cols, find(col.Header))
+	}
+	if m.Resource == "Patient" {
+		c.pidx = find(m.Identifier.Column)
+	} else {
+		c.pidx = find(m.Patient.Column)
+		if m.Identifier != nil {
+			c.idx = find(m.Identifier.Column)
+		}
+	}
+	if len(missing) > 0 {
+		quoted := make([]string, len(header))
+		for i, h := range header {
+			quoted[i] = strconv.Quote(h)
+		}
+		return nil, fmt.Errorf("line 1: the header lacks the column(s) %s the mapping for %q names (the header has %s)",
+			strings.Join(missing, ", "), m.Match, strings.Join(quoted, ", "))
+	}
+	return c, nil
+}
+
+// row is one mapped row.
+type row struct {
+	line  int
+	pid   fhir.Identifier // the patient's identifier
+	ident fhir.Identifier // the row's own identifier (for Patient, pid)
+	vals  map[string][]string
+	res   any // the resource, without id, identifier for minted keys, subject
+}
+
+// row maps one record, or lists what is wrong with it.
+func (c *compiled) row(rec record) (row, []RowError) {
+	r := row{line: rec.line, vals: map[string][]string{}}
+	var errs []RowError
+	bad := func(col, msg, value string) {
+		e := RowError{Line: rec.line, Column: col, Msg: msg}
+		if c.opts.LogPHI {
+			e.Value = value
+		}
+		errs = append(errs, e)
+	}
+	from := map[string]string{} // path → the header that filled it, for messages
+	for i, col := range c.m.Columns {
+		raw := strings.TrimSpace(rec.fields[c.cols[i]])
+		v := raw
+		if col.Map != nil && v != "" {
+			mv, ok := lookup(col.Map, v)
+			if !ok {
+				bad(col.Header, "value not in the column's map ("+mapKeys(col.Map)+")", raw)
+				continue
+			}
+			v = mv
+		}
+		if v == "" {
+			if col.Required {
+				bad(col.Header, "empty, but the column is required", "")
+			}
+			continue
+		}
+		p, err := c.spec[col.Path].parse(v, c.dates)
+		if err != nil {
+			bad(col.Header, err.Error(), raw)
+			continue
+		}
+		r.vals[col.Path] = append(r.vals[col.Path], p)
+		if _, ok := from[col.Path]; !ok {
+			from[col.Path] = col.Header
+		}
+	}
+	for k, v := range c.m.Set {
+		if len(r.vals[k]) > 0 {
+			continue
+		}
+		if p, err := c.spec[k].parse(v, c.dates); err == nil {
+			r.vals[k] = []string{p}
+		}
+	}
+	if sys, ok := defaultSystems[c.m.Resource]; ok {
+		field := "code.system"
+		if c.m.Resource == "Immunization" {
+			field = "vaccineCode.system"
+		}
+		if len(r.vals[field]) == 0 {
+			r.vals[field] = []string{sys}
+		}
+	}
+	pcol := c.m.Identifier
+	if c.m.Resource != "Patient" {
+		pcol = c.m.Patient
+	}
+	if v := strings.TrimSpace(rec.fields[c.pidx]); v == "" {
+		bad(strings.TrimSpace(pcol.Column), "no patient identifier", "")
+	} else {
+		r.pid = fhir.Identifier{System: strings.TrimSpace(pcol.System), Value: v}
+	}
+	if c.idx >= 0 {
+		if v := strings.TrimSpace(rec.fields[c.idx]); v == "" {
+			bad(strings.TrimSpace(c.m.Identifier.Column), "no row identifier (the mapping's identifier column)", "")
+		} else {
+			sys := strings.TrimSpace(c.m.Identifier.System)
+			if sys == "" {
+				sys = c.base() + ":csv:" + strings.ToLower(c.m.Resource) + "-id"
+			}
+			r.ident = fhir.Identifier{System: sys, Value: v}
+		}
+	}
+	if len(errs) > 0 {
+		return r, errs
+	}
+	var res any
+	var problems []problem
+	get := func(p string) string {
+		if vs := r.vals[p]; len(vs) > 0 {
+			return vs[0]
+		}
+		return ""
+	}
+	switch c.m.Resource {
+	case "Patient":
+		res, problems = buildPatient(get, r.vals)
+	case "Observation":
+		res, problems = buildObservation(get, r.vals)
+	case "Condition":
+		res, problems = buildCondition(get, r.vals)
+	case "AllergyIntolerance":
+		res, problems = buildAllergy(get, r.vals)
+	case "Immunization":
+		res, problems = buildImmunization(get, r.vals)
+	}
+	for _, p := range problems {
+		col := from[p.path]
+		if col == "" {
+			col = c.columnFor(p.path)
+		}
+		bad(col, p.msg, "")
+	}
+	if len(errs) > 0 {
+		return r, errs
+	}
+	r.res = res
+	if c.m.Resource == "Patient" {
+		r.ident = r.pid
+	} else if r.ident.Value == "" {
+		r.ident = c.mintIdentifier(&r)
+	}
+	return r, nil
+}
+
+// columnFor names the column mapped to path (or its first alternative)
+// for a message about a value the row lacks.
+func (c *compiled) columnFor(path string) string {
+	for _, alt := range strings.Split(path, "|") {
+		for _, col := range c.m.Columns {
+			if col.Path == alt {
+				return col.Header
+			}
+		}
+	}
+	return ""
+}
+
+func (c *compiled) base() string {
+	if c.opts.Base != "" {
+		return c.opts.Base
+	}
+	return "urn:ferry"
+}
+
+// mintIdentifier identifies a row without an id column by what it says
+// (keyPaths), scoped to its patient and the site: the same row in any
+// later export gets the same identifier, and so lands on the same
+// resource.
+func (c *compiled) mintIdentifier(r *row) fhir.Identifier {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s|%s\x00", c.m.Resource, r.pid.System, r.pid.Value)
+	for _, p := range keyPaths[c.m.Resource] {
+		fmt.Fprintf(h, "%s=%s\x00", p, strings.Join(r.vals[p], "\x1f"))
+	}
+	return fhir.Identifier{System: c.base() + ":csv:" + strings.ToLower(c.m.Resource) + "-key", Value: hex.EncodeToString(h.Sum(nil))}
+}
+
+func lookup(m map[string]string, v string) (string, bool) {
+	if mv, ok := m[v]; ok {
+		return strings.TrimSpace(mv), true
+	}
+	for k, mv := range m {
+		if strings.EqualFold(strings.TrimSpace(k), v) {
+			return strings.TrimSpace(mv), true
+		}
+	}
+	return "", false
+}
+
+// mapKeys lists a map's keys for a message (they are configuration, not
+// data): sorted, at most ten.
+func mapKeys(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, strconv.Quote(k))
+	}
+	slices.Sort(keys)
+	if len(keys) > 10 {
+		keys = append(keys[:10], "...")
+	}
+	return "it has " + strings.Join(keys, ", ")
+}
+
+// labels renders Mapping.Security as meta.security: one confidentiality
+// code first (R when only sensitivity or policy codes are given: such
+// content is restricted, and guessing lower would be a downgrade), then
+// the other codes.
+func labels(codes []string) []fhir.Coding {
+	if len(codes) == 0 {
+		return nil
+	}
+	conf := ""
+	var rest []fhir.Coding
+	for _, c := range codes {
+		if isConfidentiality(c) {
+			conf = strings.ToUpper(c)
+			continue
+		}
+		rest = append(rest, fhir.Coding{System: v2fhir.SystemActCode, Code: c})
+	}
+	if conf == "" {
+		conf = "R"
+	}
+	return append([]fhir.Coding{{System: v2fhir.SystemConfidentiality, Code: conf, Display: confDisplay[conf]}}, rest...)
+}
+
+var confDisplay = map[string]string{"U": "unrestricted", "L": "low", "M": "moderate", "N": "normal", "R": "restricted", "V": "very restricted"}
+
+func isConfidentiality(c string) bool { _, ok := confDisplay[strings.ToUpper(c)]; return ok }
+
+func countConfidentiality(codes []string) int {
+	n := 0
+	for _, c := range codes {
+		if isConfidentiality(c) {
+			n++
+		}
+	}
+	return n
+}
+
+// parts groups the rows per patient and cuts each group into bundles.
+func (c *compiled) parts(rows []row) []Part {
+	type group struct {
+		pid  fhir.Identifier
+		line int
+		rows []*row
+		at   map[string]int // row uuid → index in rows
+	}
+	var groups []*group
+	byPatient := map[string]*group{}
+	for i := range rows {
+		r := &rows[i]
+		k := r.pid.System + "|" + r.pid.Value
+		g := byPatient[k]
+		if g == nil {
+			g = &group{pid: r.pid, line: r.line, at: map[string]int{}}
+			byPatient[k] = g
+			groups = append(groups, g)
+		}
+		// The same row twice (a repeated line, an id column seen twice)
+		// would put one resource twice into a transaction, which the
+		// exchange refuses: the later row wins, in the earlier's place.
+		id := c.rowUUID(r)
+		if j, ok := g.at[id]; ok {
+			g.rows[j] = r
+			continue
+		}
+		g.at[id] = len(g.rows)
+		g.rows = append(g.rows, r)
+	}
+	limit := c.opts.MaxEntries
+	if limit <= 0 {
+		limit = fhir.MaxConditionalEntries
+		if c.opts.Mode == ModeIDs {
+			limit = fhir.MaxTransactionEntries
+		}
+	}
+	sec := labels(c.m.Security)
+	var out []Part
+	for gi, g := range groups {
+		patientEntry, ref := c.patientEntry(g.pid)
+		per := limit
+		if patientEntry != nil {
+			per = max(1, limit-1)
+		}
+		n := (len(g.rows) + per - 1) / per
+		for i := 0; i < n; i++ {
+			chunk := g.rows[i*per : min((i+1)*per, len(g.rows))]
+			b := &fhir.Bundle{ResourceType: "Bundle", Type: "transaction", Entry: make([]fhir.BundleEntry, 0, len(chunk)+1)}
+			if len(sec) > 0 {
+				b.Meta = &fhir.Meta{Security: sec}
+			}
+			if patientEntry != nil {
+				b.Entry = append(b.Entry, *patientEntry)
+			}
+			for _, r := range chunk {
+				b.Entry = append(b.Entry, c.entry(r, ref, sec))
+			}
+			out = append(out, Part{Bundle: b, PatientKey: fhir.PatientKey(g.pid.System, g.pid.Value),
+				Patient: gi + 1, Line: g.line, Index: i + 1, Of: n, Rows: len(chunk), Labels: sec})
+		}
+	}
+	return out
+}
+
+func (c *compiled) patientUUID(pid fhir.Identifier) string {
+	return uuid.NewSHA1(namespace, []byte("Patient|"+pid.System+"|"+pid.Value)).String()
+}
+
+// rowUUID is the row's resource id: the UUIDv5 of its identifier, scoped
+// to its patient so that an id an export reuses for another patient can
+// never make two patients share a resource.
+func (c *compiled) rowUUID(r *row) string {
+	if c.m.Resource == "Patient" {
+		return c.patientUUID(r.pid)
+	}
+	return uuid.NewSHA1(namespace, []byte("Patient|"+r.pid.System+"|"+r.pid.Value+"|"+c.m.Resource+"|"+r.ident.System+"|"+r.ident.Value)).String()
+}
+
+// patientEntry is the entry that names the patient of a clinical row,
+// and the reference the rows use. A Patient row is its own entry.
+func (c *compiled) patientEntry(pid fhir.Identifier) (*fhir.BundleEntry, *fhir.Reference) {
+	u := c.patientUUID(pid)
+	if c.m.Resource == "Patient" {
+		return nil, nil
+	}
+	if c.opts.Mode == ModeIDs {
+		return nil, &fhir.Reference{Reference: "Patient/" + u}
+	}
+	p := &fhir.Patient{ResourceType: "Patient", Identifier: []fhir.Identifier{mrn(pid)}}
+	e := &fhir.BundleEntry{FullURL: "urn:uuid:" + u, Resource: p,
+		Request: &fhir.BundleRequest{Method: "POST", URL: "Patient", IfNoneExist: fhir.IdentifierQuery(pid.System, pid.Value)}}
+	return e, &fhir.Reference{Reference: e.FullURL}
+}
+
+// mrn is the patient identifier as written: a medical record number
+// (v2-0203 MR, STANDARDS.md).
+func mrn(pid fhir.Identifier) fhir.Identifier {
+	return fhir.Identifier{Use: "usual", Type: &fhir.CodeableConcept{Coding: []fhir.Coding{{System: sysV20203, Code: "MR"}}},
+		System: pid.System, Value: pid.Value}
+}
+
+// entry is the bundle entry of one row.
+func (c *compiled) entry(r *row, patient *fhir.Reference, sec []fhir.Coding) fhir.BundleEntry {
+	u := c.rowUUID(r)
+	typ := c.m.Resource
+	id := u
+	req := &fhir.BundleRequest{Method: "PUT", URL: typ + "/" + u}
+	conditional := c.opts.Mode == ModeConditional || c.opts.Mode == ModePatientConditional && typ == "Patient"
+	if conditional {
+		id = ""
+		req.URL = typ + "?" + fhir.IdentifierQuery(r.ident.System, r.ident.Value)
+	}
+	var meta *fhir.Meta
+	if len(sec) > 0 {
+		meta = &fhir.Meta{Security: sec}
+	}
+	switch res := r.res.(type) {
+	case *fhir.Patient:
+		res.ID, res.Meta = id, meta
+		res.Identifier = []fhir.Identifier{mrn(r.pid)}
+	case *fhir.Observation:
+		res.ID, res.Meta, res.Subject = id, meta, patient
+		res.Identifier = []fhir.Identifier{r.ident}
+	case *fhir.Condition:
+		res.ID, res.Meta, res.Subject = id, meta, patient
+		res.Identifier = []fhir.Identifier{r.ident}
+	case *fhir.AllergyIntolerance:
+		res.ID, res.Meta, res.Patient = id, meta, patient
+		res.Identifier = []fhir.Identifier{r.ident}
+	case *fhir.Immunization:
+		res.ID, res.Meta, res.Patient = id, meta, patient
+		res.Identifier = []fhir.Identifier{r.ident}
+	}
+	return fhir.BundleEntry{FullURL: "urn:uuid:" + u, Resource: r.res, Request: req}
+}
+
+// problem is a value a row lacks or contradicts, by path ("a|b": one of
+// them).
+type problem struct{ path, msg string }
+
+func concept(system, code, display, text string) *fhir.CodeableConcept {
+	if code == "" && text == "" {
+		return nil
+	}
+	cc := &fhir.CodeableConcept{Text: text}
+	if code != "" {
+		cc.Coding = []fhir.Coding{{System: system, Code: code, Display: display}}
+	} else if display != "" && cc.Text == "" {
+		cc.Text = display
+	}
+	return cc
+}
+
+func coded(system, code string) *fhir.CodeableConcept {
+	if code == "" {
+		return nil
+	}
+	return &fhir.CodeableConcept{Coding: []fhir.Coding{{System: system, Code: code}}}
+}
+
+func textConcept(s string) *fhir.CodeableConcept {
+	if s == "" {
+		return nil
+	}
+	return &fhir.CodeableConcept{Text: s}
+}
+
+func notes(vs []string) []fhir.Annotation {
+	var out []fhir.Annotation
+	for _, v := range vs {
+		out = append(out, fhir.Annotation{Text: v})
+	}
+	return out
+}
+
+func boolPtr(s string) *bool {
+	if s == "" {
+		return nil
+	}
+	b := s == "true"
+	return &b
+}
+
+func buildPatient(get func(string) string, vals map[string][]string) (any, []problem) {
+	p := &fhir.Patient{ResourceType: "Patient", Gender: get("gender"), BirthDate: get("birthDate")}
+	n := fhir.HumanName{Family: get("name.family"), Given: vals["name.given"], Prefix: vals["name.prefix"],
+		Suffix: vals["name.suffix"], Text: get("name.text")}
+	if n.Family == "" && len(n.Given) == 0 && n.Text == "" {
+		return nil, []problem{{"name.family|name.given|name.text", "no name (US Core requires one)"}}
+	}
+	n.Use = "official"
+	p.Name = []fhir.HumanName{n}
+	switch d, b := get("deceasedDateTime"), get("deceasedBoolean"); {
+	case d != "":
+		p.DeceasedDateTime = d
+	case b != "":
+		p.DeceasedBoolean = boolPtr(b)
+	}
+	a := fhir.Address{Line: vals["address.line"], City: get("address.city"), District: get("address.district"),
+		State: get("address.state"), PostalCode: get("address.postalCode"), Country: get("address.country")}
+	if len(a.Line) > 0 || a.City != "" || a.District != "" || a.State != "" || a.PostalCode != "" || a.Country != "" {
+		a.Use = "home"
+		p.Address = []fhir.Address{a}
+	}
+	if v := get("telecom.phone"); v != "" {
+		p.Telecom = append(p.Telecom, fhir.ContactPoint{System: "phone", Value: v, Use: "home"})
+	}
+	if v := get("telecom.mobile"); v != "" {
+		p.Telecom = append(p.Telecom, fhir.ContactPoint{System: "phone", Value: v, Use: "mobile"})
+	}
+	if v := get("telecom.email"); v != "" {
+		p.Telecom = append(p.Telecom, fhir.ContactPoint{System: "email", Value: v})
+	}
+	if v := get("communication.language"); v != "" {
+		lang := fhir.CodeableConcept{Text: v}
+		if isLanguageTag(v) {
+			lang = fhir.CodeableConcept{Coding: []fhir.Coding{{System: sysBCP47, Code: v}}}
+		}
+		p.Communication = []fhir.PatientCommunication{{Language: lang}}
+	}
+	return p, nil
+}
+
+// isLanguageTag reports whether s looks like a BCP 47 tag (en, en-US,
+// es-419) rather than a language's name ("English").
+func isLanguageTag(s string) bool {
+	primary, rest, _ := strings.Cut(s, "-")
+	if len(primary) < 2 || len(primary) > 3 || strings.ToLower(primary) != primary {
+		return false
+	}
+	for _, r := range primary + rest {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func buildObservation(get func(string) string, vals map[string][]string) (any, []problem) {
+	o := &fhir.Observation{ResourceType: "Observation", Status: get("status"), EffectiveDateTime: get("effectiveDateTime")}
+	if o.Status == "" {
+		o.Status = "final"
+	}
+	cc := concept(get("code.system"), get("code"), get("code.display"), get("code.text"))
+	if cc == nil {
+		return nil, []problem{{"code|code.text", "no code"}}
+	}
+	o.Code = *cc
+	if c := get("category"); c != "" {
+		o.Category = []fhir.CodeableConcept{*coded(sysObsCategory, c)}
+	}
+	unit, ucum := get("valueQuantity.unit"), get("valueQuantity.ucum")
+	quantity := func(v, comparator string) *fhir.Quantity {
+		q := &fhir.Quantity{Value: json.Number(v), Comparator: comparator, Unit: unit}
+		if ucum != "" {
+			q.System, q.Code = sysUCUM, ucum
+			if q.Unit == "" {
+				q.Unit = ucum
+			}
+		}
+		return q
+	}
+	switch v, q, s := get("value"), get("valueQuantity.value"), get("valueString"); {
+	case q != "":
+		o.ValueQuantity = quantity(q, "")
+	case v != "":
+		if cmp, num, ok := comparatorValue(v); ok {
+			o.ValueQuantity = quantity(num, cmp)
+		} else {
+			o.ValueString = v
+		}
+	case s != "":
+		o.ValueString = s
+	}
+	hasValue := o.ValueQuantity != nil || o.ValueString != ""
+	switch dar := get("dataAbsentReason"); {
+	case dar != "" && hasValue:
+		return nil, []problem{{"dataAbsentReason", "a dataAbsentReason beside a value (FHIR obs-6)"}}
+	case dar != "":
+		o.DataAbsentReason = coded(sysAbsent, dar)
+	case !hasValue:
+		// US Core: a result has a value or says why not.
+		o.DataAbsentReason = coded(sysAbsent, "unknown")
+	}
+	if i := get("interpretation"); i != "" {
+		o.Interpretation = []fhir.CodeableConcept{*coded(sysInterpret, i)}
+	}
+	rr := fhir.ObservationReferenceRange{Text: get("referenceRange.text")}
+	if v := get("referenceRange.low"); v != "" {
+		rr.Low = quantity(v, "")
+	}
+	if v := get("referenceRange.high"); v != "" {
+		rr.High = quantity(v, "")
+	}
+	if rr.Low != nil || rr.High != nil || rr.Text != "" {
+		o.ReferenceRange = []fhir.ObservationReferenceRange{rr}
+	}
+	o.Note = notes(vals["note"])
+	o.Method = textConcept(get("method.text"))
+	o.BodySite = textConcept(get("bodySite.text"))
+	if v := get("specimen.display"); v != "" {
+		o.Specimen = &fhir.Reference{Display: v}
+	}
+	if v := get("performer.display"); v != "" {
+		o.Performer = []fhir.Reference{{Display: v}}
+	}
+	return o, nil
+}
+
+// comparatorValue reads a lab value that is a number, possibly with a
+// comparator: "5.4", "<0.1", ">= 200".
+func comparatorValue(v string) (comparator, number string, ok bool) {
+	for _, c := range []string{"<=", ">=", "<", ">"} {
+		if rest, found := strings.CutPrefix(v, c); found {
+			comparator, v = c, strings.TrimSpace(rest)
+			break
+		}
+	}
+	number, ok = decimal(v)
+	return comparator, number, ok
+}
+
+func buildCondition(get func(string) string, vals map[string][]string) (any, []problem) {
+	c := &fhir.Condition{ResourceType: "Condition", OnsetDateTime: get("onsetDateTime"),
+		AbatementDateTime: get("abatementDateTime"), RecordedDate: get("recordedDate")}
+	c.Code = concept(get("code.system"), get("code"), get("code.display"), get("code.text"))
+	if c.Code == nil {
+		return nil, []problem{{"code|code.text", "no code"}}
+	}
+	c.ClinicalStatus = coded(sysCondClinical, get("clinicalStatus"))
+	c.VerificationStatus = coded(sysCondVer, get("verificationStatus"))
+	cat := get("category")
+	if cat == "" {
+		cat = "problem-list-item"
+	}
+	sys := sysCondCategory
+	if cat == "health-concern" {
+		sys = sysUSCoreCondCat
+	}
+	c.Category = []fhir.CodeableConcept{*coded(sys, cat)}
+	c.Severity = textConcept(get("severity.text"))
+	c.Note = notes(vals["note"])
+	return c, nil
+}
+
+func buildAllergy(get func(string) string, vals map[string][]string) (any, []problem) {
+	a := &fhir.AllergyIntolerance{ResourceType: "AllergyIntolerance", Type: get("type"), Criticality: get("criticality"),
+		OnsetDateTime: get("onsetDateTime"), RecordedDate: get("recordedDate")}
+	a.Code = concept(get("code.system"), get("code"), get("code.display"), get("code.text"))
+	if a.Code == nil {
+		return nil, []problem{{"code|code.text", "no code"}}
+	}
+	a.ClinicalStatus = coded(sysAllergyClin, get("clinicalStatus"))
+	a.VerificationStatus = coded(sysAllergyVer, get("verificationStatus"))
+	if c := get("category"); c != "" {
+		a.Category = []string{c}
+	}
+	m, sev := get("reaction.manifestation"), get("reaction.severity")
+	switch {
+	case m != "":
+		a.Reaction = []fhir.AllergyIntoleranceReaction{{Manifestation: []fhir.CodeableConcept{{Text: m}}, Severity: sev}}
+	case sev != "":
+		return nil, []problem{{"reaction.manifestation", "a reaction severity without the reaction (reaction.manifestation)"}}
+	}
+	a.Note = notes(vals["note"])
+	return a, nil
+}
+
+func buildImmunization(get func(string) string, vals map[string][]string) (any, []problem) {
+	im := &fhir.Immunization{ResourceType: "Immunization", Status: get("status"), OccurrenceDateTime: get("occurrenceDateTime"),
+		Recorded: get("recorded"), PrimarySource: boolPtr(get("primarySource")), LotNumber: get("lotNumber")}
+	if im.Status == "" {
+		im.Status = "completed"
+	}
+	im.VaccineCode = concept(get("vaccineCode.system"), get("vaccineCode"), get("vaccineCode.display"), get("vaccineCode.text"))
+	var ps []problem
+	if im.VaccineCode == nil {
+		ps = append(ps, problem{"vaccineCode|vaccineCode.text", "no vaccine code"})
+	}
+	if im.OccurrenceDateTime == "" {
+		ps = append(ps, problem{"occurrenceDateTime", "no date given (Immunization.occurrence is required)"})
+	}
+	if len(ps) > 0 {
+		return nil, ps
+	}
+	im.Site = textConcept(get("site.text"))
+	im.Route = textConcept(get("route.text"))
+	if v := get("doseQuantity.value"); v != "" {
+		im.DoseQuantity = &fhir.Quantity{Value: json.Number(v), Unit: get("doseQuantity.unit")}
+	}
+	if v := get("performer.display"); v != "" {
+		im.Performer = []fhir.ImmunizationPerformer{{Actor: &fhir.Reference{Display: v}}}
+	}
+	im.Note = notes(vals["note"])
+	return im, nil
+}

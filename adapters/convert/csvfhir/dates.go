@@ -1,0 +1,171 @@
+package csvfhir
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// DefaultDateFormats are the layouts tried when a mapping gives none:
+// ISO 8601 and its compact form, which no one reads two ways.
+var DefaultDateFormats = []string{
+	"YYYY-MM-DD",
+	"YYYY-MM-DDTHH:mm:ssZ",
+	"YYYY-MM-DDTHH:mm:ss",
+	"YYYY-MM-DDTHH:mm",
+	"YYYY-MM-DD HH:mm:ss",
+	"YYYY-MM-DD HH:mm",
+	"YYYYMMDD",
+	"YYYYMMDDHHmmss",
+	"YYYYMMDDHHmm",
+	"YYYY-MM",
+	"YYYY",
+}
+
+// Layout is a parsed date format.
+type Layout struct {
+	src    string
+	goFmt  string // the time package's layout
+	prec   int    // precYear, precMonth, precDay or precTime
+	offset bool   // the format carries a UTC offset (Z)
+}
+
+const (
+	precYear = iota + 1
+	precMonth
+	precDay
+	precTime
+)
+
+// layoutTokens maps the tokens of a date format to the time package's
+// layout elements. Longer tokens come first so that MM is not read as M M.
+var layoutTokens = []struct{ tok, goFmt string }{
+	{"YYYY", "2006"}, {"MM", "01"}, {"M", "1"}, {"DD", "02"}, {"D", "2"},
+	{"HH", "15"}, {"H", "15"}, {"hh", "03"}, {"h", "3"}, {"mm", "04"}, {"ss", "05"},
+	{"A", "PM"}, {"Z", "Z07:00"},
+}
+
+// ParseLayout reads a date format written with the tokens YYYY (year),
+// MM or M (month, M also without a leading zero), DD or D (day), HH or H
+// (hour, 24-hour clock), hh or h with A (12-hour clock and AM/PM), mm
+// (minutes), ss (seconds) and Z (a UTC offset, +01:00 or Z), separated by
+// any of - / . : space T ,. Examples: "M/D/YYYY", "DD.MM.YYYY HH:mm",
+// "YYYYMMDD".
+func ParseLayout(f string) (Layout, error) {
+	l := Layout{src: f}
+	var b strings.Builder
+	seen := map[string]bool{}
+	rest := f
+	for rest != "" {
+		matched := false
+		for _, t := range layoutTokens {
+			if strings.HasPrefix(rest, t.tok) {
+				b.WriteString(t.goFmt)
+				rest = rest[len(t.tok):]
+				seen[t.tok[:1]] = true
+				matched = true
+				break
+			}
+		}
+		if matched {
+			continue
+		}
+		c := rest[0]
+		if !strings.ContainsRune("-/.: T,", rune(c)) {
+			return l, fmt.Errorf("date format %q: %q is neither a token (YYYY MM M DD D HH H hh h mm ss A Z) nor a separator (- / . : space T ,)", f, rest[:1])
+		}
+		b.WriteByte(c)
+		rest = rest[1:]
+	}
+	switch {
+	case !seen["Y"]:
+		return l, fmt.Errorf("date format %q has no year (YYYY)", f)
+	case seen["h"] != seen["A"]:
+		return l, fmt.Errorf("date format %q: a 12-hour clock (hh) needs A for AM/PM, and A needs hh", f)
+	case seen["H"] || seen["h"]:
+		if !seen["D"] {
+			return l, fmt.Errorf("date format %q has a time but no day", f)
+		}
+		l.prec = precTime
+	case seen["m"] || seen["s"]:
+		return l, fmt.Errorf("date format %q has minutes or seconds without an hour", f)
+	case seen["D"]:
+		if !seen["M"] {
+			return l, fmt.Errorf("date format %q has a day but no month", f)
+		}
+		l.prec = precDay
+	case seen["M"]:
+		l.prec = precMonth
+	default:
+		l.prec = precYear
+	}
+	if seen["Z"] && l.prec != precTime {
+		return l, fmt.Errorf("date format %q has an offset (Z) but no time", f)
+	}
+	l.offset = seen["Z"]
+	l.goFmt = b.String()
+	return l, nil
+}
+
+// dateParser reads the dates of one mapping.
+type dateParser struct {
+	layouts []Layout
+	loc     *time.Location
+}
+
+var defaultDates = mustDates(nil, time.Local)
+
+func mustDates(formats []string, loc *time.Location) *dateParser {
+	dp, err := newDateParser(formats, loc)
+	if err != nil {
+		panic(err)
+	}
+	return dp
+}
+
+func newDateParser(formats []string, loc *time.Location) (*dateParser, error) {
+	if len(formats) == 0 {
+		formats = DefaultDateFormats
+	}
+	dp := &dateParser{loc: loc}
+	for _, f := range formats {
+		l, err := ParseLayout(f)
+		if err != nil {
+			return nil, err
+		}
+		dp.layouts = append(dp.layouts, l)
+	}
+	return dp, nil
+}
+
+// parse reads v with the first layout that fits it and writes it as a
+// FHIR date (dateOnly: birthDate; a time is dropped) or dateTime, with
+// the precision the layout has: 2024, 2024-03, 2024-03-05, or
+// 2024-03-05T14:30:00-05:00 (FHIR wants an offset once there is a time;
+// times written without one are in the mapping's zone).
+func (dp *dateParser) parse(v string, dateOnly bool) (string, error) {
+	for _, l := range dp.layouts {
+		t, err := time.ParseInLocation(l.goFmt, v, dp.loc)
+		if err != nil {
+			continue
+		}
+		if t.Year() < 1000 {
+			continue
+		}
+		switch {
+		case l.prec == precYear:
+			return t.Format("2006"), nil
+		case l.prec == precMonth:
+			return t.Format("2006-01"), nil
+		case l.prec == precDay || dateOnly:
+			return t.Format("2006-01-02"), nil
+		}
+		return t.Format("2006-01-02T15:04:05Z07:00"), nil
+	}
+	names := make([]string, len(dp.layouts))
+	for i, l := range dp.layouts {
+		names[i] = l.src
+	}
+	return "", errors.New("not a date in any of the formats " + strings.Join(names, ", ") + " (set date_formats)")
+}

@@ -1,0 +1,261 @@
+package csvfhir
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// kind is how a cell is read for a path.
+type kind int
+
+const (
+	kText     kind = iota // kept as written, surrounding spaces trimmed
+	kCode                 // one of pathSpec.codes, letter case ignored
+	kDate                 // a FHIR date (birthDate)
+	kDateTime             // a FHIR dateTime
+	kDecimal              // a FHIR decimal
+	kBool                 // true/false, yes/no, y/n, 1/0
+	kSystem               // a code system: a URI, or a name in codeSystems
+	kValue                // an Observation value: a decimal (with an optional comparator) or text
+)
+
+// pathSpec describes one path a column may map to.
+type pathSpec struct {
+	kind  kind
+	codes []string // kCode: the codes allowed
+	multi bool     // several columns may fill it (a repeating element)
+}
+
+// paths lists, per resource type, the element paths a column may map to:
+// a deliberately small set that carries what a clinic's export holds
+// and what the exchange (US Core) needs. Paths are FHIR's, with a few
+// shorthands: a code's system and display are code.system and
+// code.display; telecom.phone, telecom.mobile and telecom.email are
+// ContactPoints of that kind; an Observation's "value" is a quantity when
+// the cell is a number (with its unit from valueQuantity.unit or the UCUM
+// code from valueQuantity.ucum) and a string otherwise.
+var paths = map[string]map[string]*pathSpec{
+	"Patient": {
+		"name.family":            {kind: kText},
+		"name.given":             {kind: kText, multi: true},
+		"name.prefix":            {kind: kText, multi: true},
+		"name.suffix":            {kind: kText, multi: true},
+		"name.text":              {kind: kText},
+		"gender":                 {kind: kCode, codes: []string{"male", "female", "other", "unknown"}},
+		"birthDate":              {kind: kDate},
+		"deceasedBoolean":        {kind: kBool},
+		"deceasedDateTime":       {kind: kDateTime},
+		"address.line":           {kind: kText, multi: true},
+		"address.city":           {kind: kText},
+		"address.district":       {kind: kText},
+		"address.state":          {kind: kText},
+		"address.postalCode":     {kind: kText},
+		"address.country":        {kind: kText},
+		"telecom.phone":          {kind: kText},
+		"telecom.mobile":         {kind: kText},
+		"telecom.email":          {kind: kText},
+		"communication.language": {kind: kText},
+	},
+	"Observation": {
+		"code":                {kind: kText},
+		"code.system":         {kind: kSystem},
+		"code.display":        {kind: kText},
+		"code.text":           {kind: kText},
+		"status":              {kind: kCode, codes: []string{"registered", "preliminary", "final", "amended", "corrected", "cancelled", "entered-in-error", "unknown"}},
+		"category":            {kind: kCode, codes: []string{"social-history", "vital-signs", "imaging", "laboratory", "procedure", "survey", "exam", "therapy", "activity"}},
+		"effectiveDateTime":   {kind: kDateTime},
+		"value":               {kind: kValue},
+		"valueQuantity.value": {kind: kDecimal},
+		"valueQuantity.unit":  {kind: kText},
+		"valueQuantity.ucum":  {kind: kText},
+		"valueString":         {kind: kText},
+		"interpretation":      {kind: kCode, codes: interpretationCodes},
+		"referenceRange.low":  {kind: kDecimal},
+		"referenceRange.high": {kind: kDecimal},
+		"referenceRange.text": {kind: kText},
+		"note":                {kind: kText, multi: true},
+		"dataAbsentReason":    {kind: kCode, codes: []string{"unknown", "asked-unknown", "temp-unknown", "not-asked", "asked-declined", "masked", "not-applicable", "unsupported", "as-text", "error", "not-a-number", "negative-infinity", "positive-infinity", "not-performed", "not-permitted"}},
+		"method.text":         {kind: kText},
+		"bodySite.text":       {kind: kText},
+		"specimen.display":    {kind: kText},
+		"performer.display":   {kind: kText},
+	},
+	"Condition": {
+		"code":               {kind: kText},
+		"code.system":        {kind: kSystem},
+		"code.display":       {kind: kText},
+		"code.text":          {kind: kText},
+		"clinicalStatus":     {kind: kCode, codes: []string{"active", "recurrence", "relapse", "inactive", "remission", "resolved"}},
+		"verificationStatus": {kind: kCode, codes: []string{"unconfirmed", "provisional", "differential", "confirmed", "refuted", "entered-in-error"}},
+		"category":           {kind: kCode, codes: []string{"problem-list-item", "encounter-diagnosis", "health-concern"}},
+		"severity.text":      {kind: kText},
+		"onsetDateTime":      {kind: kDateTime},
+		"abatementDateTime":  {kind: kDateTime},
+		"recordedDate":       {kind: kDateTime},
+		"note":               {kind: kText, multi: true},
+	},
+	"AllergyIntolerance": {
+		"code":                   {kind: kText},
+		"code.system":            {kind: kSystem},
+		"code.display":           {kind: kText},
+		"code.text":              {kind: kText},
+		"clinicalStatus":         {kind: kCode, codes: []string{"active", "inactive", "resolved"}},
+		"verificationStatus":     {kind: kCode, codes: []string{"unconfirmed", "confirmed", "refuted", "entered-in-error"}},
+		"type":                   {kind: kCode, codes: []string{"allergy", "intolerance"}},
+		"category":               {kind: kCode, codes: []string{"food", "medication", "environment", "biologic"}},
+		"criticality":            {kind: kCode, codes: []string{"low", "high", "unable-to-assess"}},
+		"onsetDateTime":          {kind: kDateTime},
+		"recordedDate":           {kind: kDateTime},
+		"reaction.manifestation": {kind: kText},
+		"reaction.severity":      {kind: kCode, codes: []string{"mild", "moderate", "severe"}},
+		"note":                   {kind: kText, multi: true},
+	},
+	"Immunization": {
+		"vaccineCode":         {kind: kText},
+		"vaccineCode.system":  {kind: kSystem},
+		"vaccineCode.display": {kind: kText},
+		"vaccineCode.text":    {kind: kText},
+		"status":              {kind: kCode, codes: []string{"completed", "entered-in-error", "not-done"}},
+		"occurrenceDateTime":  {kind: kDateTime},
+		"recorded":            {kind: kDateTime},
+		"primarySource":       {kind: kBool},
+		"lotNumber":           {kind: kText},
+		"site.text":           {kind: kText},
+		"route.text":          {kind: kText},
+		"doseQuantity.value":  {kind: kDecimal},
+		"doseQuantity.unit":   {kind: kText},
+		"performer.display":   {kind: kText},
+		"note":                {kind: kText, multi: true},
+	},
+}
+
+// required lists, per resource type, the paths a mapping must fill (by
+// a column or set): each inner list holds alternatives.
+var required = map[string][][]string{
+	"Patient":            {{"name.family", "name.given", "name.text"}},
+	"Observation":        {{"code", "code.text"}},
+	"Condition":          {{"code", "code.text"}},
+	"AllergyIntolerance": {{"code", "code.text"}},
+	"Immunization":       {{"vaccineCode", "vaccineCode.text"}, {"occurrenceDateTime"}},
+}
+
+// interpretationCodes are the v3-ObservationInterpretation codes a lab
+// export's flag column carries.
+var interpretationCodes = []string{"N", "A", "AA", "H", "HH", "HU", "L", "LL", "LU", "POS", "NEG", "IND", "R", "S", "I", "ABN", "DET", "ND"}
+
+// codeSystems maps the names exports and people use for code systems to
+// their FHIR URIs.
+var codeSystems = map[string]string{
+	"LOINC": "http://loinc.org", "LN": "http://loinc.org",
+	"SNOMED": "http://snomed.info/sct", "SNOMEDCT": "http://snomed.info/sct", "SNOMED-CT": "http://snomed.info/sct", "SCT": "http://snomed.info/sct",
+	"ICD10CM": "http://hl7.org/fhir/sid/icd-10-cm", "ICD-10-CM": "http://hl7.org/fhir/sid/icd-10-cm", "I10": "http://hl7.org/fhir/sid/icd-10-cm",
+	"ICD10": "http://hl7.org/fhir/sid/icd-10", "ICD-10": "http://hl7.org/fhir/sid/icd-10",
+	"ICD9CM": "http://hl7.org/fhir/sid/icd-9-cm", "ICD-9-CM": "http://hl7.org/fhir/sid/icd-9-cm",
+	"RXNORM": "http://www.nlm.nih.gov/research/umls/rxnorm", "RXN": "http://www.nlm.nih.gov/research/umls/rxnorm",
+	"CVX":  "http://hl7.org/fhir/sid/cvx",
+	"NDC":  "http://hl7.org/fhir/sid/ndc",
+	"CPT":  "http://www.ama-assn.org/go/cpt",
+	"UNII": "http://fdasis.nlm.nih.gov",
+}
+
+// pathNames lists the paths of a resource type, sorted, for messages.
+func pathNames(resource string) []string {
+	out := make([]string, 0, len(paths[resource]))
+	for p := range paths[resource] {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// errEmpty is parse's error for a value that is empty after mapping.
+var errEmpty = errors.New("empty")
+
+// parse reads one value for the path: v is trimmed and, for coded
+// paths, put into the code's own spelling. dp reads dates (nil: the
+// default formats in the local zone). Errors describe the problem
+// without quoting v (it may be PHI); callers add it when allowed.
+func (p *pathSpec) parse(v string, dp *dateParser) (string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", errEmpty
+	}
+	switch p.kind {
+	case kCode:
+		for _, c := range p.codes {
+			if strings.EqualFold(c, v) {
+				return c, nil
+			}
+		}
+		return "", fmt.Errorf("not one of %s (add a map to translate the file's codes)", strings.Join(p.codes, ", "))
+	case kDate, kDateTime:
+		if dp == nil {
+			dp = defaultDates
+		}
+		return dp.parse(v, p.kind == kDate)
+	case kDecimal:
+		d, ok := decimal(v)
+		if !ok {
+			return "", errors.New("not a number (digits with an optional sign and decimal point)")
+		}
+		return d, nil
+	case kBool:
+		switch strings.ToLower(v) {
+		case "true", "yes", "y", "1", "t":
+			return "true", nil
+		case "false", "no", "n", "0", "f":
+			return "false", nil
+		}
+		return "", errors.New("not true or false (yes/no, y/n, 1/0)")
+	case kSystem:
+		if s, ok := codeSystems[strings.ToUpper(v)]; ok {
+			return s, nil
+		}
+		if isBareOID(v) {
+			return "urn:oid:" + v, nil
+		}
+		if !strings.Contains(v, ":") || strings.ContainsAny(v, " \t|") {
+			return "", errors.New("not a code system URI or a known name (LOINC, SNOMED, ICD10CM, RXNORM, CVX, NDC, CPT)")
+		}
+		return v, nil
+	}
+	return v, nil
+}
+
+// decimal checks a FHIR decimal (-?(0|[1-9][0-9]*)(\.[0-9]+)?, with
+// leading zeros, a leading '+' and a bare leading '.' forgiven) and
+// returns it in FHIR's form.
+func decimal(s string) (string, bool) {
+	neg := false
+	switch {
+	case strings.HasPrefix(s, "-"):
+		neg, s = true, s[1:]
+	case strings.HasPrefix(s, "+"):
+		s = s[1:]
+	}
+	intPart, frac, hasDot := strings.Cut(s, ".")
+	if intPart == "" && !hasDot || hasDot && frac == "" {
+		return "", false
+	}
+	for _, part := range []string{intPart, frac} {
+		for i := 0; i < len(part); i++ {
+			if part[i] < '0' || part[i] > '9' {
+				return "", false
+			}
+		}
+	}
+	intPart = strings.TrimLeft(intPart, "0")
+	if intPart == "" {
+		intPart = "0"
+	}
+	out := intPart
+	if hasDot {
+		out += "." + frac
+	}
+	if neg && strings.Trim(out, "0.") != "" {
+		out = "-" + out
+	}
+	return out, true
+}
