@@ -116,6 +116,29 @@ func TestREADMEExample(t *testing.T) {
 	}
 }
 
+// TestREADMECSVExample keeps the csv mappings shown in README.md valid.
+func TestREADMECSVExample(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	i := strings.Index(s, "### CSV files in an EHR drop")
+	if i < 0 {
+		t.Fatal("README.md has no CSV section")
+	}
+	s = s[i:]
+	s = s[strings.Index(s, "```yaml\n")+len("```yaml\n"):]
+	s = s[:strings.Index(s, "```")]
+	c, err := Parse("README.md", []byte(s))
+	if err != nil {
+		t.Fatalf("README csv example: %v", err)
+	}
+	if n := len(c.Sources.Folders[0].CSV); n != 6 {
+		t.Errorf("README csv example has %d mappings", n)
+	}
+}
+
 // TestValidateAfterChange is the reason Validate is exported: code that
 // changes a loaded configuration re-checks it, and the problems name the
 // field paths just as Parse's do.

@@ -83,7 +83,8 @@ type zipStep struct {
 // consumeZip reads a ZIP drop. An EHR or a Direct mailbox often delivers
 // one: an XDM package (IHE ITI-32: IHE_XDM/SUBSETnn/ with METADATA.XML and
 // the documents, INDEX.HTM and README.TXT at the root) or an EHI export of
-// NDJSON, C-CDA or HL7 files. The archive is read in place with
+// NDJSON, C-CDA, HL7 or CSV files (a CSV is read when a csv mapping of
+// the folder matches the entry's name). The archive is read in place with
 // archive/zip, never extracted to disk, and each document in it goes to the
 // Consumer as its own Raw, named "<archive>: <entry>" and carrying the
 // entry's own size and SHA-256, so that it is converted, deduplicated,
@@ -111,8 +112,8 @@ type zipStep struct {
 // reason) first, and then the archive moves to done/ if all of them were
 // accepted, or else to failed/, where its .error.txt names each entry that
 // was not: one the converter refused (it is in the quarantine too), one in
-// no format ferry converts (a PDF outside an XDM package, a CSV, a ZIP
-// inside the ZIP), an XDM document whose size or hash is not the one
+// no format ferry converts (a PDF outside an XDM package, a CSV no csv
+// mapping of the folder matches, a ZIP inside the ZIP), an XDM document whose size or hash is not the one
 // METADATA.XML gives, a document METADATA.XML lists that the archive
 // lacks. The archive in
 // failed/ is the copy of those entries. A transient failure (queue full)

@@ -320,8 +320,8 @@ func compile(m *Mapping, header []string, opts Options) (*compiled, error) {
 		for i, h := range header {
 			quoted[i] = strconv.Quote(h)
 		}
-		return nil, fmt.Errorf("line 1: the header lacks the column(s) %s the mapping for %q names (the header has %s)",
-			strings.Join(missing, ", "), m.Match, strings.Join(quoted, ", "))
+		return nil, fmt.Errorf("line 1: the header lacks the column(s) %s the mapping names (the header has %s)",
+			strings.Join(missing, ", "), strings.Join(quoted, ", "))
 	}
 	return c, nil
 }

@@ -270,7 +270,7 @@ func (m *Mapping) Validate() []Problem {
 				continue
 			}
 			if _, err := ps2.parse(v, nil); err != nil {
-				add(field+".map."+k, "%v", err)
+				add(field+".map."+k, "%s", strings.TrimSuffix(err.Error(), " "+mapHint))
 			}
 		}
 	}

@@ -170,6 +170,9 @@ func pathNames(resource string) []string {
 	return out
 }
 
+// mapHint ends the message for a code that is not one of a path's.
+const mapHint = "(add a map to translate the file's codes)"
+
 // errEmpty is parse's error for a value that is empty after mapping.
 var errEmpty = errors.New("empty")
 
@@ -189,7 +192,7 @@ func (p *pathSpec) parse(v string, dp *dateParser) (string, error) {
 				return c, nil
 			}
 		}
-		return "", fmt.Errorf("not one of %s (add a map to translate the file's codes)", strings.Join(p.codes, ", "))
+		return "", fmt.Errorf("not one of %s %s", strings.Join(p.codes, ", "), mapHint)
 	case kDate, kDateTime:
 		if dp == nil {
 			dp = defaultDates
