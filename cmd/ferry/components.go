@@ -87,7 +87,9 @@ func ccdaMode(m v2fhir.Mode) ccdafhir.Mode {
 // csvConverter reads the CSV files of the EHR drops with each folder's
 // csv mappings, writing as the HL7 v2 path writes (hl7v2.writes and
 // max_entries), so a patient from a CSV and one from an ADT feed land on
-// one record. Row errors quote cells only with log.phi.
+// one record; with hl7v2.patient_from_adt_only the ADT feed keeps the
+// demographics and a Patient row only creates a patient the exchange
+// lacks. Row errors quote cells only with log.phi.
 func csvConverter(cfg *config.Config, base string, mode v2fhir.Mode) pipeline.CSV {
 	folders := map[string][]csvfhir.Mapping{}
 	for _, f := range cfg.Sources.Folders {
@@ -102,7 +104,8 @@ func csvConverter(cfg *config.Config, base string, mode v2fhir.Mode) pipeline.CS
 	case v2fhir.ModeConditional:
 		cm = csvfhir.ModeConditional
 	}
-	return pipeline.CSV{Folders: folders, Options: csvfhir.Options{Base: base, Mode: cm, MaxEntries: cfg.HL7v2.MaxEntries, LogPHI: cfg.Log.PHI}}
+	return pipeline.CSV{Folders: folders, Options: csvfhir.Options{Base: base, Mode: cm, MaxEntries: cfg.HL7v2.MaxEntries,
+		PatientCreateOnly: cfg.HL7v2.PatientFromADTOnly, LogPHI: cfg.Log.PHI}}
 }
 
 // hostOID returns 2.25.<the UUIDv5 of the host name, as a decimal>.

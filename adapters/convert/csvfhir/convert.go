@@ -18,7 +18,8 @@
 //   - a Patient is written by conditional update on its identifier
 //     (PUT Patient?identifier=<system>|<value>), as the HL7 v2 and C-CDA
 //     paths write it in the gateway's default mode, so the patient lands
-//     on the exchange's one record of that chart number;
+//     on the exchange's one record of that chart number (or by
+//     conditional create, Options.PatientCreateOnly);
 //   - another row carries a deterministic identifier: the export's own id
 //     of the row when the mapping names its column (Mapping.Identifier),
 //     else one derived from what the row says (its code, time and value;
@@ -89,6 +90,12 @@ type Options struct {
 	// MaxEntries caps the entries of one transaction (0: 8 in the
 	// conditional modes, fhir.MaxConditionalEntries, and 50 in ModeIDs).
 	MaxEntries int
+	// PatientCreateOnly writes Patient rows as conditional creates
+	// (POST, ifNoneExist identifier=...) in the conditional modes: the
+	// exchange's record, kept by the site's ADT feed, is left as it is,
+	// since a conditional update replaces the whole resource and a CSV's
+	// few columns would blank the rest (hl7v2.patient_from_adt_only).
+	PatientCreateOnly bool
 	// LogPHI lets row errors quote the offending cell; by default they
 	// name only the line and the column, since a cell may be PHI.
 	LogPHI bool
@@ -205,7 +212,7 @@ var keyPaths = map[string][]string{
 type compiled struct {
 	m     *Mapping
 	spec  map[string]*pathSpec
-	dates *dateParser
+	dates *cellReader
 	cols  []int // index in the header of each of m.Columns
 	pidx  int   // the patient (or, for Patient, identifier) column
 	idx   int   // the row id column, -1 without
@@ -283,10 +290,11 @@ func compile(m *Mapping, header []string, opts Options) (*compiled, error) {
 		}
 		loc = l
 	}
-	dp, err := newDateParser(m.DateFormats, loc)
+	dp, err := newCellReader(m.DateFormats, loc)
 	if err != nil {
 		return nil, err
 	}
+	dp.comma = m.DecimalSeparator == ","
 	c := &compiled{m: m, spec: paths[m.Resource], dates: dp, idx: -1, opts: opts}
 	var missing []string
 	find := func(h string) int {
@@ -661,6 +669,9 @@ func (c *compiled) entry(r *row, patient *fhir.Reference, sec []fhir.Coding) fhi
 	if conditional {
 		id = ""
 		req.URL = typ + "?" + fhir.IdentifierQuery(r.ident.System, r.ident.Value)
+		if typ == "Patient" && c.opts.PatientCreateOnly {
+			req.Method, req.URL, req.IfNoneExist = "POST", typ, fhir.IdentifierQuery(r.ident.System, r.ident.Value)
+		}
 	}
 	var meta *fhir.Meta
 	if len(sec) > 0 {

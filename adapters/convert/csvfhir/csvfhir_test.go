@@ -387,6 +387,15 @@ func TestModes(t *testing.T) {
 	if pe := pts[0].Bundle.Entry[0]; pe.Request.URL != o.Subject.Reference || pe.Resource.(*fhir.Patient).ID == "" {
 		t.Errorf("ids: patient written as %s, rows refer to %s", pe.Request.URL, o.Subject.Reference)
 	}
+	// With the ADT feed in charge of demographics, a Patient row only
+	// creates a patient the exchange lacks.
+	pts, err = Convert([]byte("MRN,Last,First,Sex,DOB\n123,A,B,M,1970-01-01\n"), patientsMapping(), Options{PatientCreateOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := pts[0].Bundle.Entry[0].Request; r.Method != "POST" || r.URL != "Patient" || r.IfNoneExist != fhir.IdentifierQuery(mrnSystem, "123") {
+		t.Errorf("create only: %+v", r)
+	}
 	cond, err := Convert([]byte(labsCSV), labsMapping(), Options{Mode: ModeConditional})
 	if err != nil {
 		t.Fatal(err)
@@ -518,7 +527,7 @@ func TestDates(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		dp := &dateParser{layouts: []Layout{l}, loc: mustLoc(t, "Europe/Berlin")}
+		dp := &cellReader{layouts: []Layout{l}, loc: mustLoc(t, "Europe/Berlin")}
 		got, err := dp.parse(c.in, c.dateOnly)
 		if err != nil || got != c.want {
 			t.Errorf("%s %q: %q %v, want %q", c.format, c.in, got, err, c.want)
@@ -547,6 +556,36 @@ func TestDecimal(t *testing.T) {
 		if got, ok := decimal(in); ok {
 			t.Errorf("%q accepted as %q", in, got)
 		}
+	}
+}
+
+// With decimal_separator ",", 5,4 is a number and 1.234,5 an error, not
+// a thousand.
+func TestDecimalComma(t *testing.T) {
+	m := labsMapping()
+	m.DecimalSeparator = ","
+	m.Columns = append(m.Columns, Column{Header: "Low", Path: "referenceRange.low"})
+	in := "MRN;LOINC;Test;Result;Units;Date;Flag;Low\n" +
+		"123;2345-7;Glucose;5,4;mmol/L;3/4/2024;N;3,9\n" +
+		"123;718-7;Hgb;<0,1;g/dL;3/4/2024;N;\n" +
+		"123;718-7;Hgb;positiv;;3/4/2024;N;\n"
+	parts, err := Convert([]byte(in), m, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs := observations(parts)
+	if q := obs[0].ValueQuantity; q == nil || q.Value != "5.4" || obs[0].ReferenceRange[0].Low.Value != "3.9" {
+		t.Errorf("5,4: %+v", obs[0])
+	}
+	if q := obs[1].ValueQuantity; q == nil || q.Value != "0.1" || q.Comparator != "<" {
+		t.Errorf("<0,1: %+v", q)
+	}
+	if obs[2].ValueString != "positiv" {
+		t.Errorf("text: %q", obs[2].ValueString)
+	}
+	_, err = Convert([]byte(strings.Replace(in, ";3,9", ";1.234,5", 1)), m, Options{})
+	if err == nil || !strings.Contains(err.Error(), `line 2, column "Low": not a number (digits with an optional sign and decimal comma)`) {
+		t.Errorf("1.234,5: %v", err)
 	}
 }
 

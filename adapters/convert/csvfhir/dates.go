@@ -108,27 +108,30 @@ func ParseLayout(f string) (Layout, error) {
 	return l, nil
 }
 
-// dateParser reads the dates of one mapping.
-type dateParser struct {
+// cellReader reads the dates and numbers of one mapping.
+type cellReader struct {
 	layouts []Layout
 	loc     *time.Location
+	// comma: numbers are written with a decimal comma (5,4), as
+	// spreadsheets in much of Europe write them.
+	comma bool
 }
 
 var defaultDates = mustDates(nil, time.Local)
 
-func mustDates(formats []string, loc *time.Location) *dateParser {
-	dp, err := newDateParser(formats, loc)
+func mustDates(formats []string, loc *time.Location) *cellReader {
+	dp, err := newCellReader(formats, loc)
 	if err != nil {
 		panic(err)
 	}
 	return dp
 }
 
-func newDateParser(formats []string, loc *time.Location) (*dateParser, error) {
+func newCellReader(formats []string, loc *time.Location) (*cellReader, error) {
 	if len(formats) == 0 {
 		formats = DefaultDateFormats
 	}
-	dp := &dateParser{loc: loc}
+	dp := &cellReader{loc: loc}
 	for _, f := range formats {
 		l, err := ParseLayout(f)
 		if err != nil {
@@ -144,7 +147,7 @@ func newDateParser(formats []string, loc *time.Location) (*dateParser, error) {
 // the precision the layout has: 2024, 2024-03, 2024-03-05, or
 // 2024-03-05T14:30:00-05:00 (FHIR wants an offset once there is a time;
 // times written without one are in the mapping's zone).
-func (dp *dateParser) parse(v string, dateOnly bool) (string, error) {
+func (dp *cellReader) parse(v string, dateOnly bool) (string, error) {
 	for _, l := range dp.layouts {
 		t, err := time.ParseInLocation(l.goFmt, v, dp.loc)
 		if err != nil {

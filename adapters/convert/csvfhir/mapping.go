@@ -40,6 +40,10 @@ type Mapping struct {
 	// ParseLayout). Empty: ISO 8601 forms only (DefaultDateFormats), since
 	// 03/04/2024 means a different day in the US and in Europe.
 	DateFormats []string `yaml:"date_formats"`
+	// DecimalSeparator is "." (the default) or ",": numbers written
+	// 5,4, as spreadsheets in much of Europe write them (their files
+	// are usually ';'-delimited). With ",", a '.' in a number is an error.
+	DecimalSeparator string `yaml:"decimal_separator"`
 	// TimeZone is the IANA zone of times written without an offset
 	// (empty: the gateway's local zone).
 	TimeZone string `yaml:"time_zone"`
@@ -187,6 +191,9 @@ func (m *Mapping) Validate() []Problem {
 	}
 	if m.Encoding != "" && !slices.Contains(Encodings, strings.ToLower(m.Encoding)) {
 		add("encoding", "must be one of %s; got %q", strings.Join(Encodings, ", "), m.Encoding)
+	}
+	if m.DecimalSeparator != "" && m.DecimalSeparator != "." && m.DecimalSeparator != "," {
+		add("decimal_separator", "must be \".\" or \",\"; got %q", m.DecimalSeparator)
 	}
 	for i, f := range m.DateFormats {
 		if _, err := ParseLayout(f); err != nil {

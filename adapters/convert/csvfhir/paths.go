@@ -180,10 +180,13 @@ var errEmpty = errors.New("empty")
 // paths, put into the code's own spelling. dp reads dates (nil: the
 // default formats in the local zone). Errors describe the problem
 // without quoting v (it may be PHI); callers add it when allowed.
-func (p *pathSpec) parse(v string, dp *dateParser) (string, error) {
+func (p *pathSpec) parse(v string, dp *cellReader) (string, error) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return "", errEmpty
+	}
+	if dp == nil {
+		dp = defaultDates
 	}
 	switch p.kind {
 	case kCode:
@@ -194,16 +197,23 @@ func (p *pathSpec) parse(v string, dp *dateParser) (string, error) {
 		}
 		return "", fmt.Errorf("not one of %s %s", strings.Join(p.codes, ", "), mapHint)
 	case kDate, kDateTime:
-		if dp == nil {
-			dp = defaultDates
-		}
 		return dp.parse(v, p.kind == kDate)
 	case kDecimal:
-		d, ok := decimal(v)
+		d, ok := decimal(dp.number(v))
 		if !ok {
-			return "", errors.New("not a number (digits with an optional sign and decimal point)")
+			if dp.comma {
+				return "", errors.New("not a number (digits with an optional sign and decimal comma)")
+			}
+			return "", errors.New("not a number (digits with an optional sign and decimal point; set decimal_separator: \",\" for 5,4)")
 		}
 		return d, nil
+	case kValue:
+		// A number (with a comparator) is kept in FHIR's form, for a
+		// valueQuantity; anything else is text, for a valueString.
+		if cmp, num, ok := comparatorValue(dp.number(v)); ok {
+			return cmp + num, nil
+		}
+		return v, nil
 	case kBool:
 		switch strings.ToLower(v) {
 		case "true", "yes", "y", "1", "t":
@@ -225,6 +235,19 @@ func (p *pathSpec) parse(v string, dp *dateParser) (string, error) {
 		return v, nil
 	}
 	return v, nil
+}
+
+// number puts a number written with the mapping's decimal comma into
+// FHIR's form (5,4 → 5.4); a '.' is then not a decimal point, so 1.234,5
+// is refused rather than misread.
+func (dp *cellReader) number(v string) string {
+	if !dp.comma {
+		return v
+	}
+	if strings.Contains(v, ".") {
+		return "not a number"
+	}
+	return strings.Replace(v, ",", ".", 1)
 }
 
 // decimal checks a FHIR decimal (-?(0|[1-9][0-9]*)(\.[0-9]+)?, with
