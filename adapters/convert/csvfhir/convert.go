@@ -324,12 +324,18 @@ func compile(m *Mapping, header []string, opts Options) (*compiled, error) {
 		}
 	}
 	if len(missing) > 0 {
-		quoted := make([]string, len(header))
-		for i, h := range header {
-			quoted[i] = strconv.Quote(h)
+		// The file's first line is quoted only with log_phi: a file
+		// exported without a header has a patient's row there.
+		has := fmt.Sprintf("%d columns; with log.phi this error lists them", len(header))
+		if opts.LogPHI {
+			quoted := make([]string, len(header))
+			for i, h := range header {
+				quoted[i] = strconv.Quote(h)
+			}
+			has = strings.Join(quoted, ", ")
 		}
 		return nil, fmt.Errorf("line 1: the header lacks the column(s) %s the mapping names (the header has %s)",
-			strings.Join(missing, ", "), strings.Join(quoted, ", "))
+			strings.Join(missing, ", "), has)
 	}
 	return c, nil
 }

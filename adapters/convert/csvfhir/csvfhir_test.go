@@ -244,8 +244,18 @@ func TestRowErrors(t *testing.T) {
 
 	// A column the mapping names that the export lacks fails the file.
 	_, err = Convert([]byte("MRN,LOINC,Result\n1,2,3\n"), m, Options{})
-	if err == nil || !strings.Contains(err.Error(), `the header lacks the column(s) "Test", "Units", "Date", "Flag"`) {
+	if err == nil || !strings.Contains(err.Error(), `the header lacks the column(s) "Test", "Units", "Date", "Flag" the mapping names (the header has 3 columns;`) {
 		t.Errorf("missing columns: %v", err)
+	}
+	// A file without a header has a row where the header should be: its
+	// cells are quoted only with log_phi.
+	_, err = Convert([]byte("123,Everyman,105\n"), m, Options{})
+	if err == nil || strings.Contains(err.Error(), "Everyman") {
+		t.Errorf("headerless: %v", err)
+	}
+	_, err = Convert([]byte("123,Everyman,105\n"), m, Options{LogPHI: true})
+	if err == nil || !strings.Contains(err.Error(), `(the header has "123", "Everyman", "105")`) {
+		t.Errorf("headerless with log_phi: %v", err)
 	}
 	// A broken quote ends the read with its line.
 	_, err = Convert([]byte("MRN,LOINC,Test,Result,Units,Date,Flag\n1,2,3,4 \"x\" 5,6,7,8\n"), m, Options{})
