@@ -1,13 +1,14 @@
 package ccdafhir
 
 import (
-	"bytes"
 	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ferry-health/ferry/adapters/convert/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden expected.json files")
@@ -42,20 +43,7 @@ func TestGolden(t *testing.T) {
 				t.Errorf("strict R4: %v", err)
 			}
 			checkReferences(t, b)
-			path := filepath.Join(dir, "expected.json")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("output differs from %s; run go test -run TestGolden -update and review the diff", path)
-			}
+			golden.Check(t, filepath.Join(dir, "expected.json"), got, *update)
 		})
 	}
 }

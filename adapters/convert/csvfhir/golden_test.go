@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/ferry-health/ferry/adapters/convert/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden expected.json files")
@@ -63,20 +65,7 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			got = append(got, '\n')
-			path := filepath.Join(dir, "expected.json")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("output differs from %s; run go test -run TestGolden -update and review the diff", path)
-			}
+			golden.Check(t, filepath.Join(dir, "expected.json"), got, *update)
 		})
 	}
 }
