@@ -39,23 +39,32 @@ type AllergyIntoleranceReaction struct {
 // Condition is a FHIR R4 Condition (problem-list item, encounter diagnosis
 // or health concern).
 type Condition struct {
-	ResourceType       string            `json:"resourceType"` // "Condition"
-	ID                 string            `json:"id,omitempty"`
-	Meta               *Meta             `json:"meta,omitempty"`
-	Identifier         []Identifier      `json:"identifier,omitempty"`
-	ClinicalStatus     *CodeableConcept  `json:"clinicalStatus,omitempty"`
-	VerificationStatus *CodeableConcept  `json:"verificationStatus,omitempty"`
-	Category           []CodeableConcept `json:"category,omitempty"`
-	Severity           *CodeableConcept  `json:"severity,omitempty"`
-	Code               *CodeableConcept  `json:"code,omitempty"`
-	BodySite           []CodeableConcept `json:"bodySite,omitempty"`
-	Subject            *Reference        `json:"subject"`
-	Encounter          *Reference        `json:"encounter,omitempty"`
-	OnsetDateTime      string            `json:"onsetDateTime,omitempty"`
-	AbatementDateTime  string            `json:"abatementDateTime,omitempty"`
-	RecordedDate       string            `json:"recordedDate,omitempty"`
-	Recorder           *Reference        `json:"recorder,omitempty"`
-	Note               []Annotation      `json:"note,omitempty"`
+	ResourceType       string              `json:"resourceType"` // "Condition"
+	ID                 string              `json:"id,omitempty"`
+	Meta               *Meta               `json:"meta,omitempty"`
+	Identifier         []Identifier        `json:"identifier,omitempty"`
+	ClinicalStatus     *CodeableConcept    `json:"clinicalStatus,omitempty"`
+	VerificationStatus *CodeableConcept    `json:"verificationStatus,omitempty"`
+	Category           []CodeableConcept   `json:"category,omitempty"`
+	Severity           *CodeableConcept    `json:"severity,omitempty"`
+	Code               *CodeableConcept    `json:"code,omitempty"`
+	BodySite           []CodeableConcept   `json:"bodySite,omitempty"`
+	Subject            *Reference          `json:"subject"`
+	Encounter          *Reference          `json:"encounter,omitempty"`
+	OnsetDateTime      string              `json:"onsetDateTime,omitempty"`
+	OnsetString        string              `json:"onsetString,omitempty"`
+	AbatementDateTime  string              `json:"abatementDateTime,omitempty"`
+	RecordedDate       string              `json:"recordedDate,omitempty"`
+	Recorder           *Reference          `json:"recorder,omitempty"`
+	Evidence           []ConditionEvidence `json:"evidence,omitempty"`
+	Note               []Annotation        `json:"note,omitempty"`
+}
+
+// ConditionEvidence is Condition.evidence: what supports the condition
+// (con-2: a code or a detail).
+type ConditionEvidence struct {
+	Code   []CodeableConcept `json:"code,omitempty"`
+	Detail []Reference       `json:"detail,omitempty"`
 }
 
 // Medication is a FHIR R4 Medication: the product given or ordered.

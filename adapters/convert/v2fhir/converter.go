@@ -208,6 +208,12 @@ func Supported() []string {
 
 var handlers = map[string]func(*conv) error{}
 
+// refused names message types ferry recognises but deliberately does not
+// convert, with the reason Convert's ErrUnsupported error gives (and so
+// the AR's ERR-8 text); Supported does not list them. Convert looks here
+// only for a type without a handler.
+var refused = map[string]string{}
+
 func init() {
 	for _, t := range []string{"A01", "A02", "A03", "A04", "A05", "A06", "A07", "A08", "A09", "A10", "A11", "A12", "A13", "A14", "A15", "A16", "A25", "A26", "A27", "A28", "A31", "A40"} {
 		handlers["ADT^"+t] = (*conv).adt
@@ -237,6 +243,9 @@ func (c *Converter) Convert(msg *hl7v2.Message, raw []byte) (*fhir.Bundle, Resul
 		h = handlers["ORU^R01"]
 	}
 	if h == nil {
+		if why := refused[res.MessageType]; why != "" {
+			return nil, res, fmt.Errorf("v2fhir: %s: %s: %w", res.MessageType, why, ErrUnsupported)
+		}
 		return nil, res, fmt.Errorf("v2fhir: %s: %w", res.MessageType, ErrUnsupported)
 	}
 	x := newConv(c, msg, raw, typ, res.ControlID)

@@ -40,6 +40,9 @@ var modeCases = []struct {
 	{"v2-oru-r01-cbc", ModeID, false},
 	{"v2-adt-a40-merge", ModePatientConditional, false},
 	{"v2-adt-a47", ModePatientConditional, false},
+	{"v2-ref-i12", ModePatientConditional, false},
+	{"v2-ref-i12", ModeConditional, false},
+	{"v2-ppr-pc3", ModePatientConditional, false},
 }
 
 func convertParts(t *testing.T, c *Converter, name string) (*fhir.Bundle, []*fhir.Bundle) {
