@@ -1,7 +1,6 @@
 package v2fhir
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -9,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ferry-health/ferry/adapters/convert/internal/golden"
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/hl7v2"
 )
@@ -84,23 +84,7 @@ func TestModeGolden(t *testing.T) {
 			for _, p := range parts {
 				strictR4(t, marshal(t, p))
 			}
-			want := filepath.Join("testdata", "modes", file+".json")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(want), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(want, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			exp, err := os.ReadFile(want)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create)", err)
-			}
-			if !bytes.Equal(got, exp) {
-				t.Errorf("output differs from %s (run with -update after checking):\n%s", want, firstDiff(got, exp))
-			}
+			golden.Check(t, filepath.Join("testdata", "modes", file+".json"), got, *update)
 		})
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/google/fhir/go/jsonformat"
 
 	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/convert/internal/golden"
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/hl7v2"
 	"github.com/ferry-health/ferry/queue"
@@ -88,32 +89,9 @@ func TestGolden(t *testing.T) {
 			}
 			got := marshal(t, b)
 			strictR4(t, got)
-			want := filepath.Join(dir, "expected.json")
-			if *update {
-				if err := os.WriteFile(want, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			exp, err := os.ReadFile(want)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create)", err)
-			}
-			if !bytes.Equal(got, exp) {
-				t.Errorf("output differs from %s (run with -update after checking):\n%s", want, firstDiff(got, exp))
-			}
+			golden.Check(t, filepath.Join(dir, "expected.json"), got, *update)
 		})
 	}
-}
-
-func firstDiff(a, b []byte) string {
-	al, bl := strings.Split(string(a), "\n"), strings.Split(string(b), "\n")
-	for i := 0; i < len(al) && i < len(bl); i++ {
-		if al[i] != bl[i] {
-			return "line " + itoa(i+1) + ":\n got: " + clip(al[i]) + "\nwant: " + clip(bl[i])
-		}
-	}
-	return "lengths differ"
 }
 
 // resources returns each entry's resource as JSON (struct field order, so
@@ -399,7 +377,7 @@ func TestMetamorphic(t *testing.T) {
 		}
 		for vname, v := range variants {
 			if got := canonical(t, c, v); !bytes.Equal(got, base) {
-				t.Errorf("%s/%s: output differs:\n%s", name, vname, firstDiff(got, base))
+				t.Errorf("%s/%s: output differs:\n%s", name, vname, golden.FirstDiff(got, base))
 			}
 		}
 	}
@@ -534,13 +512,6 @@ func BenchmarkADTJSON(b *testing.B) { benchmarkFile(b, "v2-adt-a01", true) }
 
 // BenchmarkORUJSON adds encoding the Bundle as JSON.
 func BenchmarkORUJSON(b *testing.B) { benchmarkFile(b, "v2-oru-r01-cbc", true) }
-
-func clip(s string) string {
-	if len(s) > 200 {
-		return s[:200] + "..."
-	}
-	return s
-}
 
 // TestADTSegments pins NK1, PD1, AL1, DG1, PR1, IN1 and the A40 merge.
 func TestADTSegments(t *testing.T) {
