@@ -1092,5 +1092,5 @@ func (e *Engine) fail(name string, sidecars []string, sum []byte, size int64, ca
 	}
 	delete(e.retry, name)
 	e.stats.failed.Add(1)
-	e.log.Info("folder input failed permanently", "folder", e.cfg.Name, e.logName(name, sum), "failed_dir", dir)
+	e.log.Warn("folder input failed permanently; see the .error.txt beside it", "folder", e.cfg.Name, e.logName(name, sum), "failed_dir", dir)
 }
