@@ -196,7 +196,7 @@ status:
 		t.Fatalf("status: %v\n%s", err, out.String())
 	}
 	s := out.String()
-	for _, want := range []string{"is running (status page http://" + statusAddr + "/)", "queue depth:       3 waiting", "oldest item:", "dead letters:      0", "inputs:            3 queued", "mllp main:         3 messages: 3 accepted, 0 refused as errors (AE), 0 rejected to resend (AR); ACK after p50 ≤ ",
+	for _, want := range []string{"is running (status page http://" + statusAddr + "/)", "queue depth:       3 waiting", "oldest item:", "dead letters:      0", "converted:         3 bundles queued", "mllp main:         3 messages: 3 accepted, 0 refused as errors (AE), 0 rejected to resend (AR); ACK after p50 ≤ ",
 		"disk flush:        p50 ≤ ", "convert hl7v2:     p50 ≤ ", "over 3 inputs"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("online status lacks %q:\n%s", want, s)

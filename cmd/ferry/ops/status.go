@@ -362,7 +362,10 @@ func PrintStatus(w io.Writer, s *Status) {
 		if s.Delivery.Skipped > 0 {
 			fmt.Fprintf(w, "                   %d with nothing to send (later parts of HL7 v2 messages forwarded whole)\n", s.Delivery.Skipped)
 		}
-		fmt.Fprintf(w, "inputs:            %d queued, %d duplicates ignored, %d quarantined since start", s.Ingest.Queued, s.Ingest.Duplicates, s.Ingest.Quarantined)
+		// Queued and duplicates count bundles (a long message or a CSV file
+		// makes several), the quarantine counts inputs: say which is which,
+		// so the figures are not read against a sender's message count.
+		fmt.Fprintf(w, "converted:         %d bundles queued, %d duplicate bundles ignored, %d inputs quarantined since start", s.Ingest.Queued, s.Ingest.Duplicates, s.Ingest.Quarantined)
 		if s.Ingest.Quarantined > 0 {
 			fmt.Fprintf(w, " (see `ferry quarantine list`)")
 		}
