@@ -23,6 +23,7 @@ import (
 	"github.com/ferry-health/ferry/adapters/convert/csvfhir"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
 	"github.com/ferry-health/ferry/adapters/fax"
+	"github.com/ferry-health/ferry/config/configproxy"
 	"github.com/ferry-health/ferry/config/configtls"
 	"github.com/ferry-health/ferry/transport/fhirhttp"
 	"github.com/ferry-health/ferry/transport/mllptls"
@@ -57,6 +58,13 @@ type Config struct {
 	Audit Audit `yaml:"audit"`
 	// Encryption seals the data kept at rest (see Encryption).
 	Encryption Encryption `yaml:"encryption"`
+	// Proxy is the HTTP proxy every outbound HTTP client uses: the
+	// exchange (bundles, SMART and UDAP tokens, CRLs and OCSP), an
+	// https:// audit repository, `ferry udap-register` and `ferry
+	// doctor`. Absent: the environment's HTTPS_PROXY and NO_PROXY, which a
+	// Windows service does not see (configproxy). MLLP and syslog are
+	// not HTTP and always connect directly.
+	Proxy configproxy.Config `yaml:"proxy"`
 
 	source      string     // file name, for LoadKey's problems
 	keyFileLine int        // line of encryption.key_file, 0 when unknown

@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"flag"
+	"fmt"
 	"math/big"
 	"net/url"
 	"os"
@@ -388,5 +389,23 @@ func TestFaxSectionWithEHRFolders(t *testing.T) {
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 			t.Errorf("%q: %v, want a %s problem", tc.yml, err, tc.want)
 		}
+	}
+}
+
+// TestProxyPasswordNotPrinted: neither a problem in the proxy section nor
+// a dump of a configuration holding a proxy password shows the password.
+func TestProxyPasswordNotPrinted(t *testing.T) {
+	for _, f := range []string{"bad_proxy.yaml", "bad_proxy_url.yaml"} {
+		_, err := Load(filepath.Join("../testdata/configs", f))
+		if err == nil || strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "hun%zzter2") {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	c, err := Load("../testdata/configs/good_proxy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := fmt.Sprintf("%v %+v %#v", c, c, c.Proxy); strings.Contains(s, "hunter2") || !strings.Contains(s, "ferry:[REDACTED]@proxy.clinic.local:3128") {
+		t.Errorf("printed configuration: %s", s)
 	}
 }

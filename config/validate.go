@@ -260,6 +260,7 @@ func (c *Config) problems() []Problem {
 		add("hl7v2.writes", "unknown write mode %q (want patient-conditional, ids or conditional)", c.HL7v2.Writes)
 	}
 	addErr("audit", c.Audit.Validate())
+	addErr("proxy", c.Proxy.Validate())
 	ps = append(ps, c.Encryption.validate(c.DataDir)...)
 	if c.Status.Listen != "" {
 		host, _, err := net.SplitHostPort(c.Status.Listen)

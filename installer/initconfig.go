@@ -181,6 +181,13 @@ encryption:
 # encryption:
 #   key_file: /etc/ferry/ferry.key
 {{end}}
+# If this network reaches the internet only through an HTTP proxy, name it
+# here: a Windows service does not see the HTTPS_PROXY an administrator
+# sets for their own account. MLLP and syslog never use it.
+# proxy:
+#   url: http://proxy.clinic.local:3128    # user:password@ allowed; direct ignores HTTPS_PROXY
+#   no_proxy: [hie-test.local, 10.0.0.0/8]
+
 # Read-only status page, /metrics for Prometheus and /healthz. Loopback only.
 status:
   listen: {{q .StatusListen}}

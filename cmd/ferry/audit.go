@@ -30,6 +30,7 @@ func (g *gateway) newAuditSink() (*audit.Sink, error) {
 	return audit.New(audit.Options{
 		URL:           a.URL,
 		TLS:           a.TLS,
+		Proxy:         g.cfg.Proxy,
 		SourceID:      a.SourceID,
 		Site:          a.Site,
 		SpoolDir:      g.cfg.Path("audit", "spool"),

@@ -64,6 +64,7 @@ func newOpsAudit(cfg *config.Config, what string) (*opsAudit, error) {
 	em, err := audit.NewEmitter(audit.Options{
 		URL:        cfg.Audit.URL,
 		TLS:        cfg.Audit.TLS,
+		Proxy:      cfg.Proxy,
 		SourceID:   cfg.Audit.SourceID,
 		Site:       cfg.Audit.Site,
 		HandoffDir: cfg.Path("audit", "handoff"),

@@ -138,6 +138,7 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 			SMART:                cfg.Exchange.Auth.SMART,
 			UDAP:                 cfg.Exchange.Auth.UDAP,
 			UDAPRegistrationFile: cfg.UDAPRegistrationFile(),
+			Proxy:                cfg.Proxy,
 		}, log.With("component", "exchange"))
 	default:
 		g.sink = outbox.New(cfg.Path("outbox"))

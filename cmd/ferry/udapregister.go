@@ -41,8 +41,10 @@ func cmdUDAPRegister(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return fmt.Errorf("exchange.tls: %w", err)
 	}
+	tr := &http.Transport{TLSClientConfig: tc}
+	cfg.Proxy.Apply(tr)
 	client := &http.Client{
-		Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, TLSClientConfig: tc},
+		Transport: tr,
 		Timeout:   cfg.Exchange.Timeout,
 		// As the gateway's client: a redirect is reported, not followed.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

@@ -71,7 +71,7 @@ func NewEmitter(opts Options) (*Emitter, error) {
 		opts.Hostname, _ = os.Hostname()
 	}
 	e := &Emitter{opts: opts, header: Header{Hostname: opts.Hostname, ProcID: strconv.Itoa(os.Getpid())}}
-	if e.dialer, err = newDialer(ep, opts.TLS, opts.Timeout, func(int) {}); err != nil {
+	if e.dialer, err = newDialer(ep, opts.TLS, opts.Proxy, opts.Timeout, func(int) {}); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(opts.HandoffDir, 0o700); err != nil {

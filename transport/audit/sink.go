@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ferry-health/ferry/config/configproxy"
 	"github.com/ferry-health/ferry/config/configtls"
 )
 
@@ -36,6 +37,10 @@ type Options struct {
 	// TLS holds the CA and client certificate for tls and dtls (the same
 	// files configtls reads for the exchange).
 	TLS configtls.ClientConfig
+	// Proxy is the proxy section, used by an https:// FHIR repository
+	// only (the zero value: the environment's proxy); syslog over TLS,
+	// DTLS and UDP connect directly.
+	Proxy configproxy.Config
 	// SourceID is AuditSourceID: which gateway wrote the event.
 	SourceID string
 	// Site is AuditEnterpriseSiteID (optional).
@@ -154,7 +159,7 @@ func New(opts Options) (*Sink, error) {
 		done:   make(chan struct{}),
 	}
 	var warnTrunc sync.Once
-	s.dialer, err = newDialer(ep, opts.TLS, opts.Timeout, func(n int) {
+	s.dialer, err = newDialer(ep, opts.TLS, opts.Proxy, opts.Timeout, func(n int) {
 		s.truncated.Add(1)
 		warnTrunc.Do(func() {
 			log.Warn("audit message longer than one datagram was truncated; the repository may reject it", "bytes", n, "transport", ep.scheme)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pion/dtls/v2"
 
+	"github.com/ferry-health/ferry/config/configproxy"
 	"github.com/ferry-health/ferry/config/configtls"
 )
 
@@ -112,10 +113,13 @@ type dialer struct {
 	// truncated is called when a UDP or DTLS message was cut to fit.
 	truncated func(n int)
 	client    *http.Client // https: shared by the connections
+	// proxy is the proxy section, for https only: syslog over TLS, DTLS
+	// and UDP are not HTTP and always connect directly.
+	proxy configproxy.Config
 }
 
-func newDialer(ep endpoint, tc configtls.ClientConfig, timeout time.Duration, truncated func(int)) (*dialer, error) {
-	d := &dialer{ep: ep, timeout: timeout, truncated: truncated}
+func newDialer(ep endpoint, tc configtls.ClientConfig, proxy configproxy.Config, timeout time.Duration, truncated func(int)) (*dialer, error) {
+	d := &dialer{ep: ep, timeout: timeout, truncated: truncated, proxy: proxy}
 	if ep.scheme == "tls" || ep.scheme == "dtls" || ep.scheme == "https" {
 		cfg, err := tc.LoadTLSConfig()
 		if err != nil {
@@ -137,10 +141,13 @@ func (d *dialer) dial(ctx context.Context) (conn, error) {
 		// HTTP has no session to open: the first POST connects, and its
 		// failure sends the events to the spool like a failed dial.
 		if d.client == nil {
-			d.client = &http.Client{Timeout: d.timeout, Transport: &http.Transport{
-				TLSClientConfig: d.tls, Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 1, IdleConnTimeout: 90 * time.Second,
+			tr := &http.Transport{
+				TLSClientConfig: d.tls, MaxIdleConnsPerHost: 1, IdleConnTimeout: 90 * time.Second,
 				TLSHandshakeTimeout: d.timeout,
-			}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			}
+			d.proxy.Apply(tr)
+			d.client = &http.Client{Timeout: d.timeout, Transport: tr,
+				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 		}
 		return &fhirConn{client: d.client, url: d.ep.base + "/AuditEvent"}, nil
 	case "tls":

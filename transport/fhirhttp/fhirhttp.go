@@ -12,6 +12,8 @@
 //	  cut JSON, wrong type or entry count, 202
 //	network error, 408, 425, 429, 5xx except 501     → retry (Retry-After honoured)
 //	TLS certificate/handshake failure                → retry, as a *configtls.HandshakeError
+//	  (through a proxy: with a hint about TLS-inspecting proxies)
+//	a proxy's refusal of CONNECT (407, 403, 502)     → retry, as a *configproxy.RefusedError
 //	3xx, 401, 407                                    → retry, as an *EndpointError
 //	400, 409, 412, 413, 422                          → queue.Permanent, with the OperationOutcome text
 //	other 4xx, 501 with an OperationOutcome          → queue.Permanent
@@ -51,6 +53,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ferry-health/ferry/config/configproxy"
 	"github.com/ferry-health/ferry/config/configtls"
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/transport"
@@ -96,6 +99,10 @@ type Config struct {
 	// is kept (<data_dir>/udap/client.json), so that a restart does not
 	// register again. Empty keeps it only in memory.
 	UDAPRegistrationFile string `yaml:"-" json:"-"`
+	// Proxy is the configuration's proxy section: the bundles, the SMART
+	// and UDAP requests and the UDAP revocation checks go through it. The
+	// zero value takes the proxy from the environment.
+	Proxy configproxy.Config `yaml:"-" json:"-"`
 }
 
 // Validate checks the settings offline.
@@ -201,7 +208,6 @@ func (s *Sink) Connect(ctx context.Context) error {
 	}
 	dialer := &net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           dialer.DialContext,
 		TLSClientConfig:       tlsCfg,
 		ForceAttemptHTTP2:     true,
@@ -211,6 +217,7 @@ func (s *Sink) Connect(ctx context.Context) error {
 		TLSHandshakeTimeout:   15 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
+	s.cfg.Proxy.Apply(tr)
 	s.transport = tr
 	s.client = &http.Client{
 		Transport: tr,
@@ -311,7 +318,7 @@ func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Cl
 			err = fmt.Errorf("%w: %w", cause, err)
 		}
 		if hs := configtls.Diagnose(err); hs != nil {
-			return false, fmt.Errorf("post bundle %s to %s: %w", it.ID, s.host, hs)
+			return false, fmt.Errorf("post bundle %s to %s: %w", it.ID, s.host, ProxyHint(hs, client, req))
 		}
 		return false, fmt.Errorf("post bundle %s to %s: %w", it.ID, s.host, err)
 	}

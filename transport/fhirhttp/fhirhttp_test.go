@@ -51,6 +51,12 @@ type exchange struct {
 // a fresh demo CA, like an exchange does.
 func newExchange(t testing.TB, http2 bool) *exchange {
 	t.Helper()
+	return newExchangeAt(t, http2, "")
+}
+
+// newExchangeAt is newExchange listening on ip (127.0.0.1 when empty).
+func newExchangeAt(t testing.TB, http2 bool, ip string) *exchange {
+	t.Helper()
 	p, err := pki.WriteDemoSet(filepath.Join(t.TempDir(), "pki"))
 	if err != nil {
 		t.Fatal(err)
@@ -72,6 +78,14 @@ func newExchange(t testing.TB, http2 bool) *exchange {
 		h(w, r)
 	}))
 	ex.srv.EnableHTTP2 = http2
+	if ip != "" {
+		ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ex.srv.Listener.Close()
+		ex.srv.Listener = ln
+	}
 	ex.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 		if s == http.StateNew {
 			ex.conns.Add(1)

@@ -546,7 +546,7 @@ func newUDAPTokens(cfg UDAPConfig, issuer string, client *http.Client, regFile s
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	t := &udapTokens{cfg: cfg, issuer: issuer, client: client, id: id, anchors: pool, rev: newRevocationChecker(cfg.Revocation),
+	t := &udapTokens{cfg: cfg, issuer: issuer, client: client, id: id, anchors: pool, rev: newRevocationChecker(cfg.Revocation, client),
 		regFile: regFile, log: log, clientID: cfg.ClientID}
 	t.tokenCache.fetch = t.obtain
 	return t, nil

@@ -820,7 +820,7 @@ func assertRefused(t *testing.T, err error, srv *udapServer, want ...string) {
 func TestCRLCache(t *testing.T) {
 	e := newRevocationEnv(t)
 	chain := append(slices.Clone(e.srv.metaChain), e.root.cert)
-	c := newRevocationChecker("")
+	c := newRevocationChecker("", nil)
 	now := time.Now()
 	c.now = func() time.Time { return now }
 	for range 3 {
@@ -981,7 +981,7 @@ func TestUDAPOCSP(t *testing.T) {
 func TestOCSPCache(t *testing.T) {
 	e := newOCSPEnv(t, false)
 	chain := append(slices.Clone(e.srv.metaChain), e.root.cert)
-	c := newRevocationChecker("")
+	c := newRevocationChecker("", nil)
 	now := time.Now()
 	c.now = func() time.Time { return now }
 	for range 3 {

@@ -54,12 +54,29 @@ const (
 	maxCachedCRLs = 16
 )
 
-// revocationClient fetches CRLs and asks OCSP responders: not the
-// exchange's client, whose TLS settings (ferry's client certificate, the
-// exchange's CA) are for the exchange. CRLs and OCSP responses are
-// signed, so they are usually served over plain http; an https one is
-// checked against the system's roots.
-var revocationClient = &http.Client{Timeout: crlTimeout}
+// newRevocationClient returns the client that fetches CRLs and asks OCSP
+// responders: not the exchange's client, whose TLS settings (ferry's
+// client certificate, the exchange's CA) are for the exchange, but one
+// that goes out through the same proxy (the exchange's transport's Proxy,
+// set from the proxy section), since a clinic's firewall that lets the
+// exchange's traffic out only through a proxy does the same to CRLs.
+// CRLs and OCSP responses are signed, so they are usually served over
+// plain http; an https one is checked against the system's roots.
+func newRevocationClient(exchange *http.Client) *http.Client {
+	var from *http.Transport
+	if exchange != nil {
+		from, _ = exchange.Transport.(*http.Transport)
+		if exchange.Transport == nil {
+			from, _ = http.DefaultTransport.(*http.Transport)
+		}
+	}
+	tr := &http.Transport{Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 1, IdleConnTimeout: 90 * time.Second,
+		TLSHandshakeTimeout: crlTimeout, ForceAttemptHTTP2: true}
+	if from != nil {
+		tr.Proxy, tr.OnProxyConnectResponse = from.Proxy, from.OnProxyConnectResponse
+	}
+	return &http.Client{Timeout: crlTimeout, Transport: tr}
+}
 
 // revocationChecker checks the certificates of a verified chain against
 // the OCSP responders their Authority Information Access extension names
@@ -84,15 +101,16 @@ type cachedCRL struct {
 }
 
 // newRevocationChecker returns the checker for policy ("" is strict), nil
-// for off.
-func newRevocationChecker(policy string) *revocationChecker {
+// for off. Its requests take the proxy of exchange (see
+// newRevocationClient).
+func newRevocationChecker(policy string, exchange *http.Client) *revocationChecker {
 	if policy == "" {
 		policy = RevocationStrict
 	}
 	if policy == RevocationOff {
 		return nil
 	}
-	return &revocationChecker{policy: policy, client: revocationClient, now: time.Now,
+	return &revocationChecker{policy: policy, client: newRevocationClient(exchange), now: time.Now,
 		cache: map[string]cachedCRL{}, ocsp: map[string]cachedOCSP{}}
 }
 

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/config/configproxy"
 	"github.com/ferry-health/ferry/config/configtls"
 	"github.com/ferry-health/ferry/transport/fhirhttp"
 	"github.com/ferry-health/ferry/transport/mllptls"
@@ -97,11 +98,12 @@ func (o *DoctorOptions) defaults() {
 }
 
 // Doctor runs every check against cfg and returns the findings in a fixed
-// order: certificates, exchange, folders, log, disk (space, flush latency), ports, access, encryption.
+// order: certificates, proxy, exchange, folders, log, disk (space, flush latency), ports, access, encryption.
 func Doctor(ctx context.Context, cfg *config.Config, opts DoctorOptions) []Check {
 	opts.defaults()
 	var out []Check
 	out = append(out, CheckCertificates(cfg, opts)...)
+	out = append(out, CheckProxy(cfg)...)
 	out = append(out, CheckExchange(ctx, cfg, opts)...)
 	out = append(out, CheckFolders(cfg, opts)...)
 	out = append(out, CheckLog(cfg, runtime.GOOS))
@@ -319,6 +321,13 @@ func chainWords(err error) string {
 // plain words. Any HTTP answer means the connection works; the status is
 // reported for information. For an HL7 v2 exchange (mllps://) the TLS
 // handshake is the whole check: a message sent would be delivered.
+//
+// Its first check says which proxy applies to the exchange (the proxy
+// section, else the environment). Through a proxy the TLS handshake is
+// made in an HTTP CONNECT tunnel first, on its own, so that a proxy's
+// refusal (407, 403) is reported as the proxy's, not as the exchange
+// being unreachable; the request and the token checks then go through
+// the proxy as the gateway's do.
 func CheckExchange(ctx context.Context, cfg *config.Config, opts DoctorOptions) []Check {
 	opts.defaults()
 	if cfg.Exchange.URL == "" {
@@ -343,22 +352,128 @@ func CheckExchange(ctx context.Context, cfg *config.Config, opts DoctorOptions) 
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	if u.Scheme == mllptls.Scheme {
-		// HL7 v2 over MLLP: a TLS handshake with ferry's certificate is
-		// the whole check; sending a message would deliver it.
-		start := time.Now()
-		d := tls.Dialer{Config: tc}
-		nc, err := d.DialContext(ctx, "tcp", hostport)
-		if err != nil {
-			c.Level, c.Detail = Fail, ExplainConnError(err, hostport, opts.Timeout)
-			return []Check{c}
-		}
-		st := nc.(*tls.Conn).ConnectionState()
-		nc.Close()
-		c.Level, c.Detail = OK, fmt.Sprintf("TLS handshake ok in %s (%s, %s%s); no message sent", time.Since(start).Round(time.Millisecond),
-			tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), peerWords(st))
+		return checkMLLPExchange(ctx, c, tc, hostport, opts)
+	}
+	d, err := cfg.Proxy.Decide(u)
+	if err != nil {
+		c.Level, c.Detail = Fail, "cannot tell which proxy applies: "+err.Error()
 		return []Check{c}
 	}
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true, Proxy: nil}}
+	tr := &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true}
+	cfg.Proxy.Apply(tr)
+	client := &http.Client{Transport: tr}
+	tunnel := ""
+	if d.Proxy != nil {
+		// The handshake through the tunnel on its own first, so that a
+		// proxy's refusal and a TLS problem behind it are told apart.
+		hc, ok := checkTunnelHandshake(ctx, c, tc, d.Proxy, u.Hostname(), hostport, opts)
+		if !ok {
+			return []Check{hc}
+		}
+		tunnel = hc.Detail
+	}
+	return checkFHIRExchange(ctx, cfg, c, client, hostport, tunnel, opts)
+}
+
+// CheckProxy says which proxy applies to the exchange, and where that
+// comes from: "direct", "proxy http://proxy.clinic.local:3128 (from
+// proxy.url)", or the environment variable, the password redacted. The
+// environment is this command's, which a service may not share, and the
+// check says so. Without an exchange there is nothing to say.
+func CheckProxy(cfg *config.Config) []Check {
+	if cfg.Exchange.URL == "" {
+		return nil
+	}
+	c := Check{Area: "exchange", Name: "proxy", Level: OK}
+	u, err := url.Parse(cfg.Exchange.URL)
+	switch {
+	case err != nil:
+		return nil // CheckExchange reports it
+	case u.Scheme == mllptls.Scheme:
+		c.Detail = "direct (HL7 v2 over MLLP is not HTTP: it never goes through a proxy)"
+		return []Check{c}
+	}
+	d, err := cfg.Proxy.Decide(u)
+	if err != nil {
+		c.Level, c.Detail = Fail, "cannot tell: "+err.Error()
+		return []Check{c}
+	}
+	c.Detail = d.String()
+	return []Check{c}
+}
+
+// checkMLLPExchange makes a TLS handshake with ferry's certificate with an
+// HL7 v2 exchange; sending a message would deliver it.
+func checkMLLPExchange(ctx context.Context, c Check, tc *tls.Config, hostport string, opts DoctorOptions) []Check {
+	start := time.Now()
+	d := tls.Dialer{Config: tc}
+	nc, err := d.DialContext(ctx, "tcp", hostport)
+	if err != nil {
+		c.Level, c.Detail = Fail, ExplainConnError(err, hostport, opts.Timeout)
+		return []Check{c}
+	}
+	st := nc.(*tls.Conn).ConnectionState()
+	nc.Close()
+	c.Level, c.Detail = OK, fmt.Sprintf("TLS handshake ok in %s (%s, %s%s); no message sent", time.Since(start).Round(time.Millisecond),
+		tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), peerWords(st))
+	return []Check{c}
+}
+
+// checkTunnelHandshake opens an HTTP CONNECT tunnel through proxy to
+// hostport and makes the TLS handshake with ferry's certificate inside
+// it. ok is false when that failed; the check then says whether the
+// proxy refused (naming the proxy) or the handshake failed behind it. On
+// success its Detail describes the handshake.
+func checkTunnelHandshake(ctx context.Context, c Check, tc *tls.Config, proxy *url.URL, host, hostport string, opts DoctorOptions) (Check, bool) {
+	start := time.Now()
+	nc, err := configproxy.Dial(ctx, proxy, hostport)
+	if err != nil {
+		c.Level, c.Detail = Fail, explainProxyError(err, proxy, hostport, opts.Timeout)
+		return c, false
+	}
+	defer nc.Close()
+	tc = tc.Clone()
+	if tc.ServerName == "" {
+		tc.ServerName = host
+	}
+	conn := tls.Client(nc, tc)
+	if err := conn.HandshakeContext(ctx); err != nil {
+		c.Level, c.Detail = Fail, ExplainConnError(err, hostport, opts.Timeout)+" (through proxy "+configproxy.Redact(proxy)+")"
+		if configtls.Diagnose(err) != nil {
+			c.Detail += "; a proxy that inspects TLS shows its own certificate and cannot pass ferry's client certificate on: ask the clinic's IT to exempt " + host + " from inspection"
+		}
+		return c, false
+	}
+	st := conn.ConnectionState()
+	c.Level, c.Detail = OK, fmt.Sprintf("TLS handshake through proxy %s ok in %s (%s, %s%s)", configproxy.Redact(proxy),
+		time.Since(start).Round(time.Millisecond), tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), peerWords(st))
+	return c, true
+}
+
+// explainProxyError puts a failure to open a tunnel in plain words that
+// name the proxy, not the exchange.
+func explainProxyError(err error, proxy *url.URL, target string, timeout time.Duration) string {
+	var re *configproxy.RefusedError
+	if errors.As(err, &re) {
+		return re.Error()
+	}
+	p := configproxy.Redact(proxy)
+	var dns *net.DNSError
+	switch {
+	case errors.As(err, &dns):
+		return fmt.Sprintf("the proxy's name %q cannot be resolved (check proxy.url or HTTPS_PROXY)", dns.Name)
+	case isConnRefused(err):
+		return fmt.Sprintf("nothing accepts connections at proxy %s (wrong host or port in proxy.url?)", p)
+	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+		return fmt.Sprintf("no answer from proxy %s within %s (a firewall in the way, or the proxy is down)", p, timeout)
+	}
+	return fmt.Sprintf("cannot open a tunnel to %s through proxy %s: %v", target, p, err)
+}
+
+// checkFHIRExchange makes one real request (GET [base]/metadata) with
+// client and, with SMART or UDAP, gets a token. tunnel, when set, is the
+// handshake through the proxy checkTunnelHandshake made.
+func checkFHIRExchange(ctx context.Context, cfg *config.Config, c Check, client *http.Client, hostport, tunnel string, opts DoctorOptions) []Check {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(cfg.Exchange.URL, "/")+"/metadata", nil)
 	if err != nil {
 		c.Level, c.Detail = Fail, err.Error()
@@ -377,6 +492,9 @@ func CheckExchange(ctx context.Context, cfg *config.Config, opts DoctorOptions) 
 	detail := fmt.Sprintf("TLS handshake and request ok in %s", time.Since(start).Round(time.Millisecond))
 	if state != nil {
 		detail += fmt.Sprintf(" (%s, %s%s)", tls.VersionName(state.Version), tls.CipherSuiteName(state.CipherSuite), peerWords(*state))
+	}
+	if tunnel != "" {
+		detail = tunnel + fmt.Sprintf("; request ok in %s", time.Since(start).Round(time.Millisecond))
 	}
 	detail += fmt.Sprintf("; GET /metadata answered %s", resp.Status)
 	c.Level, c.Detail = OK, detail
@@ -442,9 +560,19 @@ func peerWords(st tls.ConnectionState) string {
 	return fmt.Sprintf(", server certificate %q valid until %s", pc.Subject.CommonName, pc.NotAfter.UTC().Format(time.DateOnly))
 }
 
-// ExplainConnError turns a connection failure into plain words: TLS
-// problems through configtls.Diagnose, network ones by their cause.
+// ExplainConnError turns a connection failure into plain words: a
+// proxy's refusal naming the proxy, TLS problems through
+// configtls.Diagnose, network ones by their cause.
 func ExplainConnError(err error, hostport string, timeout time.Duration) string {
+	var re *configproxy.RefusedError
+	if errors.As(err, &re) {
+		return re.Error()
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "proxyconnect" {
+		// net/http could not reach the proxy itself.
+		return "cannot reach the proxy (proxy.url or HTTPS_PROXY): " + op.Err.Error()
+	}
 	if d := configtls.Diagnose(err); d != nil {
 		return fmt.Sprintf("TLS %s: %s", d.Problem, d.Hint)
 	}
