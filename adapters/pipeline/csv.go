@@ -3,13 +3,14 @@ package pipeline
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/csvfhir"
+	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/folder"
 )
 
@@ -18,10 +19,20 @@ import (
 // package, so it cannot import ehrdrop).
 const metaEntry = "entry"
 
-// DefaultCSVMaxBytes bounds a CSV file: it is read whole, and all its
-// bundles are built before any is queued (a file goes all or nothing),
-// so memory grows with it. A larger export is split into several files.
+// DefaultCSVMaxBytes bounds a CSV file: its text is read whole (every row
+// is checked before anything is queued, so a file goes all or nothing,
+// and a row is read again when its patient's bundles are built). What it
+// converts to is queued as it is built, in batches of at most
+// CSVBatchUnits bundles or CSVBatchBytes, so memory grows with the
+// file's text, not with its bundles. A larger export is split into
+// several files.
 const DefaultCSVMaxBytes = 128 << 20
+
+// The largest batch of a CSV file's bundles queued in one commit.
+const (
+	CSVBatchUnits = 1024
+	CSVBatchBytes = 4 << 20
+)
 
 // CSV converts the CSV files of EHR drops, each with the csv mapping of
 // its folder that matches its name (the one the source matched). Every
@@ -39,10 +50,51 @@ type CSV struct {
 	MaxBytes int64
 }
 
-var _ Converter = CSV{}
+var (
+	_ Converter       = CSV{}
+	_ StreamConverter = CSV{}
+)
 
-// Convert reads the whole file and returns one unit per transaction.
-func (c CSV) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
+// Convert returns one unit per transaction, all of them at once (for
+// `ferry convert` and tests; the pipeline streams, see ConvertStream).
+func (c CSV) Convert(ctx context.Context, in adapters.Raw) ([]Unit, error) {
+	var out []Unit
+	err := c.convert(ctx, in, func(u Unit) error {
+		out = append(out, u)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ConvertStream hands the file's units to emit in batches as they are
+// built. Nothing is emitted unless every row maps.
+func (c CSV) ConvertStream(ctx context.Context, in adapters.Raw, emit func([]Unit) error) error {
+	var batch []Unit
+	size := 0
+	err := c.convert(ctx, in, func(u Unit) error {
+		if len(batch) > 0 && (len(batch) == CSVBatchUnits || size+len(u.Bundle) > CSVBatchBytes) {
+			if err := emit(batch); err != nil {
+				return err
+			}
+			batch, size = nil, 0
+		}
+		batch, size = append(batch, u), size+len(u.Bundle)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(batch) > 0 {
+		return emit(batch)
+	}
+	return nil
+}
+
+// convert reads the file and hands each unit to unit as it is built.
+func (c CSV) convert(ctx context.Context, in adapters.Raw, unit func(Unit) error) error {
 	name := in.Meta[metaEntry]
 	if name == "" {
 		name = in.Name
@@ -50,7 +102,7 @@ func (c CSV) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 	ms := c.Folders[in.Meta[folder.MetaFolder]]
 	i := csvfhir.Match(ms, name)
 	if i < 0 {
-		return nil, fmt.Errorf("no csv mapping of folder %q matches the name (mappings match %s)", in.Meta[folder.MetaFolder], matchList(ms))
+		return fmt.Errorf("no csv mapping of folder %q matches the name (mappings match %s)", in.Meta[folder.MetaFolder], matchList(ms))
 	}
 	m := &ms[i]
 	max := c.MaxBytes
@@ -59,36 +111,38 @@ func (c CSV) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 	}
 	r, closeFn, err := open(in)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer closeFn()
 	body, err := io.ReadAll(io.LimitReader(r, max+1))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if int64(len(body)) > max {
-		return nil, fmt.Errorf("the file is larger than %d bytes, the most read as one CSV: export it in several files", max)
+		return fmt.Errorf("the file is larger than %d bytes, the most read as one CSV: export it in several files", max)
 	}
-	parts, err := csvfhir.Convert(body, m, c.Options)
-	if err != nil {
-		return nil, fmt.Errorf("csv mapping %q: %w", m.Match, err)
-	}
-	units := make([]Unit, 0, len(parts))
-	for _, p := range parts {
-		b, err := json.Marshal(p.Bundle)
+	err = csvfhir.ConvertEach(body, m, c.Options, func(p csvfhir.Part) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b, err := fhir.Marshal(p.Bundle)
 		if err != nil {
-			return nil, fmt.Errorf("encode bundle: %w", err)
+			return fmt.Errorf("encode bundle: %w", err)
 		}
 		// Named by the patient's place in the file, not by the patient.
 		un := "patient " + strconv.Itoa(p.Patient) + " (line " + strconv.Itoa(p.Line) + ")"
 		if p.Of > 1 {
 			un += fmt.Sprintf(" part %d of %d", p.Index, p.Of)
 		}
-		units = append(units, Unit{Name: un, Bundle: b, Key: p.PatientKey, Dedup: sha256.Sum256(b),
+		return unit(Unit{Name: un, Bundle: b, Key: p.PatientKey, Dedup: sha256.Sum256(b),
 			Attrs:  map[string]string{"format": "csv", "type": m.Resource, "rows": strconv.Itoa(p.Rows)},
 			Labels: p.Labels, LabelsKnown: true})
+	})
+	var se *storeError
+	if err != nil && !errors.As(err, &se) {
+		return fmt.Errorf("csv mapping %q: %w", m.Match, err)
 	}
-	return units, nil
+	return err
 }
 
 func matchList(ms []csvfhir.Mapping) string {

@@ -2,12 +2,17 @@ package pipeline
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/csvfhir"
 	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/queue/diskq"
 )
 
 func csvConv() CSV {
@@ -48,5 +53,88 @@ func TestCSVRefusals(t *testing.T) {
 	_, err = c.Convert(context.Background(), adapters.Raw{Name: "labs.csv", Body: []byte("MRN,LOINC,Result\n7,2345-7,105\n"), Meta: map[string]string{"folder": "ehr"}})
 	if err == nil || !strings.Contains(err.Error(), "larger than 10 bytes") {
 		t.Errorf("too large: %v", err)
+	}
+}
+
+// batchQueue is the real disk queue counting its PutAll commits, the
+// failAt-th of which fails (0: none).
+type batchQueue struct {
+	*diskq.Queue
+	commits, failAt int
+}
+
+func (b *batchQueue) PutAll(ctx context.Context, items []*queue.Item) error {
+	b.commits++
+	if b.commits == b.failAt {
+		return errors.New("injected: disk full")
+	}
+	return b.Queue.PutAll(ctx, items)
+}
+
+// labsCSV is a labs export with one row for each of n patients.
+func labsCSV(n int) adapters.Raw {
+	var b strings.Builder
+	b.WriteString("MRN,LOINC,Result\n")
+	for i := range n {
+		fmt.Fprintf(&b, "%d,2345-7,%d\n", 1000+i, 60+i%100)
+	}
+	return adapters.Raw{Source: "folder/ehr", Name: "labs.csv", Format: "csv", Body: []byte(b.String()), Received: time.Now(),
+		Meta: map[string]string{"folder": "ehr"}}
+}
+
+// TestCSVQueuedInBatches: a large export is queued as it is converted, in
+// commits of at most CSVBatchUnits bundles, not held converted in memory
+// as a whole; every bundle is queued once.
+func TestCSVQueuedInBatches(t *testing.T) {
+	_, q, quar := newTestPipeline(t)
+	bq := &batchQueue{Queue: q}
+	seen := memSeen{}
+	p := New(bq, seen, quar, map[string]Converter{"csv": csvConv()}, nil)
+	n := 2*CSVBatchUnits + 100
+	if err := p.Consume(context.Background(), labsCSV(n)); err != nil {
+		t.Fatal(err)
+	}
+	if q.Len() != n || len(seen) != n || bq.commits != 3 {
+		t.Fatalf("%d queued in %d commits, %d keys; want %d in 3", q.Len(), bq.commits, len(seen), n)
+	}
+}
+
+// TestCSVLaterBatchFails: when a later batch cannot be stored, the file is
+// refused for now (retryable) with the earlier batches queued and
+// remembered; taken again, it queues only the rest.
+func TestCSVLaterBatchFails(t *testing.T) {
+	_, q, quar := newTestPipeline(t)
+	bq := &batchQueue{Queue: q, failAt: 2}
+	seen := memSeen{}
+	p := New(bq, seen, quar, map[string]Converter{"csv": csvConv()}, nil)
+	in := labsCSV(CSVBatchUnits + 10)
+	err := p.Consume(context.Background(), in)
+	if err == nil || queue.IsPermanent(err) || !strings.Contains(err.Error(), "injected") {
+		t.Fatalf("Consume = %v, want the retryable store error", err)
+	}
+	if q.Len() != CSVBatchUnits || len(seen) != CSVBatchUnits {
+		t.Fatalf("after the failure: %d queued, %d keys; want the first batch (%d)", q.Len(), len(seen), CSVBatchUnits)
+	}
+	if err := p.Consume(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	if q.Len() != CSVBatchUnits+10 || p.Stats().Duplicates.Load() != CSVBatchUnits {
+		t.Fatalf("taken again: %d queued, %d duplicates; want %d and %d", q.Len(), p.Stats().Duplicates.Load(), CSVBatchUnits+10, CSVBatchUnits)
+	}
+}
+
+// TestCSVBadRowQueuesNothing: a row that does not map refuses the whole
+// file before any batch is queued, however late in the file it is.
+func TestCSVBadRowQueuesNothing(t *testing.T) {
+	_, q, quar := newTestPipeline(t)
+	p := New(q, memSeen{}, quar, map[string]Converter{"csv": csvConv()}, nil)
+	in := labsCSV(CSVBatchUnits + 10)
+	in.Body = append(in.Body, "9999,2345-7\n"...) // a field short: the last row does not map
+	err := p.Consume(context.Background(), in)
+	if !queue.IsPermanent(err) || !strings.Contains(err.Error(), fmt.Sprintf("line %d", CSVBatchUnits+12)) {
+		t.Fatalf("Consume = %v, want a permanent error naming the last line", err)
+	}
+	if q.Len() != 0 {
+		t.Fatalf("%d bundles queued from a refused file", q.Len())
 	}
 }

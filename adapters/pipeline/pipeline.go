@@ -227,21 +227,14 @@ func (p *Pipeline) Consume(ctx context.Context, in adapters.Raw) error {
 		err := fmt.Errorf("%s: format %q: %w", in.Name, in.Format, ErrUnknownFormat)
 		return p.reject(in, in.Body, err)
 	}
+	if sc, ok := conv.(StreamConverter); ok {
+		return p.consumeStream(ctx, sc, in)
+	}
 	start := time.Now()
 	units, err := p.convert(ctx, conv, in)
 	if h := p.stats.convert[in.Format]; h != nil {
 		h.Observe(time.Since(start))
 	}
-	// Spill files of units that do not reach Put (quarantined, duplicates,
-	// an earlier unit failing to store) are removed on the way out.
-	handed := 0
-	defer func() {
-		for i := handed; i < len(units); i++ {
-			if f := units[i].BodyFile; f != "" {
-				os.Remove(f)
-			}
-		}
-	}()
 	if errors.Is(err, queue.ErrFull) {
 		// The converter could not write its bundle to the queue's
 		// spill file for lack of room: nothing is wrong with the
@@ -251,6 +244,108 @@ func (p *Pipeline) Consume(ctx context.Context, in adapters.Raw) error {
 	if err != nil {
 		return p.reject(in, in.Body, fmt.Errorf("%s: %w", in.Name, err))
 	}
+	failed, err := p.store(ctx, in, units)
+	if err != nil {
+		return err
+	}
+	if len(failed) > 0 {
+		return queue.Permanent(joinUnitErrors(in.Name, failed))
+	}
+	return nil
+}
+
+// StreamConverter is a Converter whose input can make more bundles than
+// should be held in memory at once (a CSV export of a whole practice).
+// The pipeline calls ConvertStream, which hands over the units in batches
+// as they are built; each batch is stored (deduplicated, held or queued,
+// in one commit) before the converter goes on, and an error storing it
+// stops the conversion. A converter must check the whole input before its
+// first batch when the input is to go all or nothing.
+//
+// A batch stored is durable, so an input whose later batch cannot be
+// stored (the queue full) is left to be tried again whole, as an HL7
+// batch file is: the duplicate filter drops what the earlier attempt
+// queued.
+type StreamConverter interface {
+	Converter
+	ConvertStream(ctx context.Context, in adapters.Raw, emit func([]Unit) error) error
+}
+
+// storeError marks an error of storing a batch (not of converting), which
+// a StreamConverter returns as it is.
+type storeError struct{ err error }
+
+func (e *storeError) Error() string { return e.err.Error() }
+func (e *storeError) Unwrap() error { return e.err }
+
+// consumeStream is Consume for a StreamConverter.
+func (p *Pipeline) consumeStream(ctx context.Context, sc StreamConverter, in adapters.Raw) error {
+	start := time.Now()
+	var (
+		failed     []error
+		storePanic any
+		storeStack []byte
+		errStopped = errors.New("storing panicked")
+	)
+	err := func() (err error) {
+		// A panic in the converter is the input's doing, as in convert.
+		defer func() {
+			if v := recover(); v != nil {
+				err = &adapters.ConvertPanic{Value: v, Stack: debug.Stack()}
+			}
+		}()
+		return sc.ConvertStream(ctx, in, func(units []Unit) (err error) {
+			// A panic while storing is no fault of the input: it goes on
+			// to the source as before, past the converter's recover.
+			defer func() {
+				if v := recover(); v != nil {
+					storePanic, storeStack, err = v, debug.Stack(), errStopped
+				}
+			}()
+			f, err := p.store(ctx, in, units)
+			failed = append(failed, f...)
+			if err != nil {
+				return &storeError{err}
+			}
+			return nil
+		})
+	}()
+	if h := p.stats.convert[in.Format]; h != nil {
+		h.Observe(time.Since(start))
+	}
+	if storePanic != nil {
+		panic(fmt.Sprintf("%v\n\n%s", storePanic, storeStack))
+	}
+	var se *storeError
+	switch {
+	case errors.As(err, &se):
+		return se.err
+	case err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
+		return fmt.Errorf("%s: %w", in.Name, err)
+	case err != nil:
+		// What was stored before a converter error (none, for a
+		// converter that checks its whole input first) stays queued.
+		return p.reject(in, in.Body, fmt.Errorf("%s: %w", in.Name, err))
+	case len(failed) > 0:
+		return queue.Permanent(joinUnitErrors(in.Name, failed))
+	}
+	return nil
+}
+
+// store deduplicates, holds, quarantines or queues the units of one input
+// (or one batch of them). It returns the errors of the units quarantined,
+// and an error when a unit could not be stored at all (the input is then
+// to be tried again). Spill files of units that do not reach Put are
+// removed.
+func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit) (failed []error, err error) {
+	handed := 0
+	defer func() {
+		for i := handed; i < len(units); i++ {
+			if f := units[i].BodyFile; f != "" {
+				os.Remove(f)
+			}
+		}
+	}()
 	if p.pseudonym != nil {
 		for i := range units {
 			if units[i].Key != "" {
@@ -258,7 +353,6 @@ func (p *Pipeline) Consume(ctx context.Context, in adapters.Raw) error {
 			}
 		}
 	}
-	var failed []error
 	// The units to queue are stored together, in one commit when the queue
 	// can (BatchPutter): the parts of one message cost one flush, and no
 	// dedup key is remembered before every unit of the input is stored, so
@@ -284,7 +378,7 @@ func (p *Pipeline) Consume(ctx context.Context, in adapters.Raw) error {
 			drop(u)
 			if _, qerr := p.quarantine.Put(in, u.Raw, quarantineReason(u.Err)); qerr != nil {
 				dropPuts()
-				return fmt.Errorf("%s: %s: quarantine: %w", in.Name, u.Name, qerr)
+				return nil, fmt.Errorf("%s: %s: quarantine: %w", in.Name, u.Name, qerr)
 			}
 			p.stats.Quarantined.Add(1)
 			failed = append(failed, fmt.Errorf("%s: %w", u.Name, u.Err))
@@ -299,7 +393,7 @@ func (p *Pipeline) Consume(ctx context.Context, in adapters.Raw) error {
 		if held, err := p.hold(in, u); err != nil {
 			drop(u)
 			dropPuts()
-			return err
+			return nil, err
 		} else if held {
 			drop(u)
 			p.remember(in, u)
@@ -309,7 +403,7 @@ func (p *Pipeline) Consume(ctx context.Context, in adapters.Raw) error {
 		putUnits = append(putUnits, u)
 	}
 	if err := p.put(ctx, puts); err != nil {
-		return fmt.Errorf("%s: %s: queue: %w", in.Name, putUnits[0].Name, err)
+		return nil, fmt.Errorf("%s: %s: queue: %w", in.Name, putUnits[0].Name, err)
 	}
 	copies := false
 	if bc, ok := p.queue.(BodyCopier); ok {
@@ -322,10 +416,7 @@ func (p *Pipeline) Consume(ctx context.Context, in adapters.Raw) error {
 		p.stats.Queued.Add(1)
 		p.remember(in, u)
 	}
-	if len(failed) > 0 {
-		return queue.Permanent(joinUnitErrors(in.Name, failed))
-	}
-	return nil
+	return failed, nil
 }
 
 // convert runs the input's converter, the one with a spill file when both

@@ -223,59 +223,138 @@ type compiled struct {
 // transactions to deliver, in order, or an *Error listing the rows that
 // cannot be mapped, or another error for a file that cannot be read at
 // all (a column of the mapping missing from the header, a broken quote).
+// It holds every transaction in memory; ConvertEach hands them over one
+// at a time.
 func Convert(b []byte, m *Mapping, opts Options) ([]Part, error) {
+	var out []Part
+	err := ConvertEach(b, m, opts, func(p Part) error {
+		out = append(out, p)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ConvertEach is Convert handing each transaction to emit as soon as it is
+// built, so that a large export is never held converted in memory as a
+// whole. Every row is checked before the first emit: a file with a row
+// that cannot be mapped emits nothing (all or nothing). The rows of one
+// patient are converted together; between patients only each row's place
+// in the file (16 bytes a row) is kept, and a row is read a second
+// time when its patient's transactions are built. An error from emit
+// stops the conversion and is returned.
+func ConvertEach(b []byte, m *Mapping, opts Options, emit func(Part) error) error {
 	if ps := m.Validate(); len(ps) > 0 {
 		msgs := make([]string, len(ps))
 		for i, p := range ps {
 			msgs[i] = p.String()
 		}
-		return nil, fmt.Errorf("%w: %s", ErrMapping, strings.Join(msgs, "; "))
+		return fmt.Errorf("%w: %s", ErrMapping, strings.Join(msgs, "; "))
 	}
 	text, _, err := Decode(b, m.Encoding)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	delim, ok := delimiterRune(m.Delimiter)
 	if !ok {
 		delim = SniffDelimiter(text)
 	}
-	header, rows, rowErrs, err := readTable(text, delim)
+	t, err := newTable(text, delim)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	c, err := compile(m, header, opts)
+	c, err := compile(m, t.header, opts)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out := make([]row, 0, len(rows))
-	for _, rec := range rows {
+	// First pass: check every row, and note where each patient's rows are.
+	var (
+		rowErrs []RowError
+		total   int
+		groups  []*rowGroup
+	)
+	byPatient := map[string]*rowGroup{}
+	for {
+		rec, at, errs, err := t.next()
+		if err != nil {
+			return err
+		}
+		if errs != nil {
+			rowErrs = append(rowErrs, errs...)
+			total++
+			continue
+		}
+		if rec.fields == nil {
+			break
+		}
+		total++
 		r, errs := c.row(rec)
 		if len(errs) > 0 {
 			rowErrs = append(rowErrs, errs...)
 			continue
 		}
-		out = append(out, r)
+		if len(rowErrs) > 0 {
+			continue // the file is refused: only its row errors matter now
+		}
+		k := r.pid.System + "|" + r.pid.Value
+		g := byPatient[k]
+		if g == nil {
+			g = &rowGroup{pid: r.pid, line: rec.line, n: len(groups) + 1}
+			byPatient[k] = g
+			groups = append(groups, g)
+		}
+		g.at = append(g.at, at)
 	}
 	if len(rowErrs) > 0 {
 		slices.SortStableFunc(rowErrs, func(a, b RowError) int { return a.Line - b.Line })
-		return nil, &Error{Rows: rowErrs, Total: len(rows) + countWhole(rowErrs)}
+		return &Error{Rows: rowErrs, Total: total}
 	}
-	if len(out) == 0 {
-		return nil, errors.New("the file has a header but no rows")
+	if len(groups) == 0 {
+		return errors.New("the file has a header but no rows")
 	}
-	return c.parts(out), nil
+	byPatient = nil
+	// Second pass: each patient's rows again, converted and emitted.
+	for _, g := range groups {
+		rows := make([]row, 0, len(g.at))
+		at := map[string]int{} // row uuid → index in rows
+		for _, off := range g.at {
+			rec, err := t.at(off)
+			if err != nil {
+				return err
+			}
+			r, errs := c.row(rec)
+			if len(errs) > 0 { // the first pass read the same bytes
+				return fmt.Errorf("line %d: read again, the row no longer maps: %s", rec.line, errs[0].String())
+			}
+			// The same row twice (a repeated line, an id column seen
+			// twice) would put one resource twice into a transaction,
+			// which the exchange refuses: the later row wins, in the
+			// earlier's place.
+			id := c.rowUUID(&r)
+			if j, ok := at[id]; ok {
+				rows[j] = r
+				continue
+			}
+			at[id] = len(rows)
+			rows = append(rows, r)
+		}
+		if err := c.emitGroup(g, rows, emit); err != nil {
+			return err
+		}
+		g.at = nil
+	}
+	return nil
 }
 
-// countWhole counts the rows readTable set aside whole (a wrong number
-// of fields), which rows does not hold.
-func countWhole(errs []RowError) int {
-	n := 0
-	for _, e := range errs {
-		if e.Column == "" && strings.Contains(e.Msg, "fields, but the header has") {
-			n++
-		}
-	}
-	return n
+// rowGroup is one patient's rows: where they start in the text, in file
+// order.
+type rowGroup struct {
+	pid  fhir.Identifier
+	line int // the line of the patient's first row
+	n    int // the patient's place among the file's, from 1
+	at   []rowAt
 }
 
 // compile resolves the mapping's columns in the header. A column the
@@ -564,35 +643,9 @@ func countConfidentiality(codes []string) int {
 }
 
 // parts groups the rows per patient and cuts each group into bundles.
-func (c *compiled) parts(rows []row) []Part {
-	type group struct {
-		pid  fhir.Identifier
-		line int
-		rows []*row
-		at   map[string]int // row uuid → index in rows
-	}
-	var groups []*group
-	byPatient := map[string]*group{}
-	for i := range rows {
-		r := &rows[i]
-		k := r.pid.System + "|" + r.pid.Value
-		g := byPatient[k]
-		if g == nil {
-			g = &group{pid: r.pid, line: r.line, at: map[string]int{}}
-			byPatient[k] = g
-			groups = append(groups, g)
-		}
-		// The same row twice (a repeated line, an id column seen twice)
-		// would put one resource twice into a transaction, which the
-		// exchange refuses: the later row wins, in the earlier's place.
-		id := c.rowUUID(r)
-		if j, ok := g.at[id]; ok {
-			g.rows[j] = r
-			continue
-		}
-		g.at[id] = len(g.rows)
-		g.rows = append(g.rows, r)
-	}
+// emitGroup cuts one patient's rows into transactions of at most the
+// mode's entry limit (with the patient entry in each) and emits them.
+func (c *compiled) emitGroup(g *rowGroup, rows []row, emit func(Part) error) error {
 	limit := c.opts.MaxEntries
 	if limit <= 0 {
 		limit = fhir.MaxConditionalEntries
@@ -601,31 +654,31 @@ func (c *compiled) parts(rows []row) []Part {
 		}
 	}
 	sec := labels(c.m.Security)
-	var out []Part
-	for gi, g := range groups {
-		patientEntry, ref := c.patientEntry(g.pid)
-		per := limit
-		if patientEntry != nil {
-			per = max(1, limit-1)
+	patientEntry, ref := c.patientEntry(g.pid)
+	per := limit
+	if patientEntry != nil {
+		per = max(1, limit-1)
+	}
+	n := (len(rows) + per - 1) / per
+	for i := 0; i < n; i++ {
+		chunk := rows[i*per : min((i+1)*per, len(rows))]
+		b := &fhir.Bundle{ResourceType: "Bundle", Type: "transaction", Entry: make([]fhir.BundleEntry, 0, len(chunk)+1)}
+		if len(sec) > 0 {
+			b.Meta = &fhir.Meta{Security: sec}
 		}
-		n := (len(g.rows) + per - 1) / per
-		for i := 0; i < n; i++ {
-			chunk := g.rows[i*per : min((i+1)*per, len(g.rows))]
-			b := &fhir.Bundle{ResourceType: "Bundle", Type: "transaction", Entry: make([]fhir.BundleEntry, 0, len(chunk)+1)}
-			if len(sec) > 0 {
-				b.Meta = &fhir.Meta{Security: sec}
-			}
-			if patientEntry != nil {
-				b.Entry = append(b.Entry, *patientEntry)
-			}
-			for _, r := range chunk {
-				b.Entry = append(b.Entry, c.entry(r, ref, sec))
-			}
-			out = append(out, Part{Bundle: b, PatientKey: fhir.PatientKey(g.pid.System, g.pid.Value),
-				Patient: gi + 1, Line: g.line, Index: i + 1, Of: n, Rows: len(chunk), Labels: sec})
+		if patientEntry != nil {
+			b.Entry = append(b.Entry, *patientEntry)
+		}
+		for j := range chunk {
+			b.Entry = append(b.Entry, c.entry(&chunk[j], ref, sec))
+		}
+		err := emit(Part{Bundle: b, PatientKey: fhir.PatientKey(g.pid.System, g.pid.Value),
+			Patient: g.n, Line: g.line, Index: i + 1, Of: n, Rows: len(chunk), Labels: sec})
+		if err != nil {
+			return err
 		}
 	}
-	return out
+	return nil
 }
 
 func (c *compiled) patientUUID(pid fhir.Identifier) string {

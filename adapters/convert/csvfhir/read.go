@@ -1,6 +1,7 @@
 package csvfhir
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/csv"
 	"errors"
@@ -107,46 +108,106 @@ type record struct {
 	fields []string
 }
 
-// readTable reads the header and the rows. A row with fewer or more
-// fields than the header is a row error; a quote out of place ends the
-// read, since what follows it cannot be told apart reliably.
-func readTable(text string, delim rune) (header []string, rows []record, rowErrs []RowError, err error) {
-	r := csv.NewReader(strings.NewReader(text))
-	r.Comma = delim
+// table reads the data rows of a CSV text one at a time (next), and one
+// row again from where it starts (at), so that a large export need not be
+// held parsed in memory. A row with fewer or more fields than the header
+// is a row error; a quote out of place ends the read, since what follows
+// it cannot be told apart reliably.
+type table struct {
+	text   string
+	delim  rune
+	header []string
+	r      *csv.Reader
+	sr     strings.Reader
+	br     *bufio.Reader
+}
+
+// rowAt is where a data row starts: its byte offset in the text and its
+// line.
+type rowAt struct {
+	off  int64
+	line int
+}
+
+func newTable(text string, delim rune) (*table, error) {
+	t := &table{text: text, delim: delim}
+	t.r = t.reader(text)
+	fields, err := t.r.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, errors.New("the file is empty: not even a header line")
+	}
+	if err != nil {
+		return nil, csvError(err)
+	}
+	t.header = make([]string, len(fields))
+	for i, f := range fields {
+		t.header[i] = strings.TrimSpace(strings.TrimPrefix(f, "\uFEFF"))
+	}
+	return t, nil
+}
+
+func (t *table) reader(text string) *csv.Reader {
+	t.sr.Reset(text)
+	if t.br == nil {
+		t.br = bufio.NewReaderSize(&t.sr, 64<<10)
+	} else {
+		t.br.Reset(&t.sr)
+	}
+	// csv.NewReader keeps a *bufio.Reader of at least its own size as it
+	// is, so reading a row again allocates no new buffer.
+	r := csv.NewReader(t.br)
+	r.Comma = t.delim
 	r.FieldsPerRecord = -1
+	return r
+}
+
+// next returns the next data row and where it starts; blank rows are
+// skipped. A row with the wrong number of fields comes back as errs
+// (rec empty), the end of the text as rec.fields == nil.
+func (t *table) next() (rec record, at rowAt, errs []RowError, err error) {
 	for {
-		fields, err := r.Read()
+		off := t.r.InputOffset()
+		fields, err := t.r.Read()
 		if errors.Is(err, io.EOF) {
-			break
+			return record{}, rowAt{}, nil, nil
 		}
 		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				return nil, nil, nil, fmt.Errorf("line %d, field %d: %v (quote a field that holds the delimiter, a quote or a line break, and double the quotes inside it)", pe.Line, pe.Column, pe.Err)
-			}
-			return nil, nil, nil, err
+			return record{}, rowAt{}, nil, csvError(err)
 		}
-		line, _ := r.FieldPos(0)
-		if header == nil {
-			header = make([]string, len(fields))
-			for i, f := range fields {
-				header[i] = strings.TrimSpace(strings.TrimPrefix(f, "\uFEFF"))
-			}
+		line, _ := t.r.FieldPos(0)
+		if blank(fields) {
 			continue
+		}
+		if len(fields) != len(t.header) {
+			return record{}, rowAt{}, []RowError{{Line: line, Msg: fmt.Sprintf("%d fields, but the header has %d", len(fields), len(t.header))}}, nil
+		}
+		return record{line: line, fields: fields}, rowAt{off: off, line: line}, nil, nil
+	}
+}
+
+// at reads again the row that next found at a. It leaves next's reading
+// where it was only if next is not called again: the first pass is over
+// before the second begins.
+func (t *table) at(a rowAt) (record, error) {
+	r := t.reader(t.text[a.off:])
+	for {
+		fields, err := r.Read()
+		if err != nil {
+			return record{}, fmt.Errorf("line %d: read again: %w", a.line, csvError(err))
 		}
 		if blank(fields) {
 			continue
 		}
-		if len(fields) != len(header) {
-			rowErrs = append(rowErrs, RowError{Line: line, Msg: fmt.Sprintf("%d fields, but the header has %d", len(fields), len(header))})
-			continue
-		}
-		rows = append(rows, record{line: line, fields: fields})
+		return record{line: a.line, fields: fields}, nil
 	}
-	if header == nil {
-		return nil, nil, nil, errors.New("the file is empty: not even a header line")
+}
+
+func csvError(err error) error {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("line %d, field %d: %v (quote a field that holds the delimiter, a quote or a line break, and double the quotes inside it)", pe.Line, pe.Column, pe.Err)
 	}
-	return header, rows, rowErrs, nil
+	return err
 }
 
 func blank(fields []string) bool {
