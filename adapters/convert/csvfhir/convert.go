@@ -682,7 +682,9 @@ func (c *compiled) emitGroup(g *rowGroup, rows []row, emit func(Part) error) err
 }
 
 func (c *compiled) patientUUID(pid fhir.Identifier) string {
-	return uuid.NewSHA1(namespace, []byte("Patient|"+pid.System+"|"+pid.Value)).String()
+	// The HL7 v2 converter's id for this identifier: with hl7v2.writes
+	// ids, a patient who arrives by ADT and by CSV is one Patient.
+	return v2fhir.ResourceID("Patient", pid.System, pid.Value)
 }
 
 // rowUUID is the row's resource id: the UUIDv5 of its identifier, scoped

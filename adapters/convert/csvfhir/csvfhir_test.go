@@ -14,6 +14,7 @@ import (
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/unicode"
 
+	"github.com/ferry-health/ferry/adapters/convert/v2fhir"
 	"github.com/ferry-health/ferry/adapters/fhir"
 )
 
@@ -396,6 +397,20 @@ func TestModes(t *testing.T) {
 	}
 	if pe := pts[0].Bundle.Entry[0]; pe.Request.URL != o.Subject.Reference || pe.Resource.(*fhir.Patient).ID == "" {
 		t.Errorf("ids: patient written as %s, rows refer to %s", pe.Request.URL, o.Subject.Reference)
+	}
+	// ... which is the id the HL7 v2 converter gives the patient with that
+	// chart number in its ids mode: a patient who arrives by ADT and by
+	// CSV is one Patient at the exchange.
+	adt := "MSH|^~\\&|EHR|CLINIC|HIE|HIE|20240101120000||ADT^A04|M1|P|2.5\rPID|1||123^^^HOSP^MR||A^B||19700101|M\r"
+	v2 := &v2fhir.Converter{Mode: v2fhir.ModeID, Systems: map[string]string{"HOSP": mrnSystem}}
+	vb, _, err := v2.ConvertRaw([]byte(adt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ve := range vb.Entry {
+		if p, ok := ve.Resource.(*fhir.Patient); ok && "Patient/"+p.ID != o.Subject.Reference {
+			t.Errorf("ids: the ADT's Patient is Patient/%s, the CSV's %s", p.ID, o.Subject.Reference)
+		}
 	}
 	// With the ADT feed in charge of demographics, a Patient row only
 	// creates a patient the exchange lacks.
