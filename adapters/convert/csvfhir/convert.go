@@ -497,11 +497,7 @@ func (c *compiled) row(rec record) (row, []RowError) {
 		if v := strings.TrimSpace(rec.fields[c.idx]); v == "" {
 			bad(strings.TrimSpace(c.m.Identifier.Column), "no row identifier (the mapping's identifier column)", "")
 		} else {
-			sys := strings.TrimSpace(c.m.Identifier.System)
-			if sys == "" {
-				sys = c.base() + ":csv:" + strings.ToLower(c.m.Resource) + "-id"
-			}
-			r.ident = fhir.Identifier{System: sys, Value: v}
+			r.ident = fhir.Identifier{System: strings.TrimSpace(c.m.Identifier.System), Value: v}
 		}
 	}
 	if len(errs) > 0 {

@@ -173,7 +173,7 @@ func TestSameRowsSameResources(t *testing.T) {
 	}
 	// With an id column, a corrected value updates the same resource.
 	m := labsMapping()
-	m.Identifier = &ColumnIdentifier{Column: "ResultID"}
+	m.Identifier = &ColumnIdentifier{Column: "ResultID", System: "urn:oid:2.16.840.1.113883.3.7777.4.7"}
 	withID := "ResultID," + strings.Replace(labsCSV, "\n", "\nR1,", 1)
 	withID = strings.Replace(withID, "\n123,718", "\nR2,123,718", 1)
 	withID = strings.Replace(withID, "\n456,", "\nR3,456,", 1)
@@ -186,7 +186,7 @@ func TestSameRowsSameResources(t *testing.T) {
 		t.Fatal(err)
 	}
 	ox, oy := observations(x)[0], observations(y)[0]
-	if ox.ID != oy.ID || ox.Identifier[0] != (fhir.Identifier{System: "urn:ferry:csv:observation-id", Value: "R1"}) {
+	if ox.ID != oy.ID || ox.Identifier[0] != (fhir.Identifier{System: "urn:oid:2.16.840.1.113883.3.7777.4.7", Value: "R1"}) {
 		t.Errorf("id column: ids %s %s, identifier %+v", ox.ID, oy.ID, ox.Identifier)
 	}
 }
@@ -461,6 +461,7 @@ encoding: ebcdic
 date_formats: ["DD/MM/YY"]
 time_zone: Mars/Olympus
 patient: {column: MRN, system: "2.16.840.1.113883.3.7777.1"}
+identifier: {column: ResultID}
 columns:
   LOINC: code
   Foo: valueQuantiy.value
@@ -494,6 +495,7 @@ security: [R, V, NOPE]
 		`security: "NOPE" is not a v3-Confidentiality or v3-ActCode security code`,
 		"security: give at most one confidentiality code",
 		"columns: map one of value, valueQuantity.value and valueString",
+		"identifier.system: must be the system of the export's row ids",
 	} {
 		if !strings.Contains(all, w) {
 			t.Errorf("problems lack %q:\n%s", w, all)

@@ -49,8 +49,10 @@ type Mapping struct {
 	TimeZone string `yaml:"time_zone"`
 	// Identifier is the business identifier of what a row describes: for
 	// a Patient its chart number (required); for the other resources the
-	// export's own id of the row (a result id), when it has one. Without
-	// it, a row is identified by its content (see the package doc).
+	// export's own id of the row (a result id), when it has one, with a
+	// system of its own (required: two files' ids under one system would
+	// overwrite each other). Without it, a row is identified by its
+	// content (see the package doc).
 	Identifier *ColumnIdentifier `yaml:"identifier"`
 	// Patient names the column holding the patient's identifier and its
 	// system, for every resource but Patient (required there).
@@ -205,14 +207,17 @@ func (m *Mapping) Validate() []Problem {
 			add("time_zone", "%v", err)
 		}
 	}
-	checkIdent := func(field string, id *ColumnIdentifier, needSystem bool) {
+	checkIdent := func(field string, id *ColumnIdentifier, rowID bool) {
 		if strings.TrimSpace(id.Column) == "" {
 			add(field+".column", "must name the column holding the identifier")
 		}
 		switch s := strings.TrimSpace(id.System); {
-		case s == "" && needSystem:
-			add(field+".system", "must be the identifier's system, a URI such as urn:oid:2.16.840.1.113883.3.1234 (the one the exchange knows these numbers by)")
+		case s == "" && rowID:
+			// A default shared by every mapping would let the result ids
+			// of one file overwrite the vital-sign ids of another.
+			add(field+".system", "must be the system of the export's row ids, a URI of its own for this kind of row (e.g. urn:oid:<the EHR's OID>.4.7 for its result ids): ids of different files under one system overwrite each other")
 		case s == "":
+			add(field+".system", "must be the identifier's system, a URI such as urn:oid:2.16.840.1.113883.3.1234 (the one the exchange knows these numbers by)")
 		case isBareOID(s):
 			add(field+".system", "%q is an OID; write it as urn:oid:%s", s, s)
 		case !strings.Contains(s, ":") || strings.ContainsAny(s, " \t|"):
@@ -223,7 +228,7 @@ func (m *Mapping) Validate() []Problem {
 		if m.Identifier == nil {
 			add("identifier", "a Patient needs its identifier: {column: <chart number column>, system: <its URI>}")
 		} else {
-			checkIdent("identifier", m.Identifier, true)
+			checkIdent("identifier", m.Identifier, false)
 		}
 		if m.Patient != nil {
 			add("patient", "is for the other resources; a Patient row is identified by identifier")
@@ -232,10 +237,10 @@ func (m *Mapping) Validate() []Problem {
 		if m.Patient == nil {
 			add("patient", "a %s row needs its patient: {column: <chart number column>, system: <its URI>}", m.Resource)
 		} else {
-			checkIdent("patient", m.Patient, true)
+			checkIdent("patient", m.Patient, false)
 		}
 		if m.Identifier != nil {
-			checkIdent("identifier", m.Identifier, false)
+			checkIdent("identifier", m.Identifier, true)
 		}
 	}
 	for _, c := range m.Security {
