@@ -45,6 +45,9 @@ func cmdInstall(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("%s: log.file %q must be an absolute path for a service (a service does not start in this folder)", path, cfg.Log.File)
 	}
 	layout := serviceLayout(path, cfg)
+	if err := checkLogDir(layout.LogDir); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
 	if runtime.GOOS == "linux" {
 		for _, p := range []string{path, cfg.DataDir} {
 			if strings.HasPrefix(p, "/home/") || strings.HasPrefix(p, "/root/") || p == "/root" {
@@ -182,6 +185,27 @@ func serviceLayout(cfgPath string, cfg *config.Config) installer.Layout {
 	add(cfg.Audit.TLS.CAFile)
 	l.LogDir = logDirOutside(cfg)
 	return l
+}
+
+// checkLogDir refuses a log folder that install would take over although
+// it is not ferry's: install gives the log folder to the service account
+// (owner and mode, or an ACL without inheritance, and the unit's
+// ReadWritePaths), which for /var/log or C:\ProgramData would lock
+// everyone else out of it. A folder that does not exist yet is created
+// for ferry; one that exists must have "ferry" in its path.
+func checkLogDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	for _, el := range strings.FieldsFunc(filepath.ToSlash(dir), func(r rune) bool { return r == '/' }) {
+		if strings.Contains(strings.ToLower(el), "ferry") {
+			return nil
+		}
+	}
+	return fmt.Errorf("log.file: its folder %s exists and is not ferry's own, and install would give it to the service account; put the log in a folder of its own, e.g. %s", dir, filepath.Join(dir, "ferry", "ferry.log"))
 }
 
 // logDirOutside is the folder of log.file when it is not inside the data

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -58,5 +60,25 @@ func TestServiceLayoutLogFolder(t *testing.T) {
 	unit, _ := sc.Option["SystemdScript"].(string)
 	if !strings.Contains(unit, "/var/log/ferry") {
 		t.Errorf("the unit does not let the service write /var/log/ferry:\n%s", unit)
+	}
+}
+
+// TestInstallRefusesASharedLogFolder: a log.file directly in a folder that
+// exists and is not ferry's (/var/log) would have install give that folder
+// to the service account; it is refused, naming a folder of its own.
+func TestInstallRefusesASharedLogFolder(t *testing.T) {
+	shared := t.TempDir() // exists, no "ferry" in its path
+	if err := checkLogDir(shared); err == nil || !strings.Contains(err.Error(), filepath.Join(shared, "ferry", "ferry.log")) {
+		t.Errorf("shared folder: %v", err)
+	}
+	for _, ok := range []string{"", filepath.Join(shared, "new-logs"), filepath.Join(shared, "Ferry-Logs")} {
+		if ok != "" && strings.Contains(ok, "Ferry") {
+			if err := os.Mkdir(ok, 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := checkLogDir(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
 	}
 }
