@@ -46,13 +46,16 @@ type Period struct {
 
 // HumanName is a FHIR HumanName.
 type HumanName struct {
-	Use    string   `json:"use,omitempty"`
-	Text   string   `json:"text,omitempty"`
-	Family string   `json:"family,omitempty"`
-	Given  []string `json:"given,omitempty"`
-	Prefix []string `json:"prefix,omitempty"`
-	Suffix []string `json:"suffix,omitempty"`
-	Period *Period  `json:"period,omitempty"`
+	// Extension carries a data-absent-reason where a name is required
+	// but not known (US Core us-core-6).
+	Extension []Extension `json:"extension,omitempty"`
+	Use       string      `json:"use,omitempty"`
+	Text      string      `json:"text,omitempty"`
+	Family    string      `json:"family,omitempty"`
+	Given     []string    `json:"given,omitempty"`
+	Prefix    []string    `json:"prefix,omitempty"`
+	Suffix    []string    `json:"suffix,omitempty"`
+	Period    *Period     `json:"period,omitempty"`
 }
 
 // Address is a FHIR Address.

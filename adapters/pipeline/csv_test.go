@@ -20,6 +20,7 @@ func csvConv() CSV {
 		Match: "labs*.csv", Resource: "Observation",
 		Patient: &csvfhir.ColumnIdentifier{Column: "MRN", System: "urn:oid:1.2.3"},
 		Columns: csvfhir.Columns{{Header: "LOINC", Path: "code"}, {Header: "Result", Path: "value"}},
+		Set:     map[string]string{"category": "laboratory"},
 	}}}}
 }
 

@@ -181,6 +181,7 @@ const (
 	sysObsCategory   = "http://terminology.hl7.org/CodeSystem/observation-category"
 	sysInterpret     = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 	sysAbsent        = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
+	urlDataAbsent    = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
 	sysCondClinical  = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 	sysCondVer       = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 	sysCondCategory  = "http://terminology.hl7.org/CodeSystem/condition-category"
@@ -570,9 +571,33 @@ func (c *compiled) mintIdentifier(r *row) fhir.Identifier {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s|%s\x00", c.m.Resource, r.pid.System, r.pid.Value)
 	for _, p := range keyPaths[c.m.Resource] {
-		fmt.Fprintf(h, "%s=%s\x00", p, strings.Join(r.vals[p], "\x1f"))
+		vs := r.vals[p]
+		if len(vs) == 1 {
+			// A time as written in the file, not as placed in a zone: a
+			// gateway moved to another time zone (or `ferry convert` on a
+			// laptop elsewhere) must mint the same identifier.
+			fmt.Fprintf(h, "%s=%s\x00", p, wallClock(vs[0]))
+			continue
+		}
+		fmt.Fprintf(h, "%s=%s\x00", p, strings.Join(vs, "\x1f"))
 	}
 	return fhir.Identifier{System: c.base() + ":csv:" + strings.ToLower(c.m.Resource) + "-key", Value: hex.EncodeToString(h.Sum(nil))}
+}
+
+// wallClock drops the UTC offset from a FHIR dateTime with a time
+// ("2024-03-04T14:30:00-06:00" → "2024-03-04T14:30:00"); anything else
+// comes back as it is.
+func wallClock(v string) string {
+	if len(v) < len("2006-01-02T15:04Z") || v[10] != 'T' {
+		return v
+	}
+	if strings.HasSuffix(v, "Z") {
+		return v[:len(v)-1]
+	}
+	if n := len(v) - len("-07:00"); n > 10 && (v[n] == '+' || v[n] == '-') && v[n+3] == ':' {
+		return v[:n]
+	}
+	return v
 }
 
 func lookup(m map[string]string, v string) (string, bool) {
@@ -703,7 +728,12 @@ func (c *compiled) patientEntry(pid fhir.Identifier) (*fhir.BundleEntry, *fhir.R
 	if c.opts.Mode == ModeIDs {
 		return nil, &fhir.Reference{Reference: "Patient/" + u}
 	}
-	p := &fhir.Patient{ResourceType: "Patient", Identifier: []fhir.Identifier{mrn(pid)}}
+	// The exchange creates this patient only when it has none with the
+	// chart number; the file has no name for them, so the name says why
+	// (US Core us-core-6 allows a data-absent-reason instead of a name)
+	// until a Patient row or an ADT fills it in.
+	p := &fhir.Patient{ResourceType: "Patient", Identifier: []fhir.Identifier{mrn(pid)}, Gender: "unknown",
+		Name: []fhir.HumanName{{Extension: []fhir.Extension{{URL: urlDataAbsent, ValueCode: "unknown"}}}}}
 	e := &fhir.BundleEntry{FullURL: "urn:uuid:" + u, Resource: p,
 		Request: &fhir.BundleRequest{Method: "POST", URL: "Patient", IfNoneExist: fhir.IdentifierQuery(pid.System, pid.Value)}}
 	return e, &fhir.Reference{Reference: e.FullURL}
@@ -803,6 +833,9 @@ func boolPtr(s string) *bool {
 
 func buildPatient(get func(string) string, vals map[string][]string) (any, []problem) {
 	p := &fhir.Patient{ResourceType: "Patient", Gender: get("gender"), BirthDate: get("birthDate")}
+	if p.Gender == "" {
+		p.Gender = "unknown" // US Core's gender is 1..1, as the v2 and C-CDA paths write it
+	}
 	n := fhir.HumanName{Family: get("name.family"), Given: vals["name.given"], Prefix: vals["name.prefix"],
 		Suffix: vals["name.suffix"], Text: get("name.text")}
 	if n.Family == "" && len(n.Given) == 0 && n.Text == "" {
@@ -947,8 +980,19 @@ func buildCondition(get func(string) string, vals map[string][]string) (any, []p
 	if c.Code == nil {
 		return nil, []problem{{"code|code.text", "no code"}}
 	}
-	c.ClinicalStatus = coded(sysCondClinical, get("clinicalStatus"))
-	c.VerificationStatus = coded(sysCondVer, get("verificationStatus"))
+	clinical, ver := get("clinicalStatus"), get("verificationStatus")
+	if clinical == "" && ver != "entered-in-error" {
+		// R4 con-3 wants a clinical status on a problem-list item and
+		// con-4 one of resolved, remission or inactive beside an
+		// abatement; as for HL7 v2 problems (PRB), a row with an end
+		// date is resolved and one without is active.
+		clinical = "active"
+		if c.AbatementDateTime != "" {
+			clinical = "resolved"
+		}
+	}
+	c.ClinicalStatus = coded(sysCondClinical, clinical)
+	c.VerificationStatus = coded(sysCondVer, ver)
 	cat := get("category")
 	if cat == "" {
 		cat = "problem-list-item"
@@ -970,8 +1014,12 @@ func buildAllergy(get func(string) string, vals map[string][]string) (any, []pro
 	if a.Code == nil {
 		return nil, []problem{{"code|code.text", "no code"}}
 	}
-	a.ClinicalStatus = coded(sysAllergyClin, get("clinicalStatus"))
-	a.VerificationStatus = coded(sysAllergyVer, get("verificationStatus"))
+	clinical, ver := get("clinicalStatus"), get("verificationStatus")
+	if clinical == "" && ver != "entered-in-error" {
+		clinical = "active" // R4 ait-1: a clinical status unless entered in error
+	}
+	a.ClinicalStatus = coded(sysAllergyClin, clinical)
+	a.VerificationStatus = coded(sysAllergyVer, ver)
 	if c := get("category"); c != "" {
 		a.Category = []string{c}
 	}

@@ -636,3 +636,34 @@ func mustLoc(t *testing.T, name string) *time.Location {
 	}
 	return l
 }
+
+// TestMintedIdentifierIgnoresZone: a row without an id column is keyed by
+// its time as written, so the gateway's (or the mapping's) time zone moves
+// the instant written, not the resource: a move to another zone updates
+// the same Observation instead of adding a second one.
+func TestMintedIdentifierIgnoresZone(t *testing.T) {
+	ny := labsMapping()
+	berlin := labsMapping()
+	berlin.TimeZone = "Europe/Berlin"
+	a, err := Convert([]byte(labsCSV), ny, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Convert([]byte(labsCSV), berlin, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oa, ob := observations(a)[0], observations(b)[0]
+	if oa.ID != ob.ID || oa.Identifier[0] != ob.Identifier[0] {
+		t.Errorf("ids %s / %s, identifiers %v / %v", oa.ID, ob.ID, oa.Identifier, ob.Identifier)
+	}
+	if oa.EffectiveDateTime != "2024-03-04T08:05:00-05:00" || ob.EffectiveDateTime != "2024-03-04T08:05:00+01:00" {
+		t.Errorf("effective %s / %s", oa.EffectiveDateTime, ob.EffectiveDateTime)
+	}
+	for in, want := range map[string]string{"2024-03-04T08:05:00-05:00": "2024-03-04T08:05:00", "2024-03-04T08:05:00Z": "2024-03-04T08:05:00",
+		"2024-03-04T08:05:00.123+05:30": "2024-03-04T08:05:00.123", "2024-03-04": "2024-03-04", "105": "105"} {
+		if got := wallClock(in); got != want {
+			t.Errorf("wallClock(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

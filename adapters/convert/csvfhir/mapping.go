@@ -319,6 +319,12 @@ func (m *Mapping) Validate() []Problem {
 		if n > 1 {
 			add("columns", "map one of value, valueQuantity.value and valueString: an Observation has one value")
 		}
+		if _, ok := mapped["category"]; !ok {
+			// Every US Core Observation profile fixes a category
+			// (laboratory for results, vital-signs ...): without one a
+			// validating exchange refuses the rows.
+			add("set.category", "US Core Observations need a category: set: {category: laboratory} (or vital-signs, social-history ...), or map a column to category")
+		}
 	}
 	if m.Resource == "Condition" || m.Resource == "AllergyIntolerance" {
 		if _, ok := mapped["code"]; ok {
