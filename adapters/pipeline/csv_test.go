@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
@@ -137,5 +138,32 @@ func TestCSVBadRowQueuesNothing(t *testing.T) {
 	}
 	if q.Len() != 0 {
 		t.Fatalf("%d bundles queued from a refused file", q.Len())
+	}
+}
+
+// panicAfterFirst is a StreamConverter that stores one batch, then panics.
+type panicAfterFirst struct{}
+
+func (panicAfterFirst) Convert(context.Context, adapters.Raw) ([]Unit, error) { return nil, nil }
+func (panicAfterFirst) ConvertStream(_ context.Context, _ adapters.Raw, emit func([]Unit) error) error {
+	b := []byte(`{"resourceType":"Bundle","type":"transaction"}`)
+	if err := emit([]Unit{{Name: "one", Bundle: b, Key: "k", Dedup: sha256.Sum256(b)}}); err != nil {
+		return err
+	}
+	panic("converter bug")
+}
+
+// TestStreamConverterPanicsLate: a converter that panics after a batch was
+// stored quarantines the input (AE) as any converter panic does, and the
+// reason says that part of it is queued already.
+func TestStreamConverterPanicsLate(t *testing.T) {
+	_, q, quar := newTestPipeline(t)
+	p := New(q, memSeen{}, quar, map[string]Converter{"s": panicAfterFirst{}}, nil)
+	err := p.Consume(context.Background(), adapters.Raw{Source: "t", Format: "s", Name: "f", Body: []byte("x"), Received: time.Now()})
+	if !queue.IsPermanent(err) || !strings.Contains(err.Error(), "1 bundles of it were queued before the error") {
+		t.Fatalf("Consume = %v", err)
+	}
+	if q.Len() != 1 || p.Stats().Quarantined.Load() != 1 {
+		t.Fatalf("%d queued, %d quarantined; want 1 and 1", q.Len(), p.Stats().Quarantined.Load())
 	}
 }

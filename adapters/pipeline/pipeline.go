@@ -283,6 +283,7 @@ func (p *Pipeline) consumeStream(ctx context.Context, sc StreamConverter, in ada
 	start := time.Now()
 	var (
 		failed     []error
+		stored     int // units of the batches stored
 		storePanic any
 		storeStack []byte
 		errStopped = errors.New("storing panicked")
@@ -307,6 +308,7 @@ func (p *Pipeline) consumeStream(ctx context.Context, sc StreamConverter, in ada
 			if err != nil {
 				return &storeError{err}
 			}
+			stored += len(units)
 			return nil
 		})
 	}()
@@ -322,9 +324,13 @@ func (p *Pipeline) consumeStream(ctx context.Context, sc StreamConverter, in ada
 		return se.err
 	case err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
 		return fmt.Errorf("%s: %w", in.Name, err)
-	case err != nil:
+	case err != nil && stored > 0:
 		// What was stored before a converter error (none, for a
-		// converter that checks its whole input first) stays queued.
+		// converter that checks its whole input first: a panic, say)
+		// stays queued; the operator replaying the quarantined input is
+		// told, and the duplicate filter drops those bundles then.
+		return p.reject(in, in.Body, fmt.Errorf("%s: %w (%d bundles of it were queued before the error and stay queued)", in.Name, err, stored))
+	case err != nil:
 		return p.reject(in, in.Body, fmt.Errorf("%s: %w", in.Name, err))
 	case len(failed) > 0:
 		return queue.Permanent(joinUnitErrors(in.Name, failed))

@@ -52,9 +52,19 @@ func openLogOutput(cfg *config.Config, path string, stderr io.Writer, interactiv
 	}
 	w = lj
 	if interactive {
-		w = io.MultiWriter(stderr, lj)
+		// The file first, and a terminal that went away (a closed ssh
+		// session) must not stop the lines reaching it.
+		w = io.MultiWriter(lj, bestEffort{stderr})
 	}
 	return w, lj.Close, nil
+}
+
+// bestEffort writes to w and reports success whatever w says.
+type bestEffort struct{ w io.Writer }
+
+func (b bestEffort) Write(p []byte) (int, error) {
+	_, _ = b.w.Write(p)
+	return len(p), nil
 }
 
 // withSystemLog adds the service manager's own log to h for records at

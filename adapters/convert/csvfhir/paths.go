@@ -143,7 +143,7 @@ var required = map[string][][]string{
 
 // interpretationCodes are the v3-ObservationInterpretation codes a lab
 // export's flag column carries.
-var interpretationCodes = []string{"N", "A", "AA", "H", "HH", "HU", "L", "LL", "LU", "POS", "NEG", "IND", "R", "S", "I", "ABN", "DET", "ND"}
+var interpretationCodes = []string{"N", "A", "AA", "H", "HH", "HU", "L", "LL", "LU", "POS", "NEG", "IND", "R", "S", "I", "DET", "ND"}
 
 // codeSystems maps the names exports and people use for code systems to
 // their FHIR URIs.

@@ -205,7 +205,7 @@ func (t *table) at(a rowAt) (record, error) {
 func csvError(err error) error {
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
-		return fmt.Errorf("line %d, field %d: %v (quote a field that holds the delimiter, a quote or a line break, and double the quotes inside it)", pe.Line, pe.Column, pe.Err)
+		return fmt.Errorf("line %d, character %d: %v (quote a field that holds the delimiter, a quote or a line break, and double the quotes inside it)", pe.Line, pe.Column, pe.Err)
 	}
 	return err
 }
