@@ -16,6 +16,7 @@ import (
 	"iter"
 	"strconv"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/text/encoding/charmap"
@@ -80,9 +81,37 @@ type Message struct {
 	buf     []byte // normalised: UTF-8, CR-terminated segments, no BOM
 	ctx     textCtx
 	segs    []Segment
-	charset string // MSH-18 as written
-	decoded string // how the bytes were decoded: "ascii", "utf-8", "iso-8859-1", "windows-1252 (fallback)" ...
+	charset string   // MSH-18 as written
+	decoded string   // how the bytes were decoded: "ascii", "utf-8", "iso-8859-1", "windows-1252 (fallback)" ...
+	seps    []uint32 // the field separator offsets of all segments (each Segment's seps is a part)
 }
+
+// msgPool holds the Messages given back by Recycle, with their segment
+// and separator lists, for later parses.
+var msgPool = sync.Pool{New: func() any { return new(Message) }}
+
+// Recycle hands m's memory (the Message and its lists of segments and
+// field separators) to later parses, saving a caller that parses many
+// messages, such as the ingest pipeline, most of what a parse allocates.
+// Neither m nor any Segment or Value read from it may be used
+// afterwards. Strings read from m stay valid: they are never in that
+// memory. Messages with unusually long lists are left to the garbage
+// collector.
+func (m *Message) Recycle() {
+	if cap(m.segs) > recycleSegs || cap(m.seps) > recycleSeps {
+		return
+	}
+	clear(m.segs)
+	segs, seps := m.segs[:0], m.seps[:0]
+	*m = Message{segs: segs, seps: seps}
+	msgPool.Put(m)
+}
+
+// Bounds of the lists a recycled Message keeps.
+const (
+	recycleSegs = 256
+	recycleSeps = 8192
+)
 
 // Segment is one segment of a message. The zero Segment is empty: every field
 // of it is empty, so lookups on a missing segment need no nil checks.
@@ -123,7 +152,8 @@ func parse(raw []byte, share bool) (*Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Message{ctx: textCtx{Delimiters: d}}
+	m := msgPool.Get().(*Message) // zero but for its lists' room (Recycle)
+	m.ctx = textCtx{Delimiters: d}
 
 	// Character set: locate MSH-18 in the raw (ASCII-compatible) header.
 	// Its first repetition is the default character set, later ones the
@@ -157,10 +187,15 @@ func parse(raw []byte, share bool) (*Message, error) {
 	}
 
 	n := bytes.Count(m.buf, []byte{'\r'}) + 1
-	m.segs = make([]Segment, 0, n)
+	if cap(m.segs) < n {
+		m.segs = make([]Segment, 0, n)
+	}
 	// Field separator positions of all segments share one array, so that
 	// Field(n) is a lookup rather than a scan.
-	seps := make([]uint32, 0, bytes.Count(m.buf, []byte{d.Field}))
+	seps := m.seps
+	if nf := bytes.Count(m.buf, []byte{d.Field}); cap(seps) < nf {
+		seps = make([]uint32, 0, nf)
+	}
 	rest := m.buf
 	for len(rest) > 0 {
 		var line []byte
@@ -202,6 +237,7 @@ func parse(raw []byte, share bool) (*Message, error) {
 		s.seps = seps[first:len(seps):len(seps)]
 		m.segs = append(m.segs, s)
 	}
+	m.seps = seps
 	if len(m.segs) == 0 {
 		return nil, fmt.Errorf("hl7v2 parse: %w: empty", ErrNotHL7)
 	}

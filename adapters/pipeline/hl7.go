@@ -60,6 +60,12 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 		if err != nil {
 			u.Err = err
 			units = append(units, u)
+			var cp *adapters.ConvertPanic
+			if !errors.As(err, &cp) {
+				// A converter that panicked may have left anything
+				// pointing into m: only a clean failure recycles it.
+				m.Recycle()
+			}
 			continue
 		}
 		attrs := map[string]string{"type": res.MessageType, "control_id": res.ControlID, "format": "hl7v2"}
@@ -101,9 +107,12 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 			units = append(units, pu)
 		}
 		// Every part is encoded: the bundles' memory goes to the next
-		// message's conversion. Nothing the units keep points into it
-		// (Labels and the attributes are the Result's own).
+		// message's conversion, and the parsed message's to the next
+		// parse. Nothing the units keep points into either (Labels and
+		// the attributes are the Result's own; strings read from m are
+		// in raw or in a buffer of m's own that is not reused).
 		lease.Release()
+		m.Recycle()
 	}
 	return units, nil
 }
