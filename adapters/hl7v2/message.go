@@ -922,7 +922,18 @@ func segName(b []byte) string {
 
 // Text is Comp(c).String() without surrounding white space: the usual way
 // to read a leaf for output, since senders pad fields.
-func (v Value) Text(c int) string { return strings.TrimSpace(v.Comp(c).String()) }
+func (v Value) Text(c int) string { return trimSpace(v.Comp(c).String()) }
+
+// trimSpace is strings.TrimSpace, returning s itself at once when its
+// first and last bytes are printable ASCII, as nearly every v2 component
+// is (strings.TrimSpace trims only ASCII white space, below '!', and
+// Unicode white space, which starts with a byte from 0x80 up).
+func trimSpace(s string) string {
+	if len(s) == 0 || s[0]-'!' < 0x80-'!' && s[len(s)-1]-'!' < 0x80-'!' {
+		return s
+	}
+	return strings.TrimSpace(s)
+}
 
 // Texts sets dst[i] to Text(i+1) for every i, in one pass over the value
 // instead of one scan per component: converters read most components of
@@ -951,6 +962,28 @@ func (v Value) Texts(dst []string) {
 		return
 	}
 	rest, sep := v.raw, v.d.Component
+	if v.d.Escape == 0 || indexByte(rest, v.d.Escape) < 0 {
+		// No escape anywhere in the value: each component's text is its
+		// bytes (String without the per-component search), trimmed.
+		for i := range dst {
+			if rest == nil {
+				dst[i] = ""
+				continue
+			}
+			comp := rest
+			if j := indexByte(rest, sep); j >= 0 {
+				comp, rest = rest[:j], rest[j+1:]
+			} else {
+				rest = nil
+			}
+			if len(comp) == 0 || len(comp) == 2 && comp[0] == '"' && comp[1] == '"' {
+				dst[i] = "" // absent, or the explicit null
+				continue
+			}
+			dst[i] = trimSpace(unsafe.String(&comp[0], len(comp)))
+		}
+		return
+	}
 	for i := range dst {
 		if rest == nil {
 			dst[i] = ""
@@ -962,9 +995,9 @@ func (v Value) Texts(dst []string) {
 		} else {
 			rest = nil
 		}
-		dst[i] = strings.TrimSpace(Value{raw: comp, d: v.d, level: levelComp}.String())
+		dst[i] = trimSpace(Value{raw: comp, d: v.d, level: levelComp}.String())
 	}
 }
 
 // Trimmed is String() without surrounding white space.
-func (v Value) Trimmed() string { return strings.TrimSpace(v.String()) }
+func (v Value) Trimmed() string { return trimSpace(v.String()) }
