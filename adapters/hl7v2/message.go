@@ -922,7 +922,47 @@ func segName(b []byte) string {
 
 // Text is Comp(c).String() without surrounding white space: the usual way
 // to read a leaf for output, since senders pad fields.
-func (v Value) Text(c int) string { return trimSpace(v.Comp(c).String()) }
+func (v Value) Text(c int) string {
+	if d := v.d; v.level == levelField && d != nil && d.Component != 0 && d.Repetition != 0 && d.Escape != 0 && len(v.raw) <= shortValue && c >= 1 {
+		// The usual call, on a short field: Comp's one pass over the first
+		// repetition, noting the last escape character on the way, so
+		// that String need not search the component again.
+		b, n, start, esc := v.raw, c-1, 0, -1
+		i := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case d.Repetition:
+				if n != 0 {
+					return "" // the first repetition has no component c
+				}
+			case d.Component:
+				if n != 0 {
+					n--
+					start = i + 1
+					continue
+				}
+			case d.Escape:
+				esc = i
+				continue
+			default:
+				continue
+			}
+			break
+		}
+		if n != 0 {
+			return ""
+		}
+		comp := b[start:i]
+		switch {
+		case len(comp) == 0 || len(comp) == 2 && comp[0] == '"' && comp[1] == '"':
+			return "" // absent, or the explicit null
+		case esc < start:
+			return trimSpace(unsafe.String(&comp[0], len(comp)))
+		}
+		return trimSpace(string(unescape(nil, comp, d)))
+	}
+	return trimSpace(v.Comp(c).String())
+}
 
 // trimSpace is strings.TrimSpace, returning s itself at once when its
 // first and last bytes are printable ASCII, as nearly every v2 component
