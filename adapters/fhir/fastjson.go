@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math/bits"
 	"reflect"
 	"slices"
 	"strconv"
@@ -332,6 +333,10 @@ type sliceHeader struct {
 // structPlan is the field list of a struct type, in encoding/json's order.
 type structPlan struct {
 	fields []fieldPlan
+	// frozen is set once a value of this type has been registered with
+	// Freeze: only then do pointers to and slices of it look in the
+	// frozen table.
+	frozen atomic.Bool
 	// zoffs has, for each field, where the word that is zero when the
 	// field is omitted lies (a string's or slice's length, a pointer, an
 	// interface's type word), or keep when the field is not omitempty or
@@ -536,6 +541,12 @@ func (st *structPlan) encode(dst []byte, p unsafe.Pointer) ([]byte, error) {
 			case q == nil:
 				dst = append(dst, "null"...)
 			case f.kind == fieldPtrStruct:
+				if f.st.frozen.Load() {
+					if j := frozenJSON(q, -1, f.st); j != nil {
+						dst = append(dst, j...)
+						continue
+					}
+				}
 				dst, err = f.st.encode(dst, q)
 			default:
 				dst, err = f.elem.enc(dst, q)
@@ -550,6 +561,12 @@ func (st *structPlan) encode(dst []byte, p unsafe.Pointer) ([]byte, error) {
 				continue
 			}
 			dst = f.appendKey(dst)
+			if f.st.frozen.Load() {
+				if j := frozenJSON(h.data, h.len, f.st); j != nil {
+					dst = append(dst, j...)
+					continue
+				}
+			}
 			for j := 0; j < h.len; j++ {
 				if dst, err = f.st.encode(dst, unsafe.Add(h.data, uintptr(j)*f.size)); err != nil {
 					return dst, err
@@ -864,4 +881,132 @@ func validNumber(s string) bool {
 		}
 	}
 	return s == ""
+}
+
+// Freeze registers v, a pointer to a struct or a non-empty slice of
+// structs, as never to be modified again (shared, read-only values such
+// as a converter's fixed codes), and encodes it now: the encoder then
+// copies those bytes wherever that very pointer, or that very slice
+// (same first element, same length), is a field of what it encodes,
+// instead of walking the value again. The output is the same bytes.
+// Freeze keeps v reachable for good, so it suits package-level values
+// only, and reports an error for a value it cannot take (and changes
+// nothing then).
+func Freeze(v any) error {
+	rv := reflect.ValueOf(v)
+	var (
+		st *structPlan
+		p  unsafe.Pointer
+		n  int
+	)
+	switch rv.Kind() {
+	case reflect.Pointer:
+		if rv.IsNil() {
+			return fmt.Errorf("fhir json: Freeze of a nil %s", rv.Type())
+		}
+		st, p, n = planOf(rv.Type().Elem()).st, rv.UnsafePointer(), -1
+	case reflect.Slice:
+		if rv.Len() == 0 {
+			return fmt.Errorf("fhir json: Freeze of an empty %s", rv.Type())
+		}
+		st, p, n = planOf(rv.Type().Elem()).st, rv.UnsafePointer(), rv.Len()
+	}
+	if st == nil {
+		return fmt.Errorf("fhir json: Freeze of %T: not a pointer to or slice of a planned struct", v)
+	}
+	var (
+		j   []byte
+		err error
+	)
+	if n < 0 {
+		j, err = st.encode(nil, p)
+	} else {
+		// What follows the field's opening '[': the elements and the ']'.
+		size := rv.Type().Elem().Size()
+		for i := 0; i < n; i++ {
+			if j, err = st.encode(j, unsafe.Add(p, uintptr(i)*size)); err != nil {
+				break
+			}
+			j = append(j, ',')
+		}
+		if err == nil {
+			j[len(j)-1] = ']'
+		}
+	}
+	if err != nil {
+		return err
+	}
+	frozenMu.Lock()
+	defer frozenMu.Unlock()
+	var all []frozenSlot
+	if t := frozenTab.Load(); t != nil {
+		for _, s := range t.slots {
+			if s.p != nil {
+				all = append(all, s)
+			}
+		}
+	}
+	all = append(all, frozenSlot{p: p, n: n, st: st, json: j})
+	size := 16
+	for size < 4*len(all) {
+		size *= 2
+	}
+	t := &frozenTable{slots: make([]frozenSlot, size), shift: uint(64 - bits.TrailingZeros(uint(size)))}
+	for _, s := range all {
+		i := t.home(s.p)
+		for t.slots[i].p != nil {
+			i = (i + 1) & uintptr(size-1)
+		}
+		t.slots[i] = s
+	}
+	frozenTab.Store(t)
+	st.frozen.Store(true)
+	return nil
+}
+
+// frozenTable is an open-addressing table of the frozen values, by
+// address (at most a quarter full). It is never changed once published:
+// Freeze publishes a new one.
+type frozenTable struct {
+	slots []frozenSlot
+	shift uint
+}
+
+// frozenSlot is one frozen value: its address, its length (-1 for a
+// pointer), its type's plan and its JSON. The unsafe.Pointer keeps the
+// value alive, so its address is never another value's.
+type frozenSlot struct {
+	p    unsafe.Pointer
+	n    int
+	st   *structPlan
+	json []byte
+}
+
+var (
+	frozenMu  sync.Mutex
+	frozenTab atomic.Pointer[frozenTable]
+)
+
+// home is p's first slot (Fibonacci hashing of the address).
+func (t *frozenTable) home(p unsafe.Pointer) uintptr {
+	return uintptr(uint64(uintptr(p))*0x9E3779B97F4A7C15>>t.shift) & uintptr(len(t.slots)-1)
+}
+
+// frozenJSON returns the JSON of the value frozen at p with length n
+// and plan st, or nil.
+func frozenJSON(p unsafe.Pointer, n int, st *structPlan) []byte {
+	t := frozenTab.Load()
+	if t == nil {
+		return nil
+	}
+	mask := uintptr(len(t.slots) - 1)
+	for i := t.home(p); ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if s.p == p && s.n == n && s.st == st {
+			return s.json
+		}
+		if s.p == nil {
+			return nil
+		}
+	}
 }

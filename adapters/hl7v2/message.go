@@ -16,6 +16,7 @@ import (
 	"iter"
 	"strconv"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/text/encoding/charmap"
@@ -80,9 +81,37 @@ type Message struct {
 	buf     []byte // normalised: UTF-8, CR-terminated segments, no BOM
 	ctx     textCtx
 	segs    []Segment
-	charset string // MSH-18 as written
-	decoded string // how the bytes were decoded: "ascii", "utf-8", "iso-8859-1", "windows-1252 (fallback)" ...
+	charset string   // MSH-18 as written
+	decoded string   // how the bytes were decoded: "ascii", "utf-8", "iso-8859-1", "windows-1252 (fallback)" ...
+	seps    []uint32 // the field separator offsets of all segments (each Segment's seps is a part)
 }
+
+// msgPool holds the Messages given back by Recycle, with their segment
+// and separator lists, for later parses.
+var msgPool = sync.Pool{New: func() any { return new(Message) }}
+
+// Recycle hands m's memory (the Message and its lists of segments and
+// field separators) to later parses, saving a caller that parses many
+// messages, such as the ingest pipeline, most of what a parse allocates.
+// Neither m nor any Segment or Value read from it may be used
+// afterwards. Strings read from m stay valid: they are never in that
+// memory. Messages with unusually long lists are left to the garbage
+// collector.
+func (m *Message) Recycle() {
+	if cap(m.segs) > recycleSegs || cap(m.seps) > recycleSeps {
+		return
+	}
+	clear(m.segs)
+	segs, seps := m.segs[:0], m.seps[:0]
+	*m = Message{segs: segs, seps: seps}
+	msgPool.Put(m)
+}
+
+// Bounds of the lists a recycled Message keeps.
+const (
+	recycleSegs = 256
+	recycleSeps = 8192
+)
 
 // Segment is one segment of a message. The zero Segment is empty: every field
 // of it is empty, so lookups on a missing segment need no nil checks.
@@ -123,7 +152,8 @@ func parse(raw []byte, share bool) (*Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Message{ctx: textCtx{Delimiters: d}}
+	m := msgPool.Get().(*Message) // zero but for its lists' room (Recycle)
+	m.ctx = textCtx{Delimiters: d}
 
 	// Character set: locate MSH-18 in the raw (ASCII-compatible) header.
 	// Its first repetition is the default character set, later ones the
@@ -157,10 +187,15 @@ func parse(raw []byte, share bool) (*Message, error) {
 	}
 
 	n := bytes.Count(m.buf, []byte{'\r'}) + 1
-	m.segs = make([]Segment, 0, n)
+	if cap(m.segs) < n {
+		m.segs = make([]Segment, 0, n)
+	}
 	// Field separator positions of all segments share one array, so that
 	// Field(n) is a lookup rather than a scan.
-	seps := make([]uint32, 0, bytes.Count(m.buf, []byte{d.Field}))
+	seps := m.seps
+	if nf := bytes.Count(m.buf, []byte{d.Field}); cap(seps) < nf {
+		seps = make([]uint32, 0, nf)
+	}
 	rest := m.buf
 	for len(rest) > 0 {
 		var line []byte
@@ -202,6 +237,7 @@ func parse(raw []byte, share bool) (*Message, error) {
 		s.seps = seps[first:len(seps):len(seps)]
 		m.segs = append(m.segs, s)
 	}
+	m.seps = seps
 	if len(m.segs) == 0 {
 		return nil, fmt.Errorf("hl7v2 parse: %w: empty", ErrNotHL7)
 	}
@@ -886,7 +922,58 @@ func segName(b []byte) string {
 
 // Text is Comp(c).String() without surrounding white space: the usual way
 // to read a leaf for output, since senders pad fields.
-func (v Value) Text(c int) string { return strings.TrimSpace(v.Comp(c).String()) }
+func (v Value) Text(c int) string {
+	if d := v.d; v.level == levelField && d != nil && d.Component != 0 && d.Repetition != 0 && d.Escape != 0 && len(v.raw) <= shortValue && c >= 1 {
+		// The usual call, on a short field: Comp's one pass over the first
+		// repetition, noting the last escape character on the way, so
+		// that String need not search the component again.
+		b, n, start, esc := v.raw, c-1, 0, -1
+		i := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case d.Repetition:
+				if n != 0 {
+					return "" // the first repetition has no component c
+				}
+			case d.Component:
+				if n != 0 {
+					n--
+					start = i + 1
+					continue
+				}
+			case d.Escape:
+				esc = i
+				continue
+			default:
+				continue
+			}
+			break
+		}
+		if n != 0 {
+			return ""
+		}
+		comp := b[start:i]
+		switch {
+		case len(comp) == 0 || len(comp) == 2 && comp[0] == '"' && comp[1] == '"':
+			return "" // absent, or the explicit null
+		case esc < start:
+			return trimSpace(unsafe.String(&comp[0], len(comp)))
+		}
+		return trimSpace(string(unescape(nil, comp, d)))
+	}
+	return trimSpace(v.Comp(c).String())
+}
+
+// trimSpace is strings.TrimSpace, returning s itself at once when its
+// first and last bytes are printable ASCII, as nearly every v2 component
+// is (strings.TrimSpace trims only ASCII white space, below '!', and
+// Unicode white space, which starts with a byte from 0x80 up).
+func trimSpace(s string) string {
+	if len(s) == 0 || s[0]-'!' < 0x80-'!' && s[len(s)-1]-'!' < 0x80-'!' {
+		return s
+	}
+	return strings.TrimSpace(s)
+}
 
 // Texts sets dst[i] to Text(i+1) for every i, in one pass over the value
 // instead of one scan per component: converters read most components of
@@ -915,6 +1002,28 @@ func (v Value) Texts(dst []string) {
 		return
 	}
 	rest, sep := v.raw, v.d.Component
+	if v.d.Escape == 0 || indexByte(rest, v.d.Escape) < 0 {
+		// No escape anywhere in the value: each component's text is its
+		// bytes (String without the per-component search), trimmed.
+		for i := range dst {
+			if rest == nil {
+				dst[i] = ""
+				continue
+			}
+			comp := rest
+			if j := indexByte(rest, sep); j >= 0 {
+				comp, rest = rest[:j], rest[j+1:]
+			} else {
+				rest = nil
+			}
+			if len(comp) == 0 || len(comp) == 2 && comp[0] == '"' && comp[1] == '"' {
+				dst[i] = "" // absent, or the explicit null
+				continue
+			}
+			dst[i] = trimSpace(unsafe.String(&comp[0], len(comp)))
+		}
+		return
+	}
 	for i := range dst {
 		if rest == nil {
 			dst[i] = ""
@@ -926,9 +1035,9 @@ func (v Value) Texts(dst []string) {
 		} else {
 			rest = nil
 		}
-		dst[i] = strings.TrimSpace(Value{raw: comp, d: v.d, level: levelComp}.String())
+		dst[i] = trimSpace(Value{raw: comp, d: v.d, level: levelComp}.String())
 	}
 }
 
 // Trimmed is String() without surrounding white space.
-func (v Value) Trimmed() string { return strings.TrimSpace(v.String()) }
+func (v Value) Trimmed() string { return trimSpace(v.String()) }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -55,10 +56,16 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 		}
 		u.Name += " (MSH-10 " + m.ControlID() + ")"
 		u.Dedup = DedupKey(m)
-		parts, txs, res, err := h.convertOne(m, raw)
+		parts, txs, res, lease, err := h.convertOne(m, raw)
 		if err != nil {
 			u.Err = err
 			units = append(units, u)
+			var cp *adapters.ConvertPanic
+			if !errors.As(err, &cp) {
+				// A converter that panicked may have left anything
+				// pointing into m: only a clean failure recycles it.
+				m.Recycle()
+			}
 			continue
 		}
 		attrs := map[string]string{"type": res.MessageType, "control_id": res.ControlID, "format": "hl7v2"}
@@ -99,31 +106,53 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 			pu.Labels, pu.LabelsKnown = res.Labels, true
 			units = append(units, pu)
 		}
+		// Every part is encoded: the bundles' memory goes to the next
+		// message's conversion, and the parsed message's to the next
+		// parse. Nothing the units keep points into either (Labels and
+		// the attributes are the Result's own; strings read from m are
+		// in raw or in a buffer of m's own that is not reused).
+		lease.Release()
+		m.Recycle()
 	}
 	return units, nil
 }
 
 // v2convert is the HL7 v2 converter's entry point, a variable so a test
-// can stand in a converter with a bug.
+// can stand in a converter with a bug. While it is the default, the
+// pipeline converts with ConvertLeased instead (the same bundles).
 var v2convert = (*v2fhir.Converter).Convert
+
+// v2convertDefault identifies v2convert's default.
+var v2convertDefault = reflect.ValueOf(v2convert).Pointer()
 
 // convertOne converts one message of the input into its bundles: the
 // message's transaction parts (txs of them) and, last, its status-change
 // batch when it has one. A panic in the converter is that message's
 // *adapters.ConvertPanic: the other messages of a batch file are
 // converted and queued, and only this one is quarantined.
-func (h HL7) convertOne(m *hl7v2.Message, raw []byte) (parts []*fhir.Bundle, txs int, res v2fhir.Result, err error) {
+//
+// The bundles' memory is leased (v2fhir.Converter.ConvertLeased): the
+// caller releases lease once it has encoded them, and not before.
+func (h HL7) convertOne(m *hl7v2.Message, raw []byte) (parts []*fhir.Bundle, txs int, res v2fhir.Result, lease v2fhir.Lease, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			parts, err = nil, &adapters.ConvertPanic{Value: v, Stack: debug.Stack()}
+			// A panic may leave the lease's memory half written: it is
+			// not released, and the garbage collector takes it.
+			parts, lease, err = nil, v2fhir.Lease{}, &adapters.ConvertPanic{Value: v, Stack: debug.Stack()}
 		}
 	}()
-	b, res, err := v2convert(h.Conv, m, raw)
+	var b *fhir.Bundle
+	if reflect.ValueOf(v2convert).Pointer() == v2convertDefault {
+		b, res, lease, err = h.Conv.ConvertLeased(m, raw)
+	} else {
+		b, res, err = v2convert(h.Conv, m, raw)
+	}
 	if err != nil {
-		return nil, 0, res, ackError(err)
+		return nil, 0, res, v2fhir.Lease{}, ackError(err)
 	}
 	if parts, err = h.Conv.Parts(b); err != nil {
-		return nil, 0, res, err
+		lease.Release()
+		return nil, 0, res, v2fhir.Lease{}, err
 	}
 	txs = len(parts)
 	if sb := v2fhir.StatusBatch(b, res); sb != nil {
@@ -131,7 +160,7 @@ func (h HL7) convertOne(m *hl7v2.Message, raw []byte) (parts []*fhir.Bundle, txs
 		// batch of their own (see StatusBatch).
 		parts = append(parts, sb)
 	}
-	return parts, txs, res, nil
+	return parts, txs, res, lease, nil
 }
 
 // DedupKey identifies a message for duplicate detection: sending

@@ -236,6 +236,62 @@ func charsetError(err error) error {
 // Convert converts a parsed message. raw is the message as received; it is
 // kept, base64-encoded, in a Binary that the Provenance names as its source.
 func (c *Converter) Convert(msg *hl7v2.Message, raw []byte) (*fhir.Bundle, Result, error) {
+	return c.convert(msg, raw, nil)
+}
+
+// Lease is the memory of a Bundle that ConvertLeased returned. Release
+// hands it to the next leased conversion: the Bundle, the bundles Parts
+// and StatusBatch made from it and everything they point to must not be
+// used afterwards. The Result's strings and lists are not part of it.
+// The zero Lease releases nothing.
+type Lease struct {
+	mem *slabs
+}
+
+// Release ends the lease; it must be called at most once.
+func (l Lease) Release() {
+	if l.mem == nil {
+		return
+	}
+	l.mem.recycle()
+	if l.mem.kept() <= leaseKeptMax {
+		leasePool.Put(l.mem)
+	}
+}
+
+// leaseKeptMax bounds the chunks one pooled lease keeps (a usual message
+// uses about twenty): the memory of an unusually large message is left
+// to the garbage collector.
+const leaseKeptMax = 64
+
+// leasePool holds the memory of released leases. Like any sync.Pool it
+// is emptied by the garbage collector, and each entry is bounded
+// (leaseKeptMax chunks of at most reuseMax values).
+var leasePool = sync.Pool{New: func() any {
+	s := new(slabs)
+	s.lease()
+	return s
+}}
+
+// ConvertLeased is Convert for a caller that is done with the Bundle
+// before it converts again, such as the ingest pipeline, which only
+// encodes it: the Bundle's memory (resources, entries, their datatype
+// values, but not its strings) comes from earlier leased conversions
+// and goes back for later ones when the caller calls Lease.Release,
+// which saves the garbage collector most of what a conversion
+// allocates. On error the Lease is zero.
+func (c *Converter) ConvertLeased(msg *hl7v2.Message, raw []byte) (*fhir.Bundle, Result, Lease, error) {
+	mem := leasePool.Get().(*slabs)
+	b, res, err := c.convert(msg, raw, mem)
+	if err != nil {
+		// Nothing returned points into mem.
+		Lease{mem}.Release()
+		return nil, res, Lease{}, err
+	}
+	return b, res, Lease{mem}, nil
+}
+
+func (c *Converter) convert(msg *hl7v2.Message, raw []byte, mem *slabs) (*fhir.Bundle, Result, error) {
 	typ := msg.Type()
 	res := Result{MessageType: typ.Code + "^" + typ.Trigger, ControlID: msg.ControlID()}
 	h := handlers[res.MessageType]
@@ -248,7 +304,7 @@ func (c *Converter) Convert(msg *hl7v2.Message, raw []byte) (*fhir.Bundle, Resul
 		}
 		return nil, res, fmt.Errorf("v2fhir: %s: %w", res.MessageType, ErrUnsupported)
 	}
-	x := newConv(c, msg, raw, typ, res.ControlID)
+	x := newConv(c, msg, raw, typ, res.ControlID, mem)
 	defer x.release()
 	if res.ControlID == "" {
 		return nil, res, &ContentError{Segment: "MSH", Pos: 1, Field: "MSH-10", Reason: "message control id is empty"}
@@ -274,10 +330,8 @@ func (c *Converter) Convert(msg *hl7v2.Message, raw []byte) (*fhir.Bundle, Resul
 	res.Labels = x.allLabels
 	// The Bundle and its identifier share one allocation of their own:
 	// the conv goes back to convPool, the Bundle to the caller.
-	out := &struct {
-		b  fhir.Bundle
-		id fhir.Identifier
-	}{id: fhir.Identifier{System: x.system("message"), Value: res.ControlID}}
+	out := x.slabs.bundles.one()
+	out.id = fhir.Identifier{System: x.system("message"), Value: res.ControlID}
 	b := &out.b
 	*b = fhir.Bundle{
 		ResourceType: "Bundle",
@@ -342,7 +396,8 @@ type conv struct {
 	entrySec   map[int]*labels // entry index → its order group's labels
 	allLabels  []fhir.Coding   // every label in the bundle (Result.Labels)
 	finals     []string        // OBX-11 "U" results left out (Result.Finals)
-	slabs      slabs           // the small values of this conversion's resources
+	slabs      *slabs          // the small values of this conversion's resources: own, or a Lease's
+	own        slabs
 	// MSH fields read once: every resource added consults the type, and
 	// keys are minted from the control id.
 	typ       hl7v2.MessageType
@@ -369,8 +424,12 @@ func (x *conv) release() {
 	convPool.Put(x)
 }
 
-func newConv(c *Converter, m *hl7v2.Message, raw []byte, typ hl7v2.MessageType, controlID string) *conv {
+func newConv(c *Converter, m *hl7v2.Message, raw []byte, typ hl7v2.MessageType, controlID string, mem *slabs) *conv {
 	x := convPool.Get().(*conv) // zero: release cleared it
+	x.slabs = &x.own
+	if mem != nil {
+		x.slabs = mem
+	}
 	x.c, x.m, x.raw, x.loc, x.typ, x.controlID = c, m, raw, c.Location, typ, controlID
 	if x.loc == nil {
 		x.loc = time.Local
@@ -416,6 +475,11 @@ func (x *conv) sizeSlabs() {
 // requests, and whose Provenance targets are the references.
 func (x *conv) makeLists(n int) {
 	switch {
+	case x.slabs.entries.reuse:
+		// Leased: three kept chunks, which the next conversion reuses.
+		x.entries = x.slabs.entries.chunk(n)[:0]
+		x.targets = x.slabs.targets.chunk(n)[:0]
+		x.reqs = x.slabs.reqs.chunk(n)[:0]
 	case n <= 8:
 		b := new(struct {
 			e [8]fhir.BundleEntry
@@ -673,19 +737,7 @@ func (x *conv) finish() error {
 
 	// The three closing resources and their parts come from one
 	// allocation: they live exactly as long as the bundle.
-	box := &struct {
-		mh       fhir.MessageHeader
-		event    fhir.Coding
-		sender   fhir.Reference
-		receiver fhir.Reference
-		dest     [1]fhir.MessageHeaderDestination
-		bin      fhir.Binary
-		prov     fhir.Provenance
-		agents   [3]fhir.ProvenanceAgent
-		gateway  fhir.Identifier
-		entity   [1]fhir.ProvenanceEntity
-		entityID fhir.Identifier
-	}{}
+	box := x.slabs.closings.one()
 	box.event = fhir.Coding{System: "http://terminology.hl7.org/CodeSystem/v2-0003", Code: typ.Trigger}
 	mh := &box.mh
 	*mh = fhir.MessageHeader{
@@ -754,6 +806,27 @@ func (x *conv) finish() error {
 	}
 	x.add("Provenance", msgKey, prov)
 	return nil
+}
+
+// closingBox holds the three closing resources and their parts.
+type closingBox struct {
+	mh       fhir.MessageHeader
+	event    fhir.Coding
+	sender   fhir.Reference
+	receiver fhir.Reference
+	dest     [1]fhir.MessageHeaderDestination
+	bin      fhir.Binary
+	prov     fhir.Provenance
+	agents   [3]fhir.ProvenanceAgent
+	gateway  fhir.Identifier
+	entity   [1]fhir.ProvenanceEntity
+	entityID fhir.Identifier
+}
+
+// bundleBox is the Bundle and its identifier.
+type bundleBox struct {
+	b  fhir.Bundle
+	id fhir.Identifier
 }
 
 // zSegments renders the message's Z-segments as extensions. The text is

@@ -544,11 +544,7 @@ func (x *conv) practitionerEntry(id string, name *fhir.HumanName, ns, universal,
 		}
 	}
 	// The Practitioner and its one identifier and name: one allocation.
-	box := &struct {
-		p     fhir.Practitioner
-		ids   [1]fhir.Identifier
-		names [1]fhir.HumanName
-	}{}
+	box := x.slabs.practitioners.one()
 	box.ids[0] = ident
 	box.p = fhir.Practitioner{ResourceType: "Practitioner", Identifier: box.ids[:]}
 	if name != nil {
@@ -944,4 +940,11 @@ func firstSub(c hl7v2.Value) string {
 		}
 	}
 	return ""
+}
+
+// practitionerBox is a Practitioner and its one identifier and name.
+type practitionerBox struct {
+	p     fhir.Practitioner
+	ids   [1]fhir.Identifier
+	names [1]fhir.HumanName
 }

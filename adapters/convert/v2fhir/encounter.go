@@ -38,14 +38,7 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 		return nil, nil
 	}
 	// The Encounter and room for its usual parts: one allocation.
-	box := &struct {
-		e            fhir.Encounter
-		ids          [1]fhir.Identifier
-		period       fhir.Period
-		hosp         fhir.EncounterHospitalization
-		locations    [2]fhir.EncounterLocation
-		participants [2]fhir.EncounterParticipant
-	}{}
+	box := x.slabs.encounters.one()
 	e := &box.e
 	*e = fhir.Encounter{ResourceType: "Encounter", Status: status, Subject: x.patientRef}
 	if c, ok := patientClass[class]; ok {
@@ -190,4 +183,15 @@ func placeText(t *textArena, f hl7v2.Value) string {
 		add(d)
 	}
 	return t.cat(parts[:n]...)
+}
+
+// encounterBox is an Encounter and room for its usual parts: one
+// allocation.
+type encounterBox struct {
+	e            fhir.Encounter
+	ids          [1]fhir.Identifier
+	period       fhir.Period
+	hosp         fhir.EncounterHospitalization
+	locations    [2]fhir.EncounterLocation
+	participants [2]fhir.EncounterParticipant
 }

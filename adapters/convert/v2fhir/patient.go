@@ -51,29 +51,18 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 	// the demographics past identifiers and names (about 900 bytes) is
 	// made only when the PID has some: ADT feeds send them, but a lab's
 	// PID is mostly just the identifier, name, birth date and sex.
-	type core struct {
-		p     fhir.Patient
-		ids   [2]fhir.Identifier
-		names [2]fhir.HumanName
-	}
 	var (
-		box      *core
+		box      *patientCore
 		extBuf   []fhir.Extension
 		addr     []fhir.Address
 		telecom  []fhir.ContactPoint
 		language []fhir.PatientCommunication
 	)
 	if hasDemographics(pid) {
-		full := &struct {
-			core
-			ext      [3]fhir.Extension
-			addr     [1]fhir.Address
-			telecom  [3]fhir.ContactPoint
-			language [1]fhir.PatientCommunication
-		}{}
-		box, extBuf, addr, telecom, language = &full.core, full.ext[:], full.addr[:], full.telecom[:], full.language[:]
+		full := x.slabs.patients.one()
+		box, extBuf, addr, telecom, language = &full.patientCore, full.ext[:], full.addr[:], full.telecom[:], full.language[:]
 	} else {
-		box = &core{}
+		box = x.slabs.patientCores.one()
 	}
 	p := &box.p
 	p.ResourceType = "Patient"
@@ -301,4 +290,20 @@ func (x *conv) maritalStatus(v hl7v2.Value) *fhir.CodeableConcept {
 	codings = append(codings, m)
 	cc.Coding = append(codings, cc.Coding...)
 	return cc
+}
+
+// patientCore is a Patient and room for its usual lists: one allocation.
+type patientCore struct {
+	p     fhir.Patient
+	ids   [2]fhir.Identifier
+	names [2]fhir.HumanName
+}
+
+// patientBox is patientCore with room for the demographics.
+type patientBox struct {
+	patientCore
+	ext      [3]fhir.Extension
+	addr     [1]fhir.Address
+	telecom  [3]fhir.ContactPoint
+	language [1]fhir.PatientCommunication
 }

@@ -148,7 +148,8 @@ func (x *conv) resultsAfter(seg hl7v2.Segment) int {
 // DiagnosticReport"). Its key is the filler order number (OBR-3), else the
 // placer's (OBR-2), else the message control id and OBR-1.
 func (x *conv) newReport(obr hl7v2.Segment) (*reportBuilder, error) {
-	r := &reportBuilder{seg: obr, results: x.resultsAfter(obr)}
+	r := x.slabs.reports.one()
+	r.seg, r.results = obr, x.resultsAfter(obr)
 	r.drv = fhir.DiagnosticReport{ResourceType: "DiagnosticReport", Subject: x.patientRef, Encounter: x.encRef}
 	dr := &r.drv
 	r.dr = dr
@@ -286,10 +287,10 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 	case r != nil && len(r.obsPool) > 0:
 		b, r.obsPool = &r.obsPool[0], r.obsPool[1:]
 	case r != nil && r.results > 1 && r.obsPool == nil:
-		r.obsPool = make([]obsBuilder, r.results)
+		r.obsPool = x.slabs.observations.chunk(r.results)
 		b, r.obsPool = &r.obsPool[0], r.obsPool[1:]
 	default:
-		b = &obsBuilder{}
+		b = x.slabs.observations.one()
 	}
 	b.obs = fhir.Observation{ResourceType: "Observation", Subject: x.patientRef, Encounter: x.encRef}
 	o := &b.obs
@@ -719,7 +720,7 @@ func (w *resultWalk) closeObs() error {
 	w.observations++
 	if w.report != nil {
 		if w.report.dr.Result == nil && w.report.results > 1 {
-			w.report.dr.Result = make([]fhir.Reference, 0, w.report.results)
+			w.report.dr.Result = w.x.slabs.refLists.chunk(w.report.results)[:0]
 		}
 		w.report.dr.Result = append(w.report.dr.Result, ref)
 	} else if w.looseInFocus {

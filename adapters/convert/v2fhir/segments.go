@@ -173,14 +173,7 @@ func (x *conv) allergy(al1 hl7v2.Segment) error {
 		return x.badField(al1, 3, "allergen is empty")
 	}
 	// The resource and its one-element lists: one allocation, not six.
-	box := &struct {
-		a        fhir.AllergyIntolerance
-		status   fhir.CodeableConcept
-		coding   [1]fhir.Coding
-		category [1]string
-		reaction [1]fhir.AllergyIntoleranceReaction
-		ids      [1]fhir.Identifier
-	}{}
+	box := x.slabs.allergies.one()
 	box.coding[0] = fhir.Coding{System: "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", Code: "active"}
 	box.status.Coding = box.coding[:]
 	a := &box.a
@@ -239,13 +232,7 @@ func (x *conv) diagnosis(dg1 hl7v2.Segment) error {
 	}
 	// The resource, its one-element lists and its line on the
 	// Encounter: one allocation, not five.
-	box := &struct {
-		c        fhir.Condition
-		category [1]fhir.CodeableConcept
-		coding   [1]fhir.Coding
-		ids      [1]fhir.Identifier
-		diag     [1]fhir.EncounterDiagnosis
-	}{}
+	box := x.slabs.conditions.one()
 	box.coding[0] = fhir.Coding{System: "http://terminology.hl7.org/CodeSystem/condition-category", Code: "encounter-diagnosis", Display: "Encounter Diagnosis"}
 	box.category[0] = fhir.CodeableConcept{Coding: box.coding[:]}
 	c := &box.c
@@ -364,4 +351,24 @@ func (x *conv) coverage(in1 hl7v2.Segment) error {
 	cov.Identifier = []fhir.Identifier{key}
 	x.add("Coverage", key, cov)
 	return nil
+}
+
+// allergyBox is an AllergyIntolerance and its one-element lists.
+type allergyBox struct {
+	a        fhir.AllergyIntolerance
+	status   fhir.CodeableConcept
+	coding   [1]fhir.Coding
+	category [1]string
+	reaction [1]fhir.AllergyIntoleranceReaction
+	ids      [1]fhir.Identifier
+}
+
+// conditionBox is a Condition, its one-element lists and its line on
+// the Encounter.
+type conditionBox struct {
+	c        fhir.Condition
+	category [1]fhir.CodeableConcept
+	coding   [1]fhir.Coding
+	ids      [1]fhir.Identifier
+	diag     [1]fhir.EncounterDiagnosis
 }

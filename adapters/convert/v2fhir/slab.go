@@ -17,18 +17,70 @@ import (
 type slab[T any] struct {
 	free []T
 	size int // the last chunk's length
+	// reuse is set in a leased conversion (Converter.ConvertLeased): the
+	// chunks are then kept, and handed out again by the next leased
+	// conversion after Lease.Release, instead of being left to the
+	// garbage collector. chunks[:used] are this conversion's; all the
+	// others are zero (Release clears what a conversion used).
+	reuse  bool
+	chunks [][]T
+	used   int
 }
 
 const (
 	slabFirst = 4
 	slabMax   = 32
+	// reuseMax is the longest chunk a leased conversion keeps for the
+	// next one; longer ones (a report of hundreds of results) are left
+	// to the garbage collector, so the pooled memory stays small.
+	reuseMax = 64
+	// reuseChunks is the most chunks of one slab kept for reuse.
+	reuseChunks = 16
 )
+
+// chunk returns n zero values: a new slice, or in a leased conversion
+// the next kept chunk when it is long enough.
+func (s *slab[T]) chunk(n int) []T {
+	if !s.reuse || n > reuseMax {
+		return make([]T, n)
+	}
+	if s.used < len(s.chunks) {
+		if c := s.chunks[s.used]; cap(c) >= n {
+			s.used++
+			return c[:n:n]
+		}
+		s.chunks[s.used] = make([]T, n)
+	} else {
+		if len(s.chunks) >= reuseChunks {
+			return make([]T, n)
+		}
+		s.chunks = append(s.chunks, make([]T, n))
+	}
+	s.used++
+	c := s.chunks[s.used-1]
+	return c[:n:n]
+}
+
+// one returns a pointer to a zero T of its own (a chunk of one).
+func (s *slab[T]) one() *T {
+	return &s.chunk(1)[0]
+}
+
+// recycle clears the chunks this conversion used, so that the next
+// leased conversion finds them zero and the pool keeps nothing of this
+// message alive, and starts over.
+func (s *slab[T]) recycle() {
+	for _, c := range s.chunks[:s.used] {
+		clear(c[:cap(c)])
+	}
+	s.free, s.size, s.used = nil, 0, 0
+}
 
 // next returns a pointer to a zero T.
 func (s *slab[T]) next() *T {
 	if len(s.free) == 0 {
 		s.size = min(max(2*s.size, slabFirst), slabMax)
-		s.free = make([]T, s.size)
+		s.free = s.chunk(s.size)
 	}
 	p := &s.free[0]
 	s.free = s.free[1:]
@@ -41,7 +93,7 @@ func (s *slab[T]) next() *T {
 func (s *slab[T]) reserve(n int) {
 	if len(s.free) == 0 && n > 0 {
 		s.size = min(n, slabMax)
-		s.free = make([]T, s.size)
+		s.free = s.chunk(s.size)
 	}
 }
 
@@ -75,7 +127,63 @@ type slabs struct {
 	codings     slab[fhir.Coding]
 	references  slab[fhir.Reference]
 	strs        []string // carved by strings
+	strChunks   slab[string]
 	text        textArena
+
+	// The resources' own allocations and the bundle's lists, through
+	// one() and chunk(), so that a leased conversion reuses them too.
+	entries       slab[fhir.BundleEntry]
+	targets       slab[fhir.Reference]
+	reqs          slab[fhir.BundleRequest]
+	refLists      slab[fhir.Reference]
+	bundles       slab[bundleBox]
+	closings      slab[closingBox]
+	patients      slab[patientBox]
+	patientCores  slab[patientCore]
+	encounters    slab[encounterBox]
+	practitioners slab[practitionerBox]
+	allergies     slab[allergyBox]
+	conditions    slab[conditionBox]
+	reports       slab[reportBuilder]
+	observations  slab[obsBuilder]
+}
+
+// lease makes s keep and reuse its chunks (see slab.reuse).
+func (s *slabs) lease() {
+	s.forEach(func(r reusable) { r.setReuse() })
+}
+
+// recycle readies a leased s for the next leased conversion: every
+// chunk the last one used is cleared, and the text arena, whose strings
+// may live on in what the caller kept (error messages, Result), is
+// dropped, never reused.
+func (s *slabs) recycle() {
+	s.forEach(func(r reusable) { r.recycle() })
+	s.strs = nil
+	s.text = textArena{}
+}
+
+// kept is how many chunks s holds, to bound what a pool of them keeps.
+func (s *slabs) kept() int {
+	n := 0
+	s.forEach(func(r reusable) { n += r.kept() })
+	return n
+}
+
+type reusable interface {
+	setReuse()
+	recycle()
+	kept() int
+}
+
+func (s *slab[T]) setReuse() { s.reuse = true }
+func (s *slab[T]) kept() int { return len(s.chunks) }
+
+func (s *slabs) forEach(f func(reusable)) {
+	for _, r := range [...]reusable{&s.quantities, &s.concepts, &s.identifiers, &s.names, &s.contacts, &s.addresses, &s.codings, &s.references, &s.strChunks,
+		&s.entries, &s.targets, &s.reqs, &s.refLists, &s.bundles, &s.closings, &s.patients, &s.patientCores, &s.encounters, &s.practitioners, &s.allergies, &s.conditions, &s.reports, &s.observations} {
+		f(r)
+	}
 }
 
 // into is s, or buf's storage when s is still nil, for an append: the
@@ -92,7 +200,7 @@ func into[T any](s, buf []T) []T {
 // parts, address lines), carved from a shared chunk like slab's values.
 func (s *slabs) strings(n int) []string {
 	if len(s.strs) < n {
-		s.strs = make([]string, max(n, 8))
+		s.strs = s.strChunks.chunk(max(n, 8))
 	}
 	out := s.strs[:0:n]
 	s.strs = s.strs[n:]
