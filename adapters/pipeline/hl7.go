@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"reflect"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -118,12 +117,9 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 }
 
 // v2convert is the HL7 v2 converter's entry point, a variable so a test
-// can stand in a converter with a bug. While it is the default, the
-// pipeline converts with ConvertLeased instead (the same bundles).
-var v2convert = (*v2fhir.Converter).Convert
-
-// v2convertDefault identifies v2convert's default.
-var v2convertDefault = reflect.ValueOf(v2convert).Pointer()
+// can stand in a converter with a bug. It converts with leased memory
+// (see convertOne).
+var v2convert = (*v2fhir.Converter).ConvertLeased
 
 // convertOne converts one message of the input into its bundles: the
 // message's transaction parts (txs of them) and, last, its status-change
@@ -141,12 +137,7 @@ func (h HL7) convertOne(m *hl7v2.Message, raw []byte) (parts []*fhir.Bundle, txs
 			parts, lease, err = nil, v2fhir.Lease{}, &adapters.ConvertPanic{Value: v, Stack: debug.Stack()}
 		}
 	}()
-	var b *fhir.Bundle
-	if reflect.ValueOf(v2convert).Pointer() == v2convertDefault {
-		b, res, lease, err = h.Conv.ConvertLeased(m, raw)
-	} else {
-		b, res, err = v2convert(h.Conv, m, raw)
-	}
+	b, res, lease, err := v2convert(h.Conv, m, raw)
 	if err != nil {
 		return nil, 0, res, v2fhir.Lease{}, ackError(err)
 	}

@@ -500,7 +500,7 @@ func (panicQueue) Put(context.Context, *queue.Item) error { panic("queue bug") }
 func TestBatchPanicQuarantinesOneMessage(t *testing.T) {
 	orig := v2convert
 	t.Cleanup(func() { v2convert = orig })
-	v2convert = func(c *v2fhir.Converter, m *hl7v2.Message, raw []byte) (*fhir.Bundle, v2fhir.Result, error) {
+	v2convert = func(c *v2fhir.Converter, m *hl7v2.Message, raw []byte) (*fhir.Bundle, v2fhir.Result, v2fhir.Lease, error) {
 		if m.ControlID() == "B2" {
 			panic("converter bug on B2")
 		}
