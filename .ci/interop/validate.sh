@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # validate.sh: the converters' output, checked by parts ferry does not own.
 # 1. every golden expected.json under testdata/convert passes @medplum/core validateResource;
-# 2. `ferry convert` of every test input (testdata/convert/*/input.*, testdata/hl7v2/*.hl7) passes too;
+# 2. `ferry convert` of every test input (testdata/convert/*/input.*, testdata/hl7v2/*.hl7) passes too
+#    (a CSV case with its mapping.yaml as an EHR folder's csv mapping);
 # 3. each converted Bundle is accepted by the Medplum stand-in exchange (POST over mTLS with curl:
 #    HTTP 200, every entry 2xx), and posting them all a second time changes no resource count.
 set -euo pipefail
@@ -30,7 +31,25 @@ for f in "${inputs[@]}"; do
   name=$(basename "$(dirname "$f")")
   [ "$name" = hl7v2 ] && name=hl7v2-$(basename "$f" .hl7)
   mkdir -p "$WORK/out/$name"
-  "$FERRY" convert "$f" --out "$WORK/out/$name" >>"$WORK/convert.log" 2>&1 || die "ferry convert $f failed: $(tail -3 "$WORK/convert.log")"
+  cfg=()
+  if [ -f "$(dirname "$f")/mapping.yaml" ]; then
+    # a CSV case: its mapping, as an EHR folder's only csv mapping, matching the input's name
+    mkdir -p "$WORK/csv-in"
+    {
+      printf 'data_dir: %s
+sources:
+  mllp: []
+  folders:
+    - name: ehr
+      kind: ehr
+      path: %s
+      csv:
+' "$WORK/csv-data" "$WORK/csv-in"
+      awk -v n="$(basename "$f")" 'NR == 1 {p = "        - "} NR > 1 {p = "          "} /^match:/ {$0 = "match: \"" n "\""} {print p $0}' "$(dirname "$f")/mapping.yaml"
+    } >"$WORK/csv-$name.yaml"
+    cfg=(--config "$WORK/csv-$name.yaml")
+  fi
+  "$FERRY" convert "${cfg[@]}" "$f" --out "$WORK/out/$name" >>"$WORK/convert.log" 2>&1 || die "ferry convert $f failed: $(tail -3 "$WORK/convert.log")"
 done
 # 2b. the fax test images become MHD bundles that validate too
 mkdir -p "$WORK/out/fax"
