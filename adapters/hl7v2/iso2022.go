@@ -215,9 +215,11 @@ func unescapeSwitched(dst, raw []byte, c *textCtx, g *gset) []byte {
 			}
 			continue
 		}
-		// Inside a switched run, escapes give bytes of the run.
+		// Inside a switched run, escapes give bytes of the run (an
+		// empty one, two escape characters in a row, is kept as
+		// written, as outside a run).
 		var ok bool
-		if seq[0] == 'X' {
+		if len(seq) > 0 && seq[0] == 'X' {
 			run, ok = appendHexBytes(run, seq[1:])
 		} else {
 			run, ok = decodeEscape(run, seq, d)

@@ -244,3 +244,20 @@ func TestStringNoEscapeAllocs(t *testing.T) {
 		t.Errorf("escaped value: %v allocs, want 2", n)
 	}
 }
+
+// TestEmptyEscapeInSwitchedRun: two escape characters in a row inside a
+// switched run (found by FuzzRead; it indexed the empty sequence and
+// panicked) are kept as written, as they are outside a run, and the run
+// goes on after them.
+func TestEmptyEscapeInSwitchedRun(t *testing.T) {
+	m := mustParse(t, string(charsetMsg("ISO IR6~ISO IR87", `\M2442\;3\\ED\C2842\x^\M2442\\\`)))
+	if got, want := m.Get("PID-5-1"), `山\\田x`; got != want {
+		t.Errorf("PID-5-1 = %q, want %q", got, want)
+	}
+	if got, want := m.Get("PID-5-2"), `\\`; got != want {
+		t.Errorf("PID-5-2 = %q, want %q", got, want)
+	}
+	if err := m.CharsetSwitchError(); err != nil {
+		t.Errorf("CharsetSwitchError: %v", err)
+	}
+}
