@@ -108,6 +108,10 @@ func ParseLayout(f string) (Layout, error) {
 	return l, nil
 }
 
+// maxOffset is the largest UTC offset, in seconds, a FHIR dateTime may
+// carry (+14:00, Kiribati's).
+const maxOffset = 14 * 60 * 60
+
 // cellReader reads the dates and numbers of one mapping.
 type cellReader struct {
 	layouts []Layout
@@ -154,6 +158,11 @@ func (dp *cellReader) parse(v string, dateOnly bool) (string, error) {
 			continue
 		}
 		if t.Year() < 1000 {
+			continue
+		}
+		if _, off := t.Zone(); l.offset && (off > maxOffset || off < -maxOffset) {
+			// The time package reads offsets up to ±24:00; FHIR's
+			// dateTime (and every real zone) stays within ±14:00.
 			continue
 		}
 		switch {
