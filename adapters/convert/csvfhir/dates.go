@@ -161,7 +161,7 @@ func (dp *cellReader) parse(v string, dateOnly bool) (string, error) {
 			continue
 		}
 		if _, off := t.Zone(); l.offset && (off > maxOffset || off < -maxOffset) {
-			// The time package reads offsets up to ±24:00; FHIR's
+			// The time package reads offsets up to ±24:59; FHIR's
 			// dateTime (and every real zone) stays within ±14:00.
 			continue
 		}
