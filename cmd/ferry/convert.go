@@ -60,17 +60,19 @@ func cmdConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			failed++
 			continue
 		}
-		fmtName := *format
-		if fmtName == "" {
-			fmtName = pipeline.Detect(f, body)
-		}
 		// A CSV is read with the csv mapping of the configuration's EHR
-		// drop that matches its name, as the gateway would read it there.
+		// drop that matches its name, as the gateway would read it there:
+		// the gateway tries the mappings before it sniffs the content, so
+		// a CSV whose first line looks like HL7 or XML is still a CSV.
+		fmtName := *format
 		var meta map[string]string
 		if fmtName == "" || fmtName == "csv" {
 			if name := csvFolder(cfg, f); name != "" {
 				fmtName, meta = "csv", map[string]string{folder.MetaFolder: name}
 			}
+		}
+		if fmtName == "" {
+			fmtName = pipeline.Detect(f, body)
 		}
 		conv, ok := convs[fmtName]
 		if !ok || fmtName == "csv" && meta == nil {

@@ -27,6 +27,10 @@ sources:
           resource: Patient
           identifier: {column: MRN, system: "urn:oid:1.2.3"}
           columns: {Last: name.family, DOB: birthDate}
+        - match: "mshlist*.csv"
+          resource: Patient
+          identifier: {column: MSH, system: "urn:oid:1.2.4"}
+          columns: {Last: name.family}
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -45,6 +49,17 @@ sources:
 	if err := cmdConvert(context.Background(), []string{"--config", cfg, bad}, io.Discard, &errs); err == nil ||
 		!strings.Contains(errs.String(), `line 2, column "DOB": not a date`) || strings.Contains(errs.String(), "01/02/1970") {
 		t.Errorf("bad rows: %v\n%s", err, errs.String())
+	}
+	// A CSV whose first line looks like HL7 v2 is still read by its
+	// mapping, as the gateway reads it: the mappings come before sniffing.
+	msh := filepath.Join(dir, "mshlist_1.csv")
+	os.WriteFile(msh, []byte("MSH,Last\n9,Poe\n"), 0o600)
+	out.Reset()
+	if err := cmdConvert(context.Background(), []string{"--config", cfg, msh}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), `"url":"Patient?identifier=urn%3Aoid%3A1.2.4%7C9"`) {
+		t.Errorf("HL7-looking CSV:\n%s", out.String())
 	}
 	// Without a configuration no mapping reads it.
 	errs.Reset()
