@@ -9,7 +9,7 @@
 # 5. runs it again with the exchange down so messages wait, and checks the status page in
 #    headless Chromium (--dump-dom and a --screenshot read back with tesseract) shows the
 #    queue figures, then `ferry status` offline;
-# 6. checks the Windows build (PE header) and the MSI's ServiceInstall/ServiceControl/CustomAction
+# 6. checks the Windows build (PE header) and the MSI's ServiceInstall/ServiceControl/Registry/CustomAction
 #    tables (msiinfo) and payload (msiextract).
 # Prints PASS/FAIL lines; exits non-zero when any check failed.
 set -uo pipefail
@@ -241,6 +241,7 @@ check "MSI ServiceInstall registers service ferry as NT SERVICE\\ferry, auto sta
 sed 's/^/    /' "$WORK/svc.idt"
 msiinfo export "$MSI" ServiceControl >"$WORK/ctl.idt" 2>&1
 check "MSI ServiceControl starts, stops and removes ferry" awk -F'\t' 'NR>3 && $2=="ferry" && $5==1 {found=1} END{exit !found}' "$WORK/ctl.idt"
+check "MSI registers the event log source (EventCreate.exe message file) in a component it removes on uninstall" bash -c "msiinfo export '$MSI' Registry | awk -F'\t' '\$2==2 && \$3 ~ /EventLog.Application.ferry/ && \$4==\"EventMessageFile\" && \$5 ~ /EventCreate.exe\$/ && \$6==\"FerryEventSource\" {f=1} END{exit !f}'"
 check "MSI custom action sets the folder ACLs (install --folders-only)" bash -c "msiinfo export '$MSI' CustomAction | grep -q 'install --folders-only'"
 check "MSI carries ferry.exe and ferry.yaml" bash -c "msiextract -l '$MSI' | grep -q 'ferry.exe' && msiextract -l '$MSI' | grep -q 'ferry.yaml'"
 

@@ -46,9 +46,9 @@ func SetRestartOnFailure() error {
 // log, where a Windows service reports its errors, so that Event Viewer
 // shows ferry's error events with their text rather than "the description
 // for Event ID ... cannot be found". `ferry install` registers it through
-// kardianos/service; the MSI, whose ServiceInstall does not, through
-// `ferry install --folders-only`. A source already registered is left as
-// it is.
+// kardianos/service; the MSI writes the same key itself (so that its
+// uninstall removes it), and `ferry install --folders-only`, which the MSI
+// runs, then finds it there. A source already registered is left as it is.
 func RegisterEventSource() error {
 	err := eventlog.InstallAsEventCreate(ServiceName, eventlog.Error|eventlog.Warning|eventlog.Info)
 	if err != nil && !strings.Contains(err.Error(), "exists") {
