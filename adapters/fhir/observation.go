@@ -36,6 +36,23 @@ type Observation struct {
 	ReferenceRange       []ObservationReferenceRange `json:"referenceRange,omitempty"`
 	HasMember            []Reference                 `json:"hasMember,omitempty"`
 	DerivedFrom          []Reference                 `json:"derivedFrom,omitempty"`
+	// Component holds values that belong together under one code, such
+	// as the repetitions of an HL7 v2 OBX-5 (R4 value[x] does not repeat).
+	Component []ObservationComponent `json:"component,omitempty"`
+}
+
+// ObservationComponent is one component of an Observation: a code and
+// its value (R4 Observation.component, the value types ferry produces).
+type ObservationComponent struct {
+	Code                 CodeableConcept  `json:"code"`
+	ValueQuantity        *Quantity        `json:"valueQuantity,omitempty"`
+	ValueCodeableConcept *CodeableConcept `json:"valueCodeableConcept,omitempty"`
+	ValueString          string           `json:"valueString,omitempty"`
+	ValueRange           *Range           `json:"valueRange,omitempty"`
+	ValueRatio           *Ratio           `json:"valueRatio,omitempty"`
+	ValueTime            string           `json:"valueTime,omitempty"`
+	ValueDateTime        string           `json:"valueDateTime,omitempty"`
+	DataAbsentReason     *CodeableConcept `json:"dataAbsentReason,omitempty"`
 }
 
 // ObservationReferenceRange is a normal range for a result.

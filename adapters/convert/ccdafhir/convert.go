@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -529,8 +530,44 @@ func (c *converter) bundle() *fhir.Bundle {
 	if sec := c.securityLabels(); len(sec) > 0 {
 		b.Meta = &fhir.Meta{Security: sec}
 	}
+	// The exchange stores each resource on its own, without the Bundle's
+	// meta: every resource of a restricted document carries its label
+	// itself, or it would land there as if it were normal (a downgrade,
+	// STANDARDS.md §7). Normal and lower documents stay unlabelled.
+	restricted := c.hwm > confRank["N"]
 	for _, typ := range typeOrder {
+		if restricted {
+			for _, e := range c.entries[typ] {
+				labelResource(e.Resource, c.securityLabels())
+			}
+		}
 		b.Entry = append(b.Entry, c.entries[typ]...)
 	}
 	return b
+}
+
+// labelResource adds the confidentiality label sec to res's meta.security
+// unless it has one already (the DocumentReference and Binary do). Every
+// resource this package makes has a Meta *fhir.Meta field; a Meta is
+// copied, never changed in place, in case resources share one.
+func labelResource(res any, sec []fhir.Coding) {
+	v := reflect.ValueOf(res)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return
+	}
+	f := v.Elem().FieldByName("Meta")
+	if !f.IsValid() || !f.CanSet() || f.Type() != reflect.TypeFor[*fhir.Meta]() {
+		return
+	}
+	var m fhir.Meta
+	if old, _ := f.Interface().(*fhir.Meta); old != nil {
+		for _, s := range old.Security {
+			if s.System == sec[0].System {
+				return
+			}
+		}
+		m = *old
+	}
+	m.Security = append(append([]fhir.Coding(nil), m.Security...), sec...)
+	f.Set(reflect.ValueOf(&m))
 }

@@ -392,7 +392,53 @@ func (x *conv) obxValue(obx hl7v2.Segment, o *fhir.Observation, units quantityUn
 		return nil
 	}
 	typ := strings.ToUpper(obx.Field(2).Text(1))
-	first := f.Rep(1)
+	switch typ {
+	case "ED", "RP":
+		// Documents travel as DocumentReference, not Observation.value.
+		o.DataAbsentReason = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/data-absent-reason", Code: "unsupported"}}}
+		return nil
+	case "NM", "SN", "CE", "CWE", "CNE", "CF", "CV", "IS", "ID", "DT", "TS", "DTM", "TM":
+		// OBX-5 repeats, but value[x] does not: several values become
+		// components with the observation's code (the IG's
+		// OBX[Observation-Component] map) and the observation itself
+		// has none (obs-7), rather than keeping the first and losing
+		// the others.
+		n := 0
+		for rep := range f.RepsSeq() {
+			if !rep.Empty() {
+				n++
+			}
+		}
+		if n > 1 {
+			for rep := range f.RepsSeq() {
+				if rep.Empty() {
+					continue
+				}
+				var v fhir.Observation
+				if err := x.obxOne(obx, typ, rep, &v, units); err != nil {
+					return err
+				}
+				o.Component = append(o.Component, fhir.ObservationComponent{Code: o.Code,
+					ValueQuantity: v.ValueQuantity, ValueCodeableConcept: v.ValueCodeableConcept,
+					ValueString: v.ValueString, ValueRange: v.ValueRange, ValueRatio: v.ValueRatio,
+					ValueTime: v.ValueTime, ValueDateTime: v.ValueDateTime})
+			}
+			return nil
+		}
+		return x.obxOne(obx, typ, f.Rep(1), o, units)
+	}
+	// ST, TX, FT, and anything textual: repetitions are lines.
+	var lines []string
+	for rep := range f.RepsSeq() {
+		lines = append(lines, rep.Trimmed())
+	}
+	o.ValueString = strings.Join(lines, "\n")
+	return nil
+}
+
+// obxOne sets o's value[x] from first, one OBX-5 value of the
+// non-textual type typ.
+func (x *conv) obxOne(obx hl7v2.Segment, typ string, first hl7v2.Value, o *fhir.Observation, units quantityUnit) error {
 	switch typ {
 	case "NM":
 		s := strings.TrimSpace(first.Trimmed())
@@ -429,15 +475,6 @@ func (x *conv) obxValue(obx hl7v2.Segment, o *fhir.Observation, units quantityUn
 			return x.badField(obx, 5, "invalid time for OBX-2 TM")
 		}
 		o.ValueTime = t
-	case "ED", "RP":
-		// Documents travel as DocumentReference, not Observation.value.
-		o.DataAbsentReason = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/data-absent-reason", Code: "unsupported"}}}
-	default: // ST, TX, FT, and anything textual
-		var lines []string
-		for rep := range f.RepsSeq() {
-			lines = append(lines, rep.Trimmed())
-		}
-		o.ValueString = strings.Join(lines, "\n")
 	}
 	return nil
 }
