@@ -65,7 +65,7 @@ func TestRepeatedResultKeys(t *testing.T) {
 		n++
 		code := o.Code.Coding[0].Code
 		seen[code]++
-		want := "F1." + code
+		want := "lab:filler/F1." + code
 		if k := seen[code]; k > 1 {
 			want += fmt.Sprintf("#%d", k)
 		}

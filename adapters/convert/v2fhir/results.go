@@ -56,9 +56,12 @@ var labSections = map[string]bool{
 var labCategory = fhir.CodeableConcept{Coding: []fhir.Coding{{System: v2Table + "0074", Code: "LAB"}}}
 
 type reportBuilder struct {
-	seg      hl7v2.Segment
-	dr       *fhir.DiagnosticReport
-	key      fhir.Identifier
+	seg hl7v2.Segment
+	dr  *fhir.DiagnosticReport
+	key fhir.Identifier
+	// stem is key as the stem of the keys minted for the report's
+	// Observations and Specimens (reportStem).
+	stem     string
 	category string // observation-category code for its Observations
 	notes    []string
 	specimen *fhir.Reference // the SPM the following OBX describe
@@ -144,6 +147,24 @@ func (x *conv) resultsAfter(seg hl7v2.Segment) int {
 	return n
 }
 
+// reportStem is the stem of the keys minted for a report's Observations
+// and Specimens (those without an identifier of their own): the report
+// key's system, less the gateway's base and the sender's scope that every
+// minted system already carries, then "/" and its value, e.g.
+// "filler/1001" or "clinic-a:placer/1001". The value alone is not enough:
+// one lab (one sender scope) reports on orders from several placers, whose
+// numbers may be equal, and a report keyed by a filler number may share
+// its number with another keyed by a placer number; their results would
+// then mint one Observation, and the second patient's result would
+// overwrite the first's.
+func (x *conv) reportStem(key fhir.Identifier) string {
+	sys := key.System
+	if rest, ok := strings.CutPrefix(sys, x.base()+":"); ok {
+		sys = strings.TrimPrefix(rest, x.scope+":")
+	}
+	return x.slabs.text.cat(sys, "/", key.Value)
+}
+
 // newReport starts a DiagnosticReport from OBR (v2-to-FHIR "OBR to
 // DiagnosticReport"). Its key is the filler order number (OBR-3), else the
 // placer's (OBR-2), else the message control id and OBR-1.
@@ -168,6 +189,7 @@ func (x *conv) newReport(obr hl7v2.Segment) (*reportBuilder, error) {
 		r.key = fhir.Identifier{System: x.system("report"), Value: x.controlID + "-" + orStr(obr.Field(1).Text(1), strconv.Itoa(obr.Pos()))}
 		dr.Identifier = append(dr.Identifier, r.key)
 	}
+	r.stem = x.reportStem(r.key)
 	code := x.cwe(obr.Field(4).Rep(1), "")
 	if code == nil {
 		return nil, x.badField(obr, 4, "universal service identifier is empty")
@@ -321,7 +343,7 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 	} else {
 		base := x.controlID
 		if r != nil {
-			base = r.key.Value
+			base = r.stem
 		}
 		// Joined in the text arena: every Observation mints one.
 		t := &x.slabs.text
@@ -676,7 +698,7 @@ func (x *conv) specimen(spm hl7v2.Segment, r *reportBuilder) (fhir.Reference, er
 		}
 	}
 	if key.Value == "" {
-		key = fhir.Identifier{System: x.system("specimen"), Value: r.key.Value + "." + orStr(spm.Field(1).Text(1), strconv.Itoa(spm.Pos()))}
+		key = fhir.Identifier{System: x.system("specimen"), Value: r.stem + "." + orStr(spm.Field(1).Text(1), strconv.Itoa(spm.Pos()))}
 		sp.Identifier = append(sp.Identifier, key)
 	}
 	sp.Type = x.tableCC(spm.Field(4).Rep(1), "0487")

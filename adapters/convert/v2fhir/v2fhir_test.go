@@ -212,10 +212,10 @@ func TestObservationValues(t *testing.T) {
 		obs[v.Identifier[0].Value] = o
 	}
 	checks := map[string][]string{
-		"F-99821.6690-2": {`"valueQuantity":{"value":7.2,"unit":"10*3/uL","system":"http://unitsofmeasure.org","code":"10*3/uL"}`, `"low":{"value":4.0,`, `"high":{"value":11.0,`, `"code":"N"`, `"status":"final"`, `"effectiveDateTime":"2024-03-15T09:15:00-05:00"`, `"issued":"2024-03-15T14:25:00-05:00"`},
-		"F-99821.718-7":  {`"code":"L"`, `"note":[{"text":"Mild anemia; suggest iron studies."}]`},
-		"F-99821.777-3":  {`"value":245,`, `"status":"corrected"`},
-		"F-99821.789-8":  {`"valueQuantity":{"value":3.90,"unit":"10*6/uL"}`},
+		"acmelab:filler/F-99821.6690-2": {`"valueQuantity":{"value":7.2,"unit":"10*3/uL","system":"http://unitsofmeasure.org","code":"10*3/uL"}`, `"low":{"value":4.0,`, `"high":{"value":11.0,`, `"code":"N"`, `"status":"final"`, `"effectiveDateTime":"2024-03-15T09:15:00-05:00"`, `"issued":"2024-03-15T14:25:00-05:00"`},
+		"acmelab:filler/F-99821.718-7":  {`"code":"L"`, `"note":[{"text":"Mild anemia; suggest iron studies."}]`},
+		"acmelab:filler/F-99821.777-3":  {`"value":245,`, `"status":"corrected"`},
+		"acmelab:filler/F-99821.789-8":  {`"valueQuantity":{"value":3.90,"unit":"10*6/uL"}`},
 	}
 	check := func(checks map[string][]string) {
 		for key, wants := range checks {
@@ -236,7 +236,7 @@ func TestObservationValues(t *testing.T) {
 		_ = json.Unmarshal([]byte(o), &v)
 		obs[v.Identifier[0].Value] = o
 	}
-	pre := "F-10001."
+	pre := "filler/F-10001."
 	check(map[string][]string{
 		pre + "2345-7":   {`"valueQuantity":{"value":250,"comparator":"\u003e","unit":"mg/dL","system":"http://unitsofmeasure.org","code":"mg/dL"}`, `"status":"preliminary"`, `"code":"H"`},
 		pre + "5048-4":   {`"valueRatio":{"numerator":{"value":1},"denominator":{"value":160}}`},
