@@ -196,12 +196,12 @@ func parseSidecar(f *faxfhir.Fax, data []byte, loc *time.Location) error {
 		dec := json.NewDecoder(bytes.NewReader(trimmed))
 		dec.UseNumber()
 		if err := dec.Decode(&v); err != nil {
-			return fmt.Errorf("sidecar: json: %w", err)
+			return syntaxErr("json", err)
 		}
 		flattenJSON(fields, v)
 	case len(trimmed) > 0 && trimmed[0] == '<':
 		if err := flattenXML(fields, trimmed); err != nil {
-			return fmt.Errorf("sidecar: xml: %w", err)
+			return syntaxErr("xml", err)
 		}
 	default:
 		return errors.New("sidecar: neither a json object nor xml")
@@ -243,6 +243,36 @@ func parseSidecar(f *faxfhir.Fax, data []byte, loc *time.Location) error {
 		}
 	}
 	return nil
+}
+
+// sidecarError is a sidecar's syntax error told by its place only: the
+// parsers' own messages quote the text around the fault (encoding/xml's
+// "invalid character entity &Jones" of "Smith&Jones"), and a sidecar's
+// text is the patient's name, MRN and birth date. The parser's error stays
+// reachable through Unwrap.
+type sidecarError struct {
+	msg string
+	err error
+}
+
+func (e *sidecarError) Error() string { return e.msg }
+func (e *sidecarError) Unwrap() error { return e.err }
+
+// syntaxErr describes the parser error err of a kind ("json", "xml")
+// sidecar by line or byte offset.
+func syntaxErr(kind string, err error) error {
+	var xe *xml.SyntaxError
+	var je *json.SyntaxError
+	where := "unreadable"
+	switch {
+	case errors.As(err, &xe):
+		where = fmt.Sprintf("syntax error on line %d", xe.Line)
+	case errors.As(err, &je):
+		where = fmt.Sprintf("syntax error at byte %d", je.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		where = "unexpected end of file"
+	}
+	return &sidecarError{msg: "sidecar: " + kind + ": " + where, err: err}
 }
 
 func flattenJSON(out map[string]string, v any) {
