@@ -941,7 +941,9 @@ func (e *Engine) readClaimed(path string) (sum []byte, size int64, mtime time.Ti
 	if info.Size() <= e.cfg.MaxBodyBytes {
 		var buf bytes.Buffer
 		buf.Grow(int(info.Size()) + 512)
-		n, err := io.Copy(io.MultiWriter(h, &buf), f)
+		// Never more than the limit and a byte: a file that grew after
+		// the claim is streamed, not buffered whole first.
+		n, err := io.Copy(io.MultiWriter(h, &buf), io.LimitReader(f, e.cfg.MaxBodyBytes+1))
 		if err != nil {
 			return nil, 0, time.Time{}, nil, err
 		}
