@@ -440,6 +440,17 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 	names, err := e.inputsIn(e.paths.Processing)
 	if err != nil {
 		e.log.Warn("folder scan failed", "folder", e.cfg.Name, "dir", "processing", "err", err)
+	} else if len(e.retry) > 0 {
+		// A file taken out of processing/ by hand no longer waits.
+		there := make(map[string]bool, len(names))
+		for _, n := range names {
+			there[n] = true
+		}
+		for n := range e.retry {
+			if !there[n] {
+				delete(e.retry, n)
+			}
+		}
 	}
 	for _, name := range names {
 		if ctx.Err() != nil {
