@@ -90,7 +90,10 @@ type xferRecord struct {
 // strings: date RECV commid modem qfile <null> fax "local-number" "TSI"
 // params #pages jobtime conntime "reason" "CallID1" "CallID2"… Older
 // versions leave qfile empty; their records cannot be matched to a file.
-func findXferRecord(logPath, file string, loc *time.Location) (*xferRecord, error) {
+// When near (the fax's receive or modification time) is known, a record
+// dated more than xferWindow from it is another fax of the same name: the
+// sequence numbers started over (a reinstall) and xferfaxlog was kept.
+func findXferRecord(logPath, file string, loc *time.Location, near time.Time) (*xferRecord, error) {
 	f, err := os.Open(logPath)
 	if err != nil {
 		return nil, err
@@ -110,6 +113,9 @@ func findXferRecord(logPath, file string, loc *time.Location) (*xferRecord, erro
 		if t, err := time.ParseInLocation("01/02/06 15:04", fields[0], loc); err == nil {
 			r.when = t
 		}
+		if !near.IsZero() && !r.when.IsZero() && (r.when.Sub(near) > xferWindow || near.Sub(r.when) > xferWindow) {
+			continue
+		}
 		if len(fields) > 14 {
 			for _, c := range fields[14:] {
 				r.callID = append(r.callID, unquote(c))
@@ -122,6 +128,11 @@ func findXferRecord(logPath, file string, loc *time.Location) (*xferRecord, erro
 	}
 	return found, nil
 }
+
+// xferWindow is how far a RECV record's date may be from the fax's own
+// time: generous for a clock set wrong by hours, or time zones confused,
+// yet far below the years before sequence numbers come round again.
+const xferWindow = 36 * time.Hour
 
 func unquote(s string) string {
 	s = strings.TrimSpace(s)

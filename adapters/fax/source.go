@@ -146,7 +146,11 @@ func (s *Source) Describe(in adapters.Raw) (fax faxfhir.Fax, err error) {
 		fromTIFF(&fax, tf, s.loc)
 	}
 	if s.xferLog != "" {
-		rec, err := findXferRecord(s.xferLog, file, s.loc)
+		near := fax.Received
+		if near.IsZero() {
+			near, _ = time.Parse(time.RFC3339Nano, in.Meta[folder.MetaModTime])
+		}
+		rec, err := findXferRecord(s.xferLog, file, s.loc, near)
 		switch {
 		case err == nil && rec != nil:
 			fromXfer(&fax, rec)
