@@ -90,7 +90,10 @@ type xferRecord struct {
 // strings: date RECV commid modem qfile <null> fax "local-number" "TSI"
 // params #pages jobtime conntime "reason" "CallID1" "CallID2"… Older
 // versions leave qfile empty; their records cannot be matched to a file.
-func findXferRecord(logPath, file string, loc *time.Location) (*xferRecord, error) {
+// When near (the fax's receive or modification time) is known, a record
+// dated more than xferWindow from it is another fax of the same name: the
+// sequence numbers started over (a reinstall) and xferfaxlog was kept.
+func findXferRecord(logPath, file string, loc *time.Location, near time.Time) (*xferRecord, error) {
 	f, err := os.Open(logPath)
 	if err != nil {
 		return nil, err
@@ -110,6 +113,9 @@ func findXferRecord(logPath, file string, loc *time.Location) (*xferRecord, erro
 		if t, err := time.ParseInLocation("01/02/06 15:04", fields[0], loc); err == nil {
 			r.when = t
 		}
+		if !near.IsZero() && !r.when.IsZero() && (r.when.Sub(near) > xferWindow || near.Sub(r.when) > xferWindow) {
+			continue
+		}
 		if len(fields) > 14 {
 			for _, c := range fields[14:] {
 				r.callID = append(r.callID, unquote(c))
@@ -122,6 +128,11 @@ func findXferRecord(logPath, file string, loc *time.Location) (*xferRecord, erro
 	}
 	return found, nil
 }
+
+// xferWindow is how far a RECV record's date may be from the fax's own
+// time: generous for a clock set wrong by hours, or time zones confused,
+// yet far below the years before sequence numbers come round again.
+const xferWindow = 36 * time.Hour
 
 func unquote(s string) string {
 	s = strings.TrimSpace(s)
@@ -196,12 +207,12 @@ func parseSidecar(f *faxfhir.Fax, data []byte, loc *time.Location) error {
 		dec := json.NewDecoder(bytes.NewReader(trimmed))
 		dec.UseNumber()
 		if err := dec.Decode(&v); err != nil {
-			return fmt.Errorf("sidecar: json: %w", err)
+			return syntaxErr("json", err)
 		}
 		flattenJSON(fields, v)
 	case len(trimmed) > 0 && trimmed[0] == '<':
 		if err := flattenXML(fields, trimmed); err != nil {
-			return fmt.Errorf("sidecar: xml: %w", err)
+			return syntaxErr("xml", err)
 		}
 	default:
 		return errors.New("sidecar: neither a json object nor xml")
@@ -243,6 +254,36 @@ func parseSidecar(f *faxfhir.Fax, data []byte, loc *time.Location) error {
 		}
 	}
 	return nil
+}
+
+// sidecarError is a sidecar's syntax error told by its place only: the
+// parsers' own messages quote the text around the fault (encoding/xml's
+// "invalid character entity &Jones" of "Smith&Jones"), and a sidecar's
+// text is the patient's name, MRN and birth date. The parser's error stays
+// reachable through Unwrap.
+type sidecarError struct {
+	msg string
+	err error
+}
+
+func (e *sidecarError) Error() string { return e.msg }
+func (e *sidecarError) Unwrap() error { return e.err }
+
+// syntaxErr describes the parser error err of a kind ("json", "xml")
+// sidecar by line or byte offset.
+func syntaxErr(kind string, err error) error {
+	var xe *xml.SyntaxError
+	var je *json.SyntaxError
+	where := "unreadable"
+	switch {
+	case errors.As(err, &xe):
+		where = fmt.Sprintf("syntax error on line %d", xe.Line)
+	case errors.As(err, &je):
+		where = fmt.Sprintf("syntax error at byte %d", je.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		where = "unexpected end of file"
+	}
+	return &sidecarError{msg: "sidecar: " + kind + ": " + where, err: err}
 }
 
 func flattenJSON(out map[string]string, v any) {

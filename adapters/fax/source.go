@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ferry-health/ferry/adapters"
@@ -24,8 +25,8 @@ import (
 // Format is the Raw.Format of everything a fax Source hands on.
 const Format = "fax"
 
-// MetaSidecarError is set (without PHI: the error names only the file and
-// the syntax problem) when a sidecar could not be read; the fax is still
+// MetaSidecarError is set (without PHI: the error names only the kind of
+// sidecar and where its syntax fails) when a sidecar could not be read; the fax is still
 // passed on with what else is known.
 const MetaSidecarError = "fax.sidecar_error"
 
@@ -99,9 +100,30 @@ func (s *Source) consume(ctx context.Context, in adapters.Raw) error {
 	maps.Copy(out.Meta, fax.Meta())
 	if scErr != nil {
 		out.Meta[MetaSidecarError] = scErr.Error()
-		s.log.Warn("fax sidecar unreadable", "inbox", s.cfg.Name, "err", scErr)
+		if s.logPHI {
+			s.log.Warn("fax sidecar unreadable", "inbox", s.cfg.Name, "err", sidecarDetail(scErr))
+		} else {
+			s.log.Warn("fax sidecar unreadable", "inbox", s.cfg.Name, "err", scErr)
+		}
 	}
 	return s.next.Consume(ctx, out)
+}
+
+// sidecarDetail is err with the parsers' own messages, which may quote
+// the sidecar's text: for log lines when PHI logging is on.
+func sidecarDetail(err error) string {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var parts []string
+		for _, e := range j.Unwrap() {
+			parts = append(parts, sidecarDetail(e))
+		}
+		return strings.Join(parts, "\n")
+	}
+	var se *sidecarError
+	if errors.As(err, &se) {
+		return se.msg + " (" + se.err.Error() + ")"
+	}
+	return err.Error()
 }
 
 // Describe works out what is known about the fax in in (a Raw from the
@@ -124,7 +146,11 @@ func (s *Source) Describe(in adapters.Raw) (fax faxfhir.Fax, err error) {
 		fromTIFF(&fax, tf, s.loc)
 	}
 	if s.xferLog != "" {
-		rec, err := findXferRecord(s.xferLog, file, s.loc)
+		near := fax.Received
+		if near.IsZero() {
+			near, _ = time.Parse(time.RFC3339Nano, in.Meta[folder.MetaModTime])
+		}
+		rec, err := findXferRecord(s.xferLog, file, s.loc, near)
 		switch {
 		case err == nil && rec != nil:
 			fromXfer(&fax, rec)

@@ -220,6 +220,20 @@ func (e *Engine) Start(_ context.Context, _ adapters.Host) error {
 	if !info.IsDir() {
 		return fmt.Errorf("folder %q: %s is not a directory", e.cfg.Name, e.cfg.Path)
 	}
+	work := filepath.Join(e.cfg.Path, ".ferry")
+	// Whoever may write to the watched folder could plant a symbolic link
+	// where the work folder, a folder in it or the seen-set goes, and have
+	// ferry truncate and write files only ferry may write, or move PHI
+	// elsewhere. None has a use (done_dir and failed_dir move the archives
+	// elsewhere), so none is followed.
+	for _, p := range []string{work, e.paths.Processing, e.paths.Done, e.paths.Failed, filepath.Join(work, "seen.sha256")} {
+		if p != work && filepath.Dir(p) != work {
+			continue // a done_dir or failed_dir of the operator's choosing
+		}
+		if info, err := os.Lstat(p); err == nil && info.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("folder %q: %s is a symbolic link; ferry follows none in its work folder: remove it", e.cfg.Name, p)
+		}
+	}
 	for _, d := range []string{e.paths.Processing, e.paths.Done, e.paths.Failed} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return fmt.Errorf("folder %q: create work folder: %w", e.cfg.Name, err)
@@ -229,7 +243,6 @@ func (e *Engine) Start(_ context.Context, _ adapters.Host) error {
 	// owner only, also where an older ferry or a person made them wider.
 	// done_dir and failed_dir overrides are the operator's folders and keep
 	// their modes.
-	work := filepath.Join(e.cfg.Path, ".ferry")
 	for _, d := range []string{work, e.paths.Processing, e.paths.Done, e.paths.Failed} {
 		if d == work || filepath.Dir(d) == work {
 			if err := ownerOnly(d, 0o700); err != nil {
@@ -440,6 +453,17 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 	names, err := e.inputsIn(e.paths.Processing)
 	if err != nil {
 		e.log.Warn("folder scan failed", "folder", e.cfg.Name, "dir", "processing", "err", err)
+	} else if len(e.retry) > 0 {
+		// A file taken out of processing/ by hand no longer waits.
+		there := make(map[string]bool, len(names))
+		for _, n := range names {
+			there[n] = true
+		}
+		for n := range e.retry {
+			if !there[n] {
+				delete(e.retry, n)
+			}
+		}
 	}
 	for _, name := range names {
 		if ctx.Err() != nil {
@@ -941,7 +965,9 @@ func (e *Engine) readClaimed(path string) (sum []byte, size int64, mtime time.Ti
 	if info.Size() <= e.cfg.MaxBodyBytes {
 		var buf bytes.Buffer
 		buf.Grow(int(info.Size()) + 512)
-		n, err := io.Copy(io.MultiWriter(h, &buf), f)
+		// Never more than the limit and a byte: a file that grew after
+		// the claim is streamed, not buffered whole first.
+		n, err := io.Copy(io.MultiWriter(h, &buf), io.LimitReader(f, e.cfg.MaxBodyBytes+1))
 		if err != nil {
 			return nil, 0, time.Time{}, nil, err
 		}

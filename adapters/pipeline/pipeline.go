@@ -241,6 +241,12 @@ func (p *Pipeline) Consume(ctx context.Context, in adapters.Raw) error {
 		// input, which is tried again later (AR, the file left).
 		return fmt.Errorf("%s: %w", in.Name, err)
 	}
+	if err != nil && ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		// Cut short by the source (the gateway stopping while a large
+		// fax renders): nothing is wrong with the input, which the
+		// source keeps and offers again, as consumeStream does.
+		return fmt.Errorf("%s: %w", in.Name, err)
+	}
 	if err != nil {
 		return p.reject(in, in.Body, fmt.Errorf("%s: %w", in.Name, err))
 	}
