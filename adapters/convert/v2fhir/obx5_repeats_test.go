@@ -46,3 +46,27 @@ func TestOBX5RepeatsKept(t *testing.T) {
 		t.Errorf("TX repeats: value %q, components %+v", o.ValueString, o.Component)
 	}
 }
+
+// TestOBXReferencePointer: an OBX-2 RP under a report whose RP.1 is an
+// absolute URL becomes the report's presentedForm by url (the IG's
+// RP[Attachment]), not an Observation with dataAbsentReason that drops
+// the pointer; one that is not a URL stays such an Observation.
+func TestOBXReferencePointer(t *testing.T) {
+	msg := "MSH|^~\\&|RIS|RAD|HIE|HIE|20240101120000||ORU^R01^ORU_R01|RP1|P|2.5.1\r" +
+		"PID|1||111^^^HOSP^MR||Doe^Jane||19900101|F\r" +
+		"OBR|1||F-1^RAD|24627-2^Chest CT^LN|||20240101110000|||||||||||||||20240101115000|||F\r" +
+		"OBX|1|RP|18748-4^Diagnostic imaging study^LN||https://pacs.example.org/wado?study=1.2.3^^image^JPEG||||||F\r" +
+		"OBX|2|RP|18748-4^Diagnostic imaging study^LN||IMG0001.DCM^PACS^AP^DICOM||||||F\r"
+	b := mustConvert(t, testConverter(t), msg)
+	drs := entriesOf[fhir.DiagnosticReport](b)
+	if len(drs) != 1 || len(drs[0].PresentedForm) != 1 {
+		t.Fatalf("reports: %+v", drs)
+	}
+	if pf := drs[0].PresentedForm[0]; pf.URL != "https://pacs.example.org/wado?study=1.2.3" || pf.ContentType != "image/jpeg" || pf.Title != "Diagnostic imaging study" {
+		t.Errorf("presentedForm: %+v", pf)
+	}
+	obs := entriesOf[fhir.Observation](b)
+	if len(obs) != 1 || obs[0].DataAbsentReason == nil {
+		t.Errorf("the pointer that is no URL: %+v", obs)
+	}
+}

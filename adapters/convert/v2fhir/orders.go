@@ -4,6 +4,7 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/hex"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -712,6 +713,27 @@ func (x *conv) encapsulated(obx hl7v2.Segment) (*fhir.Attachment, error) {
 		att.Title = orStr(c.Text, firstDisplay(c))
 	}
 	return &att, nil
+}
+
+// pointer converts an OBX-5 reference pointer (RP) to an Attachment by
+// URL, or nil when RP.1 is not an absolute URL (a bare file name or an id
+// only the sender's application can resolve is no FHIR url). RP.3/RP.4,
+// the type of data and its subtype, give the content type when they name
+// one; the title is the observation's name, as for an ED.
+func (x *conv) pointer(obx hl7v2.Segment) *fhir.Attachment {
+	rp := obx.Field(5).Rep(1)
+	u, err := url.Parse(strings.TrimSpace(rp.Text(1)))
+	if err != nil || !u.IsAbs() || u.Opaque == "" && u.Host == "" && u.Path == "" {
+		return nil
+	}
+	att := fhir.Attachment{URL: u.String()}
+	if ct := mimeType(rp.Text(3), rp.Text(4)); ct != "application/octet-stream" {
+		att.ContentType = ct
+	}
+	if c := x.cwe(obx.Field(3).Rep(1), ""); c != nil {
+		att.Title = orStr(c.Text, firstDisplay(c))
+	}
+	return &att
 }
 
 func dropSpace(r rune) rune {

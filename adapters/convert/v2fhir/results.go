@@ -861,6 +861,16 @@ func (w *resultWalk) openObs(obx hl7v2.Segment) error {
 			return nil
 		}
 	}
+	// A reference pointer (OBX-2 RP) to a document the sender keeps is
+	// the report's presented form by URL (the IG's RP[Attachment]: RP.1
+	// is the url), when RP.1 is an absolute URL; otherwise it stays an
+	// Observation with dataAbsentReason, and the pointer in the Binary.
+	if w.report != nil && strings.EqualFold(obx.Field(2).Text(1), "RP") {
+		if att := w.x.pointer(obx); att != nil {
+			w.report.dr.PresentedForm = append(w.report.dr.PresentedForm, *att)
+			return nil
+		}
+	}
 	o, err := w.x.newObservation(obx, w.report)
 	if err != nil {
 		return err
