@@ -268,6 +268,9 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 		if tokens != nil {
 			var err error
 			if tok, err = tokens.Token(ctx); err != nil {
+				if configtls.Diagnose(err) != nil {
+					s.forget(client)
+				}
 				return fmt.Errorf("post bundle %s: %w", it.ID, err)
 			}
 		}
@@ -278,8 +281,27 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 			tokens.Invalidate(tok)
 			continue
 		}
+		if configtls.Diagnose(err) != nil {
+			s.forget(client)
+		}
 		return err
 	}
+}
+
+// forget drops client after a TLS certificate or handshake failure, so
+// that the next Send reports transport.ErrNotConnected and the
+// dispatcher's Connect builds a new one from the TLS files as they are
+// then: the CA pool is read only by Connect, and an operator who fixes
+// ca_file (the exchange changed its CA) must not also have to restart
+// ferry for delivery to resume.
+func (s *Sink) forget(client *http.Client) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.client != client {
+		return // another Send forgot it already, or Connect replaced it
+	}
+	s.transport.CloseIdleConnections()
+	s.client, s.stream, s.transport, s.tokens = nil, nil, nil, nil
 }
 
 // post makes one attempt; unauthorized reports a 401 answer.

@@ -216,6 +216,17 @@ func (s *Sink) dial(ctx context.Context) (*conn, error) {
 	d := tls.Dialer{NetDialer: &net.Dialer{KeepAlive: 30 * time.Second}, Config: tc}
 	nc, err := d.DialContext(ctx, "tcp", s.hostport)
 	if err != nil {
+		if configtls.Diagnose(err) != nil {
+			// The CA pool is read only when the TLS settings are
+			// loaded: forget them, so that the next Connect reads
+			// the files again and a fixed ca_file resumes delivery
+			// without a restart.
+			s.mu.Lock()
+			if s.tls == tc {
+				s.tls = nil
+			}
+			s.mu.Unlock()
+		}
 		return nil, fmt.Errorf("connect to exchange %s: %w", s.hostport, err)
 	}
 	s.mu.Lock()
