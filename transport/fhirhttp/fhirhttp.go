@@ -352,6 +352,12 @@ func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Cl
 	}
 	ans := readAnswer(resp.Body, wd)
 	resp.Body.Close()
+	if ans.readErr == nil && ctx.Err() != nil && ans.scan.finish() != nil {
+		// The answer was cut because the request was cancelled (the
+		// watchdog, a shutdown), even if the read ended as if the
+		// answer were whole: that is the error, not a cut answer.
+		ans.readErr = context.Cause(ctx)
+	}
 	if err := classifyAnswer(resp, ans, sent); err != nil {
 		return false, fmt.Errorf("post bundle %s to %s: %w", it.ID, s.host, withItemID(err, it.ID))
 	}
@@ -446,7 +452,10 @@ type watchdog struct {
 func newWatchdog(timeout time.Duration, cancel context.CancelCauseFunc) *watchdog {
 	w := &watchdog{timeout: timeout, start: time.Now()}
 	w.timer = time.AfterFunc(timeout, func() {
-		cancel(fmt.Errorf("no progress for %s", timeout))
+		// A timeout, as the request Timeout of an in-memory body is:
+		// the dispatcher takes the outcome for unknown and waits
+		// before sending again (the exchange may be committing).
+		cancel(fmt.Errorf("no progress for %s: %w", timeout, context.DeadlineExceeded))
 	})
 	return w
 }
