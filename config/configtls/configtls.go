@@ -153,11 +153,34 @@ func minVersion(v string) uint16 {
 	return versions[v]
 }
 
+// FilesError is a client TLS setting or file that cannot be used (a file
+// missing or unreadable, a key that does not match its certificate, a
+// certificate expired or not yet valid), found when the files are loaded.
+// Retrying alone cannot fix it, so it says so to the dispatcher
+// (ConfigProblem), which shows it on the status page as needing an
+// operator, as it does a failed handshake. Its text names the setting and
+// the file, nothing else.
+type FilesError struct{ Err error }
+
+func (e *FilesError) Error() string { return e.Err.Error() }
+func (e *FilesError) Unwrap() error { return e.Err }
+
+// ConfigProblem is the problem in plain words, for the status page.
+func (e *FilesError) ConfigProblem() string { return "tls files: " + e.Err.Error() }
+
 // LoadTLSConfig validates the settings, reads the files and returns a client
 // *tls.Config. The client key pair is re-read when its files change on disk,
 // so a renewed certificate is picked up by the next handshake without a
-// restart; the CA pool is read once.
+// restart; the CA pool is read once. Its errors are *FilesError.
 func (c ClientConfig) LoadTLSConfig() (*tls.Config, error) {
+	cfg, err := c.loadTLSConfig()
+	if err != nil {
+		return nil, &FilesError{Err: err}
+	}
+	return cfg, nil
+}
+
+func (c ClientConfig) loadTLSConfig() (*tls.Config, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}

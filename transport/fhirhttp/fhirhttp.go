@@ -268,6 +268,9 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 		if tokens != nil {
 			var err error
 			if tok, err = tokens.Token(ctx); err != nil {
+				if configtls.Diagnose(err) != nil {
+					s.forget(client)
+				}
 				return fmt.Errorf("post bundle %s: %w", it.ID, err)
 			}
 		}
@@ -278,8 +281,27 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 			tokens.Invalidate(tok)
 			continue
 		}
+		if configtls.Diagnose(err) != nil {
+			s.forget(client)
+		}
 		return err
 	}
+}
+
+// forget drops client after a TLS certificate or handshake failure, so
+// that the next Send reports transport.ErrNotConnected and the
+// dispatcher's Connect builds a new one from the TLS files as they are
+// then: the CA pool is read only by Connect, and an operator who fixes
+// ca_file (the exchange changed its CA) must not also have to restart
+// ferry for delivery to resume.
+func (s *Sink) forget(client *http.Client) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.client != client {
+		return // another Send forgot it already, or Connect replaced it
+	}
+	s.transport.CloseIdleConnections()
+	s.client, s.stream, s.transport, s.tokens = nil, nil, nil, nil
 }
 
 // post makes one attempt; unauthorized reports a 401 answer.
@@ -330,6 +352,12 @@ func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Cl
 	}
 	ans := readAnswer(resp.Body, wd)
 	resp.Body.Close()
+	if ans.readErr == nil && ctx.Err() != nil && ans.scan.finish() != nil {
+		// The answer was cut because the request was cancelled (the
+		// watchdog, a shutdown), even if the read ended as if the
+		// answer were whole: that is the error, not a cut answer.
+		ans.readErr = context.Cause(ctx)
+	}
 	if err := classifyAnswer(resp, ans, sent); err != nil {
 		return false, fmt.Errorf("post bundle %s to %s: %w", it.ID, s.host, withItemID(err, it.ID))
 	}
@@ -424,7 +452,10 @@ type watchdog struct {
 func newWatchdog(timeout time.Duration, cancel context.CancelCauseFunc) *watchdog {
 	w := &watchdog{timeout: timeout, start: time.Now()}
 	w.timer = time.AfterFunc(timeout, func() {
-		cancel(fmt.Errorf("no progress for %s", timeout))
+		// A timeout, as the request Timeout of an in-memory body is:
+		// the dispatcher takes the outcome for unknown and waits
+		// before sending again (the exchange may be committing).
+		cancel(fmt.Errorf("no progress for %s: %w", timeout, context.DeadlineExceeded))
 	})
 	return w
 }

@@ -216,6 +216,17 @@ func (s *Sink) dial(ctx context.Context) (*conn, error) {
 	d := tls.Dialer{NetDialer: &net.Dialer{KeepAlive: 30 * time.Second}, Config: tc}
 	nc, err := d.DialContext(ctx, "tcp", s.hostport)
 	if err != nil {
+		if configtls.Diagnose(err) != nil {
+			// The CA pool is read only when the TLS settings are
+			// loaded: forget them, so that the next Connect reads
+			// the files again and a fixed ca_file resumes delivery
+			// without a restart.
+			s.mu.Lock()
+			if s.tls == tc {
+				s.tls = nil
+			}
+			s.mu.Unlock()
+		}
 		return nil, fmt.Errorf("connect to exchange %s: %w", s.hostport, err)
 	}
 	s.mu.Lock()
@@ -287,7 +298,14 @@ func (s *Sink) dialCount() int {
 // the package documentation).
 func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	msg, err := v2Message(it)
-	if err != nil {
+	var re *readError
+	switch {
+	case errors.As(err, &re):
+		// The queue's file could not be read just now (too many open
+		// files, a disk error, a key not configured): not the item's
+		// fault, so it is retried, as the other sinks do.
+		return err
+	case err != nil:
 		return queue.Permanent(err)
 	}
 	if msg == nil {
@@ -456,6 +474,13 @@ func controlID(msg []byte) string {
 	return m.ControlID()
 }
 
+// readError is a failure to read an item's body from the queue's file,
+// which says nothing about the item itself.
+type readError struct{ err error }
+
+func (e *readError) Error() string { return e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
+
 // v2Message returns the HL7 v2 message the item's bundle carries: nil
 // with no error when it is a bundle of an HL7 v2 message that carries
 // none (a later part), an error when the item did not come from HL7 v2.
@@ -464,12 +489,12 @@ func v2Message(it *queue.Item) ([]byte, error) {
 	if body == nil && it.Open != nil {
 		rc, err := it.Open()
 		if err != nil {
-			return nil, fmt.Errorf("read bundle %s: %w", it.ID, err)
+			return nil, &readError{fmt.Errorf("read bundle %s: %w", it.ID, err)}
 		}
 		body, err = io.ReadAll(rc)
 		rc.Close()
 		if err != nil {
-			return nil, fmt.Errorf("read bundle %s: %w", it.ID, err)
+			return nil, &readError{fmt.Errorf("read bundle %s: %w", it.ID, err)}
 		}
 	}
 	var b struct {
