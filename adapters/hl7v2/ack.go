@@ -254,7 +254,7 @@ func readHeader(msg []byte) (header, bool) {
 		p, more, found := strings.Cut(rest, string(fs))
 		// Control characters (MLLP framing bytes among them) must never
 		// be echoed into the ACK.
-		h.fields = append(h.fields, strings.Map(dropControl, p))
+		h.fields = append(h.fields, dropControls(p))
 		if !found {
 			return h, true
 		}
@@ -262,12 +262,30 @@ func readHeader(msg []byte) (header, bool) {
 	}
 }
 
-// dropControl is the strings.Map function that removes control characters.
-func dropControl(r rune) rune {
-	if r < ' ' || r == 0x7f {
-		return -1
+// dropControls removes the control bytes (below 0x20, and DEL) from s and
+// keeps every other byte as it is. It works on bytes, not runes: a header
+// in a single-byte character set (MSH-18 8859/1) is not UTF-8, and
+// strings.Map would turn its accented letters into U+FFFD, so that the
+// ACK, labelled with the same MSH-18, would carry another facility name
+// and MSA-2 another control id than the message.
+func dropControls(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] == 0x7f {
+			clean = false
+			break
+		}
 	}
-	return r
+	if clean {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= ' ' && c != 0x7f {
+			b = append(b, c)
+		}
+	}
+	return string(b)
 }
 
 func okDelim(c byte) bool {

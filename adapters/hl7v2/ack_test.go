@@ -314,3 +314,22 @@ func BenchmarkBuildAck(b *testing.B) {
 		_ = BuildAck([]byte(ackADT), nil, ids.Next(), ackTime)
 	}
 }
+
+// A header in a single-byte character set (MSH-18 8859/1) is echoed
+// byte for byte: the ACK is labelled with the same MSH-18, so the sender
+// must find its own facility name and control id in it, not UTF-8
+// replacement characters.
+func TestBuildAckKeepsHeaderBytes(t *testing.T) {
+	msg := "MSH|^~\\&|LABO|H\xd4PITAL|FERRY|HIE|20261125120000||ORU^R01^ORU_R01|R\xc9S42|P|2.5.1||||||8859/1\rPID|1||1^^^H^MR||DUPR\xc9^JEAN\r"
+	a := BuildAck([]byte(msg), nil, "N", ackTime)
+	segs := ackSegs(t, a)
+	if got := mshField(segs[0], 6); got != "H\xd4PITAL" {
+		t.Errorf("ACK MSH-6 = %q, want %q", got, "H\xd4PITAL")
+	}
+	if segs[1][2] != "R\xc9S42" || a.MessageControlID != "R\xc9S42" {
+		t.Errorf("MSA-2 = %q (MessageControlID %q), want %q", segs[1][2], a.MessageControlID, "R\xc9S42")
+	}
+	if got := mshField(segs[0], 18); got != "8859/1" {
+		t.Errorf("ACK MSH-18 = %q", got)
+	}
+}
