@@ -186,6 +186,11 @@ func TestCharsets(t *testing.T) {
 		want, dec   string
 	}{
 		{"latin1", "8859/1", []byte("M\xfcller"), "Müller", "iso-8859-1"},
+		// Labelled Latin-1, written by a Windows system in cp1252: the
+		// C1 controls Latin-1 has at 0x80–0x9F are never sent on purpose
+		// and would put an invisible character into the patient's name.
+		{"latin1-label-cp1252", "8859/1", []byte("O\x92Brien \x93M\xfcller\x94"), "O’Brien “Müller”", "windows-1252 (fallback)"},
+		{"latin1-ir100-label-cp1252", "ISO IR100", []byte("\x80 5"), "€ 5", "windows-1252 (fallback)"},
 		{"utf8", "UNICODE UTF-8", []byte("Müller"), "Müller", "utf-8"},
 		{"unlabelled-utf8", "", []byte("Müller"), "Müller", "utf-8"},
 		{"unlabelled-cp1252", "", []byte("\x93M\xfcller\x94"), "“Müller”", "windows-1252 (fallback)"},

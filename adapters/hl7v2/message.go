@@ -280,7 +280,8 @@ func (m *Message) Charset() string { return m.charset }
 
 // Decoding says how the bytes were turned into UTF-8: "ascii", "utf-8",
 // "iso-8859-1", ..., or "windows-1252 (fallback)" when the bytes were not
-// valid in the labelled (or default) character set.
+// valid in the labelled (or default) character set, or were labelled 8859/1
+// but held cp1252's letters at 0x80–0x9F.
 func (m *Message) Decoding() string { return m.decoded }
 
 // Get returns the decoded text at an HL7 location such as "PID-5-1",
