@@ -230,7 +230,7 @@ func readHeader(msg []byte) (header, bool) {
 	}
 	rest := string(seg[4:]) // one copy; the fields below are slices of it
 	enc, _, _ := strings.Cut(rest, string(fs))
-	if len(enc) < 4 || len(enc) > 5 {
+	if len(enc) < 1 || len(enc) > 5 {
 		return h, false
 	}
 	// Delimiters must be printable and distinct, or the ACK written with
@@ -243,11 +243,21 @@ func readHeader(msg []byte) (header, bool) {
 		}
 		seen[enc[i]] = true
 	}
-	d := Delimiters{Field: fs, Component: enc[0], Repetition: enc[1], Escape: enc[2], Subcomponent: enc[3]}
-	if len(enc) == 5 {
-		d.Truncation = enc[4]
+	// Parse reads a message that declares fewer than four encoding
+	// characters (MSH-2 "^~\" without "&", as some older systems send), so its ACK
+	// must name the message too. The ACK declares the ones missing
+	// with their usual values, so that it has all it writes with.
+	slots := [...]byte{0, 0, 0, 0, 0}
+	copy(slots[:], enc)
+	for i, def := range [...]byte{DefaultDelimiters.Component, DefaultDelimiters.Repetition, DefaultDelimiters.Escape, DefaultDelimiters.Subcomponent} {
+		if slots[i] == 0 {
+			if seen[def] {
+				return h, false
+			}
+			slots[i], seen[def] = def, true
+		}
 	}
-	h.d = d
+	h.d = Delimiters{Field: fs, Component: slots[0], Repetition: slots[1], Escape: slots[2], Subcomponent: slots[3], Truncation: slots[4]}
 	h.fields = make([]string, 0, strings.Count(rest, string(fs))+3)
 	h.fields = append(h.fields, "MSH", string(fs))
 	for {

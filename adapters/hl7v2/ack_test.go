@@ -333,3 +333,32 @@ func TestBuildAckKeepsHeaderBytes(t *testing.T) {
 		t.Errorf("ACK MSH-18 = %q", got)
 	}
 }
+
+// A header that declares fewer than four encoding characters is one Parse
+// reads, so the message is converted and stored: its ACK must be AA naming
+// it, not AE for an "unreadable" header with an empty MSA-2.
+func TestBuildAckShortEncodingCharacters(t *testing.T) {
+	msg := "MSH|^~\\|SEND|FAC|FERRY|HIE|20261125120000||ADT^A01|SHORT1|P|2.3\rPID|1||1^^^H^MR\r"
+	if _, err := Parse([]byte(msg)); err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	a := BuildAck([]byte(msg), nil, "N", ackTime)
+	if a.Code != "AA" || a.MessageControlID != "SHORT1" {
+		t.Fatalf("ack = %s %q: %q", a.Code, a.MessageControlID, a.Bytes)
+	}
+	ack, err := Parse(a.Bytes)
+	if err != nil {
+		t.Fatalf("ACK does not parse: %v", err)
+	}
+	if ack.Get("MSA-2") != "SHORT1" || ack.MSH().Get(5) != "SEND" || ack.Get("MSH-9-1") != "ACK" {
+		t.Errorf("ack = %q", a.Bytes)
+	}
+	// An error is explained with delimiters the ACK declares.
+	a = BuildAck([]byte(msg), queue.Permanent(errors.New("PID-3 a&b")), "N", ackTime)
+	if a.Code != "AE" || a.MessageControlID != "SHORT1" || !strings.HasPrefix(string(a.Bytes), "MSH|^~\\&|") {
+		t.Fatalf("ack = %q", a.Bytes)
+	}
+	if ack, err := Parse(a.Bytes); err != nil || ack.Get("MSA-3") != "PID-3 a&b" {
+		t.Errorf("ack %q: %v", a.Bytes, err)
+	}
+}
