@@ -1,6 +1,7 @@
 // Package mllptls is the Sink for exchanges that take HL7 v2 rather than
 // FHIR: it forwards each queued HL7 v2 message, byte for byte as the
-// sender sent it, over MLLP inside TLS with ferry's client certificate
+// sender sent it (but for MSH-15 and MSH-16 in enhanced mode: see
+// askAcceptAck), over MLLP inside TLS with ferry's client certificate
 // (exchange.url mllps://host:port), and waits for the exchange's
 // acknowledgement before the item leaves the queue. It is the durable
 // forwarder the classic interface engines are used for, with the
@@ -294,6 +295,7 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 		// Another bundle of the same message carries it.
 		return transport.ErrNothingToSend
 	}
+	msg = askAcceptAck(msg)
 	ctrl := controlID(msg)
 	c, err := s.get(ctx)
 	if err != nil {
@@ -445,6 +447,52 @@ func ackError(ack *hl7v2.Message, ctrl, host, item string) *AckError {
 		s = s[:maxErrText] + "…"
 	}
 	return &AckError{Code: code, Host: host, Item: item, Text: s}
+}
+
+// askAcceptAck returns msg with MSH-15 AL and MSH-16 NE when it is in
+// enhanced acknowledgement mode (MSH-15 or MSH-16 valued) and asks for
+// anything else, and msg unchanged otherwise. The clinic's system chose
+// MSH-15 and MSH-16 for its link to ferry; on the link to the exchange
+// ferry is the sender, and it needs the accept acknowledgement: an
+// exchange that honours MSH-15 NE or ER (table 0155) answers nothing when
+// it commits the message, and the sink, waiting for an answer, would time
+// out and send it again, a duplicate at the exchange each time. No one
+// waits for an application acknowledgement, which would arrive unasked
+// on a connection kept for the next message, so MSH-16 becomes NE.
+func askAcceptAck(msg []byte) []byte {
+	start := 0
+	if bytes.HasPrefix(msg, []byte("\xef\xbb\xbf")) {
+		start = 3
+	}
+	if len(msg) < start+4 || !bytes.HasPrefix(msg[start:], []byte("MSH")) {
+		return msg
+	}
+	end := bytes.IndexByte(msg[start:], '\r')
+	if end < 0 {
+		end = len(msg)
+	} else {
+		end += start
+	}
+	fs := msg[start+3 : start+4]
+	f := bytes.Split(msg[start:end], fs) // f[n-1] is MSH-n for n >= 2
+	get := func(n int) string {
+		if n-1 < len(f) {
+			return strings.TrimSpace(string(f[n-1]))
+		}
+		return ""
+	}
+	accept, app := get(15), get(16)
+	if accept == "" && app == "" || accept == hl7v2.CondAlways && app == hl7v2.CondNever {
+		return msg // original mode, or already what ferry needs
+	}
+	for len(f) < 16 {
+		f = append(f, nil)
+	}
+	f[14], f[15] = []byte(hl7v2.CondAlways), []byte(hl7v2.CondNever)
+	out := make([]byte, 0, len(msg)+4)
+	out = append(out, msg[:start]...)
+	out = append(out, bytes.Join(f, fs)...)
+	return append(out, msg[end:]...)
 }
 
 // controlID is MSH-10 of msg, "" when it cannot be read.

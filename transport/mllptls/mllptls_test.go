@@ -352,3 +352,49 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestEnhancedModeAsksForAcceptAck: a message the clinic sent in enhanced
+// mode asking for no accept acknowledgement on success (MSH-15 NE or ER)
+// must still get one from the exchange, which is the only sign that the
+// exchange committed it. Forwarded as it came, an exchange that follows
+// table 0155 (ferry's own listener here) keeps quiet: the sink would time
+// out and send the message again and again, a duplicate at the exchange
+// each time.
+func TestEnhancedModeAsksForAcceptAck(t *testing.T) {
+	p, srv := testPKI(t)
+	rec := &exchangeRecorder{}
+	ex := startExchange(t, srv, rec, "")
+	s := newSink(t, p, ex.Addr().String())
+	for i, ack := range []string{"NE|AL", "ER|NE", "SU|", "|AL", "AL|AL"} {
+		msg := strings.Replace(adtMsg(fmt.Sprint("E", i)), "|P|2.5.1\r", "|P|2.5.1|||"+ack+"\r", 1)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		err := s.Send(ctx, item(t, fmt.Sprint("e", i), msg))
+		cancel()
+		if err != nil {
+			t.Fatalf("MSH-15|16 %s: %v", ack, err)
+		}
+	}
+	got := rec.bodies()
+	if len(got) != 5 {
+		t.Fatalf("exchange kept %d messages, want 5", len(got))
+	}
+	for i, body := range got {
+		m, err := hl7v2.Parse([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.AcceptAckType() != "AL" || m.AppAckType() != "NE" || m.ControlID() != fmt.Sprint("E", i) {
+			t.Errorf("forwarded MSH-15 %q MSH-16 %q (MSH-10 %s), want AL NE", m.AcceptAckType(), m.AppAckType(), m.ControlID())
+		}
+		if !strings.Contains(body, "PID|1||MRN-1^^^CLINIC^MR||Doe^Pat||19800101|F\rPV1|1|O\r") {
+			t.Errorf("body changed beyond MSH: %q", body)
+		}
+	}
+	// Original mode (MSH-15 and MSH-16 empty) goes byte for byte.
+	if err := s.Send(context.Background(), item(t, "o", adtMsg("O1"))); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.bodies(); got[len(got)-1] != adtMsg("O1") {
+		t.Errorf("original mode: %q", got[len(got)-1])
+	}
+}
