@@ -74,8 +74,10 @@ const (
 type Config struct {
 	// URL is mllps://host:port.
 	URL string
-	// Timeout bounds one exchange: connecting, writing the message and
-	// reading its acknowledgement.
+	// Timeout bounds connecting, writing the message (plus the time a
+	// link of 256 kbit/s takes for it, so that a large message over a
+	// slow link is not cut on every attempt) and waiting for its
+	// acknowledgement (plus the time the write took).
 	Timeout time.Duration
 	// TLS is the client TLS configuration (CA, client certificate).
 	TLS configtls.ClientConfig
@@ -346,18 +348,40 @@ type answer struct {
 	msg  *hl7v2.Message // the acknowledgement, for hl7Ack
 }
 
-// exchange writes msg and reads one answer frame.
+// minLinkRate is the slowest link, in bytes per second, a message is
+// given time for on top of Timeout: 256 kbit/s, the listener's own
+// assumption (mllp.DefaultFrameTimeout).
+const minLinkRate = 32 << 10
+
+// exchange writes msg and reads one answer frame. Writing may take
+// Timeout plus the message's size at minLinkRate: bounded by Timeout
+// alone, a large message over a slow link (5 MB at 1 Mbit/s takes 40 s)
+// failed on every attempt and held up the queue behind it. The answer is
+// then awaited for Timeout plus the time the write took, since the socket
+// buffers may hold megabytes that the exchange still reads at the link's
+// pace (as fhirhttp's watchdog does for uploads).
 func (s *Sink) exchange(ctx context.Context, c *conn, msg []byte) (answer, error) {
-	deadline := time.Now().Add(s.cfg.Timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+	start := time.Now()
+	within := func(t time.Time) time.Time {
+		if d, ok := ctx.Deadline(); ok && d.Before(t) {
+			return d
+		}
+		return t
 	}
-	if err := c.c.SetDeadline(deadline); err != nil {
+	write := s.cfg.Timeout + time.Duration(len(msg))*time.Second/minLinkRate
+	if err := c.c.SetDeadline(within(start.Add(write))); err != nil {
 		return answer{}, err
 	}
 	stop := context.AfterFunc(ctx, func() { c.c.SetDeadline(time.Now()) })
 	defer stop()
 	if err := mllp.WriteFrame(c.c, msg); err != nil {
+		return answer{}, err
+	}
+	// A deadline set here must not undo the one a cancellation set.
+	if err := ctx.Err(); err != nil {
+		return answer{}, err
+	}
+	if err := c.c.SetReadDeadline(within(time.Now().Add(s.cfg.Timeout + time.Since(start)))); err != nil {
 		return answer{}, err
 	}
 	frame, err := c.rd.ReadFrame()

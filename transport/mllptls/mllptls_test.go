@@ -398,3 +398,62 @@ func TestEnhancedModeAsksForAcceptAck(t *testing.T) {
 		t.Errorf("original mode: %q", got[len(got)-1])
 	}
 }
+
+// TestLargeMessageOverSlowLink: a message that takes longer than Timeout
+// to cross the link, while the exchange keeps reading it, is delivered.
+// Bounded by the total time, it failed on every attempt and held up the
+// queue behind it; exchange.timeout bounds inactivity, as on the FHIR
+// path and the MLLP listener.
+func TestLargeMessageOverSlowLink(t *testing.T) {
+	p, srv := testPKI(t)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		// A slow link: a TLS record (16 KiB) every 3 ms, about 5 MB/s.
+		rd := mllp.NewReader(bufio.NewReaderSize(&slowReader{r: c, n: 16 << 10, every: 3 * time.Millisecond}, 16<<10), 64<<20)
+		for {
+			f, err := rd.ReadFrame()
+			if err != nil {
+				return
+			}
+			if _, err := c.Write(ackFor(f, "AA", "")); err != nil {
+				return
+			}
+		}
+	}()
+	s, err := New(Config{URL: "mllps://" + ln.Addr().String(), Timeout: 500 * time.Millisecond,
+		TLS: configtls.ClientConfig{CAFile: p.CA, CertFile: p.ClientCert, KeyFile: p.ClientKey}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(context.Background()) })
+	if err := s.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// 8 MiB: more than the socket buffers hold, so much of it is
+	// written only as the exchange reads, over more than Timeout.
+	big := adtMsg("BIG") + "OBX|1|ED|PDF||^application^pdf^Base64^" + strings.Repeat("QUJD", 2<<20) + "\r"
+	if err := s.Send(context.Background(), item(t, "big", big)); err != nil {
+		t.Fatalf("large message over a slow but steady link: %v", err)
+	}
+}
+
+// slowReader reads at most n bytes per call, waiting every between calls.
+type slowReader struct {
+	r     io.Reader
+	n     int
+	every time.Duration
+}
+
+func (s *slowReader) Read(p []byte) (int, error) {
+	time.Sleep(s.every)
+	return s.r.Read(p[:min(len(p), s.n)])
+}
