@@ -452,3 +452,29 @@ func TestFieldCompMatchesRepComp(t *testing.T) {
 		}
 	}
 }
+
+// TestHexEscapeInMessageCharset: \Xhh\ stands for bytes in the message's
+// character set (MSH-18), which a sender on a 7-bit link uses to write
+// every letter beyond ASCII; read as cp1252 they would be other letters.
+func TestHexEscapeInMessageCharset(t *testing.T) {
+	for _, c := range []struct{ msh18, hex, want string }{
+		{"8859/5", `\XC8\`, "Ш"},
+		{"8859/7", `\XC8\`, "Θ"},
+		{"8859/2", `\XC8\`, "Č"},
+		{"8859/1", `\XC8\`, "È"},
+		{"", `\XC8\`, "È"},                // unlabelled: cp1252, as before
+		{"UNICODE UTF-8", `\XC3A9\`, "é"}, // UTF-8 bytes
+	} {
+		// Once with only ASCII in the message, once with a letter in
+		// the set itself beside the escape.
+		for _, extra := range []string{"", "\xe9"} {
+			m, err := Parse([]byte("MSH|^~\\&|A|B|C|D|20240101||ADT^A01|1|P|2.5||||||" + c.msh18 + "\rPID|1||1||" + c.hex + "van" + extra + "\r"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := m.Get("PID-5"); !strings.HasPrefix(got, c.want+"van") {
+				t.Errorf("MSH-18 %q, %s%q: PID-5 = %q, want %q…", c.msh18, c.hex, extra, got, c.want+"van")
+			}
+		}
+	}
+}

@@ -166,6 +166,13 @@ func parse(raw []byte, share bool) (*Message, error) {
 	}
 	m.decoded = decoded
 	m.ctx.base = base
+	m.ctx.hex = nil
+	if cm, ok := lookupCharset(label).(*charmap.Charmap); ok {
+		m.ctx.hex = cm
+		if cm == charmap.ISO8859_1 {
+			m.ctx.hex = charmap.Windows1252 // see decode
+		}
+	}
 	copied := decoded == "ascii" || decoded == "utf-8"
 	switch {
 	case share && copied && bytes.IndexByte(buf, '\n') < 0:
@@ -479,6 +486,11 @@ type Value struct {
 type textCtx struct {
 	Delimiters
 	base *charmap.Charmap
+	// hex is the single-byte character set MSH-18 names, which the
+	// bytes of a hex escape (\Xhh\) are in, also in a message that is
+	// ASCII as sent. nil (UTF-8, unlabelled, multi-byte): UTF-8, or
+	// cp1252 for bytes that are not.
+	hex *charmap.Charmap
 }
 
 // Raw is the value still encoded: escapes and inner delimiters as sent.
