@@ -483,14 +483,17 @@ func writeERR(b *bytes.Buffer, h header, version string, ae AckError) {
 		seq = "1"
 	}
 	display := escapeText(d, errText[ae.ErrCode])
+	// An invalid segment name (a ParseError's, quoted) may hold
+	// delimiters or the escape character.
+	segment := escapeText(d, ae.Segment)
 	if old(version) {
 		// v2.1–v2.4: ERR-1 (ELD) = segment^sequence^field^code&text&HL70357.
-		b.WriteString("ERR" + fs + ae.Segment + cs + seq + cs + field + cs + ae.ErrCode + ss + display + ss + "HL70357")
+		b.WriteString("ERR" + fs + segment + cs + seq + cs + field + cs + ae.ErrCode + ss + display + ss + "HL70357")
 		return
 	}
 	loc := ""
 	if ae.Segment != "" {
-		loc = ae.Segment + cs + seq
+		loc = segment + cs + seq
 		if field != "" {
 			loc += cs + field
 		}

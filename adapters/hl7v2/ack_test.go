@@ -362,3 +362,28 @@ func TestBuildAckShortEncodingCharacters(t *testing.T) {
 		t.Errorf("ack %q: %v", a.Bytes, err)
 	}
 }
+
+// An invalid segment name is reported in ERR-2 escaped: written as it is,
+// its '^' or '\' would be read as delimiters or escapes by the sender.
+func TestBuildAckEscapesSegmentName(t *testing.T) {
+	msg := "MSH|^~\\&|SEND|FAC|FERRY|HIE|20261125120000||ADT^A01|SEG1|P|2.5.1\rPI^D|1\r"
+	_, perr := Parse([]byte(msg))
+	if perr == nil {
+		t.Fatal("Parse accepted an invalid segment name")
+	}
+	for _, version := range []string{"2.5.1", "2.4"} {
+		m := strings.Replace(msg, "|2.5.1\r", "|"+version+"\r", 1)
+		a := BuildAck([]byte(m), queue.Permanent(perr), "N", ackTime)
+		ack, err := Parse(a.Bytes)
+		if err != nil {
+			t.Fatalf("%s: ACK does not parse: %v", version, err)
+		}
+		loc := "ERR-2-1"
+		if version == "2.4" {
+			loc = "ERR-1-1"
+		}
+		if got := ack.Get(loc); got != `"PI^D"` {
+			t.Errorf("%s: %s = %q, want the segment name as read: %q", version, loc, got, a.Bytes)
+		}
+	}
+}
