@@ -230,7 +230,7 @@ func readHeader(msg []byte) (header, bool) {
 	}
 	rest := string(seg[4:]) // one copy; the fields below are slices of it
 	enc, _, _ := strings.Cut(rest, string(fs))
-	if len(enc) < 4 || len(enc) > 5 {
+	if len(enc) < 1 || len(enc) > 5 {
 		return h, false
 	}
 	// Delimiters must be printable and distinct, or the ACK written with
@@ -243,18 +243,28 @@ func readHeader(msg []byte) (header, bool) {
 		}
 		seen[enc[i]] = true
 	}
-	d := Delimiters{Field: fs, Component: enc[0], Repetition: enc[1], Escape: enc[2], Subcomponent: enc[3]}
-	if len(enc) == 5 {
-		d.Truncation = enc[4]
+	// Parse reads a message that declares fewer than four encoding
+	// characters (MSH-2 "^~\" without "&", as some older systems send), so its ACK
+	// must name the message too. The ACK declares the ones missing
+	// with their usual values, so that it has all it writes with.
+	slots := [...]byte{0, 0, 0, 0, 0}
+	copy(slots[:], enc)
+	for i, def := range [...]byte{DefaultDelimiters.Component, DefaultDelimiters.Repetition, DefaultDelimiters.Escape, DefaultDelimiters.Subcomponent} {
+		if slots[i] == 0 {
+			if seen[def] {
+				return h, false
+			}
+			slots[i], seen[def] = def, true
+		}
 	}
-	h.d = d
+	h.d = Delimiters{Field: fs, Component: slots[0], Repetition: slots[1], Escape: slots[2], Subcomponent: slots[3], Truncation: slots[4]}
 	h.fields = make([]string, 0, strings.Count(rest, string(fs))+3)
 	h.fields = append(h.fields, "MSH", string(fs))
 	for {
 		p, more, found := strings.Cut(rest, string(fs))
 		// Control characters (MLLP framing bytes among them) must never
 		// be echoed into the ACK.
-		h.fields = append(h.fields, strings.Map(dropControl, p))
+		h.fields = append(h.fields, dropControls(p))
 		if !found {
 			return h, true
 		}
@@ -262,12 +272,30 @@ func readHeader(msg []byte) (header, bool) {
 	}
 }
 
-// dropControl is the strings.Map function that removes control characters.
-func dropControl(r rune) rune {
-	if r < ' ' || r == 0x7f {
-		return -1
+// dropControls removes the control bytes (below 0x20, and DEL) from s and
+// keeps every other byte as it is. It works on bytes, not runes: a header
+// in a single-byte character set (MSH-18 8859/1) is not UTF-8, and
+// strings.Map would turn its accented letters into U+FFFD, so that the
+// ACK, labelled with the same MSH-18, would carry another facility name
+// and MSA-2 another control id than the message.
+func dropControls(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] == 0x7f {
+			clean = false
+			break
+		}
 	}
-	return r
+	if clean {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= ' ' && c != 0x7f {
+			b = append(b, c)
+		}
+	}
+	return string(b)
 }
 
 func okDelim(c byte) bool {
@@ -455,14 +483,17 @@ func writeERR(b *bytes.Buffer, h header, version string, ae AckError) {
 		seq = "1"
 	}
 	display := escapeText(d, errText[ae.ErrCode])
+	// An invalid segment name (a ParseError's, quoted) may hold
+	// delimiters or the escape character.
+	segment := escapeText(d, ae.Segment)
 	if old(version) {
 		// v2.1–v2.4: ERR-1 (ELD) = segment^sequence^field^code&text&HL70357.
-		b.WriteString("ERR" + fs + ae.Segment + cs + seq + cs + field + cs + ae.ErrCode + ss + display + ss + "HL70357")
+		b.WriteString("ERR" + fs + segment + cs + seq + cs + field + cs + ae.ErrCode + ss + display + ss + "HL70357")
 		return
 	}
 	loc := ""
 	if ae.Segment != "" {
-		loc = ae.Segment + cs + seq
+		loc = segment + cs + seq
 		if field != "" {
 			loc += cs + field
 		}

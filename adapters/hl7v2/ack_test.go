@@ -314,3 +314,76 @@ func BenchmarkBuildAck(b *testing.B) {
 		_ = BuildAck([]byte(ackADT), nil, ids.Next(), ackTime)
 	}
 }
+
+// A header in a single-byte character set (MSH-18 8859/1) is echoed
+// byte for byte: the ACK is labelled with the same MSH-18, so the sender
+// must find its own facility name and control id in it, not UTF-8
+// replacement characters.
+func TestBuildAckKeepsHeaderBytes(t *testing.T) {
+	msg := "MSH|^~\\&|LABO|H\xd4PITAL|FERRY|HIE|20261125120000||ORU^R01^ORU_R01|R\xc9S42|P|2.5.1||||||8859/1\rPID|1||1^^^H^MR||DUPR\xc9^JEAN\r"
+	a := BuildAck([]byte(msg), nil, "N", ackTime)
+	segs := ackSegs(t, a)
+	if got := mshField(segs[0], 6); got != "H\xd4PITAL" {
+		t.Errorf("ACK MSH-6 = %q, want %q", got, "H\xd4PITAL")
+	}
+	if segs[1][2] != "R\xc9S42" || a.MessageControlID != "R\xc9S42" {
+		t.Errorf("MSA-2 = %q (MessageControlID %q), want %q", segs[1][2], a.MessageControlID, "R\xc9S42")
+	}
+	if got := mshField(segs[0], 18); got != "8859/1" {
+		t.Errorf("ACK MSH-18 = %q", got)
+	}
+}
+
+// A header that declares fewer than four encoding characters is one Parse
+// reads, so the message is converted and stored: its ACK must be AA naming
+// it, not AE for an "unreadable" header with an empty MSA-2.
+func TestBuildAckShortEncodingCharacters(t *testing.T) {
+	msg := "MSH|^~\\|SEND|FAC|FERRY|HIE|20261125120000||ADT^A01|SHORT1|P|2.3\rPID|1||1^^^H^MR\r"
+	if _, err := Parse([]byte(msg)); err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	a := BuildAck([]byte(msg), nil, "N", ackTime)
+	if a.Code != "AA" || a.MessageControlID != "SHORT1" {
+		t.Fatalf("ack = %s %q: %q", a.Code, a.MessageControlID, a.Bytes)
+	}
+	ack, err := Parse(a.Bytes)
+	if err != nil {
+		t.Fatalf("ACK does not parse: %v", err)
+	}
+	if ack.Get("MSA-2") != "SHORT1" || ack.MSH().Get(5) != "SEND" || ack.Get("MSH-9-1") != "ACK" {
+		t.Errorf("ack = %q", a.Bytes)
+	}
+	// An error is explained with delimiters the ACK declares.
+	a = BuildAck([]byte(msg), queue.Permanent(errors.New("PID-3 a&b")), "N", ackTime)
+	if a.Code != "AE" || a.MessageControlID != "SHORT1" || !strings.HasPrefix(string(a.Bytes), "MSH|^~\\&|") {
+		t.Fatalf("ack = %q", a.Bytes)
+	}
+	if ack, err := Parse(a.Bytes); err != nil || ack.Get("MSA-3") != "PID-3 a&b" {
+		t.Errorf("ack %q: %v", a.Bytes, err)
+	}
+}
+
+// An invalid segment name is reported in ERR-2 escaped: written as it is,
+// its '^' or '\' would be read as delimiters or escapes by the sender.
+func TestBuildAckEscapesSegmentName(t *testing.T) {
+	msg := "MSH|^~\\&|SEND|FAC|FERRY|HIE|20261125120000||ADT^A01|SEG1|P|2.5.1\rPI^D|1\r"
+	_, perr := Parse([]byte(msg))
+	if perr == nil {
+		t.Fatal("Parse accepted an invalid segment name")
+	}
+	for _, version := range []string{"2.5.1", "2.4"} {
+		m := strings.Replace(msg, "|2.5.1\r", "|"+version+"\r", 1)
+		a := BuildAck([]byte(m), queue.Permanent(perr), "N", ackTime)
+		ack, err := Parse(a.Bytes)
+		if err != nil {
+			t.Fatalf("%s: ACK does not parse: %v", version, err)
+		}
+		loc := "ERR-2-1"
+		if version == "2.4" {
+			loc = "ERR-1-1"
+		}
+		if got := ack.Get(loc); got != `"PI^D"` {
+			t.Errorf("%s: %s = %q, want the segment name as read: %q", version, loc, got, a.Bytes)
+		}
+	}
+}

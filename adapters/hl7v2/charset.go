@@ -109,6 +109,19 @@ func decode(raw []byte, label []byte, alternates bool) ([]byte, string, *charmap
 		}
 		return out, "windows-1252 (fallback)", charmap.Windows1252, nil
 	}
+	if enc == charmap.ISO8859_1 && hasC1(raw) {
+		// Latin-1 has only C1 control characters at 0x80–0x9F, which no
+		// sender means to send; a Windows system that labels its cp1252
+		// 8859/1 does (’ “ ” €). Read as Latin-1 they would be invisible
+		// characters in a patient's name. cp1252 is Latin-1 with letters
+		// there, so it reads such a message right (as browsers do).
+		enc = charmap.Windows1252
+		out, err := enc.NewDecoder().Bytes(raw)
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("decoding as windows-1252: %w", err)
+		}
+		return out, "windows-1252 (fallback)", charmap.Windows1252, nil
+	}
 	out, err := enc.NewDecoder().Bytes(raw)
 	if err != nil {
 		fb, ferr := charmap.Windows1252.NewDecoder().Bytes(raw)
@@ -119,6 +132,17 @@ func decode(raw []byte, label []byte, alternates bool) ([]byte, string, *charmap
 	}
 	cm, _ := enc.(*charmap.Charmap)
 	return out, charsetNames[enc], cm, nil
+}
+
+// hasC1 reports whether b holds a byte in 0x80–0x9F, a C1 control in
+// ISO 8859.
+func hasC1(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 && c <= 0x9f {
+			return true
+		}
+	}
+	return false
 }
 
 // isSingleByte reports whether e is one of the single-byte (ISO 8859,

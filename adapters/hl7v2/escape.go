@@ -40,7 +40,7 @@ func unescape(dst, raw []byte, c *textCtx) []byte {
 			// Malformed or unknown: kept as written, like any escape
 			// that cannot be read (Message.CharsetSwitchError reports it).
 		}
-		if out, ok := decodeEscape(dst, seq, d); ok {
+		if out, ok := decodeEscape(dst, seq, c); ok {
 			dst = out
 		} else {
 			dst = append(dst, esc)
@@ -56,7 +56,8 @@ func unescape(dst, raw []byte, c *textCtx) []byte {
 // characters) stands for. Locally defined escapes (\Zxx\) have no meaning
 // ferry could know and are dropped. Character set switches are handled by
 // unescape; one that reaches here is malformed or unknown and is kept.
-func decodeEscape(dst, seq []byte, d *Delimiters) ([]byte, bool) {
+func decodeEscape(dst, seq []byte, c *textCtx) ([]byte, bool) {
+	d := &c.Delimiters
 	if len(seq) == 0 {
 		return dst, false
 	}
@@ -83,7 +84,7 @@ func decodeEscape(dst, seq []byte, d *Delimiters) ([]byte, bool) {
 	}
 	switch seq[0] {
 	case 'X':
-		return decodeHex(dst, seq[1:])
+		return decodeHex(dst, seq[1:], c.hex)
 	case 'Z': // locally defined: meaningless outside the sender's site
 		return dst, true
 	case '.':
@@ -92,18 +93,22 @@ func decodeEscape(dst, seq []byte, d *Delimiters) ([]byte, bool) {
 	return dst, false
 }
 
-// decodeHex decodes \Xhh..\; bytes that are not valid UTF-8 are read as
-// windows-1252, like unlabelled message text.
-func decodeHex(dst, hex []byte) ([]byte, bool) {
+// decodeHex decodes \Xhh..\: bytes in cs, the message's single-byte
+// character set, or with none (UTF-8, unlabelled), UTF-8 when they are
+// valid, otherwise windows-1252, like unlabelled message text.
+func decodeHex(dst, hex []byte, cs *charmap.Charmap) ([]byte, bool) {
 	var tmp [64]byte
 	b, ok := appendHexBytes(tmp[:0], hex)
 	if !ok {
 		return dst, false
 	}
-	if utf8.Valid(b) {
+	if cs == nil && utf8.Valid(b) {
 		return append(dst, b...), true
 	}
 	dec := charmap.Windows1252.DecodeByte
+	if cs != nil {
+		dec = cs.DecodeByte
+	}
 	for _, c := range b {
 		dst = utf8.AppendRune(dst, dec(c))
 	}

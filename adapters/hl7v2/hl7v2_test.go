@@ -186,6 +186,11 @@ func TestCharsets(t *testing.T) {
 		want, dec   string
 	}{
 		{"latin1", "8859/1", []byte("M\xfcller"), "Müller", "iso-8859-1"},
+		// Labelled Latin-1, written by a Windows system in cp1252: the
+		// C1 controls Latin-1 has at 0x80–0x9F are never sent on purpose
+		// and would put an invisible character into the patient's name.
+		{"latin1-label-cp1252", "8859/1", []byte("O\x92Brien \x93M\xfcller\x94"), "O’Brien “Müller”", "windows-1252 (fallback)"},
+		{"latin1-ir100-label-cp1252", "ISO IR100", []byte("\x80 5"), "€ 5", "windows-1252 (fallback)"},
 		{"utf8", "UNICODE UTF-8", []byte("Müller"), "Müller", "utf-8"},
 		{"unlabelled-utf8", "", []byte("Müller"), "Müller", "utf-8"},
 		{"unlabelled-cp1252", "", []byte("\x93M\xfcller\x94"), "“Müller”", "windows-1252 (fallback)"},
@@ -443,6 +448,32 @@ func TestFieldCompMatchesRepComp(t *testing.T) {
 				if !bytes.Equal(got, want) || (got == nil) != (want == nil) {
 					t.Fatalf("%s-%d.%d: %q (nil %v), want %q (nil %v)", seg.Name, f, n, got, got == nil, want, want == nil)
 				}
+			}
+		}
+	}
+}
+
+// TestHexEscapeInMessageCharset: \Xhh\ stands for bytes in the message's
+// character set (MSH-18), which a sender on a 7-bit link uses to write
+// every letter beyond ASCII; read as cp1252 they would be other letters.
+func TestHexEscapeInMessageCharset(t *testing.T) {
+	for _, c := range []struct{ msh18, hex, want string }{
+		{"8859/5", `\XC8\`, "Ш"},
+		{"8859/7", `\XC8\`, "Θ"},
+		{"8859/2", `\XC8\`, "Č"},
+		{"8859/1", `\XC8\`, "È"},
+		{"", `\XC8\`, "È"},                // unlabelled: cp1252, as before
+		{"UNICODE UTF-8", `\XC3A9\`, "é"}, // UTF-8 bytes
+	} {
+		// Once with only ASCII in the message, once with a letter in
+		// the set itself beside the escape.
+		for _, extra := range []string{"", "\xe9"} {
+			m, err := Parse([]byte("MSH|^~\\&|A|B|C|D|20240101||ADT^A01|1|P|2.5||||||" + c.msh18 + "\rPID|1||1||" + c.hex + "van" + extra + "\r"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := m.Get("PID-5"); !strings.HasPrefix(got, c.want+"van") {
+				t.Errorf("MSH-18 %q, %s%q: PID-5 = %q, want %q…", c.msh18, c.hex, extra, got, c.want+"van")
 			}
 		}
 	}

@@ -206,7 +206,7 @@ func unescapeSwitched(dst, raw []byte, c *textCtx, g *gset) []byte {
 			continue
 		}
 		if cur == nil {
-			if out, ok := decodeEscape(dst, seq, d); ok {
+			if out, ok := decodeEscape(dst, seq, c); ok {
 				dst = out
 			} else {
 				dst = append(dst, esc)
@@ -222,7 +222,7 @@ func unescapeSwitched(dst, raw []byte, c *textCtx, g *gset) []byte {
 		if len(seq) > 0 && seq[0] == 'X' {
 			run, ok = appendHexBytes(run, seq[1:])
 		} else {
-			run, ok = decodeEscape(run, seq, d)
+			run, ok = decodeEscape(run, seq, c)
 		}
 		if !ok {
 			flush()

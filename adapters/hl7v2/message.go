@@ -166,6 +166,13 @@ func parse(raw []byte, share bool) (*Message, error) {
 	}
 	m.decoded = decoded
 	m.ctx.base = base
+	m.ctx.hex = nil
+	if cm, ok := lookupCharset(label).(*charmap.Charmap); ok {
+		m.ctx.hex = cm
+		if cm == charmap.ISO8859_1 {
+			m.ctx.hex = charmap.Windows1252 // see decode
+		}
+	}
 	copied := decoded == "ascii" || decoded == "utf-8"
 	switch {
 	case share && copied && bytes.IndexByte(buf, '\n') < 0:
@@ -280,7 +287,8 @@ func (m *Message) Charset() string { return m.charset }
 
 // Decoding says how the bytes were turned into UTF-8: "ascii", "utf-8",
 // "iso-8859-1", ..., or "windows-1252 (fallback)" when the bytes were not
-// valid in the labelled (or default) character set.
+// valid in the labelled (or default) character set, or were labelled 8859/1
+// but held cp1252's letters at 0x80–0x9F.
 func (m *Message) Decoding() string { return m.decoded }
 
 // Get returns the decoded text at an HL7 location such as "PID-5-1",
@@ -478,6 +486,11 @@ type Value struct {
 type textCtx struct {
 	Delimiters
 	base *charmap.Charmap
+	// hex is the single-byte character set MSH-18 names, which the
+	// bytes of a hex escape (\Xhh\) are in, also in a message that is
+	// ASCII as sent. nil (UTF-8, unlabelled, multi-byte): UTF-8, or
+	// cp1252 for bytes that are not.
+	hex *charmap.Charmap
 }
 
 // Raw is the value still encoded: escapes and inner delimiters as sent.

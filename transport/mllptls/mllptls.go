@@ -1,6 +1,7 @@
 // Package mllptls is the Sink for exchanges that take HL7 v2 rather than
 // FHIR: it forwards each queued HL7 v2 message, byte for byte as the
-// sender sent it, over MLLP inside TLS with ferry's client certificate
+// sender sent it (but for MSH-15 and MSH-16 in enhanced mode: see
+// askAcceptAck), over MLLP inside TLS with ferry's client certificate
 // (exchange.url mllps://host:port), and waits for the exchange's
 // acknowledgement before the item leaves the queue. It is the durable
 // forwarder the classic interface engines are used for, with the
@@ -73,8 +74,10 @@ const (
 type Config struct {
 	// URL is mllps://host:port.
 	URL string
-	// Timeout bounds one exchange: connecting, writing the message and
-	// reading its acknowledgement.
+	// Timeout bounds connecting, writing the message (plus the time a
+	// link of 256 kbit/s takes for it, so that a large message over a
+	// slow link is not cut on every attempt) and waiting for its
+	// acknowledgement (plus the time the write took).
 	Timeout time.Duration
 	// TLS is the client TLS configuration (CA, client certificate).
 	TLS configtls.ClientConfig
@@ -312,6 +315,7 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 		// Another bundle of the same message carries it.
 		return transport.ErrNothingToSend
 	}
+	msg = askAcceptAck(msg)
 	ctrl := controlID(msg)
 	c, err := s.get(ctx)
 	if err != nil {
@@ -362,18 +366,40 @@ type answer struct {
 	msg  *hl7v2.Message // the acknowledgement, for hl7Ack
 }
 
-// exchange writes msg and reads one answer frame.
+// minLinkRate is the slowest link, in bytes per second, a message is
+// given time for on top of Timeout: 256 kbit/s, the listener's own
+// assumption (mllp.DefaultFrameTimeout).
+const minLinkRate = 32 << 10
+
+// exchange writes msg and reads one answer frame. Writing may take
+// Timeout plus the message's size at minLinkRate: bounded by Timeout
+// alone, a large message over a slow link (5 MB at 1 Mbit/s takes 40 s)
+// failed on every attempt and held up the queue behind it. The answer is
+// then awaited for Timeout plus the time the write took, since the socket
+// buffers may hold megabytes that the exchange still reads at the link's
+// pace (as fhirhttp's watchdog does for uploads).
 func (s *Sink) exchange(ctx context.Context, c *conn, msg []byte) (answer, error) {
-	deadline := time.Now().Add(s.cfg.Timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+	start := time.Now()
+	within := func(t time.Time) time.Time {
+		if d, ok := ctx.Deadline(); ok && d.Before(t) {
+			return d
+		}
+		return t
 	}
-	if err := c.c.SetDeadline(deadline); err != nil {
+	write := s.cfg.Timeout + time.Duration(len(msg))*time.Second/minLinkRate
+	if err := c.c.SetDeadline(within(start.Add(write))); err != nil {
 		return answer{}, err
 	}
 	stop := context.AfterFunc(ctx, func() { c.c.SetDeadline(time.Now()) })
 	defer stop()
 	if err := mllp.WriteFrame(c.c, msg); err != nil {
+		return answer{}, err
+	}
+	// A deadline set here must not undo the one a cancellation set.
+	if err := ctx.Err(); err != nil {
+		return answer{}, err
+	}
+	if err := c.c.SetReadDeadline(within(time.Now().Add(s.cfg.Timeout + time.Since(start)))); err != nil {
 		return answer{}, err
 	}
 	frame, err := c.rd.ReadFrame()
@@ -463,6 +489,52 @@ func ackError(ack *hl7v2.Message, ctrl, host, item string) *AckError {
 		s = s[:maxErrText] + "…"
 	}
 	return &AckError{Code: code, Host: host, Item: item, Text: s}
+}
+
+// askAcceptAck returns msg with MSH-15 AL and MSH-16 NE when it is in
+// enhanced acknowledgement mode (MSH-15 or MSH-16 valued) and asks for
+// anything else, and msg unchanged otherwise. The clinic's system chose
+// MSH-15 and MSH-16 for its link to ferry; on the link to the exchange
+// ferry is the sender, and it needs the accept acknowledgement: an
+// exchange that honours MSH-15 NE or ER (table 0155) answers nothing when
+// it commits the message, and the sink, waiting for an answer, would time
+// out and send it again, a duplicate at the exchange each time. No one
+// waits for an application acknowledgement, which would arrive unasked
+// on a connection kept for the next message, so MSH-16 becomes NE.
+func askAcceptAck(msg []byte) []byte {
+	start := 0
+	if bytes.HasPrefix(msg, []byte("\xef\xbb\xbf")) {
+		start = 3
+	}
+	if len(msg) < start+4 || !bytes.HasPrefix(msg[start:], []byte("MSH")) {
+		return msg
+	}
+	end := bytes.IndexByte(msg[start:], '\r')
+	if end < 0 {
+		end = len(msg)
+	} else {
+		end += start
+	}
+	fs := msg[start+3 : start+4]
+	f := bytes.Split(msg[start:end], fs) // f[n-1] is MSH-n for n >= 2
+	get := func(n int) string {
+		if n-1 < len(f) {
+			return strings.TrimSpace(string(f[n-1]))
+		}
+		return ""
+	}
+	accept, app := get(15), get(16)
+	if accept == "" && app == "" || accept == hl7v2.CondAlways && app == hl7v2.CondNever {
+		return msg // original mode, or already what ferry needs
+	}
+	for len(f) < 16 {
+		f = append(f, nil)
+	}
+	f[14], f[15] = []byte(hl7v2.CondAlways), []byte(hl7v2.CondNever)
+	out := make([]byte, 0, len(msg)+4)
+	out = append(out, msg[:start]...)
+	out = append(out, bytes.Join(f, fs)...)
+	return append(out, msg[end:]...)
 }
 
 // controlID is MSH-10 of msg, "" when it cannot be read.

@@ -352,3 +352,108 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestEnhancedModeAsksForAcceptAck: a message the clinic sent in enhanced
+// mode asking for no accept acknowledgement on success (MSH-15 NE or ER)
+// must still get one from the exchange, which is the only sign that the
+// exchange committed it. Forwarded as it came, an exchange that follows
+// table 0155 (ferry's own listener here) keeps quiet: the sink would time
+// out and send the message again and again, a duplicate at the exchange
+// each time.
+func TestEnhancedModeAsksForAcceptAck(t *testing.T) {
+	p, srv := testPKI(t)
+	rec := &exchangeRecorder{}
+	ex := startExchange(t, srv, rec, "")
+	s := newSink(t, p, ex.Addr().String())
+	for i, ack := range []string{"NE|AL", "ER|NE", "SU|", "|AL", "AL|AL"} {
+		msg := strings.Replace(adtMsg(fmt.Sprint("E", i)), "|P|2.5.1\r", "|P|2.5.1|||"+ack+"\r", 1)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		err := s.Send(ctx, item(t, fmt.Sprint("e", i), msg))
+		cancel()
+		if err != nil {
+			t.Fatalf("MSH-15|16 %s: %v", ack, err)
+		}
+	}
+	got := rec.bodies()
+	if len(got) != 5 {
+		t.Fatalf("exchange kept %d messages, want 5", len(got))
+	}
+	for i, body := range got {
+		m, err := hl7v2.Parse([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.AcceptAckType() != "AL" || m.AppAckType() != "NE" || m.ControlID() != fmt.Sprint("E", i) {
+			t.Errorf("forwarded MSH-15 %q MSH-16 %q (MSH-10 %s), want AL NE", m.AcceptAckType(), m.AppAckType(), m.ControlID())
+		}
+		if !strings.Contains(body, "PID|1||MRN-1^^^CLINIC^MR||Doe^Pat||19800101|F\rPV1|1|O\r") {
+			t.Errorf("body changed beyond MSH: %q", body)
+		}
+	}
+	// Original mode (MSH-15 and MSH-16 empty) goes byte for byte.
+	if err := s.Send(context.Background(), item(t, "o", adtMsg("O1"))); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.bodies(); got[len(got)-1] != adtMsg("O1") {
+		t.Errorf("original mode: %q", got[len(got)-1])
+	}
+}
+
+// TestLargeMessageOverSlowLink: a message that takes longer than Timeout
+// to cross the link, while the exchange keeps reading it, is delivered.
+// Bounded by the total time, it failed on every attempt and held up the
+// queue behind it; exchange.timeout bounds inactivity, as on the FHIR
+// path and the MLLP listener.
+func TestLargeMessageOverSlowLink(t *testing.T) {
+	p, srv := testPKI(t)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		// A slow link: a TLS record (16 KiB) every 3 ms, about 5 MB/s.
+		rd := mllp.NewReader(bufio.NewReaderSize(&slowReader{r: c, n: 16 << 10, every: 3 * time.Millisecond}, 16<<10), 64<<20)
+		for {
+			f, err := rd.ReadFrame()
+			if err != nil {
+				return
+			}
+			if _, err := c.Write(ackFor(f, "AA", "")); err != nil {
+				return
+			}
+		}
+	}()
+	s, err := New(Config{URL: "mllps://" + ln.Addr().String(), Timeout: 500 * time.Millisecond,
+		TLS: configtls.ClientConfig{CAFile: p.CA, CertFile: p.ClientCert, KeyFile: p.ClientKey}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(context.Background()) })
+	if err := s.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// 8 MiB: more than the socket buffers hold, so much of it is
+	// written only as the exchange reads, over more than Timeout.
+	big := adtMsg("BIG") + "OBX|1|ED|PDF||^application^pdf^Base64^" + strings.Repeat("QUJD", 2<<20) + "\r"
+	if err := s.Send(context.Background(), item(t, "big", big)); err != nil {
+		t.Fatalf("large message over a slow but steady link: %v", err)
+	}
+}
+
+// slowReader reads at most n bytes per call, waiting every between calls.
+type slowReader struct {
+	r     io.Reader
+	n     int
+	every time.Duration
+}
+
+func (s *slowReader) Read(p []byte) (int, error) {
+	time.Sleep(s.every)
+	return s.r.Read(p[:min(len(p), s.n)])
+}
