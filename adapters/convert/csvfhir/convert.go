@@ -3,7 +3,8 @@
 // is standard, so each kind of file is read by a Mapping from the
 // folder's configuration: which column is the patient's identifier, and
 // which column goes to which element of a Patient, Observation,
-// Condition, AllergyIntolerance or Immunization.
+// Condition, AllergyIntolerance, Immunization or Encounter. Resources
+// follow US Core 6.1 (the version HTI-1 names).
 //
 // Conversion is all or nothing: a file with a row that cannot be mapped
 // (a date in no configured format, a code the column's map lacks, an
@@ -523,6 +524,8 @@ func (c *compiled) row(rec record) (row, []RowError) {
 		res, problems = buildAllergy(get, r.vals)
 	case "Immunization":
 		res, problems = buildImmunization(get, r.vals)
+	case "Encounter":
+		res, problems = buildEncounter(get, r.vals)
 	}
 	for _, p := range problems {
 		col := from[p.path]
@@ -779,6 +782,9 @@ func (c *compiled) entry(r *row, patient *fhir.Reference, sec []fhir.Coding) fhi
 		res.Identifier = []fhir.Identifier{r.ident}
 	case *fhir.Immunization:
 		res.ID, res.Meta, res.Patient = id, meta, patient
+		res.Identifier = []fhir.Identifier{r.ident}
+	case *fhir.Encounter:
+		res.ID, res.Meta, res.Subject = id, meta, patient
 		res.Identifier = []fhir.Identifier{r.ident}
 	}
 	return fhir.BundleEntry{FullURL: "urn:uuid:" + u, Resource: r.res, Request: req}

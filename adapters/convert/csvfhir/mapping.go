@@ -25,7 +25,7 @@ type Mapping struct {
 	// exports are named by whoever runs them, often on Windows.
 	Match string `yaml:"match"`
 	// Resource is what one row becomes: Patient, Observation, Condition,
-	// AllergyIntolerance or Immunization.
+	// AllergyIntolerance, Immunization or Encounter.
 	Resource string `yaml:"resource"`
 	// Delimiter separates fields: one of , ; | or "tab". Empty: sniffed
 	// from the header line among those four.
@@ -165,7 +165,7 @@ type Problem struct {
 func (p Problem) String() string { return p.Path + ": " + p.Msg }
 
 // Resources lists the resource types a row can become.
-var Resources = []string{"Patient", "Observation", "Condition", "AllergyIntolerance", "Immunization"}
+var Resources = []string{"Patient", "Observation", "Condition", "AllergyIntolerance", "Immunization", "Encounter"}
 
 // Encodings lists the values Mapping.Encoding takes.
 var Encodings = []string{"utf-8", "utf-16", "windows-1252", "iso-8859-1"}
@@ -241,6 +241,11 @@ func (m *Mapping) Validate() []Problem {
 		}
 		if m.Identifier != nil {
 			checkIdent("identifier", m.Identifier, true)
+		} else if m.Resource == "Encounter" {
+			// A visit changes after it is first exported (it ends, is
+			// cancelled, gets a reason): only the export's own id lets
+			// the later row update the resource the earlier one made.
+			add("identifier", "an Encounter needs the export's encounter id: {column: <its column>, system: <a URI of its own>}; without it a changed visit could not update the one sent before")
 		}
 	}
 	for _, c := range m.Security {
@@ -306,7 +311,7 @@ func (m *Mapping) Validate() []Problem {
 	}
 	for _, need := range required[m.Resource] {
 		if !anyMapped(mapped, need) {
-			add("columns", "a %s needs %s: map a column to it", m.Resource, strings.Join(need, " or "))
+			add("columns", "%s needs %s: map a column to it", article(m.Resource), strings.Join(need, " or "))
 		}
 	}
 	if m.Resource == "Observation" {
@@ -333,7 +338,22 @@ func (m *Mapping) Validate() []Problem {
 			}
 		}
 	}
+	for _, cp := range codedPaths[m.Resource] {
+		if _, ok := mapped[cp[0]]; ok {
+			if _, ok := mapped[cp[1]]; !ok {
+				add("set."+cp[1], "%s %s codes come from several code systems (SNOMED, CPT, ICD10CM ...): say which with set: {%s: ...} or a column", m.Resource, cp[0], cp[1])
+			}
+		}
+	}
 	return ps
+}
+
+// article puts "a" or "an" before a resource type's name.
+func article(resource string) string {
+	if strings.ContainsRune("AEIOU", rune(resource[0])) {
+		return "an " + resource
+	}
+	return "a " + resource
 }
 
 func anyMapped(mapped map[string]string, alts []string) bool {

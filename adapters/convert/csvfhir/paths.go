@@ -129,6 +129,22 @@ var paths = map[string]map[string]*pathSpec{
 		"performer.display":   {kind: kText},
 		"note":                {kind: kText, multi: true},
 	},
+	"Encounter": {
+		"status":              {kind: kCode, codes: []string{"planned", "arrived", "triaged", "in-progress", "onleave", "finished", "cancelled", "entered-in-error", "unknown"}},
+		"class":               {kind: kCode, codes: encounterClasses},
+		"type":                {kind: kText},
+		"type.system":         {kind: kSystem},
+		"type.display":        {kind: kText},
+		"type.text":           {kind: kText},
+		"period.start":        {kind: kDateTime},
+		"period.end":          {kind: kDateTime},
+		"reasonCode":          {kind: kText},
+		"reasonCode.system":   {kind: kSystem},
+		"reasonCode.display":  {kind: kText},
+		"reasonCode.text":     {kind: kText},
+		"participant.display": {kind: kText},
+		"location.display":    {kind: kText},
+	},
 }
 
 // required lists, per resource type, the paths a mapping must fill (by
@@ -139,7 +155,27 @@ var required = map[string][][]string{
 	"Condition":          {{"code", "code.text"}},
 	"AllergyIntolerance": {{"code", "code.text"}},
 	"Immunization":       {{"vaccineCode", "vaccineCode.text"}, {"occurrenceDateTime"}},
+	// US Core Encounter: class 1..1 and type 1..*; class is not guessed
+	// (a clinic's visits are AMB, but an export may hold a hospital stay).
+	"Encounter": {{"class"}, {"type", "type.text"}},
 }
+
+// codedPaths lists, per resource type, the code paths whose code system
+// a mapping must give when it maps the code, since none is usual enough
+// to be a default: {code path, its system path}. (Condition and
+// AllergyIntolerance are checked on their own, in Validate.)
+var codedPaths = map[string][][2]string{
+	"Encounter": {{"type", "type.system"}, {"reasonCode", "reasonCode.system"}},
+}
+
+// encounterClasses are the v3-ActCode encounter codes (ActEncounterCode,
+// the extensible binding of Encounter.class).
+var encounterClasses = []string{"AMB", "EMER", "FLD", "HH", "IMP", "ACUTE", "NONAC", "OBSENC", "PRENC", "SS", "VR"}
+
+// encounterClassDisplay gives each class its display, as v3-ActCode has it.
+var encounterClassDisplay = map[string]string{"AMB": "ambulatory", "EMER": "emergency", "FLD": "field", "HH": "home health",
+	"IMP": "inpatient encounter", "ACUTE": "inpatient acute", "NONAC": "inpatient non-acute", "OBSENC": "observation encounter",
+	"PRENC": "pre-admission", "SS": "short stay", "VR": "virtual"}
 
 // interpretationCodes are the v3-ObservationInterpretation codes a lab
 // export's flag column carries.

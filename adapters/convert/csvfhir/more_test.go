@@ -1,0 +1,219 @@
+package csvfhir
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/ferry-health/ferry/adapters/fhir"
+)
+
+// resources returns the resources of type T in the parts, in order.
+func resources[T any](parts []Part) []*T {
+	var out []*T
+	for _, p := range parts {
+		for _, e := range p.Bundle.Entry {
+			if r, ok := e.Resource.(*T); ok {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// rowErrors converts in with m and returns the *Error's text, failing
+// the test when the file converts or fails otherwise.
+func rowErrors(t *testing.T, in string, m *Mapping, opts Options) string {
+	t.Helper()
+	_, err := Convert([]byte(in), m, opts)
+	var re *Error
+	if !errors.As(err, &re) {
+		t.Fatalf("got %v, want *Error", err)
+	}
+	return err.Error()
+}
+
+func wantAll(t *testing.T, got string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("lacks %q:\n%s", w, got)
+		}
+	}
+}
+
+func problems(t *testing.T, y string) string {
+	t.Helper()
+	var m Mapping
+	if err := yaml.Unmarshal([]byte(y), &m); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, p := range m.Validate() {
+		out = append(out, p.String())
+	}
+	return strings.Join(out, "\n")
+}
+
+func encountersMapping() *Mapping {
+	return &Mapping{Match: "enc.csv", Resource: "Encounter", DateFormats: []string{"YYYY-MM-DD HH:mm", "YYYY-MM-DD"}, TimeZone: "UTC",
+		Patient:    &ColumnIdentifier{Column: "MRN", System: mrnSystem},
+		Identifier: &ColumnIdentifier{Column: "Visit", System: "urn:oid:2.16.840.1.113883.3.7777.5"},
+		Columns: Columns{{Header: "Class", Path: "class", Map: map[string]string{"O": "AMB", "T": "VR", "I": "IMP"}},
+			{Header: "Type", Path: "type.text"}, {Header: "In", Path: "period.start"}, {Header: "Out", Path: "period.end"},
+			{Header: "Doctor", Path: "participant.display"}, {Header: "Why", Path: "reasonCode.text"}}}
+}
+
+const encountersCSV = "Visit,MRN,Class,Type,In,Out,Doctor,Why\n" +
+	"V1,123,O,Office visit,2024-03-04 08:00,2024-03-04 08:30,Dr. Who,cough\n" +
+	"V2,123,I,Admission,2024-03-10,,,\n" +
+	"V3,456,T,Video visit,2024-03-05 09:00,,Dr. No,\n"
+
+func TestEncounters(t *testing.T) {
+	parts, err := Convert([]byte(encountersCSV), encountersMapping(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range parts {
+		checkBundle(t, p)
+	}
+	es := resources[fhir.Encounter](parts)
+	if len(parts) != 2 || len(es) != 3 {
+		t.Fatalf("%d parts, %d encounters", len(parts), len(es))
+	}
+	office, adm, video := es[0], es[1], es[2]
+	if office.Class != (fhir.Coding{System: "http://terminology.hl7.org/CodeSystem/v3-ActCode", Code: "AMB", Display: "ambulatory"}) {
+		t.Errorf("class %+v", office.Class)
+	}
+	if office.Status != "finished" || adm.Status != "unknown" || video.Status != "unknown" {
+		t.Errorf("statuses %q %q %q: finished with an end, else unknown", office.Status, adm.Status, video.Status)
+	}
+	if office.Period == nil || office.Period.Start != "2024-03-04T08:00:00Z" || office.Period.End != "2024-03-04T08:30:00Z" || adm.Period.Start != "2024-03-10" {
+		t.Errorf("periods %+v %+v", office.Period, adm.Period)
+	}
+	if len(office.Type) != 1 || office.Type[0].Text != "Office visit" || len(office.ReasonCode) != 1 || office.ReasonCode[0].Text != "cough" {
+		t.Errorf("type %+v reason %+v", office.Type, office.ReasonCode)
+	}
+	if len(office.Participant) != 1 || office.Participant[0].Individual.Display != "Dr. Who" || adm.Participant != nil {
+		t.Errorf("participants %+v %+v", office.Participant, adm.Participant)
+	}
+	if office.Subject == nil || office.Subject.Reference != parts[0].Bundle.Entry[0].FullURL {
+		t.Errorf("subject %+v", office.Subject)
+	}
+	if office.Identifier[0] != (fhir.Identifier{System: "urn:oid:2.16.840.1.113883.3.7777.5", Value: "V1"}) {
+		t.Errorf("identifier %+v", office.Identifier)
+	}
+	if e := parts[0].Bundle.Entry[1]; e.Request.Method != "PUT" || e.Request.URL != "Encounter/"+office.ID {
+		t.Errorf("request %+v", e.Request)
+	}
+
+	// The visit, later closed and with another doctor, is the same
+	// resource: the encounter id decides, not what the row says.
+	later := strings.Replace(encountersCSV, "2024-03-10,,,", "2024-03-10,2024-03-14,Dr. Strange,", 1)
+	again, err := Convert([]byte(later), encountersMapping(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm2 := resources[fhir.Encounter](again)[1]
+	if adm2.ID != adm.ID || adm2.Status != "finished" || adm2.Period.End != "2024-03-14" {
+		t.Errorf("the closed visit: id %s (was %s), status %q, period %+v", adm2.ID, adm.ID, adm2.Status, adm2.Period)
+	}
+	// In ModeConditional it is written by its encounter id.
+	cond, err := Convert([]byte(encountersCSV), encountersMapping(), Options{Mode: ModeConditional})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := cond[0].Bundle.Entry[1]; e.Request.URL != "Encounter?"+fhir.IdentifierQuery("urn:oid:2.16.840.1.113883.3.7777.5", "V1") {
+		t.Errorf("conditional request %+v", e.Request)
+	}
+	// Security labels reach the encounters.
+	m := encountersMapping()
+	m.Security = []string{"V"}
+	sec, err := Convert([]byte(encountersCSV), m, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := resources[fhir.Encounter](sec)[0]; e.Meta == nil || e.Meta.Security[0].Code != "V" {
+		t.Errorf("labels %+v", e.Meta)
+	}
+}
+
+func TestEncounterRowErrors(t *testing.T) {
+	in := "Visit,MRN,Class,Type,In,Out,Doctor,Why\n" +
+		",123,O,Office visit,2024-03-04,,,\n" + // no encounter id
+		"V2,123,X,Office visit,2024-03-04,,,\n" + // class not in the map
+		"V3,123,,Office visit,2024-03-04,,,\n" + // no class
+		"V4,123,O,,2024-03-04,,,\n" + // no type
+		"V5,123,O,Office visit,2024-03-04 10:00,2024-03-04 09:00,,\n" + // ends before it starts
+		"V6,123,O,Office visit,2024-03-05,2024-03-04 23:00,,\n" + // so does this, at another precision
+		"V7,123,O,Office visit,2024-03-04 10:00,2024-03-04,,\n" // the same day: fine
+	msg := rowErrors(t, in, encountersMapping(), Options{})
+	wantAll(t, msg,
+		"6 of 7 rows cannot be mapped",
+		`line 2, column "Visit": no row identifier`,
+		`line 3, column "Class": value not in the column's map`,
+		`line 4, column "Class": no class (US Core requires one`,
+		`line 5, column "Type": no type (US Core requires one)`,
+		`line 6, column "Out": ends before it starts`,
+		`line 7, column "Out": ends before it starts`)
+	if strings.Contains(msg, "line 8") || strings.Contains(msg, "2024-03-04") {
+		t.Errorf("a good row listed, or a cell quoted:\n%s", msg)
+	}
+	// A class given by set fills an empty cell.
+	m := encountersMapping()
+	m.Set = map[string]string{"class": "AMB"}
+	parts, err := Convert([]byte("Visit,MRN,Class,Type,In,Out,Doctor,Why\nV3,123,,Office visit,2024-03-04,,,\n"), m, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := resources[fhir.Encounter](parts)[0]; e.Class.Code != "AMB" {
+		t.Errorf("class %+v", e.Class)
+	}
+}
+
+func TestEncounterValidate(t *testing.T) {
+	all := problems(t, `
+match: enc.csv
+resource: Encounter
+patient: {column: MRN, system: "urn:oid:1.2.3"}
+columns:
+  CPT: type
+  Reason: reasonCode
+  Kind: {path: class, map: {O: OUTPATIENT}}
+  Seen: period.begin
+`)
+	wantAll(t, all,
+		"identifier: an Encounter needs the export's encounter id",
+		`columns.Kind.map.O: not one of AMB, EMER`,
+		`columns.Seen: unknown path "period.begin" for Encounter; known paths: class, location.display, participant.display, period.end, period.start`,
+		"set.type.system: Encounter type codes come from several code systems",
+		"set.reasonCode.system: Encounter reasonCode codes come from several code systems")
+	all = problems(t, "match: enc.csv\nresource: Encounter\npatient: {column: MRN, system: 'urn:oid:1.2'}\nidentifier: {column: V, system: 'urn:oid:1.2.5'}\ncolumns: {Seen: period.start}\n")
+	wantAll(t, all, "columns: an Encounter needs class: map a column to it", "columns: an Encounter needs type or type.text")
+	if ok := problems(t, "match: enc.csv\nresource: Encounter\npatient: {column: MRN, system: 'urn:oid:1.2'}\nidentifier: {column: V, system: 'urn:oid:1.2.5'}\ncolumns: {T: type.text}\nset: {class: amb}\n"); ok != "" {
+		t.Errorf("a valid mapping has problems: %s", ok)
+	}
+}
+
+func TestOrdered(t *testing.T) {
+	for _, c := range []struct {
+		start, end string
+		ok         bool
+	}{
+		{"", "2024", true},
+		{"2024-03-04", "", true},
+		{"2024-03-04", "2024-03-04", true},
+		{"2024-03-04", "2024-03-03", false},
+		{"2024-03", "2024-03-31", true},
+		{"2024-04", "2024-03-31", false},
+		{"2024-03-04T10:00:00-05:00", "2024-03-04T15:30:00Z", true}, // 15:00Z and 15:30Z
+		{"2024-03-04T10:00:00-05:00", "2024-03-04T14:30:00Z", false},
+		{"2024-03-04T23:00:00-05:00", "2024-03-04", true},
+	} {
+		if got := ordered(c.start, c.end); got != c.ok {
+			t.Errorf("ordered(%q, %q) = %v", c.start, c.end, got)
+		}
+	}
+}
