@@ -3,7 +3,7 @@
 // is standard, so each kind of file is read by a Mapping from the
 // folder's configuration: which column is the patient's identifier, and
 // which column goes to which element of a Patient, Observation,
-// Condition, AllergyIntolerance, Immunization or Encounter. Resources
+// Condition, AllergyIntolerance, Immunization, Encounter or Procedure. Resources
 // follow US Core 6.1 (the version HTI-1 names).
 //
 // Conversion is all or nothing: a file with a row that cannot be mapped
@@ -208,6 +208,7 @@ var keyPaths = map[string][]string{
 	"Condition":          {"code.system", "code", "code.text", "onsetDateTime"},
 	"AllergyIntolerance": {"code.system", "code", "code.text"},
 	"Immunization":       {"vaccineCode.system", "vaccineCode", "vaccineCode.text", "occurrenceDateTime"},
+	"Procedure":          {"code.system", "code", "code.text", "performedDateTime", "performedPeriod.start"},
 }
 
 // compiled is a validated mapping with its file's header resolved.
@@ -526,6 +527,8 @@ func (c *compiled) row(rec record) (row, []RowError) {
 		res, problems = buildImmunization(get, r.vals)
 	case "Encounter":
 		res, problems = buildEncounter(get, r.vals)
+	case "Procedure":
+		res, problems = buildProcedure(get, r.vals)
 	}
 	for _, p := range problems {
 		col := from[p.path]
@@ -784,6 +787,9 @@ func (c *compiled) entry(r *row, patient *fhir.Reference, sec []fhir.Coding) fhi
 		res.ID, res.Meta, res.Patient = id, meta, patient
 		res.Identifier = []fhir.Identifier{r.ident}
 	case *fhir.Encounter:
+		res.ID, res.Meta, res.Subject = id, meta, patient
+		res.Identifier = []fhir.Identifier{r.ident}
+	case *fhir.Procedure:
 		res.ID, res.Meta, res.Subject = id, meta, patient
 		res.Identifier = []fhir.Identifier{r.ident}
 	}

@@ -25,7 +25,7 @@ type Mapping struct {
 	// exports are named by whoever runs them, often on Windows.
 	Match string `yaml:"match"`
 	// Resource is what one row becomes: Patient, Observation, Condition,
-	// AllergyIntolerance, Immunization or Encounter.
+	// AllergyIntolerance, Immunization, Encounter or Procedure.
 	Resource string `yaml:"resource"`
 	// Delimiter separates fields: one of , ; | or "tab". Empty: sniffed
 	// from the header line among those four.
@@ -165,7 +165,7 @@ type Problem struct {
 func (p Problem) String() string { return p.Path + ": " + p.Msg }
 
 // Resources lists the resource types a row can become.
-var Resources = []string{"Patient", "Observation", "Condition", "AllergyIntolerance", "Immunization", "Encounter"}
+var Resources = []string{"Patient", "Observation", "Condition", "AllergyIntolerance", "Immunization", "Encounter", "Procedure"}
 
 // Encodings lists the values Mapping.Encoding takes.
 var Encodings = []string{"utf-8", "utf-16", "windows-1252", "iso-8859-1"}
@@ -338,10 +338,22 @@ func (m *Mapping) Validate() []Problem {
 			}
 		}
 	}
+	if m.Resource == "Procedure" {
+		_, point := mapped["performedDateTime"]
+		_, start := mapped["performedPeriod.start"]
+		_, end := mapped["performedPeriod.end"]
+		if point && (start || end) {
+			add("columns", "map performedDateTime or performedPeriod.start and .end, not both: a Procedure has one performed[x]")
+		}
+	}
 	for _, cp := range codedPaths[m.Resource] {
 		if _, ok := mapped[cp[0]]; ok {
 			if _, ok := mapped[cp[1]]; !ok {
-				add("set."+cp[1], "%s %s codes come from several code systems (SNOMED, CPT, ICD10CM ...): say which with set: {%s: ...} or a column", m.Resource, cp[0], cp[1])
+				what := m.Resource + " " + cp[0]
+				if cp[0] == "code" {
+					what = m.Resource
+				}
+				add("set."+cp[1], "%s codes come from several code systems (SNOMED, CPT, ICD10CM ...): say which with set: {%s: ...} or a column", what, cp[1])
 			}
 		}
 	}

@@ -217,3 +217,103 @@ func TestOrdered(t *testing.T) {
 		}
 	}
 }
+
+func proceduresMapping() *Mapping {
+	return &Mapping{Match: "proc.csv", Resource: "Procedure", TimeZone: "UTC",
+		Patient: &ColumnIdentifier{Column: "MRN", System: mrnSystem},
+		Columns: Columns{{Header: "Code", Path: "code"}, {Header: "System", Path: "code.system"}, {Header: "Name", Path: "code.text"},
+			{Header: "Begin", Path: "performedPeriod.start"}, {Header: "Finish", Path: "performedPeriod.end"},
+			{Header: "Status", Path: "status"}, {Header: "Why", Path: "reasonCode.text"}, {Header: "Note", Path: "note"}}}
+}
+
+const proceduresCSV = "MRN,Code,System,Name,Begin,Finish,Status,Why,Note\n" +
+	"123,0DTJ4ZZ,ICD-10-PCS,Appendectomy,2024-03-04T10:00:00Z,2024-03-04T11:10:00Z,,appendicitis,uneventful\n" +
+	"123,80146002,snomed,Appendectomy,2024-03-04,,in-progress,,\n" +
+	"456,J1100,HCPCS,Dexamethasone injection,,,not-done,,\n"
+
+func TestProcedures(t *testing.T) {
+	parts, err := Convert([]byte(proceduresCSV), proceduresMapping(), Options{Base: "urn:ferry:site:test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range parts {
+		checkBundle(t, p)
+	}
+	ps := resources[fhir.Procedure](parts)
+	if len(ps) != 3 {
+		t.Fatalf("%d procedures", len(ps))
+	}
+	pcs, snomed, hcpcs := ps[0], ps[1], ps[2]
+	if pcs.Status != "completed" || snomed.Status != "in-progress" || hcpcs.Status != "not-done" {
+		t.Errorf("statuses %q %q %q", pcs.Status, snomed.Status, hcpcs.Status)
+	}
+	for i, sys := range []string{"http://www.cms.gov/Medicare/Coding/ICD10", "http://snomed.info/sct", "urn:oid:2.16.840.1.113883.6.285"} {
+		if c := ps[i].Code; c == nil || c.Coding[0].System != sys || c.Text == "" {
+			t.Errorf("procedure %d code %+v, want system %s", i, c, sys)
+		}
+	}
+	if pcs.PerformedPeriod == nil || pcs.PerformedPeriod.End != "2024-03-04T11:10:00Z" || snomed.PerformedPeriod.Start != "2024-03-04" || hcpcs.PerformedPeriod != nil {
+		t.Errorf("performed %+v %+v %+v", pcs.PerformedPeriod, snomed.PerformedPeriod, hcpcs.PerformedPeriod)
+	}
+	if len(pcs.ReasonCode) != 1 || pcs.ReasonCode[0].Text != "appendicitis" || len(pcs.Note) != 1 {
+		t.Errorf("reason %+v note %+v", pcs.ReasonCode, pcs.Note)
+	}
+	// Without an id column a row is known by its code and date: the
+	// same row again is the same resource, a note added later too.
+	if id := pcs.Identifier[0]; id.System != "urn:ferry:site:test:csv:procedure-key" || len(id.Value) != 64 {
+		t.Errorf("minted identifier %+v", id)
+	}
+	noted, err := Convert([]byte(strings.Replace(proceduresCSV, ",,in-progress,,\n", ",,in-progress,,bleeding\n", 1)), proceduresMapping(), Options{Base: "urn:ferry:site:test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again := resources[fhir.Procedure](noted)[1]; again.ID != snomed.ID || len(again.Note) != 1 {
+		t.Errorf("a note added later made another resource (%s, was %s)", again.ID, snomed.ID)
+	}
+}
+
+func TestProcedureRowErrors(t *testing.T) {
+	in := "MRN,Code,System,Name,Begin,Finish,Status,Why,Note\n" +
+		"123,0DTJ4ZZ,ICD-10-PCS,Appendectomy,,,,,\n" + // completed, but when?
+		"123,0DTJ4ZZ,ICD-10-PCS,Appendectomy,,,in-progress,,\n" + // so is this
+		"123,0DTJ4ZZ,ICD10 PCS,Appendectomy,2024-03-04,,,,\n" + // not a code system
+		"123,,,,2024-03-04,,,,\n" + // no code
+		"123,0DTJ4ZZ,ICD-10-PCS,Appendectomy,2024-03-05,2024-03-04,,,\n" + // ends before it starts
+		"123,0DTJ4ZZ,ICD-10-PCS,Appendectomy,2024-03-05,,done,,\n" // not a status
+	msg := rowErrors(t, in, proceduresMapping(), Options{})
+	wantAll(t, msg,
+		"6 of 6 rows cannot be mapped",
+		`line 2, column "Begin": no date, but the procedure is completed (US Core us-core-7`,
+		`line 3, column "Begin": no date, but the procedure is in-progress`,
+		`line 4, column "System": not a code system URI or a known name (LOINC, SNOMED, ICD10CM, RXNORM, CVX, NDC, CPT, HCPCS, ICD10PCS)`,
+		`line 5, column "Code": no code`,
+		`line 6, column "Finish": ends before it starts`,
+		`line 7, column "Status": not one of preparation, in-progress`)
+	if strings.Contains(msg, "ICD10 PCS") || strings.Contains(msg, "Appendectomy") || strings.Contains(msg, "2024-03-0") {
+		t.Errorf("a cell quoted without log_phi:\n%s", msg)
+	}
+	if msg := rowErrors(t, in, proceduresMapping(), Options{LogPHI: true}); !strings.Contains(msg, `line 4, column "System": "ICD10 PCS": not a code system`) {
+		t.Errorf("with log_phi the cell is quoted:\n%s", msg)
+	}
+}
+
+func TestProcedureValidate(t *testing.T) {
+	all := problems(t, `
+match: proc.csv
+resource: Procedure
+patient: {column: MRN, system: "urn:oid:1.2.3"}
+columns: {CPT: code, Date: performedDateTime, From: performedPeriod.start, Reason: reasonCode}
+`)
+	wantAll(t, all,
+		"columns: map performedDateTime or performedPeriod.start and .end, not both",
+		"set.code.system: Procedure codes come from several code systems",
+		"set.reasonCode.system: Procedure reasonCode codes come from several code systems")
+	if strings.Contains(all, "identifier") {
+		t.Errorf("a Procedure needs no id column:\n%s", all)
+	}
+	all = problems(t, "match: proc.csv\nresource: Procedure\npatient: {column: MRN, system: 'urn:oid:1.2'}\ncolumns: {Name: code.text}\n")
+	wantAll(t, all, "columns: a Procedure needs performedDateTime or performedPeriod.start or performedPeriod.end: map a column to it")
+	if ok := problems(t, "match: proc.csv\nresource: Procedure\npatient: {column: MRN, system: 'urn:oid:1.2'}\ncolumns: {CPT: code, On: performedDateTime}\nset: {code.system: cpt}\n"); ok != "" {
+		t.Errorf("a valid mapping has problems: %s", ok)
+	}
+}

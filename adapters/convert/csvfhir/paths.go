@@ -145,6 +145,24 @@ var paths = map[string]map[string]*pathSpec{
 		"participant.display": {kind: kText},
 		"location.display":    {kind: kText},
 	},
+	"Procedure": {
+		"code":                  {kind: kText},
+		"code.system":           {kind: kSystem},
+		"code.display":          {kind: kText},
+		"code.text":             {kind: kText},
+		"status":                {kind: kCode, codes: []string{"preparation", "in-progress", "not-done", "on-hold", "stopped", "completed", "entered-in-error", "unknown"}},
+		"performedDateTime":     {kind: kDateTime},
+		"performedPeriod.start": {kind: kDateTime},
+		"performedPeriod.end":   {kind: kDateTime},
+		"reasonCode":            {kind: kText},
+		"reasonCode.system":     {kind: kSystem},
+		"reasonCode.display":    {kind: kText},
+		"reasonCode.text":       {kind: kText},
+		"bodySite.text":         {kind: kText},
+		"performer.display":     {kind: kText},
+		"location.display":      {kind: kText},
+		"note":                  {kind: kText, multi: true},
+	},
 }
 
 // required lists, per resource type, the paths a mapping must fill (by
@@ -158,6 +176,9 @@ var required = map[string][][]string{
 	// US Core Encounter: class 1..1 and type 1..*; class is not guessed
 	// (a clinic's visits are AMB, but an export may hold a hospital stay).
 	"Encounter": {{"class"}, {"type", "type.text"}},
+	// US Core Procedure: code 1..1, and performed[x] when completed (the
+	// default status) or in progress (us-core-7).
+	"Procedure": {{"code", "code.text"}, {"performedDateTime", "performedPeriod.start", "performedPeriod.end"}},
 }
 
 // codedPaths lists, per resource type, the code paths whose code system
@@ -166,6 +187,9 @@ var required = map[string][][]string{
 // AllergyIntolerance are checked on their own, in Validate.)
 var codedPaths = map[string][][2]string{
 	"Encounter": {{"type", "type.system"}, {"reasonCode", "reasonCode.system"}},
+	// US Core Procedure codes are SNOMED CT, CPT, HCPCS, ICD-10-PCS,
+	// CDT or LOINC, and an export's column is one of them.
+	"Procedure": {{"code", "code.system"}, {"reasonCode", "reasonCode.system"}},
 }
 
 // encounterClasses are the v3-ActCode encounter codes (ActEncounterCode,
@@ -194,6 +218,12 @@ var codeSystems = map[string]string{
 	"NDC":  "http://hl7.org/fhir/sid/ndc",
 	"CPT":  "http://www.ama-assn.org/go/cpt",
 	"UNII": "http://fdasis.nlm.nih.gov",
+	// Procedure codes besides SNOMED, CPT and LOINC: HCPCS Level II has
+	// no FHIR URI in R4 and is named by its OID, as on the HL7 v2 and
+	// C-CDA paths.
+	"HCPCS":    "urn:oid:2.16.840.1.113883.6.285",
+	"ICD10PCS": "http://www.cms.gov/Medicare/Coding/ICD10", "ICD-10-PCS": "http://www.cms.gov/Medicare/Coding/ICD10", "I10P": "http://www.cms.gov/Medicare/Coding/ICD10",
+	"CDT": "http://ada.org/cdt",
 }
 
 // pathNames lists the paths of a resource type, sorted, for messages.
@@ -266,7 +296,7 @@ func (p *pathSpec) parse(v string, dp *cellReader) (string, error) {
 			return "urn:oid:" + v, nil
 		}
 		if !strings.Contains(v, ":") || strings.ContainsAny(v, " \t|") {
-			return "", errors.New("not a code system URI or a known name (LOINC, SNOMED, ICD10CM, RXNORM, CVX, NDC, CPT)")
+			return "", errors.New("not a code system URI or a known name (LOINC, SNOMED, ICD10CM, RXNORM, CVX, NDC, CPT, HCPCS, ICD10PCS)")
 		}
 		return v, nil
 	}
