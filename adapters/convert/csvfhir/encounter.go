@@ -22,7 +22,7 @@ func buildEncounter(get func(string) string, vals map[string][]string) (any, []p
 	if t := concept(get("type.system"), get("type"), get("type.display"), get("type.text")); t != nil {
 		e.Type = []fhir.CodeableConcept{*t}
 	} else {
-		ps = append(ps, problem{"type|type.text", "no type (US Core requires one)"})
+		ps = append(ps, problem{"type|type.text|type.display", "no type (US Core requires one)"})
 	}
 	start, end := get("period.start"), get("period.end")
 	if !ordered(start, end) {

@@ -25,7 +25,8 @@ type Mapping struct {
 	// exports are named by whoever runs them, often on Windows.
 	Match string `yaml:"match"`
 	// Resource is what one row becomes: Patient, Observation, Condition,
-	// AllergyIntolerance, Immunization, Encounter or Procedure.
+	// AllergyIntolerance, Immunization, Encounter, Procedure or
+	// MedicationRequest (an entry of the medication list).
 	Resource string `yaml:"resource"`
 	// Delimiter separates fields: one of , ; | or "tab". Empty: sniffed
 	// from the header line among those four.
@@ -165,7 +166,7 @@ type Problem struct {
 func (p Problem) String() string { return p.Path + ": " + p.Msg }
 
 // Resources lists the resource types a row can become.
-var Resources = []string{"Patient", "Observation", "Condition", "AllergyIntolerance", "Immunization", "Encounter", "Procedure"}
+var Resources = []string{"Patient", "Observation", "Condition", "AllergyIntolerance", "Immunization", "Encounter", "Procedure", "MedicationRequest"}
 
 // Encodings lists the values Mapping.Encoding takes.
 var Encodings = []string{"utf-8", "utf-16", "windows-1252", "iso-8859-1"}
@@ -344,6 +345,15 @@ func (m *Mapping) Validate() []Problem {
 		_, end := mapped["performedPeriod.end"]
 		if point && (start || end) {
 			add("columns", "map performedDateTime or performedPeriod.start and .end, not both: a Procedure has one performed[x]")
+		}
+	}
+	if m.Resource == "MedicationRequest" {
+		_, requester := mapped["requester.display"]
+		_, reported := mapped["reportedBoolean"]
+		intent, byColumn := m.Set["intent"], strings.HasPrefix(mapped["intent"], "columns.")
+		if !requester && !reported && !byColumn && (intent == "" || strings.EqualFold(strings.TrimSpace(intent), "order")) {
+			// Every row would be an order without its prescriber.
+			add("columns", "a MedicationRequest is an order unless it says otherwise, and US Core (us-core-21) wants an order's prescriber: map a column to requester.display, mark patient-reported rows with reportedBoolean, or set: {intent: plan} for a list of what the patient takes")
 		}
 	}
 	for _, cp := range codedPaths[m.Resource] {

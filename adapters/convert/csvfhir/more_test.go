@@ -191,7 +191,7 @@ columns:
 		"set.type.system: Encounter type codes come from several code systems",
 		"set.reasonCode.system: Encounter reasonCode codes come from several code systems")
 	all = problems(t, "match: enc.csv\nresource: Encounter\npatient: {column: MRN, system: 'urn:oid:1.2'}\nidentifier: {column: V, system: 'urn:oid:1.2.5'}\ncolumns: {Seen: period.start}\n")
-	wantAll(t, all, "columns: an Encounter needs class: map a column to it", "columns: an Encounter needs type or type.text")
+	wantAll(t, all, "columns: an Encounter needs class: map a column to it", "columns: an Encounter needs type or type.text or type.display")
 	if ok := problems(t, "match: enc.csv\nresource: Encounter\npatient: {column: MRN, system: 'urn:oid:1.2'}\nidentifier: {column: V, system: 'urn:oid:1.2.5'}\ncolumns: {T: type.text}\nset: {class: amb}\n"); ok != "" {
 		t.Errorf("a valid mapping has problems: %s", ok)
 	}
@@ -315,5 +315,131 @@ columns: {CPT: code, Date: performedDateTime, From: performedPeriod.start, Reaso
 	wantAll(t, all, "columns: a Procedure needs performedDateTime or performedPeriod.start or performedPeriod.end: map a column to it")
 	if ok := problems(t, "match: proc.csv\nresource: Procedure\npatient: {column: MRN, system: 'urn:oid:1.2'}\ncolumns: {CPT: code, On: performedDateTime}\nset: {code.system: cpt}\n"); ok != "" {
 		t.Errorf("a valid mapping has problems: %s", ok)
+	}
+}
+
+func medicationsMapping() *Mapping {
+	return &Mapping{Match: "meds.csv", Resource: "MedicationRequest",
+		Patient: &ColumnIdentifier{Column: "MRN", System: mrnSystem},
+		Columns: Columns{{Header: "RxCUI", Path: "medication"}, {Header: "Drug", Path: "medication.display"},
+			{Header: "Sig", Path: "dosageInstruction.text"}, {Header: "Written", Path: "authoredOn"},
+			{Header: "By", Path: "requester.display"}, {Header: "Reported", Path: "reportedBoolean"},
+			{Header: "Intent", Path: "intent"}, {Header: "Status", Path: "status"}}}
+}
+
+const medicationsCSV = "MRN,RxCUI,Drug,Sig,Written,By,Reported,Intent,Status\n" +
+	"123,860975,Metformin 500 MG,1 tab BID,2024-03-04,Dr. Who,N,,\n" +
+	"123,,Fish oil,1 cap daily,,,Y,,\n" +
+	"123,,Vitamin D,1 tab daily,,,Y,,\n" +
+	"123,,Aspirin 81 MG,1 tab daily,,,,plan,completed\n"
+
+func TestMedicationRequests(t *testing.T) {
+	parts, err := Convert([]byte(medicationsCSV), medicationsMapping(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range parts {
+		checkBundle(t, p)
+	}
+	ms := resources[fhir.MedicationRequest](parts)
+	if len(ms) != 4 {
+		t.Fatalf("%d medication requests", len(ms))
+	}
+	met, fish, vitd, asa := ms[0], ms[1], ms[2], ms[3]
+	if met.Status != "active" || met.Intent != "order" || met.ReportedBoolean == nil || *met.ReportedBoolean {
+		t.Errorf("metformin: status %q intent %q reported %v", met.Status, met.Intent, met.ReportedBoolean)
+	}
+	if c := met.MedicationCodeableConcept; c == nil || c.Coding[0] != (fhir.Coding{System: "http://www.nlm.nih.gov/research/umls/rxnorm", Code: "860975", Display: "Metformin 500 MG"}) || c.Text != "" {
+		t.Errorf("metformin medication %+v: RxNorm by default", c)
+	}
+	if met.Requester == nil || met.Requester.Display != "Dr. Who" || met.AuthoredOn != "2024-03-04" || met.DosageInstruction[0].Text != "1 tab BID" {
+		t.Errorf("metformin %+v", met)
+	}
+	if fish.Intent != "plan" || fish.ReportedBoolean == nil || !*fish.ReportedBoolean || fish.Requester != nil {
+		t.Errorf("a reported entry is a plan: intent %q reported %v", fish.Intent, fish.ReportedBoolean)
+	}
+	// Named without a code, a drug is its name, and the name tells two
+	// such entries apart.
+	if c := fish.MedicationCodeableConcept; c == nil || c.Text != "Fish oil" || c.Coding != nil {
+		t.Errorf("fish oil medication %+v", c)
+	}
+	if fish.ID == vitd.ID {
+		t.Error("two drugs without codes share a resource")
+	}
+	if asa.Intent != "plan" || asa.Status != "completed" || asa.ReportedBoolean != nil {
+		t.Errorf("aspirin: intent %q status %q", asa.Intent, asa.Status)
+	}
+	// A changed dose updates the entry; a new prescription is another.
+	changed := strings.Replace(medicationsCSV, "1 tab BID", "2 tab BID", 1)
+	renewed := strings.Replace(medicationsCSV, "2024-03-04", "2024-09-04", 1)
+	for _, c := range []struct {
+		in   string
+		same bool
+	}{{changed, true}, {renewed, false}} {
+		p, err := Convert([]byte(c.in), medicationsMapping(), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := resources[fhir.MedicationRequest](p)[0].ID; (got == met.ID) != c.same {
+			t.Errorf("same resource %v, want %v", got == met.ID, c.same)
+		}
+	}
+	// Another code system by name.
+	m := medicationsMapping()
+	m.Set = map[string]string{"medication.system": "NDC"}
+	p, err := Convert([]byte(medicationsCSV), m, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := resources[fhir.MedicationRequest](p)[0].MedicationCodeableConcept; c.Coding[0].System != "http://hl7.org/fhir/sid/ndc" {
+		t.Errorf("set system: %+v", c)
+	}
+}
+
+func TestMedicationRequestRowErrors(t *testing.T) {
+	in := "MRN,RxCUI,Drug,Sig,Written,By,Reported,Intent,Status\n" +
+		"123,860975,Metformin 500 MG,1 tab BID,2024-03-04,,N,,\n" + // an order without its prescriber
+		"123,860975,Metformin 500 MG,1 tab BID,2024-03-04,,Y,order,\n" + // so is this, reported or not
+		"123,,,1 tab BID,2024-03-04,Dr. Who,,,\n" + // no medication
+		"123,860975,Metformin 500 MG,1 tab BID,2024-03-04,Dr. Who,maybe,,\n" + // not a boolean
+		"123,860975,Metformin 500 MG,1 tab BID,2024-03-04,Dr. Who,,prescribed,\n" + // not an intent
+		"123,860975,Metformin 500 MG,1 tab BID,2024-03-04,Dr. Who,,,discontinued\n" // not a status
+	msg := rowErrors(t, in, medicationsMapping(), Options{})
+	wantAll(t, msg,
+		"6 of 6 rows cannot be mapped",
+		`line 2, column "By": an order without its prescriber (US Core us-core-21`,
+		`line 3, column "By": an order without its prescriber`,
+		`line 4, column "RxCUI": no medication`,
+		`line 5, column "Reported": not true or false`,
+		`line 6, column "Intent": not one of proposal, plan, order`,
+		`line 7, column "Status": not one of active, on-hold`)
+	for _, phi := range []string{"Metformin", "maybe", "prescribed", "discontinued", "BID"} {
+		if strings.Contains(msg, phi) {
+			t.Errorf("error quotes %q without log_phi:\n%s", phi, msg)
+		}
+	}
+}
+
+func TestMedicationRequestValidate(t *testing.T) {
+	const head = "match: meds.csv\nresource: MedicationRequest\npatient: {column: MRN, system: 'urn:oid:1.2'}\n"
+	all := problems(t, head+"columns: {Drug: medication.text, Why: reasonCode}\n")
+	wantAll(t, all,
+		"columns: a MedicationRequest is an order unless it says otherwise, and US Core (us-core-21) wants an order's prescriber",
+		"set.reasonCode.system: MedicationRequest reasonCode codes come from several code systems")
+	if strings.Contains(all, "identifier") || strings.Contains(all, "medication.system") {
+		t.Errorf("a MedicationRequest needs no id column, and its codes are RxNorm by default:\n%s", all)
+	}
+	wantAll(t, problems(t, head+"columns: {Drug: medication.text}\nset: {intent: order}\n"), "wants an order's prescriber")
+	wantAll(t, problems(t, head+"columns: {Sig: dosageInstruction.text}\nset: {intent: plan}\n"),
+		"columns: a MedicationRequest needs medication or medication.text or medication.display")
+	for _, ok := range []string{
+		"columns: {Drug: medication.text}\nset: {intent: plan}\n",
+		"columns: {Drug: medication.display, Doctor: requester.display}\n",
+		"columns: {RxNorm: medication, Source: reportedBoolean}\n",
+		"columns: {RxNorm: medication, Kind: intent}\n",
+	} {
+		if got := problems(t, head+ok); got != "" {
+			t.Errorf("%s: %s", ok, got)
+		}
 	}
 }

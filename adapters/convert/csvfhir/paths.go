@@ -163,6 +163,24 @@ var paths = map[string]map[string]*pathSpec{
 		"location.display":      {kind: kText},
 		"note":                  {kind: kText, multi: true},
 	},
+	"MedicationRequest": {
+		"medication":             {kind: kText},
+		"medication.system":      {kind: kSystem},
+		"medication.display":     {kind: kText},
+		"medication.text":        {kind: kText},
+		"status":                 {kind: kCode, codes: []string{"active", "on-hold", "cancelled", "completed", "entered-in-error", "stopped", "draft", "unknown"}},
+		"intent":                 {kind: kCode, codes: []string{"proposal", "plan", "order", "original-order", "reflex-order", "filler-order", "instance-order", "option"}},
+		"category":               {kind: kCode, codes: []string{"inpatient", "outpatient", "community", "discharge"}},
+		"reportedBoolean":        {kind: kBool},
+		"authoredOn":             {kind: kDateTime},
+		"requester.display":      {kind: kText},
+		"dosageInstruction.text": {kind: kText},
+		"reasonCode":             {kind: kText},
+		"reasonCode.system":      {kind: kSystem},
+		"reasonCode.display":     {kind: kText},
+		"reasonCode.text":        {kind: kText},
+		"note":                   {kind: kText, multi: true},
+	},
 }
 
 // required lists, per resource type, the paths a mapping must fill (by
@@ -175,10 +193,12 @@ var required = map[string][][]string{
 	"Immunization":       {{"vaccineCode", "vaccineCode.text"}, {"occurrenceDateTime"}},
 	// US Core Encounter: class 1..1 and type 1..*; class is not guessed
 	// (a clinic's visits are AMB, but an export may hold a hospital stay).
-	"Encounter": {{"class"}, {"type", "type.text"}},
+	"Encounter": {{"class"}, {"type", "type.text", "type.display"}},
 	// US Core Procedure: code 1..1, and performed[x] when completed (the
 	// default status) or in progress (us-core-7).
-	"Procedure": {{"code", "code.text"}, {"performedDateTime", "performedPeriod.start", "performedPeriod.end"}},
+	"Procedure": {{"code", "code.text", "code.display"}, {"performedDateTime", "performedPeriod.start", "performedPeriod.end"}},
+	// US Core MedicationRequest: medication[x] 1..1.
+	"MedicationRequest": {{"medication", "medication.text", "medication.display"}},
 }
 
 // codedPaths lists, per resource type, the code paths whose code system
@@ -189,7 +209,18 @@ var codedPaths = map[string][][2]string{
 	"Encounter": {{"type", "type.system"}, {"reasonCode", "reasonCode.system"}},
 	// US Core Procedure codes are SNOMED CT, CPT, HCPCS, ICD-10-PCS,
 	// CDT or LOINC, and an export's column is one of them.
-	"Procedure": {{"code", "code.system"}, {"reasonCode", "reasonCode.system"}},
+	"Procedure":         {{"code", "code.system"}, {"reasonCode", "reasonCode.system"}},
+	"MedicationRequest": {{"reasonCode", "reasonCode.system"}},
+}
+
+// namedPaths lists, per resource type, the codeable paths whose exports
+// often name a thing without its code (an over-the-counter drug, a
+// visit type): in a row without the code or text, the display is the
+// text, and so also part of a minted identifier (keyPaths).
+var namedPaths = map[string][]string{
+	"Encounter":         {"type", "reasonCode"},
+	"Procedure":         {"code", "reasonCode"},
+	"MedicationRequest": {"medication", "reasonCode"},
 }
 
 // encounterClasses are the v3-ActCode encounter codes (ActEncounterCode,

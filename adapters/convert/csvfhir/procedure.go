@@ -13,7 +13,7 @@ func buildProcedure(get func(string) string, vals map[string][]string) (any, []p
 	var ps []problem
 	p.Code = concept(get("code.system"), get("code"), get("code.display"), get("code.text"))
 	if p.Code == nil {
-		ps = append(ps, problem{"code|code.text", "no code"})
+		ps = append(ps, problem{"code|code.text|code.display", "no code"})
 	}
 	start, end := get("performedPeriod.start"), get("performedPeriod.end")
 	switch {
