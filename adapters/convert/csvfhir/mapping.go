@@ -53,7 +53,8 @@ type Mapping struct {
 	// export's own id of the row (a result id), when it has one, with a
 	// system of its own (required: two files' ids under one system would
 	// overwrite each other). Without it, a row is identified by its
-	// content (see the package doc).
+	// content (see the package doc); an Encounter requires it, since a
+	// visit's row changes once the visit ends.
 	Identifier *ColumnIdentifier `yaml:"identifier"`
 	// Patient names the column holding the patient's identifier and its
 	// system, for every resource but Patient (required there).
