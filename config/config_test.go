@@ -135,7 +135,7 @@ func TestREADMECSVExample(t *testing.T) {
 	if err != nil {
 		t.Fatalf("README csv example: %v", err)
 	}
-	if n := len(c.Sources.Folders[0].CSV); n != 6 {
+	if n := len(c.Sources.Folders[0].CSV); n != 9 {
 		t.Errorf("README csv example has %d mappings", n)
 	}
 }

@@ -469,7 +469,9 @@ stop_pid "$FERRY_PID" TERM
 # 14. A vendor CSV export in an EHR folder, read through the folder's csv mappings: the patients
 #     file's Patient and the labs file's Observation reach the exchange on one Patient; a row with a
 #     date no format fits sends nothing of its file and says which line and column, without the
-#     value; the next export with the same rows (other bytes) changes nothing at the exchange.
+#     value; the next export with the same rows (other bytes) changes nothing at the exchange, but for
+#     the encounters file, whose open visit the next export closes: the Encounter the export's visit
+#     id names is updated in place, not made twice.
 M10=$(freeport)
 S10=$(freeport)
 mkdir -p "$WORK/csv-in"
@@ -492,6 +494,13 @@ cat >"$WORK/csv-src.yaml" <<YCSV
           patient: {column: MRN, system: "$CSV_SYS"}
           columns: {LOINC: code, Test: code.display, Result: value, Units: valueQuantity.ucum, Collected: effectiveDateTime}
           set: {category: laboratory}
+        - match: "encounters*.csv"
+          resource: Encounter
+          date_formats: ["M/D/YYYY H:mm"]
+          patient: {column: MRN, system: "$CSV_SYS"}
+          identifier: {column: Visit, system: "urn:oid:2.16.840.1.113883.3.7777.5"}
+          columns: {Type: type.text, Start: period.start, End: period.end, Provider: participant.display}
+          set: {class: AMB}
 YCSV
 awk -v f="$WORK/csv-src.yaml" '{print} /^      idle_timeout: /{while ((getline l < f) > 0) print l}' "$WORK/ferry10.yaml" >"$WORK/ferry10x.yaml"
 start_ferry "$WORK/ferry10x.yaml" "$WORK/ferry10.log" "$M10"
@@ -499,6 +508,7 @@ drop_csv() { printf '%b' "$2" >"$WORK/csv-in/.$1.tmp" && mv "$WORK/csv-in/.$1.tm
 drop_csv patients-1.csv 'MRN,Last,First,DOB,Sex\r\nCSV-MRN-1,Harbour,Ines,3/4/1980,F\r\n'
 drop_csv labs-1.csv 'MRN,LOINC,Test,Result,Units,Collected\r\nCSV-MRN-1,2345-7,Glucose,95,mg/dL,3/4/2024\r\n'
 drop_csv patients-bad.csv 'MRN,Last,First,DOB,Sex\r\nCSV-MRN-2,Harbour,Otto,13/40/1970,M\r\n'
+drop_csv encounters-1.csv 'Visit,MRN,Type,Start,End,Provider\r\nV-1,CSV-MRN-1,Office visit,3/4/2024 8:00,,Dr. Rivera\r\n'
 csv_pt=""
 for ((i = 0; i < 60; i++)); do
   csv_pt=$(fhir_get "Patient?identifier=$CSV_SYS|CSV-MRN-1" | jq -r '.entry[0].resource | select(.name[0].family == "Harbour") | .id // empty')
@@ -513,20 +523,25 @@ bad_reason=$(cat "$WORK"/csv-in/.ferry/failed/patients-bad.csv.error.txt 2>/dev/
 grep -q 'line 2, column "DOB"' <<<"$bad_reason" || die "CSV drop: the error does not name the line and column: $bad_reason"
 grep -q '13/40/1970' <<<"$bad_reason" && die "CSV drop: the error quotes the patient's birth date"
 [ "$(fhir_total "Patient?identifier=$CSV_SYS|CSV-MRN-2")" = 0 ] || die "CSV drop: a file with a bad row was partly sent"
+for ((i = 0; i < 30; i++)); do [ "$(fhir_total "Encounter?subject=Patient/$csv_pt")" = 1 ] && break; sleep 1; done
+[ "$(fhir_get "Encounter?subject=Patient/$csv_pt" | jq -r '.entry[0].resource.status')" = unknown ] || die "CSV drop: the open visit's Encounter is not on the patient"
 assert_drained "$S10"
 before=$(ctl /control/dump GET | jq -c '[.resources[].resourceType] | group_by(.) | map({(.[0]): length}) | add')
 # the next export: other column order, a column no mapping reads, LF line ends (other bytes, same rows)
 drop_csv patients-2.csv 'First,Last,MRN,Sex,DOB,Site\nInes,Harbour,CSV-MRN-1,F,3/4/1980,North\n'
 drop_csv labs-2.csv 'Collected,MRN,Test,LOINC,Result,Units,Site\n3/4/2024,CSV-MRN-1,Glucose,2345-7,95,mg/dL,North\n'
+drop_csv encounters-2.csv 'Visit,MRN,Type,Start,End,Provider\nV-1,CSV-MRN-1,Office visit,3/4/2024 8:00,3/4/2024 8:40,Dr. Rivera\n'
 for ((i = 0; i < 30; i++)); do
-  ls "$WORK"/csv-in/.ferry/done/*/labs-2.csv "$WORK"/csv-in/.ferry/done/*/patients-2.csv >/dev/null 2>&1 && break
+  ls "$WORK"/csv-in/.ferry/done/*/labs-2.csv "$WORK"/csv-in/.ferry/done/*/patients-2.csv "$WORK"/csv-in/.ferry/done/*/encounters-2.csv >/dev/null 2>&1 && break
   sleep 1
 done
 assert_drained "$S10"
 sleep 2
 after=$(ctl /control/dump GET | jq -c '[.resources[].resourceType] | group_by(.) | map({(.[0]): length}) | add')
 [ "$before" = "$after" ] || die "CSV drop: the same export again changed the exchange: $before -> $after"
-log "CSV export in an EHR folder: Patient $csv_pt and its glucose Observation delivered; a bad date refused the whole file, naming line 2 and column DOB without the value; the next export of the same rows changed nothing"
+[ "$(fhir_get "Encounter?subject=Patient/$csv_pt" | jq -r '[.entry[].resource.status] | join(",")')" = finished ] ||
+  die "CSV drop: the closed visit did not update its Encounter in place: $(fhir_get "Encounter?subject=Patient/$csv_pt" | jq -c '[.entry[].resource | {status, period}]')"
+log "CSV export in an EHR folder: Patient $csv_pt, its glucose Observation and its open visit's Encounter delivered; a bad date refused the whole file, naming line 2 and column DOB without the value; the next export of the same rows changed nothing but the visit it closed, updated in place"
 stop_pid "$FERRY_PID" TERM
 
 grep -q "CI-MRN-\|Tester\|Harbour" "$WORK/ferry.log" "$WORK/ferry2.log" "$WORK/ferry3.log" "$WORK/ferry4.log" "$WORK/ferry5.log" "$WORK/ferry6.log" "$WORK/ferry7.log" "$WORK/ferry8.log" "$WORK/ferry9.log" "$WORK/ferry10.log" && die "ferry log contains PHI (MRN/name/address)"

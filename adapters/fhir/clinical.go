@@ -137,6 +137,7 @@ type MedicationRequest struct {
 	Intent                    string                   `json:"intent"`
 	Category                  []CodeableConcept        `json:"category,omitempty"`
 	DoNotPerform              *bool                    `json:"doNotPerform,omitempty"`
+	ReportedBoolean           *bool                    `json:"reportedBoolean,omitempty"` // reported, not ordered here (US Core medication list)
 	MedicationCodeableConcept *CodeableConcept         `json:"medicationCodeableConcept,omitempty"`
 	MedicationReference       *Reference               `json:"medicationReference,omitempty"`
 	Subject                   *Reference               `json:"subject"`

@@ -3,7 +3,9 @@
 // is standard, so each kind of file is read by a Mapping from the
 // folder's configuration: which column is the patient's identifier, and
 // which column goes to which element of a Patient, Observation,
-// Condition, AllergyIntolerance or Immunization.
+// Condition, AllergyIntolerance, Immunization, Encounter, Procedure or
+// MedicationRequest. Resources
+// follow US Core 6.1 (the version HTI-1 names).
 //
 // Conversion is all or nothing: a file with a row that cannot be mapped
 // (a date in no configured format, a code the column's map lacks, an
@@ -192,10 +194,12 @@ const (
 )
 
 // defaultSystems are the code systems of a row's code when the mapping
-// does not say: LOINC for results, CVX for vaccines.
+// does not say: LOINC for results, CVX for vaccines, RxNorm for
+// medications (US Core's binding).
 var defaultSystems = map[string]string{
-	"Observation":  "http://loinc.org",
-	"Immunization": "http://hl7.org/fhir/sid/cvx",
+	"Observation":       "http://loinc.org",
+	"Immunization":      "http://hl7.org/fhir/sid/cvx",
+	"MedicationRequest": "http://www.nlm.nih.gov/research/umls/rxnorm",
 }
 
 // keyPaths are the paths whose values identify a row that has no id
@@ -207,6 +211,10 @@ var keyPaths = map[string][]string{
 	"Condition":          {"code.system", "code", "code.text", "onsetDateTime"},
 	"AllergyIntolerance": {"code.system", "code", "code.text"},
 	"Immunization":       {"vaccineCode.system", "vaccineCode", "vaccineCode.text", "occurrenceDateTime"},
+	"Procedure":          {"code.system", "code", "code.text", "performedDateTime", "performedPeriod.start"},
+	// A medication list entry is the medication and when it was ordered:
+	// a changed dose or status updates it, a new order is another.
+	"MedicationRequest": {"medication.system", "medication", "medication.text", "authoredOn"},
 }
 
 // compiled is a validated mapping with its file's header resolved.
@@ -478,8 +486,11 @@ func (c *compiled) row(rec record) (row, []RowError) {
 	}
 	if sys, ok := defaultSystems[c.m.Resource]; ok {
 		field := "code.system"
-		if c.m.Resource == "Immunization" {
+		switch c.m.Resource {
+		case "Immunization":
 			field = "vaccineCode.system"
+		case "MedicationRequest":
+			field = "medication.system"
 		}
 		if len(r.vals[field]) == 0 {
 			r.vals[field] = []string{sys}
@@ -504,6 +515,11 @@ func (c *compiled) row(rec record) (row, []RowError) {
 	if len(errs) > 0 {
 		return r, errs
 	}
+	for _, p := range namedPaths[c.m.Resource] {
+		if len(r.vals[p]) == 0 && len(r.vals[p+".text"]) == 0 && len(r.vals[p+".display"]) > 0 {
+			r.vals[p+".text"] = r.vals[p+".display"]
+		}
+	}
 	var res any
 	var problems []problem
 	get := func(p string) string {
@@ -523,6 +539,12 @@ func (c *compiled) row(rec record) (row, []RowError) {
 		res, problems = buildAllergy(get, r.vals)
 	case "Immunization":
 		res, problems = buildImmunization(get, r.vals)
+	case "Encounter":
+		res, problems = buildEncounter(get, r.vals)
+	case "Procedure":
+		res, problems = buildProcedure(get, r.vals)
+	case "MedicationRequest":
+		res, problems = buildMedicationRequest(get, r.vals)
 	}
 	for _, p := range problems {
 		col := from[p.path]
@@ -779,6 +801,15 @@ func (c *compiled) entry(r *row, patient *fhir.Reference, sec []fhir.Coding) fhi
 		res.Identifier = []fhir.Identifier{r.ident}
 	case *fhir.Immunization:
 		res.ID, res.Meta, res.Patient = id, meta, patient
+		res.Identifier = []fhir.Identifier{r.ident}
+	case *fhir.Encounter:
+		res.ID, res.Meta, res.Subject = id, meta, patient
+		res.Identifier = []fhir.Identifier{r.ident}
+	case *fhir.Procedure:
+		res.ID, res.Meta, res.Subject = id, meta, patient
+		res.Identifier = []fhir.Identifier{r.ident}
+	case *fhir.MedicationRequest:
+		res.ID, res.Meta, res.Subject = id, meta, patient
 		res.Identifier = []fhir.Identifier{r.ident}
 	}
 	return fhir.BundleEntry{FullURL: "urn:uuid:" + u, Resource: r.res, Request: req}

@@ -18,7 +18,7 @@ import (
 // nothing new. It does the same in every write mode.
 func TestExchangeIdempotent(t *testing.T) {
 	ex := standin.Start(t)
-	order := []string{"csv-labs", "csv-conditions", "csv-allergies", "csv-immunizations", "csv-patients"}
+	order := []string{"csv-labs", "csv-conditions", "csv-allergies", "csv-immunizations", "csv-encounters", "csv-procedures", "csv-medications", "csv-patients"}
 	for _, mode := range []Mode{ModePatientConditional, ModeConditional, ModeIDs} {
 		var bodies [][]byte
 		for _, c := range order {
@@ -42,7 +42,7 @@ func TestExchangeIdempotent(t *testing.T) {
 			// file goes first.
 			bodies = append(bodies[len(bodies)-3:], bodies[:len(bodies)-3]...)
 		}
-		types := []string{"Patient", "Observation", "Condition", "AllergyIntolerance", "Immunization"}
+		types := []string{"Patient", "Observation", "Condition", "AllergyIntolerance", "Immunization", "Encounter", "Procedure", "MedicationRequest"}
 		snapshot := func() map[string]int {
 			m := map[string]int{}
 			for _, typ := range types {
@@ -69,12 +69,12 @@ func TestExchangeIdempotent(t *testing.T) {
 		// Patients are found by identifier in the conditional modes, so
 		// only the first mode creates them; in ModeIDs they are written
 		// under their own ids, as on the HL7 v2 path in that mode.
-		// The immunizations carry the export's own ids (an id column
-		// with its system), which no site base scopes: the later modes
-		// find and update the first mode's.
-		want := map[string]int{"Observation": 10, "Condition": 3, "AllergyIntolerance": 2, "Immunization": 0}
+		// The immunizations, encounters and procedures carry the export's own ids
+		// (an id column with its system), which no site base scopes:
+		// the later modes find and update the first mode's.
+		want := map[string]int{"Observation": 10, "Condition": 3, "AllergyIntolerance": 2, "Immunization": 0, "Encounter": 0, "Procedure": 0, "MedicationRequest": 3}
 		if mode == ModePatientConditional {
-			want["Immunization"] = 2
+			want["Immunization"], want["Encounter"], want["Procedure"] = 2, 3, 3
 		}
 		if mode == ModePatientConditional || mode == ModeIDs {
 			want["Patient"] = 3

@@ -25,7 +25,8 @@ type Mapping struct {
 	// exports are named by whoever runs them, often on Windows.
 	Match string `yaml:"match"`
 	// Resource is what one row becomes: Patient, Observation, Condition,
-	// AllergyIntolerance or Immunization.
+	// AllergyIntolerance, Immunization, Encounter, Procedure or
+	// MedicationRequest (an entry of the medication list).
 	Resource string `yaml:"resource"`
 	// Delimiter separates fields: one of , ; | or "tab". Empty: sniffed
 	// from the header line among those four.
@@ -52,7 +53,8 @@ type Mapping struct {
 	// export's own id of the row (a result id), when it has one, with a
 	// system of its own (required: two files' ids under one system would
 	// overwrite each other). Without it, a row is identified by its
-	// content (see the package doc).
+	// content (see the package doc); an Encounter requires it, since a
+	// visit's row changes once the visit ends.
 	Identifier *ColumnIdentifier `yaml:"identifier"`
 	// Patient names the column holding the patient's identifier and its
 	// system, for every resource but Patient (required there).
@@ -165,7 +167,7 @@ type Problem struct {
 func (p Problem) String() string { return p.Path + ": " + p.Msg }
 
 // Resources lists the resource types a row can become.
-var Resources = []string{"Patient", "Observation", "Condition", "AllergyIntolerance", "Immunization"}
+var Resources = []string{"Patient", "Observation", "Condition", "AllergyIntolerance", "Immunization", "Encounter", "Procedure", "MedicationRequest"}
 
 // Encodings lists the values Mapping.Encoding takes.
 var Encodings = []string{"utf-8", "utf-16", "windows-1252", "iso-8859-1"}
@@ -241,6 +243,11 @@ func (m *Mapping) Validate() []Problem {
 		}
 		if m.Identifier != nil {
 			checkIdent("identifier", m.Identifier, true)
+		} else if m.Resource == "Encounter" {
+			// A visit changes after it is first exported (it ends, is
+			// cancelled, gets a reason): only the export's own id lets
+			// the later row update the resource the earlier one made.
+			add("identifier", "an Encounter needs the export's encounter id: {column: <its column>, system: <a URI of its own>}; without it a changed visit could not update the one sent before")
 		}
 	}
 	for _, c := range m.Security {
@@ -306,7 +313,7 @@ func (m *Mapping) Validate() []Problem {
 	}
 	for _, need := range required[m.Resource] {
 		if !anyMapped(mapped, need) {
-			add("columns", "a %s needs %s: map a column to it", m.Resource, strings.Join(need, " or "))
+			add("columns", "%s needs %s: map a column to it", article(m.Resource), strings.Join(need, " or "))
 		}
 	}
 	if m.Resource == "Observation" {
@@ -333,7 +340,43 @@ func (m *Mapping) Validate() []Problem {
 			}
 		}
 	}
+	if m.Resource == "Procedure" {
+		_, point := mapped["performedDateTime"]
+		_, start := mapped["performedPeriod.start"]
+		_, end := mapped["performedPeriod.end"]
+		if point && (start || end) {
+			add("columns", "map performedDateTime or performedPeriod.start and .end, not both: a Procedure has one performed[x]")
+		}
+	}
+	if m.Resource == "MedicationRequest" {
+		_, requester := mapped["requester.display"]
+		_, reported := mapped["reportedBoolean"]
+		intent, byColumn := m.Set["intent"], strings.HasPrefix(mapped["intent"], "columns.")
+		if !requester && !reported && !byColumn && (intent == "" || strings.EqualFold(strings.TrimSpace(intent), "order")) {
+			// Every row would be an order without its prescriber.
+			add("columns", "a MedicationRequest is an order unless it says otherwise, and US Core (us-core-21) wants an order's prescriber: map a column to requester.display, mark patient-reported rows with reportedBoolean, or set: {intent: plan} for a list of what the patient takes")
+		}
+	}
+	for _, cp := range codedPaths[m.Resource] {
+		if _, ok := mapped[cp[0]]; ok {
+			if _, ok := mapped[cp[1]]; !ok {
+				what := m.Resource + " " + cp[0]
+				if cp[0] == "code" {
+					what = m.Resource
+				}
+				add("set."+cp[1], "%s codes come from several code systems (SNOMED, CPT, ICD10CM ...): say which with set: {%s: ...} or a column", what, cp[1])
+			}
+		}
+	}
 	return ps
+}
+
+// article puts "a" or "an" before a resource type's name.
+func article(resource string) string {
+	if strings.ContainsRune("AEIOU", rune(resource[0])) {
+		return "an " + resource
+	}
+	return "a " + resource
 }
 
 func anyMapped(mapped map[string]string, alts []string) bool {

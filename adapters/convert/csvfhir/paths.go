@@ -129,6 +129,58 @@ var paths = map[string]map[string]*pathSpec{
 		"performer.display":   {kind: kText},
 		"note":                {kind: kText, multi: true},
 	},
+	"Encounter": {
+		"status":              {kind: kCode, codes: []string{"planned", "arrived", "triaged", "in-progress", "onleave", "finished", "cancelled", "entered-in-error", "unknown"}},
+		"class":               {kind: kCode, codes: encounterClasses},
+		"type":                {kind: kText},
+		"type.system":         {kind: kSystem},
+		"type.display":        {kind: kText},
+		"type.text":           {kind: kText},
+		"period.start":        {kind: kDateTime},
+		"period.end":          {kind: kDateTime},
+		"reasonCode":          {kind: kText},
+		"reasonCode.system":   {kind: kSystem},
+		"reasonCode.display":  {kind: kText},
+		"reasonCode.text":     {kind: kText},
+		"participant.display": {kind: kText},
+		"location.display":    {kind: kText},
+	},
+	"Procedure": {
+		"code":                  {kind: kText},
+		"code.system":           {kind: kSystem},
+		"code.display":          {kind: kText},
+		"code.text":             {kind: kText},
+		"status":                {kind: kCode, codes: []string{"preparation", "in-progress", "not-done", "on-hold", "stopped", "completed", "entered-in-error", "unknown"}},
+		"performedDateTime":     {kind: kDateTime},
+		"performedPeriod.start": {kind: kDateTime},
+		"performedPeriod.end":   {kind: kDateTime},
+		"reasonCode":            {kind: kText},
+		"reasonCode.system":     {kind: kSystem},
+		"reasonCode.display":    {kind: kText},
+		"reasonCode.text":       {kind: kText},
+		"bodySite.text":         {kind: kText},
+		"performer.display":     {kind: kText},
+		"location.display":      {kind: kText},
+		"note":                  {kind: kText, multi: true},
+	},
+	"MedicationRequest": {
+		"medication":             {kind: kText},
+		"medication.system":      {kind: kSystem},
+		"medication.display":     {kind: kText},
+		"medication.text":        {kind: kText},
+		"status":                 {kind: kCode, codes: []string{"active", "on-hold", "cancelled", "completed", "entered-in-error", "stopped", "draft", "unknown"}},
+		"intent":                 {kind: kCode, codes: []string{"proposal", "plan", "order", "original-order", "reflex-order", "filler-order", "instance-order", "option"}},
+		"category":               {kind: kCode, codes: []string{"inpatient", "outpatient", "community", "discharge"}},
+		"reportedBoolean":        {kind: kBool},
+		"authoredOn":             {kind: kDateTime},
+		"requester.display":      {kind: kText},
+		"dosageInstruction.text": {kind: kText},
+		"reasonCode":             {kind: kText},
+		"reasonCode.system":      {kind: kSystem},
+		"reasonCode.display":     {kind: kText},
+		"reasonCode.text":        {kind: kText},
+		"note":                   {kind: kText, multi: true},
+	},
 }
 
 // required lists, per resource type, the paths a mapping must fill (by
@@ -139,7 +191,46 @@ var required = map[string][][]string{
 	"Condition":          {{"code", "code.text"}},
 	"AllergyIntolerance": {{"code", "code.text"}},
 	"Immunization":       {{"vaccineCode", "vaccineCode.text"}, {"occurrenceDateTime"}},
+	// US Core Encounter: class 1..1 and type 1..*; class is not guessed
+	// (a clinic's visits are AMB, but an export may hold a hospital stay).
+	"Encounter": {{"class"}, {"type", "type.text", "type.display"}},
+	// US Core Procedure: code 1..1, and performed[x] when completed (the
+	// default status) or in progress (us-core-7).
+	"Procedure": {{"code", "code.text", "code.display"}, {"performedDateTime", "performedPeriod.start", "performedPeriod.end"}},
+	// US Core MedicationRequest: medication[x] 1..1.
+	"MedicationRequest": {{"medication", "medication.text", "medication.display"}},
 }
+
+// codedPaths lists, per resource type, the code paths whose code system
+// a mapping must give when it maps the code, since none is usual enough
+// to be a default: {code path, its system path}. (Condition and
+// AllergyIntolerance are checked on their own, in Validate.)
+var codedPaths = map[string][][2]string{
+	"Encounter": {{"type", "type.system"}, {"reasonCode", "reasonCode.system"}},
+	// US Core Procedure codes are SNOMED CT, CPT, HCPCS, ICD-10-PCS,
+	// CDT or LOINC, and an export's column is one of them.
+	"Procedure":         {{"code", "code.system"}, {"reasonCode", "reasonCode.system"}},
+	"MedicationRequest": {{"reasonCode", "reasonCode.system"}},
+}
+
+// namedPaths lists, per resource type, the codeable paths whose exports
+// often name a thing without its code (an over-the-counter drug, a
+// visit type): in a row without the code or text, the display is the
+// text, and so also part of a minted identifier (keyPaths).
+var namedPaths = map[string][]string{
+	"Encounter":         {"type", "reasonCode"},
+	"Procedure":         {"code", "reasonCode"},
+	"MedicationRequest": {"medication", "reasonCode"},
+}
+
+// encounterClasses are the v3-ActCode encounter codes (ActEncounterCode,
+// the extensible binding of Encounter.class).
+var encounterClasses = []string{"AMB", "EMER", "FLD", "HH", "IMP", "ACUTE", "NONAC", "OBSENC", "PRENC", "SS", "VR"}
+
+// encounterClassDisplay gives each class its display, as v3-ActCode has it.
+var encounterClassDisplay = map[string]string{"AMB": "ambulatory", "EMER": "emergency", "FLD": "field", "HH": "home health",
+	"IMP": "inpatient encounter", "ACUTE": "inpatient acute", "NONAC": "inpatient non-acute", "OBSENC": "observation encounter",
+	"PRENC": "pre-admission", "SS": "short stay", "VR": "virtual"}
 
 // interpretationCodes are the v3-ObservationInterpretation codes a lab
 // export's flag column carries.
@@ -158,6 +249,12 @@ var codeSystems = map[string]string{
 	"NDC":  "http://hl7.org/fhir/sid/ndc",
 	"CPT":  "http://www.ama-assn.org/go/cpt",
 	"UNII": "http://fdasis.nlm.nih.gov",
+	// Procedure codes besides SNOMED, CPT and LOINC: HCPCS Level II has
+	// no FHIR URI in R4 and is named by its OID, as on the HL7 v2 and
+	// C-CDA paths.
+	"HCPCS":    "urn:oid:2.16.840.1.113883.6.285",
+	"ICD10PCS": "http://www.cms.gov/Medicare/Coding/ICD10", "ICD-10-PCS": "http://www.cms.gov/Medicare/Coding/ICD10", "I10P": "http://www.cms.gov/Medicare/Coding/ICD10",
+	"CDT": "http://ada.org/cdt",
 }
 
 // pathNames lists the paths of a resource type, sorted, for messages.
@@ -230,7 +327,7 @@ func (p *pathSpec) parse(v string, dp *cellReader) (string, error) {
 			return "urn:oid:" + v, nil
 		}
 		if !strings.Contains(v, ":") || strings.ContainsAny(v, " \t|") {
-			return "", errors.New("not a code system URI or a known name (LOINC, SNOMED, ICD10CM, RXNORM, CVX, NDC, CPT)")
+			return "", errors.New("not a code system URI or a known name (LOINC, SNOMED, ICD10CM, RXNORM, CVX, NDC, CPT, HCPCS, ICD10PCS)")
 		}
 		return v, nil
 	}
