@@ -78,6 +78,10 @@ func WithScheduler(s gocron.Scheduler) Option { return func(e *Engine) { e.sched
 
 // Paths are the engine's working folders.
 type Paths struct {
+	// Work is the work folder (Config.WorkDir or DefaultWorkDir), which
+	// holds processing/, the seen-set and, unless overridden, done/ and
+	// failed/.
+	Work       string
 	Processing string
 	Done       string
 	Failed     string
@@ -173,21 +177,8 @@ func New(set adapters.Settings, cfg Config, next adapters.Consumer, opts ...Opti
 	if e.id == "" {
 		e.id = "folder/" + cfg.Name
 	}
-	work := filepath.Join(abs, ".ferry")
-	e.paths = Paths{
-		Processing: filepath.Join(work, "processing"),
-		Done:       filepath.Join(work, "done"),
-		Failed:     filepath.Join(work, "failed"),
-	}
-	if cfg.DoneDir != "" {
-		if e.paths.Done, err = filepath.Abs(cfg.DoneDir); err != nil {
-			return nil, fmt.Errorf("folder %q: done_dir: %w", cfg.Name, err)
-		}
-	}
-	if cfg.FailedDir != "" {
-		if e.paths.Failed, err = filepath.Abs(cfg.FailedDir); err != nil {
-			return nil, fmt.Errorf("folder %q: failed_dir: %w", cfg.Name, err)
-		}
+	if e.paths, err = cfg.ResolvePaths(); err != nil {
+		return nil, fmt.Errorf("folder %q: %w", cfg.Name, err)
 	}
 	for _, o := range opts {
 		o(e)
@@ -220,18 +211,25 @@ func (e *Engine) Start(_ context.Context, _ adapters.Host) error {
 	if !info.IsDir() {
 		return fmt.Errorf("folder %q: %s is not a directory", e.cfg.Name, e.cfg.Path)
 	}
-	work := filepath.Join(e.cfg.Path, ".ferry")
+	work := e.paths.Work
+	inside := within(e.cfg.Path, work) // the default Path/.ferry
 	// Whoever may write to the watched folder could plant a symbolic link
 	// where the work folder, a folder in it or the seen-set goes, and have
 	// ferry truncate and write files only ferry may write, or move PHI
 	// elsewhere. None has a use (done_dir and failed_dir move the archives
-	// elsewhere), so none is followed.
+	// elsewhere), so none is followed. A work_dir outside the watched
+	// folder is the operator's choice, and may itself be a link.
 	for _, p := range []string{work, e.paths.Processing, e.paths.Done, e.paths.Failed, filepath.Join(work, "seen.sha256")} {
-		if p != work && filepath.Dir(p) != work {
-			continue // a done_dir or failed_dir of the operator's choosing
+		if (p == work && !inside) || (p != work && filepath.Dir(p) != work) {
+			continue // a work_dir, done_dir or failed_dir of the operator's choosing
 		}
 		if info, err := os.Lstat(p); err == nil && info.Mode()&fs.ModeSymlink != 0 {
 			return fmt.Errorf("folder %q: %s is a symbolic link; ferry follows none in its work folder: remove it", e.cfg.Name, p)
+		}
+	}
+	if !inside {
+		if err := e.makeWorkDir(); err != nil {
+			return err
 		}
 	}
 	for _, d := range []string{e.paths.Processing, e.paths.Done, e.paths.Failed} {
@@ -250,8 +248,14 @@ func (e *Engine) Start(_ context.Context, _ adapters.Host) error {
 			}
 		}
 	}
+	if !inside {
+		if err := e.checkSameVolume(); err != nil {
+			return err
+		}
+		e.adoptLegacy()
+	}
 	if e.dedup == nil {
-		sf, err := OpenSeenFile(filepath.Join(e.cfg.Path, ".ferry", "seen.sha256"))
+		sf, err := OpenSeenFile(filepath.Join(work, "seen.sha256"))
 		if err != nil {
 			return fmt.Errorf("folder %q: %w", e.cfg.Name, err)
 		}
