@@ -128,10 +128,22 @@ func (c *Config) problems() []Problem {
 		}
 	}
 	faxes, ehrs := 0, 0
+	works := map[string]int{} // work folder → index of the folder using it
 	for i := range c.Sources.Folders {
 		f := &c.Sources.Folders[i]
 		p := fmt.Sprintf("sources.folders[%d]", i)
 		unique(p, f.Name)
+		if f.Path != "" {
+			// Two folders sharing a work folder would take each other's
+			// claimed files (two HylaFAX spools' recvqs in one parent).
+			if wp, err := f.Config.Config.ResolvePaths(); err == nil {
+				if j, ok := works[wp.Work]; ok {
+					add(p+".work_dir", "%s is also the work folder of sources.folders[%d]; give each folder its own", wp.Work, j)
+				} else {
+					works[wp.Work] = i
+				}
+			}
+		}
 		switch f.Kind {
 		case "fax", "hylafax":
 			faxes++

@@ -21,9 +21,17 @@ type Config struct {
 	Name string `yaml:"name"`
 	// Kind tells the gateway which source reads the folder: ehr, fax or hylafax.
 	Kind string `yaml:"kind"`
-	// Path is the watched folder. Claimed files move to Path/.ferry/processing,
-	// which is on the same volume so the claim is one atomic rename.
+	// Path is the watched folder. Claimed files move to the work folder's
+	// processing/ (WorkDir, by default Path/.ferry), which is on the same
+	// volume so that the claim is one atomic rename.
 	Path string `yaml:"path"`
+	// WorkDir is where the work folder lives: processing/, done/, failed/
+	// and seen.sha256. Empty means Path/.ferry, except for kind hylafax,
+	// where it is ferry/ beside the recvq (DefaultWorkDir): HylaFAX's
+	// faxcron deletes every file under recvq, folders included, 7 days
+	// after it was written, and a rename keeps that time. It must be on the
+	// same volume as Path, and outside it.
+	WorkDir string `yaml:"work_dir"`
 	// Settle is how long a file's size and mtime must stay unchanged before it
 	// is claimed (zero: 2s). Writers that rename finished files in can use a
 	// short one.
@@ -51,10 +59,10 @@ type Config struct {
 	Sidecars []string `yaml:"sidecars"`
 	// SidecarRequired makes an input wait until one of its sidecars exists.
 	SidecarRequired bool `yaml:"sidecar_required"`
-	// DoneDir overrides Path/.ferry/done. On another volume, files are copied
+	// DoneDir overrides <work folder>/done. On another volume, files are copied
 	// and fsynced before the original is removed.
 	DoneDir string `yaml:"done_dir"`
-	// FailedDir overrides Path/.ferry/failed, where inputs that can never be
+	// FailedDir overrides <work folder>/failed, where inputs that can never be
 	// converted are kept beside a <name>.error.txt.
 	FailedDir string `yaml:"failed_dir"`
 	// Poll disables change events; the folder is only rescanned. Use it where
@@ -87,6 +95,59 @@ const (
 	AfterMove   = "move"
 	AfterDelete = "delete"
 )
+
+// DefaultWorkDir returns the work folder used when WorkDir is empty:
+// Path/.ferry, or for kind hylafax <parent of Path>/ferry, outside the
+// recvq that faxcron purges (/var/spool/hylafax/recvq →
+// /var/spool/hylafax/ferry). The service account must be able to create
+// it there, or an administrator creates it for it.
+func DefaultWorkDir(kind, path string) string {
+	if kind == "hylafax" {
+		return filepath.Join(filepath.Dir(filepath.Clean(path)), "ferry")
+	}
+	return filepath.Join(path, ".ferry")
+}
+
+// ResolvePaths returns the absolute work, processing, done and failed
+// folders this configuration uses, defaults applied. It does not touch
+// the disk.
+func (c Config) ResolvePaths() (Paths, error) {
+	path, err := filepath.Abs(c.Path)
+	if err != nil {
+		return Paths{}, fmt.Errorf("path: %w", err)
+	}
+	var p Paths
+	if c.WorkDir != "" {
+		if p.Work, err = filepath.Abs(c.WorkDir); err != nil {
+			return Paths{}, fmt.Errorf("work_dir: %w", err)
+		}
+	} else {
+		p.Work = DefaultWorkDir(c.Kind, path)
+	}
+	p.Processing = filepath.Join(p.Work, "processing")
+	p.Done = filepath.Join(p.Work, "done")
+	p.Failed = filepath.Join(p.Work, "failed")
+	if c.DoneDir != "" {
+		if p.Done, err = filepath.Abs(c.DoneDir); err != nil {
+			return Paths{}, fmt.Errorf("done_dir: %w", err)
+		}
+	}
+	if c.FailedDir != "" {
+		if p.Failed, err = filepath.Abs(c.FailedDir); err != nil {
+			return Paths{}, fmt.Errorf("failed_dir: %w", err)
+		}
+	}
+	return p, nil
+}
+
+// within reports whether child is dir or lies below it (lexically).
+func within(dir, child string) bool {
+	rel, err := filepath.Rel(filepath.Clean(dir), filepath.Clean(child))
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+}
+
+// faxcronReason says why nothing of ferry's may lie in a HylaFAX recvq.
+const faxcronReason = "HylaFAX's faxcron deletes every file under recvq (sub-folders included) 7 days after it was received (find recvq -type f -mtime +7), and faxes ferry keeps there would be lost; choose a folder outside it"
 
 // withDefaults fills zero fields from DefaultConfig, so a Config decoded from
 // YAML with only name, kind and path is complete.
@@ -181,8 +242,24 @@ func (c *Config) Validate() error {
 	}
 	if c.Path != "" {
 		for _, d := range []struct{ field, dir string }{{"done_dir", c.DoneDir}, {"failed_dir", c.FailedDir}} {
-			if d.dir != "" && filepath.Clean(d.dir) == filepath.Clean(c.Path) {
+			switch {
+			case d.dir == "":
+			case filepath.Clean(d.dir) == filepath.Clean(c.Path):
 				add(d.field, "must not be the watched folder itself")
+			case c.Kind == "hylafax" && within(c.Path, d.dir):
+				add(d.field, "lies inside path, the HylaFAX recvq: %s", faxcronReason)
+			}
+		}
+		if c.WorkDir != "" {
+			switch {
+			case within(c.Path, c.WorkDir) && c.Kind == "hylafax":
+				add("work_dir", "lies inside path, the HylaFAX recvq: %s", faxcronReason)
+			case within(c.Path, c.WorkDir):
+				add("work_dir", "must lie outside the watched folder (leave it out for %s)", filepath.Join(c.Path, ".ferry"))
+			case within(c.WorkDir, c.Path):
+				add("work_dir", "must not contain the watched folder")
+			case !strings.EqualFold(filepath.VolumeName(c.WorkDir), filepath.VolumeName(c.Path)):
+				add("work_dir", "must be on the same volume as path: files are claimed by renaming them into it")
 			}
 		}
 	}

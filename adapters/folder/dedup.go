@@ -37,6 +37,13 @@ func OpenSeenFile(path string) (*SeenFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open seen-set: %w", err)
 	}
+	return newSeenFile(f, path)
+}
+
+// newSeenFile loads the seen-set from f (opened read-write), which it then
+// owns; path names it in errors. The engine opens f through its work
+// folder's os.Root.
+func newSeenFile(f *os.File, path string) (*SeenFile, error) {
 	data, err := io.ReadAll(f)
 	if err != nil {
 		f.Close()

@@ -3,7 +3,7 @@
 // one by an atomic rename, hands it to an adapters.Consumer and settles it
 // only by the Consumer's answer:
 //
-//	<path>/x.xml ─ settled? unlocked? marker? ─► rename ─► <path>/.ferry/processing/x.xml
+//	<path>/x.xml ─ settled? unlocked? marker? ─► rename ─► <work>/processing/x.xml
 //	   processing/x.xml ─ Consume nil ───────► done/YYYY-MM-DD/x.xml (or deleted)
 //	                    ─ Consume permanent ─► failed/x.xml + failed/x.xml.error.txt
 //	                    ─ Consume other ─────► stays; retried with backoff, and after a restart
@@ -16,6 +16,13 @@
 // second Consume. HL7 batch files that were partly enqueued before a crash
 // are re-consumed whole; the pipeline's message-level dedup drops the
 // messages it already has.
+//
+// The work folder is <path>/.ferry unless Config.WorkDir moves it (kind
+// hylafax: beside the recvq, which faxcron purges). Start opens the watched
+// folder, the work folder and any done_dir or failed_dir as os.Roots, and
+// every create, rename and delete goes through them, so a writer of the
+// watched folder who swaps .ferry for a symbolic link while ferry runs
+// redirects nothing; claims stop until the work folder is back.
 //
 // Files are found by fsnotify events and by a full rescan on a gocron
 // schedule, because SMB and NFS shares send no events (fsnotify#408) and an
@@ -48,7 +55,6 @@ import (
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/queue"
-	"github.com/ferry-health/ferry/queue/durable"
 )
 
 // Meta keys set on every Raw the engine hands over. Their values hold no
@@ -78,6 +84,10 @@ func WithScheduler(s gocron.Scheduler) Option { return func(e *Engine) { e.sched
 
 // Paths are the engine's working folders.
 type Paths struct {
+	// Work is the work folder (Config.WorkDir or DefaultWorkDir), which
+	// holds processing/, the seen-set and, unless overridden, done/ and
+	// failed/.
+	Work       string
 	Processing string
 	Done       string
 	Failed     string
@@ -93,6 +103,19 @@ type Engine struct {
 	id    string
 	paths Paths
 
+	// The folders, opened at Start (fsutil.go's place): every create,
+	// rename and delete goes through them, none through a path.
+	watched  *os.Root    // the watched folder
+	work     *os.Root    // the work folder
+	anchor   *os.Root    // a folder holding both: claims are renames in it
+	relWatch string      // the watched folder inside anchor
+	relWork  string      // the work folder inside anchor
+	workInfo fs.FileInfo // the work folder as opened, to see it replaced
+	proc     place       // processing/
+	doneP    place       // done/ or done_dir
+	failedP  place       // failed/ or failed_dir
+	ownRoots []*os.Root  // closed at Shutdown
+	swapTold bool        // the swapped work folder was logged
 	dedup    Deduper
 	ownDedup *SeenFile
 	sched    gocron.Scheduler
@@ -173,21 +196,8 @@ func New(set adapters.Settings, cfg Config, next adapters.Consumer, opts ...Opti
 	if e.id == "" {
 		e.id = "folder/" + cfg.Name
 	}
-	work := filepath.Join(abs, ".ferry")
-	e.paths = Paths{
-		Processing: filepath.Join(work, "processing"),
-		Done:       filepath.Join(work, "done"),
-		Failed:     filepath.Join(work, "failed"),
-	}
-	if cfg.DoneDir != "" {
-		if e.paths.Done, err = filepath.Abs(cfg.DoneDir); err != nil {
-			return nil, fmt.Errorf("folder %q: done_dir: %w", cfg.Name, err)
-		}
-	}
-	if cfg.FailedDir != "" {
-		if e.paths.Failed, err = filepath.Abs(cfg.FailedDir); err != nil {
-			return nil, fmt.Errorf("folder %q: failed_dir: %w", cfg.Name, err)
-		}
+	if e.paths, err = cfg.ResolvePaths(); err != nil {
+		return nil, fmt.Errorf("folder %q: %w", cfg.Name, err)
 	}
 	for _, o := range opts {
 		o(e)
@@ -220,39 +230,19 @@ func (e *Engine) Start(_ context.Context, _ adapters.Host) error {
 	if !info.IsDir() {
 		return fmt.Errorf("folder %q: %s is not a directory", e.cfg.Name, e.cfg.Path)
 	}
-	work := filepath.Join(e.cfg.Path, ".ferry")
-	// Whoever may write to the watched folder could plant a symbolic link
-	// where the work folder, a folder in it or the seen-set goes, and have
-	// ferry truncate and write files only ferry may write, or move PHI
-	// elsewhere. None has a use (done_dir and failed_dir move the archives
-	// elsewhere), so none is followed.
-	for _, p := range []string{work, e.paths.Processing, e.paths.Done, e.paths.Failed, filepath.Join(work, "seen.sha256")} {
-		if p != work && filepath.Dir(p) != work {
-			continue // a done_dir or failed_dir of the operator's choosing
-		}
-		if info, err := os.Lstat(p); err == nil && info.Mode()&fs.ModeSymlink != 0 {
-			return fmt.Errorf("folder %q: %s is a symbolic link; ferry follows none in its work folder: remove it", e.cfg.Name, p)
-		}
-	}
-	for _, d := range []string{e.paths.Processing, e.paths.Done, e.paths.Failed} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return fmt.Errorf("folder %q: create work folder: %w", e.cfg.Name, err)
-		}
-	}
-	// The work folders hold PHI (the claimed, archived and failed files):
-	// owner only, also where an older ferry or a person made them wider.
-	// done_dir and failed_dir overrides are the operator's folders and keep
-	// their modes.
-	for _, d := range []string{work, e.paths.Processing, e.paths.Done, e.paths.Failed} {
-		if d == work || filepath.Dir(d) == work {
-			if err := ownerOnly(d, 0o700); err != nil {
-				e.log.Warn("folder work folder left readable by others", "folder", e.cfg.Name, "dir", d, "reason", ErrorClass(err))
-			}
-		}
+	if err := e.openFolders(); err != nil {
+		e.closeRoots()
+		return err
 	}
 	if e.dedup == nil {
-		sf, err := OpenSeenFile(filepath.Join(e.cfg.Path, ".ferry", "seen.sha256"))
+		f, err := e.work.OpenFile("seen.sha256", os.O_RDWR|os.O_CREATE, 0o600)
 		if err != nil {
+			e.closeRoots()
+			return fmt.Errorf("folder %q: open seen-set: %w", e.cfg.Name, err)
+		}
+		sf, err := newSeenFile(f, filepath.Join(e.paths.Work, "seen.sha256"))
+		if err != nil {
+			e.closeRoots()
 			return fmt.Errorf("folder %q: %w", e.cfg.Name, err)
 		}
 		e.ownDedup, e.dedup = sf, sf
@@ -266,6 +256,7 @@ func (e *Engine) Start(_ context.Context, _ adapters.Host) error {
 			e.watcher.Close()
 			e.watcher = nil
 		}
+		e.closeRoots()
 	}
 	if !e.cfg.Poll {
 		w, err := fsnotify.NewWatcher()
@@ -347,6 +338,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 			if e.ownDedup != nil {
 				e.ownDedup.Close()
 			}
+			e.closeRoots()
 			close(e.done)
 		}()
 	})
@@ -450,7 +442,7 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 	}
 
 	// 1. Claimed files: leftovers of an earlier run, and transient failures.
-	names, err := e.inputsIn(e.paths.Processing)
+	names, err := e.inputsIn(e.proc)
 	if err != nil {
 		e.log.Warn("folder scan failed", "folder", e.cfg.Name, "dir", "processing", "err", err)
 	} else if len(e.retry) > 0 {
@@ -480,7 +472,7 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 	}
 
 	// 2. New files.
-	entries, err := os.ReadDir(e.cfg.Path)
+	entries, err := readDirIn(place{e.watched, "."})
 	if err != nil {
 		e.log.Warn("folder scan failed", "folder", e.cfg.Name, "err", err)
 		return next
@@ -718,9 +710,9 @@ func (e *Engine) markerOf(name string, files map[string]fs.FileInfo) string {
 
 func stemOf(name string) string { return strings.TrimSuffix(name, filepath.Ext(name)) }
 
-// inputsIn lists the input files in dir.
-func (e *Engine) inputsIn(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
+// inputsIn lists the input files in p.
+func (e *Engine) inputsIn(p place) ([]string, error) {
+	entries, err := readDirIn(p)
 	if err != nil {
 		return nil, err
 	}
@@ -736,7 +728,7 @@ func (e *Engine) inputsIn(dir string) ([]string, error) {
 // stemClaimed reports whether an input with this stem is in processing/.
 // Its sidecars would collide with the new file's.
 func (e *Engine) stemClaimed(stem string) bool {
-	names, err := e.inputsIn(e.paths.Processing)
+	names, err := e.inputsIn(e.proc)
 	if err != nil {
 		return true
 	}
@@ -768,23 +760,26 @@ func (e *Engine) anyBusy(names []string) (bool, error) {
 // first: if a crash cuts the claim short, the input is still in the folder
 // and is claimed whole later (a sidecar left in processing/ is replaced).
 func (e *Engine) claim(name string, sidecars []string, marker string) error {
+	if err := e.workInPlace(); err != nil {
+		return fmt.Errorf("claim: %w", err)
+	}
 	for _, sc := range sidecars {
-		if err := os.Rename(filepath.Join(e.cfg.Path, sc), filepath.Join(e.paths.Processing, sc)); err != nil {
+		if err := e.claimOne(sc); err != nil {
 			return fmt.Errorf("claim sidecar: %w", err)
 		}
 	}
-	if err := os.Rename(filepath.Join(e.cfg.Path, name), filepath.Join(e.paths.Processing, name)); err != nil {
+	if err := e.claimOne(name); err != nil {
 		return fmt.Errorf("claim: %w", err)
 	}
 	if marker != "" {
-		if err := os.Remove(filepath.Join(e.cfg.Path, marker)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := e.watched.Remove(marker); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			e.log.Warn("folder marker not removed", "folder", e.cfg.Name, e.logErr(err, nil, marker, name))
 		}
 	}
-	if err := durable.SyncDir(e.paths.Processing); err != nil {
+	if err := syncDirIn(e.proc); err != nil {
 		return fmt.Errorf("claim: sync processing: %w", err)
 	}
-	if err := durable.SyncDir(e.cfg.Path); err != nil {
+	if err := syncDirIn(place{e.watched, "."}); err != nil {
 		return fmt.Errorf("claim: sync folder: %w", err)
 	}
 	return nil
@@ -795,7 +790,7 @@ func (e *Engine) sidecarsIn(name string) []string {
 	if len(e.cfg.Sidecars) == 0 {
 		return nil
 	}
-	entries, err := os.ReadDir(e.paths.Processing)
+	entries, err := readDirIn(e.proc)
 	if err != nil {
 		return nil
 	}
@@ -826,7 +821,7 @@ func (e *Engine) logName(name string, sum []byte) slog.Attr {
 // process consumes one claimed file and settles it by the answer.
 func (e *Engine) process(ctx context.Context, name string) {
 	path := filepath.Join(e.paths.Processing, name)
-	sum, size, mtime, body, err := e.readClaimed(path)
+	sum, size, mtime, body, err := e.readClaimed(name)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			delete(e.retry, name)
@@ -852,7 +847,7 @@ func (e *Engine) process(ctx context.Context, name string) {
 
 	var scs map[string][]byte
 	for _, sc := range scNames {
-		data, err := readSmall(filepath.Join(e.paths.Processing, sc), e.cfg.MaxBodyBytes)
+		data, err := readSmall(e.proc, sc, e.cfg.MaxBodyBytes)
 		if err != nil {
 			if errors.Is(err, errTooLarge) {
 				e.fail(name, scNames, sum, size, queue.Permanent(fmt.Errorf("sidecar %s: %w", sc, err)))
@@ -886,7 +881,7 @@ func (e *Engine) process(ctx context.Context, name string) {
 		Received: time.Now(),
 		Meta:     meta,
 		Size:     size,
-		Open:     func() (io.ReadCloser, error) { return os.Open(path) },
+		Open:     func() (io.ReadCloser, error) { return e.proc.root.Open(e.proc.join(name)) },
 		Sidecars: scs,
 	}
 	err = e.consume(ctx, raw, sum)
@@ -950,9 +945,10 @@ func (e *Engine) logPanic(name string, sum []byte, p any, stack []byte) {
 
 var errTooLarge = errors.New("file too large")
 
-// readClaimed hashes the file and, when it is small enough, keeps its bytes.
-func (e *Engine) readClaimed(path string) (sum []byte, size int64, mtime time.Time, body []byte, err error) {
-	f, err := os.Open(path)
+// readClaimed hashes the claimed file name and, when it is small enough,
+// keeps its bytes.
+func (e *Engine) readClaimed(name string) (sum []byte, size int64, mtime time.Time, body []byte, err error) {
+	f, err := e.proc.root.Open(e.proc.join(name))
 	if err != nil {
 		return nil, 0, time.Time{}, nil, err
 	}
@@ -988,8 +984,8 @@ func (e *Engine) readClaimed(path string) (sum []byte, size int64, mtime time.Ti
 	return h.Sum(nil), n, info.ModTime(), nil, nil
 }
 
-func readSmall(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
+func readSmall(p place, name string, limit int64) ([]byte, error) {
+	f, err := p.root.Open(p.join(name))
 	if err != nil {
 		return nil, err
 	}
@@ -1025,20 +1021,20 @@ func (e *Engine) backoff(name string, sum []byte, err error) {
 // settle finishes a consumed (or duplicate) file: into done/YYYY-MM-DD/
 // under a name no earlier file there has, or deleted, per After.
 func (e *Engine) settle(name string, sidecars []string) error {
-	proc := e.paths.Processing
+	proc := e.proc
 	if e.cfg.After == AfterDelete {
 		for _, n := range append(sidecars, name) {
-			if err := os.Remove(filepath.Join(proc, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err := proc.root.Remove(proc.join(n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("delete consumed file: %w", err)
 			}
 		}
-		if err := durable.SyncDir(proc); err != nil {
+		if err := syncDirIn(proc); err != nil {
 			return fmt.Errorf("delete consumed file: sync: %w", err)
 		}
 		return nil
 	}
-	dir := filepath.Join(e.paths.Done, time.Now().Format("2006-01-02"))
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	dir := e.doneP.sub(time.Now().Format("2006-01-02"))
+	if err := dir.root.MkdirAll(dir.dir, 0o700); err != nil {
 		return fmt.Errorf("move to done: %w", err)
 	}
 	if err := e.moveGroup(name, sidecars, dir, nil); err != nil {
@@ -1050,12 +1046,12 @@ func (e *Engine) settle(name string, sidecars []string) error {
 // moveGroup moves an input and its sidecars from processing/ into dir,
 // renaming them alike when the name is taken, and returns after both
 // directories are fsynced.
-func (e *Engine) moveGroup(name string, sidecars []string, dir string, nameSuffixes []string) error {
+func (e *Engine) moveGroup(name string, sidecars []string, dir place, nameSuffixes []string) error {
 	final := e.finalName(dir, name, sidecars, nameSuffixes)
 	return e.moveAs(name, sidecars, dir, final)
 }
 
-func (e *Engine) finalName(dir, name string, sidecars []string, nameSuffixes []string) string {
+func (e *Engine) finalName(dir place, name string, sidecars []string, nameSuffixes []string) string {
 	stem := stemOf(name)
 	var stemSuffixes []string
 	for _, sc := range sidecars {
@@ -1064,33 +1060,33 @@ func (e *Engine) finalName(dir, name string, sidecars []string, nameSuffixes []s
 	return uniqueName(dir, name, stemSuffixes, nameSuffixes)
 }
 
-func (e *Engine) moveAs(name string, sidecars []string, dir, final string) error {
-	proc := e.paths.Processing
+func (e *Engine) moveAs(name string, sidecars []string, dir place, final string) error {
+	proc := e.proc
 	stem, fstem := stemOf(name), stemOf(final)
 	for _, sc := range sidecars {
-		dst := filepath.Join(dir, fstem+strings.TrimPrefix(sc, stem))
-		if err := moveFile(filepath.Join(proc, sc), dst); err != nil {
+		dst := fstem + strings.TrimPrefix(sc, stem)
+		if err := moveIn(proc, sc, dir, dst); err != nil {
 			return err
 		}
-		_ = ownerOnly(dst, 0o600)
+		_ = ownerOnly(dir, dst, 0o600)
 	}
-	if err := moveFile(filepath.Join(proc, name), filepath.Join(dir, final)); err != nil {
+	if err := moveIn(proc, name, dir, final); err != nil {
 		return err
 	}
-	_ = ownerOnly(filepath.Join(dir, final), 0o600)
-	if err := durable.SyncDir(dir); err != nil {
+	_ = ownerOnly(dir, final, 0o600)
+	if err := syncDirIn(dir); err != nil {
 		return err
 	}
-	return durable.SyncDir(proc)
+	return syncDirIn(proc)
 }
 
 // fail moves a file that can never be consumed to failed/, with the reason
 // in <name>.error.txt beside it. The reason file is written first, so a
 // failed file never lacks one.
 func (e *Engine) fail(name string, sidecars []string, sum []byte, size int64, cause error) {
-	dir := e.paths.Failed
+	dir := e.failedP
 	err := func() error {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
+		if err := dir.root.MkdirAll(dir.dir, 0o700); err != nil {
 			return err
 		}
 		final := e.finalName(dir, name, sidecars, []string{".error.txt"})
@@ -1107,7 +1103,7 @@ func (e *Engine) fail(name string, sidecars []string, sum []byte, size int64, ca
 			fmt.Fprintf(&b, "sidecars: %s\n", strings.Join(sidecars, ", "))
 		}
 		fmt.Fprintf(&b, "reason: %s\n", cause.Error())
-		if err := durable.WriteFile(filepath.Join(dir, final+".error.txt"), []byte(b.String()), 0o600); err != nil {
+		if err := writeFileIn(dir, final+".error.txt", []byte(b.String()), 0o600); err != nil {
 			return err
 		}
 		return e.moveAs(name, sidecars, dir, final)
@@ -1118,5 +1114,5 @@ func (e *Engine) fail(name string, sidecars []string, sum []byte, size int64, ca
 	}
 	delete(e.retry, name)
 	e.stats.failed.Add(1)
-	e.log.Warn("folder input failed permanently; see the .error.txt beside it", "folder", e.cfg.Name, e.logName(name, sum), "failed_dir", dir)
+	e.log.Warn("folder input failed permanently; see the .error.txt beside it", "folder", e.cfg.Name, e.logName(name, sum), "failed_dir", e.paths.Failed)
 }

@@ -1,46 +1,153 @@
 package folder
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
-
-	"github.com/ferry-health/ferry/queue/durable"
 )
 
-// moveFile renames src to dst and makes the result durable: the directory of
-// dst is fsynced (the caller fsyncs the source directory once per batch).
-// When dst is on another volume (a done_dir override), the file is copied
-// durably, and only then is src removed.
-func moveFile(src, dst string) error {
-	err := os.Rename(src, dst)
+// place is a folder the engine writes to, reached through an os.Root that
+// Start opened: every create, rename and delete goes through the Root,
+// never through a path resolved again later, so that a writer of the
+// watched folder who renames .ferry away and puts a symbolic link in its
+// place redirects nothing (the Root holds the folder itself, and refuses
+// links out of it).
+type place struct {
+	root *os.Root
+	dir  string // the folder inside root: "." for the root itself
+}
+
+func (p place) join(name string) string { return filepath.Join(p.dir, name) }
+
+// sub is the folder name below p.
+func (p place) sub(name string) place { return place{root: p.root, dir: p.join(name)} }
+
+// moveIn moves src (a name in from) to dst (a name in to), durably once
+// the caller has fsynced both folders. In one Root it is a rename; across
+// two (a done_dir or failed_dir override) it is a rename between the two
+// open folders where the system has one (renameat), and on another volume,
+// or without one, a copy that is fsynced (file and folder) before the
+// original is removed.
+func moveIn(from place, src string, to place, dst string) error {
+	if from.root == to.root {
+		if err := from.root.Rename(from.join(src), to.join(dst)); err != nil {
+			return fmt.Errorf("move %s: %w", src, err)
+		}
+		return nil
+	}
+	err := renameAcross(from, src, to, dst)
 	if err == nil {
 		return nil
 	}
-	var le *os.LinkError
-	if !errors.As(err, &le) || !isCrossDevice(le.Err) {
-		return fmt.Errorf("move %s: %w", filepath.Base(src), err)
+	if !isCrossDevice(err) && !errors.Is(err, errors.ErrUnsupported) {
+		return fmt.Errorf("move %s: %w", src, err)
 	}
-	if err := durable.CopyFile(src, dst, 0o600); err != nil {
-		return fmt.Errorf("move %s across volumes: %w", filepath.Base(src), err)
+	if err := copyIn(from, src, to, dst); err != nil {
+		return fmt.Errorf("move %s across volumes: %w", src, err)
 	}
-	if err := os.Remove(src); err != nil {
-		return fmt.Errorf("move %s across volumes: remove original: %w", filepath.Base(src), err)
+	if err := from.root.Remove(from.join(src)); err != nil {
+		return fmt.Errorf("move %s across volumes: remove original: %w", src, err)
 	}
 	return nil
 }
 
+// copyIn copies src in from to dst in to: written under a temporary
+// name, fsynced, renamed into place and the folder fsynced.
+func copyIn(from place, src string, to place, dst string) error {
+	in, err := from.root.Open(from.join(src))
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	return writeIn(to, dst, 0o600, func(w io.Writer) error {
+		_, err := io.Copy(w, in)
+		return err
+	})
+}
+
+// writeFileIn writes data to name in p durably (a whole file or none).
+func writeFileIn(p place, name string, data []byte, perm os.FileMode) error {
+	return writeIn(p, name, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+func writeIn(p place, name string, perm os.FileMode, fill func(io.Writer) error) error {
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	tmp := p.join("." + name + ".tmp-" + hex.EncodeToString(rnd[:]))
+	f, err := p.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	err = fill(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = p.root.Rename(tmp, p.join(name))
+	}
+	if err != nil {
+		_ = p.root.Remove(tmp)
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return syncDirIn(p)
+}
+
+// syncDirIn fsyncs the folder p, so that files created, renamed or
+// removed in it survive a power cut. File systems that cannot sync a
+// folder (some FUSE and network mounts answer EINVAL), and Windows, which
+// has no such call, are accepted, as durable.SyncDir does.
+func syncDirIn(p place) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	d, err := p.root.Open(p.dir)
+	if err != nil {
+		return fmt.Errorf("open folder for fsync: %w", err)
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil && !isInvalid(err) {
+		return fmt.Errorf("fsync folder: %w", err)
+	}
+	return nil
+}
+
+// readDirIn lists the folder p.
+func readDirIn(p place) ([]fs.DirEntry, error) {
+	d, err := p.root.Open(p.dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	entries, err := d.ReadDir(-1)
+	if err != nil {
+		return nil, err
+	}
+	return entries, nil
+}
+
 // uniqueName returns name, or name with "~N" before its extension, such that
 // neither it nor any of its companions (suffixes appended to the stem, like
-// sidecar extensions, or to the name, like ".error.txt") exists in dir.
+// sidecar extensions, or to the name, like ".error.txt") exists in p.
 // Exports often reuse names (export.xml every night), and done/ must keep
 // every copy.
-func uniqueName(dir, name string, stemSuffixes, nameSuffixes []string) string {
+func uniqueName(p place, name string, stemSuffixes, nameSuffixes []string) string {
 	ext := filepath.Ext(name)
 	stem := strings.TrimSuffix(name, ext)
 	for n := 1; ; n++ {
@@ -49,18 +156,18 @@ func uniqueName(dir, name string, stemSuffixes, nameSuffixes []string) string {
 			cstem = stem + "~" + strconv.Itoa(n)
 			cand = cstem + ext
 		}
-		if exists(filepath.Join(dir, cand)) {
+		if existsIn(p, cand) {
 			continue
 		}
 		taken := false
 		for _, s := range stemSuffixes {
-			if exists(filepath.Join(dir, cstem+s)) {
+			if existsIn(p, cstem+s) {
 				taken = true
 				break
 			}
 		}
 		for _, s := range nameSuffixes {
-			if exists(filepath.Join(dir, cand+s)) {
+			if existsIn(p, cand+s) {
 				taken = true
 				break
 			}
@@ -71,28 +178,28 @@ func uniqueName(dir, name string, stemSuffixes, nameSuffixes []string) string {
 	}
 }
 
-func exists(path string) bool {
-	_, err := os.Lstat(path)
+func existsIn(p place, name string) bool {
+	_, err := p.root.Lstat(p.join(name))
 	return err == nil || !errors.Is(err, fs.ErrNotExist)
 }
 
-// ownerOnly narrows path's permissions to perm when group or others have
-// any. Archived inputs keep the mode their writer gave them (a fax spool's
-// 0644) through the rename; in done/ and failed/ they are ferry's, and
-// hold PHI. It fails where ferry does not own the file, which the caller
-// may ignore: the folder around it is owner-only too. On Windows only the
-// read-only bit exists: there it does nothing (the ACLs of the folder
-// decide).
-func ownerOnly(path string, perm os.FileMode) error {
+// ownerOnly narrows name's permissions (in p) to perm when group or
+// others have any. Archived inputs keep the mode their writer gave them
+// (a fax spool's 0644) through the rename; in done/ and failed/ they are
+// ferry's, and hold PHI. It fails where ferry does not own the file,
+// which the caller may ignore: the folder around it is owner-only too. On
+// Windows only the read-only bit exists: there it does nothing (the ACLs
+// of the folder decide).
+func ownerOnly(p place, name string, perm os.FileMode) error {
 	if runtime.GOOS == "windows" {
 		return nil
 	}
-	info, err := os.Stat(path)
+	info, err := p.root.Stat(p.join(name))
 	if err != nil {
 		return err
 	}
 	if info.Mode().Perm()&0o077 == 0 {
 		return nil
 	}
-	return os.Chmod(path, perm)
+	return p.root.Chmod(p.join(name), perm)
 }

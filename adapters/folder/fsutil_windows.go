@@ -11,3 +11,9 @@ import (
 // isCrossDevice reports whether a rename failed because source and
 // destination are on different volumes.
 func isCrossDevice(err error) bool { return errors.Is(err, windows.ERROR_NOT_SAME_DEVICE) }
+
+func isInvalid(error) bool { return false }
+
+// renameAcross has no Windows counterpart of renameat: a move between two
+// Roots is a copy.
+func renameAcross(place, string, place, string) error { return errors.ErrUnsupported }

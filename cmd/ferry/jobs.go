@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
@@ -54,11 +53,12 @@ func (g *gateway) pruneDelivered() {
 	total := 0
 	if done > 0 {
 		for _, f := range g.cfg.Sources.Folders {
-			dir := f.DoneDir
-			if dir == "" {
-				dir = filepath.Join(f.Path, ".ferry", "done")
+			paths, err := f.Config.Config.ResolvePaths()
+			if err != nil {
+				g.log.Warn("retention: pruning done folder failed", "source", f.Name, "error", err)
+				continue
 			}
-			n, err := ops.PruneDatedDirs(dir, now.Add(-done))
+			n, err := ops.PruneDatedDirs(paths.Done, now.Add(-done))
 			total += n
 			if err != nil {
 				g.log.Warn("retention: pruning done folder failed", "source", f.Name, "error", err)

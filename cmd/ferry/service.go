@@ -235,8 +235,13 @@ func installServiceConfig(cfgPath string, cfg *config.Config) (*service.Config, 
 	if runtime.GOOS == "linux" {
 		writable := []string{cfg.DataDir}
 		for _, f := range cfg.Sources.Folders {
-			// Folder sources move what they take into .ferry/ beside it.
+			// Folder sources move what they take into their work folder
+			// by rename, which Linux refuses between two ReadWritePaths
+			// entries (each is a mount of its own): one entry holds both.
 			if abs, err := filepath.Abs(f.Path); err == nil {
+				if p, err := f.Config.Config.ResolvePaths(); err == nil {
+					abs = commonDir(abs, p.Work)
+				}
 				writable = append(writable, abs)
 			}
 			if f.DoneDir != "" {
@@ -253,6 +258,7 @@ func installServiceConfig(cfgPath string, cfg *config.Config) (*service.Config, 
 		if dir := logDirOutside(cfg); dir != "" {
 			writable = append(writable, dir)
 		}
+		writable = outermost(writable)
 		unit, err := installer.RenderSystemdUnit(sc.Executable, sc.Arguments, cfg.DataDir, writable)
 		if err != nil {
 			return nil, err
@@ -260,6 +266,46 @@ func installServiceConfig(cfgPath string, cfg *config.Config) (*service.Config, 
 		sc.Option["SystemdScript"] = unit
 	}
 	return sc, nil
+}
+
+// commonDir is the deepest folder holding both a and b.
+func commonDir(a, b string) string {
+	d := filepath.Clean(a)
+	for !isWithin(d, b) {
+		p := filepath.Dir(d)
+		if p == d {
+			break
+		}
+		d = p
+	}
+	return d
+}
+
+// isWithin reports whether child is dir or lies below it.
+func isWithin(dir, child string) bool {
+	rel, err := filepath.Rel(filepath.Clean(dir), filepath.Clean(child))
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+}
+
+// outermost drops the folders that lie inside another one of dirs:
+// systemd would mount them again inside it, and a rename between the two
+// mounts (a claim from a watched folder into a work folder beside it)
+// would fail.
+func outermost(dirs []string) []string {
+	var out []string
+	for i, d := range dirs {
+		inner := false
+		for j, o := range dirs {
+			if i != j && isWithin(o, d) && (filepath.Clean(o) != filepath.Clean(d) || j < i) {
+				inner = true
+				break
+			}
+		}
+		if !inner {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // serviceConfigFile resolves and validates the configuration a service

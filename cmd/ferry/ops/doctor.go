@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/config/configproxy"
 	"github.com/ferry-health/ferry/config/configtls"
@@ -615,12 +616,63 @@ func CheckFolders(cfg *config.Config, opts DoctorOptions) []Check {
 			c.Level, c.Detail = Fail, "is a file, not a folder"
 		default:
 			if werr := probeWrite(f.Path); werr != nil {
-				c.Level, c.Detail = Fail, "cannot create files in it (ferry moves what it took into .ferry/): "+plainFileError(werr).Error()
+				c.Level, c.Detail = Fail, "cannot create files in it (ferry moves what it took into its work folder): "+plainFileError(werr).Error()
 			} else {
 				c.Level, c.Detail = OK, "exists and is writable"
 			}
 		}
 		out = append(out, c)
+		out = append(out, workFolderChecks(i, f.Config.Config)...)
+	}
+	return out
+}
+
+// workFolderChecks checks a folder's work folder when it lies outside the
+// watched folder (work_dir, or kind hylafax's default beside the recvq),
+// and, for a HylaFAX inbox, what an earlier ferry left inside the recvq,
+// which HylaFAX's faxcron purges.
+func workFolderChecks(i int, f folder.Config) []Check {
+	p, err := f.ResolvePaths()
+	if err != nil {
+		return nil
+	}
+	path, _ := filepath.Abs(f.Path)
+	var out []Check
+	if rel, err := filepath.Rel(path, p.Work); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		c := Check{Area: "folder", Name: fmt.Sprintf("sources.folders[%d].work_dir %s", i, p.Work)}
+		why := ""
+		if f.Kind == "hylafax" {
+			why = " (beside the recvq, not in it: HylaFAX's faxcron deletes every file under recvq 7 days after it arrived)"
+		}
+		hint := "create it for the service account: sudo install -d -o ferry -g ferry -m 0700 " + p.Work
+		fi, err := os.Stat(p.Work)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			parent := filepath.Dir(p.Work)
+			if werr := probeWrite(parent); werr != nil {
+				c.Level, c.Detail = Fail, "does not exist, and "+parent+" does not let this account create it: "+plainFileError(werr).Error()+"; "+hint
+			} else {
+				c.Level, c.Detail = Warn, "does not exist yet"+why+"; ferry creates it at start if the service account may write "+parent+", otherwise "+hint
+			}
+		case err != nil:
+			c.Level, c.Detail = Fail, plainFileError(err).Error()
+		case !fi.IsDir():
+			c.Level, c.Detail = Fail, "is a file, not a folder"
+		default:
+			if werr := probeWrite(p.Work); werr != nil {
+				c.Level, c.Detail = Fail, "cannot create files in it (claimed, failed and done files go there): "+plainFileError(werr).Error()
+			} else {
+				c.Level, c.Detail = OK, "exists and is writable"+why
+			}
+		}
+		out = append(out, c)
+	}
+	if f.Kind == "hylafax" {
+		legacy := filepath.Join(path, ".ferry")
+		if fi, err := os.Lstat(legacy); err == nil && fi.IsDir() && filepath.Clean(legacy) != filepath.Clean(p.Work) {
+			out = append(out, Check{Area: "folder", Name: fmt.Sprintf("sources.folders[%d] %s", i, legacy), Level: Warn,
+				Detail: "an earlier ferry's work folder inside the recvq, where HylaFAX's faxcron deletes files after 7 days; ferry moves its processing/ and failed/ files to " + p.Work + " at start: copy what you want to keep from its done/, then remove it"})
+		}
 	}
 	return out
 }

@@ -1,0 +1,11 @@
+//go:build !unix && !windows
+
+package folder
+
+import "errors"
+
+func isCrossDevice(error) bool { return false }
+
+func isInvalid(error) bool { return false }
+
+func renameAcross(place, string, place, string) error { return errors.ErrUnsupported }
