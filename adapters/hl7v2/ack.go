@@ -111,8 +111,11 @@ type AckError struct {
 	Code    string // AE or AR
 	ErrCode string // HL7 table 0357, e.g. "101", "200"
 	Segment string // segment ID, e.g. "PID"; empty when not tied to one
-	Field   int    // 1-based field number; 0 when not tied to one
-	Text    string // human-readable reason
+	// Sequence is which occurrence of Segment (1-based, ERR-2.2); 0
+	// means the first. A frame's second MSH is MSH^2.
+	Sequence int
+	Field    int    // 1-based field number; 0 when not tied to one
+	Text     string // human-readable reason
 }
 
 // Error describes the problem and where it is.
@@ -125,6 +128,9 @@ func (e *AckError) Error() string {
 	}
 	if e.Segment != "" {
 		b.WriteString(" at " + e.Segment)
+		if e.Sequence > 1 {
+			b.WriteString("[" + strconv.Itoa(e.Sequence) + "]")
+		}
 		if e.Field > 0 {
 			b.WriteString("-" + strconv.Itoa(e.Field))
 		}
@@ -480,7 +486,7 @@ func writeERR(b *bytes.Buffer, h header, version string, ae AckError) {
 	}
 	seq := ""
 	if ae.Segment != "" {
-		seq = "1"
+		seq = strconv.Itoa(max(ae.Sequence, 1))
 	}
 	display := escapeText(d, errText[ae.ErrCode])
 	// An invalid segment name (a ParseError's, quoted) may hold
