@@ -23,6 +23,7 @@ import (
 	"github.com/ferry-health/ferry/adapters/convert/csvfhir"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
 	"github.com/ferry-health/ferry/adapters/fax"
+	"github.com/ferry-health/ferry/adapters/hl7v2"
 	"github.com/ferry-health/ferry/config/configproxy"
 	"github.com/ferry-health/ferry/config/configtls"
 	"github.com/ferry-health/ferry/transport/fhirhttp"
@@ -156,6 +157,28 @@ type MLLP struct {
 	// acknowledgement (or NAK) before each HL7 ACK; release 1 senders
 	// (most) must not get it.
 	CommitACK bool `yaml:"commit_ack"`
+	// ProcessingIDs lists the processing ids (MSH-11.1, HL7 table 0103:
+	// P production, T training, D debugging) this listener accepts;
+	// default [P]. A message with another id is not converted: it is
+	// quarantined and answered AR with ERR-3 202 (unsupported processing
+	// id), so that a test system pointed at the production gateway never
+	// reaches the exchange. A gateway that forwards a test feed to a test
+	// exchange lists [T] or [P, T]. An empty MSH-11 counts as P.
+	ProcessingIDs []string `yaml:"processing_ids"`
+}
+
+// AcceptedProcessingIDs is ProcessingIDs as a set (default P). It
+// ignores values that are not table 0103 ids, which Validate reports.
+func (m MLLP) AcceptedProcessingIDs() hl7v2.ProcessingIDs {
+	var s hl7v2.ProcessingIDs
+	for _, v := range m.ProcessingIDs {
+		id, _ := hl7v2.ParseProcessingID(v)
+		s |= id
+	}
+	if len(m.ProcessingIDs) == 0 {
+		s = hl7v2.Production
+	}
+	return s
 }
 
 // Folder is one watched folder: an EHR export drop (kind ehr) or a fax
@@ -554,6 +577,9 @@ func (c *Config) applyDefaults() {
 		}
 		if m.MaxBufferedBytes == 0 {
 			m.MaxBufferedBytes = max(DefaultMaxBufferedBytes, int64(m.MaxFrameBytes))
+		}
+		if len(m.ProcessingIDs) == 0 {
+			m.ProcessingIDs = []string{"P"}
 		}
 	}
 	for i := range c.Sources.Folders {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ferry-health/ferry/adapters/convert/csvfhir"
 	"github.com/ferry-health/ferry/adapters/convert/v2fhir"
+	"github.com/ferry-health/ferry/adapters/hl7v2"
 	"github.com/ferry-health/ferry/transport/fhirhttp"
 	"github.com/ferry-health/ferry/transport/mllptls"
 )
@@ -125,6 +126,11 @@ func (c *Config) problems() []Problem {
 		}
 		if m.TLS != nil {
 			addErr(p+".tls", m.TLS.Validate())
+		}
+		for j, v := range m.ProcessingIDs {
+			if _, err := hl7v2.ParseProcessingID(v); err != nil {
+				add(fmt.Sprintf("%s.processing_ids[%d]", p, j), "%v", err)
+			}
 		}
 	}
 	faxes, ehrs := 0, 0

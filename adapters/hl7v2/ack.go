@@ -7,6 +7,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/charmap"
 
 	"github.com/ferry-health/ferry/queue"
 )
@@ -111,8 +114,11 @@ type AckError struct {
 	Code    string // AE or AR
 	ErrCode string // HL7 table 0357, e.g. "101", "200"
 	Segment string // segment ID, e.g. "PID"; empty when not tied to one
-	Field   int    // 1-based field number; 0 when not tied to one
-	Text    string // human-readable reason
+	// Sequence is which occurrence of Segment (1-based, ERR-2.2); 0
+	// means the first. A frame's second MSH is MSH^2.
+	Sequence int
+	Field    int    // 1-based field number; 0 when not tied to one
+	Text     string // human-readable reason
 }
 
 // Error describes the problem and where it is.
@@ -125,6 +131,9 @@ func (e *AckError) Error() string {
 	}
 	if e.Segment != "" {
 		b.WriteString(" at " + e.Segment)
+		if e.Sequence > 1 {
+			b.WriteString("[" + strconv.Itoa(e.Sequence) + "]")
+		}
 		if e.Field > 0 {
 			b.WriteString("-" + strconv.Itoa(e.Field))
 		}
@@ -408,7 +417,7 @@ func BuildAck(msg []byte, result error, controlID string, now time.Time) Ack {
 	b.WriteString("MSA" + fs + code + fs + a.MessageControlID)
 	if code != CodeAA && code != CodeCA && old(version) {
 		// ERR-1 has no room for free text, so it goes in MSA-3.
-		b.WriteString(fs + escapeText(h.d, ae.Text))
+		b.WriteString(fs + h.text(ae.Text))
 	}
 	if code != CodeAA && code != CodeCA {
 		b.WriteString("\r")
@@ -473,19 +482,19 @@ func ackType(h header, version string) string {
 func writeERR(b *bytes.Buffer, h header, version string, ae AckError) {
 	d := h.d
 	fs, cs, ss := string(d.Field), string(d.Component), string(d.Subcomponent)
-	text := escapeText(d, ae.Text)
+	text := h.text(ae.Text)
 	field := ""
 	if ae.Field > 0 {
 		field = strconv.Itoa(ae.Field)
 	}
 	seq := ""
 	if ae.Segment != "" {
-		seq = "1"
+		seq = strconv.Itoa(max(ae.Sequence, 1))
 	}
-	display := escapeText(d, errText[ae.ErrCode])
+	display := h.text(errText[ae.ErrCode])
 	// An invalid segment name (a ParseError's, quoted) may hold
 	// delimiters or the escape character.
-	segment := escapeText(d, ae.Segment)
+	segment := h.text(ae.Segment)
 	if old(version) {
 		// v2.1–v2.4: ERR-1 (ELD) = segment^sequence^field^code&text&HL70357.
 		b.WriteString("ERR" + fs + segment + cs + seq + cs + field + cs + ae.ErrCode + ss + display + ss + "HL70357")
@@ -511,16 +520,76 @@ func old(version string) bool {
 	return false
 }
 
-// escapeText makes free text safe inside a field with the message's own
-// delimiters (Delimiters.Encode: \F\ \S\ ... and \Xhh\ for control
-// characters, which MLLP cannot carry). It is bounded so that a huge error
-// message cannot bloat the ACK.
-func escapeText(d Delimiters, s string) string {
+// text makes free text safe inside a field of the ACK: escaped with the
+// message's own delimiters (Delimiters.Encode: \F\ \S\ ... and \Xhh\ for
+// control characters, which MLLP cannot carry), bounded so that a huge
+// error message cannot bloat the ACK, and written in the character set the
+// ACK declares in MSH-18, the message's (see ackCharset).
+func (h header) text(s string) string {
 	const maxText = 512
 	if len(s) > maxText {
 		s = strings.ToValidUTF8(s[:maxText], "")
 	}
-	return d.Encode(s)
+	return ackCharset(h.component(h.get(18), 1)).encode(h.d.Encode(s))
+}
+
+// textCharset is how the ACK's free text is written: as UTF-8, in a
+// single-byte character set, or (cm nil, utf8 false) as ASCII.
+type textCharset struct {
+	cm   *charmap.Charmap
+	utf8 bool
+}
+
+// ackCharset is the character set for an ACK whose MSH-18 is label (its
+// first repetition, the default set). ferry's texts are UTF-8; a sender
+// that declared 8859/1 reads the ACK as 8859/1, where UTF-8 "é" is two
+// wrong letters. UTF-8 labels keep UTF-8 and single-byte sets (ISO 8859,
+// windows-1252) get their bytes; everything else is ASCII: no label (HL7's
+// default is 7-bit ASCII), an unknown one, and the multi-byte sets, whose
+// bytes can hold the delimiters and the escape character.
+func ackCharset(label string) textCharset {
+	up := strings.ToUpper(strings.TrimSpace(label))
+	enc, known := charsets[up]
+	if cm, ok := enc.(*charmap.Charmap); ok {
+		return textCharset{cm: cm}
+	}
+	if known && enc == nil && up != "ASCII" && up != "ISO IR6" {
+		return textCharset{utf8: true}
+	}
+	return textCharset{}
+}
+
+// encode writes s, UTF-8, in the character set; a character it cannot
+// represent becomes '?'.
+func (c textCharset) encode(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return s
+	}
+	if c.utf8 {
+		return strings.ToValidUTF8(s, "?")
+	}
+	b := make([]byte, 0, len(s))
+	for _, r := range s {
+		if r < 0x80 {
+			b = append(b, byte(r))
+			continue
+		}
+		if c.cm != nil && r != utf8.RuneError {
+			if x, ok := c.cm.EncodeRune(r); ok {
+				b = append(b, x)
+				continue
+			}
+		}
+		b = append(b, '?')
+	}
+	return string(b)
 }
 
 func orDefault(s, def string) string {

@@ -199,6 +199,9 @@ type Stats struct {
 	Rejects     int64 // answered AR/CR, including oversized frames (or would have been)
 	Oversized   int64 // frames over MaxFrameBytes
 	Busy        int64 // frames refused because MaxBufferedBytes was in use
+	// MultiMessage counts frames refused whole (AR/CR, nothing stored)
+	// because they held more than one message or an HL7 batch.
+	MultiMessage int64
 	// Buffered is the memory connections hold in frame buffers now, and
 	// BufferLimit its bound (MaxBufferedBytes).
 	Buffered, BufferLimit int64
@@ -259,7 +262,7 @@ type Source struct {
 	connSeq atomic.Int64
 	stats   struct {
 		conns, open, rejected, messages, aa, ae, ar, oversized, busy, readFail, junk, tlsFail atomic.Int64
-		acksNotSent, appAcks, denied, frameTimeouts                                           atomic.Int64
+		acksNotSent, appAcks, denied, frameTimeouts, multi                                    atomic.Int64
 		ackLatency                                                                            latency.Histogram
 	}
 	// Warnings about refused connections, limited so that a port scan or
@@ -348,7 +351,7 @@ func (s *Source) Stats() Stats {
 		Denied: s.stats.denied.Load(), FrameTimeouts: s.stats.frameTimeouts.Load(),
 		JunkBytes: s.stats.junk.Load(), TLSHandshakes: s.stats.tlsFail.Load(),
 		AcksNotSent: s.stats.acksNotSent.Load(), AppAcksRequested: s.stats.appAcks.Load(),
-		AckLatency: s.stats.ackLatency.Snapshot(),
+		MultiMessage: s.stats.multi.Load(), AckLatency: s.stats.ackLatency.Snapshot(),
 	}
 }
 
@@ -673,17 +676,29 @@ func (s *Source) serve(c *conn) {
 			// An MLLP R2 peer's transport acknowledgement: nothing to store.
 			continue
 		}
-		s.stats.messages.Add(1)
 		received := time.Now()
 		body := bytes.Clone(frame)
-		res := s.consume(log, adapters.Raw{
-			Source:   s.set.ID,
-			Format:   "hl7v2",
-			Name:     name + strconv.Itoa(n),
-			Body:     body,
-			Received: received,
-			Meta:     meta, // shared by the connection's messages: read-only
-		})
+		// A frame of several messages (or a batch) is refused whole
+		// before anything of it is stored: one ACK cannot answer two
+		// messages, and acknowledging the first would leave the others
+		// unanswered, AA'd or not. AR keeps them with the sender, as for
+		// an oversized frame, until it sends one message per frame.
+		var res error
+		multi := hl7v2.CheckOneMessage(body)
+		if multi != nil {
+			s.stats.multi.Add(1)
+			res = multi
+		} else {
+			s.stats.messages.Add(1)
+			res = s.consume(log, adapters.Raw{
+				Source:   s.set.ID,
+				Format:   "hl7v2",
+				Name:     name + strconv.Itoa(n),
+				Body:     body,
+				Received: received,
+				Meta:     meta, // shared by the connection's messages: read-only
+			})
+		}
 		ack := hl7v2.BuildAck(body, res, s.ids.Next(), time.Now())
 		s.count(ack.Code)
 		if ack.AppAckRequested {
@@ -694,7 +709,11 @@ func (s *Source) serve(c *conn) {
 			log.Error("mllp converter panicked on a message", "control_id", ack.MessageControlID, "message_type", messageType(body),
 				"panic", adapters.PanicText(cp.Value, s.set.LogPHI), "stack", string(cp.Stack))
 		}
-		if res != nil {
+		if multi != nil {
+			// The text counts messages and names segments: no PHI.
+			log.Warn("mllp frame refused: it holds more than one message or a batch; nothing of it is stored",
+				"ack", ack.Code, "ack_sent", true, "control_id", ack.MessageControlID, "reason", multi.Text)
+		} else if res != nil {
 			attrs := []any{"ack", ack.Code, "ack_sent", !ack.Suppressed, "control_id", ack.MessageControlID, "permanent", queue.IsPermanent(res)}
 			if s.set.LogPHI {
 				attrs = append(attrs, "err", res)

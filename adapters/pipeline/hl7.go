@@ -20,6 +20,16 @@ import (
 // (FHS/BHS/BTS/FTS or bare concatenated messages), one Unit per message.
 type HL7 struct {
 	Conv *v2fhir.Converter
+	// ProcessingIDs maps a source (adapters.Raw.Source, e.g. "mllp/main")
+	// to the processing ids (MSH-11.1, HL7 table 0103) it accepts. A
+	// message of such a source with another id is not converted: it is
+	// quarantined and answered AR with ERR-3 202, as a message of an
+	// unsupported type is (200), so that a test feed pointed at the
+	// production gateway reaches neither the exchange nor oblivion, and
+	// an operator who finds it was production after all can replay it
+	// once the source accepts its id. Inputs of sources not in the map
+	// (EHR drop folders, `ferry convert`) are not checked.
+	ProcessingIDs map[string]hl7v2.ProcessingIDs
 }
 
 var _ Converter = HL7{}
@@ -39,6 +49,7 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 	if len(msgs) == 0 {
 		return nil, errors.New("no HL7 v2 message in the input")
 	}
+	accepted, checkProc := h.ProcessingIDs[in.Source]
 	var units []Unit
 	for i, raw := range msgs {
 		u := Unit{Name: "message " + strconv.Itoa(i+1), Raw: raw}
@@ -54,6 +65,14 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 			continue
 		}
 		u.Name += " (MSH-10 " + m.ControlID() + ")"
+		if checkProc {
+			if id := m.ProcessingID(); !accepted.Accepts(id) {
+				u.Err = hl7v2.ProcessingIDError(id, accepted)
+				units = append(units, u)
+				m.Recycle()
+				continue
+			}
+		}
 		u.Dedup = DedupKey(m)
 		parts, txs, res, lease, err := h.convertOne(m, raw)
 		if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/ferry-health/ferry/adapters/ehrdrop"
 	"github.com/ferry-health/ferry/adapters/fax"
 	"github.com/ferry-health/ferry/adapters/folder"
+	"github.com/ferry-health/ferry/adapters/hl7v2"
 	"github.com/ferry-health/ferry/adapters/pipeline"
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/queue/seal"
@@ -42,6 +43,16 @@ func converters(cfg *config.Config) map[string]pipeline.Converter {
 		ZSegmentExtension:  cfg.HL7v2.ZSegmentExtension,
 		MaxEntries:         cfg.HL7v2.MaxEntries,
 	}}
+	// Each MLLP listener accepts its own processing ids (MSH-11). The
+	// check is the converter's, keyed by source, so that a refused
+	// message is quarantined like any other and a replay applies the
+	// configuration of the day.
+	for _, m := range cfg.Sources.MLLP {
+		if v2.ProcessingIDs == nil {
+			v2.ProcessingIDs = make(map[string]hl7v2.ProcessingIDs, len(cfg.Sources.MLLP))
+		}
+		v2.ProcessingIDs["mllp/"+m.Name] = m.AcceptedProcessingIDs()
+	}
 	m := map[string]pipeline.Converter{
 		"hl7v2":       v2,
 		"hl7v2-batch": v2,

@@ -58,7 +58,7 @@ func (g *gateway) report() ops.Status {
 			AcksNotSent: st.AcksNotSent, AppAcksRequested: st.AppAcksRequested,
 			ConnsDenied: st.Denied, ConnsRejected: st.Rejected,
 			Oversized: st.Oversized, Busy: st.Busy, Buffered: st.Buffered, BufferLimit: st.BufferLimit,
-			AckLatency: histogram(st.AckLatency)})
+			MultiMessage: st.MultiMessage, AckLatency: histogram(st.AckLatency)})
 	}
 	for _, e := range g.folders {
 		c := e.Config()
@@ -204,8 +204,10 @@ func writeMetrics(w io.Writer, r ops.Status) {
 		func(s ops.SourceStatus) []v { return []v{{"", s.AppAcksRequested}} })
 	family("ferry_mllp_connections_refused_total", "counter", "MLLP connections closed at accept, unanswered: reason allow (address not in allow) or limit (max_conns, max_conns_per_ip).", "reason",
 		func(s ops.SourceStatus) []v { return []v{{"allow", s.ConnsDenied}, {"limit", s.ConnsRejected}} })
-	family("ferry_mllp_refused_total", "counter", "MLLP messages read but refused with AR without being stored: reason oversized (max_frame_bytes) or busy (max_buffered_bytes in use).", "reason",
-		func(s ops.SourceStatus) []v { return []v{{"oversized", s.Oversized}, {"busy", s.Busy}} })
+	family("ferry_mllp_refused_total", "counter", "MLLP messages read but refused with AR without being stored: reason oversized (max_frame_bytes), busy (max_buffered_bytes in use) or multi_message (a frame of several messages or a batch).", "reason",
+		func(s ops.SourceStatus) []v {
+			return []v{{"oversized", s.Oversized}, {"busy", s.Busy}, {"multi_message", s.MultiMessage}}
+		})
 	family("ferry_mllp_buffered_bytes", "gauge", "Memory MLLP connections hold for messages larger than their read buffer.", "",
 		func(s ops.SourceStatus) []v { return []v{{"", s.Buffered}} })
 	family("ferry_mllp_buffer_limit_bytes", "gauge", "The bound on ferry_mllp_buffered_bytes (max_buffered_bytes).", "",

@@ -134,6 +134,9 @@ type SourceStatus struct {
 	Busy        int64 `json:"busy"`
 	Buffered    int64 `json:"buffered_bytes"`
 	BufferLimit int64 `json:"buffer_limit_bytes"`
+	// MultiMessage counts frames refused whole (AR) because they held
+	// more than one message or an HL7 batch.
+	MultiMessage int64 `json:"multi_message"`
 	// AckLatency is the time from a message read to its ACK written (the
 	// wait for the fsync, mostly), as a histogram.
 	AckLatency *Histogram `json:"ack_latency,omitempty"`
@@ -395,6 +398,9 @@ func PrintStatus(w io.Writer, s *Status) {
 			fmt.Fprintln(w)
 			if src.ConnsDenied > 0 || src.ConnsRejected > 0 {
 				fmt.Fprintf(w, "%-19s%d connections refused (not in allow), %d over max_conns/max_conns_per_ip\n", "", src.ConnsDenied, src.ConnsRejected)
+			}
+			if src.MultiMessage > 0 {
+				fmt.Fprintf(w, "%-19s%d frames refused for holding more than one message or a batch (the sender must send one message per frame)\n", "", src.MultiMessage)
 			}
 			if src.Oversized > 0 || src.Busy > 0 || src.Buffered > 0 {
 				fmt.Fprintf(w, "%-19s%d messages over max_frame_bytes, %d refused while max_buffered_bytes was in use; large messages hold %s of %s now\n",
