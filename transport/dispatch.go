@@ -37,6 +37,12 @@ const (
 	// between, the exchange may reject permanently before the dispatcher
 	// stops dead-lettering and holds the rest (see Stats.Paused).
 	DefaultRejectLimit = 5
+	// DefaultConflictRetries is how many times an item the receiver
+	// refused with a conflict (IsConflict) is retried before it is
+	// dead-lettered: with the default backoff the last attempt of a new
+	// item comes 8 to 15 seconds after the first, long enough for a
+	// racing transaction to have committed.
+	DefaultConflictRetries = 4
 )
 
 // errHeld settles a lease whose rejection the dispatcher did not accept
@@ -94,6 +100,12 @@ type DispatcherOptions struct {
 	// retry instead of dead-lettering them, until one delivery succeeds.
 	// Default DefaultRejectLimit.
 	RejectLimit int
+	// ConflictRetries is how many times an item whose Send failed with a
+	// conflict (IsConflict: FHIR 409, two writes racing at the exchange)
+	// is retried, with the normal backoff, before the next conflict
+	// dead-letters it. The count is kept per item in this process.
+	// Default DefaultConflictRetries; negative: dead-letter at the first.
+	ConflictRetries int
 }
 
 // Stats is a snapshot of the dispatcher's counters, for the status page and
@@ -180,6 +192,9 @@ type Dispatcher struct {
 	// failingSince is when each item first failed (retryably) while other
 	// items were delivered, for MaxAge; only items failing alone are here.
 	failingSince map[string]time.Time
+	// conflicts counts the conflicts of each item not yet settled, for
+	// ConflictRetries.
+	conflicts map[string]int
 }
 
 // NewDispatcher returns a dispatcher from q to s. It does nothing until
@@ -203,6 +218,9 @@ func NewDispatcher(q queue.Queue, s Sink, opts DispatcherOptions) *Dispatcher {
 	if opts.RejectLimit <= 0 {
 		opts.RejectLimit = DefaultRejectLimit
 	}
+	if opts.ConflictRetries == 0 {
+		opts.ConflictRetries = DefaultConflictRetries
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -215,6 +233,7 @@ func NewDispatcher(q queue.Queue, s Sink, opts DispatcherOptions) *Dispatcher {
 		until: func(wait time.Duration) time.Time { return time.Now().Add(wait) },
 
 		failingSince: map[string]time.Time{},
+		conflicts:    map[string]int{},
 	}
 }
 
@@ -380,6 +399,11 @@ func (d *Dispatcher) deliver(ctx context.Context, it *queue.Item, ack queue.AckF
 			d.settle(ctx, it, ack, errShutdown)
 			return stopped, 0
 		}
+		if err != nil && !queue.IsPermanent(err) && IsConflict(err) {
+			if n := d.conflicted(it.ID); n > d.opts.ConflictRetries {
+				err = queue.Permanent(&conflictsError{attempts: n, err: err})
+			}
+		}
 		switch {
 		case err == nil:
 			d.settle(ctx, it, ack, nil)
@@ -435,12 +459,46 @@ func (d *Dispatcher) deliver(ctx context.Context, it *queue.Item, ack queue.AckF
 	}
 }
 
+// conflicted counts a conflict of the item id and returns how many it
+// has had.
+func (d *Dispatcher) conflicted(id string) int {
+	d.statMu.Lock()
+	defer d.statMu.Unlock()
+	d.conflicts[id]++
+	return d.conflicts[id]
+}
+
+// conflictsError is the reason an item is dead-lettered with after the
+// receiver answered every one of its attempts' last ConflictRetries+1
+// with a conflict. It wraps the last answer (a 409's OperationOutcome
+// reaches the dead letter through queue.Outcomer).
+type conflictsError struct {
+	attempts int
+	err      error
+}
+
+func (e *conflictsError) Error() string { return e.prefix() + e.err.Error() }
+
+// Summary is Error without the receiver's free text.
+func (e *conflictsError) Summary() string { return e.prefix() + Summary(e.err) }
+
+func (e *conflictsError) Unwrap() error { return e.err }
+
+func (e *conflictsError) prefix() string {
+	if e.attempts <= 1 {
+		return "conflict (not retried), answer: "
+	}
+	return fmt.Sprintf("conflict on %d attempts (retried %d times with backoff in case another write to the same resource raced it), last answer: ",
+		e.attempts, e.attempts-1)
+}
+
 // reject dead-letters it with err, a permanent error.
 func (d *Dispatcher) reject(ctx context.Context, it *queue.Item, ack queue.AckFunc, err error) {
 	d.deadLettered.Add(1)
 	d.recordError(err)
 	d.statMu.Lock()
 	delete(d.failingSince, it.ID)
+	delete(d.conflicts, it.ID)
 	d.statMu.Unlock()
 	d.log.Warn("delivery rejected; item dead-lettered", "item", it.ID, "source", it.Source, "reason", d.describe(err))
 	d.settle(ctx, it, ack, err)
@@ -587,6 +645,9 @@ func (d *Dispatcher) succeeded(it *queue.Item) {
 	}
 	if len(d.failingSince) > 0 {
 		delete(d.failingSince, it.ID)
+	}
+	if len(d.conflicts) > 0 {
+		delete(d.conflicts, it.ID)
 	}
 	d.statMu.Unlock()
 	if wasPaused {

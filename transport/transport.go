@@ -25,6 +25,10 @@
 //   - a run of permanent rejections with no delivery in between trips a
 //     breaker (DispatcherOptions.RejectLimit): later rejected items are
 //     held and retried, not dead-lettered, until a delivery succeeds.
+//   - an error that is a conflict (Conflicter, FHIR's 409) and not
+//     permanent: retried with backoff like any other, but only
+//     DispatcherOptions.ConflictRetries times; the next conflict
+//     dead-letters the item, with a reason saying it was retried.
 package transport
 
 import (
@@ -54,6 +58,25 @@ var ErrNothingToSend = errors.New("nothing to send to this destination")
 
 // ErrNotConnected is returned by Send when the sink must (re)connect first.
 var ErrNotConnected = errors.New("not connected")
+
+// Conflicter is implemented by an error that may say the receiver
+// refused the item because of a concurrent change to the same data rather
+// than its content: FHIR servers answer 409 Conflict when two
+// transactions race on one shared resource (a conditional update of the
+// same Practitioner from two workers, a version conflict). Another
+// attempt usually succeeds, so the dispatcher retries an item whose
+// Send error has Conflict() true a bounded number of times
+// (DispatcherOptions.ConflictRetries) before dead-lettering it.
+type Conflicter interface {
+	Conflict() bool
+}
+
+// IsConflict reports whether err, or an error it wraps, is a Conflicter
+// whose Conflict is true.
+func IsConflict(err error) bool {
+	var c Conflicter
+	return errors.As(err, &c) && c.Conflict()
+}
 
 // RetryAfterError is a retryable error for which the receiver asked for a
 // minimum delay (HTTP Retry-After). The dispatcher waits at least After

@@ -53,6 +53,12 @@ type Config struct {
 	// NoProxy lists hosts, domains (.example.org) and CIDR networks that
 	// are reached directly, as NO_PROXY does; only with a proxy URL.
 	NoProxy []string `yaml:"no_proxy" json:"no_proxy"`
+	// CAFile is a PEM file of CA certificates that may sign an https://
+	// proxy's own certificate, in addition to the system's roots (a
+	// clinic's internal CA on a machine whose store lacks it). The
+	// exchange's TLS settings never apply to the proxy. It is read at
+	// each connection to the proxy.
+	CAFile string `yaml:"ca_file" json:"ca_file"`
 }
 
 // URL is a proxy URL whose password never prints: every fmt verb and
@@ -97,10 +103,13 @@ func (u *URL) UnmarshalText(b []byte) error {
 
 // Redact prints u with its password replaced by configopaque.Redacted;
 // the user name stays, as it helps to tell which account a proxy refused.
+// The http:// stand-in Apply gives net/http for an https proxy prints as
+// that proxy.
 func Redact(u *url.URL) string {
 	if u == nil {
 		return ""
 	}
+	u = unalias(u)
 	if _, has := u.User.Password(); !has {
 		return u.String()
 	}
@@ -145,9 +154,14 @@ func (c Config) Validate() error {
 		if len(c.NoProxy) > 0 {
 			errs = append(errs, errors.New("no_proxy: has no effect with url: direct (every host is reached directly); remove it"))
 		}
+		if c.CAFile != "" {
+			errs = append(errs, errors.New("ca_file: has no effect with url: direct; remove it"))
+		}
 	default:
 		if err := checkURL(raw); err != nil {
 			errs = append(errs, fmt.Errorf("url: %w", err))
+		} else if u, _ := url.Parse(raw); c.CAFile != "" && !strings.EqualFold(u.Scheme, "https") {
+			errs = append(errs, errors.New("ca_file: only an https:// proxy's certificate is checked, and url is http://; remove ca_file or correct the scheme"))
 		}
 		for i, h := range c.NoProxy {
 			if err := checkNoProxy(h); err != nil {
@@ -239,10 +253,32 @@ func (c Config) Func() func(*http.Request) (*url.URL, error) {
 
 // Apply sets tr's Proxy to Func and makes a proxy's refusal of a CONNECT
 // (407, 403, 502 ...) a *RefusedError naming the proxy rather than the
-// bare status text net/http reports.
+// bare status text net/http reports. Call it after setting tr's
+// DialContext, which it wraps: an https:// proxy's own TLS connection is
+// made there, with the system's roots and ca_file, the proxy's host name
+// and no client certificate, not with tr.TLSClientConfig, which is for
+// the server behind the proxy (see alias). Copy Proxy, DialContext and
+// OnProxyConnectResponse together to another Transport.
 func (c Config) Apply(tr *http.Transport) {
-	tr.Proxy = c.Func()
+	f := c.Func()
+	tr.Proxy = func(r *http.Request) (*url.URL, error) {
+		u, err := f(r)
+		if err == nil && u != nil && strings.EqualFold(u.Scheme, "https") {
+			return alias(u), nil
+		}
+		return u, err
+	}
+	tr.DialContext = proxyDialer(wrapDial(tr), strings.TrimSpace(c.CAFile))
 	tr.OnProxyConnectResponse = checkConnectResponse
+}
+
+// Dial opens a connection to target (host:port) through an HTTP CONNECT
+// tunnel of proxy as a Transport given Apply does: an https:// proxy's
+// TLS with the system's roots and ca_file, the CONNECT inside it. It is
+// for checks that need the raw connection (the doctor's TLS handshake),
+// so that they and delivery judge the proxy alike.
+func (c Config) Dial(ctx context.Context, proxy *url.URL, target string) (net.Conn, error) {
+	return dial(ctx, proxy, target, strings.TrimSpace(c.CAFile))
 }
 
 // checkConnectResponse is an http.Transport.OnProxyConnectResponse.
@@ -250,7 +286,7 @@ func checkConnectResponse(_ context.Context, proxy *url.URL, req *http.Request, 
 	if resp.StatusCode == http.StatusOK {
 		return nil
 	}
-	return &RefusedError{Proxy: Redact(proxy), Target: req.Host, Code: resp.StatusCode, Status: resp.Status,
+	return &RefusedError{Proxy: Redact(unalias(proxy)), Target: req.Host, Code: resp.StatusCode, Status: resp.Status,
 		SentCredentials: req.Header.Get("Proxy-Authorization") != "" || proxy.User != nil}
 }
 

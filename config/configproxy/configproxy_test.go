@@ -66,6 +66,10 @@ func TestValidate(t *testing.T) {
 		{Config{URL: "http://proxy:3128", NoProxy: []string{"ok.local", "10.0.0.0/33"}}, `no_proxy[1]: "10.0.0.0/33" is not a CIDR network`},
 		{Config{URL: "http://proxy:3128", NoProxy: []string{"a.local, b.local"}}, `no_proxy[0]: "a.local, b.local": want one host`},
 		{Config{URL: "http://proxy:3128", NoProxy: []string{"https://hie.local"}}, `no_proxy[0]: "https://hie.local" is a URL`},
+		{Config{URL: "https://proxy:3128", CAFile: "/etc/ferry/clinic-ca.pem"}, ""},
+		{Config{CAFile: "/etc/ferry/clinic-ca.pem"}, ""}, // for an https HTTPS_PROXY
+		{Config{URL: "http://proxy:3128", CAFile: "/etc/ferry/clinic-ca.pem"}, "ca_file: only an https:// proxy's certificate is checked"},
+		{Config{URL: Direct, CAFile: "/etc/ferry/clinic-ca.pem"}, "ca_file: has no effect with url: direct"},
 	}
 	for _, tc := range cases {
 		err := tc.cfg.Validate()
@@ -144,7 +148,7 @@ func TestDial(t *testing.T) {
 	defer cancel()
 
 	pu, _ := url.Parse(p.URL())
-	c, err := Dial(ctx, pu, echo.Addr().String())
+	c, err := Config{}.Dial(ctx, pu, echo.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +172,7 @@ func TestDial(t *testing.T) {
 		{p.URL(), "blocked.invalid:443", 403, "does not allow connections to blocked.invalid:443"},
 	} {
 		pu, _ := url.Parse(tc.proxy)
-		_, err := Dial(ctx, pu, tc.target)
+		_, err := Config{}.Dial(ctx, pu, tc.target)
 		var re *RefusedError
 		if !errors.As(err, &re) || re.Code != tc.code || !strings.Contains(err.Error(), tc.hint) ||
 			!strings.Contains(err.Error(), "proxy http://") || strings.Contains(err.Error(), secret) {

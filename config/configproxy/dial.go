@@ -3,22 +3,24 @@ package configproxy
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
+
+	"github.com/ferry-health/ferry/config/configtls"
 )
 
-// Dial opens a connection to target (host:port) through an HTTP CONNECT
+// dial opens a connection to target (host:port) through an HTTP CONNECT
 // tunnel of proxy (RFC 9110 §9.3.6), sending the proxy's user and password
-// as Basic credentials, as net/http's Transport does. It is for checks
-// that need the raw connection (the doctor's TLS handshake); HTTP clients
-// use Apply. A refusal is a *RefusedError; a proxy that cannot be reached
-// is an error naming it (password redacted).
-func Dial(ctx context.Context, proxy *url.URL, target string) (net.Conn, error) {
+// as Basic credentials, as net/http's Transport does; an https proxy's
+// TLS is dialTLS's, as Apply's. A refusal is a *RefusedError; a proxy
+// that cannot be reached is an error naming it (password redacted).
+func dial(ctx context.Context, proxy *url.URL, target, caFile string) (net.Conn, error) {
 	addr := proxy.Host
 	if proxy.Port() == "" {
 		port := "80"
@@ -28,17 +30,18 @@ func Dial(ctx context.Context, proxy *url.URL, target string) (net.Conn, error) 
 		addr = net.JoinHostPort(proxy.Hostname(), port)
 	}
 	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", addr)
+	var c net.Conn
+	var err error
+	if strings.EqualFold(proxy.Scheme, "https") {
+		c, err = dialTLS(ctx, d.DialContext, "tcp", &url.URL{Scheme: "https", Host: addr}, caFile)
+		if configtls.Diagnose(err) != nil || errors.As(err, new(*configtls.FilesError)) {
+			return nil, err // names the proxy already
+		}
+	} else {
+		c, err = d.DialContext(ctx, "tcp", addr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("connect to proxy %s: %w", Redact(proxy), err)
-	}
-	if proxy.Scheme == "https" {
-		tc := tls.Client(c, &tls.Config{ServerName: proxy.Hostname(), MinVersion: tls.VersionTLS12})
-		if err := tc.HandshakeContext(ctx); err != nil {
-			c.Close()
-			return nil, fmt.Errorf("tls handshake with proxy %s: %w", Redact(proxy), err)
-		}
-		c = tc
 	}
 	// The deadline bounds the CONNECT exchange only; the tunnel then
 	// belongs to the caller.

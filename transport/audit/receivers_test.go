@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/xml"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -186,6 +188,12 @@ func startDTLSRepo(t *testing.T, p pki.Paths) (*repo, string) {
 		ClientAuth:           dtls.RequireAndVerifyClientCert,
 		ClientCAs:            pool,
 		ExtendedMasterSecret: dtls.RequireExtendedMasterSecret,
+		// pion's Accept makes each handshake in turn: one that a client
+		// abandoned (it did not trust the repository) must not hold up
+		// the next for its default 30 seconds.
+		ConnectContextMaker: func() (context.Context, func()) {
+			return context.WithTimeout(context.Background(), 2*time.Second)
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -194,7 +202,9 @@ func startDTLSRepo(t *testing.T, p pki.Paths) (*repo, string) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var conns []net.Conn
+	var closed atomic.Bool
 	t.Cleanup(func() {
+		closed.Store(true)
 		l.Close()
 		mu.Lock()
 		for _, c := range conns {
@@ -209,7 +219,10 @@ func startDTLSRepo(t *testing.T, p pki.Paths) (*repo, string) {
 		for {
 			c, err := l.Accept()
 			if err != nil {
-				return
+				if closed.Load() {
+					return
+				}
+				continue // a failed handshake
 			}
 			mu.Lock()
 			conns = append(conns, c)

@@ -284,6 +284,9 @@ func (s *Sink) run(ctx context.Context) {
 		}
 		s.connected.Store(false)
 		s.recordError(err)
+		if s.dialer != nil {
+			s.dialer.failed(err) // a TLS failure: read the TLS files again
+		}
 	}
 	connect := func() bool {
 		if c != nil {

@@ -116,24 +116,77 @@ type dialer struct {
 	// proxy is the proxy section, for https only: syslog over TLS, DTLS
 	// and UDP are not HTTP and always connect directly.
 	proxy configproxy.Config
+	// files are the TLS settings d.tls was loaded from; stale, set after
+	// a TLS failure, has the next dial load them again.
+	files configtls.ClientConfig
+	stale bool
 }
 
 func newDialer(ep endpoint, tc configtls.ClientConfig, proxy configproxy.Config, timeout time.Duration, truncated func(int)) (*dialer, error) {
-	d := &dialer{ep: ep, timeout: timeout, truncated: truncated, proxy: proxy}
-	if ep.scheme == "tls" || ep.scheme == "dtls" || ep.scheme == "https" {
-		cfg, err := tc.LoadTLSConfig()
-		if err != nil {
-			return nil, fmt.Errorf("audit tls: %w", err)
-		}
-		if cfg.ServerName == "" {
-			cfg.ServerName = ep.host
-		}
-		d.tls = cfg
+	d := &dialer{ep: ep, timeout: timeout, truncated: truncated, proxy: proxy, files: tc}
+	if err := d.loadTLS(); err != nil {
+		return nil, err
 	}
 	return d, nil
 }
 
+// loadTLS reads the TLS files (for tls, dtls and https) into d.tls.
+func (d *dialer) loadTLS() error {
+	if d.ep.scheme != "tls" && d.ep.scheme != "dtls" && d.ep.scheme != "https" {
+		return nil
+	}
+	cfg, err := d.files.LoadTLSConfig()
+	if err != nil {
+		return fmt.Errorf("audit tls: %w", err)
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = d.ep.host
+	}
+	d.tls = cfg
+	return nil
+}
+
+// failed notes a failure of a connection or of a dial. After a TLS
+// certificate or handshake failure the next dial reads the TLS files
+// again: the CA pool is read only when they are loaded, and an operator
+// who fixes audit.tls.ca_file (the repository changed its CA) must not
+// also have to restart ferry for the spooled events to go, as the
+// exchange's sinks do (fhirhttp, mllptls). A DTLS handshake's errors are
+// pion's, which configtls.Diagnose may not recognise: any of them counts.
+func (d *dialer) failed(err error) {
+	if err == nil {
+		return
+	}
+	var hs *dtlsHandshakeError
+	if configtls.Diagnose(err) != nil || errors.As(err, &hs) {
+		d.stale = true
+	}
+}
+
+// dtlsHandshakeError is a failed DTLS handshake with the repository.
+type dtlsHandshakeError struct {
+	addr string
+	err  error
+}
+
+func (e *dtlsHandshakeError) Error() string {
+	return "dtls handshake with audit repository " + e.addr + ": " + e.err.Error()
+}
+
+func (e *dtlsHandshakeError) Unwrap() error { return e.err }
+
 func (d *dialer) dial(ctx context.Context) (conn, error) {
+	if d.stale {
+		if err := d.loadTLS(); err != nil {
+			return nil, err
+		}
+		d.stale = false
+		if d.client != nil {
+			// Its transport holds the old CA pool.
+			d.client.CloseIdleConnections()
+			d.client = nil
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	switch d.ep.scheme {
@@ -171,7 +224,7 @@ func (d *dialer) dial(ctx context.Context) (conn, error) {
 		c, err := dtls.ClientWithContext(ctx, uc, d.dtlsConfig())
 		if err != nil {
 			uc.Close()
-			return nil, fmt.Errorf("dtls handshake with audit repository %s: %w", d.ep.addr, err)
+			return nil, &dtlsHandshakeError{addr: d.ep.addr, err: err}
 		}
 		return &datagramConn{c: c, max: MaxDTLSMessage, timeout: d.timeout, truncated: d.truncated}, nil
 	default: // udp

@@ -96,7 +96,10 @@ func TestAnswerClassification(t *testing.T) {
 		{"404 OperationOutcome (unresolvable reference)", 404, MediaType, oo, nil, nil, deadLetter, "not stored"},
 		{"400 OperationOutcome", 400, MediaType, oo, nil, nil, deadLetter, "400"},
 		{"400 html from nginx (client certificate)", 400, html, "<h1>400 No required SSL certificate was sent</h1>", nil, nil, endpoint, "client certificate"},
-		{"409", 409, MediaType, `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"conflict"}]}`, nil, nil, deadLetter, "conflict"},
+		{"409 (retried a few times by the dispatcher)", 409, MediaType, `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"conflict"}]}`, nil, nil, retry, "conflict"},
+		{"409 html", 409, html, "<h1>Conflict</h1>", nil, nil, retry, "409"},
+		{"200 batch-response, one entry 409", 200, MediaType, `{"resourceType":"Bundle","type":"batch-response","entry":[{"response":{"status":"200 OK"}},{"response":{"status":"409 Conflict","outcome":` + oo + `}}]}`, nil, bundleItem("c", "batch", 2), retry, "batch entry 1: exchange answered 409 Conflict"},
+		{"200 batch-response, 409 and 422", 200, MediaType, `{"resourceType":"Bundle","type":"batch-response","entry":[{"response":{"status":"409 Conflict"}},{"response":{"status":"422"}}]}`, nil, bundleItem("c", "batch", 2), deadLetter, "batch entry 1: exchange answered 422"},
 		{"412", 412, MediaType, `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"multiple-matches"}]}`, nil, nil, deadLetter, "merge the duplicate patients there, then run `ferry queue retry 01AUDIT`"},
 		{"413 html", 413, html, "<h1>413 Request Entity Too Large</h1>", nil, nil, deadLetter, "larger than the exchange accepts"},
 		{"422", 422, MediaType, `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid"}]}`, nil, nil, deadLetter, "invalid"},
@@ -127,6 +130,9 @@ func TestAnswerClassification(t *testing.T) {
 		}
 		if err == nil {
 			continue
+		}
+		if wantConflict := strings.Contains(c.name, "409") && c.want == retry; transport.IsConflict(err) != wantConflict {
+			t.Errorf("%s: conflict %v, want %v", c.name, !wantConflict, wantConflict)
 		}
 		if !strings.Contains(err.Error(), c.inErr) {
 			t.Errorf("%s: %q does not contain %q", c.name, err, c.inErr)

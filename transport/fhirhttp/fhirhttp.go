@@ -15,7 +15,9 @@
 //	  (through a proxy: with a hint about TLS-inspecting proxies)
 //	a proxy's refusal of CONNECT (407, 403, 502)     → retry, as a *configproxy.RefusedError
 //	3xx, 401, 407                                    → retry, as an *EndpointError
-//	400, 409, 412, 413, 422                          → queue.Permanent, with the OperationOutcome text
+//	409 (a transaction that raced another)           → retry, as a conflict (transport.IsConflict):
+//	                                                   the dispatcher dead-letters it after a few
+//	400, 412, 413, 422                               → queue.Permanent, with the OperationOutcome text
 //	other 4xx, 501 with an OperationOutcome          → queue.Permanent
 //	other 4xx, 501 without one (a web page, nothing) → retry, as an *EndpointError
 //
@@ -650,6 +652,17 @@ func (e *StatusError) Summary() string {
 // RetryAfter is the receiver's requested delay (transport.RetryAfterOf).
 func (e *StatusError) RetryAfter() time.Duration { return e.Wait }
 
+// Conflict reports a 409 Conflict (transport.Conflicter): FHIR servers
+// answer it when two transactions race on one shared resource (a
+// conditional update of the same Practitioner or Organization from two
+// workers, a version conflict), which another attempt usually gets past.
+// It is returned as a retryable error, its answer kept (Body) for the
+// dead letter the dispatcher makes of it after
+// DispatcherOptions.ConflictRetries retries. 412 (several resources
+// match a conditional identifier) is not: it stays until someone merges
+// the duplicates.
+func (e *StatusError) Conflict() bool { return e.Code == http.StatusConflict }
+
 // Retryable reports whether the status is worth retrying.
 func (e *StatusError) Retryable() bool { return retryable(e.Code) }
 
@@ -674,7 +687,8 @@ func retryable(code int) bool {
 
 // rejectsContent reports whether a status is how a FHIR server rejects the
 // content of a request, whatever the body: retrying the same bundle gets
-// the same answer, so it is dead-lettered.
+// the same answer, so it is dead-lettered (409 only after the
+// dispatcher's few retries: see StatusError.Conflict).
 func rejectsContent(code int) bool {
 	switch code {
 	case http.StatusConflict, http.StatusPreconditionFailed,
@@ -721,9 +735,11 @@ func IsEndpointProblem(err error) bool {
 
 // classify turns a non-2xx response into a retryable *StatusError, an
 // *EndpointError, or queue.Permanent(*StatusError). A rejection is
-// permanent only when a FHIR server made it: a content status (409, 412,
-// 413, 422) or any other 4xx or 501, 400 included, that carries an
-// OperationOutcome.
+// permanent only when a FHIR server made it: a content status (412, 413,
+// 422) or any other 4xx or 501, 400 included, that carries an
+// OperationOutcome. A 409 is a content status too, but one a race with
+// another transaction causes: it is returned retryable, as a conflict
+// (StatusError.Conflict), and the dispatcher bounds its retries.
 // HAPI, for one, answers a failed transaction with 404 and an outcome when
 // a reference cannot be resolved; a bare 404 page from a web server means
 // exchange.url is wrong, and dead-lettering the backlog would not fix it.
@@ -759,6 +775,9 @@ func classify(resp *http.Response, body []byte) error {
 	case rejectsContent(code) || isOperationOutcome(body):
 		se.Hint = contentHint(code)
 		se.keepBody(body, len(body) >= maxResponseBytes)
+		if se.Conflict() {
+			return se // retried a few times by the dispatcher
+		}
 		return queue.Permanent(se)
 	}
 	return &EndpointError{Problem: notFHIRProblem(code, ct, body), Err: se}
@@ -902,17 +921,31 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle) error {
 		}
 		// A retryable entry failure wins: retrying the whole (idempotent)
 		// bundle may succeed, dead-lettering it would lose the other entries.
-		if worst == nil || (retryable(code) && !retryable(worst.Code)) {
+		// A conflict loses to a rejection of content, which no retry fixes.
+		if worst == nil || entryRank(code) > entryRank(worst.Code) {
 			worst = se
 		}
 	}
 	if worst == nil {
 		return nil
 	}
-	if retryable(worst.Code) {
+	if retryable(worst.Code) || worst.Conflict() {
 		return worst
 	}
 	return queue.Permanent(worst)
+}
+
+// entryRank orders the failures of a response Bundle's entries by which
+// decides the bundle's fate: retryable, then rejected content, then a
+// conflict (retried a few times).
+func entryRank(code int) int {
+	switch {
+	case retryable(code):
+		return 2
+	case code == http.StatusConflict:
+		return 0
+	}
+	return 1
 }
 
 func isJSONType(ct string) bool {

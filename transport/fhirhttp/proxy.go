@@ -14,9 +14,11 @@ import (
 // mismatch) and, having no client certificate of ferry's to present,
 // getting the exchange's refusal (handshake failure, client certificate
 // rejected). The *configtls.HandshakeError keeps its Problem and cause.
+// A failed handshake with an https:// proxy itself already says so
+// (configproxy.IsProxyTLS) and is returned as it is.
 func ProxyHint(hs *configtls.HandshakeError, client *http.Client, req *http.Request) *configtls.HandshakeError {
 	tr, _ := client.Transport.(*http.Transport)
-	if tr == nil || tr.Proxy == nil {
+	if tr == nil || tr.Proxy == nil || configproxy.IsProxyTLS(hs) {
 		return hs
 	}
 	proxy, err := tr.Proxy(req)

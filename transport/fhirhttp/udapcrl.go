@@ -61,7 +61,9 @@ const (
 // set from the proxy section), since a clinic's firewall that lets the
 // exchange's traffic out only through a proxy does the same to CRLs.
 // CRLs and OCSP responses are signed, so they are usually served over
-// plain http; an https one is checked against the system's roots.
+// plain http; an https one is checked against the system's roots. The
+// exchange transport's DialContext comes along with its Proxy: an
+// https:// proxy's own TLS connection is made there (configproxy.Apply).
 func newRevocationClient(exchange *http.Client) *http.Client {
 	var from *http.Transport
 	if exchange != nil {
@@ -73,7 +75,7 @@ func newRevocationClient(exchange *http.Client) *http.Client {
 	tr := &http.Transport{Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 1, IdleConnTimeout: 90 * time.Second,
 		TLSHandshakeTimeout: crlTimeout, ForceAttemptHTTP2: true}
 	if from != nil {
-		tr.Proxy, tr.OnProxyConnectResponse = from.Proxy, from.OnProxyConnectResponse
+		tr.Proxy, tr.DialContext, tr.OnProxyConnectResponse = from.Proxy, from.DialContext, from.OnProxyConnectResponse
 	}
 	return &http.Client{Timeout: crlTimeout, Transport: tr}
 }

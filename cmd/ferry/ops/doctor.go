@@ -367,7 +367,7 @@ func CheckExchange(ctx context.Context, cfg *config.Config, opts DoctorOptions) 
 	if d.Proxy != nil {
 		// The handshake through the tunnel on its own first, so that a
 		// proxy's refusal and a TLS problem behind it are told apart.
-		hc, ok := checkTunnelHandshake(ctx, c, tc, d.Proxy, u.Hostname(), hostport, opts)
+		hc, ok := checkTunnelHandshake(ctx, c, tc, cfg.Proxy, d.Proxy, u.Hostname(), hostport, opts)
 		if !ok {
 			return []Check{hc}
 		}
@@ -421,13 +421,16 @@ func checkMLLPExchange(ctx context.Context, c Check, tc *tls.Config, hostport st
 }
 
 // checkTunnelHandshake opens an HTTP CONNECT tunnel through proxy to
-// hostport and makes the TLS handshake with ferry's certificate inside
+// hostport, as the gateway's transport does (an https:// proxy's own TLS
+// with the system's roots and proxy.ca_file, never the exchange's
+// settings), and makes the TLS handshake with ferry's certificate inside
 // it. ok is false when that failed; the check then says whether the
-// proxy refused (naming the proxy) or the handshake failed behind it. On
-// success its Detail describes the handshake.
-func checkTunnelHandshake(ctx context.Context, c Check, tc *tls.Config, proxy *url.URL, host, hostport string, opts DoctorOptions) (Check, bool) {
+// proxy refused or failed its own handshake (naming the proxy) or the
+// handshake failed behind it. On success its Detail describes the
+// handshake.
+func checkTunnelHandshake(ctx context.Context, c Check, tc *tls.Config, pc configproxy.Config, proxy *url.URL, host, hostport string, opts DoctorOptions) (Check, bool) {
 	start := time.Now()
-	nc, err := configproxy.Dial(ctx, proxy, hostport)
+	nc, err := pc.Dial(ctx, proxy, hostport)
 	if err != nil {
 		c.Level, c.Detail = Fail, explainProxyError(err, proxy, hostport, opts.Timeout)
 		return c, false
@@ -457,6 +460,9 @@ func explainProxyError(err error, proxy *url.URL, target string, timeout time.Du
 	var re *configproxy.RefusedError
 	if errors.As(err, &re) {
 		return re.Error()
+	}
+	if d := configtls.Diagnose(err); d != nil && configproxy.IsProxyTLS(err) {
+		return fmt.Sprintf("TLS %s with the proxy: %s", d.Problem, d.Hint)
 	}
 	p := configproxy.Redact(proxy)
 	var dns *net.DNSError
@@ -568,6 +574,9 @@ func ExplainConnError(err error, hostport string, timeout time.Duration) string 
 	var re *configproxy.RefusedError
 	if errors.As(err, &re) {
 		return re.Error()
+	}
+	if d := configtls.Diagnose(err); d != nil && configproxy.IsProxyTLS(err) {
+		return fmt.Sprintf("TLS %s with the proxy: %s", d.Problem, d.Hint)
 	}
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "proxyconnect" {

@@ -3,6 +3,7 @@ package ops
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"net"
 	"net/url"
 	"strings"
@@ -142,5 +143,46 @@ func TestCheckProxyLine(t *testing.T) {
 	}
 	if got := CheckProxy(config.Default()); got != nil {
 		t.Errorf("no exchange: %+v", got)
+	}
+}
+
+// TestDoctorThroughHTTPSProxy: with an https:// proxy the doctor judges
+// the proxy's own certificate as delivery does (the system's roots and
+// proxy.ca_file, not exchange.tls), so that both pass or both fail: with
+// the clinic's CA in proxy.ca_file the handshake and GET /metadata go
+// through; without it the failure is the proxy's certificate, in words
+// that name proxy.ca_file, and not the exchange's.
+func TestDoctorThroughHTTPSProxy(t *testing.T) {
+	cfg, _ := proxiedExchange(t)
+	dir := t.TempDir()
+	clinic := newPKI(t, dir, "clinic IT")
+	certPEM, keyPEM, err := clinic.ca.Issue("clinic proxy", nil, []net.IP{net.IPv4(127, 0, 0, 1)}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const secret = "pr0xy-s3cret"
+	p := proxytest.New(t, proxytest.Options{User: "ferry", Password: secret, Hosts: map[string]string{"hie.invalid": "127.0.0.1"},
+		TLS: &tls.Config{Certificates: []tls.Certificate{pair}, ClientAuth: tls.RequestClientCert}})
+	opts := DoctorOptions{Timeout: 5 * time.Second}
+	redacted := "https://ferry:[REDACTED]@" + p.Addr
+
+	cfg.Proxy = configproxy.Config{URL: configproxy.URL(p.URL()), CAFile: clinic.caFile}
+	c := CheckExchange(context.Background(), cfg, opts)[0]
+	if c.Level != OK || !strings.Contains(c.Detail, "TLS handshake through proxy "+redacted+" ok") || !strings.Contains(c.Detail, "GET /metadata answered 200 OK") {
+		t.Errorf("with proxy.ca_file: %s %s", c.Level, c.Detail)
+	}
+	if p.Tunnels() < 2 || p.ClientCerts() != 0 {
+		t.Errorf("tunnels %d, client certificates shown to the proxy %d", p.Tunnels(), p.ClientCerts())
+	}
+
+	cfg.Proxy.CAFile = ""
+	c = CheckExchange(context.Background(), cfg, opts)[0]
+	if c.Level != Fail || !strings.Contains(c.Detail, "unknown authority with the proxy") || !strings.Contains(c.Detail, "proxy.ca_file") ||
+		strings.Contains(c.Detail, "exempt") || strings.Contains(c.Detail, secret) {
+		t.Errorf("without proxy.ca_file: %s %s", c.Level, c.Detail)
 	}
 }

@@ -3,11 +3,13 @@
 // net/http's ReadRequest, checks Basic credentials when it has some
 // (answering 407), dials the target, answers 200 and copies both ways.
 // It counts the tunnels it opened, so a test can tell that a client went
-// through it.
+// through it. With Options.TLS it is an https:// proxy: the client's
+// connection to the proxy itself is TLS, the CONNECT inside it.
 package proxytest
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/base64"
 	"io"
 	"net"
@@ -31,6 +33,11 @@ type Options struct {
 	Hosts map[string]string
 	// Deny, when set, answers 403 to the CONNECTs it returns true for.
 	Deny func(target string) bool
+	// TLS, when set, makes it an https:// proxy: it accepts TLS with this
+	// configuration (its certificate; tls.RequestClientCert lets a test
+	// see whether a client offered a certificate to the proxy, which
+	// ClientCerts counts).
+	TLS *tls.Config
 }
 
 // Proxy is a running CONNECT proxy.
@@ -40,11 +47,12 @@ type Proxy struct {
 	opts Options
 	ln   net.Listener
 
-	tunnels atomic.Int64
-	refused atomic.Int64
-	mu      sync.Mutex
-	conns   map[net.Conn]struct{}
-	wg      sync.WaitGroup
+	tunnels     atomic.Int64
+	refused     atomic.Int64
+	clientCerts atomic.Int64
+	mu          sync.Mutex
+	conns       map[net.Conn]struct{}
+	wg          sync.WaitGroup
 }
 
 // New starts a proxy on 127.0.0.1:0; it stops when the test ends.
@@ -55,6 +63,9 @@ func New(t testing.TB, opts Options) *Proxy {
 		t.Fatal(err)
 	}
 	p := &Proxy{Addr: ln.Addr().String(), opts: opts, ln: ln, conns: map[net.Conn]struct{}{}}
+	if opts.TLS != nil {
+		p.ln = tls.NewListener(ln, opts.TLS)
+	}
 	p.wg.Add(1)
 	go p.serve()
 	t.Cleanup(p.close)
@@ -68,6 +79,9 @@ func (p *Proxy) URL() string { return p.URLWith(p.opts.User, p.opts.Password) }
 // is empty).
 func (p *Proxy) URLWith(user, password string) string {
 	u := url.URL{Scheme: "http", Host: p.Addr}
+	if p.opts.TLS != nil {
+		u.Scheme = "https"
+	}
 	if user != "" {
 		u.User = url.UserPassword(user, password)
 	}
@@ -79,6 +93,10 @@ func (p *Proxy) Tunnels() int { return int(p.tunnels.Load()) }
 
 // Refused is how many CONNECTs it refused (407, 403, 502).
 func (p *Proxy) Refused() int { return int(p.refused.Load()) }
+
+// ClientCerts is how many TLS connections to an https:// proxy presented
+// a client certificate to the proxy itself (not through a tunnel).
+func (p *Proxy) ClientCerts() int { return int(p.clientCerts.Load()) }
 
 func (p *Proxy) serve() {
 	defer p.wg.Done()
@@ -131,6 +149,14 @@ func (p *Proxy) close() {
 
 func (p *Proxy) handle(c net.Conn) {
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if tc, ok := c.(*tls.Conn); ok {
+		if tc.Handshake() != nil {
+			return
+		}
+		if len(tc.ConnectionState().PeerCertificates) > 0 {
+			p.clientCerts.Add(1)
+		}
+	}
 	br := bufio.NewReader(c)
 	req, err := http.ReadRequest(br)
 	if err != nil {
