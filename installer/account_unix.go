@@ -5,6 +5,7 @@ package installer
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/user"
@@ -93,6 +94,13 @@ func PrepareFolders(l Layout) error {
 	if l.LogDir != "" {
 		if err := ensureDir(l.LogDir, 0o750, uid, gid); err != nil {
 			return err
+		}
+	}
+	for _, d := range l.WorkDirs {
+		if _, err := os.Lstat(d); errors.Is(err, fs.ErrNotExist) {
+			if err := ensureDir(d, 0o700, uid, gid); err != nil {
+				return err
+			}
 		}
 	}
 	if err := ensureDir(l.DataDir, 0o700, uid, gid); err != nil {

@@ -3,7 +3,9 @@
 package installer
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"strings"
@@ -25,14 +27,23 @@ func EnsureAccount(dataDir string) (bool, error) { return false, nil }
 // nobody else (in particular not Users) has access.
 func PrepareFolders(l Layout) error {
 	svc := ServiceUser()
-	for _, d := range []struct {
+	dirs := []struct {
 		dir    string
 		rights string
 	}{
 		{l.ConfigDir, "(OI)(CI)RX"},
 		{l.DataDir, "(OI)(CI)M"},
 		{l.LogDir, "(OI)(CI)M"},
-	} {
+	}
+	for _, d := range l.WorkDirs {
+		if _, err := os.Lstat(d); errors.Is(err, fs.ErrNotExist) {
+			dirs = append(dirs, struct {
+				dir    string
+				rights string
+			}{d, "(OI)(CI)M"})
+		}
+	}
+	for _, d := range dirs {
 		if d.dir == "" {
 			continue
 		}

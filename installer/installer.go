@@ -51,6 +51,12 @@ type Layout struct {
 	// LogDir, when set, holds log.file outside DataDir: the service
 	// account writes it, administrators read it.
 	LogDir string
+	// WorkDirs lists folder sources' work folders that lie outside the
+	// folder they watch (a HylaFAX inbox's, beside recvq), which the
+	// service account cannot create itself: install creates those that
+	// do not exist, for the service account only. One that exists is
+	// left as it is.
+	WorkDirs []string
 	// Readable lists further files the service must read but not change:
 	// TLS keys and certificates named by the configuration.
 	Readable []string

@@ -139,6 +139,9 @@ func printInstallPlan(w io.Writer, sc *service.Config, l installer.Layout) error
 	if l.LogDir != "" {
 		fmt.Fprintf(w, "log folder (service account writes): %s\n", l.LogDir)
 	}
+	for _, d := range l.WorkDirs {
+		fmt.Fprintf(w, "folder work folder (service account only, created if missing): %s\n", d)
+	}
 	for _, f := range append([]string{l.ConfigFile}, l.Readable...) {
 		fmt.Fprintf(w, "readable by the service: %s\n", f)
 	}
@@ -184,6 +187,20 @@ func serviceLayout(cfgPath string, cfg *config.Config) installer.Layout {
 	add(cfg.Audit.TLS.KeyFile)
 	add(cfg.Audit.TLS.CAFile)
 	l.LogDir = logDirOutside(cfg)
+	for _, f := range cfg.Sources.Folders {
+		// A work folder inside the watched one (.ferry) is made by the
+		// gateway; one beside it (a HylaFAX inbox's) needs rights on the
+		// parent that only install has.
+		p, err := f.Config.Config.ResolvePaths()
+		abs, aerr := filepath.Abs(f.Path)
+		if err != nil || aerr != nil {
+			continue
+		}
+		if rel, err := filepath.Rel(abs, p.Work); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			continue
+		}
+		l.WorkDirs = append(l.WorkDirs, p.Work)
+	}
 	return l
 }
 

@@ -82,3 +82,23 @@ func TestInstallRefusesASharedLogFolder(t *testing.T) {
 		}
 	}
 }
+
+// TestServiceLayoutWorkFolders: a HylaFAX inbox's work folder, beside
+// recvq where the service account cannot create it, is one install
+// prepares (and --dry-run names); a work folder inside the watched folder
+// (.ferry) is left to the gateway.
+func TestServiceLayoutWorkFolders(t *testing.T) {
+	cfg := config.Default()
+	var fax, ehr config.Folder
+	fax.Name, fax.Kind, fax.Path = "hylafax", "hylafax", "/var/spool/hylafax/recvq"
+	ehr.Name, ehr.Kind, ehr.Path = "ehr", "ehr", "/srv/exports"
+	cfg.Sources.Folders = []config.Folder{fax, ehr}
+	l := serviceLayout("/etc/ferry/ferry.yaml", cfg)
+	want := filepath.FromSlash("/var/spool/hylafax/ferry")
+	if runtime.GOOS == "windows" {
+		want, _ = filepath.Abs(want)
+	}
+	if len(l.WorkDirs) != 1 || l.WorkDirs[0] != want {
+		t.Errorf("work folders install prepares: %v, want [%s]", l.WorkDirs, want)
+	}
+}
