@@ -757,11 +757,23 @@ func (q *Queue) isClosed() bool {
 
 // settle removes a leased item (delivered or dead-lettered) and queues its
 // ACK record for the next group commit.
-func (q *Queue) settle(m *meta) error {
+func (q *Queue) settle(m *meta) error { return q.settleIf(m, nil) }
+
+// settleIf is settle, unless check, called under mu, returns an error: a
+// caller that does not hold m's lease (Purge) checks there that m is
+// still unsettled and unleased, in the same critical section as the
+// removal, so that a Get cannot lease it in between.
+func (q *Queue) settleIf(m *meta, check func() error) error {
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
 		return queue.ErrClosed
+	}
+	if check != nil {
+		if err := check(); err != nil {
+			q.mu.Unlock()
+			return err
+		}
 	}
 	q.removeLocked(m)
 	seg := m.seg

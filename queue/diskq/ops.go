@@ -185,7 +185,18 @@ func (q *Queue) Purge(ctx context.Context, id string) error {
 		return fmt.Errorf("purge %q: item is being delivered", id)
 	}
 	q.mu.Unlock()
-	if err := q.settle(found); err != nil {
+	// Checked again where the item is removed: a Get may have leased it
+	// (or an ack settled it) since.
+	err = q.settleIf(found, func() error {
+		switch {
+		case q.items[found.seq] != found:
+			return ErrNotFound
+		case found.leased:
+			return errors.New("item is being delivered")
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("purge %q: %w", id, err)
 	}
 	return q.Sync(ctx)
