@@ -228,6 +228,7 @@ type Queue struct {
 	ready        seqHeap
 	leased       int
 	liveBytes    int64
+	spillBytes   int64 // the part of liveBytes in body files, for Stats.DiskBytes
 	reserved     int64 // bytes of Puts waiting for the writer
 	reservedN    int   // the number of those Puts, counted against MaxItems
 	segs         []*segment
@@ -291,6 +292,14 @@ func (m *meta) bytes() int64 {
 		return m.size + m.spill.fsize
 	}
 	return m.size
+}
+
+// spillSize is the size of the item's body file, 0 without one.
+func (m *meta) spillSize() int64 {
+	if m.spill == nil {
+		return 0
+	}
+	return m.spill.fsize
 }
 
 // keyState orders the unsettled items of one key; items[0] is the only one
@@ -408,6 +417,7 @@ func (q *Queue) recover() error {
 			q.lowSeq = m.seq
 		}
 		q.liveBytes += m.bytes()
+		q.spillBytes += m.spillSize()
 		q.enqueueLocked(m)
 	}
 	q.deleteSettledSegments()
@@ -850,6 +860,7 @@ func (q *Queue) removeLocked(m *meta) {
 		heap.Remove(&q.ready, int(m.hidx))
 	}
 	q.liveBytes -= m.bytes()
+	q.spillBytes -= m.spillSize()
 	wasDelayed := m.delayed
 	m.delayed = false // a pending timer entry skips it (see delay.go)
 	if m.key != "" {
@@ -1278,6 +1289,7 @@ func (q *Queue) commit(group []*written) {
 				q.reserved -= m.bytes()
 				q.reservedN--
 				q.liveBytes += m.bytes()
+				q.spillBytes += m.spillSize()
 				w.seg.live++
 				q.enqueueLocked(m)
 			}

@@ -48,6 +48,8 @@ func (q *Queue) Stats() queue.Stats {
 	if q.failed != nil {
 		s.Stopped = q.failed.Error()
 	}
+	// The log's segments and the spilled items' body files.
+	s.DiskBytes = q.spillBytes
 	for _, seg := range q.segs {
 		s.DiskBytes += seg.size
 	}
@@ -234,6 +236,7 @@ func Inspect(dir, deadLetterDir string, limit int) (*Snapshot, error) {
 	snap := &Snapshot{Stats: queue.Stats{Depth: len(st.items), DeadLetters: dead.count(), Corrupt: st.corrupt}}
 	for _, m := range st.items {
 		snap.Stats.Bytes += m.bytes()
+		snap.Stats.DiskBytes += m.spillSize()
 	}
 	for _, s := range st.segs {
 		snap.Stats.DiskBytes += s.size
