@@ -84,7 +84,11 @@ type Set struct {
 	cond      *sync.Cond
 	f         *os.File
 	closed    bool
-	err       error             // a failed write or sync: the file's tail is unknown
+	err       error             // a failed sync (or a failed write that could not be cut off): the file's tail is unknown
+	size      int64             // the file's length up to its last synced record
+	failGen   uint64            // the newest generation whose write the disk refused (see flushLocked)
+	failErr   error             // ... and why
+	failing   bool              // writes fail: logged once, until one works again
 	keys      map[memKey]uint64 // key → generation of its record
 	order     []ordered         // insertion order, oldest first, from head
 	head      int
@@ -160,7 +164,12 @@ func Open(path string, opts Options) (*Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open dedup set: %w", err)
 	}
-	s.f = f
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open dedup set: %w", err)
+	}
+	s.f, s.size = f, st.Size()
 	return s, nil
 }
 
@@ -295,6 +304,11 @@ func (s *Set) Add(key [32]byte) error {
 		if s.err != nil {
 			return fmt.Errorf("dedup add: %w", s.err)
 		}
+		if s.failGen >= gen {
+			// The disk refused the write: the key is written with the
+			// next one that works.
+			return fmt.Errorf("dedup add: %w", s.failErr)
+		}
 		if s.closed {
 			return ErrClosed
 		}
@@ -349,12 +363,14 @@ func (s *Set) background() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.armed = false
-	for len(s.pending) > 0 && s.err == nil && !s.closed && !s.flushing {
+	failed := s.failGen
+	for len(s.pending) > 0 && s.err == nil && !s.closed && !s.flushing && s.failGen == failed {
 		s.flushLocked()
 	}
-	if len(s.pending) > 0 && s.flushing && !s.closed {
-		// An Add's flush is writing; what arrived during it waits for the
-		// next round.
+	if len(s.pending) > 0 && (s.flushing || s.failGen != failed) && s.err == nil && !s.closed {
+		// An Add's flush is writing (what arrived during it waits for
+		// the next round), or the disk refused this one (tried again
+		// after the same delay, until there is room).
 		s.armed = true
 		time.AfterFunc(RememberDelay, s.background)
 	}
@@ -370,25 +386,66 @@ func (s *Set) flushLocked() {
 	s.gen++
 	n := len(buf) / recLen
 	s.mu.Unlock()
-	_, err := s.f.Write(buf)
-	if err == nil {
-		err = s.f.Sync()
+	// A write the disk refuses (full, over quota) is cut off again, so
+	// that the file ends with whole records, and its records wait for
+	// the next flush: the set goes on once there is room. A failed sync
+	// (or cut) leaves the file's tail unknown and stops the set.
+	_, werr := s.f.Write(buf)
+	var serr error
+	if werr == nil {
+		serr = s.f.Sync()
+	} else if cerr := s.cutBack(); cerr != nil {
+		serr = fmt.Errorf("%w, and cutting it off again: %w", werr, cerr)
 	}
 	s.mu.Lock()
 	s.flushing = false
 	s.syncs++
-	s.spare = buf[:0]
-	if err != nil {
-		s.err = fmt.Errorf("write %s: %w", filepath.Base(s.path), err)
-		s.log.Error("dedup write failed; set stopped", "reason", err.Error())
-	} else {
+	switch {
+	case serr != nil:
+		s.spare = buf[:0]
+		s.err = fmt.Errorf("write %s: %w", filepath.Base(s.path), serr)
+		s.log.Error("dedup write failed; set stopped", "reason", serr.Error())
+	case werr != nil:
+		s.failGen, s.failErr = gen, fmt.Errorf("write %s: %w", filepath.Base(s.path), werr)
+		if !s.failing {
+			s.failing = true
+			s.log.Error("dedup write failed; keys are kept in memory and written once the disk has room", "reason", werr.Error())
+		}
+		// The refused records go first in the next write; their keys
+		// now wait for that write's generation.
+		for off := 0; off+recLen <= len(buf); off += recLen {
+			mk := memKey(buf[off : off+16])
+			if _, ok := s.keys[mk]; ok {
+				s.keys[mk] = s.gen
+			}
+		}
+		p := append(buf, s.pending...)
+		s.spare = s.pending[:0]
+		s.pending = p
+	default:
+		s.spare = buf[:0]
 		s.syncedGen = gen
 		s.fileRecs += n
+		s.size += int64(len(buf))
+		if s.failing {
+			s.failing = false
+			s.log.Info("dedup writes work again")
+		}
 	}
 	s.cond.Broadcast()
 	if s.err == nil && !s.closed && s.fileRecs > 2*s.opts.MaxKeys && s.fileRecs > 256 {
 		s.compactLocked()
 	}
+}
+
+// cutBack truncates the file to its last synced record after a write
+// that failed (part of it may have reached the file) and syncs that. Only
+// the flush leader calls it.
+func (s *Set) cutBack() error {
+	if err := s.f.Truncate(s.size); err != nil {
+		return err
+	}
+	return s.f.Sync()
 }
 
 // compactLocked rewrites the file while it holds twice the retained keys.
@@ -407,7 +464,7 @@ func (s *Set) compactLocked() {
 		s.err = fmt.Errorf("reopen after compaction: %w", err)
 		return
 	}
-	s.f = f
+	s.f, s.size = f, int64(headerLen+s.fileRecs*recLen)
 }
 
 // Close waits for a running flush and closes the file.

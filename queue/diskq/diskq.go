@@ -228,6 +228,7 @@ type Queue struct {
 	ready        seqHeap
 	leased       int
 	liveBytes    int64
+	spillBytes   int64 // the part of liveBytes in body files, for Stats.DiskBytes
 	reserved     int64 // bytes of Puts waiting for the writer
 	reservedN    int   // the number of those Puts, counted against MaxItems
 	segs         []*segment
@@ -291,6 +292,14 @@ func (m *meta) bytes() int64 {
 		return m.size + m.spill.fsize
 	}
 	return m.size
+}
+
+// spillSize is the size of the item's body file, 0 without one.
+func (m *meta) spillSize() int64 {
+	if m.spill == nil {
+		return 0
+	}
+	return m.spill.fsize
 }
 
 // keyState orders the unsettled items of one key; items[0] is the only one
@@ -408,6 +417,7 @@ func (q *Queue) recover() error {
 			q.lowSeq = m.seq
 		}
 		q.liveBytes += m.bytes()
+		q.spillBytes += m.spillSize()
 		q.enqueueLocked(m)
 	}
 	q.deleteSettledSegments()
@@ -757,11 +767,23 @@ func (q *Queue) isClosed() bool {
 
 // settle removes a leased item (delivered or dead-lettered) and queues its
 // ACK record for the next group commit.
-func (q *Queue) settle(m *meta) error {
+func (q *Queue) settle(m *meta) error { return q.settleIf(m, nil) }
+
+// settleIf is settle, unless check, called under mu, returns an error: a
+// caller that does not hold m's lease (Purge) checks there that m is
+// still unsettled and unleased, in the same critical section as the
+// removal, so that a Get cannot lease it in between.
+func (q *Queue) settleIf(m *meta, check func() error) error {
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
 		return queue.ErrClosed
+	}
+	if check != nil {
+		if err := check(); err != nil {
+			q.mu.Unlock()
+			return err
+		}
 	}
 	q.removeLocked(m)
 	seg := m.seg
@@ -838,6 +860,7 @@ func (q *Queue) removeLocked(m *meta) {
 		heap.Remove(&q.ready, int(m.hidx))
 	}
 	q.liveBytes -= m.bytes()
+	q.spillBytes -= m.spillSize()
 	wasDelayed := m.delayed
 	m.delayed = false // a pending timer entry skips it (see delay.go)
 	if m.key != "" {
@@ -1266,6 +1289,7 @@ func (q *Queue) commit(group []*written) {
 				q.reserved -= m.bytes()
 				q.reservedN--
 				q.liveBytes += m.bytes()
+				q.spillBytes += m.spillSize()
 				w.seg.live++
 				q.enqueueLocked(m)
 			}

@@ -46,13 +46,24 @@ type LaterDeliveredError struct {
 	ID        string
 	Delivered int  // items of its key delivered after it
 	Known     bool // false: not tracked for this dead letter
+	// Waiting is how many newer items of its key are still in the
+	// queue: a retry goes behind them, so it would reach the exchange
+	// after them.
+	Waiting int
 }
 
 func (e *LaterDeliveredError) Error() string {
 	if !e.Known {
 		return fmt.Sprintf("retry %s: items of the same patient may have been delivered since it was dead-lettered (not tracked for this dead letter); re-sending older data can overwrite newer at the exchange; check, then retry with --force", e.ID)
 	}
-	return fmt.Sprintf("retry %s: %d later item(s) of the same patient were delivered after it was dead-lettered; re-sending it now applies older data on top of newer at the exchange; check the patient's record there, then retry with --force", e.ID, e.Delivered)
+	if e.Delivered == 0 {
+		return fmt.Sprintf("retry %s: %d newer item(s) of the same patient are waiting in the queue, and a retry is delivered after them: older data on top of newer at the exchange; check the patient's record there once they are delivered, then retry with --force", e.ID, e.Waiting)
+	}
+	msg := fmt.Sprintf("retry %s: %d later item(s) of the same patient were delivered after it was dead-lettered; re-sending it now applies older data on top of newer at the exchange; check the patient's record there, then retry with --force", e.ID, e.Delivered)
+	if e.Waiting > 0 {
+		msg += fmt.Sprintf(" (%d more are waiting in the queue and would be delivered before it too)", e.Waiting)
+	}
+	return msg
 }
 
 // trackDead starts counting the later deliveries of key for the dead
@@ -186,7 +197,8 @@ func deliveredAfter(dead *deadStore, id string) (int, bool, error) {
 }
 
 // RetrySafe is Retry, unless items of the dead letter's key were
-// delivered after it (or that is not known) and force is false: then it
+// delivered after it (or that is not known), or newer ones are waiting in
+// the queue (a retry goes behind them), and force is false: then it
 // returns a *LaterDeliveredError and leaves the dead letter alone.
 func (q *Queue) RetrySafe(ctx context.Context, id string, force bool) error {
 	if !force {
@@ -194,9 +206,36 @@ func (q *Queue) RetrySafe(ctx context.Context, id string, force bool) error {
 		if err != nil {
 			return fmt.Errorf("retry: %w", err)
 		}
-		if n > 0 || !known {
-			return &LaterDeliveredError{ID: id, Delivered: n, Known: known}
+		waiting, err := q.waitingAfter(id)
+		if err != nil {
+			return fmt.Errorf("retry: %w", err)
+		}
+		if n > 0 || !known || waiting > 0 {
+			return &LaterDeliveredError{ID: id, Delivered: n, Known: known, Waiting: waiting}
 		}
 	}
 	return q.Retry(ctx, id)
+}
+
+// waitingAfter counts the unsettled items of the dead letter id's key
+// that were put after it: a retry would be delivered after them.
+func (q *Queue) waitingAfter(id string) (int, error) {
+	dl, err := q.dead.get(id)
+	if err != nil {
+		return 0, err
+	}
+	if dl.Key == "" {
+		return 0, nil
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := 0
+	if ks := q.keys[dl.Key]; ks != nil {
+		for _, m := range ks.items {
+			if m.seq > dl.Seq {
+				n++
+			}
+		}
+	}
+	return n, nil
 }

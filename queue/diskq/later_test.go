@@ -84,3 +84,42 @@ func TestLaterDeliveriesCounted(t *testing.T) {
 		t.Fatalf("keyless dead letter: %v", err)
 	}
 }
+
+// TestRetrySafeWithLaterItemsWaiting: a dead letter whose patient has
+// newer items still waiting in the queue (the exchange was down, say)
+// would, retried, be delivered after them, since a retry goes to the end
+// of the queue: older data on top of newer, as when they were delivered
+// already. RetrySafe refuses that without force too; forced, the order is
+// the queue's (the newer items first).
+func TestRetrySafeWithLaterItemsWaiting(t *testing.T) {
+	ctx := context.Background()
+	q := open(t, t.TempDir(), Options{})
+	defer closeQ(t, q)
+	a01 := put(t, q, "p", 1)
+	_, a := get(t, q)
+	ack(t, a, queue.Permanent(errors.New("422 A01 rejected")))
+	a08 := put(t, q, "p", 2)
+	put(t, q, "other", 3)
+	var later *LaterDeliveredError
+	err := q.RetrySafe(ctx, a01.ID, false)
+	if !errors.As(err, &later) || later.Waiting != 1 || later.Delivered != 0 {
+		t.Fatalf("RetrySafe with a newer item of the key waiting: %v", err)
+	}
+	if q.Len() != 2 {
+		t.Fatalf("a refused retry changed the queue: %d items", q.Len())
+	}
+	if err := q.RetrySafe(ctx, a01.ID, true); err != nil {
+		t.Fatalf("forced retry: %v", err)
+	}
+	var order []string
+	for range 3 {
+		it, a := get(t, q)
+		if it.Key == "p" {
+			order = append(order, it.ID)
+		}
+		ack(t, a, nil)
+	}
+	if len(order) != 2 || order[0] != a08.ID || order[1] != a01.ID {
+		t.Fatalf("order of the key's items: %v", order)
+	}
+}

@@ -48,6 +48,8 @@ func (q *Queue) Stats() queue.Stats {
 	if q.failed != nil {
 		s.Stopped = q.failed.Error()
 	}
+	// The log's segments and the spilled items' body files.
+	s.DiskBytes = q.spillBytes
 	for _, seg := range q.segs {
 		s.DiskBytes += seg.size
 	}
@@ -185,7 +187,18 @@ func (q *Queue) Purge(ctx context.Context, id string) error {
 		return fmt.Errorf("purge %q: item is being delivered", id)
 	}
 	q.mu.Unlock()
-	if err := q.settle(found); err != nil {
+	// Checked again where the item is removed: a Get may have leased it
+	// (or an ack settled it) since.
+	err = q.settleIf(found, func() error {
+		switch {
+		case q.items[found.seq] != found:
+			return ErrNotFound
+		case found.leased:
+			return errors.New("item is being delivered")
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("purge %q: %w", id, err)
 	}
 	return q.Sync(ctx)
@@ -223,6 +236,7 @@ func Inspect(dir, deadLetterDir string, limit int) (*Snapshot, error) {
 	snap := &Snapshot{Stats: queue.Stats{Depth: len(st.items), DeadLetters: dead.count(), Corrupt: st.corrupt}}
 	for _, m := range st.items {
 		snap.Stats.Bytes += m.bytes()
+		snap.Stats.DiskBytes += m.spillSize()
 	}
 	for _, s := range st.segs {
 		snap.Stats.DiskBytes += s.size

@@ -89,8 +89,8 @@ func TestSpilledBody(t *testing.T) {
 	if err := q.Put(ctx, it); err != nil {
 		t.Fatal(err)
 	}
-	if s := q.Stats(); s.Bytes < int64(len(body)) {
-		t.Errorf("Stats.Bytes = %d, want at least the body's %d", s.Bytes, len(body))
+	if s := q.Stats(); s.Bytes < int64(len(body)) || s.DiskBytes < s.Bytes {
+		t.Errorf("Stats.Bytes = %d, DiskBytes = %d, want at least the body's %d, and DiskBytes at least Bytes", s.Bytes, s.DiskBytes, len(body))
 	}
 	if p := q.Pending(0); len(p) != 1 || p[0].Size < int64(len(body)) {
 		t.Errorf("Pending = %+v", p)
@@ -98,7 +98,7 @@ func TestSpilledBody(t *testing.T) {
 	if err := q.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if snap, err := diskq.Inspect(dir, "", 10); err != nil || snap.Stats.Depth != 1 || snap.Stats.Bytes < int64(len(body)) {
+	if snap, err := diskq.Inspect(dir, "", 10); err != nil || snap.Stats.Depth != 1 || snap.Stats.Bytes < int64(len(body)) || snap.Stats.DiskBytes < snap.Stats.Bytes {
 		t.Fatalf("Inspect = %+v, %v", snap, err)
 	}
 
