@@ -620,7 +620,9 @@ func (d *Dispatcher) settle(ctx context.Context, it *queue.Item, ack queue.AckFu
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
 	defer cancel()
 	if aerr := ack(actx, err); aerr != nil {
-		// The lease stays open; the queue redelivers it on restart.
+		// The queue keeps the item: a lease it could not settle is
+		// redelivered at the next start, and one whose dead letter could
+		// not be written (a full disk) after a delay.
 		d.log.Error("settle queue item failed; it will be redelivered", "item", it.ID, "error", aerr)
 	}
 }

@@ -714,6 +714,10 @@ func (q *Queue) dropCorrupt(m *meta, cause error) {
 	}
 }
 
+// deadLetterRetry is how long an item whose dead letter could not be
+// written (a full disk) waits before it is delivered again.
+const deadLetterRetry = time.Minute
+
 // ackFunc returns the AckFunc for one lease. Only the first call counts.
 func (q *Queue) ackFunc(m *meta, it *queue.Item) queue.AckFunc {
 	var used atomic.Bool
@@ -744,8 +748,11 @@ func (q *Queue) ackFunc(m *meta, it *queue.Item) queue.AckFunc {
 				dl.bodySrc = filepath.Join(q.bodiesDir(), f)
 			}
 			if derr := q.dead.write(dl); derr != nil {
-				// Keep the item: release it so that it is tried again.
-				if rerr := q.release(m); rerr != nil {
+				// Keep the item, but not ready at once: it would go
+				// straight back to the exchange, which has just
+				// refused it. It is tried again after deadLetterRetry
+				// (or at the next start), when the disk may have room.
+				if rerr := q.releaseUntil(m, time.Now().Add(deadLetterRetry)); rerr != nil {
 					return errors.Join(derr, rerr)
 				}
 				return derr

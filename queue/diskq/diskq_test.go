@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/oklog/ulid/v2"
 
@@ -622,5 +623,35 @@ func TestFlushLatency(t *testing.T) {
 	}
 	if l := q.FlushLatency(); l.Count() < 1 || l.Count() > 3 || l.Sum <= 0 {
 		t.Fatalf("flush latency %+v after 3 lone puts", l)
+	}
+}
+
+// TestDeadLetterWriteFailsDelays: an item whose dead letter cannot be
+// written (here the dead-letter folder is a file; in life a full disk) is
+// kept, but not handed out again at once: it would go straight back to
+// the exchange that has just refused it.
+func TestDeadLetterWriteFailsDelays(t *testing.T) {
+	dir := t.TempDir()
+	deadDir := filepath.Join(t.TempDir(), "deadletter")
+	q := open(t, dir, Options{DeadLetterDir: deadDir})
+	defer closeQ(t, q)
+	if err := os.RemoveAll(deadDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(deadDir, []byte("not a folder"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	it := put(t, q, "", 1)
+	_, a := get(t, q)
+	if err := a(context.Background(), queue.Permanent(errors.New("HTTP 400"))); err == nil {
+		t.Fatal("the dead letter was written into a file")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if got, _, err := q.Get(ctx); err == nil {
+		t.Fatalf("item %s handed out again at once", got.ID)
+	}
+	if st := q.Stats(); st.Depth != 1 || st.Leased != 0 {
+		t.Fatalf("item %s not kept: %+v", it.ID, st)
 	}
 }
