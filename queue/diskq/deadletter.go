@@ -383,10 +383,19 @@ func (d *deadStore) list() ([]DeadLetter, error) {
 }
 
 // remove deletes the dead letter for id durably.
-func (d *deadStore) remove(id string) error {
+func (d *deadStore) remove(id string) error { return d.removeSeq(id, 0) }
+
+// removeSeq is remove, but only of the dead letter written for the
+// record seq (0: whichever is newest): Retry removes the dead letter it
+// put back, never a newer one the retried item has meanwhile become.
+func (d *deadStore) removeSeq(id string, seq uint64) error {
 	safe := safeName(id)
 	d.mu.Lock()
 	n, ok := d.byID[safe]
+	if ok && seq != 0 && n.seq != seq {
+		d.mu.Unlock()
+		return nil
+	}
 	delete(d.byID, safe)
 	d.mu.Unlock()
 	if !ok {

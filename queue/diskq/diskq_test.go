@@ -655,3 +655,33 @@ func TestDeadLetterWriteFailsDelays(t *testing.T) {
 		t.Fatalf("item %s not kept: %+v", it.ID, st)
 	}
 }
+
+// TestRetryKeepsNewerDeadLetter: Retry removes the dead letter it put
+// back, not a newer one of the same item (delivered and refused again
+// between Retry's Put and its removal).
+func TestRetryKeepsNewerDeadLetter(t *testing.T) {
+	dir := t.TempDir()
+	q := open(t, dir, Options{})
+	defer closeQ(t, q)
+	it := put(t, q, "", 1)
+	_, a := get(t, q)
+	ack(t, a, queue.Permanent(errors.New("HTTP 400")))
+	old, err := q.dead.get(it.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The retried item, delivered and refused again: a newer dead letter.
+	if err := q.Retry(context.Background(), it.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, a = get(t, q)
+	ack(t, a, queue.Permanent(errors.New("HTTP 422")))
+	// The first Retry's removal, had it come only now.
+	if err := q.dead.removeSeq(it.ID, old.Seq); err != nil {
+		t.Fatal(err)
+	}
+	dl, err := q.dead.get(it.ID)
+	if err != nil || !strings.Contains(dl.Reason, "422") {
+		t.Fatalf("the newer dead letter is gone: %v %+v", err, dl)
+	}
+}

@@ -155,7 +155,9 @@ func (q *Queue) Retry(ctx context.Context, id string) error {
 		return fmt.Errorf("retry %s: %w", id, err)
 	}
 	q.forgetDead(id)
-	if err := q.dead.remove(id); err != nil {
+	// Only the dead letter put back: should the item have been delivered
+	// and refused again already, its new dead letter stays.
+	if err := q.dead.removeSeq(id, dl.Seq); err != nil {
 		return fmt.Errorf("retry %s: %w", id, err)
 	}
 	return nil
