@@ -241,7 +241,9 @@ check "MSI ServiceInstall registers service ferry as NT SERVICE\\ferry, auto sta
 sed 's/^/    /' "$WORK/svc.idt"
 msiinfo export "$MSI" ServiceControl >"$WORK/ctl.idt" 2>&1
 check "MSI ServiceControl starts, stops and removes ferry" awk -F'\t' 'NR>3 && $2=="ferry" && $5==1 {found=1} END{exit !found}' "$WORK/ctl.idt"
-check "MSI registers the event log source (EventCreate.exe message file) in a component it removes on uninstall" bash -c "msiinfo export '$MSI' Registry | awk -F'\t' '\$2==2 && \$3 ~ /EventLog.Application.ferry/ && \$4==\"EventMessageFile\" && \$5 ~ /EventCreate.exe\$/ && \$6==\"FerryEventSource\" {f=1} END{exit !f}'"
+msiinfo export "$MSI" Registry >"$WORK/reg.idt" 2>&1
+check "MSI registers the event log source (EventCreate.exe message file) in a component it removes on uninstall" \
+  awk -F'\t' '{sub(/\r$/, "")} $2==2 && $3 ~ /EventLog.Application.ferry/ && $4=="EventMessageFile" && $5 ~ /EventCreate[.]exe$/ && $6=="FerryEventSource" {found=1} END{exit !found}' "$WORK/reg.idt"
 check "MSI custom action sets the folder ACLs (install --folders-only)" bash -c "msiinfo export '$MSI' CustomAction | grep -q 'install --folders-only'"
 check "MSI carries ferry.exe and ferry.yaml" bash -c "msiextract -l '$MSI' | grep -q 'ferry.exe' && msiextract -l '$MSI' | grep -q 'ferry.yaml'"
 
