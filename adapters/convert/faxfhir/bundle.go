@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -514,6 +515,20 @@ func (c *Converter) assemble(d Document, seed string, parts []part, res Result) 
 			Hash: pt.c.sha1, Title: d.Title, Creation: created,
 		}
 	}
+	// MHD's DocumentReference takes one category (0..1, Comprehensive
+	// 1..1): XDS classCode is single-valued. US Core's clinical-note,
+	// which a Document carries beside its own class code for us-core,
+	// gives way there to that class code.
+	category := d.Category
+	if mhd && len(category) > 1 {
+		category = category[:1]
+		for _, cc := range d.Category {
+			if !slices.ContainsFunc(cc.Coding, func(c fhir.Coding) bool { return c.System == usCoreClinicalNote.Coding[0].System }) {
+				category = []fhir.CodeableConcept{cc}
+				break
+			}
+		}
+	}
 	var docProfiles []string
 	if docProfile != "" {
 		docProfiles = []string{docProfile}
@@ -527,7 +542,7 @@ func (c *Converter) assemble(d Document, seed string, parts []part, res Result) 
 			Identifier:       []fhir.Identifier{official},
 			Status:           "current",
 			Type:             typ,
-			Category:         d.Category,
+			Category:         category,
 			Subject:          subject,
 			Date:             when,
 			Author:           d.Author,

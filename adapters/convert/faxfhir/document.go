@@ -45,7 +45,8 @@ type Document struct {
 	// Type is DocumentReference.type. Nil: UnknownDocType.
 	Type *fhir.CodeableConcept
 	// Category is DocumentReference.category. Nil: US Core's
-	// clinical-note.
+	// clinical-note. The MHD profiles take one category (XDS classCode):
+	// there the first that is not clinical-note is sent alone.
 	Category []fhir.CodeableConcept
 	// Title is the attachment's title.
 	Title string
