@@ -529,6 +529,13 @@ func (c *Converter) assemble(d Document, seed string, parts []part, res Result) 
 			}
 		}
 	}
+	// One securityLabel per label: MHD maps each to one XDS
+	// confidentialityCode, and codings of one CodeableConcept would say
+	// that R and ETH are the same concept.
+	labels := make([]fhir.CodeableConcept, len(security))
+	for i, c := range security {
+		labels[i] = fhir.CodeableConcept{Coding: []fhir.Coding{c}}
+	}
 	var docProfiles []string
 	if docProfile != "" {
 		docProfiles = []string{docProfile}
@@ -548,7 +555,7 @@ func (c *Converter) assemble(d Document, seed string, parts []part, res Result) 
 			Author:           d.Author,
 			Custodian:        d.Custodian,
 			Description:      d.Description,
-			SecurityLabel:    []fhir.CodeableConcept{{Coding: security}},
+			SecurityLabel:    labels,
 			Content:          []fhir.DocumentReferenceContent{{Attachment: mkAttachment(pt), Format: d.Format}},
 		}, Extension: d.extension}
 		if profile == ProfileMHDComprehensive {
