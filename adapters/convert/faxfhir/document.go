@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir/tiffpdf"
@@ -123,6 +124,7 @@ func (d Document) withDefaults(cfg Config) Document {
 	if !slices.ContainsFunc(d.Security, func(c fhir.Coding) bool { return c.System == confidentialityCS }) {
 		d.Security = append([]fhir.Coding{{System: confidentialityCS, Code: cfg.Confidentiality}}, d.Security...)
 	}
+	d.Security = highWaterMark(d.Security)
 	if d.Custodian == nil {
 		if c := orgRefs(cfg.Custodian); len(c) > 0 {
 			d.Custodian = &c[0]
@@ -144,6 +146,45 @@ func (d Document) withDefaults(cfg Config) Document {
 		d.Date = time.Now()
 	}
 	return d
+}
+
+// confRank orders the v3-Confidentiality codes.
+var confRank = map[string]int{"U": 1, "L": 2, "M": 3, "N": 4, "R": 5, "V": 6}
+
+// highWaterMark keeps, of the v3-Confidentiality codes among labels, only
+// the most restrictive (DS4P: exactly one, the high-water mark), where the
+// first of them stood; the other labels stay as they are. A code outside
+// U L M N R V is kept: dropping a label ferry does not understand could
+// lower what the document says of itself.
+func highWaterMark(labels []fhir.Coding) []fhir.Coding {
+	best, n := -1, 0
+	for i, c := range labels {
+		if c.System != confidentialityCS {
+			continue
+		}
+		if r, ok := confRank[strings.ToUpper(c.Code)]; ok {
+			n++
+			if best < 0 || r > confRank[strings.ToUpper(labels[best].Code)] {
+				best = i
+			}
+		}
+	}
+	if n < 2 {
+		return labels
+	}
+	out := make([]fhir.Coding, 0, len(labels)-n+1)
+	placed := false
+	for _, c := range labels {
+		if _, ok := confRank[strings.ToUpper(c.Code)]; ok && c.System == confidentialityCS {
+			if !placed {
+				out = append(out, labels[best])
+				placed = true
+			}
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // WriteDocument writes the transaction Bundle for d as JSON to w, its

@@ -27,3 +27,28 @@ func TestSecurityLabelPerCode(t *testing.T) {
 		}
 	}
 }
+
+// DS4P: meta.security holds exactly one v3-Confidentiality code, the
+// high-water mark; a package that gives two keeps the higher.
+func TestOneConfidentialityCode(t *testing.T) {
+	e := referralEntry()
+	e.Confidentiality = []Code{{"N", "2.16.840.1.113883.5.25", ""}, {"V", "2.16.840.1.113883.5.25", ""}, {"R", "2.16.840.1.113883.5.25", ""}}
+	b := mhdBundle(t, faxfhir.ProfileMHDMinimal, e)
+	metas := []any{b["meta"]}
+	for _, typ := range []string{"DocumentReference", "Binary"} {
+		for _, r := range resources(b, typ) {
+			metas = append(metas, r["meta"])
+		}
+	}
+	for i, m := range metas {
+		var confs []any
+		for _, sec := range m.(map[string]any)["security"].([]any) {
+			if c := sec.(map[string]any); c["system"] == "http://terminology.hl7.org/CodeSystem/v3-Confidentiality" {
+				confs = append(confs, c["code"])
+			}
+		}
+		if len(confs) != 1 || confs[0] != "V" {
+			t.Errorf("meta %d: confidentiality codes %v, want only the high-water mark V", i, confs)
+		}
+	}
+}
