@@ -162,14 +162,18 @@ func (c *Converter) patientID(cx string) (system, value string, ok bool) {
 // Code systems known by OID or by the names older packages give in
 // codingScheme; other OIDs become urn:oid:<OID>.
 var codeSystems = map[string]string{
-	"2.16.840.1.113883.6.1":   "http://loinc.org",
-	"LOINC":                   "http://loinc.org",
-	"2.16.840.1.113883.6.96":  "http://snomed.info/sct",
-	"SNOMED CT":               "http://snomed.info/sct",
-	"SNOMED-CT":               "http://snomed.info/sct",
-	"2.16.840.1.113883.5.25":  "http://terminology.hl7.org/CodeSystem/v3-Confidentiality",
-	"2.16.840.1.113883.6.101": "http://nucc.org/provider-taxonomy",
-	"1.3.6.1.4.1.19376.1.2.3": "http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode",
+	"2.16.840.1.113883.6.1":  "http://loinc.org",
+	"LOINC":                  "http://loinc.org",
+	"2.16.840.1.113883.6.96": "http://snomed.info/sct",
+	"SNOMED CT":              "http://snomed.info/sct",
+	"SNOMED-CT":              "http://snomed.info/sct",
+	"2.16.840.1.113883.5.25": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality",
+	// DS4P sensitivity (ETH, HIV, PSY ...) and policy (42CFRPart2)
+	// labels: matched by their FHIR URI downstream.
+	"2.16.840.1.113883.5.4":    "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+	"2.16.840.1.113883.5.1063": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
+	"2.16.840.1.113883.6.101":  "http://nucc.org/provider-taxonomy",
+	"1.3.6.1.4.1.19376.1.2.3":  "http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode",
 }
 
 // coding maps an XDS coded value; nil when it has no code.

@@ -28,6 +28,22 @@ func TestSecurityLabelPerCode(t *testing.T) {
 	}
 }
 
+// Sensitivity and policy labels an XDS source codes under the OID of
+// v3-ActCode (ETH, HIV, 42CFRPart2 ...) carry the FHIR URI of that code
+// system, which DS4P rules and an exchange's consent engine match on; a
+// urn:oid: system for a code system FHIR names by URL is another system.
+func TestActCodeLabelsUseTheFHIRSystem(t *testing.T) {
+	e := referralEntry()
+	e.Confidentiality = []Code{{"R", "2.16.840.1.113883.5.25", ""}, {"42CFRPart2", "2.16.840.1.113883.5.4", ""}}
+	b := mhdBundle(t, faxfhir.ProfileMHDMinimal, e)
+	for _, sec := range b["meta"].(map[string]any)["security"].([]any) {
+		c := sec.(map[string]any)
+		if c["code"] == "42CFRPart2" && c["system"] != "http://terminology.hl7.org/CodeSystem/v3-ActCode" {
+			t.Errorf("42CFRPart2 under system %v, want v3-ActCode", c["system"])
+		}
+	}
+}
+
 // DS4P: meta.security holds exactly one v3-Confidentiality code, the
 // high-water mark; a package that gives two keeps the higher.
 func TestOneConfidentialityCode(t *testing.T) {
