@@ -94,6 +94,14 @@ func (c *Converter) Document(e Entry, received time.Time) faxfhir.Document {
 	}
 	for _, cc := range e.Confidentiality {
 		if cd := coding(&cc); cd != nil {
+			// A scheme named only by a name ("Connect-a-thon
+			// confidentialityCodes") with a code of U L M N R V is the
+			// v3 confidentiality: left without a system, the configured
+			// default would stand as the document's confidentiality
+			// beside it, a downgrade.
+			if cd.System == "" && strings.Contains("ULMNRV", strings.ToUpper(cd.Code)) && len(cd.Code) == 1 {
+				cd.System, cd.Code = confidentialitySystem, strings.ToUpper(cd.Code)
+			}
 			d.Security = append(d.Security, *cd)
 		}
 	}
@@ -158,6 +166,8 @@ func (c *Converter) patientID(cx string) (system, value string, ok bool) {
 	}
 	return "", "", false
 }
+
+const confidentialitySystem = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
 
 // Code systems known by OID or by the names older packages give in
 // codingScheme; other OIDs become urn:oid:<OID>.

@@ -68,3 +68,22 @@ func TestOneConfidentialityCode(t *testing.T) {
 		}
 	}
 }
+
+// An older package names its confidentialityCode scheme by a name only
+// ("Connect-a-thon confidentialityCodes"). Its R is still the document's
+// confidentiality: sent without a system beside the configured N, the
+// exchange would read the document as normal (a downgrade).
+func TestNamedSchemeConfidentialityIsNotDowngraded(t *testing.T) {
+	e := referralEntry()
+	e.Confidentiality = []Code{{"R", "Connect-a-thon confidentialityCodes", "Restricted"}}
+	b := mhdBundle(t, faxfhir.ProfileMHDMinimal, e)
+	var confs []any
+	for _, sec := range b["meta"].(map[string]any)["security"].([]any) {
+		if c := sec.(map[string]any); c["system"] == "http://terminology.hl7.org/CodeSystem/v3-Confidentiality" {
+			confs = append(confs, c["code"])
+		}
+	}
+	if len(confs) != 1 || confs[0] != "R" {
+		t.Errorf("v3-Confidentiality codes %v, want R alone", confs)
+	}
+}
