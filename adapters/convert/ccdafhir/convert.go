@@ -488,6 +488,13 @@ func (c *converter) section(d *xml.Decoder, parent *section) error {
 			}
 		case "text":
 			c.narr, err = c.narrative(d)
+		case "confidentialityCode":
+			// A section restricted on its own raises the document's
+			// high-water mark: left out, an R section of an N document
+			// went out labelled N.
+			var x cd
+			err = c.decode(d, &x, t, "confidentialityCode")
+			c.observeConf(&x)
 		case "component":
 			comps++
 			c.push("component[" + strconv.Itoa(comps) + "]")
