@@ -488,8 +488,8 @@ func (c *Converter) assemble(d Document, seed string, parts []part, res Result) 
 			Extension: []fhir.Extension{{URL: mhdSD + "ihe-sourceId",
 				ValueIdentifier: &fhir.Identifier{System: rfc3986, Value: "urn:oid:" + cfg.SourceID}}},
 			Identifier: []fhir.Identifier{
-				{Use: "usual", System: rfc3986, Value: ss.OID()},
-				{Use: "official", System: rfc3986, Value: ss.URN()},
+				{Use: "usual", Type: mhdIDType("uniqueId"), System: rfc3986, Value: ss.OID()},
+				{Use: "official", Type: mhdIDType("entryUUID"), System: rfc3986, Value: ss.URN()},
 			},
 			Status:  "current",
 			Mode:    "working",
@@ -542,6 +542,14 @@ func (c *Converter) assemble(d Document, seed string, parts []part, res Result) 
 	}
 	mkDoc := func(pt part) *docRef {
 		master, official := pt.master, pt.official
+		if mhd {
+			if master.Type == nil {
+				master.Type = mhdIDType("uniqueId")
+			}
+			if official.Type == nil && official.System == rfc3986 && strings.HasPrefix(official.Value, "urn:uuid:") {
+				official.Type = mhdIDType("entryUUID")
+			}
+		}
 		dr := &docRef{DocumentReference: fhir.DocumentReference{
 			ResourceType:     "DocumentReference",
 			Meta:             &fhir.Meta{Profile: docProfiles, Security: security},
@@ -606,6 +614,13 @@ func (c *Converter) assemble(d Document, seed string, parts []part, res Result) 
 	}
 	p.bundle = b
 	return p
+}
+
+// mhdIDType is the Identifier.type by which MHD 4.2.5 tells a uniqueId
+// from an entryUUID (MHD 4.2.2 and 4.2.3 use Identifier.use, which is
+// kept beside it).
+func mhdIDType(code string) *fhir.CodeableConcept {
+	return &fhir.CodeableConcept{Coding: []fhir.Coding{{System: "https://profiles.ihe.net/ITI/MHD/CodeSystem/IHE.MHD.MHDIdentifierType", Code: code}}}
 }
 
 func orgRefs(o OrgRef) []fhir.Reference {

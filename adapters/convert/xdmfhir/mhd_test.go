@@ -73,3 +73,39 @@ func TestMHDCategoryIsTheClassCode(t *testing.T) {
 		}
 	}
 }
+
+// MHD 4.2.5 tells the uniqueId and entryUUID identifiers apart by
+// Identifier.type (MHDIdentifierType, 1..1), where 4.2.2 and 4.2.3 use
+// Identifier.use: the bundle carries both, so it is valid under either.
+func TestMHDIdentifierTypes(t *testing.T) {
+	const sys = "https://profiles.ihe.net/ITI/MHD/CodeSystem/IHE.MHD.MHDIdentifierType"
+	typeOf := func(id any) string {
+		m, _ := id.(map[string]any)
+		tp, _ := m["type"].(map[string]any)
+		cs, _ := tp["coding"].([]any)
+		if len(cs) != 1 || cs[0].(map[string]any)["system"] != sys {
+			return ""
+		}
+		code, _ := cs[0].(map[string]any)["code"].(string)
+		return code
+	}
+	for _, e := range []Entry{referralEntry(), {MimeType: "application/pdf"}} {
+		b := mhdBundle(t, faxfhir.ProfileMHDMinimal, e)
+		for _, dr := range resources(b, "DocumentReference") {
+			if got := typeOf(dr["masterIdentifier"]); got != "uniqueId" {
+				t.Errorf("masterIdentifier type %q, want uniqueId: %v", got, dr["masterIdentifier"])
+			}
+			for _, id := range dr["identifier"].([]any) {
+				if got := typeOf(id); got != "entryUUID" {
+					t.Errorf("identifier type %q, want entryUUID: %v", got, id)
+				}
+			}
+		}
+		for _, ss := range resources(b, "List") {
+			ids := ss["identifier"].([]any)
+			if typeOf(ids[0]) != "uniqueId" || typeOf(ids[1]) != "entryUUID" {
+				t.Errorf("SubmissionSet identifiers %v, want typed uniqueId and entryUUID", ids)
+			}
+		}
+	}
+}
