@@ -371,7 +371,9 @@ func (c *converter) condition(o *act, concern *act, category string) string {
 			clinical = "active"
 		}
 	}
-	if r.AbatementDateTime != "" && clinical == "active" {
+	// The effectiveTime/high is the definitive sign of resolution; C-CDA
+	// sends it as nullFlavor UNK when the date of resolution is unknown.
+	if (r.AbatementDateTime != "" || resolvedDateUnknown(o)) && clinical == "active" {
 		clinical = "resolved"
 	}
 	r.ClinicalStatus = simpleConcept("http://terminology.hl7.org/CodeSystem/condition-clinical", clinical, "")
@@ -390,6 +392,13 @@ func (c *converter) condition(o *act, concern *act, category string) string {
 	r.Note = notes(o)
 	c.add(idn, r)
 	return idn.ref
+}
+
+// resolvedDateUnknown reports a Problem Observation whose effectiveTime
+// has a high with nullFlavor UNK: resolved at an unknown date.
+func resolvedDateUnknown(o *act) bool {
+	e := firstEffective(o.EffectiveTime)
+	return e != nil && e.High != nil && strings.EqualFold(strings.TrimSpace(e.High.NullFlavor), "UNK")
 }
 
 // ---- Medications (Medication Activity 4.16, Planned Medication 4.42)

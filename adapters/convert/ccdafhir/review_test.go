@@ -1,0 +1,79 @@
+package ccdafhir
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/ferry-health/ferry/adapters/fhir"
+)
+
+// reviewDoc wraps section XML in a minimal C-CDA document with the given
+// document id and setId (the second and later versions of one document
+// share the setId).
+func reviewDoc(docID, setID, related, sections string) string {
+	return `<?xml version="1.0"?>
+<ClinicalDocument xmlns="urn:hl7-org:v3" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+ <templateId root="2.16.840.1.113883.10.20.22.1.1" extension="2015-08-01"/>
+ <templateId root="2.16.840.1.113883.10.20.22.1.2" extension="2015-08-01"/>
+ <id root="1.2.3.4" extension="` + docID + `"/>
+ <code code="34133-9" codeSystem="2.16.840.1.113883.6.1"/>
+ <effectiveTime value="20240102101500-0500"/>
+ <confidentialityCode code="N" codeSystem="2.16.840.1.113883.5.25"/>
+ <setId root="1.2.3.4.5" extension="` + setID + `"/>
+ <recordTarget><patientRole><id root="1.2.3.9" extension="MRN1"/>
+  <patient><name><given>A</given><family>B</family></name>
+   <administrativeGenderCode code="F" codeSystem="2.16.840.1.113883.5.1"/><birthTime value="19800101"/></patient>
+ </patientRole></recordTarget>
+ ` + related + `
+ <component><structuredBody>` + sections + `</structuredBody></component>
+</ClinicalDocument>`
+}
+
+// convertReview converts doc and returns the resources by type.
+func convertReview(t *testing.T, doc string) (map[string][]any, Result) {
+	t.Helper()
+	b, res, err := ConvertBytes([]byte(doc), Options{NoBinary: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]any{}
+	for _, e := range b.Entry {
+		typ := strings.SplitN(e.Request.URL, "/", 2)[0]
+		out[typ] = append(out[typ], e.Resource)
+	}
+	return out, res
+}
+
+const problemSection = `<component><section>
+ <templateId root="2.16.840.1.113883.10.20.22.2.5.1" extension="2015-08-01"/>
+ <code code="11450-4" codeSystem="2.16.840.1.113883.6.1"/>
+ <entry><act classCode="ACT" moodCode="EVN">
+  <templateId root="2.16.840.1.113883.10.20.22.4.3" extension="2015-08-01"/>
+  <id root="9.9.9" extension="concern1"/>
+  <code code="CONC" codeSystem="2.16.840.1.113883.5.6"/>
+  <statusCode code="active"/>
+  <effectiveTime><low value="20200101"/></effectiveTime>
+  <entryRelationship typeCode="SUBJ"><observation classCode="OBS" moodCode="EVN">
+   <templateId root="2.16.840.1.113883.10.20.22.4.4" extension="2015-08-01"/>
+   <id root="9.9.9" extension="prob1"/>
+   <code code="55607006" codeSystem="2.16.840.1.113883.6.96"/>
+   <statusCode code="completed"/>
+   <effectiveTime><low value="20200101"/><high nullFlavor="UNK"/></effectiveTime>
+   <value xsi:type="CD" code="195967001" codeSystem="2.16.840.1.113883.6.96" displayName="Asthma"/>
+  </observation></entryRelationship>
+ </act></entry>
+</section></component>`
+
+// TestProblemResolvedDateUnknown: C-CDA says a Problem Observation whose
+// effectiveTime/high is present with nullFlavor UNK is resolved at an
+// unknown date; it must not reach the exchange as an active problem.
+func TestProblemResolvedDateUnknown(t *testing.T) {
+	got, _ := convertReview(t, reviewDoc("d1", "s1", "", problemSection))
+	if len(got["Condition"]) != 1 {
+		t.Fatalf("conditions = %d, want 1", len(got["Condition"]))
+	}
+	c := got["Condition"][0].(*fhir.Condition)
+	if st := c.ClinicalStatus.Coding[0].Code; st != "resolved" {
+		t.Errorf("clinicalStatus = %q, want resolved (effectiveTime/high nullFlavor=UNK)", st)
+	}
+}
