@@ -482,6 +482,24 @@ func (c *converter) medication(a *act, s *section) {
 	c.add(idn, r)
 }
 
+// medicationAct maps a Discharge Medication (4.35) or Admission
+// Medication (4.36) act: a wrapper whose Medication Activities are the
+// medications themselves.
+func (c *converter) medicationAct(a *act, s *section) {
+	n := 0
+	related(a, func(i int, _ *relationship, x *act, el string) {
+		if el == "substanceAdministration" {
+			n++
+			c.push("entryRelationship[" + strconv.Itoa(i+1) + "]")
+			c.medication(x, s)
+			c.pop()
+		}
+	})
+	if n == 0 {
+		c.skip("medication act without substanceAdministration")
+	}
+}
+
 // medRef is a medication as a reference or, lacking a product, a concept.
 type medRef struct {
 	ref *fhir.Reference

@@ -77,3 +77,37 @@ func TestProblemResolvedDateUnknown(t *testing.T) {
 		t.Errorf("clinicalStatus = %q, want resolved (effectiveTime/high nullFlavor=UNK)", st)
 	}
 }
+
+const dischargeMedSection = `<component><section>
+ <templateId root="2.16.840.1.113883.10.20.22.2.11.1" extension="2015-08-01"/>
+ <code code="10183-2" codeSystem="2.16.840.1.113883.6.1"/>
+ <entry typeCode="DRIV"><act classCode="ACT" moodCode="EVN">
+  <templateId root="2.16.840.1.113883.10.20.22.4.35" extension="2016-03-01"/>
+  <code code="10183-2" codeSystem="2.16.840.1.113883.6.1"/>
+  <statusCode code="completed"/>
+  <entryRelationship typeCode="SUBJ"><substanceAdministration classCode="SBADM" moodCode="INT">
+   <templateId root="2.16.840.1.113883.10.20.22.4.16" extension="2014-06-09"/>
+   <id root="9.9.9" extension="dcmed1"/>
+   <statusCode code="active"/>
+   <effectiveTime xsi:type="IVL_TS"><low value="20240102"/></effectiveTime>
+   <doseQuantity value="1"/>
+   <consumable><manufacturedProduct><manufacturedMaterial>
+    <code code="197361" codeSystem="2.16.840.1.113883.6.88" displayName="Amlodipine 5 MG Oral Tablet"/>
+   </manufacturedMaterial></manufacturedProduct></consumable>
+  </substanceAdministration></entryRelationship>
+ </act></entry>
+</section></component>`
+
+// TestDischargeMedicationConverted: a Discharge Medication act (4.35) holds
+// the Medication Activity the patient leaves with; it must become a
+// medication resource, not be skipped.
+func TestDischargeMedicationConverted(t *testing.T) {
+	got, res := convertReview(t, reviewDoc("d1", "s1", "", dischargeMedSection))
+	n := len(got["MedicationRequest"]) + len(got["MedicationStatement"])
+	if n != 1 {
+		t.Fatalf("medication resources = %d, want 1 (skipped: %v)", n, res.Skipped)
+	}
+	if len(res.Skipped) != 0 {
+		t.Errorf("skipped = %v", res.Skipped)
+	}
+}

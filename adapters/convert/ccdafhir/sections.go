@@ -111,6 +111,8 @@ func (c *converter) entry(rel *relationship, s *section) error {
 		c.problemConcern(a, s)
 	case hasTemplate(t, tplProblemObs) || ((s.kind == secProblems || s.kind == secHealthConcerns) && el == "observation"):
 		c.condition(a, nil, categoryFor(s))
+	case el == "act" && (hasTemplate(t, tplDischargeMed) || hasTemplate(t, tplAdmissionMed)):
+		c.medicationAct(a, s)
 	case el == "substanceAdministration" && (hasTemplate(t, tplImmunization) || s.kind == secImmunizations):
 		c.immunization(a)
 	case el == "substanceAdministration":
