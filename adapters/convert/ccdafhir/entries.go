@@ -668,7 +668,9 @@ func (c *converter) immunization(a *act) {
 		r.Status = "not-done"
 	case status(a) == "nullified":
 		r.Status = "entered-in-error"
-	case status(a) == "aborted" || status(a) == "cancelled":
+	case status(a) == "aborted" || status(a) == "cancelled" || status(a) == "new" || status(a) == "held" ||
+		status(a) == "suspended" || status(a) == "obsolete":
+		// ConceptMap CF-ImmunizationStatus: only completed is a dose given.
 		r.Status = "not-done"
 	default:
 		r.Status = "completed"

@@ -111,3 +111,47 @@ func TestDischargeMedicationConverted(t *testing.T) {
 		t.Errorf("skipped = %v", res.Skipped)
 	}
 }
+
+// immSection is an immunization section with one Immunization Activity of
+// the given mood and statusCode.
+func immSection(mood, status string) string {
+	return `<component><section>
+ <templateId root="2.16.840.1.113883.10.20.22.2.2.1" extension="2015-08-01"/>
+ <code code="11369-6" codeSystem="2.16.840.1.113883.6.1"/>
+ <entry><substanceAdministration classCode="SBADM" moodCode="` + mood + `" negationInd="false">
+  <templateId root="2.16.840.1.113883.10.20.22.4.52" extension="2015-08-01"/>
+  <id root="9.9.9" extension="imm1"/>
+  <statusCode code="` + status + `"/>
+  <effectiveTime value="20240301"/>
+  <consumable><manufacturedProduct><manufacturedMaterial>
+   <code code="140" codeSystem="2.16.840.1.113883.12.292" displayName="Influenza, seasonal, injectable"/>
+  </manufacturedMaterial></manufacturedProduct></consumable>
+ </substanceAdministration></entry>
+</section></component>`
+}
+
+// TestImmunizationNotGivenIsNotCompleted: a planned (moodCode INT)
+// immunization, or one whose statusCode is not completed, must not reach
+// the exchange as a vaccine given. C-CDA on FHIR maps INT to a
+// MedicationRequest and CF-ImmunizationStatus maps new, held, suspended
+// (and aborted, cancelled) to not-done.
+func TestImmunizationNotGivenIsNotCompleted(t *testing.T) {
+	got, _ := convertReview(t, reviewDoc("d1", "s1", "", immSection("INT", "active")))
+	if n := len(got["Immunization"]); n != 0 {
+		st := got["Immunization"][0].(*fhir.Immunization).Status
+		t.Errorf("planned immunization became %d Immunization (status %q)", n, st)
+	}
+	if n := len(got["MedicationRequest"]); n != 1 {
+		t.Errorf("planned immunization: %d MedicationRequest, want 1", n)
+	}
+	for status, want := range map[string]string{"completed": "completed", "new": "not-done", "held": "not-done",
+		"suspended": "not-done", "aborted": "not-done", "cancelled": "not-done", "nullified": "entered-in-error"} {
+		got, _ := convertReview(t, reviewDoc("d1", "s1", "", immSection("EVN", status)))
+		if len(got["Immunization"]) != 1 {
+			t.Fatalf("%s: %d immunizations", status, len(got["Immunization"]))
+		}
+		if st := got["Immunization"][0].(*fhir.Immunization).Status; st != want {
+			t.Errorf("statusCode %s: status = %q, want %q", status, st, want)
+		}
+	}
+}
