@@ -287,17 +287,42 @@ func (c *converter) reaction(s *act) (fhir.AllergyIntoleranceReaction, bool) {
 func (c *converter) problemConcern(a *act, s *section) {
 	n := 0
 	related(a, func(i int, _ *relationship, x *act, el string) {
-		if el == "observation" && (hasTemplate(x.TemplateID, tplProblemObs) || len(x.Value) > 0) &&
-			!hasTemplate(x.TemplateID, tplProblemStatus) {
+		switch {
+		case el != "observation" || hasTemplate(x.TemplateID, tplProblemStatus):
+		case concernProblem(x):
 			n++
 			c.push("entryRelationship[" + strconv.Itoa(i+1) + "]")
 			c.condition(x, a, categoryFor(s))
 			c.pop()
+		default:
+			c.skip("concern " + skipKey(x.TemplateID, el))
 		}
 	})
 	if n == 0 {
 		c.skip("problem concern without observation")
 	}
+}
+
+// notProblems are observations a Problem or Health Concern act refers to
+// that are about the concern, not a condition of the patient: its
+// priority (Priority Preference), status, health status and prognosis.
+var notProblems = []string{tplPriorityPref, tplProblemStatus, tplHealthStatus, tplPrognosis}
+
+// concernProblem reports whether an observation in a concern act is a
+// condition: a Problem Observation, or (R1.1 and vendor documents without
+// that template) one whose value is a code, the finding. Observations with
+// a quantity or text value (a lab result, an assessment score) would make
+// a Condition coded with the test's own code.
+func concernProblem(x *act) bool {
+	if hasTemplate(x.TemplateID, tplProblemObs) {
+		return true
+	}
+	for _, t := range notProblems {
+		if hasTemplate(x.TemplateID, t) {
+			return false
+		}
+	}
+	return firstValueConcept(x) != nil
 }
 
 // diagnosisAct maps a hospital admission/discharge or pre/post-procedure

@@ -155,3 +155,53 @@ func TestImmunizationNotGivenIsNotCompleted(t *testing.T) {
 		}
 	}
 }
+
+const healthConcernSection = `<component><section>
+ <templateId root="2.16.840.1.113883.10.20.22.2.58" extension="2015-08-01"/>
+ <code code="75310-3" codeSystem="2.16.840.1.113883.6.1"/>
+ <entry><act classCode="ACT" moodCode="EVN">
+  <templateId root="2.16.840.1.113883.10.20.22.4.132" extension="2015-08-01"/>
+  <id root="9.9.9" extension="hc1"/>
+  <code code="75310-3" codeSystem="2.16.840.1.113883.6.1"/>
+  <statusCode code="active"/>
+  <entryRelationship typeCode="REFR"><observation classCode="OBS" moodCode="EVN">
+   <templateId root="2.16.840.1.113883.10.20.22.4.4" extension="2015-08-01"/>
+   <id root="9.9.9" extension="hcp1"/>
+   <code code="55607006" codeSystem="2.16.840.1.113883.6.96"/>
+   <statusCode code="completed"/>
+   <effectiveTime><low value="20230101"/></effectiveTime>
+   <value xsi:type="CD" code="233604007" codeSystem="2.16.840.1.113883.6.96" displayName="Pneumonia"/>
+  </observation></entryRelationship>
+  <entryRelationship typeCode="RSON"><observation classCode="OBS" moodCode="EVN">
+   <templateId root="2.16.840.1.113883.10.20.22.4.143"/>
+   <id root="9.9.9" extension="prio1"/>
+   <code code="225773000" codeSystem="2.16.840.1.113883.6.96" displayName="Preference"/>
+   <value xsi:type="CD" code="394849002" codeSystem="2.16.840.1.113883.6.96" displayName="High priority"/>
+  </observation></entryRelationship>
+  <entryRelationship typeCode="REFR"><observation classCode="OBS" moodCode="EVN">
+   <templateId root="2.16.840.1.113883.10.20.22.4.2" extension="2015-08-01"/>
+   <id root="9.9.9" extension="res1"/>
+   <code code="2345-7" codeSystem="2.16.840.1.113883.6.1" displayName="Glucose"/>
+   <statusCode code="completed"/>
+   <effectiveTime value="20230101"/>
+   <value xsi:type="PQ" value="250" unit="mg/dL"/>
+  </observation></entryRelationship>
+ </act></entry>
+</section></component>`
+
+// TestConcernObservationsThatAreNotProblems: a Health Concern act refers
+// to its problem and to observations that are not problems (a Priority
+// Preference, a lab result); only the problem becomes a Condition. A
+// priority "High priority" or a glucose test code listed as a patient's
+// condition is wrong data at the exchange.
+func TestConcernObservationsThatAreNotProblems(t *testing.T) {
+	got, res := convertReview(t, reviewDoc("d1", "s1", "", healthConcernSection))
+	var codes []string
+	for _, r := range got["Condition"] {
+		c := r.(*fhir.Condition)
+		codes = append(codes, c.Code.Coding[0].Code)
+	}
+	if len(codes) != 1 || codes[0] != "233604007" {
+		t.Errorf("conditions = %v, want only the problem 233604007 (skipped %v)", codes, res.Skipped)
+	}
+}
