@@ -73,3 +73,47 @@ func TestReadMemoryBoundedByFile(t *testing.T) {
 		t.Errorf("one page: %v", err)
 	}
 }
+
+// TestPDFBoundedByFile: pages whose strips are one shared run of the file
+// would each copy it into the PDF again; a 1 MB TIFF of 10000 such pages
+// is a 10 GB bundle in the queue. The strips of a real fax are distinct,
+// so all of them together fit in the file.
+func TestPDFBoundedByFile(t *testing.T) {
+	const pages, strip = 50, 64 << 10
+	le := binary.LittleEndian
+	var b bytes.Buffer
+	b.WriteString("II*\x00")
+	ifd0 := 8 + strip
+	binary.Write(&b, le, uint32(ifd0))
+	b.Write(bytes.Repeat([]byte{0xAA}, strip))
+	const ifdLen = 2 + 6*12 + 4
+	for p := 0; p < pages; p++ {
+		ents := [][4]uint32{
+			{TagImageWidth, 3, 1, 1728},
+			{TagImageLength, 4, 1, 100},
+			{TagCompression, 3, 1, CompressionG4},
+			{TagStripOffsets, 4, 1, 8},
+			{TagRowsPerStrip, 4, 1, 100},
+			{TagStripByteCounts, 4, 1, strip},
+		}
+		binary.Write(&b, le, uint16(len(ents)))
+		for _, e := range ents {
+			binary.Write(&b, le, uint16(e[0]))
+			binary.Write(&b, le, uint16(e[1]))
+			binary.Write(&b, le, e[2])
+			binary.Write(&b, le, e[3])
+		}
+		next := uint32(0)
+		if p < pages-1 {
+			next = uint32(ifd0 + (p+1)*ifdLen)
+		}
+		binary.Write(&b, le, next)
+	}
+	data := b.Bytes()
+	f, err := Read(bytes.NewReader(data), int64(len(data)), "x.tif")
+	if err == nil {
+		if n := PDFSize(f); n > 4*int64(len(data)) {
+			t.Errorf("a %d-byte TIFF of %d pages renders a %d-byte PDF", len(data), len(f.Pages), n)
+		}
+	}
+}

@@ -315,6 +315,10 @@ type reader struct {
 	// (plus some shared ones); pages that all point at one large strip
 	// array would make a small file decode it once per page.
 	values int64
+	// strips counts the strip bytes of the pages read so far: the
+	// strips of a real file are distinct runs of it, so they fit in it;
+	// pages sharing one would each copy it into the PDF again.
+	strips int64
 }
 
 // valueSlack is how far directory values may add up beyond the file size
@@ -599,6 +603,9 @@ func (rd *reader) check(p *Page, page int) error {
 		c := p.StripByteCounts[i]
 		if o < 0 || c < 0 || o+c > rd.size {
 			return rd.errf(page, TagStripOffsets, "strip %d (%d bytes at %d) lies outside the file of %d bytes", i, c, o, rd.size)
+		}
+		if rd.strips += c; rd.strips > rd.size {
+			return rd.errf(page, TagStripByteCounts, "strips add up to more than the file (%d bytes): pages share them", rd.size)
 		}
 	}
 	return nil
