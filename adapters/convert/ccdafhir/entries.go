@@ -287,17 +287,42 @@ func (c *converter) reaction(s *act) (fhir.AllergyIntoleranceReaction, bool) {
 func (c *converter) problemConcern(a *act, s *section) {
 	n := 0
 	related(a, func(i int, _ *relationship, x *act, el string) {
-		if el == "observation" && (hasTemplate(x.TemplateID, tplProblemObs) || len(x.Value) > 0) &&
-			!hasTemplate(x.TemplateID, tplProblemStatus) {
+		switch {
+		case el != "observation" || hasTemplate(x.TemplateID, tplProblemStatus):
+		case concernProblem(x):
 			n++
 			c.push("entryRelationship[" + strconv.Itoa(i+1) + "]")
 			c.condition(x, a, categoryFor(s))
 			c.pop()
+		default:
+			c.skip("concern " + skipKey(x.TemplateID, el))
 		}
 	})
 	if n == 0 {
 		c.skip("problem concern without observation")
 	}
+}
+
+// notProblems are observations a Problem or Health Concern act refers to
+// that are about the concern, not a condition of the patient: its
+// priority (Priority Preference), status, health status and prognosis.
+var notProblems = []string{tplPriorityPref, tplProblemStatus, tplHealthStatus, tplPrognosis}
+
+// concernProblem reports whether an observation in a concern act is a
+// condition: a Problem Observation, or (R1.1 and vendor documents without
+// that template) one whose value is a code, the finding. Observations with
+// a quantity or text value (a lab result, an assessment score) would make
+// a Condition coded with the test's own code.
+func concernProblem(x *act) bool {
+	if hasTemplate(x.TemplateID, tplProblemObs) {
+		return true
+	}
+	for _, t := range notProblems {
+		if hasTemplate(x.TemplateID, t) {
+			return false
+		}
+	}
+	return firstValueConcept(x) != nil
 }
 
 // diagnosisAct maps a hospital admission/discharge or pre/post-procedure
@@ -371,7 +396,9 @@ func (c *converter) condition(o *act, concern *act, category string) string {
 			clinical = "active"
 		}
 	}
-	if r.AbatementDateTime != "" && clinical == "active" {
+	// The effectiveTime/high is the definitive sign of resolution; C-CDA
+	// sends it as nullFlavor UNK when the date of resolution is unknown.
+	if (r.AbatementDateTime != "" || resolvedDateUnknown(o)) && clinical == "active" {
 		clinical = "resolved"
 	}
 	r.ClinicalStatus = simpleConcept("http://terminology.hl7.org/CodeSystem/condition-clinical", clinical, "")
@@ -390,6 +417,13 @@ func (c *converter) condition(o *act, concern *act, category string) string {
 	r.Note = notes(o)
 	c.add(idn, r)
 	return idn.ref
+}
+
+// resolvedDateUnknown reports a Problem Observation whose effectiveTime
+// has a high with nullFlavor UNK: resolved at an unknown date.
+func resolvedDateUnknown(o *act) bool {
+	e := firstEffective(o.EffectiveTime)
+	return e != nil && e.High != nil && strings.EqualFold(strings.TrimSpace(e.High.NullFlavor), "UNK")
 }
 
 // ---- Medications (Medication Activity 4.16, Planned Medication 4.42)
@@ -471,6 +505,24 @@ func (c *converter) medication(a *act, s *section) {
 		r.DispenseRequest = &sup
 	}
 	c.add(idn, r)
+}
+
+// medicationAct maps a Discharge Medication (4.35) or Admission
+// Medication (4.36) act: a wrapper whose Medication Activities are the
+// medications themselves.
+func (c *converter) medicationAct(a *act, s *section) {
+	n := 0
+	related(a, func(i int, _ *relationship, x *act, el string) {
+		if el == "substanceAdministration" {
+			n++
+			c.push("entryRelationship[" + strconv.Itoa(i+1) + "]")
+			c.medication(x, s)
+			c.pop()
+		}
+	})
+	if n == 0 {
+		c.skip("medication act without substanceAdministration")
+	}
 }
 
 // medRef is a medication as a reference or, lacking a product, a concept.
@@ -641,7 +693,9 @@ func (c *converter) immunization(a *act) {
 		r.Status = "not-done"
 	case status(a) == "nullified":
 		r.Status = "entered-in-error"
-	case status(a) == "aborted" || status(a) == "cancelled":
+	case status(a) == "aborted" || status(a) == "cancelled" || status(a) == "new" || status(a) == "held" ||
+		status(a) == "suspended" || status(a) == "obsolete":
+		// ConceptMap CF-ImmunizationStatus: only completed is a dose given.
 		r.Status = "not-done"
 	default:
 		r.Status = "completed"

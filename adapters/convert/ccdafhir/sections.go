@@ -111,8 +111,16 @@ func (c *converter) entry(rel *relationship, s *section) error {
 		c.problemConcern(a, s)
 	case hasTemplate(t, tplProblemObs) || ((s.kind == secProblems || s.kind == secHealthConcerns) && el == "observation"):
 		c.condition(a, nil, categoryFor(s))
+	case el == "act" && (hasTemplate(t, tplDischargeMed) || hasTemplate(t, tplAdmissionMed)):
+		c.medicationAct(a, s)
 	case el == "substanceAdministration" && (hasTemplate(t, tplImmunization) || s.kind == secImmunizations):
-		c.immunization(a)
+		// C-CDA on FHIR maps only EVN immunizations to Immunization; a
+		// planned one (INT) is a MedicationRequest, never a dose given.
+		if m := strings.ToUpper(strings.TrimSpace(a.MoodCode)); m != "" && m != "EVN" {
+			c.medication(a, s)
+		} else {
+			c.immunization(a)
+		}
 	case el == "substanceAdministration":
 		c.medication(a, s)
 	case el == "organizer" && (hasTemplate(t, tplVitalOrganizer) || s.kind == secVitals):

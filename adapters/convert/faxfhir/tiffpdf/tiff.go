@@ -310,7 +310,20 @@ type reader struct {
 	size int64
 	bo   binary.ByteOrder
 	name string
+	// values counts the bytes of directory values read from the file.
+	// Distinct values of a real file never add up to more than the file
+	// (plus some shared ones); pages that all point at one large strip
+	// array would make a small file decode it once per page.
+	values int64
+	// strips counts the strip bytes of the pages read so far: the
+	// strips of a real file are distinct runs of it, so they fit in it;
+	// pages sharing one would each copy it into the PDF again.
+	strips int64
 }
+
+// valueSlack is how far directory values may add up beyond the file size
+// (values a writer shares between pages, such as one resolution).
+const valueSlack = 1 << 20
 
 type entry struct {
 	tag, typ int
@@ -338,6 +351,9 @@ func (rd *reader) data(e entry, page int) ([]byte, error) {
 	off := int64(rd.bo.Uint32(e.raw[:]))
 	if n > 64<<20 || off+n > rd.size {
 		return nil, rd.errf(page, e.tag, "value of %d bytes at offset %d lies outside the file", n, off)
+	}
+	if rd.values += n; rd.values > rd.size+valueSlack {
+		return nil, rd.errf(page, e.tag, "directory values add up to more than the file (%d bytes): pages share them", rd.size)
 	}
 	b := make([]byte, n)
 	if _, err := rd.r.ReadAt(b, off); err != nil {
@@ -587,6 +603,9 @@ func (rd *reader) check(p *Page, page int) error {
 		c := p.StripByteCounts[i]
 		if o < 0 || c < 0 || o+c > rd.size {
 			return rd.errf(page, TagStripOffsets, "strip %d (%d bytes at %d) lies outside the file of %d bytes", i, c, o, rd.size)
+		}
+		if rd.strips += c; rd.strips > rd.size {
+			return rd.errf(page, TagStripByteCounts, "strips add up to more than the file (%d bytes): pages share them", rd.size)
 		}
 	}
 	return nil
