@@ -318,12 +318,16 @@ func queueOp(ctx context.Context, cfg *config.Config, action string, ids []strin
 				return fmt.Errorf("not done: %w", lost)
 			}
 			var err error
+			dl := known[id]
 			if action == "retry" {
 				err = q.RetrySafe(ctx, id, force)
 			} else {
+				if dl == nil && aud != nil {
+					dl = waitingItem(q, id)
+				}
 				err = q.Purge(ctx, id)
 			}
-			if aerr := aud.deadLetterAction(ctx, action, id, known[id], err); aerr != nil {
+			if aerr := aud.deadLetterAction(ctx, action, id, dl, err); aerr != nil {
 				lost = aerr
 				return errors.Join(err, aerr)
 			}
