@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -395,7 +396,21 @@ func (h *Held) List() ([]string, error) {
 
 // Get reads one entry.
 func (h *Held) Get(id string) (*HeldEntry, error) {
+	if err := notBundleFile(id); err != nil {
+		return nil, err
+	}
 	return readEntry[HeldEntry](h.dir, id, h.key, "held entry")
+}
+
+// notBundleFile refuses an id that names an entry's spilled bundle
+// (<id>.bundle.json, as a listing of the folder shows it) rather than an
+// entry: taken for an entry, its Remove would delete that entry's bundle.
+func notBundleFile(id string) error {
+	if strings.HasSuffix(filepath.Base(id), ".bundle") {
+		return fmt.Errorf("held entry %s: the bundle file of entry %s, not an entry: %w", filepath.Base(id),
+			strings.TrimSuffix(filepath.Base(id), ".bundle"), fs.ErrNotExist)
+	}
+	return nil
 }
 
 // Remove deletes a held entry and its spilled bundle, after it has been
@@ -404,6 +419,9 @@ func (h *Held) Get(id string) (*HeldEntry, error) {
 // with a lost key can still be discarded.
 func (h *Held) Remove(id string) error {
 	id = filepath.Base(id)
+	if err := notBundleFile(id); err != nil {
+		return err
+	}
 	if _, err := os.Stat(filepath.Join(h.dir, id+".json")); err != nil {
 		return fmt.Errorf("remove held entry %s: %w", id, err)
 	}
