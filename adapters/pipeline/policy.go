@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,18 +42,6 @@ var confLevel = map[string]int{"U": 1, "L": 2, "M": 3, "N": 4, "R": 5, "V": 6}
 
 const systemConfidentiality = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
 
-// labelDoc is the little of a Bundle the policy reads: its meta.security
-// and each entry resource's meta.security. Everything else (base64 data
-// included) is skipped by the decoder without being kept.
-type labelDoc struct {
-	Meta  *labelMeta `json:"meta"`
-	Entry []struct {
-		Resource struct {
-			Meta *labelMeta `json:"meta"`
-		} `json:"resource"`
-	} `json:"entry"`
-}
-
 type labelMeta struct {
 	Security []struct {
 		System string `json:"system"`
@@ -66,23 +55,111 @@ func (p Policy) Active() bool { return len(p.Hold) > 0 }
 // Held reports whether bundle (FHIR JSON) carries a label the policy holds,
 // and which. A bundle whose labels cannot be read is held ("unreadable
 // labels"): when in doubt, nothing leaves.
+//
+// Every resource in it counts, however deep: a FHIR JSON drop passes
+// through as it was exported, so a label may sit on a contained resource,
+// on a resource of a document Bundle carried as an entry, or in a
+// DocumentReference's securityLabel (DS4P: the document's high-water
+// mark), not only on the Bundle and its entries' own meta. The bundle is
+// read token by token; values other than meta and securityLabel (base64
+// data included) are not kept.
 func (p Policy) Held(bundle []byte) (label string, held bool) {
 	if !p.Active() {
 		return "", false
 	}
-	var d labelDoc
-	if err := json.Unmarshal(bundle, &d); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(bundle))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return "unreadable labels", true
 	}
-	if l, ok := p.match(d.Meta); ok {
-		return l, true
+	label, held, err := p.scanObject(dec)
+	if err != nil {
+		return "unreadable labels", true
 	}
-	for i := range d.Entry {
-		if l, ok := p.match(d.Entry[i].Resource.Meta); ok {
-			return l, true
+	return label, held
+}
+
+// scanValue scans the JSON value that begins with token t for held
+// labels (see Held).
+func (p Policy) scanValue(dec *json.Decoder, t json.Token) (string, bool, error) {
+	switch t {
+	case json.Delim('{'):
+		return p.scanObject(dec)
+	case json.Delim('['):
+		for dec.More() {
+			t, err := dec.Token()
+			if err != nil {
+				return "", false, err
+			}
+			if l, h, err := p.scanValue(dec, t); err != nil || h {
+				return l, h, err
+			}
+		}
+		_, err := dec.Token() // ']'
+		return "", false, err
+	}
+	return "", false, nil
+}
+
+// scanObject scans an object whose '{' was read: its meta.security, a
+// DocumentReference's securityLabel, and every value nested in it.
+func (p Policy) scanObject(dec *json.Decoder) (string, bool, error) {
+	var resourceType string
+	var securityLabel json.RawMessage
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return "", false, err
+		}
+		key, _ := t.(string)
+		switch key {
+		case "meta":
+			var m labelMeta
+			if err := dec.Decode(&m); err != nil {
+				return "", false, err
+			}
+			if l, ok := p.match(&m); ok {
+				return l, true, nil
+			}
+			continue
+		case "securityLabel":
+			if err := dec.Decode(&securityLabel); err != nil {
+				return "", false, err
+			}
+			continue
+		}
+		t, err = dec.Token()
+		if err != nil {
+			return "", false, err
+		}
+		if key == "resourceType" {
+			resourceType, _ = t.(string)
+		}
+		if l, h, err := p.scanValue(dec, t); err != nil || h {
+			return l, h, err
 		}
 	}
-	return "", false
+	if _, err := dec.Token(); err != nil { // '}'
+		return "", false, err
+	}
+	if resourceType == "DocumentReference" && len(securityLabel) > 0 {
+		var ccs []struct {
+			Coding []struct {
+				System string `json:"system"`
+				Code   string `json:"code"`
+			} `json:"coding"`
+		}
+		if err := json.Unmarshal(securityLabel, &ccs); err != nil {
+			return "", false, err
+		}
+		for _, cc := range ccs {
+			for _, c := range cc.Coding {
+				if l, ok := p.matchCode(c.System, c.Code); ok {
+					return l, true, nil
+				}
+			}
+		}
+	}
+	return "", false, nil
 }
 
 // HeldLabels is Held for a bundle whose converter listed its labels
@@ -319,7 +396,21 @@ func (h *Held) List() ([]string, error) {
 
 // Get reads one entry.
 func (h *Held) Get(id string) (*HeldEntry, error) {
+	if err := notBundleFile(id); err != nil {
+		return nil, err
+	}
 	return readEntry[HeldEntry](h.dir, id, h.key, "held entry")
+}
+
+// notBundleFile refuses an id that names an entry's spilled bundle
+// (<id>.bundle.json, as a listing of the folder shows it) rather than an
+// entry: taken for an entry, its Remove would delete that entry's bundle.
+func notBundleFile(id string) error {
+	if strings.HasSuffix(filepath.Base(id), ".bundle") {
+		return fmt.Errorf("held entry %s: the bundle file of entry %s, not an entry: %w", filepath.Base(id),
+			strings.TrimSuffix(filepath.Base(id), ".bundle"), fs.ErrNotExist)
+	}
+	return nil
 }
 
 // Remove deletes a held entry and its spilled bundle, after it has been
@@ -328,6 +419,9 @@ func (h *Held) Get(id string) (*HeldEntry, error) {
 // with a lost key can still be discarded.
 func (h *Held) Remove(id string) error {
 	id = filepath.Base(id)
+	if err := notBundleFile(id); err != nil {
+		return err
+	}
 	if _, err := os.Stat(filepath.Join(h.dir, id+".json")); err != nil {
 		return fmt.Errorf("remove held entry %s: %w", id, err)
 	}

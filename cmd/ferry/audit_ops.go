@@ -178,7 +178,8 @@ func (g *gateway) opsAPIAudit() []ops.OpsAudit {
 		Lookup: func(id string) *diskq.DeadLetter {
 			dl, err := diskq.InspectDeadLetter(ops.QueueDir(g.cfg), ops.DeadLetterDir(g.cfg), key, id)
 			if err != nil {
-				return nil
+				// purge also takes an item still waiting for delivery.
+				return waitingItem(g.q, id)
 			}
 			return dl
 		},
@@ -197,6 +198,21 @@ func (g *gateway) opsAPIAudit() []ops.OpsAudit {
 			t.rec.Record(audit.OperatorEvent(x))
 		},
 	}}
+}
+
+// waitingItem describes, for the audit event of a purge, the item id that
+// is still waiting for delivery in q (its patient key); nil when q holds
+// none. Purging one deletes patient data as purging a dead letter does.
+func waitingItem(q *diskq.Queue, id string) *diskq.DeadLetter {
+	if q == nil {
+		return nil
+	}
+	for _, p := range q.Pending(0) {
+		if p.ID == id {
+			return &diskq.DeadLetter{ID: p.ID, Key: p.Key}
+		}
+	}
+	return nil
 }
 
 // deadLetterAction records a dead-letter operation of a CLI process; dl

@@ -141,6 +141,9 @@ func queueShow(ctx context.Context, cfg *config.Config, id string, withBody bool
 				return fmt.Errorf("show %s: %w", id, err)
 			}
 		case errors.Is(err, diskq.ErrLocked):
+			if err := needStatusListener(cfg, "show "+id); err != nil {
+				return err
+			}
 			tok, terr := ops.ReadToken(cfg.DataDir)
 			if terr != nil {
 				return fmt.Errorf("show %s: the gateway is running and holds the queue, and its ops token cannot be read (%v); run as root or the ferry account", id, terr)
@@ -318,18 +321,25 @@ func queueOp(ctx context.Context, cfg *config.Config, action string, ids []strin
 				return fmt.Errorf("not done: %w", lost)
 			}
 			var err error
+			dl := known[id]
 			if action == "retry" {
 				err = q.RetrySafe(ctx, id, force)
 			} else {
+				if dl == nil && aud != nil {
+					dl = waitingItem(q, id)
+				}
 				err = q.Purge(ctx, id)
 			}
-			if aerr := aud.deadLetterAction(ctx, action, id, known[id], err); aerr != nil {
+			if aerr := aud.deadLetterAction(ctx, action, id, dl, err); aerr != nil {
 				lost = aerr
 				return errors.Join(err, aerr)
 			}
 			return err
 		}
 	case errors.Is(err, diskq.ErrLocked):
+		if err := needStatusListener(cfg, action); err != nil {
+			return err
+		}
 		tok, terr := ops.ReadToken(cfg.DataDir)
 		if terr != nil {
 			return fmt.Errorf("%s: the gateway is running and holds the queue, and its ops token cannot be read (%v); run as root or the ferry account, or stop the gateway first", action, terr)
@@ -371,6 +381,16 @@ func queueOp(ctx context.Context, cfg *config.Config, action string, ids []strin
 		return exitError{code: 1, err: fmt.Errorf("%s failed for %d item(s)", action, len(failed))}
 	}
 	return nil
+}
+
+// needStatusListener refuses what has to go through the running
+// gateway's ops API when it has none (status.listen off): a token file an
+// earlier run left would otherwise send the request nowhere.
+func needStatusListener(cfg *config.Config, what string) error {
+	if cfg.Status.Listen != "" {
+		return nil
+	}
+	return fmt.Errorf("%s: the gateway is running and holds the queue, and status.listen is off, over which it takes these commands; stop the gateway first (ferry stop), or set status.listen", what)
 }
 
 // newBar is a progress bar on stderr when it is a terminal, silent

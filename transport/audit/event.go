@@ -251,9 +251,11 @@ type xmlAuditSource struct {
 }
 
 type xmlObject struct {
-	ID       string      `xml:"ParticipantObjectID,attr"`
-	TypeCode int         `xml:"ParticipantObjectTypeCode,attr"`
-	Role     int         `xml:"ParticipantObjectTypeCodeRole,attr"`
+	ID string `xml:"ParticipantObjectID,attr"`
+	// Both optional, with enumerated values (1-4, 1-24) in the DICOM
+	// schema: left out when unset, never "0".
+	TypeCode int         `xml:"ParticipantObjectTypeCode,attr,omitempty"`
+	Role     int         `xml:"ParticipantObjectTypeCodeRole,attr,omitempty"`
 	IDType   Code        `xml:"ParticipantObjectIDTypeCode"`
 	Details  []xmlDetail `xml:"ParticipantObjectDetail"`
 }

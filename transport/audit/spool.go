@@ -38,6 +38,9 @@ type spool struct {
 	headOff int64     // read offset in segs[0]
 	w       *os.File  // append handle of the last segment, nil until needed
 	nextSeq uint64
+	// torn is set when a failed append could not be cut off the last
+	// segment: the next append starts a new one.
+	torn bool
 }
 
 type segment struct {
@@ -189,7 +192,7 @@ func (s *spool) Bytes() int64 {
 // many records were dropped.
 func (s *spool) Append(msgs [][]byte) (dropped int, err error) {
 	for _, m := range msgs {
-		if len(s.segs) == 0 || s.segs[len(s.segs)-1].size >= s.segBytes {
+		if len(s.segs) == 0 || s.segs[len(s.segs)-1].size >= s.segBytes || s.torn {
 			if err := s.rotate(); err != nil {
 				return dropped, err
 			}
@@ -204,10 +207,20 @@ func (s *spool) Append(msgs [][]byte) (dropped int, err error) {
 		var h [recHeader]byte
 		binary.BigEndian.PutUint32(h[:4], uint32(len(m)))
 		binary.BigEndian.PutUint32(h[4:], crc32.Checksum(m, castagnoli))
+		last := &s.segs[len(s.segs)-1]
 		if _, err := s.w.Write(append(h[:], m...)); err != nil {
+			// A write the disk refused part way (full) may have left
+			// part of the record: cut it off, or the records appended
+			// after it, once there is room, would follow a torn one
+			// that ends every Peek (and, at the next open, the
+			// segment). When even that fails, the next record starts
+			// a new segment; Peek never reads past a segment's
+			// counted records, and openSpool cuts the torn tail.
+			if terr := s.w.Truncate(last.size); terr != nil {
+				s.torn = true
+			}
 			return dropped, fmt.Errorf("append to audit spool: %w", err)
 		}
-		last := &s.segs[len(s.segs)-1]
 		last.size += recHeader + int64(len(m))
 		last.records++
 	}
@@ -244,6 +257,7 @@ func (s *spool) rotate() error {
 		return fmt.Errorf("sync audit spool directory: %w", err)
 	}
 	s.w = f
+	s.torn = false
 	s.segs = append(s.segs, segment{seq: seq})
 	return nil
 }
