@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/kardianos/service"
@@ -164,7 +165,7 @@ func serviceLayout(cfgPath string, cfg *config.Config) installer.Layout {
 		l.ConfigDir = dir
 	}
 	add := func(p string) {
-		if p != "" {
+		if p != "" && !slices.Contains(l.Readable, p) {
 			l.Readable = append(l.Readable, p)
 		}
 	}
@@ -186,6 +187,13 @@ func serviceLayout(cfgPath string, cfg *config.Config) installer.Layout {
 	add(cfg.Audit.TLS.CertFile)
 	add(cfg.Audit.TLS.KeyFile)
 	add(cfg.Audit.TLS.CAFile)
+	// Read by the running service at delivery time, for tokens and the
+	// proxy: a key left root's would fail every token request.
+	add(cfg.Exchange.Auth.SMART.KeyFile)
+	add(cfg.Exchange.Auth.UDAP.CertFile)
+	add(cfg.Exchange.Auth.UDAP.KeyFile)
+	add(cfg.Exchange.Auth.UDAP.TrustAnchors)
+	add(cfg.Proxy.CAFile)
 	l.LogDir = logDirOutside(cfg)
 	for _, f := range cfg.Sources.Folders {
 		// A work folder inside the watched one (.ferry) is made by the

@@ -102,3 +102,23 @@ func TestServiceLayoutWorkFolders(t *testing.T) {
 		t.Errorf("work folders install prepares: %v, want [%s]", l.WorkDirs, want)
 	}
 }
+
+// TestServiceLayoutGivesAuthKeysToTheService: the SMART and UDAP keys,
+// the UDAP certificate and trust anchors and an https proxy's CA are read
+// by the running service at delivery time: a key made root's 0600 by hand
+// (as the UDAP section says) would fail every token request while `sudo
+// ferry doctor` passes it. install makes them readable as it does the TLS
+// files.
+func TestServiceLayoutGivesAuthKeysToTheService(t *testing.T) {
+	cfg := config.Default()
+	cfg.Exchange.URL = "https://hie.example.org/fhir/R4"
+	cfg.Exchange.Auth.SMART.KeyFile = "/etc/ferry/smart.key"
+	cfg.Exchange.Auth.UDAP.CertFile, cfg.Exchange.Auth.UDAP.KeyFile, cfg.Exchange.Auth.UDAP.TrustAnchors = "/etc/ferry/udap.pem", "/etc/ferry/udap.key", "/etc/ferry/tefca-anchors.pem"
+	cfg.Proxy.CAFile = "/etc/ferry/proxy-ca.pem"
+	l := serviceLayout("/etc/ferry/ferry.yaml", cfg)
+	for _, f := range []string{"/etc/ferry/smart.key", "/etc/ferry/udap.pem", "/etc/ferry/udap.key", "/etc/ferry/tefca-anchors.pem", "/etc/ferry/proxy-ca.pem"} {
+		if !slices.Contains(l.Readable, f) {
+			t.Errorf("%s is not made readable by the service: %v", f, l.Readable)
+		}
+	}
+}
