@@ -122,3 +122,31 @@ func TestServiceLayoutGivesAuthKeysToTheService(t *testing.T) {
 		}
 	}
 }
+
+// TestPackagedUnitNote: after a package install, `ferry install
+// --folders-only` says which folders the packaged unit (ReadWritePaths=
+// /var/lib/ferry, ProtectSystem=strict) does not let the service write: a
+// log.file in /var/log/ferry and an export folder would otherwise fail at
+// the next start or stick, with nothing said.
+func TestPackagedUnitNote(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("systemd only")
+	}
+	pkg := "/etc/ferry/ferry.yaml"
+	cfg := config.Default()
+	cfg.DataDir = "/var/lib/ferry"
+	if n := packagedUnitNote(pkg, cfg); n != "" {
+		t.Errorf("nothing outside /var/lib/ferry, yet: %q", n)
+	}
+	cfg.Log.File = "/var/log/ferry/ferry.log"
+	var ehr config.Folder
+	ehr.Name, ehr.Kind, ehr.Path = "ehr", "ehr", "/srv/exports"
+	cfg.Sources.Folders = []config.Folder{ehr}
+	n := packagedUnitNote(pkg, cfg)
+	if !strings.Contains(n, "ReadWritePaths=/srv/exports /var/log/ferry") || !strings.Contains(n, "systemctl edit ferry") {
+		t.Errorf("note: %q", n)
+	}
+	if n := packagedUnitNote("/opt/ferry/ferry.yaml", cfg); n != "" {
+		t.Errorf("another configuration than the packaged unit's: %q", n)
+	}
+}
