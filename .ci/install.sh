@@ -245,6 +245,8 @@ msiinfo export "$MSI" Registry >"$WORK/reg.idt" 2>&1
 check "MSI registers the event log source (EventCreate.exe message file) in a component it removes on uninstall" \
   awk -F'\t' '{sub(/\r$/, "")} $2==2 && $3 ~ /EventLog.Application.ferry/ && $4=="EventMessageFile" && $5 ~ /EventCreate[.]exe$/ && $6=="FerryEventSource" {found=1} END{exit !found}' "$WORK/reg.idt"
 check "MSI custom action sets the folder ACLs (install --folders-only)" bash -c "msiinfo export '$MSI' CustomAction | grep -q 'install --folders-only'"
+check "MSI replaces an installed ferry (Upgrade table), removing the old product after InstallFinalize so ferry.yaml stays" bash -c \
+  "msiinfo export '$MSI' Upgrade | tr -d '\r' | grep -q WIX_UPGRADE_DETECTED && msiinfo export '$MSI' InstallExecuteSequence | tr -d '\r' | awk -F'\t' '\$1==\"RemoveExistingProducts\" && \$3>6600 {found=1} END{exit !found}'"
 check "MSI carries ferry.exe and ferry.yaml" bash -c "msiextract -l '$MSI' | grep -q 'ferry.exe' && msiextract -l '$MSI' | grep -q 'ferry.yaml'"
 
 # --- cleanup ------------------------------------------------------------------------------------

@@ -409,3 +409,30 @@ func TestProxyPasswordNotPrinted(t *testing.T) {
 		t.Errorf("printed configuration: %s", s)
 	}
 }
+
+// TestExchangeURLCredentials: an exchange.url with user:password@ is
+// refused by the check, as the gateway refuses it at start (fhirhttp), and
+// no problem message repeats the password, not even for a URL that does
+// not parse.
+func TestExchangeURLCredentials(t *testing.T) {
+	for _, u := range []string{
+		"https://clinic:hunter2@hie.example.org/fhir/R4",
+		"https://clinic:hunter2 x@hie.example.org/fhir/R4",
+		"mllps://clinic:hunter2@hie.example.org:6661",
+	} {
+		c := Default()
+		c.Exchange.URL = u
+		c.Exchange.TLS.CertFile, c.Exchange.TLS.KeyFile = "/etc/ferry/client.pem", "/etc/ferry/client.key"
+		err := c.Validate()
+		if err == nil {
+			t.Errorf("%s: accepted; ferry run refuses it", u)
+			continue
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%s: the problem shows the password: %v", u, err)
+		}
+		if !strings.Contains(err.Error(), "exchange.url") {
+			t.Errorf("%s: the problem does not name exchange.url: %v", u, err)
+		}
+	}
+}

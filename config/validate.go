@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -183,7 +184,16 @@ func (c *Config) problems() []Problem {
 		u, err := url.Parse(c.Exchange.URL)
 		switch {
 		case err != nil:
+			// url.Error repeats the whole URL, password included.
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
 			add("exchange.url", "not a URL: %v", err)
+		case u.User != nil:
+			// The gateway refuses it at start (fhirhttp, mllptls), and
+			// the check must not print it back in its "ok" line.
+			add("exchange.url", "must not contain credentials (user:password@): ferry proves who it is with its client certificate (exchange.tls) or exchange.auth")
 		case u.Scheme == mllptls.Scheme:
 			if _, err := mllptls.HostPort(c.Exchange.URL); err != nil {
 				add("exchange.url", "%v", err)

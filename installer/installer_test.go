@@ -146,7 +146,9 @@ func TestPackageFilesAgree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"<ServiceInstall", `Account="NT SERVICE\ferry"`, "<ServiceControl", `Name="ferry"`} {
+	// A newer MSI must replace the installed one, after installing itself
+	// (InstallFinalize is 6600), so that ferry.yaml is kept.
+	for _, want := range []string{"<ServiceInstall", `Account="NT SERVICE\ferry"`, "<ServiceControl", `Name="ferry"`, "<MajorUpgrade ", `<RemoveExistingProducts Sequence="6601"/>`} {
 		if !strings.Contains(string(wxs), want) {
 			t.Errorf("ferry.wxs lacks %q", want)
 		}

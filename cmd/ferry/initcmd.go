@@ -313,6 +313,6 @@ func initKey(path string, stdout io.Writer) error {
 		return fmt.Errorf("--encryption-key: %w", err)
 	}
 	fmt.Fprintf(stdout, "wrote key %s to %s\n", k.ID(), path)
-	fmt.Fprint(stdout, keyWarning(path))
+	fmt.Fprintln(stdout, keyBackupWarning(path))
 	return nil
 }

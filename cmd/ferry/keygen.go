@@ -41,15 +41,21 @@ func cmdKeygen(_ context.Context, args []string, stdout, stderr io.Writer) error
 
 // keyWarning tells the operator what the key is worth.
 func keyWarning(path string) string {
+	return keyBackupWarning(path) + fmt.Sprintf(` Point the configuration at it with:
+
+  encryption:
+    key_file: %s
+`, path)
+}
+
+// keyBackupWarning is keyWarning without the configuration snippet, for
+// `ferry init --encryption-key`, which writes encryption.key_file itself.
+func keyBackupWarning(path string) string {
 	return fmt.Sprintf(`
 Keep a copy of %s somewhere safe, away from this machine (a password
 manager or a sealed envelope): ferry encrypts its queue, quarantine and
 held bundles with it, and if the key is lost, the data waiting in them is
-lost too. Point the configuration at it with:
-
-  encryption:
-    key_file: %s
-`, path, path)
+lost too.`, path)
 }
 
 // opsKey loads the data-at-rest key for an operator command that opens

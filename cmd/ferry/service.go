@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/kardianos/service"
@@ -92,6 +93,9 @@ func cmdInstall(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	if *foldersOnly {
+		if runtime.GOOS == "linux" {
+			fmt.Fprint(stdout, packagedUnitNote(path, cfg))
+		}
 		if runtime.GOOS == "windows" {
 			// The MSI's custom action: the service it registered has
 			// no recovery actions of its own. Run by hand before the
@@ -164,7 +168,7 @@ func serviceLayout(cfgPath string, cfg *config.Config) installer.Layout {
 		l.ConfigDir = dir
 	}
 	add := func(p string) {
-		if p != "" {
+		if p != "" && !slices.Contains(l.Readable, p) {
 			l.Readable = append(l.Readable, p)
 		}
 	}
@@ -186,6 +190,13 @@ func serviceLayout(cfgPath string, cfg *config.Config) installer.Layout {
 	add(cfg.Audit.TLS.CertFile)
 	add(cfg.Audit.TLS.KeyFile)
 	add(cfg.Audit.TLS.CAFile)
+	// Read by the running service at delivery time, for tokens and the
+	// proxy: a key left root's would fail every token request.
+	add(cfg.Exchange.Auth.SMART.KeyFile)
+	add(cfg.Exchange.Auth.UDAP.CertFile)
+	add(cfg.Exchange.Auth.UDAP.KeyFile)
+	add(cfg.Exchange.Auth.UDAP.TrustAnchors)
+	add(cfg.Proxy.CAFile)
 	l.LogDir = logDirOutside(cfg)
 	for _, f := range cfg.Sources.Folders {
 		// A work folder inside the watched one (.ferry) is made by the
@@ -250,39 +261,69 @@ func installServiceConfig(cfgPath string, cfg *config.Config) (*service.Config, 
 		"DelayedAutoStart":       true, // Windows: after the network is up
 	}
 	if runtime.GOOS == "linux" {
-		writable := []string{cfg.DataDir}
-		for _, f := range cfg.Sources.Folders {
-			// Folder sources move what they take into their work folder
-			// by rename, which Linux refuses between two ReadWritePaths
-			// entries (each is a mount of its own): one entry holds both.
-			if abs, err := filepath.Abs(f.Path); err == nil {
-				if p, err := f.Config.Config.ResolvePaths(); err == nil {
-					abs = commonDir(abs, p.Work)
-				}
-				writable = append(writable, abs)
-			}
-			if f.DoneDir != "" {
-				if abs, err := filepath.Abs(f.DoneDir); err == nil {
-					writable = append(writable, abs)
-				}
-			}
-			if f.FailedDir != "" {
-				if abs, err := filepath.Abs(f.FailedDir); err == nil {
-					writable = append(writable, abs)
-				}
-			}
-		}
-		if dir := logDirOutside(cfg); dir != "" {
-			writable = append(writable, dir)
-		}
-		writable = outermost(writable)
-		unit, err := installer.RenderSystemdUnit(sc.Executable, sc.Arguments, cfg.DataDir, writable)
+		unit, err := installer.RenderSystemdUnit(sc.Executable, sc.Arguments, cfg.DataDir, serviceWritable(cfg))
 		if err != nil {
 			return nil, err
 		}
 		sc.Option["SystemdScript"] = unit
 	}
 	return sc, nil
+}
+
+// serviceWritable lists the folders the service writes to, for the unit's
+// ReadWritePaths: the data folder, each folder source with its work
+// folder (one entry), done_dir, failed_dir and the log folder.
+func serviceWritable(cfg *config.Config) []string {
+	writable := []string{cfg.DataDir}
+	for _, f := range cfg.Sources.Folders {
+		// Folder sources move what they take into their work folder
+		// by rename, which Linux refuses between two ReadWritePaths
+		// entries (each is a mount of its own): one entry holds both.
+		if abs, err := filepath.Abs(f.Path); err == nil {
+			if p, err := f.Config.Config.ResolvePaths(); err == nil {
+				abs = commonDir(abs, p.Work)
+			}
+			writable = append(writable, abs)
+		}
+		if f.DoneDir != "" {
+			if abs, err := filepath.Abs(f.DoneDir); err == nil {
+				writable = append(writable, abs)
+			}
+		}
+		if f.FailedDir != "" {
+			if abs, err := filepath.Abs(f.FailedDir); err == nil {
+				writable = append(writable, abs)
+			}
+		}
+	}
+	if dir := logDirOutside(cfg); dir != "" {
+		writable = append(writable, dir)
+	}
+	return outermost(writable)
+}
+
+// packagedUnitNote tells, after `ferry install --folders-only` beside the
+// .deb/.rpm, which folders the packaged unit does not let the service
+// write (it has ReadWritePaths=/var/lib/ferry only, under
+// ProtectSystem=strict): a log.file or a folder source elsewhere would
+// fail at the next start, with nothing said until then. Empty when there
+// are none.
+func packagedUnitNote(cfgPath string, cfg *config.Config) string {
+	if cfgPath != installer.PackageLayout().ConfigFile {
+		return "" // not the configuration the packaged unit runs
+	}
+	var extra []string
+	pkg := installer.PackageLayout().DataDir
+	for _, d := range serviceWritable(cfg) {
+		if !isWithin(pkg, d) {
+			extra = append(extra, d)
+		}
+	}
+	if len(extra) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("note: the packaged systemd unit lets the service write only %s; give it the rest with `sudo systemctl edit ferry`:\n  [Service]\n  ReadWritePaths=%s\nor register the service with `ferry install`, whose unit has them\n",
+		pkg, strings.Join(extra, " "))
 }
 
 // commonDir is the deepest folder holding both a and b.

@@ -102,3 +102,51 @@ func TestServiceLayoutWorkFolders(t *testing.T) {
 		t.Errorf("work folders install prepares: %v, want [%s]", l.WorkDirs, want)
 	}
 }
+
+// TestServiceLayoutGivesAuthKeysToTheService: the SMART and UDAP keys,
+// the UDAP certificate and trust anchors and an https proxy's CA are read
+// by the running service at delivery time: a key made root's 0600 by hand
+// (as the UDAP section says) would fail every token request while `sudo
+// ferry doctor` passes it. install makes them readable as it does the TLS
+// files.
+func TestServiceLayoutGivesAuthKeysToTheService(t *testing.T) {
+	cfg := config.Default()
+	cfg.Exchange.URL = "https://hie.example.org/fhir/R4"
+	cfg.Exchange.Auth.SMART.KeyFile = "/etc/ferry/smart.key"
+	cfg.Exchange.Auth.UDAP.CertFile, cfg.Exchange.Auth.UDAP.KeyFile, cfg.Exchange.Auth.UDAP.TrustAnchors = "/etc/ferry/udap.pem", "/etc/ferry/udap.key", "/etc/ferry/tefca-anchors.pem"
+	cfg.Proxy.CAFile = "/etc/ferry/proxy-ca.pem"
+	l := serviceLayout("/etc/ferry/ferry.yaml", cfg)
+	for _, f := range []string{"/etc/ferry/smart.key", "/etc/ferry/udap.pem", "/etc/ferry/udap.key", "/etc/ferry/tefca-anchors.pem", "/etc/ferry/proxy-ca.pem"} {
+		if !slices.Contains(l.Readable, f) {
+			t.Errorf("%s is not made readable by the service: %v", f, l.Readable)
+		}
+	}
+}
+
+// TestPackagedUnitNote: after a package install, `ferry install
+// --folders-only` says which folders the packaged unit (ReadWritePaths=
+// /var/lib/ferry, ProtectSystem=strict) does not let the service write: a
+// log.file in /var/log/ferry and an export folder would otherwise fail at
+// the next start or stick, with nothing said.
+func TestPackagedUnitNote(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("systemd only")
+	}
+	pkg := "/etc/ferry/ferry.yaml"
+	cfg := config.Default()
+	cfg.DataDir = "/var/lib/ferry"
+	if n := packagedUnitNote(pkg, cfg); n != "" {
+		t.Errorf("nothing outside /var/lib/ferry, yet: %q", n)
+	}
+	cfg.Log.File = "/var/log/ferry/ferry.log"
+	var ehr config.Folder
+	ehr.Name, ehr.Kind, ehr.Path = "ehr", "ehr", "/srv/exports"
+	cfg.Sources.Folders = []config.Folder{ehr}
+	n := packagedUnitNote(pkg, cfg)
+	if !strings.Contains(n, "ReadWritePaths=/srv/exports /var/log/ferry") || !strings.Contains(n, "systemctl edit ferry") {
+		t.Errorf("note: %q", n)
+	}
+	if n := packagedUnitNote("/opt/ferry/ferry.yaml", cfg); n != "" {
+		t.Errorf("another configuration than the packaged unit's: %q", n)
+	}
+}

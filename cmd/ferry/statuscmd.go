@@ -33,6 +33,13 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil && !errors.Is(err, ops.ErrNotRunning) {
 			return err
 		}
+		if st != nil && !ops.SameDataDir(st, cfg) {
+			// The address is another gateway's, so this one is not
+			// running (it could not bind it): its figures are on disk.
+			fmt.Fprintf(stderr, "note: %s answers as another ferry (%s, data_dir %s), not the gateway of this configuration (data_dir %s); stop it, or give one of them another status.listen\n",
+				cfg.Status.Listen, st.Version, st.DataDir, cfg.DataDir)
+			st = nil
+		}
 	}
 	if st == nil {
 		if st, err = ops.OfflineStatus(cfg); err != nil {

@@ -852,12 +852,16 @@ func CheckAccess(cfg *config.Config) []Check {
 // problem otherwise.
 func CheckPorts(ctx context.Context, cfg *config.Config) []Check {
 	var out []Check
-	ferryRunning := ""
+	ferryRunning, otherFerry := "", ""
 	if cfg.Status.Listen != "" {
 		if st, err := FetchStatus(ctx, cfg.Status.Listen); err == nil {
 			ferryRunning = st.Version
 			if ferryRunning == "" {
 				ferryRunning = "unknown version"
+			}
+			if !SameDataDir(st, cfg) {
+				otherFerry = fmt.Sprintf("in use by another ferry (%s, data_dir %s), not the gateway of this configuration (data_dir %s), which cannot start while it runs: stop that one (a `ferry run` left in a terminal?) or give one of them other ports",
+					ferryRunning, st.DataDir, cfg.DataDir)
 			}
 		}
 	}
@@ -868,6 +872,8 @@ func CheckPorts(ctx context.Context, cfg *config.Config) []Check {
 		case err == nil:
 			ln.Close()
 			c.Level, c.Detail = OK, "free"
+		case isAddrInUse(err) && otherFerry != "":
+			c.Level, c.Detail = Fail, otherFerry
 		case isAddrInUse(err) && ferryRunning != "":
 			c.Level, c.Detail = OK, "in use by the running ferry ("+ferryRunning+")"
 		case isAddrInUse(err):

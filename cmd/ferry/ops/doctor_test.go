@@ -390,3 +390,28 @@ func TestCheckLog(t *testing.T) {
 		t.Errorf("a folder: %+v", c)
 	}
 }
+
+// TestCheckPortsOtherFerry: the ports are held by a ferry whose status page
+// names another data folder (the README's `ferry run` on the embedded
+// default, left running while the package is installed). That is not the
+// gateway the configuration describes, whose service could not bind them.
+func TestCheckPortsOtherFerry(t *testing.T) {
+	st := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"version":"1.2.3","data_dir":"./ferry-data"}`))
+	}))
+	defer st.Close()
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	cfg.Sources.MLLP = nil
+	cfg.Status.Listen = strings.TrimPrefix(st.URL, "http://")
+	checks := CheckPorts(context.Background(), cfg)
+	if len(checks) != 1 || checks[0].Level != Fail || !strings.Contains(checks[0].Detail, "./ferry-data") || !strings.Contains(checks[0].Detail, cfg.DataDir) {
+		t.Errorf("port held by another ferry: %+v", checks)
+	}
+	// The same data folder, written another way, is this gateway.
+	cfg.DataDir = "ferry-data/"
+	checks = CheckPorts(context.Background(), cfg)
+	if len(checks) != 1 || checks[0].Level != OK {
+		t.Errorf("port held by this ferry: %+v", checks)
+	}
+}

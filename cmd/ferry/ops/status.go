@@ -235,6 +235,25 @@ func FetchStatus(ctx context.Context, addr string) (*Status, error) {
 	return &s, nil
 }
 
+// SameDataDir reports whether a running gateway's status report (its
+// data_dir as that gateway was configured) is that of the gateway cfg
+// describes. Another ferry holding the status address, such as a `ferry
+// run` on the embedded default left running in a terminal, is not: its
+// figures are not this gateway's, and this one cannot bind its ports. A
+// report without data_dir (an older gateway) cannot tell and counts as
+// the same.
+func SameDataDir(s *Status, cfg *config.Config) bool {
+	if s == nil || s.DataDir == "" {
+		return true
+	}
+	if filepath.Clean(s.DataDir) == filepath.Clean(cfg.DataDir) {
+		return true
+	}
+	a, err := filepath.Abs(s.DataDir)
+	b, err2 := filepath.Abs(cfg.DataDir)
+	return err == nil && err2 == nil && a == b
+}
+
 // OfflineStatus reads the figures from the data folder of a gateway that
 // is not running (or not reachable). The queue is read without its lock,
 // so this is safe beside a running gateway too.
