@@ -29,8 +29,8 @@ var codeSystems = map[string]string{
 	"2.16.840.1.113883.6.13":          "http://ada.org/cdt",
 	"2.16.840.1.113883.6.86":          "http://terminology.hl7.org/CodeSystem/umls",
 	"2.16.840.1.113883.4.9":           "http://fdasis.nlm.nih.gov",
-	"2.16.840.1.113883.3.26.1.1":      "http://ncimeta.nci.nih.gov",
-	"2.16.840.1.113883.3.26.1.5":      "http://ncimeta.nci.nih.gov",
+	"2.16.840.1.113883.3.26.1.1":      "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl", // NCI Thesaurus (THO)
+	"2.16.840.1.113883.3.26.1.5":      "http://hl7.org/fhir/ndfrt",                          // NDF-RT (drug classes)
 	"2.16.840.1.113883.12.227":        "http://hl7.org/fhir/sid/mvx",
 	"2.16.840.1.113883.6.59":          "http://hl7.org/fhir/sid/cvx",
 	"1.0.639.1":                       "urn:ietf:bcp:47",

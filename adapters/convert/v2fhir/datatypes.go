@@ -81,7 +81,8 @@ var codeSystems = map[string]string{
 	"CDCREC":  "urn:oid:2.16.840.1.113883.6.238",
 	"NUCC":    "http://nucc.org/provider-taxonomy",
 	"ISO639":  "urn:ietf:bcp:47",
-	"NCIT":    "http://ncimeta.nci.nih.gov",
+	"NCIT":    "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl", // NCI Thesaurus (THO)
+	"NDFRT":   "http://hl7.org/fhir/ndfrt",
 	"HL7":     "",
 }
 
