@@ -9,7 +9,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/ccdafhir"
@@ -60,7 +64,51 @@ func (c CCDA) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 		units = append(units, Unit{Name: name, Bundle: body, Key: res.PatientKey, Dedup: sha256.Sum256(body),
 			Attrs: map[string]string{"format": "ccda", "type": res.DocumentKind, "loinc": res.DocumentType}})
 	}
+	if len(res.Skipped) > 0 && len(units) > 0 {
+		units[0].Unconverted = res.Skipped
+	}
 	return units, nil
+}
+
+// noteUnconverted counts the entries a stored unit carries only inside its
+// attached document and, at DEBUG, names them: family history, goals or
+// planned procedures are normal in a C-CDA, so this is no news at INFO,
+// but an exchange engineer asking where a section went turns DEBUG on.
+// The keys are codes and template ids, never document text.
+func (p *Pipeline) noteUnconverted(in adapters.Raw, u *Unit) {
+	if len(u.Unconverted) == 0 {
+		return
+	}
+	n := 0
+	for _, c := range u.Unconverted {
+		n += c
+	}
+	p.stats.Unconverted.Add(int64(n))
+	if p.log.Enabled(context.Background(), slog.LevelDebug) {
+		p.log.Debug("entries not converted; sent only in the attached document", "source", in.Source, "format", in.Format,
+			inputHash(in), "entries", n, "skipped", DescribeUnconverted(u.Unconverted))
+	}
+}
+
+// DescribeUnconverted renders Unit.Unconverted as one line, keys sorted:
+// "10157-6 organizer 2.16.840.1.113883.10.20.22.4.45 x2, 18776-5 planned
+// procedure x1".
+func DescribeUnconverted(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(k)
+		b.WriteString(" x")
+		b.WriteString(strconv.Itoa(m[k]))
+	}
+	return b.String()
 }
 
 // Fax converts a received fax into an IHE MHD (or US Core) document

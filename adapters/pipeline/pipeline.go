@@ -61,6 +61,14 @@ type Unit struct {
 	// ingest. Converters that cannot tell leave LabelsKnown false.
 	Labels      []fhir.Coding
 	LabelsKnown bool
+	// Unconverted counts the parts of the input the bundle carries only
+	// inside the document it attaches, not as resources of their own (a
+	// C-CDA entry of a template ferry does not map), by a PHI-free key
+	// (codes and template ids, e.g. "10157-6 organizer
+	// 2.16.840.1.113883.10.20.22.4.45"). Only the first unit of an input
+	// carries them. The pipeline counts them (Stats.Unconverted) and logs
+	// them at DEBUG once the unit is stored.
+	Unconverted map[string]int
 
 	// buf, when set, is the pooled buffer Bundle lives in (bundleBufs).
 	buf *[]byte
@@ -414,6 +422,7 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit) (fa
 		} else if held {
 			drop(u)
 			p.remember(in, u)
+			p.noteUnconverted(in, u)
 			continue
 		}
 		puts = append(puts, &queue.Item{Key: u.Key, Source: in.Source, Body: u.Bundle, BodyFile: u.BodyFile, Attrs: u.Attrs})
@@ -432,6 +441,7 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit) (fa
 		}
 		p.stats.Queued.Add(1)
 		p.remember(in, u)
+		p.noteUnconverted(in, u)
 	}
 	return failed, nil
 }

@@ -13,6 +13,9 @@ type Stats struct {
 	Quarantined atomic.Int64
 	// Held counts units kept back by the disclosure policy (stored, not queued).
 	Held atomic.Int64
+	// Unconverted counts the entries of stored documents that went only
+	// inside the attached document, not as resources (Unit.Unconverted).
+	Unconverted atomic.Int64
 	// convert times each input's conversion, by format (the converters'
 	// keys, fixed at New, so the map is only read afterwards).
 	convert map[string]*latency.Histogram

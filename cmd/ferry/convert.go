@@ -96,6 +96,12 @@ func cmdConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				return err
 			}
 			written++
+			if len(u.Unconverted) > 0 {
+				// What went only inside the attached document, by codes
+				// and template ids (no PHI), as the gateway logs it at
+				// DEBUG.
+				fmt.Fprintf(stderr, "%s: not converted, sent only in the attached document: %s\n", f, pipeline.DescribeUnconverted(u.Unconverted))
+			}
 		}
 	}
 	if *out != "" {

@@ -98,8 +98,14 @@ type Result struct {
 	Version string
 	// Counts holds the number of resources produced, by resource type.
 	Counts map[string]int
-	// Skipped counts entries that were not converted, by template root or
-	// element name (e.g. planned procedures, functional status).
+	// Skipped counts entries that were not converted (family history,
+	// functional status, goals, planned procedures...), which reach the
+	// exchange only inside the attached document. A key names the
+	// section by its LOINC code (else "section" and its template root),
+	// then the entry by element and template root, or by what was
+	// missing: "10157-6 organizer 2.16.840.1.113883.10.20.22.4.45",
+	// "18776-5 planned procedure". Keys hold only codes, OIDs and fixed
+	// words, never document text, so they may be logged.
 	Skipped map[string]int
 }
 
@@ -194,6 +200,7 @@ type converter struct {
 	narr         map[string]string // narrative IDs of the current section
 	pathBuf      []string
 	sectionSeq   int
+	skipSection  string // sectionLabel of the entry being converted
 }
 
 // typeOrder is the order of resource types in the Bundle: referenced

@@ -93,6 +93,9 @@ func (c *converter) entry(rel *relationship, s *section) error {
 		return nil
 	}
 	c.observeConf(a.ConfidentialityCode)
+	saved := c.skipSection
+	c.skipSection = sectionLabel(s)
+	defer func() { c.skipSection = saved }()
 	if a.NullFlavor != "" {
 		c.skip(el + " nullFlavor")
 		return nil
@@ -147,15 +150,73 @@ func (c *converter) entry(rel *relationship, s *section) error {
 	return nil
 }
 
-// skip counts an entry that was not converted.
-func (c *converter) skip(what string) { c.res.Skipped[what]++ }
+// skip counts an entry that was not converted, under the section it is
+// in: "10157-6 observation 2.16.840.1.113883.10.20.22.4.46".
+func (c *converter) skip(what string) {
+	if c.skipSection != "" {
+		what = c.skipSection + " " + what
+	}
+	c.res.Skipped[what]++
+}
 
 // skipKey names an unconverted entry by its first template root.
 func skipKey(t []ii, el string) string {
 	if len(t) > 0 && t[0].Root != "" {
-		return el + " " + t[0].Root
+		return el + " " + safeOID(t[0].Root)
 	}
 	return el
+}
+
+// sectionLabel names section s in Result.Skipped: its LOINC code, else
+// its first template root, else "section". Both come from the sender,
+// so only values shaped like a LOINC code or an OID are used: a key is
+// logged, and must never carry text that could be PHI.
+func sectionLabel(s *section) string {
+	if s == nil {
+		return "section"
+	}
+	if s.code != nil && s.code.CodeSystem == "2.16.840.1.113883.6.1" {
+		if code := strings.TrimSpace(s.code.Code); isLOINC(code) {
+			return code
+		}
+	}
+	for _, t := range s.templates {
+		if t.Root != "" {
+			return "section " + safeOID(t.Root)
+		}
+	}
+	return "section"
+}
+
+// isLOINC reports whether v has the shape of a LOINC code (1 to 7
+// digits, a hyphen, a check digit).
+func isLOINC(v string) bool {
+	i := strings.IndexByte(v, '-')
+	if i < 1 || i > 7 || len(v) != i+2 || v[i+1] < '0' || v[i+1] > '9' {
+		return false
+	}
+	for j := 0; j < i; j++ {
+		if v[j] < '0' || v[j] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// safeOID returns root when it is an OID (digits and dots, at most 128
+// characters), and "non-OID" otherwise, so that a templateId root a
+// sender filled with something else never reaches a log.
+func safeOID(root string) string {
+	root = strings.TrimSpace(root)
+	if root == "" || len(root) > 128 || root[0] == '.' || root[len(root)-1] == '.' {
+		return "non-OID"
+	}
+	for i := 0; i < len(root); i++ {
+		if (root[i] < '0' || root[i] > '9') && root[i] != '.' {
+			return "non-OID"
+		}
+	}
+	return root
 }
 
 // categoryFor is the Condition category of a problem in section s.

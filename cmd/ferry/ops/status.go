@@ -102,6 +102,9 @@ type Ingest struct {
 	// Held counts units kept back by the exchange's hold policy
 	// (security labels), stored under <data_dir>/held.
 	Held int64 `json:"held"`
+	// Unconverted counts document entries sent only inside the attached
+	// document, not as resources (C-CDA templates ferry does not map).
+	Unconverted int64 `json:"unconverted_entries"`
 }
 
 // SourceStatus counts one MLLP listener's traffic since the gateway
@@ -394,6 +397,9 @@ func PrintStatus(w io.Writer, s *Status) {
 		fmt.Fprintln(w)
 		if s.Ingest.Held > 0 {
 			fmt.Fprintf(w, "held for review:   %d since start by exchange.hold, not sent (see `ferry held list`)\n", s.Ingest.Held)
+		}
+		if s.Ingest.Unconverted > 0 {
+			fmt.Fprintf(w, "not converted:     %d document entries since start sent only in their attached document (log.level debug names their templates)\n", s.Ingest.Unconverted)
 		}
 		if h := s.Flush; h != nil && h.Count() > 0 {
 			fmt.Fprintf(w, "disk flush:        p50 %s, p99 %s over %d commits (each ACK waits for one)\n", h.bound(0.5), h.bound(0.99), h.Count())
