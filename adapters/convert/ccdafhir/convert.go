@@ -201,6 +201,7 @@ type converter struct {
 	pathBuf      []string
 	sectionSeq   int
 	skipSection  string // sectionLabel of the entry being converted
+	zone         string // docZone of the effectiveTime: times without a zone are in it
 }
 
 // typeOrder is the order of resource types in the Bundle: referenced
@@ -338,7 +339,11 @@ func (c *converter) document(d *xml.Decoder, start xml.StartElement) error {
 		case "effectiveTime":
 			var x ts
 			err = c.decode(d, &x, t, name)
-			c.effective = tsValue(&x)
+			// The document's zone is set first: its own time keeps
+			// its zone either way, and every time after it (the
+			// header's, the entries') that has none is meant in it.
+			c.zone = docZone(x.Value)
+			c.effective = c.tsValue(&x)
 			c.effectiveRaw = x.Value
 		case "confidentialityCode":
 			c.conf = &cd{}
@@ -537,7 +542,7 @@ func (c *converter) bundle() *fhir.Bundle {
 		n += len(es)
 	}
 	b := &fhir.Bundle{ResourceType: "Bundle", Type: "transaction", Entry: make([]fhir.BundleEntry, 0, n),
-		Timestamp: instant(c.effectiveRaw)}
+		Timestamp: c.instant(c.effectiveRaw)}
 	if c.docIdent.Value != "" {
 		b.Identifier = &fhir.Identifier{System: c.docIdent.System, Value: c.docIdent.Value}
 	}

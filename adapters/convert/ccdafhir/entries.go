@@ -200,7 +200,7 @@ func (c *converter) allergy(o *act, concern *act) {
 	}
 	if clinical == "" {
 		clinical = "active"
-		if e := firstEffective(o.EffectiveTime); e != nil && tsValue(e.High) != "" {
+		if e := firstEffective(o.EffectiveTime); e != nil && c.tsValue(e.High) != "" {
 			clinical = "resolved"
 		} else if st := status(concern); st == "completed" || st == "suspended" {
 			clinical = "inactive"
@@ -208,7 +208,7 @@ func (c *converter) allergy(o *act, concern *act) {
 	}
 	r.ClinicalStatus = simpleConcept("http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", clinical, "")
 	r.VerificationStatus = simpleConcept("http://terminology.hl7.org/CodeSystem/allergyintolerance-verification", verification, "")
-	if pt, per := effective(firstEffective(o.EffectiveTime)); pt != "" {
+	if pt, per := c.when(firstEffective(o.EffectiveTime)); pt != "" {
 		r.OnsetDateTime = pt
 	} else if per != nil && per.Start != "" {
 		r.OnsetDateTime = per.Start
@@ -269,7 +269,7 @@ func (c *converter) reaction(s *act) (fhir.AllergyIntoleranceReaction, bool) {
 		return fhir.AllergyIntoleranceReaction{}, false
 	}
 	rx := fhir.AllergyIntoleranceReaction{Manifestation: []fhir.CodeableConcept{*m}}
-	if pt, per := effective(firstEffective(s.EffectiveTime)); pt != "" {
+	if pt, per := c.when(firstEffective(s.EffectiveTime)); pt != "" {
 		rx.Onset = pt
 	} else if per != nil {
 		rx.Onset = per.Start
@@ -372,7 +372,7 @@ func (c *converter) condition(o *act, concern *act, category string) string {
 	if r.Code == nil {
 		r.Code = concept(o.Code)
 	}
-	pt, per := effective(firstEffective(o.EffectiveTime))
+	pt, per := c.when(firstEffective(o.EffectiveTime))
 	if pt != "" {
 		r.OnsetDateTime = pt
 	} else if per != nil {
@@ -445,7 +445,7 @@ func (c *converter) medication(a *act, s *section) {
 			Status: medStatementStatus(st, negated(a)), Subject: c.subject(), ReasonCode: reasons,
 			DateAsserted: when, InformationSource: by}
 		r.MedicationReference, r.MedicationCodeableConcept = med.ref, med.cc
-		pt, per := effective(firstEffective(a.EffectiveTime))
+		pt, per := c.when(firstEffective(a.EffectiveTime))
 		r.EffectiveDateTime, r.EffectivePeriod = pt, per
 		if dosage != nil {
 			r.Dosage = []fhir.Dosage{*dosage}
@@ -473,7 +473,7 @@ func (c *converter) medication(a *act, s *section) {
 	}
 	r.MedicationReference, r.MedicationCodeableConcept = med.ref, med.cc
 	if dosage != nil {
-		pt, per := effective(firstEffective(a.EffectiveTime))
+		pt, per := c.when(firstEffective(a.EffectiveTime))
 		if per != nil || pt != "" {
 			if dosage.Timing == nil {
 				dosage.Timing = &fhir.Timing{}
@@ -711,7 +711,7 @@ func (c *converter) immunization(a *act) {
 		}
 		r.Manufacturer = c.organization(mp.ManufacturerOrganization)
 	}
-	pt, per := effective(firstEffective(a.EffectiveTime))
+	pt, per := c.when(firstEffective(a.EffectiveTime))
 	if pt == "" && per != nil {
 		pt = per.Start
 	}

@@ -131,8 +131,8 @@ func (c *converter) buildPatient() {
 		if pt.BirthTime != nil {
 			p.BirthDate = date(pt.BirthTime.Value)
 		}
-		if pt.DeceasedTime != nil && tsValue(pt.DeceasedTime) != "" {
-			p.DeceasedDateTime = tsValue(pt.DeceasedTime)
+		if pt.DeceasedTime != nil && c.tsValue(pt.DeceasedTime) != "" {
+			p.DeceasedDateTime = c.tsValue(pt.DeceasedTime)
 		} else if pt.DeceasedInd != nil && pt.DeceasedInd.Value != "" {
 			p.DeceasedBoolean = ptr(boolAttr(pt.DeceasedInd.Value))
 		}
@@ -512,7 +512,7 @@ func (c *converter) actor(a *assigned) *fhir.Reference {
 func (c *converter) authorRef(as []author) (*fhir.Reference, string) {
 	for i := range as {
 		r := c.actor(as[i].AssignedAuthor)
-		t := tsValue(as[i].Time)
+		t := c.tsValue(as[i].Time)
 		if r != nil || t != "" {
 			return r, t
 		}
@@ -532,8 +532,8 @@ func (c *converter) headerEncounter() string {
 			e.Type = []fhir.CodeableConcept{*t}
 		}
 	}
-	_, e.Period = effective(ee.EffectiveTime)
-	if pt, _ := effective(ee.EffectiveTime); pt != "" {
+	_, e.Period = c.when(ee.EffectiveTime)
+	if pt, _ := c.when(ee.EffectiveTime); pt != "" {
 		e.Period = &fhir.Period{Start: pt}
 	}
 	e.Status = "unknown"
@@ -624,7 +624,7 @@ func (c *converter) document2() {
 	dr.Type = documentType(concept(c.docCode), c.res.DocumentKind)
 	dr.Category = []fhir.CodeableConcept{*simpleConcept("http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category", "clinical-note", "Clinical Note")}
 	dr.Subject = c.subject()
-	dr.Date = instant(c.effectiveRaw)
+	dr.Date = c.instant(c.effectiveRaw)
 	dr.Description = c.title
 	for i := range c.authors {
 		if r := c.actor(c.authors[i].AssignedAuthor); r != nil {
@@ -695,7 +695,7 @@ func (c *converter) document2() {
 		if d.ServiceEvent == nil {
 			continue
 		}
-		if pt, per := effective(d.ServiceEvent.EffectiveTime); per != nil && ctx.Period == nil {
+		if pt, per := c.when(d.ServiceEvent.EffectiveTime); per != nil && ctx.Period == nil {
 			ctx.Period = per
 		} else if pt != "" && ctx.Period == nil {
 			ctx.Period = &fhir.Period{Start: pt, End: pt}

@@ -53,10 +53,10 @@ func (c *converter) observation(o *act, category string, sub []string) string {
 		code = simpleConcept("http://terminology.hl7.org/CodeSystem/data-absent-reason", "unknown", "Unknown")
 	}
 	r.Code = *code
-	pt, per := effective(firstEffective(o.EffectiveTime))
+	pt, per := c.when(firstEffective(o.EffectiveTime))
 	r.EffectiveDateTime, r.EffectivePeriod = pt, per
 	if len(o.Value) > 0 {
-		setObsValue(r, &o.Value[0])
+		c.setObsValue(r, &o.Value[0])
 	}
 	r.Interpretation = concepts(o.InterpretationCode)
 	if len(o.MethodCode) > 0 {
@@ -111,7 +111,7 @@ func hasRef(refs []fhir.Reference, ref string) bool {
 
 // setObsValue maps a CDA ANY value by its xsi:type to value[x], or to
 // dataAbsentReason for a nullFlavor.
-func setObsValue(r *fhir.Observation, v *anyValue) {
+func (c *converter) setObsValue(r *fhir.Observation, v *anyValue) {
 	typ := strings.ToUpper(bareType(v.XSIType))
 	if v.NullFlavor != "" && v.Value == "" && v.Code == "" {
 		if reason, ok := dataAbsent[v.NullFlavor]; ok {
@@ -143,9 +143,9 @@ func setObsValue(r *fhir.Observation, v *anyValue) {
 			r.ValueBoolean = ptr(boolAttr(v.Value))
 		}
 	case "TS":
-		r.ValueDateTime, _ = dateTime(v.Value)
+		r.ValueDateTime, _ = c.dateTime(v.Value)
 	case "IVL_TS":
-		if lo, hi := tsValue(v.lowTS()), tsValue(v.highTS()); lo != "" || hi != "" {
+		if lo, hi := c.tsValue(v.lowTS()), c.tsValue(v.highTS()); lo != "" || hi != "" {
 			r.ValuePeriod = &fhir.Period{Start: lo, End: hi}
 		}
 	case "ST", "ED", "SC":
@@ -216,7 +216,7 @@ func (c *converter) vitalsOrganizer(a *act) {
 	}
 	r := &fhir.Observation{ResourceType: "Observation", ID: idn.id, Identifier: ids, Status: obsStatus(status(a)),
 		Category: observationCategory("vital-signs"), Code: code, Subject: c.subject(), HasMember: members}
-	r.EffectiveDateTime, r.EffectivePeriod = effective(firstEffective(a.EffectiveTime))
+	r.EffectiveDateTime, r.EffectivePeriod = c.when(firstEffective(a.EffectiveTime))
 	if r.EffectiveDateTime == "" && r.EffectivePeriod == nil {
 		r.EffectiveDateTime = c.firstMemberTime(a)
 	}
@@ -253,7 +253,7 @@ func (c *converter) organizerMembers(a *act, category, skipAs string) []fhir.Ref
 func (c *converter) firstMemberTime(a *act) string {
 	for i := range a.Component {
 		if s, _ := a.Component[i].statement(); s != nil {
-			if pt, per := effective(firstEffective(s.EffectiveTime)); pt != "" {
+			if pt, per := c.when(firstEffective(s.EffectiveTime)); pt != "" {
 				return pt
 			} else if per != nil && per.Start != "" {
 				return per.Start
@@ -288,7 +288,7 @@ func (c *converter) resultOrganizer(a *act) {
 	} else {
 		r.Code = *simpleConcept("http://terminology.hl7.org/CodeSystem/data-absent-reason", "unknown", "Unknown")
 	}
-	r.EffectiveDateTime, r.EffectivePeriod = effective(firstEffective(a.EffectiveTime))
+	r.EffectiveDateTime, r.EffectivePeriod = c.when(firstEffective(a.EffectiveTime))
 	if r.EffectiveDateTime == "" && r.EffectivePeriod == nil {
 		r.EffectiveDateTime = c.firstMemberTime(a)
 	}
@@ -362,7 +362,7 @@ func (c *converter) procedure(a *act, el string) {
 	if r.Code == nil && el == "observation" {
 		r.Code = firstValueConcept(a)
 	}
-	pt, per := effective(firstEffective(a.EffectiveTime))
+	pt, per := c.when(firstEffective(a.EffectiveTime))
 	r.PerformedDateTime, r.PerformedPeriod = pt, per
 	r.BodySite = concepts(a.TargetSiteCode)
 	for i := range a.Performer {
@@ -412,7 +412,7 @@ func (c *converter) encounterActivity(a *act) {
 			r.Type = []fhir.CodeableConcept{*t}
 		}
 	}
-	pt, per := effective(firstEffective(a.EffectiveTime))
+	pt, per := c.when(firstEffective(a.EffectiveTime))
 	if pt != "" {
 		per = &fhir.Period{Start: pt}
 	}

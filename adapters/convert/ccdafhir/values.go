@@ -26,9 +26,11 @@ var codeSystemNames = map[string]string{
 
 // dateTime converts an HL7 TS (YYYY[MM[DD[HH[MM[SS[.S+]]]]]][+/-ZZZZ]) to a
 // FHIR dateTime, keeping its precision. FHIR needs a zone once a time is
-// given; a TS with a time but no zone is cut to its date rather than
-// inventing one. ok is false for values that are not a TS.
-func dateTime(v string) (string, bool) {
+// given: a TS with a time but no zone takes defZone ("+HHMM", "-HHMM" or
+// "Z": the document's own zone, see docZone), and without one is cut to
+// its date rather than inventing a zone. ok is false for values that are
+// not a TS.
+func dateTime(v, defZone string) (string, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return "", false
@@ -39,6 +41,9 @@ func dateTime(v string) (string, bool) {
 		zone, v = v[i:], v[:i]
 	} else if strings.HasSuffix(v, "Z") {
 		zone, v = "Z", v[:len(v)-1]
+	}
+	if zone == "" {
+		zone = defZone
 	}
 	frac := ""
 	if i := strings.IndexByte(v, '.'); i >= 0 {
@@ -133,9 +138,26 @@ func zoneOf(z string) (string, bool) {
 	return z[:3] + ":" + z[3:], true
 }
 
+// docZone returns the zone of the document's effectiveTime ("-0500"),
+// the zone its times without one are meant in, or "" when it has none
+// (or one that is not +HHMM, -HHMM or Z).
+func docZone(v string) string {
+	v = strings.TrimSpace(v)
+	zone := ""
+	if i := strings.IndexAny(v, "+-"); i > 0 {
+		zone = v[i:]
+	} else if strings.HasSuffix(v, "Z") {
+		zone = "Z"
+	}
+	if _, ok := zoneOf(zone); !ok {
+		return ""
+	}
+	return zone
+}
+
 // date converts a TS to a FHIR date (birthDate), dropping any time.
 func date(v string) string {
-	s, ok := dateTime(v)
+	s, ok := dateTime(v, "")
 	if !ok {
 		return ""
 	}
@@ -145,10 +167,13 @@ func date(v string) string {
 	return s
 }
 
+// dateTime is dateTime in the document's zone.
+func (c *converter) dateTime(v string) (string, bool) { return dateTime(v, c.zone) }
+
 // instant converts a TS to a FHIR instant, which needs seconds and a zone;
 // "" when the TS is not that precise.
-func instant(v string) string {
-	s, ok := dateTime(v)
+func (c *converter) instant(v string) string {
+	s, ok := c.dateTime(v)
 	if !ok || len(s) < 20 {
 		return ""
 	}
@@ -156,25 +181,25 @@ func instant(v string) string {
 }
 
 // tsValue reads a ts pointer.
-func tsValue(t *ts) string {
+func (c *converter) tsValue(t *ts) string {
 	if t == nil || t.NullFlavor != "" {
 		return ""
 	}
-	s, _ := dateTime(t.Value)
+	s, _ := c.dateTime(t.Value)
 	return s
 }
 
-// effective splits an effectiveTime into a point or a period. A TS value
+// when splits an effectiveTime into a point or a period. A TS value
 // wins; otherwise low/high make a period, and a lone center a point.
-func effective(e *ivlTS) (point string, period *fhir.Period) {
+func (c *converter) when(e *ivlTS) (point string, period *fhir.Period) {
 	if e == nil {
 		return "", nil
 	}
 	if e.Value != "" {
-		s, _ := dateTime(e.Value)
+		s, _ := c.dateTime(e.Value)
 		return s, nil
 	}
-	lo, hi := tsValue(e.Low), tsValue(e.High)
+	lo, hi := c.tsValue(e.Low), c.tsValue(e.High)
 	if lo != "" || hi != "" {
 		if hi != "" && lo == "" {
 			return "", &fhir.Period{End: hi}
@@ -184,10 +209,17 @@ func effective(e *ivlTS) (point string, period *fhir.Period) {
 		}
 		return "", &fhir.Period{Start: lo, End: hi}
 	}
-	if c := tsValue(e.Center); c != "" {
-		return c, nil
+	if ct := c.tsValue(e.Center); ct != "" {
+		return ct, nil
 	}
 	return "", nil
+}
+
+// effective is when for the validity periods of names and addresses,
+// which the header's shared helpers build without a converter: HL7 gives
+// them as dates, so they get no zone of the document's.
+func effective(e *ivlTS) (point string, period *fhir.Period) {
+	return (&converter{}).when(e)
 }
 
 // firstEffective returns the first effectiveTime that is an interval or a
