@@ -156,7 +156,7 @@ func (c *Config) problems() []Problem {
 		}
 		if f.SourceID != "" {
 			if _, ok := faxfhir.SourceOID(f.SourceID); !ok {
-				add(p+".source_id", "%q is not an OID (digits and dots, at most 64 characters, e.g. 1.3.6.1.4.1.21367.2026.2)", f.SourceID)
+				add(p+".source_id", "%q is not an OID (digits and dots, at most 64 characters, bare or urn:oid:)", f.SourceID)
 			}
 		}
 		switch f.Kind {
