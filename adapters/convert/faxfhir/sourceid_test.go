@@ -21,10 +21,10 @@ func TestSourceOID(t *testing.T) {
 		{"2.25." + strings.Repeat("9", 60), "", false}, // 64 characters at most
 		{"2.25." + strings.Repeat("9", 59), "2.25." + strings.Repeat("9", 59), true},
 		{"", "", false},
-		{"1", "", false},           // one arc is no OID
-		{"1.2.03", "", false},      // no leading zeros
-		{"3.1.2", "", false},       // the first arc is 0, 1 or 2
-		{"1.2.3.", "", false},      // no empty arc
+		{"1", "", false},      // one arc is no OID
+		{"1.2.03", "", false}, // no leading zeros
+		{"3.1.2", "", false},  // the first arc is 0, 1 or 2
+		{"1.2.3.", "", false}, // no empty arc
 		{"Riverside EHR", "", false},
 		{"urn:uuid:6ba7b811-9dad-11d1-80b4-00c04fd430c8", "", false},
 	} {
