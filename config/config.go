@@ -50,7 +50,9 @@ type Config struct {
 	// Fax says how received faxes become FHIR documents (IHE MHD or US
 	// Core), and how the documents of XDM packages that are not C-CDA,
 	// HL7 v2 or FHIR are filed: the same bundle under the same profile,
-	// source_id, patient_link and binary_method.
+	// source_id, patient_link and binary_method. A folder's own
+	// source_id (sources.folders[].source_id), and an XDM package's own
+	// sourceId, come before fax.source_id.
 	Fax    faxfhir.Config `yaml:"fax"`
 	Status Status         `yaml:"status"`
 	// Retention says how long delivered files are kept.
@@ -192,6 +194,32 @@ type Folder struct {
 	// on the file's name; the first that matches reads the file. A CSV
 	// no mapping matches is refused, as before. See csvfhir.Mapping.
 	CSV []csvfhir.Mapping `yaml:"csv"`
+	// SourceID is the IHE MHD sourceId (an OID) of the documents this
+	// folder brings in, the SubmissionSet's ihe-sourceId, in place of
+	// fax.source_id: MHD wants a broker such as ferry to use a different
+	// sourceId for each source system, so a second fax service, or an
+	// EHR's export folder, gets its own. In an ehr folder it applies to
+	// the PDFs and TIFFs of XDM packages whose METADATA.XML gives no
+	// valid sourceId of the sender's own (which always comes first).
+	// Empty: fax.source_id. No identifier derives from it: setting it
+	// later changes no document's ids at the exchange.
+	SourceID string `yaml:"source_id"`
+}
+
+// FolderSourceIDs maps the name of each folder with a source_id of its
+// own to it, for faxfhir.Converter.WithFolderSourceIDs.
+func (c *Config) FolderSourceIDs() map[string]string {
+	var m map[string]string
+	for _, f := range c.Sources.Folders {
+		if f.SourceID == "" {
+			continue
+		}
+		if m == nil {
+			m = map[string]string{}
+		}
+		m[f.Name] = f.SourceID
+	}
+	return m
 }
 
 // Exchange is the receiving health information exchange. With an empty

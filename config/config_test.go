@@ -436,3 +436,42 @@ func TestExchangeURLCredentials(t *testing.T) {
 		}
 	}
 }
+
+// TestFolderSourceID: a folder's source_id must be an OID (the problem
+// names the field path); fax.source_id stays required while a fax inbox
+// files under it, and may be left out (derived from the host name) once
+// every fax inbox names its own. FolderSourceIDs lists the folders that
+// name one.
+func TestFolderSourceID(t *testing.T) {
+	const fax = "    - {name: fax, kind: fax, path: /srv/fax}\n"
+	const own = "    - {name: cloudfax, kind: fax, path: /srv/cloudfax, source_id: 1.2.840.99999.2}\n"
+	for _, tc := range []struct{ yml, want string }{
+		{"sources:\n  folders:\n" + fax, "fax.source_id"},
+		{"sources:\n  folders:\n" + own, ""},
+		{"sources:\n  folders:\n" + own + fax, "fax.source_id"},
+		{"fax: {source_id: 1.2.840.99999.1}\nsources:\n  folders:\n" + own + fax, ""},
+		{"fax: {source_id: x.y}\nsources:\n  folders:\n" + own, "fax.source_id"},
+		{"sources:\n  folders:\n    - {name: ehr, kind: ehr, path: /srv/ehr, source_id: '1.2.840.99999.3'}\n", ""},
+		{"sources:\n  folders:\n    - {name: ehr, kind: ehr, path: /srv/ehr, source_id: ehr-1}\n", "sources.folders[0].source_id"},
+	} {
+		c, err := Parse("t.yaml", []byte(tc.yml))
+		if err == nil {
+			err = c.Validate()
+		}
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%q: %v", tc.yml, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%q: %v, want a %s problem", tc.yml, err, tc.want)
+		}
+	}
+
+	c, err := Load("../testdata/configs/good_source_id.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.FolderSourceIDs()
+	if len(got) != 2 || got["ehr"] != "1.3.6.1.4.1.21367.2026.3" || got["cloudfax"] != "urn:oid:1.3.6.1.4.1.21367.2026.2" {
+		t.Errorf("FolderSourceIDs = %v", got)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ferry-health/ferry/adapters/convert/csvfhir"
+	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
 	"github.com/ferry-health/ferry/adapters/convert/v2fhir"
 	"github.com/ferry-health/ferry/adapters/hl7v2"
 	"github.com/ferry-health/ferry/transport/fhirhttp"
@@ -134,7 +135,9 @@ func (c *Config) problems() []Problem {
 			}
 		}
 	}
-	faxes, ehrs := 0, 0
+	// faxes counts the fax inboxes that file under fax.source_id, those
+	// without a source_id of their own.
+	faxes, ownSource, ehrs := 0, 0, 0
 	works := map[string]int{} // work folder → index of the folder using it
 	for i := range c.Sources.Folders {
 		f := &c.Sources.Folders[i]
@@ -151,9 +154,18 @@ func (c *Config) problems() []Problem {
 				}
 			}
 		}
+		if f.SourceID != "" {
+			if _, ok := faxfhir.SourceOID(f.SourceID); !ok {
+				add(p+".source_id", "%q is not an OID (digits and dots, at most 64 characters, bare or urn:oid:)", f.SourceID)
+			}
+		}
 		switch f.Kind {
 		case "fax", "hylafax":
-			faxes++
+			if f.SourceID == "" {
+				faxes++
+			} else {
+				ownSource++
+			}
 			addErr(p, f.Config.Validate())
 			if len(f.CSV) > 0 {
 				add(p+".csv", "CSV mappings are for EHR export drops (kind ehr), not a %s inbox", f.Kind)
@@ -167,10 +179,11 @@ func (c *Config) problems() []Problem {
 	switch {
 	case faxes > 0:
 		addErr("fax", c.Fax.Validate())
-	case ehrs > 0:
+	case ehrs > 0 || ownSource > 0:
 		// The PDFs and TIFFs of XDM packages dropped into an ehr folder
 		// are filed under the fax section's settings too, so a mistake in
-		// it is one here as well. Its source_id may be left out: as
+		// it is one here as well, as it is for fax inboxes that all name
+		// their own source_id. Its source_id may be left out: as
 		// without a fax section at all, the gateway then derives one
 		// from the host name.
 		f := c.Fax

@@ -26,6 +26,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/csvfhir"
@@ -61,6 +62,7 @@ type Source struct {
 	maxBody int64
 	zip     zipLimits
 	logPHI  bool
+	log     *slog.Logger
 	csv     []csvfhir.Mapping
 }
 
@@ -84,7 +86,10 @@ func New(set adapters.Settings, cfg folder.Config, next adapters.Consumer, opts 
 	if set.ID == "" {
 		set.ID = "ehrdrop/" + cfg.Name
 	}
-	s := &Source{next: next, zip: defaultZipLimits, logPHI: set.LogPHI}
+	s := &Source{next: next, zip: defaultZipLimits, logPHI: set.LogPHI, log: set.Logger}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
 	e, err := folder.New(set, cfg, adapters.ConsumerFunc(s.consume), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("ehrdrop: %w", err)

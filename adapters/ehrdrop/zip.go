@@ -21,6 +21,7 @@ import (
 	"strings"
 
 	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
 	"github.com/ferry-health/ferry/adapters/convert/xdmfhir"
 	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/queue"
@@ -128,9 +129,19 @@ func (s *Source) consumeZip(ctx context.Context, in adapters.Raw) error {
 		return zipErr(in.Name, err)
 	}
 	defer closeFn()
-	steps, err := planZip(zr, size, s.zip)
+	steps, badSources, err := planZip(zr, size, s.zip)
 	if err != nil {
 		return zipErr(in.Name, err)
+	}
+	for _, b := range badSources {
+		// The value is the sender's, not PHI by intent, but free text
+		// all the same: shown only with log_phi. The archive is named
+		// by its hash, as the pipeline names inputs.
+		args := []any{"sha256", shortHash(in.Meta[folder.MetaSHA256]), "subset", b.subset}
+		if s.logPHI {
+			args = append(args, "source_id", b.value)
+		}
+		s.log.Warn("ehrdrop: XDM submission set sourceId is not an OID; its documents are filed under the folder's source_id or fax.source_id", args...)
 	}
 	if len(steps) == 0 {
 		return queue.Permanent(fmt.Errorf("ehrdrop: %s: the archive holds no document (nothing but folders, INDEX.HTM, README.TXT, stylesheets or desktop files)", in.Name))
@@ -245,10 +256,27 @@ func openZip(in adapters.Raw) (*zip.Reader, int64, func(), error) {
 	return zr, size, closeFn, nil
 }
 
-// planZip checks the archive and lists its documents.
-func planZip(zr *zip.Reader, size int64, lim zipLimits) ([]zipStep, error) {
+// shortHash is the first 12 hex digits of a SHA-256, as the pipeline
+// names inputs in its log.
+func shortHash(sum string) string {
+	if len(sum) > 12 {
+		return sum[:12]
+	}
+	return sum
+}
+
+// badSourceID is an XDM subset whose submission set gives a sourceId that
+// is not an OID: its documents are filed under the configured one.
+type badSourceID struct {
+	subset int    // the subset's number, 1 for the first in name order
+	value  string // what METADATA.XML gives
+}
+
+// planZip checks the archive and lists its documents, and the XDM subsets
+// whose sourceId is refused.
+func planZip(zr *zip.Reader, size int64, lim zipLimits) ([]zipStep, []badSourceID, error) {
 	if err := checkZip(zr, size, lim); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var files []*zip.File
 	xdm := false
@@ -262,13 +290,14 @@ func planZip(zr *zip.Reader, size int64, lim zipLimits) ([]zipStep, error) {
 		}
 	}
 	if xdm {
-		return planXDM(files), nil
+		steps, bad := planXDM(files)
+		return steps, bad, nil
 	}
 	steps := make([]zipStep, 0, len(files))
 	for _, f := range files {
 		steps = append(steps, fileStep(f))
 	}
-	return steps, nil
+	return steps, nil, nil
 }
 
 // checkZip refuses, before anything in it is read, an archive (of size
@@ -390,7 +419,8 @@ const xdmRoot = "IHE_XDM/"
 // planXDM lists an XDM package's documents: subset by subset in name
 // order, each in the order its METADATA.XML lists them, and then any file
 // outside IHE_XDM/ other than INDEX.HTM and README.TXT, as in any archive.
-func planXDM(files []*zip.File) []zipStep {
+// bad lists the subsets whose sourceId is not an OID.
+func planXDM(files []*zip.File) (steps []zipStep, bad []badSourceID) {
 	byName := make(map[string]*zip.File, len(files)) // upper-cased name → entry
 	subsets := map[string][]*zip.File{}              // upper-cased subset folder → its files
 	var dirs []string
@@ -412,23 +442,39 @@ func planXDM(files []*zip.File) []zipStep {
 		}
 	}
 	sort.Strings(dirs)
-	var steps []zipStep
-	for _, dir := range dirs {
-		steps = append(steps, planSubset(dir, subsets[dir], byName)...)
+	for i, dir := range dirs {
+		st, badSource := planSubset(dir, subsets[dir], byName)
+		steps = append(steps, st...)
+		if badSource != "" {
+			bad = append(bad, badSourceID{subset: i + 1, value: badSource})
+		}
 	}
-	return append(steps, outside...)
+	return append(steps, outside...), bad
 }
 
 // planSubset lists the documents of one subset folder (upper-cased dir).
 // XDM names are upper case (ISO 9660 heritage), but writers differ and so
 // do URIs, so names are matched without regard to case.
-func planSubset(dir string, files []*zip.File, byName map[string]*zip.File) []zipStep {
+//
+// The submission set's sourceId, when it is an OID (faxfhir.SourceOID),
+// goes with each document's metadata to become its MHD SubmissionSet's
+// ihe-sourceId; one that is not is dropped and returned as badSource, for
+// the caller to warn about.
+func planSubset(dir string, files []*zip.File, byName map[string]*zip.File) (steps []zipStep, badSource string) {
 	var docs []xdmDocument
 	err := errors.New("no METADATA.XML")
 	if md := byName[dir+"/METADATA.XML"]; md != nil {
 		docs, err = readXDMMetadata(md)
 	}
-	var steps []zipStep
+	if err == nil && docs[0].entry.SourceID != "" {
+		oid, ok := faxfhir.SourceOID(docs[0].entry.SourceID)
+		if !ok {
+			badSource, oid = docs[0].entry.SourceID, ""
+		}
+		for i := range docs {
+			docs[i].entry.SourceID = oid
+		}
+	}
 	if err != nil {
 		// Without usable metadata every file may be a document: content
 		// decides, as for any archive.
@@ -437,7 +483,7 @@ func planSubset(dir string, files []*zip.File, byName map[string]*zip.File) []zi
 				steps = append(steps, fileStep(f))
 			}
 		}
-		return steps
+		return steps, ""
 	}
 	// The subset's name as the archive spells it, for messages.
 	first := entryName(files[0])
@@ -482,7 +528,7 @@ func planSubset(dir string, files []*zip.File, byName map[string]*zip.File) []zi
 			steps = append(steps, fileStep(f))
 		}
 	}
-	return steps
+	return steps, badSource
 }
 
 func uniqueIDNote(id string) string {
@@ -539,7 +585,12 @@ type rimClass struct {
 
 // rimPackage is a RegistryPackage: the submission set (or a folder).
 type rimPackage struct {
-	Slots []rimSlot `xml:"Slot"`
+	Slots               []rimSlot `xml:"Slot"`
+	ExternalIdentifiers []struct {
+		Scheme string    `xml:"identificationScheme,attr"`
+		Value  string    `xml:"value,attr"`
+		Name   rimString `xml:"Name>LocalizedString"`
+	} `xml:"ExternalIdentifier"`
 }
 
 // The DocumentEntry identification and classification schemes ferry
@@ -555,6 +606,9 @@ const (
 	schemeFacilityType    = "urn:uuid:f33fb8ac-18af-42cc-ae0e-ed0b0bdb91e1"
 	schemePracticeSetting = "urn:uuid:cccf5598-8b07-4b77-a05e-ae952c785ead"
 	schemeAuthor          = "urn:uuid:93606bcf-9494-43ec-9b4e-a7748d1a838d"
+	// schemeSourceID is XDSSubmissionSet.sourceId, the sending system's
+	// OID; only a submission set has one (a folder does not).
+	schemeSourceID = "urn:uuid:554ac39e-e3fe-47fe-b233-965d2a147832"
 )
 
 // entry reads the document entry's metadata.
@@ -663,7 +717,7 @@ func readXDMMetadata(f *zip.File) ([]xdmDocument, error) {
 	// is written in.
 	d.CharsetReader = func(_ string, in io.Reader) (io.Reader, error) { return in, nil }
 	var docs []xdmDocument
-	var submitted string
+	var submitted, sourceID string
 	for {
 		tok, err := d.Token()
 		if err == io.EOF {
@@ -679,7 +733,8 @@ func readXDMMetadata(f *zip.File) ([]xdmDocument, error) {
 		switch se.Name.Local {
 		case "RegistryPackage":
 			// The submission set's submissionTime dates the documents'
-			// bundles (a folder has none).
+			// bundles and its sourceId names their source (a folder has
+			// neither).
 			var rp rimPackage
 			if err := d.DecodeElement(&rp, &se); err != nil {
 				return nil, err
@@ -687,6 +742,11 @@ func readXDMMetadata(f *zip.File) ([]xdmDocument, error) {
 			for _, s := range rp.Slots {
 				if s.Name == "submissionTime" && submitted == "" {
 					submitted = first(s.Values)
+				}
+			}
+			for _, x := range rp.ExternalIdentifiers {
+				if (x.Scheme == schemeSourceID || x.Name.Value == "XDSSubmissionSet.sourceId") && sourceID == "" {
+					sourceID = strings.TrimSpace(x.Value)
 				}
 			}
 			continue
@@ -715,6 +775,7 @@ func readXDMMetadata(f *zip.File) ([]xdmDocument, error) {
 	}
 	for i := range docs {
 		docs[i].entry.SubmissionTime = submitted
+		docs[i].entry.SourceID = sourceID
 	}
 	return docs, nil
 }

@@ -67,16 +67,27 @@ func converters(cfg *config.Config) map[string]pipeline.Converter {
 	// for this machine and unique enough to tell sources apart.
 	//
 	// An XDM package's PDF or TIFF is filed as a fax is, by the same
-	// bundle builder under the same settings: the profile, source id,
-	// patient link and Binary method are the exchange's and this
-	// gateway's, whatever brought the document. Its patient comes from
+	// bundle builder under the same settings: the profile, patient link
+	// and Binary method are the exchange's and this gateway's, whatever
+	// brought the document. Its patient comes from
 	// its own metadata, mapped through identifiers.systems like an HL7
 	// v2 assigning authority.
+	//
+	// MHD wants a different sourceId for each source system: a folder
+	// may name its own (sources.folders[].source_id) in place of
+	// fax.source_id, and an XDM package's own sourceId comes before both
+	// (xdmfhir).
 	fcfg := cfg.Fax
 	if fcfg.SourceID == "" {
 		fcfg.SourceID = hostOID()
 	}
 	if fc, err := faxfhir.New(fcfg); err == nil {
+		// Validate refuses a source_id that is not an OID; a
+		// configuration built in code with one keeps fax.source_id for
+		// every folder.
+		if own, err := fc.WithFolderSourceIDs(cfg.FolderSourceIDs()); err == nil {
+			fc = own
+		}
 		m["fax"] = pipeline.Fax{Conv: fc}
 		m[xdmfhir.Format] = pipeline.XDMDocument{Conv: &xdmfhir.Converter{Docs: fc, Systems: cfg.Identifiers.Systems}}
 	}

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -21,6 +22,7 @@ import (
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir/tiffpdf"
 	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/queue"
 )
 
@@ -76,7 +78,52 @@ type Result struct {
 }
 
 // Converter turns faxes into FHIR bundles. It is safe for concurrent use.
-type Converter struct{ cfg Config }
+type Converter struct {
+	cfg Config
+	// folders maps a watched folder's name to the sourceId of the
+	// documents that come from it (WithFolderSourceIDs).
+	folders map[string]string
+}
+
+// WithFolderSourceIDs returns a copy of c that gives the SubmissionSets of
+// documents from the named watched folders (Raw.Meta folder.MetaFolder,
+// the folder's name) their own ihe-sourceId instead of the Config's
+// source_id: MHD wants a broker to use a different sourceId for each
+// source system, and two fax services, or an EHR's export folder beside
+// the clinic's fax, are different systems. ids maps a folder name to an
+// OID (bare or urn:oid:); an empty OID is left out. The folder only
+// decides the sourceId: no identifier derives from it, so a folder given
+// its own id later sends the same documents under the same ids.
+func (c *Converter) WithFolderSourceIDs(ids map[string]string) (*Converter, error) {
+	out := &Converter{cfg: c.cfg, folders: maps.Clone(c.folders)}
+	for _, name := range slices.Sorted(maps.Keys(ids)) {
+		if strings.TrimSpace(ids[name]) == "" {
+			continue
+		}
+		oid, ok := SourceOID(ids[name])
+		if !ok {
+			return nil, fmt.Errorf("faxfhir: source id of folder %q: %q is not an OID of at most %d characters", name, ids[name], maxSourceIDLen)
+		}
+		if out.folders == nil {
+			out.folders = make(map[string]string, len(ids))
+		}
+		out.folders[name] = oid
+	}
+	return out, nil
+}
+
+// FolderSourceID is the sourceId WithFolderSourceIDs gave the named
+// folder, or "" when it gave none (the Config's source_id then applies).
+func (c *Converter) FolderSourceID(folderName string) string { return c.folders[folderName] }
+
+// sourceIDOf is the sourceId of a Raw's documents: its folder's, or the
+// Config's.
+func (c *Converter) sourceIDOf(in adapters.Raw) string {
+	if id := c.folders[in.Meta[folder.MetaFolder]]; id != "" {
+		return id
+	}
+	return c.cfg.SourceID
+}
 
 // New validates cfg and returns a Converter.
 func New(cfg Config) (*Converter, error) {
@@ -103,7 +150,7 @@ func (c *Converter) Convert(ctx context.Context, in adapters.Raw) (fhir.Bundle, 
 		return fhir.Bundle{}, err
 	}
 	defer closeIn()
-	p, err := c.plan(ctx, input, fax)
+	p, err := c.plan(ctx, input, fax, c.sourceIDOf(in))
 	if err != nil {
 		return fhir.Bundle{}, err
 	}
@@ -131,7 +178,7 @@ func (c *Converter) WriteRaw(ctx context.Context, w io.Writer, in adapters.Raw) 
 		return Result{}, err
 	}
 	defer closeIn()
-	return c.WriteBundle(ctx, w, input, fax)
+	return c.writeBundle(ctx, w, input, fax, c.sourceIDOf(in))
 }
 
 // InputOf gives random access to a Raw's content: Body when set, else the
@@ -166,8 +213,15 @@ func InputOf(in adapters.Raw) (Input, func(), error) {
 // the PDF rendition is generated), so memory use is bounded whatever the
 // fax size. The content is read twice (hash, then write); if it differs the
 // result is ErrChanged and what was written must be discarded.
+//
+// The SubmissionSet's sourceId is the Config's; WriteRaw gives a fax from
+// a folder with a source id of its own that one.
 func (c *Converter) WriteBundle(ctx context.Context, w io.Writer, in Input, fax Fax) (Result, error) {
-	p, err := c.plan(ctx, in, fax)
+	return c.writeBundle(ctx, w, in, fax, c.cfg.SourceID)
+}
+
+func (c *Converter) writeBundle(ctx context.Context, w io.Writer, in Input, fax Fax, sourceID string) (Result, error) {
+	p, err := c.plan(ctx, in, fax, sourceID)
 	if err != nil {
 		return Result{}, err
 	}
@@ -306,8 +360,8 @@ type ext struct {
 }
 
 // plan reads and hashes the fax and builds its bundle, Binary data left
-// empty.
-func (c *Converter) plan(ctx context.Context, in Input, fax Fax) (*plan, error) {
+// empty, its SubmissionSet's ihe-sourceId sourceID.
+func (c *Converter) plan(ctx context.Context, in Input, fax Fax, sourceID string) (*plan, error) {
 	var head [8]byte
 	n, _ := in.R.ReadAt(head[:], 0)
 	orig := &content{name: "fax " + in.Name, size: in.Size, gen: func(w io.Writer) error {
@@ -363,7 +417,11 @@ func (c *Converter) plan(ctx context.Context, in Input, fax Fax) (*plan, error) 
 	} else {
 		parts = append(parts, faxPart(orig, "pdf", h))
 	}
-	return c.assemble(c.faxDocument(fax, res.Pages), h, parts, res), nil
+	// The sourceId is not part of the seed: the fax's ids stay what they
+	// were whichever folder, and source id, it came by.
+	d := c.faxDocument(fax, res.Pages)
+	d.SourceID = sourceID
+	return c.assemble(d, h, parts, res), nil
 }
 
 // faxPart is one document of a fax: its masterIdentifier is the OID form
@@ -486,7 +544,7 @@ func (c *Converter) assemble(d Document, seed string, parts []part, res Result) 
 			ResourceType: "List",
 			Meta:         &fhir.Meta{Profile: []string{mhdSD + "IHE.MHD.Minimal.SubmissionSet"}},
 			Extension: []fhir.Extension{{URL: mhdSD + "ihe-sourceId",
-				ValueIdentifier: &fhir.Identifier{System: rfc3986, Value: "urn:oid:" + cfg.SourceID}}},
+				ValueIdentifier: &fhir.Identifier{System: rfc3986, Value: "urn:oid:" + d.SourceID}}},
 			Identifier: []fhir.Identifier{
 				{Use: "usual", Type: mhdIDType("uniqueId"), System: rfc3986, Value: ss.OID()},
 				{Use: "official", Type: mhdIDType("entryUUID"), System: rfc3986, Value: ss.URN()},

@@ -75,7 +75,10 @@ type Config struct {
 	Profile string `yaml:"profile"`
 	// SourceID is the OID (digits and dots, without urn:oid:) that
 	// identifies this ferry instance as a document source: the SubmissionSet
-	// ihe-sourceId. Required for the MHD profiles.
+	// ihe-sourceId. Required for the MHD profiles. It stands for the
+	// clinic's fax, one source system; a folder may name its own
+	// (Converter.WithFolderSourceIDs), and an XDM package's own sourceId
+	// comes before both (Document.SourceID).
 	SourceID string `yaml:"source_id"`
 	// PatientSystem is the identifier system of the MRNs found in file names
 	// or sidecars (e.g. urn:oid:2.16.840.1.113883.3.999.1). Without it a fax
@@ -117,6 +120,22 @@ type OrgRef struct {
 }
 
 var oidRE = regexp.MustCompile(`^[0-2](\.(0|[1-9][0-9]*))+$`)
+
+// maxSourceIDLen is the longest OID XDS accepts as a sourceId (ITI TF-3
+// 4.2.3.1.7: an OID of at most 64 characters); an MHD recipient backed by
+// an XDS registry refuses a longer one.
+const maxSourceIDLen = 64
+
+// SourceOID checks a sourceId as MHD's ihe-sourceId takes it: an OID of
+// digits and dots, at most 64 characters, written bare or as
+// urn:oid:<OID>. It returns the bare OID; ok is false when s is not one.
+func SourceOID(s string) (oid string, ok bool) {
+	oid = strings.TrimPrefix(strings.TrimSpace(s), "urn:oid:")
+	if len(oid) > maxSourceIDLen || !oidRE.MatchString(oid) {
+		return "", false
+	}
+	return oid, true
+}
 
 // Validate checks the configuration without I/O.
 func (c *Config) Validate() error {

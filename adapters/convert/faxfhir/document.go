@@ -21,8 +21,9 @@ import (
 // package that ferry cannot convert into clinical resources (a PDF
 // referral, a scanned TIFF), from its XDS metadata (see
 // adapters/convert/xdmfhir). Both then become the same IHE MHD ITI-65 or
-// US Core transaction under the one Config: profile, source_id,
-// patient_link and binary_method mean the same for either.
+// US Core transaction under the one Config: profile, patient_link and
+// binary_method mean the same for either. The sourceId is the source
+// system's (SourceID), source_id only when nothing more precise is known.
 //
 // Every field but Open is optional; an empty one takes the default the
 // comment names.
@@ -53,6 +54,11 @@ type Document struct {
 	Title string
 	// SubmissionTitle is the MHD SubmissionSet's title.
 	SubmissionTitle string
+	// SourceID is the MHD SubmissionSet's ihe-sourceId: the OID of the
+	// system the document came from (bare or urn:oid:), such as the
+	// sourceId of the XDM package that carried it. Empty, or not an OID
+	// (SourceOID): the Config's source_id. It feeds no identifier.
+	SourceID string
 	// Description is DocumentReference.description.
 	Description string
 	// Date is when the document was sent: DocumentReference.date, the
@@ -144,6 +150,11 @@ func (d Document) withDefaults(cfg Config) Document {
 	}
 	if d.Date.IsZero() {
 		d.Date = time.Now()
+	}
+	if oid, ok := SourceOID(d.SourceID); ok {
+		d.SourceID = oid
+	} else {
+		d.SourceID = cfg.SourceID
 	}
 	return d
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
 	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/queue"
 )
 
@@ -19,7 +20,9 @@ import (
 // builder. It is safe for concurrent use.
 type Converter struct {
 	// Docs builds the bundles; its Config (the gateway's fax section)
-	// decides the profile, source id, patient link and Binary method.
+	// decides the profile, patient link and Binary method, and the
+	// sourceId of a package that gives no valid one of its own and comes
+	// from a folder without one (faxfhir.Converter.WithFolderSourceIDs).
 	Docs *faxfhir.Converter
 	// Systems maps an assigning authority's namespace id (or universal
 	// id) to an identifier system, as identifiers.systems does for HL7 v2
@@ -39,6 +42,11 @@ func (c *Converter) WriteRaw(ctx context.Context, w io.Writer, in adapters.Raw) 
 		return faxfhir.Result{}, queue.Permanent(fmt.Errorf("xdm document %s: %w", in.Name, err))
 	}
 	d := c.Document(e, in.Received)
+	if d.SourceID == "" {
+		// The package gave no valid sourceId: the folder's, else the
+		// fax section's (the builder's default).
+		d.SourceID = c.Docs.FolderSourceID(in.Meta[folder.MetaFolder])
+	}
 	d.Name = in.Name
 	d.Open = func() (io.ReadCloser, error) {
 		if in.Body != nil || in.Open == nil {
@@ -87,6 +95,12 @@ func (c *Converter) Document(e Entry, received time.Time) faxfhir.Document {
 	}
 	if cc := concept(e.ClassCode); cc != nil {
 		d.Category = []fhir.CodeableConcept{faxfhir.CategoryClinicalNote(), *cc}
+	}
+	// MHD wants a broker to use a different sourceId for each source
+	// system: a package's own is the sending system's. One that is not
+	// an OID is left to the folder's or the configured one.
+	if oid, ok := faxfhir.SourceOID(e.SourceID); ok {
+		d.SourceID = oid
 	}
 	d.MasterIdentifier = masterIdentifier(e.UniqueID)
 	if u := strings.ToLower(strings.TrimSpace(e.EntryUUID)); uuidURN.MatchString(u) {

@@ -63,6 +63,10 @@ type Entry struct {
 	LanguageCode   string `json:"languageCode,omitempty"`
 	Hash           string `json:"hash,omitempty"` // hex SHA-1
 	Size           string `json:"size,omitempty"`
+	// SourceID is the submission set's XDSSubmissionSet.sourceId: the OID
+	// of the system that sent the package, which becomes the MHD
+	// SubmissionSet's ihe-sourceId when it is a valid one.
+	SourceID string `json:"sourceId,omitempty"`
 
 	ClassCode       *Code    `json:"classCode,omitempty"`
 	TypeCode        *Code    `json:"typeCode,omitempty"`

@@ -139,3 +139,99 @@ func TestBundlesValidateWithMedplum(t *testing.T) {
 		t.Fatalf("validate.mjs: %v\n%s", err, out)
 	}
 }
+
+// TestExchangeSourceIDChangesNothingTwice posts an XDM document's bundle
+// and a fax's to the stand-in exchange as a gateway before this change
+// made them (every SubmissionSet under fax.source_id), then as it makes
+// them now (the package's own sourceId, the fax folder's own source_id):
+// the exchange creates nothing the second time, since no identifier
+// derives from the sourceId. A new package under its own sourceId is
+// stored with it.
+func TestExchangeSourceIDChangesNothingTwice(t *testing.T) {
+	ex := standin.Start(t)
+	const faxSource, folderSource, pkgSource = "1.3.6.1.4.1.21367.2026.1", "1.3.6.1.4.1.21367.2026.2", "1.2.840.99999.1"
+	before, err := faxfhir.New(faxfhir.Config{SourceID: faxSource, BinaryMethod: faxfhir.BinaryPut})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now, err := before.WithFolderSourceIDs(map[string]string{"cloudfax": folderSource})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tif, err := os.ReadFile("../../../testdata/fax/g4-fine-1p.tif")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdf := []byte("%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
+	entry := Entry{UniqueID: "1.2.840.99999.7.3", MimeType: "application/pdf", SubmissionTime: "20260301090000", SourceID: pkgSource}
+	bundles := func(docs *faxfhir.Converter, e Entry) (xdm, fax []byte) {
+		t.Helper()
+		var b bytes.Buffer
+		meta := e.Meta()
+		meta["folder"] = "ehr"
+		if _, err := (&Converter{Docs: docs}).WriteRaw(context.Background(), &b, adapters.Raw{Name: "direct.zip: DOC0001.PDF", Body: pdf, Meta: meta}); err != nil {
+			t.Fatal(err)
+		}
+		xdm = bytes.Clone(b.Bytes())
+		b.Reset()
+		if _, err := docs.WriteRaw(context.Background(), &b, adapters.Raw{Name: "fax.tif", Body: tif, Meta: map[string]string{"folder": "cloudfax"}}); err != nil {
+			t.Fatal(err)
+		}
+		return xdm, b.Bytes()
+	}
+	old := entry
+	old.SourceID = "" // a gateway before this change did not read it
+	oldXDM, oldFax := bundles(before, old)
+	newXDM, newFax := bundles(now, entry)
+	if bytes.Equal(oldXDM, newXDM) || bytes.Equal(oldFax, newFax) {
+		t.Fatal("the sourceIds did not change the bundles")
+	}
+	for _, b := range [][]byte{oldXDM, oldFax} {
+		ex.Do(t, "POST", ex.URL, b)
+	}
+	counts := func() [3]int {
+		return [3]int{ex.Count(t, "DocumentReference"), ex.Count(t, "List"), ex.Count(t, "Binary")}
+	}
+	was := counts()
+	if was[0] != 3 || was[1] != 2 { // the fax's PDF and TIFF, the XDM document; a SubmissionSet each
+		t.Fatalf("DocumentReferences, Lists, Binaries %v after the first sends", was)
+	}
+	for _, b := range [][]byte{newXDM, newFax} {
+		ex.Do(t, "POST", ex.URL, b)
+	}
+	if got := counts(); got != was {
+		t.Errorf("DocumentReferences, Lists, Binaries %v after the re-send under the new sourceIds, %v before", got, was)
+	}
+
+	// Another package, first sent now: its SubmissionSet carries its
+	// sender's sourceId.
+	entry.UniqueID = "1.2.840.99999.7.4"
+	other := append(bytes.Clone(pdf), "% another\n"...)
+	var b bytes.Buffer
+	meta := entry.Meta()
+	meta["folder"] = "ehr"
+	if _, err := (&Converter{Docs: now}).WriteRaw(context.Background(), &b, adapters.Raw{Name: "direct2.zip: DOC0001.PDF", Body: other, Meta: meta}); err != nil {
+		t.Fatal(err)
+	}
+	resp := ex.Do(t, "POST", ex.URL, b.Bytes())
+	found := false
+	for _, e := range resp["entry"].([]any) {
+		loc, _ := e.(map[string]any)["response"].(map[string]any)["location"].(string)
+		if !strings.HasPrefix(loc, "List/") {
+			continue
+		}
+		list := ex.Do(t, "GET", ex.URL+"/"+strings.SplitN(loc, "/_history", 2)[0], nil)
+		for _, x := range list["extension"].([]any) {
+			x := x.(map[string]any)
+			if strings.HasSuffix(x["url"].(string), "/ihe-sourceId") {
+				found = true
+				if v := x["valueIdentifier"].(map[string]any)["value"]; v != "urn:oid:"+pkgSource {
+					t.Errorf("the stored SubmissionSet's ihe-sourceId is %v, want urn:oid:%s", v, pkgSource)
+				}
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no stored SubmissionSet with an ihe-sourceId in %v", resp)
+	}
+}
