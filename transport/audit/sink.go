@@ -328,6 +328,8 @@ func (s *Sink) run(ctx context.Context) {
 			c.Close()
 			c = nil
 			s.connected.Store(false)
+			// Not a failure: dial again now, not after RedialInterval.
+			lastDial = time.Time{}
 		}
 	}
 	connect := func() bool {
