@@ -427,30 +427,45 @@ func Parse(name string, b []byte) (*Config, error) {
 		return nil, &Error{File: name, Problems: probs}
 	}
 	c := &Config{}
+	// decodeProbs are the unknown and mistyped keys. They do not stop the
+	// check: yaml.v3 decodes everything else (a mistyped value stays
+	// zero), so the file is decoded again without KnownFields and
+	// validated too, and one `ferry config check` lists every problem
+	// instead of one round per kind.
+	var decodeProbs []Problem
 	if root.Kind != 0 {
 		dec := yaml.NewDecoder(bytes.NewReader(b))
 		dec.KnownFields(true)
 		if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
 			var te *yaml.TypeError
-			if errors.As(err, &te) {
-				e := &Error{File: name}
-				for _, s := range te.Errors {
-					p := yamlProblem(errors.New(s))
-					p.Path = pathAtLine(&root, p.Line)
-					e.Problems = append(e.Problems, p)
-				}
-				return nil, e
+			if !errors.As(err, &te) {
+				return nil, &Error{File: name, Problems: []Problem{yamlProblem(err)}}
 			}
-			return nil, &Error{File: name, Problems: []Problem{yamlProblem(err)}}
+			for _, s := range te.Errors {
+				p := yamlProblem(errors.New(s))
+				p.Path = pathAtLine(&root, p.Line)
+				decodeProbs = append(decodeProbs, p)
+			}
+			c = &Config{}
+			err := yaml.NewDecoder(bytes.NewReader(b)).Decode(c)
+			if err != nil && !errors.As(err, &te) {
+				return nil, &Error{File: name, Problems: decodeProbs}
+			}
 		}
 	}
 	c.applyDefaults()
-	if err := c.Validate(); err != nil {
-		e := err.(*Error)
-		e.File = name
-		for i := range e.Problems {
-			if e.Problems[i].Line == 0 {
-				e.Problems[i].Line = lineOf(&root, e.Problems[i].Path)
+	if err := c.Validate(); err != nil || len(decodeProbs) > 0 {
+		e := &Error{File: name, Problems: decodeProbs}
+		if err != nil {
+			for _, p := range err.(*Error).Problems {
+				if p.Line == 0 {
+					p.Line = lineOf(&root, p.Path)
+				}
+				// A mistyped value decoded as zero: its own problem is
+				// the type, not what Validate makes of the zero.
+				if !underProblem(decodeProbs, p.Path) {
+					e.Problems = append(e.Problems, p)
+				}
 			}
 		}
 		return nil, e
@@ -459,6 +474,17 @@ func Parse(name string, b []byte) (*Config, error) {
 	c.keyFileLine = lineOf(&root, "encryption.key_file")
 	c.root = &root
 	return c, nil
+}
+
+// underProblem reports whether path is one of the decode problems' paths or
+// lies under one.
+func underProblem(decodeProbs []Problem, path string) bool {
+	for _, d := range decodeProbs {
+		if d.Path != "" && (path == d.Path || strings.HasPrefix(path, d.Path+".") || strings.HasPrefix(path, d.Path+"[")) {
+			return true
+		}
+	}
+	return false
 }
 
 // extraDocuments reads the documents after the first and reports each one

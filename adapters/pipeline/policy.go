@@ -3,7 +3,6 @@ package pipeline
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -42,13 +41,6 @@ var confLevel = map[string]int{"U": 1, "L": 2, "M": 3, "N": 4, "R": 5, "V": 6}
 
 const systemConfidentiality = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
 
-type labelMeta struct {
-	Security []struct {
-		System string `json:"system"`
-		Code   string `json:"code"`
-	} `json:"security"`
-}
-
 // Active reports whether the policy holds anything.
 func (p Policy) Active() bool { return len(p.Hold) > 0 }
 
@@ -60,106 +52,23 @@ func (p Policy) Active() bool { return len(p.Hold) > 0 }
 // through as it was exported, so a label may sit on a contained resource,
 // on a resource of a document Bundle carried as an entry, or in a
 // DocumentReference's securityLabel (DS4P: the document's high-water
-// mark), not only on the Bundle and its entries' own meta. The bundle is
-// read token by token; values other than meta and securityLabel (base64
-// data included) are not kept.
+// mark), not only on the Bundle and its entries' own meta. HeldReader
+// scans a spilled bundle with the same scanner (labelscan.go), so the two
+// always agree; string values other than keys and labels (base64 data
+// included) are skipped, never kept.
 func (p Policy) Held(bundle []byte) (label string, held bool) {
 	if !p.Active() {
 		return "", false
 	}
-	dec := json.NewDecoder(bytes.NewReader(bundle))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return "unreadable labels", true
-	}
-	label, held, err := p.scanObject(dec)
+	return heldVerdict(newLabelScannerBytes(p, bundle).held())
+}
+
+// heldVerdict turns a scan's result into Held's: an error holds.
+func heldVerdict(label string, held bool, err error) (string, bool) {
 	if err != nil {
 		return "unreadable labels", true
 	}
 	return label, held
-}
-
-// scanValue scans the JSON value that begins with token t for held
-// labels (see Held).
-func (p Policy) scanValue(dec *json.Decoder, t json.Token) (string, bool, error) {
-	switch t {
-	case json.Delim('{'):
-		return p.scanObject(dec)
-	case json.Delim('['):
-		for dec.More() {
-			t, err := dec.Token()
-			if err != nil {
-				return "", false, err
-			}
-			if l, h, err := p.scanValue(dec, t); err != nil || h {
-				return l, h, err
-			}
-		}
-		_, err := dec.Token() // ']'
-		return "", false, err
-	}
-	return "", false, nil
-}
-
-// scanObject scans an object whose '{' was read: its meta.security, a
-// DocumentReference's securityLabel, and every value nested in it.
-func (p Policy) scanObject(dec *json.Decoder) (string, bool, error) {
-	var resourceType string
-	var securityLabel json.RawMessage
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return "", false, err
-		}
-		key, _ := t.(string)
-		switch key {
-		case "meta":
-			var m labelMeta
-			if err := dec.Decode(&m); err != nil {
-				return "", false, err
-			}
-			if l, ok := p.match(&m); ok {
-				return l, true, nil
-			}
-			continue
-		case "securityLabel":
-			if err := dec.Decode(&securityLabel); err != nil {
-				return "", false, err
-			}
-			continue
-		}
-		t, err = dec.Token()
-		if err != nil {
-			return "", false, err
-		}
-		if key == "resourceType" {
-			resourceType, _ = t.(string)
-		}
-		if l, h, err := p.scanValue(dec, t); err != nil || h {
-			return l, h, err
-		}
-	}
-	if _, err := dec.Token(); err != nil { // '}'
-		return "", false, err
-	}
-	if resourceType == "DocumentReference" && len(securityLabel) > 0 {
-		var ccs []struct {
-			Coding []struct {
-				System string `json:"system"`
-				Code   string `json:"code"`
-			} `json:"coding"`
-		}
-		if err := json.Unmarshal(securityLabel, &ccs); err != nil {
-			return "", false, err
-		}
-		for _, cc := range ccs {
-			for _, c := range cc.Coding {
-				if l, ok := p.matchCode(c.System, c.Code); ok {
-					return l, true, nil
-				}
-			}
-		}
-	}
-	return "", false, nil
 }
 
 // HeldLabels is Held for a bundle whose converter listed its labels
@@ -173,11 +82,10 @@ func (p Policy) HeldLabels(labels []fhir.Coding) (label string, held bool) {
 	return "", false
 }
 
-// HeldFile is Held for a bundle spilled to a file (a fax of hundreds of
-// MB). It reads only the Bundle's own meta, which comes before the entries
-// and carries the high-water mark (DS4P; every ferry converter writes it),
-// token by token, so the entries, and their base64 data, are never loaded.
-// A file whose bundle meta cannot be read is held.
+// HeldFile is Held for a bundle spilled to a file (a fax or a FHIR JSON
+// drop of hundreds of MB). It scans every depth as Held does, in one pass
+// through a fixed buffer: string contents (base64 data) are skipped, not
+// loaded. A file whose labels cannot be read is held.
 func (p Policy) HeldFile(path string) (label string, held bool) {
 	if !p.Active() {
 		return "", false
@@ -199,58 +107,7 @@ func (p Policy) HeldReader(r io.Reader) (label string, held bool) {
 	if !p.Active() {
 		return "", false
 	}
-	m, err := bundleMeta(r)
-	if err != nil {
-		return "unreadable labels", true
-	}
-	if l, ok := p.match(m); ok {
-		return l, true
-	}
-	return "", false
-}
-
-// bundleMeta reads a Bundle's top-level "meta" and stops at "entry" (or
-// the end of the object).
-func bundleMeta(r io.Reader) (*labelMeta, error) {
-	dec := json.NewDecoder(r)
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil, errors.New("read bundle labels: not a JSON object")
-	}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return nil, fmt.Errorf("read bundle labels: %w", err)
-		}
-		key, _ := t.(string)
-		switch key {
-		case "meta":
-			var m labelMeta
-			if err := dec.Decode(&m); err != nil {
-				return nil, fmt.Errorf("read bundle labels: %w", err)
-			}
-			return &m, nil
-		case "entry":
-			return nil, nil // no bundle meta before the entries: unlabelled
-		default:
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
-				return nil, fmt.Errorf("read bundle labels: %w", err)
-			}
-		}
-	}
-	return nil, nil
-}
-
-func (p Policy) match(m *labelMeta) (string, bool) {
-	if m == nil {
-		return "", false
-	}
-	for _, s := range m.Security {
-		if l, ok := p.matchCode(s.System, s.Code); ok {
-			return l, true
-		}
-	}
-	return "", false
+	return heldVerdict(newLabelScannerReader(p, r).held())
 }
 
 // matchCode reports whether one label is held, and by which code.

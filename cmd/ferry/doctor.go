@@ -45,6 +45,7 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if _, err := user.Lookup(installer.Account); err == nil {
 		opts.ServiceAccount = installer.Account
 	}
+	opts.ServiceFiles, opts.ServiceFilesSkip = ops.LookupServiceAccount(installer.ServiceUser())
 	checks := ops.Doctor(ctx, cfg, opts)
 	if w := cfg.IdentifierWarning(); w != "" {
 		checks = append(checks, ops.Check{Area: "identifiers", Name: "identifiers.systems", Level: ops.Warn, Detail: w})

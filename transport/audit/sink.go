@@ -23,6 +23,18 @@ const (
 	DefaultMaxSpoolBytes  = 64 << 20
 	DefaultRedialInterval = 10 * time.Second
 	DefaultTimeout        = 10 * time.Second
+	// DefaultDTLSMaxAge is how long one DTLS association is used. A
+	// repository that restarted without close_notify silently discards
+	// what is written into the association it forgot, so this bounds that
+	// loss to one minute of events; one handshake a minute costs next to
+	// nothing.
+	DefaultDTLSMaxAge = time.Minute
+	// DefaultDTLSMaxIdle is how long a DTLS association may go unwritten
+	// before the next event opens a new one: the first event after a quiet
+	// spell is the likeliest to meet a restarted repository, and 30
+	// seconds is the shortest UDP binding timeout common NAT devices and
+	// firewalls keep (RFC 4787 asks for 2 minutes; many keep 30 seconds).
+	DefaultDTLSMaxIdle = 30 * time.Second
 	// batch is how many messages are spooled with one fsync or sent from
 	// the spool between cursor writes.
 	batch = 256
@@ -58,6 +70,12 @@ type Options struct {
 	RedialInterval time.Duration
 	// Timeout bounds a dial (with handshake) and a write.
 	Timeout time.Duration
+	// DTLSMaxAge and DTLSMaxIdle retire a dtls:// association after that
+	// long in use or unwritten (defaults DefaultDTLSMaxAge and
+	// DefaultDTLSMaxIdle): a repository that restarted without close_notify
+	// would otherwise drop every event ferry writes into the association
+	// it forgot, without either side noticing.
+	DTLSMaxAge, DTLSMaxIdle time.Duration
 	// HandoffDir is where short-lived processes (Emitter) leave the events
 	// they could not send, normally <data_dir>/audit/handoff. A Sink with
 	// it set moves those into its spool at start and every
@@ -143,6 +161,12 @@ func New(opts Options) (*Sink, error) {
 	if opts.HandoffInterval <= 0 {
 		opts.HandoffInterval = DefaultHandoffInterval
 	}
+	if opts.DTLSMaxAge <= 0 {
+		opts.DTLSMaxAge = DefaultDTLSMaxAge
+	}
+	if opts.DTLSMaxIdle <= 0 {
+		opts.DTLSMaxIdle = DefaultDTLSMaxIdle
+	}
 	if opts.Hostname == "" {
 		opts.Hostname, _ = os.Hostname()
 	}
@@ -168,6 +192,7 @@ func New(opts Options) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.dialer.maxAge, s.dialer.maxIdle = opts.DTLSMaxAge, opts.DTLSMaxIdle
 	s.dial = s.dialer.dial
 	if ep.scheme == "udp" {
 		log.Warn("audit over plain UDP (RFC 5426): messages may be lost or truncated and are not encrypted; prefer tls://")
@@ -288,7 +313,27 @@ func (s *Sink) run(ctx context.Context) {
 			s.dialer.failed(err) // a TLS failure: read the TLS files again
 		}
 	}
+	// retire closes a connection that should not be written to any more:
+	// one past its age (not a failure), or one its peer or the network
+	// ended (a failure). What would have been written goes to a new
+	// connection or, failing that, to the spool.
+	retire := func() {
+		r, ok := c.(renewable)
+		if !ok {
+			return
+		}
+		if err := r.lostErr(); err != nil {
+			disconnect(err)
+		} else if r.expired(s.dialer.now()) {
+			c.Close()
+			c = nil
+			s.connected.Store(false)
+			// Not a failure: dial again now, not after RedialInterval.
+			lastDial = time.Time{}
+		}
+	}
 	connect := func() bool {
+		retire()
 		if c != nil {
 			return true
 		}
@@ -330,9 +375,14 @@ func (s *Sink) run(ctx context.Context) {
 			timer.Reset(max(time.Until(lastDial.Add(s.opts.RedialInterval)), time.Millisecond))
 			wake = timer.C
 		}
+		var lost <-chan struct{}
+		if r, ok := c.(renewable); ok {
+			lost = r.lost()
+		}
 		select {
 		case <-ctx.Done():
 			evs := s.drainChannel(nil)
+			retire()
 			if c != nil && s.spool.Len() == 0 {
 				evs = s.writeAll(c, evs, disconnect)
 			}
@@ -346,6 +396,9 @@ func (s *Sink) run(ctx context.Context) {
 			}
 			return
 		case <-wake:
+		case <-lost:
+			// Say so now (status, log) rather than at the next event.
+			retire()
 		case <-handoff:
 			s.takeHandoff()
 		case ev := <-s.ch:

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/dtls/v2"
@@ -120,10 +121,15 @@ type dialer struct {
 	// a TLS failure, has the next dial load them again.
 	files configtls.ClientConfig
 	stale bool
+	// maxAge and maxIdle retire a DTLS association (see dtlsConn).
+	maxAge, maxIdle time.Duration
+	// now is the clock for association ages; tests replace it.
+	now func() time.Time
 }
 
 func newDialer(ep endpoint, tc configtls.ClientConfig, proxy configproxy.Config, timeout time.Duration, truncated func(int)) (*dialer, error) {
-	d := &dialer{ep: ep, timeout: timeout, truncated: truncated, proxy: proxy, files: tc}
+	d := &dialer{ep: ep, timeout: timeout, truncated: truncated, proxy: proxy, files: tc,
+		maxAge: DefaultDTLSMaxAge, maxIdle: DefaultDTLSMaxIdle, now: time.Now}
 	if err := d.loadTLS(); err != nil {
 		return nil, err
 	}
@@ -226,7 +232,8 @@ func (d *dialer) dial(ctx context.Context) (conn, error) {
 			uc.Close()
 			return nil, &dtlsHandshakeError{addr: d.ep.addr, err: err}
 		}
-		return &datagramConn{c: c, max: MaxDTLSMessage, timeout: d.timeout, truncated: d.truncated}, nil
+		return newDTLSConn(&datagramConn{c: c, max: MaxDTLSMessage, timeout: d.timeout, truncated: d.truncated},
+			d.now, d.maxAge, d.maxIdle), nil
 	default: // udp
 		var nd net.Dialer
 		c, err := nd.DialContext(ctx, "udp", d.ep.addr)
@@ -350,6 +357,100 @@ func (d *datagramConn) WriteMessage(msg []byte) error {
 }
 
 func (d *datagramConn) Close() error { return d.c.Close() }
+
+// errAssociationLost is a DTLS association the repository ended (an alert)
+// or the network reported unreachable (an ICMP error) while ferry was not
+// writing.
+var errAssociationLost = errors.New("write audit message: the dtls association was lost")
+
+// renewable is a connection that can tell, before a write, that it should
+// not be written to: the Sink replaces it first, so that the message goes
+// to a fresh connection or to the spool, never into a dead one.
+type renewable interface {
+	// lost is closed once the peer or the network ended the connection;
+	// lostErr then says why.
+	lost() <-chan struct{}
+	lostErr() error
+	// expired reports a connection that has reached its maximum age or
+	// idle time at now: it is closed and dialled again, not an error.
+	expired(now time.Time) bool
+}
+
+// dtlsConn is a DTLS association that is retired after a maximum age and
+// a maximum idle time. Syslog over DTLS is one-way and a DTLS record for
+// an association the peer no longer knows is silently discarded (RFC 6347
+// §4.1.2.7 and §4.2.8 give the peer nothing to answer with): when the
+// repository restarts without sending close_notify (a crash, a reboot, a
+// failover to a standby at the same address), every write into the old
+// association still succeeds locally and the event is gone. Retiring the
+// association bounds that loss to what is written in one maximum age, and
+// the idle limit makes the first event after a quiet spell, the likeliest
+// moment for the repository or a NAT binding on the way to have changed,
+// open a fresh association. A reader goroutine also watches the
+// association: a fatal alert or close_notify from the repository, or an
+// ICMP error the kernel reports on the connected socket (the repository
+// down), marks it lost before the next write.
+type dtlsConn struct {
+	*datagramConn
+	now             func() time.Time
+	opened          time.Time
+	maxAge, maxIdle time.Duration
+	lastWrite       atomic.Int64 // unix nanoseconds, by now
+	gone            chan struct{}
+	why             error
+}
+
+func newDTLSConn(dc *datagramConn, now func() time.Time, maxAge, maxIdle time.Duration) *dtlsConn {
+	t := now()
+	c := &dtlsConn{datagramConn: dc, now: now, opened: t, maxAge: maxAge, maxIdle: maxIdle, gone: make(chan struct{})}
+	c.lastWrite.Store(t.UnixNano())
+	go func() {
+		buf := make([]byte, 1<<14)
+		for {
+			// pion passes non-fatal alerts and socket errors (ECONNREFUSED
+			// from an ICMP port unreachable) to Read and ends it with EOF
+			// after a fatal alert, close_notify or Close.
+			if _, err := dc.c.Read(buf); err != nil {
+				if errors.Is(err, io.EOF) {
+					err = errClosedByPeer
+				}
+				c.why = fmt.Errorf("%w: %w", errAssociationLost, err)
+				close(c.gone)
+				return
+			}
+			// A repository sends nothing over syslog; ignore what it does.
+		}
+	}()
+	return c
+}
+
+func (c *dtlsConn) WriteMessage(msg []byte) error {
+	select {
+	case <-c.gone:
+		return c.why
+	default:
+	}
+	if err := c.datagramConn.WriteMessage(msg); err != nil {
+		return err
+	}
+	c.lastWrite.Store(c.now().UnixNano())
+	return nil
+}
+
+func (c *dtlsConn) lost() <-chan struct{} { return c.gone }
+
+func (c *dtlsConn) lostErr() error {
+	select {
+	case <-c.gone:
+		return c.why
+	default:
+		return nil
+	}
+}
+
+func (c *dtlsConn) expired(now time.Time) bool {
+	return now.Sub(c.opened) >= c.maxAge || now.Sub(time.Unix(0, c.lastWrite.Load())) >= c.maxIdle
+}
 
 // fhirConn POSTs each message, a FHIR AuditEvent, to [base]/AuditEvent.
 type fhirConn struct {

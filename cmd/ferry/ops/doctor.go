@@ -73,6 +73,11 @@ type DoctorOptions struct {
 	// ServiceAccount, when set, is the account the folders should belong
 	// to (on Unix).
 	ServiceAccount string
+	// ServiceFiles, when set, is the account CheckServiceFiles judges the
+	// configured key and certificate files for; when nil,
+	// ServiceFilesSkip says why not (see LookupServiceAccount).
+	ServiceFiles     *ServiceAccount
+	ServiceFilesSkip string
 	// MinFreeBytes fails the disk check below it (default 256 MiB).
 	MinFreeBytes uint64
 	// SyncSamples is how many write + fdatasync rounds the flush probe
@@ -99,7 +104,8 @@ func (o *DoctorOptions) defaults() {
 }
 
 // Doctor runs every check against cfg and returns the findings in a fixed
-// order: certificates, proxy, exchange, folders, log, disk (space, flush latency), ports, access, encryption.
+// order: certificates, proxy, exchange, folders, log, disk (space, flush latency), ports, access,
+// service account files, encryption.
 func Doctor(ctx context.Context, cfg *config.Config, opts DoctorOptions) []Check {
 	opts.defaults()
 	var out []Check
@@ -112,6 +118,11 @@ func Doctor(ctx context.Context, cfg *config.Config, opts DoctorOptions) []Check
 	out = append(out, CheckDiskSync(cfg, opts)...)
 	out = append(out, CheckPorts(ctx, cfg)...)
 	out = append(out, CheckAccess(cfg)...)
+	skip := opts.ServiceFilesSkip
+	if skip == "" {
+		skip = "no service account to check for"
+	}
+	out = append(out, CheckServiceFiles(cfg, opts.ServiceFiles, skip)...)
 	out = append(out, CheckEncryption(cfg)...)
 	out = append(out, CheckHoldPolicy(cfg)...)
 	return out

@@ -1,0 +1,96 @@
+package ops
+
+import (
+	"fmt"
+
+	"github.com/ferry-health/ferry/config"
+)
+
+// ServiceAccount is the account the service runs as, as the file checks
+// judge it: its ids, not its name, decide what it may read.
+type ServiceAccount struct {
+	Name  string
+	UID   uint32
+	GIDs  []uint32 // the primary group first, then the supplementary ones
+	Group string   // the primary group's name; empty: its number is used
+}
+
+// namedFile is a file the configuration names and the service must read.
+// ownerOnly marks one ferry refuses unless it is 0600 and the service
+// account's own (encryption.key_file): the fix is a chown, never a group.
+type namedFile struct {
+	field, path string
+	ownerOnly   bool
+}
+
+// configuredFiles lists the key, certificate and CA files cfg names, for
+// the parts of the configuration that are in use.
+func configuredFiles(cfg *config.Config) []namedFile {
+	var out []namedFile
+	add := func(field, path string) {
+		if path != "" {
+			out = append(out, namedFile{field: field, path: path})
+		}
+	}
+	if cfg.Exchange.URL != "" {
+		tc := cfg.Exchange.TLS
+		add("exchange.tls.ca_file", tc.CAFile)
+		add("exchange.tls.cert_file", tc.CertFile)
+		add("exchange.tls.key_file", tc.KeyFile)
+		if s := cfg.Exchange.Auth.SMART; s.Enabled() {
+			add("exchange.auth.smart.key_file", s.KeyFile)
+		}
+		if u := cfg.Exchange.Auth.UDAP; u.Enabled() {
+			add("exchange.auth.udap.cert_file", u.CertFile)
+			add("exchange.auth.udap.key_file", u.KeyFile)
+			add("exchange.auth.udap.trust_anchors", u.TrustAnchors)
+		}
+	}
+	if cfg.Audit.Enabled() {
+		at := cfg.Audit.TLS
+		add("audit.tls.ca_file", at.CAFile)
+		add("audit.tls.cert_file", at.CertFile)
+		add("audit.tls.key_file", at.KeyFile)
+	}
+	add("proxy.ca_file", cfg.Proxy.CAFile)
+	if k := cfg.Encryption.KeyFile; k != "" {
+		out = append(out, namedFile{field: "encryption.key_file", path: k, ownerOnly: true})
+	}
+	for i, m := range cfg.Sources.MLLP {
+		if m.TLS == nil {
+			continue
+		}
+		p := fmt.Sprintf("sources.mllp[%d].tls", i)
+		add(p+".cert_file", m.TLS.CertFile)
+		add(p+".key_file", m.TLS.KeyFile)
+		add(p+".client_ca_file", m.TLS.ClientCAFile)
+	}
+	return out
+}
+
+// CheckServiceFiles checks that the service account can read every key,
+// certificate and CA file the configuration names. `sudo ferry doctor`
+// reads them as root, which reads anything: a key left root-only (0600)
+// passes every other check and fails the service at start. acct is nil
+// when the check cannot be made; skip then says why, and the output says
+// so instead of passing silently.
+func CheckServiceFiles(cfg *config.Config, acct *ServiceAccount, skip string) []Check {
+	files := configuredFiles(cfg)
+	if len(files) == 0 {
+		return nil
+	}
+	if acct == nil {
+		return []Check{{Area: "access", Name: "service account files", Level: OK, Detail: "not checked: " + skip}}
+	}
+	var out []Check
+	for _, f := range files {
+		if lvl, msg := readableBy(f.path, acct, f.ownerOnly); lvl != OK {
+			out = append(out, Check{Area: "access", Name: f.field + " " + f.path, Level: lvl, Detail: msg})
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, Check{Area: "access", Name: "service account files", Level: OK,
+			Detail: fmt.Sprintf("the service account %s (uid %d) can read the %d %s the configuration names", acct.Name, acct.UID, len(files), plural(len(files), "file", "files"))})
+	}
+	return out
+}

@@ -1,0 +1,143 @@
+//go:build !windows
+
+package ops
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/ferry-health/ferry/config"
+)
+
+// TestServiceFilesRootOnlyKey: doctor runs as root, which reads anything;
+// a key the service account cannot read (root's 0600, in a root-only
+// folder) must fail the check with the commands that fix it, and after
+// running exactly those commands the check passes. The account is a uid
+// and gid no one uses, which root can give files to without creating it.
+func TestServiceFilesRootOnlyKey(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give files to another uid")
+	}
+	const id = 54321
+	// Named by its number, so that the chown doctor prints runs here.
+	acct := &ServiceAccount{Name: "54321", UID: id, GIDs: []uint32{id}}
+	base := t.TempDir()
+	tlsDir := filepath.Join(base, "etc", "ferry tls") // a space: the commands must quote it
+	if err := os.MkdirAll(tlsDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{filepath.Dir(base), base, filepath.Join(base, "etc")} {
+		os.Chmod(d, 0o755)
+	}
+	key := writeMode(t, filepath.Join(tlsDir, "client.key"), 0o600)
+	cert := writeMode(t, filepath.Join(tlsDir, "client.pem"), 0o644)
+	// Root's 0600 data-at-rest key: given to the account, never to a
+	// group (ferry refuses it unless 0600).
+	encKey := writeMode(t, filepath.Join(base, "seal.key"), 0o600)
+	// The audit CA belongs to the account but its owner bits lack r.
+	auditCA := writeMode(t, filepath.Join(base, "audit-ca.pem"), 0o200)
+	if err := os.Chown(auditCA, id, id); err != nil {
+		t.Fatal(err)
+	}
+	// The proxy CA is a symbolic link into a folder the account cannot search.
+	hidden := filepath.Join(base, "hidden")
+	os.Mkdir(hidden, 0o700)
+	caReal := writeMode(t, filepath.Join(hidden, "proxy-ca.pem"), 0o644)
+	caLink := filepath.Join(base, "proxy-ca.pem")
+	if err := os.Symlink(caReal, caLink); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &config.Config{DataDir: t.TempDir()}
+	cfg.Exchange.URL = "https://hie.example/fhir"
+	cfg.Exchange.TLS.CertFile, cfg.Exchange.TLS.KeyFile = cert, key
+	cfg.Encryption.KeyFile = encKey
+	cfg.Audit.URL = "tls://audit.example:6514"
+	cfg.Audit.TLS.CAFile = auditCA
+	auditKey := writeMode(t, filepath.Join(base, "audit.key"), 0o600)
+	cfg.Audit.TLS.KeyFile = auditKey
+	cfg.Proxy.CAFile = caLink
+
+	checks := CheckServiceFiles(cfg, acct, "")
+	got := map[string]Check{}
+	for _, c := range checks {
+		got[strings.Fields(c.Name)[0]] = c
+	}
+	want := map[string][]string{
+		"exchange.tls.key_file":  {"cannot search folder " + tlsDir, "cannot read " + key, "chgrp 54321 '" + tlsDir + "' && chmod g+x '" + tlsDir + "'", "chmod g+r '" + key + "'"},
+		"exchange.tls.cert_file": {"cannot search folder " + tlsDir},
+		"encryption.key_file":    {"cannot read " + encKey, "Fix: chown 54321 " + encKey + " && chmod 0600 " + encKey},
+		"audit.tls.ca_file":      {"cannot read " + auditCA, "chmod u+r " + auditCA},
+		"proxy.ca_file":          {"cannot search folder " + hidden, "chmod g+x " + hidden},
+		"audit.tls.key_file":     {"cannot read " + auditKey, "chgrp 54321 " + auditKey + " && chmod g+r " + auditKey},
+	}
+	for field, parts := range want {
+		c, ok := got[field]
+		if !ok || c.Level != Fail {
+			t.Errorf("%s: %+v, want a failure", field, c)
+			continue
+		}
+		for _, p := range parts {
+			if !strings.Contains(c.Detail, p) {
+				t.Errorf("%s: %q lacks %q", field, c.Detail, p)
+			}
+		}
+	}
+	if len(checks) != len(want) {
+		t.Errorf("checks %+v", checks)
+	}
+	if Worst(Doctor(context.Background(), cfg, DoctorOptions{ServiceFiles: acct, Timeout: 1})) != Fail {
+		t.Error("doctor passes with a key the service account cannot read")
+	}
+
+	// Run the fixes doctor printed, in order, as an operator would.
+	for _, c := range checks {
+		fix := c.Detail[strings.Index(c.Detail, "Fix: ")+len("Fix: "):]
+		if out, err := exec.Command("sh", "-c", fix).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", fix, err, out)
+		}
+	}
+	checks = CheckServiceFiles(cfg, acct, "")
+	if len(checks) != 1 || checks[0].Level != OK || !strings.Contains(checks[0].Detail, "can read the 6 files") {
+		t.Fatalf("after the fixes: %+v", checks)
+	}
+	if fi, _ := os.Stat(key); fi.Mode().Perm() != 0o640 {
+		t.Errorf("key mode %04o after the fix, want 0640 (others still kept out)", fi.Mode().Perm())
+	}
+	if fi, _ := os.Stat(encKey); fi.Mode().Perm() != 0o600 || fi.Sys().(*syscall.Stat_t).Uid != id {
+		t.Errorf("encryption key mode %04o after the fix, want 0600 and the account's", fi.Mode().Perm())
+	}
+}
+
+// TestServiceFilesSkipped: without an account to judge for, the check
+// says it did not run, and why.
+func TestServiceFilesSkipped(t *testing.T) {
+	cfg := &config.Config{}
+	cfg.Encryption.KeyFile = "/etc/ferry/seal.key"
+	acct, why := LookupServiceAccount("no-such-ferry-account")
+	if acct != nil || !strings.Contains(why, "no account no-such-ferry-account") {
+		t.Fatalf("lookup = %+v, %q", acct, why)
+	}
+	checks := CheckServiceFiles(cfg, acct, why)
+	if len(checks) != 1 || checks[0].Level != OK || !strings.HasPrefix(checks[0].Detail, "not checked: there is no account") {
+		t.Fatalf("checks %+v", checks)
+	}
+	if CheckServiceFiles(&config.Config{}, nil, why) != nil {
+		t.Error("a configuration that names no files still gets a line")
+	}
+}
+
+func writeMode(t *testing.T, p string, mode os.FileMode) string {
+	t.Helper()
+	if err := os.WriteFile(p, []byte("x"), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, mode); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
