@@ -121,10 +121,12 @@ func TestSourceSilentMidFrameAfterProgress(t *testing.T) {
 	frame := AppendFrame(nil, msg("STALL"))
 	var last time.Time
 	for i := 0; i < 4; i++ { // the first half, in progress-making chunks
+		// Taken before the write: the server reads the chunk after it,
+		// so its deadline is at least timeout after last.
+		last = time.Now()
 		if _, err := c.Write(frame[i*10 : i*10+10]); err != nil {
 			t.Fatal(err)
 		}
-		last = time.Now()
 		time.Sleep(timeout / 4)
 	}
 	_, err := c.r.ReadFrame()
