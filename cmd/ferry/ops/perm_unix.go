@@ -55,7 +55,14 @@ func diskFree(dir string) (free, total uint64, err error) {
 	if err := unix.Statfs(dir, &st); err != nil {
 		return 0, 0, fmt.Errorf("statfs %s: %w", dir, err)
 	}
-	return st.Bavail * uint64(st.Bsize), st.Blocks * uint64(st.Bsize), nil
+	// The field types differ between systems (FreeBSD's Bavail is
+	// signed: it goes negative when the reserve is in use).
+	avail := int64(st.Bavail)
+	if avail < 0 {
+		avail = 0
+	}
+	bsize := uint64(st.Bsize)
+	return uint64(avail) * bsize, uint64(st.Blocks) * bsize, nil
 }
 
 func isAddrInUse(err error) bool   { return errors.Is(err, syscall.EADDRINUSE) }
