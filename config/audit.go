@@ -51,7 +51,16 @@ func (a Audit) Validate() error {
 	scheme := ""
 	switch {
 	case err != nil:
+		// url.Error repeats the whole URL, password included.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		errs = append(errs, fmt.Errorf("url: not a URL: %v", err))
+	case u.User != nil:
+		// No repository takes a password in the URL (syslog ones know
+		// ferry by its certificate), and the URL is no secret type.
+		errs = append(errs, errors.New("url: must not contain credentials (user:password@): the repository knows ferry by its certificate (audit.tls)"))
 	case u.Scheme != "tls" && u.Scheme != "dtls" && u.Scheme != "udp" && u.Scheme != "https":
 		errs = append(errs, fmt.Errorf("url: scheme must be tls, dtls or udp (syslog over TLS is the ATNA default), or https for a FHIR base that takes AuditEvent resources; got %q", u.Scheme))
 	case u.Hostname() == "":

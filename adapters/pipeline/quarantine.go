@@ -174,6 +174,36 @@ func (q *Quarantine) Remove(id string) error {
 	return durable.SyncDir(q.dir)
 }
 
+// RemoveTemps removes the temporary files an interrupted write left in
+// the store (a crash between creating an entry and committing it): no
+// listing shows them, so nothing else ever would, and without a key they
+// hold an input in the clear. Only the process that writes entries may
+// call it (the gateway, or a command holding the queue's lock), since
+// another's write in progress looks the same.
+func (q *Quarantine) RemoveTemps() error { return removeTemps(q.dir) }
+
+// RemoveTemps is Quarantine.RemoveTemps for the held store.
+func (h *Held) RemoveTemps() error { return removeTemps(h.dir) }
+
+func removeTemps(dir string) error {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("clean %s: %w", dir, err)
+	}
+	var errs []error
+	for _, de := range des {
+		if de.Type().IsRegular() && durable.IsTemp(de.Name()) {
+			if err := os.Remove(filepath.Join(dir, de.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("clean %s: %w", dir, err)
+	}
+	return nil
+}
+
 // listEntries returns the ids of the <id>.json entries in dir, oldest
 // first (ids sort by time), leaving out temporary files and names skip
 // matches. what names the store in errors.

@@ -163,6 +163,11 @@ func ingestPipeline(cfg *config.Config, q pipeline.Putter, seen pipeline.Deduper
 	if err != nil {
 		return nil, nil, err
 	}
+	// Every caller holds the queue's lock, so no other process writes
+	// to these stores now: what a crash left half-written can go.
+	if err := quar.RemoveTemps(); err != nil {
+		return nil, nil, err
+	}
 	quar.SetKey(key)
 	pipe := pipeline.New(q, seen, quar, convs, log)
 	if key != nil {
@@ -171,6 +176,9 @@ func ingestPipeline(cfg *config.Config, q pipeline.Putter, seen pipeline.Deduper
 	}
 	held, err := pipeline.OpenHeld(cfg.Path("held"))
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := held.RemoveTemps(); err != nil {
 		return nil, nil, err
 	}
 	held.SetKey(key)

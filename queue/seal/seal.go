@@ -38,7 +38,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
+
+	"github.com/ferry-health/ferry/queue/durable"
 )
 
 // KeySize is the size of the raw key: AES-256.
@@ -170,6 +173,12 @@ func GenerateKeyFile(path string) (*Key, error) {
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil {
+		// The file's name must be on disk too before anything is sealed
+		// with the key: a power cut could otherwise keep the sealed data
+		// and lose the only key that opens it.
+		err = durable.SyncDir(filepath.Dir(path))
 	}
 	if err != nil {
 		os.Remove(path)

@@ -72,7 +72,15 @@ func (ep endpoint) encode(h Header, ev *Event) ([]byte, error) {
 func parseURL(raw string) (endpoint, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
+		// url.Error repeats the whole URL, password included.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return endpoint{}, fmt.Errorf("audit url: %w", err)
+	}
+	if u.User != nil {
+		return endpoint{}, errors.New("audit url: must not contain credentials (user:password@)")
 	}
 	ep := endpoint{scheme: u.Scheme, host: u.Hostname()}
 	port := u.Port()
