@@ -203,6 +203,10 @@ func (x *conv) serviceRequest(g *orderGroup) error {
 	return nil
 }
 
+// immunizationPlaceholder is the order number the CDC immunization guide
+// gives an RXA that records no administration (ORC-3 "9999").
+const immunizationPlaceholder = "9999"
+
 var immunizationStatus = map[string]string{"CP": "completed", "PA": "completed", "RE": "not-done", "NA": "not-done"}
 
 // vxu converts VXU^V04: one Immunization per RXA, with RXR route and site.
@@ -290,6 +294,23 @@ func (x *conv) immunization(orc, rxa hl7v2.Segment) (*fhir.Immunization, error) 
 		imm.StatusReason = x.cwe(rxa.Field(18).Rep(1), "")
 	}
 	ids, key := x.orderIDs(orc, hl7v2.Segment{})
+	// The CDC immunization guide has ORC-3 (and a placer that copies it)
+	// carry 9999 for an RXA that records no administration (a refusal,
+	// "no vaccine administered"): a placeholder shared by every patient,
+	// not an order number, so it names no Immunization.
+	kept := ids[:0]
+	for _, id := range ids {
+		if id.Value != immunizationPlaceholder {
+			kept = append(kept, id)
+		}
+	}
+	ids = kept
+	if key.Value == immunizationPlaceholder {
+		key = fhir.Identifier{}
+		if len(ids) > 0 {
+			key = ids[0]
+		}
+	}
 	imm.Identifier = ids
 	if key.Value == "" {
 		key = x.scopedKey("immunization", firstCode(code), rxa.Field(3).Text(1))

@@ -1,0 +1,66 @@
+package v2fhir
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/ferry-health/ferry/adapters/fhir"
+)
+
+// entryIDs returns the ids of the entries of one resource type, in order.
+func entryIDs(t *testing.T, b *fhir.Bundle, typ string) []string {
+	t.Helper()
+	var out []string
+	for _, e := range b.Entry {
+		var head struct{ ResourceType, ID string }
+		if err := json.Unmarshal([]byte(toJSON(e.Resource)), &head); err != nil {
+			t.Fatal(err)
+		}
+		if head.ResourceType == typ {
+			out = append(out, head.ID)
+		}
+	}
+	return out
+}
+
+func convertString(t *testing.T, c *Converter, msg string) *fhir.Bundle {
+	t.Helper()
+	b, _, err := c.ConvertRaw([]byte(strings.ReplaceAll(msg, "\n", "\r")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestVXURefusalFiller9999: the CDC immunization guide has every
+// refusal and every "no vaccine administered" RXA carry ORC-3 9999, a
+// placeholder, not an order number. Keyed by it, every patient's refusal
+// would be one Immunization at the exchange: the second patient's
+// refusal overwrites the first's (a patient mix-up).
+func TestVXURefusalFiller9999(t *testing.T) {
+	c := testConverter(t)
+	msg := func(ctl, mrn, cvx, date string) string {
+		return "MSH|^~\\&|EHR|CLINIC|IIS|IIS|20240401103000||VXU^V04^VXU_V04|" + ctl + "|P|2.5.1\n" +
+			"PID|1||" + mrn + "^^^HOSP^MR||Doe^Pat||20200101|F\n" +
+			"ORC|RE||9999^CDC\n" +
+			"RXA|0|1|" + date + "||" + cvx + "^vaccine^CVX|999||||||||||||00^Parental decision^NIP002||RE\n"
+	}
+	a := entryIDs(t, convertString(t, c, msg("V1", "A100", "03", "20240401")), "Immunization")
+	b := entryIDs(t, convertString(t, c, msg("V2", "B200", "03", "20240401")), "Immunization")
+	if len(a) != 1 || len(b) != 1 {
+		t.Fatalf("immunizations: %v %v", a, b)
+	}
+	if a[0] == b[0] {
+		t.Errorf("two patients' refusals share Immunization/%s", a[0])
+	}
+	// One patient refusing two vaccines keeps both refusals.
+	d := entryIDs(t, convertString(t, c, msg("V3", "A100", "21", "20240501")), "Immunization")
+	if d[0] == a[0] {
+		t.Errorf("a patient's second refusal replaces the first: Immunization/%s", a[0])
+	}
+	// The placeholder is no identifier of the Immunization.
+	if js := toJSON(convertString(t, c, msg("V1", "A100", "03", "20240401")).Entry[1].Resource); strings.Contains(js, `"value":"9999"`) {
+		t.Errorf("placeholder 9999 kept as an identifier: %s", js)
+	}
+}
