@@ -64,3 +64,21 @@ func TestVXURefusalFiller9999(t *testing.T) {
 		t.Errorf("placeholder 9999 kept as an identifier: %s", js)
 	}
 }
+
+// TestMergeKeysPriorPatientAsPIDDid: MRG-1 lists the prior patient's
+// identifiers as PID-3 did; the record the merge retires must be the one
+// the earlier ADT wrote, which PID keyed by its MR identifier, whatever
+// its position in the list.
+func TestMergeKeysPriorPatientAsPIDDid(t *testing.T) {
+	c := testConverter(t)
+	a01 := "MSH|^~\\&|EHR|CLINIC|FERRY|HIE|20240301090000||ADT^A01^ADT_A01|M1|P|2.5\n" +
+		"PID|1||P-77^^^HOSP^PI~55999^^^HOSP^MR||ONeil^Shawn||20010101|M\n"
+	a40 := "MSH|^~\\&|EHR|CLINIC|FERRY|HIE|20240321090000||ADT^A40^ADT_A39|M2|P|2.5\n" +
+		"PID|1||55501^^^HOSP^MR||O'Neil^Sean||20010101|M\n" +
+		"MRG|P-77^^^HOSP^PI~55999^^^HOSP^MR\n"
+	first := entryIDs(t, convertString(t, c, a01), "Patient")
+	merged := entryIDs(t, convertString(t, c, a40), "Patient")
+	if len(merged) != 2 || merged[1] != first[0] {
+		t.Errorf("A40 retires Patient %v, the A01 wrote Patient/%s", merged[1:], first[0])
+	}
+}

@@ -89,7 +89,9 @@ func (x *conv) merge() error {
 			continue
 		}
 		old.Identifier = append(old.Identifier, *id)
-		if key == nil {
+		// Keyed as patient keys a PID: the first identifier, unless an MR
+		// follows, so the record retired is the one PID-3 wrote.
+		if key == nil || isMR(id) && !isMR(key) {
 			k := *id
 			key = &k
 		}
