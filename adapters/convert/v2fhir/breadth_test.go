@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/adapters/hl7v2"
 )
 
 // entryIDs returns the ids of the entries of one resource type, in order.
@@ -80,5 +81,67 @@ func TestMergeKeysPriorPatientAsPIDDid(t *testing.T) {
 	merged := entryIDs(t, convertString(t, c, a40), "Patient")
 	if len(merged) != 2 || merged[1] != first[0] {
 		t.Errorf("A40 retires Patient %v, the A01 wrote Patient/%s", merged[1:], first[0])
+	}
+}
+
+// TestMergeEveryGroup: ADT_A39 repeats its patient group (PID, PD1, MRG,
+// PV1), so one A40 may merge several pairs of records. Each pair must be
+// merged (or the message refused); converting only the first acknowledges
+// the others and drops them.
+func TestMergeEveryGroup(t *testing.T) {
+	c := testConverter(t)
+	a40 := "MSH|^~\\&|EHR|CLINIC|FERRY|HIE|20240321090000||ADT^A40^ADT_A39|M3|P|2.5\n" +
+		"EVN|A40|20240321085900\n" +
+		"PID|1||1001^^^HOSP^MR||One^Ann||19800101|F\n" +
+		"MRG|1999^^^HOSP^MR\n" +
+		"PID|2||2001^^^HOSP^MR||Two^Bob||19700101|M\n" +
+		"MRG|2999^^^HOSP^MR\n"
+	b, _, err := c.ConvertRaw([]byte(strings.ReplaceAll(a40, "\n", "\r")))
+	if err != nil {
+		return // refused: nothing is lost
+	}
+	var values []string
+	for _, p := range resources(t, b)["Patient"] {
+		var pt fhir.Patient
+		if err := json.Unmarshal([]byte(p), &pt); err != nil {
+			t.Fatal(err)
+		}
+		values = append(values, pt.Identifier[0].Value)
+	}
+	got := strings.Join(values, ",")
+	for _, want := range []string{"1001", "1999", "2001", "2999"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("A40 with two merges wrote patients %s: %s is missing", got, want)
+		}
+	}
+	strictR4(t, marshal(t, b))
+	// Each retired record links to its own survivor.
+	for _, p := range resources(t, b)["Patient"] {
+		if strings.Contains(p, `"value":"2999"`) && !strings.Contains(p, entryIDs(t, b, "Patient")[2]) {
+			t.Errorf("2999 is not replaced by 2001: %s", p)
+		}
+	}
+	// In patient-conditional parts, every reference resolves.
+	pc := testConverter(t)
+	pc.Mode = ModePatientConditional
+	raw := []byte(strings.ReplaceAll(a40, "\n", "\r"))
+	msg, err := hl7v2.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, _, err := pc.Convert(msg, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, _, err := pc.ConvertParts(msg, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPatientConditional(t, whole, parts, fhir.MaxConditionalEntries, false)
+
+	// A later group without its MRG is refused, not written as an update.
+	bad := strings.TrimSuffix(a40, "MRG|2999^^^HOSP^MR\n")
+	if _, _, err := c.ConvertRaw([]byte(strings.ReplaceAll(bad, "\n", "\r"))); err == nil || !strings.Contains(err.Error(), "MRG") {
+		t.Errorf("A40 group without MRG: %v", err)
 	}
 }

@@ -81,6 +81,12 @@ func (x *conv) merge() error {
 	if !ok {
 		return &ContentError{Segment: "MRG", Field: "MRG", Reason: "required segment missing for a merge"}
 	}
+	return x.mergeInto(mrg)
+}
+
+// mergeInto writes the record mrg names as merged into the current
+// patient.
+func (x *conv) mergeInto(mrg hl7v2.Segment) error {
 	old := &fhir.Patient{ResourceType: "Patient"}
 	var key *fhir.Identifier
 	for rep := range mrg.Field(1).RepsSeq() {
