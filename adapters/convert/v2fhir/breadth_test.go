@@ -145,3 +145,24 @@ func TestMergeEveryGroup(t *testing.T) {
 		t.Errorf("A40 group without MRG: %v", err)
 	}
 }
+
+// TestVXUFinancialClassIsNoVisit: CDC immunization senders put the VFC
+// eligibility in PV1-20 of an otherwise empty PV1 (class R). That is no
+// visit: an Encounter made of it is keyed by the message's control id,
+// so every VXU for the patient, and every correction of one, adds
+// another empty Encounter and moves the Immunization onto it.
+func TestVXUFinancialClassIsNoVisit(t *testing.T) {
+	c := testConverter(t)
+	msg := func(ctl string) string {
+		return "MSH|^~\\&|EHR|CLINIC|IIS|IIS|20240401103000||VXU^V04^VXU_V04|" + ctl + "|P|2.5.1\n" +
+			"PID|1||A100^^^HOSP^MR||Doe^Pat||20200101|F\n" +
+			"PV1|1|R||||||||||||||||||V02^20240401\n" +
+			"ORC|RE||IZ-1^CLINIC\n" +
+			"RXA|0|1|20240401||08^Hep B^CVX|0.5|mL^mL^UCUM||00^New^NIP001||||||LOT1||MSD^Merck^MVX|||CP|A\n"
+	}
+	first := entryIDs(t, convertString(t, c, msg("V1")), "Encounter")
+	again := entryIDs(t, convertString(t, c, msg("V1-CORR")), "Encounter")
+	if len(first) != len(again) || len(first) > 0 && first[0] != again[0] {
+		t.Errorf("a corrected VXU writes Encounter %v, the original %v", again, first)
+	}
+}
