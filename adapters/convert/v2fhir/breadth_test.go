@@ -166,3 +166,22 @@ func TestVXUFinancialClassIsNoVisit(t *testing.T) {
 		t.Errorf("a corrected VXU writes Encounter %v, the original %v", again, first)
 	}
 }
+
+// TestMDMAddendumAppends: MDM^T06 carries an addendum to the document
+// TXA-13 names. An addendum appends to its parent (v3 APND), which stays
+// valid; "replaces" would tell the exchange the original note is
+// superseded, and a reader shown only current documents would lose it.
+func TestMDMAddendumAppends(t *testing.T) {
+	c := testConverter(t)
+	msg := func(trigger string) string {
+		return "MSH|^~\\&|EHR|CLINIC|FERRY|HIE|20240401103000||MDM^" + trigger + "^MDM_T02|D-" + trigger + "|P|2.5.1\n" +
+			"EVN|" + trigger + "|20240401103000\n" +
+			"PID|1||A100^^^HOSP^MR||Doe^Pat||20200101|F\n" +
+			"TXA|1|PN|TX|20240401100000||20240401101000||||||DOC-2^EHR|DOC-1^EHR||||AU\n" +
+			"OBX|1|TX|11506-3^Progress note^LN||Addendum text.||||||F\n"
+	}
+	for trigger, want := range map[string]string{"T06": "appends", "T10": "replaces"} {
+		dr := resources(t, convertString(t, c, msg(trigger)))["DocumentReference"][0]
+		contains(t, trigger, dr, `"relatesTo":[{"code":"`+want+`"`)
+	}
+}

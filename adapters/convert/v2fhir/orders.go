@@ -663,7 +663,13 @@ func (x *conv) document() error {
 	}
 	dr.Authenticator = x.practitioner(txa.Field(22).Rep(1))
 	if parent := x.ei(txa.Field(13), "", "document"); parent != nil {
-		dr.RelatesTo = []fhir.DocumentReferenceRelates{{Code: "replaces", Target: &fhir.Reference{Type: "DocumentReference", Identifier: parent}}}
+		// An addendum (T05/T06) appends to its parent, which stays
+		// current; an edit or a replacement supersedes it.
+		code := "replaces"
+		if t := x.typ.Trigger; t == "T05" || t == "T06" {
+			code = "appends"
+		}
+		dr.RelatesTo = []fhir.DocumentReferenceRelates{{Code: code, Target: &fhir.Reference{Type: "DocumentReference", Identifier: parent}}}
 	}
 	if x.encRef != nil {
 		dr.Context = &fhir.DocumentReferenceContext{Encounter: []fhir.Reference{*x.encRef}}
