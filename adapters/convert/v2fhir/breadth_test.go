@@ -185,3 +185,23 @@ func TestMDMAddendumAppends(t *testing.T) {
 		contains(t, trigger, dr, `"relatesTo":[{"code":"`+want+`"`)
 	}
 }
+
+// TestMergeMRGBelongsToItsPID: the MRG of one A40 group must not be
+// paired with another group's PID: a first group without its MRG is
+// refused, not merged with the second group's prior record.
+func TestMergeMRGBelongsToItsPID(t *testing.T) {
+	c := testConverter(t)
+	a40 := "MSH|^~\\&|EHR|CLINIC|FERRY|HIE|20240321090000||ADT^A40^ADT_A39|M4|P|2.5\n" +
+		"PID|1||1001^^^HOSP^MR||One^Ann||19800101|F\n" +
+		"PID|2||2001^^^HOSP^MR||Two^Bob||19700101|M\n" +
+		"MRG|2999^^^HOSP^MR\n"
+	b, _, err := c.ConvertRaw([]byte(strings.ReplaceAll(a40, "\n", "\r")))
+	if err == nil {
+		for _, p := range resources(t, b)["Patient"] {
+			if strings.Contains(p, `"value":"2999"`) && strings.Contains(p, entryIDs(t, b, "Patient")[0]) {
+				t.Errorf("2999, the second group's prior record, is merged into 1001: %s", p)
+			}
+		}
+		t.Errorf("A40 whose first group has no MRG converted")
+	}
+}

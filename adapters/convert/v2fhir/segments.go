@@ -77,11 +77,24 @@ func (x *conv) patientExtras() error {
 // patient. That record is written inactive with a replaced-by link (as IHE
 // PIXm and PMIR do), and the surviving patient links back with replaces.
 func (x *conv) merge() error {
-	mrg, ok := x.m.Segment("MRG")
-	if !ok {
-		return &ContentError{Segment: "MRG", Field: "MRG", Reason: "required segment missing for a merge"}
+	// The MRG of the first patient group: between the first PID and the
+	// next, so another group's prior record is never merged into this
+	// patient.
+	pids := 0
+	for _, seg := range x.m.Segments() {
+		switch seg.Name {
+		case "PID":
+			pids++
+		case "MRG":
+			if pids == 1 {
+				return x.mergeInto(seg)
+			}
+		}
+		if pids > 1 {
+			break
+		}
 	}
-	return x.mergeInto(mrg)
+	return &ContentError{Segment: "MRG", Field: "MRG", Reason: "required segment missing for a merge"}
 }
 
 // mergeInto writes the record mrg names as merged into the current
