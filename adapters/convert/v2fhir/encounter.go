@@ -37,6 +37,12 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 		// Encounter would only record that there is none.
 		return nil, nil
 	}
+	if !pv1.Field(20).Empty() && !visitDataBut(pv1, 20) {
+		// Only a financial class (the VFC eligibility CDC immunization
+		// senders put in PV1-20): no visit, and an Encounter of it
+		// could only be keyed by the message, a new one each time.
+		return nil, nil
+	}
 	// The Encounter and room for its usual parts: one allocation.
 	box := x.slabs.encounters.one()
 	e := &box.e
@@ -153,8 +159,13 @@ var participantRoles = func() []participantRole {
 // patient class (PV1-1, PV1-2): a visit number, times, location or
 // providers are worth an Encounter whatever the class.
 func visitData(pv1 hl7v2.Segment) bool {
+	return visitDataBut(pv1, 0)
+}
+
+// visitDataBut is visitData not counting field skip.
+func visitDataBut(pv1 hl7v2.Segment, skip int) bool {
 	for n := 3; n <= pv1.NumFields(); n++ {
-		if f := pv1.Field(n); !f.Empty() && !f.IsNull() {
+		if f := pv1.Field(n); n != skip && !f.Empty() && !f.IsNull() {
 			return true
 		}
 	}

@@ -26,6 +26,9 @@ func (x *conv) adt() error {
 		if err := x.merge(); err != nil {
 			return err
 		}
+		if err := x.laterMerges(); err != nil {
+			return err
+		}
 	}
 	if pv1, ok := x.m.Segment("PV1"); ok && trigger != "A28" && trigger != "A31" && trigger != "A40" {
 		status := encounterStatus[trigger]
@@ -42,6 +45,49 @@ func (x *conv) adt() error {
 		}
 	}
 	return x.clinicalSegments()
+}
+
+// laterMerges converts the patient groups of an A40 after the first
+// (ADT_A39 repeats PID, PD1, MRG, PV1): each PID is a surviving patient
+// and the MRG that follows it the record merged into it. A group without
+// its MRG is refused rather than written as a plain update, which would
+// acknowledge a merge ferry did not make.
+func (x *conv) laterMerges() error {
+	var pid hl7v2.Segment
+	seenPID, first := 0, true
+	for _, seg := range x.m.Segments() {
+		switch seg.Name {
+		case "PID":
+			if seenPID > 0 && pid.Name != "" {
+				return &ContentError{Segment: "MRG", Pos: pid.Pos(), Field: "MRG", Reason: "required segment missing for a merge"}
+			}
+			seenPID++
+			pid = seg
+			if first {
+				first = false
+				pid = hl7v2.Segment{} // the message's patient, merged already
+				continue
+			}
+		case "MRG":
+			if pid.Name == "" {
+				continue
+			}
+			ref, err := x.patient(pid)
+			if err != nil {
+				return err
+			}
+			x.patientRef = ref
+			x.focus = append(x.focus, *ref)
+			if err := x.mergeInto(seg); err != nil {
+				return err
+			}
+			pid = hl7v2.Segment{}
+		}
+	}
+	if pid.Name != "" {
+		return &ContentError{Segment: "MRG", Pos: pid.Pos(), Field: "MRG", Reason: "required segment missing for a merge"}
+	}
+	return nil
 }
 
 // oru converts ORU^R01: for each patient group a Patient (and Encounter from

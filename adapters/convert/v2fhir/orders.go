@@ -203,6 +203,10 @@ func (x *conv) serviceRequest(g *orderGroup) error {
 	return nil
 }
 
+// immunizationPlaceholder is the order number the CDC immunization guide
+// gives an RXA that records no administration (ORC-3 "9999").
+const immunizationPlaceholder = "9999"
+
 var immunizationStatus = map[string]string{"CP": "completed", "PA": "completed", "RE": "not-done", "NA": "not-done"}
 
 // vxu converts VXU^V04: one Immunization per RXA, with RXR route and site.
@@ -290,6 +294,23 @@ func (x *conv) immunization(orc, rxa hl7v2.Segment) (*fhir.Immunization, error) 
 		imm.StatusReason = x.cwe(rxa.Field(18).Rep(1), "")
 	}
 	ids, key := x.orderIDs(orc, hl7v2.Segment{})
+	// The CDC immunization guide has ORC-3 (and a placer that copies it)
+	// carry 9999 for an RXA that records no administration (a refusal,
+	// "no vaccine administered"): a placeholder shared by every patient,
+	// not an order number, so it names no Immunization.
+	kept := ids[:0]
+	for _, id := range ids {
+		if id.Value != immunizationPlaceholder {
+			kept = append(kept, id)
+		}
+	}
+	ids = kept
+	if key.Value == immunizationPlaceholder {
+		key = fhir.Identifier{}
+		if len(ids) > 0 {
+			key = ids[0]
+		}
+	}
 	imm.Identifier = ids
 	if key.Value == "" {
 		key = x.scopedKey("immunization", firstCode(code), rxa.Field(3).Text(1))
@@ -642,7 +663,13 @@ func (x *conv) document() error {
 	}
 	dr.Authenticator = x.practitioner(txa.Field(22).Rep(1))
 	if parent := x.ei(txa.Field(13), "", "document"); parent != nil {
-		dr.RelatesTo = []fhir.DocumentReferenceRelates{{Code: "replaces", Target: &fhir.Reference{Type: "DocumentReference", Identifier: parent}}}
+		// An addendum (T05/T06) appends to its parent, which stays
+		// current; an edit or a replacement supersedes it.
+		code := "replaces"
+		if t := x.typ.Trigger; t == "T05" || t == "T06" {
+			code = "appends"
+		}
+		dr.RelatesTo = []fhir.DocumentReferenceRelates{{Code: code, Target: &fhir.Reference{Type: "DocumentReference", Identifier: parent}}}
 	}
 	if x.encRef != nil {
 		dr.Context = &fhir.DocumentReferenceContext{Encounter: []fhir.Reference{*x.encRef}}

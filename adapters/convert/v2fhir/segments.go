@@ -77,10 +77,29 @@ func (x *conv) patientExtras() error {
 // patient. That record is written inactive with a replaced-by link (as IHE
 // PIXm and PMIR do), and the surviving patient links back with replaces.
 func (x *conv) merge() error {
-	mrg, ok := x.m.Segment("MRG")
-	if !ok {
-		return &ContentError{Segment: "MRG", Field: "MRG", Reason: "required segment missing for a merge"}
+	// The MRG of the first patient group: between the first PID and the
+	// next, so another group's prior record is never merged into this
+	// patient.
+	pids := 0
+	for _, seg := range x.m.Segments() {
+		switch seg.Name {
+		case "PID":
+			pids++
+		case "MRG":
+			if pids == 1 {
+				return x.mergeInto(seg)
+			}
+		}
+		if pids > 1 {
+			break
+		}
 	}
+	return &ContentError{Segment: "MRG", Field: "MRG", Reason: "required segment missing for a merge"}
+}
+
+// mergeInto writes the record mrg names as merged into the current
+// patient.
+func (x *conv) mergeInto(mrg hl7v2.Segment) error {
 	old := &fhir.Patient{ResourceType: "Patient"}
 	var key *fhir.Identifier
 	for rep := range mrg.Field(1).RepsSeq() {
@@ -89,7 +108,9 @@ func (x *conv) merge() error {
 			continue
 		}
 		old.Identifier = append(old.Identifier, *id)
-		if key == nil {
+		// Keyed as patient keys a PID: the first identifier, unless an MR
+		// follows, so the record retired is the one PID-3 wrote.
+		if key == nil || isMR(id) && !isMR(key) {
 			k := *id
 			key = &k
 		}
