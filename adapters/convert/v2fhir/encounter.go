@@ -53,6 +53,9 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 		e.Class = fhir.Coding{System: "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", Code: "UNK", Display: "unknown"}
 	}
 	var key fhir.Identifier
+	// adtKeyed: the key is one the ADT feed's messages for this visit
+	// share (the visit number or the admit time), not this message's own.
+	adtKeyed := true
 	if id, ok := x.cxValue(pv1.Field(19).Rep(1)); ok {
 		if id.Type == nil {
 			id.Type = identifierType("VN")
@@ -83,6 +86,7 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	}
 	if key.Value == "" {
 		// A minted key: the same admission always gets the same Encounter.
+		adtKeyed = pv1.Field(44).Text(1) != ""
 		key = fhir.Identifier{System: x.system("encounter"), Value: x.slabs.text.cat(x.patientKey, "-", orStr(pv1.Field(44).Text(1), x.controlID))}
 		e.Identifier = append(into(e.Identifier, box.ids[:]), key)
 	}
@@ -130,7 +134,15 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 		}
 	}
 	ref := x.slabs.references.next()
-	*ref = x.add("Encounter", key, e)
+	if adtKeyed && x.c.PatientFromADTOnly && x.typ.Code != "ADT" {
+		// The visit is the ADT feed's as much as the demographics are:
+		// an order's or a result's PV1 is sparse (often a visit number
+		// alone), and a PUT of it would blank the status, period and
+		// location the ADT wrote.
+		*ref = x.addExisting("Encounter", key, e)
+	} else {
+		*ref = x.add("Encounter", key, e)
+	}
 	x.encRes = e
 	x.encKey = key
 	return ref, nil

@@ -295,3 +295,35 @@ func TestPatientConditionalIdentifierChange(t *testing.T) {
 		}
 	}
 }
+
+// TestEncounterFromADTOnly: with PatientFromADTOnly an order for the
+// visit an A01 opened leaves the Encounter to the ADT feed (an order's
+// PV1 would replace its status, period and location) and refers to the
+// A01's Encounter; without it, the order writes the Encounter as before.
+func TestEncounterFromADTOnly(t *testing.T) {
+	const a01 = "MSH|^~\\&|ADT|HOSP|HIE|HIE|20240101120000||ADT^A01^ADT_A01|A1|P|2.5.1\r" +
+		"EVN|A01|20240101120000\r" +
+		"PID|1||111^^^HOSP^MR||Doe^Jane||19900101|F\r" +
+		"PV1|1|I|W1^101^A||||||||||||||||V77^^^HOSP^VN|||||||||||||||||||||||||20240101110000\r"
+	const orm = "MSH|^~\\&|CPOE|HOSP|HIE|HIE|20240101130000||ORM^O01^ORM_O01|O1|P|2.5.1\r" +
+		"PID|1||111^^^HOSP^MR||Doe^Jane||19900101|F\r" +
+		"PV1|1|I|||||||||||||||||V77^^^HOSP^VN\r" +
+		"ORC|NW|P-1^CPOE\r" +
+		"OBR|1|P-1^CPOE||718-7^Hemoglobin^LN\r"
+	for _, adtOnly := range []bool{false, true} {
+		c := testConverter(t)
+		c.PatientFromADTOnly = adtOnly
+		visit := entriesOf[fhir.Encounter](mustConvert(t, c, a01))
+		if len(visit) != 1 {
+			t.Fatalf("A01 encounters: %d", len(visit))
+		}
+		b := mustConvert(t, c, orm)
+		written := entriesOf[fhir.Encounter](b)
+		if adtOnly != (len(written) == 0) {
+			t.Errorf("patient_from_adt_only %v: the order writes %d Encounter(s)", adtOnly, len(written))
+		}
+		if !strings.Contains(string(marshal(t, b)), `"reference": "Encounter/`+visit[0].ID+`"`) {
+			t.Errorf("patient_from_adt_only %v: the order does not refer to the A01's Encounter %s", adtOnly, visit[0].ID)
+		}
+	}
+}
