@@ -229,3 +229,70 @@ func TestPseudonym(t *testing.T) {
 		t.Fatal("the key's printed form gives the pseudonym away")
 	}
 }
+
+// newWriterV1 writes a version 1 stream, as releases before version 2
+// did: the header is not authenticated, the chunks carry aad only.
+func newWriterV1(t *testing.T, k *Key, w io.Writer, aad []byte) *Writer {
+	t.Helper()
+	var head bytes.Buffer
+	sw, err := k.NewWriter(&head, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := head.Bytes()
+	h[len(streamMagic)] = streamV1
+	if _, err := w.Write(h); err != nil {
+		t.Fatal(err)
+	}
+	sw.w, sw.aad = w, append([]byte(nil), aad...)
+	return sw
+}
+
+// TestStreamVersions: a version 1 stream opens with NewReaderV1's v1AAD
+// (and with NewReader's aad when that did not change), a version 2 stream
+// only with its own aad, even when its version byte is set to 1.
+func TestStreamVersions(t *testing.T) {
+	k := testKey(t)
+	plain := bytes.Repeat([]byte("0123456789"), 10000)
+	read := func(b []byte, aad, v1 []byte) ([]byte, error) {
+		r, err := k.NewReaderV1(bytes.NewReader(b), aad, v1)
+		if err != nil {
+			return nil, err
+		}
+		return io.ReadAll(r)
+	}
+	var old bytes.Buffer
+	sw := newWriterV1(t, k, &old, []byte("old"))
+	sw.Write(plain)
+	sw.Close()
+	if got, err := read(old.Bytes(), []byte("new"), []byte("old")); err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("v1 stream under v1AAD: %v", err)
+	}
+	if _, err := read(old.Bytes(), []byte("new"), []byte("other")); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("v1 stream under another v1AAD: %v", err)
+	}
+
+	var cur bytes.Buffer
+	sw, err := k.NewWriter(&cur, []byte("new"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw.Write(plain)
+	sw.Close()
+	if cur.Bytes()[len(streamMagic)] != streamVersion {
+		t.Fatalf("new stream has version %d", cur.Bytes()[len(streamMagic)])
+	}
+	if got, err := read(cur.Bytes(), []byte("new"), []byte("old")); err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("v2 stream: %v", err)
+	}
+	if _, err := read(cur.Bytes(), []byte("old"), []byte("new")); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("v2 stream under the v1 aad: %v", err)
+	}
+	relabelled := bytes.Clone(cur.Bytes())
+	relabelled[len(streamMagic)] = streamV1
+	for _, aad := range [][]byte{[]byte("new"), []byte("old")} {
+		if _, err := read(relabelled, []byte("new"), aad); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("v2 stream relabelled as v1, v1AAD %q: %v", aad, err)
+		}
+	}
+}
