@@ -78,12 +78,17 @@ var (
 )
 
 // KeyMismatchError reports data sealed with another key than the one
-// configured.
+// configured (and than any previous key configured with it).
 type KeyMismatchError struct {
-	Data, Configured string // key ids
+	Data, Configured string   // key ids
+	Previous         []string // ids of the previous keys (Key.WithPrevious)
 }
 
 func (e *KeyMismatchError) Error() string {
+	if len(e.Previous) > 0 {
+		return fmt.Sprintf("sealed with key %s, but the configured key is %s (encryption.key_file) and the previous keys are %s (encryption.previous_key_files)",
+			e.Data, e.Configured, strings.Join(e.Previous, ", "))
+	}
 	return fmt.Sprintf("sealed with key %s, but the configured key is %s (encryption.key_file)", e.Data, e.Configured)
 }
 
@@ -96,6 +101,68 @@ type Key struct {
 	id   [idLen]byte
 	aead cipher.AEAD
 	mask [32]byte // HMAC key of Pseudonym, derived from the raw key
+	prev []*Key   // read-only keys (WithPrevious)
+}
+
+// WithPrevious returns k with read-only previous keys: data sealed with
+// any of them still opens, while everything new is sealed with k (key
+// rotation: encryption.previous_key_files). Pseudonym stays k's.
+func (k *Key) WithPrevious(prev ...*Key) *Key {
+	c := *k
+	c.prev = nil
+	for _, p := range prev {
+		if p != nil && c.find(p.id[:]) == nil {
+			c.prev = append(c.prev, &Key{id: p.id, aead: p.aead, mask: p.mask})
+		}
+	}
+	return &c
+}
+
+// PreviousIDs names the previous keys (WithPrevious).
+func (k *Key) PreviousIDs() []string {
+	var ids []string
+	for _, p := range k.prev {
+		ids = append(ids, p.ID())
+	}
+	return ids
+}
+
+// Knows reports whether data sealed with the key named id opens with k
+// (k itself or one of its previous keys).
+func (k *Key) Knows(id string) bool {
+	raw, err := hex.DecodeString(id)
+	return err == nil && k.find(raw) != nil
+}
+
+// find returns the key (k or a previous one) whose id is id, or nil.
+func (k *Key) find(id []byte) *Key {
+	if bytes.Equal(id, k.id[:]) {
+		return k
+	}
+	for _, p := range k.prev {
+		if bytes.Equal(id, p.id[:]) {
+			return p
+		}
+	}
+	return nil
+}
+
+func (k *Key) mismatch(id []byte) error {
+	return &KeyMismatchError{Data: hex.EncodeToString(id), Configured: k.ID(), Previous: k.PreviousIDs()}
+}
+
+// KeyIDOf returns the id of the key that sealed b, a Seal blob or the
+// start of a sealed stream (at least StreamHeaderLen bytes), and false
+// when b is neither. It reads the header only: it says nothing about
+// whether the rest verifies.
+func KeyIDOf(b []byte) (string, bool) {
+	switch {
+	case IsStream(b) && len(b) >= len(streamMagic)+1+idLen:
+		return hex.EncodeToString(b[len(streamMagic)+1 : len(streamMagic)+1+idLen]), true
+	case IsBlob(b) && len(b) >= 2+idLen:
+		return hex.EncodeToString(b[2 : 2+idLen]), true
+	}
+	return "", false
 }
 
 // NewKey makes a Key from KeySize raw bytes.
@@ -222,11 +289,12 @@ func (k *Key) Open(dst, blob, aad []byte) ([]byte, error) {
 	if blob[1] != blobVersion {
 		return nil, fmt.Errorf("sealed blob version %d: %w", blob[1], ErrCorrupt)
 	}
-	if !bytes.Equal(blob[2:2+idLen], k.id[:]) {
-		return nil, &KeyMismatchError{Data: hex.EncodeToString(blob[2 : 2+idLen]), Configured: k.ID()}
+	kk := k.find(blob[2 : 2+idLen])
+	if kk == nil {
+		return nil, k.mismatch(blob[2 : 2+idLen])
 	}
 	nonce := blob[2+idLen : 2+idLen+nonceLen]
-	out, err := k.aead.Open(dst, nonce, blob[2+idLen+nonceLen:], k.blobAAD(blob[:2+idLen], aad))
+	out, err := kk.aead.Open(dst, nonce, blob[2+idLen+nonceLen:], k.blobAAD(blob[:2+idLen], aad))
 	if err != nil {
 		return nil, ErrCorrupt
 	}
@@ -426,10 +494,11 @@ func (k *Key) NewReaderV1(r io.Reader, aad, v1AAD []byte) (*Reader, error) {
 		return nil, fmt.Errorf("sealed stream version %d: %w", v, ErrCorrupt)
 	}
 	id := h[len(streamMagic)+1 : len(streamMagic)+1+idLen]
-	if !bytes.Equal(id, k.id[:]) {
-		return nil, &KeyMismatchError{Data: hex.EncodeToString(id), Configured: k.ID()}
+	kk := k.find(id)
+	if kk == nil {
+		return nil, k.mismatch(id)
 	}
-	sr := &Reader{k: k, r: r, in: make([]byte, ChunkSize+tagLen+1)}
+	sr := &Reader{k: kk, r: r, in: make([]byte, ChunkSize+tagLen+1)}
 	if v == streamV1 {
 		sr.aad = append([]byte(nil), v1AAD...)
 	} else {

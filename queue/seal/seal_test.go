@@ -296,3 +296,57 @@ func TestStreamVersions(t *testing.T) {
 		}
 	}
 }
+
+// TestPreviousKeys: after a rotation, data sealed with the old key opens
+// through the new key's previous keys, new data is sealed with the new
+// key only, and data of a key that is neither is refused naming all ids.
+func TestPreviousKeys(t *testing.T) {
+	old, cur, other := testKey(t), testKey(t), testKey(t)
+	blob := old.Seal(nil, []byte("old blob"), []byte("id1"))
+	var stream bytes.Buffer
+	sw, err := old.NewWriter(&stream, []byte("id2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw.Write([]byte("old stream"))
+	sw.Close()
+
+	rot := cur.WithPrevious(old, nil, cur)
+	if got := rot.PreviousIDs(); len(got) != 1 || got[0] != old.ID() {
+		t.Fatalf("PreviousIDs %v", got)
+	}
+	if !rot.Knows(old.ID()) || !rot.Knows(cur.ID()) || rot.Knows(other.ID()) || cur.Knows(old.ID()) {
+		t.Fatal("Knows")
+	}
+	if b, err := rot.Open(nil, blob, []byte("id1")); err != nil || string(b) != "old blob" {
+		t.Fatalf("old blob: %q %v", b, err)
+	}
+	if _, err := rot.Open(nil, blob, []byte("id2")); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("old blob, other aad: %v", err)
+	}
+	r, err := rot.NewReader(bytes.NewReader(stream.Bytes()), []byte("id2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := io.ReadAll(r); err != nil || string(b) != "old stream" {
+		t.Fatalf("old stream: %q %v", b, err)
+	}
+	fresh := rot.Seal(nil, []byte("new"), nil)
+	if id, ok := KeyIDOf(fresh); !ok || id != cur.ID() {
+		t.Fatalf("new data sealed with %s, want %s", id, cur.ID())
+	}
+	if id, ok := KeyIDOf(stream.Bytes()[:StreamHeaderLen]); !ok || id != old.ID() {
+		t.Fatalf("KeyIDOf stream: %s", id)
+	}
+	if _, ok := KeyIDOf([]byte(`{"plain":1}`)); ok {
+		t.Fatal("KeyIDOf plaintext")
+	}
+	_, err = other.WithPrevious(cur).Open(nil, blob, []byte("id1"))
+	var km *KeyMismatchError
+	if !errors.As(err, &km) || km.Data != old.ID() || !strings.Contains(err.Error(), cur.ID()) || !strings.Contains(err.Error(), "previous_key_files") {
+		t.Fatalf("foreign key: %v", err)
+	}
+	if strings.Contains(rot.String(), "prev") {
+		t.Fatal(rot.String())
+	}
+}
