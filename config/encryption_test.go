@@ -61,3 +61,73 @@ func TestLoadKey(t *testing.T) {
 		}
 	}
 }
+
+// TestPreviousKeyFiles: previous keys load as read-only keys of the
+// configured one; a bad one is a problem at encryption.previous_key_files[i]
+// with its line; previous keys without key_file, inside data_dir, or
+// listed twice are validation problems.
+func TestPreviousKeyFiles(t *testing.T) {
+	dir := t.TempDir()
+	cur := filepath.Join(dir, "new.key")
+	old := filepath.Join(dir, "old.key")
+	kc, err := seal.GenerateKeyFile(cur)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ko, err := seal.GenerateKeyFile(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(t.TempDir(), "data")
+	parse := func(enc string) (*Config, error) {
+		return Parse("ferry.yaml", []byte("data_dir: "+data+"\nencryption:\n"+enc))
+	}
+	c, err := parse("  key_file: " + cur + "\n  previous_key_files:\n    - " + old + "\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := c.LoadKey()
+	if err != nil || k.ID() != kc.ID() || !k.Knows(ko.ID()) {
+		t.Fatalf("LoadKey = %v, %v", k, err)
+	}
+
+	bad := filepath.Join(dir, "bad.key")
+	os.WriteFile(bad, []byte("not a key\n"), 0o600)
+	for _, tc := range []struct{ file, msg string }{
+		{bad, "not base64"},
+		{filepath.Join(dir, "none.key"), "does not exist"},
+	} {
+		c, err := parse("  key_file: " + cur + "\n  previous_key_files:\n    - " + old + "\n    - " + tc.file + "\n")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.LoadKey()
+		var ce *Error
+		if !errors.As(err, &ce) || len(ce.Problems) != 1 {
+			t.Fatalf("%s: %v", tc.file, err)
+		}
+		if p := ce.Problems[0]; p.Path != "encryption.previous_key_files[1]" || p.Line != 6 || !strings.Contains(p.Msg, tc.msg) {
+			t.Errorf("%s: problem %+v, want %q", tc.file, p, tc.msg)
+		}
+	}
+
+	for enc, want := range map[string]string{
+		"  previous_key_files: [" + old + "]\n":                                       "encryption.previous_key_files",
+		"  key_file: " + cur + "\n  previous_key_files: [" + data + "/k]\n":           "encryption.previous_key_files[0]",
+		"  key_file: " + cur + "\n  previous_key_files: [" + old + ", " + old + "]\n": "encryption.previous_key_files[1]",
+		"  key_file: " + cur + "\n  previous_key_files: [" + cur + "]\n":              "encryption.previous_key_files[0]",
+	} {
+		_, err := parse(enc)
+		var ce *Error
+		if !errors.As(err, &ce) {
+			t.Fatalf("%q: %v", enc, err)
+		}
+		found := false
+		for _, p := range ce.Problems {
+			found = found || p.Path == want
+		}
+		if !found {
+			t.Errorf("%q: problems %+v, want one at %s", enc, ce.Problems, want)
+		}
+	}
+}

@@ -108,6 +108,11 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open queue: %w", err)
 	}
+	// Nothing is taken in while data_dir holds data no configured key
+	// opens: it would be sealed with a key that cannot open the rest.
+	if err := ops.CheckQueueKeys(cfg, g.key, g.q); err != nil {
+		return nil, fmt.Errorf("encryption: %w", err)
+	}
 	g.seen, err = dedup.Open(cfg.Path("dedup.log"), dedup.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("open dedup set: %w", err)

@@ -1,6 +1,7 @@
 package diskq
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -91,23 +92,38 @@ func (q *Queue) bodiesDir() string { return filepath.Join(q.dir, bodiesDirName) 
 // adoptBody checks that path is a body file of this queue and makes it
 // durable: the file's data and its directory entry are fsynced. It
 // returns the file's name, its size on disk for the record, and whether
-// it is sealed. With a key, a plaintext file (not written through
-// CreateBody) is replaced by a sealed copy first.
-func (q *Queue) adoptBody(path string) (string, int64, bool, error) {
+// it is sealed. With a key, the file must open as item id's body: a
+// plaintext file (not written through CreateBody) is replaced by a copy
+// sealed for id, and so is a file CreateBody sealed for the ID its name
+// gives when the caller set another ID.
+func (q *Queue) adoptBody(path, id string) (string, int64, bool, error) {
 	name := filepath.Base(path)
 	if filepath.Clean(filepath.Dir(path)) != filepath.Clean(q.bodiesDir()) || !validBodyName(name) {
 		return "", 0, false, fmt.Errorf("body file %q was not made by CreateBody", path)
 	}
+	key := q.opts.Key
 	sealed, err := fileSealed(path)
-	if err == nil && !sealed && q.opts.Key != nil {
-		var f *os.File
-		if f, err = q.createBodyFile(); err == nil {
-			f.Close()
-			os.Remove(f.Name())
-			if err = sealCopy(q.opts.Key, path, f.Name(), bodyAAD); err == nil {
-				os.Remove(path)
-				path, name, sealed = f.Name(), filepath.Base(f.Name()), true
+	if err == nil && key != nil {
+		var from io.ReadCloser
+		switch {
+		case !sealed:
+			from, err = os.Open(path)
+		case bodyID(path) != id && verifyBody(key, path, id) != nil:
+			// Not already sealed for id (as Retry's link of a dead
+			// letter's body is): sealed by CreateBody for its name.
+			from, err = openFile(key, path, true, bodyID(path))
+		}
+		if from != nil {
+			var f *os.File
+			if f, err = q.createBodyFile(); err == nil {
+				f.Close()
+				os.Remove(f.Name())
+				if err = sealFrom(key, bufio.NewReaderSize(from, seal.ChunkSize), f.Name(), bodyAAD(id)); err == nil {
+					os.Remove(path)
+					path, name, sealed = f.Name(), filepath.Base(f.Name()), true
+				}
 			}
+			from.Close()
 		}
 	}
 	if err == nil {
@@ -124,6 +140,22 @@ func (q *Queue) adoptBody(path string) (string, int64, bool, error) {
 		return "", 0, false, fmt.Errorf("body file %s: %w", name, err)
 	}
 	return name, st.Size(), sealed, nil
+}
+
+// verifyBody opens the sealed body file at path as item id's and checks
+// its first chunk: a key problem, damage, or a file sealed for another
+// item shows here, before anything of it is delivered.
+func verifyBody(key *seal.Key, path, id string) error {
+	rc, err := openFile(key, path, true, id)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	var b [1]byte
+	if _, err := rc.Read(b[:]); err != nil && err != io.EOF {
+		return err
+	}
+	return nil
 }
 
 // openBody makes the item's body streamable from its file, after checking
@@ -148,19 +180,21 @@ func (q *Queue) openBody(it *queue.Item, name string, fsize int64, sealed bool) 
 		if size, ok = seal.PlainSize(fsize); !ok {
 			return fmt.Errorf("%w: body file %s: %d bytes is no sealed stream", errCorrupt, name, fsize)
 		}
-		// Tell a key problem (or a damaged header) now, not mid-delivery.
-		rc, err := openFile(q.opts.Key, path, true, bodyAAD)
-		if err != nil {
+		// Tell a key problem, damage or a body file that is not this
+		// item's (swapped with another item's) now, not mid-delivery.
+		if err := verifyBody(q.opts.Key, path, it.ID); err != nil {
+			if errors.Is(err, errCorrupt) {
+				return fmt.Errorf("%w: body file %s does not open as item %s's body (damaged, altered, or another item's file put in its place)", errCorrupt, name, it.ID)
+			}
 			return fmt.Errorf("body file %s: %w", name, err)
 		}
-		rc.Close()
 	}
-	key := q.opts.Key
+	key, id := q.opts.Key, it.ID
 	it.Size = size
 	it.Open = func() (io.ReadCloser, error) {
-		rc, err := openFile(key, path, sealed, bodyAAD)
+		rc, err := openFile(key, path, sealed, id)
 		if err != nil {
-			return nil, fmt.Errorf("open queue item %s body: %w", it.ID, err)
+			return nil, fmt.Errorf("open queue item %s body: %w", id, err)
 		}
 		return rc, nil
 	}

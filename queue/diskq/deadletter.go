@@ -222,7 +222,7 @@ func (d *deadStore) write(dl *DeadLetter) error {
 	if dl.bodySrc != "" {
 		bodyName := bodyFileOf(name)
 		bodyPath := filepath.Join(d.dir, bodyName)
-		err := keepSealed(d.key, dl.bodySrc, bodyPath)
+		err := keepSealed(d.key, dl.bodySrc, bodyPath, dl.ID)
 		size := int64(0)
 		if err == nil {
 			size, err = bodyFileSize(bodyPath)
@@ -299,7 +299,7 @@ func (d *deadStore) openBody(dl *DeadLetter) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	return openFile(d.key, path, sealed, bodyAAD)
+	return openFile(d.key, path, sealed, dl.ID)
 }
 
 // bodyFileOf names the body file that belongs to a dead letter's JSON file.

@@ -540,7 +540,12 @@ func (q *Queue) PutAll(ctx context.Context, items []*queue.Item) (err error) {
 // body when the queue has a key) and sets its ID and Enqueued.
 func (q *Queue) prepare(it *queue.Item) (*writeReq, error) {
 	if it.ID == "" {
-		it.ID = ulid.Make().String()
+		if _, err := ulid.ParseStrict(bodyID(it.BodyFile)); it.BodyFile != "" && err == nil {
+			// CreateBody sealed the file for this ID.
+			it.ID = bodyID(it.BodyFile)
+		} else {
+			it.ID = ulid.Make().String()
+		}
 	}
 	it.Enqueued = time.Now()
 	var file string
@@ -548,7 +553,7 @@ func (q *Queue) prepare(it *queue.Item) (*writeReq, error) {
 	var sealed bool
 	if it.BodyFile != "" {
 		var err error
-		if file, fsize, sealed, err = q.adoptBody(it.BodyFile); err != nil {
+		if file, fsize, sealed, err = q.adoptBody(it.BodyFile, it.ID); err != nil {
 			return nil, fmt.Errorf("put item %s: %w", it.ID, noSpace(err))
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/ferry-health/ferry/queue/seal"
 )
@@ -15,10 +17,17 @@ import (
 //   - a PUT record's body is a sealed blob (recPutSealed), aad = item ID,
 //     so a body cannot be moved to another item's record unnoticed;
 //   - a body file (bodies/, and the .body of a dead letter) is a sealed
-//     stream with aad bodyAAD. The aad is fixed rather than the file's
-//     name because the same bytes are linked between bodies/ and dead/
-//     (dead-lettering, Retry) and must stay readable under either name;
-//     the PUT record (recPutFileSealed) says that the file is sealed;
+//     stream with aad bodyAAD(item ID), so that two body files cannot be
+//     swapped unnoticed (item A delivered with patient B's bundle). The
+//     aad is the item's ID rather than the file's name because the same
+//     bytes are linked between bodies/ and dead/ (dead-lettering, Retry,
+//     which keeps the ID) and must stay readable under either name.
+//     CreateBody writes before the item has an ID, so it names the file
+//     b-<ULID> and seals it for that ULID, which Put then gives the item
+//     (a caller-set ID gets a copy sealed for it). Files sealed by earlier
+//     releases (seal stream version 1) carry the fixed aad v1BodyAAD and
+//     still open; a version 2 file never opens under it. The PUT record
+//     (recPutFileSealed) says that the file is sealed;
 //   - a dead letter's JSON is a sealed stream, aad = its file name.
 //
 // Item metadata (ID, key, source, attrs) stays readable: replay, status
@@ -49,8 +58,16 @@ func (noKeyError) Error() string {
 
 func (e noKeyError) ConfigProblem() string { return "data at rest: " + e.Error() }
 
-// bodyAAD binds sealed body files to their purpose.
-var bodyAAD = []byte("ferry diskq body")
+// bodyAAD binds a sealed body file to its purpose and its item.
+func bodyAAD(id string) []byte { return append([]byte("ferry diskq body\x00"), id...) }
+
+// v1BodyAAD is the aad of body files sealed as seal stream version 1,
+// before body files were bound to their item: accepted for those only.
+var v1BodyAAD = []byte("ferry diskq body")
+
+// bodyID is the ID a body file made by CreateBody is sealed for: its name
+// without the "b-".
+func bodyID(path string) string { return strings.TrimPrefix(filepath.Base(path), "b-") }
 
 // isKeyError reports whether err is a missing or wrong key.
 func isKeyError(err error) bool {
@@ -83,7 +100,7 @@ var _ interface {
 func newBodyFile(f *os.File, key *seal.Key) (*BodyFile, error) {
 	b := &BodyFile{f: f}
 	if key != nil {
-		sw, err := key.NewWriter(f, bodyAAD)
+		sw, err := key.NewWriter(f, bodyAAD(bodyID(f.Name())))
 		if err != nil {
 			return nil, err
 		}
@@ -138,12 +155,17 @@ func fileSealed(path string) (bool, error) {
 
 // sealCopy writes a sealed copy (aad) of the plaintext file src to dst,
 // fsynced; dst must not exist. The caller syncs dst's directory.
-func sealCopy(key *seal.Key, src, dst string, aad []byte) (err error) {
+func sealCopy(key *seal.Key, src, dst string, aad []byte) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
+	return sealFrom(key, in, dst, aad)
+}
+
+// sealFrom writes a sealed copy (aad) of what in reads to dst, fsynced.
+func sealFrom(key *seal.Key, in io.Reader, dst string, aad []byte) (err error) {
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
@@ -169,9 +191,10 @@ func sealCopy(key *seal.Key, src, dst string, aad []byte) (err error) {
 	return out.Sync()
 }
 
-// openFile opens a body file for reading its plaintext: decrypting when it
-// is sealed (a key problem is returned as such, damage as errCorrupt).
-func openFile(key *seal.Key, path string, sealed bool, aad []byte) (io.ReadCloser, error) {
+// openFile opens the body file of item id for reading its plaintext:
+// decrypting when it is sealed (a key problem is returned as such, damage
+// or a file sealed for another item as errCorrupt).
+func openFile(key *seal.Key, path string, sealed bool, id string) (io.ReadCloser, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -183,7 +206,7 @@ func openFile(key *seal.Key, path string, sealed bool, aad []byte) (io.ReadClose
 		f.Close()
 		return nil, ErrNoKey
 	}
-	sr, err := key.NewReader(f, aad)
+	sr, err := key.NewReaderV1(f, bodyAAD(id), v1BodyAAD)
 	if err != nil {
 		f.Close()
 		return nil, asCorrupt(err)
@@ -207,10 +230,10 @@ func (s *sealedFile) Read(p []byte) (int, error) {
 func (s *sealedFile) Close() error { return s.f.Close() }
 
 // OpenBodyFile streams the plaintext of a body file made by a queue's
-// CreateBody (sealed with key, or plaintext when it was made without
-// one) and returns its plaintext size, for code that keeps a copy of a
-// spilled body elsewhere (the hold store). key may be nil for plaintext
-// files.
+// CreateBody and not yet put (sealed with key for the ID its name gives,
+// or plaintext when it was made without one) and returns its plaintext
+// size, for code that keeps a copy of a spilled body elsewhere (the hold
+// store). key may be nil for plaintext files.
 func OpenBodyFile(path string, key *seal.Key) (io.ReadCloser, int64, error) {
 	sealed, err := fileSealed(path)
 	if err != nil {
@@ -228,17 +251,17 @@ func OpenBodyFile(path string, key *seal.Key) (io.ReadCloser, int64, error) {
 		}
 		size = n
 	}
-	rc, err := openFile(key, path, sealed, bodyAAD)
+	rc, err := openFile(key, path, sealed, bodyID(path))
 	if err != nil {
 		return nil, 0, fmt.Errorf("open body file %s: %w", path, err)
 	}
 	return rc, size, nil
 }
 
-// keepSealed makes dst hold src's body: a link (or copy) when src is
-// already sealed or there is no key, else a sealed copy, so that with a
-// key no plaintext body is written anew.
-func keepSealed(key *seal.Key, src, dst string) error {
+// keepSealed makes dst hold the body src of item id: a link (or copy)
+// when src is already sealed (for id) or there is no key, else a sealed
+// copy, so that with a key no plaintext body is written anew.
+func keepSealed(key *seal.Key, src, dst, id string) error {
 	if key != nil {
 		sealed, err := fileSealed(src)
 		if err != nil {
@@ -248,7 +271,7 @@ func keepSealed(key *seal.Key, src, dst string) error {
 			if err := os.Remove(dst); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return err
 			}
-			return sealCopy(key, src, dst, bodyAAD)
+			return sealCopy(key, src, dst, bodyAAD(id))
 		}
 	}
 	return linkOrCopy(src, dst)

@@ -145,7 +145,7 @@ func (q *Queue) Retry(ctx context.Context, id string) error {
 			return fmt.Errorf("retry %s: %w", id, err)
 		}
 		f.Close()
-		if err := keepSealed(q.opts.Key, q.dead.bodyPath(dl), f.Name()); err != nil {
+		if err := keepSealed(q.opts.Key, q.dead.bodyPath(dl), f.Name(), dl.ID); err != nil {
 			os.Remove(f.Name())
 			return fmt.Errorf("retry %s: body: %w", id, err)
 		}

@@ -28,7 +28,7 @@ const (
 	// body stays readable, so replay needs no key.
 	recPutSealed byte = 5
 	// recPutFileSealed is a recPutFile whose body file is a sealed stream
-	// (aad bodyAAD); the recorded size is the file's, on disk.
+	// (aad bodyAAD(item ID)); the recorded size is the file's, on disk.
 	recPutFileSealed byte = 6
 )
 

@@ -12,11 +12,14 @@
 //     magic 0xF5, version 1, key id (8 bytes), nonce (12 bytes, random),
 //     then the GCM ciphertext and tag;
 //   - a stream (NewWriter/NewReader) for files of any size: the header
-//     "FERRYSEAL" 0x01, key id (8), nonce prefix (7, random), then chunks of
+//     "FERRYSEAL" 0x02, key id (8), nonce prefix (7, random), then chunks of
 //     up to ChunkSize plaintext bytes, each sealed with the nonce
 //     prefix ‖ chunk counter (4 bytes, big endian) ‖ last-chunk flag (1), so
 //     chunks cannot be reordered, dropped or cut off unnoticed (the STREAM
-//     construction of Hoang, Reyhanitabar, Rogaway and Vizár).
+//     construction of Hoang, Reyhanitabar, Rogaway and Vizár). Version 2
+//     authenticates the header's version and key id with every chunk;
+//     version 1 streams (written by earlier releases) authenticated the
+//     caller's aad only, and still open (see NewReaderV1).
 //
 // Both take associated data (aad) that binds the ciphertext to its place,
 // e.g. the queue item id, so that one sealed body cannot be swapped for
@@ -60,7 +63,8 @@ const (
 	Overhead = 2 + idLen + nonceLen + tagLen
 
 	streamMagic     = "FERRYSEAL"
-	streamVersion   = 1
+	streamVersion   = 2
+	streamV1        = 1
 	prefixLen       = 7
 	streamHeaderLen = len(streamMagic) + 1 + idLen + prefixLen
 )
@@ -74,12 +78,17 @@ var (
 )
 
 // KeyMismatchError reports data sealed with another key than the one
-// configured.
+// configured (and than any previous key configured with it).
 type KeyMismatchError struct {
-	Data, Configured string // key ids
+	Data, Configured string   // key ids
+	Previous         []string // ids of the previous keys (Key.WithPrevious)
 }
 
 func (e *KeyMismatchError) Error() string {
+	if len(e.Previous) > 0 {
+		return fmt.Sprintf("sealed with key %s, but the configured key is %s (encryption.key_file) and the previous keys are %s (encryption.previous_key_files)",
+			e.Data, e.Configured, strings.Join(e.Previous, ", "))
+	}
 	return fmt.Sprintf("sealed with key %s, but the configured key is %s (encryption.key_file)", e.Data, e.Configured)
 }
 
@@ -92,6 +101,68 @@ type Key struct {
 	id   [idLen]byte
 	aead cipher.AEAD
 	mask [32]byte // HMAC key of Pseudonym, derived from the raw key
+	prev []*Key   // read-only keys (WithPrevious)
+}
+
+// WithPrevious returns k with read-only previous keys: data sealed with
+// any of them still opens, while everything new is sealed with k (key
+// rotation: encryption.previous_key_files). Pseudonym stays k's.
+func (k *Key) WithPrevious(prev ...*Key) *Key {
+	c := *k
+	c.prev = nil
+	for _, p := range prev {
+		if p != nil && c.find(p.id[:]) == nil {
+			c.prev = append(c.prev, &Key{id: p.id, aead: p.aead, mask: p.mask})
+		}
+	}
+	return &c
+}
+
+// PreviousIDs names the previous keys (WithPrevious).
+func (k *Key) PreviousIDs() []string {
+	var ids []string
+	for _, p := range k.prev {
+		ids = append(ids, p.ID())
+	}
+	return ids
+}
+
+// Knows reports whether data sealed with the key named id opens with k
+// (k itself or one of its previous keys).
+func (k *Key) Knows(id string) bool {
+	raw, err := hex.DecodeString(id)
+	return err == nil && k.find(raw) != nil
+}
+
+// find returns the key (k or a previous one) whose id is id, or nil.
+func (k *Key) find(id []byte) *Key {
+	if bytes.Equal(id, k.id[:]) {
+		return k
+	}
+	for _, p := range k.prev {
+		if bytes.Equal(id, p.id[:]) {
+			return p
+		}
+	}
+	return nil
+}
+
+func (k *Key) mismatch(id []byte) error {
+	return &KeyMismatchError{Data: hex.EncodeToString(id), Configured: k.ID(), Previous: k.PreviousIDs()}
+}
+
+// KeyIDOf returns the id of the key that sealed b, a Seal blob or the
+// start of a sealed stream (at least StreamHeaderLen bytes), and false
+// when b is neither. It reads the header only: it says nothing about
+// whether the rest verifies.
+func KeyIDOf(b []byte) (string, bool) {
+	switch {
+	case IsStream(b) && len(b) >= len(streamMagic)+1+idLen:
+		return hex.EncodeToString(b[len(streamMagic)+1 : len(streamMagic)+1+idLen]), true
+	case IsBlob(b) && len(b) >= 2+idLen:
+		return hex.EncodeToString(b[2 : 2+idLen]), true
+	}
+	return "", false
 }
 
 // NewKey makes a Key from KeySize raw bytes.
@@ -218,11 +289,12 @@ func (k *Key) Open(dst, blob, aad []byte) ([]byte, error) {
 	if blob[1] != blobVersion {
 		return nil, fmt.Errorf("sealed blob version %d: %w", blob[1], ErrCorrupt)
 	}
-	if !bytes.Equal(blob[2:2+idLen], k.id[:]) {
-		return nil, &KeyMismatchError{Data: hex.EncodeToString(blob[2 : 2+idLen]), Configured: k.ID()}
+	kk := k.find(blob[2 : 2+idLen])
+	if kk == nil {
+		return nil, k.mismatch(blob[2 : 2+idLen])
 	}
 	nonce := blob[2+idLen : 2+idLen+nonceLen]
-	out, err := k.aead.Open(dst, nonce, blob[2+idLen+nonceLen:], k.blobAAD(blob[:2+idLen], aad))
+	out, err := kk.aead.Open(dst, nonce, blob[2+idLen+nonceLen:], k.blobAAD(blob[:2+idLen], aad))
 	if err != nil {
 		return nil, ErrCorrupt
 	}
@@ -293,7 +365,7 @@ type Writer struct {
 
 // NewWriter starts a sealed stream on w, writing its header at once.
 func (k *Key) NewWriter(w io.Writer, aad []byte) (*Writer, error) {
-	sw := &Writer{k: k, w: w, aad: append([]byte(nil), aad...), buf: make([]byte, 0, ChunkSize)}
+	sw := &Writer{k: k, w: w, buf: make([]byte, 0, ChunkSize)}
 	if _, err := rand.Read(sw.prefix[:]); err != nil {
 		return nil, err
 	}
@@ -301,6 +373,7 @@ func (k *Key) NewWriter(w io.Writer, aad []byte) (*Writer, error) {
 	h = append(h, streamMagic...)
 	h = append(h, streamVersion)
 	h = append(h, k.id[:]...)
+	sw.aad = streamAAD(h, aad)
 	h = append(h, sw.prefix[:]...)
 	if _, err := w.Write(h); err != nil {
 		return nil, err
@@ -386,8 +459,26 @@ type Reader struct {
 	err    error
 }
 
-// NewReader reads the header of a sealed stream from r.
+// streamAAD is the aad of a version 2 stream's chunks: the header's magic,
+// version and key id, then the caller's aad. A stream cannot then be
+// relabelled as version 1 and opened under a version 1 aad.
+func streamAAD(head, aad []byte) []byte {
+	n := len(streamMagic) + 1 + idLen
+	b := make([]byte, 0, n+len(aad))
+	return append(append(b, head[:n]...), aad...)
+}
+
+// NewReader reads the header of a sealed stream from r. Streams of either
+// version are opened with aad.
 func (k *Key) NewReader(r io.Reader, aad []byte) (*Reader, error) {
+	return k.NewReaderV1(r, aad, aad)
+}
+
+// NewReaderV1 is NewReader for data whose aad changed with stream version
+// 2: a version 1 stream is opened with v1AAD, a version 2 stream with aad
+// only. Since version 2 chunks authenticate their header, a version 2
+// stream whose version byte is changed to 1 fails under v1AAD.
+func (k *Key) NewReaderV1(r io.Reader, aad, v1AAD []byte) (*Reader, error) {
 	h := make([]byte, streamHeaderLen)
 	if _, err := io.ReadFull(r, h); err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -398,14 +489,21 @@ func (k *Key) NewReader(r io.Reader, aad []byte) (*Reader, error) {
 	if !IsStream(h) {
 		return nil, ErrNotSealed
 	}
-	if v := h[len(streamMagic)]; v != streamVersion {
+	v := h[len(streamMagic)]
+	if v != streamVersion && v != streamV1 {
 		return nil, fmt.Errorf("sealed stream version %d: %w", v, ErrCorrupt)
 	}
 	id := h[len(streamMagic)+1 : len(streamMagic)+1+idLen]
-	if !bytes.Equal(id, k.id[:]) {
-		return nil, &KeyMismatchError{Data: hex.EncodeToString(id), Configured: k.ID()}
+	kk := k.find(id)
+	if kk == nil {
+		return nil, k.mismatch(id)
 	}
-	sr := &Reader{k: k, r: r, aad: append([]byte(nil), aad...), in: make([]byte, ChunkSize+tagLen+1)}
+	sr := &Reader{k: kk, r: r, in: make([]byte, ChunkSize+tagLen+1)}
+	if v == streamV1 {
+		sr.aad = append([]byte(nil), v1AAD...)
+	} else {
+		sr.aad = streamAAD(h, aad)
+	}
 	copy(sr.prefix[:], h[len(streamMagic)+1+idLen:])
 	return sr, nil
 }

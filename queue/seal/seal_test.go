@@ -229,3 +229,124 @@ func TestPseudonym(t *testing.T) {
 		t.Fatal("the key's printed form gives the pseudonym away")
 	}
 }
+
+// newWriterV1 writes a version 1 stream, as releases before version 2
+// did: the header is not authenticated, the chunks carry aad only.
+func newWriterV1(t *testing.T, k *Key, w io.Writer, aad []byte) *Writer {
+	t.Helper()
+	var head bytes.Buffer
+	sw, err := k.NewWriter(&head, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := head.Bytes()
+	h[len(streamMagic)] = streamV1
+	if _, err := w.Write(h); err != nil {
+		t.Fatal(err)
+	}
+	sw.w, sw.aad = w, append([]byte(nil), aad...)
+	return sw
+}
+
+// TestStreamVersions: a version 1 stream opens with NewReaderV1's v1AAD
+// (and with NewReader's aad when that did not change), a version 2 stream
+// only with its own aad, even when its version byte is set to 1.
+func TestStreamVersions(t *testing.T) {
+	k := testKey(t)
+	plain := bytes.Repeat([]byte("0123456789"), 10000)
+	read := func(b []byte, aad, v1 []byte) ([]byte, error) {
+		r, err := k.NewReaderV1(bytes.NewReader(b), aad, v1)
+		if err != nil {
+			return nil, err
+		}
+		return io.ReadAll(r)
+	}
+	var old bytes.Buffer
+	sw := newWriterV1(t, k, &old, []byte("old"))
+	sw.Write(plain)
+	sw.Close()
+	if got, err := read(old.Bytes(), []byte("new"), []byte("old")); err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("v1 stream under v1AAD: %v", err)
+	}
+	if _, err := read(old.Bytes(), []byte("new"), []byte("other")); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("v1 stream under another v1AAD: %v", err)
+	}
+
+	var cur bytes.Buffer
+	sw, err := k.NewWriter(&cur, []byte("new"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw.Write(plain)
+	sw.Close()
+	if cur.Bytes()[len(streamMagic)] != streamVersion {
+		t.Fatalf("new stream has version %d", cur.Bytes()[len(streamMagic)])
+	}
+	if got, err := read(cur.Bytes(), []byte("new"), []byte("old")); err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("v2 stream: %v", err)
+	}
+	if _, err := read(cur.Bytes(), []byte("old"), []byte("new")); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("v2 stream under the v1 aad: %v", err)
+	}
+	relabelled := bytes.Clone(cur.Bytes())
+	relabelled[len(streamMagic)] = streamV1
+	for _, aad := range [][]byte{[]byte("new"), []byte("old")} {
+		if _, err := read(relabelled, []byte("new"), aad); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("v2 stream relabelled as v1, v1AAD %q: %v", aad, err)
+		}
+	}
+}
+
+// TestPreviousKeys: after a rotation, data sealed with the old key opens
+// through the new key's previous keys, new data is sealed with the new
+// key only, and data of a key that is neither is refused naming all ids.
+func TestPreviousKeys(t *testing.T) {
+	old, cur, other := testKey(t), testKey(t), testKey(t)
+	blob := old.Seal(nil, []byte("old blob"), []byte("id1"))
+	var stream bytes.Buffer
+	sw, err := old.NewWriter(&stream, []byte("id2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw.Write([]byte("old stream"))
+	sw.Close()
+
+	rot := cur.WithPrevious(old, nil, cur)
+	if got := rot.PreviousIDs(); len(got) != 1 || got[0] != old.ID() {
+		t.Fatalf("PreviousIDs %v", got)
+	}
+	if !rot.Knows(old.ID()) || !rot.Knows(cur.ID()) || rot.Knows(other.ID()) || cur.Knows(old.ID()) {
+		t.Fatal("Knows")
+	}
+	if b, err := rot.Open(nil, blob, []byte("id1")); err != nil || string(b) != "old blob" {
+		t.Fatalf("old blob: %q %v", b, err)
+	}
+	if _, err := rot.Open(nil, blob, []byte("id2")); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("old blob, other aad: %v", err)
+	}
+	r, err := rot.NewReader(bytes.NewReader(stream.Bytes()), []byte("id2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := io.ReadAll(r); err != nil || string(b) != "old stream" {
+		t.Fatalf("old stream: %q %v", b, err)
+	}
+	fresh := rot.Seal(nil, []byte("new"), nil)
+	if id, ok := KeyIDOf(fresh); !ok || id != cur.ID() {
+		t.Fatalf("new data sealed with %s, want %s", id, cur.ID())
+	}
+	if id, ok := KeyIDOf(stream.Bytes()[:StreamHeaderLen]); !ok || id != old.ID() {
+		t.Fatalf("KeyIDOf stream: %s", id)
+	}
+	if _, ok := KeyIDOf([]byte(`{"plain":1}`)); ok {
+		t.Fatal("KeyIDOf plaintext")
+	}
+	_, err = other.WithPrevious(cur).Open(nil, blob, []byte("id1"))
+	var km *KeyMismatchError
+	if !errors.As(err, &km) || km.Data != old.ID() || !strings.Contains(err.Error(), cur.ID()) || !strings.Contains(err.Error(), "previous_key_files") {
+		t.Fatalf("foreign key: %v", err)
+	}
+	if strings.Contains(rot.String(), "prev") {
+		t.Fatal(rot.String())
+	}
+}

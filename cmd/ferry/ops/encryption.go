@@ -3,10 +3,15 @@ package ops
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/ferry-health/ferry/adapters/pipeline"
 	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/queue/diskq"
 	"github.com/ferry-health/ferry/queue/seal"
 )
 
@@ -41,6 +46,40 @@ func CheckEncryption(cfg *config.Config) []Check {
 			out = append(out, Check{Area: "encryption", Name: s.dir, Level: Fail,
 				Detail: fmt.Sprintf("%d entr%s cannot be opened with the configured key: %v", bad, plural(bad, "y", "ies"), first)})
 		}
+	}
+	return append(out, keyUseChecks(cfg, key)...)
+}
+
+// keyUseChecks says, per key, what data_dir still holds sealed with it:
+// for a previous key (encryption.previous_key_files) whether it is still
+// needed or can be removed, and for a key that no configured key is, that
+// the gateway will not start.
+func keyUseChecks(cfg *config.Config, key *seal.Key) []Check {
+	var qu map[string]diskq.KeyUse
+	if _, err := os.Stat(QueueDir(cfg)); err == nil {
+		var err error
+		if qu, err = diskq.InspectSealedKeys(QueueDir(cfg), DeadLetterDir(cfg)); err != nil {
+			return []Check{{Area: "encryption", Name: "keys in use", Level: Warn, Detail: err.Error()}}
+		}
+	}
+	use := SealedKeys(cfg, qu)
+	var out []Check
+	if key != nil {
+		for i, id := range key.PreviousIDs() {
+			c := Check{Area: "encryption", Name: fmt.Sprintf("encryption.previous_key_files[%d]", i)}
+			if i < len(cfg.Encryption.PreviousKeyFiles) {
+				c.Name = cfg.Encryption.PreviousKeyFiles[i]
+			}
+			if u, ok := use[id]; ok {
+				c.Detail = fmt.Sprintf("previous key %s still opens %s; keep it until they are delivered, discarded or purged", id, u)
+			} else {
+				c.Detail = fmt.Sprintf("previous key %s: nothing sealed with it remains; it can be removed from encryption.previous_key_files", id)
+			}
+			out = append(out, c)
+		}
+	}
+	if err := CheckSealedKeys(key, use); err != nil {
+		out = append(out, Check{Area: "encryption", Name: "keys in use", Level: Fail, Detail: err.Error()})
 	}
 	return out
 }
@@ -92,4 +131,146 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// KeyUse counts what data_dir holds sealed with one key.
+type KeyUse struct {
+	Items       int // unsettled queue items
+	DeadLetters int // the queue's dead letters
+	Quarantine  int // quarantine entries
+	Held        int // held entries
+}
+
+func (u KeyUse) String() string {
+	var parts []string
+	add := func(n int, one, many string) {
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, plural(n, one, many)))
+		}
+	}
+	add(u.Items, "queue item", "queue items")
+	add(u.DeadLetters, "dead letter", "dead letters")
+	add(u.Quarantine, "quarantine entry", "quarantine entries")
+	add(u.Held, "held entry", "held entries")
+	if len(parts) == 0 {
+		return "nothing"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// SealedKeys counts, per key id, what data_dir holds sealed with that
+// key: the queue's items and dead letters (queueUse, from the open queue's
+// SealedKeys or from diskq.InspectSealedKeys) and the quarantine and held
+// entries. It reads file headers only. Plaintext data is not counted.
+func SealedKeys(cfg *config.Config, queueUse map[string]diskq.KeyUse) map[string]KeyUse {
+	use := map[string]KeyUse{}
+	for id, u := range queueUse {
+		use[id] = KeyUse{Items: u.Items, DeadLetters: u.DeadLetters}
+	}
+	for _, s := range []struct {
+		dir  string
+		held bool
+	}{{cfg.Path("quarantine"), false}, {cfg.Path("held"), true}} {
+		for id, n := range entryKeys(s.dir) {
+			u := use[id]
+			if s.held {
+				u.Held += n
+			} else {
+				u.Quarantine += n
+			}
+			use[id] = u
+		}
+	}
+	return use
+}
+
+// entryKeys counts the entries of a quarantine or held store per key id
+// of their sealed files (an entry whose bundle file is sealed with another
+// key than the entry counts for both).
+func entryKeys(dir string) map[string]int {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	byEntry := map[string]map[string]bool{}
+	for _, e := range ents {
+		n := e.Name()
+		if !e.Type().IsRegular() || strings.HasPrefix(n, ".") {
+			continue
+		}
+		id, ok := fileKeyID(filepath.Join(dir, n))
+		if !ok {
+			continue
+		}
+		entry, _, _ := strings.Cut(n, ".")
+		if byEntry[entry] == nil {
+			byEntry[entry] = map[string]bool{}
+		}
+		byEntry[entry][id] = true
+	}
+	out := map[string]int{}
+	for _, ids := range byEntry {
+		for id := range ids {
+			out[id]++
+		}
+	}
+	return out
+}
+
+// fileKeyID reads the key id from the header of a sealed file.
+func fileKeyID(path string) (string, bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	h := make([]byte, seal.StreamHeaderLen)
+	n, _ := io.ReadFull(f, h)
+	return seal.KeyIDOf(h[:n])
+}
+
+// CheckSealedKeys refuses a start with key (nil: encryption off) while
+// data_dir holds data sealed with a key that is neither
+// encryption.key_file nor one of encryption.previous_key_files: a gateway
+// that took input then would seal it with a key that cannot open the
+// rest (or leave it in clear beside data it cannot open), and no single
+// configuration would deliver the whole queue again. The error names the
+// key ids (never key material) and what to do.
+func CheckSealedKeys(key *seal.Key, use map[string]KeyUse) error {
+	var unknown []string
+	for id := range use {
+		if key == nil || !key.Knows(id) {
+			unknown = append(unknown, id)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	slices.Sort(unknown)
+	var held []string
+	for _, id := range unknown {
+		held = append(held, fmt.Sprintf("key %s (%s)", id, use[id]))
+	}
+	configured := "encryption is off (no encryption.key_file)"
+	if key != nil {
+		configured = "the configured key is " + key.ID() + " (encryption.key_file)"
+		if prev := key.PreviousIDs(); len(prev) > 0 {
+			configured += ", the previous keys " + strings.Join(prev, ", ") + " (encryption.previous_key_files)"
+		}
+	}
+	return fmt.Errorf("data_dir holds data sealed with %s, but %s: the gateway does not start while it does, since input taken "+
+		"then could not be delivered with the same keys as that data; configure the key file with that id as encryption.key_file (or, after a key rotation, "+
+		"list it in encryption.previous_key_files), or, only if that key is lost for good, purge what it sealed "+
+		"(ferry queue purge, ferry quarantine purge, ferry held discard)",
+		strings.Join(held, "; "), configured)
+}
+
+// CheckQueueKeys is CheckSealedKeys for a gateway that has just opened
+// its queue q (under its lock, before any input is taken).
+func CheckQueueKeys(cfg *config.Config, key *seal.Key, q *diskq.Queue) error {
+	qu, err := q.SealedKeys()
+	if err != nil {
+		return err
+	}
+	return CheckSealedKeys(key, SealedKeys(cfg, qu))
 }

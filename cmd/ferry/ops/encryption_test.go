@@ -56,11 +56,37 @@ func TestCheckEncryption(t *testing.T) {
 		t.Fatal(err)
 	}
 	cs := CheckEncryption(on)
-	if len(cs) != 2 || cs[1].Level != Fail || !strings.Contains(cs[1].Detail, "1 entry cannot be opened") || !strings.Contains(cs[1].Detail, other.ID()) {
+	if len(cs) != 3 || cs[1].Level != Fail || !strings.Contains(cs[1].Detail, "1 entry cannot be opened") || !strings.Contains(cs[1].Detail, other.ID()) {
 		t.Fatalf("other key: %+v", cs)
 	}
+	// The key no configured key is: the gateway would refuse to start.
+	if cs[2].Level != Fail || !strings.Contains(cs[2].Detail, "key "+other.ID()+" (1 quarantine entry)") || !strings.Contains(cs[2].Detail, "does not start") {
+		t.Fatalf("unknown key: %+v", cs[2])
+	}
 	// Encryption turned off with sealed entries left.
-	if cs := CheckEncryption(parse("")); len(cs) != 2 || cs[1].Level != Fail || !strings.Contains(cs[1].Detail, "no key is configured") {
+	if cs := CheckEncryption(parse("")); len(cs) != 3 || cs[1].Level != Fail || !strings.Contains(cs[1].Detail, "no key is configured") ||
+		!strings.Contains(cs[2].Detail, "encryption is off") {
 		t.Fatalf("off with sealed entries: %+v", cs)
+	}
+
+	// A rotation: the other key listed as previous opens the entry, and
+	// doctor says it is still needed, then, once the entry is gone, that
+	// it can be removed.
+	otherFile := filepath.Join(dir, "other.key")
+	rotated := parse("encryption: {key_file: " + keyFile + ", previous_key_files: [" + otherFile + "]}\n")
+	cs = CheckEncryption(rotated)
+	if len(cs) != 2 || cs[1].Level != OK || cs[1].Name != otherFile || !strings.Contains(cs[1].Detail, "previous key "+other.ID()+" still opens 1 quarantine entry") {
+		t.Fatalf("rotated: %+v", cs)
+	}
+	ids, err := q.List()
+	if err != nil || len(ids) != 1 {
+		t.Fatal(ids, err)
+	}
+	if err := q.Remove(ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	cs = CheckEncryption(rotated)
+	if len(cs) != 2 || cs[1].Level != OK || !strings.Contains(cs[1].Detail, "nothing sealed with it remains; it can be removed") {
+		t.Fatalf("rotated, drained: %+v", cs)
 	}
 }

@@ -1,0 +1,142 @@
+package diskq
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ferry-health/ferry/queue/seal"
+)
+
+// KeyUse counts what a queue holds sealed with one key.
+type KeyUse struct {
+	Items       int // unsettled items (record or body file sealed with it)
+	DeadLetters int // dead letters (entry or body file sealed with it)
+}
+
+// SealedKeys returns, per key id, how many of the queue's unsettled items
+// and dead letters are sealed with that key; plaintext data is not
+// counted. It reads record and file headers only, so a gateway can check
+// at start, before it takes input, that every key the queue needs is
+// configured: input sealed with a wrong key would otherwise mix with data
+// only the right key opens, and no single key would deliver the queue.
+func (q *Queue) SealedKeys() (map[string]KeyUse, error) {
+	q.mu.Lock()
+	refs := make([]itemRef, 0, len(q.items))
+	for _, m := range q.items {
+		refs = append(refs, itemRef{f: m.seg.f, off: m.off, size: m.size, file: m.file()})
+	}
+	q.mu.Unlock()
+	return sealedKeys(refs, q.bodiesDir(), q.dead.dir)
+}
+
+// InspectSealedKeys is SealedKeys for the queue in dir (dead letters in
+// deadLetterDir, "" for the default) without opening it, beside a gateway
+// that has it open (`ferry doctor`).
+func InspectSealedKeys(dir, deadLetterDir string) (map[string]KeyUse, error) {
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("inspect queue keys: %w", err)
+	}
+	st, err := replay(dir, slog.New(slog.DiscardHandler), true)
+	if err != nil {
+		return nil, fmt.Errorf("inspect queue keys %s: %w", dir, err)
+	}
+	defer st.close()
+	ddir := deadDir(dir, deadLetterDir)
+	dead, err := openDeadStore(ddir, false, nil)
+	if err != nil {
+		return nil, fmt.Errorf("inspect queue keys %s: %w", dir, err)
+	}
+	refs := make([]itemRef, 0, len(st.items))
+	for seq, m := range st.items {
+		if !dead.has(m.id, seq) {
+			refs = append(refs, itemRef{f: m.seg.f, off: m.off, size: m.size, file: m.file()})
+		}
+	}
+	return sealedKeys(refs, filepath.Join(dir, bodiesDirName), ddir)
+}
+
+// itemRef is where an item's record (and body file) is.
+type itemRef struct {
+	f         *os.File
+	off, size int64
+	file      string
+}
+
+func sealedKeys(refs []itemRef, bodies, dead string) (map[string]KeyUse, error) {
+	use := map[string]KeyUse{}
+	for _, r := range refs {
+		id, ok, err := r.keyID(bodies)
+		if err != nil {
+			// Settled (and its segment or file removed) meanwhile, or
+			// unreadable: Get reports the latter.
+			continue
+		}
+		if ok {
+			u := use[id]
+			u.Items++
+			use[id] = u
+		}
+	}
+	ents, err := os.ReadDir(dead)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("list dead letters: %w", err)
+	}
+	for _, e := range ents {
+		n := e.Name()
+		if e.IsDir() || !strings.HasSuffix(n, ".json") {
+			continue
+		}
+		ids := map[string]bool{}
+		for _, f := range []string{n, bodyFileOf(n)} {
+			if id, ok := fileKeyID(filepath.Join(dead, f)); ok {
+				ids[id] = true
+			}
+		}
+		for id := range ids {
+			u := use[id]
+			u.DeadLetters++
+			use[id] = u
+		}
+	}
+	return use, nil
+}
+
+// keyID reads the key id of the item's sealed body (record or file).
+func (r itemRef) keyID(bodies string) (string, bool, error) {
+	if r.file != "" {
+		id, ok := fileKeyID(filepath.Join(bodies, r.file))
+		return id, ok, nil
+	}
+	rec := make([]byte, r.size)
+	if _, err := r.f.ReadAt(rec, r.off); err != nil {
+		return "", false, err
+	}
+	if err := checkRecord(rec); err != nil || !isSealed(rec) {
+		return "", false, err
+	}
+	it, _, _, _, err := decodePut(rec)
+	if err != nil {
+		return "", false, err
+	}
+	id, ok := seal.KeyIDOf(it.Body)
+	return id, ok, nil
+}
+
+// fileKeyID reads the key id of a sealed file (false: plaintext, or no
+// such file).
+func fileKeyID(path string) (string, bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	h := make([]byte, seal.StreamHeaderLen)
+	n, _ := io.ReadFull(f, h)
+	return seal.KeyIDOf(h[:n])
+}
