@@ -77,6 +77,11 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 	opened := g
 	defer func() {
 		if err != nil {
+			// gocron runs a goroutine from NewScheduler on, not
+			// only from Start.
+			if opened.sched != nil {
+				_ = opened.sched.Shutdown()
+			}
 			opened.closeStores()
 		}
 	}()

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-health/ferry/queue/diskq"
+)
+
+// settledGoroutines waits until the number of goroutines drops to at most
+// want (stopped goroutines take a moment to be reaped), and returns the
+// last count seen with a dump of the stacks when it does not.
+func settledGoroutines(want int) (int, string) {
+	n := runtime.NumGoroutine()
+	for i := 0; i < 200 && n > want; i++ {
+		time.Sleep(10 * time.Millisecond)
+		n = runtime.NumGoroutine()
+	}
+	if n <= want {
+		return n, ""
+	}
+	buf := make([]byte, 1<<20)
+	return n, string(buf[:runtime.Stack(buf, true)])
+}
+
+// TestGatewayStartStopNoLeak starts and stops a gateway with every kind of
+// component three times, a message through each time, and checks that
+// every goroutine it started has ended after each Shutdown.
+func TestGatewayStartStopNoLeak(t *testing.T) {
+	paths, recv, url := testPKI(t)
+	dataDir := t.TempDir()
+	drop := t.TempDir()
+	cfg := parseConfig(t, `
+data_dir: %q
+status: {listen: 127.0.0.1:0}
+sources:
+  mllp:
+    - name: t
+      listen: 127.0.0.1:0
+  folders:
+    - name: drop
+      kind: ehr
+      path: %q
+      rescan: 50ms
+exchange:
+  url: %q
+  tls: {ca_file: %q, cert_file: %q, key_file: %q}
+  retry: {initial_interval: 20ms, max_interval: 200ms}
+`, dataDir, drop, url, paths.CA, paths.ClientCert, paths.ClientKey)
+	// One warm-up cycle: the HTTP client's and the runtime's lazily
+	// started goroutines are not the gateway's.
+	before := -1
+	for cycle := 0; cycle < 4; cycle++ {
+		gw, err := newGateway(cfg, newLogger(io.Discard, "error"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := gw.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		conn, rd := dial(t, gw)
+		if got := send(t, conn, rd, adt(cycle)); got != "AA" {
+			t.Fatalf("cycle %d: MSA-1 %s", cycle, got)
+		}
+		waitFor(t, "delivery", func() bool { return recv.Bundles() == cycle+1 })
+		conn.Close()
+		if err := gw.Shutdown(context.Background()); err != nil {
+			t.Fatalf("cycle %d: shutdown: %v", cycle, err)
+		}
+		if before < 0 {
+			before, _ = settledGoroutines(0)
+			continue
+		}
+		if n, stacks := settledGoroutines(before); n > before {
+			t.Fatalf("cycle %d: %d goroutines after Shutdown, %d after the first cycle:\n%s", cycle, n, before, stacks)
+		}
+	}
+}
+
+// TestGatewaySourceFailsToStart: a second listener whose port is taken
+// fails the start; everything the start opened (the first listener, the
+// queue's lock, the scheduler and delivery goroutines) is released again,
+// so that a restart in the same process, or by the service manager, works.
+func TestGatewaySourceFailsToStart(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	dataDir := t.TempDir()
+	cfg := parseConfig(t, `
+data_dir: %q
+status: {listen: 127.0.0.1:0}
+sources:
+  mllp:
+    - name: a
+      listen: 127.0.0.1:0
+    - name: b
+      listen: %q
+`, dataDir, taken.Addr().String())
+	base, _ := settledGoroutines(0)
+	var logs lockedBuffer
+	p := &program{cfg: cfg, log: newLogger(&logs, "info")}
+	err = p.startGateway()
+	if err == nil {
+		p.stopGateway()
+		t.Fatal("start with a taken port succeeded")
+	}
+	if !strings.Contains(err.Error(), "mllp/b") || !strings.Contains(err.Error(), taken.Addr().String()) {
+		t.Errorf("start error does not name the source and address: %v", err)
+	}
+	if p.gw != nil {
+		t.Error("program kept the gateway that failed to start")
+	}
+	if n, stacks := settledGoroutines(base); n > base {
+		t.Fatalf("%d goroutines after the failed start, %d before:\n%s", n, base, stacks)
+	}
+	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{})
+	if err != nil {
+		t.Fatalf("queue still locked after the failed start: %v", err)
+	}
+	q.Close(context.Background())
+	if !strings.Contains(logs.String(), "ferry did not start") {
+		t.Errorf("log lacks the failed start:\n%s", logs.String())
+	}
+}
+
+// TestNewGatewayFailureLeaksNothing: a configuration that fails while the
+// gateway is built (a folder source whose settings the engine refuses)
+// leaves no goroutine and no lock behind.
+func TestNewGatewayFailureLeaksNothing(t *testing.T) {
+	dataDir := t.TempDir()
+	drop := filepath.Join(t.TempDir(), "drop")
+	if err := os.MkdirAll(drop, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cfg := parseConfig(t, `
+data_dir: %q
+sources:
+  folders:
+    - name: drop
+      kind: ehr
+      path: %q
+`, dataDir, drop)
+	cfg.Sources.Folders[0].Kind = "bogus" // what newFolderSource refuses
+	base, _ := settledGoroutines(0)
+	gw, err := newGateway(cfg, newLogger(io.Discard, "error"))
+	if err == nil {
+		gw.Shutdown(context.Background())
+		t.Fatal("newGateway accepted an unknown folder kind")
+	}
+	if n, stacks := settledGoroutines(base); n > base {
+		t.Fatalf("%d goroutines after newGateway failed, %d before:\n%s", n, base, stacks)
+	}
+	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{})
+	if err != nil {
+		t.Fatalf("queue still locked: %v", err)
+	}
+	q.Close(context.Background())
+}
