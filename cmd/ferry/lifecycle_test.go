@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-co-op/gocron/v2"
+
 	"github.com/ferry-health/ferry/queue/diskq"
 )
 
@@ -164,4 +166,41 @@ sources:
 		t.Fatalf("queue still locked: %v", err)
 	}
 	q.Close(context.Background())
+}
+
+// TestScheduledJobPanicKeepsGatewayUp: a scheduled job that panics (a bug
+// in retention, the certificate check or a folder rescan) is logged and
+// the gateway goes on taking messages. gocron recovers a job's panic only
+// when the job has a panic listener; without one the panic ended the
+// process, and since the housekeeping jobs run at every start, the
+// service manager's restarts would have crashed again and again.
+func TestScheduledJobPanicKeepsGatewayUp(t *testing.T) {
+	cfg := parseConfig(t, `
+data_dir: %q
+sources:
+  mllp:
+    - name: t
+      listen: 127.0.0.1:0
+`, t.TempDir())
+	var logs lockedBuffer
+	gw, err := newGateway(cfg, newLogger(&logs, "info"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gw.Shutdown(context.Background()) })
+	if _, err := gw.sched.NewJob(gocron.OneTimeJob(gocron.OneTimeJobStartImmediately()),
+		gocron.NewTask(func() { var m map[string]int; m["x"]++ }), gocron.WithName("buggy")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the panic in the log", func() bool { return strings.Contains(logs.String(), "scheduled job panicked") })
+	if l := logs.String(); !strings.Contains(l, "job=buggy") || !strings.Contains(l, "assignment to entry in nil map") {
+		t.Errorf("log does not name the job and the panic:\n%s", l)
+	}
+	conn, rd := dial(t, gw)
+	if got := send(t, conn, rd, adt(1)); got != "AA" {
+		t.Fatalf("after the panic: MSA-1 %s, want AA", got)
+	}
 }
