@@ -33,15 +33,17 @@ func settledGoroutines(want int) (int, string) {
 }
 
 // TestGatewayStartStopNoLeak starts and stops a gateway with every kind of
-// component three times, a message through each time, and checks that
+// component (and the audit trail) four times, a message through each time, and checks that
 // every goroutine it started has ended after each Shutdown.
 func TestGatewayStartStopNoLeak(t *testing.T) {
 	paths, recv, url := testPKI(t)
+	repo := newUDPRepo(t)
 	dataDir := t.TempDir()
 	drop := t.TempDir()
 	cfg := parseConfig(t, `
 data_dir: %q
 status: {listen: 127.0.0.1:0}
+audit: {url: %q, source_id: clinic-7-ferry}
 sources:
   mllp:
     - name: t
@@ -55,7 +57,7 @@ exchange:
   url: %q
   tls: {ca_file: %q, cert_file: %q, key_file: %q}
   retry: {initial_interval: 20ms, max_interval: 200ms}
-`, dataDir, drop, url, paths.CA, paths.ClientCert, paths.ClientKey)
+`, dataDir, repo.URL(), drop, url, paths.CA, paths.ClientCert, paths.ClientKey)
 	// One warm-up cycle: the HTTP client's and the runtime's lazily
 	// started goroutines are not the gateway's.
 	before := -1
@@ -202,5 +204,44 @@ sources:
 	conn, rd := dial(t, gw)
 	if got := send(t, conn, rd, adt(1)); got != "AA" {
 		t.Fatalf("after the panic: MSA-1 %s, want AA", got)
+	}
+}
+
+// TestGatewayRunsHousekeepingAtStart: the running gateway's scheduler
+// (not a direct call) prunes a done/ folder past retention and checks the
+// certificates when it starts, and Shutdown stops it with the gateway.
+func TestGatewayRunsHousekeepingAtStart(t *testing.T) {
+	paths, _, url := testPKI(t)
+	drop := t.TempDir()
+	old := filepath.Join(drop, ".ferry", "done", time.Now().AddDate(0, 0, -45).Format(time.DateOnly))
+	if err := os.MkdirAll(old, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cfg := parseConfig(t, `
+data_dir: %q
+sources:
+  folders:
+    - name: drop
+      kind: ehr
+      path: %q
+exchange:
+  url: %q
+  tls: {ca_file: %q, cert_file: %q, key_file: %q}
+`, t.TempDir(), drop, url, paths.CA, paths.ClientCert, paths.ClientKey)
+	cfg.Exchange.TLS.CertFile = filepath.Join(t.TempDir(), "missing.pem")
+	var logs lockedBuffer
+	gw, err := newGateway(cfg, newLogger(&logs, "info"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "retention and the certificate check", func() bool {
+		_, err := os.Stat(old)
+		return os.IsNotExist(err) && strings.Contains(logs.String(), "certificate cannot be read")
+	})
+	if err := gw.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }
