@@ -8,11 +8,14 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
+	"github.com/google/uuid"
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/folder"
@@ -77,6 +80,11 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 	opened := g
 	defer func() {
 		if err != nil {
+			// gocron runs a goroutine from NewScheduler on, not
+			// only from Start.
+			if opened.sched != nil {
+				_ = opened.sched.Shutdown()
+			}
 			opened.closeStores()
 		}
 	}()
@@ -211,7 +219,8 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 	}
 	// One scheduler runs every periodic job: folder rescans, retention,
 	// certificate-expiry checks.
-	g.sched, err = gocron.NewScheduler()
+	g.sched, err = gocron.NewScheduler(gocron.WithGlobalJobOptions(
+		gocron.WithEventListeners(gocron.AfterJobRunsWithPanic(g.jobPanicked))))
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)
 	}
@@ -230,6 +239,20 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 		}
 	}
 	return g, nil
+}
+
+// jobPanicked logs a scheduled job's panic. gocron recovers a job's
+// panic only when the job has this listener; without it one bug in
+// housekeeping ended the gateway, and again at every restart (the jobs
+// run at start). The panic's value is logged when it is the runtime's own
+// (an index, a nil map) or with log.phi: another value may quote a file
+// name; the stack names only code.
+func (g *gateway) jobPanicked(_ uuid.UUID, name string, recovered any) {
+	val := fmt.Sprintf("%T", recovered)
+	if _, ok := recovered.(runtime.Error); ok || g.cfg.Log.PHI {
+		val = fmt.Sprint(recovered)
+	}
+	g.log.Error("scheduled job panicked; it runs again at its next time", "job", name, "panic", val, "stack", string(debug.Stack()))
 }
 
 func (g *gateway) settings(id string) adapters.Settings {

@@ -57,7 +57,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return errors.Join(ferr, prg.stopGateway())
 		}
 	}
-	svc, err := service.New(prg, serviceConfig(*cfgPath))
+	svc, err := service.New(prg, serviceRunConfig(ctx, *cfgPath))
 	if err != nil {
 		return fmt.Errorf("service: %w", err)
 	}
@@ -171,6 +171,20 @@ func (p *program) stopGateway() error {
 		p.log.Info("ferry stopped")
 	}
 	return err
+}
+
+// serviceRunConfig is serviceConfig for running as the service: on Linux
+// and the other Unix systems it waits for main's signal context (ctx),
+// which catches SIGTERM and SIGINT from the process's start, rather than
+// for kardianos/service's own signal handler, which is installed only
+// after Start returns: a stop systemd asked for during a long start (a
+// queue replay) went to ctx, unread, and the service ran on until
+// TimeoutStopSec killed it. Windows stops through the Service Control
+// Manager and ignores RunWait.
+func serviceRunConfig(ctx context.Context, cfgPath string) *service.Config {
+	sc := serviceConfig(cfgPath)
+	sc.Option = service.KeyValue{"RunWait": func() { <-ctx.Done() }}
+	return sc
 }
 
 // serviceConfig describes the ferry service to the OS service manager.
