@@ -214,7 +214,21 @@ func (e *Engine) Config() Config { return e.cfg }
 // Start creates the work folders, starts watching and schedules the rescan.
 // It returns quickly; the first scan (which also resumes files left in
 // processing/ by an earlier run) happens in the background.
-func (e *Engine) Start(_ context.Context, _ adapters.Host) error {
+func (e *Engine) Start(ctx context.Context, host adapters.Host) (err error) {
+	defer func() {
+		if err != nil {
+			// Shown as a folder whose files cannot be claimed (status
+			// page, ferry status) while the gateway tries again.
+			e.stats.claimErrors.Add(1)
+			e.stats.mu.Lock()
+			e.stats.lastClaimError, e.stats.lastClaimErrorAt, e.stats.failing = "not started: "+ErrorClass(err), time.Now(), true
+			e.stats.mu.Unlock()
+		}
+	}()
+	return e.start(ctx, host)
+}
+
+func (e *Engine) start(_ context.Context, _ adapters.Host) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.stopped {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestGatewayFolders drops a C-CDA document, an HL7 v2 batch file and a
@@ -176,4 +177,39 @@ func copyFile(t *testing.T, from, to string) {
 	if err := os.Rename(tmp, to); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestGatewayFolderStartsLate: a folder source whose path is not there at
+// start (a share not yet mounted) does not keep the gateway down: MLLP
+// runs, the folder shows as stuck, and once the folder appears it is
+// started and its files are taken.
+func TestGatewayFolderStartsLate(t *testing.T) {
+	old := folderStartRetry
+	folderStartRetry = 50 * time.Millisecond
+	t.Cleanup(func() { folderStartRetry = old })
+
+	root := t.TempDir()
+	ehr := filepath.Join(root, "share", "exports")
+	cfg := parseConfig(t, `
+data_dir: %q
+sources:
+  mllp:
+    - {name: m, listen: "127.0.0.1:0"}
+  folders:
+    - {name: ehr, kind: ehr, path: %q, settle: 20ms, rescan: 200ms}
+`, filepath.Join(root, "data"), ehr)
+	gw := runGateway(t, cfg)
+	if len(gw.mllps) != 1 {
+		t.Fatalf("mllp sources: %d", len(gw.mllps))
+	}
+	st := gw.folders[0].Stats()
+	if !st.ClaimsFailing || !strings.Contains(st.LastClaimError, "not started") {
+		t.Errorf("a folder that is not there: %+v", st)
+	}
+	if err := os.MkdirAll(ehr, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, "../../testdata/convert/ccda-problem/input.xml", filepath.Join(ehr, "patient-1.xml"))
+	waitFor(t, "the late folder's file taken", func() bool { return empty(t, ehr) })
+	waitFor(t, "the folder no longer stuck", func() bool { return !gw.folders[0].Stats().ClaimsFailing })
 }

@@ -306,10 +306,49 @@ func (g *gateway) Start(ctx context.Context) error {
 	}
 	for _, s := range g.sources {
 		if err := s.src.Start(ctx, g); err != nil {
-			return fmt.Errorf("start %s: %w", s.name, err)
+			if !strings.HasPrefix(s.name, "folder/") {
+				return fmt.Errorf("start %s: %w", s.name, err)
+			}
+			// A folder that is not there yet (a share not mounted at
+			// boot) must not keep MLLP and the other sources down: it
+			// is tried again until it starts, and shows as stuck.
+			g.log.Error("folder source cannot start; the other sources run, and it is tried again", "source", s.name,
+				"error", err, "retry_every", folderStartRetry)
+			go g.retryStart(ctx, s)
 		}
 	}
 	return g.startStatus()
+}
+
+// folderStartRetry is how often a folder source that could not start is
+// tried again.
+var folderStartRetry = 30 * time.Second
+
+// retryStart starts s once it can, until the gateway shuts down. It holds
+// g.mu for each try, so that a try and Shutdown never overlap; after
+// Shutdown it returns at its next tick or as soon as it holds g.mu.
+func (g *gateway) retryStart(ctx context.Context, s namedSource) {
+	t := time.NewTicker(folderStartRetry)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.done:
+			return
+		case <-t.C:
+		}
+		g.mu.Lock()
+		if g.shutdown {
+			g.mu.Unlock()
+			return
+		}
+		err := s.src.Start(ctx, g)
+		g.mu.Unlock()
+		if err == nil {
+			g.log.Info("folder source started", "source", s.name)
+			return
+		}
+		g.log.Debug("folder source still cannot start", "source", s.name, "error", err)
+	}
 }
 
 // Shutdown stops the sources (in-flight inputs finish and are ACKed),
