@@ -306,7 +306,7 @@ func (g *gateway) Start(ctx context.Context) error {
 	}
 	for _, s := range g.sources {
 		if err := s.src.Start(ctx, g); err != nil {
-			if !strings.HasPrefix(s.name, "folder/") {
+			if _, isFolder := s.src.(interface{ Engine() *folder.Engine }); !isFolder {
 				return fmt.Errorf("start %s: %w", s.name, err)
 			}
 			// A folder that is not there yet (a share not mounted at
