@@ -294,3 +294,72 @@ sources:
 		t.Fatalf("exit %d:\n%s", code, p.stderr.String())
 	}
 }
+
+// TestRunProcessSecondSignal: a second Ctrl-C during a clean stop held up
+// by a sender stalled mid-message ends the process at once, and what was
+// acknowledged before is still there for the next run.
+func TestRunProcessSecondSignal(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := writeFile(t, filepath.Join(dir, "ferry.yaml"), `
+data_dir: %q
+status: {listen: ""}
+sources:
+  mllp:
+    - name: t
+      listen: 127.0.0.1:0
+`, filepath.Join(dir, "data"))
+	bin := buildFerry(t)
+	p := startFerryBin(t, bin, cfgFile)
+	if got := p.send(t, adt(1)); got != "AA" {
+		t.Fatalf("MSA-1 %s", got)
+	}
+	stalled, err := net.Dial("tcp", p.mllp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Close()
+	if _, err := stalled.Write([]byte("\x0bMSH|^~\\&|A|B|C|D|20240101||ADT^A01|X|P|2.5\r")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the frame is being read
+	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	select {
+	case <-p.exited:
+		t.Skip("the first signal already stopped ferry: nothing held the stop up")
+	default:
+	}
+	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("a second Ctrl-C did not end ferry:\n%s", p.stderr.String())
+	}
+	var ee *exec.ExitError
+	if !errors.As(p.err, &ee) {
+		t.Fatalf("exit after the second Ctrl-C: %v", p.err)
+	}
+	if ws, ok := ee.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != os.Interrupt {
+		t.Fatalf("exit after the second Ctrl-C: %v, want killed by SIGINT", p.err)
+	}
+	// The next run starts on the same data and the acknowledged message
+	// is in the outbox once, whether it was written before the kill or
+	// redelivered after it.
+	again := startFerryBin(t, bin, cfgFile)
+	outbox := filepath.Join(dir, "data", "outbox")
+	waitFor(t, "the acknowledged message in the outbox", func() bool {
+		n, _ := filepath.Glob(filepath.Join(outbox, "*.json"))
+		return len(n) >= 1
+	})
+	again.cmd.Process.Signal(syscall.SIGTERM)
+	if code := again.wait(t); code != 0 {
+		t.Fatalf("restart after the kill: exit %d:\n%s", code, again.stderr.String())
+	}
+	if n, _ := filepath.Glob(filepath.Join(outbox, "*.json")); len(n) != 1 {
+		t.Fatalf("outbox holds %d bundles, want 1: %v", len(n), n)
+	}
+}

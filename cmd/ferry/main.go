@@ -59,6 +59,12 @@ var errUsage = errors.New("usage")
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal asks for a clean stop, which waits (up to its
+	// bound) for inputs in flight; a second one ends the process at once,
+	// as an operator pressing Ctrl-C twice expects. Nothing acknowledged
+	// is lost by that: every ACK followed its fsync, and the queue
+	// recovers from a kill at any point.
+	go func() { <-ctx.Done(); stop() }()
 	code := runMain(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
