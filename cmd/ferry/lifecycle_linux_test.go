@@ -62,7 +62,9 @@ func startFerryBin(t *testing.T, bin, cfgFile string) *ferryProc {
 	}
 	pw.Close()
 	lines := make(chan string, 100)
+	drained := make(chan struct{})
 	go func() {
+		defer close(drained)
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			p.stderr.Write([]byte(sc.Text() + "\n"))
@@ -73,7 +75,12 @@ func startFerryBin(t *testing.T, bin, cfgFile string) *ferryProc {
 		}
 		close(lines)
 	}()
-	go func() { p.err = p.cmd.Wait(); close(p.exited) }()
+	// exited closes once the process has ended and everything it wrote
+	// to stderr is in p.stderr: cmd.Wait does not wait for a pipe the
+	// caller reads itself, and a test that checks the last log line right
+	// after the exit would otherwise race the reader (CI saw "no clean
+	// stop" with status 0).
+	go func() { p.err = p.cmd.Wait(); <-drained; close(p.exited) }()
 	t.Cleanup(func() {
 		select {
 		case <-p.exited:
