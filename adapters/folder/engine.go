@@ -1048,7 +1048,7 @@ func (e *Engine) settle(name string, sidecars []string) error {
 		return nil
 	}
 	dir := e.doneP.sub(time.Now().Format("2006-01-02"))
-	if err := dir.root.MkdirAll(dir.dir, 0o700); err != nil {
+	if err := mkdirAllIn(dir.root, dir.dir, 0o700); err != nil {
 		return fmt.Errorf("move to done: %w", err)
 	}
 	if err := e.moveGroup(name, sidecars, dir, nil); err != nil {
@@ -1100,7 +1100,7 @@ func (e *Engine) moveAs(name string, sidecars []string, dir place, final string)
 func (e *Engine) fail(name string, sidecars []string, sum []byte, size int64, cause error) {
 	dir := e.failedP
 	err := func() error {
-		if err := dir.root.MkdirAll(dir.dir, 0o700); err != nil {
+		if err := mkdirAllIn(dir.root, dir.dir, 0o700); err != nil {
 			return err
 		}
 		final := e.finalName(dir, name, sidecars, []string{".error.txt"})

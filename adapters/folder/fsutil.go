@@ -203,3 +203,28 @@ func ownerOnly(p place, name string, perm os.FileMode) error {
 	}
 	return p.root.Chmod(p.join(name), perm)
 }
+
+// mkdirAllIn creates rel and any missing parents inside root, like
+// root.MkdirAll, and fsyncs the parent of every folder it created: a file
+// moved into a new folder (the day's done/ folder, processing/ at first
+// start) is made durable by fsyncing that folder, which is not enough if
+// the folder's own entry is lost in a power cut.
+func mkdirAllIn(root *os.Root, rel string, perm fs.FileMode) error {
+	rel = filepath.Clean(rel)
+	var created []string
+	for p := rel; p != "." && p != string(filepath.Separator); p = filepath.Dir(p) {
+		if _, err := root.Lstat(p); err == nil || !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		created = append(created, p)
+	}
+	if err := root.MkdirAll(rel, perm); err != nil {
+		return err
+	}
+	for i := len(created) - 1; i >= 0; i-- {
+		if err := syncDirIn(place{root, filepath.Dir(created[i])}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/ferry-health/ferry/queue/durable"
 )
 
 // errWorkReplaced is the claim error while the work folder is not the one
@@ -41,7 +43,7 @@ func (e *Engine) openFolders() error {
 	e.watched = watch
 	if inside {
 		rel, _ := filepath.Rel(path, work)
-		if err := watch.MkdirAll(rel, 0o700); err != nil {
+		if err := mkdirAllIn(watch, rel, 0o700); err != nil {
 			return fmt.Errorf("folder %q: create work folder: %w", e.cfg.Name, err)
 		}
 		if info, err := watch.Lstat(rel); err != nil || !info.IsDir() {
@@ -113,12 +115,12 @@ func (e *Engine) openRoot(dir string) (*os.Root, error) {
 func (e *Engine) openPlace(dir, field string) (place, error) {
 	if within(e.paths.Work, dir) {
 		rel, _ := filepath.Rel(e.paths.Work, dir)
-		if err := e.work.MkdirAll(rel, 0o700); err != nil {
+		if err := mkdirAllIn(e.work, rel, 0o700); err != nil {
 			return place{}, fmt.Errorf("folder %q: create work folder: %w", e.cfg.Name, err)
 		}
 		return place{e.work, rel}, nil
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := durable.MkdirAll(dir, 0o700); err != nil {
 		return place{}, fmt.Errorf("folder %q: %s: %w", e.cfg.Name, field, err)
 	}
 	r, err := e.openRoot(dir)
@@ -193,7 +195,7 @@ func (e *Engine) claimOne(name string) error {
 // how to create it.
 func (e *Engine) makeWorkDir() error {
 	work := e.paths.Work
-	err := os.MkdirAll(work, 0o700)
+	err := durable.MkdirAll(work, 0o700)
 	if err == nil {
 		return nil
 	}

@@ -157,7 +157,7 @@ type HeldEntry struct {
 
 // OpenHeld creates dir if needed.
 func OpenHeld(dir string) (*Held, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := durable.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create held store %q: %w", dir, err)
 	}
 	return &Held{dir: dir}, nil

@@ -60,7 +60,7 @@ type QuarantineEntry struct {
 
 // OpenQuarantine creates dir if needed.
 func OpenQuarantine(dir string) (*Quarantine, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := durable.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create quarantine %q: %w", dir, err)
 	}
 	return &Quarantine{dir: dir}, nil

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -25,6 +24,7 @@ import (
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/queue/dedup"
 	"github.com/ferry-health/ferry/queue/diskq"
+	"github.com/ferry-health/ferry/queue/durable"
 	"github.com/ferry-health/ferry/queue/seal"
 	"github.com/ferry-health/ferry/transport"
 	"github.com/ferry-health/ferry/transport/fhirhttp"
@@ -93,7 +93,7 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 	for _, w := range cfg.Warnings() {
 		log.Warn("configuration: "+w.Msg, "field", w.Path)
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	if err := durable.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
 	if ops.MemoryFS(cfg.DataDir) {

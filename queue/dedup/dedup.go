@@ -147,7 +147,7 @@ func Open(path string, opts Options) (*Set, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.cond = sync.NewCond(&s.mu)
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if err := durable.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open dedup set: %w", err)
 	}
 	dirty, err := s.load()

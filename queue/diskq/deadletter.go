@@ -91,7 +91,7 @@ type deadName struct {
 
 func openDeadStore(dir string, create bool, key *seal.Key) (*deadStore, error) {
 	if create {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
+		if err := durable.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("create dead-letter dir: %w", err)
 		}
 	}

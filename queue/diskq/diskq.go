@@ -336,7 +336,7 @@ func Open(dir string, opts Options) (*Queue, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(filepath.Join(dir, bodiesDirName), 0o700); err != nil {
+	if err := durable.MkdirAll(filepath.Join(dir, bodiesDirName), 0o700); err != nil {
 		return nil, fmt.Errorf("open queue: %w", err)
 	}
 	lock, err := lockFile(filepath.Join(dir, "LOCK"))

@@ -180,3 +180,38 @@ func SyncFile(path string) error {
 	}
 	return nil
 }
+
+// MkdirAll creates dir and any missing parents, like os.MkdirAll, and
+// fsyncs the parent of every directory it created, so that a folder made
+// at first start (the data folder, the queue's, the quarantine's) is still
+// there after a power cut together with the fsynced files inside it: a
+// file's fsync makes its data durable, not the directory entries on the
+// path to it.
+func MkdirAll(dir string, perm os.FileMode) error {
+	dir = filepath.Clean(dir)
+	var created []string
+	for p := dir; ; {
+		if _, err := os.Lstat(p); err == nil {
+			break
+		} else if !errors.Is(err, os.ErrNotExist) {
+			break // let os.MkdirAll say what is wrong
+		}
+		created = append(created, p)
+		parent := filepath.Dir(p)
+		if parent == p {
+			break
+		}
+		p = parent
+	}
+	if err := os.MkdirAll(dir, perm); err != nil {
+		return err
+	}
+	// Outermost first: each new directory's entry is made durable in its
+	// parent, which is itself durable by then.
+	for i := len(created) - 1; i >= 0; i-- {
+		if err := SyncDir(filepath.Dir(created[i])); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -70,7 +70,7 @@ func (s *Sink) Dir() string { return s.dir }
 // Connect creates the directory (dirMode) and removes temporary files a
 // crash left in it.
 func (s *Sink) Connect(context.Context) error {
-	if err := os.MkdirAll(s.dir, dirMode); err != nil {
+	if err := durable.MkdirAll(s.dir, dirMode); err != nil {
 		return fmt.Errorf("create outbox %q: %w", s.dir, err)
 	}
 	s.mu.Lock()

@@ -1,0 +1,31 @@
+package durable
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestMkdirAllCreatesAndIsIdempotent(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "a", "b", "c")
+	if err := MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{filepath.Join(base, "a"), filepath.Join(base, "a", "b"), dir} {
+		fi, err := os.Stat(p)
+		if err != nil || !fi.IsDir() {
+			t.Fatalf("%s: %v", p, err)
+		}
+	}
+	if err := MkdirAll(dir, 0o700); err != nil {
+		t.Fatalf("second call: %v", err)
+	}
+	f := filepath.Join(base, "file")
+	if err := os.WriteFile(f, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := MkdirAll(filepath.Join(f, "x"), 0o700); err == nil {
+		t.Fatal("a directory under a regular file was accepted")
+	}
+}
