@@ -331,14 +331,14 @@ type HL7v2 struct {
 	// TimeZone is the IANA zone of v2 times written without an offset
 	// (empty: the gateway's local zone).
 	TimeZone string `yaml:"time_zone"`
-	// PatientFromADTOnly writes the Patient only from ADT messages; other
-	// messages (ORU, ORM, VXU ...) refer to it by its id (or create it
-	// only if absent, in the conditional modes). Every write replaces the
-	// whole resource at the exchange, so a lab's sparse PID would
-	// otherwise blank the address an ADT feed sent. Use it when the same
-	// gateway carries the site's ADT feed. (The Encounter is the ADT
-	// feed's whatever this says: an order's or result's PV1 never
-	// replaces the visit's status and location.)
+	// PatientFromADTOnly writes the Patient and the Encounter only from
+	// ADT messages; other messages (ORU, ORM, VXU ...) refer to them by
+	// their ids. Every write replaces the whole resource at the exchange,
+	// so a lab's sparse PID would otherwise blank the address an ADT feed
+	// sent, and an order's PV1 the visit's status and location. Use it
+	// when the same gateway carries the site's ADT feed. (With writes:
+	// conditional an order's or result's visit is a conditional create
+	// whatever this says.)
 	PatientFromADTOnly bool `yaml:"patient_from_adt_only"`
 	// Writes says how bundle entries land at the exchange so that a
 	// re-sent message changes nothing there (default patient-conditional):

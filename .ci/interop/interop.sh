@@ -229,12 +229,18 @@ conditional_case() {
   [ "$(fhir_total "Observation?subject=Patient/$pre")" = 2 ] || die "$label: observations"
   local enc
   enc=$(fhir_get "Encounter?subject=Patient/$pre" | jq -c '[.entry[].resource | {id, status, loc: .location[0].location.display, start: .period.start}]')
-  [ "$(jq -r 'length' <<<"$enc")" = 1 ] && [ "$(jq -r '.[0].status' <<<"$enc")" = in-progress ] &&
-    [ "$(jq -r '.[0].loc // ""' <<<"$enc")" != "" ] && [ "$(jq -r '.[0].start // ""' <<<"$enc")" != "" ] ||
-    die "$label: the ORU's PV1 (visit number only) replaced the A01's Encounter: $enc"
+  [ "$(jq -r 'length' <<<"$enc")" = 1 ] || die "$label: $(jq -r 'length' <<<"$enc") Encounters for one visit: $enc"
   [ "$(fhir_get "DiagnosticReport?subject=Patient/$pre" | jq -r '.entry[0].resource.encounter.reference')" = "Encounter/$(jq -r '.[0].id' <<<"$enc")" ] ||
-    die "$label: the ORU's report does not refer to the A01's Encounter"
-  log "$label: A01 and ORU landed on the exchange's own patient $pre (1 Patient, 2 Observations, 1 report); the ORU's PV1 left the A01's Encounter (status, location, period) in place and its report refers to it"
+    die "$label: the ORU's report does not refer to the visit's Encounter"
+  local visit="one Encounter for the visit, the report refers to it"
+  if [ "$label" = adt-only ]; then
+    # With patient_from_adt_only the visit is the ADT feed's: the ORU's PV1 refers to it.
+    [ "$(jq -r '.[0].status' <<<"$enc")" = in-progress ] && [ "$(jq -r '.[0].loc // ""' <<<"$enc")" != "" ] &&
+      [ "$(jq -r '.[0].start // ""' <<<"$enc")" != "" ] ||
+      die "$label: the ORU's PV1 (visit number only) replaced the A01's Encounter: $enc"
+    visit="the ORU's PV1 left the A01's Encounter (status, location, period) in place and its report refers to it"
+  fi
+  log "$label: A01 and ORU landed on the exchange's own patient $pre (1 Patient, 2 Observations, 1 report); $visit"
   local before after
   before=$(type_counts)
   sed "s/|$mrn-ADT-1|/|$mrn-ADT-2|/" "$adt" >"$adt.2"

@@ -143,11 +143,14 @@ type Converter struct {
 	// Mode chooses id-based or conditional writes (default ModeID).
 	Mode Mode
 	// PatientFromADTOnly keeps bundles made from messages other than ADT
-	// (results, orders, ...) from replacing the Patient. A PUT replaces
-	// the whole resource, so this keeps a lab's sparse PID from
-	// overwriting the demographics an ADT feed wrote. (The Encounter is
-	// never replaced by such a message, whatever this says: see
-	// encounter.go.) In ModeID the Patient is left out and
+	// (results, orders, ...) from replacing the Patient and the Encounter.
+	// A PUT replaces the whole resource, so this keeps a lab's sparse PID
+	// and PV1 from overwriting the demographics and the visit an ADT feed
+	// wrote (an Encounter only when the ADT feed can have written it: one
+	// keyed by its visit number or admit time, not by the message); what
+	// follows of the Patient holds for that Encounter too (in
+	// ModeConditional such an Encounter is a conditional create whatever
+	// this says: see encounter). In ModeID the Patient is left out and
 	// only referenced as Patient/<id> (the ADT feed must come first); in
 	// the conditional modes it is a conditional create (POST Patient,
 	// ifNoneExist identifier=...), which writes the patient only when the

@@ -32,25 +32,26 @@ var patientClass = map[string]fhir.Coding{
 // time (PV1-44) scoped by patient, and failing that (ADT only) the
 // message itself.
 //
-// Only ADT messages write the visit. A PUT replaces the whole resource,
-// and the PV1 of a result, order, vaccination, document or appointment
-// (ORU, ORM/OML, VXU, MDM, SIU, ...) is sparse, often a visit number
-// alone: written, it would blank the status, period, location,
-// participants and hospitalization the ADT feed wrote under the same
-// key. So such a message refers to the visit without replacing it
-// (addExisting), whatever PatientFromADTOnly says: where the Encounter is
-// referred to by a literal id (ModeID, ModePatientConditional) it is left
-// out of the bundle and its references name Encounter/<UUIDv5 of the key>,
-// the id the ADT feed's PUT gives it, whether that came before or comes
+// A PUT replaces the whole resource, and the PV1 of a result, order,
+// vaccination, document or appointment (ORU, ORM/OML, VXU, MDM, SIU, ...)
+// is sparse, often a visit number alone: written, it would blank the
+// status, period, location, participants and hospitalization the ADT feed
+// wrote under the same key. Such a message therefore refers to the visit
+// without replacing it (addExisting) where that costs nothing: in
+// ModeConditional it is a conditional create (POST, ifNoneExist
+// identifier=...), which leaves a stored visit as it is and otherwise
+// creates it from this PV1 for the ADT's conditional update to complete.
+// Where the Encounter is referred to by a literal id (ModeID,
+// ModePatientConditional, the default) it is left out of the bundle only
+// with PatientFromADTOnly, the setting that says the site's ADT feed comes
+// through this gateway: its references then name Encounter/<UUIDv5 of the
+// key>, the id the ADT's PUT gives it, whether that came before or comes
 // later (FHIR R4 has no "PUT only if absent", and a PATCH of a missing
-// resource would fail the whole transaction); in ModeConditional it is a
-// conditional create (POST, ifNoneExist identifier=...), which leaves a
-// stored visit as it is and otherwise creates it from this PV1 for the
-// ADT's conditional update to complete. Until the ADT feed delivers the
-// visit, a literal reference names nothing: Medplum accepts that (its
-// Project.checkReferencesOnWrite is off by default); an exchange that
-// enforces referential integrity (HAPI's default) needs the ADT feed
-// before the results, as with PatientFromADTOnly's Patient.
+// resource would fail the whole transaction). Without that setting a
+// lab-only site's results are the only source of the visit, and a
+// reference to an Encounter no ADT will ever write would dangle (an
+// exchange that checks references on write, as HAPI does by default,
+// would refuse the result), so the PV1 is written, as the PID is.
 //
 // A non-ADT PV1 with neither a visit number nor an admit time names no
 // visit the exchange could find again: keyed by the message, every result
@@ -159,7 +160,7 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 		}
 	}
 	ref := x.slabs.references.next()
-	if x.typ.Code != "ADT" {
+	if x.typ.Code != "ADT" && (x.c.PatientFromADTOnly || x.byURN("Encounter")) {
 		// The visit is the ADT feed's: refer to it, never replace it.
 		*ref = x.addExisting("Encounter", key, e)
 	} else {
