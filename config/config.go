@@ -336,7 +336,9 @@ type HL7v2 struct {
 	// their ids. Every write replaces the whole resource at the exchange,
 	// so a lab's sparse PID would otherwise blank the address an ADT feed
 	// sent, and an order's PV1 the visit's status and location. Use it
-	// when the same gateway carries the site's ADT feed.
+	// when the same gateway carries the site's ADT feed. (With writes:
+	// conditional an order's or result's visit is a conditional create
+	// whatever this says.)
 	PatientFromADTOnly bool `yaml:"patient_from_adt_only"`
 	// Writes says how bundle entries land at the exchange so that a
 	// re-sent message changes nothing there (default patient-conditional):

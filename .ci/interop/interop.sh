@@ -212,6 +212,8 @@ conditional_case() {
   sed "s/CI-MRN-1002^^^HOSP^MR||Sample^Bert||19650703|M/$mrn^^^HOSP^MR||Tester^Ada^Maria||19800214|F/; s/|CI-ORU-0001|/|$mrn-ORU-1|/; s/CI-ORD-77/$mrn-ORD/; s/CI-FIL-77/$mrn-FIL/" \
     "$msgs/oru_r01.hl7" >"$oru"
   grep -q "$mrn" "$oru" || die "$label: ORU template did not take the MRN"
+  # The result names the A01's visit by its number alone (PV1-19), as labs send it.
+  sed -i "/^PID|/a PV1|1||||||||||||||||||$mrn-V^^^HOSP^VN" "$oru"
   pre=$(precreate "$mrn")
   [ -n "$pre" ] && [ "$pre" != null ] || die "$label: could not pre-create the patient"
   node "$here/send-hl7.mjs" --port "$port" --expect AA "$adt" "$oru" >/dev/null || die "$label: A01/ORU not accepted"
@@ -225,7 +227,20 @@ conditional_case() {
   [ "$n" = 1 ] && [ "$id" = "$pre" ] || die "$label: $n patient(s) with the MRN (first $id), want only the pre-created $pre"
   [ "$fam" = Tester ] || die "$label: the exchange's patient was not updated by the A01 (family '$fam')"
   [ "$(fhir_total "Observation?subject=Patient/$pre")" = 2 ] || die "$label: observations"
-  log "$label: A01 and ORU landed on the exchange's own patient $pre (1 Patient, 2 Observations, 1 report)"
+  local enc
+  enc=$(fhir_get "Encounter?subject=Patient/$pre" | jq -c '[.entry[].resource | {id, status, loc: .location[0].location.display, start: .period.start}]')
+  [ "$(jq -r 'length' <<<"$enc")" = 1 ] || die "$label: $(jq -r 'length' <<<"$enc") Encounters for one visit: $enc"
+  [ "$(fhir_get "DiagnosticReport?subject=Patient/$pre" | jq -r '.entry[0].resource.encounter.reference')" = "Encounter/$(jq -r '.[0].id' <<<"$enc")" ] ||
+    die "$label: the ORU's report does not refer to the visit's Encounter"
+  local visit="one Encounter for the visit, the report refers to it"
+  if [ "$label" = adt-only ]; then
+    # With patient_from_adt_only the visit is the ADT feed's: the ORU's PV1 refers to it.
+    [ "$(jq -r '.[0].status' <<<"$enc")" = in-progress ] && [ "$(jq -r '.[0].loc // ""' <<<"$enc")" != "" ] &&
+      [ "$(jq -r '.[0].start // ""' <<<"$enc")" != "" ] ||
+      die "$label: the ORU's PV1 (visit number only) replaced the A01's Encounter: $enc"
+    visit="the ORU's PV1 left the A01's Encounter (status, location, period) in place and its report refers to it"
+  fi
+  log "$label: A01 and ORU landed on the exchange's own patient $pre (1 Patient, 2 Observations, 1 report); $visit"
   local before after
   before=$(type_counts)
   sed "s/|$mrn-ADT-1|/|$mrn-ADT-2|/" "$adt" >"$adt.2"

@@ -148,7 +148,9 @@ type Converter struct {
 	// and PV1 from overwriting the demographics and the visit an ADT feed
 	// wrote (an Encounter only when the ADT feed can have written it: one
 	// keyed by its visit number or admit time, not by the message); what
-	// follows of the Patient holds for that Encounter too. In ModeID the Patient is left out and
+	// follows of the Patient holds for that Encounter too (in
+	// ModeConditional such an Encounter is a conditional create whatever
+	// this says: see encounter). In ModeID the Patient is left out and
 	// only referenced as Patient/<id> (the ADT feed must come first); in
 	// the conditional modes it is a conditional create (POST Patient,
 	// ifNoneExist identifier=...), which writes the patient only when the

@@ -29,7 +29,34 @@ var patientClass = map[string]fhir.Coding{
 // encounter converts PV1 (with PV2 when present) to an Encounter. status
 // comes from the trigger event; a discharge date makes it finished. The
 // Encounter's key is the visit number (PV1-19); without one, the admit
-// time (PV1-44) scoped by patient, and failing that the message itself.
+// time (PV1-44) scoped by patient, and failing that (ADT only) the
+// message itself.
+//
+// A PUT replaces the whole resource, and the PV1 of a result, order,
+// vaccination, document or appointment (ORU, ORM/OML, VXU, MDM, SIU, ...)
+// is sparse, often a visit number alone: written, it would blank the
+// status, period, location, participants and hospitalization the ADT feed
+// wrote under the same key. Such a message therefore refers to the visit
+// without replacing it (addExisting) where that costs nothing: in
+// ModeConditional it is a conditional create (POST, ifNoneExist
+// identifier=...), which leaves a stored visit as it is and otherwise
+// creates it from this PV1 for the ADT's conditional update to complete.
+// Where the Encounter is referred to by a literal id (ModeID,
+// ModePatientConditional, the default) it is left out of the bundle only
+// with PatientFromADTOnly, the setting that says the site's ADT feed comes
+// through this gateway: its references then name Encounter/<UUIDv5 of the
+// key>, the id the ADT's PUT gives it, whether that came before or comes
+// later (FHIR R4 has no "PUT only if absent", and a PATCH of a missing
+// resource would fail the whole transaction). Without that setting a
+// lab-only site's results are the only source of the visit, and a
+// reference to an Encounter no ADT will ever write would dangle (an
+// exchange that checks references on write, as HAPI does by default,
+// would refuse the result), so the PV1 is written, as the PID is.
+//
+// A non-ADT PV1 with neither a visit number nor an admit time names no
+// visit the exchange could find again: keyed by the message, every result
+// (and every re-send under a new MSH-10) would add one more Encounter for
+// the same visit, so it gives none; the PV1 still travels in the Binary.
 func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, error) {
 	class := strings.ToUpper(pv1.Field(2).Text(1))
 	if class == "N" && !visitData(pv1) {
@@ -53,9 +80,6 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 		e.Class = fhir.Coding{System: "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", Code: "UNK", Display: "unknown"}
 	}
 	var key fhir.Identifier
-	// adtKeyed: the key is one the ADT feed's messages for this visit
-	// share (the visit number or the admit time), not this message's own.
-	adtKeyed := true
 	if id, ok := x.cxValue(pv1.Field(19).Rep(1)); ok {
 		if id.Type == nil {
 			id.Type = identifierType("VN")
@@ -86,7 +110,9 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	}
 	if key.Value == "" {
 		// A minted key: the same admission always gets the same Encounter.
-		adtKeyed = pv1.Field(44).Text(1) != ""
+		if pv1.Field(44).Text(1) == "" && x.typ.Code != "ADT" {
+			return nil, nil // keyed by this message alone: no visit to share
+		}
 		key = fhir.Identifier{System: x.system("encounter"), Value: x.slabs.text.cat(x.patientKey, "-", orStr(pv1.Field(44).Text(1), x.controlID))}
 		e.Identifier = append(into(e.Identifier, box.ids[:]), key)
 	}
@@ -134,11 +160,8 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 		}
 	}
 	ref := x.slabs.references.next()
-	if adtKeyed && x.c.PatientFromADTOnly && x.typ.Code != "ADT" {
-		// The visit is the ADT feed's as much as the demographics are:
-		// an order's or a result's PV1 is sparse (often a visit number
-		// alone), and a PUT of it would blank the status, period and
-		// location the ADT wrote.
+	if x.typ.Code != "ADT" && (x.c.PatientFromADTOnly || x.byURN("Encounter")) {
+		// The visit is the ADT feed's: refer to it, never replace it.
 		*ref = x.addExisting("Encounter", key, e)
 	} else {
 		*ref = x.add("Encounter", key, e)
