@@ -1,0 +1,102 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/installer"
+)
+
+// TestUsageNamesConfigAndDataDir: `ferry --help` is where a contractor
+// looks first, so it must say which file each command reads (run: the
+// embedded default without --config; the operator commands: the
+// package's file when it exists) and where the data is, with the embedded
+// default's own addresses and folder.
+func TestUsageNamesConfigAndDataDir(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := runMain(context.Background(), []string{"--help"}, &out, &errOut); code != 0 {
+		t.Fatalf("ferry --help: exit %d", code)
+	}
+	def, err := config.Parse("embedded default", config.DefaultYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg := installer.PackageLayout()
+	help := errOut.String()
+	for _, want := range []string{
+		pkg.ConfigFile + " when it exists",
+		pkg.DataDir,
+		"data_dir",
+		def.DataDir,
+		def.Sources.MLLP[0].Listen,
+		def.Status.Listen,
+		"doctor, status, queue, held, quarantine, backfill",
+		"held          bundles kept back by exchange.hold: list | show ID | release ID... | discard ID... --yes ([--config FILE])",
+	} {
+		if !strings.Contains(help, want) {
+			t.Errorf("ferry --help does not say %q:\n%s", want, help)
+		}
+	}
+}
+
+// TestSubcommandHelpExitsZero: `ferry queue --help` (and the other
+// commands with sub-actions or no flags) prints the usage and succeeds,
+// as every command with flags does; a missing action is still an error.
+func TestSubcommandHelpExitsZero(t *testing.T) {
+	for _, args := range [][]string{
+		{"queue", "--help"}, {"held", "-h"}, {"quarantine", "--help"}, {"config", "--help"},
+		{"uninstall", "--help"}, {"start", "--help"}, {"stop", "-h"}, {"restart", "--help"},
+	} {
+		var out, errOut bytes.Buffer
+		if code := runMain(context.Background(), args, &out, &errOut); code != 0 {
+			t.Errorf("ferry %s: exit %d, want 0\n%s", strings.Join(args, " "), code, errOut.String())
+		}
+		if !strings.HasPrefix(errOut.String(), "usage: ferry "+args[0]+" ") {
+			t.Errorf("ferry %s printed no usage: %q", strings.Join(args, " "), errOut.String())
+		}
+	}
+	var out, errOut bytes.Buffer
+	if code := runMain(context.Background(), []string{"queue"}, &out, &errOut); code != 2 {
+		t.Errorf("ferry queue without an action: exit %d, want 2", code)
+	}
+}
+
+// TestStartStopLoggedWithVersion: the README promises that each start
+// and stop is logged with the version (after an upgrade the log shows
+// which release stopped and which started); the stop line had none.
+func TestStartStopLoggedWithVersion(t *testing.T) {
+	cfg := parseConfig(t, `
+data_dir: %q
+status: {listen: ""}
+sources:
+  mllp:
+    - name: t
+      listen: 127.0.0.1:0
+`, t.TempDir())
+	var logs lockedBuffer
+	p := &program{cfg: cfg, log: newLogger(&logs, "info")}
+	if err := p.startGateway(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.stopGateway(); err != nil {
+		t.Fatal(err)
+	}
+	want := "version=" + versionString()
+	for _, msg := range []string{`msg="ferry started"`, `msg="ferry stopped"`} {
+		found := false
+		for line := range strings.Lines(logs.String()) {
+			if strings.Contains(line, msg) {
+				found = true
+				if !strings.Contains(line, want) {
+					t.Errorf("%s logged without %s: %s", msg, want, line)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no %s line in the log:\n%s", msg, logs.String())
+		}
+	}
+}
