@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -98,5 +100,42 @@ sources:
 		if !found {
 			t.Errorf("no %s line in the log:\n%s", msg, logs.String())
 		}
+	}
+}
+
+// TestInitWritesAbsolutePaths: `ferry init` run in a home folder with
+// relative answers (--data-dir data, --cert client.pem) wrote them
+// verbatim, and the service, which systemd starts in /, then looked for
+// /data and /client.pem. It writes the paths that were meant, and keygen's
+// advice names the key the same way.
+func TestInitWritesAbsolutePaths(t *testing.T) {
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	args := []string{"--exchange-url", "https://hie.example.org/fhir/R4", "--ca", "ca.pem", "--cert", "client.pem",
+		"--key", "client.key", "--data-dir", "data", "--encryption-key", "keys/ferry.key", "--out", "ferry.yaml"}
+	if err := runInit(args, nil, false, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(filepath.Join(dir, "ferry.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, got := range map[string]string{
+		"data_dir": cfg.DataDir, "exchange.tls.ca_file": cfg.Exchange.TLS.CAFile, "exchange.tls.cert_file": cfg.Exchange.TLS.CertFile,
+		"exchange.tls.key_file": cfg.Exchange.TLS.KeyFile, "encryption.key_file": cfg.Encryption.KeyFile,
+	} {
+		if !filepath.IsAbs(got) || !strings.HasPrefix(got, dir+string(filepath.Separator)) {
+			t.Errorf("%s = %q, want an absolute path under %s", name, got, dir)
+		}
+	}
+	var out bytes.Buffer
+	if code := runMain(context.Background(), []string{"keygen", "other.key"}, &out, io.Discard); code != 0 {
+		t.Fatalf("keygen: exit %d", code)
+	}
+	if want := "key_file: " + filepath.Join(dir, "other.key") + "\n"; !strings.Contains(out.String(), want) {
+		t.Errorf("keygen advice lacks %q:\n%s", want, out.String())
 	}
 }
