@@ -105,8 +105,8 @@ sources:
 
 // TestInitWritesAbsolutePaths: `ferry init` run in a home folder with
 // relative answers (--data-dir data, --cert client.pem) wrote them
-// verbatim, and the service, which systemd starts in /, then looked for
-// /data and /client.pem. It writes the paths that were meant, and keygen's
+// verbatim, and the service, which the unit starts in /var/lib/ferry,
+// then looked for /var/lib/ferry/data and /var/lib/ferry/client.pem. It writes the paths that were meant, and keygen's
 // advice names the key the same way.
 func TestInitWritesAbsolutePaths(t *testing.T) {
 	dir, err := filepath.EvalSymlinks(t.TempDir())

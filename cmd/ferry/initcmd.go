@@ -68,9 +68,9 @@ func runInit(args []string, stdin io.Reader, terminal bool, stdout, stderr io.Wr
 			return err
 		}
 	}
-	// The service does not run in this folder (systemd starts it in /,
-	// Windows in System32), and the configuration reads a relative path
-	// from wherever the gateway runs: write what was meant.
+	// The service does not run in this folder (the unit starts it in its
+	// data folder, Windows in System32), and the configuration reads a
+	// relative path from wherever the gateway runs: write what was meant.
 	for _, p := range []*string{&a.CAFile, &a.CertFile, &a.KeyFile, &a.DataDir, &a.EncryptionKeyFile} {
 		*p = absPath(*p)
 	}
