@@ -138,4 +138,11 @@ func TestInitWritesAbsolutePaths(t *testing.T) {
 	if want := "key_file: " + filepath.Join(dir, "other.key") + "\n"; !strings.Contains(out.String(), want) {
 		t.Errorf("keygen advice lacks %q:\n%s", want, out.String())
 	}
+	var errOut bytes.Buffer
+	if code := runMain(context.Background(), []string{"smart-key", "smart.key"}, io.Discard, &errOut); code != 0 {
+		t.Fatalf("smart-key: exit %d", code)
+	}
+	if want := "key_file: " + filepath.Join(dir, "smart.key") + "}"; !strings.Contains(errOut.String(), want) {
+		t.Errorf("smart-key advice lacks %q:\n%s", want, errOut.String())
+	}
 }
