@@ -146,3 +146,20 @@ func TestInitWritesAbsolutePaths(t *testing.T) {
 		t.Errorf("smart-key advice lacks %q:\n%s", want, errOut.String())
 	}
 }
+
+// TestUnknownFlagExitsTwo: a flag a command does not know is a usage
+// mistake (2), not a failed check (1): `ferry config check --strict x`
+// must not read as "the file has problems" to a script, and every command
+// answers as `ferry bench` always did.
+func TestUnknownFlagExitsTwo(t *testing.T) {
+	for _, args := range [][]string{
+		{"config", "check", "--strict", "x.yaml"}, {"status", "--bogus"}, {"doctor", "--bogus"}, {"run", "--bogus"},
+		{"queue", "list", "--bogus"}, {"convert", "--bogus", "x.hl7"}, {"init", "--bogus"}, {"status", "--json=maybe"},
+		{"bench", "mllp", "--bogus"},
+	} {
+		var out, errOut bytes.Buffer
+		if code := runMain(context.Background(), args, &out, &errOut); code != 2 {
+			t.Errorf("ferry %s: exit %d, want 2\n%s", strings.Join(args, " "), code, errOut.String())
+		}
+	}
+}

@@ -47,7 +47,7 @@ func runInit(args []string, stdin io.Reader, terminal bool, stdout, stderr io.Wr
 	out := fs.String("out", "ferry.yaml", "file to write (- for standard output)")
 	force := fs.Bool("force", false, "replace an existing file")
 	yes := fs.Bool("non-interactive", false, "never ask, even on a terminal")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

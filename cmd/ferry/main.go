@@ -196,12 +196,24 @@ func versionString() string {
 	return "dev+" + rev
 }
 
+// parseFlags parses args with fs; a flag it does not know or a bad value
+// is a usage mistake (exit status 2, as for `ferry bench`), which scripts
+// can tell from a check that failed (1). The flag package has already
+// printed what was wrong and the flags.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	return err
+}
+
 // splitArgs separates flags from positional arguments so that flags may
 // follow files (`ferry convert a.hl7 --out dir`).
 func splitArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlags(fs, args); err != nil {
 			return nil, err
 		}
 		args = fs.Args()
