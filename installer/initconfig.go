@@ -122,7 +122,7 @@ sources:
   #   - name: ehr
   #     kind: ehr                 # ehr | fax | hylafax
   #     path: /srv/exports
-  #     after: move               # move (to .ferry/done/YYYY-MM-DD/) | delete
+  #     after: move               # move (to .ferry/done/YYYY-MM-DD/, deleted after retention.done, 720h) | delete
 
 {{if .ExchangeURL}}# The health information exchange. Delivery is HTTPS with mutual TLS; the
 # server's name is always verified.

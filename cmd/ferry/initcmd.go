@@ -47,7 +47,7 @@ func runInit(args []string, stdin io.Reader, terminal bool, stdout, stderr io.Wr
 	out := fs.String("out", "ferry.yaml", "file to write (- for standard output)")
 	force := fs.Bool("force", false, "replace an existing file")
 	yes := fs.Bool("non-interactive", false, "never ask, even on a terminal")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -67,6 +67,12 @@ func runInit(args []string, stdin io.Reader, terminal bool, stdout, stderr io.Wr
 		if a, *out, err = p.ask(a, *out); err != nil {
 			return err
 		}
+	}
+	// The service does not run in this folder (the unit starts it in its
+	// data folder, Windows in System32), and the configuration reads a
+	// relative path from wherever the gateway runs: write what was meant.
+	for _, p := range []*string{&a.CAFile, &a.CertFile, &a.KeyFile, &a.DataDir, &a.EncryptionKeyFile} {
+		*p = absPath(*p)
 	}
 	if a.KeyFile != "" && a.CertFile == "" || a.CertFile != "" && a.KeyFile == "" {
 		return errors.New("--cert and --key go together: the exchange needs both the client certificate and its key")
@@ -110,6 +116,20 @@ func runInit(args []string, stdin io.Reader, terminal bool, stdout, stderr io.Wr
 	}
 	fmt.Fprintf(stdout, "wrote %s\nnext: ferry config check %s && ferry doctor --config %s\n", *out, *out, *out)
 	return nil
+}
+
+// absPath makes a relative path absolute from the current folder. An empty
+// path, and one absolute here or on Windows (C:\..., \\server\share: a
+// configuration written for another machine), is left as it is.
+func absPath(p string) string {
+	if p == "" || filepath.IsAbs(p) || strings.HasPrefix(p, `\\`) ||
+		len(p) >= 3 && p[1] == ':' && (p[2] == '\\' || p[2] == '/') {
+		return p
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	return p
 }
 
 func plainErr(err error) string {

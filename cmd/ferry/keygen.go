@@ -39,13 +39,15 @@ func cmdKeygen(_ context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
-// keyWarning tells the operator what the key is worth.
+// keyWarning tells the operator what the key is worth, and how to name it
+// in the configuration: by its absolute path, since the service does not
+// run in the folder the key was made in.
 func keyWarning(path string) string {
 	return keyBackupWarning(path) + fmt.Sprintf(` Point the configuration at it with:
 
   encryption:
     key_file: %s
-`, path)
+`, absPath(path))
 }
 
 // keyBackupWarning is keyWarning without the configuration snippet, for

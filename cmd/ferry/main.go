@@ -13,9 +13,13 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/installer"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -31,9 +35,9 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"run":           {cmdRun, "run the gateway in the foreground (--config FILE; embedded default without)"},
-		"convert":       {cmdConvert, "convert HL7 v2 / C-CDA files to FHIR Bundles (FILE... [--out DIR])"},
+		"convert":       {cmdConvert, "convert HL7 v2, C-CDA, FHIR JSON or CSV files to FHIR Bundles (FILE... [--out DIR] [--format F] [--config FILE])"},
 		"demo":          {cmdDemo, "show the whole path end to end on loopback with a throwaway PKI"},
-		"config":        {cmdConfig, "config check [FILE]: validate a configuration file"},
+		"config":        {cmdConfig, "config check [FILE]: validate a configuration file (without FILE: the embedded default)"},
 		"version":       {cmdVersion, "print the version"},
 		"bench":         {cmdBench, "bench mllp: drive N connections x M messages and report msg/s and ACK latency; bench responder: the floor receiver"},
 		"init":          {cmdInit, "write a commented configuration (asks on a terminal; or --exchange-url --ca --cert --key --mllp-listen --data-dir --out FILE)"},
@@ -43,7 +47,7 @@ func commands() map[string]command {
 		"doctor":        {cmdDoctor, "check certificates, the exchange connection, folders, disk and ports ([--config FILE])"},
 		"status":        {cmdStatus, "queue depth, oldest item, last delivery, dead letters, certificate expiry ([--config FILE] [--json])"},
 		"queue":         {cmdQueue, "dead letters: list | show ID [--body] | retry ID...|--all [--force] | purge ID...|--all --yes ([--config FILE])"},
-		"held":          {cmdHeld, "bundles kept back by exchange.hold: list | show ID | release ID... | discard ID... --yes"},
+		"held":          {cmdHeld, "bundles kept back by exchange.hold: list | show ID | release ID... | discard ID... --yes ([--config FILE])"},
 		"quarantine":    {cmdQuarantine, "inputs that could not be converted: list | show ID [--raw] | replay ID...|--all | purge ID...|--all --yes ([--config FILE])"},
 		"backfill":      {cmdBackfill, "feed an old export folder through the pipeline into the queue (DIR [--config FILE]); resumable"},
 		"install":       {cmdInstall, "register the OS service running as the ferry account ([--config FILE] [--folders-only])"},
@@ -93,6 +97,10 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "usage: ferry %s %s\n", args[0], c.usage)
+		if slices.ContainsFunc(args[1:], isHelpFlag) {
+			// `ferry queue --help`: the usage was asked for, not a mistake.
+			return 0
+		}
 		return 2
 	default:
 		var ec exitCoder
@@ -120,6 +128,30 @@ func usage(w io.Writer, cmds map[string]command) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-*s %s\n", width, n, cmds[n].usage)
 	}
+	// Which file a command reads, and so where its data is, differs
+	// between run and the operator commands: say it here, where a
+	// contractor looks first.
+	pkg := installer.PackageLayout()
+	def := "see config/default.yaml"
+	if cfg, err := config.Parse("embedded default", config.DefaultYAML); err == nil && len(cfg.Sources.MLLP) > 0 {
+		def = fmt.Sprintf("MLLP on %s, status page on %s,\n                    data in %s", cfg.Sources.MLLP[0].Listen, cfg.Status.Listen, cfg.DataDir)
+	}
+	fmt.Fprintf(w, `
+configuration (the file a command reads):
+  run, convert      --config FILE, else the embedded default:
+                    %[3]s, no exchange (bundles go to its outbox/)
+  config check      FILE, else the embedded default
+  install           --config FILE, else %[1]s
+  doctor, status, queue, held, quarantine, backfill, udap-register
+                    --config FILE, else %[1]s when it exists, else the embedded default
+data folder: the configuration's data_dir (queue/, quarantine/, held/, outbox/, audit/, site-id);
+  %[2]s in the configuration the packages install
+`, pkg.ConfigFile, pkg.DataDir, def)
+}
+
+// isHelpFlag reports whether arg asks for help.
+func isHelpFlag(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help"
 }
 
 func newFlags(name string, stderr io.Writer) *flag.FlagSet {
@@ -164,12 +196,24 @@ func versionString() string {
 	return "dev+" + rev
 }
 
+// parseFlags parses args with fs; a flag it does not know or a bad value
+// is a usage mistake (exit status 2, as for `ferry bench`), which scripts
+// can tell from a check that failed (1). The flag package has already
+// printed what was wrong and the flags.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	return err
+}
+
 // splitArgs separates flags from positional arguments so that flags may
 // follow files (`ferry convert a.hl7 --out dir`).
 func splitArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlags(fs, args); err != nil {
 			return nil, err
 		}
 		args = fs.Args()

@@ -23,7 +23,7 @@ import (
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("run", stderr)
 	cfgPath := fs.String("config", "", "configuration file (default: the embedded default)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -45,7 +45,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if err := prg.startGateway(); err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "ferry %s running: %s\n", version, prg.gw.Describe())
+		fmt.Fprintf(stderr, "ferry %s running: %s\n", versionString(), prg.gw.Describe())
 		select {
 		case <-ctx.Done():
 			return prg.stopGateway()
@@ -141,20 +141,20 @@ func (p *program) exitOnFatal(gw *gateway) {
 func (p *program) startGateway() error {
 	gw, err := newGateway(p.cfg, p.log)
 	if err != nil {
-		p.log.Error("ferry did not start", "version", version, "err", err)
+		p.log.Error("ferry did not start", "version", versionString(), "err", err)
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := gw.Start(ctx); err != nil {
-		p.log.Error("ferry did not start", "version", version, "err", err)
+		p.log.Error("ferry did not start", "version", versionString(), "err", err)
 		shutdownCtx, c2 := context.WithTimeout(context.Background(), 10*time.Second)
 		defer c2()
 		gw.Shutdown(shutdownCtx)
 		return err
 	}
 	p.gw = gw
-	p.log.Info("ferry started", "version", version, "running", gw.Describe())
+	p.log.Info("ferry started", "version", versionString(), "running", gw.Describe())
 	return nil
 }
 
@@ -166,9 +166,11 @@ func (p *program) stopGateway() error {
 	defer cancel()
 	err := p.gw.Shutdown(ctx)
 	if err != nil {
-		p.log.Error("ferry stopped with an error", "err", err)
+		p.log.Error("ferry stopped with an error", "version", versionString(), "err", err)
 	} else {
-		p.log.Info("ferry stopped")
+		// With the version, as the start: after an upgrade the log
+		// shows which release stopped and which one started.
+		p.log.Info("ferry stopped", "version", versionString())
 	}
 	return err
 }

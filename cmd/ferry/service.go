@@ -29,7 +29,7 @@ func cmdInstall(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	cfgPath := fs.String("config", "", "configuration file the service runs with (default: "+installer.PackageLayout().ConfigFile+")")
 	foldersOnly := fs.Bool("folders-only", false, "create the account and set folder permissions; do not register the service")
 	dryRun := fs.Bool("dry-run", false, "print what would be done (and the systemd unit) without changing anything")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -46,7 +46,7 @@ func cmdSMARTKey(_ context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	fmt.Fprintf(stderr, "register this JWKS with the exchange for ferry's client id (it holds only the public key); then:\n"+
-		"  exchange:\n    auth:\n      smart: {client_id: <from the exchange>, key_file: %s}\n", path)
+		"  exchange:\n    auth:\n      smart: {client_id: <from the exchange>, key_file: %s}\n", absPath(path))
 	fmt.Fprintf(stdout, "%s\n", jwks)
 	return nil
 }

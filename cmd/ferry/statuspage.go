@@ -23,7 +23,7 @@ import (
 // and /metrics.
 func (g *gateway) report() ops.Status {
 	r := ops.Status{
-		Version:  version,
+		Version:  versionString(),
 		Started:  g.startedAt,
 		Now:      time.Now().UTC(),
 		DataDir:  g.cfg.DataDir,

@@ -23,7 +23,7 @@ import (
 func cmdUDAPRegister(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("udap-register", stderr)
 	cfgPath := opsConfigFlag(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/installer"
+)
+
+// TestUsageNamesConfigAndDataDir: `ferry --help` is where a contractor
+// looks first, so it must say which file each command reads (run: the
+// embedded default without --config; the operator commands: the
+// package's file when it exists) and where the data is, with the embedded
+// default's own addresses and folder.
+func TestUsageNamesConfigAndDataDir(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := runMain(context.Background(), []string{"--help"}, &out, &errOut); code != 0 {
+		t.Fatalf("ferry --help: exit %d", code)
+	}
+	def, err := config.Parse("embedded default", config.DefaultYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg := installer.PackageLayout()
+	help := errOut.String()
+	for _, want := range []string{
+		pkg.ConfigFile + " when it exists",
+		pkg.DataDir,
+		"data_dir",
+		def.DataDir,
+		def.Sources.MLLP[0].Listen,
+		def.Status.Listen,
+		"doctor, status, queue, held, quarantine, backfill",
+		"held          bundles kept back by exchange.hold: list | show ID | release ID... | discard ID... --yes ([--config FILE])",
+	} {
+		if !strings.Contains(help, want) {
+			t.Errorf("ferry --help does not say %q:\n%s", want, help)
+		}
+	}
+}
+
+// TestSubcommandHelpExitsZero: `ferry queue --help` (and the other
+// commands with sub-actions or no flags) prints the usage and succeeds,
+// as every command with flags does; a missing action is still an error.
+func TestSubcommandHelpExitsZero(t *testing.T) {
+	for _, args := range [][]string{
+		{"queue", "--help"}, {"held", "-h"}, {"quarantine", "--help"}, {"config", "--help"},
+		{"uninstall", "--help"}, {"start", "--help"}, {"stop", "-h"}, {"restart", "--help"},
+	} {
+		var out, errOut bytes.Buffer
+		if code := runMain(context.Background(), args, &out, &errOut); code != 0 {
+			t.Errorf("ferry %s: exit %d, want 0\n%s", strings.Join(args, " "), code, errOut.String())
+		}
+		if !strings.HasPrefix(errOut.String(), "usage: ferry "+args[0]+" ") {
+			t.Errorf("ferry %s printed no usage: %q", strings.Join(args, " "), errOut.String())
+		}
+	}
+	var out, errOut bytes.Buffer
+	if code := runMain(context.Background(), []string{"queue"}, &out, &errOut); code != 2 {
+		t.Errorf("ferry queue without an action: exit %d, want 2", code)
+	}
+}
+
+// TestStartStopLoggedWithVersion: the README promises that each start
+// and stop is logged with the version (after an upgrade the log shows
+// which release stopped and which started); the stop line had none.
+func TestStartStopLoggedWithVersion(t *testing.T) {
+	cfg := parseConfig(t, `
+data_dir: %q
+status: {listen: ""}
+sources:
+  mllp:
+    - name: t
+      listen: 127.0.0.1:0
+`, t.TempDir())
+	var logs lockedBuffer
+	p := &program{cfg: cfg, log: newLogger(&logs, "info")}
+	if err := p.startGateway(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.stopGateway(); err != nil {
+		t.Fatal(err)
+	}
+	want := "version=" + versionString()
+	for _, msg := range []string{`msg="ferry started"`, `msg="ferry stopped"`} {
+		found := false
+		for line := range strings.Lines(logs.String()) {
+			if strings.Contains(line, msg) {
+				found = true
+				if !strings.Contains(line, want) {
+					t.Errorf("%s logged without %s: %s", msg, want, line)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no %s line in the log:\n%s", msg, logs.String())
+		}
+	}
+}
+
+// TestInitWritesAbsolutePaths: `ferry init` run in a home folder with
+// relative answers (--data-dir data, --cert client.pem) wrote them
+// verbatim, and the service, which the unit starts in /var/lib/ferry,
+// then looked for /var/lib/ferry/data and /var/lib/ferry/client.pem. It writes the paths that were meant, and keygen's
+// advice names the key the same way.
+func TestInitWritesAbsolutePaths(t *testing.T) {
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	args := []string{"--exchange-url", "https://hie.example.org/fhir/R4", "--ca", "ca.pem", "--cert", "client.pem",
+		"--key", "client.key", "--data-dir", "data", "--encryption-key", "keys/ferry.key", "--out", "ferry.yaml"}
+	if err := runInit(args, nil, false, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(filepath.Join(dir, "ferry.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, got := range map[string]string{
+		"data_dir": cfg.DataDir, "exchange.tls.ca_file": cfg.Exchange.TLS.CAFile, "exchange.tls.cert_file": cfg.Exchange.TLS.CertFile,
+		"exchange.tls.key_file": cfg.Exchange.TLS.KeyFile, "encryption.key_file": cfg.Encryption.KeyFile,
+	} {
+		if !filepath.IsAbs(got) || !strings.HasPrefix(got, dir+string(filepath.Separator)) {
+			t.Errorf("%s = %q, want an absolute path under %s", name, got, dir)
+		}
+	}
+	var out bytes.Buffer
+	if code := runMain(context.Background(), []string{"keygen", "other.key"}, &out, io.Discard); code != 0 {
+		t.Fatalf("keygen: exit %d", code)
+	}
+	if want := "key_file: " + filepath.Join(dir, "other.key") + "\n"; !strings.Contains(out.String(), want) {
+		t.Errorf("keygen advice lacks %q:\n%s", want, out.String())
+	}
+	var errOut bytes.Buffer
+	if code := runMain(context.Background(), []string{"smart-key", "smart.key"}, io.Discard, &errOut); code != 0 {
+		t.Fatalf("smart-key: exit %d", code)
+	}
+	if want := "key_file: " + filepath.Join(dir, "smart.key") + "}"; !strings.Contains(errOut.String(), want) {
+		t.Errorf("smart-key advice lacks %q:\n%s", want, errOut.String())
+	}
+}
+
+// TestUnknownFlagExitsTwo: a flag a command does not know is a usage
+// mistake (2), not a failed check (1): `ferry config check --strict x`
+// must not read as "the file has problems" to a script, and every command
+// answers as `ferry bench` always did.
+func TestUnknownFlagExitsTwo(t *testing.T) {
+	for _, args := range [][]string{
+		{"config", "check", "--strict", "x.yaml"}, {"status", "--bogus"}, {"doctor", "--bogus"}, {"run", "--bogus"},
+		{"queue", "list", "--bogus"}, {"convert", "--bogus", "x.hl7"}, {"init", "--bogus"}, {"status", "--json=maybe"},
+		{"bench", "mllp", "--bogus"},
+	} {
+		var out, errOut bytes.Buffer
+		if code := runMain(context.Background(), args, &out, &errOut); code != 2 {
+			t.Errorf("ferry %s: exit %d, want 2\n%s", strings.Join(args, " "), code, errOut.String())
+		}
+	}
+}
