@@ -532,6 +532,9 @@ func (c *converter) headerEncounter() string {
 			e.Type = []fhir.CodeableConcept{*t}
 		}
 	}
+	if len(e.Type) == 0 {
+		e.Type = []fhir.CodeableConcept{fhir.UnknownConcept()} // US Core 1..*, see encounterActivity
+	}
 	_, e.Period = c.when(ee.EffectiveTime)
 	if pt, _ := c.when(ee.EffectiveTime); pt != "" {
 		e.Period = &fhir.Period{Start: pt}
