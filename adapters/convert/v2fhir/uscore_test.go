@@ -121,3 +121,23 @@ OBX|3|NM|4544-3^Hematocrit^LN||40.1|%^%^UCUM|||||F`
 		}
 	}
 }
+
+// TestUSCorePatientWithoutName: US Core Patient (us-core-6) wants each
+// name to have a family or given name, or else the data-absent-reason
+// extension. A PID without PID-5 gets the extension, not a name whose
+// text is the word "unknown" (which fails us-core-6 and which an exchange
+// shows as the patient's name).
+func TestUSCorePatientWithoutName(t *testing.T) {
+	msg := `MSH|^~\&|ADT|CLINICA|HIE|HIE|20240105101500-0500||ADT^A04^ADT_A01|U500|P|2.5.1
+EVN|A04|20240105101500-0500
+PID|1||123^^^HOSP^MR||||19700101|F`
+	p, _ := patientOf(t, mustConvert(t, testConverter(t), msg))
+	if len(p.Name) != 1 {
+		t.Fatalf("names %+v", p.Name)
+	}
+	n := p.Name[0]
+	if n.Text != "" || n.Family != "" || len(n.Given) != 0 || len(n.Extension) != 1 ||
+		n.Extension[0].URL != "http://hl7.org/fhir/StructureDefinition/data-absent-reason" || n.Extension[0].ValueCode != "unknown" {
+		t.Fatalf("name %+v, want only a data-absent-reason unknown extension", n)
+	}
+}
