@@ -156,6 +156,14 @@ func (c *converter) buildPatient() {
 			p.Communication = append(p.Communication, com)
 		}
 	}
+	if len(p.Name) == 0 {
+		// US Core Patient.name is 1..*; a recordTarget without a usable
+		// name says so with the data-absent-reason extension (us-core-6).
+		p.Name = []fhir.HumanName{{Extension: []fhir.Extension{{URL: "http://hl7.org/fhir/StructureDefinition/data-absent-reason", ValueCode: "unknown"}}}}
+	}
+	if p.Gender == "" {
+		p.Gender = "unknown" // US Core 6.1 gender 1..1, as gender() does for a code it cannot map
+	}
 	if pr.ProviderOrganization != nil {
 		p.ManagingOrganization = c.organization(pr.ProviderOrganization)
 	}

@@ -1,6 +1,7 @@
 package ccdafhir
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/ferry-health/ferry/adapters/fhir"
@@ -144,5 +145,22 @@ func TestUSCoreBodyWeightCode(t *testing.T) {
 	}
 	if !has("http://loinc.org|29463-7") || !has("http://loinc.org|3141-9") {
 		t.Fatalf("body weight codes %v, want 29463-7 and the source's 3141-9", codes)
+	}
+}
+
+// TestUSCorePatientWithoutName: US Core Patient.name is 1..* and each
+// name needs a family or given name or else the data-absent-reason
+// extension (us-core-6). A recordTarget without a usable name (none, or
+// nullFlavor) gets the extension rather than no name at all.
+func TestUSCorePatientWithoutName(t *testing.T) {
+	const named = `<name><given>A</given><family>B</family></name>`
+	for _, repl := range []string{``, `<name nullFlavor="UNK"/>`} {
+		doc := strings.Replace(reviewDoc("d1", "s1", "", ""), named, repl, 1)
+		got, _ := convertReview(t, doc)
+		p := got["Patient"][0].(*fhir.Patient)
+		if len(p.Name) != 1 || len(p.Name[0].Extension) != 1 || p.Name[0].Extension[0].ValueCode != "unknown" ||
+			p.Name[0].Extension[0].URL != "http://hl7.org/fhir/StructureDefinition/data-absent-reason" {
+			t.Errorf("%q: names %+v, want one with data-absent-reason unknown", repl, p.Name)
+		}
 	}
 }
