@@ -93,7 +93,16 @@ var noKnown = map[string][2]string{
 func (c *converter) allergyConcern(a *act) {
 	n := 0
 	related(a, func(i int, _ *relationship, s *act, el string) {
-		if el == "observation" {
+		switch {
+		case el != "observation":
+		case allergyPart(s):
+			// A severity, reaction, criticality or status observation
+			// put on the concern (HL7's own R2.1 examples place the
+			// Severity Observation there): it describes the allergy
+			// beside it and is no allergy of its own, which would reach
+			// the exchange as an AllergyIntolerance without a substance.
+			c.skip("allergy concern " + skipKey(s.TemplateID, el))
+		default:
 			n++
 			c.push("entryRelationship[" + strconv.Itoa(i+1) + "]")
 			c.allergy(s, a)
@@ -103,6 +112,21 @@ func (c *converter) allergyConcern(a *act) {
 	if n == 0 {
 		c.skip("allergy concern without observation")
 	}
+}
+
+// allergyPart reports whether an observation in an Allergy Concern Act
+// is one of the parts of an allergy rather than an Allergy-Intolerance
+// Observation.
+func allergyPart(x *act) bool {
+	if hasTemplate(x.TemplateID, tplAllergyObs) {
+		return false
+	}
+	for _, t := range []string{tplSeverity, tplReaction, tplCriticality, tplAllergyStatus} {
+		if hasTemplate(x.TemplateID, t) {
+			return true
+		}
+	}
+	return hasCode(x.Code, "2.16.840.1.113883.5.4", "SEV")
 }
 
 func (c *converter) allergy(o *act, concern *act) {
@@ -162,6 +186,13 @@ func (c *converter) allergy(o *act, concern *act) {
 		if cc := firstValueConcept(o); cc != nil && (hasValueCode(o, "716186003") || hasValueCode(o, "409137002") || hasValueCode(o, "429625007")) {
 			r.Code = cc
 		}
+	}
+	if r.Code == nil {
+		// US Core AllergyIntolerance.code is 1..1: an allergy whose
+		// substance the document does not name (a nullFlavor
+		// playingEntity) is an allergy to something unknown.
+		u := fhir.UnknownConcept()
+		r.Code = &u
 	}
 	clinical := ""
 	var severity string

@@ -156,6 +156,14 @@ func (c *converter) buildPatient() {
 			p.Communication = append(p.Communication, com)
 		}
 	}
+	if len(p.Name) == 0 {
+		// US Core Patient.name is 1..*; a recordTarget without a usable
+		// name says so with the data-absent-reason extension (us-core-6).
+		p.Name = []fhir.HumanName{{Extension: []fhir.Extension{{URL: "http://hl7.org/fhir/StructureDefinition/data-absent-reason", ValueCode: "unknown"}}}}
+	}
+	if p.Gender == "" {
+		p.Gender = "unknown" // US Core 6.1 gender 1..1, as gender() does for a code it cannot map
+	}
 	if pr.ProviderOrganization != nil {
 		p.ManagingOrganization = c.organization(pr.ProviderOrganization)
 	}
@@ -531,6 +539,9 @@ func (c *converter) headerEncounter() string {
 		if t := concept(ee.Code); t != nil {
 			e.Type = []fhir.CodeableConcept{*t}
 		}
+	}
+	if len(e.Type) == 0 {
+		e.Type = []fhir.CodeableConcept{fhir.UnknownConcept()} // US Core 1..*, see encounterActivity
 	}
 	_, e.Period = c.when(ee.EffectiveTime)
 	if pt, _ := c.when(ee.EffectiveTime); pt != "" {

@@ -35,6 +35,43 @@ func observationCategory(cat string) []fhir.CodeableConcept {
 	return []fhir.CodeableConcept{*simpleConcept("http://terminology.hl7.org/CodeSystem/observation-category", cat, "")}
 }
 
+// vitalSignCodes maps the more specific LOINC codes C-CDA vital sign
+// observations use to the code FHIR R4's vital signs profile (and US
+// Core's, derived from it) fixes for that measurement: the profile wants
+// its code as one coding and allows the specific one beside it
+// (observation-vitalsigns.html, "Using other codes").
+var vitalSignCodes = map[string][2]string{
+	"3141-9": {"29463-7", "Body weight"},                         // measured
+	"8306-3": {"8302-2", "Body height"},                          // lying
+	"8308-9": {"8302-2", "Body height"},                          // standing
+	"8287-5": {"9843-4", "Head Occipital-frontal circumference"}, // by tape measure
+}
+
+// withVitalSignCode returns code with the vital signs profile's own
+// LOINC coding first when it has only a more specific one.
+func withVitalSignCode(code *fhir.CodeableConcept) *fhir.CodeableConcept {
+	var base [2]string
+	for _, x := range code.Coding {
+		if x.System != sysLOINC {
+			continue
+		}
+		if b, ok := vitalSignCodes[x.Code]; ok && base[0] == "" {
+			base = b
+		}
+		for _, b := range vitalSignCodes {
+			if x.Code == b[0] {
+				return code // the profile's code is there already
+			}
+		}
+	}
+	if base[0] == "" {
+		return code
+	}
+	out := &fhir.CodeableConcept{Text: code.Text, Coding: make([]fhir.Coding, 0, len(code.Coding)+1)}
+	out.Coding = append(append(out.Coding, fhir.Coding{System: sysLOINC, Code: base[0], Display: base[1]}), code.Coding...)
+	return out
+}
+
 // observation maps a result, vital sign or social history observation and
 // returns its reference ("" if it was a repeat).
 func (c *converter) observation(o *act, category string, sub []string) string {
@@ -51,6 +88,9 @@ func (c *converter) observation(o *act, category string, sub []string) string {
 		code = simpleConcept(sysLOINC, "72166-2", "Tobacco smoking status")
 	case code == nil:
 		code = simpleConcept("http://terminology.hl7.org/CodeSystem/data-absent-reason", "unknown", "Unknown")
+	}
+	if category == "vital-signs" {
+		code = withVitalSignCode(code)
 	}
 	r.Code = *code
 	pt, per := c.when(firstEffective(o.EffectiveTime))
@@ -411,6 +451,13 @@ func (c *converter) encounterActivity(a *act) {
 		if t := concept(a.Code); t != nil {
 			r.Type = []fhir.CodeableConcept{*t}
 		}
+	}
+	if len(r.Type) == 0 {
+		// US Core Encounter.type is 1..*: a code that is only the class
+		// (ActCode AMB, IMP ...) or none says nothing of the visit's type,
+		// and US Core's missing-data rule wants data-absent-reason
+		// "unknown" rather than a guess.
+		r.Type = []fhir.CodeableConcept{fhir.UnknownConcept()}
 	}
 	pt, per := c.when(firstEffective(a.EffectiveTime))
 	if pt != "" {

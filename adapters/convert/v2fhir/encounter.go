@@ -118,6 +118,11 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	}
 	if t := x.tableCC(pv1.Field(4).Rep(1), "0007"); t != nil {
 		e.Type = append(e.Type, *t)
+	} else {
+		// US Core Encounter.type is 1..*: without an admission type the
+		// message does not say, and US Core's missing-data rule wants
+		// data-absent-reason "unknown" rather than a guessed visit type.
+		e.Type = append(e.Type, fhir.UnknownConcept())
 	}
 	e.ServiceType = x.tableCC(pv1.Field(10).Rep(1), "0069")
 	for _, p := range participantRoles {

@@ -175,6 +175,12 @@ func (x *conv) serviceRequest(g *orderGroup) error {
 		Code:         x.cwe(g.obr.Field(4).Rep(1), ""),
 		Note:         g.notes,
 	}
+	if sr.Code == nil {
+		// An order sent as ORC alone: US Core ServiceRequest.code is
+		// 1..1, and the message does not name what was ordered.
+		u := fhir.UnknownConcept()
+		sr.Code = &u
+	}
 	if id := x.ei(g.orc.Field(4), "PGN", "group"); id != nil {
 		sr.Requisition = id
 	}

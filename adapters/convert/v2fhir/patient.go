@@ -93,7 +93,10 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 		}
 	}
 	if len(p.Name) == 0 {
-		p.Name = []fhir.HumanName{{Text: "unknown"}}
+		// US Core Patient.name is 1..*, and us-core-6 wants a family or
+		// given name or else the data-absent-reason extension (not a
+		// name whose text is "unknown", which reads as the patient's).
+		p.Name = []fhir.HumanName{{Extension: []fhir.Extension{{URL: "http://hl7.org/fhir/StructureDefinition/data-absent-reason", ValueCode: "unknown"}}}}
 	}
 	if m := pid.Field(6).Rep(1); !m.Empty() {
 		if n, ok := x.xpnValue(m); ok && n.Family != "" {

@@ -31,8 +31,40 @@ var obrStatus = map[string]string{
 // observationCategories are shared, read-only values (one per code) so that
 // every Observation does not allocate its own; callers must not modify them.
 var observationCategories = map[string][]fhir.CodeableConcept{
-	"laboratory": {{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/observation-category", Code: "laboratory", Display: "Laboratory"}}}},
-	"imaging":    {{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/observation-category", Code: "imaging", Display: "Imaging"}}}},
+	"laboratory":  {{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/observation-category", Code: "laboratory", Display: "Laboratory"}}}},
+	"imaging":     {{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/observation-category", Code: "imaging", Display: "Imaging"}}}},
+	"vital-signs": {{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/observation-category", Code: "vital-signs", Display: "Vital Signs"}}}},
+}
+
+// absentReasons are shared, read-only data-absent-reason concepts for an
+// OBX without a value; callers must not modify them.
+var absentReasons = func() map[string]*fhir.CodeableConcept {
+	m := map[string]*fhir.CodeableConcept{}
+	for code, display := range map[string]string{"unknown": "Unknown", "temp-unknown": "Temporarily Unknown", "not-performed": "Not Performed"} {
+		m[code] = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: fhir.DataAbsentReasonSystem, Code: code, Display: display}}}
+	}
+	return m
+}()
+
+// vitalSignCodes are the LOINC codes of FHIR R4's vital signs profiles
+// (observation-vitalsigns.html, and US Core's pediatric and pulse
+// oximetry ones). An Observation coded so must conform to them, and they
+// fix its category to vital-signs: it is not a laboratory result even
+// when a results interface (ORU) sends it.
+var vitalSignCodes = map[string]bool{
+	"85353-1": true, "9279-1": true, "8867-4": true, "2708-6": true, "59408-5": true, "8310-5": true,
+	"8302-2": true, "9843-4": true, "29463-7": true, "39156-5": true, "85354-9": true, "8480-6": true,
+	"8462-4": true, "59576-9": true, "8289-1": true, "77606-2": true,
+}
+
+// isVitalSign reports whether code carries a vital-sign LOINC code.
+func isVitalSign(code *fhir.CodeableConcept) bool {
+	for _, c := range code.Coding {
+		if c.System == "http://loinc.org" && vitalSignCodes[c.Code] {
+			return true
+		}
+	}
+	return false
 }
 
 // imagingSections are the OBR-24 sections (table 0074, and the local
@@ -332,6 +364,9 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 	if r != nil {
 		category = r.category
 	}
+	if category == "laboratory" && isVitalSign(code) {
+		category = "vital-signs"
+	}
 	o.Category = observationCategories[category]
 	if r != nil {
 		o.BasedOn = r.dr.BasedOn
@@ -411,6 +446,18 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 func (x *conv) obxValue(obx hl7v2.Segment, o *fhir.Observation, units quantityUnit) error {
 	f := obx.Field(5)
 	if f.Empty() || f.IsNull() {
+		// No value: US Core's result Observations (us-core-2) want a
+		// dataAbsentReason instead. One still pending (OBX-11 I or O)
+		// is temp-unknown, one the lab could not obtain (X)
+		// not-performed; otherwise the message just does not say.
+		reason := "unknown"
+		switch o.Status {
+		case "registered":
+			reason = "temp-unknown"
+		case "cancelled":
+			reason = "not-performed"
+		}
+		o.DataAbsentReason = absentReasons[reason]
 		return nil
 	}
 	typ := strings.ToUpper(obx.Field(2).Text(1))

@@ -345,8 +345,18 @@ func (x *conv) coverage(in1 hl7v2.Segment) error {
 		Payor:        []fhir.Reference{{Display: payor}},
 		SubscriberID: orStr(in1.Field(49).Rep(1).Text(1), in1.Field(36).Text(1)),
 	}
-	if rel := subscriberRelationship[strings.ToUpper(in1.Field(17).Text(1))]; rel != "" {
+	// US Core Coverage.relationship is 1..1 (extensible binding): IN1-17
+	// mapped to subscriber-relationship; a code the map does not know
+	// kept as the sender's table 0063 code; none at all, unknown.
+	in117 := in1.Field(17).Text(1)
+	switch rel := subscriberRelationship[strings.ToUpper(in117)]; {
+	case rel != "":
 		cov.Relationship = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/subscriber-relationship", Code: rel}}}
+	case in117 != "":
+		cov.Relationship = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: v2Table + "0063", Code: in117}}, Text: in1.Field(17).Text(2)}
+	default:
+		u := fhir.UnknownConcept()
+		cov.Relationship = &u
 	}
 	start, ok1 := x.date(in1.Field(12).Text(1))
 	end, ok2 := x.date(in1.Field(13).Text(1))
