@@ -173,6 +173,31 @@ func TestReplacementSupersedes(t *testing.T) {
 			t.Errorf("v2 DocumentReference status %s relatesTo %+v", dr.Status, dr.RelatesTo)
 		}
 	}
+	// In every write mode the PATCH goes where that mode wrote version 1's
+	// DocumentReference, and version 2's id-less entries go where its went.
+	for _, mode := range []Mode{ModePutID, ModeConditional, ModePatientConditional} {
+		pen := fmt.Sprintf(idlessPenicillin, "active")
+		b1, _, err1 := ConvertBytes(versionDoc(1, pen, ""), Options{Mode: mode})
+		b2, r, err2 := ConvertBytes(versionDoc(2, idlessLatex+pen, ""), Options{Mode: mode})
+		if err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		urls := func(b *fhir.Bundle, typ string) []string {
+			var out []string
+			for _, e := range b.Entry {
+				if strings.HasPrefix(e.Request.URL, typ) {
+					out = append(out, e.Request.URL)
+				}
+			}
+			return out
+		}
+		if d1 := urls(b1, "DocumentReference"); len(r.Supersedes) != 1 || len(d1) != 1 || r.Supersedes[0] != d1[0] {
+			t.Errorf("mode %d: supersedes %v, version 1 was written to %v", mode, r.Supersedes, d1)
+		}
+		if a1, a2 := urls(b1, "AllergyIntolerance"), urls(b2, "AllergyIntolerance"); len(a1) != 1 || len(a2) != 2 || a2[1] != a1[0] {
+			t.Errorf("mode %d: allergies v1 %v, v2 %v", mode, a1, a2)
+		}
+	}
 	// A document that names itself as its parent supersedes nothing.
 	self := strings.Replace(string(versionDoc(2, "", "")), `extension="DOC-1"`, `extension="DOC-2"`, 1)
 	if _, r := convertDoc(t, []byte(self)); len(r.Supersedes) != 0 {
