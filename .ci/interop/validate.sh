@@ -84,16 +84,24 @@ fi
 
 start_exchange "$WORK/ex"
 post_all() { # ROUND
-  local f code bad n=0
+  local f code bad missing n=0 gone=0
   while IFS= read -r f; do
     code=$(curl -sS -o "$WORK/resp.json" -w '%{http_code}' --cacert "$PKI/ca.pem" --cert "$PKI/client.pem" --key "$PKI/client.key" \
       -H 'Content-Type: application/fhir+json' --data-binary "@$f" "$EX_URL")
     [ "$code" = 200 ] || die "round $1: exchange answered $code for ${f#"$WORK"/out/}: $(jq -c '.issue // .' "$WORK/resp.json" | head -c 600)"
+    # A replacement C-CDA's supersede batch (identifier ...#supersede) PATCHes the DocumentReference
+    # of the version it replaces; the corpus's replacements name parents it does not hold, so the
+    # exchange answers those entries 404, which ferry dead-letters alone (the replacement is stored).
+    missing=0
+    if jq -e '.type == "batch" and ((.identifier.value // "") | endswith("#supersede"))' "$f" >/dev/null; then
+      missing=$(jq -r '[.entry[]?.response.status | select(test("^404"))] | length' "$WORK/resp.json")
+      gone=$((gone + missing))
+    fi
     bad=$(jq -r '[.entry[]?.response.status | select(test("^2") | not)] | length' "$WORK/resp.json")
-    [ "$bad" = 0 ] || die "round $1: $bad entries not 2xx in ${f#"$WORK"/out/}"
+    [ "$bad" = "$missing" ] || die "round $1: $((bad - missing)) entries not 2xx in ${f#"$WORK"/out/}"
     n=$((n + 1))
   done < <(find "$WORK/out" -name '*.json' | sort)
-  log "round $1: $n bundles accepted"
+  log "round $1: $n bundles accepted ($gone supersede PATCHes of documents the exchange does not hold answered 404)"
 }
 post_all 1
 first=$(ctl /control/dump GET | jq -c '[.resources[].resourceType] | group_by(.) | map({(.[0]): length}) | add')

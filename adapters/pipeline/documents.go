@@ -51,6 +51,14 @@ func (c CCDA) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 	if err != nil {
 		return nil, err
 	}
+	n := len(parts)
+	if sb := ccdafhir.SupersedeBatch(b, res); sb != nil {
+		// A replacement (relatedDocument RPLC) marks the version it
+		// replaces superseded last, in a batch of its own, so that a
+		// replaced version the exchange never received fails that
+		// PATCH alone (see SupersedeBatch).
+		parts = append(parts, sb)
+	}
 	units := make([]Unit, 0, len(parts))
 	for i, part := range parts {
 		body, err := json.Marshal(part)
@@ -58,8 +66,11 @@ func (c CCDA) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 			return nil, fmt.Errorf("encode bundle: %w", err)
 		}
 		name := "document"
-		if len(parts) > 1 {
-			name = fmt.Sprintf("document part %d of %d", i+1, len(parts))
+		switch {
+		case i >= n:
+			name = "supersede replaced document"
+		case n > 1:
+			name = fmt.Sprintf("document part %d of %d", i+1, n)
 		}
 		units = append(units, Unit{Name: name, Bundle: body, Key: res.PatientKey, Dedup: sha256.Sum256(body),
 			Attrs: map[string]string{"format": "ccda", "type": res.DocumentKind, "loinc": res.DocumentType}})

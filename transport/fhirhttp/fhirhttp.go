@@ -911,11 +911,13 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle) error {
 		if !retryable(code) {
 			se.Hint = contentHint(code)
 			if se.Batch && (code == http.StatusNotFound || code == http.StatusGone) {
-				// ferry's own batches are status changes
-				// (v2fhir.StatusBatch): PATCHes of results an earlier
-				// message wrote. A batch passed through from a folder
-				// may be anything, so the hint says both.
-				se.Hint = "the exchange holds no resource at this entry's URL; for an HL7 v2 status change (OBX-11 U), the result it makes final never reached the exchange; the other entries of a batch are not affected"
+				// ferry's own batches are status changes: PATCHes of
+				// results an earlier message wrote (v2fhir.StatusBatch)
+				// or of the DocumentReference of a document a C-CDA
+				// replaces (ccdafhir.SupersedeBatch). A batch passed
+				// through from a folder may be anything, so the hint
+				// says all.
+				se.Hint = "the exchange holds no resource at this entry's URL; for an HL7 v2 status change (OBX-11 U), the result it makes final never reached the exchange; for a C-CDA replacement (relatedDocument RPLC), the document it replaces never reached the exchange, and the replacement itself is stored; the other entries of a batch are not affected"
 			}
 			se.keepBody(outcome, cut)
 		}

@@ -107,6 +107,12 @@ type Result struct {
 	// "18776-5 planned procedure". Keys hold only codes, OIDs and fixed
 	// words, never document text, so they may be logged.
 	Skipped map[string]int
+	// Supersedes holds the request URLs (DocumentReference/<id>, or a
+	// search by identifier in ModeConditional) of the DocumentReferences
+	// of the documents this one replaces (relatedDocument RPLC), as ferry
+	// wrote them; SupersedeBatch makes the batch that marks them
+	// superseded.
+	Supersedes []string
 }
 
 // PathError reports a problem at an element of the document.
@@ -171,6 +177,8 @@ type converter struct {
 	docID        ii
 	docIdent     fhir.Identifier
 	docKey       string
+	setKey       string         // scope of minted ids: the setId, else docKey
+	occ          map[string]int // entryKey counts
 	docCode      *cd
 	title        string
 	effective    string

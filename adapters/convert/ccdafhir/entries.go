@@ -7,10 +7,18 @@ import (
 	"github.com/ferry-health/ferry/adapters/fhir"
 )
 
-// claimEntry claims the identity of a resource made from a clinical
-// statement; sub distinguishes statements nested in one entry.
-func (c *converter) claimEntry(typ string, ids []ii, sub string) (identity, []fhir.Identifier, bool) {
-	return c.claim(typ, identifiers(ids), c.path(sub), false)
+// claimEntry claims the identity of a resource made from the clinical
+// statement a; within names what the statement is part of, or is "". A
+// statement without a usable id (or whose id another resource of the type
+// took) gets one minted from entryKey, so a replacement of the document
+// that carries the same entry lands on the same resource.
+func (c *converter) claimEntry(typ string, a *act, within string) (identity, []fhir.Identifier, bool) {
+	ids := identifiers(a.ID)
+	synth := ""
+	if len(ids) == 0 || c.seen[typ+"|"+ids[0].System+"|"+ids[0].Value] {
+		synth = c.entryKey(typ, a, within)
+	}
+	return c.claim(typ, ids, synth, false)
 }
 
 // status is the lower-case statusCode of a statement.
@@ -130,7 +138,7 @@ func allergyPart(x *act) bool {
 }
 
 func (c *converter) allergy(o *act, concern *act) {
-	idn, ids, fresh := c.claimEntry("AllergyIntolerance", o.ID, "observation")
+	idn, ids, fresh := c.claimEntry("AllergyIntolerance", o, "")
 	if !fresh {
 		return
 	}
@@ -381,7 +389,7 @@ func (c *converter) diagnosisAct(a *act) {
 
 // condition maps a Problem Observation; it returns the reference.
 func (c *converter) condition(o *act, concern *act, category string) string {
-	idn, ids, fresh := c.claimEntry("Condition", o.ID, "observation")
+	idn, ids, fresh := c.claimEntry("Condition", o, "")
 	if !fresh {
 		return idn.ref
 	}
@@ -468,7 +476,7 @@ func (c *converter) medication(a *act, s *section) {
 	mood := strings.ToUpper(a.MoodCode)
 	evn := mood == "EVN" || (mood == "" && s.kind != secPlan)
 	if evn && !c.opts.MedicationRequestsOnly {
-		idn, ids, fresh := c.claimEntry("MedicationStatement", a.ID, "substanceAdministration")
+		idn, ids, fresh := c.claimEntry("MedicationStatement", a, "")
 		if !fresh {
 			return
 		}
@@ -484,7 +492,7 @@ func (c *converter) medication(a *act, s *section) {
 		c.add(idn, r)
 		return
 	}
-	idn, ids, fresh := c.claimEntry("MedicationRequest", a.ID, "substanceAdministration")
+	idn, ids, fresh := c.claimEntry("MedicationRequest", a, "")
 	if !fresh {
 		return
 	}
@@ -714,7 +722,7 @@ func (c *converter) dosage(a *act) *fhir.Dosage {
 // ---- Immunizations (Immunization Activity 4.52)
 
 func (c *converter) immunization(a *act) {
-	idn, ids, fresh := c.claimEntry("Immunization", a.ID, "substanceAdministration")
+	idn, ids, fresh := c.claimEntry("Immunization", a, "")
 	if !fresh {
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"slices"
 	"strings"
 
 	"github.com/ferry-health/ferry/adapters/fhir"
@@ -103,6 +104,12 @@ func (c *converter) header() error {
 		h := sha256.Sum256(c.raw)
 		c.docIdent = fhir.Identifier{System: sysRFC, Value: "urn:sha256:" + hex.EncodeToString(h[:])}
 		c.docKey = c.docIdent.Value
+	}
+	c.setKey = c.docKey
+	if c.setID != nil {
+		if id, ok := identifier(*c.setID); ok {
+			c.setKey = "set|" + id.System + "|" + id.Value
+		}
 	}
 	c.observeConf(c.conf)
 	if c.target == nil {
@@ -659,6 +666,16 @@ func (c *converter) document2() {
 		for _, pid := range rd.ParentDocument.ID {
 			if id, ok := identifier(pid); ok {
 				dr.RelatesTo = append(dr.RelatesTo, fhir.DocumentReferenceRelates{Code: code, Target: &fhir.Reference{Type: "DocumentReference", Identifier: &id}})
+				// The replaced version is superseded (FHIR R4
+				// DocumentReference.status; IHE MHD 4.2 ITI-65 has the
+				// Document Source mark it): SupersedeBatch PATCHes it.
+				// An appendix leaves its parent current, and a document
+				// naming itself as its parent supersedes nothing.
+				if code == "replaces" && (id.System != mi.System || id.Value != mi.Value) {
+					if u := c.supersedeURL(id); !slices.Contains(c.res.Supersedes, u) {
+						c.res.Supersedes = append(c.res.Supersedes, u)
+					}
+				}
 				break
 			}
 		}

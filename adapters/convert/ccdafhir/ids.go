@@ -1,6 +1,9 @@
 package ccdafhir
 
 import (
+	"strconv"
+	"strings"
+
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/google/uuid"
 )
@@ -17,11 +20,17 @@ type identity struct {
 // claim picks the identity of a resource of type typ from its business
 // identifiers. Without usable identifiers, or when the identifier was
 // already used by another resource of the type (example documents often
-// reuse ids), it makes one from synth, a stable key within the document
-// (the element path or, for shared resources, their content), and appends
-// it to ids. For shared resources (Practitioner, Organization, Medication)
-// a repeat is the same resource: fresh is false and the caller only uses
-// the reference.
+// reuse ids), it makes one from synth, a key unique within the document
+// (entryKey, a fixed name, or for shared resources their content), and
+// appends it to ids. For shared resources (Practitioner, Organization,
+// Medication) a repeat is the same resource: fresh is false and the
+// caller only uses the reference.
+//
+// The minted identifier is scoped to the document's set (setKey), not to
+// the document: a version that replaces another (relatedDocument RPLC,
+// same setId) writes the entries both carry onto the same resources
+// instead of adding copies. The Binary and the DocumentReference belong
+// to one version, so theirs stay scoped to the document id.
 func (c *converter) claim(typ string, ids []fhir.Identifier, synth string, shared bool) (identity, []fhir.Identifier, bool) {
 	var ident fhir.Identifier
 	if len(ids) > 0 {
@@ -29,17 +38,31 @@ func (c *converter) claim(typ string, ids []fhir.Identifier, synth string, share
 	}
 	k := typ + "|" + ident.System + "|" + ident.Value
 	if ident.Value == "" || (c.seen[k] && !shared) {
-		ident = fhir.Identifier{System: sysRFC, Value: "urn:uuid:" + uuid.NewSHA1(namespace, []byte(c.docKey+"|"+typ+"|"+synth)).String()}
+		scope := c.setKey
+		if typ == "Binary" || typ == "DocumentReference" {
+			scope = c.docKey
+		}
+		ident = fhir.Identifier{System: sysRFC, Value: "urn:uuid:" + uuid.NewSHA1(namespace, []byte(scope+"|"+typ+"|"+synth)).String()}
 		ids = append(ids, ident)
 		k = typ + "|" + ident.System + "|" + ident.Value
 	}
-	// Patient-specific resources are scoped to their patient, so an entry
-	// id reused by a careless sender for another patient can never make
-	// two patients share (and overwrite) a resource. The business
-	// identifier itself is kept as sent.
-	name := k
+	idn := c.identityOf(typ, ident, shared)
+	if c.seen[k] {
+		return idn, ids, false
+	}
+	c.seen[k] = true
+	return idn, ids, true
+}
+
+// identityOf is the identity of the resource of type typ whose key is the
+// business identifier ident. Patient-specific resources are scoped to
+// their patient, so an entry id reused by a careless sender for another
+// patient can never make two patients share (and overwrite) a resource.
+// The business identifier itself is kept as sent.
+func (c *converter) identityOf(typ string, ident fhir.Identifier, shared bool) identity {
+	name := typ + "|" + ident.System + "|" + ident.Value
 	if !shared && typ != "Patient" && c.patient != nil {
-		name = c.patient.scope + "|" + k
+		name = c.patient.scope + "|" + name
 	}
 	u := uuid.NewSHA1(namespace, []byte(name)).String()
 	idn := identity{typ: typ, uuid: u, ident: ident}
@@ -49,11 +72,101 @@ func (c *converter) claim(typ string, ids []fhir.Identifier, synth string, share
 		idn.id = u
 		idn.ref = typ + "/" + u
 	}
-	if c.seen[k] {
-		return idn, ids, false
+	return idn
+}
+
+// entryKey is the minted key of a resource of type typ made from the
+// statement a, which has no id of its own: unique within the document,
+// and the same for the same entry in another version of the document.
+// The element path would be unique too, but a replacement that adds one
+// allergy before the others would shift every later one onto its
+// neighbour's resource. So the key names the section (by its LOINC code
+// or template, not its position), the type, and what the statement is
+// about (entryWhat), with a running count of equal keys: two equal
+// entries in one document stay two resources, and the n-th equal one of
+// a replacement lands on the n-th of its parent. within names what the
+// statement is part of (a results panel), for statements that take their
+// time from it.
+func (c *converter) entryKey(typ string, a *act, within string) string {
+	k := "entry|" + c.skipSection + "|" + typ + "|" + entryWhat(typ, a)
+	if within != "" {
+		k += "|in " + within
 	}
-	c.seen[k] = true
-	return idn, ids, true
+	if c.occ == nil {
+		c.occ = map[string]int{}
+	}
+	c.occ[k]++
+	return k + "#" + strconv.Itoa(c.occ[k])
+}
+
+// entryWhat names what a statement records, leaving out what a
+// corrected version of it may change: status, narrative text, authors,
+// nested statements, and (but for allergies and problems, whose coded
+// value is the allergy type or the problem itself) the value, since a
+// replacement often exists to correct a result. Problems and allergies
+// leave out their dates too: a corrected onset is the same problem. Codes
+// stand for themselves; a concept without a code is named by its text.
+func entryWhat(typ string, a *act) string {
+	var b strings.Builder
+	b.WriteString(strings.TrimSpace(a.ClassCode) + "|" + strings.ToUpper(strings.TrimSpace(a.MoodCode)))
+	b.WriteString("|code=" + cdKey(a.Code))
+	lasting := typ == "AllergyIntolerance" || typ == "Condition"
+	if lasting {
+		for i := range a.Value {
+			b.WriteString("|value=" + cdKey(a.Value[i].asCD()))
+		}
+	} else if len(a.EffectiveTime) > 0 {
+		t := a.EffectiveTime[0]
+		b.WriteString("|time=" + t.Value)
+		for _, x := range []*ts{t.Low, t.Center} {
+			if x != nil {
+				b.WriteString("/" + x.Value)
+			}
+		}
+	}
+	for _, p := range a.Participant {
+		if pr := p.ParticipantRole; pr != nil && pr.PlayingEntity != nil {
+			b.WriteString("|participant=" + cdKey(pr.PlayingEntity.Code))
+			if pr.PlayingEntity.Code == nil || strings.TrimSpace(pr.PlayingEntity.Code.Code) == "" {
+				for _, n := range pr.PlayingEntity.Name {
+					b.WriteString("," + strings.ToLower(clean(n.Text)))
+				}
+			}
+		}
+	}
+	for _, h := range []*productHolder{a.Consumable, a.Product} {
+		if h != nil && h.ManufacturedProduct != nil && h.ManufacturedProduct.ManufacturedMaterial != nil {
+			m := h.ManufacturedProduct.ManufacturedMaterial
+			b.WriteString("|material=" + cdKey(m.Code) + "," + strings.ToLower(clean(m.Name)))
+		}
+	}
+	return b.String()
+}
+
+// cdKey is a coded value as a key: code and system, or the original text
+// when there is no code.
+func cdKey(x *cd) string {
+	if x == nil {
+		return ""
+	}
+	if code := strings.TrimSpace(x.Code); code != "" {
+		return strings.TrimSpace(x.CodeSystem) + "#" + code
+	}
+	if x.OriginalText != nil {
+		return strings.ToLower(clean(x.OriginalText.Text))
+	}
+	return ""
+}
+
+// supersedeURL is the request URL of the DocumentReference ferry wrote
+// for the document whose id is parent: its id is derived from the id
+// alone (and the patient), so the replaced version's resource is found
+// without asking the exchange.
+func (c *converter) supersedeURL(parent fhir.Identifier) string {
+	if c.conditional("DocumentReference") {
+		return "DocumentReference?" + fhir.IdentifierQuery(parent.System, parent.Value)
+	}
+	return "DocumentReference/" + c.identityOf("DocumentReference", parent, false).uuid
 }
 
 // add puts a resource into the bundle under its identity.

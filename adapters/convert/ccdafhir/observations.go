@@ -74,8 +74,8 @@ func withVitalSignCode(code *fhir.CodeableConcept) *fhir.CodeableConcept {
 
 // observation maps a result, vital sign or social history observation and
 // returns its reference ("" if it was a repeat).
-func (c *converter) observation(o *act, category string, sub []string) string {
-	idn, ids, fresh := c.claimEntry("Observation", o.ID, strings.Join(append(sub, "observation"), "/"))
+func (c *converter) observation(o *act, category, within string) string {
+	idn, ids, fresh := c.claimEntry("Observation", o, within)
 	if !fresh {
 		return ""
 	}
@@ -241,7 +241,7 @@ func mapReferenceRange(rr referenceRange) (fhir.ObservationReferenceRange, bool)
 // and a vital-signs panel Observation (LOINC 85353-1) holding them.
 func (c *converter) vitalsOrganizer(a *act) {
 	members := c.organizerMembers(a, "vital-signs", "")
-	idn, ids, fresh := c.claimEntry("Observation", a.ID, "organizer")
+	idn, ids, fresh := c.claimEntry("Observation", a, "")
 	if !fresh {
 		return
 	}
@@ -276,9 +276,12 @@ func (c *converter) vitalsOrganizer(a *act) {
 // skipAs + " " + its element name, or passed over if skipAs is "".
 func (c *converter) organizerMembers(a *act, category, skipAs string) []fhir.Reference {
 	var refs []fhir.Reference
+	// A member without its own time is told apart from the same test in
+	// another panel by the panel (see entryKey).
+	within := "organizer " + entryWhat("", a)
 	for i := range a.Component {
 		if o := a.Component[i].Observation; o != nil {
-			if ref := c.observation(o, category, []string{"component[" + strconv.Itoa(i+1) + "]"}); ref != "" {
+			if ref := c.observation(o, category, within); ref != "" {
 				refs = append(refs, fhir.Reference{Reference: ref})
 			}
 		} else if s, el := a.Component[i].statement(); s != nil && skipAs != "" {
@@ -307,7 +310,7 @@ func (c *converter) firstMemberTime(a *act) string {
 // result Observations.
 func (c *converter) resultOrganizer(a *act) {
 	results := c.organizerMembers(a, "laboratory", "result organizer component")
-	idn, ids, fresh := c.claimEntry("DiagnosticReport", a.ID, "organizer")
+	idn, ids, fresh := c.claimEntry("DiagnosticReport", a, "")
 	if !fresh {
 		return
 	}
@@ -390,7 +393,7 @@ func (c *converter) procedure(a *act, el string) {
 		c.skip("planned " + el)
 		return
 	}
-	idn, ids, fresh := c.claimEntry("Procedure", a.ID, el)
+	idn, ids, fresh := c.claimEntry("Procedure", a, "")
 	if !fresh {
 		return
 	}
@@ -441,7 +444,7 @@ func (c *converter) encounterActivity(a *act) {
 		c.skip("planned encounter")
 		return
 	}
-	idn, ids, fresh := c.claimEntry("Encounter", a.ID, "encounter")
+	idn, ids, fresh := c.claimEntry("Encounter", a, "")
 	if !fresh {
 		return
 	}

@@ -131,14 +131,14 @@ func (c *converter) entry(rel *relationship, s *section) error {
 	case el == "organizer" && (hasTemplate(t, tplResultOrganizer) || s.kind == secResults):
 		c.resultOrganizer(a)
 	case el == "observation" && (hasTemplate(t, tplVitalObs) || s.kind == secVitals):
-		c.observation(a, "vital-signs", nil)
+		c.observation(a, "vital-signs", "")
 	case el == "observation" && (hasTemplate(t, tplResultObs) || s.kind == secResults):
-		c.observation(a, "laboratory", nil)
+		c.observation(a, "laboratory", "")
 	case el == "observation" && (hasTemplate(t, tplBirthSex) || hasCode(a.Code, "2.16.840.1.113883.6.1", "76689-9")):
 		c.birthSex(a)
 	case el == "observation" && (hasTemplate(t, tplSmokingStatus) || hasTemplate(t, tplTobaccoUse) ||
 		hasTemplate(t, tplSocialObs) || hasTemplate(t, tplPregnancy) || s.kind == secSocial):
-		c.observation(a, "social-history", nil)
+		c.observation(a, "social-history", "")
 	case hasTemplate(t, tplProcedureProc) || hasTemplate(t, tplProcedureObs) || hasTemplate(t, tplProcedureAct) ||
 		(s.kind == secProcedures && (el == "procedure" || el == "act" || el == "observation")):
 		c.procedure(a, el)
