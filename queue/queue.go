@@ -48,12 +48,21 @@ type Item struct {
 	// counts as stored and deletes it once the item is settled.
 	BodyFile string
 	// Attrs holds PHI-free facts (message type, control id, file name).
+	// AttrMissingOK is one the sink reads.
 	Attrs map[string]string
 	// Attempts counts earlier delivery attempts.
 	Attempts int
 	// Enqueued is when Put stored the item.
 	Enqueued time.Time
 }
+
+// AttrMissingOK, set to "true" on an item that holds a batch, says that an
+// entry the receiver answers 404 Not Found or 410 Gone has nothing left to
+// do, so it counts as delivered: the PATCH that marks superseded the
+// DocumentReference of a document a C-CDA replaces, which the exchange
+// never received (sent before ferry, or to another exchange). Every other
+// failure counts as usual.
+const AttrMissingOK = "missing_ok"
 
 // BodyWriter is a body file being written for Item.BodyFile (from a
 // queue's CreateBody): the queue may encrypt what is written, so the

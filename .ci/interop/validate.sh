@@ -91,7 +91,7 @@ post_all() { # ROUND
     [ "$code" = 200 ] || die "round $1: exchange answered $code for ${f#"$WORK"/out/}: $(jq -c '.issue // .' "$WORK/resp.json" | head -c 600)"
     # A replacement C-CDA's supersede batch (identifier ...#supersede) PATCHes the DocumentReference
     # of the version it replaces; the corpus's replacements name parents it does not hold, so the
-    # exchange answers those entries 404, which ferry dead-letters alone (the replacement is stored).
+    # exchange answers those entries 404, which ferry counts as done (queue.AttrMissingOK: nothing to supersede).
     missing=0
     if jq -e '.type == "batch" and ((.identifier.value // "") | endswith("#supersede"))' "$f" >/dev/null; then
       missing=$(jq -r '[.entry[]?.response.status | select(test("^404"))] | length' "$WORK/resp.json")

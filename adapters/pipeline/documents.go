@@ -19,6 +19,7 @@ import (
 	"github.com/ferry-health/ferry/adapters/convert/ccdafhir"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
 	"github.com/ferry-health/ferry/adapters/convert/xdmfhir"
+	"github.com/ferry-health/ferry/queue"
 )
 
 // CCDA converts C-CDA documents (one Unit per document), streaming large
@@ -72,8 +73,13 @@ func (c CCDA) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 		case n > 1:
 			name = fmt.Sprintf("document part %d of %d", i+1, n)
 		}
-		units = append(units, Unit{Name: name, Bundle: body, Key: res.PatientKey, Dedup: sha256.Sum256(body),
-			Attrs: map[string]string{"format": "ccda", "type": res.DocumentKind, "loinc": res.DocumentType}})
+		attrs := map[string]string{"format": "ccda", "type": res.DocumentKind, "loinc": res.DocumentType}
+		if i >= n {
+			// The replaced version may never have reached the
+			// exchange: then there is nothing to supersede.
+			attrs[queue.AttrMissingOK] = "true"
+		}
+		units = append(units, Unit{Name: name, Bundle: body, Key: res.PatientKey, Dedup: sha256.Sum256(body), Attrs: attrs})
 	}
 	if len(res.Skipped) > 0 && len(units) > 0 {
 		units[0].Unconverted = res.Skipped

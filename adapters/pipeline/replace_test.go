@@ -10,6 +10,7 @@ import (
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/queue"
 )
 
 // TestCCDAReplacementSupersedes: a C-CDA that replaces an earlier version
@@ -38,6 +39,9 @@ func TestCCDAReplacementSupersedes(t *testing.T) {
 		t.Fatalf("replacement: %d units, %v", len(units), err)
 	}
 	doc, sup := units[0], units[1]
+	if sup.Attrs[queue.AttrMissingOK] != "true" || doc.Attrs[queue.AttrMissingOK] != "" {
+		t.Errorf("only the supersede batch may find its target missing: %v, %v", sup.Attrs, doc.Attrs)
+	}
 	if sup.Name != "supersede replaced document" || sup.Key != doc.Key || sup.Key == "" || sup.Dedup == doc.Dedup {
 		t.Errorf("batch unit %q key %q dedup %x; document key %q", sup.Name, sup.Key, sup.Dedup[:4], doc.Key)
 	}

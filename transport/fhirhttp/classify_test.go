@@ -98,6 +98,10 @@ func TestAnswerClassification(t *testing.T) {
 		{"400 html from nginx (client certificate)", 400, html, "<h1>400 No required SSL certificate was sent</h1>", nil, nil, endpoint, "client certificate"},
 		{"409 (retried a few times by the dispatcher)", 409, MediaType, `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"conflict"}]}`, nil, nil, retry, "conflict"},
 		{"409 html", 409, html, "<h1>Conflict</h1>", nil, nil, retry, "409"},
+		{"200 batch-response, one PATCH 404, missing allowed", 200, MediaType, `{"resourceType":"Bundle","type":"batch-response","entry":[{"response":{"status":"200 OK"}},{"response":{"status":"404 Not Found","outcome":` + oo + `}}]}`, nil, missingOK(bundleItem("m", "batch", 2)), delivered, ""},
+		{"200 batch-response, one PATCH 410, missing allowed", 200, MediaType, `{"resourceType":"Bundle","type":"batch-response","entry":[{"response":{"status":"410 Gone"}}]}`, nil, missingOK(bundleItem("m", "batch", 1)), delivered, ""},
+		{"200 batch-response, one PATCH 422, missing allowed", 200, MediaType, `{"resourceType":"Bundle","type":"batch-response","entry":[{"response":{"status":"422"}}]}`, nil, missingOK(bundleItem("m", "batch", 1)), deadLetter, "batch entry 0: exchange answered 422"},
+		{"200 transaction-response with a 404 entry, missing allowed only for batches", 200, MediaType, `{"resourceType":"Bundle","type":"transaction-response","entry":[{"response":{"status":"404 Not Found"}}]}`, nil, missingOK(bundleItem("m", "transaction", 1)), deadLetter, "404"},
 		{"200 batch-response, one entry 409", 200, MediaType, `{"resourceType":"Bundle","type":"batch-response","entry":[{"response":{"status":"200 OK"}},{"response":{"status":"409 Conflict","outcome":` + oo + `}}]}`, nil, bundleItem("c", "batch", 2), retry, "batch entry 1: exchange answered 409 Conflict"},
 		{"200 batch-response, 409 and 422", 200, MediaType, `{"resourceType":"Bundle","type":"batch-response","entry":[{"response":{"status":"409 Conflict"}},{"response":{"status":"422"}}]}`, nil, bundleItem("c", "batch", 2), deadLetter, "batch entry 1: exchange answered 422"},
 		{"412", 412, MediaType, `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"multiple-matches"}]}`, nil, nil, deadLetter, "merge the duplicate patients there, then run `ferry queue retry 01AUDIT`"},
@@ -391,4 +395,11 @@ func TestEarly413(t *testing.T) {
 			}
 		}
 	}
+}
+
+// missingOK marks it as a batch whose 404 and 410 entries count as done
+// (queue.AttrMissingOK: a replaced document's supersede PATCH).
+func missingOK(it *queue.Item) *queue.Item {
+	it.Attrs = map[string]string{queue.AttrMissingOK: "true"}
+	return it
 }

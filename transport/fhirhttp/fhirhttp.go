@@ -360,8 +360,14 @@ func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Cl
 		// answer were whole: that is the error, not a cut answer.
 		ans.readErr = context.Cause(ctx)
 	}
-	if err := classifyAnswer(resp, ans, sent); err != nil {
+	missingOK := it.Attrs[queue.AttrMissingOK] == "true"
+	missing, err := classifyAnswer(resp, ans, sent, missingOK)
+	if err != nil {
 		return false, fmt.Errorf("post bundle %s to %s: %w", it.ID, s.host, withItemID(err, it.ID))
+	}
+	if missing > 0 {
+		s.log.Info("delivered; the exchange holds nothing at some entries' URLs, which this item allows (a replaced document it never received has nothing to supersede)",
+			"item", it.ID, "entries", missing)
 	}
 	return false, nil
 }
@@ -851,19 +857,22 @@ func isOperationOutcome(body []byte) bool {
 // all leave the item in the queue. A failed entry is classified like a
 // request status: a server may answer 200 while an entry failed (batches
 // do; a transaction should not, but we do not rely on it).
-func classifyAnswer(resp *http.Response, a *answer, sent sentBundle) error {
+//
+// With missingOK (queue.AttrMissingOK) a batch entry answered 404 or 410
+// counts as done; missing says how many were.
+func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK bool) (missing int, _ error) {
 	code := resp.StatusCode
 	ct := resp.Header.Get("Content-Type")
 	se := &StatusError{Code: code, Status: statusText(code, resp.Status), Entry: -1}
-	improper := func(problem string) error {
+	improper := func(problem string) (int, error) {
 		se.Issues = issuesFrom(a.head, ct)
-		return &EndpointError{Problem: problem, Err: se}
+		return 0, &EndpointError{Problem: problem, Err: se}
 	}
 	req, err := sent()
 	if err != nil {
 		// ferry built the bundle; this is a local fault (a body file
 		// unreadable now), not proof of delivery: try again.
-		return fmt.Errorf("check the answer against the bundle sent: %w", err)
+		return 0, fmt.Errorf("check the answer against the bundle sent: %w", err)
 	}
 	want := "transaction"
 	if req.resourceType == "Bundle" && req.typ == "batch" {
@@ -873,7 +882,7 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle) error {
 	sc := &a.scan
 	switch scanErr := sc.finish(); {
 	case a.readErr != nil:
-		return fmt.Errorf("read the exchange's answer: %w", a.readErr)
+		return 0, fmt.Errorf("read the exchange's answer: %w", a.readErr)
 	case scanErr != nil && len(bytes.TrimSpace(a.head)) == 0:
 		return improper("the exchange answered with no body, not a " + want + " Bundle; check exchange.url")
 	case scanErr != nil && isJSONType(ct):
@@ -899,6 +908,10 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle) error {
 		if code >= 200 && code < 300 {
 			continue
 		}
+		if missingOK && want == "batch-response" && (code == http.StatusNotFound || code == http.StatusGone) {
+			missing++
+			continue
+		}
 		if code == 0 {
 			return improper(fmt.Sprintf("entry %d of the exchange's %s has no response status", i, want))
 		}
@@ -911,13 +924,13 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle) error {
 		if !retryable(code) {
 			se.Hint = contentHint(code)
 			if se.Batch && (code == http.StatusNotFound || code == http.StatusGone) {
-				// ferry's own batches are status changes: PATCHes of
-				// results an earlier message wrote (v2fhir.StatusBatch)
-				// or of the DocumentReference of a document a C-CDA
-				// replaces (ccdafhir.SupersedeBatch). A batch passed
-				// through from a folder may be anything, so the hint
-				// says all.
-				se.Hint = "the exchange holds no resource at this entry's URL; for an HL7 v2 status change (OBX-11 U), the result it makes final never reached the exchange; for a C-CDA replacement (relatedDocument RPLC), the document it replaces never reached the exchange, and the replacement itself is stored; the other entries of a batch are not affected"
+				// ferry's own batches are status changes
+				// (v2fhir.StatusBatch): PATCHes of results an earlier
+				// message wrote (a C-CDA replacement's supersede batch
+				// is marked queue.AttrMissingOK and never gets here).
+				// A batch passed through from a folder may be anything,
+				// so the hint says both.
+				se.Hint = "the exchange holds no resource at this entry's URL; for an HL7 v2 status change (OBX-11 U), the result it makes final never reached the exchange; the other entries of a batch are not affected"
 			}
 			se.keepBody(outcome, cut)
 		}
@@ -929,12 +942,12 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle) error {
 		}
 	}
 	if worst == nil {
-		return nil
+		return missing, nil
 	}
 	if retryable(worst.Code) || worst.Conflict() {
-		return worst
+		return 0, worst
 	}
-	return queue.Permanent(worst)
+	return 0, queue.Permanent(worst)
 }
 
 // entryRank orders the failures of a response Bundle's entries by which
