@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"github.com/ferry-health/ferry/adapters/convert/v2fhir"
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/hl7v2"
+	"github.com/ferry-health/ferry/queue"
 )
 
 // HL7 converts HL7 v2 inputs: one message (an MLLP frame) or a batch file
@@ -107,9 +109,18 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 			// stores the parts together and remembers the key only once
 			// all of them are stored.
 			pu := u
-			if j == txs {
+			pu.Attrs = attrs
+			switch docs := len(res.Documents) > 0 && j == len(parts)-1; {
+			case docs:
+				pu.Name = u.Name + " document status change"
+				// The document it changes may never have reached the
+				// exchange: then there is nothing to supersede or
+				// withdraw (see v2fhir.DocumentBatch).
+				pu.Attrs = maps.Clone(attrs)
+				pu.Attrs[queue.AttrMissingOK] = "true"
+			case j == txs:
 				pu.Name = u.Name + " status change"
-			} else if txs > 1 {
+			case txs > 1:
 				pu.Name = u.Name + " part " + strconv.Itoa(j+1) + " of " + strconv.Itoa(txs)
 			}
 			if err := encodeBundle(&pu, part); err != nil {
@@ -118,7 +129,6 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 				continue
 			}
 			pu.Key = res.PatientKey
-			pu.Attrs = attrs
 			// Every part of a message is held with it: the policy sees
 			// the labels of the whole message, not of its part alone.
 			pu.Labels, pu.LabelsKnown = res.Labels, true
@@ -141,8 +151,8 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 var v2convert = (*v2fhir.Converter).ConvertLeased
 
 // convertOne converts one message of the input into its bundles: the
-// message's transaction parts (txs of them) and, last, its status-change
-// batch when it has one. A panic in the converter is that message's
+// message's transaction parts (txs of them), its status-change batch when
+// it has one and, last, its document-change batch when it has one. A panic in the converter is that message's
 // *adapters.ConvertPanic: the other messages of a batch file are
 // converted and queued, and only this one is quarantined.
 //
@@ -169,6 +179,11 @@ func (h HL7) convertOne(m *hl7v2.Message, raw []byte) (parts []*fhir.Bundle, txs
 		// Results that only turned final travel last, as PATCHes in a
 		// batch of their own (see StatusBatch).
 		parts = append(parts, sb)
+	}
+	if db := v2fhir.DocumentBatch(b, res); db != nil {
+		// A replaced, cancelled or re-statused earlier document is
+		// PATCHed last, in a batch of its own (see DocumentBatch).
+		parts = append(parts, db)
 	}
 	return parts, txs, res, lease, nil
 }

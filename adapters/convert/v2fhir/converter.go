@@ -193,6 +193,11 @@ type Result struct {
 	// exchange chooses ids): StatusBatch turns them into the PATCHes that
 	// make the stored results final.
 	Finals []string
+	// Documents are the changes an MDM message makes to documents earlier
+	// messages wrote without sending them again (a replacement's parent
+	// superseded, a cancelled document entered-in-error, a status change
+	// without content): DocumentBatch turns them into PATCHes.
+	Documents []DocumentChange
 	// Labels are every security label the message's bundles carry, on
 	// any entry (refrain and obligation codes included, which the
 	// Bundle's high-water mark leaves out); nil when it carries none. A
@@ -332,6 +337,7 @@ func (c *Converter) convert(msg *hl7v2.Message, raw []byte, mem *slabs) (*fhir.B
 	res.PatientKey = x.orderKey
 	res.Entries = len(x.entries)
 	res.Finals = x.finals
+	res.Documents = x.documents
 	res.Labels = x.allLabels
 	// The Bundle and its identifier share one allocation of their own:
 	// the conv goes back to convPool, the Bundle to the caller.
@@ -412,6 +418,10 @@ type conv struct {
 	sysVals   [4]string
 	sysNext   int
 	times     timeCache // recently rendered date/times
+
+	// documents are the earlier documents an MDM message changes
+	// (Result.Documents).
+	documents []DocumentChange
 }
 
 // convPool recycles the conv structs (about 1.2 KB each, a sixteenth of

@@ -14,9 +14,11 @@ func init() {
 	handlers["ADT^A29"] = (*conv).deletePerson
 	handlers["OMG^O19"] = (*conv).orders
 	handlers["RDE^O25"] = (*conv).pharmacyOrders // refill authorization: RDE_O11's structure
-	for _, t := range []string{"T01", "T05", "T09"} {
+	for _, t := range []string{"T01", "T05", "T07", "T09"} {
 		handlers["MDM^"+t] = (*conv).document
 	}
+	handlers["MDM^T03"] = (*conv).documentStatus
+	handlers["MDM^T11"] = (*conv).cancelDocument
 }
 
 // notificationOnly are the MDM events whose message structure (MDM_T01)

@@ -594,9 +594,11 @@ var docStatus = map[string]string{
 }
 
 // document converts MDM^T02/T04/T06/T08/T10 to a DocumentReference whose
-// content is the OBX text (text/plain) and any ED attachments. The
-// notification-only events T01/T05/T09 are answered with a ContentError
-// naming TXA, unless the sender added OBX content anyway.
+// content is the OBX text (text/plain) and any ED attachments, keyed by
+// TXA-12, so that a status change (T04) or an edit (T08) of a document
+// rewrites the DocumentReference the original wrote. The
+// notification-only events T01/T05/T07/T09 are answered with a
+// ContentError naming TXA, unless the sender added OBX content anyway.
 func (x *conv) document() error {
 	txa, ok := x.m.Segment("TXA")
 	if !ok {
@@ -668,14 +670,26 @@ func (x *conv) document() error {
 		}
 	}
 	dr.Authenticator = x.practitioner(txa.Field(22).Rep(1))
-	if parent := x.ei(txa.Field(13), "", "document"); parent != nil {
+	if parent := x.ei(txa.Field(13), "", "document"); parent != nil && (parent.System != key.System || parent.Value != key.Value) {
 		// An addendum (T05/T06) appends to its parent, which stays
-		// current; an edit or a replacement supersedes it.
-		code := "replaces"
-		if t := x.typ.Trigger; t == "T05" || t == "T06" {
-			code = "appends"
+		// current. A replacement (T09/T10) supersedes it: the parent's
+		// DocumentReference is marked superseded after this transaction
+		// (DocumentBatch). A status change (T03/T04) or an edit
+		// (T07/T08) is of the document TXA-12 names itself, rewritten
+		// in place here: HL7 v2 asks TXA-13 of neither, and one sent
+		// there names the parent that document belongs to, which this
+		// event neither replaces nor appends to. A document naming
+		// itself as its parent relates to nothing.
+		switch x.typ.Trigger {
+		case "T05", "T06":
+			dr.RelatesTo = []fhir.DocumentReferenceRelates{{Code: "appends", Target: &fhir.Reference{Type: "DocumentReference", Identifier: parent}}}
+		case "T09", "T10":
+			dr.RelatesTo = []fhir.DocumentReferenceRelates{{Code: "replaces", Target: &fhir.Reference{Type: "DocumentReference", Identifier: parent}}}
+			x.changeDocument(*parent, "superseded", "")
+		case "T03", "T04", "T07", "T08":
+		default:
+			dr.RelatesTo = []fhir.DocumentReferenceRelates{{Code: "replaces", Target: &fhir.Reference{Type: "DocumentReference", Identifier: parent}}}
 		}
-		dr.RelatesTo = []fhir.DocumentReferenceRelates{{Code: code, Target: &fhir.Reference{Type: "DocumentReference", Identifier: parent}}}
 	}
 	if x.encRef != nil {
 		dr.Context = &fhir.DocumentReferenceContext{Encounter: []fhir.Reference{*x.encRef}}

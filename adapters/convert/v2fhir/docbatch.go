@@ -1,0 +1,188 @@
+package v2fhir
+
+import (
+	"strings"
+
+	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/adapters/hl7v2"
+)
+
+// DocumentChange is a change an MDM message makes to a DocumentReference
+// an earlier message wrote, without sending that document again: the
+// parent a replacement (T09/T10) supersedes, the document a cancel (T11)
+// withdraws, or the document whose completion status a status change
+// without content (T03) moves.
+type DocumentChange struct {
+	// URL is the DocumentReference's request URL at the exchange: the id
+	// ferry gave the document when it converted it ("DocumentReference/
+	// <id>", derived from its TXA-12 as every write derives it), or, where
+	// the exchange chooses ids (ModeConditional), the conditional
+	// "DocumentReference?identifier=<system>|<value>".
+	URL string
+	// Status is the new DocumentReference.status ("superseded",
+	// "entered-in-error"), or "" to leave it.
+	Status string
+	// DocStatus is the new DocumentReference.docStatus ("final",
+	// "preliminary"), or "" to leave it.
+	DocStatus string
+}
+
+// patch renders the change as a JSON Patch (RFC 6902). status is
+// required in every DocumentReference, so it is replaced; docStatus may
+// be absent, so it is added ("add" of an object member that exists
+// replaces it). Applied twice (a redelivery) it changes nothing more. The
+// values come from fixed code lists, never from the message.
+func (d DocumentChange) patch() []byte {
+	var ops []string
+	if d.Status != "" {
+		ops = append(ops, `{"op":"replace","path":"/status","value":"`+d.Status+`"}`)
+	}
+	if d.DocStatus != "" {
+		ops = append(ops, `{"op":"add","path":"/docStatus","value":"`+d.DocStatus+`"}`)
+	}
+	return []byte("[" + strings.Join(ops, ",") + "]")
+}
+
+// DocumentBatch returns the batch Bundle that applies res.Documents, or
+// nil when there are none: it marks the document a replacement (MDM
+// T09/T10) names in TXA-13 superseded (HL7 v2 chapter 9: the original
+// becomes obsolete; FHIR R4 DocumentReference.status "superseded"), the
+// document a cancel (T11) names entered-in-error (withdrawn from the
+// record it was filed to; "this reference was created in error"), and
+// moves the docStatus of the document a status change without content
+// (T03) names. It is the v2 counterpart of ccdafhir.SupersedeBatch and
+// is queued the same way: after b's transactions, as a batch of its own
+// with queue.AttrMissingOK, because the document may never have reached
+// the exchange (it predates ferry, or went another way): then that PATCH
+// answers 404 and there is nothing to supersede or withdraw, which counts
+// as done instead of a dead letter, and b is stored either way. The
+// bundle carries b's security labels, so a disclosure policy that holds
+// the message holds this change too, and b's identifier with
+// "#document-status" appended.
+func DocumentBatch(b *fhir.Bundle, res Result) *fhir.Bundle {
+	if len(res.Documents) == 0 {
+		return nil
+	}
+	out := &fhir.Bundle{
+		ResourceType: "Bundle",
+		Type:         "batch",
+		Timestamp:    b.Timestamp,
+		Entry:        make([]fhir.BundleEntry, len(res.Documents)),
+	}
+	if b.Meta != nil && len(b.Meta.Security) > 0 {
+		out.Meta = &fhir.Meta{Security: b.Meta.Security}
+	}
+	if b.Identifier != nil {
+		id := *b.Identifier
+		id.Value += "#document-status"
+		out.Identifier = &id
+	}
+	for i, d := range res.Documents {
+		out.Entry[i] = fhir.BundleEntry{
+			Resource: &fhir.Binary{ResourceType: "Binary", ContentType: JSONPatchType, Data: d.patch()},
+			Request:  &fhir.BundleRequest{Method: "PATCH", URL: d.URL},
+		}
+	}
+	return out
+}
+
+// documentKey is the business identifier a document's DocumentReference
+// is written under (see document): TXA-12, else TXA-16. ok is false when
+// the TXA has neither, and so names no document a later message could
+// find again.
+func (x *conv) documentKey(txa hl7v2.Segment) (key fhir.Identifier, ok bool) {
+	if id, ok := x.eiValue(txa.Field(12), "", "document"); ok {
+		return id, true
+	}
+	return x.eiValue(txa.Field(16), "", "document-file")
+}
+
+// documentURL is where the DocumentReference written under key is at the
+// exchange: the id put gives it, or the conditional search by the
+// identifier where the exchange chooses ids.
+func (x *conv) documentURL(key fhir.Identifier) string {
+	if x.byURN("DocumentReference") {
+		return identifierSearch("DocumentReference", key)
+	}
+	var urn [urnLen]byte
+	uuid5URN(&urn, "DocumentReference", key.System, key.Value)
+	return "DocumentReference/" + string(urn[len("urn:uuid:"):])
+}
+
+// changeDocument notes a change to the document key names, once.
+func (x *conv) changeDocument(key fhir.Identifier, status, docStatus string) {
+	d := DocumentChange{URL: x.documentURL(key), Status: status, DocStatus: docStatus}
+	for _, e := range x.documents {
+		if e == d {
+			return
+		}
+	}
+	x.documents = append(x.documents, d)
+}
+
+// cancelDocument converts MDM^T11: the document TXA-12 names is withdrawn
+// (HL7 v2 chapter 9: it was filed to the wrong patient's record, and is
+// to be removed from general access there but kept for reference). ferry
+// never deletes at the receiver: DocumentBatch marks its DocumentReference
+// entered-in-error. The message carries no content, and even when a
+// sender adds OBX the cancelled document is not written again.
+func (x *conv) cancelDocument() error {
+	txa, ok := x.m.Segment("TXA")
+	if !ok {
+		return &ContentError{Segment: "TXA", Field: "TXA", Reason: "required segment missing"}
+	}
+	key, ok := x.documentKey(txa)
+	if !ok {
+		return &ContentError{Segment: "TXA", Pos: txa.Pos(), Field: "TXA-12", Reason: "MDM^T11 names no document to cancel (TXA-12 and TXA-16 are empty)"}
+	}
+	if err := x.patientContext(); err != nil {
+		return err
+	}
+	x.changeDocument(key, "entered-in-error", "")
+	return nil
+}
+
+// documentStatus converts MDM^T03, a status change without the document:
+// the document TXA-12 names gets the docStatus of TXA-17 (and, when TXA-19
+// says it, the status: CA entered-in-error, OB superseded) by a PATCH
+// (DocumentBatch) that leaves its content as it is. A T03 that carries the
+// document anyway is written in place, as a T04.
+func (x *conv) documentStatus() error {
+	if hasDocumentContent(x.m) {
+		return x.document()
+	}
+	txa, ok := x.m.Segment("TXA")
+	if !ok {
+		return &ContentError{Segment: "TXA", Field: "TXA", Reason: "required segment missing"}
+	}
+	key, ok := x.documentKey(txa)
+	if !ok {
+		return &ContentError{Segment: "TXA", Pos: txa.Pos(), Field: "TXA-12", Reason: "MDM^T03 names no document whose status changed (TXA-12 and TXA-16 are empty)"}
+	}
+	status := availability[strings.ToUpper(txa.Field(19).Text(1))]
+	doc := docStatus[strings.ToUpper(txa.Field(17).Text(1))]
+	if status == "" && doc == "" {
+		return &ContentError{Segment: "TXA", Pos: txa.Pos(), Field: "TXA-17", Reason: "MDM^T03 gives no document completion status FHIR knows (TXA-17 " + orStr(txa.Field(17).Text(1), "empty") + ")"}
+	}
+	if err := x.patientContext(); err != nil {
+		return err
+	}
+	x.changeDocument(key, status, doc)
+	return nil
+}
+
+// availability maps the TXA-19 codes (table 0273) that retire a document
+// to DocumentReference.status; AV (available) and UN leave it current.
+var availability = map[string]string{"CA": "entered-in-error", "OB": "superseded"}
+
+// hasDocumentContent reports whether m carries document content: an OBX
+// of a type document reads.
+func hasDocumentContent(m *hl7v2.Message) bool {
+	for _, obx := range m.All("OBX") {
+		switch strings.ToUpper(obx.Field(2).Text(1)) {
+		case "TX", "FT", "ST", "ED":
+			return true
+		}
+	}
+	return false
+}
