@@ -59,9 +59,10 @@ type Item struct {
 // AttrMissingOK, set to "true" on an item that holds a batch, says that an
 // entry the receiver answers 404 Not Found or 410 Gone has nothing left to
 // do, so it counts as delivered: the PATCH that marks superseded the
-// DocumentReference of a document a C-CDA replaces, which the exchange
-// never received (sent before ferry, or to another exchange). Every other
-// failure counts as usual.
+// DocumentReference of a document a C-CDA or an HL7 v2 MDM message
+// replaces (or entered-in-error one an MDM message cancels), which the
+// exchange never received (sent before ferry, or to another exchange).
+// Every other failure counts as usual.
 const AttrMissingOK = "missing_ok"
 
 // BodyWriter is a body file being written for Item.BodyFile (from a

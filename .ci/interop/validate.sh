@@ -90,10 +90,12 @@ post_all() { # ROUND
       -H 'Content-Type: application/fhir+json' --data-binary "@$f" "$EX_URL")
     [ "$code" = 200 ] || die "round $1: exchange answered $code for ${f#"$WORK"/out/}: $(jq -c '.issue // .' "$WORK/resp.json" | head -c 600)"
     # A replacement C-CDA's supersede batch (identifier ...#supersede) PATCHes the DocumentReference
-    # of the version it replaces; the corpus's replacements name parents it does not hold, so the
-    # exchange answers those entries 404, which ferry counts as done (queue.AttrMissingOK: nothing to supersede).
+    # of the version it replaces, as an HL7 v2 MDM replacement's or cancel's batch (...#document-status)
+    # PATCHes the parent or the cancelled document; the corpus's replacements name parents it does not
+    # hold, so the exchange answers those entries 404, which ferry counts as done (queue.AttrMissingOK:
+    # nothing to supersede).
     missing=0
-    if jq -e '.type == "batch" and ((.identifier.value // "") | endswith("#supersede"))' "$f" >/dev/null; then
+    if jq -e '.type == "batch" and ((.identifier.value // "") | test("#(supersede|document-status)$"))' "$f" >/dev/null; then
       missing=$(jq -r '[.entry[]?.response.status | select(test("^404"))] | length' "$WORK/resp.json")
       gone=$((gone + missing))
     fi
@@ -101,7 +103,7 @@ post_all() { # ROUND
     [ "$bad" = "$missing" ] || die "round $1: $((bad - missing)) entries not 2xx in ${f#"$WORK"/out/}"
     n=$((n + 1))
   done < <(find "$WORK/out" -name '*.json' | sort)
-  log "round $1: $n bundles accepted ($gone supersede PATCHes of documents the exchange does not hold answered 404)"
+  log "round $1: $n bundles accepted ($gone supersede/document-status PATCHes of documents the exchange does not hold answered 404)"
 }
 post_all 1
 first=$(ctl /control/dump GET | jq -c '[.resources[].resourceType] | group_by(.) | map({(.[0]): length}) | add')

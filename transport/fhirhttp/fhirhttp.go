@@ -927,7 +927,8 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK b
 				// ferry's own batches are status changes
 				// (v2fhir.StatusBatch): PATCHes of results an earlier
 				// message wrote (a C-CDA replacement's supersede batch
-				// is marked queue.AttrMissingOK and never gets here).
+				// and an MDM message's document change batch are marked
+				// queue.AttrMissingOK and never get here).
 				// A batch passed through from a folder may be anything,
 				// so the hint says both.
 				se.Hint = "the exchange holds no resource at this entry's URL; for an HL7 v2 status change (OBX-11 U), the result it makes final never reached the exchange; the other entries of a batch are not affected"
