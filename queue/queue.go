@@ -60,9 +60,8 @@ type Item struct {
 // entry the receiver answers 404 Not Found or 410 Gone has nothing left to
 // do, so it counts as delivered: the PATCH that marks superseded the
 // DocumentReference of a document a C-CDA or an HL7 v2 MDM message
-// replaces (or entered-in-error one an MDM message cancels), which the
-// exchange never received (sent before ferry, or to another exchange).
-// Every other failure counts as usual.
+// replaces, which the exchange never received (sent before ferry, or to
+// another exchange). Every other failure counts as usual.
 const AttrMissingOK = "missing_ok"
 
 // BodyWriter is a body file being written for Item.BodyFile (from a

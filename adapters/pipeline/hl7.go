@@ -113,11 +113,17 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 			switch docs := len(res.Documents) > 0 && j == len(parts)-1; {
 			case docs:
 				pu.Name = u.Name + " document status change"
-				// The document it changes may never have reached the
-				// exchange: then there is nothing to supersede or
-				// withdraw (see v2fhir.DocumentBatch).
-				pu.Attrs = maps.Clone(attrs)
-				pu.Attrs[queue.AttrMissingOK] = "true"
+				if onlySupersedes(res.Documents) {
+					// The parent a replacement supersedes may never
+					// have reached the exchange (it predates ferry):
+					// then there is nothing to do. A withdrawal (T11)
+					// or a status change (T03) of a document the
+					// exchange does not hold is dead-lettered instead,
+					// as an OBX-11 status change is: a misfiled
+					// document left visible elsewhere needs a person.
+					pu.Attrs = maps.Clone(attrs)
+					pu.Attrs[queue.AttrMissingOK] = "true"
+				}
 			case j == txs:
 				pu.Name = u.Name + " status change"
 			case txs > 1:
@@ -235,4 +241,15 @@ func zSegments(m *hl7v2.Message) string {
 		}
 	}
 	return strings.Join(names, ",")
+}
+
+// onlySupersedes reports whether every document change only marks a
+// replaced document superseded (MDM T09/T10).
+func onlySupersedes(docs []v2fhir.DocumentChange) bool {
+	for _, d := range docs {
+		if d.Status != "superseded" || d.DocStatus != "" {
+			return false
+		}
+	}
+	return len(docs) > 0
 }

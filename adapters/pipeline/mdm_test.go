@@ -15,9 +15,11 @@ import (
 // TestHL7DocumentChangeUnit: an MDM replacement (T10) or cancel (T11) is
 // queued as its transaction and then, last and under the same patient
 // and dedup keys, the batch that PATCHes the earlier document's
-// DocumentReference, marked queue.AttrMissingOK (the earlier document may
-// never have reached the exchange: nothing to supersede or withdraw), in
-// every write mode; an original document (T02) gets no such batch.
+// DocumentReference, in every write mode. A replacement's batch is marked
+// queue.AttrMissingOK (the parent may never have reached the exchange:
+// nothing to supersede); a cancel's is not (a withdrawal the exchange
+// cannot apply is dead-lettered for a person to see). An original
+// document (T02) gets no such batch.
 func TestHL7DocumentChangeUnit(t *testing.T) {
 	msg := func(trigger, structure, txa12, txa13, txa19, obx string) string {
 		return "MSH|^~\\&|EHR|CLINIC|FERRY|HIE|20261125083000||MDM^" + trigger + "^" + structure + "|DOC-" + trigger + "|P|2.5.1\r" +
@@ -33,17 +35,20 @@ func TestHL7DocumentChangeUnit(t *testing.T) {
 			if err != nil || len(units) != 1 || units[0].Attrs[queue.AttrMissingOK] != "" {
 				t.Fatalf("original: %d units, %v", len(units), err)
 			}
-			for _, tc := range []struct{ name, msg, want string }{
-				{"T10", msg("T10", "MDM_T02", "D-2^EHR", "D-1^EHR", "AV", obx), "superseded"},
-				{"T11", msg("T11", "MDM_T01", "D-1^EHR", "", "CA", ""), "entered-in-error"},
+			for _, tc := range []struct {
+				name, msg, want string
+				missingOK       bool
+			}{
+				{"T10", msg("T10", "MDM_T02", "D-2^EHR", "D-1^EHR", "AV", obx), "superseded", true},
+				{"T11", msg("T11", "MDM_T01", "D-1^EHR", "", "CA", ""), "entered-in-error", false},
 			} {
 				units, err := h.Convert(context.Background(), adapters.Raw{Body: []byte(tc.msg)})
 				if err != nil || len(units) < 2 {
 					t.Fatalf("%s: %d units, %v", tc.name, len(units), err)
 				}
 				tx, last := units[0], units[len(units)-1]
-				if last.Err != nil || last.Attrs[queue.AttrMissingOK] != "true" || tx.Attrs[queue.AttrMissingOK] != "" {
-					t.Errorf("%s: only the document batch may find its target missing: %v, %v (%v)", tc.name, last.Attrs, tx.Attrs, last.Err)
+				if last.Err != nil || (last.Attrs[queue.AttrMissingOK] == "true") != tc.missingOK || tx.Attrs[queue.AttrMissingOK] != "" {
+					t.Errorf("%s: missing target allowed %v, want %v only on the batch: %v, %v (%v)", tc.name, last.Attrs[queue.AttrMissingOK] == "true", tc.missingOK, last.Attrs, tx.Attrs, last.Err)
 				}
 				if !strings.HasSuffix(last.Name, " document status change") || last.Key != tx.Key || last.Key == "" || last.Dedup != tx.Dedup {
 					t.Errorf("%s: batch unit %q key %q; transaction key %q", tc.name, last.Name, last.Key, tx.Key)

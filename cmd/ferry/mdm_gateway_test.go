@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -12,7 +13,10 @@ import (
 // (T10) is stored and its parent becomes superseded; a cancel (T11) makes
 // the cancelled document entered-in-error; an edit (T08) rewrites the
 // document in place. A replacement of a document the exchange never got
-// is delivered, and its PATCH's 404 counts as done: no dead letter.
+// is delivered, and its PATCH's 404 counts as done: no dead letter. A
+// cancel of a document the exchange never got is one dead letter: the
+// withdrawal of a misfiled document that could not be applied is for a
+// person to see.
 func TestGatewayDocumentLifecycle(t *testing.T) {
 	paths, recv, url := testPKI(t)
 	gw := startTestGateway(t, t.TempDir(), recv, paths, url)
@@ -39,14 +43,22 @@ func TestGatewayDocumentLifecycle(t *testing.T) {
 		mdm("T11", "M-5", "DOC-3^EHR", "", "AU", "CA", ""),
 		mdm("T08", "M-6", "DOC-2^EHR", "", "AU", "AV", "Corrected note, edited."),
 		mdm("T10", "M-7", "DOC-5^EHR", "DOC-4^EHR", "AU", "AV", "Replaces one sent before ferry."),
+		mdm("T11", "M-8", "DOC-6^EHR", "", "AU", "CA", ""),
 	} {
 		if got := send(t, conn, rd, m); got != "AA" {
 			t.Fatalf("MSA-1 %s, want AA", got)
 		}
 	}
 	waitFor(t, "queue to drain", func() bool { return gw.q.Len() == 0 })
-	if dl := gw.q.Stats().DeadLetters; dl != 0 {
-		t.Fatalf("dead letters: %d", dl)
+	dls, err := gw.q.DeadLetters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dls) != 1 || dls[0].Attrs["control_id"] != "M-8" || !strings.Contains(dls[0].Reason, "404") {
+		for _, d := range dls {
+			t.Logf("dead letter %s: %s", d.Attrs["control_id"], d.Reason)
+		}
+		t.Fatalf("%d dead letters, want the one cancel of a document the exchange never got", len(dls))
 	}
 	type docRef struct {
 		Status           string `json:"status"`

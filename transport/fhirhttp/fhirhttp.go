@@ -924,14 +924,14 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK b
 		if !retryable(code) {
 			se.Hint = contentHint(code)
 			if se.Batch && (code == http.StatusNotFound || code == http.StatusGone) {
-				// ferry's own batches are status changes
-				// (v2fhir.StatusBatch): PATCHes of results an earlier
-				// message wrote (a C-CDA replacement's supersede batch
-				// and an MDM message's document change batch are marked
-				// queue.AttrMissingOK and never get here).
-				// A batch passed through from a folder may be anything,
-				// so the hint says both.
-				se.Hint = "the exchange holds no resource at this entry's URL; for an HL7 v2 status change (OBX-11 U), the result it makes final never reached the exchange; the other entries of a batch are not affected"
+				// ferry's own batches are status changes: PATCHes of
+				// results an earlier message wrote (v2fhir.StatusBatch)
+				// or of a document an MDM cancel (T11) or status change
+				// (T03) names (v2fhir.DocumentBatch); supersede batches
+				// are marked queue.AttrMissingOK and never get here. A
+				// batch passed through from a folder may be anything,
+				// so the hint says all.
+				se.Hint = "the exchange holds no resource at this entry's URL; for an HL7 v2 status change (OBX-11 U), the result it makes final never reached the exchange; for an MDM cancel (T11) or document status change (T03), the document it names never reached the exchange through ferry: if the exchange holds it under another id, withdraw it there; the other entries of a batch are not affected"
 			}
 			se.keepBody(outcome, cut)
 		}

@@ -51,11 +51,13 @@ func (d DocumentChange) patch() []byte {
 // record it was filed to; "this reference was created in error"), and
 // moves the docStatus of the document a status change without content
 // (T03) names. It is the v2 counterpart of ccdafhir.SupersedeBatch and
-// is queued the same way: after b's transactions, as a batch of its own
-// with queue.AttrMissingOK, because the document may never have reached
-// the exchange (it predates ferry, or went another way): then that PATCH
-// answers 404 and there is nothing to supersede or withdraw, which counts
-// as done instead of a dead letter, and b is stored either way. The
+// is queued the same way: after b's transactions, as a batch of its own.
+// A replacement's batch carries queue.AttrMissingOK, because the parent
+// may never have reached the exchange (it predates ferry, or went another
+// way): then that PATCH answers 404 and there is nothing to supersede,
+// which counts as done instead of a dead letter. A cancel's or a status
+// change's 404 is a dead letter (adapters/pipeline onlySupersedes). b is
+// stored either way. The
 // bundle carries b's security labels, so a disclosure policy that holds
 // the message holds this change too, and b's identifier with
 // "#document-status" appended.
