@@ -117,12 +117,25 @@ sources:
       #   cert_file: /etc/ferry/mllp.pem
       #   key_file: /etc/ferry/mllp.key
       #   client_ca_file: /etc/ferry/senders-ca.pem   # require client certificates
-  # EHR export drops and fax inboxes (uncomment and adjust):
+  # EHR export drops and fax inboxes (uncomment and adjust; a fax folder
+  # also needs the fax: section below):
   # folders:
   #   - name: ehr
-  #     kind: ehr                 # ehr | fax | hylafax
+  #     kind: ehr                 # C-CDA, HL7 v2 files and batches, FHIR JSON/NDJSON, ZIP (XDM)
   #     path: /srv/exports
   #     after: move               # move (to .ferry/done/YYYY-MM-DD/, deleted after retention.done, 720h) | delete
+  #   - name: fax
+  #     kind: fax                 # TIFF/PDF (+ .json/.xml sidecars); hylafax for a HylaFAX recvq
+  #     path: /srv/fax/inbox
+  #     # patterns: ['^(?P<doctype>[a-z]+)_(?P<mrn>\d+)']   # document type and chart number from the file name
+
+# Faxes (and the PDFs and scans of XDM packages in ehr folders) are filed as
+# IHE MHD documents. With a fax folder, name the clinic's fax system (an
+# OID, its MHD sourceId; required) and the identifier system of the chart
+# numbers that file names or sidecars give:
+# fax:
+#   source_id: 1.3.6.1.4.1.21367.2026.1
+#   patient_system: urn:oid:2.16.840.1.113883.3.999.1
 
 {{if .ExchangeURL}}# The health information exchange. Delivery is HTTPS with mutual TLS; the
 # server's name is always verified.

@@ -154,3 +154,37 @@ func TestPackageFilesAgree(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderConfigFoldersUncommented: the written file's commented folder
+// sources, an EHR export folder and a fax inbox, uncommented as the file
+// says, pass the check. The template showed an ehr folder only, whose
+// "kind: ehr | fax | hylafax" invited a fax folder that the check then
+// refused ("fax.source_id: required"), with no fax: section to uncomment.
+func TestRenderConfigFoldersUncommented(t *testing.T) {
+	for _, a := range []Answers{{}, {ExchangeURL: "https://hie.example.org/fhir/R4", CertFile: "/etc/ferry/c.pem", KeyFile: "/etc/ferry/c.key"}} {
+		var out []string
+		block := ""
+		for _, line := range strings.Split(string(RenderConfig(a)), "\n") {
+			switch {
+			case line == "  # folders:":
+				block = "  # "
+			case line == "# fax:":
+				block = "# "
+			case block != "" && !strings.HasPrefix(line, block):
+				block = ""
+			}
+			if block != "" {
+				line = strings.Replace(line, block, strings.Repeat(" ", len(block)-2), 1)
+			}
+			out = append(out, line)
+		}
+		b := []byte(strings.Join(out, "\n"))
+		cfg, err := config.Parse("init.yaml", b)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, b)
+		}
+		if len(cfg.Sources.Folders) != 2 || cfg.Sources.Folders[0].Kind != "ehr" || cfg.Sources.Folders[1].Kind != "fax" || cfg.Fax.SourceID == "" {
+			t.Fatalf("uncommented folders not read: %+v, fax %+v\n%s", cfg.Sources.Folders, cfg.Fax, b)
+		}
+	}
+}

@@ -418,11 +418,18 @@ func (g *gateway) MLLPAddr(name string) net.Addr {
 	return nil
 }
 
-// Describe is a one-line, PHI-free summary for the start-up message.
+// Describe is a one-line, PHI-free summary for the start-up message: every
+// source, in the configuration's order, so that the log says what this
+// start watches (a folder source left out read as one not running).
 func (g *gateway) Describe() string {
 	var parts []string
-	for name, s := range g.mllps {
-		parts = append(parts, fmt.Sprintf("mllp/%s on %s", name, s.Addr()))
+	for _, m := range g.cfg.Sources.MLLP {
+		if s, ok := g.mllps[m.Name]; ok {
+			parts = append(parts, fmt.Sprintf("mllp/%s on %s", m.Name, s.Addr()))
+		}
+	}
+	for _, f := range g.cfg.Sources.Folders {
+		parts = append(parts, fmt.Sprintf("folder/%s (%s) on %s", f.Name, f.Kind, f.Path))
 	}
 	if g.cfg.Exchange.URL != "" {
 		parts = append(parts, "delivering to "+g.cfg.Exchange.URL)

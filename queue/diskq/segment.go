@@ -285,12 +285,22 @@ func scanSegment(f *os.File, name string, log *slog.Logger, fn func(off int64, r
 			res.end = off
 			continue
 		}
-		next, err := resync(f, off, size)
+		next, zeros, err := resync(f, off, size)
 		if err != nil {
 			return res, fmt.Errorf("resync segment %s at %d: %w", name, off, err)
 		}
 		if next < 0 {
 			res.tornBytes = size - off
+			if zeros {
+				// The zeros prezero keeps ahead of the data: every
+				// stop without Close (kill -9, power cut) leaves them.
+				// Nothing was written there, so nothing is lost, and a
+				// WARN naming megabytes after each such restart sent
+				// operators looking for lost messages.
+				log.Info("queue segment ends in its unused pre-zeroed space (the gateway stopped without closing the queue); trimmed, no record lost",
+					"segment", name, "offset", off, "bytes", size-off)
+				return res, nil
+			}
 			log.Warn("queue segment has a torn tail", "segment", name, "offset", off, "bytes", size-off, "reason", bad)
 			return res, nil
 		}
@@ -303,12 +313,14 @@ func scanSegment(f *os.File, name string, log *slog.Logger, fn func(off int64, r
 }
 
 // resync looks for the first offset after bad where a record with a valid
-// CRC starts, or returns -1. It is only called on damage, so it trades
-// memory (the rest of the segment) for simplicity.
-func resync(f *os.File, bad, size int64) (int64, error) {
+// CRC starts, or returns -1; zeros then says whether everything from bad
+// on is zero bytes (the pre-zeroed space, not a torn write). It is only
+// called on damage, so it trades memory (the rest of the segment) for
+// simplicity.
+func resync(f *os.File, bad, size int64) (next int64, zeros bool, err error) {
 	rest := make([]byte, size-bad)
 	if _, err := f.ReadAt(rest, bad); err != nil && !errors.Is(err, io.EOF) {
-		return 0, err
+		return 0, false, err
 	}
 	for p := 1; p+recHeaderLen <= len(rest); p++ {
 		l := parseHeader(rest[p:])
@@ -316,10 +328,10 @@ func resync(f *os.File, bad, size int64) (int64, error) {
 			continue
 		}
 		if checkRecord(rest[p:p+l]) == nil {
-			return bad + int64(p), nil
+			return bad + int64(p), false, nil
 		}
 	}
-	return -1, nil
+	return -1, !slices.ContainsFunc(rest, func(b byte) bool { return b != 0 }), nil
 }
 
 // datasync is the queue's commit flush (fdatasync on Linux).

@@ -637,12 +637,14 @@ func CheckFolders(cfg *config.Config, opts DoctorOptions) []Check {
 		default:
 			if werr := probeWrite(f.Path); werr != nil {
 				c.Level, c.Detail = Fail, "cannot create files in it (ferry moves what it took into its work folder): "+plainFileError(werr).Error()
+			} else if lvl, msg := writableBy(f.Path, opts.ServiceFiles, false); lvl != OK {
+				c.Level, c.Detail = lvl, msg
 			} else {
 				c.Level, c.Detail = OK, "exists and is writable"
 			}
 		}
 		out = append(out, c)
-		out = append(out, workFolderChecks(i, f.Config.Config)...)
+		out = append(out, workFolderChecks(i, f.Config.Config, opts.ServiceFiles)...)
 	}
 	return out
 }
@@ -650,8 +652,10 @@ func CheckFolders(cfg *config.Config, opts DoctorOptions) []Check {
 // workFolderChecks checks a folder's work folder when it lies outside the
 // watched folder (work_dir, or kind hylafax's default beside the recvq),
 // and, for a HylaFAX inbox, what an earlier ferry left inside the recvq,
-// which HylaFAX's faxcron purges.
-func workFolderChecks(i int, f folder.Config) []Check {
+// which HylaFAX's faxcron purges. With acct (doctor as root), the work
+// folder, wherever it is, must also be the service account's to write: a
+// `.ferry` left by a trial `ferry run` as root is root's, mode 0700.
+func workFolderChecks(i int, f folder.Config, acct *ServiceAccount) []Check {
 	p, err := f.ResolvePaths()
 	if err != nil {
 		return nil
@@ -671,6 +675,8 @@ func workFolderChecks(i int, f folder.Config) []Check {
 			parent := filepath.Dir(p.Work)
 			if werr := probeWrite(parent); werr != nil {
 				c.Level, c.Detail = Fail, "does not exist, and "+parent+" does not let this account create it: "+plainFileError(werr).Error()+"; "+hint
+			} else if lvl, msg := writableBy(parent, acct, false); lvl != OK {
+				c.Level, c.Detail = lvl, "does not exist, and the service cannot create it: "+msg+"; or "+hint
 			} else {
 				c.Level, c.Detail = Warn, "does not exist yet"+why+"; ferry creates it at start if the service account may write "+parent+", otherwise "+hint
 			}
@@ -681,11 +687,17 @@ func workFolderChecks(i int, f folder.Config) []Check {
 		default:
 			if werr := probeWrite(p.Work); werr != nil {
 				c.Level, c.Detail = Fail, "cannot create files in it (claimed, failed and done files go there): "+plainFileError(werr).Error()
+			} else if lvl, msg := writableBy(p.Work, acct, true); lvl != OK {
+				c.Level, c.Detail = lvl, msg
 			} else {
 				c.Level, c.Detail = OK, "exists and is writable"+why
 			}
 		}
 		out = append(out, c)
+	} else if fi, err := os.Stat(p.Work); err == nil && fi.IsDir() {
+		if lvl, msg := writableBy(p.Work, acct, true); lvl != OK {
+			out = append(out, Check{Area: "folder", Name: fmt.Sprintf("sources.folders[%d] work folder %s", i, p.Work), Level: lvl, Detail: msg})
+		}
 	}
 	if f.Kind == "hylafax" {
 		legacy := filepath.Join(path, ".ferry")

@@ -108,6 +108,62 @@ func readableBy(path string, a *ServiceAccount, ownerOnly bool) (Level, string) 
 	return Fail, msg
 }
 
+// writableBy judges, from owner, group and mode, whether a can create and
+// rename files in the folder dir, as a folder source claims its inputs
+// and files them in its work folder: write and search permission on dir
+// and search permission on every folder above it. `sudo ferry doctor`
+// probes the folders as root, which writes anywhere, so a drop folder
+// only root may write passed every check and the service then showed it
+// as FOLDER STUCK. A failure names the commands that fix it; with own (a
+// work folder ferry made for itself, mode 0700, as are the folders in it)
+// the fix gives the folder and everything in it to a. A missing folder
+// is left to the other checks.
+func writableBy(dir string, a *ServiceAccount, own bool) (Level, string) {
+	if a == nil || a.UID == 0 {
+		return OK, ""
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return OK, ""
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return OK, ""
+	}
+	var why, fixes []string
+	acl := false
+	check := func(p string, bit uint32, what string) {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return
+		}
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok || permits(st, fi, a, bit) {
+			return
+		}
+		acl = acl || hasACL(p)
+		why = append(why, fmt.Sprintf("%s %s (owner %d:%d, mode %04o)", what, p, st.Uid, st.Gid, fi.Mode().Perm()))
+		if own && p == real && st.Uid != a.UID {
+			fixes = append(fixes, "chown -R "+a.Name+":"+groupOf(a)+" "+shellQuote(p))
+		} else {
+			fixes = append(fixes, fixFor(p, st, a, bit))
+		}
+	}
+	for _, d := range parentDirs(real) {
+		check(d, 1, "cannot search folder")
+	}
+	check(real, 3, "cannot create files in")
+	if len(why) == 0 {
+		return OK, ""
+	}
+	msg := fmt.Sprintf("the service account %s (uid %d) %s; the service will take no file here (FOLDER STUCK in ferry status). Fix: %s",
+		a.Name, a.UID, strings.Join(why, ", and "), strings.Join(fixes, " && "))
+	if acl {
+		return Warn, msg + " (an ACL may already allow it; check with: sudo -u " + a.Name + " touch " + shellQuote(real+"/.probe") + ")"
+	}
+	return Fail, msg
+}
+
 // parentDirs lists the folders above abs, from the root down.
 func parentDirs(abs string) []string {
 	var out []string
@@ -123,16 +179,17 @@ func parentDirs(abs string) []string {
 
 // permits applies the POSIX rule: the owner bits for the owner, else the
 // group bits for a member of the file's group, else the other bits; one
-// class only, no falling through.
+// class only, no falling through. bit may hold several bits (3: write and
+// search), all of which must be granted.
 func permits(st *syscall.Stat_t, fi os.FileInfo, a *ServiceAccount, bit uint32) bool {
 	mode := uint32(fi.Mode().Perm())
 	switch {
 	case st.Uid == a.UID:
-		return mode>>6&bit != 0
+		return mode>>6&bit == bit
 	case slices.Contains(a.GIDs, st.Gid):
-		return mode>>3&bit != 0
+		return mode>>3&bit == bit
 	default:
-		return mode&bit != 0
+		return mode&bit == bit
 	}
 }
 
@@ -141,8 +198,11 @@ func permits(st *syscall.Stat_t, fi os.FileInfo, a *ServiceAccount, bit uint32) 
 // by giving the file to a's group.
 func fixFor(p string, st *syscall.Stat_t, a *ServiceAccount, bit uint32) string {
 	perm := "r"
-	if bit == 1 {
+	switch bit {
+	case 1:
 		perm = "x"
+	case 3:
+		perm = "wx"
 	}
 	q := shellQuote(p)
 	switch {
@@ -151,11 +211,17 @@ func fixFor(p string, st *syscall.Stat_t, a *ServiceAccount, bit uint32) string 
 	case slices.Contains(a.GIDs, st.Gid):
 		return "chmod g+" + perm + " " + q
 	}
+	return "chgrp " + groupOf(a) + " " + q + " && chmod g+" + perm + " " + q
+}
+
+// groupOf names a's primary group for chgrp and chown: its name, else its
+// number.
+func groupOf(a *ServiceAccount) string {
 	group := a.Group
 	if group == "" && len(a.GIDs) > 0 {
 		group = strconv.FormatUint(uint64(a.GIDs[0]), 10)
 	}
-	return "chgrp " + group + " " + q + " && chmod g+" + perm + " " + q
+	return group
 }
 
 // shellQuote quotes p for a POSIX shell when it needs it.

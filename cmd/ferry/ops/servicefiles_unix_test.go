@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/ferry-health/ferry/adapters/fax"
+	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/config"
 )
 
@@ -140,4 +142,95 @@ func writeMode(t *testing.T, p string, mode os.FileMode) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestFoldersServiceAccountWrite: `sudo ferry doctor` probes the folders
+// as root, which may write anywhere. A drop folder only root may write, a
+// work folder a trial `ferry run` as root left behind (root's, 0700) and
+// a HylaFAX work folder's parent the account cannot create it in must
+// fail with the commands that fix them; after running exactly those, the
+// checks pass. Before, each said "exists and is writable" and the service
+// then took no file (FOLDER STUCK).
+func TestFoldersServiceAccountWrite(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give files to another uid")
+	}
+	const id = 54321
+	acct := &ServiceAccount{Name: "54321", UID: id, GIDs: []uint32{id}}
+	base := t.TempDir()
+	os.Chmod(filepath.Dir(base), 0o755)
+	os.Chmod(base, 0o755)
+	exports := filepath.Join(base, "ehr exports") // a space: the commands must quote it
+	work := filepath.Join(exports, ".ferry")
+	if err := os.MkdirAll(filepath.Join(work, "done"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(exports, 0o755)
+	spool := filepath.Join(base, "spool")
+	recvq := filepath.Join(spool, "recvq")
+	if err := os.MkdirAll(recvq, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(spool, 0o755)
+	if err := os.Chown(recvq, id, id); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(base, "data")
+	cfg.Sources.Folders = []config.Folder{
+		{Config: fax.Config{Config: folder.Config{Name: "ehr", Kind: "ehr", Path: exports}}},
+		{Config: fax.Config{Config: folder.Config{Name: "hylafax", Kind: "hylafax", Path: recvq}}},
+	}
+	find := func(checks []Check, name string) *Check {
+		for i := range checks {
+			if strings.HasSuffix(checks[i].Name, name) {
+				return &checks[i]
+			}
+		}
+		return nil
+	}
+	opts := DoctorOptions{ServiceFiles: acct}
+	checks := CheckFolders(cfg, opts)
+	want := map[string][]string{
+		"] " + exports:                 {"cannot create files in " + exports, "FOLDER STUCK", "Fix: chgrp 54321 '" + exports + "' && chmod g+wx '" + exports + "'"},
+		"work folder " + work:          {"cannot create files in " + work, "Fix: chown -R 54321:54321 '" + work + "'"},
+		"work_dir " + spool + "/ferry": {"does not exist, and the service cannot create it", "cannot create files in " + spool, "chgrp 54321 " + spool + " && chmod g+wx " + spool},
+	}
+	var fixes []string
+	for name, parts := range want {
+		c := find(checks, name)
+		if c == nil || c.Level != Fail {
+			t.Errorf("%s: %+v, want a failure in %+v", name, c, checks)
+			continue
+		}
+		for _, p := range parts {
+			if !strings.Contains(c.Detail, p) {
+				t.Errorf("%s: %q lacks %q", name, c.Detail, p)
+			}
+		}
+		if i := strings.Index(c.Detail, "Fix: "); i >= 0 {
+			fix := c.Detail[i+len("Fix: "):]
+			if j := strings.Index(fix, "; or "); j >= 0 {
+				fix = fix[:j]
+			}
+			fixes = append(fixes, fix)
+		}
+	}
+	// Without the account (not root, or no such account) nothing changes.
+	if c := find(CheckFolders(cfg, DoctorOptions{}), "] "+exports); c == nil || c.Level != OK {
+		t.Errorf("without an account: %+v", c)
+	}
+	for _, fix := range fixes {
+		if out, err := exec.Command("sh", "-c", fix).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", fix, err, out)
+		}
+	}
+	for _, c := range CheckFolders(cfg, opts) {
+		if c.Level == Fail {
+			t.Errorf("after the fixes: %+v", c)
+		}
+	}
+	if st, _ := os.Stat(filepath.Join(work, "done")); st.Sys().(*syscall.Stat_t).Uid != id {
+		t.Error("the work folder's sub-folders were not given to the account")
+	}
 }
