@@ -26,11 +26,12 @@ type identity struct {
 // Medication) a repeat is the same resource: fresh is false and the
 // caller only uses the reference.
 //
-// The minted identifier is scoped to the document's set (setKey), not to
-// the document: a version that replaces another (relatedDocument RPLC,
-// same setId) writes the entries both carry onto the same resources
-// instead of adding copies. The Binary and the DocumentReference belong
-// to one version, so theirs stay scoped to the document id.
+// The minted identifier is scoped to the document's set (setKey) and the
+// patient, not to the document: a version that replaces another
+// (relatedDocument RPLC, same setId) writes the entries both carry onto
+// the same resources instead of adding copies. The Binary and the
+// DocumentReference belong to one version, and a Patient without an id
+// is only known by its document, so theirs stay scoped to the document id.
 func (c *converter) claim(typ string, ids []fhir.Identifier, synth string, shared bool) (identity, []fhir.Identifier, bool) {
 	var ident fhir.Identifier
 	if len(ids) > 0 {
@@ -39,8 +40,18 @@ func (c *converter) claim(typ string, ids []fhir.Identifier, synth string, share
 	k := typ + "|" + ident.System + "|" + ident.Value
 	if ident.Value == "" || (c.seen[k] && !shared) {
 		scope := c.setKey
-		if typ == "Binary" || typ == "DocumentReference" {
+		switch {
+		case typ == "Binary" || typ == "DocumentReference" || typ == "Patient":
+			// One version's own, or a recordTarget without an id: a
+			// setId is only as unique as its sender makes it (a fixed
+			// template value serves every patient), and two patients
+			// must never become one.
 			scope = c.docKey
+		case !shared && c.patient != nil:
+			// The identifier alone finds the resource in ModeConditional:
+			// scoped by the patient, a setId two patients' documents
+			// share cannot put one's entry over the other's.
+			scope = c.patient.scope + "|" + c.setKey
 		}
 		ident = fhir.Identifier{System: sysRFC, Value: "urn:uuid:" + uuid.NewSHA1(namespace, []byte(scope+"|"+typ+"|"+synth)).String()}
 		ids = append(ids, ident)

@@ -34,6 +34,10 @@ var observationCategories = map[string][]fhir.CodeableConcept{
 	"laboratory":  {{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/observation-category", Code: "laboratory", Display: "Laboratory"}}}},
 	"imaging":     {{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/observation-category", Code: "imaging", Display: "Imaging"}}}},
 	"vital-signs": {{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/observation-category", Code: "vital-signs", Display: "Vital Signs"}}}},
+	"laboratory+vital-signs": {
+		{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/observation-category", Code: "laboratory", Display: "Laboratory"}}},
+		{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/observation-category", Code: "vital-signs", Display: "Vital Signs"}}},
+	},
 }
 
 // absentReasons are shared, read-only data-absent-reason concepts for an
@@ -49,8 +53,9 @@ var absentReasons = func() map[string]*fhir.CodeableConcept {
 // vitalSignCodes are the LOINC codes of FHIR R4's vital signs profiles
 // (observation-vitalsigns.html, and US Core's pediatric and pulse
 // oximetry ones). An Observation coded so must conform to them, and they
-// fix its category to vital-signs: it is not a laboratory result even
-// when a results interface (ORU) sends it.
+// want its category vital-signs: a vital signs panel's members are not
+// laboratory results even when a results interface (ORU) sends them; a
+// member of another (laboratory) report keeps laboratory beside it.
 var vitalSignCodes = map[string]bool{
 	"85353-1": true, "9279-1": true, "8867-4": true, "2708-6": true, "59408-5": true, "8310-5": true,
 	"8302-2": true, "9843-4": true, "29463-7": true, "39156-5": true, "85354-9": true, "8480-6": true,
@@ -366,6 +371,12 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 	}
 	if category == "laboratory" && isVitalSign(code) {
 		category = "vital-signs"
+		if r != nil && !isVitalSign(&r.dr.Code) {
+			// A member of a report that is no vital signs panel (an
+			// arterial blood gas's oxygen saturation, 2708-6): a
+			// laboratory result still, and a vital sign by its code.
+			category = "laboratory+vital-signs"
+		}
 	}
 	o.Category = observationCategories[category]
 	if r != nil {

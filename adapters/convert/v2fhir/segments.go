@@ -330,6 +330,20 @@ var subscriberRelationship = map[string]string{
 	"PAR": "parent", "FTH": "parent", "MTH": "parent", "DOM": "common", "EME": "injured",
 }
 
+// table0063Shaped reports whether code has the shape of every table 0063
+// code: three upper-case letters.
+func table0063Shaped(code string) bool {
+	if len(code) != 3 {
+		return false
+	}
+	for i := 0; i < 3; i++ {
+		if code[i] < 'A' || code[i] > 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
 // coverage converts IN1 to Coverage.
 func (x *conv) coverage(in1 hl7v2.Segment) error {
 	payor := orStr(in1.Field(4).Rep(1).Text(1), in1.Field(3).Rep(1).Text(1))
@@ -347,13 +361,21 @@ func (x *conv) coverage(in1 hl7v2.Segment) error {
 	}
 	// US Core Coverage.relationship is 1..1 (extensible binding): IN1-17
 	// mapped to subscriber-relationship; a code the map does not know
-	// kept as the sender's table 0063 code; none at all, unknown.
+	// kept as the sender's table 0063 code when it can be one (v2-0063 is
+	// a complete, case-sensitive system of three-letter codes), else as
+	// text (an X12 code such as 20 is none); none at all, unknown.
 	in117 := in1.Field(17).Text(1)
 	switch rel := subscriberRelationship[strings.ToUpper(in117)]; {
 	case rel != "":
 		cov.Relationship = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/subscriber-relationship", Code: rel}}}
 	case in117 != "":
-		cov.Relationship = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: v2Table + "0063", Code: in117}}, Text: in1.Field(17).Text(2)}
+		cc := &fhir.CodeableConcept{Text: in1.Field(17).Text(2)}
+		if code := strings.ToUpper(in117); table0063Shaped(code) {
+			cc.Coding = []fhir.Coding{{System: v2Table + "0063", Code: code}}
+		} else if cc.Text == "" {
+			cc.Text = in117
+		}
+		cov.Relationship = cc
 	default:
 		u := fhir.UnknownConcept()
 		cov.Relationship = &u
