@@ -110,10 +110,10 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 			// all of them are stored.
 			pu := u
 			pu.Attrs = attrs
-			switch docs := len(res.Documents) > 0 && j == len(parts)-1; {
+			switch docs := len(res.Changes) > 0 && j == len(parts)-1; {
 			case docs:
-				pu.Name = u.Name + " document status change"
-				if onlySupersedes(res.Documents) {
+				pu.Name = u.Name + " " + changeKind(res.Changes) + " status change"
+				if onlySupersedes(res.Changes) {
 					// The parent a replacement supersedes may never
 					// have reached the exchange (it predates ferry):
 					// then there is nothing to do. A withdrawal (T11)
@@ -186,9 +186,9 @@ func (h HL7) convertOne(m *hl7v2.Message, raw []byte) (parts []*fhir.Bundle, txs
 		// batch of their own (see StatusBatch).
 		parts = append(parts, sb)
 	}
-	if db := v2fhir.DocumentBatch(b, res); db != nil {
+	if db := v2fhir.ChangeBatch(b, res); db != nil {
 		// A replaced, cancelled or re-statused earlier document is
-		// PATCHed last, in a batch of its own (see DocumentBatch).
+		// PATCHed last, in a batch of its own (see ChangeBatch).
 		parts = append(parts, db)
 	}
 	return parts, txs, res, lease, nil
@@ -245,11 +245,22 @@ func zSegments(m *hl7v2.Message) string {
 
 // onlySupersedes reports whether every document change only marks a
 // replaced document superseded (MDM T09/T10).
-func onlySupersedes(docs []v2fhir.DocumentChange) bool {
+func onlySupersedes(docs []v2fhir.Change) bool {
 	for _, d := range docs {
 		if d.Status != "superseded" || d.DocStatus != "" {
 			return false
 		}
 	}
 	return len(docs) > 0
+}
+
+// changeKind names what a message's changes are to, for the unit's name:
+// "document" (MDM) or "order" (an ORC alone).
+func changeKind(changes []v2fhir.Change) string {
+	for _, c := range changes {
+		if !strings.HasPrefix(c.URL, "DocumentReference") {
+			return "order"
+		}
+	}
+	return "document"
 }

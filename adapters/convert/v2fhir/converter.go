@@ -193,11 +193,13 @@ type Result struct {
 	// exchange chooses ids): StatusBatch turns them into the PATCHes that
 	// make the stored results final.
 	Finals []string
-	// Documents are the changes an MDM message makes to documents earlier
-	// messages wrote without sending them again (a replacement's parent
-	// superseded, a cancelled document entered-in-error, a status change
-	// without content): DocumentBatch turns them into PATCHes.
-	Documents []DocumentChange
+	// Changes are the changes a message makes to resources earlier
+	// messages wrote without sending them again: an MDM replacement's
+	// parent superseded, a cancelled document entered-in-error, a
+	// document status change without content, an order's status changed
+	// by an ORC alone (cancel, discontinue, hold, release). ChangeBatch
+	// turns them into PATCHes.
+	Changes []Change
 	// Labels are every security label the message's bundles carry, on
 	// any entry (refrain and obligation codes included, which the
 	// Bundle's high-water mark leaves out); nil when it carries none. A
@@ -337,7 +339,7 @@ func (c *Converter) convert(msg *hl7v2.Message, raw []byte, mem *slabs) (*fhir.B
 	res.PatientKey = x.orderKey
 	res.Entries = len(x.entries)
 	res.Finals = x.finals
-	res.Documents = x.documents
+	res.Changes = x.changes
 	res.Labels = x.allLabels
 	// The Bundle and its identifier share one allocation of their own:
 	// the conv goes back to convPool, the Bundle to the caller.
@@ -419,9 +421,9 @@ type conv struct {
 	sysNext   int
 	times     timeCache // recently rendered date/times
 
-	// documents are the earlier documents an MDM message changes
-	// (Result.Documents).
-	documents []DocumentChange
+	// changes are the earlier resources this message changes
+	// (Result.Changes).
+	changes []Change
 }
 
 // convPool recycles the conv structs (about 1.2 KB each, a sixteenth of

@@ -7,20 +7,21 @@ import (
 	"github.com/ferry-health/ferry/adapters/hl7v2"
 )
 
-// DocumentChange is a change an MDM message makes to a DocumentReference
-// an earlier message wrote, without sending that document again: the
-// parent a replacement (T09/T10) supersedes, the document a cancel (T11)
-// withdraws, or the document whose completion status a status change
-// without content (T03) moves.
-type DocumentChange struct {
-	// URL is the DocumentReference's request URL at the exchange: the id
-	// ferry gave the document when it converted it ("DocumentReference/
-	// <id>", derived from its TXA-12 as every write derives it), or, where
-	// the exchange chooses ids (ModeConditional), the conditional
+// Change is a change a message makes to a resource an earlier message
+// wrote, without sending that resource again: the DocumentReference an
+// MDM replacement (T09/T10) supersedes, the one a cancel (T11) withdraws,
+// the one whose completion status a status change without content (T03)
+// moves, or the ServiceRequest whose status an ORC alone changes (cancel,
+// discontinue, hold, release).
+type Change struct {
+	// URL is the resource's request URL at the exchange: the id ferry
+	// gave it when it converted it ("DocumentReference/<id>", derived
+	// from its business key as every write derives it), or, where the
+	// exchange chooses ids (ModeConditional), the conditional
 	// "DocumentReference?identifier=<system>|<value>".
 	URL string
-	// Status is the new DocumentReference.status ("superseded",
-	// "entered-in-error"), or "" to leave it.
+	// Status is the new status ("superseded", "entered-in-error",
+	// "revoked", "on-hold", "active"), or "" to leave it.
 	Status string
 	// DocStatus is the new DocumentReference.docStatus ("final",
 	// "preliminary"), or "" to leave it.
@@ -32,7 +33,7 @@ type DocumentChange struct {
 // be absent, so it is added ("add" of an object member that exists
 // replaces it). Applied twice (a redelivery) it changes nothing more. The
 // values come from fixed code lists, never from the message.
-func (d DocumentChange) patch() []byte {
+func (d Change) patch() []byte {
 	var ops []string
 	if d.Status != "" {
 		ops = append(ops, `{"op":"replace","path":"/status","value":"`+d.Status+`"}`)
@@ -43,7 +44,7 @@ func (d DocumentChange) patch() []byte {
 	return []byte("[" + strings.Join(ops, ",") + "]")
 }
 
-// DocumentBatch returns the batch Bundle that applies res.Documents, or
+// ChangeBatch returns the batch Bundle that applies res.Changes, or
 // nil when there are none: it marks the document a replacement (MDM
 // T09/T10) names in TXA-13 superseded (HL7 v2 chapter 9: the original
 // becomes obsolete; FHIR R4 DocumentReference.status "superseded"), the
@@ -61,15 +62,15 @@ func (d DocumentChange) patch() []byte {
 // bundle carries b's security labels, so a disclosure policy that holds
 // the message holds this change too, and b's identifier with
 // "#document-status" appended.
-func DocumentBatch(b *fhir.Bundle, res Result) *fhir.Bundle {
-	if len(res.Documents) == 0 {
+func ChangeBatch(b *fhir.Bundle, res Result) *fhir.Bundle {
+	if len(res.Changes) == 0 {
 		return nil
 	}
 	out := &fhir.Bundle{
 		ResourceType: "Bundle",
 		Type:         "batch",
 		Timestamp:    b.Timestamp,
-		Entry:        make([]fhir.BundleEntry, len(res.Documents)),
+		Entry:        make([]fhir.BundleEntry, len(res.Changes)),
 	}
 	if b.Meta != nil && len(b.Meta.Security) > 0 {
 		out.Meta = &fhir.Meta{Security: b.Meta.Security}
@@ -79,7 +80,7 @@ func DocumentBatch(b *fhir.Bundle, res Result) *fhir.Bundle {
 		id.Value += "#document-status"
 		out.Identifier = &id
 	}
-	for i, d := range res.Documents {
+	for i, d := range res.Changes {
 		out.Entry[i] = fhir.BundleEntry{
 			Resource: &fhir.Binary{ResourceType: "Binary", ContentType: JSONPatchType, Data: d.patch()},
 			Request:  &fhir.BundleRequest{Method: "PATCH", URL: d.URL},
@@ -99,33 +100,39 @@ func (x *conv) documentKey(txa hl7v2.Segment) (key fhir.Identifier, ok bool) {
 	return x.eiValue(txa.Field(16), "", "document-file")
 }
 
-// documentURL is where the DocumentReference written under key is at the
-// exchange: the id put gives it, or the conditional search by the
+// changeURL is where the resource of type typ written under key is at
+// the exchange: the id put gives it, or the conditional search by the
 // identifier where the exchange chooses ids.
-func (x *conv) documentURL(key fhir.Identifier) string {
-	if x.byURN("DocumentReference") {
-		return identifierSearch("DocumentReference", key)
+func (x *conv) changeURL(typ string, key fhir.Identifier) string {
+	if x.byURN(typ) {
+		return identifierSearch(typ, key)
 	}
 	var urn [urnLen]byte
-	uuid5URN(&urn, "DocumentReference", key.System, key.Value)
-	return "DocumentReference/" + string(urn[len("urn:uuid:"):])
+	uuid5URN(&urn, typ, key.System, key.Value)
+	return typ + "/" + string(urn[len("urn:uuid:"):])
 }
 
 // changeDocument notes a change to the document key names, once.
 func (x *conv) changeDocument(key fhir.Identifier, status, docStatus string) {
-	d := DocumentChange{URL: x.documentURL(key), Status: status, DocStatus: docStatus}
-	for _, e := range x.documents {
+	x.changeResource("DocumentReference", key, status, docStatus)
+}
+
+// changeResource notes a change to the resource of type typ key names,
+// once.
+func (x *conv) changeResource(typ string, key fhir.Identifier, status, docStatus string) {
+	d := Change{URL: x.changeURL(typ, key), Status: status, DocStatus: docStatus}
+	for _, e := range x.changes {
 		if e == d {
 			return
 		}
 	}
-	x.documents = append(x.documents, d)
+	x.changes = append(x.changes, d)
 }
 
 // cancelDocument converts MDM^T11: the document TXA-12 names is withdrawn
 // (HL7 v2 chapter 9: it was filed to the wrong patient's record, and is
 // to be removed from general access there but kept for reference). ferry
-// never deletes at the receiver: DocumentBatch marks its DocumentReference
+// never deletes at the receiver: ChangeBatch marks its DocumentReference
 // entered-in-error. The message carries no content, and even when a
 // sender adds OBX the cancelled document is not written again.
 func (x *conv) cancelDocument() error {
@@ -147,7 +154,7 @@ func (x *conv) cancelDocument() error {
 // documentStatus converts MDM^T03, a status change without the document:
 // the document TXA-12 names gets the docStatus of TXA-17 (and, when TXA-19
 // says it, the status: CA entered-in-error, OB superseded) by a PATCH
-// (DocumentBatch) that leaves its content as it is. A T03 that carries the
+// (ChangeBatch) that leaves its content as it is. A T03 that carries the
 // document anyway is written in place, as a T04.
 func (x *conv) documentStatus() error {
 	if hasDocumentContent(x.m) {

@@ -106,14 +106,14 @@ func TestMDMReplacementSupersedesParent(t *testing.T) {
 			if len(dr.RelatesTo) != 1 || dr.RelatesTo[0].Code != "replaces" || dr.RelatesTo[0].Target.Identifier.Value != "DOC-1" {
 				t.Errorf("relatesTo %s", toJSON(dr.RelatesTo))
 			}
-			got := batchPatches(t, DocumentBatch(repl, res))
+			got := batchPatches(t, ChangeBatch(repl, res))
 			want := `[{"op":"replace","path":"/status","value":"superseded"}]`
 			if len(got) != 1 || got[parent] != want {
 				t.Errorf("patches %v, want %s at %s", got, want, parent)
 			}
 			// Re-sent, the same: idempotent at the exchange.
 			again, res2 := convertMDM(t, mode, mdm("T10", "D-2", "DOC-2^EHR", "DOC-1^EHR", "AU", "AV", true))
-			if toJSON(DocumentBatch(again, res2)) != toJSON(DocumentBatch(repl, res)) {
+			if toJSON(ChangeBatch(again, res2)) != toJSON(ChangeBatch(repl, res)) {
 				t.Errorf("a re-sent replacement changes its batch")
 			}
 		})
@@ -126,7 +126,7 @@ func TestMDMReplacementSupersedesParent(t *testing.T) {
 func TestMDMReplacementOfItself(t *testing.T) {
 	for _, mode := range mdmModes {
 		b, res := convertMDM(t, mode, mdm("T10", "D-3", "DOC-1^EHR", "DOC-1^EHR", "AU", "AV", true))
-		if got := batchPatches(t, DocumentBatch(b, res)); len(got) != 0 {
+		if got := batchPatches(t, ChangeBatch(b, res)); len(got) != 0 {
 			t.Errorf("%s: a replacement of itself supersedes %v", mode, got)
 		}
 		if dr := documentRef(b); len(dr.RelatesTo) != 0 {
@@ -148,7 +148,7 @@ func TestMDMCancel(t *testing.T) {
 			if dr := documentRef(b); dr != nil {
 				t.Errorf("a cancel writes a DocumentReference: %s", toJSON(dr))
 			}
-			got := batchPatches(t, DocumentBatch(b, res))
+			got := batchPatches(t, ChangeBatch(b, res))
 			want := `[{"op":"replace","path":"/status","value":"entered-in-error"}]`
 			if u := documentURL(t, orig); len(got) != 1 || got[u] != want {
 				t.Errorf("patches %v, want %s at %s", got, want, u)
@@ -186,7 +186,7 @@ func TestMDMEditInPlace(t *testing.T) {
 				if dr.Status != "current" || dr.DocStatus != "final" {
 					t.Errorf("TXA-13 %q: status %q docStatus %q", parent, dr.Status, dr.DocStatus)
 				}
-				if got := batchPatches(t, DocumentBatch(b, res)); len(got) != 0 {
+				if got := batchPatches(t, ChangeBatch(b, res)); len(got) != 0 {
 					t.Errorf("TXA-13 %q: an edit patches %v", parent, got)
 				}
 			}
@@ -208,13 +208,13 @@ func TestMDMStatusChange(t *testing.T) {
 			if dr := documentRef(b); dr != nil {
 				t.Errorf("a status change without content writes a DocumentReference: %s", toJSON(dr))
 			}
-			got := batchPatches(t, DocumentBatch(b, res))
+			got := batchPatches(t, ChangeBatch(b, res))
 			want := `[{"op":"add","path":"/docStatus","value":"final"}]`
 			if u := documentURL(t, orig); len(got) != 1 || got[u] != want {
 				t.Errorf("patches %v, want %s at %s", got, want, u)
 			}
 			b, res = convertMDM(t, mode, mdm("T04", "D-8", "DOC-1^EHR", "", "AU", "AV", true))
-			if documentURL(t, b) != documentURL(t, orig) || documentRef(b).DocStatus != "final" || DocumentBatch(b, res) != nil {
+			if documentURL(t, b) != documentURL(t, orig) || documentRef(b).DocStatus != "final" || ChangeBatch(b, res) != nil {
 				t.Errorf("T04 is not written in place as final")
 			}
 		})

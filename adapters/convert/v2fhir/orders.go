@@ -91,6 +91,14 @@ func orderStatus(orc hl7v2.Segment, cancelled string) string {
 	return "unknown"
 }
 
+// orderChangeCodes are the ORC-1 order control codes (table 0119) that
+// change an existing order's status: cancel, discontinue, hold, release
+// and status changed, asked for or done.
+var orderChangeCodes = map[string]bool{
+	"CA": true, "OC": true, "CR": true, "DC": true, "OD": true, "DR": true,
+	"HD": true, "OH": true, "RL": true, "OR": true, "SC": true,
+}
+
 var priorities = map[string]string{"S": "stat", "A": "asap", "R": "routine", "P": "routine", "T": "urgent", "C": "urgent"}
 
 // orders converts ORM^O01 and OML^O21: one ServiceRequest per ORC (with
@@ -164,6 +172,17 @@ func (x *conv) serviceRequest(g *orderGroup) error {
 			seg = g.obr
 		}
 		return x.badField(seg, 2, "order has neither placer nor filler number")
+	}
+	if g.obr.Name == "" && orderChangeCodes[strings.ToUpper(g.orc.Field(1).Text(1))] {
+		if st := orderStatus(g.orc, "revoked"); st != "unknown" {
+			// An ORC alone that cancels, discontinues, holds or
+			// releases an order says nothing of what was ordered:
+			// written whole, it would replace the stored order's test
+			// code with "unknown". Its status is PATCHed instead
+			// (ChangeBatch), after the message's transaction.
+			x.changeResource("ServiceRequest", key, st, "")
+			return nil
+		}
 	}
 	sr := &fhir.ServiceRequest{
 		ResourceType: "ServiceRequest",
@@ -674,7 +693,7 @@ func (x *conv) document() error {
 		// An addendum (T05/T06) appends to its parent, which stays
 		// current. A replacement (T09/T10) supersedes it: the parent's
 		// DocumentReference is marked superseded after this transaction
-		// (DocumentBatch). A status change (T03/T04) or an edit
+		// (ChangeBatch). A status change (T03/T04) or an edit
 		// (T07/T08) is of the document TXA-12 names itself, rewritten
 		// in place here: HL7 v2 asks TXA-13 of neither, and one sent
 		// there names the parent that document belongs to, which this
