@@ -855,7 +855,12 @@ func (e *Engine) process(ctx context.Context, name string) {
 		}
 		delete(e.retry, name)
 		e.stats.done.Add(1)
-		e.log.Debug("folder duplicate skipped", "folder", e.cfg.Name, e.logName(name, sum))
+		e.stats.duplicates.Add(1)
+		// INFO, not DEBUG: a re-drop meant to correct something (another
+		// patient's name on the same fax) would otherwise vanish without
+		// a trace. The same content is the same document; it is archived
+		// and not sent again.
+		e.log.Info("folder file has the content of one taken before; archived, not sent again", "folder", e.cfg.Name, e.logName(name, sum))
 		return
 	}
 

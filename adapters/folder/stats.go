@@ -16,6 +16,10 @@ type Stats struct {
 	// Done counts files settled after a successful Consume (or found to be
 	// duplicates): moved to done/ or deleted.
 	Done int64 `json:"done"`
+	// Duplicates counts the files among Done whose content the folder had
+	// taken before (a re-drop, a fax received twice): archived, not sent
+	// again, since the same content is the same document.
+	Duplicates int64 `json:"duplicates"`
 	// Failed counts files moved to failed/.
 	Failed int64 `json:"failed"`
 	// ClaimErrors counts failed attempts to claim a ready file (the rename
@@ -41,7 +45,7 @@ type Stats struct {
 
 // counters are the engine's figures; the worker writes, Stats reads.
 type counters struct {
-	claimed, done, failed, claimErrors atomic.Int64
+	claimed, done, duplicates, failed, claimErrors atomic.Int64
 
 	mu               sync.Mutex
 	lastClaimError   string
@@ -60,6 +64,7 @@ func (e *Engine) Stats() Stats {
 	return Stats{
 		Claimed:          c.claimed.Load(),
 		Done:             c.done.Load(),
+		Duplicates:       c.duplicates.Load(),
 		Failed:           c.failed.Load(),
 		ClaimErrors:      c.claimErrors.Load(),
 		LastClaimError:   c.lastClaimError,

@@ -271,6 +271,8 @@ func writeFolderMetrics(w io.Writer, r ops.Status) {
 		func(f ops.FolderStatus) float64 { return float64(f.Claimed) })
 	family("ferry_folder_files_done_total", "counter", "Files of a watched folder consumed (or found to be duplicates) and archived or deleted.",
 		func(f ops.FolderStatus) float64 { return float64(f.Done) })
+	family("ferry_folder_files_duplicate_total", "counter", "Files of a watched folder whose content it had taken before: archived, not sent again (counted in done too).",
+		func(f ops.FolderStatus) float64 { return float64(f.Duplicates) })
 	family("ferry_folder_files_failed_total", "counter", "Files of a watched folder moved to its failed folder.",
 		func(f ops.FolderStatus) float64 { return float64(f.Failed) })
 	family("ferry_folder_claim_errors_total", "counter", "Failed attempts to take a ready file from a watched folder (no write access, read-only mount, unreadable file).",
@@ -366,7 +368,7 @@ td,th{border:1px solid #ccc;padding:.3em .8em;text-align:left} th{background:#f3
 {{range .Sources}}<tr><td>{{.Kind}}/{{.Name}}</td><td>{{.Address}}</td><td>{{.Messages}}</td><td>{{.Accepted}}</td><td>{{.Errors}}</td><td>{{.Rejects}}</td><td>{{.Open}}</td></tr>
 {{end}}</table>{{end}}
 {{if .Folders}}<table id="folders"><tr><th>Folder</th><th>Path</th><th>Waiting</th><th>Oldest waiting</th><th>Retrying</th><th>Claimed</th><th>Done</th><th>Failed</th><th>Failed claims</th></tr>
-{{range .Folders}}<tr><td>{{.Kind}}/{{.Name}}</td><td>{{.Path}}</td><td>{{.Waiting}}</td><td>{{age .OldestWaiting $.Now}}</td><td>{{.Retrying}}</td><td>{{.Claimed}}</td><td>{{.Done}}</td><td{{if .Failed}} class="bad"{{end}}>{{.Failed}}</td><td{{if .ClaimsFailing}} class="bad"{{end}}>{{.ClaimErrors}}{{if .ClaimsFailing}}: files cannot be claimed ({{.LastClaimError}}, {{when .LastClaimErrorAt}}){{end}}</td></tr>
+{{range .Folders}}<tr><td>{{.Kind}}/{{.Name}}</td><td>{{.Path}}</td><td>{{.Waiting}}</td><td>{{age .OldestWaiting $.Now}}</td><td>{{.Retrying}}</td><td>{{.Claimed}}</td><td>{{.Done}}{{if .Duplicates}} ({{.Duplicates}} duplicate{{if gt .Duplicates 1}}s{{end}}, not sent again){{end}}</td><td{{if .Failed}} class="bad"{{end}}>{{.Failed}}</td><td{{if .ClaimsFailing}} class="bad"{{end}}>{{.ClaimErrors}}{{if .ClaimsFailing}}: files cannot be claimed ({{.LastClaimError}}, {{when .LastClaimErrorAt}}){{end}}</td></tr>
 {{end}}</table>{{end}}
 {{with .Audit}}<h2>Audit trail (ATNA)</h2><table>
 <tr><th>Sent to the audit repository</th><td>{{.Sent}}</td></tr>
