@@ -412,6 +412,12 @@ type conv struct {
 	sysVals   [4]string
 	sysNext   int
 	times     timeCache // recently rendered date/times
+
+	// looseStem keys an OBX outside any OBR (OUL's specimen or patient
+	// results) that has no OBX-21: the patient and the current specimen's
+	// identifier (SPM-2), "" when it has none. The control id would key
+	// it anew on every re-send under a new MSH-10.
+	looseStem string
 }
 
 // convPool recycles the conv structs (about 1.2 KB each, a sixteenth of

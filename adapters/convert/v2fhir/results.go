@@ -379,6 +379,8 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 		base := x.controlID
 		if r != nil {
 			base = r.stem
+		} else if s := x.looseBase(obx); s != "" {
+			base = s
 		}
 		// Joined in the text arena: every Observation mints one.
 		t := &x.slabs.text
@@ -717,6 +719,23 @@ func firstCode(cc *fhir.CodeableConcept) string {
 // specimen converts SPM (v2.5+) to a Specimen of the report's patient. Its
 // key is the filler's specimen id (SPM-2.2), else the placer's (SPM-2.1),
 // else the report and SPM-1.
+// looseBase is the key stem of an OBX that belongs to no OBR: what a
+// re-send of the message repeats (the specimen's identifier, the
+// patient's key with the observation time), or "" when the message says
+// neither and only its control id is left.
+func (x *conv) looseBase(obx hl7v2.Segment) string {
+	when := obx.Field(14).Text(1)
+	switch {
+	case x.looseStem != "" && when != "":
+		return x.slabs.text.cat(x.looseStem, "@", when)
+	case x.looseStem != "":
+		return x.looseStem
+	case when != "":
+		return x.slabs.text.cat(x.patientKey, "@", when)
+	}
+	return ""
+}
+
 func (x *conv) specimen(spm hl7v2.Segment, r *reportBuilder) (fhir.Reference, error) {
 	sp := &fhir.Specimen{ResourceType: "Specimen", Subject: x.patientRef, Status: "available"}
 	var key fhir.Identifier
