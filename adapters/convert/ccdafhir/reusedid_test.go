@@ -13,11 +13,10 @@ import (
 // different problems one id (the shared corpus's example documents do)
 // makes two Conditions, the second keyed by a minted identifier. The
 // second must not also carry the id the first is keyed by: two resources
-// holding one identifier are two answers to Condition?identifier=..., so
-// with writes: conditional the next conditional update by that id (the
-// same document again, or the next one that names the problem) is
-// refused 412 at the exchange, and every consumer searching by it gets
-// two problems.
+// holding one identifier are two answers to Condition?identifier=...:
+// every consumer searching by it gets two problems, and with
+// ModeConditional the next conditional update by that id (the same
+// document again, or the next one that names the problem) is refused.
 func TestReusedEntryIDSharesNoIdentifier(t *testing.T) {
 	raw := strings.Replace(string(readCase(t, "ccda-problem")),
 		"ab1791b0-5c71-11db-b0de-0800200c9a67", "ab1791b0-5c71-11db-b0de-0800200c9a66", 1)
@@ -46,7 +45,7 @@ func TestReusedEntryIDSharesNoIdentifier(t *testing.T) {
 			}
 		}
 	}
-	// At the exchange, with conditional writes: the document twice.
+	// At the exchange, with ModeConditional: the document twice.
 	ex := standin.Start(t)
 	b, _, err := ConvertBytes([]byte(raw), Options{Mode: ModeConditional})
 	if err != nil {
