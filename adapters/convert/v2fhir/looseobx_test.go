@@ -45,3 +45,34 @@ func TestLooseOBXResendStable(t *testing.T) {
 		}
 	}
 }
+
+// TestUnnumberedReportResendStable: a result whose OBR carries neither a
+// filler nor a placer order number (the shared corpus's REF^I12 and
+// SIU^S12 send one so) keeps its DiagnosticReport and Observations when
+// re-sent under a new MSH-10: keyed by the control id, every re-send
+// added a second report and result for the same test at the exchange.
+func TestUnnumberedReportResendStable(t *testing.T) {
+	const oru = "MSH|^~\\&|LAB|HOSP|HIE|HIE|20220125162000||ORU^R01^ORU_R01|%s|P|2.5.1\n" +
+		"PID|1||111^^^HOSP^MR||Doe^Jane||19900101|F\n" +
+		"OBR|1|||22310-7^Helicobacter pylori Ab^LN|||202201201200|||||||||||||||||F\n" +
+		"OBX|1|ST|22310-7^Helicobacter pylori Ab^LN||Positive||||||F\n"
+	for _, mode := range []Mode{ModeID, ModeConditional, ModePatientConditional} {
+		c := testConverter(t)
+		c.Mode = mode
+		keys := func(control string) []string {
+			b := mustConvert(t, c, fmt.Sprintf(oru, control))
+			var out []string
+			for _, r := range entriesOf[fhir.DiagnosticReport](b) {
+				out = append(out, r.Identifier[0].Value)
+			}
+			for _, o := range entriesOf[fhir.Observation](b) {
+				out = append(out, o.Identifier[0].Value)
+			}
+			return out
+		}
+		first, again := keys("R1"), keys("R1-RESENT")
+		if len(first) != 2 || fmt.Sprint(first) != fmt.Sprint(again) {
+			t.Errorf("%s: report and result keys %v, re-sent under a new MSH-10 %v", mode, first, again)
+		}
+	}
+}

@@ -199,7 +199,8 @@ func (x *conv) reportStem(key fhir.Identifier) string {
 
 // newReport starts a DiagnosticReport from OBR (v2-to-FHIR "OBR to
 // DiagnosticReport"). Its key is the filler order number (OBR-3), else the
-// placer's (OBR-2), else the message control id and OBR-1.
+// placer's (OBR-2), else the patient and OBR-7 (or the message control id)
+// and OBR-1.
 func (x *conv) newReport(obr hl7v2.Segment) (*reportBuilder, error) {
 	r := x.slabs.reports.one()
 	r.seg, r.results = obr, x.resultsAfter(obr)
@@ -218,7 +219,14 @@ func (x *conv) newReport(obr hl7v2.Segment) (*reportBuilder, error) {
 		}
 	}
 	if r.key.Value == "" {
-		r.key = fhir.Identifier{System: x.system("report"), Value: x.controlID + "-" + orStr(obr.Field(1).Text(1), strconv.Itoa(obr.Pos()))}
+		// No order number: the patient and the observation time (OBR-7),
+		// which a re-send under a new MSH-10 repeats; the control id only
+		// when the OBR has no time either.
+		base := x.controlID
+		if t := obr.Field(7).Text(1); t != "" {
+			base = x.slabs.text.cat(x.patientKey, "@", t)
+		}
+		r.key = fhir.Identifier{System: x.system("report"), Value: base + "-" + orStr(obr.Field(1).Text(1), strconv.Itoa(obr.Pos()))}
 		dr.Identifier = append(dr.Identifier, r.key)
 	}
 	r.stem = x.reportStem(r.key)
