@@ -17,6 +17,8 @@
 //                          entry's fullUrl, and the stand-in (Medplum) rewrites every such string
 //   two-patients           two Patients with one identifier system|value
 //   mrn-systems            one MR value on Patients under different systems (may be two clinics)
+//   replaced-patient-active  a Patient another one 'replaces' (A40 merge, A47 change of number) is
+//                          active again without its replaced-by link
 //   shared-identifier      two resources of one type and one patient with one identifier
 //   repeated-identifier    one resource holding one identifier system|value twice
 //   patient-mismatch       a result, visit or order a message's Provenance names whose patient has
@@ -129,13 +131,22 @@ for (const r of resources) {
 // 2. patients
 const patientsBy = new Map();
 const mrBy = new Map();
-for (const p of resources.filter((r) => r.resourceType === 'Patient')) {
+const patients = resources.filter((r) => r.resourceType === 'Patient');
+const retired = (p) => p.active === false && (p.link ?? []).some((l) => l.type === 'replaced-by');
+for (const p of patients) {
   for (const id of p.identifier ?? []) {
-    push(patientsBy, `${id.system}|${id.value}`, p.id);
+    // A merged-away record and the old number its survivor keeps (use "old") are one person, by design.
+    if (!retired(p) && id.use !== 'old') push(patientsBy, `${id.system}|${id.value}`, p.id);
     if ((id.type?.coding ?? []).some((c) => c.code === 'MR')) push(mrBy, id.value, `${p.id}@${id.system}`);
   }
 }
 for (const [k, ids] of patientsBy) if (new Set(ids).size > 1) add('two-patients', `${k}: ${[...new Set(ids)].join(' ')}`);
+for (const p of patients) {
+  for (const l of p.link ?? []) {
+    const q = l.type === 'replaces' && byKey.get(l.other?.reference ?? '');
+    if (q && !retired(q)) add('replaced-patient-active', `Patient/${p.id} replaces ${key(q)}, which is active again (a later message under the old number rewrote it)`);
+  }
+}
 for (const [v, list] of mrBy) {
   const systems = new Set(list.map((s) => s.split('@')[1]));
   if (systems.size > 1) add('mrn-systems', `${v}: ${list.join(' ')}`);
