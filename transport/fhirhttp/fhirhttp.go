@@ -927,7 +927,7 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK b
 				// ferry's own batches are status changes: PATCHes of
 				// results an earlier message wrote (v2fhir.StatusBatch)
 				// or of a document an MDM cancel (T11) or status change
-				// (T03) names (v2fhir.DocumentBatch); supersede batches
+				// (T03) names (v2fhir.ChangeBatch); supersede batches
 				// are marked queue.AttrMissingOK and never get here. A
 				// batch passed through from a folder may be anything,
 				// so the hint says all.

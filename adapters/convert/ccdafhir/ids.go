@@ -39,6 +39,12 @@ func (c *converter) claim(typ string, ids []fhir.Identifier, synth string, share
 	}
 	k := typ + "|" + ident.System + "|" + ident.Value
 	if ident.Value == "" || (c.seen[k] && !shared) {
+		if ident.Value != "" {
+			// The id keys another resource of the type already: this one
+			// must not carry it too, or a search (and a conditional
+			// update) by it would find two.
+			ids = withoutKeys(typ, ids, c.seen)
+		}
 		scope := c.setKey
 		switch {
 		case typ == "Binary" || typ == "DocumentReference" || typ == "Patient":
@@ -63,6 +69,19 @@ func (c *converter) claim(typ string, ids []fhir.Identifier, synth string, share
 	}
 	c.seen[k] = true
 	return idn, ids, true
+}
+
+// withoutKeys returns ids less those that key a resource of type typ
+// already claimed in this document (seen), in a new slice: ids may be
+// shared with the statement's other resources.
+func withoutKeys(typ string, ids []fhir.Identifier, seen map[string]bool) []fhir.Identifier {
+	out := make([]fhir.Identifier, 0, len(ids)+1)
+	for _, id := range ids {
+		if !seen[typ+"|"+id.System+"|"+id.Value] {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // identityOf is the identity of the resource of type typ whose key is the

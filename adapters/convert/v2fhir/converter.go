@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -424,6 +425,11 @@ type conv struct {
 	// changes are the earlier resources this message changes
 	// (Result.Changes).
 	changes []Change
+	// looseStem keys an OBX outside any OBR (OUL's specimen or patient
+	// results) that has no OBX-21: the patient and the current specimen's
+	// identifier (SPM-2), "" when it has none. The control id would key
+	// it anew on every re-send under a new MSH-10.
+	looseStem string
 }
 
 // convPool recycles the conv structs (about 1.2 KB each, a sixteenth of
@@ -586,7 +592,9 @@ func (x *conv) addExisting(resourceType string, key fhir.Identifier, resource an
 func (x *conv) put(resourceType string, key fhir.Identifier, resource any, readOnly bool) fhir.Reference {
 	var urn [urnLen]byte
 	uuid5URN(&urn, resourceType, key.System, key.Value)
+	bumped := 0
 	for n := 2; x.has(urn[:]); n++ {
+		bumped = n
 		if resourceType == "Patient" || resourceType == "Practitioner" {
 			// The same person named twice: point at the entry already written.
 			for _, e := range x.entries {
@@ -628,6 +636,20 @@ func (x *conv) put(resourceType string, key fhir.Identifier, resource any, readO
 	if x.byURN(resourceType) {
 		ref.Reference = full // the server chooses ids; it rewrites urn:uuid references
 		if key.System != "" && resourceType != "Binary" && resourceType != "Provenance" && resourceType != "MessageHeader" {
+			if bumped > 0 {
+				// Kept apart above, but a conditional update by the shared
+				// identifier would write both onto one resource, which the
+				// exchange refuses. This one is keyed by the id its place in
+				// the message gives it instead, and does not carry the
+				// shared identifier, so a search (and the first one's
+				// update) by it finds one resource.
+				// (Not the urn:uuid fullUrl: the exchange rewrites those,
+				// wherever they are, to the id it assigns.)
+				minted := fhir.Identifier{System: x.system("duplicate-key"), Value: key.Value + "#" + strconv.Itoa(bumped)}
+				if rekey(resource, key, minted) {
+					key = minted
+				}
+			}
 			// "Type?identifier=<system|value, query-escaped>" in one
 			// string: the search is its tail.
 			var stack [256]byte
@@ -648,6 +670,31 @@ func (x *conv) put(resourceType string, key fhir.Identifier, resource any, readO
 	x.entries = append(x.entries, fhir.BundleEntry{FullURL: full, Resource: resource, Request: req})
 	x.targets = append(x.targets, ref)
 	return ref
+}
+
+// rekey replaces the identifier old of resource (a pointer to a FHIR
+// resource struct with an Identifier list) by minted; false when the
+// resource has no such list. Only the rare resource that shares its key
+// with another of the message comes here, so reflection costs nothing
+// that matters.
+func rekey(resource any, old, minted fhir.Identifier) bool {
+	v := reflect.ValueOf(resource)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return false
+	}
+	f := v.Elem().FieldByName("Identifier")
+	if !f.IsValid() || !f.CanSet() || f.Type() != reflect.TypeOf([]fhir.Identifier(nil)) {
+		return false
+	}
+	ids := f.Interface().([]fhir.Identifier)
+	out := make([]fhir.Identifier, 0, len(ids)+1)
+	for _, id := range ids {
+		if id.System != old.System || id.Value != old.Value {
+			out = append(out, id)
+		}
+	}
+	f.Set(reflect.ValueOf(append(out, minted)))
+	return true
 }
 
 // identifierSearch is resourceType + "?" + fhir.IdentifierQuery(key).

@@ -113,7 +113,16 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 		if pv1.Field(44).Text(1) == "" && x.typ.Code != "ADT" {
 			return nil, nil // keyed by this message alone: no visit to share
 		}
-		key = fhir.Identifier{System: x.system("encounter"), Value: x.slabs.text.cat(x.patientKey, "-", orStr(pv1.Field(44).Text(1), x.controlID))}
+		// An ADT's own visit without either: EVN-2, the event's recorded
+		// time, which a re-send under a new MSH-10 repeats; the control
+		// id only when the message has no EVN-2 either.
+		when := pv1.Field(44).Text(1)
+		if evn, ok := x.m.Segment("EVN"); ok && when == "" {
+			if t := evn.Field(2).Text(1); t != "" {
+				when = x.slabs.text.cat("evn.", t)
+			}
+		}
+		key = fhir.Identifier{System: x.system("encounter"), Value: x.slabs.text.cat(x.patientKey, "-", orStr(when, x.controlID))}
 		e.Identifier = append(into(e.Identifier, box.ids[:]), key)
 	}
 	if t := x.tableCC(pv1.Field(4).Rep(1), "0007"); t != nil {

@@ -37,6 +37,7 @@ func (x *conv) oul() error {
 				return err
 			}
 			x.focus = append(x.focus, *x.patientRef)
+			x.looseStem = ""
 		case "PV1":
 			if x.patientRef == nil {
 				continue
@@ -67,6 +68,10 @@ func (x *conv) oul() error {
 				return err
 			}
 			w.specimen = &ref
+			x.looseStem = ""
+			if id := seg.Field(2).Rep(1); id.Comp(2).Sub(1).Trimmed() != "" || id.Comp(1).Sub(1).Trimmed() != "" {
+				x.looseStem = x.slabs.text.cat(x.patientKey, ".spm.", id.Comp(2).Sub(1).Trimmed(), ".", id.Comp(1).Sub(1).Trimmed())
+			}
 		case "OBR":
 			if err := w.openReport(seg); err != nil {
 				return err

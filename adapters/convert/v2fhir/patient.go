@@ -78,6 +78,9 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 			if id.System == sysSSN {
 				continue // US Core: Patient.identifier SHOULD NOT carry an SSN
 			}
+			if hasIdentifier(p.Identifier, id) {
+				continue // PID-2 or PID-4 repeating PID-3, as older senders do
+			}
 			p.Identifier = append(into(p.Identifier, box.ids[:]), id)
 			if !hasKey || (id.Type != nil && id.Type.Coding[0].Code == "MR" && !isMR(&key)) {
 				key, hasKey = id, true
@@ -309,4 +312,14 @@ type patientBox struct {
 	addr     [1]fhir.Address
 	telecom  [3]fhir.ContactPoint
 	language [1]fhir.PatientCommunication
+}
+
+// hasIdentifier reports whether ids holds one with id's system and value.
+func hasIdentifier(ids []fhir.Identifier, id fhir.Identifier) bool {
+	for i := range ids {
+		if ids[i].System == id.System && ids[i].Value == id.Value {
+			return true
+		}
+	}
+	return false
 }

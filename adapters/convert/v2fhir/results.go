@@ -204,7 +204,8 @@ func (x *conv) reportStem(key fhir.Identifier) string {
 
 // newReport starts a DiagnosticReport from OBR (v2-to-FHIR "OBR to
 // DiagnosticReport"). Its key is the filler order number (OBR-3), else the
-// placer's (OBR-2), else the message control id and OBR-1.
+// placer's (OBR-2), else the patient and OBR-7 (or the message control id)
+// and OBR-1.
 func (x *conv) newReport(obr hl7v2.Segment) (*reportBuilder, error) {
 	r := x.slabs.reports.one()
 	r.seg, r.results = obr, x.resultsAfter(obr)
@@ -223,7 +224,14 @@ func (x *conv) newReport(obr hl7v2.Segment) (*reportBuilder, error) {
 		}
 	}
 	if r.key.Value == "" {
-		r.key = fhir.Identifier{System: x.system("report"), Value: x.controlID + "-" + orStr(obr.Field(1).Text(1), strconv.Itoa(obr.Pos()))}
+		// No order number: the patient and the observation time (OBR-7),
+		// which a re-send under a new MSH-10 repeats; the control id only
+		// when the OBR has no time either.
+		base := x.controlID
+		if t := obr.Field(7).Text(1); t != "" {
+			base = x.slabs.text.cat(x.patientKey, "@", t)
+		}
+		r.key = fhir.Identifier{System: x.system("report"), Value: base + "-" + orStr(obr.Field(1).Text(1), strconv.Itoa(obr.Pos()))}
 		dr.Identifier = append(dr.Identifier, r.key)
 	}
 	r.stem = x.reportStem(r.key)
@@ -390,6 +398,8 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 		base := x.controlID
 		if r != nil {
 			base = r.stem
+		} else if s := x.looseBase(obx); s != "" {
+			base = s
 		}
 		// Joined in the text arena: every Observation mints one.
 		t := &x.slabs.text
@@ -728,6 +738,23 @@ func firstCode(cc *fhir.CodeableConcept) string {
 // specimen converts SPM (v2.5+) to a Specimen of the report's patient. Its
 // key is the filler's specimen id (SPM-2.2), else the placer's (SPM-2.1),
 // else the report and SPM-1.
+// looseBase is the key stem of an OBX that belongs to no OBR: what a
+// re-send of the message repeats (the specimen's identifier, the
+// patient's key with the observation time), or "" when the message says
+// neither and only its control id is left.
+func (x *conv) looseBase(obx hl7v2.Segment) string {
+	when := obx.Field(14).Text(1)
+	switch {
+	case x.looseStem != "" && when != "":
+		return x.slabs.text.cat(x.looseStem, "@", when)
+	case x.looseStem != "":
+		return x.looseStem
+	case when != "":
+		return x.slabs.text.cat(x.patientKey, "@", when)
+	}
+	return ""
+}
+
 func (x *conv) specimen(spm hl7v2.Segment, r *reportBuilder) (fhir.Reference, error) {
 	sp := &fhir.Specimen{ResourceType: "Specimen", Subject: x.patientRef, Status: "available"}
 	var key fhir.Identifier

@@ -161,3 +161,31 @@ func TestNonADTKeylessVisit(t *testing.T) {
 		}
 	}
 }
+
+// TestADTKeylessVisitResendStable: an ADT whose PV1 has neither a visit
+// number nor an admit time still writes its Encounter (the visit of an
+// A04 registration), but re-sent under a new MSH-10 it must land on the
+// same Encounter: keyed by the control id it added a second one at the
+// exchange (the testdata A04 with local ids, fed twice). EVN-2, the
+// event's recorded time, is what a re-send repeats.
+func TestADTKeylessVisitResendStable(t *testing.T) {
+	const a04 = "MSH|^~\\&|ADT|HOSP|HIE|HIE|20240101140000||ADT^A04^ADT_A01|%s|P|2.5.1\n" +
+		"EVN|A04|20240101135500\n" +
+		"PID|1||111^^^HOSP^MR||Doe^Jane||19900101|F\n" +
+		"PV1|1|O|CLINIC^^^HOSP|||||||||||||||\n"
+	for _, mode := range []Mode{ModeID, ModeConditional, ModePatientConditional} {
+		c := testConverter(t)
+		c.Mode = mode
+		key := func(control string) string {
+			encs := entriesOf[fhir.Encounter](mustConvert(t, c, fmt.Sprintf(a04, control)))
+			if len(encs) != 1 {
+				t.Fatalf("%s: %d Encounters, want 1", mode, len(encs))
+			}
+			id := encs[0].Identifier[0]
+			return id.System + "|" + id.Value
+		}
+		if first, again := key("A9"), key("A9-RESENT"); first != again {
+			t.Errorf("%s: Encounter %s, re-sent under a new MSH-10 %s", mode, first, again)
+		}
+	}
+}
