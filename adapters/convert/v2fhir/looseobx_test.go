@@ -76,3 +76,28 @@ func TestUnnumberedReportResendStable(t *testing.T) {
 		}
 	}
 }
+
+// TestUnnumberedReportsAtOneTimeStayApart: two tests without order numbers
+// taken at the same time and sent in two messages are two reports: the
+// key of an unnumbered OBR holds its test (OBR-4) beside the patient and
+// the time, so the second message does not replace the first's report.
+func TestUnnumberedReportsAtOneTimeStayApart(t *testing.T) {
+	const oru = "MSH|^~\\&|LAB|HOSP|HIE|HIE|20220125162000||ORU^R01^ORU_R01|%s|P|2.5.1\n" +
+		"PID|1||111^^^HOSP^MR||Doe^Jane||19900101|F\n" +
+		"OBR|1|||%s|||202201201200|||||||||||||||||F\n" +
+		"OBX|1|ST|%[2]s||Positive||||||F\n"
+	for _, mode := range []Mode{ModeID, ModeConditional, ModePatientConditional} {
+		c := testConverter(t)
+		c.Mode = mode
+		key := func(control, test string) string {
+			reports := entriesOf[fhir.DiagnosticReport](mustConvert(t, c, fmt.Sprintf(oru, control, test)))
+			if len(reports) != 1 {
+				t.Fatalf("%s: %d reports", mode, len(reports))
+			}
+			return reports[0].Identifier[0].Value
+		}
+		if a, b := key("R1", "22310-7^Helicobacter pylori Ab^LN"), key("R2", "5196-1^Hepatitis B surface Ag^LN"); a == b {
+			t.Errorf("%s: two tests at one time share the report key %s", mode, a)
+		}
+	}
+}

@@ -224,12 +224,14 @@ func (x *conv) newReport(obr hl7v2.Segment) (*reportBuilder, error) {
 		}
 	}
 	if r.key.Value == "" {
-		// No order number: the patient and the observation time (OBR-7),
-		// which a re-send under a new MSH-10 repeats; the control id only
-		// when the OBR has no time either.
+		// No order number: the patient, the observation time (OBR-7)
+		// and the test (OBR-4), which a re-send under a new MSH-10
+		// repeats, and which keep two tests taken at one time, sent in
+		// two messages, two reports; the control id only when the OBR
+		// has no time either.
 		base := x.controlID
 		if t := obr.Field(7).Text(1); t != "" {
-			base = x.slabs.text.cat(x.patientKey, "@", t)
+			base = x.slabs.text.cat(x.patientKey, "@", t, ".", obr.Field(4).Text(1))
 		}
 		r.key = fhir.Identifier{System: x.system("report"), Value: base + "-" + orStr(obr.Field(1).Text(1), strconv.Itoa(obr.Pos()))}
 		dr.Identifier = append(dr.Identifier, r.key)
@@ -735,9 +737,6 @@ func firstCode(cc *fhir.CodeableConcept) string {
 	return cc.Coding[0].Code
 }
 
-// specimen converts SPM (v2.5+) to a Specimen of the report's patient. Its
-// key is the filler's specimen id (SPM-2.2), else the placer's (SPM-2.1),
-// else the report and SPM-1.
 // looseBase is the key stem of an OBX that belongs to no OBR: what a
 // re-send of the message repeats (the specimen's identifier, the
 // patient's key with the observation time), or "" when the message says
@@ -755,6 +754,9 @@ func (x *conv) looseBase(obx hl7v2.Segment) string {
 	return ""
 }
 
+// specimen converts SPM (v2.5+) to a Specimen of the report's patient. Its
+// key is the filler's specimen id (SPM-2.2), else the placer's (SPM-2.1),
+// else the report and SPM-1.
 func (x *conv) specimen(spm hl7v2.Segment, r *reportBuilder) (fhir.Reference, error) {
 	sp := &fhir.Specimen{ResourceType: "Specimen", Subject: x.patientRef, Status: "available"}
 	var key fhir.Identifier
