@@ -2,9 +2,8 @@ package ccdafhir
 
 import "github.com/ferry-health/ferry/adapters/fhir"
 
-// JSONPatchType is the media type of a JSON Patch document (RFC 6902): in
-// a Bundle, a PATCH entry carries it as a Binary (FHIR R4 http.html#patch).
-const JSONPatchType = "application/json-patch+json"
+// JSONPatchType is fhir.JSONPatchType.
+const JSONPatchType = fhir.JSONPatchType
 
 // supersedePatch replaces the status and nothing else; applied again (a
 // redelivery) it changes nothing more.
@@ -25,32 +24,14 @@ var supersedePatch = []byte(`[{"op":"replace","path":"/status","value":"supersed
 // answers 404, which would fail the whole transaction, and the replaced
 // version may never have reached the exchange (it came before ferry was
 // installed, or went another way). In a batch that 404 stays on its own
-// entry: b is stored either way, and the delivery of the batch is
-// dead-lettered with the exchange's reason. The PATCH finds the replaced
+// entry: b is stored either way, and the pipeline queues the batch with
+// queue.AttrMissingOK, so that 404 counts as done (nothing to supersede)
+// instead of a dead letter. The PATCH finds the replaced
 // version at the id ferry gave it when it converted it, derived from its
 // document id and the patient; with ModeConditional it is a conditional
 // PATCH by identifier instead. The bundle carries b's security labels, so
 // a disclosure policy that holds the document holds this change too, and
 // b's identifier with "#supersede" appended.
 func SupersedeBatch(b *fhir.Bundle, res Result) *fhir.Bundle {
-	if len(res.Supersedes) == 0 {
-		return nil
-	}
-	out := &fhir.Bundle{ResourceType: "Bundle", Type: "batch", Timestamp: b.Timestamp,
-		Entry: make([]fhir.BundleEntry, len(res.Supersedes))}
-	if b.Meta != nil && len(b.Meta.Security) > 0 {
-		out.Meta = &fhir.Meta{Security: b.Meta.Security}
-	}
-	if b.Identifier != nil {
-		id := *b.Identifier
-		id.Value += "#supersede"
-		out.Identifier = &id
-	}
-	for i, u := range res.Supersedes {
-		out.Entry[i] = fhir.BundleEntry{
-			Resource: &fhir.Binary{ResourceType: "Binary", ContentType: JSONPatchType, Data: supersedePatch},
-			Request:  &fhir.BundleRequest{Method: "PATCH", URL: u},
-		}
-	}
-	return out
+	return fhir.PatchBatch(b, "#supersede", len(res.Supersedes), func(i int) (string, []byte) { return res.Supersedes[i], supersedePatch })
 }

@@ -63,30 +63,9 @@ func (d Change) patch() []byte {
 // the message holds this change too, and b's identifier with
 // "#document-status" appended.
 func ChangeBatch(b *fhir.Bundle, res Result) *fhir.Bundle {
-	if len(res.Changes) == 0 {
-		return nil
-	}
-	out := &fhir.Bundle{
-		ResourceType: "Bundle",
-		Type:         "batch",
-		Timestamp:    b.Timestamp,
-		Entry:        make([]fhir.BundleEntry, len(res.Changes)),
-	}
-	if b.Meta != nil && len(b.Meta.Security) > 0 {
-		out.Meta = &fhir.Meta{Security: b.Meta.Security}
-	}
-	if b.Identifier != nil {
-		id := *b.Identifier
-		id.Value += "#document-status"
-		out.Identifier = &id
-	}
-	for i, d := range res.Changes {
-		out.Entry[i] = fhir.BundleEntry{
-			Resource: &fhir.Binary{ResourceType: "Binary", ContentType: JSONPatchType, Data: d.patch()},
-			Request:  &fhir.BundleRequest{Method: "PATCH", URL: d.URL},
-		}
-	}
-	return out
+	return fhir.PatchBatch(b, "#document-status", len(res.Changes), func(i int) (string, []byte) {
+		return res.Changes[i].URL, res.Changes[i].patch()
+	})
 }
 
 // documentKey is the business identifier a document's DocumentReference

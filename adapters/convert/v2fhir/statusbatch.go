@@ -10,9 +10,8 @@ import (
 // redelivery) it changes nothing more.
 var finalPatch = []byte(`[{"op":"replace","path":"/status","value":"final"}]`)
 
-// JSONPatchType is the media type of a JSON Patch document: in a Bundle,
-// a PATCH entry carries it as a Binary (FHIR R4 http.html#patch).
-const JSONPatchType = "application/json-patch+json"
+// JSONPatchType is fhir.JSONPatchType.
+const JSONPatchType = fhir.JSONPatchType
 
 // StatusBatch returns the batch Bundle that moves the results res.Finals
 // names to final, or nil when there are none. Each is an OBX-11 "U"
@@ -30,28 +29,5 @@ const JSONPatchType = "application/json-patch+json"
 // report holds its status change too, and b's identifier with
 // "#status-final" appended.
 func StatusBatch(b *fhir.Bundle, res Result) *fhir.Bundle {
-	if len(res.Finals) == 0 {
-		return nil
-	}
-	out := &fhir.Bundle{
-		ResourceType: "Bundle",
-		Type:         "batch",
-		Timestamp:    b.Timestamp,
-		Entry:        make([]fhir.BundleEntry, len(res.Finals)),
-	}
-	if b.Meta != nil && len(b.Meta.Security) > 0 {
-		out.Meta = &fhir.Meta{Security: b.Meta.Security}
-	}
-	if b.Identifier != nil {
-		id := *b.Identifier
-		id.Value += "#status-final"
-		out.Identifier = &id
-	}
-	for i, u := range res.Finals {
-		out.Entry[i] = fhir.BundleEntry{
-			Resource: &fhir.Binary{ResourceType: "Binary", ContentType: JSONPatchType, Data: finalPatch},
-			Request:  &fhir.BundleRequest{Method: "PATCH", URL: u},
-		}
-	}
-	return out
+	return fhir.PatchBatch(b, "#status-final", len(res.Finals), func(i int) (string, []byte) { return res.Finals[i], finalPatch })
 }
