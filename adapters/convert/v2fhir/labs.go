@@ -1,7 +1,6 @@
 package v2fhir
 
 import (
-	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/hl7v2"
 )
 
@@ -24,7 +23,11 @@ func init() {
 func (x *conv) oul() error {
 	orderFirst := x.m.Type().Trigger == "R24"
 	w := resultWalk{x: x, looseInFocus: true}
-	spmScope := &reportBuilder{key: fhir.Identifier{Value: x.m.ControlID()}}
+	// spmScope is the stem a specimen group's SPM without a specimen id
+	// (SPM-2) mints its key from: the patient, the collection time
+	// (SPM-17; else the control id) and the type (SPM-4). An empty stem
+	// gave every such specimen of every patient one key.
+	var spmScope reportBuilder
 	// NTE after a TXA annotate the document, not the report or an OBX.
 	inTXA := false
 	for _, seg := range x.m.Segments() {
@@ -63,7 +66,8 @@ func (x *conv) oul() error {
 			if err := w.closeReport(); err != nil {
 				return err
 			}
-			ref, err := x.specimen(seg, spmScope)
+			spmScope.stem = x.slabs.text.cat(x.patientKey, "@", orStr(seg.Field(17).Text(1), x.controlID), ".", seg.Field(4).Text(1))
+			ref, err := x.specimen(seg, &spmScope)
 			if err != nil {
 				return err
 			}
