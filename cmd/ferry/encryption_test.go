@@ -257,6 +257,11 @@ func TestQueueCommandsWithKey(t *testing.T) {
 	if err == nil || !strings.Contains(out+err.Error(), "encryption.key_file") {
 		t.Fatalf("show without the key: %v\n%s", err, out)
 	}
+	// Listed without the key, the dead letter is there with its reason,
+	// not a year-1 date.
+	if out, err := runQueue(t, "list", "--config", noKey); err != nil || !strings.Contains(out, it.ID) || strings.Contains(out, "0001-01-01") {
+		t.Fatalf("list without the key: %v\n%s", err, out)
+	}
 	if out, err := runQueue(t, "retry", it.ID, "--config", withKey); err != nil || !strings.Contains(out, "1 of 1") {
 		t.Fatalf("retry: %v\n%s", err, out)
 	}

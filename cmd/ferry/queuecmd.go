@@ -105,7 +105,11 @@ func queueList(cfg *config.Config, stdout io.Writer) error {
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tDEAD SINCE\tATTEMPTS\tSOURCE\tSIZE\tREASON")
 	for _, d := range dls {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\n", d.ID, d.Died.Local().Format("2006-01-02 15:04"), d.Attempts,
+		died := "-" // a dead letter this key cannot open: its reason says so
+		if !d.Died.IsZero() {
+			died = d.Died.Local().Format("2006-01-02 15:04")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\n", d.ID, died, d.Attempts,
 			orDefault(d.Source, "-"), d.Size, oneLine(d.Reason, 90))
 	}
 	tw.Flush()
