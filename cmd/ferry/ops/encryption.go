@@ -71,7 +71,7 @@ func keyUseChecks(cfg *config.Config, key *seal.Key) []Check {
 				c.Name = cfg.Encryption.PreviousKeyFiles[i]
 			}
 			if u, ok := use[id]; ok {
-				c.Detail = fmt.Sprintf("previous key %s still opens %s; keep it until they are delivered, discarded or purged", id, u)
+				c.Detail = fmt.Sprintf("previous key %s still opens %s; keep it until they are gone (delivered, released, replayed, discarded or purged)", id, u)
 			} else {
 				c.Detail = fmt.Sprintf("previous key %s: nothing sealed with it remains; it can be removed from encryption.previous_key_files", id)
 			}
