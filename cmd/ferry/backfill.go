@@ -59,7 +59,7 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	trail := aud.trail()
 	q, err := openQueue(cfg, key)
 	if errors.Is(err, diskq.ErrLocked) {
-		return errors.New("the gateway is running and holds the queue: stop it (`ferry stop`), run the backfill, then `ferry start`; an interrupted backfill resumes where it stopped")
+		return errors.New("the gateway is running and holds the queue: stop it (`ferry stop` for the service, Ctrl-C for a `ferry run` in a terminal), run the backfill, then `ferry start`; an interrupted backfill resumes where it stopped")
 	}
 	if err != nil {
 		return fmt.Errorf("open queue: %w", err)

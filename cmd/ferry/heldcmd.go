@@ -140,7 +140,7 @@ func heldList(held *pipeline.Held, stdout io.Writer) error {
 func heldRelease(ctx context.Context, cfg *config.Config, key *seal.Key, held *pipeline.Held, ids []string, aud *opsAudit, stdout io.Writer) error {
 	q, err := openQueue(cfg, key)
 	if errors.Is(err, diskq.ErrLocked) {
-		return errors.New("the gateway is running and holds the queue: stop it (ferry stop), release, then start it again")
+		return errors.New("the gateway is running and holds the queue: stop it (`ferry stop` for the service, Ctrl-C for a `ferry run` in a terminal), release, then start it again")
 	}
 	if err != nil {
 		return err

@@ -419,7 +419,7 @@ func quarantineReplay(ctx context.Context, cfg *config.Config, key *seal.Key, id
 	defer func() { err = errors.Join(err, aud.Close(context.Background(), stderr)) }()
 	dq, err := openQueue(cfg, key)
 	if errors.Is(err, diskq.ErrLocked) {
-		return errors.New("the gateway is running and holds the queue: stop it (ferry stop), replay, then start it again")
+		return errors.New("the gateway is running and holds the queue: stop it (`ferry stop` for the service, Ctrl-C for a `ferry run` in a terminal), replay, then start it again")
 	}
 	if err != nil {
 		return fmt.Errorf("open queue: %w", err)

@@ -312,7 +312,7 @@ func TestQuarantineReplayRefusedWhileGatewayRuns(t *testing.T) {
 	}
 	defer q.Close(context.Background())
 	_, err = runQuarantine(t, "replay", ids[0], "--config", cfgFile)
-	if err == nil || !strings.Contains(err.Error(), "the gateway is running and holds the queue: stop it (ferry stop), replay, then start it again") {
+	if err == nil || !strings.Contains(err.Error(), "the gateway is running and holds the queue: stop it (`ferry stop` for the service, Ctrl-C for a `ferry run` in a terminal), replay, then start it again") {
 		t.Fatalf("replay with the queue locked: %v", err)
 	}
 	if left := quarantineIDs(t, cfg); len(left) != 1 || left[0] != ids[0] {

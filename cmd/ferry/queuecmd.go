@@ -394,7 +394,7 @@ func needStatusListener(cfg *config.Config, what string) error {
 	if cfg.Status.Listen != "" {
 		return nil
 	}
-	return fmt.Errorf("%s: the gateway is running and holds the queue, and status.listen is off, over which it takes these commands; stop the gateway first (ferry stop), or set status.listen", what)
+	return fmt.Errorf("%s: the gateway is running and holds the queue, and status.listen is off, over which it takes these commands; stop the gateway first (`ferry stop` for the service, Ctrl-C for a `ferry run` in a terminal), or set status.listen", what)
 }
 
 // newBar is a progress bar on stderr when it is a terminal, silent
