@@ -65,7 +65,7 @@ function message(n) {
   const id = `${o.prefix}${String(n).padStart(6, '0')}`;
   const now = ts(new Date());
   const segs = [
-    `MSH|^~\\&|LOADGEN|CICLINIC|FERRY|HIE|${now}||ORU^R01^ORU_R01|${id}|P|2.5.1|||||UNICODE UTF-8`,
+    `MSH|^~\\&|LOADGEN|CICLINIC|FERRY|HIE|${now}||ORU^R01^ORU_R01|${id}|P|2.5.1||||||UNICODE UTF-8`,
     `PID|1||MRN-${id}^^^HOSP^MR||Load^Patient${n}||19700101|U`,
     `OBR|1|ORD-${id}^LOADGEN|FIL-${id}^CILAB|24323-8^Metabolic panel^LN|||${now}|||||||||||||||${now}|||F`,
   ];
