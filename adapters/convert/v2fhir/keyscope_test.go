@@ -42,3 +42,33 @@ func TestSecondPatientGroupKeysItsOwnPatient(t *testing.T) {
 		}
 	}
 }
+
+// TestDispensesOfTwoPlacersStayApart: a pharmacy fills orders of several
+// placers, whose numbers may be equal (each placer counts on its own), and
+// keys a dispense by its order number and RXD-1. The number's value alone
+// gave the dispenses of two patients, for orders 1001 of two clinics, one
+// key: the second patient's MedicationDispense replaced the first's.
+func TestDispensesOfTwoPlacersStayApart(t *testing.T) {
+	const rds = "MSH|^~\\&|PHARM|TOWNPHARM|FERRY|HIE|20240405113000||RDS^O13^RDS_O13|%s|P|2.5.1\r" +
+		"PID|1||%s^^^CLINIC^MR||Doe^Pat||19780214|F\r" +
+		"ORC|RE|1001^%s||||||||||||||20240405112500\r" +
+		"RXD|1|860975^Metformin 500 MG Oral Tablet^RXNORM|20240405112000|60|{tbl}^tablet^UCUM\r"
+	for _, mode := range []Mode{ModeID, ModeConditional, ModePatientConditional} {
+		c := testConverter(t)
+		c.Mode = mode
+		key := func(control, mrn, placer string) string {
+			mds := entriesOf[fhir.MedicationDispense](mustConvert(t, c, fmt.Sprintf(rds, control, mrn, placer)))
+			if len(mds) != 1 {
+				t.Fatalf("%s: %d dispenses", mode, len(mds))
+			}
+			return mds[0].Identifier[0].System + "|" + mds[0].Identifier[0].Value
+		}
+		a, b, again := key("D1", "MRN-A", "CLINICA"), key("D2", "MRN-B", "CLINICB"), key("D1-RESENT", "MRN-A", "CLINICA")
+		if a == b {
+			t.Errorf("%s: two patients' dispenses (orders of two placers) share the key %s", mode, a)
+		}
+		if a != again {
+			t.Errorf("%s: re-sent under a new MSH-10 the dispense key moved from %s to %s", mode, a, again)
+		}
+	}
+}
