@@ -72,3 +72,34 @@ func TestDispensesOfTwoPlacersStayApart(t *testing.T) {
 		}
 	}
 }
+
+// TestImmunizationsNamedByTextStayApart: a VXU without an order number
+// keys the Immunization by the patient, the vaccine code and the
+// administration time. Two vaccines given at one visit (one RXA-3) and
+// named by text only (RXA-5 without a CVX code) are two facts, sent in
+// two messages; keyed without the text, the second replaced the first.
+func TestImmunizationsNamedByTextStayApart(t *testing.T) {
+	const vxu = "MSH|^~\\&|IMMREG|CLINIC|FERRY|HIE|20240401103000||VXU^V04^VXU_V04|%s|P|2.5.1\r" +
+		"PID|1||MRN-A^^^CLINIC^MR||Doe^Pat||20230105|M\r" +
+		"ORC|RE|9999|9999\r" +
+		"RXA|0|1|20240401101500||^%s|0.5|mL^mL^UCUM||00^New immunization record^NIP001\r"
+	for _, mode := range []Mode{ModeID, ModeConditional, ModePatientConditional} {
+		c := testConverter(t)
+		c.Mode = mode
+		key := func(control, vaccine string) string {
+			imms := entriesOf[fhir.Immunization](mustConvert(t, c, fmt.Sprintf(vxu, control, vaccine)))
+			if len(imms) != 1 {
+				t.Fatalf("%s: %d immunizations", mode, len(imms))
+			}
+			id := imms[0].Identifier[len(imms[0].Identifier)-1]
+			return id.System + "|" + id.Value
+		}
+		a, b, again := key("V1", "Influenza vaccine"), key("V2", "Tetanus toxoid"), key("V1-RESENT", "Influenza vaccine")
+		if a == b {
+			t.Errorf("%s: two vaccines given at one time share the key %s", mode, a)
+		}
+		if a != again {
+			t.Errorf("%s: re-sent under a new MSH-10 the immunization key moved from %s to %s", mode, a, again)
+		}
+	}
+}

@@ -338,7 +338,7 @@ func (x *conv) immunization(orc, rxa hl7v2.Segment) (*fhir.Immunization, error) 
 	}
 	imm.Identifier = ids
 	if key.Value == "" {
-		key = x.scopedKey("immunization", firstCode(code), rxa.Field(3).Text(1))
+		key = x.scopedKey("immunization", orStr(firstCode(code), code.Text), rxa.Field(3).Text(1))
 		imm.Identifier = append(imm.Identifier, key)
 	}
 	x.focus = append(x.focus, x.add("Immunization", key, imm))
