@@ -2,6 +2,7 @@ package v2fhir
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/ferry-health/ferry/adapters/fhir"
@@ -100,6 +101,45 @@ func TestImmunizationsNamedByTextStayApart(t *testing.T) {
 		}
 		if a != again {
 			t.Errorf("%s: re-sent under a new MSH-10 the immunization key moved from %s to %s", mode, a, again)
+		}
+	}
+}
+
+// TestReusedOrderNumbersOfTwoPlacersStayApart: in the conditional modes a
+// second resource of one message with the key of the first (a sender
+// reusing an order number) is written under a minted "duplicate-key"
+// identifier. That key must keep the system of the number it stands for:
+// two placers' order 1001, each reused in one message for its own
+// patient, minted one key, and the second patient's report replaced the
+// first's at the exchange.
+func TestReusedOrderNumbersOfTwoPlacersStayApart(t *testing.T) {
+	const oru = "MSH|^~\\&|LABSYS|ACMELAB|FERRY|CLINIC|20240502101500||ORU^R01^ORU_R01|%s|P|2.5.1\r" +
+		"PID|1||%s^^^CLINIC^MR||Doe^Pat||19780214|F\r" +
+		"OBR|1|1001^%[3]s||718-7^Hemoglobin^LN|||20240502083000\r" +
+		"OBX|1|NM|718-7^Hemoglobin^LN||13.5|g/dL^g/dL^UCUM|||||F\r" +
+		"OBR|2|1001^%[3]s||2345-7^Glucose^LN|||20240502083000\r" +
+		"OBX|1|NM|2345-7^Glucose^LN||95|mg/dL^mg/dL^UCUM|||||F\r"
+	for _, mode := range []Mode{ModeID, ModeConditional, ModePatientConditional} {
+		c := testConverter(t)
+		c.Mode = mode
+		urls := func(control, mrn, placer string) map[string]bool {
+			b := mustConvert(t, c, fmt.Sprintf(oru, control, mrn, placer))
+			out := map[string]bool{}
+			for _, e := range b.Entry {
+				if e.Request != nil && strings.HasPrefix(e.Request.URL, "DiagnosticReport") {
+					out[e.Request.URL] = true
+				}
+			}
+			if len(out) != 2 {
+				t.Fatalf("%s: %d report keys, want 2: %v", mode, len(out), out)
+			}
+			return out
+		}
+		a, b := urls("M1", "MRN-A", "CLINICA"), urls("M2", "MRN-B", "CLINICB")
+		for u := range a {
+			if b[u] {
+				t.Errorf("%s: two patients' reports are written by one search: %s", mode, u)
+			}
 		}
 	}
 }
