@@ -143,3 +143,34 @@ func TestReusedOrderNumbersOfTwoPlacersStayApart(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupKeyedOrdersOfTwoPlacersStayApart: an order without placer or
+// filler number is keyed by its placer group number (ORC-4) and test. The
+// group number is an EI: its namespace (ORC-4.2) names the placer that
+// counts it. Keyed without it, the same test in group G1 of two placers,
+// for two patients, sent by one order router made one ServiceRequest.
+func TestGroupKeyedOrdersOfTwoPlacersStayApart(t *testing.T) {
+	const orm = "MSH|^~\\&|ROUTER|HUB|FERRY|HIE|20240402090000||ORM^O01^ORM_O01|%s|P|2.5.1\r" +
+		"PID|1||%s^^^CLINIC^MR||Doe^Pat||19780214|F\r" +
+		"ORC|NW|||G1^%s|||||20240402085500\r" +
+		"OBR|1|||24323-8^Comprehensive metabolic panel^LN\r"
+	for _, mode := range []Mode{ModeID, ModeConditional, ModePatientConditional} {
+		c := testConverter(t)
+		c.Mode = mode
+		key := func(control, mrn, placer string) string {
+			srs := entriesOf[fhir.ServiceRequest](mustConvert(t, c, fmt.Sprintf(orm, control, mrn, placer)))
+			if len(srs) != 1 {
+				t.Fatalf("%s: %d orders", mode, len(srs))
+			}
+			id := srs[0].Identifier[len(srs[0].Identifier)-1]
+			return id.System + "|" + id.Value
+		}
+		a, b, again := key("O1", "MRN-A", "CLINICA"), key("O2", "MRN-B", "CLINICB"), key("O1-RESENT", "MRN-A", "CLINICA")
+		if a == b {
+			t.Errorf("%s: two patients' orders (group G1 of two placers) share the key %s", mode, a)
+		}
+		if a != again {
+			t.Errorf("%s: re-sent under a new MSH-10 the order key moved from %s to %s", mode, a, again)
+		}
+	}
+}
