@@ -645,7 +645,9 @@ func (x *conv) put(resourceType string, key fhir.Identifier, resource any, readO
 				// update) by it finds one resource.
 				// (Not the urn:uuid fullUrl: the exchange rewrites those,
 				// wherever they are, to the id it assigns.)
-				minted := fhir.Identifier{System: x.system("duplicate-key"), Value: key.Value + "#" + strconv.Itoa(bumped)}
+				// Its value keeps the shared key's system (reportStem): two
+				// placers' reused 1001 are two patients' orders.
+				minted := fhir.Identifier{System: x.system("duplicate-key"), Value: x.reportStem(key) + "#" + strconv.Itoa(bumped)}
 				if rekey(resource, key, minted) {
 					key = minted
 				}

@@ -78,7 +78,10 @@ func (x *conv) dispense(orc, rxd hl7v2.Segment) (*fhir.MedicationDispense, error
 		md.Status = "entered-in-error" // the order was entered in error
 	}
 	sub := orStr(rxd.Field(1).Text(1), "1")
-	key := fhir.Identifier{System: x.system("dispense"), Value: order.Value + "." + sub}
+	// The order number's system is part of the key, as in reportStem:
+	// a pharmacy fills the orders of several placers, whose numbers may
+	// be equal, and a placer's number may equal a filler's.
+	key := fhir.Identifier{System: x.system("dispense"), Value: x.reportStem(order) + "." + sub}
 	md.Identifier = append(md.Identifier, key)
 	if rx := rxd.Field(7).Trimmed(); rx != "" {
 		md.Identifier = append(md.Identifier, fhir.Identifier{System: x.system("prescription"), Value: rx})

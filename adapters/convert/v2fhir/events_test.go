@@ -157,7 +157,7 @@ func TestDispense(t *testing.T) {
 		t.Fatalf("dispenses %d, requests %d", len(rs["MedicationDispense"]), len(rs["MedicationRequest"]))
 	}
 	contains(t, "MedicationDispense", rs["MedicationDispense"][0], `"status":"completed"`, `"code":"860975"`,
-		`"value":"RX-3001.1"`, `"value":"RX778812"`, `"authorizingPrescription":[{"type":"MedicationRequest","identifier":{`,
+		`"value":"springclinic:placer/RX-3001.1"`, `"value":"RX778812"`, `"authorizingPrescription":[{"type":"MedicationRequest","identifier":{`,
 		`"quantity":{"value":60,"unit":"tablet","system":"http://unitsofmeasure.org","code":"{tbl}"}`,
 		`"whenHandedOver":"2024-04-05T11:20:00-05:00"`, `{"text":"Generic substituted."}`, `"code":"PO"`, `"performer":[{"actor":{"reference":"Practitioner/`)
 }

@@ -162,7 +162,13 @@ func (x *conv) serviceRequest(g *orderGroup) error {
 		// Neither placer nor filler number: the placer group number and
 		// the ordered test still tell this order apart.
 		if grp := g.orc.Field(4).Text(1); grp != "" {
-			key = fhir.Identifier{System: x.system("order"), Value: grp + "." + g.obr.Field(4).Text(1)}
+			// The group number's namespace (ORC-4.2) names the placer
+			// that counts it: an order router sends several placers'.
+			sys := x.system("order")
+			if ns := g.orc.Field(4).Text(2); ns != "" {
+				sys += ":" + sanitise(ns)
+			}
+			key = fhir.Identifier{System: sys, Value: grp + "." + g.obr.Field(4).Text(1)}
 			ids = append(ids, key)
 		}
 	}
@@ -338,7 +344,7 @@ func (x *conv) immunization(orc, rxa hl7v2.Segment) (*fhir.Immunization, error) 
 	}
 	imm.Identifier = ids
 	if key.Value == "" {
-		key = x.scopedKey("immunization", firstCode(code), rxa.Field(3).Text(1))
+		key = x.scopedKey("immunization", orStr(firstCode(code), code.Text), rxa.Field(3).Text(1))
 		imm.Identifier = append(imm.Identifier, key)
 	}
 	x.focus = append(x.focus, x.add("Immunization", key, imm))

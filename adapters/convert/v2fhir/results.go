@@ -901,6 +901,11 @@ func (w *resultWalk) patient(pid hl7v2.Segment) error {
 		return err
 	}
 	w.x.patientRef = ref
+	// The keys minted from here on (reports and results without order
+	// numbers, a visit without a number) are this patient's: x.patient
+	// sets the scope for the message's first patient only (a merge keeps
+	// the surviving patient's).
+	w.x.patientKey = patientHash(&w.x.slabs.text, w.x.patientID.System, w.x.patientID.Value)
 	w.x.encRef = nil
 	w.specimen = nil
 	return nil
