@@ -127,7 +127,7 @@ func (c *converter) buildPatient() {
 	pr := &c.target.PatientRole
 	ids := c.patientIdentifiers(pr.ID)
 	p := &fhir.Patient{ResourceType: "Patient"}
-	idn, ids, _ := c.claim("Patient", ids, "recordTarget", false)
+	idn, ids, _ := c.claim("Patient", ids, recordTargetKey(c.target), false)
 	p.ID, p.Identifier = idn.id, ids
 	c.res.PatientKey = fhir.PatientKey(idn.ident.System, idn.ident.Value)
 	p.Address = addresses(pr.Addr)
@@ -175,6 +175,29 @@ func (c *converter) buildPatient() {
 		p.ManagingOrganization = c.organization(pr.ProviderOrganization)
 	}
 	c.patient = &patientState{idn: idn, res: p, scope: "Patient|" + idn.ident.System + "|" + idn.ident.Value}
+}
+
+// recordTargetKey is what mints the id of a Patient without a usable id:
+// the document id alone scopes it, and a sender that reuses one document
+// id (a template's fixed value) for two patients would make them one
+// Patient, every entry of both filed under it. So the key also names who
+// the document is about (names, birth time, gender), which stays the same
+// when the same document comes again.
+func recordTargetKey(rt *recordTarget) string {
+	var b strings.Builder
+	b.WriteString("recordTarget")
+	if pt := rt.PatientRole.Patient; pt != nil {
+		for _, n := range humanNames(pt.Name) {
+			b.WriteString("|name=" + strings.ToLower(n.Family) + "^" + strings.ToLower(strings.Join(n.Given, " ")) + "^" + strings.ToLower(n.Text))
+		}
+		if pt.BirthTime != nil {
+			b.WriteString("|birth=" + strings.TrimSpace(pt.BirthTime.Value))
+		}
+		if g := pt.AdministrativeGenderCode; g != nil {
+			b.WriteString("|gender=" + strings.TrimSpace(g.Code))
+		}
+	}
+	return b.String()
 }
 
 // patientIdentifiers maps patientRole ids. SSNs are normalised to digits;
