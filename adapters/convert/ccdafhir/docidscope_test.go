@@ -51,3 +51,50 @@ func TestReusedDocIDKeepsIdlessPatientsApart(t *testing.T) {
 		}
 	}
 }
+
+// visitDoc is versionDoc(n) of Rae with an encompassingEncounter without
+// an id that started at when; rplc false makes it a document of its own
+// (XFRM) under the setId its sender gives every document.
+func visitDoc(n int, when string, rplc bool) []byte {
+	doc := string(versionDoc(n, "", ""))
+	if !rplc {
+		doc = strings.Replace(doc, `<relatedDocument typeCode="RPLC">`, `<relatedDocument typeCode="XFRM">`, 1)
+	}
+	enc := `<componentOf><encompassingEncounter><code code="AMB" codeSystem="2.16.840.1.113883.5.4"/>` +
+		`<effectiveTime><low value="` + when + `"/></effectiveTime></encompassingEncounter></componentOf>
+  <component><structuredBody>`
+	return []byte(strings.Replace(doc, "<component><structuredBody>", enc, 1))
+}
+
+// TestVisitsUnderOneSetIDStayApart: the encompassingEncounter without an
+// id is minted under the setId. Two documents of one patient about two
+// visits, from a sender that reuses one setId, must be two Encounters,
+// not the second visit written over the first; a replacement (RPLC) of
+// the first keeps its Encounter.
+func TestVisitsUnderOneSetIDStayApart(t *testing.T) {
+	for _, mode := range []Mode{ModePutID, ModeConditional, ModePatientConditional} {
+		enc := func(doc []byte) string {
+			b, _, err := ConvertBytes(doc, Options{Mode: mode})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, e := range b.Entry {
+				if strings.HasPrefix(e.Request.URL, "Encounter") {
+					out = append(out, e.Request.URL)
+				}
+			}
+			if len(out) != 1 {
+				t.Fatalf("mode %d: encounters %v", mode, out)
+			}
+			return out[0]
+		}
+		first, second, replaced := enc(visitDoc(1, "20240101", false)), enc(visitDoc(2, "20240301", false)), enc(visitDoc(2, "20240101", true))
+		if first == second {
+			t.Errorf("mode %d: two visits are one Encounter %s", mode, first)
+		}
+		if first != replaced {
+			t.Errorf("mode %d: the replacement moved the visit from %s to %s", mode, first, replaced)
+		}
+	}
+}

@@ -558,11 +558,30 @@ func (c *converter) authorRef(as []author) (*fhir.Reference, string) {
 	return nil, ""
 }
 
+// encompassingKey is what mints the id of an encompassingEncounter
+// without one: the visit's code and start. The setId scopes it, and a
+// sender that reuses one setId for every document (a template's fixed
+// value) would otherwise make all of a patient's visits one Encounter,
+// each document's visit replacing the last. Like entryWhat it leaves out
+// the end, which a replacement may add.
+func encompassingKey(code *cd, t *ivlTS) string {
+	k := "encompassingEncounter|code=" + cdKey(code)
+	if t != nil {
+		k += "|time=" + strings.TrimSpace(t.Value)
+		for _, x := range []*ts{t.Low, t.Center} {
+			if x != nil {
+				k += "/" + strings.TrimSpace(x.Value)
+			}
+		}
+	}
+	return k
+}
+
 // headerEncounter maps componentOf/encompassingEncounter.
 func (c *converter) headerEncounter() string {
 	ee := c.componOf.EncompassingEncounter
 	e := &fhir.Encounter{ResourceType: "Encounter", Subject: c.subject()}
-	idn, ids, _ := c.claim("Encounter", identifiers(ee.ID), "encompassingEncounter", false)
+	idn, ids, _ := c.claim("Encounter", identifiers(ee.ID), encompassingKey(ee.Code, ee.EffectiveTime), false)
 	e.ID, e.Identifier = idn.id, ids
 	e.Class = *encounterClass(ee.Code)
 	if ee.Code != nil && ee.Code.CodeSystem != "2.16.840.1.113883.5.4" {
