@@ -127,7 +127,7 @@ func (c *converter) buildPatient() {
 	pr := &c.target.PatientRole
 	ids := c.patientIdentifiers(pr.ID)
 	p := &fhir.Patient{ResourceType: "Patient"}
-	idn, ids, _ := c.claim("Patient", ids, "recordTarget", false)
+	idn, ids, _ := c.claim("Patient", ids, recordTargetKey(c.target), false)
 	p.ID, p.Identifier = idn.id, ids
 	c.res.PatientKey = fhir.PatientKey(idn.ident.System, idn.ident.Value)
 	p.Address = addresses(pr.Addr)
@@ -175,6 +175,29 @@ func (c *converter) buildPatient() {
 		p.ManagingOrganization = c.organization(pr.ProviderOrganization)
 	}
 	c.patient = &patientState{idn: idn, res: p, scope: "Patient|" + idn.ident.System + "|" + idn.ident.Value}
+}
+
+// recordTargetKey is what mints the id of a Patient without a usable id:
+// the document id alone scopes it, and a sender that reuses one document
+// id (a template's fixed value) for two patients would make them one
+// Patient, every entry of both filed under it. So the key also names who
+// the document is about (names, birth time, gender), which stays the same
+// when the same document comes again.
+func recordTargetKey(rt *recordTarget) string {
+	var b strings.Builder
+	b.WriteString("recordTarget")
+	if pt := rt.PatientRole.Patient; pt != nil {
+		for _, n := range humanNames(pt.Name) {
+			b.WriteString("|name=" + strings.ToLower(n.Family) + "^" + strings.ToLower(strings.Join(n.Given, " ")) + "^" + strings.ToLower(n.Text))
+		}
+		if pt.BirthTime != nil {
+			b.WriteString("|birth=" + strings.TrimSpace(pt.BirthTime.Value))
+		}
+		if g := pt.AdministrativeGenderCode; g != nil {
+			b.WriteString("|gender=" + strings.TrimSpace(g.Code))
+		}
+	}
+	return b.String()
 }
 
 // patientIdentifiers maps patientRole ids. SSNs are normalised to digits;
@@ -535,11 +558,30 @@ func (c *converter) authorRef(as []author) (*fhir.Reference, string) {
 	return nil, ""
 }
 
+// encompassingKey is what mints the id of an encompassingEncounter
+// without one: the visit's code and start. The setId scopes it, and a
+// sender that reuses one setId for every document (a template's fixed
+// value) would otherwise make all of a patient's visits one Encounter,
+// each document's visit replacing the last. Like entryWhat it leaves out
+// the end, which a replacement may add.
+func encompassingKey(code *cd, t *ivlTS) string {
+	k := "encompassingEncounter|code=" + cdKey(code)
+	if t != nil {
+		k += "|time=" + strings.TrimSpace(t.Value)
+		for _, x := range []*ts{t.Low, t.Center} {
+			if x != nil {
+				k += "/" + strings.TrimSpace(x.Value)
+			}
+		}
+	}
+	return k
+}
+
 // headerEncounter maps componentOf/encompassingEncounter.
 func (c *converter) headerEncounter() string {
 	ee := c.componOf.EncompassingEncounter
 	e := &fhir.Encounter{ResourceType: "Encounter", Subject: c.subject()}
-	idn, ids, _ := c.claim("Encounter", identifiers(ee.ID), "encompassingEncounter", false)
+	idn, ids, _ := c.claim("Encounter", identifiers(ee.ID), encompassingKey(ee.Code, ee.EffectiveTime), false)
 	e.ID, e.Identifier = idn.id, ids
 	e.Class = *encounterClass(ee.Code)
 	if ee.Code != nil && ee.Code.CodeSystem != "2.16.840.1.113883.5.4" {

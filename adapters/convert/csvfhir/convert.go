@@ -603,6 +603,14 @@ func (c *compiled) mintIdentifier(r *row) fhir.Identifier {
 		}
 		fmt.Fprintf(h, "%s=%s\x00", p, strings.Join(vs, "\x1f"))
 	}
+	// A procedure dated only by its end (performedPeriod.end may stand
+	// alone) is known by that end: without it every procedure of a code
+	// of the patient was one. A start, when there is one, stays the key,
+	// so an end added by a later export updates the same resource.
+	if end := r.vals["performedPeriod.end"]; c.m.Resource == "Procedure" && len(end) == 1 &&
+		len(r.vals["performedDateTime"]) == 0 && len(r.vals["performedPeriod.start"]) == 0 {
+		fmt.Fprintf(h, "performedPeriod.end=%s\x00", wallClock(end[0]))
+	}
 	return fhir.Identifier{System: c.base() + ":csv:" + strings.ToLower(c.m.Resource) + "-key", Value: hex.EncodeToString(h.Sum(nil))}
 }
 
