@@ -406,22 +406,35 @@ func (c *Converter) plan(ctx context.Context, in Input, fax Fax, sourceID string
 	}
 
 	// Documents: the PDF (rendition or original) first, then the original
-	// TIFF when kept. Their ids derive from the fax's digest alone, so the
-	// same fax received again is the same document.
-	var parts []part
-	if rendition != nil {
-		parts = append(parts, faxPart(rendition, "pdf", h))
-		if c.cfg.keepOriginal() {
-			parts = append(parts, faxPart(orig, "orig", h))
-		}
-	} else {
-		parts = append(parts, faxPart(orig, "pdf", h))
-	}
-	// The sourceId is not part of the seed: the fax's ids stay what they
-	// were whichever folder, and source id, it came by.
+	// TIFF when kept. Their ids derive from the fax's digest and the
+	// patient it is filed to (patientSeed), so the same fax received again
+	// is the same document, and the same form faxed for two patients is
+	// two: the DocumentReference is a conditional create on its
+	// masterIdentifier, so one id for both left the second patient's
+	// unfiled. The sourceId is not part of the seed: the fax's ids stay
+	// what they were whichever folder, and source id, it came by.
 	d := c.faxDocument(fax, res.Pages)
 	d.SourceID = sourceID
-	return c.assemble(d, h, parts, res), nil
+	seed := h + patientSeed(d.Patient)
+	var parts []part
+	if rendition != nil {
+		parts = append(parts, faxPart(rendition, "pdf", seed))
+		if c.cfg.keepOriginal() {
+			parts = append(parts, faxPart(orig, "orig", seed))
+		}
+	} else {
+		parts = append(parts, faxPart(orig, "pdf", seed))
+	}
+	return c.assemble(d, seed, parts, res), nil
+}
+
+// patientSeed is what the ids of a document filed to p take from it
+// ("" for a document filed to no patient, whose ids stay its digest's).
+func patientSeed(p *Patient) string {
+	if p == nil {
+		return ""
+	}
+	return "|patient:" + p.System + "|" + p.Value
 }
 
 // faxPart is one document of a fax: its masterIdentifier is the OID form

@@ -257,6 +257,10 @@ func (c *Converter) planDocument(ctx context.Context, d Document) (*plan, error)
 	seed := "document:" + h
 	if m := d.MasterIdentifier; m != nil {
 		seed += ":" + m.System + "|" + m.Value
+	} else {
+		// No business id: the bytes and the patient (the same form in
+		// two patients' packages is two documents; see patientSeed).
+		seed += patientSeed(d.Patient)
 	}
 	u := newID(seed)
 	pt := part{c: cont, fullURL: u.URN(), binID: newID("binary:" + seed),

@@ -8,12 +8,6 @@ import (
 	"testing"
 )
 
-// skipPatientScope is why the tests below are skipped: they prove a
-// defect whose fix changes the identifiers TestFaxIDsPinned pins for every
-// fax linked to a patient (a design choice left to the lead; see the
-// keydocs review report). Remove the Skip with the fix.
-const skipPatientScope = "known defect: a fax's (or a document without a uniqueId's) identifiers derive from its bytes alone, not its patient"
-
 // TestSameFaxTwoPatientsKeepsBoth: one fax image linked to two patients
 // (the same form, byte for byte, faxed for two of them: the fax
 // system's metadata names the patient). The DocumentReference is created
@@ -23,7 +17,6 @@ const skipPatientScope = "known defect: a fax's (or a document without a uniqueI
 // first patient's. The same fax dropped again for the same patient keeps
 // its identifiers (TestIdempotentIDs).
 func TestSameFaxTwoPatientsKeepsBoth(t *testing.T) {
-	t.Skip(skipPatientScope)
 	a := testFax()
 	b := testFax()
 	b.MRN, b.PatientName = "MRN-0043", "OTHER PATIENT"
@@ -44,7 +37,6 @@ func TestSameFaxTwoPatientsKeepsBoth(t *testing.T) {
 // MasterIdentifier (an XDM entry without a usable uniqueId): two
 // patients' packages carrying the same bytes.
 func TestSameDocumentTwoPatientsKeepsBoth(t *testing.T) {
-	t.Skip(skipPatientScope)
 	c, err := New(testConfig())
 	if err != nil {
 		t.Fatal(err)
