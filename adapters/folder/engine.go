@@ -42,6 +42,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -844,9 +845,24 @@ func (e *Engine) process(ctx context.Context, name string) {
 		e.backoff(name, nil, fmt.Errorf("read claimed file: %w", err))
 		return
 	}
-	var key [32]byte
-	copy(key[:], sum)
 	scNames := e.sidecarsIn(name)
+	var scs map[string][]byte
+	for _, sc := range scNames {
+		data, err := readSmall(e.proc, sc, e.cfg.MaxBodyBytes)
+		if err != nil {
+			if errors.Is(err, errTooLarge) {
+				e.fail(name, scNames, sum, size, queue.Permanent(fmt.Errorf("sidecar %s: %w", sc, err)))
+				return
+			}
+			e.backoff(name, sum, fmt.Errorf("read sidecar: %w", err))
+			return
+		}
+		if scs == nil {
+			scs = map[string][]byte{}
+		}
+		scs[sc] = data
+	}
+	key := seenKey(sum, scs)
 
 	if e.dedup.Seen(key) {
 		if err := e.settle(name, scNames); err != nil {
@@ -864,22 +880,6 @@ func (e *Engine) process(ctx context.Context, name string) {
 		return
 	}
 
-	var scs map[string][]byte
-	for _, sc := range scNames {
-		data, err := readSmall(e.proc, sc, e.cfg.MaxBodyBytes)
-		if err != nil {
-			if errors.Is(err, errTooLarge) {
-				e.fail(name, scNames, sum, size, queue.Permanent(fmt.Errorf("sidecar %s: %w", sc, err)))
-				return
-			}
-			e.backoff(name, sum, fmt.Errorf("read sidecar: %w", err))
-			return
-		}
-		if scs == nil {
-			scs = map[string][]byte{}
-		}
-		scs[sc] = data
-	}
 	meta := map[string]string{
 		MetaFolder:  e.cfg.Name,
 		MetaKind:    e.cfg.Kind,
@@ -925,6 +925,34 @@ func (e *Engine) process(ctx context.Context, name string) {
 		}
 		e.backoff(name, sum, err)
 	}
+}
+
+// seenKey is the key a claimed file is remembered by in the seen-set: the
+// SHA-256 of its content alone, or, with sidecars, of that digest and the
+// digests of the sidecars' contents in order. The same fax with the same
+// metadata is the same input; the same fax image with another sidecar (a
+// corrected patient, or one form faxed for two patients) is another and
+// is consumed, where the image's digest alone skipped it as a duplicate.
+// A file without sidecars keeps the key it always had.
+func seenKey(sum []byte, sidecars map[string][]byte) [32]byte {
+	var key [32]byte
+	if len(sidecars) == 0 {
+		copy(key[:], sum)
+		return key
+	}
+	digests := make([][32]byte, 0, len(sidecars))
+	for _, data := range sidecars {
+		digests = append(digests, sha256.Sum256(data))
+	}
+	slices.SortFunc(digests, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
+	h := sha256.New()
+	h.Write([]byte("ferry seen-set: file and sidecars\x00"))
+	h.Write(sum)
+	for _, d := range digests {
+		h.Write(d[:])
+	}
+	copy(key[:], h.Sum(nil))
+	return key
 }
 
 // consume hands raw to the Consumer. A panic in it (a converter bug

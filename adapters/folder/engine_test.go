@@ -595,3 +595,32 @@ func TestLeftoverInProcessingIsConsumed(t *testing.T) {
 		t.Fatalf("consumed %d", n)
 	}
 }
+
+// TestSameImageOtherSidecarIsConsumed: the seen-set remembers a file with
+// sidecars by its content and theirs. The same fax image with another
+// sidecar (a corrected patient, one form faxed for two patients) is
+// consumed; with the same sidecar again it is a duplicate.
+func TestSameImageOtherSidecarIsConsumed(t *testing.T) {
+	dir := t.TempDir()
+	rec := &recorder{}
+	cfg := testConfig(dir)
+	cfg.Sidecars = []string{".json"}
+	cfg.SidecarRequired = true
+	e := startEngine(t, cfg, rec)
+	img := []byte("%PDF-1.4 the same form")
+	drop := func(name, sidecar string) {
+		writeFile(t, filepath.Join(dir, name+".json"), []byte(sidecar))
+		writeFile(t, filepath.Join(dir, name+".pdf"), img)
+		waitFor(t, name, doneHas(t, e, name+".pdf"))
+	}
+	drop("a", `{"mrn":"MRN-1"}`)
+	drop("b", `{"mrn":"MRN-2"}`)
+	if n := rec.count(); n != 2 {
+		t.Fatalf("consumed %d, want 2: the same image for another patient was skipped as a duplicate", n)
+	}
+	drop("c", `{"mrn":"MRN-1"}`)
+	if n := rec.count(); n != 2 {
+		t.Fatalf("consumed %d, want 2: the same image and sidecar again is a duplicate", n)
+	}
+	waitFor(t, "the duplicate counted", func() bool { return e.Stats().Duplicates == 1 })
+}
