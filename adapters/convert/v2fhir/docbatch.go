@@ -108,6 +108,21 @@ func (x *conv) changeResource(typ string, key fhir.Identifier, status, docStatus
 	x.changes = append(x.changes, d)
 }
 
+// namedDocument is the message's TXA and the key of the document it
+// names (documentKey), or a ContentError naming the field: missing says
+// what a message without TXA-12 and TXA-16 fails to name.
+func (x *conv) namedDocument(missing string) (hl7v2.Segment, fhir.Identifier, error) {
+	txa, ok := x.m.Segment("TXA")
+	if !ok {
+		return txa, fhir.Identifier{}, &ContentError{Segment: "TXA", Field: "TXA", Reason: "required segment missing"}
+	}
+	key, ok := x.documentKey(txa)
+	if !ok {
+		return txa, key, &ContentError{Segment: "TXA", Pos: txa.Pos(), Field: "TXA-12", Reason: missing + " (TXA-12 and TXA-16 are empty)"}
+	}
+	return txa, key, nil
+}
+
 // cancelDocument converts MDM^T11: the document TXA-12 names is withdrawn
 // (HL7 v2 chapter 9: it was filed to the wrong patient's record, and is
 // to be removed from general access there but kept for reference). ferry
@@ -115,13 +130,9 @@ func (x *conv) changeResource(typ string, key fhir.Identifier, status, docStatus
 // entered-in-error. The message carries no content, and even when a
 // sender adds OBX the cancelled document is not written again.
 func (x *conv) cancelDocument() error {
-	txa, ok := x.m.Segment("TXA")
-	if !ok {
-		return &ContentError{Segment: "TXA", Field: "TXA", Reason: "required segment missing"}
-	}
-	key, ok := x.documentKey(txa)
-	if !ok {
-		return &ContentError{Segment: "TXA", Pos: txa.Pos(), Field: "TXA-12", Reason: "MDM^T11 names no document to cancel (TXA-12 and TXA-16 are empty)"}
+	_, key, err := x.namedDocument("MDM^T11 names no document to cancel")
+	if err != nil {
+		return err
 	}
 	if err := x.patientContext(); err != nil {
 		return err
@@ -139,13 +150,9 @@ func (x *conv) documentStatus() error {
 	if hasDocumentContent(x.m) {
 		return x.document()
 	}
-	txa, ok := x.m.Segment("TXA")
-	if !ok {
-		return &ContentError{Segment: "TXA", Field: "TXA", Reason: "required segment missing"}
-	}
-	key, ok := x.documentKey(txa)
-	if !ok {
-		return &ContentError{Segment: "TXA", Pos: txa.Pos(), Field: "TXA-12", Reason: "MDM^T03 names no document whose status changed (TXA-12 and TXA-16 are empty)"}
+	txa, key, err := x.namedDocument("MDM^T03 names no document whose status changed")
+	if err != nil {
+		return err
 	}
 	status := availability[strings.ToUpper(txa.Field(19).Text(1))]
 	doc := docStatus[strings.ToUpper(txa.Field(17).Text(1))]
