@@ -15,6 +15,7 @@
 //	  (through a proxy: with a hint about TLS-inspecting proxies)
 //	a proxy's refusal of CONNECT (407, 403, 502)     → retry, as a *configproxy.RefusedError
 //	3xx, 401, 407                                    → retry, as an *EndpointError
+//	403 with a Bearer insufficient_scope challenge   → retry, as an *EndpointError
 //	409 (a transaction that raced another)           → retry, as a conflict (transport.IsConflict):
 //	                                                   the dispatcher dead-letters it after a few
 //	400, 412, 413, 422                               → queue.Permanent, with the OperationOutcome text
@@ -778,6 +779,12 @@ func classify(resp *http.Response, body []byte) error {
 			return &EndpointError{Problem: "a proxy between ferry and the exchange asks for a login; let ferry through it or bypass it (NO_PROXY)", Err: se}
 		}
 		return se
+	case code == http.StatusForbidden && bearerError(resp.Header) == "insufficient_scope":
+		// RFC 6750 §3.1: the access token lacks a scope the request
+		// needs. That is ferry's authorization at the exchange, which no
+		// bundle can fix, even when a FHIR server explains it with an
+		// OperationOutcome: the bundles wait for the operator.
+		return &EndpointError{Problem: "the exchange refused ferry's access token for its scope (insufficient_scope); ask the exchange to grant ferry's client the scope it needs to write these resources, or set exchange.auth scope", Err: se}
 	case rejectsContent(code) || isOperationOutcome(body):
 		se.Hint = contentHint(code)
 		se.keepBody(body, len(body) >= maxResponseBytes)
@@ -787,6 +794,41 @@ func classify(resp *http.Response, body []byte) error {
 		return queue.Permanent(se)
 	}
 	return &EndpointError{Problem: notFHIRProblem(code, ct, body), Err: se}
+}
+
+// bearerError is the error code of a Bearer challenge in the
+// WWW-Authenticate header (RFC 6750 §3: Bearer realm="x",
+// error="insufficient_scope"), "" when there is none.
+func bearerError(h http.Header) string {
+	for _, v := range h.Values("WWW-Authenticate") {
+		scheme, params, _ := strings.Cut(strings.TrimSpace(v), " ")
+		if !strings.EqualFold(scheme, "Bearer") {
+			continue
+		}
+		for params != "" {
+			var name, value string
+			name, params, _ = strings.Cut(strings.TrimLeft(params, " ,"), "=")
+			params = strings.TrimLeft(params, " ")
+			if strings.HasPrefix(params, `"`) {
+				// A quoted-string (RFC 9110 §5.6.4), which may hold commas.
+				var sb strings.Builder
+				i := 1
+				for ; i < len(params) && params[i] != '"'; i++ {
+					if params[i] == '\\' && i+1 < len(params) {
+						i++
+					}
+					sb.WriteByte(params[i])
+				}
+				value, params = sb.String(), params[min(i+1, len(params)):]
+			} else {
+				value, params, _ = strings.Cut(params, ",")
+			}
+			if strings.EqualFold(strings.TrimSpace(name), "error") {
+				return strings.TrimSpace(value)
+			}
+		}
+	}
+	return ""
 }
 
 // notFHIRProblem explains a rejection that did not come from a FHIR server.
