@@ -572,6 +572,11 @@ type StatusError struct {
 	// bundle (412: duplicate patients at the exchange; 413: its size
 	// limit). It is fixed text, no PHI, so Summary keeps it too.
 	Hint string
+	// Server names who answered when it is not the FHIR base (the
+	// SMART or UDAP token endpoint, UDAP discovery or registration),
+	// so that the operator looks at the right server; "" is the
+	// exchange's FHIR base.
+	Server string
 }
 
 // Outcome returns Body for the dead letter (queue.Outcomer).
@@ -599,6 +604,9 @@ type Issue struct {
 }
 
 func (e *StatusError) where() string {
+	if e.Server != "" {
+		return e.Server + ": "
+	}
 	if e.Entry >= 0 && e.Batch {
 		return fmt.Sprintf("batch entry %d: ", e.Entry)
 	}

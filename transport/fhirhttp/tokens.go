@@ -109,7 +109,8 @@ func requestToken(ctx context.Context, client *http.Client, tr tokenRequest) (st
 	_ = json.Unmarshal(body, &ans)
 	switch {
 	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
-		return "", 0, &StatusError{Code: resp.StatusCode, Status: statusText(resp.StatusCode, resp.Status), Entry: -1}
+		return "", 0, &StatusError{Code: resp.StatusCode, Status: statusText(resp.StatusCode, resp.Status), Entry: -1,
+			Wait: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), Server: tr.what + " token endpoint " + tr.url}
 	case resp.StatusCode != http.StatusOK:
 		return "", 0, &EndpointError{Problem: fmt.Sprintf("the %s token endpoint %s refused ferry's client assertion (%s); %s", tr.what, tr.url, oauthError(body, resp.Status), tr.check),
 			Err: errors.New(tr.what + " token request: " + resp.Status)}

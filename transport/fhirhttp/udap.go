@@ -340,7 +340,8 @@ func discoverUDAP(ctx context.Context, client *http.Client, issuer, community st
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
-		return nil, &StatusError{Code: resp.StatusCode, Status: statusText(resp.StatusCode, resp.Status), Entry: -1}
+		return nil, &StatusError{Code: resp.StatusCode, Status: statusText(resp.StatusCode, resp.Status), Entry: -1,
+			Wait: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), Server: "UDAP metadata " + u}
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusNoContent:
 		return nil, fail("answered %s: the exchange does not offer UDAP here; check exchange.url (and exchange.auth.udap.community)", resp.Status)
 	case resp.StatusCode != http.StatusOK:
@@ -676,7 +677,8 @@ func (t *udapTokens) register(ctx context.Context) (string, error) {
 	_ = json.Unmarshal(b, &ans)
 	switch {
 	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
-		return "", &StatusError{Code: resp.StatusCode, Status: statusText(resp.StatusCode, resp.Status), Entry: -1}
+		return "", &StatusError{Code: resp.StatusCode, Status: statusText(resp.StatusCode, resp.Status), Entry: -1,
+			Wait: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), Server: "UDAP registration endpoint " + u}
 	case resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK:
 		return "", &EndpointError{Problem: fmt.Sprintf("the UDAP registration endpoint %s refused ferry's software statement for %s (%s); check exchange.auth.udap cert_file (a certificate the trust community issued), scope and contacts", u, t.id.URI, oauthError(b, resp.Status)),
 			Err: errors.New("UDAP registration: " + resp.Status)}
