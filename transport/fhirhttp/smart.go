@@ -132,7 +132,7 @@ type smartTokens struct {
 	key    *SMARTKey
 	kid    string
 
-	tokenURL string // guarded by tokenCache.mu once in use
+	tokenURL string // set by the one fetch in flight (see tokenCache)
 }
 
 // assertionLife is the client assertion's exp: SMART and UDAP allow at

@@ -31,9 +31,14 @@ type tokenSource interface {
 }
 
 // tokenCache keeps one access token until tokenSkew before it expires and
-// calls fetch for a new one. fetch runs under the cache's lock, so that
-// concurrent senders wait for one token request rather than each making
-// its own, and so that the fetcher's own lazily filled state (a discovered
+// calls fetch for a new one. One fetch runs at a time, and the senders
+// that need a token while it runs wait for it and share its outcome, a
+// failure included: a token endpoint that is slow or down gets one
+// request, not one per waiting delivery, each after the one before failed
+// (which, with a token endpoint that does not answer, made the last of N
+// senders wait N times the request timeout). A waiter gives up when its
+// own context ends. Since fetches never overlap, and each is handed over
+// through mu, the fetcher's own lazily filled state (a discovered
 // endpoint, a registration) needs no other lock.
 type tokenCache struct {
 	fetch func(ctx context.Context) (token string, life time.Duration, err error)
@@ -41,6 +46,19 @@ type tokenCache struct {
 	mu      sync.Mutex
 	token   string
 	expires time.Time
+	flight  *tokenFlight // the fetch in progress; nil when none
+}
+
+// tokenFlight is one fetch's outcome, for the senders waiting on it;
+// token and err are set before done is closed.
+type tokenFlight struct {
+	done  chan struct{}
+	token string
+	err   error
+	// cancelled says the fetch failed because its sender's context
+	// ended (a shutdown, that sender's deadline), which says nothing
+	// to a waiter whose context has not.
+	cancelled bool
 }
 
 // tokenSkew is how long before its expiry a token is replaced, so that no
@@ -48,18 +66,56 @@ type tokenCache struct {
 const tokenSkew = 30 * time.Second
 
 // Token returns a valid access token, fetching one when there is none or
-// it is about to expire.
+// it is about to expire, or waiting for the fetch another sender started.
 func (c *tokenCache) Token(ctx context.Context) (string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.token != "" && time.Now().Before(c.expires) {
-		return c.token, nil
+	for {
+		c.mu.Lock()
+		if c.token != "" && time.Now().Before(c.expires) {
+			tok := c.token
+			c.mu.Unlock()
+			return tok, nil
+		}
+		if f := c.flight; f != nil {
+			c.mu.Unlock()
+			select {
+			case <-f.done:
+			case <-ctx.Done():
+				return "", fmt.Errorf("wait for an access token: %w", context.Cause(ctx))
+			}
+			if f.err != nil && f.cancelled && ctx.Err() == nil {
+				continue // its sender gave up, not the token endpoint
+			}
+			return f.token, f.err
+		}
+		f := &tokenFlight{done: make(chan struct{})}
+		c.flight = f
+		c.mu.Unlock()
+		return c.fly(ctx, f)
 	}
+}
+
+// fly runs fetch for flight f and hands its outcome to the cache and to
+// f's waiters, even if fetch panics.
+func (c *tokenCache) fly(ctx context.Context, f *tokenFlight) (tok string, err error) {
+	returned := false
+	defer func() {
+		f.token, f.err, f.cancelled = tok, err, err != nil && ctx.Err() != nil
+		if !returned {
+			f.err = errors.New("access token fetch failed")
+		}
+		c.mu.Lock()
+		c.flight = nil
+		c.mu.Unlock()
+		close(f.done)
+	}()
 	tok, life, err := c.fetch(ctx)
+	returned = true
 	if err != nil {
 		return "", err
 	}
+	c.mu.Lock()
 	c.token, c.expires = tok, time.Now().Add(life-tokenSkew)
+	c.mu.Unlock()
 	return tok, nil
 }
 

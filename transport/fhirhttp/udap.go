@@ -517,7 +517,7 @@ type udapTokens struct {
 	regFile string
 	log     *slog.Logger
 
-	// Filled lazily, under tokenCache.mu.
+	// Filled lazily by the one fetch in flight (see tokenCache).
 	meta     *udapMetadata
 	clientID string
 }
