@@ -186,7 +186,12 @@ func (t *smartTokens) discover(ctx context.Context) (string, error) {
 		AuthMethods   []string `json:"token_endpoint_auth_methods_supported"`
 		SigningAlgs   []string `json:"token_endpoint_auth_signing_alg_values_supported"`
 	}
-	if resp.StatusCode != http.StatusOK {
+	switch {
+	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
+		// Busy or down for now: an outage, retried, not a setting to fix.
+		return "", &StatusError{Code: resp.StatusCode, Status: statusText(resp.StatusCode, resp.Status), Entry: -1,
+			Wait: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), Server: "SMART discovery " + u}
+	case resp.StatusCode != http.StatusOK:
 		return "", &EndpointError{Problem: fmt.Sprintf("SMART discovery at %s answered %s; set exchange.auth.smart.token_url", u, resp.Status), Err: errors.New(resp.Status)}
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&doc); err != nil || doc.TokenEndpoint == "" {
