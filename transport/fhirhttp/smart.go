@@ -157,6 +157,9 @@ func newSMARTTokens(cfg SMARTConfig, base string, client *http.Client) (*smartTo
 }
 
 // discoverAndFetch finds the token endpoint the first time, then asks it.
+// A discovered endpoint that refuses is forgotten, so that the next
+// attempt reads the discovery document again (the exchange may have moved
+// its endpoint) rather than asking the old one until ferry restarts.
 func (t *smartTokens) discoverAndFetch(ctx context.Context) (string, time.Duration, error) {
 	if t.tokenURL == "" {
 		u, err := t.discover(ctx)
@@ -165,7 +168,12 @@ func (t *smartTokens) discoverAndFetch(ctx context.Context) (string, time.Durati
 		}
 		t.tokenURL = u
 	}
-	return t.request(ctx)
+	tok, life, err := t.request(ctx)
+	var ee *EndpointError
+	if t.cfg.TokenURL == "" && errors.As(err, &ee) {
+		t.tokenURL = ""
+	}
+	return tok, life, err
 }
 
 // discover reads token_endpoint from [base]/.well-known/smart-configuration.

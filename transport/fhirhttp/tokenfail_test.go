@@ -5,8 +5,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -52,5 +54,49 @@ func TestSMARTDiscoveryOutage(t *testing.T) {
 	}
 	if !strings.Contains(transport.Summary(err), "smart-configuration") {
 		t.Errorf("summary %q does not name the discovery document", transport.Summary(err))
+	}
+}
+
+// TestSMARTRediscovers: when the discovered token endpoint refuses (the
+// exchange moved it and its discovery document names the new one), the
+// next attempt reads the discovery document again, as UDAP does, rather
+// than asking the old endpoint until ferry restarts.
+func TestSMARTRediscovers(t *testing.T) {
+	ec, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	path := writeKey(t, ec)
+	ex := newExchange(t, false)
+	root := strings.TrimSuffix(ex.url(), "/fhir/R4")
+	var mu sync.Mutex
+	current := "/auth/token"
+	ex.set(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		cur := current
+		mu.Unlock()
+		switch {
+		case r.URL.Path == "/fhir/R4/.well-known/smart-configuration":
+			json.NewEncoder(w).Encode(map[string]any{"token_endpoint": root + cur})
+		case r.URL.Path == cur:
+			grantToken(w, r)
+		case strings.HasPrefix(r.URL.Path, "/auth/"):
+			w.WriteHeader(http.StatusNotFound)
+		default:
+			answerOK(200)(w, r)
+		}
+	})
+	s := newSink(t, Config{URL: ex.url(), TLS: ex.clientTLS(), SMART: SMARTConfig{ClientID: "ferry-1", KeyFile: path}})
+	if err := s.Send(context.Background(), item("01MOVE1")); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	current = "/auth/v2/token"
+	mu.Unlock()
+	s.mu.RLock()
+	s.tokens.Invalidate("tok-1")
+	s.mu.RUnlock()
+	if err := s.Send(context.Background(), item("01MOVE2")); verdictOf(err) != endpoint {
+		t.Fatalf("old token endpoint gone: %v, want an endpoint problem", err)
+	}
+	if err := s.Send(context.Background(), item("01MOVE3")); err != nil {
+		t.Fatalf("after the exchange moved its token endpoint: %v", err)
 	}
 }
