@@ -163,12 +163,14 @@ type Sink struct {
 	log      *slog.Logger
 	endpoint string
 	host     string
+	hostname string // host without port
 
 	mu        sync.RWMutex
 	client    *http.Client
 	stream    *http.Client // no overall timeout: for bodies streamed from files
 	transport *http.Transport
-	tokens    tokenSource // nil without SMART or UDAP
+	tokens    tokenSource     // nil without SMART or UDAP
+	authTr    *http.Transport // the token requests' to other hosts, with server_name; else nil
 }
 
 var _ transport.Sink = (*Sink)(nil)
@@ -191,7 +193,7 @@ func New(cfg Config, log *slog.Logger) (*Sink, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	u, _ := url.Parse(cfg.URL)
-	return &Sink{cfg: cfg, log: log, endpoint: strings.TrimSuffix(cfg.URL, "/"), host: u.Host}, nil
+	return &Sink{cfg: cfg, log: log, endpoint: strings.TrimSuffix(cfg.URL, "/"), host: u.Host, hostname: u.Hostname()}, nil
 }
 
 // Connect reads the TLS files and builds the HTTP client. It opens no
@@ -231,14 +233,25 @@ func (s *Sink) Connect(ctx context.Context) error {
 	}
 	// Streamed bodies are bounded by a watchdog instead of Timeout.
 	s.stream = &http.Client{Transport: tr, CheckRedirect: s.client.CheckRedirect}
+	auth := s.client
+	if tlsCfg.ServerName != "" {
+		// server_name is the FHIR server's name (reached by an address
+		// or an alias); a token endpoint, discovery or registration on
+		// another host is verified against its own name, as with no
+		// server_name, not against the FHIR server's.
+		s.authTr = tr.Clone()
+		s.authTr.TLSClientConfig.ServerName = ""
+		auth = &http.Client{Transport: &byHost{host: s.hostname, same: tr, other: s.authTr},
+			Timeout: s.cfg.Timeout, CheckRedirect: s.client.CheckRedirect}
+	}
 	switch {
 	case s.cfg.SMART.Enabled():
-		s.tokens, err = newSMARTTokens(s.cfg.SMART, s.endpoint, s.client)
+		s.tokens, err = newSMARTTokens(s.cfg.SMART, s.endpoint, auth)
 	case s.cfg.UDAP.Enabled():
-		s.tokens, err = newUDAPTokens(s.cfg.UDAP, s.cfg.URL, s.client, s.cfg.UDAPRegistrationFile, s.log)
+		s.tokens, err = newUDAPTokens(s.cfg.UDAP, s.cfg.URL, auth, s.cfg.UDAPRegistrationFile, s.log)
 	}
 	if err != nil {
-		s.client, s.stream, s.transport, s.tokens = nil, nil, nil, nil
+		s.client, s.stream, s.transport, s.tokens, s.authTr = nil, nil, nil, nil, nil
 		return fmt.Errorf("connect to exchange: %w", err)
 	}
 	return nil
@@ -252,8 +265,30 @@ func (s *Sink) Close(context.Context) error {
 	if s.transport != nil {
 		s.transport.CloseIdleConnections()
 	}
-	s.client, s.stream, s.transport, s.tokens = nil, nil, nil, nil
+	if s.authTr != nil {
+		s.authTr.CloseIdleConnections()
+	}
+	s.client, s.stream, s.transport, s.tokens, s.authTr = nil, nil, nil, nil, nil
 	return nil
+}
+
+// byHost sends requests to the FHIR server's host through same and those
+// to any other host through other.
+type byHost struct {
+	host        string // the FHIR base's host name, without port
+	same, other *http.Transport
+}
+
+func (b *byHost) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.EqualFold(r.URL.Hostname(), b.host) {
+		return b.same.RoundTrip(r)
+	}
+	return b.other.RoundTrip(r)
+}
+
+func (b *byHost) CloseIdleConnections() {
+	b.same.CloseIdleConnections()
+	b.other.CloseIdleConnections()
 }
 
 // Send POSTs the item's body (a transaction Bundle, from it.Body or
@@ -304,7 +339,10 @@ func (s *Sink) forget(client *http.Client) {
 		return // another Send forgot it already, or Connect replaced it
 	}
 	s.transport.CloseIdleConnections()
-	s.client, s.stream, s.transport, s.tokens = nil, nil, nil, nil
+	if s.authTr != nil {
+		s.authTr.CloseIdleConnections()
+	}
+	s.client, s.stream, s.transport, s.tokens, s.authTr = nil, nil, nil, nil, nil
 }
 
 // post makes one attempt; unauthorized reports a 401 answer.

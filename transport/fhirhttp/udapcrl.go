@@ -68,6 +68,9 @@ func newRevocationClient(exchange *http.Client) *http.Client {
 	var from *http.Transport
 	if exchange != nil {
 		from, _ = exchange.Transport.(*http.Transport)
+		if bh, ok := exchange.Transport.(*byHost); ok {
+			from = bh.same
+		}
 		if exchange.Transport == nil {
 			from, _ = http.DefaultTransport.(*http.Transport)
 		}
