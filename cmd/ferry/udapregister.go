@@ -58,7 +58,7 @@ func cmdUDAPRegister(ctx context.Context, args []string, stdout, stderr io.Write
 	path := cfg.UDAPRegistrationFile()
 	// Under revocation: soft-fail, a status that could not be learned is
 	// reported on stderr, as the gateway logs it.
-	id, err := fhirhttp.RegisterUDAP(ctx, u, cfg.Exchange.URL, client, path, newLogger(stderr, "warn"))
+	id, err := fhirhttp.RegisterUDAP(ctx, u, cfg.Exchange.URL, fhirhttp.OtherHosts(client, cfg.Exchange.URL), path, newLogger(stderr, "warn"))
 	if err != nil {
 		return err
 	}

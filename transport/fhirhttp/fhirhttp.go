@@ -163,7 +163,6 @@ type Sink struct {
 	log      *slog.Logger
 	endpoint string
 	host     string
-	hostname string // host without port
 
 	mu        sync.RWMutex
 	client    *http.Client
@@ -193,7 +192,7 @@ func New(cfg Config, log *slog.Logger) (*Sink, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	u, _ := url.Parse(cfg.URL)
-	return &Sink{cfg: cfg, log: log, endpoint: strings.TrimSuffix(cfg.URL, "/"), host: u.Host, hostname: u.Hostname()}, nil
+	return &Sink{cfg: cfg, log: log, endpoint: strings.TrimSuffix(cfg.URL, "/"), host: u.Host}, nil
 }
 
 // Connect reads the TLS files and builds the HTTP client. It opens no
@@ -234,15 +233,8 @@ func (s *Sink) Connect(ctx context.Context) error {
 	// Streamed bodies are bounded by a watchdog instead of Timeout.
 	s.stream = &http.Client{Transport: tr, CheckRedirect: s.client.CheckRedirect}
 	auth := s.client
-	if tlsCfg.ServerName != "" {
-		// server_name is the FHIR server's name (reached by an address
-		// or an alias); a token endpoint, discovery or registration on
-		// another host is verified against its own name, as with no
-		// server_name, not against the FHIR server's.
-		s.authTr = tr.Clone()
-		s.authTr.TLSClientConfig.ServerName = ""
-		auth = &http.Client{Transport: &byHost{host: s.hostname, same: tr, other: s.authTr},
-			Timeout: s.cfg.Timeout, CheckRedirect: s.client.CheckRedirect}
+	if o := OtherHosts(s.client, s.cfg.URL); o != s.client {
+		auth, s.authTr = o, o.Transport.(*byHost).other
 	}
 	switch {
 	case s.cfg.SMART.Enabled():
@@ -270,6 +262,29 @@ func (s *Sink) Close(context.Context) error {
 	}
 	s.client, s.stream, s.transport, s.tokens, s.authTr = nil, nil, nil, nil, nil
 	return nil
+}
+
+// OtherHosts returns client, or, when its transport's TLS settings name a
+// server (exchange.tls.server_name: the FHIR server reached by an address
+// or an alias), a client that verifies every host other than base's
+// (a SMART or UDAP token endpoint, discovery, registration) against that
+// host's own name, with the same CA, client certificate and proxy. With
+// the override on every host, such an endpoint never verified, or would
+// have been verified against the FHIR server's name.
+func OtherHosts(client *http.Client, base string) *http.Client {
+	tr, ok := client.Transport.(*http.Transport)
+	if !ok || tr.TLSClientConfig == nil || tr.TLSClientConfig.ServerName == "" {
+		return client
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return client
+	}
+	other := tr.Clone()
+	other.TLSClientConfig.ServerName = ""
+	c := *client
+	c.Transport = &byHost{host: u.Hostname(), same: tr, other: other}
+	return &c
 }
 
 // byHost sends requests to the FHIR server's host through same and those
@@ -830,7 +845,7 @@ func classify(resp *http.Response, body []byte) error {
 		// needs. That is ferry's authorization at the exchange, which no
 		// bundle can fix, even when a FHIR server explains it with an
 		// OperationOutcome: the bundles wait for the operator.
-		return &EndpointError{Problem: "the exchange refused ferry's access token for its scope (insufficient_scope); ask the exchange to grant ferry's client the scope it needs to write these resources, or set exchange.auth scope", Err: se}
+		return &EndpointError{Problem: "the exchange refused ferry's access token for its scope (insufficient_scope); ask the exchange to grant ferry's client the scope it needs to write these resources, or set exchange.auth.smart.scope (udap.scope)", Err: se}
 	case rejectsContent(code) || isOperationOutcome(body):
 		se.Hint = contentHint(code)
 		se.keepBody(body, len(body) >= maxResponseBytes)

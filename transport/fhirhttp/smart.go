@@ -47,9 +47,11 @@ type SMARTConfig struct {
 	TokenURL string `yaml:"token_url" json:"token_url"`
 }
 
-// DefaultSMARTScope asks for what ferry does at the exchange: create,
-// read, update and search any resource type (conditional writes search).
-const DefaultSMARTScope = "system/*.cruds"
+// DefaultSMARTScope asks for what ferry does at the exchange and no more:
+// create, read, update (PATCH included) and search any resource type
+// (conditional writes search). ferry never deletes at the exchange, so
+// it does not ask for d.
+const DefaultSMARTScope = "system/*.crus"
 
 // Enabled reports whether SMART Backend Services is configured.
 func (c SMARTConfig) Enabled() bool { return c.ClientID != "" || c.KeyFile != "" }

@@ -176,7 +176,7 @@ func requestToken(ctx context.Context, client *http.Client, tr tokenRequest) (st
 		// Every bundle would be refused with 403, and each such refusal
 		// taken for the bundle's fault: say what is wrong instead, and
 		// let the bundles wait.
-		return "", 0, &EndpointError{Problem: fmt.Sprintf("the %s token endpoint %s granted scope %q, which allows no create or update, and ferry writes bundles; ask the exchange to grant system/*.cruds (SMART v2) or system/*.write (v1) to ferry's client", tr.what, tr.url, truncate(ans.Scope, 200)),
+		return "", 0, &EndpointError{Problem: fmt.Sprintf("the %s token endpoint %s granted scope %q, which allows no create or update, and ferry writes bundles; ask the exchange to grant system/*.crus (SMART v2) or system/*.write (v1) to ferry's client", tr.what, tr.url, truncate(ans.Scope, 200)),
 			Err: errors.New("token grants no write scope")}
 	}
 	life := time.Duration(ans.ExpiresIn) * time.Second

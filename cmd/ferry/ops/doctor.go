@@ -526,7 +526,7 @@ func checkFHIRExchange(ctx context.Context, cfg *config.Config, c Check, client 
 		// One real token request: the registration, the key and the
 		// token endpoint are what SMART adds that can be wrong.
 		sc := Check{Area: "exchange", Name: "exchange.auth.smart"}
-		scope, life, err := fhirhttp.CheckSMART(ctx, smart, cfg.Exchange.URL, client)
+		scope, life, err := fhirhttp.CheckSMART(ctx, smart, cfg.Exchange.URL, fhirhttp.OtherHosts(client, cfg.Exchange.URL))
 		if err != nil {
 			sc.Level, sc.Detail = Fail, "no access token: "+err.Error()
 		} else {
@@ -547,7 +547,7 @@ func checkFHIRExchange(ctx context.Context, cfg *config.Config, c Check, client 
 // the gateway's first delivery or `ferry udap-register` it says so.
 func checkUDAP(ctx context.Context, cfg *config.Config, client *http.Client) Check {
 	c := Check{Area: "exchange", Name: "exchange.auth.udap"}
-	r, err := fhirhttp.CheckUDAP(ctx, cfg.Exchange.Auth.UDAP, cfg.Exchange.URL, client, cfg.UDAPRegistrationFile())
+	r, err := fhirhttp.CheckUDAP(ctx, cfg.Exchange.Auth.UDAP, cfg.Exchange.URL, fhirhttp.OtherHosts(client, cfg.Exchange.URL), cfg.UDAPRegistrationFile())
 	switch {
 	case err != nil && r.TokenEndpoint == "":
 		c.Level, c.Detail = Fail, "no access token: "+err.Error()
