@@ -38,6 +38,7 @@
 package merges
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -46,6 +47,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -111,6 +113,7 @@ type Registry struct {
 	err    error // a failed sync or cut: the file's tail is unknown
 	closed bool
 	next   map[ID]ID // retired → the survivor its newest record names
+	reseal bool      // a record is sealed otherwise than Options.Key seals now
 }
 
 // Open opens or creates the registry stored at path.
@@ -129,11 +132,15 @@ func Open(path string, opts Options) (*Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open merge registry %s: %w", path, err)
 	}
-	if good < 0 {
-		if err := durable.WriteFile(path, []byte(magic), 0o600); err != nil {
+	if good < 0 || r.reseal {
+		// A new file, or one whose records a rotated (or newly
+		// configured) key is to seal: written whole, atomically, so the
+		// previous key can go once nothing else needs it.
+		data := r.rewrite()
+		if err := durable.WriteFile(path, data, 0o600); err != nil {
 			return nil, fmt.Errorf("open merge registry %s: %w", path, err)
 		}
-		good = headerLen
+		good = int64(len(data))
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
@@ -215,6 +222,11 @@ func (r *Registry) torn(off, n int) int64 {
 }
 
 func (r *Registry) decode(p []byte, off int) (Merge, error) {
+	if k := r.opts.Key; k != nil {
+		if id, sealed := seal.KeyIDOf(p); !sealed || id != k.ID() {
+			r.reseal = true
+		}
+	}
 	if seal.IsBlob(p) {
 		if r.opts.Key == nil {
 			return Merge{}, fmt.Errorf("record at offset %d is sealed, and no encryption key is configured", off)
@@ -245,6 +257,23 @@ func (r *Registry) decode(p []byte, off int) (Merge, error) {
 		return Merge{}, fmt.Errorf("record at offset %d names no identifier", off)
 	}
 	return m, nil
+}
+
+// rewrite returns the file holding every retired identifier's newest
+// merge, sealed as Options.Key says, in a fixed order.
+func (r *Registry) rewrite() []byte {
+	all := make([]Merge, 0, len(r.next))
+	for ret, surv := range r.next {
+		all = append(all, Merge{Retired: ret, Survivor: surv})
+	}
+	slices.SortFunc(all, func(a, b Merge) int {
+		return cmp.Or(cmp.Compare(a.Retired.System, b.Retired.System), cmp.Compare(a.Retired.Value, b.Retired.Value))
+	})
+	b := []byte(magic)
+	for _, m := range all {
+		b = r.encode(b, m)
+	}
+	return b
 }
 
 // encode appends the record of m to b.

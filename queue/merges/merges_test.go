@@ -204,3 +204,40 @@ func TestRecordAfterClose(t *testing.T) {
 		t.Errorf("Record after Close: %v", err)
 	}
 }
+
+// TestKeyRotationReseals: records sealed with a previous key (or in
+// clear before a key was configured) are sealed again with the current
+// key on Open, so the previous key can be retired without losing the
+// merges.
+func TestKeyRotationReseals(t *testing.T) {
+	newKey := func() *seal.Key {
+		raw := make([]byte, seal.KeySize)
+		rand.Read(raw)
+		k, err := seal.NewKey(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	path := filepath.Join(t.TempDir(), "merges.log")
+	r := mustOpen(t, path, Options{})
+	mustRecord(t, r, "A", "B")
+	r.Close()
+	old := newKey()
+	r = mustOpen(t, path, Options{Key: old}) // encryption turned on
+	mustRecord(t, r, "C", "D")
+	r.Close()
+	if data, _ := os.ReadFile(path); bytes.Contains(data, []byte(sys)) {
+		t.Error("records written before the key was configured are still in clear")
+	}
+	cur := newKey()
+	r = mustOpen(t, path, Options{Key: cur.WithPrevious(old)}) // rotated
+	r.Close()
+	r = mustOpen(t, path, Options{Key: cur}) // previous key removed
+	defer r.Close()
+	for v, want := range map[string]string{"A": "B", "C": "D"} {
+		if got, _ := survivor(t, r, v); got != want {
+			t.Errorf("after rotation %s resolves to %q, want %s", v, got, want)
+		}
+	}
+}
