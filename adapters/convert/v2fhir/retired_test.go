@@ -176,6 +176,38 @@ func TestRetiredChainAndCycle(t *testing.T) {
 	}
 }
 
+// TestRetiedPartsCarrySurvivor: in patient-conditional mode a re-tied
+// result long enough to be cut into parts carries the survivor's
+// conditional create in every part its resources refer to it from.
+func TestRetiedPartsCarrySurvivor(t *testing.T) {
+	reg := openRegistry(t)
+	c := testConverter(t)
+	c.Mode = ModePatientConditional
+	c.Merges = reg
+	convertRecording(t, c, reg, retiredA40)
+	oru := retiredORU
+	for i := 2; i <= 12; i++ {
+		n := strings.Repeat("1", i)
+		oru += "OBX|" + n + "|NM|" + n + "-1^Test " + n + "^L||" + n + "|mg/dL|||||F\n"
+	}
+	b, _ := convertRecording(t, c, reg, oru)
+	parts, err := c.Parts(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parts) < 2 {
+		t.Fatalf("%d parts, want the result cut", len(parts))
+	}
+	checkPatientConditional(t, b, parts, 8, true)
+	for i, p := range parts {
+		for _, e := range patientEntries(p) {
+			if !strings.HasSuffix(e.Request.IfNoneExist, "%7C55501") {
+				t.Errorf("part %d: Patient entry %s, want the survivor", i, toJSON(e.Request))
+			}
+		}
+	}
+}
+
 // TestNoRegistryUnchanged: without a registry (`ferry convert`), an
 // A40 still reports its merge and a later message is converted as it
 // says.
@@ -188,5 +220,42 @@ func TestNoRegistryUnchanged(t *testing.T) {
 	b, res := convertRecording(t, c, openRegistry(t), retiredORU)
 	if res.Retied != 0 || len(patientEntries(b)) != 1 {
 		t.Errorf("without a registry the ORU's patient is its PID's: retied %d", res.Retied)
+	}
+}
+
+// TestADTUnderRetiredMRN: an A08 from a system that missed the merge
+// neither revives the retired record nor overwrites the survivor's
+// demographics (ModeID: no Patient entry at all), and its visit is the
+// survivor's; an A29 for the retired MRN does not mark the survivor
+// inactive.
+func TestADTUnderRetiredMRN(t *testing.T) {
+	reg := openRegistry(t)
+	c := testConverter(t)
+	c.Merges = reg
+	a40, _ := convertRecording(t, c, reg, retiredA40)
+	survivor := patientEntries(a40)[0].Request.URL
+	for _, trig := range []string{"A08", "A29"} {
+		msg := "MSH|^~\\&|REG|CLINIC|FERRY|HIE|20240323090000||ADT^" + trig + "^ADT_A01|R" + trig + "|P|2.5\n" +
+			"PID|1||55999^^^HOSP^MR||ONeal^Shawn||20010101|M|||1 Old St^^Town^ST^11111\n" +
+			"PV1|1|O|CLINIC^^^^^^^^|||||||||||||||V900\n"
+		b, res := convertRecording(t, c, reg, msg)
+		if res.Retied != 1 {
+			t.Errorf("%s: Retied %d", trig, res.Retied)
+		}
+		if pats := patientEntries(b); len(pats) != 0 {
+			t.Errorf("%s under the retired MRN writes %s", trig, toJSON(pats[0].Resource))
+		}
+		encs := 0
+		for _, e := range b.Entry {
+			if enc, ok := e.Resource.(*fhir.Encounter); ok {
+				encs++
+				if enc.Subject.Reference != survivor {
+					t.Errorf("%s: Encounter.subject %s, want the survivor %s", trig, enc.Subject.Reference, survivor)
+				}
+			}
+		}
+		if trig == "A08" && encs != 1 {
+			t.Errorf("A08: %d Encounters, want its visit", encs)
+		}
 	}
 }
