@@ -16,6 +16,7 @@ import (
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/hl7v2"
 	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/queue/merges"
 )
 
 // HL7 converts HL7 v2 inputs: one message (an MLLP frame) or a batch file
@@ -53,6 +54,11 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 	}
 	accepted, checkProc := h.ProcessingIDs[in.Source]
 	var units []Unit
+	// conv is h.Conv until a message of the input merges patients: the
+	// messages after it in a batch file must see that merge, which the
+	// pipeline records only when it stores the input.
+	conv := h.Conv
+	var pending *batchMerges
 	for i, raw := range msgs {
 		u := Unit{Name: "message " + strconv.Itoa(i+1), Raw: raw}
 		if len(msgs) == 1 {
@@ -76,7 +82,7 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 			}
 		}
 		u.Dedup = DedupKey(m)
-		parts, txs, res, lease, err := h.convertOne(m, raw)
+		parts, txs, res, lease, err := convertOne(conv, m, raw)
 		if err != nil {
 			u.Err = err
 			units = append(units, u)
@@ -135,6 +141,10 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 				continue
 			}
 			pu.Key = res.PatientKey
+			if j == 0 {
+				// Recorded (and the re-tie logged) once per message.
+				pu.Merges, pu.Retied = res.Merges, res.Retied
+			}
 			// Every part of a message is held with it: the policy sees
 			// the labels of the whole message, not of its part alone.
 			pu.Labels, pu.LabelsKnown = res.Labels, true
@@ -147,8 +157,52 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 		// in raw or in a buffer of m's own that is not reused).
 		lease.Release()
 		m.Recycle()
+		if len(res.Merges) > 0 && conv.Merges != nil {
+			if pending == nil {
+				pending = &batchMerges{base: conv.Merges, next: map[merges.ID]merges.ID{}}
+				c := *conv
+				c.Merges = pending
+				conv = &c
+			}
+			for _, mg := range res.Merges {
+				pending.next[mg.Retired] = mg.Survivor
+			}
+		}
 	}
 	return units, nil
+}
+
+// batchMerges is the merge registry as the messages of one input see it:
+// the registry's merges and those of the input's earlier messages, which
+// the pipeline records only when it stores the input.
+type batchMerges struct {
+	base v2fhir.MergeLookup
+	next map[merges.ID]merges.ID
+}
+
+// Survivor follows the chain of merges through both.
+func (b *batchMerges) Survivor(id merges.ID) (merges.ID, bool, error) {
+	cur, found := id, false
+	// Each round takes a merge of the input's or the registry's whole
+	// chain; more rounds than that is a cycle.
+	for range 2*len(b.next) + 2 {
+		if n, ok := b.next[cur]; ok {
+			if n == id {
+				break
+			}
+			cur, found = n, true
+			continue
+		}
+		s, ok, err := b.base.Survivor(cur)
+		if err != nil || !ok {
+			return cur, found, err
+		}
+		cur, found = s, true
+		if _, more := b.next[cur]; !more {
+			return cur, true, nil
+		}
+	}
+	return merges.ID{}, false, fmt.Errorf("%w: the merges of this input lead back to a retired identifier", merges.ErrCycle)
 }
 
 // v2convert is the HL7 v2 converter's entry point, a variable so a test
@@ -164,7 +218,7 @@ var v2convert = (*v2fhir.Converter).ConvertLeased
 //
 // The bundles' memory is leased (v2fhir.Converter.ConvertLeased): the
 // caller releases lease once it has encoded them, and not before.
-func (h HL7) convertOne(m *hl7v2.Message, raw []byte) (parts []*fhir.Bundle, txs int, res v2fhir.Result, lease v2fhir.Lease, err error) {
+func convertOne(conv *v2fhir.Converter, m *hl7v2.Message, raw []byte) (parts []*fhir.Bundle, txs int, res v2fhir.Result, lease v2fhir.Lease, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			// A panic may leave the lease's memory half written: it is
@@ -172,11 +226,11 @@ func (h HL7) convertOne(m *hl7v2.Message, raw []byte) (parts []*fhir.Bundle, txs
 			parts, lease, err = nil, v2fhir.Lease{}, &adapters.ConvertPanic{Value: v, Stack: debug.Stack()}
 		}
 	}()
-	b, res, lease, err := v2convert(h.Conv, m, raw)
+	b, res, lease, err := v2convert(conv, m, raw)
 	if err != nil {
 		return nil, 0, res, v2fhir.Lease{}, ackError(err)
 	}
-	if parts, err = h.Conv.Parts(b); err != nil {
+	if parts, err = conv.Parts(b); err != nil {
 		lease.Release()
 		return nil, 0, res, v2fhir.Lease{}, err
 	}

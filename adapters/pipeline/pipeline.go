@@ -29,6 +29,7 @@ import (
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/queue/merges"
 )
 
 // Unit is one deliverable produced from an input: an HL7 v2 message, a
@@ -69,6 +70,16 @@ type Unit struct {
 	// carries them. The pipeline counts them (Stats.Unconverted) and logs
 	// them at DEBUG once the unit is stored.
 	Unconverted map[string]int
+	// Merges are the patient merges the unit's message makes (an HL7 v2
+	// ADT^A40 or A47; v2fhir.Result.Merges), on its first part only: the
+	// pipeline records them (SetMerges) before the unit is stored, so
+	// before the source is acknowledged. They hold identifier values:
+	// never log them.
+	Merges []merges.Merge
+	// Retied counts the patients of the unit's message that were tied to
+	// the record an earlier merge kept (v2fhir.Result.Retied), on its
+	// first part only: logged and counted once the unit is stored.
+	Retied int
 
 	// buf, when set, is the pooled buffer Bundle lives in (bundleBufs).
 	buf *[]byte
@@ -182,7 +193,23 @@ type Pipeline struct {
 	policy     Policy
 	held       *Held
 	onHeld     func(in adapters.Raw, u *Unit, label string)
+	merges     MergeRecorder
 }
+
+// MergeRecorder keeps the patient merges of the inputs stored
+// (merges.Registry): Record returns once the merge is on disk.
+type MergeRecorder interface {
+	Record(m merges.Merge) error
+}
+
+// SetMerges makes the pipeline record every unit's merges (Unit.Merges)
+// in r before it holds, queues or skips the unit as a duplicate, so a
+// merge is durable before its message is acknowledged, and never lost to
+// a crash between the queue's commit and the ACK: a resend then found
+// a duplicate would not be recorded again. A merge recorded whose
+// message a crash kept from the queue is recorded again, harmlessly,
+// when the sender resends it. Call before the first Consume.
+func (p *Pipeline) SetMerges(r MergeRecorder) { p.merges = r }
 
 // SetPolicy makes the pipeline hold, in held, the units whose bundles carry
 // a label the policy lists, instead of queueing them (STANDARDS.md §7). A
@@ -409,6 +436,11 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit) (fa
 			failed = append(failed, fmt.Errorf("%s: %w", u.Name, u.Err))
 			continue
 		}
+		if err := p.recordMerges(u); err != nil {
+			drop(u)
+			dropPuts()
+			return nil, fmt.Errorf("%s: %s: %w", in.Name, u.Name, err)
+		}
 		if p.seen(u) {
 			drop(u)
 			u.recycle()
@@ -423,6 +455,7 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit) (fa
 			drop(u)
 			p.remember(in, u)
 			p.noteUnconverted(in, u)
+			p.noteRetied(in, u)
 			continue
 		}
 		puts = append(puts, &queue.Item{Key: u.Key, Source: in.Source, Body: u.Bundle, BodyFile: u.BodyFile, Attrs: u.Attrs})
@@ -442,8 +475,34 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit) (fa
 		p.stats.Queued.Add(1)
 		p.remember(in, u)
 		p.noteUnconverted(in, u)
+		p.noteRetied(in, u)
 	}
 	return failed, nil
+}
+
+// recordMerges records u's merges. A failure is the disk's (or a merge
+// racing another into a cycle, which converting the input again refuses
+// as content): the input is tried again, not quarantined.
+func (p *Pipeline) recordMerges(u *Unit) error {
+	if p.merges == nil {
+		return nil
+	}
+	for _, m := range u.Merges {
+		if err := p.merges.Record(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// noteRetied logs, without PHI, that a stored unit's patient was tied to
+// the record an earlier merge kept, and counts it.
+func (p *Pipeline) noteRetied(in adapters.Raw, u *Unit) {
+	if u.Retied == 0 {
+		return
+	}
+	p.stats.Retied.Add(int64(u.Retied))
+	p.log.Info("patient identifier retired by an earlier merge: tied to the surviving patient", "source", in.Source, inputHash(in), "unit", u.Name, "patients", u.Retied)
 }
 
 // convert runs the input's converter, the one with a spill file when both

@@ -16,6 +16,9 @@ type Stats struct {
 	// Unconverted counts the entries of stored documents that went only
 	// inside the attached document, not as resources (Unit.Unconverted).
 	Unconverted atomic.Int64
+	// Retied counts the patients of stored messages that named an
+	// identifier an earlier merge retired and were tied to its survivor.
+	Retied atomic.Int64
 	// convert times each input's conversion, by format (the converters'
 	// keys, fixed at New, so the map is only read afterwards).
 	convert map[string]*latency.Histogram

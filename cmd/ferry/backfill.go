@@ -81,6 +81,11 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	if err != nil {
 		return err
 	}
+	reg, err := openMerges(cfg, key, convs, pipe, log)
+	if err != nil {
+		return fmt.Errorf("open merge registry: %w", err)
+	}
+	defer reg.Close()
 	heldBefore, _ := held.List()
 	formats := map[string]bool{}
 	for f := range convs {

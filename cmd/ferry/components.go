@@ -20,6 +20,7 @@ import (
 	"github.com/ferry-health/ferry/adapters/hl7v2"
 	"github.com/ferry-health/ferry/adapters/pipeline"
 	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/queue/merges"
 	"github.com/ferry-health/ferry/queue/seal"
 )
 
@@ -185,4 +186,24 @@ func ingestPipeline(cfg *config.Config, q pipeline.Putter, seen pipeline.Deduper
 	held.SetSpillOpener(spillOpener(key))
 	pipe.SetPolicy(pipeline.Policy{Hold: cfg.Exchange.Hold, Open: spillOpener(key)}, held, onHeld)
 	return pipe, held, nil
+}
+
+// openMerges opens data_dir/merges.log, the patient identifiers that
+// merges (ADT^A40, A47) retired, sealed with key when data at rest is,
+// and gives it to the HL7 v2 converters of convs, which tie a later
+// message naming a retired identifier to the survivor, and to pipe,
+// which records each merge before its message is acknowledged. The
+// caller closes it after the pipeline.
+func openMerges(cfg *config.Config, key *seal.Key, convs map[string]pipeline.Converter, pipe *pipeline.Pipeline, log *slog.Logger) (*merges.Registry, error) {
+	reg, err := merges.Open(cfg.Path("merges.log"), merges.Options{Key: key, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range convs {
+		if h, ok := c.(pipeline.HL7); ok && h.Conv != nil {
+			h.Conv.Merges = reg
+		}
+	}
+	pipe.SetMerges(reg)
+	return reg, nil
 }

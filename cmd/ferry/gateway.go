@@ -25,6 +25,7 @@ import (
 	"github.com/ferry-health/ferry/queue/dedup"
 	"github.com/ferry-health/ferry/queue/diskq"
 	"github.com/ferry-health/ferry/queue/durable"
+	"github.com/ferry-health/ferry/queue/merges"
 	"github.com/ferry-health/ferry/queue/seal"
 	"github.com/ferry-health/ferry/transport"
 	"github.com/ferry-health/ferry/transport/fhirhttp"
@@ -45,6 +46,9 @@ type gateway struct {
 	disp *transport.Dispatcher
 	sink transport.Sink
 	key  *seal.Key // data-at-rest key; nil when encryption is off
+
+	// merges is data_dir/merges.log (openMerges).
+	merges *merges.Registry
 
 	sources []namedSource
 	mllps   map[string]*mllp.Source
@@ -127,10 +131,14 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 	}
 	// exchange.hold: labelled bundles wait in held/ for review; the audit
 	// trail (built below) records each decision.
-	g.pipe, _, err = ingestPipeline(cfg, g.q, g.seen, g.key, converters(cfg), log.With("component", "pipeline"),
+	convs := converters(cfg)
+	g.pipe, _, err = ingestPipeline(cfg, g.q, g.seen, g.key, convs, log.With("component", "pipeline"),
 		func(in adapters.Raw, u *pipeline.Unit, label string) { g.audit.held(in, u, label) })
 	if err != nil {
 		return nil, err
+	}
+	if g.merges, err = openMerges(cfg, g.key, convs, g.pipe, log.With("component", "merges")); err != nil {
+		return nil, fmt.Errorf("open merge registry: %w", err)
 	}
 
 	switch {
@@ -406,6 +414,12 @@ func (g *gateway) closeStores() []error {
 			errs = append(errs, fmt.Errorf("close dedup set: %w", err))
 		}
 		g.seen = nil
+	}
+	if g.merges != nil {
+		if err := g.merges.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close merge registry: %w", err))
+		}
+		g.merges = nil
 	}
 	return errs
 }

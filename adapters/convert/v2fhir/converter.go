@@ -23,6 +23,7 @@ import (
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/hl7v2"
 	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/queue/merges"
 )
 
 // ErrUnsupported is wrapped by Convert's error when the message type or
@@ -169,6 +170,24 @@ type Converter struct {
 	// the original message, Z-segments included, always travels in the
 	// Binary.
 	ZSegmentExtension bool
+	// Merges, when set, names the patient identifiers earlier merges
+	// (ADT^A40, A47) retired (the gateway's data_dir/merges.log). A
+	// message whose PID is keyed by one is tied to the record that
+	// survived the merge, as if PID-3 named it: its resources refer to
+	// the survivor and are scoped and ordered by its key, and the retired
+	// Patient is not written (a PUT would make it active again and drop
+	// its replaced-by link), nor is the survivor rewritten from this PID
+	// (see retie). Conversion stays deterministic given the registry's
+	// state. Nil (`ferry convert`): PID-3 is taken as it is.
+	Merges MergeLookup
+}
+
+// MergeLookup answers which record a retired patient identifier was
+// merged into (merges.Registry).
+type MergeLookup interface {
+	// Survivor follows the chain of merges from id to the record that
+	// survived them all; ok is false when id is not retired.
+	Survivor(id merges.ID) (survivor merges.ID, ok bool, err error)
 }
 
 // ZSegmentURL is the extension carrying one Z-segment's encoded text.
@@ -206,6 +225,16 @@ type Result struct {
 	// Bundle's high-water mark leaves out); nil when it carries none. A
 	// disclosure policy decides on them without reading the bundle back.
 	Labels []fhir.Coding
+	// Merges are the merges this message makes (ADT^A40, A47): each
+	// prior record's identifier and the surviving patient's. Unlike the
+	// rest of Result they hold identifier values (PHI: never log them).
+	// The pipeline records them (merges.Registry) before the message is
+	// acknowledged, so that later messages still naming the prior record
+	// reach the survivor (Converter.Merges).
+	Merges []merges.Merge
+	// Retied counts the patients of the message that Converter.Merges
+	// tied to the record their identifier was merged into.
+	Retied int
 }
 
 // Supported lists the message types Convert handles, as "CODE^TRIGGER",
@@ -342,6 +371,8 @@ func (c *Converter) convert(msg *hl7v2.Message, raw []byte, mem *slabs) (*fhir.B
 	res.Finals = x.finals
 	res.Changes = x.changes
 	res.Labels = x.allLabels
+	res.Merges = x.merges
+	res.Retied = x.retied
 	// The Bundle and its identifier share one allocation of their own:
 	// the conv goes back to convPool, the Bundle to the caller.
 	out := x.slabs.bundles.one()
@@ -430,6 +461,12 @@ type conv struct {
 	// identifier (SPM-2), "" when it has none. The control id would key
 	// it anew on every re-send under a new MSH-10.
 	looseStem string
+	// merges are the merges the message makes (Result.Merges), retied
+	// how many of its patients were tied to a survivor (Result.Retied),
+	// and curRetied whether the current one was.
+	merges    []merges.Merge
+	retied    int
+	curRetied bool
 }
 
 // convPool recycles the conv structs (about 1.2 KB each, a sixteenth of

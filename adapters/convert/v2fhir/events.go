@@ -62,6 +62,11 @@ func (x *conv) deletePerson() error {
 	if err := x.messagePatient(); err != nil {
 		return err
 	}
+	if x.curRetied {
+		// The record PID-3 names was merged away, and is inactive
+		// already; the survivor it was merged into is not deleted.
+		return nil
+	}
 	inactive := false
 	x.patientRes.Active = &inactive
 	return nil

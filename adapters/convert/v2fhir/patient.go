@@ -6,6 +6,7 @@ import (
 
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/hl7v2"
+	"github.com/ferry-health/ferry/queue/merges"
 )
 
 var genders = map[string]string{"M": "male", "F": "female", "O": "other", "A": "other", "N": "other", "U": "unknown"}
@@ -172,7 +173,21 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 		p.DeceasedBoolean = &b
 	}
 	ref := x.slabs.references.next()
-	*ref = x.add("Patient", key, p)
+	x.curRetied = false
+	if x.c.Merges != nil {
+		surv, ok, err := x.c.Merges.Survivor(merges.ID{System: key.System, Value: key.Value})
+		if err != nil {
+			return nil, &ContentError{Segment: "PID", Pos: pid.Pos(), Field: "PID-3", Reason: "patient identifier: " + err.Error()}
+		}
+		if ok {
+			key, p = x.retie(p, surv)
+		}
+	}
+	if x.curRetied {
+		*ref = x.addExisting("Patient", key, p)
+	} else {
+		*ref = x.add("Patient", key, p)
+	}
 	x.patientRes = p
 	x.patientID = key
 	if x.patientRef == nil {
@@ -180,6 +195,32 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 		x.orderKey = fhir.PatientKey(key.System, key.Value)
 	}
 	return ref, nil
+}
+
+// retie makes the record surv, which the patient p (keyed by a retired
+// identifier) was merged into, the current patient: the key and the
+// Patient to refer to. The PID's demographics are not written: they are
+// the retired record's, often stale (the sender missed the merge), and
+// the survivor keeps its own, which its own feed writes. So the survivor
+// is only referred to (addExisting): in ModeID as Patient/<id> of its
+// key, the very id the merge's PID wrote, and where the exchange
+// chooses ids as a conditional create by its identifier, whose body
+// (the PID's name, sex and birth date under the survivor's identifier
+// alone, no retired MRN) is written only if the exchange has no such
+// patient. The retired record keeps what the merge wrote: inactive,
+// replaced-by the survivor.
+func (x *conv) retie(p *fhir.Patient, surv merges.ID) (fhir.Identifier, *fhir.Patient) {
+	key := fhir.Identifier{System: surv.System, Value: surv.Value}
+	sp := &fhir.Patient{
+		ResourceType: "Patient",
+		Identifier:   []fhir.Identifier{key},
+		Name:         p.Name,
+		Gender:       p.Gender,
+		BirthDate:    p.BirthDate,
+	}
+	x.curRetied = true
+	x.retied++
+	return key, sp
 }
 
 // hasTelecom reports whether cps already holds t's system and value.

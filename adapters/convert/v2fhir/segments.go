@@ -6,6 +6,7 @@ import (
 
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/hl7v2"
+	"github.com/ferry-health/ferry/queue/merges"
 )
 
 // messagePatient converts the one PID that ADT, order, scheduling and
@@ -119,6 +120,12 @@ func (x *conv) mergeInto(mrg hl7v2.Segment) error {
 		return x.badField(mrg, 1, "no prior patient identifier")
 	}
 	if key.System == x.patientID.System && key.Value == x.patientID.Value {
+		if x.curRetied {
+			// PID-3 was merged into this very record earlier (directly
+			// or through a chain): merging it back would leave no record
+			// standing. An unmerge is A37, which ferry does not convert.
+			return x.badField(mrg, 1, "merge cycle: the PID-3 patient was merged into this prior record earlier")
+		}
 		return x.badField(mrg, 1, "prior patient identifier equals the surviving one")
 	}
 	if n := x.xpn(mrg.Field(7).Rep(1)); n != nil {
@@ -131,6 +138,12 @@ func (x *conv) mergeInto(mrg hl7v2.Segment) error {
 	old.Gender = x.patientRes.Gender
 	old.Link = []fhir.PatientLink{{Other: *x.patientRef, Type: "replaced-by"}}
 	ref := x.add("Patient", *key, old)
+	// The survivor is x.patientID, after retie: a merge into a record
+	// that was itself merged away goes on to the one that survived it.
+	x.merges = append(x.merges, merges.Merge{
+		Retired:  merges.ID{System: key.System, Value: key.Value},
+		Survivor: merges.ID{System: x.patientID.System, Value: x.patientID.Value},
+	})
 	x.patientRes.Link = append(x.patientRes.Link, fhir.PatientLink{Other: ref, Type: "replaces"})
 	x.focus = append(x.focus, ref)
 	return nil

@@ -105,6 +105,9 @@ type Ingest struct {
 	// Unconverted counts document entries sent only inside the attached
 	// document, not as resources (C-CDA templates ferry does not map).
 	Unconverted int64 `json:"unconverted_entries"`
+	// Retied counts patients of HL7 v2 messages that named an identifier
+	// an earlier merge retired, tied to the record it was merged into.
+	Retied int64 `json:"retied_to_survivor"`
 }
 
 // SourceStatus counts one MLLP listener's traffic since the gateway
@@ -400,6 +403,9 @@ func PrintStatus(w io.Writer, s *Status) {
 		}
 		if s.Ingest.Unconverted > 0 {
 			fmt.Fprintf(w, "not converted:     %d document entries since start sent only in their attached document (log.level debug names their templates)\n", s.Ingest.Unconverted)
+		}
+		if s.Ingest.Retied > 0 {
+			fmt.Fprintf(w, "merged patients:   %d since start named by an identifier a merge retired, sent for the surviving patient\n", s.Ingest.Retied)
 		}
 		if h := s.Flush; h != nil && h.Count() > 0 {
 			fmt.Fprintf(w, "disk flush:        p50 %s, p99 %s over %d commits (each ACK waits for one)\n", h.bound(0.5), h.bound(0.99), h.Count())

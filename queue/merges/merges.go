@@ -1,0 +1,428 @@
+// Package merges is the durable registry of retired patient identifiers:
+// after an HL7 v2 merge (ADT^A40) or identifier change (ADT^A47) the
+// prior record's identifier names a patient that no longer exists on its
+// own, and a later message that still carries it (a late lab result, a
+// feed that missed the merge) must be tied to the record it was merged
+// into, not revive the retired one. The pipeline records each merge here
+// before the merge message is acknowledged; the HL7 v2 converter asks it
+// which patient an identifier now belongs to (Survivor).
+//
+// # File format
+//
+// One append-only file, data_dir/merges.log; integers little-endian, crc
+// is CRC-32C of the length and the payload:
+//
+//	header:  "FERRYMG\x01" (8 bytes)
+//	record:  +--------------+-----------------+------------+
+//	         | length u32   | payload         | crc32c u32 |
+//	         +--------------+-----------------+------------+
+//	payload: version 1 (1 byte), recorded unix-s i64, then four strings
+//	         (u16 length, bytes): retired system, retired value,
+//	         survivor system, survivor value.
+//
+// With a seal key the payload is a seal blob of that plaintext (bound to
+// the file name), because identifier values are chart numbers, which the
+// rest of data_dir keeps sealed too.
+//
+// Merges are rare (a few a day) and each one must be on disk before its
+// message is acknowledged, so Record writes and fsyncs its record itself:
+// no group commit. The newest record for a retired identifier wins (a
+// sender that merges the record again elsewhere). A torn tail, the
+// record of a crash mid-append that was therefore never acknowledged, is
+// cut off on Open; a damaged record with others after it fails Open,
+// because skipping it would silently tie later results to a retired
+// record again.
+//
+// One process at a time may have the file open; keep it in the data
+// directory whose queue lock guards it.
+package merges
+
+import (
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ferry-health/ferry/queue/durable"
+	"github.com/ferry-health/ferry/queue/seal"
+)
+
+const (
+	magic       = "FERRYMG\x01"
+	headerLen   = int64(len(magic))
+	payloadV1   = 1
+	maxPayload  = 64 << 10
+	maxStrLen   = 1<<16 - 1
+	sealAADName = "merges.log"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+var (
+	// ErrClosed is returned by Record after Close.
+	ErrClosed = errors.New("merge registry is closed")
+	// ErrCycle is returned (wrapped) by Record and Survivor when a merge
+	// would make, or the registry holds, a chain of merges that leads
+	// back to where it started: no record would survive.
+	ErrCycle = errors.New("merge cycle")
+)
+
+// ID is a patient identifier: the FHIR identifier system and value the
+// converter keys the Patient by.
+type ID struct {
+	System string
+	Value  string
+}
+
+// Merge is one retired identifier and the identifier of the record it was
+// merged into.
+type Merge struct {
+	Retired  ID
+	Survivor ID
+}
+
+// Options configures a Registry.
+type Options struct {
+	// Key, when set, seals each record's payload (encryption at rest).
+	Key *seal.Key
+	// Logger receives reports of a torn tail (never identifier values).
+	Logger *slog.Logger
+	// Clock returns the current time; default time.Now.
+	Clock func() time.Time
+}
+
+// Registry maps retired patient identifiers to their survivors. It is
+// safe for concurrent use: lookups take a read lock only.
+type Registry struct {
+	path string
+	opts Options
+	log  *slog.Logger
+
+	mu     sync.RWMutex
+	wmu    sync.Mutex // serialises Record's write and sync
+	f      *os.File
+	size   int64 // the file's length up to its last synced record
+	err    error // a failed sync or cut: the file's tail is unknown
+	closed bool
+	next   map[ID]ID // retired → the survivor its newest record names
+	reseal bool      // a record is sealed otherwise than Options.Key seals now
+}
+
+// Open opens or creates the registry stored at path.
+func Open(path string, opts Options) (*Registry, error) {
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	r := &Registry{path: path, opts: opts, log: opts.Logger, next: map[ID]ID{}}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	if err := durable.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("open merge registry: %w", err)
+	}
+	good, err := r.load()
+	if err != nil {
+		return nil, fmt.Errorf("open merge registry %s: %w", path, err)
+	}
+	if good < 0 || r.reseal {
+		// A new file, or one whose records a rotated (or newly
+		// configured) key is to seal: written whole, atomically, so the
+		// previous key can go once nothing else needs it.
+		data := r.rewrite()
+		if err := durable.WriteFile(path, data, 0o600); err != nil {
+			return nil, fmt.Errorf("open merge registry %s: %w", path, err)
+		}
+		good = int64(len(data))
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open merge registry: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open merge registry: %w", err)
+	}
+	if st.Size() != good {
+		// A torn tail: cut it off, durably, before anything is appended
+		// after it.
+		if err := f.Truncate(good); err == nil {
+			err = f.Sync()
+		}
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("open merge registry %s: cut torn tail: %w", path, err)
+		}
+	}
+	if _, err := f.Seek(good, io.SeekStart); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open merge registry: %w", err)
+	}
+	r.f, r.size = f, good
+	return r, nil
+}
+
+// load reads the file into r.next and returns the length of its whole
+// records (header included), or -1 when there is no file (or an empty
+// one) to append to.
+func (r *Registry) load() (int64, error) {
+	data, err := os.ReadFile(r.path)
+	if errors.Is(err, os.ErrNotExist) || err == nil && len(data) == 0 {
+		return -1, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	if len(data) < int(headerLen) || string(data[:headerLen]) != magic {
+		return 0, errors.New("not a merge registry (bad header)")
+	}
+	off := int(headerLen)
+	for off < len(data) {
+		rest := data[off:]
+		if len(rest) < 8 {
+			return r.torn(off, len(rest)), nil
+		}
+		n := int(binary.LittleEndian.Uint32(rest))
+		if n > maxPayload || 4+n+4 > len(rest) {
+			if n > maxPayload && 4+n+4 <= len(rest) {
+				return 0, fmt.Errorf("record at offset %d is damaged (length %d)", off, n)
+			}
+			return r.torn(off, len(rest)), nil
+		}
+		rec := rest[:4+n+4]
+		if crc32.Checksum(rec[:4+n], castagnoli) != binary.LittleEndian.Uint32(rec[4+n:]) {
+			if len(rec) == len(rest) {
+				return r.torn(off, len(rest)), nil
+			}
+			return 0, fmt.Errorf("record at offset %d is damaged (checksum); later merges follow it, so it is not skipped: restore the file from a backup", off)
+		}
+		m, err := r.decode(rec[4:4+n], off)
+		if err != nil {
+			return 0, err
+		}
+		r.next[m.Retired] = m.Survivor
+		off += len(rec)
+	}
+	return int64(off), nil
+}
+
+// torn reports the tail a crash mid-append left and returns where the
+// whole records end.
+func (r *Registry) torn(off, n int) int64 {
+	r.log.Warn("merge registry has a torn tail; cut off (its merge was never acknowledged)", "file", filepath.Base(r.path), "bytes", n)
+	return int64(off)
+}
+
+func (r *Registry) decode(p []byte, off int) (Merge, error) {
+	if k := r.opts.Key; k != nil {
+		if id, sealed := seal.KeyIDOf(p); !sealed || id != k.ID() {
+			r.reseal = true
+		}
+	}
+	if seal.IsBlob(p) {
+		if r.opts.Key == nil {
+			return Merge{}, fmt.Errorf("record at offset %d is sealed, and no encryption key is configured", off)
+		}
+		plain, err := r.opts.Key.Open(nil, p, []byte(sealAADName))
+		if err != nil {
+			return Merge{}, fmt.Errorf("record at offset %d: %w", off, err)
+		}
+		p = plain
+	}
+	if len(p) < 9 || p[0] != payloadV1 {
+		return Merge{}, fmt.Errorf("record at offset %d has an unknown version", off)
+	}
+	p = p[9:] // version and the time recorded, which is for people reading the file
+	var s [4]string
+	for i := range s {
+		if len(p) < 2 {
+			return Merge{}, fmt.Errorf("record at offset %d is cut short", off)
+		}
+		n := int(binary.LittleEndian.Uint16(p))
+		if len(p) < 2+n {
+			return Merge{}, fmt.Errorf("record at offset %d is cut short", off)
+		}
+		s[i], p = string(p[2:2+n]), p[2+n:]
+	}
+	m := Merge{Retired: ID{s[0], s[1]}, Survivor: ID{s[2], s[3]}}
+	if m.Retired.Value == "" || m.Survivor.Value == "" {
+		return Merge{}, fmt.Errorf("record at offset %d names no identifier", off)
+	}
+	return m, nil
+}
+
+// rewrite returns the file holding every retired identifier's newest
+// merge, sealed as Options.Key says, in a fixed order.
+func (r *Registry) rewrite() []byte {
+	all := make([]Merge, 0, len(r.next))
+	for ret, surv := range r.next {
+		all = append(all, Merge{Retired: ret, Survivor: surv})
+	}
+	slices.SortFunc(all, func(a, b Merge) int {
+		return cmp.Or(cmp.Compare(a.Retired.System, b.Retired.System), cmp.Compare(a.Retired.Value, b.Retired.Value))
+	})
+	b := []byte(magic)
+	for _, m := range all {
+		b = r.encode(b, m)
+	}
+	return b
+}
+
+// encode appends the record of m to b.
+func (r *Registry) encode(b []byte, m Merge) []byte {
+	plain := []byte{payloadV1}
+	plain = binary.LittleEndian.AppendUint64(plain, uint64(r.opts.Clock().Unix()))
+	for _, s := range [...]string{m.Retired.System, m.Retired.Value, m.Survivor.System, m.Survivor.Value} {
+		plain = binary.LittleEndian.AppendUint16(plain, uint16(len(s)))
+		plain = append(plain, s...)
+	}
+	if r.opts.Key != nil {
+		plain = r.opts.Key.Seal(nil, plain, []byte(sealAADName))
+	}
+	start := len(b)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(plain)))
+	b = append(b, plain...)
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b[start:], castagnoli))
+}
+
+// Survivor returns the identifier of the record that id was merged
+// into, following chains (A into B, then B into C: A's survivor is C);
+// ok is false when id is not retired. A chain that comes back on itself
+// (which Record refuses to make, so only a hand-edited file holds one) is
+// an error wrapping ErrCycle.
+func (r *Registry) Survivor(id ID) (survivor ID, ok bool, err error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.resolve(id)
+}
+
+// resolve is Survivor under r.mu.
+func (r *Registry) resolve(id ID) (ID, bool, error) {
+	cur, ok := r.next[id]
+	if !ok {
+		return id, false, nil
+	}
+	// A chain visits each retired identifier at most once.
+	for range len(r.next) {
+		nxt, more := r.next[cur]
+		if !more {
+			return cur, true, nil
+		}
+		if nxt == id {
+			break
+		}
+		cur = nxt
+	}
+	return ID{}, false, fmt.Errorf("merge registry: %w: a chain of merges leads back to a retired identifier", ErrCycle)
+}
+
+// passes reports whether the chain of merges from id passes through
+// target (id itself included), under r.mu.
+func (r *Registry) passes(id, target ID) (bool, error) {
+	cur := id
+	for range len(r.next) + 1 {
+		if cur == target {
+			return true, nil
+		}
+		nxt, ok := r.next[cur]
+		if !ok {
+			return false, nil
+		}
+		cur = nxt
+	}
+	return false, fmt.Errorf("%w: a chain of merges leads back to a retired identifier", ErrCycle)
+}
+
+// Record retires m.Retired into m.Survivor and returns once the record
+// is on disk. Recording a merge the registry already holds writes
+// nothing. A merge that would make a cycle (the survivor is, or was
+// merged into, the retired identifier) is refused with an error wrapping
+// ErrCycle, and nothing is written.
+func (r *Registry) Record(m Merge) error {
+	if m.Retired.Value == "" || m.Survivor.Value == "" {
+		return errors.New("merge registry: record: empty identifier")
+	}
+	if len(m.Retired.System) > maxStrLen/4 || len(m.Retired.Value) > maxStrLen/4 || len(m.Survivor.System) > maxStrLen/4 || len(m.Survivor.Value) > maxStrLen/4 {
+		return errors.New("merge registry: record: identifier too long")
+	}
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	r.mu.RLock()
+	closed, ferr := r.closed, r.err
+	cur, known := r.next[m.Retired]
+	loops, cerr := r.passes(m.Survivor, m.Retired)
+	r.mu.RUnlock()
+	switch {
+	case closed:
+		return ErrClosed
+	case ferr != nil:
+		return fmt.Errorf("merge registry: record: %w", ferr)
+	case known && cur == m.Survivor:
+		return nil
+	case loops:
+		return fmt.Errorf("merge registry: record: %w: the surviving record was itself merged into the one retired", ErrCycle)
+	case cerr != nil:
+		return fmt.Errorf("merge registry: record: %w", cerr)
+	}
+	rec := r.encode(nil, m)
+	_, werr := r.f.WriteAt(rec, r.size)
+	var serr error
+	if werr == nil {
+		serr = r.f.Sync()
+	} else {
+		// The disk refused the write (full): cut off what part of it
+		// may have landed, so the file ends with whole records, and go
+		// on once there is room.
+		if cerr := r.f.Truncate(r.size); cerr != nil {
+			serr = fmt.Errorf("%w, and cutting it off again: %w", werr, cerr)
+		} else if cerr := r.f.Sync(); cerr != nil {
+			serr = fmt.Errorf("%w, and syncing the cut: %w", werr, cerr)
+		}
+	}
+	if serr != nil {
+		r.mu.Lock()
+		r.err = fmt.Errorf("write %s: %w", filepath.Base(r.path), serr)
+		r.mu.Unlock()
+		r.log.Error("merge registry write failed; registry stopped", "reason", serr.Error())
+		return fmt.Errorf("merge registry: record: %w", serr)
+	}
+	if werr != nil {
+		return fmt.Errorf("merge registry: record: write %s: %w", filepath.Base(r.path), werr)
+	}
+	r.mu.Lock()
+	r.next[m.Retired] = m.Survivor
+	r.size += int64(len(rec))
+	r.mu.Unlock()
+	return nil
+}
+
+// Len is the number of retired identifiers.
+func (r *Registry) Len() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.next)
+}
+
+// Close closes the file; Survivor still answers from memory afterwards.
+func (r *Registry) Close() error {
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	if err := r.f.Close(); err != nil {
+		return fmt.Errorf("close merge registry: %w", err)
+	}
+	return nil
+}
