@@ -66,6 +66,17 @@ type Options struct {
 	// NoBinary leaves out the Binary holding the original document
 	// (the DocumentReference then has no attachment url).
 	NoBinary bool
+	// Replaced reports whether a document that replaces the version
+	// whose key is key (a key Result.Replaces gave, made from its
+	// document id and its patient) has already been accepted. Such a
+	// version is written superseded, never current: a replaced version
+	// that arrives after its replacement (a backfill of old exports in
+	// folder order, a retried input) would otherwise leave the exchange
+	// two current versions of one document, since the replacement's
+	// PATCH found nothing to supersede then. The gateway passes the
+	// durable registry of replaced versions (queue/replaced); nil (as in
+	// ferry convert) knows of none.
+	Replaced func(key string) bool
 }
 
 // SSNPolicy says whether Patient.identifier carries the SSN.
@@ -113,6 +124,14 @@ type Result struct {
 	// wrote them; SupersedeBatch makes the batch that marks them
 	// superseded.
 	Supersedes []string
+	// Replaces holds the version keys of the documents this one replaces
+	// (one per Supersedes entry), for the registry of replaced versions
+	// that Options.Replaced reads: the pipeline records them once this
+	// document is stored. A key is an opaque, PHI-free string.
+	Replaces []string
+	// Superseded reports that Options.Replaced knew this document as
+	// replaced, so its DocumentReference was written superseded.
+	Superseded bool
 }
 
 // PathError reports a problem at an element of the document.
