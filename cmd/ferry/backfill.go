@@ -76,11 +76,17 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	}
 	defer journal.Close()
 	log := newLogger(io.Discard, cfg.Log.Level)
-	convs := converters(cfg)
+	reg, err := openReplaced(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	convs := useReplaced(converters(cfg), reg)
 	pipe, held, err := ingestPipeline(cfg, q, seen, key, convs, log, trail.held)
 	if err != nil {
 		return err
 	}
+	pipe.SetReplaced(reg)
 	heldBefore, _ := held.List()
 	formats := map[string]bool{}
 	for f := range convs {

@@ -25,6 +25,7 @@ import (
 	"github.com/ferry-health/ferry/queue/dedup"
 	"github.com/ferry-health/ferry/queue/diskq"
 	"github.com/ferry-health/ferry/queue/durable"
+	"github.com/ferry-health/ferry/queue/replaced"
 	"github.com/ferry-health/ferry/queue/seal"
 	"github.com/ferry-health/ferry/transport"
 	"github.com/ferry-health/ferry/transport/fhirhttp"
@@ -45,6 +46,9 @@ type gateway struct {
 	disp *transport.Dispatcher
 	sink transport.Sink
 	key  *seal.Key // data-at-rest key; nil when encryption is off
+
+	// replaced is the registry of replaced documents (replaced.log).
+	replaced *replaced.Registry
 
 	sources []namedSource
 	mllps   map[string]*mllp.Source
@@ -127,11 +131,16 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 	}
 	// exchange.hold: labelled bundles wait in held/ for review; the audit
 	// trail (built below) records each decision.
-	g.pipe, _, err = ingestPipeline(cfg, g.q, g.seen, g.key, converters(cfg), log.With("component", "pipeline"),
+	g.replaced, err = openReplaced(cfg, log.With("component", "replaced"))
+	if err != nil {
+		return nil, err
+	}
+	g.pipe, _, err = ingestPipeline(cfg, g.q, g.seen, g.key, useReplaced(converters(cfg), g.replaced), log.With("component", "pipeline"),
 		func(in adapters.Raw, u *pipeline.Unit, label string) { g.audit.held(in, u, label) })
 	if err != nil {
 		return nil, err
 	}
+	g.pipe.SetReplaced(g.replaced)
 
 	switch {
 	case cfg.Exchange.MLLP():
@@ -406,6 +415,12 @@ func (g *gateway) closeStores() []error {
 			errs = append(errs, fmt.Errorf("close dedup set: %w", err))
 		}
 		g.seen = nil
+	}
+	if g.replaced != nil {
+		if err := g.replaced.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		g.replaced = nil
 	}
 	return errs
 }

@@ -441,9 +441,15 @@ func quarantineReplay(ctx context.Context, cfg *config.Config, key *seal.Key, id
 		r.held = append(r.held, label)
 		trail.held(in, u, label)
 	}
-	if r.pipe, _, err = ingestPipeline(cfg, r.q, seen, key, converters(cfg), newLogger(io.Discard, cfg.Log.Level), onHeld); err != nil {
+	reg, err := openReplaced(cfg, nil)
+	if err != nil {
 		return err
 	}
+	defer reg.Close()
+	if r.pipe, _, err = ingestPipeline(cfg, r.q, seen, key, useReplaced(converters(cfg), reg), newLogger(io.Discard, cfg.Log.Level), onHeld); err != nil {
+		return err
+	}
+	r.pipe.SetReplaced(reg)
 	r.quar = r.pipe.Quarantine()
 	r.quar.SetStored(func(id string) { r.requarantined = append(r.requarantined, id) })
 	if all {
