@@ -1,9 +1,13 @@
 package ccdafhir
 
 import (
+	"encoding/json"
+	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/ferry-health/ferry/adapters/convert/internal/standin"
 	"github.com/ferry-health/ferry/adapters/fhir"
 )
 
@@ -107,5 +111,78 @@ func TestMiddleVersionKeepsItsRelation(t *testing.T) {
 	}
 	if len(r2.Supersedes) != 1 || SupersedeBatch(b2, r2) == nil {
 		t.Errorf("version 2 no longer supersedes version 1: %v", r2.Supersedes)
+	}
+}
+
+// TestLateVersionKeepsNewerEntries: the replacement (version 2: the
+// problem resolved, a latex allergy added) reached a fresh exchange
+// first; its supersede PATCH found no version 1 (404). Version 1 arrives
+// late. Its DocumentReference must be superseded and version 2's stay
+// current, and version 1's entries must not put its older values back
+// over version 2's (the resolved problem active again): they reach the
+// exchange inside its attached document only, and Skipped counts them.
+func TestLateVersionKeepsNewerEntries(t *testing.T) {
+	pen := fmt.Sprintf(idlessPenicillin, "active")
+	reg := versionSet{}
+	opts := Options{Replaced: reg.has}
+	v2, r2, err := ConvertBytes(versionDoc(2, idlessLatex+pen, fmt.Sprintf(idlessHypertension, "completed")), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := standin.Start(t)
+	post(t, ex, v2)
+	if st := post(t, ex, SupersedeBatch(v2, r2)); len(st) != 1 || !strings.HasPrefix(st[0], "404") {
+		t.Fatalf("supersede of a version the exchange never had: %v", st)
+	}
+	for _, k := range r2.Replaces {
+		reg[k] = true
+	}
+	v1, r1, err := ConvertBytes(versionDoc(1, pen, fmt.Sprintf(idlessHypertension, "active")), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range post(t, ex, v1) {
+		if !strings.HasPrefix(st, "20") {
+			t.Fatalf("late version 1: %s", st)
+		}
+	}
+	if r1.Skipped["superseded version Condition"] != 1 || r1.Skipped["superseded version AllergyIntolerance"] != 1 || r1.Counts["Condition"] != 0 {
+		t.Errorf("skipped %v counts %v", r1.Skipped, r1.Counts)
+	}
+	for i, id := range []string{ids(v1, "DocumentReference")[0], ids(v2, "DocumentReference")[0]} {
+		dr := ex.Do(t, "GET", ex.URL+"/DocumentReference/"+id, nil)
+		if want := []string{"superseded", "current"}[i]; dr["status"] != want {
+			t.Errorf("v%d DocumentReference status %v, want %s", i+1, dr["status"], want)
+		}
+	}
+	cond := ex.Do(t, "GET", ex.URL+"/Condition/"+ids(v2, "Condition")[0], nil)
+	if cs, _ := json.Marshal(cond["clinicalStatus"]); !strings.Contains(string(cs), `"resolved"`) && !strings.Contains(string(cs), `"inactive"`) {
+		t.Errorf("the late version 1 made the problem %s again", cs)
+	}
+	if n := ex.Count(t, "AllergyIntolerance"); n != 2 {
+		t.Errorf("allergies %d, want version 2's two", n)
+	}
+	// In every write mode, what the late version still writes refers
+	// only to what it writes (a urn:uuid of a left-out entry would fail
+	// the whole transaction).
+	urn := regexp.MustCompile(`"reference":"(urn:uuid:[^"]+)"`)
+	for _, mode := range []Mode{ModePutID, ModeConditional, ModePatientConditional} {
+		b, _, err := ConvertBytes(versionDoc(1, pen, fmt.Sprintf(idlessHypertension, "active")), Options{Mode: mode, Replaced: reg.has})
+		if err != nil {
+			t.Fatal(err)
+		}
+		full := map[string]bool{}
+		for _, e := range b.Entry {
+			full[e.FullURL] = true
+		}
+		js, _ := json.Marshal(b)
+		for _, m := range urn.FindAllStringSubmatch(string(js), -1) {
+			if !full[m[1]] {
+				t.Errorf("mode %d: reference %s to an entry left out", mode, m[1])
+			}
+		}
+		if docRef(t, b).Status != "superseded" {
+			t.Errorf("mode %d: not superseded", mode)
+		}
 	}
 }
