@@ -81,6 +81,11 @@ func (c CCDA) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 		}
 		units = append(units, Unit{Name: name, Bundle: body, Key: res.PatientKey, Dedup: sha256.Sum256(body), Attrs: attrs})
 	}
+	if len(units) > 0 {
+		// The versions this one replaces, for the registry of replaced
+		// documents (Pipeline.SetReplaced).
+		units[len(units)-1].Replaces = res.Replaces
+	}
 	if len(res.Skipped) > 0 && len(units) > 0 {
 		units[0].Unconverted = res.Skipped
 	}

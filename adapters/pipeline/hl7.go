@@ -148,6 +148,11 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 			// Every part of a message is held with it: the policy sees
 			// the labels of the whole message, not of its part alone.
 			pu.Labels, pu.LabelsKnown = res.Labels, true
+			if j == len(parts)-1 {
+				// What the registry of replaced documents is to hold
+				// once the message is stored (Pipeline.SetReplaced).
+				pu.Replaces = res.Replaces
+			}
 			units = append(units, pu)
 		}
 		// Every part is encoded: the bundles' memory goes to the next

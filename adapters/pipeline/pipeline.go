@@ -80,6 +80,12 @@ type Unit struct {
 	// the record an earlier merge kept (v2fhir.Result.Retied), on its
 	// first part only: logged and counted once the unit is stored.
 	Retied int
+	// Replaces are keys for the registry of replaced documents
+	// (ccdafhir and v2fhir Result.Replaces): the documents and relations
+	// this unit's input replaces. The pipeline records them (SetReplaced)
+	// before it stores the unit, so that a replaced version arriving
+	// after its replacement is converted superseded.
+	Replaces []string
 
 	// buf, when set, is the pooled buffer Bundle lives in (bundleBufs).
 	buf *[]byte
@@ -181,6 +187,12 @@ type Deduper interface {
 	Remember(key [32]byte) error
 }
 
+// Replacements records the keys of replaced documents (Unit.Replaces):
+// queue/replaced.Registry. Add returns once they are on disk.
+type Replacements interface {
+	Add(keys ...string) error
+}
+
 // Pipeline implements adapters.Consumer.
 type Pipeline struct {
 	queue      Putter
@@ -194,6 +206,7 @@ type Pipeline struct {
 	held       *Held
 	onHeld     func(in adapters.Raw, u *Unit, label string)
 	merges     MergeRecorder
+	replaced   Replacements
 }
 
 // MergeRecorder keeps the patient merges of the inputs stored
@@ -227,6 +240,12 @@ func (p *Pipeline) SetPolicy(pol Policy, held *Held, onHeld func(in adapters.Raw
 // hashing candidates. Equal keys stay equal, so per-patient order holds.
 // Call it before the first Consume.
 func (p *Pipeline) SetPseudonym(f func(string) string) { p.pseudonym = f }
+
+// SetReplaced makes the pipeline record every stored unit's Replaces in
+// r, the registry of replaced documents the converters read (the
+// gateway gives both the same queue/replaced.Registry). Call it before
+// the first Consume.
+func (p *Pipeline) SetReplaced(r Replacements) { p.replaced = r }
 
 // Held returns the store of units held by policy (nil without a policy).
 func (p *Pipeline) Held() *Held { return p.held }
@@ -409,6 +428,9 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit) (fa
 	// can (BatchPutter): the parts of one message cost one flush, and no
 	// dedup key is remembered before every unit of the input is stored, so
 	// a crash between parts never makes a resend look like a duplicate.
+	if err := p.recordReplaced(in, units); err != nil {
+		return nil, err
+	}
 	var puts []*queue.Item
 	var putUnits []*Unit
 	drop := func(u *Unit) {
@@ -490,6 +512,30 @@ func (p *Pipeline) recordMerges(u *Unit) error {
 	for _, m := range u.Merges {
 		if err := p.merges.Record(m); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// recordReplaced records the replaced documents the units name
+// (Unit.Replaces) before any of them is stored, so before the source is
+// acknowledged. A crash after it and before the units are queued leaves
+// a document marked replaced whose replacement is not queued yet: the
+// input was not acknowledged, so the source offers it again and the
+// replacement follows; meanwhile the replaced version is written
+// superseded, which it is. A failure to record is the input's retryable
+// error, as a failure to queue is. Units already seen record their keys
+// again (nothing is written for a key present): inputs stored before the
+// registry existed count too.
+func (p *Pipeline) recordReplaced(in adapters.Raw, units []Unit) error {
+	if p.replaced == nil {
+		return nil
+	}
+	for i := range units {
+		if u := &units[i]; u.Err == nil && len(u.Replaces) > 0 {
+			if err := p.replaced.Add(u.Replaces...); err != nil {
+				return fmt.Errorf("%s: %s: %w", in.Name, u.Name, err)
+			}
 		}
 	}
 	return nil

@@ -76,16 +76,22 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	}
 	defer journal.Close()
 	log := newLogger(io.Discard, cfg.Log.Level)
-	convs := converters(cfg)
+	reg, err := openReplaced(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	convs := useReplaced(converters(cfg), reg)
 	pipe, held, err := ingestPipeline(cfg, q, seen, key, convs, log, trail.held)
 	if err != nil {
 		return err
 	}
-	reg, err := openMerges(cfg, key, convs, pipe, log)
+	pipe.SetReplaced(reg)
+	mreg, err := openMerges(cfg, key, convs, pipe, log)
 	if err != nil {
 		return fmt.Errorf("open merge registry: %w", err)
 	}
-	defer reg.Close()
+	defer mreg.Close()
 	heldBefore, _ := held.List()
 	formats := map[string]bool{}
 	for f := range convs {

@@ -26,6 +26,7 @@ import (
 	"github.com/ferry-health/ferry/queue/diskq"
 	"github.com/ferry-health/ferry/queue/durable"
 	"github.com/ferry-health/ferry/queue/merges"
+	"github.com/ferry-health/ferry/queue/replaced"
 	"github.com/ferry-health/ferry/queue/seal"
 	"github.com/ferry-health/ferry/transport"
 	"github.com/ferry-health/ferry/transport/fhirhttp"
@@ -49,6 +50,8 @@ type gateway struct {
 
 	// merges is data_dir/merges.log (openMerges).
 	merges *merges.Registry
+	// replaced is the registry of replaced documents (replaced.log).
+	replaced *replaced.Registry
 
 	sources []namedSource
 	mllps   map[string]*mllp.Source
@@ -131,12 +134,17 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 	}
 	// exchange.hold: labelled bundles wait in held/ for review; the audit
 	// trail (built below) records each decision.
-	convs := converters(cfg)
+	g.replaced, err = openReplaced(cfg, log.With("component", "replaced"))
+	if err != nil {
+		return nil, err
+	}
+	convs := useReplaced(converters(cfg), g.replaced)
 	g.pipe, _, err = ingestPipeline(cfg, g.q, g.seen, g.key, convs, log.With("component", "pipeline"),
 		func(in adapters.Raw, u *pipeline.Unit, label string) { g.audit.held(in, u, label) })
 	if err != nil {
 		return nil, err
 	}
+	g.pipe.SetReplaced(g.replaced)
 	if g.merges, err = openMerges(cfg, g.key, convs, g.pipe, log.With("component", "merges")); err != nil {
 		return nil, fmt.Errorf("open merge registry: %w", err)
 	}
@@ -420,6 +428,12 @@ func (g *gateway) closeStores() []error {
 			errs = append(errs, fmt.Errorf("close merge registry: %w", err))
 		}
 		g.merges = nil
+	}
+	if g.replaced != nil {
+		if err := g.replaced.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		g.replaced = nil
 	}
 	return errs
 }

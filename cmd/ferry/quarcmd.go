@@ -441,17 +441,23 @@ func quarantineReplay(ctx context.Context, cfg *config.Config, key *seal.Key, id
 		r.held = append(r.held, label)
 		trail.held(in, u, label)
 	}
-	convs := converters(cfg)
+	reg, err := openReplaced(cfg, nil)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	convs := useReplaced(converters(cfg), reg)
 	if r.pipe, _, err = ingestPipeline(cfg, r.q, seen, key, convs, newLogger(io.Discard, cfg.Log.Level), onHeld); err != nil {
 		return err
 	}
+	r.pipe.SetReplaced(reg)
 	// A replayed A40 records its merge; a replayed result under a
 	// retired identifier goes to the survivor, as it would have live.
-	reg, err := openMerges(cfg, key, convs, r.pipe, newLogger(io.Discard, cfg.Log.Level))
+	mreg, err := openMerges(cfg, key, convs, r.pipe, newLogger(io.Discard, cfg.Log.Level))
 	if err != nil {
 		return fmt.Errorf("open merge registry: %w", err)
 	}
-	defer reg.Close()
+	defer mreg.Close()
 	r.quar = r.pipe.Quarantine()
 	r.quar.SetStored(func(id string) { r.requarantined = append(r.requarantined, id) })
 	if all {

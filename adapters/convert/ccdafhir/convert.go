@@ -66,6 +66,17 @@ type Options struct {
 	// NoBinary leaves out the Binary holding the original document
 	// (the DocumentReference then has no attachment url).
 	NoBinary bool
+	// Replaced reports whether a document that replaces the version
+	// whose key is key (a key Result.Replaces gave, made from its
+	// document id and its patient) has already been accepted. Such a
+	// version is written superseded, never current: a replaced version
+	// that arrives after its replacement (a backfill of old exports in
+	// folder order, a retried input) would otherwise leave the exchange
+	// two current versions of one document, since the replacement's
+	// PATCH found nothing to supersede then. The gateway passes the
+	// durable registry of replaced versions (queue/replaced); nil (as in
+	// ferry convert) knows of none.
+	Replaced func(key string) bool
 }
 
 // SSNPolicy says whether Patient.identifier carries the SSN.
@@ -113,6 +124,14 @@ type Result struct {
 	// wrote them; SupersedeBatch makes the batch that marks them
 	// superseded.
 	Supersedes []string
+	// Replaces holds the version keys of the documents this one replaces
+	// (one per Supersedes entry), for the registry of replaced versions
+	// that Options.Replaced reads: the pipeline records them once this
+	// document is stored. A key is an opaque, PHI-free string.
+	Replaces []string
+	// Superseded reports that Options.Replaced knew this document as
+	// replaced, so its DocumentReference was written superseded.
+	Superseded bool
 }
 
 // PathError reports a problem at an element of the document.
@@ -535,12 +554,48 @@ func (c *converter) finish() error {
 	}
 	c.emitPatient()
 	c.document2()
+	if c.res.Superseded {
+		c.keepHistory()
+	}
 	for _, typ := range typeOrder {
 		if n := len(c.entries[typ]); n > 0 {
 			c.res.Counts[typ] = n
 		}
 	}
 	return nil
+}
+
+// historyTypes are the resource types a version known as replaced still
+// writes (keepHistory): its DocumentReference and Binary, and what they
+// refer to.
+var historyTypes = map[string]bool{"Patient": true, "Organization": true, "Practitioner": true, "Encounter": true,
+	"Binary": true, "DocumentReference": true}
+
+// keepHistory leaves out the entries of a version Options.Replaced knows
+// as replaced: its replacement, accepted first, wrote the entries both
+// carry onto the same resources (see claim), and this older version
+// would put its older values back over them (a problem the replacement
+// resolved made active again). They reach the exchange inside the
+// attached document, and Result.Skipped counts them as "superseded
+// version <type>". The encounter of the header stays, since the
+// DocumentReference's context refers to it; the encounters of the
+// Encounters section go with the problems their diagnoses refer to.
+func (c *converter) keepHistory() {
+	for _, typ := range typeOrder {
+		es := c.entries[typ]
+		if historyTypes[typ] && typ != "Encounter" || len(es) == 0 {
+			continue
+		}
+		kept := es[:0]
+		for _, e := range es {
+			if typ == "Encounter" && c.encounter != "" && strings.HasSuffix(c.encounter, strings.TrimPrefix(e.FullURL, "urn:uuid:")) {
+				kept = append(kept, e)
+				continue
+			}
+			c.res.Skipped["superseded version "+typ]++
+		}
+		c.entries[typ] = kept
+	}
 }
 
 // bundle assembles the transaction in type order.

@@ -677,6 +677,13 @@ func (c *converter) document2() {
 	mi := c.docIdent
 	idn, ids, _ := c.claim("DocumentReference", []fhir.Identifier{mi}, "document", false)
 	dr.ID, dr.MasterIdentifier, dr.Identifier = idn.id, &mi, ids
+	if c.opts.Replaced != nil && c.opts.Replaced(c.versionKey(mi)) {
+		// A later version was accepted first: this one is history
+		// (FHIR R4 DocumentReference.status superseded), and the
+		// relatesTo it carries of its own still says what it replaced.
+		dr.Status = "superseded"
+		c.res.Superseded = true
+	}
 	if c.legal != nil {
 		dr.DocStatus = "final"
 		dr.Authenticator = c.practitioner(c.legal.AssignedEntity)
@@ -716,6 +723,7 @@ func (c *converter) document2() {
 				if code == "replaces" && (id.System != mi.System || id.Value != mi.Value) {
 					if u := c.supersedeURL(id); !slices.Contains(c.res.Supersedes, u) {
 						c.res.Supersedes = append(c.res.Supersedes, u)
+						c.res.Replaces = append(c.res.Replaces, c.versionKey(id))
 					}
 				}
 				break

@@ -199,6 +199,15 @@ func (c *converter) supersedeURL(parent fhir.Identifier) string {
 	return "DocumentReference/" + c.identityOf("DocumentReference", parent, false).uuid
 }
 
+// versionKey is the key of the document version whose id is doc in the
+// registry of replaced versions (Options.Replaced, Result.Replaces): the
+// id ferry gives its DocumentReference in ModePutID, which follows from
+// the document id and the patient in every write mode, so one patient's
+// replacement never marks another patient's document that shares its id.
+func (c *converter) versionKey(doc fhir.Identifier) string {
+	return "ccda DocumentReference/" + c.identityOf("DocumentReference", doc, false).uuid
+}
+
 // add puts a resource into the bundle under its identity.
 func (c *converter) add(idn identity, res any) {
 	e := fhir.BundleEntry{FullURL: "urn:uuid:" + idn.uuid, Resource: res}

@@ -180,6 +180,15 @@ type Converter struct {
 	// (see retie). Conversion stays deterministic given the registry's
 	// state. Nil (`ferry convert`): PID-3 is taken as it is.
 	Merges MergeLookup
+	// Replaced reports whether key, a key an earlier message's
+	// Result.Replaces gave, is in the registry of replaced documents
+	// (queue/replaced): the gateway passes the durable registry; nil (as
+	// in ferry convert) knows nothing. A document it knows as replaced
+	// is written superseded, never current, whatever order its original
+	// (T02), edit (T08) or status change (T04) and its replacement (T10)
+	// arrive in, and an edit keeps the relatesTo its document was
+	// written with (see document). It must be safe for concurrent use.
+	Replaced func(key string) bool
 }
 
 // MergeLookup answers which record a retired patient identifier was
@@ -220,6 +229,12 @@ type Result struct {
 	// by an ORC alone (cancel, discontinue, hold, release). ChangeBatch
 	// turns them into PATCHes.
 	Changes []Change
+	// Replaces are the keys the registry of replaced documents
+	// (Converter.Replaced) is to hold once this message is stored: the
+	// document a replacement (T09/T10) supersedes, and the relation
+	// (replaces, appends) a replacement or an addendum (T05/T06) has to
+	// its parent. Keys are opaque and PHI-free, scoped to the patient.
+	Replaces []string
 	// Labels are every security label the message's bundles carry, on
 	// any entry (refrain and obligation codes included, which the
 	// Bundle's high-water mark leaves out); nil when it carries none. A
@@ -370,6 +385,7 @@ func (c *Converter) convert(msg *hl7v2.Message, raw []byte, mem *slabs) (*fhir.B
 	res.Entries = len(x.entries)
 	res.Finals = x.finals
 	res.Changes = x.changes
+	res.Replaces = x.replaces
 	res.Labels = x.allLabels
 	res.Merges = x.merges
 	res.Retied = x.retied
@@ -456,6 +472,8 @@ type conv struct {
 	// changes are the earlier resources this message changes
 	// (Result.Changes).
 	changes []Change
+	// replaces are the registry keys of Result.Replaces.
+	replaces []string
 	// looseStem keys an OBX outside any OBR (OUL's specimen or patient
 	// results) that has no OBX-21: the patient and the current specimen's
 	// identifier (SPM-2), "" when it has none. The control id would key

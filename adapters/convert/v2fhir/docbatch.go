@@ -1,6 +1,8 @@
 package v2fhir
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 
 	"github.com/ferry-health/ferry/adapters/fhir"
@@ -180,4 +182,29 @@ func hasDocumentContent(m *hl7v2.Message) bool {
 		}
 	}
 	return false
+}
+
+// registryKey is a key of the registry of replaced documents
+// (Result.Replaces, Converter.Replaced): what ("replaced", or a relation
+// "replaces"/"appends" of ids[0] to ids[1]) of the documents ids name, for
+// the message's patient (two patients' documents with one number never
+// meet). It is a hash, so neither the document numbers nor the patient's
+// show in it; the registry is kept in the data directory.
+func (x *conv) registryKey(what string, ids ...fhir.Identifier) string {
+	h := sha256.New()
+	part := func(s string) {
+		h.Write([]byte{byte(len(s) >> 8), byte(len(s))})
+		h.Write([]byte(s))
+	}
+	part(x.orderKey)
+	for _, id := range ids {
+		part(id.System)
+		part(id.Value)
+	}
+	return "v2 " + what + " " + hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// known reports whether the registry of replaced documents holds key.
+func (x *conv) known(key string) bool {
+	return x.c.Replaced != nil && x.c.Replaced(key)
 }

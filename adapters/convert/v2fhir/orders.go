@@ -705,16 +705,43 @@ func (x *conv) document() error {
 		// there names the parent that document belongs to, which this
 		// event neither replaces nor appends to. A document naming
 		// itself as its parent relates to nothing.
+		//
+		// The registry of replaced documents (Converter.Replaced)
+		// remembers the relation a replacement or an addendum was
+		// accepted with, so that an edit or a status change with the
+		// document, whose PUT replaces the whole resource, keeps the
+		// relatesTo its document was written with when TXA-13 names the
+		// same parent again; it never makes up one the registry does not
+		// know.
+		rel := ""
 		switch x.typ.Trigger {
 		case "T05", "T06":
-			dr.RelatesTo = []fhir.DocumentReferenceRelates{{Code: "appends", Target: &fhir.Reference{Type: "DocumentReference", Identifier: parent}}}
+			rel = "appends"
+			x.replaces = append(x.replaces, x.registryKey("appends", key, *parent))
 		case "T09", "T10":
-			dr.RelatesTo = []fhir.DocumentReferenceRelates{{Code: "replaces", Target: &fhir.Reference{Type: "DocumentReference", Identifier: parent}}}
+			rel = "replaces"
 			x.changeDocument(*parent, "superseded", "")
+			x.replaces = append(x.replaces, x.registryKey("replaced", *parent), x.registryKey("replaces", key, *parent))
 		case "T03", "T04", "T07", "T08":
+			switch {
+			case x.known(x.registryKey("replaces", key, *parent)):
+				rel = "replaces"
+			case x.known(x.registryKey("appends", key, *parent)):
+				rel = "appends"
+			}
 		default:
-			dr.RelatesTo = []fhir.DocumentReferenceRelates{{Code: "replaces", Target: &fhir.Reference{Type: "DocumentReference", Identifier: parent}}}
+			rel = "replaces"
 		}
+		if rel != "" {
+			dr.RelatesTo = []fhir.DocumentReferenceRelates{{Code: rel, Target: &fhir.Reference{Type: "DocumentReference", Identifier: parent}}}
+		}
+	}
+	if dr.Status == "current" && x.known(x.registryKey("replaced", key)) {
+		// A replacement of this document was accepted first (its T10
+		// before this T02, or this is an edit of the replaced
+		// original): it is history, not current (FHIR R4
+		// DocumentReference.status superseded).
+		dr.Status = "superseded"
 	}
 	if x.encRef != nil {
 		dr.Context = &fhir.DocumentReferenceContext{Encounter: []fhir.Reference{*x.encRef}}
