@@ -23,6 +23,7 @@ import (
 	"strings"
 
 	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/queue/merges"
 	"github.com/google/uuid"
 )
 
@@ -77,6 +78,25 @@ type Options struct {
 	// durable registry of replaced versions (queue/replaced); nil (as in
 	// ferry convert) knows of none.
 	Replaced func(key string) bool
+	// Merges, when set, names the patient identifiers earlier merges
+	// (HL7 v2 ADT^A40, A47) retired (the gateway's data_dir/merges.log).
+	// A document whose recordTarget is keyed by one is filed to the
+	// record that survived the merge, as if it named that record: its
+	// entries refer to the survivor and are scoped and ordered by its
+	// key, and the retired Patient is not written (a PUT would make it
+	// active again and drop its replaced-by link), nor is the survivor
+	// rewritten from this document (see retie). Nil (`ferry convert`):
+	// the recordTarget is taken as it is.
+	Merges MergeLookup
+}
+
+// MergeLookup answers which record a retired patient identifier was
+// merged into (merges.Registry; the same method as v2fhir.MergeLookup,
+// declared here so that this package needs no other converter).
+type MergeLookup interface {
+	// Survivor follows the chain of merges from id to the record that
+	// survived them all; ok is false when id is not retired.
+	Survivor(id merges.ID) (survivor merges.ID, ok bool, err error)
 }
 
 // SSNPolicy says whether Patient.identifier carries the SSN.
@@ -132,6 +152,10 @@ type Result struct {
 	// Superseded reports that Options.Replaced knew this document as
 	// replaced, so its DocumentReference was written superseded.
 	Superseded bool
+	// Retied is 1 when the recordTarget's identifier was retired by an
+	// earlier merge and the document was filed to the survivor
+	// (Options.Merges), else 0.
+	Retied int
 }
 
 // PathError reports a problem at an element of the document.

@@ -5,10 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/queue/merges"
 )
 
 // documentKinds names the C-CDA document templates (US Realm Header children).
@@ -72,6 +74,7 @@ type patientState struct {
 	scope    string // Patient|system|value, prefixed to patient-specific keys
 	res      *fhir.Patient
 	birthSex string
+	retied   bool // the survivor of a merge, only found (retie)
 }
 
 // header converts the document header once, before the first section.
@@ -115,20 +118,33 @@ func (c *converter) header() error {
 	if c.target == nil {
 		return &PathError{Path: "/ClinicalDocument/recordTarget", Err: ErrNoPatient}
 	}
-	c.buildPatient()
+	if err := c.buildPatient(); err != nil {
+		return err
+	}
 	if c.componOf != nil && c.componOf.EncompassingEncounter != nil {
 		c.encounter = c.headerEncounter()
 	}
 	return nil
 }
 
-// buildPatient maps recordTarget/patientRole to a US Core Patient.
-func (c *converter) buildPatient() {
+// buildPatient maps recordTarget/patientRole to a US Core Patient, or
+// to the survivor of the merge that retired its identifier (retie).
+func (c *converter) buildPatient() error {
 	pr := &c.target.PatientRole
 	ids := c.patientIdentifiers(pr.ID)
 	p := &fhir.Patient{ResourceType: "Patient"}
 	idn, ids, _ := c.claim("Patient", ids, recordTargetKey(c.target), false)
 	p.ID, p.Identifier = idn.id, ids
+	if c.opts.Merges != nil && idn.ident.Value != "" {
+		surv, ok, err := c.opts.Merges.Survivor(merges.ID{System: idn.ident.System, Value: idn.ident.Value})
+		if err != nil {
+			return &PathError{Path: "/ClinicalDocument/recordTarget/patientRole/id", Err: fmt.Errorf("patient identifier: %w", err)}
+		}
+		if ok {
+			c.retie(surv)
+			return nil
+		}
+	}
 	c.res.PatientKey = fhir.PatientKey(idn.ident.System, idn.ident.Value)
 	p.Address = addresses(pr.Addr)
 	p.Telecom = telecoms(pr.Telecom)
@@ -175,6 +191,41 @@ func (c *converter) buildPatient() {
 		p.ManagingOrganization = c.organization(pr.ProviderOrganization)
 	}
 	c.patient = &patientState{idn: idn, res: p, scope: "Patient|" + idn.ident.System + "|" + idn.ident.Value}
+	return nil
+}
+
+// retie makes the record surv, which the recordTarget (keyed by a
+// retired identifier) was merged into, the document's patient: its key
+// scopes and orders the entries, which are the resources the document
+// would make if it named the survivor. The recordTarget's demographics
+// are not written: they are the retired record's, often stale (the EHR
+// exported before the merge), and the survivor keeps its own, which its
+// own feed writes. So the survivor is only found, in every mode, by a
+// conditional create on its identifier (POST, ifNoneExist) that every
+// entry refers to by urn:uuid; its body (the document's name, gender and
+// birth date under the survivor's identifier alone, no retired MRN) is
+// written only if the exchange has no such patient. In ModePutID this is
+// the one conditional entry, which Parts copies into each part. The
+// retired record keeps what the merge wrote: inactive, replaced-by the
+// survivor.
+func (c *converter) retie(surv merges.ID) {
+	ident := fhir.Identifier{System: surv.System, Value: surv.Value}
+	idn := c.identityOf("Patient", ident, false)
+	idn.id, idn.ref = "", "urn:uuid:"+idn.uuid
+	p := &fhir.Patient{ResourceType: "Patient", Identifier: []fhir.Identifier{ident}, Gender: "unknown"}
+	if pt := c.target.PatientRole.Patient; pt != nil {
+		p.Name = humanNames(pt.Name)
+		p.Gender = gender(pt.AdministrativeGenderCode)
+		if pt.BirthTime != nil {
+			p.BirthDate = date(pt.BirthTime.Value)
+		}
+	}
+	if len(p.Name) == 0 {
+		p.Name = []fhir.HumanName{{Extension: []fhir.Extension{{URL: "http://hl7.org/fhir/StructureDefinition/data-absent-reason", ValueCode: "unknown"}}}}
+	}
+	c.res.PatientKey = fhir.PatientKey(ident.System, ident.Value)
+	c.res.Retied = 1
+	c.patient = &patientState{idn: idn, res: p, scope: "Patient|" + ident.System + "|" + ident.Value, retied: true}
 }
 
 // recordTargetKey is what mints the id of a Patient without a usable id:
@@ -236,6 +287,12 @@ func (c *converter) emitPatient() {
 		return
 	}
 	p := c.patient.res
+	if c.patient.retied {
+		idn := c.patient.idn
+		c.entries["Patient"] = append(c.entries["Patient"], fhir.BundleEntry{FullURL: idn.ref, Resource: p,
+			Request: &fhir.BundleRequest{Method: "POST", URL: "Patient", IfNoneExist: fhir.IdentifierQuery(idn.ident.System, idn.ident.Value)}})
+		return
+	}
 	if c.patient.birthSex != "" {
 		p.Extension = append(p.Extension, fhir.Extension{
 			URL:       "http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex",

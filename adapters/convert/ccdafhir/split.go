@@ -24,9 +24,24 @@ func Split(b *fhir.Bundle, max int) ([]*fhir.Bundle, error) {
 // MaxTransactionEntries; ErrNotSplittable for a larger ModeConditional
 // bundle), and fhir.SplitShared in ModePatientConditional (max ≤ 0:
 // fhir.MaxConditionalEntries).
+//
+// A ModePutID bundle of a document filed to a merge's survivor
+// (Options.Merges) finds its Patient by a conditional create: it is cut
+// as in ModePatientConditional, each part carrying that entry.
 func Parts(b *fhir.Bundle, mode Mode, max int) ([]*fhir.Bundle, error) {
-	if mode == ModePatientConditional {
+	if mode == ModePatientConditional || mode == ModePutID && findsPatient(b) {
 		return fhir.SplitShared(b, max)
 	}
 	return Split(b, max)
+}
+
+// findsPatient reports whether b finds its Patient by a conditional
+// create (a document filed to a merge's survivor).
+func findsPatient(b *fhir.Bundle) bool {
+	for _, e := range b.Entry {
+		if _, ok := e.Resource.(*fhir.Patient); ok {
+			return e.Request != nil && e.Request.IfNoneExist != ""
+		}
+	}
+	return false
 }
