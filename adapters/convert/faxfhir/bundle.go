@@ -75,11 +75,24 @@ type Result struct {
 	PatientKey string
 	// BundleSize is the number of bytes WriteBundle wrote.
 	BundleSize int64
+	// Retied is 1 when the document's patient identifier was retired by
+	// an earlier merge and the document was filed to the survivor
+	// (Converter.Merges), else 0.
+	Retied int
 }
 
 // Converter turns faxes into FHIR bundles. It is safe for concurrent use.
 type Converter struct {
 	cfg Config
+	// Merges, when set, names the patient identifiers earlier merges
+	// (HL7 v2 ADT^A40, A47) retired (the gateway's data_dir/merges.log).
+	// A fax or document filed under one is filed to the record that
+	// survived the merge, as if it named that record: its subject, the
+	// patient found or created in PatientLinkMatch, its ids and its
+	// ordering key are the survivor's, and no entry names the retired
+	// Patient (see retie). Nil (`ferry convert`): the patient is taken as
+	// given. Set it before the Converter is used.
+	Merges MergeLookup
 	// folders maps a watched folder's name to the sourceId of the
 	// documents that come from it (WithFolderSourceIDs).
 	folders map[string]string
@@ -95,7 +108,7 @@ type Converter struct {
 // decides the sourceId: no identifier derives from it, so a folder given
 // its own id later sends the same documents under the same ids.
 func (c *Converter) WithFolderSourceIDs(ids map[string]string) (*Converter, error) {
-	out := &Converter{cfg: c.cfg, folders: maps.Clone(c.folders)}
+	out := &Converter{cfg: c.cfg, folders: maps.Clone(c.folders), Merges: c.Merges}
 	for _, name := range slices.Sorted(maps.Keys(ids)) {
 		if strings.TrimSpace(ids[name]) == "" {
 			continue
@@ -415,6 +428,9 @@ func (c *Converter) plan(ctx context.Context, in Input, fax Fax, sourceID string
 	// what they were whichever folder, and source id, it came by.
 	d := c.faxDocument(fax, res.Pages)
 	d.SourceID = sourceID
+	if res.Retied, err = c.retie(&d); err != nil {
+		return nil, fmt.Errorf("fax %s: %w", in.Name, err)
+	}
 	seed := h + patientSeed(d.Patient)
 	var parts []part
 	if rendition != nil {

@@ -253,6 +253,10 @@ func (c *Converter) planDocument(ctx context.Context, d Document) (*plan, error)
 	if cont.size, cont.sha1, cont.sha256, err = digest(ctx, read); err != nil {
 		return nil, err
 	}
+	retied, err := c.retie(&d)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
 	h := hex.EncodeToString(cont.sha256)
 	seed := "document:" + h
 	if m := d.MasterIdentifier; m != nil {
@@ -278,7 +282,7 @@ func (c *Converter) planDocument(ctx context.Context, d Document) (*plan, error)
 			pt.official.Use = "official"
 		}
 	}
-	return c.assemble(d, seed, []part{pt}, Result{SHA256: h, Format: ct}), nil
+	return c.assemble(d, seed, []part{pt}, Result{SHA256: h, Format: ct, Retied: retied}), nil
 }
 
 // errHeadFull stops reading once headWriter has what it needs.
