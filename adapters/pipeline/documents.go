@@ -89,6 +89,9 @@ func (c CCDA) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 	if len(res.Skipped) > 0 && len(units) > 0 {
 		units[0].Unconverted = res.Skipped
 	}
+	if len(units) > 0 {
+		units[0].Retied = res.Retied
+	}
 	return units, nil
 }
 
@@ -159,7 +162,7 @@ func (f Fax) ConvertSpill(ctx context.Context, in adapters.Raw, spill func() (Bo
 	if err != nil {
 		return nil, err
 	}
-	u.Key = res.PatientKey
+	u.Key, u.Retied = res.PatientKey, res.Retied
 	if d, err := hex.DecodeString(res.SHA256); err == nil && len(d) == 32 {
 		copy(u.Dedup[:], d)
 	}
@@ -194,7 +197,7 @@ func (x XDMDocument) ConvertSpill(ctx context.Context, in adapters.Raw, spill fu
 	if err != nil {
 		return nil, err
 	}
-	u.Key = res.PatientKey
+	u.Key, u.Retied = res.PatientKey, res.Retied
 	// The document is the same one when its bytes and its unique id are:
 	// the same PDF filed under another uniqueId is another document at
 	// the exchange, and must not be taken for a duplicate here.

@@ -76,9 +76,10 @@ type Unit struct {
 	// before the source is acknowledged. They hold identifier values:
 	// never log them.
 	Merges []merges.Merge
-	// Retied counts the patients of the unit's message that were tied to
-	// the record an earlier merge kept (v2fhir.Result.Retied), on its
-	// first part only: logged and counted once the unit is stored.
+	// Retied counts the patients of the unit's input that were tied to
+	// the record an earlier merge kept (v2fhir.Result.Retied, and the
+	// same of a C-CDA, fax, XDM document or CSV patient), on its first
+	// part only: logged and counted once the unit is stored.
 	Retied int
 	// Replaces are keys for the registry of replaced documents
 	// (ccdafhir and v2fhir Result.Replaces): the documents and relations

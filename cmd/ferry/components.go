@@ -190,18 +190,33 @@ func ingestPipeline(cfg *config.Config, q pipeline.Putter, seen pipeline.Deduper
 
 // openMerges opens data_dir/merges.log, the patient identifiers that
 // merges (ADT^A40, A47) retired, sealed with key when data at rest is,
-// and gives it to the HL7 v2 converters of convs, which tie a later
-// message naming a retired identifier to the survivor, and to pipe,
-// which records each merge before its message is acknowledged. The
-// caller closes it after the pipeline.
+// and gives it to the converters of convs (HL7 v2, C-CDA, fax and XDM
+// documents, CSV), which tie a later input naming a retired identifier
+// to the survivor, and to pipe, which records each merge before its
+// message is acknowledged. The caller closes it after the pipeline.
 func openMerges(cfg *config.Config, key *seal.Key, convs map[string]pipeline.Converter, pipe *pipeline.Pipeline, log *slog.Logger) (*merges.Registry, error) {
 	reg, err := merges.Open(cfg.Path("merges.log"), merges.Options{Key: key, Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range convs {
-		if h, ok := c.(pipeline.HL7); ok && h.Conv != nil {
-			h.Conv.Merges = reg
+	for f, c := range convs {
+		switch c := c.(type) {
+		case pipeline.HL7:
+			if c.Conv != nil {
+				c.Conv.Merges = reg
+			}
+		case pipeline.CCDA:
+			c.Options.Merges = reg
+			convs[f] = c
+		case pipeline.Fax:
+			// The XDM documents' converter files them through this one.
+			if c.Conv != nil {
+				c.Conv.Merges = reg
+			}
+		case pipeline.XDMDocument:
+			if c.Conv != nil && c.Conv.Docs != nil {
+				c.Conv.Docs.Merges = reg
+			}
 		}
 	}
 	pipe.SetMerges(reg)
