@@ -58,6 +58,7 @@ import (
 
 	"github.com/ferry-health/ferry/adapters/convert/v2fhir"
 	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/queue/merges"
 )
 
 // Mode selects how entries are written at the exchange; the gateway
@@ -101,6 +102,19 @@ type Options struct {
 	// LogPHI lets row errors quote the offending cell; by default they
 	// name only the line and the column, since a cell may be PHI.
 	LogPHI bool
+	// Merges, when set, names the patient identifiers earlier merges
+	// (HL7 v2 ADT^A40, A47) retired (the gateway's data_dir/merges.log).
+	// A row whose patient column holds one is the survivor's row, as if
+	// the export named that record: keyed, ordered and referring to the
+	// survivor. A Patient row under a retired identifier never writes
+	// the retired record (a PUT would make it active again and drop its
+	// replaced-by link) nor the survivor's demographics: in the
+	// conditional modes it only finds the survivor (a conditional create
+	// with the row's name, gender and birth date, written only if the
+	// exchange has no such patient), in ModeIDs it writes nothing, as
+	// the HL7 v2 converter does. Nil (`ferry convert`): the column is
+	// taken as it is.
+	Merges v2fhir.MergeLookup
 }
 
 // Part is one transaction to deliver.
@@ -118,6 +132,9 @@ type Part struct {
 	Rows int
 	// Labels are the security labels in the bundle (Mapping.Security).
 	Labels []fhir.Coding
+	// Retied is 1 on the first part of a patient some of whose rows
+	// named an identifier a merge retired (Options.Merges), else 0.
+	Retied int
 }
 
 // RowError is one row that cannot be mapped.
@@ -314,6 +331,7 @@ func ConvertEach(b []byte, m *Mapping, opts Options, emit func(Part) error) erro
 			byPatient[k] = g
 			groups = append(groups, g)
 		}
+		g.retied = g.retied || r.retied
 		g.at = append(g.at, at)
 	}
 	if len(rowErrs) > 0 {
@@ -341,9 +359,13 @@ func ConvertEach(b []byte, m *Mapping, opts Options, emit func(Part) error) erro
 			// twice) would put one resource twice into a transaction,
 			// which the exchange refuses: the later row wins, in the
 			// earlier's place.
+			// A row under a retired identifier gives way to the
+			// survivor's own (its Patient row, say), wherever it is.
 			id := c.rowUUID(&r)
 			if j, ok := at[id]; ok {
-				rows[j] = r
+				if !r.retied || rows[j].retied {
+					rows[j] = r
+				}
 				continue
 			}
 			at[id] = len(rows)
@@ -364,6 +386,9 @@ type rowGroup struct {
 	line int // the line of the patient's first row
 	n    int // the patient's place among the file's, from 1
 	at   []rowAt
+	// retied: some rows named the patient by an identifier a merge
+	// retired (Options.Merges).
+	retied bool
 }
 
 // compile resolves the mapping's columns in the header. A column the
@@ -435,6 +460,10 @@ type row struct {
 	ident fhir.Identifier // the row's own identifier (for Patient, pid)
 	vals  map[string][]string
 	res   any // the resource, without id, identifier for minted keys, subject
+
+	// retied: the file named the patient by an identifier a merge
+	// retired; pid (and a Patient row's ident) is the survivor's.
+	retied bool
 }
 
 // row maps one record, or lists what is wrong with it.
@@ -504,6 +533,15 @@ func (c *compiled) row(rec record) (row, []RowError) {
 		bad(strings.TrimSpace(pcol.Column), "no patient identifier", "")
 	} else {
 		r.pid = fhir.Identifier{System: strings.TrimSpace(pcol.System), Value: v}
+		if c.opts.Merges != nil {
+			surv, ok, err := c.opts.Merges.Survivor(merges.ID{System: r.pid.System, Value: r.pid.Value})
+			switch {
+			case err != nil:
+				bad(strings.TrimSpace(pcol.Column), "patient identifier: "+err.Error(), "")
+			case ok:
+				r.pid, r.retied = fhir.Identifier{System: surv.System, Value: surv.Value}, true
+			}
+		}
 	}
 	if c.idx >= 0 {
 		if v := strings.TrimSpace(rec.fields[c.idx]); v == "" {
@@ -704,6 +742,14 @@ func (c *compiled) emitGroup(g *rowGroup, rows []row, emit func(Part) error) err
 			limit = fhir.MaxTransactionEntries
 		}
 	}
+	if g.retied && c.m.Resource == "Patient" && c.opts.Mode == ModeIDs {
+		// The retired record's demographics are not written (see
+		// Options.Merges); the survivor's own row, if any, is.
+		rows = slices.DeleteFunc(rows, func(r row) bool { return r.retied })
+		if len(rows) == 0 {
+			return nil
+		}
+	}
 	sec := labels(c.m.Security)
 	patientEntry, ref := c.patientEntry(g.pid)
 	per := limit
@@ -723,8 +769,12 @@ func (c *compiled) emitGroup(g *rowGroup, rows []row, emit func(Part) error) err
 		for j := range chunk {
 			b.Entry = append(b.Entry, c.entry(&chunk[j], ref, sec))
 		}
-		err := emit(Part{Bundle: b, PatientKey: fhir.PatientKey(g.pid.System, g.pid.Value),
-			Patient: g.n, Line: g.line, Index: i + 1, Of: n, Rows: len(chunk), Labels: sec})
+		part := Part{Bundle: b, PatientKey: fhir.PatientKey(g.pid.System, g.pid.Value),
+			Patient: g.n, Line: g.line, Index: i + 1, Of: n, Rows: len(chunk), Labels: sec}
+		if g.retied && i == 0 {
+			part.Retied = 1
+		}
+		err := emit(part)
 		if err != nil {
 			return err
 		}
@@ -793,6 +843,15 @@ func (c *compiled) entry(r *row, patient *fhir.Reference, sec []fhir.Coding) fhi
 	var meta *fhir.Meta
 	if len(sec) > 0 {
 		meta = &fhir.Meta{Security: sec}
+	}
+	if p, ok := r.res.(*fhir.Patient); ok && r.retied {
+		// A Patient row under a retired identifier only finds the
+		// survivor (Options.Merges): created from the row's name,
+		// gender and birth date only if the exchange has none.
+		body := &fhir.Patient{ResourceType: "Patient", Meta: meta, Identifier: []fhir.Identifier{mrn(r.pid)},
+			Name: p.Name, Gender: p.Gender, BirthDate: p.BirthDate}
+		return fhir.BundleEntry{FullURL: "urn:uuid:" + u, Resource: body,
+			Request: &fhir.BundleRequest{Method: "POST", URL: "Patient", IfNoneExist: fhir.IdentifierQuery(r.pid.System, r.pid.Value)}}
 	}
 	switch res := r.res.(type) {
 	case *fhir.Patient:
