@@ -136,7 +136,7 @@ func (c CSV) convert(ctx context.Context, in adapters.Raw, unit func(Unit) error
 		}
 		return unit(Unit{Name: un, Bundle: b, Key: p.PatientKey, Dedup: sha256.Sum256(b),
 			Attrs:  map[string]string{"format": "csv", "type": m.Resource, "rows": strconv.Itoa(p.Rows)},
-			Labels: p.Labels, LabelsKnown: true})
+			Labels: p.Labels, LabelsKnown: true, Retied: p.Retied})
 	})
 	var se *storeError
 	if err != nil && !errors.As(err, &se) {

@@ -208,6 +208,9 @@ func openMerges(cfg *config.Config, key *seal.Key, convs map[string]pipeline.Con
 		case pipeline.CCDA:
 			c.Options.Merges = reg
 			convs[f] = c
+		case pipeline.CSV:
+			c.Options.Merges = reg
+			convs[f] = c
 		case pipeline.Fax:
 			// The XDM documents' converter files them through this one.
 			if c.Conv != nil {
