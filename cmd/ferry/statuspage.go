@@ -173,7 +173,7 @@ func writeMetrics(w io.Writer, r ops.Status) {
 	m("ferry_ingest_quarantined_total", "counter", "Inputs kept in quarantine because they could not be converted.", float64(r.Ingest.Quarantined))
 	m("ferry_ingest_held_total", "counter", "Bundles kept back by the hold policy (security labels), not sent.", float64(r.Ingest.Held))
 	m("ferry_ingest_unconverted_entries_total", "counter", "C-CDA entries of templates ferry does not map (family history, goals, planned procedures...), sent only inside the attached document; log.level debug names them.", float64(r.Ingest.Unconverted))
-	m("ferry_ingest_retied_total", "counter", "Patients of HL7 v2 messages named by an identifier an earlier merge (A40, A47) retired, sent for the surviving patient instead.", float64(r.Ingest.Retied))
+	m("ferry_ingest_retied_total", "counter", "Patients of HL7 v2 messages, C-CDA, fax and XDM documents and CSV exports named by an identifier an earlier merge (A40, A47) retired, sent for the surviving patient instead.", float64(r.Ingest.Retied))
 	if a := r.Audit; a != nil {
 		m("ferry_audit_sent_total", "counter", "Audit messages written to the audit repository.", float64(a.Sent))
 		m("ferry_audit_pending", "gauge", "Audit messages spooled, waiting for the repository.", float64(a.Pending))

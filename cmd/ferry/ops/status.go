@@ -105,7 +105,7 @@ type Ingest struct {
 	// Unconverted counts document entries sent only inside the attached
 	// document, not as resources (C-CDA templates ferry does not map).
 	Unconverted int64 `json:"unconverted_entries"`
-	// Retied counts patients of HL7 v2 messages that named an identifier
+	// Retied counts patients of inputs (HL7 v2, C-CDA, fax, XDM, CSV) that named an identifier
 	// an earlier merge retired, tied to the record it was merged into.
 	Retied int64 `json:"retied_to_survivor"`
 }
