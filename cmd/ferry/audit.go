@@ -8,12 +8,14 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
 	"github.com/ferry-health/ferry/adapters/convert/xdmfhir"
+	"github.com/ferry-health/ferry/cmd/ferry/ops"
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/transport"
 	"github.com/ferry-health/ferry/transport/audit"
@@ -113,6 +115,18 @@ func (t *auditTrail) Stats() audit.Stats {
 		return audit.Stats{}
 	}
 	return t.sink.Stats()
+}
+
+// activity records the gateway starting (start true) or stopping as DICOM
+// Application Activity, the account it runs as the launcher. Call it
+// after Start (the sink then sends or spools it) and before Shutdown (the
+// sink sends or spools what is queued as it stops).
+func (t *auditTrail) activity(start bool) {
+	if t == nil {
+		return
+	}
+	op := ops.LocalOperator()
+	t.rec.Record(audit.ApplicationActivity(start, t.gateway, t.host, strconv.Itoa(os.Getpid()), &op, time.Now()))
 }
 
 // delivered records DCM 110106 Export for a bundle the exchange accepted;

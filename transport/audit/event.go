@@ -55,6 +55,14 @@ var (
 	EventUserAuthentication = Code{Code: "110114", System: "DCM", Text: "User Authentication"}
 	// TypeLogin is the event type of a log-in attempt (CID 401).
 	TypeLogin = Code{Code: "110122", System: "DCM", Text: "Login"}
+	// EventApplicationActivity with TypeApplicationStart or
+	// TypeApplicationStop records the gateway starting or stopping (DICOM
+	// PS3.15 A.5.3.1; ITI-20's actor-start-stop trigger), so that the
+	// repository can tell a gap in the trail (ferry not running) from a
+	// quiet clinic.
+	EventApplicationActivity = Code{Code: "110100", System: "DCM", Text: "Application Activity"}
+	TypeApplicationStart     = Code{Code: "110120", System: "DCM", Text: "Application Start"}
+	TypeApplicationStop      = Code{Code: "110121", System: "DCM", Text: "Application Stop"}
 )
 
 // Event type codes.
@@ -84,6 +92,10 @@ var (
 	// RoleApplication is the system that holds the record a person acted
 	// on (DCM 110150 "Application").
 	RoleApplication = Code{Code: "110150", System: "DCM", Text: "Application"}
+	// RoleApplicationLauncher is the account that started an application
+	// (DCM 110151 "Application Launcher"), in an Application Activity
+	// event.
+	RoleApplicationLauncher = Code{Code: "110151", System: "DCM", Text: "Application Launcher"}
 	// RoleHumanUser marks the person who asked for an operator action
 	// (BALP's agent type, extra-security-role-type#humanuser).
 	RoleHumanUser = Code{Code: "humanuser", System: "http://terminology.hl7.org/CodeSystem/extra-security-role-type", Text: "human user"}

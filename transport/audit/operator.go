@@ -140,3 +140,24 @@ func LoginFailure(op Operator, gateway, gatewayAddr, reason string, t time.Time)
 		},
 	}
 }
+
+// ApplicationActivity builds the Application Activity event (DICOM PS3.15
+// A.5.3.1) for the gateway starting (start true) or stopping: action
+// Execute, the gateway as the application (its process id as
+// AlternativeUserID) and, when known, the account that runs it as the
+// requesting Application Launcher. It names no patient.
+func ApplicationActivity(start bool, gateway, gatewayAddr, procID string, launcher *Operator, t time.Time) Event {
+	typ := TypeApplicationStart
+	if !start {
+		typ = TypeApplicationStop
+	}
+	ev := Event{
+		ID: EventApplicationActivity, Type: typ, Action: ActionExecute, Outcome: OutcomeSuccess, Time: t,
+		Participants: []Participant{{UserID: gateway, AltUserID: procID, Requestor: launcher == nil, Address: gatewayAddr, Role: RoleApplication}},
+	}
+	if o := launcher; o != nil {
+		ev.Participants = append(ev.Participants, Participant{UserID: o.UserID, AltUserID: o.AltUserID, UserName: o.UserName,
+			Requestor: true, Address: o.Address, Role: RoleApplicationLauncher})
+	}
+	return ev
+}
