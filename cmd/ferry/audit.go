@@ -15,6 +15,7 @@ import (
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
 	"github.com/ferry-health/ferry/adapters/convert/xdmfhir"
+	"github.com/ferry-health/ferry/adapters/pipeline"
 	"github.com/ferry-health/ferry/cmd/ferry/ops"
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/transport"
@@ -163,9 +164,10 @@ func (t *auditTrail) export(it *queue.Item, outcome audit.Outcome, desc string) 
 		ExchangeURL: t.exchangeURL, ExchangeAddr: t.exchangeHost,
 		MHD:     mhdFormat(it.Attrs["format"]) && t.faxIsMHD,
 		Patient: it.Key, IDType: audit.IDPatientKey,
-		ControlID: it.Attrs["control_id"],
-		BundleID:  it.ID,
-		Outcome:   outcome, OutcomeDesc: desc,
+		ControlID:     it.Attrs["control_id"],
+		SubmissionSet: it.Attrs[pipeline.AttrSubmissionSet],
+		BundleID:      it.ID,
+		Outcome:       outcome, OutcomeDesc: desc,
 		Time: time.Now(),
 	}
 	if t.v2Exchange {

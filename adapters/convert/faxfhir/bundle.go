@@ -75,6 +75,11 @@ type Result struct {
 	PatientKey string
 	// BundleSize is the number of bytes WriteBundle wrote.
 	BundleSize int64
+	// SubmissionSetID is the MHD SubmissionSet's uniqueId as the bundle
+	// carries it (urn:oid:…), empty for us-core; the audit trail names it
+	// in the ITI-65 Export event. It is derived from the documents, not
+	// from PHI.
+	SubmissionSetID string
 }
 
 // Converter turns faxes into FHIR bundles. It is safe for concurrent use.
@@ -553,6 +558,7 @@ func (c *Converter) assemble(d Document, seed string, parts []part, res Result) 
 	}
 	if mhd {
 		ss := newID("submissionset:" + seed)
+		p.res.SubmissionSetID = ss.OID()
 		list := &fhir.List{
 			ResourceType: "List",
 			Meta:         &fhir.Meta{Profile: []string{mhdSD + "IHE.MHD.Minimal.SubmissionSet"}},
