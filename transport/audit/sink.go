@@ -347,8 +347,11 @@ func (s *Sink) run(ctx context.Context) {
 			return false
 		}
 		c = nc
-		s.connected.Store(true)
-		s.recovered()
+		if _, lazy := nc.(*fhirConn); !lazy {
+			s.reached()
+		}
+		// An https repository has no session to open: it counts as
+		// reached when it answers a POST (write).
 		return true
 	}
 	timer := time.NewTimer(time.Hour)
@@ -445,7 +448,9 @@ func (s *Sink) write(c conn, m []byte) error {
 	switch {
 	case err == nil:
 		s.sent.Add(1)
+		s.reached()
 	case errors.As(err, &re):
+		s.reached()
 		s.dropped.Add(1)
 		if !s.warnedRefusal.Swap(true) {
 			s.log.Warn("the audit repository refused an audit event as invalid; it is not sent again (counted as dropped)", "status", re.Status)
@@ -562,6 +567,14 @@ func (s *Sink) recordError(err error) {
 	s.errMu.Unlock()
 	if first {
 		s.log.Warn("audit repository unreachable; events are spooled and sent when it is back", "url", s.opts.URL, "error", describe(err))
+	}
+}
+
+// reached notes a repository that took a connection or answered a
+// message: connected, and, after failures, reachable again.
+func (s *Sink) reached() {
+	if !s.connected.Swap(true) {
+		s.recovered()
 	}
 }
 
