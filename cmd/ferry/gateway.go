@@ -202,6 +202,7 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 			MaxConnsPerIP:    m.MaxConnsPerIP,
 			Allow:            allow,
 			CommitACK:        m.CommitACK,
+			OnRefused:        g.audit.nodeAuthFailed(id),
 		}
 		if m.TLS != nil {
 			tc, err := m.TLS.LoadTLSConfig()

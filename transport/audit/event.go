@@ -63,6 +63,13 @@ var (
 	EventApplicationActivity = Code{Code: "110100", System: "DCM", Text: "Application Activity"}
 	TypeApplicationStart     = Code{Code: "110120", System: "DCM", Text: "Application Start"}
 	TypeApplicationStop      = Code{Code: "110121", System: "DCM", Text: "Application Stop"}
+	// EventSecurityAlert with TypeNodeAuthentication records a peer that
+	// failed to authenticate as a node (DICOM PS3.15 A.5.3.11; ITI-19's
+	// and ITI-20's node-authentication-failure trigger): a sender refused
+	// by the TLS handshake (no or an untrusted client certificate) or by
+	// a listener's allow list.
+	EventSecurityAlert     = Code{Code: "110113", System: "DCM", Text: "Security Alert"}
+	TypeNodeAuthentication = Code{Code: "110126", System: "DCM", Text: "Node Authentication"}
 )
 
 // Event type codes.
@@ -175,6 +182,9 @@ var (
 	// Never a file name: fax and export file names often carry the
 	// patient's name and chart number ("DOE_JANE_MRN777123.tif").
 	IDInput = Code{Code: "input-sha256", System: "urn:ferry:id-type", Text: "received input (SHA-256 of its content)"}
+	// IDListener types one of ferry's input listeners by its source name
+	// ("mllp/main"), the subject of a node authentication Security Alert.
+	IDListener = Code{Code: "listener", System: "urn:ferry:id-type", Text: "ferry input listener (source name)"}
 )
 
 // Object is one ParticipantObjectIdentification.
