@@ -70,6 +70,9 @@ var (
 	// a listener's allow list.
 	EventSecurityAlert     = Code{Code: "110113", System: "DCM", Text: "Security Alert"}
 	TypeNodeAuthentication = Code{Code: "110126", System: "DCM", Text: "Node Authentication"}
+	// TypeAuditRecordingStopped is the Security Alert type with which
+	// the Sink reports audit events it lost (DCM 110133).
+	TypeAuditRecordingStopped = Code{Code: "110133", System: "DCM", Text: "Audit Recording Stopped"}
 )
 
 // Event type codes.

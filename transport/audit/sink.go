@@ -124,8 +124,11 @@ type Sink struct {
 	done    chan struct{}
 
 	sent, spooled, dropped, truncated atomic.Uint64
-	connected, warnedRefusal          atomic.Bool
-	pending                           atomic.Int64
+	// unreported counts the events dropped since the last loss report
+	// (lossReport).
+	unreported               atomic.Uint64
+	connected, warnedRefusal atomic.Bool
+	pending                  atomic.Int64
 
 	errMu       sync.Mutex
 	lastError   string
@@ -216,13 +219,13 @@ func (s *Sink) Record(ev Event) {
 	s.recMu.RLock()
 	defer s.recMu.RUnlock()
 	if s.closed {
-		s.dropped.Add(1)
+		s.lose(1)
 		return
 	}
 	select {
 	case s.ch <- ev:
 	default:
-		if s.dropped.Add(1) == 1 {
+		if s.lose(1) == 1 {
 			s.log.Warn("audit channel full; event dropped", "capacity", s.opts.QueueSize)
 		}
 	}
@@ -263,8 +266,12 @@ func (s *Sink) Shutdown(ctx context.Context) error {
 	s.closed = true
 	s.recMu.Unlock()
 	if !started {
-		// Nothing ran: keep what was recorded.
-		s.spoolAll(s.drainChannel(nil))
+		// Nothing ran: keep what was recorded, and what was not.
+		evs := s.drainChannel(nil)
+		if ev, ok := s.lossReport(); ok {
+			evs = append(evs, ev)
+		}
+		s.spoolAll(evs)
 		return s.spool.Close()
 	}
 	s.cancel()
@@ -373,6 +380,13 @@ func (s *Sink) run(ctx context.Context) {
 			// Live events go behind the spooled ones.
 			s.spoolAll(s.drainChannel(nil))
 		}
+		if c != nil && s.spool.Len() == 0 {
+			// The repository has everything that was kept: now tell it
+			// what was not.
+			if ev, ok := s.lossReport(); ok {
+				s.spoolAll(s.writeAll(c, []Event{ev}, disconnect))
+			}
+		}
 		var wake <-chan time.Time
 		if s.spool.Len() > 0 && c == nil {
 			timer.Reset(max(time.Until(lastDial.Add(s.opts.RedialInterval)), time.Millisecond))
@@ -385,6 +399,10 @@ func (s *Sink) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			evs := s.drainChannel(nil)
+			if ev, ok := s.lossReport(); ok {
+				// Spooled, if not sent: the next start sends it.
+				evs = append(evs, ev)
+			}
 			retire()
 			if c != nil && s.spool.Len() == 0 {
 				evs = s.writeAll(c, evs, disconnect)
@@ -427,7 +445,7 @@ func (s *Sink) writeAll(c conn, evs []Event, fail func(error)) []Event {
 	for i := range evs {
 		m, err := s.dialer.ep.encode(s.header, &evs[i])
 		if err != nil {
-			s.dropped.Add(1)
+			s.lose(1)
 			s.recordError(err)
 			continue
 		}
@@ -451,6 +469,8 @@ func (s *Sink) write(c conn, m []byte) error {
 		s.reached()
 	case errors.As(err, &re):
 		s.reached()
+		// Not a gap to report: the repository saw the event and
+		// refused it itself.
 		s.dropped.Add(1)
 		if !s.warnedRefusal.Swap(true) {
 			s.log.Warn("the audit repository refused an audit event as invalid; it is not sent again (counted as dropped)", "status", re.Status)
@@ -474,7 +494,7 @@ func (s *Sink) drainSpool(c conn) error {
 	for _, rec := range msgs {
 		m, err := s.dialer.ep.send(s.header, rec)
 		if err != nil {
-			s.dropped.Add(1)
+			s.lose(1)
 			s.log.Warn("audit spool record dropped: it cannot be sent to this repository", "url", s.opts.URL, "reason", describe(err))
 			n++
 			continue
@@ -519,7 +539,7 @@ func (s *Sink) prepare(evs []Event, ev Event) []Event {
 		ev.Time = time.Now()
 	}
 	if _, err := ev.recorded(); err != nil {
-		s.dropped.Add(1)
+		s.lose(1)
 		s.recordError(err)
 		return evs
 	}
@@ -533,7 +553,7 @@ func (s *Sink) spoolAll(evs []Event) {
 	for i := range evs {
 		m, err := marshalRecord(s.header.ProcID, &evs[i])
 		if err != nil {
-			s.dropped.Add(1)
+			s.lose(1)
 			s.recordError(err)
 			continue
 		}
@@ -545,17 +565,45 @@ func (s *Sink) spoolAll(evs []Event) {
 	dropped, err := s.spool.Append(msgs)
 	if err != nil {
 		// The disk refuses: these events are lost; say so once per streak.
-		s.dropped.Add(uint64(len(msgs)))
+		s.lose(uint64(len(msgs)))
 		s.recordError(err)
 	} else {
 		s.spooled.Add(uint64(len(msgs)))
 	}
 	if dropped > 0 {
-		if s.dropped.Add(uint64(dropped)) == uint64(dropped) {
+		if s.lose(uint64(dropped)) == uint64(dropped) {
 			s.log.Warn("audit spool full; oldest events dropped", "max_bytes", s.opts.MaxSpoolBytes)
 		}
 	}
 	s.pending.Store(int64(s.spool.Len()))
+}
+
+// lose counts n events lost, for Stats and for the next loss report, and
+// returns the total lost.
+func (s *Sink) lose(n uint64) uint64 {
+	s.unreported.Add(n)
+	return s.dropped.Add(n)
+}
+
+// lossReport returns the event that tells the repository of the events
+// lost since the last report, if any: a DICOM Security Alert (PS3.15
+// A.5.3.11) of type Audit Recording Stopped, outcome serious failure, the
+// gateway as the reporting application. A gap that only ferry status
+// showed would be invisible where the trail is reviewed, and forgotten at
+// the next restart; this event is sent once the repository holds the
+// events that were kept, or spooled at shutdown.
+func (s *Sink) lossReport() (Event, bool) {
+	n := s.unreported.Swap(0)
+	if n == 0 {
+		return Event{}, false
+	}
+	s.log.Warn("audit events were lost; the audit repository is told how many", "lost", n)
+	return Event{
+		ID: EventSecurityAlert, Type: TypeAuditRecordingStopped, Action: ActionExecute, Outcome: OutcomeSeriousFail,
+		OutcomeDesc: fmt.Sprintf("%d audit events lost before they could be sent (audit spool or buffer full, or the local disk refused them); the audit trail has a gap", n),
+		Time:        time.Now(), AuditSourceID: s.opts.SourceID, AuditSite: s.opts.Site,
+		Participants: []Participant{{UserID: s.opts.SourceID, Requestor: true, Address: s.opts.Hostname, Role: RoleApplication}},
+	}, true
 }
 
 func (s *Sink) recordError(err error) {
