@@ -339,27 +339,46 @@ func (s *Sink) run(ctx context.Context) {
 			lastDial = time.Time{}
 		}
 	}
+	// A dial runs on a goroutine of its own: a repository that holds
+	// the handshake (a hung server, a blackholed port) keeps it for up
+	// to Timeout, at every redial, and the sender must go on spooling
+	// meanwhile, or the channel from Record fills and events are
+	// dropped while the spool has room. dialing is non-nil while a dial
+	// runs; its result is taken by dialed.
+	var dialing chan dialResult
 	connect := func() bool {
 		retire()
 		if c != nil {
 			return true
 		}
+		if dialing != nil {
+			return false
+		}
 		if !lastDial.IsZero() && time.Since(lastDial) < s.opts.RedialInterval {
 			return false
 		}
 		lastDial = time.Now()
-		nc, err := s.dial(ctx)
-		if err != nil {
-			disconnect(err)
-			return false
+		dialing = make(chan dialResult, 1)
+		go func(done chan<- dialResult) {
+			nc, err := s.dial(ctx)
+			done <- dialResult{nc, err}
+		}(dialing)
+		return false
+	}
+	dialed := func(r dialResult) {
+		dialing = nil
+		if r.err != nil {
+			if ctx.Err() == nil {
+				disconnect(r.err)
+			}
+			return
 		}
-		c = nc
-		if _, lazy := nc.(*fhirConn); !lazy {
+		c = r.c
+		if _, lazy := c.(*fhirConn); !lazy {
 			s.reached()
 		}
 		// An https repository has no session to open: it counts as
 		// reached when it answers a POST (write).
-		return true
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -388,7 +407,7 @@ func (s *Sink) run(ctx context.Context) {
 			}
 		}
 		var wake <-chan time.Time
-		if s.spool.Len() > 0 && c == nil {
+		if s.spool.Len() > 0 && c == nil && dialing == nil {
 			timer.Reset(max(time.Until(lastDial.Add(s.opts.RedialInterval)), time.Millisecond))
 			wake = timer.C
 		}
@@ -398,6 +417,11 @@ func (s *Sink) run(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
+			if dialing != nil {
+				// The dial ends with ctx; a connection it made in
+				// time takes what is left.
+				dialed(<-dialing)
+			}
 			evs := s.drainChannel(nil)
 			if ev, ok := s.lossReport(); ok {
 				// Spooled, if not sent: the next start sends it.
@@ -417,6 +441,8 @@ func (s *Sink) run(ctx context.Context) {
 			}
 			return
 		case <-wake:
+		case r := <-dialing:
+			dialed(r)
 		case <-lost:
 			// Say so now (status, log) rather than at the next event.
 			retire()
@@ -436,6 +462,12 @@ func (s *Sink) run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// dialResult is the outcome of a dial on its own goroutine (run).
+type dialResult struct {
+	c   conn
+	err error
 }
 
 // writeAll encodes evs for the repository and sends them over c; it
