@@ -428,6 +428,15 @@ func (s *Sink) run(ctx context.Context) {
 				evs = append(evs, ev)
 			}
 			retire()
+			if c != nil && s.spool.Len() > 0 && s.spool.Len() <= batch {
+				// A few events spooled in the last moments (while a
+				// dial ran, or behind a drained batch): send them now,
+				// in one bounded batch, so that what is recorded last
+				// (the gateway's stop) does not wait for the next start.
+				if err := s.drainSpool(c); err != nil {
+					disconnect(err)
+				}
+			}
 			if c != nil && s.spool.Len() == 0 {
 				evs = s.writeAll(c, evs, disconnect)
 			}
