@@ -47,6 +47,13 @@ const (
 
 // Config configures a listener Source.
 type Config struct {
+	// OnRefused, when set, is called for every connection refused for
+	// security: an address outside Allow (reason "address not in allow")
+	// or a failed TLS handshake (reason the TLS error, which quotes no
+	// message content). The gateway records these as ATNA node
+	// authentication failures. It is called from the accept loop or the
+	// connection's goroutine and must not block.
+	OnRefused func(remote netip.Addr, reason string)
 	// Listen is the TCP address, e.g. "127.0.0.1:2575" or ":2575".
 	Listen string
 	// MaxFrameBytes bounds one message; larger frames are answered with AR
@@ -438,6 +445,9 @@ func (s *Source) acceptLoop(ln net.Listener, host adapters.Host) {
 		ip := remoteIP(raw)
 		if !s.allowed(ip) {
 			s.stats.denied.Add(1)
+			if s.cfg.OnRefused != nil {
+				s.cfg.OnRefused(ip, "address not in allow")
+			}
 			if ok, dropped := s.deniedLog.allow(time.Now()); ok {
 				s.log.Warn("mllp connection refused: address not in allow", "remote_ip", ip.String(), "listen", s.cfg.Listen,
 					"refused_unlogged", dropped)
@@ -602,6 +612,12 @@ func (s *Source) serve(c *conn) {
 		if err := tc.HandshakeContext(s.ctx); err != nil {
 			s.stats.tlsFail.Add(1)
 			log.Warn("mllp tls handshake failed", "err", err)
+			// A connection closed before a ClientHello (a port check)
+			// attempted no authentication, and one cut by Shutdown
+			// failed none.
+			if s.cfg.OnRefused != nil && !errors.Is(err, io.EOF) && s.ctx.Err() == nil {
+				s.cfg.OnRefused(c.ip, "tls handshake failed: "+err.Error())
+			}
 			return
 		}
 		_ = tc.SetDeadline(time.Time{})

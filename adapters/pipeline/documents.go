@@ -167,6 +167,9 @@ func (f Fax) ConvertSpill(ctx context.Context, in adapters.Raw, spill func() (Bo
 		copy(u.Dedup[:], d)
 	}
 	u.Attrs = map[string]string{"format": "fax", "pages": fmt.Sprint(res.Pages), "content": res.Format}
+	if res.SubmissionSetID != "" {
+		u.Attrs[AttrSubmissionSet] = res.SubmissionSetID
+	}
 	return []Unit{u}, nil
 }
 
@@ -203,8 +206,16 @@ func (x XDMDocument) ConvertSpill(ctx context.Context, in adapters.Raw, spill fu
 	// the exchange, and must not be taken for a duplicate here.
 	u.Dedup = sha256.Sum256([]byte(xdmfhir.Format + "\x00" + res.DocumentID + "\x00" + res.SHA256))
 	u.Attrs = map[string]string{"format": xdmfhir.Format, "content": res.Format}
+	if res.SubmissionSetID != "" {
+		u.Attrs[AttrSubmissionSet] = res.SubmissionSetID
+	}
 	return []Unit{u}, nil
 }
+
+// AttrSubmissionSet is the unit (and queue item) attribute holding the
+// uniqueId of the MHD SubmissionSet a fax or XDM document bundle carries,
+// for the ITI-65 Export audit event.
+const AttrSubmissionSet = "submission_set"
 
 // writeSpill runs write into memory up to SpillBytes, beyond that into a
 // file from spill (when spill is not nil), and sets u's Bundle or

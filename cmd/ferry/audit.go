@@ -8,12 +8,15 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
 	"github.com/ferry-health/ferry/adapters/convert/xdmfhir"
+	"github.com/ferry-health/ferry/adapters/pipeline"
+	"github.com/ferry-health/ferry/cmd/ferry/ops"
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/transport"
 	"github.com/ferry-health/ferry/transport/audit"
@@ -115,6 +118,18 @@ func (t *auditTrail) Stats() audit.Stats {
 	return t.sink.Stats()
 }
 
+// activity records the gateway starting (start true) or stopping as DICOM
+// Application Activity, the account it runs as the launcher. Call it
+// after Start (the sink then sends or spools it) and before Shutdown (the
+// sink sends or spools what is queued as it stops).
+func (t *auditTrail) activity(start bool) {
+	if t == nil {
+		return
+	}
+	op := ops.LocalOperator()
+	t.rec.Record(audit.ApplicationActivity(start, t.gateway, t.host, strconv.Itoa(os.Getpid()), &op, time.Now()))
+}
+
 // delivered records DCM 110106 Export for a bundle the exchange accepted;
 // use it as transport.DispatcherOptions.OnDelivered. The patient is named
 // by the item's Key, ferry's hash of the patient identifier: queue items
@@ -149,9 +164,10 @@ func (t *auditTrail) export(it *queue.Item, outcome audit.Outcome, desc string) 
 		ExchangeURL: t.exchangeURL, ExchangeAddr: t.exchangeHost,
 		MHD:     mhdFormat(it.Attrs["format"]) && t.faxIsMHD,
 		Patient: it.Key, IDType: audit.IDPatientKey,
-		ControlID: it.Attrs["control_id"],
-		BundleID:  it.ID,
-		Outcome:   outcome, OutcomeDesc: desc,
+		ControlID:     it.Attrs["control_id"],
+		SubmissionSet: it.Attrs[pipeline.AttrSubmissionSet],
+		BundleID:      it.ID,
+		Outcome:       outcome, OutcomeDesc: desc,
 		Time: time.Now(),
 	}
 	if t.v2Exchange {

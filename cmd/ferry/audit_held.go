@@ -24,10 +24,11 @@ func (t *auditTrail) held(in adapters.Raw, u *pipeline.Unit, label string) {
 		ExchangeURL: t.exchangeURL, ExchangeAddr: t.exchangeHost,
 		MHD:     mhdFormat(in.Format) && t.faxIsMHD,
 		Patient: u.Key, IDType: audit.IDPatientKey,
-		ControlID:   u.Attrs["control_id"],
-		Outcome:     audit.OutcomeMinorFailure,
-		OutcomeDesc: "held by policy: " + label + "; not sent",
-		Time:        time.Now(),
+		ControlID:     u.Attrs["control_id"],
+		SubmissionSet: u.Attrs[pipeline.AttrSubmissionSet],
+		Outcome:       audit.OutcomeMinorFailure,
+		OutcomeDesc:   "held by policy: " + label + "; not sent",
+		Time:          time.Now(),
 	}
 	t.rec.Record(audit.ExportEvent(x))
 }

@@ -218,6 +218,7 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 			MaxConnsPerIP:    m.MaxConnsPerIP,
 			Allow:            allow,
 			CommitACK:        m.CommitACK,
+			OnRefused:        g.audit.nodeAuthFailed(id),
 		}
 		if m.TLS != nil {
 			tc, err := m.TLS.LoadTLSConfig()
@@ -317,6 +318,7 @@ func (g *gateway) Start(ctx context.Context) error {
 	if err := g.audit.Start(ctx); err != nil {
 		return fmt.Errorf("start audit: %w", err)
 	}
+	g.audit.activity(true)
 	if err := g.disp.Start(ctx); err != nil {
 		return fmt.Errorf("start delivery: %w", err)
 	}
@@ -401,6 +403,9 @@ func (g *gateway) Shutdown(ctx context.Context) error {
 		if err := g.sink.Close(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("close sink: %w", err))
 		}
+	}
+	if g.started {
+		g.audit.activity(false)
 	}
 	if err := g.audit.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("stop audit: %w", err))

@@ -55,6 +55,24 @@ var (
 	EventUserAuthentication = Code{Code: "110114", System: "DCM", Text: "User Authentication"}
 	// TypeLogin is the event type of a log-in attempt (CID 401).
 	TypeLogin = Code{Code: "110122", System: "DCM", Text: "Login"}
+	// EventApplicationActivity with TypeApplicationStart or
+	// TypeApplicationStop records the gateway starting or stopping (DICOM
+	// PS3.15 A.5.3.1; ITI-20's actor-start-stop trigger), so that the
+	// repository can tell a gap in the trail (ferry not running) from a
+	// quiet clinic.
+	EventApplicationActivity = Code{Code: "110100", System: "DCM", Text: "Application Activity"}
+	TypeApplicationStart     = Code{Code: "110120", System: "DCM", Text: "Application Start"}
+	TypeApplicationStop      = Code{Code: "110121", System: "DCM", Text: "Application Stop"}
+	// EventSecurityAlert with TypeNodeAuthentication records a peer that
+	// failed to authenticate as a node (DICOM PS3.15 A.5.3.11; ITI-19's
+	// and ITI-20's node-authentication-failure trigger): a sender refused
+	// by the TLS handshake (no or an untrusted client certificate) or by
+	// a listener's allow list.
+	EventSecurityAlert     = Code{Code: "110113", System: "DCM", Text: "Security Alert"}
+	TypeNodeAuthentication = Code{Code: "110126", System: "DCM", Text: "Node Authentication"}
+	// TypeAuditRecordingStopped is the Security Alert type with which
+	// the Sink reports audit events it lost (DCM 110133).
+	TypeAuditRecordingStopped = Code{Code: "110133", System: "DCM", Text: "Audit Recording Stopped"}
 )
 
 // Event type codes.
@@ -84,6 +102,10 @@ var (
 	// RoleApplication is the system that holds the record a person acted
 	// on (DCM 110150 "Application").
 	RoleApplication = Code{Code: "110150", System: "DCM", Text: "Application"}
+	// RoleApplicationLauncher is the account that started an application
+	// (DCM 110151 "Application Launcher"), in an Application Activity
+	// event.
+	RoleApplicationLauncher = Code{Code: "110151", System: "DCM", Text: "Application Launcher"}
 	// RoleHumanUser marks the person who asked for an operator action
 	// (BALP's agent type, extra-security-role-type#humanuser).
 	RoleHumanUser = Code{Code: "humanuser", System: "http://terminology.hl7.org/CodeSystem/extra-security-role-type", Text: "human user"}
@@ -163,6 +185,9 @@ var (
 	// Never a file name: fax and export file names often carry the
 	// patient's name and chart number ("DOE_JANE_MRN777123.tif").
 	IDInput = Code{Code: "input-sha256", System: "urn:ferry:id-type", Text: "received input (SHA-256 of its content)"}
+	// IDListener types one of ferry's input listeners by its source name
+	// ("mllp/main"), the subject of a node authentication Security Alert.
+	IDListener = Code{Code: "listener", System: "urn:ferry:id-type", Text: "ferry input listener (source name)"}
 )
 
 // Object is one ParticipantObjectIdentification.

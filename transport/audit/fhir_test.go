@@ -6,12 +6,14 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ferry-health/ferry/config/pki"
 )
@@ -225,5 +227,37 @@ func TestExportEventV2(t *testing.T) {
 	}
 	if ev := ExportEvent(Export{Gateway: "ferry", ExchangeURL: "https://hie/fhir"}); ev.Type != TypeFHIRTransaction {
 		t.Errorf("FHIR export type %+v", ev.Type)
+	}
+}
+
+// TestFHIRFeedDownIsNotReachable: an https repository has no session to
+// open, so a "dial" always succeeds; while the repository answers 503 the
+// sink must neither report it connected nor log it "reachable again" at
+// every redial (the log would alternate unreachable/reachable every 10
+// seconds for as long as it is down, and ferry status would say
+// connected).
+func TestFHIRFeedDownIsNotReachable(t *testing.T) {
+	p := demoPKI(t)
+	r := &fhirRepo{status: func(int) int { return http.StatusServiceUnavailable }}
+	url := startFHIRRepo(t, p, r)
+	var logs syncBuffer
+	s := newSink(t, url, clientTLS(p), t.TempDir(), func(o *Options) {
+		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	start(t, s)
+	s.Record(exportN(1))
+	waitStats(t, s, "the event spooled", func(st Stats) bool { return st.Pending == 1 })
+	for {
+		if _, posts := r.count(); posts >= 4 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if st := s.Stats(); st.Connected {
+		t.Errorf("status says connected while every POST is answered 503: %+v", st)
+	}
+	shutdown(t, s)
+	if n := strings.Count(logs.String(), "reachable again"); n != 0 {
+		t.Errorf("%d \"reachable again\" lines for a repository that never took an event:\n%s", n, logs.String())
 	}
 }

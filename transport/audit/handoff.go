@@ -254,7 +254,7 @@ func (s *Sink) takeHandoff() {
 			m, err := readHandoff(filepath.Join(dir, name))
 			if err != nil {
 				// Damaged: what can be read is kept, the rest counted.
-				s.dropped.Add(1)
+				s.lose(1)
 				s.log.Warn("damaged audit hand-off file; readable events kept", "file", name, "error", err)
 			}
 			msgs = append(msgs, m...)
@@ -269,7 +269,7 @@ func (s *Sink) takeHandoff() {
 			}
 			s.spooled.Add(uint64(len(msgs)))
 			if dropped > 0 {
-				s.dropped.Add(uint64(dropped))
+				s.lose(uint64(dropped))
 				s.log.Warn("audit spool full; oldest events dropped", "max_bytes", s.opts.MaxSpoolBytes)
 			}
 		}

@@ -140,3 +140,44 @@ func LoginFailure(op Operator, gateway, gatewayAddr, reason string, t time.Time)
 		},
 	}
 }
+
+// ApplicationActivity builds the Application Activity event (DICOM PS3.15
+// A.5.3.1) for the gateway starting (start true) or stopping: action
+// Execute, the gateway as the application (its process id as
+// AlternativeUserID) and, when known, the account that runs it as the
+// requesting Application Launcher. It names no patient.
+func ApplicationActivity(start bool, gateway, gatewayAddr, procID string, launcher *Operator, t time.Time) Event {
+	typ := TypeApplicationStart
+	if !start {
+		typ = TypeApplicationStop
+	}
+	ev := Event{
+		ID: EventApplicationActivity, Type: typ, Action: ActionExecute, Outcome: OutcomeSuccess, Time: t,
+		Participants: []Participant{{UserID: gateway, AltUserID: procID, Requestor: launcher == nil, Address: gatewayAddr, Role: RoleApplication}},
+	}
+	if o := launcher; o != nil {
+		ev.Participants = append(ev.Participants, Participant{UserID: o.UserID, AltUserID: o.AltUserID, UserName: o.UserName,
+			Requestor: true, Address: o.Address, Role: RoleApplicationLauncher})
+	}
+	return ev
+}
+
+// NodeAuthFailure builds the Security Alert (DICOM PS3.15 A.5.3.11) for a
+// peer at peerAddr that failed node authentication at listener (a name
+// such as "mllp/main"): action Execute, outcome minor failure, the
+// gateway as the reporting process (requestor), the peer as the source it
+// claimed to be, and the listener as the alert subject (type 2, role 13
+// Security Resource) with the reason (PHI-free: a TLS or allow-list
+// error) as its Alert Description detail and as the outcome description.
+func NodeAuthFailure(gateway, gatewayAddr, listener, peerAddr, reason string, t time.Time) Event {
+	return Event{
+		ID: EventSecurityAlert, Type: TypeNodeAuthentication, Action: ActionExecute,
+		Outcome: OutcomeMinorFailure, OutcomeDesc: reason, Time: t,
+		Participants: []Participant{
+			{UserID: gateway, Requestor: true, Address: gatewayAddr, Role: RoleApplication},
+			{UserID: peerAddr, Address: peerAddr, Role: RoleSource},
+		},
+		Objects: []Object{{ID: listener, IDType: IDListener, TypeCode: 2, Role: 13,
+			Details: []Detail{{Type: "Alert Description", Value: reason}}}},
+	}
+}

@@ -341,18 +341,22 @@ func TestLegacySpoolSentUnchanged(t *testing.T) {
 		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	})
 	start(t, s)
-	waitStats(t, s, "the spool sent", func(st Stats) bool { return st.Pending == 0 && st.Sent == 3 })
+	// The three kept, then the report of the two lost (TestLossReported).
+	waitStats(t, s, "the spool sent", func(st Stats) bool { return st.Pending == 0 && st.Sent == 4 })
 	s.Record(exportN(3))
-	msgs := r.waitN(t, 4)
+	msgs := r.waitN(t, 5)
 	for i, m := range old {
 		if !bytes.Equal(msgs[i].msg, m) {
 			t.Errorf("message %d was changed:\n%q\nwant\n%q", i, msgs[i].msg, m)
 		}
 	}
+	if a := parseAudit(t, msgs[3].msg); a.Event.ID.Code != "110113" {
+		t.Errorf("message 3 is %+v, want the loss report", a.Event)
+	}
 	wantOrder(t, bundleOrder(t, msgs), 0, 4)
 	shutdown(t, s)
-	if st := s.Stats(); st.Sent != 4 || st.Dropped != 2 {
-		t.Errorf("stats = %+v, want 4 sent and the two bad records dropped", st)
+	if st := s.Stats(); st.Sent != 5 || st.Dropped != 2 {
+		t.Errorf("stats = %+v, want 5 sent and the two bad records dropped", st)
 	}
 	for _, want := range []string{errRecordUnknown.Error(), "no active participant"} {
 		if !strings.Contains(logs.String(), want) {

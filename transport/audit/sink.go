@@ -124,8 +124,11 @@ type Sink struct {
 	done    chan struct{}
 
 	sent, spooled, dropped, truncated atomic.Uint64
-	connected, warnedRefusal          atomic.Bool
-	pending                           atomic.Int64
+	// unreported counts the events dropped since the last loss report
+	// (lossReport).
+	unreported               atomic.Uint64
+	connected, warnedRefusal atomic.Bool
+	pending                  atomic.Int64
 
 	errMu       sync.Mutex
 	lastError   string
@@ -216,13 +219,13 @@ func (s *Sink) Record(ev Event) {
 	s.recMu.RLock()
 	defer s.recMu.RUnlock()
 	if s.closed {
-		s.dropped.Add(1)
+		s.lose(1)
 		return
 	}
 	select {
 	case s.ch <- ev:
 	default:
-		if s.dropped.Add(1) == 1 {
+		if s.lose(1) == 1 {
 			s.log.Warn("audit channel full; event dropped", "capacity", s.opts.QueueSize)
 		}
 	}
@@ -263,8 +266,12 @@ func (s *Sink) Shutdown(ctx context.Context) error {
 	s.closed = true
 	s.recMu.Unlock()
 	if !started {
-		// Nothing ran: keep what was recorded.
-		s.spoolAll(s.drainChannel(nil))
+		// Nothing ran: keep what was recorded, and what was not.
+		evs := s.drainChannel(nil)
+		if ev, ok := s.lossReport(); ok {
+			evs = append(evs, ev)
+		}
+		s.spoolAll(evs)
 		return s.spool.Close()
 	}
 	s.cancel()
@@ -332,24 +339,46 @@ func (s *Sink) run(ctx context.Context) {
 			lastDial = time.Time{}
 		}
 	}
+	// A dial runs on a goroutine of its own: a repository that holds
+	// the handshake (a hung server, a blackholed port) keeps it for up
+	// to Timeout, at every redial, and the sender must go on spooling
+	// meanwhile, or the channel from Record fills and events are
+	// dropped while the spool has room. dialing is non-nil while a dial
+	// runs; its result is taken by dialed.
+	var dialing chan dialResult
 	connect := func() bool {
 		retire()
 		if c != nil {
 			return true
 		}
+		if dialing != nil {
+			return false
+		}
 		if !lastDial.IsZero() && time.Since(lastDial) < s.opts.RedialInterval {
 			return false
 		}
 		lastDial = time.Now()
-		nc, err := s.dial(ctx)
-		if err != nil {
-			disconnect(err)
-			return false
+		dialing = make(chan dialResult, 1)
+		go func(done chan<- dialResult) {
+			nc, err := s.dial(ctx)
+			done <- dialResult{nc, err}
+		}(dialing)
+		return false
+	}
+	dialed := func(r dialResult) {
+		dialing = nil
+		if r.err != nil {
+			if ctx.Err() == nil {
+				disconnect(r.err)
+			}
+			return
 		}
-		c = nc
-		s.connected.Store(true)
-		s.recovered()
-		return true
+		c = r.c
+		if _, lazy := c.(*fhirConn); !lazy {
+			s.reached()
+		}
+		// An https repository has no session to open: it counts as
+		// reached when it answers a POST (write).
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -370,8 +399,15 @@ func (s *Sink) run(ctx context.Context) {
 			// Live events go behind the spooled ones.
 			s.spoolAll(s.drainChannel(nil))
 		}
+		if c != nil && s.spool.Len() == 0 {
+			// The repository has everything that was kept: now tell it
+			// what was not.
+			if ev, ok := s.lossReport(); ok {
+				s.spoolAll(s.writeAll(c, []Event{ev}, disconnect))
+			}
+		}
 		var wake <-chan time.Time
-		if s.spool.Len() > 0 && c == nil {
+		if s.spool.Len() > 0 && c == nil && dialing == nil {
 			timer.Reset(max(time.Until(lastDial.Add(s.opts.RedialInterval)), time.Millisecond))
 			wake = timer.C
 		}
@@ -381,8 +417,26 @@ func (s *Sink) run(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
+			if dialing != nil {
+				// The dial ends with ctx; a connection it made in
+				// time takes what is left.
+				dialed(<-dialing)
+			}
 			evs := s.drainChannel(nil)
+			if ev, ok := s.lossReport(); ok {
+				// Spooled, if not sent: the next start sends it.
+				evs = append(evs, ev)
+			}
 			retire()
+			if c != nil && s.spool.Len() > 0 && s.spool.Len() <= batch {
+				// A few events spooled in the last moments (while a
+				// dial ran, or behind a drained batch): send them now,
+				// in one bounded batch, so that what is recorded last
+				// (the gateway's stop) does not wait for the next start.
+				if err := s.drainSpool(c); err != nil {
+					disconnect(err)
+				}
+			}
 			if c != nil && s.spool.Len() == 0 {
 				evs = s.writeAll(c, evs, disconnect)
 			}
@@ -396,6 +450,8 @@ func (s *Sink) run(ctx context.Context) {
 			}
 			return
 		case <-wake:
+		case r := <-dialing:
+			dialed(r)
 		case <-lost:
 			// Say so now (status, log) rather than at the next event.
 			retire()
@@ -417,6 +473,12 @@ func (s *Sink) run(ctx context.Context) {
 	}
 }
 
+// dialResult is the outcome of a dial on its own goroutine (run).
+type dialResult struct {
+	c   conn
+	err error
+}
+
 // writeAll encodes evs for the repository and sends them over c; it
 // returns those not sent (from the first failure on), after calling fail
 // with the error. An event that cannot be encoded is dropped and counted.
@@ -424,7 +486,7 @@ func (s *Sink) writeAll(c conn, evs []Event, fail func(error)) []Event {
 	for i := range evs {
 		m, err := s.dialer.ep.encode(s.header, &evs[i])
 		if err != nil {
-			s.dropped.Add(1)
+			s.lose(1)
 			s.recordError(err)
 			continue
 		}
@@ -445,7 +507,11 @@ func (s *Sink) write(c conn, m []byte) error {
 	switch {
 	case err == nil:
 		s.sent.Add(1)
+		s.reached()
 	case errors.As(err, &re):
+		s.reached()
+		// Not a gap to report: the repository saw the event and
+		// refused it itself.
 		s.dropped.Add(1)
 		if !s.warnedRefusal.Swap(true) {
 			s.log.Warn("the audit repository refused an audit event as invalid; it is not sent again (counted as dropped)", "status", re.Status)
@@ -469,7 +535,7 @@ func (s *Sink) drainSpool(c conn) error {
 	for _, rec := range msgs {
 		m, err := s.dialer.ep.send(s.header, rec)
 		if err != nil {
-			s.dropped.Add(1)
+			s.lose(1)
 			s.log.Warn("audit spool record dropped: it cannot be sent to this repository", "url", s.opts.URL, "reason", describe(err))
 			n++
 			continue
@@ -514,7 +580,7 @@ func (s *Sink) prepare(evs []Event, ev Event) []Event {
 		ev.Time = time.Now()
 	}
 	if _, err := ev.recorded(); err != nil {
-		s.dropped.Add(1)
+		s.lose(1)
 		s.recordError(err)
 		return evs
 	}
@@ -528,7 +594,7 @@ func (s *Sink) spoolAll(evs []Event) {
 	for i := range evs {
 		m, err := marshalRecord(s.header.ProcID, &evs[i])
 		if err != nil {
-			s.dropped.Add(1)
+			s.lose(1)
 			s.recordError(err)
 			continue
 		}
@@ -540,17 +606,45 @@ func (s *Sink) spoolAll(evs []Event) {
 	dropped, err := s.spool.Append(msgs)
 	if err != nil {
 		// The disk refuses: these events are lost; say so once per streak.
-		s.dropped.Add(uint64(len(msgs)))
+		s.lose(uint64(len(msgs)))
 		s.recordError(err)
 	} else {
 		s.spooled.Add(uint64(len(msgs)))
 	}
 	if dropped > 0 {
-		if s.dropped.Add(uint64(dropped)) == uint64(dropped) {
+		if s.lose(uint64(dropped)) == uint64(dropped) {
 			s.log.Warn("audit spool full; oldest events dropped", "max_bytes", s.opts.MaxSpoolBytes)
 		}
 	}
 	s.pending.Store(int64(s.spool.Len()))
+}
+
+// lose counts n events lost, for Stats and for the next loss report, and
+// returns the total lost.
+func (s *Sink) lose(n uint64) uint64 {
+	s.unreported.Add(n)
+	return s.dropped.Add(n)
+}
+
+// lossReport returns the event that tells the repository of the events
+// lost since the last report, if any: a DICOM Security Alert (PS3.15
+// A.5.3.11) of type Audit Recording Stopped, outcome serious failure, the
+// gateway as the reporting application. A gap that only ferry status
+// showed would be invisible where the trail is reviewed, and forgotten at
+// the next restart; this event is sent once the repository holds the
+// events that were kept, or spooled at shutdown.
+func (s *Sink) lossReport() (Event, bool) {
+	n := s.unreported.Swap(0)
+	if n == 0 {
+		return Event{}, false
+	}
+	s.log.Warn("audit events were lost; the audit repository is told how many", "lost", n)
+	return Event{
+		ID: EventSecurityAlert, Type: TypeAuditRecordingStopped, Action: ActionExecute, Outcome: OutcomeSeriousFail,
+		OutcomeDesc: fmt.Sprintf("%d audit events lost before they could be sent (audit spool or buffer full, or the local disk refused them); the audit trail has a gap", n),
+		Time:        time.Now(), AuditSourceID: s.opts.SourceID, AuditSite: s.opts.Site,
+		Participants: []Participant{{UserID: s.opts.SourceID, Requestor: true, Address: s.opts.Hostname, Role: RoleApplication}},
+	}, true
 }
 
 func (s *Sink) recordError(err error) {
@@ -562,6 +656,14 @@ func (s *Sink) recordError(err error) {
 	s.errMu.Unlock()
 	if first {
 		s.log.Warn("audit repository unreachable; events are spooled and sent when it is back", "url", s.opts.URL, "error", describe(err))
+	}
+}
+
+// reached notes a repository that took a connection or answered a
+// message: connected, and, after failures, reachable again.
+func (s *Sink) reached() {
+	if !s.connected.Swap(true) {
+		s.recovered()
 	}
 }
 

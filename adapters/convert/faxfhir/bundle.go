@@ -79,6 +79,11 @@ type Result struct {
 	// an earlier merge and the document was filed to the survivor
 	// (Converter.Merges), else 0.
 	Retied int
+	// SubmissionSetID is the MHD SubmissionSet's uniqueId as the bundle
+	// carries it (urn:oid:…), empty for us-core; the audit trail names it
+	// in the ITI-65 Export event. It is derived from the documents, not
+	// from PHI.
+	SubmissionSetID string
 }
 
 // Converter turns faxes into FHIR bundles. It is safe for concurrent use.
@@ -569,6 +574,7 @@ func (c *Converter) assemble(d Document, seed string, parts []part, res Result) 
 	}
 	if mhd {
 		ss := newID("submissionset:" + seed)
+		p.res.SubmissionSetID = ss.OID()
 		list := &fhir.List{
 			ResourceType: "List",
 			Meta:         &fhir.Meta{Profile: []string{mhdSD + "IHE.MHD.Minimal.SubmissionSet"}},

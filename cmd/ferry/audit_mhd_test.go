@@ -1,0 +1,74 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestFaxExportNamesSubmissionSet: the Export a document source records
+// for an ITI-65 Provide Document Bundle names the patient and the
+// SubmissionSet as entities (STANDARDS.md; MHD's
+// IHE.MHD.ProvideBundle.Audit.Source makes entity[submissionSet] 1..1,
+// and ITI-41's source audit, which ITI-65's follows, gives its
+// ParticipantObjectID as the submission set's unique id). The object must
+// name the List the exchange received, so the repository's record and the
+// exchange's document can be matched.
+func TestFaxExportNamesSubmissionSet(t *testing.T) {
+	paths, recv, url := testPKI(t)
+	repo := newUDPRepo(t)
+	root := t.TempDir()
+	faxIn := filepath.Join(root, "fax")
+	if err := os.MkdirAll(faxIn, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := parseConfig(t, `
+data_dir: %q
+audit: {url: %q, source_id: clinic-7-ferry}
+sources:
+  folders:
+    - {name: fax, kind: fax, path: %q, settle: 20ms, rescan: 200ms, patterns: ['^(?P<doctype>[a-z]+)_(?P<mrn>[0-9]+)']}
+exchange:
+  url: %q
+  tls: {ca_file: %q, cert_file: %q, key_file: %q}
+  retry: {initial_interval: 20ms, max_interval: 200ms}
+fax:
+  source_id: 1.3.6.1.4.1.21367.2026.1
+  patient_system: urn:oid:1.3.6.1.4.1.21367.13.20.1000
+`, filepath.Join(root, "data"), repo.URL(), faxIn, url, paths.CA, paths.ClientCert, paths.ClientKey)
+	runGateway(t, cfg)
+	copyFile(t, "../../testdata/fax/g4-fine-1p.tif", filepath.Join(faxIn, "referral_48213.tif"))
+
+	var export string
+	for export == "" {
+		if ev := repo.next(); strings.Contains(ev, `csd-code="110106"`) {
+			export = ev
+		}
+	}
+	lists := recv.Resources("List")
+	if len(lists) != 1 {
+		t.Fatalf("SubmissionSet Lists at the exchange: %d, want 1", len(lists))
+	}
+	var list struct {
+		Identifier []struct {
+			Type  struct{ Coding []struct{ Code string } }
+			Value string
+		}
+	}
+	if err := json.Unmarshal(lists[0], &list); err != nil {
+		t.Fatal(err)
+	}
+	uniqueID := ""
+	for _, id := range list.Identifier {
+		if len(id.Type.Coding) > 0 && id.Type.Coding[0].Code == "uniqueId" {
+			uniqueID = id.Value
+		}
+	}
+	if uniqueID == "" {
+		t.Fatalf("the SubmissionSet has no uniqueId: %s", lists[0])
+	}
+	wantIn(t, "ITI-65 export event", export, `csd-code="ITI-65"`,
+		`<ParticipantObjectIdentification ParticipantObjectID="`+uniqueID+`" ParticipantObjectTypeCode="2" ParticipantObjectTypeCodeRole="20"><ParticipantObjectIDTypeCode csd-code="urn:uuid:a54d6aa5-d40d-43f9-88c5-b4633d873bdd"`)
+}
