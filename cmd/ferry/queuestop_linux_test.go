@@ -39,6 +39,21 @@ sources:
 	if code := send(t, conn, rd, adt(1)); code != "AA" {
 		t.Fatalf("first message: %s, want AA", code)
 	}
+	// The default configuration delivers into the outbox: wait until the
+	// first message is delivered and its ack is on disk, so that the
+	// failure below meets the second message and not the dispatcher's
+	// ack (which would stop the queue before the message is even read:
+	// the connection then closes unanswered, the sender sends again).
+	deadline := time.Now().Add(30 * time.Second)
+	for gw.q.Stats().Depth != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("first message not delivered: %+v", gw.q.Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := gw.q.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	segs, err := filepath.Glob(filepath.Join(cfg.Path("queue"), "*.seg"))
 	if err != nil || len(segs) == 0 {
 		t.Fatalf("no queue segment: %v", err)
