@@ -149,7 +149,7 @@ wait_total "Observation?subject=Patient/$PB" 4 10 ||
 [ "$(fhir_total "Patient?identifier=$HOSP_SYSTEM|$B")" = 1 ] || fail "B is not exactly one Patient"
 [ "$(fhir_total "Patient?identifier=$HOSP_SYSTEM|$A")" = 1 ] || fail "A is not exactly one Patient"
 pa=$(fhir_get "Patient/$PA")
-jq -e '.active == false' <<<"$pa" >/dev/null || fail "the retired Patient is active again: $(jq -c '{active, link}' <<<"$pa")"
+jq -e '.active == false' <<<"$pa" >/dev/null || fail "the retired Patient was written again (active is not false): $(jq -c '{active, link}' <<<"$pa")"
 jq -e --arg b "Patient/$PB" '[.link[]? | select(.type == "replaced-by" and .other.reference == $b)] | length == 1' <<<"$pa" >/dev/null ||
   fail "the retired Patient lost its replaced-by link to Patient/$PB: $(jq -c '{active, link}' <<<"$pa")"
 jq -e --arg a "Patient/$PA" '[.link[]? | select(.type == "replaces" and .other.reference == $a)] | length == 1' <<<"$(fhir_get "Patient/$PB")" >/dev/null ||
