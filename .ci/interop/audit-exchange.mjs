@@ -22,8 +22,9 @@
 //   shared-identifier      two resources of one type and one patient with one identifier
 //   repeated-identifier    one resource holding one identifier system|value twice
 //   patient-mismatch       a result, visit or order a message's Provenance names whose patient has
-//                          none of the identifiers of that message's PID (a later message may have
-//                          moved it: A45, or a sender reusing ids across patients)
+//                          none of the identifiers of that message's PID, nor does a record merged
+//                          into it (a later message may have moved it: A45, or a sender reusing ids
+//                          across patients)
 //   duplicate-fact         two resources for one fact (type, patient, code, time, value)
 //   encounters-per-visit   more than one Encounter of a patient with one identifier
 //   document-binary        a DocumentReference whose Binary is missing, or differs in type, size, hash
@@ -180,6 +181,18 @@ const pidValues = (text) => {
   }
   return out;
 };
+// mergedValues: the identifier values of p and of the records merged into it (retired, replaced-by p,
+// through chains): a result sent under a retired number belongs on the survivor (a lab that missed
+// the merge), so it is no mismatch.
+const mergedValues = (p, seen = new Set()) => {
+  if (seen.has(p.id)) return [];
+  seen.add(p.id);
+  const out = (p.identifier ?? []).map((i) => i.value);
+  for (const q of patients) {
+    if (retired(q) && (q.link ?? []).some((l) => l.type === 'replaced-by' && l.other?.reference === `Patient/${p.id}`)) out.push(...mergedValues(q, seen));
+  }
+  return out;
+};
 const checked = new Set(['Observation', 'DiagnosticReport', 'Encounter', 'Condition', 'Procedure', 'Immunization',
   'AllergyIntolerance', 'ServiceRequest', 'DocumentReference', 'MedicationRequest', 'Specimen']);
 for (const pv of resources.filter((r) => r.resourceType === 'Provenance')) {
@@ -193,7 +206,7 @@ for (const pv of resources.filter((r) => r.resourceType === 'Provenance')) {
     if (!r || !checked.has(r.resourceType)) continue;
     const p = byKey.get(patientOf(r) ?? '');
     if (!p) continue;
-    const vals = (p.identifier ?? []).map((i) => i.value);
+    const vals = mergedValues(p);
     if (!pids.some((v) => vals.includes(v))) add('patient-mismatch', `${key(r)} on Patient/${p.id} (${vals.length} ids), message ${key(bin)} PID names others`);
   }
 }

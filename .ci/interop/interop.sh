@@ -559,6 +559,16 @@ after=$(ctl /control/dump GET | jq -c '[.resources[].resourceType] | group_by(.)
 log "CSV export in an EHR folder: Patient $csv_pt, its glucose Observation and its open visit's Encounter delivered; a bad date refused the whole file, naming line 2 and column DOB without the value; the next export of the same rows changed nothing but the visit it closed, updated in place"
 stop_pid "$FERRY_PID" TERM
 
+# 15. What the gateway must remember across restarts (lifecycle.sh, its own exchange and gateway):
+#     after an A40 and a SIGKILL right after its ACK, results under the retired MRN go to the
+#     survivor, before and after a clean restart (merges.log); a replaced C-CDA version dropped after
+#     its replacement and an MDM T02 after its T10 are written superseded (replaced.log).
+mkdir -p "$WORK/lifecycle"
+WORK=$WORK/lifecycle bash "$here/lifecycle.sh" || {
+  tail -15 "$WORK/lifecycle/ferry.log" 2>/dev/null
+  die "lifecycle: merges or document versions were not remembered (see above)"
+}
+
 grep -q "CI-MRN-\|Tester\|Harbour" "$WORK/ferry.log" "$WORK/ferry2.log" "$WORK/ferry3.log" "$WORK/ferry4.log" "$WORK/ferry5.log" "$WORK/ferry6.log" "$WORK/ferry7.log" "$WORK/ferry8.log" "$WORK/ferry9.log" "$WORK/ferry10.log" && die "ferry log contains PHI (MRN/name/address)"
 log "ferry log has no PHI"
 log "PASS"
