@@ -19,34 +19,54 @@ func (t *auditTrail) nodeAuthFailed(listener string) func(netip.Addr, string) {
 	if t == nil {
 		return nil
 	}
-	var mu sync.Mutex
-	type seen struct {
-		last   time.Time
-		missed int
-	}
-	hosts := map[netip.Addr]*seen{}
+	limit := newPerHost[netip.Addr]()
 	return func(ip netip.Addr, reason string) {
 		now := time.Now()
-		mu.Lock()
-		s := hosts[ip]
-		if s == nil {
-			if len(hosts) >= 1024 {
-				clear(hosts) // bounded: a flood from many addresses only repeats reports
-			}
-			s = &seen{}
-			hosts[ip] = s
-		}
-		if !s.last.IsZero() && now.Sub(s.last) < deniedEvery {
-			s.missed++
-			mu.Unlock()
+		ok, missed := limit.allow(ip, now)
+		if !ok {
 			return
 		}
-		missed := s.missed
-		s.last, s.missed = now, 0
-		mu.Unlock()
 		if missed > 0 {
 			reason += fmt.Sprintf(" (and %d more refusals from this host in the last %s)", missed, deniedEvery)
 		}
 		t.rec.Record(audit.NodeAuthFailure(t.gateway, t.host, listener, ip.String(), reason, now))
 	}
+}
+
+// perHost lets one report a deniedEvery through for each host and counts
+// the ones it holds back, so that the next report can say how many there
+// were. It keeps at most 1024 hosts: a flood from many addresses only
+// repeats reports.
+type perHost[K comparable] struct {
+	mu    sync.Mutex
+	hosts map[K]*hostReports
+}
+
+type hostReports struct {
+	last   time.Time
+	missed int
+}
+
+func newPerHost[K comparable]() *perHost[K] { return &perHost[K]{hosts: map[K]*hostReports{}} }
+
+// allow reports whether k's refusal at now is reported, and how many of
+// k's refusals were held back since its last report.
+func (l *perHost[K]) allow(k K, now time.Time) (ok bool, missed int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.hosts[k]
+	if s == nil {
+		if len(l.hosts) >= 1024 {
+			clear(l.hosts)
+		}
+		s = &hostReports{}
+		l.hosts[k] = s
+	}
+	if !s.last.IsZero() && now.Sub(s.last) < deniedEvery {
+		s.missed++
+		return false, 0
+	}
+	missed = s.missed
+	s.last, s.missed = now, 0
+	return true, missed
 }

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
@@ -254,32 +253,14 @@ const deniedEvery = time.Minute
 // Authentication / Login failure event naming the caller's address and
 // the account it claimed; at most one per host per deniedEvery.
 func (g *gateway) opsAPIDenied() func(ops.OpRecord) {
-	var mu sync.Mutex
-	type seen struct {
-		last   time.Time
-		missed int
-	}
-	hosts := map[string]*seen{}
+	limit := newPerHost[string]()
 	return func(r ops.OpRecord) {
 		host := remoteHost(r.Remote)
 		now := time.Now()
-		mu.Lock()
-		s := hosts[host]
-		if s == nil {
-			if len(hosts) >= 1024 {
-				clear(hosts) // bounded: a flood from many addresses only repeats reports
-			}
-			s = &seen{}
-			hosts[host] = s
-		}
-		if !s.last.IsZero() && now.Sub(s.last) < deniedEvery {
-			s.missed++
-			mu.Unlock()
+		ok, missed := limit.allow(host, now)
+		if !ok {
 			return
 		}
-		missed := s.missed
-		s.last, s.missed = now, 0
-		mu.Unlock()
 		reason := r.Err.Error() + " for " + r.Action
 		if missed > 0 {
 			reason += fmt.Sprintf(" (and %d more refusals from this host in the last %s)", missed, deniedEvery)
