@@ -1,6 +1,7 @@
 package config
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -20,8 +21,9 @@ fax: {source_id: 1.3.6.1.4.1.21367.2026.1, patient_system: "urn:oid:1.2.3"}
 	if err == nil {
 		t.Fatal("accepted")
 	}
+	shared, _ := filepath.Abs("/srv/fax/ferry") // on Windows the current drive's \srv\fax\ferry
 	for _, want := range []string{"sources.folders[0].work_dir: lies inside path, the HylaFAX recvq", "faxcron",
-		"sources.folders[2].work_dir: /srv/fax/ferry is also the work folder of sources.folders[1]"} {
+		"sources.folders[2].work_dir: " + shared + " is also the work folder of sources.folders[1]"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%v\ndoes not say %q", err, want)
 		}

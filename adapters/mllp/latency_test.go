@@ -1,6 +1,7 @@
 package mllp
 
 import (
+	"runtime"
 	"testing"
 )
 
@@ -12,7 +13,9 @@ func TestSourceAckLatencyCounted(t *testing.T) {
 		c.roundTrip(t, msg(id))
 	}
 	h := s.Stats().AckLatency
-	if h.Count() != 3 || h.Sum <= 0 {
+	// Windows' monotonic clock moves in steps of up to 15.6 ms (go.dev/issue/8687):
+	// there three fast round trips may well sum to 0.
+	if h.Count() != 3 || h.Sum <= 0 && runtime.GOOS != "windows" {
 		t.Fatalf("ack latency %+v after 3 messages", h)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -95,7 +96,8 @@ func TestConsumeQueuesEachUnitOnce(t *testing.T) {
 		t.Fatalf("after resend: queued %d, duplicates %d", q.Len(), p.Stats().Duplicates.Load())
 	}
 	// Both conversions are timed, under their format.
-	if c := p.Stats().ConvertLatency()["lines"]; c.Count() != 2 || c.Sum <= 0 {
+	// (Windows' monotonic clock moves in steps of up to 15.6 ms: a sum of 0 is possible there.)
+	if c := p.Stats().ConvertLatency()["lines"]; c.Count() != 2 || c.Sum <= 0 && runtime.GOOS != "windows" {
 		t.Errorf("convert latency %+v after two inputs", c)
 	}
 	it, ack, err := q.Get(ctx)

@@ -45,7 +45,7 @@ func TestServiceLayoutLogFolder(t *testing.T) {
 		{"/var/log/ferry/ferry.log", "/var/log/ferry"},
 	} {
 		cfg.Log.File = c.file
-		if got := serviceLayout("/etc/ferry/ferry.yaml", cfg).LogDir; got != c.want {
+		if got := serviceLayout("/etc/ferry/ferry.yaml", cfg).LogDir; got != filepath.FromSlash(c.want) {
 			t.Errorf("log.file %q: log folder %q, want %q", c.file, got, c.want)
 		}
 	}

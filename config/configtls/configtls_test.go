@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -261,6 +262,8 @@ func TestLoadErrorsInPlainWords(t *testing.T) {
 	os.WriteFile(oldKey, ok, 0o600)
 	missing := filepath.Join(dir, "nope.pem")
 
+	// Paths are quoted (%q) in the errors: on Windows with their
+	// backslashes doubled.
 	cases := []struct {
 		name string
 		cfg  ClientConfig
@@ -269,11 +272,11 @@ func TestLoadErrorsInPlainWords(t *testing.T) {
 		{"missing ca", ClientConfig{CAFile: missing}, []string{"ca_file", missing, "does not exist"}},
 		{"missing cert", ClientConfig{CertFile: missing, KeyFile: p.ClientKey}, []string{"cert_file", "does not exist"}},
 		{"missing key", ClientConfig{CertFile: p.ClientCert, KeyFile: missing}, []string{"key_file", "does not exist"}},
-		{"key mismatch", ClientConfig{CertFile: p.ClientCert, KeyFile: other.ClientKey}, []string{"key_file", other.ClientKey, "does not match the certificate"}},
+		{"key mismatch", ClientConfig{CertFile: p.ClientCert, KeyFile: other.ClientKey}, []string{"key_file", strconv.Quote(other.ClientKey), "does not match the certificate"}},
 		{"swapped", ClientConfig{CertFile: p.ClientKey, KeyFile: p.ClientCert}, []string{"cert_file", "swapped"}},
 		{"key is a cert", ClientConfig{CertFile: p.ClientCert, KeyFile: p.CA}, []string{"key_file", "swapped"}},
 		{"encrypted key", ClientConfig{CertFile: p.ClientCert, KeyFile: enc}, []string{"key_file", "passphrase"}},
-		{"expired cert", ClientConfig{CertFile: oldCert, KeyFile: oldKey}, []string{"cert_file", oldCert, "expired on"}},
+		{"expired cert", ClientConfig{CertFile: oldCert, KeyFile: oldKey}, []string{"cert_file", strconv.Quote(oldCert), "expired on"}},
 		{"invalid", ClientConfig{CertFile: p.ClientCert}, []string{"cert_file: set but key_file is empty"}},
 	}
 	for _, tc := range cases {

@@ -186,6 +186,14 @@ type Queue struct {
 	lock *os.File
 	dead *deadStore
 
+	// unremoved holds the paths of settled segments, oldest first, whose
+	// files are still to be removed: on Windows a file another process
+	// has open (`ferry queue inspect`, a backup agent, a virus scanner)
+	// cannot be deleted. Newer segments wait behind them (see
+	// deleteSettledSegments). rmMu serializes the removals.
+	rmMu      sync.Mutex
+	unremoved []string
+
 	reqs       chan *writeReq
 	writerDone chan struct{}
 	inflight   sync.WaitGroup // senders on reqs; Close waits before closing it
@@ -1393,11 +1401,30 @@ func (q *Queue) deleteSettledSegments() {
 	if len(gone) == 0 {
 		return
 	}
+	q.rmMu.Lock()
+	defer q.rmMu.Unlock()
 	for _, s := range gone {
 		s.close()
-		if err := os.Remove(s.path); err != nil {
-			q.log.Warn("queue segment not removed", "segment", filepath.Base(s.path), "reason", err.Error())
+		q.unremoved = append(q.unremoved, s.path)
+	}
+	// A segment that cannot be removed now is tried again at the next
+	// compaction that settles a segment, and the newer ones stay until it
+	// is gone: removing them
+	// first would lose the ACK records of its items, which would come
+	// back at the next start and be delivered again.
+	removed := false
+	for len(q.unremoved) > 0 {
+		path := q.unremoved[0]
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			q.log.Warn("queue segment not removed yet; it is tried again at the next compaction",
+				"segment", filepath.Base(path), "waiting", len(q.unremoved), "reason", err.Error())
+			break
 		}
+		q.unremoved = q.unremoved[1:]
+		removed = true
+	}
+	if !removed {
+		return
 	}
 	if err := durable.SyncDir(q.dir); err != nil {
 		q.log.Warn("queue directory not synced after segment removal", "reason", err.Error())

@@ -67,7 +67,9 @@ func TestWrongKeyRunThenRightKey(t *testing.T) {
 		readAll(t, it)
 		ack(ctx, nil)
 	}
-	if _, _, err := q.OpenDeadLetterBody(dead.ID); err != nil {
+	body, _, err := q.OpenDeadLetterBody(dead.ID)
+	if err != nil {
 		t.Fatal(err)
 	}
+	body.Close() // an open file cannot be removed on Windows (the test's folder)
 }

@@ -97,7 +97,7 @@ func (p *Pending) commit(syncData, syncDir func() error) error {
 		os.Remove(tmp)
 		return fmt.Errorf("close %s: %w", tmp, err)
 	}
-	if err := os.Rename(tmp, p.path); err != nil {
+	if err := rename(tmp, p.path); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("rename to %s: %w", p.path, err)
 	}

@@ -10,7 +10,9 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // onlyFiles lists dir's entries; a test uses it to prove no temporary
@@ -88,7 +90,13 @@ func TestMissingDirectoryIsNotExist(t *testing.T) {
 
 // TestReaderSeesOldOrNew replaces a file many times while readers read it:
 // every read must be one of the complete contents, never a prefix, a mix or
-// an empty file.
+// an empty file. On Windows a file cannot be replaced while it is open
+// (the write waits the readers out: TestReplaceWhileDestinationOpen), so
+// there the readers pause between reads, as real ones do, instead of
+// holding the file open without a break; and an open that meets the
+// rename in progress fails with a sharing violation (the rename holds the
+// file open for delete, and a plain open does not share delete), which a
+// reader tries again: that is neither torn nor missing.
 func TestReaderSeesOldOrNew(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "bundle.json")
@@ -113,12 +121,19 @@ func TestReaderSeesOldOrNew(t *testing.T) {
 				default:
 				}
 				got, err := os.ReadFile(path)
+				var en syscall.Errno
+				if runtime.GOOS == "windows" && errors.As(err, &en) && en == 32 { // ERROR_SHARING_VIOLATION
+					continue
+				}
 				mu.Lock()
 				reads++
 				if err != nil || !(bytes.Equal(got, a) || bytes.Equal(got, b)) {
 					bad++
 				}
 				mu.Unlock()
+				if runtime.GOOS == "windows" {
+					time.Sleep(time.Millisecond)
+				}
 			}
 		}()
 	}
@@ -323,5 +338,31 @@ func TestCopyFile(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(dst); !bytes.Equal(got, data) {
 		t.Fatal("failed copy changed dst")
+	}
+}
+
+// TestReplaceWhileDestinationOpen: a write replaces a file that another
+// handle has open for a moment (a reader of the old version; on Windows
+// the virus scanner or the indexer opens every new file). Windows refuses
+// to rename over an open file, so the write waits the open out instead of
+// failing.
+func TestReplaceWhileDestinationOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	if err := WriteFile(path, []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	held, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- WriteFile(path, []byte("new"), 0o600) }()
+	time.Sleep(50 * time.Millisecond) // the write meets the open handle
+	held.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("write while the old version was open: %v", err)
+	}
+	if got, err := os.ReadFile(path); err != nil || string(got) != "new" {
+		t.Fatalf("read %q, %v; want new", got, err)
 	}
 }

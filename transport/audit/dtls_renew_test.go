@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -224,6 +225,12 @@ func TestDTLSRepositoryRestart(t *testing.T) {
 // instead of writing more events into it. The events recorded while the
 // repository is down are spooled, not lost, and go when it is back.
 func TestDTLSAssociationLost(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		// Go turns the report off on Windows (SIO_UDP_CONNRESET, go.dev/issue/5834,
+		// net/fd_windows.go): there the loss is noticed only when the association is
+		// renewed (idle or age), and what was written into it meanwhile is gone.
+		t.Skip("Windows does not report ICMP port unreachable to a UDP socket read")
+	}
 	p := demoPKI(t)
 	a := startRepoProcess(t, p, "127.0.0.1:0")
 	s := newSink(t, "dtls://"+a.addr, clientTLS(p), filepath.Join(t.TempDir(), "spool"), nil)

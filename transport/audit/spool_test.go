@@ -104,6 +104,7 @@ func TestSpoolTornTail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer s.Close() // Windows cannot remove the temporary folder while a segment is open
 	if _, err := s.Append([][]byte{rec(2)}); err != nil {
 		t.Fatal(err)
 	}
@@ -117,6 +118,7 @@ func TestSpoolTornTail(t *testing.T) {
 // reports how many records went, and keeps the newest in order.
 func TestSpoolBound(t *testing.T) {
 	s, _ := openSpool(t.TempDir(), 2048)
+	defer s.Close()
 	dropped := 0
 	for i := range 100 {
 		n, err := s.Append([][]byte{rec(i)})

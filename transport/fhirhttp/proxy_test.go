@@ -148,8 +148,8 @@ func TestDirectIgnoresEnvironment(t *testing.T) {
 	ip := hostIP(t)
 	ex, u := newExchangeOn(t, ip)
 	p := proxytest.New(t, proxytest.Options{})
+	t.Setenv("https_proxy", "") // first: on Windows it is HTTPS_PROXY
 	t.Setenv("HTTPS_PROXY", p.URL())
-	t.Setenv("https_proxy", "")
 	t.Setenv("NO_PROXY", "")
 	t.Setenv("no_proxy", "")
 

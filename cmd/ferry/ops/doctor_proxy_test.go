@@ -112,8 +112,10 @@ func TestDoctorThroughProxy(t *testing.T) {
 // exchange and where the setting comes from.
 func TestCheckProxyLine(t *testing.T) {
 	cfg, _ := proxiedExchange(t)
-	t.Setenv("HTTPS_PROXY", "http://admin:env-s3cret@proxy.example.org:8080")
+	// Lower case first: on Windows the environment ignores case, and
+	// https_proxy is HTTPS_PROXY.
 	t.Setenv("https_proxy", "")
+	t.Setenv("HTTPS_PROXY", "http://admin:env-s3cret@proxy.example.org:8080")
 	t.Setenv("NO_PROXY", "")
 	t.Setenv("no_proxy", "")
 	cases := []struct {
