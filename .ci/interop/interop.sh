@@ -311,6 +311,25 @@ sed "s/CI-MRN-1001/CI-MRN-3003/; s/|CI-ADT-0001|/|CI-MRN-3003-ADT-1|/; s/CI-VISI
 node "$here/send-hl7.mjs" --port "$M4" --expect AA "$WORK/ids-adt.hl7" >/dev/null || die "ids: A01 not accepted"
 wait_total "Patient?identifier=$HOSP_SYSTEM|CI-MRN-3003" 2 60 || die "ids control: expected ferry's own Patient beside the exchange's"
 log "control: hl7v2.writes: ids left the exchange with 2 patients for one MRN"
+# ... but with ids, a C-CDA document and the ADT feed name one MRN by one literal id (fhir.PatientID):
+# the C-CDA's PUT Patient/<id> and the A01's are the same record, not two with one identifier.
+mkdir -p "$WORK/ccda-ids"
+sed 's/MRN-PRB1/MRN-IDS1/' "$root/testdata/convert/ccda-problem/input.xml" >"$WORK/ccda-ids.xml"
+"$FERRY" convert --config "$WORK/ferry4.yaml" --out "$WORK/ccda-ids" "$WORK/ccda-ids.xml" 2>>"$WORK/convert.log" ||
+  die "ids: ferry convert of the C-CDA document failed"
+for f in "$WORK"/ccda-ids/*.json; do
+  code=$(curl -sS -o "$WORK/ccda-resp.json" -w '%{http_code}' --cacert "$PKI/ca.pem" --cert "$PKI/client.pem" --key "$PKI/client.key" \
+    -H 'Content-Type: application/fhir+json' --data-binary "@$f" "$EX_URL")
+  [ "$code" = 200 ] || die "ids: C-CDA part $f: exchange answered $code: $(head -c 400 "$WORK/ccda-resp.json")"
+done
+ids_pt=$(fhir_get "Patient?identifier=$CCDA_SYS|MRN-IDS1" | jq -r '.entry[0].resource.id')
+sed "s/CI-MRN-1001^^^HOSP^MR/MRN-IDS1^^^\&2.16.840.1.113883.19.5.99999.2\&ISO^MR/; s/|CI-ADT-0001|/|CI-IDS-ADT-1|/; s/CI-VISIT-1001/CI-IDS-V/" \
+  "$msgs/adt_a01.hl7" >"$WORK/ids-ccda-adt.hl7"
+node "$here/send-hl7.mjs" --port "$M4" --expect AA "$WORK/ids-ccda-adt.hl7" >/dev/null || die "ids: A01 for the C-CDA patient not accepted"
+wait_total "Encounter?subject=Patient/$ids_pt" 1 60 || die "ids: the A01 did not land on the Patient the C-CDA document wrote ($ids_pt)"
+[ "$(fhir_total "Patient?identifier=$CCDA_SYS|MRN-IDS1")" = 1 ] || die "ids: C-CDA then HL7 v2 gave two patients for one MRN"
+[ "$(fhir_total "Condition?subject=Patient/$ids_pt")" -ge 1 ] || die "ids: the C-CDA problem does not reference its patient"
+log "hl7v2.writes: ids: C-CDA document and HL7 v2 A01 for one MRN: one Patient ($ids_pt)"
 
 # 10. ATNA's FHIR Feed option: a gateway whose audit.url is the exchange's FHIR base records its audit
 #     trail there as AuditEvent resources (POST [base]/AuditEvent over mutual TLS), which the

@@ -1,6 +1,7 @@
 package fhir
 
 import (
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
 )
@@ -21,4 +22,39 @@ func PatientKey(system, value string) string {
 	}
 	h := sha256.Sum256([]byte(system + "|" + value))
 	return hex.EncodeToString(h[:16])
+}
+
+// idNamespace is the UUIDv5 namespace of the ids ferry gives resources
+// keyed by a business identifier: the HL7 v2 converter's, under which the
+// Patients of existing deployments were written.
+var idNamespace = [16]byte{0x6b, 0x1e, 0x3f, 0x52, 0x0c, 0x4d, 0x5a, 0x8e, 0x9f, 0x21, 0x7a, 0x44, 0x13, 0xd0, 0xe5, 0x66}
+
+// PatientID is the literal id (Patient/<id>) of the Patient whose
+// business identifier is system|value, for every converter that writes
+// or refers to a Patient by id (hl7v2.writes ids): one chart number that
+// arrives by the ADT feed, a C-CDA export and a CSV export must be one
+// Patient at the exchange, since two Patients with one identifier split
+// the patient's data and make every later conditional write by that
+// identifier fail (412, multiple matches). It is the RFC 9562 version 5
+// UUID of "Patient|system|value" in the HL7 v2 converter's namespace, so
+// the ids that converter has always written stay as they are.
+func PatientID(system, value string) string {
+	h := sha1.New()
+	h.Write(idNamespace[:])
+	h.Write([]byte("Patient|" + system + "|" + value))
+	var b [20]byte
+	u := h.Sum(b[:0])[:16]
+	u[6] = u[6]&0x0f | 0x50
+	u[8] = u[8]&0x3f | 0x80
+	var s [36]byte
+	hex.Encode(s[0:8], u[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], u[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], u[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], u[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], u[10:])
+	return string(s[:])
 }

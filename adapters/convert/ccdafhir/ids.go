@@ -88,13 +88,22 @@ func withoutKeys(typ string, ids []fhir.Identifier, seen map[string]bool) []fhir
 // business identifier ident. Patient-specific resources are scoped to
 // their patient, so an entry id reused by a careless sender for another
 // patient can never make two patients share (and overwrite) a resource.
-// The business identifier itself is kept as sent.
+// The business identifier itself is kept as sent. A Patient's id is
+// fhir.PatientID of its identifier, the one the HL7 v2 and CSV converters
+// give it, so that in ModePutID a patient who arrives by ADT and by C-CDA
+// is one Patient at the exchange. (Patient-specific resources are scoped
+// by patientState.scope, which names the identifier, not this id.)
 func (c *converter) identityOf(typ string, ident fhir.Identifier, shared bool) identity {
-	name := typ + "|" + ident.System + "|" + ident.Value
-	if !shared && typ != "Patient" && c.patient != nil {
-		name = c.patient.scope + "|" + name
+	var u string
+	if typ == "Patient" {
+		u = fhir.PatientID(ident.System, ident.Value)
+	} else {
+		name := typ + "|" + ident.System + "|" + ident.Value
+		if !shared && c.patient != nil {
+			name = c.patient.scope + "|" + name
+		}
+		u = uuid.NewSHA1(namespace, []byte(name)).String()
 	}
-	u := uuid.NewSHA1(namespace, []byte(name)).String()
 	idn := identity{typ: typ, uuid: u, ident: ident}
 	if c.conditional(typ) {
 		idn.ref = "urn:uuid:" + u

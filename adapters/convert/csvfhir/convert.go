@@ -783,9 +783,10 @@ func (c *compiled) emitGroup(g *rowGroup, rows []row, emit func(Part) error) err
 }
 
 func (c *compiled) patientUUID(pid fhir.Identifier) string {
-	// The HL7 v2 converter's id for this identifier: with hl7v2.writes
-	// ids, a patient who arrives by ADT and by CSV is one Patient.
-	return v2fhir.ResourceID("Patient", pid.System, pid.Value)
+	// The id every converter gives the Patient with this identifier:
+	// with hl7v2.writes ids, a patient who arrives by ADT, by C-CDA and
+	// by CSV is one Patient.
+	return fhir.PatientID(pid.System, pid.Value)
 }
 
 // rowUUID is the row's resource id: the UUIDv5 of its identifier, scoped
