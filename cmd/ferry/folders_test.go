@@ -54,10 +54,12 @@ fax:
 		t.Errorf("MHD SubmissionSet Lists: %d, want 1", got)
 	}
 	waitFor(t, "inboxes emptied", func() bool { return empty(t, ehr) && empty(t, faxIn) })
-	done, _ := filepath.Glob(filepath.Join(ehr, ".ferry", "done", "*", "*"))
-	if len(done) != 2 {
-		t.Errorf("done/ holds %v, want the two EHR files", done)
-	}
+	// An inbox is empty once its files are claimed (moved under .ferry);
+	// each reaches done/ once it is stored, which may be a moment later.
+	waitFor(t, "the two EHR files in done/", func() bool {
+		done, _ := filepath.Glob(filepath.Join(ehr, ".ferry", "done", "*", "*"))
+		return len(done) == 2
+	})
 
 	// The same export dropped again is recognised and not sent twice.
 	before := recv.Bundles()
