@@ -19,6 +19,9 @@
 //	payload: version 1 (1 byte), recorded unix-s i64, then four strings
 //	         (u16 length, bytes): retired system, retired value,
 //	         survivor system, survivor value.
+//	undo:    version 2 (1 byte), recorded unix-s i64, then two strings:
+//	         retired system, retired value (Undo: the merge of that
+//	         identifier was sent in error and no longer holds).
 //
 // With a seal key the payload is a seal blob of that plaintext (bound to
 // the file name), because identifier values are chart numbers, which the
@@ -112,8 +115,9 @@ type Registry struct {
 	size   int64 // the file's length up to its last synced record
 	err    error // a failed sync or cut: the file's tail is unknown
 	closed bool
-	next   map[ID]ID // retired → the survivor its newest record names
-	reseal bool      // a record is sealed otherwise than Options.Key seals now
+	next   map[ID]ID        // retired → the survivor its newest record names
+	when   map[ID]time.Time // retired → when its newest merge was recorded
+	reseal bool             // a record is sealed otherwise than Options.Key seals now
 }
 
 // Open opens or creates the registry stored at path.
@@ -121,7 +125,7 @@ func Open(path string, opts Options) (*Registry, error) {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}
-	r := &Registry{path: path, opts: opts, log: opts.Logger, next: map[ID]ID{}}
+	r := &Registry{path: path, opts: opts, log: opts.Logger, next: map[ID]ID{}, when: map[ID]time.Time{}}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
@@ -208,7 +212,7 @@ func (r *Registry) load() (int64, error) {
 		if err != nil {
 			return 0, err
 		}
-		r.next[m.Retired] = m.Survivor
+		r.apply(m)
 		off += len(rec)
 	}
 	return int64(off), nil
@@ -221,7 +225,7 @@ func (r *Registry) torn(off, n int) int64 {
 	return int64(off)
 }
 
-func (r *Registry) decode(p []byte, off int) (Merge, error) {
+func (r *Registry) decode(p []byte, off int) (record, error) {
 	if k := r.opts.Key; k != nil {
 		if id, sealed := seal.KeyIDOf(p); !sealed || id != k.ID() {
 			r.reseal = true
@@ -229,34 +233,43 @@ func (r *Registry) decode(p []byte, off int) (Merge, error) {
 	}
 	if seal.IsBlob(p) {
 		if r.opts.Key == nil {
-			return Merge{}, fmt.Errorf("record at offset %d is sealed, and no encryption key is configured", off)
+			return record{}, fmt.Errorf("record at offset %d is sealed, and no encryption key is configured", off)
 		}
 		plain, err := r.opts.Key.Open(nil, p, []byte(sealAADName))
 		if err != nil {
-			return Merge{}, fmt.Errorf("record at offset %d: %w", off, err)
+			return record{}, fmt.Errorf("record at offset %d: %w", off, err)
 		}
 		p = plain
 	}
-	if len(p) < 9 || p[0] != payloadV1 {
-		return Merge{}, fmt.Errorf("record at offset %d has an unknown version", off)
+	if len(p) < 9 || p[0] != payloadV1 && p[0] != payloadUndo {
+		return record{}, fmt.Errorf("record at offset %d has an unknown version", off)
 	}
-	p = p[9:] // version and the time recorded, which is for people reading the file
-	var s [4]string
+	rec := record{Undo: p[0] == payloadUndo, Recorded: time.Unix(int64(binary.LittleEndian.Uint64(p[1:])), 0)}
+	p = p[9:]
+	// A merge names the retired and the surviving identifier, an undo
+	// (undo.go) the retired one only.
+	s := make([]string, 4)
+	if rec.Undo {
+		s = s[:2]
+	}
 	for i := range s {
 		if len(p) < 2 {
-			return Merge{}, fmt.Errorf("record at offset %d is cut short", off)
+			return record{}, fmt.Errorf("record at offset %d is cut short", off)
 		}
 		n := int(binary.LittleEndian.Uint16(p))
 		if len(p) < 2+n {
-			return Merge{}, fmt.Errorf("record at offset %d is cut short", off)
+			return record{}, fmt.Errorf("record at offset %d is cut short", off)
 		}
 		s[i], p = string(p[2:2+n]), p[2+n:]
 	}
-	m := Merge{Retired: ID{s[0], s[1]}, Survivor: ID{s[2], s[3]}}
-	if m.Retired.Value == "" || m.Survivor.Value == "" {
-		return Merge{}, fmt.Errorf("record at offset %d names no identifier", off)
+	rec.Retired = ID{s[0], s[1]}
+	if !rec.Undo {
+		rec.Survivor = ID{s[2], s[3]}
 	}
-	return m, nil
+	if rec.Retired.Value == "" || !rec.Undo && rec.Survivor.Value == "" {
+		return record{}, fmt.Errorf("record at offset %d names no identifier", off)
+	}
+	return rec, nil
 }
 
 // rewrite returns the file holding every retired identifier's newest
@@ -271,16 +284,21 @@ func (r *Registry) rewrite() []byte {
 	})
 	b := []byte(magic)
 	for _, m := range all {
-		b = r.encode(b, m)
+		t, ok := r.when[m.Retired]
+		if !ok {
+			t = r.opts.Clock()
+		}
+		b = r.encodeAt(b, payloadV1, t, m.Retired.System, m.Retired.Value, m.Survivor.System, m.Survivor.Value)
 	}
 	return b
 }
 
-// encode appends the record of m to b.
-func (r *Registry) encode(b []byte, m Merge) []byte {
-	plain := []byte{payloadV1}
-	plain = binary.LittleEndian.AppendUint64(plain, uint64(r.opts.Clock().Unix()))
-	for _, s := range [...]string{m.Retired.System, m.Retired.Value, m.Survivor.System, m.Survivor.Value} {
+// encodeAt appends a record of the kind version, recorded at t, holding
+// strs, to b.
+func (r *Registry) encodeAt(b []byte, version byte, t time.Time, strs ...string) []byte {
+	plain := []byte{version}
+	plain = binary.LittleEndian.AppendUint64(plain, uint64(t.Unix()))
+	for _, s := range strs {
 		plain = binary.LittleEndian.AppendUint16(plain, uint16(len(s)))
 		plain = append(plain, s...)
 	}
@@ -372,7 +390,23 @@ func (r *Registry) Record(m Merge) error {
 	case cerr != nil:
 		return fmt.Errorf("merge registry: record: %w", cerr)
 	}
-	rec := r.encode(nil, m)
+	now := r.opts.Clock()
+	rec := r.encodeAt(nil, payloadV1, now, m.Retired.System, m.Retired.Value, m.Survivor.System, m.Survivor.Value)
+	if err := r.write(rec); err != nil {
+		return fmt.Errorf("merge registry: record: %w", err)
+	}
+	r.mu.Lock()
+	r.next[m.Retired] = m.Survivor
+	r.when[m.Retired] = now
+	r.size += int64(len(rec))
+	r.mu.Unlock()
+	return nil
+}
+
+// write appends rec at the end of the file's whole records and syncs it,
+// under r.wmu; the caller then applies it and moves r.size on. A failed
+// sync stops the registry (r.err): what the file holds is unknown.
+func (r *Registry) write(rec []byte) error {
 	_, werr := r.f.WriteAt(rec, r.size)
 	var serr error
 	if werr == nil {
@@ -392,15 +426,11 @@ func (r *Registry) Record(m Merge) error {
 		r.err = fmt.Errorf("write %s: %w", filepath.Base(r.path), serr)
 		r.mu.Unlock()
 		r.log.Error("merge registry write failed; registry stopped", "reason", serr.Error())
-		return fmt.Errorf("merge registry: record: %w", serr)
+		return serr
 	}
 	if werr != nil {
-		return fmt.Errorf("merge registry: record: write %s: %w", filepath.Base(r.path), werr)
+		return fmt.Errorf("write %s: %w", filepath.Base(r.path), werr)
 	}
-	r.mu.Lock()
-	r.next[m.Retired] = m.Survivor
-	r.size += int64(len(rec))
-	r.mu.Unlock()
 	return nil
 }
 
