@@ -123,7 +123,9 @@ func (x *conv) mergeInto(mrg hl7v2.Segment) error {
 		if x.curRetied {
 			// PID-3 was merged into this very record earlier (directly
 			// or through a chain): merging it back would leave no record
-			// standing. An unmerge is A37, which ferry does not convert.
+			// standing. HL7 v2 has no unmerge (A37 unlinks an A24
+			// link): a merge sent in error is taken back with
+			// `ferry merges undo`.
 			return x.badField(mrg, 1, "merge cycle: the PID-3 patient was merged into this prior record earlier")
 		}
 		return x.badField(mrg, 1, "prior patient identifier equals the surviving one")
