@@ -49,6 +49,7 @@ func commands() map[string]command {
 		"queue":         {cmdQueue, "dead letters: list | show ID [--body] | retry ID...|--all [--force] | purge ID...|--all --yes ([--config FILE])"},
 		"held":          {cmdHeld, "bundles kept back by exchange.hold: list | show ID | release ID... | discard ID... --yes ([--config FILE])"},
 		"quarantine":    {cmdQuarantine, "inputs that could not be converted: list | show ID [--raw] | replay ID...|--all | purge ID...|--all --yes ([--config FILE])"},
+		"merges":        {cmdMerges, "patient merges ferry remembers (ADT^A40, A47): list [--phi] | undo KEY|SYSTEM|VALUE --yes [--phi], for a merge sent in error ([--config FILE])"},
 		"backfill":      {cmdBackfill, "feed an old export folder through the pipeline into the queue (DIR [--config FILE]); resumable"},
 		"install":       {cmdInstall, "register the OS service running as the ferry account ([--config FILE] [--folders-only])"},
 		"uninstall":     {cmdUninstall, "stop and unregister the service (data and configuration are kept)"},
@@ -142,9 +143,9 @@ configuration (the file a command reads):
                     %[3]s, no exchange (bundles go to its outbox/)
   config check      FILE, else the embedded default
   install           --config FILE, else %[1]s
-  doctor, status, queue, held, quarantine, backfill, udap-register
+  doctor, status, queue, held, quarantine, backfill, merges, udap-register
                     --config FILE, else %[1]s when it exists, else the embedded default
-data folder: the configuration's data_dir (queue/, quarantine/, held/, outbox/, audit/, site-id);
+data folder: the configuration's data_dir (queue/, quarantine/, held/, outbox/, audit/, merges.log, site-id);
   %[2]s in the configuration the packages install
 `, pkg.ConfigFile, pkg.DataDir, def)
 }

@@ -180,6 +180,9 @@ var (
 	// because it could not be converted (an entry of <data_dir>/quarantine,
 	// as `ferry quarantine list` shows it).
 	IDQuarantined = Code{Code: "quarantined-input", System: "urn:ferry:id-type", Text: "input kept in the quarantine"}
+	// IDMergeRegistry types ferry's registry of merged patients
+	// (<data_dir>/merges.log, as `ferry merges list` shows it).
+	IDMergeRegistry = Code{Code: "merge-registry", System: "urn:ferry:id-type", Text: "registry of merged patients"}
 	// IDInput types a received input named by its content: "sha256:"
 	// and the hex SHA-256 of its bytes (the folder sources' dedup key).
 	// Never a file name: fax and export file names often carry the

@@ -32,6 +32,11 @@ func opType(code, text string) Code {
 //     patient's), U for putting a dead letter back into the queue or
 //     converting a quarantined input again, D for deleting either or
 //     discarding a held bundle.
+//   - Taking back a merge sent in error (`ferry merges undo`) changes
+//     which patient later inputs are filed to: Patient Record, U, the
+//     retired identifier's patient as the participant. Listing the
+//     merged patients' identifiers (`ferry merges list --phi`) discloses
+//     chart numbers: Patient Record, R, the registry as the object.
 var (
 	OpHeldRelease      = OpKind{ID: EventExport, Action: ActionRead, Type: opType("held-release", "held bundle released for sending (disclosure policy override)")}
 	OpHeldDiscard      = OpKind{ID: EventPatientRecord, Action: ActionDelete, Type: opType("held-discard", "held bundle discarded, never sent")}
@@ -41,6 +46,8 @@ var (
 	OpQuarantineRead   = OpKind{ID: EventPatientRecord, Action: ActionRead, Type: opType("quarantine-read", "quarantined input read")}
 	OpQuarantineReplay = OpKind{ID: EventPatientRecord, Action: ActionUpdate, Type: opType("quarantine-replay", "quarantined input converted again")}
 	OpQuarantinePurge  = OpKind{ID: EventPatientRecord, Action: ActionDelete, Type: opType("quarantine-purge", "quarantined input deleted")}
+	OpMergeUndo        = OpKind{ID: EventPatientRecord, Action: ActionUpdate, Type: opType("merge-undo", "patient merge taken back (sent in error)")}
+	OpMergeRead        = OpKind{ID: EventPatientRecord, Action: ActionRead, Type: opType("merge-read", "merged patients' identifiers read")}
 )
 
 // Operator identifies the person behind an operator action.
