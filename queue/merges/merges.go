@@ -393,6 +393,10 @@ func (r *Registry) Record(m Merge) error {
 		return fmt.Errorf("merge registry: record: %w", cerr)
 	}
 	rec := r.encode(nil, m)
+	if len(rec)-8 > maxPayload {
+		// Open would refuse it (damaged length) at the next start.
+		return errors.New("merge registry: record: identifiers too long")
+	}
 	_, werr := r.f.WriteAt(rec, r.size)
 	var serr error
 	if werr == nil {
