@@ -196,14 +196,17 @@ func (r *Registry) load() (int64, error) {
 		}
 		n := int(binary.LittleEndian.Uint32(rest))
 		if n > maxPayload || 4+n+4 > len(rest) {
-			if n > maxPayload && 4+n+4 <= len(rest) {
+			if n > maxPayload && 4+n+4 <= len(rest) && wholeAfter(rest) {
 				return 0, fmt.Errorf("record at offset %d is damaged (length %d)", off, n)
 			}
 			return r.torn(off, len(rest)), nil
 		}
 		rec := rest[:4+n+4]
 		if crc32.Checksum(rec[:4+n], castagnoli) != binary.LittleEndian.Uint32(rec[4+n:]) {
-			if len(rec) == len(rest) {
+			if len(rec) == len(rest) || !wholeAfter(rest) {
+				// Nothing whole follows: the last append, torn (a file
+				// system may grow the file before it writes the
+				// record's blocks, which then read as zeros).
 				return r.torn(off, len(rest)), nil
 			}
 			return 0, fmt.Errorf("record at offset %d is damaged (checksum); later merges follow it, so it is not skipped: restore the file from a backup", off)
@@ -216,6 +219,23 @@ func (r *Registry) load() (int64, error) {
 		off += len(rec)
 	}
 	return int64(off), nil
+}
+
+// wholeAfter reports whether a whole record (its checksum right) starts
+// anywhere after the first byte of rest, the file from a damaged record
+// on: if none does, the damage is the last append's, torn by a crash. It
+// is only called on damage.
+func wholeAfter(rest []byte) bool {
+	for p := 1; p+8 <= len(rest); p++ {
+		n := int(binary.LittleEndian.Uint32(rest[p:]))
+		if n > maxPayload || p+4+n+4 > len(rest) {
+			continue
+		}
+		if crc32.Checksum(rest[p:p+4+n], castagnoli) == binary.LittleEndian.Uint32(rest[p+4+n:]) {
+			return true
+		}
+	}
+	return false
 }
 
 // torn reports the tail a crash mid-append left and returns where the
@@ -407,6 +427,10 @@ func (r *Registry) Record(m Merge) error {
 // under r.wmu; the caller then applies it and moves r.size on. A failed
 // sync stops the registry (r.err): what the file holds is unknown.
 func (r *Registry) write(rec []byte) error {
+	if len(rec)-8 > maxPayload {
+		// Open would refuse it (damaged length) at the next start.
+		return errors.New("identifiers too long")
+	}
 	_, werr := r.f.WriteAt(rec, r.size)
 	var serr error
 	if werr == nil {

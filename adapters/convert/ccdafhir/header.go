@@ -75,6 +75,9 @@ type patientState struct {
 	res      *fhir.Patient
 	birthSex string
 	retied   bool // the survivor of a merge, only found (retie)
+	// retiredScope, when retied, is the scope of the identifier the
+	// document names, which the merge retired (replacedVersion).
+	retiredScope string
 }
 
 // header converts the document header once, before the first section.
@@ -142,6 +145,7 @@ func (c *converter) buildPatient() error {
 		}
 		if ok {
 			c.retie(surv)
+			c.patient.retiredScope = "Patient|" + idn.ident.System + "|" + idn.ident.Value
 			return nil
 		}
 	}
@@ -734,7 +738,7 @@ func (c *converter) document2() {
 	mi := c.docIdent
 	idn, ids, _ := c.claim("DocumentReference", []fhir.Identifier{mi}, "document", false)
 	dr.ID, dr.MasterIdentifier, dr.Identifier = idn.id, &mi, ids
-	if c.opts.Replaced != nil && c.opts.Replaced(c.versionKey(mi)) {
+	if c.opts.Replaced != nil && c.replacedVersion(mi) {
 		// A later version was accepted first: this one is history
 		// (FHIR R4 DocumentReference.status superseded), and the
 		// relatesTo it carries of its own still says what it replaced.

@@ -217,6 +217,25 @@ func (c *converter) versionKey(doc fhir.Identifier) string {
 	return "ccda DocumentReference/" + c.identityOf("DocumentReference", doc, false).uuid
 }
 
+// replacedVersion reports whether the registry of replaced versions
+// (Options.Replaced) knows the version doc of this patient replaced or,
+// for a document filed to the survivor of a merge (retie), of the
+// identifier it names, which the merge retired: a replacement accepted
+// before the merge was recorded under that patient.
+func (c *converter) replacedVersion(doc fhir.Identifier) bool {
+	if c.opts.Replaced(c.versionKey(doc)) {
+		return true
+	}
+	if c.patient == nil || c.patient.retiredScope == "" {
+		return false
+	}
+	own := c.patient.scope
+	c.patient.scope = c.patient.retiredScope
+	k := c.versionKey(doc)
+	c.patient.scope = own
+	return c.opts.Replaced(k)
+}
+
 // add puts a resource into the bundle under its identity.
 func (c *converter) add(idn identity, res any) {
 	e := fhir.BundleEntry{FullURL: "urn:uuid:" + idn.uuid, Resource: res}

@@ -485,6 +485,11 @@ type conv struct {
 	merges    []merges.Merge
 	retied    int
 	curRetied bool
+	// retiredKey is the order key of the message's patient's own
+	// identifier when a merge retired it (orderKey is then the
+	// survivor's): the registry of replaced documents may know a
+	// replacement accepted before the merge under it (knownKey).
+	retiredKey string
 }
 
 // convPool recycles the conv structs (about 1.2 KB each, a sixteenth of

@@ -208,3 +208,21 @@ func (x *conv) registryKey(what string, ids ...fhir.Identifier) string {
 func (x *conv) known(key string) bool {
 	return x.c.Replaced != nil && x.c.Replaced(key)
 }
+
+// knownKey reports whether the registry holds registryKey(what, ids...)
+// of the message's patient or, when a merge retired the identifier the
+// message names (retie), of that identifier: a replacement accepted
+// before the merge was recorded under the retired patient's key.
+func (x *conv) knownKey(what string, ids ...fhir.Identifier) bool {
+	if x.known(x.registryKey(what, ids...)) {
+		return true
+	}
+	if x.retiredKey == "" || x.c.Replaced == nil {
+		return false
+	}
+	own := x.orderKey
+	x.orderKey = x.retiredKey
+	k := x.registryKey(what, ids...)
+	x.orderKey = own
+	return x.known(k)
+}

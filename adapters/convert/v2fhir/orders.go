@@ -724,9 +724,9 @@ func (x *conv) document() error {
 			x.replaces = append(x.replaces, x.registryKey("replaced", *parent), x.registryKey("replaces", key, *parent))
 		case "T03", "T04", "T07", "T08":
 			switch {
-			case x.known(x.registryKey("replaces", key, *parent)):
+			case x.knownKey("replaces", key, *parent):
 				rel = "replaces"
-			case x.known(x.registryKey("appends", key, *parent)):
+			case x.knownKey("appends", key, *parent):
 				rel = "appends"
 			}
 		default:
@@ -736,7 +736,7 @@ func (x *conv) document() error {
 			dr.RelatesTo = []fhir.DocumentReferenceRelates{{Code: rel, Target: &fhir.Reference{Type: "DocumentReference", Identifier: parent}}}
 		}
 	}
-	if dr.Status == "current" && x.known(x.registryKey("replaced", key)) {
+	if dr.Status == "current" && x.knownKey("replaced", key) {
 		// A replacement of this document was accepted first (its T10
 		// before this T02, or this is an edit of the replaced
 		// original): it is history, not current (FHIR R4

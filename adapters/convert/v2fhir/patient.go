@@ -180,6 +180,9 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 			return nil, &ContentError{Segment: "PID", Pos: pid.Pos(), Field: "PID-3", Reason: "patient identifier: " + err.Error()}
 		}
 		if ok {
+			if x.patientRef == nil {
+				x.retiredKey = fhir.PatientKey(key.System, key.Value)
+			}
 			key, p = x.retie(p, surv)
 		}
 	}
