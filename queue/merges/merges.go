@@ -67,6 +67,29 @@ const (
 	sealAADName = "merges.log"
 )
 
+// MaxMergeBytes bounds the four strings of a merge (the retired and the
+// surviving identifier's system and value) together, so that every
+// record Record accepts, sealed or not, is one Open reads back; see Fits.
+const MaxMergeBytes = 32 << 10
+
+// Fits reports whether Record can store m: each of its four strings
+// within maxStrLen/4 bytes, all four within MaxMergeBytes. A converter
+// refuses a merge that does not fit as content (a chart number is a few
+// dozen bytes), rather than leave the pipeline to retry a record the
+// registry will never take.
+func (m Merge) Fits() bool {
+	const each = maxStrLen / 4
+	ss := [4]string{m.Retired.System, m.Retired.Value, m.Survivor.System, m.Survivor.Value}
+	total := 0
+	for _, s := range ss {
+		if len(s) > each {
+			return false
+		}
+		total += len(s)
+	}
+	return total <= MaxMergeBytes
+}
+
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 var (
@@ -388,7 +411,7 @@ func (r *Registry) Record(m Merge) error {
 	if m.Retired.Value == "" || m.Survivor.Value == "" {
 		return errors.New("merge registry: record: empty identifier")
 	}
-	if len(m.Retired.System) > maxStrLen/4 || len(m.Retired.Value) > maxStrLen/4 || len(m.Survivor.System) > maxStrLen/4 || len(m.Survivor.Value) > maxStrLen/4 {
+	if !m.Fits() {
 		return errors.New("merge registry: record: identifier too long")
 	}
 	r.wmu.Lock()

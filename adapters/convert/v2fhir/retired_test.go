@@ -259,3 +259,26 @@ func TestADTUnderRetiredMRN(t *testing.T) {
 		}
 	}
 }
+
+// TestMergeTooLongToRecordIsContent: an A40 whose identifiers the
+// registry could not store (it refuses records its Open could not read
+// back) is the message's fault, answered AE and quarantined, not a disk
+// failure the pipeline would retry for ever.
+func TestMergeTooLongToRecordIsContent(t *testing.T) {
+	reg := openRegistry(t)
+	c := testConverter(t)
+	c.Merges = reg
+	long := strings.Repeat("9", merges.MaxMergeBytes)
+	msg := strings.ReplaceAll(strings.ReplaceAll(retiredA40, "MRG|55999", "MRG|"+long), "\n", "\r")
+	_, _, err := c.ConvertRaw([]byte(msg))
+	var ce *ContentError
+	if !errors.As(err, &ce) || ce.Segment != "MRG" || !strings.Contains(ce.Reason, "too long") {
+		t.Fatalf("A40 with a %d-byte MRG-1: %v, want a content error on MRG-1", len(long), err)
+	}
+	// Within the bounds, the registry takes it.
+	short := strings.Repeat("9", 16000)
+	convertRecording(t, c, reg, strings.ReplaceAll(retiredA40, "MRG|55999", "MRG|"+short))
+	if reg.Len() != 1 {
+		t.Fatalf("registry holds %d merges, want 1", reg.Len())
+	}
+}

@@ -1,6 +1,7 @@
 package v2fhir
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -130,6 +131,13 @@ func (x *conv) mergeInto(mrg hl7v2.Segment) error {
 		}
 		return x.badField(mrg, 1, "prior patient identifier equals the surviving one")
 	}
+	merge := merges.Merge{
+		Retired:  merges.ID{System: key.System, Value: key.Value},
+		Survivor: merges.ID{System: x.patientID.System, Value: x.patientID.Value},
+	}
+	if !merge.Fits() {
+		return x.badField(mrg, 1, fmt.Sprintf("identifiers too long to remember the merge (MRG-1 with PID-3 over %d bytes, or one over 16 KiB)", merges.MaxMergeBytes))
+	}
 	if n := x.xpn(mrg.Field(7).Rep(1)); n != nil {
 		old.Name = []fhir.HumanName{*n}
 	} else {
@@ -142,10 +150,7 @@ func (x *conv) mergeInto(mrg hl7v2.Segment) error {
 	ref := x.add("Patient", *key, old)
 	// The survivor is x.patientID, after retie: a merge into a record
 	// that was itself merged away goes on to the one that survived it.
-	x.merges = append(x.merges, merges.Merge{
-		Retired:  merges.ID{System: key.System, Value: key.Value},
-		Survivor: merges.ID{System: x.patientID.System, Value: x.patientID.Value},
-	})
+	x.merges = append(x.merges, merge)
 	x.patientRes.Link = append(x.patientRes.Link, fhir.PatientLink{Other: ref, Type: "replaces"})
 	x.focus = append(x.focus, ref)
 	return nil
