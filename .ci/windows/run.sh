@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # .ci/windows/run.sh: ferry's Go tests as Windows binaries, run under Wine (Debian bookworm: wine 8.0).
-# Run from anywhere as `bash .ci/windows/run.sh [pkg ...]` (root, Debian apt reachable). Not part of .ci/run.
+# Run from anywhere as `bash .ci/windows/run.sh [pkg ...]` (root, Debian apt reachable); .ci/run runs it as
+# the suite `windows`.
 #
 # What it covers: every package listed in PKGS below (or given as arguments) is built with
 # GOOS=windows GOARCH=amd64 `go test -c` and its test binary run under wine64, one package at a time,
@@ -34,7 +35,8 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 export PATH=/usr/local/go/bin:$PATH
 export WINEDEBUG=-all
-OUT=${OUT:-$(mktemp -d /tmp/ferry-win.XXXXXX)}
+OUT=${WORK:-$(mktemp -d /tmp/ferry-win.XXXXXX)} # .ci/run passes its suite folder as WORK
+mkdir -p "$OUT"
 GOROOT=$(go env GOROOT)
 
 # Packages whose tests pass under Wine: the OS-specific ones first, then the rest with tests.
