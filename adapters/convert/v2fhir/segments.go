@@ -127,7 +127,7 @@ func (x *conv) mergeInto(mrg hl7v2.Segment) error {
 			// standing. HL7 v2 has no unmerge (A37 unlinks an A24
 			// link): a merge sent in error is taken back with
 			// `ferry merges undo`.
-			return x.badField(mrg, 1, "merge cycle: the PID-3 patient was merged into this prior record earlier")
+			return x.badField(mrg, 1, "merge cycle: the PID-3 patient was merged into this prior record earlier (if that merge was sent in error, `ferry merges undo` takes it back)")
 		}
 		return x.badField(mrg, 1, "prior patient identifier equals the surviving one")
 	}
