@@ -29,6 +29,14 @@ type Item struct {
 	// Key orders delivery: items with the same Key (a patient key) are
 	// delivered in Put order, one at a time. Empty keys are unordered.
 	Key string
+	// After names more keys the item is ordered under, besides Key: it
+	// is handed out only once every item stored before it under any of
+	// them is settled, and the items stored after it under any of them
+	// wait for it. An HL7 v2 merge (ADT^A40) is keyed to the surviving
+	// patient and comes after the retired patient's backlog: delivered
+	// after the merge, that backlog would write the retired record back
+	// (active again, its replaced-by link gone). Usually empty.
+	After []string
 	// Source names the source that produced the item.
 	Source string
 	// Body is the FHIR Bundle as JSON. It is nil when the body lives in a

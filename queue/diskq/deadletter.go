@@ -27,8 +27,10 @@ var ErrNotFound = errors.New("item not found")
 // DeadLetter is an item that failed permanently, as stored in the
 // dead-letter directory (one JSON file per item; Body is base64 there).
 type DeadLetter struct {
-	ID       string            `json:"id"`
-	Key      string            `json:"key,omitempty"`
+	ID  string `json:"id"`
+	Key string `json:"key,omitempty"`
+	// After is the item's queue.Item.After, which Retry puts back.
+	After    []string          `json:"after,omitempty"`
 	Source   string            `json:"source,omitempty"`
 	Attrs    map[string]string `json:"attrs,omitempty"`
 	Attempts int               `json:"attempts"`

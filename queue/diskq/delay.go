@@ -7,7 +7,8 @@ import (
 
 // Delayed items: an item released with queue.NotBefore(err, at) is
 // neither ready nor leased until at. It stays first among its key's
-// items and the key stays busy, so nothing of the same key overtakes it,
+// items and the key stays busy (each of its keys, for an item with After
+// keys), so nothing of the same key overtakes it,
 // while items of other keys are handed out as usual. One timer, set to
 // the earliest due time, makes the due ones ready. Nothing of this is
 // written to the log: after a restart the item is simply ready.
@@ -73,9 +74,7 @@ func (q *Queue) wakeDelayed() {
 			continue
 		}
 		m.delayed = false
-		if m.key != "" {
-			q.keys[m.key].busy = false
-		}
+		q.eachKey(m, func(ks *keyState) { ks.busy = false })
 		heap.Push(&q.ready, m)
 		q.wakeLocked()
 	}

@@ -43,6 +43,15 @@
 // Types 5 and 6 are written when Options.Key is set (see encrypt.go);
 // the metadata stays readable, so replay and Inspect need no key.
 //
+//	+0x80 (0x81, 0x84, 0x85, 0x86): a PUT of an item with After keys
+//	          (queue.Item.After): right after its key, uvarint n |
+//	          n * uvarint-prefixed key; the rest as the type without it.
+//
+// Only items with After keys set the flag, so every other record is
+// written as before, and records written before the flag existed decode
+// unchanged (an older ferry reads a flagged record as corrupt, as it
+// would a type it does not know).
+//
 // Seq numbers are assigned by the single writer in log order and never
 // reused (each segment header carries the next seq), so replay needs no
 // timestamps: the newest PUT of a seq wins, an ACK removes it.
@@ -66,7 +75,12 @@
 //
 // Items that share a non-empty Key are ready one at a time, in seq order:
 // only the oldest unsettled item of a key is ever ready or leased, so an
-// A08 never overtakes its A01, while other keys proceed in parallel.
+// A08 never overtakes its A01, while other keys proceed in parallel. An
+// item with After keys joins the order of each of its keys: it is ready
+// only when it is the oldest unsettled item of all of them, holds them
+// all while leased or delayed, and releases them all when settled. An
+// A40 keyed to the surviving patient is so delivered after the backlog
+// of the patient it retires.
 //
 // # Durability
 //
@@ -115,6 +129,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -266,52 +281,115 @@ type meta struct {
 	attempts int
 	id       string
 	key      string
-	spill    *spillRef // the body file, for a PUTF record; nil otherwise
-	hidx     int32     // index in the ready heap, -1 when not in it
+	ext      *metaExt // the body file, for a PUTF record, and After keys; nil without either
+	hidx     int32    // index in the ready heap, -1 when not in it
 	leased   bool
 	delayed  bool // released with a NotBefore still ahead: neither ready nor leased
 }
 
-// spillRef names an item's body file in bodies/ and its size.
-type spillRef struct {
+// metaExt is what few items have: a body file in bodies/ (its name and
+// size) and After keys (queue.Item.After). Kept apart so that meta stays
+// within its size class.
+type metaExt struct {
 	file  string
 	fsize int64
+	after []string // the keyStates' own copies once the item is enqueued
 }
 
 // file is the item's body file in bodies/, or "".
 func (m *meta) file() string {
-	if m.spill == nil {
+	if m.ext == nil {
 		return ""
 	}
-	return m.spill.file
+	return m.ext.file
 }
 
 // setFile records the item's body file (none when file is "").
 func (m *meta) setFile(file string, fsize int64) {
-	m.spill = nil
-	if file != "" {
-		m.spill = &spillRef{file: file, fsize: fsize}
+	if m.ext == nil && file == "" {
+		return
+	}
+	if m.ext == nil {
+		m.ext = &metaExt{}
+	}
+	m.ext.file, m.ext.fsize = file, fsize
+}
+
+// after is the item's After keys (normalized: no empty key, no
+// duplicate, not its Key).
+func (m *meta) after() []string {
+	if m.ext == nil {
+		return nil
+	}
+	return m.ext.after
+}
+
+// setAfter records the item's After keys.
+func (m *meta) setAfter(after []string) {
+	if m.ext == nil && len(after) == 0 {
+		return
+	}
+	if m.ext == nil {
+		m.ext = &metaExt{}
+	}
+	m.ext.after = after
+}
+
+// ordered reports whether the item is ordered under any key.
+func (m *meta) ordered() bool { return m.key != "" || len(m.after()) > 0 }
+
+// eachKey calls fn with the keyState of each key the item is ordered
+// under (Key, then After). The caller holds mu and m is enqueued.
+func (q *Queue) eachKey(m *meta, fn func(ks *keyState)) {
+	if m.key != "" {
+		fn(q.keys[m.key])
+	}
+	for _, k := range m.after() {
+		fn(q.keys[k])
 	}
 }
 
 // bytes is what the item costs on disk, counted against MaxBytes.
 func (m *meta) bytes() int64 {
-	if m.spill != nil {
-		return m.size + m.spill.fsize
+	if m.ext != nil {
+		return m.size + m.ext.fsize
 	}
 	return m.size
 }
 
 // spillSize is the size of the item's body file, 0 without one.
 func (m *meta) spillSize() int64 {
-	if m.spill == nil {
+	if m.ext == nil {
 		return 0
 	}
-	return m.spill.fsize
+	return m.ext.fsize
+}
+
+// normAfter returns after without empty keys, duplicates and key itself;
+// after itself when it has none of them.
+func normAfter(key string, after []string) []string {
+	clean := true
+	for i, k := range after {
+		if k == "" || k == key || slices.Contains(after[:i], k) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return after
+	}
+	var out []string
+	for _, k := range after {
+		if k != "" && k != key && !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // keyState orders the unsettled items of one key; items[0] is the only one
-// that may be ready or leased.
+// that may be ready or leased. An item with After keys is in the items of
+// each of its keys, and ready only when it is items[0] of all of them.
 type keyState struct {
 	key   string // shared by the items' meta.key
 	items []*meta
@@ -556,6 +634,9 @@ func (q *Queue) prepare(it *queue.Item) (*writeReq, error) {
 		}
 	}
 	it.Enqueued = time.Now()
+	if it.After = normAfter(it.Key, it.After); len(it.After) > maxAfterKeys {
+		return nil, fmt.Errorf("put item %s: %d keys to come after, at most %d", it.ID, len(it.After), maxAfterKeys)
+	}
 	var file string
 	var fsize int64
 	var sealed bool
@@ -583,6 +664,7 @@ func (q *Queue) prepare(it *queue.Item) (*writeReq, error) {
 	}
 	m := &meta{size: int64(len(rec) + len(body)), enqueued: it.Enqueued.UnixNano(), attempts: it.Attempts, id: it.ID, key: it.Key, hidx: -1}
 	m.setFile(file, fsize)
+	m.setAfter(slices.Clone(it.After)) // enqueueLocked swaps in the keyStates' copies
 	return &writeReq{rec: rec, body: body, put: m, done: make(chan error, 1)}, nil
 }
 
@@ -635,9 +717,7 @@ func (q *Queue) Get(ctx context.Context) (*queue.Item, queue.AckFunc, error) {
 		m := heap.Pop(&q.ready).(*meta)
 		m.leased = true
 		q.leased++
-		if m.key != "" {
-			q.keys[m.key].busy = true
-		}
+		q.eachKey(m, func(ks *keyState) { ks.busy = true })
 		attempts := m.attempts
 		q.mu.Unlock()
 
@@ -747,7 +827,7 @@ func (q *Queue) ackFunc(m *meta, it *queue.Item) queue.AckFunc {
 				return queue.ErrClosed
 			}
 			dl := &DeadLetter{
-				ID: it.ID, Key: it.Key, Source: it.Source, Attrs: it.Attrs,
+				ID: it.ID, Key: it.Key, After: it.After, Source: it.Source, Attrs: it.Attrs,
 				Attempts: m.attempts + 1, Enqueued: it.Enqueued, Died: time.Now(),
 				Reason: err.Error(), Seq: m.seq, Body: it.Body,
 			}
@@ -860,9 +940,7 @@ func (q *Queue) unlease(m *meta) {
 func (q *Queue) requeueLocked(m *meta) {
 	m.leased = false
 	q.leased--
-	if m.key != "" {
-		q.keys[m.key].busy = false
-	}
+	q.eachKey(m, func(ks *keyState) { ks.busy = false })
 	heap.Push(&q.ready, m)
 	q.wakeLocked()
 }
@@ -883,29 +961,36 @@ func (q *Queue) removeLocked(m *meta) {
 	q.spillBytes -= m.spillSize()
 	wasDelayed := m.delayed
 	m.delayed = false // a pending timer entry skips it (see delay.go)
-	if m.key != "" {
-		ks := q.keys[m.key]
-		if len(ks.items) > 0 && ks.items[0] == m {
-			// The usual case, the key's oldest item settling: O(1), so
-			// a long backlog of one key drains in linear time.
-			ks.items[0] = nil
-			ks.items = ks.items[1:]
-		} else {
-			for i, x := range ks.items {
-				if x == m {
-					ks.items = append(ks.items[:i], ks.items[i+1:]...)
-					break
+	if m.ordered() {
+		// The heads left behind are checked once m is out of every
+		// FIFO: one may wait for m under another key too.
+		var one [2]*meta
+		heads := one[:0]
+		q.eachKey(m, func(ks *keyState) {
+			if len(ks.items) > 0 && ks.items[0] == m {
+				// The usual case, the key's oldest item settling: O(1),
+				// so a long backlog of one key drains in linear time.
+				ks.items[0] = nil
+				ks.items = ks.items[1:]
+			} else {
+				for i, x := range ks.items {
+					if x == m {
+						ks.items = append(ks.items[:i], ks.items[i+1:]...)
+						break
+					}
 				}
 			}
-		}
-		if wasLeased || wasDelayed {
-			ks.busy = false
-		}
-		if len(ks.items) == 0 {
-			delete(q.keys, m.key)
-		} else if ks.items[0].hidx < 0 && !ks.items[0].leased && !ks.items[0].delayed {
-			heap.Push(&q.ready, ks.items[0])
-			q.wakeLocked()
+			if wasLeased || wasDelayed {
+				ks.busy = false
+			}
+			if len(ks.items) == 0 {
+				delete(q.keys, ks.key)
+			} else {
+				heads = append(heads, ks.items[0])
+			}
+		})
+		for _, h := range heads {
+			q.readyIfHeadLocked(h)
 		}
 	}
 	for q.lowSeq < q.nextSeq && q.items[q.lowSeq] == nil {
@@ -913,22 +998,48 @@ func (q *Queue) removeLocked(m *meta) {
 	}
 }
 
-// enqueueLocked adds a newly stored item in seq order.
+// readyIfHeadLocked makes m ready when it heads the items of every key
+// it is ordered under and is neither ready, leased nor delayed already.
+func (q *Queue) readyIfHeadLocked(m *meta) {
+	if m.hidx >= 0 || m.leased || m.delayed {
+		return
+	}
+	head := true
+	q.eachKey(m, func(ks *keyState) { head = head && ks.items[0] == m && !ks.busy })
+	if head {
+		heap.Push(&q.ready, m)
+		q.wakeLocked()
+	}
+}
+
+// enqueueLocked adds a newly stored item in seq order: at the end of the
+// items of each key it is ordered under, ready when it heads them all.
 func (q *Queue) enqueueLocked(m *meta) {
 	q.items[m.seq] = m
-	if m.key == "" {
+	if !m.ordered() {
 		heap.Push(&q.ready, m)
 		q.wakeLocked()
 		return
 	}
-	ks := q.keys[m.key]
-	if ks == nil {
-		ks = &keyState{key: m.key}
-		q.keys[m.key] = ks
+	head := true
+	join := func(key string) string {
+		ks := q.keys[key]
+		if ks == nil {
+			ks = &keyState{key: key}
+			q.keys[key] = ks
+		}
+		ks.items = append(ks.items, m)
+		head = head && len(ks.items) == 1 && !ks.busy
+		return ks.key
 	}
-	m.key = ks.key
-	ks.items = append(ks.items, m)
-	if len(ks.items) == 1 && !ks.busy {
+	if m.key != "" {
+		m.key = join(m.key)
+	}
+	after := m.after()
+	for i, k := range after {
+		after[i] = join(k)
+	}
+	if head {
 		heap.Push(&q.ready, m)
 		q.wakeLocked()
 	}

@@ -136,7 +136,7 @@ func (q *Queue) Retry(ctx context.Context, id string) error {
 	if dl.Corrupt {
 		return fmt.Errorf("retry %s: dead letter has no body (its record was corrupt)", id)
 	}
-	it := &queue.Item{ID: dl.ID, Key: dl.Key, Source: dl.Source, Body: dl.Body, Attrs: dl.Attrs}
+	it := &queue.Item{ID: dl.ID, Key: dl.Key, After: dl.After, Source: dl.Source, Body: dl.Body, Attrs: dl.Attrs}
 	if dl.BodyFile != "" {
 		// The dead letter keeps its own body file until it is removed:
 		// the item gets a link (or copy) of it.

@@ -30,7 +30,17 @@ const (
 	// recPutFileSealed is a recPutFile whose body file is a sealed stream
 	// (aad bodyAAD(item ID)); the recorded size is the file's, on disk.
 	recPutFileSealed byte = 6
+	// recAfter, set on a PUT type (1, 4, 5 or 6), says that the record
+	// carries the item's After keys right after its key: uvarint n |
+	// n * uvarint-prefixed key. Only items with After keys set it, so
+	// every other record is written (and every record written before it
+	// existed is read) exactly as before.
+	recAfter byte = 0x80
 )
+
+// maxAfterKeys bounds Item.After: each key costs an entry in memory and
+// in the record, and a merge names one or two retired records.
+const maxAfterKeys = 64
 
 const (
 	// recHeaderLen is len(u32) + crc(u32) + type(u8).
@@ -59,6 +69,7 @@ func encodePutHead(it *queue.Item, file string, fsize int64, sealed bool, extra 
 		uvarintLen(len(it.ID)) + len(it.ID) +
 		uvarintLen(len(it.Key)) + len(it.Key) +
 		uvarintLen(len(it.Source)) + len(it.Source) +
+		afterLen(it.After) +
 		uvarintLen(len(it.Attrs))
 	for k, v := range it.Attrs {
 		n += uvarintLen(len(k)) + len(k) + uvarintLen(len(v)) + len(v)
@@ -77,10 +88,19 @@ func encodePutHead(it *queue.Item, file string, fsize int64, sealed bool, extra 
 	default:
 		b[8] = recPut
 	}
+	if len(it.After) > 0 {
+		b[8] |= recAfter
+	}
 	binary.LittleEndian.PutUint64(b[recHeaderLen+8:], uint64(it.Enqueued.UnixNano()))
 	binary.LittleEndian.PutUint32(b[recHeaderLen+16:], uint32(it.Attempts))
 	b = appendString(b, it.ID)
 	b = appendString(b, it.Key)
+	if len(it.After) > 0 {
+		b = binary.AppendUvarint(b, uint64(len(it.After)))
+		for _, k := range it.After {
+			b = appendString(b, k)
+		}
+	}
 	b = appendString(b, it.Source)
 	b = binary.AppendUvarint(b, uint64(len(it.Attrs)))
 	for k, v := range it.Attrs {
@@ -138,7 +158,10 @@ func checkRecord(rec []byte) error {
 	if got := crc32.Checksum(rec[8:], castagnoli); got != want {
 		return fmt.Errorf("%w: crc32c %08x, want %08x", errCorrupt, got, want)
 	}
-	switch rec[8] {
+	if hasAfter(rec) && !isPut(rec) {
+		return fmt.Errorf("%w: unknown type %d", errCorrupt, rec[8])
+	}
+	switch recType(rec) {
 	case recPut, recPutFile, recPutSealed, recPutFileSealed:
 		if len(rec) < recHeaderLen+putFixedLen {
 			return fmt.Errorf("%w: short put record", errCorrupt)
@@ -163,9 +186,12 @@ func recSeq(rec []byte) uint64 { return binary.LittleEndian.Uint64(rec[recHeader
 // nackAttempts returns the attempt count of a checked NACK record.
 func nackAttempts(rec []byte) int { return int(binary.LittleEndian.Uint32(rec[recHeaderLen+8:])) }
 
+// recType is a record's type without the recAfter flag.
+func recType(rec []byte) byte { return rec[8] &^ recAfter }
+
 // isPut reports whether a checked record is a PUT of any kind.
 func isPut(rec []byte) bool {
-	switch rec[8] {
+	switch recType(rec) {
 	case recPut, recPutFile, recPutSealed, recPutFileSealed:
 		return true
 	}
@@ -173,11 +199,42 @@ func isPut(rec []byte) bool {
 }
 
 // hasFile reports whether a checked PUT record refers to a body file.
-func hasFile(rec []byte) bool { return rec[8] == recPutFile || rec[8] == recPutFileSealed }
+func hasFile(rec []byte) bool { t := recType(rec); return t == recPutFile || t == recPutFileSealed }
 
 // isSealed reports whether a checked PUT record's body (or body file) is
 // sealed.
-func isSealed(rec []byte) bool { return rec[8] == recPutSealed || rec[8] == recPutFileSealed }
+func isSealed(rec []byte) bool { t := recType(rec); return t == recPutSealed || t == recPutFileSealed }
+
+// hasAfter reports whether a checked PUT record carries After keys.
+func hasAfter(rec []byte) bool { return rec[8]&recAfter != 0 }
+
+// afterLen is the encoded size of After keys in a PUT record.
+func afterLen(after []string) int {
+	if len(after) == 0 {
+		return 0
+	}
+	n := uvarintLen(len(after))
+	for _, k := range after {
+		n += uvarintLen(len(k)) + len(k)
+	}
+	return n
+}
+
+// afterKeys reads the After keys of a PUT record that has them.
+func (d *decoder) afterKeys() []string {
+	n := d.uvarint()
+	if d.err == nil && (n == 0 || n > maxAfterKeys || n > uint64(len(d.b))) {
+		d.err = fmt.Errorf("%w: %d after keys", errCorrupt, n)
+	}
+	if d.err != nil {
+		return nil
+	}
+	after := make([]string, n)
+	for i := range after {
+		after[i] = d.str()
+	}
+	return after
+}
 
 // putHead is the part of a PUT record that recovery keeps in memory.
 type putHead struct {
@@ -185,8 +242,9 @@ type putHead struct {
 	enqueued int64
 	attempts int
 	id, key  string
-	file     string // body file name (recPutFile only)
-	fsize    int64  // its size
+	after    []string // Item.After (a recAfter record only)
+	file     string   // body file name (recPutFile only)
+	fsize    int64    // its size
 }
 
 // decodePutHead decodes the metadata of a checked PUT record without
@@ -201,6 +259,9 @@ func decodePutHead(rec []byte) (putHead, error) {
 	d := decoder{b: p[putFixedLen:]}
 	h.id = d.str()
 	h.key = d.str()
+	if hasAfter(rec) {
+		h.after = d.afterKeys()
+	}
 	if hasFile(rec) {
 		d.str() // source
 		n := d.uvarint()
@@ -233,6 +294,9 @@ func decodePut(rec []byte) (*queue.Item, uint64, string, int64, error) {
 	d := decoder{b: p[putFixedLen:]}
 	it.ID = d.str()
 	it.Key = d.str()
+	if hasAfter(rec) {
+		it.After = d.afterKeys()
+	}
 	it.Source = d.str()
 	if n := d.uvarint(); n > 0 && d.err == nil {
 		if n > uint64(len(d.b)) {

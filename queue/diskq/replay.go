@@ -93,7 +93,7 @@ func replay(dir string, log *slog.Logger, readOnly bool) (*replayState, error) {
 func (st *replayState) apply(seg *segment, off int64, rec []byte, log *slog.Logger) {
 	seq := recSeq(rec)
 	st.nextSeq = max(st.nextSeq, seq+1)
-	switch rec[8] {
+	switch recType(rec) {
 	case recPut, recPutFile, recPutSealed, recPutFileSealed:
 		h, err := decodePutHead(rec)
 		if err != nil {
@@ -111,6 +111,7 @@ func (st *replayState) apply(seg *segment, off int64, rec []byte, log *slog.Logg
 		m.seg, m.off, m.size = seg, off, int64(len(rec))
 		m.enqueued, m.attempts, m.id, m.key = h.enqueued, h.attempts, h.id, h.key
 		m.setFile(h.file, h.fsize)
+		m.setAfter(h.after)
 		seg.live++
 	case recAck:
 		if m := st.items[seq]; m != nil {
