@@ -46,6 +46,11 @@ type Unit struct {
 	BodyFile string
 	// Key orders delivery: the patient key, so an A08 never overtakes its A01.
 	Key string
+	// After are more patient keys the unit is delivered after
+	// (queue.Item.After): an HL7 v2 merge's retired records
+	// (v2fhir.Result.AfterKeys), whose backlog must reach the exchange
+	// before the merge that retires them.
+	After []string
 	// Dedup identifies the input unit; a zero value disables deduplication.
 	Dedup [32]byte
 	// Attrs are PHI-free facts carried with the queue item.
@@ -423,6 +428,12 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit) (fa
 			if units[i].Key != "" {
 				units[i].Key = p.pseudonym(units[i].Key)
 			}
+			if a := units[i].After; len(a) > 0 {
+				units[i].After = make([]string, len(a))
+				for j, k := range a {
+					units[i].After[j] = p.pseudonym(k)
+				}
+			}
 		}
 	}
 	// The units to queue are stored together, in one commit when the queue
@@ -481,7 +492,7 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit) (fa
 			p.noteRetied(in, u)
 			continue
 		}
-		puts = append(puts, &queue.Item{Key: u.Key, Source: in.Source, Body: u.Bundle, BodyFile: u.BodyFile, Attrs: u.Attrs})
+		puts = append(puts, &queue.Item{Key: u.Key, After: u.After, Source: in.Source, Body: u.Bundle, BodyFile: u.BodyFile, Attrs: u.Attrs})
 		putUnits = append(putUnits, u)
 	}
 	if err := p.put(ctx, puts); err != nil {

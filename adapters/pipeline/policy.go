@@ -148,6 +148,7 @@ type HeldEntry struct {
 	Label      string            `json:"label"`
 	Reason     string            `json:"reason"`
 	Key        string            `json:"key,omitempty"`
+	After      []string          `json:"after,omitempty"` // Unit.After
 	Attrs      map[string]string `json:"attrs,omitempty"`
 	Received   time.Time         `json:"received"`
 	Stored     time.Time         `json:"stored"`
@@ -188,6 +189,7 @@ func (h *Held) Put(in adapters.Raw, u *Unit, label string) (string, error) {
 		Label:    label,
 		Reason:   "held by policy: " + label,
 		Key:      u.Key,
+		After:    u.After,
 		Attrs:    u.Attrs,
 		Received: in.Received,
 		Stored:   time.Now().UTC(),

@@ -189,7 +189,7 @@ func heldItem(q *diskq.Queue, held *pipeline.Held, e *pipeline.HeldEntry) (*queu
 	for k, v := range e.Attrs {
 		attrs[k] = v
 	}
-	it := &queue.Item{Key: e.Key, Source: e.Source, Attrs: attrs}
+	it := &queue.Item{Key: e.Key, After: e.After, Source: e.Source, Attrs: attrs}
 	if e.BundleFile == "" {
 		// The held entry file is indented for people; queue it compact.
 		var b bytes.Buffer

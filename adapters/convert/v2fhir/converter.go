@@ -247,6 +247,13 @@ type Result struct {
 	// acknowledged, so that later messages still naming the prior record
 	// reach the survivor (Converter.Merges).
 	Merges []merges.Merge
+	// AfterKeys are the order keys of the records the message's merges
+	// retire (fhir.PatientKey of each MRG-1 identifier, the key their own
+	// messages were queued under): the message is to be delivered after
+	// what is still queued for them (queue.Item.After). Delivered before
+	// it, a retired record's backlog would write that record again,
+	// active and without its replaced-by link.
+	AfterKeys []string
 	// Retied counts the patients of the message that Converter.Merges
 	// tied to the record their identifier was merged into.
 	Retied int
@@ -388,6 +395,9 @@ func (c *Converter) convert(msg *hl7v2.Message, raw []byte, mem *slabs) (*fhir.B
 	res.Replaces = x.replaces
 	res.Labels = x.allLabels
 	res.Merges = x.merges
+	for _, m := range x.merges {
+		res.AfterKeys = append(res.AfterKeys, fhir.PatientKey(m.Retired.System, m.Retired.Value))
+	}
 	res.Retied = x.retied
 	// The Bundle and its identifier share one allocation of their own:
 	// the conv goes back to convPool, the Bundle to the caller.
