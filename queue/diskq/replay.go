@@ -111,7 +111,7 @@ func (st *replayState) apply(seg *segment, off int64, rec []byte, log *slog.Logg
 		m.seg, m.off, m.size = seg, off, int64(len(rec))
 		m.enqueued, m.attempts, m.id, m.key = h.enqueued, h.attempts, h.id, h.key
 		m.setFile(h.file, h.fsize)
-		m.setAfter(h.after)
+		m.setAfter(normAfter(h.key, h.after))
 		seg.live++
 	case recAck:
 		if m := st.items[seq]; m != nil {
