@@ -36,6 +36,25 @@ type Audit struct {
 	// while the repository is unreachable; beyond it the oldest events are
 	// dropped and counted. 0 means 64 MiB.
 	MaxSpoolBytes int64 `yaml:"max_spool_bytes"`
+	// PatientIdentity is how Import and Export events name the patient:
+	// "identifier" (the default, what DICOM PS3.15 A.5 and the IHE audit
+	// message definitions ask: the patient's identifier in HL7 CX form,
+	// so the repository can account for disclosures on its own) or "key"
+	// (ferry's patient key, a hash keyed with the encryption key when one
+	// is set, for repositories that must not receive identifiers).
+	PatientIdentity string `yaml:"patient_identity"`
+}
+
+// Values of Audit.PatientIdentity.
+const (
+	PatientIdentityIdentifier = "identifier"
+	PatientIdentityKey        = "key"
+)
+
+// NamesIdentifiers reports whether audit events name patients by their
+// identifiers (PatientIdentity identifier or unset).
+func (a Audit) NamesIdentifiers() bool {
+	return a.Enabled() && a.PatientIdentity != PatientIdentityKey
 }
 
 // Enabled reports whether audit events are sent.
@@ -102,6 +121,11 @@ func (a Audit) Validate() error {
 	}
 	if a.MaxSpoolBytes != 0 && a.MaxSpoolBytes < 1<<16 {
 		errs = append(errs, fmt.Errorf("max_spool_bytes: must be at least 65536 (or 0 for 64 MiB), got %d", a.MaxSpoolBytes))
+	}
+	switch a.PatientIdentity {
+	case "", PatientIdentityIdentifier, PatientIdentityKey:
+	default:
+		errs = append(errs, fmt.Errorf("patient_identity: must be identifier (the patient's identifier, as ATNA asks) or key (ferry's hash of it), got %q", a.PatientIdentity))
 	}
 	return errors.Join(errs...)
 }

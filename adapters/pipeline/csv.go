@@ -134,7 +134,7 @@ func (c CSV) convert(ctx context.Context, in adapters.Raw, unit func(Unit) error
 		if p.Of > 1 {
 			un += fmt.Sprintf(" part %d of %d", p.Index, p.Of)
 		}
-		return unit(Unit{Name: un, Bundle: b, Key: p.PatientKey, Dedup: sha256.Sum256(b),
+		return unit(Unit{Name: un, Bundle: b, Key: p.PatientKey, Patient: p.PatientIdentifier, Dedup: sha256.Sum256(b),
 			Attrs:  map[string]string{"format": "csv", "type": m.Resource, "rows": strconv.Itoa(p.Rows)},
 			Labels: p.Labels, LabelsKnown: true, Retied: p.Retied})
 	})

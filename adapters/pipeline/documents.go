@@ -79,7 +79,7 @@ func (c CCDA) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 			// exchange: then there is nothing to supersede.
 			attrs[queue.AttrMissingOK] = "true"
 		}
-		units = append(units, Unit{Name: name, Bundle: body, Key: res.PatientKey, Dedup: sha256.Sum256(body), Attrs: attrs})
+		units = append(units, Unit{Name: name, Bundle: body, Key: res.PatientKey, Patient: res.PatientIdentifier, Dedup: sha256.Sum256(body), Attrs: attrs})
 	}
 	if len(units) > 0 {
 		// The versions this one replaces, for the registry of replaced
@@ -162,7 +162,7 @@ func (f Fax) ConvertSpill(ctx context.Context, in adapters.Raw, spill func() (Bo
 	if err != nil {
 		return nil, err
 	}
-	u.Key, u.Retied = res.PatientKey, res.Retied
+	u.Key, u.Patient, u.Retied = res.PatientKey, res.PatientIdentifier, res.Retied
 	if d, err := hex.DecodeString(res.SHA256); err == nil && len(d) == 32 {
 		copy(u.Dedup[:], d)
 	}
@@ -200,7 +200,7 @@ func (x XDMDocument) ConvertSpill(ctx context.Context, in adapters.Raw, spill fu
 	if err != nil {
 		return nil, err
 	}
-	u.Key, u.Retied = res.PatientKey, res.Retied
+	u.Key, u.Patient, u.Retied = res.PatientKey, res.PatientIdentifier, res.Retied
 	// The document is the same one when its bytes and its unique id are:
 	// the same PDF filed under another uniqueId is another document at
 	// the exchange, and must not be taken for a duplicate here.

@@ -140,7 +140,7 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 				units = append(units, pu)
 				continue
 			}
-			pu.Key, pu.After = res.PatientKey, res.AfterKeys
+			pu.Key, pu.After, pu.Patient = res.PatientKey, res.AfterKeys, res.PatientIdentifier
 			if j == 0 {
 				// Recorded (and the re-tie logged) once per message.
 				pu.Merges, pu.Retied = res.Merges, res.Retied

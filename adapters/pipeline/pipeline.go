@@ -51,6 +51,11 @@ type Unit struct {
 	// (v2fhir.Result.AfterKeys), whose backlog must reach the exchange
 	// before the merge that retires them.
 	After []string
+	// Patient is the identifier Key was made from (System and Value; the
+	// converters' Result.PatientIdentifier), for the audit trail
+	// (SetPatientIdentity, WithPatients). It is PHI: never logged, and
+	// stored only as SetPatientIdentity's sealer makes it.
+	Patient fhir.Identifier
 	// Dedup identifies the input unit; a zero value disables deduplication.
 	Dedup [32]byte
 	// Attrs are PHI-free facts carried with the queue item.
@@ -213,6 +218,8 @@ type Pipeline struct {
 	onHeld     func(in adapters.Raw, u *Unit, label string)
 	merges     MergeRecorder
 	replaced   Replacements
+	// patientAttr makes AttrPatient (SetPatientIdentity); nil: none.
+	patientAttr func(key string, id fhir.Identifier) string
 }
 
 // MergeRecorder keeps the patient merges of the inputs stored
@@ -475,6 +482,7 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit) (fa
 			dropPuts()
 			return nil, fmt.Errorf("%s: %s: %w", in.Name, u.Name, err)
 		}
+		p.notePatient(ctx, u)
 		if p.seen(u) {
 			drop(u)
 			u.recycle()

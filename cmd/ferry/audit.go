@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"net"
 	"net/url"
 	"os"
@@ -15,9 +17,11 @@ import (
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
 	"github.com/ferry-health/ferry/adapters/convert/xdmfhir"
+	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/pipeline"
 	"github.com/ferry-health/ferry/cmd/ferry/ops"
 	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/queue/seal"
 	"github.com/ferry-health/ferry/transport"
 	"github.com/ferry-health/ferry/transport/audit"
 )
@@ -39,6 +43,7 @@ func (g *gateway) newAuditSink() (*audit.Sink, error) {
 		SpoolDir:      g.cfg.Path("audit", "spool"),
 		HandoffDir:    g.cfg.Path("audit", "handoff"),
 		MaxSpoolBytes: a.MaxSpoolBytes,
+		Key:           g.key,
 		Logger:        g.log.With("component", "audit"),
 	})
 }
@@ -60,6 +65,12 @@ type auditTrail struct {
 	faxIsMHD     bool
 	v2Exchange   bool // the exchange takes HL7 v2 over MLLP (exports name the message type)
 	logPHI       bool
+	// identifiers: events name patients by identifier (audit.patient_identity
+	// identifier), not by ferry's key.
+	identifiers bool
+	// key opens the identifiers the pipeline sealed into queue items
+	// (patientAttr); nil when data at rest is not sealed.
+	key *seal.Key
 }
 
 // newAuditTrail returns the gateway's audit trail, or nil when audit is
@@ -79,6 +90,8 @@ func (g *gateway) newAuditTrail() (*auditTrail, error) {
 		faxIsMHD:    g.cfg.Fax.Profile != faxfhir.ProfileUSCore,
 		v2Exchange:  g.cfg.Exchange.MLLP(),
 		logPHI:      g.cfg.Log.PHI,
+		identifiers: g.cfg.Audit.NamesIdentifiers(),
+		key:         g.key,
 	}
 	if u, err := url.Parse(t.exchangeURL); err == nil {
 		t.exchangeHost = u.Hostname()
@@ -132,9 +145,11 @@ func (t *auditTrail) activity(start bool) {
 
 // delivered records DCM 110106 Export for a bundle the exchange accepted;
 // use it as transport.DispatcherOptions.OnDelivered. The patient is named
-// by the item's Key, ferry's hash of the patient identifier: queue items
-// carry no PHI, so the repository gets a key it can correlate across
-// ferry's events but not a chart number.
+// by its identifier, which the pipeline kept with the item (AttrPatient,
+// sealed when data at rest is: see patientAttr), so the repository can
+// account for the disclosure on its own; with audit.patient_identity key,
+// or for an item queued without it (before this release), by the item's
+// Key, ferry's hash of the identifier.
 func (t *auditTrail) delivered(it *queue.Item) {
 	t.export(it, audit.OutcomeSuccess, "")
 }
@@ -164,6 +179,7 @@ func (t *auditTrail) export(it *queue.Item, outcome audit.Outcome, desc string) 
 		ExchangeURL: t.exchangeURL, ExchangeAddr: t.exchangeHost,
 		MHD:     mhdFormat(it.Attrs["format"]) && t.faxIsMHD,
 		Patient: it.Key, IDType: audit.IDPatientKey,
+		PatientID:     t.itemPatient(it),
 		ControlID:     it.Attrs["control_id"],
 		SubmissionSet: it.Attrs[pipeline.AttrSubmissionSet],
 		BundleID:      it.ID,
@@ -180,9 +196,10 @@ func (t *auditTrail) export(it *queue.Item, outcome audit.Outcome, desc string) 
 // pipeline, with the outcome of Consume (nil: stored; permanent: rejected
 // into the quarantine; other: refused for now, the sender retries). For
 // HL7 v2 the sending application, message type and control id come from
-// MSH; the patient is not named (the pipeline computes the patient key
-// after conversion).
-func (t *auditTrail) received(in adapters.Raw, err error) {
+// MSH. patients are the identifiers of the input's patients the pipeline
+// noted (pipeline.WithPatients); they are named unless audit.patient_identity
+// is key.
+func (t *auditTrail) received(in adapters.Raw, err error, patients ...fhir.Identifier) {
 	if t == nil {
 		return
 	}
@@ -192,6 +209,11 @@ func (t *auditTrail) received(in adapters.Raw, err error) {
 		Format: in.Format, Input: inputID(in),
 		Operator: t.operator,
 		Time:     in.Received,
+	}
+	if t.identifiers {
+		for _, id := range patients {
+			x.PatientIDs = append(x.PatientIDs, audit.PatientID{System: id.System, Value: id.Value})
+		}
 	}
 	if in.Format == "hl7v2" {
 		if app, typ, ctl := mshFacts(in.Body); app != "" {
@@ -235,9 +257,68 @@ type auditingConsumer struct {
 }
 
 func (c auditingConsumer) Consume(ctx context.Context, in adapters.Raw) error {
+	if !c.trail.identifiers {
+		err := c.next.Consume(ctx, in)
+		c.trail.received(in, err)
+		return err
+	}
+	ctx, patients := pipeline.WithPatients(ctx)
 	err := c.next.Consume(ctx, in)
-	c.trail.received(in, err)
+	c.trail.received(in, err, patients.IDs()...)
 	return err
+}
+
+// sealedPatient prefixes an AttrPatient value sealed with the data-at-rest
+// key (base64url of the seal blob); without the prefix the value is the
+// identifier's JSON in clear.
+const sealedPatient = "sealed:"
+
+// patientAttr returns the function with which the pipeline keeps a unit's
+// patient identifier in its queue item (pipeline.SetPatientIdentity), for
+// the Export event of its delivery: queue attributes stay in clear on
+// disk (replay and ordering need no key), so with data at rest sealed the
+// identifier is sealed with key, bound to the item's patient key (which
+// is itself keyed) so that it cannot be moved to another patient's item
+// unnoticed. Without a key it is kept in clear, as the bundle beside it
+// is.
+func patientAttr(key *seal.Key) func(string, fhir.Identifier) string {
+	return func(itemKey string, id fhir.Identifier) string {
+		b, err := json.Marshal([2]string{id.System, id.Value})
+		if err != nil {
+			return ""
+		}
+		if key == nil {
+			return string(b)
+		}
+		return sealedPatient + base64.RawURLEncoding.EncodeToString(key.Seal(nil, b, patientAAD(itemKey)))
+	}
+}
+
+func patientAAD(itemKey string) []byte { return []byte("ferry audit patient\x00" + itemKey) }
+
+// itemPatient is the identifier patientAttr kept with it, or zero (the
+// event then names the item's key) when there is none, audit names keys,
+// or it cannot be opened (sealed with a key no longer configured).
+func (t *auditTrail) itemPatient(it *queue.Item) audit.PatientID {
+	v := it.Attrs[pipeline.AttrPatient]
+	if !t.identifiers || v == "" {
+		return audit.PatientID{}
+	}
+	b := []byte(v)
+	if s, ok := strings.CutPrefix(v, sealedPatient); ok {
+		blob, err := base64.RawURLEncoding.DecodeString(s)
+		if err != nil || t.key == nil {
+			return audit.PatientID{}
+		}
+		if b, err = t.key.Open(nil, blob, patientAAD(it.Key)); err != nil {
+			return audit.PatientID{}
+		}
+	}
+	var id [2]string
+	if json.Unmarshal(b, &id) != nil {
+		return audit.PatientID{}
+	}
+	return audit.PatientID{System: id[0], Value: id[1]}
 }
 
 // consumer wraps next so that every input is audited; with audit off it

@@ -140,6 +140,9 @@ func (a *opsAudit) trail() *auditTrail {
 		faxIsMHD:   a.cfg.Fax.Profile != faxfhir.ProfileUSCore,
 		v2Exchange: a.cfg.Exchange.MLLP(),
 		logPHI:     a.cfg.Log.PHI,
+		// Imports name their patients; a CLI process delivers nothing,
+		// so it needs no key to open the identifiers queued.
+		identifiers: a.cfg.Audit.NamesIdentifiers(),
 	}
 }
 

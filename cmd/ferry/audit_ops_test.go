@@ -322,7 +322,9 @@ func TestBackfillAudited(t *testing.T) {
 	var imports, holds int
 	for i := 0; i < 3; i++ {
 		ev := repo.next()
-		for _, bad := range []string{"DOE_PAT", "ROE_JANE", "MRN"} {
+		// Never the file names (they carry the patient's name and chart
+		// number); the patient is named by its identifier, in CX form.
+		for _, bad := range []string{"DOE_PAT", "ROE_JANE", "MRN9"} {
 			if strings.Contains(ev, bad) {
 				t.Errorf("event carries %s:\n%s", bad, ev)
 			}
@@ -331,7 +333,7 @@ func TestBackfillAudited(t *testing.T) {
 		case strings.Contains(ev, `csd-code="110107"`):
 			imports++
 			wantIn(t, "backfill import", ev, `EventActionCode="C"`, `UserID="`+me(t)+`"`, `csd-code="humanuser"`,
-				`csd-code="input-sha256"`, `ParticipantObjectID="sha256:`)
+				`csd-code="input-sha256"`, `ParticipantObjectID="sha256:`, `codeSystemName="RFC-3881" originalText="Patient Number"`)
 		case strings.Contains(ev, `held by policy: R`):
 			holds++
 		}

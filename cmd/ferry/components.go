@@ -185,6 +185,12 @@ func ingestPipeline(cfg *config.Config, q pipeline.Putter, seen pipeline.Deduper
 	held.SetKey(key)
 	held.SetSpillOpener(spillOpener(key))
 	pipe.SetPolicy(pipeline.Policy{Hold: cfg.Exchange.Hold, Open: spillOpener(key)}, held, onHeld)
+	if cfg.Audit.NamesIdentifiers() {
+		// The Export event of each delivery names the patient by its
+		// identifier, which only the conversion knows: kept with the
+		// item, sealed when data at rest is.
+		pipe.SetPatientIdentity(patientAttr(key))
+	}
 	return pipe, held, nil
 }
 

@@ -25,6 +25,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 )
 
@@ -201,6 +202,11 @@ type Object struct {
 	// 20 job (a submission set), 24 query.
 	TypeCode int `json:"type_code,omitempty"`
 	Role     int `json:"role,omitempty"`
+	// System and Value, when Value is set, are the identifier ID is the
+	// HL7 CX form of (PatientIdentifier): the FHIR form names them as
+	// entity.what.identifier, as BALP's Patient entity has it.
+	System string `json:"system,omitempty"`
+	Value  string `json:"value,omitempty"`
 	// Details become ParticipantObjectDetail elements (values are sent
 	// base64 encoded, as the schema requires), e.g. "MSH-10" → control id.
 	Details []Detail `json:"details,omitempty"`
@@ -243,6 +249,48 @@ func PatientObject(id string, idType Code, controlID string) Object {
 	}
 	return o
 }
+
+// PatientID is a patient's business identifier (a FHIR Identifier's
+// system and value, e.g. the clinic's MRN under its assigning authority's
+// OID). It is PHI: it goes to the audit repository, never to a log.
+type PatientID struct {
+	System string `json:"system,omitempty"`
+	Value  string `json:"value"`
+}
+
+// PatientIdentifier returns the participant object that names a patient by
+// its identifier, as DICOM PS3.15 A.5 and the IHE transaction audit
+// definitions ask (ParticipantObjectTypeCode 1 "Person", role 1
+// "Patient", ParticipantObjectIDTypeCode RFC-3881 2 "Patient Number",
+// ParticipantObjectID the identifier in HL7 CX form, see CX). The FHIR
+// form carries the identifier's system and value as they are.
+func PatientIdentifier(id PatientID, controlID string) Object {
+	o := PatientObject(CX(id.System, id.Value), IDPatientNumber, controlID)
+	o.System, o.Value = id.System, id.Value
+	return o
+}
+
+// CX formats an identifier as an HL7 v2 CX with only the ID number (CX-1)
+// and the assigning authority (CX-4) set, the form the IHE audit message
+// definitions give ParticipantObjectID: "MRN^^^&2.16.840.1.113883.3.999.1&ISO"
+// for a system "urn:oid:2.16.840.1.113883.3.999.1", "&<uri>&URI" for any
+// other URI, the value alone when there is no system. Separators in the
+// parts are escaped as HL7 v2 escapes them (\S\, \T\, \E\).
+func CX(system, value string) string {
+	v := cxEscape(value)
+	switch {
+	case system == "":
+		return v
+	case strings.HasPrefix(system, "urn:oid:"):
+		return v + "^^^&" + cxEscape(strings.TrimPrefix(system, "urn:oid:")) + "&ISO"
+	default:
+		return v + "^^^&" + cxEscape(system) + "&URI"
+	}
+}
+
+var cxEscaper = strings.NewReplacer(`\`, `\E\`, "^", `\S\`, "&", `\T\`, "|", `\F\`, "~", `\R\`)
+
+func cxEscape(s string) string { return cxEscaper.Replace(s) }
 
 // xml mirror of the DICOM PS3.15 A.5.1 schema, in its element order.
 type xmlMessage struct {
@@ -379,10 +427,13 @@ type Export struct {
 	// was received (an mllps:// exchange): the event type is that
 	// message type (MSH-9), as for its Import.
 	V2MessageType string
-	// Patient is the patient identifier and IDType its kind
-	// (IDPatientNumber or IDPatientKey); empty when the bundle has none.
-	Patient string
-	IDType  Code
+	// PatientID, when its Value is set, names the patient by its
+	// identifier (PatientIdentifier); otherwise Patient is the patient's
+	// id and IDType its kind (IDPatientKey for ferry's hash); both empty
+	// when the bundle names no patient.
+	PatientID PatientID
+	Patient   string
+	IDType    Code
 	// ControlID is the HL7 v2 message control id the bundle came from.
 	ControlID string
 	// SubmissionSet is the MHD submission set unique id (MHD only).
@@ -419,7 +470,10 @@ func ExportEvent(x Export) Event {
 	case x.V2MessageType != "":
 		ev.Type = TypeInput("hl7v2", x.V2MessageType)
 	}
-	if x.Patient != "" {
+	switch {
+	case x.PatientID.Value != "":
+		ev.Objects = append(ev.Objects, PatientIdentifier(x.PatientID, x.ControlID))
+	case x.Patient != "":
 		ev.Objects = append(ev.Objects, PatientObject(x.Patient, x.IDType, x.ControlID))
 	}
 	if x.MHD && x.SubmissionSet != "" {
@@ -451,9 +505,14 @@ type Import struct {
 	ControlID           string
 	// Input identifies the input by its content hash ("sha256:<hex>",
 	// see IDInput). It must not be a file name, which may carry PHI.
-	Input   string
-	Patient string
-	IDType  Code
+	Input string
+	// PatientIDs name the patients of the input by their identifiers
+	// (PatientIdentifier), one object each (a batch file may hold
+	// several); when there are none, Patient and IDType name one as
+	// Export's do.
+	PatientIDs []PatientID
+	Patient    string
+	IDType     Code
 	// Operator is the person who fed the input in, for a backfill run by
 	// hand (nil for the live sources).
 	Operator    *Operator
@@ -476,9 +535,18 @@ func ImportEvent(x Import) Event {
 		ev.Participants = append(ev.Participants, Participant{UserID: o.UserID, AltUserID: o.AltUserID, UserName: o.UserName,
 			Requestor: true, Address: o.Address, Role: RoleHumanUser})
 	}
-	if x.Patient != "" {
+	switch {
+	case len(x.PatientIDs) > 0:
+		for i, id := range x.PatientIDs {
+			ctl := x.ControlID
+			if i > 0 {
+				ctl = ""
+			}
+			ev.Objects = append(ev.Objects, PatientIdentifier(id, ctl))
+		}
+	case x.Patient != "":
 		ev.Objects = append(ev.Objects, PatientObject(x.Patient, x.IDType, x.ControlID))
-	} else if x.ControlID != "" {
+	case x.ControlID != "":
 		ev.Objects = append(ev.Objects, Object{ID: x.ControlID, IDType: Code{Code: "MSH-10", System: "HL7 v2", Text: "message control id"}, TypeCode: 2, Role: 3})
 	}
 	if x.Input != "" {

@@ -70,8 +70,9 @@ type fhirConcept struct {
 }
 
 type fhirIdentifier struct {
-	Type  *fhirConcept `json:"type,omitempty"`
-	Value string       `json:"value"`
+	Type   *fhirConcept `json:"type,omitempty"`
+	System string       `json:"system,omitempty"`
+	Value  string       `json:"value"`
 }
 
 type fhirRef struct {
@@ -164,6 +165,11 @@ func (e *Event) FHIR() ([]byte, error) {
 	}
 	for _, o := range e.Objects {
 		en := fhirEntity{What: &fhirRef{Identifier: &fhirIdentifier{Value: o.ID}}}
+		if o.Value != "" {
+			// A patient named by its identifier: BALP's Patient entity
+			// carries it as an Identifier, not in HL7 v2 CX form.
+			en.What.Identifier.System, en.What.Identifier.Value = o.System, o.Value
+		}
 		balp := o.IDType.System == IDXRequestID.System
 		if o.IDType.Code != "" && !balp {
 			en.What.Identifier.Type = &fhirConcept{Coding: []fhirCoding{coding(o.IDType)}}

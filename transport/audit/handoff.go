@@ -257,7 +257,9 @@ func (s *Sink) takeHandoff() {
 				s.lose(1)
 				s.log.Warn("damaged audit hand-off file; readable events kept", "file", name, "error", err)
 			}
-			msgs = append(msgs, m...)
+			for _, r := range m {
+				msgs = append(msgs, sealRecord(s.opts.Key, r))
+			}
 		}
 		if len(msgs) > 0 {
 			dropped, err := s.spool.Append(msgs)

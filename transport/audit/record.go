@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/ferry-health/ferry/queue/seal"
 )
 
 // The spool and the hand-off files keep events, not messages: a record is
@@ -36,6 +38,42 @@ import (
 // mappings of the same Event, so decodeXMLMessage and decodeFHIR undo them
 // (see there for the little they cannot restore). A record that is none
 // of these, or does not parse, is dropped, counted and logged.
+
+// With a data-at-rest key (Options.Key) the spool keeps each record
+// sealed (sealRecord): a seal blob, whose first byte (0xF5) no record or
+// earlier message begins with. Records kept in clear before a key was
+// configured are still read.
+
+// recordAAD binds a sealed record to its use.
+var recordAAD = []byte("ferry audit record")
+
+// errRecordKey is openRecord's error for a sealed record without a key.
+var errRecordKey = errors.New("the audit record is sealed, but no encryption key is configured (encryption.key_file)")
+
+// sealRecord returns rec sealed with key; rec itself without a key, or
+// when it is sealed already.
+func sealRecord(key *seal.Key, rec []byte) []byte {
+	if key == nil || seal.IsBlob(rec) {
+		return rec
+	}
+	return key.Seal(nil, rec, recordAAD)
+}
+
+// openRecord returns the record a spool entry holds: rec itself when it is
+// not sealed, else opened with key.
+func openRecord(key *seal.Key, rec []byte) ([]byte, error) {
+	if !seal.IsBlob(rec) {
+		return rec, nil
+	}
+	if key == nil {
+		return nil, errRecordKey
+	}
+	b, err := key.Open(nil, rec, recordAAD)
+	if err != nil {
+		return nil, fmt.Errorf("open sealed audit record: %w", err)
+	}
+	return b, nil
+}
 
 // recordMagic begins a record; the number is its version.
 const recordMagic = "ferry-audit-event/1\n"

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ferry-health/ferry/config/configproxy"
 	"github.com/ferry-health/ferry/config/configtls"
+	"github.com/ferry-health/ferry/queue/seal"
 )
 
 // Defaults for Options fields left zero.
@@ -86,6 +87,12 @@ type Options struct {
 	Hostname string
 	// Logger gets connection state changes, never event contents.
 	Logger *slog.Logger
+	// Key, when set (data at rest is sealed: encryption.key_file), seals
+	// every record the Sink puts in its spool (sealRecord): events name
+	// patients by their identifiers, which must not sit on disk in clear
+	// when nothing else of ferry's does. A short-lived process's hand-off
+	// files are sealed when the Sink takes them into its spool.
+	Key *seal.Key
 }
 
 // Stats is a snapshot of a Sink's counters. It holds no PHI.
@@ -533,6 +540,13 @@ func (s *Sink) drainSpool(c conn) error {
 	var werr error
 	n := 0
 	for _, rec := range msgs {
+		rec, err := openRecord(s.opts.Key, rec)
+		if err != nil {
+			s.lose(1)
+			s.log.Warn("audit spool record dropped: it cannot be opened", "reason", describe(err))
+			n++
+			continue
+		}
 		m, err := s.dialer.ep.send(s.header, rec)
 		if err != nil {
 			s.lose(1)
@@ -598,7 +612,7 @@ func (s *Sink) spoolAll(evs []Event) {
 			s.recordError(err)
 			continue
 		}
-		msgs = append(msgs, m)
+		msgs = append(msgs, sealRecord(s.opts.Key, m))
 	}
 	if len(msgs) == 0 {
 		return

@@ -121,6 +121,9 @@ type Result struct {
 	// (fhir.PatientKey of its business identifier), for per-patient
 	// ordering.
 	PatientKey string
+	// PatientIdentifier is the identifier PatientKey hashes (System and
+	// Value only): PHI, for the audit trail. Never log it.
+	PatientIdentifier fhir.Identifier
 	// DocumentType is the LOINC code of ClinicalDocument/code, e.g. 34133-9.
 	DocumentType string
 	// DocumentKind names the C-CDA document template, e.g. "CCD".

@@ -150,6 +150,7 @@ func (c *converter) buildPatient() error {
 		}
 	}
 	c.res.PatientKey = fhir.PatientKey(idn.ident.System, idn.ident.Value)
+	c.res.PatientIdentifier = fhir.Identifier{System: idn.ident.System, Value: idn.ident.Value}
 	p.Address = addresses(pr.Addr)
 	p.Telecom = telecoms(pr.Telecom)
 	if pt := pr.Patient; pt != nil {
@@ -228,6 +229,7 @@ func (c *converter) retie(surv merges.ID) {
 		p.Name = []fhir.HumanName{{Extension: []fhir.Extension{{URL: "http://hl7.org/fhir/StructureDefinition/data-absent-reason", ValueCode: "unknown"}}}}
 	}
 	c.res.PatientKey = fhir.PatientKey(ident.System, ident.Value)
+	c.res.PatientIdentifier = fhir.Identifier{System: ident.System, Value: ident.Value}
 	c.res.Retied = 1
 	c.patient = &patientState{idn: idn, res: p, scope: "Patient|" + ident.System + "|" + ident.Value, retied: true}
 }

@@ -123,6 +123,9 @@ type Part struct {
 	// PatientKey is fhir.PatientKey of the patient's identifier: the
 	// same key the other converters give that chart number.
 	PatientKey string
+	// PatientIdentifier is the identifier PatientKey hashes (System and
+	// Value only): PHI, for the audit trail. Never log it.
+	PatientIdentifier fhir.Identifier
 	// Patient numbers the patient among the file's, from 1, and Line is
 	// the line of that patient's first row: PHI-free names for the part.
 	Patient, Line int
@@ -770,7 +773,8 @@ func (c *compiled) emitGroup(g *rowGroup, rows []row, emit func(Part) error) err
 			b.Entry = append(b.Entry, c.entry(&chunk[j], ref, sec))
 		}
 		part := Part{Bundle: b, PatientKey: fhir.PatientKey(g.pid.System, g.pid.Value),
-			Patient: g.n, Line: g.line, Index: i + 1, Of: n, Rows: len(chunk), Labels: sec}
+			PatientIdentifier: fhir.Identifier{System: g.pid.System, Value: g.pid.Value},
+			Patient:           g.n, Line: g.line, Index: i + 1, Of: n, Rows: len(chunk), Labels: sec}
 		if g.retied && i == 0 {
 			part.Retied = 1
 		}

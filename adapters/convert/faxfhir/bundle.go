@@ -73,6 +73,9 @@ type Result struct {
 	// linked to a patient; use it as queue.Item.Key so per-patient order
 	// holds. It holds no MRN in clear.
 	PatientKey string
+	// PatientIdentifier is the identifier PatientKey hashes (System and
+	// Value only): PHI, for the audit trail. Never log it.
+	PatientIdentifier fhir.Identifier
 	// BundleSize is the number of bytes WriteBundle wrote.
 	BundleSize int64
 	// Retied is 1 when the document's patient identifier was retired by
@@ -529,6 +532,7 @@ func (c *Converter) assemble(d Document, seed string, parts []part, res Result) 
 	var patient *fhir.BundleEntry
 	if pt := d.Patient; pt != nil {
 		res.PatientKey = fhir.PatientKey(pt.System, pt.Value)
+		res.PatientIdentifier = fhir.Identifier{System: pt.System, Value: pt.Value}
 		subject = &fhir.Reference{Type: "Patient", Display: pt.Name,
 			Identifier: &fhir.Identifier{System: pt.System, Value: pt.Value}}
 		switch cfg.PatientLink {

@@ -208,6 +208,10 @@ type Result struct {
 	// of the patient's business identifier, the same key the C-CDA and fax
 	// converters give that patient; "" when the message names no patient.
 	PatientKey string
+	// PatientIdentifier is the identifier PatientKey hashes (its System
+	// and Value only): PHI, for the audit trail, which names the patient
+	// by it (DICOM PS3.15 A.5). Never log it.
+	PatientIdentifier fhir.Identifier
 	// MessageType is MSH-9 as "ADT^A01".
 	MessageType string
 	// ControlID is MSH-10.
@@ -389,6 +393,7 @@ func (c *Converter) convert(msg *hl7v2.Message, raw []byte, mem *slabs) (*fhir.B
 	}
 	meta := x.applyLabels()
 	res.PatientKey = x.orderKey
+	res.PatientIdentifier = x.orderID
 	res.Entries = len(x.entries)
 	res.Finals = x.finals
 	res.Changes = x.changes
@@ -454,8 +459,9 @@ type conv struct {
 	targets    []fhir.Reference
 	reqs       []fhir.BundleRequest // backing store for entries' requests
 	patientRef *fhir.Reference
-	patientKey string // scopes minted identifiers (patientHash)
-	orderKey   string // Result.PatientKey (fhir.PatientKey)
+	patientKey string          // scopes minted identifiers (patientHash)
+	orderKey   string          // Result.PatientKey (fhir.PatientKey)
+	orderID    fhir.Identifier // Result.PatientIdentifier, what orderKey hashes
 	encRef     *fhir.Reference
 	patientRes *fhir.Patient   // the current patient, for NK1/PD1/MRG
 	patientID  fhir.Identifier // its business identifier

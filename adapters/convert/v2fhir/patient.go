@@ -196,6 +196,7 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 	if x.patientRef == nil {
 		x.patientKey = patientHash(&x.slabs.text, key.System, key.Value)
 		x.orderKey = fhir.PatientKey(key.System, key.Value)
+		x.orderID = fhir.Identifier{System: key.System, Value: key.Value}
 	}
 	return ref, nil
 }
