@@ -61,7 +61,9 @@ func cmdHeld(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "id:       %s\nlabel:    %s\nreason:   %s\nsource:   %s\nunit:     %s\nformat:   %s\nreceived: %s\nheld:     %s\n",
 			e.ID, e.Label, e.Reason, e.Source, e.Unit, e.Format, e.Received.Format("2006-01-02 15:04:05"), e.Stored.Format("2006-01-02 15:04:05"))
 		for k, v := range e.Attrs {
-			fmt.Fprintf(stdout, "attr:     %s=%s\n", k, v)
+			if k != pipeline.AttrPatient { // the patient's identifier, for the audit trail only: PHI
+				fmt.Fprintf(stdout, "attr:     %s=%s\n", k, v)
+			}
 		}
 		return nil
 	case "release":

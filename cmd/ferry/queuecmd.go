@@ -17,6 +17,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/ferry-health/ferry/adapters/pipeline"
 	"github.com/ferry-health/ferry/cmd/ferry/ops"
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/installer"
@@ -188,7 +189,9 @@ func queueShow(ctx context.Context, cfg *config.Config, id string, withBody bool
 	}
 	keys := make([]string, 0, len(dl.Attrs))
 	for k := range dl.Attrs {
-		keys = append(keys, k)
+		if k != pipeline.AttrPatient { // the patient's identifier, for the audit trail only: PHI
+			keys = append(keys, k)
+		}
 	}
 	sort.Strings(keys)
 	for _, k := range keys {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ferry-health/ferry/adapters/pipeline"
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/diskq"
@@ -126,5 +127,38 @@ func TestQueueCommandsThroughRunningGateway(t *testing.T) {
 	os.Remove(filepath.Join(cfg.DataDir, "ops.token"))
 	if _, err := runQueue(t, "purge", ids[0], "--config", cfgFile); err == nil || !strings.Contains(err.Error(), "the gateway is running and holds the queue") {
 		t.Fatalf("no token: %v", err)
+	}
+}
+
+// TestQueueShowHidesPatient: a dead letter keeps the patient's
+// identifier for the audit trail (pipeline.AttrPatient, in clear without
+// an encryption key); `ferry queue show` prints the item's other
+// attributes, never that one.
+func TestQueueShowHidesPatient(t *testing.T) {
+	cfgFile, cfg := writeCfg(t, t.TempDir(), freeAddr(t))
+	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	it := &queue.Item{Source: "mllp/main", Body: []byte(`{"resourceType":"Bundle"}`),
+		Attrs: map[string]string{"type": "ADT^A01", pipeline.AttrPatient: `{"system":"urn:oid:1.2.3","value":"MRN-SECRET-77"}`}}
+	if err := q.Put(ctx, it); err != nil {
+		t.Fatal(err)
+	}
+	got, ack, err := q.Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ack(ctx, queue.Permanent(errors.New("exchange answered 422"))); err != nil {
+		t.Fatal(err)
+	}
+	q.Close(ctx)
+	out, err := runQueue(t, "show", got.ID, "--config", cfgFile)
+	if err != nil {
+		t.Fatalf("show: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "ADT^A01") || strings.Contains(out, "MRN-SECRET-77") {
+		t.Fatalf("queue show prints the patient's identifier, or not the other attributes:\n%s", out)
 	}
 }
