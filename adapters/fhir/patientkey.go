@@ -1,9 +1,10 @@
 package fhir
 
 import (
-	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
+
+	"github.com/google/uuid"
 )
 
 // PatientKey is the queue ordering key (queue.Item.Key) for the patient
@@ -39,22 +40,5 @@ var idNamespace = [16]byte{0x6b, 0x1e, 0x3f, 0x52, 0x0c, 0x4d, 0x5a, 0x8e, 0x9f,
 // UUID of "Patient|system|value" in the HL7 v2 converter's namespace, so
 // the ids that converter has always written stay as they are.
 func PatientID(system, value string) string {
-	h := sha1.New()
-	h.Write(idNamespace[:])
-	h.Write([]byte("Patient|" + system + "|" + value))
-	var b [20]byte
-	u := h.Sum(b[:0])[:16]
-	u[6] = u[6]&0x0f | 0x50
-	u[8] = u[8]&0x3f | 0x80
-	var s [36]byte
-	hex.Encode(s[0:8], u[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], u[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], u[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], u[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:], u[10:])
-	return string(s[:])
+	return uuid.NewSHA1(uuid.UUID(idNamespace), []byte("Patient|"+system+"|"+value)).String()
 }
