@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/ferry-health/ferry/queue/durable"
+	"github.com/ferry-health/ferry/queue/seal"
 )
 
 // spool is the durable, bounded, ordered store of audit records (events,
@@ -371,4 +372,57 @@ func (s *spool) Close() error {
 		return fmt.Errorf("close audit spool: %w", err)
 	}
 	return nil
+}
+
+// SpoolKeys counts, per key id, the unsent records of the spool in dir
+// that are sealed (Options.Key), without changing it: a previous key
+// (encryption.previous_key_files) is needed until they are sent, since a
+// record that no configured key opens is dropped. A missing dir holds
+// none.
+func SpoolKeys(dir string) (map[string]int, error) {
+	use := map[string]int{}
+	var curSeq uint64
+	var curOff int64
+	if b, err := os.ReadFile(filepath.Join(dir, "cursor")); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			curSeq, _ = strconv.ParseUint(f[0], 10, 64)
+			curOff, _ = strconv.ParseInt(f[1], 10, 64)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read audit spool cursor: %w", err)
+	}
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return use, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read audit spool %q: %w", dir, err)
+	}
+	for _, e := range ents {
+		name := e.Name()
+		seq, err := strconv.ParseUint(strings.TrimSuffix(name, ".seg"), 10, 64)
+		if err != nil || !strings.HasSuffix(name, ".seg") || seq < curSeq {
+			continue
+		}
+		f, err := os.Open(filepath.Join(dir, name))
+		if err != nil {
+			return nil, fmt.Errorf("open audit spool segment: %w", err)
+		}
+		r := bufio.NewReader(f)
+		var off int64
+		for {
+			rec, err := readRecord(r)
+			if err != nil {
+				break
+			}
+			if seq > curSeq || off >= curOff {
+				if id, ok := seal.KeyIDOf(rec); ok {
+					use[id]++
+				}
+			}
+			off += recHeader + int64(len(rec))
+		}
+		f.Close()
+	}
+	return use, nil
 }

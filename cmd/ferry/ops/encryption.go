@@ -13,6 +13,7 @@ import (
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/queue/diskq"
 	"github.com/ferry-health/ferry/queue/seal"
+	"github.com/ferry-health/ferry/transport/audit"
 )
 
 // CheckEncryption reports whether data at rest is encrypted, whether the
@@ -65,12 +66,24 @@ func keyUseChecks(cfg *config.Config, key *seal.Key) []Check {
 	use := SealedKeys(cfg, qu)
 	var out []Check
 	if key != nil {
+		// The audit spool's events (sealed with the key of the day they
+		// were spooled) need their key until they are sent: one that no
+		// configured key opens is dropped. They do not stop a start, so
+		// they count here only.
+		spooled, err := audit.SpoolKeys(cfg.Path("audit", "spool"))
+		if err != nil {
+			out = append(out, Check{Area: "encryption", Name: "keys in use", Level: Warn, Detail: err.Error()})
+		}
 		for i, id := range key.PreviousIDs() {
 			c := Check{Area: "encryption", Name: fmt.Sprintf("encryption.previous_key_files[%d]", i)}
 			if i < len(cfg.Encryption.PreviousKeyFiles) {
 				c.Name = cfg.Encryption.PreviousKeyFiles[i]
 			}
-			if u, ok := use[id]; ok {
+			u, ok := use[id]
+			if n := spooled[id]; n > 0 {
+				u.AuditEvents, ok = n, true
+			}
+			if ok {
 				c.Detail = fmt.Sprintf("previous key %s still opens %s; keep it until they are gone (delivered, released, replayed, discarded or purged)", id, u)
 			} else {
 				c.Detail = fmt.Sprintf("previous key %s: nothing sealed with it remains; it can be removed from encryption.previous_key_files", id)
@@ -139,6 +152,7 @@ type KeyUse struct {
 	DeadLetters int // the queue's dead letters
 	Quarantine  int // quarantine entries
 	Held        int // held entries
+	AuditEvents int // audit events spooled (counted for previous keys only)
 }
 
 func (u KeyUse) String() string {
@@ -152,6 +166,7 @@ func (u KeyUse) String() string {
 	add(u.DeadLetters, "dead letter", "dead letters")
 	add(u.Quarantine, "quarantine entry", "quarantine entries")
 	add(u.Held, "held entry", "held entries")
+	add(u.AuditEvents, "audit event waiting for the audit repository", "audit events waiting for the audit repository")
 	if len(parts) == 0 {
 		return "nothing"
 	}
