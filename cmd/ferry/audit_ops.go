@@ -60,7 +60,12 @@ func newOpsAudit(cfg *config.Config, what string) (*opsAudit, error) {
 	if !cfg.Audit.Enabled() {
 		return nil, nil
 	}
+	key, err := opsKey(cfg)
+	if err != nil {
+		return nil, err
+	}
 	em, err := audit.NewEmitter(audit.Options{
+		Key:        key, // seals what is handed off, as the gateway seals its spool
 		URL:        cfg.Audit.URL,
 		TLS:        cfg.Audit.TLS,
 		Proxy:      cfg.Proxy,

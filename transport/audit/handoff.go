@@ -120,7 +120,10 @@ func (e *Emitter) Emit(ctx context.Context, evs ...Event) (handedOff int, err er
 		if err != nil {
 			return 0, err
 		}
-		msgs, recs = append(msgs, m), append(recs, r)
+		// Sealed with the data-at-rest key (Options.Key), as the
+		// gateway's spool is: an event may name a patient's identifier,
+		// and a hand-off file can wait long for a gateway to take it.
+		msgs, recs = append(msgs, m), append(recs, sealRecord(e.opts.Key, r))
 	}
 	if e.down == nil && e.c == nil {
 		if e.c, err = e.dialer.dial(ctx); err != nil {

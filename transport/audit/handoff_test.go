@@ -1,12 +1,15 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ferry-health/ferry/queue/seal"
 )
 
 func purgeEvent(id string) Event {
@@ -112,4 +115,39 @@ func TestNewEmitterNeedsHandoff(t *testing.T) {
 	if _, err := NewEmitter(Options{URL: "udp://127.0.0.1:514", SourceID: "x"}); err == nil {
 		t.Error("NewEmitter accepted no hand-off directory")
 	}
+}
+
+// TestEmitterSealsHandoff: with the data-at-rest key, a command's events
+// handed off while the repository is down (they may name a patient's
+// identifier) are sealed in the file, not left in clear until a gateway
+// takes them, and the gateway's Sink still delivers them.
+func TestEmitterSealsHandoff(t *testing.T) {
+	p := demoPKI(t)
+	addr := reserveAddr(t)
+	dir := t.TempDir()
+	handoff := filepath.Join(dir, "audit", "handoff")
+	key, _ := seal.NewKey(bytes.Repeat([]byte{5}, 32))
+	e := newEmitter(t, "tls://"+addr, Options{TLS: clientTLS(p), HandoffDir: handoff, Key: key})
+	if n, err := e.Emit(context.Background(), purgeEvent("MRN-CLEAR-4711")); err != nil || n != 1 {
+		t.Fatalf("Emit = %d, %v", n, err)
+	}
+	e.Close()
+	files, err := handoffFiles(handoff)
+	if err != nil || len(files) != 1 {
+		t.Fatalf("hand-off files = %v, %v", files, err)
+	}
+	b, err := os.ReadFile(filepath.Join(handoff, files[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b, []byte("MRN-CLEAR-4711")) {
+		t.Fatal("the hand-off file holds the event in clear")
+	}
+	r, _ := startTLSRepo(t, p, addr)
+	s := newSink(t, "tls://"+addr, clientTLS(p), filepath.Join(dir, "audit", "spool"), func(o *Options) { o.HandoffDir = handoff; o.Key = key })
+	start(t, s)
+	if msgs := r.waitN(t, 1); !strings.Contains(string(msgs[0].msg), `ParticipantObjectID="MRN-CLEAR-4711"`) {
+		t.Errorf("delivered: %s", msgs[0].msg)
+	}
+	shutdown(t, s)
 }
