@@ -36,6 +36,7 @@ type Item struct {
 	// patient and comes after the retired patient's backlog: delivered
 	// after the merge, that backlog would write the retired record back
 	// (active again, its replaced-by link gone). Usually empty.
+	// (At most MaxAfter of them.)
 	After []string
 	// Source names the source that produced the item.
 	Source string
@@ -63,6 +64,11 @@ type Item struct {
 	// Enqueued is when Put stored the item.
 	Enqueued time.Time
 }
+
+// MaxAfter is the most keys an Item's After may name (a queue refuses
+// more): a producer that could name more (an HL7 v2 merge retiring many
+// records) refuses its input as content instead of failing every Put.
+const MaxAfter = 64
 
 // AttrMissingOK, set to "true" on an item that holds a batch, says that an
 // entry the receiver answers 404 Not Found or 410 Gone has nothing left to

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -81,10 +82,14 @@ func (q *Queue) trackDead(key string, seq uint64, jsonName string) {
 	q.deadKeyN.Store(int64(len(q.deadKeys)))
 }
 
-// trackDeadLetter starts counting for the dead letter just written for m.
+// trackDeadLetter starts counting for the dead letter just written for m,
+// under each key it is ordered under (Key and After).
 func (q *Queue) trackDeadLetter(m *meta) {
 	if n, ok := q.dead.name(m.id); ok && n.seq == m.seq {
 		q.trackDead(m.key, m.seq, n.file)
+		for _, k := range m.after() {
+			q.trackDead(k, m.seq, n.file)
+		}
 	}
 }
 
@@ -97,6 +102,7 @@ func (q *Queue) forgetDead(id string) {
 	later := laterFileOf(n.file)
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	// Under every key: one with After keys is tracked under each.
 	for key, refs := range q.deadKeys {
 		for i, r := range refs {
 			if r.later == later {
@@ -106,27 +112,30 @@ func (q *Queue) forgetDead(id string) {
 				} else {
 					q.deadKeys[key] = refs
 				}
-				q.deadKeyN.Store(int64(len(q.deadKeys)))
-				return
+				break
 			}
 		}
 	}
+	q.deadKeyN.Store(int64(len(q.deadKeys)))
 }
 
 // noteDelivered counts a delivered item against the dead letters of its
-// key that it came after. Without dead letters of tracked keys it costs
-// one atomic load.
+// keys (Key and After: a merge comes after the retired patient's dead
+// letters too) that it came after. Without dead letters of tracked keys
+// it costs one atomic load.
 func (q *Queue) noteDelivered(m *meta) {
-	if m.key == "" || q.deadKeyN.Load() == 0 {
+	if q.deadKeyN.Load() == 0 || !m.ordered() {
 		return
 	}
 	q.mu.Lock()
 	var files []string
-	for _, r := range q.deadKeys[m.key] {
-		if r.seq < m.seq {
-			files = append(files, r.later)
+	q.eachKey(m, func(ks *keyState) {
+		for _, r := range q.deadKeys[ks.key] {
+			if r.seq < m.seq && !slices.Contains(files, r.later) {
+				files = append(files, r.later)
+			}
 		}
-	}
+	})
 	q.mu.Unlock()
 	for _, f := range files {
 		q.dead.countLater(f)
@@ -145,7 +154,7 @@ func (q *Queue) loadDeadKeys() {
 		q.log.Warn("dead letters not read; later deliveries of their patients are not counted", "reason", err.Error())
 	}
 	for _, dl := range dls {
-		if dl.Key == "" || dl.Sealed {
+		if (dl.Key == "" && len(dl.After) == 0) || dl.Sealed {
 			continue
 		}
 		n, ok := q.dead.name(dl.ID)
@@ -154,6 +163,9 @@ func (q *Queue) loadDeadKeys() {
 		}
 		if _, err := os.Stat(filepath.Join(q.dead.dir, laterFileOf(n.file))); err == nil {
 			q.trackDead(dl.Key, dl.Seq, n.file)
+			for _, k := range normAfter(dl.Key, dl.After) {
+				q.trackDead(k, dl.Seq, n.file)
+			}
 		}
 	}
 }
@@ -188,7 +200,7 @@ func deliveredAfter(dead *deadStore, id string) (int, bool, error) {
 		return int(fi.Size()), true, nil
 	case errors.Is(err, fs.ErrNotExist):
 		// Untracked, unless it has no key (an older, unordered item).
-		if dl, rerr := dead.read(nm.file); rerr == nil && dl.Key == "" {
+		if dl, rerr := dead.read(nm.file); rerr == nil && dl.Key == "" && len(dl.After) == 0 {
 			return 0, true, nil
 		}
 		return 0, false, nil
@@ -217,25 +229,30 @@ func (q *Queue) RetrySafe(ctx context.Context, id string, force bool) error {
 	return q.Retry(ctx, id)
 }
 
-// waitingAfter counts the unsettled items of the dead letter id's key
-// that were put after it: a retry would be delivered after them.
+// waitingAfter counts the unsettled items of the dead letter id's keys
+// (Key and After) that were put after it: a retry would be delivered
+// after them.
 func (q *Queue) waitingAfter(id string) (int, error) {
 	dl, err := q.dead.get(id)
 	if err != nil {
 		return 0, err
 	}
-	if dl.Key == "" {
-		return 0, nil
-	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	n := 0
-	if ks := q.keys[dl.Key]; ks != nil {
+	var seen map[uint64]bool // an item with After keys is in several FIFOs
+	for _, key := range append([]string{dl.Key}, dl.After...) {
+		ks := q.keys[key]
+		if key == "" || ks == nil {
+			continue
+		}
 		for _, m := range ks.items {
 			if m.seq > dl.Seq {
-				n++
+				if seen == nil {
+					seen = map[uint64]bool{}
+				}
+				seen[m.seq] = true
 			}
 		}
 	}
-	return n, nil
+	return len(seen), nil
 }

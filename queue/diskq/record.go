@@ -40,7 +40,7 @@ const (
 
 // maxAfterKeys bounds Item.After: each key costs an entry in memory and
 // in the record, and a merge names one or two retired records.
-const maxAfterKeys = 64
+const maxAfterKeys = queue.MaxAfter
 
 const (
 	// recHeaderLen is len(u32) + crc(u32) + type(u8).

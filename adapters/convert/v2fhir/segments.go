@@ -7,6 +7,7 @@ import (
 
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/hl7v2"
+	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/merges"
 )
 
@@ -134,6 +135,13 @@ func (x *conv) mergeInto(mrg hl7v2.Segment) error {
 	merge := merges.Merge{
 		Retired:  merges.ID{System: key.System, Value: key.Value},
 		Survivor: merges.ID{System: x.patientID.System, Value: x.patientID.Value},
+	}
+	if len(x.merges) >= queue.MaxAfter {
+		// The bundle is delivered after the backlog of every record it
+		// retires (Result.AfterKeys), and the queue orders an item
+		// after at most queue.MaxAfter keys: refused there, the message
+		// would fail every resend.
+		return x.badField(mrg, 1, fmt.Sprintf("more than %d merges in one message (send them as separate messages)", queue.MaxAfter))
 	}
 	if !merge.Fits() {
 		return x.badField(mrg, 1, fmt.Sprintf("identifiers too long to remember the merge (MRG-1 with PID-3 over %d bytes, or one over 16 KiB)", merges.MaxMergeBytes))
