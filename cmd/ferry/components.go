@@ -201,7 +201,7 @@ func ingestPipeline(cfg *config.Config, q pipeline.Putter, seen pipeline.Deduper
 // to the survivor, and to pipe, which records each merge before its
 // message is acknowledged. The caller closes it after the pipeline.
 func openMerges(cfg *config.Config, key *seal.Key, convs map[string]pipeline.Converter, pipe *pipeline.Pipeline, log *slog.Logger) (*merges.Registry, error) {
-	reg, err := merges.Open(cfg.Path("merges.log"), merges.Options{Key: key, Logger: log})
+	reg, err := merges.Open(cfg.Path(merges.FileName), merges.Options{Key: key, Logger: log})
 	if err != nil {
 		return nil, err
 	}

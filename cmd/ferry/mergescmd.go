@@ -122,7 +122,7 @@ func filedTo(es []merges.Entry, id merges.ID) merges.ID {
 }
 
 func mergesList(ctx context.Context, cfg *config.Config, key *seal.Key, phi bool, stdout, stderr io.Writer) (err error) {
-	es, err := merges.Inspect(cfg.Path("merges.log"), key)
+	es, err := merges.Inspect(cfg.Path(merges.FileName), key)
 	if err != nil {
 		return err
 	}
@@ -222,7 +222,7 @@ func mergesUndo(ctx context.Context, cfg *config.Config, key *seal.Key, arg stri
 		return err
 	}
 	defer func() { err = errors.Join(err, aud.Close(ctx, stderr)) }()
-	reg, err := merges.Open(cfg.Path("merges.log"), merges.Options{Key: key, Logger: newLogger(stderr, cfg.Log.Level)})
+	reg, err := merges.Open(cfg.Path(merges.FileName), merges.Options{Key: key, Logger: newLogger(stderr, cfg.Log.Level)})
 	if err != nil {
 		return err
 	}
