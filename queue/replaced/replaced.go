@@ -20,10 +20,10 @@
 // keys, the oldest forgotten first, and no age limit. Past MaxKeys the
 // oldest replacements are forgotten, and a version of one of those
 // documents arriving after that is written current again, as before the
-// registry existed. The default keeps 200,000 keys: about 17 MB of
-// memory when full (a million measured 84 MB of heap, with a peak of
-// about twice that while Open reads the file), next to the gateway's 60
-// MB target; a clinic replaces documents for years before that.
+// registry existed. The default keeps 200,000 keys: 12.8 MB of heap when
+// full (BenchmarkOpenFullHeap; a million hold 83.5 MB), next to the
+// gateway's 60 MB target; a clinic replaces documents for years before
+// that.
 //
 // One process at a time may have the file open; keep it in the data
 // directory whose queue lock guards it.
