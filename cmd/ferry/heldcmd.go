@@ -27,6 +27,14 @@ func cmdHeld(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return errUsage
 	}
 	sub, rest := args[0], args[1:]
+	switch sub {
+	case "list", "show", "release", "discard":
+	default:
+		// Checked before the store is opened: opening creates its folder,
+		// and `ferry held -h` run from any directory must not leave a
+		// ferry-data folder behind there.
+		return errUsage
+	}
 	fs := newFlags("held "+sub, stderr)
 	cfgPath := opsConfigFlag(fs)
 	yes := fs.Bool("yes", false, "confirm discard")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -160,6 +161,25 @@ func TestUnknownFlagExitsTwo(t *testing.T) {
 		var out, errOut bytes.Buffer
 		if code := runMain(context.Background(), args, &out, &errOut); code != 2 {
 			t.Errorf("ferry %s: exit %d, want 2\n%s", strings.Join(args, " "), code, errOut.String())
+		}
+	}
+}
+
+// TestHelpCreatesNoDataFolder: `ferry held -h` opened the held store (with
+// the default configuration's ./ferry-data) before it looked at the
+// action, so asking for help left a ferry-data/held folder in whatever
+// directory the contractor stood in. No ops command's help or unknown
+// action may create anything.
+func TestHelpCreatesNoDataFolder(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, args := range [][]string{
+		{"held", "-h"}, {"held", "bogus"}, {"queue", "-h"}, {"queue", "bogus"},
+		{"quarantine", "-h"}, {"quarantine", "bogus"}, {"merges", "-h"}, {"merges", "bogus"},
+	} {
+		var out, errOut bytes.Buffer
+		runMain(context.Background(), args, &out, &errOut)
+		if _, err := os.Stat("ferry-data"); err == nil {
+			t.Fatalf("ferry %s created ./ferry-data", strings.Join(args, " "))
 		}
 	}
 }

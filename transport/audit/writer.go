@@ -31,8 +31,11 @@ const (
 	// longer ones.
 	MaxUDPMessage = 65507
 	// MaxDTLSMessage is the largest syslog message sent in one DTLS record
-	// (2^14 octets of plaintext, RFC 6347 §4.1; RFC 6012 §5.3 allows no
-	// fragmentation across records).
+	// (2^14 octets of plaintext, RFC 6347 §4.1). Each message goes alone
+	// in one record, without a length prefix: rsyslog's imdtls, the one
+	// DTLS syslog receiver in wide use (from Adiscon, whose R. Gerhards
+	// co-wrote RFC 6012), takes every record it reads as one whole
+	// message, and its omdtls sends them so.
 	MaxDTLSMessage = 1 << 14
 	// DefaultPort is the registered syslog-tls / syslog-dtls port.
 	DefaultPort = "6514"
@@ -339,8 +342,9 @@ func (t *tlsConn) WriteMessage(msg []byte) error {
 
 func (t *tlsConn) Close() error { return t.c.Close() }
 
-// datagramConn sends one message per datagram (RFC 5426 UDP, RFC 6012
-// DTLS), cutting messages longer than max.
+// datagramConn sends one message per datagram (RFC 5426 UDP) or per
+// DTLS record (RFC 6012; see MaxDTLSMessage), cutting messages longer
+// than max.
 type datagramConn struct {
 	c         net.Conn
 	max       int
