@@ -24,7 +24,8 @@
 //   patient-mismatch       a result, visit or order a message's Provenance names whose patient has
 //                          none of the identifiers of that message's PID, nor does a record merged
 //                          into it (a later message may have moved it: A45, or a sender reusing ids
-//                          across patients)
+//                          across patients), unless it was filed before its patient was retired
+//                          into one that has (a merge turned round)
 //   duplicate-fact         two resources for one fact (type, patient, code, time, value)
 //   encounters-per-visit   more than one Encounter of a patient with one identifier
 //   document-binary        a DocumentReference whose Binary is missing, or differs in type, size, hash
@@ -193,6 +194,20 @@ const mergedValues = (p, seen = new Set()) => {
   }
   return out;
 };
+// filedBeforeTurn: r was written to p before p itself was retired into a record that holds one of the
+// PID's numbers. That is a merge turned round (A into B, then B back into A): what reached B while A
+// was merged into it stays there, reachable from A by B's replaced-by link (README "Merges"). Only
+// resources older than p's retirement pass: a result filed to the retired record afterwards is a
+// mismatch still.
+const filedBeforeTurn = (r, p, pids) => {
+  if (!retired(p)) return false;
+  const written = Date.parse(r.meta?.lastUpdated ?? ''), retiredAt = Date.parse(p.meta?.lastUpdated ?? '');
+  if (!(written < retiredAt)) return false;
+  return (p.link ?? []).some((l) => {
+    const q = l.type === 'replaced-by' && byKey.get(l.other?.reference ?? '');
+    return q && !retired(q) && pids.some((v) => mergedValues(q).includes(v));
+  });
+};
 const checked = new Set(['Observation', 'DiagnosticReport', 'Encounter', 'Condition', 'Procedure', 'Immunization',
   'AllergyIntolerance', 'ServiceRequest', 'DocumentReference', 'MedicationRequest', 'Specimen']);
 for (const pv of resources.filter((r) => r.resourceType === 'Provenance')) {
@@ -207,7 +222,8 @@ for (const pv of resources.filter((r) => r.resourceType === 'Provenance')) {
     const p = byKey.get(patientOf(r) ?? '');
     if (!p) continue;
     const vals = mergedValues(p);
-    if (!pids.some((v) => vals.includes(v))) add('patient-mismatch', `${key(r)} on Patient/${p.id} (${vals.length} ids), message ${key(bin)} PID names others`);
+    if (pids.some((v) => vals.includes(v)) || filedBeforeTurn(r, p, pids)) continue;
+    add('patient-mismatch', `${key(r)} on Patient/${p.id} (${vals.length} ids), message ${key(bin)} PID names others`);
   }
 }
 

@@ -13,6 +13,7 @@
 #    MDM^T10 (TXA-12 new version, TXA-13 the one it replaces) over MLLP; after the restart the
 #    replaced versions arrive late (version 1 dropped into the folder, an MDM^T02 of the old
 #    version): the exchange holds each old version `superseded` and exactly one `current` version.
+# 3. The merge turned round: an A40 merging B back into A, then an ORU under B, which is A's.
 set -euo pipefail
 SUITE=${SUITE:-lifecycle}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -162,6 +163,30 @@ wait_docs "$CCDA_SYS|LC-MRN-DOC" "LC-DOC-1 superseded,LC-DOC-2 current" 10 || fa
 wait_docs "$HOSP_SYSTEM|LC-MRN-N" "LC-NOTE-1 superseded,LC-NOTE-2 current" 10 || fail "MDM T02 of the replaced version: want superseded, the T10's version the one current version"
 [ "$(fhir_total "Patient?identifier=$CCDA_SYS|LC-MRN-DOC")" = 1 ] || fail "the two C-CDA versions made two Patients"
 ((failures == f0)) && log "document versions: C-CDA v1 dropped after v2 and the MDM T02 after its T10 are superseded; one current version each"
+
+# --- 4. the merge turned round: an A40 merging B back into A (the registrar had the direction
+# wrong), then an ORU under B: A is current again, B is retired into A, and the result is A's. The
+# results filed to B in between stay B's at the exchange (README "Merges").
+f0=$failures
+cat >"$WORK/a40-back.hl7" <<EOF
+MSH|^~\&|CLINIC_EHR|NORTHCLINIC|FERRY|HIE|20261126120000||ADT^A40^ADT_A39|LC-A40-2|P|2.5.1||||||UNICODE UTF-8
+EVN|A40|20261126120000|||1234^Welby^Marcus
+PID|1||$A^^^HOSP^MR||Tester^Ada^Maria||19800214|F|||12 Harbour Rd^^Portsmouth^^PO1 2AB^GBR
+MRG|$B^^^HOSP^MR||||LC-VISIT-B^^^HOSP^VN||Tester^Ada^Marie
+EOF
+oru_a 3 LC-ORU-3 | sed "s/$A^^^HOSP/$B^^^HOSP/; s/||95|/||101|/; s/20261125/20261127/g" >"$WORK/oru-3.hl7"
+grep -q "$B^^^HOSP" "$WORK/oru-3.hl7" || die "ORU template did not take MRN B"
+out=$(node "$here/send-hl7.mjs" --port "$M" --expect AA "$WORK/a40-back.hl7" "$WORK/oru-3.hl7") || fail "A40 turning the merge round / ORU under B not accepted: $out"
+assert_drained "$S"
+n3=$(grep -c '^OBX' "$WORK/oru-3.hl7")
+wait_total "Observation?subject=Patient/$PA" "$n3" 30 || fail "the ORU under B after the merge was turned round is not A's ($(fhir_total "Observation?subject=Patient/$PA") Observations on A, want $n3)"
+pa=$(fhir_get "Patient/$PA")
+jq -e --arg b "Patient/$PB" '.active != false and ([.link[]? | select(.type == "replaces" and .other.reference == $b)] | length == 1)' <<<"$pa" >/dev/null ||
+  fail "A is not current again with a replaces link to Patient/$PB: $(jq -c '{active, link}' <<<"$pa")"
+pb=$(fhir_get "Patient/$PB")
+jq -e --arg a "Patient/$PA" '.active == false and ([.link[]? | select(.type == "replaced-by" and .other.reference == $a)] | length == 1)' <<<"$pb" >/dev/null ||
+  fail "B is not retired into Patient/$PA: $(jq -c '{active, link}' <<<"$pb")"
+((failures == f0)) && log "merge turned round: A40 B into A accepted; Patient/$PA current (replaces $PB), Patient/$PB active=false replaced-by $PA; the ORU under B ($n3 Observations) filed to A"
 
 # what the exchange holds, audited as its data-quality engineer would (see audit-exchange.mjs)
 # (patient-mismatch: a result under a retired number is on a Patient with none of its PID's numbers

@@ -164,12 +164,18 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 		m.Recycle()
 		if len(res.Merges) > 0 && conv.Merges != nil {
 			if pending == nil {
-				pending = &batchMerges{base: conv.Merges, next: map[merges.ID]merges.ID{}}
+				pending = &batchMerges{base: conv.Merges, next: map[merges.ID]merges.ID{}, undone: map[merges.ID]bool{}}
 				c := *conv
 				c.Merges = pending
 				conv = &c
 			}
 			for _, mg := range res.Merges {
+				if mg.Reverse {
+					// As the registry records it: the survivor's own
+					// merge is taken back first.
+					delete(pending.next, mg.Survivor)
+					pending.undone[mg.Survivor] = true
+				}
 				pending.next[mg.Retired] = mg.Survivor
 			}
 		}
@@ -183,6 +189,10 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 type batchMerges struct {
 	base v2fhir.MergeLookup
 	next map[merges.ID]merges.ID
+	// undone are the identifiers whose merge an earlier message turned
+	// round (merges.Merge.Reverse): current again, whatever the
+	// registry's chain from them says.
+	undone map[merges.ID]bool
 }
 
 // Survivor follows the chain of merges through both.
@@ -197,6 +207,9 @@ func (b *batchMerges) Survivor(id merges.ID) (merges.ID, bool, error) {
 			}
 			cur, found = n, true
 			continue
+		}
+		if b.undone[cur] {
+			return cur, found, nil
 		}
 		s, ok, err := b.base.Survivor(cur)
 		if err != nil || !ok {

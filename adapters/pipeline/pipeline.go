@@ -533,6 +533,9 @@ func (p *Pipeline) recordMerges(u *Unit) error {
 		if err := p.merges.Record(m); err != nil {
 			return err
 		}
+		if m.Reverse {
+			p.log.Info("patient merge turns an earlier one round: the record it had retired is current again (what the exchange filed to the other record meanwhile stays there)", "unit", u.Name)
+		}
 	}
 	return nil
 }

@@ -113,6 +113,13 @@ type ID struct {
 type Merge struct {
 	Retired  ID
 	Survivor ID
+	// Reverse marks a merge that turns an earlier one round: Survivor was
+	// merged (directly or through a chain) into Retired, and the sender
+	// now merges Retired into Survivor, its correction of the direction
+	// (an A47 changing the identifier back, an A40 the other way). Record
+	// then takes back Survivor's own merge and records this one; without
+	// Reverse such a merge is refused as a cycle.
+	Reverse bool
 }
 
 // Options configures a Registry.
@@ -406,7 +413,14 @@ func (r *Registry) passes(id, target ID) (bool, error) {
 // is on disk. Recording a merge the registry already holds writes
 // nothing. A merge that would make a cycle (the survivor is, or was
 // merged into, the retired identifier) is refused with an error wrapping
-// ErrCycle, and nothing is written.
+// ErrCycle, and nothing is written, unless m.Reverse says the sender
+// turns that merge round: then an undo of the survivor's own merge and m
+// are written together, in one synced write. The survivor is then its
+// own record again, every identifier whose chain passed through it ends
+// at it (the retired one's chain now leads there), and no cycle is left,
+// since the survivor is retired into nothing. A crash that tears the
+// pair leaves at most the undo, and the message that carried m was not
+// acknowledged: sent again, it records m as a plain merge.
 func (r *Registry) Record(m Merge) error {
 	if m.Retired.Value == "" || m.Survivor.Value == "" {
 		return errors.New("merge registry: record: empty identifier")
@@ -428,31 +442,46 @@ func (r *Registry) Record(m Merge) error {
 		return fmt.Errorf("merge registry: record: %w", ferr)
 	case known && cur == m.Survivor:
 		return nil
-	case loops:
-		return fmt.Errorf("merge registry: record: %w: the surviving record was itself merged into the one retired", ErrCycle)
 	case cerr != nil:
 		return fmt.Errorf("merge registry: record: %w", cerr)
+	case loops && (!m.Reverse || m.Survivor == m.Retired):
+		return fmt.Errorf("merge registry: record: %w: the surviving record was itself merged into the one retired", ErrCycle)
 	}
 	now := r.opts.Clock()
-	rec := r.encodeAt(nil, payloadV1, now, m.Retired.System, m.Retired.Value, m.Survivor.System, m.Survivor.Value)
-	if err := r.write(rec); err != nil {
+	var recs [][]byte
+	if loops {
+		// m.Survivor is retired (its chain reaches m.Retired in at least
+		// one step): its merge is taken back first.
+		recs = append(recs, r.encodeAt(nil, payloadUndo, now, m.Survivor.System, m.Survivor.Value))
+	}
+	recs = append(recs, r.encodeAt(nil, payloadV1, now, m.Retired.System, m.Retired.Value, m.Survivor.System, m.Survivor.Value))
+	if err := r.write(recs...); err != nil {
 		return fmt.Errorf("merge registry: record: %w", err)
 	}
 	r.mu.Lock()
-	r.next[m.Retired] = m.Survivor
-	r.when[m.Retired] = now
-	r.size += int64(len(rec))
+	if loops {
+		r.apply(record{Merge: Merge{Retired: m.Survivor}, Undo: true})
+	}
+	r.apply(record{Merge: Merge{Retired: m.Retired, Survivor: m.Survivor}, Recorded: now})
+	for _, rec := range recs {
+		r.size += int64(len(rec))
+	}
 	r.mu.Unlock()
 	return nil
 }
 
-// write appends rec at the end of the file's whole records and syncs it,
-// under r.wmu; the caller then applies it and moves r.size on. A failed
-// sync stops the registry (r.err): what the file holds is unknown.
-func (r *Registry) write(rec []byte) error {
-	if len(rec)-8 > maxPayload {
-		// Open would refuse it (damaged length) at the next start.
-		return errors.New("identifiers too long")
+// write appends recs (whole records, each as encodeAt made it) at the
+// end of the file's whole records, in one write, and syncs them, under
+// r.wmu; the caller then applies them and moves r.size on. A failed sync
+// stops the registry (r.err): what the file holds is unknown.
+func (r *Registry) write(recs ...[]byte) error {
+	var rec []byte
+	for _, one := range recs {
+		if len(one)-8 > maxPayload {
+			// Open would refuse it (damaged length) at the next start.
+			return errors.New("identifiers too long")
+		}
+		rec = append(rec, one...)
 	}
 	_, werr := r.f.WriteAt(rec, r.size)
 	var serr error

@@ -93,7 +93,7 @@ func TestRecordRefusesCycle(t *testing.T) {
 	defer r.Close()
 	mustRecord(t, r, "A", "B")
 	mustRecord(t, r, "B", "C")
-	for _, m := range []Merge{{id("C"), id("A")}, {id("B"), id("A")}, {id("A"), id("A")}, {id("C"), id("B")}} {
+	for _, m := range []Merge{{Retired: id("C"), Survivor: id("A")}, {Retired: id("B"), Survivor: id("A")}, {Retired: id("A"), Survivor: id("A")}, {Retired: id("C"), Survivor: id("B")}} {
 		if err := r.Record(m); !errors.Is(err, ErrCycle) {
 			t.Errorf("Record %s into %s: %v, want ErrCycle", m.Retired.Value, m.Survivor.Value, err)
 		}
@@ -200,7 +200,7 @@ func TestSealedHoldsNoMRN(t *testing.T) {
 func TestRecordAfterClose(t *testing.T) {
 	r := mustOpen(t, filepath.Join(t.TempDir(), "merges.log"), Options{})
 	r.Close()
-	if err := r.Record(Merge{id("A"), id("B")}); !errors.Is(err, ErrClosed) {
+	if err := r.Record(Merge{Retired: id("A"), Survivor: id("B")}); !errors.Is(err, ErrClosed) {
 		t.Errorf("Record after Close: %v", err)
 	}
 }

@@ -501,6 +501,13 @@ type conv struct {
 	merges    []merges.Merge
 	retied    int
 	curRetied bool
+	// groupMRG is the MRG of the merge group whose PID is being
+	// converted (A40, A47), zero otherwise; reversing says that its
+	// MRG-1 names the record the PID patient itself was merged into:
+	// the merge is turned round (merges.Merge.Reverse), and the PID
+	// patient is not tied to that record.
+	groupMRG  hl7v2.Segment
+	reversing bool
 	// retiredKey is the order key of the message's patient's own
 	// identifier when a merge retired it (orderKey is then the
 	// survivor's): the registry of replaced documents may know a

@@ -32,6 +32,7 @@ var notificationOnly = map[string]bool{"T01": true, "T03": true, "T05": true, "T
 // a search by the old number still finds it (not in the conditional
 // modes, see ModePatientConditional).
 func (x *conv) changeIdentifier() error {
+	x.groupMRG, _ = x.firstMRG()
 	if err := x.messagePatient(); err != nil {
 		return err
 	}

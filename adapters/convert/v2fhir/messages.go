@@ -18,10 +18,13 @@ var encounterStatus = map[string]string{
 // PD1 primary care provider), Encounter from PV1, and the AL1, DG1, PR1 and
 // IN1 segments; A40 also writes the merged-away patient from MRG.
 func (x *conv) adt() error {
+	trigger := x.typ.Trigger
+	if trigger == "A40" {
+		x.groupMRG, _ = x.firstMRG()
+	}
 	if err := x.messagePatient(); err != nil {
 		return err
 	}
-	trigger := x.typ.Trigger
 	if trigger == "A40" {
 		if err := x.merge(); err != nil {
 			return err
@@ -72,6 +75,7 @@ func (x *conv) laterMerges() error {
 			if pid.Name == "" {
 				continue
 			}
+			x.groupMRG = seg
 			ref, err := x.patient(pid)
 			if err != nil {
 				return err

@@ -179,7 +179,13 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 		if err != nil {
 			return nil, &ContentError{Segment: "PID", Pos: pid.Pos(), Field: "PID-3", Reason: "patient identifier: " + err.Error()}
 		}
-		if ok {
+		switch {
+		case ok && x.reverses(surv):
+			// An A40/A47 merging that record back into this one: the
+			// sender turns its earlier merge round, and this patient
+			// is current again (written, not re-tied).
+			x.reversing = true
+		case ok:
 			if x.patientRef == nil {
 				x.retiredKey = fhir.PatientKey(key.System, key.Value)
 			}
@@ -199,6 +205,16 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 		x.orderID = fhir.Identifier{System: key.System, Value: key.Value}
 	}
 	return ref, nil
+}
+
+// reverses reports whether the merge group being converted retires surv,
+// the record its PID patient was merged into: its MRG-1 keys to surv.
+func (x *conv) reverses(surv merges.ID) bool {
+	if x.groupMRG.Name == "" {
+		return false
+	}
+	_, key := x.mrgIdentifiers(x.groupMRG)
+	return key != nil && key.System == surv.System && key.Value == surv.Value
 }
 
 // retie makes the record surv, which the patient p (keyed by a retired

@@ -80,9 +80,16 @@ func (x *conv) patientExtras() error {
 // patient. That record is written inactive with a replaced-by link (as IHE
 // PIXm and PMIR do), and the surviving patient links back with replaces.
 func (x *conv) merge() error {
-	// The MRG of the first patient group: between the first PID and the
-	// next, so another group's prior record is never merged into this
-	// patient.
+	if mrg, ok := x.firstMRG(); ok {
+		return x.mergeInto(mrg)
+	}
+	return &ContentError{Segment: "MRG", Field: "MRG", Reason: "required segment missing for a merge"}
+}
+
+// firstMRG returns the MRG of the first patient group: between the first
+// PID and the next, so another group's prior record is never merged into
+// this patient.
+func (x *conv) firstMRG() (hl7v2.Segment, bool) {
 	pids := 0
 	for _, seg := range x.m.Segments() {
 		switch seg.Name {
@@ -90,14 +97,33 @@ func (x *conv) merge() error {
 			pids++
 		case "MRG":
 			if pids == 1 {
-				return x.mergeInto(seg)
+				return seg, true
 			}
 		}
 		if pids > 1 {
 			break
 		}
 	}
-	return &ContentError{Segment: "MRG", Field: "MRG", Reason: "required segment missing for a merge"}
+	return hl7v2.Segment{}, false
+}
+
+// mrgIdentifiers returns the identifiers MRG-1 lists (no SSN) and the one
+// that keys the prior record, keyed as patient keys a PID: the first
+// identifier, unless an MR follows, so the record retired is the one
+// PID-3 wrote.
+func (x *conv) mrgIdentifiers(mrg hl7v2.Segment) (ids []fhir.Identifier, key *fhir.Identifier) {
+	for rep := range mrg.Field(1).RepsSeq() {
+		id := x.cx(rep)
+		if id == nil || id.System == sysSSN {
+			continue
+		}
+		ids = append(ids, *id)
+		if key == nil || isMR(id) && !isMR(key) {
+			k := *id
+			key = &k
+		}
+	}
+	return ids, key
 }
 
 // mergeInto writes the record mrg names as merged into the current
@@ -105,29 +131,19 @@ func (x *conv) merge() error {
 func (x *conv) mergeInto(mrg hl7v2.Segment) error {
 	old := &fhir.Patient{ResourceType: "Patient"}
 	var key *fhir.Identifier
-	for rep := range mrg.Field(1).RepsSeq() {
-		id := x.cx(rep)
-		if id == nil || id.System == sysSSN {
-			continue
-		}
-		old.Identifier = append(old.Identifier, *id)
-		// Keyed as patient keys a PID: the first identifier, unless an MR
-		// follows, so the record retired is the one PID-3 wrote.
-		if key == nil || isMR(id) && !isMR(key) {
-			k := *id
-			key = &k
-		}
-	}
+	old.Identifier, key = x.mrgIdentifiers(mrg)
+	reverse := x.reversing
+	x.reversing, x.groupMRG = false, hl7v2.Segment{}
 	if key == nil {
 		return x.badField(mrg, 1, "no prior patient identifier")
 	}
 	if key.System == x.patientID.System && key.Value == x.patientID.Value {
 		if x.curRetied {
 			// PID-3 was merged into this very record earlier (directly
-			// or through a chain): merging it back would leave no record
-			// standing. HL7 v2 has no unmerge (A37 unlinks an A24
-			// link): a merge sent in error is taken back with
-			// `ferry merges undo`.
+			// or through a chain) and the group's MRG was not read as
+			// turning that round (reverses): merging it back would
+			// leave no record standing. Defensive: every merge group
+			// sets groupMRG before its PID is converted.
 			return x.badField(mrg, 1, "merge cycle: the PID-3 patient was merged into this prior record earlier (if that merge was sent in error, `ferry merges undo` takes it back)")
 		}
 		return x.badField(mrg, 1, "prior patient identifier equals the surviving one")
@@ -135,6 +151,7 @@ func (x *conv) mergeInto(mrg hl7v2.Segment) error {
 	merge := merges.Merge{
 		Retired:  merges.ID{System: key.System, Value: key.Value},
 		Survivor: merges.ID{System: x.patientID.System, Value: x.patientID.Value},
+		Reverse:  reverse,
 	}
 	if len(x.merges) >= queue.MaxAfter {
 		// The bundle is delivered after the backlog of every record it
