@@ -10,7 +10,7 @@ import (
 	"github.com/ferry-health/ferry/queue/seal"
 )
 
-// cmdConfig implements `ferry config check [FILE]`: it prints every problem
+// cmdConfig implements `ferry config check [FILE | --config FILE]`: it prints every problem
 // with its field path and line, or "ok". Warnings (config.Warnings: valid
 // but risky settings, such as an MLLP listener open to the whole network)
 // are printed before the "ok" line; they do not change the exit status, so
@@ -20,9 +20,14 @@ func cmdConfig(_ context.Context, args []string, stdout, stderr io.Writer) error
 		return errUsage
 	}
 	fs := newFlags("config check", stderr)
+	// --config as every other command takes it, beside the FILE argument.
+	cfgFlag := fs.String("config", "", "configuration `file` to check (the same as FILE)")
 	pos, err := splitArgs(fs, args[1:])
 	if err != nil {
 		return err
+	}
+	if *cfgFlag != "" {
+		pos = append(pos, *cfgFlag)
 	}
 	var cfg *config.Config
 	name := "embedded default"
@@ -47,7 +52,7 @@ func cmdConfig(_ context.Context, args []string, stdout, stderr io.Writer) error
 	var ce *config.Error
 	if errors.As(err, &ce) {
 		for _, p := range ce.Problems {
-			fmt.Fprintf(stdout, "%s: %s\n", ce.File, p)
+			fmt.Fprintf(stdout, "%s: %s\n", ce.File, pathsPlain(p.String()))
 		}
 		return exitError{code: 1, err: fmt.Errorf("%d problem(s) in %s", len(ce.Problems), ce.File)}
 	}

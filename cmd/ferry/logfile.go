@@ -77,7 +77,7 @@ func withSystemLog(h slog.Handler, sys service.Logger) slog.Handler {
 	if sys == nil {
 		return h
 	}
-	ev := slog.NewTextHandler(eventWriter{sys}, &slog.HandlerOptions{Level: slog.LevelError})
+	ev := slog.NewTextHandler(eventWriter{sys}, &slog.HandlerOptions{Level: slog.LevelError, ReplaceAttr: plainPathAttrs()})
 	return slog.NewMultiHandler(h, ev)
 }
 

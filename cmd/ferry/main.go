@@ -37,9 +37,9 @@ func commands() map[string]command {
 		"run":           {cmdRun, "run the gateway in the foreground (--config FILE; embedded default without)"},
 		"convert":       {cmdConvert, "convert HL7 v2, C-CDA, FHIR JSON or CSV files to FHIR Bundles (FILE... [--out DIR] [--format F] [--config FILE])"},
 		"demo":          {cmdDemo, "show the whole path end to end on loopback with a throwaway PKI"},
-		"config":        {cmdConfig, "config check [FILE]: validate a configuration file (without FILE: the embedded default)"},
+		"config":        {cmdConfig, "check [FILE | --config FILE]: validate a configuration file (without FILE: the embedded default)"},
 		"version":       {cmdVersion, "print the version"},
-		"bench":         {cmdBench, "bench mllp: drive N connections x M messages and report msg/s and ACK latency; bench responder: the floor receiver"},
+		"bench":         {cmdBench, "mllp: drive N connections x M messages and report msg/s and ACK latency; bench responder: the floor receiver"},
 		"init":          {cmdInit, "write a commented configuration (asks on a terminal; or --exchange-url --ca --cert --key --mllp-listen --data-dir --out FILE)"},
 		"keygen":        {cmdKeygen, "write a new data-at-rest key file (PATH) for encryption.key_file; never overwrites"},
 		"smart-key":     {cmdSMARTKey, "make (if missing) the SMART Backend Services key at PATH and print its JWKS to register"},
@@ -105,7 +105,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	default:
 		var ec exitCoder
-		fmt.Fprintf(stderr, "ferry %s: %v\n", args[0], err)
+		fmt.Fprintf(stderr, "ferry %s: %s\n", args[0], pathsPlain(err.Error()))
 		if errors.As(err, &ec) {
 			return ec.ExitCode()
 		}

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"log/slog"
+	"runtime"
+	"strings"
+)
+
+// pathsPlain undoes, on Windows, the doubled backslashes that quoting a
+// path with %q leaves in an error ("open \"C:\\\\ProgramData\\\\ferry\""
+// for C:\ProgramData\ferry): errors quote their paths so that a space or
+// an odd character in a name stays visible, but an administrator should
+// read the path as Explorer shows it. It is applied where errors reach
+// people (the command's error line, the log's attributes), not where they
+// are made. Elsewhere a backslash in a message is rare and its escape is
+// kept.
+func pathsPlain(s string) string { return pathsPlainOn(runtime.GOOS, s) }
+
+func pathsPlainOn(goos, s string) string {
+	if goos != "windows" {
+		return s
+	}
+	return strings.ReplaceAll(s, `\\`, `\`)
+}
+
+// plainPathAttrs is the log handlers' ReplaceAttr: string and error
+// values (and the message) with pathsPlain applied. Elsewhere than on
+// Windows it is nil, and the handler does nothing extra.
+func plainPathAttrs() func([]string, slog.Attr) slog.Attr {
+	if runtime.GOOS != "windows" {
+		return nil
+	}
+	return func(_ []string, a slog.Attr) slog.Attr {
+		switch a.Value.Kind() {
+		case slog.KindString:
+			if s := a.Value.String(); strings.Contains(s, `\\`) {
+				a.Value = slog.StringValue(pathsPlain(s))
+			}
+		case slog.KindAny:
+			if err, ok := a.Value.Any().(error); ok && strings.Contains(err.Error(), `\\`) {
+				a.Value = slog.StringValue(pathsPlain(err.Error()))
+			}
+		}
+		return a
+	}
+}
