@@ -67,7 +67,9 @@ func defaultsFor(kind string) (include, sidecars []string) {
 	if kind == KindHylaFAX {
 		return []string{"fax*.tif"}, nil
 	}
-	return []string{"*.tif", "*.tiff", "*.TIF", "*.TIFF", "*.pdf", "*.PDF"}, []string{".json", ".xml", ".JSON", ".XML"}
+	// Extensions in any case, as sidecars match: "x.Pdf" and "x.Tif" are
+	// faxes too, and would otherwise lie in the inbox unseen.
+	return []string{"*.[tT][iI][fF]", "*.[tT][iI][fF][fF]", "*.[pP][dD][fF]"}, []string{".json", ".xml", ".JSON", ".XML"}
 }
 
 func (c Config) withDefaults() Config {

@@ -69,6 +69,12 @@ func New(set adapters.Settings, cfg Config, next adapters.Consumer, opts ...fold
 	if set.ID == "" {
 		set.ID = cfg.Kind + "/" + cfg.Name
 	}
+	if len(s.patterns) > 0 {
+		// The name names the patient: the same image under another
+		// name is another input (the pipeline still drops the same
+		// image filed for the same patient again).
+		opts = append(slices.Clip(opts), folder.WithNamesAsMetadata())
+	}
 	eng, err := folder.New(set, cfg.Config, adapters.ConsumerFunc(s.consume), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("fax inbox %q: %w", cfg.Name, err)

@@ -79,6 +79,15 @@ type Option func(*Engine)
 // with d, e.g. the gateway-wide queue/dedup store.
 func WithDeduper(d Deduper) Option { return func(e *Engine) { e.dedup = d } }
 
+// WithNamesAsMetadata tells the engine that an input's file name carries
+// what the consumer makes of it (a fax inbox's file name patterns: the
+// patient's MRN), as a sidecar does: the seen-set then keys a file by its
+// name as well as its content, so the same content under a name that
+// says something else (a misfiled fax renamed with the right MRN) is
+// consumed again, not skipped as a duplicate. The same content under the
+// same name is still one.
+func WithNamesAsMetadata() Option { return func(e *Engine) { e.namesMeta = true } }
+
 // WithScheduler runs the rescan job on the gateway's gocron scheduler
 // instead of one the engine owns. The engine removes its job on Shutdown.
 func WithScheduler(s gocron.Scheduler) Option { return func(e *Engine) { e.sched = s } }
@@ -106,23 +115,24 @@ type Engine struct {
 
 	// The folders, opened at Start (fsutil.go's place): every create,
 	// rename and delete goes through them, none through a path.
-	watched  *os.Root    // the watched folder
-	work     *os.Root    // the work folder
-	anchor   *os.Root    // a folder holding both: claims are renames in it
-	relWatch string      // the watched folder inside anchor
-	relWork  string      // the work folder inside anchor
-	workInfo fs.FileInfo // the work folder as opened, to see it replaced
-	proc     place       // processing/
-	doneP    place       // done/ or done_dir
-	failedP  place       // failed/ or failed_dir
-	ownRoots []*os.Root  // closed at Shutdown
-	swapTold bool        // the swapped work folder was logged
-	dedup    Deduper
-	ownDedup *SeenFile
-	sched    gocron.Scheduler
-	ownSched bool
-	jobID    uuid.UUID
-	watcher  *fsnotify.Watcher
+	watched   *os.Root    // the watched folder
+	work      *os.Root    // the work folder
+	anchor    *os.Root    // a folder holding both: claims are renames in it
+	relWatch  string      // the watched folder inside anchor
+	relWork   string      // the work folder inside anchor
+	workInfo  fs.FileInfo // the work folder as opened, to see it replaced
+	proc      place       // processing/
+	doneP     place       // done/ or done_dir
+	failedP   place       // failed/ or failed_dir
+	ownRoots  []*os.Root  // closed at Shutdown
+	swapTold  bool        // the swapped work folder was logged
+	namesMeta bool        // file names carry metadata (WithNamesAsMetadata)
+	dedup     Deduper
+	ownDedup  *SeenFile
+	sched     gocron.Scheduler
+	ownSched  bool
+	jobID     uuid.UUID
+	watcher   *fsnotify.Watcher
 
 	poked chan struct{} // change events, debounced by the worker
 	kick  chan struct{} // rescans: a pass right away
@@ -863,6 +873,9 @@ func (e *Engine) process(ctx context.Context, name string) {
 		scs[sc] = data
 	}
 	key := seenKey(sum, scs)
+	if e.namesMeta {
+		key = namedKey(key, name)
+	}
 
 	if e.dedup.Seen(key) {
 		if err := e.settle(name, scNames); err != nil {
@@ -953,6 +966,18 @@ func seenKey(sum []byte, sidecars map[string][]byte) [32]byte {
 	}
 	copy(key[:], h.Sum(nil))
 	return key
+}
+
+// namedKey is the seen-set key of a file whose name carries metadata
+// (WithNamesAsMetadata): its content key (seenKey) and its name.
+func namedKey(key [32]byte, name string) [32]byte {
+	h := sha256.New()
+	h.Write([]byte("ferry seen-set: content and name\x00"))
+	h.Write(key[:])
+	h.Write([]byte(name))
+	var out [32]byte
+	copy(out[:], h.Sum(nil))
+	return out
 }
 
 // consume hands raw to the Consumer. A panic in it (a converter bug

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // place is a folder the engine writes to, reached through an os.Root that
@@ -147,15 +148,30 @@ func readDirIn(p place) ([]fs.DirEntry, error) {
 // sidecar extensions, or to the name, like ".error.txt") exists in p.
 // Exports often reuse names (export.xml every night), and done/ must keep
 // every copy.
+//
+// Every name it makes, with its companions and the temporary name writeIn
+// gives each of them, fits maxNameBytes: a name near the limit (a fax named
+// after the patient and the sender) has its stem shortened, at a character
+// boundary, else "~2" or ".error.txt" made a name the file system refuses,
+// and the file could never be archived. The .error.txt of a failed file
+// says which name it is stored as.
 func uniqueName(p place, name string, stemSuffixes, nameSuffixes []string) string {
 	ext := filepath.Ext(name)
 	stem := strings.TrimSuffix(name, ext)
+	extra := len(ext)
+	for _, s := range stemSuffixes {
+		extra = max(extra, len(s))
+	}
+	for _, s := range nameSuffixes {
+		extra = max(extra, len(ext)+len(s))
+	}
 	for n := 1; ; n++ {
-		cand, cstem := name, stem
+		mark := ""
 		if n > 1 {
-			cstem = stem + "~" + strconv.Itoa(n)
-			cand = cstem + ext
+			mark = "~" + strconv.Itoa(n)
 		}
+		cstem := shortenTo(stem, maxNameBytes-tempNameExtra-extra-len(mark)) + mark
+		cand := cstem + ext
 		if existsIn(p, cand) {
 			continue
 		}
@@ -176,6 +192,30 @@ func uniqueName(p place, name string, stemSuffixes, nameSuffixes []string) strin
 			return cand
 		}
 	}
+}
+
+// maxNameBytes is the longest file name the file systems ferry runs on
+// take (NAME_MAX of ext4, XFS, APFS; NTFS counts 255 UTF-16 units, more).
+const maxNameBytes = 255
+
+// tempNameExtra is what writeIn's temporary name adds to a name: a dot
+// before it, ".tmp-" and 12 hex digits after it.
+const tempNameExtra = 1 + len(".tmp-") + 12
+
+// shortenTo returns s cut to at most n bytes at a UTF-8 character
+// boundary (at least one character is kept).
+func shortenTo(s string, n int) string {
+	n = max(n, 1)
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	if n == 0 {
+		_, n = utf8.DecodeRuneInString(s)
+	}
+	return s[:n]
 }
 
 func existsIn(p place, name string) bool {

@@ -163,7 +163,14 @@ func (f Fax) ConvertSpill(ctx context.Context, in adapters.Raw, spill func() (Bo
 		return nil, err
 	}
 	u.Key, u.Patient, u.Retied = res.PatientKey, res.PatientIdentifier, res.Retied
-	if d, err := hex.DecodeString(res.SHA256); err == nil && len(d) == 32 {
+	// The fax is the same document when its bytes and its patient are:
+	// the same image filed for another patient (a corrected sidecar, one
+	// form faxed for two) has other ids at the exchange (its DocumentID
+	// derives from both) and must not be dropped here as a duplicate. A
+	// fax tied to no patient keeps the key of its bytes alone.
+	if res.PatientKey != "" {
+		u.Dedup = sha256.Sum256([]byte("fax\x00" + res.DocumentID + "\x00" + res.SHA256))
+	} else if d, err := hex.DecodeString(res.SHA256); err == nil && len(d) == 32 {
 		copy(u.Dedup[:], d)
 	}
 	u.Attrs = map[string]string{"format": "fax", "pages": fmt.Sprint(res.Pages), "content": res.Format}

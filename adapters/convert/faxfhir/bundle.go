@@ -47,6 +47,12 @@ const (
 // TIFF nor PDF.
 var ErrNotFax = errors.New("content is neither tiff nor pdf")
 
+// ErrPDFTruncated is wrapped (as a permanent error) when a PDF has no
+// %%EOF marker near its end (ISO 32000-1 7.5.5: the last line of the file
+// holds it; readers look in the last 1024 bytes): the file was cut short,
+// or was taken while its writer still wrote it.
+var ErrPDFTruncated = errors.New("pdf has no %%EOF marker in its last 1024 bytes: truncated, or still being written when it was taken")
+
 // ErrChanged is returned when the content read differently on the second
 // pass (the file was being rewritten): retry later.
 var ErrChanged = errors.New("content changed while converting")
@@ -406,6 +412,9 @@ func (c *Converter) plan(ctx context.Context, in Input, fax Fax, sourceID string
 			return err
 		}}
 	case bytes.HasPrefix(head[:n], []byte("%PDF-")):
+		if err := pdfComplete(in); err != nil {
+			return nil, err
+		}
 		res.Format = FormatPDF
 		orig.contentType = "application/pdf"
 	default:
@@ -450,6 +459,20 @@ func (c *Converter) plan(ctx context.Context, in Input, fax Fax, sourceID string
 		parts = append(parts, faxPart(orig, "pdf", seed))
 	}
 	return c.assemble(d, seed, parts, res), nil
+}
+
+// pdfComplete checks that the PDF in ends as a PDF does, with %%EOF in
+// its last 1024 bytes, so a file cut short is not filed at the exchange
+// as a document nobody can open (a cut TIFF fails in tiffpdf.Read).
+func pdfComplete(in Input) error {
+	tail := make([]byte, min(in.Size, 1024))
+	if _, err := in.R.ReadAt(tail, in.Size-int64(len(tail))); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("fax %s: read: %w", in.Name, err)
+	}
+	if !bytes.Contains(tail, []byte("%%EOF")) {
+		return queue.Permanent(fmt.Errorf("fax %s: %w", in.Name, ErrPDFTruncated))
+	}
+	return nil
 }
 
 // patientSeed is what the ids of a document filed to p take from it

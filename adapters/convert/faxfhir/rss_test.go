@@ -134,9 +134,10 @@ func writeBigPDF(t *testing.T, path string, size int64) {
 	}
 	w := bufio.NewWriter(f)
 	w.WriteString("%PDF-1.4\n")
-	if err := fill(w, size-9); err != nil {
+	if err := fill(w, size-9-7); err != nil {
 		t.Fatal(err)
 	}
+	w.WriteString("\n%%EOF\n")
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
