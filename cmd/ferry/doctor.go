@@ -28,6 +28,7 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if fs.NArg() > 0 {
 		return errUsage
 	}
+	stdout = pathsPlainWriter(stdout)
 	name, cfg, err := opsConfig(*cfgPath)
 	var ce *config.Error
 	if errors.As(err, &ce) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"log/slog"
 	"runtime"
 	"strings"
@@ -43,4 +44,23 @@ func plainPathAttrs() func([]string, slog.Attr) slog.Attr {
 		}
 		return a
 	}
+}
+
+// pathsPlainWriter is w with pathsPlain applied to what is written: for a
+// command's report to people (doctor's checks), whose lines quote the
+// errors of many packages.
+func pathsPlainWriter(w io.Writer) io.Writer {
+	if runtime.GOOS != "windows" {
+		return w
+	}
+	return plainWriter{w}
+}
+
+type plainWriter struct{ w io.Writer }
+
+func (p plainWriter) Write(b []byte) (int, error) {
+	if _, err := io.WriteString(p.w, pathsPlain(string(b))); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
