@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -646,21 +647,8 @@ func (x *conv) document() error {
 	case "OB":
 		dr.Status = "superseded"
 	}
-	typ := &fhir.CodeableConcept{}
 	t2 := strings.ToUpper(txa.Field(2).Text(1))
-	if c, ok := documentTypes[t2]; ok {
-		typ.Coding = append(typ.Coding, c)
-	} else {
-		// US Core binds type (required) to LOINC document codes or
-		// v3-NullFlavor UNK; data-absent-reason is outside that set, and a
-		// validating exchange refuses it. The v2 code follows as a second
-		// coding.
-		typ.Coding = append(typ.Coding, fhir.Coding{System: "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", Code: "UNK", Display: "unknown"})
-	}
-	if t2 != "" {
-		typ.Coding = append(typ.Coding, fhir.Coding{System: v2Table + "0270", Code: t2, Display: txa.Field(2).Text(2)})
-	}
-	dr.Type = typ
+	dr.Type = x.documentType(txa.Field(2).Rep(1), t2)
 	var key fhir.Identifier
 	if id := x.ei(txa.Field(12), "", "document"); id != nil {
 		dr.MasterIdentifier = id
@@ -778,6 +766,60 @@ func (x *conv) document() error {
 	}
 	x.focus = append(x.focus, x.add("DocumentReference", key, dr))
 	return nil
+}
+
+// documentType is DocumentReference.type for TXA-2 (t2 its first code,
+// upper-cased). A table 0270 code (TXA-2.3 empty or HL70270) maps to the
+// LOINC document code US Core accepts, and is kept beside it. From v2.6 on
+// TXA-2 is a CWE, and a sender may code it in another system: a LOINC code
+// there is itself the type, and a code of any other system keeps that
+// system (never relabelled a 0270 code) beside UNK. US Core binds type
+// (required) to LOINC document codes or v3-NullFlavor UNK;
+// data-absent-reason is outside that set, and a validating exchange
+// refuses it.
+func (x *conv) documentType(cwe hl7v2.Value, t2 string) *fhir.CodeableConcept {
+	const loinc = "http://loinc.org"
+	unk := fhir.Coding{System: "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", Code: "UNK", Display: "unknown"}
+	typ := &fhir.CodeableConcept{}
+	sys := ""
+	if name := cwe.Text(3); name != "" {
+		sys = x.codeSystem(name)
+	}
+	switch {
+	case t2 == "":
+		typ.Coding = append(typ.Coding, unk)
+	case sys == "" || sys == v2Table+"0270":
+		if c, ok := documentTypes[t2]; ok {
+			typ.Coding = append(typ.Coding, c)
+		} else {
+			typ.Coding = append(typ.Coding, unk)
+		}
+		typ.Coding = append(typ.Coding, fhir.Coding{System: v2Table + "0270", Code: t2, Display: cwe.Text(2)})
+	case sys == loinc:
+		typ.Coding = append(typ.Coding, fhir.Coding{System: loinc, Code: cwe.Text(1), Display: cwe.Text(2)})
+	default:
+		// A 0270 code under a local name for the table still maps.
+		if c, ok := documentTypes[t2]; ok {
+			typ.Coding = append(typ.Coding, c)
+		} else {
+			typ.Coding = append(typ.Coding, unk)
+		}
+		typ.Coding = append(typ.Coding, fhir.Coding{System: sys, Code: cwe.Text(1), Display: cwe.Text(2)})
+	}
+	// The alternate code (TXA-2.4 to 2.6): a LOINC one is the type when
+	// the first code gave none.
+	if alt := cwe.Text(4); alt != "" {
+		altSys := x.codeSystem(cwe.Text(6))
+		c := fhir.Coding{System: altSys, Code: alt, Display: cwe.Text(5)}
+		switch {
+		case slices.ContainsFunc(typ.Coding, func(k fhir.Coding) bool { return k.System == altSys && k.Code == alt }):
+		case altSys == loinc && typ.Coding[0] == unk:
+			typ.Coding[0] = c
+		default:
+			typ.Coding = append(typ.Coding, c)
+		}
+	}
+	return typ
 }
 
 func attachment(contentType string, data []byte) fhir.Attachment {
