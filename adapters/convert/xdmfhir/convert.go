@@ -321,12 +321,23 @@ func dtmDigits(dtm string) string {
 }
 
 // fhirDateTime writes an XDS DTM (UTC) as a FHIR dateTime: a year, month
-// or date alone as such, a time completed to seconds with Z.
+// or date alone as such, a time completed to seconds with Z. A DTM naming
+// no real time (month 13, February 30, hour 25, year 0000) gives "":
+// copied digit for digit it would be an invalid dateTime, for which the
+// exchange refuses the whole bundle.
 func fhirDateTime(dtm string) string {
 	s := dtmDigits(dtm)
-	switch len(s) {
-	case 0:
+	if s == "" || s[:4] == "0000" {
 		return ""
+	}
+	layout := "20060102150405"[:len(s)]
+	if len(s) == 4 {
+		layout = "2006"
+	}
+	if _, err := time.Parse(layout, s); err != nil {
+		return ""
+	}
+	switch len(s) {
 	case 4:
 		return s
 	case 6:
