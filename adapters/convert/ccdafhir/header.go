@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -868,12 +869,19 @@ func (idn identity) attachmentURL() string {
 }
 
 // nonXMLContent turns an unstructured body into a second content entry:
-// embedded base64 becomes a Binary, a reference stays a URL.
+// embedded base64 becomes a Binary, a reference to an absolute URL stays a
+// URL. A relative reference (a file name: a file that came beside the
+// C-CDA) gives none: at the exchange it would resolve against the
+// exchange's own base, where nothing is; the C-CDA itself, the first
+// content, still carries it.
 func (c *converter) nonXMLContent(doc identity) (fhir.DocumentReferenceContent, bool) {
 	t := c.nonXML
 	mt := token(t.MediaType)
 	if t.Reference != nil && strings.TrimSpace(t.Reference.Value) != "" {
 		u := strings.TrimSpace(t.Reference.Value)
+		if pu, err := url.Parse(u); err != nil || !pu.IsAbs() {
+			return fhir.DocumentReferenceContent{}, false
+		}
 		if mt == "" {
 			mt = guessMediaType(u)
 		}
