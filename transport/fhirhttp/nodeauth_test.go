@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-health/ferry/config/configproxy"
+	"github.com/ferry-health/ferry/config/configproxy/proxytest"
 	"github.com/ferry-health/ferry/config/configtls"
 	"github.com/ferry-health/ferry/config/pki"
 )
@@ -182,5 +184,24 @@ func TestNodeAuthFailureNamesTokenEndpoint(t *testing.T) {
 	ex.mu.Unlock()
 	if n != 0 {
 		t.Errorf("%d requests reached the exchange without a token", n)
+	}
+}
+
+// TestNodeAuthFailureNamesHTTPSProxy: an https proxy whose certificate
+// ferry cannot verify is the node that failed: it is reported under the
+// proxy's origin, without the proxy's user name or password, not as the
+// exchange.
+func TestNodeAuthFailureNamesHTTPSProxy(t *testing.T) {
+	proxyTLS, _ := clinicProxyTLS(t)
+	ex := newExchange(t, false)
+	p := proxytest.New(t, proxytest.Options{User: "ferry", Password: "pr0xy-s3cret", TLS: proxyTLS, Hosts: map[string]string{hieName: "127.0.0.1"}})
+	var a authFailures
+	s := newSink(t, Config{URL: namedURL(ex), TLS: namedTLS(ex), OnAuthFailure: a.hook,
+		Proxy: configproxy.Config{URL: configproxy.URL(p.URL()), CAFile: ex.pki.CA}}) // the exchange's CA, not the proxy's
+	if err := s.Send(context.Background(), item("01PROXY")); err == nil {
+		t.Fatal("delivered through an untrusted proxy")
+	}
+	if got, prob := a.take(); len(got) != 1 || got[0] != "https://"+p.Addr || prob[0] != configtls.UnknownAuthority {
+		t.Errorf("reported %v %v, want one %q for https://%s", got, prob, configtls.UnknownAuthority, p.Addr)
 	}
 }
