@@ -360,6 +360,42 @@ xreq=$(fhir_get "AuditEvent?_count=100" | jq -r '[.entry[]?.resource | select(.s
 log "audit trail as FHIR AuditEvents at the exchange: $(aud_count 110107) Import, $(aud_count 110106) Export"
 stop_pid "$FERRY_PID" TERM
 
+# 10b. ATNA's node-authentication failure on ferry's own connection: a gateway whose exchange.tls.ca_file
+#      holds another CA (other-ca.pem) cannot verify the exchange's certificate; it records a Security
+#      Alert (DCM 110113, subtype 110126 Node Authentication) naming the exchange as the destination node
+#      and the alert subject, through the same FHIR Feed (with the right CA), which the stand-in validates
+#      before storing. Nothing is delivered, and one alert stands for the retries. (The stand-in, a node
+#      https server, refuses an untrusted client certificate by closing the connection without a TLS
+#      alert: ferry sees a reset, a network error it does not audit, so that is not the case used here.)
+M5B=$(freeport)
+S5B=$(freeport)
+write_config "$WORK/ferry5b.yaml" "$WORK/data5b" "$M5B" "$S5B"
+sed -i "s|ca_file: $PKI/ca.pem|ca_file: $PKI/other-ca.pem|" "$WORK/ferry5b.yaml"
+grep -q other-ca.pem "$WORK/ferry5b.yaml" || die "node auth gateway: exchange.tls.ca_file not switched to the other CA"
+printf 'audit:\n  url: %s\n  source_id: ferry-ci-node-auth\n  tls: {ca_file: %s, cert_file: %s, key_file: %s}\n' \
+  "$EX_URL" "$PKI/ca.pem" "$PKI/client.pem" "$PKI/client.key" >>"$WORK/ferry5b.yaml"
+start_ferry "$WORK/ferry5b.yaml" "$WORK/ferry5b.log" "$M5B"
+sed "s/CI-MRN-1001/CI-MRN-5006/; s/|CI-ADT-0001|/|CI-AUD-0002|/; s/CI-VISIT-1001/CI-AUD-V2/" "$msgs/adt_a01.hl7" >"$WORK/aud2.hl7"
+node "$here/send-hl7.mjs" --port "$M5B" --expect AA "$WORK/aud2.hl7" >/dev/null || die "node auth gateway: A01 not accepted"
+alerts() { fhir_get "AuditEvent?_count=100" | jq '[.entry[]?.resource | select(.source.observer.identifier.value == "ferry-ci-node-auth"
+  and .type.code == "110113" and .subtype[0].code == "110126"
+  and any(.agent[]; .requestor == false and .type.coding[0].code == "110152" and .network.address == "127.0.0.1")
+  and any(.entity[]; .role.code == "13" and .what.identifier.type.coding[0].code == "110182"))] | length'; }
+for ((i = 0; i < 60; i++)); do
+  [ "$(alerts)" -ge 1 ] && break
+  sleep 1
+done
+[ "$(alerts)" -ge 1 ] || die "no node authentication Security Alert at the exchange ($(tail -3 "$WORK/ferry5b.log"))"
+for ((i = 0; i < 60; i++)); do
+  [ "$(metric "$S5B" ferry_delivery_retries_total)" -ge 3 ] 2>/dev/null && break
+  sleep 1
+done
+[ "$(metric "$S5B" ferry_delivery_retries_total)" -ge 3 ] 2>/dev/null || die "node auth gateway: fewer than 3 delivery attempts"
+[ "$(alerts)" = 1 ] || die "node auth gateway: $(alerts) Security Alerts for one exchange within a minute, want 1"
+[ "$(fhir_total "Patient?identifier=$HOSP_SYSTEM|CI-MRN-5006")" = 0 ] || die "node auth gateway: delivered to an exchange it could not authenticate"
+log "node authentication failure (exchange certificate from an untrusted CA): one Security Alert 110113/110126 for $(metric "$S5B" ferry_delivery_retries_total) attempts"
+stop_pid "$FERRY_PID" TERM
+
 # 11. The OBX-11 U status change with hl7v2.writes: conditional, where the exchange chooses the ids:
 #     the PATCH finds the Observation by its identifier (Observation?identifier=..., a conditional
 #     patch in a batch).

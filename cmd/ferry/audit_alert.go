@@ -3,9 +3,11 @@ package main
 import (
 	"fmt"
 	"net/netip"
+	"net/url"
 	"sync"
 	"time"
 
+	"github.com/ferry-health/ferry/config/configtls"
 	"github.com/ferry-health/ferry/transport/audit"
 )
 
@@ -30,6 +32,49 @@ func (t *auditTrail) nodeAuthFailed(listener string) func(netip.Addr, string) {
 			reason += fmt.Sprintf(" (and %d more refusals from this host in the last %s)", missed, deniedEvery)
 		}
 		t.rec.Record(audit.NodeAuthFailure(t.gateway, t.host, listener, ip.String(), reason, now))
+	}
+}
+
+// remoteAuthFailed returns the hook for ferry's own connections that
+// failed node authentication (exchange.tls: the exchange's certificate,
+// or that of its token endpoint, discovery or an https proxy, did not
+// verify, or the server refused ferry's client certificate): each
+// becomes an ATNA Security Alert / Node Authentication event naming that
+// node as the destination, at most one per node a deniedEvery with the
+// count of the failures in between, since the dispatcher retries a
+// failing exchange every few seconds. Network errors (refused, reset,
+// timeout) never reach it. The dispatcher logs the TLS problem itself.
+// nil when audit is off; the trail is read when the hook runs, so it may
+// be made before g.audit is.
+//
+// The audit repository's own connection has no such hook: a failure
+// there cannot be recorded at that repository. Its events are spooled
+// and the sink logs the repository as unreachable; events lost from a
+// full spool are reported (Audit Recording Stopped) once it is back.
+func (g *gateway) remoteAuthFailed() func(string, *configtls.HandshakeError) {
+	if !g.cfg.Audit.Enabled() {
+		return nil
+	}
+	limit := newPerHost[string]()
+	return func(remote string, hs *configtls.HandshakeError) {
+		t := g.audit
+		if t == nil {
+			return
+		}
+		now := time.Now()
+		ok, missed := limit.allow(remote, now)
+		if !ok {
+			return
+		}
+		reason := hs.Error()
+		if missed > 0 {
+			reason += fmt.Sprintf(" (and %d more failures with this node in the last %s)", missed, deniedEvery)
+		}
+		host := remote
+		if u, err := url.Parse(remote); err == nil && u.Hostname() != "" {
+			host = u.Hostname()
+		}
+		t.rec.Record(audit.RemoteAuthFailure(t.gateway, t.host, remote, host, reason, now))
 	}
 }
 

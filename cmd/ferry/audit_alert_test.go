@@ -1,13 +1,19 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"io"
 	"net"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ferry-health/ferry/config/pki"
 )
 
 // TestMLLPRefusalsAudited: ATNA's node-authentication-failure trigger
@@ -70,4 +76,107 @@ sources:
 	c.Close()
 	denied := repo.next()
 	wantIn(t, "allow-list refusal", denied, `csd-code="110113"`, `csd-code="110126"`, `NetworkAccessPointID="127.0.0.1"`, "mllp/lan")
+}
+
+// TestExchangeAuthFailureAudited: ATNA's node-authentication-failure
+// trigger for ferry's own connections (ITI-19 authenticates both nodes;
+// DICOM PS3.15 A.5.3.11 Security Alert, type 110126): an exchange whose
+// server certificate does not verify against exchange.tls.ca_file is
+// recorded at the audit repository as a Security Alert naming the
+// exchange as the destination node (its network access point) and as
+// the alert subject, with the TLS diagnosis and nothing of the message.
+// The dispatcher retries every few milliseconds here; the repository
+// gets one alert for the exchange, not one per retry: the next event
+// after many retries is the gateway's stop.
+func TestExchangeAuthFailureAudited(t *testing.T) {
+	paths, _, exURL := testPKI(t)
+	other, err := pki.WriteDemoSet(filepath.Join(t.TempDir(), "other"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := newUDPRepo(t)
+	cfg := parseConfig(t, `
+data_dir: %q
+audit: {url: %q, source_id: clinic-7-ferry}
+exchange:
+  url: %q
+  tls: {ca_file: %q, cert_file: %q, key_file: %q}
+  retry: {initial_interval: 5ms, max_interval: 10ms}
+sources:
+  mllp:
+    - name: t
+      listen: 127.0.0.1:0
+`, t.TempDir(), repo.URL(), exURL, other.CA, paths.ClientCert, paths.ClientKey)
+	gw, err := newGateway(cfg, newLogger(io.Discard, "error"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			gw.Shutdown(context.Background())
+		}
+	})
+	wantIn(t, "start event", repo.next(), `csd-code="110120"`)
+	conn, rd := dial(t, gw)
+	if got := send(t, conn, rd, adt(1)); got != "AA" {
+		t.Fatalf("MSA-1 %s, want AA", got)
+	}
+	u, err := url.Parse(exURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := "https://" + u.Host
+	var alert string
+	for alert == "" {
+		if ev := repo.next(); strings.Contains(ev, `csd-code="110113"`) {
+			alert = ev
+		} else if !strings.Contains(ev, `csd-code="110107"`) {
+			t.Fatalf("unexpected event before the alert:\n%s", ev)
+		}
+	}
+	wantIn(t, "exchange authentication alert", alert, `csd-code="110113"`, `csd-code="110126"`, `EventActionCode="E"`,
+		`EventOutcomeIndicator="4"`, `AuditSourceID="clinic-7-ferry"`,
+		`UserID="clinic-7-ferry" UserIsRequestor="true"`, `csd-code="110153"`,
+		`UserID="`+node+`" UserIsRequestor="false" NetworkAccessPointID="127.0.0.1" NetworkAccessPointTypeCode="2"`, `csd-code="110152"`,
+		`ParticipantObjectID="`+node+`" ParticipantObjectTypeCode="2" ParticipantObjectTypeCodeRole="13"`, `csd-code="110182"`,
+		"unknown authority")
+	for _, phi := range []string{"Doe", "MRN-", "19800101", "CTRL-1"} {
+		if strings.Contains(alert, phi) {
+			t.Errorf("the alert carries %q from the message:\n%s", phi, alert)
+		}
+	}
+	// Many more failed attempts, then a stop: no second alert between.
+	waitFor(t, "retries", func() bool { return gw.disp.Stats().Retried >= 20 })
+	stopped = true
+	if err := gw.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ev := repo.next(); !strings.Contains(ev, `csd-code="110121"`) {
+		t.Fatalf("after 20 retries the repository got, before the stop event:\n%s", ev)
+	}
+}
+
+// TestPerHostLimiter: one report per host per deniedEvery, and the next
+// one carries how many were held back; hosts are counted apart.
+func TestPerHostLimiter(t *testing.T) {
+	l := newPerHost[string]()
+	t0 := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+	if ok, missed := l.allow("https://hie:443", t0); !ok || missed != 0 {
+		t.Fatalf("first: %v %d", ok, missed)
+	}
+	for i := range 5 {
+		if ok, _ := l.allow("https://hie:443", t0.Add(time.Duration(i+1)*time.Second)); ok {
+			t.Fatalf("retry %d within %s reported", i, deniedEvery)
+		}
+	}
+	if ok, _ := l.allow("https://auth:443", t0.Add(time.Second)); !ok {
+		t.Fatal("another host held back")
+	}
+	if ok, missed := l.allow("https://hie:443", t0.Add(deniedEvery)); !ok || missed != 5 {
+		t.Fatalf("after %s: %v, %d held back, want true, 5", deniedEvery, ok, missed)
+	}
 }

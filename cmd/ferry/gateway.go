@@ -156,6 +156,9 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 			Timeout:  cfg.Exchange.Timeout,
 			TLS:      cfg.Exchange.TLS,
 			MaxConns: cfg.Exchange.Workers,
+			// A failed authentication of the exchange is an ATNA
+			// Security Alert (audit on).
+			OnAuthFailure: g.remoteAuthFailed(),
 		}, log.With("component", "exchange"))
 	case cfg.Exchange.URL != "":
 		g.sink, err = fhirhttp.New(fhirhttp.Config{
@@ -168,6 +171,7 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 			UDAP:                 cfg.Exchange.Auth.UDAP,
 			UDAPRegistrationFile: cfg.UDAPRegistrationFile(),
 			Proxy:                cfg.Proxy,
+			OnAuthFailure:        g.remoteAuthFailed(),
 		}, log.With("component", "exchange"))
 	default:
 		g.sink = outbox.New(cfg.Path("outbox"))

@@ -196,13 +196,14 @@ func TestHandshakeDiagnoses(t *testing.T) {
 		client ClientConfig
 		server *tls.Config
 		want   Problem
+		node   bool // a node authentication failure (NodeAuthentication)
 	}{
-		{"unknown authority", ClientConfig{CAFile: other.CA, CertFile: p.ClientCert, KeyFile: p.ClientKey, ServerName: "localhost"}, server, UnknownAuthority},
-		{"hostname mismatch", ClientConfig{CAFile: p.CA, CertFile: p.ClientCert, KeyFile: p.ClientKey, ServerName: "hie.example.org"}, server, HostnameMismatch},
-		{"client cert from another CA", ClientConfig{CAFile: p.CA, CertFile: other.ClientCert, KeyFile: other.ClientKey, ServerName: "localhost"}, server, ClientCertRejected},
-		{"no client cert", ClientConfig{CAFile: p.CA, ServerName: "localhost"}, server, ClientCertRejected},
-		{"no client cert tls1.2", ClientConfig{CAFile: p.CA, ServerName: "localhost"}, server, NoCommonParameters},
-		{"expired server cert", ClientConfig{CAFile: caFile, ServerName: "localhost"}, expiredServer, Expired},
+		{"unknown authority", ClientConfig{CAFile: other.CA, CertFile: p.ClientCert, KeyFile: p.ClientKey, ServerName: "localhost"}, server, UnknownAuthority, true},
+		{"hostname mismatch", ClientConfig{CAFile: p.CA, CertFile: p.ClientCert, KeyFile: p.ClientKey, ServerName: "hie.example.org"}, server, HostnameMismatch, true},
+		{"client cert from another CA", ClientConfig{CAFile: p.CA, CertFile: other.ClientCert, KeyFile: other.ClientKey, ServerName: "localhost"}, server, ClientCertRejected, true},
+		{"no client cert", ClientConfig{CAFile: p.CA, ServerName: "localhost"}, server, ClientCertRejected, true},
+		{"no client cert tls1.2", ClientConfig{CAFile: p.CA, ServerName: "localhost"}, server, NoCommonParameters, true},
+		{"expired server cert", ClientConfig{CAFile: caFile, ServerName: "localhost"}, expiredServer, Expired, true},
 	}
 	for _, tc := range cases {
 		client, err := tc.client.LoadTLSConfig()
@@ -222,6 +223,9 @@ func TestHandshakeDiagnoses(t *testing.T) {
 		}
 		if d.Problem != tc.want {
 			t.Errorf("%s: problem %q, want %q (%v)", tc.name, d.Problem, tc.want, d)
+		}
+		if d.NodeAuthentication() != tc.node {
+			t.Errorf("%s: NodeAuthentication() = %v, want %v", tc.name, !tc.node, tc.node)
 		}
 		if !errors.Is(d, cerr) && !errors.Is(d.Err, cerr) {
 			t.Errorf("%s: original error not wrapped", tc.name)
@@ -243,8 +247,20 @@ func TestHandshakeDiagnoses(t *testing.T) {
 	}()
 	client, _ := ClientConfig{CAFile: p.CA, ServerName: "localhost"}.LoadTLSConfig()
 	_, err = tls.Dial("tcp", ln.Addr().String(), client)
-	if d := Diagnose(err); d == nil || d.Problem != NoCommonParameters {
-		t.Errorf("plain server: %v", d)
+	if d := Diagnose(err); d == nil || d.Problem != NoCommonParameters || d.NodeAuthentication() {
+		t.Errorf("plain server: %v (node authentication %v, want a configuration problem)", d, d.NodeAuthentication())
+	}
+	// No TLS version in common: found by ferry, not an authentication.
+	old, err := ClientConfig{CAFile: p.CA, ServerName: "localhost"}.LoadTLSConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.MaxVersion = tls.VersionTLS12
+	modern := server.Clone()
+	modern.MinVersion = tls.VersionTLS13
+	cerr, _ := handshake(t, old, modern)
+	if d := Diagnose(cerr); d == nil || d.NodeAuthentication() {
+		t.Errorf("no common version: %v is diagnosed as a node authentication failure", cerr)
 	}
 }
 

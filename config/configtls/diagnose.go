@@ -48,6 +48,27 @@ func (e *HandshakeError) Error() string {
 
 func (e *HandshakeError) Unwrap() error { return e.Err }
 
+// NodeAuthentication reports whether e is a failure of node
+// authentication (IHE ITI-19), which ATNA asks to record as a Security
+// Alert: the peer's certificate did not verify (unknown CA, expired,
+// another host's, unusable), or the peer refused ferry's client
+// certificate or its absence. A peer's plain "handshake failure" alert
+// counts too: a TLS 1.2 server that requires a client certificate sends
+// that alert when none comes (Go, OpenSSL), and a peer that refuses a
+// connection its policy does not allow is refusing to authenticate it. A
+// version or cipher-suite mismatch ferry found itself, or a peer that does
+// not speak TLS, is a configuration problem, not an authentication one.
+func (e *HandshakeError) NodeAuthentication() bool {
+	if e == nil {
+		return false
+	}
+	if e.Problem != NoCommonParameters {
+		return true
+	}
+	alert, ok := remoteAlert(e.Err)
+	return ok && alert == "tls: handshake failure"
+}
+
 // Diagnose returns a *HandshakeError explaining err when err (or an error it
 // wraps) is a TLS certificate or handshake failure, and nil otherwise. It
 // recognises failures found by ferry (the server's certificate) and alerts

@@ -68,7 +68,9 @@ var (
 	// failed to authenticate as a node (DICOM PS3.15 A.5.3.11; ITI-19's
 	// and ITI-20's node-authentication-failure trigger): a sender refused
 	// by the TLS handshake (no or an untrusted client certificate) or by
-	// a listener's allow list.
+	// a listener's allow list (NodeAuthFailure), or a server ferry
+	// connected to whose certificate did not verify or that refused
+	// ferry's (RemoteAuthFailure).
 	EventSecurityAlert     = Code{Code: "110113", System: "DCM", Text: "Security Alert"}
 	TypeNodeAuthentication = Code{Code: "110126", System: "DCM", Text: "Node Authentication"}
 	// TypeAuditRecordingStopped is the Security Alert type with which
@@ -192,6 +194,10 @@ var (
 	// IDListener types one of ferry's input listeners by its source name
 	// ("mllp/main"), the subject of a node authentication Security Alert.
 	IDListener = Code{Code: "listener", System: "urn:ferry:id-type", Text: "ferry input listener (source name)"}
+	// IDNode types a network node by its address (DICOM CID 404, DCM
+	// 110182 "Node ID"): the server ferry connected to, the subject of
+	// an outbound node authentication Security Alert (RemoteAuthFailure).
+	IDNode = Code{Code: "110182", System: "DCM", Text: "Node ID"}
 )
 
 // Object is one ParticipantObjectIdentification.

@@ -188,3 +188,29 @@ func NodeAuthFailure(gateway, gatewayAddr, listener, peerAddr, reason string, t 
 			Details: []Detail{{Type: "Alert Description", Value: reason}}}},
 	}
 }
+
+// RemoteAuthFailure builds the Security Alert (DICOM PS3.15 A.5.3.11) for
+// a node ferry connected to that failed node authentication: the
+// exchange, its token endpoint or another server whose TLS certificate
+// did not verify, or that refused ferry's client certificate. Action
+// Execute, outcome minor failure, event type 110126 Node Authentication;
+// the gateway as the reporting process and the side that connected
+// (requestor, Source Role ID), the node as the destination it tried to
+// reach (remote, as scheme://host:port, with remoteAddr, its host, as the
+// network access point), and that node as the alert subject (type 2,
+// role 13 Security Resource, typed DCM 110182 Node ID) with the reason
+// (PHI-free: the TLS diagnosis) as its Alert Description detail and as
+// the outcome description. The direction tells it from NodeAuthFailure,
+// where the peer is the source.
+func RemoteAuthFailure(gateway, gatewayAddr, remote, remoteAddr, reason string, t time.Time) Event {
+	return Event{
+		ID: EventSecurityAlert, Type: TypeNodeAuthentication, Action: ActionExecute,
+		Outcome: OutcomeMinorFailure, OutcomeDesc: reason, Time: t,
+		Participants: []Participant{
+			{UserID: gateway, Requestor: true, Address: gatewayAddr, Role: RoleSource},
+			{UserID: remote, Address: remoteAddr, Role: RoleDestination},
+		},
+		Objects: []Object{{ID: remote, IDType: IDNode, TypeCode: 2, Role: 13,
+			Details: []Detail{{Type: "Alert Description", Value: reason}}}},
+	}
+}

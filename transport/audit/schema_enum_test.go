@@ -24,9 +24,10 @@ func TestXMLEnumeratedAttributes(t *testing.T) {
 			Input: "sha256:00", Time: now}),
 		"operator": OperatorEvent(OperatorAction{Kind: OpHeldRelease, Operator: Operator{UserID: "root"}, Gateway: "gw",
 			Patient: "pk", Object: "01HELD", ObjectType: IDHeldBundle, QueueID: "01Q", Label: "R", Time: now}),
-		"login":     LoginFailure(Operator{UserID: "ops-api"}, "gw", "host", "missing token", now),
-		"node auth": NodeAuthFailure("gw", "host", "mllp/main", "10.1.2.3", "tls handshake failed: bad certificate", now),
-		"app start": ApplicationActivity(true, "gw", "host", "1234", &Operator{UserID: "ferry"}, now),
+		"login":       LoginFailure(Operator{UserID: "ops-api"}, "gw", "host", "missing token", now),
+		"node auth":   NodeAuthFailure("gw", "host", "mllp/main", "10.1.2.3", "tls handshake failed: bad certificate", now),
+		"remote auth": RemoteAuthFailure("gw", "host", "https://hie.example:443", "hie.example", "tls unknown authority: x509", now),
+		"app start":   ApplicationActivity(true, "gw", "host", "1234", &Operator{UserID: "ferry"}, now),
 	}
 	for name, ev := range events {
 		ev.AuditSourceID = "gw"

@@ -106,6 +106,15 @@ type Config struct {
 	// and UDAP requests and the UDAP revocation checks go through it. The
 	// zero value takes the proxy from the environment.
 	Proxy configproxy.Config `yaml:"-" json:"-"`
+	// OnAuthFailure, when set, is called for every request whose TLS
+	// connection failed node authentication (NodeAuthentication of its
+	// configtls.HandshakeError): to the exchange, its SMART or UDAP
+	// endpoints (discovery, registration, token), a revocation server or
+	// an https proxy. remote names that node as scheme://host[:port],
+	// without path or credentials. It is not called for network errors
+	// (refused, reset, timeout). The gateway records it as an ATNA
+	// Security Alert; it must not block.
+	OnAuthFailure func(remote string, err *configtls.HandshakeError) `yaml:"-" json:"-"`
 }
 
 // Validate checks the settings offline.
@@ -321,8 +330,9 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 		if tokens != nil {
 			var err error
 			if tok, err = tokens.Token(ctx); err != nil {
-				if configtls.Diagnose(err) != nil {
+				if hs := configtls.Diagnose(err); hs != nil {
 					s.forget(client)
+					s.authFailed(hs, err)
 				}
 				return fmt.Errorf("post bundle %s: %w", it.ID, err)
 			}
@@ -334,11 +344,46 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 			tokens.Invalidate(tok)
 			continue
 		}
-		if configtls.Diagnose(err) != nil {
+		if hs := configtls.Diagnose(err); hs != nil {
 			s.forget(client)
+			s.authFailed(hs, err)
 		}
 		return err
 	}
+}
+
+// authFailed reports hs, the diagnosis of err, to OnAuthFailure when it
+// is a node authentication failure, naming the node whose connection
+// failed: an https proxy's (configproxy.TLSError), else the host of the
+// request err comes from (a token endpoint may be on another host), else
+// the exchange.
+func (s *Sink) authFailed(hs *configtls.HandshakeError, err error) {
+	if s.cfg.OnAuthFailure == nil || !hs.NodeAuthentication() {
+		return
+	}
+	s.cfg.OnAuthFailure(failedNode(err, s.cfg.URL), hs)
+}
+
+// failedNode returns scheme://host[:port] of the node err failed to
+// authenticate, or of fallback.
+func failedNode(err error, fallback string) string {
+	raw := fallback
+	var pe *configproxy.TLSError
+	var ue *url.Error
+	switch {
+	case errors.As(err, &pe):
+		raw = pe.Proxy
+	case errors.As(err, &ue):
+		raw = ue.URL
+	}
+	u, perr := url.Parse(raw)
+	if perr != nil || u.Host == "" {
+		u, perr = url.Parse(fallback)
+		if perr != nil {
+			return ""
+		}
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // forget drops client after a TLS certificate or handshake failure, so

@@ -83,6 +83,14 @@ type Config struct {
 	TLS configtls.ClientConfig
 	// MaxConns bounds the connections kept open (the dispatcher's workers).
 	MaxConns int
+	// OnAuthFailure, when set, is called for every connection to the
+	// exchange that failed node authentication (NodeAuthentication of its
+	// configtls.HandshakeError): its certificate did not verify, or it
+	// refused ferry's client certificate (with TLS 1.3 that refusal
+	// arrives with the first read, so it is reported from Send). remote
+	// is mllps://host:port. It is not called for network errors. The
+	// gateway records it as an ATNA Security Alert; it must not block.
+	OnAuthFailure func(remote string, err *configtls.HandshakeError)
 }
 
 // Validate checks the settings offline.
@@ -219,7 +227,8 @@ func (s *Sink) dial(ctx context.Context) (*conn, error) {
 	d := tls.Dialer{NetDialer: &net.Dialer{KeepAlive: 30 * time.Second}, Config: tc}
 	nc, err := d.DialContext(ctx, "tcp", s.hostport)
 	if err != nil {
-		if configtls.Diagnose(err) != nil {
+		if hs := configtls.Diagnose(err); hs != nil {
+			s.authFailed(hs)
 			// The CA pool is read only when the TLS settings are
 			// loaded: forget them, so that the next Connect reads
 			// the files again and a fixed ca_file resumes delivery
@@ -237,6 +246,14 @@ func (s *Sink) dial(ctx context.Context) (*conn, error) {
 	s.mu.Unlock()
 	br := bufio.NewReader(nc)
 	return &conn{c: nc, br: br, rd: mllp.NewReader(br, maxAckBytes)}, nil
+}
+
+// authFailed reports hs to OnAuthFailure when it is a node
+// authentication failure.
+func (s *Sink) authFailed(hs *configtls.HandshakeError) {
+	if s.cfg.OnAuthFailure != nil && hs.NodeAuthentication() {
+		s.cfg.OnAuthFailure(Scheme+"://"+s.hostport, hs)
+	}
 }
 
 // get returns an idle connection or dials a new one.
@@ -324,6 +341,9 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	a, err := s.exchange(ctx, c, msg)
 	if err != nil {
 		c.c.Close()
+		if hs := configtls.Diagnose(err); hs != nil {
+			s.authFailed(hs)
+		}
 		return fmt.Errorf("forward message %s to %s: %w", it.ID, s.hostport, err)
 	}
 	switch a.kind {
