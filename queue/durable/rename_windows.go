@@ -5,6 +5,8 @@ package durable
 import (
 	"errors"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/windows"
@@ -21,11 +23,16 @@ const renameRetryFor = 2 * time.Second
 // until the other handle is closed, where Unix renames over open files.
 // Such opens last milliseconds, so the rename is tried again for a while
 // before the write is reported as failed.
+//
+// The move is made with MOVEFILE_WRITE_THROUGH: MoveFileEx then returns
+// only once the rename is on the disk, which on Windows stands in for the
+// directory sync that follows a rename elsewhere (SyncDir does nothing
+// here), so a file whose rename was reported is there after a power cut.
 func rename(oldpath, newpath string) error {
 	deadline := time.Now().Add(renameRetryFor)
 	wait := time.Millisecond
 	for {
-		err := os.Rename(oldpath, newpath)
+		err := moveWriteThrough(oldpath, newpath)
 		if err == nil || !transientlyOpen(err) || time.Now().After(deadline) {
 			return err
 		}
@@ -36,4 +43,34 @@ func rename(oldpath, newpath string) error {
 
 func transientlyOpen(err error) bool {
 	return errors.Is(err, windows.ERROR_ACCESS_DENIED) || errors.Is(err, windows.ERROR_SHARING_VIOLATION)
+}
+
+// moveWriteThrough is os.Rename with MOVEFILE_WRITE_THROUGH added to the
+// flags os.Rename uses, and its error in os.Rename's form.
+func moveWriteThrough(oldpath, newpath string) error {
+	from, err := windows.UTF16PtrFromString(fixLongPath(oldpath))
+	if err != nil {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+	}
+	to, err := windows.UTF16PtrFromString(fixLongPath(newpath))
+	if err != nil {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+	}
+	if err := windows.MoveFileEx(from, to, windows.MOVEFILE_REPLACE_EXISTING|windows.MOVEFILE_WRITE_THROUGH); err != nil {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+	}
+	return nil
+}
+
+// fixLongPath makes an absolute path longer than MAX_PATH usable with
+// MoveFileEx (the \\?\ prefix), as os.Rename does for its callers.
+func fixLongPath(p string) string {
+	if len(p) < 248 || strings.HasPrefix(p, `\\?\`) || !filepath.IsAbs(p) {
+		return p
+	}
+	p = filepath.Clean(p)
+	if strings.HasPrefix(p, `\\`) { // UNC: \\server\share -> \\?\UNC\server\share
+		return `\\?\UNC\` + p[2:]
+	}
+	return `\\?\` + p
 }
