@@ -239,6 +239,7 @@ type Queue struct {
 	zeroHold    time.Time   // pre-zeroing failed: not tried again before this
 	zeroWarned  bool        // the pre-zeroing failure was logged
 	writeErrors atomic.Int64
+	carryArmed  atomic.Bool   // a retry of the carry is scheduled (retryCarry)
 	stopped     chan struct{} // closed when failed is set
 
 	mu           sync.Mutex
