@@ -100,7 +100,10 @@ func seqOf(t *testing.T, q *Queue, id string) uint64 {
 // item 1, in order).
 //
 // The same goes for the second key of an item ordered After another
-// key's backlog (a merge), and for an operator's Purge of a waiting item.
+// key's backlog (a merge), for an operator's Purge of a waiting item and
+// for a dead letter (whose file, written and synced before the ACK
+// record, settles it at the restart: the crash image then holds item 2
+// alone).
 func TestAckOrderAcrossCrash(t *testing.T) {
 	cases := []struct {
 		name string
@@ -108,6 +111,7 @@ func TestAckOrderAcrossCrash(t *testing.T) {
 		// the earlier one (leased by a Get unless purge).
 		store func(t *testing.T, q *Queue) (first, second *queue.Item)
 		purge bool
+		dead  bool // item 1 is refused for good (dead-lettered)
 	}{
 		{name: "same key", store: func(t *testing.T, q *Queue) (*queue.Item, *queue.Item) {
 			return put(t, q, "P1", 1), put(t, q, "P1", 2)
@@ -118,6 +122,9 @@ func TestAckOrderAcrossCrash(t *testing.T) {
 			return put(t, q, "P1", 1), putAfter(t, q, "P2", []string{"P1"}, 2)
 		}},
 		{name: "purge", purge: true, store: func(t *testing.T, q *Queue) (*queue.Item, *queue.Item) {
+			return put(t, q, "P1", 1), put(t, q, "P1", 2)
+		}},
+		{name: "dead letter", dead: true, store: func(t *testing.T, q *Queue) (*queue.Item, *queue.Item) {
 			return put(t, q, "P1", 1), put(t, q, "P1", 2)
 		}},
 	}
@@ -137,7 +144,11 @@ func TestAckOrderAcrossCrash(t *testing.T) {
 				go func() { settled <- q.Purge(ctx, first.ID) }()
 			} else {
 				a := wantGet(t, q, first, "item 1")
-				go func() { settled <- a(ctx, nil) }()
+				var err error
+				if tc.dead {
+					err = queue.Permanent(errors.New("HTTP 422"))
+				}
+				go func() { settled <- a(ctx, err) }()
 			}
 			<-paused
 
@@ -167,8 +178,13 @@ func TestAckOrderAcrossCrash(t *testing.T) {
 				}
 				t.Fatalf("item 2 was handed out while item 1's ACK record was not in the log")
 			}
-			// A crash now delivers both again, in order.
-			wantAfterCrash(t, crashImage(t, dir), first, second)
+			// A crash now delivers both again, in order (item 2
+			// alone when item 1 has its dead letter).
+			if tc.dead {
+				wantAfterCrash(t, crashImage(t, dir), second)
+			} else {
+				wantAfterCrash(t, crashImage(t, dir), first, second)
+			}
 
 			// Item 1's ACK record is written but not synced: item 2 is
 			// still not handed out.
