@@ -193,6 +193,11 @@ func TestAfterCrashKill9(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		// The next items of their keys are ready once the ACK records
+		// are synced.
+		if err := q.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if merges == 0 {
 		t.Fatal("no merge item left to check after the crashes")

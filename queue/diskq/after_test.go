@@ -88,6 +88,9 @@ func TestAfterWaitsForBothKeys(t *testing.T) {
 			ack(t, ackX, nil)
 			ack(t, wantGet(t, q, a3, "A3"), nil)
 			ack(t, wantGet(t, q, b2, "B2"), nil)
+			if err := q.Sync(context.Background()); err != nil { // the keys are held until then
+				t.Fatal(err)
+			}
 			if q.Len() != 0 || len(q.keys) != 0 {
 				t.Fatalf("%d items, %d keys left", q.Len(), len(q.keys))
 			}

@@ -78,7 +78,8 @@
 // A08 never overtakes its A01, while other keys proceed in parallel. An
 // item with After keys joins the order of each of its keys: it is ready
 // only when it is the oldest unsettled item of all of them, holds them
-// all while leased or delayed, and releases them all when settled. An
+// all while leased or delayed, and releases them all when settled (once
+// the ACK record saying so is synced, see Durability). An
 // A40 keyed to the surviving patient is so delivered after the backlog
 // of the patient it retires.
 //
@@ -96,7 +97,10 @@
 // flush. ACK and NACK records ride along in the next batch without making
 // the consumer wait: a crash before they are synced only means a
 // redelivery, which at-least-once allows. Sync waits for them when a
-// caller needs that.
+// caller needs that. The next item of a settled item's keys waits for
+// that sync, though, so that the log never holds its ACK record without
+// the earlier one's: else a crash would deliver the older item again
+// after the newer one (see keyState).
 //
 // A full disk fails only the writes it refuses: the failed records are
 // cut off the segment again and their Puts return an error that matches
@@ -235,6 +239,7 @@ type Queue struct {
 	zeroHold    time.Time   // pre-zeroing failed: not tried again before this
 	zeroWarned  bool        // the pre-zeroing failure was logged
 	writeErrors atomic.Int64
+	carryArmed  atomic.Bool   // a retry of the carry is scheduled (retryCarry)
 	stopped     chan struct{} // closed when failed is set
 
 	mu           sync.Mutex
@@ -266,6 +271,12 @@ type Queue struct {
 	// every delivery.
 	deadKeys map[string][]deadRef
 	deadKeyN atomic.Int64
+
+	// Test hooks, nil outside tests: hookSettle runs in settleIf once the
+	// item has left memory, before its ACK record goes to the writer;
+	// hookSync before a commit that holds an ACK record syncs.
+	hookSettle atomic.Pointer[func(seq uint64)]
+	hookSync   atomic.Pointer[func()]
 }
 
 // meta is what memory holds per unsettled item: 96 bytes, plus its share
@@ -390,10 +401,20 @@ func normAfter(key string, after []string) []string {
 // keyState orders the unsettled items of one key; items[0] is the only one
 // that may be ready or leased. An item with After keys is in the items of
 // each of its keys, and ready only when it is items[0] of all of them.
+//
+// A settled item holds its keys until its ACK record is synced (held):
+// only then is the next item handed out. Were it handed out at once, its
+// ACK record could reach the disk before the settled one's (a later
+// group commit, or the same one torn by a power cut), and a crash would
+// deliver the older item again after the newer one had reached the
+// exchange: older data on top of newer (TestAckOrderAcrossCrash).
+// The settling consumer does not wait; the key's next item waits one
+// commit.
 type keyState struct {
 	key   string // shared by the items' meta.key
 	items []*meta
-	busy  bool // items[0] is leased, or delayed (released with a NotBefore ahead)
+	busy  bool  // items[0] is leased, or delayed (released with a NotBefore ahead)
+	held  int32 // settled items whose ACK records are not synced yet; the keyState stays while > 0
 }
 
 // writeReq is one unit of work for the writer. put is set for PUT records
@@ -408,6 +429,7 @@ type writeReq struct {
 	body    []byte // a PUT record's body, appended to rec by the writer
 	put     *meta
 	settles *segment // an ACK record: the segment holding the item's PUT
+	settled *meta    // an ACK record: the item, whose keys are held until it is synced
 	remove  string   // an ACK record: body file to delete once it is synced
 	done    chan error
 }
@@ -889,7 +911,10 @@ func (q *Queue) settleIf(m *meta, check func() error) error {
 	seg := m.seg
 	q.inflight.Add(1)
 	q.mu.Unlock()
-	r := &writeReq{rec: encodeAck(m.seq), settles: seg}
+	if h := q.hookSettle.Load(); h != nil {
+		(*h)(m.seq)
+	}
+	r := &writeReq{rec: encodeAck(m.seq), settles: seg, settled: m}
 	if f := m.file(); f != "" {
 		r.remove = filepath.Join(q.bodiesDir(), f)
 	}
@@ -945,8 +970,9 @@ func (q *Queue) requeueLocked(m *meta) {
 	q.wakeLocked()
 }
 
-// removeLocked forgets an unsettled item and makes the next item of its
-// key ready.
+// removeLocked forgets an unsettled item whose ACK record is about to be
+// written. Its keys are held (see keyState): their next items are made
+// ready by releaseHeldLocked once that record is synced.
 func (q *Queue) removeLocked(m *meta) {
 	delete(q.items, m.seq)
 	wasLeased := m.leased
@@ -962,10 +988,6 @@ func (q *Queue) removeLocked(m *meta) {
 	wasDelayed := m.delayed
 	m.delayed = false // a pending timer entry skips it (see delay.go)
 	if m.ordered() {
-		// The heads left behind are checked once m is out of every
-		// FIFO: one may wait for m under another key too.
-		var one [2]*meta
-		heads := one[:0]
 		q.eachKey(m, func(ks *keyState) {
 			if len(ks.items) > 0 && ks.items[0] == m {
 				// The usual case, the key's oldest item settling: O(1),
@@ -983,18 +1005,39 @@ func (q *Queue) removeLocked(m *meta) {
 			if wasLeased || wasDelayed {
 				ks.busy = false
 			}
-			if len(ks.items) == 0 {
-				delete(q.keys, ks.key)
-			} else {
-				heads = append(heads, ks.items[0])
-			}
+			ks.held++
 		})
-		for _, h := range heads {
-			q.readyIfHeadLocked(h)
-		}
 	}
 	for q.lowSeq < q.nextSeq && q.items[q.lowSeq] == nil {
 		q.lowSeq++
+	}
+}
+
+// releaseHeldLocked ends the hold that settling m put on its keys, its
+// ACK record now synced, and makes the next item of each ready (unless
+// another settlement still holds it). A settlement that is never synced
+// (the queue stopped, see full.go) keeps its keys held until the restart,
+// which delivers again, in order, what it had settled.
+func (q *Queue) releaseHeldLocked(m *meta) {
+	if !m.ordered() {
+		return
+	}
+	// The heads are checked once every key is released: one may wait
+	// for m under two keys.
+	var one [2]*meta
+	heads := one[:0]
+	q.eachKey(m, func(ks *keyState) {
+		ks.held--
+		switch {
+		case ks.held > 0:
+		case len(ks.items) == 0:
+			delete(q.keys, ks.key)
+		default:
+			heads = append(heads, ks.items[0])
+		}
+	})
+	for _, h := range heads {
+		q.readyIfHeadLocked(h)
 	}
 }
 
@@ -1005,7 +1048,7 @@ func (q *Queue) readyIfHeadLocked(m *meta) {
 		return
 	}
 	head := true
-	q.eachKey(m, func(ks *keyState) { head = head && ks.items[0] == m && !ks.busy })
+	q.eachKey(m, func(ks *keyState) { head = head && ks.items[0] == m && !ks.busy && ks.held == 0 })
 	if head {
 		heap.Push(&q.ready, m)
 		q.wakeLocked()
@@ -1029,7 +1072,7 @@ func (q *Queue) enqueueLocked(m *meta) {
 			q.keys[key] = ks
 		}
 		ks.items = append(ks.items, m)
-		head = head && len(ks.items) == 1 && !ks.busy
+		head = head && len(ks.items) == 1 && !ks.busy && ks.held == 0
 		return ks.key
 	}
 	if m.key != "" {
@@ -1369,6 +1412,11 @@ func (q *Queue) syncLoop(done chan<- struct{}) {
 
 // commit syncs a group of written batches, then publishes their items.
 func (q *Queue) commit(group []*written) {
+	if h := q.hookSync.Load(); h != nil && slices.ContainsFunc(group, func(w *written) bool {
+		return slices.ContainsFunc(w.batch, func(r *writeReq) bool { return r.settled != nil })
+	}) {
+		(*h)()
+	}
 	failed := q.failedErr()
 	if failed == nil {
 		start := time.Now()
@@ -1426,6 +1474,9 @@ func (q *Queue) commit(group []*written) {
 			}
 			if r.settles != nil {
 				r.settles.live--
+			}
+			if r.settled != nil {
+				q.releaseHeldLocked(r.settled)
 			}
 		}
 	}

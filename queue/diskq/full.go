@@ -25,7 +25,8 @@ import (
 //     batch, and its Puts return the error, which errors.Is matches to
 //     queue.ErrFull when the disk is full, so the source answers AR (the
 //     sender resends) or leaves the file for a later try. ACK and NACK
-//     records of the batch are written with the next one.
+//     records of the batch are written with the next one, or zeroRetry
+//     later when ACK records hold their keys (retryCarry).
 //   - A failed rotation (the next segment cannot be created) fails the
 //     batch the same way; the next batch tries again.
 //   - A failed fdatasync stops the queue for good (q.failed): after it the
@@ -133,6 +134,7 @@ func (q *Queue) reject(batch []*writeReq, err error) {
 		q.log.Error("queue write failed; puts fail until one succeeds again", "reason", err.Error())
 	}
 	q.writeFails++
+	held := false
 	for _, r := range batch {
 		switch {
 		case r.put != nil:
@@ -143,12 +145,40 @@ func (q *Queue) reject(batch []*writeReq, err error) {
 			}
 		case len(r.rec) > 0:
 			q.carry = append(q.carry, r)
+			held = held || r.settled != nil
 			continue
 		}
 		if r.done != nil {
 			r.done <- err
 		}
 	}
+	if held {
+		q.retryCarry()
+	}
+}
+
+// retryCarry has the writer try the settlements a failed batch left
+// (carry) again zeroRetry later, even if nothing else is written
+// meanwhile: their items' keys are held until the ACK records are synced
+// (see keyState), and waiting for the next Put to carry them would stop
+// those patients' deliveries for as long as no message comes in (a
+// night). A retry that fails again arms the next.
+func (q *Queue) retryCarry() {
+	if !q.carryArmed.CompareAndSwap(false, true) {
+		return
+	}
+	time.AfterFunc(zeroRetry, func() {
+		q.carryArmed.Store(false)
+		q.mu.Lock()
+		if q.closed {
+			q.mu.Unlock()
+			return
+		}
+		q.inflight.Add(1)
+		q.mu.Unlock()
+		q.reqs <- &writeReq{} // a barrier: the writer writes the carry before it
+		q.inflight.Done()
+	})
 }
 
 // writeRecovered ends a failed-write episode. The caller holds wmu.

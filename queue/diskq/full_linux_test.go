@@ -61,12 +61,15 @@ func (c *fullChild) emit(format string, args ...any) {
 }
 
 // put stores item n with a body of size bytes and reports the outcome.
-func (c *fullChild) put(q *Queue, size int) (*queue.Item, error) {
+func (c *fullChild) put(q *Queue, size int) (*queue.Item, error) { return c.putKey(q, "", size) }
+
+// putKey is put for an item of key.
+func (c *fullChild) putKey(q *Queue, key string, size int) (*queue.Item, error) {
 	c.mu.Lock()
 	c.n++
 	n := c.n
 	c.mu.Unlock()
-	it := &queue.Item{Body: fullBody(n, size), Attrs: map[string]string{"n": strconv.Itoa(n), "size": strconv.Itoa(size)}}
+	it := &queue.Item{Key: key, Body: fullBody(n, size), Attrs: map[string]string{"n": strconv.Itoa(n), "size": strconv.Itoa(size)}}
 	err := q.Put(context.Background(), it)
 	if err != nil {
 		c.emit("F %s", it.ID)
@@ -149,6 +152,8 @@ func TestDiskFullChild(t *testing.T) {
 		c.rotation()
 	case "shortzero":
 		c.shortZero()
+	case "heldcarry":
+		c.heldCarry()
 	default:
 		t.Fatalf("unknown scenario %q", os.Getenv(fullScenarioEnv))
 	}
@@ -363,6 +368,67 @@ func (c *fullChild) rotation() {
 	closeQ(t, q)
 }
 
+// heldCarry: the ACK record of a delivered item cannot be written (the
+// disk is full when the writer must rotate), so the next item of its key
+// waits; once there is room the writer writes the record on its own,
+// without a Put or Sync to carry it, and the next item goes.
+func (c *fullChild) heldCarry() {
+	t := c.t
+	const body = 4 << 10
+	opts := Options{SegmentBytes: 64 << 10, Logger: c.logs.logger()}
+	q := open(t, c.dir, opts)
+	must := func(it *queue.Item, err error) *queue.Item {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return it
+	}
+	k1, k2 := must(c.putKey(q, "K", body)), must(c.putKey(q, "K", body))
+	f1 := must(c.putKey(q, "F", body))
+	for writerEnd(q) < opts.SegmentBytes {
+		must(c.putKey(q, "F", body))
+	}
+	ackK1 := wantGet(t, q, k1, "K1")
+	ackF1 := wantGet(t, q, f1, "F1") // F's other items wait behind it
+
+	setFsize(t, 10) // the next write rotates, and the new segment cannot be created
+	ack(t, ackK1, nil)
+	if err := q.Sync(context.Background()); !errors.Is(err, syscall.EFBIG) {
+		t.Fatalf("Sync of K1's ACK record on a full disk: %v, want EFBIG", err)
+	}
+	c.mustFail(q, body)
+	q.wmu.Lock()
+	carried := len(q.carry)
+	q.wmu.Unlock()
+	if carried != 1 {
+		t.Fatalf("%d records wait for room, want K1's ACK record", carried)
+	}
+	if it, _, err := q.Get(canceled()); err == nil {
+		t.Fatalf("%s handed out while K1's ACK record could not be written", it.Attrs["n"])
+	}
+
+	setFsize(t, unix.RLIM_INFINITY)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a hang guard
+	defer cancel()
+	it, ackK2, err := q.Get(ctx)
+	if err != nil {
+		t.Fatalf("K2 not handed out once the disk had room (K1's ACK record never retried): %v", err)
+	}
+	if it.ID != k2.ID {
+		t.Fatalf("Get %s, want K2", it.Attrs["n"])
+	}
+	c.emit("A %s", k1.ID) // synced before K2 was handed out
+	ack(t, ackK2, nil)
+	ack(t, ackF1, nil)
+	if err := q.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c.emit("A %s", k2.ID)
+	c.emit("A %s", f1.ID)
+	closeQ(t, q)
+}
+
 // shortZero: the disk fills in the middle of a pre-zeroing chunk, so the
 // kernel writes part of it; then there is room again and the segment
 // fills up and rotates. The part-written zeros must be trimmed with the
@@ -519,6 +585,18 @@ func TestDiskFullRotation(t *testing.T) {
 // failure that stops the queue, as a failed fsync does: Stopped closes,
 // Err and Stats say why, every later Put fails with it, Close returns it,
 // and a reopen (the restart) recovers every item stored before.
+// TestDiskFullHeldKey: an ACK record the full disk refused is written on
+// the writer's own once there is room, so the key it holds (the next
+// item of the patient waits for it) is not held until the next message.
+func TestDiskFullHeldKey(t *testing.T) {
+	dir := t.TempDir()
+	stored, failed, acked := runFullChild(t, dir, "heldcarry")
+	if len(acked) != 3 {
+		t.Fatalf("child acknowledged %d items, want 3", len(acked))
+	}
+	checkAfterFull(t, dir, Options{SegmentBytes: 64 << 10}, stored, failed, acked)
+}
+
 // TestDiskFullShortZero: zeros a full disk let through part of a
 // pre-zeroing chunk are trimmed at rotation like the rest; the reopen
 // finds every item and no damage.
