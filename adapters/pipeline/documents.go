@@ -216,7 +216,25 @@ func (x XDMDocument) ConvertSpill(ctx context.Context, in adapters.Raw, spill fu
 	if res.SubmissionSetID != "" {
 		u.Attrs[AttrSubmissionSet] = res.SubmissionSetID
 	}
-	return []Unit{u}, nil
+	if res.Supersede == nil {
+		u.Replaces = res.Replaces
+		return []Unit{u}, nil
+	}
+	// A replacement (an RPLC association in METADATA.XML) marks the
+	// version it replaces superseded after it, in a batch of its own,
+	// as a C-CDA's does (see CCDA.Convert): a replaced version the
+	// exchange never received fails that PATCH alone, which counts as
+	// done.
+	body, err := json.Marshal(res.Supersede)
+	if err != nil {
+		if u.BodyFile != "" {
+			os.Remove(u.BodyFile)
+		}
+		return nil, fmt.Errorf("encode bundle: %w", err)
+	}
+	sb := Unit{Name: "supersede replaced document", Bundle: body, Key: u.Key, Patient: u.Patient, Dedup: sha256.Sum256(body),
+		Attrs: map[string]string{"format": xdmfhir.Format, queue.AttrMissingOK: "true"}, Replaces: res.Replaces}
+	return []Unit{u, sb}, nil
 }
 
 // AttrSubmissionSet is the unit (and queue item) attribute holding the

@@ -51,6 +51,43 @@ type Author struct {
 	Person       string   `json:"person,omitempty"`
 }
 
+// Relation is an ebRIM Association of METADATA.XML whose sourceObject is
+// the document: its associationType (urn:ihe:iti:2007:AssociationType:RPLC
+// and so on) and the DocumentEntry it targets. The target is usually an
+// entry of the sender's registry that the package does not hold, named by
+// its entryUUID alone; when the package gives its uniqueId too (the target
+// is an ExtrinsicObject of the package, or an ExternalIdentifier of the
+// package names it), that is kept, since ferry files a document under its
+// uniqueId.
+type Relation struct {
+	Type           string `json:"type"`
+	TargetUUID     string `json:"targetEntryUUID,omitempty"`
+	TargetUniqueID string `json:"targetUniqueId,omitempty"`
+}
+
+// relationCodes maps the XDS association types between documents to
+// DocumentReference.relatesTo.code as IHE MHD's ConceptMap
+// AssociationTypeVsRelatesTo does: a transform that replaces (XFRM_RPLC)
+// maps to replaces, the more specific change.
+var relationCodes = map[string]string{
+	"RPLC": "replaces", "XFRM_RPLC": "replaces", "APND": "appends", "XFRM": "transforms", "signs": "signs",
+}
+
+// RelationCode returns the relatesTo code of an associationType, given in
+// full (urn:ihe:iti:2007:AssociationType:RPLC) or, as older packages
+// write it, bare (RPLC); ok is false for an association that relates no
+// documents (HasMember) or one ferry does not know.
+func RelationCode(assocType string) (code string, ok bool) {
+	t := strings.TrimSpace(assocType)
+	if rest, found := strings.CutPrefix(t, "urn:ihe:iti:2007:AssociationType:"); found {
+		t = rest
+	} else if strings.Contains(t, ":") {
+		return "", false
+	}
+	code, ok = relationCodes[t]
+	return code, ok
+}
+
 // Entry is what METADATA.XML says about one document (an ExtrinsicObject),
 // as written there: CX, XON, XCN and DTM values are kept in their HL7 v2
 // form and mapped by the Converter.
@@ -75,6 +112,10 @@ type Entry struct {
 	PracticeSetting *Code    `json:"practiceSettingCode,omitempty"`
 	Confidentiality []Code   `json:"confidentialityCode,omitempty"`
 	Authors         []Author `json:"authors,omitempty"`
+	// Related are the Associations of METADATA.XML from this document to
+	// another that say how they relate (RelationCode): a replacement, an
+	// appendix, a transform, a signature.
+	Related []Relation `json:"related,omitempty"`
 
 	// PHI: carried under MetaPHI only.
 	PatientID        string `json:"-"` // CX
