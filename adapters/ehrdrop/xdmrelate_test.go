@@ -234,3 +234,42 @@ func TestZipXDMReplacedVersionLate(t *testing.T) {
 		}
 	})
 }
+
+// A C-CDA that an XDM package's METADATA.XML says replaces another
+// document (an RPLC Association; its own header has no relatedDocument)
+// is converted as if its header said so: its DocumentReference relatesTo
+// the replaced document by the target's uniqueId (root^extension as an
+// II), and the supersede batch is queued after it, as for a C-CDA's own
+// relatedDocument RPLC.
+func TestZipXDMReplacementCCDA(t *testing.T) {
+	e := xdmEntry{xdmDoc: xdmDoc{"DOC0001.XML", "text/xml", "2.16.840.1.113883.19.5.99999.1^PRB1"}, patientID: "MRN-PRB1^^^&2.16.840.1.113883.19.5.99999.2&ISO"}
+	md := strings.Replace(string(metadataXMLOf("20260305090000", e)), " </rim:RegistryObjectList>", `  <rim:Association id="as01" associationType="urn:ihe:iti:2007:AssociationType:RPLC" sourceObject="Document01" targetObject="`+oldEntryUUID+`"/>
+  <rim:ExternalIdentifier id="eiOld" registryObject="`+oldEntryUUID+`" identificationScheme="urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab" value="2.16.840.1.113883.19.5.99999.1^PRB0">
+   <rim:Name><rim:LocalizedString value="XDSDocumentEntry.uniqueId"/></rim:Name>
+  </rim:ExternalIdentifier>
+ </rim:RegistryObjectList>`, 1)
+	pipe, q := newPipeline(t)
+	src := &Source{next: pipe, zip: defaultZipLimits, maxBody: 64 << 20}
+	if err := src.consumeZip(context.Background(), adapters.Raw{Name: "corrected.zip", Meta: map[string]string{}, Body: buildZip(t, time.Now(),
+		zipFile{"IHE_XDM/SUBSET01/METADATA.XML", []byte(md)}, zipFile{"IHE_XDM/SUBSET01/DOC0001.XML", readFile(t, ccdaProblem)})}); err != nil {
+		t.Fatal(err)
+	}
+	items := q.all()
+	if want := len(aloneBundles(t, ccdaProblem)) + 1; len(items) != want {
+		t.Fatalf("queued %d bundles, want the C-CDA's %d and its supersede batch", len(items), want-1)
+	}
+	var rel any
+	for _, it := range items {
+		if d := entryOf(t, it.Body, "DocumentReference"); d != nil {
+			rel = at(d, "resource", "relatesTo")
+		}
+	}
+	if at(rel, 0, "code") != "replaces" || at(rel, 0, "target", "identifier", "system") != "urn:oid:2.16.840.1.113883.19.5.99999.1" ||
+		at(rel, 0, "target", "identifier", "value") != "PRB0" || at(rel, 1) != nil {
+		t.Errorf("relatesTo %v, want replaces PRB0", rel)
+	}
+	last := items[len(items)-1]
+	if last.Attrs[queue.AttrMissingOK] != "true" || !strings.Contains(string(last.Body), `"method":"PATCH","url":"DocumentReference/`) {
+		t.Errorf("last item %v %s, want the supersede batch", last.Attrs, last.Body)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -937,6 +938,13 @@ func (s *Source) consumeEntry(ctx context.Context, in adapters.Raw, st zipStep) 
 	}
 	if got.Format == FormatXDMDocument {
 		maps.Copy(raw.Meta, st.xdm.Meta())
+	} else if st.xdm != nil && len(st.xdm.Related) > 0 {
+		// A C-CDA that METADATA.XML says replaces (appends to,
+		// transforms) another document relates to it as if its own
+		// header said so.
+		if b, err := json.Marshal(st.xdm.Related); err == nil {
+			raw.Meta[xdmfhir.MetaRelated] = string(b)
+		}
 	}
 	if csvMatch != "" {
 		raw.Meta[MetaCSVMatch] = csvMatch

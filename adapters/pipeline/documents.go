@@ -40,7 +40,20 @@ func (c CCDA) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 		return nil, err
 	}
 	defer closeFn()
-	b, res, err := ccdafhir.Convert(r, c.Options)
+	opts := c.Options
+	// A C-CDA from an XDM package whose METADATA.XML relates it to
+	// another document (an RPLC Association) relates to it as if its
+	// header said so: the replaced version is superseded.
+	rels, err := xdmfhir.RelatedFromMeta(in.Meta)
+	if err != nil {
+		return nil, queue.Permanent(fmt.Errorf("ccda %s: %w", in.Name, err))
+	}
+	for _, rel := range rels {
+		if typ, root, ext, ok := rel.CDA(); ok {
+			opts.Related = append(opts.Related, ccdafhir.RelatedDocument{TypeCode: typ, Root: root, Extension: ext})
+		}
+	}
+	b, res, err := ccdafhir.Convert(r, opts)
 	if err != nil {
 		return nil, err
 	}

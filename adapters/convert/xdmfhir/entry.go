@@ -88,6 +88,55 @@ func RelationCode(assocType string) (code string, ok bool) {
 	return code, ok
 }
 
+// MetaRelated is the Raw.Meta key under which the EHR drop source hands on
+// the Relations of an XDM document it passes in another format (a C-CDA,
+// converted by its own converter): JSON of []Relation. Relations name
+// documents, not patients: no PHI.
+const MetaRelated = "xdm.related"
+
+// RelatedFromMeta decodes MetaRelated; nil when m holds none.
+func RelatedFromMeta(m map[string]string) ([]Relation, error) {
+	s := m[MetaRelated]
+	if s == "" {
+		return nil, nil
+	}
+	var out []Relation
+	if err := json.Unmarshal([]byte(s), &out); err != nil {
+		return nil, fmt.Errorf("%s: %w", MetaRelated, err)
+	}
+	return out, nil
+}
+
+// CDA returns r as a C-CDA relatedDocument would state it: its typeCode
+// (RPLC, APND, XFRM; a transform that replaces is RPLC) and the parent
+// document's id as an II, from the target's uniqueId (root^extension)
+// when the package gives one, else from its entryUUID. ok is false for an
+// association C-CDA has no typeCode for (signs) or a target named by
+// neither.
+func (r Relation) CDA() (typeCode, root, ext string, ok bool) {
+	code, known := RelationCode(r.Type)
+	switch {
+	case !known:
+		return "", "", "", false
+	case code == "replaces":
+		typeCode = "RPLC"
+	case code == "appends":
+		typeCode = "APND"
+	case code == "transforms":
+		typeCode = "XFRM"
+	default:
+		return "", "", "", false
+	}
+	if masterIdentifier(r.TargetUniqueID) != nil {
+		root, ext, _ = strings.Cut(strings.TrimSpace(r.TargetUniqueID), "^")
+		return typeCode, root, ext, true
+	}
+	if u := strings.ToLower(strings.TrimSpace(r.TargetUUID)); uuidURN.MatchString(u) {
+		return typeCode, strings.TrimPrefix(u, "urn:uuid:"), "", true
+	}
+	return "", "", "", false
+}
+
 // Entry is what METADATA.XML says about one document (an ExtrinsicObject),
 // as written there: CX, XON, XCN and DTM values are kept in their HL7 v2
 // form and mapped by the Converter.
