@@ -460,7 +460,8 @@ stop_pid "$FERRY_PID" TERM
 #     place, converts the C-CDA its METADATA.XML lists and files the PDF beside it from its XDS
 #     metadata, and the exchange holds the document's Patient and both DocumentReferences; the
 #     archive moves to done/. Dropped again under another name, it
-#     changes nothing at the exchange.
+#     changes nothing at the exchange. A later package that replaces the PDF (an RPLC
+#     Association) leaves the original superseded at the exchange.
 M9=$(freeport)
 S9=$(freeport)
 mkdir -p "$WORK/xdm-in"
@@ -534,6 +535,61 @@ sleep 2
 after=$(ctl /control/dump GET | jq -c '[.resources[].resourceType] | group_by(.) | map({(.[0]): length}) | add')
 [ "$before" = "$after" ] || die "XDM drop: the same package again changed the exchange: $before -> $after"
 log "XDM package in an EHR folder: C-CDA delivered (Patient $xdm_pt, DocumentReference, allergies) and the PDF referral filed from its XDS metadata on the same patient; archive in done/; dropped again, nothing changed"
+# A later package replaces the PDF referral: its METADATA.XML holds the corrected PDF and an
+# Association RPLC from it to the original's entryUUID, whose uniqueId a standalone
+# ExternalIdentifier gives (MHD ConceptMap AssociationTypeVsRelatesTo). At the exchange the
+# original's DocumentReference is superseded (the supersede batch's conditional PATCH), and the
+# correction is current and relatesTo replaces the original by its masterIdentifier.
+python3 - "$WORK/xdm-rplc.zip" <<'PYZIP'
+import sys, zipfile
+meta = """<?xml version="1.0" encoding="UTF-8"?>
+<lcm:SubmitObjectsRequest xmlns:lcm="urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0" xmlns:rim="urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0">
+ <rim:RegistryObjectList>
+  <rim:ExtrinsicObject id="Document01" mimeType="application/pdf" objectType="urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1">
+   <rim:Slot name="URI"><rim:ValueList><rim:Value>DOC0001.PDF</rim:Value></rim:ValueList></rim:Slot>
+   <rim:Slot name="creationTime"><rim:ValueList><rim:Value>20240316083000</rim:Value></rim:ValueList></rim:Slot>
+   <rim:Name><rim:LocalizedString value="Referral letter (corrected)"/></rim:Name>
+   <rim:Classification classificationScheme="urn:uuid:f0306f51-975f-434e-a61c-c59651d33983" classifiedObject="Document01" nodeRepresentation="57133-1">
+    <rim:Slot name="codingScheme"><rim:ValueList><rim:Value>2.16.840.1.113883.6.1</rim:Value></rim:ValueList></rim:Slot>
+    <rim:Name><rim:LocalizedString value="Referral note"/></rim:Name>
+   </rim:Classification>
+   <rim:ExternalIdentifier id="ei1a" registryObject="Document01" identificationScheme="urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427" value="MRN-ALG1^^^&amp;2.16.840.1.113883.19.5.99999.2&amp;ISO">
+    <rim:Name><rim:LocalizedString value="XDSDocumentEntry.patientId"/></rim:Name>
+   </rim:ExternalIdentifier>
+   <rim:ExternalIdentifier id="ei1b" registryObject="Document01" identificationScheme="urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab" value="1.2.840.99999.1.3">
+    <rim:Name><rim:LocalizedString value="XDSDocumentEntry.uniqueId"/></rim:Name>
+   </rim:ExternalIdentifier>
+  </rim:ExtrinsicObject>
+  <rim:Association id="as01" associationType="urn:ihe:iti:2007:AssociationType:RPLC" sourceObject="Document01" targetObject="urn:uuid:5d3f2b8a-1c4e-4f6a-9b7d-2e8c0a1f3b5d"/>
+  <rim:ExternalIdentifier id="ei2" registryObject="urn:uuid:5d3f2b8a-1c4e-4f6a-9b7d-2e8c0a1f3b5d" identificationScheme="urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab" value="1.2.840.99999.1.2">
+   <rim:Name><rim:LocalizedString value="XDSDocumentEntry.uniqueId"/></rim:Name>
+  </rim:ExternalIdentifier>
+ </rim:RegistryObjectList>
+</lcm:SubmitObjectsRequest>
+"""
+pdf = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n% corrected\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
+    z.writestr("IHE_XDM/SUBSET01/METADATA.XML", meta)
+    z.writestr("IHE_XDM/SUBSET01/DOC0001.PDF", pdf)
+PYZIP
+cp "$WORK/xdm-rplc.zip" "$WORK/xdm-in/.direct-3.tmp" && mv "$WORK/xdm-in/.direct-3.tmp" "$WORK/xdm-in/direct-3.zip"
+rfc='urn:ietf:rfc:3986|urn:oid:1.2.840.99999.1'
+for ((i = 0; i < 30; i++)); do
+  [ "$(fhir_get "DocumentReference?identifier=$rfc.2" | jq -r '.entry[0].resource.status')" = superseded ] && break
+  sleep 1
+done
+old_st=$(fhir_get "DocumentReference?identifier=$rfc.2" | jq -r '[.entry[].resource.status] | join(",")')
+[ "$old_st" = superseded ] || die "XDM replacement: the replaced PDF is '$old_st' at the exchange, want superseded ($(tail -3 "$WORK/ferry9.log"))"
+new_doc=$(fhir_get "DocumentReference?identifier=$rfc.3" | jq -c '[.entry[].resource | {status, relatesTo, subject: .subject.reference}]')
+[ "$(jq -r 'length' <<<"$new_doc")" = 1 ] &&
+  [ "$(jq -r '.[0].status' <<<"$new_doc")" = current ] &&
+  [ "$(jq -r '.[0].relatesTo[0].code' <<<"$new_doc")" = replaces ] &&
+  [ "$(jq -r '.[0].relatesTo[0].target.identifier.value' <<<"$new_doc")" = urn:oid:1.2.840.99999.1.2 ] &&
+  [ "$(jq -r '.[0].subject' <<<"$new_doc")" = "Patient/$xdm_pt" ] ||
+  die "XDM replacement: the corrected PDF at the exchange: $new_doc"
+assert_drained "$S9"
+ls "$WORK"/xdm-in/.ferry/done/*/direct-3.zip >/dev/null 2>&1 || die "XDM replacement: the archive is not in done/"
+log "XDM replacement (Association RPLC): the corrected PDF is current and relatesTo replaces the original, which the exchange now holds superseded; nothing dead-lettered"
 stop_pid "$FERRY_PID" TERM
 
 # 14. A vendor CSV export in an EHR folder, read through the folder's csv mappings: the patients

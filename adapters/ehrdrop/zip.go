@@ -8,6 +8,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -583,6 +584,28 @@ type rimClass struct {
 	Slots  []rimSlot `xml:"Slot"`
 }
 
+// rimAssociation is an ebRIM Association: associationType from
+// sourceObject to targetObject (ITI TF-3 4.2.2: a replacement is RPLC from
+// the new DocumentEntry to the one it replaces).
+type rimAssociation struct {
+	Type   string `xml:"associationType,attr"`
+	Source string `xml:"sourceObject,attr"`
+	Target string `xml:"targetObject,attr"`
+}
+
+// rimExternalIdentifier is an ExternalIdentifier written on its own, which
+// names the object it identifies by registryObject.
+type rimExternalIdentifier struct {
+	Object string    `xml:"registryObject,attr"`
+	Scheme string    `xml:"identificationScheme,attr"`
+	Value  string    `xml:"value,attr"`
+	Name   rimString `xml:"Name>LocalizedString"`
+}
+
+func (x rimExternalIdentifier) isUniqueID() bool {
+	return x.Scheme == schemeUniqueID || x.Name.Value == "XDSDocumentEntry.uniqueId"
+}
+
 // rimPackage is a RegistryPackage: the submission set (or a folder).
 type rimPackage struct {
 	Slots               []rimSlot `xml:"Slot"`
@@ -718,6 +741,8 @@ func readXDMMetadata(f *zip.File) ([]xdmDocument, error) {
 	d.CharsetReader = func(_ string, in io.Reader) (io.Reader, error) { return in, nil }
 	var docs []xdmDocument
 	var submitted, sourceID string
+	var assocs []rimAssociation
+	uniqueIDs := map[string]string{} // an object's id → its uniqueId
 	for {
 		tok, err := d.Token()
 		if err == io.EOF {
@@ -750,6 +775,29 @@ func readXDMMetadata(f *zip.File) ([]xdmDocument, error) {
 				}
 			}
 			continue
+		case "Association":
+			// A relation between documents (RPLC, APND, XFRM,
+			// XFRM_RPLC, signs); HasMember and the rest are left.
+			var a rimAssociation
+			if err := d.DecodeElement(&a, &se); err != nil {
+				return nil, err
+			}
+			if _, ok := xdmfhir.RelationCode(a.Type); ok {
+				assocs = append(assocs, a)
+			}
+			continue
+		case "ExternalIdentifier":
+			// One standing alone names an object by its registryObject:
+			// the uniqueId of a document the package does not hold,
+			// such as the one a replacement replaces.
+			var x rimExternalIdentifier
+			if err := d.DecodeElement(&x, &se); err != nil {
+				return nil, err
+			}
+			if x.isUniqueID() && strings.TrimSpace(x.Object) != "" {
+				uniqueIDs[strings.TrimSpace(x.Object)] = strings.TrimSpace(x.Value)
+			}
+			continue
 		case "ExtrinsicObject":
 		default:
 			continue
@@ -773,9 +821,22 @@ func readXDMMetadata(f *zip.File) ([]xdmDocument, error) {
 	if len(docs) == 0 {
 		return nil, errors.New("no document listed")
 	}
+	for _, doc := range docs {
+		if doc.entry.EntryUUID != "" && doc.uniqueID != "" {
+			uniqueIDs[doc.entry.EntryUUID] = doc.uniqueID
+		}
+	}
 	for i := range docs {
 		docs[i].entry.SubmissionTime = submitted
 		docs[i].entry.SourceID = sourceID
+		for _, a := range assocs {
+			src, dst := strings.TrimSpace(a.Source), strings.TrimSpace(a.Target)
+			if src == "" || src != docs[i].entry.EntryUUID || dst == "" {
+				continue
+			}
+			docs[i].entry.Related = append(docs[i].entry.Related, xdmfhir.Relation{
+				Type: strings.TrimSpace(a.Type), TargetUUID: dst, TargetUniqueID: uniqueIDs[dst]})
+		}
 	}
 	return docs, nil
 }
@@ -877,6 +938,13 @@ func (s *Source) consumeEntry(ctx context.Context, in adapters.Raw, st zipStep) 
 	}
 	if got.Format == FormatXDMDocument {
 		maps.Copy(raw.Meta, st.xdm.Meta())
+	} else if st.xdm != nil && len(st.xdm.Related) > 0 {
+		// A C-CDA that METADATA.XML says replaces (appends to,
+		// transforms) another document relates to it as if its own
+		// header said so.
+		if b, err := json.Marshal(st.xdm.Related); err == nil {
+			raw.Meta[xdmfhir.MetaRelated] = string(b)
+		}
 	}
 	if csvMatch != "" {
 		raw.Meta[MetaCSVMatch] = csvMatch

@@ -40,7 +40,20 @@ func (c CCDA) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 		return nil, err
 	}
 	defer closeFn()
-	b, res, err := ccdafhir.Convert(r, c.Options)
+	opts := c.Options
+	// A C-CDA from an XDM package whose METADATA.XML relates it to
+	// another document (an RPLC Association) relates to it as if its
+	// header said so: the replaced version is superseded.
+	rels, err := xdmfhir.RelatedFromMeta(in.Meta)
+	if err != nil {
+		return nil, queue.Permanent(fmt.Errorf("ccda %s: %w", in.Name, err))
+	}
+	for _, rel := range rels {
+		if typ, root, ext, ok := rel.CDA(); ok {
+			opts.Related = append(opts.Related, ccdafhir.RelatedDocument{TypeCode: typ, Root: root, Extension: ext})
+		}
+	}
+	b, res, err := ccdafhir.Convert(r, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +229,25 @@ func (x XDMDocument) ConvertSpill(ctx context.Context, in adapters.Raw, spill fu
 	if res.SubmissionSetID != "" {
 		u.Attrs[AttrSubmissionSet] = res.SubmissionSetID
 	}
-	return []Unit{u}, nil
+	if res.Supersede == nil {
+		u.Replaces = res.Replaces
+		return []Unit{u}, nil
+	}
+	// A replacement (an RPLC association in METADATA.XML) marks the
+	// version it replaces superseded after it, in a batch of its own,
+	// as a C-CDA's does (see CCDA.Convert): a replaced version the
+	// exchange never received fails that PATCH alone, which counts as
+	// done.
+	body, err := json.Marshal(res.Supersede)
+	if err != nil {
+		if u.BodyFile != "" {
+			os.Remove(u.BodyFile)
+		}
+		return nil, fmt.Errorf("encode bundle: %w", err)
+	}
+	sb := Unit{Name: "supersede replaced document", Bundle: body, Key: u.Key, Patient: u.Patient, Dedup: sha256.Sum256(body),
+		Attrs: map[string]string{"format": xdmfhir.Format, queue.AttrMissingOK: "true"}, Replaces: res.Replaces}
+	return []Unit{u, sb}, nil
 }
 
 // AttrSubmissionSet is the unit (and queue item) attribute holding the

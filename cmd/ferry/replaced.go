@@ -18,7 +18,7 @@ func openReplaced(cfg *config.Config, log *slog.Logger) (*replaced.Registry, err
 }
 
 // useReplaced gives reg to the converters that write document versions
-// (C-CDA, HL7 v2 MDM), which then write a version it knows as replaced
+// (C-CDA, HL7 v2 MDM, XDM documents), which then write a version it knows as replaced
 // superseded, and returns convs. The pipeline built on them records the
 // replacements it stores in the same registry (Pipeline.SetReplaced).
 // `ferry convert` has no registry: it converts each file on its own.
@@ -31,6 +31,10 @@ func useReplaced(convs map[string]pipeline.Converter, reg *replaced.Registry) ma
 		case pipeline.HL7:
 			// hl7v2 and hl7v2-batch share one *v2fhir.Converter.
 			c.Conv.Replaced = reg.Replaced
+		case pipeline.XDMDocument:
+			if c.Conv != nil {
+				c.Conv.Replaced = reg.Replaced
+			}
 		}
 	}
 	return convs

@@ -78,6 +78,12 @@ type Options struct {
 	// durable registry of replaced versions (queue/replaced); nil (as in
 	// ferry convert) knows of none.
 	Replaced func(key string) bool
+	// Related are relations of the document that its envelope states
+	// besides its own relatedDocument elements: the Associations an XDM
+	// package's METADATA.XML gives (RPLC from the document to the one it
+	// replaces, and so on). Each is treated as a relatedDocument with
+	// that typeCode and parentDocument id would be.
+	Related []RelatedDocument
 	// Merges, when set, names the patient identifiers earlier merges
 	// (HL7 v2 ADT^A40, A47) retired (the gateway's data_dir/merges.log).
 	// A document whose recordTarget is keyed by one is filed to the
@@ -159,6 +165,14 @@ type Result struct {
 	// earlier merge and the document was filed to the survivor
 	// (Options.Merges), else 0.
 	Retied int
+}
+
+// RelatedDocument is a relation of the document stated outside it
+// (Options.Related): a relatedDocument typeCode (RPLC, APND, XFRM) and
+// the parent document's id, an II.
+type RelatedDocument struct {
+	TypeCode        string
+	Root, Extension string
 }
 
 // PathError reports a problem at an element of the document.

@@ -771,7 +771,31 @@ func (c *converter) document2() {
 	if c.custodian != nil {
 		dr.Custodian = c.organization(c.custodian.AssignedCustodian.Org)
 	}
-	for _, rd := range c.related {
+	related := c.related
+	for _, r := range c.opts.Related {
+		// A relation the envelope states that the document states too
+		// is written once.
+		rd := relatedDocument{TypeCode: r.TypeCode}
+		rd.ParentDocument = &struct {
+			ID    []ii `xml:"id"`
+			SetID *ii  `xml:"setId"`
+		}{ID: []ii{{Root: r.Root, Extension: r.Extension}}}
+		id, ok := identifier(rd.ParentDocument.ID[0])
+		if ok && !slices.ContainsFunc(related, func(x relatedDocument) bool {
+			if x.TypeCode != r.TypeCode || x.ParentDocument == nil {
+				return false
+			}
+			for _, pid := range x.ParentDocument.ID {
+				if y, ok := identifier(pid); ok {
+					return y == id
+				}
+			}
+			return false
+		}) {
+			related = append(related, rd)
+		}
+	}
+	for _, rd := range related {
 		code := map[string]string{"RPLC": "replaces", "APND": "appends", "XFRM": "transforms"}[rd.TypeCode]
 		if code == "" || rd.ParentDocument == nil {
 			continue

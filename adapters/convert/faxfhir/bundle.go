@@ -93,6 +93,14 @@ type Result struct {
 	// in the ITI-65 Export event. It is derived from the documents, not
 	// from PHI.
 	SubmissionSetID string
+	// Supersede is the batch that marks the DocumentReferences a
+	// Document replaces (Document.Supersedes) superseded, to be queued
+	// after the bundle with queue.AttrMissingOK; nil when it replaces
+	// none.
+	Supersede *fhir.Bundle
+	// Replaces are Document.Replaces, for the registry of replaced
+	// documents: the pipeline records them once the bundle is stored.
+	Replaces []string
 }
 
 // Converter turns faxes into FHIR bundles. It is safe for concurrent use.
@@ -660,6 +668,10 @@ func (c *Converter) assemble(d Document, seed string, parts []part, res Result) 
 	if docProfile != "" {
 		docProfiles = []string{docProfile}
 	}
+	status := "current"
+	if d.Superseded {
+		status = "superseded"
+	}
 	mkDoc := func(pt part) *docRef {
 		master, official := pt.master, pt.official
 		if mhd {
@@ -675,7 +687,7 @@ func (c *Converter) assemble(d Document, seed string, parts []part, res Result) 
 			Meta:             &fhir.Meta{Profile: docProfiles, Security: security},
 			MasterIdentifier: &master,
 			Identifier:       []fhir.Identifier{official},
-			Status:           "current",
+			Status:           status,
 			Type:             typ,
 			Category:         category,
 			Subject:          subject,
@@ -712,10 +724,14 @@ func (c *Converter) assemble(d Document, seed string, parts []part, res Result) 
 			if i == 0 && len(parts) > 1 {
 				dr.RelatesTo = []fhir.DocumentReferenceRelates{{Code: "transforms", Target: &fhir.Reference{Reference: parts[1].fullURL}}}
 			}
+			if i == 0 {
+				dr.RelatesTo = append(dr.RelatesTo, d.RelatesTo...)
+			}
 			addDoc(dr, pt)
 		}
 	} else {
 		dr := mkDoc(parts[0])
+		dr.RelatesTo = d.RelatesTo
 		for _, pt := range parts[1:] {
 			dr.Content = append(dr.Content, fhir.DocumentReferenceContent{Attachment: mkAttachment(pt), Format: d.Format})
 		}

@@ -88,6 +88,19 @@ type Document struct {
 	// FacilityType and PracticeSetting go to context under
 	// mhd-comprehensive. Nil: the Config's.
 	FacilityType, PracticeSetting *fhir.CodeableConcept
+	// RelatesTo is DocumentReference.relatesTo: the documents this one
+	// replaces, appends, transforms or signs, as its source says.
+	RelatesTo []fhir.DocumentReferenceRelates
+	// Superseded writes the DocumentReference with status superseded
+	// instead of current: its source (or a replacement that came first)
+	// says a later version replaced it.
+	Superseded bool
+	// Supersedes are the request URLs of the DocumentReferences this
+	// document replaces, which Result.Supersede's batch marks superseded.
+	Supersedes []string
+	// Replaces are keys for the registry of replaced documents, copied
+	// to Result.Replaces: the caller that reads the registry makes them.
+	Replaces []string
 
 	// extension holds the fax receipt: only the fax path sets it.
 	extension []ext
@@ -282,7 +295,28 @@ func (c *Converter) planDocument(ctx context.Context, d Document) (*plan, error)
 			pt.official.Use = "official"
 		}
 	}
-	return c.assemble(d, seed, []part{pt}, Result{SHA256: h, Format: ct, Retied: retied}), nil
+	p := c.assemble(d, seed, []part{pt}, Result{SHA256: h, Format: ct, Retied: retied, Replaces: d.Replaces})
+	p.res.Supersede = SupersedeBatch(&p.bundle, d.Supersedes)
+	return p, nil
+}
+
+// supersedePatch replaces the status and nothing else; applied again (a
+// redelivery) it changes nothing more.
+var supersedePatch = []byte(`[{"op":"replace","path":"/status","value":"superseded"}]`)
+
+// SupersedeBatch returns the batch Bundle that marks the DocumentReferences
+// at urls superseded, or nil when there are none: FHIR R4 gives
+// DocumentReference.status superseded for a reference another replaced,
+// and IHE MHD (ITI-65, as XDS's RPLC association deprecates the old
+// entry) has the Document Source mark it so itself, with a PATCH. It is
+// the counterpart of ccdafhir.SupersedeBatch and is queued the same way:
+// after b, as a batch of its own marked queue.AttrMissingOK, since the
+// replaced version may never have reached the exchange and its PATCH then
+// answers 404 alone. It carries b's security labels (a disclosure policy
+// that holds the document holds this change too) and b's identifier with
+// "#supersede" appended.
+func SupersedeBatch(b *fhir.Bundle, urls []string) *fhir.Bundle {
+	return fhir.PatchBatch(b, "#supersede", len(urls), func(i int) (string, []byte) { return urls[i], supersedePatch })
 }
 
 // errHeadFull stops reading once headWriter has what it needs.

@@ -849,7 +849,11 @@ func (x *conv) encapsulated(obx hl7v2.Segment) (*fhir.Attachment, error) {
 	if err != nil {
 		return nil, x.badField(obx, 5, "encapsulated data does not decode: "+err.Error())
 	}
-	att := attachment(mimeType(ed.Text(2), ed.Text(3)), data)
+	ct := mimeType(ed.Text(2), ed.Text(3))
+	if strings.EqualFold(ed.Text(2), "multipart") && strings.EqualFold(ed.Text(3), "x-hl7-cda-level-one") {
+		ct, data = cdaED(data)
+	}
+	att := attachment(ct, data)
 	if c := x.cwe(obx.Field(3).Rep(1), ""); c != nil {
 		att.Title = orStr(c.Text, firstDisplay(c))
 	}

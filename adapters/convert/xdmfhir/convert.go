@@ -3,9 +3,12 @@ package xdmfhir
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +17,7 @@ import (
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/queue/merges"
 )
 
 // Converter files XDM documents through the fax converter's bundle
@@ -28,6 +32,15 @@ type Converter struct {
 	// id) to an identifier system, as identifiers.systems does for HL7 v2
 	// (CX.4). A patientId whose authority is an ISO OID needs no entry.
 	Systems map[string]string
+	// Replaced reports whether key, a key an earlier document's
+	// Result.Replaces gave, is in the registry of replaced documents
+	// (queue/replaced; the gateway passes the durable one, nil knows
+	// none). A document a replacement accepted before it names is
+	// written superseded, never current: a replaced version that arrives
+	// after its replacement (packages delivered out of order, an old
+	// package dropped again) found nothing to supersede when the
+	// replacement's PATCH went out.
+	Replaced func(key string) bool
 }
 
 // WriteRaw writes the bundle of a Raw the EHR drop source handed on
@@ -42,6 +55,9 @@ func (c *Converter) WriteRaw(ctx context.Context, w io.Writer, in adapters.Raw) 
 		return faxfhir.Result{}, queue.Permanent(fmt.Errorf("xdm document %s: %w", in.Name, err))
 	}
 	d := c.Document(e, in.Received)
+	if err := c.registry(&d, e); err != nil {
+		return faxfhir.Result{}, fmt.Errorf("xdm document %s: %w", in.Name, err)
+	}
 	if d.SourceID == "" {
 		// The package gave no valid sourceId: the folder's, else the
 		// fax section's (the builder's default).
@@ -122,7 +138,128 @@ func (c *Converter) Document(e Entry, received time.Time) faxfhir.Document {
 	for _, a := range e.Authors {
 		d.Author = append(d.Author, authorRefs(a)...)
 	}
+	for _, r := range e.Related {
+		code, ok := RelationCode(r.Type)
+		target := relationTarget(r)
+		if !ok || target == nil || sameID(target, d.MasterIdentifier) || sameID(target, d.Identifier) {
+			// A document naming itself relates to nothing.
+			continue
+		}
+		rel := fhir.DocumentReferenceRelates{Code: code, Target: &fhir.Reference{Type: "DocumentReference", Identifier: target}}
+		if slices.ContainsFunc(d.RelatesTo, func(x fhir.DocumentReferenceRelates) bool {
+			return x.Code == code && sameID(x.Target.Identifier, target)
+		}) {
+			continue
+		}
+		d.RelatesTo = append(d.RelatesTo, rel)
+		if code == "replaces" {
+			// MHD has the Document Source mark the replaced
+			// DocumentReference superseded itself. ferry filed it (if
+			// it did) as a conditional create under this identifier,
+			// with an id the exchange chose: a conditional PATCH finds
+			// it, and a C-CDA's DocumentReference too, whose document id
+			// is the uniqueId.
+			d.Supersedes = append(d.Supersedes, "DocumentReference?"+fhir.IdentifierQuery(target.System, target.Value))
+		}
+	}
 	return d
+}
+
+// relationTarget is the identifier ferry filed the target of r under: its
+// uniqueId as masterIdentifier when the package gives it, else its
+// entryUUID (a urn:uuid) as the official identifier. Nil when r names it
+// by neither (a symbolic id of an entry the package does not describe):
+// then there is no document to point at.
+func relationTarget(r Relation) *fhir.Identifier {
+	if m := masterIdentifier(r.TargetUniqueID); m != nil {
+		return &fhir.Identifier{System: m.System, Value: m.Value}
+	}
+	if u := strings.ToLower(strings.TrimSpace(r.TargetUUID)); uuidURN.MatchString(u) {
+		return &fhir.Identifier{System: "urn:ietf:rfc:3986", Value: u}
+	}
+	return nil
+}
+
+// relationIDs are all the identifiers r's target may have been filed
+// under: its uniqueId and its entryUUID, when given.
+func relationIDs(r Relation) []fhir.Identifier {
+	var out []fhir.Identifier
+	if m := masterIdentifier(r.TargetUniqueID); m != nil {
+		out = append(out, fhir.Identifier{System: m.System, Value: m.Value})
+	}
+	if u := strings.ToLower(strings.TrimSpace(r.TargetUUID)); uuidURN.MatchString(u) {
+		out = append(out, fhir.Identifier{System: "urn:ietf:rfc:3986", Value: u})
+	}
+	return out
+}
+
+func sameID(a, b *fhir.Identifier) bool {
+	return a != nil && b != nil && a.System == b.System && a.Value == b.Value
+}
+
+// registry fills d's keys for the registry of replaced documents: those of
+// every document e replaces (Document.Replaces), and whether the registry
+// already knows d itself as replaced (Document.Superseded). A key names
+// the document by each identifier it may have been filed under, for its
+// patient as the package names them and, when a merge retired that
+// identifier, for the record that survived: a replacement sent before
+// the merge and its original after it (or the other way round) still
+// meet.
+func (c *Converter) registry(d *faxfhir.Document, e Entry) error {
+	scopes := []string{""}
+	if pt := d.Patient; pt != nil {
+		scopes[0] = fhir.PatientKey(pt.System, pt.Value)
+		if c.Docs != nil && c.Docs.Merges != nil {
+			surv, ok, err := c.Docs.Merges.Survivor(merges.ID{System: pt.System, Value: pt.Value})
+			if err != nil {
+				return fmt.Errorf("patient identifier: %w", err)
+			}
+			if ok {
+				scopes = append(scopes, fhir.PatientKey(surv.System, surv.Value))
+			}
+		}
+	}
+	for _, r := range e.Related {
+		if code, ok := RelationCode(r.Type); !ok || code != "replaces" || relationTarget(r) == nil {
+			continue
+		}
+		for _, id := range relationIDs(r) {
+			if sameID(&id, d.MasterIdentifier) || sameID(&id, d.Identifier) {
+				continue
+			}
+			for _, s := range scopes {
+				if k := replacedKey(s, id); !slices.Contains(d.Replaces, k) {
+					d.Replaces = append(d.Replaces, k)
+				}
+			}
+		}
+	}
+	if c.Replaced == nil {
+		return nil
+	}
+	for _, id := range []*fhir.Identifier{d.MasterIdentifier, d.Identifier} {
+		for _, s := range scopes {
+			if id != nil && c.Replaced(replacedKey(s, *id)) {
+				d.Superseded = true
+				return nil
+			}
+		}
+	}
+	return nil
+}
+
+// replacedKey is the registry key of the document filed under id for the
+// patient whose key is scope (fhir.PatientKey; "" for a document tied to
+// no patient): two patients' documents with one id never meet. It is a
+// hash, so neither the document's id nor the patient's shows in the
+// registry.
+func replacedKey(scope string, id fhir.Identifier) string {
+	h := sha256.New()
+	for _, s := range []string{scope, id.System, id.Value} {
+		h.Write([]byte{byte(len(s) >> 8), byte(len(s))})
+		h.Write([]byte(s))
+	}
+	return "xdm replaced " + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 var (

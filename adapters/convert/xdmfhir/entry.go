@@ -51,6 +51,92 @@ type Author struct {
 	Person       string   `json:"person,omitempty"`
 }
 
+// Relation is an ebRIM Association of METADATA.XML whose sourceObject is
+// the document: its associationType (urn:ihe:iti:2007:AssociationType:RPLC
+// and so on) and the DocumentEntry it targets. The target is usually an
+// entry of the sender's registry that the package does not hold, named by
+// its entryUUID alone; when the package gives its uniqueId too (the target
+// is an ExtrinsicObject of the package, or an ExternalIdentifier of the
+// package names it), that is kept, since ferry files a document under its
+// uniqueId.
+type Relation struct {
+	Type           string `json:"type"`
+	TargetUUID     string `json:"targetEntryUUID,omitempty"`
+	TargetUniqueID string `json:"targetUniqueId,omitempty"`
+}
+
+// relationCodes maps the XDS association types between documents to
+// DocumentReference.relatesTo.code as IHE MHD's ConceptMap
+// AssociationTypeVsRelatesTo does: a transform that replaces (XFRM_RPLC)
+// maps to replaces, the more specific change.
+var relationCodes = map[string]string{
+	"RPLC": "replaces", "XFRM_RPLC": "replaces", "APND": "appends", "XFRM": "transforms", "signs": "signs",
+}
+
+// RelationCode returns the relatesTo code of an associationType, given in
+// full (urn:ihe:iti:2007:AssociationType:RPLC) or, as older packages
+// write it, bare (RPLC); ok is false for an association that relates no
+// documents (HasMember) or one ferry does not know.
+func RelationCode(assocType string) (code string, ok bool) {
+	t := strings.TrimSpace(assocType)
+	if rest, found := strings.CutPrefix(t, "urn:ihe:iti:2007:AssociationType:"); found {
+		t = rest
+	} else if strings.Contains(t, ":") {
+		return "", false
+	}
+	code, ok = relationCodes[t]
+	return code, ok
+}
+
+// MetaRelated is the Raw.Meta key under which the EHR drop source hands on
+// the Relations of an XDM document it passes in another format (a C-CDA,
+// converted by its own converter): JSON of []Relation. Relations name
+// documents, not patients: no PHI.
+const MetaRelated = "xdm.related"
+
+// RelatedFromMeta decodes MetaRelated; nil when m holds none.
+func RelatedFromMeta(m map[string]string) ([]Relation, error) {
+	s := m[MetaRelated]
+	if s == "" {
+		return nil, nil
+	}
+	var out []Relation
+	if err := json.Unmarshal([]byte(s), &out); err != nil {
+		return nil, fmt.Errorf("%s: %w", MetaRelated, err)
+	}
+	return out, nil
+}
+
+// CDA returns r as a C-CDA relatedDocument would state it: its typeCode
+// (RPLC, APND, XFRM; a transform that replaces is RPLC) and the parent
+// document's id as an II, from the target's uniqueId (root^extension)
+// when the package gives one, else from its entryUUID. ok is false for an
+// association C-CDA has no typeCode for (signs) or a target named by
+// neither.
+func (r Relation) CDA() (typeCode, root, ext string, ok bool) {
+	code, known := RelationCode(r.Type)
+	switch {
+	case !known:
+		return "", "", "", false
+	case code == "replaces":
+		typeCode = "RPLC"
+	case code == "appends":
+		typeCode = "APND"
+	case code == "transforms":
+		typeCode = "XFRM"
+	default:
+		return "", "", "", false
+	}
+	if masterIdentifier(r.TargetUniqueID) != nil {
+		root, ext, _ = strings.Cut(strings.TrimSpace(r.TargetUniqueID), "^")
+		return typeCode, root, ext, true
+	}
+	if u := strings.ToLower(strings.TrimSpace(r.TargetUUID)); uuidURN.MatchString(u) {
+		return typeCode, strings.TrimPrefix(u, "urn:uuid:"), "", true
+	}
+	return "", "", "", false
+}
+
 // Entry is what METADATA.XML says about one document (an ExtrinsicObject),
 // as written there: CX, XON, XCN and DTM values are kept in their HL7 v2
 // form and mapped by the Converter.
@@ -75,6 +161,10 @@ type Entry struct {
 	PracticeSetting *Code    `json:"practiceSettingCode,omitempty"`
 	Confidentiality []Code   `json:"confidentialityCode,omitempty"`
 	Authors         []Author `json:"authors,omitempty"`
+	// Related are the Associations of METADATA.XML from this document to
+	// another that say how they relate (RelationCode): a replacement, an
+	// appendix, a transform, a signature.
+	Related []Relation `json:"related,omitempty"`
 
 	// PHI: carried under MetaPHI only.
 	PatientID        string `json:"-"` // CX

@@ -1,0 +1,70 @@
+package v2fhir
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/textproto"
+	"strings"
+)
+
+// cdaED reads the data of an OBX ED whose type of data is multipart and
+// subtype x-hl7-cda-level-one: the way HL7 v2 carries a CDA document (HL7
+// CDA R2, "CDA Document Exchange in HL7 Messages"). The data is either
+// the CDA document itself or a MIME multipart/related package (RFC 2557)
+// whose root part is the document. The attachment is then the document,
+// text/xml, the content type ferry files every CDA under (ccdafhir) and
+// the mimeType XDS and MHD give one. A package with other parts besides
+// the document (the attested images it references) is kept whole, as the
+// MIME message it is (message/rfc822): cutting it would drop them. What
+// is neither is kept as it came, application/octet-stream.
+func cdaED(data []byte) (contentType string, out []byte) {
+	if looksXML(data) {
+		return "text/xml", data
+	}
+	tp := textproto.NewReader(bufio.NewReader(bytes.NewReader(data)))
+	hdr, err := tp.ReadMIMEHeader()
+	if err != nil {
+		return "application/octet-stream", data
+	}
+	mt, params, err := mime.ParseMediaType(hdr.Get("Content-Type"))
+	if err != nil || !strings.HasPrefix(mt, "multipart/") || params["boundary"] == "" {
+		return "application/octet-stream", data
+	}
+	const whole = "message/rfc822"
+	mr := multipart.NewReader(tp.R, params["boundary"])
+	var doc []byte
+	for n := 0; ; n++ {
+		p, err := mr.NextPart() // decodes quoted-printable
+		if err == io.EOF {
+			break
+		}
+		if err != nil || n > 0 {
+			return whole, data
+		}
+		body, err := io.ReadAll(p)
+		if err != nil {
+			return whole, data
+		}
+		if strings.EqualFold(strings.TrimSpace(p.Header.Get("Content-Transfer-Encoding")), "base64") {
+			if body, err = base64.StdEncoding.DecodeString(strings.Map(dropSpace, string(body))); err != nil {
+				return whole, data
+			}
+		}
+		doc = body
+	}
+	if !looksXML(doc) {
+		return whole, data
+	}
+	return "text/xml", doc
+}
+
+// looksXML reports whether b starts, after white space or a UTF-8 byte
+// order mark, with markup.
+func looksXML(b []byte) bool {
+	b = bytes.TrimPrefix(bytes.TrimLeft(b, " \t\r\n"), []byte("\xef\xbb\xbf"))
+	return bytes.HasPrefix(bytes.TrimLeft(b, " \t\r\n"), []byte("<"))
+}
