@@ -1007,7 +1007,9 @@ func isOperationOutcome(body []byte) bool {
 // do; a transaction should not, but we do not rely on it).
 //
 // With missingOK (queue.AttrMissingOK) a batch entry answered 404 or 410
-// counts as done; missing says how many were.
+// counts as done, and so does a 400 whose OperationOutcome says that the
+// conditional request matched nothing (matchedNothing); missing says how
+// many were.
 func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK bool) (missing int, _ error) {
 	code := resp.StatusCode
 	ct := resp.Header.Get("Content-Type")
@@ -1067,6 +1069,10 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK b
 		cut := false
 		if i < len(sc.outcomes) {
 			outcome, cut = sc.outcomes[i], sc.outcomeCut[i]
+		}
+		if missingOK && want == "batch-response" && code == http.StatusBadRequest && matchedNothing(outcome) {
+			missing++
+			continue
 		}
 		se := &StatusError{Code: code, Status: statusText(code, status), Entry: i, Batch: want == "batch-response", Issues: issuesFrom(outcome, MediaType)}
 		if !retryable(code) {
@@ -1155,6 +1161,22 @@ func statusText(code int, status string) string {
 
 // issuesFrom extracts OperationOutcome issues, or a one-line snippet of a
 // non-FHIR body (an HTML error page from a proxy, say).
+// matchedNothing reports whether outcome, an entry's OperationOutcome,
+// says that its conditional request matched no resource. FHIR answers a
+// conditional patch that matches nothing with 404 (R4 http.html#patch);
+// Medplum's batch processor answers 400 "Conditional PATCH did not match
+// any resources" instead, and for a supersede batch (missing_ok) that is
+// the same news: the version to mark superseded never reached the
+// exchange. Only that wording counts: any other 400 is a rejection.
+func matchedNothing(outcome []byte) bool {
+	for _, is := range issuesFrom(outcome, MediaType) {
+		if strings.Contains(is.Text, "did not match any resources") {
+			return true
+		}
+	}
+	return false
+}
+
 func issuesFrom(body []byte, contentType string) []Issue {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
