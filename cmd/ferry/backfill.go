@@ -151,12 +151,15 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	if bar != nil {
 		bar.Finish()
 	}
-	fmt.Fprintf(stdout, "%d file(s): %d converted now, %d already done by an earlier run, %d quarantined (`ferry quarantine list`), %d failed, %d skipped\n",
-		res.Files, res.Queued, res.AlreadyDone, res.Quarantined, len(res.Failed), len(res.Skipped))
+	fmt.Fprintf(stdout, "%d file(s): %d converted now, %d already done by an earlier run, %d quarantined (`ferry quarantine list`), %d failed, %d unreadable, %d skipped\n",
+		res.Files, res.Queued, res.AlreadyDone, res.Quarantined, len(res.Failed), len(res.Unreadable), len(res.Skipped))
 	st := pipe.Stats()
 	fmt.Fprintf(stdout, "  %d bundle(s) queued, %d dropped as duplicates of bundles queued before\n", st.Queued.Load(), st.Duplicates.Load())
 	if heldAfter, _ := held.List(); len(heldAfter) > len(heldBefore) {
 		fmt.Fprintf(stdout, "  %d bundle(s) kept back by exchange.hold for review (`ferry held list`)\n", len(heldAfter)-len(heldBefore))
+	}
+	for _, u := range res.Unreadable {
+		fmt.Fprintf(stdout, "  could not read: %s\n", u)
 	}
 	for _, f := range res.Failed {
 		fmt.Fprintf(stdout, "  failed (%s): %s\n", ops.ErrNotKept, f)

@@ -81,6 +81,7 @@ type BackfillResult struct {
 	Quarantined int      // could not be converted: kept in the quarantine with the reason
 	Skipped     []string // not a format ferry converts (relative paths)
 	Failed      []string // refused whole and not quarantined (ErrNotKept): "path: reason"
+	Unreadable  []string // could not be read (gone, no permission): "path: error"
 }
 
 // Backfill feeds every file under dir, oldest path first, through the
@@ -102,7 +103,7 @@ func Backfill(ctx context.Context, dir string, c adapters.Consumer, j Journal, o
 	if !fi.IsDir() {
 		return res, fmt.Errorf("backfill %s: not a folder", dir)
 	}
-	files, err := listFiles(dir)
+	files, err := listFiles(dir, &res)
 	if err != nil {
 		return res, fmt.Errorf("backfill %s: %w", dir, err)
 	}
@@ -121,20 +122,27 @@ func Backfill(ctx context.Context, dir string, c adapters.Consumer, j Journal, o
 		path := filepath.Join(dir, rel)
 		sum, size, mtime, head, err := hashFile(path)
 		if err != nil {
-			return res, fmt.Errorf("backfill %s: %w", rel, err)
+			res.Unreadable = append(res.Unreadable, unreadable(rel, err))
+			continue
 		}
 		var scs map[string][]byte
 		var scNames []string
+		var scErr string
 		for _, sc := range sidecars[strings.TrimSuffix(rel, filepath.Ext(rel))] {
 			b, err := readSidecar(filepath.Join(dir, sc), opts.Folder.Config().MaxBodyBytes)
 			if err != nil {
-				return res, fmt.Errorf("backfill %s: sidecar %s: %w", rel, sc, err)
+				scErr = unreadable(sc, err)
+				break
 			}
 			if scs == nil {
 				scs = map[string][]byte{}
 			}
 			scs[filepath.Base(sc)] = b
 			scNames = append(scNames, filepath.Base(sc))
+		}
+		if scErr != "" {
+			res.Unreadable = append(res.Unreadable, rel+": sidecar "+scErr)
+			continue
 		}
 		key := journalKey(sum, rel, scs)
 		if j.Seen(key) || (opts.Folder == nil && j.Seen(journalKeyV1(sum))) {
@@ -172,7 +180,8 @@ func Backfill(ctx context.Context, dir string, c adapters.Consumer, j Journal, o
 		}
 		if size <= opts.MaxInMemory {
 			if in.Body, err = os.ReadFile(path); err != nil {
-				return res, fmt.Errorf("backfill %s: %w", rel, err)
+				res.Unreadable = append(res.Unreadable, unreadable(rel, err))
+				continue
 			}
 		}
 		err = c.Consume(ctx, in)
@@ -199,7 +208,21 @@ func Backfill(ctx context.Context, dir string, c adapters.Consumer, j Journal, o
 	if opts.Progress != nil {
 		opts.Progress(len(files), len(files), "")
 	}
+	if len(res.Unreadable) > 0 {
+		return res, fmt.Errorf("backfill %s: %d file(s) could not be read (the others were fed): make them readable and run it again", dir, len(res.Unreadable))
+	}
 	return res, nil
+}
+
+// unreadable is what Backfill lists for a file it could not read: its
+// path under the folder and the system's reason, without the absolute
+// path the error repeats.
+func unreadable(rel string, err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return rel + ": " + err.Error()
 }
 
 // journalKey is a file's key in the journal: its content hash, its path
@@ -276,14 +299,22 @@ func readSidecar(path string, limit int64) ([]byte, error) {
 	return b, err
 }
 
-// listFiles returns the regular files under dir, relative and sorted,
+// listFiles returns the regular files under dir, relative and sorted
+// (what cannot be listed goes to res.Unreadable),
 // leaving out hidden files and folders (ferry's own .ferry/ work folders
 // among them) and the temporary files editors and copy tools leave.
-func listFiles(dir string) ([]string, error) {
+func listFiles(dir string, res *BackfillResult) ([]string, error) {
 	var out []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			return err
+			if p == dir {
+				return err
+			}
+			// A sub-folder that cannot be listed is reported, as a
+			// file that cannot be read is, and the rest goes on.
+			rel, _ := filepath.Rel(dir, p)
+			res.Unreadable = append(res.Unreadable, unreadable(rel+string(filepath.Separator), err))
+			return nil
 		}
 		name := d.Name()
 		if p != dir && strings.HasPrefix(name, ".") {

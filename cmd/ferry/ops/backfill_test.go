@@ -277,3 +277,39 @@ func TestOpsEndpoints(t *testing.T) {
 		t.Fatalf("no token: %v %v", resp.Status, err)
 	}
 }
+
+// TestBackfillGoesOnPastUnreadableFiles: a file that cannot be read (gone
+// since the folder was listed, no permission) stopped the whole backfill
+// at that file, and every run after it stopped there again, so the 40,000
+// files behind it were never fed. It is now listed with the error, the
+// others are fed, and the run ends with an error naming how many could
+// not be read, so a script sees it; the file is not remembered as done.
+func TestBackfillGoesOnPastUnreadableFiles(t *testing.T) {
+	exp := t.TempDir()
+	copyFile(t, "../../../testdata/hl7v2/adt-a01.hl7", filepath.Join(exp, "1.hl7"))
+	copyFile(t, "../../../testdata/hl7v2/oru-r01.hl7", filepath.Join(exp, "2.hl7"))
+	copyFile(t, "../../../testdata/hl7v2/batch-two-messages.hl7", filepath.Join(exp, "3.hl7"))
+	r := newRig(t)
+	formats := map[string]bool{"hl7v2": true}
+	res, err := Backfill(context.Background(), exp, r.pipe, r.j, BackfillOptions{Formats: formats,
+		Progress: func(done, total int, name string) {
+			if name == "1.hl7" {
+				os.Remove(filepath.Join(exp, "2.hl7")) // an EHR clean-up job, mid-run
+			}
+		}})
+	if err == nil || !strings.Contains(err.Error(), "1 file(s) could not be read") {
+		t.Fatalf("err %v", err)
+	}
+	if res.Queued != 2 || len(res.Unreadable) != 1 || !strings.HasPrefix(res.Unreadable[0], "2.hl7: ") {
+		t.Fatalf("result %+v", res)
+	}
+	if runtime.GOOS == "windows" || os.Geteuid() == 0 {
+		return // root reads a 0000 file
+	}
+	copyFile(t, "../../../testdata/hl7v2/oru-r01.hl7", filepath.Join(exp, "2.hl7"))
+	os.Chmod(filepath.Join(exp, "2.hl7"), 0)
+	res, err = Backfill(context.Background(), exp, r.pipe, r.j, BackfillOptions{Formats: formats})
+	if err == nil || res.AlreadyDone != 2 || len(res.Unreadable) != 1 {
+		t.Fatalf("unreadable: %+v %v", res, err)
+	}
+}
