@@ -84,7 +84,7 @@ type BackfillResult struct {
 	Unreadable  []string // could not be read (gone, no permission): "path: error"
 }
 
-// Backfill feeds every file under dir, oldest path first, through the
+// Backfill feeds every file under dir, in path order (pathLess), through the
 // consumer (the same pipeline the folder sources use), without moving or
 // changing the originals. It returns at the first retryable failure (queue
 // full, disk error): running it again resumes from there.
@@ -333,8 +333,72 @@ func listFiles(dir string, res *BackfillResult) ([]string, error) {
 		out = append(out, rel)
 		return nil
 	})
-	sort.Strings(out)
+	sort.Slice(out, func(i, j int) bool { return pathLess(out[i], out[j]) })
 	return out, err
+}
+
+// pathLess orders relative paths folder by folder, each name in number
+// order (naturalCompare), as a file manager lists them: exports number
+// their files and folders without leading zeros (ADT_9, ADT_10; 2019/2,
+// 2019/12), and in byte order a later message (ADT_10, an A08) went
+// before an earlier one (ADT_9, its A01) of the same patient, whose
+// bundles the exchange applies in queue order.
+func pathLess(a, b string) bool {
+	as := strings.Split(filepath.ToSlash(a), "/")
+	bs := strings.Split(filepath.ToSlash(b), "/")
+	for i := 0; i < len(as) && i < len(bs); i++ {
+		if c := naturalCompare(as[i], bs[i]); c != 0 {
+			return c < 0
+		}
+		if as[i] != bs[i] { // the same but for leading zeros
+			return as[i] < bs[i]
+		}
+	}
+	return len(as) < len(bs)
+}
+
+// naturalCompare compares two names with runs of digits as numbers
+// ("9" < "10") and everything else by bytes; names that differ only in
+// leading zeros compare equal (pathLess then orders them by bytes).
+func naturalCompare(a, b string) int {
+	for a != "" && b != "" {
+		da, db := digitRun(a), digitRun(b)
+		if da > 0 && db > 0 {
+			na := strings.TrimLeft(a[:da], "0")
+			nb := strings.TrimLeft(b[:db], "0")
+			if c := cmpInt(len(na), len(nb)); c != 0 {
+				return c
+			}
+			if c := strings.Compare(na, nb); c != 0 {
+				return c
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return cmpInt(int(a[0]), int(b[0]))
+		}
+		a, b = a[1:], b[1:]
+	}
+	return cmpInt(len(a), len(b))
+}
+
+func digitRun(s string) int {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
+}
+
+func cmpInt(a, b int) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 func isTempName(name string) bool {

@@ -313,3 +313,46 @@ func TestBackfillGoesOnPastUnreadableFiles(t *testing.T) {
 		t.Fatalf("unreadable: %+v %v", res, err)
 	}
 }
+
+// TestBackfillNumberedFilesInNumberOrder: exports number their files
+// without leading zeros (ADT_9.hl7, ADT_10.hl7) and their folders by
+// month (2019/2, 2019/12). Fed in byte order, ADT_10 (an A08 with the
+// patient's new name) was queued before ADT_9 (the A01 with the old
+// one), and the exchange kept the old name; the files are now fed in
+// number order, folder by folder, as a file manager lists them.
+func TestBackfillNumberedFilesInNumberOrder(t *testing.T) {
+	exp := t.TempDir()
+	msg := func(id, event, name string) []byte {
+		return []byte("MSH|^~\\&|EHR|CLINIC|FERRY|HIE|20190101120000||ADT^" + event + "|" + id + "|P|2.5\rEVN|" + event + "|20190101120000\rPID|1||4711^^^HOSP^MR||" + name + "^Jane||19800101|F\rPV1|1|O\r")
+	}
+	files := map[string][]byte{
+		"2019/2/ADT_9.hl7":    msg("M9", "A01", "Old"),
+		"2019/2/ADT_10.hl7":   msg("M10", "A08", "New"),
+		"2019/12/ADT_1.hl7":   msg("M11", "A08", "Newer"),
+		"2019/12/ADT_01b.hl7": msg("M12", "A08", "Newest"),
+	}
+	for rel, b := range files {
+		os.MkdirAll(filepath.Dir(filepath.Join(exp, rel)), 0o755)
+		os.WriteFile(filepath.Join(exp, rel), b, 0o644)
+	}
+	r := newRig(t)
+	if _, err := Backfill(context.Background(), exp, r.pipe, r.j, BackfillOptions{Formats: map[string]bool{"hl7v2": true}}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for r.q.Len() > 0 {
+		it, ack, err := r.q.Get(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []string{"Old", "New", "Newer", "Newest"} {
+			if strings.Contains(string(it.Body), `"family":"`+n+`"`) {
+				got = append(got, n)
+			}
+		}
+		ack(context.Background(), nil)
+	}
+	if strings.Join(got, ",") != "Old,New,Newer,Newest" {
+		t.Fatalf("delivered in the order %v", got)
+	}
+}
