@@ -36,6 +36,7 @@ import (
 func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	fs := newFlags("backfill", stderr)
 	cfgPath := opsConfigFlag(fs)
+	showNames := fs.Bool("phi", false, "name the files in the output (export file names are often the patient's name and chart number); without it they are named by content hash, as `ferry quarantine list` names them")
 	asFolder := fs.String("folder", "", "take the files as the configured folder `NAME` (sources.folders[].name) takes its own: its kind, include, sidecars, fax patterns, csv mappings")
 	pos, err := splitArgs(fs, args)
 	if err != nil {
@@ -158,11 +159,33 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	if heldAfter, _ := held.List(); len(heldAfter) > len(heldBefore) {
 		fmt.Fprintf(stdout, "  %d bundle(s) kept back by exchange.hold for review (`ferry held list`)\n", len(heldAfter)-len(heldBefore))
 	}
+	// File names are often the patient's name and chart number: without
+	// --phi a file is named by its content hash, as the quarantine and
+	// the folder sources' logs name it.
+	name := func(rel, sum string) string {
+		if *showNames {
+			return rel
+		}
+		if len(sum) >= 12 {
+			return "sha256=" + sum[:12]
+		}
+		if ext := filepath.Ext(rel); ext != "" && len(ext) <= 8 {
+			return "(name hidden: a " + ext + " file)"
+		}
+		return "(name hidden)"
+	}
+	hide := func(s, rel, sum string) string {
+		if *showNames {
+			return s
+		}
+		return folder.RedactNames(s, name(rel, sum), rel, filepath.Base(rel), filepath.ToSlash(rel))
+	}
+	listed := len(res.Unreadable) + len(res.Failed) + len(res.Skipped)
 	for _, u := range res.Unreadable {
-		fmt.Fprintf(stdout, "  could not read: %s\n", u)
+		fmt.Fprintf(stdout, "  could not read: %s: %s\n", name(u, res.Hashes[u]), hide(res.Reasons[u], u, res.Hashes[u]))
 	}
 	for _, f := range res.Failed {
-		fmt.Fprintf(stdout, "  failed (%s): %s\n", ops.ErrNotKept, f)
+		fmt.Fprintf(stdout, "  failed (%s): %s: %s\n", ops.ErrNotKept, name(f, res.Hashes[f]), hide(res.Reasons[f], f, res.Hashes[f]))
 	}
 	for i, s := range res.Skipped {
 		if i == 20 {
@@ -173,7 +196,14 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		if eng != nil {
 			why = "not an input of folder " + fcfg.Name + ", or of no format ferry converts"
 		}
-		fmt.Fprintf(stdout, "  skipped (%s): %s\n", why, s)
+		fmt.Fprintf(stdout, "  skipped (%s): %s\n", why, name(s, res.Hashes[s]))
+	}
+	if listed > 0 && !*showNames {
+		fmt.Fprintln(stdout, "  (files named by the SHA-256 of their content, as `sha256sum` prints it; --phi names them)")
+	}
+	var fe *ops.FileError
+	if errors.As(err, &fe) && !*showNames {
+		err = errors.New(hide(err.Error(), fe.Path, fe.SHA256))
 	}
 	if err != nil {
 		return fmt.Errorf("%w (run the same command again to resume)", err)

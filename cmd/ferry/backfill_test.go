@@ -212,8 +212,57 @@ func TestBackfillDamagedArchiveIsListed(t *testing.T) {
 		}
 		quar, _ := pipeline.OpenQuarantine(cfg.Path("quarantine"))
 		ids, _ := quar.List()
-		if strings.Contains(out.String(), fmt.Sprintf("%d quarantined", len(ids)+1)) || !strings.Contains(out.String(), "failed (refused whole; it stays in the export): export-2021.zip: ") {
+		if strings.Contains(out.String(), fmt.Sprintf("%d quarantined", len(ids)+1)) || !strings.Contains(out.String(), "failed (refused whole; it stays in the export): sha256=") {
 			t.Errorf("run %d: quarantine holds %d entries:\n%s", run, len(ids), out.String())
 		}
 	}
+}
+
+// TestBackfillOutputHidesNames: export file names are often the
+// patient's name and chart number. backfill listed the files it skipped
+// or could not take by name on the terminal, where `ferry quarantine
+// list` names the same inputs by content hash; it now does the same, and
+// --phi shows the names.
+func TestBackfillOutputHidesNames(t *testing.T) {
+	dir := t.TempDir()
+	exp := filepath.Join(dir, "old-ehr")
+	putFile(t, filepath.Join(exp, "DOE_JANE_MRN777123_letter.docx"), []byte("PK\x03\x04 a word file"))
+	putFile(t, filepath.Join(exp, "ROE_RICH_MRN888555_export.zip"), []byte("PK\x03\x04 this archive was cut short"))
+	putFile(t, filepath.Join(exp, "m1.hl7"), []byte(fmt.Sprintf(testADT, 1, 1)))
+	cfgFile, _ := backfillCfg(t, dir, fmt.Sprintf("sources:\n  folders:\n    - {name: ehr, kind: ehr, path: %q, include: ['*.zip', '*.hl7', '*.docx']}\n", filepath.Join(dir, "live")))
+	var out bytes.Buffer
+	if err := cmdBackfill(context.Background(), []string{exp, "--folder", "ehr", "--config", cfgFile}, &out, io.Discard); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, leak := range []string{"DOE_JANE", "MRN777123", "ROE_RICH", "MRN888555"} {
+		if strings.Contains(out.String(), leak) {
+			t.Errorf("output names %s:\n%s", leak, out.String())
+		}
+	}
+	if strings.Count(out.String(), "sha256=") < 2 || !strings.Contains(out.String(), "--phi") {
+		t.Errorf("files not named by hash:\n%s", out.String())
+	}
+	out.Reset()
+	if err := cmdBackfill(context.Background(), []string{exp, "--folder", "ehr", "--phi", "--config", cfgFile}, &out, io.Discard); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "DOE_JANE_MRN777123_letter.docx") || !strings.Contains(out.String(), "ROE_RICH_MRN888555_export.zip") {
+		t.Errorf("--phi does not name the files:\n%s", out.String())
+	}
+}
+
+// TestBackfillStopHidesName: a run that stops because the queue is full
+// says which file it stopped at by content hash, not by its name.
+func TestBackfillStopHidesName(t *testing.T) {
+	dir := t.TempDir()
+	exp := filepath.Join(dir, "old")
+	putFile(t, filepath.Join(exp, "1_DOE_JANE_MRN777123.hl7"), []byte(fmt.Sprintf(testADT, 1, 1)))
+	putFile(t, filepath.Join(exp, "2_ROE_RICH_MRN888555.hl7"), []byte(fmt.Sprintf(testADT, 2, 2)))
+	cfgFile, _ := backfillCfg(t, dir, "queue:\n  max_items: 1\n")
+	var out bytes.Buffer
+	err := cmdBackfill(context.Background(), []string{exp, "--config", cfgFile}, &out, io.Discard)
+	if err == nil || strings.Contains(err.Error(), "ROE_RICH") || strings.Contains(err.Error(), "MRN888555") || !strings.Contains(err.Error(), "sha256=") {
+		t.Fatalf("err %v\n%s", err, out.String())
+	}
+	t.Log(err)
 }

@@ -80,8 +80,43 @@ type BackfillResult struct {
 	AlreadyDone int      // fed by an earlier run (same content)
 	Quarantined int      // could not be converted: kept in the quarantine with the reason
 	Skipped     []string // not a format ferry converts (relative paths)
-	Failed      []string // refused whole and not quarantined (ErrNotKept): "path: reason"
-	Unreadable  []string // could not be read (gone, no permission): "path: error"
+	Failed      []string // refused whole and not quarantined (ErrNotKept)
+	Unreadable  []string // could not be read (gone, no permission)
+	// Reasons says why each Failed and Unreadable path is there. It may
+	// quote the file's name, which may be the patient's.
+	Reasons map[string]string
+	// Hashes are the content SHA-256s (hex) of the paths listed above
+	// that could be read, so that output without PHI can name a file as
+	// `ferry quarantine list` and the folder sources' logs do.
+	Hashes map[string]string
+}
+
+// FileError is the error Backfill stops with when a file could not be
+// stored (queue full, disk error): Path names the file under the folder
+// (its name may be the patient's), SHA256 its content when it was read.
+type FileError struct {
+	Path   string
+	SHA256 string
+	Err    error
+}
+
+func (e *FileError) Error() string { return "backfill " + e.Path + ": " + e.Err.Error() }
+func (e *FileError) Unwrap() error { return e.Err }
+
+func (r *BackfillResult) note(list *[]string, rel, reason, sum string) {
+	*list = append(*list, rel)
+	if reason != "" {
+		if r.Reasons == nil {
+			r.Reasons = map[string]string{}
+		}
+		r.Reasons[rel] = reason
+	}
+	if sum != "" {
+		if r.Hashes == nil {
+			r.Hashes = map[string]string{}
+		}
+		r.Hashes[rel] = sum
+	}
 }
 
 // Backfill feeds every file under dir, in path order (pathLess), through the
@@ -122,16 +157,17 @@ func Backfill(ctx context.Context, dir string, c adapters.Consumer, j Journal, o
 		path := filepath.Join(dir, rel)
 		sum, size, mtime, head, err := hashFile(path)
 		if err != nil {
-			res.Unreadable = append(res.Unreadable, unreadable(rel, err))
+			res.note(&res.Unreadable, rel, unreadable(err), "")
 			continue
 		}
+		hexSum := fmt.Sprintf("%x", sum)
 		var scs map[string][]byte
 		var scNames []string
 		var scErr string
 		for _, sc := range sidecars[strings.TrimSuffix(rel, filepath.Ext(rel))] {
 			b, err := readSidecar(filepath.Join(dir, sc), opts.Folder.Config().MaxBodyBytes)
 			if err != nil {
-				scErr = unreadable(sc, err)
+				scErr = "sidecar " + sc + ": " + unreadable(err)
 				break
 			}
 			if scs == nil {
@@ -141,7 +177,7 @@ func Backfill(ctx context.Context, dir string, c adapters.Consumer, j Journal, o
 			scNames = append(scNames, filepath.Base(sc))
 		}
 		if scErr != "" {
-			res.Unreadable = append(res.Unreadable, rel+": sidecar "+scErr)
+			res.note(&res.Unreadable, rel, scErr, hexSum)
 			continue
 		}
 		key := journalKey(sum, rel, scs)
@@ -153,7 +189,7 @@ func Backfill(ctx context.Context, dir string, c adapters.Consumer, j Journal, o
 			Source:   opts.Source,
 			Name:     rel,
 			Received: time.Now().UTC(),
-			Meta:     map[string]string{"backfill": "true", "sha256": fmt.Sprintf("%x", sum)},
+			Meta:     map[string]string{"backfill": "true", "sha256": hexSum},
 			Size:     size,
 			Open:     func() (io.ReadCloser, error) { return os.Open(path) },
 			Sidecars: scs,
@@ -161,7 +197,7 @@ func Backfill(ctx context.Context, dir string, c adapters.Consumer, j Journal, o
 		if opts.Folder == nil {
 			in.Format = pipeline.Detect(rel, head)
 			if in.Format == "" || !opts.Formats[in.Format] {
-				res.Skipped = append(res.Skipped, rel)
+				res.note(&res.Skipped, rel, "", hexSum)
 				continue
 			}
 		} else {
@@ -180,7 +216,7 @@ func Backfill(ctx context.Context, dir string, c adapters.Consumer, j Journal, o
 		}
 		if size <= opts.MaxInMemory {
 			if in.Body, err = os.ReadFile(path); err != nil {
-				res.Unreadable = append(res.Unreadable, unreadable(rel, err))
+				res.note(&res.Unreadable, rel, unreadable(err), hexSum)
 				continue
 			}
 		}
@@ -189,20 +225,20 @@ func Backfill(ctx context.Context, dir string, c adapters.Consumer, j Journal, o
 		case err == nil:
 			res.Queued++
 		case errors.Is(err, ErrNotConverted):
-			res.Skipped = append(res.Skipped, rel)
+			res.note(&res.Skipped, rel, "", hexSum)
 			continue
 		case errors.Is(err, ErrNotKept):
-			res.Failed = append(res.Failed, rel+": "+err.Error())
+			res.note(&res.Failed, rel, strings.TrimPrefix(err.Error(), ErrNotKept.Error()+": "), hexSum)
 			continue
 		case queue.IsPermanent(err):
 			// Kept in the quarantine with the reason: nothing is lost, and
 			// a re-run would only quarantine it again.
 			res.Quarantined++
 		default:
-			return res, fmt.Errorf("backfill %s: %w", rel, err)
+			return res, &FileError{Path: rel, SHA256: hexSum, Err: err}
 		}
 		if err := j.Add(key); err != nil {
-			return res, fmt.Errorf("backfill %s: remember as done: %w", rel, err)
+			return res, &FileError{Path: rel, SHA256: hexSum, Err: fmt.Errorf("remember as done: %w", err)}
 		}
 	}
 	if opts.Progress != nil {
@@ -214,15 +250,14 @@ func Backfill(ctx context.Context, dir string, c adapters.Consumer, j Journal, o
 	return res, nil
 }
 
-// unreadable is what Backfill lists for a file it could not read: its
-// path under the folder and the system's reason, without the absolute
-// path the error repeats.
-func unreadable(rel string, err error) string {
+// unreadable is the reason Backfill gives for a file it could not read:
+// the system's, without the absolute path the error repeats.
+func unreadable(err error) string {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		err = pe.Err
 	}
-	return rel + ": " + err.Error()
+	return err.Error()
 }
 
 // journalKey is a file's key in the journal: its content hash, its path
@@ -266,13 +301,13 @@ func splitSidecars(files []string, eng *folder.Engine, res *BackfillResult) (inp
 			inputs = append(inputs, rel)
 			stems[strings.TrimSuffix(rel, filepath.Ext(rel))] = true
 		default:
-			res.Skipped = append(res.Skipped, rel)
+			res.note(&res.Skipped, rel, "", "")
 		}
 	}
 	for _, sc := range scs {
 		stem := strings.TrimSuffix(sc, filepath.Ext(sc))
 		if !stems[stem] {
-			res.Skipped = append(res.Skipped, sc)
+			res.note(&res.Skipped, sc, "", "")
 			continue
 		}
 		sidecars[stem] = append(sidecars[stem], sc)
@@ -313,7 +348,7 @@ func listFiles(dir string, res *BackfillResult) ([]string, error) {
 			// A sub-folder that cannot be listed is reported, as a
 			// file that cannot be read is, and the rest goes on.
 			rel, _ := filepath.Rel(dir, p)
-			res.Unreadable = append(res.Unreadable, unreadable(rel+string(filepath.Separator), err))
+			res.note(&res.Unreadable, rel+string(filepath.Separator), unreadable(err), "")
 			return nil
 		}
 		name := d.Name()

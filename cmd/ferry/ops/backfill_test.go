@@ -300,7 +300,7 @@ func TestBackfillGoesOnPastUnreadableFiles(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "1 file(s) could not be read") {
 		t.Fatalf("err %v", err)
 	}
-	if res.Queued != 2 || len(res.Unreadable) != 1 || !strings.HasPrefix(res.Unreadable[0], "2.hl7: ") {
+	if res.Queued != 2 || len(res.Unreadable) != 1 || res.Unreadable[0] != "2.hl7" || !strings.Contains(res.Reasons["2.hl7"], "no such file") {
 		t.Fatalf("result %+v", res)
 	}
 	if runtime.GOOS == "windows" || os.Geteuid() == 0 {
