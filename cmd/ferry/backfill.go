@@ -196,6 +196,9 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		if eng != nil {
 			why = "not an input of folder " + fcfg.Name + ", or of no format ferry converts"
 		}
+		if r := res.Reasons[s]; r != "" {
+			why = r + ", not followed"
+		}
 		fmt.Fprintf(stdout, "  skipped (%s): %s\n", why, name(s, res.Hashes[s]))
 	}
 	if listed > 0 && !*showNames {

@@ -82,8 +82,9 @@ type BackfillResult struct {
 	Skipped     []string // not a format ferry converts (relative paths)
 	Failed      []string // refused whole and not quarantined (ErrNotKept)
 	Unreadable  []string // could not be read (gone, no permission)
-	// Reasons says why each Failed and Unreadable path is there. It may
-	// quote the file's name, which may be the patient's.
+	// Reasons says why each Failed and Unreadable path is there, and
+	// why a Skipped one is when it is not of its format (a symbolic
+	// link). It may quote the file's name, which may be the patient's.
 	Reasons map[string]string
 	// Hashes are the content SHA-256s (hex) of the paths listed above
 	// that could be read, so that output without PHI can name a file as
@@ -358,12 +359,23 @@ func listFiles(dir string, res *BackfillResult) ([]string, error) {
 			}
 			return nil
 		}
-		if !d.Type().IsRegular() || isTempName(name) {
+		if d.IsDir() || isTempName(name) {
 			return nil
 		}
 		rel, err := filepath.Rel(dir, p)
 		if err != nil {
 			return err
+		}
+		if !d.Type().IsRegular() {
+			// Not followed: a link may lead out of the folder, or to
+			// a file fed already. Listed, so that nothing is left out
+			// unseen.
+			why := "not a regular file"
+			if d.Type()&fs.ModeSymlink != 0 {
+				why = "a symbolic link"
+			}
+			res.note(&res.Skipped, rel, why, "")
+			return nil
 		}
 		out = append(out, rel)
 		return nil

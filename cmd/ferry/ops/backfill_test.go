@@ -356,3 +356,32 @@ func TestBackfillNumberedFilesInNumberOrder(t *testing.T) {
 		t.Fatalf("delivered in the order %v", got)
 	}
 }
+
+// TestBackfillListsSymlinks: a symbolic link in the export (a "latest"
+// link, a folder linked in from elsewhere) is not followed, which could
+// leave the folder or feed a file twice; it was left out without a word
+// and not counted, so a folder of links was "done" with nothing sent. It
+// is now listed as skipped.
+func TestBackfillListsSymlinks(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("symbolic links need a privilege on Windows")
+	}
+	exp := t.TempDir()
+	elsewhere := t.TempDir()
+	copyFile(t, "../../../testdata/hl7v2/adt-a01.hl7", filepath.Join(elsewhere, "a01.hl7"))
+	copyFile(t, "../../../testdata/hl7v2/oru-r01.hl7", filepath.Join(exp, "oru.hl7"))
+	if err := os.Symlink(filepath.Join(elsewhere, "a01.hl7"), filepath.Join(exp, "latest.hl7")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, filepath.Join(exp, "linked")); err != nil {
+		t.Fatal(err)
+	}
+	r := newRig(t)
+	res, err := Backfill(context.Background(), exp, r.pipe, r.j, BackfillOptions{Formats: map[string]bool{"hl7v2": true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Queued != 1 || strings.Join(res.Skipped, ",") != "latest.hl7,linked" || res.Reasons["linked"] != "a symbolic link" {
+		t.Fatalf("result %+v", res)
+	}
+}
