@@ -266,3 +266,26 @@ func TestBackfillStopHidesName(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+// TestBackfillRefusedWhileGatewayRuns: while another process (the
+// gateway) holds the queue, backfill refuses with what to do, and
+// neither queues nor remembers anything.
+func TestBackfillRefusedWhileGatewayRuns(t *testing.T) {
+	dir := t.TempDir()
+	exp := filepath.Join(dir, "old")
+	putFile(t, filepath.Join(exp, "m1.hl7"), []byte(fmt.Sprintf(testADT, 1, 1)))
+	cfgFile, cfg := backfillCfg(t, dir, "")
+	os.MkdirAll(cfg.DataDir, 0o700)
+	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close(context.Background())
+	err = cmdBackfill(context.Background(), []string{exp, "--config", cfgFile}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "the gateway is running and holds the queue: stop it (`ferry stop` for the service, Ctrl-C for a `ferry run` in a terminal), run the backfill, then `ferry start`") {
+		t.Fatalf("backfill with the queue locked: %v", err)
+	}
+	if _, err := os.Stat(cfg.Path("backfill.seen")); err == nil || q.Len() != 0 {
+		t.Fatalf("refused backfill left a journal (%v) or queued %d item(s)", err, q.Len())
+	}
+}
