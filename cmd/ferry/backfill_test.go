@@ -13,7 +13,9 @@ import (
 
 	"github.com/ferry-health/ferry/adapters/pipeline"
 	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/diskq"
+	"github.com/ferry-health/ferry/queue/seal"
 )
 
 // backfillCfg writes a configuration with data_dir under dir and extra
@@ -287,5 +289,44 @@ func TestBackfillRefusedWhileGatewayRuns(t *testing.T) {
 	}
 	if _, err := os.Stat(cfg.Path("backfill.seen")); err == nil || q.Len() != 0 {
 		t.Fatalf("refused backfill left a journal (%v) or queued %d item(s)", err, q.Len())
+	}
+}
+
+// TestBackfillRefusesDataOfAnotherKey: data_dir holds items sealed with a
+// key the configuration no longer names (encryption turned off, or a new
+// key without the old one as previous). The gateway does not start then;
+// backfill went ahead and queued the export unsealed (or sealed with a key
+// that may be thrown away when the old one is put back), so thousands of
+// patients' records sat in clear in a data_dir meant to be encrypted. It
+// now refuses with the gateway's explanation and queues nothing.
+func TestBackfillRefusesDataOfAnotherKey(t *testing.T) {
+	dir := t.TempDir()
+	exp := filepath.Join(dir, "old")
+	putFile(t, filepath.Join(exp, "m1.hl7"), []byte(fmt.Sprintf(testADT, 1, 1)))
+	k, err := seal.GenerateKeyFile(filepath.Join(dir, "ferry.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgFile, cfg := backfillCfg(t, dir, "")
+	os.MkdirAll(cfg.DataDir, 0o700)
+	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{Key: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Put(context.Background(), &queue.Item{Key: "p1", Body: []byte(`{"resourceType":"Bundle"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	q.Close(context.Background())
+	err = cmdBackfill(context.Background(), []string{exp, "--config", cfgFile}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "data_dir holds data sealed with key "+k.ID()) {
+		t.Fatalf("backfill beside data of another key: %v", err)
+	}
+	q, err = diskq.Open(cfg.Path("queue"), diskq.Options{Key: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close(context.Background())
+	if q.Len() != 1 {
+		t.Fatalf("queue holds %d item(s), want the 1 it had", q.Len())
 	}
 }
