@@ -124,6 +124,13 @@ func (s *Source) Shutdown(ctx context.Context) error { return s.engine.Shutdown(
 // Engine returns the folder engine, for its Paths and Rescan.
 func (s *Source) Engine() *folder.Engine { return s.engine }
 
+// Feed hands one file to the drop as if its engine had claimed it (in
+// carries the engine's metadata, folder.Meta*). ferry backfill feeds an
+// old export through it, so the folder's csv mappings and the reading of
+// ZIP archives apply as they do live. A file of no known format is a
+// permanent error wrapping ErrUnknownFormat, and reaches no Consumer.
+func (s *Source) Feed(ctx context.Context, in adapters.Raw) error { return s.consume(ctx, in) }
+
 // consume classifies one claimed file and passes it on. An unknown format is
 // a permanent error: the engine moves the file to failed/ with the reason.
 func (s *Source) consume(ctx context.Context, in adapters.Raw) error {

@@ -92,6 +92,12 @@ func (s *Source) Shutdown(ctx context.Context) error { return s.eng.Shutdown(ctx
 // Engine returns the folder engine underneath (paths, rescans).
 func (s *Source) Engine() *folder.Engine { return s.eng }
 
+// Feed hands one fax to the inbox as if its engine had claimed it: in
+// carries the engine's metadata (folder.Meta*) and sidecars. ferry
+// backfill feeds an old fax folder through it, so the inbox's patterns,
+// sidecars and time zone apply as they do live.
+func (s *Source) Feed(ctx context.Context, in adapters.Raw) error { return s.consume(ctx, in) }
+
 // consume gathers the fax's metadata and passes it on. Metadata problems
 // never hold a fax back: the image is what matters, and an unreadable image
 // is the converter's call (a permanent error, so the file goes to failed/).

@@ -706,6 +706,16 @@ func (e *Engine) isSidecar(name string) bool {
 	return false
 }
 
+// IsInput reports whether the engine takes a file of this name as an
+// input: not ignored, not a marker or a sidecar, and taken by Include.
+// ferry backfill picks the files of an old export by it, so that they are
+// the ones the live folder would have taken.
+func (e *Engine) IsInput(name string) bool { return e.isInput(name) }
+
+// IsSidecar reports whether a file of this name is a sidecar
+// (Config.Sidecars), handed on with the input of the same stem.
+func (e *Engine) IsSidecar(name string) bool { return e.isSidecar(name) }
+
 // isInput tells whether name is a file to consume, as opposed to a marker, a
 // sidecar or something Include leaves out.
 func (e *Engine) isInput(name string) bool {

@@ -5,25 +5,39 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/convert/csvfhir"
+	"github.com/ferry-health/ferry/adapters/ehrdrop"
+	"github.com/ferry-health/ferry/adapters/fax"
+	"github.com/ferry-health/ferry/adapters/folder"
+	"github.com/ferry-health/ferry/adapters/pipeline"
 	"github.com/ferry-health/ferry/cmd/ferry/ops"
+	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/installer"
+	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/dedup"
 	"github.com/ferry-health/ferry/queue/diskq"
 )
 
 // cmdBackfill feeds an old export folder through the same conversion
 // pipeline as the live sources into the queue, leaving the originals where
-// they are. It remembers finished files by content hash, so it can be
-// interrupted and run again. The gateway delivers what it queued on its
-// next start.
+// they are. It remembers finished files by content, path and sidecars, so
+// it can be interrupted and run again. The gateway delivers what it queued
+// on its next start. With --folder NAME the files are taken as the
+// configured watched folder NAME takes its own (fax patterns and
+// sidecars, csv mappings, ZIP archives).
 func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	fs := newFlags("backfill", stderr)
 	cfgPath := opsConfigFlag(fs)
+	showNames := fs.Bool("phi", false, "name the files in the output (export file names are often the patient's name and chart number); without it they are named by content hash, as `ferry quarantine list` names them")
+	asFolder := fs.String("folder", "", "take the files as the configured folder `NAME` (sources.folders[].name) takes its own: its kind, include, sidecars, fax patterns, csv mappings")
 	pos, err := splitArgs(fs, args)
 	if err != nil {
 		return err
@@ -35,6 +49,19 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	_, cfg, err := opsConfig(*cfgPath)
 	if err != nil {
 		return err
+	}
+	var fcfg *config.Folder
+	if *asFolder != "" {
+		var names []string
+		for i, f := range cfg.Sources.Folders {
+			names = append(names, f.Name)
+			if f.Name == *asFolder {
+				fcfg = &cfg.Sources.Folders[i]
+			}
+		}
+		if fcfg == nil {
+			return fmt.Errorf("--folder %q: no folder of that name in sources.folders (there are: %s)", *asFolder, strings.Join(names, ", "))
+		}
 	}
 	key, err := opsKey(cfg)
 	if err != nil {
@@ -65,6 +92,12 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		return fmt.Errorf("open queue: %w", err)
 	}
 	defer q.Close(context.Background())
+	// As at the gateway's start: nothing is taken in while data_dir holds
+	// data no configured key opens, or it would be stored unsealed, or
+	// sealed with a key that is not the one the rest needs.
+	if err := ops.CheckQueueKeys(cfg, key, q); err != nil {
+		return fmt.Errorf("encryption: %w", err)
+	}
 	seen, err := dedup.Open(cfg.Path("dedup.log"), dedup.Options{})
 	if err != nil {
 		return fmt.Errorf("open dedup set: %w", err)
@@ -98,12 +131,23 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		formats[f] = true
 	}
 
+	var consumer adapters.Consumer = trail.consumer(pipe)
+	var eng *folder.Engine
+	if fcfg != nil {
+		fc, err := backfillFolder(cfg, *fcfg, consumer, pipe, log)
+		if err != nil {
+			return err
+		}
+		consumer, eng = fc, fc.eng
+	}
+
 	abs, _ := filepath.Abs(dir)
 	fmt.Fprintf(stdout, "backfill from %s into %s (the files stay where they are)\n", abs, ops.QueueDir(cfg))
 	var bar *progressbar.ProgressBar
-	res, err := ops.Backfill(ctx, dir, trail.consumer(pipe), journal, ops.BackfillOptions{
+	res, err := ops.Backfill(ctx, dir, consumer, journal, ops.BackfillOptions{
 		Source:  "backfill",
 		Formats: formats,
+		Folder:  eng,
 		Progress: func(done, total int, name string) {
 			if bar == nil {
 				bar = newBar(total, "backfill", stderr)
@@ -114,21 +158,119 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	if bar != nil {
 		bar.Finish()
 	}
-	fmt.Fprintf(stdout, "%d file(s): %d queued now, %d already done by an earlier run, %d quarantined (`ferry quarantine list`), %d skipped\n",
-		res.Files, res.Queued, res.AlreadyDone, res.Quarantined, len(res.Skipped))
+	fmt.Fprintf(stdout, "%d file(s): %d converted now, %d already done by an earlier run, %d quarantined (`ferry quarantine list`), %d failed, %d unreadable, %d skipped\n",
+		res.Files, res.Queued, res.AlreadyDone, res.Quarantined, len(res.Failed), len(res.Unreadable), len(res.Skipped))
+	st := pipe.Stats()
+	fmt.Fprintf(stdout, "  %d bundle(s) queued, %d dropped as duplicates of bundles queued before\n", st.Queued.Load(), st.Duplicates.Load())
 	if heldAfter, _ := held.List(); len(heldAfter) > len(heldBefore) {
 		fmt.Fprintf(stdout, "  %d bundle(s) kept back by exchange.hold for review (`ferry held list`)\n", len(heldAfter)-len(heldBefore))
+	}
+	// File names are often the patient's name and chart number: without
+	// --phi a file is named by its content hash, as the quarantine and
+	// the folder sources' logs name it.
+	name := func(rel, sum string) string {
+		if *showNames {
+			return rel
+		}
+		if len(sum) >= 12 {
+			return "sha256=" + sum[:12]
+		}
+		if ext := filepath.Ext(rel); ext != "" && len(ext) <= 8 {
+			return "(name hidden: a " + ext + " file)"
+		}
+		return "(name hidden)"
+	}
+	hide := func(s, rel, sum string) string {
+		if *showNames {
+			return s
+		}
+		return folder.RedactNames(s, name(rel, sum), rel, filepath.Base(rel), filepath.ToSlash(rel))
+	}
+	listed := len(res.Unreadable) + len(res.Failed) + len(res.Skipped)
+	for _, u := range res.Unreadable {
+		fmt.Fprintf(stdout, "  could not read: %s: %s\n", name(u, res.Hashes[u]), hide(res.Reasons[u], u, res.Hashes[u]))
+	}
+	for _, f := range res.Failed {
+		fmt.Fprintf(stdout, "  failed (%s): %s: %s\n", ops.ErrNotKept, name(f, res.Hashes[f]), hide(res.Reasons[f], f, res.Hashes[f]))
 	}
 	for i, s := range res.Skipped {
 		if i == 20 {
 			fmt.Fprintf(stdout, "  ... and %d more\n", len(res.Skipped)-20)
 			break
 		}
-		fmt.Fprintf(stdout, "  skipped (not a format ferry converts): %s\n", s)
+		why := "not a format ferry converts"
+		if eng != nil {
+			why = "not an input of folder " + fcfg.Name + ", or of no format ferry converts"
+		}
+		if r := res.Reasons[s]; r != "" {
+			why = r + ", not followed"
+		}
+		fmt.Fprintf(stdout, "  skipped (%s): %s\n", why, name(s, res.Hashes[s]))
+	}
+	if listed > 0 && !*showNames {
+		fmt.Fprintln(stdout, "  (files named by the SHA-256 of their content, as `sha256sum` prints it; --phi names them)")
+	}
+	var fe *ops.FileError
+	if errors.As(err, &fe) && !*showNames {
+		err = errors.New(hide(err.Error(), fe.Path, fe.SHA256))
 	}
 	if err != nil {
 		return fmt.Errorf("%w (run the same command again to resume)", err)
 	}
 	fmt.Fprintf(stdout, "queue now holds %d item(s); the gateway delivers them when it runs\n", q.Len())
 	return nil
+}
+
+// folderFeed feeds backfilled files to a configured folder's source, as
+// its engine would hand them over.
+type folderFeed struct {
+	feed func(context.Context, adapters.Raw) error
+	eng  *folder.Engine
+	kind string
+	csv  []csvfhir.Mapping
+	pipe *pipeline.Pipeline
+}
+
+// backfillFolder builds the source of the configured folder f (not
+// started: nothing is watched) on next.
+func backfillFolder(cfg *config.Config, f config.Folder, next adapters.Consumer, pipe *pipeline.Pipeline, log *slog.Logger) (*folderFeed, error) {
+	set := adapters.Settings{ID: "folder/" + f.Name, Logger: log, LogPHI: cfg.Log.PHI}
+	src, err := newFolderSource(set, f, next)
+	if err != nil {
+		return nil, fmt.Errorf("--folder %s: %w", f.Name, err)
+	}
+	ff := &folderFeed{kind: f.Kind, csv: f.CSV, pipe: pipe}
+	switch s := src.(type) {
+	case *ehrdrop.Source:
+		ff.feed, ff.eng = s.Feed, s.Engine()
+	case *fax.Source:
+		ff.feed, ff.eng = s.Feed, s.Engine()
+	default:
+		return nil, fmt.Errorf("--folder %s: kind %s cannot be backfilled", f.Name, f.Kind)
+	}
+	return ff, nil
+}
+
+// Consume hands in to the folder's source. A file an EHR drop would move
+// to failed/ for being of no known format is skipped, as backfill skips
+// such files without --folder; one it refuses whole for another reason (a
+// damaged archive) is reported as ops.ErrNotKept, having reached no
+// quarantine.
+func (f *folderFeed) Consume(ctx context.Context, in adapters.Raw) error {
+	if f.kind == "ehr" && csvfhir.Match(f.csv, in.Name) < 0 {
+		if _, err := ehrdrop.SniffRaw(in); err != nil {
+			if errors.Is(err, ehrdrop.ErrUnknownFormat) {
+				return fmt.Errorf("%w: %w", ops.ErrNotConverted, err)
+			}
+			return err
+		}
+	}
+	before := f.pipe.Stats().Quarantined.Load()
+	err := f.feed(ctx, in)
+	if queue.IsPermanent(err) && f.pipe.Stats().Quarantined.Load() == before {
+		// Refused by the source before the pipeline saw it: the live
+		// engine moves such a file to failed/ with the reason.
+		return fmt.Errorf("%w: %w", ops.ErrNotKept, err)
+	}
+	return err
 }

@@ -262,8 +262,8 @@ func TestBackfillCommand(t *testing.T) {
 	if err := cmdBackfill(context.Background(), []string{exp, "--config", cfgFile}, &out, io.Discard); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	if !strings.Contains(out.String(), "5 file(s): 4 queued now, 0 already done by an earlier run, 0 quarantined") ||
-		!strings.Contains(out.String(), "skipped (not a format ferry converts): readme.pdf.txt") {
+	if !strings.Contains(out.String(), "5 file(s): 4 converted now, 0 already done by an earlier run, 0 quarantined") ||
+		!strings.Contains(out.String(), "skipped (not a format ferry converts): sha256=2cf24dba5fb0") { // "hello"
 		t.Fatalf("first run:\n%s", out.String())
 	}
 	out.Reset()

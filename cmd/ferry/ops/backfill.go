@@ -11,18 +11,25 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/adapters/pipeline"
 	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/queue/dedup"
 )
 
-// Journal remembers which files a backfill has already fed, by content
-// hash, durably (queue/dedup's Set satisfies it). Because the key is the
-// content, a re-run after a crash or Ctrl-C resumes where it stopped, and
-// the same document exported twice under two names is sent once.
+// Journal remembers which files a backfill has already fed, durably
+// (queue/dedup's Set satisfies it), so that a re-run after a crash or
+// Ctrl-C resumes where it stopped. A file is keyed by its content, its
+// path under the folder and its sidecars' contents: a fax inbox's file
+// name (patterns) and sidecar name the patient, so the same image under
+// two names is two inputs, as it is live. The same document exported
+// twice under two names is fed twice and dropped the second time by the
+// pipeline's duplicate filter, which keys each unit by its content.
 type Journal interface {
 	Seen(key [32]byte) bool
 	Add(key [32]byte) error
@@ -43,18 +50,77 @@ type BackfillOptions struct {
 	// Progress, when set, is called before each file with the number of
 	// files finished so far and the total.
 	Progress func(done, total int, name string)
+	// Folder, when set, is the engine of the watched folder whose rules
+	// the files are fed by (ferry backfill --folder): only the names it
+	// takes as inputs (Include, Ignore, markers), each with its sidecars
+	// (read whole, up to its MaxBodyBytes) and the engine's metadata
+	// (folder.Meta*: folder name and kind, file name, modification
+	// time), with Raw.Name the file's own name and no Format: the
+	// consumer is that folder's source (its Feed), which classifies the
+	// file or describes the fax as it does live. Without it the format is
+	// detected from the content (pipeline.Detect).
+	Folder *folder.Engine
 }
+
+// ErrNotConverted, wrapped in a consumer's error, says the input is of no
+// format ferry converts: Backfill lists it as skipped, not quarantined.
+var ErrNotConverted = errors.New("not a format ferry converts")
+
+// ErrNotKept, wrapped in a consumer's permanent error, says the input was
+// refused whole before any conversion and nothing of it was quarantined
+// (a damaged ZIP archive, which a live EHR drop moves to failed/):
+// Backfill lists it with the reason under Failed and does not remember it
+// as done, so every run names it until it is dealt with.
+var ErrNotKept = errors.New("refused whole; it stays in the export")
 
 // BackfillResult counts what a backfill did.
 type BackfillResult struct {
 	Files       int      // regular files considered
-	Queued      int      // converted and queued now
+	Queued      int      // converted and stored now: queued, held, or dropped as a duplicate of a unit queued before
 	AlreadyDone int      // fed by an earlier run (same content)
 	Quarantined int      // could not be converted: kept in the quarantine with the reason
 	Skipped     []string // not a format ferry converts (relative paths)
+	Failed      []string // refused whole and not quarantined (ErrNotKept)
+	Unreadable  []string // could not be read (gone, no permission)
+	// Reasons says why each Failed and Unreadable path is there, and
+	// why a Skipped one is when it is not of its format (a symbolic
+	// link). It may quote the file's name, which may be the patient's.
+	Reasons map[string]string
+	// Hashes are the content SHA-256s (hex) of the paths listed above
+	// that could be read, so that output without PHI can name a file as
+	// `ferry quarantine list` and the folder sources' logs do.
+	Hashes map[string]string
 }
 
-// Backfill feeds every file under dir, oldest path first, through the
+// FileError is the error Backfill stops with when a file could not be
+// stored (queue full, disk error): Path names the file under the folder
+// (its name may be the patient's), SHA256 its content when it was read.
+type FileError struct {
+	Path   string
+	SHA256 string
+	Err    error
+}
+
+func (e *FileError) Error() string { return "backfill " + e.Path + ": " + e.Err.Error() }
+func (e *FileError) Unwrap() error { return e.Err }
+
+func (r *BackfillResult) note(list *[]string, rel, reason, sum string) {
+	*list = append(*list, rel)
+	if reason != "" {
+		if r.Reasons == nil {
+			r.Reasons = map[string]string{}
+		}
+		r.Reasons[rel] = reason
+	}
+	if sum != "" {
+		if r.Hashes == nil {
+			r.Hashes = map[string]string{}
+		}
+		r.Hashes[rel] = sum
+	}
+}
+
+// Backfill feeds every file under dir, in path order (pathLess), through the
 // consumer (the same pipeline the folder sources use), without moving or
 // changing the originals. It returns at the first retryable failure (queue
 // full, disk error): running it again resumes from there.
@@ -73,9 +139,13 @@ func Backfill(ctx context.Context, dir string, c adapters.Consumer, j Journal, o
 	if !fi.IsDir() {
 		return res, fmt.Errorf("backfill %s: not a folder", dir)
 	}
-	files, err := listFiles(dir)
+	files, err := listFiles(dir, &res)
 	if err != nil {
 		return res, fmt.Errorf("backfill %s: %w", dir, err)
+	}
+	sidecars := map[string][]string{} // input path without extension -> sidecar paths
+	if opts.Folder != nil {
+		files, sidecars = splitSidecars(files, opts.Folder, &res)
 	}
 	res.Files = len(files)
 	for i, rel := range files {
@@ -86,69 +156,201 @@ func Backfill(ctx context.Context, dir string, c adapters.Consumer, j Journal, o
 			opts.Progress(i, len(files), rel)
 		}
 		path := filepath.Join(dir, rel)
-		sum, size, head, err := hashFile(path)
+		sum, size, mtime, head, err := hashFile(path)
 		if err != nil {
-			return res, fmt.Errorf("backfill %s: %w", rel, err)
-		}
-		key := journalKey(sum)
-		if j.Seen(key) {
-			res.AlreadyDone++
+			res.note(&res.Unreadable, rel, unreadable(err), "")
 			continue
 		}
-		format := pipeline.Detect(rel, head)
-		if format == "" || !opts.Formats[format] {
-			res.Skipped = append(res.Skipped, rel)
+		hexSum := fmt.Sprintf("%x", sum)
+		var scs map[string][]byte
+		var scNames []string
+		var scErr string
+		for _, sc := range sidecars[strings.TrimSuffix(rel, filepath.Ext(rel))] {
+			b, err := readSidecar(filepath.Join(dir, sc), opts.Folder.Config().MaxBodyBytes)
+			if err != nil {
+				scErr = "sidecar " + sc + ": " + unreadable(err)
+				break
+			}
+			if scs == nil {
+				scs = map[string][]byte{}
+			}
+			scs[filepath.Base(sc)] = b
+			scNames = append(scNames, filepath.Base(sc))
+		}
+		if scErr != "" {
+			res.note(&res.Unreadable, rel, scErr, hexSum)
+			continue
+		}
+		key := journalKey(sum, rel, scs)
+		if j.Seen(key) || (opts.Folder == nil && j.Seen(journalKeyV1(sum))) {
+			res.AlreadyDone++
 			continue
 		}
 		in := adapters.Raw{
 			Source:   opts.Source,
-			Format:   format,
 			Name:     rel,
 			Received: time.Now().UTC(),
-			Meta:     map[string]string{"backfill": "true", "sha256": fmt.Sprintf("%x", sum)},
+			Meta:     map[string]string{"backfill": "true", "sha256": hexSum},
 			Size:     size,
 			Open:     func() (io.ReadCloser, error) { return os.Open(path) },
+			Sidecars: scs,
+		}
+		if opts.Folder == nil {
+			in.Format = pipeline.Detect(rel, head)
+			if in.Format == "" || !opts.Formats[in.Format] {
+				res.note(&res.Skipped, rel, "", hexSum)
+				continue
+			}
+		} else {
+			fc := opts.Folder.Config()
+			in.Name = filepath.Base(rel)
+			in.Meta[folder.MetaFolder] = fc.Name
+			in.Meta[folder.MetaKind] = fc.Kind
+			in.Meta[folder.MetaFile] = in.Name
+			in.Meta[folder.MetaSize] = strconv.FormatInt(size, 10)
+			in.Meta[folder.MetaSHA256] = in.Meta["sha256"]
+			in.Meta[folder.MetaModTime] = mtime.UTC().Format(time.RFC3339Nano)
+			if len(scNames) > 0 {
+				sort.Strings(scNames)
+				in.Meta[folder.MetaSidecars] = strings.Join(scNames, ",")
+			}
 		}
 		if size <= opts.MaxInMemory {
 			if in.Body, err = os.ReadFile(path); err != nil {
-				return res, fmt.Errorf("backfill %s: %w", rel, err)
+				res.note(&res.Unreadable, rel, unreadable(err), hexSum)
+				continue
 			}
 		}
 		err = c.Consume(ctx, in)
 		switch {
 		case err == nil:
 			res.Queued++
+		case errors.Is(err, ErrNotConverted):
+			res.note(&res.Skipped, rel, "", hexSum)
+			continue
+		case errors.Is(err, ErrNotKept):
+			res.note(&res.Failed, rel, strings.TrimPrefix(err.Error(), ErrNotKept.Error()+": "), hexSum)
+			continue
 		case queue.IsPermanent(err):
 			// Kept in the quarantine with the reason: nothing is lost, and
 			// a re-run would only quarantine it again.
 			res.Quarantined++
 		default:
-			return res, fmt.Errorf("backfill %s: %w", rel, err)
+			return res, &FileError{Path: rel, SHA256: hexSum, Err: err}
 		}
 		if err := j.Add(key); err != nil {
-			return res, fmt.Errorf("backfill %s: remember as done: %w", rel, err)
+			return res, &FileError{Path: rel, SHA256: hexSum, Err: fmt.Errorf("remember as done: %w", err)}
 		}
 	}
 	if opts.Progress != nil {
 		opts.Progress(len(files), len(files), "")
 	}
+	if len(res.Unreadable) > 0 {
+		return res, fmt.Errorf("backfill %s: %d file(s) could not be read (the others were fed): make them readable and run it again", dir, len(res.Unreadable))
+	}
 	return res, nil
 }
 
-// journalKey namespaces content hashes so that backfill keys never collide
-// with keys another user of the same set might derive.
-func journalKey(sum [32]byte) [32]byte {
+// unreadable is the reason Backfill gives for a file it could not read:
+// the system's, without the absolute path the error repeats.
+func unreadable(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return err.Error()
+}
+
+// journalKey is a file's key in the journal: its content hash, its path
+// under the folder (slashes, so a journal outlives a move between
+// systems) and its sidecars' content hashes, namespaced so that backfill
+// keys never collide with keys another user of the same set might derive.
+func journalKey(sum [32]byte, rel string, sidecars map[string][]byte) [32]byte {
+	parts := [][]byte{[]byte("ferry backfill v2"), sum[:], []byte(filepath.ToSlash(rel))}
+	digests := make([][32]byte, 0, len(sidecars))
+	for _, b := range sidecars {
+		digests = append(digests, sha256.Sum256(b))
+	}
+	sort.Slice(digests, func(a, b int) bool { return bytes.Compare(digests[a][:], digests[b][:]) < 0 })
+	for _, d := range digests {
+		parts = append(parts, d[:])
+	}
+	return dedup.KeyOf(parts...)
+}
+
+// journalKeyV1 is the key of the journals of earlier versions, by content
+// alone: a file one of them fed counts as done outside --folder, where
+// neither its name nor a sidecar changed what it became.
+func journalKeyV1(sum [32]byte) [32]byte {
 	return sha256.Sum256(append([]byte("ferry backfill v1\x00"), sum[:]...))
 }
 
-// listFiles returns the regular files under dir, relative and sorted,
+// splitSidecars takes the files of an export the way the watched folder
+// eng takes its inbox: sidecars go with the input of the same stem in the
+// same folder, and names it does not take (and sidecars with no input)
+// are listed as skipped.
+func splitSidecars(files []string, eng *folder.Engine, res *BackfillResult) (inputs []string, sidecars map[string][]string) {
+	sidecars = map[string][]string{}
+	stems := map[string]bool{}
+	var scs []string
+	for _, rel := range files {
+		base := filepath.Base(rel)
+		switch {
+		case eng.IsSidecar(base):
+			scs = append(scs, rel)
+		case eng.IsInput(base):
+			inputs = append(inputs, rel)
+			stems[strings.TrimSuffix(rel, filepath.Ext(rel))] = true
+		default:
+			res.note(&res.Skipped, rel, "", "")
+		}
+	}
+	for _, sc := range scs {
+		stem := strings.TrimSuffix(sc, filepath.Ext(sc))
+		if !stems[stem] {
+			res.note(&res.Skipped, sc, "", "")
+			continue
+		}
+		sidecars[stem] = append(sidecars[stem], sc)
+	}
+	return inputs, sidecars
+}
+
+// readSidecar reads a sidecar whole, refusing one above limit (0: no
+// limit) as the folder engine does.
+func readSidecar(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := io.Reader(f)
+	if limit > 0 {
+		r = io.LimitReader(f, limit+1)
+	}
+	b, err := io.ReadAll(r)
+	if err == nil && limit > 0 && int64(len(b)) > limit {
+		err = fmt.Errorf("larger than %d bytes", limit)
+	}
+	return b, err
+}
+
+// listFiles returns the regular files under dir, relative and sorted
+// (what cannot be listed goes to res.Unreadable),
 // leaving out hidden files and folders (ferry's own .ferry/ work folders
 // among them) and the temporary files editors and copy tools leave.
-func listFiles(dir string) ([]string, error) {
+func listFiles(dir string, res *BackfillResult) ([]string, error) {
 	var out []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			return err
+			if p == dir {
+				return err
+			}
+			// A sub-folder that cannot be listed is reported, as a
+			// file that cannot be read is, and the rest goes on.
+			rel, _ := filepath.Rel(dir, p)
+			res.note(&res.Unreadable, rel+string(filepath.Separator), unreadable(err), "")
+			return nil
 		}
 		name := d.Name()
 		if p != dir && strings.HasPrefix(name, ".") {
@@ -157,18 +359,93 @@ func listFiles(dir string) ([]string, error) {
 			}
 			return nil
 		}
-		if !d.Type().IsRegular() || isTempName(name) {
+		if d.IsDir() || isTempName(name) {
 			return nil
 		}
 		rel, err := filepath.Rel(dir, p)
 		if err != nil {
 			return err
 		}
+		if !d.Type().IsRegular() {
+			// Not followed: a link may lead out of the folder, or to
+			// a file fed already. Listed, so that nothing is left out
+			// unseen.
+			why := "not a regular file"
+			if d.Type()&fs.ModeSymlink != 0 {
+				why = "a symbolic link"
+			}
+			res.note(&res.Skipped, rel, why, "")
+			return nil
+		}
 		out = append(out, rel)
 		return nil
 	})
-	sort.Strings(out)
+	sort.Slice(out, func(i, j int) bool { return pathLess(out[i], out[j]) })
 	return out, err
+}
+
+// pathLess orders relative paths folder by folder, each name in number
+// order (naturalCompare), as a file manager lists them: exports number
+// their files and folders without leading zeros (ADT_9, ADT_10; 2019/2,
+// 2019/12), and in byte order a later message (ADT_10, an A08) went
+// before an earlier one (ADT_9, its A01) of the same patient, whose
+// bundles the exchange applies in queue order.
+func pathLess(a, b string) bool {
+	as := strings.Split(filepath.ToSlash(a), "/")
+	bs := strings.Split(filepath.ToSlash(b), "/")
+	for i := 0; i < len(as) && i < len(bs); i++ {
+		if c := naturalCompare(as[i], bs[i]); c != 0 {
+			return c < 0
+		}
+		if as[i] != bs[i] { // the same but for leading zeros
+			return as[i] < bs[i]
+		}
+	}
+	return len(as) < len(bs)
+}
+
+// naturalCompare compares two names with runs of digits as numbers
+// ("9" < "10") and everything else by bytes; names that differ only in
+// leading zeros compare equal (pathLess then orders them by bytes).
+func naturalCompare(a, b string) int {
+	for a != "" && b != "" {
+		da, db := digitRun(a), digitRun(b)
+		if da > 0 && db > 0 {
+			na := strings.TrimLeft(a[:da], "0")
+			nb := strings.TrimLeft(b[:db], "0")
+			if c := cmpInt(len(na), len(nb)); c != 0 {
+				return c
+			}
+			if c := strings.Compare(na, nb); c != 0 {
+				return c
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return cmpInt(int(a[0]), int(b[0]))
+		}
+		a, b = a[1:], b[1:]
+	}
+	return cmpInt(len(a), len(b))
+}
+
+func digitRun(s string) int {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
+}
+
+func cmpInt(a, b int) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 func isTempName(name string) bool {
@@ -181,21 +458,25 @@ func isTempName(name string) bool {
 	return lower == "thumbs.db" || lower == "desktop.ini" || strings.HasPrefix(name, "~$")
 }
 
-// hashFile returns the SHA-256 of a file, its size and its first 4 KiB.
-func hashFile(path string) (sum [32]byte, size int64, head []byte, err error) {
+// hashFile returns the SHA-256 of a file, its size, its modification
+// time and its first 4 KiB.
+func hashFile(path string) (sum [32]byte, size int64, mtime time.Time, head []byte, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return sum, 0, nil, err
+		return sum, 0, mtime, nil, err
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err == nil {
+		mtime = fi.ModTime()
+	}
 	h := sha256.New()
 	var hb bytes.Buffer
 	n, err := io.Copy(h, io.TeeReader(f, &limitWriter{w: &hb, n: 4096}))
 	if err != nil {
-		return sum, 0, nil, err
+		return sum, 0, mtime, nil, err
 	}
 	h.Sum(sum[:0])
-	return sum, n, hb.Bytes(), nil
+	return sum, n, mtime, hb.Bytes(), nil
 }
 
 type limitWriter struct {

@@ -85,7 +85,7 @@ func TestBackfillFeedsResumesAndLeavesOriginals(t *testing.T) {
 	exp := t.TempDir()
 	copyFile(t, "../../../testdata/hl7v2/adt-a01.hl7", filepath.Join(exp, "2019", "a01.hl7"))
 	copyFile(t, "../../../testdata/hl7v2/oru-r01.hl7", filepath.Join(exp, "2019", "lab", "oru.txt"))
-	copyFile(t, "../../../testdata/hl7v2/adt-a01.hl7", filepath.Join(exp, "2020", "a01-again.hl7")) // same content
+	copyFile(t, "../../../testdata/hl7v2/adt-a01.hl7", filepath.Join(exp, "2020", "a01-again.hl7")) // same content: fed, and dropped by the pipeline
 	os.WriteFile(filepath.Join(exp, "notes.docx"), []byte("PK\x03\x04 not a message"), 0o644)
 	os.WriteFile(filepath.Join(exp, "broken.hl7"), []byte("MSH|^~\\&|X\rPID|garbage"), 0o644)
 	os.WriteFile(filepath.Join(exp, "Thumbs.db"), []byte("x"), 0o644)
@@ -102,7 +102,7 @@ func TestBackfillFeedsResumesAndLeavesOriginals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Files != 5 || res.Queued != 2 || res.AlreadyDone != 1 || res.Quarantined != 1 || len(res.Skipped) != 1 || res.Skipped[0] != "notes.docx" {
+	if res.Files != 5 || res.Queued != 3 || res.AlreadyDone != 0 || res.Quarantined != 1 || len(res.Skipped) != 1 || res.Skipped[0] != "notes.docx" {
 		t.Fatalf("result %+v", res)
 	}
 	if r.q.Len() != 2 {
@@ -275,5 +275,113 @@ func TestOpsEndpoints(t *testing.T) {
 	resp, err := http.Post(srv.URL+"/api/ops/deadletters/x/purge", "text/plain", nil)
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("no token: %v %v", resp.Status, err)
+	}
+}
+
+// TestBackfillGoesOnPastUnreadableFiles: a file that cannot be read (gone
+// since the folder was listed, no permission) stopped the whole backfill
+// at that file, and every run after it stopped there again, so the 40,000
+// files behind it were never fed. It is now listed with the error, the
+// others are fed, and the run ends with an error naming how many could
+// not be read, so a script sees it; the file is not remembered as done.
+func TestBackfillGoesOnPastUnreadableFiles(t *testing.T) {
+	exp := t.TempDir()
+	copyFile(t, "../../../testdata/hl7v2/adt-a01.hl7", filepath.Join(exp, "1.hl7"))
+	copyFile(t, "../../../testdata/hl7v2/oru-r01.hl7", filepath.Join(exp, "2.hl7"))
+	copyFile(t, "../../../testdata/hl7v2/batch-two-messages.hl7", filepath.Join(exp, "3.hl7"))
+	r := newRig(t)
+	formats := map[string]bool{"hl7v2": true}
+	res, err := Backfill(context.Background(), exp, r.pipe, r.j, BackfillOptions{Formats: formats,
+		Progress: func(done, total int, name string) {
+			if name == "1.hl7" {
+				os.Remove(filepath.Join(exp, "2.hl7")) // an EHR clean-up job, mid-run
+			}
+		}})
+	if err == nil || !strings.Contains(err.Error(), "1 file(s) could not be read") {
+		t.Fatalf("err %v", err)
+	}
+	if res.Queued != 2 || len(res.Unreadable) != 1 || res.Unreadable[0] != "2.hl7" || !strings.Contains(res.Reasons["2.hl7"], "no such file") {
+		t.Fatalf("result %+v", res)
+	}
+	if runtime.GOOS == "windows" || os.Geteuid() == 0 {
+		return // root reads a 0000 file
+	}
+	copyFile(t, "../../../testdata/hl7v2/oru-r01.hl7", filepath.Join(exp, "2.hl7"))
+	os.Chmod(filepath.Join(exp, "2.hl7"), 0)
+	res, err = Backfill(context.Background(), exp, r.pipe, r.j, BackfillOptions{Formats: formats})
+	if err == nil || res.AlreadyDone != 2 || len(res.Unreadable) != 1 {
+		t.Fatalf("unreadable: %+v %v", res, err)
+	}
+}
+
+// TestBackfillNumberedFilesInNumberOrder: exports number their files
+// without leading zeros (ADT_9.hl7, ADT_10.hl7) and their folders by
+// month (2019/2, 2019/12). Fed in byte order, ADT_10 (an A08 with the
+// patient's new name) was queued before ADT_9 (the A01 with the old
+// one), and the exchange kept the old name; the files are now fed in
+// number order, folder by folder, as a file manager lists them.
+func TestBackfillNumberedFilesInNumberOrder(t *testing.T) {
+	exp := t.TempDir()
+	msg := func(id, event, name string) []byte {
+		return []byte("MSH|^~\\&|EHR|CLINIC|FERRY|HIE|20190101120000||ADT^" + event + "|" + id + "|P|2.5\rEVN|" + event + "|20190101120000\rPID|1||4711^^^HOSP^MR||" + name + "^Jane||19800101|F\rPV1|1|O\r")
+	}
+	files := map[string][]byte{
+		"2019/2/ADT_9.hl7":    msg("M9", "A01", "Old"),
+		"2019/2/ADT_10.hl7":   msg("M10", "A08", "New"),
+		"2019/12/ADT_1.hl7":   msg("M11", "A08", "Newer"),
+		"2019/12/ADT_01b.hl7": msg("M12", "A08", "Newest"),
+	}
+	for rel, b := range files {
+		os.MkdirAll(filepath.Dir(filepath.Join(exp, rel)), 0o755)
+		os.WriteFile(filepath.Join(exp, rel), b, 0o644)
+	}
+	r := newRig(t)
+	if _, err := Backfill(context.Background(), exp, r.pipe, r.j, BackfillOptions{Formats: map[string]bool{"hl7v2": true}}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for r.q.Len() > 0 {
+		it, ack, err := r.q.Get(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []string{"Old", "New", "Newer", "Newest"} {
+			if strings.Contains(string(it.Body), `"family":"`+n+`"`) {
+				got = append(got, n)
+			}
+		}
+		ack(context.Background(), nil)
+	}
+	if strings.Join(got, ",") != "Old,New,Newer,Newest" {
+		t.Fatalf("delivered in the order %v", got)
+	}
+}
+
+// TestBackfillListsSymlinks: a symbolic link in the export (a "latest"
+// link, a folder linked in from elsewhere) is not followed, which could
+// leave the folder or feed a file twice; it was left out without a word
+// and not counted, so a folder of links was "done" with nothing sent. It
+// is now listed as skipped.
+func TestBackfillListsSymlinks(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("symbolic links need a privilege on Windows")
+	}
+	exp := t.TempDir()
+	elsewhere := t.TempDir()
+	copyFile(t, "../../../testdata/hl7v2/adt-a01.hl7", filepath.Join(elsewhere, "a01.hl7"))
+	copyFile(t, "../../../testdata/hl7v2/oru-r01.hl7", filepath.Join(exp, "oru.hl7"))
+	if err := os.Symlink(filepath.Join(elsewhere, "a01.hl7"), filepath.Join(exp, "latest.hl7")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, filepath.Join(exp, "linked")); err != nil {
+		t.Fatal(err)
+	}
+	r := newRig(t)
+	res, err := Backfill(context.Background(), exp, r.pipe, r.j, BackfillOptions{Formats: map[string]bool{"hl7v2": true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Queued != 1 || strings.Join(res.Skipped, ",") != "latest.hl7,linked" || res.Reasons["linked"] != "a symbolic link" {
+		t.Fatalf("result %+v", res)
 	}
 }
