@@ -92,12 +92,6 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		return fmt.Errorf("open queue: %w", err)
 	}
 	defer q.Close(context.Background())
-	// As at the gateway's start: nothing is taken in while data_dir holds
-	// data no configured key opens, or it would be stored unsealed, or
-	// sealed with a key that is not the one the rest needs.
-	if err := ops.CheckQueueKeys(cfg, key, q); err != nil {
-		return fmt.Errorf("encryption: %w", err)
-	}
 	seen, err := dedup.Open(cfg.Path("dedup.log"), dedup.Options{})
 	if err != nil {
 		return fmt.Errorf("open dedup set: %w", err)

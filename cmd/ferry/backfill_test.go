@@ -330,3 +330,39 @@ func TestBackfillRefusesDataOfAnotherKey(t *testing.T) {
 		t.Fatalf("queue holds %d item(s), want the 1 it had", q.Len())
 	}
 }
+
+// TestOpsQueueRefusesDataOfAnotherKey: every command that stores into the
+// queue with the gateway stopped (`held release`, `quarantine replay`,
+// `queue retry`, `merges undo`, backfill) opens it through openQueue,
+// which refuses, as the gateway's start does, while data_dir holds data
+// sealed with a key the configuration does not name: with encryption
+// turned off, a replay stored its bundles unsealed into a data_dir meant
+// to be encrypted.
+func TestOpsQueueRefusesDataOfAnotherKey(t *testing.T) {
+	dir := t.TempDir()
+	k, err := seal.GenerateKeyFile(filepath.Join(dir, "ferry.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, cfg := backfillCfg(t, dir, "")
+	os.MkdirAll(cfg.DataDir, 0o700)
+	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{Key: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Put(context.Background(), &queue.Item{Key: "p1", Body: []byte(`{"resourceType":"Bundle"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	q.Close(context.Background())
+	if q, err := openQueue(cfg, nil); err == nil || !strings.Contains(err.Error(), "data_dir holds data sealed with key "+k.ID()) {
+		if q != nil {
+			q.Close(context.Background())
+		}
+		t.Fatalf("openQueue without the key beside data sealed with it: %v", err)
+	}
+	q, err = openQueue(cfg, k)
+	if err != nil {
+		t.Fatalf("openQueue with the key: %v", err)
+	}
+	q.Close(context.Background())
+}

@@ -278,9 +278,21 @@ func openQueueOffline(cfg *config.Config) (*diskq.Queue, error) {
 
 // openQueue opens the gateway's queue with the gateway's options, for a
 // command that runs while the gateway does not (it holds the queue's lock:
-// diskq.ErrLocked otherwise).
+// diskq.ErrLocked otherwise). As at the gateway's start, it refuses while
+// data_dir holds data sealed with a key the configuration does not name
+// (ops.CheckQueueKeys): a `held release` or `quarantine replay` would
+// otherwise store its bundles unsealed, or under a key the rest does not
+// need, into a data_dir meant to be encrypted.
 func openQueue(cfg *config.Config, key *seal.Key) (*diskq.Queue, error) {
-	return diskq.Open(ops.QueueDir(cfg), diskq.Options{MaxBytes: cfg.Queue.MaxBytes, MaxItems: cfg.Queue.MaxItems, DeadLetterDir: ops.DeadLetterDir(cfg), Key: key})
+	q, err := diskq.Open(ops.QueueDir(cfg), diskq.Options{MaxBytes: cfg.Queue.MaxBytes, MaxItems: cfg.Queue.MaxItems, DeadLetterDir: ops.DeadLetterDir(cfg), Key: key})
+	if err != nil {
+		return nil, err
+	}
+	if err := ops.CheckQueueKeys(cfg, key, q); err != nil {
+		q.Close(context.Background())
+		return nil, fmt.Errorf("encryption: %w", err)
+	}
+	return q, nil
 }
 
 func queueOp(ctx context.Context, cfg *config.Config, action string, ids []string, all, force bool, stdout, stderr io.Writer) (err error) {
