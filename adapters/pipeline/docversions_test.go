@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -145,5 +146,88 @@ func TestBatchFileVersionsEitherOrder(t *testing.T) {
 				t.Errorf("exchange ends with %v, want D-1 superseded and D-2 current", got)
 			}
 		})
+	}
+}
+
+// TestHeldReplacementSupersedesNothing: a replacement held by policy has
+// not reached the exchange, so the version it replaces stays current
+// there: an MDM T10 held does not make a T02 of its parent arriving
+// after it superseded (the registry is not told of a held replacement),
+// and a C-CDA replacement held does not send its supersede batch. Held
+// entries keep the keys to record when a person releases them.
+func TestHeldReplacementSupersedesNothing(t *testing.T) {
+	ctx := context.Background()
+	t.Run("mdm", func(t *testing.T) {
+		p, q, held, reg := versionPipeline(t)
+		for _, in := range []adapters.Raw{
+			{Source: "mllp/a", Format: "hl7v2", Name: "T10", Body: []byte(mdmVersion("T10", "H-2", "R", "D-2", "D-1")), Received: time.Now()},
+			{Source: "mllp/a", Format: "hl7v2", Name: "T02", Body: []byte(mdmVersion("T02", "H-1", "", "D-1", "")), Received: time.Now()},
+		} {
+			if err := p.Consume(ctx, in); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := exchangeStatuses(t, q); got["D-1"] != "current" || got["D-2"] != "" {
+			t.Errorf("exchange ends with %v, want D-1 current (its replacement is held)", got)
+		}
+		if reg.Len() != 0 {
+			t.Errorf("registry holds %d keys of a held replacement", reg.Len())
+		}
+		// Both bundles of the T10 are held: its document, and the batch
+		// superseding D-1 to release with it. They share the message's
+		// duplicate key, which must not make the second look like a
+		// resend of the first.
+		if ids, _ := held.List(); len(ids) != 2 {
+			t.Errorf("%d held entries, want the T10's document and its supersede batch", len(ids))
+		}
+		checkHeldReplaces(t, held)
+	})
+	t.Run("ccda", func(t *testing.T) {
+		p, q, held, reg := versionPipeline(t)
+		orig, err := os.ReadFile(filepath.Join("..", "..", "testdata", "convert", "ccda-problem", "input.xml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		repl := strings.Replace(string(orig), `extension="PRB1"/>`, `extension="PRB1-v2"/>`, 1)
+		repl = strings.Replace(repl, `<confidentialityCode code="N"`, `<confidentialityCode code="R"`, 1)
+		repl = strings.Replace(repl, "<component>", `<relatedDocument typeCode="RPLC"><parentDocument>
+  <id root="2.16.840.1.113883.19.5.99999.1" extension="PRB1"/></parentDocument></relatedDocument>
+  <component>`, 1)
+		if err := p.Consume(ctx, adapters.Raw{Source: "folder/ccda", Format: "ccda", Name: "v1.xml", Body: orig, Received: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Consume(ctx, adapters.Raw{Source: "folder/ccda", Format: "ccda", Name: "v2.xml", Body: []byte(repl), Received: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		if got := exchangeStatuses(t, q); got["PRB1"] != "current" || got["PRB1-v2"] != "" {
+			t.Errorf("exchange ends with %v, want PRB1 current (its replacement is held)", got)
+		}
+		if reg.Len() != 0 {
+			t.Errorf("registry holds %d keys of a held replacement", reg.Len())
+		}
+		checkHeldReplaces(t, held)
+	})
+}
+
+// checkHeldReplaces checks that exactly one held entry keeps the
+// registry keys its replacement is to record on release.
+func checkHeldReplaces(t *testing.T, held *Held) {
+	t.Helper()
+	ids, err := held.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, id := range ids {
+		e, err := held.Get(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(e.Replaces) > 0 {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d of %d held entries keep the replacement's registry keys, want 1", n, len(ids))
 	}
 }

@@ -95,7 +95,9 @@ type Unit struct {
 	// (ccdafhir and v2fhir Result.Replaces): the documents and relations
 	// this unit's input replaces. The pipeline records them (SetReplaced)
 	// before it stores the unit, so that a replaced version arriving
-	// after its replacement is converted superseded.
+	// after its replacement is converted superseded; the keys of a unit
+	// the policy holds wait in its held entry for its release
+	// (HeldEntry.Replaces).
 	Replaces []string
 
 	// buf, when set, is the pooled buffer Bundle lives in (bundleBufs).
@@ -447,11 +449,12 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit) (fa
 	// can (BatchPutter): the parts of one message cost one flush, and no
 	// dedup key is remembered before every unit of the input is stored, so
 	// a crash between parts never makes a resend look like a duplicate.
-	if err := p.recordReplaced(in, units); err != nil {
+	held := p.holdLabels(units)
+	if err := p.recordReplaced(in, units, held); err != nil {
 		return nil, err
 	}
 	var puts []*queue.Item
-	var putUnits []*Unit
+	var putUnits, heldUnits []*Unit
 	drop := func(u *Unit) {
 		if u.BodyFile != "" {
 			os.Remove(u.BodyFile)
@@ -489,19 +492,27 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit) (fa
 			p.stats.Duplicates.Add(1)
 			continue
 		}
-		if held, err := p.hold(in, u); err != nil {
+		if label := heldBy(held, i); label != "" {
+			if err := p.hold(in, u, label); err != nil {
+				drop(u)
+				dropPuts()
+				return nil, err
+			}
 			drop(u)
-			dropPuts()
-			return nil, err
-		} else if held {
-			drop(u)
-			p.remember(in, u)
+			heldUnits = append(heldUnits, u)
 			p.noteUnconverted(in, u)
 			p.noteRetied(in, u)
 			continue
 		}
 		puts = append(puts, &queue.Item{Key: u.Key, After: u.After, Source: in.Source, Body: u.Bundle, BodyFile: u.BodyFile, Attrs: u.Attrs})
 		putUnits = append(putUnits, u)
+	}
+	// The held units' keys are remembered once every unit is through
+	// the loop: the parts of one message share its key, and remembered
+	// at the first held part it made the rest (a T10's supersede batch,
+	// a large message's later parts) look like a resend, dropped.
+	for _, u := range heldUnits {
+		p.remember(in, u)
 	}
 	if err := p.put(ctx, puts); err != nil {
 		return nil, fmt.Errorf("%s: %s: queue: %w", in.Name, putUnits[0].Name, err)
@@ -550,18 +561,31 @@ func (p *Pipeline) recordMerges(u *Unit) error {
 // error, as a failure to queue is. Units already seen record their keys
 // again (nothing is written for a key present): inputs stored before the
 // registry existed count too.
-func (p *Pipeline) recordReplaced(in adapters.Raw, units []Unit) error {
+//
+// A unit the policy holds (held[i] set) records nothing: it has not
+// reached the exchange, where the version it replaces stays the current
+// one until a person releases it, and the held entry keeps its keys for
+// that (HeldEntry.Replaces).
+func (p *Pipeline) recordReplaced(in adapters.Raw, units []Unit, held []string) error {
 	if p.replaced == nil {
 		return nil
 	}
 	for i := range units {
-		if u := &units[i]; u.Err == nil && len(u.Replaces) > 0 {
+		if u := &units[i]; u.Err == nil && len(u.Replaces) > 0 && heldBy(held, i) == "" {
 			if err := p.replaced.Add(u.Replaces...); err != nil {
 				return fmt.Errorf("%s: %s: %w", in.Name, u.Name, err)
 			}
 		}
 	}
 	return nil
+}
+
+// heldBy is the label holding unit i (holdLabels), "" when none does.
+func heldBy(held []string, i int) string {
+	if held == nil {
+		return ""
+	}
+	return held[i]
 }
 
 // noteRetied logs, without PHI, that a stored unit's patient was tied to
@@ -628,32 +652,47 @@ func (p *Pipeline) put(ctx context.Context, items []*queue.Item) error {
 	return nil
 }
 
-// hold stores the unit in the held store when the policy holds it.
-func (p *Pipeline) hold(in adapters.Raw, u *Unit) (bool, error) {
+// holdLabels decides, before anything of the input is stored, which of
+// its units the policy holds: the label holding each ("" for a unit
+// that goes to the queue), or nil when no policy is active. A held
+// unit's replaced documents are not recorded (recordReplaced).
+func (p *Pipeline) holdLabels(units []Unit) []string {
 	if p.held == nil || !p.policy.Active() {
-		return false, nil
+		return nil
 	}
-	var label string
-	var held bool
-	switch {
-	case u.LabelsKnown:
-		label, held = p.policy.HeldLabels(u.Labels)
-	case u.BodyFile != "":
-		label, held = p.policy.HeldFile(u.BodyFile)
-	default:
-		label, held = p.policy.Held(u.Bundle)
+	labels := make([]string, len(units))
+	for i := range units {
+		u := &units[i]
+		if u.Err != nil {
+			continue
+		}
+		var label string
+		var held bool
+		switch {
+		case u.LabelsKnown:
+			label, held = p.policy.HeldLabels(u.Labels)
+		case u.BodyFile != "":
+			label, held = p.policy.HeldFile(u.BodyFile)
+		default:
+			label, held = p.policy.Held(u.Bundle)
+		}
+		if held {
+			labels[i] = label
+		}
 	}
-	if !held {
-		return false, nil
-	}
+	return labels
+}
+
+// hold stores the unit in the held store because of label.
+func (p *Pipeline) hold(in adapters.Raw, u *Unit, label string) error {
 	if _, err := p.held.Put(in, u, label); err != nil {
-		return false, fmt.Errorf("%s: %s: held: %w", in.Name, u.Name, err)
+		return fmt.Errorf("%s: %s: held: %w", in.Name, u.Name, err)
 	}
 	p.stats.Held.Add(1)
 	if p.onHeld != nil {
 		p.onHeld(in, u, label)
 	}
-	return true, nil
+	return nil
 }
 
 // remember keeps a stored unit's dedup key (best effort, see Deduper).
