@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -146,6 +147,43 @@ func TestBatchFileVersionsEitherOrder(t *testing.T) {
 				t.Errorf("exchange ends with %v, want D-1 superseded and D-2 current", got)
 			}
 		})
+	}
+}
+
+// TestRacingVersionsTwoConnections: the T02 of D-1 and the T10 that
+// replaces it arrive on two MLLP connections at once. The T02 is
+// converted before the T10's replacement is recorded, and stored after
+// the T10: it is delivered after the T10's supersede PATCH, so as
+// converted (current) it would make D-1 current again beside D-2. The
+// test holds the T02 between conversion and storing to make that
+// interleaving certain.
+func TestRacingVersionsTwoConnections(t *testing.T) {
+	p, q, _, _ := versionPipeline(t)
+	ctx := context.Background()
+	real := p.converters["hl7v2"]
+	converted, resume := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	p.converters["hl7v2"] = ConverterFunc(func(ctx context.Context, in adapters.Raw) ([]Unit, error) {
+		units, err := real.Convert(ctx, in)
+		if in.Name == "conn 1" {
+			once.Do(func() { close(converted); <-resume })
+		}
+		return units, err
+	})
+	errc := make(chan error, 1)
+	go func() {
+		errc <- p.Consume(ctx, adapters.Raw{Source: "mllp/a", Format: "hl7v2", Name: "conn 1", Body: []byte(mdmVersion("T02", "R-1", "", "D-1", "")), Received: time.Now()})
+	}()
+	<-converted
+	if err := p.Consume(ctx, adapters.Raw{Source: "mllp/b", Format: "hl7v2", Name: "conn 2", Body: []byte(mdmVersion("T10", "R-2", "", "D-2", "D-1")), Received: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	close(resume)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if got := exchangeStatuses(t, q); got["D-1"] != "superseded" || got["D-2"] != "current" {
+		t.Errorf("exchange ends with %v, want D-1 superseded and D-2 current", got)
 	}
 }
 
