@@ -269,3 +269,111 @@ func checkHeldReplaces(t *testing.T, held *Held) {
 		t.Errorf("%d of %d held entries keep the replacement's registry keys, want 1", n, len(ids))
 	}
 }
+
+// TestSupersedeReplacedAtRetry: an item carries the registry keys of the
+// document versions its bundle writes current (AttrDocumentVersion), in
+// HL7 v2 and C-CDA alike, as pseudonyms when data at rest is sealed; once
+// a replacement of that version is recorded, the retry edit writes the
+// bundle's DocumentReference superseded and changes nothing else. An
+// item whose version was not replaced is left as it is.
+func TestSupersedeReplacedAtRetry(t *testing.T) {
+	ctx := context.Background()
+	orig, err := os.ReadFile(filepath.Join("..", "..", "testdata", "convert", "ccda-problem", "input.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	repl := strings.Replace(string(orig), `extension="PRB1"/>`, `extension="PRB1-v2"/>`, 1)
+	repl = strings.Replace(repl, "<component>", `<relatedDocument typeCode="RPLC"><parentDocument>
+  <id root="2.16.840.1.113883.19.5.99999.1" extension="PRB1"/></parentDocument></relatedDocument>
+  <component>`, 1)
+	for _, sealed := range []bool{false, true} {
+		p, q, _, reg := versionPipeline(t)
+		if sealed {
+			p.SetPseudonym(func(k string) string { return "ps:" + k })
+		}
+		// The first versions, as the exchange refused them (dead letters).
+		var first []*queue.Item
+		for _, in := range []adapters.Raw{
+			{Source: "mllp/a", Format: "hl7v2", Name: "T02", Body: []byte(mdmVersion("T02", "S-1", "", "D-1", "")), Received: time.Now()},
+			{Source: "mllp/a", Format: "hl7v2", Name: "T02 other", Body: []byte(mdmVersion("T02", "S-3", "", "D-7", "")), Received: time.Now()},
+			{Source: "folder/ccda", Format: "ccda", Name: "v1.xml", Body: orig, Received: time.Now()},
+		} {
+			if err := p.Consume(ctx, in); err != nil {
+				t.Fatal(err)
+			}
+			for q.Len() > 0 {
+				it, ack, err := q.Get(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c := *it
+				c.Body = append([]byte(nil), it.Body...)
+				if v := c.Attrs[AttrDocumentVersion]; v != "" {
+					if strings.HasPrefix(v, "ps:") != sealed {
+						t.Fatalf("sealed %v: version attribute %q", sealed, v)
+					}
+					first = append(first, &c)
+				}
+				ack(ctx, nil)
+			}
+		}
+		if len(first) != 3 {
+			t.Fatalf("%d items name the version they write, want 3", len(first))
+		}
+		for _, in := range []adapters.Raw{
+			{Source: "mllp/a", Format: "hl7v2", Name: "T10", Body: []byte(mdmVersion("T10", "S-2", "", "D-2", "D-1")), Received: time.Now()},
+			{Source: "folder/ccda", Format: "ccda", Name: "v2.xml", Body: []byte(repl), Received: time.Now()},
+		} {
+			if err := p.Consume(ctx, in); err != nil {
+				t.Fatal(err)
+			}
+		}
+		edit := SupersedeReplaced(reg.Replaced)
+		want := []string{"superseded", "current", "superseded"}
+		for i, it := range first {
+			before := string(it.Body)
+			if err := edit(it); err != nil {
+				t.Fatal(err)
+			}
+			var b struct {
+				Entry []struct {
+					Resource struct{ ResourceType, Status string }
+				}
+			}
+			if err := json.Unmarshal(it.Body, &b); err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range b.Entry {
+				if e.Resource.ResourceType == "DocumentReference" && e.Resource.Status != want[i] {
+					t.Errorf("sealed %v, item %d: retried as %s, want %s", sealed, i, e.Resource.Status, want[i])
+				}
+			}
+			changed := strings.Replace(before, `"status":"current"`, `"status":"superseded"`, -1)
+			if want[i] == "superseded" && (string(it.Body) == before || it.Attrs[AttrSupersededAtRetry] != "true") {
+				t.Errorf("sealed %v, item %d: not rewritten (%v)", sealed, i, it.Attrs)
+			}
+			if want[i] == "current" && string(it.Body) != before {
+				t.Errorf("sealed %v, item %d: a version not replaced was rewritten", sealed, i)
+			}
+			if want[i] == "superseded" && strings.Count(before, `"status":"current"`) == 1 && string(it.Body) != changed {
+				t.Errorf("sealed %v, item %d: the edit changed more than the status", sealed, i)
+			}
+		}
+	}
+}
+
+// TestSupersedeDocumentsOnlyDocumentReferences: only the status of a
+// DocumentReference is rewritten, wherever it sits in the bundle; the
+// statuses of other resources, and of objects inside a
+// DocumentReference, stay, as do all other bytes.
+func TestSupersedeDocumentsOnlyDocumentReferences(t *testing.T) {
+	in := `{"resourceType":"Bundle","entry":[` +
+		`{"resource":{"resourceType":"Encounter","status":"current"}},` +
+		`{"resource":{"status":"current","content":[{"status":"current","x":"<&>"}],"resourceType":"DocumentReference","n":1.50}},` +
+		`{"resource":{"resourceType":"DocumentReference","status":"superseded"}}]}`
+	want := strings.Replace(in, `{"status":"current","content"`, `{"status":"superseded","content"`, 1)
+	out, n, err := supersedeDocuments([]byte(in))
+	if err != nil || n != 1 || string(out) != want {
+		t.Errorf("supersedeDocuments: %d, %v\n got %s\nwant %s", n, err, out, want)
+	}
+}

@@ -103,6 +103,9 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 			// are PATCHed, not rewritten: say how many, for the audit.
 			attrs["obx_status_only"] = strconv.Itoa(n)
 		}
+		// The documents it writes current, for a retry after their
+		// replacement (SupersedeReplaced).
+		attrs = setDocumentVersions(attrs, res.Versions...)
 		if z := zSegments(m); z != "" {
 			// Reported (names only, no content) so an operator sees which
 			// site-specific segments arrive; the whole message, Z-segments

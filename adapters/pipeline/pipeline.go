@@ -477,6 +477,15 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit, gen
 			if units[i].Key != "" {
 				units[i].Key = p.pseudonym(units[i].Key)
 			}
+			pseudonymVersions(&units[i], p.pseudonym)
+			if r := units[i].Replaces; len(r) > 0 {
+				// The retry edit reads versions by their pseudonyms
+				// (AttrDocumentVersion): the registry holds both.
+				units[i].Replaces = slices.Clip(r)
+				for _, k := range r {
+					units[i].Replaces = append(units[i].Replaces, p.pseudonym(k))
+				}
+			}
 			if a := units[i].After; len(a) > 0 {
 				units[i].After = make([]string, len(a))
 				for j, k := range a {

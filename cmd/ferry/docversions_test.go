@@ -117,3 +117,84 @@ exchange:
 		t.Errorf("after the release the exchange has %v, want D-1 superseded, D-2 current", got)
 	}
 }
+
+// TestRetriedVersionAfterReplacement: the T02 of D-1 is refused by the
+// exchange (422) and dead-lettered; the T10 of D-2 replacing it is then
+// delivered, and its supersede PATCH finds no D-1 (404, done). An
+// operator fixes the cause and retries D-1's dead letter: `queue retry`
+// refuses without --force (newer items of the patient were delivered
+// since), and with it D-1 goes to the exchange superseded, as it would
+// had it arrived after D-2, instead of as converted (current, beside
+// D-2).
+func TestRetriedVersionAfterReplacement(t *testing.T) {
+	paths, recv, url := testPKI(t)
+	dir := t.TempDir()
+	yaml := `data_dir: ` + filepath.Join(dir, "data") + `
+sources:
+  mllp:
+    - name: t
+      listen: 127.0.0.1:0
+exchange:
+  url: ` + url + `
+  tls: {ca_file: ` + paths.CA + `, cert_file: ` + paths.ClientCert + `, key_file: ` + paths.ClientKey + `}
+  retry: {initial_interval: 20ms, max_interval: 200ms}
+status:
+  listen: ""
+`
+	cfgFile := filepath.Join(dir, "ferry.yaml")
+	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := func() *gateway {
+		gw, err := newGateway(parseConfig(t, "%s", yaml), newLogger(io.Discard, "error"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := gw.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return gw
+	}
+	gw := start()
+	conn, rd := dial(t, gw)
+	recv.SetFailure(422)
+	if got := send(t, conn, rd, mdmDoc("T02", "DL-1", "", "D-1", "")); got != "AA" {
+		t.Fatalf("T02: MSA-1 %s, want AA", got)
+	}
+	var dlID string
+	waitFor(t, "T02 dead-lettered", func() bool {
+		dls, _ := gw.q.DeadLetters()
+		if len(dls) == 1 {
+			dlID = dls[0].ID
+		}
+		return dlID != ""
+	})
+	recv.SetFailure(0)
+	if got := send(t, conn, rd, mdmDoc("T10", "DL-2", "", "D-2", "D-1")); got != "AA" {
+		t.Fatalf("T10: MSA-1 %s, want AA", got)
+	}
+	waitFor(t, "T10 delivered", func() bool { return gw.q.Len() == 0 && len(recv.Resources("DocumentReference")) == 1 })
+	conn.Close()
+	gw.Shutdown(context.Background())
+
+	retry := func(args ...string) (string, error) {
+		var out, errOut bytes.Buffer
+		err := cmdQueue(context.Background(), append(append([]string{"retry"}, args...), "--config", cfgFile), &out, &errOut)
+		return out.String() + errOut.String(), err
+	}
+	if out, err := retry(dlID); err == nil {
+		t.Fatalf("retry without --force after newer items were delivered: accepted\n%s", out)
+	}
+	if out, err := retry("--force", dlID); err != nil {
+		t.Fatalf("retry --force: %v\n%s", err, out)
+	}
+	gw = start()
+	defer gw.Shutdown(context.Background())
+	waitFor(t, "retried D-1 delivered", func() bool { return gw.q.Len() == 0 && len(recv.Resources("DocumentReference")) == 2 })
+	if got := exchangeDocs(t, recv); got["D-1"] != "superseded" || got["D-2"] != "current" {
+		t.Errorf("after the retry the exchange has %v, want D-1 superseded, D-2 current", got)
+	}
+	if dls, _ := gw.q.DeadLetters(); len(dls) != 0 {
+		t.Errorf("%d dead letters left", len(dls))
+	}
+}
