@@ -12,7 +12,8 @@
 #    (relatedDocument RPLC, same setId) is dropped into the EHR folder and delivered, and so is an
 #    MDM^T10 (TXA-12 new version, TXA-13 the one it replaces) over MLLP; after the restart the
 #    replaced versions arrive late (version 1 dropped into the folder, an MDM^T02 of the old
-#    version): the exchange holds each old version `superseded` and exactly one `current` version.
+#    version, and an HL7 batch file holding a T10 and then the T02 it replaces): the exchange holds
+#    each old version `superseded` and exactly one `current` version.
 # 3. The merge turned round: an A40 merging B back into A, then an ORU under B, which is A's.
 set -euo pipefail
 SUITE=${SUITE:-lifecycle}
@@ -69,6 +70,16 @@ EOF
 }
 mdm T10 LC-MDM-T10 LC-NOTE-2 LC-NOTE-1^NORTHCLINIC "Consult note, corrected: metformin 500 mg twice daily." >"$WORK/mdm-t10.hl7"
 mdm T02 LC-MDM-T02 LC-NOTE-1 "" "Consult note: metformin 500 mg daily." >"$WORK/mdm-t02.hl7"
+# One HL7 batch file (FHS/BHS) of another patient holding a T10 (LC-NOTE-B2 replaces LC-NOTE-B1) and,
+# after it in the file, the T02 of LC-NOTE-B1: one input, so the T02 is converted before the file's
+# T10 is recorded, and must still be superseded.
+{
+  printf 'FHS|^~\\&|TRANSCR|NORTHCLINIC|FERRY|HIE|20261125130000\nBHS|^~\\&|TRANSCR|NORTHCLINIC|FERRY|HIE|20261125130000\n'
+  mdm T10 LC-MDM-BT10 LC-NOTE-B2 LC-NOTE-B1^NORTHCLINIC "Consult note, corrected: lisinopril 10 mg daily."
+  mdm T02 LC-MDM-BT02 LC-NOTE-B1 "" "Consult note: lisinopril 5 mg daily."
+  printf 'BTS|2\nFTS|1\n'
+} | sed 's/LC-MRN-N^/LC-MRN-BF^/; s/LC-VISIT-N^/LC-VISIT-BF^/' | tr '\n' '\r' >"$WORK/mdm-batch.hl7"
+grep -c 'LC-MRN-BF^' "$WORK/mdm-batch.hl7" | grep -qx 1 || die "MDM batch file not built"
 
 # C-CDA versions 1 and 2 of one document (setId LC-SET-1) from the problem-list fixture: v2 replaces
 # v1 (relatedDocument RPLC naming v1's id, setId and version).
@@ -134,6 +145,7 @@ stop_pid "$FERRY_PID" TERM
 start_ferry "$WORK/ferry.yaml" "$WORK/ferry.log" "$M"
 out=$(node "$here/send-hl7.mjs" --port "$M" --expect AA "$WORK/oru-2.hl7" "$WORK/mdm-t02.hl7") || die "ORU 2 / MDM T02 not accepted: $out"
 drop "$WORK/ccda-v1.xml" ccda-v1.xml
+drop "$WORK/mdm-batch.hl7" mdm-batch.hl7
 for ((i = 0; i < 60; i++)); do ls "$WORK"/ehr-in/.ferry/done/*/ccda-v1.xml >/dev/null 2>&1 && break; sleep 1; done
 ls "$WORK"/ehr-in/.ferry/done/*/ccda-v1.xml >/dev/null 2>&1 || die "C-CDA v1 not settled ($(ls -R "$WORK/ehr-in/.ferry" 2>&1 | head))"
 assert_drained "$S"
@@ -162,7 +174,8 @@ f0=$failures
 wait_docs "$CCDA_SYS|LC-MRN-DOC" "LC-DOC-1 superseded,LC-DOC-2 current" 10 || fail "C-CDA version 1 arriving after its replacement: want superseded, v2 the one current version"
 wait_docs "$HOSP_SYSTEM|LC-MRN-N" "LC-NOTE-1 superseded,LC-NOTE-2 current" 10 || fail "MDM T02 of the replaced version: want superseded, the T10's version the one current version"
 [ "$(fhir_total "Patient?identifier=$CCDA_SYS|LC-MRN-DOC")" = 1 ] || fail "the two C-CDA versions made two Patients"
-((failures == f0)) && log "document versions: C-CDA v1 dropped after v2 and the MDM T02 after its T10 are superseded; one current version each"
+wait_docs "$HOSP_SYSTEM|LC-MRN-BF" "LC-NOTE-B1 superseded,LC-NOTE-B2 current" 30 || fail "HL7 batch file with a T10 and, after it, the T02 it replaces: want the T02's version superseded, the T10's the one current version"
+((failures == f0)) && log "document versions: C-CDA v1 dropped after v2, the MDM T02 after its T10, and the T02 after its T10 in one batch file are superseded; one current version each"
 
 # --- 4. the merge turned round: an A40 merging B back into A (the registrar had the direction
 # wrong), then an ORU under B: A is current again, B is retired into A, and the result is A's. The

@@ -91,6 +91,10 @@ func (c CCDA) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 			// The replaced version may never have reached the
 			// exchange: then there is nothing to supersede.
 			attrs[queue.AttrMissingOK] = "true"
+		} else if res.VersionKey != "" {
+			// This version, written current: a retry after its
+			// replacement makes it superseded (SupersedeReplaced).
+			attrs[AttrDocumentVersion] = res.VersionKey
 		}
 		units = append(units, Unit{Name: name, Bundle: body, Key: res.PatientKey, Patient: res.PatientIdentifier, Dedup: sha256.Sum256(body), Attrs: attrs})
 	}

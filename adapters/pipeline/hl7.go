@@ -59,6 +59,9 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 	// pipeline records only when it stores the input.
 	conv := h.Conv
 	var pending *batchMerges
+	// replaced are the registry keys (Result.Replaces) of the input's
+	// messages converted so far, which the messages after them see.
+	var replaced map[string]bool
 	for i, raw := range msgs {
 		u := Unit{Name: "message " + strconv.Itoa(i+1), Raw: raw}
 		if len(msgs) == 1 {
@@ -100,6 +103,9 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 			// are PATCHed, not rewritten: say how many, for the audit.
 			attrs["obx_status_only"] = strconv.Itoa(n)
 		}
+		// The documents it writes current, for a retry after their
+		// replacement (SupersedeReplaced).
+		attrs = setDocumentVersions(attrs, res.Versions...)
 		if z := zSegments(m); z != "" {
 			// Reported (names only, no content) so an operator sees which
 			// site-specific segments arrive; the whole message, Z-segments
@@ -162,6 +168,23 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 		// in raw or in a buffer of m's own that is not reused).
 		lease.Release()
 		m.Recycle()
+		if len(res.Replaces) > 0 && conv.Replaced != nil {
+			// A later message of the input replaced by this one (a T02
+			// after its T10 in one batch file) is delivered after this
+			// one's supersede PATCH: it must be written superseded, as it
+			// would be in a later input, though the pipeline records the
+			// replacement only when it stores the whole input.
+			if replaced == nil {
+				replaced = map[string]bool{}
+				base := conv.Replaced
+				c := *conv
+				c.Replaced = func(key string) bool { return replaced[key] || base(key) }
+				conv = &c
+			}
+			for _, k := range res.Replaces {
+				replaced[k] = true
+			}
+		}
 		if len(res.Merges) > 0 && conv.Merges != nil {
 			if pending == nil {
 				pending = &batchMerges{base: conv.Merges, next: map[merges.ID]merges.ID{}, undone: map[merges.ID]bool{}}

@@ -23,7 +23,9 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ferry-health/ferry/adapters"
@@ -95,7 +97,9 @@ type Unit struct {
 	// (ccdafhir and v2fhir Result.Replaces): the documents and relations
 	// this unit's input replaces. The pipeline records them (SetReplaced)
 	// before it stores the unit, so that a replaced version arriving
-	// after its replacement is converted superseded.
+	// after its replacement is converted superseded; the keys of a unit
+	// the policy holds wait in its held entry for its release
+	// (HeldEntry.Replaces).
 	Replaces []string
 
 	// buf, when set, is the pooled buffer Bundle lives in (bundleBufs).
@@ -218,6 +222,18 @@ type Pipeline struct {
 	onHeld     func(in adapters.Raw, u *Unit, label string)
 	merges     MergeRecorder
 	replaced   Replacements
+	// versions and replacedGen keep an input converted before a
+	// replacement was recorded from being queued after it as converted:
+	// it may write current the version that replacement supersedes (an
+	// MDM T02 and its T10 on two connections at once), and the T10's
+	// supersede PATCH, delivered first, would find nothing to supersede.
+	// Recording takes versions exclusively and moves replacedGen on;
+	// storing an input checks the generation it was converted at and
+	// keeps versions shared until its units are committed, so it is
+	// either committed before the replacement is recorded (and delivered
+	// before its PATCH) or converted again, seeing it.
+	versions    sync.RWMutex
+	replacedGen atomic.Uint64
 	// patientAttr makes AttrPatient (SetPatientIdentity); nil: none.
 	patientAttr func(key string, id fhir.Identifier) string
 }
@@ -297,6 +313,21 @@ func (p *Pipeline) Consume(ctx context.Context, in adapters.Raw) error {
 	if sc, ok := conv.(StreamConverter); ok {
 		return p.consumeStream(ctx, sc, in)
 	}
+	for attempt := 0; ; attempt++ {
+		gen := p.replacedGen.Load()
+		err := p.consumeOnce(ctx, conv, in, &gen)
+		if !errors.Is(err, errStaleVersions) {
+			return err
+		}
+		if attempt == maxReconvert {
+			return fmt.Errorf("%s: %w, %d times; try again", in.Name, err, attempt+1)
+		}
+	}
+}
+
+// consumeOnce converts the input and stores its units; gen is the
+// registry generation read before converting (see store).
+func (p *Pipeline) consumeOnce(ctx context.Context, conv Converter, in adapters.Raw, gen *uint64) error {
 	start := time.Now()
 	units, err := p.convert(ctx, conv, in)
 	if h := p.stats.convert[in.Format]; h != nil {
@@ -317,7 +348,13 @@ func (p *Pipeline) Consume(ctx context.Context, in adapters.Raw) error {
 	if err != nil {
 		return p.reject(in, in.Body, fmt.Errorf("%s: %w", in.Name, err))
 	}
-	failed, err := p.store(ctx, in, units)
+	failed, err := p.store(ctx, in, units, gen)
+	if errors.Is(err, errStaleVersions) {
+		for i := range units {
+			units[i].recycle()
+		}
+		return err
+	}
 	if err != nil {
 		return err
 	}
@@ -378,7 +415,7 @@ func (p *Pipeline) consumeStream(ctx context.Context, sc StreamConverter, in ada
 				}
 			}()
 			began := time.Now()
-			f, err := p.store(ctx, in, units)
+			f, err := p.store(ctx, in, units, nil)
 			storing += time.Since(began)
 			failed = append(failed, f...)
 			if err != nil {
@@ -421,7 +458,12 @@ func (p *Pipeline) consumeStream(ctx context.Context, sc StreamConverter, in ada
 // and an error when a unit could not be stored at all (the input is then
 // to be tried again). Spill files of units that do not reach Put are
 // removed.
-func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit) (failed []error, err error) {
+//
+// gen is the generation of the registry of replaced documents the units
+// were converted at (replacedGen), or nil for a converter that reads no
+// registry (a stream). When a replacement was recorded since, store
+// stores nothing and returns errStaleVersions.
+func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit, gen *uint64) (failed []error, err error) {
 	handed := 0
 	defer func() {
 		for i := handed; i < len(units); i++ {
@@ -435,6 +477,15 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit) (fa
 			if units[i].Key != "" {
 				units[i].Key = p.pseudonym(units[i].Key)
 			}
+			pseudonymVersions(&units[i], p.pseudonym)
+			if r := units[i].Replaces; len(r) > 0 {
+				// The retry edit reads versions by their pseudonyms
+				// (AttrDocumentVersion): the registry holds both.
+				units[i].Replaces = slices.Clip(r)
+				for _, k := range r {
+					units[i].Replaces = append(units[i].Replaces, p.pseudonym(k))
+				}
+			}
 			if a := units[i].After; len(a) > 0 {
 				units[i].After = make([]string, len(a))
 				for j, k := range a {
@@ -447,11 +498,24 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit) (fa
 	// can (BatchPutter): the parts of one message cost one flush, and no
 	// dedup key is remembered before every unit of the input is stored, so
 	// a crash between parts never makes a resend look like a duplicate.
-	if err := p.recordReplaced(in, units); err != nil {
+	held := p.holdLabels(units)
+	if err := p.recordReplaced(in, units, held, gen); err != nil {
 		return nil, err
 	}
+	if gen != nil && p.replaced != nil {
+		// No replacement may be recorded between this check and the
+		// commit: one recorded since the input was converted may
+		// replace a version the input writes current, which, queued
+		// after that replacement's supersede PATCH, would stay current
+		// beside it at the exchange (see replacedGen).
+		p.versions.RLock()
+		defer p.versions.RUnlock()
+		if p.replacedGen.Load() != *gen {
+			return nil, errStaleVersions
+		}
+	}
 	var puts []*queue.Item
-	var putUnits []*Unit
+	var putUnits, heldUnits []*Unit
 	drop := func(u *Unit) {
 		if u.BodyFile != "" {
 			os.Remove(u.BodyFile)
@@ -489,19 +553,27 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit) (fa
 			p.stats.Duplicates.Add(1)
 			continue
 		}
-		if held, err := p.hold(in, u); err != nil {
+		if label := heldBy(held, i); label != "" {
+			if err := p.hold(in, u, label); err != nil {
+				drop(u)
+				dropPuts()
+				return nil, err
+			}
 			drop(u)
-			dropPuts()
-			return nil, err
-		} else if held {
-			drop(u)
-			p.remember(in, u)
+			heldUnits = append(heldUnits, u)
 			p.noteUnconverted(in, u)
 			p.noteRetied(in, u)
 			continue
 		}
 		puts = append(puts, &queue.Item{Key: u.Key, After: u.After, Source: in.Source, Body: u.Bundle, BodyFile: u.BodyFile, Attrs: u.Attrs})
 		putUnits = append(putUnits, u)
+	}
+	// The held units' keys are remembered once every unit is through
+	// the loop: the parts of one message share its key, and remembered
+	// at the first held part it made the rest (a T10's supersede batch,
+	// a large message's later parts) look like a resend, dropped.
+	for _, u := range heldUnits {
+		p.remember(in, u)
 	}
 	if err := p.put(ctx, puts); err != nil {
 		return nil, fmt.Errorf("%s: %s: queue: %w", in.Name, putUnits[0].Name, err)
@@ -550,19 +622,75 @@ func (p *Pipeline) recordMerges(u *Unit) error {
 // error, as a failure to queue is. Units already seen record their keys
 // again (nothing is written for a key present): inputs stored before the
 // registry existed count too.
-func (p *Pipeline) recordReplaced(in adapters.Raw, units []Unit) error {
+//
+// A unit the policy holds (held[i] set) records nothing: it has not
+// reached the exchange, where the version it replaces stays the current
+// one until a person releases it, and the held entry keeps its keys for
+// that (HeldEntry.Replaces).
+//
+// gen, when not nil, is the registry generation the input was converted
+// at (replacedGen): recording moves it on, and when nobody else recorded
+// since the conversion gen follows, as the input's own replacements do
+// not make its conversion stale.
+func (p *Pipeline) recordReplaced(in adapters.Raw, units []Unit, held []string, gen *uint64) error {
 	if p.replaced == nil {
 		return nil
 	}
+	locked := false
+	defer func() {
+		if locked {
+			p.versions.Unlock()
+		}
+	}()
+	lookup, _ := p.replaced.(interface{ Replaced(key string) bool })
 	for i := range units {
-		if u := &units[i]; u.Err == nil && len(u.Replaces) > 0 {
-			if err := p.replaced.Add(u.Replaces...); err != nil {
-				return fmt.Errorf("%s: %s: %w", in.Name, u.Name, err)
+		u := &units[i]
+		if u.Err != nil || len(u.Replaces) == 0 || heldBy(held, i) != "" {
+			continue
+		}
+		keys := u.Replaces
+		if lookup != nil {
+			// Keys recorded before (a resend, an input converted again)
+			// change no conversion: they do not make others stale.
+			keys = slices.DeleteFunc(slices.Clone(keys), lookup.Replaced)
+			if len(keys) == 0 {
+				continue
 			}
+		}
+		if !locked {
+			p.versions.Lock()
+			locked = true
+		}
+		if err := p.replaced.Add(keys...); err != nil {
+			return fmt.Errorf("%s: %s: %w", in.Name, u.Name, err)
+		}
+	}
+	if locked {
+		now := p.replacedGen.Add(1)
+		if gen != nil && *gen == now-1 {
+			*gen = now
 		}
 	}
 	return nil
 }
+
+// heldBy is the label holding unit i (holdLabels), "" when none does.
+func heldBy(held []string, i int) string {
+	if held == nil {
+		return ""
+	}
+	return held[i]
+}
+
+// errStaleVersions is store's answer when a replacement was recorded
+// between the input's conversion and its storing: the input is
+// converted again, and then sees it (Consume).
+var errStaleVersions = errors.New("a document replacement was recorded while the input was converted")
+
+// maxReconvert bounds how often Consume converts an input again because
+// replacements kept being recorded meanwhile; past it the input is
+// refused as a transient failure, for the source to offer again.
+const maxReconvert = 3
 
 // noteRetied logs, without PHI, that a stored unit's patient was tied to
 // the record an earlier merge kept, and counts it.
@@ -628,32 +756,47 @@ func (p *Pipeline) put(ctx context.Context, items []*queue.Item) error {
 	return nil
 }
 
-// hold stores the unit in the held store when the policy holds it.
-func (p *Pipeline) hold(in adapters.Raw, u *Unit) (bool, error) {
+// holdLabels decides, before anything of the input is stored, which of
+// its units the policy holds: the label holding each ("" for a unit
+// that goes to the queue), or nil when no policy is active. A held
+// unit's replaced documents are not recorded (recordReplaced).
+func (p *Pipeline) holdLabels(units []Unit) []string {
 	if p.held == nil || !p.policy.Active() {
-		return false, nil
+		return nil
 	}
-	var label string
-	var held bool
-	switch {
-	case u.LabelsKnown:
-		label, held = p.policy.HeldLabels(u.Labels)
-	case u.BodyFile != "":
-		label, held = p.policy.HeldFile(u.BodyFile)
-	default:
-		label, held = p.policy.Held(u.Bundle)
+	labels := make([]string, len(units))
+	for i := range units {
+		u := &units[i]
+		if u.Err != nil {
+			continue
+		}
+		var label string
+		var held bool
+		switch {
+		case u.LabelsKnown:
+			label, held = p.policy.HeldLabels(u.Labels)
+		case u.BodyFile != "":
+			label, held = p.policy.HeldFile(u.BodyFile)
+		default:
+			label, held = p.policy.Held(u.Bundle)
+		}
+		if held {
+			labels[i] = label
+		}
 	}
-	if !held {
-		return false, nil
-	}
+	return labels
+}
+
+// hold stores the unit in the held store because of label.
+func (p *Pipeline) hold(in adapters.Raw, u *Unit, label string) error {
 	if _, err := p.held.Put(in, u, label); err != nil {
-		return false, fmt.Errorf("%s: %s: held: %w", in.Name, u.Name, err)
+		return fmt.Errorf("%s: %s: held: %w", in.Name, u.Name, err)
 	}
 	p.stats.Held.Add(1)
 	if p.onHeld != nil {
 		p.onHeld(in, u, label)
 	}
-	return true, nil
+	return nil
 }
 
 // remember keeps a stored unit's dedup key (best effort, see Deduper).

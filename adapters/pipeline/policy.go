@@ -154,6 +154,11 @@ type HeldEntry struct {
 	Stored     time.Time         `json:"stored"`
 	Bundle     json.RawMessage   `json:"bundle,omitempty"`
 	BundleFile string            `json:"bundleFile,omitempty"`
+	// Replaces are the unit's keys for the registry of replaced
+	// documents (Unit.Replaces): a held replacement has not reached the
+	// exchange, so they are recorded when a person releases it, not
+	// when it is held (see Pipeline.recordReplaced).
+	Replaces []string `json:"replaces,omitempty"`
 }
 
 // OpenHeld creates dir if needed.
@@ -191,6 +196,7 @@ func (h *Held) Put(in adapters.Raw, u *Unit, label string) (string, error) {
 		Key:      u.Key,
 		After:    u.After,
 		Attrs:    u.Attrs,
+		Replaces: u.Replaces,
 		Received: in.Received,
 		Stored:   time.Now().UTC(),
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/diskq"
+	"github.com/ferry-health/ferry/queue/replaced"
 	"github.com/ferry-health/ferry/queue/seal"
 	"github.com/ferry-health/ferry/transport/audit"
 )
@@ -156,10 +157,33 @@ func heldRelease(ctx context.Context, cfg *config.Config, key *seal.Key, held *p
 		return err
 	}
 	defer q.Close(ctx)
+	// A held replacement (an MDM T10, a C-CDA RPLC) marks the version it
+	// replaces replaced only now that it goes to the exchange (see
+	// pipeline.HeldEntry.Replaces); the queue's lock, held here, guards
+	// the registry too.
+	var reg *replaced.Registry
+	defer func() {
+		if reg != nil {
+			reg.Close()
+		}
+	}()
 	for _, id := range ids {
 		e, err := held.Get(id)
 		if err != nil {
 			return err
+		}
+		if len(e.Replaces) > 0 {
+			if reg == nil {
+				if reg, err = openReplaced(cfg, nil); err != nil {
+					return fmt.Errorf("%s not released (still held): %w", id, err)
+				}
+			}
+			// Recorded before the Put, as the pipeline records before it
+			// queues: a version of the replaced document converted from
+			// now on is written superseded.
+			if err := reg.Add(e.Replaces...); err != nil {
+				return fmt.Errorf("%s not released (still held): %w", id, err)
+			}
 		}
 		x := audit.OperatorAction{Kind: audit.OpHeldRelease, Object: id, ObjectType: audit.IDHeldBundle,
 			Patient: e.Key, ControlID: e.Attrs["control_id"], Label: e.Label}

@@ -325,6 +325,17 @@ func queueOp(ctx context.Context, cfg *config.Config, action string, ids []strin
 			err = errors.Join(err, aud.Close(ctx, stderr))
 			installer.FixOwnership(cfg.DataDir)
 		}()
+		if action == "retry" {
+			// As in the gateway: a document version replaced since it
+			// was dead-lettered goes back superseded. The queue's lock,
+			// held here, guards the registry too.
+			reg, rerr := openReplaced(cfg, nil)
+			if rerr != nil {
+				return rerr
+			}
+			defer reg.Close()
+			q.SetRetryEdit(pipeline.SupersedeReplaced(reg.Replaced))
+		}
 		// What the audit events name (patient key, control id) is read
 		// before the operation removes the dead letter: one listing.
 		known := map[string]*diskq.DeadLetter{}

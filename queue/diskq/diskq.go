@@ -204,6 +204,9 @@ type Queue struct {
 	log  *slog.Logger
 	lock *os.File
 	dead *deadStore
+	// retryEdit, when set (SetRetryEdit), changes a dead letter's item as
+	// Retry puts it back.
+	retryEdit atomic.Pointer[func(*queue.Item) error]
 
 	// unremoved holds the paths of settled segments, oldest first, whose
 	// files are still to be removed: on Windows a file another process

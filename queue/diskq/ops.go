@@ -137,6 +137,11 @@ func (q *Queue) Retry(ctx context.Context, id string) error {
 		return fmt.Errorf("retry %s: dead letter has no body (its record was corrupt)", id)
 	}
 	it := &queue.Item{ID: dl.ID, Key: dl.Key, After: dl.After, Source: dl.Source, Body: dl.Body, Attrs: dl.Attrs}
+	if edit := q.retryEdit.Load(); edit != nil && dl.BodyFile == "" {
+		if err := (*edit)(it); err != nil {
+			return fmt.Errorf("retry %s: %w", id, err)
+		}
+	}
 	if dl.BodyFile != "" {
 		// The dead letter keeps its own body file until it is removed:
 		// the item gets a link (or copy) of it.
@@ -161,6 +166,22 @@ func (q *Queue) Retry(ctx context.Context, id string) error {
 		return fmt.Errorf("retry %s: %w", id, err)
 	}
 	return nil
+}
+
+// SetRetryEdit makes Retry (and RetrySafe) pass the item of each dead
+// letter it puts back, body in memory, to edit, which may change its
+// Body and Attrs (replacing the map, not writing into it) before it is
+// queued again; an error leaves the dead letter where it is. It is how
+// the gateway makes an old document version retried after its
+// replacement superseded (pipeline.SupersedeReplaced): what is right
+// to send can have changed since the item was converted. Items whose
+// body is a file are put back as they are.
+func (q *Queue) SetRetryEdit(edit func(it *queue.Item) error) {
+	if edit == nil {
+		q.retryEdit.Store(nil)
+		return
+	}
+	q.retryEdit.Store(&edit)
 }
 
 // Purge deletes the dead letter with this ID; when there is none, it

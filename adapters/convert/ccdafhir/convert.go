@@ -158,6 +158,12 @@ type Result struct {
 	// that Options.Replaced reads: the pipeline records them once this
 	// document is stored. A key is an opaque, PHI-free string.
 	Replaces []string
+	// VersionKey is the version key of this document (as Replaces holds
+	// them) when its DocumentReference is written current: were it
+	// replaced after this conversion (its bundle dead-lettered, retried
+	// once the replacement was delivered), the registry's knowing this
+	// key is what tells.
+	VersionKey string
 	// Superseded reports that Options.Replaced knew this document as
 	// replaced, so its DocumentReference was written superseded.
 	Superseded bool

@@ -747,6 +747,8 @@ func (c *converter) document2() {
 		// relatesTo it carries of its own still says what it replaced.
 		dr.Status = "superseded"
 		c.res.Superseded = true
+	} else {
+		c.res.VersionKey = c.versionKey(mi)
 	}
 	if c.legal != nil {
 		dr.DocStatus = "final"

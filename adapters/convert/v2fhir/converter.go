@@ -239,6 +239,12 @@ type Result struct {
 	// (replaces, appends) a replacement or an addendum (T05/T06) has to
 	// its parent. Keys are opaque and PHI-free, scoped to the patient.
 	Replaces []string
+	// Versions are the registry keys (Converter.Replaced) of the
+	// documents this message writes current: were one replaced after
+	// this message was converted (its bundle dead-lettered, retried once
+	// the replacement was delivered), the key is what tells. Opaque and
+	// PHI-free, as Replaces.
+	Versions []string
 	// Labels are every security label the message's bundles carry, on
 	// any entry (refrain and obligation codes included, which the
 	// Bundle's high-water mark leaves out); nil when it carries none. A
@@ -398,6 +404,7 @@ func (c *Converter) convert(msg *hl7v2.Message, raw []byte, mem *slabs) (*fhir.B
 	res.Finals = x.finals
 	res.Changes = x.changes
 	res.Replaces = x.replaces
+	res.Versions = x.versions
 	res.Labels = x.allLabels
 	res.Merges = x.merges
 	for _, m := range x.merges {
@@ -490,6 +497,8 @@ type conv struct {
 	changes []Change
 	// replaces are the registry keys of Result.Replaces.
 	replaces []string
+	// versions are the registry keys of Result.Versions.
+	versions []string
 	// looseStem keys an OBX outside any OBR (OUL's specimen or patient
 	// results) that has no OBX-21: the patient and the current specimen's
 	// identifier (SPM-2), "" when it has none. The control id would key

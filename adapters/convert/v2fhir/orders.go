@@ -731,6 +731,9 @@ func (x *conv) document() error {
 		// DocumentReference.status superseded).
 		dr.Status = "superseded"
 	}
+	if dr.Status == "current" {
+		x.versions = append(x.versions, x.registryKey("replaced", key))
+	}
 	if x.encRef != nil {
 		dr.Context = &fhir.DocumentReferenceContext{Encounter: []fhir.Reference{*x.encRef}}
 	}
