@@ -13,6 +13,8 @@ import (
 	"strconv"
 
 	"github.com/google/uuid"
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/fhir"
@@ -50,6 +52,9 @@ func (c FHIRJSON) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 	if err != nil {
 		return nil, err
 	}
+	if body, err = io.ReadAll(jsonText(bytes.NewReader(body))); err != nil {
+		return nil, err
+	}
 	u := c.unit("document", body)
 	return []Unit{u}, nil
 }
@@ -60,7 +65,7 @@ func (c FHIRJSON) convertNDJSON(in adapters.Raw) ([]Unit, error) {
 		return nil, err
 	}
 	defer closeFn()
-	sc := bufio.NewScanner(r)
+	sc := bufio.NewScanner(jsonText(r))
 	sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
 	var units []Unit
 	line := 0
@@ -79,6 +84,25 @@ func (c FHIRJSON) convertNDJSON(in adapters.Raw) ([]Unit, error) {
 		return nil, errors.New("no FHIR resource in the file")
 	}
 	return units, nil
+}
+
+// jsonText returns r's text as UTF-8 without a byte-order mark. JSON is
+// UTF-8 (RFC 8259), but Windows programs save it with a UTF-8 mark, or
+// as UTF-16 with one (Notepad's "Unicode"); the sniffer takes such files
+// for FHIR (ehrdrop.Sniff), so they are read here, not refused line by
+// line as "not valid JSON". Bytes without a mark are passed as they are.
+func jsonText(r io.Reader) io.Reader {
+	br := bufio.NewReader(r)
+	bom, _ := br.Peek(3)
+	switch {
+	case bytes.HasPrefix(bom, []byte{0xEF, 0xBB, 0xBF}):
+		br.Discard(3)
+	case bytes.HasPrefix(bom, []byte{0xFF, 0xFE}):
+		return transform.NewReader(br, unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder())
+	case bytes.HasPrefix(bom, []byte{0xFE, 0xFF}):
+		return transform.NewReader(br, unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM).NewDecoder())
+	}
+	return br
 }
 
 // fhirHead is what the pass-through reads of a resource: enough to choose
