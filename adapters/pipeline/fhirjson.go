@@ -41,9 +41,14 @@ type FHIRJSON struct {
 	Base string
 }
 
-var _ Converter = FHIRJSON{}
+var (
+	_ Converter       = FHIRJSON{}
+	_ StreamConverter = FHIRJSON{}
+)
 
-// Convert reads in.Body (or streams in.Open for large NDJSON files).
+// Convert reads in.Body (or in.Open for a large file) and returns every
+// unit at once (for `ferry convert` and tests; the pipeline streams
+// NDJSON, see ConvertStream).
 func (c FHIRJSON) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 	if in.Format == "fhir-ndjson" {
 		return c.convertNDJSON(in)
@@ -60,30 +65,85 @@ func (c FHIRJSON) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 }
 
 func (c FHIRJSON) convertNDJSON(in adapters.Raw) ([]Unit, error) {
-	r, closeFn, err := open(in)
+	var units []Unit
+	err := c.eachNDJSON(context.Background(), in, func(u Unit) error {
+		units = append(units, u)
+		return nil
+	})
 	if err != nil {
 		return nil, err
+	}
+	return units, nil
+}
+
+// ConvertStream hands an NDJSON file's units to emit as its lines are
+// read, in batches of at most CSVBatchUnits bundles or CSVBatchBytes as
+// for a CSV export: a bulk export's file can be larger than memory, and
+// its units held all at once took some fifteen times its size. A line
+// that cannot be sent is quarantined on its own, as with Convert, so
+// nothing needs the whole file checked first. A single JSON document is
+// one unit.
+func (c FHIRJSON) ConvertStream(ctx context.Context, in adapters.Raw, emit func([]Unit) error) error {
+	if in.Format != "fhir-ndjson" {
+		units, err := c.Convert(ctx, in)
+		if err != nil {
+			return err
+		}
+		return emit(units)
+	}
+	var batch []Unit
+	size := 0
+	err := c.eachNDJSON(ctx, in, func(u Unit) error {
+		if len(batch) > 0 && (len(batch) == CSVBatchUnits || size+len(u.Bundle)+len(u.Raw) > CSVBatchBytes) {
+			if err := emit(batch); err != nil {
+				return err
+			}
+			batch, size = nil, 0
+		}
+		batch, size = append(batch, u), size+len(u.Bundle)+len(u.Raw)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(batch) > 0 {
+		return emit(batch)
+	}
+	return nil
+}
+
+// eachNDJSON hands each line's unit to unit, in the file's order; an
+// error from unit stops the reading and is returned as it is.
+func (c FHIRJSON) eachNDJSON(ctx context.Context, in adapters.Raw, unit func(Unit) error) error {
+	r, closeFn, err := open(in)
+	if err != nil {
+		return err
 	}
 	defer closeFn()
 	sc := bufio.NewScanner(jsonText(r))
 	sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
-	var units []Unit
-	line := 0
+	line, n := 0, 0
 	for sc.Scan() {
 		line++
 		b := bytes.TrimSpace(sc.Bytes())
 		if len(b) == 0 {
 			continue
 		}
-		units = append(units, c.unit("line "+strconv.Itoa(line), append([]byte(nil), b...)))
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n++
+		if err := unit(c.unit("line "+strconv.Itoa(line), append([]byte(nil), b...))); err != nil {
+			return err
+		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("line %d: %w", line+1, err)
+		return fmt.Errorf("line %d: %w", line+1, err)
 	}
-	if len(units) == 0 {
-		return nil, errors.New("no FHIR resource in the file")
+	if n == 0 {
+		return errors.New("no FHIR resource in the file")
 	}
-	return units, nil
+	return nil
 }
 
 // jsonText returns r's text as UTF-8 without a byte-order mark. JSON is
