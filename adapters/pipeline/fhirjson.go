@@ -21,8 +21,8 @@ import (
 )
 
 // FHIRJSON passes FHIR JSON drops on: a transaction or batch Bundle goes as
-// it is; a single resource (or each line of NDJSON) is wrapped in a
-// transaction. Every write is safe to repeat, because the queue delivers
+// it is but for its plain POST entries (see repeatableEntries); a single
+// resource (or each line of NDJSON) is wrapped in a transaction. Every write is safe to repeat, because the queue delivers
 // at least once (a response lost after the exchange committed means a
 // second delivery):
 //   - a resource with an id is written as PUT Type/id;
@@ -211,7 +211,12 @@ func (c FHIRJSON) unit(name string, body []byte) Unit {
 			u.Err = fmt.Errorf("a Bundle of type %q cannot be sent as is; only transaction or batch", typ)
 			return u
 		}
-		u.Bundle, u.Key = body, bundlePatientKey(h.Entry)
+		b, err := c.repeatableEntries(body, h.Entry)
+		if err != nil {
+			u.Err = err
+			return u
+		}
+		u.Bundle, u.Key = b, bundlePatientKey(h.Entry)
 		return u
 	}
 	if h.ID != "" && !validID(h.ID) {
@@ -225,34 +230,15 @@ func (c FHIRJSON) unit(name string, body []byte) Unit {
 		return u
 	}
 	u.Key = resourcePatientKey(&h)
+	var req map[string]string
 	resource := body
-	req := map[string]string{"method": "POST", "url": h.ResourceType}
-	switch q := firstIdentifierQuery(h.Identifier); {
-	case h.ID != "":
+	if h.ID != "" {
 		req = map[string]string{"method": "PUT", "url": h.ResourceType + "/" + h.ID}
-	case q != "":
-		req["ifNoneExist"] = q
-	default:
-		system, value, err := c.mintIdentifier(body)
-		if err != nil {
+	} else {
+		var err error
+		if resource, req, err = c.repeatableCreate(body, &h); err != nil {
 			u.Err = err
 			return u
-		}
-		if withIdent, ok := addIdentifier(body, h.ResourceType, system, value); ok {
-			resource = withIdent
-			req["ifNoneExist"] = fhir.IdentifierQuery(system, value)
-		} else {
-			// No identifier element to carry it: a client-assigned
-			// id, derived from the same hash, makes the write just
-			// as repeatable. A UUID, like the ids v2fhir and
-			// ccdafhir mint, so an exchange that takes only UUIDs
-			// as client-assigned ids accepts it too.
-			id := uuid.NewSHA1(uuid.NameSpaceURL, []byte(system+"|"+value)).String()
-			if resource, err = setID(body, id); err != nil {
-				u.Err = err
-				return u
-			}
-			req = map[string]string{"method": "PUT", "url": h.ResourceType + "/" + id}
 		}
 	}
 	// The resource goes into the bundle as received, byte for byte but
@@ -270,6 +256,100 @@ func (c FHIRJSON) unit(name string, body []byte) Unit {
 	b = append(b, r...)
 	u.Bundle = append(b, "}]}"...)
 	return u
+}
+
+// repeatableCreate returns the resource (h is its head) and the request
+// that create it without an id, repeatably: POST with ifNoneExist on its
+// first identifier with a system and a value, or on one minted from its
+// content and added to it, or, when its type cannot carry one, PUT under
+// an id derived from the same hash.
+func (c FHIRJSON) repeatableCreate(body []byte, h *fhirHead) ([]byte, map[string]string, error) {
+	if q := firstIdentifierQuery(h.Identifier); q != "" {
+		return body, map[string]string{"method": "POST", "url": h.ResourceType, "ifNoneExist": q}, nil
+	}
+	system, value, err := c.mintIdentifier(body)
+	if err != nil {
+		return nil, nil, err
+	}
+	if withIdent, ok := addIdentifier(body, h.ResourceType, system, value); ok {
+		return withIdent, map[string]string{"method": "POST", "url": h.ResourceType, "ifNoneExist": fhir.IdentifierQuery(system, value)}, nil
+	}
+	// No identifier element to carry it: a client-assigned id, derived
+	// from the same hash, makes the write just as repeatable. A UUID,
+	// like the ids v2fhir and ccdafhir mint, so an exchange that takes
+	// only UUIDs as client-assigned ids accepts it too.
+	id := uuid.NewSHA1(uuid.NameSpaceURL, []byte(system+"|"+value)).String()
+	resource, err := setID(body, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return resource, map[string]string{"method": "PUT", "url": h.ResourceType + "/" + id}, nil
+}
+
+// repeatableEntries returns a transaction or batch Bundle with each plain
+// POST entry (no ifNoneExist) made repeatable as a resource sent alone
+// is (repeatableCreate): the queue delivers at least once, and a plain
+// POST would create its resource again at every redelivery, or every
+// time the same export is dropped. Synthea and many EHR exports write
+// every entry so. The entry's fullUrl stays, so references to it within
+// the bundle still resolve; every other byte of the bundle is kept.
+func (c FHIRJSON) repeatableEntries(body []byte, entries []fhirEntry) ([]byte, error) {
+	plain := false
+	for i := range entries {
+		if e := &entries[i]; e.Request.Method == "POST" && e.Request.IfNoneExist == "" {
+			plain = true
+		}
+	}
+	if !plain {
+		return body, nil
+	}
+	start, end, found, err := topLevelMember(body, "entry")
+	if err != nil || !found {
+		return nil, fmt.Errorf("bundle entries: %v", err)
+	}
+	var raws []json.RawMessage
+	if err := json.Unmarshal(body[start:end], &raws); err != nil || len(raws) != len(entries) {
+		return nil, fmt.Errorf("bundle entries: %v", err)
+	}
+	for i := range entries {
+		e := &entries[i]
+		if e.Request.Method != "POST" || e.Request.IfNoneExist != "" {
+			continue
+		}
+		if e.Resource == nil || !validType(e.Resource.ResourceType) {
+			return nil, fmt.Errorf("entry %d: a POST without a resource of a FHIR resource type", i+1)
+		}
+		rs, re, _, err := topLevelMember(raws[i], "resource")
+		if err != nil {
+			return nil, fmt.Errorf("entry %d: %w", i+1, err)
+		}
+		resource, req, err := c.repeatableCreate(raws[i][rs:re], e.Resource)
+		if err != nil {
+			return nil, fmt.Errorf("entry %d: %w", i+1, err)
+		}
+		qs, qe, found, err := topLevelMember(raws[i], "request")
+		if err != nil || !found {
+			return nil, fmt.Errorf("entry %d: no request", i+1)
+		}
+		r, err := json.Marshal(req)
+		if err != nil {
+			return nil, err
+		}
+		// The later member first, so the earlier's offsets still hold.
+		if qs > rs {
+			raws[i] = splice(splice(raws[i], qs, qe, r), rs, re, resource)
+		} else {
+			raws[i] = splice(splice(raws[i], rs, re, resource), qs, qe, r)
+		}
+	}
+	list := []byte{'['}
+	for i, r := range raws {
+		if i > 0 {
+			list = append(list, ',')
+		}
+		list = append(list, r...)
+	}
+	return splice(body, start, end, append(list, ']')), nil
 }
 
 // mintIdentifier returns the identifier ferry gives a resource that has
