@@ -95,6 +95,18 @@ func invalidAt(b []byte) int {
 	return len(b)
 }
 
+// dropEOFMark removes a Ctrl-Z (0x1A) that ends the text, before any
+// final line break: the end-of-file mark DOS-era databases (dBase,
+// FoxPro: COPY TO ... DELIMITED) still write, which would otherwise be
+// a last row of one field that refuses the file.
+func dropEOFMark(text string) string {
+	t := strings.TrimRight(text, "\r\n")
+	if s, ok := strings.CutSuffix(t, "\x1a"); ok {
+		return s
+	}
+	return text
+}
+
 // SniffDelimiter picks the delimiter of a CSV text from its header line:
 // the one of , ; TAB | that occurs most often outside quotes (a comma
 // when none does). European spreadsheets write ';', because ',' is their
