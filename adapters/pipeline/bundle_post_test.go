@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -76,5 +77,58 @@ func TestFHIRJSONBundleResendCreatesOnce(t *testing.T) {
 	bad := `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Obs/1"},"request":{"method":"POST","url":"Obs"}}]}`
 	if u := convertFHIR(t, FHIRJSON{}, "fhir-json", bad)[0]; u.Err == nil || !strings.Contains(u.Err.Error(), "entry 1") {
 		t.Errorf("bad entry: %v", u.Err)
+	}
+}
+
+// TestFHIRJSONLargeTransactionPUTs: a Medplum-based exchange refuses a
+// transaction of more than fhir.MaxConditionalEntries entries holding a
+// conditional create, so the plain POST entries of a larger transaction
+// are made repeatable as PUTs under ids derived from their identifier or
+// content instead, the urn:uuid references between them still resolved
+// by fullUrl.
+func TestFHIRJSONLargeTransactionPUTs(t *testing.T) {
+	const pat = "urn:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+	var b strings.Builder
+	b.WriteString(`{"resourceType":"Bundle","type":"transaction","entry":[{"fullUrl":"` + pat + `","resource":{"resourceType":"Patient","identifier":[{"system":"urn:x","value":"1"}]},"request":{"method":"POST","url":"Patient"}}`)
+	for i := range 9 {
+		fmt.Fprintf(&b, `,{"resource":{"resourceType":"Observation","status":"final","code":{"text":"k"},"valueQuantity":{"value":%d},"subject":{"reference":"%s"}},"request":{"method":"POST","url":"Observation"}}`, i, pat)
+	}
+	b.WriteString(`]}`)
+	recv := fhirrecv.New()
+	srv := httptest.NewServer(recv)
+	defer srv.Close()
+	for range 2 {
+		u := convertFHIR(t, FHIRJSON{}, "fhir-json", b.String())[0]
+		if u.Err != nil {
+			t.Fatal(u.Err)
+		}
+		var got struct {
+			Entry []struct {
+				FullURL string
+				Request struct{ Method, URL, IfNoneExist string }
+			}
+		}
+		if err := json.Unmarshal(u.Bundle, &got); err != nil || len(got.Entry) != 10 {
+			t.Fatalf("bundle %s: %v", u.Bundle, err)
+		}
+		for i, e := range got.Entry {
+			if e.Request.Method != "PUT" || e.Request.IfNoneExist != "" || !strings.Contains(e.Request.URL, "/") {
+				t.Errorf("entry %d: %+v, want a PUT Type/id", i+1, e.Request)
+			}
+		}
+		if got.Entry[0].FullURL != pat {
+			t.Errorf("patient fullUrl %q", got.Entry[0].FullURL)
+		}
+		resp, err := http.Post(srv.URL, "application/fhir+json", bytes.NewReader(u.Bundle))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	if got, want := recv.Counts(), map[string]int{"Patient": 1, "Observation": 9}; !maps.Equal(got, want) {
+		t.Errorf("after a re-send the exchange holds %v, want %v", got, want)
 	}
 }

@@ -211,7 +211,7 @@ func (c FHIRJSON) unit(name string, body []byte) Unit {
 			u.Err = fmt.Errorf("a Bundle of type %q cannot be sent as is; only transaction or batch", typ)
 			return u
 		}
-		b, err := c.repeatableEntries(body, h.Entry)
+		b, err := c.repeatableEntries(body, h.Entry, typ == "batch" || len(h.Entry) <= fhir.MaxConditionalEntries)
 		if err != nil {
 			u.Err = err
 			return u
@@ -286,6 +286,27 @@ func (c FHIRJSON) repeatableCreate(body []byte, h *fhirHead) ([]byte, map[string
 	return resource, map[string]string{"method": "PUT", "url": h.ResourceType + "/" + id}, nil
 }
 
+// repeatablePut returns the resource (h is its head) with an id derived
+// from its first identifier with a system and a value, or else from its
+// content (mintIdentifier), and the PUT that writes it under that id:
+// as repeatable as repeatableCreate, without a conditional create.
+func (c FHIRJSON) repeatablePut(body []byte, h *fhirHead) ([]byte, map[string]string, error) {
+	id, ok := firstIdentifier(h.Identifier)
+	system, value := id.System, id.Value
+	if !ok {
+		var err error
+		if system, value, err = c.mintIdentifier(body); err != nil {
+			return nil, nil, err
+		}
+	}
+	u := uuid.NewSHA1(uuid.NameSpaceURL, []byte(h.ResourceType+"|"+system+"|"+value)).String()
+	resource, err := setID(body, u)
+	if err != nil {
+		return nil, nil, err
+	}
+	return resource, map[string]string{"method": "PUT", "url": h.ResourceType + "/" + u}, nil
+}
+
 // repeatableEntries returns a transaction or batch Bundle with each plain
 // POST entry (no ifNoneExist) made repeatable as a resource sent alone
 // is (repeatableCreate): the queue delivers at least once, and a plain
@@ -293,7 +314,11 @@ func (c FHIRJSON) repeatableCreate(body []byte, h *fhirHead) ([]byte, map[string
 // time the same export is dropped. Synthea and many EHR exports write
 // every entry so. The entry's fullUrl stays, so references to it within
 // the bundle still resolve; every other byte of the bundle is kept.
-func (c FHIRJSON) repeatableEntries(body []byte, entries []fhirEntry) ([]byte, error) {
+// conditional is false for a transaction larger than a Medplum-based
+// exchange takes with a conditional create in it
+// (fhir.MaxConditionalEntries): its entries are then PUT under an id
+// derived from their first identifier, or from their content, instead.
+func (c FHIRJSON) repeatableEntries(body []byte, entries []fhirEntry, conditional bool) ([]byte, error) {
 	plain := false
 	for i := range entries {
 		if e := &entries[i]; e.Request.Method == "POST" && e.Request.IfNoneExist == "" {
@@ -323,7 +348,11 @@ func (c FHIRJSON) repeatableEntries(body []byte, entries []fhirEntry) ([]byte, e
 		if err != nil {
 			return nil, fmt.Errorf("entry %d: %w", i+1, err)
 		}
-		resource, req, err := c.repeatableCreate(raws[i][rs:re], e.Resource)
+		create := c.repeatableCreate
+		if !conditional {
+			create = c.repeatablePut
+		}
+		resource, req, err := create(raws[i][rs:re], e.Resource)
 		if err != nil {
 			return nil, fmt.Errorf("entry %d: %w", i+1, err)
 		}
