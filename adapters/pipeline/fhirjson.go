@@ -13,14 +13,16 @@ import (
 	"strconv"
 
 	"github.com/google/uuid"
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/fhir"
 )
 
 // FHIRJSON passes FHIR JSON drops on: a transaction or batch Bundle goes as
-// it is; a single resource (or each line of NDJSON) is wrapped in a
-// transaction. Every write is safe to repeat, because the queue delivers
+// it is but for its plain POST entries (see repeatableEntries); a single
+// resource (or each line of NDJSON) is wrapped in a transaction. Every write is safe to repeat, because the queue delivers
 // at least once (a response lost after the exchange committed means a
 // second delivery):
 //   - a resource with an id is written as PUT Type/id;
@@ -39,9 +41,14 @@ type FHIRJSON struct {
 	Base string
 }
 
-var _ Converter = FHIRJSON{}
+var (
+	_ Converter       = FHIRJSON{}
+	_ StreamConverter = FHIRJSON{}
+)
 
-// Convert reads in.Body (or streams in.Open for large NDJSON files).
+// Convert reads in.Body (or in.Open for a large file) and returns every
+// unit at once (for `ferry convert` and tests; the pipeline streams
+// NDJSON, see ConvertStream).
 func (c FHIRJSON) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 	if in.Format == "fhir-ndjson" {
 		return c.convertNDJSON(in)
@@ -50,35 +57,112 @@ func (c FHIRJSON) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 	if err != nil {
 		return nil, err
 	}
+	if body, err = io.ReadAll(jsonText(bytes.NewReader(body))); err != nil {
+		return nil, err
+	}
 	u := c.unit("document", body)
 	return []Unit{u}, nil
 }
 
 func (c FHIRJSON) convertNDJSON(in adapters.Raw) ([]Unit, error) {
-	r, closeFn, err := open(in)
+	var units []Unit
+	err := c.eachNDJSON(context.Background(), in, func(u Unit) error {
+		units = append(units, u)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
+	return units, nil
+}
+
+// ConvertStream hands an NDJSON file's units to emit as its lines are
+// read, in batches of at most CSVBatchUnits bundles or CSVBatchBytes as
+// for a CSV export: a bulk export's file can be larger than memory, and
+// its units held all at once took some fifteen times its size. A line
+// that cannot be sent is quarantined on its own, as with Convert, so
+// nothing needs the whole file checked first. A single JSON document is
+// one unit.
+func (c FHIRJSON) ConvertStream(ctx context.Context, in adapters.Raw, emit func([]Unit) error) error {
+	if in.Format != "fhir-ndjson" {
+		units, err := c.Convert(ctx, in)
+		if err != nil {
+			return err
+		}
+		return emit(units)
+	}
+	var batch []Unit
+	size := 0
+	err := c.eachNDJSON(ctx, in, func(u Unit) error {
+		if len(batch) > 0 && (len(batch) == CSVBatchUnits || size+len(u.Bundle)+len(u.Raw) > CSVBatchBytes) {
+			if err := emit(batch); err != nil {
+				return err
+			}
+			batch, size = nil, 0
+		}
+		batch, size = append(batch, u), size+len(u.Bundle)+len(u.Raw)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(batch) > 0 {
+		return emit(batch)
+	}
+	return nil
+}
+
+// eachNDJSON hands each line's unit to unit, in the file's order; an
+// error from unit stops the reading and is returned as it is.
+func (c FHIRJSON) eachNDJSON(ctx context.Context, in adapters.Raw, unit func(Unit) error) error {
+	r, closeFn, err := open(in)
+	if err != nil {
+		return err
+	}
 	defer closeFn()
-	sc := bufio.NewScanner(r)
+	sc := bufio.NewScanner(jsonText(r))
 	sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
-	var units []Unit
-	line := 0
+	line, n := 0, 0
 	for sc.Scan() {
 		line++
 		b := bytes.TrimSpace(sc.Bytes())
 		if len(b) == 0 {
 			continue
 		}
-		units = append(units, c.unit("line "+strconv.Itoa(line), append([]byte(nil), b...)))
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n++
+		if err := unit(c.unit("line "+strconv.Itoa(line), append([]byte(nil), b...))); err != nil {
+			return err
+		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("line %d: %w", line+1, err)
+		return fmt.Errorf("line %d: %w", line+1, err)
 	}
-	if len(units) == 0 {
-		return nil, errors.New("no FHIR resource in the file")
+	if n == 0 {
+		return errors.New("no FHIR resource in the file")
 	}
-	return units, nil
+	return nil
+}
+
+// jsonText returns r's text as UTF-8 without a byte-order mark. JSON is
+// UTF-8 (RFC 8259), but Windows programs save it with a UTF-8 mark, or
+// as UTF-16 with one (Notepad's "Unicode"); the sniffer takes such files
+// for FHIR (ehrdrop.Sniff), so they are read here, not refused line by
+// line as "not valid JSON". Bytes without a mark are passed as they are.
+func jsonText(r io.Reader) io.Reader {
+	br := bufio.NewReader(r)
+	bom, _ := br.Peek(3)
+	switch {
+	case bytes.HasPrefix(bom, []byte{0xEF, 0xBB, 0xBF}):
+		br.Discard(3)
+	case bytes.HasPrefix(bom, []byte{0xFF, 0xFE}):
+		return transform.NewReader(br, unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder())
+	case bytes.HasPrefix(bom, []byte{0xFE, 0xFF}):
+		return transform.NewReader(br, unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM).NewDecoder())
+	}
+	return br
 }
 
 // fhirHead is what the pass-through reads of a resource: enough to choose
@@ -127,7 +211,12 @@ func (c FHIRJSON) unit(name string, body []byte) Unit {
 			u.Err = fmt.Errorf("a Bundle of type %q cannot be sent as is; only transaction or batch", typ)
 			return u
 		}
-		u.Bundle, u.Key = body, bundlePatientKey(h.Entry)
+		b, err := c.repeatableEntries(body, h.Entry, typ == "batch" || len(h.Entry) <= fhir.MaxConditionalEntries)
+		if err != nil {
+			u.Err = err
+			return u
+		}
+		u.Bundle, u.Key = b, bundlePatientKey(h.Entry)
 		return u
 	}
 	if h.ID != "" && !validID(h.ID) {
@@ -141,34 +230,15 @@ func (c FHIRJSON) unit(name string, body []byte) Unit {
 		return u
 	}
 	u.Key = resourcePatientKey(&h)
+	var req map[string]string
 	resource := body
-	req := map[string]string{"method": "POST", "url": h.ResourceType}
-	switch q := firstIdentifierQuery(h.Identifier); {
-	case h.ID != "":
+	if h.ID != "" {
 		req = map[string]string{"method": "PUT", "url": h.ResourceType + "/" + h.ID}
-	case q != "":
-		req["ifNoneExist"] = q
-	default:
-		system, value, err := c.mintIdentifier(body)
-		if err != nil {
+	} else {
+		var err error
+		if resource, req, err = c.repeatableCreate(body, &h); err != nil {
 			u.Err = err
 			return u
-		}
-		if withIdent, ok := addIdentifier(body, h.ResourceType, system, value); ok {
-			resource = withIdent
-			req["ifNoneExist"] = fhir.IdentifierQuery(system, value)
-		} else {
-			// No identifier element to carry it: a client-assigned
-			// id, derived from the same hash, makes the write just
-			// as repeatable. A UUID, like the ids v2fhir and
-			// ccdafhir mint, so an exchange that takes only UUIDs
-			// as client-assigned ids accepts it too.
-			id := uuid.NewSHA1(uuid.NameSpaceURL, []byte(system+"|"+value)).String()
-			if resource, err = setID(body, id); err != nil {
-				u.Err = err
-				return u
-			}
-			req = map[string]string{"method": "PUT", "url": h.ResourceType + "/" + id}
 		}
 	}
 	// The resource goes into the bundle as received, byte for byte but
@@ -186,6 +256,129 @@ func (c FHIRJSON) unit(name string, body []byte) Unit {
 	b = append(b, r...)
 	u.Bundle = append(b, "}]}"...)
 	return u
+}
+
+// repeatableCreate returns the resource (h is its head) and the request
+// that create it without an id, repeatably: POST with ifNoneExist on its
+// first identifier with a system and a value, or on one minted from its
+// content and added to it, or, when its type cannot carry one, PUT under
+// an id derived from the same hash.
+func (c FHIRJSON) repeatableCreate(body []byte, h *fhirHead) ([]byte, map[string]string, error) {
+	if q := firstIdentifierQuery(h.Identifier); q != "" {
+		return body, map[string]string{"method": "POST", "url": h.ResourceType, "ifNoneExist": q}, nil
+	}
+	system, value, err := c.mintIdentifier(body)
+	if err != nil {
+		return nil, nil, err
+	}
+	if withIdent, ok := addIdentifier(body, h.ResourceType, system, value); ok {
+		return withIdent, map[string]string{"method": "POST", "url": h.ResourceType, "ifNoneExist": fhir.IdentifierQuery(system, value)}, nil
+	}
+	// No identifier element to carry it: a client-assigned id, derived
+	// from the same hash, makes the write just as repeatable. A UUID,
+	// like the ids v2fhir and ccdafhir mint, so an exchange that takes
+	// only UUIDs as client-assigned ids accepts it too.
+	id := uuid.NewSHA1(uuid.NameSpaceURL, []byte(system+"|"+value)).String()
+	resource, err := setID(body, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return resource, map[string]string{"method": "PUT", "url": h.ResourceType + "/" + id}, nil
+}
+
+// repeatablePut returns the resource (h is its head) with an id derived
+// from its first identifier with a system and a value, or else from its
+// content (mintIdentifier), and the PUT that writes it under that id:
+// as repeatable as repeatableCreate, without a conditional create.
+func (c FHIRJSON) repeatablePut(body []byte, h *fhirHead) ([]byte, map[string]string, error) {
+	id, ok := firstIdentifier(h.Identifier)
+	system, value := id.System, id.Value
+	if !ok {
+		var err error
+		if system, value, err = c.mintIdentifier(body); err != nil {
+			return nil, nil, err
+		}
+	}
+	u := uuid.NewSHA1(uuid.NameSpaceURL, []byte(h.ResourceType+"|"+system+"|"+value)).String()
+	resource, err := setID(body, u)
+	if err != nil {
+		return nil, nil, err
+	}
+	return resource, map[string]string{"method": "PUT", "url": h.ResourceType + "/" + u}, nil
+}
+
+// repeatableEntries returns a transaction or batch Bundle with each plain
+// POST entry (no ifNoneExist) made repeatable as a resource sent alone
+// is (repeatableCreate): the queue delivers at least once, and a plain
+// POST would create its resource again at every redelivery, or every
+// time the same export is dropped. Synthea and many EHR exports write
+// every entry so. The entry's fullUrl stays, so references to it within
+// the bundle still resolve; every other byte of the bundle is kept.
+// conditional is false for a transaction larger than a Medplum-based
+// exchange takes with a conditional create in it
+// (fhir.MaxConditionalEntries): its entries are then PUT under an id
+// derived from their first identifier, or from their content, instead.
+func (c FHIRJSON) repeatableEntries(body []byte, entries []fhirEntry, conditional bool) ([]byte, error) {
+	plain := false
+	for i := range entries {
+		if e := &entries[i]; e.Request.Method == "POST" && e.Request.IfNoneExist == "" {
+			plain = true
+		}
+	}
+	if !plain {
+		return body, nil
+	}
+	start, end, found, err := topLevelMember(body, "entry")
+	if err != nil || !found {
+		return nil, fmt.Errorf("bundle entries: %v", err)
+	}
+	var raws []json.RawMessage
+	if err := json.Unmarshal(body[start:end], &raws); err != nil || len(raws) != len(entries) {
+		return nil, fmt.Errorf("bundle entries: %v", err)
+	}
+	for i := range entries {
+		e := &entries[i]
+		if e.Request.Method != "POST" || e.Request.IfNoneExist != "" {
+			continue
+		}
+		if e.Resource == nil || !validType(e.Resource.ResourceType) {
+			return nil, fmt.Errorf("entry %d: a POST without a resource of a FHIR resource type", i+1)
+		}
+		rs, re, _, err := topLevelMember(raws[i], "resource")
+		if err != nil {
+			return nil, fmt.Errorf("entry %d: %w", i+1, err)
+		}
+		create := c.repeatableCreate
+		if !conditional {
+			create = c.repeatablePut
+		}
+		resource, req, err := create(raws[i][rs:re], e.Resource)
+		if err != nil {
+			return nil, fmt.Errorf("entry %d: %w", i+1, err)
+		}
+		qs, qe, found, err := topLevelMember(raws[i], "request")
+		if err != nil || !found {
+			return nil, fmt.Errorf("entry %d: no request", i+1)
+		}
+		r, err := json.Marshal(req)
+		if err != nil {
+			return nil, err
+		}
+		// The later member first, so the earlier's offsets still hold.
+		if qs > rs {
+			raws[i] = splice(splice(raws[i], qs, qe, r), rs, re, resource)
+		} else {
+			raws[i] = splice(splice(raws[i], rs, re, resource), qs, qe, r)
+		}
+	}
+	list := []byte{'['}
+	for i, r := range raws {
+		if i > 0 {
+			list = append(list, ',')
+		}
+		list = append(list, r...)
+	}
+	return splice(body, start, end, append(list, ']')), nil
 }
 
 // mintIdentifier returns the identifier ferry gives a resource that has

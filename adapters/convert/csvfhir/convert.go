@@ -286,6 +286,7 @@ func ConvertEach(b []byte, m *Mapping, opts Options, emit func(Part) error) erro
 	if err != nil {
 		return err
 	}
+	text = dropEOFMark(text)
 	delim, ok := delimiterRune(m.Delimiter)
 	if !ok {
 		delim = SniffDelimiter(text)
@@ -412,13 +413,22 @@ func compile(m *Mapping, header []string, opts Options) (*compiled, error) {
 	}
 	dp.comma = m.DecimalSeparator == ","
 	c := &compiled{m: m, spec: paths[m.Resource], dates: dp, idx: -1, opts: opts}
-	var missing []string
+	var missing, twice []string
 	find := func(h string) int {
 		h = strings.TrimSpace(h)
+		// A header that appears twice (letter case ignored, as in
+		// matching) cannot say which column is meant: taking either
+		// could send the other's values (a report joining two tables
+		// has two "Date" columns).
+		var at []string
 		for i, x := range header {
-			if x == h {
-				return i
+			if strings.EqualFold(x, h) {
+				at = append(at, strconv.Itoa(i+1))
 			}
+		}
+		if len(at) > 1 {
+			twice = append(twice, fmt.Sprintf("%q is columns %s", h, strings.Join(at, " and ")))
+			return -1
 		}
 		for i, x := range header {
 			if strings.EqualFold(x, h) {
@@ -438,6 +448,9 @@ func compile(m *Mapping, header []string, opts Options) (*compiled, error) {
 		if m.Identifier != nil {
 			c.idx = find(m.Identifier.Column)
 		}
+	}
+	if len(twice) > 0 {
+		return nil, fmt.Errorf("line 1: the header names a column the mapping reads more than once: %s (rename all but one in the export)", strings.Join(twice, "; "))
 	}
 	if len(missing) > 0 {
 		// The file's first line is quoted only with log_phi: a file

@@ -19,7 +19,9 @@ import (
 // it was read in. enc is Mapping.Encoding: empty lets the bytes decide
 // (a byte-order mark for UTF-8 or UTF-16; else UTF-8 when valid, and
 // Windows-1252 when not, the "ANSI" of Windows programs, whose every
-// byte means a character, so no file is refused for its encoding).
+// byte means a character). A file that is neither (UTF-8 in some rows,
+// not in others) is refused: read either way, some of its names would be
+// wrong.
 func Decode(b []byte, enc string) (string, string, error) {
 	enc = strings.ToLower(enc)
 	switch {
@@ -40,6 +42,13 @@ func Decode(b []byte, enc string) (string, string, error) {
 		return strings.TrimPrefix(s, "\uFEFF"), "utf-16", nil
 	case enc == "" && utf8.Valid(b):
 		return string(b), "utf-8", nil
+	case enc == "" && utf8At(b) >= 0:
+		// UTF-8 in some rows and not in others: read as Windows-1252,
+		// the UTF-8 rows' names would reach the exchange as mojibake
+		// ("Müller" as "MÃ¼ller"); read as UTF-8, the others cannot be.
+		nl := []byte{'\n'}
+		return "", "", fmt.Errorf("line %d is UTF-8 but line %d is not: the export mixes two encodings (set encoding: windows-1252 or utf-8 if the file is in one)",
+			1+bytes.Count(b[:utf8At(b)], nl), 1+bytes.Count(b[:invalidAt(b)], nl))
 	case enc == "", enc == "windows-1252":
 		s, err := decodeWith(charmap.Windows1252.NewDecoder(), b)
 		return s, "windows-1252", err
@@ -58,6 +67,21 @@ func decodeWith(d *encoding.Decoder, b []byte) (string, error) {
 	return string(out), nil
 }
 
+// utf8At returns the offset of the first multi-byte UTF-8 sequence in b,
+// or -1. Windows-1252 text almost never holds one by chance: it takes a
+// letter such as Ã or â followed by one to three of the symbols and
+// punctuation of 0x80-0xBF.
+func utf8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if n > 1 && r != utf8.RuneError {
+			return i
+		}
+		i += n
+	}
+	return -1
+}
+
 // invalidAt returns the offset of the first byte of b that is not valid
 // UTF-8.
 func invalidAt(b []byte) int {
@@ -69,6 +93,18 @@ func invalidAt(b []byte) int {
 		i += n
 	}
 	return len(b)
+}
+
+// dropEOFMark removes a Ctrl-Z (0x1A) that ends the text, before any
+// final line break: the end-of-file mark DOS-era databases (dBase,
+// FoxPro: COPY TO ... DELIMITED) still write, which would otherwise be
+// a last row of one field that refuses the file.
+func dropEOFMark(text string) string {
+	t := strings.TrimRight(text, "\r\n")
+	if s, ok := strings.CutSuffix(t, "\x1a"); ok {
+		return s
+	}
+	return text
 }
 
 // SniffDelimiter picks the delimiter of a CSV text from its header line:

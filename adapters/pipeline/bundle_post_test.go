@@ -1,0 +1,134 @@
+package pipeline
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/ferry-health/ferry/transport/fhirrecv"
+)
+
+// TestFHIRJSONBundleResendCreatesOnce: a transaction or batch Bundle
+// dropped as it is (Synthea and many EHR "push" exports write every entry
+// as a plain POST) is delivered at least once like everything else; a
+// redelivery after a lost response, or the same export dropped again the
+// next night, must not create its resources twice. Its plain POST entries
+// go as the pass-through's single resources do: a conditional create on
+// their first identifier, or on one minted from their content, or a PUT
+// under an id derived from it for a type without an identifier. Entries
+// that are already repeatable are left byte for byte.
+func TestFHIRJSONBundleResendCreatesOnce(t *testing.T) {
+	const pat = "urn:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+	bundle := func(typ string) string {
+		return `{"resourceType":"Bundle","type":"` + typ + `","entry":[` +
+			`{"fullUrl":"` + pat + `","resource":{"resourceType":"Patient","identifier":[{"system":"urn:x","value":"1"}]},"request":{"method":"POST","url":"Patient"}},` +
+			`{"resource":{"resourceType":"Observation","status":"final","code":{"text":"k"},"valueQuantity":{"value":4.10},"subject":{"reference":"` + pat + `"}},"request":{"method":"POST","url":"Observation"}},` +
+			`{"resource":{"resourceType":"Condition","identifier":[{"system":"urn:c","value":"c1"}],"code":{"text":"flu"},"subject":{"reference":"` + pat + `"}},"request":{"method":"POST","url":"Condition","ifNoneExist":"identifier=urn:c|c1"}},` +
+			`{"resource":{"resourceType":"Binary","contentType":"text/plain","data":"aGVsbG8="},"request":{"method":"POST","url":"Binary"}},` +
+			`{"resource":{"resourceType":"Encounter","id":"e1","status":"finished","class":{"code":"AMB"}},"request":{"method":"PUT","url":"Encounter/e1"}}` +
+			`]}`
+	}
+	for _, typ := range []string{"transaction", "batch", "pretty"} {
+		recv := fhirrecv.New()
+		srv := httptest.NewServer(recv)
+		in := bundle(typ)
+		if typ == "pretty" {
+			var b bytes.Buffer
+			if err := json.Indent(&b, []byte(bundle("transaction")), "", "  "); err != nil {
+				t.Fatal(err)
+			}
+			in = b.String()
+		}
+		for range 2 {
+			units := convertFHIR(t, FHIRJSON{}, "fhir-json", in)
+			if len(units) != 1 || units[0].Err != nil {
+				t.Fatalf("%s: %v", typ, units)
+			}
+			b := units[0].Bundle
+			if typ != "pretty" && (!bytes.Contains(b, []byte(`"request":{"method":"POST","url":"Condition","ifNoneExist":"identifier=urn:c|c1"}`)) ||
+				!bytes.Contains(b, []byte(`"request":{"method":"PUT","url":"Encounter/e1"}`)) || !bytes.Contains(b, []byte(`"value":4.10`))) {
+				t.Errorf("%s: entries already repeatable, or numbers, were changed: %s", typ, b)
+			}
+			if !json.Valid(b) {
+				t.Fatalf("%s: invalid JSON %s", typ, b)
+			}
+			resp, err := http.Post(srv.URL, "application/fhir+json", bytes.NewReader(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("%s: status %d for %s", typ, resp.StatusCode, b)
+			}
+		}
+		want := map[string]int{"Patient": 1, "Observation": 1, "Condition": 1, "Binary": 1, "Encounter": 1}
+		if got := recv.Counts(); !maps.Equal(got, want) {
+			t.Errorf("%s: after a re-send the exchange holds %v, want %v", typ, got, want)
+		}
+		srv.Close()
+	}
+	// An entry that names no resource type it can be written as is
+	// refused with the entry's place, not sent.
+	bad := `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Obs/1"},"request":{"method":"POST","url":"Obs"}}]}`
+	if u := convertFHIR(t, FHIRJSON{}, "fhir-json", bad)[0]; u.Err == nil || !strings.Contains(u.Err.Error(), "entry 1") {
+		t.Errorf("bad entry: %v", u.Err)
+	}
+}
+
+// TestFHIRJSONLargeTransactionPUTs: a Medplum-based exchange refuses a
+// transaction of more than fhir.MaxConditionalEntries entries holding a
+// conditional create, so the plain POST entries of a larger transaction
+// are made repeatable as PUTs under ids derived from their identifier or
+// content instead, the urn:uuid references between them still resolved
+// by fullUrl.
+func TestFHIRJSONLargeTransactionPUTs(t *testing.T) {
+	const pat = "urn:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+	var b strings.Builder
+	b.WriteString(`{"resourceType":"Bundle","type":"transaction","entry":[{"fullUrl":"` + pat + `","resource":{"resourceType":"Patient","identifier":[{"system":"urn:x","value":"1"}]},"request":{"method":"POST","url":"Patient"}}`)
+	for i := range 9 {
+		fmt.Fprintf(&b, `,{"resource":{"resourceType":"Observation","status":"final","code":{"text":"k"},"valueQuantity":{"value":%d},"subject":{"reference":"%s"}},"request":{"method":"POST","url":"Observation"}}`, i, pat)
+	}
+	b.WriteString(`]}`)
+	recv := fhirrecv.New()
+	srv := httptest.NewServer(recv)
+	defer srv.Close()
+	for range 2 {
+		u := convertFHIR(t, FHIRJSON{}, "fhir-json", b.String())[0]
+		if u.Err != nil {
+			t.Fatal(u.Err)
+		}
+		var got struct {
+			Entry []struct {
+				FullURL string
+				Request struct{ Method, URL, IfNoneExist string }
+			}
+		}
+		if err := json.Unmarshal(u.Bundle, &got); err != nil || len(got.Entry) != 10 {
+			t.Fatalf("bundle %s: %v", u.Bundle, err)
+		}
+		for i, e := range got.Entry {
+			if e.Request.Method != "PUT" || e.Request.IfNoneExist != "" || !strings.Contains(e.Request.URL, "/") {
+				t.Errorf("entry %d: %+v, want a PUT Type/id", i+1, e.Request)
+			}
+		}
+		if got.Entry[0].FullURL != pat {
+			t.Errorf("patient fullUrl %q", got.Entry[0].FullURL)
+		}
+		resp, err := http.Post(srv.URL, "application/fhir+json", bytes.NewReader(u.Bundle))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	if got, want := recv.Counts(), map[string]int{"Patient": 1, "Observation": 9}; !maps.Equal(got, want) {
+		t.Errorf("after a re-send the exchange holds %v, want %v", got, want)
+	}
+}
