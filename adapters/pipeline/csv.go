@@ -72,16 +72,25 @@ func (c CSV) Convert(ctx context.Context, in adapters.Raw) ([]Unit, error) {
 // ConvertStream hands the file's units to emit in batches as they are
 // built. Nothing is emitted unless every row maps.
 func (c CSV) ConvertStream(ctx context.Context, in adapters.Raw, emit func([]Unit) error) error {
+	return inBatches(func(unit func(Unit) error) error { return c.convert(ctx, in, unit) }, emit)
+}
+
+// inBatches hands the units each produces to emit in batches of at most
+// CSVBatchUnits units or CSVBatchBytes of bundle and raw input, and the
+// last, smaller one at the end. An error from each or emit stops it and
+// is returned as it is.
+func inBatches(each func(unit func(Unit) error) error, emit func([]Unit) error) error {
 	var batch []Unit
 	size := 0
-	err := c.convert(ctx, in, func(u Unit) error {
-		if len(batch) > 0 && (len(batch) == CSVBatchUnits || size+len(u.Bundle) > CSVBatchBytes) {
+	err := each(func(u Unit) error {
+		n := len(u.Bundle) + len(u.Raw)
+		if len(batch) > 0 && (len(batch) == CSVBatchUnits || size+n > CSVBatchBytes) {
 			if err := emit(batch); err != nil {
 				return err
 			}
 			batch, size = nil, 0
 		}
-		batch, size = append(batch, u), size+len(u.Bundle)
+		batch, size = append(batch, u), size+n
 		return nil
 	})
 	if err != nil {

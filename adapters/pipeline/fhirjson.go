@@ -91,25 +91,7 @@ func (c FHIRJSON) ConvertStream(ctx context.Context, in adapters.Raw, emit func(
 		}
 		return emit(units)
 	}
-	var batch []Unit
-	size := 0
-	err := c.eachNDJSON(ctx, in, func(u Unit) error {
-		if len(batch) > 0 && (len(batch) == CSVBatchUnits || size+len(u.Bundle)+len(u.Raw) > CSVBatchBytes) {
-			if err := emit(batch); err != nil {
-				return err
-			}
-			batch, size = nil, 0
-		}
-		batch, size = append(batch, u), size+len(u.Bundle)+len(u.Raw)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if len(batch) > 0 {
-		return emit(batch)
-	}
-	return nil
+	return inBatches(func(unit func(Unit) error) error { return c.eachNDJSON(ctx, in, unit) }, emit)
 }
 
 // eachNDJSON hands each line's unit to unit, in the file's order; an
