@@ -303,25 +303,12 @@ func TestBackfillRefusesDataOfAnotherKey(t *testing.T) {
 	dir := t.TempDir()
 	exp := filepath.Join(dir, "old")
 	putFile(t, filepath.Join(exp, "m1.hl7"), []byte(fmt.Sprintf(testADT, 1, 1)))
-	k, err := seal.GenerateKeyFile(filepath.Join(dir, "ferry.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfgFile, cfg := backfillCfg(t, dir, "")
-	os.MkdirAll(cfg.DataDir, 0o700)
-	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{Key: k})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Put(context.Background(), &queue.Item{Key: "p1", Body: []byte(`{"resourceType":"Bundle"}`)}); err != nil {
-		t.Fatal(err)
-	}
-	q.Close(context.Background())
-	err = cmdBackfill(context.Background(), []string{exp, "--config", cfgFile}, io.Discard, io.Discard)
+	cfgFile, cfg, k := sealedDataDir(t, dir)
+	err := cmdBackfill(context.Background(), []string{exp, "--config", cfgFile}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "data_dir holds data sealed with key "+k.ID()) {
 		t.Fatalf("backfill beside data of another key: %v", err)
 	}
-	q, err = diskq.Open(cfg.Path("queue"), diskq.Options{Key: k})
+	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{Key: k})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,12 +326,29 @@ func TestBackfillRefusesDataOfAnotherKey(t *testing.T) {
 // turned off, a replay stored its bundles unsealed into a data_dir meant
 // to be encrypted.
 func TestOpsQueueRefusesDataOfAnotherKey(t *testing.T) {
-	dir := t.TempDir()
+	_, cfg, k := sealedDataDir(t, t.TempDir())
+	if q, err := openQueue(cfg, nil); err == nil || !strings.Contains(err.Error(), "data_dir holds data sealed with key "+k.ID()) {
+		if q != nil {
+			q.Close(context.Background())
+		}
+		t.Fatalf("openQueue without the key beside data sealed with it: %v", err)
+	}
+	q, err := openQueue(cfg, k)
+	if err != nil {
+		t.Fatalf("openQueue with the key: %v", err)
+	}
+	q.Close(context.Background())
+}
+
+// sealedDataDir makes a configuration (without encryption) in dir whose
+// data_dir's queue holds one item sealed with a new key file, k.
+func sealedDataDir(t *testing.T, dir string) (cfgFile string, cfg *config.Config, k *seal.Key) {
+	t.Helper()
 	k, err := seal.GenerateKeyFile(filepath.Join(dir, "ferry.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, cfg := backfillCfg(t, dir, "")
+	cfgFile, cfg = backfillCfg(t, dir, "")
 	os.MkdirAll(cfg.DataDir, 0o700)
 	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{Key: k})
 	if err != nil {
@@ -354,15 +358,5 @@ func TestOpsQueueRefusesDataOfAnotherKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	q.Close(context.Background())
-	if q, err := openQueue(cfg, nil); err == nil || !strings.Contains(err.Error(), "data_dir holds data sealed with key "+k.ID()) {
-		if q != nil {
-			q.Close(context.Background())
-		}
-		t.Fatalf("openQueue without the key beside data sealed with it: %v", err)
-	}
-	q, err = openQueue(cfg, k)
-	if err != nil {
-		t.Fatalf("openQueue with the key: %v", err)
-	}
-	q.Close(context.Background())
+	return cfgFile, cfg, k
 }
