@@ -153,7 +153,13 @@ type Engine struct {
 
 	stats counters
 
+	// testHookReady, when set (tests only), runs in a pass for each ready
+	// file before it is checked and claimed: it stands for a writer who
+	// changes the folder between the listing and the claim.
+	testHookReady func(name string)
+
 	// Worker-only state.
+	oddSeen map[string]bool // entries that are not regular files, at the last pass
 	seen    map[string]observation
 	retry   map[string]retryState
 	trouble claimTrouble
@@ -503,9 +509,19 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 		return next
 	}
 	files := make(map[string]fs.FileInfo, len(entries))
+	var odd []oddEntry
 	for _, de := range entries {
 		name := de.Name()
-		if !de.Type().IsRegular() || e.ignored(name) {
+		if e.ignored(name) {
+			continue
+		}
+		if t := de.Type(); !t.IsRegular() {
+			// Never followed nor opened, and left where it is; shown,
+			// since a fax saved as a link (or a pipe) is otherwise never
+			// taken and nobody knows why.
+			if !t.IsDir() && (e.isInput(name) || e.isSidecar(name) || e.isMarker(name)) {
+				odd = append(odd, oddEntry{name, t})
+			}
 			continue
 		}
 		info, err := de.Info()
@@ -591,7 +607,14 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 		}
 		retryAt := time.Now().Add(e.cfg.Settle)
 		group := append([]string{c.name}, c.sidecars...)
+		if e.testHookReady != nil {
+			e.testHookReady(c.name)
+		}
 		held, err := e.anyBusy(group)
+		if errors.Is(err, errNotRegular) {
+			soon(retryAt) // swapped for a pipe or a link since the listing: the next one shows it
+			continue
+		}
 		if err != nil {
 			e.claimFailed("lock check", err, append(group, c.marker)...)
 			soon(retryAt)
@@ -607,7 +630,10 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 			soon(time.Now().Add(min(e.cfg.Rescan, max(e.cfg.Settle, time.Second))))
 			continue
 		}
-		if err := e.claim(c.name, c.sidecars, c.marker); err != nil {
+		if err := e.claim(c.name, c.sidecars, c.marker); errors.Is(err, errNotRegular) {
+			soon(retryAt)
+			continue
+		} else if err != nil {
 			e.claimFailed("claim", err, append(group, c.marker)...)
 			soon(retryAt)
 			continue
@@ -630,6 +656,7 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 		}
 	}
 	e.endPass(files, claimed)
+	e.noteOdd(odd)
 	return next
 }
 
@@ -680,6 +707,47 @@ func (e *Engine) endPass(files map[string]fs.FileInfo, claimed map[string]bool) 
 	e.stats.mu.Lock()
 	e.stats.waiting, e.stats.retrying, e.stats.oldest = waiting, len(e.retry), oldest
 	e.stats.failing = e.trouble.on
+	e.stats.mu.Unlock()
+}
+
+// oddEntry is an entry of the watched folder that would be an input (or
+// a sidecar or marker) by its name but is not a regular file.
+type oddEntry struct {
+	name string
+	typ  fs.FileMode
+}
+
+// noteOdd publishes the counts of the pass's entries that are not taken
+// although their names say they would be: symbolic links, named pipes
+// and other special files (never followed nor opened). It logs at WARN
+// when such an entry appears that the pass before did not list, so one
+// that stays is logged once, with its name only under log_phi.
+func (e *Engine) noteOdd(odd []oddEntry) {
+	links, special := 0, 0
+	now := make(map[string]bool, len(odd))
+	var fresh []string
+	for _, o := range odd {
+		if o.typ&fs.ModeSymlink != 0 {
+			links++
+		} else {
+			special++
+		}
+		now[o.name] = true
+		if !e.oddSeen[o.name] {
+			fresh = append(fresh, o.name)
+		}
+	}
+	e.oddSeen = now
+	if len(fresh) > 0 {
+		attrs := []any{"folder", e.cfg.Name, "path", e.cfg.Path, "symlinks", links, "special_files", special}
+		if e.set.LogPHI {
+			sort.Strings(fresh)
+			attrs = append(attrs, "files", fresh)
+		}
+		e.log.Warn("folder entries left in place: symbolic links, named pipes and other files that are not regular files are never followed, opened or taken; replace them with the files themselves", attrs...)
+	}
+	e.stats.mu.Lock()
+	e.stats.symlinks, e.stats.special = links, special
 	e.stats.mu.Unlock()
 }
 
@@ -777,7 +845,7 @@ func (e *Engine) stemClaimed(stem string) bool {
 
 func (e *Engine) anyBusy(names []string) (bool, error) {
 	for _, n := range names {
-		b, err := busy(filepath.Join(e.cfg.Path, n))
+		b, err := busy(place{e.watched, "."}, n)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return true, nil // renamed away meanwhile; look again later
@@ -923,7 +991,7 @@ func (e *Engine) process(ctx context.Context, name string) {
 		Received: time.Now(),
 		Meta:     meta,
 		Size:     size,
-		Open:     func() (io.ReadCloser, error) { return e.proc.root.Open(e.proc.join(name)) },
+		Open:     func() (io.ReadCloser, error) { return openRegular(e.proc, name) },
 		Sidecars: scs,
 	}
 	err = e.consume(ctx, raw, sum)
@@ -1030,7 +1098,7 @@ var errTooLarge = errors.New("file too large")
 // readClaimed hashes the claimed file name and, when it is small enough,
 // keeps its bytes.
 func (e *Engine) readClaimed(name string) (sum []byte, size int64, mtime time.Time, body []byte, err error) {
-	f, err := e.proc.root.Open(e.proc.join(name))
+	f, err := openRegular(e.proc, name)
 	if err != nil {
 		return nil, 0, time.Time{}, nil, err
 	}
@@ -1067,7 +1135,7 @@ func (e *Engine) readClaimed(name string) (sum []byte, size int64, mtime time.Ti
 }
 
 func readSmall(p place, name string, limit int64) ([]byte, error) {
-	f, err := p.root.Open(p.join(name))
+	f, err := openRegular(p, name)
 	if err != nil {
 		return nil, err
 	}
