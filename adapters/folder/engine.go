@@ -158,6 +158,10 @@ type Engine struct {
 	// changes the folder between the listing and the claim.
 	testHookReady func(name string)
 
+	// emptyLimit is how long an empty input waits for content before it
+	// goes to failed/ (defaultEmptyLimit).
+	emptyLimit time.Duration
+
 	// Worker-only state.
 	oddSeen map[string]bool // entries that are not regular files, at the last pass
 	seen    map[string]observation
@@ -213,6 +217,7 @@ func New(set adapters.Settings, cfg Config, next adapters.Consumer, opts ...Opti
 	if e.id == "" {
 		e.id = "folder/" + cfg.Name
 	}
+	e.emptyLimit = defaultEmptyLimit(cfg.Settle)
 	if e.paths, err = cfg.ResolvePaths(); err != nil {
 		return nil, fmt.Errorf("folder %q: %w", cfg.Name, err)
 	}
@@ -560,13 +565,29 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 		sidecars []string
 	}
 	var ready []candidate
+	empty := 0
 	for name, info := range files {
 		if !e.isInput(name) {
 			continue
 		}
 		if at := e.seen[name].since.Add(e.cfg.Settle); now.Before(at) {
 			soon(at)
+			if info.Size() == 0 {
+				empty++
+			}
 			continue
+		}
+		if info.Size() == 0 {
+			// No input of any kind is empty: its writer created it and
+			// has not written yet (a fax server during the call), so it
+			// waits, however long it has been settled, until it has
+			// content or has stayed empty for emptyLimit; then it goes to
+			// failed/ (process) rather than lie there unseen.
+			if at := e.seen[name].since.Add(e.emptyLimit); now.Before(at) {
+				soon(at)
+				empty++
+				continue
+			}
 		}
 		marker := ""
 		if e.cfg.MarkerSuffix != "" {
@@ -656,7 +677,7 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 		}
 	}
 	e.endPass(files, claimed)
-	e.noteOdd(odd)
+	e.noteOdd(odd, empty)
 	return next
 }
 
@@ -719,10 +740,11 @@ type oddEntry struct {
 
 // noteOdd publishes the counts of the pass's entries that are not taken
 // although their names say they would be: symbolic links, named pipes
-// and other special files (never followed nor opened). It logs at WARN
-// when such an entry appears that the pass before did not list, so one
-// that stays is logged once, with its name only under log_phi.
-func (e *Engine) noteOdd(odd []oddEntry) {
+// and other special files (never followed nor opened), and empty inputs
+// (waiting for content). It logs at WARN when an entry that is not a
+// regular file appears that the pass before did not list, so one that
+// stays is logged once, with its name only under log_phi.
+func (e *Engine) noteOdd(odd []oddEntry, empty int) {
 	links, special := 0, 0
 	now := make(map[string]bool, len(odd))
 	var fresh []string
@@ -747,7 +769,7 @@ func (e *Engine) noteOdd(odd []oddEntry) {
 		e.log.Warn("folder entries left in place: symbolic links, named pipes and other files that are not regular files are never followed, opened or taken; replace them with the files themselves", attrs...)
 	}
 	e.stats.mu.Lock()
-	e.stats.symlinks, e.stats.special = links, special
+	e.stats.symlinks, e.stats.special, e.stats.empty = links, special, empty
 	e.stats.mu.Unlock()
 }
 
@@ -950,6 +972,14 @@ func (e *Engine) process(ctx context.Context, name string) {
 		}
 		scs[sc] = data
 	}
+	if size == 0 {
+		// Claimed only after it stayed empty for emptyLimit (or by an
+		// earlier ferry): no consumer can make anything of it, and the
+		// reason says why it failed, not "neither TIFF nor PDF".
+		e.fail(name, scNames, sum, size, queue.Permanent(fmt.Errorf("the file is empty (0 bytes) and stayed so for %s in the folder: no input of any kind is empty; "+
+			"the program that created it failed or never wrote it (should it write it now, the content lands here)", e.emptyLimit)))
+		return
+	}
 	key := seenKey(sum, scs)
 	if e.namesMeta {
 		key = namedKey(key, name)
@@ -1094,6 +1124,19 @@ func (e *Engine) logPanic(name string, sum []byte, p any, stack []byte) {
 }
 
 var errTooLarge = errors.New("file too large")
+
+// defaultEmptyLimit is how long an empty input waits for content: ten
+// settle periods, and at least five minutes. A fax server may create the
+// file when the call starts and write nothing until the first page is
+// received (negotiation and training, then up to a minute per page at
+// 9,600 bit/s and twice that after a fallback to 4,800), and an export
+// job may create its files before it fills them; five minutes covers
+// both with room, while an empty file that will never be written still
+// reaches failed/, and the operator, the same morning. Until then it is
+// counted in Stats.Empty.
+func defaultEmptyLimit(settle time.Duration) time.Duration {
+	return max(10*settle, 5*time.Minute)
+}
 
 // readClaimed hashes the claimed file name and, when it is small enough,
 // keeps its bytes.

@@ -41,6 +41,11 @@ type Stats struct {
 	// OldestWaiting is when the engine first saw the oldest file that is
 	// waiting or retrying; zero when none is.
 	OldestWaiting time.Time `json:"oldest_waiting,omitzero"`
+	// Empty is how many of the Waiting files are empty (0 bytes) at the
+	// last scan: created and not written yet. They are taken once they
+	// have content; one that stays empty for five minutes (ten settle
+	// periods, if longer) goes to failed/.
+	Empty int `json:"empty"`
 	// Symlinks is how many symbolic links named like inputs lie in the
 	// folder at the last scan. They are never followed nor taken: an
 	// operator who copied a link in instead of the file sees it here.
@@ -62,6 +67,7 @@ type counters struct {
 	waiting          int
 	retrying         int
 	oldest           time.Time
+	empty            int
 	symlinks         int
 	special          int
 }
@@ -83,6 +89,7 @@ func (e *Engine) Stats() Stats {
 		Waiting:          c.waiting,
 		Retrying:         c.retrying,
 		OldestWaiting:    c.oldest,
+		Empty:            c.empty,
 		Symlinks:         c.symlinks,
 		SpecialFiles:     c.special,
 	}
