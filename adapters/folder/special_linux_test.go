@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -44,18 +45,18 @@ func TestFIFOSwappedInBeforeClaimDoesNotBlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	pipe := filepath.Join(dir, "fax001.tif")
-	swapped := false
+	var swapped atomic.Bool
 	e.testHookReady = func(name string) {
-		if name != "fax001.tif" || swapped {
+		if name != "fax001.tif" || swapped.Load() {
 			return
 		}
-		swapped = true
 		if err := os.Remove(pipe); err != nil {
 			t.Error(err)
 		}
 		if err := syscall.Mkfifo(pipe, 0o600); err != nil {
 			t.Error(err)
 		}
+		swapped.Store(true)
 	}
 	t.Cleanup(func() { releaseFIFO(pipe) })
 	dropFile(t, dir, "fax001.tif", []byte("II*\x00 first"))
@@ -66,7 +67,7 @@ func TestFIFOSwappedInBeforeClaimDoesNotBlock(t *testing.T) {
 		releaseFIFO(pipe)
 		e.Shutdown(context.Background())
 	})
-	waitFor(t, "the swap", func() bool { e.Rescan(); return swapped && e.passes.Load() > 0 })
+	waitFor(t, "the swap", func() bool { e.Rescan(); return swapped.Load() })
 	dropFile(t, dir, "fax002.tif", []byte("II*\x00 second"))
 	waitFor(t, "the next fax taken", doneHas(t, e, "fax002.tif"))
 	if info, err := os.Lstat(pipe); err != nil || info.Mode()&os.ModeNamedPipe == 0 {
