@@ -5,16 +5,16 @@ package folder
 import (
 	"errors"
 	"fmt"
-	"os"
 	"syscall"
 )
 
 // busy reports whether another process holds an exclusive advisory lock on
-// path. HylaFAX's faxgetty creates each received fax O_EXCL and holds
+// name in p. HylaFAX's faxgetty creates each received fax O_EXCL and holds
 // flock(LOCK_EX) for the whole receive; hfaxd treats a failing
-// flock(LOCK_SH|LOCK_NB) as "being received", and so do we.
-func busy(path string) (bool, error) {
-	f, err := os.Open(path)
+// flock(LOCK_SH|LOCK_NB) as "being received", and so do we. Only a
+// regular file is opened (openRegular): a named pipe would block the open.
+func busy(p place, name string) (bool, error) {
+	f, err := openRegular(p, name)
 	if err != nil {
 		return false, err
 	}

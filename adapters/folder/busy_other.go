@@ -2,5 +2,17 @@
 
 package folder
 
+import "fmt"
+
 // busy has no lock check on this platform; the settle time alone decides.
-func busy(string) (bool, error) { return false, nil }
+// It still refuses what is not a regular file.
+func busy(p place, name string) (bool, error) {
+	info, err := p.root.Lstat(p.join(name))
+	if err != nil {
+		return false, err
+	}
+	if !info.Mode().IsRegular() {
+		return false, fmt.Errorf("lock check %s: %w", name, errNotRegular)
+	}
+	return false, nil
+}

@@ -5,15 +5,24 @@ package folder
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 
 	"golang.org/x/sys/windows"
 )
 
-// busy reports whether another process still has path open for writing:
-// an open with no sharing fails with ERROR_SHARING_VIOLATION (or
-// ERROR_LOCK_VIOLATION for byte-range locks) while any other handle is open.
-func busy(path string) (bool, error) {
-	p, err := windows.UTF16PtrFromString(path)
+// busy reports whether another process still has name in p open for
+// writing: an open with no sharing fails with ERROR_SHARING_VIOLATION (or
+// ERROR_LOCK_VIOLATION for byte-range locks) while any other handle is
+// open. Only a regular file is opened (no link, no device).
+func busy(pl place, name string) (bool, error) {
+	info, err := pl.root.Lstat(pl.join(name))
+	if err != nil {
+		return false, err
+	}
+	if !info.Mode().IsRegular() {
+		return false, fmt.Errorf("lock check %s: %w", name, errNotRegular)
+	}
+	p, err := windows.UTF16PtrFromString(filepath.Join(pl.root.Name(), pl.join(name)))
 	if err != nil {
 		return false, err
 	}

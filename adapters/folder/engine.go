@@ -153,7 +153,17 @@ type Engine struct {
 
 	stats counters
 
+	// testHookReady, when set (tests only), runs in a pass for each ready
+	// file before it is checked and claimed: it stands for a writer who
+	// changes the folder between the listing and the claim.
+	testHookReady func(name string)
+
+	// emptyLimit is how long an empty input waits for content before it
+	// goes to failed/ (defaultEmptyLimit).
+	emptyLimit time.Duration
+
 	// Worker-only state.
+	oddSeen map[string]bool // entries that are not regular files, at the last pass
 	seen    map[string]observation
 	retry   map[string]retryState
 	trouble claimTrouble
@@ -207,6 +217,7 @@ func New(set adapters.Settings, cfg Config, next adapters.Consumer, opts ...Opti
 	if e.id == "" {
 		e.id = "folder/" + cfg.Name
 	}
+	e.emptyLimit = defaultEmptyLimit(cfg.Settle)
 	if e.paths, err = cfg.ResolvePaths(); err != nil {
 		return nil, fmt.Errorf("folder %q: %w", cfg.Name, err)
 	}
@@ -503,9 +514,19 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 		return next
 	}
 	files := make(map[string]fs.FileInfo, len(entries))
+	var odd []oddEntry
 	for _, de := range entries {
 		name := de.Name()
-		if !de.Type().IsRegular() || e.ignored(name) {
+		if e.ignored(name) {
+			continue
+		}
+		if t := de.Type(); !t.IsRegular() {
+			// Never followed nor opened, and left where it is; shown,
+			// since a fax saved as a link (or a pipe) is otherwise never
+			// taken and nobody knows why.
+			if !t.IsDir() && (e.isInput(name) || e.isSidecar(name) || e.isMarker(name)) {
+				odd = append(odd, oddEntry{name, t})
+			}
 			continue
 		}
 		info, err := de.Info()
@@ -544,13 +565,29 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 		sidecars []string
 	}
 	var ready []candidate
+	empty := 0
 	for name, info := range files {
 		if !e.isInput(name) {
 			continue
 		}
 		if at := e.seen[name].since.Add(e.cfg.Settle); now.Before(at) {
 			soon(at)
+			if info.Size() == 0 {
+				empty++
+			}
 			continue
+		}
+		if info.Size() == 0 {
+			// No input of any kind is empty: its writer created it and
+			// has not written yet (a fax server during the call), so it
+			// waits, however long it has been settled, until it has
+			// content or has stayed empty for emptyLimit; then it goes to
+			// failed/ (process) rather than lie there unseen.
+			if at := e.seen[name].since.Add(e.emptyLimit); now.Before(at) {
+				soon(at)
+				empty++
+				continue
+			}
 		}
 		marker := ""
 		if e.cfg.MarkerSuffix != "" {
@@ -591,7 +628,14 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 		}
 		retryAt := time.Now().Add(e.cfg.Settle)
 		group := append([]string{c.name}, c.sidecars...)
+		if e.testHookReady != nil {
+			e.testHookReady(c.name)
+		}
 		held, err := e.anyBusy(group)
+		if errors.Is(err, errNotRegular) {
+			soon(retryAt) // swapped for a pipe or a link since the listing: the next one shows it
+			continue
+		}
 		if err != nil {
 			e.claimFailed("lock check", err, append(group, c.marker)...)
 			soon(retryAt)
@@ -607,7 +651,10 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 			soon(time.Now().Add(min(e.cfg.Rescan, max(e.cfg.Settle, time.Second))))
 			continue
 		}
-		if err := e.claim(c.name, c.sidecars, c.marker); err != nil {
+		if err := e.claim(c.name, c.sidecars, c.marker); errors.Is(err, errNotRegular) {
+			soon(retryAt)
+			continue
+		} else if err != nil {
 			e.claimFailed("claim", err, append(group, c.marker)...)
 			soon(retryAt)
 			continue
@@ -630,6 +677,7 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 		}
 	}
 	e.endPass(files, claimed)
+	e.noteOdd(odd, empty)
 	return next
 }
 
@@ -680,6 +728,48 @@ func (e *Engine) endPass(files map[string]fs.FileInfo, claimed map[string]bool) 
 	e.stats.mu.Lock()
 	e.stats.waiting, e.stats.retrying, e.stats.oldest = waiting, len(e.retry), oldest
 	e.stats.failing = e.trouble.on
+	e.stats.mu.Unlock()
+}
+
+// oddEntry is an entry of the watched folder that would be an input (or
+// a sidecar or marker) by its name but is not a regular file.
+type oddEntry struct {
+	name string
+	typ  fs.FileMode
+}
+
+// noteOdd publishes the counts of the pass's entries that are not taken
+// although their names say they would be: symbolic links, named pipes
+// and other special files (never followed nor opened), and empty inputs
+// (waiting for content). It logs at WARN when an entry that is not a
+// regular file appears that the pass before did not list, so one that
+// stays is logged once, with its name only under log_phi.
+func (e *Engine) noteOdd(odd []oddEntry, empty int) {
+	links, special := 0, 0
+	now := make(map[string]bool, len(odd))
+	var fresh []string
+	for _, o := range odd {
+		if o.typ&fs.ModeSymlink != 0 {
+			links++
+		} else {
+			special++
+		}
+		now[o.name] = true
+		if !e.oddSeen[o.name] {
+			fresh = append(fresh, o.name)
+		}
+	}
+	e.oddSeen = now
+	if len(fresh) > 0 {
+		attrs := []any{"folder", e.cfg.Name, "path", e.cfg.Path, "symlinks", links, "special_files", special}
+		if e.set.LogPHI {
+			sort.Strings(fresh)
+			attrs = append(attrs, "files", fresh)
+		}
+		e.log.Warn("folder entries left in place: symbolic links, named pipes and other files that are not regular files are never followed, opened or taken; replace them with the files themselves", attrs...)
+	}
+	e.stats.mu.Lock()
+	e.stats.symlinks, e.stats.special, e.stats.empty = links, special, empty
 	e.stats.mu.Unlock()
 }
 
@@ -777,7 +867,7 @@ func (e *Engine) stemClaimed(stem string) bool {
 
 func (e *Engine) anyBusy(names []string) (bool, error) {
 	for _, n := range names {
-		b, err := busy(filepath.Join(e.cfg.Path, n))
+		b, err := busy(place{e.watched, "."}, n)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return true, nil // renamed away meanwhile; look again later
@@ -882,6 +972,14 @@ func (e *Engine) process(ctx context.Context, name string) {
 		}
 		scs[sc] = data
 	}
+	if size == 0 {
+		// Claimed only after it stayed empty for emptyLimit (or by an
+		// earlier ferry): no consumer can make anything of it, and the
+		// reason says why it failed, not "neither TIFF nor PDF".
+		e.fail(name, scNames, sum, size, queue.Permanent(fmt.Errorf("the file is empty (0 bytes) and stayed so for %s in the folder: no input of any kind is empty; "+
+			"the program that created it failed or never wrote it (should it write it now, the content lands here)", e.emptyLimit)))
+		return
+	}
 	key := seenKey(sum, scs)
 	if e.namesMeta {
 		key = namedKey(key, name)
@@ -923,7 +1021,7 @@ func (e *Engine) process(ctx context.Context, name string) {
 		Received: time.Now(),
 		Meta:     meta,
 		Size:     size,
-		Open:     func() (io.ReadCloser, error) { return e.proc.root.Open(e.proc.join(name)) },
+		Open:     func() (io.ReadCloser, error) { return openRegular(e.proc, name) },
 		Sidecars: scs,
 	}
 	err = e.consume(ctx, raw, sum)
@@ -1027,10 +1125,23 @@ func (e *Engine) logPanic(name string, sum []byte, p any, stack []byte) {
 
 var errTooLarge = errors.New("file too large")
 
+// defaultEmptyLimit is how long an empty input waits for content: ten
+// settle periods, and at least five minutes. A fax server may create the
+// file when the call starts and write nothing until the first page is
+// received (negotiation and training, then up to a minute per page at
+// 9,600 bit/s and twice that after a fallback to 4,800), and an export
+// job may create its files before it fills them; five minutes covers
+// both with room, while an empty file that will never be written still
+// reaches failed/, and the operator, the same morning. Until then it is
+// counted in Stats.Empty.
+func defaultEmptyLimit(settle time.Duration) time.Duration {
+	return max(10*settle, 5*time.Minute)
+}
+
 // readClaimed hashes the claimed file name and, when it is small enough,
 // keeps its bytes.
 func (e *Engine) readClaimed(name string) (sum []byte, size int64, mtime time.Time, body []byte, err error) {
-	f, err := e.proc.root.Open(e.proc.join(name))
+	f, err := openRegular(e.proc, name)
 	if err != nil {
 		return nil, 0, time.Time{}, nil, err
 	}
@@ -1067,7 +1178,7 @@ func (e *Engine) readClaimed(name string) (sum []byte, size int64, mtime time.Ti
 }
 
 func readSmall(p place, name string, limit int64) ([]byte, error) {
-	f, err := p.root.Open(p.join(name))
+	f, err := openRegular(p, name)
 	if err != nil {
 		return nil, err
 	}

@@ -63,7 +63,7 @@ func moveIn(from place, src string, to place, dst string) error {
 // copyIn copies src in from to dst in to: written under a temporary
 // name, fsynced, renamed into place and the folder fsynced.
 func copyIn(from place, src string, to place, dst string) error {
-	in, err := from.root.Open(from.join(src))
+	in, err := openRegular(from, src)
 	if err != nil {
 		return err
 	}
@@ -72,6 +72,41 @@ func copyIn(from place, src string, to place, dst string) error {
 		_, err := io.Copy(w, in)
 		return err
 	})
+}
+
+// errNotRegular refuses an entry that is not a regular file: a named pipe
+// (FIFO), a socket, a device or a symbolic link. None is ever an input,
+// and opening one can block (a pipe without a writer) or follow the link.
+var errNotRegular = errors.New("not a regular file")
+
+// openRegular opens name in p for reading if, and only if, it is a
+// regular file. It checks the entry before opening it, opens it without
+// blocking (O_NONBLOCK where the system has it, so that a named pipe
+// swapped in between the check and the open returns at once instead of
+// waiting for a writer, which would stop the whole folder), and checks
+// what it opened is the regular file it looked at.
+func openRegular(p place, name string) (*os.File, error) {
+	before, err := p.root.Lstat(p.join(name))
+	if err != nil {
+		return nil, err
+	}
+	if !before.Mode().IsRegular() {
+		return nil, fmt.Errorf("open %s: %w", name, errNotRegular)
+	}
+	f, err := p.root.OpenFile(p.join(name), os.O_RDONLY|oNonblock, 0)
+	if err != nil {
+		return nil, err
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !info.Mode().IsRegular() || !os.SameFile(before, info) {
+		f.Close()
+		return nil, fmt.Errorf("open %s: replaced while opened: %w", name, errNotRegular)
+	}
+	return f, nil
 }
 
 // writeFileIn writes data to name in p durably (a whole file or none).

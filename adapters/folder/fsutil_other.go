@@ -9,3 +9,6 @@ func isCrossDevice(error) bool { return false }
 func isInvalid(error) bool { return false }
 
 func renameAcross(place, string, place, string) error { return errors.ErrUnsupported }
+
+// oNonblock: no such flag here.
+const oNonblock = 0

@@ -31,3 +31,6 @@ func renameAcross(from place, src string, to place, dst string) error {
 	defer td.Close()
 	return unix.Renameat(int(fd.Fd()), src, int(td.Fd()), dst)
 }
+
+// oNonblock opens a named pipe without waiting for a writer.
+const oNonblock = syscall.O_NONBLOCK

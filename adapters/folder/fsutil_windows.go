@@ -17,3 +17,6 @@ func isInvalid(error) bool { return false }
 // renameAcross has no Windows counterpart of renameat: a move between two
 // Roots is a copy.
 func renameAcross(place, string, place, string) error { return errors.ErrUnsupported }
+
+// oNonblock: Windows has no named pipes among files in a folder.
+const oNonblock = 0

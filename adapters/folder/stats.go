@@ -41,6 +41,19 @@ type Stats struct {
 	// OldestWaiting is when the engine first saw the oldest file that is
 	// waiting or retrying; zero when none is.
 	OldestWaiting time.Time `json:"oldest_waiting,omitzero"`
+	// Empty is how many of the Waiting files are empty (0 bytes) at the
+	// last scan: created and not written yet. They are taken once they
+	// have content; one that stays empty for five minutes (ten settle
+	// periods, if longer) goes to failed/.
+	Empty int `json:"empty"`
+	// Symlinks is how many symbolic links named like inputs lie in the
+	// folder at the last scan. They are never followed nor taken: an
+	// operator who copied a link in instead of the file sees it here.
+	Symlinks int `json:"symlinks"`
+	// SpecialFiles is how many other entries named like inputs are not
+	// regular files (named pipes, sockets, devices) at the last scan:
+	// never opened (a pipe would block the folder) nor taken.
+	SpecialFiles int `json:"special_files"`
 }
 
 // counters are the engine's figures; the worker writes, Stats reads.
@@ -54,6 +67,9 @@ type counters struct {
 	waiting          int
 	retrying         int
 	oldest           time.Time
+	empty            int
+	symlinks         int
+	special          int
 }
 
 // Stats returns the folder's current figures.
@@ -73,6 +89,9 @@ func (e *Engine) Stats() Stats {
 		Waiting:          c.waiting,
 		Retrying:         c.retrying,
 		OldestWaiting:    c.oldest,
+		Empty:            c.empty,
+		Symlinks:         c.symlinks,
+		SpecialFiles:     c.special,
 	}
 }
 

@@ -176,12 +176,21 @@ func (e *Engine) claimOne(name string) error {
 		return err
 	}
 	if !before.Mode().IsRegular() {
-		return fmt.Errorf("not a regular file")
+		return fmt.Errorf("claim %s: %w", name, errNotRegular)
 	}
 	if err := e.anchor.Rename(filepath.Join(e.relWatch, name), filepath.Join(e.relWork, e.proc.dir, name)); err != nil {
 		return err
 	}
 	after, err := e.proc.root.Lstat(e.proc.join(name))
+	if err == nil && !after.Mode().IsRegular() {
+		// Swapped for a pipe, a link or a device between the check and
+		// the rename: it goes back where it was, unopened, unless the
+		// name is taken there again.
+		if !existsIn(place{e.watched, "."}, name) {
+			_ = e.anchor.Rename(filepath.Join(e.relWork, e.proc.dir, name), filepath.Join(e.relWatch, name))
+		}
+		return fmt.Errorf("claim %s: replaced while claimed: %w", name, errNotRegular)
+	}
 	if err != nil || !os.SameFile(before, after) {
 		_ = e.workInPlace()
 		return errWorkReplaced

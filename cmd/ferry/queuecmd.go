@@ -187,6 +187,16 @@ func queueShow(ctx context.Context, cfg *config.Config, id string, withBody bool
 	if dl.Key != "" {
 		fmt.Fprintf(stdout, "newer data: %s\n", newerStatus(cfg, dl.ID))
 	}
+	// The patient keys (pseudonyms with encryption on), as ferry merges
+	// list names them: what the item is ordered under, and, for a merge,
+	// the retired patient's key, whose earlier items a retry waits for.
+	if dl.Key != "" {
+		fmt.Fprintf(stdout, "%-10s %s\n", "key:", dl.Key)
+	}
+	if len(dl.After) > 0 {
+		fmt.Fprintf(stdout, "%-10s %s (also delivered after every earlier item of these keys: a merge after the retired patient's backlog; a retry waits for them)\n",
+			"after:", strings.Join(dl.After, ", "))
+	}
 	keys := make([]string, 0, len(dl.Attrs))
 	for k := range dl.Attrs {
 		if k != pipeline.AttrPatient { // the patient's identifier, for the audit trail only: PHI

@@ -162,3 +162,35 @@ func TestQueueShowHidesPatient(t *testing.T) {
 		t.Fatalf("queue show prints the patient's identifier, or not the other attributes:\n%s", out)
 	}
 }
+
+// TestQueueShowAfter: a dead-lettered merge (ADT^A40, ordered after the
+// retired patient's backlog) shows the keys it is ordered after, which a
+// retry waits for again, so an operator can tell what it waits for.
+func TestQueueShowAfter(t *testing.T) {
+	cfgFile, cfg := writeCfg(t, t.TempDir(), freeAddr(t))
+	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	it := &queue.Item{Key: "5f2b9c0e7d1a4b3c8e6f0a1b2c3d4e5f", After: []string{"0a1b2c3d4e5f60718293a4b5c6d7e8f9"}, Source: "mllp/main",
+		Body: []byte(`{"resourceType":"Bundle"}`), Attrs: map[string]string{"type": "ADT^A40"}}
+	if err := q.Put(ctx, it); err != nil {
+		t.Fatal(err)
+	}
+	got, ack, err := q.Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ack(ctx, queue.Permanent(errors.New("exchange answered 422"))); err != nil {
+		t.Fatal(err)
+	}
+	q.Close(ctx)
+	out, err := runQueue(t, "show", got.ID, "--config", cfgFile)
+	if err != nil {
+		t.Fatalf("show: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "key:       5f2b9c0e7d1a4b3c8e6f0a1b2c3d4e5f") || !strings.Contains(out, "after:     0a1b2c3d4e5f60718293a4b5c6d7e8f9 (also delivered after") {
+		t.Fatalf("queue show does not tell the keys the item is ordered after:\n%s", out)
+	}
+}

@@ -287,6 +287,12 @@ func writeFolderMetrics(w io.Writer, r ops.Status) {
 		})
 	family("ferry_folder_files_waiting", "gauge", "Input files lying in a watched folder, not yet claimed.",
 		func(f ops.FolderStatus) float64 { return float64(f.Waiting) })
+	family("ferry_folder_files_empty", "gauge", "Empty (0-byte) files among those waiting in a watched folder: taken once written, moved to its failed folder if they stay empty.",
+		func(f ops.FolderStatus) float64 { return float64(f.Empty) })
+	family("ferry_folder_symlinks", "gauge", "Symbolic links named like inputs in a watched folder: never followed nor taken.",
+		func(f ops.FolderStatus) float64 { return float64(f.Symlinks) })
+	family("ferry_folder_special_files", "gauge", "Named pipes and other special files named like inputs in a watched folder: never opened nor taken.",
+		func(f ops.FolderStatus) float64 { return float64(f.SpecialFiles) })
 	family("ferry_folder_files_retrying", "gauge", "Claimed files waiting for another attempt after a transient failure.",
 		func(f ops.FolderStatus) float64 { return float64(f.Retrying) })
 	family("ferry_folder_oldest_waiting_age_seconds", "gauge", "Time since ferry first saw the oldest file still waiting or retrying in a watched folder; 0 if none.",
@@ -368,8 +374,8 @@ td,th{border:1px solid #ccc;padding:.3em .8em;text-align:left} th{background:#f3
 {{if .Sources}}<table><tr><th>Source</th><th>Address</th><th>Messages</th><th>Accepted</th><th>Errors</th><th>Rejected</th><th>Open connections</th></tr>
 {{range .Sources}}<tr><td>{{.Kind}}/{{.Name}}</td><td>{{.Address}}</td><td>{{.Messages}}</td><td>{{.Accepted}}</td><td>{{.Errors}}</td><td>{{.Rejects}}</td><td>{{.Open}}</td></tr>
 {{end}}</table>{{end}}
-{{if .Folders}}<table id="folders"><tr><th>Folder</th><th>Path</th><th>Waiting</th><th>Oldest waiting</th><th>Retrying</th><th>Claimed</th><th>Done</th><th>Failed</th><th>Failed claims</th></tr>
-{{range .Folders}}<tr><td>{{.Kind}}/{{.Name}}</td><td>{{.Path}}</td><td>{{.Waiting}}</td><td>{{age .OldestWaiting $.Now}}</td><td>{{.Retrying}}</td><td>{{.Claimed}}</td><td>{{.Done}}{{if .Duplicates}} ({{.Duplicates}} duplicate{{if gt .Duplicates 1}}s{{end}}, not sent again){{end}}</td><td{{if .Failed}} class="bad"{{end}}>{{.Failed}}</td><td{{if .ClaimsFailing}} class="bad"{{end}}>{{.ClaimErrors}}{{if .ClaimsFailing}}: files cannot be claimed ({{.LastClaimError}}, {{when .LastClaimErrorAt}}){{end}}</td></tr>
+{{if .Folders}}<table id="folders"><tr><th>Folder</th><th>Path</th><th>Waiting</th><th>Oldest waiting</th><th>Retrying</th><th>Claimed</th><th>Done</th><th>Failed</th><th>Failed claims</th><th>Not taken</th></tr>
+{{range .Folders}}<tr><td>{{.Kind}}/{{.Name}}</td><td>{{.Path}}</td><td>{{.Waiting}}</td><td>{{age .OldestWaiting $.Now}}</td><td>{{.Retrying}}</td><td>{{.Claimed}}</td><td>{{.Done}}{{if .Duplicates}} ({{.Duplicates}} duplicate{{if gt .Duplicates 1}}s{{end}}, not sent again){{end}}</td><td{{if .Failed}} class="bad"{{end}}>{{.Failed}}</td><td{{if .ClaimsFailing}} class="bad"{{end}}>{{.ClaimErrors}}{{if .ClaimsFailing}}: files cannot be claimed ({{.LastClaimError}}, {{when .LastClaimErrorAt}}){{end}}</td><td{{if or .Symlinks .SpecialFiles}} class="bad"{{end}}>{{if .Empty}}{{.Empty}} empty (waiting to be written) {{end}}{{if .Symlinks}}{{.Symlinks}} symbolic link{{if gt .Symlinks 1}}s{{end}} {{end}}{{if .SpecialFiles}}{{.SpecialFiles}} special file{{if gt .SpecialFiles 1}}s{{end}} (pipes, devices){{end}}</td></tr>
 {{end}}</table>{{end}}
 {{with .Audit}}<h2>Audit trail (ATNA)</h2><table>
 <tr><th>Sent to the audit repository</th><td>{{.Sent}}</td></tr>

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/ferry-health/ferry/queue"
@@ -20,8 +21,12 @@ import (
 
 // Pending describes an unsettled item without its body.
 type Pending struct {
-	ID       string
-	Key      string
+	ID  string
+	Key string
+	// After is the item's queue.Item.After: the other keys (patient keys
+	// or their pseudonyms, like Key) whose earlier items it waits for, an
+	// HL7 v2 merge the retired patient's backlog. A copy.
+	After    []string
 	Attempts int
 	Enqueued time.Time
 	Size     int64 // stored size: the record, plus the body file of a spilled item
@@ -80,7 +85,7 @@ func pendingList(items map[uint64]*meta, limit int) []Pending {
 	}
 	out := make([]Pending, len(all))
 	for i, m := range all {
-		out[i] = Pending{ID: m.id, Key: m.key, Attempts: m.attempts, Enqueued: time.Unix(0, m.enqueued), Size: m.bytes(), Leased: m.leased}
+		out[i] = Pending{ID: m.id, Key: m.key, After: slices.Clone(m.after()), Attempts: m.attempts, Enqueued: time.Unix(0, m.enqueued), Size: m.bytes(), Leased: m.leased}
 	}
 	return out
 }

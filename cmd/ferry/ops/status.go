@@ -444,6 +444,12 @@ func PrintStatus(w io.Writer, s *Status) {
 				fmt.Fprintf(w, " (oldest seen %s ago)", ago(f.OldestWaiting, now))
 			}
 			fmt.Fprintf(w, ", %d retrying, %d claimed, %d done, %d failed since start\n", f.Retrying, f.Claimed, f.Done, f.Failed)
+			if f.Empty > 0 {
+				fmt.Fprintf(w, "%-19s%d of them empty (0 bytes): taken once written, moved to failed/ if they stay empty\n", "", f.Empty)
+			}
+			if f.Symlinks > 0 || f.SpecialFiles > 0 {
+				fmt.Fprintf(w, "%-19snot taken: %d symbolic link(s), %d named pipe(s) or other special file(s), left in place: put the files themselves there\n", "", f.Symlinks, f.SpecialFiles)
+			}
 			if f.ClaimsFailing {
 				fmt.Fprintf(w, "FOLDER STUCK:      %s: files cannot be claimed (%s; %d failed attempts, last %s) - check the permissions of %s\n",
 					f.Name, f.LastClaimError, f.ClaimErrors, f.LastClaimErrorAt.Local().Format("2006-01-02 15:04:05"), f.Path)

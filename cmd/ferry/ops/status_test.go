@@ -60,7 +60,7 @@ func TestStatusJSONNames(t *testing.T) {
 		fkeys = append(fkeys, k)
 	}
 	slices.Sort(fkeys)
-	fwant := []string{"claim_errors", "claimed", "claims_failing", "done", "duplicates", "failed", "kind", "last_claim_error", "last_claim_error_at", "name", "oldest_waiting", "path", "retrying", "waiting"}
+	fwant := []string{"claim_errors", "claimed", "claims_failing", "done", "duplicates", "empty", "failed", "kind", "last_claim_error", "last_claim_error_at", "name", "oldest_waiting", "path", "retrying", "special_files", "symlinks", "waiting"}
 	if !slices.Equal(fkeys, fwant) {
 		t.Errorf("folder keys %v, want %v", fkeys, fwant)
 	}
