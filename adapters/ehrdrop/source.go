@@ -90,6 +90,9 @@ func New(set adapters.Settings, cfg folder.Config, next adapters.Consumer, opts 
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	// A Bulk Data export's files are taken in dependency order (bulk.go);
+	// an option of the caller's comes after, and may replace it.
+	opts = append([]folder.Option{folder.WithRank(bulkRank)}, opts...)
 	e, err := folder.New(set, cfg, adapters.ConsumerFunc(s.consume), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("ehrdrop: %w", err)
@@ -146,8 +149,19 @@ func (s *Source) consume(ctx context.Context, in adapters.Raw) error {
 		}
 		return fmt.Errorf("ehrdrop: %w", err)
 	}
-	if got.Format == FormatZIP {
+	switch got.Format {
+	case FormatZIP:
 		return s.consumeZip(ctx, in)
+	case FormatBulkManifest:
+		// Archived (done/) as taken: the files it lists are in the
+		// folder or not, and are taken on their own either way.
+		s.log.Info("ehrdrop: a FHIR Bulk Data export's manifest is no resource and is not sent; archived",
+			"sha256", shortHash(in.Meta[folder.MetaSHA256]))
+		return nil
+	case FormatFHIRNDJSON:
+		if err := errorReport(in, got.Type); err != nil {
+			return err
+		}
 	}
 	in.Format = got.Format
 	if in.Meta == nil {
