@@ -9,6 +9,11 @@
 // A file that is none of these is moved to failed/ with the reason in
 // <name>.error.txt and never reaches the Consumer.
 //
+// The files of a FHIR Bulk Data export are taken in dependency order,
+// Patient.ndjson before Encounter.ndjson before Observation.ndjson; its
+// error file (OperationOutcome lines) goes to failed/ and its manifest
+// to done/, neither handed on (see bulk.go).
+//
 // A ZIP archive (an XDM package, an EHI export) is read in place and each
 // document in it is handed on as if it had been dropped alone; see zip.go
 // for what is read, what is refused and how the archive is settled. A
