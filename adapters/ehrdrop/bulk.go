@@ -83,7 +83,7 @@ var bulkLayers = [][]string{
 // otherLayer is the rank of a type bulkLayers does not name.
 const otherLayer = 7
 
-var bulkRanks = func() map[string]int {
+var BulkRanks = func() map[string]int {
 	m := map[string]int{}
 	for i, layer := range bulkLayers {
 		for _, t := range layer {
@@ -93,16 +93,16 @@ var bulkRanks = func() map[string]int {
 	return m
 }()
 
-// bulkRank is an EHR drop's folder.WithRank: a Bulk Data export's file
-// ranks by its type (bulkLayers); any other file, and a file of a type no
-// server stores (the error file, which is not sent), is 0 and keeps its
-// place in time order.
-func bulkRank(name string) int {
+// BulkRank is an EHR drop's folder.WithRank (and ferry backfill's
+// order): a Bulk Data export's file ranks by its type (bulkLayers); any
+// other file, and a file of a type no server stores (the error file,
+// which is not sent), is 0 and keeps its place in time order.
+func BulkRank(name string) int {
 	t, ok := BulkFileType(name)
 	if !ok || !fhir.StoredResourceType(t) || t == "Bundle" {
 		return 0
 	}
-	if r, ok := bulkRanks[t]; ok {
+	if r, ok := BulkRanks[t]; ok {
 		return r
 	}
 	return otherLayer

@@ -347,14 +347,14 @@ func TestBulkFileNames(t *testing.T) {
 			t.Errorf("BulkFileType(%q) = %q, %v; want %q", name, got, ok, want)
 		}
 	}
-	if r := [...]int{bulkRank("Organization.ndjson"), bulkRank("Practitioner.ndjson"), bulkRank("Patient.ndjson"),
-		bulkRank("Encounter.ndjson"), bulkRank("Condition.ndjson"), bulkRank("DiagnosticReport.ndjson"),
-		bulkRank("ExplanationOfBenefit.ndjson"), bulkRank("Provenance.ndjson")}; !sort.IntsAreSorted(r[:]) || r[0] == 0 {
+	if r := [...]int{BulkRank("Organization.ndjson"), BulkRank("Practitioner.ndjson"), BulkRank("Patient.ndjson"),
+		BulkRank("Encounter.ndjson"), BulkRank("Condition.ndjson"), BulkRank("DiagnosticReport.ndjson"),
+		BulkRank("ExplanationOfBenefit.ndjson"), BulkRank("Provenance.ndjson")}; !sort.IntsAreSorted(r[:]) || r[0] == 0 {
 		t.Errorf("ranks %v are not in dependency order", r)
 	}
 	for _, name := range []string{"OperationOutcome.ndjson", "Parameters.ndjson", "labs.ndjson", "Patient.json"} {
-		if r := bulkRank(name); r != 0 {
-			t.Errorf("bulkRank(%q) = %d, want 0 (time order)", name, r)
+		if r := BulkRank(name); r != 0 {
+			t.Errorf("BulkRank(%q) = %d, want 0 (time order)", name, r)
 		}
 	}
 }

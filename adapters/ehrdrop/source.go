@@ -97,7 +97,7 @@ func New(set adapters.Settings, cfg folder.Config, next adapters.Consumer, opts 
 	}
 	// A Bulk Data export's files are taken in dependency order (bulk.go);
 	// an option of the caller's comes after, and may replace it.
-	opts = append([]folder.Option{folder.WithRank(bulkRank)}, opts...)
+	opts = append([]folder.Option{folder.WithRank(BulkRank)}, opts...)
 	e, err := folder.New(set, cfg, adapters.ConsumerFunc(s.consume), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("ehrdrop: %w", err)

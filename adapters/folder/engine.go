@@ -593,7 +593,7 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 			names[i] = c.name
 		}
 		inOrder := make([]candidate, len(ready))
-		for i, j := range rankOrder(names, e.rank) {
+		for i, j := range RankOrder(names, e.rank) {
 			inOrder[i] = ready[j]
 		}
 		ready = inOrder

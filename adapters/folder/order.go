@@ -22,11 +22,12 @@ import (
 // exchange receive Observations about a Patient it did not have yet.
 func WithRank(rank func(name string) int) Option { return func(e *Engine) { e.rank = rank } }
 
-// rankOrder reorders names, which are in time order, as WithRank says:
+// RankOrder reorders names, which are in time order, as WithRank says:
 // the ranked ones fill the places ranked ones had, lowest rank first and
 // in time order within a rank; the others stay where they are. It
-// returns the indexes into names in the new order.
-func rankOrder(names []string, rank func(string) int) []int {
+// returns the indexes into names in the new order. ferry backfill orders
+// the files of an old export's folder by it.
+func RankOrder(names []string, rank func(string) int) []int {
 	order := make([]int, len(names))
 	var places, ranked []int
 	for i, n := range names {

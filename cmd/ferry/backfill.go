@@ -142,6 +142,9 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		Source:  "backfill",
 		Formats: formats,
 		Folder:  eng,
+		// A bulk export's files in dependency order, as an EHR drop
+		// takes them live.
+		Rank: ehrdrop.BulkRank,
 		Progress: func(done, total int, name string) {
 			if bar == nil {
 				bar = newBar(total, "backfill", stderr)
