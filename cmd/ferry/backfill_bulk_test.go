@@ -16,7 +16,9 @@ import (
 // Encounter.ndjson and Observation.ndjson), as the live EHR drop takes
 // them, with or without --folder; in path order, the queue delivered
 // Encounter/e-p1 before Patient/p1, which an exchange enforcing
-// referential integrity refuses. Other files keep their path order.
+// referential integrity refuses. Other files keep their path order; with
+// --folder the export's manifest is listed as skipped, not sent (without
+// it, JSON that is no resource is quarantined, as before).
 func TestBackfillBulkExportOrder(t *testing.T) {
 	for _, withFolder := range []bool{false, true} {
 		t.Run(fmt.Sprintf("folder=%v", withFolder), func(t *testing.T) {
@@ -26,6 +28,7 @@ func TestBackfillBulkExportOrder(t *testing.T) {
 				"Encounter.ndjson":   `{"resourceType":"Encounter","id":"e-p1","status":"finished","class":{"code":"AMB"},"subject":{"reference":"Patient/p1"}}` + "\n",
 				"Observation.ndjson": `{"resourceType":"Observation","id":"o-p1","status":"final","code":{"text":"k"},"subject":{"reference":"Patient/p1"},"encounter":{"reference":"Encounter/e-p1"}}` + "\n",
 				"Patient.ndjson":     `{"resourceType":"Patient","id":"p1"}` + "\n",
+				"manifest.json":      `{"transactionTime":"2026-03-01T02:00:00Z","output":[{"type":"Patient","url":"https://ehr.example/f/Patient.ndjson"}]}`,
 			} {
 				putFile(t, filepath.Join(exp, name), []byte(body))
 			}
@@ -51,6 +54,9 @@ func TestBackfillBulkExportOrder(t *testing.T) {
 					t.Fatalf("queued %s: %v", b, err)
 				}
 				order = append(order, bundle.Entry[0].Resource.ResourceType+"/"+bundle.Entry[0].Resource.ID)
+			}
+			if withFolder && !strings.Contains(out.String(), "1 skipped") {
+				t.Errorf("the manifest is not listed as skipped:\n%s", out.String())
 			}
 			if got := strings.Join(order, ","); got != "Patient/p1,Encounter/e-p1,Observation/o-p1" {
 				t.Errorf("delivered %s, want Patient/p1 first\n%s", got, out.String())
