@@ -73,7 +73,10 @@ func references(v any, out *[]string) {
 // resource after those it refers to: checked before each delivery as
 // HAPI FHIR's referential integrity would (the stand-in itself takes a
 // reference to a resource it lacks). The error file and the manifest
-// are not sent. Before the files were ranked, the first deliveries were
+// are not sent. Items are delivered one at a time here, in the order the
+// queue hands them out; with several transport workers, resources about
+// no patient can still be in flight when what refers to them goes (see
+// ehrdrop's TestBulkExportConcurrentWorkers). Before the files were ranked, the first deliveries were
 // Condition/c-p1 and Condition/c-p2, naming Encounters and Patients the
 // exchange did not have (23 dangling references).
 func TestExchangeBulkExportOrder(t *testing.T) {
