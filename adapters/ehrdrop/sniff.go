@@ -36,6 +36,11 @@ const (
 	// matches (csvfhir.Match); Raw.Meta[MetaCSVMatch] names the mapping
 	// by its match pattern, and the converter picks it the same way.
 	FormatCSV = "csv"
+	// FormatBulkManifest is a FHIR Bulk Data export's manifest (the
+	// answer to its kick-off request: transactionTime, output[...]),
+	// saved beside the export's files. It is no resource: the Source
+	// archives it without handing it on (see bulk.go).
+	FormatBulkManifest = "fhir-bulk-manifest"
 	// FormatXDMDocument is a document of an XDM package in none of the
 	// formats above (a PDF, a TIFF, plain text), handed on with the XDS
 	// metadata METADATA.XML gives for it (xdmfhir.Entry in Raw.Meta) to
@@ -54,6 +59,9 @@ type Sniffed struct {
 	// Charset is "utf-16le" or "utf-16be" when a byte-order mark says so,
 	// else empty (UTF-8 or what the content declares).
 	Charset string
+	// Type is the resourceType of FHIR JSON, or of NDJSON's first line
+	// when it is read whole (not over maxNDJSONLine).
+	Type string
 }
 
 const (
@@ -108,8 +116,8 @@ func Sniff(r io.Reader, name string) (Sniffed, error) {
 		out.Format = f
 		return out, err
 	case head[0] == '{':
-		f, err := sniffJSON(br, name, ext)
-		out.Format = f
+		f, typ, err := sniffJSON(br, name, ext)
+		out.Format, out.Type = f, typ
 		return out, err
 	case head[0] == '[':
 		return out, unknown(name, "a JSON array is not a FHIR resource; export a Bundle or NDJSON")
@@ -199,21 +207,27 @@ func nsOf(se xml.StartElement) string {
 // sniffJSON tells a single FHIR resource from NDJSON. NDJSON lines cannot
 // contain raw newlines, so a first line that is a whole JSON object followed
 // by another object line is NDJSON; a document whose first line is not a
-// whole object is one (pretty-printed) resource.
-func sniffJSON(br *bufio.Reader, name, ext string) (string, error) {
+// whole object is one (pretty-printed) resource. A document without
+// resourceType that has a Bulk Data manifest's transactionTime and output
+// is FormatBulkManifest. typ is the (first) resource's type.
+func sniffJSON(br *bufio.Reader, name, ext string) (format, typ string, err error) {
 	line, whole, err := readLine(br, maxNDJSONLine)
 	if err != nil {
-		return "", fmt.Errorf("sniff: read: %w", err)
+		return "", "", fmt.Errorf("sniff: read: %w", err)
 	}
 	trimmed := bytes.TrimSpace(line)
 	if whole && json.Valid(trimmed) {
-		if _, err := resourceType(trimmed); err != nil {
-			return "", unknown(name, err.Error())
+		typ, err := resourceType(trimmed)
+		if err != nil {
+			if isManifest(trimmed) {
+				return FormatBulkManifest, "", nil
+			}
+			return "", "", unknown(name, err.Error())
 		}
 		for {
 			next, _, err := readLine(br, maxNDJSONLine)
 			if err != nil {
-				return "", fmt.Errorf("sniff: read: %w", err)
+				return "", "", fmt.Errorf("sniff: read: %w", err)
 			}
 			next = bytes.TrimSpace(next)
 			if len(next) == 0 {
@@ -223,47 +237,74 @@ func sniffJSON(br *bufio.Reader, name, ext string) (string, error) {
 				continue // blank line
 			}
 			if next[0] != '{' {
-				return "", unknown(name, "text follows the first JSON object")
+				return "", "", unknown(name, "text follows the first JSON object")
 			}
 			if json.Valid(next) {
 				if _, err := resourceType(next); err != nil {
-					return "", unknown(name, "line 2: "+err.Error())
+					return "", "", unknown(name, "line 2: "+err.Error())
 				}
 			}
-			return FormatFHIRNDJSON, nil
+			return FormatFHIRNDJSON, typ, nil
 		}
 		if ext == ".ndjson" {
-			return FormatFHIRNDJSON, nil
+			return FormatFHIRNDJSON, typ, nil
 		}
-		return FormatFHIRJSON, nil
+		return FormatFHIRJSON, typ, nil
 	}
 	// A multi-line (or very long) document: find resourceType among the
 	// top-level keys without holding the whole thing.
 	d := json.NewDecoder(io.MultiReader(bytes.NewReader(line), br))
 	if tok, err := d.Token(); err != nil || tok != json.Delim('{') {
-		return "", unknown(name, "not valid JSON")
+		return "", "", unknown(name, "not valid JSON")
 	}
+	var transactionTime, output bool
 	for d.More() {
 		tok, err := d.Token()
 		if err != nil {
-			return "", unknown(name, "not valid JSON")
+			return "", "", unknown(name, "not valid JSON")
 		}
 		key, _ := tok.(string)
 		if key == "resourceType" {
 			v, err := d.Token()
 			if err != nil {
-				return "", unknown(name, "not valid JSON")
+				return "", "", unknown(name, "not valid JSON")
 			}
 			if s, ok := v.(string); ok && s != "" {
-				return FormatFHIRJSON, nil
+				return FormatFHIRJSON, s, nil
 			}
-			return "", unknown(name, "resourceType is not a string")
+			return "", "", unknown(name, "resourceType is not a string")
+		}
+		switch key {
+		case "transactionTime":
+			transactionTime = true
+		case "output":
+			var v json.RawMessage
+			if err := d.Decode(&v); err != nil {
+				return "", "", unknown(name, "not valid JSON")
+			}
+			output = len(v) > 0 && v[0] == '['
+			continue
 		}
 		if err := skipValue(d); err != nil {
-			return "", unknown(name, "not valid JSON")
+			return "", "", unknown(name, "not valid JSON")
 		}
 	}
-	return "", unknown(name, "a JSON object without resourceType is not a FHIR resource")
+	if transactionTime && output {
+		return FormatBulkManifest, "", nil
+	}
+	return "", "", unknown(name, "a JSON object without resourceType is not a FHIR resource")
+}
+
+// isManifest reports whether obj, a JSON object without resourceType,
+// is a Bulk Data export's manifest: transactionTime and an output list
+// (BulkDataManifest; request, which it also has, is deprecated in the
+// IG's later versions).
+func isManifest(obj []byte) bool {
+	var m struct {
+		TransactionTime json.RawMessage   `json:"transactionTime"`
+		Output          []json.RawMessage `json:"output"`
+	}
+	return json.Unmarshal(obj, &m) == nil && m.TransactionTime != nil && m.Output != nil
 }
 
 func resourceType(obj []byte) (string, error) {

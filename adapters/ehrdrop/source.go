@@ -9,6 +9,11 @@
 // A file that is none of these is moved to failed/ with the reason in
 // <name>.error.txt and never reaches the Consumer.
 //
+// The files of a FHIR Bulk Data export are taken in dependency order,
+// Patient.ndjson before Encounter.ndjson before Observation.ndjson; its
+// error file (OperationOutcome lines) goes to failed/ and its manifest
+// to done/, neither handed on (see bulk.go).
+//
 // A ZIP archive (an XDM package, an EHI export) is read in place and each
 // document in it is handed on as if it had been dropped alone; see zip.go
 // for what is read, what is refused and how the archive is settled. A
@@ -90,6 +95,9 @@ func New(set adapters.Settings, cfg folder.Config, next adapters.Consumer, opts 
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	// A Bulk Data export's files are taken in dependency order (bulk.go);
+	// an option of the caller's comes after, and may replace it.
+	opts = append([]folder.Option{folder.WithRank(BulkRank)}, opts...)
 	e, err := folder.New(set, cfg, adapters.ConsumerFunc(s.consume), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("ehrdrop: %w", err)
@@ -146,8 +154,19 @@ func (s *Source) consume(ctx context.Context, in adapters.Raw) error {
 		}
 		return fmt.Errorf("ehrdrop: %w", err)
 	}
-	if got.Format == FormatZIP {
+	switch got.Format {
+	case FormatZIP:
 		return s.consumeZip(ctx, in)
+	case FormatBulkManifest:
+		// Archived (done/) as taken: the files it lists are in the
+		// folder or not, and are taken on their own either way.
+		s.log.Info("ehrdrop: a FHIR Bulk Data export's manifest is no resource and is not sent; archived",
+			"sha256", shortHash(in.Meta[folder.MetaSHA256]))
+		return nil
+	case FormatFHIRNDJSON:
+		if err := errorReport(in, got.Type); err != nil {
+			return err
+		}
 	}
 	in.Format = got.Format
 	if in.Meta == nil {

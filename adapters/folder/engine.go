@@ -134,6 +134,9 @@ type Engine struct {
 	jobID     uuid.UUID
 	watcher   *fsnotify.Watcher
 
+	// rank orders a set's files (WithRank); nil: by time and name only.
+	rank func(string) int
+
 	poked chan struct{} // change events, debounced by the worker
 	kick  chan struct{} // rescans: a pass right away
 
@@ -621,10 +624,26 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 		}
 		return ready[i].name < ready[j].name
 	})
+	if e.rank != nil {
+		names := make([]string, len(ready))
+		for i, c := range ready {
+			names[i] = c.name
+		}
+		inOrder := make([]candidate, len(ready))
+		for i, j := range RankOrder(names, e.rank) {
+			inOrder[i] = ready[j]
+		}
+		ready = inOrder
+	}
 	claimed := map[string]bool{}
 	for _, c := range ready {
 		if ctx.Err() != nil {
 			return next
+		}
+		if e.rank != nil && e.earlierRankWaits(c.name, files, claimed) {
+			// That file's settle, marker, claim or retry brings a pass.
+			e.waits.Add(1)
+			continue
 		}
 		retryAt := time.Now().Add(e.cfg.Settle)
 		group := append([]string{c.name}, c.sidecars...)

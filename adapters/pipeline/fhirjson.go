@@ -207,8 +207,8 @@ func (c FHIRJSON) unit(name string, body []byte) Unit {
 		u.Err = fmt.Errorf("%s id %q is not a FHIR id (1 to 64 of A-Z a-z 0-9 - .)", h.ResourceType, h.ID)
 		return u
 	}
-	if !validType(h.ResourceType) {
-		u.Err = fmt.Errorf("resourceType %q is not a FHIR resource type name", h.ResourceType)
+	if err := storedType(h.ResourceType); err != nil {
+		u.Err = err
 		return u
 	}
 	u.Key = resourcePatientKey(&h)
@@ -323,8 +323,11 @@ func (c FHIRJSON) repeatableEntries(body []byte, entries []fhirEntry, conditiona
 		if e.Request.Method != "POST" || e.Request.IfNoneExist != "" {
 			continue
 		}
-		if e.Resource == nil || !validType(e.Resource.ResourceType) {
-			return nil, fmt.Errorf("entry %d: a POST without a resource of a FHIR resource type", i+1)
+		if e.Resource == nil {
+			return nil, fmt.Errorf("entry %d: a POST without a resource", i+1)
+		}
+		if err := storedType(e.Resource.ResourceType); err != nil {
+			return nil, fmt.Errorf("entry %d: %w", i+1, err)
 		}
 		rs, re, _, err := topLevelMember(raws[i], "resource")
 		if err != nil {
@@ -598,16 +601,20 @@ func validID(id string) bool {
 	return true
 }
 
-// validType reports whether t can be a resource type name (letters only,
-// starting upper case): it becomes the request URL's first segment.
-func validType(t string) bool {
-	if t == "" || t[0] < 'A' || t[0] > 'Z' {
-		return false
+// storedType refuses a resourceType that is not an R4 resource type a
+// server stores (fhir.StoredResourceType): it becomes the request URL's
+// first segment, and the exchange would answer 4xx to anything else and
+// the item be dead-lettered there, after the file was taken as sent.
+// An OperationOutcome is most often a Bulk Data export's error file
+// (OperationOutcome.ndjson) dropped with the rest, so its refusal says so.
+func storedType(t string) error {
+	switch {
+	case fhir.StoredResourceType(t):
+		return nil
+	case t == "OperationOutcome":
+		return fmt.Errorf("resourceType %q is not a FHIR resource type a server stores: it is a server's error report (a bulk export's error file), not data to send", t)
+	case t == "Parameters":
+		return fmt.Errorf("resourceType %q is not a FHIR resource type a server stores: it is an operation's input or output", t)
 	}
-	for i := 0; i < len(t); i++ {
-		if c := t[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
-			return false
-		}
-	}
-	return true
+	return fmt.Errorf("resourceType %q is not a FHIR resource type: not one of FHIR R4's", t)
 }

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"github.com/ferry-health/ferry/queue/latency"
 	"log/slog"
+	"maps"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -533,7 +534,7 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit, gen
 		handed = i + 1
 		if u.Err != nil {
 			drop(u)
-			if _, qerr := p.quarantine.Put(in, u.Raw, quarantineReason(u.Err)); qerr != nil {
+			if _, qerr := p.quarantine.Put(unitInput(in, u), u.Raw, quarantineReason(u.Err)); qerr != nil {
 				dropPuts()
 				return nil, fmt.Errorf("%s: %s: quarantine: %w", in.Name, u.Name, qerr)
 			}
@@ -848,6 +849,20 @@ func quarantineReason(err error) error {
 		return fmt.Errorf("%w: %v\n\n%s", err, cp.Value, cp.Stack)
 	}
 	return err
+}
+
+// unitInput is in as the quarantine records it for one of its units: with
+// Meta["unit"] naming the unit (an NDJSON file's "line 7", a batch's
+// message), so that the entry says which part of the file it holds.
+func unitInput(in adapters.Raw, u *Unit) adapters.Raw {
+	if u.Name == "" {
+		return in
+	}
+	meta := make(map[string]string, len(in.Meta)+1)
+	maps.Copy(meta, in.Meta)
+	meta["unit"] = u.Name
+	in.Meta = meta
+	return in
 }
 
 func joinUnitErrors(name string, errs []error) error {

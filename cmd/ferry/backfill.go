@@ -142,6 +142,9 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		Source:  "backfill",
 		Formats: formats,
 		Folder:  eng,
+		// A bulk export's files in dependency order, as an EHR drop
+		// takes them live.
+		Rank: ehrdrop.BulkRank,
 		Progress: func(done, total int, name string) {
 			if bar == nil {
 				bar = newBar(total, "backfill", stderr)
@@ -252,11 +255,16 @@ func backfillFolder(cfg *config.Config, f config.Folder, next adapters.Consumer,
 // quarantine.
 func (f *folderFeed) Consume(ctx context.Context, in adapters.Raw) error {
 	if f.kind == "ehr" && csvfhir.Match(f.csv, in.Name) < 0 {
-		if _, err := ehrdrop.SniffRaw(in); err != nil {
+		got, err := ehrdrop.SniffRaw(in)
+		if err != nil {
 			if errors.Is(err, ehrdrop.ErrUnknownFormat) {
 				return fmt.Errorf("%w: %w", ops.ErrNotConverted, err)
 			}
 			return err
+		}
+		if got.Format == ehrdrop.FormatBulkManifest {
+			// Listed as skipped: the live drop archives it unsent.
+			return fmt.Errorf("%w: a FHIR Bulk Data export's manifest, no resource", ops.ErrNotConverted)
 		}
 	}
 	before := f.pipe.Stats().Quarantined.Load()

@@ -60,6 +60,11 @@ type BackfillOptions struct {
 	// file or describes the fax as it does live. Without it the format is
 	// detected from the content (pipeline.Detect).
 	Folder *folder.Engine
+	// Rank, when set, orders the files of each folder as a live folder
+	// with folder.WithRank takes them: a FHIR Bulk Data export's files
+	// in dependency order (ehrdrop.BulkRank), each other file in its
+	// path-order place.
+	Rank func(name string) int
 }
 
 // ErrNotConverted, wrapped in a consumer's error, says the input is of no
@@ -146,6 +151,9 @@ func Backfill(ctx context.Context, dir string, c adapters.Consumer, j Journal, o
 	sidecars := map[string][]string{} // input path without extension -> sidecar paths
 	if opts.Folder != nil {
 		files, sidecars = splitSidecars(files, opts.Folder, &res)
+	}
+	if opts.Rank != nil {
+		files = rankFiles(files, opts.Rank)
 	}
 	res.Files = len(files)
 	for i, rel := range files {
@@ -382,6 +390,33 @@ func listFiles(dir string, res *BackfillResult) ([]string, error) {
 	})
 	sort.Slice(out, func(i, j int) bool { return pathLess(out[i], out[j]) })
 	return out, err
+}
+
+// rankFiles reorders files (relative paths in path order) folder by
+// folder as folder.RankOrder does, by their base names.
+func rankFiles(files []string, rank func(string) int) []string {
+	byDir := map[string][]int{}
+	var dirs []string
+	for i, f := range files {
+		d := filepath.Dir(f)
+		if _, ok := byDir[d]; !ok {
+			dirs = append(dirs, d)
+		}
+		byDir[d] = append(byDir[d], i)
+	}
+	out := make([]string, len(files))
+	copy(out, files)
+	for _, d := range dirs {
+		at := byDir[d]
+		names := make([]string, len(at))
+		for k, i := range at {
+			names[k] = filepath.Base(files[i])
+		}
+		for k, j := range folder.RankOrder(names, rank) {
+			out[at[k]] = files[at[j]]
+		}
+	}
+	return out
 }
 
 // pathLess orders relative paths folder by folder, each name in number

@@ -1,0 +1,75 @@
+package folder
+
+import (
+	"io/fs"
+	"sort"
+)
+
+// WithRank makes the engine take the files of a set that depend on each
+// other in the set's order rather than by modification time and name:
+// rank returns 0 for a file outside any such set, which keeps its place,
+// and n > 0 for one of a set. Among the ready files the ranked ones are
+// taken lowest rank first (by time and name within a rank), in the
+// places the time order gives them, so that other inputs keep theirs;
+// and a ranked file is not taken while a file of a lower rank waits in
+// the folder (not settled yet, still being written, waiting for its
+// marker) or in processing/ (to be tried again). A ranked file with
+// nothing of a lower rank waiting is taken as soon as it is ready.
+//
+// An EHR drop ranks a FHIR Bulk Data export's files (ehrdrop): each line
+// is keyed to its patient and the queue keeps one patient's items in the
+// order queued, so Patient.ndjson taken after Observation.ndjson had the
+// exchange receive Observations about a Patient it did not have yet.
+func WithRank(rank func(name string) int) Option { return func(e *Engine) { e.rank = rank } }
+
+// RankOrder reorders names, which are in time order, as WithRank says:
+// the ranked ones fill the places ranked ones had, lowest rank first and
+// in time order within a rank; the others stay where they are. It
+// returns the indexes into names in the new order. ferry backfill orders
+// the files of an old export's folder by it.
+func RankOrder(names []string, rank func(string) int) []int {
+	order := make([]int, len(names))
+	var places, ranked []int
+	for i, n := range names {
+		order[i] = i
+		if rank(n) > 0 {
+			places = append(places, i)
+			ranked = append(ranked, i)
+		}
+	}
+	sort.SliceStable(ranked, func(a, b int) bool { return rank(names[ranked[a]]) < rank(names[ranked[b]]) })
+	for k, at := range places {
+		order[at] = ranked[k]
+	}
+	return order
+}
+
+// earlierRankWaits reports whether a file of a lower rank than name's
+// waits in the folder (files, less those claimed in this pass) or in
+// processing/: name must then wait for it. An error listing processing/
+// counts as one waiting, as for stemClaimed.
+func (e *Engine) earlierRankWaits(name string, files map[string]fs.FileInfo, claimed map[string]bool) bool {
+	r := e.rank(name)
+	if r <= 1 {
+		return false
+	}
+	lower := func(n string) bool {
+		k := e.rank(n)
+		return k > 0 && k < r
+	}
+	for n := range files {
+		if !claimed[n] && e.isInput(n) && lower(n) {
+			return true
+		}
+	}
+	names, err := e.inputsIn(e.proc)
+	if err != nil {
+		return true
+	}
+	for _, n := range names {
+		if lower(n) {
+			return true
+		}
+	}
+	return false
+}
