@@ -21,6 +21,7 @@
 //
 //	MSA-1 AA or CA, or an MLLP release 2 commit ACK  → delivered
 //	MSA-1 AE or CE (an error in the message)         → dead letter, with ERR/MSA-3
+//	                                                   and the whole ACK (Outcome)
 //	MSA-1 AR or CR, an MLLP commit NAK               → retry ("rejected for reasons
 //	                                                   unrelated to content": down, busy)
 //	MSA-2 not the message's MSH-10, no ACK, junk     → retry on a new connection
@@ -446,8 +447,8 @@ func (s *Sink) exchange(ctx context.Context, c *conn, msg []byte) (answer, error
 }
 
 // AckError is a negative or unexpected acknowledgement. Its Error text
-// includes what the exchange said (ERR-8, MSA-3), which may quote patient
-// data; Summary leaves that out.
+// includes what the exchange said (ERR-8, ERR-3's text, MSA-3), which may
+// quote patient data; Summary leaves that out.
 type AckError struct {
 	Code     string // MSA-1, or "NAK" for an MLLP commit NAK
 	Host     string
@@ -456,6 +457,14 @@ type AckError struct {
 	Mismatch bool   // MSA-2 named another message
 	Got      string // MSA-2 when Mismatch
 	Want     string // the message's MSH-10 when Mismatch
+	// Errors are the ERR segments' codes (HL7 table 0357) with where
+	// they point (PID-3), PHI-free: "101 at PID-3".
+	Errors []string
+	// Answer is the exchange's acknowledgement, segments on lines of
+	// their own, cut to queue.MaxOutcomeBytes: the dead letter keeps it
+	// (Outcome) for `ferry queue show`.
+	Answer    []byte
+	Truncated bool
 }
 
 func (e *AckError) Error() string {
@@ -466,17 +475,25 @@ func (e *AckError) Error() string {
 	return s
 }
 
+// Outcome is the exchange's acknowledgement, which a dead letter keeps
+// (queue.Outcomer). It may quote patient data.
+func (e *AckError) Outcome() ([]byte, bool) { return e.Answer, e.Truncated }
+
 // Summary is the PHI-free part of the error.
 func (e *AckError) Summary() string {
+	errs := ""
+	if len(e.Errors) > 0 {
+		errs = " (ERR " + strings.Join(e.Errors, ", ") + ")"
+	}
 	switch {
 	case e.Mismatch:
 		return fmt.Sprintf("forward message %s to %s: the exchange acknowledged control id %q, not %q (connection reset)", e.Item, e.Host, e.Got, e.Want)
 	case e.Code == "NAK":
 		return fmt.Sprintf("forward message %s to %s: the exchange answered an MLLP commit NAK (not stored; will retry)", e.Item, e.Host)
 	case e.Code == "AE" || e.Code == "CE":
-		return fmt.Sprintf("forward message %s to %s: the exchange answered %s (an error in the message)", e.Item, e.Host, e.Code)
+		return fmt.Sprintf("forward message %s to %s: the exchange answered %s (an error in the message)%s", e.Item, e.Host, e.Code, errs)
 	case e.Code == "AR" || e.Code == "CR":
-		return fmt.Sprintf("forward message %s to %s: the exchange answered %s (rejected for now; will retry)", e.Item, e.Host, e.Code)
+		return fmt.Sprintf("forward message %s to %s: the exchange answered %s (rejected for now; will retry)%s", e.Item, e.Host, e.Code, errs)
 	}
 	return fmt.Sprintf("forward message %s to %s: the exchange answered MSA-1 %q, not an acknowledgment code", e.Item, e.Host, e.Code)
 }
@@ -491,14 +508,32 @@ func ackError(ack *hl7v2.Message, ctrl, host, item string) *AckError {
 	case "AA", "CA":
 		return nil
 	}
+	ae := &AckError{Code: code, Host: host, Item: item}
 	var text []string
 	for _, seg := range ack.Segments() {
-		if seg.Name == "ERR" {
-			if t := seg.Field(8).Text(1); t != "" {
-				text = append(text, t)
-			} else if t := seg.Field(1).Text(4); t != "" { // v2.3 ERR-1 location + text
-				text = append(text, t)
+		if seg.Name != "ERR" {
+			continue
+		}
+		e := readERR(seg)
+		if e.code != "" || e.where != "" {
+			s := e.code
+			if e.where != "" {
+				s = strings.TrimSpace(s + " at " + e.where)
 			}
+			ae.Errors = append(ae.Errors, s)
+		}
+		var t []string
+		if e.where != "" {
+			t = append(t, e.where)
+		}
+		if e.code != "" || e.codeText != "" {
+			t = append(t, strings.TrimSpace(e.code+" "+e.codeText))
+		}
+		if e.message != "" {
+			t = append(t, e.message)
+		}
+		if len(t) > 0 {
+			text = append(text, strings.Join(t, ": "))
 		}
 	}
 	if t := ack.Get("MSA-3"); t != "" {
@@ -508,7 +543,63 @@ func ackError(ack *hl7v2.Message, ctrl, host, item string) *AckError {
 	if len(s) > maxErrText {
 		s = s[:maxErrText] + "…"
 	}
-	return &AckError{Code: code, Host: host, Item: item, Text: s}
+	ae.Text = s
+	ae.Answer = bytes.ReplaceAll(bytes.TrimRight(ack.Bytes(), "\r\n"), []byte("\r"), []byte("\n"))
+	if len(ae.Answer) > queue.MaxOutcomeBytes {
+		ae.Answer, ae.Truncated = ae.Answer[:queue.MaxOutcomeBytes], true
+	}
+	return ae
+}
+
+// errDetail is what one ERR segment says.
+type errDetail struct {
+	where    string // PID-3, PHI-free
+	code     string // table 0357, PHI-free
+	codeText string // the code's text, as the exchange wrote it
+	message  string // ERR-8, free text
+}
+
+// readERR reads an ERR segment of v2.5 and later (ERR-2 location, ERR-3
+// code, ERR-8 user message) or of v2.1-v2.4 (ERR-1:
+// segment^sequence^field^code&text&system).
+func readERR(seg hl7v2.Segment) errDetail {
+	var e errDetail
+	loc, cwe := seg.Field(2).Rep(1), seg.Field(3).Rep(1)
+	codeOf := func(code, text string) {
+		e.code, e.codeText = token(code, 8), strings.TrimSpace(text)
+	}
+	if loc.Empty() && cwe.Empty() {
+		old := seg.Field(1).Rep(1)
+		loc = old
+		c := old.Comp(4)
+		codeOf(c.Sub(1).String(), c.Sub(2).String())
+	} else {
+		codeOf(cwe.Comp(1).String(), cwe.Comp(2).String())
+	}
+	if name := token(loc.Comp(1).String(), 3); name != "" {
+		e.where = name
+		if f := token(loc.Comp(3).String(), 4); f != "" {
+			e.where += "-" + f
+		}
+	}
+	e.message = strings.TrimSpace(seg.Field(8).String())
+	return e
+}
+
+// token returns s when it is a short run of letters and digits (a
+// segment name, a field number, a table 0357 code: nothing a person's
+// data could hide in), "" otherwise.
+func token(s string, most int) string {
+	s = strings.TrimSpace(s)
+	if s == "" || len(s) > most {
+		return ""
+	}
+	for _, r := range s {
+		if !(r >= '0' && r <= '9' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z') {
+			return ""
+		}
+	}
+	return s
 }
 
 // askAcceptAck returns msg with MSH-15 AL and MSH-16 NE when it is in
