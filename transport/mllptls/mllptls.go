@@ -24,6 +24,8 @@
 //	                                                   and the whole ACK (Outcome)
 //	MSA-1 AR or CR, an MLLP commit NAK               → retry ("rejected for reasons
 //	                                                   unrelated to content": down, busy)
+//	MSA-1 AR or CR with ERR-3 200-203 (table 0357:   → dead letter: the same bytes
+//	type, event, processing id, version unsupported)   will never be accepted
 //	MSA-2 not the message's MSH-10, no ACK, junk     → retry on a new connection
 //	a timeout or a dropped connection                → retry, as an unknown outcome
 //
@@ -363,6 +365,12 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	case ae.Code == "AE" || ae.Code == "CE":
 		s.put(c)
 		return queue.Permanent(ae)
+	case ae.Unsupported:
+		// AR for a type, event, processing id or version the exchange
+		// does not take: retried, the same bytes would hold the
+		// patient's later messages back until exchange.retry.max_age.
+		c.c.Close()
+		return queue.Permanent(ae)
 	default:
 		// A stale ACK (the stream is out of step), or a message the
 		// exchange did not keep: receivers often close the connection
@@ -460,6 +468,10 @@ type AckError struct {
 	// Errors are the ERR segments' codes (HL7 table 0357) with where
 	// they point (PID-3), PHI-free: "101 at PID-3".
 	Errors []string
+	// Unsupported marks an AR or CR whose ERR-3 is 200-203: the
+	// exchange does not take this message type, event, processing id or
+	// version, and the same bytes will never be accepted.
+	Unsupported bool
 	// Answer is the exchange's acknowledgement, segments on lines of
 	// their own, cut to queue.MaxOutcomeBytes: the dead letter keeps it
 	// (Outcome) for `ferry queue show`.
@@ -492,6 +504,8 @@ func (e *AckError) Summary() string {
 		return fmt.Sprintf("forward message %s to %s: the exchange answered an MLLP commit NAK (not stored; will retry)", e.Item, e.Host)
 	case e.Code == "AE" || e.Code == "CE":
 		return fmt.Sprintf("forward message %s to %s: the exchange answered %s (an error in the message)%s", e.Item, e.Host, e.Code, errs)
+	case e.Unsupported:
+		return fmt.Sprintf("forward message %s to %s: the exchange answered %s: its message type, event, processing id or version is not supported there (not retried)%s", e.Item, e.Host, e.Code, errs)
 	case e.Code == "AR" || e.Code == "CR":
 		return fmt.Sprintf("forward message %s to %s: the exchange answered %s (rejected for now; will retry)%s", e.Item, e.Host, e.Code, errs)
 	}
@@ -521,6 +535,12 @@ func ackError(ack *hl7v2.Message, ctrl, host, item string) *AckError {
 				s = strings.TrimSpace(s + " at " + e.where)
 			}
 			ae.Errors = append(ae.Errors, s)
+		}
+		if code == "AR" || code == "CR" {
+			switch e.code {
+			case "200", "201", "202", "203": // table 0357: unsupported type, event, processing id, version
+				ae.Unsupported = true
+			}
 		}
 		var t []string
 		if e.where != "" {
