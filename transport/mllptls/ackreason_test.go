@@ -1,9 +1,13 @@
 package mllptls
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ferry-health/ferry/adapters/hl7v2"
@@ -92,5 +96,74 @@ func TestAEReasonNamesTheError(t *testing.T) {
 		if !strings.Contains(string(body), "MSA|AE|"+ctrl) || !strings.Contains(string(body), "ERR|") {
 			t.Errorf("%s: the dead letter keeps %q, want the exchange's acknowledgement", ctrl, body)
 		}
+	}
+}
+
+// TestStaleAckBeforeOwnIsSkipped: a receiver that answers a kept
+// connection's earlier messages again before the current one's ACK (npm
+// node-hl7-server 2.5.0 re-reads them, its issue #102: the CI peer) has
+// the current message. Taking the first stale ACK for the answer, the
+// sink reported a mismatch and the dispatcher re-sent a message the
+// exchange had: a duplicate there every time. The sink reads on to the
+// ACK that names its message; an ACK naming a message never sent on the
+// connection is still a mismatch.
+func TestStaleAckBeforeOwnIsSkipped(t *testing.T) {
+	p, srv := testPKI(t)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var mu sync.Mutex
+	var got []string
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				rd := mllp.NewReader(bufio.NewReader(c), 1<<20)
+				var earlier [][]byte
+				for {
+					f, err := rd.ReadFrame()
+					if err != nil {
+						return
+					}
+					m, _ := hl7v2.Parse(f)
+					mu.Lock()
+					got = append(got, m.ControlID())
+					mu.Unlock()
+					var out []byte
+					for _, e := range earlier {
+						out = append(out, ackFor(e, "AA", "")...)
+					}
+					if m.ControlID() == "STRANGER" {
+						out = append(out, ackFor(f, "AA", "NEVER-SENT")...)
+					}
+					earlier = append(earlier, bytes.Clone(f))
+					if _, err := c.Write(append(out, ackFor(f, "AA", "")...)); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	s := newSink(t, p, ln.Addr().String())
+	for _, ctrl := range []string{"K1", "K2", "K3", "K4"} {
+		if err := s.Send(context.Background(), item(t, ctrl, adtMsg(ctrl))); err != nil {
+			t.Errorf("%s: %v", ctrl, err)
+		}
+	}
+	mu.Lock()
+	if strings.Join(got, " ") != "K1 K2 K3 K4" {
+		t.Errorf("the exchange received %v, want each message once", got)
+	}
+	mu.Unlock()
+	err = s.Send(context.Background(), item(t, "S", adtMsg("STRANGER")))
+	var ae *AckError
+	if !errors.As(err, &ae) || !ae.Mismatch {
+		t.Errorf("an ACK for a message never sent on the connection: %v, want a mismatch", err)
 	}
 }

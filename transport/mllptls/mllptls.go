@@ -26,6 +26,7 @@
 //	                                                   unrelated to content": down, busy)
 //	MSA-1 AR or CR with ERR-3 200-203 (table 0357:   → dead letter: the same bytes
 //	type, event, processing id, version unsupported)   will never be accepted
+//	MSA-2 a message sent earlier on the connection   → skipped; the next frame is read
 //	MSA-2 not the message's MSH-10, no ACK, junk     → retry on a new connection
 //	a timeout or a dropped connection                → retry, as an unknown outcome
 //
@@ -45,6 +46,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -149,6 +151,20 @@ type conn struct {
 	c  net.Conn
 	br *bufio.Reader // under rd
 	rd *mllp.Reader
+	// sent holds the control ids (MSH-10) of the last maxSent messages
+	// written on this connection, oldest first: an ACK that names one
+	// of them while another is awaited is that message's answer again
+	// (see exchange).
+	sent []string
+}
+
+// maxSent bounds conn.sent.
+const maxSent = 16
+
+// sentEarlier reports whether a message with control id ctrl went out
+// on c before the one in flight.
+func (c *conn) sentEarlier(ctrl string) bool {
+	return ctrl != "" && slices.Contains(c.sent[:max(len(c.sent)-1, 0)], ctrl)
 }
 
 // probeWindow is how long usable waits for a sign that the exchange closed
@@ -341,7 +357,7 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	if err != nil {
 		return err
 	}
-	a, err := s.exchange(ctx, c, msg)
+	a, err := s.exchange(ctx, c, msg, ctrl)
 	if err != nil {
 		c.c.Close()
 		if hs := configtls.Diagnose(err); hs != nil {
@@ -349,9 +365,16 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 		}
 		return fmt.Errorf("forward message %s to %s: %w", it.ID, s.hostport, err)
 	}
+	keep := func() { s.put(c) }
+	if a.skipped > 0 {
+		// The exchange answered earlier messages again: the stream is
+		// not in step, so a fresh connection carries the next message.
+		s.log.Debug("skipped acknowledgements of earlier messages before this one's", "item", it.ID, "skipped", a.skipped)
+		keep = func() { c.c.Close() }
+	}
 	switch a.kind {
 	case commitACK:
-		s.put(c)
+		keep()
 		return nil
 	case commitNAK:
 		c.c.Close()
@@ -360,10 +383,10 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	ae := ackError(a.msg, ctrl, s.hostport, it.ID)
 	switch {
 	case ae == nil:
-		s.put(c)
+		keep()
 		return nil
 	case ae.Code == "AE" || ae.Code == "CE":
-		s.put(c)
+		keep()
 		return queue.Permanent(ae)
 	case ae.Unsupported:
 		// AR for a type, event, processing id or version the exchange
@@ -393,6 +416,9 @@ const (
 type answer struct {
 	kind answerKind
 	msg  *hl7v2.Message // the acknowledgement, for hl7Ack
+	// skipped counts the ACKs of earlier messages of the connection
+	// read before this one.
+	skipped int
 }
 
 // minLinkRate is the slowest link, in bytes per second, a message is
@@ -407,7 +433,15 @@ const minLinkRate = 32 << 10
 // then awaited for Timeout plus the time the write took, since the socket
 // buffers may hold megabytes that the exchange still reads at the link's
 // pace (as fhirhttp's watchdog does for uploads).
-func (s *Sink) exchange(ctx context.Context, c *conn, msg []byte) (answer, error) {
+//
+// An HL7 ACK whose MSA-2 names a message sent earlier on the connection,
+// not msg's control id ctrl, is skipped and the next frame read, within
+// the same deadline: some receivers answer a kept connection's earlier
+// messages again before the new one's (npm node-hl7-server 2.5.0,
+// issue #102). Taken for the answer, it made ferry re-send a message the
+// exchange had, a duplicate there. An ACK naming any other control id
+// is returned, for Send to report as a mismatch.
+func (s *Sink) exchange(ctx context.Context, c *conn, msg []byte, ctrl string) (answer, error) {
 	start := time.Now()
 	within := func(t time.Time) time.Time {
 		if d, ok := ctx.Deadline(); ok && d.Before(t) {
@@ -424,6 +458,12 @@ func (s *Sink) exchange(ctx context.Context, c *conn, msg []byte) (answer, error
 	if err := mllp.WriteFrame(c.c, msg); err != nil {
 		return answer{}, err
 	}
+	if ctrl != "" {
+		if len(c.sent) == maxSent {
+			c.sent = slices.Delete(c.sent, 0, 1)
+		}
+		c.sent = append(c.sent, ctrl)
+	}
 	// A deadline set here must not undo the one a cancellation set.
 	if err := ctx.Err(); err != nil {
 		return answer{}, err
@@ -431,27 +471,32 @@ func (s *Sink) exchange(ctx context.Context, c *conn, msg []byte) (answer, error
 	if err := c.c.SetReadDeadline(within(time.Now().Add(s.cfg.Timeout + time.Since(start)))); err != nil {
 		return answer{}, err
 	}
-	frame, err := c.rd.ReadFrame()
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF // closed where an answer was due: outcome unknown
+	for skipped := 0; ; skipped++ {
+		frame, err := c.rd.ReadFrame()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF // closed where an answer was due: outcome unknown
+			}
+			return answer{}, err
 		}
-		return answer{}, err
+		switch {
+		case mllp.IsCommitACK(frame):
+			return answer{kind: commitACK, skipped: skipped}, nil
+		case mllp.IsCommitNAK(frame):
+			return answer{kind: commitNAK, skipped: skipped}, nil
+		}
+		m, err := hl7v2.Parse(frame)
+		if err != nil {
+			return answer{}, fmt.Errorf("the exchange's answer is not an HL7 v2 message: %w", err)
+		}
+		if strings.TrimSpace(m.Get("MSA-1")) == "" {
+			return answer{}, errors.New("the exchange's answer has no MSA-1 acknowledgment code")
+		}
+		if got := m.Get("MSA-2"); got != ctrl && c.sentEarlier(got) {
+			continue
+		}
+		return answer{msg: m, skipped: skipped}, nil
 	}
-	switch {
-	case mllp.IsCommitACK(frame):
-		return answer{kind: commitACK}, nil
-	case mllp.IsCommitNAK(frame):
-		return answer{kind: commitNAK}, nil
-	}
-	m, err := hl7v2.Parse(frame)
-	if err != nil {
-		return answer{}, fmt.Errorf("the exchange's answer is not an HL7 v2 message: %w", err)
-	}
-	if strings.TrimSpace(m.Get("MSA-1")) == "" {
-		return answer{}, errors.New("the exchange's answer has no MSA-1 acknowledgment code")
-	}
-	return answer{msg: m}, nil
 }
 
 // AckError is a negative or unexpected acknowledgement. Its Error text
