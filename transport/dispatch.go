@@ -28,6 +28,10 @@ const (
 	MaxRetryAfter = time.Hour
 	// ackTimeout bounds settling a lease (a local fsync) at shutdown.
 	ackTimeout = 30 * time.Second
+	// DefaultShutdownGrace is how long Shutdown lets deliveries in
+	// flight finish before it cuts them off (see
+	// DispatcherOptions.ShutdownGrace).
+	DefaultShutdownGrace = 10 * time.Second
 	// DefaultUnknownOutcomeDelay is the least wait before re-sending an
 	// item whose last attempt ended without an answer (a timeout, a
 	// connection reset): the HTTP sink's default request timeout, so the
@@ -50,9 +54,9 @@ const (
 // returned for a later attempt, not dead-lettered.
 var errHeld = errors.New("delivery paused: the exchange rejects everything; item held")
 
-// errShutdown settles a lease that was in flight when the dispatcher
-// stopped. It is an ordinary (not permanent) error, so the queue keeps the
-// item and redelivers it; it is never deleted (OTel issue #15677 is the
+// errShutdown settles a lease whose delivery shutdown cut off. It is an
+// ordinary (not permanent) error, so the queue keeps the item and
+// redelivers it; it is never deleted (OTel issue #15677 is the
 // counter-example).
 var errShutdown = errors.New("dispatcher shutting down; item will be redelivered")
 
@@ -106,6 +110,13 @@ type DispatcherOptions struct {
 	// dead-letters it. The count is kept per item in this process.
 	// Default DefaultConflictRetries; negative: dead-letter at the first.
 	ConflictRetries int
+	// ShutdownGrace is how long Shutdown lets the deliveries in flight
+	// finish (the exchange's answer to a message it already has) before
+	// it cuts them off, at most half the time left on Shutdown's
+	// context. A delivery cut off after the exchange got it is sent
+	// again at the next start: a duplicate there. Default
+	// DefaultShutdownGrace; negative: cut them off at once.
+	ShutdownGrace time.Duration
 }
 
 // Stats is a snapshot of the dispatcher's counters, for the status page and
@@ -171,8 +182,12 @@ type Dispatcher struct {
 	lifeMu  sync.Mutex
 	started bool
 	stopped bool
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	cancel  context.CancelFunc // stops taking items
+	// sendCtx bounds the sink's work; Shutdown cancels it (cutSends)
+	// after ShutdownGrace, so that deliveries in flight may finish.
+	sendCtx  context.Context
+	cutSends context.CancelFunc
+	wg       sync.WaitGroup
 
 	connMu    sync.Mutex // serialises Connect across workers
 	connected atomic.Bool
@@ -221,6 +236,9 @@ func NewDispatcher(q queue.Queue, s Sink, opts DispatcherOptions) *Dispatcher {
 	if opts.ConflictRetries == 0 {
 		opts.ConflictRetries = DefaultConflictRetries
 	}
+	if opts.ShutdownGrace == 0 {
+		opts.ShutdownGrace = DefaultShutdownGrace
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -251,6 +269,7 @@ func (d *Dispatcher) Start(_ context.Context) error {
 	d.started = true
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
+	d.sendCtx, d.cutSends = context.WithCancel(context.Background())
 	for range d.opts.Workers {
 		d.wg.Add(1)
 		go func() {
@@ -262,9 +281,14 @@ func (d *Dispatcher) Start(_ context.Context) error {
 }
 
 // Shutdown stops the workers, waits for them (or for ctx), and closes the
-// sink. Items in flight are settled with a non-permanent error so the queue
-// redelivers them. It is idempotent and safe without Start. Shut the
-// dispatcher down before closing the queue, so that those settlements land.
+// sink. The workers take no new item; a delivery in flight may finish for
+// ShutdownGrace (at most half of ctx's time left) and is settled as it
+// ends, since cut off after the exchange got the item it would be sent
+// again at the next start, a duplicate at the exchange. Deliveries still
+// running then are cut off and settled with a non-permanent error, so the
+// queue redelivers them. It is idempotent and safe without Start. Shut
+// the dispatcher down before closing the queue, so that those
+// settlements land.
 func (d *Dispatcher) Shutdown(ctx context.Context) error {
 	d.lifeMu.Lock()
 	if d.stopped {
@@ -280,8 +304,23 @@ func (d *Dispatcher) Shutdown(ctx context.Context) error {
 	if !started {
 		return nil
 	}
+	defer d.cutSends()
 	done := make(chan struct{})
 	go func() { d.wg.Wait(); close(done) }()
+	grace := d.opts.ShutdownGrace
+	if dl, ok := ctx.Deadline(); ok {
+		grace = min(grace, time.Until(dl)/2)
+	}
+	if grace > 0 {
+		t := time.NewTimer(grace)
+		select {
+		case <-done:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+	}
+	d.cutSends()
 	select {
 	case <-done:
 	case <-ctx.Done():
@@ -372,14 +411,20 @@ const (
 // deliver makes one attempt (reconnecting first if the sink asks) and
 // settles the lease: delivered, dead-lettered, or given back with a
 // not-before time. For a released item it also returns the receiver's
-// Retry-After, which the worker honours before its next Get.
+// Retry-After, which the worker honours before its next Get. ctx stops
+// the worker; the attempt itself runs until Shutdown cuts it off
+// (sendCtx), so that one in flight at shutdown can finish.
 func (d *Dispatcher) deliver(ctx context.Context, it *queue.Item, ack queue.AckFunc) (result, time.Duration) {
+	sctx := d.sendCtx
+	if sctx == nil { // not started through Start (tests)
+		sctx = ctx
+	}
 	for {
 		// A rejection of an attempt that started while delivery was
 		// paused is held even if another item got through meanwhile: it
 		// may have met the endpoint before it was fixed.
 		pausedAtStart := d.pausedNow.Load()
-		err := d.sink.Send(ctx, it)
+		err := d.sink.Send(sctx, it)
 		if errors.Is(err, ErrNothingToSend) {
 			// Nothing went to the exchange: no delivery to count or audit,
 			// and no news about the exchange's health.
@@ -387,7 +432,7 @@ func (d *Dispatcher) deliver(ctx context.Context, it *queue.Item, ack queue.AckF
 			d.skipped.Add(1)
 			return settled, 0
 		}
-		if ctx.Err() != nil {
+		if sctx.Err() != nil {
 			// Whatever Send returned, it was cut short by shutdown (or
 			// succeeded just before it); success is settled as success.
 			if err == nil {
@@ -425,7 +470,7 @@ func (d *Dispatcher) deliver(ctx context.Context, it *queue.Item, ack queue.AckF
 			return settled, 0
 		case errors.Is(err, ErrNotConnected):
 			d.connected.Store(false)
-			if d.ensureConnected(ctx) != nil {
+			if ctx.Err() != nil || d.ensureConnected(ctx) != nil {
 				d.settle(ctx, it, ack, errShutdown)
 				return stopped, 0
 			}
@@ -450,7 +495,7 @@ func (d *Dispatcher) deliver(ctx context.Context, it *queue.Item, ack queue.AckF
 			ra = min(ra, MaxRetryAfter)
 			wait = max(wait, ra)
 		}
-		if outcomeUnknown(ctx, err) {
+		if outcomeUnknown(sctx, err) {
 			// The exchange may still be committing the first attempt.
 			wait = max(wait, d.opts.UnknownOutcomeDelay)
 		}

@@ -52,7 +52,7 @@ node "$here/send-hl7.mjs" --port "$MLLP" --expect AA "$msgs/adt_a08.hl7" "$msgs/
 wait_received CI-ADT-0001 CI-ADT-0002 CI-ORU-0001
 assert_drained "$STATUS"
 stale=$(grep -c "acknowledged control id" "$WORK/ferry.log" || true)
-log "forwarded A01, A08 and ORU to the v2 exchange over MLLP in TLS ($(wc -l <"$RECV") deliveries logged: node-hl7-server 2.5.0 re-reads a kept connection's earlier messages and ACKs them again (upstream #102); ferry took $stale stale ACK(s) for what they were, reconnected and re-sent)"
+log "forwarded A01, A08 and ORU to the v2 exchange over MLLP in TLS ($(wc -l <"$RECV") deliveries logged: node-hl7-server 2.5.0 re-reads a kept connection's earlier messages and ACKs them again (upstream #102); ferry skips an ACK of an earlier message of the connection, reads on to its own and replaces the connection; $stale mismatched ACK(s) re-sent)"
 
 # Byte for byte: what the exchange parsed is the message ferry was given (segments CR-ended).
 for pair in adt_a01:CI-ADT-0001 adt_a08:CI-ADT-0002 oru_r01:CI-ORU-0001; do

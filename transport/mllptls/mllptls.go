@@ -21,8 +21,12 @@
 //
 //	MSA-1 AA or CA, or an MLLP release 2 commit ACK  → delivered
 //	MSA-1 AE or CE (an error in the message)         → dead letter, with ERR/MSA-3
+//	                                                   and the whole ACK (Outcome)
 //	MSA-1 AR or CR, an MLLP commit NAK               → retry ("rejected for reasons
 //	                                                   unrelated to content": down, busy)
+//	MSA-1 AR or CR with ERR-3 200-203 (table 0357:   → dead letter: the same bytes
+//	type, event, processing id, version unsupported)   will never be accepted
+//	MSA-2 a message sent earlier on the connection   → skipped; the next frame is read
 //	MSA-2 not the message's MSH-10, no ACK, junk     → retry on a new connection
 //	a timeout or a dropped connection                → retry, as an unknown outcome
 //
@@ -42,6 +46,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -146,6 +151,20 @@ type conn struct {
 	c  net.Conn
 	br *bufio.Reader // under rd
 	rd *mllp.Reader
+	// sent holds the control ids (MSH-10) of the last maxSent messages
+	// written on this connection, oldest first: an ACK that names one
+	// of them while another is awaited is that message's answer again
+	// (see exchange).
+	sent []string
+}
+
+// maxSent bounds conn.sent.
+const maxSent = 16
+
+// sentEarlier reports whether a message with control id ctrl went out
+// on c before the one in flight.
+func (c *conn) sentEarlier(ctrl string) bool {
+	return ctrl != "" && slices.Contains(c.sent[:max(len(c.sent)-1, 0)], ctrl)
 }
 
 // probeWindow is how long usable waits for a sign that the exchange closed
@@ -338,7 +357,7 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	if err != nil {
 		return err
 	}
-	a, err := s.exchange(ctx, c, msg)
+	a, err := s.exchange(ctx, c, msg, ctrl)
 	if err != nil {
 		c.c.Close()
 		if hs := configtls.Diagnose(err); hs != nil {
@@ -346,9 +365,16 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 		}
 		return fmt.Errorf("forward message %s to %s: %w", it.ID, s.hostport, err)
 	}
+	keep := func() { s.put(c) }
+	if a.skipped > 0 {
+		// The exchange answered earlier messages again: the stream is
+		// not in step, so a fresh connection carries the next message.
+		s.log.Debug("skipped acknowledgements of earlier messages before this one's", "item", it.ID, "skipped", a.skipped)
+		keep = func() { c.c.Close() }
+	}
 	switch a.kind {
 	case commitACK:
-		s.put(c)
+		keep()
 		return nil
 	case commitNAK:
 		c.c.Close()
@@ -357,10 +383,16 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	ae := ackError(a.msg, ctrl, s.hostport, it.ID)
 	switch {
 	case ae == nil:
-		s.put(c)
+		keep()
 		return nil
 	case ae.Code == "AE" || ae.Code == "CE":
-		s.put(c)
+		keep()
+		return queue.Permanent(ae)
+	case ae.Unsupported:
+		// AR for a type, event, processing id or version the exchange
+		// does not take: retried, the same bytes would hold the
+		// patient's later messages back until exchange.retry.max_age.
+		c.c.Close()
 		return queue.Permanent(ae)
 	default:
 		// A stale ACK (the stream is out of step), or a message the
@@ -384,6 +416,9 @@ const (
 type answer struct {
 	kind answerKind
 	msg  *hl7v2.Message // the acknowledgement, for hl7Ack
+	// skipped counts the ACKs of earlier messages of the connection
+	// read before this one.
+	skipped int
 }
 
 // minLinkRate is the slowest link, in bytes per second, a message is
@@ -398,7 +433,15 @@ const minLinkRate = 32 << 10
 // then awaited for Timeout plus the time the write took, since the socket
 // buffers may hold megabytes that the exchange still reads at the link's
 // pace (as fhirhttp's watchdog does for uploads).
-func (s *Sink) exchange(ctx context.Context, c *conn, msg []byte) (answer, error) {
+//
+// An HL7 ACK whose MSA-2 names a message sent earlier on the connection,
+// not msg's control id ctrl, is skipped and the next frame read, within
+// the same deadline: some receivers answer a kept connection's earlier
+// messages again before the new one's (npm node-hl7-server 2.5.0,
+// issue #102). Taken for the answer, it made ferry re-send a message the
+// exchange had, a duplicate there. An ACK naming any other control id
+// is returned, for Send to report as a mismatch.
+func (s *Sink) exchange(ctx context.Context, c *conn, msg []byte, ctrl string) (answer, error) {
 	start := time.Now()
 	within := func(t time.Time) time.Time {
 		if d, ok := ctx.Deadline(); ok && d.Before(t) {
@@ -415,6 +458,12 @@ func (s *Sink) exchange(ctx context.Context, c *conn, msg []byte) (answer, error
 	if err := mllp.WriteFrame(c.c, msg); err != nil {
 		return answer{}, err
 	}
+	if ctrl != "" {
+		if len(c.sent) == maxSent {
+			c.sent = slices.Delete(c.sent, 0, 1)
+		}
+		c.sent = append(c.sent, ctrl)
+	}
 	// A deadline set here must not undo the one a cancellation set.
 	if err := ctx.Err(); err != nil {
 		return answer{}, err
@@ -422,32 +471,37 @@ func (s *Sink) exchange(ctx context.Context, c *conn, msg []byte) (answer, error
 	if err := c.c.SetReadDeadline(within(time.Now().Add(s.cfg.Timeout + time.Since(start)))); err != nil {
 		return answer{}, err
 	}
-	frame, err := c.rd.ReadFrame()
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF // closed where an answer was due: outcome unknown
+	for skipped := 0; ; skipped++ {
+		frame, err := c.rd.ReadFrame()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF // closed where an answer was due: outcome unknown
+			}
+			return answer{}, err
 		}
-		return answer{}, err
+		switch {
+		case mllp.IsCommitACK(frame):
+			return answer{kind: commitACK, skipped: skipped}, nil
+		case mllp.IsCommitNAK(frame):
+			return answer{kind: commitNAK, skipped: skipped}, nil
+		}
+		m, err := hl7v2.Parse(frame)
+		if err != nil {
+			return answer{}, fmt.Errorf("the exchange's answer is not an HL7 v2 message: %w", err)
+		}
+		if strings.TrimSpace(m.Get("MSA-1")) == "" {
+			return answer{}, errors.New("the exchange's answer has no MSA-1 acknowledgment code")
+		}
+		if got := m.Get("MSA-2"); got != ctrl && c.sentEarlier(got) {
+			continue
+		}
+		return answer{msg: m, skipped: skipped}, nil
 	}
-	switch {
-	case mllp.IsCommitACK(frame):
-		return answer{kind: commitACK}, nil
-	case mllp.IsCommitNAK(frame):
-		return answer{kind: commitNAK}, nil
-	}
-	m, err := hl7v2.Parse(frame)
-	if err != nil {
-		return answer{}, fmt.Errorf("the exchange's answer is not an HL7 v2 message: %w", err)
-	}
-	if strings.TrimSpace(m.Get("MSA-1")) == "" {
-		return answer{}, errors.New("the exchange's answer has no MSA-1 acknowledgment code")
-	}
-	return answer{msg: m}, nil
 }
 
 // AckError is a negative or unexpected acknowledgement. Its Error text
-// includes what the exchange said (ERR-8, MSA-3), which may quote patient
-// data; Summary leaves that out.
+// includes what the exchange said (ERR-8, ERR-3's text, MSA-3), which may
+// quote patient data; Summary leaves that out.
 type AckError struct {
 	Code     string // MSA-1, or "NAK" for an MLLP commit NAK
 	Host     string
@@ -456,6 +510,18 @@ type AckError struct {
 	Mismatch bool   // MSA-2 named another message
 	Got      string // MSA-2 when Mismatch
 	Want     string // the message's MSH-10 when Mismatch
+	// Errors are the ERR segments' codes (HL7 table 0357) with where
+	// they point (PID-3), PHI-free: "101 at PID-3".
+	Errors []string
+	// Unsupported marks an AR or CR whose ERR-3 is 200-203: the
+	// exchange does not take this message type, event, processing id or
+	// version, and the same bytes will never be accepted.
+	Unsupported bool
+	// Answer is the exchange's acknowledgement, segments on lines of
+	// their own, cut to queue.MaxOutcomeBytes: the dead letter keeps it
+	// (Outcome) for `ferry queue show`.
+	Answer    []byte
+	Truncated bool
 }
 
 func (e *AckError) Error() string {
@@ -466,17 +532,27 @@ func (e *AckError) Error() string {
 	return s
 }
 
+// Outcome is the exchange's acknowledgement, which a dead letter keeps
+// (queue.Outcomer). It may quote patient data.
+func (e *AckError) Outcome() ([]byte, bool) { return e.Answer, e.Truncated }
+
 // Summary is the PHI-free part of the error.
 func (e *AckError) Summary() string {
+	errs := ""
+	if len(e.Errors) > 0 {
+		errs = " (ERR " + strings.Join(e.Errors, ", ") + ")"
+	}
 	switch {
 	case e.Mismatch:
 		return fmt.Sprintf("forward message %s to %s: the exchange acknowledged control id %q, not %q (connection reset)", e.Item, e.Host, e.Got, e.Want)
 	case e.Code == "NAK":
 		return fmt.Sprintf("forward message %s to %s: the exchange answered an MLLP commit NAK (not stored; will retry)", e.Item, e.Host)
 	case e.Code == "AE" || e.Code == "CE":
-		return fmt.Sprintf("forward message %s to %s: the exchange answered %s (an error in the message)", e.Item, e.Host, e.Code)
+		return fmt.Sprintf("forward message %s to %s: the exchange answered %s (an error in the message)%s", e.Item, e.Host, e.Code, errs)
+	case e.Unsupported:
+		return fmt.Sprintf("forward message %s to %s: the exchange answered %s: its message type, event, processing id or version is not supported there (not retried)%s", e.Item, e.Host, e.Code, errs)
 	case e.Code == "AR" || e.Code == "CR":
-		return fmt.Sprintf("forward message %s to %s: the exchange answered %s (rejected for now; will retry)", e.Item, e.Host, e.Code)
+		return fmt.Sprintf("forward message %s to %s: the exchange answered %s (rejected for now; will retry)%s", e.Item, e.Host, e.Code, errs)
 	}
 	return fmt.Sprintf("forward message %s to %s: the exchange answered MSA-1 %q, not an acknowledgment code", e.Item, e.Host, e.Code)
 }
@@ -491,14 +567,38 @@ func ackError(ack *hl7v2.Message, ctrl, host, item string) *AckError {
 	case "AA", "CA":
 		return nil
 	}
+	ae := &AckError{Code: code, Host: host, Item: item}
 	var text []string
 	for _, seg := range ack.Segments() {
-		if seg.Name == "ERR" {
-			if t := seg.Field(8).Text(1); t != "" {
-				text = append(text, t)
-			} else if t := seg.Field(1).Text(4); t != "" { // v2.3 ERR-1 location + text
-				text = append(text, t)
+		if seg.Name != "ERR" {
+			continue
+		}
+		e := readERR(seg)
+		if e.code != "" || e.where != "" {
+			s := e.code
+			if e.where != "" {
+				s = strings.TrimSpace(s + " at " + e.where)
 			}
+			ae.Errors = append(ae.Errors, s)
+		}
+		if code == "AR" || code == "CR" {
+			switch e.code {
+			case "200", "201", "202", "203": // table 0357: unsupported type, event, processing id, version
+				ae.Unsupported = true
+			}
+		}
+		var t []string
+		if e.where != "" {
+			t = append(t, e.where)
+		}
+		if e.code != "" || e.codeText != "" {
+			t = append(t, strings.TrimSpace(e.code+" "+e.codeText))
+		}
+		if e.message != "" {
+			t = append(t, e.message)
+		}
+		if len(t) > 0 {
+			text = append(text, strings.Join(t, ": "))
 		}
 	}
 	if t := ack.Get("MSA-3"); t != "" {
@@ -508,7 +608,63 @@ func ackError(ack *hl7v2.Message, ctrl, host, item string) *AckError {
 	if len(s) > maxErrText {
 		s = s[:maxErrText] + "…"
 	}
-	return &AckError{Code: code, Host: host, Item: item, Text: s}
+	ae.Text = s
+	ae.Answer = bytes.ReplaceAll(bytes.TrimRight(ack.Bytes(), "\r\n"), []byte("\r"), []byte("\n"))
+	if len(ae.Answer) > queue.MaxOutcomeBytes {
+		ae.Answer, ae.Truncated = ae.Answer[:queue.MaxOutcomeBytes], true
+	}
+	return ae
+}
+
+// errDetail is what one ERR segment says.
+type errDetail struct {
+	where    string // PID-3, PHI-free
+	code     string // table 0357, PHI-free
+	codeText string // the code's text, as the exchange wrote it
+	message  string // ERR-8, free text
+}
+
+// readERR reads an ERR segment of v2.5 and later (ERR-2 location, ERR-3
+// code, ERR-8 user message) or of v2.1-v2.4 (ERR-1:
+// segment^sequence^field^code&text&system).
+func readERR(seg hl7v2.Segment) errDetail {
+	var e errDetail
+	loc, cwe := seg.Field(2).Rep(1), seg.Field(3).Rep(1)
+	codeOf := func(code, text string) {
+		e.code, e.codeText = token(code, 8), strings.TrimSpace(text)
+	}
+	if loc.Empty() && cwe.Empty() {
+		old := seg.Field(1).Rep(1)
+		loc = old
+		c := old.Comp(4)
+		codeOf(c.Sub(1).String(), c.Sub(2).String())
+	} else {
+		codeOf(cwe.Comp(1).String(), cwe.Comp(2).String())
+	}
+	if name := token(loc.Comp(1).String(), 3); name != "" {
+		e.where = name
+		if f := token(loc.Comp(3).String(), 4); f != "" {
+			e.where += "-" + f
+		}
+	}
+	e.message = strings.TrimSpace(seg.Field(8).String())
+	return e
+}
+
+// token returns s when it is a short run of letters and digits (a
+// segment name, a field number, a table 0357 code: nothing a person's
+// data could hide in), "" otherwise.
+func token(s string, most int) string {
+	s = strings.TrimSpace(s)
+	if s == "" || len(s) > most {
+		return ""
+	}
+	for _, r := range s {
+		if !(r >= '0' && r <= '9' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z') {
+			return ""
+		}
+	}
+	return s
 }
 
 // askAcceptAck returns msg with MSH-15 AL and MSH-16 NE when it is in

@@ -94,7 +94,8 @@ func (s *Sink) Connect(context.Context) error {
 // Send writes the item's body (it.Body, or streamed from it.Open) to <dir>/<it.ID>.json durably. An ID that is not a
 // safe file name is a permanent error (it would otherwise fail forever);
 // I/O errors such as a full disk are retryable, and a missing directory
-// is reported as transport.ErrNotConnected so that Connect recreates it.
+// (only that: not a missing body file) is reported as
+// transport.ErrNotConnected so that Connect recreates it.
 func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -110,9 +111,13 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	}
 	path := filepath.Join(s.dir, it.ID+".json")
 	if err := s.writeAtomic(g, path, it); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
+		if _, serr := os.Stat(s.dir); errors.Is(err, fs.ErrNotExist) && errors.Is(serr, fs.ErrNotExist) {
 			// The directory vanished (removed by hand, unmounted share):
 			// ask the dispatcher to Connect again, which recreates it.
+			// Only then: another missing file (the queued body, a
+			// temporary file a reader removed) is retried with backoff,
+			// since Connect cannot bring it back and the dispatcher
+			// sends again at once after a Connect.
 			return fmt.Errorf("write to outbox: %w: %w", transport.ErrNotConnected, err)
 		}
 		return fmt.Errorf("write to outbox: %w", err)
@@ -169,7 +174,7 @@ func (s *Sink) writeAtomic(g *durable.Group, path string, it *queue.Item) error 
 	}()
 	body, err := it.OpenBody()
 	if err != nil {
-		return fmt.Errorf("write %q: %w", p.Name(), err)
+		return fmt.Errorf("read body of queue item %s: %w", it.ID, err)
 	}
 	n, err := io.Copy(p, body)
 	body.Close()
