@@ -72,10 +72,13 @@ func TestEmptyFileFailsAfterLimit(t *testing.T) {
 	rec := faxLike()
 	e := startEngine(t, testConfig(dir), rec, withEmptyLimit(150*time.Millisecond))
 	writeFile(t, filepath.Join(dir, "fax001.tif"), nil)
+	// The .error.txt is written before the move and the count after it;
+	// the Empty count is the next pass's.
 	waitFor(t, "failed", func() bool {
 		e.Rescan()
 		_, err := os.Stat(filepath.Join(e.Paths().Failed, "fax001.tif.error.txt"))
-		return err == nil
+		st := e.Stats()
+		return err == nil && st.Failed == 1 && st.Empty == 0
 	})
 	why, err := os.ReadFile(filepath.Join(e.Paths().Failed, "fax001.tif.error.txt"))
 	if err != nil {
