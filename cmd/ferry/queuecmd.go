@@ -138,7 +138,7 @@ func queueShow(ctx context.Context, cfg *config.Config, id string, withBody bool
 	remote := false
 	var dl *diskq.DeadLetter
 	if withBody {
-		q, err := openQueueOffline(cfg)
+		q, err := openQueueOffline(cfg, false)
 		switch {
 		case err == nil:
 			defer q.Close(context.Background())
@@ -270,8 +270,12 @@ func printOutcome(w io.Writer, dl *diskq.DeadLetter) {
 	}
 }
 
-// openQueueOffline opens the queue when no gateway holds it.
-func openQueueOffline(cfg *config.Config) (*diskq.Queue, error) {
+// openQueueOffline opens the queue when no gateway holds it. stores says
+// whether the command puts items into it (retry): only then is it refused
+// beside data sealed with a key the configuration does not name
+// (openQueue). A purge or a read stores nothing, and purging is the way
+// out the refusal names when that key is lost for good.
+func openQueueOffline(cfg *config.Config, stores bool) (*diskq.Queue, error) {
 	if _, err := os.Stat(ops.QueueDir(cfg)); err != nil {
 		return nil, fmt.Errorf("open queue %s: %w", ops.QueueDir(cfg), err)
 	}
@@ -279,7 +283,11 @@ func openQueueOffline(cfg *config.Config) (*diskq.Queue, error) {
 	if err != nil {
 		return nil, err
 	}
-	q, err := openQueue(cfg, key)
+	open := openQueue
+	if !stores {
+		open = openQueueUnchecked
+	}
+	q, err := open(cfg, key)
 	if err != nil {
 		return nil, fmt.Errorf("open queue: %w", err)
 	}
@@ -294,7 +302,7 @@ func openQueueOffline(cfg *config.Config) (*diskq.Queue, error) {
 // otherwise store its bundles unsealed, or under a key the rest does not
 // need, into a data_dir meant to be encrypted.
 func openQueue(cfg *config.Config, key *seal.Key) (*diskq.Queue, error) {
-	q, err := diskq.Open(ops.QueueDir(cfg), diskq.Options{MaxBytes: cfg.Queue.MaxBytes, MaxItems: cfg.Queue.MaxItems, DeadLetterDir: ops.DeadLetterDir(cfg), Key: key})
+	q, err := openQueueUnchecked(cfg, key)
 	if err != nil {
 		return nil, err
 	}
@@ -303,6 +311,12 @@ func openQueue(cfg *config.Config, key *seal.Key) (*diskq.Queue, error) {
 		return nil, fmt.Errorf("encryption: %w", err)
 	}
 	return q, nil
+}
+
+// openQueueUnchecked is openQueue without the check of sealed keys, for
+// a command that stores nothing into the queue.
+func openQueueUnchecked(cfg *config.Config, key *seal.Key) (*diskq.Queue, error) {
+	return diskq.Open(ops.QueueDir(cfg), diskq.Options{MaxBytes: cfg.Queue.MaxBytes, MaxItems: cfg.Queue.MaxItems, DeadLetterDir: ops.DeadLetterDir(cfg), Key: key})
 }
 
 func queueOp(ctx context.Context, cfg *config.Config, action string, ids []string, all, force bool, stdout, stderr io.Writer) (err error) {
@@ -320,7 +334,7 @@ func queueOp(ctx context.Context, cfg *config.Config, action string, ids []strin
 		}
 	}
 	var do func(id string) error
-	q, err := openQueueOffline(cfg)
+	q, err := openQueueOffline(cfg, action == "retry")
 	switch {
 	case err == nil:
 		// This process changes the queue, so it records each operation
