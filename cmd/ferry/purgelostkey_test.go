@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -68,4 +69,53 @@ func TestQueuePurgeWithLostKey(t *testing.T) {
 	if q.Len() != 0 || len(dls) != 0 {
 		t.Fatalf("after the purge: %d queued, %d dead letters; want none", q.Len(), len(dls))
 	}
+}
+
+// TestQueueRetryAfterKeyRotation: with a new key and the old one listed
+// as previous, `ferry queue retry` passes the sealed-key check and puts
+// the dead letter sealed with the old key back.
+func TestQueueRetryAfterKeyRotation(t *testing.T) {
+	dir := t.TempDir()
+	old, err := seal.GenerateKeyFile(filepath.Join(dir, "old.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := seal.GenerateKeyFile(filepath.Join(dir, "new.key")); err != nil {
+		t.Fatal(err)
+	}
+	_, cfg := backfillCfg(t, dir, fmt.Sprintf("encryption:\n  key_file: %q\n  previous_key_files: [%q]\n", filepath.Join(dir, "new.key"), filepath.Join(dir, "old.key")))
+	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{Key: old, DeadLetterDir: ops.DeadLetterDir(cfg)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := q.Put(ctx, &queue.Item{Key: "p1", Body: []byte(`{"resourceType":"Bundle","id":"dead"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	it, ack, err := q.Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ack(ctx, queue.Permanent(errors.New("refused"))); err != nil {
+		t.Fatal(err)
+	}
+	q.Close(ctx)
+	var stdout, stderr bytes.Buffer
+	if err := queueOp(ctx, cfg, "retry", []string{it.ID}, false, true, &stdout, &stderr); err != nil {
+		t.Fatalf("queue retry after a key rotation: %v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	key, err := cfg.LoadKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err = diskq.Open(cfg.Path("queue"), diskq.Options{Key: key, DeadLetterDir: ops.DeadLetterDir(cfg)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close(ctx)
+	got, ack, err := q.Get(ctx)
+	if err != nil || string(got.Body) != `{"resourceType":"Bundle","id":"dead"}` {
+		t.Fatalf("retried item: %v %q", err, got.Body)
+	}
+	ack(ctx, nil)
 }
