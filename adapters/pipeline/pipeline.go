@@ -569,15 +569,16 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit, gen
 		puts = append(puts, &queue.Item{Key: u.Key, After: u.After, Source: in.Source, Body: u.Bundle, BodyFile: u.BodyFile, Attrs: u.Attrs})
 		putUnits = append(putUnits, u)
 	}
-	// The held units' keys are remembered once every unit is through
-	// the loop: the parts of one message share its key, and remembered
-	// at the first held part it made the rest (a T10's supersede batch,
-	// a large message's later parts) look like a resend, dropped.
-	for _, u := range heldUnits {
-		p.remember(in, u)
-	}
 	if err := p.put(ctx, puts); err != nil {
 		return nil, fmt.Errorf("%s: %s: queue: %w", in.Name, putUnits[0].Name, err)
+	}
+	// The held units' keys are remembered once every unit is stored:
+	// the parts of one message share its key, and remembered at the
+	// first held part (or before the queue took the rest) it made the
+	// rest (a T10's supersede batch, a large message's later parts)
+	// look like a resend, dropped.
+	for _, u := range heldUnits {
+		p.remember(in, u)
 	}
 	copies := false
 	if bc, ok := p.queue.(BodyCopier); ok {
