@@ -517,6 +517,23 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit, gen
 	}
 	var puts []*queue.Item
 	var putUnits, heldUnits []*Unit
+	rememberedHeld := false
+	defer func() {
+		if rememberedHeld {
+			return
+		}
+		// The input is tried again, and its held units are in the held
+		// store for good: a unit whose dedup key no other unit of the
+		// input shares unheld is remembered, or the retry would hold
+		// it a second time (two entries, two releases). A key that a
+		// part not stored shares stays forgotten, so that the part is
+		// not dropped as a resend (the held part is held again then).
+		for _, u := range heldUnits {
+			if onlyHeld(units, heldUnits, u.Dedup) {
+				p.remember(in, u)
+			}
+		}
+	}()
 	drop := func(u *Unit) {
 		if u.BodyFile != "" {
 			os.Remove(u.BodyFile)
@@ -580,6 +597,7 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit, gen
 	for _, u := range heldUnits {
 		p.remember(in, u)
 	}
+	rememberedHeld = true
 	copies := false
 	if bc, ok := p.queue.(BodyCopier); ok {
 		copies = bc.CopiesBody()
@@ -674,6 +692,17 @@ func (p *Pipeline) recordReplaced(in adapters.Raw, units []Unit, held []string, 
 		}
 	}
 	return nil
+}
+
+// onlyHeld reports whether every unit of units with the dedup key key,
+// but those that failed (quarantined, whatever their key), is in held.
+func onlyHeld(units []Unit, held []*Unit, key [32]byte) bool {
+	for i := range units {
+		if u := &units[i]; u.Err == nil && u.Dedup == key && !slices.Contains(held, u) {
+			return false
+		}
+	}
+	return true
 }
 
 // heldBy is the label holding unit i (holdLabels), "" when none does.
