@@ -1159,8 +1159,6 @@ func statusText(code int, status string) string {
 	return strconv.Itoa(code)
 }
 
-// issuesFrom extracts OperationOutcome issues, or a one-line snippet of a
-// non-FHIR body (an HTML error page from a proxy, say).
 // matchedNothing reports whether outcome, an entry's OperationOutcome,
 // says that its conditional request matched no resource. FHIR answers a
 // conditional patch that matches nothing with 404 (R4 http.html#patch);
@@ -1177,6 +1175,8 @@ func matchedNothing(outcome []byte) bool {
 	return false
 }
 
+// issuesFrom extracts OperationOutcome issues, or a one-line snippet of a
+// non-FHIR body (an HTML error page from a proxy, say).
 func issuesFrom(body []byte, contentType string) []Issue {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
