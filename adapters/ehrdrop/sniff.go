@@ -220,7 +220,8 @@ func sniffJSON(br *bufio.Reader, name, ext string) (format, typ string, err erro
 		typ, err := resourceType(trimmed)
 		if err != nil {
 			if isManifest(trimmed) {
-				return FormatBulkManifest, "", nil
+				// Archived unsent: only if nothing follows it.
+				return manifestAlone(br, name)
 			}
 			return "", "", unknown(name, err.Error())
 		}
@@ -290,9 +291,34 @@ func sniffJSON(br *bufio.Reader, name, ext string) (format, typ string, err erro
 		}
 	}
 	if transactionTime && output {
+		if _, err := d.Token(); err != nil { // the closing brace
+			return "", "", unknown(name, "not valid JSON")
+		}
+		if _, err := d.Token(); err != io.EOF {
+			return "", "", unknown(name, "a FHIR Bulk Data manifest followed by more JSON: neither a manifest alone nor NDJSON of resources")
+		}
 		return FormatBulkManifest, "", nil
 	}
 	return "", "", unknown(name, "a JSON object without resourceType is not a FHIR resource")
+}
+
+// manifestAlone is what a file whose first line is a Bulk Data manifest
+// is: FormatBulkManifest when only blank lines follow, else unknown (a
+// manifest is archived without being sent, so resource lines after one
+// must not be taken for it).
+func manifestAlone(br *bufio.Reader, name string) (format, typ string, err error) {
+	for {
+		next, _, err := readLine(br, maxNDJSONLine)
+		if err != nil {
+			return "", "", fmt.Errorf("sniff: read: %w", err)
+		}
+		if len(bytes.TrimSpace(next)) != 0 {
+			return "", "", unknown(name, "a FHIR Bulk Data manifest followed by more lines: neither a manifest alone nor NDJSON of resources")
+		}
+		if _, err := br.Peek(1); err == io.EOF {
+			return FormatBulkManifest, "", nil
+		}
+	}
 }
 
 // isManifest reports whether obj, a JSON object without resourceType,

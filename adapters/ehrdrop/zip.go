@@ -821,9 +821,13 @@ func readXDMMetadata(f *zip.File) ([]xdmDocument, error) {
 	if len(docs) == 0 {
 		return nil, errors.New("no document listed")
 	}
+	patientOf := map[string]string{} // a document of the package → its patientId
 	for _, doc := range docs {
 		if doc.entry.EntryUUID != "" && doc.uniqueID != "" {
 			uniqueIDs[doc.entry.EntryUUID] = doc.uniqueID
+		}
+		if doc.entry.EntryUUID != "" {
+			patientOf[doc.entry.EntryUUID] = strings.TrimSpace(doc.entry.PatientID)
 		}
 	}
 	for i := range docs {
@@ -832,6 +836,14 @@ func readXDMMetadata(f *zip.File) ([]xdmDocument, error) {
 		for _, a := range assocs {
 			src, dst := strings.TrimSpace(a.Source), strings.TrimSpace(a.Target)
 			if src == "" || src != docs[i].entry.EntryUUID || dst == "" {
+				continue
+			}
+			if p, inPackage := patientOf[dst]; inPackage && p != strings.TrimSpace(docs[i].entry.PatientID) {
+				// A relation to a document of the package filed for
+				// another patient: XDS refuses it (a replacement's
+				// patientId must be the replaced entry's), and its
+				// supersede, by the target's identifier, would mark the
+				// other patient's document superseded.
 				continue
 			}
 			docs[i].entry.Related = append(docs[i].entry.Related, xdmfhir.Relation{

@@ -905,7 +905,10 @@ func (c *converter) nonXMLContent(doc identity) (fhir.DocumentReferenceContent, 
 	mt := token(t.MediaType)
 	if t.Reference != nil && strings.TrimSpace(t.Reference.Value) != "" {
 		u := strings.TrimSpace(t.Reference.Value)
-		if pu, err := url.Parse(u); err != nil || !pu.IsAbs() {
+		if pu, err := url.Parse(u); err != nil || !pu.IsAbs() || len(pu.Scheme) == 1 || pu.Scheme == "file" {
+			// A drive letter (C:\scans\scan.pdf parses as scheme "c")
+			// or a file: URL names the sender's disk or share, which
+			// the exchange cannot reach either.
 			return fhir.DocumentReferenceContent{}, false
 		}
 		if mt == "" {

@@ -801,13 +801,10 @@ func (x *conv) documentType(cwe hl7v2.Value, t2 string) *fhir.CodeableConcept {
 	case sys == loinc:
 		typ.Coding = append(typ.Coding, fhir.Coding{System: loinc, Code: cwe.Text(1), Display: cwe.Text(2)})
 	default:
-		// A 0270 code under a local name for the table still maps.
-		if c, ok := documentTypes[t2]; ok {
-			typ.Coding = append(typ.Coding, c)
-		} else {
-			typ.Coding = append(typ.Coding, unk)
-		}
-		typ.Coding = append(typ.Coding, fhir.Coding{System: sys, Code: cwe.Text(1), Display: cwe.Text(2)})
+		// A code of another system is that system's, whatever its
+		// letters: a local "DS" (a dental summary) is not table 0270's
+		// discharge summary, so it is never mapped through 0270.
+		typ.Coding = append(typ.Coding, unk, fhir.Coding{System: sys, Code: cwe.Text(1), Display: cwe.Text(2)})
 	}
 	// The alternate code (TXA-2.4 to 2.6): a LOINC one is the type when
 	// the first code gave none.
