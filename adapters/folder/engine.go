@@ -162,8 +162,12 @@ type Engine struct {
 	testHookReady func(name string)
 
 	// emptyLimit is how long an empty input waits for content before it
-	// goes to failed/ (defaultEmptyLimit).
+	// goes to failed/ (defaultEmptyLimit); rankLimit how long a ranked
+	// file waits for one of a lower rank (WithRank) before it is taken
+	// anyway (the same default).
 	emptyLimit time.Duration
+	rankLimit  time.Duration
+	rankWait   map[string]time.Time // ranked files held back, since when
 
 	// Worker-only state.
 	oddSeen map[string]bool // entries that are not regular files, at the last pass
@@ -203,16 +207,17 @@ func New(set adapters.Settings, cfg Config, next adapters.Consumer, opts ...Opti
 	}
 	cfg.Path = abs
 	e := &Engine{
-		set:   set,
-		cfg:   cfg,
-		next:  next,
-		log:   set.Logger,
-		id:    set.ID,
-		poked: make(chan struct{}, 1),
-		kick:  make(chan struct{}, 1),
-		done:  make(chan struct{}),
-		seen:  map[string]observation{},
-		retry: map[string]retryState{},
+		set:      set,
+		cfg:      cfg,
+		next:     next,
+		log:      set.Logger,
+		id:       set.ID,
+		poked:    make(chan struct{}, 1),
+		kick:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		seen:     map[string]observation{},
+		retry:    map[string]retryState{},
+		rankWait: map[string]time.Time{},
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
@@ -221,6 +226,7 @@ func New(set adapters.Settings, cfg Config, next adapters.Consumer, opts ...Opti
 		e.id = "folder/" + cfg.Name
 	}
 	e.emptyLimit = defaultEmptyLimit(cfg.Settle)
+	e.rankLimit = e.emptyLimit
 	if e.paths, err = cfg.ResolvePaths(); err != nil {
 		return nil, fmt.Errorf("folder %q: %w", cfg.Name, err)
 	}
@@ -640,8 +646,9 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 		if ctx.Err() != nil {
 			return next
 		}
-		if e.rank != nil && e.earlierRankWaits(c.name, files, claimed) {
-			// That file's settle, marker, claim or retry brings a pass.
+		if e.rank != nil && e.holdForRank(c.name, files, claimed) {
+			// That file's settle, marker, claim or retry brings a pass;
+			// the periodic rescan one past rankLimit.
 			e.waits.Add(1)
 			continue
 		}

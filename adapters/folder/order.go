@@ -3,6 +3,7 @@ package folder
 import (
 	"io/fs"
 	"sort"
+	"time"
 )
 
 // WithRank makes the engine take the files of a set that depend on each
@@ -42,6 +43,37 @@ func RankOrder(names []string, rank func(string) int) []int {
 		order[at] = ranked[k]
 	}
 	return order
+}
+
+// holdForRank reports whether name waits for a file of a lower rank
+// (earlierRankWaits), at most rankLimit from the pass that first held it
+// back: a file of a lower rank that never becomes ready (no marker ever
+// written, a writer that keeps it open, a stray file whose name only
+// looks like one of the set) must not keep the rest of the set in the
+// folder for ever. Past the limit the file is taken, and a WARN says so.
+// Entries of files no longer held back are dropped.
+func (e *Engine) holdForRank(name string, files map[string]fs.FileInfo, claimed map[string]bool) bool {
+	for n := range e.rankWait {
+		if _, ok := files[n]; !ok || claimed[n] {
+			delete(e.rankWait, n)
+		}
+	}
+	if !e.earlierRankWaits(name, files, claimed) {
+		delete(e.rankWait, name)
+		return false
+	}
+	since, ok := e.rankWait[name]
+	if !ok {
+		e.rankWait[name] = time.Now()
+		return true
+	}
+	if time.Since(since) < e.rankLimit {
+		return true
+	}
+	delete(e.rankWait, name)
+	e.log.Warn("folder input of an ordered set taken before a file of an earlier type that did not become ready; the exchange may get it before what it refers to",
+		"folder", e.cfg.Name, e.logName(name, nil), "waited", e.rankLimit.String())
+	return false
 }
 
 // earlierRankWaits reports whether a file of a lower rank than name's

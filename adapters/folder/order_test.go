@@ -3,6 +3,7 @@ package folder
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,3 +92,38 @@ func TestRankWaitsForRetry(t *testing.T) {
 		t.Errorf("taken %s, want 1-pat (failed), 1-pat, then 2-obs", got)
 	}
 }
+
+// TestRankWaitIsBounded: a file of a lower rank that never becomes ready
+// (here its marker is never written) held the rest of its set in the
+// folder for ever, with nothing in the log. A ranked file now waits for
+// it at most rankLimit, is then taken, and the log says so (without the
+// file's name).
+func TestRankWaitIsBounded(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(dir)
+	cfg.MarkerSuffix = ".done"
+	placeFiles(t, dir, []string{"1-pat", "2-obs", "2-obs.done"}, time.Now().Add(-time.Hour))
+	rec := &recorder{}
+	logs := &logBuffer{}
+	e, err := New(adapters.Settings{ID: "folder/" + cfg.Name, Logger: slog.New(slog.NewTextHandler(logs, nil))}, cfg, rec,
+		WithRank(digitRank), withRankLimit(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Shutdown(context.Background()) })
+	waitFor(t, "2-obs taken after the limit", func() bool {
+		e.Rescan()
+		return rec.count() == 1
+	})
+	if got := namesOf(rec.all()); got != "2-obs" {
+		t.Errorf("taken %s, want 2-obs alone (1-pat has no marker)", got)
+	}
+	if l := logs.String(); !strings.Contains(l, "taken before a file of an earlier type") || strings.Contains(l, "2-obs") {
+		t.Errorf("log %q: want the warning, without the file name", l)
+	}
+}
+
+func withRankLimit(d time.Duration) Option { return func(e *Engine) { e.rankLimit = d } }
