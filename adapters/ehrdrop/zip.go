@@ -830,12 +830,26 @@ func readXDMMetadata(f *zip.File) ([]xdmDocument, error) {
 			patientOf[doc.entry.EntryUUID] = strings.TrimSpace(doc.entry.PatientID)
 		}
 	}
+	// Replacements within the package, to see two documents that each
+	// replace the other.
+	replacing := map[[2]string]bool{}
+	for _, a := range assocs {
+		if code, _ := xdmfhir.RelationCode(a.Type); code == "replaces" {
+			replacing[[2]string{strings.TrimSpace(a.Source), strings.TrimSpace(a.Target)}] = true
+		}
+	}
 	for i := range docs {
 		docs[i].entry.SubmissionTime = submitted
 		docs[i].entry.SourceID = sourceID
 		for _, a := range assocs {
 			src, dst := strings.TrimSpace(a.Source), strings.TrimSpace(a.Target)
 			if src == "" || src != docs[i].entry.EntryUUID || dst == "" {
+				continue
+			}
+			if code, _ := xdmfhir.RelationCode(a.Type); code == "replaces" && replacing[[2]string{dst, src}] {
+				// Each replaces the other: which one is current cannot
+				// be told, and taking both would leave none. Both stay
+				// current, as if neither association were there.
 				continue
 			}
 			if p, inPackage := patientOf[dst]; inPackage && p != strings.TrimSpace(docs[i].entry.PatientID) {
