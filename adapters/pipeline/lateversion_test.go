@@ -112,8 +112,13 @@ func TestReplacedVersionAfterRestart(t *testing.T) {
 		t.Fatal("nothing recorded")
 	}
 	// A crash: nothing closed. The registry's keys were synced before
-	// Consume returned (before the source's ACK).
+	// Consume returned (before the source's ACK). Its file is closed
+	// once the test ends, before the temporary folder is removed
+	// (Windows cannot remove a file still open; it failed there now and
+	// then, when the collector had not closed it).
 	q.Close(ctx)
+	crashed := reg
+	t.Cleanup(func() { crashed.Close() })
 	p, q, reg = start()
 	defer reg.Close()
 	defer q.Close(ctx)
