@@ -13,16 +13,6 @@ import (
 // the exchange filed a consult note as a document of unknown type. A
 // table 0270 code (CN), with or without TXA-2.3, keeps its mapping.
 func TestDocumentTypeCodingSystem(t *testing.T) {
-	conv := func(txa2 string) string {
-		msg := strings.Replace(mdm("T02", "DT-1", "DOC-1^EHR", "", "AU", "AV", true), "TXA|1|PN|", "TXA|1|"+txa2+"|", 1)
-		b, _ := convertMDM(t, ModeID, msg)
-		typ := documentRef(b).Type
-		var s []string
-		for _, c := range typ.Coding {
-			s = append(s, c.System+"#"+c.Code)
-		}
-		return strings.Join(s, " ")
-	}
 	for txa2, want := range map[string]string{
 		"11488-4^Consult note^LN":    "http://loinc.org#11488-4",
 		"11488-4^Consult note^LOINC": "http://loinc.org#11488-4",
@@ -33,8 +23,21 @@ func TestDocumentTypeCodingSystem(t *testing.T) {
 		"CN^Consultation^HL70270^11488-4^Consult note^LN": "http://loinc.org#11488-4 http://terminology.hl7.org/CodeSystem/v2-0270#CN",
 		"NOTE-7^Visit note^2.16.840.1.113883.3.999.9":     "http://terminology.hl7.org/CodeSystem/v3-NullFlavor#UNK urn:oid:2.16.840.1.113883.3.999.9#NOTE-7",
 	} {
-		if got := conv(txa2); got != want {
+		if got := documentTypeOf(t, txa2); got != want {
 			t.Errorf("TXA-2 %q: type %s, want %s", txa2, got, want)
 		}
 	}
+}
+
+// documentTypeOf converts an MDM^T02 whose TXA-2 is txa2 and returns its
+// DocumentReference.type codings as "system#code", space-separated.
+func documentTypeOf(t *testing.T, txa2 string) string {
+	t.Helper()
+	msg := strings.Replace(mdm("T02", "DT-1", "DOC-1^EHR", "", "AU", "AV", true), "TXA|1|PN|", "TXA|1|"+txa2+"|", 1)
+	b, _ := convertMDM(t, ModeID, msg)
+	var s []string
+	for _, c := range documentRef(b).Type.Coding {
+		s = append(s, c.System+"#"+c.Code)
+	}
+	return strings.Join(s, " ")
 }

@@ -13,16 +13,6 @@ import (
 // UNK beside itself, as any other code of another system does; table
 // 0270 codes (TXA-2.3 empty or HL70270) keep their mapping.
 func TestDocumentTypeLocalCodeNotRelabelled(t *testing.T) {
-	conv := func(txa2 string) string {
-		msg := strings.Replace(mdm("T02", "DT-1", "DOC-1^EHR", "", "AU", "AV", true), "TXA|1|PN|", "TXA|1|"+txa2+"|", 1)
-		b, _ := convertMDM(t, ModeID, msg)
-		typ := documentRef(b).Type
-		var s []string
-		for _, c := range typ.Coding {
-			s = append(s, c.System+"#"+c.Code)
-		}
-		return strings.Join(s, " ")
-	}
 	for txa2, wantFirst := range map[string]string{
 		"DS^Dental summary^99DOC":                 "http://terminology.hl7.org/CodeSystem/v3-NullFlavor#UNK",
 		"CD^Cardiology note^L":                    "http://terminology.hl7.org/CodeSystem/v3-NullFlavor#UNK",
@@ -30,7 +20,7 @@ func TestDocumentTypeLocalCodeNotRelabelled(t *testing.T) {
 		"DS^Discharge summary^HL70270":            "http://loinc.org#18842-5",
 		"DS":                                      "http://loinc.org#18842-5",
 	} {
-		got := conv(txa2)
+		got := documentTypeOf(t, txa2)
 		if first, _, _ := strings.Cut(got, " "); first != wantFirst {
 			t.Errorf("TXA-2 %q: type %s, want %s first", txa2, got, wantFirst)
 		}
