@@ -70,16 +70,7 @@ exchange:
 	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	start := func() *gateway {
-		gw, err := newGateway(parseConfig(t, "%s", yaml), newLogger(io.Discard, "error"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := gw.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		return gw
-	}
+	start := func() *gateway { return runGateway(t, parseConfig(t, "%s", yaml)) }
 	gw := start()
 	conn, rd := dial(t, gw)
 	for _, m := range []string{
@@ -106,7 +97,6 @@ exchange:
 		t.Fatalf("release: %v\n%s", err, out.String())
 	}
 	gw = start()
-	defer gw.Shutdown(context.Background())
 	waitFor(t, "released bundles delivered", func() bool { return gw.q.Len() == 0 && len(recv.Resources("DocumentReference")) == 2 })
 	conn, rd = dial(t, gw)
 	if got := send(t, conn, rd, mdmDoc("T02", "HR-3", "", "D-1", "")); got != "AA" {
@@ -145,16 +135,7 @@ status:
 	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	start := func() *gateway {
-		gw, err := newGateway(parseConfig(t, "%s", yaml), newLogger(io.Discard, "error"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := gw.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		return gw
-	}
+	start := func() *gateway { return runGateway(t, parseConfig(t, "%s", yaml)) }
 	gw := start()
 	conn, rd := dial(t, gw)
 	recv.SetFailure(422)
@@ -189,7 +170,6 @@ status:
 		t.Fatalf("retry --force: %v\n%s", err, out)
 	}
 	gw = start()
-	defer gw.Shutdown(context.Background())
 	waitFor(t, "retried D-1 delivered", func() bool { return gw.q.Len() == 0 && len(recv.Resources("DocumentReference")) == 2 })
 	if got := exchangeDocs(t, recv); got["D-1"] != "superseded" || got["D-2"] != "current" {
 		t.Errorf("after the retry the exchange has %v, want D-1 superseded, D-2 current", got)
