@@ -211,13 +211,20 @@ func handoffFiles(dir string) ([]string, error) {
 	return names, nil
 }
 
+// errHandoffOpen wraps readHandoff's error for a file it could not open.
+type errHandoffOpen struct{ err error }
+
+func (e errHandoffOpen) Error() string { return e.err.Error() }
+func (e errHandoffOpen) Unwrap() error { return e.err }
+
 // readHandoff reads the records of one hand-off file. A file that does
 // not parse (it cannot be torn: it was renamed complete) yields the
-// records before the damage and an error.
+// records before the damage and an error; one that cannot be opened, an
+// errHandoffOpen.
 func readHandoff(path string) ([][]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, errHandoffOpen{err}
 	}
 	defer f.Close()
 	br := bufio.NewReader(f)
@@ -236,10 +243,11 @@ func readHandoff(path string) ([][]byte, error) {
 
 // takeHandoff moves the hand-off files into the spool: appended with one
 // fsync, then removed. A crash in between sends them twice, which the
-// at-least-once trail allows. Called by the sender goroutine only. The
-// records go in as they are: those of this version are events, and the
-// encoded messages an earlier ferry's commands left are sent, or
-// converted, like the ones in its spool (record.go).
+// at-least-once trail allows. A file it cannot open is left for the next
+// round. Called by the sender goroutine only. The records go in as they
+// are: those of this version are events, and the encoded messages an
+// earlier ferry's commands left are sent, or converted, like the ones in
+// its spool (record.go).
 func (s *Sink) takeHandoff() {
 	dir := s.opts.HandoffDir
 	if dir == "" {
@@ -253,8 +261,26 @@ func (s *Sink) takeHandoff() {
 	for len(names) > 0 {
 		n := min(len(names), 64)
 		var msgs [][]byte
+		taken := make([]string, 0, n)
 		for _, name := range names[:n] {
 			m, err := readHandoff(filepath.Join(dir, name))
+			var oe errHandoffOpen
+			if errors.As(err, &oe) {
+				if errors.Is(err, os.ErrNotExist) {
+					continue // gone meanwhile
+				}
+				// Not damaged, not ours yet: a command run as root
+				// leaves its file root's until it exits and gives the
+				// data folder back (installer.FixOwnership). It stays
+				// for the next round; said once.
+				if !s.handoffWarned[name] {
+					s.handoffWarned[name] = true
+					s.log.Warn("audit hand-off file cannot be read yet; it is tried again", "file", name, "error", err)
+				}
+				continue
+			}
+			taken = append(taken, name)
+			delete(s.handoffWarned, name)
 			if err != nil {
 				// Damaged: what can be read is kept, the rest counted.
 				s.lose(1)
@@ -278,7 +304,7 @@ func (s *Sink) takeHandoff() {
 				s.log.Warn("audit spool full; oldest events dropped", "max_bytes", s.opts.MaxSpoolBytes)
 			}
 		}
-		for _, name := range names[:n] {
+		for _, name := range taken {
 			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				s.recordError(err)
 			}

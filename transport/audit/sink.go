@@ -130,6 +130,10 @@ type Sink struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 
+	// handoffWarned names the hand-off files that could not be opened
+	// and were logged (takeHandoff; the sender goroutine's).
+	handoffWarned map[string]bool
+
 	sent, spooled, dropped, truncated atomic.Uint64
 	// unreported counts the events dropped since the last loss report
 	// (lossReport).
@@ -191,6 +195,8 @@ func New(opts Options) (*Sink, error) {
 		ch:     make(chan Event, opts.QueueSize),
 		kick:   make(chan struct{}, 1),
 		done:   make(chan struct{}),
+
+		handoffWarned: map[string]bool{},
 	}
 	var warnTrunc sync.Once
 	s.dialer, err = newDialer(ep, opts.TLS, opts.Proxy, opts.Timeout, func(n int) {

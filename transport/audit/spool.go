@@ -42,6 +42,11 @@ type spool struct {
 	// torn is set when a failed append could not be cut off the last
 	// segment: the next append starts a new one.
 	torn bool
+	// dirty is set while records written to w are not yet fsynced.
+	dirty bool
+	// syncHook, when set (tests), is called with the name of each
+	// segment file before it is fsynced.
+	syncHook func(name string)
 }
 
 type segment struct {
@@ -209,6 +214,7 @@ func (s *spool) Append(msgs [][]byte) (dropped int, err error) {
 		binary.BigEndian.PutUint32(h[:4], uint32(len(m)))
 		binary.BigEndian.PutUint32(h[4:], crc32.Checksum(m, castagnoli))
 		last := &s.segs[len(s.segs)-1]
+		s.dirty = true
 		if _, err := s.w.Write(append(h[:], m...)); err != nil {
 			// A write the disk refused part way (full) may have left
 			// part of the record: cut it off, or the records appended
@@ -225,10 +231,8 @@ func (s *spool) Append(msgs [][]byte) (dropped int, err error) {
 		last.size += recHeader + int64(len(m))
 		last.records++
 	}
-	if s.w != nil {
-		if err := s.w.Sync(); err != nil {
-			return dropped, fmt.Errorf("sync audit spool: %w", err)
-		}
+	if err := s.sync(); err != nil {
+		return dropped, err
 	}
 	for s.Bytes() > s.maxBytes && len(s.segs) > 1 {
 		dropped += s.segs[0].records
@@ -239,9 +243,31 @@ func (s *spool) Append(msgs [][]byte) (dropped int, err error) {
 	return dropped, nil
 }
 
+// sync fsyncs the segment being appended to, if it has records not yet
+// synced.
+func (s *spool) sync() error {
+	if s.w == nil || !s.dirty {
+		return nil
+	}
+	if s.syncHook != nil {
+		s.syncHook(filepath.Base(s.w.Name()))
+	}
+	if err := s.w.Sync(); err != nil {
+		return fmt.Errorf("sync audit spool: %w", err)
+	}
+	s.dirty = false
+	return nil
+}
+
 // rotate starts a new segment.
 func (s *spool) rotate() error {
 	if s.w != nil {
+		// The records this Append wrote to the full segment are synced
+		// now: Append's own fsync, at the end, is of the new segment
+		// only.
+		if err := s.sync(); err != nil {
+			return err
+		}
 		if err := s.w.Close(); err != nil {
 			return fmt.Errorf("close audit spool segment: %w", err)
 		}

@@ -140,3 +140,33 @@ func TestSpoolBound(t *testing.T) {
 		}
 	}
 }
+
+// TestSpoolRotationSyncsFullSegment: an Append whose records fill one
+// segment and go on in a new one fsyncs both files before it returns.
+// Only the new segment was synced: the records written to the full one
+// sat in the page cache, and a power cut took them although Append had
+// reported them spooled (and openSpool then cut them off).
+func TestSpoolRotationSyncsFullSegment(t *testing.T) {
+	s, err := openSpool(t.TempDir(), 4096) // 512-byte segments
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	synced := map[string]bool{}
+	s.syncHook = func(name string) { synced[name] = true }
+	batch := make([][]byte, 12) // 12 × 119 bytes: three segments
+	for i := range batch {
+		batch[i] = rec(i)
+	}
+	if _, err := s.Append(batch); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.segs) < 2 {
+		t.Fatalf("the batch filled %d segment(s); the test needs it to rotate", len(s.segs))
+	}
+	for _, g := range s.segs {
+		if !synced[segName(g.seq)] {
+			t.Errorf("segment %s holds %d records of the batch and was not fsynced (synced: %v)", segName(g.seq), g.records, synced)
+		}
+	}
+}
