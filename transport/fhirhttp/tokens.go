@@ -245,9 +245,22 @@ func readPrivateKey(path string) (crypto.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		return nil, fmt.Errorf("%s: no PEM block", path)
+	// The key is looked for among the file's blocks, as the TLS key_file
+	// is (tls.X509KeyPair): `openssl ecparam -genkey` writes an EC
+	// PARAMETERS block before it, and a file may hold the certificate
+	// too.
+	var blk *pem.Block
+	for rest := b; ; {
+		blk, rest = pem.Decode(rest)
+		if blk == nil {
+			return nil, fmt.Errorf("%s: no PEM private key block", path)
+		}
+		if blk.Type == "ENCRYPTED PRIVATE KEY" || blk.Headers["Proc-Type"] != "" {
+			return nil, fmt.Errorf("%s: the key is protected by a passphrase; ferry needs an unencrypted key readable only by its service account", path)
+		}
+		if strings.HasSuffix(blk.Type, "PRIVATE KEY") {
+			break
+		}
 	}
 	var key any
 	switch blk.Type {
