@@ -189,6 +189,11 @@ func CheckCertificates(cfg *config.Config, opts DoctorOptions) []Check {
 			out = append(out, leafCheck("audit.tls.cert_file", at.CertFile, at.KeyFile, at.CAFile, x509.ExtKeyUsageClientAuth, false, opts))
 		}
 	}
+	// Every HTTP request ferry makes through an https proxy depends on
+	// the proxy's CA too.
+	if cfg.Proxy.CAFile != "" {
+		out = append(out, caCheck("proxy.ca_file", cfg.Proxy.CAFile, opts))
+	}
 	for i, m := range cfg.Sources.MLLP {
 		if m.TLS == nil {
 			continue

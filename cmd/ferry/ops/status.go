@@ -329,6 +329,8 @@ func ConfiguredCertificates(cfg *config.Config, now time.Time) []CertStatus {
 		add("audit client certificate", cfg.Audit.TLS.CertFile)
 		add("audit CA", cfg.Audit.TLS.CAFile)
 	}
+	// An https proxy's CA: expired, no request gets past the proxy.
+	add("proxy CA", cfg.Proxy.CAFile)
 	for _, m := range cfg.Sources.MLLP {
 		if m.TLS != nil {
 			add("mllp/"+m.Name+" server certificate", m.TLS.CertFile)
