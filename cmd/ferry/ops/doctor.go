@@ -275,6 +275,15 @@ func leafCheck(field, certFile, keyFile, caFile string, usage x509.ExtKeyUsage, 
 	}
 	leaf := certs[0]
 	c.Level, c.Detail = validity(leaf, opts)
+	// The intermediates in the file are sent with the leaf: one that
+	// expires first breaks the handshake as the leaf would (and is the
+	// date the status and the daily warning give for this file).
+	for _, x := range certs[1:] {
+		if l, d := validity(x, opts); l > c.Level {
+			c.Level = l
+			c.Detail += "; but in its chain " + d
+		}
+	}
 	if keyFile != "" {
 		if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
 			c.Level = Fail
