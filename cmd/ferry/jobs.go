@@ -87,9 +87,9 @@ func (g *gateway) warnCertExpiry() {
 		case c.Error != "":
 			g.log.Warn("certificate cannot be read", "use", c.Use, "file", c.File, "error", c.Error)
 		case now.After(c.NotAfter):
-			g.log.Error("certificate has expired", "use", c.Use, "file", c.File, "expired", c.NotAfter.UTC().Format(time.DateOnly))
+			g.log.Error("certificate has expired", "use", c.Use, "file", c.File, "certificate", c.Subject, "expired", c.NotAfter.UTC().Format(time.DateOnly))
 		case c.NotAfter.Sub(now) < certWarnBefore:
-			g.log.Warn("certificate expires soon", "use", c.Use, "file", c.File, "expires", c.NotAfter.UTC().Format(time.DateOnly), "days_left", c.DaysLeft)
+			g.log.Warn("certificate expires soon", "use", c.Use, "file", c.File, "certificate", c.Subject, "expires", c.NotAfter.UTC().Format(time.DateOnly), "days_left", c.DaysLeft)
 		}
 	}
 }

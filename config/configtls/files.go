@@ -228,14 +228,26 @@ func fileStamp(paths ...string) string {
 // (for a chain or a CA bundle, the one that will break first), for `ferry
 // doctor` and the status page.
 func CertExpiry(path string) (time.Time, error) {
-	certs, err := readCerts("certificate file", path)
+	c, err := FirstToExpire(path)
 	if err != nil {
 		return time.Time{}, err
 	}
-	earliest := certs[0].NotAfter
+	return c.NotAfter, nil
+}
+
+// FirstToExpire returns the certificate of a PEM file that expires first,
+// the one CertExpiry gives the date of: in a chain it may be an
+// intermediate rather than the file's first certificate, and a warning
+// must say which.
+func FirstToExpire(path string) (*x509.Certificate, error) {
+	certs, err := readCerts("certificate file", path)
+	if err != nil {
+		return nil, err
+	}
+	earliest := certs[0]
 	for _, c := range certs[1:] {
-		if c.NotAfter.Before(earliest) {
-			earliest = c.NotAfter
+		if c.NotAfter.Before(earliest.NotAfter) {
+			earliest = c
 		}
 	}
 	return earliest, nil

@@ -170,7 +170,7 @@ func (t *smartTokens) discoverAndFetch(ctx context.Context) (string, time.Durati
 		}
 		t.tokenURL = u
 	}
-	tok, life, err := t.request(ctx)
+	tok, life, _, err := t.request(ctx)
 	var ee *EndpointError
 	if t.cfg.TokenURL == "" && errors.As(err, &ee) {
 		t.tokenURL = ""
@@ -246,11 +246,11 @@ func (t *smartTokens) assertion() (string, error) {
 }
 
 // request asks the token endpoint for an access token (client_credentials
-// with a private_key_jwt client assertion).
-func (t *smartTokens) request(ctx context.Context) (string, time.Duration, error) {
+// with a private_key_jwt client assertion); scope is the scope granted.
+func (t *smartTokens) request(ctx context.Context) (token string, life time.Duration, scope string, err error) {
 	a, err := t.assertion()
 	if err != nil {
-		return "", 0, fmt.Errorf("sign SMART client assertion: %w", err)
+		return "", 0, "", fmt.Errorf("sign SMART client assertion: %w", err)
 	}
 	return requestToken(ctx, t.client, tokenRequest{
 		what: "SMART",
@@ -313,6 +313,6 @@ func CheckSMART(ctx context.Context, cfg SMARTConfig, base string, client *http.
 			return "", 0, err
 		}
 	}
-	_, life, err = ts.request(ctx)
-	return ts.cfg.Scope, life, err
+	_, life, scope, err = ts.request(ctx)
+	return scope, life, err
 }

@@ -62,6 +62,7 @@ type authServer struct {
 	issued  int
 	refuse  string // a token endpoint error to answer, e.g. "invalid_client"
 	revoked map[string]bool
+	grant   string // the scope granted; empty: the scope asked for
 }
 
 func newAuthServer(t *testing.T, ex *exchange, pub jose.JSONWebKey) *authServer {
@@ -150,8 +151,12 @@ func (a *authServer) token(w http.ResponseWriter, form url.Values, tokenURL stri
 	a.issued++
 	access := fmt.Sprintf("tok-%d", a.issued)
 	a.tokens[access] = true
+	scope := form.Get("scope")
+	if a.grant != "" {
+		scope = a.grant
+	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"access_token": access, "token_type": "bearer", "expires_in": a.expiresIn, "scope": form.Get("scope")})
+	json.NewEncoder(w).Encode(map[string]any{"access_token": access, "token_type": "bearer", "expires_in": a.expiresIn, "scope": scope})
 }
 
 func (a *authServer) stats() int {

@@ -142,17 +142,19 @@ type tokenRequest struct {
 // a *StatusError (the authorization server is busy or down: retried like
 // the exchange itself); any other refusal is an *EndpointError, since it
 // says ferry's registration, key or certificate is wrong, which no bundle
-// can fix: retried and shown to the operator, never a dead letter.
-func requestToken(ctx context.Context, client *http.Client, tr tokenRequest) (string, time.Duration, error) {
+// can fix: retried and shown to the operator, never a dead letter. scope
+// is what the server granted: the answer's scope, or, when it names
+// none, the scope asked for (RFC 6749 §5.1).
+func requestToken(ctx context.Context, client *http.Client, tr tokenRequest) (token string, life time.Duration, scope string, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, tr.url, strings.NewReader(tr.form.Encode()))
 	if err != nil {
-		return "", 0, err
+		return "", 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
-		return "", 0, fmt.Errorf("%s token request to %s: %w", tr.what, tr.url, err)
+		return "", 0, "", fmt.Errorf("%s token request to %s: %w", tr.what, tr.url, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -165,28 +167,32 @@ func requestToken(ctx context.Context, client *http.Client, tr tokenRequest) (st
 	_ = json.Unmarshal(body, &ans)
 	switch {
 	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
-		return "", 0, &StatusError{Code: resp.StatusCode, Status: statusText(resp.StatusCode, resp.Status), Entry: -1,
+		return "", 0, "", &StatusError{Code: resp.StatusCode, Status: statusText(resp.StatusCode, resp.Status), Entry: -1,
 			Wait: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), Server: tr.what + " token endpoint " + tr.url}
 	case resp.StatusCode != http.StatusOK:
-		return "", 0, &EndpointError{Problem: fmt.Sprintf("the %s token endpoint %s refused ferry's client assertion (%s); %s", tr.what, tr.url, oauthError(body, resp.Status), tr.check),
+		return "", 0, "", &EndpointError{Problem: fmt.Sprintf("the %s token endpoint %s refused ferry's client assertion (%s); %s", tr.what, tr.url, oauthError(body, resp.Status), tr.check),
 			Err: errors.New(tr.what + " token request: " + resp.Status)}
 	case ans.AccessToken == "" || !strings.EqualFold(ans.TokenType, "bearer"):
-		return "", 0, &EndpointError{Problem: fmt.Sprintf("the %s token endpoint %s answered no bearer access_token", tr.what, tr.url), Err: errors.New("no access token")}
+		return "", 0, "", &EndpointError{Problem: fmt.Sprintf("the %s token endpoint %s answered no bearer access_token", tr.what, tr.url), Err: errors.New("no access token")}
 	case !scopeAllowsWrites(ans.Scope):
 		// Every bundle would be refused with 403, and each such refusal
 		// taken for the bundle's fault: say what is wrong instead, and
 		// let the bundles wait.
-		return "", 0, &EndpointError{Problem: fmt.Sprintf("the %s token endpoint %s granted scope %q, which allows no create or update, and ferry writes bundles; ask the exchange to grant system/*.crus (SMART v2) or system/*.write (v1) to ferry's client", tr.what, tr.url, truncate(ans.Scope, 200)),
+		return "", 0, "", &EndpointError{Problem: fmt.Sprintf("the %s token endpoint %s granted scope %q, which allows no create or update, and ferry writes bundles; ask the exchange to grant system/*.crus (SMART v2) or system/*.write (v1) to ferry's client", tr.what, tr.url, truncate(ans.Scope, 200)),
 			Err: errors.New("token grants no write scope")}
 	}
-	life := time.Duration(ans.ExpiresIn) * time.Second
+	life = time.Duration(ans.ExpiresIn) * time.Second
 	if life <= 0 {
 		life = 5 * time.Minute // SMART: tokens SHOULD last no more than 300 s
 	}
 	if life <= tokenSkew {
 		life = tokenSkew + time.Second // use it at least for a second
 	}
-	return ans.AccessToken, life, nil
+	scope = ans.Scope
+	if scope == "" {
+		scope = tr.form.Get("scope")
+	}
+	return ans.AccessToken, life, scope, nil
 }
 
 // scopeAllowsWrites reports whether a granted scope string lets ferry
@@ -245,9 +251,22 @@ func readPrivateKey(path string) (crypto.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		return nil, fmt.Errorf("%s: no PEM block", path)
+	// The key is looked for among the file's blocks, as the TLS key_file
+	// is (tls.X509KeyPair): `openssl ecparam -genkey` writes an EC
+	// PARAMETERS block before it, and a file may hold the certificate
+	// too.
+	var blk *pem.Block
+	for rest := b; ; {
+		blk, rest = pem.Decode(rest)
+		if blk == nil {
+			return nil, fmt.Errorf("%s: no PEM private key block", path)
+		}
+		if blk.Type == "ENCRYPTED PRIVATE KEY" || blk.Headers["Proc-Type"] != "" {
+			return nil, fmt.Errorf("%s: the key is protected by a passphrase; ferry needs an unencrypted key readable only by its service account", path)
+		}
+		if strings.HasSuffix(blk.Type, "PRIVATE KEY") {
+			break
+		}
 	}
 	var key any
 	switch blk.Type {

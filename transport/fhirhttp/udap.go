@@ -561,7 +561,7 @@ func (t *udapTokens) obtain(ctx context.Context) (string, time.Duration, error) 
 	if err := t.prepare(ctx, true); err != nil {
 		return "", 0, err
 	}
-	tok, life, err := t.request(ctx)
+	tok, life, _, err := t.request(ctx)
 	if err != nil {
 		var ee *EndpointError
 		if errors.As(err, &ee) {
@@ -731,11 +731,12 @@ func (t *udapTokens) assertion() (string, error) {
 	})
 }
 
-// request asks the token endpoint for an access token.
-func (t *udapTokens) request(ctx context.Context) (string, time.Duration, error) {
+// request asks the token endpoint for an access token; scope is the
+// scope granted.
+func (t *udapTokens) request(ctx context.Context) (token string, life time.Duration, scope string, err error) {
 	a, err := t.assertion()
 	if err != nil {
-		return "", 0, fmt.Errorf("sign UDAP authentication token: %w", err)
+		return "", 0, "", fmt.Errorf("sign UDAP authentication token: %w", err)
 	}
 	check := "check exchange.auth.udap (organization_id, purpose_of_use, scope) and the registration"
 	if t.cfg.ClientID == "" && t.regFile != "" {
@@ -759,8 +760,8 @@ func (t *udapTokens) request(ctx context.Context) (string, time.Duration, error)
 type UDAPCheck struct {
 	Signer        string // subject of the certificate that signed the metadata
 	TokenEndpoint string
-	ClientID      string // "" when ferry has not registered yet
-	Scope         string
+	ClientID      string        // "" when ferry has not registered yet
+	Scope         string        // granted; the configured one until a token is
 	Life          time.Duration // of the token granted
 	// Warnings say what soft-fail revocation checking accepted
 	// unchecked.
@@ -784,7 +785,7 @@ func CheckUDAP(ctx context.Context, cfg UDAPConfig, base string, client *http.Cl
 	if t.clientID == "" {
 		return c, nil
 	}
-	_, c.Life, err = t.request(ctx)
+	_, c.Life, c.Scope, err = t.request(ctx)
 	return c, err
 }
 

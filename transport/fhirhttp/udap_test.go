@@ -317,6 +317,7 @@ type udapServer struct {
 	revoked   map[string]bool
 	jtis      map[string]bool
 	lastB2B   map[string]any
+	grant     string // the scope a token response names; empty: none
 }
 
 func newUDAPServer(t *testing.T, ex *exchange, ca *testCA) *udapServer {
@@ -513,8 +514,12 @@ func (s *udapServer) token(w http.ResponseWriter, form url.Values) {
 	s.issued++
 	access := fmt.Sprintf("udap-tok-%d", s.issued)
 	s.tokens[access] = true
+	ans := map[string]any{"access_token": access, "token_type": "Bearer", "expires_in": 3600}
+	if s.grant != "" {
+		ans["scope"] = s.grant
+	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"access_token": access, "token_type": "Bearer", "expires_in": 3600})
+	json.NewEncoder(w).Encode(ans)
 }
 
 func (s *udapServer) counts() (registers, issued int) {

@@ -189,6 +189,11 @@ func CheckCertificates(cfg *config.Config, opts DoctorOptions) []Check {
 			out = append(out, leafCheck("audit.tls.cert_file", at.CertFile, at.KeyFile, at.CAFile, x509.ExtKeyUsageClientAuth, false, opts))
 		}
 	}
+	// Every HTTP request ferry makes through an https proxy depends on
+	// the proxy's CA too.
+	if cfg.Proxy.CAFile != "" {
+		out = append(out, caCheck("proxy.ca_file", cfg.Proxy.CAFile, opts))
+	}
 	for i, m := range cfg.Sources.MLLP {
 		if m.TLS == nil {
 			continue
@@ -270,6 +275,15 @@ func leafCheck(field, certFile, keyFile, caFile string, usage x509.ExtKeyUsage, 
 	}
 	leaf := certs[0]
 	c.Level, c.Detail = validity(leaf, opts)
+	// The intermediates in the file are sent with the leaf: one that
+	// expires first breaks the handshake as the leaf would (and is the
+	// date the status and the daily warning give for this file).
+	for _, x := range certs[1:] {
+		if l, d := validity(x, opts); l > c.Level {
+			c.Level = l
+			c.Detail += "; but in its chain " + d
+		}
+	}
 	if keyFile != "" {
 		if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
 			c.Level = Fail

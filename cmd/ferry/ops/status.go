@@ -206,8 +206,11 @@ func (h *Histogram) bound(q float64) string {
 
 // CertStatus is one configured certificate's expiry.
 type CertStatus struct {
-	Use      string    `json:"use"`
-	File     string    `json:"file"`
+	Use  string `json:"use"`
+	File string `json:"file"`
+	// Subject is the common name of the file's certificate that expires
+	// first (NotAfter's): in a chain, perhaps an intermediate.
+	Subject  string    `json:"subject,omitempty"`
 	NotAfter time.Time `json:"not_after"`
 	DaysLeft int       `json:"days_left"`
 	Error    string    `json:"error,omitempty"`
@@ -303,12 +306,12 @@ func ConfiguredCertificates(cfg *config.Config, now time.Time) []CertStatus {
 			return
 		}
 		c := CertStatus{Use: use, File: file}
-		na, err := configtls.CertExpiry(file)
+		first, err := configtls.FirstToExpire(file)
 		if err != nil {
 			c.Error = err.Error()
 		} else {
-			c.NotAfter = na
-			c.DaysLeft = int(na.Sub(now).Hours() / 24)
+			c.Subject, c.NotAfter = first.Subject.CommonName, first.NotAfter
+			c.DaysLeft = int(first.NotAfter.Sub(now).Hours() / 24)
 		}
 		out = append(out, c)
 	}
@@ -329,6 +332,8 @@ func ConfiguredCertificates(cfg *config.Config, now time.Time) []CertStatus {
 		add("audit client certificate", cfg.Audit.TLS.CertFile)
 		add("audit CA", cfg.Audit.TLS.CAFile)
 	}
+	// An https proxy's CA: expired, no request gets past the proxy.
+	add("proxy CA", cfg.Proxy.CAFile)
 	for _, m := range cfg.Sources.MLLP {
 		if m.TLS != nil {
 			add("mllp/"+m.Name+" server certificate", m.TLS.CertFile)
