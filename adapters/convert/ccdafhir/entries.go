@@ -52,11 +52,13 @@ func firstValueConcept(a *act) *fhir.CodeableConcept {
 	return nil
 }
 
-// indications collects Indication (4.19) values as reason codes.
+// indications collects Indication (4.19) values as reason codes. A
+// Priority Preference (4.143), which senders put under RSON too, says how
+// urgent the act is, not why: it is no reason.
 func indications(a *act) []fhir.CodeableConcept {
 	var out []fhir.CodeableConcept
 	related(a, func(_ int, r *relationship, s *act, el string) {
-		if el == "observation" && !hasTemplate(s.TemplateID, tplImmRefusal) &&
+		if el == "observation" && !hasTemplate(s.TemplateID, tplImmRefusal) && !hasTemplate(s.TemplateID, tplPriorityPref) &&
 			(hasTemplate(s.TemplateID, tplIndication) || r.TypeCode == "RSON") {
 			if cc := firstValueConcept(s); cc != nil {
 				out = append(out, *cc)
