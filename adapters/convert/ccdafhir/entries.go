@@ -100,6 +100,17 @@ var noKnown = map[string][2]string{
 	"426232007": {"428607008", "No known environmental allergy"},
 }
 
+// anySubstance maps the SNOMED classes senders name as the substance of a
+// negated allergy observation to say "any substance of this kind" (HL7's
+// own R2.1 CCD example: 105590001 "Substance") to the allergy type whose
+// noKnown code that negation means (C-CDA on FHIR: a negated populated
+// substance maps to its negated concept).
+var anySubstance = map[string]string{
+	"105590001": "419199007", // Substance
+	"410942007": "416098002", // Drug or medicament
+	"255620007": "414285001", // Food
+}
+
 func (c *converter) allergyConcern(a *act) {
 	n := 0
 	related(a, func(i int, _ *relationship, s *act, el string) {
@@ -178,11 +189,22 @@ func (c *converter) allergy(o *act, concern *act) {
 			break
 		}
 	}
+	nkType := valueCode
+	if negated(o) && substance != nil && len(substance.Coding) > 0 && substance.Coding[0].System == sysSCT {
+		if t, ok := anySubstance[substance.Coding[0].Code]; ok {
+			// No allergy to any substance of the class: the value
+			// may name the kind (a drug allergy), else the class does.
+			substance = nil
+			if _, ok := noKnown[valueCode]; !ok || valueCode == "419199007" {
+				nkType = t
+			}
+		}
+	}
 	verification := "confirmed"
 	switch {
 	case negated(o) && substance == nil:
 		code := [2]string{"716186003", "No known allergy"}
-		if nk, ok := noKnown[valueCode]; ok {
+		if nk, ok := noKnown[nkType]; ok {
 			code = nk
 		}
 		r.Code = simpleConcept(sysSCT, code[0], code[1])
