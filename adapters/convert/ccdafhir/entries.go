@@ -52,11 +52,13 @@ func firstValueConcept(a *act) *fhir.CodeableConcept {
 	return nil
 }
 
-// indications collects Indication (4.19) values as reason codes.
+// indications collects Indication (4.19) values as reason codes. A
+// Priority Preference (4.143), which senders put under RSON too, says how
+// urgent the act is, not why: it is no reason.
 func indications(a *act) []fhir.CodeableConcept {
 	var out []fhir.CodeableConcept
 	related(a, func(_ int, r *relationship, s *act, el string) {
-		if el == "observation" && !hasTemplate(s.TemplateID, tplImmRefusal) &&
+		if el == "observation" && !hasTemplate(s.TemplateID, tplImmRefusal) && !hasTemplate(s.TemplateID, tplPriorityPref) &&
 			(hasTemplate(s.TemplateID, tplIndication) || r.TypeCode == "RSON") {
 			if cc := firstValueConcept(s); cc != nil {
 				out = append(out, *cc)
@@ -96,6 +98,17 @@ var noKnown = map[string][2]string{
 	"414285001": {"429625007", "No known food allergy"},
 	"419199007": {"716186003", "No known allergy"},
 	"426232007": {"428607008", "No known environmental allergy"},
+}
+
+// anySubstance maps the SNOMED classes senders name as the substance of a
+// negated allergy observation to say "any substance of this kind" (HL7's
+// own R2.1 CCD example: 105590001 "Substance") to the allergy type whose
+// noKnown code that negation means (C-CDA on FHIR: a negated populated
+// substance maps to its negated concept).
+var anySubstance = map[string]string{
+	"105590001": "419199007", // Substance
+	"410942007": "416098002", // Drug or medicament
+	"255620007": "414285001", // Food
 }
 
 func (c *converter) allergyConcern(a *act) {
@@ -176,11 +189,22 @@ func (c *converter) allergy(o *act, concern *act) {
 			break
 		}
 	}
+	nkType := valueCode
+	if negated(o) && substance != nil && len(substance.Coding) > 0 && substance.Coding[0].System == sysSCT {
+		if t, ok := anySubstance[substance.Coding[0].Code]; ok {
+			// No allergy to any substance of the class: the value
+			// may name the kind (a drug allergy), else the class does.
+			substance = nil
+			if _, ok := noKnown[valueCode]; !ok || valueCode == "419199007" {
+				nkType = t
+			}
+		}
+	}
 	verification := "confirmed"
 	switch {
 	case negated(o) && substance == nil:
 		code := [2]string{"716186003", "No known allergy"}
-		if nk, ok := noKnown[valueCode]; ok {
+		if nk, ok := noKnown[nkType]; ok {
 			code = nk
 		}
 		r.Code = simpleConcept(sysSCT, code[0], code[1])

@@ -153,7 +153,7 @@ func hasRef(refs []fhir.Reference, ref string) bool {
 // dataAbsentReason for a nullFlavor.
 func (c *converter) setObsValue(r *fhir.Observation, v *anyValue) {
 	typ := strings.ToUpper(bareType(v.XSIType))
-	if v.NullFlavor != "" && v.Value == "" && v.Code == "" {
+	if v.NullFlavor != "" && v.Value == "" && v.Code == "" && !otherCode(typ, v) {
 		if reason, ok := dataAbsent[v.NullFlavor]; ok {
 			r.DataAbsentReason = simpleConcept("http://terminology.hl7.org/CodeSystem/data-absent-reason", reason, "")
 		}
@@ -201,6 +201,24 @@ func (c *converter) setObsValue(r *fhir.Observation, v *anyValue) {
 			r.ValueString = s
 		}
 	}
+}
+
+// otherCode reports a coded value with nullFlavor (OTH: a code from
+// outside the value set) that still gives the code in a translation or
+// the words in originalText: that is the value, and FHIR allows no
+// dataAbsentReason beside it (obs-6).
+func otherCode(typ string, v *anyValue) bool {
+	switch typ {
+	case "", "CD", "CE", "CV", "CO", "CS":
+	default:
+		return false
+	}
+	for i := range v.Translation {
+		if _, ok := coding(&v.Translation[i]); ok {
+			return true
+		}
+	}
+	return v.OriginalText != nil && clean(v.OriginalText.Text) != ""
 }
 
 // lowTS and highTS read IVL_TS bounds parsed as PQ bounds.
