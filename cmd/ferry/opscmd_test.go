@@ -248,6 +248,58 @@ status:
 	}
 }
 
+// TestStatusRunningWithoutStatusListener: with status.listen off (a
+// configuration may turn the page off), a running gateway has no page to
+// answer `ferry status`; the command said "ferry is not running" and
+// exited 3 beside the running gateway, so a monitor alerted on it and an
+// operator went on to start a second one. The gateway holds the queue's
+// lock: status says it runs, reads the figures from the data folder and
+// exits 0; once it stops, 3 again.
+func TestStatusRunningWithoutStatusListener(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "ferry.yaml")
+	os.WriteFile(cfgFile, []byte(fmt.Sprintf(`
+data_dir: %q
+sources:
+  mllp:
+    - name: main
+      listen: 127.0.0.1:0
+status: {listen: ""}
+`, filepath.Join(dir, "data"))), 0o600)
+	cfg, err := config.Load(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := runGateway(t, cfg)
+
+	var out bytes.Buffer
+	if err := cmdStatus(context.Background(), []string{"--config", cfgFile}, &out, io.Discard); err != nil {
+		t.Fatalf("status beside a running gateway: %v\n%s", err, out.String())
+	}
+	if s := out.String(); !strings.Contains(s, "ferry is running") || strings.Contains(s, "not running") {
+		t.Errorf("status beside a running gateway without status.listen:\n%s", s)
+	}
+	out.Reset()
+	if err := cmdStatus(context.Background(), []string{"--config", cfgFile, "--json"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), `"running": true`) {
+		t.Errorf("status --json beside a running gateway:\n%s", out.String())
+	}
+
+	if err := gw.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	err = cmdStatus(context.Background(), []string{"--config", cfgFile}, &out, io.Discard)
+	if ec, ok := err.(exitCoder); !ok || ec.ExitCode() != 3 {
+		t.Fatalf("status after the stop: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "ferry is not running") {
+		t.Errorf("status after the stop:\n%s", out.String())
+	}
+}
+
 func TestBackfillCommand(t *testing.T) {
 	dir := t.TempDir()
 	exp := filepath.Join(dir, "export")

@@ -52,10 +52,10 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return enc.Encode(struct {
 			Running bool `json:"running"`
 			*ops.Status
-		}{st.Online, st})
+		}{st.Online || st.Running, st})
 	}
 	ops.PrintStatus(stdout, st)
-	if !st.Online {
+	if !st.Online && !st.Running {
 		return exitError{code: 3, err: fmt.Errorf("the gateway is not running")}
 	}
 	return nil

@@ -149,6 +149,20 @@ import (
 // this one) has the directory open.
 var ErrLocked = errors.New("queue directory is in use by another process")
 
+// InUse reports whether a Queue (a running gateway, or a command such as
+// `ferry held release`) has dir open, without opening it or taking its
+// lock from anyone. A dir without a lock file was never opened.
+func InUse(dir string) (bool, error) {
+	held, err := lockHeld(filepath.Join(dir, "LOCK"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("queue %s: %w", dir, err)
+	}
+	return held, nil
+}
+
 // DefaultSegmentBytes is the size at which a new segment file is started.
 const DefaultSegmentBytes = 64 << 20
 

@@ -427,6 +427,25 @@ func TestLock(t *testing.T) {
 	closeQ(t, q)
 }
 
+// TestInUse: InUse tells an open queue from a closed one (`ferry status`
+// beside a gateway without a status page), and asking leaves the queue
+// free to open.
+func TestInUse(t *testing.T) {
+	dir := t.TempDir()
+	if inUse, err := InUse(dir); err != nil || inUse {
+		t.Fatalf("never opened: InUse = %v, %v", inUse, err)
+	}
+	q := open(t, dir, Options{})
+	if inUse, err := InUse(dir); err != nil || !inUse {
+		t.Fatalf("open: InUse = %v, %v", inUse, err)
+	}
+	closeQ(t, q)
+	if inUse, err := InUse(dir); err != nil || inUse {
+		t.Fatalf("closed: InUse = %v, %v", inUse, err)
+	}
+	closeQ(t, open(t, dir, Options{}))
+}
+
 // TestGroupCommit checks that concurrent Puts share fsyncs and that all of
 // them are stored.
 func TestGroupCommit(t *testing.T) {

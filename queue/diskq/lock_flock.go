@@ -35,3 +35,21 @@ func unlockFile(f *os.File) error {
 	}
 	return f.Close()
 }
+
+// lockHeld reports whether another open file description holds the lock
+// on path. It asks for a shared lock, which an exclusive holder refuses,
+// and drops it at once: a reader never keeps the queue from a gateway.
+func lockHeld(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return true, nil
+		}
+		return false, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return false, unix.Flock(int(f.Fd()), unix.LOCK_UN)
+}

@@ -38,3 +38,22 @@ func unlockFile(f *os.File) error {
 	}
 	return f.Close()
 }
+
+// lockHeld reports whether another process holds the lock on path. It
+// asks for a shared lock, which an exclusive holder refuses, and drops it
+// at once: a reader never keeps the queue from a gateway.
+func lockHeld(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	ol := new(windows.Overlapped)
+	if err := windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, ol); err != nil {
+		if errors.Is(err, windows.ERROR_LOCK_VIOLATION) {
+			return true, nil
+		}
+		return false, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return false, windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, new(windows.Overlapped))
+}

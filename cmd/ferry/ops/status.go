@@ -53,6 +53,9 @@ type Status struct {
 
 	// Online is true when the figures came from a running gateway.
 	Online bool `json:"-"`
+	// Running is true, offline, when a gateway holds the queue although
+	// its status page did not answer (status.listen off, or too busy).
+	Running bool `json:"-"`
 	// Address is the status page that answered (online only).
 	Address string `json:"-"`
 }
@@ -285,6 +288,11 @@ func OfflineStatus(cfg *config.Config) (*Status, error) {
 			return nil, fmt.Errorf("read queue: %w", err)
 		}
 		s.Queue = snap.Stats
+		// The gateway keeps the queue's lock while it runs: without
+		// this, status.listen off read as "not running".
+		if s.Running, err = diskq.InUse(qdir); err != nil {
+			return nil, err
+		}
 	}
 	s.Certificates = ConfiguredCertificates(cfg, s.Now)
 	s.Encryption = EncryptionOf(cfg)
@@ -367,6 +375,8 @@ func PrintStatus(w io.Writer, s *Status) {
 	}
 	if s.Online {
 		fmt.Fprintf(w, "ferry %s is running (status page http://%s/), up %s\n", s.Version, s.Address, ago(s.Started, now))
+	} else if s.Running {
+		fmt.Fprintf(w, "ferry is running (it holds the queue) but its status page did not answer (status.listen off, or the gateway too busy); figures read from %s\n", s.DataDir)
 	} else {
 		fmt.Fprintf(w, "ferry is not running (no answer on the status address); figures read from %s\n", s.DataDir)
 	}
@@ -387,6 +397,8 @@ func PrintStatus(w io.Writer, s *Status) {
 		fmt.Fprintf(w, "last delivery:     %s ago (%s)\n", ago(s.Delivery.LastDelivery, now), s.Delivery.LastDelivery.Local().Format("2006-01-02 15:04:05"))
 	case s.Online:
 		fmt.Fprintf(w, "last delivery:     none since start\n")
+	case s.Running:
+		fmt.Fprintf(w, "last delivery:     unknown without the status page\n")
 	default:
 		fmt.Fprintf(w, "last delivery:     unknown while the gateway is not running\n")
 	}
