@@ -149,6 +149,14 @@ import (
 // this one) has the directory open.
 var ErrLocked = errors.New("queue directory is in use by another process")
 
+// lockRetries × lockRetryWait is how long Open waits for a lock held by
+// someone else before it reports ErrLocked: long enough for InUse's probe,
+// short enough that a second gateway is told at once.
+const (
+	lockRetries   = 10
+	lockRetryWait = 20 * time.Millisecond
+)
+
 // InUse reports whether a Queue (a running gateway, or a command such as
 // `ferry held release`) has dir open, without opening it or taking its
 // lock from anyone. A dir without a lock file was never opened.

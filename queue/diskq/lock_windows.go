@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"golang.org/x/sys/windows"
 )
@@ -20,6 +21,13 @@ func lockFile(path string) (*os.File, error) {
 	ol := new(windows.Overlapped)
 	err = windows.LockFileEx(windows.Handle(f.Fd()),
 		windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, ol)
+	for i := 0; errors.Is(err, windows.ERROR_LOCK_VIOLATION) && i < lockRetries; i++ {
+		// A reader's probe (InUse: `ferry status`) holds a shared lock
+		// for an instant; a gateway starting then waits it out.
+		time.Sleep(lockRetryWait)
+		err = windows.LockFileEx(windows.Handle(f.Fd()),
+			windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, ol)
+	}
 	if err != nil {
 		f.Close()
 		if errors.Is(err, windows.ERROR_LOCK_VIOLATION) {

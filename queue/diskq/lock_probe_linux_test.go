@@ -1,0 +1,35 @@
+package diskq
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestOpenWaitsOutInUseProbe: InUse (`ferry status`) holds a shared lock
+// on the queue's LOCK for an instant; a gateway starting at that instant
+// waits it out instead of failing with ErrLocked.
+func TestOpenWaitsOutInUseProbe(t *testing.T) {
+	dir := t.TempDir()
+	closeQ(t, open(t, dir, Options{}))
+	f, err := os.Open(filepath.Join(dir, "LOCK"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	}()
+	q, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatalf("open during a probe: %v", err)
+	}
+	closeQ(t, q)
+}
