@@ -651,10 +651,16 @@ func (s *Sink) spoolAll(evs []Event) {
 	if len(msgs) == 0 {
 		return
 	}
+	before := s.spool.Len()
 	dropped, err := s.spool.Append(msgs)
 	if err != nil {
-		// The disk refuses: these events are lost; say so once per streak.
-		s.lose(uint64(len(msgs)))
+		// The disk refuses: the events not written are lost; say so
+		// once per streak. Those written before the failure are in
+		// the spool and will be sent (Len counts them; dropped counts
+		// any the bound then removed).
+		written := min(max(s.spool.Len()-before+dropped, 0), len(msgs))
+		s.spooled.Add(uint64(written))
+		s.lose(uint64(len(msgs) - written))
 		s.recordError(err)
 	} else {
 		s.spooled.Add(uint64(len(msgs)))
