@@ -574,7 +574,8 @@ func (s *Sink) write(c conn, m []byte) error {
 // what it sent consumed, once ctx ends.
 func (s *Sink) drainSpool(ctx context.Context, c conn) error {
 	msgs, err := s.spool.Peek(batch)
-	if err != nil {
+	var damaged *damagedError
+	if err != nil && !errors.As(err, &damaged) {
 		return err
 	}
 	var werr error
@@ -604,6 +605,17 @@ func (s *Sink) drainSpool(ctx context.Context, c conn) error {
 	}
 	if err := s.spool.Consume(msgs[:n]); err != nil {
 		return errors.Join(werr, err)
+	}
+	if damaged != nil && werr == nil && n == len(msgs) && ctx.Err() == nil {
+		// The local disk's fault, not the repository's: the
+		// connection is kept, the damaged record skipped and counted
+		// (the repository is told), and the records behind it go on.
+		lost, err := s.spool.SkipDamaged()
+		s.lose(uint64(lost))
+		s.log.Warn("damaged audit spool record dropped", "error", damaged.Error(), "lost", lost)
+		if err != nil {
+			s.recordError(err)
+		}
 	}
 	s.pending.Store(int64(s.spool.Len()))
 	return werr
