@@ -98,7 +98,7 @@ type Options struct {
 // Stats is a snapshot of a Sink's counters. It holds no PHI.
 type Stats struct {
 	Sent        uint64 // messages written to the repository
-	Spooled     uint64 // messages written to the spool
+	Spooled     uint64 // messages written to the spool (every one is, before it is sent)
 	Dropped     uint64 // messages lost: spool bound, full channel, encode error, a spooled record the repository cannot take, after shutdown
 	Truncated   uint64 // datagrams cut to fit (udp, dtls)
 	Pending     int    // messages in the spool now
@@ -129,6 +129,12 @@ type Sink struct {
 	stopped bool
 	cancel  context.CancelFunc
 	done    chan struct{}
+	// stopCtx is Shutdown's context, set before the sender is cancelled:
+	// it bounds the sender's last sends. stopEvs are the events Shutdown
+	// took from the channel and could not hand off (handOver); the
+	// sender spools them.
+	stopCtx context.Context
+	stopEvs []Event
 
 	// handoffWarned names the hand-off files that could not be opened
 	// and were logged (takeHandoff; the sender goroutine's).
@@ -262,8 +268,9 @@ func (s *Sink) Start(_ context.Context) error {
 	return nil
 }
 
-// Shutdown stops accepting events, sends or spools what is queued, closes
-// the connection and the spool, and waits (or until ctx ends). It is
+// Shutdown stops accepting events, puts what is queued on disk (handOver)
+// before anything slow, sends what it can while ctx lasts, closes the
+// connection and the spool, and waits (or until ctx ends). It is
 // idempotent and safe without Start.
 func (s *Sink) Shutdown(ctx context.Context) error {
 	s.lifeMu.Lock()
@@ -287,6 +294,10 @@ func (s *Sink) Shutdown(ctx context.Context) error {
 		s.spoolAll(evs)
 		return s.spool.Close()
 	}
+	s.handOver()
+	s.lifeMu.Lock()
+	s.stopCtx = ctx
+	s.lifeMu.Unlock()
 	s.cancel()
 	select {
 	case <-s.done:
@@ -294,6 +305,38 @@ func (s *Sink) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("shutdown audit sink: %w", ctx.Err())
 	}
+}
+
+// handOver writes what is still queued (the gateway's stop event, the
+// last imports) and the loss report to a hand-off file, fsynced, at once:
+// the sender may be waiting on a slow repository (a POST, a write to a
+// peer that stopped reading, each up to Timeout) for longer than the
+// shutdown deadline, and the process exits when that ends. The sender
+// takes the file into its spool as it stops, or the next start does.
+// Without a hand-off directory, or when the file cannot be written, the
+// events are left to the sender.
+func (s *Sink) handOver() {
+	evs := s.drainChannel(nil)
+	if ev, ok := s.lossReport(); ok {
+		evs = append(evs, ev)
+	}
+	if len(evs) == 0 {
+		return
+	}
+	if dir := s.opts.HandoffDir; dir != "" {
+		recs := s.records(evs)
+		err := os.MkdirAll(dir, 0o700)
+		if err == nil {
+			err = writeHandoff(dir, recs)
+		}
+		if err == nil {
+			return
+		}
+		s.recordError(err)
+	}
+	s.lifeMu.Lock()
+	s.stopEvs = evs
+	s.lifeMu.Unlock()
 }
 
 // Stats returns a snapshot of the counters.
@@ -314,10 +357,13 @@ func (s *Sink) Stats() Stats {
 
 // run is the sender. It owns the connection and the spool.
 //
-//	Record ─► ch ─► spool empty and connected? ─yes─► write ─fail─┐
-//	                     │ no                                        ▼
-//	                     └──────────────────────────────────────► spool (fsync)
-//	redial (≤ every RedialInterval) ─► drain spool in order ─► live again
+//	Record ─► ch ─► spool (fsync) ─► connected? ─yes─► send from the spool in order
+//	                                     │ no
+//	                                     └─► redial (≤ every RedialInterval)
+//
+// Every event is on disk before it is sent: a write can take up to
+// Timeout (a slow https repository, a syslog peer that stopped reading),
+// and a shutdown that ends meanwhile must not take the events with it.
 func (s *Sink) run(ctx context.Context) {
 	defer close(s.done)
 	var c conn
@@ -404,19 +450,23 @@ func (s *Sink) run(ctx context.Context) {
 	}
 	connect()
 	for {
-		// Drain the spool first so that order is kept.
 		for s.spool.Len() > 0 && ctx.Err() == nil && connect() {
-			if err := s.drainSpool(c); err != nil {
+			if err := s.drainSpool(ctx, c); err != nil {
 				disconnect(err)
 			}
 			// Live events go behind the spooled ones.
 			s.spoolAll(s.drainChannel(nil))
 		}
-		if c != nil && s.spool.Len() == 0 {
+		if c != nil && s.spool.Len() == 0 && ctx.Err() == nil {
 			// The repository has everything that was kept: now tell it
 			// what was not.
 			if ev, ok := s.lossReport(); ok {
-				s.spoolAll(s.writeAll(c, []Event{ev}, disconnect))
+				// Spooled like any event, and sent at the top of
+				// the loop (unless the disk refused it: then it is
+				// counted, for the next report).
+				if s.spoolAll([]Event{ev}); s.spool.Len() > 0 {
+					continue
+				}
 			}
 		}
 		var wake <-chan time.Time
@@ -430,30 +480,34 @@ func (s *Sink) run(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
+			// First to disk, then, time allowing, to the repository:
+			// what is left (and what Shutdown handed off) is spooled
+			// before anything slow is tried.
+			s.lifeMu.Lock()
+			stop, evs := s.stopCtx, s.stopEvs
+			s.stopEvs = nil
+			s.lifeMu.Unlock()
+			evs = append(s.drainChannel(nil), evs...)
+			if ev, ok := s.lossReport(); ok {
+				evs = append(evs, ev)
+			}
+			s.spoolAll(evs)
+			s.takeHandoff()
 			if dialing != nil {
 				// The dial ends with ctx; a connection it made in
 				// time takes what is left.
 				dialed(<-dialing)
 			}
-			evs := s.drainChannel(nil)
-			if ev, ok := s.lossReport(); ok {
-				// Spooled, if not sent: the next start sends it.
-				evs = append(evs, ev)
-			}
 			retire()
 			if c != nil && s.spool.Len() > 0 && s.spool.Len() <= batch {
-				// A few events spooled in the last moments (while a
-				// dial ran, or behind a drained batch): send them now,
-				// in one bounded batch, so that what is recorded last
-				// (the gateway's stop) does not wait for the next start.
-				if err := s.drainSpool(c); err != nil {
+				// A few events spooled in the last moments (the
+				// gateway's stop, events recorded while a dial ran):
+				// send them now, in one batch bounded by Shutdown's
+				// context, so that they do not wait for the next start.
+				if err := s.drainSpool(stop, c); err != nil {
 					disconnect(err)
 				}
 			}
-			if c != nil && s.spool.Len() == 0 {
-				evs = s.writeAll(c, evs, disconnect)
-			}
-			s.spoolAll(evs)
 			if c != nil {
 				c.Close()
 				s.connected.Store(false)
@@ -471,11 +525,9 @@ func (s *Sink) run(ctx context.Context) {
 		case <-handoff:
 			s.takeHandoff()
 		case ev := <-s.ch:
-			evs := s.drainChannel(s.prepare(nil, ev))
-			if s.spool.Len() == 0 && connect() {
-				evs = s.writeAll(c, evs, disconnect)
-			}
-			s.spoolAll(evs)
+			// Sent from the spool at the top of the loop.
+			s.spoolAll(s.drainChannel(s.prepare(nil, ev)))
+			connect()
 		}
 		if wake != nil && !timer.Stop() {
 			select {
@@ -490,25 +542,6 @@ func (s *Sink) run(ctx context.Context) {
 type dialResult struct {
 	c   conn
 	err error
-}
-
-// writeAll encodes evs for the repository and sends them over c; it
-// returns those not sent (from the first failure on), after calling fail
-// with the error. An event that cannot be encoded is dropped and counted.
-func (s *Sink) writeAll(c conn, evs []Event, fail func(error)) []Event {
-	for i := range evs {
-		m, err := s.dialer.ep.encode(s.header, &evs[i])
-		if err != nil {
-			s.lose(1)
-			s.recordError(err)
-			continue
-		}
-		if err := s.write(c, m); err != nil {
-			fail(err)
-			return evs[i:]
-		}
-	}
-	return nil
 }
 
 // write sends one message and counts it: sent, or dropped when the
@@ -537,15 +570,20 @@ func (s *Sink) write(c conn, m []byte) error {
 // drainSpool sends one batch from the spool and consumes what was sent.
 // Each record is encoded for the repository configured now (record.go);
 // one that can never be sent to it is consumed too, dropped and counted,
-// so that it cannot hold up the records behind it.
-func (s *Sink) drainSpool(c conn) error {
+// so that it cannot hold up the records behind it. It stops early, with
+// what it sent consumed, once ctx ends.
+func (s *Sink) drainSpool(ctx context.Context, c conn) error {
 	msgs, err := s.spool.Peek(batch)
-	if err != nil {
+	var damaged *damagedError
+	if err != nil && !errors.As(err, &damaged) {
 		return err
 	}
 	var werr error
 	n := 0
 	for _, rec := range msgs {
+		if ctx.Err() != nil {
+			break
+		}
 		rec, err := openRecord(s.opts.Key, rec)
 		if err != nil {
 			s.lose(1)
@@ -567,6 +605,17 @@ func (s *Sink) drainSpool(c conn) error {
 	}
 	if err := s.spool.Consume(msgs[:n]); err != nil {
 		return errors.Join(werr, err)
+	}
+	if damaged != nil && werr == nil && n == len(msgs) && ctx.Err() == nil {
+		// The local disk's fault, not the repository's: the
+		// connection is kept, the damaged record skipped and counted
+		// (the repository is told), and the records behind it go on.
+		lost, err := s.spool.SkipDamaged()
+		s.lose(uint64(lost))
+		s.log.Warn("damaged audit spool record dropped", "error", damaged.Error(), "lost", lost)
+		if err != nil {
+			s.recordError(err)
+		}
 	}
 	s.pending.Store(int64(s.spool.Len()))
 	return werr
@@ -610,23 +659,20 @@ func (s *Sink) prepare(evs []Event, ev Event) []Event {
 // spoolAll appends evs to the spool, as records (record.go), with one
 // fsync.
 func (s *Sink) spoolAll(evs []Event) {
-	msgs := make([][]byte, 0, len(evs))
-	for i := range evs {
-		m, err := marshalRecord(s.header.ProcID, &evs[i])
-		if err != nil {
-			s.lose(1)
-			s.recordError(err)
-			continue
-		}
-		msgs = append(msgs, sealRecord(s.opts.Key, m))
-	}
+	msgs := s.records(evs)
 	if len(msgs) == 0 {
 		return
 	}
+	before := s.spool.Len()
 	dropped, err := s.spool.Append(msgs)
 	if err != nil {
-		// The disk refuses: these events are lost; say so once per streak.
-		s.lose(uint64(len(msgs)))
+		// The disk refuses: the events not written are lost; say so
+		// once per streak. Those written before the failure are in
+		// the spool and will be sent (Len counts them; dropped counts
+		// any the bound then removed).
+		written := min(max(s.spool.Len()-before+dropped, 0), len(msgs))
+		s.spooled.Add(uint64(written))
+		s.lose(uint64(len(msgs) - written))
 		s.recordError(err)
 	} else {
 		s.spooled.Add(uint64(len(msgs)))
@@ -637,6 +683,22 @@ func (s *Sink) spoolAll(evs []Event) {
 		}
 	}
 	s.pending.Store(int64(s.spool.Len()))
+}
+
+// records makes evs spool records (record.go), sealed when a key is set;
+// an event that cannot be made one is dropped and counted.
+func (s *Sink) records(evs []Event) [][]byte {
+	msgs := make([][]byte, 0, len(evs))
+	for i := range evs {
+		m, err := marshalRecord(s.header.ProcID, &evs[i])
+		if err != nil {
+			s.lose(1)
+			s.recordError(err)
+			continue
+		}
+		msgs = append(msgs, sealRecord(s.opts.Key, m))
+	}
+	return msgs
 }
 
 // lose counts n events lost, for Stats and for the next loss report, and

@@ -132,12 +132,21 @@ func scanSegment(path string, seq uint64, from int64) (segment, error) {
 		return segment{}, fmt.Errorf("open audit spool segment: %w", err)
 	}
 	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return segment{}, fmt.Errorf("open audit spool segment: %w", err)
+	}
 	r := bufio.NewReader(f)
 	var off int64
 	n := 0
 	for {
 		msg, err := readRecord(r)
-		if err != nil {
+		if errors.Is(err, errChecksum) && off+recHeader+int64(len(msg)) < st.Size() {
+			// Damaged, not torn: records follow it. It is kept, and
+			// counted, so that the sender drops it and counts it lost
+			// (Sink.drainSpool) rather than this cutting off, uncounted,
+			// every record after it.
+		} else if err != nil {
 			break
 		}
 		if off >= from {
@@ -145,7 +154,7 @@ func scanSegment(path string, seq uint64, from int64) (segment, error) {
 		}
 		off += recHeader + int64(len(msg))
 	}
-	if st, err := f.Stat(); err == nil && st.Size() != off {
+	if st.Size() != off {
 		if err := f.Truncate(off); err != nil {
 			return segment{}, fmt.Errorf("truncate torn audit spool segment: %w", err)
 		}
@@ -155,6 +164,10 @@ func scanSegment(path string, seq uint64, from int64) (segment, error) {
 	}
 	return segment{seq: seq, size: off, records: n}, nil
 }
+
+// errChecksum is a record whose bytes are all there but do not match
+// their checksum; readRecord returns them with it.
+var errChecksum = errors.New("audit spool record checksum mismatch")
 
 func readRecord(r io.Reader) ([]byte, error) {
 	var h [recHeader]byte
@@ -170,7 +183,7 @@ func readRecord(r io.Reader) ([]byte, error) {
 		return nil, err
 	}
 	if crc32.Checksum(msg, castagnoli) != binary.BigEndian.Uint32(h[4:]) {
-		return nil, errors.New("audit spool record checksum mismatch")
+		return msg, errChecksum
 	}
 	return msg, nil
 }
@@ -289,7 +302,23 @@ func (s *spool) rotate() error {
 	return nil
 }
 
-// Peek reads up to n unsent records in order without consuming them.
+// damagedError is a spool segment that cannot be read at the next record
+// (its checksum fails, it is cut short, the file is gone): a fault of the
+// local disk, not of the repository. SkipDamaged moves past it.
+type damagedError struct {
+	seg string
+	err error
+}
+
+func (e *damagedError) Error() string {
+	return "audit spool segment " + e.seg + " is damaged: " + e.err.Error()
+}
+
+func (e *damagedError) Unwrap() error { return e.err }
+
+// Peek reads up to n unsent records in order without consuming them. At
+// a damaged record it returns the records before it and a
+// *damagedError.
 func (s *spool) Peek(n int) ([][]byte, error) {
 	var out [][]byte
 	for i := 0; i < len(s.segs) && len(out) < n; i++ {
@@ -298,6 +327,9 @@ func (s *spool) Peek(n int) ([][]byte, error) {
 			continue
 		}
 		f, err := os.Open(filepath.Join(s.dir, segName(g.seq)))
+		if errors.Is(err, os.ErrNotExist) {
+			return out, &damagedError{seg: segName(g.seq), err: err}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("open audit spool segment: %w", err)
 		}
@@ -312,7 +344,10 @@ func (s *spool) Peek(n int) ([][]byte, error) {
 			m, err := readRecord(r)
 			if err != nil {
 				f.Close()
-				return nil, fmt.Errorf("read audit spool segment %s: %w", segName(g.seq), err)
+				if errors.Is(err, io.EOF) {
+					err = io.ErrUnexpectedEOF // fewer records than counted
+				}
+				return out, &damagedError{seg: segName(g.seq), err: err}
 			}
 			out = append(out, m)
 		}
@@ -351,6 +386,39 @@ func (s *spool) Consume(msgs [][]byte) error {
 		}
 	}
 	return s.writeCursor()
+}
+
+// SkipDamaged consumes the first unsent record, which Peek found damaged,
+// and returns how many records that loses: that one when its length can
+// be read, else what is left of its segment (the records after a garbled
+// length cannot be found). Call it once the records before it are
+// consumed.
+func (s *spool) SkipDamaged() (lost int, err error) {
+	for len(s.segs) > 0 && s.segs[0].records == 0 {
+		if err := s.dropHead(); err != nil {
+			return 0, err
+		}
+	}
+	if len(s.segs) == 0 {
+		return 0, nil
+	}
+	g := &s.segs[0]
+	var h [recHeader]byte
+	if f, err := os.Open(filepath.Join(s.dir, segName(g.seq))); err == nil {
+		_, err = f.ReadAt(h[:], s.headOff)
+		f.Close()
+		if n := int64(binary.BigEndian.Uint32(h[:4])); err == nil && s.headOff+recHeader+n <= g.size {
+			s.headOff += recHeader + n
+			g.records--
+			if g.records == 0 {
+				return 1, s.dropHead()
+			}
+			return 1, s.writeCursor()
+		}
+	}
+	lost = g.records
+	g.records = 0
+	return lost, s.dropHead()
 }
 
 // dropHead deletes the oldest segment (sent or dropped) and moves the

@@ -1,0 +1,115 @@
+package audit
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// damageRecord flips a byte inside the body of the i-th record of the
+// spool segment file path.
+func damageRecord(t *testing.T, path string, i int) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := bufio.NewReader(f)
+	var off int64
+	for k := 0; ; k++ {
+		m, err := readRecord(r)
+		if err != nil {
+			t.Fatalf("segment has %d records, want more than %d: %v", k, i, err)
+		}
+		if k == i {
+			b := make([]byte, 1)
+			at := off + recHeader + int64(len(m))/2
+			f.ReadAt(b, at)
+			b[0] ^= 0xff
+			if _, err := f.WriteAt(b, at); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		off += recHeader + int64(len(m))
+	}
+}
+
+// TestSpoolDamagedRecordAtOpen: a record that fails its checksum in the
+// middle of a segment (a bad sector, not a record torn by a crash: records
+// follow it) must not cut off the records after it at the next start,
+// uncounted; it is skipped, and counted, and the rest are read.
+func TestSpoolDamagedRecordAtOpen(t *testing.T) {
+	dir := t.TempDir()
+	s, err := openSpool(dir, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append([][]byte{rec(0), rec(1), rec(2)}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	damageRecord(t, filepath.Join(dir, segName(1)), 1)
+	s, err = openSpool(dir, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Len() != 3 {
+		t.Fatalf("reopened spool counts %d records, want 3 (one damaged, still to be dropped and counted)", s.Len())
+	}
+	msgs, err := s.Peek(10)
+	if len(msgs) != 1 || err == nil {
+		t.Fatalf("Peek = %d records, %v; want the one before the damage and an error", len(msgs), err)
+	}
+	if err := s.Consume(msgs); err != nil {
+		t.Fatal(err)
+	}
+	if lost, err := s.SkipDamaged(); lost != 1 || err != nil {
+		t.Fatalf("SkipDamaged = %d, %v; want 1 record lost", lost, err)
+	}
+	if got := peekAll(t, s); strings.Join(got, "|") != string(rec(2)) {
+		t.Fatalf("after the damaged record: %q, want record 2", got)
+	}
+}
+
+// TestSinkSkipsDamagedSpoolRecord: a spool record that fails its checksum
+// while the gateway runs is the local disk's fault: the sender must not
+// drop the connection, call the repository unreachable and stop sending
+// (every later event queued behind it for good). It drops that record,
+// counts it, sends the rest in order, and tells the repository of the
+// loss.
+func TestSinkSkipsDamagedSpoolRecord(t *testing.T) {
+	p := demoPKI(t)
+	addr := reserveAddr(t)
+	dir := filepath.Join(t.TempDir(), "spool")
+	s := newSink(t, "tls://"+addr, clientTLS(p), dir, nil)
+	start(t, s)
+	for i := range 3 {
+		s.Record(exportN(i))
+	}
+	waitStats(t, s, "three spooled", func(st Stats) bool { return st.Spooled == 3 })
+	damageRecord(t, filepath.Join(dir, segName(1)), 1)
+	r, _ := startTLSRepo(t, p, addr)
+	msgs := r.waitN(t, 3)
+	wantOrder(t, bundleOrder(t, msgs[:1]), 0, 1)
+	if got := bundleOrder(t, msgs[1:2]); len(got) != 1 || got[0] != "bundle-00002" {
+		t.Fatalf("second message delivered %v, want bundle-00002", got)
+	}
+	if a := parseAudit(t, msgs[2].msg); a.Event.Type[0].Code != "110133" {
+		t.Fatalf("third message %+v, want Audit Recording Stopped", a.Event)
+	}
+	st := waitStats(t, s, "spool drained", func(st Stats) bool { return st.Pending == 0 })
+	if st.Dropped != 1 || !st.Connected {
+		t.Fatalf("stats %+v: want 1 dropped and the repository connected", st)
+	}
+	s.Record(exportN(3))
+	msgs = r.waitN(t, 4)
+	if got := bundleOrder(t, msgs[3:]); len(got) != 1 || got[0] != "bundle-00003" {
+		t.Fatalf("a later event: %v", got)
+	}
+	shutdown(t, s)
+}
