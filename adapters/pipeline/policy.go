@@ -319,7 +319,7 @@ func (h *Held) OpenBundle(e *HeldEntry) (io.ReadCloser, int64, error) {
 	head := make([]byte, seal.StreamHeaderLen)
 	if n, _ := f.ReadAt(head, 0); seal.IsStream(head[:n]) {
 		var ok bool
-		if size, ok = seal.PlainSize(size); !ok {
+		if size, ok = seal.PlainSize(head[:n], size); !ok {
 			f.Close()
 			return nil, 0, fmt.Errorf("open held bundle %s: %d bytes: %w", e.ID, st.Size(), seal.ErrCorrupt)
 		}

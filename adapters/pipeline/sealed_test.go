@@ -3,6 +3,11 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -179,6 +184,74 @@ func TestHeldSealed(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, bigID+".bundle.json")); !os.IsNotExist(err) {
 		t.Fatalf("bundle file left: %v", err)
+	}
+}
+
+// TestHeldSealedOldVersion: a spilled held bundle sealed by an earlier
+// release (stream version 2: a shorter header, chunks sealed under the
+// key itself) still opens, and OpenBundle reports its plaintext size
+// right (the Content-Length of its release), not one reckoned from
+// today's header.
+func TestHeldSealedOldVersion(t *testing.T) {
+	dir := t.TempDir()
+	keyPath := filepath.Join(t.TempDir(), "ferry.key")
+	k, err := seal.GenerateKeyFile(keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64, _ := os.ReadFile(keyPath)
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b64)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := OpenHeld(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.SetKey(k)
+	big := []byte(`{"resourceType":"Bundle","note":"` + strings.Repeat("x", seal.ChunkSize*2+100) + `"}`)
+	spill := filepath.Join(t.TempDir(), "b-1")
+	if err := os.WriteFile(spill, big, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	id, err := h.Put(adapters.Raw{Source: "folder", Name: "fax"}, &Unit{Name: "u", BodyFile: spill}, "V")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := h.Get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The bundle file as the earlier release wrote it: "FERRYSEAL" 2, key
+	// id, nonce prefix; chunks with magic, version and key id before aad.
+	block, _ := aes.NewCipher(raw)
+	gcm, _ := cipher.NewGCM(block)
+	kid, _ := hex.DecodeString(k.ID())
+	old := append(append([]byte("FERRYSEAL\x02"), kid...), "prefix7"...)
+	aad := append(bytes.Clone(old[:18]), bundleAAD(id)...)
+	for n, rest := uint32(0), big; ; n++ {
+		c := min(len(rest), seal.ChunkSize)
+		nonce := append([]byte("prefix7"), 0, 0, 0, 0, 0)
+		binary.BigEndian.PutUint32(nonce[7:], n)
+		if c == len(rest) {
+			nonce[11] = 1
+		}
+		old = gcm.Seal(old, nonce, rest[:c], aad)
+		if rest = rest[c:]; len(rest) == 0 {
+			break
+		}
+	}
+	if err := os.WriteFile(h.bundlePath(e), old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, n, err := h.OpenBundle(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	r.Close()
+	if err != nil || !bytes.Equal(got, big) || n != int64(len(big)) {
+		t.Fatalf("OpenBundle: %d bytes (size %d), want %d: %v", len(got), n, len(big), err)
 	}
 }
 

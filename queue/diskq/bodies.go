@@ -176,8 +176,14 @@ func (q *Queue) openBody(it *queue.Item, name string, fsize int64, sealed bool) 
 	}
 	size := fsize
 	if sealed {
+		// The header's length depends on the stream version: files
+		// sealed by earlier releases have shorter ones.
+		head, err := fileHead(path)
+		if err != nil {
+			return fmt.Errorf("body file %s: %w", name, err)
+		}
 		var ok bool
-		if size, ok = seal.PlainSize(fsize); !ok {
+		if size, ok = seal.PlainSize(head, fsize); !ok {
 			return fmt.Errorf("%w: body file %s: %d bytes is no sealed stream", errCorrupt, name, fsize)
 		}
 		// Tell a key problem, damage or a body file that is not this

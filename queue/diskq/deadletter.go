@@ -283,11 +283,11 @@ func bodyFileSize(path string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	sealed, err := fileSealed(path)
-	if err != nil || !sealed {
+	head, err := fileHead(path)
+	if err != nil || !seal.IsStream(head) {
 		return st.Size(), err
 	}
-	n, ok := seal.PlainSize(st.Size())
+	n, ok := seal.PlainSize(head, st.Size())
 	if !ok {
 		return 0, fmt.Errorf("%w: body file of %d bytes is no sealed stream", errCorrupt, st.Size())
 	}

@@ -140,17 +140,25 @@ func (b *BodyFile) Name() string { return b.f.Name() }
 
 // fileSealed reports whether the file at path starts like a sealed stream.
 func fileSealed(path string) (bool, error) {
+	h, err := fileHead(path)
+	return seal.IsStream(h), err
+}
+
+// fileHead reads the start of the file at path (shorter when the file
+// is), enough to tell a sealed stream and its version: a sealed file's
+// plaintext size depends on it (seal.PlainSize).
+func fileHead(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	defer f.Close()
 	h := make([]byte, seal.StreamHeaderLen)
 	n, err := io.ReadFull(f, h)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return false, err
+		return nil, err
 	}
-	return seal.IsStream(h[:n]), nil
+	return h[:n], nil
 }
 
 // sealCopy writes a sealed copy (aad) of the plaintext file src to dst,
@@ -235,17 +243,18 @@ func (s *sealedFile) Close() error { return s.f.Close() }
 // size, for code that keeps a copy of a spilled body elsewhere (the hold
 // store). key may be nil for plaintext files.
 func OpenBodyFile(path string, key *seal.Key) (io.ReadCloser, int64, error) {
-	sealed, err := fileSealed(path)
+	head, err := fileHead(path)
 	if err != nil {
 		return nil, 0, fmt.Errorf("open body file: %w", err)
 	}
+	sealed := seal.IsStream(head)
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, 0, fmt.Errorf("open body file: %w", err)
 	}
 	size := st.Size()
 	if sealed {
-		n, ok := seal.PlainSize(size)
+		n, ok := seal.PlainSize(head, size)
 		if !ok {
 			return nil, 0, fmt.Errorf("open body file %s: %w: %d bytes is no sealed stream", path, errCorrupt, size)
 		}

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,10 +85,12 @@ func TestSealedSpillSwap(t *testing.T) {
 	}
 }
 
-// sealV1 writes plain as a version 1 sealed stream (the format of earlier
-// releases: header "FERRYSEAL" 1, key id, nonce prefix; chunks sealed with
-// aad only), implemented here from the format so that the test pins it.
-func sealV1(t *testing.T, raw, plain, aad []byte) []byte {
+// sealOld writes plain as a sealed stream of version 1 or 2 (the formats
+// of earlier releases: header "FERRYSEAL", version, key id, nonce prefix;
+// chunks sealed under the key itself, version 1 with aad only, version 2
+// with the header's magic, version and key id before aad), implemented
+// here from the format so that the test pins it.
+func sealOld(t *testing.T, raw []byte, version byte, plain, aad []byte) []byte {
 	t.Helper()
 	block, err := aes.NewCipher(raw)
 	if err != nil {
@@ -100,7 +103,11 @@ func sealV1(t *testing.T, raw, plain, aad []byte) []byte {
 	id := sha256.Sum256(append([]byte("ferry seal key id\x00"), raw...))
 	var prefix [7]byte
 	rand.Read(prefix[:])
-	out := append([]byte("FERRYSEAL\x01"), id[:8]...)
+	out := append([]byte("FERRYSEAL"), version)
+	out = append(out, id[:8]...)
+	if version == 2 {
+		aad = append(bytes.Clone(out), aad...)
+	}
 	out = append(out, prefix[:]...)
 	for n := uint32(0); ; n++ {
 		c := min(len(plain), seal.ChunkSize)
@@ -140,51 +147,66 @@ func keyWithRaw(t *testing.T) (*seal.Key, []byte) {
 
 // TestSealedSpillOldFormat: a body file sealed by an earlier release
 // (stream version 1, the fixed aad "ferry diskq body", not bound to its
-// item) still opens after the upgrade, both as a queued item's body and as
-// a dead letter's.
+// item; or version 2, bound to its item) and queued by it, with its size
+// on disk in the record, still opens after the upgrade with its plaintext
+// size right (the Content-Length of its delivery), both as a queued
+// item's body and as a dead letter's. Those headers are shorter than
+// today's.
 func TestSealedSpillOldFormat(t *testing.T) {
-	dir := t.TempDir()
-	ctx := context.Background()
-	key, raw := keyWithRaw(t)
-	q := openQ(t, dir, key)
-	body := markedBody("oldformat", 1<<20+100)
-	it := putBody(t, q, "k1", body)
-	closeQueue(t, q)
+	for _, version := range []byte{1, 2} {
+		t.Run(fmt.Sprintf("v%d", version), func(t *testing.T) {
+			dir := t.TempDir()
+			ctx := context.Background()
+			key, raw := keyWithRaw(t)
+			q := openQ(t, dir, key)
+			body := markedBody("oldformat", 1<<20+100)
+			path := spill(t, q, body)
+			id := strings.TrimPrefix(filepath.Base(path), "b-")
+			aad := []byte("ferry diskq body")
+			if version == 2 {
+				aad = []byte("ferry diskq body\x00" + id)
+			}
+			old := sealOld(t, raw, version, body, aad)
+			if err := os.WriteFile(path, old, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			// Queued as the earlier release did: the file as it is.
+			it := &queue.Item{ID: id, Key: "k1", Source: "test", BodyFile: path}
+			if err := q.Put(ctx, it); err != nil {
+				t.Fatal(err)
+			}
+			closeQueue(t, q)
+			if b, err := os.ReadFile(path); err != nil || !bytes.Equal(b, old) {
+				t.Fatalf("old body file not kept as it is: %v", err)
+			}
 
-	files, err := filepath.Glob(filepath.Join(dir, "bodies", "b-*"))
-	if err != nil || len(files) != 1 {
-		t.Fatalf("body files %v, %v", files, err)
-	}
-	old := sealV1(t, raw, body, []byte("ferry diskq body"))
-	if st, _ := os.Stat(files[0]); st.Size() != int64(len(old)) {
-		t.Fatalf("v1 file %d bytes, v2 %d", len(old), st.Size())
-	}
-	if err := os.WriteFile(files[0], old, 0o600); err != nil {
-		t.Fatal(err)
-	}
-
-	q = openQ(t, dir, key)
-	defer closeQueue(t, q)
-	got, ack, err := q.Get(ctx)
-	if err != nil || got.ID != it.ID {
-		t.Fatalf("Get: %v %v", got, err)
-	}
-	if b := readAll(t, got); !bytes.Equal(b, body) {
-		t.Fatal("old-format body read back wrong")
-	}
-	// Dead-lettered, the old file is kept as it is and still opens.
-	if err := ack(ctx, queue.Permanent(errors.New("400"))); err != nil {
-		t.Fatal(err)
-	}
-	r, _, err := q.OpenDeadLetterBody(it.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := new(bytes.Buffer)
-	_, err = dead.ReadFrom(r)
-	r.Close()
-	if err != nil || !bytes.Equal(dead.Bytes(), body) {
-		t.Fatalf("old-format dead body: %v", err)
+			q = openQ(t, dir, key)
+			defer closeQueue(t, q)
+			got, ack, err := q.Get(ctx)
+			if err != nil || got.ID != it.ID {
+				t.Fatalf("Get: %v %v", got, err)
+			}
+			if got.Size != int64(len(body)) {
+				t.Fatalf("old-format body: Size %d, want %d", got.Size, len(body))
+			}
+			if b := readAll(t, got); !bytes.Equal(b, body) {
+				t.Fatal("old-format body read back wrong")
+			}
+			// Dead-lettered, the old file is kept as it is and still opens.
+			if err := ack(ctx, queue.Permanent(errors.New("400"))); err != nil {
+				t.Fatal(err)
+			}
+			r, size, err := q.OpenDeadLetterBody(it.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dead := new(bytes.Buffer)
+			_, err = dead.ReadFrom(r)
+			r.Close()
+			if err != nil || !bytes.Equal(dead.Bytes(), body) || size != int64(len(body)) {
+				t.Fatalf("old-format dead body: %d bytes, size %d, %v", dead.Len(), size, err)
+			}
+		})
 	}
 }
 

@@ -12,14 +12,22 @@
 //     magic 0xF5, version 1, key id (8 bytes), nonce (12 bytes, random),
 //     then the GCM ciphertext and tag;
 //   - a stream (NewWriter/NewReader) for files of any size: the header
-//     "FERRYSEAL" 0x02, key id (8), nonce prefix (7, random), then chunks of
-//     up to ChunkSize plaintext bytes, each sealed with the nonce
-//     prefix ‖ chunk counter (4 bytes, big endian) ‖ last-chunk flag (1), so
-//     chunks cannot be reordered, dropped or cut off unnoticed (the STREAM
-//     construction of Hoang, Reyhanitabar, Rogaway and Vizár). Version 2
-//     authenticates the header's version and key id with every chunk;
-//     version 1 streams (written by earlier releases) authenticated the
-//     caller's aad only, and still open (see NewReaderV1).
+//     "FERRYSEAL" 0x03, key id (8), salt (32, random), nonce prefix (7,
+//     random), then chunks of up to ChunkSize plaintext bytes, each sealed
+//     with the nonce prefix ‖ chunk counter (4 bytes, big endian) ‖
+//     last-chunk flag (1), so chunks cannot be reordered, dropped or cut
+//     off unnoticed (the STREAM construction of Hoang, Reyhanitabar,
+//     Rogaway and Vizár), and with the whole header and the caller's aad
+//     as associated data. The chunks are sealed under a key of the file's
+//     own, HKDF-SHA256 (RFC 5869) of the configured key with the salt, and
+//     with the header's magic, version and key id and the caller's aad as
+//     info, as Tink's AES-GCM-HKDF streaming AEAD does: two files whose
+//     random nonce prefixes collide (likely after some thousands of files
+//     under one key, 7 bytes being few) then still never share a GCM key
+//     and nonce. Earlier releases wrote versions 2 and 1, which still open:
+//     the same without the salt, sealed under the configured key itself;
+//     version 2 authenticates the header's magic, version and key id with
+//     every chunk, version 1 the caller's aad only (see NewReaderV1).
 //
 // Both take associated data (aad) that binds the ciphertext to its place,
 // e.g. the queue item id, so that one sealed body cannot be swapped for
@@ -31,6 +39,7 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -62,11 +71,16 @@ const (
 	// Overhead is how many bytes Seal adds to a plaintext.
 	Overhead = 2 + idLen + nonceLen + tagLen
 
-	streamMagic     = "FERRYSEAL"
-	streamVersion   = 2
-	streamV1        = 1
-	prefixLen       = 7
-	streamHeaderLen = len(streamMagic) + 1 + idLen + prefixLen
+	streamMagic   = "FERRYSEAL"
+	streamVersion = 3
+	streamV2      = 2
+	streamV1      = 1
+	saltLen       = 32
+	prefixLen     = 7
+	// streamHeadLen is the start all versions share: magic, version, key id.
+	streamHeadLen = len(streamMagic) + 1 + idLen
+	v2HeaderLen   = streamHeadLen + prefixLen // versions 1 and 2
+	v3HeaderLen   = streamHeadLen + saltLen + prefixLen
 )
 
 var (
@@ -99,6 +113,7 @@ func (e *KeyMismatchError) ConfigProblem() string { return "data at rest " + e.E
 // Key is an AES-256-GCM key. Its String never shows key material.
 type Key struct {
 	id   [idLen]byte
+	raw  []byte // HKDF secret of version 3 streams' file keys
 	aead cipher.AEAD
 	mask [32]byte // HMAC key of Pseudonym, derived from the raw key
 	prev []*Key   // read-only keys (WithPrevious)
@@ -112,7 +127,7 @@ func (k *Key) WithPrevious(prev ...*Key) *Key {
 	c.prev = nil
 	for _, p := range prev {
 		if p != nil && c.find(p.id[:]) == nil {
-			c.prev = append(c.prev, &Key{id: p.id, aead: p.aead, mask: p.mask})
+			c.prev = append(c.prev, &Key{id: p.id, raw: p.raw, aead: p.aead, mask: p.mask})
 		}
 	}
 	return &c
@@ -157,8 +172,8 @@ func (k *Key) mismatch(id []byte) error {
 // whether the rest verifies.
 func KeyIDOf(b []byte) (string, bool) {
 	switch {
-	case IsStream(b) && len(b) >= len(streamMagic)+1+idLen:
-		return hex.EncodeToString(b[len(streamMagic)+1 : len(streamMagic)+1+idLen]), true
+	case IsStream(b) && len(b) >= streamHeadLen:
+		return hex.EncodeToString(b[len(streamMagic)+1 : streamHeadLen]), true
 	case IsBlob(b) && len(b) >= 2+idLen:
 		return hex.EncodeToString(b[2 : 2+idLen]), true
 	}
@@ -178,7 +193,7 @@ func NewKey(raw []byte) (*Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &Key{aead: aead}
+	k := &Key{raw: bytes.Clone(raw), aead: aead}
 	sum := sha256.Sum256(append([]byte("ferry seal key id\x00"), raw...))
 	copy(k.id[:], sum[:])
 	k.mask = sha256.Sum256(append([]byte("ferry pseudonym key\x00"), raw...))
@@ -315,24 +330,48 @@ func IsBlob(b []byte) bool { return len(b) >= 2 && b[0] == blobMagic }
 func IsStream(b []byte) bool { return bytes.HasPrefix(b, []byte(streamMagic)) }
 
 // StreamHeaderLen is how many bytes a reader needs to tell a sealed stream
-// (IsStream) from plaintext.
-const StreamHeaderLen = streamHeaderLen
+// (IsStream) from plaintext, and to learn its key id (KeyIDOf) and version
+// (PlainSize): the start of the header that all versions share.
+const StreamHeaderLen = streamHeadLen
 
-// SealedSize is the size of a stream holding n plaintext bytes.
+// SealedSize is the size of a stream holding n plaintext bytes, as
+// NewWriter writes it.
 func SealedSize(n int64) int64 {
 	chunks := n / ChunkSize
 	if n%ChunkSize != 0 || n == 0 {
 		chunks++
 	}
-	return int64(streamHeaderLen) + n + chunks*tagLen
+	return int64(v3HeaderLen) + n + chunks*tagLen
 }
 
-// PlainSize is the inverse of SealedSize: the plaintext size of a stream
-// of sealed bytes, and false when no stream has that size (the file was
-// cut short or grown). It lets a reader announce a Content-Length without
+// streamHeaderLen is the header length of a stream of version v, 0 for a
+// version this package does not know.
+func streamHeaderLen(v byte) int {
+	switch v {
+	case streamVersion:
+		return v3HeaderLen
+	case streamV2, streamV1:
+		return v2HeaderLen
+	}
+	return 0
+}
+
+// PlainSize is the inverse of SealedSize for a stream of any version: the
+// plaintext size of a stream of sealed bytes that starts with head (at
+// least StreamHeaderLen bytes: the header length depends on the version,
+// and files of earlier releases have shorter headers), and false when no
+// stream has that size (the file was cut short or grown) or head is not
+// that of a stream. It lets a reader announce a Content-Length without
 // reading the stream.
-func PlainSize(sealed int64) (int64, bool) {
-	s := sealed - int64(streamHeaderLen)
+func PlainSize(head []byte, sealed int64) (int64, bool) {
+	if !IsStream(head) || len(head) <= len(streamMagic) {
+		return 0, false
+	}
+	hl := streamHeaderLen(head[len(streamMagic)])
+	if hl == 0 {
+		return 0, false
+	}
+	s := sealed - int64(hl)
 	if s < tagLen {
 		return 0, false
 	}
@@ -352,7 +391,7 @@ func PlainSize(sealed int64) (int64, bool) {
 // Writer seals a stream. Close writes the last chunk and must be called;
 // it does not close the underlying writer.
 type Writer struct {
-	k      *Key
+	aead   cipher.AEAD // the stream's own key
 	w      io.Writer
 	aad    []byte
 	prefix [prefixLen]byte
@@ -365,20 +404,54 @@ type Writer struct {
 
 // NewWriter starts a sealed stream on w, writing its header at once.
 func (k *Key) NewWriter(w io.Writer, aad []byte) (*Writer, error) {
-	sw := &Writer{k: k, w: w, buf: make([]byte, 0, ChunkSize)}
-	if _, err := rand.Read(sw.prefix[:]); err != nil {
+	var salt [saltLen]byte
+	var prefix [prefixLen]byte
+	if _, err := rand.Read(salt[:]); err != nil {
 		return nil, err
 	}
-	h := make([]byte, 0, streamHeaderLen)
+	if _, err := rand.Read(prefix[:]); err != nil {
+		return nil, err
+	}
+	return k.newWriter(w, aad, salt, prefix)
+}
+
+// newWriter is NewWriter with the salt and nonce prefix given (tests
+// force them).
+func (k *Key) newWriter(w io.Writer, aad []byte, salt [saltLen]byte, prefix [prefixLen]byte) (*Writer, error) {
+	h := make([]byte, 0, v3HeaderLen)
 	h = append(h, streamMagic...)
 	h = append(h, streamVersion)
 	h = append(h, k.id[:]...)
-	sw.aad = streamAAD(h, aad)
-	h = append(h, sw.prefix[:]...)
+	h = append(h, salt[:]...)
+	h = append(h, prefix[:]...)
+	aead, err := k.fileAEAD(h, aad)
+	if err != nil {
+		return nil, err
+	}
+	sw := &Writer{aead: aead, w: w, prefix: prefix, buf: make([]byte, 0, ChunkSize)}
+	sw.aad = append(bytes.Clone(h), aad...)
 	if _, err := w.Write(h); err != nil {
 		return nil, err
 	}
 	return sw, nil
+}
+
+// fileAEAD is the cipher of the version 3 stream with header h (complete)
+// and the caller's aad: AES-256-GCM under HKDF-SHA256 of the key, salted
+// with the header's salt, with its magic, version and key id and aad as
+// info, so that a file's key depends on everything that names the file.
+func (k *Key) fileAEAD(h, aad []byte) (cipher.AEAD, error) {
+	info := make([]byte, 0, streamHeadLen+len(aad))
+	info = append(append(info, h[:streamHeadLen]...), aad...)
+	fk, err := hkdf.Key(sha256.New, k.raw, h[streamHeadLen:streamHeadLen+saltLen], string(info), KeySize)
+	if err != nil {
+		return nil, fmt.Errorf("seal: derive the file key: %w", err)
+	}
+	block, err := aes.NewCipher(fk)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
 }
 
 // Write seals p, a chunk at a time.
@@ -419,7 +492,7 @@ func (sw *Writer) Close() error {
 
 func (sw *Writer) flush(last bool) error {
 	nonce := chunkNonce(sw.prefix, sw.n, last)
-	sw.out = sw.k.aead.Seal(sw.out[:0], nonce[:], sw.buf, sw.aad)
+	sw.out = sw.aead.Seal(sw.out[:0], nonce[:], sw.buf, sw.aad)
 	if _, err := sw.w.Write(sw.out); err != nil {
 		sw.err = err
 		return err
@@ -446,7 +519,7 @@ func chunkNonce(prefix [prefixLen]byte, n uint32, last bool) [nonceLen]byte {
 // Reader opens a sealed stream, verifying every chunk before it returns
 // a byte of it, and that the stream ends with its last chunk.
 type Reader struct {
-	k      *Key
+	aead   cipher.AEAD
 	r      io.Reader
 	aad    []byte
 	prefix [prefixLen]byte
@@ -463,24 +536,24 @@ type Reader struct {
 // version and key id, then the caller's aad. A stream cannot then be
 // relabelled as version 1 and opened under a version 1 aad.
 func streamAAD(head, aad []byte) []byte {
-	n := len(streamMagic) + 1 + idLen
-	b := make([]byte, 0, n+len(aad))
-	return append(append(b, head[:n]...), aad...)
+	b := make([]byte, 0, streamHeadLen+len(aad))
+	return append(append(b, head[:streamHeadLen]...), aad...)
 }
 
-// NewReader reads the header of a sealed stream from r. Streams of either
+// NewReader reads the header of a sealed stream from r. Streams of any
 // version are opened with aad.
 func (k *Key) NewReader(r io.Reader, aad []byte) (*Reader, error) {
 	return k.NewReaderV1(r, aad, aad)
 }
 
 // NewReaderV1 is NewReader for data whose aad changed with stream version
-// 2: a version 1 stream is opened with v1AAD, a version 2 stream with aad
-// only. Since version 2 chunks authenticate their header, a version 2
-// stream whose version byte is changed to 1 fails under v1AAD.
+// 2: a version 1 stream is opened with v1AAD, later versions with aad
+// only. Since the chunks of later versions authenticate their header (and
+// version 3 chunks are sealed under a key derived from it), such a stream
+// whose version byte is changed fails, under v1AAD too.
 func (k *Key) NewReaderV1(r io.Reader, aad, v1AAD []byte) (*Reader, error) {
-	h := make([]byte, streamHeaderLen)
-	if _, err := io.ReadFull(r, h); err != nil {
+	h := make([]byte, v3HeaderLen)
+	if _, err := io.ReadFull(r, h[:streamHeadLen]); err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, ErrNotSealed
 		}
@@ -490,21 +563,36 @@ func (k *Key) NewReaderV1(r io.Reader, aad, v1AAD []byte) (*Reader, error) {
 		return nil, ErrNotSealed
 	}
 	v := h[len(streamMagic)]
-	if v != streamVersion && v != streamV1 {
+	hl := streamHeaderLen(v)
+	if hl == 0 {
 		return nil, fmt.Errorf("sealed stream version %d: %w", v, ErrCorrupt)
 	}
-	id := h[len(streamMagic)+1 : len(streamMagic)+1+idLen]
+	h = h[:hl]
+	if _, err := io.ReadFull(r, h[streamHeadLen:]); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("sealed stream header cut short: %w", ErrCorrupt)
+		}
+		return nil, err
+	}
+	id := h[len(streamMagic)+1 : streamHeadLen]
 	kk := k.find(id)
 	if kk == nil {
 		return nil, k.mismatch(id)
 	}
-	sr := &Reader{k: kk, r: r, in: make([]byte, ChunkSize+tagLen+1)}
-	if v == streamV1 {
+	sr := &Reader{aead: kk.aead, r: r, in: make([]byte, ChunkSize+tagLen+1)}
+	switch v {
+	case streamV1:
 		sr.aad = append([]byte(nil), v1AAD...)
-	} else {
+	case streamV2:
 		sr.aad = streamAAD(h, aad)
+	default:
+		aead, err := kk.fileAEAD(h, aad)
+		if err != nil {
+			return nil, err
+		}
+		sr.aead, sr.aad = aead, append(bytes.Clone(h), aad...)
 	}
-	copy(sr.prefix[:], h[len(streamMagic)+1+idLen:])
+	copy(sr.prefix[:], h[hl-prefixLen:])
 	return sr, nil
 }
 
@@ -549,7 +637,7 @@ func (sr *Reader) next() {
 		return
 	}
 	nonce := chunkNonce(sr.prefix, sr.n, last)
-	plain, err := sr.k.aead.Open(sr.plain[:0], nonce[:], sr.in[:chunk], sr.aad)
+	plain, err := sr.aead.Open(sr.plain[:0], nonce[:], sr.in[:chunk], sr.aad)
 	if err != nil {
 		sr.err = ErrCorrupt
 		return

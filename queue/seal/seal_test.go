@@ -2,7 +2,13 @@ package seal
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"io"
 	"os"
@@ -113,13 +119,13 @@ func TestStreamDetectsTruncationReorderAndTamper(t *testing.T) {
 		return err
 	}
 	cases := map[string][]byte{
-		"cut at a chunk boundary": sealed[:streamHeaderLen+2*chunk],
+		"cut at a chunk boundary": sealed[:v3HeaderLen+2*chunk],
 		"cut inside a chunk":      sealed[:len(sealed)-10],
-		"last chunk dropped":      sealed[:streamHeaderLen+3*chunk],
-		"chunks swapped": append(append(append(bytes.Clone(sealed[:streamHeaderLen]),
-			sealed[streamHeaderLen+chunk:streamHeaderLen+2*chunk]...), sealed[streamHeaderLen:streamHeaderLen+chunk]...),
-			sealed[streamHeaderLen+2*chunk:]...),
-		"byte flipped": func() []byte { b := bytes.Clone(sealed); b[streamHeaderLen+chunk+7] ^= 1; return b }(),
+		"last chunk dropped":      sealed[:v3HeaderLen+3*chunk],
+		"chunks swapped": append(append(append(bytes.Clone(sealed[:v3HeaderLen]),
+			sealed[v3HeaderLen+chunk:v3HeaderLen+2*chunk]...), sealed[v3HeaderLen:v3HeaderLen+chunk]...),
+			sealed[v3HeaderLen+2*chunk:]...),
+		"byte flipped": func() []byte { b := bytes.Clone(sealed); b[v3HeaderLen+chunk+7] ^= 1; return b }(),
 		"extra bytes":  append(bytes.Clone(sealed), 0),
 	}
 	for name, b := range cases {
@@ -177,13 +183,9 @@ func BenchmarkSeal10KB(b *testing.B) {
 }
 
 func TestPlainSizeInvertsSealedSize(t *testing.T) {
-	k := testKey(t)
+	k, raw := rawKey(t)
 	for _, n := range []int64{0, 1, 100, ChunkSize - 1, ChunkSize, ChunkSize + 1, 2 * ChunkSize, 3*ChunkSize + 17} {
 		s := SealedSize(n)
-		got, ok := PlainSize(s)
-		if !ok || got != n {
-			t.Errorf("PlainSize(SealedSize(%d)=%d) = %d, %v", n, s, got, ok)
-		}
 		var buf bytes.Buffer
 		w, err := k.NewWriter(&buf, nil)
 		if err != nil {
@@ -196,10 +198,29 @@ func TestPlainSizeInvertsSealedSize(t *testing.T) {
 		if int64(buf.Len()) != s {
 			t.Errorf("stream of %d bytes is %d sealed, SealedSize says %d", n, buf.Len(), s)
 		}
+		// Files of earlier releases (shorter headers) are sized by their
+		// own version.
+		streams := map[string][]byte{
+			"v3": buf.Bytes(),
+			"v2": sealOld(t, raw, 2, make([]byte, n), nil),
+			"v1": sealOld(t, raw, 1, make([]byte, n), nil),
+		}
+		for name, b := range streams {
+			got, ok := PlainSize(b[:StreamHeaderLen], int64(len(b)))
+			if !ok || got != n {
+				t.Errorf("%s: PlainSize of a %d-byte stream of %d = %d, %v", name, len(b), n, got, ok)
+			}
+		}
 	}
-	for _, s := range []int64{0, int64(StreamHeaderLen), int64(StreamHeaderLen) + tagLen - 1, SealedSize(ChunkSize) + 1, SealedSize(ChunkSize) + tagLen} {
-		if n, ok := PlainSize(s); ok {
+	head := []byte("FERRYSEAL\x03")
+	for _, s := range []int64{0, int64(v3HeaderLen), int64(v3HeaderLen) + tagLen - 1, SealedSize(ChunkSize) + 1, SealedSize(ChunkSize) + tagLen} {
+		if n, ok := PlainSize(head, s); ok {
 			t.Errorf("PlainSize(%d) = %d, want no stream of that size", s, n)
+		}
+	}
+	for _, h := range []string{"FERRYSEAL\x04", "FERRYSEAL", `{"resourceType"`} {
+		if n, ok := PlainSize([]byte(h), SealedSize(100)); ok {
+			t.Errorf("PlainSize(%q) = %d, want no stream", h, n)
 		}
 	}
 }
@@ -230,29 +251,66 @@ func TestPseudonym(t *testing.T) {
 	}
 }
 
-// newWriterV1 writes a version 1 stream, as releases before version 2
-// did: the header is not authenticated, the chunks carry aad only.
-func newWriterV1(t *testing.T, k *Key, w io.Writer, aad []byte) *Writer {
+// rawKey makes a key from random raw bytes and returns both.
+func rawKey(t *testing.T) (*Key, []byte) {
 	t.Helper()
-	var head bytes.Buffer
-	sw, err := k.NewWriter(&head, nil)
+	raw := make([]byte, KeySize)
+	rand.Read(raw)
+	k, err := NewKey(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := head.Bytes()
-	h[len(streamMagic)] = streamV1
-	if _, err := w.Write(h); err != nil {
+	return k, raw
+}
+
+// sealOld writes plain as a stream of version 1 or 2, as earlier releases
+// did, implemented here from the format (not through this package's
+// writer) so that the test pins it: header "FERRYSEAL", version, key id,
+// nonce prefix (7); chunks sealed with the raw key itself, version 1 with
+// aad only, version 2 with the header's magic, version and key id before
+// aad.
+func sealOld(t *testing.T, raw []byte, version byte, plain, aad []byte) []byte {
+	t.Helper()
+	block, err := aes.NewCipher(raw)
+	if err != nil {
 		t.Fatal(err)
 	}
-	sw.w, sw.aad = w, append([]byte(nil), aad...)
-	return sw
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := sha256.Sum256(append([]byte("ferry seal key id\x00"), raw...))
+	out := append([]byte("FERRYSEAL"), version)
+	out = append(out, id[:8]...)
+	if version == 2 {
+		aad = append(bytes.Clone(out), aad...)
+	}
+	var prefix [7]byte
+	rand.Read(prefix[:])
+	out = append(out, prefix[:]...)
+	for n := uint32(0); ; n++ {
+		c := min(len(plain), ChunkSize)
+		last := c == len(plain)
+		var nonce [12]byte
+		copy(nonce[:], prefix[:])
+		binary.BigEndian.PutUint32(nonce[7:], n)
+		if last {
+			nonce[11] = 1
+		}
+		out = gcm.Seal(out, nonce[:], plain[:c], aad)
+		plain = plain[c:]
+		if last {
+			return out
+		}
+	}
 }
 
 // TestStreamVersions: a version 1 stream opens with NewReaderV1's v1AAD
-// (and with NewReader's aad when that did not change), a version 2 stream
-// only with its own aad, even when its version byte is set to 1.
+// (and with NewReader's aad when that did not change); version 2 streams
+// of earlier releases and version 3 streams only with their own aad, even
+// when their version byte is set to 1.
 func TestStreamVersions(t *testing.T) {
-	k := testKey(t)
+	k, raw := rawKey(t)
 	plain := bytes.Repeat([]byte("0123456789"), 10000)
 	read := func(b []byte, aad, v1 []byte) ([]byte, error) {
 		r, err := k.NewReaderV1(bytes.NewReader(b), aad, v1)
@@ -261,15 +319,17 @@ func TestStreamVersions(t *testing.T) {
 		}
 		return io.ReadAll(r)
 	}
-	var old bytes.Buffer
-	sw := newWriterV1(t, k, &old, []byte("old"))
-	sw.Write(plain)
-	sw.Close()
-	if got, err := read(old.Bytes(), []byte("new"), []byte("old")); err != nil || !bytes.Equal(got, plain) {
+	old := sealOld(t, raw, 1, plain, []byte("old"))
+	if got, err := read(old, []byte("new"), []byte("old")); err != nil || !bytes.Equal(got, plain) {
 		t.Fatalf("v1 stream under v1AAD: %v", err)
 	}
-	if _, err := read(old.Bytes(), []byte("new"), []byte("other")); !errors.Is(err, ErrCorrupt) {
+	if _, err := read(old, []byte("new"), []byte("other")); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("v1 stream under another v1AAD: %v", err)
+	}
+	if r, err := k.NewReader(bytes.NewReader(old), []byte("old")); err != nil {
+		t.Fatal(err)
+	} else if got, err := io.ReadAll(r); err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("v1 stream through NewReader: %v", err)
 	}
 
 	var cur bytes.Buffer
@@ -279,20 +339,167 @@ func TestStreamVersions(t *testing.T) {
 	}
 	sw.Write(plain)
 	sw.Close()
-	if cur.Bytes()[len(streamMagic)] != streamVersion {
-		t.Fatalf("new stream has version %d", cur.Bytes()[len(streamMagic)])
+	if v := cur.Bytes()[len(streamMagic)]; v != 3 {
+		t.Fatalf("new stream has version %d, want 3", v)
 	}
-	if got, err := read(cur.Bytes(), []byte("new"), []byte("old")); err != nil || !bytes.Equal(got, plain) {
-		t.Fatalf("v2 stream: %v", err)
+	v2 := sealOld(t, raw, 2, plain, []byte("new"))
+	for name, b := range map[string][]byte{"v2": v2, "v3": cur.Bytes()} {
+		if got, err := read(b, []byte("new"), []byte("old")); err != nil || !bytes.Equal(got, plain) {
+			t.Fatalf("%s stream: %v", name, err)
+		}
+		if _, err := read(b, []byte("old"), []byte("new")); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("%s stream under the v1 aad: %v", name, err)
+		}
+		relabelled := bytes.Clone(b)
+		relabelled[len(streamMagic)] = streamV1
+		for _, aad := range [][]byte{[]byte("new"), []byte("old")} {
+			if got, err := read(relabelled, []byte("new"), aad); !errors.Is(err, ErrCorrupt) || len(got) > 0 {
+				t.Fatalf("%s stream relabelled as v1, v1AAD %q: %d bytes, %v", name, aad, len(got), err)
+			}
+		}
 	}
-	if _, err := read(cur.Bytes(), []byte("old"), []byte("new")); !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("v2 stream under the v1 aad: %v", err)
+}
+
+// TestStreamV3Format pins version 3 from the format, with the standard
+// library's HKDF and GCM: header "FERRYSEAL" 3, key id, salt (32), nonce
+// prefix (7); each chunk sealed under HKDF-SHA256(key, salt, magic ‖
+// version ‖ key id ‖ aad) with the whole header and aad as its aad.
+func TestStreamV3Format(t *testing.T) {
+	k, raw := rawKey(t)
+	plain := []byte(`{"resourceType":"Bundle"}`)
+	var buf bytes.Buffer
+	sw, err := k.NewWriter(&buf, []byte("item-9"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	relabelled := bytes.Clone(cur.Bytes())
-	relabelled[len(streamMagic)] = streamV1
-	for _, aad := range [][]byte{[]byte("new"), []byte("old")} {
-		if _, err := read(relabelled, []byte("new"), aad); !errors.Is(err, ErrCorrupt) {
-			t.Fatalf("v2 stream relabelled as v1, v1AAD %q: %v", aad, err)
+	sw.Write(plain)
+	if err := sw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b := buf.Bytes()
+	const headLen = 9 + 1 + 8 + 32 + 7
+	if len(b) != headLen+len(plain)+16 || string(b[:10]) != "FERRYSEAL\x03" || hex.EncodeToString(b[10:18]) != k.ID() {
+		t.Fatalf("stream %x", b)
+	}
+	salt, prefix := b[18:50], b[50:57]
+	fileKey, err := hkdf.Key(sha256.New, raw, salt, string(b[:18])+"item-9", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := aes.NewCipher(fileKey)
+	gcm, _ := cipher.NewGCM(block)
+	nonce := append(bytes.Clone(prefix), 0, 0, 0, 0, 1)
+	got, err := gcm.Open(nil, nonce, b[headLen:], append(bytes.Clone(b[:headLen]), "item-9"...))
+	if err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("chunk under the derived key: %q, %v", got, err)
+	}
+}
+
+// TestStreamPerFileKey: every stream is sealed under its own key, so two
+// streams of one key whose random nonce prefixes happen to be equal (a
+// birthday collision after a few thousand files) still share no GCM
+// keystream: the same plaintext gives unrelated ciphertext.
+func TestStreamPerFileKey(t *testing.T) {
+	k := testKey(t)
+	plain := bytes.Repeat([]byte("A"), ChunkSize+500)
+	var prefix [prefixLen]byte
+	rand.Read(prefix[:])
+	write := func(salt [saltLen]byte) []byte {
+		var buf bytes.Buffer
+		sw, err := k.newWriter(&buf, []byte("same"), salt, prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sw.Write(plain)
+		if err := sw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	var s1, s2 [saltLen]byte
+	rand.Read(s1[:])
+	rand.Read(s2[:])
+	a, a2, b := write(s1), write(s1), write(s2)
+	if !bytes.Equal(a, a2) {
+		t.Fatal("the test hook does not fix salt and prefix")
+	}
+	ca, cb := a[v3HeaderLen:], b[v3HeaderLen:]
+	same := 0
+	for i := range ca {
+		if ca[i] == cb[i] {
+			same++
+		}
+	}
+	if len(ca) != len(cb) || same > len(ca)/64 {
+		t.Fatalf("same plaintext and nonce prefix: %d of %d ciphertext bytes equal", same, len(ca))
+	}
+	for _, s := range [][]byte{a, b} {
+		r, err := k.NewReader(bytes.NewReader(s), []byte("same"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := io.ReadAll(r); err != nil || !bytes.Equal(got, plain) {
+			t.Fatalf("read back: %v", err)
+		}
+	}
+
+	// Through NewWriter, every stream has a salt of its own.
+	salts := map[string]bool{}
+	for range 20 {
+		var buf bytes.Buffer
+		if _, err := k.NewWriter(&buf, nil); err != nil {
+			t.Fatal(err)
+		}
+		salts[string(buf.Bytes()[18:50])] = true
+	}
+	if len(salts) != 20 {
+		t.Fatalf("%d salts in 20 streams", len(salts))
+	}
+}
+
+// TestStreamRelabelled: a version 3 stream whose header is changed (its
+// version set to an earlier one, its salt, nonce prefix or key id changed)
+// or cut short is refused as corrupt or as sealed with another key, and
+// never yields a byte of plaintext.
+func TestStreamRelabelled(t *testing.T) {
+	k, other := testKey(t), testKey(t)
+	rot := k.WithPrevious(other)
+	plain := bytes.Repeat([]byte("PATIENT DOE "), 20000)
+	var buf bytes.Buffer
+	sw, err := k.NewWriter(&buf, []byte("id-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw.Write(plain)
+	sw.Close()
+	sealed := buf.Bytes()
+	edit := func(f func(b []byte)) []byte { b := bytes.Clone(sealed); f(b); return b }
+	cases := map[string][]byte{
+		"version 2":         edit(func(b []byte) { b[9] = 2 }),
+		"version 1":         edit(func(b []byte) { b[9] = 1 }),
+		"version 4":         edit(func(b []byte) { b[9] = 4 }),
+		"salt changed":      edit(func(b []byte) { b[18+5] ^= 1 }),
+		"last salt byte":    edit(func(b []byte) { b[49] ^= 0x80 }),
+		"prefix changed":    edit(func(b []byte) { b[50] ^= 1 }),
+		"key id of another": edit(func(b []byte) { copy(b[10:18], other.id[:]) }),
+		"key id unknown":    edit(func(b []byte) { b[12] ^= 1 }),
+		"header cut short":  sealed[:40],
+		"cut after header":  sealed[:v3HeaderLen],
+		"v2 header length":  append(edit(func(b []byte) { b[9] = 2 })[:25], sealed[v3HeaderLen:]...),
+	}
+	for name, b := range cases {
+		for _, key := range []*Key{k, rot} {
+			for _, v1AAD := range [][]byte{[]byte("id-1"), nil} {
+				var got []byte
+				r, err := key.NewReaderV1(bytes.NewReader(b), []byte("id-1"), v1AAD)
+				if err == nil {
+					got, err = io.ReadAll(r)
+				}
+				var km *KeyMismatchError
+				if len(got) > 0 || !errors.Is(err, ErrCorrupt) && !errors.As(err, &km) {
+					t.Errorf("%s (%s): %d bytes, %v; want ErrCorrupt or a key mismatch", name, key, len(got), err)
+				}
+			}
 		}
 	}
 }
