@@ -280,6 +280,9 @@ func (k *Key) ID() string { return hex.EncodeToString(k.id[:]) }
 // String implements fmt.Stringer without key material.
 func (k *Key) String() string { return "seal.Key(" + k.ID() + ")" }
 
+// GoString is String: %#v must not print the key material either.
+func (k *Key) GoString() string { return k.String() }
+
 // Seal appends the sealed form of plaintext to dst and returns it.
 func (k *Key) Seal(dst, plaintext, aad []byte) []byte {
 	start := len(dst)

@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -555,5 +556,21 @@ func TestPreviousKeys(t *testing.T) {
 	}
 	if strings.Contains(rot.String(), "prev") {
 		t.Fatal(rot.String())
+	}
+}
+
+// TestKeyFormatsHideMaterial: no fmt verb prints the key's bytes, %#v
+// included (a Key keeps the raw key for the per-file keys of streams).
+func TestKeyFormatsHideMaterial(t *testing.T) {
+	raw := bytes.Repeat([]byte{0xAB}, KeySize)
+	k, err := NewKey(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		out := fmt.Sprintf(verb, k)
+		if strings.Contains(strings.ToLower(out), "abab") || strings.Contains(out, "171, 171") || strings.Contains(out, "0xab") {
+			t.Errorf("%s of a Key shows key material: %s", verb, out)
+		}
 	}
 }
