@@ -7,11 +7,17 @@ import (
 	"github.com/ferry-health/ferry/adapters/fhir"
 )
 
-// dataAbsent maps nullFlavors to data-absent-reason codes.
+// dataAbsent maps nullFlavors to data-absent-reason codes, per C-CDA on
+// FHIR's CF-NullFlavorDataAbsentReason (TRC is "unsupported" there). The
+// map has no row for INV, DER, UNC, NAVU or QS; they follow their v3
+// parent: INV and its children DER and UNC go to "error", which is to
+// the infinities in data-absent-reason what INV is in v3; NAVU and QS,
+// children of UNK, go to "unknown".
 var dataAbsent = map[string]string{
 	"UNK": "unknown", "ASKU": "asked-unknown", "NAV": "temp-unknown", "NASK": "not-asked",
 	"MSK": "masked", "NA": "not-applicable", "NI": "unknown", "OTH": "unsupported",
-	"NINF": "negative-infinity", "PINF": "positive-infinity", "NP": "unknown", "QS": "unknown", "TRC": "unknown",
+	"NINF": "negative-infinity", "PINF": "positive-infinity", "NP": "unknown", "QS": "unknown", "TRC": "unsupported",
+	"INV": "error", "DER": "error", "UNC": "error", "NAVU": "unknown",
 }
 
 // obsStatus maps statusCode to Observation.status.
@@ -154,9 +160,13 @@ func hasRef(refs []fhir.Reference, ref string) bool {
 func (c *converter) setObsValue(r *fhir.Observation, v *anyValue) {
 	typ := strings.ToUpper(bareType(v.XSIType))
 	if v.NullFlavor != "" && v.Value == "" && v.Code == "" && !otherCode(typ, v) {
-		if reason, ok := dataAbsent[v.NullFlavor]; ok {
-			r.DataAbsentReason = simpleConcept("http://terminology.hl7.org/CodeSystem/data-absent-reason", reason, "")
+		// US Core wants a value or a reason: a nullFlavor outside the
+		// vocabulary gets the broadest one, as NI does.
+		reason, ok := dataAbsent[v.NullFlavor]
+		if !ok {
+			reason = "unknown"
 		}
+		r.DataAbsentReason = simpleConcept("http://terminology.hl7.org/CodeSystem/data-absent-reason", reason, "")
 		return
 	}
 	switch typ {

@@ -52,3 +52,28 @@ func TestOtherCodeValueKept(t *testing.T) {
 		t.Errorf("value %+v, dataAbsentReason %+v: want only data-absent-reason unknown", o.ValueCodeableConcept, o.DataAbsentReason)
 	}
 }
+
+// TestNullFlavorValueHasAbsentReason: a result value with nullFlavor INV,
+// DER, UNC or NAVU came out with neither a value nor a dataAbsentReason,
+// which US Core's Observation profiles forbid. The C-CDA on FHIR map
+// (CF-NullFlavorDataAbsentReason) has no row for them, so they follow
+// their v3 parents: INV and its children DER and UNC to "error" (the
+// data-absent-reason parent of the infinities, as INV is in v3), NAVU to
+// "unknown" like UNK. TRC follows the map: "unsupported". A nullFlavor
+// outside the vocabulary gets "unknown", as NI does.
+func TestNullFlavorValueHasAbsentReason(t *testing.T) {
+	for nf, want := range map[string]string{
+		"INV": "error", "DER": "error", "UNC": "error", "NAVU": "unknown", "TRC": "unsupported",
+		"UNK": "unknown", "NINF": "negative-infinity", "XYZ": "unknown",
+	} {
+		got, _ := convertReview(t, reviewDoc("d1", "s1", "", resultSection(`<value xsi:type="PQ" nullFlavor="`+nf+`"/>`)))
+		if len(got["Observation"]) != 1 {
+			t.Fatalf("%s: observations = %d, want 1", nf, len(got["Observation"]))
+		}
+		o := got["Observation"][0].(*fhir.Observation)
+		if o.ValueQuantity != nil || o.DataAbsentReason == nil || len(o.DataAbsentReason.Coding) != 1 ||
+			o.DataAbsentReason.Coding[0].Code != want || o.DataAbsentReason.Coding[0].System != fhir.DataAbsentReasonSystem {
+			t.Errorf("%s: value %+v, dataAbsentReason %+v, want data-absent-reason %s", nf, o.ValueQuantity, o.DataAbsentReason, want)
+		}
+	}
+}

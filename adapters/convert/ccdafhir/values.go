@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 
+	"github.com/ferry-health/ferry/adapters/convert/internal/ucum"
 	"github.com/ferry-health/ferry/adapters/fhir"
 )
 
@@ -280,7 +281,11 @@ func decimal(s string) (json.Number, bool) {
 	return json.Number(s), true
 }
 
-// quantity maps a PQ to a UCUM Quantity; nil without a numeric value.
+// quantity maps a PQ to a Quantity; nil without a numeric value. CDA
+// says PQ units are UCUM, but documents carry "mcg", "Puffs" or
+// "10+3/ul": only a unit that is UCUM gets the UCUM system and code,
+// any other stays as text (qty-3 allows a unit alone), since the
+// exchange rejects an invalid UCUM code.
 func quantity(value, unit string) *fhir.Quantity {
 	n, ok := decimal(value)
 	if !ok {
@@ -289,7 +294,10 @@ func quantity(value, unit string) *fhir.Quantity {
 	q := &fhir.Quantity{Value: n}
 	unit = token(unit)
 	if unit != "" {
-		q.Unit, q.System, q.Code = unit, sysUCUM, unit
+		q.Unit = unit
+		if ucum.Valid(unit) {
+			q.System, q.Code = sysUCUM, unit
+		}
 	}
 	return q
 }

@@ -56,6 +56,7 @@ import (
 
 	"github.com/google/uuid"
 
+	ucumcheck "github.com/ferry-health/ferry/adapters/convert/internal/ucum"
 	"github.com/ferry-health/ferry/adapters/convert/v2fhir"
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/queue/merges"
@@ -1022,7 +1023,11 @@ func buildObservation(get func(string) string, vals map[string][]string) (any, [
 	quantity := func(v, comparator string) *fhir.Quantity {
 		q := &fhir.Quantity{Value: json.Number(v), Comparator: comparator, Unit: unit}
 		if ucum != "" {
-			q.System, q.Code = sysUCUM, ucum
+			// Exports fill the column with "mEq/L" or "10+3/ul" too; the
+			// exchange rejects an invalid UCUM code, so that is text only.
+			if ucumcheck.Valid(ucum) {
+				q.System, q.Code = sysUCUM, ucum
+			}
 			if q.Unit == "" {
 				q.Unit = ucum
 			}

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ferry-health/ferry/adapters/convert/internal/ucum"
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/hl7v2"
 )
@@ -589,7 +590,9 @@ func unitsOf(units hl7v2.Value) quantityUnit {
 	var qu quantityUnit
 	if code != "" || text != "" {
 		qu.unit = orStr(text, code)
-		if code != "" && (sys == "UCUM" || sys == "UCUM-CS") {
+		// Feeds mark "K/uL" or "mEq/L" as UCUM too; the exchange rejects
+		// an invalid UCUM code, so those keep only the unit text.
+		if code != "" && (sys == "UCUM" || sys == "UCUM-CS") && ucum.Valid(code) {
 			qu.system, qu.code = "http://unitsofmeasure.org", code
 		}
 	}
@@ -808,7 +811,7 @@ func (x *conv) specimen(spm hl7v2.Segment, r *reportBuilder) (fhir.Reference, er
 	if v, ok := fhirDecimal(spm.Field(12).Text(1)); ok && spm.Field(12).Text(1) != "" {
 		u := spm.Field(12).Comp(2)
 		q := &fhir.Quantity{Value: json.Number(v), Unit: orStr(u.Sub(2).Trimmed(), u.Sub(1).Trimmed())}
-		if code := u.Sub(1).Trimmed(); code != "" && strings.EqualFold(u.Sub(3).Trimmed(), "UCUM") {
+		if code := u.Sub(1).Trimmed(); code != "" && strings.EqualFold(u.Sub(3).Trimmed(), "UCUM") && ucum.Valid(code) {
 			q.System, q.Code = "http://unitsofmeasure.org", code
 		}
 		coll.Quantity = q
