@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -244,6 +245,30 @@ func (b *batchMerges) Survivor(id merges.ID) (merges.ID, bool, error) {
 		}
 	}
 	return merges.ID{}, false, fmt.Errorf("%w: the merges of this input lead back to a retired identifier", merges.ErrCycle)
+}
+
+// Merged is the registry's merges into survivor (when it answers them)
+// as the input's earlier messages left them, and the input's own.
+func (b *batchMerges) Merged(survivor merges.ID) []merges.ID {
+	var out []merges.ID
+	if ml, ok := b.base.(v2fhir.MergedLookup); ok {
+		for _, id := range ml.Merged(survivor) {
+			if n, moved := b.next[id]; b.undone[id] || moved && n != survivor {
+				continue
+			}
+			out = append(out, id)
+		}
+	}
+	for id, n := range b.next {
+		if n == survivor && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	// Sorted as the registry's are: conversion stays deterministic.
+	slices.SortFunc(out, func(a, b merges.ID) int {
+		return cmp.Or(cmp.Compare(a.System, b.System), cmp.Compare(a.Value, b.Value))
+	})
+	return out
 }
 
 // v2convert is the HL7 v2 converter's entry point, a variable so a test

@@ -146,6 +146,7 @@ type Registry struct {
 	err    error // a failed sync or cut: the file's tail is unknown
 	closed bool
 	next   map[ID]ID        // retired → the survivor its newest record names
+	into   map[ID][]ID      // survivor → the retired identifiers next names it for (Merged)
 	when   map[ID]time.Time // retired → when its newest merge was recorded
 	reseal bool             // a record is sealed otherwise than Options.Key seals now
 }
@@ -390,6 +391,16 @@ func (r *Registry) resolve(id ID) (ID, bool, error) {
 		cur = nxt
 	}
 	return ID{}, false, fmt.Errorf("merge registry: %w: a chain of merges leads back to a retired identifier", ErrCycle)
+}
+
+// Merged returns the identifiers merged directly into survivor (not
+// through a chain: A into B, B into C gives C only B), sorted. A writer of
+// the survivor's record links it to theirs (Patient.link replaces), which
+// a rewrite of the record from a later message must keep.
+func (r *Registry) Merged(survivor ID) []ID {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return slices.Clone(r.into[survivor])
 }
 
 // passes reports whether the chain of merges from id passes through

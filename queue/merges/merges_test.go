@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -239,5 +240,54 @@ func TestKeyRotationReseals(t *testing.T) {
 		if got, _ := survivor(t, r, v); got != want {
 			t.Errorf("after rotation %s resolves to %q, want %s", v, got, want)
 		}
+	}
+}
+
+// TestMerged: the identifiers merged directly into a record, after a
+// reopen, a merge moved on to another survivor, an undo and a merge
+// turned round.
+func TestMerged(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	r, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b, c, d := ID{"s", "A"}, ID{"s", "B"}, ID{"s", "C"}, ID{"s", "D"}
+	for _, m := range []Merge{{Retired: d, Survivor: c}, {Retired: a, Survivor: c}, {Retired: c, Survivor: b}} {
+		if err := r.Record(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := r.Merged(c); !slices.Equal(got, []ID{a, d}) {
+		t.Errorf("Merged(C) = %v, want A and D (sorted)", got)
+	}
+	if got := r.Merged(b); !slices.Equal(got, []ID{c}) {
+		t.Errorf("Merged(B) = %v, want C alone (not through the chain)", got)
+	}
+	r.Close()
+	if r, err = Open(path, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got := r.Merged(c); !slices.Equal(got, []ID{a, d}) {
+		t.Errorf("after reopen Merged(C) = %v, want A and D", got)
+	}
+	if err := r.Record(Merge{Retired: a, Survivor: b}); err != nil { // A moved on to B
+		t.Fatal(err)
+	}
+	if err := r.Undo(d); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Merged(c); len(got) != 0 {
+		t.Errorf("Merged(C) = %v, want none", got)
+	}
+	if err := r.Record(Merge{Retired: b, Survivor: c, Reverse: true}); err != nil { // C into B turned round
+		t.Fatal(err)
+	}
+	if got := r.Merged(b); !slices.Equal(got, []ID{a}) {
+		t.Errorf("Merged(B) = %v, want A", got)
+	}
+	if got := r.Merged(c); !slices.Equal(got, []ID{b}) {
+		t.Errorf("Merged(C) = %v, want B", got)
 	}
 }

@@ -32,6 +32,12 @@ type record struct {
 // apply makes rec the newest state of its retired identifier, under
 // r.mu (or before the registry is shared).
 func (r *Registry) apply(rec record) {
+	if old, ok := r.next[rec.Retired]; ok {
+		r.into[old] = slices.DeleteFunc(r.into[old], func(id ID) bool { return id == rec.Retired })
+		if len(r.into[old]) == 0 {
+			delete(r.into, old)
+		}
+	}
 	if rec.Undo {
 		delete(r.next, rec.Retired)
 		delete(r.when, rec.Retired)
@@ -39,6 +45,16 @@ func (r *Registry) apply(rec record) {
 	}
 	r.next[rec.Retired] = rec.Survivor
 	r.when[rec.Retired] = rec.Recorded
+	if r.into == nil {
+		r.into = map[ID][]ID{}
+	}
+	list := r.into[rec.Survivor]
+	i, _ := slices.BinarySearchFunc(list, rec.Retired, compareID)
+	r.into[rec.Survivor] = slices.Insert(list, i, rec.Retired)
+}
+
+func compareID(a, b ID) int {
+	return cmp.Or(cmp.Compare(a.System, b.System), cmp.Compare(a.Value, b.Value))
 }
 
 // Entry is one merge the registry holds, for people: the identifier

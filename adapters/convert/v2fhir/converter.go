@@ -199,6 +199,16 @@ type MergeLookup interface {
 	Survivor(id merges.ID) (survivor merges.ID, ok bool, err error)
 }
 
+// MergedLookup is what a MergeLookup may also answer (merges.Registry
+// does): the identifiers merged directly into a record. The record's
+// Patient, written whole from a later message's PID, keeps a replaces
+// link to each, as its merge wrote it; without it, that link is lost at
+// the survivor's next ADT, and with it the way from the survivor to what
+// the exchange holds filed to the merged record.
+type MergedLookup interface {
+	Merged(survivor merges.ID) []merges.ID
+}
+
 // ZSegmentURL is the extension carrying one Z-segment's encoded text.
 const ZSegmentURL = "https://ferry-health.org/fhir/StructureDefinition/v2-z-segment"
 

@@ -195,6 +195,7 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 	if x.curRetied {
 		*ref = x.addExisting("Patient", key, p)
 	} else {
+		x.replacesLinks(p, key)
 		*ref = x.add("Patient", key, p)
 	}
 	x.patientRes = p
@@ -205,6 +206,28 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 		x.orderID = fhir.Identifier{System: key.System, Value: key.Value}
 	}
 	return ref, nil
+}
+
+// replacesLinks links p, the record key names, to each record merged
+// into it (Converter.Merges, when it is a MergedLookup), as the merge
+// wrote it (mergeInto): the PUT of p replaces the whole Patient. Where
+// ferry knows the merged record's id (ModeID) the link names it;
+// otherwise the exchange chose it, and the link names the record by its
+// identifier.
+func (x *conv) replacesLinks(p *fhir.Patient, key fhir.Identifier) {
+	ml, ok := x.c.Merges.(MergedLookup)
+	if !ok {
+		return
+	}
+	for _, m := range ml.Merged(merges.ID{System: key.System, Value: key.Value}) {
+		other := fhir.Reference{Type: "Patient", Identifier: &fhir.Identifier{System: m.System, Value: m.Value}}
+		if !x.byURN("Patient") {
+			var urn [urnLen]byte
+			uuid5URN(&urn, "Patient", m.System, m.Value)
+			other = fhir.Reference{Reference: "Patient/" + string(urn[len("urn:uuid:"):])}
+		}
+		p.Link = append(p.Link, fhir.PatientLink{Other: other, Type: "replaces"})
+	}
 }
 
 // reverses reports whether the merge group being converted retires surv,

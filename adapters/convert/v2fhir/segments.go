@@ -2,6 +2,7 @@ package v2fhir
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -176,6 +177,12 @@ func (x *conv) mergeInto(mrg hl7v2.Segment) error {
 	// The survivor is x.patientID, after retie: a merge into a record
 	// that was itself merged away goes on to the one that survived it.
 	x.merges = append(x.merges, merge)
+	// The registry may know this merge already (the A40 sent again):
+	// replacesLinks then linked the record by id or identifier.
+	x.patientRes.Link = slices.DeleteFunc(x.patientRes.Link, func(l fhir.PatientLink) bool {
+		return l.Type == "replaces" && (l.Other.Reference != "" && l.Other.Reference == ref.Reference ||
+			l.Other.Identifier != nil && l.Other.Identifier.System == key.System && l.Other.Identifier.Value == key.Value)
+	})
 	x.patientRes.Link = append(x.patientRes.Link, fhir.PatientLink{Other: ref, Type: "replaces"})
 	x.focus = append(x.focus, ref)
 	return nil

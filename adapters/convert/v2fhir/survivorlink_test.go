@@ -1,0 +1,128 @@
+package v2fhir
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/ferry-health/ferry/adapters/convert/internal/standin"
+)
+
+// TestSurvivorKeepsReplacesLink: an A01 for each of two records, an A40
+// merging 55999 into 55501, then the survivor's own feed goes on (an A08,
+// the discharge A03), posted to the stand-in exchange in every write mode.
+// The survivor must still link to the record it replaced, as the A40 wrote
+// it (FHIR Patient.link "replaces": the inactive record "should be
+// consulted to retrieve additional referenced information"; IHE PMIR). The
+// merged record's visit and results stay filed to it at the exchange, and
+// were reachable from the survivor only through that link: a later ADT of
+// the survivor, written whole, dropped it. A second merge into the same
+// survivor keeps the first one's link too, and the first A40 sent again
+// adds no second link.
+func TestSurvivorKeepsReplacesLink(t *testing.T) {
+	ex := standin.Start(t)
+	adt := func(trig, id, mrn, name string) string {
+		return "MSH|^~\\&|EHR|CLINIC|FERRY|HIE|20240321090000||ADT^" + trig + "^ADT_A01|" + id + "|P|2.5\n" +
+			"EVN|" + trig + "|20240321085900\n" +
+			"PID|1||" + mrn + "^^^HOSP^MR||" + name + "||20010101|M|||1 Main St^^Town\n" +
+			"PV1|1|I|W1^101^A||||||||||||||||V-" + mrn + "^^^HOSP^VN\n"
+	}
+	a40 := func(id, retired, name string) string {
+		return "MSH|^~\\&|EHR|CLINIC|FERRY|HIE|20240321090000||ADT^A40^ADT_A39|" + id + "|P|2.5\n" +
+			"EVN|A40|20240321085900\n" +
+			"PID|1||55501^^^HOSP^MR||" + name + "||20010101|M\n" +
+			"MRG|" + retired + "^^^HOSP^MR\n"
+	}
+	msgs := []string{
+		adt("A01", "M1", "55501", "ONeil^Sean"),
+		adt("A01", "M2", "55999", "ONeal^Shawn"),
+		adt("A01", "M3", "55777", "ONeill^Sean"),
+		a40("M4", "55999", "ONeil^Sean"),
+		adt("A08", "M5", "55501", "ONeil^Sean^P"),
+		a40("M6", "55777", "ONeil^Sean"),
+		adt("A03", "M7", "55501", "ONeil^Sean^P"),
+		a40("M8", "55999", "ONeil^Sean^P"), // sent again: one link still
+	}
+	for _, mode := range []Mode{ModeID, ModeConditional, ModePatientConditional} {
+		t.Run(mode.String(), func(t *testing.T) {
+			reg := openRegistry(t)
+			c := testConverter(t)
+			c.Mode = mode
+			c.Merges = reg
+			resp, err := http.Post(ex.Control+"/control/reset", "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			const system = "urn:oid:2.16.840.1.113883.3.999.1" // testConverter's HOSP
+			for _, m := range msgs {
+				b, _ := convertRecording(t, c, reg, m)
+				parts, err := c.Parts(b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, p := range parts {
+					body, err := json.Marshal(p)
+					if err != nil {
+						t.Fatal(err)
+					}
+					answer := ex.Do(t, "POST", ex.URL, body)
+					entries, _ := answer["entry"].([]any)
+					for i, e := range entries {
+						if st := fmt.Sprint(e.(map[string]any)["response"].(map[string]any)["status"]); !strings.HasPrefix(st, "2") {
+							t.Fatalf("entry %d answered %s", i, st)
+						}
+					}
+				}
+			}
+			patient := func(mrn string) map[string]any {
+				t.Helper()
+				found := ex.Do(t, "GET", ex.URL+"/Patient?identifier="+url.QueryEscape(system+"|"+mrn), nil)
+				entries, _ := found["entry"].([]any)
+				if len(entries) != 1 {
+					t.Fatalf("%d Patients with MRN %s, want 1", len(entries), mrn)
+				}
+				return entries[0].(map[string]any)["resource"].(map[string]any)
+			}
+			surv := patient("55501")
+			if given := fmt.Sprint(surv["name"]); !strings.Contains(given, "P") {
+				t.Errorf("survivor's name %s: the A03 was not applied", given)
+			}
+			if links, _ := surv["link"].([]any); len(links) != 2 {
+				t.Errorf("survivor's links %v, want the two replaces", surv["link"])
+			}
+			for _, mrn := range []string{"55999", "55777"} {
+				retired := patient(mrn)
+				if fmt.Sprint(retired["active"]) != "false" || !strings.Contains(fmt.Sprint(retired["link"]), "replaced-by") {
+					t.Errorf("retired %s: active %v, link %v; want inactive, replaced-by", mrn, retired["active"], retired["link"])
+				}
+				if !replacesLink(surv, retired, system, mrn) {
+					t.Errorf("survivor's links %v: none replaces the record of %s (Patient/%v)", surv["link"], mrn, retired["id"])
+				}
+			}
+		})
+	}
+}
+
+// replacesLink reports whether p has a replaces link to retired, by its
+// literal id or by its identifier.
+func replacesLink(p, retired map[string]any, system, mrn string) bool {
+	links, _ := p["link"].([]any)
+	for _, l := range links {
+		l := l.(map[string]any)
+		if l["type"] != "replaces" {
+			continue
+		}
+		other, _ := l["other"].(map[string]any)
+		if other["reference"] == "Patient/"+fmt.Sprint(retired["id"]) {
+			return true
+		}
+		if id, ok := other["identifier"].(map[string]any); ok && id["system"] == system && id["value"] == mrn {
+			return true
+		}
+	}
+	return false
+}
