@@ -241,22 +241,44 @@ const immunizationPlaceholder = "9999"
 
 var immunizationStatus = map[string]string{"CP": "completed", "PA": "completed", "RE": "not-done", "NA": "not-done"}
 
-// vxu converts VXU^V04: one Immunization per RXA, with RXR route and site.
+// vxu converts VXU^V04: one Immunization per RXA, with RXR route and site,
+// and each OBX (with its NTE) as an Observation (the IG's VXU_V04 map):
+// partOf the Immunization of its order group (the CDC guide's funding
+// eligibility, VIS document and dates), or the patient's alone before any
+// order (PERSON_OBSERVATION).
 func (x *conv) vxu() error {
 	if err := x.patientContext(); err != nil {
 		return err
 	}
 	var orc hl7v2.Segment
 	var imm *fhir.Immunization
+	var immRef fhir.Reference
+	var immKey fhir.Identifier
+	var obs *obsBuilder
+	closeObs := func() error {
+		if obs == nil {
+			return nil
+		}
+		_, err := obs.finish(x)
+		obs = nil
+		return err
+	}
 	n := 0
 	for _, seg := range x.m.Segments() {
 		switch seg.Name {
 		case "ORC":
+			if err := closeObs(); err != nil {
+				return err
+			}
 			orc = seg
+			imm, immRef, immKey = nil, fhir.Reference{}, fhir.Identifier{}
 			x.enterOrder(seg)
 		case "RXA":
+			if err := closeObs(); err != nil {
+				return err
+			}
 			var err error
-			if imm, err = x.immunization(orc, seg); err != nil {
+			if imm, immRef, immKey, err = x.immunization(orc, seg); err != nil {
 				return err
 			}
 			n++
@@ -265,7 +287,22 @@ func (x *conv) vxu() error {
 				imm.Route = x.cwe(seg.Field(1).Rep(1), v2Table+"0162")
 				imm.Site = x.tableCC(seg.Field(2).Rep(1), "0163")
 			}
+		case "OBX":
+			if err := closeObs(); err != nil {
+				return err
+			}
+			var err error
+			if obs, err = x.immunizationObservation(seg, immRef, immKey); err != nil {
+				return err
+			}
+		case "NTE":
+			if obs != nil {
+				obs.note(seg)
+			}
 		}
+	}
+	if err := closeObs(); err != nil {
+		return err
 	}
 	if n == 0 {
 		return &ContentError{Segment: "RXA", Field: "RXA", Reason: "required segment missing"}
@@ -273,17 +310,51 @@ func (x *conv) vxu() error {
 	return nil
 }
 
-func (x *conv) immunization(orc, rxa hl7v2.Segment) (*fhir.Immunization, error) {
-	code := x.cwe(rxa.Field(5).Rep(1), "")
-	if code == nil {
-		return nil, x.badField(rxa, 5, "administered code is empty")
+// immunizationObservation opens the Observation of a VXU's OBX, partOf
+// the Immunization imm when the OBX is in its order group (imm.Reference
+// set). Its category is left out unless its code is a vital sign: an
+// eligibility or a VIS date is no laboratory result. Without an OBX-21
+// identifier its key is minted from the Immunization's, so two
+// administrations' OBX with the same code and sub-id stay apart and a
+// re-sent VXU updates the ones it wrote. An encapsulated document (OBX-2
+// ED) is no Observation value in R4 and stays in the Binary (nil).
+func (x *conv) immunizationObservation(obx hl7v2.Segment, imm fhir.Reference, immKey fhir.Identifier) (*obsBuilder, error) {
+	if strings.EqualFold(obx.Field(2).Text(1), "ED") {
+		return nil, nil
 	}
-	when, err := x.fieldDateTime(rxa, 3)
+	b, err := x.newObservation(obx, nil)
 	if err != nil {
 		return nil, err
 	}
+	if !isVitalSign(&b.o.Code) {
+		b.o.Category = nil
+	}
+	if imm.Reference == "" {
+		return b, nil
+	}
+	b.o.PartOf = []fhir.Reference{imm}
+	if obx.Field(21).Empty() {
+		t := &x.slabs.text
+		v := t.cat(x.reportStem(immKey), ".", orStr(firstCode(&b.o.Code), b.o.Code.Text))
+		if sub := obx.Field(4).Text(1); sub != "" {
+			v = t.cat(v, ".", sub)
+		}
+		b.keys[0] = fhir.Identifier{System: x.system("obx"), Value: v}
+	}
+	return b, nil
+}
+
+func (x *conv) immunization(orc, rxa hl7v2.Segment) (*fhir.Immunization, fhir.Reference, fhir.Identifier, error) {
+	code := x.cwe(rxa.Field(5).Rep(1), "")
+	if code == nil {
+		return nil, fhir.Reference{}, fhir.Identifier{}, x.badField(rxa, 5, "administered code is empty")
+	}
+	when, err := x.fieldDateTime(rxa, 3)
+	if err != nil {
+		return nil, fhir.Reference{}, fhir.Identifier{}, err
+	}
 	if when == "" {
-		return nil, x.badField(rxa, 3, "administration date/time is empty")
+		return nil, fhir.Reference{}, fhir.Identifier{}, x.badField(rxa, 3, "administration date/time is empty")
 	}
 	imm := &fhir.Immunization{
 		ResourceType:       "Immunization",
@@ -348,8 +419,9 @@ func (x *conv) immunization(orc, rxa hl7v2.Segment) (*fhir.Immunization, error) 
 		key = x.scopedKey("immunization", orStr(firstCode(code), code.Text), rxa.Field(3).Text(1))
 		imm.Identifier = append(imm.Identifier, key)
 	}
-	x.focus = append(x.focus, x.add("Immunization", key, imm))
-	return imm, nil
+	ref := x.add("Immunization", key, imm)
+	x.focus = append(x.focus, ref)
+	return imm, ref, key, nil
 }
 
 // pharmacyOrders converts RDE^O11: one MedicationRequest per ORC with its
