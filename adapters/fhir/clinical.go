@@ -196,6 +196,7 @@ type Immunization struct {
 	PrimarySource      *bool                   `json:"primarySource,omitempty"`
 	Manufacturer       *Reference              `json:"manufacturer,omitempty"`
 	LotNumber          string                  `json:"lotNumber,omitempty"`
+	ExpirationDate     string                  `json:"expirationDate,omitempty"`
 	Site               *CodeableConcept        `json:"site,omitempty"`
 	Route              *CodeableConcept        `json:"route,omitempty"`
 	DoseQuantity       *Quantity               `json:"doseQuantity,omitempty"`

@@ -368,8 +368,26 @@ func (x *conv) immunization(orc, rxa hl7v2.Segment) (*fhir.Immunization, fhir.Re
 	if s, ok := immunizationStatus[strings.ToUpper(rxa.Field(20).Text(1))]; ok {
 		imm.Status = s
 	}
-	if strings.ToUpper(rxa.Field(21).Text(1)) == "D" {
+	action := strings.ToUpper(rxa.Field(21).Text(1))
+	if action == "D" {
 		imm.Status = "entered-in-error"
+	}
+	exp, ok := x.date(rxa.Field(16).Rep(1).Text(1))
+	if !ok {
+		return nil, fhir.Reference{}, fhir.Identifier{}, x.badField(rxa, 16, "invalid substance expiration date")
+	}
+	imm.ExpirationDate = exp
+	for rep := range rxa.Field(19).RepsSeq() {
+		if cc := x.cwe(rep, ""); cc != nil {
+			imm.ReasonCode = append(imm.ReasonCode, *cc)
+		}
+	}
+	// The IG takes RXA-22 as the record's time only when RXA-21 adds it:
+	// on an update it is when the record changed.
+	if action == "A" {
+		if imm.Recorded, err = x.fieldDateTime(rxa, 22); err != nil {
+			return nil, fhir.Reference{}, fhir.Identifier{}, err
+		}
 	}
 	if amt := rxa.Field(6).Text(1); amt != "" && amt != "999" {
 		imm.DoseQuantity = x.quantity(amt, rxa.Field(7).Rep(1))

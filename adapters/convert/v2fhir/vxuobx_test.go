@@ -77,3 +77,28 @@ OBX|1|CE|64994-7^Vaccine funding program eligibility category^LN|1|V01^Not VFC e
 	}
 	strictR4(t, marshal(t, b))
 }
+
+// TestImmunizationRXAFields: the RXA fields the IG's RXA map writes reach
+// the Immunization: the lot's expiration date (RXA-16, a date), the
+// indications (RXA-19, every repetition) and, for an added record, its
+// system entry time (RXA-22) as recorded.
+func TestImmunizationRXAFields(t *testing.T) {
+	const msg = `MSH|^~\&|IMMREG|SPRINGCLINIC^2.16.840.1.113883.3.999^ISO|FERRY|HIE|20240401103000||VXU^V04^VXU_V04|VXU-0003|P|2.5.1
+PID|1||MRN200777^^^SPRINGCLINIC&2.16.840.1.113883.3.999.1&ISO^MR||Rivera^Mateo||20230105|M
+ORC|RE||IZ-13696^SPRINGCLINIC
+RXA|0|1|20240401101500||08^Hep B, adolescent or pediatric^CVX|0.5|mL^mL^UCUM||00^New immunization record^NIP001||||||HB4410A|20250630000000|MSD^Merck and Co., Inc.^MVX||Z23^Encounter for immunization^I10~Z20.5^Contact with viral hepatitis^I10|CP|A|20240401102500`
+	imms := entriesOf[fhir.Immunization](mustConvert(t, testConverter(t), msg))
+	if len(imms) != 1 {
+		t.Fatalf("%d immunizations", len(imms))
+	}
+	imm := imms[0]
+	if imm.ExpirationDate != "2025-06-30" {
+		t.Errorf("expirationDate %q, want 2025-06-30", imm.ExpirationDate)
+	}
+	if len(imm.ReasonCode) != 2 || imm.ReasonCode[0].Coding[0].Code != "Z23" || imm.ReasonCode[1].Coding[0].Code != "Z20.5" {
+		t.Errorf("reasonCode %+v, want Z23 and Z20.5", imm.ReasonCode)
+	}
+	if imm.Recorded != "2024-04-01T10:25:00-05:00" {
+		t.Errorf("recorded %q, want 2024-04-01T10:25:00-05:00", imm.Recorded)
+	}
+}
