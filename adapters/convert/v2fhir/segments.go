@@ -322,8 +322,15 @@ func (x *conv) diagnosis(dg1 hl7v2.Segment) error {
 	}
 	box.ids[0] = key
 	c.Identifier = box.ids[:]
+	// DG1-21 D (table 0206) deletes the diagnosis the sender sent before:
+	// the IG writes it entered-in-error (ferry deletes nothing), and it is
+	// no longer one of the encounter's diagnoses.
+	deleted := strings.EqualFold(dg1.Field(21).Text(1), "D")
+	if deleted {
+		c.VerificationStatus = problemVerification["ENTERED-IN-ERROR"]
+	}
 	ref := x.add("Condition", key, c)
-	if x.encRes != nil {
+	if x.encRes != nil && !deleted {
 		d := fhir.EncounterDiagnosis{Condition: ref}
 		if u := x.tableCC(dg1.Field(6).Rep(1), "0052"); u != nil {
 			d.Use = u
