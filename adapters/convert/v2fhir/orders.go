@@ -126,10 +126,30 @@ func (x *conv) orders() error {
 				cur.tq1 = seg
 			}
 		case "NTE":
-			if cur != nil {
+			switch {
+			case cur == nil:
+			case cur.obs != nil:
+				cur.obs.notes = append(cur.obs.notes, seg)
+			default:
 				if t := nteText(seg); t != "" {
 					cur.notes = append(cur.notes, fhir.Annotation{Text: t})
 				}
+			}
+		case "DG1":
+			if cur != nil {
+				cur.obs = nil
+				cur.dg1 = append(cur.dg1, seg)
+			}
+		case "OBX":
+			// OML_O21's SPECIMEN group has OBX of its own, about the
+			// specimen: those are left as before (in the Binary).
+			if cur != nil && !cur.specimen {
+				cur.obx = append(cur.obx, orderObs{obx: seg})
+				cur.obs = &cur.obx[len(cur.obx)-1]
+			}
+		case "SPM":
+			if cur != nil {
+				cur.obs, cur.specimen = nil, true
 			}
 		}
 	}
@@ -147,6 +167,20 @@ func (x *conv) orders() error {
 type orderGroup struct {
 	orc, obr, tq1 hl7v2.Segment
 	notes         []fhir.Annotation
+	// dg1 and obx are the order detail's diagnoses and observations (the
+	// IG's ORM_O01 ORDER_DETAIL: reasonReference and supportingInfo).
+	dg1 []hl7v2.Segment
+	obx []orderObs
+	// obs is the OBX the NTE that follow describe; specimen is set once
+	// the group's SPM (OML_O21) is reached.
+	obs      *orderObs
+	specimen bool
+}
+
+// orderObs is an order's OBX with its NTE.
+type orderObs struct {
+	obx   hl7v2.Segment
+	notes []hl7v2.Segment
 }
 
 func (g *orderGroup) orcOrEmpty() hl7v2.Segment {
@@ -231,7 +265,69 @@ func (x *conv) serviceRequest(g *orderGroup) error {
 			sr.ReasonCode = append(sr.ReasonCode, *cc)
 		}
 	}
+	if err := x.orderDetail(g, key, sr); err != nil {
+		return err
+	}
 	x.focus = append(x.focus, x.add("ServiceRequest", key, sr))
+	return nil
+}
+
+// orderDetail writes an order's DG1 as Conditions, its reasonReference,
+// and its OBX (with their NTE) as Observations, its supportingInfo (the
+// IG's ORM_O01 map). The diagnoses are the order's reasons, not the
+// visit's: they are not listed on the Encounter. An Observation's
+// category is left out unless its code is a vital sign (an order entry
+// answer is no laboratory result); without an OBX-21 identifier its key
+// is minted from the order's, so each order keeps its own answers and a
+// re-sent order updates them. An encapsulated document (OBX-2 ED) is no
+// Observation value in R4 and stays in the Binary.
+func (x *conv) orderDetail(g *orderGroup, key fhir.Identifier, sr *fhir.ServiceRequest) error {
+	if len(g.dg1) > 0 {
+		enc := x.encRes
+		x.encRes = nil
+		first := len(x.entries)
+		for _, dg1 := range g.dg1 {
+			if err := x.diagnosis(dg1); err != nil {
+				x.encRes = enc
+				return err
+			}
+		}
+		x.encRes = enc
+		for i := first; i < len(x.entries); i++ {
+			// A diagnosis the DG1 deletes is no reason for the order.
+			if c, ok := x.entries[i].Resource.(*fhir.Condition); ok && c.VerificationStatus == nil {
+				sr.ReasonReference = append(sr.ReasonReference, x.targets[i])
+			}
+		}
+	}
+	for _, ob := range g.obx {
+		if strings.EqualFold(ob.obx.Field(2).Text(1), "ED") {
+			continue
+		}
+		b, err := x.newObservation(ob.obx, nil)
+		if err != nil {
+			return err
+		}
+		if !isVitalSign(&b.o.Code) {
+			b.o.Category = nil
+		}
+		if ob.obx.Field(21).Empty() {
+			t := &x.slabs.text
+			v := t.cat(x.reportStem(key), ".", orStr(firstCode(&b.o.Code), b.o.Code.Text))
+			if sub := ob.obx.Field(4).Text(1); sub != "" {
+				v = t.cat(v, ".", sub)
+			}
+			b.keys[0] = fhir.Identifier{System: x.system("obx"), Value: v}
+		}
+		for _, nte := range ob.notes {
+			b.note(nte)
+		}
+		ref, err := b.finish(x)
+		if err != nil {
+			return err
+		}
+		sr.SupportingInfo = append(sr.SupportingInfo, ref)
+	}
 	return nil
 }
 
