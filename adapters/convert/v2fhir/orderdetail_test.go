@@ -1,6 +1,7 @@
 package v2fhir
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/ferry-health/ferry/adapters/fhir"
@@ -74,4 +75,40 @@ OBX|1|CWE|49541-6^Fasting status^LN|1|N^No^HL70136||||||F`
 		t.Errorf("glucose order notes %+v, want only its own", glucose.Note)
 	}
 	strictR4(t, marshal(t, b))
+}
+
+// TestOrderAllergies: the AL1 of an order message's patient (ORM_O01,
+// OML_O21: a lab or radiology order carries the contrast or latex
+// allergy) are AllergyIntolerances as an ADT's are (the IG's ORM_O01
+// map), not dropped; the same allergy from an ADT lands on the same
+// resource.
+func TestOrderAllergies(t *testing.T) {
+	const orm = `MSH|^~\&|EHR|SPRINGCLINIC^2.16.840.1.113883.3.999^ISO|RAD|RAD|20240316090000||ORM^O01^ORM_O01|ORM-78|P|2.5.1
+PID|1||MRN100777^^^SPRINGCLINIC&2.16.840.1.113883.3.999.1&ISO^MR||Doe^Jordan||19900101|F
+AL1|1|DA|C0009924^Iodinated contrast media^UMLS|SV|Anaphylaxis
+ORC|NW|ORD-3^EHR|||||||20240316085500
+OBR|1|ORD-3^EHR||24725-4^CT Head^LN`
+	const adt = `MSH|^~\&|EHR|SPRINGCLINIC^2.16.840.1.113883.3.999^ISO|FERRY|HIE|20240316090000||ADT^A08^ADT_A01|ADT-79|P|2.5.1
+EVN|A08|20240316085955
+PID|1||MRN100777^^^SPRINGCLINIC&2.16.840.1.113883.3.999.1&ISO^MR||Doe^Jordan||19900101|F
+AL1|1|DA|C0009924^Iodinated contrast media^UMLS|SV|Anaphylaxis`
+	c := testConverter(t)
+	fromORM := entriesOf[fhir.AllergyIntolerance](mustConvert(t, c, orm))
+	fromADT := entriesOf[fhir.AllergyIntolerance](mustConvert(t, c, adt))
+	if len(fromORM) != 1 || len(fromADT) != 1 {
+		t.Fatalf("allergies: %d from the order, %d from the ADT", len(fromORM), len(fromADT))
+	}
+	if a := fromORM[0]; a.Code.Coding[0].Code != "C0009924" || a.ID != fromADT[0].ID {
+		t.Errorf("order's allergy %s (Allergy/%s), the ADT's AllergyIntolerance/%s", a.Code.Coding[0].Code, a.ID, fromADT[0].ID)
+	}
+	// OML_O21's PRIOR_RESULT repeats the allergies a prior result was
+	// reported with: not the message's patient's, and no second copy.
+	oml := strings.Replace(orm, "ORM^O01^ORM_O01", "OML^O21^OML_O21", 1) + `
+PV1|1|O
+AL1|1|DA|C0009924^Iodinated contrast media^UMLS|SV|Anaphylaxis
+ORC|RE|ORD-0^EHR
+OBR|1|ORD-0^EHR||24725-4^CT Head^LN`
+	if n := len(entriesOf[fhir.AllergyIntolerance](mustConvert(t, c, oml))); n != 1 {
+		t.Errorf("%d allergies from an OML with a prior result, want 1", n)
+	}
 }

@@ -151,6 +151,18 @@ func (x *conv) orders() error {
 			if cur != nil {
 				cur.obs, cur.specimen = nil, true
 			}
+		case "AL1":
+			// The patient's allergies (the PATIENT group, before the
+			// first ORC): an AllergyIntolerance each, keyed as an ADT's
+			// are. An AL1 after an ORC is OML_O21's PRIOR_RESULT's,
+			// the allergies a prior result was reported with.
+			if cur == nil {
+				if err := x.allergy(seg); err != nil {
+					return err
+				}
+			} else {
+				cur.obs = nil
+			}
 		}
 	}
 	if len(groups) == 0 {
