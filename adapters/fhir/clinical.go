@@ -56,6 +56,7 @@ type Condition struct {
 	AbatementDateTime  string              `json:"abatementDateTime,omitempty"`
 	RecordedDate       string              `json:"recordedDate,omitempty"`
 	Recorder           *Reference          `json:"recorder,omitempty"`
+	Asserter           *Reference          `json:"asserter,omitempty"`
 	Evidence           []ConditionEvidence `json:"evidence,omitempty"`
 	Note               []Annotation        `json:"note,omitempty"`
 }

@@ -82,3 +82,24 @@ func TestReferralDeletedDiagnosis(t *testing.T) {
 		}
 	}
 }
+
+// TestDiagnosingClinician: DG1-16, who made the diagnosis, is the
+// Condition's asserter (the IG's DG1 map), not dropped.
+func TestDiagnosingClinician(t *testing.T) {
+	msg := strings.Replace(fmt.Sprintf(dg1ADT, "A3", "A"), "|20240316|F", "|20240316|F||||||||||1234567890^Chen^Wei^^^Dr.^^^NPI&2.16.840.1.113883.4.6&ISO^^^^NPI", 1)
+	b := mustConvert(t, testConverter(t), msg)
+	var dm *fhir.Condition
+	for _, c := range entriesOf[fhir.Condition](b) {
+		if c.Code.Coding[0].Code == "E11.9" {
+			dm = c
+		}
+	}
+	if dm == nil {
+		t.Fatal("no E11.9 Condition")
+	}
+	prs := entriesOf[fhir.Practitioner](b)
+	if dm.Asserter == nil || len(prs) != 1 || dm.Asserter.Reference != "Practitioner/"+prs[0].ID {
+		t.Errorf("asserter %+v, want the NPI 1234567890 Practitioner (%d practitioners)", dm.Asserter, len(prs))
+	}
+	strictR4(t, marshal(t, b))
+}

@@ -359,6 +359,8 @@ func (x *conv) diagnosis(dg1 hl7v2.Segment) error {
 		return err
 	}
 	c.RecordedDate = rec
+	// DG1-16 repeats; Condition.asserter is 0..1: the first clinician.
+	c.Asserter = x.practitioner(dg1.Field(16).Rep(1))
 	var key fhir.Identifier
 	if id := x.ei(dg1.Field(20), "", "diagnosis"); id != nil {
 		key = *id
