@@ -638,7 +638,7 @@ func (x *conv) pharmacyOrders() error {
 			d.DoseAndRate = []fhir.DosageDoseAndRate{{DoseQuantity: q}}
 		}
 		d.Route = x.cwe(g.rxr.Field(1).Rep(1), v2Table+"0162")
-		if rp := x.tableCC(g.tq1.Field(3).Rep(1), "0335"); rp != nil {
+		if rp := x.repeatPattern(g.tq1.Field(3).Rep(1)); rp != nil {
 			d.Timing = &fhir.Timing{Code: rp}
 		}
 		if d.Text != "" || d.DoseAndRate != nil || d.Route != nil || d.Timing != nil {
@@ -654,6 +654,30 @@ func (x *conv) pharmacyOrders() error {
 		x.focus = append(x.focus, x.add("MedicationRequest", key, mr))
 	}
 	return nil
+}
+
+// repeatPattern is the code of TQ1-3 (RPT): its first component, a CWE of
+// table 0335 whose parts are subcomponents ("Q6H&Every 6 hours&HL70335");
+// the RPT's other components (period, event and its offset) are no part
+// of the code. Senders that write the code as a CWE of components
+// ("BID^Twice a day^HL70335") are read so, as they mean it.
+func (x *conv) repeatPattern(rpt hl7v2.Value) *fhir.CodeableConcept {
+	c := rpt.Comp(1)
+	if c.Sub(2).Empty() && c.Sub(3).Empty() {
+		return x.tableCC(rpt, "0335")
+	}
+	code := c.Sub(1).Trimmed()
+	if code == "" {
+		return nil
+	}
+	sys := tableSystems["0335"]
+	if name := c.Sub(3).Trimmed(); name != "" {
+		sys = x.codeSystem(name)
+	}
+	return &fhir.CodeableConcept{
+		Coding: []fhir.Coding{{System: sys, Code: code, Display: c.Sub(2).Trimmed(), Version: c.Sub(7).Trimmed()}},
+		Text:   c.Sub(9).Trimmed(),
+	}
 }
 
 func orOther(a, b hl7v2.Segment) hl7v2.Segment {
