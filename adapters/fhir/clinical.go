@@ -56,6 +56,7 @@ type Condition struct {
 	AbatementDateTime  string              `json:"abatementDateTime,omitempty"`
 	RecordedDate       string              `json:"recordedDate,omitempty"`
 	Recorder           *Reference          `json:"recorder,omitempty"`
+	Asserter           *Reference          `json:"asserter,omitempty"`
 	Evidence           []ConditionEvidence `json:"evidence,omitempty"`
 	Note               []Annotation        `json:"note,omitempty"`
 }
@@ -196,6 +197,7 @@ type Immunization struct {
 	PrimarySource      *bool                   `json:"primarySource,omitempty"`
 	Manufacturer       *Reference              `json:"manufacturer,omitempty"`
 	LotNumber          string                  `json:"lotNumber,omitempty"`
+	ExpirationDate     string                  `json:"expirationDate,omitempty"`
 	Site               *CodeableConcept        `json:"site,omitempty"`
 	Route              *CodeableConcept        `json:"route,omitempty"`
 	DoseQuantity       *Quantity               `json:"doseQuantity,omitempty"`

@@ -8,6 +8,7 @@ type Observation struct {
 	Meta                 *Meta                       `json:"meta,omitempty"`
 	Identifier           []Identifier                `json:"identifier,omitempty"`
 	BasedOn              []Reference                 `json:"basedOn,omitempty"`
+	PartOf               []Reference                 `json:"partOf,omitempty"`
 	Status               string                      `json:"status"`
 	Category             []CodeableConcept           `json:"category,omitempty"`
 	Code                 CodeableConcept             `json:"code"`

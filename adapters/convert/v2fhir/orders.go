@@ -126,10 +126,42 @@ func (x *conv) orders() error {
 				cur.tq1 = seg
 			}
 		case "NTE":
-			if cur != nil {
+			switch {
+			case cur == nil:
+			case cur.obs != nil:
+				cur.obs.notes = append(cur.obs.notes, seg)
+			default:
 				if t := nteText(seg); t != "" {
 					cur.notes = append(cur.notes, fhir.Annotation{Text: t})
 				}
+			}
+		case "DG1":
+			if cur != nil {
+				cur.obs = nil
+				cur.dg1 = append(cur.dg1, seg)
+			}
+		case "OBX":
+			// OML_O21's SPECIMEN group has OBX of its own, about the
+			// specimen: those are left as before (in the Binary).
+			if cur != nil && !cur.specimen {
+				cur.obx = append(cur.obx, orderObs{obx: seg})
+				cur.obs = &cur.obx[len(cur.obx)-1]
+			}
+		case "SPM":
+			if cur != nil {
+				cur.obs, cur.specimen = nil, true
+			}
+		case "AL1":
+			// The patient's allergies (the PATIENT group, before the
+			// first ORC): an AllergyIntolerance each, keyed as an ADT's
+			// are. An AL1 after an ORC is OML_O21's PRIOR_RESULT's,
+			// the allergies a prior result was reported with.
+			if cur == nil {
+				if err := x.allergy(seg); err != nil {
+					return err
+				}
+			} else {
+				cur.obs = nil
 			}
 		}
 	}
@@ -147,6 +179,20 @@ func (x *conv) orders() error {
 type orderGroup struct {
 	orc, obr, tq1 hl7v2.Segment
 	notes         []fhir.Annotation
+	// dg1 and obx are the order detail's diagnoses and observations (the
+	// IG's ORM_O01 ORDER_DETAIL: reasonReference and supportingInfo).
+	dg1 []hl7v2.Segment
+	obx []orderObs
+	// obs is the OBX the NTE that follow describe; specimen is set once
+	// the group's SPM (OML_O21) is reached.
+	obs      *orderObs
+	specimen bool
+}
+
+// orderObs is an order's OBX with its NTE.
+type orderObs struct {
+	obx   hl7v2.Segment
+	notes []hl7v2.Segment
 }
 
 func (g *orderGroup) orcOrEmpty() hl7v2.Segment {
@@ -231,7 +277,69 @@ func (x *conv) serviceRequest(g *orderGroup) error {
 			sr.ReasonCode = append(sr.ReasonCode, *cc)
 		}
 	}
+	if err := x.orderDetail(g, key, sr); err != nil {
+		return err
+	}
 	x.focus = append(x.focus, x.add("ServiceRequest", key, sr))
+	return nil
+}
+
+// orderDetail writes an order's DG1 as Conditions, its reasonReference,
+// and its OBX (with their NTE) as Observations, its supportingInfo (the
+// IG's ORM_O01 map). The diagnoses are the order's reasons, not the
+// visit's: they are not listed on the Encounter. An Observation's
+// category is left out unless its code is a vital sign (an order entry
+// answer is no laboratory result); without an OBX-21 identifier its key
+// is minted from the order's, so each order keeps its own answers and a
+// re-sent order updates them. An encapsulated document (OBX-2 ED) is no
+// Observation value in R4 and stays in the Binary.
+func (x *conv) orderDetail(g *orderGroup, key fhir.Identifier, sr *fhir.ServiceRequest) error {
+	if len(g.dg1) > 0 {
+		enc := x.encRes
+		x.encRes = nil
+		first := len(x.entries)
+		for _, dg1 := range g.dg1 {
+			if err := x.diagnosis(dg1); err != nil {
+				x.encRes = enc
+				return err
+			}
+		}
+		x.encRes = enc
+		for i := first; i < len(x.entries); i++ {
+			// A diagnosis the DG1 deletes is no reason for the order.
+			if c, ok := x.entries[i].Resource.(*fhir.Condition); ok && c.VerificationStatus == nil {
+				sr.ReasonReference = append(sr.ReasonReference, x.targets[i])
+			}
+		}
+	}
+	for _, ob := range g.obx {
+		if strings.EqualFold(ob.obx.Field(2).Text(1), "ED") {
+			continue
+		}
+		b, err := x.newObservation(ob.obx, nil)
+		if err != nil {
+			return err
+		}
+		if !isVitalSign(&b.o.Code) {
+			b.o.Category = nil
+		}
+		if ob.obx.Field(21).Empty() {
+			t := &x.slabs.text
+			v := t.cat(x.reportStem(key), ".", orStr(firstCode(&b.o.Code), b.o.Code.Text))
+			if sub := ob.obx.Field(4).Text(1); sub != "" {
+				v = t.cat(v, ".", sub)
+			}
+			b.keys[0] = fhir.Identifier{System: x.system("obx"), Value: v}
+		}
+		for _, nte := range ob.notes {
+			b.note(nte)
+		}
+		ref, err := b.finish(x)
+		if err != nil {
+			return err
+		}
+		sr.SupportingInfo = append(sr.SupportingInfo, ref)
+	}
 	return nil
 }
 
@@ -241,22 +349,44 @@ const immunizationPlaceholder = "9999"
 
 var immunizationStatus = map[string]string{"CP": "completed", "PA": "completed", "RE": "not-done", "NA": "not-done"}
 
-// vxu converts VXU^V04: one Immunization per RXA, with RXR route and site.
+// vxu converts VXU^V04: one Immunization per RXA, with RXR route and site,
+// and each OBX (with its NTE) as an Observation (the IG's VXU_V04 map):
+// partOf the Immunization of its order group (the CDC guide's funding
+// eligibility, VIS document and dates), or the patient's alone before any
+// order (PERSON_OBSERVATION).
 func (x *conv) vxu() error {
 	if err := x.patientContext(); err != nil {
 		return err
 	}
 	var orc hl7v2.Segment
 	var imm *fhir.Immunization
+	var immRef fhir.Reference
+	var immKey fhir.Identifier
+	var obs *obsBuilder
+	closeObs := func() error {
+		if obs == nil {
+			return nil
+		}
+		_, err := obs.finish(x)
+		obs = nil
+		return err
+	}
 	n := 0
 	for _, seg := range x.m.Segments() {
 		switch seg.Name {
 		case "ORC":
+			if err := closeObs(); err != nil {
+				return err
+			}
 			orc = seg
+			imm, immRef, immKey = nil, fhir.Reference{}, fhir.Identifier{}
 			x.enterOrder(seg)
 		case "RXA":
+			if err := closeObs(); err != nil {
+				return err
+			}
 			var err error
-			if imm, err = x.immunization(orc, seg); err != nil {
+			if imm, immRef, immKey, err = x.immunization(orc, seg); err != nil {
 				return err
 			}
 			n++
@@ -265,7 +395,22 @@ func (x *conv) vxu() error {
 				imm.Route = x.cwe(seg.Field(1).Rep(1), v2Table+"0162")
 				imm.Site = x.tableCC(seg.Field(2).Rep(1), "0163")
 			}
+		case "OBX":
+			if err := closeObs(); err != nil {
+				return err
+			}
+			var err error
+			if obs, err = x.immunizationObservation(seg, immRef, immKey); err != nil {
+				return err
+			}
+		case "NTE":
+			if obs != nil {
+				obs.note(seg)
+			}
 		}
+	}
+	if err := closeObs(); err != nil {
+		return err
 	}
 	if n == 0 {
 		return &ContentError{Segment: "RXA", Field: "RXA", Reason: "required segment missing"}
@@ -273,17 +418,51 @@ func (x *conv) vxu() error {
 	return nil
 }
 
-func (x *conv) immunization(orc, rxa hl7v2.Segment) (*fhir.Immunization, error) {
-	code := x.cwe(rxa.Field(5).Rep(1), "")
-	if code == nil {
-		return nil, x.badField(rxa, 5, "administered code is empty")
+// immunizationObservation opens the Observation of a VXU's OBX, partOf
+// the Immunization imm when the OBX is in its order group (imm.Reference
+// set). Its category is left out unless its code is a vital sign: an
+// eligibility or a VIS date is no laboratory result. Without an OBX-21
+// identifier its key is minted from the Immunization's, so two
+// administrations' OBX with the same code and sub-id stay apart and a
+// re-sent VXU updates the ones it wrote. An encapsulated document (OBX-2
+// ED) is no Observation value in R4 and stays in the Binary (nil).
+func (x *conv) immunizationObservation(obx hl7v2.Segment, imm fhir.Reference, immKey fhir.Identifier) (*obsBuilder, error) {
+	if strings.EqualFold(obx.Field(2).Text(1), "ED") {
+		return nil, nil
 	}
-	when, err := x.fieldDateTime(rxa, 3)
+	b, err := x.newObservation(obx, nil)
 	if err != nil {
 		return nil, err
 	}
+	if !isVitalSign(&b.o.Code) {
+		b.o.Category = nil
+	}
+	if imm.Reference == "" {
+		return b, nil
+	}
+	b.o.PartOf = []fhir.Reference{imm}
+	if obx.Field(21).Empty() {
+		t := &x.slabs.text
+		v := t.cat(x.reportStem(immKey), ".", orStr(firstCode(&b.o.Code), b.o.Code.Text))
+		if sub := obx.Field(4).Text(1); sub != "" {
+			v = t.cat(v, ".", sub)
+		}
+		b.keys[0] = fhir.Identifier{System: x.system("obx"), Value: v}
+	}
+	return b, nil
+}
+
+func (x *conv) immunization(orc, rxa hl7v2.Segment) (*fhir.Immunization, fhir.Reference, fhir.Identifier, error) {
+	code := x.cwe(rxa.Field(5).Rep(1), "")
+	if code == nil {
+		return nil, fhir.Reference{}, fhir.Identifier{}, x.badField(rxa, 5, "administered code is empty")
+	}
+	when, err := x.fieldDateTime(rxa, 3)
+	if err != nil {
+		return nil, fhir.Reference{}, fhir.Identifier{}, err
+	}
 	if when == "" {
-		return nil, x.badField(rxa, 3, "administration date/time is empty")
+		return nil, fhir.Reference{}, fhir.Identifier{}, x.badField(rxa, 3, "administration date/time is empty")
 	}
 	imm := &fhir.Immunization{
 		ResourceType:       "Immunization",
@@ -297,8 +476,26 @@ func (x *conv) immunization(orc, rxa hl7v2.Segment) (*fhir.Immunization, error) 
 	if s, ok := immunizationStatus[strings.ToUpper(rxa.Field(20).Text(1))]; ok {
 		imm.Status = s
 	}
-	if strings.ToUpper(rxa.Field(21).Text(1)) == "D" {
+	action := strings.ToUpper(rxa.Field(21).Text(1))
+	if action == "D" {
 		imm.Status = "entered-in-error"
+	}
+	exp, ok := x.date(rxa.Field(16).Rep(1).Text(1))
+	if !ok {
+		return nil, fhir.Reference{}, fhir.Identifier{}, x.badField(rxa, 16, "invalid substance expiration date")
+	}
+	imm.ExpirationDate = exp
+	for rep := range rxa.Field(19).RepsSeq() {
+		if cc := x.cwe(rep, ""); cc != nil {
+			imm.ReasonCode = append(imm.ReasonCode, *cc)
+		}
+	}
+	// The IG takes RXA-22 as the record's time only when RXA-21 adds it:
+	// on an update it is when the record changed.
+	if action == "A" {
+		if imm.Recorded, err = x.fieldDateTime(rxa, 22); err != nil {
+			return nil, fhir.Reference{}, fhir.Identifier{}, err
+		}
 	}
 	if amt := rxa.Field(6).Text(1); amt != "" && amt != "999" {
 		imm.DoseQuantity = x.quantity(amt, rxa.Field(7).Rep(1))
@@ -348,8 +545,9 @@ func (x *conv) immunization(orc, rxa hl7v2.Segment) (*fhir.Immunization, error) 
 		key = x.scopedKey("immunization", orStr(firstCode(code), code.Text), rxa.Field(3).Text(1))
 		imm.Identifier = append(imm.Identifier, key)
 	}
-	x.focus = append(x.focus, x.add("Immunization", key, imm))
-	return imm, nil
+	ref := x.add("Immunization", key, imm)
+	x.focus = append(x.focus, ref)
+	return imm, ref, key, nil
 }
 
 // pharmacyOrders converts RDE^O11: one MedicationRequest per ORC with its
@@ -440,7 +638,7 @@ func (x *conv) pharmacyOrders() error {
 			d.DoseAndRate = []fhir.DosageDoseAndRate{{DoseQuantity: q}}
 		}
 		d.Route = x.cwe(g.rxr.Field(1).Rep(1), v2Table+"0162")
-		if rp := x.tableCC(g.tq1.Field(3).Rep(1), "0335"); rp != nil {
+		if rp := x.repeatPattern(g.tq1.Field(3).Rep(1)); rp != nil {
 			d.Timing = &fhir.Timing{Code: rp}
 		}
 		if d.Text != "" || d.DoseAndRate != nil || d.Route != nil || d.Timing != nil {
@@ -456,6 +654,30 @@ func (x *conv) pharmacyOrders() error {
 		x.focus = append(x.focus, x.add("MedicationRequest", key, mr))
 	}
 	return nil
+}
+
+// repeatPattern is the code of TQ1-3 (RPT): its first component, a CWE of
+// table 0335 whose parts are subcomponents ("Q6H&Every 6 hours&HL70335");
+// the RPT's other components (period, event and its offset) are no part
+// of the code. Senders that write the code as a CWE of components
+// ("BID^Twice a day^HL70335") are read so, as they mean it.
+func (x *conv) repeatPattern(rpt hl7v2.Value) *fhir.CodeableConcept {
+	c := rpt.Comp(1)
+	if c.Sub(2).Empty() && c.Sub(3).Empty() {
+		return x.tableCC(rpt, "0335")
+	}
+	code := c.Sub(1).Trimmed()
+	if code == "" {
+		return nil
+	}
+	sys := tableSystems["0335"]
+	if name := c.Sub(3).Trimmed(); name != "" {
+		sys = x.codeSystem(name)
+	}
+	return &fhir.CodeableConcept{
+		Coding: []fhir.Coding{{System: sys, Code: code, Display: c.Sub(2).Trimmed(), Version: c.Sub(7).Trimmed()}},
+		Text:   c.Sub(9).Trimmed(),
+	}
 }
 
 func orOther(a, b hl7v2.Segment) hl7v2.Segment {

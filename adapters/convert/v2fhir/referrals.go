@@ -399,9 +399,12 @@ func (x *conv) referralLinks(sr *fhir.ServiceRequest, first int) {
 	}
 	for i := first; i < len(x.entries); i++ {
 		ref := x.targets[i]
-		switch x.entries[i].Resource.(type) {
+		switch r := x.entries[i].Resource.(type) {
 		case *fhir.Condition:
-			sr.ReasonReference = append(sr.ReasonReference, ref)
+			// A diagnosis the DG1 deletes is no reason for the referral.
+			if r.VerificationStatus == nil {
+				sr.ReasonReference = append(sr.ReasonReference, ref)
+			}
 		case *fhir.Coverage:
 			sr.Insurance = append(sr.Insurance, ref)
 		case *fhir.Observation:

@@ -442,7 +442,9 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 	for rep := range obx.Field(8).RepsSeq() {
 		if cc := x.cwe(rep, "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"); cc != nil {
 			if len(cc.Coding) > 0 && cc.Coding[0].System == v2Table+"0078" {
+				// CWE.7 versions table 0078, not the v3 code system.
 				cc.Coding[0].System = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+				cc.Coding[0].Version = ""
 			}
 			if o.Interpretation == nil {
 				o.Interpretation = b.interp[:0]

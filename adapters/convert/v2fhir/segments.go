@@ -188,9 +188,33 @@ func (x *conv) mergeInto(mrg hl7v2.Segment) error {
 	return nil
 }
 
-// clinicalSegments converts the AL1, DG1, PR1 and IN1 segments of an ADT.
+// clinicalSegments converts the AL1, DG1, PR1 and IN1 segments of an ADT,
+// and its OBX (with their NTE) as Observations of the patient and the
+// visit (the IG's ADT_A01 map: height, weight, a chief complaint taken at
+// admission).
 func (x *conv) clinicalSegments() error {
+	var obs *obsBuilder
+	closeObs := func() error {
+		if obs == nil {
+			return nil
+		}
+		_, err := obs.finish(x)
+		obs = nil
+		return err
+	}
 	for _, seg := range x.m.Segments() {
+		switch seg.Name {
+		case "NTE":
+			if obs != nil {
+				obs.note(seg)
+			}
+			continue
+		case "PRT":
+			continue // v2.7+ puts an OBX's participations before its NTE
+		}
+		if err := closeObs(); err != nil {
+			return err
+		}
 		var err error
 		switch seg.Name {
 		case "AL1":
@@ -201,12 +225,33 @@ func (x *conv) clinicalSegments() error {
 			err = x.procedure(seg)
 		case "IN1":
 			err = x.coverage(seg)
+		case "OBX":
+			obs, err = x.adtObservation(seg)
 		}
 		if err != nil {
 			return err
 		}
 	}
-	return nil
+	return closeObs()
+}
+
+// adtObservation opens the Observation of an ADT's OBX, keyed as an OBX
+// outside any report is. Its category is left out unless its code is a
+// vital sign: what an ADT observes is no laboratory result. An
+// encapsulated document (OBX-2 ED) is no Observation value in R4 and
+// stays in the Binary (nil).
+func (x *conv) adtObservation(obx hl7v2.Segment) (*obsBuilder, error) {
+	if strings.EqualFold(obx.Field(2).Text(1), "ED") {
+		return nil, nil
+	}
+	b, err := x.newObservation(obx, nil)
+	if err != nil {
+		return nil, err
+	}
+	if !isVitalSign(&b.o.Code) {
+		b.o.Category = nil
+	}
+	return b, nil
 }
 
 // scopedKey builds a business identifier for a resource that v2 gives no
@@ -321,6 +366,8 @@ func (x *conv) diagnosis(dg1 hl7v2.Segment) error {
 		return err
 	}
 	c.RecordedDate = rec
+	// DG1-16 repeats; Condition.asserter is 0..1: the first clinician.
+	c.Asserter = x.practitioner(dg1.Field(16).Rep(1))
 	var key fhir.Identifier
 	if id := x.ei(dg1.Field(20), "", "diagnosis"); id != nil {
 		key = *id
@@ -329,8 +376,15 @@ func (x *conv) diagnosis(dg1 hl7v2.Segment) error {
 	}
 	box.ids[0] = key
 	c.Identifier = box.ids[:]
+	// DG1-21 D (table 0206) deletes the diagnosis the sender sent before:
+	// the IG writes it entered-in-error (ferry deletes nothing), and it is
+	// no longer one of the encounter's diagnoses.
+	deleted := strings.EqualFold(dg1.Field(21).Text(1), "D")
+	if deleted {
+		c.VerificationStatus = problemVerification["ENTERED-IN-ERROR"]
+	}
 	ref := x.add("Condition", key, c)
-	if x.encRes != nil {
+	if x.encRes != nil && !deleted {
 		d := fhir.EncounterDiagnosis{Condition: ref}
 		if u := x.tableCC(dg1.Field(6).Rep(1), "0052"); u != nil {
 			d.Use = u
