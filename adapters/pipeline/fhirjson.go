@@ -160,6 +160,7 @@ type fhirHead struct {
 	Patient      json.RawMessage `json:"patient"`
 	Subject      json.RawMessage `json:"subject"`
 	Beneficiary  json.RawMessage `json:"beneficiary"`
+	Target       json.RawMessage `json:"target"` // Provenance's (resourcePatientKey)
 	Entry        []fhirEntry     `json:"entry"`
 }
 

@@ -30,7 +30,9 @@ const patientRefSystem = "urn:ferry:patient-reference"
 //     reference, when that names a Patient: by "Patient/<id>" for a
 //     literal reference (relative or absolute, any _history dropped), by
 //     the identifier for a conditional one ("Patient?identifier=s|v") or
-//     a logical one (only Reference.identifier). A literal reference wins
+//     a logical one (only Reference.identifier); a Provenance, which has
+//     none of these, by the first of its targets that names a Patient.
+//     A literal reference wins
 //     over an identifier given with it, because it is what the Patient
 //     line with that id is keyed by;
 //   - a transaction or batch Bundle is keyed by its first Patient entry,
@@ -60,6 +62,12 @@ func resourcePatientKey(h *fhirHead) string {
 		if k := referencesKey(raw); k != "" {
 			return k
 		}
+	}
+	if h.ResourceType == "Provenance" {
+		// No patient element: its targets name the patient (Synthea's
+		// target the Patient and the Encounter), and it must reach the
+		// exchange behind what it is the provenance of.
+		return referencesKey(h.Target)
 	}
 	return ""
 }

@@ -128,6 +128,12 @@ func TestFHIRJSONPatientKeyRules(t *testing.T) {
 		{"list of subjects", `{"resourceType":"Account","id":"a","type":{"text":"x"},"subject":[{"reference":"Device/d"},{"reference":"Patient/7"}]}`, byRef("7")},
 		{"group subject", `{"resourceType":"Observation","id":"o","subject":{"reference":"Group/g","identifier":{"system":"s","value":"v"}}}`, ""},
 		{"no patient", `{"resourceType":"Practitioner","id":"d"}`, ""},
+		// A Provenance has no patient element: its targets name the
+		// patient, and it must queue behind what it is the provenance
+		// of (a bulk export's Provenance.ndjson, Synthea's).
+		{"provenance target", `{"resourceType":"Provenance","id":"p","target":[{"reference":"Encounter/e"},{"reference":"Patient/7"}]}`, byRef("7")},
+		{"provenance without a patient target", `{"resourceType":"Provenance","id":"p","target":[{"reference":"Practitioner/d"}]}`, ""},
+		{"target of another type is no patient", `{"resourceType":"Observation","id":"o","target":[{"reference":"Patient/7"}]}`, ""},
 		{"transaction, conditional patient", `{"resourceType":"Bundle","type":"transaction","entry":[
 			{"fullUrl":"urn:uuid:1","resource":{"resourceType":"Observation","subject":{"reference":"urn:uuid:2"}},"request":{"method":"POST","url":"Observation"}},
 			{"fullUrl":"urn:uuid:2","resource":{"resourceType":"Patient","id":"ignored"},"request":{"method":"POST","url":"Patient","ifNoneExist":"identifier=urn%3Aoid%3A1.2.3%7CM%5C%2C1"}}]}`, mrn},
