@@ -194,3 +194,20 @@ func TestSourceNullAckTypesAreOriginalMode(t *testing.T) {
 		t.Errorf("AppAcksRequested = %d, want 1 (Q5 only)", st.AppAcksRequested)
 	}
 }
+
+// TestAckControlIDsUniqueAcrossListeners: a gateway's listeners (one per
+// feed, or plain beside TLS) answer as the same application when their
+// senders name ferry alike in MSH-5/6, and an ACK's MSH-10 must not repeat
+// for it. Each listener counted up from the clock at its creation, so the
+// first one's ids ran into the second's after as many ACKs as nanoseconds
+// passed between the two.
+func TestAckControlIDsUniqueAcrossListeners(t *testing.T) {
+	a := start(t, Config{}, &recorder{})
+	b := start(t, Config{}, &recorder{})
+	first := b.ids.Next()
+	for i := range 1 << 22 {
+		if id := a.ids.Next(); id == first {
+			t.Fatalf("listener A's ACK %d has control id %s, the one listener B already used", i+1, id)
+		}
+	}
+}
