@@ -699,7 +699,7 @@ func (s *Source) serve(c *conn) {
 			continue
 		}
 		received := time.Now()
-		body := bytes.Clone(frame)
+		body := r.Own(frame)
 		// A frame of several messages (or a batch) is refused whole
 		// before anything of it is stored: one ACK cannot answer two
 		// messages, and acknowledging the first would leave the others
