@@ -311,6 +311,17 @@ func okDelim(c byte) bool {
 	return c > ' ' && c < 0x7f && (c < '0' || c > '9') && (c < 'A' || c > 'Z') && (c < 'a' || c > 'z')
 }
 
+// cond returns MSH-n, an acknowledgement condition (MSH-15, MSH-16), with
+// HL7's explicit null `""` read as empty: the mode rule is "both null (or
+// not present): original mode", and senders that fill every empty field
+// with `""` wait for AA like any original-mode sender.
+func (h header) cond(n int) string {
+	if v := h.get(n); v != `""` {
+		return v
+	}
+	return ""
+}
+
 // component returns the n-th (1-based) component of a raw field value's
 // first repetition.
 func (h header) component(v string, n int) string {
@@ -361,7 +372,8 @@ func BuildAck(msg []byte, result error, controlID string, now time.Time) Ack {
 			ae.Text = "message header (MSH) cannot be read"
 		}
 	}
-	enhanced := h.get(15) != "" || h.get(16) != ""
+	accept, app := h.cond(15), h.cond(16)
+	enhanced := accept != "" || app != ""
 	if enhanced {
 		code = map[string]string{CodeAA: CodeCA, CodeAE: CodeCE, CodeAR: CodeCR}[code]
 	}
@@ -369,8 +381,8 @@ func BuildAck(msg []byte, result error, controlID string, now time.Time) Ack {
 	fs := string(h.d.Field)
 	a := Ack{Code: code, Enhanced: enhanced, MessageControlID: h.get(10), ControlID: controlID}
 	if enhanced {
-		a.Suppressed = !AcceptAckDue(h.component(h.get(15), 1), code)
-		if app := h.component(h.get(16), 1); app != "" && Condition(app) != CondNever {
+		a.Suppressed = !AcceptAckDue(h.component(accept, 1), code)
+		if app := h.component(app, 1); app != "" && Condition(app) != CondNever {
 			a.AppAckRequested = true
 		}
 	}

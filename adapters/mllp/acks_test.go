@@ -162,3 +162,52 @@ func TestSourceNotKeptIsNeverSilent(t *testing.T) {
 		})
 	}
 }
+
+// TestSourceNullAckTypesAreOriginalMode: HL7's explicit null `""` in
+// MSH-15 and MSH-16 (senders that fill every empty field so) leaves both
+// null, and "if MSH-15 and MSH-16 are both null (or not present), the
+// original acknowledgment mode rules are used" (HL7 v2 chapter 2): such a
+// sender waits for AA/AE/AR, and a CA is no answer it knows. A null beside
+// a valued field is still enhanced mode.
+func TestSourceNullAckTypesAreOriginalMode(t *testing.T) {
+	s := start(t, Config{}, ackRecorder())
+	c := dial(t, s)
+	for _, m := range []struct {
+		body []byte
+		want string
+	}{
+		{enhanced("Q1", `""`, `""`), "AA"},
+		{enhanced("Q2BAD", `""`, `""`), "AE"},
+		{enhanced("Q3", `""`, ""), "AA"},
+		{enhanced("Q4", "AL", `""`), "CA"},
+		{enhanced("Q5", `""`, "AL"), "CA"}, // MSH-15 null: accept ACK always
+	} {
+		segs := c.roundTrip(t, m.body)
+		if code, _ := msa(segs); code != m.want {
+			t.Errorf("%q: MSA-1 %s, want %s", m.body[:strings.IndexByte(string(m.body), '\r')], code, m.want)
+		}
+		if m.want[0] == 'A' && (len(segs[0]) > 14 && segs[0][14] != "" || len(segs[0]) > 15 && segs[0][15] != "") {
+			t.Errorf("original-mode ACK with MSH-15/16: %q", segs[0])
+		}
+	}
+	if st := s.Stats(); st.AppAcksRequested != 1 {
+		t.Errorf("AppAcksRequested = %d, want 1 (Q5 only)", st.AppAcksRequested)
+	}
+}
+
+// TestAckControlIDsUniqueAcrossListeners: a gateway's listeners (one per
+// feed, or plain beside TLS) answer as the same application when their
+// senders name ferry alike in MSH-5/6, and an ACK's MSH-10 must not repeat
+// for it. Each listener counted up from the clock at its creation, so the
+// first one's ids ran into the second's after as many ACKs as nanoseconds
+// passed between the two.
+func TestAckControlIDsUniqueAcrossListeners(t *testing.T) {
+	a := start(t, Config{}, &recorder{})
+	b := start(t, Config{}, &recorder{})
+	first := b.ids.Next()
+	for i := range 1 << 22 {
+		if id := a.ids.Next(); id == first {
+			t.Fatalf("listener A's ACK %d has control id %s, the one listener B already used", i+1, id)
+		}
+	}
+}

@@ -3,10 +3,14 @@ package mllp
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/ferry-health/ferry/adapters"
 )
 
 // bigMsg is an HL7 message of about n bytes: an ORU whose OBX carries text,
@@ -141,5 +145,45 @@ func TestConfigMaxBufferedBytes(t *testing.T) {
 	}
 	if c := (Config{}).withDefaults(); c.MaxBufferedBytes != DefaultMaxBufferedBytes {
 		t.Errorf("default budget: %d", c.MaxBufferedBytes)
+	}
+}
+
+// TestSourceLargeFramesHeldWithinBudget: while large messages wait for
+// their ACK, the memory the listener holds for them stays within
+// max_buffered_bytes, as documented. The listener handed the consumer a
+// copy of each frame and kept the frame buffer too, until the next frame:
+// twice the budget.
+func TestSourceLargeFramesHeldWithinBudget(t *testing.T) {
+	const budget = 16 << 20
+	arrived, release := make(chan struct{}, 2), make(chan struct{})
+	s := start(t, Config{MaxFrameBytes: budget / 2, MaxBufferedBytes: budget}, adapters.ConsumerFunc(func(_ context.Context, in adapters.Raw) error {
+		arrived <- struct{}{}
+		<-release
+		runtime.KeepAlive(in.Body) // a converter reads it to the end
+		return nil
+	}))
+	frames := [][]byte{AppendFrame(nil, bigMsg("BIG1", 7<<20)), AppendFrame(nil, bigMsg("BIG2", 7<<20))}
+	conns := []*client{dial(t, s), dial(t, s)}
+	var before, during runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i, c := range conns {
+		go c.Write(frames[i])
+	}
+	for range conns {
+		<-arrived
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&during)
+	runtime.KeepAlive(frames) // the sender's copies count in both
+	close(release)
+	for _, c := range conns {
+		if code, _ := msa(c.ack(t)); code != "AA" {
+			t.Fatalf("large message: %s", code)
+		}
+	}
+	held := int64(during.HeapAlloc) - int64(before.HeapAlloc)
+	if held > budget+2<<20 {
+		t.Errorf("two 7 MiB messages awaiting their ACK hold %d MiB of heap; max_buffered_bytes is %d MiB", held>>20, budget>>20)
 	}
 }

@@ -306,6 +306,19 @@ func (r *Reader) ReadFrame() ([]byte, error) {
 	}
 }
 
+// Own returns frame, the last one ReadFrame returned, as a slice the caller
+// may keep. A frame in the frame buffer is handed over as it is, and the
+// Reader lets go of the buffer, whose charge stays until the next
+// WaitFrame or Release: a copy would double the memory of a large frame
+// beyond what the budget counts. A frame in the bufio buffer is copied.
+func (r *Reader) Own(frame []byte) []byte {
+	if len(frame) > 0 && len(r.buf) > 0 && &frame[0] == &r.buf[0] {
+		r.buf = nil
+		return frame
+	}
+	return bytes.Clone(frame)
+}
+
 // retainBytes is the largest frame buffer a Reader keeps between frames.
 const retainBytes = 1 << 20
 

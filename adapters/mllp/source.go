@@ -307,7 +307,7 @@ func New(set adapters.Settings, cfg Config, next adapters.Consumer) (*Source, er
 	return &Source{
 		set: set, cfg: cfg, next: next, log: log,
 		budget: NewBudget(cfg.MaxBufferedBytes),
-		ids:    hl7v2.NewControlIDs(),
+		ids:    ackIDs,
 		ctx:    ctx,
 		cancel: cancel,
 		conns:  make(map[*conn]struct{}),
@@ -580,6 +580,12 @@ func (s *Source) refuse(c *conn, head []byte, err error, text string) string {
 	return ack.MessageControlID
 }
 
+// ackIDs numbers the ACKs of every listener of the process. Listeners
+// answer as the same application when their senders name ferry alike (MSH-5
+// and MSH-6), and a generator each, seeded from the clock when each was
+// made, repeated the other's control ids after a few thousand ACKs.
+var ackIDs = hl7v2.NewControlIDs()
+
 // The payloads of the MLLP release 2 commit acknowledgements.
 var (
 	commitACK = []byte{CommitACK}
@@ -693,7 +699,7 @@ func (s *Source) serve(c *conn) {
 			continue
 		}
 		received := time.Now()
-		body := bytes.Clone(frame)
+		body := r.Own(frame)
 		// A frame of several messages (or a batch) is refused whole
 		// before anything of it is stored: one ACK cannot answer two
 		// messages, and acknowledging the first would leave the others

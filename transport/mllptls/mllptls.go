@@ -694,7 +694,7 @@ func askAcceptAck(msg []byte) []byte {
 	fs := msg[start+3 : start+4]
 	f := bytes.Split(msg[start:end], fs) // f[n-1] is MSH-n for n >= 2
 	get := func(n int) string {
-		if n-1 < len(f) {
+		if n-1 < len(f) && string(f[n-1]) != `""` { // HL7's explicit null: not valued
 			return strings.TrimSpace(string(f[n-1]))
 		}
 		return ""

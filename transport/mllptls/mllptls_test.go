@@ -397,6 +397,15 @@ func TestEnhancedModeAsksForAcceptAck(t *testing.T) {
 	if got := rec.bodies(); got[len(got)-1] != adtMsg("O1") {
 		t.Errorf("original mode: %q", got[len(got)-1])
 	}
+	// So does one whose MSH-15 and MSH-16 are HL7's explicit null: both
+	// null is original mode too.
+	null := strings.Replace(adtMsg("O2"), "|P|2.5.1\r", `|P|2.5.1|||""|""`+"\r", 1)
+	if err := s.Send(context.Background(), item(t, "o2", null)); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.bodies(); got[len(got)-1] != null {
+		t.Errorf("original mode, MSH-15/16 null: %q", got[len(got)-1])
+	}
 }
 
 // TestLargeMessageOverSlowLink: a message that takes longer than Timeout
