@@ -174,6 +174,12 @@ func (e *Emitter) Close() error {
 // writeHandoff writes recs (record.go) in the spool's framing to a new
 // file in dir: fsynced under a temporary name, then renamed.
 func writeHandoff(dir string, recs [][]byte) error {
+	_, err := writeHandoffFile(dir, recs)
+	return err
+}
+
+// writeHandoffFile is writeHandoff, returning the file's path.
+func writeHandoffFile(dir string, recs [][]byte) (string, error) {
 	var b bytes.Buffer
 	for _, m := range recs {
 		var h [recHeader]byte
@@ -186,10 +192,11 @@ func writeHandoff(dir string, recs [][]byte) error {
 	rand.Read(r)
 	// Names sort by time, so the Sink takes the files in order.
 	name := fmt.Sprintf("%020d-%d-%s%s", time.Now().UnixNano(), os.Getpid(), hex.EncodeToString(r), handoffExt)
-	if err := durable.WriteFile(filepath.Join(dir, name), b.Bytes(), 0o600); err != nil {
-		return fmt.Errorf("write audit hand-off file: %w", err)
+	path := filepath.Join(dir, name)
+	if err := durable.WriteFile(path, b.Bytes(), 0o600); err != nil {
+		return "", fmt.Errorf("write audit hand-off file: %w", err)
 	}
-	return nil
+	return path, nil
 }
 
 // handoffFiles lists the complete hand-off files in dir, oldest first.

@@ -98,7 +98,7 @@ type Options struct {
 // Stats is a snapshot of a Sink's counters. It holds no PHI.
 type Stats struct {
 	Sent        uint64 // messages written to the repository
-	Spooled     uint64 // messages written to the spool (every one is, before it is sent)
+	Spooled     uint64 // messages written to the spool
 	Dropped     uint64 // messages lost: spool bound, full channel, encode error, a spooled record the repository cannot take, after shutdown
 	Truncated   uint64 // datagrams cut to fit (udp, dtls)
 	Pending     int    // messages in the spool now
@@ -135,6 +135,10 @@ type Sink struct {
 	// sender spools them.
 	stopCtx context.Context
 	stopEvs []Event
+	// inflight are the live events the sender is writing (writeLive);
+	// inflightFile the hand-off file Shutdown wrote of them (handOver).
+	inflight     []Event
+	inflightFile string
 
 	// handoffWarned names the hand-off files that could not be opened
 	// and were logged (takeHandoff; the sender goroutine's).
@@ -307,8 +311,9 @@ func (s *Sink) Shutdown(ctx context.Context) error {
 	}
 }
 
-// handOver writes what is still queued (the gateway's stop event, the
-// last imports) and the loss report to a hand-off file, fsynced, at once:
+// handOver writes what is being written (writeLive) and what is still
+// queued (the gateway's stop event, the last imports) and the loss report
+// to a hand-off file, fsynced, at once:
 // the sender may be waiting on a slow repository (a POST, a write to a
 // peer that stopped reading, each up to Timeout) for longer than the
 // shutdown deadline, and the process exits when that ends. The sender
@@ -316,6 +321,28 @@ func (s *Sink) Shutdown(ctx context.Context) error {
 // Without a hand-off directory, or when the file cannot be written, the
 // events are left to the sender.
 func (s *Sink) handOver() {
+	dir := s.opts.HandoffDir
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			s.recordError(err)
+			dir = ""
+		}
+	}
+	if dir != "" {
+		// The events being written go first (they are older), in a
+		// file of their own, which the sender removes once it has sent
+		// or spooled them (inflightDone): only a stop that outlasts the
+		// write leaves it, to be sent at the next start.
+		s.lifeMu.Lock()
+		if len(s.inflight) > 0 && s.inflightFile == "" {
+			path, err := writeHandoffFile(dir, s.records(s.inflight))
+			if err != nil {
+				s.recordError(err)
+			}
+			s.inflightFile = path
+		}
+		s.lifeMu.Unlock()
+	}
 	evs := s.drainChannel(nil)
 	if ev, ok := s.lossReport(); ok {
 		evs = append(evs, ev)
@@ -323,12 +350,8 @@ func (s *Sink) handOver() {
 	if len(evs) == 0 {
 		return
 	}
-	if dir := s.opts.HandoffDir; dir != "" {
-		recs := s.records(evs)
-		err := os.MkdirAll(dir, 0o700)
-		if err == nil {
-			err = writeHandoff(dir, recs)
-		}
+	if dir != "" {
+		err := writeHandoff(dir, s.records(evs))
 		if err == nil {
 			return
 		}
@@ -337,6 +360,21 @@ func (s *Sink) handOver() {
 	s.lifeMu.Lock()
 	s.stopEvs = evs
 	s.lifeMu.Unlock()
+}
+
+// inflightDone ends a writeLive whose unsent events the sender has
+// spooled: the hand-off file Shutdown may have written of them meanwhile
+// (handOver) would only send them twice.
+func (s *Sink) inflightDone() {
+	s.lifeMu.Lock()
+	f := s.inflightFile
+	s.inflight, s.inflightFile = nil, ""
+	s.lifeMu.Unlock()
+	if f != "" {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.recordError(err)
+		}
+	}
 }
 
 // Stats returns a snapshot of the counters.
@@ -357,13 +395,16 @@ func (s *Sink) Stats() Stats {
 
 // run is the sender. It owns the connection and the spool.
 //
-//	Record ─► ch ─► spool (fsync) ─► connected? ─yes─► send from the spool in order
-//	                                     │ no
-//	                                     └─► redial (≤ every RedialInterval)
+//	Record ─► ch ─► spool empty and connected? ─yes─► write ─fail─┐
+//	                     │ no                                        ▼
+//	                     └──────────────────────────────────────► spool (fsync)
+//	redial (≤ every RedialInterval) ─► drain spool in order ─► live again
 //
-// Every event is on disk before it is sent: a write can take up to
-// Timeout (a slow https repository, a syslog peer that stopped reading),
-// and a shutdown that ends meanwhile must not take the events with it.
+// A write can take up to Timeout (a slow https repository, a syslog peer
+// that stopped reading), longer than a shutdown may wait: Shutdown puts
+// the events being written and those queued on disk first (handOver), so
+// a graceful stop never takes them with it, and a live event costs no
+// fsync while the repository keeps up.
 func (s *Sink) run(ctx context.Context) {
 	defer close(s.done)
 	var c conn
@@ -525,9 +566,12 @@ func (s *Sink) run(ctx context.Context) {
 		case <-handoff:
 			s.takeHandoff()
 		case ev := <-s.ch:
-			// Sent from the spool at the top of the loop.
-			s.spoolAll(s.drainChannel(s.prepare(nil, ev)))
-			connect()
+			evs := s.drainChannel(s.prepare(nil, ev))
+			if s.spool.Len() == 0 && connect() {
+				evs = s.writeLive(c, evs, disconnect)
+			}
+			s.spoolAll(evs)
+			s.inflightDone()
 		}
 		if wake != nil && !timer.Stop() {
 			select {
@@ -542,6 +586,36 @@ func (s *Sink) run(ctx context.Context) {
 type dialResult struct {
 	c   conn
 	err error
+}
+
+// writeLive sends live events over c while nothing waits in the spool;
+// it returns those not sent (from the first failure on), after calling
+// fail with the error. An event that cannot be encoded is dropped and
+// counted. While it writes, the events not yet sent are s.inflight,
+// which Shutdown puts on disk (handOver), since it may not be able to
+// wait for a slow repository: a graceful stop then loses none, and a live
+// event costs no fsync. The caller spools what is returned, then calls
+// inflightDone.
+func (s *Sink) writeLive(c conn, evs []Event, fail func(error)) []Event {
+	s.lifeMu.Lock()
+	s.inflight = evs
+	s.lifeMu.Unlock()
+	for i := range evs {
+		m, err := s.dialer.ep.encode(s.header, &evs[i])
+		if err != nil {
+			s.lose(1)
+			s.recordError(err)
+			continue
+		}
+		if err := s.write(c, m); err != nil {
+			fail(err)
+			return evs[i:]
+		}
+		s.lifeMu.Lock()
+		s.inflight = evs[i+1:]
+		s.lifeMu.Unlock()
+	}
+	return nil
 }
 
 // write sends one message and counts it: sent, or dropped when the
