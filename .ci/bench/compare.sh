@@ -8,6 +8,7 @@
 #   bash .ci/bench/compare.sh OLD_BINARY NEW_BINARY [CONNS] [MESSAGES] [ROUNDS]
 #     e.g. git worktree add /tmp/old HEAD~3 && (cd /tmp/old && go build -o /tmp/ferry-old ./cmd/ferry)
 #          go build -o /tmp/ferry-new ./cmd/ferry && bash .ci/bench/compare.sh /tmp/ferry-old /tmp/ferry-new 16 48000 4
+#   AUDIT=udp also turns the gateways' audit trail on (syslog over UDP to a reader started here).
 set -euo pipefail
 SUITE=compare
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,6 +23,16 @@ OLD=$1 NEW=$2 CONNS=${3:-1} MESSAGES=${4:-16000} ROUNDS=${5:-3}
 WORK=${WORK:-$(mktemp -d /tmp/ferry-compare.XXXXXX)}
 trap cleanup EXIT
 [ -f "$PKI/client.pem" ] || { PKI=$WORK/pki; bash "$CI_DIR/exchange/pki.sh" "$PKI" >/dev/null; }
+if [ "${AUDIT:-}" = udp ]; then
+  # The audit trail on, as syslog over UDP to a reader that only drains it: what recording an
+  # event per message costs the ingest path.
+  audit_port=$(freeport)
+  python3 -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", int(sys.argv[1])))
+while True: s.recv(65535)' "$audit_port" &
+  PIDS+=($!)
+  export AUDIT_URL=udp://127.0.0.1:$audit_port
+fi
 
 one() {
   local bin=$1 tag=$2 dir

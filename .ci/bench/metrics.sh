@@ -5,6 +5,7 @@
 # held_config FILE DATA_DIR MLLP_PORT STATUS_PORT writes the configuration of a held gateway: MLLP in,
 # an exchange that cannot be reached (so only ingest runs: MLLP -> convert -> fsynced queue), /metrics
 # on STATUS_PORT. An exchange is always reached with mutual TLS, so it names $PKI's client certificate.
+# With AUDIT_URL set, the gateway also records its ATNA audit trail there (compare.sh's AUDIT=udp).
 held_config() {
   cat >"$1" <<YAML
 data_dir: $2
@@ -19,6 +20,9 @@ exchange:
 status:
   listen: 127.0.0.1:$4
 YAML
+  if [ -n "${AUDIT_URL:-}" ]; then
+    printf 'audit: {url: "%s", source_id: bench-gateway}\n' "$AUDIT_URL" >>"$1"
+  fi
 }
 
 # proc_ticks PID prints the user+system CPU time a process has used, in clock ticks.

@@ -495,8 +495,16 @@ func (s *Sink) run(ctx context.Context) {
 			if err := s.drainSpool(ctx, c); err != nil {
 				disconnect(err)
 			}
-			// Live events go behind the spooled ones.
-			s.spoolAll(s.drainChannel(nil))
+			// Live events go behind the spooled ones: to the spool while
+			// it holds any, straight out once it is empty. Spooled,
+			// they would keep the spool from emptying under a steady
+			// load, and each would cost its share of an fsync.
+			evs := s.drainChannel(nil)
+			if len(evs) > 0 && s.spool.Len() == 0 && c != nil {
+				evs = s.writeLive(c, evs, disconnect)
+			}
+			s.spoolAll(evs)
+			s.inflightDone()
 		}
 		if c != nil && s.spool.Len() == 0 && ctx.Err() == nil {
 			// The repository has everything that was kept: now tell it
