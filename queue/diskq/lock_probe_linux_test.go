@@ -23,10 +23,14 @@ func TestOpenWaitsOutInUseProbe(t *testing.T) {
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
 		t.Fatal(err)
 	}
+	fd := int(f.Fd())
+	released := make(chan struct{})
 	go func() {
+		defer close(released)
 		time.Sleep(50 * time.Millisecond)
-		unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		unix.Flock(fd, unix.LOCK_UN)
 	}()
+	defer func() { <-released }() // before f.Close
 	q, err := Open(dir, Options{})
 	if err != nil {
 		t.Fatalf("open during a probe: %v", err)
