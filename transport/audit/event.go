@@ -25,8 +25,10 @@ import (
 	"encoding/xml"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Code is a DICOM coded value (csd-code, codeSystemName, originalText).
@@ -299,6 +301,8 @@ var cxEscaper = strings.NewReplacer(`\`, `\E\`, "^", `\S\`, "&", `\T\`, "|", `\F
 func cxEscape(s string) string { return cxEscaper.Replace(s) }
 
 // xml mirror of the DICOM PS3.15 A.5.1 schema, in its element order.
+// decodeSyslog reads messages with it; XML writes the same bytes that
+// encoding/xml.Marshal writes of it (the tests compare the two).
 type xmlMessage struct {
 	XMLName      xml.Name         `xml:"AuditMessage"`
 	Event        xmlEvent         `xml:"EventIdentification"`
@@ -353,61 +357,246 @@ var sourceType = Code{Code: "4", System: "DCM", Text: "Application Server Proces
 // recorded checks what every encoding needs and returns the event's time
 // (now when unset), formatted as both encodings write it.
 func (e *Event) recorded() (string, error) {
+	if err := e.check(); err != nil {
+		return "", err
+	}
+	return string(e.appendTime(nil)), nil
+}
+
+// check checks what every encoding needs.
+func (e *Event) check() error {
 	if e.AuditSourceID == "" {
-		return "", fmt.Errorf("encode audit event: audit source id is empty")
+		return fmt.Errorf("encode audit event: audit source id is empty")
 	}
 	if len(e.Participants) == 0 {
-		return "", fmt.Errorf("encode audit event: no active participant")
+		return fmt.Errorf("encode audit event: no active participant")
 	}
+	return nil
+}
+
+// XML encodes the event as a DICOM PS3.15 A.5 AuditMessage.
+//
+// The schema is fixed, so the message is written by hand rather than by
+// encoding/xml, whose reflection cost a tenth of the gateway's CPU with
+// the audit trail on (every MLLP message records an event). The bytes are
+// those encoding/xml.Marshal writes of the schema's mirror, xmlMessage
+// (the tests' reference, referenceXML in xmlref_test.go): elements and
+// attributes in the schema's order, optional attributes and
+// EventOutcomeDescription left out when empty, every element closed with
+// an end tag, and text escaped as encoding/xml escapes it (appendEscaped).
+func (e *Event) XML() ([]byte, error) {
+	if err := e.check(); err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, e.xmlSize())
+	b = append(b, `<?xml version="1.0" encoding="UTF-8"?><AuditMessage><EventIdentification EventActionCode="`...)
+	if e.Action == "" {
+		b = append(b, ActionExecute...)
+	} else {
+		b = appendEscaped(b, string(e.Action))
+	}
+	b = append(b, `" EventDateTime="`...)
+	b = e.appendTime(b)
+	b = append(b, `" EventOutcomeIndicator="`...)
+	b = strconv.AppendInt(b, int64(e.Outcome), 10)
+	b = append(b, `">`...)
+	b = appendCode(b, "EventID", e.ID)
+	if e.Type.Code != "" {
+		b = appendCode(b, "EventTypeCode", e.Type)
+	}
+	if e.OutcomeDesc != "" {
+		b = append(b, `<EventOutcomeDescription>`...)
+		b = appendEscaped(b, e.OutcomeDesc)
+		b = append(b, `</EventOutcomeDescription>`...)
+	}
+	b = append(b, `</EventIdentification>`...)
+	for _, p := range e.Participants {
+		b = append(b, `<ActiveParticipant UserID="`...)
+		b = appendEscaped(b, p.UserID)
+		b = append(b, '"')
+		b = appendAttr(b, "AlternativeUserID", p.AltUserID)
+		b = appendAttr(b, "UserName", p.UserName)
+		b = append(b, ` UserIsRequestor="`...)
+		b = strconv.AppendBool(b, p.Requestor)
+		b = append(b, '"')
+		if p.Address != "" {
+			b = appendAttr(b, "NetworkAccessPointID", p.Address)
+			b = append(b, ` NetworkAccessPointTypeCode="`...)
+			b = append(b, napType(p.Address)...)
+			b = append(b, '"')
+		}
+		b = append(b, '>')
+		b = appendCode(b, "RoleIDCode", p.Role)
+		b = append(b, `</ActiveParticipant>`...)
+	}
+	b = append(b, `<AuditSourceIdentification`...)
+	b = appendAttr(b, "AuditEnterpriseSiteID", e.AuditSite)
+	b = append(b, ` AuditSourceID="`...)
+	b = appendEscaped(b, e.AuditSourceID)
+	b = append(b, `">`...)
+	b = appendCode(b, "AuditSourceTypeCode", sourceType)
+	b = append(b, `</AuditSourceIdentification>`...)
+	for _, o := range e.Objects {
+		b = append(b, `<ParticipantObjectIdentification ParticipantObjectID="`...)
+		b = appendEscaped(b, o.ID)
+		b = append(b, '"')
+		// Both optional, with enumerated values (1-4, 1-24) in the DICOM
+		// schema: left out when unset, never "0".
+		if o.TypeCode != 0 {
+			b = append(b, ` ParticipantObjectTypeCode="`...)
+			b = strconv.AppendInt(b, int64(o.TypeCode), 10)
+			b = append(b, '"')
+		}
+		if o.Role != 0 {
+			b = append(b, ` ParticipantObjectTypeCodeRole="`...)
+			b = strconv.AppendInt(b, int64(o.Role), 10)
+			b = append(b, '"')
+		}
+		b = append(b, '>')
+		b = appendCode(b, "ParticipantObjectIDTypeCode", o.IDType)
+		for _, d := range o.Details {
+			b = append(b, `<ParticipantObjectDetail type="`...)
+			b = appendEscaped(b, d.Type)
+			// The schema types the value xs:base64Binary; base64 needs no
+			// escaping.
+			b = append(b, `" value="`...)
+			b = base64.StdEncoding.AppendEncode(b, []byte(d.Value))
+			b = append(b, `"></ParticipantObjectDetail>`...)
+		}
+		b = append(b, `</ParticipantObjectIdentification>`...)
+	}
+	return append(b, `</AuditMessage>`...), nil
+}
+
+// appendTime appends the event's time (now when unset) as both encodings
+// write it.
+func (e *Event) appendTime(b []byte) []byte {
 	t := e.Time
 	if t.IsZero() {
 		t = time.Now()
 	}
-	return t.UTC().Format("2006-01-02T15:04:05.000Z"), nil
+	return t.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z")
 }
 
-// XML encodes the event as a DICOM PS3.15 A.5 AuditMessage.
-func (e *Event) XML() ([]byte, error) {
-	when, err := e.recorded()
-	if err != nil {
-		return nil, err
-	}
-	m := xmlMessage{
-		Event: xmlEvent{
-			Action:      string(e.Action),
-			DateTime:    when,
-			Outcome:     int(e.Outcome),
-			ID:          e.ID,
-			OutcomeDesc: e.OutcomeDesc,
-		},
-		Source: xmlAuditSource{Site: e.AuditSite, ID: e.AuditSourceID, Type: sourceType},
-	}
-	if m.Event.Action == "" {
-		m.Event.Action = string(ActionExecute)
-	}
-	if e.Type.Code != "" {
-		m.Event.Type = []Code{e.Type}
-	}
+// xmlSize is the length of the event's XML before escaping (escaping only
+// lengthens it), so that XML allocates its buffer once for most events.
+func (e *Event) xmlSize() int {
+	n := 420 + len(e.Action) + len(e.OutcomeDesc) + codeSize(e.ID) + codeSize(e.Type) + len(e.AuditSite) + len(e.AuditSourceID)
 	for _, p := range e.Participants {
-		xp := xmlParticipant{UserID: p.UserID, AltUserID: p.AltUserID, UserName: p.UserName, Requestor: p.Requestor, Role: p.Role}
-		if p.Address != "" {
-			xp.NAPID = p.Address
-			xp.NAPTypeCode = napType(p.Address)
-		}
-		m.Participants = append(m.Participants, xp)
+		n += 200 + len(p.UserID) + len(p.AltUserID) + len(p.UserName) + len(p.Address) + codeSize(p.Role)
 	}
 	for _, o := range e.Objects {
-		xo := xmlObject{ID: o.ID, TypeCode: o.TypeCode, Role: o.Role, IDType: o.IDType}
+		n += 200 + len(o.ID) + codeSize(o.IDType)
 		for _, d := range o.Details {
-			xo.Details = append(xo.Details, xmlDetail{Type: d.Type, Value: base64.StdEncoding.EncodeToString([]byte(d.Value))})
+			n += 80 + len(d.Type) + base64.StdEncoding.EncodedLen(len(d.Value))
 		}
-		m.Objects = append(m.Objects, xo)
 	}
-	b, err := xml.Marshal(m)
-	if err != nil {
-		return nil, fmt.Errorf("encode audit event: %w", err)
+	return n
+}
+
+func codeSize(c Code) int {
+	return 120 + len(c.Code) + len(c.System) + len(c.DisplayName) + len(c.Text)
+}
+
+// appendCode appends c as the element name (a DICOM coded value: empty
+// displayName and originalText are left out).
+func appendCode(b []byte, name string, c Code) []byte {
+	b = append(b, '<')
+	b = append(b, name...)
+	b = append(b, ` csd-code="`...)
+	b = appendEscaped(b, c.Code)
+	b = append(b, `" codeSystemName="`...)
+	b = appendEscaped(b, c.System)
+	b = append(b, '"')
+	b = appendAttr(b, "displayName", c.DisplayName)
+	b = appendAttr(b, "originalText", c.Text)
+	b = append(b, `></`...)
+	b = append(b, name...)
+	return append(b, '>')
+}
+
+// appendAttr appends the optional attribute name="v", nothing when v is
+// empty.
+func appendAttr(b []byte, name, v string) []byte {
+	if v == "" {
+		return b
 	}
-	return append([]byte(xml.Header[:len(xml.Header)-1]), b...), nil
+	b = append(b, ' ')
+	b = append(b, name...)
+	b = append(b, `="`...)
+	b = appendEscaped(b, v)
+	return append(b, '"')
+}
+
+// xmlPlain marks the ASCII bytes appendEscaped copies as they are: not
+// one of the five markup characters, and not a control character (tab,
+// newline and carriage return are written as character references, the
+// others are not XML characters).
+var xmlPlain = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = true
+	}
+	for _, c := range `"'&<>` {
+		t[c] = false
+	}
+	return t
+}()
+
+// appendEscaped appends s escaped as encoding/xml escapes text and
+// attribute values (its EscapeText): the markup characters, tab, newline
+// and carriage return as references, and each rune that is not an XML
+// Char, and each byte of invalid UTF-8, as U+FFFD.
+func appendEscaped(b []byte, s string) []byte {
+	last := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			i++
+			if xmlPlain[c] {
+				continue
+			}
+			var esc string
+			switch c {
+			case '"':
+				esc = "&#34;"
+			case '\'':
+				esc = "&#39;"
+			case '&':
+				esc = "&amp;"
+			case '<':
+				esc = "&lt;"
+			case '>':
+				esc = "&gt;"
+			case '\t':
+				esc = "&#x9;"
+			case '\n':
+				esc = "&#xA;"
+			case '\r':
+				esc = "&#xD;"
+			default:
+				esc = "\uFFFD"
+			}
+			b = append(b, s[last:i-1]...)
+			b = append(b, esc...)
+			last = i
+			continue
+		}
+		r, width := utf8.DecodeRuneInString(s[i:])
+		i += width
+		if xmlChar(r) && !(r == utf8.RuneError && width == 1) {
+			continue
+		}
+		b = append(b, s[last:i-width]...)
+		b = append(b, "\uFFFD"...)
+		last = i
+	}
+	return append(b, s[last:]...)
+}
+
+// xmlChar reports whether r, at or above U+0080, is in the Char
+// production of XML 1.0 (section 2.2).
+func xmlChar(r rune) bool {
+	return r <= 0xD7FF || r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF
 }
 
 // napType is NetworkAccessPointTypeCode: 2 for an IP address, 1 for a
