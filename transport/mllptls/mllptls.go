@@ -430,9 +430,11 @@ const minLinkRate = 32 << 10
 // Timeout plus the message's size at minLinkRate: bounded by Timeout
 // alone, a large message over a slow link (5 MB at 1 Mbit/s takes 40 s)
 // failed on every attempt and held up the queue behind it. The answer is
-// then awaited for Timeout plus the time the write took, since the socket
-// buffers may hold megabytes that the exchange still reads at the link's
-// pace (as fhirhttp's watchdog does for uploads).
+// then awaited for Timeout plus the time the write took, or plus the
+// message's size at minLinkRate if that is longer: the socket buffers
+// (several megabytes each way on Linux, tuned up as the connection goes)
+// may hold much or all of the message, which the exchange still reads at
+// the link's pace after the write has returned.
 //
 // An HL7 ACK whose MSA-2 names a message sent earlier on the connection,
 // not msg's control id ctrl, is skipped and the next frame read, within
@@ -449,7 +451,8 @@ func (s *Sink) exchange(ctx context.Context, c *conn, msg []byte, ctrl string) (
 		}
 		return t
 	}
-	write := s.cfg.Timeout + time.Duration(len(msg))*time.Second/minLinkRate
+	pace := time.Duration(len(msg)) * time.Second / minLinkRate
+	write := s.cfg.Timeout + pace
 	if err := c.c.SetDeadline(within(start.Add(write))); err != nil {
 		return answer{}, err
 	}
@@ -468,7 +471,7 @@ func (s *Sink) exchange(ctx context.Context, c *conn, msg []byte, ctrl string) (
 	if err := ctx.Err(); err != nil {
 		return answer{}, err
 	}
-	if err := c.c.SetReadDeadline(within(time.Now().Add(s.cfg.Timeout + time.Since(start)))); err != nil {
+	if err := c.c.SetReadDeadline(within(time.Now().Add(s.cfg.Timeout + max(time.Since(start), pace)))); err != nil {
 		return answer{}, err
 	}
 	for skipped := 0; ; skipped++ {
