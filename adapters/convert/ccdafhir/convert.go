@@ -105,6 +105,14 @@ type MergeLookup interface {
 	Survivor(id merges.ID) (survivor merges.ID, ok bool, err error)
 }
 
+// MergedLookup is what a MergeLookup may also answer (merges.Registry
+// does; the same method as v2fhir.MergedLookup): the identifiers merged
+// directly into a record. The record's Patient, written whole from a
+// later document, keeps a replaces link to each (replacesLinks).
+type MergedLookup interface {
+	Merged(survivor merges.ID) []merges.ID
+}
+
 // SSNPolicy says whether Patient.identifier carries the SSN.
 type SSNPolicy int
 

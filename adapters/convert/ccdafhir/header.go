@@ -196,8 +196,31 @@ func (c *converter) buildPatient() error {
 	if pr.ProviderOrganization != nil {
 		p.ManagingOrganization = c.organization(pr.ProviderOrganization)
 	}
+	c.replacesLinks(p, idn.ident)
 	c.patient = &patientState{idn: idn, res: p, scope: "Patient|" + idn.ident.System + "|" + idn.ident.Value}
 	return nil
+}
+
+// replacesLinks links p, the record key names, to each record merged
+// into it (Options.Merges, when it is a MergedLookup), as the HL7 v2
+// merge (ADT^A40) wrote it: the PUT of p replaces the whole Patient, and
+// without the link the exchange keeps no way from the survivor to what
+// it holds filed to the merged record. Where ferry knows the merged
+// record's id (ModePutID: fhir.PatientID, the id the HL7 v2 converter
+// gave it) the link names it; otherwise the exchange chose it, and the
+// link names the record by its identifier.
+func (c *converter) replacesLinks(p *fhir.Patient, key fhir.Identifier) {
+	ml, ok := c.opts.Merges.(MergedLookup)
+	if !ok || key.Value == "" {
+		return
+	}
+	for _, m := range ml.Merged(merges.ID{System: key.System, Value: key.Value}) {
+		other := fhir.Reference{Type: "Patient", Identifier: &fhir.Identifier{System: m.System, Value: m.Value}}
+		if !c.conditional("Patient") {
+			other = fhir.Reference{Reference: "Patient/" + fhir.PatientID(m.System, m.Value)}
+		}
+		p.Link = append(p.Link, fhir.PatientLink{Other: other, Type: "replaces"})
+	}
 }
 
 // retie makes the record surv, which the recordTarget (keyed by a

@@ -838,6 +838,30 @@ func (c *compiled) patientEntry(pid fhir.Identifier) (*fhir.BundleEntry, *fhir.R
 	return e, &fhir.Reference{Reference: e.FullURL}
 }
 
+// replacesLinks are the links of the Patient whose identifier is pid to
+// each record merged into it (Options.Merges, when it is a
+// v2fhir.MergedLookup), as the HL7 v2 merge (ADT^A40) wrote them: a
+// Patient row's write replaces the whole Patient, and without the links
+// the exchange keeps no way from the survivor to what it holds filed to
+// the merged record. Where ferry knows the merged record's id (ModeIDs:
+// fhir.PatientID, the id the HL7 v2 converter gave it) a link names it;
+// otherwise (conditional, the exchange chose it) the record's identifier.
+func (c *compiled) replacesLinks(pid fhir.Identifier, conditional bool) []fhir.PatientLink {
+	ml, ok := c.opts.Merges.(v2fhir.MergedLookup)
+	if !ok {
+		return nil
+	}
+	var out []fhir.PatientLink
+	for _, m := range ml.Merged(merges.ID{System: pid.System, Value: pid.Value}) {
+		other := fhir.Reference{Type: "Patient", Identifier: &fhir.Identifier{System: m.System, Value: m.Value}}
+		if !conditional {
+			other = fhir.Reference{Reference: "Patient/" + fhir.PatientID(m.System, m.Value)}
+		}
+		out = append(out, fhir.PatientLink{Other: other, Type: "replaces"})
+	}
+	return out
+}
+
 // mrn is the patient identifier as written: a medical record number
 // (v2-0203 MR, STANDARDS.md).
 func mrn(pid fhir.Identifier) fhir.Identifier {
@@ -876,6 +900,7 @@ func (c *compiled) entry(r *row, patient *fhir.Reference, sec []fhir.Coding) fhi
 	case *fhir.Patient:
 		res.ID, res.Meta = id, meta
 		res.Identifier = []fhir.Identifier{mrn(r.pid)}
+		res.Link = c.replacesLinks(r.pid, conditional)
 	case *fhir.Observation:
 		res.ID, res.Meta, res.Subject = id, meta, patient
 		res.Identifier = []fhir.Identifier{r.ident}
