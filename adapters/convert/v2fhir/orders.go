@@ -907,9 +907,13 @@ func (x *conv) document() error {
 	dr.Authenticator = x.practitioner(txa.Field(22).Rep(1))
 	if parent := x.ei(txa.Field(13), "", "document"); parent != nil && (parent.System != key.System || parent.Value != key.Value) {
 		// An addendum (T05/T06) appends to its parent, which stays
-		// current. A replacement (T09/T10) supersedes it: the parent's
-		// DocumentReference is marked superseded after this transaction
-		// (ChangeBatch). A status change (T03/T04) or an edit
+		// current, and so does an original document (T01/T02) that
+		// names one: HL7 v2 chapter 9 has TXA-13 assemble a group of
+		// related documents (a transcription and its addendum), and
+		// only a replacement retires the parent, which an original
+		// does not announce. A replacement (T09/T10) supersedes it:
+		// the parent's DocumentReference is marked superseded after
+		// this transaction (ChangeBatch). A status change (T03/T04) or an edit
 		// (T07/T08) is of the document TXA-12 names itself, rewritten
 		// in place here: HL7 v2 asks TXA-13 of neither, and one sent
 		// there names the parent that document belongs to, which this
@@ -925,7 +929,7 @@ func (x *conv) document() error {
 		// know.
 		rel := ""
 		switch x.typ.Trigger {
-		case "T05", "T06":
+		case "T01", "T02", "T05", "T06":
 			rel = "appends"
 			x.replaces = append(x.replaces, x.registryKey("appends", key, *parent))
 		case "T09", "T10":
@@ -939,8 +943,6 @@ func (x *conv) document() error {
 			case x.knownKey("appends", key, *parent):
 				rel = "appends"
 			}
-		default:
-			rel = "replaces"
 		}
 		if rel != "" {
 			dr.RelatesTo = []fhir.DocumentReferenceRelates{{Code: rel, Target: &fhir.Reference{Type: "DocumentReference", Identifier: parent}}}

@@ -658,21 +658,47 @@ func (x *conv) structuredNumeric(v hl7v2.Value, units quantityUnit, o *fhir.Obse
 	o.ValueString = strings.TrimSpace(cmp + n1 + sep + n2)
 }
 
-// referenceRange reads OBX-7 "low-high" into quantities, else keeps text;
-// false when OBX-7 is empty.
+// referenceRange reads OBX-7 into quantities in the OBX-6 unit, else
+// keeps text; false when OBX-7 is empty. HL7 v2 writes a range "lower-upper"
+// (LRI feeds "lower to upper"), a lower limit alone "> lower" and an upper
+// limit alone "< upper". A one-sided limit also keeps its text: FHIR's
+// low and high are inclusive, and "<5" says 5 itself is out of range.
+// Anything else ("0.3-", "negative") is text only.
 func (x *conv) referenceRange(s string, units quantityUnit) (fhir.ObservationReferenceRange, bool) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return fhir.ObservationReferenceRange{}, false
 	}
-	if i := strings.IndexByte(s[1:], '-'); i >= 0 {
-		lo, hi := x.quantityIn(strings.TrimSpace(s[:i+1]), units), x.quantityIn(strings.TrimSpace(s[i+2:]), units)
+	i, sep := strings.IndexByte(s[1:], '-')+1, 1
+	if i == 0 {
+		i, sep = indexTo(s), len(" to ")
+	}
+	if i > 0 {
+		lo, hi := x.quantityIn(strings.TrimSpace(s[:i]), units), x.quantityIn(strings.TrimSpace(s[i+sep:]), units)
 		if lo != nil && hi != nil {
 			lo.Comparator, hi.Comparator = "", ""
 			return fhir.ObservationReferenceRange{Low: lo, High: hi}, true
 		}
 	}
+	if q := x.comparatorQuantity(s, units); q != nil {
+		lower := q.Comparator[0] == '>'
+		q.Comparator = "" // SimpleQuantity
+		if lower {
+			return fhir.ObservationReferenceRange{Low: q, Text: s}, true
+		}
+		return fhir.ObservationReferenceRange{High: q, Text: s}, true
+	}
 	return fhir.ObservationReferenceRange{Text: s}, true
+}
+
+// indexTo is the index of the first " to " (any case) in s, or -1.
+func indexTo(s string) int {
+	for j := 0; j+4 <= len(s); j++ {
+		if s[j] == ' ' && s[j+1]|0x20 == 't' && s[j+2]|0x20 == 'o' && s[j+3] == ' ' {
+			return j
+		}
+	}
+	return -1
 }
 
 // fhirDecimal normalises s to FHIR's decimal grammar

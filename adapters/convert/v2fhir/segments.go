@@ -331,10 +331,62 @@ func (x *conv) allergy(al1 hl7v2.Segment) error {
 	}
 	a.OnsetDateTime = onset
 	key := x.scopedKey("allergy", orStr(firstCode(code), code.Text))
+	if prev := x.allergyOf(key); prev != nil {
+		// The allergen was listed already (the AL1 repeated, or
+		// renumbered in AL1-1, which keys nothing): the key names the
+		// patient's one record of it, which an A60 updates too, so this
+		// AL1 adds what it says to that record instead of writing a
+		// second one under an id minted from its place in the message.
+		mergeAllergy(prev, a)
+		return nil
+	}
 	box.ids[0] = key
 	a.Identifier = box.ids[:]
 	x.add("AllergyIntolerance", key, a)
 	return nil
+}
+
+// allergyOf is the AllergyIntolerance this message already wrote under
+// key, or nil.
+func (x *conv) allergyOf(key fhir.Identifier) *fhir.AllergyIntolerance {
+	var urn [urnLen]byte
+	uuid5URN(&urn, "AllergyIntolerance", key.System, key.Value)
+	for _, e := range x.entries {
+		if e.FullURL == string(urn[:]) {
+			a, _ := e.Resource.(*fhir.AllergyIntolerance)
+			return a
+		}
+	}
+	return nil
+}
+
+// mergeAllergy adds to a what b, another AL1 of the same allergen, says
+// that a does not: a reaction a lacks, and a category, type, onset or
+// criticality a has none of.
+func mergeAllergy(a, b *fhir.AllergyIntolerance) {
+	for _, r := range b.Reaction {
+		if !slices.ContainsFunc(a.Reaction, func(o fhir.AllergyIntoleranceReaction) bool { return sameReaction(o, r) }) {
+			a.Reaction = append(slices.Clip(a.Reaction), r)
+		}
+	}
+	if len(a.Category) == 0 {
+		a.Category = b.Category
+	}
+	if a.Type == "" {
+		a.Type = b.Type
+	}
+	if a.OnsetDateTime == "" {
+		a.OnsetDateTime = b.OnsetDateTime
+	}
+	if a.Criticality == "" {
+		a.Criticality = b.Criticality
+	}
+}
+
+// sameReaction reports whether two AL1 reactions (text manifestations
+// and a severity) say the same.
+func sameReaction(a, b fhir.AllergyIntoleranceReaction) bool {
+	return a.Severity == b.Severity && slices.EqualFunc(a.Manifestation, b.Manifestation, func(x, y fhir.CodeableConcept) bool { return x.Text == y.Text })
 }
 
 // diagnosis converts DG1 to an encounter-diagnosis Condition and lists it
