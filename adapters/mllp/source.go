@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/ferry-health/ferry/adapters"
@@ -49,8 +50,9 @@ const (
 type Config struct {
 	// OnRefused, when set, is called for every connection refused for
 	// security: an address outside Allow (reason "address not in allow")
-	// or a failed TLS handshake (reason the TLS error, which quotes no
-	// message content). The gateway records these as ATNA node
+	// or a TLS handshake that failed authentication (reason the TLS error,
+	// which quotes no message content); not one that never started or
+	// timed out (a health check, a port scan). The gateway records these as ATNA node
 	// authentication failures. It is called from the accept loop or the
 	// connection's goroutine and must not block.
 	OnRefused func(remote netip.Addr, reason string)
@@ -621,7 +623,7 @@ func (s *Source) serve(c *conn) {
 			// A connection closed before a ClientHello (a port check)
 			// attempted no authentication, and one cut by Shutdown
 			// failed none.
-			if s.cfg.OnRefused != nil && !errors.Is(err, io.EOF) && s.ctx.Err() == nil {
+			if s.cfg.OnRefused != nil && authAttempted(err) && s.ctx.Err() == nil {
 				s.cfg.OnRefused(c.ip, "tls handshake failed: "+err.Error())
 			}
 			return
@@ -842,6 +844,23 @@ func (s *Source) noteJunk(r *Reader, last *int64) {
 		s.stats.junk.Add(junk - *last)
 		*last = junk
 	}
+}
+
+// authAttempted reports whether a failed TLS handshake is a failed node
+// authentication (a certificate absent, untrusted or refused, or nothing
+// the two sides could agree on), as opposed to a handshake that never
+// got that far: the peer closed or reset the connection, said nothing
+// until ReadTimeout (a TCP health check, a port scanner), or sent
+// something other than TLS. Those reported as ATNA Security Alerts would
+// flood the audit repository with false alerts, one per health check.
+func authAttempted(err error) bool {
+	var rh tls.RecordHeaderError
+	switch {
+	case isTimeout(err), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.As(err, &rh):
+		return false
+	}
+	return true
 }
 
 func isTimeout(err error) bool {
