@@ -677,12 +677,14 @@ func (s *Source) serve(c *conn) {
 			s.stats.oversized.Add(1)
 			log.Warn("mllp frame too large; closing connection", "bytes", tooBig.Size, "limit", tooBig.Limit,
 				"control_id", s.refuse(c, tooBig.Head, err, fmt.Sprintf("message of %d bytes exceeds the limit of %d bytes", tooBig.Size, tooBig.Limit)))
+			s.lingerClose(c)
 			return
 		case errors.As(err, &busy):
 			s.stats.busy.Add(1)
 			log.Warn("mllp large message refused: max_buffered_bytes in use by other connections; closing connection",
 				"bytes", busy.Size, "max_buffered_bytes", busy.Budget,
 				"control_id", s.refuse(c, busy.Head, err, fmt.Sprintf("gateway busy: the %d bytes this listener keeps for large messages are in use; send again later", busy.Budget)))
+			s.lingerClose(c)
 			return
 		case err != nil:
 			s.stats.readFail.Add(1)
@@ -791,9 +793,39 @@ func (s *Source) serve(c *conn) {
 			return
 		}
 		if notKept {
+			s.lingerClose(c)
 			return
 		}
 	}
+}
+
+// lingerTimeout bounds how long lingerClose reads what a sender still
+// sends after its connection was refused.
+const lingerTimeout = 2 * time.Second
+
+// lingerClose prepares the close of a connection the listener gives up on
+// right after an answer (AR for a frame refused, CR/AR for a message not
+// kept), while the sender may already have sent its next frames. Closed
+// with those unread, the socket would send RST and drop what it has not
+// yet sent, the answer included, and the sender's system (Windows at
+// least) may drop what it received but not yet read: the sender would
+// see a reset instead of the reason. So the write side is shut first (the
+// answer is followed by TLS close_notify and FIN), and what arrives is read
+// and dropped until the sender closes too, for at most lingerTimeout (or
+// ReadTimeout). Shutdown closes the connection at once, as an idle one.
+func (s *Source) lingerClose(c *conn) {
+	if !s.setBusy(c, false) {
+		return
+	}
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		_ = tc.CloseWrite()
+	}
+	tcp, ok := c.wc.Conn.(interface{ CloseWrite() error })
+	if !ok || tcp.CloseWrite() != nil {
+		return
+	}
+	_ = c.wc.until(time.Now().Add(min(lingerTimeout, s.cfg.ReadTimeout)))
+	_, _ = io.Copy(io.Discard, c.wc)
 }
 
 // consume calls the Consumer. The pipeline turns a panic in the converter
