@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/ferry-health/ferry/adapters"
@@ -49,8 +50,9 @@ const (
 type Config struct {
 	// OnRefused, when set, is called for every connection refused for
 	// security: an address outside Allow (reason "address not in allow")
-	// or a failed TLS handshake (reason the TLS error, which quotes no
-	// message content). The gateway records these as ATNA node
+	// or a TLS handshake that failed authentication (reason the TLS error,
+	// which quotes no message content); not one that never started or
+	// timed out (a health check, a port scan). The gateway records these as ATNA node
 	// authentication failures. It is called from the accept loop or the
 	// connection's goroutine and must not block.
 	OnRefused func(remote netip.Addr, reason string)
@@ -621,7 +623,7 @@ func (s *Source) serve(c *conn) {
 			// A connection closed before a ClientHello (a port check)
 			// attempted no authentication, and one cut by Shutdown
 			// failed none.
-			if s.cfg.OnRefused != nil && !errors.Is(err, io.EOF) && s.ctx.Err() == nil {
+			if s.cfg.OnRefused != nil && authAttempted(err) && s.ctx.Err() == nil {
 				s.cfg.OnRefused(c.ip, "tls handshake failed: "+err.Error())
 			}
 			return
@@ -675,12 +677,14 @@ func (s *Source) serve(c *conn) {
 			s.stats.oversized.Add(1)
 			log.Warn("mllp frame too large; closing connection", "bytes", tooBig.Size, "limit", tooBig.Limit,
 				"control_id", s.refuse(c, tooBig.Head, err, fmt.Sprintf("message of %d bytes exceeds the limit of %d bytes", tooBig.Size, tooBig.Limit)))
+			s.lingerClose(c)
 			return
 		case errors.As(err, &busy):
 			s.stats.busy.Add(1)
 			log.Warn("mllp large message refused: max_buffered_bytes in use by other connections; closing connection",
 				"bytes", busy.Size, "max_buffered_bytes", busy.Budget,
 				"control_id", s.refuse(c, busy.Head, err, fmt.Sprintf("gateway busy: the %d bytes this listener keeps for large messages are in use; send again later", busy.Budget)))
+			s.lingerClose(c)
 			return
 		case err != nil:
 			s.stats.readFail.Add(1)
@@ -789,9 +793,39 @@ func (s *Source) serve(c *conn) {
 			return
 		}
 		if notKept {
+			s.lingerClose(c)
 			return
 		}
 	}
+}
+
+// lingerTimeout bounds how long lingerClose reads what a sender still
+// sends after its connection was refused.
+const lingerTimeout = 2 * time.Second
+
+// lingerClose prepares the close of a connection the listener gives up on
+// right after an answer (AR for a frame refused, CR/AR for a message not
+// kept), while the sender may already have sent its next frames. Closed
+// with those unread, the socket would send RST and drop what it has not
+// yet sent, the answer included, and the sender's system (Windows at
+// least) may drop what it received but not yet read: the sender would
+// see a reset instead of the reason. So the write side is shut first (the
+// answer is followed by TLS close_notify and FIN), and what arrives is read
+// and dropped until the sender closes too, for at most lingerTimeout (or
+// ReadTimeout). Shutdown closes the connection at once, as an idle one.
+func (s *Source) lingerClose(c *conn) {
+	if !s.setBusy(c, false) {
+		return
+	}
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		_ = tc.CloseWrite()
+	}
+	tcp, ok := c.wc.Conn.(interface{ CloseWrite() error })
+	if !ok || tcp.CloseWrite() != nil {
+		return
+	}
+	_ = c.wc.until(time.Now().Add(min(lingerTimeout, s.cfg.ReadTimeout)))
+	_, _ = io.Copy(io.Discard, c.wc)
 }
 
 // consume calls the Consumer. The pipeline turns a panic in the converter
@@ -842,6 +876,23 @@ func (s *Source) noteJunk(r *Reader, last *int64) {
 		s.stats.junk.Add(junk - *last)
 		*last = junk
 	}
+}
+
+// authAttempted reports whether a failed TLS handshake is a failed node
+// authentication (a certificate absent, untrusted or refused, or nothing
+// the two sides could agree on), as opposed to a handshake that never
+// got that far: the peer closed or reset the connection, said nothing
+// until ReadTimeout (a TCP health check, a port scanner), or sent
+// something other than TLS. Those reported as ATNA Security Alerts would
+// flood the audit repository with false alerts, one per health check.
+func authAttempted(err error) bool {
+	var rh tls.RecordHeaderError
+	switch {
+	case isTimeout(err), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.As(err, &rh):
+		return false
+	}
+	return true
 }
 
 func isTimeout(err error) bool {

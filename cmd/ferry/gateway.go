@@ -228,7 +228,7 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 			OnRefused:        g.audit.nodeAuthFailed(id),
 		}
 		if m.TLS != nil {
-			tc, err := m.TLS.LoadTLSConfig()
+			tc, err := m.TLS.LoadTLSConfigLog(g.settings(id).Logger)
 			if err != nil {
 				return nil, fmt.Errorf("sources.mllp %s: tls: %w", m.Name, err)
 			}

@@ -16,6 +16,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 )
@@ -172,15 +173,19 @@ func (e *FilesError) ConfigProblem() string { return "tls files: " + e.Err.Error
 // *tls.Config. The client key pair is re-read when its files change on disk,
 // so a renewed certificate is picked up by the next handshake without a
 // restart; the CA pool is read once. Its errors are *FilesError.
-func (c ClientConfig) LoadTLSConfig() (*tls.Config, error) {
-	cfg, err := c.loadTLSConfig()
+func (c ClientConfig) LoadTLSConfig() (*tls.Config, error) { return c.LoadTLSConfigLog(nil) }
+
+// LoadTLSConfigLog is LoadTLSConfig that logs on log, as a warning naming
+// the files and the reason, a changed key pair it cannot load.
+func (c ClientConfig) LoadTLSConfigLog(log *slog.Logger) (*tls.Config, error) {
+	cfg, err := c.loadTLSConfig(log)
 	if err != nil {
 		return nil, &FilesError{Err: err}
 	}
 	return cfg, nil
 }
 
-func (c ClientConfig) loadTLSConfig() (*tls.Config, error) {
+func (c ClientConfig) loadTLSConfig(log *slog.Logger) (*tls.Config, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -197,7 +202,7 @@ func (c ClientConfig) loadTLSConfig() (*tls.Config, error) {
 		cfg.RootCAs = pool
 	}
 	if c.CertFile != "" {
-		kp, err := newKeyPair(c.CertFile, c.KeyFile)
+		kp, err := newKeyPair(c.CertFile, c.KeyFile, log)
 		if err != nil {
 			return nil, err
 		}
@@ -212,11 +217,15 @@ func (c ClientConfig) loadTLSConfig() (*tls.Config, error) {
 // *tls.Config; with ClientCAFile set, a client certificate signed by one of
 // its CAs is required (tls.RequireAndVerifyClientCert). The server key pair
 // is re-read when its files change.
-func (c ServerConfig) LoadTLSConfig() (*tls.Config, error) {
+func (c ServerConfig) LoadTLSConfig() (*tls.Config, error) { return c.LoadTLSConfigLog(nil) }
+
+// LoadTLSConfigLog is LoadTLSConfig that logs on log, as a warning naming
+// the files and the reason, a changed key pair it cannot load.
+func (c ServerConfig) LoadTLSConfigLog(log *slog.Logger) (*tls.Config, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	kp, err := newKeyPair(c.CertFile, c.KeyFile)
+	kp, err := newKeyPair(c.CertFile, c.KeyFile, log)
 	if err != nil {
 		return nil, err
 	}

@@ -1,9 +1,11 @@
 package configtls
 
 import (
+	"bytes"
 	"crypto/tls"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -392,5 +394,57 @@ func TestKeyPairReload(t *testing.T) {
 	third, _ := server.GetCertificate(nil)
 	if string(third.Certificate[0]) != string(second.Certificate[0]) {
 		t.Fatal("broken renewal replaced a working certificate")
+	}
+}
+
+// TestFailedReloadWarns: a renewal gone wrong (a new certificate copied
+// without its key) keeps the old pair in use, and says so at once, once,
+// naming the file and the reason; CheckKeyPair, which the status asks,
+// reports it too.
+func TestFailedReloadWarns(t *testing.T) {
+	p := demo(t)
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	client, err := ClientConfig{CAFile: p.CA, CertFile: p.ClientCert, KeyFile: p.ClientKey}.LoadTLSConfigLog(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := client.GetClientCertificate(nil)
+	other, err := pki.WriteDemoSet(filepath.Join(t.TempDir(), "renewed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	renewed, _ := os.ReadFile(other.ClientCert)
+	if err := os.WriteFile(p.ClientCert, renewed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(2 * time.Second)
+	os.Chtimes(p.ClientCert, later, later)
+	for range 3 {
+		got, _ := client.GetClientCertificate(nil)
+		if string(got.Certificate[0]) != string(first.Certificate[0]) {
+			t.Fatal("a certificate without its key replaced the working pair")
+		}
+	}
+	out := logs.String()
+	if strings.Count(out, "level=WARN") != 1 || !strings.Contains(out, p.ClientCert) || !strings.Contains(out, "does not match") {
+		t.Errorf("want one warning naming %s and the mismatch, logged:\n%s", p.ClientCert, out)
+	}
+	if err := CheckKeyPair(p.ClientCert, p.ClientKey); err == nil || !strings.Contains(err.Error(), "does not match") {
+		t.Errorf("CheckKeyPair: %v, want the mismatch", err)
+	}
+	// The key arrives: the renewed pair is used, and the log says so.
+	key, _ := os.ReadFile(other.ClientKey)
+	if err := os.WriteFile(p.ClientKey, key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	later = later.Add(2 * time.Second)
+	os.Chtimes(p.ClientKey, later, later)
+	got, _ := client.GetClientCertificate(nil)
+	if string(got.Certificate[0]) == string(first.Certificate[0]) {
+		t.Fatal("the completed renewal was not picked up")
+	}
+	if !strings.Contains(logs.String(), "certificate reloaded") {
+		t.Errorf("no notice that the renewal took effect:\n%s", logs.String())
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -125,6 +126,25 @@ func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 // loadKeyPair reads a certificate (chain) and its key and checks that they
 // belong together and that the certificate is currently valid.
 func loadKeyPair(certFile, keyFile string, now time.Time) (*tls.Certificate, error) {
+	pair, err := readKeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	leaf := pair.Leaf
+	if now.After(leaf.NotAfter) {
+		return nil, fmt.Errorf("cert_file %q: certificate %q expired on %s; ask the exchange for a renewed certificate",
+			certFile, leaf.Subject.CommonName, leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
+	if now.Before(leaf.NotBefore) {
+		return nil, fmt.Errorf("cert_file %q: certificate %q is not valid until %s (check the system clock)",
+			certFile, leaf.Subject.CommonName, leaf.NotBefore.UTC().Format(time.RFC3339))
+	}
+	return pair, nil
+}
+
+// readKeyPair reads a certificate (chain) and its key and checks that they
+// belong together, whatever their dates.
+func readKeyPair(certFile, keyFile string) (*tls.Certificate, error) {
 	certs, err := readCerts("cert_file", certFile)
 	if err != nil {
 		return nil, err
@@ -141,17 +161,19 @@ func loadKeyPair(certFile, keyFile string, now time.Time) (*tls.Certificate, err
 		}
 		return nil, fmt.Errorf("cert_file %q, key_file %q: %w", certFile, keyFile, err)
 	}
-	leaf := certs[0]
-	if now.After(leaf.NotAfter) {
-		return nil, fmt.Errorf("cert_file %q: certificate %q expired on %s; ask the exchange for a renewed certificate",
-			certFile, leaf.Subject.CommonName, leaf.NotAfter.UTC().Format(time.RFC3339))
-	}
-	if now.Before(leaf.NotBefore) {
-		return nil, fmt.Errorf("cert_file %q: certificate %q is not valid until %s (check the system clock)",
-			certFile, leaf.Subject.CommonName, leaf.NotBefore.UTC().Format(time.RFC3339))
-	}
-	pair.Leaf = leaf
+	pair.Leaf = certs[0]
 	return &pair, nil
+}
+
+// CheckKeyPair reports why the certificate and key on disk could not be
+// loaded as a pair (a file unreadable or half written, the key another
+// certificate's, a key others can read), as LoadTLSConfig and a reload
+// would refuse them; dates are CertStatus's to report. A running gateway
+// keeps the pair it has when a reload fails, so the status must ask this
+// rather than show the expiry of a certificate that is not in use.
+func CheckKeyPair(certFile, keyFile string) error {
+	_, err := readKeyPair(certFile, keyFile)
+	return err
 }
 
 func checkKeyPEM(path string, data []byte) error {
@@ -179,22 +201,29 @@ func checkKeyPEM(path string, data []byte) error {
 // keyPair serves a certificate and reloads it when either file changes, so a
 // certificate renewed on disk is used from the next handshake on. A failed
 // reload (for example the certificate written but not yet its key) keeps the
-// previous pair and is retried on the next handshake.
+// previous pair and is retried on the next handshake. It is logged as a
+// warning once for each state of the files: a renewal gone wrong would
+// otherwise surface only when the old certificate expires.
 type keyPair struct {
 	certFile, keyFile string
+	log               *slog.Logger
 
-	mu    sync.Mutex
-	cur   *tls.Certificate
-	stamp string
+	mu     sync.Mutex
+	cur    *tls.Certificate
+	stamp  string
+	failed string // the stamp of the files whose reload failed and was logged
 }
 
-func newKeyPair(certFile, keyFile string) (*keyPair, error) {
+func newKeyPair(certFile, keyFile string, log *slog.Logger) (*keyPair, error) {
 	stamp := fileStamp(certFile, keyFile)
 	c, err := loadKeyPair(certFile, keyFile, time.Now())
 	if err != nil {
 		return nil, err
 	}
-	return &keyPair{certFile: certFile, keyFile: keyFile, cur: c, stamp: stamp}, nil
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &keyPair{certFile: certFile, keyFile: keyFile, log: log, cur: c, stamp: stamp}, nil
 }
 
 func (k *keyPair) get() *tls.Certificate {
@@ -204,8 +233,19 @@ func (k *keyPair) get() *tls.Certificate {
 		// An expired replacement is still better than an expired original
 		// only if it is newer; loadKeyPair refuses expired ones, so an
 		// error here means "keep what we have".
-		if c, err := loadKeyPair(k.certFile, k.keyFile, time.Now()); err == nil {
-			k.cur, k.stamp = c, s
+		c, err := loadKeyPair(k.certFile, k.keyFile, time.Now())
+		switch {
+		case err == nil:
+			if k.failed != "" {
+				k.log.Info("tls: certificate reloaded", "cert_file", k.certFile, "certificate", c.Leaf.Subject.CommonName,
+					"expires", c.Leaf.NotAfter.UTC().Format(time.DateOnly))
+			}
+			k.cur, k.stamp, k.failed = c, s, ""
+		case s != k.failed:
+			k.failed = s
+			k.log.Warn("tls: changed certificate files cannot be loaded; the previous certificate stays in use until they are fixed",
+				"cert_file", k.certFile, "key_file", k.keyFile, "error", err,
+				"in_use", k.cur.Leaf.Subject.CommonName, "in_use_expires", k.cur.Leaf.NotAfter.UTC().Format(time.DateOnly))
 		}
 	}
 	return k.cur

@@ -61,7 +61,7 @@ func TestKeyFileModeRefused(t *testing.T) {
 	if err := os.Chmod(p.ServerKey, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	kp, err := newKeyPair(p.ServerCert, p.ServerKey)
+	kp, err := newKeyPair(p.ServerCert, p.ServerKey, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -215,7 +215,7 @@ func (s *Sink) Connect(ctx context.Context) error {
 	if s.client != nil {
 		return nil
 	}
-	tlsCfg, err := s.cfg.TLS.LoadTLSConfig()
+	tlsCfg, err := s.cfg.TLS.LoadTLSConfigLog(s.log)
 	if err != nil {
 		return fmt.Errorf("connect to exchange: %w", err)
 	}

@@ -219,7 +219,7 @@ func (s *Sink) Connect(ctx context.Context) error {
 	s.mu.Unlock()
 	if tc == nil {
 		var err error
-		if tc, err = s.cfg.TLS.LoadTLSConfig(); err != nil {
+		if tc, err = s.cfg.TLS.LoadTLSConfigLog(s.log); err != nil {
 			return fmt.Errorf("connect to exchange: %w", err)
 		}
 		s.mu.Lock()

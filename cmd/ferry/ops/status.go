@@ -323,8 +323,22 @@ func ConfiguredCertificates(cfg *config.Config, now time.Time) []CertStatus {
 		}
 		out = append(out, c)
 	}
+	// A certificate with its key is re-read by the gateway when the files
+	// change, and one it cannot load (renewed without its key, half
+	// copied) leaves the previous one in use: its expiry is not this
+	// file's, and the status says why instead. A key this account may not
+	// read (`ferry status` run by another user) is no such sign.
+	addPair := func(use, certFile, keyFile string) {
+		add(use, certFile)
+		if certFile == "" || keyFile == "" || out[len(out)-1].Error != "" {
+			return
+		}
+		if err := configtls.CheckKeyPair(certFile, keyFile); err != nil && !errors.Is(err, fs.ErrPermission) {
+			out[len(out)-1].Error = err.Error() + "; a running gateway keeps the certificate it loaded before"
+		}
+	}
 	if cfg.Exchange.URL != "" {
-		add("exchange client certificate", cfg.Exchange.TLS.CertFile)
+		addPair("exchange client certificate", cfg.Exchange.TLS.CertFile, cfg.Exchange.TLS.KeyFile)
 		add("exchange CA", cfg.Exchange.TLS.CAFile)
 		// The UDAP certificate signs every registration and token
 		// request: expired, it stops delivery like the TLS one.
@@ -337,14 +351,14 @@ func ConfiguredCertificates(cfg *config.Config, now time.Time) []CertStatus {
 	// data path's view: events pile up in the spool until its bound, then
 	// the oldest are dropped.
 	if cfg.Audit.Enabled() {
-		add("audit client certificate", cfg.Audit.TLS.CertFile)
+		addPair("audit client certificate", cfg.Audit.TLS.CertFile, cfg.Audit.TLS.KeyFile)
 		add("audit CA", cfg.Audit.TLS.CAFile)
 	}
 	// An https proxy's CA: expired, no request gets past the proxy.
 	add("proxy CA", cfg.Proxy.CAFile)
 	for _, m := range cfg.Sources.MLLP {
 		if m.TLS != nil {
-			add("mllp/"+m.Name+" server certificate", m.TLS.CertFile)
+			addPair("mllp/"+m.Name+" server certificate", m.TLS.CertFile, m.TLS.KeyFile)
 			add("mllp/"+m.Name+" client CA", m.TLS.ClientCAFile)
 		}
 	}
