@@ -427,15 +427,9 @@ func (x *conv) vxu() error {
 // re-sent VXU updates the ones it wrote. An encapsulated document (OBX-2
 // ED) is no Observation value in R4 and stays in the Binary (nil).
 func (x *conv) immunizationObservation(obx hl7v2.Segment, imm fhir.Reference, immKey fhir.Identifier) (*obsBuilder, error) {
-	if strings.EqualFold(obx.Field(2).Text(1), "ED") {
-		return nil, nil
-	}
-	b, err := x.newObservation(obx, nil)
-	if err != nil {
+	b, err := x.outsideObservation(obx)
+	if b == nil || err != nil {
 		return nil, err
-	}
-	if !isVitalSign(&b.o.Code) {
-		b.o.Category = nil
 	}
 	if imm.Reference == "" {
 		return b, nil

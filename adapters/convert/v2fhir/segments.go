@@ -226,7 +226,7 @@ func (x *conv) clinicalSegments() error {
 		case "IN1":
 			err = x.coverage(seg)
 		case "OBX":
-			obs, err = x.adtObservation(seg)
+			obs, err = x.outsideObservation(seg)
 		}
 		if err != nil {
 			return err
@@ -235,12 +235,12 @@ func (x *conv) clinicalSegments() error {
 	return closeObs()
 }
 
-// adtObservation opens the Observation of an ADT's OBX, keyed as an OBX
-// outside any report is. Its category is left out unless its code is a
-// vital sign: what an ADT observes is no laboratory result. An
-// encapsulated document (OBX-2 ED) is no Observation value in R4 and
-// stays in the Binary (nil).
-func (x *conv) adtObservation(obx hl7v2.Segment) (*obsBuilder, error) {
+// outsideObservation opens the Observation of an OBX outside any report
+// (an ADT's, a VXU's), keyed as such an OBX is. Its category is left out
+// unless its code is a vital sign: what an ADT or a VXU observes is no
+// laboratory result. An encapsulated document (OBX-2 ED) is no
+// Observation value in R4 and stays in the Binary (nil).
+func (x *conv) outsideObservation(obx hl7v2.Segment) (*obsBuilder, error) {
 	if strings.EqualFold(obx.Field(2).Text(1), "ED") {
 		return nil, nil
 	}
