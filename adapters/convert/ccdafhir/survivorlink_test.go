@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,16 +99,7 @@ func TestSurvivorKeepsReplacesLink(t *testing.T) {
 				}
 				post(parts)
 			}
-			patient := func(mrn string) map[string]any {
-				t.Helper()
-				found := ex.Do(t, "GET", ex.URL+"/Patient?identifier="+url.QueryEscape(mrnSystem+"|"+mrn), nil)
-				entries, _ := found["entry"].([]any)
-				if len(entries) != 1 {
-					t.Fatalf("%d Patients with MRN %s, want 1", len(entries), mrn)
-				}
-				return entries[0].(map[string]any)["resource"].(map[string]any)
-			}
-			surv, retired := patient("MRN-RES1"), patient("MRN-OLD1")
+			surv, retired := ex.Patient(t, mrnSystem, "MRN-RES1"), ex.Patient(t, mrnSystem, "MRN-OLD1")
 			if given := fmt.Sprint(surv["telecom"]); !strings.Contains(given, "pat@example.org") {
 				t.Errorf("survivor's telecom %s: the C-CDA was not applied", given)
 			}
@@ -117,29 +107,9 @@ func TestSurvivorKeepsReplacesLink(t *testing.T) {
 				t.Errorf("retired record: active %v, link %v; want inactive, replaced-by", retired["active"], retired["link"])
 			}
 			links, _ := surv["link"].([]any)
-			if len(links) != 1 || !survivorLinks(surv, retired, "MRN-OLD1") {
+			if len(links) != 1 || !standin.Replaces(surv, retired, mrnSystem, "MRN-OLD1") {
 				t.Errorf("survivor's links %v, want one replaces to the record of MRN-OLD1 (Patient/%v)", surv["link"], retired["id"])
 			}
 		})
 	}
-}
-
-// survivorLinks reports whether p has a replaces link to retired, by its
-// literal id or by its identifier mrn.
-func survivorLinks(p, retired map[string]any, mrn string) bool {
-	links, _ := p["link"].([]any)
-	for _, l := range links {
-		l := l.(map[string]any)
-		if l["type"] != "replaces" {
-			continue
-		}
-		other, _ := l["other"].(map[string]any)
-		if other["reference"] == "Patient/"+fmt.Sprint(retired["id"]) {
-			return true
-		}
-		if id, ok := other["identifier"].(map[string]any); ok && id["system"] == mrnSystem && id["value"] == mrn {
-			return true
-		}
-	}
-	return false
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -95,16 +94,7 @@ func TestSurvivorKeepsReplacesLink(t *testing.T) {
 					post(p.Bundle)
 				}
 			}
-			patient := func(mrn string) map[string]any {
-				t.Helper()
-				found := ex.Do(t, "GET", ex.URL+"/Patient?identifier="+url.QueryEscape(mrnSystem+"|"+mrn), nil)
-				entries, _ := found["entry"].([]any)
-				if len(entries) != 1 {
-					t.Fatalf("%d Patients with MRN %s, want 1", len(entries), mrn)
-				}
-				return entries[0].(map[string]any)["resource"].(map[string]any)
-			}
-			surv, retired := patient("999"), patient("123")
+			surv, retired := ex.Patient(t, mrnSystem, "999"), ex.Patient(t, mrnSystem, "123")
 			if birth := fmt.Sprint(surv["birthDate"]); birth != "1970-01-01" {
 				t.Errorf("survivor's birthDate %s", birth)
 			}
@@ -112,29 +102,9 @@ func TestSurvivorKeepsReplacesLink(t *testing.T) {
 				t.Errorf("retired record: active %v, link %v; want inactive, replaced-by", retired["active"], retired["link"])
 			}
 			links, _ := surv["link"].([]any)
-			if len(links) != 1 || !replacesLinkTo(surv, retired, "123") {
+			if len(links) != 1 || !standin.Replaces(surv, retired, mrnSystem, "123") {
 				t.Errorf("survivor's links %v, want one replaces to the record of 123 (Patient/%v)", surv["link"], retired["id"])
 			}
 		})
 	}
-}
-
-// replacesLinkTo reports whether p has a replaces link to retired, by its
-// literal id or by its identifier mrn.
-func replacesLinkTo(p, retired map[string]any, mrn string) bool {
-	links, _ := p["link"].([]any)
-	for _, l := range links {
-		l := l.(map[string]any)
-		if l["type"] != "replaces" {
-			continue
-		}
-		other, _ := l["other"].(map[string]any)
-		if other["reference"] == "Patient/"+fmt.Sprint(retired["id"]) {
-			return true
-		}
-		if id, ok := other["identifier"].(map[string]any); ok && id["system"] == mrnSystem && id["value"] == mrn {
-			return true
-		}
-	}
-	return false
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 
@@ -78,16 +77,7 @@ func TestSurvivorKeepsReplacesLink(t *testing.T) {
 					}
 				}
 			}
-			patient := func(mrn string) map[string]any {
-				t.Helper()
-				found := ex.Do(t, "GET", ex.URL+"/Patient?identifier="+url.QueryEscape(system+"|"+mrn), nil)
-				entries, _ := found["entry"].([]any)
-				if len(entries) != 1 {
-					t.Fatalf("%d Patients with MRN %s, want 1", len(entries), mrn)
-				}
-				return entries[0].(map[string]any)["resource"].(map[string]any)
-			}
-			surv := patient("55501")
+			surv := ex.Patient(t, system, "55501")
 			if given := fmt.Sprint(surv["name"]); !strings.Contains(given, "P") {
 				t.Errorf("survivor's name %s: the A03 was not applied", given)
 			}
@@ -95,34 +85,14 @@ func TestSurvivorKeepsReplacesLink(t *testing.T) {
 				t.Errorf("survivor's links %v, want the two replaces", surv["link"])
 			}
 			for _, mrn := range []string{"55999", "55777"} {
-				retired := patient(mrn)
+				retired := ex.Patient(t, system, mrn)
 				if fmt.Sprint(retired["active"]) != "false" || !strings.Contains(fmt.Sprint(retired["link"]), "replaced-by") {
 					t.Errorf("retired %s: active %v, link %v; want inactive, replaced-by", mrn, retired["active"], retired["link"])
 				}
-				if !replacesLink(surv, retired, system, mrn) {
+				if !standin.Replaces(surv, retired, system, mrn) {
 					t.Errorf("survivor's links %v: none replaces the record of %s (Patient/%v)", surv["link"], mrn, retired["id"])
 				}
 			}
 		})
 	}
-}
-
-// replacesLink reports whether p has a replaces link to retired, by its
-// literal id or by its identifier.
-func replacesLink(p, retired map[string]any, system, mrn string) bool {
-	links, _ := p["link"].([]any)
-	for _, l := range links {
-		l := l.(map[string]any)
-		if l["type"] != "replaces" {
-			continue
-		}
-		other, _ := l["other"].(map[string]any)
-		if other["reference"] == "Patient/"+fmt.Sprint(retired["id"]) {
-			return true
-		}
-		if id, ok := other["identifier"].(map[string]any); ok && id["system"] == system && id["value"] == mrn {
-			return true
-		}
-	}
-	return false
 }

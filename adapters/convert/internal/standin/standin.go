@@ -9,8 +9,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -124,6 +126,39 @@ func (ex *Exchange) Do(t testing.TB, method, u string, body []byte) map[string]a
 		t.Fatal(err)
 	}
 	return m
+}
+
+// Patient returns the one Patient stored with the identifier system|value;
+// none or several fail the test.
+func (ex *Exchange) Patient(t testing.TB, system, value string) map[string]any {
+	t.Helper()
+	found := ex.Do(t, "GET", ex.URL+"/Patient?identifier="+url.QueryEscape(system+"|"+value), nil)
+	entries, _ := found["entry"].([]any)
+	if len(entries) != 1 {
+		t.Fatalf("%d Patients with identifier %s|%s, want 1", len(entries), system, value)
+	}
+	return entries[0].(map[string]any)["resource"].(map[string]any)
+}
+
+// Replaces reports whether Patient p has a replaces link to retired, by
+// retired's literal id or by its identifier system|value (how a merge
+// survivor names the record merged into it).
+func Replaces(p, retired map[string]any, system, value string) bool {
+	links, _ := p["link"].([]any)
+	for _, l := range links {
+		l := l.(map[string]any)
+		if l["type"] != "replaces" {
+			continue
+		}
+		other, _ := l["other"].(map[string]any)
+		if other["reference"] == "Patient/"+fmt.Sprint(retired["id"]) {
+			return true
+		}
+		if id, ok := other["identifier"].(map[string]any); ok && id["system"] == system && id["value"] == value {
+			return true
+		}
+	}
+	return false
 }
 
 // Count asks the control port how many resources of a type are stored.
