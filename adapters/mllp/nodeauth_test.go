@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -67,5 +68,58 @@ func TestHandshakeWithoutAuthenticationNotRefused(t *testing.T) {
 	}
 	if r := refusals(3); len(r) != 1 {
 		t.Errorf("client without a certificate: refusals %q, want one", r)
+	}
+}
+
+// TestHandshakeWithoutAuthenticationNotWarned: a TCP health check or port
+// scanner that connects to a TLS listener and says nothing, or resets,
+// logged "mllp tls handshake failed" at WARN, one per check: every few
+// seconds for each load balancer, burying the warnings that matter. It
+// attempted nothing, so it logs at DEBUG; a client without a certificate,
+// and a sender speaking plain MLLP to the TLS port, still warn.
+func TestHandshakeWithoutAuthenticationNotWarned(t *testing.T) {
+	srv, cli := testTLS(t)
+	s, logs := startLogged(t, Config{TLS: srv, ReadTimeout: 200 * time.Millisecond}, &recorder{})
+	settled := func(handshakes int64) string {
+		t.Helper()
+		waitStats(t, s, func(st Stats) bool { return st.TLSHandshakes == handshakes && st.Open == 0 })
+		return logs.String()
+	}
+
+	silent, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	rst, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rst.(*net.TCPConn).SetLinger(0)
+	time.Sleep(20 * time.Millisecond) // accepted and in the handshake
+	rst.Close()
+	if l := settled(2); strings.Contains(l, "level=WARN") {
+		t.Errorf("a silent and a reset connection logged a warning:\n%s", l)
+	}
+
+	noCert := cli.Clone()
+	noCert.Certificates = nil
+	if c, err := tls.Dial("tcp", s.Addr().String(), noCert); err == nil {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		c.Read(make([]byte, 1)) // TLS 1.3: the verdict comes with the first read
+		c.Close()
+	}
+	if l := settled(3); strings.Count(l, "level=WARN msg=\"mllp tls handshake failed\"") != 1 {
+		t.Errorf("a client without a certificate: want one warning:\n%s", l)
+	}
+
+	plain, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	plain.Write([]byte("\x0bMSH|^~\\&|EHR|CLINIC\r\x1c\r"))
+	if l := settled(4); strings.Count(l, "level=WARN msg=\"mllp tls handshake failed\"") != 2 {
+		t.Errorf("plain MLLP to the TLS port: want a second warning:\n%s", l)
 	}
 }

@@ -619,7 +619,14 @@ func (s *Source) serve(c *conn) {
 		_ = tc.SetDeadline(time.Now().Add(s.cfg.ReadTimeout))
 		if err := tc.HandshakeContext(s.ctx); err != nil {
 			s.stats.tlsFail.Add(1)
-			log.Warn("mllp tls handshake failed", "err", err)
+			if handshakeNotStarted(err) || s.ctx.Err() != nil {
+				// A load balancer's health check or a port scan, every
+				// few seconds, attempted nothing: a warning each would
+				// bury the real failures (still counted in the stats).
+				log.Debug("mllp connection closed before a tls handshake", "err", err)
+			} else {
+				log.Warn("mllp tls handshake failed", "err", err)
+			}
 			// A connection closed before a ClientHello (a port check)
 			// attempted no authentication, and one cut by Shutdown
 			// failed none.
@@ -887,12 +894,16 @@ func (s *Source) noteJunk(r *Reader, last *int64) {
 // flood the audit repository with false alerts, one per health check.
 func authAttempted(err error) bool {
 	var rh tls.RecordHeaderError
-	switch {
-	case isTimeout(err), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.As(err, &rh):
-		return false
-	}
-	return true
+	return !handshakeNotStarted(err) && !errors.As(err, &rh)
+}
+
+// handshakeNotStarted reports whether a failed TLS handshake failed for
+// want of a peer: it closed or reset the connection or said nothing until
+// ReadTimeout. Unlike non-TLS bytes (a sender left on plain MLLP), that
+// is what a TCP health check or a port scan does, not a misconfiguration.
+func handshakeNotStarted(err error) bool {
+	return isTimeout(err) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 func isTimeout(err error) bool {

@@ -1,6 +1,7 @@
 package v2fhir
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/ferry-health/ferry/adapters/fhir"
@@ -100,7 +101,8 @@ func (x *conv) adverseReactions() error {
 			cur, curSev = a, sev
 		case "NTE":
 			if cur != nil {
-				if t := nteText(seg); t != "" {
+				// An IAM repeated for its allergen repeats its NTE.
+				if t := nteText(seg); t != "" && !slices.ContainsFunc(cur.Note, func(n fhir.Annotation) bool { return n.Text == t }) {
 					cur.Note = append(cur.Note, fhir.Annotation{Text: t})
 				}
 			}
@@ -117,7 +119,9 @@ func (x *conv) adverseReactions() error {
 				sev = curSev
 			}
 			r := fhir.AllergyIntoleranceReaction{Manifestation: []fhir.CodeableConcept{*m}, Severity: sev, Description: seg.Field(4).Trimmed()}
-			cur.Reaction = append(cur.Reaction, r)
+			if !slices.ContainsFunc(cur.Reaction, func(o fhir.AllergyIntoleranceReaction) bool { return sameReaction(o, r) }) {
+				cur.Reaction = append(cur.Reaction, r)
+			}
 		case "PID", "PV1":
 			cur = nil
 		}
@@ -191,6 +195,57 @@ func (x *conv) iam(iam hl7v2.Segment) (*fhir.AllergyIntolerance, string, error) 
 	if id := x.ei(iam.Field(7), "", "allergy-id"); id != nil {
 		a.Identifier = append(a.Identifier, *id)
 	}
+	if prev := x.allergyOf(key); prev != nil {
+		// The allergen was listed already (the IAM repeated, renumbered
+		// in IAM-1, or a second reaction to it): the key names the
+		// patient's one record of it, so this IAM updates that record
+		// instead of writing a second one under an id minted from its
+		// place in the message. The NTE and IAR that follow go where
+		// the returned resource is.
+		return mergeIAM(prev, a), sev, nil
+	}
 	x.focus = append(x.focus, x.add("AllergyIntolerance", key, a))
 	return a, sev, nil
+}
+
+// mergeIAM folds b, a later IAM of the allergen a records, into a and
+// returns what b's NTE and IAR belong to. An IAM deleting or marking
+// erroneous one of the sender's records of the allergen (IAM-7) while
+// another IAM keeps one does not take the patient's allergy away: the
+// record is entered-in-error only if every IAM of it says so, and a
+// deleted one adds nothing to a kept one.
+func mergeIAM(a, b *fhir.AllergyIntolerance) *fhir.AllergyIntolerance {
+	switch aErr, bErr := erroneous(a), erroneous(b); {
+	case bErr && !aErr:
+		return b // written nowhere: its notes and reactions are of the deleted record
+	case aErr && !bErr:
+		// The kept IAM is the record; it keeps the entry's id and key.
+		id, meta, ids := a.ID, a.Meta, a.Identifier[:1:1]
+		*a = *b
+		a.ID, a.Meta, a.Identifier = id, meta, append(ids, b.Identifier[1:]...)
+		return a
+	}
+	mergeAllergy(a, b)
+	if a.Encounter == nil {
+		a.Encounter = b.Encounter
+	}
+	if a.VerificationStatus == nil {
+		a.VerificationStatus = b.VerificationStatus
+	}
+	if a.RecordedDate == "" {
+		a.RecordedDate = b.RecordedDate
+	}
+	for _, id := range b.Identifier[1:] {
+		if !slices.ContainsFunc(a.Identifier, func(o fhir.Identifier) bool { return o.System == id.System && o.Value == id.Value }) {
+			a.Identifier = append(a.Identifier, id)
+		}
+	}
+	return a
+}
+
+// erroneous reports whether an IAM's AllergyIntolerance is marked
+// entered-in-error (IAM-6 D or IAM-17 E).
+func erroneous(a *fhir.AllergyIntolerance) bool {
+	v := a.VerificationStatus
+	return v != nil && len(v.Coding) > 0 && v.Coding[0].Code == "entered-in-error"
 }

@@ -383,10 +383,12 @@ func mergeAllergy(a, b *fhir.AllergyIntolerance) {
 	}
 }
 
-// sameReaction reports whether two AL1 reactions (text manifestations
-// and a severity) say the same.
+// sameReaction reports whether two AL1 or IAM reactions (manifestations,
+// a severity and IAR-4's description) say the same. An IAM's
+// manifestations are coded, often without text, so the codes count too.
 func sameReaction(a, b fhir.AllergyIntoleranceReaction) bool {
-	return a.Severity == b.Severity && slices.EqualFunc(a.Manifestation, b.Manifestation, func(x, y fhir.CodeableConcept) bool { return x.Text == y.Text })
+	return a.Severity == b.Severity && a.Description == b.Description &&
+		slices.EqualFunc(a.Manifestation, b.Manifestation, func(x, y fhir.CodeableConcept) bool { return x.Text == y.Text && slices.Equal(x.Coding, y.Coding) })
 }
 
 // diagnosis converts DG1 to an encounter-diagnosis Condition and lists it
