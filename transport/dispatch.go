@@ -11,7 +11,6 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/ferry-health/ferry/config/configtls"
@@ -618,7 +617,7 @@ func (d *Dispatcher) retryDelay(attempts int) time.Duration {
 func outcomeUnknown(ctx context.Context, err error) bool {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
-		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET):
+		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), isConnReset(err):
 		return true
 	case errors.Is(err, context.Canceled) && ctx.Err() == nil:
 		return true

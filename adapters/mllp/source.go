@@ -903,7 +903,7 @@ func authAttempted(err error) bool {
 // is what a TCP health check or a port scan does, not a misconfiguration.
 func handshakeNotStarted(err error) bool {
 	return isTimeout(err) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+		isConnReset(err) || errors.Is(err, syscall.EPIPE)
 }
 
 func isTimeout(err error) bool {

@@ -623,7 +623,7 @@ func ExplainConnError(err error, hostport string, timeout time.Duration) string 
 		return fmt.Sprintf("no answer from %s within %s (a firewall dropping the traffic, or the exchange is down)", hostport, timeout)
 	case errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH):
 		return fmt.Sprintf("no route to %s (network or VPN down?)", hostport)
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+	case isConnReset(err), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Sprintf("%s closed the connection during the handshake (a proxy or firewall in the way, or the exchange refused ferry's client certificate): %v", hostport, err)
 	}
 	return err.Error()

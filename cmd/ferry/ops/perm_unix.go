@@ -67,3 +67,6 @@ func diskFree(dir string) (free, total uint64, err error) {
 
 func isAddrInUse(err error) bool   { return errors.Is(err, syscall.EADDRINUSE) }
 func isConnRefused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }
+
+// isConnReset reports a connection the peer reset.
+func isConnReset(err error) bool { return errors.Is(err, syscall.ECONNRESET) }

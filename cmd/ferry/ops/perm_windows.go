@@ -36,3 +36,9 @@ func isAddrInUse(err error) bool {
 func isConnRefused(err error) bool {
 	return errors.Is(err, windows.WSAECONNREFUSED) || errors.Is(err, syscall.ECONNREFUSED)
 }
+
+// isConnReset reports a connection the peer reset: WSAECONNRESET (10054),
+// which syscall.ECONNRESET (a number Go invents on Windows) does not match.
+func isConnReset(err error) bool {
+	return errors.Is(err, windows.WSAECONNRESET) || errors.Is(err, syscall.ECONNRESET)
+}
