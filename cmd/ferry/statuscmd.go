@@ -54,7 +54,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			*ops.Status
 		}{st.Online || st.Running, st})
 	}
-	ops.PrintStatus(stdout, st)
+	ops.PrintStatus(pathsPlainWriter(stdout), st) // a certificate's error quotes its files
 	if !st.Online && !st.Running {
 		return exitError{code: 3, err: fmt.Errorf("the gateway is not running")}
 	}
