@@ -27,7 +27,7 @@ func TestOpenWaitsOutInUseProbe(t *testing.T) {
 	released := make(chan struct{})
 	go func() {
 		defer close(released)
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // well inside Open's wait, even on a loaded machine
 		unix.Flock(fd, unix.LOCK_UN)
 	}()
 	defer func() { <-released }() // before f.Close
