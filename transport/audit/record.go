@@ -231,7 +231,7 @@ func decodeSyslog(msg []byte) (Event, error) {
 // URIs back. A new code with such a name belongs here too.
 var ferrySystems = []string{"DCM", "IHE Transactions", "IHE XDS Metadata", "RFC-3881", "HL7 v2 message type (MSH-9)", "HL7 v2"}
 
-// codeOf undoes coding. A system URI that fhirSystem made of a name it
+// codeOf undoes appendCoding. A system URI that fhirSystem made of a name it
 // does not know (urn:ferry:code-system:…) stays a URI: the name is lost,
 // the code and what it means are not. The display becomes the original
 // text, which is what all of ferry's codes carry.
