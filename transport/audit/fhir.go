@@ -117,9 +117,6 @@ type fhirAuditEvent struct {
 	Entity       []fhirEntity `json:"entity,omitempty"`
 }
 
-// Audit source type 4, "Application Server", as FHIR R4 codes it.
-var fhirSourceType = fhirCoding{System: "http://terminology.hl7.org/CodeSystem/security-source-type", Code: "4", Display: "Application Server"}
-
 // FHIR encodes the event as a FHIR R4 AuditEvent (JSON), the form the
 // FHIR Feed option of ITI-20 POSTs.
 //

@@ -83,3 +83,6 @@ func coding(c Code) fhirCoding {
 	}
 	return fhirCoding{System: fhirSystem(c.System), Code: c.Code, Display: d}
 }
+
+// Audit source type 4, "Application Server", as FHIR R4 codes it.
+var fhirSourceType = fhirCoding{System: "http://terminology.hl7.org/CodeSystem/security-source-type", Code: "4", Display: "Application Server"}
