@@ -694,6 +694,12 @@ func appendString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
+// AppendJSONString appends s as a JSON string escaped as encoding/json
+// escapes it (appendString): for encoders outside this package that
+// write JSON by hand and must match encoding/json byte for byte (the
+// audit trail's AuditEvent).
+func AppendJSONString(dst []byte, s string) []byte { return appendString(dst, s) }
+
 // appendStringBody is appendString without the quotes. Nearly every
 // string of a bundle (ids, URNs, codes, dates, displays) needs no escape,
 // so the fast path tests and stores a word (eight bytes) at a time, the

@@ -4,7 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
-	"unicode/utf8"
+
+	"github.com/ferry-health/ferry/adapters/fhir"
 )
 
 // The FHIR Feed option of ITI-20: with audit.url https://<FHIR base>, each
@@ -126,7 +127,7 @@ type fhirAuditEvent struct {
 // The bytes are those encoding/json.Marshal writes of the fhir* mirror
 // above (the tests' reference, referenceFHIR in fhirref_test.go): fields
 // in the mirror's order, omitempty fields left out when empty, and
-// strings escaped as encoding/json escapes them (appendJSONString).
+// strings escaped as encoding/json escapes them (fhir.AppendJSONString).
 func (e *Event) FHIR() ([]byte, error) {
 	if err := e.check(); err != nil {
 		return nil, err
@@ -141,9 +142,9 @@ func (e *Event) FHIR() ([]byte, error) {
 	}
 	b = append(b, `,"action":`...)
 	if e.Action == "" {
-		b = appendJSONString(b, string(ActionExecute))
+		b = fhir.AppendJSONString(b, string(ActionExecute))
 	} else {
-		b = appendJSONString(b, string(e.Action))
+		b = fhir.AppendJSONString(b, string(e.Action))
 	}
 	// The time and the outcome are digits and ASCII punctuation: nothing
 	// to escape.
@@ -154,7 +155,7 @@ func (e *Event) FHIR() ([]byte, error) {
 	b = append(b, '"')
 	if e.OutcomeDesc != "" {
 		b = append(b, `,"outcomeDesc":`...)
-		b = appendJSONString(b, e.OutcomeDesc)
+		b = fhir.AppendJSONString(b, e.OutcomeDesc)
 	}
 	b = append(b, `,"agent":[`...)
 	for i, p := range e.Participants {
@@ -168,21 +169,21 @@ func (e *Event) FHIR() ([]byte, error) {
 			b = append(b, `]},`...)
 		}
 		b = append(b, `"who":{"identifier":{"value":`...)
-		b = appendJSONString(b, p.UserID)
+		b = fhir.AppendJSONString(b, p.UserID)
 		b = append(b, `}}`...)
 		if p.AltUserID != "" {
 			b = append(b, `,"altId":`...)
-			b = appendJSONString(b, p.AltUserID)
+			b = fhir.AppendJSONString(b, p.AltUserID)
 		}
 		if p.UserName != "" {
 			b = append(b, `,"name":`...)
-			b = appendJSONString(b, p.UserName)
+			b = fhir.AppendJSONString(b, p.UserName)
 		}
 		b = append(b, `,"requestor":`...)
 		b = strconv.AppendBool(b, p.Requestor)
 		if p.Address != "" {
 			b = append(b, `,"network":{"address":`...)
-			b = appendJSONString(b, p.Address)
+			b = fhir.AppendJSONString(b, p.Address)
 			b = append(b, `,"type":"`...)
 			b = append(b, napType(p.Address)...)
 			b = append(b, `"}`...)
@@ -192,13 +193,13 @@ func (e *Event) FHIR() ([]byte, error) {
 	b = append(b, `],"source":{`...)
 	if e.AuditSite != "" {
 		b = append(b, `"site":`...)
-		b = appendJSONString(b, e.AuditSite)
+		b = fhir.AppendJSONString(b, e.AuditSite)
 		b = append(b, ',')
 	}
 	b = append(b, `"observer":{"identifier":{"value":`...)
-	b = appendJSONString(b, e.AuditSourceID)
+	b = fhir.AppendJSONString(b, e.AuditSourceID)
 	b = append(b, `},"display":`...)
-	b = appendJSONString(b, e.AuditSourceID) // not empty: check
+	b = fhir.AppendJSONString(b, e.AuditSourceID) // not empty: check
 	b = append(b, `},"type":[{"system":"http://terminology.hl7.org/CodeSystem/security-source-type","code":"4","display":"Application Server"}]}`...)
 	for i, o := range e.Objects {
 		if i == 0 {
@@ -220,12 +221,12 @@ func (e *Event) FHIR() ([]byte, error) {
 			id = o.Value
 			if o.System != "" {
 				b = append(b, `"system":`...)
-				b = appendJSONString(b, o.System)
+				b = fhir.AppendJSONString(b, o.System)
 				b = append(b, ',')
 			}
 		}
 		b = append(b, `"value":`...)
-		b = appendJSONString(b, id)
+		b = fhir.AppendJSONString(b, id)
 		b = append(b, `}}`...)
 		if balp {
 			b = append(b, `,"type":`...)
@@ -247,9 +248,9 @@ func (e *Event) FHIR() ([]byte, error) {
 				b = append(b, ',')
 			}
 			b = append(b, `{"type":`...)
-			b = appendJSONString(b, d.Type)
+			b = fhir.AppendJSONString(b, d.Type)
 			b = append(b, `,"valueString":`...)
-			b = appendJSONString(b, d.Value)
+			b = fhir.AppendJSONString(b, d.Value)
 			b = append(b, '}')
 		}
 		if len(o.Details) > 0 {
@@ -291,14 +292,14 @@ func appendCoding(b []byte, c Code) []byte {
 	b = append(b, `{"system":`...) // never empty: fhirSystem("") is a URN
 	b = appendFHIRSystem(b, c.System)
 	b = append(b, `,"code":`...)
-	b = appendJSONString(b, c.Code)
+	b = fhir.AppendJSONString(b, c.Code)
 	d := c.Text
 	if d == "" {
 		d = c.DisplayName
 	}
 	if d != "" {
 		b = append(b, `,"display":`...)
-		b = appendJSONString(b, d)
+		b = fhir.AppendJSONString(b, d)
 	}
 	return append(b, '}')
 }
@@ -309,10 +310,10 @@ func appendCoding(b []byte, c Code) []byte {
 // every import event.
 func appendFHIRSystem(b []byte, name string) []byte {
 	if s, ok := dicomSystems[name]; ok {
-		return appendJSONString(b, s)
+		return fhir.AppendJSONString(b, s)
 	}
 	if strings.Contains(name, ":") {
-		return appendJSONString(b, name)
+		return fhir.AppendJSONString(b, name)
 	}
 	b = append(b, `"urn:ferry:code-system:`...)
 	// As fhirSystem: strings.ToLower is unicode.ToLower of each rune (an
@@ -326,71 +327,5 @@ func appendFHIRSystem(b []byte, name string) []byte {
 			b = append(b, '-')
 		}
 	}
-	return append(b, '"')
-}
-
-// jsonPlain marks the ASCII bytes appendJSONString copies as they are:
-// not a control character, not '"' or '\\', and not one of the HTML
-// characters < > & that encoding/json escapes by default.
-var jsonPlain = func() (t [utf8.RuneSelf]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = true
-	}
-	for _, c := range `"\<>&` {
-		t[c] = false
-	}
-	return t
-}()
-
-const jsonHex = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string escaped as encoding/json
-// escapes it (HTML escaping on): '"' and '\\' with a backslash; \b \f \n
-// \r \t by name; other control characters and < > & as \u00XX; U+2028
-// and U+2029 as \u2028 \u2029; each byte of invalid UTF-8 as \ufffd.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	last := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			i++
-			if jsonPlain[c] {
-				continue
-			}
-			b = append(b, s[last:i-1]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', jsonHex[c>>4], jsonHex[c&0xF])
-			}
-			last = i
-			continue
-		}
-		r, width := utf8.DecodeRuneInString(s[i:])
-		i += width
-		switch {
-		case r == utf8.RuneError && width == 1:
-			b = append(b, s[last:i-width]...)
-			b = append(b, `\ufffd`...)
-			last = i
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[last:i-width]...)
-			b = append(b, '\\', 'u', '2', '0', '2', jsonHex[r&0xF])
-			last = i
-		}
-	}
-	b = append(b, s[last:]...)
 	return append(b, '"')
 }
