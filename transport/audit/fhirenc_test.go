@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"bytes"
 	"encoding/json"
 	"testing"
 	"time"
@@ -57,60 +56,14 @@ func equalFHIR(t *testing.T, name string, ev Event) {
 	if (err == nil) != (werr == nil) || err != nil && err.Error() != werr.Error() {
 		t.Fatalf("%s: error %v, reference error %v", name, err, werr)
 	}
-	if !bytes.Equal(got, want) {
-		i := 0
-		for i < len(got) && i < len(want) && got[i] == want[i] {
-			i++
-		}
-		t.Fatalf("%s: FHIR differs from encoding/json's at byte %d:\n got  %q\n want %q", name, i, clip(got, i), clip(want, i))
-	}
+	sameBytes(t, name, "FHIR", "encoding/json's", got, want)
 }
 
 // TestFHIRMatchesEncodingJSON: the hand-written encoder writes the bytes
 // encoding/json.Marshal wrote, for every constructor, with optional
 // fields empty and set, and for hostile values in every field.
 func TestFHIRMatchesEncodingJSON(t *testing.T) {
-	n := 0
-	short := jsonHostileStrings[:len(jsonHostileStrings)-2] // the long ones once: they take most of the time
-	for k, tm := range xmlTimes {
-		strs := short
-		if k == 0 {
-			strs = jsonHostileStrings
-		}
-		for _, s := range strs {
-			for name, ev := range constructorEvents(s, tm) {
-				if ev.Time.IsZero() {
-					ev.Time = tm // now would differ between the two
-				}
-				ev.AuditSourceID = "gw"
-				equalFHIR(t, name, ev)
-				ev.AuditSourceID, ev.AuditSite = s+"x", s
-				equalFHIR(t, name+" source", ev)
-				n += 2
-			}
-		}
-		full := fullFHIREvent(tm)
-		equalFHIR(t, "full", full)
-		n++
-		for i := range fhirStringFields(&full) {
-			for _, s := range strs {
-				ev := fullFHIREvent(tm)
-				*fhirStringFields(&ev)[i] = s
-				equalFHIR(t, "full field", ev)
-				n++
-			}
-		}
-		// Every field hostile at once.
-		for _, s := range strs {
-			ev := fullFHIREvent(tm)
-			for _, f := range fhirStringFields(&ev) {
-				*f = s
-			}
-			ev.AuditSourceID += "x"
-			equalFHIR(t, "full all", ev)
-			n++
-		}
-	}
+	n := compareEncoders(t, jsonHostileStrings, fullFHIREvent, fhirStringFields, equalFHIR)
 	// Negative and large outcomes, type codes and roles are written as
 	// fmt.Sprint writes them.
 	for _, v := range []int{-1, 1 << 40, -1 << 63} {

@@ -131,13 +131,71 @@ func equalXML(t *testing.T, name string, ev Event) {
 	if (err == nil) != (werr == nil) {
 		t.Fatalf("%s: error %v, reference error %v", name, err, werr)
 	}
-	if !bytes.Equal(got, want) {
-		i := 0
-		for i < len(got) && i < len(want) && got[i] == want[i] {
-			i++
-		}
-		t.Fatalf("%s: XML differs from encoding/xml's at byte %d:\n got  %q\n want %q", name, i, clip(got, i), clip(want, i))
+	sameBytes(t, name, "XML", "encoding/xml's", got, want)
+}
+
+// sameBytes fails the test when an encoder's bytes (got) are not the
+// reference's (want), showing where they part.
+func sameBytes(t *testing.T, name, form, ref string, got, want []byte) {
+	t.Helper()
+	if bytes.Equal(got, want) {
+		return
 	}
+	i := 0
+	for i < len(got) && i < len(want) && got[i] == want[i] {
+		i++
+	}
+	t.Fatalf("%s: %s differs from %s at byte %d:\n got  %q\n want %q", name, form, ref, i, clip(got, i), clip(want, i))
+}
+
+// compareEncoders gives equal (an encoder against its reference) every
+// constructor's events with optional fields empty and set, and full's
+// event whole, with each of its fields hostile in turn, and with all of
+// them hostile at once, at each of xmlTimes; it returns how many events.
+func compareEncoders(t *testing.T, hostile []string, full func(time.Time) Event, fields func(*Event) []*string, equal func(*testing.T, string, Event)) int {
+	t.Helper()
+	n := 0
+	short := hostile[:len(hostile)-2] // the long ones once: they take most of the time
+	for k, tm := range xmlTimes {
+		strs := short
+		if k == 0 {
+			strs = hostile
+		}
+		for _, s := range strs {
+			for name, ev := range constructorEvents(s, tm) {
+				if ev.Time.IsZero() {
+					ev.Time = tm // now would differ between the two
+				}
+				ev.AuditSourceID = "gw"
+				equal(t, name, ev)
+				ev.AuditSourceID, ev.AuditSite = s+"x", s
+				equal(t, name+" source", ev)
+				n += 2
+			}
+		}
+		whole := full(tm)
+		equal(t, "full", whole)
+		n++
+		for i := range fields(&whole) {
+			for _, s := range strs {
+				ev := full(tm)
+				*fields(&ev)[i] = s
+				equal(t, "full field", ev)
+				n++
+			}
+		}
+		// Every field hostile at once.
+		for _, s := range strs {
+			ev := full(tm)
+			for _, f := range fields(&ev) {
+				*f = s
+			}
+			ev.AuditSourceID += "x"
+			equal(t, "full all", ev)
+			n++
+		}
+	}
+	return n
 }
 
 func clip(b []byte, i int) []byte {
@@ -149,47 +207,7 @@ func clip(b []byte, i int) []byte {
 // encoding/xml.Marshal wrote, for every constructor, with optional fields
 // empty and set, and for hostile values in every field.
 func TestXMLMatchesEncodingXML(t *testing.T) {
-	n := 0
-	short := hostileStrings[:len(hostileStrings)-2] // the long ones once: they take most of the time
-	for k, tm := range xmlTimes {
-		strs := short
-		if k == 0 {
-			strs = hostileStrings
-		}
-		for _, s := range strs {
-			for name, ev := range constructorEvents(s, tm) {
-				if ev.Time.IsZero() {
-					ev.Time = tm // now would differ between the two
-				}
-				ev.AuditSourceID = "gw"
-				equalXML(t, name, ev)
-				ev.AuditSourceID, ev.AuditSite = s+"x", s
-				equalXML(t, name+" source", ev)
-				n += 2
-			}
-		}
-		full := fullEvent(tm)
-		equalXML(t, "full", full)
-		n++
-		for i := range stringFields(&full) {
-			for _, s := range strs {
-				ev := fullEvent(tm)
-				*stringFields(&ev)[i] = s
-				equalXML(t, "full field", ev)
-				n++
-			}
-		}
-		// Every field hostile at once.
-		for _, s := range strs {
-			ev := fullEvent(tm)
-			for _, f := range stringFields(&ev) {
-				*f = s
-			}
-			ev.AuditSourceID += "x"
-			equalXML(t, "full all", ev)
-			n++
-		}
-	}
+	n := compareEncoders(t, hostileStrings, fullEvent, stringFields, equalXML)
 	// Errors match too.
 	equalXML(t, "no source", Event{Participants: []Participant{{UserID: "x"}}})
 	equalXML(t, "no participant", Event{AuditSourceID: "x"})
