@@ -1,12 +1,9 @@
 package ccdafhir
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/url"
 	"os"
-	"strings"
 	"testing"
 
 	"github.com/ferry-health/ferry/adapters/convert/internal/standin"
@@ -103,22 +100,6 @@ func TestExchangePatientIDSharedWithHL7v2(t *testing.T) {
 	}
 	ex := standin.Start(t)
 	v2 := &v2fhir.Converter{Mode: v2fhir.ModeID}
-	post := func(parts []*fhir.Bundle) {
-		t.Helper()
-		for _, p := range parts {
-			js, err := json.Marshal(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			answer := ex.Do(t, "POST", ex.URL, js)
-			entries, _ := answer["entry"].([]any)
-			for i, e := range entries {
-				if st := fmt.Sprint(e.(map[string]any)["response"].(map[string]any)["status"]); !strings.HasPrefix(st, "2") {
-					t.Fatalf("entry %d answered %s", i, st)
-				}
-			}
-		}
-	}
 	sendADT := func(msg string) {
 		t.Helper()
 		b, _, err := v2.ConvertRaw([]byte(msg))
@@ -129,7 +110,7 @@ func TestExchangePatientIDSharedWithHL7v2(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		post(parts)
+		ex.Post(t, parts...)
 	}
 	sendCCDA := func() {
 		t.Helper()
@@ -141,7 +122,7 @@ func TestExchangePatientIDSharedWithHL7v2(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		post(parts)
+		ex.Post(t, parts...)
 	}
 	byMRN := func(mrn string) []map[string]any {
 		t.Helper()
@@ -155,11 +136,7 @@ func TestExchangePatientIDSharedWithHL7v2(t *testing.T) {
 	}
 	for _, ccdaFirst := range []bool{false, true} {
 		t.Run(fmt.Sprintf("ccda-first=%v", ccdaFirst), func(t *testing.T) {
-			resp, err := http.Post(ex.Control+"/control/reset", "", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
+			ex.Reset(t)
 			if ccdaFirst {
 				sendCCDA()
 				sendADT(sharedA04)

@@ -1,9 +1,7 @@
 package ccdafhir
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +9,6 @@ import (
 
 	"github.com/ferry-health/ferry/adapters/convert/internal/standin"
 	"github.com/ferry-health/ferry/adapters/convert/v2fhir"
-	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/queue/merges"
 )
 
@@ -45,32 +42,12 @@ func TestSurvivorKeepsReplacesLink(t *testing.T) {
 		ccda Mode
 	}{{"ids", v2fhir.ModeID, ModePutID}, {"patient-conditional", v2fhir.ModePatientConditional, ModePatientConditional}} {
 		t.Run(mode.name, func(t *testing.T) {
-			resp, err := http.Post(ex.Control+"/control/reset", "", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
+			ex.Reset(t)
 			reg, err := merges.Open(filepath.Join(t.TempDir(), merges.FileName), merges.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer reg.Close()
-			post := func(parts []*fhir.Bundle) {
-				t.Helper()
-				for _, p := range parts {
-					js, err := json.Marshal(p)
-					if err != nil {
-						t.Fatal(err)
-					}
-					answer := ex.Do(t, "POST", ex.URL, js)
-					entries, _ := answer["entry"].([]any)
-					for i, e := range entries {
-						if st := fmt.Sprint(e.(map[string]any)["response"].(map[string]any)["status"]); !strings.HasPrefix(st, "2") {
-							t.Fatalf("entry %d answered %s", i, st)
-						}
-					}
-				}
-			}
 			v2 := &v2fhir.Converter{Mode: mode.v2, Merges: reg}
 			for _, msg := range []string{adt("A04", "L1", "MRN-OLD1", "Oldname"), adt("A04", "L2", "MRN-RES1", "Everywoman"), a40} {
 				b, res, err := v2.ConvertRaw([]byte(msg))
@@ -86,7 +63,7 @@ func TestSurvivorKeepsReplacesLink(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				post(parts)
+				ex.Post(t, parts...)
 			}
 			for round := 0; round < 2; round++ {
 				b, _, err := ConvertBytes(raw, Options{Mode: mode.ccda, Merges: reg})
@@ -97,7 +74,7 @@ func TestSurvivorKeepsReplacesLink(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				post(parts)
+				ex.Post(t, parts...)
 			}
 			surv, retired := ex.Patient(t, mrnSystem, "MRN-RES1"), ex.Patient(t, mrnSystem, "MRN-OLD1")
 			if given := fmt.Sprint(surv["telecom"]); !strings.Contains(given, "pat@example.org") {

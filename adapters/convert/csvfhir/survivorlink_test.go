@@ -1,16 +1,13 @@
 package csvfhir
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ferry-health/ferry/adapters/convert/internal/standin"
 	"github.com/ferry-health/ferry/adapters/convert/v2fhir"
-	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/queue/merges"
 )
 
@@ -42,30 +39,12 @@ func TestSurvivorKeepsReplacesLink(t *testing.T) {
 	}{{"ids", v2fhir.ModeID, ModeIDs}, {"conditional", v2fhir.ModeConditional, ModeConditional},
 		{"patient-conditional", v2fhir.ModePatientConditional, ModePatientConditional}} {
 		t.Run(mode.name, func(t *testing.T) {
-			resp, err := http.Post(ex.Control+"/control/reset", "", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
+			ex.Reset(t)
 			reg, err := merges.Open(filepath.Join(t.TempDir(), merges.FileName), merges.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer reg.Close()
-			post := func(b *fhir.Bundle) {
-				t.Helper()
-				js, err := json.Marshal(b)
-				if err != nil {
-					t.Fatal(err)
-				}
-				answer := ex.Do(t, "POST", ex.URL, js)
-				entries, _ := answer["entry"].([]any)
-				for i, e := range entries {
-					if st := fmt.Sprint(e.(map[string]any)["response"].(map[string]any)["status"]); !strings.HasPrefix(st, "2") {
-						t.Fatalf("entry %d answered %s", i, st)
-					}
-				}
-			}
 			v2 := &v2fhir.Converter{Mode: mode.v2, Merges: reg}
 			for _, msg := range []string{adt("A04", "L1", "123", "Stale"), adt("A04", "L2", "999", "Real"), a40} {
 				b, res, err := v2.ConvertRaw([]byte(msg))
@@ -82,7 +61,7 @@ func TestSurvivorKeepsReplacesLink(t *testing.T) {
 					t.Fatal(err)
 				}
 				for _, p := range parts {
-					post(p)
+					ex.Post(t, p)
 				}
 			}
 			for round := 0; round < 2; round++ {
@@ -91,7 +70,7 @@ func TestSurvivorKeepsReplacesLink(t *testing.T) {
 					t.Fatal(err)
 				}
 				for _, p := range parts {
-					post(p.Bundle)
+					ex.Post(t, p.Bundle)
 				}
 			}
 			surv, retired := ex.Patient(t, mrnSystem, "999"), ex.Patient(t, mrnSystem, "123")

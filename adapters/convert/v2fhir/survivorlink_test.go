@@ -1,9 +1,7 @@
 package v2fhir
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -51,11 +49,7 @@ func TestSurvivorKeepsReplacesLink(t *testing.T) {
 			c := testConverter(t)
 			c.Mode = mode
 			c.Merges = reg
-			resp, err := http.Post(ex.Control+"/control/reset", "", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
+			ex.Reset(t)
 			const system = "urn:oid:2.16.840.1.113883.3.999.1" // testConverter's HOSP
 			for _, m := range msgs {
 				b, _ := convertRecording(t, c, reg, m)
@@ -63,19 +57,7 @@ func TestSurvivorKeepsReplacesLink(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				for _, p := range parts {
-					body, err := json.Marshal(p)
-					if err != nil {
-						t.Fatal(err)
-					}
-					answer := ex.Do(t, "POST", ex.URL, body)
-					entries, _ := answer["entry"].([]any)
-					for i, e := range entries {
-						if st := fmt.Sprint(e.(map[string]any)["response"].(map[string]any)["status"]); !strings.HasPrefix(st, "2") {
-							t.Fatalf("entry %d answered %s", i, st)
-						}
-					}
-				}
+				ex.Post(t, parts...)
 			}
 			surv := ex.Patient(t, system, "55501")
 			if given := fmt.Sprint(surv["name"]); !strings.Contains(given, "P") {

@@ -1,9 +1,7 @@
 package v2fhir
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -17,30 +15,13 @@ import (
 // test. It returns the stored resources of the types asked for, by type.
 func atExchange(t *testing.T, ex *standin.Exchange, c *Converter, msgs []string, types ...string) map[string][]map[string]any {
 	t.Helper()
-	resp, err := http.Post(ex.Control+"/control/reset", "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	ex.Reset(t)
 	for _, m := range msgs {
 		parts, err := c.Parts(mustConvert(t, c, m))
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, p := range parts {
-			body, err := json.Marshal(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			answer := ex.Do(t, "POST", ex.URL, body)
-			entries, _ := answer["entry"].([]any)
-			for i, e := range entries {
-				st := fmt.Sprint(e.(map[string]any)["response"].(map[string]any)["status"])
-				if !strings.HasPrefix(st, "2") {
-					t.Fatalf("entry %d answered %s", i, st)
-				}
-			}
-		}
+		ex.Post(t, parts...)
 	}
 	out := map[string][]map[string]any{}
 	for _, typ := range types {

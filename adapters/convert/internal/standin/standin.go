@@ -16,8 +16,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/ferry-health/ferry/adapters/fhir"
 )
 
 // Exchange is a running stand-in exchange.
@@ -126,6 +129,35 @@ func (ex *Exchange) Do(t testing.TB, method, u string, body []byte) map[string]a
 		t.Fatal(err)
 	}
 	return m
+}
+
+// Reset empties the repository, for the next case of a test.
+func (ex *Exchange) Reset(t testing.TB) {
+	t.Helper()
+	resp, err := http.Post(ex.Control+"/control/reset", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
+// Post sends each transaction or batch Bundle and fails the test unless
+// every entry was answered 2xx.
+func (ex *Exchange) Post(t testing.TB, bundles ...*fhir.Bundle) {
+	t.Helper()
+	for _, b := range bundles {
+		body, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		answer := ex.Do(t, "POST", ex.URL, body)
+		entries, _ := answer["entry"].([]any)
+		for i, e := range entries {
+			if st := fmt.Sprint(e.(map[string]any)["response"].(map[string]any)["status"]); !strings.HasPrefix(st, "2") {
+				t.Fatalf("entry %d answered %s", i, st)
+			}
+		}
+	}
 }
 
 // Patient returns the one Patient stored with the identifier system|value;
