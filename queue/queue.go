@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -36,6 +37,7 @@ type Item struct {
 	// patient and comes after the retired patient's backlog: delivered
 	// after the merge, that backlog would write the retired record back
 	// (active again, its replaced-by link gone). Usually empty.
+	// A key made by Behind only waits, without joining that key's order.
 	// (At most MaxAfter of them.)
 	After []string
 	// Source names the source that produced the item.
@@ -64,6 +66,31 @@ type Item struct {
 	// Enqueued is when Put stored the item.
 	Enqueued time.Time
 }
+
+// Behind marks an After key that the item only waits behind: it is handed
+// out once every item stored before it under key is settled, but it does
+// not join key's order, so the items stored after it under key do not wait
+// for it, nor do the items behind one key wait for each other. An EHR
+// export's directory resources (Organization, Practitioner) go under one
+// key and the patients' resources behind it: nothing reaches the exchange
+// before what it refers to (an exchange that checks references refuses
+// it), and the patients still go in parallel. Behind("") is "".
+func Behind(key string) string {
+	if key == "" {
+		return ""
+	}
+	return behindMark + key
+}
+
+// BehindKey returns the key an After key made by Behind waits behind,
+// and whether it is one.
+func BehindKey(k string) (string, bool) { return strings.CutPrefix(k, behindMark) }
+
+// behindMark starts an After key made by Behind; no key a producer makes
+// starts with a NUL. (A release that predates Behind reads such a key as
+// an ordinary one: the item then waits in that key's order, later
+// but not wrong.)
+const behindMark = "\x00behind:"
 
 // MaxAfter is the most keys an Item's After may name (a queue refuses
 // more): a producer that could name more (an HL7 v2 merge retiring many

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/ferry-health/ferry/adapters"
@@ -66,11 +67,9 @@ func BulkFileType(name string) (string, bool) {
 // (a DiagnosticReport to its Observations, a CarePlan to Conditions and
 // Goals, an administration to its MedicationRequest, a Claim to the
 // services it bills), the adjudications of Claims, and Provenance, which
-// may target anything.
-var bulkLayers = [][]string{
-	{"Organization"},
-	{"Location", "Practitioner", "Endpoint", "Medication", "Substance"},
-	{"PractitionerRole", "HealthcareService", "OrganizationAffiliation"},
+// may target anything. (The pass-through also queues the directory
+// resources ahead of what refers to them: pipeline.DirectoryKey.)
+var bulkLayers = append(slices.Clone(fhir.DirectoryTypes), [][]string{
 	{"Patient"},
 	{"RelatedPerson", "Person", "Group", "Device", "Coverage", "Account", "EpisodeOfCare"},
 	{"Encounter"},
@@ -78,7 +77,7 @@ var bulkLayers = [][]string{
 	{"DiagnosticReport", "CarePlan", "MedicationAdministration", "MedicationDispense", "Claim", "Composition"},
 	{"ExplanationOfBenefit", "ClaimResponse"},
 	{"Provenance"},
-}
+}...)
 
 // otherLayer is the rank of a type bulkLayers does not name.
 const otherLayer = 7

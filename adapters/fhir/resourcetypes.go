@@ -60,6 +60,32 @@ var notStored = map[string]bool{"OperationOutcome": true, "Parameters": true}
 // a transaction or batch Bundle as the request itself.
 func StoredResourceType(t string) bool { return r4ResourceTypes[t] && !notStored[t] }
 
+// DirectoryTypes are the R4 types of a directory rather than a chart: the
+// organizations, places, people and products a patient's resources
+// refer to and that refer to no patient. They come first in a Bulk Data
+// export (Organization before the rest: a Location or PractitionerRole
+// names its Organization; a PractitionerRole its Practitioner and
+// Location), and the pass-through queues them ahead of what refers to
+// them (pipeline.DirectoryKey).
+var DirectoryTypes = [][]string{
+	{"Organization"},
+	{"Location", "Practitioner", "Endpoint", "Medication", "Substance"},
+	{"PractitionerRole", "HealthcareService", "OrganizationAffiliation"},
+}
+
+// DirectoryType reports whether t is one of DirectoryTypes.
+func DirectoryType(t string) bool { return directoryType[t] }
+
+var directoryType = func() map[string]bool {
+	m := map[string]bool{}
+	for _, layer := range DirectoryTypes {
+		for _, t := range layer {
+			m[t] = true
+		}
+	}
+	return m
+}()
+
 // ResourceTypeFold returns the R4 resource type s names, letter case
 // ignored ("observation" and "OBSERVATION" are Observation), and whether
 // there is one. A Bulk Data export's file names carry the type in no

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/queue"
 )
 
 // FHIRJSON passes FHIR JSON drops on: a transaction or batch Bundle goes as
@@ -40,6 +41,22 @@ type FHIRJSON struct {
 	// "urn:ferry"); the gateway passes config.IdentifierBase.
 	Base string
 }
+
+// DirectoryKey is the queue key of the directory resources the FHIR
+// pass-through sends (fhir.DirectoryTypes: Organization, Practitioner,
+// Location...), and everything else it sends waits behind it
+// (queue.Behind): an Encounter naming a Practitioner is not sent before
+// that Practitioner, which an exchange checking references (HAPI FHIR
+// does by default) would refuse, even when the Practitioner's delivery
+// is being retried or several workers deliver at once. The directory
+// resources go one at a time, in the order read (an export's
+// Organizations before its Locations); the patients' resources still go
+// in parallel, each patient's in order.
+const DirectoryKey = "fhir-directory"
+
+// behindDirectory is the After of every other pass-through unit. Shared:
+// no one writes to it (the pipeline replaces After when it pseudonymizes).
+var behindDirectory = []string{queue.Behind(DirectoryKey)}
 
 var (
 	_ Converter       = FHIRJSON{}
@@ -200,6 +217,7 @@ func (c FHIRJSON) unit(name string, body []byte) Unit {
 			return u
 		}
 		u.Bundle, u.Key = b, bundlePatientKey(h.Entry)
+		u.After = behindDirectory
 		return u
 	}
 	if h.ID != "" && !validID(h.ID) {
@@ -212,7 +230,11 @@ func (c FHIRJSON) unit(name string, body []byte) Unit {
 		u.Err = err
 		return u
 	}
-	u.Key = resourcePatientKey(&h)
+	if u.Key = resourcePatientKey(&h); u.Key == "" && fhir.DirectoryType(h.ResourceType) {
+		u.Key = DirectoryKey
+	} else {
+		u.After = behindDirectory
+	}
 	var req map[string]string
 	resource := body
 	if h.ID != "" {

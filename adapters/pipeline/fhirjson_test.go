@@ -9,11 +9,13 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/transport/fhirrecv"
 )
 
@@ -101,8 +103,13 @@ func TestFHIRJSONPatientKeyNDJSON(t *testing.T) {
 	if units[3].Key == "" || units[3].Key == k {
 		t.Errorf("another patient's Observation keyed %q (first patient %q)", units[3].Key, k)
 	}
-	if units[4].Key != "" {
-		t.Errorf("Organization keyed %q, want none", units[4].Key)
+	if units[4].Key != DirectoryKey || len(units[4].After) != 0 {
+		t.Errorf("Organization keyed %q after %q, want %q (the directory resources' own order)", units[4].Key, units[4].After, DirectoryKey)
+	}
+	for _, u := range units[:4] {
+		if !slices.Equal(u.After, []string{queue.Behind(DirectoryKey)}) {
+			t.Errorf("%s after %q, want behind the directory resources", u.Name, u.After)
+		}
 	}
 	if strings.Contains(k, "p1") {
 		t.Errorf("key %q holds the id in clear", k)
@@ -127,7 +134,8 @@ func TestFHIRJSONPatientKeyRules(t *testing.T) {
 		{"coverage beneficiary", `{"resourceType":"Coverage","id":"c","type":{"text":"x"},"beneficiary":{"reference":"Patient/7"}}`, byRef("7")},
 		{"list of subjects", `{"resourceType":"Account","id":"a","type":{"text":"x"},"subject":[{"reference":"Device/d"},{"reference":"Patient/7"}]}`, byRef("7")},
 		{"group subject", `{"resourceType":"Observation","id":"o","subject":{"reference":"Group/g","identifier":{"system":"s","value":"v"}}}`, ""},
-		{"no patient", `{"resourceType":"Practitioner","id":"d"}`, ""},
+		{"directory resource", `{"resourceType":"Practitioner","id":"d"}`, DirectoryKey},
+		{"no patient", `{"resourceType":"Device","id":"d"}`, ""},
 		// A Provenance has no patient element: its targets name the
 		// patient, and it must queue behind what it is the provenance
 		// of (a bulk export's Provenance.ndjson, Synthea's).

@@ -490,7 +490,11 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit, gen
 			if a := units[i].After; len(a) > 0 {
 				units[i].After = make([]string, len(a))
 				for j, k := range a {
-					units[i].After[j] = p.pseudonym(k)
+					if key, behind := queue.BehindKey(k); behind {
+						units[i].After[j] = queue.Behind(p.pseudonym(key))
+					} else {
+						units[i].After[j] = p.pseudonym(k)
+					}
 				}
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -530,4 +531,36 @@ func TestBatchPanicQuarantinesOneMessage(t *testing.T) {
 	if !strings.Contains(string(e.Raw), "|B2|") || strings.Contains(string(e.Raw), "|B1|") || !strings.Contains(e.Reason, "converter bug on B2") || !strings.Contains(e.Reason, "goroutine") {
 		t.Errorf("entry: raw %q, reason %q", e.Raw, e.Reason)
 	}
+}
+
+// TestPseudonymKeepsBehindKeys: with SetPseudonym, a key a unit waits
+// behind (queue.Behind) is pseudonymized inside its mark, so the unit
+// still only waits behind the pseudonymized directory key instead of
+// joining a key of its own; and the directory resource's own key is the
+// same pseudonym.
+func TestPseudonymKeepsBehindKeys(t *testing.T) {
+	_, q, quar := newTestPipeline(t)
+	p := New(q, memSeen{}, quar, map[string]Converter{"fhir-ndjson": FHIRJSON{}}, nil)
+	p.SetPseudonym(func(k string) string { return "pseudo-" + k })
+	ctx := context.Background()
+	body := `{"resourceType":"Practitioner","id":"d"}` + "\n" + `{"resourceType":"Encounter","id":"e","status":"finished","class":{"code":"AMB"},"subject":{"reference":"Patient/p"}}`
+	if err := p.Consume(ctx, adapters.Raw{Source: "ehr", Format: "fhir-ndjson", Name: "f.ndjson", Body: []byte(body), Received: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	it, ack, err := q.Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it.Key != "pseudo-"+DirectoryKey {
+		t.Errorf("Practitioner keyed %q, want the pseudonym of %q", it.Key, DirectoryKey)
+	}
+	ack(ctx, nil)
+	it, ack, err = q.Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{queue.Behind("pseudo-" + DirectoryKey)}; !slices.Equal(it.After, want) {
+		t.Errorf("Encounter after %q, want %q", it.After, want)
+	}
+	ack(ctx, nil)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/ferry-health/ferry/cmd/ferry/ops"
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/installer"
+	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/diskq"
 	"github.com/ferry-health/ferry/queue/seal"
 )
@@ -193,9 +194,21 @@ func queueShow(ctx context.Context, cfg *config.Config, id string, withBody bool
 	if dl.Key != "" {
 		fmt.Fprintf(stdout, "%-10s %s\n", "key:", dl.Key)
 	}
-	if len(dl.After) > 0 {
+	var after, behind []string
+	for _, k := range dl.After {
+		if key, ok := queue.BehindKey(k); ok {
+			behind = append(behind, key)
+		} else {
+			after = append(after, k)
+		}
+	}
+	if len(after) > 0 {
 		fmt.Fprintf(stdout, "%-10s %s (also delivered after every earlier item of these keys: a merge after the retired patient's backlog; a retry waits for them)\n",
-			"after:", strings.Join(dl.After, ", "))
+			"after:", strings.Join(after, ", "))
+	}
+	if len(behind) > 0 {
+		fmt.Fprintf(stdout, "%-10s %s (delivered only once what was queued before it under these keys is: the directory resources it may refer to)\n",
+			"behind:", strings.Join(behind, ", "))
 	}
 	keys := make([]string, 0, len(dl.Attrs))
 	for k := range dl.Attrs {

@@ -371,18 +371,52 @@ func (m *meta) setAfter(after []string) {
 	m.ext.after = after
 }
 
-// ordered reports whether the item is ordered under any key.
-func (m *meta) ordered() bool { return m.key != "" || len(m.after()) > 0 }
+// ordered reports whether the item is ordered under any key (its Key,
+// or an After key it does not only wait behind).
+func (m *meta) ordered() bool {
+	if m.key != "" {
+		return true
+	}
+	for _, k := range m.after() {
+		if _, behind := queue.BehindKey(k); !behind {
+			return true
+		}
+	}
+	return false
+}
 
 // eachKey calls fn with the keyState of each key the item is ordered
-// under (Key, then After). The caller holds mu and m is enqueued.
+// under (Key, then After, but not the keys it only waits behind). The
+// caller holds mu and m is enqueued.
 func (q *Queue) eachKey(m *meta, fn func(ks *keyState)) {
 	if m.key != "" {
 		fn(q.keys[m.key])
 	}
 	for _, k := range m.after() {
-		fn(q.keys[k])
+		if _, behind := queue.BehindKey(k); !behind {
+			fn(q.keys[k])
+		}
 	}
+}
+
+// eachBehind calls fn with the keyState of each key the item waits
+// behind (queue.Behind) that has one. The caller holds mu.
+func (q *Queue) eachBehind(m *meta, fn func(ks *keyState)) {
+	for _, k := range m.after() {
+		if key, behind := queue.BehindKey(k); behind {
+			if ks := q.keys[key]; ks != nil {
+				fn(ks)
+			}
+		}
+	}
+}
+
+// blocks reports whether ks keeps m, an item behind its key, waiting: an
+// item stored before m is not settled yet, or its settlement not synced.
+// (A settlement still held may be of an item stored after m: m then
+// waits one commit more, which costs nothing but that commit.)
+func (ks *keyState) blocks(m *meta) bool {
+	return ks.held > 0 || (len(ks.items) > 0 && ks.items[0].seq < m.seq)
 }
 
 // bytes is what the item costs on disk, counted against MaxBytes.
@@ -435,11 +469,16 @@ func normAfter(key string, after []string) []string {
 // exchange: older data on top of newer (TestAckOrderAcrossCrash).
 // The settling consumer does not wait; the key's next item waits one
 // commit.
+//
+// Items behind the key (queue.Behind) are not among its items: each
+// waits in behind until what was stored before it under the key is
+// settled and synced (blocks), and is then ready as far as the key goes.
 type keyState struct {
-	key   string // shared by the items' meta.key
-	items []*meta
-	busy  bool  // items[0] is leased, or delayed (released with a NotBefore ahead)
-	held  int32 // settled items whose ACK records are not synced yet; the keyState stays while > 0
+	key    string // shared by the items' meta.key
+	items  []*meta
+	behind []*meta // items waiting behind the key, in seq order
+	busy   bool    // items[0] is leased, or delayed (released with a NotBefore ahead)
+	held   int32   // settled items whose ACK records are not synced yet; the keyState stays while > 0
 }
 
 // writeReq is one unit of work for the writer. put is set for PUT records
@@ -1012,6 +1051,12 @@ func (q *Queue) removeLocked(m *meta) {
 	q.spillBytes -= m.spillSize()
 	wasDelayed := m.delayed
 	m.delayed = false // a pending timer entry skips it (see delay.go)
+	q.eachBehind(m, func(ks *keyState) {
+		// Settled while still waiting (a purge, say).
+		if i := slices.Index(ks.behind, m); i >= 0 {
+			ks.behind = slices.Delete(ks.behind, i, i+1)
+		}
+	})
 	if m.ordered() {
 		q.eachKey(m, func(ks *keyState) {
 			if len(ks.items) > 0 && ks.items[0] == m {
@@ -1051,18 +1096,40 @@ func (q *Queue) releaseHeldLocked(m *meta) {
 	// for m under two keys.
 	var one [2]*meta
 	heads := one[:0]
+	var freed []*meta
 	q.eachKey(m, func(ks *keyState) {
 		ks.held--
+		if ks.held > 0 {
+			return
+		}
+		if len(ks.behind) > 0 {
+			// The items behind the key that nothing stored before
+			// them holds any more; behind is in seq order.
+			n := 0
+			for n < len(ks.behind) && !ks.blocks(ks.behind[n]) {
+				n++
+			}
+			for _, b := range ks.behind[:n] {
+				// Free for good: a later item of the key, settled
+				// and not yet synced, must not hold it again (nothing
+				// would free it a second time).
+				b.dropBehind(ks.key)
+			}
+			freed = append(freed, ks.behind[:n]...)
+			ks.behind = slices.Delete(ks.behind, 0, n)
+		}
 		switch {
-		case ks.held > 0:
 		case len(ks.items) == 0:
-			delete(q.keys, ks.key)
+			delete(q.keys, ks.key) // and behind is empty: nothing blocks
 		default:
 			heads = append(heads, ks.items[0])
 		}
 	})
 	for _, h := range heads {
 		q.readyIfHeadLocked(h)
+	}
+	for _, b := range freed {
+		q.readyIfHeadLocked(b)
 	}
 }
 
@@ -1074,6 +1141,7 @@ func (q *Queue) readyIfHeadLocked(m *meta) {
 	}
 	head := true
 	q.eachKey(m, func(ks *keyState) { head = head && ks.items[0] == m && !ks.busy && ks.held == 0 })
+	q.eachBehind(m, func(ks *keyState) { head = head && !ks.blocks(m) })
 	if head {
 		heap.Push(&q.ready, m)
 		q.wakeLocked()
@@ -1081,15 +1149,18 @@ func (q *Queue) readyIfHeadLocked(m *meta) {
 }
 
 // enqueueLocked adds a newly stored item in seq order: at the end of the
-// items of each key it is ordered under, ready when it heads them all.
+// items of each key it is ordered under and behind the keys it waits
+// behind, ready when it heads them all and waits behind none.
 func (q *Queue) enqueueLocked(m *meta) {
 	q.items[m.seq] = m
+	head := q.behindLocked(m)
 	if !m.ordered() {
-		heap.Push(&q.ready, m)
-		q.wakeLocked()
+		if head {
+			heap.Push(&q.ready, m)
+			q.wakeLocked()
+		}
 		return
 	}
-	head := true
 	join := func(key string) string {
 		ks := q.keys[key]
 		if ks == nil {
@@ -1105,12 +1176,58 @@ func (q *Queue) enqueueLocked(m *meta) {
 	}
 	after := m.after()
 	for i, k := range after {
-		after[i] = join(k)
+		if _, behind := queue.BehindKey(k); !behind {
+			after[i] = join(k)
+		}
 	}
 	if head {
 		heap.Push(&q.ready, m)
 		q.wakeLocked()
 	}
+}
+
+// behindLocked puts m, newly stored, in the behind list of each key it
+// waits behind that holds something stored before it, and reports
+// whether none does. The keys that hold nothing are dropped from m: items
+// are enqueued in seq order, so nothing stored later can hold m back.
+func (q *Queue) behindLocked(m *meta) bool {
+	after := m.after()
+	free, drop := true, false
+	for i, k := range after {
+		key, behind := queue.BehindKey(k)
+		if !behind {
+			continue
+		}
+		if ks := q.keys[key]; ks != nil && ks.blocks(m) {
+			ks.behind = append(ks.behind, m)
+			free = false
+			continue
+		}
+		after[i], drop = "", true
+	}
+	if drop {
+		m.setAfterKeys(slices.DeleteFunc(after, func(k string) bool { return k == "" }))
+	}
+	return free
+}
+
+// dropBehind forgets that m waits behind key, once nothing holds it there.
+func (m *meta) dropBehind(key string) {
+	m.setAfterKeys(slices.DeleteFunc(m.after(), func(k string) bool {
+		b, behind := queue.BehindKey(k)
+		return behind && b == key
+	}))
+}
+
+// setAfterKeys replaces the After keys of an enqueued item, dropping its
+// metaExt when nothing is left in it (most items of an export: nothing
+// holds them back).
+func (m *meta) setAfterKeys(after []string) {
+	if len(after) == 0 && m.ext.file == "" {
+		m.ext = nil
+		return
+	}
+	m.ext.after = after
 }
 
 // wakeLocked wakes the Gets waiting for a ready item. Nobody waits while

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/ferry-health/ferry/queue"
 )
 
 // Later deliveries of a dead letter's key. A dead letter lets the later
@@ -70,8 +72,10 @@ func (e *LaterDeliveredError) Error() string {
 // trackDead starts counting the later deliveries of key for the dead
 // letter stored as jsonName (item seq).
 func (q *Queue) trackDead(key string, seq uint64, jsonName string) {
-	if key == "" {
-		return // unordered items: nothing can be overtaken
+	if _, behind := queue.BehindKey(key); key == "" || behind {
+		// Unordered items, and keys an item only waits behind (see
+		// queue.Behind): nothing can be overtaken.
+		return
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
