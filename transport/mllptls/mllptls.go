@@ -27,6 +27,8 @@
 //	MSA-1 AR or CR with ERR-3 200-203 (table 0357:   → dead letter: the same bytes
 //	type, event, processing id, version unsupported)   will never be accepted
 //	MSA-2 a message sent earlier on the connection   → skipped; the next frame is read
+//	MSA-2 empty (required, but some leave it so)     → the answer to the one message
+//	                                                   in flight (a WARN says so once)
 //	MSA-2 not the message's MSH-10, no ACK, junk     → retry on a new connection
 //	a timeout or a dropped connection                → retry, as an unknown outcome
 //
@@ -49,6 +51,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ferry-health/ferry/adapters/hl7v2"
@@ -143,6 +146,8 @@ type Sink struct {
 	tls   *tls.Config // nil until Connect
 	idle  []*conn     // open connections waiting for a Send
 	dials int         // connections made (the tests count reuse by it)
+
+	emptyMSA2 atomic.Bool // the exchange's ACKs leave MSA-2 empty: warned once
 }
 
 var _ transport.Sink = (*Sink)(nil)
@@ -380,6 +385,13 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 		c.c.Close()
 		return &AckError{Code: "NAK", Host: s.hostport, Item: it.ID}
 	}
+	if ctrl != "" && a.msg.Get("MSA-2") == "" && !s.emptyMSA2.Swap(true) {
+		// Required by HL7, left empty by some receivers. One message is
+		// in flight on a connection, so the answer is that message's;
+		// said once, as the receiver will do it every time.
+		s.log.Warn("the exchange leaves MSA-2 empty in its acknowledgements; each is taken as the answer to the message in flight on its connection",
+			"exchange", s.hostport, "item", it.ID)
+	}
 	ae := ackError(a.msg, ctrl, s.hostport, it.ID)
 	switch {
 	case ae == nil:
@@ -563,7 +575,10 @@ func (e *AckError) Summary() string {
 // ackError classifies an HL7 acknowledgement; nil means accepted.
 func ackError(ack *hl7v2.Message, ctrl, host, item string) *AckError {
 	code := strings.ToUpper(strings.TrimSpace(ack.Get("MSA-1")))
-	if got := ack.Get("MSA-2"); ctrl != "" && got != ctrl {
+	// An empty MSA-2 answers the one message in flight on the
+	// connection (see Send): taken as a mismatch, the message the
+	// receiver had taken was sent to it again on every retry.
+	if got := ack.Get("MSA-2"); ctrl != "" && got != ctrl && got != "" {
 		return &AckError{Code: code, Host: host, Item: item, Mismatch: true, Got: got, Want: ctrl}
 	}
 	switch code {

@@ -2,6 +2,7 @@ package mllptls
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -465,4 +467,55 @@ type slowReader struct {
 func (s *slowReader) Read(p []byte) (int, error) {
 	time.Sleep(s.every)
 	return s.r.Read(p[:min(len(p), s.n)])
+}
+
+// TestEmptyMSA2: a receiver that leaves MSA-2 empty (it is required, but
+// some do) answers the one message in flight on the connection: before,
+// its AA was a mismatch, and the message it had taken was sent to it
+// again on every retry, a duplicate each time. ferry takes the answer,
+// says once in a WARN that the receiver leaves MSA-2 empty, and keeps the
+// connection. An AE without MSA-2 is still a dead letter.
+func TestEmptyMSA2(t *testing.T) {
+	p, srv := testPKI(t)
+	var mu sync.Mutex
+	code, got := "AA", 0
+	addr := fakeExchange(t, srv, func(f []byte) []byte {
+		mu.Lock()
+		defer mu.Unlock()
+		got++
+		return mllp.AppendFrame(nil, []byte("MSH|^~\\&|HIE|HIE|EHR|CLINIC|20261125083001||ACK^A01^ACK|A1|P|2.5.1\rMSA|"+code+"\r"))
+	})
+	var logs bytes.Buffer
+	s, err := New(Config{URL: "mllps://" + addr, Timeout: 5 * time.Second,
+		TLS: configtls.ClientConfig{CAFile: p.CA, CertFile: p.ClientCert, KeyFile: p.ClientKey}},
+		slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(context.Background()) })
+	if err := s.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := s.Send(context.Background(), item(t, fmt.Sprint("e", i), adtMsg(fmt.Sprint("E", i)))); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	mu.Lock()
+	code = "AE"
+	mu.Unlock()
+	if err := s.Send(context.Background(), item(t, "e3", adtMsg("E3"))); !queue.IsPermanent(err) {
+		t.Fatalf("AE without MSA-2: %v, want a dead letter", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got != 4 {
+		t.Errorf("the receiver got %d messages, want 4 (none sent again)", got)
+	}
+	if n := strings.Count(logs.String(), "MSA-2 empty"); n != 1 {
+		t.Errorf("%d WARNs about the empty MSA-2, want 1:\n%s", n, logs.String())
+	}
+	if s.dials != 1 {
+		t.Errorf("%d connections, want 1 (kept)", s.dials)
+	}
 }
