@@ -328,7 +328,7 @@ func TestSupersedeReplacedAtRetry(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		edit := SupersedeReplaced(reg.Replaced)
+		edit := SupersedeReplaced(reg.Replaced, nil)
 		want := []string{"superseded", "current", "superseded"}
 		for i, it := range first {
 			before := string(it.Body)

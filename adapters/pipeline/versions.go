@@ -2,12 +2,9 @@ package pipeline
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"maps"
-	"slices"
+	"os"
 	"strings"
 
 	"github.com/ferry-health/ferry/queue"
@@ -63,8 +60,15 @@ func pseudonymVersions(u *Unit, ps func(string) string) {
 // version dead-lettered (a 4xx), then replaced by one the exchange took,
 // then retried by an operator would be current again beside the newer
 // one, whose supersede PATCH had found nothing to mark. Items without
-// the attribute, or with their body in a file, are left as they are.
-func SupersedeReplaced(replaced func(key string) bool) func(it *queue.Item) error {
+// the attribute are left as they are.
+//
+// A body held in a file (it.Open; a document with its PDF, over the
+// spill threshold) is edited as a stream: read once to find the status
+// values, then copied through create (the queue's CreateBody, which seals
+// it when data at rest is sealed) with them spliced, and it.BodyFile
+// names the copy; it is never read into memory whole. Without create
+// such an item is left as it is.
+func SupersedeReplaced(replaced func(key string) bool, create func() (queue.BodyWriter, error)) func(it *queue.Item) error {
 	return func(it *queue.Item) error {
 		v := it.Attrs[AttrDocumentVersion]
 		if v == "" || it.BodyFile != "" || replaced == nil {
@@ -77,95 +81,78 @@ func SupersedeReplaced(replaced func(key string) bool) func(it *queue.Item) erro
 		if !known {
 			return nil
 		}
-		body, n, err := supersedeDocuments(it.Body)
+		var n int
+		var err error
+		if it.Open != nil && it.Body == nil {
+			if create == nil {
+				return nil
+			}
+			n, err = supersedeFile(it, create)
+		} else {
+			var body []byte
+			if body, n, err = supersedeDocuments(it.Body); err == nil && n > 0 {
+				it.Body = body
+			}
+		}
 		if err != nil {
 			return fmt.Errorf("mark replaced document superseded: %w", err)
 		}
 		if n == 0 {
 			return nil
 		}
-		it.Body = body
 		it.Attrs = maps.Clone(it.Attrs)
 		it.Attrs[AttrSupersededAtRetry] = "true"
 		return nil
 	}
 }
 
+// supersedeFile is supersedeDocuments for a body read through it.Open:
+// the edited copy is written through create and named by it.BodyFile
+// (it.Open is cleared). It returns how many status values it changed;
+// with none it writes nothing.
+func supersedeFile(it *queue.Item, create func() (queue.BodyWriter, error)) (int, error) {
+	rc, err := it.Open()
+	if err != nil {
+		return 0, err
+	}
+	edits, err := statusEdits(rc)
+	rc.Close()
+	if err != nil || len(edits) == 0 {
+		return 0, err
+	}
+	if rc, err = it.Open(); err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	w, err := create()
+	if err != nil {
+		return 0, err
+	}
+	err = spliceStatus(w, rc, edits)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(w.Name())
+		return 0, err
+	}
+	it.BodyFile, it.Open, it.Size = w.Name(), nil, 0
+	return len(edits), nil
+}
+
 // supersedeDocuments returns body with the status of every
 // DocumentReference written "current" changed to "superseded", and how
 // many it changed. Everything else keeps its bytes: the edit splices the
-// status values the JSON tokens locate.
+// status values statusEdits locates.
 func supersedeDocuments(body []byte) ([]byte, int, error) {
-	type frame struct {
-		object    bool
-		expectKey bool
-		key       string
-		docRef    bool
-		status    int // offset of a "current" status value; -1: none
+	edits, err := statusEdits(bytes.NewReader(body))
+	if err != nil || len(edits) == 0 {
+		return body, 0, err
 	}
-	const current, superseded = `"current"`, `"superseded"`
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var stack []*frame
-	var edits []int
-	for {
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, 0, err
-		}
-		end := int(dec.InputOffset())
-		var top *frame
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
-		}
-		switch t := tok.(type) {
-		case json.Delim:
-			switch t {
-			case '{', '[':
-				if top != nil && top.object {
-					top.expectKey = true // this value is the container
-				}
-				stack = append(stack, &frame{object: t == '{', expectKey: t == '{', status: -1})
-			default:
-				if top.docRef && top.status >= 0 {
-					edits = append(edits, top.status)
-				}
-				stack = stack[:len(stack)-1]
-			}
-			continue
-		}
-		if top == nil || !top.object {
-			continue
-		}
-		if top.expectKey {
-			top.key, _ = tok.(string)
-			top.expectKey = false
-			continue
-		}
-		top.expectKey = true
-		s, _ := tok.(string)
-		switch {
-		case top.key == "resourceType" && s == "DocumentReference":
-			top.docRef = true
-		case top.key == "status" && s == "current" && end >= len(current) && string(body[end-len(current):end]) == current:
-			top.status = end - len(current)
-		}
+	var out bytes.Buffer
+	out.Grow(len(body) + len(edits)*(len(statusSuperseded)-len(statusCurrent)))
+	if err := spliceStatus(&out, bytes.NewReader(body), edits); err != nil {
+		return nil, 0, err
 	}
-	if len(edits) == 0 {
-		return body, 0, nil
-	}
-	out := make([]byte, 0, len(body)+len(edits)*(len(superseded)-len(current)))
-	last := 0
-	// Objects close inner first; the offsets of siblings ascend.
-	slices.Sort(edits)
-	for _, at := range edits {
-		out = append(out, body[last:at]...)
-		out = append(out, superseded...)
-		last = at + len(current)
-	}
-	out = append(out, body[last:]...)
-	return out, len(edits), nil
+	return out.Bytes(), len(edits), nil
 }

@@ -371,7 +371,7 @@ func queueOp(ctx context.Context, cfg *config.Config, action string, ids []strin
 				return rerr
 			}
 			defer reg.Close()
-			q.SetRetryEdit(pipeline.SupersedeReplaced(reg.Replaced))
+			q.SetRetryEdit(pipeline.SupersedeReplaced(reg.Replaced, q.CreateBody))
 		}
 		// What the audit events name (patient key, control id) is read
 		// before the operation removes the dead letter: one listing.

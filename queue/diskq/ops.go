@@ -142,12 +142,17 @@ func (q *Queue) Retry(ctx context.Context, id string) error {
 		return fmt.Errorf("retry %s: dead letter has no body (its record was corrupt)", id)
 	}
 	it := &queue.Item{ID: dl.ID, Key: dl.Key, After: dl.After, Source: dl.Source, Body: dl.Body, Attrs: dl.Attrs}
-	if edit := q.retryEdit.Load(); edit != nil && dl.BodyFile == "" {
+	if dl.BodyFile != "" {
+		it.Open = func() (io.ReadCloser, error) { return q.dead.openBody(dl) }
+		it.Size = int64(dl.Size)
+	}
+	if edit := q.retryEdit.Load(); edit != nil {
 		if err := (*edit)(it); err != nil {
 			return fmt.Errorf("retry %s: %w", id, err)
 		}
 	}
-	if dl.BodyFile != "" {
+	it.Open, it.Size = nil, 0
+	if dl.BodyFile != "" && it.BodyFile == "" {
 		// The dead letter keeps its own body file until it is removed:
 		// the item gets a link (or copy) of it.
 		f, err := q.createBodyFile()
@@ -162,6 +167,10 @@ func (q *Queue) Retry(ctx context.Context, id string) error {
 		it.BodyFile = f.Name()
 	}
 	if err := q.Put(ctx, it); err != nil {
+		if it.BodyFile != "" {
+			// Put takes the file over only once it is stored.
+			os.Remove(it.BodyFile)
+		}
 		return fmt.Errorf("retry %s: %w", id, err)
 	}
 	q.forgetDead(id)
@@ -174,13 +183,15 @@ func (q *Queue) Retry(ctx context.Context, id string) error {
 }
 
 // SetRetryEdit makes Retry (and RetrySafe) pass the item of each dead
-// letter it puts back, body in memory, to edit, which may change its
-// Body and Attrs (replacing the map, not writing into it) before it is
-// queued again; an error leaves the dead letter where it is. It is how
-// the gateway makes an old document version retried after its
-// replacement superseded (pipeline.SupersedeReplaced): what is right
-// to send can have changed since the item was converted. Items whose
-// body is a file are put back as they are.
+// letter it puts back to edit, which may change its Body and Attrs
+// (replacing the map, not writing into it) before it is queued again; an
+// error leaves the dead letter where it is. It is how the gateway makes
+// an old document version retried after its replacement superseded
+// (pipeline.SupersedeReplaced): what is right to send can have changed
+// since the item was converted. An item whose body is a file comes with
+// Open and Size set and Body nil; to change that body, edit writes the
+// new one into a file from CreateBody and names it by BodyFile (which
+// Put then takes over, or Retry removes when Put fails).
 func (q *Queue) SetRetryEdit(edit func(it *queue.Item) error) {
 	if edit == nil {
 		q.retryEdit.Store(nil)
