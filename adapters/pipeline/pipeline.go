@@ -19,7 +19,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/ferry-health/ferry/queue/latency"
 	"log/slog"
 	"maps"
 	"os"
@@ -29,9 +28,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/oklog/ulid/v2"
+
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/queue/latency"
 	"github.com/ferry-health/ferry/queue/merges"
 )
 
@@ -504,6 +506,7 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit, gen
 	// dedup key is remembered before every unit of the input is stored, so
 	// a crash between parts never makes a resend look like a duplicate.
 	held := p.holdLabels(units)
+	group := holdGroup(held)
 	if err := p.recordReplaced(in, units, held, gen); err != nil {
 		return nil, err
 	}
@@ -576,7 +579,7 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit, gen
 			continue
 		}
 		if label := heldBy(held, i); label != "" {
-			if err := p.hold(in, u, label); err != nil {
+			if err := p.hold(in, u, label, group); err != nil {
 				drop(u)
 				dropPuts()
 				return nil, err
@@ -822,9 +825,25 @@ func (p *Pipeline) holdLabels(units []Unit) []string {
 	return labels
 }
 
-// hold stores the unit in the held store because of label.
-func (p *Pipeline) hold(in adapters.Raw, u *Unit, label string) error {
-	if _, err := p.held.Put(in, u, label); err != nil {
+// holdGroup returns a new HeldEntry.Group for the units of one input
+// when the policy holds more than one of them, "" otherwise.
+func holdGroup(held []string) string {
+	n := 0
+	for _, l := range held {
+		if l != "" {
+			n++
+		}
+	}
+	if n < 2 {
+		return ""
+	}
+	return ulid.Make().String()
+}
+
+// hold stores the unit in the held store because of label, as one of
+// group (HeldEntry.Group) when that is not empty.
+func (p *Pipeline) hold(in adapters.Raw, u *Unit, label, group string) error {
+	if _, err := p.held.PutGroup(in, u, label, group); err != nil {
 		return fmt.Errorf("%s: %s: held: %w", in.Name, u.Name, err)
 	}
 	p.stats.Held.Add(1)

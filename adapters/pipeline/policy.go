@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -159,6 +160,12 @@ type HeldEntry struct {
 	// exchange, so they are recorded when a person releases it, not
 	// when it is held (see Pipeline.recordReplaced).
 	Replaces []string `json:"replaces,omitempty"`
+	// Group is shared by the entries one input left held together (an
+	// MDM T10's document and the batch that marks the version it
+	// replaces superseded), which go back or away together: released
+	// alone, that batch would leave the exchange with no current
+	// version. Empty for an entry held alone.
+	Group string `json:"group,omitempty"`
 }
 
 // OpenHeld creates dir if needed.
@@ -185,7 +192,14 @@ func (h *Held) Dir() string { return h.dir }
 // entry id. A spilled bundle (u.BodyFile) is copied into the store; the
 // caller still owns and removes u.BodyFile.
 func (h *Held) Put(in adapters.Raw, u *Unit, label string) (string, error) {
+	return h.PutGroup(in, u, label, "")
+}
+
+// PutGroup is Put for one of the entries an input leaves held together,
+// group naming them all (HeldEntry.Group).
+func (h *Held) PutGroup(in adapters.Raw, u *Unit, label, group string) (string, error) {
 	e := HeldEntry{
+		Group:    group,
 		ID:       ulid.Make().String(),
 		Source:   in.Source,
 		Format:   in.Format,
@@ -253,6 +267,49 @@ func (h *Held) copySpill(src string, e HeldEntry) error {
 // bundleAAD binds a spilled bundle file to its entry, apart from the
 // entry file itself.
 func bundleAAD(id string) string { return id + ".bundle" }
+
+// WithGroups returns ids with the other entries of each one's group
+// (HeldEntry.Group) added, every group in the order its entries were
+// held, and which entries were added, with the id that brought each.
+// An id that cannot be read stays as it is, for the caller to report.
+func (h *Held) WithGroups(ids []string) (all []string, added map[string]string, err error) {
+	groups := map[string][]string{} // group -> its ids, oldest first; read once
+	for _, id := range ids {
+		e, gerr := h.Get(id)
+		if gerr != nil || e.Group == "" {
+			if !slices.Contains(all, id) {
+				all = append(all, id)
+			}
+			continue
+		}
+		members, ok := groups[e.Group]
+		if !ok {
+			listed, lerr := h.List()
+			if lerr != nil {
+				return nil, nil, lerr
+			}
+			for _, other := range listed {
+				if o, oerr := h.Get(other); oerr == nil && o.Group == e.Group {
+					members = append(members, other)
+				}
+			}
+			groups[e.Group] = members
+		}
+		for _, m := range members {
+			if slices.Contains(all, m) {
+				continue
+			}
+			all = append(all, m)
+			if m != id && !slices.Contains(ids, m) {
+				if added == nil {
+					added = map[string]string{}
+				}
+				added[m] = id
+			}
+		}
+	}
+	return all, added, nil
+}
 
 // List returns the held entries' ids, oldest first.
 func (h *Held) List() ([]string, error) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ferry-health/ferry/transport/fhirrecv"
@@ -176,5 +177,81 @@ status:
 	}
 	if dls, _ := gw.q.DeadLetters(); len(dls) != 0 {
 		t.Errorf("%d dead letters left", len(dls))
+	}
+}
+
+// TestHeldReleaseTakesItsGroup: the bundles one input left held go back
+// together. Releasing only the T10's supersede batch used to send the
+// PATCH that marks D-1 superseded without the D-2 that replaces it: the
+// exchange then had no current version of the document. Now the release
+// takes the whole group, in the order held, and says so; discarding one
+// discards the group too (a supersede batch alone left held would do the
+// same harm when released later).
+func TestHeldReleaseTakesItsGroup(t *testing.T) {
+	paths, recv, url := testPKI(t)
+	dir := t.TempDir()
+	yaml := `data_dir: ` + filepath.Join(dir, "data") + `
+sources:
+  mllp:
+    - name: t
+      listen: 127.0.0.1:0
+exchange:
+  url: ` + url + `
+  tls: {ca_file: ` + paths.CA + `, cert_file: ` + paths.ClientCert + `, key_file: ` + paths.ClientKey + `}
+  retry: {initial_interval: 20ms, max_interval: 200ms}
+  hold: [R]
+status:
+  listen: ""
+`
+	cfgFile := filepath.Join(dir, "ferry.yaml")
+	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := func() *gateway { return runGateway(t, parseConfig(t, "%s", yaml)) }
+	gw := start()
+	conn, rd := dial(t, gw)
+	for _, m := range []string{
+		mdmDoc("T02", "HG-1", "", "D-1", ""),
+		mdmDoc("T10", "HG-2", "R", "D-2", "D-1"),
+		mdmDoc("T10", "HG-3", "R", "D-4", "D-3"),
+	} {
+		if got := send(t, conn, rd, m); got != "AA" {
+			t.Fatalf("MSA-1 %s, want AA", got)
+		}
+	}
+	waitFor(t, "D-1 delivered", func() bool { return gw.q.Len() == 0 && len(recv.Resources("DocumentReference")) == 1 })
+	ids, err := gw.pipe.Held().List()
+	if err != nil || len(ids) != 4 {
+		t.Fatalf("held: %v %v, want two T10s, each a document and a supersede batch", ids, err)
+	}
+	conn.Close()
+	gw.Shutdown(context.Background())
+
+	run := func(args ...string) string {
+		t.Helper()
+		var out bytes.Buffer
+		if err := cmdHeld(context.Background(), append(args, "--config", cfgFile), &out, io.Discard); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out.String())
+		}
+		return out.String()
+	}
+	// The first T10's supersede batch alone.
+	out := run("release", ids[1])
+	if !strings.Contains(out, "released "+ids[0]) || !strings.Contains(out, "released "+ids[1]) ||
+		strings.Index(out, "released "+ids[0]) > strings.Index(out, "released "+ids[1]) {
+		t.Errorf("release of the supersede batch: want its document released first, with it:\n%s", out)
+	}
+	// The second T10's document alone, discarded.
+	out = run("discard", ids[2], "--yes")
+	if !strings.Contains(out, "discarded "+ids[2]) || !strings.Contains(out, "discarded "+ids[3]) {
+		t.Errorf("discard of the document: want its supersede batch discarded with it:\n%s", out)
+	}
+	if left, _ := gw.pipe.Held().List(); len(left) != 0 {
+		t.Errorf("still held: %v", left)
+	}
+	gw = start()
+	waitFor(t, "released bundles delivered", func() bool { return gw.q.Len() == 0 && len(recv.Resources("DocumentReference")) == 2 })
+	if got := exchangeDocs(t, recv); got["D-1"] != "superseded" || got["D-2"] != "current" {
+		t.Errorf("after the release the exchange has %v, want D-1 superseded, D-2 current", got)
 	}
 }

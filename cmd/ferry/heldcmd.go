@@ -69,6 +69,9 @@ func cmdHeld(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		fmt.Fprintf(stdout, "id:       %s\nlabel:    %s\nreason:   %s\nsource:   %s\nunit:     %s\nformat:   %s\nreceived: %s\nheld:     %s\n",
 			e.ID, e.Label, e.Reason, e.Source, e.Unit, e.Format, e.Received.Format("2006-01-02 15:04:05"), e.Stored.Format("2006-01-02 15:04:05"))
+		if e.Group != "" {
+			fmt.Fprintf(stdout, "group:    %s (released or discarded together with the other entries of this input)\n", e.Group)
+		}
 		for k, v := range e.Attrs {
 			if k != pipeline.AttrPatient { // the patient's identifier, for the audit trail only: PHI
 				fmt.Fprintf(stdout, "attr:     %s=%s\n", k, v)
@@ -81,11 +84,15 @@ func cmdHeld(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		// Releasing overrides the disclosure policy: it is audited, and
 		// refused when it could not be (see audit_ops.go).
+		ids, err := withGroups(held, pos, "releasing", stdout)
+		if err != nil {
+			return err
+		}
 		aud, err := newOpsAudit(cfg, "held release")
 		if err != nil {
 			return err
 		}
-		return errors.Join(heldRelease(ctx, cfg, key, held, pos, aud, stdout), aud.Close(ctx, stderr))
+		return errors.Join(heldRelease(ctx, cfg, key, held, ids, aud, stdout), aud.Close(ctx, stderr))
 	case "discard":
 		if len(pos) == 0 {
 			return errUsage
@@ -93,13 +100,35 @@ func cmdHeld(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if !*yes {
 			return errors.New("held discard deletes the bundles for good (they are never sent); add --yes to confirm")
 		}
+		ids, err := withGroups(held, pos, "discarding", stdout)
+		if err != nil {
+			return err
+		}
 		aud, err := newOpsAudit(cfg, "held discard")
 		if err != nil {
 			return err
 		}
-		return errors.Join(heldDiscard(ctx, held, pos, aud, stdout), aud.Close(ctx, stderr))
+		return errors.Join(heldDiscard(ctx, held, ids, aud, stdout), aud.Close(ctx, stderr))
 	}
 	return errUsage
+}
+
+// withGroups adds to ids the entries held together with them
+// (pipeline.HeldEntry.Group), saying so for each: the bundles of one
+// input go back or away together, since a replacement's supersede batch
+// released without its document leaves the exchange with no current
+// version of that document.
+func withGroups(held *pipeline.Held, ids []string, doing string, stdout io.Writer) ([]string, error) {
+	all, added, err := held.WithGroups(ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range all {
+		if by, ok := added[id]; ok {
+			fmt.Fprintf(stdout, "%s %s too: held with %s from the same input (a document and the batch superseding the version it replaces go together)\n", doing, id, by)
+		}
+	}
+	return all, nil
 }
 
 // heldDiscard deletes held bundles, each recorded as a Patient Record
