@@ -178,3 +178,29 @@ func TestBehindFreedStaysFree(t *testing.T) {
 		closeQ(t, q)
 	}
 }
+
+// TestBehindKeylessDeadLetterRetrySafe: a dead letter without a key of
+// its own that only waited behind one (the FHIR pass-through's resources
+// of no patient) can overtake nothing, as a dead letter without any key:
+// nothing to count, so RetrySafe needs no force, and `ferry queue show`
+// (InspectDeliveredAfter) says so.
+func TestBehindKeylessDeadLetterRetrySafe(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	q := open(t, dir, Options{})
+	defer func() { closeQ(t, q) }()
+	loose := putAfter(t, q, "", []string{queue.Behind("D")}, 1)
+	ack(t, wantGet(t, q, loose, "the item behind D"), queue.Permanent(errors.New("HTTP 422")))
+	ack(t, wantGet(t, q, put(t, q, "D", 2), "D1"), nil)
+	if n, known, err := q.DeliveredAfter(loose.ID); n != 0 || !known || err != nil {
+		t.Fatalf("DeliveredAfter: %d %v %v, want 0, known", n, known, err)
+	}
+	if n, known, err := InspectDeliveredAfter(dir, "", loose.ID); n != 0 || !known || err != nil {
+		t.Fatalf("InspectDeliveredAfter: %d %v %v, want 0, known", n, known, err)
+	}
+	closeQ(t, q)
+	q = open(t, dir, Options{})
+	if err := q.RetrySafe(ctx, loose.ID, false); err != nil {
+		t.Fatalf("RetrySafe without force: %v", err)
+	}
+}

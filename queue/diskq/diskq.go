@@ -373,11 +373,17 @@ func (m *meta) setAfter(after []string) {
 
 // ordered reports whether the item is ordered under any key (its Key,
 // or an After key it does not only wait behind).
-func (m *meta) ordered() bool {
-	if m.key != "" {
+func (m *meta) ordered() bool { return ordered(m.key, m.after()) }
+
+// ordered reports whether an item of key with these After keys is
+// ordered under any key: only then can items of a key overtake it (a
+// dead letter's later deliveries, see later.go). A key it only waits
+// behind does not count: nothing of that key waits for it.
+func ordered(key string, after []string) bool {
+	if key != "" {
 		return true
 	}
-	for _, k := range m.after() {
+	for _, k := range after {
 		if _, behind := queue.BehindKey(k); !behind {
 			return true
 		}

@@ -158,7 +158,7 @@ func (q *Queue) loadDeadKeys() {
 		q.log.Warn("dead letters not read; later deliveries of their patients are not counted", "reason", err.Error())
 	}
 	for _, dl := range dls {
-		if (dl.Key == "" && len(dl.After) == 0) || dl.Sealed {
+		if !ordered(dl.Key, dl.After) || dl.Sealed {
 			continue
 		}
 		n, ok := q.dead.name(dl.ID)
@@ -203,8 +203,10 @@ func deliveredAfter(dead *deadStore, id string) (int, bool, error) {
 	case err == nil:
 		return int(fi.Size()), true, nil
 	case errors.Is(err, fs.ErrNotExist):
-		// Untracked, unless it has no key (an older, unordered item).
-		if dl, rerr := dead.read(nm.file); rerr == nil && dl.Key == "" && len(dl.After) == 0 {
+		// Untracked, unless it has no key (an older, unordered item,
+		// or one that only waited behind keys: trackDead counts
+		// nothing for those).
+		if dl, rerr := dead.read(nm.file); rerr == nil && !ordered(dl.Key, dl.After) {
 			return 0, true, nil
 		}
 		return 0, false, nil
