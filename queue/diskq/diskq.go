@@ -1122,7 +1122,10 @@ func (q *Queue) releaseHeldLocked(m *meta) {
 				b.dropBehind(ks.key)
 			}
 			freed = append(freed, ks.behind[:n]...)
-			ks.behind = slices.Delete(ks.behind, 0, n)
+			// Resliced, not shifted: a long export stream can wait
+			// behind a key that frees a few items at a time.
+			clear(ks.behind[:n])
+			ks.behind = ks.behind[n:]
 		}
 		switch {
 		case len(ks.items) == 0:
