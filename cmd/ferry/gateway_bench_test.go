@@ -7,9 +7,9 @@ import (
 	"io"
 	"maps"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
-	"slices"
 	"testing"
 	"time"
 
