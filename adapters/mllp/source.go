@@ -8,7 +8,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/ferry-health/ferry/queue/latency"
 	"io"
 	"log/slog"
 	"net"
@@ -23,6 +22,7 @@ import (
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/hl7v2"
 	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/queue/latency"
 )
 
 // Defaults applied by New to zero Config fields.

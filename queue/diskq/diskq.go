@@ -128,7 +128,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ferry-health/ferry/queue/latency"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -142,6 +141,7 @@ import (
 
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/durable"
+	"github.com/ferry-health/ferry/queue/latency"
 	"github.com/ferry-health/ferry/queue/seal"
 )
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ferry-health/ferry/queue/latency"
 	"io"
 	"log/slog"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/queue/latency"
 	"github.com/ferry-health/ferry/queue/seal"
 )
 
