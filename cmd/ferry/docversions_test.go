@@ -45,15 +45,12 @@ func exchangeDocs(t *testing.T, recv *fhirrecv.Receiver) map[string]string {
 	return out
 }
 
-// TestGatewayHeldReplacementReleased: with exchange.hold [R], a
-// restricted MDM T10 (D-2 replacing D-1) is held. Until a person
-// releases it the exchange keeps D-1 current, even when D-1's T02
-// arrives after the T10 (before, the held T10 had already recorded D-1
-// as replaced, so the T02 was sent superseded and the exchange held no
-// current version at all). `ferry held release` then sends the T10 and
-// its supersede batch, and records the replacement: D-2 is current, D-1
-// superseded, and a late copy of D-1 stays superseded.
-func TestGatewayHeldReplacementReleased(t *testing.T) {
+// docGateway writes the configuration of a gateway with one MLLP source
+// and the exchange recv (extra appended to it: more exchange settings or
+// sections of its own) and returns recv, the configuration file (for the
+// operator commands) and a function that starts the gateway on it.
+func docGateway(t *testing.T, extra string) (*fhirrecv.Receiver, string, func() *gateway) {
+	t.Helper()
 	paths, recv, url := testPKI(t)
 	dir := t.TempDir()
 	yaml := `data_dir: ` + filepath.Join(dir, "data") + `
@@ -65,13 +62,24 @@ exchange:
   url: ` + url + `
   tls: {ca_file: ` + paths.CA + `, cert_file: ` + paths.ClientCert + `, key_file: ` + paths.ClientKey + `}
   retry: {initial_interval: 20ms, max_interval: 200ms}
-  hold: [R]
-`
+` + extra
 	cfgFile := filepath.Join(dir, "ferry.yaml")
 	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	start := func() *gateway { return runGateway(t, parseConfig(t, "%s", yaml)) }
+	return recv, cfgFile, func() *gateway { return runGateway(t, parseConfig(t, "%s", yaml)) }
+}
+
+// TestGatewayHeldReplacementReleased: with exchange.hold [R], a
+// restricted MDM T10 (D-2 replacing D-1) is held. Until a person
+// releases it the exchange keeps D-1 current, even when D-1's T02
+// arrives after the T10 (before, the held T10 had already recorded D-1
+// as replaced, so the T02 was sent superseded and the exchange held no
+// current version at all). `ferry held release` then sends the T10 and
+// its supersede batch, and records the replacement: D-2 is current, D-1
+// superseded, and a late copy of D-1 stays superseded.
+func TestGatewayHeldReplacementReleased(t *testing.T) {
+	recv, cfgFile, start := docGateway(t, "  hold: [R]\n")
 	gw := start()
 	conn, rd := dial(t, gw)
 	for _, m := range []string{
@@ -118,25 +126,7 @@ exchange:
 // had it arrived after D-2, instead of as converted (current, beside
 // D-2).
 func TestRetriedVersionAfterReplacement(t *testing.T) {
-	paths, recv, url := testPKI(t)
-	dir := t.TempDir()
-	yaml := `data_dir: ` + filepath.Join(dir, "data") + `
-sources:
-  mllp:
-    - name: t
-      listen: 127.0.0.1:0
-exchange:
-  url: ` + url + `
-  tls: {ca_file: ` + paths.CA + `, cert_file: ` + paths.ClientCert + `, key_file: ` + paths.ClientKey + `}
-  retry: {initial_interval: 20ms, max_interval: 200ms}
-status:
-  listen: ""
-`
-	cfgFile := filepath.Join(dir, "ferry.yaml")
-	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	start := func() *gateway { return runGateway(t, parseConfig(t, "%s", yaml)) }
+	recv, cfgFile, start := docGateway(t, "status:\n  listen: \"\"\n")
 	gw := start()
 	conn, rd := dial(t, gw)
 	recv.SetFailure(422)
@@ -188,26 +178,7 @@ status:
 // discards the group too (a supersede batch alone left held would do the
 // same harm when released later).
 func TestHeldReleaseTakesItsGroup(t *testing.T) {
-	paths, recv, url := testPKI(t)
-	dir := t.TempDir()
-	yaml := `data_dir: ` + filepath.Join(dir, "data") + `
-sources:
-  mllp:
-    - name: t
-      listen: 127.0.0.1:0
-exchange:
-  url: ` + url + `
-  tls: {ca_file: ` + paths.CA + `, cert_file: ` + paths.ClientCert + `, key_file: ` + paths.ClientKey + `}
-  retry: {initial_interval: 20ms, max_interval: 200ms}
-  hold: [R]
-status:
-  listen: ""
-`
-	cfgFile := filepath.Join(dir, "ferry.yaml")
-	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	start := func() *gateway { return runGateway(t, parseConfig(t, "%s", yaml)) }
+	recv, cfgFile, start := docGateway(t, "  hold: [R]\nstatus:\n  listen: \"\"\n")
 	gw := start()
 	conn, rd := dial(t, gw)
 	for _, m := range []string{

@@ -20,6 +20,19 @@ func putAfter(t *testing.T, q *Queue, key string, after []string, n int) *queue.
 	return it
 }
 
+// eachRestart runs f as a subtest twice: "live", on the queue as the
+// puts left it, and "reopened", where f closes and opens the queue after
+// its puts (restart true), so that the order comes from the records.
+func eachRestart(t *testing.T, f func(t *testing.T, restart bool)) {
+	for _, restart := range []bool{false, true} {
+		name := "live"
+		if restart {
+			name = "reopened"
+		}
+		t.Run(name, func(t *testing.T) { f(t, restart) })
+	}
+}
+
 // wantNothingReady fails when an item is ready: what is leased must
 // settle first.
 func wantNothingReady(t *testing.T, q *Queue, why string) {
@@ -50,52 +63,46 @@ func afterBacklog(t *testing.T, q *Queue) (a1, a2, b1, x, a3 *queue.Item) {
 // and later items of either key wait for it, in memory and after a
 // restart (the record carries the After keys).
 func TestAfterWaitsForBothKeys(t *testing.T) {
-	for _, restart := range []bool{false, true} {
-		name := "live"
+	eachRestart(t, func(t *testing.T, restart bool) {
+		dir := t.TempDir()
+		q := open(t, dir, Options{})
+		a1, a2, b1, x, a3 := afterBacklog(t, q)
 		if restart {
-			name = "reopened"
+			closeQ(t, q)
+			q = open(t, dir, Options{})
 		}
-		t.Run(name, func(t *testing.T) {
-			dir := t.TempDir()
-			q := open(t, dir, Options{})
-			a1, a2, b1, x, a3 := afterBacklog(t, q)
-			if restart {
-				closeQ(t, q)
-				q = open(t, dir, Options{})
-			}
-			defer func() { closeQ(t, q) }()
+		defer func() { closeQ(t, q) }()
 
-			ackA1 := wantGet(t, q, a1, "A1")
-			ackB1 := wantGet(t, q, b1, "B1")
-			wantNothingReady(t, q, "X must wait for A1, A2 and B1")
-			ack(t, ackB1, nil)
-			wantNothingReady(t, q, "X must wait for A1 and A2 (key A)")
-			ack(t, ackA1, nil)
-			ackA2 := wantGet(t, q, a2, "A2")
-			wantNothingReady(t, q, "X must wait for A2")
-			ack(t, ackA2, errors.New("HTTP 503")) // released: still before X
-			ackA2 = wantGet(t, q, a2, "A2 again")
-			wantNothingReady(t, q, "X must wait for A2")
-			ack(t, ackA2, nil)
+		ackA1 := wantGet(t, q, a1, "A1")
+		ackB1 := wantGet(t, q, b1, "B1")
+		wantNothingReady(t, q, "X must wait for A1, A2 and B1")
+		ack(t, ackB1, nil)
+		wantNothingReady(t, q, "X must wait for A1 and A2 (key A)")
+		ack(t, ackA1, nil)
+		ackA2 := wantGet(t, q, a2, "A2")
+		wantNothingReady(t, q, "X must wait for A2")
+		ack(t, ackA2, errors.New("HTTP 503")) // released: still before X
+		ackA2 = wantGet(t, q, a2, "A2 again")
+		wantNothingReady(t, q, "X must wait for A2")
+		ack(t, ackA2, nil)
 
-			it, ackX := get(t, q)
-			if it.ID != x.ID || it.Key != "B" || !slices.Equal(it.After, []string{"A"}) {
-				t.Fatalf("Get %+v, want X of key B after [A]", it)
-			}
-			wantNothingReady(t, q, "A3 was stored after X: it waits for X")
-			b2 := put(t, q, "B", 2)
-			wantNothingReady(t, q, "B2 waits for X")
-			ack(t, ackX, nil)
-			ack(t, wantGet(t, q, a3, "A3"), nil)
-			ack(t, wantGet(t, q, b2, "B2"), nil)
-			if err := q.Sync(context.Background()); err != nil { // the keys are held until then
-				t.Fatal(err)
-			}
-			if q.Len() != 0 || len(q.keys) != 0 {
-				t.Fatalf("%d items, %d keys left", q.Len(), len(q.keys))
-			}
-		})
-	}
+		it, ackX := get(t, q)
+		if it.ID != x.ID || it.Key != "B" || !slices.Equal(it.After, []string{"A"}) {
+			t.Fatalf("Get %+v, want X of key B after [A]", it)
+		}
+		wantNothingReady(t, q, "A3 was stored after X: it waits for X")
+		b2 := put(t, q, "B", 2)
+		wantNothingReady(t, q, "B2 waits for X")
+		ack(t, ackX, nil)
+		ack(t, wantGet(t, q, a3, "A3"), nil)
+		ack(t, wantGet(t, q, b2, "B2"), nil)
+		if err := q.Sync(context.Background()); err != nil { // the keys are held until then
+			t.Fatal(err)
+		}
+		if q.Len() != 0 || len(q.keys) != 0 {
+			t.Fatalf("%d items, %d keys left", q.Len(), len(q.keys))
+		}
+	})
 }
 
 // TestAfterDeadLetterReleasesBothKeys: dead-lettering the item frees both

@@ -30,55 +30,49 @@ func getSet(t *testing.T, q *Queue, want ...*queue.Item) map[string]queue.AckFun
 // the key's later items do not wait for them; in memory and after a
 // restart (the record carries the key).
 func TestBehindWaitsWithoutJoining(t *testing.T) {
-	for _, restart := range []bool{false, true} {
-		name := "live"
+	eachRestart(t, func(t *testing.T, restart bool) {
+		dir := t.TempDir()
+		q := open(t, dir, Options{})
+		behindD := []string{queue.Behind("D")}
+		d1, d2 := put(t, q, "D", 1), put(t, q, "D", 2)
+		p1 := putAfter(t, q, "P", behindD, 3)
+		q1 := putAfter(t, q, "Q", behindD, 4)
+		r1 := putAfter(t, q, "", behindD, 5) // no key of its own
+		d3 := put(t, q, "D", 6)
+		p2 := put(t, q, "P", 7)
 		if restart {
-			name = "reopened"
+			closeQ(t, q)
+			q = open(t, dir, Options{})
 		}
-		t.Run(name, func(t *testing.T) {
-			dir := t.TempDir()
-			q := open(t, dir, Options{})
-			behindD := []string{queue.Behind("D")}
-			d1, d2 := put(t, q, "D", 1), put(t, q, "D", 2)
-			p1 := putAfter(t, q, "P", behindD, 3)
-			q1 := putAfter(t, q, "Q", behindD, 4)
-			r1 := putAfter(t, q, "", behindD, 5) // no key of its own
-			d3 := put(t, q, "D", 6)
-			p2 := put(t, q, "P", 7)
-			if restart {
-				closeQ(t, q)
-				q = open(t, dir, Options{})
-			}
-			defer func() { closeQ(t, q) }()
+		defer func() { closeQ(t, q) }()
 
-			ackD1 := wantGet(t, q, d1, "D1")
-			wantNothingReady(t, q, "P1, Q1 and R1 wait for D1 and D2; D3 for D1 and D2; P2 for P1")
-			ack(t, ackD1, nil)
-			ackD2 := wantGet(t, q, d2, "D2")
-			wantNothingReady(t, q, "P1, Q1 and R1 wait for D2")
-			ack(t, ackD2, errors.New("HTTP 503")) // released: still before them
-			ackD2 = wantGet(t, q, d2, "D2 again")
-			ack(t, ackD2, nil)
+		ackD1 := wantGet(t, q, d1, "D1")
+		wantNothingReady(t, q, "P1, Q1 and R1 wait for D1 and D2; D3 for D1 and D2; P2 for P1")
+		ack(t, ackD1, nil)
+		ackD2 := wantGet(t, q, d2, "D2")
+		wantNothingReady(t, q, "P1, Q1 and R1 wait for D2")
+		ack(t, ackD2, errors.New("HTTP 503")) // released: still before them
+		ackD2 = wantGet(t, q, d2, "D2 again")
+		ack(t, ackD2, nil)
 
-			// All four at once: D3 does not wait for the items behind D,
-			// nor do they for each other.
-			acks := getSet(t, q, p1, q1, r1, d3)
-			wantNothingReady(t, q, "P2 waits for P1 (key P)")
-			ack(t, acks[p1.ID], nil)
-			delete(acks, p1.ID)
-			ackP2 := wantGet(t, q, p2, "P2")
-			for _, a := range acks {
-				ack(t, a, nil)
-			}
-			ack(t, ackP2, nil)
-			if err := q.Sync(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			if q.Len() != 0 || len(q.keys) != 0 {
-				t.Fatalf("%d items, %d keys left", q.Len(), len(q.keys))
-			}
-		})
-	}
+		// All four at once: D3 does not wait for the items behind D,
+		// nor do they for each other.
+		acks := getSet(t, q, p1, q1, r1, d3)
+		wantNothingReady(t, q, "P2 waits for P1 (key P)")
+		ack(t, acks[p1.ID], nil)
+		delete(acks, p1.ID)
+		ackP2 := wantGet(t, q, p2, "P2")
+		for _, a := range acks {
+			ack(t, a, nil)
+		}
+		ack(t, ackP2, nil)
+		if err := q.Sync(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if q.Len() != 0 || len(q.keys) != 0 {
+			t.Fatalf("%d items, %d keys left", q.Len(), len(q.keys))
+		}
+	})
 }
 
 // TestBehindItemKeepsItsKey: an item behind a key comes back from Get
