@@ -1,12 +1,17 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/ferry-health/ferry/cmd/ferry/ops"
 	"github.com/ferry-health/ferry/config"
 )
 
@@ -48,5 +53,34 @@ status:
 	}
 	if _, err := config.Parse("bad", []byte("status:\n  listen: 127.0.0.1:8089\n  allowed_hosts: ['http://x/']\n")); err == nil {
 		t.Error("status.allowed_hosts accepted a URL")
+	}
+}
+
+// TestCertificateMetrics: every configured certificate has
+// ferry_certificate_unusable, 1 when its file cannot be read or its key
+// does not match it, and its expiry only when that is the certificate in
+// use. Before, a broken pair simply had no metric, which an alert on the
+// expiry never notices.
+func TestCertificateMetrics(t *testing.T) {
+	now := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+	var b bytes.Buffer
+	writeMetrics(&b, ops.Status{Now: now, Certificates: []ops.CertStatus{
+		{Use: "exchange client certificate", NotAfter: now.Add(48 * time.Hour)},
+		{Use: "audit client certificate", NotAfter: now.Add(time.Hour), Error: "private key does not match; a running gateway keeps the certificate it loaded before"},
+		{Use: "exchange CA", Error: "open ca.pem: no such file or directory"},
+	}})
+	m := b.String()
+	for _, want := range []string{
+		`ferry_certificate_unusable{use="exchange client certificate"} 0`,
+		`ferry_certificate_unusable{use="audit client certificate"} 1`,
+		`ferry_certificate_unusable{use="exchange CA"} 1`,
+		fmt.Sprintf(`ferry_certificate_expiry_timestamp_seconds{use="exchange client certificate"} %d`, now.Add(48*time.Hour).Unix()),
+	} {
+		if !strings.Contains(m, want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(m, `ferry_certificate_expiry_timestamp_seconds{use="audit client certificate"}`) {
+		t.Errorf("/metrics gives the broken pair's file's expiry, not the certificate in use")
 	}
 }

@@ -237,6 +237,18 @@ func writeMetrics(w io.Writer, r ops.Status) {
 			fmt.Fprintf(w, "ferry_certificate_expiry_timestamp_seconds%s %d\n", labelString([]string{"use", c.Use}), c.NotAfter.Unix())
 		}
 	}
+	// A certificate whose expiry is not known (its file unreadable, or
+	// renewed without its key, so the gateway keeps the one it loaded
+	// before) has no expiry above: an alert on that metric alone would
+	// never fire for it.
+	fmt.Fprintf(w, "# HELP ferry_certificate_unusable 1 when a configured certificate file cannot be read or does not match its key (ferry status says why).\n# TYPE ferry_certificate_unusable gauge\n")
+	for _, c := range r.Certificates {
+		unusable := 0
+		if c.Error != "" {
+			unusable = 1
+		}
+		fmt.Fprintf(w, "ferry_certificate_unusable%s %d\n", labelString([]string{"use", c.Use}), unusable)
+	}
 }
 
 // writeHistogram writes h as the Prometheus histogram name with labels
