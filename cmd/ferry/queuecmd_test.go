@@ -194,3 +194,35 @@ func TestQueueShowAfter(t *testing.T) {
 		t.Fatalf("queue show does not tell the keys the item is ordered after:\n%s", out)
 	}
 }
+
+// TestQueueShowBehind: `ferry queue show` names a key an item only waits
+// behind (queue.Behind: the FHIR pass-through's directory resources) on a
+// line of its own, without the mark's NUL byte, apart from the keys it
+// comes after.
+func TestQueueShowBehind(t *testing.T) {
+	cfgFile, cfg := writeCfg(t, t.TempDir(), freeAddr(t))
+	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	it := &queue.Item{Key: "p", After: []string{queue.Behind(pipeline.DirectoryKey), "m"}, Source: "folder/ehr", Body: []byte(`{"resourceType":"Bundle"}`)}
+	if err := q.Put(ctx, it); err != nil {
+		t.Fatal(err)
+	}
+	_, ack, err := q.Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ack(ctx, queue.Permanent(errors.New("HTTP 422"))); err != nil {
+		t.Fatal(err)
+	}
+	q.Close(ctx)
+	out, err := runQueue(t, "show", it.ID, "--config", cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "behind:    "+pipeline.DirectoryKey+" (") || !strings.Contains(out, "after:     m (") || strings.ContainsRune(out, 0) {
+		t.Errorf("show:\n%q", out)
+	}
+}
