@@ -271,7 +271,9 @@ func bundleAAD(id string) string { return id + ".bundle" }
 // WithGroups returns ids with the other entries of each one's group
 // (HeldEntry.Group) added, every group in the order its entries were
 // held, and which entries were added, with the id that brought each.
-// An id that cannot be read stays as it is, for the caller to report.
+// An id that cannot be read stays as it is, for the caller to report;
+// another entry that cannot be read, met while a group is gathered, is
+// an error, as it may be one of the group.
 func (h *Held) WithGroups(ids []string) (all []string, added map[string]string, err error) {
 	groups := map[string][]string{} // group -> its ids, oldest first; read once
 	for _, id := range ids {
@@ -289,7 +291,15 @@ func (h *Held) WithGroups(ids []string) (all []string, added map[string]string, 
 				return nil, nil, lerr
 			}
 			for _, other := range listed {
-				if o, oerr := h.Get(other); oerr == nil && o.Group == e.Group {
+				o, oerr := h.Get(other)
+				if oerr != nil {
+					// Whether it is of this group cannot be told, and
+					// left out, a supersede batch could go without its
+					// document: refused until it is readable or
+					// discarded (discarding it names it alone).
+					return nil, nil, fmt.Errorf("%s is held with other entries of its input, and held entry %s cannot be read, so whether it is one of them is not known (make it readable, or discard it first): %w", id, other, oerr)
+				}
+				if o.Group == e.Group {
 					members = append(members, other)
 				}
 			}

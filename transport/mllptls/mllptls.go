@@ -27,8 +27,10 @@
 //	MSA-1 AR or CR with ERR-3 200-203 (table 0357:   → dead letter: the same bytes
 //	type, event, processing id, version unsupported)   will never be accepted
 //	MSA-2 a message sent earlier on the connection   → skipped; the next frame is read
-//	MSA-2 empty (required, but some leave it so)     → the answer to the one message
-//	                                                   in flight (a WARN says so once)
+//	MSA-2 empty (required, but some leave it so)     → the answer to the message on a
+//	                                                   connection that carried no other,
+//	                                                   not kept for another (a WARN says
+//	                                                   so once); a mismatch otherwise
 //	MSA-2 not the message's MSH-10, no ACK, junk     → retry on a new connection
 //	a timeout or a dropped connection                → retry, as an unknown outcome
 //
@@ -161,6 +163,10 @@ type conn struct {
 	// of them while another is awaited is that message's answer again
 	// (see exchange).
 	sent []string
+	// written counts the messages written on this connection: an
+	// answer with MSA-2 empty is the one in flight's only when it is
+	// the first (see Send).
+	written int
 }
 
 // maxSent bounds conn.sent.
@@ -385,12 +391,25 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 		c.c.Close()
 		return &AckError{Code: "NAK", Host: s.hostport, Item: it.ID}
 	}
-	if ctrl != "" && a.msg.Get("MSA-2") == "" && !s.emptyMSA2.Swap(true) {
-		// Required by HL7, left empty by some receivers. One message is
-		// in flight on a connection, so the answer is that message's;
-		// said once, as the receiver will do it every time.
-		s.log.Warn("the exchange leaves MSA-2 empty in its acknowledgements; each is taken as the answer to the message in flight on its connection",
-			"exchange", s.hostport, "item", it.ID)
+	if ctrl != "" && a.msg.Get("MSA-2") == "" {
+		// Required by HL7, left empty by some receivers. An answer that
+		// names no message is this one's only where no other was
+		// written on the connection: on a kept connection it may answer
+		// an earlier message again (as some receivers do before the new
+		// one's, see exchange), and taken for this one's, a message the
+		// receiver refused would count as delivered. So it is a
+		// mismatch there (retried on a new connection), and the
+		// connection it answers on is not kept for the next message.
+		if c.written > 1 {
+			c.c.Close()
+			return &AckError{Code: strings.ToUpper(strings.TrimSpace(a.msg.Get("MSA-1"))), Host: s.hostport, Item: it.ID, Mismatch: true, Want: ctrl}
+		}
+		keep = func() { c.c.Close() }
+		if !s.emptyMSA2.Swap(true) {
+			// Said once, as the receiver will do it every time.
+			s.log.Warn("the exchange leaves MSA-2 empty in its acknowledgements; each is taken as the answer to the one message sent on its connection, which is not kept for another",
+				"exchange", s.hostport, "item", it.ID)
+		}
 	}
 	ae := ackError(a.msg, ctrl, s.hostport, it.ID)
 	switch {
@@ -473,6 +492,7 @@ func (s *Sink) exchange(ctx context.Context, c *conn, msg []byte, ctrl string) (
 	if err := mllp.WriteFrame(c.c, msg); err != nil {
 		return answer{}, err
 	}
+	c.written++
 	if ctrl != "" {
 		if len(c.sent) == maxSent {
 			c.sent = slices.Delete(c.sent, 0, 1)
@@ -575,9 +595,10 @@ func (e *AckError) Summary() string {
 // ackError classifies an HL7 acknowledgement; nil means accepted.
 func ackError(ack *hl7v2.Message, ctrl, host, item string) *AckError {
 	code := strings.ToUpper(strings.TrimSpace(ack.Get("MSA-1")))
-	// An empty MSA-2 answers the one message in flight on the
-	// connection (see Send): taken as a mismatch, the message the
-	// receiver had taken was sent to it again on every retry.
+	// An empty MSA-2 answers the one message written on the
+	// connection (see Send, which refuses it on a connection that
+	// carried others): taken as a mismatch, the message the receiver
+	// had taken was sent to it again on every retry.
 	if got := ack.Get("MSA-2"); ctrl != "" && got != ctrl && got != "" {
 		return &AckError{Code: code, Host: host, Item: item, Mismatch: true, Got: got, Want: ctrl}
 	}

@@ -473,8 +473,9 @@ func (s *slowReader) Read(p []byte) (int, error) {
 // some do) answers the one message in flight on the connection: before,
 // its AA was a mismatch, and the message it had taken was sent to it
 // again on every retry, a duplicate each time. ferry takes the answer,
-// says once in a WARN that the receiver leaves MSA-2 empty, and keeps the
-// connection. An AE without MSA-2 is still a dead letter.
+// says once in a WARN that the receiver leaves MSA-2 empty, and sends the
+// next message on a new connection (TestEmptyMSA2StaleAck says why). An
+// AE without MSA-2 is still a dead letter.
 func TestEmptyMSA2(t *testing.T) {
 	p, srv := testPKI(t)
 	var mu sync.Mutex
@@ -515,7 +516,93 @@ func TestEmptyMSA2(t *testing.T) {
 	if n := strings.Count(logs.String(), "MSA-2 empty"); n != 1 {
 		t.Errorf("%d WARNs about the empty MSA-2, want 1:\n%s", n, logs.String())
 	}
-	if s.dials != 1 {
-		t.Errorf("%d connections, want 1 (kept)", s.dials)
+	if s.dials != 4 {
+		t.Errorf("%d connections, want 4 (one a message: an answer naming no message can be matched only on a connection that carried no other)", s.dials)
+	}
+}
+
+// TestEmptyMSA2StaleAck: an answer with MSA-2 empty names no message, so
+// it can be taken for this message's only where no other was written on
+// the connection. A receiver that answers a kept connection's earlier
+// messages again before the new one's (as some do, see exchange) sent,
+// with MSA-2 empty, the first message's AA again when the second
+// arrived, and that was taken for the second's: here a message the
+// receiver refused with AE, then never sent again. The receiver leaves
+// MSA-2 empty always, or only when it answers again.
+func TestEmptyMSA2StaleAck(t *testing.T) {
+	for _, valued := range []bool{false, true} {
+		t.Run(fmt.Sprint("MSA-2 valued ", valued), func(t *testing.T) {
+			p, srv := testPKI(t)
+			ln, err := tls.Listen("tcp", "127.0.0.1:0", srv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ln.Close() })
+			ack := func(code, ctrl string) []byte {
+				return mllp.AppendFrame(nil, []byte("MSH|^~\\&|HIE|HIE|EHR|CLINIC|20261125083001||ACK^A01^ACK|A1|P|2.5.1\rMSA|"+code+"|"+ctrl+"\r"))
+			}
+			var mu sync.Mutex
+			got := map[string]int{} // control id -> times received
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					go func() {
+						defer c.Close()
+						rd := mllp.NewReader(bufio.NewReader(c), 1<<20)
+						for n := 0; ; n++ {
+							f, err := rd.ReadFrame()
+							if err != nil {
+								return
+							}
+							m, _ := hl7v2.Parse(f)
+							mu.Lock()
+							got[m.ControlID()]++
+							mu.Unlock()
+							// The first message is accepted, the second
+							// refused.
+							ctrl := m.ControlID()
+							code := map[string]string{"E0": "AA", "E1": "AE"}[ctrl]
+							if !valued {
+								ctrl = ""
+							}
+							out := ack(code, ctrl)
+							if n > 0 {
+								// The connection's earlier message
+								// answered again first.
+								out = append(ack("AA", ""), out...)
+							}
+							if _, err := c.Write(out); err != nil {
+								return
+							}
+						}
+					}()
+				}
+			}()
+			s := newSink(t, p, ln.Addr().String())
+			if err := s.Send(context.Background(), item(t, "e0", adtMsg("E0"))); err != nil {
+				t.Fatalf("first message: %v", err)
+			}
+			err = s.Send(context.Background(), item(t, "e1", adtMsg("E1")))
+			if err == nil {
+				t.Fatal("second message: taken as accepted on the AA that answered the first again")
+			}
+			if !queue.IsPermanent(err) {
+				// A mismatch: retried on a new connection, where the
+				// receiver's answer is the AE.
+				err = s.Send(context.Background(), item(t, "e1", adtMsg("E1")))
+			}
+			var ae *AckError
+			if !errors.As(err, &ae) || ae.Code != "AE" || !queue.IsPermanent(err) {
+				t.Fatalf("second message, refused with AE: %v, want the AE (a dead letter)", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if got["E0"] != 1 {
+				t.Errorf("the first message was received %d times, want 1", got["E0"])
+			}
+		})
 	}
 }
