@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"text/tabwriter"
 
 	"github.com/ferry-health/ferry/adapters/pipeline"
@@ -104,6 +105,10 @@ func cmdHeld(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return err
 		}
+		// Newest first: a group's supersede batch goes before its
+		// document, so that a removal failing half-way never leaves the
+		// batch held alone, to be released later without the document.
+		slices.Reverse(ids)
 		aud, err := newOpsAudit(cfg, "held discard")
 		if err != nil {
 			return err
