@@ -82,3 +82,16 @@ func opsConfig(path string) (string, *config.Config, error) {
 	}
 	return path, cfg, err
 }
+
+// opsDataDir refuses a command that reads or changes the stores in
+// data_dir when data_dir does not exist. The embedded default's data_dir,
+// ./ferry-data, is relative to the folder the command runs in: run from
+// anywhere but the folder `ferry run` ran in, `ferry held list` created an
+// empty store there and answered "nothing is held", an all-clear about
+// data the gateway never kept there. name is what opsConfig returned.
+func opsDataDir(name string, cfg *config.Config) error {
+	if _, err := os.Stat(cfg.DataDir); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("data_dir %s does not exist (configuration: %s): no gateway has run with it; pass the gateway's configuration with --config FILE, or, for a relative data_dir, run this in the folder the gateway runs in", cfg.DataDir, name)
+	}
+	return nil
+}

@@ -44,8 +44,11 @@ func cmdHeld(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	_, cfg, err := opsConfig(*cfgPath)
+	name, cfg, err := opsConfig(*cfgPath)
 	if err != nil {
+		return err
+	}
+	if err := opsDataDir(name, cfg); err != nil {
 		return err
 	}
 	key, err := opsKey(cfg)

@@ -183,3 +183,26 @@ func TestHelpCreatesNoDataFolder(t *testing.T) {
 		}
 	}
 }
+
+// TestListWithoutDataDir: `ferry held list` and `ferry quarantine list`
+// run in a folder where no gateway ran (the embedded default's data_dir is
+// ./ferry-data, relative to where the command runs) created an empty store
+// there and answered "nothing is held" / "nothing is quarantined", an
+// all-clear about a data_dir that was never the gateway's. They must say
+// that data_dir does not exist, exit 1 and create nothing.
+func TestListWithoutDataDir(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, args := range [][]string{
+		{"held", "list"}, {"held", "show", "01NOSUCHID0000000000000000"},
+		{"quarantine", "list"}, {"quarantine", "show", "01NOSUCHID0000000000000000"},
+	} {
+		var out, errOut bytes.Buffer
+		code := runMain(context.Background(), args, &out, &errOut)
+		if code != 1 || !strings.Contains(errOut.String(), "ferry-data does not exist") {
+			t.Errorf("ferry %s: exit %d, want 1 naming the missing data_dir\n%s%s", strings.Join(args, " "), code, out.String(), errOut.String())
+		}
+		if _, err := os.Stat("ferry-data"); err == nil {
+			t.Fatalf("ferry %s created ./ferry-data", strings.Join(args, " "))
+		}
+	}
+}

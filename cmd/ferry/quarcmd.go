@@ -60,6 +60,13 @@ func cmdQuarantine(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return errUsage
 	}
 	sub, rest := args[0], args[1:]
+	switch sub {
+	case "list", "show", "replay", "purge":
+	default:
+		// Checked before data_dir is: `ferry quarantine -h` run from any
+		// directory prints the usage, not that ./ferry-data is missing.
+		return errUsage
+	}
 	fs := newFlags("quarantine "+sub, stderr)
 	cfgPath := opsConfigFlag(fs)
 	all := fs.Bool("all", false, "replay or purge every quarantined input")
@@ -69,8 +76,11 @@ func cmdQuarantine(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	_, cfg, err := opsConfig(*cfgPath)
+	name, cfg, err := opsConfig(*cfgPath)
 	if err != nil {
+		return err
+	}
+	if err := opsDataDir(name, cfg); err != nil {
 		return err
 	}
 	key, err := opsKey(cfg)

@@ -381,6 +381,14 @@ func newestFile(dir string) (time.Time, error) {
 	return newest, err
 }
 
+// statusLabel pads a label of PrintStatus to its column of 19. A longer
+// one (a format such as "convert fhir-ndjson:", a source or folder with a
+// long name) keeps one space before its figures rather than running into
+// them.
+func statusLabel(label string) string {
+	return fmt.Sprintf("%-18s ", label)
+}
+
 // PrintStatus writes s for a person.
 func PrintStatus(w io.Writer, s *Status) {
 	now := s.Now
@@ -450,10 +458,10 @@ func PrintStatus(w io.Writer, s *Status) {
 		sort.Strings(formats)
 		for _, f := range formats {
 			h := s.Convert[f]
-			fmt.Fprintf(w, "%-19sp50 %s, p99 %s over %d inputs\n", "convert "+f+":", h.bound(0.5), h.bound(0.99), h.Count())
+			fmt.Fprintf(w, "%sp50 %s, p99 %s over %d inputs\n", statusLabel("convert "+f+":"), h.bound(0.5), h.bound(0.99), h.Count())
 		}
 		for _, src := range s.Sources {
-			fmt.Fprintf(w, "%-19s%d messages: %d accepted, %d refused as errors (AE), %d rejected to resend (AR)", src.Kind+" "+src.Name+":", src.Messages, src.Accepted, src.Errors, src.Rejects)
+			fmt.Fprintf(w, "%s%d messages: %d accepted, %d refused as errors (AE), %d rejected to resend (AR)", statusLabel(src.Kind+" "+src.Name+":"), src.Messages, src.Accepted, src.Errors, src.Rejects)
 			if h := src.AckLatency; h != nil && h.Count() > 0 {
 				fmt.Fprintf(w, "; ACK after p50 %s, p99 %s", h.bound(0.5), h.bound(0.99))
 			}
@@ -470,7 +478,7 @@ func PrintStatus(w io.Writer, s *Status) {
 			}
 		}
 		for _, f := range s.Folders {
-			fmt.Fprintf(w, "%-19s%d waiting", f.Kind+" "+f.Name+":", f.Waiting)
+			fmt.Fprintf(w, "%s%d waiting", statusLabel(f.Kind+" "+f.Name+":"), f.Waiting)
 			if !f.OldestWaiting.IsZero() {
 				fmt.Fprintf(w, " (oldest seen %s ago)", ago(f.OldestWaiting, now))
 			}

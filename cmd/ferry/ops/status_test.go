@@ -1,8 +1,10 @@
 package ops
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,6 +83,28 @@ func TestHistogramQuantile(t *testing.T) {
 	}{{0.5, "≤ 1ms"}, {0.9, "≤ 10ms"}, {0.99, "≤ 100ms"}, {1, "> 100ms"}} {
 		if got := h.bound(c.q); got != c.want {
 			t.Errorf("bound(%v) = %q, want %q", c.q, got, c.want)
+		}
+	}
+}
+
+// TestPrintStatusLongLabels: labels are padded to a column of 19, and
+// those longer than it ran into their figures ("convert
+// fhir-ndjson:p50 ≤ 500µs", "mllp lab-from-the-lis:0 messages"), as the
+// ehr folder's NDJSON drops and any source name of more than 12 letters
+// made them. A label always keeps a space before its figures.
+func TestPrintStatusLongLabels(t *testing.T) {
+	h := &Histogram{BoundsSeconds: []float64{0.001}, Counts: []int64{1, 0}}
+	s := &Status{
+		Online:  true,
+		Convert: map[string]*Histogram{"fhir-ndjson": h, "hl7v2-batch": h},
+		Sources: []SourceStatus{{Name: "lab-from-the-lis", Kind: "mllp"}},
+		Folders: []FolderStatus{{Name: "ehr-exports-nightly", Kind: "ehr"}},
+	}
+	var b bytes.Buffer
+	PrintStatus(&b, s)
+	for _, want := range []string{"convert fhir-ndjson: p50", "convert hl7v2-batch: p50", "mllp lab-from-the-lis: 0 messages", "ehr ehr-exports-nightly: 0 waiting"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("no %q in\n%s", want, b.String())
 		}
 	}
 }
