@@ -195,6 +195,7 @@ func TestListWithoutDataDir(t *testing.T) {
 	for _, args := range [][]string{
 		{"held", "list"}, {"held", "show", "01NOSUCHID0000000000000000"},
 		{"quarantine", "list"}, {"quarantine", "show", "01NOSUCHID0000000000000000"},
+		{"queue", "list"}, {"merges", "list"},
 	} {
 		var out, errOut bytes.Buffer
 		code := runMain(context.Background(), args, &out, &errOut)
@@ -204,5 +205,25 @@ func TestListWithoutDataDir(t *testing.T) {
 		if _, err := os.Stat("ferry-data"); err == nil {
 			t.Fatalf("ferry %s created ./ferry-data", strings.Join(args, " "))
 		}
+	}
+}
+
+// TestStatusWithoutDataDir: `ferry status` with no gateway answering and
+// no data_dir to read figures from says so, instead of printing a queue
+// of 0 "read from ./ferry-data" for a folder no gateway ever used; it
+// still exits 3 (not running).
+func TestStatusWithoutDataDir(t *testing.T) {
+	t.Chdir(t.TempDir())
+	cfg := filepath.Join(t.TempDir(), "ferry.yaml")
+	if err := os.WriteFile(cfg, []byte("data_dir: ./ferry-data\nstatus:\n  listen: \"\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	code := runMain(context.Background(), []string{"status", "--config", cfg}, &out, &errOut)
+	if code != 3 || !strings.Contains(errOut.String(), "does not exist") {
+		t.Errorf("exit %d, want 3 naming the missing data_dir\n%s%s", code, out.String(), errOut.String())
+	}
+	if _, err := os.Stat("ferry-data"); err == nil {
+		t.Fatal("ferry status created ./ferry-data")
 	}
 }

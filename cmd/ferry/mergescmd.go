@@ -47,6 +47,13 @@ func cmdMerges(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return errUsage
 	}
 	sub, rest := args[0], args[1:]
+	switch sub {
+	case "list", "undo":
+	default:
+		// Checked before data_dir is: a help flag run from any folder
+		// prints the usage, not that ./ferry-data is missing.
+		return errUsage
+	}
 	fs := newFlags("merges "+sub, stderr)
 	cfgPath := opsConfigFlag(fs)
 	phi := fs.Bool("phi", false, "show patient identifiers (chart numbers) instead of patient keys; audited")
@@ -55,8 +62,11 @@ func cmdMerges(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	_, cfg, err := opsConfig(*cfgPath)
+	name, cfg, err := opsConfig(*cfgPath)
 	if err != nil {
+		return err
+	}
+	if err := opsDataDir(name, cfg); err != nil {
 		return err
 	}
 	key, err := opsKey(cfg)

@@ -43,6 +43,13 @@ func cmdQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return errUsage
 	}
 	sub, rest := args[0], args[1:]
+	switch sub {
+	case "list", "show", "retry", "purge":
+	default:
+		// Checked before data_dir is: a help flag run from any folder
+		// prints the usage, not that ./ferry-data is missing.
+		return errUsage
+	}
 	fs := newFlags("queue "+sub, stderr)
 	cfgPath := opsConfigFlag(fs)
 	all := fs.Bool("all", false, "retry or purge every dead letter")
@@ -53,8 +60,11 @@ func cmdQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	_, cfg, err := opsConfig(*cfgPath)
+	name, cfg, err := opsConfig(*cfgPath)
 	if err != nil {
+		return err
+	}
+	if err := opsDataDir(name, cfg); err != nil {
 		return err
 	}
 	switch sub {

@@ -23,7 +23,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if fs.NArg() > 0 {
 		return errUsage
 	}
-	_, cfg, err := opsConfig(*cfgPath)
+	name, cfg, err := opsConfig(*cfgPath)
 	if err != nil {
 		return err
 	}
@@ -42,6 +42,12 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	if st == nil {
+		if err := opsDataDir(name, cfg); err != nil {
+			// Not running, and no figures to read: the configuration is
+			// not the gateway's (another folder's ./ferry-data), or it
+			// never ran. Exit 3 all the same: it is not running.
+			return exitError{code: 3, err: err}
+		}
 		if st, err = ops.OfflineStatus(cfg); err != nil {
 			return err
 		}

@@ -24,6 +24,9 @@ func TestStatusOtherGateway(t *testing.T) {
 	defer other.Close()
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
+	if err := os.MkdirAll(data, 0o700); err != nil { // this gateway ran here before
+		t.Fatal(err)
+	}
 	cfgFile := filepath.Join(dir, "ferry.yaml")
 	yaml := fmt.Sprintf("data_dir: %q\nstatus: {listen: %q}\n", data, strings.TrimPrefix(other.URL, "http://"))
 	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
