@@ -1,7 +1,10 @@
 package ops
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 
 	"github.com/ferry-health/ferry/config"
 )
@@ -89,8 +92,20 @@ func CheckServiceFiles(cfg *config.Config, acct *ServiceAccount, skip string) []
 		}
 	}
 	if len(out) == 0 {
-		out = append(out, Check{Area: "access", Name: "service account files", Level: OK,
-			Detail: fmt.Sprintf("the service account %s (uid %d) can read the %d %s the configuration names", acct.Name, acct.UID, len(files), plural(len(files), "file", "files"))})
+		// A file that is not there is no file the account can read:
+		// counted apart (another check of doctor's says it is missing).
+		missing := 0
+		for _, f := range files {
+			if _, err := os.Stat(f.path); errors.Is(err, fs.ErrNotExist) {
+				missing++
+			}
+		}
+		n := len(files) - missing
+		detail := fmt.Sprintf("the service account %s (uid %d) can read the %d %s the configuration names", acct.Name, acct.UID, n, plural(n, "file", "files"))
+		if missing > 0 {
+			detail += fmt.Sprintf(" that exist (%d %s missing)", missing, plural(missing, "is", "are"))
+		}
+		out = append(out, Check{Area: "access", Name: "service account files", Level: OK, Detail: detail})
 	}
 	return out
 }

@@ -107,6 +107,14 @@ func TestServiceFilesRootOnlyKey(t *testing.T) {
 	if len(checks) != 1 || checks[0].Level != OK || !strings.Contains(checks[0].Detail, "can read the 6 files") {
 		t.Fatalf("after the fixes: %+v", checks)
 	}
+	// A file that does not exist is not one the account can read (doctor
+	// says it is missing in a check of its own): the summary counts the
+	// files that are there and says how many are not.
+	cfg.Exchange.TLS.CAFile = filepath.Join(base, "missing-ca.pem")
+	checks = CheckServiceFiles(cfg, acct, "")
+	if len(checks) != 1 || checks[0].Level != OK || !strings.Contains(checks[0].Detail, "can read the 6 files the configuration names that exist (1 is missing)") {
+		t.Fatalf("with a missing file: %+v", checks)
+	}
 	if fi, _ := os.Stat(key); fi.Mode().Perm() != 0o640 {
 		t.Errorf("key mode %04o after the fix, want 0640 (others still kept out)", fi.Mode().Perm())
 	}
