@@ -7,7 +7,7 @@ import (
 )
 
 // TestDescribeNamesEverySource: the "ferry started" line names every
-// source in the configuration's order. It named the MLLP listeners only
+// source in the configuration's order, and then the status page. It named the MLLP listeners only
 // (in map order), so a site's log said nothing of the EHR and fax folders
 // it watched, and an operator reading it took them for not running.
 func TestDescribeNamesEverySource(t *testing.T) {
@@ -24,6 +24,7 @@ sources:
     - {name: ehr, kind: ehr, path: %q}
     - {name: inbox, kind: fax, path: %q}
 fax: {source_id: 1.3.6.1.4.1.21367.2026.1}
+status: {listen: 127.0.0.1:0}
 `, filepath.Join(dir, "data"), ehr, fax)
 	gw := runGateway(t, cfg)
 	got := gw.Describe()
@@ -34,6 +35,7 @@ fax: {source_id: 1.3.6.1.4.1.21367.2026.1}
 		"folder/ehr (ehr) on " + ehr,
 		"folder/inbox (fax) on " + fax,
 		"no exchange configured",
+		"status page on http://" + gw.statusAddr.String() + "/",
 	}
 	at := 0
 	for _, w := range want {

@@ -477,5 +477,9 @@ func (g *gateway) Describe() string {
 		parts = append(parts, "no exchange configured: bundles go to "+g.cfg.Path("outbox"))
 	}
 	parts = append(parts, "data in "+g.cfg.DataDir)
+	if g.statusAddr != nil {
+		// Where to look first: the status page and /metrics.
+		parts = append(parts, "status page on http://"+g.statusAddr.String()+"/")
+	}
 	return strings.Join(parts, "; ")
 }
