@@ -208,6 +208,13 @@ func TestAckClassification(t *testing.T) {
 // fakeExchange is a TLS server that answers each frame with reply(frame),
 // or closes the connection when reply returns nil.
 func fakeExchange(t *testing.T, srv *tls.Config, reply func(frame []byte) []byte) string {
+	return fakeExchangeConns(t, srv, func() func(frame []byte) []byte { return reply })
+}
+
+// fakeExchangeConns is fakeExchange with a reply function of each
+// connection's own (newReply is called once a connection), for a receiver
+// whose answers depend on what the connection carried before.
+func fakeExchangeConns(t *testing.T, srv *tls.Config, newReply func() func(frame []byte) []byte) string {
 	t.Helper()
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", srv)
 	if err != nil {
@@ -220,6 +227,7 @@ func fakeExchange(t *testing.T, srv *tls.Config, reply func(frame []byte) []byte
 			if err != nil {
 				return
 			}
+			reply := newReply()
 			go func() {
 				defer c.Close()
 				rd := mllp.NewReader(bufio.NewReader(c), 1<<20)
@@ -533,59 +541,40 @@ func TestEmptyMSA2StaleAck(t *testing.T) {
 	for _, valued := range []bool{false, true} {
 		t.Run(fmt.Sprint("MSA-2 valued ", valued), func(t *testing.T) {
 			p, srv := testPKI(t)
-			ln, err := tls.Listen("tcp", "127.0.0.1:0", srv)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { ln.Close() })
 			ack := func(code, ctrl string) []byte {
 				return mllp.AppendFrame(nil, []byte("MSH|^~\\&|HIE|HIE|EHR|CLINIC|20261125083001||ACK^A01^ACK|A1|P|2.5.1\rMSA|"+code+"|"+ctrl+"\r"))
 			}
 			var mu sync.Mutex
 			got := map[string]int{} // control id -> times received
-			go func() {
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
+			addr := fakeExchangeConns(t, srv, func() func([]byte) []byte {
+				n := 0 // messages this connection carried before
+				return func(f []byte) []byte {
+					m, _ := hl7v2.Parse(f)
+					mu.Lock()
+					got[m.ControlID()]++
+					mu.Unlock()
+					// The first message is accepted, the second
+					// refused.
+					ctrl := m.ControlID()
+					code := map[string]string{"E0": "AA", "E1": "AE"}[ctrl]
+					if !valued {
+						ctrl = ""
 					}
-					go func() {
-						defer c.Close()
-						rd := mllp.NewReader(bufio.NewReader(c), 1<<20)
-						for n := 0; ; n++ {
-							f, err := rd.ReadFrame()
-							if err != nil {
-								return
-							}
-							m, _ := hl7v2.Parse(f)
-							mu.Lock()
-							got[m.ControlID()]++
-							mu.Unlock()
-							// The first message is accepted, the second
-							// refused.
-							ctrl := m.ControlID()
-							code := map[string]string{"E0": "AA", "E1": "AE"}[ctrl]
-							if !valued {
-								ctrl = ""
-							}
-							out := ack(code, ctrl)
-							if n > 0 {
-								// The connection's earlier message
-								// answered again first.
-								out = append(ack("AA", ""), out...)
-							}
-							if _, err := c.Write(out); err != nil {
-								return
-							}
-						}
-					}()
+					out := ack(code, ctrl)
+					if n > 0 {
+						// The connection's earlier message answered
+						// again first.
+						out = append(ack("AA", ""), out...)
+					}
+					n++
+					return out
 				}
-			}()
-			s := newSink(t, p, ln.Addr().String())
+			})
+			s := newSink(t, p, addr)
 			if err := s.Send(context.Background(), item(t, "e0", adtMsg("E0"))); err != nil {
 				t.Fatalf("first message: %v", err)
 			}
-			err = s.Send(context.Background(), item(t, "e1", adtMsg("E1")))
+			err := s.Send(context.Background(), item(t, "e1", adtMsg("E1")))
 			if err == nil {
 				t.Fatal("second message: taken as accepted on the AA that answered the first again")
 			}
