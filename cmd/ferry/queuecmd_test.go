@@ -45,6 +45,29 @@ func deadLetterQueue(t *testing.T, cfg *config.Config, n int) (*diskq.Queue, []s
 	return q, ids
 }
 
+// deadLetter stores it in the queue of cfg, dead-letters it (a 422) and
+// closes the queue again, for the offline commands; it returns its id.
+func deadLetter(t *testing.T, cfg *config.Config, it *queue.Item) string {
+	t.Helper()
+	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close(context.Background())
+	ctx := context.Background()
+	if err := q.Put(ctx, it); err != nil {
+		t.Fatal(err)
+	}
+	got, ack, err := q.Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ack(ctx, queue.Permanent(errors.New("exchange answered 422"))); err != nil {
+		t.Fatal(err)
+	}
+	return got.ID
+}
+
 func writeCfg(t *testing.T, dir, statusAddr string) (string, *config.Config) {
 	t.Helper()
 	p := filepath.Join(dir, "ferry.yaml")
@@ -136,25 +159,9 @@ func TestQueueCommandsThroughRunningGateway(t *testing.T) {
 // attributes, never that one.
 func TestQueueShowHidesPatient(t *testing.T) {
 	cfgFile, cfg := writeCfg(t, t.TempDir(), freeAddr(t))
-	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	it := &queue.Item{Source: "mllp/main", Body: []byte(`{"resourceType":"Bundle"}`),
-		Attrs: map[string]string{"type": "ADT^A01", pipeline.AttrPatient: `{"system":"urn:oid:1.2.3","value":"MRN-SECRET-77"}`}}
-	if err := q.Put(ctx, it); err != nil {
-		t.Fatal(err)
-	}
-	got, ack, err := q.Get(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ack(ctx, queue.Permanent(errors.New("exchange answered 422"))); err != nil {
-		t.Fatal(err)
-	}
-	q.Close(ctx)
-	out, err := runQueue(t, "show", got.ID, "--config", cfgFile)
+	id := deadLetter(t, cfg, &queue.Item{Source: "mllp/main", Body: []byte(`{"resourceType":"Bundle"}`),
+		Attrs: map[string]string{"type": "ADT^A01", pipeline.AttrPatient: `{"system":"urn:oid:1.2.3","value":"MRN-SECRET-77"}`}})
+	out, err := runQueue(t, "show", id, "--config", cfgFile)
 	if err != nil {
 		t.Fatalf("show: %v\n%s", err, out)
 	}
@@ -168,25 +175,9 @@ func TestQueueShowHidesPatient(t *testing.T) {
 // retry waits for again, so an operator can tell what it waits for.
 func TestQueueShowAfter(t *testing.T) {
 	cfgFile, cfg := writeCfg(t, t.TempDir(), freeAddr(t))
-	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	it := &queue.Item{Key: "5f2b9c0e7d1a4b3c8e6f0a1b2c3d4e5f", After: []string{"0a1b2c3d4e5f60718293a4b5c6d7e8f9"}, Source: "mllp/main",
-		Body: []byte(`{"resourceType":"Bundle"}`), Attrs: map[string]string{"type": "ADT^A40"}}
-	if err := q.Put(ctx, it); err != nil {
-		t.Fatal(err)
-	}
-	got, ack, err := q.Get(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ack(ctx, queue.Permanent(errors.New("exchange answered 422"))); err != nil {
-		t.Fatal(err)
-	}
-	q.Close(ctx)
-	out, err := runQueue(t, "show", got.ID, "--config", cfgFile)
+	id := deadLetter(t, cfg, &queue.Item{Key: "5f2b9c0e7d1a4b3c8e6f0a1b2c3d4e5f", After: []string{"0a1b2c3d4e5f60718293a4b5c6d7e8f9"}, Source: "mllp/main",
+		Body: []byte(`{"resourceType":"Bundle"}`), Attrs: map[string]string{"type": "ADT^A40"}})
+	out, err := runQueue(t, "show", id, "--config", cfgFile)
 	if err != nil {
 		t.Fatalf("show: %v\n%s", err, out)
 	}
@@ -201,24 +192,8 @@ func TestQueueShowAfter(t *testing.T) {
 // comes after.
 func TestQueueShowBehind(t *testing.T) {
 	cfgFile, cfg := writeCfg(t, t.TempDir(), freeAddr(t))
-	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	it := &queue.Item{Key: "p", After: []string{queue.Behind(pipeline.DirectoryKey), "m"}, Source: "folder/ehr", Body: []byte(`{"resourceType":"Bundle"}`)}
-	if err := q.Put(ctx, it); err != nil {
-		t.Fatal(err)
-	}
-	_, ack, err := q.Get(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ack(ctx, queue.Permanent(errors.New("HTTP 422"))); err != nil {
-		t.Fatal(err)
-	}
-	q.Close(ctx)
-	out, err := runQueue(t, "show", it.ID, "--config", cfgFile)
+	id := deadLetter(t, cfg, &queue.Item{Key: "p", After: []string{queue.Behind(pipeline.DirectoryKey), "m"}, Source: "folder/ehr", Body: []byte(`{"resourceType":"Bundle"}`)})
+	out, err := runQueue(t, "show", id, "--config", cfgFile)
 	if err != nil {
 		t.Fatal(err)
 	}
