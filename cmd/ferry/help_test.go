@@ -65,6 +65,14 @@ func TestSubcommandHelpExitsZero(t *testing.T) {
 	if code := runMain(context.Background(), []string{"queue"}, &out, &errOut); code != 2 {
 		t.Errorf("ferry queue without an action: exit %d, want 2", code)
 	}
+	// The usage line sets the command apart from what it does, which
+	// may begin with the same word ("ferry convert convert HL7 v2" read
+	// as a typo).
+	errOut.Reset()
+	runMain(context.Background(), []string{"convert"}, &out, &errOut)
+	if want := "usage: ferry convert — convert HL7 v2"; !strings.HasPrefix(errOut.String(), want) {
+		t.Errorf("ferry convert without a file printed %q, want it to begin %q", errOut.String(), want)
+	}
 }
 
 // TestStartStopLoggedWithVersion: the README promises that each start

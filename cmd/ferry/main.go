@@ -97,7 +97,9 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "usage: ferry %s %s\n", args[0], c.usage)
+		// The command's name, then what it does: its line of the list
+		// `ferry --help` prints, which begins with a verb or a noun.
+		fmt.Fprintf(stderr, "usage: ferry %s — %s\n", args[0], c.usage)
 		if slices.ContainsFunc(args[1:], isHelpFlag) {
 			// `ferry queue --help`: the usage was asked for, not a mistake.
 			return 0
