@@ -48,6 +48,7 @@ type spare struct {
 	mu     sync.Mutex
 	state  spareState
 	failed bool // the last preparation failed (logged once per episode)
+	taken  int  // rotations into a spare
 
 	wake chan struct{} // buffered 1: prepare a spare if there is none
 	stop chan struct{}
@@ -236,6 +237,9 @@ func (q *Queue) takeSpare(idx, firstSeq uint64) *segment {
 		q.log.Warn("queue spare segment not used; the segment is created instead", "reason", err.Error())
 		return nil
 	}
+	sp.mu.Lock()
+	sp.taken++
+	sp.mu.Unlock()
 	return seg
 }
 
