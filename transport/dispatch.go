@@ -15,6 +15,7 @@ import (
 
 	"github.com/ferry-health/ferry/config/configtls"
 	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/transport/neterr"
 )
 
 // Defaults for DispatcherOptions fields left zero.
@@ -617,7 +618,7 @@ func (d *Dispatcher) retryDelay(attempts int) time.Duration {
 func outcomeUnknown(ctx context.Context, err error) bool {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
-		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), isConnReset(err):
+		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), neterr.ConnReset(err):
 		return true
 	case errors.Is(err, context.Canceled) && ctx.Err() == nil:
 		return true

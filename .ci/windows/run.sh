@@ -43,7 +43,7 @@ GOROOT=$(go env GOROOT)
 PKGS=(queue/diskq queue/durable queue/dedup queue/seal adapters/folder adapters/fax adapters/ehrdrop
   config config/configtls config/pki installer transport/outbox transport/audit cmd/ferry/ops cmd/ferry
   adapters/mllp adapters/pipeline transport/fhirhttp transport/mllptls config/configproxy config/configopaque
-  queue/latency adapters/hl7v2 adapters/fhir adapters/convert/v2fhir adapters/convert/ccdafhir
+  transport/neterr queue/latency adapters/hl7v2 adapters/fhir adapters/convert/v2fhir adapters/convert/ccdafhir
   adapters/convert/csvfhir adapters/convert/faxfhir adapters/convert/faxfhir/tiffpdf adapters/convert/xdmfhir)
 if (($#)); then PKGS=("$@"); fi
 

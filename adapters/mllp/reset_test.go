@@ -5,6 +5,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/ferry-health/ferry/transport/neterr"
 )
 
 // TestIsConnReset: a connection its peer resets (as a load balancer's
@@ -15,8 +17,8 @@ import (
 func TestIsConnReset(t *testing.T) {
 	// The error the net package returns for a reset here.
 	err := &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError(resetCall, resetErrno)}
-	if !isConnReset(err) || !handshakeNotStarted(err) {
-		t.Errorf("%v: isConnReset %v, handshakeNotStarted %v; want both", err, isConnReset(err), handshakeNotStarted(err))
+	if !neterr.ConnReset(err) || !handshakeNotStarted(err) {
+		t.Errorf("%v: isConnReset %v, handshakeNotStarted %v; want both", err, neterr.ConnReset(err), handshakeNotStarted(err))
 	}
 
 	// A real one (Wine reports it as EOF, which is no handshake either).

@@ -23,6 +23,7 @@ import (
 	"github.com/ferry-health/ferry/adapters/hl7v2"
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/latency"
+	"github.com/ferry-health/ferry/transport/neterr"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -903,7 +904,7 @@ func authAttempted(err error) bool {
 // is what a TCP health check or a port scan does, not a misconfiguration.
 func handshakeNotStarted(err error) bool {
 	return isTimeout(err) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		isConnReset(err) || errors.Is(err, syscall.EPIPE)
+		neterr.ConnReset(err) || errors.Is(err, syscall.EPIPE)
 }
 
 func isTimeout(err error) bool {

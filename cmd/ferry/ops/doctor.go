@@ -21,7 +21,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/ferry-health/ferry/adapters/folder"
@@ -30,6 +29,7 @@ import (
 	"github.com/ferry-health/ferry/config/configtls"
 	"github.com/ferry-health/ferry/transport/fhirhttp"
 	"github.com/ferry-health/ferry/transport/mllptls"
+	"github.com/ferry-health/ferry/transport/neterr"
 )
 
 // Level grades a check.
@@ -494,7 +494,7 @@ func explainProxyError(err error, proxy *url.URL, target string, timeout time.Du
 	switch {
 	case errors.As(err, &dns):
 		return fmt.Sprintf("the proxy's name %q cannot be resolved (check proxy.url or HTTPS_PROXY)", dns.Name)
-	case isConnRefused(err):
+	case neterr.ConnRefused(err):
 		return fmt.Sprintf("nothing accepts connections at proxy %s (wrong host or port in proxy.url?)", p)
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		return fmt.Sprintf("no answer from proxy %s within %s (a firewall in the way, or the proxy is down)", p, timeout)
@@ -617,13 +617,13 @@ func ExplainConnError(err error, hostport string, timeout time.Duration) string 
 		return fmt.Sprintf("%s did not answer with TLS but with plain HTTP (is the port wrong, or is the exchange behind a TLS proxy on another port?)", hostport)
 	case errors.As(err, &dns):
 		return fmt.Sprintf("the name %q cannot be resolved (typo in the url, or no DNS on this machine?)", dns.Name)
-	case isConnRefused(err):
+	case neterr.ConnRefused(err):
 		return fmt.Sprintf("nothing accepts connections on %s (exchange down, or wrong port?)", hostport)
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		return fmt.Sprintf("no answer from %s within %s (a firewall dropping the traffic, or the exchange is down)", hostport, timeout)
-	case errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH):
+	case neterr.Unreachable(err):
 		return fmt.Sprintf("no route to %s (network or VPN down?)", hostport)
-	case isConnReset(err), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+	case neterr.ConnReset(err), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Sprintf("%s closed the connection during the handshake (a proxy or firewall in the way, or the exchange refused ferry's client certificate): %v", hostport, err)
 	}
 	return err.Error()
@@ -909,15 +909,15 @@ func CheckPorts(ctx context.Context, cfg *config.Config) []Check {
 		case err == nil:
 			ln.Close()
 			c.Level, c.Detail = OK, "free"
-		case isAddrInUse(err) && otherFerry != "":
+		case neterr.AddrInUse(err) && otherFerry != "":
 			c.Level, c.Detail = Fail, otherFerry
-		case isAddrInUse(err) && ferryRunning != "":
+		case neterr.AddrInUse(err) && ferryRunning != "":
 			c.Level, c.Detail = OK, "in use by the running ferry ("+ferryRunning+")"
-		case isAddrInUse(err):
+		case neterr.AddrInUse(err):
 			c.Level, c.Detail = Fail, "already in use by another program; stop it or choose another port"
-		case errors.Is(err, syscall.EACCES):
+		case neterr.AccessDenied(err):
 			c.Level, c.Detail = Fail, "this account may not listen on it (ports below 1024 need privileges; use 2575)"
-		case errors.Is(err, syscall.EADDRNOTAVAIL):
+		case neterr.AddrNotAvail(err):
 			c.Level, c.Detail = Fail, "this machine has no such address"
 		default:
 			c.Level, c.Detail = Fail, err.Error()

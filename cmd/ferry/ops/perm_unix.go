@@ -3,7 +3,6 @@
 package ops
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/user"
@@ -65,8 +64,4 @@ func diskFree(dir string) (free, total uint64, err error) {
 	return uint64(avail) * bsize, uint64(st.Blocks) * bsize, nil
 }
 
-func isAddrInUse(err error) bool   { return errors.Is(err, syscall.EADDRINUSE) }
-func isConnRefused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }
 
-// isConnReset reports a connection the peer reset.
-func isConnReset(err error) bool { return errors.Is(err, syscall.ECONNRESET) }

@@ -3,10 +3,8 @@
 package ops
 
 import (
-	"errors"
 	"fmt"
 	"os"
-	"syscall"
 
 	"golang.org/x/sys/windows"
 )
@@ -29,16 +27,3 @@ func diskFree(dir string) (free, total uint64, err error) {
 	return avail, tot, nil
 }
 
-func isAddrInUse(err error) bool {
-	return errors.Is(err, windows.WSAEADDRINUSE) || errors.Is(err, syscall.EADDRINUSE)
-}
-
-func isConnRefused(err error) bool {
-	return errors.Is(err, windows.WSAECONNREFUSED) || errors.Is(err, syscall.ECONNREFUSED)
-}
-
-// isConnReset reports a connection the peer reset: WSAECONNRESET (10054),
-// which syscall.ECONNRESET (a number Go invents on Windows) does not match.
-func isConnReset(err error) bool {
-	return errors.Is(err, windows.WSAECONNRESET) || errors.Is(err, syscall.ECONNRESET)
-}

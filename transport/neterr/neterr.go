@@ -1,0 +1,36 @@
+// Package neterr names the socket errors ferry treats specially, the same
+// way on every system. On Windows the socket calls fail with Winsock's
+// own numbers (WSAECONNRESET 10054, WSAECONNREFUSED 10061, WSAEADDRINUSE
+// 10048, WSAENETUNREACH 10051, WSAEHOSTUNREACH 10065, WSAEACCES 10013,
+// WSAEADDRNOTAVAIL 10049), which the syscall package's ECONNRESET and the like (numbers Go
+// invents there) do not match; each function here matches both.
+package neterr
+
+import "errors"
+
+// ConnReset reports a connection the peer reset.
+func ConnReset(err error) bool { return errors.Is(err, connReset) || errors.Is(err, connResetWin) }
+
+// ConnRefused reports a connection nothing listened for.
+func ConnRefused(err error) bool {
+	return errors.Is(err, connRefused) || errors.Is(err, connRefusedWin)
+}
+
+// AddrInUse reports a listen on an address another socket holds.
+func AddrInUse(err error) bool { return errors.Is(err, addrInUse) || errors.Is(err, addrInUseWin) }
+
+// Unreachable reports a connection the network had no route for (the
+// network or a VPN down).
+func Unreachable(err error) bool {
+	return errors.Is(err, netUnreach) || errors.Is(err, hostUnreach) ||
+		errors.Is(err, netUnreachWin) || errors.Is(err, hostUnreachWin)
+}
+
+// AccessDenied reports a socket the system forbids this account (a
+// privileged port; on Windows also a port another service reserved).
+func AccessDenied(err error) bool { return errors.Is(err, access) || errors.Is(err, accessWin) }
+
+// AddrNotAvail reports an address this machine does not have.
+func AddrNotAvail(err error) bool {
+	return errors.Is(err, addrNotAvail) || errors.Is(err, addrNotAvailWin)
+}
