@@ -63,5 +63,3 @@ func diskFree(dir string) (free, total uint64, err error) {
 	bsize := uint64(st.Bsize)
 	return uint64(avail) * bsize, uint64(st.Blocks) * bsize, nil
 }
-
-

@@ -26,4 +26,3 @@ func diskFree(dir string) (free, total uint64, err error) {
 	}
 	return avail, tot, nil
 }
-
