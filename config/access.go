@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"os"
@@ -164,4 +166,55 @@ func (c *Config) CheckKeyFileModes() error {
 		return nil
 	}
 	return &Error{File: c.source, Problems: ps}
+}
+
+// CheckTLSFiles loads the certificates, keys and CA bundles the
+// configuration names, as the gateway will: for each MLLP listener with
+// TLS, the exchange and the audit repository. A file that is there but
+// cannot be used (a key that belongs to another certificate, an expired
+// certificate, a CA bundle with no certificate, a key others can read)
+// is a problem, returned as a *Error naming the field. A file that does
+// not exist yet is only a warning, in missing: `ferry config check` may
+// run before the certificates are installed, as the package's own
+// configuration does. Only the first problem of each tls block is found.
+func (c *Config) CheckTLSFiles() (missing []Problem, err error) {
+	type block struct {
+		path string
+		load func() error
+	}
+	var blocks []block
+	for i, m := range c.Sources.MLLP {
+		if m.TLS != nil {
+			tc := *m.TLS
+			blocks = append(blocks, block{fmt.Sprintf("sources.mllp[%d].tls", i), func() error { _, err := tc.LoadTLSConfig(); return err }})
+		}
+	}
+	if c.Exchange.URL != "" {
+		tc := c.Exchange.TLS
+		blocks = append(blocks, block{"exchange.tls", func() error { _, err := tc.LoadTLSConfig(); return err }})
+	}
+	if c.Audit.URL != "" && c.Audit.TLS != (configtls.ClientConfig{}) {
+		tc := c.Audit.TLS
+		blocks = append(blocks, block{"audit.tls", func() error { _, err := tc.LoadTLSConfig(); return err }})
+	}
+	var ps []Problem
+	for _, b := range blocks {
+		lerr := b.load()
+		if lerr == nil {
+			continue
+		}
+		p := Problem{Path: b.path, Msg: lerr.Error()}
+		if c.root != nil {
+			p.Line = lineOf(c.root, b.path)
+		}
+		if errors.Is(lerr, fs.ErrNotExist) {
+			missing = append(missing, p)
+		} else {
+			ps = append(ps, p)
+		}
+	}
+	if len(ps) > 0 {
+		err = &Error{File: c.source, Problems: ps}
+	}
+	return missing, err
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/queue/seal"
@@ -45,15 +47,18 @@ func cmdConfig(_ context.Context, args []string, stdout, stderr io.Writer) error
 		// Parse stays offline; check reads the key as the gateway will.
 		key, err = cfg.LoadKey()
 	}
+	var missing []config.Problem
 	if err == nil {
-		// The gateway refuses TLS keys other accounts can read; say so now.
-		err = cfg.CheckKeyFileModes()
+		// The gateway refuses TLS keys other accounts can read, and
+		// certificates, keys and CA bundles it cannot use; say so now.
+		err = checkFiles(cfg, &missing)
 	}
 	var ce *config.Error
 	if errors.As(err, &ce) {
 		for _, p := range ce.Problems {
 			fmt.Fprintf(stdout, "%s: %s\n", ce.File, pathsPlain(p.String()))
 		}
+		printMissing(stdout, name, missing)
 		return exitError{code: 1, err: fmt.Errorf("%d problem(s) in %s", len(ce.Problems), ce.File)}
 	}
 	if err != nil {
@@ -62,6 +67,7 @@ func cmdConfig(_ context.Context, args []string, stdout, stderr io.Writer) error
 	for _, w := range cfg.Warnings() {
 		fmt.Fprintf(stdout, "%s: warning: %s\n", name, w)
 	}
+	printMissing(stdout, name, missing)
 	fmt.Fprintf(stdout, "%s: ok (%d MLLP listener(s), %d folder(s), exchange %s); %s\n", name,
 		len(cfg.Sources.MLLP), len(cfg.Sources.Folders), exchangeName(cfg), encryptionState(key))
 	if w := cfg.IdentifierWarning(); w != "" {
@@ -93,4 +99,47 @@ func encryptionState(k *seal.Key) string {
 		return "encryption: off"
 	}
 	return "encryption: on (key " + k.ID() + ")"
+}
+
+// checkFiles runs the configuration's file checks (key file modes, then
+// the TLS files) and returns their problems as one *config.Error; files
+// that do not exist yet go to missing. A key whose mode is the problem is
+// named once, by the mode check, not again by its tls block.
+func checkFiles(cfg *config.Config, missing *[]config.Problem) error {
+	var all *config.Error
+	add := func(err error) error {
+		var ce *config.Error
+		if !errors.As(err, &ce) {
+			return err
+		}
+		if all == nil {
+			all = &config.Error{File: ce.File}
+		}
+		for _, p := range ce.Problems {
+			if !slices.ContainsFunc(all.Problems, func(q config.Problem) bool { return strings.HasPrefix(q.Path, p.Path+".") }) {
+				all.Problems = append(all.Problems, p)
+			}
+		}
+		return nil
+	}
+	if err := add(cfg.CheckKeyFileModes()); err != nil {
+		return err
+	}
+	m, err := cfg.CheckTLSFiles()
+	*missing = m
+	if err := add(err); err != nil {
+		return err
+	}
+	if all == nil {
+		return nil
+	}
+	return all
+}
+
+// printMissing warns of the files the configuration names that do not
+// exist yet.
+func printMissing(w io.Writer, name string, missing []config.Problem) {
+	for _, m := range missing {
+		fmt.Fprintf(w, "%s: warning: %s (not installed yet? `ferry doctor` checks it again)\n", name, pathsPlain(m.String()))
+	}
 }

@@ -87,3 +87,46 @@ func TestConfigCheckKeyFileMode(t *testing.T) {
 		t.Fatalf("missing key (doctor's business): %v\n%s", err, out.String())
 	}
 }
+
+// TestConfigCheckTLSFiles: `ferry config check` loads every tls block's
+// files as the gateway will. A key that belongs to another certificate is
+// a problem naming the block and its line (the gateway would refuse the
+// listener, or hold delivery with "tls files" on its status page); a file
+// not installed yet is a warning, and the check passes.
+func TestConfigCheckTLSFiles(t *testing.T) {
+	dir := t.TempDir()
+	p, err := pki.WriteDemoSet(filepath.Join(dir, "pki"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "ferry.yaml")
+	check := func(ca, cert, key string) (string, error) {
+		t.Helper()
+		cfg := fmt.Sprintf("data_dir: %q\nexchange:\n  url: https://hie.example.org/fhir\n  tls:\n    ca_file: %q\n    cert_file: %q\n    key_file: %q\n",
+			filepath.Join(dir, "data"), ca, cert, key)
+		if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		err := cmdConfig(context.Background(), []string{"check", file}, &out, io.Discard)
+		return out.String(), err
+	}
+
+	out, err := check(p.CA, p.ClientCert, p.ClientKey)
+	if err != nil || strings.Contains(out, "exchange.tls") {
+		t.Fatalf("good files: %v\n%s", err, out)
+	}
+
+	out, err = check(p.CA, p.ClientCert, p.ServerKey)
+	want := fmt.Sprintf("line 5: exchange.tls: key_file %q does not match the certificate in cert_file %q", p.ServerKey, p.ClientCert)
+	if err == nil || !strings.Contains(out, want) {
+		t.Fatalf("swapped key: %v\n%s\nwant %s", err, out, want)
+	}
+
+	gone := filepath.Join(dir, "not-yet", "ca.pem")
+	out, err = check(gone, p.ClientCert, p.ClientKey)
+	want = fmt.Sprintf("warning: line 5: exchange.tls: ca_file %q: file does not exist", gone)
+	if err != nil || !strings.Contains(out, want) || !strings.Contains(out, ": ok (") {
+		t.Fatalf("CA bundle not installed yet: %v\n%s\nwant %s", err, out, want)
+	}
+}
