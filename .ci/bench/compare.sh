@@ -3,7 +3,8 @@
 # (MLLP -> convert -> fsynced queue; the exchange is unreachable, so only ingest runs) from each binary
 # in turn, drives it with `ferry bench mllp` and prints msg/s, ACK p50/p99, the gateway's CPU per
 # message and its own account from /metrics (mean conversion, mean flush). On a shared machine two
-# runs of the same build move by 15 % or more: only figures taken in alternation compare.
+# runs of the same build move by 15 % or more: only figures taken in alternation compare, and the
+# order within a round turns each round.
 #
 #   bash .ci/bench/compare.sh OLD_BINARY NEW_BINARY [CONNS] [MESSAGES] [ROUNDS]
 #     e.g. git worktree add /tmp/old HEAD~3 && (cd /tmp/old && go build -o /tmp/ferry-old ./cmd/ferry)
@@ -59,8 +60,16 @@ one() {
   rm -rf "$dir"
 }
 
-log "$ROUNDS rounds of $CONNS connection(s) x $((MESSAGES / CONNS)) messages: old=$OLD new=$NEW"
+# The order turns each round (old, new; new, old; ...): on the reference VMs the build that runs first
+# in a pair was ahead in most pairs whichever it was (BENCHMARKS.md, sessions 14 and 16), so a fixed
+# order would favour one build. Use an even number of rounds.
+log "$ROUNDS rounds of $CONNS connection(s) x $((MESSAGES / CONNS)) messages: old=$OLD new=$NEW (order turns each round)"
 for ((r = 1; r <= ROUNDS; r++)); do
-  one "$OLD" old
-  one "$NEW" new
+  if ((r % 2)); then
+    one "$OLD" old
+    one "$NEW" new
+  else
+    one "$NEW" new
+    one "$OLD" old
+  fi
 done
