@@ -1503,6 +1503,7 @@ func (q *Queue) write(batch []*writeReq) *written {
 			q.writeRecovered()
 		}
 		q.prezero(seg)
+		q.askSpare(seg)
 	}
 	n := int64(len(buf))
 	if cap(buf) <= maxBatchBytes {

@@ -27,14 +27,15 @@ import (
 // commit's fdatasync waits for, and a rotation only writes its header,
 // renames it and syncs the directory, what creating a segment costs.
 //
-// When no spare is ready at a rotation (the disk is full, or segments
-// fill faster than the spare is zeroed), the writer creates the segment
-// and zeroes it as it goes, as it does for the newest segment found at
-// Open. A spare left by a crash is removed at Open: its name is not a
-// segment's, so replay never reads it, and it holds no record.
+// The spare is made once the newest segment is half full. When no spare
+// is ready at a rotation (the disk is full, or segments fill faster than
+// the spare is zeroed), the writer creates the segment and zeroes it as
+// it goes, as it does for the newest segment found at Open. A spare left
+// by a crash is removed at Open: its name is not a segment's, so replay
+// never reads it, and it holds no record.
 //
-// The spare also keeps a segment's worth of disk set aside: when the disk
-// fills, the next rotation still has a file to go to.
+// A spare, once made, also keeps a segment's worth of disk set aside:
+// when the disk fills, the next rotation still has a file to go to.
 
 // spareName is the spare segment's file in the queue directory.
 const spareName = "next.spare"
@@ -50,7 +51,7 @@ type spare struct {
 	failed bool // the last preparation failed (logged once per episode)
 	taken  int  // rotations into a spare
 
-	wake chan struct{} // buffered 1: prepare a spare if there is none
+	wake chan struct{} // buffered 1: prepare a spare if there is none (askSpare)
 	stop chan struct{}
 	done chan struct{}
 }
@@ -85,7 +86,22 @@ func (q *Queue) startSpare() {
 		return
 	}
 	go q.spareLoop(sp)
-	sp.wake <- struct{}{}
+	q.askSpare(q.cur)
+}
+
+// askSpare wakes the spare's goroutine once seg, the newest segment, is
+// half full: the spare is made while the segment fills, not at every
+// start of a gateway that takes weeks to fill one. The caller is the
+// writer (or Open).
+func (q *Queue) askSpare(seg *segment) {
+	if seg.spareAsked || seg.wend < q.opts.SegmentBytes/2 {
+		return
+	}
+	seg.spareAsked = true
+	select {
+	case q.spare.wake <- struct{}{}:
+	default:
+	}
 }
 
 // stopSpare stops the spare's goroutine and removes the spare, so that a
@@ -206,9 +222,9 @@ func (q *Queue) prepareSpare(sp *spare) error {
 // takeSpare makes the spare segment idx, starting at firstSeq, when one
 // is ready: it writes and syncs the header, renames the file and syncs
 // the directory, as createSegment does for a new file. It returns nil
-// when there is no spare or it could not be used (it is removed then);
-// either way the spare's goroutine is woken to prepare the next one. The
-// caller is the writer, rotating.
+// when there is no spare or it could not be used (it is removed then).
+// The next spare is asked for when the new segment is half full
+// (askSpare). The caller is the writer, rotating.
 func (q *Queue) takeSpare(idx, firstSeq uint64) *segment {
 	sp := q.spare
 	sp.mu.Lock()
@@ -217,20 +233,14 @@ func (q *Queue) takeSpare(idx, firstSeq uint64) *segment {
 		sp.state = spareTaken
 	}
 	sp.mu.Unlock()
-	defer func() {
-		if ready {
-			sp.mu.Lock()
-			sp.state = spareNone
-			sp.mu.Unlock()
-		}
-		select {
-		case sp.wake <- struct{}{}:
-		default:
-		}
-	}()
 	if !ready {
 		return nil
 	}
+	defer func() {
+		sp.mu.Lock()
+		sp.state = spareNone
+		sp.mu.Unlock()
+	}()
 	seg, err := spareSegment(q.dir, sp.path, idx, firstSeq)
 	if err != nil {
 		os.Remove(sp.path)
