@@ -118,14 +118,15 @@ func TestConfigCheckTLSFiles(t *testing.T) {
 	}
 
 	out, err = check(p.CA, p.ClientCert, p.ServerKey)
-	want := fmt.Sprintf("line 5: exchange.tls: key_file %q does not match the certificate in cert_file %q", p.ServerKey, p.ClientCert)
+	// The output shows paths as typed (pathsPlain), backslashes unescaped.
+	want := fmt.Sprintf(`line 5: exchange.tls: key_file "%s" does not match the certificate in cert_file "%s"`, p.ServerKey, p.ClientCert)
 	if err == nil || !strings.Contains(out, want) {
 		t.Fatalf("swapped key: %v\n%s\nwant %s", err, out, want)
 	}
 
 	gone := filepath.Join(dir, "not-yet", "ca.pem")
 	out, err = check(gone, p.ClientCert, p.ClientKey)
-	want = fmt.Sprintf("warning: line 5: exchange.tls: ca_file %q: file does not exist", gone)
+	want = fmt.Sprintf(`warning: line 5: exchange.tls: ca_file "%s": file does not exist`, gone)
 	if err != nil || !strings.Contains(out, want) || !strings.Contains(out, ": ok (") {
 		t.Fatalf("CA bundle not installed yet: %v\n%s\nwant %s", err, out, want)
 	}
