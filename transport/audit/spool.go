@@ -124,8 +124,13 @@ func openSpool(dir string, maxBytes int64) (*spool, error) {
 	return s, nil
 }
 
-// scanSegment counts the complete records from offset from and truncates
-// the file after the last one.
+// scanSegment counts the records from offset from and truncates the file
+// after the last whole one (a record torn by a crash). A damaged record
+// with whole records after it (a bad sector, not a crash) is kept and
+// counted, so that the sender drops it and counts it lost
+// (Sink.drainSpool) rather than this cutting off, uncounted, every record
+// after it; when its length field is the damage, the next record is found
+// where a whole one with a matching checksum begins (afterDamage).
 func scanSegment(path string, seq uint64, from int64) (segment, error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
@@ -141,12 +146,19 @@ func scanSegment(path string, seq uint64, from int64) (segment, error) {
 	n := 0
 	for {
 		msg, err := readRecord(r)
-		if errors.Is(err, errChecksum) && off+recHeader+int64(len(msg)) < st.Size() {
-			// Damaged, not torn: records follow it. It is kept, and
-			// counted, so that the sender drops it and counts it lost
-			// (Sink.drainSpool) rather than this cutting off, uncounted,
-			// every record after it.
-		} else if err != nil {
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			// Damaged or torn: the rest is read whole, which only a
+			// damaged spool or a crash's torn tail pays.
+			rest := make([]byte, st.Size()-off)
+			if _, err := f.ReadAt(rest, off); err != nil && !errors.Is(err, io.EOF) {
+				return segment{}, fmt.Errorf("read damaged audit spool segment: %w", err)
+			}
+			end, more := scanDamaged(rest, 0, from-off)
+			off += end
+			n += more
 			break
 		}
 		if off >= from {
@@ -163,6 +175,68 @@ func scanSegment(path string, seq uint64, from int64) (segment, error) {
 		}
 	}
 	return segment{seq: seq, size: off, records: n}, nil
+}
+
+// scanDamaged goes on counting the records of data from off, where one
+// could not be read, and returns the end of the last whole record and the
+// count (of those at or after from). Each damaged stretch that whole
+// records follow counts as one record.
+func scanDamaged(data []byte, off, from int64) (end int64, n int) {
+	for off < int64(len(data)) {
+		start := off
+		if size, ok := recordAt(data, off); ok {
+			off += recHeader + size
+		} else if next, ok := afterDamage(data, off); ok {
+			off = next
+		} else {
+			break // torn by a crash: nothing whole after it
+		}
+		if start >= from {
+			n++
+		}
+	}
+	return off, n
+}
+
+// maxResyncRecord bounds the records afterDamage looks for: an audit event
+// is a few kilobytes, and a bound keeps the search short.
+const maxResyncRecord = 1 << 20
+
+// recordAt reports whether a whole record with a matching checksum starts
+// at off in data, and its length.
+func recordAt(data []byte, off int64) (int64, bool) {
+	if off < 0 || off+recHeader > int64(len(data)) {
+		return 0, false
+	}
+	n := int64(binary.BigEndian.Uint32(data[off:]))
+	if n == 0 || n > 1<<26 || off+recHeader+n > int64(len(data)) {
+		return 0, false
+	}
+	return n, crc32.Checksum(data[off+recHeader:off+recHeader+n], castagnoli) == binary.BigEndian.Uint32(data[off+4:])
+}
+
+// afterDamage returns where reading can go on after the record at off
+// that could not be read: just past it when only its bytes are damaged
+// (its length leads to a whole record), else at the next offset where a
+// whole record begins (its length was damaged). ok is false when no whole
+// record follows: the rest is a torn tail. Two damaged records in a row
+// may be passed as one.
+func afterDamage(data []byte, off int64) (next int64, ok bool) {
+	if off+recHeader <= int64(len(data)) {
+		end := off + recHeader + int64(binary.BigEndian.Uint32(data[off:]))
+		if _, ok := recordAt(data, end); ok && end > off+recHeader {
+			return end, true
+		}
+	}
+	for p := off + 1; p+recHeader < int64(len(data)); p++ {
+		if n := binary.BigEndian.Uint32(data[p:]); n == 0 || n > maxResyncRecord {
+			continue
+		}
+		if _, ok := recordAt(data, p); ok {
+			return p, true
+		}
+	}
+	return 0, false
 }
 
 // errChecksum is a record whose bytes are all there but do not match
@@ -389,9 +463,9 @@ func (s *spool) Consume(msgs [][]byte) error {
 }
 
 // SkipDamaged consumes the first unsent record, which Peek found damaged,
-// and returns how many records that loses: that one when its length can
-// be read, else what is left of its segment (the records after a garbled
-// length cannot be found). Call it once the records before it are
+// and returns how many records that loses: that one when a whole record
+// follows it (afterDamage finds it even past a garbled length), else what
+// is left of its segment. Call it once the records before it are
 // consumed.
 func (s *spool) SkipDamaged() (lost int, err error) {
 	for len(s.segs) > 0 && s.segs[0].records == 0 {
@@ -403,12 +477,9 @@ func (s *spool) SkipDamaged() (lost int, err error) {
 		return 0, nil
 	}
 	g := &s.segs[0]
-	var h [recHeader]byte
-	if f, err := os.Open(filepath.Join(s.dir, segName(g.seq))); err == nil {
-		_, err = f.ReadAt(h[:], s.headOff)
-		f.Close()
-		if n := int64(binary.BigEndian.Uint32(h[:4])); err == nil && s.headOff+recHeader+n <= g.size {
-			s.headOff += recHeader + n
+	if data, err := os.ReadFile(filepath.Join(s.dir, segName(g.seq))); err == nil && int64(len(data)) >= g.size {
+		if next, ok := afterDamage(data[:g.size], s.headOff); ok {
+			s.headOff = next
 			g.records--
 			if g.records == 0 {
 				return 1, s.dropHead()
