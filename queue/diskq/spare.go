@@ -118,6 +118,18 @@ func (q *Queue) stopSpare() {
 	os.Remove(sp.path)
 }
 
+// claim moves the spare from state from to state to, and reports whether
+// it was in from.
+func (sp *spare) claim(from, to spareState) bool {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if sp.state != from {
+		return false
+	}
+	sp.state = to
+	return true
+}
+
 // spareReady reports whether a spare is waiting for the next rotation.
 func (q *Queue) spareReady() bool {
 	q.spare.mu.Lock()
@@ -133,13 +145,7 @@ func (q *Queue) spareLoop(sp *spare) {
 			return
 		case <-sp.wake:
 		}
-		sp.mu.Lock()
-		idle := sp.state == spareNone
-		if idle {
-			sp.state = sparePreparing
-		}
-		sp.mu.Unlock()
-		if !idle {
+		if !sp.claim(spareNone, sparePreparing) {
 			continue
 		}
 		err := q.prepareSpare(sp)
@@ -227,20 +233,10 @@ func (q *Queue) prepareSpare(sp *spare) error {
 // (askSpare). The caller is the writer, rotating.
 func (q *Queue) takeSpare(idx, firstSeq uint64) *segment {
 	sp := q.spare
-	sp.mu.Lock()
-	ready := sp.state == spareReady
-	if ready {
-		sp.state = spareTaken
-	}
-	sp.mu.Unlock()
-	if !ready {
+	if !sp.claim(spareReady, spareTaken) {
 		return nil
 	}
-	defer func() {
-		sp.mu.Lock()
-		sp.state = spareNone
-		sp.mu.Unlock()
-	}()
+	defer sp.claim(spareTaken, spareNone)
 	seg, err := spareSegment(q.dir, sp.path, idx, firstSeq)
 	if err != nil {
 		os.Remove(sp.path)

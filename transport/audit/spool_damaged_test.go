@@ -9,34 +9,52 @@ import (
 	"testing"
 )
 
-// damageRecord flips a byte inside the body of the i-th record of the
+// recordSpan returns the offset and body length of the i-th record of the
 // spool segment file path.
-func damageRecord(t *testing.T, path string, i int) {
+func recordSpan(t *testing.T, path string, i int) (off int64, n int) {
 	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	r := bufio.NewReader(f)
-	var off int64
 	for k := 0; ; k++ {
 		m, err := readRecord(r)
 		if err != nil {
 			t.Fatalf("segment has %d records, want more than %d: %v", k, i, err)
 		}
 		if k == i {
-			b := make([]byte, 1)
-			at := off + recHeader + int64(len(m))/2
-			f.ReadAt(b, at)
-			b[0] ^= 0xff
-			if _, err := f.WriteAt(b, at); err != nil {
-				t.Fatal(err)
-			}
-			return
+			return off, len(m)
 		}
 		off += recHeader + int64(len(m))
 	}
+}
+
+// overwrite writes b at off in the file path.
+func overwrite(t *testing.T, path string, off int64, b []byte) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// damageRecord flips a byte inside the body of the i-th record of the
+// spool segment file path.
+func damageRecord(t *testing.T, path string, i int) {
+	t.Helper()
+	off, n := recordSpan(t, path, i)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := off + recHeader + int64(n)/2
+	overwrite(t, path, at, []byte{data[at] ^ 0xff})
 }
 
 // TestSpoolDamagedRecordAtOpen: a record that fails its checksum in the
@@ -44,27 +62,40 @@ func damageRecord(t *testing.T, path string, i int) {
 // follow it) must not cut off the records after it at the next start,
 // uncounted; it is skipped, and counted, and the rest are read.
 func TestSpoolDamagedRecordAtOpen(t *testing.T) {
+	checkSkipsOne(t, func(path string) { damageRecord(t, path, 2) })
+}
+
+// checkSkipsOne writes six records to a spool, damages its segment, and
+// checks that a reopened spool counts all six, returns the two before
+// the damage, loses record 2 only (SkipDamaged) and then returns 3 to 5.
+func checkSkipsOne(t *testing.T, damage func(path string)) {
+	t.Helper()
 	dir := t.TempDir()
 	s, err := openSpool(dir, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Append([][]byte{rec(0), rec(1), rec(2)}); err != nil {
+	var all [][]byte
+	for i := range 6 {
+		all = append(all, rec(i))
+	}
+	if _, err := s.Append(all); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
-	damageRecord(t, filepath.Join(dir, segName(1)), 1)
+	damage(filepath.Join(dir, segName(1)))
+
 	s, err = openSpool(dir, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if s.Len() != 3 {
-		t.Fatalf("reopened spool counts %d records, want 3 (one damaged, still to be dropped and counted)", s.Len())
+	if s.Len() != 6 {
+		t.Fatalf("reopened spool counts %d records, want 6 (one damaged, to be dropped and counted)", s.Len())
 	}
 	msgs, err := s.Peek(10)
-	if len(msgs) != 1 || err == nil {
-		t.Fatalf("Peek = %d records, %v; want the one before the damage and an error", len(msgs), err)
+	if len(msgs) != 2 || err == nil {
+		t.Fatalf("Peek = %d records, %v; want the two before the damage and an error", len(msgs), err)
 	}
 	if err := s.Consume(msgs); err != nil {
 		t.Fatal(err)
@@ -72,8 +103,9 @@ func TestSpoolDamagedRecordAtOpen(t *testing.T) {
 	if lost, err := s.SkipDamaged(); lost != 1 || err != nil {
 		t.Fatalf("SkipDamaged = %d, %v; want 1 record lost", lost, err)
 	}
-	if got := peekAll(t, s); strings.Join(got, "|") != string(rec(2)) {
-		t.Fatalf("after the damaged record: %q, want record 2", got)
+	want := []string{string(rec(3)), string(rec(4)), string(rec(5))}
+	if got := peekAll(t, s); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("after the damaged record: %q, want records 3-5", got)
 	}
 }
 
@@ -119,25 +151,10 @@ func TestSinkSkipsDamagedSpoolRecord(t *testing.T) {
 // spool segment file path with n.
 func garbleLength(t *testing.T, path string, i int, n uint32) {
 	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r := bufio.NewReader(f)
-	var off int64
-	for k := 0; k < i; k++ {
-		m, err := readRecord(r)
-		if err != nil {
-			t.Fatalf("segment has %d records, want more than %d: %v", k, i, err)
-		}
-		off += recHeader + int64(len(m))
-	}
+	off, _ := recordSpan(t, path, i)
 	var b [4]byte
 	binary.BigEndian.PutUint32(b[:], n)
-	if _, err := f.WriteAt(b[:], off); err != nil {
-		t.Fatal(err)
-	}
+	overwrite(t, path, off, b[:])
 }
 
 // TestSpoolDamagedLength: a bad sector in a record's length field hides
@@ -155,43 +172,7 @@ func TestSpoolDamagedLength(t *testing.T) {
 		{"zero", 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			dir := t.TempDir()
-			s, err := openSpool(dir, 1<<20)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var all [][]byte
-			for i := range 6 {
-				all = append(all, rec(i))
-			}
-			if _, err := s.Append(all); err != nil {
-				t.Fatal(err)
-			}
-			s.Close()
-			garbleLength(t, filepath.Join(dir, segName(1)), 2, c.n)
-
-			s, err = openSpool(dir, 1<<20)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			if s.Len() != 6 {
-				t.Fatalf("reopened spool counts %d records, want 6 (one damaged, to be dropped and counted)", s.Len())
-			}
-			msgs, err := s.Peek(10)
-			if len(msgs) != 2 || err == nil {
-				t.Fatalf("Peek = %d records, %v; want the two before the damage and an error", len(msgs), err)
-			}
-			if err := s.Consume(msgs); err != nil {
-				t.Fatal(err)
-			}
-			if lost, err := s.SkipDamaged(); lost != 1 || err != nil {
-				t.Fatalf("SkipDamaged = %d, %v; want 1 record lost", lost, err)
-			}
-			want := []string{string(rec(3)), string(rec(4)), string(rec(5))}
-			if got := peekAll(t, s); strings.Join(got, "|") != strings.Join(want, "|") {
-				t.Fatalf("after the damaged record: %q, want records 3-5", got)
-			}
+			checkSkipsOne(t, func(path string) { garbleLength(t, path, 2, c.n) })
 		})
 	}
 }
