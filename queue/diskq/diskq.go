@@ -210,9 +210,6 @@ type Options struct {
 	// records go through the page cache, as they always do on file
 	// systems other than ext4 and XFS and on systems other than Linux.
 	BufferedWrites bool
-	// NoSpare turns the spare segment off (see spare.go): every new
-	// segment is created at its rotation and zeroed by the writer.
-	NoSpare bool
 }
 
 func deadDir(dir, opt string) string {
@@ -267,7 +264,6 @@ type Queue struct {
 	zeroHold    time.Time   // pre-zeroing failed: not tried again before this
 	zeroWarned  bool        // the pre-zeroing failure was logged
 	writeErrors atomic.Int64
-	spare       *spare        // the next segment, prepared ahead (see spare.go)
 	carryArmed  atomic.Bool   // a retry of the carry is scheduled (retryCarry)
 	stopped     chan struct{} // closed when failed is set
 
@@ -544,7 +540,6 @@ func Open(dir string, opts Options) (*Queue, error) {
 	}
 	q.wseq = q.nextSeq
 	q.cur.wend = q.cur.size
-	q.startSpare()
 	go q.writeLoop()
 	return q, nil
 }
@@ -1308,10 +1303,9 @@ func (q *Queue) Close(ctx context.Context) error {
 	case <-q.writerDone:
 	case <-ctx.Done():
 		// The writer finishes on its own; the lock stays until it has.
-		go func() { <-q.writerDone; q.stopSpare(); q.closeFiles(); unlockFile(q.lock) }()
+		go func() { <-q.writerDone; q.closeFiles(); unlockFile(q.lock) }()
 		return fmt.Errorf("close queue %s: %w", q.dir, ctx.Err())
 	}
-	q.stopSpare()
 	q.mu.Lock()
 	failed := q.failed
 	q.mu.Unlock()
@@ -1503,7 +1497,6 @@ func (q *Queue) write(batch []*writeReq) *written {
 			q.writeRecovered()
 		}
 		q.prezero(seg)
-		q.askSpare(seg)
 	}
 	n := int64(len(buf))
 	if cap(buf) <= maxBatchBytes {
@@ -1693,12 +1686,9 @@ func (q *Queue) rotate() error {
 		}
 		return err
 	}
-	seg := q.takeSpare(q.cur.idx+1, q.nextSeq)
-	if seg == nil {
-		var err error
-		if seg, err = createSegment(q.dir, q.cur.idx+1, q.nextSeq); err != nil {
-			return noSpace(err)
-		}
+	seg, err := createSegment(q.dir, q.cur.idx+1, q.nextSeq)
+	if err != nil {
+		return noSpace(err)
 	}
 	q.cur.dropDirect()
 	q.useDirect(seg)

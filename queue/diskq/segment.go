@@ -37,8 +37,6 @@ type segment struct {
 	live     int         // items whose newest PUT is here and whose ACK is not yet synced
 	firstSeq uint64      // next seq when the segment was created
 	dio      *directFile // the newest segment's direct-write descriptor, or nil (see direct.go)
-
-	spareAsked bool // writer-owned: the next segment's spare was asked for (askSpare)
 }
 
 // close closes the segment's descriptors.
