@@ -178,36 +178,35 @@ func (c *Config) CheckKeyFileModes() error {
 // run before the certificates are installed, as the package's own
 // configuration does. Only the first problem of each tls block is found.
 func (c *Config) CheckTLSFiles() (missing []Problem, err error) {
-	type block struct {
+	type loaded struct {
 		path string
-		load func() error
+		err  error
 	}
-	var blocks []block
+	var tried []loaded
 	for i, m := range c.Sources.MLLP {
 		if m.TLS != nil {
-			tc := *m.TLS
-			blocks = append(blocks, block{fmt.Sprintf("sources.mllp[%d].tls", i), func() error { _, err := tc.LoadTLSConfig(); return err }})
+			_, lerr := m.TLS.LoadTLSConfig()
+			tried = append(tried, loaded{fmt.Sprintf("sources.mllp[%d].tls", i), lerr})
 		}
 	}
 	if c.Exchange.URL != "" {
-		tc := c.Exchange.TLS
-		blocks = append(blocks, block{"exchange.tls", func() error { _, err := tc.LoadTLSConfig(); return err }})
+		_, lerr := c.Exchange.TLS.LoadTLSConfig()
+		tried = append(tried, loaded{"exchange.tls", lerr})
 	}
 	if c.Audit.URL != "" && c.Audit.TLS != (configtls.ClientConfig{}) {
-		tc := c.Audit.TLS
-		blocks = append(blocks, block{"audit.tls", func() error { _, err := tc.LoadTLSConfig(); return err }})
+		_, lerr := c.Audit.TLS.LoadTLSConfig()
+		tried = append(tried, loaded{"audit.tls", lerr})
 	}
 	var ps []Problem
-	for _, b := range blocks {
-		lerr := b.load()
-		if lerr == nil {
+	for _, b := range tried {
+		if b.err == nil {
 			continue
 		}
-		p := Problem{Path: b.path, Msg: lerr.Error()}
+		p := Problem{Path: b.path, Msg: b.err.Error()}
 		if c.root != nil {
 			p.Line = lineOf(c.root, b.path)
 		}
-		if errors.Is(lerr, fs.ErrNotExist) {
+		if errors.Is(b.err, fs.ErrNotExist) {
 			missing = append(missing, p)
 		} else {
 			ps = append(ps, p)
