@@ -107,7 +107,7 @@ func (q *Queue) adoptBody(path, id string) (string, int64, bool, error) {
 		var from io.ReadCloser
 		switch {
 		case !sealed:
-			from, err = os.Open(path)
+			from, err = openRead(path)
 		case bodyID(path) != id && verifyBody(key, path, id) != nil:
 			// Not already sealed for id (as Retry's link of a dead
 			// letter's body is): sealed by CreateBody for its name.

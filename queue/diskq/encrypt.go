@@ -148,7 +148,7 @@ func fileSealed(path string) (bool, error) {
 // is), enough to tell a sealed stream and its version: a sealed file's
 // plaintext size depends on it (seal.PlainSize).
 func fileHead(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := openRead(path)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +164,7 @@ func fileHead(path string) ([]byte, error) {
 // sealCopy writes a sealed copy (aad) of the plaintext file src to dst,
 // fsynced; dst must not exist. The caller syncs dst's directory.
 func sealCopy(key *seal.Key, src, dst string, aad []byte) error {
-	in, err := os.Open(src)
+	in, err := openRead(src)
 	if err != nil {
 		return err
 	}
@@ -203,7 +203,7 @@ func sealFrom(key *seal.Key, in io.Reader, dst string, aad []byte) (err error) {
 // decrypting when it is sealed (a key problem is returned as such, damage
 // or a file sealed for another item as errCorrupt).
 func openFile(key *seal.Key, path string, sealed bool, id string) (io.ReadCloser, error) {
-	f, err := os.Open(path)
+	f, err := openRead(path)
 	if err != nil {
 		return nil, err
 	}
