@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -197,27 +196,10 @@ func TestHeldReleaseRefusedUnaudited(t *testing.T) {
 // deadLettersWithKeys dead-letters n items with patient keys.
 func deadLettersWithKeys(t *testing.T, cfg *config.Config, n int) []string {
 	t.Helper()
-	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close(context.Background())
-	ctx := context.Background()
 	var ids []string
 	for i := 0; i < n; i++ {
-		it := &queue.Item{Key: fmt.Sprintf("pk-%d", i), Source: "mllp/main", Body: []byte(`{"resourceType":"Bundle"}`),
-			Attrs: map[string]string{"control_id": fmt.Sprintf("CTL-%d", i)}}
-		if err := q.Put(ctx, it); err != nil {
-			t.Fatal(err)
-		}
-		got, ack, err := q.Get(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := ack(ctx, queue.Permanent(errors.New("exchange answered 422"))); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, got.ID)
+		ids = append(ids, deadLetter(t, cfg, &queue.Item{Key: fmt.Sprintf("pk-%d", i), Source: "mllp/main",
+			Body: []byte(`{"resourceType":"Bundle"}`), Attrs: map[string]string{"control_id": fmt.Sprintf("CTL-%d", i)}}))
 	}
 	return ids
 }
