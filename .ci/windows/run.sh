@@ -15,7 +15,12 @@
 # What it does not cover, and cannot under Wine:
 # - the service control manager: `ferry install`/`start`/`stop` as a Windows service
 #   (kardianos/service) are not run; neither is icacls nor the NT SERVICE\ferry account's ACLs
-#   (Wine does not enforce ACLs), so the permissions model is untested here;
+#   (Wine does not enforce ACLs), so the permissions model is untested here. Tried with Wine 8
+#   (2026-11-27): `ferry install` stops at "Invalid level" (Wine's ChangeServiceConfig2 has no
+#   SERVICE_CONFIG_SERVICE_SID_INFO, which a virtual account needs); a service made with `sc create`
+#   never reaches the dispatcher, because x/sys's svc.IsWindowsService answers false in a process
+#   Wine's services.exe started, so `sc start` fails with 1053; and the MSI (`msiexec /i`) rolls
+#   back at StartServices for that same reason;
 # - durability: FlushFileBuffers, NTFS journaling and power cuts are not Windows' own;
 # - Linux-only tests (_linux_test.go) and tests that skip themselves on windows (they say why).
 #
