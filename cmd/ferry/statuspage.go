@@ -99,6 +99,7 @@ func (g *gateway) startStatus() error {
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		writeMetrics(w, g.report())
+		writeProcessMetrics(w, g.startedAt)
 	})
 	g.registerOps(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
