@@ -8,13 +8,14 @@
 //
 // Usage: node load-send.mjs --port P [--host H] [--count N] [--conns C] [--rate R/s] [--obx K]
 //          [--prefix ID] --acked FILE [--sent FILE] [--stop-file F] [--deadline-s S] [--ack-timeout-ms T]
+//          [--reconnect-every M]
 // It stops when N messages are acked, or when --stop-file exists (then it finishes the messages it
 // has started, retrying until they are acked), or at --deadline-s. Prints a JSON summary on exit;
 // exit 1 if any started message ended without AA.
 import { appendFileSync, existsSync, openSync, writeSync, closeSync, fsyncSync } from 'node:fs';
 import net from 'node:net';
 
-const o = { host: '127.0.0.1', port: 0, count: 100, conns: 4, rate: 0, obx: 2, prefix: 'L', acked: '', sent: '', stopFile: '', deadlineS: 600, ackTimeoutMs: 10000 };
+const o = { host: '127.0.0.1', port: 0, count: 100, conns: 4, rate: 0, obx: 2, prefix: 'L', acked: '', sent: '', stopFile: '', deadlineS: 600, ackTimeoutMs: 10000, reconnectEvery: 0 };
 const a = process.argv.slice(2);
 for (let i = 0; i < a.length; i++) {
   const v = a[i + 1];
@@ -31,6 +32,7 @@ for (let i = 0; i < a.length; i++) {
     case '--stop-file': o.stopFile = v; break;
     case '--deadline-s': o.deadlineS = Number(v); break;
     case '--ack-timeout-ms': o.ackTimeoutMs = Number(v); break;
+    case '--reconnect-every': o.reconnectEvery = Number(v); break; // close and reopen after every M acked messages
     default: console.error(`unknown argument ${a[i]}`); process.exit(2);
   }
   i++;
@@ -51,7 +53,7 @@ const LOINC = [
 const started = Date.now();
 const deadline = started + o.deadlineS * 1000;
 const ackedFd = openSync(o.acked, 'a');
-const stats = { acked: 0, rejected: 0, resent: 0, reconnects: 0, connectErrors: 0, timeouts: 0, unfinished: 0, codes: {} };
+const stats = { closed: 0, acked: 0, rejected: 0, resent: 0, reconnects: 0, connectErrors: 0, timeouts: 0, unfinished: 0, codes: {} };
 let next = 0;
 let lastStart = 0;
 
@@ -81,7 +83,7 @@ const stopRequested = () => (o.stopFile && existsSync(o.stopFile)) || Date.now()
 
 // Conn is one MLLP client connection that reconnects on demand.
 class Conn {
-  constructor() { this.sock = null; this.buf = Buffer.alloc(0); this.waiter = null; }
+  constructor() { this.sock = null; this.buf = Buffer.alloc(0); this.waiter = null; this.sent = 0; }
   async connect() {
     let backoff = 50;
     for (;;) {
@@ -93,10 +95,15 @@ class Conn {
           s.once('error', reject);
         });
         this.buf = Buffer.alloc(0);
-        this.sock.on('data', (d) => this.onData(d));
-        const fail = (err) => { this.sock = null; this.waiter?.reject(err ?? new Error('connection closed')); };
-        this.sock.on('error', (err) => fail(err));
-        this.sock.on('close', () => fail(new Error('connection closed')));
+        const s = this.sock; // a socket closed on purpose (--reconnect-every) must not touch its successor
+        s.on('data', (d) => { if (this.sock === s) this.onData(d); });
+        const fail = (err) => {
+          if (this.sock !== s) return;
+          this.sock = null;
+          this.waiter?.reject(err ?? new Error('connection closed'));
+        };
+        s.on('error', (err) => fail(err));
+        s.on('close', () => fail(new Error('connection closed')));
         return;
       } catch {
         stats.connectErrors++;
@@ -168,6 +175,11 @@ async function worker() {
       if ((code === 'AA' || code === 'CA') && ref === m.id) {
         writeSync(ackedFd, m.id + '\n');
         stats.acked++;
+        if (o.reconnectEvery > 0 && ++c.sent % o.reconnectEvery === 0 && c.sock) {
+          c.sock.end(); // the next send connects anew
+          c.sock = null;
+          stats.closed++;
+        }
         break;
       }
       if (code === 'AE' || code === 'CE') { stats.rejected++; break; }
