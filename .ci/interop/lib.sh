@@ -59,9 +59,10 @@ stop_pid() {
   wait "$pid" 2>/dev/null || true
 }
 
-# write_config FILE DATA_DIR MLLP_PORT STATUS_PORT [EXCHANGE_URL] writes a ferry config for the suites.
+# write_config FILE DATA_DIR MLLP_PORT STATUS_PORT [EXCHANGE_URL] [MORE_SOURCES] writes a ferry config
+# for the suites; MORE_SOURCES is YAML for more keys under sources: (indented two spaces).
 write_config() {
-  local file=$1 data=$2 mllp=$3 status=$4 url=${5:-$EX_URL}
+  local file=$1 data=$2 mllp=$3 status=$4 url=${5:-$EX_URL} more=${6:-}
   cat >"$file" <<EOF
 data_dir: $data
 log:
@@ -72,6 +73,7 @@ sources:
       listen: 127.0.0.1:$mllp
       read_timeout: 10s
       idle_timeout: 1m
+$more
 exchange:
   url: $url
   timeout: 10s

@@ -31,34 +31,9 @@ start_exchange "$WORK/ex" "$EXPORT" "$WORK/ex/state.json"
 MLLP=$(freeport)
 STATUS=$(freeport)
 mkdir -p "$WORK/drop"
-cat >"$WORK/ferry.yaml" <<EOF
-data_dir: $WORK/data
-log:
-  level: info
-sources:
-  mllp:
-    - name: ci
-      listen: 127.0.0.1:$MLLP
-      read_timeout: 10s
-      idle_timeout: 1m
-  folders:
-    - {name: drop, kind: ehr, path: $WORK/drop, settle: 200ms, rescan: 2s}
-exchange:
-  url: $EX_URL
-  timeout: 10s
-  tls:
-    ca_file: $PKI/ca.pem
-    cert_file: $PKI/client.pem
-    key_file: $PKI/client.key
-  retry:
-    initial_interval: 200ms
-    max_interval: 2s
-identifiers:
-  systems:
-    HOSP: $HOSP_SYSTEM
-status:
-  listen: 127.0.0.1:$STATUS
-EOF
+write_config "$WORK/ferry.yaml" "$WORK/data" "$MLLP" "$STATUS" "$EX_URL" \
+  "  folders:
+    - {name: drop, kind: ehr, path: $WORK/drop, settle: 200ms, rescan: 2s}"
 start_ferry "$WORK/ferry.yaml" "$WORK/ferry.log" "$MLLP"
 log "exchange $EX_URL, ferry on 127.0.0.1:$MLLP; $CYCLES cycles of $CYCLE_S s at $RATE msg/s"
 
