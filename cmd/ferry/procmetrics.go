@@ -11,7 +11,7 @@ import (
 // procStats is what the operating system says about this process, for
 // the standard process_* metrics that dashboards and alerts built for any
 // Prometheus exporter expect (a slow leak of memory or file handles shows
-// there long before the service fails). Each has flag says whether this
+// there long before the service fails). Each has* flag says whether this
 // OS gave the figure; a figure it cannot give is left out, not sent as 0.
 type procStats struct {
 	cpuSeconds     float64 // user + system time
@@ -29,7 +29,8 @@ const heapObjects = "/memory/classes/heap/objects:bytes"
 
 // writeProcessMetrics writes the process_* and go_* families of the
 // Prometheus client libraries (same names, types and units) for this
-// process, started at start.
+// process. start is when the gateway started, which the process did
+// moments before: close enough for an uptime or restart alert.
 func writeProcessMetrics(w io.Writer, start time.Time) {
 	m := func(name, typ, help string, v float64) {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %g\n", name, help, name, typ, name, v)
