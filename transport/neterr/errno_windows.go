@@ -2,20 +2,10 @@
 
 package neterr
 
-import (
-	"syscall"
+import "golang.org/x/sys/windows"
 
-	"golang.org/x/sys/windows"
-)
-
+// Winsock's numbers, which Windows' socket calls fail with.
 const (
-	connReset       = syscall.ECONNRESET
-	connRefused     = syscall.ECONNREFUSED
-	addrInUse       = syscall.EADDRINUSE
-	netUnreach      = syscall.ENETUNREACH
-	hostUnreach     = syscall.EHOSTUNREACH
-	access          = syscall.EACCES
-	addrNotAvail    = syscall.EADDRNOTAVAIL
 	connResetWin    = windows.WSAECONNRESET
 	connRefusedWin  = windows.WSAECONNREFUSED
 	addrInUseWin    = windows.WSAEADDRINUSE

@@ -6,7 +6,22 @@
 // invents there) do not match; each function here matches both.
 package neterr
 
-import "errors"
+import (
+	"errors"
+	"syscall"
+)
+
+// The errors as the syscall package names them; errno_*.go adds Winsock's
+// numbers (the same errors again where Winsock is not used).
+const (
+	connReset    = syscall.ECONNRESET
+	connRefused  = syscall.ECONNREFUSED
+	addrInUse    = syscall.EADDRINUSE
+	netUnreach   = syscall.ENETUNREACH
+	hostUnreach  = syscall.EHOSTUNREACH
+	access       = syscall.EACCES
+	addrNotAvail = syscall.EADDRNOTAVAIL
+)
 
 // ConnReset reports a connection the peer reset.
 func ConnReset(err error) bool { return errors.Is(err, connReset) || errors.Is(err, connResetWin) }
