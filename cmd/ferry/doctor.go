@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"os/user"
+	"slices"
 
 	"github.com/ferry-health/ferry/cmd/ferry/ops"
 	"github.com/ferry-health/ferry/config"
@@ -94,4 +95,34 @@ func opsDataDir(name string, cfg *config.Config) error {
 		return fmt.Errorf("data_dir %s does not exist (configuration: %s): no gateway has run with it; pass the gateway's configuration with --config FILE, or, for a relative data_dir, run this in the folder the gateway runs in", cfg.DataDir, name)
 	}
 	return nil
+}
+
+// opsSubcommand starts `ferry CMD SUB [flags] [args]` for the operator
+// commands that work on the stores in data_dir (queue, held, quarantine,
+// merges). SUB is checked against subs before anything else, so that
+// `ferry CMD -h` run from any folder prints the usage rather than that
+// ./ferry-data is missing (and no store is opened, which would create its
+// folder there). defineFlags adds the command's own flags beside
+// --config; then the configuration is loaded (opsConfig) and its data_dir
+// must exist (opsDataDir). pos holds the positional arguments, which may
+// stand among the flags.
+func opsSubcommand(cmd string, args, subs []string, stderr io.Writer, defineFlags func(*flag.FlagSet)) (sub string, pos []string, cfg *config.Config, err error) {
+	if len(args) == 0 || !slices.Contains(subs, args[0]) {
+		return "", nil, nil, errUsage
+	}
+	sub = args[0]
+	fs := newFlags(cmd+" "+sub, stderr)
+	cfgPath := opsConfigFlag(fs)
+	defineFlags(fs)
+	if pos, err = splitArgs(fs, args[1:]); err != nil {
+		return "", nil, nil, err
+	}
+	name, cfg, err := opsConfig(*cfgPath)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	if err := opsDataDir(name, cfg); err != nil {
+		return "", nil, nil, err
+	}
+	return sub, pos, cfg, nil
 }

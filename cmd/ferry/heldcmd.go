@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -25,30 +26,11 @@ import (
 // to send them after all; it puts them into the queue, which needs the
 // gateway stopped (it holds the queue's lock).
 func cmdHeld(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return errUsage
-	}
-	sub, rest := args[0], args[1:]
-	switch sub {
-	case "list", "show", "release", "discard":
-	default:
-		// Checked before the store is opened: opening creates its folder,
-		// and `ferry held -h` run from any directory must not leave a
-		// ferry-data folder behind there.
-		return errUsage
-	}
-	fs := newFlags("held "+sub, stderr)
-	cfgPath := opsConfigFlag(fs)
-	yes := fs.Bool("yes", false, "confirm discard")
-	pos, err := splitArgs(fs, rest)
+	var yes *bool
+	sub, pos, cfg, err := opsSubcommand("held", args, []string{"list", "show", "release", "discard"}, stderr, func(fs *flag.FlagSet) {
+		yes = fs.Bool("yes", false, "confirm discard")
+	})
 	if err != nil {
-		return err
-	}
-	name, cfg, err := opsConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	if err := opsDataDir(name, cfg); err != nil {
 		return err
 	}
 	key, err := opsKey(cfg)

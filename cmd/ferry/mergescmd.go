@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -43,30 +44,12 @@ import (
 //     neither sent nor handed off, the merge is recorded again and the
 //     command fails.
 func cmdMerges(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return errUsage
-	}
-	sub, rest := args[0], args[1:]
-	switch sub {
-	case "list", "undo":
-	default:
-		// Checked before data_dir is: a help flag run from any folder
-		// prints the usage, not that ./ferry-data is missing.
-		return errUsage
-	}
-	fs := newFlags("merges "+sub, stderr)
-	cfgPath := opsConfigFlag(fs)
-	phi := fs.Bool("phi", false, "show patient identifiers (chart numbers) instead of patient keys; audited")
-	yes := fs.Bool("yes", false, "confirm undo")
-	pos, err := splitArgs(fs, rest)
+	var phi, yes *bool
+	sub, pos, cfg, err := opsSubcommand("merges", args, []string{"list", "undo"}, stderr, func(fs *flag.FlagSet) {
+		phi = fs.Bool("phi", false, "show patient identifiers (chart numbers) instead of patient keys; audited")
+		yes = fs.Bool("yes", false, "confirm undo")
+	})
 	if err != nil {
-		return err
-	}
-	name, cfg, err := opsConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	if err := opsDataDir(name, cfg); err != nil {
 		return err
 	}
 	key, err := opsKey(cfg)

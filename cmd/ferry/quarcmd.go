@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -56,31 +57,13 @@ import (
 //     `queue show` is with or without --body; --raw adds the input.
 //   - replay and purge print ids, counts and reasons as list does.
 func cmdQuarantine(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return errUsage
-	}
-	sub, rest := args[0], args[1:]
-	switch sub {
-	case "list", "show", "replay", "purge":
-	default:
-		// Checked before data_dir is: `ferry quarantine -h` run from any
-		// directory prints the usage, not that ./ferry-data is missing.
-		return errUsage
-	}
-	fs := newFlags("quarantine "+sub, stderr)
-	cfgPath := opsConfigFlag(fs)
-	all := fs.Bool("all", false, "replay or purge every quarantined input")
-	yes := fs.Bool("yes", false, "confirm purge --all")
-	raw := fs.Bool("raw", false, "show: print the input as received too (holds PHI)")
-	pos, err := splitArgs(fs, rest)
+	var all, yes, raw *bool
+	sub, pos, cfg, err := opsSubcommand("quarantine", args, []string{"list", "show", "replay", "purge"}, stderr, func(fs *flag.FlagSet) {
+		all = fs.Bool("all", false, "replay or purge every quarantined input")
+		yes = fs.Bool("yes", false, "confirm purge --all")
+		raw = fs.Bool("raw", false, "show: print the input as received too (holds PHI)")
+	})
 	if err != nil {
-		return err
-	}
-	name, cfg, err := opsConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	if err := opsDataDir(name, cfg); err != nil {
 		return err
 	}
 	key, err := opsKey(cfg)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -39,32 +40,14 @@ import (
 // so `retry` refuses a dead letter whose patient had items delivered
 // since, or when that is not known, unless --force; `show` tells.
 func cmdQueue(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return errUsage
-	}
-	sub, rest := args[0], args[1:]
-	switch sub {
-	case "list", "show", "retry", "purge":
-	default:
-		// Checked before data_dir is: a help flag run from any folder
-		// prints the usage, not that ./ferry-data is missing.
-		return errUsage
-	}
-	fs := newFlags("queue "+sub, stderr)
-	cfgPath := opsConfigFlag(fs)
-	all := fs.Bool("all", false, "retry or purge every dead letter")
-	yes := fs.Bool("yes", false, "confirm purge --all")
-	force := fs.Bool("force", false, "retry: even when later items of the same patient were delivered since (older data is then sent after newer)")
-	body := fs.Bool("body", false, "show: print the stored FHIR Bundle too (holds PHI)")
-	pos, err := splitArgs(fs, rest)
+	var all, yes, force, body *bool
+	sub, pos, cfg, err := opsSubcommand("queue", args, []string{"list", "show", "retry", "purge"}, stderr, func(fs *flag.FlagSet) {
+		all = fs.Bool("all", false, "retry or purge every dead letter")
+		yes = fs.Bool("yes", false, "confirm purge --all")
+		force = fs.Bool("force", false, "retry: even when later items of the same patient were delivered since (older data is then sent after newer)")
+		body = fs.Bool("body", false, "show: print the stored FHIR Bundle too (holds PHI)")
+	})
 	if err != nil {
-		return err
-	}
-	name, cfg, err := opsConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	if err := opsDataDir(name, cfg); err != nil {
 		return err
 	}
 	switch sub {
