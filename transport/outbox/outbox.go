@@ -9,9 +9,14 @@
 // queue recorded it) may write again a file the reading program already
 // took: the reader should treat a name it has processed as done. Item IDs
 // are ULIDs, so file names sort by the time the items were queued, and
-// one patient's files in their delivery order. Concurrent Sends share
-// their syncs (durable.Group): with several dispatcher workers, a burst of
-// N bundles costs two file-system syncs per round instead of 2N fsyncs.
+// one patient's files in their delivery order, but for a bundle spilled
+// to a body file while it was converted (queue.BodyWriter): its ID is
+// the file's, taken when the conversion started, and a body sealed for
+// it cannot be renamed without copying it. The queue delivers one key's
+// items one at a time, so modification times keep the order. Concurrent
+// Sends share their syncs (durable.Group): with several dispatcher
+// workers, a burst of N bundles costs two file-system syncs per round
+// instead of 2N fsyncs.
 //
 // A crash while writing leaves a temporary file, .<ID>.json.tmp-*, which
 // readers globbing *.json skip; Connect removes those older than the
