@@ -12,9 +12,9 @@
 // one patient's files in their delivery order, but for a bundle spilled
 // to a body file while it was converted (queue.BodyWriter): its ID is
 // the file's, taken when the conversion started, and a body sealed for
-// it cannot be renamed without copying it. The queue delivers one key's
-// items one at a time, so modification times keep the order. Concurrent
-// Sends share their syncs (durable.Group): with several dispatcher
+// it cannot be renamed without copying it. (Modification times do not
+// mend that: on ext4 the two files of one burst often share one.)
+// Concurrent Sends share their syncs (durable.Group): with several dispatcher
 // workers, a burst of N bundles costs two file-system syncs per round
 // instead of 2N fsyncs.
 //
