@@ -86,21 +86,38 @@ PIDS+=("$DROPPER_PID")
 
 kills=0 caught=0
 while ((kills < KILLS)); do
-  # a random moment 0.2 .. 2.2 s after the gateway came up; every 4th kill hits it while starting
+  # every 4th kill hits the gateway while it starts; of the others, half come at a random moment
+  # 0.2 .. 2.2 s after it came up, half the moment a file is half taken
   if ((kills % 4 == 3)); then
     "$FERRY" run --config "$WORK/ferry.yaml" >>"$WORK/ferry.log" 2>&1 &
     FERRY_PID=$!
     PIDS+=("$FERRY_PID")
     sleep "0.$((RANDOM % 3))$((RANDOM % 10))"
-  else
+  elif ((kills % 2 == 0)); then
     sleep "$((RANDOM % 2)).$((RANDOM % 10))$((RANDOM % 10))"
     sleep 0.2
+  else
+    # aimed: SIGKILL the moment a file shows in processing/ (claimed, not yet queued), within 3 s
+    sleep 0.2
+    python3 - "$FERRY_PID" "$DROP/.ferry/processing" "$FAX/.ferry/processing" <<'PY' >>"$WORK/aimed.log" || true
+import os, signal, sys, time
+pid, dirs = int(sys.argv[1]), sys.argv[2:]
+end = time.monotonic() + 3
+while time.monotonic() < end:
+    names = [n for d in dirs if os.path.isdir(d) for n in os.listdir(d)]
+    if names:
+        os.kill(pid, signal.SIGKILL)
+        print("aimed kill with", len(names), "in processing/:", " ".join(sorted(names)))
+        break
+else:
+    print("aimed kill: nothing seen in processing/ within 3 s")
+PY
   fi
   kill -0 "$DROPPER_PID" 2>/dev/null || { cat "$WORK/dropper.log"; die "the dropper stopped early"; }
-  # what the kill catches half done (counted a moment before it): files in processing/, claimed
-  # but not yet in the queue, which the next start must take again
-  held=$(find "$DROP/.ferry/processing" "$FAX/.ferry/processing" -type f 2>/dev/null | wc -l)
+  # what the kill caught half done: files in processing/, claimed but not yet in the queue (or
+  # queued but not yet archived), which the next start must take again
   stop_pid "$FERRY_PID" KILL
+  held=$(find "$DROP/.ferry/processing" "$FAX/.ferry/processing" -type f 2>/dev/null | wc -l)
   kills=$((kills + 1))
   caught=$((caught + held))
   printf '%s kill -9 #%d (dropped so far: %d; %d in processing/)\n' "$(date +%T)" "$kills" "$(wc -l <"$WORK/dropped.txt")" "$held" >>"$WORK/kills.log"
