@@ -3,6 +3,8 @@
 # random moments (KILLS times, default 12) while files keep arriving, and restarted on the same data
 # dir each time. A watched folder's acknowledgement is taking the file away (into the work folder's
 # done/ or failed/): that must never happen before what it became is fsynced in the queue.
+# Halfway through, encryption at rest is switched on: the faxes, spilled to body files while they
+# are converted, are then sealed, with a plaintext backlog still queued.
 # Afterwards, once the queue has drained:
 #   - no file is left in the watched folders or in processing/: every dropped file is in done/
 #     (the good ones, and a re-dropped copy as a duplicate) or in failed/ beside its .error.txt
@@ -121,6 +123,12 @@ PY
   kills=$((kills + 1))
   caught=$((caught + held))
   printf '%s kill -9 #%d (dropped so far: %d; %d in processing/)\n' "$(date +%T)" "$kills" "$(wc -l <"$WORK/dropped.txt")" "$held" >>"$WORK/kills.log"
+  if ((kills == KILLS / 2)); then
+    "$FERRY" keygen "$WORK/ferry.key" >>"$WORK/kills.log" || die "ferry keygen failed"
+    printf 'encryption:\n  key_file: %s\n' "$WORK/ferry.key" >>"$WORK/ferry.yaml"
+    "$FERRY" config check "$WORK/ferry.yaml" >/dev/null || die "config with encryption.key_file refused"
+    printf '%s encryption at rest switched on\n' "$(date +%T)" >>"$WORK/kills.log"
+  fi
   if ((kills % 4 != 3)); then
     start_ferry "$WORK/ferry.yaml" "$WORK/ferry.log" "$MLLP"
   fi
@@ -191,4 +199,5 @@ diff -u "$WORK/fax-mrns.txt" "$WORK/doc-mrns.txt" >"$WORK/fax-diff.txt" ||
   { head -20 "$WORK/fax-diff.txt"; die "faxes at the exchange differ from those dropped (want each fax's two documents once)"; }
 jq -e '[.[] | .resourceType as $t | .identifier[]? | select(.system and .value) | "\($t) \(.system)|\(.value)"] | (length == (unique | length))' \
   "$WORK/dump.json" >/dev/null || die "some identifier is held twice by one resource type at the exchange"
-log "PASS ($total files through $kills kill -9, which caught $caught files in processing/: $good_hl7 patients and $good_fax faxes at the exchange once each, $dups re-drops archived as duplicates, $bad bad files in failed/)"
+grep -q "data at rest encrypted" "$WORK/ferry.log" || die "the second half did not run with encryption at rest"
+log "PASS ($total files through $kills kill -9, encryption at rest from kill $((KILLS / 2)) on; the kills caught $caught files in processing/: $good_hl7 patients and $good_fax faxes at the exchange once each, $dups re-drops archived as duplicates, $bad bad files in failed/)"
