@@ -43,10 +43,7 @@ while ((kills < KILLS)); do
   kills=$((kills + 1))
   printf '%s kill -9 #%d (acked so far: %d)\n' "$(date +%T)" "$kills" "$(wc -l <"$WORK/acked.txt" 2>/dev/null || echo 0)" >>"$WORK/kills.log"
   if ((kills == KILLS / 2)); then
-    "$FERRY" keygen "$WORK/ferry.key" >>"$WORK/kills.log" || die "ferry keygen failed"
-    printf 'encryption:\n  key_file: %s\n' "$WORK/ferry.key" >>"$WORK/ferry.yaml"
-    "$FERRY" config check "$WORK/ferry.yaml" >/dev/null || die "config with encryption.key_file refused"
-    printf '%s encryption at rest switched on\n' "$(date +%T)" >>"$WORK/kills.log"
+    switch_encryption_on "$WORK/ferry.yaml" "$WORK/kills.log"
   fi
   if ((kills % 5 != 4)); then
     start_ferry "$WORK/ferry.yaml" "$WORK/ferry.log" "$MLLP"
