@@ -159,6 +159,12 @@ type MLLP struct {
 	// acknowledgement (or NAK) before each HL7 ACK; release 1 senders
 	// (most) must not get it.
 	CommitACK bool `yaml:"commit_ack"`
+	// AppAck makes the listener stand in for the application: a message
+	// whose MSH-16 asks for an application acknowledgement gets one
+	// (AA/AE/AR) after its accept acknowledgement, once it is stored or
+	// quarantined. For senders that cannot be set to stop waiting for it;
+	// off by default, since the exchange has not seen the message then.
+	AppAck bool `yaml:"app_ack"`
 	// ProcessingIDs lists the processing ids (MSH-11.1, HL7 table 0103:
 	// P production, T training, D debugging) this listener accepts;
 	// default [P]. A message with another id is not converted: it is

@@ -680,6 +680,34 @@ WORK=$WORK/lifecycle bash "$here/lifecycle.sh" || {
   die "lifecycle: merges or document versions were not remembered (see above)"
 }
 
-grep -q "CI-MRN-\|Tester\|Harbour" "$WORK/ferry.log" "$WORK/ferry2.log" "$WORK/ferry3.log" "$WORK/ferry4.log" "$WORK/ferry5.log" "$WORK/ferry6.log" "$WORK/ferry7.log" "$WORK/ferry8.log" "$WORK/ferry9.log" "$WORK/ferry10.log" && die "ferry log contains PHI (MRN/name/address)"
+# 16. A sender that waits for an application acknowledgement (MSH-15 NE, MSH-16 AL, as IHE LAW's
+#     OUL^R22 result messages ask) gets one from a listener with app_ack: true: mllp_send, which
+#     waits for one answer, gets AA (MSA-2 its MSH-10; the ACK's own MSH-15/16 NE), and the result
+#     reaches the exchange; one that cannot be converted gets AE. Without app_ack (the listeners
+#     above) mllp_send would wait for ever, so it runs under a timeout.
+M11=$(freeport)
+S11=$(freeport)
+write_config "$WORK/ferry11.yaml" "$WORK/data11" "$M11" "$S11"
+sed -i 's/^      idle_timeout: 1m$/      idle_timeout: 1m\n      app_ack: true/' "$WORK/ferry11.yaml"
+grep -q '^      app_ack: true$' "$WORK/ferry11.yaml" || die "app_ack: the suite's config was not written"
+start_ferry "$WORK/ferry11.yaml" "$WORK/ferry11.log" "$M11"
+sed -e '1s/|P|2.5.1||||||/|P|2.5.1|||NE|AL||/' -e '1s/CI-ORU-0001/CI-APP-0001/' -e 's/CI-MRN-1002/CI-MRN-1102/' "$msgs/oru_r01.hl7" >"$WORK/app-ack.hl7"
+grep -q '|NE|AL|' "$WORK/app-ack.hl7" || die "app_ack: the test message has no MSH-15/16"
+timeout 20 mllp_send --loose -p "$M11" --file "$WORK/app-ack.hl7" 127.0.0.1 >"$WORK/app-ack.out" ||
+  die "app_ack: mllp_send got no answer to an NE/AL message in 20 s"
+[ "$(msa <"$WORK/app-ack.out")" = AA ] || die "app_ack: got '$(tr '\r' '\n' <"$WORK/app-ack.out")', want MSA AA"
+tr '\r\013\034' '\n\n\n' <"$WORK/app-ack.out" | awk -F'|' '$1=="MSA" && $3=="CI-APP-0001" {m=1} $1=="MSH" && $15=="NE" && $16=="NE" {h=1} END {exit !(m && h)}' ||
+  die "app_ack: the ACK does not answer CI-APP-0001 with MSH-15/16 NE: $(tr '\r' '\n' <"$WORK/app-ack.out")"
+wait_total "Patient?identifier=$HOSP_SYSTEM|CI-MRN-1102" 1 60 || die "app_ack: the acknowledged result's patient did not reach the exchange"
+sed -e '1s/|P|2\.5\.1\r\?$/|P|2.5.1|||NE|AL/' -e '1s/CI-BAD-0001/CI-APP-BAD1/' "$msgs/malformed.hl7" >"$WORK/app-ack-bad.hl7"
+grep -q '|NE|AL$' "$WORK/app-ack-bad.hl7" || die "app_ack: the malformed test message has no MSH-15/16"
+timeout 20 mllp_send --loose -p "$M11" --file "$WORK/app-ack-bad.hl7" 127.0.0.1 >"$WORK/app-ack-bad.out" ||
+  die "app_ack: mllp_send got no answer to a malformed NE/AL message in 20 s"
+[ "$(msa <"$WORK/app-ack-bad.out")" = AE ] || die "app_ack: the malformed message got '$(tr '\r' '\n' <"$WORK/app-ack-bad.out")', want MSA AE"
+[ "$(metric "$S11" 'ferry_mllp_app_acks_sent_total{source="ci"}')" -ge 1 ] || die "app_ack: ferry_mllp_app_acks_sent_total not counted"
+log "app_ack: mllp_send waiting for an application ACK (MSH-15 NE, MSH-16 AL) got AA once the result was stored, AE for a malformed one"
+stop_pid "$FERRY_PID" TERM
+
+grep -q "CI-MRN-\|Tester\|Harbour" "$WORK/ferry.log" "$WORK/ferry2.log" "$WORK/ferry3.log" "$WORK/ferry4.log" "$WORK/ferry5.log" "$WORK/ferry6.log" "$WORK/ferry7.log" "$WORK/ferry8.log" "$WORK/ferry9.log" "$WORK/ferry10.log" "$WORK/ferry11.log" && die "ferry log contains PHI (MRN/name/address)"
 log "ferry log has no PHI"
 log "PASS"

@@ -54,7 +54,8 @@ func Condition(v string) string {
 // AcceptAckDue reports whether an enhanced-mode accept acknowledgement with
 // the given code (CA, CE or CR) is to be sent under condition, an MSH-15
 // value (see Condition): AL always, NE never, ER only when the message was
-// not accepted (CE, CR), SU only when it was (CA).
+// not accepted (CE, CR), SU only when it was (CA). The same rule decides an
+// application acknowledgement (AA, AE, AR) under MSH-16 (BuildAppAck).
 func AcceptAckDue(condition, code string) bool {
 	switch Condition(condition) {
 	case CondNever:
@@ -158,10 +159,12 @@ type Ack struct {
 	// nothing for the message. Original-mode ACKs are never suppressed.
 	Suppressed bool
 	// AppAckRequested is true when MSH-16 asks for an application
-	// acknowledgement (any value other than NE). ferry never sends one:
-	// as a store-and-forward gateway it is not the application, which is
-	// the exchange reached later. Callers count these so that operators
-	// can spot senders waiting for something that will not come.
+	// acknowledgement (any value other than NE). BuildAck never builds
+	// one: as a store-and-forward gateway ferry is not the application,
+	// which is the exchange reached later. A listener configured to stand
+	// in for it sends BuildAppAck's; callers count these requests either
+	// way, so that operators can spot senders waiting for something that
+	// will not come.
 	AppAckRequested bool
 	// MessageControlID is MSH-10 of the acknowledged message, echoed in MSA-2
 	// (empty when it could not be read). It is not PHI and may be logged.
@@ -349,7 +352,9 @@ func (h header) component(v string, n int) string {
 // table 0008; v2.3 §2.13.2). MSH-15 then decides, by table 0155, whether
 // the accept acknowledgement is sent at all (Ack.Suppressed; an empty MSH-15
 // beside a valued MSH-16 means AL). MSH-16 only sets Ack.AppAckRequested:
-// ferry stores and forwards, and never sends application acknowledgements.
+// ferry stores and forwards, and sends application acknowledgements only
+// where a listener is configured to stand in for the application
+// (BuildAppAck).
 //
 // The ACK swaps sender and receiver (MSH-3/4 ↔ MSH-5/6), keeps the
 // delimiters, processing id, version and character set, answers MSH-9 with
@@ -360,6 +365,25 @@ func (h header) component(v string, n int) string {
 // empty MSA-2, so the sender learns that it was rejected rather than timing
 // out.
 func BuildAck(msg []byte, result error, controlID string, now time.Time) Ack {
+	return buildAck(msg, result, controlID, now, false)
+}
+
+// BuildAppAck builds the enhanced-mode application acknowledgement for msg
+// given the Consumer's result, as BuildAck builds the accept
+// acknowledgement, and reports whether it is due: only when msg asked for
+// enhanced mode and its MSH-16 (table 0155, see AcceptAckDue) calls for
+// one with this outcome. MSH-16 empty or NE, or an original-mode message
+// (whose AA/AE/AR is already the application's answer), gets none. The
+// codes are the original ones (AA, AE, AR, with the same ERR segment), and
+// MSH-15 and MSH-16 of the acknowledgement are NE: it is a message of its
+// own, and wants nothing back.
+func BuildAppAck(msg []byte, result error, controlID string, now time.Time) (Ack, bool) {
+	a := buildAck(msg, result, controlID, now, true)
+	return a, !a.Suppressed
+}
+
+// buildAck is BuildAck, or BuildAppAck when app is set.
+func buildAck(msg []byte, result error, controlID string, now time.Time, app bool) Ack {
 	h, ok := readHeader(msg)
 	if !ok && result == nil {
 		// Nothing acknowledges an unreadable message as accepted.
@@ -372,19 +396,21 @@ func BuildAck(msg []byte, result error, controlID string, now time.Time) Ack {
 			ae.Text = "message header (MSH) cannot be read"
 		}
 	}
-	accept, app := h.cond(15), h.cond(16)
-	enhanced := accept != "" || app != ""
-	if enhanced {
+	acceptCond, appCond := h.cond(15), h.cond(16)
+	enhanced := acceptCond != "" || appCond != ""
+	if enhanced && !app {
 		code = map[string]string{CodeAA: CodeCA, CodeAE: CodeCE, CodeAR: CodeCR}[code]
 	}
 	version := h.component(h.get(12), 1)
 	fs := string(h.d.Field)
 	a := Ack{Code: code, Enhanced: enhanced, MessageControlID: h.get(10), ControlID: controlID}
-	if enhanced {
-		a.Suppressed = !AcceptAckDue(h.component(accept, 1), code)
-		if app := h.component(app, 1); app != "" && Condition(app) != CondNever {
-			a.AppAckRequested = true
-		}
+	appCond = h.component(appCond, 1)
+	a.AppAckRequested = enhanced && appCond != "" && Condition(appCond) != CondNever
+	switch {
+	case app:
+		a.Suppressed = !a.AppAckRequested || !AcceptAckDue(appCond, code)
+	case enhanced:
+		a.Suppressed = !AcceptAckDue(h.component(acceptCond, 1), code)
 	}
 
 	var b bytes.Buffer

@@ -387,3 +387,56 @@ func TestBuildAckEscapesSegmentName(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildAppAck: the application acknowledgement is due by MSH-16 (table
+// 0155) and the outcome, carries the original-mode codes with the same ERR
+// segment, answers MSH-10 in MSA-2 under a control id of its own, and asks
+// for nothing back (MSH-15 and MSH-16 NE). Original mode and an MSH-16
+// that is empty or NE get none.
+func TestBuildAppAck(t *testing.T) {
+	withModes := func(m15, m16 string) []byte {
+		return []byte(strings.Replace(ackADT, "|P|2.5.1||||||", "|P|2.5.1|||"+m15+"|"+m16+"||", 1))
+	}
+	bad := queue.Permanent(&AckError{Code: CodeAE, ErrCode: ErrRequiredMissing, Segment: "PID", Field: 3, Text: "no identifier"})
+	for _, c := range []struct {
+		msg  []byte
+		res  error
+		code string // "" when none is due
+	}{
+		{withModes("NE", "AL"), nil, CodeAA},
+		{withModes("NE", "AL"), bad, CodeAE},
+		{withModes("AL", "AL"), errors.New("disk full"), CodeAR},
+		{withModes("", "al "), nil, CodeAA},
+		{withModes("NE", "ER"), nil, ""},
+		{withModes("NE", "ER"), bad, CodeAE},
+		{withModes("NE", "SU"), nil, CodeAA},
+		{withModes("NE", "SU"), bad, ""},
+		{withModes("AL", "NE"), nil, ""},
+		{withModes("AL", ""), nil, ""},
+		{[]byte(ackADT), nil, ""}, // original mode: the AA is the application's answer
+		{[]byte("garbage"), nil, ""},
+	} {
+		a, due := BuildAppAck(c.msg, c.res, "APP1", ackTime)
+		if due != (c.code != "") {
+			t.Errorf("%q, %v: due %v, want %v", c.msg[:min(60, len(c.msg))], c.res, due, c.code != "")
+			continue
+		}
+		if !due {
+			continue
+		}
+		segs := ackSegs(t, a)
+		if a.Code != c.code || segs[1][1] != c.code || segs[1][2] != "MSG00001" {
+			t.Errorf("%v: code %s, MSA %q; want %s", c.res, a.Code, segs[1], c.code)
+		}
+		if mshField(segs[0], 10) != "APP1" || mshField(segs[0], 15) != "NE" || mshField(segs[0], 16) != "NE" {
+			t.Errorf("%v: MSH %q", c.res, segs[0])
+		}
+		if hasERR := len(segs) > 2 && segs[2][0] == "ERR"; hasERR != (c.code != CodeAA) {
+			t.Errorf("%v: ERR segment %v, want %v: %q", c.res, hasERR, c.code != CodeAA, a.Bytes)
+		}
+	}
+	// The accept acknowledgement of the same message is unchanged.
+	if a := BuildAck(withModes("AL", "AL"), nil, "X", ackTime); a.Code != CodeCA || a.Suppressed || !a.AppAckRequested {
+		t.Errorf("accept ack beside it: %+v", a)
+	}
+}

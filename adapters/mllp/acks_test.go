@@ -211,3 +211,61 @@ func TestAckControlIDsUniqueAcrossListeners(t *testing.T) {
 		}
 	}
 }
+
+// TestSourceAppAck: with Config.AppAck the listener stands in for the
+// application. On one connection, each message gets the accept
+// acknowledgement MSH-15 calls for and then the application
+// acknowledgement MSH-16 calls for (table 0155 both), in order; an
+// original-mode message still gets its single AA. A message not kept under
+// NE/AL gets its AR and the connection stays open, since the sender heard
+// of it; under NE/SU, no AR being due, the CR goes out and the connection
+// closes, as without AppAck.
+func TestSourceAppAck(t *testing.T) {
+	rec := ackRecorder()
+	s := start(t, Config{AppAck: true}, rec)
+	c := dial(t, s)
+	sent := []struct {
+		body []byte
+		acks []string // expected MSA-1 codes, in order
+	}{
+		{enhanced("P1", "NE", "AL"), []string{"AA"}},
+		{enhanced("P2BAD", "NE", "AL"), []string{"AE"}},
+		{enhanced("P3", "AL", "AL"), []string{"CA", "AA"}},
+		{enhanced("P4", "AL", "NE"), []string{"CA"}},
+		{enhanced("P5", "NE", "ER"), nil},
+		{enhanced("P6BAD", "NE", "ER"), []string{"AE"}},
+		{enhanced("P7", "ER", "SU"), []string{"AA"}},
+		{enhanced("P8LATER", "NE", "AL"), []string{"AR"}},
+		{msg("P9"), []string{"AA"}},
+		{enhanced("P10LATER", "NE", "SU"), []string{"CR"}},
+	}
+	var all []byte
+	for _, m := range sent {
+		all = AppendFrame(all, m.body)
+	}
+	if _, err := c.Write(all); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range sent {
+		_, after, _ := bytes.Cut(m.body, []byte("ADT_A01|"))
+		id, _, _ := bytes.Cut(after, []byte("|"))
+		for _, want := range m.acks {
+			segs := c.ack(t)
+			if code, got := msa(segs); code != want || got != string(id) {
+				t.Fatalf("MSA %s %s, want %s %s", code, got, want, id)
+			}
+			// Each acknowledgement of an enhanced-mode message wants none
+			// back (MSH-15 and MSH-16 NE; segs[0][n-1] is MSH-n).
+			if string(id) != "P9" && (len(segs[0]) < 16 || segs[0][14] != "NE" || segs[0][15] != "NE") {
+				t.Fatalf("%s: ack MSH %q, want MSH-15 and MSH-16 NE", id, segs[0])
+			}
+		}
+	}
+	if f, err := c.r.ReadFrame(); err == nil {
+		t.Fatalf("connection still open after P10LATER (CR); read %q", f)
+	}
+	st := s.Stats()
+	if st.Messages != 10 || st.AppAcksRequested != 8 || st.AppAcksSent != 6 {
+		t.Errorf("stats = %+v", st)
+	}
+}

@@ -21,12 +21,16 @@
 // frame is read; the message itself is stored (or quarantined), counted
 // and logged exactly as if its ACK had been sent.
 //
-// ferry never sends application acknowledgements (MSH-16). It is a
+// By default ferry sends no application acknowledgements (MSH-16). It is a
 // store-and-forward gateway: the application is the regional exchange,
 // reached later and independently of the MLLP connection. A sender that
 // requires an application acknowledgement (MSH-15 NE with MSH-16 AL, say)
-// will not get one from ferry and must be configured not to wait for it;
-// such messages are counted in Stats.AppAcksRequested.
+// gets none and must be configured not to wait for it; such messages are
+// counted in Stats.AppAcksRequested. Where a sender cannot be so
+// configured, Config.AppAck makes the listener stand in for the
+// application: the acknowledgement MSH-16 calls for (AA/AE/AR, its own
+// MSH-15/16 NE) follows the accept acknowledgement, with the same
+// durability rule (hl7v2.BuildAppAck).
 //
 // The MLLP release 2 commit acknowledgement (Config.CommitACK) is a
 // transport-level acknowledgement and independent of all this: it is sent

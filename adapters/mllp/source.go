@@ -111,6 +111,15 @@ type Config struct {
 	// default. Commit acknowledgements a release 2 peer sends for ferry's
 	// ACKs are skipped in either mode.
 	CommitACK bool
+	// AppAck stands in for the application: a message whose MSH-16 asks
+	// for an application acknowledgement (table 0155: AL, ER on error, SU
+	// on success) gets one, AA/AE/AR by the same outcome as its accept
+	// acknowledgement, after that one (when MSH-15 wants it) and only once
+	// the message is stored or quarantined. It is for senders that cannot
+	// be set to stop waiting for one (NE/AL); off by default, since AA then
+	// says less than the sender may take it to: the exchange has not seen
+	// the message yet.
+	AppAck bool
 }
 
 // Validate reports configuration errors without touching the network.
@@ -225,9 +234,10 @@ type Stats struct {
 	// accepted; SU when not). Those messages are counted above as usual.
 	AcksNotSent int64
 	// AppAcksRequested counts messages whose MSH-16 asks for an
-	// application acknowledgement, which ferry never sends (see the
-	// package documentation).
-	AppAcksRequested int64
+	// application acknowledgement, which ferry sends only with
+	// Config.AppAck (see the package documentation); AppAcksSent counts
+	// those it sent.
+	AppAcksRequested, AppAcksSent int64
 	// AckLatency is the time from a message read to its ACK handed to the
 	// connection. It is observed before the write, like the counters
 	// above, so a sender that has read its ACK finds it counted.
@@ -272,7 +282,7 @@ type Source struct {
 	connSeq atomic.Int64
 	stats   struct {
 		conns, open, rejected, messages, aa, ae, ar, oversized, busy, readFail, junk, tlsFail atomic.Int64
-		acksNotSent, appAcks, denied, frameTimeouts, multi                                    atomic.Int64
+		acksNotSent, appAcks, appAcksSent, denied, frameTimeouts, multi                       atomic.Int64
 		ackLatency                                                                            latency.Histogram
 	}
 	// Warnings about refused connections, limited so that a port scan or
@@ -360,7 +370,7 @@ func (s *Source) Stats() Stats {
 		Buffered: s.budget.Used(), BufferLimit: s.budget.Limit(), ReadFailures: s.stats.readFail.Load(),
 		Denied: s.stats.denied.Load(), FrameTimeouts: s.stats.frameTimeouts.Load(),
 		JunkBytes: s.stats.junk.Load(), TLSHandshakes: s.stats.tlsFail.Load(),
-		AcksNotSent: s.stats.acksNotSent.Load(), AppAcksRequested: s.stats.appAcks.Load(),
+		AcksNotSent: s.stats.acksNotSent.Load(), AppAcksRequested: s.stats.appAcks.Load(), AppAcksSent: s.stats.appAcksSent.Load(),
 		MultiMessage: s.stats.multi.Load(), AckLatency: s.stats.ackLatency.Snapshot(),
 	}
 }
@@ -735,8 +745,14 @@ func (s *Source) serve(c *conn) {
 		}
 		ack := hl7v2.BuildAck(body, res, s.ids.Next(), time.Now())
 		s.count(ack.Code)
+		var appAck []byte
 		if ack.AppAckRequested {
 			s.stats.appAcks.Add(1)
+			if s.cfg.AppAck {
+				if a, due := hl7v2.BuildAppAck(body, res, s.ids.Next(), time.Now()); due {
+					appAck = a.Bytes
+				}
+			}
 		}
 		var cp *adapters.ConvertPanic
 		if errors.As(res, &cp) {
@@ -770,9 +786,10 @@ func (s *Source) serve(c *conn) {
 		// under MSH-15 NE or SU, but silence would lose the message: the
 		// sender would never learn it has to send it again. So the
 		// negative ACK goes out anyway and the connection is closed after
-		// it, which even a sender that reads no ACKs notices.
+		// it, which even a sender that reads no ACKs notices. An
+		// application acknowledgement (AR) going out says it already.
 		notKept := res != nil && !queue.IsPermanent(res)
-		if ack.Suppressed && notKept {
+		if ack.Suppressed && notKept && appAck == nil {
 			ack.Suppressed = false
 			log.Warn("mllp message not kept though MSH-15 wants no accept ACK; sending the negative ACK and closing the connection",
 				"ack", ack.Code, "control_id", ack.MessageControlID)
@@ -787,10 +804,14 @@ func (s *Source) serve(c *conn) {
 		} else {
 			out = AppendFrame(out, ack.Bytes)
 		}
+		if appAck != nil {
+			out = AppendFrame(out, appAck)
+			s.stats.appAcksSent.Add(1)
+		}
 		if len(out) == 0 {
 			continue
 		}
-		if !ack.Suppressed {
+		if !ack.Suppressed || appAck != nil {
 			s.stats.ackLatency.Observe(time.Since(received))
 		}
 		_ = c.nc.SetWriteDeadline(time.Now().Add(s.cfg.ReadTimeout))

@@ -225,6 +225,7 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 			MaxConnsPerIP:    m.MaxConnsPerIP,
 			Allow:            allow,
 			CommitACK:        m.CommitACK,
+			AppAck:           m.AppAck,
 			OnRefused:        g.audit.nodeAuthFailed(id),
 		}
 		if m.TLS != nil {

@@ -219,6 +219,7 @@ status:
 		`ferry_mllp_messages_total{source="main",ack="accept"} 3`,
 		`ferry_mllp_acks_not_sent_total{source="main"} 0`,
 		`ferry_mllp_app_acks_requested_total{source="main"} 0`,
+		`ferry_mllp_app_acks_sent_total{source="main"} 0`,
 		"# TYPE ferry_queue_flush_seconds histogram",
 		`ferry_ingest_convert_seconds_bucket{format="hl7v2",le="+Inf"} 3`,
 		`ferry_ingest_convert_seconds_count{format="hl7v2"} 3`,

@@ -56,7 +56,7 @@ func (g *gateway) report() ops.Status {
 		}
 		r.Sources = append(r.Sources, ops.SourceStatus{Name: n, Kind: "mllp", Address: addr, Messages: st.Messages,
 			Accepted: st.Accepted, Errors: st.Errors, Rejects: st.Rejects, Open: st.Open,
-			AcksNotSent: st.AcksNotSent, AppAcksRequested: st.AppAcksRequested,
+			AcksNotSent: st.AcksNotSent, AppAcksRequested: st.AppAcksRequested, AppAcksSent: st.AppAcksSent,
 			ConnsDenied: st.Denied, ConnsRejected: st.Rejected,
 			Oversized: st.Oversized, Busy: st.Busy, Buffered: st.Buffered, BufferLimit: st.BufferLimit,
 			MultiMessage: st.MultiMessage, AckLatency: histogram(st.AckLatency)})
@@ -204,8 +204,10 @@ func writeMetrics(w io.Writer, r ops.Status) {
 		})
 	family("ferry_mllp_acks_not_sent_total", "counter", "MLLP accept acknowledgements not sent because MSH-15 asked for none (NE, ER, SU).", "",
 		func(s ops.SourceStatus) []v { return []v{{"", s.AcksNotSent}} })
-	family("ferry_mllp_app_acks_requested_total", "counter", "MLLP messages whose MSH-16 asks for an application acknowledgement, which ferry never sends.", "",
+	family("ferry_mllp_app_acks_requested_total", "counter", "MLLP messages whose MSH-16 asks for an application acknowledgement, which ferry sends only where the listener has app_ack: true.", "",
 		func(s ops.SourceStatus) []v { return []v{{"", s.AppAcksRequested}} })
+	family("ferry_mllp_app_acks_sent_total", "counter", "MLLP application acknowledgements sent by a listener with app_ack: true, standing in for the application.", "",
+		func(s ops.SourceStatus) []v { return []v{{"", s.AppAcksSent}} })
 	family("ferry_mllp_connections_refused_total", "counter", "MLLP connections closed at accept, unanswered: reason allow (address not in allow) or limit (max_conns, max_conns_per_ip).", "reason",
 		func(s ops.SourceStatus) []v { return []v{{"allow", s.ConnsDenied}, {"limit", s.ConnsRejected}} })
 	family("ferry_mllp_refused_total", "counter", "MLLP messages read but refused with AR without being stored: reason oversized (max_frame_bytes), busy (max_buffered_bytes in use) or multi_message (a frame of several messages or a batch).", "reason",

@@ -128,8 +128,10 @@ type SourceStatus struct {
 	// message's MSH-15 asked for none in its case (NE, ER, SU).
 	AcksNotSent int64 `json:"acks_not_sent"`
 	// AppAcksRequested counts messages whose MSH-16 asks for an
-	// application acknowledgement, which ferry never sends.
+	// application acknowledgement, which ferry sends only where the
+	// listener has app_ack: true; AppAcksSent counts those sent.
 	AppAcksRequested int64 `json:"app_acks_requested"`
+	AppAcksSent      int64 `json:"app_acks_sent"`
 	// ConnsDenied counts connections closed at accept because their
 	// address is not in the listener's allow list; ConnsRejected those
 	// closed because of max_conns or max_conns_per_ip.
