@@ -2,7 +2,9 @@ package mllp
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -267,5 +269,43 @@ func TestSourceAppAck(t *testing.T) {
 	st := s.Stats()
 	if st.Messages != 10 || st.AppAcksRequested != 8 || st.AppAcksSent != 6 {
 		t.Errorf("stats = %+v", st)
+	}
+}
+
+// TestSourceAppAckWarnsOncePerConnection: a listener without AppAck says
+// in its log, once a connection, that a sender asks for application
+// acknowledgements it does not send (the line that explains a stalled
+// feed); with AppAck nothing is said.
+func TestSourceAppAckWarnsOncePerConnection(t *testing.T) {
+	for _, appAck := range []bool{false, true} {
+		logs := &syncBuffer{}
+		s, err := New(adapters.Settings{ID: "mllp/test", Logger: slog.New(slog.NewTextHandler(logs, nil))}, Config{Listen: "127.0.0.1:0", AppAck: appAck}, ackRecorder())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Start(context.Background(), nil); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // two connections
+			c := dial(t, s)
+			var all []byte
+			all = AppendFrame(all, enhanced("W1", "AL", "AL"))
+			all = AppendFrame(all, enhanced("W2", "AL", "AL"))
+			if _, err := c.Write(all); err != nil {
+				t.Fatal(err)
+			}
+			for range 2 {
+				c.ack(t) // CA
+				if appAck {
+					c.ack(t) // AA
+				}
+			}
+			c.Close()
+		}
+		s.Shutdown(context.Background())
+		got := strings.Count(logs.String(), "asks for application acknowledgements")
+		if want := map[bool]int{false: 2, true: 0}[appAck]; got != want {
+			t.Errorf("app_ack %v: %d warnings, want %d:\n%s", appAck, got, want, logs.String())
+		}
 	}
 }

@@ -665,6 +665,7 @@ func (s *Source) serve(c *conn) {
 	name := "conn " + strconv.FormatInt(c.id, 10) + " msg "
 	var lastJunk int64
 	var out []byte
+	appAckWarned := false
 	for n := 1; ; n++ {
 		if !s.setBusy(c, false) {
 			return
@@ -752,6 +753,12 @@ func (s *Source) serve(c *conn) {
 				if a, due := hl7v2.BuildAppAck(body, res, s.ids.Next(), time.Now()); due {
 					appAck = a.Bytes
 				}
+			} else if !appAckWarned {
+				// Once a connection: a sender that waits for it stalls
+				// here, and this line is how its operator finds out why.
+				appAckWarned = true
+				log.Warn("mllp sender asks for application acknowledgements (MSH-16), which this listener does not send; if it waits for them, set app_ack: true on the listener",
+					"control_id", ack.MessageControlID, "message_type", messageType(body))
 			}
 		}
 		var cp *adapters.ConvertPanic
