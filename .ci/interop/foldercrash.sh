@@ -183,8 +183,8 @@ jq -e --argjson want "$good_hl7" '
   [.[] | select(.resourceType == "Patient") | .identifier[]? | select(.value | startswith("MRN-F")) | .value]
   | (length == $want) and (unique | length == $want)' "$WORK/dump.json" >/dev/null ||
   die "HL7 patients at the exchange: $pats identifiers MRN-F*, want $good_hl7, each once"
-# each fax: one DocumentReference whose subject is the Patient holding the MRN of its file name
-# (a fax is two: the original TIFF, and the PDF rendition that "transforms" it)
+# each fax: its two DocumentReferences (the original TIFF, and the PDF rendition that "transforms"
+# it) once each, their subject the Patient holding the MRN of the fax's file name
 grep '^good fax ' "$WORK/dropped.txt" | sed -E 's/.*referral_([0-9]+)\.tif/\1/' |
   while read -r m; do printf '%s application/pdf\n%s image/tiff\n' "$m" "$m"; done | sort >"$WORK/fax-mrns.txt"
 jq -r --arg sys "$FAX_SYSTEM" '
