@@ -36,3 +36,32 @@ func TestGatewayMultiMessageFrame(t *testing.T) {
 		t.Errorf("status lacks %q:\n%s", want, status.String())
 	}
 }
+
+// TestGatewayAppAckRequestsInStatus: a listener without app_ack that gets
+// messages asking for an application acknowledgement (here AL/AL, so the
+// CA still comes) counts them in /metrics and says in `ferry status` what
+// a sender waiting for one would need.
+func TestGatewayAppAckRequestsInStatus(t *testing.T) {
+	paths, recv, url := testPKI(t)
+	gw := startTestGateway(t, t.TempDir(), recv, paths, url)
+	conn, rd := dial(t, gw)
+	for i := 1; i <= 2; i++ {
+		m := strings.Replace(adt(i), "|P|2.5.1\r", "|P|2.5.1|||AL|AL\r", 1)
+		if got := send(t, conn, rd, m); got != "CA" {
+			t.Fatalf("message %d: MSA-1 %s, want CA", i, got)
+		}
+	}
+	var metrics, status strings.Builder
+	writeMetrics(&metrics, gw.report())
+	for _, want := range []string{`ferry_mllp_app_acks_requested_total{source="t"} 2`, `ferry_mllp_app_acks_sent_total{source="t"} 0`} {
+		if !strings.Contains(metrics.String(), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	st := gw.report()
+	st.Online = true
+	ops.PrintStatus(&status, &st)
+	if want := "2 messages asked for an application ACK (MSH-16), which this listener does not send"; !strings.Contains(status.String(), want) {
+		t.Errorf("status lacks %q:\n%s", want, status.String())
+	}
+}

@@ -54,7 +54,11 @@ func (g *gateway) report() ops.Status {
 		if a := s.Addr(); a != nil {
 			addr = a.String()
 		}
-		r.Sources = append(r.Sources, ops.SourceStatus{Name: n, Kind: "mllp", Address: addr, Messages: st.Messages,
+		appAck := false
+		for _, m := range g.cfg.Sources.MLLP {
+			appAck = appAck || m.Name == n && m.AppAck
+		}
+		r.Sources = append(r.Sources, ops.SourceStatus{Name: n, Kind: "mllp", Address: addr, Messages: st.Messages, AppAck: appAck,
 			Accepted: st.Accepted, Errors: st.Errors, Rejects: st.Rejects, Open: st.Open,
 			AcksNotSent: st.AcksNotSent, AppAcksRequested: st.AppAcksRequested, AppAcksSent: st.AppAcksSent,
 			ConnsDenied: st.Denied, ConnsRejected: st.Rejected,

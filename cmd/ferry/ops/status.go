@@ -132,6 +132,8 @@ type SourceStatus struct {
 	// listener has app_ack: true; AppAcksSent counts those sent.
 	AppAcksRequested int64 `json:"app_acks_requested"`
 	AppAcksSent      int64 `json:"app_acks_sent"`
+	// AppAck is the listener's app_ack setting.
+	AppAck bool `json:"app_ack"`
 	// ConnsDenied counts connections closed at accept because their
 	// address is not in the listener's allow list; ConnsRejected those
 	// closed because of max_conns or max_conns_per_ip.
@@ -473,6 +475,9 @@ func PrintStatus(w io.Writer, s *Status) {
 			}
 			if src.MultiMessage > 0 {
 				fmt.Fprintf(w, "%-19s%d frames refused for holding more than one message or a batch (the sender must send one message per frame)\n", "", src.MultiMessage)
+			}
+			if src.AppAcksRequested > 0 && !src.AppAck {
+				fmt.Fprintf(w, "%-19s%d messages asked for an application ACK (MSH-16), which this listener does not send; a sender that waits for it stalls (app_ack: true)\n", "", src.AppAcksRequested)
 			}
 			if src.Oversized > 0 || src.Busy > 0 || src.Buffered > 0 {
 				fmt.Fprintf(w, "%-19s%d messages over max_frame_bytes, %d refused while max_buffered_bytes was in use; large messages hold %s of %s now\n",
