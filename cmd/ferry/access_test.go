@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/ferry-health/ferry/adapters/mllp"
-	"github.com/ferry-health/ferry/cmd/ferry/ops"
 	"github.com/ferry-health/ferry/config/pki"
 )
 
@@ -146,17 +145,8 @@ sources:
 	if code := send(t, other, mllp.NewReader(other, 1<<20), string(large(300<<10))); code != "AR" {
 		t.Fatalf("large message over the budget: MSA-1 = %s, want AR", code)
 	}
-	var metrics, status strings.Builder
-	writeMetrics(&metrics, gw.report())
-	if want := `ferry_mllp_refused_total{source="t",reason="busy"} 1`; !strings.Contains(metrics.String(), want) {
-		t.Errorf("/metrics lacks %s", want)
-	}
-	st := gw.report()
-	st.Online = true
-	ops.PrintStatus(&status, &st)
-	if want := "1 refused while max_buffered_bytes was in use"; !strings.Contains(status.String(), want) {
-		t.Errorf("status lacks %q:\n%s", want, status.String())
-	}
+	checkReport(t, gw, []string{`ferry_mllp_refused_total{source="t",reason="busy"} 1`},
+		[]string{"1 refused while max_buffered_bytes was in use"})
 	if _, err := holder.Write(frame[len(frame)-500:]); err != nil {
 		t.Fatal(err)
 	}

@@ -24,16 +24,28 @@ func TestGatewayMultiMessageFrame(t *testing.T) {
 	if st := gw.pipe.Stats(); st.Queued.Load() != 1 || st.Quarantined.Load() != 0 {
 		t.Errorf("queued %d, quarantined %d", st.Queued.Load(), st.Quarantined.Load())
 	}
-	var metrics, status strings.Builder
-	writeMetrics(&metrics, gw.report())
-	if want := `ferry_mllp_refused_total{source="t",reason="multi_message"} 1`; !strings.Contains(metrics.String(), want) {
-		t.Errorf("/metrics lacks %s", want)
+	checkReport(t, gw, []string{`ferry_mllp_refused_total{source="t",reason="multi_message"} 1`},
+		[]string{"1 frames refused for holding more than one message"})
+}
+
+// checkReport asserts that the gateway's /metrics holds every line of
+// metrics and the `ferry status` text every phrase of status.
+func checkReport(t *testing.T, gw *gateway, metrics, status []string) {
+	t.Helper()
+	var m, s strings.Builder
+	writeMetrics(&m, gw.report())
+	for _, want := range metrics {
+		if !strings.Contains(m.String(), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 	st := gw.report()
 	st.Online = true
-	ops.PrintStatus(&status, &st)
-	if want := "1 frames refused for holding more than one message"; !strings.Contains(status.String(), want) {
-		t.Errorf("status lacks %q:\n%s", want, status.String())
+	ops.PrintStatus(&s, &st)
+	for _, want := range status {
+		if !strings.Contains(s.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, s.String())
+		}
 	}
 }
 
@@ -51,17 +63,6 @@ func TestGatewayAppAckRequestsInStatus(t *testing.T) {
 			t.Fatalf("message %d: MSA-1 %s, want CA", i, got)
 		}
 	}
-	var metrics, status strings.Builder
-	writeMetrics(&metrics, gw.report())
-	for _, want := range []string{`ferry_mllp_app_acks_requested_total{source="t"} 2`, `ferry_mllp_app_acks_sent_total{source="t"} 0`} {
-		if !strings.Contains(metrics.String(), want) {
-			t.Errorf("/metrics lacks %s", want)
-		}
-	}
-	st := gw.report()
-	st.Online = true
-	ops.PrintStatus(&status, &st)
-	if want := "2 messages asked for an application ACK (MSH-16), which this listener does not send"; !strings.Contains(status.String(), want) {
-		t.Errorf("status lacks %q:\n%s", want, status.String())
-	}
+	checkReport(t, gw, []string{`ferry_mllp_app_acks_requested_total{source="t"} 2`, `ferry_mllp_app_acks_sent_total{source="t"} 0`},
+		[]string{"2 messages asked for an application ACK (MSH-16), which this listener does not send"})
 }
