@@ -15,7 +15,7 @@ import (
 
 	"github.com/ferry-health/ferry/adapters/convert/csvfhir"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
-	"github.com/ferry-health/ferry/adapters/convert/v2fhir"
+	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/hl7v2"
 	"github.com/ferry-health/ferry/transport/fhirhttp"
 	"github.com/ferry-health/ferry/transport/mllptls"
@@ -266,7 +266,7 @@ func (c *Config) problems() []Problem {
 		add("exchange.workers", "must be from 1 to 256, got %d", c.Exchange.Workers)
 	}
 	for i, code := range c.Exchange.Hold {
-		if !securityCodes[code] {
+		if !holdable(code) {
 			add(fmt.Sprintf("exchange.hold[%d]", i), "unknown security label %q (want a v3-Confidentiality code such as R or V, a sensitivity code such as HIV, SUD, PSY, or 42CFRPart2)", code)
 		}
 	}
@@ -333,7 +333,7 @@ func csvProblems(p string, ms []csvfhir.Mapping) []Problem {
 			// Refrain and obligation codes say how to handle data, not
 			// what it is: they stay out of the bundle's high-water mark
 			// (DS4P), so they cannot label a whole file either.
-			if !securityCodes[c] && v2fhir.KnownSecurityCode(c) {
+			if !holdable(c) && fhir.KnownSecurityCode(c) {
 				ps = append(ps, Problem{Path: mp + ".security", Msg: fmt.Sprintf("%q is a refrain or obligation code; give confidentiality (R, V ...), sensitivity (PSY, SUD, HIV ...) or policy (42CFRPart2) codes", c)})
 			}
 		}
@@ -461,14 +461,15 @@ func pathAtLine(root *yaml.Node, line int) string {
 	return walk(root, "")
 }
 
-// securityCodes are the label codes exchange.hold may name: v3-Confidentiality,
-// the v3-ActCode sensitivity codes of the DS4P IG and the 42 CFR Part 2
-// privacy law code. Refrain and obligation codes (NODSCLCD, MASK) say how
-// to handle data, not what it is, so a hold on them is refused.
-var securityCodes = map[string]bool{
-	"U": true, "L": true, "M": true, "N": true, "R": true, "V": true,
-	"ETH": true, "SUD": true, "ETHUD": true, "OPIOIDUD": true, "COCAINEUD": true,
-	"PSY": true, "PSYTHPN": true, "MH": true, "BH": true, "HIV": true, "STD": true,
-	"SDV": true, "SEX": true, "SICKLE": true, "TBOO": true, "CEL": true, "EMP": true,
-	"42CFRPart2": true,
+// holdable reports whether code is a label exchange.hold may name: a
+// v3-Confidentiality code, a v3-ActCode sensitivity code of the DS4P IG or
+// the 42 CFR Part 2 privacy law code. Refrain and obligation codes
+// (NODSCLCD, MASK) say how to handle data, not what it is, so a hold on
+// them is refused.
+func holdable(code string) bool {
+	if fhir.ConfidentialityRank(code) >= 0 {
+		return true
+	}
+	k, ok := fhir.SecurityCodeKind(code)
+	return ok && (k == fhir.LabelSensitivity || k == fhir.LabelPolicy)
 }

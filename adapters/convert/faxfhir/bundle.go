@@ -558,7 +558,13 @@ func (c *Converter) assemble(d Document, seed string, parts []part, res Result) 
 	}
 	mhd := profile != ProfileUSCore
 
+	// The document's own labels go on what it is made of (the
+	// DocumentReference's meta and the Binary); the Bundle, the
+	// securityLabel that names the document and the Patient carry the
+	// high-water mark, which leaves out refrain and obligation codes
+	// (NORDSCLCD, MASK ...): they would reveal what they protect (DS4P).
 	security := d.Security
+	hwm := fhir.HighWaterMark(security)
 	var subject *fhir.Reference
 	var patient *fhir.BundleEntry
 	if pt := d.Patient; pt != nil {
@@ -572,7 +578,7 @@ func (c *Converter) assemble(d Document, seed string, parts []part, res Result) 
 		case PatientLinkMatch:
 			pid := newID("patient:" + pt.System + "|" + pt.Value)
 			subject.Reference = pid.URN()
-			patient = &fhir.BundleEntry{FullURL: pid.URN(), Resource: patientResource(*pt, security),
+			patient = &fhir.BundleEntry{FullURL: pid.URN(), Resource: patientResource(*pt, hwm),
 				Request: &fhir.BundleRequest{Method: "POST", URL: "Patient", IfNoneExist: fhir.IdentifierQuery(pt.System, pt.Value)}}
 		}
 	}
@@ -581,7 +587,7 @@ func (c *Converter) assemble(d Document, seed string, parts []part, res Result) 
 	p := &plan{res: res}
 	b := fhir.Bundle{
 		ResourceType: "Bundle",
-		Meta:         &fhir.Meta{Security: security},
+		Meta:         &fhir.Meta{Security: hwm},
 		Identifier:   &fhir.Identifier{System: rfc3986, Value: newID("bundle:" + seed).URN()},
 		Type:         "transaction",
 		Timestamp:    when,
@@ -660,8 +666,8 @@ func (c *Converter) assemble(d Document, seed string, parts []part, res Result) 
 	// One securityLabel per label: MHD maps each to one XDS
 	// confidentialityCode, and codings of one CodeableConcept would say
 	// that R and ETH are the same concept.
-	labels := make([]fhir.CodeableConcept, len(security))
-	for i, c := range security {
+	labels := make([]fhir.CodeableConcept, len(hwm))
+	for i, c := range hwm {
 		labels[i] = fhir.CodeableConcept{Coding: []fhir.Coding{c}}
 	}
 	var docProfiles []string

@@ -240,7 +240,7 @@ func (x *conv) problem(g *problemGroup) error {
 		for i := 1; i <= f.NumReps(); i++ {
 			x.addCWE(l, f.Rep(i), true, "prb-25")
 		}
-		if !l.empty() {
+		if !l.Empty() {
 			x.orderSec = l
 		}
 	}

@@ -20,175 +20,47 @@ import (
 
 // Code systems of security labels.
 const (
-	SystemConfidentiality = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
-	SystemActCode         = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+	SystemConfidentiality = fhir.SystemConfidentiality
+	SystemActCode         = fhir.SystemActCode
 	systemV2Table0177     = "http://terminology.hl7.org/CodeSystem/v2-0177"
 )
-
-// confOrder ranks v3-Confidentiality codes for the high-water mark.
-var confOrder = []string{"U", "L", "M", "N", "R", "V"}
-
-var confDisplay = map[string]string{"U": "unrestricted", "L": "low", "M": "moderate", "N": "normal", "R": "restricted", "V": "very restricted"}
-
-func confRank(code string) int {
-	for i, c := range confOrder {
-		if c == code {
-			return i
-		}
-	}
-	return -1
-}
-
-const rankR = 4
-
-// Label kinds: sensitivity and policy codes go into the Bundle's
-// high-water mark; handling (refrain/obligation) codes stay on resources.
-const (
-	kindSensitivity = iota + 1
-	kindPolicy
-	kindHandling
-	kindOther
-)
-
-// actCodes lists the v3-ActCode security codes ferry recognises, by kind.
-var actCodes = map[string]int{
-	// sensitivity (ActInformationSensitivityPolicy)
-	"ETH": kindSensitivity, "SUD": kindSensitivity, "ETHUD": kindSensitivity, "OPIOIDUD": kindSensitivity,
-	"COCAINEUD": kindSensitivity, "PSY": kindSensitivity, "PSYTHPN": kindSensitivity, "MH": kindSensitivity,
-	"BH": kindSensitivity, "HIV": kindSensitivity, "STD": kindSensitivity, "SDV": kindSensitivity,
-	"SEX": kindSensitivity, "SICKLE": kindSensitivity, "TBOO": kindSensitivity, "CEL": kindSensitivity,
-	"EMP": kindSensitivity,
-	// privacy law / policy
-	"42CFRPart2": kindPolicy,
-	// refrain policy
-	"NOAUTH": kindHandling, "NOCOLLECT": kindHandling, "NODSCLCD": kindHandling, "NODSCLCDS": kindHandling,
-	"NOINTEGRATE": kindHandling, "NOLIST": kindHandling, "NOMOU": kindHandling, "NOORGPOL": kindHandling,
-	"NOPAT": kindHandling, "NOPERSISTP": kindHandling, "NORDSCLCD": kindHandling, "NORDSCLCDS": kindHandling,
-	"NORDSCLW": kindHandling, "NORELINK": kindHandling, "NOREUSE": kindHandling, "NOVIP": kindHandling,
-	"ORCON": kindHandling,
-	// obligation policy
-	"ANONY": kindHandling, "AOD": kindHandling, "AUDIT": kindHandling, "AUDTR": kindHandling,
-	"CPLYCC": kindHandling, "CPLYCD": kindHandling, "CPLYJPP": kindHandling, "CPLYOPP": kindHandling,
-	"CPLYOSP": kindHandling, "CPLYPOL": kindHandling, "DEID": kindHandling, "DELAU": kindHandling,
-	"ENCRYPT": kindHandling, "ENCRYPTR": kindHandling, "ENCRYPTT": kindHandling, "ENCRYPTU": kindHandling,
-	"HUAPRV": kindHandling, "MASK": kindHandling, "MINEC": kindHandling, "PRIVMARK": kindHandling,
-	"PSEUD": kindHandling, "REDACT": kindHandling,
-}
 
 // KnownSecurityCode reports whether code is a v3-Confidentiality code or a
 // v3-ActCode sensitivity, policy, refrain or obligation code ferry knows
 // (config validation uses it for exchange.hold).
-func KnownSecurityCode(code string) bool {
-	_, ok := actCodes[code]
-	return ok || confRank(code) >= 0
-}
+func KnownSecurityCode(code string) bool { return fhir.KnownSecurityCode(code) }
 
 // labels is the set of security labels that applies to one scope (the
-// message, a visit, an order group).
-type labels struct {
-	conf  int // rank in confOrder, -1 when no confidentiality code was given
-	codes []fhir.Coding
-	kinds []int // kind of each code
-}
+// message, a visit, an order group): fhir.Labels, whose rules every
+// converter shares.
+type labels = fhir.Labels
 
-func (l *labels) empty() bool { return l == nil || (l.conf < 0 && len(l.codes) == 0) }
+func newLabels() *labels { return fhir.NewLabels() }
 
-func (l *labels) raise(rank int) {
-	if rank > l.conf {
-		l.conf = rank
-	}
-}
-
-func (l *labels) addCode(c fhir.Coding, kind int) {
-	for _, o := range l.codes {
-		if o.System == c.System && o.Code == c.Code {
-			return
-		}
-	}
-	l.codes = append(l.codes, c)
-	l.kinds = append(l.kinds, kind)
-}
-
-// merge adds o's labels to l; handling codes only when withHandling.
-func (l *labels) merge(o *labels, withHandling bool) {
-	if o == nil {
-		return
-	}
-	l.raise(o.conf)
-	for i, c := range o.codes {
-		if o.kinds[i] == kindHandling && !withHandling {
-			continue
-		}
-		l.addCode(c, o.kinds[i])
-	}
-}
-
-// coding renders the labels as meta.security: one confidentiality code
-// first, then the other codes in the order they were met. Labels without a
-// confidentiality code (ORC-28 "HIV" alone, a Part 2 policy, an unknown
-// MSH-8 value) imply R: such content is restricted by law or by the
-// sender, and guessing lower would be a downgrade.
-func (l *labels) coding() []fhir.Coding {
-	if l.empty() {
-		return nil
-	}
-	rank := l.conf
-	if rank < 0 {
-		rank = rankR
-	}
-	code := confOrder[rank]
-	out := make([]fhir.Coding, 0, 1+len(l.codes))
-	out = append(out, fhir.Coding{System: SystemConfidentiality, Code: code, Display: confDisplay[code]})
-	return append(out, l.codes...)
-}
-
-func newLabels() *labels { return &labels{conf: -1} }
-
-// addText classifies one code given without a code system (MSH-8, or a CWE
-// whose system names no table): a v3 confidentiality code, a known ActCode,
-// else a sender-specific value kept in system (implying R).
-func (l *labels) addText(code, display, system string) {
-	code = strings.TrimSpace(code)
-	if code == "" {
-		return
-	}
-	if r := confRank(strings.ToUpper(code)); r >= 0 {
-		l.raise(r)
-		return
-	}
-	if k, ok := actCodes[code]; ok {
-		l.addCode(fhir.Coding{System: SystemActCode, Code: code}, k)
-		return
-	}
-	if k, ok := actCodes[strings.ToUpper(code)]; ok {
-		l.addCode(fhir.Coding{System: SystemActCode, Code: strings.ToUpper(code)}, k)
-		return
-	}
-	l.addCode(fhir.Coding{System: system, Code: code, Display: display}, kindOther)
-}
+func confRank(code string) int { return fhir.ConfidentialityRank(code) }
 
 // addTable0177 maps a v2 table 0177 (Confidentiality Code) value, used by
 // ORC-28 before v2.7: "U" there is "usual control", i.e. normal (N), not
 // v3 "unrestricted". Values with no v3 counterpart keep their v2 code and
 // imply R.
-func (l *labels) addTable0177(code, display string) {
+func addTable0177(l *labels, code, display string) {
 	c := strings.ToUpper(strings.TrimSpace(code))
 	switch c {
 	case "":
 		return
 	case "U":
-		l.raise(confRank("N"))
+		l.Raise(confRank("N"))
 	case "R":
-		l.raise(confRank("R"))
+		l.Raise(fhir.RankRestricted)
 	case "V":
-		l.raise(confRank("V"))
+		l.Raise(confRank("V"))
 	default:
 		if act, ok := table0177Sensitivity[c]; ok {
-			l.addCode(fhir.Coding{System: SystemActCode, Code: act}, kindSensitivity)
+			l.Add(fhir.Coding{System: SystemActCode, Code: act}, fhir.LabelSensitivity)
 		} else {
-			l.addCode(fhir.Coding{System: systemV2Table0177, Code: strings.TrimSpace(code), Display: display}, kindOther)
+			l.Add(fhir.Coding{System: systemV2Table0177, Code: strings.TrimSpace(code), Display: display}, fhir.LabelOther)
 		}
-		l.raise(rankR)
+		l.Raise(fhir.RankRestricted)
 	}
 }
 
@@ -209,15 +81,15 @@ func (x *conv) addCWE(l *labels, v hl7v2.Value, table0177 bool, kind string) {
 	}
 	switch {
 	case sys == "HL70177" || (sys == "" && table0177):
-		l.addTable0177(code, display)
+		addTable0177(l, code, display)
 	case strings.Contains(sys, "CONFIDENTIALITY") || sys == "2.16.840.1.113883.5.25" || sys == "HL70952":
 		if r := confRank(strings.ToUpper(code)); r >= 0 {
-			l.raise(r)
+			l.Raise(r)
 			return
 		}
-		l.addText(code, display, x.system(kind))
+		l.AddText(code, display, x.system(kind))
 	default:
-		l.addText(code, display, x.system(kind))
+		l.AddText(code, display, x.system(kind))
 	}
 }
 
@@ -230,7 +102,7 @@ func (x *conv) messageLabels() *labels {
 	l := newLabels()
 	if s := strings.TrimSpace(msh.Get(8)); s != "" {
 		for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == ';' }) {
-			l.addText(part, "", x.system("msh-8"))
+			l.AddText(part, "", x.system("msh-8"))
 		}
 	}
 	if msh.NumFields() >= 26 {
@@ -241,7 +113,7 @@ func (x *conv) messageLabels() *labels {
 			}
 		}
 	}
-	if l.empty() {
+	if l.Empty() {
 		return nil
 	}
 	return l
@@ -262,7 +134,7 @@ func (x *conv) enterOrder(orc hl7v2.Segment) {
 	for i := 1; i <= f.NumReps(); i++ {
 		x.addCWE(l, f.Rep(i), true, "orc-28")
 	}
-	if !l.empty() {
+	if !l.Empty() {
 		x.orderSec = l
 	}
 }
@@ -275,7 +147,7 @@ func (x *conv) visitLabels() *labels {
 		return nil
 	}
 	l := newLabels()
-	l.raise(rankR)
+	l.Raise(fhir.RankRestricted)
 	return l
 }
 
@@ -311,12 +183,12 @@ func (x *conv) applyLabels() *fhir.Meta {
 	// The union walks the entries in order, so the codes' order is
 	// deterministic.
 	all := newLabels()
-	all.merge(msg, true)
-	all.merge(visit, true)
+	all.Merge(msg, true)
+	all.Merge(visit, true)
 	for i := range x.entries {
-		all.merge(x.entrySec[i], true)
+		all.Merge(x.entrySec[i], true)
 	}
-	x.allLabels = all.coding()
+	x.allLabels = all.Coding()
 	for i := range x.entries {
 		e := &x.entries[i]
 		typ := resourceTypeOf(e.Resource)
@@ -328,19 +200,17 @@ func (x *conv) applyLabels() *fhir.Meta {
 			l = all
 		default:
 			l = newLabels()
-			l.merge(msg, true)
+			l.Merge(msg, true)
 			if !directory(typ) {
-				l.merge(visit, true)
+				l.Merge(visit, true)
 			}
-			l.merge(x.entrySec[i], true)
+			l.Merge(x.entrySec[i], true)
 		}
-		if sec := l.coding(); sec != nil {
+		if sec := l.Coding(); sec != nil {
 			setSecurity(e.Resource, sec)
 		}
 	}
-	hwm := newLabels()
-	hwm.merge(all, false)
-	return &fhir.Meta{Security: hwm.coding()}
+	return &fhir.Meta{Security: all.HighWaterMark().Coding()}
 }
 
 // metaOf is the resource's meta and its type name (a type switch, like

@@ -45,15 +45,14 @@ func TestSecurityLabelsMessageLevel(t *testing.T) {
 // v3 unrestricted; a sensitivity code alone implies R; an unknown MSH-8
 // value is kept and implies R; unlabelled messages get no meta at all.
 func TestSecurityLabelsORC28Table0177(t *testing.T) {
-	var l labels
-	l.conf = -1
-	l.addTable0177("U", "")
-	if got := codes(l.coding()); got != "N" {
+	l := newLabels()
+	addTable0177(l, "U", "")
+	if got := codes(l.Coding()); got != "N" {
 		t.Errorf("U → %q, want N", got)
 	}
-	l = labels{conf: -1}
-	l.addTable0177("PSY", "")
-	if got := codes(l.coding()); got != "R,PSY" {
+	l = newLabels()
+	addTable0177(l, "PSY", "")
+	if got := codes(l.Coding()); got != "R,PSY" {
 		t.Errorf("PSY → %q, want R,PSY", got)
 	}
 	raw := "MSH|^~\\&|APP|FAC|FERRY|HIE|20240315083000|SECRET|ADT^A04|SEC-2|P|2.5.1\rPID|1||M1^^^FAC^MR||Doe^Ann\r"

@@ -87,3 +87,54 @@ func TestNamedSchemeConfidentialityIsNotDowngraded(t *testing.T) {
 		t.Errorf("v3-Confidentiality codes %v, want R alone", confs)
 	}
 }
+
+// DS4P: a refrain or obligation code an XDS source put among its
+// confidentialityCodes (NORDSCLCD, ENCRYPT) says how to handle the
+// document, and would reveal what it protects if it stood in a high-water
+// mark. It stays on what the document is made of (the DocumentReference's
+// own meta and the Binary) and is left out of the Bundle's meta.security,
+// the securityLabel that names the document and the Patient; the
+// confidentiality and sensitivity codes are in all of them.
+func TestRefrainCodesStayOutOfTheHighWaterMark(t *testing.T) {
+	e := referralEntry()
+	e.Confidentiality = []Code{{"R", "2.16.840.1.113883.5.25", ""}, {"NORDSCLCD", "2.16.840.1.113883.5.4", ""},
+		{"SUD", "2.16.840.1.113883.5.4", ""}, {"ENCRYPT", "2.16.840.1.113883.5.4", ""}}
+	codes := func(list any) string {
+		var s string
+		for _, x := range list.([]any) {
+			m := x.(map[string]any)
+			if c, ok := m["coding"].([]any); ok {
+				m = c[0].(map[string]any)
+			}
+			if s != "" {
+				s += ","
+			}
+			s += m["code"].(string)
+		}
+		return s
+	}
+	for _, profile := range []string{faxfhir.ProfileMHDMinimal, faxfhir.ProfileUSCore} {
+		b := mhdBundle(t, profile, e)
+		if got := codes(b["meta"].(map[string]any)["security"]); got != "R,SUD" {
+			t.Errorf("%s: Bundle meta.security %s, want R,SUD", profile, got)
+		}
+		for _, dr := range resources(b, "DocumentReference") {
+			if got := codes(dr["securityLabel"]); got != "R,SUD" {
+				t.Errorf("%s: securityLabel %s, want R,SUD", profile, got)
+			}
+			if got := codes(dr["meta"].(map[string]any)["security"]); got != "R,NORDSCLCD,SUD,ENCRYPT" {
+				t.Errorf("%s: DocumentReference meta.security %s, want every label", profile, got)
+			}
+		}
+		for _, bin := range resources(b, "Binary") {
+			if got := codes(bin["meta"].(map[string]any)["security"]); got != "R,NORDSCLCD,SUD,ENCRYPT" {
+				t.Errorf("%s: Binary meta.security %s, want every label", profile, got)
+			}
+		}
+		for _, p := range resources(b, "Patient") {
+			if got := codes(p["meta"].(map[string]any)["security"]); got != "R,SUD" {
+				t.Errorf("%s: Patient meta.security %s, want R,SUD", profile, got)
+			}
+		}
+	}
+}

@@ -1,0 +1,73 @@
+package fhir
+
+import (
+	"strings"
+	"testing"
+)
+
+func labelCodes(cs []Coding) string {
+	s := make([]string, len(cs))
+	for i, c := range cs {
+		s[i] = c.Code
+	}
+	return strings.Join(s, ",")
+}
+
+func TestHighWaterMark(t *testing.T) {
+	conf := func(c string) Coding { return Coding{System: SystemConfidentiality, Code: c} }
+	act := func(c string) Coding { return Coding{System: SystemActCode, Code: c} }
+	for _, tc := range []struct {
+		in   []Coding
+		want string
+	}{
+		{nil, ""},
+		{[]Coding{conf("N")}, "N"},
+		// the highest confidentiality, where the first stood
+		{[]Coding{act("SUD"), conf("N"), conf("V"), conf("R")}, "SUD,V"},
+		// refrain, obligation and purpose of use never go in
+		{[]Coding{conf("R"), act("NORDSCLCD"), act("42CFRPart2"), act("MASK"),
+			{System: SystemActReason, Code: "TREAT"}}, "R,42CFRPart2"},
+		// a refrain code named under another system is still one
+		{[]Coding{conf("R"), {System: SystemObservationValue, Code: "NODSCLCD"}}, "R"},
+		// a sender's own code is kept
+		{[]Coding{conf("R"), {System: "urn:oid:1.2.3", Code: "SECRET"}}, "R,SECRET"},
+	} {
+		if got := labelCodes(HighWaterMark(tc.in)); got != tc.want {
+			t.Errorf("HighWaterMark(%s) = %s, want %s", labelCodes(tc.in), got, tc.want)
+		}
+	}
+}
+
+func TestLabels(t *testing.T) {
+	l := NewLabels()
+	if !l.Empty() || l.Coding() != nil {
+		t.Fatalf("new set not empty: %v", l.Coding())
+	}
+	// codes without a confidentiality imply R
+	l.AddText("psy", "", "urn:x")
+	l.AddText("nodsclcd", "", "urn:x")
+	if got := labelCodes(l.Coding()); got != "R,PSY,NODSCLCD" {
+		t.Errorf("got %s, want R,PSY,NODSCLCD", got)
+	}
+	if got := labelCodes(l.HighWaterMark().Coding()); got != "R,PSY" {
+		t.Errorf("high-water mark %s, want R,PSY", got)
+	}
+	// a confidentiality code raises, never lowers
+	l.AddText("v", "", "urn:x")
+	l.AddCoding(Coding{System: SystemConfidentiality, Code: "N"})
+	if got := labelCodes(l.Coding()); got != "V,PSY,NODSCLCD" {
+		t.Errorf("got %s, want V,PSY,NODSCLCD", got)
+	}
+	// an unknown code is kept under the system given, once
+	l.AddText("LOCAL", "local", "urn:x")
+	l.AddText("LOCAL", "local", "urn:x")
+	if got := labelCodes(l.Coding()); got != "V,PSY,NODSCLCD,LOCAL" {
+		t.Errorf("got %s", got)
+	}
+	// a confidentiality alone is a label: absence is not N, presence is
+	m := NewLabels()
+	m.Raise(ConfidentialityRank("N"))
+	if got := labelCodes(m.Coding()); got != "N" {
+		t.Errorf("got %s, want N", got)
+	}
+}
