@@ -153,3 +153,43 @@ func TestPolicyLabels(t *testing.T) {
 		t.Error("an empty policy holds")
 	}
 }
+
+// TestPolicyHoldsDS4PDocument: a C-CDA document whose privacy annotations
+// (DS4P R1) name 42 CFR Part 2 is held by a policy that lists only
+// 42CFRPart2, although nothing in its confidentialityCode says so; the
+// same document without its Privacy Markings section flows.
+func TestPolicyHoldsDS4PDocument(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "testdata", "convert", "ccda-ds4p", "input.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, q, held, decisions := newPolicyPipeline(t, "42CFRPart2")
+	p.converters["ccda"] = CCDA{}
+	in := adapters.Raw{Source: "folder/ehr", Format: "ccda", Name: "part2.xml", Body: doc}
+	if err := p.Consume(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	ids, _ := held.List()
+	if q.Len() != 0 || len(ids) != 1 {
+		t.Fatalf("queued %d, held %d", q.Len(), len(ids))
+	}
+	if e, _ := held.Get(ids[0]); e.Label != "42CFRPart2" {
+		t.Fatalf("held with label %q, want 42CFRPart2 (decisions %v)", e.Label, *decisions)
+	}
+
+	start := strings.Index(string(doc), "<component>\n        <section>\n          <templateId root=\"2.16.840.1.113883.3.3251.1.5\"/>")
+	end := strings.Index(string(doc), "</section>\n      </component>") + len("</section>\n      </component>")
+	if start < 0 || end < start {
+		t.Fatal("test document changed: no Privacy Markings section")
+	}
+	plain := append(append([]byte{}, doc[:start]...), doc[end:]...)
+	p, q, held, _ = newPolicyPipeline(t, "42CFRPart2")
+	p.converters["ccda"] = CCDA{}
+	in.Body = plain
+	if err := p.Consume(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := held.List(); q.Len() != 1 || len(ids) != 0 {
+		t.Fatalf("without privacy markings: queued %d, held %d", q.Len(), len(ids))
+	}
+}

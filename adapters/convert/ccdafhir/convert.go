@@ -278,6 +278,10 @@ type converter struct {
 	entries      map[string][]fhir.BundleEntry
 	seen         map[string]bool
 	hwm          int
+	docLabels    *fhir.Labels         // DS4P privacy annotations of the whole document
+	curLabels    *fhir.Labels         // those of the entry being converted
+	entryLabels  []*fhir.Labels       // every entry's, in document order
+	resLabels    map[any]*fhir.Labels // resource → its entry's annotations
 	nonXML       *ed
 	narr         map[string]string // narrative IDs of the current section
 	pathBuf      []string
@@ -298,12 +302,13 @@ var typeOrder = []string{
 
 func newConverter(raw []byte, opts Options) *converter {
 	return &converter{
-		opts:    opts,
-		raw:     raw,
-		entries: make(map[string][]fhir.BundleEntry, len(typeOrder)),
-		seen:    make(map[string]bool, 64),
-		res:     Result{Counts: map[string]int{}, Skipped: map[string]int{}},
-		hwm:     -1,
+		opts:      opts,
+		raw:       raw,
+		entries:   make(map[string][]fhir.BundleEntry, len(typeOrder)),
+		seen:      make(map[string]bool, 64),
+		res:       Result{Counts: map[string]int{}, Skipped: map[string]int{}},
+		hwm:       -1,
+		docLabels: fhir.NewLabels(),
 	}
 }
 
@@ -664,23 +669,44 @@ func (c *converter) bundle() *fhir.Bundle {
 	if c.docIdent.Value != "" {
 		b.Identifier = &fhir.Identifier{System: c.docIdent.System, Value: c.docIdent.Value}
 	}
-	if sec := c.securityLabels(); len(sec) > 0 {
+	if sec := c.highWaterMark(); len(sec) > 0 {
 		b.Meta = &fhir.Meta{Security: sec}
 	}
 	// The exchange stores each resource on its own, without the Bundle's
 	// meta: every resource of a restricted document carries its label
 	// itself, or it would land there as if it were normal (a downgrade,
-	// STANDARDS.md §7). Normal and lower documents stay unlabelled.
+	// STANDARDS.md §7). Normal and lower documents stay unlabelled unless
+	// privacy annotations label them: the document's apply to every
+	// resource, an entry's to the clinical resources made from it.
 	restricted := c.hwm > confRank["N"]
 	for _, typ := range typeOrder {
-		if restricted {
-			for _, e := range c.entries[typ] {
-				labelResource(e.Resource, c.securityLabels())
+		for _, e := range c.entries[typ] {
+			l := fhir.NewLabels()
+			l.Merge(c.docLabels, true)
+			if !directoryType(typ) {
+				l.Merge(c.resLabels[e.Resource], true)
+			}
+			if restricted || !l.Empty() {
+				l.Raise(c.hwm)
+			}
+			if sec := l.Coding(); sec != nil {
+				labelResource(e.Resource, sec)
 			}
 		}
 		b.Entry = append(b.Entry, c.entries[typ]...)
 	}
 	return b
+}
+
+// directoryType reports whether resources of type typ describe people and
+// organisations rather than care: an entry's privacy annotations do not
+// apply to them (the document's do).
+func directoryType(typ string) bool {
+	switch typ {
+	case "Patient", "Practitioner", "Organization":
+		return true
+	}
+	return false
 }
 
 // labelResource adds the confidentiality label sec to res's meta.security

@@ -748,14 +748,27 @@ func (c *converter) observeConf(x *cd) {
 	}
 }
 
-// securityLabels is the document's confidentiality high-water mark.
-func (c *converter) securityLabels() []fhir.Coding {
-	if c.hwm < 0 {
-		return nil
+// allLabels is every label the document carries: its confidentiality
+// high-water mark and the codes of its privacy annotations, the
+// document's and every entry's, in document order.
+func (c *converter) allLabels() *fhir.Labels {
+	l := fhir.NewLabels()
+	l.Raise(c.hwm)
+	l.Merge(c.docLabels, true)
+	for _, e := range c.entryLabels {
+		l.Merge(e, true)
 	}
-	code := confCodes[c.hwm]
-	return []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", Code: code, Display: confDisplay[code]}}
+	return l
 }
+
+// securityLabels are the labels of what the document is made of (the
+// DocumentReference's own meta and the Binaries): all of them.
+func (c *converter) securityLabels() []fhir.Coding { return c.allLabels().Coding() }
+
+// highWaterMark labels the Bundle and names the document's
+// securityLabel: every label but the refrain, obligation and purpose of
+// use codes, which would reveal what they protect (DS4P).
+func (c *converter) highWaterMark() []fhir.Coding { return c.allLabels().HighWaterMark().Coding() }
 
 // document2 adds the DocumentReference for the whole document and the
 // Binaries with its bytes (and any embedded nonXMLBody content).
@@ -845,7 +858,7 @@ func (c *converter) document2() {
 	}
 	if sec := c.securityLabels(); len(sec) > 0 {
 		dr.Meta = &fhir.Meta{Security: sec}
-		for _, s := range sec {
+		for _, s := range c.highWaterMark() {
 			dr.SecurityLabel = append(dr.SecurityLabel, fhir.CodeableConcept{Coding: []fhir.Coding{s}})
 		}
 	}

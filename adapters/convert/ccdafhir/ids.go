@@ -246,6 +246,12 @@ func (c *converter) add(idn identity, res any) {
 		e.Request = &fhir.BundleRequest{Method: "PUT", URL: idn.typ + "/" + idn.uuid}
 	}
 	c.entries[idn.typ] = append(c.entries[idn.typ], e)
+	if c.curLabels != nil {
+		if c.resLabels == nil {
+			c.resLabels = map[any]*fhir.Labels{}
+		}
+		c.resLabels[res] = c.curLabels
+	}
 }
 
 // conditional reports whether resources of type typ are written by a

@@ -92,6 +92,12 @@ func (c *converter) entry(rel *relationship, s *section) error {
 	if a == nil {
 		return nil
 	}
+	if isPrivacyAnnotation(a) {
+		// A Privacy Markings section's entry: it labels the document.
+		c.annotation(a, c.docLabels)
+		return nil
+	}
+	defer c.enterEntry(a)()
 	c.observeConf(a.ConfidentialityCode)
 	saved := c.skipSection
 	c.skipSection = sectionLabel(s)
