@@ -179,6 +179,19 @@ type fhirHead struct {
 	Beneficiary  json.RawMessage `json:"beneficiary"`
 	Target       json.RawMessage `json:"target"` // Provenance's (resourcePatientKey)
 	Entry        []fhirEntry     `json:"entry"`
+	Meta         json.RawMessage `json:"meta"` // read for its labels only (securityOf)
+}
+
+// securityOf is a resource's meta.security; a meta that is not what FHIR
+// says gives none here, and the resource goes as it came.
+func securityOf(meta json.RawMessage) []fhir.Coding {
+	var m struct {
+		Security []fhir.Coding `json:"security"`
+	}
+	if len(meta) == 0 || json.Unmarshal(meta, &m) != nil {
+		return nil
+	}
+	return m.Security
 }
 
 // fhirEntry is a Bundle entry (other resources' "entry" members, such as
@@ -254,8 +267,21 @@ func (c FHIRJSON) unit(name string, body []byte) Unit {
 		u.Err = err
 		return u
 	}
-	b := make([]byte, 0, len(resource)+len(r)+80)
-	b = append(b, `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":`...)
+	// The Bundle carries the resource's high-water mark, as a converter's
+	// does: its labels but the refrain and obligation codes (DS4P).
+	var meta []byte
+	if hwm := fhir.HighWaterMark(securityOf(h.Meta)); len(hwm) > 0 {
+		if meta, err = json.Marshal(map[string]any{"security": hwm}); err != nil {
+			u.Err = err
+			return u
+		}
+	}
+	b := make([]byte, 0, len(resource)+len(r)+len(meta)+90)
+	b = append(b, `{"resourceType":"Bundle","type":"transaction",`...)
+	if meta != nil {
+		b = append(append(append(b, `"meta":`...), meta...), ',')
+	}
+	b = append(b, `"entry":[{"resource":`...)
 	b = append(b, resource...)
 	b = append(b, `,"request":`...)
 	b = append(b, r...)

@@ -324,3 +324,45 @@ func TestFHIRJSONRefusesOddIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestFHIRJSONBundleHighWaterMark: a dropped resource's labels give the
+// transaction that wraps it its high-water mark, as a converter's bundle
+// has one: the confidentiality and sensitivity, not the refrain code. A
+// resource whose meta is not what FHIR says still goes, unlabelled.
+func TestFHIRJSONBundleHighWaterMark(t *testing.T) {
+	body := []byte(`{"resourceType":"Condition","id":"c1","meta":{"security":[` +
+		`{"system":"http://terminology.hl7.org/CodeSystem/v3-Confidentiality","code":"R"},` +
+		`{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"NORDSCLCD"},` +
+		`{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"SUD"}]},` +
+		`"subject":{"reference":"Patient/p1"}}`)
+	units, err := FHIRJSON{}.Convert(context.Background(), adapters.Raw{Format: "fhir-json", Name: "c.json", Body: body})
+	if err != nil || len(units) != 1 || units[0].Err != nil {
+		t.Fatalf("convert: %v %v", err, units)
+	}
+	var b struct {
+		Meta  *fhir.Meta
+		Entry []struct{ Resource json.RawMessage }
+	}
+	if err := json.Unmarshal(units[0].Bundle, &b); err != nil || b.Meta == nil {
+		t.Fatalf("bundle %s: %v", units[0].Bundle, err)
+	}
+	var got []string
+	for _, c := range b.Meta.Security {
+		got = append(got, c.Code)
+	}
+	if strings.Join(got, ",") != "R,SUD" {
+		t.Errorf("Bundle meta.security %v, want R,SUD", got)
+	}
+	if !bytes.Contains(b.Entry[0].Resource, []byte("NORDSCLCD")) {
+		t.Errorf("the resource lost its refrain code: %s", b.Entry[0].Resource)
+	}
+
+	odd := []byte(`{"resourceType":"Condition","id":"c2","meta":{"security":"R"},"subject":{"reference":"Patient/p1"}}`)
+	units, err = FHIRJSON{}.Convert(context.Background(), adapters.Raw{Format: "fhir-json", Name: "odd.json", Body: odd})
+	if err != nil || len(units) != 1 || units[0].Err != nil {
+		t.Fatalf("odd meta: %v %v", err, units)
+	}
+	if bytes.Contains(units[0].Bundle, []byte(`"Bundle","type":"transaction","meta"`)) {
+		t.Errorf("odd meta gave the bundle labels: %s", units[0].Bundle)
+	}
+}
