@@ -480,3 +480,27 @@ func TestFolderSourceID(t *testing.T) {
 		t.Errorf("FolderSourceIDs = %v", got)
 	}
 }
+
+// TestFaxLines: a fax inbox's lines are checked with their field path; an
+// EHR drop has no fax lines.
+func TestFaxLines(t *testing.T) {
+	const head = "fax: {source_id: 1.2.840.99999.1}\nsources:\n  folders:\n"
+	for _, tc := range []struct{ yml, want string }{
+		{head + "    - {name: fax, kind: fax, path: /srv/fax, lines: [{called: '+1 555 010 0100', doctype: lab}, {subaddress: '22', doctype: referral}]}\n", ""},
+		{head + "    - {name: fax, kind: hylafax, path: /srv/recvq, lines: [{called: '5550100100', doctype: bills}]}\n", "sources.folders[0].lines[0].doctype"},
+		{head + "    - {name: fax, kind: fax, path: /srv/fax, lines: [{doctype: lab}]}\n", "sources.folders[0].lines[0]: give called"},
+		{head + "    - {name: ehr, kind: ehr, path: /srv/ehr, lines: [{called: '5550100100', doctype: lab}]}\n", "sources.folders[0].lines: fax lines are for fax inboxes"},
+		{head + "    - {name: fax, kind: fax, path: /srv/fax, lines: [{called: '5550100100', doctype: lab, route: x}]}\n", "route"},
+	} {
+		c, err := Parse("t.yaml", []byte(tc.yml))
+		if err == nil {
+			err = c.Validate()
+		}
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%q: %v", tc.yml, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%q: %v, want a %s problem", tc.yml, err, tc.want)
+		}
+	}
+}

@@ -173,6 +173,9 @@ func (c *Config) problems() []Problem {
 		default:
 			ehrs++
 			addErr(p, f.Config.Config.Validate())
+			if len(f.Lines) > 0 {
+				add(p+".lines", "fax lines are for fax inboxes (kind fax or hylafax); this folder is kind %s", f.Kind)
+			}
 			ps = append(ps, csvProblems(p, f.CSV)...)
 		}
 	}

@@ -25,8 +25,10 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
 	"github.com/ferry-health/ferry/adapters/folder"
 )
 
@@ -53,6 +55,84 @@ type Config struct {
 	// DateTime, xferfaxlog dates, sidecar times without offset). Empty means
 	// the gateway's local zone.
 	TimeZone string `yaml:"time_zone"`
+	// Lines say what the faxes received on each of the practice's fax
+	// lines are: the number dialled (DID) or the T.30 subaddress routes a
+	// fax (STANDARDS.md §5), and a sender's TSI cannot be trusted to. The
+	// first line that matches gives the fax its document kind when
+	// neither a sidecar nor a file name pattern gave one.
+	Lines []Line `yaml:"lines"`
+}
+
+// Line is one fax line of a practice: the faxes dialled to its number, or
+// sent to its subaddress, are of one kind (the lab results line, the
+// referrals line).
+type Line struct {
+	// Called is the number dialled (the DID, HylaFAX's local number,
+	// a sidecar's CalledNumber), compared by its digits only: "+1 (555)
+	// 010-0100" is "15550100100", and matches "5550100100" too, since a
+	// fax server may drop the country code (the shorter must have at
+	// least 7 digits to match the end of the longer).
+	Called string `yaml:"called"`
+	// SubAddress is the T.30 subaddress (HylaFAX's FaxSubAddress tag, a
+	// sidecar's SubAddress), compared as written. With Called set too,
+	// both must match.
+	SubAddress string `yaml:"subaddress"`
+	// DocType is the kind of document the line's faxes are, a kind
+	// faxfhir.DocType knows ("lab", "referral" ...).
+	DocType string `yaml:"doctype"`
+}
+
+// digits is s with everything but its ASCII digits left out.
+func digits(s string) string {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			b = append(b, s[i])
+		}
+	}
+	return string(b)
+}
+
+// sameNumber reports whether two phone numbers are the same by their
+// digits: equal, or the shorter (of 7 digits or more) ending the longer.
+func sameNumber(a, b string) bool {
+	a, b = digits(a), digits(b)
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	if a == "" {
+		return false
+	}
+	return a == b || len(a) >= 7 && strings.HasSuffix(b, a)
+}
+
+// matches reports whether a fax dialled to called with subaddress sub
+// came in on line l.
+func (l Line) matches(called, sub string) bool {
+	if l.Called != "" && !sameNumber(l.Called, called) {
+		return false
+	}
+	if l.SubAddress != "" && strings.TrimSpace(l.SubAddress) != strings.TrimSpace(sub) {
+		return false
+	}
+	return l.Called != "" || l.SubAddress != ""
+}
+
+func (l Line) validate(i int) []error {
+	var errs []error
+	at := fmt.Sprintf("lines[%d]", i)
+	switch {
+	case l.Called == "" && strings.TrimSpace(l.SubAddress) == "":
+		errs = append(errs, fmt.Errorf("%s: give called (the number dialled) or subaddress", at))
+	case l.Called != "" && digits(l.Called) == "":
+		errs = append(errs, fmt.Errorf("%s.called: %q has no digits", at, l.Called))
+	}
+	if l.DocType == "" {
+		errs = append(errs, fmt.Errorf("%s.doctype: required (one of %s)", at, strings.Join(faxfhir.DocTypeNames(), ", ")))
+	} else if _, ok := faxfhir.DocType(l.DocType); !ok {
+		errs = append(errs, fmt.Errorf("%s.doctype: %q is not a kind ferry knows (one of %s)", at, l.DocType, strings.Join(faxfhir.DocTypeNames(), ", ")))
+	}
+	return errs
 }
 
 // DefaultConfig returns the defaults for kind (KindFax or KindHylaFAX).
@@ -100,6 +180,9 @@ func (c *Config) Validate() error {
 		if _, err := time.LoadLocation(c.TimeZone); err != nil {
 			errs = append(errs, fmt.Errorf("time_zone: %w", err))
 		}
+	}
+	for i, l := range c.Lines {
+		errs = append(errs, l.validate(i)...)
 	}
 	return errors.Join(errs...)
 }

@@ -140,8 +140,9 @@ func sidecarDetail(err error) string {
 
 // Describe works out what is known about the fax in in (a Raw from the
 // folder engine): sidecars first, then the file name patterns, the TIFF tags
-// and HylaFAX's xferfaxlog; the file's modification time is the receive
-// time of last resort. A sidecar that cannot be parsed is reported in err
+// and HylaFAX's xferfaxlog, then the line it came in on (Config.Lines)
+// for a document kind none of those gave; the file's modification time is
+// the receive time of last resort. A sidecar that cannot be parsed is reported in err
 // and otherwise ignored.
 func (s *Source) Describe(in adapters.Raw) (fax faxfhir.Fax, err error) {
 	for _, name := range slices.Sorted(maps.Keys(in.Sidecars)) {
@@ -168,6 +169,12 @@ func (s *Source) Describe(in adapters.Raw) (fax faxfhir.Fax, err error) {
 			fromXfer(&fax, rec)
 		case err != nil && !errors.Is(err, fs.ErrNotExist):
 			s.log.Warn("fax xferfaxlog unreadable", "inbox", s.cfg.Name, "err", err)
+		}
+	}
+	for _, l := range s.cfg.Lines {
+		if l.matches(fax.CalledNumber, fax.SubAddress) {
+			setIf(&fax.DocType, l.DocType)
+			break
 		}
 	}
 	if fax.Received.IsZero() {

@@ -1,0 +1,85 @@
+package fax
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/folder"
+)
+
+// TestLinesGiveTheDocumentKind: the number dialled (compared by digits,
+// with or without the country code) or the subaddress says what a fax is
+// when neither its sidecar nor its file name does; a sidecar's kind wins,
+// and a fax on no configured line stays unclassified.
+func TestLinesGiveTheDocumentKind(t *testing.T) {
+	cfg := DefaultConfig(KindFax)
+	cfg.Name, cfg.Path, cfg.TimeZone = "fax", t.TempDir(), "UTC"
+	cfg.Patterns = []string{`^(?P<doctype>[a-z]+)_(?P<mrn>\d+)\.`}
+	cfg.Lines = []Line{
+		{Called: "+1 (555) 010-0100", DocType: "lab"},
+		{SubAddress: "22", DocType: "referral"},
+		{Called: "555-010-0199", SubAddress: "7", DocType: "consult"},
+	}
+	s, err := New(adapters.Settings{}, cfg, newCollector(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	describe := func(name, sidecar string) string {
+		t.Helper()
+		in := adapters.Raw{Name: name, Received: now, Meta: map[string]string{folder.MetaFile: name}}
+		if sidecar != "" {
+			in.Sidecars = map[string][]byte{strings.TrimSuffix(name, ".pdf") + ".json": []byte(sidecar)}
+		}
+		fax, err := s.Describe(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fax.DocType
+	}
+	for _, tc := range []struct {
+		name, sidecar, want string
+	}{
+		{"a.pdf", `{"CalledNumber":"15550100100"}`, "lab"},
+		{"b.pdf", `{"CalledNumber":"(555) 010 0100"}`, "lab"},
+		{"c.pdf", `{"CalledNumber":"0100"}`, ""}, // four digits are not the line's number
+		{"d.pdf", `{"SubAddress":"22"}`, "referral"},
+		{"e.pdf", `{"CalledNumber":"5550100199"}`, ""}, // the consult line wants its subaddress too
+		{"f.pdf", `{"CalledNumber":"5550100199","SubAddress":"7"}`, "consult"},
+		{"g.pdf", `{"CalledNumber":"15550100100","DocType":"discharge"}`, "discharge"},
+		{"progress_123.pdf", `{"CalledNumber":"15550100100"}`, "progress"},
+		{"h.pdf", `{"CalledNumber":"15550109999"}`, ""},
+		{"i.pdf", "", ""},
+	} {
+		if got := describe(tc.name, tc.sidecar); got != tc.want {
+			t.Errorf("%s %s: kind %q, want %q", tc.name, tc.sidecar, got, tc.want)
+		}
+	}
+}
+
+func TestLinesValidate(t *testing.T) {
+	base := DefaultConfig(KindFax)
+	base.Name, base.Path = "x", "/tmp/x"
+	for _, tc := range []struct {
+		line Line
+		want string
+	}{
+		{Line{DocType: "lab"}, "lines[0]: give called"},
+		{Line{Called: "ext.", DocType: "lab"}, `lines[0].called: "ext." has no digits`},
+		{Line{Called: "5550100100"}, "lines[0].doctype: required"},
+		{Line{Called: "5550100100", DocType: "bills"}, `lines[0].doctype: "bills" is not a kind ferry knows`},
+	} {
+		c := base
+		c.Lines = []Line{tc.line}
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: got %v, want %q", tc.line, err, tc.want)
+		}
+	}
+	c := base
+	c.Lines = []Line{{Called: "+1 555 010 0100", SubAddress: "22", DocType: "Lab Results"}}
+	if err := c.Validate(); err != nil {
+		t.Errorf("valid line refused: %v", err)
+	}
+}
