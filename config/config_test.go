@@ -384,16 +384,7 @@ func TestFaxSectionWithEHRFolders(t *testing.T) {
 		// Without a folder that uses it, the fax section is not checked.
 		{"fax: {binary_method: patch}\n", ""},
 	} {
-		c, err := Parse("t.yaml", []byte(tc.yml))
-		if err == nil {
-			err = c.Validate()
-		}
-		switch {
-		case tc.want == "" && err != nil:
-			t.Errorf("%q: %v", tc.yml, err)
-		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-			t.Errorf("%q: %v, want a %s problem", tc.yml, err, tc.want)
-		}
+		expectProblem(t, tc.yml, tc.want)
 	}
 }
 
@@ -459,16 +450,7 @@ func TestFolderSourceID(t *testing.T) {
 		{"sources:\n  folders:\n    - {name: ehr, kind: ehr, path: /srv/ehr, source_id: '1.2.840.99999.3'}\n", ""},
 		{"sources:\n  folders:\n    - {name: ehr, kind: ehr, path: /srv/ehr, source_id: ehr-1}\n", "sources.folders[0].source_id"},
 	} {
-		c, err := Parse("t.yaml", []byte(tc.yml))
-		if err == nil {
-			err = c.Validate()
-		}
-		switch {
-		case tc.want == "" && err != nil:
-			t.Errorf("%q: %v", tc.yml, err)
-		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-			t.Errorf("%q: %v, want a %s problem", tc.yml, err, tc.want)
-		}
+		expectProblem(t, tc.yml, tc.want)
 	}
 
 	c, err := Load("../testdata/configs/good_source_id.yaml")
@@ -492,15 +474,22 @@ func TestFaxLines(t *testing.T) {
 		{head + "    - {name: ehr, kind: ehr, path: /srv/ehr, lines: [{called: '5550100100', doctype: lab}]}\n", "sources.folders[0].lines: fax lines are for fax inboxes"},
 		{head + "    - {name: fax, kind: fax, path: /srv/fax, lines: [{called: '5550100100', doctype: lab, route: x}]}\n", "route"},
 	} {
-		c, err := Parse("t.yaml", []byte(tc.yml))
-		if err == nil {
-			err = c.Validate()
-		}
-		switch {
-		case tc.want == "" && err != nil:
-			t.Errorf("%q: %v", tc.yml, err)
-		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-			t.Errorf("%q: %v, want a %s problem", tc.yml, err, tc.want)
-		}
+		expectProblem(t, tc.yml, tc.want)
+	}
+}
+
+// expectProblem parses and validates yml: want "" expects no problem,
+// anything else a problem whose text holds it.
+func expectProblem(t *testing.T, yml, want string) {
+	t.Helper()
+	c, err := Parse("t.yaml", []byte(yml))
+	if err == nil {
+		err = c.Validate()
+	}
+	switch {
+	case want == "" && err != nil:
+		t.Errorf("%q: %v", yml, err)
+	case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+		t.Errorf("%q: %v, want a %s problem", yml, err, want)
 	}
 }

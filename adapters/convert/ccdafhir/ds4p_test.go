@@ -53,8 +53,8 @@ func ds4pDocument(t *testing.T, docLevel, entryLevel []string) []byte {
 	return raw
 }
 
-// labelsOf is the codes of a resource's meta.security, in order.
-func labelsOf(t *testing.T, res any) string {
+// metaSecurity is a resource's meta.security as it is written out.
+func metaSecurity(t *testing.T, res any) []fhir.Coding {
 	t.Helper()
 	js, err := fhir.Marshal(res)
 	if err != nil {
@@ -67,10 +67,13 @@ func labelsOf(t *testing.T, res any) string {
 		t.Fatal(err)
 	}
 	if r.Meta == nil {
-		return ""
+		return nil
 	}
-	return codeList(r.Meta.Security)
+	return r.Meta.Security
 }
+
+// labelsOf is the codes of a resource's meta.security, in order.
+func labelsOf(t *testing.T, res any) string { return codeList(metaSecurity(t, res)) }
 
 func codeList(cs []fhir.Coding) string {
 	s := make([]string, len(cs))
@@ -131,25 +134,13 @@ func TestDS4PDocumentLevelAnnotations(t *testing.T) {
 		}
 	}
 	for _, e := range b.Entry {
-		for _, c := range mustSecurity(e.Resource) {
+		for _, c := range metaSecurity(t, e.Resource) {
 			if c.Code == "TREAT" && c.System != fhir.SystemActReason ||
 				c.Code == "NORDSCLCD" && c.System != fhir.SystemActCode {
 				t.Errorf("%s under %s", c.Code, c.System)
 			}
 		}
 	}
-}
-
-func mustSecurity(res any) []fhir.Coding {
-	js, _ := fhir.Marshal(res)
-	var r struct {
-		Meta *fhir.Meta `json:"meta"`
-	}
-	_ = json.Unmarshal(js, &r)
-	if r.Meta == nil {
-		return nil
-	}
-	return r.Meta.Security
 }
 
 // TestDS4PEntryLevelAnnotations: Entry-Level Privacy Annotations label the

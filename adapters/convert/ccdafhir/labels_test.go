@@ -2,7 +2,6 @@ package ccdafhir
 
 import (
 	"bytes"
-	"encoding/json"
 	"testing"
 
 	"github.com/ferry-health/ferry/adapters/fhir"
@@ -58,20 +57,7 @@ func TestRestrictedDocumentLabelsEveryResource(t *testing.T) {
 // it has none.
 func confidentiality(t *testing.T, res any) string {
 	t.Helper()
-	js, err := fhir.Marshal(res)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r struct {
-		Meta *fhir.Meta `json:"meta"`
-	}
-	if err := json.Unmarshal(js, &r); err != nil {
-		t.Fatal(err)
-	}
-	if r.Meta == nil {
-		return ""
-	}
-	for _, c := range r.Meta.Security {
+	for _, c := range metaSecurity(t, res) {
 		if c.System == "http://terminology.hl7.org/CodeSystem/v3-Confidentiality" {
 			return c.Code
 		}
