@@ -964,12 +964,18 @@ func (s *Source) consumeEntry(ctx context.Context, in adapters.Raw, st zipStep) 
 	}
 	if got.Format == FormatXDMDocument {
 		maps.Copy(raw.Meta, st.xdm.Meta())
-	} else if st.xdm != nil && len(st.xdm.Related) > 0 {
+	} else if st.xdm != nil {
 		// A C-CDA that METADATA.XML says replaces (appends to,
 		// transforms) another document relates to it as if its own
 		// header said so.
-		if b, err := json.Marshal(st.xdm.Related); err == nil {
-			raw.Meta[xdmfhir.MetaRelated] = string(b)
+		if len(st.xdm.Related) > 0 {
+			if b, err := json.Marshal(st.xdm.Related); err == nil {
+				raw.Meta[xdmfhir.MetaRelated] = string(b)
+			}
+		}
+		// And the labels METADATA.XML gives it are its labels too.
+		if l := xdmfhir.LabelsMeta(st.xdm.Confidentiality); l != "" {
+			raw.Meta[xdmfhir.MetaLabels] = l
 		}
 	}
 	if csvMatch != "" {

@@ -53,6 +53,10 @@ func (c CCDA) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 			opts.Related = append(opts.Related, ccdafhir.RelatedDocument{TypeCode: typ, Root: root, Extension: ext})
 		}
 	}
+	// And labelled as METADATA.XML labels it.
+	if opts.Labels, err = xdmfhir.LabelsFromMeta(in.Meta); err != nil {
+		return nil, queue.Permanent(fmt.Errorf("ccda %s: %w", in.Name, err))
+	}
 	b, res, err := ccdafhir.Convert(r, opts)
 	if err != nil {
 		return nil, err

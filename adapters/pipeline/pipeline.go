@@ -31,6 +31,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/convert/xdmfhir"
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/latency"
@@ -505,7 +506,7 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit, gen
 	// can (BatchPutter): the parts of one message cost one flush, and no
 	// dedup key is remembered before every unit of the input is stored, so
 	// a crash between parts never makes a resend look like a duplicate.
-	held := p.holdLabels(units)
+	held := p.holdLabels(in, units)
 	group := holdGroup(held)
 	if err := p.recordReplaced(in, units, held, gen); err != nil {
 		return nil, err
@@ -797,10 +798,19 @@ func (p *Pipeline) put(ctx context.Context, items []*queue.Item) error {
 // holdLabels decides, before anything of the input is stored, which of
 // its units the policy holds: the label holding each ("" for a unit
 // that goes to the queue), or nil when no policy is active. A held
-// unit's replaced documents are not recorded (recordReplaced).
-func (p *Pipeline) holdLabels(units []Unit) []string {
+// unit's replaced documents are not recorded (recordReplaced). The labels
+// of the input's envelope (an XDM package's for its document) hold every
+// unit too, whatever the converter made of them: an HL7 v2 or FHIR JSON
+// file has no place of its own for them.
+func (p *Pipeline) holdLabels(in adapters.Raw, units []Unit) []string {
 	if p.held == nil || !p.policy.Active() {
 		return nil
+	}
+	envLabel, envHeld := "", false
+	if env, err := xdmfhir.LabelsFromMeta(in.Meta); err != nil {
+		envLabel, envHeld = "unreadable labels", true
+	} else {
+		envLabel, envHeld = p.policy.HeldLabels(env)
 	}
 	labels := make([]string, len(units))
 	for i := range units {
@@ -817,6 +827,9 @@ func (p *Pipeline) holdLabels(units []Unit) []string {
 			label, held = p.policy.HeldFile(u.BodyFile)
 		default:
 			label, held = p.policy.Held(u.Bundle)
+		}
+		if !held && envHeld {
+			label, held = envLabel, true
 		}
 		if held {
 			labels[i] = label

@@ -84,6 +84,11 @@ type Options struct {
 	// replaces, and so on). Each is treated as a relatedDocument with
 	// that typeCode and parentDocument id would be.
 	Related []RelatedDocument
+	// Labels are security labels the document's envelope gives it (the
+	// confidentialityCodes of an XDM package's DocumentEntry, where a
+	// Direct sender labels it): they label the whole document as its
+	// Privacy Markings section's do, and raise its confidentiality.
+	Labels []fhir.Coding
 	// Merges, when set, names the patient identifiers earlier merges
 	// (HL7 v2 ADT^A40, A47) retired (the gateway's data_dir/merges.log).
 	// A document whose recordTarget is keyed by one is filed to the
@@ -301,7 +306,7 @@ var typeOrder = []string{
 }
 
 func newConverter(raw []byte, opts Options) *converter {
-	return &converter{
+	c := &converter{
 		opts:      opts,
 		raw:       raw,
 		entries:   make(map[string][]fhir.BundleEntry, len(typeOrder)),
@@ -310,6 +315,13 @@ func newConverter(raw []byte, opts Options) *converter {
 		hwm:       -1,
 		docLabels: fhir.NewLabels(),
 	}
+	for _, l := range opts.Labels {
+		c.docLabels.AddCoding(l)
+		if fhir.CodingKind(l) == 0 {
+			c.observeConf(&cd{Code: l.Code})
+		}
+	}
+	return c
 }
 
 // run decodes the document.

@@ -122,19 +122,7 @@ func (c *Converter) Document(e Entry, received time.Time) faxfhir.Document {
 	if u := strings.ToLower(strings.TrimSpace(e.EntryUUID)); uuidURN.MatchString(u) {
 		d.Identifier = &fhir.Identifier{Use: "official", System: "urn:ietf:rfc:3986", Value: u}
 	}
-	for _, cc := range e.Confidentiality {
-		if cd := coding(&cc); cd != nil {
-			// A scheme named only by a name ("Connect-a-thon
-			// confidentialityCodes") with a code of U L M N R V is the
-			// v3 confidentiality: left without a system, the configured
-			// default would stand as the document's confidentiality
-			// beside it, a downgrade.
-			if cd.System == "" && strings.Contains("ULMNRV", strings.ToUpper(cd.Code)) && len(cd.Code) == 1 {
-				cd.System, cd.Code = confidentialitySystem, strings.ToUpper(cd.Code)
-			}
-			d.Security = append(d.Security, *cd)
-		}
-	}
+	d.Security = append(d.Security, securityCodings(e.Confidentiality)...)
 	for _, a := range e.Authors {
 		d.Author = append(d.Author, authorRefs(a)...)
 	}
@@ -354,6 +342,26 @@ func coding(c *Code) *fhir.Coding {
 	}
 	// A scheme that is only a name ("Connect-a-thon classCodes") is no
 	// system: the coding keeps its code and display.
+	return out
+}
+
+// securityCodings are the security labels of an entry's
+// confidentialityCodes.
+func securityCodings(codes []Code) []fhir.Coding {
+	var out []fhir.Coding
+	for _, cc := range codes {
+		if cd := coding(&cc); cd != nil {
+			// A scheme named only by a name ("Connect-a-thon
+			// confidentialityCodes") with a code of U L M N R V is the
+			// v3 confidentiality: left without a system, the configured
+			// default would stand as the document's confidentiality
+			// beside it, a downgrade.
+			if cd.System == "" && strings.Contains("ULMNRV", strings.ToUpper(cd.Code)) && len(cd.Code) == 1 {
+				cd.System, cd.Code = confidentialitySystem, strings.ToUpper(cd.Code)
+			}
+			out = append(out, *cd)
+		}
+	}
 	return out
 }
 

@@ -22,6 +22,8 @@ import (
 	"maps"
 	"strconv"
 	"strings"
+
+	"github.com/ferry-health/ferry/adapters/fhir"
 )
 
 // Format is the Raw.Format of an XDM document handed on for filing.
@@ -93,6 +95,40 @@ func RelationCode(assocType string) (code string, ok bool) {
 // converted by its own converter): JSON of []Relation. Relations name
 // documents, not patients: no PHI.
 const MetaRelated = "xdm.related"
+
+// MetaLabels is the Raw.Meta key under which the EHR drop source hands on
+// the confidentialityCodes of an XDM document it passes in another format
+// (a C-CDA, an HL7 v2 file, FHIR JSON): JSON of []Code. A Direct sender
+// labels the document there (DS4P, the XDM metadata profile), and the
+// labels apply whatever the document says of itself. Codes, not PHI.
+const MetaLabels = "xdm.labels"
+
+// LabelsMeta is MetaLabels' value for codes; "" for none.
+func LabelsMeta(codes []Code) string {
+	if len(codes) == 0 {
+		return ""
+	}
+	b, err := json.Marshal(codes)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// LabelsFromMeta decodes MetaLabels into security labels, written as the
+// DocumentReference of an XDM document carries them; nil when m holds
+// none.
+func LabelsFromMeta(m map[string]string) ([]fhir.Coding, error) {
+	s := m[MetaLabels]
+	if s == "" {
+		return nil, nil
+	}
+	var codes []Code
+	if err := json.Unmarshal([]byte(s), &codes); err != nil {
+		return nil, fmt.Errorf("%s: %w", MetaLabels, err)
+	}
+	return securityCodings(codes), nil
+}
 
 // RelatedFromMeta decodes MetaRelated; nil when m holds none.
 func RelatedFromMeta(m map[string]string) ([]Relation, error) {
