@@ -690,7 +690,7 @@ func (c *converter) bundle() *fhir.Bundle {
 	// STANDARDS.md §7). Normal and lower documents stay unlabelled unless
 	// privacy annotations label them: the document's apply to every
 	// resource, an entry's to the clinical resources made from it.
-	restricted := c.hwm > confRank["N"]
+	restricted := c.hwm > fhir.ConfidentialityRank("N")
 	for _, typ := range typeOrder {
 		for _, e := range c.entries[typ] {
 			l := fhir.NewLabels()
@@ -721,8 +721,9 @@ func directoryType(typ string) bool {
 	return false
 }
 
-// labelResource adds the confidentiality label sec to res's meta.security
-// unless it has one already (the DocumentReference and Binary do). Every
+// labelResource adds the labels sec (a confidentiality code first) to
+// res's meta.security unless it has a confidentiality label already (the
+// DocumentReference and Binary do, with every label of the document). Every
 // resource this package makes has a Meta *fhir.Meta field; a Meta is
 // copied, never changed in place, in case resources share one.
 func labelResource(res any, sec []fhir.Coding) {

@@ -733,17 +733,12 @@ func encounterClass(code *cd) *fhir.Coding {
 	return &fhir.Coding{System: "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", Code: "UNK", Display: "unknown"}
 }
 
-// confRank orders v3-Confidentiality codes for the high-water mark.
-var confRank = map[string]int{"U": 0, "L": 1, "M": 2, "N": 3, "R": 4, "V": 5}
-var confCodes = []string{"U", "L", "M", "N", "R", "V"}
-var confDisplay = map[string]string{"U": "unrestricted", "L": "low", "M": "moderate", "N": "normal", "R": "restricted", "V": "very restricted"}
-
 // observeConf raises the confidentiality high-water mark.
 func (c *converter) observeConf(x *cd) {
 	if x == nil {
 		return
 	}
-	if r, ok := confRank[strings.ToUpper(strings.TrimSpace(x.Code))]; ok && r > c.hwm {
+	if r := fhir.ConfidentialityRank(strings.ToUpper(strings.TrimSpace(x.Code))); r > c.hwm {
 		c.hwm = r
 	}
 }

@@ -11,8 +11,8 @@ import (
 // segmented document says what protects it in security observations,
 // gathered in a Privacy Annotations organizer:
 //
-//   - one in an entry of the Privacy Markings section labels the whole
-//     document;
+//   - one in an entry of the Privacy Markings section
+//     (2.16.840.1.113883.3.3251.1.5) labels the whole document;
 //   - one in an entryRelationship of a clinical statement (Entry-Level
 //     Privacy Annotations) labels what that entry says.
 //
@@ -23,7 +23,6 @@ import (
 // here would walk past the exchange's hold policy.
 const (
 	tplPrivacyAnnotations  = "2.16.840.1.113883.3.3251.1.4"
-	tplPrivacyMarkings     = "2.16.840.1.113883.3.3251.1.5"
 	tplSecurityObservation = "2.16.840.1.113883.3.445.21"
 	tplConfidentialityObs  = "2.16.840.1.113883.3.445.12"
 	tplObligationObs       = "2.16.840.1.113883.3.445.14"

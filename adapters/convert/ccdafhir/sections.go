@@ -93,7 +93,8 @@ func (c *converter) entry(rel *relationship, s *section) error {
 		return nil
 	}
 	if isPrivacyAnnotation(a) {
-		// A Privacy Markings section's entry: it labels the document.
+		// A privacy annotation standing as an entry of its own (as in
+		// the Privacy Markings section): it labels the whole document.
 		c.annotation(a, c.docLabels)
 		return nil
 	}
