@@ -50,18 +50,28 @@ var kindLOINC = map[string][2]string{
 // plus a coding US Core's required binding takes when the code is not
 // LOINC (a local code, or none): the template's LOINC code, or
 // v3-NullFlavor UNK for an unstructured or unknown document. The codes
-// sent are kept beside it.
+// sent are kept beside it. A LOINC code other than the one the document's
+// template names (real files carry wrong ones: HL7's own Referral Note
+// example says 57113-1 for 57133-1) is kept, and the template's follows
+// it, so an exchange that classifies by code finds the kind the template
+// says.
 func documentType(cc *fhir.CodeableConcept, kind string) *fhir.CodeableConcept {
 	if cc == nil {
 		cc = &fhir.CodeableConcept{}
 	}
+	l, known := kindLOINC[kind]
 	for _, x := range cc.Coding {
 		if x.System == "http://loinc.org" && x.Code != "" {
+			if known && !slices.ContainsFunc(cc.Coding, func(y fhir.Coding) bool {
+				return y.System == "http://loinc.org" && strings.TrimSpace(y.Code) == l[0]
+			}) {
+				cc.Coding = append(cc.Coding, fhir.Coding{System: "http://loinc.org", Code: l[0], Display: l[1]})
+			}
 			return cc
 		}
 	}
 	add := fhir.Coding{System: "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", Code: "UNK", Display: "unknown"}
-	if l, ok := kindLOINC[kind]; ok {
+	if known {
 		add = fhir.Coding{System: "http://loinc.org", Code: l[0], Display: l[1]}
 	}
 	cc.Coding = append([]fhir.Coding{add}, cc.Coding...)

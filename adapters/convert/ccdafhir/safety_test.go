@@ -304,7 +304,8 @@ func TestGenderFallback(t *testing.T) {
 
 // TestDocumentTypeBinding: DocumentReference.type holds a code US Core's
 // required binding takes even when the document's own code is local: the
-// template's LOINC code (a CCD's 34133-9), the local code kept beside it.
+// template's LOINC code (a CCD's 34133-9), the local code kept beside it;
+// and the template's code beside a LOINC code other than its own.
 func TestDocumentTypeBinding(t *testing.T) {
 	raw := readCase(t, "ccda-allergy")
 	orig := []byte(`<code code="34133-9" codeSystem="2.16.840.1.113883.6.1" displayName="Summarization of Episode Note"/>`)
@@ -314,6 +315,9 @@ func TestDocumentTypeBinding(t *testing.T) {
 	for _, tc := range []struct{ code, want string }{
 		{string(orig), "http://loinc.org|34133-9"},
 		{`<code code="CCD-LOCAL" codeSystem="1.2.3.4.5" displayName="Local summary"/>`, "http://loinc.org|34133-9,urn:oid:1.2.3.4.5|CCD-LOCAL"},
+		// A LOINC code the CCD template does not name (a typo, another
+		// kind of note) is kept, the template's code after it.
+		{`<code code="34113-1" codeSystem="2.16.840.1.113883.6.1"/>`, "http://loinc.org|34113-1,http://loinc.org|34133-9"},
 	} {
 		b, _, err := ConvertBytes(bytes.Replace(raw, orig, []byte(tc.code), 1), Options{})
 		if err != nil {
