@@ -592,6 +592,65 @@ ls "$WORK"/xdm-in/.ferry/done/*/direct-3.zip >/dev/null 2>&1 || die "XDM replace
 log "XDM replacement (Association RPLC): the corrected PDF is current and relatesTo replaces the original, which the exchange now holds superseded; nothing dead-lettered"
 stop_pid "$FERRY_PID" TERM
 
+# 13b. Security labels and exchange.hold (the default, [R, V, 42CFRPart2], with an exchange set):
+#      a privacy segmented C-CDA (DS4P R1: Privacy Markings section, entry-level annotations) dropped
+#      into the folder, and an XDM package whose METADATA.XML labels a normal C-CDA 42CFRPart2 (as a
+#      Direct sender does), are both held: acknowledged, not sent. `ferry held release` (gateway
+#      stopped) sends them, and the exchange stores each resource with its labels: the annotated
+#      Condition its sensitivity and obligation, every resource of the Part 2 package its policy.
+sed 's/MRN-PRB1/MRN-XDML1/; s/extension="PRB1"/extension="XDML1"/' "$root/testdata/convert/ccda-problem/input.xml" >"$WORK/xdml.xml"
+python3 - "$WORK/xdml.xml" "$WORK/xdm-labels.zip" <<'PYZIP'
+import sys, zipfile
+doc, out = sys.argv[1], sys.argv[2]
+meta = """<?xml version="1.0" encoding="UTF-8"?>
+<lcm:SubmitObjectsRequest xmlns:lcm="urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0" xmlns:rim="urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0">
+ <rim:RegistryObjectList>
+  <rim:ExtrinsicObject id="Document01" mimeType="text/xml" objectType="urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1">
+   <rim:Slot name="URI"><rim:ValueList><rim:Value>DOC0001.XML</rim:Value></rim:ValueList></rim:Slot>
+   <rim:Classification classificationScheme="urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f" classifiedObject="Document01" nodeRepresentation="42CFRPart2">
+    <rim:Slot name="codingScheme"><rim:ValueList><rim:Value>2.16.840.1.113883.5.4</rim:Value></rim:ValueList></rim:Slot>
+   </rim:Classification>
+   <rim:ExternalIdentifier id="ei1" registryObject="Document01" identificationScheme="urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab" value="1.2.840.99999.1.9">
+    <rim:Name><rim:LocalizedString value="XDSDocumentEntry.uniqueId"/></rim:Name>
+   </rim:ExternalIdentifier>
+  </rim:ExtrinsicObject>
+ </rim:RegistryObjectList>
+</lcm:SubmitObjectsRequest>
+"""
+with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+    z.writestr("IHE_XDM/SUBSET01/METADATA.XML", meta)
+    z.write(doc, "IHE_XDM/SUBSET01/DOC0001.XML")
+PYZIP
+start_ferry "$WORK/ferry9x.yaml" "$WORK/ferry9.log" "$M9"
+cp "$root/testdata/convert/ccda-ds4p/input.xml" "$WORK/xdm-in/.ds4p.tmp" && mv "$WORK/xdm-in/.ds4p.tmp" "$WORK/xdm-in/ds4p.xml"
+cp "$WORK/xdm-labels.zip" "$WORK/xdm-in/.labels.tmp" && mv "$WORK/xdm-in/.labels.tmp" "$WORK/xdm-in/labels.zip"
+for ((i = 0; i < 30; i++)); do
+  ls "$WORK"/xdm-in/.ferry/done/*/ds4p.xml "$WORK"/xdm-in/.ferry/done/*/labels.zip >/dev/null 2>&1 && break
+  sleep 1
+done
+"$FERRY" held list --config "$WORK/ferry9x.yaml" >"$WORK/held.txt" 2>&1 || die "ferry held list failed: $(cat "$WORK/held.txt")"
+[ "$(awk 'NR > 1' "$WORK/held.txt" | wc -l)" = 2 ] || die "labelled documents: want 2 held, ferry held list says: $(cat "$WORK/held.txt")"
+grep -q '42CFRPart2' "$WORK/held.txt" || die "the XDM package's Part 2 label did not hold it: $(cat "$WORK/held.txt")"
+[ "$(fhir_total "Patient?identifier=$CCDA_SYS|MRN-DS4P1")" = 0 ] && [ "$(fhir_total "Patient?identifier=$CCDA_SYS|MRN-XDML1")" = 0 ] ||
+  die "a held document reached the exchange"
+stop_pid "$FERRY_PID" TERM
+# shellcheck disable=SC2046
+"$FERRY" held release $(awk 'NR > 1 {print $1}' "$WORK/held.txt") --config "$WORK/ferry9x.yaml" >"$WORK/release.txt" 2>&1 ||
+  die "ferry held release failed: $(cat "$WORK/release.txt")"
+start_ferry "$WORK/ferry9x.yaml" "$WORK/ferry9.log" "$M9"
+wait_total "Patient?identifier=$CCDA_SYS|MRN-DS4P1" 1 30 || die "released: the DS4P document's patient did not arrive"
+wait_total "Patient?identifier=$CCDA_SYS|MRN-XDML1" 1 30 || die "released: the XDM package's patient did not arrive"
+assert_drained "$S9"
+ds4p_pt=$(fhir_get "Patient?identifier=$CCDA_SYS|MRN-DS4P1" | jq -r '.entry[0].resource.id')
+labels=$(fhir_get "Condition?subject=Patient/$ds4p_pt" | jq -c '[.entry[].resource | [.meta.security[]?.code] | join(",")] | sort')
+[ "$labels" = '["R,42CFRPart2,NORDSCLCD,TREAT","R,42CFRPart2,NORDSCLCD,TREAT,OPIOIDUD,ENCRYPT"]' ] ||
+  die "DS4P document: the exchange holds its Conditions labelled $labels"
+xdml_pt=$(fhir_get "Patient?identifier=$CCDA_SYS|MRN-XDML1" | jq -r '.entry[0].resource.id')
+xlabels=$(fhir_get "Condition?subject=Patient/$xdml_pt" | jq -c '[.entry[].resource | [.meta.security[]?.code] | join(",")] | unique')
+[ "$xlabels" = '["N,42CFRPart2"]' ] || die "XDM package labelled 42CFRPart2: the exchange holds its Conditions labelled $xlabels"
+log "security labels: a DS4P C-CDA and an XDM package labelled 42CFRPart2 were held ($(awk 'NR > 1 {print $4}' "$WORK/held.txt" | sort | paste -sd, -)), released by ferry held release, and stored with their labels (Conditions: $labels; $xlabels)"
+stop_pid "$FERRY_PID" TERM
+
 # 14. A vendor CSV export in an EHR folder, read through the folder's csv mappings: the patients
 #     file's Patient and the labs file's Observation reach the exchange on one Patient; a row with a
 #     date no format fits sends nothing of its file and says which line and column, without the
