@@ -1044,8 +1044,13 @@ var (
 	agentAssembler = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/provenance-participant-type", Code: "assembler", Display: "Assembler"}}}
 	agentAuthor    = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/provenance-participant-type", Code: "author", Display: "Author"}}}
 	// US Core 6.1 (the version HTI-1 names) has transmitter in its own
-	// code system.
-	agentTransmitter = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: "http://hl7.org/fhir/us/core/CodeSystem/us-core-provenance-participant-type", Code: "transmitter", Display: "Transmitter"}}}
+	// code system; US Core 7 and later take THO's, which STANDARDS.md
+	// names. Both codings say the same, so either profile's slice finds
+	// its own.
+	agentTransmitter = &fhir.CodeableConcept{Coding: []fhir.Coding{
+		{System: "http://hl7.org/fhir/us/core/CodeSystem/us-core-provenance-participant-type", Code: "transmitter", Display: "Transmitter"},
+		{System: "http://terminology.hl7.org/CodeSystem/provenance-participant-type", Code: "transmitter", Display: "Transmitter"},
+	}}
 )
 
 // endpoint renders an HD as a URI for MessageHeader endpoints.
