@@ -172,8 +172,12 @@ func (d Document) withDefaults(cfg Config) Document {
 	return d
 }
 
-// confRank orders the v3-Confidentiality codes.
-var confRank = map[string]int{"U": 1, "L": 2, "M": 3, "N": 4, "R": 5, "V": 6}
+// confRank ranks a v3-Confidentiality code given in any case; ok is
+// false for any other code.
+func confRank(code string) (rank int, ok bool) {
+	r := fhir.ConfidentialityRank(strings.ToUpper(code))
+	return r, r >= 0
+}
 
 // highWaterMark keeps, of the v3-Confidentiality codes among labels, only
 // the most restrictive (DS4P: exactly one, the high-water mark), where the
@@ -181,15 +185,15 @@ var confRank = map[string]int{"U": 1, "L": 2, "M": 3, "N": 4, "R": 5, "V": 6}
 // U L M N R V is kept: dropping a label ferry does not understand could
 // lower what the document says of itself.
 func highWaterMark(labels []fhir.Coding) []fhir.Coding {
-	best, n := -1, 0
+	best, bestRank, n := -1, -1, 0
 	for i, c := range labels {
 		if c.System != confidentialityCS {
 			continue
 		}
-		if r, ok := confRank[strings.ToUpper(c.Code)]; ok {
+		if r, ok := confRank(c.Code); ok {
 			n++
-			if best < 0 || r > confRank[strings.ToUpper(labels[best].Code)] {
-				best = i
+			if r > bestRank {
+				best, bestRank = i, r
 			}
 		}
 	}
@@ -199,7 +203,7 @@ func highWaterMark(labels []fhir.Coding) []fhir.Coding {
 	out := make([]fhir.Coding, 0, len(labels)-n+1)
 	placed := false
 	for _, c := range labels {
-		if _, ok := confRank[strings.ToUpper(c.Code)]; ok && c.System == confidentialityCS {
+		if _, ok := confRank(c.Code); ok && c.System == confidentialityCS {
 			if !placed {
 				out = append(out, labels[best])
 				placed = true
