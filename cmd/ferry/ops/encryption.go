@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/adapters/pipeline"
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/queue/diskq"
@@ -43,6 +45,9 @@ func CheckEncryption(cfg *config.Config) []Check {
 		c.Detail = "on (key " + key.ID() + "); keep a copy of the key file away from this machine"
 	}
 	out := []Check{c}
+	if key != nil {
+		out = append(out, plaintextArchives(cfg)...)
+	}
 	for _, s := range []struct{ what, dir string }{{"quarantine", cfg.Path("quarantine")}, {"held", cfg.Path("held")}} {
 		if bad, first := unreadableEntries(s.what, s.dir, key); bad > 0 {
 			out = append(out, Check{Area: "encryption", Name: s.dir, Level: Fail,
@@ -50,6 +55,36 @@ func CheckEncryption(cfg *config.Config) []Check {
 		}
 	}
 	return append(out, keyUseChecks(cfg, key)...)
+}
+
+// plaintextArchives warns, with encryption at rest on, about each folder
+// source that keeps its inputs as they came in done/ (after: move, the
+// default): the faxes and exports ferry has sent stay there in clear for
+// retention.done, which the key does not cover.
+func plaintextArchives(cfg *config.Config) []Check {
+	var out []Check
+	for _, f := range cfg.Sources.Folders {
+		if f.After == folder.AfterDelete {
+			continue
+		}
+		where := "done/"
+		if f.DoneDir != "" {
+			where = f.DoneDir
+		}
+		out = append(out, Check{Area: "encryption", Name: "sources.folders " + f.Name, Level: Warn,
+			Detail: fmt.Sprintf("keeps each input as it came, in clear, in %s for retention.done (%s), which encryption at rest does not cover: "+
+				"set after: delete, shorten retention.done, or put done_dir on an encrypted volume", where, days(cfg.Retention.Done))})
+	}
+	return out
+}
+
+// days writes a whole number of days as such ("30 days"), other
+// durations as Go does.
+func days(d time.Duration) string {
+	if d > 0 && d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%d days", d/(24*time.Hour))
+	}
+	return d.String()
 }
 
 // keyUseChecks says, per key, what data_dir still holds sealed with it:

@@ -90,3 +90,42 @@ func TestCheckEncryption(t *testing.T) {
 		t.Fatalf("rotated, drained: %+v", cs)
 	}
 }
+
+// TestCheckEncryptionPlaintextArchives: with encryption on, a folder that
+// moves its inputs to done/ (the default) is named with a warning, since
+// its archive stays in clear for retention.done; one with after: delete,
+// and every folder while encryption is off, is not.
+func TestCheckEncryptionPlaintextArchives(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "ferry.key")
+	if _, err := seal.GenerateKeyFile(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	folders := "sources:\n  folders:\n" +
+		"    - {name: ehr, kind: ehr, path: " + filepath.Join(dir, "ehr") + "}\n" +
+		"    - {name: drop, kind: ehr, path: " + filepath.Join(dir, "drop") + ", after: delete}\n"
+	for _, tc := range []struct {
+		extra string
+		warns int
+	}{
+		{"", 0},
+		{"encryption: {key_file: " + keyFile + "}\n", 1},
+	} {
+		c, err := config.Parse("t", []byte("data_dir: "+filepath.Join(dir, "data")+"\n"+folders+tc.extra))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var warns []Check
+		for _, ch := range CheckEncryption(c) {
+			if ch.Level == Warn {
+				warns = append(warns, ch)
+			}
+		}
+		if len(warns) != tc.warns {
+			t.Fatalf("%q: warnings %+v, want %d", tc.extra, warns, tc.warns)
+		}
+		if tc.warns > 0 && (warns[0].Name != "sources.folders ehr" || !strings.Contains(warns[0].Detail, "in clear") || !strings.Contains(warns[0].Detail, "(30 days)")) {
+			t.Errorf("warning %+v", warns[0])
+		}
+	}
+}
