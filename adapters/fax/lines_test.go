@@ -1,6 +1,8 @@
 package fax
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -81,5 +83,34 @@ func TestLinesValidate(t *testing.T) {
 	c.Lines = []Line{{Called: "+1 555 010 0100", SubAddress: "22", DocType: "Lab Results"}}
 	if err := c.Validate(); err != nil {
 		t.Errorf("valid line refused: %v", err)
+	}
+}
+
+// TestHylaFAXLineFromXferfaxlog: a HylaFAX inbox learns the number dialled
+// from xferfaxlog's RECV record (the local number of the modem that took
+// the call), and the line with that number gives the fax its kind.
+func TestHylaFAXLineFromXferfaxlog(t *testing.T) {
+	root := t.TempDir()
+	logPath := filepath.Join(root, "xferfaxlog")
+	rec := "11/20/26 14:02\tRECV\t000000042\tttyS1\trecvq/fax000000007.tif\t\tfax\t\"555-0199\"\t\"REFERRING MD\"\t4199434\t2\t0:01:10\t0:01:02\t\"\"\t\"5550777\"\t\"OTHER PRACTICE\"\t\"\"\t\"\"\n"
+	if err := os.WriteFile(logPath, []byte(rec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig(KindHylaFAX)
+	cfg.Name, cfg.Path, cfg.XferFaxLog, cfg.TimeZone = "hylafax", root, logPath, "UTC"
+	cfg.Lines = []Line{{Called: "+1 555 010 0100", DocType: "lab"}, {Called: "5550199", DocType: "referral"}}
+	s, err := New(adapters.Settings{}, cfg, newCollector(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 20, 14, 3, 0, 0, time.UTC)
+	in := adapters.Raw{Name: "fax000000007.tif", Received: now, Meta: map[string]string{
+		folder.MetaFile: "fax000000007.tif", folder.MetaModTime: now.Format(time.RFC3339Nano)}}
+	fax, err := s.Describe(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fax.CalledNumber != "555-0199" || fax.DocType != "referral" {
+		t.Errorf("called %q, kind %q; want 555-0199 and referral", fax.CalledNumber, fax.DocType)
 	}
 }
