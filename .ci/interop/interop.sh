@@ -631,6 +631,11 @@ done
 "$FERRY" held list --config "$WORK/ferry9x.yaml" >"$WORK/held.txt" 2>&1 || die "ferry held list failed: $(cat "$WORK/held.txt")"
 [ "$(awk 'NR > 1' "$WORK/held.txt" | wc -l)" = 2 ] || die "labelled documents: want 2 held, ferry held list says: $(cat "$WORK/held.txt")"
 grep -q '42CFRPart2' "$WORK/held.txt" || die "the XDM package's Part 2 label did not hold it: $(cat "$WORK/held.txt")"
+for id in $(awk 'NR > 1 {print $1}' "$WORK/held.txt"); do
+  "$FERRY" held show "$id" --config "$WORK/ferry9x.yaml" >>"$WORK/held-show.txt" 2>&1 || die "ferry held show $id failed: $(cat "$WORK/held-show.txt")"
+done
+grep -q '^labels: *R, 42CFRPart2, OPIOIDUD ' "$WORK/held-show.txt" && grep -q '^labels: *N, 42CFRPart2 ' "$WORK/held-show.txt" ||
+  die "ferry held show does not name the bundles' labels: $(grep labels "$WORK/held-show.txt")"
 [ "$(fhir_total "Patient?identifier=$CCDA_SYS|MRN-DS4P1")" = 0 ] && [ "$(fhir_total "Patient?identifier=$CCDA_SYS|MRN-XDML1")" = 0 ] ||
   die "a held document reached the exchange"
 stop_pid "$FERRY_PID" TERM

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"text/tabwriter"
 
+	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/pipeline"
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/queue"
@@ -57,6 +59,9 @@ func cmdHeld(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			e.ID, e.Label, e.Reason, e.Source, e.Unit, e.Format, e.Received.Format("2006-01-02 15:04:05"), e.Stored.Format("2006-01-02 15:04:05"))
 		if e.Group != "" {
 			fmt.Fprintf(stdout, "group:    %s (released or discarded together with the other entries of this input)\n", e.Group)
+		}
+		if l := bundleLabels(e.Bundle); l != "" {
+			fmt.Fprintf(stdout, "labels:   %s (the bundle's high-water mark; resources may carry more, such as refrain codes)\n", l)
 		}
 		for k, v := range e.Attrs {
 			if k != pipeline.AttrPatient { // the patient's identifier, for the audit trail only: PHI
@@ -141,6 +146,25 @@ func heldDiscard(ctx context.Context, held *pipeline.Held, ids []string, aud *op
 		fmt.Fprintf(stdout, "discarded %s\n", id)
 	}
 	return nil
+}
+
+// bundleLabels lists the codes of a held bundle's own meta.security, the
+// labels the person deciding on a release weighs ("" for a bundle spilled
+// to a file, or one without labels).
+func bundleLabels(bundle []byte) string {
+	var b struct {
+		Meta struct {
+			Security []fhir.Coding `json:"security"`
+		} `json:"meta"`
+	}
+	if len(bundle) == 0 || json.Unmarshal(bundle, &b) != nil {
+		return ""
+	}
+	codes := make([]string, 0, len(b.Meta.Security))
+	for _, c := range b.Meta.Security {
+		codes = append(codes, c.Code)
+	}
+	return strings.Join(codes, ", ")
 }
 
 func heldList(held *pipeline.Held, stdout io.Writer) error {

@@ -46,6 +46,10 @@ func TestHeldReleaseAndDiscard(t *testing.T) {
 	if err != nil || !strings.Contains(out, id1) || !strings.Contains(out, id2) || !strings.Contains(out, "ADT^A01") {
 		t.Fatalf("list: %v\n%s", err, out)
 	}
+	// show names the bundle's labels, which the release decision weighs.
+	if out, err := run("show", id1); err != nil || !strings.Contains(out, "labels:   R (") {
+		t.Fatalf("show: %v\n%s", err, out)
+	}
 	if _, err := run("release", id1); err != nil {
 		t.Fatal(err)
 	}
