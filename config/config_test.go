@@ -471,6 +471,8 @@ func TestFaxLines(t *testing.T) {
 		{head + "    - {name: fax, kind: fax, path: /srv/fax, lines: [{called: '+1 555 010 0100', doctype: lab}, {subaddress: '22', doctype: referral}]}\n", ""},
 		{head + "    - {name: fax, kind: hylafax, path: /srv/recvq, lines: [{called: '5550100100', doctype: bills}]}\n", "sources.folders[0].lines[0].doctype"},
 		{head + "    - {name: fax, kind: fax, path: /srv/fax, lines: [{doctype: lab}]}\n", "sources.folders[0].lines[0]: give called"},
+		{head + "    - {name: fax, kind: fax, path: /srv/fax, lines: [{called: '5550100177', security: [R, 42CFRPart2]}]}\n", ""},
+		{head + "    - {name: fax, kind: fax, path: /srv/fax, lines: [{called: '5550100177', security: [MASK]}]}\n", "sources.folders[0].lines[0].security[0]"},
 		{head + "    - {name: ehr, kind: ehr, path: /srv/ehr, lines: [{called: '5550100100', doctype: lab}]}\n", "sources.folders[0].lines: fax lines are for fax inboxes"},
 		{head + "    - {name: fax, kind: fax, path: /srv/fax, lines: [{called: '5550100100', doctype: lab, route: x}]}\n", "route"},
 	} {

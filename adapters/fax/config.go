@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
+	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/folder"
 )
 
@@ -59,7 +60,8 @@ type Config struct {
 	// lines are: the number dialled (DID) or the T.30 subaddress routes a
 	// fax (STANDARDS.md §5), and a sender's TSI cannot be trusted to. The
 	// first line that matches gives the fax its document kind when
-	// neither a sidecar nor a file name pattern gave one.
+	// neither a sidecar nor a file name pattern gave one, and its security
+	// labels.
 	Lines []Line `yaml:"lines"`
 }
 
@@ -80,6 +82,13 @@ type Line struct {
 	// DocType is the kind of document the line's faxes are, a kind
 	// faxfhir.DocType knows ("lab", "referral" ...).
 	DocType string `yaml:"doctype"`
+	// Security labels every fax of the line, whatever its sidecar says:
+	// v3 confidentiality codes (R, V) and v3-ActCode sensitivity or policy
+	// codes (PSY, SUD, 42CFRPart2), e.g. [R, 42CFRPart2] for the fax line
+	// of a substance use disorder program, so that exchange.hold keeps its
+	// faxes back. Without a confidentiality code here the inbox's
+	// (fax.confidentiality) applies.
+	Security []string `yaml:"security"`
 }
 
 // digits is s with everything but its ASCII digits left out.
@@ -127,12 +136,31 @@ func (l Line) validate(i int) []error {
 	case l.Called != "" && digits(l.Called) == "":
 		errs = append(errs, fmt.Errorf("%s.called: %q has no digits", at, l.Called))
 	}
-	if l.DocType == "" {
-		errs = append(errs, fmt.Errorf("%s.doctype: required (one of %s)", at, strings.Join(faxfhir.DocTypeNames(), ", ")))
-	} else if _, ok := faxfhir.DocType(l.DocType); !ok {
-		errs = append(errs, fmt.Errorf("%s.doctype: %q is not a kind ferry knows (one of %s)", at, l.DocType, strings.Join(faxfhir.DocTypeNames(), ", ")))
+	switch {
+	case l.DocType == "" && len(l.Security) == 0:
+		errs = append(errs, fmt.Errorf("%s: give doctype (one of %s) or security, or both", at, strings.Join(faxfhir.DocTypeNames(), ", ")))
+	case l.DocType != "":
+		if _, ok := faxfhir.DocType(l.DocType); !ok {
+			errs = append(errs, fmt.Errorf("%s.doctype: %q is not a kind ferry knows (one of %s)", at, l.DocType, strings.Join(faxfhir.DocTypeNames(), ", ")))
+		}
+	}
+	for j, c := range l.Security {
+		if !labelCode(c) {
+			errs = append(errs, fmt.Errorf("%s.security[%d]: %q is not a confidentiality (R, V ...), sensitivity (PSY, SUD, HIV ...) or policy (42CFRPart2) code", at, j, c))
+		}
 	}
 	return errs
+}
+
+// labelCode reports whether c may label a whole fax line: a v3
+// confidentiality code, or a v3-ActCode sensitivity or policy code.
+// Refrain and obligation codes say how to handle data, not what it is.
+func labelCode(c string) bool {
+	if fhir.ConfidentialityRank(c) >= 0 {
+		return true
+	}
+	k, ok := fhir.SecurityCodeKind(c)
+	return ok && (k == fhir.LabelSensitivity || k == fhir.LabelPolicy)
 }
 
 // DefaultConfig returns the defaults for kind (KindFax or KindHylaFAX).

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -173,7 +174,7 @@ func TestPlainInboxWithJSONSidecarAndPattern(t *testing.T) {
 		t.Errorf("received %v", fax.Received)
 	}
 	fax.Received = want.Received
-	if fax != want {
+	if !reflect.DeepEqual(fax, want) {
 		t.Errorf("fax = %+v\nwant %+v", fax, want)
 	}
 	d := docRef(g.bundle)

@@ -5,6 +5,7 @@ package fax
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -69,7 +70,7 @@ func TestHylaFAXSpool(t *testing.T) {
 		t.Errorf("received %v, want %v", fax.Received, want.Received)
 	}
 	fax.Received = want.Received
-	if fax != want {
+	if !reflect.DeepEqual(fax, want) {
 		t.Errorf("fax = %+v\nwant %+v", fax, want)
 	}
 	// The metadata lands in the DocumentReference.

@@ -1,6 +1,9 @@
 package fax
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
 	"github.com/ferry-health/ferry/adapters/folder"
 )
 
@@ -70,7 +74,9 @@ func TestLinesValidate(t *testing.T) {
 	}{
 		{Line{DocType: "lab"}, "lines[0]: give called"},
 		{Line{Called: "ext.", DocType: "lab"}, `lines[0].called: "ext." has no digits`},
-		{Line{Called: "5550100100"}, "lines[0].doctype: required"},
+		{Line{Called: "5550100100"}, "lines[0]: give doctype"},
+		{Line{Called: "5550100100", Security: []string{"R", "NODSCLCD"}}, `lines[0].security[1]: "NODSCLCD" is not a confidentiality`},
+		{Line{Called: "5550100100", Security: []string{"restricted"}}, `lines[0].security[0]: "restricted"`},
 		{Line{Called: "5550100100", DocType: "bills"}, `lines[0].doctype: "bills" is not a kind ferry knows`},
 	} {
 		c := base
@@ -80,7 +86,8 @@ func TestLinesValidate(t *testing.T) {
 		}
 	}
 	c := base
-	c.Lines = []Line{{Called: "+1 555 010 0100", SubAddress: "22", DocType: "Lab Results"}}
+	c.Lines = []Line{{Called: "+1 555 010 0100", SubAddress: "22", DocType: "Lab Results"},
+		{Called: "5550100177", Security: []string{"R", "42CFRPart2", "SUD"}}}
 	if err := c.Validate(); err != nil {
 		t.Errorf("valid line refused: %v", err)
 	}
@@ -112,5 +119,53 @@ func TestHylaFAXLineFromXferfaxlog(t *testing.T) {
 	}
 	if fax.CalledNumber != "555-0199" || fax.DocType != "referral" {
 		t.Errorf("called %q, kind %q; want 555-0199 and referral", fax.CalledNumber, fax.DocType)
+	}
+}
+
+// TestLineSecurityLabelsTheFax: the labels of a line go with every fax it
+// receives, through Raw.Meta, into the bundle: the DocumentReference and
+// the Bundle carry them (so exchange.hold sees a Part 2 program's faxes),
+// and a fax on another line gets the inbox's confidentiality only.
+func TestLineSecurityLabelsTheFax(t *testing.T) {
+	cfg := DefaultConfig(KindFax)
+	cfg.Name, cfg.Path, cfg.TimeZone = "fax", t.TempDir(), "UTC"
+	cfg.Lines = []Line{{Called: "5550100177", Security: []string{"R", "42CFRPart2"}}}
+	s, err := New(adapters.Settings{}, cfg, newCollector(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv, err := faxfhir.New(faxfhir.Config{SourceID: "1.3.6.1.4.1.21367.2026.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	for _, tc := range []struct{ called, want string }{
+		{"+1 555 010 0177", "R,42CFRPart2"},
+		{"5550100100", "N"},
+	} {
+		in := adapters.Raw{Name: "a.pdf", Received: now, Meta: map[string]string{folder.MetaFile: "a.pdf"},
+			Sidecars: map[string][]byte{"a.json": []byte(`{"CalledNumber":"` + tc.called + `"}`)}}
+		fax, err := s.Describe(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		out := adapters.Raw{Name: "a.pdf", Format: Format, Received: now, Body: pdfOf(t, "g3-1d-normal-3p.tif"), Meta: fax.Meta()}
+		if _, err := conv.WriteRaw(context.Background(), &buf, out); err != nil {
+			t.Fatal(err)
+		}
+		var b struct {
+			Meta struct{ Security []struct{ Code string } }
+		}
+		if err := json.Unmarshal(buf.Bytes(), &b); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, c := range b.Meta.Security {
+			got = append(got, c.Code)
+		}
+		if strings.Join(got, ",") != tc.want {
+			t.Errorf("called %s: Bundle labelled %v, want %s", tc.called, got, tc.want)
+		}
 	}
 }

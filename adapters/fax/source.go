@@ -174,6 +174,7 @@ func (s *Source) Describe(in adapters.Raw) (fax faxfhir.Fax, err error) {
 	for _, l := range s.cfg.Lines {
 		if l.matches(fax.CalledNumber, fax.SubAddress) {
 			setIf(&fax.DocType, l.DocType)
+			fax.Security = l.Security
 			break
 		}
 	}

@@ -516,6 +516,7 @@ func (c *Converter) faxDocument(fax Fax, pages int) Document {
 		Description:     describe(fax, pages),
 		Date:            fax.Received,
 		Author:          orgRefs(cfg.Author),
+		Security:        securityCodings(fax.Security),
 		extension:       faxExtension(fax, pages),
 	}
 	if fax.MRN != "" && cfg.PatientSystem != "" {

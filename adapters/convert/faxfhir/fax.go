@@ -25,6 +25,10 @@ type Fax struct {
 	Pages        int
 	// DocType is a document kind such as "referral" or "lab" (see DocType).
 	DocType string
+	// Security are label codes the fax line gives its faxes: v3
+	// confidentiality codes (R) and v3-ActCode sensitivity or policy
+	// codes (PSY, 42CFRPart2). Not PHI.
+	Security []string
 	// Patient facts, from file name patterns or sidecars. PHI.
 	MRN, DOB, PatientName string
 }
@@ -42,6 +46,7 @@ const (
 	MetaCommID       = "fax.commid"
 	MetaPages        = "fax.pages"
 	MetaDocType      = "fax.doctype"
+	MetaSecurity     = "fax.security" // comma-separated label codes
 	MetaMRN          = "phi.mrn"
 	MetaDOB          = "phi.dob"
 	MetaPatientName  = "phi.name"
@@ -60,6 +65,7 @@ func (f Fax) Meta() map[string]string {
 	if f.Pages > 0 {
 		m[MetaPages] = strconv.Itoa(f.Pages)
 	}
+	m[MetaSecurity] = strings.Join(f.Security, ",")
 	maps.DeleteFunc(m, func(_, v string) bool { return v == "" })
 	return m
 }
@@ -75,7 +81,28 @@ func FaxFromMeta(m map[string]string) Fax {
 		f.Received = t
 	}
 	f.Pages, _ = strconv.Atoi(m[MetaPages])
+	if s := m[MetaSecurity]; s != "" {
+		f.Security = strings.Split(s, ",")
+	}
 	return f
+}
+
+// securityCodings writes a fax's label codes as meta.security codings: a
+// v3 confidentiality code under v3-Confidentiality, any other under
+// v3-ActCode (the fax inbox's configuration admits only codes ferry knows).
+func securityCodings(codes []string) []fhir.Coding {
+	var out []fhir.Coding
+	for _, c := range codes {
+		c = strings.TrimSpace(c)
+		switch {
+		case c == "":
+		case fhir.ConfidentialityRank(c) >= 0:
+			out = append(out, fhir.Coding{System: fhir.SystemConfidentiality, Code: c})
+		default:
+			out = append(out, fhir.Coding{System: fhir.SystemActCode, Code: c})
+		}
+	}
+	return out
 }
 
 // StripPHI returns m without the patient entries, for logs.
