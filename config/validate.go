@@ -269,7 +269,7 @@ func (c *Config) problems() []Problem {
 		add("exchange.workers", "must be from 1 to 256, got %d", c.Exchange.Workers)
 	}
 	for i, code := range c.Exchange.Hold {
-		if !holdable(code) {
+		if !fhir.DescribesData(code) {
 			add(fmt.Sprintf("exchange.hold[%d]", i), "unknown security label %q (want a v3-Confidentiality code such as R or V, a sensitivity code such as HIV, SUD, PSY, or 42CFRPart2)", code)
 		}
 	}
@@ -336,7 +336,7 @@ func csvProblems(p string, ms []csvfhir.Mapping) []Problem {
 			// Refrain and obligation codes say how to handle data, not
 			// what it is: they stay out of the bundle's high-water mark
 			// (DS4P), so they cannot label a whole file either.
-			if !holdable(c) && fhir.KnownSecurityCode(c) {
+			if !fhir.DescribesData(c) && fhir.KnownSecurityCode(c) {
 				ps = append(ps, Problem{Path: mp + ".security", Msg: fmt.Sprintf("%q is a refrain or obligation code; give confidentiality (R, V ...), sensitivity (PSY, SUD, HIV ...) or policy (42CFRPart2) codes", c)})
 			}
 		}
@@ -462,17 +462,4 @@ func pathAtLine(root *yaml.Node, line int) string {
 		return ""
 	}
 	return walk(root, "")
-}
-
-// holdable reports whether code is a label exchange.hold may name: a
-// v3-Confidentiality code, a v3-ActCode sensitivity code of the DS4P IG or
-// the 42 CFR Part 2 privacy law code. Refrain and obligation codes
-// (NODSCLCD, MASK) say how to handle data, not what it is, so a hold on
-// them is refused.
-func holdable(code string) bool {
-	if fhir.ConfidentialityRank(code) >= 0 {
-		return true
-	}
-	k, ok := fhir.SecurityCodeKind(code)
-	return ok && (k == fhir.LabelSensitivity || k == fhir.LabelPolicy)
 }

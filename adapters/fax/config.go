@@ -145,22 +145,11 @@ func (l Line) validate(i int) []error {
 		}
 	}
 	for j, c := range l.Security {
-		if !labelCode(c) {
+		if !fhir.DescribesData(c) {
 			errs = append(errs, fmt.Errorf("%s.security[%d]: %q is not a confidentiality (R, V ...), sensitivity (PSY, SUD, HIV ...) or policy (42CFRPart2) code", at, j, c))
 		}
 	}
 	return errs
-}
-
-// labelCode reports whether c may label a whole fax line: a v3
-// confidentiality code, or a v3-ActCode sensitivity or policy code.
-// Refrain and obligation codes say how to handle data, not what it is.
-func labelCode(c string) bool {
-	if fhir.ConfidentialityRank(c) >= 0 {
-		return true
-	}
-	k, ok := fhir.SecurityCodeKind(c)
-	return ok && (k == fhir.LabelSensitivity || k == fhir.LabelPolicy)
 }
 
 // DefaultConfig returns the defaults for kind (KindFax or KindHylaFAX).

@@ -113,6 +113,19 @@ func KnownSecurityCode(code string) bool {
 	return ok || ConfidentialityRank(code) >= 0
 }
 
+// DescribesData reports whether code says what data is, as a label of a
+// whole message, document, file or fax line may: a v3-Confidentiality
+// code, or a v3-ActCode sensitivity or policy code. Refrain and obligation
+// codes say how to handle data instead; exchange.hold and the labels of a
+// configured source take none of them.
+func DescribesData(code string) bool {
+	if ConfidentialityRank(code) >= 0 {
+		return true
+	}
+	k, ok := securityCodes[code]
+	return ok && (k == LabelSensitivity || k == LabelPolicy)
+}
+
 // handlingSystems are code systems whose every code says how to handle
 // data rather than what it is.
 var handlingSystems = map[string]bool{

@@ -71,3 +71,12 @@ func TestLabels(t *testing.T) {
 		t.Errorf("got %s, want N", got)
 	}
 }
+
+func TestDescribesData(t *testing.T) {
+	for code, want := range map[string]bool{"R": true, "N": true, "PSY": true, "42CFRPart2": true,
+		"NODSCLCD": false, "MASK": false, "ENCRYPT": false, "r": false, "LOCAL": false, "": false} {
+		if got := DescribesData(code); got != want {
+			t.Errorf("DescribesData(%q) = %v, want %v", code, got, want)
+		}
+	}
+}
