@@ -264,25 +264,49 @@ func (l *Labels) Coding() []Coding {
 // Codings: the highest confidentiality code, placed where the first one
 // stood, and every other label but the handling codes. Without
 // confidentiality codes, and with handling codes only, it adds none.
-func HighWaterMark(labels []Coding) []Coding {
-	best, first := -1, -1
+func HighWaterMark(labels []Coding) []Coding { return collapse(labels, false) }
+
+// OneConfidentiality keeps, of the v3-Confidentiality codes among labels,
+// only the most restrictive (DS4P: exactly one), where the first of them
+// stood; every other label stays as it is, handling codes too: the labels
+// of a resource rather than of a Bundle. It returns labels itself when
+// they hold fewer than two confidentiality codes.
+func OneConfidentiality(labels []Coding) []Coding { return collapse(labels, true) }
+
+// confOf is the rank of c when it is a v3-Confidentiality code, written
+// in any case; -1 otherwise.
+func confOf(c Coding) int {
+	if c.System != SystemConfidentiality {
+		return -1
+	}
+	return ConfidentialityRank(strings.ToUpper(c.Code))
+}
+
+func collapse(labels []Coding, keepHandling bool) []Coding {
+	best, bestRank, n, handling := -1, -1, 0, false
 	for i, c := range labels {
-		if CodingKind(c) != 0 {
-			continue
-		}
-		if first < 0 {
-			first = i
-		}
-		if best < 0 || ConfidentialityRank(c.Code) > ConfidentialityRank(labels[best].Code) {
-			best = i
+		if r := confOf(c); r >= 0 {
+			n++
+			if r > bestRank {
+				best, bestRank = i, r
+			}
+		} else if CodingKind(c) == LabelHandling {
+			handling = true
 		}
 	}
-	var out []Coding
-	for i, c := range labels {
-		switch k := CodingKind(c); {
-		case k == 0 && i == first:
-			out = append(out, labels[best])
-		case k == 0, k == LabelHandling:
+	if n < 2 && (keepHandling || !handling) {
+		return labels
+	}
+	out := make([]Coding, 0, len(labels))
+	placed := false
+	for _, c := range labels {
+		switch {
+		case confOf(c) >= 0:
+			if !placed {
+				out = append(out, labels[best])
+				placed = true
+			}
+		case !keepHandling && CodingKind(c) == LabelHandling:
 		default:
 			out = append(out, c)
 		}

@@ -80,3 +80,25 @@ func TestDescribesData(t *testing.T) {
 		}
 	}
 }
+
+// TestOneConfidentiality: of several v3-Confidentiality codes (in any
+// case) only the most restrictive stays, where the first stood; every
+// other label stays, handling codes too; fewer than two leave the labels
+// as they are.
+func TestOneConfidentiality(t *testing.T) {
+	conf := func(c string) Coding { return Coding{System: SystemConfidentiality, Code: c} }
+	act := func(c string) Coding { return Coding{System: SystemActCode, Code: c} }
+	for _, tc := range []struct {
+		in   []Coding
+		want string
+	}{
+		{nil, ""},
+		{[]Coding{conf("N"), act("MASK")}, "N,MASK"},
+		{[]Coding{act("ETH"), conf("N"), act("NODSCLCD"), conf("v"), conf("R")}, "ETH,v,NODSCLCD"},
+		{[]Coding{conf("N"), {System: "urn:oid:1.2", Code: "R"}, conf("R")}, "R,R"},
+	} {
+		if got := labelCodes(OneConfidentiality(tc.in)); got != tc.want {
+			t.Errorf("OneConfidentiality(%s) = %s, want %s", labelCodes(tc.in), got, tc.want)
+		}
+	}
+}

@@ -691,23 +691,32 @@ func (c *converter) bundle() *fhir.Bundle {
 	// privacy annotations label them: the document's apply to every
 	// resource, an entry's to the clinical resources made from it.
 	restricted := c.hwm > fhir.ConfidentialityRank("N")
+	labelled := restricted || !c.docLabels.Empty() || len(c.resLabels) > 0
 	for _, typ := range typeOrder {
-		for _, e := range c.entries[typ] {
-			l := fhir.NewLabels()
-			l.Merge(c.docLabels, true)
-			if !directoryType(typ) {
-				l.Merge(c.resLabels[e.Resource], true)
-			}
-			if restricted || !l.Empty() {
-				l.Raise(c.hwm)
-			}
-			if sec := l.Coding(); sec != nil {
-				labelResource(e.Resource, sec)
+		if labelled {
+			for _, e := range c.entries[typ] {
+				c.labelEntry(typ, e.Resource, restricted)
 			}
 		}
 		b.Entry = append(b.Entry, c.entries[typ]...)
 	}
 	return b
+}
+
+// labelEntry writes the labels that apply to res, a resource of type typ
+// (restricted: the document is R or V).
+func (c *converter) labelEntry(typ string, res any, restricted bool) {
+	l := fhir.NewLabels()
+	l.Merge(c.docLabels, true)
+	if !directoryType(typ) {
+		l.Merge(c.resLabels[res], true)
+	}
+	if restricted || !l.Empty() {
+		l.Raise(c.hwm)
+	}
+	if sec := l.Coding(); sec != nil {
+		labelResource(res, sec)
+	}
 }
 
 // directoryType reports whether resources of type typ describe people and

@@ -10,7 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/ferry-health/ferry/adapters/convert/v2fhir"
+	"github.com/ferry-health/ferry/adapters/fhir"
 )
 
 // Mapping says how the rows of one kind of CSV file become FHIR resources:
@@ -251,7 +251,7 @@ func (m *Mapping) Validate() []Problem {
 		}
 	}
 	for _, c := range m.Security {
-		if !v2fhir.KnownSecurityCode(c) {
+		if !fhir.KnownSecurityCode(c) {
 			add("security", "%q is not a v3-Confidentiality or v3-ActCode security code", c)
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir/tiffpdf"
@@ -143,7 +142,7 @@ func (d Document) withDefaults(cfg Config) Document {
 	if !slices.ContainsFunc(d.Security, func(c fhir.Coding) bool { return c.System == confidentialityCS }) {
 		d.Security = append([]fhir.Coding{{System: confidentialityCS, Code: cfg.Confidentiality}}, d.Security...)
 	}
-	d.Security = highWaterMark(d.Security)
+	d.Security = fhir.OneConfidentiality(d.Security)
 	if d.Custodian == nil {
 		if c := orgRefs(cfg.Custodian); len(c) > 0 {
 			d.Custodian = &c[0]
@@ -170,49 +169,6 @@ func (d Document) withDefaults(cfg Config) Document {
 		d.SourceID = cfg.SourceID
 	}
 	return d
-}
-
-// confRank ranks a v3-Confidentiality code given in any case; ok is
-// false for any other code.
-func confRank(code string) (rank int, ok bool) {
-	r := fhir.ConfidentialityRank(strings.ToUpper(code))
-	return r, r >= 0
-}
-
-// highWaterMark keeps, of the v3-Confidentiality codes among labels, only
-// the most restrictive (DS4P: exactly one, the high-water mark), where the
-// first of them stood; the other labels stay as they are. A code outside
-// U L M N R V is kept: dropping a label ferry does not understand could
-// lower what the document says of itself.
-func highWaterMark(labels []fhir.Coding) []fhir.Coding {
-	best, bestRank, n := -1, -1, 0
-	for i, c := range labels {
-		if c.System != confidentialityCS {
-			continue
-		}
-		if r, ok := confRank(c.Code); ok {
-			n++
-			if r > bestRank {
-				best, bestRank = i, r
-			}
-		}
-	}
-	if n < 2 {
-		return labels
-	}
-	out := make([]fhir.Coding, 0, len(labels)-n+1)
-	placed := false
-	for _, c := range labels {
-		if _, ok := confRank(c.Code); ok && c.System == confidentialityCS {
-			if !placed {
-				out = append(out, labels[best])
-				placed = true
-			}
-			continue
-		}
-		out = append(out, c)
-	}
-	return out
 }
 
 // WriteDocument writes the transaction Bundle for d as JSON to w, its

@@ -25,11 +25,6 @@ const (
 	systemV2Table0177     = "http://terminology.hl7.org/CodeSystem/v2-0177"
 )
 
-// KnownSecurityCode reports whether code is a v3-Confidentiality code or a
-// v3-ActCode sensitivity, policy, refrain or obligation code ferry knows
-// (config validation uses it for exchange.hold).
-func KnownSecurityCode(code string) bool { return fhir.KnownSecurityCode(code) }
-
 // labels is the set of security labels that applies to one scope (the
 // message, a visit, an order group): fhir.Labels, whose rules every
 // converter shares.
