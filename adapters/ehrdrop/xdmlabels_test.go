@@ -16,11 +16,10 @@ import (
 
 // TestZipXDMLabelsReachConvertedDocuments: a Direct sender labels a
 // document in METADATA.XML (DS4P's XDM metadata profile), whatever the
-// document says of itself. A C-CDA whose own confidentialityCode is N,
-// labelled R and 42CFRPart2 there, goes out labelled so: the Bundle, and
-// each resource. An HL7 v2 file of the package labelled 42CFRPart2, which
-// has no place for the label in its bundle, is held by a policy holding
-// 42CFRPart2; the same file unlabelled is queued.
+// document says of itself. A C-CDA whose own confidentialityCode is N, an
+// HL7 v2 file and a FHIR resource, each labelled R and 42CFRPart2 there,
+// go out labelled so: the Bundle, and each resource; a policy holding
+// 42CFRPart2 holds all three. The HL7 v2 file unlabelled is queued.
 func TestZipXDMLabelsReachConvertedDocuments(t *testing.T) {
 	ccda, err := os.ReadFile("../../testdata/convert/ccda-problem/input.xml")
 	if err != nil {
@@ -33,13 +32,15 @@ func TestZipXDMLabelsReachConvertedDocuments(t *testing.T) {
 	conf := [3]string{"R", "2.16.840.1.113883.5.25", "restricted"}
 	doc := xdmEntry{xdmDoc: xdmDoc{"DOC0001.XML", "text/xml", "1.2.840.99999.9.1"}, patientID: "MRN-PRB1^^^&2.16.840.1.113883.19.5.99999.2&ISO", confidential: conf}
 	msg := xdmEntry{xdmDoc: xdmDoc{"DOC0002.HL7", "x-application/hl7-v2+er7", "1.2.840.99999.9.2"}, patientID: "MRN-PRB1^^^&2.16.840.1.113883.19.5.99999.2&ISO", confidential: conf}
-	md := string(metadataXMLOf("20260305090000", doc, msg))
+	res := xdmEntry{xdmDoc: xdmDoc{"DOC0003.JSON", "application/fhir+json", "1.2.840.99999.9.3"}, patientID: "MRN-PRB1^^^&2.16.840.1.113883.19.5.99999.2&ISO", confidential: conf}
+	condition := []byte(`{"resourceType":"Condition","id":"prb1-sud","meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-Confidentiality","code":"N"}]},"subject":{"reference":"Patient/prb1"}}`)
+	md := string(metadataXMLOf("20260305090000", doc, msg, res))
 	// A second confidentialityCode on each document: the Part 2 policy.
 	part2 := `   <rim:Classification classificationScheme="urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f" classifiedObject="DocumentXX" nodeRepresentation="42CFRPart2">
     <rim:Slot name="codingScheme"><rim:ValueList><rim:Value>2.16.840.1.113883.5.4</rim:Value></rim:ValueList></rim:Slot>
    </rim:Classification>
 `
-	for _, id := range []string{"Document01", "Document02"} {
+	for _, id := range []string{"Document01", "Document02", "Document03"} {
 		at := strings.Index(md, `<rim:ExtrinsicObject id="`+id+`"`)
 		end := at + strings.Index(md[at:], "\n") + 1
 		md = md[:end] + strings.Replace(part2, "DocumentXX", id, 1) + md[end:]
@@ -48,6 +49,7 @@ func TestZipXDMLabelsReachConvertedDocuments(t *testing.T) {
 		zipFile{"IHE_XDM/SUBSET01/METADATA.XML", []byte(md)},
 		zipFile{"IHE_XDM/SUBSET01/DOC0001.XML", ccda},
 		zipFile{"IHE_XDM/SUBSET01/DOC0002.HL7", v2},
+		zipFile{"IHE_XDM/SUBSET01/DOC0003.JSON", condition},
 	)
 	pipe, q := newPipeline(t)
 	held, err := pipeline.OpenHeld(filepath.Join(t.TempDir(), "held"))
@@ -59,11 +61,11 @@ func TestZipXDMLabelsReachConvertedDocuments(t *testing.T) {
 	if err := src.consumeZip(context.Background(), adapters.Raw{Name: "labelled.zip", Body: pkg, Meta: map[string]string{}}); err != nil {
 		t.Fatal(err)
 	}
-	// The C-CDA carries its labels, so the policy holds it for them; the
-	// HL7 v2 message is held for its envelope's.
+	// Each bundle carries its envelope's labels, and the policy holds it
+	// for them.
 	ids, err := held.List()
-	if err != nil || len(ids) != 2 || len(q.all()) != 0 {
-		t.Fatalf("held %d (%v), queued %d; want both held", len(ids), err, len(q.all()))
+	if err != nil || len(ids) != 3 || len(q.all()) != 0 {
+		t.Fatalf("held %d (%v), queued %d; want all three held", len(ids), err, len(q.all()))
 	}
 	for _, id := range ids {
 		e, err := held.Get(id)
@@ -73,9 +75,6 @@ func TestZipXDMLabelsReachConvertedDocuments(t *testing.T) {
 		if e.Label != "42CFRPart2" {
 			t.Errorf("%s held for %q", e.Name, e.Label)
 		}
-		if !strings.Contains(string(e.Bundle), `"Condition"`) {
-			continue
-		}
 		var b struct {
 			Meta  fhir.Meta
 			Entry []struct{ Resource json.RawMessage }
@@ -84,7 +83,7 @@ func TestZipXDMLabelsReachConvertedDocuments(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got := codes(b.Meta.Security); got != "R,42CFRPart2" {
-			t.Errorf("C-CDA Bundle labelled %s, want R,42CFRPart2", got)
+			t.Errorf("%s: Bundle labelled %s, want R,42CFRPart2", e.Name, got)
 		}
 		for _, en := range b.Entry {
 			var r struct {
@@ -93,7 +92,7 @@ func TestZipXDMLabelsReachConvertedDocuments(t *testing.T) {
 			}
 			_ = json.Unmarshal(en.Resource, &r)
 			if r.Meta == nil || codes(r.Meta.Security) != "R,42CFRPart2" {
-				t.Errorf("%s not labelled R,42CFRPart2: %+v", r.ResourceType, r.Meta)
+				t.Errorf("%s: %s not labelled R,42CFRPart2: %+v", e.Name, r.ResourceType, r.Meta)
 			}
 		}
 	}

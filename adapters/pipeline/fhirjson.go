@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 
 	"github.com/google/uuid"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/text/transform"
 
 	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/convert/xdmfhir"
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/queue"
 )
@@ -77,7 +79,11 @@ func (c FHIRJSON) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 	if body, err = io.ReadAll(jsonText(bytes.NewReader(body))); err != nil {
 		return nil, err
 	}
-	u := c.unit("document", body)
+	env, err := xdmfhir.LabelsFromMeta(in.Meta)
+	if err != nil {
+		return nil, queue.Permanent(fmt.Errorf("fhir %s: %w", in.Name, err))
+	}
+	u := c.unit("document", body, env)
 	return []Unit{u}, nil
 }
 
@@ -114,6 +120,10 @@ func (c FHIRJSON) ConvertStream(ctx context.Context, in adapters.Raw, emit func(
 // eachNDJSON hands each line's unit to unit, in the file's order; an
 // error from unit stops the reading and is returned as it is.
 func (c FHIRJSON) eachNDJSON(ctx context.Context, in adapters.Raw, unit func(Unit) error) error {
+	env, err := xdmfhir.LabelsFromMeta(in.Meta)
+	if err != nil {
+		return queue.Permanent(fmt.Errorf("fhir %s: %w", in.Name, err))
+	}
 	r, closeFn, err := open(in)
 	if err != nil {
 		return err
@@ -132,7 +142,7 @@ func (c FHIRJSON) eachNDJSON(ctx context.Context, in adapters.Raw, unit func(Uni
 			return err
 		}
 		n++
-		if err := unit(c.unit("line "+strconv.Itoa(line), append([]byte(nil), b...))); err != nil {
+		if err := unit(c.unit("line "+strconv.Itoa(line), append([]byte(nil), b...), env)); err != nil {
 			return err
 		}
 	}
@@ -205,7 +215,9 @@ type fhirEntry struct {
 	} `json:"request"`
 }
 
-func (c FHIRJSON) unit(name string, body []byte) Unit {
+// unit makes the unit that sends body, one FHIR resource or transaction
+// as JSON; env are the labels its envelope gives it (labelResource).
+func (c FHIRJSON) unit(name string, body []byte, env []fhir.Coding) Unit {
 	u := Unit{Name: name, Raw: body, Dedup: sha256.Sum256(body), Attrs: map[string]string{"format": "fhir"}}
 	var h fhirHead
 	if err := json.Unmarshal(body, &h); err != nil {
@@ -227,6 +239,10 @@ func (c FHIRJSON) unit(name string, body []byte) Unit {
 		b, err := c.repeatableEntries(body, h.Entry, typ == "batch" || len(h.Entry) <= fhir.MaxConditionalEntries)
 		if err != nil {
 			u.Err = err
+			return u
+		}
+		if b, err = labelEntries(b, env); err != nil {
+			u.Err = fmt.Errorf("labels: %w", err)
 			return u
 		}
 		u.Bundle, u.Key = b, bundlePatientKey(h.Entry)
@@ -260,8 +276,13 @@ func (c FHIRJSON) unit(name string, body []byte) Unit {
 		}
 	}
 	// The resource goes into the bundle as received, byte for byte but
-	// for a minted identifier or id: no re-encoding to round its numbers
-	// or escape its narrative's HTML.
+	// for a minted identifier or id and its envelope's labels: no
+	// re-encoding to round its numbers or escape its narrative's HTML.
+	resource, err := labelResource(resource, env)
+	if err != nil {
+		u.Err = fmt.Errorf("labels: %w", err)
+		return u
+	}
 	r, err := json.Marshal(req)
 	if err != nil {
 		u.Err = err
@@ -270,7 +291,7 @@ func (c FHIRJSON) unit(name string, body []byte) Unit {
 	// The Bundle carries the resource's high-water mark, as a converter's
 	// does: its labels but the refrain and obligation codes (DS4P).
 	var meta []byte
-	if hwm := fhir.HighWaterMark(securityOf(h.Meta)); len(hwm) > 0 {
+	if hwm := fhir.HighWaterMark(slices.Concat(securityOf(h.Meta), env)); len(hwm) > 0 {
 		if meta, err = json.Marshal(map[string]any{"security": hwm}); err != nil {
 			u.Err = err
 			return u

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/v2fhir"
+	"github.com/ferry-health/ferry/adapters/convert/xdmfhir"
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/hl7v2"
 	"github.com/ferry-health/ferry/queue"
@@ -59,6 +60,17 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 	// messages after it in a batch file must see that merge, which the
 	// pipeline records only when it stores the input.
 	conv := h.Conv
+	// An HL7 v2 file from an XDM package is labelled as METADATA.XML
+	// labels it: every message of it carries those labels too.
+	env, err := xdmfhir.LabelsFromMeta(in.Meta)
+	if err != nil {
+		return nil, queue.Permanent(fmt.Errorf("hl7v2 %s: %w", in.Name, err))
+	}
+	if len(env) > 0 {
+		c := *conv
+		c.Labels = append(slices.Clip(c.Labels), env...)
+		conv = &c
+	}
 	var pending *batchMerges
 	// replaced are the registry keys (Result.Replaces) of the input's
 	// messages converted so far, which the messages after them see.

@@ -800,8 +800,10 @@ func (p *Pipeline) put(ctx context.Context, items []*queue.Item) error {
 // that goes to the queue), or nil when no policy is active. A held
 // unit's replaced documents are not recorded (recordReplaced). The labels
 // of the input's envelope (an XDM package's for its document) hold every
-// unit too, whatever the converter made of them: an HL7 v2 or FHIR JSON
-// file has no place of its own for them.
+// unit too, whatever the converter made of them: the C-CDA, HL7 v2 and
+// FHIR JSON converters write them into their bundles, and this holds
+// the units of any other converter, or of one that lost them, all the
+// same.
 func (p *Pipeline) holdLabels(in adapters.Raw, units []Unit) []string {
 	if p.held == nil || !p.policy.Active() {
 		return nil

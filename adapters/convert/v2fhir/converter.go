@@ -189,6 +189,15 @@ type Converter struct {
 	// arrive in, and an edit keeps the relatesTo its document was
 	// written with (see document). It must be safe for concurrent use.
 	Replaced func(key string) bool
+	// Labels are security labels the input's envelope gives each of its
+	// messages: the confidentialityCodes of the XDM package an HL7 v2
+	// file came in (xdmfhir.MetaLabels). A Direct sender labels the
+	// document there, and a v2 message has no field for most of them, so
+	// they are taken as message labels, beside MSH-8/26/27 (the higher
+	// confidentiality wins): every resource, the Binary and the Bundle's
+	// high-water mark carry them, as STANDARDS.md §7 asks (never drop a
+	// label). Nil for a message from MLLP or a plain file.
+	Labels []fhir.Coding
 }
 
 // MergeLookup answers which record a retired patient identifier was
@@ -485,7 +494,7 @@ type conv struct {
 	encRes     *fhir.Encounter // the current encounter, for DG1
 	encKey     fhir.Identifier
 	focus      []fhir.Reference
-	msgSec     *labels         // MSH-8/26/27
+	msgSec     *labels         // MSH-8/26/27 and Converter.Labels
 	orderSec   *labels         // ORC-28 of the current order group
 	entrySec   map[int]*labels // entry index → its order group's labels
 	allLabels  []fhir.Coding   // every label in the bundle (Result.Labels)

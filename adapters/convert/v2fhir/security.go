@@ -91,10 +91,13 @@ func (x *conv) addCWE(l *labels, v hl7v2.Value, table0177 bool, kind string) {
 // messageLabels reads MSH-8 (ST), MSH-26 (CWE) and MSH-27 (CWE, repeating).
 func (x *conv) messageLabels() *labels {
 	msh := x.m.MSH()
-	if msh.Field(8).Empty() && (msh.NumFields() < 26 || msh.Field(26).Empty() && msh.Field(27).Empty()) {
+	if len(x.c.Labels) == 0 && msh.Field(8).Empty() && (msh.NumFields() < 26 || msh.Field(26).Empty() && msh.Field(27).Empty()) {
 		return nil // the common case: no allocation
 	}
 	l := newLabels()
+	for _, c := range x.c.Labels {
+		l.AddCoding(c)
+	}
 	if s := strings.TrimSpace(msh.Get(8)); s != "" {
 		for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == ';' }) {
 			l.AddText(part, "", x.system("msh-8"))

@@ -72,3 +72,36 @@ func TestSecurityLabelsORC28Table0177(t *testing.T) {
 		t.Errorf("unlabelled message got bundle meta %+v", b.Meta)
 	}
 }
+
+// TestSecurityLabelsEnvelope: labels the input's envelope gives
+// (Converter.Labels, an XDM package's) label every resource as message
+// labels do, beside the message's own: the higher confidentiality wins
+// (R over MSH-8's N) and the Bundle keeps no refrain code.
+func TestSecurityLabelsEnvelope(t *testing.T) {
+	raw := "MSH|^~\\&|APP|FAC|FERRY|HIE|20240315083000|N|ADT^A04|SEC-3|P|2.5.1\rEVN|A04|20240315082955\r" +
+		"PID|1||M1^^^FAC^MR||Doe^Ann||19800101|F\rPV1|1|O|CLINIC\r"
+	c := Converter{Labels: []fhir.Coding{
+		fhir.ConfidentialityCoding(fhir.RankRestricted),
+		{System: fhir.SystemActCode, Code: "42CFRPart2"},
+		{System: fhir.SystemActCode, Code: "NORDSCLCD"},
+	}}
+	b, res, err := c.ConvertRaw([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := codes(b.Meta.Security); got != "R,42CFRPart2" {
+		t.Errorf("bundle labels %q, want R,42CFRPart2", got)
+	}
+	if got := codes(res.Labels); got != "R,42CFRPart2,NORDSCLCD" {
+		t.Errorf("Result.Labels %q", got)
+	}
+	for _, e := range b.Entry {
+		m, typ := metaOf(e.Resource)
+		if *m == nil {
+			t.Fatalf("%s unlabelled", typ)
+		}
+		if got := codes((*m).Security); got != "R,42CFRPart2,NORDSCLCD" {
+			t.Errorf("%s labels %q", typ, got)
+		}
+	}
+}

@@ -1,0 +1,193 @@
+package pipeline
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/ferry-health/ferry/adapters/fhir"
+)
+
+// Envelope labels on FHIR JSON. A FHIR resource or transaction from an
+// XDM package is labelled as METADATA.XML labels it (xdmfhir.MetaLabels),
+// as a C-CDA or an HL7 v2 file of the package is: the labels are added to
+// every resource's meta.security, so the exchange stores them with the
+// data (STANDARDS.md §7: never drop a label). Only meta.security changes;
+// every other byte of the resource stays as the sender wrote it.
+
+// labelResource returns obj, a FHIR resource as JSON, with labels added
+// to its meta.security: each label it lacks (by system and code), and a
+// v3-Confidentiality code only when it ranks above the resource's own,
+// which it then replaces (one confidentiality code a resource, never a
+// lower one).
+func labelResource(obj []byte, labels []fhir.Coding) ([]byte, error) {
+	if len(labels) == 0 {
+		return obj, nil
+	}
+	ms, me, found, err := topLevelMember(obj, "meta")
+	if err != nil {
+		return nil, err
+	}
+	if !found || string(bytes.TrimSpace(obj[ms:me])) == "null" {
+		sec, err := json.Marshal(fhir.OneConfidentiality(labels))
+		if err != nil {
+			return nil, err
+		}
+		meta := append(append([]byte(`{"security":`), sec...), '}')
+		if found {
+			return splice(obj, ms, me, meta), nil
+		}
+		at := bytes.LastIndexByte(obj, '}')
+		if at < 0 {
+			return nil, errors.New("resource is not a JSON object")
+		}
+		sep := []byte(`,"meta":`)
+		if len(bytes.TrimSpace(obj[:at])) == 1 { // "{}": no member before it
+			sep = sep[1:]
+		}
+		return splice(obj, at, at, append(sep, meta...)), nil
+	}
+	meta := obj[ms:me]
+	ss, se, hasSec, err := topLevelMember(meta, "security")
+	if err != nil {
+		return nil, fmt.Errorf("meta: %w", err)
+	}
+	var raws []json.RawMessage
+	var have []fhir.Coding
+	if hasSec && string(bytes.TrimSpace(meta[ss:se])) != "null" {
+		if err := json.Unmarshal(meta[ss:se], &raws); err != nil {
+			return nil, fmt.Errorf("meta.security: %w", err)
+		}
+		have = make([]fhir.Coding, len(raws))
+		for i, r := range raws {
+			if err := json.Unmarshal(r, &have[i]); err != nil {
+				return nil, fmt.Errorf("meta.security[%d]: %w", i, err)
+			}
+		}
+	}
+	own := -1
+	for _, c := range have {
+		own = max(own, confRank(c))
+	}
+	var add []fhir.Coding
+	replace := -1 // the rank that replaces the resource's confidentiality codes
+	for _, l := range labels {
+		if r := confRank(l); r >= 0 {
+			if r > own && r > replace {
+				replace = r
+			}
+			continue
+		}
+		if !hasCoding(have, l) && !hasCoding(add, l) {
+			add = append(add, l)
+		}
+	}
+	if replace < 0 && len(add) == 0 {
+		return obj, nil
+	}
+	list := []byte{'['}
+	appendElem := func(b []byte) {
+		if len(list) > 1 {
+			list = append(list, ',')
+		}
+		list = append(list, b...)
+	}
+	placed := false
+	for i, c := range have {
+		if replace >= 0 && confRank(c) >= 0 {
+			if !placed {
+				b, err := json.Marshal(fhir.ConfidentialityCoding(replace))
+				if err != nil {
+					return nil, err
+				}
+				appendElem(b)
+				placed = true
+			}
+			continue
+		}
+		appendElem(raws[i])
+	}
+	if replace >= 0 && !placed {
+		add = append([]fhir.Coding{fhir.ConfidentialityCoding(replace)}, add...)
+	}
+	for _, c := range add {
+		b, err := json.Marshal(c)
+		if err != nil {
+			return nil, err
+		}
+		appendElem(b)
+	}
+	list = append(list, ']')
+	if hasSec {
+		meta = splice(meta, ss, se, list)
+	} else {
+		at := bytes.LastIndexByte(meta, '}')
+		if at < 0 {
+			return nil, errors.New("meta is not a JSON object")
+		}
+		sep := []byte(`,"security":`)
+		if len(bytes.TrimSpace(meta[:at])) == 1 {
+			sep = sep[1:]
+		}
+		meta = splice(meta, at, at, append(sep, list...))
+	}
+	return splice(obj, ms, me, meta), nil
+}
+
+// labelEntries labels the resource of every entry of bundle, a
+// transaction or batch Bundle as JSON, and the Bundle itself with the
+// labels' high-water mark.
+func labelEntries(bundle []byte, labels []fhir.Coding) ([]byte, error) {
+	if len(labels) == 0 {
+		return bundle, nil
+	}
+	start, end, found, err := topLevelMember(bundle, "entry")
+	if err != nil {
+		return nil, err
+	}
+	if found {
+		var raws []json.RawMessage
+		if err := json.Unmarshal(bundle[start:end], &raws); err != nil {
+			return nil, fmt.Errorf("bundle entries: %w", err)
+		}
+		list := []byte{'['}
+		for i, r := range raws {
+			rs, re, ok, err := topLevelMember(r, "resource")
+			if err != nil {
+				return nil, fmt.Errorf("entry %d: %w", i+1, err)
+			}
+			if ok {
+				res, err := labelResource(r[rs:re], labels)
+				if err != nil {
+					return nil, fmt.Errorf("entry %d resource: %w", i+1, err)
+				}
+				r = splice(r, rs, re, res)
+			}
+			if i > 0 {
+				list = append(list, ',')
+			}
+			list = append(list, r...)
+		}
+		bundle = splice(bundle, start, end, append(list, ']'))
+	}
+	return labelResource(bundle, fhir.HighWaterMark(labels))
+}
+
+// confRank is c's v3-Confidentiality rank, -1 for any other label.
+func confRank(c fhir.Coding) int {
+	if c.System != fhir.SystemConfidentiality {
+		return -1
+	}
+	return fhir.ConfidentialityRank(strings.ToUpper(c.Code))
+}
+
+func hasCoding(list []fhir.Coding, c fhir.Coding) bool {
+	for _, o := range list {
+		if o.System == c.System && o.Code == c.Code {
+			return true
+		}
+	}
+	return false
+}
