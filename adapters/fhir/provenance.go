@@ -29,3 +29,17 @@ type ProvenanceEntity struct {
 	Role string    `json:"role"`
 	What Reference `json:"what"`
 }
+
+// Provenance agent types (Provenance.agent.type), shared by every
+// converter and read-only: THO's provenance-participant-type. US Core 6.1
+// (the version HTI-1 names) has the transmitter in its own code system;
+// US Core 7 and later take THO's, which STANDARDS.md names. Both codings
+// say the same, so either profile's slice finds its own.
+var (
+	ProvenanceAssembler   = &CodeableConcept{Coding: []Coding{{System: "http://terminology.hl7.org/CodeSystem/provenance-participant-type", Code: "assembler", Display: "Assembler"}}}
+	ProvenanceAuthor      = &CodeableConcept{Coding: []Coding{{System: "http://terminology.hl7.org/CodeSystem/provenance-participant-type", Code: "author", Display: "Author"}}}
+	ProvenanceTransmitter = &CodeableConcept{Coding: []Coding{
+		{System: "http://hl7.org/fhir/us/core/CodeSystem/us-core-provenance-participant-type", Code: "transmitter", Display: "Transmitter"},
+		{System: "http://terminology.hl7.org/CodeSystem/provenance-participant-type", Code: "transmitter", Display: "Transmitter"},
+	}}
+)

@@ -57,7 +57,7 @@ func converters(cfg *config.Config) map[string]pipeline.Converter {
 	m := map[string]pipeline.Converter{
 		"hl7v2":       v2,
 		"hl7v2-batch": v2,
-		"ccda":        pipeline.CCDA{Options: ccdafhir.Options{Mode: ccdaMode(mode)}, MaxEntries: cfg.HL7v2.MaxEntries},
+		"ccda":        pipeline.CCDA{Options: ccdafhir.Options{Mode: ccdaMode(mode), Base: base}, MaxEntries: cfg.HL7v2.MaxEntries},
 		"fhir-json":   pipeline.FHIRJSON{Base: base},
 		"fhir-ndjson": pipeline.FHIRJSON{Base: base},
 		"csv":         csvConverter(cfg, base, mode),

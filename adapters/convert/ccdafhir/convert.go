@@ -84,6 +84,10 @@ type Options struct {
 	// replaces, and so on). Each is treated as a relatedDocument with
 	// that typeCode and parentDocument id would be.
 	Related []RelatedDocument
+	// Base names this gateway in the Provenance's transmitter agent: the
+	// site's identifier base (config.IdentifierBase), as the HL7 v2
+	// converter's Provenance names it; "" means urn:ferry.
+	Base string
 	// Labels are security labels the document's envelope gives it (the
 	// confidentialityCodes of an XDM package's DocumentEntry, where a
 	// Direct sender labels it): they label the whole document as its
@@ -302,7 +306,7 @@ var typeOrder = []string{
 	"Patient", "Organization", "Practitioner", "Encounter", "Medication",
 	"Condition", "AllergyIntolerance", "MedicationStatement", "MedicationRequest",
 	"Immunization", "Procedure", "Observation", "DiagnosticReport",
-	"Binary", "DocumentReference",
+	"Binary", "DocumentReference", "Provenance",
 }
 
 func newConverter(raw []byte, opts Options) *converter {
@@ -629,6 +633,7 @@ func (c *converter) finish() error {
 	if c.res.Superseded {
 		c.keepHistory()
 	}
+	c.provenance()
 	for _, typ := range typeOrder {
 		if n := len(c.entries[typ]); n > 0 {
 			c.res.Counts[typ] = n

@@ -46,7 +46,7 @@ func TestExchangeIdempotent(t *testing.T) {
 	}
 	types := []string{"Patient", "Practitioner", "Organization", "Encounter", "Condition", "AllergyIntolerance",
 		"Medication", "MedicationStatement", "MedicationRequest", "Immunization", "Procedure", "Observation",
-		"DiagnosticReport", "DocumentReference", "Binary"}
+		"DiagnosticReport", "DocumentReference", "Binary", "Provenance"}
 	snapshot := func() map[string]int {
 		m := map[string]int{}
 		for _, typ := range types {

@@ -47,7 +47,7 @@ func (c *converter) claim(typ string, ids []fhir.Identifier, synth string, share
 		}
 		scope := c.setKey
 		switch {
-		case typ == "Binary" || typ == "DocumentReference" || typ == "Patient":
+		case typ == "Binary" || typ == "DocumentReference" || typ == "Provenance" || typ == "Patient":
 			// One version's own, or a recordTarget without an id: a
 			// setId is only as unique as its sender makes it (a fixed
 			// template value serves every patient), and two patients
@@ -239,7 +239,7 @@ func (c *converter) replacedVersion(doc fhir.Identifier) bool {
 // add puts a resource into the bundle under its identity.
 func (c *converter) add(idn identity, res any) {
 	e := fhir.BundleEntry{FullURL: "urn:uuid:" + idn.uuid, Resource: res}
-	if c.conditional(idn.typ) && idn.typ != "Binary" {
+	if c.conditional(idn.typ) && idn.typ != "Binary" && idn.typ != "Provenance" {
 		e.Request = &fhir.BundleRequest{Method: "PUT",
 			URL: idn.typ + "?" + fhir.IdentifierQuery(idn.ident.System, idn.ident.Value)}
 	} else {

@@ -958,15 +958,15 @@ func (x *conv) finish() error {
 	box.gateway = fhir.Identifier{System: "urn:ietf:rfc:3986", Value: x.base()}
 	box.agents = [3]fhir.ProvenanceAgent{
 		{
-			Type: agentAssembler,
+			Type: fhir.ProvenanceAssembler,
 			Who:  fhir.Reference{Display: "ferry v2-to-FHIR converter"},
 		},
 		{
-			Type: agentAuthor,
+			Type: fhir.ProvenanceAuthor,
 			Who:  fhir.Reference{Display: orStr(x.fac, x.app, "unknown sender")},
 		},
 		{
-			Type: agentTransmitter,
+			Type: fhir.ProvenanceTransmitter,
 			Who:  fhir.Reference{Identifier: &box.gateway, Display: "ferry gateway"},
 		},
 	}
@@ -1050,16 +1050,6 @@ var (
 		},
 		Text: "v2-FHIR transformation",
 	}
-	agentAssembler = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/provenance-participant-type", Code: "assembler", Display: "Assembler"}}}
-	agentAuthor    = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/provenance-participant-type", Code: "author", Display: "Author"}}}
-	// US Core 6.1 (the version HTI-1 names) has transmitter in its own
-	// code system; US Core 7 and later take THO's, which STANDARDS.md
-	// names. Both codings say the same, so either profile's slice finds
-	// its own.
-	agentTransmitter = &fhir.CodeableConcept{Coding: []fhir.Coding{
-		{System: "http://hl7.org/fhir/us/core/CodeSystem/us-core-provenance-participant-type", Code: "transmitter", Display: "Transmitter"},
-		{System: "http://terminology.hl7.org/CodeSystem/provenance-participant-type", Code: "transmitter", Display: "Transmitter"},
-	}}
 )
 
 // endpoint renders an HD as a URI for MessageHeader endpoints.

@@ -8,7 +8,7 @@ import "github.com/ferry-health/ferry/adapters/fhir"
 // bytes instead of walking them in every bundle (fhir.Freeze). None of
 // them is ever modified: they are shared by all conversions.
 func init() {
-	for _, cc := range []*fhir.CodeableConcept{provenanceActivity, agentAssembler, agentAuthor, agentTransmitter, referralCode} {
+	for _, cc := range []*fhir.CodeableConcept{provenanceActivity, fhir.ProvenanceAssembler, fhir.ProvenanceAuthor, fhir.ProvenanceTransmitter, referralCode} {
 		mustFreeze(cc)
 	}
 	for _, m := range []map[string]*fhir.CodeableConcept{identifierTypes, problemClinical, problemVerification} {
