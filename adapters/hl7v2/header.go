@@ -1,5 +1,7 @@
 package hl7v2
 
+import "strings"
+
 // MessageType is MSH-9: message code, trigger event and message structure,
 // e.g. ADT, A01, ADT_A01.
 type MessageType struct {
@@ -31,6 +33,21 @@ func (m *Message) ControlID() string { return m.MSH().Get(10) }
 func (m *Message) Type() MessageType {
 	f := m.MSH().Field(9)
 	return MessageType{Code: f.Get(1), Trigger: f.Get(2), Structure: f.Get(3)}
+}
+
+// Event is the message's type with its trigger event: MSH-9, whose
+// trigger (MSH-9.2), when empty, is EVN-1. HL7 v2.1 had no trigger in
+// MSH-9 ("ADT" alone, the event in EVN-1), and old systems still send
+// so; from v2.2 on EVN-1 repeats MSH-9.2 (kept for backward
+// compatibility), and MSH-9.2 wins when the two differ.
+func (m *Message) Event() MessageType {
+	t := m.Type()
+	if t.Trigger == "" {
+		if evn, ok := m.Segment("EVN"); ok {
+			t.Trigger = strings.TrimSpace(evn.Field(1).Get(1))
+		}
+	}
+	return t
 }
 
 // Version is MSH-12.1, e.g. "2.5.1".

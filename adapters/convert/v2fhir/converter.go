@@ -385,13 +385,16 @@ func (c *Converter) ConvertLeased(msg *hl7v2.Message, raw []byte) (*fhir.Bundle,
 }
 
 func (c *Converter) convert(msg *hl7v2.Message, raw []byte, mem *slabs) (*fhir.Bundle, Result, error) {
-	typ := msg.Type()
+	typ := msg.Event()
 	res := Result{MessageType: typ.Code + "^" + typ.Trigger, ControlID: msg.ControlID()}
 	h := handlers[res.MessageType]
 	if h == nil && typ.Code == "ORU" && typ.Trigger == "" {
 		h = handlers["ORU^R01"]
 	}
 	if h == nil {
+		if typ.Trigger == "" {
+			return nil, res, fmt.Errorf("v2fhir: %s without a trigger event (MSH-9.2 and EVN-1 are empty): %w", typ.Code, ErrUnsupported)
+		}
 		if why := refused[res.MessageType]; why != "" {
 			return nil, res, fmt.Errorf("v2fhir: %s: %s: %w", res.MessageType, why, ErrUnsupported)
 		}

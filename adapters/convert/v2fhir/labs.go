@@ -21,7 +21,7 @@ func init() {
 // and CTI carry nothing ferry maps (the original message stays in the
 // Binary).
 func (x *conv) oul() error {
-	orderFirst := x.m.Type().Trigger == "R24"
+	orderFirst := x.typ.Trigger == "R24"
 	w := resultWalk{x: x, looseInFocus: true}
 	// spmScope is the stem a specimen group's SPM without a specimen id
 	// (SPM-2) mints its key from: the patient, the collection time

@@ -707,8 +707,8 @@ func (x *conv) schedule() error {
 	if err := x.patientContext(); err != nil {
 		return err
 	}
-	a := &fhir.Appointment{ResourceType: "Appointment", Status: appointmentStatus[x.m.Type().Trigger]}
-	if s := fillerStatus[strings.ToUpper(sch.Field(25).Text(1))]; s != "" && !triggerStatus[x.m.Type().Trigger] {
+	a := &fhir.Appointment{ResourceType: "Appointment", Status: appointmentStatus[x.typ.Trigger]}
+	if s := fillerStatus[strings.ToUpper(sch.Field(25).Text(1))]; s != "" && !triggerStatus[x.typ.Trigger] {
 		a.Status = s
 	}
 	var key fhir.Identifier
@@ -977,7 +977,7 @@ func (x *conv) document() error {
 		dr.Content = append([]fhir.DocumentReferenceContent{{Attachment: attachment("text/plain; charset=utf-8", data)}}, dr.Content...)
 	}
 	if len(dr.Content) == 0 {
-		if trig := x.m.Type().Trigger; notificationOnly[trig] {
+		if trig := x.typ.Trigger; notificationOnly[trig] {
 			// DocumentReference.content is 1..*: a metadata-only
 			// resource would be invalid FHIR, so the sender must send
 			// the document itself (T02/T04/T06/T08/T10 with OBX).
