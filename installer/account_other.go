@@ -26,3 +26,6 @@ func KeepOwnership(os.FileInfo, string) error { return nil }
 
 // GiveKeyToService is a no-op on this OS.
 func GiveKeyToService(string) (bool, error) { return false, nil }
+
+// GiveTreeToService is a no-op on this OS.
+func GiveTreeToService(string) (bool, error) { return false, nil }

@@ -207,3 +207,27 @@ func GiveKeyToService(path string) (bool, error) {
 	}
 	return true, nil
 }
+
+// GiveTreeToService hands dir and everything in it to the service
+// account (a data folder `sudo ferry restore` wrote as root), so that the
+// service can open its stores. It does nothing, and reports false,
+// unless the process runs as root and the account exists.
+func GiveTreeToService(dir string) (bool, error) {
+	if os.Geteuid() != 0 {
+		return false, nil
+	}
+	uid, gid, err := accountIDs()
+	if err != nil {
+		return false, nil
+	}
+	err = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := os.Lchown(p, uid, gid); err != nil {
+			return fmt.Errorf("give %s to %s: %w", p, Account, err)
+		}
+		return nil
+	})
+	return err == nil, err
+}

@@ -73,3 +73,7 @@ func KeepOwnership(old os.FileInfo, path string) error { return nil }
 // folder inherits its ACL, which lets the service's virtual account read
 // it (PrepareFolders).
 func GiveKeyToService(string) (bool, error) { return false, nil }
+
+// GiveTreeToService is a no-op on Windows: restored files inherit the
+// data folder's ACL.
+func GiveTreeToService(string) (bool, error) { return false, nil }

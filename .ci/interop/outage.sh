@@ -6,6 +6,9 @@
 #   C: exchange stores the bundle but the answer is lost (503 after processing): resends must not duplicate
 #   D: exchange refuses a bundle with 400: dead-lettered after one attempt with the exchange's
 #      OperationOutcome (shown by `ferry queue show`), the queue moves on
+#   F: the exchange is down and the clinic's PC is replaced: `ferry backup` of the stopped gateway,
+#      the old data folder gone, `ferry restore --write-config` on the "new" one; the restored gateway
+#      delivers every message queued before the backup, once, and still holds the dead letter of D
 set -euo pipefail
 SUITE=outage
 here=$(cd "$(dirname "$0")" && pwd)
@@ -100,4 +103,26 @@ n400=$(( $(ctl /control/stats GET | jq -r '.byStatus["400"] // 0') - before ))
 ((n400 == 1)) || die "D: the refused bundle was sent $n400 times (want 1: 4xx is permanent)"
 [ "$(delivered D)" = 0 ] || die "D: refused bundle arrived anyway"
 log "D: 400 dead-lettered after 1 attempt with its OperationOutcome; later messages delivered"
+
+# --- F: backup and restore with bundles still queued ---
+stop_pid "$EX_PID" TERM
+send F 15
+"$FERRY" backup "$WORK/backup.tar.gz" --config "$WORK/ferry.yaml" >"$WORK/backup-running.txt" 2>&1 &&
+  die "F: ferry backup ran beside the running gateway"
+grep -q "ferry stop" "$WORK/backup-running.txt" || { cat "$WORK/backup-running.txt"; die "F: the refusal does not say to stop the gateway"; }
+stop_pid "$FERRY_PID" TERM
+"$FERRY" backup "$WORK/backup.tar.gz" --config "$WORK/ferry.yaml" >"$WORK/backup.txt" ||
+  { cat "$WORK/backup.txt"; die "F: ferry backup failed"; }
+log "F: $(head -1 "$WORK/backup.txt")"
+mv "$WORK/data" "$WORK/data.lost"
+"$FERRY" restore "$WORK/backup.tar.gz" --write-config "$WORK/restored/ferry.yaml" >"$WORK/restore.txt" ||
+  { cat "$WORK/restore.txt"; die "F: ferry restore failed"; }
+cmp -s "$WORK/ferry.yaml" "$WORK/restored/ferry.yaml" || die "F: the restored configuration differs"
+[ "$(cat "$WORK/data/site-id")" = "$(cat "$WORK/data.lost/site-id")" ] || die "F: the site id was not restored"
+start_exchange "$WORK/ex" "$EXPORT" "$WORK/ex/state.json"
+start_ferry "$WORK/restored/ferry.yaml" "$WORK/ferry-restored.log" "$MLLP"
+node "$here/check-exchange.mjs" --control "$EX_CTL" --acked "$WORK/acked-F.txt" --obx 2 --wait-s 120 ||
+  die "F: the restored gateway did not deliver what was queued before the backup"
+[ "$(metric "$STATUS" ferry_dead_letters)" = 1 ] || die "F: the dead letter of D was not restored"
+log "F: 15 messages queued while the exchange was down, backed up, restored into a new data folder, delivered once; the dead letter kept"
 log "PASS"

@@ -171,6 +171,22 @@ func InUse(dir string) (bool, error) {
 	return held, nil
 }
 
+// Hold takes dir's lock as Open does, without opening the queue: a command
+// that reads or replaces the whole directory (`ferry backup`) keeps every
+// Queue out meanwhile, a gateway starting then included, which gets
+// ErrLocked. release gives the lock back. A dir that does not exist was
+// never opened and holds nothing: Hold then takes nothing.
+func Hold(dir string) (release func() error, err error) {
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return func() error { return nil }, nil
+	}
+	f, err := lockFile(filepath.Join(dir, "LOCK"))
+	if err != nil {
+		return nil, err
+	}
+	return func() error { return unlockFile(f) }, nil
+}
+
 // DefaultSegmentBytes is the size at which a new segment file is started.
 const DefaultSegmentBytes = 64 << 20
 

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	iofs "io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ferry-health/ferry/cmd/ferry/ops"
+	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/installer"
+	"github.com/ferry-health/ferry/queue/diskq"
+	"github.com/ferry-health/ferry/queue/durable"
+)
+
+// cmdBackup writes a backup of a stopped gateway: its data folder and its
+// configuration file, in one archive (ops.WriteBackup). The queue's lock is
+// held throughout, so a gateway that starts meanwhile is refused rather
+// than changing files under the copy; a running one refuses the backup.
+// The archive is written under a temporary name, fsynced and renamed, so
+// FILE is either a whole backup or absent.
+func cmdBackup(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("backup", stderr)
+	cfgPath := opsConfigFlag(fs)
+	force := fs.Bool("force", false, "replace FILE when it exists")
+	pos, err := splitArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return errUsage
+	}
+	name, cfg, err := opsConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if err := opsDataDir(name, cfg); err != nil {
+		return err
+	}
+	out, err := filepath.Abs(pos[0])
+	if err != nil {
+		return err
+	}
+	data, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	if rel, err := filepath.Rel(data, out); err == nil && !strings.HasPrefix(rel, "..") {
+		return fmt.Errorf("backup: %s is inside data_dir %s; write the archive elsewhere (another disk, a share)", out, data)
+	}
+	if _, err := os.Stat(out); err == nil && !*force {
+		return fmt.Errorf("backup: %s exists; add --force to replace it", out)
+	}
+	release, err := diskq.Hold(ops.QueueDir(cfg))
+	if errors.Is(err, diskq.ErrLocked) {
+		return fmt.Errorf("backup: the gateway is running (it holds %s): stop it first, for example `ferry stop && ferry backup %s; ferry start` (MLLP senders resend and watched folders wait meanwhile)", ops.QueueDir(cfg), pos[0])
+	}
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	defer release()
+	p, err := durable.Create(out, 0o600)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	configFile := ""
+	if name != "embedded default" {
+		configFile = name
+	}
+	m, err := ops.WriteBackup(p, ops.BackupOptions{DataDir: cfg.DataDir, ConfigFile: configFile, Version: versionString()})
+	if err != nil {
+		p.Abort()
+		return fmt.Errorf("backup: %w", err)
+	}
+	if err := p.Commit(); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	what := "data_dir " + m.DataDir
+	if m.Config != "" {
+		what += " and " + m.Config
+	}
+	fmt.Fprintf(stdout, "backed up %s: %d files, %s, to %s\n", what, len(m.Files), humanBytes(m.Bytes()), out)
+	for _, s := range m.Skipped {
+		fmt.Fprintf(stdout, "  not backed up: %s\n", s)
+	}
+	for _, n := range ops.BackupNotes(cfg) {
+		fmt.Fprintf(stdout, "  note: %s\n", n)
+	}
+	return nil
+}
+
+// cmdRestore unpacks a backup into the data folder of the configuration
+// (--config, the installed one, or with --write-config the one in the
+// archive, written to that path first). The data folder must not exist
+// or be empty, and no gateway may hold it.
+func cmdRestore(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("restore", stderr)
+	cfgPath := opsConfigFlag(fs)
+	writeConfig := fs.String("write-config", "", "write the archive's configuration file to PATH (never over an existing file) and restore into its data_dir")
+	pos, err := splitArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return errUsage
+	}
+	if *writeConfig != "" && *cfgPath != "" {
+		return errors.New("restore: --config and --write-config name the configuration each; give one")
+	}
+	archive := pos[0]
+	// With --write-config, the archive's configuration says where the
+	// data goes; it is written after the data are restored.
+	var name string
+	var cfg *config.Config
+	var cfgBody []byte
+	if *writeConfig != "" {
+		f, err := os.Open(archive)
+		if err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+		orig, body, ok, err := ops.ReadBackupConfig(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("restore %s: %w", archive, err)
+		}
+		if !ok {
+			return fmt.Errorf("restore: %s holds no configuration file (the gateway ran on the embedded default)", archive)
+		}
+		if cfg, err = config.Parse(orig, body); err != nil {
+			return fmt.Errorf("restore: the archive's configuration %s: %w", orig, err)
+		}
+		if _, err := os.Stat(*writeConfig); err == nil {
+			return fmt.Errorf("restore: %s exists; --write-config never replaces a file", *writeConfig)
+		} else if !errors.Is(err, iofs.ErrNotExist) {
+			return fmt.Errorf("restore: %w", err)
+		}
+		name, cfgBody = *writeConfig, body
+	} else if name, cfg, err = opsConfig(*cfgPath); err != nil {
+		return err
+	}
+	if running, err := diskq.InUse(ops.QueueDir(cfg)); err == nil && running {
+		return fmt.Errorf("restore: a gateway is running on data_dir %s; stop it first", cfg.DataDir)
+	}
+	if err := ops.CheckRestoreTarget(cfg.DataDir); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	f, err := os.Open(archive)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	defer f.Close()
+	m, err := ops.RestoreBackup(f, cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("restore %s: %w", archive, err)
+	}
+	if cfgBody != nil {
+		// After the data, so that a damaged archive leaves no
+		// configuration pointing at a folder it did not fill.
+		err := durable.MkdirAll(filepath.Dir(name), 0o755)
+		if err == nil {
+			err = durable.WriteFile(name, cfgBody, 0o640)
+		}
+		if err != nil {
+			return fmt.Errorf("restore: data_dir %s restored, but the configuration not written: %w", cfg.DataDir, err)
+		}
+		fmt.Fprintf(stdout, "wrote the archive's configuration to %s\n", name)
+	}
+	fmt.Fprintf(stdout, "restored %d files (%s) of the backup made %s by ferry %s into data_dir %s (configuration: %s)\n",
+		len(m.Files), humanBytes(m.Bytes()), m.Created.Format("2006-01-02 15:04 MST"), m.Ferry, cfg.DataDir, name)
+	if m.DataDir != "" && !sameDir(m.DataDir, cfg.DataDir) {
+		fmt.Fprintf(stdout, "  note: it was backed up from %s\n", m.DataDir)
+	}
+	if gave, err := installer.GiveTreeToService(cfg.DataDir); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	} else if gave {
+		fmt.Fprintf(stdout, "  gave %s to the %s account\n", cfg.DataDir, installer.Account)
+	}
+	for _, n := range ops.BackupNotes(cfg) {
+		if strings.HasPrefix(n, "not in the archive") {
+			fmt.Fprintf(stdout, "  note: %s\n", strings.Replace(n, "not in the archive, back them up apart from it:", "put these back from where you keep them:", 1))
+		}
+	}
+	doctor := "ferry doctor"
+	if name != "embedded default" {
+		doctor += " --config " + name
+	}
+	fmt.Fprintf(stdout, "next: `%s` checks the files and folders the service needs; then start it\n", doctor)
+	return nil
+}
+
+func sameDir(a, b string) bool {
+	x, err1 := filepath.Abs(a)
+	y, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && x == y
+}
+
+// humanBytes renders n as B, KiB, MiB or GiB.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 2; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMG"[exp])
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/queue/diskq"
+)
+
+// TestBackupCommand: `ferry backup` refuses while a gateway holds the
+// queue and names the way round; stopped, it writes the archive (never
+// over an existing file without --force, never inside data_dir).
+// `ferry restore --write-config` puts the configuration back and restores
+// into its data_dir once the old folder is moved aside.
+func TestBackupCommand(t *testing.T) {
+	base := t.TempDir()
+	data := filepath.Join(base, "data")
+	cfgFile := filepath.Join(base, "ferry.yaml")
+	if err := os.WriteFile(cfgFile, []byte("data_dir: "+data+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	q, err := diskq.Open(filepath.Join(data, "queue"), diskq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Put(context.Background(), &queue.Item{ID: "a", Key: "k", Body: []byte(`{"resourceType":"Bundle"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(base, "backups", "ferry.tar.gz")
+	if err := os.Mkdir(filepath.Dir(archive), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	run := func(cmd func(context.Context, []string, io.Writer, io.Writer) error, args ...string) (string, error) {
+		var out bytes.Buffer
+		err := cmd(context.Background(), args, &out, io.Discard)
+		return out.String(), err
+	}
+	if _, err := run(cmdBackup, archive, "--config", cfgFile); err == nil || !strings.Contains(err.Error(), "ferry stop") {
+		t.Fatalf("backup beside a running gateway: %v", err)
+	}
+	if err := q.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(cmdBackup, archive, "--config", cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "backed up data_dir "+data+" and "+cfgFile) || !strings.Contains(out, "patient data in clear") {
+		t.Errorf("backup said:\n%s", out)
+	}
+	if _, err := run(cmdBackup, archive, "--config", cfgFile); err == nil || !strings.Contains(err.Error(), "--force") {
+		t.Errorf("backup over an archive: %v", err)
+	}
+	if _, err := run(cmdBackup, archive, "--config", cfgFile, "--force"); err != nil {
+		t.Errorf("backup --force: %v", err)
+	}
+	if _, err := run(cmdBackup, filepath.Join(data, "b.tar.gz"), "--config", cfgFile); err == nil || !strings.Contains(err.Error(), "inside data_dir") {
+		t.Errorf("backup into data_dir: %v", err)
+	}
+
+	restored := filepath.Join(base, "etc", "ferry.yaml")
+	if _, err := run(cmdRestore, archive, "--write-config", restored); err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Fatalf("restore over the data folder: %v", err)
+	}
+	if _, err := os.Stat(restored); err == nil {
+		t.Fatal("a refused restore wrote the configuration")
+	}
+	if err := os.Rename(data, data+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(restored), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(restored, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(cmdRestore, archive, "--write-config", restored); err == nil || !strings.Contains(err.Error(), "never replaces") {
+		t.Fatalf("--write-config over a file: %v", err)
+	}
+	os.Remove(restored)
+	if out, err = run(cmdRestore, archive, "--write-config", restored); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "restored ") || !strings.Contains(out, "into data_dir "+data) {
+		t.Errorf("restore said:\n%s", out)
+	}
+	q, err = diskq.Open(filepath.Join(data, "queue"), diskq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close(context.Background())
+	if q.Len() != 1 {
+		t.Errorf("restored queue holds %d items, want 1", q.Len())
+	}
+}

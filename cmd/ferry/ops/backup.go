@@ -1,0 +1,405 @@
+package ops
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/queue/durable"
+)
+
+// A backup (`ferry backup FILE`) is a gzip-compressed tar of a stopped
+// gateway's data folder and of its configuration file:
+//
+//	config/<name>          the configuration file, when one was used
+//	data/...               every file and folder of data_dir
+//	ferry-backup.json      the manifest: ferry's version, the time, the
+//	                       paths backed up, and each file's size and SHA-256
+//
+// The data folder holds what a gateway needs to go on where it stopped:
+// the queue (bundles not yet delivered, dead letters), held bundles and
+// quarantined inputs that wait for a person, the registries of patient
+// merges and replaced documents, the dedup log and the site id that
+// scopes every identifier system ferry mints. Left out: the ops token (a
+// new one is made at start), lock files and durable temp files (a write
+// that never finished). Keys are never in it: an encrypted data folder
+// stays encrypted, and its key file (like the TLS and SMART keys the
+// configuration names) is backed up apart from it, or the backup is
+// worth nothing to whoever steals it and the key alike.
+//
+// Restore (`ferry restore FILE`) writes into a data folder that does not
+// exist or is empty: it unpacks beside it, checks every file against the
+// manifest, fsyncs, and only then renames the folder into place, so a
+// damaged or cut archive leaves nothing behind.
+
+// BackupFormat is the manifest's format version.
+const BackupFormat = 1
+
+// BackupManifestName is the manifest's name in the archive.
+const BackupManifestName = "ferry-backup.json"
+
+// BackupManifest describes a backup.
+type BackupManifest struct {
+	Format  int          `json:"format"`
+	Ferry   string       `json:"ferry"`
+	Created time.Time    `json:"created"`
+	DataDir string       `json:"data_dir"`
+	Config  string       `json:"config,omitempty"` // the configuration file backed up, as it was named
+	Files   []BackupFile `json:"files"`
+	// Skipped names what the data folder held that is not in the archive
+	// and why (a symbolic link, a socket); lock and temp files are not
+	// listed.
+	Skipped []string `json:"skipped,omitempty"`
+}
+
+// BackupFile is one file of the archive.
+type BackupFile struct {
+	Path   string `json:"path"` // in the archive: "data/queue/..." or "config/ferry.yaml"
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// Bytes is the files' total size.
+func (m *BackupManifest) Bytes() int64 {
+	var n int64
+	for _, f := range m.Files {
+		n += f.Size
+	}
+	return n
+}
+
+// BackupOptions says what WriteBackup archives.
+type BackupOptions struct {
+	DataDir    string
+	ConfigFile string // "" when the gateway runs on the embedded default
+	Version    string // ferry's, for the manifest
+}
+
+// skipInBackup reports whether the data folder's file rel (slash
+// separated) stays out of a backup.
+func skipInBackup(rel string) bool {
+	name := path.Base(rel)
+	return rel == TokenFile || name == "LOCK" || durable.IsTemp(name)
+}
+
+// WriteBackup writes the archive of o.DataDir (and o.ConfigFile) to w.
+// The caller keeps the gateway out meanwhile (diskq.Hold): the files are
+// read as they are, and one that changes size while it is read fails the
+// backup.
+func WriteBackup(w io.Writer, o BackupOptions) (*BackupManifest, error) {
+	abs, err := filepath.Abs(o.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	m := &BackupManifest{Format: BackupFormat, Ferry: o.Version, Created: time.Now().UTC().Truncate(time.Second), DataDir: abs}
+	zw := gzip.NewWriter(w)
+	tw := tar.NewWriter(zw)
+	add := func(name, file string, fi fs.FileInfo) error {
+		f, err := os.Open(file)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: name, Size: fi.Size(), Mode: 0o600, ModTime: fi.ModTime().UTC().Truncate(time.Second)}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		h := sha256.New()
+		if n, err := io.CopyN(tw, io.TeeReader(f, h), fi.Size()); err != nil {
+			if errors.Is(err, io.EOF) {
+				return fmt.Errorf("%s: shrank from %d to %d bytes while read: is a gateway or another ferry command using the data folder?", file, fi.Size(), n)
+			}
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		m.Files = append(m.Files, BackupFile{Path: name, Size: fi.Size(), SHA256: hex.EncodeToString(h.Sum(nil))})
+		return nil
+	}
+	if o.ConfigFile != "" {
+		fi, err := os.Stat(o.ConfigFile)
+		if err != nil {
+			return nil, fmt.Errorf("configuration: %w", err)
+		}
+		if m.Config, err = filepath.Abs(o.ConfigFile); err != nil {
+			return nil, err
+		}
+		if err := add("config/"+filepath.Base(o.ConfigFile), o.ConfigFile, fi); err != nil {
+			return nil, fmt.Errorf("configuration: %w", err)
+		}
+	}
+	err = filepath.WalkDir(abs, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(abs, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		switch {
+		case rel == ".":
+			return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "data/", Mode: 0o700, ModTime: m.Created})
+		case d.IsDir():
+			return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "data/" + rel + "/", Mode: 0o700, ModTime: m.Created})
+		case skipInBackup(rel):
+			return nil
+		case !d.Type().IsRegular():
+			m.Skipped = append(m.Skipped, rel+": not a regular file ("+d.Type().String()+")")
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		return add("data/"+rel, p, fi)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("back up %s: %w", abs, err)
+	}
+	js, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: BackupManifestName, Size: int64(len(js)), Mode: 0o600, ModTime: m.Created}); err != nil {
+		return nil, err
+	}
+	if _, err := tw.Write(js); err != nil {
+		return nil, err
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return m, zw.Close()
+}
+
+// maxManifest and maxConfig bound the two members restore reads into
+// memory.
+const (
+	maxManifest = 64 << 20
+	maxConfig   = 4 << 20
+)
+
+// ReadBackupConfig returns the configuration file in the archive r and the
+// name it had; ok is false when the archive holds none.
+func ReadBackupConfig(r io.Reader) (name string, data []byte, ok bool, err error) {
+	err = eachMember(r, func(hdr *tar.Header, body io.Reader) error {
+		if name != "" || hdr.Typeflag != tar.TypeReg || !strings.HasPrefix(hdr.Name, "config/") {
+			return nil
+		}
+		if hdr.Size > maxConfig {
+			return fmt.Errorf("%s: %d bytes is no configuration file", hdr.Name, hdr.Size)
+		}
+		name = strings.TrimPrefix(hdr.Name, "config/")
+		data, err = io.ReadAll(body)
+		return err
+	})
+	return name, data, name != "", err
+}
+
+// eachMember calls fn for every member of the gzip'd tar r, with names
+// checked: relative, clean, under data/ or config/ or the manifest.
+func eachMember(r io.Reader, fn func(*tar.Header, io.Reader) error) error {
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return fmt.Errorf("not a ferry backup (gzip): %w", err)
+	}
+	tr := tar.NewReader(zr)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("archive damaged or cut short: %w", err)
+		}
+		name := strings.TrimSuffix(hdr.Name, "/")
+		if name == "" || path.IsAbs(name) || path.Clean(name) != name || strings.HasPrefix(name, "../") || name == ".." ||
+			strings.Contains(name, "\\") || !(name == BackupManifestName || name == "data" || strings.HasPrefix(name, "data/") || strings.HasPrefix(name, "config/")) {
+			return fmt.Errorf("archive member %q: not a name a ferry backup holds", hdr.Name)
+		}
+		if err := fn(hdr, tr); err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return fmt.Errorf("%s: the archive is cut short: %w", hdr.Name, err)
+			}
+			return err
+		}
+	}
+}
+
+// CheckRestoreTarget refuses a data folder that restore must not write
+// into: one that holds anything.
+func CheckRestoreTarget(dataDir string) error {
+	ents, err := os.ReadDir(dataDir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case len(ents) > 0:
+		return fmt.Errorf("data_dir %s is not empty: restore writes only into an empty or new folder (move it aside first)", dataDir)
+	}
+	return nil
+}
+
+// RestoreBackup unpacks the data folder of the archive r into dataDir,
+// which must not exist or be empty. The files are checked against the
+// manifest and fsynced before the folder is renamed into place.
+func RestoreBackup(r io.Reader, dataDir string) (*BackupManifest, error) {
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckRestoreTarget(abs); err != nil {
+		return nil, err
+	}
+	parent := filepath.Dir(abs)
+	if err := durable.MkdirAll(parent, 0o755); err != nil {
+		return nil, err
+	}
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	tmp := filepath.Join(parent, "."+filepath.Base(abs)+".restore-"+hex.EncodeToString(rnd[:]))
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return nil, err
+	}
+	done := false
+	defer func() {
+		if !done {
+			os.RemoveAll(tmp)
+		}
+	}()
+	got := map[string]BackupFile{}
+	var dirs []string
+	var m *BackupManifest
+	err = eachMember(r, func(hdr *tar.Header, body io.Reader) error {
+		name := strings.TrimSuffix(hdr.Name, "/")
+		switch {
+		case name == BackupManifestName:
+			if hdr.Size > maxManifest {
+				return fmt.Errorf("manifest of %d bytes", hdr.Size)
+			}
+			m = &BackupManifest{}
+			return json.NewDecoder(io.LimitReader(body, maxManifest)).Decode(m)
+		case strings.HasPrefix(name, "config/"):
+			h := sha256.New()
+			n, err := io.Copy(h, body)
+			got[hdr.Name] = BackupFile{Path: hdr.Name, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}
+			return err
+		}
+		dst := filepath.Join(tmp, filepath.FromSlash(name))
+		switch hdr.Typeflag {
+		case tar.TypeDir:
+			dirs = append(dirs, dst)
+			return os.MkdirAll(dst, 0o700)
+		case tar.TypeReg:
+			if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+				return err
+			}
+			f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if err != nil {
+				return err
+			}
+			h := sha256.New()
+			n, err := io.Copy(io.MultiWriter(f, h), body)
+			if err == nil {
+				err = f.Sync()
+			}
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			got[hdr.Name] = BackupFile{Path: hdr.Name, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}
+			return err
+		}
+		return fmt.Errorf("archive member %s: type %q is not in a ferry backup", hdr.Name, hdr.Typeflag)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if m == nil {
+		return nil, errors.New("archive has no manifest (" + BackupManifestName + "): cut short, or not a ferry backup")
+	}
+	if m.Format != BackupFormat {
+		return nil, fmt.Errorf("backup format %d; this ferry reads format %d", m.Format, BackupFormat)
+	}
+	for _, f := range m.Files {
+		g, ok := got[f.Path]
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("%s: in the manifest, missing from the archive", f.Path)
+		case g.Size != f.Size || g.SHA256 != f.SHA256:
+			return nil, fmt.Errorf("%s: %d bytes, SHA-256 %s; the manifest says %d bytes, %s: the archive is damaged", f.Path, g.Size, g.SHA256, f.Size, f.SHA256)
+		}
+		delete(got, f.Path)
+	}
+	if len(got) > 0 {
+		extra := make([]string, 0, len(got))
+		for p := range got {
+			extra = append(extra, p)
+		}
+		slices.Sort(extra)
+		return nil, fmt.Errorf("archive holds files its manifest does not list: %s", strings.Join(extra, ", "))
+	}
+	data := filepath.Join(tmp, "data")
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		return nil, err
+	}
+	// Deepest first, so that each folder's new entries are durable
+	// before the folder's own entry in its parent is.
+	slices.SortFunc(dirs, func(a, b string) int { return len(b) - len(a) })
+	for _, d := range append(dirs, data) {
+		if err := durable.SyncDir(d); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.Remove(abs); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if err := os.Rename(data, abs); err != nil {
+		return nil, err
+	}
+	if err := durable.SyncDir(parent); err != nil {
+		return nil, err
+	}
+	done = true
+	os.RemoveAll(tmp)
+	return m, nil
+}
+
+// BackupNotes says what a backup of cfg's gateway leaves out and how to
+// treat it: the key files the configuration names (kept apart from the
+// archive), the watched folders, and whether the archive holds PHI in
+// clear.
+func BackupNotes(cfg *config.Config) []string {
+	var notes []string
+	var keys []string
+	for _, f := range configuredFiles(cfg) {
+		if strings.HasSuffix(f.field, "key_file") {
+			keys = append(keys, f.field+" "+f.path)
+		}
+	}
+	if len(keys) > 0 {
+		notes = append(notes, "not in the archive, back them up apart from it: "+strings.Join(keys, "; "))
+	}
+	if cfg.Encryption.KeyFile == "" {
+		notes = append(notes, "encryption at rest is off: the archive holds patient data in clear; keep it as you keep the clinic's records")
+	} else {
+		notes = append(notes, "the data in the archive is encrypted with encryption.key_file: without that key a restore cannot read it")
+	}
+	if len(cfg.Sources.Folders) > 0 {
+		notes = append(notes, "watched folders are not in the archive: files waiting in them stay there, and the gateway takes them up when it runs again")
+	}
+	return notes
+}

@@ -1,0 +1,251 @@
+package ops
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/queue/diskq"
+)
+
+// gatewayDataDir makes a data folder as a stopped gateway leaves it: a
+// queue holding three undelivered items, registries, a quarantined input,
+// an empty held/ folder, the ops token and a temp file a crash left.
+func gatewayDataDir(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "ferry-data")
+	q, err := diskq.Open(filepath.Join(dir, "queue"), diskq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		it := &queue.Item{ID: fmt.Sprintf("item-%d", i), Key: "patient-a", Body: []byte(fmt.Sprintf(`{"resourceType":"Bundle","n":%d}`, i))}
+		if err := q.Put(context.Background(), it); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string]string{
+		"site-id":                        "0b6c1d2e-3f40-4152-8394-a5b6c7d8e9f0\n",
+		"merges.log":                     "merge records",
+		"quarantine/01J000000000.json":   `{"reason":"bad"}`,
+		TokenFile:                        "secret-token\n",
+		"quarantine/.x.json.tmp-1234567": "half written",
+	} {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "held"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func queuedBodies(t *testing.T, dir string) []string {
+	t.Helper()
+	q, err := diskq.Open(filepath.Join(dir, "queue"), diskq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close(context.Background())
+	var out []string
+	for q.Len() > 0 {
+		it, ack, err := q.Get(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, string(it.Body))
+		if err := ack(context.Background(), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// TestBackupRestore: a backup of a stopped gateway's data folder and its
+// configuration, restored into a new folder, gives the same queue (every
+// undelivered item, in order), the same registries and an empty held/
+// folder; the ops token and a temp file stay out. The manifest names
+// every file with its size and SHA-256.
+func TestBackupRestore(t *testing.T) {
+	dir := gatewayDataDir(t)
+	cfgFile := filepath.Join(t.TempDir(), "ferry.yaml")
+	if err := os.WriteFile(cfgFile, []byte("data_dir: "+dir+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	m, err := WriteBackup(&buf, BackupOptions{DataDir: dir, ConfigFile: cfgFile, Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := map[string]bool{}
+	for _, f := range m.Files {
+		paths[f.Path] = true
+		if len(f.SHA256) != 64 {
+			t.Errorf("%s: sha256 %q", f.Path, f.SHA256)
+		}
+	}
+	for _, want := range []string{"config/ferry.yaml", "data/site-id", "data/merges.log", "data/quarantine/01J000000000.json"} {
+		if !paths[want] {
+			t.Errorf("%s not backed up (%v)", want, paths)
+		}
+	}
+	for p := range paths {
+		if strings.Contains(p, TokenFile) || strings.Contains(p, ".tmp-") || strings.HasSuffix(p, "/LOCK") {
+			t.Errorf("%s backed up", p)
+		}
+	}
+	name, cfg, ok, err := ReadBackupConfig(bytes.NewReader(buf.Bytes()))
+	if err != nil || !ok || name != "ferry.yaml" || !strings.Contains(string(cfg), dir) {
+		t.Errorf("configuration in the archive: %q %q %v %v", name, cfg, ok, err)
+	}
+
+	to := filepath.Join(t.TempDir(), "new", "ferry-data")
+	if _, err := RestoreBackup(bytes.NewReader(buf.Bytes()), to); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"site-id", "merges.log", "quarantine/01J000000000.json"} {
+		a, _ := os.ReadFile(filepath.Join(dir, f))
+		b, err := os.ReadFile(filepath.Join(to, f))
+		if err != nil || !bytes.Equal(a, b) {
+			t.Errorf("%s restored as %q (%v), want %q", f, b, err, a)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(to, "held")); err != nil || !fi.IsDir() {
+		t.Errorf("held/ not restored: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(to, TokenFile)); err == nil {
+		t.Error("the ops token was restored")
+	}
+	got := queuedBodies(t, to)
+	if len(got) != 3 || got[0] != `{"resourceType":"Bundle","n":0}` || got[2] != `{"resourceType":"Bundle","n":2}` {
+		t.Errorf("restored queue holds %q", got)
+	}
+	// Restore writes only into an empty or new folder.
+	if _, err := RestoreBackup(bytes.NewReader(buf.Bytes()), to); err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Errorf("restore over a data folder: %v", err)
+	}
+	empty := filepath.Join(t.TempDir(), "empty")
+	if err := os.Mkdir(empty, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := RestoreBackup(bytes.NewReader(buf.Bytes()), empty); err != nil {
+		t.Errorf("restore into an empty folder: %v", err)
+	}
+}
+
+// rewrite copies the archive, letting edit change each member's body (nil
+// drops the member).
+func rewrite(t *testing.T, archive []byte, edit func(name string, body []byte) []byte) []byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(archive))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(zr)
+	var out bytes.Buffer
+	zw := gzip.NewWriter(&out)
+	tw := tar.NewWriter(zw)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(tr)
+		if body = edit(hdr.Name, body); body == nil {
+			continue
+		}
+		hdr.Size = int64(len(body))
+		if hdr.Typeflag == tar.TypeDir {
+			hdr.Size = 0
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(body)
+	}
+	tw.Close()
+	zw.Close()
+	return out.Bytes()
+}
+
+// TestRestoreRefusesDamage: an archive whose file differs from its
+// manifest, that lacks a file or the manifest, that is cut short, or
+// that names a path outside the data folder restores nothing, and leaves
+// nothing behind.
+func TestRestoreRefusesDamage(t *testing.T) {
+	dir := gatewayDataDir(t)
+	var buf bytes.Buffer
+	if _, err := WriteBackup(&buf, BackupOptions{DataDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	good := buf.Bytes()
+	cases := map[string][]byte{
+		"changed byte": rewrite(t, good, func(name string, b []byte) []byte {
+			if name == "data/merges.log" {
+				b = bytes.Clone(b)
+				b[0] ^= 1
+			}
+			return b
+		}),
+		"missing file": rewrite(t, good, func(name string, b []byte) []byte {
+			if name == "data/site-id" {
+				return nil
+			}
+			return b
+		}),
+		"no manifest": rewrite(t, good, func(name string, b []byte) []byte {
+			if name == BackupManifestName {
+				return nil
+			}
+			return b
+		}),
+		"cut short": good[:len(good)*2/3],
+	}
+	// A member named to climb out of the folder.
+	var evil bytes.Buffer
+	zw := gzip.NewWriter(&evil)
+	tw := tar.NewWriter(zw)
+	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "data/../../escaped", Size: 1, Mode: 0o600})
+	tw.Write([]byte("x"))
+	tw.Close()
+	zw.Close()
+	cases["outside the folder"] = evil.Bytes()
+
+	for name, archive := range cases {
+		t.Run(name, func(t *testing.T) {
+			parent := t.TempDir()
+			to := filepath.Join(parent, "ferry-data")
+			if _, err := RestoreBackup(bytes.NewReader(archive), to); err == nil {
+				t.Fatal("restored")
+			} else {
+				t.Log(err)
+			}
+			ents, _ := os.ReadDir(parent)
+			if len(ents) != 0 {
+				t.Errorf("left behind: %v", ents)
+			}
+			if _, err := os.Stat(filepath.Join(filepath.Dir(parent), "escaped")); err == nil {
+				t.Error("a member escaped the folder")
+			}
+		})
+	}
+}
