@@ -114,7 +114,7 @@ func WriteBackup(w io.Writer, o BackupOptions) (*BackupManifest, error) {
 			return err
 		}
 		defer f.Close()
-		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: name, Size: fi.Size(), Mode: 0o600, ModTime: fi.ModTime().UTC().Truncate(time.Second)}
+		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: name, Size: fi.Size(), Mode: keptMode(fi, 0o600), ModTime: fi.ModTime().UTC().Truncate(time.Second)}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return err
 		}
@@ -150,10 +150,16 @@ func WriteBackup(w io.Writer, o BackupOptions) (*BackupManifest, error) {
 		}
 		rel = filepath.ToSlash(rel)
 		switch {
-		case rel == ".":
-			return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "data/", Mode: 0o700, ModTime: m.Created})
 		case d.IsDir():
-			return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "data/" + rel + "/", Mode: 0o700, ModTime: m.Created})
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			name := "data/"
+			if rel != "." {
+				name += rel + "/"
+			}
+			return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name, Mode: keptMode(fi, 0o700), ModTime: m.Created})
 		case skipInBackup(rel):
 			return nil
 		case !d.Type().IsRegular():
@@ -183,6 +189,25 @@ func WriteBackup(w io.Writer, o BackupOptions) (*BackupManifest, error) {
 		return nil, err
 	}
 	return m, zw.Close()
+}
+
+// keptMode is the permission bits a backup keeps of fi: the owner's and
+// the group's (the outbox is 0750/0640 for a group that reads it), never
+// others'; def when fi gives none (Windows).
+func keptMode(fi fs.FileInfo, def int64) int64 {
+	if m := int64(fi.Mode().Perm() & 0o770); m&0o700 != 0 {
+		return m
+	}
+	return def
+}
+
+// restoredMode is the mode restore gives a member: its kept bits, within
+// the owner's and the group's.
+func restoredMode(hdr *tar.Header, def os.FileMode) os.FileMode {
+	if m := os.FileMode(hdr.Mode) & 0o770; m&0o700 != 0 {
+		return m
+	}
+	return def
 }
 
 // maxManifest and maxConfig bound the two members restore reads into
@@ -303,7 +328,10 @@ func RestoreBackup(r io.Reader, dataDir string) (*BackupManifest, error) {
 		switch hdr.Typeflag {
 		case tar.TypeDir:
 			dirs = append(dirs, dst)
-			return os.MkdirAll(dst, 0o700)
+			if err := os.MkdirAll(dst, 0o700); err != nil {
+				return err
+			}
+			return os.Chmod(dst, restoredMode(hdr, 0o700))
 		case tar.TypeReg:
 			if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 				return err
@@ -314,6 +342,9 @@ func RestoreBackup(r io.Reader, dataDir string) (*BackupManifest, error) {
 			}
 			h := sha256.New()
 			n, err := io.Copy(io.MultiWriter(f, h), body)
+			if err == nil {
+				err = f.Chmod(restoredMode(hdr, 0o600))
+			}
 			if err == nil {
 				err = f.Sync()
 			}

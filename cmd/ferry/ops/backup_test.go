@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -53,6 +54,15 @@ func gatewayDataDir(t *testing.T) string {
 	if err := os.Mkdir(filepath.Join(dir, "held"), 0o700); err != nil {
 		t.Fatal(err)
 	}
+	// The outbox is for a group that reads it: 0750 and 0640.
+	if err := os.Mkdir(filepath.Join(dir, "outbox"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "outbox", "b.json"), []byte("{}"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(filepath.Join(dir, "outbox"), 0o750) // whatever the umask
+	os.Chmod(filepath.Join(dir, "outbox", "b.json"), 0o640)
 	return dir
 }
 
@@ -128,6 +138,16 @@ func TestBackupRestore(t *testing.T) {
 	}
 	if fi, err := os.Stat(filepath.Join(to, "held")); err != nil || !fi.IsDir() {
 		t.Errorf("held/ not restored: %v", err)
+	}
+	if runtime.GOOS != "windows" {
+		for f, want := range map[string]os.FileMode{"outbox": 0o750, "outbox/b.json": 0o640, "site-id": 0o600, "held": 0o700} {
+			fi, err := os.Stat(filepath.Join(to, f))
+			if err != nil {
+				t.Errorf("%s not restored: %v", f, err)
+			} else if fi.Mode().Perm() != want {
+				t.Errorf("%s restored with mode %v, want %v", f, fi.Mode().Perm(), want)
+			}
+		}
 	}
 	if _, err := os.Stat(filepath.Join(to, TokenFile)); err == nil {
 		t.Error("the ops token was restored")
