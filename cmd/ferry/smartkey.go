@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"strings"
+
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/ferry-health/ferry/installer"
 	"github.com/ferry-health/ferry/transport/fhirhttp"
@@ -15,10 +19,15 @@ import (
 // cmdSMARTKey implements `ferry smart-key PATH`: the key ferry signs its
 // SMART Backend Services client assertions with. It writes a new EC P-384
 // key (mode 0600) when PATH does not exist, and in any case prints the
-// public JWKS the exchange registers for ferry's client id.
+// public JWKS the exchange registers for ferry's client id. With --also
+// OLD (repeatable) the JWKS holds the public keys of OLD too: the set to
+// register, or publish at exchange.auth.smart.jwks_url, while the gateway
+// moves from OLD to PATH, so that no token request fails on the way.
 func cmdSMARTKey(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fl := newFlags("smart-key", stderr)
 	kid := fl.String("kid", "", "key id to register (default: the key's JWK thumbprint, which ferry sends when exchange.auth.smart.key_id is empty)")
+	var also pathList
+	fl.Var(&also, "also", "another key `FILE` whose public key the JWKS holds too (the key being replaced; repeatable)")
 	pos, err := splitArgs(fl, args)
 	if err != nil {
 		return err
@@ -41,12 +50,39 @@ func cmdSMARTKey(_ context.Context, args []string, stdout, stderr io.Writer) err
 	} else if k, err = fhirhttp.LoadSMARTKey(path); err != nil {
 		return err
 	}
-	jwks, err := k.JWKS(*kid)
+	keys := []jose.JSONWebKey{k.PublicJWK(*kid)}
+	for _, p := range also {
+		o, err := fhirhttp.LoadSMARTKey(p)
+		if err != nil {
+			return fmt.Errorf("--also: %w", err)
+		}
+		if o.KeyID == k.KeyID {
+			return fmt.Errorf("--also %s is the key at %s", p, path)
+		}
+		keys = append(keys, o.PublicJWK(""))
+	}
+	jwks, err := json.MarshalIndent(jose.JSONWebKeySet{Keys: keys}, "", "  ")
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "register this JWKS with the exchange for ferry's client id (it holds only the public key); then:\n"+
-		"  exchange:\n    auth:\n      smart: {client_id: <from the exchange>, key_file: %s}\n", absPath(path))
+	if len(also) > 0 {
+		fmt.Fprintf(stderr, "this JWKS holds the new key (first) and the old; register it with the exchange (or publish it at\n"+
+			"exchange.auth.smart.jwks_url), then point key_file at %s and restart ferry; once it delivers,\n"+
+			"register (or publish) `ferry smart-key %s` alone, which drops the old key\n", absPath(path), path)
+	} else {
+		fmt.Fprintf(stderr, "register this JWKS with the exchange for ferry's client id (it holds only the public key); then:\n"+
+			"  exchange:\n    auth:\n      smart: {client_id: <from the exchange>, key_file: %s}\n", absPath(path))
+	}
 	fmt.Fprintf(stdout, "%s\n", jwks)
+	return nil
+}
+
+// pathList is a repeatable flag of file names.
+type pathList []string
+
+func (p *pathList) String() string { return strings.Join(*p, ",") }
+
+func (p *pathList) Set(s string) error {
+	*p = append(*p, s)
 	return nil
 }

@@ -47,3 +47,35 @@ func TestSMARTKeyCommand(t *testing.T) {
 		t.Errorf("JWKS key %v (kid want %s)", j, k.KeyID)
 	}
 }
+
+// TestSMARTKeyRotation: `ferry smart-key NEW --also OLD` prints one JWKS
+// with the new public key first and the old one after it, each under its
+// thumbprint; the same key twice is refused.
+func TestSMARTKeyRotation(t *testing.T) {
+	dir := t.TempDir()
+	oldKey, newKey := filepath.Join(dir, "old.key"), filepath.Join(dir, "new.key")
+	if err := cmdSMARTKey(context.Background(), []string{oldKey}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var out, advice bytes.Buffer
+	if err := cmdSMARTKey(context.Background(), []string{newKey, "--also", oldKey}, &out, &advice); err != nil {
+		t.Fatal(err)
+	}
+	var jwks struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &jwks); err != nil || len(jwks.Keys) != 2 {
+		t.Fatalf("JWKS %s: %v", out.String(), err)
+	}
+	o, _ := fhirhttp.LoadSMARTKey(oldKey)
+	n, _ := fhirhttp.LoadSMARTKey(newKey)
+	if jwks.Keys[0]["kid"] != n.KeyID || jwks.Keys[1]["kid"] != o.KeyID || jwks.Keys[0]["d"] != nil || jwks.Keys[1]["d"] != nil {
+		t.Errorf("JWKS keys %v, want new %s then old %s, public only", jwks.Keys, n.KeyID, o.KeyID)
+	}
+	if !bytes.Contains(advice.Bytes(), []byte("key_file at")) {
+		t.Errorf("advice:\n%s", advice.String())
+	}
+	if err := cmdSMARTKey(context.Background(), []string{newKey, "--also", newKey}, io.Discard, io.Discard); err == nil {
+		t.Error("--also with the same key was accepted")
+	}
+}

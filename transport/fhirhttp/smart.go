@@ -45,6 +45,13 @@ type SMARTConfig struct {
 	// TokenURL is the token endpoint; empty means the one the exchange
 	// publishes in [base]/.well-known/smart-configuration.
 	TokenURL string `yaml:"token_url" json:"token_url"`
+	// JWKSURL is where the exchange fetches this client's public keys,
+	// when it registered the client by a JWKS URL (SMART's preferred way:
+	// a key can then be rotated by publishing the new JWKS, see `ferry
+	// smart-key --also`). It goes in every client assertion's jku header,
+	// which the server matches against the URL it registered. Empty: no
+	// jku (a JWKS registered by value).
+	JWKSURL string `yaml:"jwks_url" json:"jwks_url"`
 }
 
 // DefaultSMARTScope asks for what ferry does at the exchange and no more:
@@ -71,6 +78,11 @@ func (c SMARTConfig) Validate() error {
 	if c.TokenURL != "" {
 		if u, err := url.Parse(c.TokenURL); err != nil || u.Scheme != "https" || u.Host == "" {
 			errs = append(errs, fmt.Errorf("token_url: %q is not an https URL", c.TokenURL))
+		}
+	}
+	if c.JWKSURL != "" {
+		if u, err := url.Parse(c.JWKSURL); err != nil || u.Scheme != "https" || u.Host == "" {
+			errs = append(errs, fmt.Errorf("jwks_url: %q is not an https URL (SMART registers keys only at one)", c.JWKSURL))
 		}
 	}
 	return errors.Join(errs...)
@@ -224,8 +236,11 @@ func (t *smartTokens) discover(ctx context.Context) (string, error) {
 
 // assertion signs the client assertion JWT for the token request.
 func (t *smartTokens) assertion() (string, error) {
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: t.key.Alg, Key: t.key.Signer},
-		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", t.kid))
+	opts := (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", t.kid)
+	if t.cfg.JWKSURL != "" {
+		opts = opts.WithHeader("jku", t.cfg.JWKSURL)
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: t.key.Alg, Key: t.key.Signer}, opts)
 	if err != nil {
 		return "", err
 	}

@@ -63,6 +63,7 @@ type authServer struct {
 	refuse  string // a token endpoint error to answer, e.g. "invalid_client"
 	revoked map[string]bool
 	grant   string // the scope granted; empty: the scope asked for
+	jku     string // the JWKS URL registered; empty: keys registered by value (no jku expected)
 }
 
 func newAuthServer(t *testing.T, ex *exchange, pub jose.JSONWebKey) *authServer {
@@ -123,7 +124,8 @@ func (a *authServer) token(w http.ResponseWriter, form url.Values, tokenURL stri
 		return
 	}
 	h := tok.Headers[0]
-	if h.KeyID != a.jwk.KeyID || h.ExtraHeaders["typ"] != "JWT" || h.Algorithm != a.jwk.Algorithm {
+	jku, _ := h.ExtraHeaders["jku"].(string)
+	if h.KeyID != a.jwk.KeyID || h.ExtraHeaders["typ"] != "JWT" || h.Algorithm != a.jwk.Algorithm || jku != a.jku {
 		a.t.Errorf("assertion header %+v", h)
 		fail(400, "invalid_client")
 		return
@@ -316,5 +318,35 @@ func TestScopeAllowsWrites(t *testing.T) {
 		if got := scopeAllowsWrites(scope); got != want {
 			t.Errorf("%q: %v, want %v", scope, got, want)
 		}
+	}
+}
+
+// TestSMARTJWKSURL: with jwks_url set, every client assertion carries it
+// as jku, which a server that registered the client by its JWKS URL
+// matches; jwks_url must be https.
+func TestSMARTJWKSURL(t *testing.T) {
+	ec, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	path := writeKey(t, ec)
+	k, err := LoadSMARTKey(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := newExchange(t, false)
+	a := newAuthServer(t, ex, k.PublicJWK(""))
+	a.jku = "https://clinic.example.org/.well-known/ferry-jwks.json"
+	cfg := SMARTConfig{ClientID: a.clientID, KeyFile: path, JWKSURL: a.jku}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	s := newSink(t, Config{URL: ex.url(), TLS: ex.clientTLS(), SMART: cfg})
+	if err := s.Send(context.Background(), item("01SMARTJKU")); err != nil {
+		t.Fatal(err)
+	}
+	if a.stats() != 1 {
+		t.Errorf("%d tokens", a.stats())
+	}
+	bad := SMARTConfig{ClientID: "c", KeyFile: path, JWKSURL: "http://clinic.example.org/jwks.json"}
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "jwks_url") {
+		t.Errorf("http jwks_url: %v", err)
 	}
 }
