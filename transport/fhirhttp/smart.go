@@ -310,12 +310,6 @@ func GenerateSMARTKey(path string) (*SMARTKey, error) {
 	return LoadSMARTKey(path)
 }
 
-// JWKS is the JSON Web Key Set of k's public key under kid (the key's
-// thumbprint when empty): what the exchange registers for this client.
-func (k *SMARTKey) JWKS(kid string) ([]byte, error) {
-	return json.MarshalIndent(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{k.PublicJWK(kid)}}, "", "  ")
-}
-
 // CheckSMART gets one access token with cfg, for `ferry doctor`: the
 // scope granted and the token's lifetime, or why there is none.
 func CheckSMART(ctx context.Context, cfg SMARTConfig, base string, client *http.Client) (scope string, life time.Duration, err error) {
