@@ -35,8 +35,8 @@ import (
 // quarantined inputs that wait for a person, the registries of patient
 // merges and replaced documents, the dedup log and the site id that
 // scopes every identifier system ferry mints. Left out: the ops token (a
-// new one is made at start), lock files and durable temp files (a write
-// that never finished). Keys are never in it: an encrypted data folder
+// new one is made at start), lock files, durable temp files (a write
+// that never finished) and the logs/ folder. Keys are never in it: an encrypted data folder
 // stays encrypted, and its key file (like the TLS and SMART keys the
 // configuration names) is backed up apart from it, or the backup is
 // worth nothing to whoever steals it and the key alike.
@@ -90,10 +90,13 @@ type BackupOptions struct {
 }
 
 // skipInBackup reports whether the data folder's file rel (slash
-// separated) stays out of a backup.
+// separated) stays out of a backup: the ops token, lock files, temp
+// files, and the log folder a Windows service writes into by default
+// (config.DefaultServiceLogFile), which is a record of the past, not
+// state, and up to half a gigabyte.
 func skipInBackup(rel string) bool {
 	name := path.Base(rel)
-	return rel == TokenFile || name == "LOCK" || durable.IsTemp(name)
+	return rel == TokenFile || name == "LOCK" || durable.IsTemp(name) || strings.HasPrefix(rel, "logs/")
 }
 
 // WriteBackup writes the archive of o.DataDir (and o.ConfigFile) to w.
