@@ -146,6 +146,16 @@ check "the gateway process runs as ferry" bash -c "[ \"\$(ps -o user= -p \$(pgre
 check "ferry doctor (as ferry) finds no problem" runuser -u ferry -- /usr/bin/ferry doctor --config /etc/ferry/ferry.yaml
 grep -E '^(ok|warn|FAIL) ' "$WORK/check.out" | sed 's/^/    /'
 
+# wait_listen PORT: until something accepts on 127.0.0.1:PORT (10 s). `ferry status` reports the
+# gateway running once it holds its queue, which is before its MLLP listeners are open.
+wait_listen() {
+  local i
+  for i in $(seq 1 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.2
+  done
+  return 1
+}
 # send_adt PORT N: send message N over MLLP with bash's /dev/tcp; prints MSA-1. Control IDs
 # carry this run's id: the data folder survives `dpkg --purge`, and with it the dedup set.
 RUNID=$(date +%s)
@@ -158,6 +168,7 @@ send_adt() {
   printf '%s' "$ack" | tr '\r' '\n' | awk -F'|' '$1=="MSA"{print $2}'
 }
 acks=""
+wait_listen 2575 || fail "the gateway listens on 127.0.0.1:2575"
 for i in 1 2 3; do acks+="$(send_adt 2575 "$i") "; done
 if [ "$acks" = "AA AA AA " ]; then pass "3 HL7 v2 messages over MLLP get AA"; else fail "3 HL7 v2 messages over MLLP get AA (got: $acks)"; fi
 check "ferry status: 3 delivered to the outbox" bash -c "for i in \$(seq 50); do /usr/bin/ferry status --config /etc/ferry/ferry.yaml | grep -q 'delivered:         3 since start' && exit 0; sleep 0.2; done; /usr/bin/ferry status --config /etc/ferry/ferry.yaml; exit 1"
@@ -194,6 +205,7 @@ pids+=($!)
 RUN2=$!
 wait_status "$CFG2" $RUN2 || { fail "second gateway (exchange down) starts"; sed 's/^/    /' "$WORK/run2.log"; }
 acks=""
+wait_listen 12575 || fail "the second gateway listens on 127.0.0.1:12575"
 for i in 11 12 13; do acks+="$(send_adt 12575 "$i") "; done
 [ "$acks" = "AA AA AA " ] && pass "exchange down: 3 messages still get AA (stored first)" || fail "exchange down: 3 messages get AA (got: $acks)"
 check "ferry status: queue depth 3 while the exchange is down" bash -c "/usr/bin/ferry status --config $CFG2 | grep -q 'queue depth:       3 waiting'"
