@@ -176,6 +176,17 @@ check "everything under /var/lib/ferry belongs to ferry" bash -c 'n=$(find /var/
 kill "$RUN1" 2>/dev/null
 wait "$RUN1" 2>/dev/null
 
+# --- 4b. backup and restore as root: the restored data folder belongs to the service account -----
+check "ferry backup of the stopped gateway" /usr/bin/ferry backup "$WORK/ferry-backup.tar.gz" --config /etc/ferry/ferry.yaml
+check "the backup is 0600" bash -c "[ \"\$(stat -c %a '$WORK/ferry-backup.tar.gz')\" = 600 ]"
+rm -rf /var/lib/ferry.before-restore
+mv /var/lib/ferry /var/lib/ferry.before-restore
+check "ferry restore into the package's data folder" /usr/bin/ferry restore "$WORK/ferry-backup.tar.gz" --config /etc/ferry/ferry.yaml
+check "the restored data folder is 0700 ferry:ferry, everything in it ferry's" bash -c \
+  '[ "$(stat -c "%a %U:%G" /var/lib/ferry)" = "700 ferry:ferry" ] && n=$(find /var/lib/ferry ! -user ferry | tee /dev/stderr | wc -l) && [ "$n" -eq 0 ]'
+check "the restored site id is the old one" cmp /var/lib/ferry/site-id /var/lib/ferry.before-restore/site-id
+rm -rf /var/lib/ferry.before-restore
+
 # --- 5. exchange down: queue figures on the status page, in headless Chromium -------------------
 closed=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' 2>/dev/null || echo 1)
 CFG2=/etc/ferry/ci-outage.yaml
