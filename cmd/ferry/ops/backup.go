@@ -109,6 +109,12 @@ func WriteBackup(w io.Writer, o BackupOptions) (*BackupManifest, error) {
 		return nil, err
 	}
 	m := &BackupManifest{Format: BackupFormat, Ferry: o.Version, Created: time.Now().UTC().Truncate(time.Second), DataDir: abs}
+	// A data_dir that is a symbolic link (/var/lib/ferry on another disk)
+	// is walked where it points: the walk follows no link.
+	root, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return nil, err
+	}
 	zw := gzip.NewWriter(w)
 	tw := tar.NewWriter(zw)
 	add := func(name, file string, fi fs.FileInfo) error {
@@ -143,11 +149,11 @@ func WriteBackup(w io.Writer, o BackupOptions) (*BackupManifest, error) {
 			return nil, fmt.Errorf("configuration: %w", err)
 		}
 	}
-	err = filepath.WalkDir(abs, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		rel, err := filepath.Rel(abs, p)
+		rel, err := filepath.Rel(root, p)
 		if err != nil {
 			return err
 		}
@@ -292,6 +298,11 @@ func RestoreBackup(r io.Reader, dataDir string) (*BackupManifest, error) {
 	}
 	if err := CheckRestoreTarget(abs); err != nil {
 		return nil, err
+	}
+	// A data_dir that is a symbolic link to an empty folder is restored
+	// into that folder: the link stays as the administrator made it.
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
 	}
 	parent := filepath.Dir(abs)
 	if err := durable.MkdirAll(parent, 0o755); err != nil {

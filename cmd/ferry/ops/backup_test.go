@@ -270,3 +270,42 @@ func TestRestoreRefusesDamage(t *testing.T) {
 		})
 	}
 }
+
+// TestBackupThroughSymlink: a data_dir that is a symbolic link to the
+// real folder is backed up from where it points, and restored into the
+// folder a link points at, the link left in place.
+func TestBackupThroughSymlink(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("symbolic links need a privilege on Windows")
+	}
+	real := gatewayDataDir(t)
+	link := filepath.Join(t.TempDir(), "ferry-data")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	m, err := WriteBackup(&buf, BackupOptions{DataDir: link})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Files) < 4 || len(m.Skipped) != 0 {
+		t.Fatalf("backed up %d files, skipped %v", len(m.Files), m.Skipped)
+	}
+	target := filepath.Join(t.TempDir(), "disk2", "ferry")
+	if err := os.MkdirAll(target, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	link2 := filepath.Join(t.TempDir(), "ferry-data")
+	if err := os.Symlink(target, link2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := RestoreBackup(bytes.NewReader(buf.Bytes()), link2); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link2); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link was replaced: %v %v", fi, err)
+	}
+	if got := queuedBodies(t, target); len(got) != 3 {
+		t.Errorf("restored through the link: %d items", len(got))
+	}
+}
