@@ -557,7 +557,10 @@ func setID(body []byte, id string) ([]byte, error) {
 }
 
 // topLevelMember finds the value of the member name of the JSON object
-// obj: body[start:end] are its bytes as written.
+// obj: body[start:end] are its bytes as written. A name given twice is an
+// error (FHIR's JSON has none): the receiver's parser may take the other
+// one than the one edited here, which would lose a minted identifier or
+// a security label.
 func topLevelMember(obj []byte, name string) (start, end int, found bool, err error) {
 	dec := json.NewDecoder(bytes.NewReader(obj))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
@@ -573,13 +576,16 @@ func topLevelMember(obj []byte, name string) (start, end int, found bool, err er
 			return 0, 0, false, err
 		}
 		if tok == name {
+			if found {
+				return 0, 0, false, fmt.Errorf("member %q appears twice", name)
+			}
 			// A decoded value ends where the decoder stopped, and its
 			// bytes are exactly those written (no surrounding space).
-			end := int(dec.InputOffset())
-			return end - len(v), end, true, nil
+			end = int(dec.InputOffset())
+			start, found = end-len(v), true
 		}
 	}
-	return 0, 0, false, nil
+	return start, end, found, nil
 }
 
 // splice returns a new slice: b with b[i:j] replaced by s.

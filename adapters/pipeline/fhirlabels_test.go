@@ -69,6 +69,9 @@ func TestLabelResource(t *testing.T) {
 		`{"resourceType":"Observation","meta":{"security":"R"}}`,
 		`{"resourceType":"Observation","meta":"R"}`,
 		`["not an object"]`,
+		// Two members of one name: the receiver may read the other one.
+		`{"resourceType":"Observation","meta":{"versionId":"1"},"meta":{"security":[]}}`,
+		`{"resourceType":"Observation","meta":{"security":[],"security":[]}}`,
 	} {
 		if out, err := labelResource([]byte(bad), part2Labels); err == nil {
 			t.Errorf("%s: labelled as %s, want an error", bad, out)
