@@ -79,11 +79,19 @@ func cmdBackup(_ context.Context, args []string, stdout, stderr io.Writer) error
 	if err := p.Commit(); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
+	// For `ferry status` and `ferry doctor`, which warn when the backups
+	// stop; the archive stands whether or not this is written.
+	rec := ops.BackupRecord{Time: m.Created, File: out, Files: len(m.Files), Bytes: m.Bytes()}
+	if err := ops.RecordBackup(cfg.DataDir, rec); err != nil {
+		fmt.Fprintf(stderr, "note: the backup is written, but not recorded in data_dir: %v\n", err)
+	} else if err := installer.FixOwnership(cfg.DataDir); err != nil {
+		fmt.Fprintf(stderr, "note: %v\n", err)
+	}
 	what := "data_dir " + m.DataDir
 	if m.Config != "" {
 		what += " and " + m.Config
 	}
-	fmt.Fprintf(stdout, "backed up %s: %d files, %s, to %s\n", what, len(m.Files), humanBytes(m.Bytes()), out)
+	fmt.Fprintf(stdout, "backed up %s: %d files, %s, to %s\n", what, len(m.Files), ops.HumanBytes(m.Bytes()), out)
 	for _, s := range m.Skipped {
 		fmt.Fprintf(stdout, "  not backed up: %s\n", s)
 	}
@@ -170,7 +178,7 @@ func cmdRestore(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "wrote the archive's configuration to %s\n", name)
 	}
 	fmt.Fprintf(stdout, "restored %d files (%s) of the backup made %s by ferry %s into data_dir %s (configuration: %s)\n",
-		len(m.Files), humanBytes(m.Bytes()), m.Created.Format("2006-01-02 15:04 MST"), m.Ferry, cfg.DataDir, name)
+		len(m.Files), ops.HumanBytes(m.Bytes()), m.Created.Format("2006-01-02 15:04 MST"), m.Ferry, cfg.DataDir, name)
 	if m.DataDir != "" && !sameDir(m.DataDir, cfg.DataDir) {
 		fmt.Fprintf(stdout, "  note: it was backed up from %s\n", m.DataDir)
 	}
@@ -196,18 +204,4 @@ func sameDir(a, b string) bool {
 	x, err1 := filepath.Abs(a)
 	y, err2 := filepath.Abs(b)
 	return err1 == nil && err2 == nil && x == y
-}
-
-// humanBytes renders n as B, KiB, MiB or GiB.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 2; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMG"[exp])
 }

@@ -54,6 +54,10 @@ func TestBackupCommand(t *testing.T) {
 	if !strings.Contains(out, "backed up data_dir "+data+" and "+cfgFile) || !strings.Contains(out, "patient data in clear") {
 		t.Errorf("backup said:\n%s", out)
 	}
+	// The backup is recorded for `ferry status` (and `ferry doctor`).
+	if out, _ := run(cmdStatus, "--config", cfgFile); !strings.Contains(out, "last backup:") || !strings.Contains(out, archive) {
+		t.Errorf("status after a backup:\n%s", out)
+	}
 	if _, err := run(cmdBackup, archive, "--config", cfgFile); err == nil || !strings.Contains(err.Error(), "--force") {
 		t.Errorf("backup over an archive: %v", err)
 	}

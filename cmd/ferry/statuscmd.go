@@ -52,6 +52,11 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 	}
+	if st.LastBackup == nil {
+		// The running gateway does not report it: `ferry backup` keeps
+		// it in the data folder, for whoever may read that.
+		st.LastBackup, _ = ops.LastBackup(cfg.DataDir)
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

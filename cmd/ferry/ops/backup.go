@@ -96,7 +96,7 @@ type BackupOptions struct {
 // state, and up to half a gigabyte.
 func skipInBackup(rel string) bool {
 	name := path.Base(rel)
-	return rel == TokenFile || name == "LOCK" || durable.IsTemp(name) || strings.HasPrefix(rel, "logs/")
+	return rel == TokenFile || rel == BackupRecordFile || name == "LOCK" || durable.IsTemp(name) || strings.HasPrefix(rel, "logs/")
 }
 
 // WriteBackup writes the archive of o.DataDir (and o.ConfigFile) to w.
@@ -447,4 +447,67 @@ func BackupNotes(cfg *config.Config) []string {
 		notes = append(notes, "watched folders are not in the archive: files waiting in them stay there, and the gateway takes them up when it runs again")
 	}
 	return notes
+}
+
+// BackupRecordFile, in data_dir, says when `ferry backup` last archived
+// it, for `ferry status` and `ferry doctor`. It is not in the archive:
+// restored, it would date a backup older than the one restored.
+const BackupRecordFile = "backup.last"
+
+// BackupRecord is what BackupRecordFile holds: no PHI.
+type BackupRecord struct {
+	Time  time.Time `json:"time"`
+	File  string    `json:"file"`
+	Files int       `json:"files"`
+	Bytes int64     `json:"bytes"`
+}
+
+// RecordBackup writes r as data_dir's BackupRecordFile.
+func RecordBackup(dataDir string, r BackupRecord) error {
+	js, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return durable.WriteFile(filepath.Join(dataDir, BackupRecordFile), append(js, '\n'), 0o600)
+}
+
+// LastBackup reads data_dir's BackupRecordFile; nil when no backup was
+// recorded.
+func LastBackup(dataDir string) (*BackupRecord, error) {
+	b, err := os.ReadFile(filepath.Join(dataDir, BackupRecordFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var r BackupRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", BackupRecordFile, err)
+	}
+	return &r, nil
+}
+
+// BackupStale is the age at which `ferry doctor` warns about the last
+// backup: a nightly or weekly job that stopped running.
+const BackupStale = 8 * 24 * time.Hour
+
+// CheckBackup reports the last backup `ferry backup` recorded: a warning
+// when it is older than BackupStale, nothing to fix when none was ever
+// made (a site may back up the machine by other means).
+func CheckBackup(cfg *config.Config, now time.Time) []Check {
+	c := Check{Area: "backup", Name: "data_dir " + cfg.DataDir, Level: OK}
+	r, err := LastBackup(cfg.DataDir)
+	switch {
+	case err != nil:
+		c.Level, c.Detail = Warn, "cannot read the backup record: "+err.Error()
+	case r == nil:
+		c.Detail = "no backup made with `ferry backup` (README, \"Backups\"); none needed if the machine is backed up whole with the service stopped"
+	case now.Sub(r.Time) > BackupStale:
+		c.Level = Warn
+		c.Detail = fmt.Sprintf("last `ferry backup` %s ago (%s, to %s): has the backup job stopped?", ago(r.Time, now), r.Time.Local().Format("2006-01-02 15:04"), r.File)
+	default:
+		c.Detail = fmt.Sprintf("last `ferry backup` %s ago (%s, to %s)", ago(r.Time, now), r.Time.Local().Format("2006-01-02 15:04"), r.File)
+	}
+	return []Check{c}
 }

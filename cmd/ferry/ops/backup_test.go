@@ -12,7 +12,9 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/diskq"
 )
@@ -43,6 +45,7 @@ func gatewayDataDir(t *testing.T) string {
 		TokenFile:                        "secret-token\n",
 		"quarantine/.x.json.tmp-1234567": "half written",
 		"logs/ferry.log":                 "a Windows service's log",
+		BackupRecordFile:                 `{"time":"2026-11-01T03:00:00Z","file":"/mnt/old.tar.gz"}`,
 	} {
 		p := filepath.Join(dir, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
@@ -117,7 +120,7 @@ func TestBackupRestore(t *testing.T) {
 		}
 	}
 	for p := range paths {
-		if strings.Contains(p, TokenFile) || strings.Contains(p, ".tmp-") || strings.HasSuffix(p, "/LOCK") || strings.HasPrefix(p, "data/logs/") {
+		if strings.Contains(p, TokenFile) || strings.Contains(p, ".tmp-") || strings.HasSuffix(p, "/LOCK") || strings.HasPrefix(p, "data/logs/") || p == "data/"+BackupRecordFile {
 			t.Errorf("%s backed up", p)
 		}
 	}
@@ -307,5 +310,32 @@ func TestBackupThroughSymlink(t *testing.T) {
 	}
 	if got := queuedBodies(t, target); len(got) != 3 {
 		t.Errorf("restored through the link: %d items", len(got))
+	}
+}
+
+// TestCheckBackup: the doctor says nothing is wrong when no backup was
+// ever recorded or the last one is recent, and warns when the last one
+// is older than BackupStale (a backup job that stopped).
+func TestCheckBackup(t *testing.T) {
+	dir := t.TempDir()
+	cfg := &config.Config{DataDir: dir}
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	if c := CheckBackup(cfg, now); len(c) != 1 || c[0].Level != OK || !strings.Contains(c[0].Detail, "no backup") {
+		t.Errorf("no record: %+v", c)
+	}
+	if err := RecordBackup(dir, BackupRecord{Time: now.Add(-26 * time.Hour), File: "/mnt/nas/ferry.tar.gz", Files: 9, Bytes: 1 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	if c := CheckBackup(cfg, now); c[0].Level != OK || !strings.Contains(c[0].Detail, "/mnt/nas/ferry.tar.gz") {
+		t.Errorf("recent: %+v", c)
+	}
+	if c := CheckBackup(cfg, now.Add(8*24*time.Hour)); c[0].Level != Warn || !strings.Contains(c[0].Detail, "stopped") {
+		t.Errorf("stale: %+v", c)
+	}
+	var out bytes.Buffer
+	r, _ := LastBackup(dir)
+	PrintStatus(&out, &Status{Now: now, DataDir: dir, LastBackup: r})
+	if !strings.Contains(out.String(), "last backup:") || !strings.Contains(out.String(), "9 files, 1.0 MiB, to /mnt/nas/ferry.tar.gz") {
+		t.Errorf("status:\n%s", out.String())
 	}
 }

@@ -125,6 +125,7 @@ func Doctor(ctx context.Context, cfg *config.Config, opts DoctorOptions) []Check
 	out = append(out, CheckServiceFiles(cfg, opts.ServiceFiles, skip)...)
 	out = append(out, CheckEncryption(cfg)...)
 	out = append(out, CheckHoldPolicy(cfg)...)
+	out = append(out, CheckBackup(cfg, time.Now())...)
 	return out
 }
 
@@ -835,6 +836,9 @@ func CheckDisk(cfg *config.Config, opts DoctorOptions) []Check {
 	}
 	return []Check{c}
 }
+
+// HumanBytes renders n as B, KiB, MiB ...; a negative n as 0 B.
+func HumanBytes(n int64) string { return humanBytes(uint64(max(n, 0))) }
 
 func humanBytes(n uint64) string {
 	const unit = 1024

@@ -50,6 +50,9 @@ type Status struct {
 	Audit *audit.Stats `json:"audit,omitempty"`
 	// Encryption says whether data at rest is sealed, and with which key.
 	Encryption Encryption `json:"encryption"`
+	// LastBackup is the last `ferry backup` of data_dir; nil when none
+	// was recorded (or the record could not be read).
+	LastBackup *BackupRecord `json:"last_backup,omitempty"`
 
 	// Online is true when the figures came from a running gateway.
 	Online bool `json:"-"`
@@ -408,6 +411,9 @@ func PrintStatus(w io.Writer, s *Status) {
 	}
 	fmt.Fprintf(w, "exchange:          %s\n", s.Exchange)
 	fmt.Fprintf(w, "encryption:        %s\n", s.Encryption)
+	if b := s.LastBackup; b != nil {
+		fmt.Fprintf(w, "last backup:       %s ago (%s, %d files, %s, to %s)\n", ago(b.Time, now), b.Time.Local().Format("2006-01-02 15:04"), b.Files, HumanBytes(b.Bytes), b.File)
+	}
 	fmt.Fprintf(w, "queue depth:       %d waiting for delivery", s.Queue.Depth)
 	if s.Online {
 		fmt.Fprintf(w, " (%d out for delivery now)", s.Queue.Leased)
