@@ -118,6 +118,9 @@ func WriteBackup(w io.Writer, o BackupOptions) (*BackupManifest, error) {
 	zw := gzip.NewWriter(w)
 	tw := tar.NewWriter(zw)
 	add := func(name, file string, fi fs.FileInfo) error {
+		if backupOpenHook != nil {
+			backupOpenHook(file)
+		}
 		f, err := os.Open(file)
 		if err != nil {
 			return err
@@ -149,15 +152,25 @@ func WriteBackup(w io.Writer, o BackupOptions) (*BackupManifest, error) {
 			return nil, fmt.Errorf("configuration: %w", err)
 		}
 	}
+	// A file that another program takes away meanwhile (the outbox's
+	// reader, when there is no exchange) is listed as skipped, not a
+	// failed backup: it was not the gateway's to keep any more.
+	gone := func(rel string) error {
+		m.Skipped = append(m.Skipped, rel+": gone while the backup ran")
+		return nil
+	}
 	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(root, p)
-		if err != nil {
-			return err
+		rel, rerr := filepath.Rel(root, p)
+		if rerr != nil {
+			return rerr
 		}
 		rel = filepath.ToSlash(rel)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && rel != "." {
+				return gone(rel)
+			}
+			return err
+		}
 		switch {
 		case d.IsDir():
 			fi, err := d.Info()
@@ -176,10 +189,18 @@ func WriteBackup(w io.Writer, o BackupOptions) (*BackupManifest, error) {
 			return nil
 		}
 		fi, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return gone(rel)
+		}
 		if err != nil {
 			return err
 		}
-		return add("data/"+rel, p, fi)
+		if err := add("data/"+rel, p, fi); errors.Is(err, fs.ErrNotExist) {
+			return gone(rel)
+		} else if err != nil {
+			return err
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("back up %s: %w", abs, err)
@@ -218,6 +239,10 @@ func restoredMode(hdr *tar.Header, def os.FileMode) os.FileMode {
 	}
 	return def
 }
+
+// backupOpenHook, when set (tests), is called with each file's path
+// before WriteBackup opens it.
+var backupOpenHook func(path string)
 
 // maxManifest and maxConfig bound the two members restore reads into
 // memory.

@@ -339,3 +339,28 @@ func TestCheckBackup(t *testing.T) {
 		t.Errorf("status:\n%s", out.String())
 	}
 }
+
+// TestBackupFileGone: a file another program takes away between the
+// listing and its copy (the outbox's reader) is listed as skipped, and
+// the backup goes on.
+func TestBackupFileGone(t *testing.T) {
+	dir := gatewayDataDir(t)
+	taken := filepath.Join(dir, "outbox", "b.json")
+	backupOpenHook = func(p string) {
+		if p == taken {
+			os.Remove(p)
+		}
+	}
+	defer func() { backupOpenHook = nil }()
+	var buf bytes.Buffer
+	m, err := WriteBackup(&buf, BackupOptions{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Skipped) != 1 || m.Skipped[0] != "outbox/b.json: gone while the backup ran" {
+		t.Errorf("skipped %v", m.Skipped)
+	}
+	if _, err := RestoreBackup(bytes.NewReader(buf.Bytes()), filepath.Join(t.TempDir(), "d")); err != nil {
+		t.Errorf("restore: %v", err)
+	}
+}
