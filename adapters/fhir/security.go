@@ -273,9 +273,9 @@ func HighWaterMark(labels []Coding) []Coding { return collapse(labels, false) }
 // they hold fewer than two confidentiality codes.
 func OneConfidentiality(labels []Coding) []Coding { return collapse(labels, true) }
 
-// confOf is the rank of c when it is a v3-Confidentiality code, written
-// in any case; -1 otherwise.
-func confOf(c Coding) int {
+// ConfidentialityOf is the rank of c when it is a v3-Confidentiality
+// code, written in any case; -1 for any other label.
+func ConfidentialityOf(c Coding) int {
 	if c.System != SystemConfidentiality {
 		return -1
 	}
@@ -285,7 +285,7 @@ func confOf(c Coding) int {
 func collapse(labels []Coding, keepHandling bool) []Coding {
 	best, bestRank, n, handling := -1, -1, 0, false
 	for i, c := range labels {
-		if r := confOf(c); r >= 0 {
+		if r := ConfidentialityOf(c); r >= 0 {
 			n++
 			if r > bestRank {
 				best, bestRank = i, r
@@ -301,7 +301,7 @@ func collapse(labels []Coding, keepHandling bool) []Coding {
 	placed := false
 	for _, c := range labels {
 		switch {
-		case confOf(c) >= 0:
+		case ConfidentialityOf(c) >= 0:
 			if !placed {
 				out = append(out, labels[best])
 				placed = true

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/ferry-health/ferry/adapters/fhir"
 )
@@ -69,12 +68,12 @@ func labelResource(obj []byte, labels []fhir.Coding) ([]byte, error) {
 	}
 	own := -1
 	for _, c := range have {
-		own = max(own, confRank(c))
+		own = max(own, fhir.ConfidentialityOf(c))
 	}
 	var add []fhir.Coding
 	replace := -1 // the rank that replaces the resource's confidentiality codes
 	for _, l := range labels {
-		if r := confRank(l); r >= 0 {
+		if r := fhir.ConfidentialityOf(l); r >= 0 {
 			if r > own && r > replace {
 				replace = r
 			}
@@ -96,7 +95,7 @@ func labelResource(obj []byte, labels []fhir.Coding) ([]byte, error) {
 	}
 	placed := false
 	for i, c := range have {
-		if replace >= 0 && confRank(c) >= 0 {
+		if replace >= 0 && fhir.ConfidentialityOf(c) >= 0 {
 			if !placed {
 				b, err := json.Marshal(fhir.ConfidentialityCoding(replace))
 				if err != nil {
@@ -173,14 +172,6 @@ func labelEntries(bundle []byte, labels []fhir.Coding) ([]byte, error) {
 		bundle = splice(bundle, start, end, append(list, ']'))
 	}
 	return labelResource(bundle, fhir.HighWaterMark(labels))
-}
-
-// confRank is c's v3-Confidentiality rank, -1 for any other label.
-func confRank(c fhir.Coding) int {
-	if c.System != fhir.SystemConfidentiality {
-		return -1
-	}
-	return fhir.ConfidentialityRank(strings.ToUpper(c.Code))
 }
 
 func hasCoding(list []fhir.Coding, c fhir.Coding) bool {

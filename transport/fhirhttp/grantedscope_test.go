@@ -16,14 +16,7 @@ import (
 func TestDoctorReportsGrantedScope(t *testing.T) {
 	const narrower = "system/Patient.cru system/Bundle.c"
 	t.Run("SMART", func(t *testing.T) {
-		ec, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-		path := writeKey(t, ec)
-		k, err := LoadSMARTKey(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ex := newExchange(t, false)
-		a := newAuthServer(t, ex, k.PublicJWK(""))
+		path, ex, a := newSMARTFixture(t)
 		s := newSink(t, Config{URL: ex.url(), TLS: ex.clientTLS()})
 		cfg := SMARTConfig{ClientID: a.clientID, KeyFile: path}
 		if scope, _, err := CheckSMART(context.Background(), cfg, ex.url(), s.client); err != nil || scope != DefaultSMARTScope {

@@ -161,6 +161,20 @@ func (a *authServer) token(w http.ResponseWriter, form url.Values, tokenURL stri
 	json.NewEncoder(w).Encode(map[string]any{"access_token": access, "token_type": "bearer", "expires_in": a.expiresIn, "scope": scope})
 }
 
+// newSMARTFixture makes an EC P-384 key file, a test exchange and its
+// authorization server registering that key.
+func newSMARTFixture(t *testing.T) (keyFile string, ex *exchange, a *authServer) {
+	t.Helper()
+	ec, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	keyFile = writeKey(t, ec)
+	k, err := LoadSMARTKey(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex = newExchange(t, false)
+	return keyFile, ex, newAuthServer(t, ex, k.PublicJWK(""))
+}
+
 func (a *authServer) stats() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -325,14 +339,7 @@ func TestScopeAllowsWrites(t *testing.T) {
 // as jku, which a server that registered the client by its JWKS URL
 // matches; jwks_url must be https.
 func TestSMARTJWKSURL(t *testing.T) {
-	ec, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	path := writeKey(t, ec)
-	k, err := LoadSMARTKey(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ex := newExchange(t, false)
-	a := newAuthServer(t, ex, k.PublicJWK(""))
+	path, ex, a := newSMARTFixture(t)
 	a.jku = "https://clinic.example.org/.well-known/ferry-jwks.json"
 	cfg := SMARTConfig{ClientID: a.clientID, KeyFile: path, JWKSURL: a.jku}
 	if err := cfg.Validate(); err != nil {
