@@ -173,6 +173,16 @@ type MLLP struct {
 	// reaches the exchange. A gateway that forwards a test feed to a test
 	// exchange lists [T] or [P, T]. An empty MSH-11 counts as P.
 	ProcessingIDs []string `yaml:"processing_ids"`
+	// SequenceNumbers is how the listener takes the HL7 sequence number
+	// protocol (MSH-13, MSA-4) of the senders that use it: track (the
+	// default) answers their link starts and resynchronisations, records
+	// each stream's last number before the ACK and tells the sender the
+	// next in MSA-4, and stores a message past the one expected (a gap)
+	// with a warning; enforce refuses such a message (AR, MSA-4 the number
+	// expected), as the protocol says, so that the sender sends the
+	// missing ones first; off leaves MSH-13 alone. Messages without
+	// MSH-13 are the same in every mode.
+	SequenceNumbers string `yaml:"sequence_numbers"`
 }
 
 // AcceptedProcessingIDs is ProcessingIDs as a set (default P). It
@@ -643,6 +653,9 @@ func (c *Config) applyDefaults() {
 		}
 		if len(m.ProcessingIDs) == 0 {
 			m.ProcessingIDs = []string{"P"}
+		}
+		if m.SequenceNumbers == "" {
+			m.SequenceNumbers = "track"
 		}
 	}
 	for i := range c.Sources.Folders {

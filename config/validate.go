@@ -129,6 +129,11 @@ func (c *Config) problems() []Problem {
 		if m.TLS != nil {
 			addErr(p+".tls", m.TLS.Validate())
 		}
+		switch m.SequenceNumbers {
+		case "track", "enforce", "off":
+		default:
+			add(p+".sequence_numbers", "must be track, enforce or off; got %q", m.SequenceNumbers)
+		}
 		for j, v := range m.ProcessingIDs {
 			if _, err := hl7v2.ParseProcessingID(v); err != nil {
 				add(fmt.Sprintf("%s.processing_ids[%d]", p, j), "%v", err)

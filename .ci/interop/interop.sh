@@ -774,6 +774,31 @@ timeout 20 mllp_send --loose -p "$M11" --file "$WORK/app-ack-bad.hl7" 127.0.0.1 
 [ "$(msa <"$WORK/app-ack-bad.out")" = AE ] || die "app_ack: the malformed message got '$(tr '\r' '\n' <"$WORK/app-ack-bad.out")', want MSA AE"
 [ "$(metric "$S11" 'ferry_mllp_app_acks_sent_total{source="ci"}')" -ge 1 ] || die "app_ack: ferry_mllp_app_acks_sent_total not counted"
 log "app_ack: mllp_send waiting for an application ACK (MSH-15 NE, MSH-16 AL) got AA once the result was stored, AE for a malformed one"
+
+# 17. The HL7 sequence number protocol (MSH-13, MSA-4; v2.3 §2.23.1), on the same listener, with
+#     mllp_send as the sender: a link start (MSH-13 0, MSH only) is answered AA with MSA-4 -1 (no
+#     number yet) and stores nothing; message 1 gets MSA-4 2; resent under 1 (a lost ACK) it is a
+#     duplicate, still MSA-4 2, one patient at the exchange; after kill -9 and a restart, a link start
+#     learns 2 (the number was fsynced before the ACK); a gap (5) is stored and counted.
+msa4() { tr '\r\013\034' '\n\n\n' | awk -F'|' '$1=="MSA"{print $2 " " $5; exit}'; }
+printf 'MSH|^~\\&|SEQLAB|NORTHCLINIC|FERRY|HIE|20261127120000||^|CI-SEQ-0|P|2.3|0\n' >"$WORK/seq-start.hl7"
+seqmsg() { sed -e "1s/|CI-ORU-0001|P|2.5.1|/|$1|P|2.5.1|$2/" -e '1s/|CLINIC_LAB|/|SEQLAB|/' -e 's/CI-MRN-1002/CI-MRN-1702/' "$msgs/oru_r01.hl7"; }
+seqmsg CI-SEQ-1 1 >"$WORK/seq-1.hl7"
+seqmsg CI-SEQ-5 5 >"$WORK/seq-5.hl7"
+grep -q '|CI-SEQ-1|P|2.5.1|1|' "$WORK/seq-1.hl7" || die "sequence: the test message has no MSH-13: $(head -1 "$WORK/seq-1.hl7")"
+seqsend() { timeout 20 mllp_send --loose -p "$M11" --file "$1" 127.0.0.1 | msa4; }
+[ "$(seqsend "$WORK/seq-start.hl7")" = "AA -1" ] || die "sequence: link start got '$(seqsend "$WORK/seq-start.hl7")', want AA with MSA-4 -1"
+[ "$(seqsend "$WORK/seq-1.hl7")" = "AA 2" ] || die "sequence: message 1 not answered AA with MSA-4 2"
+[ "$(seqsend "$WORK/seq-1.hl7")" = "AA 2" ] || die "sequence: message 1 resent not answered AA with MSA-4 2"
+wait_total "Patient?identifier=$HOSP_SYSTEM|CI-MRN-1702" 1 60 || die "sequence: the numbered result's patient did not reach the exchange once"
+stop_pid "$FERRY_PID" KILL
+start_ferry "$WORK/ferry11.yaml" "$WORK/ferry11.log" "$M11"
+got=$(seqsend "$WORK/seq-start.hl7")
+[ "$got" = "AA 2" ] || die "sequence: link start after kill -9 got '$got', want AA with MSA-4 2"
+[ "$(seqsend "$WORK/seq-5.hl7")" = "AA 6" ] || die "sequence: a gap (5 after 1) not stored with MSA-4 6"
+[ "$(metric "$S11" 'ferry_mllp_sequence_anomalies_total{source="ci",kind="gap"}')" = 1 ] || die "sequence: the gap was not counted"
+"$FERRY" status --config "$WORK/ferry11.yaml" | grep -q 'SEQLAB|NORTHCLINIC|FERRY|HIE expects 6' || die "sequence: ferry status does not show the stream: $("$FERRY" status --config "$WORK/ferry11.yaml")"
+log "sequence numbers: mllp_send's link start got MSA-4 -1, then 2 after message 1 (resent: a duplicate) and after kill -9; a gap was stored and counted"
 stop_pid "$FERRY_PID" TERM
 
 grep -q "CI-MRN-\|Tester\|Harbour" "$WORK/ferry.log" "$WORK/ferry2.log" "$WORK/ferry3.log" "$WORK/ferry4.log" "$WORK/ferry5.log" "$WORK/ferry6.log" "$WORK/ferry7.log" "$WORK/ferry8.log" "$WORK/ferry9.log" "$WORK/ferry10.log" "$WORK/ferry11.log" && die "ferry log contains PHI (MRN/name/address)"

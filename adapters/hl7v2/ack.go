@@ -365,7 +365,7 @@ func (h header) component(v string, n int) string {
 // empty MSA-2, so the sender learns that it was rejected rather than timing
 // out.
 func BuildAck(msg []byte, result error, controlID string, now time.Time) Ack {
-	return buildAck(msg, result, controlID, now, false)
+	return buildAck(msg, result, controlID, now, false, "")
 }
 
 // BuildAppAck builds the enhanced-mode application acknowledgement for msg
@@ -378,12 +378,13 @@ func BuildAck(msg []byte, result error, controlID string, now time.Time) Ack {
 // MSH-15 and MSH-16 of the acknowledgement are NE: it is a message of its
 // own, and wants nothing back.
 func BuildAppAck(msg []byte, result error, controlID string, now time.Time) (Ack, bool) {
-	a := buildAck(msg, result, controlID, now, true)
+	a := buildAck(msg, result, controlID, now, true, "")
 	return a, !a.Suppressed
 }
 
-// buildAck is BuildAck, or BuildAppAck when app is set.
-func buildAck(msg []byte, result error, controlID string, now time.Time, app bool) Ack {
+// buildAck is BuildAck, or BuildAppAck when app is set; expected, when
+// not empty, is MSA-4 (see BuildAckExpecting).
+func buildAck(msg []byte, result error, controlID string, now time.Time, app bool, expected string) Ack {
 	h, ok := readHeader(msg)
 	if !ok && result == nil {
 		// Nothing acknowledges an unreadable message as accepted.
@@ -453,10 +454,15 @@ func buildAck(msg []byte, result error, controlID string, now time.Time, app boo
 	}
 	b.WriteString("\r")
 	b.WriteString("MSA" + fs + code + fs + a.MessageControlID)
+	msa3 := ""
 	if code != CodeAA && code != CodeCA && old(version) {
 		// ERR-1 has no room for free text, so it goes in MSA-3.
-		b.WriteString(fs + h.text(ae.Text))
+		msa3 = h.text(ae.Text)
+		if msa3 == "" {
+			msa3 = h.text(errText[ae.ErrCode])
+		}
 	}
+	msaTail(&b, fs, msa3, expected)
 	if code != CodeAA && code != CodeCA {
 		b.WriteString("\r")
 		writeERR(&b, h, version, ae)

@@ -120,7 +120,28 @@ type Config struct {
 	// says less than the sender may take it to: the exchange has not seen
 	// the message yet.
 	AppAck bool
+	// Sequences, when set, makes the listener take part in the HL7
+	// sequence number protocol (MSH-13, MSA-4; see hl7v2.Sequence) for
+	// the senders that use it: it answers their link starts (0) and
+	// resynchronisations (-1), records each stream's last number in the
+	// store before the ACK, and tells the sender the number it expects
+	// next in MSA-4. Messages without MSH-13 are not affected. Nil leaves
+	// MSH-13 alone.
+	Sequences *SequenceStore
+	// SequenceMode says what a number past the one expected (a gap: the
+	// messages between were never received) does: SequenceTrack (the
+	// default) stores the message, records the gap in Stats and the log,
+	// and goes on from its number; SequenceEnforce, the protocol's rule,
+	// refuses it (AR, nothing stored, MSA-4 the number expected) so that
+	// the sender goes back and sends the missing ones first.
+	SequenceMode string
 }
+
+// Sequence modes (Config.SequenceMode).
+const (
+	SequenceTrack   = "track"
+	SequenceEnforce = "enforce"
+)
 
 // Validate reports configuration errors without touching the network.
 func (c Config) Validate() error {
@@ -157,6 +178,11 @@ func (c Config) Validate() error {
 		if !p.IsValid() {
 			errs = append(errs, fmt.Errorf("allow[%d]: not a valid network", i))
 		}
+	}
+	switch c.SequenceMode {
+	case "", SequenceTrack, SequenceEnforce:
+	default:
+		errs = append(errs, fmt.Errorf("sequence_numbers: want %s or %s, got %q", SequenceTrack, SequenceEnforce, c.SequenceMode))
 	}
 	return errors.Join(errs...)
 }
@@ -238,6 +264,12 @@ type Stats struct {
 	// Config.AppAck (see the package documentation); AppAcksSent counts
 	// those it sent.
 	AppAcksRequested, AppAcksSent int64
+	// Sequence number protocol (Config.Sequences): link starts (MSH-13 0)
+	// and resynchronisations (-1) answered; gaps (a number past the one
+	// expected; SequenceRefused of them answered AR under
+	// SequenceEnforce); repeats (a number already accepted, stored again
+	// as any resent message: the queue's duplicate check decides).
+	SequenceStarts, SequenceResyncs, SequenceGaps, SequenceRefused, SequenceRepeats int64
 	// AckLatency is the time from a message read to its ACK handed to the
 	// connection. It is observed before the write, like the counters
 	// above, so a sender that has read its ACK finds it counted.
@@ -283,6 +315,7 @@ type Source struct {
 	stats   struct {
 		conns, open, rejected, messages, aa, ae, ar, oversized, busy, readFail, junk, tlsFail atomic.Int64
 		acksNotSent, appAcks, appAcksSent, denied, frameTimeouts, multi                       atomic.Int64
+		seqStarts, seqResyncs, seqGaps, seqRefused, seqRepeats                                atomic.Int64
 		ackLatency                                                                            latency.Histogram
 	}
 	// Warnings about refused connections, limited so that a port scan or
@@ -372,6 +405,9 @@ func (s *Source) Stats() Stats {
 		JunkBytes: s.stats.junk.Load(), TLSHandshakes: s.stats.tlsFail.Load(),
 		AcksNotSent: s.stats.acksNotSent.Load(), AppAcksRequested: s.stats.appAcks.Load(), AppAcksSent: s.stats.appAcksSent.Load(),
 		MultiMessage: s.stats.multi.Load(), AckLatency: s.stats.ackLatency.Snapshot(),
+		SequenceStarts: s.stats.seqStarts.Load(), SequenceResyncs: s.stats.seqResyncs.Load(),
+		SequenceGaps: s.stats.seqGaps.Load(), SequenceRefused: s.stats.seqRefused.Load(),
+		SequenceRepeats: s.stats.seqRepeats.Load(),
 	}
 }
 
@@ -729,22 +765,25 @@ func (s *Source) serve(c *conn) {
 		// unanswered, AA'd or not. AR keeps them with the sender, as for
 		// an oversized frame, until it sends one message per frame.
 		var res error
+		var seq seqAnswer
 		multi := hl7v2.CheckOneMessage(body)
 		if multi != nil {
 			s.stats.multi.Add(1)
 			res = multi
 		} else {
-			s.stats.messages.Add(1)
-			res = s.consume(log, adapters.Raw{
-				Source:   s.set.ID,
-				Format:   "hl7v2",
-				Name:     name + strconv.Itoa(n),
-				Body:     body,
-				Received: received,
-				Meta:     meta, // shared by the connection's messages: read-only
+			seq, res = s.sequenced(log, body, func() error {
+				s.stats.messages.Add(1)
+				return s.consume(log, adapters.Raw{
+					Source:   s.set.ID,
+					Format:   "hl7v2",
+					Name:     name + strconv.Itoa(n),
+					Body:     body,
+					Received: received,
+					Meta:     meta, // shared by the connection's messages: read-only
+				})
 			})
 		}
-		ack := hl7v2.BuildAck(body, res, s.ids.Next(), time.Now())
+		ack := hl7v2.BuildAckExpecting(body, res, s.ids.Next(), time.Now(), seq.expected)
 		s.count(ack.Code)
 		var appAck []byte
 		if ack.AppAckRequested {
@@ -798,8 +837,11 @@ func (s *Source) serve(c *conn) {
 		notKept := res != nil && !queue.IsPermanent(res)
 		if ack.Suppressed && notKept && appAck == nil {
 			ack.Suppressed = false
-			log.Warn("mllp message not kept though MSH-15 wants no accept ACK; sending the negative ACK and closing the connection",
-				"ack", ack.Code, "control_id", ack.MessageControlID)
+			msg := "mllp message not kept though MSH-15 wants no accept ACK; sending the negative ACK and closing the connection"
+			if seq.refused {
+				msg = "mllp message refused for its sequence number though MSH-15 wants no accept ACK; sending the negative ACK"
+			}
+			log.Warn(msg, "ack", ack.Code, "control_id", ack.MessageControlID)
 		} else {
 			notKept = false
 		}
@@ -828,7 +870,10 @@ func (s *Source) serve(c *conn) {
 			log.Warn("mllp ack write failed; closing connection", "err", err, "control_id", ack.MessageControlID)
 			return
 		}
-		if notKept {
+		if notKept && !seq.refused {
+			// A sequence gap refused is the protocol at work, not a
+			// failure: the sender sends the number expected next on
+			// the same connection.
 			s.lingerClose(c)
 			return
 		}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -52,6 +53,10 @@ type gateway struct {
 	merges *merges.Registry
 	// replaced is the registry of replaced documents (replaced.log).
 	replaced *replaced.Registry
+	// sequences is data_dir/mllp-sequence.log, the HL7 sequence numbers
+	// of the MLLP senders that use them; nil when every listener has
+	// sequence_numbers: off.
+	sequences *mllp.SequenceStore
 
 	sources []namedSource
 	mllps   map[string]*mllp.Source
@@ -79,6 +84,10 @@ type namedSource struct {
 // listens or delivers until Start.
 // outboxWorkers is how many bundles the local outbox writes at once.
 const outboxWorkers = 4
+
+// sequenceFile, in data_dir, keeps the HL7 sequence numbers of the MLLP
+// senders that use the protocol (mllp.SequenceStore).
+const sequenceFile = "mllp-sequence.log"
 
 func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 	g = &gateway{cfg: cfg, log: log, mllps: map[string]*mllp.Source{}, fatal: make(chan error, 1), done: make(chan struct{})}
@@ -209,6 +218,13 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 	in := g.audit.consumer(g.pipe)
 
 	for _, m := range cfg.Sources.MLLP {
+		if m.SequenceNumbers != "off" && g.sequences == nil {
+			if g.sequences, err = mllp.OpenSequenceStore(filepath.Join(cfg.DataDir, sequenceFile)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, m := range cfg.Sources.MLLP {
 		id := "mllp/" + m.Name
 		allow, err := m.AllowPrefixes()
 		if err != nil {
@@ -227,6 +243,9 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 			CommitACK:        m.CommitACK,
 			AppAck:           m.AppAck,
 			OnRefused:        g.audit.nodeAuthFailed(id),
+		}
+		if m.SequenceNumbers != "off" {
+			mc.Sequences, mc.SequenceMode = g.sequences, m.SequenceNumbers
 		}
 		if m.TLS != nil {
 			tc, err := m.TLS.LoadTLSConfigLog(g.settings(id).Logger)
@@ -447,6 +466,12 @@ func (g *gateway) closeStores() []error {
 			errs = append(errs, err)
 		}
 		g.replaced = nil
+	}
+	if g.sequences != nil {
+		if err := g.sequences.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close sequence numbers: %w", err))
+		}
+		g.sequences = nil
 	}
 	return errs
 }

@@ -63,7 +63,8 @@ func (g *gateway) report() ops.Status {
 			AcksNotSent: st.AcksNotSent, AppAcksRequested: st.AppAcksRequested, AppAcksSent: st.AppAcksSent,
 			ConnsDenied: st.Denied, ConnsRejected: st.Rejected,
 			Oversized: st.Oversized, Busy: st.Busy, Buffered: st.Buffered, BufferLimit: st.BufferLimit,
-			MultiMessage: st.MultiMessage, AckLatency: histogram(st.AckLatency)})
+			MultiMessage: st.MultiMessage, AckLatency: histogram(st.AckLatency),
+			Sequences: s.Sequences(), SequenceGaps: st.SequenceGaps, SequenceRefused: st.SequenceRefused, SequenceRepeats: st.SequenceRepeats})
 	}
 	for _, e := range g.folders {
 		c := e.Config()
@@ -217,6 +218,10 @@ func writeMetrics(w io.Writer, r ops.Status) {
 	family("ferry_mllp_refused_total", "counter", "MLLP messages read but refused with AR without being stored: reason oversized (max_frame_bytes), busy (max_buffered_bytes in use) or multi_message (a frame of several messages or a batch).", "reason",
 		func(s ops.SourceStatus) []v {
 			return []v{{"oversized", s.Oversized}, {"busy", s.Busy}, {"multi_message", s.MultiMessage}}
+		})
+	family("ferry_mllp_sequence_anomalies_total", "counter", "MLLP messages of the HL7 sequence number protocol (MSH-13) out of turn: gap (past the number expected), refused (of those, answered AR under sequence_numbers: enforce), repeat (a number already accepted).", "kind",
+		func(s ops.SourceStatus) []v {
+			return []v{{"gap", s.SequenceGaps}, {"refused", s.SequenceRefused}, {"repeat", s.SequenceRepeats}}
 		})
 	family("ferry_mllp_buffered_bytes", "gauge", "Memory MLLP connections hold for messages larger than their read buffer.", "",
 		func(s ops.SourceStatus) []v { return []v{{"", s.Buffered}} })

@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/ferry-health/ferry/adapters/folder"
@@ -153,6 +156,15 @@ type SourceStatus struct {
 	// MultiMessage counts frames refused whole (AR) because they held
 	// more than one message or an HL7 batch.
 	MultiMessage int64 `json:"multi_message"`
+	// Sequences maps each stream of the HL7 sequence number protocol
+	// (MSH-3 to MSH-6 of its messages) to the last number accepted on
+	// it. SequenceGaps counts messages past the number expected (of
+	// them, SequenceRefused answered AR under sequence_numbers: enforce),
+	// SequenceRepeats those with a number already accepted.
+	Sequences       map[string]int64 `json:"sequences,omitempty"`
+	SequenceGaps    int64            `json:"sequence_gaps,omitempty"`
+	SequenceRefused int64            `json:"sequence_refused,omitempty"`
+	SequenceRepeats int64            `json:"sequence_repeats,omitempty"`
 	// AckLatency is the time from a message read to its ACK written (the
 	// wait for the fsync, mostly), as a histogram.
 	AckLatency *Histogram `json:"ack_latency,omitempty"`
@@ -482,6 +494,9 @@ func PrintStatus(w io.Writer, s *Status) {
 			if src.MultiMessage > 0 {
 				fmt.Fprintf(w, "%-19s%d frames refused for holding more than one message or a batch (the sender must send one message per frame)\n", "", src.MultiMessage)
 			}
+			if len(src.Sequences) > 0 {
+				fmt.Fprintf(w, "%-19s%s\n", "", sequenceLine(src))
+			}
 			if src.AppAcksRequested > 0 && !src.AppAck {
 				fmt.Fprintf(w, "%-19s%d messages asked for an application ACK (MSH-16), which this listener does not send; a sender that waits for it stalls (app_ack: true)\n", "", src.AppAcksRequested)
 			}
@@ -563,4 +578,23 @@ func ago(t, now time.Time) string {
 		return d.Truncate(time.Minute).String()
 	}
 	return fmt.Sprintf("%dd%s", int(d.Hours()/24), (d % (24 * time.Hour)).Truncate(time.Hour))
+}
+
+// sequenceLine describes a listener's sequence-numbered streams: the
+// number each expects next (the first few), and the gaps and repeats seen.
+func sequenceLine(src SourceStatus) string {
+	streams := slices.Sorted(maps.Keys(src.Sequences))
+	const show = 4
+	parts := make([]string, 0, show)
+	for _, st := range streams[:min(len(streams), show)] {
+		parts = append(parts, fmt.Sprintf("%s expects %d", st, src.Sequences[st]+1))
+	}
+	if len(streams) > show {
+		parts = append(parts, fmt.Sprintf("and %d more", len(streams)-show))
+	}
+	line := fmt.Sprintf("HL7 sequence numbers (MSH-13): %s", strings.Join(parts, ", "))
+	if src.SequenceGaps > 0 || src.SequenceRepeats > 0 {
+		line += fmt.Sprintf("; %d gaps (%d refused), %d repeats since start", src.SequenceGaps, src.SequenceRefused, src.SequenceRepeats)
+	}
+	return line
 }

@@ -1,0 +1,71 @@
+package hl7v2
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestReadSequence(t *testing.T) {
+	const head = "MSH|^~\\&|LAB|767543|FERRY|HIE|20261125||ADT^A08|X1|P|2.3|"
+	for _, c := range []struct {
+		name, msg string
+		ok        bool
+		err       bool
+		want      Sequence
+	}{
+		{"number", head + "42\rPID|1\r", true, false, Sequence{42, "LAB|767543|FERRY|HIE", true}},
+		{"link start", head + "0\r", true, false, Sequence{0, "LAB|767543|FERRY|HIE", false}},
+		{"resync, LF", head + "-1\n\n", true, false, Sequence{-1, "LAB|767543|FERRY|HIE", false}},
+		{"later fields, spaces, a component", head + " 7^x|cont|AL\rEVN|A08\r", true, false, Sequence{7, "LAB|767543|FERRY|HIE", true}},
+		{"BOM", "\xef\xbb\xbf" + head + "3\r", true, false, Sequence{3, "LAB|767543|FERRY|HIE", false}},
+		{"other delimiters", strings.ReplaceAll(head, "|", "#") + "5\r", true, false, Sequence{5, "LAB#767543#FERRY#HIE", false}},
+		{"empty", head + "\rPID|1\r", false, false, Sequence{}},
+		{"null", head + `""` + "\r", false, false, Sequence{}},
+		{"no MSH-13", "MSH|^~\\&|LAB|767543|FERRY|HIE|20261125||ADT^A08|X1|P|2.3\r", false, false, Sequence{}},
+		{"not MSH", "PID|1\r", false, false, Sequence{}},
+		{"text", head + "abc\r", true, true, Sequence{}},
+		{"below -1", head + "-2\r", true, true, Sequence{}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, ok, err := ReadSequence([]byte(c.msg))
+			if ok != c.ok || (err != nil) != c.err || got != c.want {
+				t.Fatalf("ReadSequence = %+v, %v, %v; want %+v, %v, err %v", got, ok, err, c.want, c.ok, c.err)
+			}
+		})
+	}
+	if s := (Sequence{Number: 0}); !s.Control() {
+		t.Error("0 without content is a link start")
+	}
+	if s := (Sequence{Number: 0, Content: true}); s.Control() {
+		t.Error("0 with content is an ordinary message")
+	}
+}
+
+// TestReadSequenceAllocs: a message without MSH-13, the usual case, costs
+// no allocation.
+func TestReadSequenceAllocs(t *testing.T) {
+	m := []byte("MSH|^~\\&|LAB|767543|FERRY|HIE|20261125||ADT^A08|X1|P|2.5.1\rPID|1\r")
+	if n := testing.AllocsPerRun(100, func() { ReadSequence(m) }); n != 0 {
+		t.Errorf("%v allocations", n)
+	}
+}
+
+// TestBuildAckExpecting: MSA-4 carries the expected sequence number, after
+// an empty MSA-3 on AA and after the text on AR of an old version.
+func TestBuildAckExpecting(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	m := []byte("MSH|^~\\&|LAB|767543|FERRY|HIE|20261125||^|XX3657|P|2.1|0\r")
+	a := BuildAckExpecting(m, nil, "ZZ9380", now, "1")
+	if !strings.Contains(string(a.Bytes), "\rMSA|AA|XX3657||1\r") {
+		t.Errorf("link start ACK %q", a.Bytes)
+	}
+	a = BuildAckExpecting(m, &AckError{Code: CodeAR, ErrCode: ErrApplication, Text: "send 4"}, "ZZ9381", now, "4")
+	if !strings.Contains(string(a.Bytes), "\rMSA|AR|XX3657|send 4|4\r") {
+		t.Errorf("refusal %q", a.Bytes)
+	}
+	a = BuildAckExpecting(m, nil, "ZZ9382", now, "")
+	if !strings.HasSuffix(string(a.Bytes), "\rMSA|AA|XX3657\r") {
+		t.Errorf("no MSA-4 without a number: %q", a.Bytes)
+	}
+}

@@ -1,0 +1,242 @@
+package mllp
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	"github.com/ferry-health/ferry/queue/durable"
+)
+
+// SequenceStore keeps, on disk, the last sequence number accepted on each
+// HL7 stream that uses the sequence number protocol (see
+// hl7v2.Sequence). HL7 asks the receiver to store it "in a secure fashion
+// before acknowledging" the message, so Set returns only once the number
+// is fsynced.
+//
+// The file is a log of lines
+//
+//	<CRC-32C, 8 hex digits> <number> <quoted stream>
+//
+// the CRC taken over what follows it; the last line of a stream wins, and
+// -1 forgets the stream (it takes its next number as a new start). A line
+// torn by a crash fails its CRC and ends the log. Open rewrites the log
+// with one line a stream when it has grown well past that.
+type SequenceStore struct {
+	path string
+
+	mu    sync.Mutex
+	f     *os.File
+	last  map[string]int64
+	lines int
+	locks map[string]*streamLock
+}
+
+// streamLock serialises the messages of one stream (several connections
+// may carry it) from the check of their number to the ACK.
+type streamLock struct {
+	sync.Mutex
+	users int
+}
+
+// OpenSequenceStore opens (creating) the store at path.
+func OpenSequenceStore(path string) (*SequenceStore, error) {
+	s := &SequenceStore{path: path, last: map[string]int64{}, locks: map[string]*streamLock{}}
+	good, err := s.load()
+	if err != nil {
+		return nil, err
+	}
+	if s.lines > 2*len(s.last)+64 {
+		if err := s.rewrite(); err != nil {
+			return nil, err
+		}
+	} else if good >= 0 {
+		// A torn last line is cut off, so the next one starts clean.
+		if err := os.Truncate(path, good); err != nil {
+			return nil, fmt.Errorf("sequence numbers %s: cut a torn line: %w", path, err)
+		}
+	}
+	created := false
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		created = true
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sequence numbers: %w", err)
+	}
+	if created {
+		if err := durable.SyncDir(filepath.Dir(path)); err != nil {
+			_ = f.Close()
+			return nil, fmt.Errorf("sequence numbers %s: %w", path, err)
+		}
+	}
+	s.f = f
+	return s, nil
+}
+
+// load reads the log. It returns the length of its good part when a line
+// after it is torn or damaged, and -1 when every line is good.
+func (s *SequenceStore) load() (int64, error) {
+	f, err := os.Open(s.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return -1, nil
+	}
+	if err != nil {
+		return -1, fmt.Errorf("sequence numbers: %w", err)
+	}
+	defer f.Close()
+	r := bufio.NewReader(f)
+	var off int64
+	for {
+		line, err := r.ReadBytes('\n')
+		if errors.Is(err, io.EOF) {
+			if len(line) == 0 {
+				return -1, nil
+			}
+			return off, nil // no newline: torn
+		}
+		if err != nil {
+			return -1, fmt.Errorf("sequence numbers %s: %w", s.path, err)
+		}
+		stream, n, ok := parseSeqLine(line[:len(line)-1])
+		if !ok {
+			return off, nil
+		}
+		s.apply(stream, n)
+		s.lines++
+		off += int64(len(line))
+	}
+}
+
+func (s *SequenceStore) apply(stream string, n int64) {
+	if n < 0 {
+		delete(s.last, stream)
+	} else {
+		s.last[stream] = n
+	}
+}
+
+var seqCRC = crc32.MakeTable(crc32.Castagnoli)
+
+func seqLine(stream string, n int64) []byte {
+	body := strconv.AppendInt(nil, n, 10)
+	body = append(body, ' ')
+	body = strconv.AppendQuote(body, stream)
+	line := fmt.Appendf(nil, "%08x ", crc32.Checksum(body, seqCRC))
+	line = append(line, body...)
+	return append(line, '\n')
+}
+
+func parseSeqLine(line []byte) (string, int64, bool) {
+	sum, body, ok := bytes.Cut(line, []byte{' '})
+	if !ok || len(sum) != 8 {
+		return "", 0, false
+	}
+	want, err := strconv.ParseUint(string(sum), 16, 32)
+	if err != nil || uint32(want) != crc32.Checksum(body, seqCRC) {
+		return "", 0, false
+	}
+	num, quoted, ok := bytes.Cut(body, []byte{' '})
+	if !ok {
+		return "", 0, false
+	}
+	n, err := strconv.ParseInt(string(num), 10, 64)
+	if err != nil {
+		return "", 0, false
+	}
+	stream, err := strconv.Unquote(string(quoted))
+	if err != nil {
+		return "", 0, false
+	}
+	return stream, n, true
+}
+
+// rewrite replaces the log with one line a stream.
+func (s *SequenceStore) rewrite() error {
+	var b bytes.Buffer
+	for stream, n := range s.last {
+		b.Write(seqLine(stream, n))
+	}
+	if err := durable.WriteFile(s.path, b.Bytes(), 0o600); err != nil {
+		return fmt.Errorf("sequence numbers: rewrite %s: %w", s.path, err)
+	}
+	s.lines = len(s.last)
+	return nil
+}
+
+// Last returns the last number accepted on stream; ok is false when the
+// stream has none (new, or resynchronised).
+func (s *SequenceStore) Last(stream string) (n int64, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, ok = s.last[stream]
+	return n, ok
+}
+
+// Set records n as the last number accepted on stream (-1: none) and
+// returns once that is on disk.
+func (s *SequenceStore) Set(stream string, n int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f == nil {
+		return errors.New("sequence numbers: store closed")
+	}
+	if _, err := s.f.Write(seqLine(stream, n)); err != nil {
+		return fmt.Errorf("sequence numbers: write %s: %w", s.path, err)
+	}
+	if err := durable.Datasync(s.f); err != nil {
+		return fmt.Errorf("sequence numbers: sync %s: %w", s.path, err)
+	}
+	s.apply(stream, n)
+	s.lines++
+	return nil
+}
+
+// Streams returns a copy of every stream's last number.
+func (s *SequenceStore) Streams() map[string]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.last)
+}
+
+// lock serialises the handling of stream's messages; call the function
+// it returns to unlock.
+func (s *SequenceStore) lock(stream string) func() {
+	s.mu.Lock()
+	l := s.locks[stream]
+	if l == nil {
+		l = &streamLock{}
+		s.locks[stream] = l
+	}
+	l.users++
+	s.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		s.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(s.locks, stream)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// Close closes the log file.
+func (s *SequenceStore) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f == nil {
+		return nil
+	}
+	err := s.f.Close()
+	s.f = nil
+	return err
+}

@@ -1,0 +1,239 @@
+package mllp
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/ferry-health/ferry/adapters"
+)
+
+// seqMsg is msg with MSH-13 set to seq.
+func seqMsg(id, seq string) []byte {
+	return []byte("MSH|^~\\&|LAB|767543|FERRY|HIE|20261125120000||ADT^A08^ADT_A01|" + id + "|P|2.3|" + seq + "\rEVN|A08|20261125120000\rPID|1||" + id + "^^^HOSP^MR||DOE^JANE||19800101|F\r")
+}
+
+// seqControl is a link start (0) or resynchronisation (-1): a message
+// with no content, as in the standard's example (v2.3 §2.25.3).
+func seqControl(id, seq string) []byte {
+	return []byte("MSH|^~\\&|LAB|767543|FERRY|HIE|199003141304-0500||^|" + id + "|P|2.3|" + seq + "\r")
+}
+
+// msa4 returns MSA-4, the expected sequence number ("" when absent).
+func msa4(segs [][]string) string {
+	return field(segs, "MSA", 4)
+}
+
+func openSeq(t *testing.T, path string) *SequenceStore {
+	t.Helper()
+	st, err := OpenSequenceStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// TestSequenceProtocol walks a sender through the HL7 sequence number
+// protocol (v2.3 §2.23.1) against a listener in the default mode: the
+// link start is answered with the number expected (-1 before any), each
+// message moves it on once kept, a gap is stored and tracked, a repeat is
+// handed on (the queue's duplicate check decides), -1 resynchronises,
+// and what the listener expects survives a restart. A message without
+// MSH-13 gets no MSA-4, and one with 0 and content is an ordinary message.
+func TestSequenceProtocol(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mllp-sequence")
+	rec := &recorder{}
+	s := start(t, Config{Sequences: openSeq(t, path)}, rec)
+	cl := dial(t, s)
+	step := func(m []byte, code, expected string) {
+		t.Helper()
+		segs := cl.roundTrip(t, m)
+		if c, _ := msa(segs); c != code || msa4(segs) != expected {
+			t.Fatalf("MSA-1 %s MSA-4 %q, want %s %q: %q", c, msa4(segs), code, expected, segs)
+		}
+	}
+	step(seqControl("S0", "0"), "AA", "-1")
+	if n := len(rec.bodies()); n != 0 {
+		t.Fatalf("a link start reached the consumer (%d inputs)", n)
+	}
+	step(seqMsg("M1", "1"), "AA", "2")
+	step(seqMsg("M2", "2"), "AA", "3")
+	step(seqControl("S1", "0"), "AA", "3") // the link restarted: go on from 3
+	step(seqMsg("M5", "5"), "AA", "6")     // 3 and 4 never came: tracked, stored
+	step(seqMsg("M5", "5"), "AA", "6")     // resent: handed on, number kept
+	step(seqMsg("M4", "4"), "AA", "6")     // late: stored too, number kept
+	step(seqControl("S2", "-1"), "AA", "-1")
+	step(seqMsg("M100", "100"), "AA", "101")
+	step(msg("PLAIN"), "AA", "")
+	step(seqMsg("Z0", "0"), "AA", "101") // 0 with content: an ordinary message
+
+	want := []string{"M1", "M2", "M5", "M5", "M4", "M100", "PLAIN", "Z0"}
+	got := rec.bodies()
+	if len(got) != len(want) {
+		t.Fatalf("consumer got %d messages, want %d", len(got), len(want))
+	}
+	for i, w := range want {
+		if !strings.Contains(got[i], "|"+w+"|") {
+			t.Errorf("input %d is not %s: %q", i, w, got[i])
+		}
+	}
+	st := s.Stats()
+	if st.SequenceStarts != 2 || st.SequenceResyncs != 1 || st.SequenceGaps != 1 || st.SequenceRepeats != 2 || st.SequenceRefused != 0 {
+		t.Errorf("stats %+v", st)
+	}
+	if st.Messages != int64(len(want)) {
+		t.Errorf("Messages %d, want %d (control messages are not handed on)", st.Messages, len(want))
+	}
+
+	// A restart: the store is read back, and the link start learns 101.
+	cl.Close()
+	if err := s.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	s.cfg.Sequences.Close()
+	s2 := start(t, Config{Sequences: openSeq(t, path)}, rec)
+	cl = dial(t, s2)
+	step(seqControl("S3", "0"), "AA", "101")
+	// Another stream (another sending facility) counts on its own.
+	other := []byte(strings.Replace(string(seqControl("S4", "0")), "|767543|", "|999|", 1))
+	step(other, "AA", "-1")
+}
+
+// TestSequenceEnforce: under sequence_numbers: enforce a gap is refused
+// as the protocol says: AR naming MSH-13, MSA-4 the number expected,
+// nothing stored, and the connection stays open for the sender to send
+// that number.
+func TestSequenceEnforce(t *testing.T) {
+	rec := &recorder{}
+	s := start(t, Config{Sequences: openSeq(t, filepath.Join(t.TempDir(), "seq")), SequenceMode: SequenceEnforce}, rec)
+	cl := dial(t, s)
+	if segs := cl.roundTrip(t, seqMsg("M7", "7")); msa4(segs) != "8" {
+		t.Fatalf("first message starts the stream: %q", segs)
+	}
+	segs := cl.roundTrip(t, seqMsg("M9", "9"))
+	if c, id := msa(segs); c != "AR" || id != "M9" || msa4(segs) != "8" {
+		t.Fatalf("gap: %q", segs)
+	}
+	if got := field(segs, "ERR", 1); !strings.HasPrefix(got, "MSH^1^13^207") {
+		t.Errorf("ERR-1 (v2.3) %q, want MSH-13 and 207", got)
+	}
+	if txt := field(segs, "MSA", 3); !strings.Contains(txt, "send 8 next") {
+		t.Errorf("MSA-3 %q", txt)
+	}
+	if n := len(rec.bodies()); n != 1 {
+		t.Fatalf("consumer got %d messages, want 1 (the refused one is not stored)", n)
+	}
+	// Same connection: the sender goes back to 8.
+	if segs := cl.roundTrip(t, seqMsg("M8", "8")); msa4(segs) != "9" {
+		t.Fatalf("after the gap: %q", segs)
+	}
+	if segs := cl.roundTrip(t, seqMsg("M9", "9")); msa4(segs) != "10" {
+		t.Fatalf("then 9: %q", segs)
+	}
+	if st := s.Stats(); st.SequenceGaps != 1 || st.SequenceRefused != 1 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestSequenceNotKept: a message the queue could not take (AR) leaves the
+// stream's number where it was, so that its resend under the same number
+// is the one expected.
+func TestSequenceNotKept(t *testing.T) {
+	var fail atomic.Bool
+	rec := &recorder{answer: func(adapters.Raw) error {
+		if fail.Load() {
+			return errors.New("queue full")
+		}
+		return nil
+	}}
+	s := start(t, Config{Sequences: openSeq(t, filepath.Join(t.TempDir(), "seq"))}, rec)
+	cl := dial(t, s)
+	cl.roundTrip(t, seqMsg("M1", "1"))
+	fail.Store(true)
+	if segs := cl.roundTrip(t, seqMsg("M2", "2")); field(segs, "MSA", 1) != "AR" || msa4(segs) != "2" {
+		t.Fatalf("not kept: %q", segs)
+	}
+	fail.Store(false)
+	cl = dial(t, s) // the listener closes a connection after a message it could not keep
+	if segs := cl.roundTrip(t, seqMsg("M2", "2")); field(segs, "MSA", 1) != "AA" || msa4(segs) != "3" {
+		t.Fatalf("resent: %q", segs)
+	}
+	if st := s.Stats(); st.SequenceGaps != 0 || st.SequenceRepeats != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestSequenceStoreFile: the store's log survives a torn last line and a
+// damaged one (both end the log, and are cut off), is rewritten with one
+// line a stream once it has grown, and keeps -1 as "no number".
+func TestSequenceStoreFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "seq")
+	st, err := OpenSequenceStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range int64(200) {
+		if err := st.Set("a", i+1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Set("b", 7); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Set("c", 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Set("c", -1); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	st = openSeq(t, path) // rewritten: 203 lines for 2 streams
+	if got := st.Streams(); len(got) != 2 || got["a"] != 200 || got["b"] != 7 {
+		t.Fatalf("streams %v", got)
+	}
+	b, _ := os.ReadFile(path)
+	if n := strings.Count(string(b), "\n"); n != 2 {
+		t.Fatalf("log has %d lines after open, want 2: %q", n, b)
+	}
+	if err := st.Set("b", 8); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	// A crash tore the next line: it is cut off, the rest is kept.
+	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	f.Write(seqLine("b", 9)[:10])
+	f.Close()
+	st = openSeq(t, path)
+	if n, ok := st.Last("b"); !ok || n != 8 {
+		t.Fatalf("after a torn line: b = %d, %v; want 8", n, ok)
+	}
+	if err := st.Set("b", 9); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	st = openSeq(t, path)
+	if n, _ := st.Last("b"); n != 9 {
+		t.Fatalf("a line written after the cut is read: b = %d, want 9", n)
+	}
+	st.Close()
+
+	// A damaged line (CRC) ends the log.
+	b, _ = os.ReadFile(path)
+	lines := strings.SplitAfter(string(b), "\n")
+	last := len(lines) - 2 // the final element is empty
+	lines[last] = strings.Replace(lines[last], " 9 ", " 6 ", 1)
+	os.WriteFile(path, []byte(strings.Join(lines, "")), 0o600)
+	st = openSeq(t, path)
+	if n, _ := st.Last("b"); n != 8 {
+		t.Fatalf("after a damaged line: b = %d, want 8", n)
+	}
+	if _, ok := st.Last("c"); ok {
+		t.Errorf("c was resynchronised (-1) and has no number")
+	}
+}
