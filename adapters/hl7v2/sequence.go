@@ -90,8 +90,19 @@ func ReadSequence(msg []byte) (seq Sequence, ok bool, err error) {
 	return Sequence{
 		Number:  num,
 		Stream:  dropControls(stream),
-		Content: len(bytes.Trim(rest, "\r\n \t\x1c\x0b")) > 0,
+		Content: hasText(rest),
 	}, true, nil
+}
+
+// hasText reports whether b holds a byte other than space, DEL and the
+// control bytes (segment terminators, MLLP framing): a segment.
+func hasText(b []byte) bool {
+	for _, c := range b {
+		if c > ' ' && c != 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 // BuildAckExpecting is BuildAck with MSA-4, the expected sequence number

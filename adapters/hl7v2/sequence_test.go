@@ -1,6 +1,7 @@
 package hl7v2
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -68,4 +69,31 @@ func TestBuildAckExpecting(t *testing.T) {
 	if !strings.HasSuffix(string(a.Bytes), "\rMSA|AA|XX3657\r") {
 		t.Errorf("no MSA-4 without a number: %q", a.Bytes)
 	}
+}
+
+// FuzzReadSequence: ReadSequence never panics, and on a message the
+// parser reads it finds the number the parser finds in MSH-13, and content
+// exactly when the message has a segment after MSH.
+func FuzzReadSequence(f *testing.F) {
+	f.Add([]byte("MSH|^~\\&|LAB|767543|FERRY|HIE|20261125||ADT^A08|X1|P|2.3|42\rPID|1\r"))
+	f.Add([]byte("MSH|^~\\&|LAB|767543|FERRY|HIE|199003141304-0500||^|XX3657|P|2.1|0\r"))
+	f.Add([]byte("\xef\xbb\xbfMSH#^~\\&#A#B#C#D#1##^#X#P#2.3#-1\n\n"))
+	f.Add([]byte("MSH|^~\\&|A|B|C|D|1||^|X|P|2.3| 7^x|\rEVN|A08\r"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		seq, ok, err := ReadSequence(data)
+		if !ok || err != nil {
+			return
+		}
+		m, perr := Parse(data)
+		if perr != nil {
+			return
+		}
+		raw := strings.TrimSpace(m.MSH().Field(13).Get(1))
+		if raw != fmt.Sprint(seq.Number) && raw != "+"+fmt.Sprint(seq.Number) && strings.TrimLeft(raw, "0+") != strings.TrimLeft(fmt.Sprint(seq.Number), "0") {
+			t.Fatalf("ReadSequence %d, parser's MSH-13 %q", seq.Number, raw)
+		}
+		if content := len(m.Segments()) > 1; content != seq.Content {
+			t.Fatalf("Content %v, parser has %d segments", seq.Content, len(m.Segments()))
+		}
+	})
 }
