@@ -60,6 +60,30 @@ mkdir -p "$WORK/out/fax"
 for f in "$root"/testdata/fax/*.tif; do
   "$FERRY" convert "$f" --out "$WORK/out/fax" >>"$WORK/convert.log" 2>&1 || die "ferry convert $f failed: $(tail -3 "$WORK/convert.log")"
 done
+# 2b'. an e-mailed fax, written by Python's email package (an independent MIME writer): a T.37
+# address, a subject, a text part and a TIFF attachment beside a logo; one fax, its call facts read
+# from the message.
+python3 - "$root/testdata/fax/g4-fine-1p.tif" "$WORK/emailed-fax.eml" <<'PY'
+import sys
+from email.message import EmailMessage
+from email.utils import format_datetime
+from datetime import datetime, timezone
+m = EmailMessage()
+m["From"] = "Fax Service <noreply@fax.example.com>"
+m["To"] = "FAX=+15550199@fax.example.org"
+m["Subject"] = "New fax from +1 555-010-0999 – 1 page"
+m["Date"] = format_datetime(datetime(2026, 11, 24, 14, 15, 2, tzinfo=timezone.utc))
+m["Message-ID"] = "<ci-emailed-fax-1@fax.example.com>"
+m.set_content("You have received a fax.\nCaller ID: 555-0100\n")
+m.add_attachment(b"\x89PNG\r\n\x1a\n", maintype="image", subtype="png", filename="logo.png")
+m.add_attachment(open(sys.argv[1], "rb").read(), maintype="image", subtype="tiff", filename="fax.tif")
+open(sys.argv[2], "wb").write(bytes(m))
+PY
+"$FERRY" convert "$WORK/emailed-fax.eml" --out "$WORK/out/fax" >>"$WORK/convert.log" 2>&1 || die "ferry convert of an e-mailed fax failed: $(tail -3 "$WORK/convert.log")"
+jq -e '[.entry[].resource | select(.resourceType == "DocumentReference")] | length >= 1 and
+  (.[0] | tostring | contains("555-0100") and contains("+15550199") and contains("2026-11-24T14:15:02"))' "$WORK"/out/fax/emailed-fax.1.json >/dev/null ||
+  die "the e-mailed fax's DocumentReference does not carry the caller id, the number dialled and the receive time of the message"
+log "e-mailed fax (Python email package): converted, with the caller id, number dialled and receive time read from the message"
 
 validate "$WORK/out" || die "ferry convert output fails validation"
 

@@ -12,7 +12,10 @@
 //   - "fax": a plain folder of TIFF or PDF files, each optionally with a
 //     sidecar of the same stem (x.json or x.xml) as cloud-fax webhooks and
 //     fax-to-folder exports write: CallerNumber, CalledNumber, Pages, CSID,
-//     receive time and so on.
+//     receive time and so on. E-mailed faxes saved as .eml files (a
+//     fax-to-e-mail service's messages, T.37 internet fax) are read for
+//     their PDF or TIFF attachments, each a fax, with what the message's
+//     text, subject, RFC 3192 address and date say of the call.
 //   - "hylafax": a HylaFAX recvq (fax*.tif). faxgetty holds flock(LOCK_EX)
 //     while it receives, and the engine never takes a locked file. The TSI
 //     and caller id come from ImageDescription, the receive time from
@@ -166,7 +169,7 @@ func defaultsFor(kind string) (include, sidecars []string) {
 	}
 	// Extensions in any case, as sidecars match: "x.Pdf" and "x.Tif" are
 	// faxes too, and would otherwise lie in the inbox unseen.
-	return []string{"*.[tT][iI][fF]", "*.[tT][iI][fF][fF]", "*.[pP][dD][fF]"}, []string{".json", ".xml", ".JSON", ".XML"}
+	return []string{"*.[tT][iI][fF]", "*.[tT][iI][fF][fF]", "*.[pP][dD][fF]", "*.[eE][mM][lL]"}, []string{".json", ".xml", ".JSON", ".XML"}
 }
 
 func (c Config) withDefaults() Config {

@@ -217,6 +217,13 @@ func parseSidecar(f *faxfhir.Fax, data []byte, loc *time.Location) error {
 	default:
 		return errors.New("sidecar: neither a json object nor xml")
 	}
+	applyFields(f, fields, loc)
+	return nil
+}
+
+// applyFields applies the fields (by normalised key, see sidecarKeys)
+// that f does not have yet.
+func applyFields(f *faxfhir.Fax, fields map[string]string, loc *time.Location) {
 	for k, v := range fields {
 		v = strings.TrimSpace(v)
 		if v == "" {
@@ -253,7 +260,6 @@ func parseSidecar(f *faxfhir.Fax, data []byte, loc *time.Location) error {
 			setIf(&f.DocType, v)
 		}
 	}
-	return nil
 }
 
 // sidecarError is a sidecar's syntax error told by its place only: the

@@ -102,7 +102,28 @@ func (s *Source) Feed(ctx context.Context, in adapters.Raw) error { return s.con
 // never hold a fax back: the image is what matters, and an unreadable image
 // is the converter's call (a permanent error, so the file goes to failed/).
 func (s *Source) consume(ctx context.Context, in adapters.Raw) error {
-	fax, scErr := s.Describe(in)
+	if !isEmail(in) {
+		return s.pass(ctx, in, nil)
+	}
+	ins, e, err := emailInputs(in)
+	if err != nil {
+		return err
+	}
+	if e.maxParts {
+		s.log.Warn("fax e-mail has more MIME parts than are read; the rest are ignored", "inbox", s.cfg.Name, "max_parts", maxEmailParts)
+	}
+	for _, one := range ins {
+		if err := s.pass(ctx, one, func(f *faxfhir.Fax) { e.apply(f, s.loc) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pass describes one fax and hands it on; more, when set, adds what the
+// fax's e-mail says after its sidecars (see describe).
+func (s *Source) pass(ctx context.Context, in adapters.Raw, more func(*faxfhir.Fax)) error {
+	fax, scErr := s.describe(in, more)
 	out := in
 	out.Format = Format
 	out.Meta = maps.Clone(in.Meta)
@@ -145,10 +166,20 @@ func sidecarDetail(err error) string {
 // the receive time of last resort. A sidecar that cannot be parsed is reported in err
 // and otherwise ignored.
 func (s *Source) Describe(in adapters.Raw) (fax faxfhir.Fax, err error) {
+	return s.describe(in, nil)
+}
+
+// describe is Describe; more, when set, fills in what it knows right
+// after the sidecars: an e-mailed fax's headers and text come after the
+// sidecar saved beside it and before the file name and the image.
+func (s *Source) describe(in adapters.Raw, more func(*faxfhir.Fax)) (fax faxfhir.Fax, err error) {
 	for _, name := range slices.Sorted(maps.Keys(in.Sidecars)) {
 		if e := parseSidecar(&fax, in.Sidecars[name], s.loc); e != nil {
 			err = errors.Join(err, e)
 		}
+	}
+	if more != nil {
+		more(&fax)
 	}
 	file := in.Meta[folder.MetaFile]
 	if file == "" {

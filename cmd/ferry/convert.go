@@ -13,6 +13,7 @@ import (
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/csvfhir"
+	"github.com/ferry-health/ferry/adapters/fax"
 	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/adapters/pipeline"
 	"github.com/ferry-health/ferry/config"
@@ -71,20 +72,37 @@ func cmdConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				fmtName, meta = "csv", map[string]string{folder.MetaFolder: name}
 			}
 		}
+		in := adapters.Raw{Source: "convert", Format: fmtName, Name: f, Body: body, Received: time.Now(), Meta: meta, Size: int64(len(body))}
+		ins := []adapters.Raw{in}
+		if fmtName == "" && strings.EqualFold(filepath.Ext(f), ".eml") {
+			// An e-mailed fax: each PDF or TIFF attachment is a fax, as
+			// a fax inbox reads it.
+			if ins, err = fax.Emailed(in, time.Local); err != nil {
+				fmt.Fprintf(stderr, "%s: %v\n", f, err)
+				failed++
+				continue
+			}
+			fmtName = fax.Format
+		}
 		if fmtName == "" {
 			fmtName = pipeline.Detect(f, body)
 		}
 		conv, ok := convs[fmtName]
 		if !ok || fmtName == "csv" && meta == nil {
-			fmt.Fprintf(stderr, "%s: cannot tell the format (not HL7 v2, C-CDA or FHIR JSON, and no csv mapping of an ehr folder in --config matches its name); use --format\n", f)
+			fmt.Fprintf(stderr, "%s: cannot tell the format (not HL7 v2, C-CDA, FHIR JSON, a fax image or e-mail, and no csv mapping of an ehr folder in --config matches its name); use --format\n", f)
 			failed++
 			continue
 		}
-		units, err := conv.Convert(ctx, adapters.Raw{Source: "convert", Format: fmtName, Name: f, Body: body, Received: time.Now(), Meta: meta})
-		if err != nil {
-			fmt.Fprintf(stderr, "%s: %v\n", f, err)
-			failed++
-			continue
+		var units []pipeline.Unit
+		for _, in := range ins {
+			in.Format = fmtName
+			us, err := conv.Convert(ctx, in)
+			if err != nil {
+				fmt.Fprintf(stderr, "%s: %v\n", in.Name, err)
+				failed++
+				continue
+			}
+			units = append(units, us...)
 		}
 		for i, u := range units {
 			if u.Err != nil {

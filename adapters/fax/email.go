@@ -1,0 +1,298 @@
+package fax
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	"net/mail"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
+	"github.com/ferry-health/ferry/adapters/convert/faxfhir/tiffpdf"
+	"github.com/ferry-health/ferry/adapters/folder"
+	"github.com/ferry-health/ferry/queue"
+)
+
+// MaxEmailBytes bounds an e-mailed fax (.eml) read into memory: its
+// attachments are decoded whole. Fax-to-e-mail services send a few MB; a
+// larger message is refused (the file goes to failed/ with the reason).
+const MaxEmailBytes = 64 << 20
+
+// maxEmailParts bounds the MIME parts read from one message, nested ones
+// included.
+const maxEmailParts = 200
+
+// emailFax is what an e-mailed fax (an RFC 5322 message saved as .eml: a
+// fax-to-e-mail service's message, or ITU-T T.37 / RFC 3965 simple mode
+// internet fax) holds: its images and what its headers and text say.
+type emailFax struct {
+	docs     [][]byte          // PDF or TIFF attachments, in order
+	fields   map[string]string // "Key: value" lines of its text, by normalised key
+	subject  string
+	to       string
+	date     time.Time
+	id       string // Message-ID, without angle brackets
+	skipped  int    // attachments that are neither PDF nor TIFF (logos, signatures)
+	maxParts bool   // the part bound was reached
+}
+
+// isEmail reports whether in is an e-mail file (.eml).
+func isEmail(in adapters.Raw) bool {
+	name := in.Meta[folder.MetaFile]
+	if name == "" {
+		name = in.Name
+	}
+	return strings.EqualFold(filepath.Ext(name), ".eml")
+}
+
+// readEmail parses an e-mail message and collects its fax images.
+func readEmail(r io.Reader) (*emailFax, error) {
+	msg, err := mail.ReadMessage(bufio.NewReader(r))
+	if err != nil {
+		return nil, fmt.Errorf("not an e-mail message (RFC 5322): %w", err)
+	}
+	e := &emailFax{fields: map[string]string{}}
+	dec := new(mime.WordDecoder)
+	if s, err := dec.DecodeHeader(msg.Header.Get("Subject")); err == nil {
+		e.subject = s
+	} else {
+		e.subject = msg.Header.Get("Subject")
+	}
+	e.to = msg.Header.Get("To")
+	if d, err := msg.Header.Date(); err == nil {
+		e.date = d
+	}
+	e.id = strings.Trim(strings.TrimSpace(msg.Header.Get("Message-ID")), "<>")
+	parts := 0
+	if err := e.walk(msg.Header, msg.Body, 0, &parts); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// header is the part of a MIME header walk reads.
+type header interface{ Get(string) string }
+
+// walk reads one MIME entity: a multipart is walked part by part (to a
+// nesting depth of 8), a text/plain part gives "Key: value" lines, and
+// any other part whose decoded bytes are a PDF or TIFF is a fax image.
+func (e *emailFax) walk(h header, body io.Reader, depth int, parts *int) error {
+	if *parts++; *parts > maxEmailParts {
+		e.maxParts = true
+		return nil
+	}
+	ct := h.Get("Content-Type")
+	if ct == "" {
+		ct = "text/plain"
+	}
+	media, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		media = "application/octet-stream"
+	}
+	if strings.HasPrefix(media, "multipart/") {
+		if depth >= 8 || params["boundary"] == "" {
+			return nil
+		}
+		mr := multipart.NewReader(body, params["boundary"])
+		for {
+			p, err := mr.NextRawPart()
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("e-mail MIME structure: %w", err)
+			}
+			if err := e.walk(p.Header, p, depth+1, parts); err != nil {
+				return err
+			}
+		}
+	}
+	data, err := io.ReadAll(decodeTransfer(h.Get("Content-Transfer-Encoding"), body))
+	if err != nil {
+		return fmt.Errorf("e-mail part %s: %w", media, err)
+	}
+	switch {
+	case bytes.HasPrefix(data, []byte("%PDF-")) || tiffpdf.IsTIFF(data):
+		e.docs = append(e.docs, data)
+	case media == "text/plain":
+		readFieldLines(e.fields, data)
+	case strings.HasPrefix(media, "message/") || strings.HasPrefix(media, "text/"):
+	default:
+		e.skipped++
+	}
+	return nil
+}
+
+// decodeTransfer undoes a part's Content-Transfer-Encoding.
+func decodeTransfer(enc string, r io.Reader) io.Reader {
+	switch strings.ToLower(strings.TrimSpace(enc)) {
+	case "base64":
+		return base64.NewDecoder(base64.StdEncoding, &stripSpace{r: r})
+	case "quoted-printable":
+		return quotedprintable.NewReader(r)
+	}
+	return r
+}
+
+// stripSpace drops the line breaks and spaces of base64 text, which
+// encoding/base64 does not skip (it skips only CR and LF).
+type stripSpace struct{ r io.Reader }
+
+func (s *stripSpace) Read(p []byte) (int, error) {
+	for {
+		n, err := s.r.Read(p)
+		j := 0
+		for _, c := range p[:n] {
+			if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+				p[j] = c
+				j++
+			}
+		}
+		if j > 0 || err != nil {
+			return j, err
+		}
+	}
+}
+
+// readFieldLines reads "Key: value" lines (Caller ID: …, Pages: 3) of a
+// fax service's text into fields, by normalised key, keeping the first.
+func readFieldLines(fields map[string]string, text []byte) {
+	for line := range strings.Lines(string(text)) {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || len(k) > 40 {
+			continue
+		}
+		k = normKey(k)
+		if _, known := sidecarKeys[k]; !known {
+			continue
+		}
+		if _, seen := fields[k]; !seen {
+			fields[k] = strings.TrimSpace(v)
+		}
+	}
+}
+
+var (
+	// subjectNumberRE finds a phone number in a subject such as "Fax
+	// from +1 (555) 123-4567" or "New fax from 5551234567 - 3 pages".
+	subjectNumberRE = regexp.MustCompile(`\+?\d[\d ().-]{5,18}\d`)
+	subjectPagesRE  = regexp.MustCompile(`(?i)\b(\d{1,4})\s*(?:pages?|pgs?)\b`)
+	// t37ToRE reads an RFC 3192 fax address, FAX=+12125551234/T33S=123@…
+	t37ToRE = regexp.MustCompile(`(?i)\bFAX=(\+?[\d-]{4,20})(?:/T33S=(\d{1,20}))?`)
+)
+
+// apply fills what f does not know yet from the message: its text's
+// "Key: value" lines (as a sidecar's fields), the RFC 3192 address it
+// was sent to (the number dialled and subaddress), the caller's number
+// and page count a subject gives, the Date header and the Message-ID.
+func (e *emailFax) apply(f *faxfhir.Fax, loc *time.Location) {
+	applyFields(f, e.fields, loc)
+	if m := t37ToRE.FindStringSubmatch(e.to); m != nil {
+		setIf(&f.CalledNumber, m[1])
+		setIf(&f.SubAddress, m[2])
+	}
+	subject := subjectPagesRE.ReplaceAllStringFunc(e.subject, func(s string) string {
+		if f.Pages == 0 {
+			f.Pages, _ = strconv.Atoi(subjectPagesRE.FindStringSubmatch(s)[1])
+		}
+		return " "
+	})
+	if n := subjectNumberRE.FindString(subject); n != "" && countDigits(n) >= 7 {
+		setIf(&f.CallerNumber, strings.TrimSpace(n))
+	}
+	if f.Received.IsZero() && !e.date.IsZero() {
+		f.Received = e.date
+	}
+	setIf(&f.CommID, e.id)
+}
+
+func countDigits(s string) int {
+	n := 0
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			n++
+		}
+	}
+	return n
+}
+
+// emailInputs turns an e-mailed fax into one input per image: the same
+// file, the image as its body. An e-mail without a PDF or TIFF is a
+// permanent error naming the file, so it goes to failed/ with the reason.
+func emailInputs(in adapters.Raw) ([]adapters.Raw, *emailFax, error) {
+	var r io.Reader
+	switch {
+	case in.Body != nil:
+		r = bytes.NewReader(in.Body)
+	case in.Open != nil:
+		rc, err := in.Open()
+		if err != nil {
+			return nil, nil, fmt.Errorf("fax e-mail %s: %w", in.Name, err)
+		}
+		defer rc.Close()
+		r = rc
+	default:
+		return nil, nil, queue.Permanent(fmt.Errorf("fax e-mail %s: no content", in.Name))
+	}
+	if in.Size > MaxEmailBytes {
+		return nil, nil, queue.Permanent(fmt.Errorf("fax e-mail %s: %d bytes, more than the %d an e-mailed fax may have; save its attachment into the inbox instead", in.Name, in.Size, MaxEmailBytes))
+	}
+	raw, err := io.ReadAll(io.LimitReader(r, MaxEmailBytes+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("fax e-mail %s: %w", in.Name, err)
+	}
+	if len(raw) > MaxEmailBytes {
+		return nil, nil, queue.Permanent(fmt.Errorf("fax e-mail %s: more than the %d bytes an e-mailed fax may have; save its attachment into the inbox instead", in.Name, MaxEmailBytes))
+	}
+	e, err := readEmail(bytes.NewReader(raw))
+	if err != nil {
+		return nil, nil, queue.Permanent(fmt.Errorf("fax e-mail %s: %w", in.Name, err))
+	}
+	if len(e.docs) == 0 {
+		return nil, nil, queue.Permanent(fmt.Errorf("fax e-mail %s: no PDF or TIFF attachment (%d other attachments)", in.Name, e.skipped))
+	}
+	out := make([]adapters.Raw, len(e.docs))
+	for i, doc := range e.docs {
+		o := in
+		o.Body, o.Size = doc, int64(len(doc))
+		o.Open = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(doc)), nil }
+		if len(e.docs) > 1 {
+			o.Name = fmt.Sprintf("%s (attachment %d of %d)", in.Name, i+1, len(e.docs))
+		}
+		out[i] = o
+	}
+	return out, e, nil
+}
+
+// Emailed splits an e-mailed fax (.eml) into its images, each an input
+// of Format "fax" whose Meta adds to in.Meta what the message says of the
+// call, as an inbox reads it (without the inbox's sidecars, file name
+// patterns and lines). Times without a zone are in loc. `ferry convert`
+// uses it; an error is permanent (not an e-mail, or no PDF or TIFF in it).
+func Emailed(in adapters.Raw, loc *time.Location) ([]adapters.Raw, error) {
+	ins, e, err := emailInputs(in)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ins {
+		var f faxfhir.Fax
+		e.apply(&f, loc)
+		meta := make(map[string]string, len(in.Meta)+8)
+		maps.Copy(meta, in.Meta)
+		maps.Copy(meta, f.Meta())
+		ins[i].Meta, ins[i].Format = meta, Format
+	}
+	return ins, nil
+}
