@@ -97,3 +97,17 @@ func FuzzReadSequence(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkReadSequence: what the MLLP listener spends a message on the
+// sequence number protocol: without MSH-13 (almost every sender) and with.
+func BenchmarkReadSequence(b *testing.B) {
+	for _, c := range []struct{ name, seq string }{{"none", ""}, {"numbered", "42"}} {
+		m := []byte("MSH|^~\\&|LAB|767543|FERRY|HIE|20261125083000||ADT^A08^ADT_A01|X1|P|2.5.1|" + c.seq + "\rEVN|A08|20261125083000\rPID|1||MRN-7^^^CLINIC^MR||Doe^Seq\r")
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				ReadSequence(m)
+			}
+		})
+	}
+}
