@@ -240,3 +240,14 @@ func (s *SequenceStore) Close() error {
 	s.f = nil
 	return err
 }
+
+// ReadSequences reads the store at path without changing it (a running
+// gateway may be appending): every stream's last number, keyed as the
+// store keys them ("<source id> <stream>"). A missing file has none.
+func ReadSequences(path string) (map[string]int64, error) {
+	s := &SequenceStore{path: path, last: map[string]int64{}}
+	if _, err := s.load(); err != nil {
+		return nil, err
+	}
+	return s.last, nil
+}

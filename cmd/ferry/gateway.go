@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -219,7 +218,7 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 
 	for _, m := range cfg.Sources.MLLP {
 		if m.SequenceNumbers != "off" && g.sequences == nil {
-			if g.sequences, err = mllp.OpenSequenceStore(filepath.Join(cfg.DataDir, sequenceFile)); err != nil {
+			if g.sequences, err = mllp.OpenSequenceStore(cfg.Path(sequenceFile)); err != nil {
 				return nil, err
 			}
 		}

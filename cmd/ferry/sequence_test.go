@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +30,17 @@ func seqADT(id string, seq int) string {
 // where to go on; `ferry status` shows it.
 func TestGatewaySequenceNumbers(t *testing.T) {
 	dir := t.TempDir()
-	cfg := parseConfig(t, "data_dir: %q\nsources: {mllp: [{name: t, listen: 127.0.0.1:0}]}\n", dir)
+	yml := fmt.Sprintf("data_dir: %q\nsources: {mllp: [{name: t, listen: 127.0.0.1:0}]}\n", dir)
+	cfgFile := filepath.Join(t.TempDir(), "ferry.yaml")
+	if err := os.WriteFile(cfgFile, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := parseConfig(t, "%s", yml)
+	seqCmd := func(args ...string) (int, string) {
+		var out, errb bytes.Buffer
+		code := runMain(context.Background(), append(append([]string{"sequences"}, args...), "--config", cfgFile), &out, &errb)
+		return code, out.String() + errb.String()
+	}
 	gw := runGateway(t, cfg)
 	conn, rd := dial(t, gw)
 	ack := func(msg string) (code, expected string) {
@@ -77,6 +90,14 @@ func TestGatewaySequenceNumbers(t *testing.T) {
 	if !strings.Contains(out.String(), "HL7 sequence numbers (MSH-13): LAB|767543|FERRY|HIE expects 4; 0 gaps (0 refused), 1 repeats since start") {
 		t.Errorf("status:\n%s", out.String())
 	}
+	// `ferry sequences list` reads the numbers beside the running gateway;
+	// reset needs it stopped.
+	if code, out := seqCmd("list"); code != 0 || !regexp.MustCompile(`t\s+LAB\|767543\|FERRY\|HIE\s+3\s+4`).MatchString(out) {
+		t.Errorf("sequences list: %d %s", code, out)
+	}
+	if code, out := seqCmd("reset", "LAB|767543|FERRY|HIE", "--yes"); code == 0 || !strings.Contains(out, "the gateway is running") {
+		t.Errorf("sequences reset beside a running gateway: %d %s", code, out)
+	}
 	conn.Close()
 	if err := gw.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
@@ -86,5 +107,28 @@ func TestGatewaySequenceNumbers(t *testing.T) {
 	conn, rd = dial(t, gw)
 	if c, e := ack(strings.Replace(start, "START-1", "START-2", 1)); c != "AA" || e != "4" {
 		t.Fatalf("link start after a restart: %s %s, want AA 4", c, e)
+	}
+	conn.Close()
+	if err := gw.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	// Reset with the gateway stopped: the stream starts again.
+	if code, out := seqCmd("reset", "LAB|767543|FERRY|HIE"); code == 0 || !strings.Contains(out, "--yes") {
+		t.Errorf("reset without --yes: %d %s", code, out)
+	}
+	if code, out := seqCmd("reset", "NOPE|X|FERRY|HIE", "--yes"); code == 0 || !strings.Contains(out, "no stream") {
+		t.Errorf("reset of an unknown stream: %d %s", code, out)
+	}
+	if code, out := seqCmd("reset", "LAB|767543|FERRY|HIE", "--yes"); code != 0 || !strings.Contains(out, "last accepted 3") {
+		t.Fatalf("sequences reset: %d %s", code, out)
+	}
+	if code, out := seqCmd("list"); code != 0 || !strings.Contains(out, "no sender uses HL7 sequence numbers") {
+		t.Errorf("list after the reset: %d %s", code, out)
+	}
+	gw = runGateway(t, cfg)
+	conn, rd = dial(t, gw)
+	if c, e := ack(strings.Replace(start, "START-1", "START-3", 1)); c != "AA" || e != "-1" {
+		t.Fatalf("link start after a reset: %s %s, want AA -1", c, e)
 	}
 }
