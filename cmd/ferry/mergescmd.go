@@ -11,8 +11,6 @@ import (
 
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/config"
-	"github.com/ferry-health/ferry/installer"
-	"github.com/ferry-health/ferry/queue/diskq"
 	"github.com/ferry-health/ferry/queue/merges"
 	"github.com/ferry-health/ferry/queue/seal"
 	"github.com/ferry-health/ferry/transport/audit"
@@ -199,17 +197,11 @@ func findMerge(es []merges.Entry, n mergeNames, arg string) (merges.Entry, error
 func mergesUndo(ctx context.Context, cfg *config.Config, key *seal.Key, arg string, phi bool, stdout, stderr io.Writer) (err error) {
 	// The queue's lock says whether a gateway runs on this data folder;
 	// it also keeps one from starting while the file changes.
-	q, err := openQueue(cfg, key)
-	if errors.Is(err, diskq.ErrLocked) {
-		return errors.New("the gateway is running and holds the merge registry in its memory: stop it (`ferry stop` for the service, Ctrl-C for a `ferry run` in a terminal), undo the merge, then start it again")
-	}
+	release, err := lockStopped(cfg, key, "the merge registry", "undo the merge")
 	if err != nil {
 		return err
 	}
-	defer func() {
-		q.Close(context.Background())
-		installer.FixOwnership(cfg.DataDir)
-	}()
+	defer release()
 	aud, err := newOpsAudit(cfg, "merges undo")
 	if err != nil {
 		return err

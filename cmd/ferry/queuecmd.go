@@ -319,6 +319,24 @@ func openQueue(cfg *config.Config, key *seal.Key) (*diskq.Queue, error) {
 	return q, nil
 }
 
+// lockStopped takes the queue's lock for a command that changes a file
+// the gateway holds in memory (holds names it), so that no gateway runs
+// meanwhile; action says what the command does, for the message that
+// asks to stop a running one. Call release when done.
+func lockStopped(cfg *config.Config, key *seal.Key, holds, action string) (release func(), err error) {
+	q, err := openQueue(cfg, key)
+	if errors.Is(err, diskq.ErrLocked) {
+		return nil, fmt.Errorf("the gateway is running and holds %s in its memory: stop it (`ferry stop` for the service, Ctrl-C for a `ferry run` in a terminal), %s, then start it again", holds, action)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		q.Close(context.Background())
+		installer.FixOwnership(cfg.DataDir)
+	}, nil
+}
+
 // openQueueUnchecked is openQueue without the check of sealed keys, for
 // a command that stores nothing into the queue.
 func openQueueUnchecked(cfg *config.Config, key *seal.Key) (*diskq.Queue, error) {

@@ -13,8 +13,6 @@ import (
 
 	"github.com/ferry-health/ferry/adapters/mllp"
 	"github.com/ferry-health/ferry/config"
-	"github.com/ferry-health/ferry/installer"
-	"github.com/ferry-health/ferry/queue/diskq"
 )
 
 // cmdSequences implements `ferry sequences list | reset STREAM --yes
@@ -88,17 +86,11 @@ func sequencesReset(cfg *config.Config, path, stream, listener string, stdout io
 	}
 	// The queue's lock says whether a gateway runs on this data folder,
 	// and keeps one from starting meanwhile.
-	q, err := openQueue(cfg, key)
-	if errors.Is(err, diskq.ErrLocked) {
-		return errors.New("the gateway is running and holds the sequence numbers in its memory: stop it (`ferry stop` for the service, Ctrl-C for a `ferry run` in a terminal), reset the stream, then start it again")
-	}
+	release, err := lockStopped(cfg, key, "the sequence numbers", "reset the stream")
 	if err != nil {
 		return err
 	}
-	defer func() {
-		q.Close(context.Background())
-		installer.FixOwnership(cfg.DataDir)
-	}()
+	defer release()
 	store, err := mllp.OpenSequenceStore(path)
 	if err != nil {
 		return err
