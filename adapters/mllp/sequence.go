@@ -1,10 +1,12 @@
 package mllp
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ferry-health/ferry/adapters/hl7v2"
 	"github.com/ferry-health/ferry/queue"
@@ -97,12 +99,12 @@ func (s *Source) sequenced(log *slog.Logger, body []byte, consume func() error) 
 	}
 	if known && seq.Number <= last {
 		s.stats.seqRepeats.Add(1)
-		log.Info("mllp sequence number repeated: handled as a resent message", attrs()...)
+		s.seqNote(log, slog.LevelInfo, "mllp sequence number repeated: handled as a resent message", attrs())
 		return seqAnswer{expected: expected}, res
 	}
 	if gap {
 		s.stats.seqGaps.Add(1)
-		log.Warn("mllp sequence gap: messages between the one expected and this one were never received; stored this one and going on from it", attrs("missing", seq.Number-last-1)...)
+		s.seqNote(log, slog.LevelWarn, "mllp sequence gap: messages between the one expected and this one were never received; stored this one and going on from it", attrs("missing", seq.Number-last-1))
 	}
 	if err := store.Set(stream, seq.Number); err != nil {
 		// The message is kept, but the sender must not be told so before
@@ -111,6 +113,23 @@ func (s *Source) sequenced(log *slog.Logger, body []byte, consume func() error) 
 		return seqAnswer{expected: expected}, fmt.Errorf("record sequence number %d: %w", seq.Number, err)
 	}
 	return seqAnswer{expected: strconv.FormatInt(seq.Number+1, 10)}, res
+}
+
+// seqNote logs a repeat or a gap, at most once a minute for the listener:
+// a sender that fills MSH-13 with the same number in every message, or
+// counts per connection, would otherwise log one line a message. The
+// lines held back are counted in the next, and all of them in Stats.
+func (s *Source) seqNote(log *slog.Logger, level slog.Level, msg string, attrs []any) {
+	s.seqLogMu.Lock()
+	ok, held := s.seqLog.allow(time.Now())
+	s.seqLogMu.Unlock()
+	if !ok {
+		return
+	}
+	if held > 0 {
+		attrs = append(attrs, "held_back", held)
+	}
+	log.Log(context.Background(), level, msg, attrs...)
 }
 
 // Sequences returns the last sequence number accepted on each stream of

@@ -1,10 +1,15 @@
 package mllp
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -236,4 +241,47 @@ func TestSequenceStoreFile(t *testing.T) {
 	if _, ok := st.Last("c"); ok {
 		t.Errorf("c was resynchronised (-1) and has no number")
 	}
+}
+
+// TestSequenceNotesLimited: a sender that puts the same number in every
+// message (it fills MSH-13 without speaking the protocol) is handled and
+// counted message by message, but logged once a minute, not once a
+// message.
+func TestSequenceNotesLimited(t *testing.T) {
+	var logs strings.Builder
+	var mu sync.Mutex
+	h := slog.NewTextHandler(lockedWriter{&mu, &logs}, nil)
+	rec := &recorder{}
+	s, err := New(adapters.Settings{ID: "mllp/test", Logger: slog.New(h)},
+		Config{Listen: "127.0.0.1:0", Sequences: openSeq(t, filepath.Join(t.TempDir(), "seq"))}, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown(context.Background()) })
+	cl := dial(t, s)
+	for i := range 20 {
+		cl.roundTrip(t, seqMsg(fmt.Sprintf("C%d", i), "5"))
+	}
+	if st := s.Stats(); st.SequenceRepeats != 19 || st.Messages != 20 {
+		t.Errorf("stats %+v", st)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := strings.Count(logs.String(), "sequence number repeated"); n != 1 {
+		t.Errorf("%d repeat lines, want 1:\n%s", n, logs.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -322,6 +322,10 @@ type Source struct {
 	// a sender in a reconnect loop cannot flood the log. Used by the
 	// accept goroutine only.
 	deniedLog, limitLog logLimiter
+	// Repeats and gaps of the sequence number protocol, logged at most
+	// once a minute (seqNote); any connection's goroutine logs them.
+	seqLogMu sync.Mutex
+	seqLog   logLimiter
 }
 
 var _ adapters.Source = (*Source)(nil)
@@ -362,6 +366,7 @@ func New(set adapters.Settings, cfg Config, next adapters.Consumer) (*Source, er
 
 		deniedLog: logLimiter{every: refusedLogInterval},
 		limitLog:  logLimiter{every: refusedLogInterval},
+		seqLog:    logLimiter{every: time.Minute},
 	}, nil
 }
 
