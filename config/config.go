@@ -115,6 +115,17 @@ func (c *Config) DefaultServiceLogFile() string {
 type Sources struct {
 	MLLP    []MLLP   `yaml:"mllp"`
 	Folders []Folder `yaml:"folders"`
+	// Mailboxes are fax mailboxes: IMAP mailboxes a fax-to-e-mail service
+	// delivers faxes to, polled over TLS (fax.MailboxConfig).
+	Mailboxes []Mailbox `yaml:"mailboxes"`
+}
+
+// Mailbox is one fax mailbox: the IMAP settings and what its faxes are
+// (fax.MailboxConfig), and the TLS settings of the connection (the
+// server's certificate is always verified; tls.ca_file for a private CA).
+type Mailbox struct {
+	fax.MailboxConfig `yaml:",inline"`
+	TLS               configtls.ClientConfig `yaml:"tls"`
 }
 
 // MLLP is one HL7 v2 listener. ReadTimeout is an inactivity limit inside a
@@ -656,6 +667,12 @@ func (c *Config) applyDefaults() {
 		}
 		if m.SequenceNumbers == "" {
 			m.SequenceNumbers = "track"
+		}
+	}
+	for i := range c.Sources.Mailboxes {
+		m := &c.Sources.Mailboxes[i]
+		if m.Name == "" {
+			m.Name = "mailbox" + strconv.Itoa(i)
 		}
 	}
 	for i := range c.Sources.Folders {

@@ -184,6 +184,16 @@ func (c *Config) problems() []Problem {
 			ps = append(ps, csvProblems(p, f.CSV)...)
 		}
 	}
+	for i, m := range c.Sources.Mailboxes {
+		p := fmt.Sprintf("sources.mailboxes[%d]", i)
+		unique(p, m.Name)
+		addErr(p, m.MailboxConfig.Validate())
+		addErr(p+".tls", m.TLS.Validate())
+		if m.TLS.CertFile != "" {
+			add(p+".tls.cert_file", "an IMAP server takes a password, not a client certificate; leave cert_file and key_file out")
+		}
+		faxes++
+	}
 	switch {
 	case faxes > 0:
 		addErr("fax", c.Fax.Validate())

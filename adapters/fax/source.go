@@ -105,6 +105,11 @@ func (s *Source) consume(ctx context.Context, in adapters.Raw) error {
 	if !isEmail(in) {
 		return s.pass(ctx, in, nil)
 	}
+	return s.consumeEmail(ctx, in)
+}
+
+// consumeEmail hands on each fax of an e-mailed fax in.
+func (s *Source) consumeEmail(ctx context.Context, in adapters.Raw) error {
 	ins, e, err := emailInputs(in)
 	if err != nil {
 		return err

@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/fax"
 	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/adapters/mllp"
 	"github.com/ferry-health/ferry/adapters/pipeline"
@@ -60,6 +61,8 @@ type gateway struct {
 	sources []namedSource
 	mllps   map[string]*mllp.Source
 	folders []*folder.Engine // the engines under the folder sources, for the status report
+	// mailboxes are the fax mailbox sources, for the status report.
+	mailboxes []*fax.Mailbox
 
 	sched      gocron.Scheduler
 	audit      *auditTrail
@@ -281,6 +284,19 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 			g.folders = append(g.folders, fs.Engine())
 		}
 	}
+	for _, mb := range cfg.Sources.Mailboxes {
+		id := "mailbox/" + mb.Name
+		tc, err := mb.TLS.LoadTLSConfigLog(g.settings(id).Logger)
+		if err != nil {
+			return nil, fmt.Errorf("sources.mailboxes %s: tls: %w", mb.Name, err)
+		}
+		src, err := fax.NewMailbox(g.settings(id), mb.MailboxConfig, tc, in, g.sched)
+		if err != nil {
+			return nil, fmt.Errorf("sources.mailboxes %s: %w", mb.Name, err)
+		}
+		g.sources = append(g.sources, namedSource{id, src})
+		g.mailboxes = append(g.mailboxes, src)
+	}
 	return g, nil
 }
 
@@ -495,6 +511,10 @@ func (g *gateway) Describe() string {
 	}
 	for _, f := range g.cfg.Sources.Folders {
 		parts = append(parts, fmt.Sprintf("folder/%s (%s) on %s", f.Name, f.Kind, f.Path))
+	}
+	for _, m := range g.mailboxes {
+		c := m.Config()
+		parts = append(parts, fmt.Sprintf("mailbox/%s (fax) on %s %s", c.Name, c.Address, c.Mailbox))
 	}
 	if g.cfg.Exchange.URL != "" {
 		parts = append(parts, "delivering to "+g.cfg.Exchange.URL)

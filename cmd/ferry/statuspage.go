@@ -70,6 +70,10 @@ func (g *gateway) report() ops.Status {
 		c := e.Config()
 		r.Folders = append(r.Folders, ops.FolderStatus{Name: c.Name, Kind: c.Kind, Path: c.Path, Stats: e.Stats()})
 	}
+	for _, m := range g.mailboxes {
+		c := m.Config()
+		r.Mailboxes = append(r.Mailboxes, ops.MailboxStatus{Name: c.Name, Address: c.Address, Mailbox: c.Mailbox, MailboxStats: m.Stats()})
+	}
 	r.Certificates = ops.ConfiguredCertificates(g.cfg, r.Now)
 	if g.audit != nil {
 		st := g.audit.Stats()
@@ -243,6 +247,7 @@ func writeMetrics(w io.Writer, r ops.Status) {
 		writeHistogram(w, "ferry_ingest_convert_seconds", []string{"format", f}, r.Convert[f])
 	}
 	writeFolderMetrics(w, r)
+	writeMailboxMetrics(w, r)
 	fmt.Fprintf(w, "# HELP ferry_certificate_expiry_timestamp_seconds NotAfter of configured certificates.\n# TYPE ferry_certificate_expiry_timestamp_seconds gauge\n")
 	for _, c := range r.Certificates {
 		if c.Error == "" {
@@ -280,6 +285,27 @@ func writeHistogram(w io.Writer, name string, labels []string, h *ops.Histogram)
 	}
 	fmt.Fprintf(w, "%s_sum%s %g\n", name, labelString(labels), h.SumSeconds)
 	fmt.Fprintf(w, "%s_count%s %d\n", name, labelString(labels), cum)
+}
+
+// writeMailboxMetrics writes the fax mailboxes' figures, one series per
+// mailbox: messages taken and failed, and whether the last poll failed.
+func writeMailboxMetrics(w io.Writer, r ops.Status) {
+	if len(r.Mailboxes) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "# HELP ferry_fax_mailbox_messages_total Messages of a fax mailbox settled: taken (its faxes stored, moved to done_mailbox) or failed (no fax ferry can read, moved to failed_mailbox).\n# TYPE ferry_fax_mailbox_messages_total counter\n")
+	for _, m := range r.Mailboxes {
+		fmt.Fprintf(w, "ferry_fax_mailbox_messages_total%s %d\n", labelString([]string{"mailbox", m.Name, "outcome", "taken"}), m.Taken)
+		fmt.Fprintf(w, "ferry_fax_mailbox_messages_total%s %d\n", labelString([]string{"mailbox", m.Name, "outcome", "failed"}), m.Failed)
+	}
+	fmt.Fprintf(w, "# HELP ferry_fax_mailbox_poll_failing 1 while the last poll of a fax mailbox failed (server unreachable, login refused, a fax not stored yet).\n# TYPE ferry_fax_mailbox_poll_failing gauge\n")
+	for _, m := range r.Mailboxes {
+		v := 0
+		if m.LastError != "" {
+			v = 1
+		}
+		fmt.Fprintf(w, "ferry_fax_mailbox_poll_failing%s %d\n", labelString([]string{"mailbox", m.Name}), v)
+	}
 }
 
 // writeFolderMetrics writes the watched folders' figures, one series per

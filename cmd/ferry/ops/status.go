@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ferry-health/ferry/adapters/fax"
 	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/transport/audit"
 
@@ -47,8 +48,10 @@ type Status struct {
 	Convert map[string]*Histogram `json:"convert,omitempty"`
 	Sources []SourceStatus        `json:"sources"`
 	// Folders are the watched folders (EHR exports, fax inboxes).
-	Folders      []FolderStatus `json:"folders"`
-	Certificates []CertStatus   `json:"certificates"`
+	Folders []FolderStatus `json:"folders"`
+	// Mailboxes are the fax mailboxes (IMAP).
+	Mailboxes    []MailboxStatus `json:"mailboxes,omitempty"`
+	Certificates []CertStatus    `json:"certificates"`
 	// Audit is the ATNA audit trail's state; nil when audit is off.
 	Audit *audit.Stats `json:"audit,omitempty"`
 	// Encryption says whether data at rest is sealed, and with which key.
@@ -178,6 +181,14 @@ type FolderStatus struct {
 	Kind string `json:"kind"`
 	Path string `json:"path"`
 	folder.Stats
+}
+
+// MailboxStatus is one fax mailbox: where it is and what it did.
+type MailboxStatus struct {
+	Name    string `json:"name"`
+	Address string `json:"address"`
+	Mailbox string `json:"mailbox"`
+	fax.MailboxStats
 }
 
 // Histogram counts observations by upper bound: Counts[i] how many were
@@ -520,6 +531,16 @@ func PrintStatus(w io.Writer, s *Status) {
 			if f.ClaimsFailing {
 				fmt.Fprintf(w, "FOLDER STUCK:      %s: files cannot be claimed (%s; %d failed attempts, last %s) - check the permissions of %s\n",
 					f.Name, f.LastClaimError, f.ClaimErrors, f.LastClaimErrorAt.Local().Format("2006-01-02 15:04:05"), f.Path)
+			}
+		}
+		for _, m := range s.Mailboxes {
+			fmt.Fprintf(w, "%s%s on %s: %d taken, %d failed since start", statusLabel("mailbox "+m.Name+":"), m.Mailbox, m.Address, m.Taken, m.Failed)
+			if !m.LastPoll.IsZero() {
+				fmt.Fprintf(w, "; last read %s ago", ago(m.LastPoll, now))
+			}
+			fmt.Fprintln(w)
+			if m.LastError != "" {
+				fmt.Fprintf(w, "%-19slast poll failed: %s\n", "", m.LastError)
 			}
 		}
 		if s.Delivery.LastError != "" {

@@ -1,0 +1,440 @@
+package fax
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/go-co-op/gocron/v2"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/queue"
+)
+
+// Mailbox defaults.
+const (
+	DefaultMailboxPoll   = time.Minute
+	DefaultDoneMailbox   = "ferry-done"
+	DefaultFailedMailbox = "ferry-failed"
+	// DefaultMailboxBatch bounds the messages one poll takes, so that a
+	// mailbox with a backlog is worked through a batch at a time.
+	DefaultMailboxBatch = 50
+)
+
+// MailboxConfig is a fax mailbox: an IMAP mailbox a fax-to-e-mail service
+// (or a T.37 internet fax machine) delivers faxes to. ferry polls it over
+// TLS, reads each message as an e-mailed fax (see readEmail), and moves
+// the message to DoneMailbox once every fax in it is stored (fsynced), or
+// to FailedMailbox, with a note saying why, when it holds none ferry can
+// read. Nothing is deleted, and a message is moved only after its faxes
+// are on disk: a crash in between has the next poll read it again, and
+// the duplicate check keeps that harmless.
+type MailboxConfig struct {
+	Name string `yaml:"name"`
+	// Address is the IMAP server, host:port: 993 speaks TLS from the
+	// first byte; with StartTLS (port 143) the session is upgraded before
+	// the login. There is no clear-text mode.
+	Address  string `yaml:"address"`
+	StartTLS bool   `yaml:"starttls"`
+	Username string `yaml:"username"`
+	// PasswordFile holds the password (its first line), read at each
+	// poll, so that a changed password needs no restart. It should be
+	// readable by the service account only.
+	PasswordFile string `yaml:"password_file"`
+	// Mailbox is the folder the faxes arrive in (default INBOX).
+	Mailbox string `yaml:"mailbox"`
+	// DoneMailbox and FailedMailbox are created when missing.
+	DoneMailbox   string        `yaml:"done_mailbox"`
+	FailedMailbox string        `yaml:"failed_mailbox"`
+	Poll          time.Duration `yaml:"poll"`
+	// TimeZone and Lines are as for a fax inbox (Config).
+	TimeZone string `yaml:"time_zone"`
+	Lines    []Line `yaml:"lines"`
+}
+
+func (c MailboxConfig) withDefaults() MailboxConfig {
+	if c.Mailbox == "" {
+		c.Mailbox = "INBOX"
+	}
+	if c.DoneMailbox == "" {
+		c.DoneMailbox = DefaultDoneMailbox
+	}
+	if c.FailedMailbox == "" {
+		c.FailedMailbox = DefaultFailedMailbox
+	}
+	if c.Poll == 0 {
+		c.Poll = DefaultMailboxPoll
+	}
+	return c
+}
+
+// Validate checks the configuration without touching the network or the
+// password file.
+func (c MailboxConfig) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	if _, port, err := net.SplitHostPort(c.Address); err != nil || port == "" {
+		errs = append(errs, fmt.Errorf("address: want host:port (993, or 143 with starttls: true), got %q", c.Address))
+	}
+	if c.Username == "" {
+		errs = append(errs, errors.New("username: required"))
+	}
+	if c.PasswordFile == "" {
+		errs = append(errs, errors.New("password_file: required (a file holding the password, readable by the service account only)"))
+	}
+	if c.Poll < 10*time.Second {
+		errs = append(errs, fmt.Errorf("poll: at least 10s, got %s", c.Poll))
+	}
+	names := map[string]string{}
+	for _, m := range []struct{ field, name string }{{"mailbox", c.Mailbox}, {"done_mailbox", c.DoneMailbox}, {"failed_mailbox", c.FailedMailbox}} {
+		if prev, ok := names[strings.ToUpper(m.name)]; ok {
+			errs = append(errs, fmt.Errorf("%s: %q is already %s", m.field, m.name, prev))
+		}
+		names[strings.ToUpper(m.name)] = m.field
+	}
+	if c.TimeZone != "" {
+		if _, err := time.LoadLocation(c.TimeZone); err != nil {
+			errs = append(errs, fmt.Errorf("time_zone: %w", err))
+		}
+	}
+	for i, l := range c.Lines {
+		errs = append(errs, l.validate(i)...)
+	}
+	return errors.Join(errs...)
+}
+
+// MailboxStats counts what a mailbox source did since it started. PHI-free.
+type MailboxStats struct {
+	Polls    int64     // polls that reached the mailbox
+	Taken    int64     // messages whose faxes were stored, moved to done_mailbox
+	Failed   int64     // messages without a readable fax, moved to failed_mailbox
+	LastPoll time.Time // the end of the last poll that reached the mailbox
+	// LastError is the last poll's error ("" after a good poll): the
+	// server unreachable, the login refused, a fax not stored yet.
+	LastError string
+}
+
+// Mailbox is a fax mailbox source. It implements adapters.Source.
+type Mailbox struct {
+	id    string // adapters.Raw.Source of its faxes
+	cfg   MailboxConfig
+	tls   *tls.Config
+	src   *Source // describes and hands on each fax, as an inbox does
+	log   *slog.Logger
+	sched gocron.Scheduler
+	own   bool
+	jobID [16]byte
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	mu     sync.Mutex // one poll at a time (Poll from a test, the job)
+	stopMu sync.Mutex
+	done   bool
+
+	polls, taken, failed atomic.Int64
+	stMu                 sync.Mutex
+	lastPoll             time.Time
+	lastErr              string
+}
+
+var _ adapters.Source = (*Mailbox)(nil)
+
+// NewMailbox builds a fax mailbox that hands each fax to next. tlsCfg is
+// the client TLS configuration (its ServerName defaults to the address's
+// host); sched, when not nil, runs the poll (the gateway's scheduler).
+func NewMailbox(set adapters.Settings, cfg MailboxConfig, tlsCfg *tls.Config, next adapters.Consumer, sched gocron.Scheduler) (*Mailbox, error) {
+	if next == nil {
+		return nil, fmt.Errorf("fax mailbox %q: nil consumer", cfg.Name)
+	}
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("fax mailbox %q: invalid config: %w", cfg.Name, err)
+	}
+	if set.ID == "" {
+		set.ID = "mailbox/" + cfg.Name
+	}
+	log := set.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if tlsCfg == nil {
+		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	tlsCfg = tlsCfg.Clone()
+	if tlsCfg.ServerName == "" {
+		tlsCfg.ServerName, _, _ = net.SplitHostPort(cfg.Address)
+	}
+	if tlsCfg.MinVersion < tls.VersionTLS12 {
+		tlsCfg.MinVersion = tls.VersionTLS12
+	}
+	src := &Source{cfg: Config{TimeZone: cfg.TimeZone, Lines: cfg.Lines}, next: next, log: log, logPHI: set.LogPHI, loc: time.Local}
+	src.cfg.Name = cfg.Name
+	if cfg.TimeZone != "" {
+		src.loc, _ = time.LoadLocation(cfg.TimeZone)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Mailbox{id: set.ID, cfg: cfg, tls: tlsCfg, src: src, log: log, sched: sched, ctx: ctx, cancel: cancel}, nil
+}
+
+// Start schedules the poll (the first right away) and returns.
+func (m *Mailbox) Start(context.Context, adapters.Host) error {
+	if m.sched == nil {
+		s, err := gocron.NewScheduler()
+		if err != nil {
+			return fmt.Errorf("fax mailbox %q: scheduler: %w", m.cfg.Name, err)
+		}
+		m.sched, m.own = s, true
+	}
+	job, err := m.sched.NewJob(
+		gocron.DurationJob(m.cfg.Poll),
+		gocron.NewTask(func() { _ = m.Poll(m.ctx) }),
+		gocron.WithSingletonMode(gocron.LimitModeReschedule),
+		gocron.WithStartAt(gocron.WithStartImmediately()),
+		gocron.WithName("fax mailbox "+m.cfg.Name),
+	)
+	if err != nil {
+		return fmt.Errorf("fax mailbox %q: schedule the poll: %w", m.cfg.Name, err)
+	}
+	m.jobID = job.ID()
+	if m.own {
+		m.sched.Start()
+	}
+	return nil
+}
+
+// Shutdown stops polling and waits for the poll in progress: its fax in
+// hand is finished (stored or not) before the session is closed.
+func (m *Mailbox) Shutdown(ctx context.Context) error {
+	m.stopMu.Lock()
+	if m.done {
+		m.stopMu.Unlock()
+		return nil
+	}
+	m.done = true
+	m.stopMu.Unlock()
+	if m.sched != nil {
+		if m.own {
+			_ = m.sched.Shutdown()
+		} else {
+			_ = m.sched.RemoveJob(m.jobID)
+		}
+	}
+	idle := make(chan struct{})
+	go func() { m.mu.Lock(); m.mu.Unlock(); close(idle) }()
+	select {
+	case <-idle:
+		m.cancel()
+		return nil
+	case <-ctx.Done():
+		m.cancel()
+		<-idle
+		return ctx.Err()
+	}
+}
+
+// Stats returns what the mailbox did since it started.
+func (m *Mailbox) Stats() MailboxStats {
+	m.stMu.Lock()
+	defer m.stMu.Unlock()
+	return MailboxStats{Polls: m.polls.Load(), Taken: m.taken.Load(), Failed: m.failed.Load(), LastPoll: m.lastPoll, LastError: m.lastErr}
+}
+
+// Config returns the mailbox's configuration, defaults applied.
+func (m *Mailbox) Config() MailboxConfig { return m.cfg }
+
+// Poll reads the mailbox once: every message (up to DefaultMailboxBatch)
+// is read as an e-mailed fax, oldest first, and moved once settled. A
+// message whose faxes cannot be stored now (the queue full, the disk)
+// ends the poll and stays for the next.
+func (m *Mailbox) Poll(ctx context.Context) (err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	defer func() {
+		m.stMu.Lock()
+		m.lastErr = ""
+		if err != nil {
+			m.lastErr = err.Error()
+		}
+		m.stMu.Unlock()
+		if err != nil && ctx.Err() == nil {
+			m.log.Warn("fax mailbox poll failed; trying again at the next poll", "mailbox", m.cfg.Name, "err", err, "poll", m.cfg.Poll)
+		}
+	}()
+	c, err := m.dial()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	password, err := readPassword(m.cfg.PasswordFile)
+	if err != nil {
+		return err
+	}
+	if err := c.Login(m.cfg.Username, password).Wait(); err != nil {
+		return fmt.Errorf("fax mailbox %s: login as %s: %w", m.cfg.Name, m.cfg.Username, err)
+	}
+	for _, box := range []string{m.cfg.DoneMailbox, m.cfg.FailedMailbox} {
+		if err := ensureMailbox(c, box); err != nil {
+			return fmt.Errorf("fax mailbox %s: %w", m.cfg.Name, err)
+		}
+	}
+	sel, err := c.Select(m.cfg.Mailbox, nil).Wait()
+	if err != nil {
+		return fmt.Errorf("fax mailbox %s: select %s: %w", m.cfg.Name, m.cfg.Mailbox, err)
+	}
+	search, err := c.UIDSearch(&imap.SearchCriteria{NotFlag: []imap.Flag{imap.FlagDeleted}}, nil).Wait()
+	if err != nil {
+		return fmt.Errorf("fax mailbox %s: search %s: %w", m.cfg.Name, m.cfg.Mailbox, err)
+	}
+	uids := search.AllUIDs()
+	if len(uids) > DefaultMailboxBatch {
+		uids = uids[:DefaultMailboxBatch]
+	}
+	for _, uid := range uids {
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err := m.take(ctx, c, sel.UIDValidity, uid); err != nil {
+			return err
+		}
+	}
+	m.polls.Add(1)
+	m.stMu.Lock()
+	m.lastPoll = time.Now()
+	m.stMu.Unlock()
+	if err := c.Logout().Wait(); err != nil {
+		m.log.Debug("fax mailbox logout", "mailbox", m.cfg.Name, "err", err)
+	}
+	return nil
+}
+
+// take reads one message and settles it.
+func (m *Mailbox) take(ctx context.Context, c *imapclient.Client, validity uint32, uid imap.UID) error {
+	set := imap.UIDSetNum(uid)
+	name := fmt.Sprintf("mailbox %s message %d/%d", m.cfg.Name, validity, uid)
+	msgs, err := c.Fetch(set, &imap.FetchOptions{RFC822Size: true}).Collect()
+	if err != nil {
+		return fmt.Errorf("%s: fetch its size: %w", name, err)
+	}
+	if len(msgs) == 0 {
+		return nil // expunged meanwhile
+	}
+	var perm error
+	if size := msgs[0].RFC822Size; size > MaxEmailBytes {
+		perm = queue.Permanent(fmt.Errorf("%s: %d bytes, more than the %d an e-mailed fax may have", name, size, MaxEmailBytes))
+	} else {
+		section := &imap.FetchItemBodySection{Peek: true}
+		msgs, err = c.Fetch(set, &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{section}}).Collect()
+		if err != nil {
+			return fmt.Errorf("%s: fetch: %w", name, err)
+		}
+		if len(msgs) == 0 {
+			return nil
+		}
+		body := msgs[0].FindBodySection(section)
+		in := adapters.Raw{
+			Source: m.id, Format: Format, Name: name, Body: body, Size: int64(len(body)), Received: time.Now(),
+			Meta: map[string]string{MetaMailbox: m.cfg.Name},
+		}
+		if err := m.src.consumeEmail(ctx, in); err != nil {
+			if !queue.IsPermanent(err) {
+				return fmt.Errorf("%s: not stored: %w", name, err)
+			}
+			perm = err
+		}
+	}
+	to := m.cfg.DoneMailbox
+	if perm != nil {
+		to = m.cfg.FailedMailbox
+		attrs := []any{"mailbox", m.cfg.Name, "uid", uint32(uid), "to", to}
+		if m.src.logPHI {
+			attrs = append(attrs, "err", perm)
+		}
+		m.log.Warn("fax mailbox message holds no fax ferry can read; moved to the failed mailbox with a note saying why", attrs...)
+		note := fmt.Sprintf("From: ferry <ferry@localhost>\r\nSubject: ferry could not read message %d/%d of %s\r\nDate: %s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n\r\nThe message is beside this note, in %s. Nothing of it was sent to the exchange.\r\n",
+			validity, uid, m.cfg.Mailbox, time.Now().Format(time.RFC1123Z), perm, to)
+		if err := appendNote(c, to, note); err != nil {
+			m.log.Warn("fax mailbox: the note on a failed message was not written", "mailbox", m.cfg.Name, "err", err)
+		}
+	}
+	if _, err := c.Move(set, to).Wait(); err != nil {
+		return fmt.Errorf("%s: move to %s: %w", name, to, err)
+	}
+	if perm != nil {
+		m.failed.Add(1)
+	} else {
+		m.taken.Add(1)
+	}
+	return nil
+}
+
+// MetaMailbox names, in Raw.Meta, the fax mailbox a fax came from.
+const MetaMailbox = "fax.mailbox"
+
+func (m *Mailbox) dial() (*imapclient.Client, error) {
+	opts := &imapclient.Options{TLSConfig: m.tls, Dialer: &net.Dialer{Timeout: 30 * time.Second}}
+	var c *imapclient.Client
+	var err error
+	if m.cfg.StartTLS {
+		c, err = imapclient.DialStartTLS(m.cfg.Address, opts)
+	} else {
+		c, err = imapclient.DialTLS(m.cfg.Address, opts)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fax mailbox %s: connect to %s: %w", m.cfg.Name, m.cfg.Address, err)
+	}
+	return c, nil
+}
+
+// readPassword returns the first line of the password file.
+func readPassword(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("password_file: %w", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	line = strings.TrimRight(line, "\r")
+	if line == "" {
+		return "", fmt.Errorf("password_file %s: empty", path)
+	}
+	return line, nil
+}
+
+// ensureMailbox creates box unless the server lists it.
+func ensureMailbox(c *imapclient.Client, box string) error {
+	list, err := c.List("", box, nil).Collect()
+	if err != nil {
+		return fmt.Errorf("list %s: %w", box, err)
+	}
+	for _, l := range list {
+		if strings.EqualFold(l.Mailbox, box) {
+			return nil
+		}
+	}
+	if err := c.Create(box, nil).Wait(); err != nil {
+		return fmt.Errorf("create %s: %w", box, err)
+	}
+	return nil
+}
+
+func appendNote(c *imapclient.Client, box, note string) error {
+	cmd := c.Append(box, int64(len(note)), nil)
+	if _, err := io.WriteString(cmd, note); err != nil {
+		return err
+	}
+	if err := cmd.Close(); err != nil {
+		return err
+	}
+	_, err := cmd.Wait()
+	return err
+}

@@ -1,0 +1,260 @@
+package fax
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"log"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
+	"github.com/ferry-health/ferry/config/pki"
+)
+
+// imapSite is a real IMAP server (go-imap's, in memory) speaking TLS
+// with a test CA, a user "fax" and its password file.
+type imapSite struct {
+	addr, passFile string
+	clientTLS      *tls.Config
+	dir            string
+}
+
+func startIMAP(t *testing.T) imapSite {
+	t.Helper()
+	dir := t.TempDir()
+	paths, err := pki.WriteDemoSet(filepath.Join(dir, "pki"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.LoadX509KeyPair(paths.ServerCert, paths.ServerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := imapmemserver.New()
+	u := imapmemserver.NewUser("fax", "s3cret")
+	if err := u.Create("INBOX", nil); err != nil {
+		t.Fatal(err)
+	}
+	mem.AddUser(u)
+	srv := imapserver.New(&imapserver.Options{
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return mem.NewSession(), nil, nil
+		},
+		Caps:   imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}},
+		Logger: log.New(io.Discard, "", 0), // the unknown-CA case's handshake error
+	})
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	pool := x509.NewCertPool()
+	ca, _ := os.ReadFile(paths.CA)
+	pool.AppendCertsFromPEM(ca)
+	passFile := filepath.Join(dir, "imap.pass")
+	if err := os.WriteFile(passFile, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return imapSite{addr: ln.Addr().String(), passFile: passFile, clientTLS: &tls.Config{RootCAs: pool}, dir: dir}
+}
+
+// client logs in as the fax service would deliver, or a person would look.
+func (s imapSite) client(t *testing.T) *imapclient.Client {
+	t.Helper()
+	c, err := imapclient.DialTLS(s.addr, &imapclient.Options{TLSConfig: s.clientTLS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Login("fax", "s3cret").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// deliver appends an e-mail file to INBOX, as the fax service's mail
+// server delivers it.
+func (s imapSite) deliver(t *testing.T, eml string) {
+	t.Helper()
+	b, err := os.ReadFile(eml)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := s.client(t).Append("INBOX", int64(len(b)), nil)
+	cmd.Write(b)
+	cmd.Close()
+	if _, err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// count returns how many messages box holds, and their subjects.
+func (s imapSite) count(t *testing.T, box string) (int, []string) {
+	t.Helper()
+	c := s.client(t)
+	sel, err := c.Select(box, nil).Wait()
+	if err != nil {
+		t.Fatalf("select %s: %v", box, err)
+	}
+	if sel.NumMessages == 0 {
+		return 0, nil
+	}
+	msgs, err := c.Fetch(imap.SeqSetNum(1, sel.NumMessages), &imap.FetchOptions{Envelope: true}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var subjects []string
+	for _, m := range msgs {
+		subjects = append(subjects, m.Envelope.Subject)
+	}
+	return int(sel.NumMessages), subjects
+}
+
+// flaky fails while fail is set, like a full queue, and otherwise hands on.
+type flaky struct {
+	next adapters.Consumer
+	fail atomic.Bool
+}
+
+func (f *flaky) Consume(ctx context.Context, in adapters.Raw) error {
+	if f.fail.Load() {
+		return errors.New("queue full")
+	}
+	return f.next.Consume(ctx, in)
+}
+
+// TestMailbox: a fax mailbox polled over TLS. A fax e-mail is handed on
+// and moved to ferry-done only once its faxes are stored; while they
+// cannot be (the queue full), it stays in INBOX and the poll says why; a
+// message with no fax goes to ferry-failed with a note saying why; a
+// wrong password or an unknown CA reaches nothing and moves nothing.
+func TestMailbox(t *testing.T) {
+	site := startIMAP(t)
+	c := newCollector(t)
+	fl := &flaky{next: c}
+	cfg := MailboxConfig{Name: "efax", Address: site.addr, Username: "fax", PasswordFile: site.passFile, Lines: []Line{{Called: "+1 555 010 0199", DocType: "lab"}}}
+	mb, err := NewMailbox(adapters.Settings{}, cfg, site.clientTLS, fl, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	writeEmail(t, filepath.Join(site.dir, "a.eml"), map[string]string{
+		"To": "FAX=+15550100199@fax.example.org", "Subject": "Fax from 555-010-0142 (1 page)", "Date": "Wed, 25 Nov 2026 16:00:00 +0000",
+	}, part{contentType: "application/pdf", name: "a.pdf", body: pdfOf(t, "g4-fine-1p.tif"), encoding: "base64"})
+	writeEmail(t, filepath.Join(site.dir, "notice.eml"), map[string]string{"Subject": "Fax delivery failed"},
+		part{contentType: "text/plain", encoding: "7bit", body: []byte("The fax could not be received.\r\n")})
+	site.deliver(t, filepath.Join(site.dir, "a.eml"))
+	site.deliver(t, filepath.Join(site.dir, "notice.eml"))
+
+	fl.fail.Store(true)
+	if err := mb.Poll(t.Context()); err == nil || !strings.Contains(err.Error(), "not stored: queue full") {
+		t.Fatalf("poll with the queue full: %v", err)
+	}
+	if n, _ := site.count(t, "INBOX"); n != 2 {
+		t.Fatalf("INBOX holds %d, want both messages still there", n)
+	}
+	if st := mb.Stats(); st.Taken != 0 || !strings.Contains(st.LastError, "queue full") {
+		t.Errorf("stats %+v", st)
+	}
+
+	fl.fail.Store(false)
+	if err := mb.Poll(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case g := <-c.got:
+		f := faxfhir.FaxFromMeta(g.raw.Meta)
+		if f.CallerNumber != "555-010-0142" || f.CalledNumber != "+15550100199" || f.DocType != "lab" || g.raw.Meta[MetaMailbox] != "efax" {
+			t.Errorf("fax %+v meta %v", f, g.raw.Meta)
+		}
+		if str(docRef(g.bundle), "type", "coding", 0, "code") != "11502-2" {
+			t.Errorf("the lab line's faxes are lab reports: %v", get(docRef(g.bundle), "type"))
+		}
+	default:
+		t.Fatal("no fax handed on")
+	}
+	if n, _ := site.count(t, "INBOX"); n != 0 {
+		t.Errorf("INBOX holds %d after the poll", n)
+	}
+	if n, _ := site.count(t, DefaultDoneMailbox); n != 1 {
+		t.Errorf("%s holds %d, want 1", DefaultDoneMailbox, n)
+	}
+	n, subjects := site.count(t, DefaultFailedMailbox)
+	if n != 2 || !strings.Contains(strings.Join(subjects, "\n"), "ferry could not read message") {
+		t.Errorf("%s holds %d: %q, want the notice and a note", DefaultFailedMailbox, n, subjects)
+	}
+	if st := mb.Stats(); st.Taken != 1 || st.Failed != 1 || st.Polls != 1 || st.LastError != "" || st.LastPoll.IsZero() {
+		t.Errorf("stats %+v", st)
+	}
+
+	// A wrong password and an unknown CA: nothing read, the reason told.
+	os.WriteFile(site.passFile, []byte("wrong\n"), 0o600)
+	site.deliver(t, filepath.Join(site.dir, "a.eml"))
+	if err := mb.Poll(t.Context()); err == nil || !strings.Contains(err.Error(), "login as fax") {
+		t.Errorf("wrong password: %v", err)
+	}
+	os.WriteFile(site.passFile, []byte("s3cret\n"), 0o600)
+	other, err := NewMailbox(adapters.Settings{}, cfg, &tls.Config{RootCAs: x509.NewCertPool()}, fl, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Poll(t.Context()); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("unknown CA: %v", err)
+	}
+	if n, _ := site.count(t, "INBOX"); n != 1 {
+		t.Errorf("INBOX holds %d, want the message left alone", n)
+	}
+	// The same fax again (a resend) is handed on again: the pipeline's
+	// duplicate check, not the mailbox, keeps it from the exchange.
+	if err := mb.Poll(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if g := <-c.got; !bytes.Contains([]byte(g.raw.Name), []byte("mailbox efax message")) {
+		t.Errorf("name %q", g.raw.Name)
+	}
+}
+
+// TestMailboxScheduled: started, the mailbox polls at once and on its
+// schedule; Shutdown stops it.
+func TestMailboxScheduled(t *testing.T) {
+	site := startIMAP(t)
+	c := newCollector(t)
+	mb, err := NewMailbox(adapters.Settings{}, MailboxConfig{Name: "efax", Address: site.addr, Username: "fax", PasswordFile: site.passFile}, site.clientTLS, c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeEmail(t, filepath.Join(site.dir, "a.eml"), map[string]string{"Subject": "Fax"},
+		part{contentType: "application/pdf", name: "a.pdf", body: pdfOf(t, "g4-fine-1p.tif"), encoding: "base64"})
+	site.deliver(t, filepath.Join(site.dir, "a.eml"))
+	if err := mb.Start(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	<-c.got
+	if err := mb.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMailboxConfigValidate(t *testing.T) {
+	bad := MailboxConfig{Name: "x", Address: "imap.example.org", Poll: 5e9, DoneMailbox: "inbox", Lines: []Line{{Called: "x"}}}
+	err := bad.Validate()
+	for _, want := range []string{"address: want host:port", "username: required", "password_file: required", "poll: at least 10s", `done_mailbox: "inbox" is already mailbox`, "lines[0]"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in %v", want, err)
+		}
+	}
+}
