@@ -801,6 +801,15 @@ got=$(seqsend "$WORK/seq-start.hl7")
 log "sequence numbers: mllp_send's link start got MSA-4 -1, then 2 after message 1 (resent: a duplicate) and after kill -9; a gap was stored and counted"
 stop_pid "$FERRY_PID" TERM
 
+# 18. A fax mailbox on a real IMAP server (mailbox.sh, its own Dovecot, exchange and gateway, ~5 s):
+#     an e-mailed fax delivered by curl reaches the exchange and its message moves to ferry-done; a
+#     notice without a fax moves to ferry-failed with ferry's note.
+mkdir -p "$WORK/mailbox"
+WORK=$WORK/mailbox bash "$here/mailbox.sh" || {
+  tail -15 "$WORK/mailbox/ferry.log" 2>/dev/null
+  die "fax mailbox: see above"
+}
+
 grep -q "CI-MRN-\|Tester\|Harbour" "$WORK/ferry.log" "$WORK/ferry2.log" "$WORK/ferry3.log" "$WORK/ferry4.log" "$WORK/ferry5.log" "$WORK/ferry6.log" "$WORK/ferry7.log" "$WORK/ferry8.log" "$WORK/ferry9.log" "$WORK/ferry10.log" "$WORK/ferry11.log" && die "ferry log contains PHI (MRN/name/address)"
 log "ferry log has no PHI"
 log "PASS"

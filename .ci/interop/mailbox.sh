@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# mailbox.sh: a fax mailbox on a real IMAP server. Debian's Dovecot (its own configuration, run from
+# this folder, IMAPS with the suite's test CA, a passwd-file user) holds the mailbox; curl (an
+# independent IMAP client) delivers into it an e-mailed fax written by Python's email package and a
+# "fax failed" notice; `ferry run` with sources.mailboxes reads it over TLS and delivers the fax to the
+# stand-in exchange. Then: the fax's DocumentReference is at the exchange, INBOX is empty, ferry-done
+# holds the fax's message and ferry-failed the notice with ferry's note beside it (doveadm counts
+# them); `ferry status` shows the mailbox; the password never reaches ferry's log.
+set -euo pipefail
+SUITE=mailbox
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+WORK=${WORK:-$(mktemp -d /tmp/ferry-mailbox.XXXXXX)}
+trap 'stop_dovecot; cleanup' EXIT
+root=$(cd "$here/../.." && pwd)
+
+command -v dovecot >/dev/null || PATH=$PATH:/usr/sbin
+command -v dovecot >/dev/null || die "dovecot not installed (Debian dovecot-imapd)"
+
+start_exchange "$WORK/ex"
+
+# Dovecot, run by root as its package expects, delivering as the unprivileged "nobody".
+D=$WORK/dovecot
+IMAPS=$(freeport)
+PASSWORD="ci-fax-$RANDOM$RANDOM"
+mkdir -p "$D/run" "$D/state" "$D/home"
+chown nobody: "$D/home"
+printf 'fax:{PLAIN}%s\n' "$PASSWORD" >"$D/users"
+cat >"$D/dovecot.conf" <<EOF
+base_dir = $D/run
+state_dir = $D/state
+log_path = $D/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = required
+ssl_cert = <$PKI/server.pem
+ssl_key = <$PKI/server.key
+ssl_min_protocol = TLSv1.2
+disable_plaintext_auth = yes
+first_valid_uid = 1
+mail_location = maildir:~/Maildir
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u $D/users
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=$D/home/%u
+}
+service imap-login {
+  inet_listener imap {
+    port = 0
+  }
+  inet_listener imaps {
+    port = $IMAPS
+    ssl = yes
+  }
+}
+service anvil {
+  chroot =
+}
+service imap-login {
+  chroot =
+}
+EOF
+stop_dovecot() { [ -f "$D/dovecot.conf" ] && dovecot -c "$D/dovecot.conf" stop >/dev/null 2>&1 || true; }
+dovecot -c "$D/dovecot.conf" || { cat "$D/dovecot.log" 2>/dev/null; die "dovecot did not start"; }
+wait_port 127.0.0.1 "$IMAPS" 20 || { cat "$D/dovecot.log"; die "dovecot not listening on $IMAPS"; }
+log "dovecot $(dovecot --version | cut -d' ' -f1) on 127.0.0.1:$IMAPS (IMAPS, the suite's test CA)"
+
+imap_put() { # imap_put FILE: deliver FILE into INBOX with curl's IMAP APPEND
+  curl -sS --ssl-reqd --cacert "$PKI/ca.pem" -u "fax:$PASSWORD" -T "$1" "imaps://127.0.0.1:$IMAPS/INBOX" ||
+    die "curl could not deliver $1 into the mailbox"
+}
+count() { doveadm -c "$D/dovecot.conf" -f flow mailbox status -u fax messages "$1" 2>/dev/null | grep -o 'messages=[0-9]*' | cut -d= -f2; }
+
+# The e-mailed fax and a notice without one.
+python3 - "$root/testdata/fax/g4-fine-1p.tif" "$WORK/fax.eml" "$WORK/notice.eml" <<'PY'
+import sys
+from email.message import EmailMessage
+m = EmailMessage()
+m["From"] = "Fax Service <noreply@fax.example.com>"
+m["To"] = "FAX=+15550100199@fax.example.org"
+m["Subject"] = "New fax from +1 555-010-0777 - 1 page"
+m["Date"] = "Wed, 25 Nov 2026 16:00:00 +0000"
+m["Message-ID"] = "<ci-mailbox-1@fax.example.com>"
+m.set_content("You have received a fax.\nCaller ID: 555-0177\n")
+m.add_attachment(open(sys.argv[1], "rb").read(), maintype="image", subtype="tiff", filename="fax.tif")
+open(sys.argv[2], "wb").write(bytes(m))
+n = EmailMessage()
+n["From"] = "Fax Service <noreply@fax.example.com>"
+n["Subject"] = "Fax delivery failed"
+n.set_content("A fax from 555-0177 could not be received.\n")
+open(sys.argv[3], "wb").write(bytes(n))
+PY
+imap_put "$WORK/fax.eml"
+imap_put "$WORK/notice.eml"
+[ "$(count INBOX)" = 2 ] || die "the mailbox does not hold the two messages delivered (INBOX: $(count INBOX))"
+
+MLLP=$(freeport)
+STATUS=$(freeport)
+printf '%s\n' "$PASSWORD" >"$WORK/imap.pass"
+chmod 600 "$WORK/imap.pass"
+write_config "$WORK/ferry.yaml" "$WORK/data" "$MLLP" "$STATUS" "$EX_URL" "  mailboxes:
+    - name: efax
+      address: 127.0.0.1:$IMAPS
+      username: fax
+      password_file: $WORK/imap.pass
+      poll: 10s
+      lines: [{called: '+1 555 010 0199', doctype: lab}]
+      tls: {ca_file: $PKI/ca.pem}"
+printf 'fax:\n  source_id: 1.3.6.1.4.1.21367.2026.7\n' >>"$WORK/ferry.yaml" # the MHD sourceId of the clinic's faxes
+"$FERRY" config check "$WORK/ferry.yaml" >/dev/null || die "config with a mailbox refused: $("$FERRY" config check "$WORK/ferry.yaml" 2>&1)"
+start_ferry "$WORK/ferry.yaml" "$WORK/ferry.log" "$MLLP"
+
+for ((i = 0; i < 60; i++)); do
+  [ "$(count ferry-done)" = 1 ] && [ "$(count INBOX)" = 0 ] && break
+  sleep 1
+done
+[ "$(count INBOX)" = 0 ] || die "ferry left $(count INBOX) message(s) in INBOX: $(tail -5 "$WORK/ferry.log")"
+[ "$(count ferry-done)" = 1 ] || die "ferry-done holds $(count ferry-done), want the fax's message"
+[ "$(count ferry-failed)" = 2 ] || die "ferry-failed holds $(count ferry-failed), want the notice and ferry's note"
+wait_total "DocumentReference?type=http://loinc.org|11502-2" 2 60 || die "the mailbox's fax (its PDF rendition and its TIFF) did not reach the exchange as a lab report"
+fhir_get "DocumentReference?type=http://loinc.org|11502-2" | grep -q '555-0177' || die "the DocumentReference does not carry the caller id the message gave"
+"$FERRY" status --config "$WORK/ferry.yaml" | grep -q 'mailbox efax: *INBOX on 127.0.0.1:[0-9]*: 1 taken, 1 failed' ||
+  die "ferry status does not show the mailbox: $("$FERRY" status --config "$WORK/ferry.yaml")"
+grep -q "$PASSWORD" "$WORK/ferry.log" && die "the IMAP password is in ferry's log"
+stop_pid "$FERRY_PID" TERM
+log "fax mailbox on Dovecot: the e-mailed fax (curl APPEND) reached the exchange as a lab report and moved to ferry-done; the notice moved to ferry-failed with a note; status shows it; no password in the log"
+log "PASS"
