@@ -5,7 +5,8 @@
 # "fax failed" notice; `ferry run` with sources.mailboxes reads it over TLS and delivers the fax to the
 # stand-in exchange. Then: the fax's DocumentReference is at the exchange, INBOX is empty, ferry-done
 # holds the fax's message and ferry-failed the notice with ferry's note beside it (doveadm counts
-# them); `ferry status` shows the mailbox; the password never reaches ferry's log.
+# them); `ferry status` shows the mailbox and `ferry doctor` logs in to it; the password never reaches
+# ferry's log.
 set -euo pipefail
 SUITE=mailbox
 here=$(cd "$(dirname "$0")" && pwd)
@@ -124,7 +125,10 @@ wait_total "DocumentReference?type=http://loinc.org|11502-2" 2 60 || die "the ma
 fhir_get "DocumentReference?type=http://loinc.org|11502-2" | grep -q '555-0177' || die "the DocumentReference does not carry the caller id the message gave"
 "$FERRY" status --config "$WORK/ferry.yaml" | grep -q 'mailbox efax: *INBOX on 127.0.0.1:[0-9]*: 1 taken, 1 failed' ||
   die "ferry status does not show the mailbox: $("$FERRY" status --config "$WORK/ferry.yaml")"
+doctor=$("$FERRY" doctor --config "$WORK/ferry.yaml" 2>&1 || true) # other checks may warn here
+grep -q 'logged in as fax over TLS; INBOX holds 0 message(s)' <<<"$doctor" ||
+  die "ferry doctor does not check the mailbox: $(grep -i mailbox <<<"$doctor")"
 grep -q "$PASSWORD" "$WORK/ferry.log" && die "the IMAP password is in ferry's log"
 stop_pid "$FERRY_PID" TERM
-log "fax mailbox on Dovecot: the e-mailed fax (curl APPEND) reached the exchange as a lab report and moved to ferry-done; the notice moved to ferry-failed with a note; status shows it; no password in the log"
+log "fax mailbox on Dovecot: the e-mailed fax (curl APPEND) reached the exchange as a lab report and moved to ferry-done; the notice moved to ferry-failed with a note; status shows it, doctor logs in; no password in the log"
 log "PASS"

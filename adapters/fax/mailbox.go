@@ -142,6 +142,9 @@ type Mailbox struct {
 	stopMu sync.Mutex
 	done   bool
 
+	// stopping ends a poll after the message in hand (Shutdown).
+	stopping atomic.Bool
+
 	polls, taken, failed atomic.Int64
 	stMu                 sync.Mutex
 	lastPoll             time.Time
@@ -213,8 +216,10 @@ func (m *Mailbox) Start(context.Context, adapters.Host) error {
 	return nil
 }
 
-// Shutdown stops polling and waits for the poll in progress: its fax in
-// hand is finished (stored or not) before the session is closed.
+// Shutdown stops polling and waits for the poll in progress, which ends
+// after the message in hand (its faxes stored and the message moved, or
+// not, for the next start); when ctx ends first, that message's store is
+// cancelled too.
 func (m *Mailbox) Shutdown(ctx context.Context) error {
 	m.stopMu.Lock()
 	if m.done {
@@ -223,6 +228,7 @@ func (m *Mailbox) Shutdown(ctx context.Context) error {
 	}
 	m.done = true
 	m.stopMu.Unlock()
+	m.stopping.Store(true)
 	if m.sched != nil {
 		if m.own {
 			_ = m.sched.Shutdown()
@@ -301,7 +307,7 @@ func (m *Mailbox) Poll(ctx context.Context) (err error) {
 		uids = uids[:DefaultMailboxBatch]
 	}
 	for _, uid := range uids {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || m.stopping.Load() {
 			return nil
 		}
 		if err := m.take(ctx, c, sel.UIDValidity, uid); err != nil {
@@ -437,4 +443,27 @@ func appendNote(c *imapclient.Client, box, note string) error {
 	}
 	_, err := cmd.Wait()
 	return err
+}
+
+// Check logs in and looks into the mailbox without changing anything
+// (EXAMINE): how many messages wait there. For `ferry doctor`.
+func (m *Mailbox) Check(ctx context.Context) (waiting uint32, err error) {
+	c, err := m.dial()
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	password, err := readPassword(m.cfg.PasswordFile)
+	if err != nil {
+		return 0, err
+	}
+	if err := c.Login(m.cfg.Username, password).Wait(); err != nil {
+		return 0, fmt.Errorf("login as %s: %w", m.cfg.Username, err)
+	}
+	sel, err := c.Select(m.cfg.Mailbox, &imap.SelectOptions{ReadOnly: true}).Wait()
+	if err != nil {
+		return 0, fmt.Errorf("examine %s: %w", m.cfg.Mailbox, err)
+	}
+	_ = c.Logout().Wait()
+	return sel.NumMessages, nil
 }

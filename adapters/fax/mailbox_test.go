@@ -202,8 +202,14 @@ func TestMailbox(t *testing.T) {
 	}
 
 	// A wrong password and an unknown CA: nothing read, the reason told.
-	os.WriteFile(site.passFile, []byte("wrong\n"), 0o600)
 	site.deliver(t, filepath.Join(site.dir, "a.eml"))
+	if n, err := mb.Check(t.Context()); err != nil || n != 1 {
+		t.Errorf("Check (ferry doctor): %d, %v; want the 1 message waiting", n, err)
+	}
+	os.WriteFile(site.passFile, []byte("wrong\n"), 0o600)
+	if _, err := mb.Check(t.Context()); err == nil || !strings.Contains(err.Error(), "login as fax") {
+		t.Errorf("Check with a wrong password: %v", err)
+	}
 	if err := mb.Poll(t.Context()); err == nil || !strings.Contains(err.Error(), "login as fax") {
 		t.Errorf("wrong password: %v", err)
 	}

@@ -23,6 +23,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/fax"
 	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/config/configproxy"
@@ -112,6 +114,7 @@ func Doctor(ctx context.Context, cfg *config.Config, opts DoctorOptions) []Check
 	out = append(out, CheckCertificates(cfg, opts)...)
 	out = append(out, CheckProxy(cfg)...)
 	out = append(out, CheckExchange(ctx, cfg, opts)...)
+	out = append(out, CheckMailboxes(ctx, cfg)...)
 	out = append(out, CheckFolders(cfg, opts)...)
 	out = append(out, CheckLog(cfg, runtime.GOOS))
 	out = append(out, CheckDisk(cfg, opts)...)
@@ -126,6 +129,35 @@ func Doctor(ctx context.Context, cfg *config.Config, opts DoctorOptions) []Check
 	out = append(out, CheckEncryption(cfg)...)
 	out = append(out, CheckHoldPolicy(cfg)...)
 	out = append(out, CheckBackup(cfg, time.Now())...)
+	return out
+}
+
+// CheckMailboxes logs in to each fax mailbox (read-only) and says how
+// many messages wait there; it warns about a password file others may
+// read.
+func CheckMailboxes(ctx context.Context, cfg *config.Config) []Check {
+	var out []Check
+	for i, mb := range cfg.Sources.Mailboxes {
+		c := Check{Area: "mailbox", Name: fmt.Sprintf("sources.mailboxes[%d] %s (%s)", i, mb.Name, mb.Address)}
+		tc, err := mb.TLS.LoadTLSConfig()
+		if err == nil {
+			var m *fax.Mailbox
+			if m, err = fax.NewMailbox(adapters.Settings{}, mb.MailboxConfig, tc, adapters.ConsumerFunc(func(context.Context, adapters.Raw) error { return nil }), nil); err == nil {
+				var n uint32
+				if n, err = m.Check(ctx); err == nil {
+					c.Detail = fmt.Sprintf("logged in as %s over TLS; %s holds %d message(s) to read", mb.Username, m.Config().Mailbox, n)
+				}
+			}
+		}
+		if err != nil {
+			c.Level, c.Detail = Fail, err.Error()
+		}
+		out = append(out, c)
+		if fi, err := os.Stat(mb.PasswordFile); err == nil && runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
+			out = append(out, Check{Area: "mailbox", Name: mb.PasswordFile, Level: Warn,
+				Detail: fmt.Sprintf("the IMAP password file is mode %04o: others may read it; chmod 600 it (owned by the ferry account)", fi.Mode().Perm())})
+		}
+	}
 	return out
 }
 
