@@ -142,6 +142,9 @@ type Mailbox struct {
 	stopMu sync.Mutex
 	done   bool
 
+	// warned is the poll error last logged, at warnedAt (guarded by mu).
+	warned   string
+	warnedAt time.Time
 	// stopping ends a poll after the message in hand (Shutdown).
 	stopping atomic.Bool
 
@@ -273,8 +276,15 @@ func (m *Mailbox) Poll(ctx context.Context) (err error) {
 			m.lastErr = err.Error()
 		}
 		m.stMu.Unlock()
-		if err != nil && ctx.Err() == nil {
+		switch {
+		case err == nil && m.warned != "":
+			m.log.Info("fax mailbox read again", "mailbox", m.cfg.Name)
+			m.warned = ""
+		case err != nil && ctx.Err() == nil && (err.Error() != m.warned || time.Since(m.warnedAt) >= 15*time.Minute):
+			// A server down for a night logs when it fails, when the
+			// reason changes and every 15 minutes, not at every poll.
 			m.log.Warn("fax mailbox poll failed; trying again at the next poll", "mailbox", m.cfg.Name, "err", err, "poll", m.cfg.Poll)
+			m.warned, m.warnedAt = err.Error(), time.Now()
 		}
 	}()
 	c, err := m.dial()
