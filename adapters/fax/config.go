@@ -196,15 +196,23 @@ func (c *Config) Validate() error {
 	if _, err := compilePatterns(c.Patterns); err != nil {
 		errs = append(errs, err)
 	}
-	if c.TimeZone != "" {
-		if _, err := time.LoadLocation(c.TimeZone); err != nil {
+	errs = append(errs, zoneAndLines(c.TimeZone, c.Lines)...)
+	return errors.Join(errs...)
+}
+
+// zoneAndLines checks the settings a fax inbox and a fax mailbox share:
+// the time zone of the times without one, and the fax lines.
+func zoneAndLines(tz string, lines []Line) []error {
+	var errs []error
+	if tz != "" {
+		if _, err := time.LoadLocation(tz); err != nil {
 			errs = append(errs, fmt.Errorf("time_zone: %w", err))
 		}
 	}
-	for i, l := range c.Lines {
+	for i, l := range lines {
 		errs = append(errs, l.validate(i)...)
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 func compilePatterns(ps []string) ([]*regexp.Regexp, error) {

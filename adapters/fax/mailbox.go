@@ -103,14 +103,7 @@ func (c MailboxConfig) Validate() error {
 		}
 		names[strings.ToUpper(m.name)] = m.field
 	}
-	if c.TimeZone != "" {
-		if _, err := time.LoadLocation(c.TimeZone); err != nil {
-			errs = append(errs, fmt.Errorf("time_zone: %w", err))
-		}
-	}
-	for i, l := range c.Lines {
-		errs = append(errs, l.validate(i)...)
-	}
+	errs = append(errs, zoneAndLines(c.TimeZone, c.Lines)...)
 	return errors.Join(errs...)
 }
 
