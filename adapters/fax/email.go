@@ -28,7 +28,7 @@ import (
 // MaxEmailBytes bounds an e-mailed fax (.eml) read into memory: its
 // attachments are decoded whole. Fax-to-e-mail services send a few MB; a
 // larger message is refused (the file goes to failed/ with the reason).
-const MaxEmailBytes = 64 << 20
+const MaxEmailBytes = 32 << 20
 
 // maxEmailParts bounds the MIME parts read from one message, nested ones
 // included.
@@ -45,6 +45,7 @@ type emailFax struct {
 	date     time.Time
 	id       string // Message-ID, without angle brackets
 	skipped  int    // attachments that are neither PDF nor TIFF (logos, signatures)
+	sizeHint int64  // the decoded size of the message, for the first image's buffer
 	maxParts bool   // the part bound was reached
 }
 
@@ -57,13 +58,33 @@ func isEmail(in adapters.Raw) bool {
 	return strings.EqualFold(filepath.Ext(name), ".eml")
 }
 
+// ioErrReader remembers the first read error other than io.EOF, which
+// the MIME parsers would report as a malformed message.
+type ioErrReader struct {
+	r   *io.LimitedReader
+	err error
+}
+
+func (e *ioErrReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
+
 // readEmail parses an e-mail message and collects its fax images.
-func readEmail(r io.Reader) (*emailFax, error) {
+func readEmail(r io.Reader) (*emailFax, error) { return readEmailSized(r, 0) }
+
+// readEmailSized is readEmail for a message of about size bytes (0:
+// unknown): the first image's buffer is sized for the message's base64
+// once, so that decoding a 20 MB fax does not copy it as it grows.
+func readEmailSized(r io.Reader, size int64) (*emailFax, error) {
 	msg, err := mail.ReadMessage(bufio.NewReader(r))
 	if err != nil {
 		return nil, fmt.Errorf("not an e-mail message (RFC 5322): %w", err)
 	}
-	e := &emailFax{fields: map[string]string{}}
+	e := &emailFax{fields: map[string]string{}, sizeHint: size * 3 / 4}
 	dec := new(mime.WordDecoder)
 	if s, err := dec.DecodeHeader(msg.Header.Get("Subject")); err == nil {
 		e.subject = s
@@ -119,10 +140,20 @@ func (e *emailFax) walk(h header, body io.Reader, depth int, parts *int) error {
 			}
 		}
 	}
-	data, err := io.ReadAll(decodeTransfer(h.Get("Content-Transfer-Encoding"), body))
-	if err != nil {
+	var buf bytes.Buffer
+	// Only a part that may be the fax is sized: a logo must not take the
+	// fax's buffer.
+	switch media {
+	case "application/pdf", "image/tiff", "image/tif", "application/octet-stream":
+		if e.sizeHint > 0 {
+			buf.Grow(int(min(e.sizeHint, MaxEmailBytes)))
+			e.sizeHint = 0
+		}
+	}
+	if _, err := buf.ReadFrom(decodeTransfer(h.Get("Content-Transfer-Encoding"), body)); err != nil {
 		return fmt.Errorf("e-mail part %s: %w", media, err)
 	}
+	data := buf.Bytes()
 	switch {
 	case bytes.HasPrefix(data, []byte("%PDF-")) || tiffpdf.IsTIFF(data):
 		e.docs = append(e.docs, data)
@@ -246,18 +277,24 @@ func emailInputs(in adapters.Raw) ([]adapters.Raw, *emailFax, error) {
 	default:
 		return nil, nil, queue.Permanent(fmt.Errorf("fax e-mail %s: no content", in.Name))
 	}
-	if in.Size > MaxEmailBytes {
-		return nil, nil, queue.Permanent(fmt.Errorf("fax e-mail %s: %d bytes, more than the %d an e-mailed fax may have; save its attachment into the inbox instead", in.Name, in.Size, MaxEmailBytes))
+	size := max(in.Size, int64(len(in.Body)))
+	tooBig := func() error {
+		return queue.Permanent(fmt.Errorf("fax e-mail %s: more than the %d bytes an e-mailed fax may have; save its attachment into the inbox instead", in.Name, MaxEmailBytes))
 	}
-	raw, err := io.ReadAll(io.LimitReader(r, MaxEmailBytes+1))
-	if err != nil {
-		return nil, nil, fmt.Errorf("fax e-mail %s: %w", in.Name, err)
+	if size > MaxEmailBytes {
+		return nil, nil, tooBig()
 	}
-	if len(raw) > MaxEmailBytes {
-		return nil, nil, queue.Permanent(fmt.Errorf("fax e-mail %s: more than the %d bytes an e-mailed fax may have; save its attachment into the inbox instead", in.Name, MaxEmailBytes))
-	}
-	e, err := readEmail(bytes.NewReader(raw))
-	if err != nil {
+	// The message is parsed as it is read, so that only its decoded
+	// images are held, not the message beside them.
+	src := &ioErrReader{r: &io.LimitedReader{R: r, N: MaxEmailBytes + 1}}
+	e, err := readEmailSized(src, size)
+	switch {
+	case src.r.N <= 0:
+		return nil, nil, tooBig()
+	case src.err != nil:
+		// The file could not be read: not the message's fault.
+		return nil, nil, fmt.Errorf("fax e-mail %s: %w", in.Name, src.err)
+	case err != nil:
 		return nil, nil, queue.Permanent(fmt.Errorf("fax e-mail %s: %w", in.Name, err))
 	}
 	if len(e.docs) == 0 {

@@ -342,24 +342,21 @@ func (m *Mailbox) take(ctx context.Context, c *imapclient.Client, validity uint3
 	if size := msgs[0].RFC822Size; size > MaxEmailBytes {
 		perm = queue.Permanent(fmt.Errorf("%s: %d bytes, more than the %d an e-mailed fax may have", name, size, MaxEmailBytes))
 	} else {
-		section := &imap.FetchItemBodySection{Peek: true}
-		msgs, err = c.Fetch(set, &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{section}}).Collect()
-		if err != nil {
-			return fmt.Errorf("%s: fetch: %w", name, err)
-		}
-		if len(msgs) == 0 {
-			return nil
-		}
-		body := msgs[0].FindBodySection(section)
-		in := adapters.Raw{
-			Source: m.id, Format: Format, Name: name, Body: body, Size: int64(len(body)), Received: time.Now(),
-			Meta: map[string]string{MetaMailbox: m.cfg.Name},
-		}
-		if err := m.src.consumeEmail(ctx, in); err != nil {
-			if !queue.IsPermanent(err) {
-				return fmt.Errorf("%s: not stored: %w", name, err)
-			}
+		ins, e, found, err := m.fetch(c, set, name, msgs[0].RFC822Size)
+		switch {
+		case err != nil && !queue.IsPermanent(err):
+			return err
+		case err != nil:
 			perm = err
+		case !found:
+			return nil // expunged meanwhile
+		default:
+			if err := m.src.passEmail(ctx, ins, e); err != nil {
+				if !queue.IsPermanent(err) {
+					return fmt.Errorf("%s: not stored: %w", name, err)
+				}
+				perm = err
+			}
 		}
 	}
 	to := m.cfg.DoneMailbox
@@ -385,6 +382,46 @@ func (m *Mailbox) take(ctx context.Context, c *imapclient.Client, validity uint3
 		m.taken.Add(1)
 	}
 	return nil
+}
+
+// fetch reads a message's faxes as the server sends it: the message is
+// parsed as it streams in (only its decoded images are held), and the
+// FETCH is complete before anything is stored. found is false when the
+// message is gone.
+func (m *Mailbox) fetch(c *imapclient.Client, set imap.UIDSet, name string, size int64) (ins []adapters.Raw, e *emailFax, found bool, err error) {
+	section := &imap.FetchItemBodySection{Peek: true}
+	cmd := c.Fetch(set, &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{section}})
+	defer func() {
+		if cerr := cmd.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("%s: fetch: %w", name, cerr)
+		}
+	}()
+	msg := cmd.Next()
+	if msg == nil {
+		return nil, nil, false, nil
+	}
+	for {
+		item := msg.Next()
+		if item == nil {
+			return nil, nil, false, nil
+		}
+		body, ok := item.(imapclient.FetchItemDataBodySection)
+		if !ok || body.Literal == nil {
+			continue
+		}
+		in := adapters.Raw{
+			Source: m.id, Format: Format, Name: name, Size: size, Received: time.Now(),
+			Meta: map[string]string{MetaMailbox: m.cfg.Name},
+			Open: func() (io.ReadCloser, error) { return io.NopCloser(body.Literal), nil },
+		}
+		ins, e, err = emailInputs(in)
+		// What the parser left of the literal (an epilogue) is read, so
+		// that the FETCH can complete.
+		_, _ = io.Copy(io.Discard, body.Literal)
+		for msg.Next() != nil {
+		}
+		return ins, e, true, err
+	}
 }
 
 // MetaMailbox names, in Raw.Meta, the fax mailbox a fax came from.

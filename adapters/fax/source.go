@@ -114,6 +114,11 @@ func (s *Source) consumeEmail(ctx context.Context, in adapters.Raw) error {
 	if err != nil {
 		return err
 	}
+	return s.passEmail(ctx, ins, e)
+}
+
+// passEmail hands on the faxes emailInputs found in an e-mail.
+func (s *Source) passEmail(ctx context.Context, ins []adapters.Raw, e *emailFax) error {
 	if e.maxParts {
 		s.log.Warn("fax e-mail has more MIME parts than are read; the rest are ignored", "inbox", s.cfg.Name, "max_parts", maxEmailParts)
 	}
