@@ -262,6 +262,9 @@ func (m *Mailbox) Config() MailboxConfig { return m.cfg }
 func (m *Mailbox) Poll(ctx context.Context) (err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.stopping.Load() {
+		return nil // a scheduled run that started as Shutdown removed it
+	}
 	defer func() {
 		m.stMu.Lock()
 		m.lastErr = ""
