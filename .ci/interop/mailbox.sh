@@ -6,7 +6,8 @@
 # stand-in exchange. Then: the fax's DocumentReference is at the exchange, INBOX is empty, ferry-done
 # holds the fax's message and ferry-failed the notice with ferry's note beside it (doveadm counts
 # them); `ferry status` shows the mailbox and `ferry doctor` logs in to it; the password never reaches
-# ferry's log.
+# ferry's log. Then 24 more fax e-mails are read while the gateway is killed with SIGKILL 6 times: every
+# message ends in ferry-done and each fax is at the exchange exactly once.
 set -euo pipefail
 SUITE=mailbox
 here=$(cd "$(dirname "$0")" && pwd)
@@ -130,5 +131,53 @@ grep -q 'logged in as fax over TLS; INBOX holds 0 message(s)' <<<"$doctor" ||
   die "ferry doctor does not check the mailbox: $(grep -i mailbox <<<"$doctor")"
 grep -q "$PASSWORD" "$WORK/ferry.log" && die "the IMAP password is in ferry's log"
 stop_pid "$FERRY_PID" TERM
+
+# kill -9 while the mailbox is read: 24 more fax e-mails (distinct 400 KB PDFs), the gateway killed
+# 6 times, each time just after a message has moved, and started again; then every message is in
+# ferry-done and each fax is at the exchange exactly once.
+before=$(fhir_total "DocumentReference")
+python3 - "$WORK/many" <<'PY'
+import os, sys
+from email.message import EmailMessage
+os.makedirs(sys.argv[1], exist_ok=True)
+for i in range(24):
+    m = EmailMessage()
+    m["Subject"] = "Fax from 555-010-%04d" % (2000 + i)
+    m["Date"] = "Thu, 26 Nov 2026 09:%02d:00 +0000" % i
+    m["Message-ID"] = "<ci-crash-%d@fax.example.com>" % i
+    m.set_content("Caller ID: 555-02%02d\n" % i)
+    pdf = b"%PDF-1.4\n" + os.urandom(400 * 1024) + b"\n%%EOF\n"
+    m.add_attachment(pdf, maintype="application", subtype="pdf", filename="fax%d.pdf" % i)
+    open(os.path.join(sys.argv[1], "%02d.eml" % i), "wb").write(bytes(m))
+PY
+for f in "$WORK"/many/*.eml; do imap_put "$f"; done
+[ "$(count INBOX)" = 24 ] || die "crash: INBOX holds $(count INBOX), want the 24 messages delivered"
+for k in 1 2 3 4 5 6; do
+  last=$(count ferry-done)
+  "$FERRY" run --config "$WORK/ferry.yaml" >>"$WORK/ferry-crash.log" 2>&1 &
+  FERRY_PID=$!
+  PIDS+=("$FERRY_PID")
+  # aimed: SIGKILL as soon as a message has moved (the next one is then being read or stored),
+  # after a random extra 0-90 ms, within 5 s
+  for ((j = 0; j < 250; j++)); do
+    [ "$(count ferry-done)" != "$last" ] && break
+    sleep 0.02
+  done
+  sleep "0.0$((RANDOM % 10))"
+  kill -9 "$FERRY_PID" 2>/dev/null || true
+  wait "$FERRY_PID" 2>/dev/null || true
+  printf '%s kill -9 #%d: INBOX %s, ferry-done %s\n' "$(date +%T.%N)" "$k" "$(count INBOX)" "$(count ferry-done)" >>"$WORK/kills.log"
+done
+start_ferry "$WORK/ferry.yaml" "$WORK/ferry-crash.log" "$MLLP"
+for ((i = 0; i < 60; i++)); do
+  [ "$(count INBOX)" = 0 ] && break
+  sleep 1
+done
+[ "$(count INBOX)" = 0 ] || die "crash: $(count INBOX) message(s) left in INBOX after the kills"
+[ "$(count ferry-done)" = 25 ] || die "crash: ferry-done holds $(count ferry-done), want 25"
+[ "$(count ferry-failed)" = 2 ] || die "crash: ferry-failed holds $(count ferry-failed), want the 2 from before"
+wait_total "DocumentReference" $((before + 24)) 90 || die "crash: the exchange does not hold each of the 24 faxes exactly once ($(fhir_total DocumentReference), want $((before + 24)))"
+stop_pid "$FERRY_PID" TERM
+log "kill -9 while reading the mailbox: $(tr '\n' ';' <"$WORK/kills.log"); then all 24 in ferry-done and each fax once at the exchange"
 log "fax mailbox on Dovecot: the e-mailed fax (curl APPEND) reached the exchange as a lab report and moved to ferry-done; the notice moved to ferry-failed with a note; status shows it, doctor logs in; no password in the log"
 log "PASS"
