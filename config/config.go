@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -126,6 +127,25 @@ type Sources struct {
 type Mailbox struct {
 	fax.MailboxConfig `yaml:",inline"`
 	TLS               configtls.ClientConfig `yaml:"tls"`
+}
+
+// Resolved returns the mailbox's settings with what they take from the
+// rest of the configuration: the HTTP client its OAuth 2.0 token requests
+// go out with (through proxy, verifying the endpoint against oauth2.ca_file
+// or the system's roots).
+func (m Mailbox) Resolved(proxy configproxy.Config) (fax.MailboxConfig, error) {
+	c := m.MailboxConfig
+	if c.OAuth2 == nil {
+		return c, nil
+	}
+	tc, err := configtls.ClientConfig{CAFile: c.OAuth2.CAFile}.LoadTLSConfig()
+	if err != nil {
+		return c, fmt.Errorf("oauth2: %w", err)
+	}
+	tr := &http.Transport{TLSClientConfig: tc}
+	proxy.Apply(tr)
+	c.HTTP = &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	return c, nil
 }
 
 // MLLP is one HL7 v2 listener. ReadTimeout is an inactivity limit inside a

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -50,8 +51,15 @@ type MailboxConfig struct {
 	Username string `yaml:"username"`
 	// PasswordFile holds the password (its first line), read at each
 	// poll, so that a changed password needs no restart. It should be
-	// readable by the service account only.
+	// readable by the service account only. Give it or OAuth2.
 	PasswordFile string `yaml:"password_file"`
+	// OAuth2 logs in with SASL XOAUTH2 and an access token from the
+	// OAuth 2.0 client credentials grant, as Microsoft 365 (which turned
+	// password logins off) and Google Workspace ask of a service.
+	OAuth2 *OAuth2Config `yaml:"oauth2"`
+	// HTTP is the client the token endpoint is asked with (the gateway's,
+	// with its proxy); nil means a default client.
+	HTTP *http.Client `yaml:"-"`
 	// Mailbox is the folder the faxes arrive in (default INBOX).
 	Mailbox string `yaml:"mailbox"`
 	// DoneMailbox and FailedMailbox are created when missing.
@@ -90,8 +98,13 @@ func (c MailboxConfig) Validate() error {
 	if c.Username == "" {
 		errs = append(errs, errors.New("username: required"))
 	}
-	if c.PasswordFile == "" {
-		errs = append(errs, errors.New("password_file: required (a file holding the password, readable by the service account only)"))
+	switch {
+	case c.PasswordFile == "" && c.OAuth2 == nil:
+		errs = append(errs, errors.New("password_file: required (a file holding the password, readable by the service account only), or oauth2"))
+	case c.PasswordFile != "" && c.OAuth2 != nil:
+		errs = append(errs, errors.New("oauth2: give password_file or oauth2, not both"))
+	case c.OAuth2 != nil:
+		errs = append(errs, c.OAuth2.validate()...)
 	}
 	if c.Poll < 10*time.Second {
 		errs = append(errs, fmt.Errorf("poll: at least 10s, got %s", c.Poll))
@@ -138,6 +151,10 @@ type Mailbox struct {
 	// warned is the poll error last logged, at warnedAt (guarded by mu).
 	warned   string
 	warnedAt time.Time
+	// tok is the OAuth 2.0 access token and when it is to be renewed.
+	tokMu  sync.Mutex
+	tok    string
+	tokExp time.Time
 	// stopping ends a poll after the message in hand (Shutdown).
 	stopping atomic.Bool
 
@@ -288,12 +305,8 @@ func (m *Mailbox) Poll(ctx context.Context) (err error) {
 		return err
 	}
 	defer c.Close()
-	password, err := readPassword(m.cfg.PasswordFile)
-	if err != nil {
-		return err
-	}
-	if err := c.Login(m.cfg.Username, password).Wait(); err != nil {
-		return fmt.Errorf("fax mailbox %s: login as %s: %w", m.cfg.Name, m.cfg.Username, err)
+	if err := m.login(ctx, c); err != nil {
+		return fmt.Errorf("fax mailbox %s: %w", m.cfg.Name, err)
 	}
 	for _, box := range []string{m.cfg.DoneMailbox, m.cfg.FailedMailbox} {
 		if err := ensureMailbox(c, box); err != nil {
@@ -496,12 +509,8 @@ func (m *Mailbox) Check(ctx context.Context) (waiting uint32, err error) {
 		return 0, err
 	}
 	defer c.Close()
-	password, err := readPassword(m.cfg.PasswordFile)
-	if err != nil {
+	if err := m.login(ctx, c); err != nil {
 		return 0, err
-	}
-	if err := c.Login(m.cfg.Username, password).Wait(); err != nil {
-		return 0, fmt.Errorf("login as %s: %w", m.cfg.Username, err)
 	}
 	sel, err := c.Select(m.cfg.Mailbox, &imap.SelectOptions{ReadOnly: true}).Wait()
 	if err != nil {

@@ -290,7 +290,11 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("sources.mailboxes %s: tls: %w", mb.Name, err)
 		}
-		src, err := fax.NewMailbox(g.settings(id), mb.MailboxConfig, tc, in, g.sched)
+		mc, err := mb.Resolved(cfg.Proxy)
+		if err != nil {
+			return nil, fmt.Errorf("sources.mailboxes %s: %w", mb.Name, err)
+		}
+		src, err := fax.NewMailbox(g.settings(id), mc, tc, in, g.sched)
 		if err != nil {
 			return nil, fmt.Errorf("sources.mailboxes %s: %w", mb.Name, err)
 		}

@@ -140,12 +140,20 @@ func CheckMailboxes(ctx context.Context, cfg *config.Config) []Check {
 	for i, mb := range cfg.Sources.Mailboxes {
 		c := Check{Area: "mailbox", Name: fmt.Sprintf("sources.mailboxes[%d] %s (%s)", i, mb.Name, mb.Address)}
 		tc, err := mb.TLS.LoadTLSConfig()
+		var mc fax.MailboxConfig
+		if err == nil {
+			mc, err = mb.Resolved(cfg.Proxy)
+		}
 		if err == nil {
 			var m *fax.Mailbox
-			if m, err = fax.NewMailbox(adapters.Settings{}, mb.MailboxConfig, tc, adapters.ConsumerFunc(func(context.Context, adapters.Raw) error { return nil }), nil); err == nil {
+			if m, err = fax.NewMailbox(adapters.Settings{}, mc, tc, adapters.ConsumerFunc(func(context.Context, adapters.Raw) error { return nil }), nil); err == nil {
 				var n uint32
 				if n, err = m.Check(ctx); err == nil {
-					c.Detail = fmt.Sprintf("logged in as %s over TLS; %s holds %d message(s) to read", mb.Username, m.Config().Mailbox, n)
+					how := "over TLS"
+					if mb.OAuth2 != nil {
+						how = "over TLS with an OAuth 2.0 token"
+					}
+					c.Detail = fmt.Sprintf("logged in as %s %s; %s holds %d message(s) to read", mb.Username, how, m.Config().Mailbox, n)
 				}
 			}
 		}
@@ -153,9 +161,13 @@ func CheckMailboxes(ctx context.Context, cfg *config.Config) []Check {
 			c.Level, c.Detail = Fail, err.Error()
 		}
 		out = append(out, c)
-		if fi, err := os.Stat(mb.PasswordFile); err == nil && runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
-			out = append(out, Check{Area: "mailbox", Name: mb.PasswordFile, Level: Warn,
-				Detail: fmt.Sprintf("the IMAP password file is mode %04o: others may read it; chmod 600 it (owned by the ferry account)", fi.Mode().Perm())})
+		secret := mb.PasswordFile
+		if mb.OAuth2 != nil {
+			secret = mb.OAuth2.ClientSecretFile
+		}
+		if fi, err := os.Stat(secret); err == nil && runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
+			out = append(out, Check{Area: "mailbox", Name: secret, Level: Warn,
+				Detail: fmt.Sprintf("the mailbox's secret file is mode %04o: others may read it; chmod 600 it (owned by the ferry account)", fi.Mode().Perm())})
 		}
 	}
 	return out

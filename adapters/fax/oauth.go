@@ -1,0 +1,144 @@
+package fax
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2/imapclient"
+)
+
+// OAuth2Config is how a fax mailbox gets the access token it logs in
+// with: the OAuth 2.0 client credentials grant (RFC 6749 §4.4) at
+// TokenURL, for an application registered with the mail provider (for
+// Microsoft 365: an Entra ID app with the IMAP.AccessAsApp permission, the
+// scope https://outlook.office365.com/.default, and the mailbox granted
+// to its service principal).
+type OAuth2Config struct {
+	TokenURL string `yaml:"token_url"`
+	ClientID string `yaml:"client_id"`
+	// ClientSecretFile holds the client secret (its first line), read at
+	// each token request; readable by the service account only.
+	ClientSecretFile string   `yaml:"client_secret_file"`
+	Scopes           []string `yaml:"scopes"`
+	// CAFile, when set, holds the PEM certificates that may sign the token
+	// endpoint's chain (a private CA); empty means the system's roots.
+	CAFile string `yaml:"ca_file"`
+}
+
+func (o *OAuth2Config) validate() []error {
+	var errs []error
+	if u, err := url.Parse(o.TokenURL); err != nil || u.Scheme != "https" || u.Host == "" {
+		errs = append(errs, fmt.Errorf("oauth2.token_url: want an https:// URL, got %q", o.TokenURL))
+	}
+	if o.ClientID == "" {
+		errs = append(errs, errors.New("oauth2.client_id: required"))
+	}
+	if o.ClientSecretFile == "" {
+		errs = append(errs, errors.New("oauth2.client_secret_file: required (a file holding the client secret)"))
+	}
+	return errs
+}
+
+// login authenticates c: LOGIN with the password file, or AUTHENTICATE
+// XOAUTH2 with an access token (asked for anew when the server refuses
+// the one held).
+func (m *Mailbox) login(ctx context.Context, c *imapclient.Client) error {
+	if m.cfg.OAuth2 == nil {
+		password, err := readPassword(m.cfg.PasswordFile)
+		if err != nil {
+			return err
+		}
+		if err := c.Login(m.cfg.Username, password).Wait(); err != nil {
+			return fmt.Errorf("login as %s: %w", m.cfg.Username, err)
+		}
+		return nil
+	}
+	tok, err := m.token(ctx)
+	if err != nil {
+		return err
+	}
+	if err := c.Authenticate(xoauth2{user: m.cfg.Username, token: tok}); err != nil {
+		m.tokMu.Lock()
+		m.tok = "" // refused: the next login asks for a new one
+		m.tokMu.Unlock()
+		return fmt.Errorf("login as %s with an OAuth 2.0 token (XOAUTH2): %w", m.cfg.Username, err)
+	}
+	return nil
+}
+
+// token returns the access token held, or asks the token endpoint for one
+// when there is none or it ends within a minute.
+func (m *Mailbox) token(ctx context.Context) (string, error) {
+	m.tokMu.Lock()
+	defer m.tokMu.Unlock()
+	if m.tok != "" && time.Until(m.tokExp) > time.Minute {
+		return m.tok, nil
+	}
+	o := m.cfg.OAuth2
+	secret, err := readPassword(o.ClientSecretFile)
+	if err != nil {
+		return "", fmt.Errorf("oauth2.client_secret_file: %w", err)
+	}
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {o.ClientID}, "client_secret": {secret}}
+	if len(o.Scopes) > 0 {
+		form.Set("scope", strings.Join(o.Scopes, " "))
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.TokenURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", fmt.Errorf("oauth2 token: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	client := m.cfg.HTTP
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("oauth2 token from %s: %w", o.TokenURL, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var t struct {
+		AccessToken string `json:"access_token"`
+		ExpiresIn   int64  `json:"expires_in"`
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	_ = json.Unmarshal(body, &t)
+	if resp.StatusCode != http.StatusOK || t.AccessToken == "" {
+		// The error and its description name no secret (RFC 6749 §5.2).
+		return "", fmt.Errorf("oauth2 token from %s: %s %s %s", o.TokenURL, resp.Status, t.Error, firstLine(t.Description))
+	}
+	if t.ExpiresIn <= 0 {
+		t.ExpiresIn = 3600
+	}
+	m.tok, m.tokExp = t.AccessToken, time.Now().Add(time.Duration(t.ExpiresIn)*time.Second)
+	return m.tok, nil
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return strings.TrimSpace(line)
+}
+
+// xoauth2 is the SASL XOAUTH2 mechanism (Google's and Microsoft's): the
+// user and the bearer token in one initial response.
+type xoauth2 struct{ user, token string }
+
+func (x xoauth2) Start() (string, []byte, error) {
+	return "XOAUTH2", []byte("user=" + x.user + "\x01auth=Bearer " + x.token + "\x01\x01"), nil
+}
+
+// Next answers the server's error challenge (a JSON status) with an
+// empty response, after which the server fails the AUTHENTICATE.
+func (x xoauth2) Next([]byte) ([]byte, error) { return []byte{}, nil }
