@@ -21,6 +21,16 @@ command -v dovecot >/dev/null || die "dovecot not installed (Debian dovecot-imap
 
 start_exchange "$WORK/ex"
 
+# The OAuth 2.0 stand-in (Entra ID's part for Microsoft 365): client credentials over HTTPS, and
+# introspection for Dovecot's oauth2 passdb.
+printf 'ci-client-secret-%s\n' "$RANDOM$RANDOM" >"$WORK/client.secret"
+chmod 600 "$WORK/client.secret"
+python3 "$here/oauth-standin.py" "$PKI/server.pem" "$PKI/server.key" ferry-ci "$WORK/client.secret" \
+  https://outlook.office365.com/.default fax "$WORK/oauth.ports" &
+PIDS+=($!)
+for ((i = 0; i < 50; i++)); do [ -s "$WORK/oauth.ports" ] && break; sleep 0.1; done
+read -r TOKEN_PORT INTRO_PORT <"$WORK/oauth.ports" || die "the OAuth stand-in did not start"
+
 # Dovecot, run by root as its package expects, delivering as the unprivileged "nobody".
 D=$WORK/dovecot
 IMAPS=$(freeport)
@@ -41,6 +51,12 @@ ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = yes
 first_valid_uid = 1
 mail_location = maildir:~/Maildir
+auth_mechanisms = plain xoauth2
+passdb {
+  driver = oauth2
+  mechanisms = xoauth2
+  args = $D/oauth2.conf.ext
+}
 passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%u $D/users
@@ -64,6 +80,13 @@ service anvil {
 service imap-login {
   chroot =
 }
+EOF
+cat >"$D/oauth2.conf.ext" <<EOF
+introspection_mode = post
+introspection_url = http://127.0.0.1:$INTRO_PORT/introspect
+username_attribute = username
+active_attribute = active
+active_value = true
 EOF
 stop_dovecot() { [ -f "$D/dovecot.conf" ] && dovecot -c "$D/dovecot.conf" stop >/dev/null 2>&1 || true; }
 dovecot -c "$D/dovecot.conf" || { cat "$D/dovecot.log" 2>/dev/null; die "dovecot did not start"; }
@@ -179,5 +202,28 @@ done
 wait_total "DocumentReference" $((before + 24)) 90 || die "crash: the exchange does not hold each of the 24 faxes exactly once ($(fhir_total DocumentReference), want $((before + 24)))"
 stop_pid "$FERRY_PID" TERM
 log "kill -9 while reading the mailbox: $(tr '\n' ';' <"$WORK/kills.log"); then all 24 in ferry-done and each fax once at the exchange"
+# The same mailbox with OAuth 2.0, as Microsoft 365 asks: ferry takes a token from the stand-in's
+# token endpoint (client credentials, HTTPS with the test CA) and logs in with SASL XOAUTH2; Dovecot
+# checks the token by introspection. One more fax is read and moved; doctor logs in the same way.
+imap_put "$WORK/many/00.eml"
+sed -e '/^      password_file:/d' \
+  -e "s|^      username: fax\$|      username: fax\n      oauth2: {token_url: 'https://127.0.0.1:$TOKEN_PORT/tenant/oauth2/v2.0/token', client_id: ferry-ci, client_secret_file: $WORK/client.secret, scopes: ['https://outlook.office365.com/.default'], ca_file: $PKI/ca.pem}|" \
+  "$WORK/ferry.yaml" >"$WORK/ferry-oauth.yaml"
+grep -q 'oauth2: {token_url' "$WORK/ferry-oauth.yaml" && ! grep -q password_file "$WORK/ferry-oauth.yaml" ||
+  die "oauth: the config was not written: $(cat "$WORK/ferry-oauth.yaml")"
+"$FERRY" config check "$WORK/ferry-oauth.yaml" >/dev/null || die "oauth: config refused: $("$FERRY" config check "$WORK/ferry-oauth.yaml" 2>&1)"
+start_ferry "$WORK/ferry-oauth.yaml" "$WORK/ferry-oauth.log" "$MLLP"
+for ((i = 0; i < 60; i++)); do
+  [ "$(count INBOX)" = 0 ] && break
+  sleep 1
+done
+[ "$(count INBOX)" = 0 ] || die "oauth: the message was not read: $(grep -i 'mailbox' "$WORK/ferry-oauth.log" | tail -3)"
+[ "$(count ferry-done)" = 26 ] || die "oauth: ferry-done holds $(count ferry-done), want 26"
+grep -q 'Login: user=<fax>, method=XOAUTH2' "$D/dovecot.log" || die "oauth: dovecot's log shows no XOAUTH2 login"
+doctor=$("$FERRY" doctor --config "$WORK/ferry-oauth.yaml" 2>&1 || true)
+grep -q 'logged in as fax over TLS with an OAuth 2.0 token' <<<"$doctor" || die "oauth: ferry doctor: $(grep -i mailbox <<<"$doctor")"
+grep -q "$(head -1 "$WORK/client.secret")" "$WORK/ferry-oauth.log" && die "oauth: the client secret is in ferry's log"
+stop_pid "$FERRY_PID" TERM
+log "oauth2: ferry took a token from the token endpoint (client credentials) and logged in with XOAUTH2 (Dovecot introspecting it); the fax was read and moved; doctor logged in the same way"
 log "fax mailbox on Dovecot: the e-mailed fax (curl APPEND) reached the exchange as a lab report and moved to ferry-done; the notice moved to ferry-failed with a note; status shows it, doctor logs in; no password in the log"
 log "PASS"
