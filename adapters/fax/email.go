@@ -80,7 +80,15 @@ func readEmail(r io.Reader) (*emailFax, error) { return readEmailSized(r, 0) }
 // unknown): the first image's buffer is sized for the message's base64
 // once, so that decoding a 20 MB fax does not copy it as it grows.
 func readEmailSized(r io.Reader, size int64) (*emailFax, error) {
-	msg, err := mail.ReadMessage(bufio.NewReader(r))
+	br := bufio.NewReader(r)
+	if head, _ := br.Peek(5); string(head) == "From " {
+		// An mbox separator line ("From sender date"), as some mail
+		// tools write before the message: not a header.
+		if _, err := br.ReadString('\n'); err != nil {
+			return nil, fmt.Errorf("not an e-mail message (RFC 5322): %w", err)
+		}
+	}
+	msg, err := mail.ReadMessage(br)
 	if err != nil {
 		return nil, fmt.Errorf("not an e-mail message (RFC 5322): %w", err)
 	}

@@ -211,3 +211,24 @@ func FuzzReadEmail(f *testing.F) {
 		e.apply(&fx, time.UTC)
 	})
 }
+
+// TestEmailMboxFromLine: a message saved with an mbox "From " line before
+// its headers (as some mail tools write it) is read all the same.
+func TestEmailMboxFromLine(t *testing.T) {
+	var b bytes.Buffer
+	b.WriteString("From noreply@fax.example.com Wed Nov 25 16:00:00 2026\r\n")
+	b.WriteString("Subject: Fax from 555-010-0142\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+	b.WriteString(base64.StdEncoding.EncodeToString(pdfOf(t, "g4-fine-1p.tif")) + "\r\n")
+	e, err := readEmail(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(e.docs) != 1 {
+		t.Fatalf("%d docs, want the PDF", len(e.docs))
+	}
+	var f faxfhir.Fax
+	e.apply(&f, time.UTC)
+	if f.CallerNumber != "555-010-0142" {
+		t.Errorf("fax %+v", f)
+	}
+}
