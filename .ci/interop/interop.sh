@@ -797,7 +797,7 @@ got=$(seqsend "$WORK/seq-start.hl7")
 [ "$got" = "AA 2" ] || die "sequence: link start after kill -9 got '$got', want AA with MSA-4 2"
 [ "$(seqsend "$WORK/seq-5.hl7")" = "AA 6" ] || die "sequence: a gap (5 after 1) not stored with MSA-4 6"
 [ "$(metric "$S11" 'ferry_mllp_sequence_anomalies_total{source="ci",kind="gap"}')" = 1 ] || die "sequence: the gap was not counted"
-"$FERRY" status --config "$WORK/ferry11.yaml" | grep -q 'SEQLAB|NORTHCLINIC|FERRY|HIE expects 6' || die "sequence: ferry status does not show the stream: $("$FERRY" status --config "$WORK/ferry11.yaml")"
+grep -q 'SEQLAB|NORTHCLINIC|FERRY|HIE expects 6' <<<"$("$FERRY" status --config "$WORK/ferry11.yaml")" || die "sequence: ferry status does not show the stream: $("$FERRY" status --config "$WORK/ferry11.yaml")"
 log "sequence numbers: mllp_send's link start got MSA-4 -1, then 2 after message 1 (resent: a duplicate) and after kill -9; a gap was stored and counted"
 stop_pid "$FERRY_PID" TERM
 

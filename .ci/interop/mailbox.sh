@@ -13,6 +13,13 @@ SUITE=mailbox
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 WORK=${WORK:-$(mktemp -d /tmp/ferry-mailbox.XXXXXX)}
+D=""
+stop_dovecot() {
+  [ -n "$D" ] || return 0
+  [ -f "$D/dovecot.conf" ] && dovecot -c "$D/dovecot.conf" stop >/dev/null 2>&1
+  [ -f "$D/dovecot.log" ] && cp "$D/dovecot.log" "$WORK/dovecot.log" 2>/dev/null
+  rm -rf "$D"
+}
 trap 'stop_dovecot; cleanup' EXIT
 root=$(cd "$here/../.." && pwd)
 
@@ -32,7 +39,10 @@ for ((i = 0; i < 50; i++)); do [ -s "$WORK/oauth.ports" ] && break; sleep 0.1; d
 read -r TOKEN_PORT INTRO_PORT <"$WORK/oauth.ports" || die "the OAuth stand-in did not start"
 
 # Dovecot, run by root as its package expects, delivering as the unprivileged "nobody".
-D=$WORK/dovecot
+# Its processes run as the dovecot and nobody accounts, which cannot enter the suite's own folder
+# (mktemp, mode 0700): its files lie in a folder of their own, removed at the end.
+D=$(mktemp -d /tmp/ferry-dovecot.XXXXXX)
+chmod 755 "$D"
 IMAPS=$(freeport)
 PASSWORD="ci-fax-$RANDOM$RANDOM"
 mkdir -p "$D/run" "$D/state" "$D/home"
@@ -88,7 +98,6 @@ username_attribute = username
 active_attribute = active
 active_value = true
 EOF
-stop_dovecot() { [ -f "$D/dovecot.conf" ] && dovecot -c "$D/dovecot.conf" stop >/dev/null 2>&1 || true; }
 dovecot -c "$D/dovecot.conf" || { cat "$D/dovecot.log" 2>/dev/null; die "dovecot did not start"; }
 wait_port 127.0.0.1 "$IMAPS" 20 || { cat "$D/dovecot.log"; die "dovecot not listening on $IMAPS"; }
 log "dovecot $(dovecot --version | cut -d' ' -f1) on 127.0.0.1:$IMAPS (IMAPS, the suite's test CA)"
@@ -146,8 +155,9 @@ done
 [ "$(count ferry-done)" = 1 ] || die "ferry-done holds $(count ferry-done), want the fax's message"
 [ "$(count ferry-failed)" = 2 ] || die "ferry-failed holds $(count ferry-failed), want the notice and ferry's note"
 wait_total "DocumentReference?type=http://loinc.org|11502-2" 2 60 || die "the mailbox's fax (its PDF rendition and its TIFF) did not reach the exchange as a lab report"
-fhir_get "DocumentReference?type=http://loinc.org|11502-2" | grep -q '555-0177' || die "the DocumentReference does not carry the caller id the message gave"
-"$FERRY" status --config "$WORK/ferry.yaml" | grep -q 'mailbox efax: *INBOX on 127.0.0.1:[0-9]*: 1 taken, 1 failed' ||
+grep -q '555-0177' <<<"$(fhir_get "DocumentReference?type=http://loinc.org|11502-2")" || die "the DocumentReference does not carry the caller id the message gave"
+# (grep reads the whole output: `status | grep -q` would end status early, a failure under pipefail)
+grep -q 'mailbox efax: *INBOX on 127.0.0.1:[0-9]*: 1 taken, 1 failed' <<<"$("$FERRY" status --config "$WORK/ferry.yaml")" ||
   die "ferry status does not show the mailbox: $("$FERRY" status --config "$WORK/ferry.yaml")"
 doctor=$("$FERRY" doctor --config "$WORK/ferry.yaml" 2>&1 || true) # other checks may warn here
 grep -q 'logged in as fax over TLS; INBOX holds 0 message(s)' <<<"$doctor" ||
