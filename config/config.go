@@ -257,14 +257,20 @@ type Folder struct {
 // own to it, for faxfhir.Converter.WithFolderSourceIDs.
 func (c *Config) FolderSourceIDs() map[string]string {
 	var m map[string]string
-	for _, f := range c.Sources.Folders {
-		if f.SourceID == "" {
-			continue
+	add := func(name, id string) {
+		if id == "" {
+			return
 		}
 		if m == nil {
 			m = map[string]string{}
 		}
-		m[f.Name] = f.SourceID
+		m[name] = id
+	}
+	for _, f := range c.Sources.Folders {
+		add(f.Name, f.SourceID)
+	}
+	for _, mb := range c.Sources.Mailboxes {
+		add(mb.Name, mb.SourceID) // a mailbox's faxes carry its name as their folder
 	}
 	return m
 }

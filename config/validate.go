@@ -160,7 +160,7 @@ func (c *Config) problems() []Problem {
 			}
 		}
 		if f.SourceID != "" {
-			if _, ok := faxfhir.SourceOID(f.SourceID); !ok {
+			if !validSourceID(f.SourceID) {
 				add(p+".source_id", "%q is not an OID (digits and dots, at most 64 characters, bare or urn:oid:)", f.SourceID)
 			}
 		}
@@ -192,7 +192,14 @@ func (c *Config) problems() []Problem {
 		if m.TLS.CertFile != "" {
 			add(p+".tls.cert_file", "an IMAP server takes a password, not a client certificate; leave cert_file and key_file out")
 		}
-		faxes++
+		switch {
+		case m.SourceID == "":
+			faxes++
+		case !validSourceID(m.SourceID):
+			add(p+".source_id", "%q is not an OID (digits and dots, at most 64 characters, bare or urn:oid:)", m.SourceID)
+		default:
+			ownSource++
+		}
 	}
 	switch {
 	case faxes > 0:
@@ -477,4 +484,10 @@ func pathAtLine(root *yaml.Node, line int) string {
 		return ""
 	}
 	return walk(root, "")
+}
+
+// validSourceID reports whether id can be an IHE MHD sourceId (an OID).
+func validSourceID(id string) bool {
+	_, ok := faxfhir.SourceOID(id)
+	return ok
 }

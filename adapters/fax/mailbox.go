@@ -20,6 +20,7 @@ import (
 	"github.com/go-co-op/gocron/v2"
 
 	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/queue"
 )
 
@@ -69,6 +70,10 @@ type MailboxConfig struct {
 	// TimeZone and Lines are as for a fax inbox (Config).
 	TimeZone string `yaml:"time_zone"`
 	Lines    []Line `yaml:"lines"`
+	// SourceID is the IHE MHD sourceId (an OID) of this mailbox's faxes,
+	// when the fax service is a source system apart from the clinic's
+	// other faxes (as a fax inbox's source_id); empty means fax.source_id.
+	SourceID string `yaml:"source_id"`
 }
 
 func (c MailboxConfig) withDefaults() MailboxConfig {
@@ -427,7 +432,9 @@ func (m *Mailbox) fetch(c *imapclient.Client, set imap.UIDSet, name string, size
 		}
 		in := adapters.Raw{
 			Source: m.id, Format: Format, Name: name, Size: size, Received: time.Now(),
-			Meta: map[string]string{MetaMailbox: m.cfg.Name},
+			// The mailbox's name stands as the folder's: a source_id of
+			// its own is looked up by it (faxfhir.WithFolderSourceIDs).
+			Meta: map[string]string{MetaMailbox: m.cfg.Name, folder.MetaFolder: m.cfg.Name},
 			Open: func() (io.ReadCloser, error) { return io.NopCloser(body.Literal), nil },
 		}
 		ins, e, err = emailInputs(in)

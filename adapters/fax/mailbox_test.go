@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"io"
 	"log"
@@ -262,5 +263,33 @@ func TestMailboxConfigValidate(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in %v", want, err)
 		}
+	}
+}
+
+// TestMailboxSourceID: a mailbox's own source_id is its faxes' MHD
+// sourceId, as a fax inbox's is (the mailbox's name stands as the
+// folder's).
+func TestMailboxSourceID(t *testing.T) {
+	site := startIMAP(t)
+	c := newCollector(t)
+	conv, err := c.conv.WithFolderSourceIDs(map[string]string{"efax": "1.3.6.1.4.1.21367.2026.99"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.conv = conv
+	mb, err := NewMailbox(adapters.Settings{}, MailboxConfig{Name: "efax", Address: site.addr, Username: "fax", PasswordFile: site.passFile, SourceID: "1.3.6.1.4.1.21367.2026.99"}, site.clientTLS, c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeEmail(t, filepath.Join(site.dir, "a.eml"), map[string]string{"Subject": "Fax"},
+		part{contentType: "application/pdf", name: "a.pdf", body: pdfOf(t, "g4-fine-1p.tif"), encoding: "base64"})
+	site.deliver(t, filepath.Join(site.dir, "a.eml"))
+	if err := mb.Poll(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	g := <-c.got
+	b, _ := json.Marshal(g.bundle)
+	if !bytes.Contains(b, []byte("urn:oid:1.3.6.1.4.1.21367.2026.99")) {
+		t.Errorf("the SubmissionSet does not carry the mailbox's sourceId")
 	}
 }
