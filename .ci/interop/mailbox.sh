@@ -32,8 +32,12 @@ start_exchange "$WORK/ex"
 # introspection for Dovecot's oauth2 passdb.
 printf 'ci-client-secret-%s\n' "$RANDOM$RANDOM" >"$WORK/client.secret"
 chmod 600 "$WORK/client.secret"
+# A Google-style service account: an RSA key made by OpenSSL, in the JSON key file Google hands out.
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/sa.key" 2>/dev/null
+openssl pkey -in "$WORK/sa.key" -pubout -out "$WORK/sa.pub"
+SA_EMAIL=ferry-fax@ci-project.iam.gserviceaccount.com
 python3 "$here/oauth-standin.py" "$PKI/server.pem" "$PKI/server.key" ferry-ci "$WORK/client.secret" \
-  https://outlook.office365.com/.default fax "$WORK/oauth.ports" &
+  https://outlook.office365.com/.default fax "$WORK/oauth.ports" "$WORK/sa.pub" "$SA_EMAIL" https://mail.google.com/ &
 PIDS+=($!)
 for ((i = 0; i < 50; i++)); do [ -s "$WORK/oauth.ports" ] && break; sleep 0.1; done
 read -r TOKEN_PORT INTRO_PORT <"$WORK/oauth.ports" || die "the OAuth stand-in did not start"
@@ -235,5 +239,29 @@ grep -q 'logged in as fax over TLS with an OAuth 2.0 token' <<<"$doctor" || die 
 grep -q "$(head -1 "$WORK/client.secret")" "$WORK/ferry-oauth.log" && die "oauth: the client secret is in ferry's log"
 stop_pid "$FERRY_PID" TERM
 log "oauth2: ferry took a token from the token endpoint (client credentials) and logged in with XOAUTH2 (Dovecot introspecting it); the fax was read and moved; doctor logged in the same way"
+
+# And as a Google Workspace service account: ferry signs a JWT (RS256) for user fax with the key file's
+# key; the stand-in verifies it with OpenSSL and the account's public key before it gives a token.
+python3 - "$WORK/sa.key" "$SA_EMAIL" "https://127.0.0.1:$TOKEN_PORT/token" "$WORK/sa.json" <<'PY'
+import json, sys
+key, email, uri, out = sys.argv[1:5]
+json.dump({"type": "service_account", "client_email": email, "private_key_id": "ci1",
+           "private_key": open(key).read(), "token_uri": uri}, open(out, "w"))
+PY
+chmod 600 "$WORK/sa.json"
+imap_put "$WORK/many/01.eml"
+sed -e "s|^      oauth2: {token_url: .*|      oauth2: {grant: jwt_bearer, service_account_file: $WORK/sa.json, scopes: ['https://mail.google.com/'], ca_file: $PKI/ca.pem}|" \
+  "$WORK/ferry-oauth.yaml" >"$WORK/ferry-sa.yaml"
+grep -q 'grant: jwt_bearer' "$WORK/ferry-sa.yaml" || die "service account: the config was not written"
+start_ferry "$WORK/ferry-sa.yaml" "$WORK/ferry-sa.log" "$MLLP"
+for ((i = 0; i < 60; i++)); do
+  [ "$(count INBOX)" = 0 ] && break
+  sleep 1
+done
+[ "$(count INBOX)" = 0 ] || die "service account: the message was not read: $(grep -i 'mailbox' "$WORK/ferry-sa.log" | tail -3)"
+[ "$(count ferry-done)" = 27 ] || die "service account: ferry-done holds $(count ferry-done), want 27"
+grep -q 'PRIVATE KEY' "$WORK/ferry-sa.log" && die "service account: the key is in ferry's log"
+stop_pid "$FERRY_PID" TERM
+log "oauth2 jwt_bearer: ferry signed a JWT as the service account, the stand-in verified it with OpenSSL, and the XOAUTH2 login read one more fax"
 log "fax mailbox on Dovecot: the e-mailed fax (curl APPEND) reached the exchange as a lab report and moved to ferry-done; the notice moved to ferry-failed with a note; status shows it, doctor logs in; no password in the log"
 log "PASS"

@@ -2,16 +2,22 @@ package fax
 
 import (
 	"context"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 )
 
 // OAuth2Config is how a fax mailbox gets the access token it logs in
@@ -21,6 +27,11 @@ import (
 // scope https://outlook.office365.com/.default, and the mailbox granted
 // to its service principal).
 type OAuth2Config struct {
+	// Grant is client_credentials (the default: Microsoft 365) or
+	// jwt_bearer (RFC 7523 §2.1: a Google Workspace service account with
+	// domain-wide delegation, which signs a JWT for the mailbox's user
+	// with ServiceAccountFile's key).
+	Grant    string `yaml:"grant"`
 	TokenURL string `yaml:"token_url"`
 	ClientID string `yaml:"client_id"`
 	// ClientSecretFile holds the client secret (its first line), read at
@@ -30,18 +41,42 @@ type OAuth2Config struct {
 	// CAFile, when set, holds the PEM certificates that may sign the token
 	// endpoint's chain (a private CA); empty means the system's roots.
 	CAFile string `yaml:"ca_file"`
+	// ServiceAccountFile is a Google service account's JSON key (its
+	// client_email, private_key_id, private_key and token_uri), for the
+	// jwt_bearer grant; token_url defaults to its token_uri.
+	ServiceAccountFile string `yaml:"service_account_file"`
 }
+
+// OAuth 2.0 grants a fax mailbox can use (OAuth2Config.Grant).
+const (
+	GrantClientCredentials = "client_credentials"
+	GrantJWTBearer         = "jwt_bearer"
+)
 
 func (o *OAuth2Config) validate() []error {
 	var errs []error
-	if u, err := url.Parse(o.TokenURL); err != nil || u.Scheme != "https" || u.Host == "" {
-		errs = append(errs, fmt.Errorf("oauth2.token_url: want an https:// URL, got %q", o.TokenURL))
+	if o.TokenURL != "" || o.Grant != GrantJWTBearer {
+		if u, err := url.Parse(o.TokenURL); err != nil || u.Scheme != "https" || u.Host == "" {
+			errs = append(errs, fmt.Errorf("oauth2.token_url: want an https:// URL, got %q", o.TokenURL))
+		}
 	}
-	if o.ClientID == "" {
-		errs = append(errs, errors.New("oauth2.client_id: required"))
-	}
-	if o.ClientSecretFile == "" {
-		errs = append(errs, errors.New("oauth2.client_secret_file: required (a file holding the client secret)"))
+	switch o.Grant {
+	case "", GrantClientCredentials:
+		if o.ClientID == "" {
+			errs = append(errs, errors.New("oauth2.client_id: required"))
+		}
+		if o.ClientSecretFile == "" {
+			errs = append(errs, errors.New("oauth2.client_secret_file: required (a file holding the client secret)"))
+		}
+	case GrantJWTBearer:
+		if o.ServiceAccountFile == "" {
+			errs = append(errs, errors.New("oauth2.service_account_file: required for the jwt_bearer grant (the service account's JSON key)"))
+		}
+		if o.ClientSecretFile != "" || o.ClientID != "" {
+			errs = append(errs, errors.New("oauth2.grant: jwt_bearer signs with service_account_file; leave client_id and client_secret_file out"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("oauth2.grant: want %s or %s, got %q", GrantClientCredentials, GrantJWTBearer, o.Grant))
 	}
 	return errs
 }
@@ -82,17 +117,34 @@ func (m *Mailbox) token(ctx context.Context) (string, error) {
 		return m.tok, nil
 	}
 	o := m.cfg.OAuth2
-	secret, err := readPassword(o.ClientSecretFile)
-	if err != nil {
-		return "", fmt.Errorf("oauth2.client_secret_file: %w", err)
-	}
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {o.ClientID}, "client_secret": {secret}}
-	if len(o.Scopes) > 0 {
-		form.Set("scope", strings.Join(o.Scopes, " "))
+	tokenURL := o.TokenURL
+	var form url.Values
+	if o.Grant == GrantJWTBearer {
+		sa, err := readServiceAccount(o.ServiceAccountFile)
+		if err != nil {
+			return "", err
+		}
+		if tokenURL == "" {
+			tokenURL = sa.TokenURI
+		}
+		assertion, err := sa.assertion(m.cfg.Username, tokenURL, o.Scopes, time.Now())
+		if err != nil {
+			return "", fmt.Errorf("oauth2.service_account_file: %w", err)
+		}
+		form = url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:jwt-bearer"}, "assertion": {assertion}}
+	} else {
+		secret, err := readPassword(o.ClientSecretFile)
+		if err != nil {
+			return "", fmt.Errorf("oauth2.client_secret_file: %w", err)
+		}
+		form = url.Values{"grant_type": {"client_credentials"}, "client_id": {o.ClientID}, "client_secret": {secret}}
+		if len(o.Scopes) > 0 {
+			form.Set("scope", strings.Join(o.Scopes, " "))
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.TokenURL, strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, tokenURL, strings.NewReader(form.Encode()))
 	if err != nil {
 		return "", fmt.Errorf("oauth2 token: %w", err)
 	}
@@ -104,7 +156,7 @@ func (m *Mailbox) token(ctx context.Context) (string, error) {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("oauth2 token from %s: %w", o.TokenURL, err)
+		return "", fmt.Errorf("oauth2 token from %s: %w", tokenURL, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -117,7 +169,7 @@ func (m *Mailbox) token(ctx context.Context) (string, error) {
 	_ = json.Unmarshal(body, &t)
 	if resp.StatusCode != http.StatusOK || t.AccessToken == "" {
 		// The error and its description name no secret (RFC 6749 §5.2).
-		return "", fmt.Errorf("oauth2 token from %s: %s %s %s", o.TokenURL, resp.Status, t.Error, firstLine(t.Description))
+		return "", fmt.Errorf("oauth2 token from %s: %s %s %s", tokenURL, resp.Status, t.Error, firstLine(t.Description))
 	}
 	if t.ExpiresIn <= 0 {
 		t.ExpiresIn = 3600
@@ -142,3 +194,69 @@ func (x xoauth2) Start() (string, []byte, error) {
 // Next answers the server's error challenge (a JSON status) with an
 // empty response, after which the server fails the AUTHENTICATE.
 func (x xoauth2) Next([]byte) ([]byte, error) { return []byte{}, nil }
+
+// serviceAccount is the part of a Google service account's JSON key the
+// jwt_bearer grant uses.
+type serviceAccount struct {
+	ClientEmail  string `json:"client_email"`
+	PrivateKeyID string `json:"private_key_id"`
+	PrivateKey   string `json:"private_key"`
+	TokenURI     string `json:"token_uri"`
+}
+
+func readServiceAccount(path string) (*serviceAccount, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("oauth2.service_account_file: %w", err)
+	}
+	var sa serviceAccount
+	if err := json.Unmarshal(b, &sa); err != nil {
+		// The JSON error may quote the key: only its place is told.
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return nil, fmt.Errorf("oauth2.service_account_file %s: not JSON (at byte %d)", path, se.Offset)
+		}
+		return nil, fmt.Errorf("oauth2.service_account_file %s: not a service account key", path)
+	}
+	if sa.ClientEmail == "" || sa.PrivateKey == "" {
+		return nil, fmt.Errorf("oauth2.service_account_file %s: no client_email or private_key", path)
+	}
+	return &sa, nil
+}
+
+// assertion is the JWT (RS256) the service account signs to act as user:
+// iss its client_email, sub the mailbox's user, aud the token endpoint,
+// scope the scopes, valid for an hour (Google's most).
+func (sa *serviceAccount) assertion(user, aud string, scopes []string, now time.Time) (string, error) {
+	block, _ := pem.Decode([]byte(sa.PrivateKey))
+	if block == nil {
+		return "", errors.New("private_key is not PEM")
+	}
+	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return "", fmt.Errorf("private_key: %w", err)
+	}
+	rsaKey, ok := key.(*rsa.PrivateKey)
+	if !ok {
+		return "", errors.New("private_key is not an RSA key")
+	}
+	opts := (&jose.SignerOptions{}).WithType("JWT")
+	if sa.PrivateKeyID != "" {
+		opts = opts.WithHeader("kid", sa.PrivateKeyID)
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: rsaKey}, opts)
+	if err != nil {
+		return "", err
+	}
+	claims := struct {
+		jwt.Claims
+		Scope string `json:"scope,omitempty"`
+	}{
+		Claims: jwt.Claims{
+			Issuer: sa.ClientEmail, Subject: user, Audience: jwt.Audience{aud},
+			IssuedAt: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(time.Hour)),
+		},
+		Scope: strings.Join(scopes, " "),
+	}
+	return jwt.Signed(signer).Claims(claims).Serialize()
+}

@@ -2,9 +2,12 @@ package fax
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log"
@@ -20,6 +23,8 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 	"github.com/emersion/go-sasl"
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/config/pki"
@@ -32,6 +37,11 @@ type tokenIssuer struct {
 	mu     sync.Mutex
 	issued map[string]bool
 	asked  int
+	// saKey, when set, is the public key of a Google-style service
+	// account whose signed JWTs (the jwt_bearer grant) it takes too.
+	saKey *rsa.PublicKey
+	// claims are those of the last JWT it took.
+	claims map[string]any
 }
 
 func (ti *tokenIssuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -40,6 +50,23 @@ func (ti *tokenIssuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ti.asked++
 	r.ParseForm()
 	w.Header().Set("Content-Type", "application/json")
+	if r.Form.Get("grant_type") == "urn:ietf:params:oauth:grant-type:jwt-bearer" && ti.saKey != nil {
+		tok, err := jwt.ParseSigned(r.Form.Get("assertion"), []jose.SignatureAlgorithm{jose.RS256})
+		var claims map[string]any
+		if err == nil {
+			err = tok.Claims(ti.saKey, &claims)
+		}
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprintf(w, `{"error":"invalid_grant","error_description":%q}`, err.Error())
+			return
+		}
+		ti.claims = claims
+		tokStr := fmt.Sprintf("tok-%d", ti.asked)
+		ti.issued[tokStr] = true
+		json.NewEncoder(w).Encode(map[string]any{"access_token": tokStr, "token_type": "Bearer", "expires_in": 3599})
+		return
+	}
 	if r.Form.Get("grant_type") != "client_credentials" || r.Form.Get("client_id") != "ferry" || r.Form.Get("client_secret") != "app-secret" {
 		w.WriteHeader(http.StatusUnauthorized)
 		fmt.Fprint(w, `{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided."}`)
@@ -186,6 +213,107 @@ func TestMailboxOAuth2(t *testing.T) {
 	for _, want := range []string{"oauth2.token_url: want an https:// URL", "oauth2.client_id: required", "oauth2.client_secret_file: required"} {
 		if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in %v", want, err)
+		}
+	}
+}
+
+// TestMailboxJWTBearer: a Google Workspace service account (domain-wide
+// delegation) signs a JWT for the mailbox's user (RFC 7523 §2.1); the
+// token endpoint verifies it with the account's public key, and the token
+// it gives logs in with XOAUTH2. token_url defaults to the key's
+// token_uri.
+func TestMailboxJWTBearer(t *testing.T) {
+	dir := t.TempDir()
+	paths, err := pki.WriteDemoSet(filepath.Join(dir, "pki"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := tls.LoadX509KeyPair(paths.ServerCert, paths.ServerKey)
+	pool := x509.NewCertPool()
+	ca, _ := os.ReadFile(paths.CA)
+	pool.AppendCertsFromPEM(ca)
+	saKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer := &tokenIssuer{issued: map[string]bool{}, saKey: &saKey.PublicKey}
+	tokSrv := httptest.NewUnstartedServer(issuer)
+	tokSrv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	tokSrv.StartTLS()
+	t.Cleanup(tokSrv.Close)
+	der, _ := x509.MarshalPKCS8PrivateKey(saKey)
+	keyJSON, _ := json.Marshal(map[string]string{
+		"type": "service_account", "client_email": "ferry-fax@clinic-project.iam.gserviceaccount.com",
+		"private_key_id": "k1", "private_key": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		"token_uri": tokSrv.URL + "/token",
+	})
+	keyFile := filepath.Join(dir, "sa.json")
+	os.WriteFile(keyFile, keyJSON, 0o600)
+
+	mem := imapmemserver.New()
+	u := imapmemserver.NewUser("fax", "s3cret")
+	u.Create("INBOX", nil)
+	mem.AddUser(u)
+	srv := imapserver.New(&imapserver.Options{
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return &xoauthSession{Session: mem.NewSession(), issuer: issuer}, nil, nil
+		},
+		Caps:   imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapSASLIR: {}, "AUTH=XOAUTH2": {}},
+		Logger: log.New(io.Discard, "", 0),
+	})
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+
+	cfg := MailboxConfig{Name: "gmail", Address: ln.Addr().String(), Username: "fax",
+		OAuth2: &OAuth2Config{Grant: GrantJWTBearer, ServiceAccountFile: keyFile, Scopes: []string{"https://mail.google.com/"}},
+		HTTP:   &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	mb, err := NewMailbox(adapters.Settings{}, cfg, &tls.Config{RootCAs: pool}, adapters.ConsumerFunc(func(context.Context, adapters.Raw) error { return nil }), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mb.Poll(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	c := issuer.claims
+	if c["iss"] != "ferry-fax@clinic-project.iam.gserviceaccount.com" || c["sub"] != "fax" || c["scope"] != "https://mail.google.com/" || c["aud"] != tokSrv.URL+"/token" {
+		t.Errorf("claims %v", c)
+	}
+	// A key from another account: the endpoint's refusal is told, not the key.
+	other, _ := rsa.GenerateKey(rand.Reader, 2048)
+	der, _ = x509.MarshalPKCS8PrivateKey(other)
+	bad := strings.Replace(string(keyJSON), "k1", "k2", 1)
+	var m map[string]string
+	json.Unmarshal([]byte(bad), &m)
+	m["private_key"] = string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	keyJSON, _ = json.Marshal(m)
+	os.WriteFile(keyFile, keyJSON, 0o600)
+	issuer.revoke()
+	mb.Poll(t.Context()) // the held token is refused and dropped
+	if err := mb.Poll(t.Context()); err == nil || !strings.Contains(err.Error(), "400 Bad Request invalid_grant") || strings.Contains(err.Error(), "PRIVATE KEY") {
+		t.Errorf("a key the endpoint does not know: %v", err)
+	}
+	os.WriteFile(keyFile, []byte(`{"private_key": "-----BEGIN PRIVATE KEY-----\nsecret`), 0o600)
+	if err := mb.Poll(t.Context()); err == nil || strings.Contains(err.Error(), "secret") || !strings.Contains(err.Error(), "not JSON") {
+		t.Errorf("a broken key file: %v", err)
+	}
+	for _, c := range []struct {
+		o    OAuth2Config
+		want string
+	}{
+		{OAuth2Config{Grant: GrantJWTBearer}, "oauth2.service_account_file: required"},
+		{OAuth2Config{Grant: GrantJWTBearer, ServiceAccountFile: "k", ClientID: "x"}, "leave client_id and client_secret_file out"},
+		{OAuth2Config{Grant: "password"}, "oauth2.grant: want client_credentials or jwt_bearer"},
+	} {
+		mc := MailboxConfig{Name: "x", Address: "h:993", Username: "u", OAuth2: &c.o}
+		if err := mc.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: missing %q in %v", c.o, c.want, err)
 		}
 	}
 }

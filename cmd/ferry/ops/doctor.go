@@ -162,8 +162,11 @@ func CheckMailboxes(ctx context.Context, cfg *config.Config) []Check {
 		}
 		out = append(out, c)
 		secret := mb.PasswordFile
-		if mb.OAuth2 != nil {
-			secret = mb.OAuth2.ClientSecretFile
+		if o := mb.OAuth2; o != nil {
+			secret = o.ClientSecretFile
+			if o.Grant == fax.GrantJWTBearer {
+				secret = o.ServiceAccountFile
+			}
 		}
 		if fi, err := os.Stat(secret); err == nil && runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
 			out = append(out, Check{Area: "mailbox", Name: secret, Level: Warn,
