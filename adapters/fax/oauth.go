@@ -2,8 +2,13 @@ package fax
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -41,6 +46,13 @@ type OAuth2Config struct {
 	// CAFile, when set, holds the PEM certificates that may sign the token
 	// endpoint's chain (a private CA); empty means the system's roots.
 	CAFile string `yaml:"ca_file"`
+	// ClientCertFile and ClientKeyFile, in place of ClientSecretFile,
+	// authenticate the client_credentials request with a certificate
+	// (RFC 7523 §2.2 client assertion, RS256, x5t the certificate's
+	// SHA-1 thumbprint), as Microsoft Entra ID takes and recommends over
+	// secrets; the certificate is the one uploaded to the app.
+	ClientCertFile string `yaml:"client_cert_file"`
+	ClientKeyFile  string `yaml:"client_key_file"`
 	// ServiceAccountFile is a Google service account's JSON key (its
 	// client_email, private_key_id, private_key and token_uri), for the
 	// jwt_bearer grant; token_url defaults to its token_uri.
@@ -65,8 +77,13 @@ func (o *OAuth2Config) validate() []error {
 		if o.ClientID == "" {
 			errs = append(errs, errors.New("oauth2.client_id: required"))
 		}
-		if o.ClientSecretFile == "" {
-			errs = append(errs, errors.New("oauth2.client_secret_file: required (a file holding the client secret)"))
+		switch {
+		case o.ClientSecretFile == "" && o.ClientCertFile == "":
+			errs = append(errs, errors.New("oauth2.client_secret_file: required (a file holding the client secret), or client_cert_file and client_key_file"))
+		case o.ClientSecretFile != "" && o.ClientCertFile != "":
+			errs = append(errs, errors.New("oauth2.client_cert_file: give client_secret_file or client_cert_file, not both"))
+		case o.ClientCertFile != "" && o.ClientKeyFile == "":
+			errs = append(errs, errors.New("oauth2.client_key_file: required with client_cert_file"))
 		}
 	case GrantJWTBearer:
 		if o.ServiceAccountFile == "" {
@@ -133,11 +150,21 @@ func (m *Mailbox) token(ctx context.Context) (string, error) {
 		}
 		form = url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:jwt-bearer"}, "assertion": {assertion}}
 	} else {
-		secret, err := readPassword(o.ClientSecretFile)
-		if err != nil {
-			return "", fmt.Errorf("oauth2.client_secret_file: %w", err)
+		form = url.Values{"grant_type": {"client_credentials"}, "client_id": {o.ClientID}}
+		if o.ClientCertFile != "" {
+			a, err := clientAssertion(o.ClientCertFile, o.ClientKeyFile, o.ClientID, tokenURL, time.Now())
+			if err != nil {
+				return "", fmt.Errorf("oauth2.client_cert_file: %w", err)
+			}
+			form.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+			form.Set("client_assertion", a)
+		} else {
+			secret, err := readPassword(o.ClientSecretFile)
+			if err != nil {
+				return "", fmt.Errorf("oauth2.client_secret_file: %w", err)
+			}
+			form.Set("client_secret", secret)
 		}
-		form = url.Values{"grant_type": {"client_credentials"}, "client_id": {o.ClientID}, "client_secret": {secret}}
 		if len(o.Scopes) > 0 {
 			form.Set("scope", strings.Join(o.Scopes, " "))
 		}
@@ -257,6 +284,37 @@ func (sa *serviceAccount) assertion(user, aud string, scopes []string, now time.
 			IssuedAt: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(time.Hour)),
 		},
 		Scope: strings.Join(scopes, " "),
+	}
+	return jwt.Signed(signer).Claims(claims).Serialize()
+}
+
+// clientAssertion is the JWT (RS256) that authenticates a client with a
+// certificate (RFC 7523 §2.2): iss and sub the client id, aud the token
+// endpoint, a fresh jti, ten minutes of life, and the certificate's SHA-1
+// thumbprint in x5t, by which Entra ID finds the certificate uploaded to
+// the app.
+func clientAssertion(certFile, keyFile, clientID, aud string, now time.Time) (string, error) {
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return "", err
+	}
+	rsaKey, ok := pair.PrivateKey.(*rsa.PrivateKey)
+	if !ok {
+		return "", errors.New("the key is not an RSA key (Entra ID certificates are RSA)")
+	}
+	thumb := sha1.Sum(pair.Certificate[0])
+	opts := (&jose.SignerOptions{}).WithType("JWT").WithHeader("x5t", base64.RawURLEncoding.EncodeToString(thumb[:]))
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: rsaKey}, opts)
+	if err != nil {
+		return "", err
+	}
+	var id [16]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return "", err
+	}
+	claims := jwt.Claims{
+		Issuer: clientID, Subject: clientID, Audience: jwt.Audience{aud}, ID: hex.EncodeToString(id[:]),
+		IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(10 * time.Minute)),
 	}
 	return jwt.Signed(signer).Claims(claims).Serialize()
 }

@@ -4,13 +4,17 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha1"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
 	"log"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +22,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -42,6 +47,9 @@ type tokenIssuer struct {
 	saKey *rsa.PublicKey
 	// claims are those of the last JWT it took.
 	claims map[string]any
+	// clientCert, when set, is the certificate whose key may sign client
+	// assertions (client_credentials with a certificate).
+	clientCert *x509.Certificate
 }
 
 func (ti *tokenIssuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -59,6 +67,27 @@ func (ti *tokenIssuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			w.WriteHeader(http.StatusBadRequest)
 			fmt.Fprintf(w, `{"error":"invalid_grant","error_description":%q}`, err.Error())
+			return
+		}
+		ti.claims = claims
+		tokStr := fmt.Sprintf("tok-%d", ti.asked)
+		ti.issued[tokStr] = true
+		json.NewEncoder(w).Encode(map[string]any{"access_token": tokStr, "token_type": "Bearer", "expires_in": 3599})
+		return
+	}
+	if r.Form.Get("client_assertion_type") == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" && ti.clientCert != nil {
+		tok, err := jwt.ParseSigned(r.Form.Get("client_assertion"), []jose.SignatureAlgorithm{jose.RS256})
+		var claims map[string]any
+		if err == nil {
+			err = tok.Claims(ti.clientCert.PublicKey, &claims)
+		}
+		thumb := sha1.Sum(ti.clientCert.Raw)
+		if err == nil && (len(tok.Headers) != 1 || tok.Headers[0].ExtraHeaders["x5t"] != base64.RawURLEncoding.EncodeToString(thumb[:])) {
+			err = fmt.Errorf("x5t is not the certificate's thumbprint")
+		}
+		if err != nil || claims["iss"] != "ferry" || claims["sub"] != "ferry" || r.Form.Get("client_id") != "ferry" {
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprintf(w, `{"error":"invalid_client","error_description":"AADSTS700027: assertion: %v %v"}`, err, claims)
 			return
 		}
 		ti.claims = claims
@@ -310,6 +339,85 @@ func TestMailboxJWTBearer(t *testing.T) {
 		{OAuth2Config{Grant: GrantJWTBearer}, "oauth2.service_account_file: required"},
 		{OAuth2Config{Grant: GrantJWTBearer, ServiceAccountFile: "k", ClientID: "x"}, "leave client_id and client_secret_file out"},
 		{OAuth2Config{Grant: "password"}, "oauth2.grant: want client_credentials or jwt_bearer"},
+	} {
+		mc := MailboxConfig{Name: "x", Address: "h:993", Username: "u", OAuth2: &c.o}
+		if err := mc.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: missing %q in %v", c.o, c.want, err)
+		}
+	}
+}
+
+// TestMailboxClientCertificate: client_credentials authenticated with a
+// certificate instead of a secret (RFC 7523 §2.2, as Entra ID takes it):
+// the assertion verifies with the certificate's key, its x5t is the
+// certificate's thumbprint, iss and sub the client id, aud the endpoint.
+func TestMailboxClientCertificate(t *testing.T) {
+	dir := t.TempDir()
+	paths, err := pki.WriteDemoSet(filepath.Join(dir, "pki"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := tls.LoadX509KeyPair(paths.ServerCert, paths.ServerKey)
+	pool := x509.NewCertPool()
+	ca, _ := os.ReadFile(paths.CA)
+	pool.AppendCertsFromPEM(ca)
+	// The app's certificate: self-signed RSA, as uploaded to Entra ID.
+	appKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "ferry fax mailbox"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &appKey.PublicKey, appKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appCert, _ := x509.ParseCertificate(der)
+	certFile, keyFile := filepath.Join(dir, "app.pem"), filepath.Join(dir, "app.key")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	kder, _ := x509.MarshalPKCS8PrivateKey(appKey)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600)
+
+	issuer := &tokenIssuer{issued: map[string]bool{}, clientCert: appCert}
+	tokSrv := httptest.NewUnstartedServer(issuer)
+	tokSrv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	tokSrv.StartTLS()
+	t.Cleanup(tokSrv.Close)
+	mem := imapmemserver.New()
+	u := imapmemserver.NewUser("fax", "s3cret")
+	u.Create("INBOX", nil)
+	mem.AddUser(u)
+	srv := imapserver.New(&imapserver.Options{
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return &xoauthSession{Session: mem.NewSession(), issuer: issuer}, nil, nil
+		},
+		Caps:   imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapSASLIR: {}, "AUTH=XOAUTH2": {}},
+		Logger: log.New(io.Discard, "", 0),
+	})
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	cfg := MailboxConfig{Name: "m365", Address: ln.Addr().String(), Username: "fax",
+		OAuth2: &OAuth2Config{TokenURL: tokSrv.URL + "/tenant/oauth2/v2.0/token", ClientID: "ferry", ClientCertFile: certFile, ClientKeyFile: keyFile, Scopes: []string{"https://outlook.office365.com/.default"}},
+		HTTP:   &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	mb, err := NewMailbox(adapters.Settings{}, cfg, &tls.Config{RootCAs: pool}, adapters.ConsumerFunc(func(context.Context, adapters.Raw) error { return nil }), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mb.Poll(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if issuer.claims["aud"] != tokSrv.URL+"/tenant/oauth2/v2.0/token" || issuer.claims["jti"] == nil {
+		t.Errorf("claims %v", issuer.claims)
+	}
+	for _, c := range []struct {
+		o    OAuth2Config
+		want string
+	}{
+		{OAuth2Config{TokenURL: "https://h/t", ClientID: "c", ClientSecretFile: "s", ClientCertFile: "c.pem", ClientKeyFile: "k"}, "give client_secret_file or client_cert_file, not both"},
+		{OAuth2Config{TokenURL: "https://h/t", ClientID: "c", ClientCertFile: "c.pem"}, "oauth2.client_key_file: required with client_cert_file"},
 	} {
 		mc := MailboxConfig{Name: "x", Address: "h:993", Username: "u", OAuth2: &c.o}
 		if err := mc.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {

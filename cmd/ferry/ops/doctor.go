@@ -163,9 +163,13 @@ func CheckMailboxes(ctx context.Context, cfg *config.Config) []Check {
 		out = append(out, c)
 		secret := mb.PasswordFile
 		if o := mb.OAuth2; o != nil {
-			secret = o.ClientSecretFile
-			if o.Grant == fax.GrantJWTBearer {
+			switch {
+			case o.Grant == fax.GrantJWTBearer:
 				secret = o.ServiceAccountFile
+			case o.ClientKeyFile != "":
+				secret = o.ClientKeyFile
+			default:
+				secret = o.ClientSecretFile
 			}
 		}
 		if fi, err := os.Stat(secret); err == nil && runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
