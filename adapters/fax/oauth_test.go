@@ -153,26 +153,31 @@ type serverFunc func([]byte) ([]byte, bool, error)
 
 func (f serverFunc) Next(resp []byte) ([]byte, bool, error) { return f(resp) }
 
-// TestMailboxOAuth2: a mailbox that logs in with XOAUTH2 gets its token
-// from the token endpoint (client credentials, the configured scope),
-// keeps it while it is good, asks for a new one when the server refuses
-// it, and reports a refused client secret by the endpoint's own words.
-func TestMailboxOAuth2(t *testing.T) {
-	dir := t.TempDir()
-	paths, err := pki.WriteDemoSet(filepath.Join(dir, "pki"))
+// oauthSite is go-imap's in-memory server over TLS taking XOAUTH2 tokens
+// from issuer, and issuer as a token endpoint over TLS, both with a test
+// CA, as an Entra ID tenant and Exchange Online are to a mailbox.
+type oauthSite struct {
+	imapAddr, tokenURL string
+	pool               *x509.CertPool
+}
+
+func startOAuthSite(t *testing.T, issuer *tokenIssuer) oauthSite {
+	t.Helper()
+	paths, err := pki.WriteDemoSet(filepath.Join(t.TempDir(), "pki"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, _ := tls.LoadX509KeyPair(paths.ServerCert, paths.ServerKey)
+	cert, err := tls.LoadX509KeyPair(paths.ServerCert, paths.ServerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	pool := x509.NewCertPool()
 	ca, _ := os.ReadFile(paths.CA)
 	pool.AppendCertsFromPEM(ca)
-	issuer := &tokenIssuer{issued: map[string]bool{}}
 	tokSrv := httptest.NewUnstartedServer(issuer)
 	tokSrv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	tokSrv.StartTLS()
 	t.Cleanup(tokSrv.Close)
-
 	mem := imapmemserver.New()
 	u := imapmemserver.NewUser("fax", "s3cret")
 	u.Create("INBOX", nil)
@@ -192,16 +197,27 @@ func TestMailboxOAuth2(t *testing.T) {
 	}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
+	return oauthSite{imapAddr: ln.Addr().String(), tokenURL: tokSrv.URL, pool: pool}
+}
+
+// TestMailboxOAuth2: a mailbox that logs in with XOAUTH2 gets its token
+// from the token endpoint (client credentials, the configured scope),
+// keeps it while it is good, asks for a new one when the server refuses
+// it, and reports a refused client secret by the endpoint's own words.
+func TestMailboxOAuth2(t *testing.T) {
+	dir := t.TempDir()
+	issuer := &tokenIssuer{issued: map[string]bool{}}
+	site := startOAuthSite(t, issuer)
 
 	secret := filepath.Join(dir, "client.secret")
 	os.WriteFile(secret, []byte("app-secret\n"), 0o600)
-	cfg := MailboxConfig{Name: "m365", Address: ln.Addr().String(), Username: "fax",
-		OAuth2: &OAuth2Config{TokenURL: tokSrv.URL + "/tenant/oauth2/v2.0/token", ClientID: "ferry", ClientSecretFile: secret, Scopes: []string{"https://outlook.office365.com/.default"}},
-		HTTP:   &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}}
+	cfg := MailboxConfig{Name: "m365", Address: site.imapAddr, Username: "fax",
+		OAuth2: &OAuth2Config{TokenURL: site.tokenURL + "/tenant/oauth2/v2.0/token", ClientID: "ferry", ClientSecretFile: secret, Scopes: []string{"https://outlook.office365.com/.default"}},
+		HTTP:   &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: site.pool}}}}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	mb, err := NewMailbox(adapters.Settings{}, cfg, &tls.Config{RootCAs: pool}, adapters.ConsumerFunc(func(context.Context, adapters.Raw) error { return nil }), nil)
+	mb, err := NewMailbox(adapters.Settings{}, cfg, &tls.Config{RootCAs: site.pool}, adapters.ConsumerFunc(func(context.Context, adapters.Raw) error { return nil }), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,57 +269,28 @@ func TestMailboxOAuth2(t *testing.T) {
 // token_uri.
 func TestMailboxJWTBearer(t *testing.T) {
 	dir := t.TempDir()
-	paths, err := pki.WriteDemoSet(filepath.Join(dir, "pki"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := tls.LoadX509KeyPair(paths.ServerCert, paths.ServerKey)
-	pool := x509.NewCertPool()
-	ca, _ := os.ReadFile(paths.CA)
-	pool.AppendCertsFromPEM(ca)
 	saKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
 	issuer := &tokenIssuer{issued: map[string]bool{}, saKey: &saKey.PublicKey}
-	tokSrv := httptest.NewUnstartedServer(issuer)
-	tokSrv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
-	tokSrv.StartTLS()
-	t.Cleanup(tokSrv.Close)
+	site := startOAuthSite(t, issuer)
 	der, _ := x509.MarshalPKCS8PrivateKey(saKey)
 	keyJSON, _ := json.Marshal(map[string]string{
 		"type": "service_account", "client_email": "ferry-fax@clinic-project.iam.gserviceaccount.com",
 		"private_key_id": "k1", "private_key": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
-		"token_uri": tokSrv.URL + "/token",
+		"token_uri": site.tokenURL + "/token",
 	})
 	keyFile := filepath.Join(dir, "sa.json")
 	os.WriteFile(keyFile, keyJSON, 0o600)
 
-	mem := imapmemserver.New()
-	u := imapmemserver.NewUser("fax", "s3cret")
-	u.Create("INBOX", nil)
-	mem.AddUser(u)
-	srv := imapserver.New(&imapserver.Options{
-		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return &xoauthSession{Session: mem.NewSession(), issuer: issuer}, nil, nil
-		},
-		Caps:   imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapSASLIR: {}, "AUTH=XOAUTH2": {}},
-		Logger: log.New(io.Discard, "", 0),
-	})
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-
-	cfg := MailboxConfig{Name: "gmail", Address: ln.Addr().String(), Username: "fax",
+	cfg := MailboxConfig{Name: "gmail", Address: site.imapAddr, Username: "fax",
 		OAuth2: &OAuth2Config{Grant: GrantJWTBearer, ServiceAccountFile: keyFile, Scopes: []string{"https://mail.google.com/"}},
-		HTTP:   &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}}
+		HTTP:   &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: site.pool}}}}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	mb, err := NewMailbox(adapters.Settings{}, cfg, &tls.Config{RootCAs: pool}, adapters.ConsumerFunc(func(context.Context, adapters.Raw) error { return nil }), nil)
+	mb, err := NewMailbox(adapters.Settings{}, cfg, &tls.Config{RootCAs: site.pool}, adapters.ConsumerFunc(func(context.Context, adapters.Raw) error { return nil }), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +298,7 @@ func TestMailboxJWTBearer(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := issuer.claims
-	if c["iss"] != "ferry-fax@clinic-project.iam.gserviceaccount.com" || c["sub"] != "fax" || c["scope"] != "https://mail.google.com/" || c["aud"] != tokSrv.URL+"/token" {
+	if c["iss"] != "ferry-fax@clinic-project.iam.gserviceaccount.com" || c["sub"] != "fax" || c["scope"] != "https://mail.google.com/" || c["aud"] != site.tokenURL+"/token" {
 		t.Errorf("claims %v", c)
 	}
 	// A key from another account: the endpoint's refusal is told, not the key.
@@ -353,14 +340,6 @@ func TestMailboxJWTBearer(t *testing.T) {
 // certificate's thumbprint, iss and sub the client id, aud the endpoint.
 func TestMailboxClientCertificate(t *testing.T) {
 	dir := t.TempDir()
-	paths, err := pki.WriteDemoSet(filepath.Join(dir, "pki"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := tls.LoadX509KeyPair(paths.ServerCert, paths.ServerKey)
-	pool := x509.NewCertPool()
-	ca, _ := os.ReadFile(paths.CA)
-	pool.AppendCertsFromPEM(ca)
 	// The app's certificate: self-signed RSA, as uploaded to Entra ID.
 	appKey, _ := rsa.GenerateKey(rand.Reader, 2048)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "ferry fax mailbox"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
@@ -375,41 +354,21 @@ func TestMailboxClientCertificate(t *testing.T) {
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600)
 
 	issuer := &tokenIssuer{issued: map[string]bool{}, clientCert: appCert}
-	tokSrv := httptest.NewUnstartedServer(issuer)
-	tokSrv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
-	tokSrv.StartTLS()
-	t.Cleanup(tokSrv.Close)
-	mem := imapmemserver.New()
-	u := imapmemserver.NewUser("fax", "s3cret")
-	u.Create("INBOX", nil)
-	mem.AddUser(u)
-	srv := imapserver.New(&imapserver.Options{
-		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return &xoauthSession{Session: mem.NewSession(), issuer: issuer}, nil, nil
-		},
-		Caps:   imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapSASLIR: {}, "AUTH=XOAUTH2": {}},
-		Logger: log.New(io.Discard, "", 0),
-	})
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	cfg := MailboxConfig{Name: "m365", Address: ln.Addr().String(), Username: "fax",
-		OAuth2: &OAuth2Config{TokenURL: tokSrv.URL + "/tenant/oauth2/v2.0/token", ClientID: "ferry", ClientCertFile: certFile, ClientKeyFile: keyFile, Scopes: []string{"https://outlook.office365.com/.default"}},
-		HTTP:   &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}}
+	site := startOAuthSite(t, issuer)
+	cfg := MailboxConfig{Name: "m365", Address: site.imapAddr, Username: "fax",
+		OAuth2: &OAuth2Config{TokenURL: site.tokenURL + "/tenant/oauth2/v2.0/token", ClientID: "ferry", ClientCertFile: certFile, ClientKeyFile: keyFile, Scopes: []string{"https://outlook.office365.com/.default"}},
+		HTTP:   &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: site.pool}}}}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	mb, err := NewMailbox(adapters.Settings{}, cfg, &tls.Config{RootCAs: pool}, adapters.ConsumerFunc(func(context.Context, adapters.Raw) error { return nil }), nil)
+	mb, err := NewMailbox(adapters.Settings{}, cfg, &tls.Config{RootCAs: site.pool}, adapters.ConsumerFunc(func(context.Context, adapters.Raw) error { return nil }), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := mb.Poll(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if issuer.claims["aud"] != tokSrv.URL+"/tenant/oauth2/v2.0/token" || issuer.claims["jti"] == nil {
+	if issuer.claims["aud"] != site.tokenURL+"/tenant/oauth2/v2.0/token" || issuer.claims["jti"] == nil {
 		t.Errorf("claims %v", issuer.claims)
 	}
 	for _, c := range []struct {
