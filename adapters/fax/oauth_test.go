@@ -70,9 +70,7 @@ func (ti *tokenIssuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		ti.claims = claims
-		tokStr := fmt.Sprintf("tok-%d", ti.asked)
-		ti.issued[tokStr] = true
-		json.NewEncoder(w).Encode(map[string]any{"access_token": tokStr, "token_type": "Bearer", "expires_in": 3599})
+		ti.issue(w)
 		return
 	}
 	if r.Form.Get("client_assertion_type") == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" && ti.clientCert != nil {
@@ -91,9 +89,7 @@ func (ti *tokenIssuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		ti.claims = claims
-		tokStr := fmt.Sprintf("tok-%d", ti.asked)
-		ti.issued[tokStr] = true
-		json.NewEncoder(w).Encode(map[string]any{"access_token": tokStr, "token_type": "Bearer", "expires_in": 3599})
+		ti.issue(w)
 		return
 	}
 	if r.Form.Get("grant_type") != "client_credentials" || r.Form.Get("client_id") != "ferry" || r.Form.Get("client_secret") != "app-secret" {
@@ -106,6 +102,11 @@ func (ti *tokenIssuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"error":"invalid_scope"}`)
 		return
 	}
+	ti.issue(w)
+}
+
+// issue answers with a new bearer token (ti.mu held).
+func (ti *tokenIssuer) issue(w http.ResponseWriter) {
 	tok := fmt.Sprintf("tok-%d", ti.asked)
 	ti.issued[tok] = true
 	json.NewEncoder(w).Encode(map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": 3599})
@@ -200,6 +201,35 @@ func startOAuthSite(t *testing.T, issuer *tokenIssuer) oauthSite {
 	return oauthSite{imapAddr: ln.Addr().String(), tokenURL: tokSrv.URL, pool: pool}
 }
 
+// mailbox is a fax mailbox of user fax on the site's server, logging in
+// with o (its token requests trusting the site's CA), handing its faxes
+// to nothing.
+func (site oauthSite) mailbox(t *testing.T, name string, o *OAuth2Config) *Mailbox {
+	t.Helper()
+	cfg := MailboxConfig{Name: name, Address: site.imapAddr, Username: "fax", OAuth2: o,
+		HTTP: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: site.pool}}}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	mb, err := NewMailbox(adapters.Settings{}, cfg, &tls.Config{RootCAs: site.pool}, adapters.ConsumerFunc(func(context.Context, adapters.Raw) error { return nil }), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mb
+}
+
+// invalidOAuth2 checks that a mailbox logging in with each OAuth2Config
+// is refused with the message given beside it.
+func invalidOAuth2(t *testing.T, cases map[string]OAuth2Config) {
+	t.Helper()
+	for want, o := range cases {
+		mc := MailboxConfig{Name: "x", Address: "h:993", Username: "u", OAuth2: &o}
+		if err := mc.Validate(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%+v: missing %q in %v", o, want, err)
+		}
+	}
+}
+
 // TestMailboxOAuth2: a mailbox that logs in with XOAUTH2 gets its token
 // from the token endpoint (client credentials, the configured scope),
 // keeps it while it is good, asks for a new one when the server refuses
@@ -211,16 +241,7 @@ func TestMailboxOAuth2(t *testing.T) {
 
 	secret := filepath.Join(dir, "client.secret")
 	os.WriteFile(secret, []byte("app-secret\n"), 0o600)
-	cfg := MailboxConfig{Name: "m365", Address: site.imapAddr, Username: "fax",
-		OAuth2: &OAuth2Config{TokenURL: site.tokenURL + "/tenant/oauth2/v2.0/token", ClientID: "ferry", ClientSecretFile: secret, Scopes: []string{"https://outlook.office365.com/.default"}},
-		HTTP:   &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: site.pool}}}}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	mb, err := NewMailbox(adapters.Settings{}, cfg, &tls.Config{RootCAs: site.pool}, adapters.ConsumerFunc(func(context.Context, adapters.Raw) error { return nil }), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mb := site.mailbox(t, "m365", &OAuth2Config{TokenURL: site.tokenURL + "/tenant/oauth2/v2.0/token", ClientID: "ferry", ClientSecretFile: secret, Scopes: []string{"https://outlook.office365.com/.default"}})
 	for range 3 {
 		if err := mb.Poll(t.Context()); err != nil {
 			t.Fatal(err)
@@ -244,7 +265,7 @@ func TestMailboxOAuth2(t *testing.T) {
 	if err := mb.Poll(t.Context()); err == nil {
 		t.Error("a refused token with a wrong secret: no error")
 	}
-	err = mb.Poll(t.Context())
+	err := mb.Poll(t.Context())
 	if err == nil || !strings.Contains(err.Error(), "401 Unauthorized invalid_client AADSTS7000215") || strings.Contains(err.Error(), "wrong") {
 		t.Errorf("wrong client secret: %v", err)
 	}
@@ -284,16 +305,7 @@ func TestMailboxJWTBearer(t *testing.T) {
 	keyFile := filepath.Join(dir, "sa.json")
 	os.WriteFile(keyFile, keyJSON, 0o600)
 
-	cfg := MailboxConfig{Name: "gmail", Address: site.imapAddr, Username: "fax",
-		OAuth2: &OAuth2Config{Grant: GrantJWTBearer, ServiceAccountFile: keyFile, Scopes: []string{"https://mail.google.com/"}},
-		HTTP:   &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: site.pool}}}}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	mb, err := NewMailbox(adapters.Settings{}, cfg, &tls.Config{RootCAs: site.pool}, adapters.ConsumerFunc(func(context.Context, adapters.Raw) error { return nil }), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mb := site.mailbox(t, "gmail", &OAuth2Config{Grant: GrantJWTBearer, ServiceAccountFile: keyFile, Scopes: []string{"https://mail.google.com/"}})
 	if err := mb.Poll(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -319,19 +331,11 @@ func TestMailboxJWTBearer(t *testing.T) {
 	if err := mb.Poll(t.Context()); err == nil || strings.Contains(err.Error(), "secret") || !strings.Contains(err.Error(), "not JSON") {
 		t.Errorf("a broken key file: %v", err)
 	}
-	for _, c := range []struct {
-		o    OAuth2Config
-		want string
-	}{
-		{OAuth2Config{Grant: GrantJWTBearer}, "oauth2.service_account_file: required"},
-		{OAuth2Config{Grant: GrantJWTBearer, ServiceAccountFile: "k", ClientID: "x"}, "leave client_id and client_secret_file out"},
-		{OAuth2Config{Grant: "password"}, "oauth2.grant: want client_credentials or jwt_bearer"},
-	} {
-		mc := MailboxConfig{Name: "x", Address: "h:993", Username: "u", OAuth2: &c.o}
-		if err := mc.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%+v: missing %q in %v", c.o, c.want, err)
-		}
-	}
+	invalidOAuth2(t, map[string]OAuth2Config{
+		"oauth2.service_account_file: required":               {Grant: GrantJWTBearer},
+		"leave client_id and client_secret_file out":          {Grant: GrantJWTBearer, ServiceAccountFile: "k", ClientID: "x"},
+		"oauth2.grant: want client_credentials or jwt_bearer": {Grant: "password"},
+	})
 }
 
 // TestMailboxClientCertificate: client_credentials authenticated with a
@@ -355,32 +359,15 @@ func TestMailboxClientCertificate(t *testing.T) {
 
 	issuer := &tokenIssuer{issued: map[string]bool{}, clientCert: appCert}
 	site := startOAuthSite(t, issuer)
-	cfg := MailboxConfig{Name: "m365", Address: site.imapAddr, Username: "fax",
-		OAuth2: &OAuth2Config{TokenURL: site.tokenURL + "/tenant/oauth2/v2.0/token", ClientID: "ferry", ClientCertFile: certFile, ClientKeyFile: keyFile, Scopes: []string{"https://outlook.office365.com/.default"}},
-		HTTP:   &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: site.pool}}}}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	mb, err := NewMailbox(adapters.Settings{}, cfg, &tls.Config{RootCAs: site.pool}, adapters.ConsumerFunc(func(context.Context, adapters.Raw) error { return nil }), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mb := site.mailbox(t, "m365", &OAuth2Config{TokenURL: site.tokenURL + "/tenant/oauth2/v2.0/token", ClientID: "ferry", ClientCertFile: certFile, ClientKeyFile: keyFile, Scopes: []string{"https://outlook.office365.com/.default"}})
 	if err := mb.Poll(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	if issuer.claims["aud"] != site.tokenURL+"/tenant/oauth2/v2.0/token" || issuer.claims["jti"] == nil {
 		t.Errorf("claims %v", issuer.claims)
 	}
-	for _, c := range []struct {
-		o    OAuth2Config
-		want string
-	}{
-		{OAuth2Config{TokenURL: "https://h/t", ClientID: "c", ClientSecretFile: "s", ClientCertFile: "c.pem", ClientKeyFile: "k"}, "give client_secret_file or client_cert_file, not both"},
-		{OAuth2Config{TokenURL: "https://h/t", ClientID: "c", ClientCertFile: "c.pem"}, "oauth2.client_key_file: required with client_cert_file"},
-	} {
-		mc := MailboxConfig{Name: "x", Address: "h:993", Username: "u", OAuth2: &c.o}
-		if err := mc.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%+v: missing %q in %v", c.o, c.want, err)
-		}
-	}
+	invalidOAuth2(t, map[string]OAuth2Config{
+		"give client_secret_file or client_cert_file, not both":  {TokenURL: "https://h/t", ClientID: "c", ClientSecretFile: "s", ClientCertFile: "c.pem", ClientKeyFile: "k"},
+		"oauth2.client_key_file: required with client_cert_file": {TokenURL: "https://h/t", ClientID: "c", ClientCertFile: "c.pem"},
+	})
 }
