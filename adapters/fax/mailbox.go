@@ -153,6 +153,9 @@ type Mailbox struct {
 	stopMu sync.Mutex
 	done   bool
 
+	// boxesReady is set once DoneMailbox and FailedMailbox are known to
+	// exist (guarded by mu).
+	boxesReady bool
 	// warned is the poll error last logged, at warnedAt (guarded by mu).
 	warned   string
 	warnedAt time.Time
@@ -313,10 +316,15 @@ func (m *Mailbox) Poll(ctx context.Context) (err error) {
 	if err := m.login(ctx, c); err != nil {
 		return fmt.Errorf("fax mailbox %s: %w", m.cfg.Name, err)
 	}
-	for _, box := range []string{m.cfg.DoneMailbox, m.cfg.FailedMailbox} {
-		if err := ensureMailbox(c, box); err != nil {
-			return fmt.Errorf("fax mailbox %s: %w", m.cfg.Name, err)
+	if !m.boxesReady {
+		// Listed (and created) once, not at every poll; a failed move
+		// looks again.
+		for _, box := range []string{m.cfg.DoneMailbox, m.cfg.FailedMailbox} {
+			if err := ensureMailbox(c, box); err != nil {
+				return fmt.Errorf("fax mailbox %s: %w", m.cfg.Name, err)
+			}
 		}
+		m.boxesReady = true
 	}
 	sel, err := c.Select(m.cfg.Mailbox, nil).Wait()
 	if err != nil {
@@ -395,6 +403,7 @@ func (m *Mailbox) take(ctx context.Context, c *imapclient.Client, validity uint3
 		}
 	}
 	if _, err := c.Move(set, to).Wait(); err != nil {
+		m.boxesReady = false // someone may have removed it
 		return fmt.Errorf("%s: move to %s: %w", name, to, err)
 	}
 	if perm != nil {
