@@ -105,6 +105,18 @@ const MaxAfter = 64
 // another exchange). Every other failure counts as usual.
 const AttrMissingOK = "missing_ok"
 
+// AttrCreate, when set, says that the item's body is not a Bundle but one
+// resource of the type it names, which the sink creates with a POST to
+// [base]/<type> (IHE MHD Simplified Publish, ITI-105: a DocumentReference
+// carrying its document inline). AttrIfNoneExist then holds the search
+// that makes the create conditional (the If-None-Exist header), so that a
+// redelivery after a lost answer finds the resource instead of filing it
+// twice; both are content-derived and free of PHI.
+const (
+	AttrCreate      = "create"
+	AttrIfNoneExist = "if_none_exist"
+)
+
 // BodyWriter is a body file being written for Item.BodyFile (from a
 // queue's CreateBody): the queue may encrypt what is written, so the
 // bytes reach the file only through Write, and Close must be called

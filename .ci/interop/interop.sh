@@ -810,6 +810,67 @@ WORK=$WORK/mailbox bash "$here/mailbox.sh" || {
   die "fax mailbox: see above"
 }
 
-grep -q "CI-MRN-\|Tester\|Harbour" "$WORK/ferry.log" "$WORK/ferry2.log" "$WORK/ferry3.log" "$WORK/ferry4.log" "$WORK/ferry5.log" "$WORK/ferry6.log" "$WORK/ferry7.log" "$WORK/ferry8.log" "$WORK/ferry9.log" "$WORK/ferry10.log" "$WORK/ferry11.log" && die "ferry log contains PHI (MRN/name/address)"
+# 19. IHE MHD Simplified Publish (ITI-105; fax.profile mhd-simplified): a TIFF fax whose file name
+#     names its patient reaches the exchange as one DocumentReference POSTed to [base]/DocumentReference,
+#     its PDF rendition inline (attachment.data, with the right SHA-1 and size), If-None-Exist on its
+#     masterIdentifier: no SubmissionSet List, no Binary, no Patient. A second gateway with a fresh data
+#     folder (a reinstall, a backup restored from before the delivery) sends the same fax again: the
+#     conditional create finds the document and the exchange still holds one. A fax that names no
+#     patient goes as an ITI-65 Minimal bundle (Simplified Publish needs a subject). What the exchange
+#     holds passes @medplum/core validation.
+M19=$(freeport)
+S19=$(freeport)
+SP_SYS=urn:oid:1.3.6.1.4.1.21367.13.20.1000
+sp_config() { # DATA: writes $WORK/ferry19.yaml for a gateway on the fax folder $WORK/sp-in
+  write_config "$WORK/ferry19.yaml" "$1" "$M19" "$S19" "$EX_URL" "  folders:
+    - {name: fax, kind: fax, path: $WORK/sp-in, settle: 200ms, patterns: ['^(?P<doctype>[a-z]+)_(?P<mrn>[0-9]+)']}"
+  printf 'fax:\n  profile: mhd-simplified\n  source_id: 1.3.6.1.4.1.21367.2026.1\n  patient_system: %s\n' "$SP_SYS" >>"$WORK/ferry19.yaml"
+}
+# sp_docs: the exchange's DocumentReferences of the fax's patient (the stand-in's memory repository
+# has no subject:identifier search), as a JSON array
+sp_docs() { fhir_get "DocumentReference?_count=1000" | jq -c --arg s "$SP_SYS" '[.entry[]?.resource | select(.subject.identifier.system == $s and .subject.identifier.value == "71905")]'; }
+mkdir -p "$WORK/sp-in"
+lists0=$(fhir_total List)
+bins0=$(fhir_total Binary)
+sp_config "$WORK/data19"
+start_ferry "$WORK/ferry19.yaml" "$WORK/ferry19.log" "$M19"
+cp "$root/testdata/fax/g4-fine-1p.tif" "$WORK/sp-in/.r.tmp" && mv "$WORK/sp-in/.r.tmp" "$WORK/sp-in/referral_71905.tif"
+for ((i = 0; i < 60; i++)); do [ "$(sp_docs | jq length)" = 1 ] && break; sleep 1; done
+[ "$(sp_docs | jq length)" = 1 ] || die "simplified publish: no DocumentReference for the fax's patient ($(tail -3 "$WORK/ferry19.log"))"
+assert_drained "$S19"
+sp_docs | jq '.[0]' >"$WORK/sp-doc.json"
+python3 - "$WORK/sp-doc.json" <<'PYDOC' || die "simplified publish: the DocumentReference at the exchange: $(head -c 400 "$WORK/sp-doc.json")"
+import base64, hashlib, json, sys
+d = json.load(open(sys.argv[1]))
+assert d["meta"]["profile"] == ["https://profiles.ihe.net/ITI/MHD/StructureDefinition/IHE.MHD.SimplifiedPublish.DocumentReference"], d["meta"]
+assert d["status"] == "current" and d["masterIdentifier"]["value"].startswith("urn:oid:2.25."), d
+assert "identifier" not in d and "reference" not in d["subject"], d
+assert len(d["content"]) == 1, d["content"]
+a = d["content"][0]["attachment"]
+pdf = base64.b64decode(a["data"])
+assert pdf.startswith(b"%PDF-") and "url" not in a and a["contentType"] == "application/pdf", a.keys()
+assert a["size"] == len(pdf) and a["hash"] == base64.b64encode(hashlib.sha1(pdf).digest()).decode(), (a["size"], len(pdf))
+PYDOC
+node "${NODE_FLAGS[@]}" "$CI_DIR/exchange/validate.mjs" "$WORK/sp-doc.json" >"$WORK/sp-validate.log" 2>&1 || die "simplified publish: the DocumentReference fails validation: $(head -5 "$WORK/sp-validate.log")"
+[ "$(fhir_total List)" = "$lists0" ] && [ "$(fhir_total Binary)" = "$bins0" ] || die "simplified publish: a SubmissionSet or Binary was sent"
+grep -q 'POST /fhir/R4/DocumentReference 201' "$WORK/ex/exchange.log" || die "simplified publish: the exchange logged no create at [base]/DocumentReference"
+stop_pid "$FERRY_PID" TERM
+master=$(jq -r .masterIdentifier.value "$WORK/sp-doc.json")
+sp_config "$WORK/data19b"
+start_ferry "$WORK/ferry19.yaml" "$WORK/ferry19.log" "$M19"
+cp "$root/testdata/fax/g4-fine-1p.tif" "$WORK/sp-in/.r.tmp" && mv "$WORK/sp-in/.r.tmp" "$WORK/sp-in/referral_71905-again.tif"
+cp "$root/testdata/fax/g4-fine-3p.tif" "$WORK/sp-in/.r.tmp" && mv "$WORK/sp-in/.r.tmp" "$WORK/sp-in/unknown-sender.tif"
+for ((i = 0; i < 60; i++)); do
+  [ "$(grep -c 'POST /fhir/R4/DocumentReference 200' "$WORK/ex/exchange.log")" -ge 1 ] && [ "$(fhir_total List)" != "$lists0" ] && break
+  sleep 1
+done
+assert_drained "$S19"
+[ "$(fhir_total "DocumentReference?identifier=urn:ietf:rfc:3986|$master")" = 1 ] && [ "$(sp_docs | jq length)" = 1 ] || die "simplified publish: the same fax from a fresh gateway made a second DocumentReference"
+grep -q 'POST /fhir/R4/DocumentReference 200' "$WORK/ex/exchange.log" || die "simplified publish: the second create was not answered as found (200)"
+[ "$(fhir_total List)" = $((lists0 + 1)) ] || die "simplified publish: the fax without a patient did not go as an ITI-65 bundle"
+log "MHD Simplified Publish (ITI-105): a fax became one DocumentReference created at [base]/DocumentReference, its PDF inline (hash and size right, valid); the same fax from a fresh gateway was found by If-None-Exist (one at the exchange); a fax without a patient went as ITI-65"
+stop_pid "$FERRY_PID" TERM
+
+grep -q "CI-MRN-\|Tester\|Harbour" "$WORK/ferry.log" "$WORK/ferry2.log" "$WORK/ferry3.log" "$WORK/ferry4.log" "$WORK/ferry5.log" "$WORK/ferry6.log" "$WORK/ferry7.log" "$WORK/ferry8.log" "$WORK/ferry9.log" "$WORK/ferry10.log" "$WORK/ferry11.log" "$WORK/ferry19.log" && die "ferry log contains PHI (MRN/name/address)"
 log "ferry log has no PHI"
 log "PASS"

@@ -195,9 +195,7 @@ func (f Fax) ConvertSpill(ctx context.Context, in adapters.Raw, spill func() (Bo
 		copy(u.Dedup[:], d)
 	}
 	u.Attrs = map[string]string{"format": "fax", "pages": fmt.Sprint(res.Pages), "content": res.Format}
-	if res.SubmissionSetID != "" {
-		u.Attrs[AttrSubmissionSet] = res.SubmissionSetID
-	}
+	documentAttrs(u.Attrs, res)
 	return []Unit{u}, nil
 }
 
@@ -234,9 +232,7 @@ func (x XDMDocument) ConvertSpill(ctx context.Context, in adapters.Raw, spill fu
 	// the exchange, and must not be taken for a duplicate here.
 	u.Dedup = sha256.Sum256([]byte(xdmfhir.Format + "\x00" + res.DocumentID + "\x00" + res.SHA256))
 	u.Attrs = map[string]string{"format": xdmfhir.Format, "content": res.Format}
-	if res.SubmissionSetID != "" {
-		u.Attrs[AttrSubmissionSet] = res.SubmissionSetID
-	}
+	documentAttrs(u.Attrs, res)
 	if res.Supersede == nil {
 		u.Replaces = res.Replaces
 		return []Unit{u}, nil
@@ -262,6 +258,26 @@ func (x XDMDocument) ConvertSpill(ctx context.Context, in adapters.Raw, spill fu
 // uniqueId of the MHD SubmissionSet a fax or XDM document bundle carries,
 // for the ITI-65 Export audit event.
 const AttrSubmissionSet = "submission_set"
+
+// AttrDocument is the unit (and queue item) attribute holding the
+// uniqueId (masterIdentifier) of a document published by itself with IHE
+// MHD Simplified Publish (ITI-105), for its Export audit event: derived
+// from the content or given by the source, never PHI.
+const AttrDocument = "document"
+
+// documentAttrs records how a fax or XDM document unit is delivered: the
+// SubmissionSet of its ITI-65 bundle, or, for a Simplified Publish, the
+// create the sink makes (queue.AttrCreate) and the document it names.
+func documentAttrs(attrs map[string]string, res faxfhir.Result) {
+	if res.SubmissionSetID != "" {
+		attrs[AttrSubmissionSet] = res.SubmissionSetID
+	}
+	if res.Create != "" {
+		attrs[queue.AttrCreate] = res.Create
+		attrs[queue.AttrIfNoneExist] = res.IfNoneExist
+		attrs[AttrDocument] = res.DocumentID
+	}
+}
 
 // writeSpill runs write into memory up to SpillBytes, beyond that into a
 // file from spill (when spill is not nil), and sets u's Bundle or

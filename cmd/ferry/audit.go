@@ -182,6 +182,7 @@ func (t *auditTrail) export(it *queue.Item, outcome audit.Outcome, desc string) 
 		PatientID:     t.itemPatient(it),
 		ControlID:     it.Attrs["control_id"],
 		SubmissionSet: it.Attrs[pipeline.AttrSubmissionSet],
+		Document:      it.Attrs[pipeline.AttrDocument],
 		BundleID:      it.ID,
 		Outcome:       outcome, OutcomeDesc: desc,
 		Time: time.Now(),

@@ -27,6 +27,7 @@ func (t *auditTrail) held(in adapters.Raw, u *pipeline.Unit, label string) {
 		Patient: u.Key, IDType: audit.IDPatientKey,
 		ControlID:     u.Attrs["control_id"],
 		SubmissionSet: u.Attrs[pipeline.AttrSubmissionSet],
+		Document:      u.Attrs[pipeline.AttrDocument],
 		PatientID:     t.unitPatient(u),
 		Outcome:       audit.OutcomeMinorFailure,
 		OutcomeDesc:   "held by policy: " + label + "; not sent",

@@ -84,6 +84,9 @@ var (
 var (
 	// TypeITI65 marks an IHE MHD Provide Document Bundle (ITI-65).
 	TypeITI65 = Code{Code: "ITI-65", System: "IHE Transactions", Text: "Provide Document Bundle"}
+	// TypeITI105 marks an IHE MHD Simplified Publish (ITI-105): one
+	// DocumentReference carrying its document, created on its own.
+	TypeITI105 = Code{Code: "ITI-105", System: "IHE Transactions", Text: "Simplified Publish"}
 	// TypeFHIRTransaction marks any other FHIR transaction bundle (the BALP
 	// restful-interaction subtype).
 	TypeFHIRTransaction = Code{Code: "transaction", System: "http://hl7.org/fhir/restful-interaction", Text: "transaction"}
@@ -170,6 +173,10 @@ var (
 	IDPatientKey = Code{Code: "patient-key", System: "urn:ferry:id-type", Text: "ferry patient key (hash of the patient identifier)"}
 	// IDSubmissionSet types an MHD submission set unique id.
 	IDSubmissionSet = Code{Code: "urn:uuid:a54d6aa5-d40d-43f9-88c5-b4633d873bdd", System: "IHE XDS Metadata", Text: "submission set classificationNode"}
+	// IDDocumentEntry types an MHD document's unique id (the
+	// DocumentReference's masterIdentifier): the XDS stable DocumentEntry
+	// objectType, as IDSubmissionSet is the SubmissionSet's node.
+	IDDocumentEntry = Code{Code: "urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1", System: "IHE XDS Metadata", Text: "stable document entry objectType"}
 	// IDBundle types a FHIR Bundle identifier (ferry's queue item id).
 	IDBundle = Code{Code: "Bundle", System: "http://hl7.org/fhir/resource-types", Text: "Bundle"}
 	// IDXRequestID types the X-Request-Id header value of the HTTP
@@ -633,6 +640,10 @@ type Export struct {
 	ControlID string
 	// SubmissionSet is the MHD submission set unique id (MHD only).
 	SubmissionSet string
+	// Document, set instead of SubmissionSet, is the unique id of a
+	// document published by itself with MHD Simplified Publish: the
+	// event is then ITI-105's (MHD only).
+	Document string
 	// BundleID is the Bundle identifier (ferry's queue item id).
 	BundleID    string
 	Outcome     Outcome
@@ -642,7 +653,8 @@ type Export struct {
 
 // ExportEvent builds the DCM 110106 Export event a document source records
 // for ITI-65 (audit-65.fsh: source and recipient agents, the patient and
-// the submission set as entities). A plain FHIR transaction is recorded in
+// the submission set as entities), or for ITI-105 (the document in place
+// of the submission set, and no Bundle). A plain FHIR transaction is recorded in
 // the same shape with subtype restful-interaction "transaction": BALP's
 // REST patterns are one interaction each (create, update, ...) and have
 // none for a transaction that holds several. The Bundle entity's id is
@@ -660,6 +672,8 @@ func ExportEvent(x Export) Event {
 		},
 	}
 	switch {
+	case x.MHD && x.Document != "":
+		ev.Type = TypeITI105
 	case x.MHD:
 		ev.Type = TypeITI65
 	case x.V2MessageType != "":
@@ -671,11 +685,21 @@ func ExportEvent(x Export) Event {
 	case x.Patient != "":
 		ev.Objects = append(ev.Objects, PatientObject(x.Patient, x.IDType, x.ControlID))
 	}
-	if x.MHD && x.SubmissionSet != "" {
+	switch {
+	case x.MHD && x.Document != "":
+		// ITI-105's source audit names the DocumentReference as a
+		// system object in the role of a job, as ITI-65's names the
+		// SubmissionSet (MHD 4.2 audit-105).
+		ev.Objects = append(ev.Objects, Object{ID: x.Document, IDType: IDDocumentEntry, TypeCode: 2, Role: 20})
+	case x.MHD && x.SubmissionSet != "":
 		ev.Objects = append(ev.Objects, Object{ID: x.SubmissionSet, IDType: IDSubmissionSet, TypeCode: 2, Role: 20})
 	}
 	if x.BundleID != "" {
-		ev.Objects = append(ev.Objects, Object{ID: x.BundleID, IDType: IDBundle, TypeCode: 2, Role: 20})
+		if !x.MHD || x.Document == "" {
+			// A Simplified Publish sends no Bundle; its request is
+			// still named by its X-Request-Id below.
+			ev.Objects = append(ev.Objects, Object{ID: x.BundleID, IDType: IDBundle, TypeCode: 2, Role: 20})
+		}
 		if x.V2MessageType == "" {
 			// Every HTTP attempt sends the item id as X-Request-Id; BALP
 			// records that header as an entity of its own.

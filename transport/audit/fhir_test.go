@@ -230,6 +230,45 @@ func TestExportEventV2(t *testing.T) {
 	}
 }
 
+// TestExportEventITI105: a document published with MHD Simplified
+// Publish is exported as ITI-105, naming the DocumentReference by its
+// unique id as a system object in the role of a job (MHD audit-105), and
+// no Bundle, which the request did not carry; its X-Request-Id stays.
+// The FHIR form gives the subtype urn:ihe:event-type-code#ITI-105.
+func TestExportEventITI105(t *testing.T) {
+	ev := ExportEvent(Export{Gateway: "ferry", ExchangeURL: "https://hie/fhir", MHD: true, Document: "urn:oid:2.25.7", BundleID: "01X", Patient: "pk", IDType: IDPatientKey})
+	if ev.Type != TypeITI105 {
+		t.Errorf("type %+v", ev.Type)
+	}
+	var doc, req bool
+	for _, o := range ev.Objects {
+		switch o.IDType {
+		case IDDocumentEntry:
+			doc = o.ID == "urn:oid:2.25.7" && o.TypeCode == 2 && o.Role == 20
+		case IDXRequestID:
+			req = o.ID == "01X"
+		case IDBundle, IDSubmissionSet:
+			t.Errorf("an ITI-105 export names %s", o.IDType.Text)
+		}
+	}
+	if !doc || !req {
+		t.Errorf("document named %v, X-Request-Id named %v: %+v", doc, req, ev.Objects)
+	}
+	ev.AuditSourceID = "ferry"
+	js, err := ev.FHIR()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(js), `{"system":"urn:ihe:event-type-code","code":"ITI-105","display":"Simplified Publish"}`) ||
+		!strings.Contains(string(js), `"value":"urn:oid:2.25.7"`) {
+		t.Errorf("FHIR form: %s", js)
+	}
+	// The same export of a bundle is ITI-65's, as before.
+	if ev := ExportEvent(Export{Gateway: "ferry", ExchangeURL: "https://hie/fhir", MHD: true, SubmissionSet: "urn:oid:2.25.8"}); ev.Type != TypeITI65 {
+		t.Errorf("ITI-65 export type %+v", ev.Type)
+	}
+}
+
 // TestFHIRFeedDownIsNotReachable: an https repository has no session to
 // open, so a "dial" always succeeds; while the repository answers 503 the
 // sink must neither report it connected nor log it "reachable again" at

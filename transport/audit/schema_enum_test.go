@@ -20,6 +20,8 @@ func TestXMLEnumeratedAttributes(t *testing.T) {
 			BundleID: "01BUNDLE", Time: now}),
 		"export mhd": ExportEvent(Export{Gateway: "gw", ExchangeURL: "https://hie.example/fhir", MHD: true, SubmissionSet: "urn:oid:1.2.3",
 			Patient: "pk", IDType: IDPatientKey, BundleID: "01BUNDLE", Time: now}),
+		"export mhd simplified": ExportEvent(Export{Gateway: "gw", ExchangeURL: "https://hie.example/fhir", MHD: true, Document: "urn:oid:1.2.4",
+			Patient: "pk", IDType: IDPatientKey, BundleID: "01BUNDLE", Time: now}),
 		"import": ImportEvent(Import{Sender: "LAB^FAC", Gateway: "gw", Format: "hl7v2", MessageType: "ADT^A01", ControlID: "C1",
 			Input: "sha256:00", Time: now}),
 		"operator": OperatorEvent(OperatorAction{Kind: OpHeldRelease, Operator: Operator{UserID: "root"}, Gateway: "gw",

@@ -1,7 +1,11 @@
 // Package fhirhttp is the Sink that delivers queued FHIR transaction Bundles
 // to an exchange over HTTPS with mutual TLS: one POST of the Bundle to the
 // FHIR base URL per item (FHIR R4 http.html#transaction; IHE MHD ITI-65 uses
-// the same interaction).
+// the same interaction). An item marked queue.AttrCreate holds one
+// resource instead, POSTed to [base]/<type> with its If-None-Exist (IHE
+// MHD ITI-105 Simplified Publish); its 2xx answer counts as delivered only
+// with a Location naming a resource of that type, or that resource as the
+// body (classifyCreated).
 //
 // Every outcome is classified so that nothing is dropped (ARCHITECTURE.md
 // invariant 2):
@@ -50,6 +54,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -416,17 +421,34 @@ func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Cl
 		defer wd.stop()
 		client = stream
 	}
-	req, sent, err := newRequest(ctx, s.endpoint, it, wd)
+	endpoint, what := s.endpoint, "post bundle"
+	create := it.Attrs[queue.AttrCreate]
+	if create != "" {
+		// One resource created on its own (IHE MHD ITI-105 Simplified
+		// Publish): POST [base]/<type>.
+		if !resourceTypeRE.MatchString(create) {
+			return false, queue.Permanent(fmt.Errorf("create %s: %q is not a FHIR resource type", it.ID, create))
+		}
+		endpoint, what = endpoint+"/"+create, "create "+create
+	}
+	req, sent, err := newRequest(ctx, endpoint, it, wd)
 	if err != nil {
-		return false, fmt.Errorf("post bundle %s: %w", it.ID, err)
+		return false, fmt.Errorf("%s %s: %w", what, it.ID, err)
+	}
+	if q := it.Attrs[queue.AttrIfNoneExist]; create != "" && q != "" {
+		// A conditional create (FHIR R4 http.html#ccreate): a redelivery
+		// after a lost answer finds what the first attempt created.
+		req.Header.Set("If-None-Exist", q)
 	}
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	req.Header.Set("Content-Type", MediaType)
 	req.Header.Set("Accept", MediaType)
-	// ferry reads only each entry's response, not the stored resources:
-	// do not have a 270 MB Binary echoed back (FHIR R4 http.html#ops).
+	// ferry reads only each entry's response (a create's status and
+	// Location), not the stored resources: do not have a 270 MB Binary,
+	// or a DocumentReference carrying one, echoed back (FHIR R4
+	// http.html#ops).
 	req.Header.Set("Prefer", "return=minimal")
 	req.Header.Set("User-Agent", s.cfg.UserAgent)
 	if it.ID != "" {
@@ -441,15 +463,15 @@ func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Cl
 			err = fmt.Errorf("%w: %w", cause, err)
 		}
 		if hs := configtls.Diagnose(err); hs != nil {
-			return false, fmt.Errorf("post bundle %s to %s: %w", it.ID, s.host, ProxyHint(hs, client, req))
+			return false, fmt.Errorf("%s %s to %s: %w", what, it.ID, s.host, ProxyHint(hs, client, req))
 		}
-		return false, fmt.Errorf("post bundle %s to %s: %w", it.ID, s.host, err)
+		return false, fmt.Errorf("%s %s to %s: %w", what, it.ID, s.host, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 		io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes)) // let keep-alive reuse the connection
 		resp.Body.Close()
-		return resp.StatusCode == http.StatusUnauthorized, fmt.Errorf("post bundle %s to %s: %w", it.ID, s.host, withItemID(classify(resp, body), it.ID))
+		return resp.StatusCode == http.StatusUnauthorized, fmt.Errorf("%s %s to %s: %w", what, it.ID, s.host, withItemID(classify(resp, body), it.ID))
 	}
 	ans := readAnswer(resp.Body, wd)
 	resp.Body.Close()
@@ -458,6 +480,12 @@ func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Cl
 		// watchdog, a shutdown), even if the read ended as if the
 		// answer were whole: that is the error, not a cut answer.
 		ans.readErr = context.Cause(ctx)
+	}
+	if create != "" {
+		if err := classifyCreated(resp, ans, create); err != nil {
+			return false, fmt.Errorf("%s %s to %s: %w", what, it.ID, s.host, err)
+		}
+		return false, nil
 	}
 	missingOK := it.Attrs[queue.AttrMissingOK] == "true"
 	missing, err := classifyAnswer(resp, ans, sent, missingOK)
@@ -1103,6 +1131,68 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK b
 		return 0, worst
 	}
 	return 0, queue.Permanent(worst)
+}
+
+// resourceTypeRE is what a FHIR resource type name looks like.
+var resourceTypeRE = regexp.MustCompile(`^[A-Z][A-Za-z]{1,63}$`)
+
+// classifyCreated checks a 2xx answer to a create of a resource of type
+// typ. The exchange has created it (or, for a conditional create, found
+// it) when its Location names a typ/<id> (FHIR R4 http.html#create: a
+// server answers Prefer return=minimal with no body), or when the body
+// is the typ itself. Anything else is an *EndpointError, as for a bundle:
+// a proxy page, a portal, 202 Accepted, an OperationOutcome without a
+// Location are no proof that it was stored.
+func classifyCreated(resp *http.Response, a *answer, typ string) error {
+	code := resp.StatusCode
+	ct := resp.Header.Get("Content-Type")
+	se := &StatusError{Code: code, Status: statusText(code, resp.Status), Entry: -1}
+	improper := func(problem string) error {
+		se.Issues = issuesFrom(a.head, ct)
+		return &EndpointError{Problem: problem, Err: se}
+	}
+	if a.readErr != nil {
+		return fmt.Errorf("read the exchange's answer: %w", a.readErr)
+	}
+	if code == http.StatusAccepted {
+		return improper("the exchange answered 202 Accepted to a create of a " + typ + ": it may process it later, and ferry cannot follow that up")
+	}
+	if locationNames(resp.Header.Get("Location"), typ) {
+		return nil
+	}
+	sc := &a.scan
+	switch scanErr := sc.finish(); {
+	case scanErr == nil && sc.resourceType == typ:
+		return nil
+	case scanErr != nil && len(bytes.TrimSpace(a.head)) == 0:
+		return improper("the exchange answered a create of a " + typ + " with no body and no Location naming the " + typ + "; check exchange.url")
+	case scanErr != nil:
+		what := "a non-JSON answer"
+		if mt := mediaType(ct); mt != "" {
+			what = "a " + mt + " page"
+		}
+		return improper("the exchange answered a create of a " + typ + " with " + what + " and no Location naming it; a proxy, captive portal or web front end may stand in the way, or exchange.url is not the FHIR base")
+	default:
+		return improper(fmt.Sprintf("the exchange answered a create of a %s with a %s and no Location naming the %s", typ, nameOr(sc.resourceType, "JSON value without resourceType"), typ))
+	}
+}
+
+// locationNames reports whether a Location header names a resource of
+// type typ: [base/]typ/id[/_history/vid].
+func locationNames(loc, typ string) bool {
+	if loc == "" {
+		return false
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		return false
+	}
+	seg := strings.Split(strings.Trim(u.Path, "/"), "/")
+	if n := len(seg); n >= 4 && seg[n-2] == "_history" {
+		seg = seg[:n-2]
+	}
+	n := len(seg)
+	return n >= 2 && seg[n-2] == typ && seg[n-1] != ""
 }
 
 // entryRank orders the failures of a response Bundle's entries by which

@@ -5,7 +5,10 @@
 // conditional create `ifNoneExist`, plain POST and PUT Type/id, and PATCH
 // with a JSON Patch of top-level members), keeps the resources in memory,
 // and answers a transaction-response (or batch-response, where a failed
-// PATCH fails alone). It is not an exchange: CI uses a real FHIR server
+// PATCH fails alone). It also takes the create of one resource, POST
+// [base]/<type> with an If-None-Exist header (IHE MHD ITI-105 Simplified
+// Publish), answered 201 or, when found, 200, with a Location and no
+// body. It is not an exchange: CI uses a real FHIR server
 // (Medplum) for that.
 package fhirrecv
 
@@ -15,6 +18,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -100,7 +104,8 @@ type response struct {
 	Outcome  map[string]any `json:"outcome,omitempty"`
 }
 
-// ServeHTTP accepts POST [base] with a transaction or batch Bundle.
+// ServeHTTP accepts POST [base] with a transaction or batch Bundle, and
+// POST [base]/<type> with a resource of that type.
 func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	r.requests++
@@ -122,8 +127,35 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		outcome(w, http.StatusBadRequest, "read body: "+err.Error())
 		return
 	}
+	var head struct {
+		ResourceType string `json:"resourceType"`
+	}
+	if err := json.Unmarshal(body, &head); err != nil || head.ResourceType == "" {
+		outcome(w, http.StatusBadRequest, "body is not a FHIR resource")
+		return
+	}
+	if typ := path.Base(req.URL.Path); head.ResourceType != "Bundle" || typ == "Bundle" {
+		if typ != head.ResourceType {
+			outcome(w, http.StatusBadRequest, fmt.Sprintf("a %s is created at [base]/%s, not at %s", head.ResourceType, head.ResourceType, req.URL.Path))
+			return
+		}
+		r.mu.Lock()
+		key, created := r.apply(typ, http.MethodPost, "", req.Header.Get("If-None-Exist"), body)
+		r.mu.Unlock()
+		if key == "" {
+			outcome(w, http.StatusBadRequest, "If-None-Exist is not a search")
+			return
+		}
+		w.Header().Set("Location", req.URL.Path+"/"+url.PathEscape(key))
+		status := http.StatusOK
+		if created {
+			status = http.StatusCreated
+		}
+		w.WriteHeader(status)
+		return
+	}
 	var b bundle
-	if err := json.Unmarshal(body, &b); err != nil || b.ResourceType != "Bundle" {
+	if err := json.Unmarshal(body, &b); err != nil {
 		outcome(w, http.StatusBadRequest, "body is not a FHIR Bundle")
 		return
 	}

@@ -101,6 +101,14 @@ type Result struct {
 	// Replaces are Document.Replaces, for the registry of replaced
 	// documents: the pipeline records them once the bundle is stored.
 	Replaces []string
+	// Create, when set, says that what was written is not a transaction
+	// Bundle but one resource of this type, to be created with a POST to
+	// [base]/<Create> (ProfileMHDSimplified: "DocumentReference", IHE
+	// ITI-105), conditionally on the search IfNoneExist (the If-None-Exist
+	// header: its masterIdentifier, content-derived, no PHI) so that a
+	// redelivery finds it instead of filing it twice. See
+	// queue.AttrCreate.
+	Create, IfNoneExist string
 }
 
 // Converter turns faxes into FHIR bundles. It is safe for concurrent use.
@@ -189,13 +197,16 @@ func (c *Converter) Convert(ctx context.Context, in adapters.Raw) (fhir.Bundle, 
 	if err != nil {
 		return fhir.Bundle{}, err
 	}
+	if p.single != nil {
+		return fhir.Bundle{}, fmt.Errorf("fax %s: profile %s writes a %s, not a Bundle: use WriteRaw", in.Name, c.cfg.Profile, p.res.Create)
+	}
 	for _, b := range p.binaries {
 		var buf bytes.Buffer
 		buf.Grow(int(b.c.size))
 		if err := b.c.write(ctx, &buf); err != nil {
 			return fhir.Bundle{}, err
 		}
-		b.res.Data = buf.Bytes()
+		*b.data = buf.Bytes()
 	}
 	return p.bundle, nil
 }
@@ -263,21 +274,26 @@ func (c *Converter) writeBundle(ctx context.Context, w io.Writer, in Input, fax 
 	return p.stream(ctx, w, "fax "+in.Name)
 }
 
-// stream writes the plan's bundle as JSON to w, each Binary's data
-// base64-encoded as it is read (what names the input in errors).
+// stream writes the plan's bundle (or its single resource) as JSON to w,
+// each Binary's data, or the attachment's, base64-encoded as it is read
+// (what names the input in errors).
 func (p *plan) stream(ctx context.Context, w io.Writer, what string) (Result, error) {
-	// Marshal with a placeholder in each Binary.data, then stream the real
-	// content in place of each placeholder.
+	// Marshal with a placeholder in each data element, then stream the
+	// real content in place of each placeholder.
 	marks := make([][]byte, len(p.binaries))
 	for i, b := range p.binaries {
 		seed := sha256.Sum256([]byte(fmt.Sprintf("ferry placeholder %d %s", i, p.res.SHA256)))
-		b.res.Data = seed[:30]
+		*b.data = seed[:30]
 		marks[i] = []byte(`"` + base64.StdEncoding.EncodeToString(seed[:30]) + `"`)
 	}
 	var js bytes.Buffer
 	enc := json.NewEncoder(&js)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(p.bundle); err != nil {
+	var body any = p.bundle
+	if p.single != nil {
+		body = p.single
+	}
+	if err := enc.Encode(body); err != nil {
 		return Result{}, fmt.Errorf("%s: encode bundle: %w", what, err)
 	}
 	cw := &countingWriter{w: w}
@@ -367,13 +383,19 @@ func digest(ctx context.Context, gen func(io.Writer) error) (size int64, s1, s25
 	return cw.n, h1.Sum(nil), h256.Sum(nil), nil
 }
 
+// binaryEntry is where one document's bytes go, base64: a Binary's data,
+// or the DocumentReference's attachment.data under mhd-simplified.
 type binaryEntry struct {
-	c   *content
-	res *fhir.Binary
+	c    *content
+	data *[]byte
 }
 
 type plan struct {
+	// bundle is the transaction; when single is set (mhd-simplified) it
+	// holds no entries, only the labels and the identifier the
+	// supersede batch takes from it, and single is what is written.
 	bundle   fhir.Bundle
+	single   any
 	binaries []binaryEntry
 	res      Result
 }
@@ -557,7 +579,14 @@ func (c *Converter) assemble(d Document, seed string, parts []part, res Result) 
 	if profile == ProfileMHDComprehensive && d.Patient == nil {
 		profile = ProfileMHDMinimal // Comprehensive needs a known patient
 	}
+	if profile == ProfileMHDSimplified && (d.Patient == nil || len(parts) > 1 || d.Superseded) {
+		// Simplified Publish makes subject 1..1, content 1..1 and status
+		// current: a document without a patient (or a superseded one)
+		// goes as an ITI-65 Minimal bundle.
+		profile = ProfileMHDMinimal
+	}
 	mhd := profile != ProfileUSCore
+	simplified := profile == ProfileMHDSimplified
 
 	// The document's own labels go on what it is made of (the
 	// DocumentReference's meta and the Binary); the Bundle, the
@@ -573,10 +602,13 @@ func (c *Converter) assemble(d Document, seed string, parts []part, res Result) 
 		res.PatientIdentifier = fhir.Identifier{System: pt.System, Value: pt.Value}
 		subject = &fhir.Reference{Type: "Patient", Display: pt.Name,
 			Identifier: &fhir.Identifier{System: pt.System, Value: pt.Value}}
-		switch cfg.PatientLink {
-		case PatientLinkConditional:
+		switch link := cfg.PatientLink; {
+		case simplified:
+			// A logical reference: there is no transaction to resolve
+			// a conditional one, nor room for a Patient.
+		case link == PatientLinkConditional:
 			subject.Reference = "Patient?" + fhir.IdentifierQuery(pt.System, pt.Value)
-		case PatientLinkMatch:
+		case link == PatientLinkMatch:
 			pid := newID("patient:" + pt.System + "|" + pt.Value)
 			subject.Reference = pid.URN()
 			patient = &fhir.BundleEntry{FullURL: pid.URN(), Resource: patientResource(*pt, hwm),
@@ -609,12 +641,14 @@ func (c *Converter) assemble(d Document, seed string, parts []part, res Result) 
 	case ProfileMHDComprehensive:
 		b.Meta.Profile = []string{mhdSD + "IHE.MHD.Comprehensive.ProvideBundle"}
 		docProfile = mhdSD + "IHE.MHD.Comprehensive.DocumentReference"
+	case ProfileMHDSimplified:
+		docProfile = mhdSD + "IHE.MHD.SimplifiedPublish.DocumentReference"
 	}
 
 	if patient != nil {
 		b.Entry = append(b.Entry, *patient)
 	}
-	if mhd {
+	if mhd && !simplified {
 		ss := newID("submissionset:" + seed)
 		p.res.SubmissionSetID = ss.OID()
 		list := &fhir.List{
@@ -719,6 +753,23 @@ func (c *Converter) assemble(d Document, seed string, parts []part, res Result) 
 		}
 		return dr
 	}
+	if simplified {
+		// ITI-105: the one DocumentReference is the request, its
+		// document inline (attachment.data, no url); the exchange
+		// assigns the entryUUID (identifier 0..0).
+		pt := parts[0]
+		dr := mkDoc(pt)
+		dr.Identifier = nil
+		dr.RelatesTo = d.RelatesTo
+		att := &dr.Content[0].Attachment
+		att.URL = ""
+		p.binaries = append(p.binaries, binaryEntry{c: pt.c, data: &att.Data})
+		p.single = dr
+		p.res.Create = "DocumentReference"
+		p.res.IfNoneExist = fhir.IdentifierQuery(pt.master.System, pt.master.Value)
+		p.bundle = b
+		return p
+	}
 	addDoc := func(dr *docRef, pt part) {
 		b.Entry = append(b.Entry, fhir.BundleEntry{FullURL: pt.fullURL, Resource: dr, Request: &fhir.BundleRequest{
 			Method: "POST", URL: "DocumentReference", IfNoneExist: fhir.IdentifierQuery(pt.master.System, pt.master.Value)}})
@@ -753,7 +804,7 @@ func (c *Converter) assemble(d Document, seed string, parts []part, res Result) 
 			req = &fhir.BundleRequest{Method: "PUT", URL: "Binary/" + bin.ID}
 		}
 		b.Entry = append(b.Entry, fhir.BundleEntry{FullURL: pt.binID.URN(), Resource: bin, Request: req})
-		p.binaries = append(p.binaries, binaryEntry{c: pt.c, res: bin})
+		p.binaries = append(p.binaries, binaryEntry{c: pt.c, data: &bin.Data})
 	}
 	p.bundle = b
 	return p

@@ -31,6 +31,17 @@ const (
 	// ProfileUSCore is a plain transaction of US Core DocumentReference and
 	// Binary, with no SubmissionSet.
 	ProfileUSCore = "us-core"
+	// ProfileMHDSimplified is IHE MHD Simplified Publish (ITI-105): one
+	// DocumentReference carrying the document in attachment.data, POSTed
+	// to [base]/DocumentReference as a conditional create on its
+	// masterIdentifier (If-None-Exist); the exchange builds the Binary
+	// and the SubmissionSet. Its profile allows one content and needs a
+	// patient, named by identifier (a logical reference: a plain create
+	// resolves no conditional reference and carries no Patient), so a
+	// TIFF fax is published as its PDF rendition alone, and a fax or
+	// document that names no patient, or one its source marked
+	// superseded, goes as an mhd-minimal ITI-65 bundle instead.
+	ProfileMHDSimplified = "mhd-simplified"
 )
 
 // Binary methods.
@@ -70,8 +81,8 @@ const (
 // Config says how faxes become FHIR. The yaml names are for the gateway's
 // sources.folders entries.
 type Config struct {
-	// Profile is ProfileMHDMinimal (default), ProfileMHDComprehensive or
-	// ProfileUSCore.
+	// Profile is ProfileMHDMinimal (default), ProfileMHDComprehensive,
+	// ProfileMHDSimplified or ProfileUSCore.
 	Profile string `yaml:"profile"`
 	// SourceID is the OID (digits and dots, without urn:oid:) that
 	// identifies this ferry instance as a document source: the SubmissionSet
@@ -99,7 +110,9 @@ type Config struct {
 	// the bundle's meta.security (default "N"; a fax may need "R").
 	Confidentiality string `yaml:"confidentiality"`
 	// KeepOriginal keeps a TIFF fax's original bytes as a second document
-	// beside the PDF rendition. Nil means true.
+	// beside the PDF rendition. Nil means true, except under
+	// mhd-simplified, which publishes one document per request and
+	// refuses true.
 	KeepOriginal *bool `yaml:"keep_original"`
 	// BinaryMethod is BinaryPost (default for the MHD profiles) or
 	// BinaryPut (default for us-core).
@@ -141,9 +154,21 @@ func SourceOID(s string) (oid string, ok bool) {
 func (c *Config) Validate() error {
 	var errs []error
 	switch c.Profile {
-	case "", ProfileMHDMinimal, ProfileMHDComprehensive, ProfileUSCore:
+	case "", ProfileMHDMinimal, ProfileMHDComprehensive, ProfileMHDSimplified, ProfileUSCore:
 	default:
-		errs = append(errs, fmt.Errorf("profile: %q is not one of %s, %s, %s", c.Profile, ProfileMHDMinimal, ProfileMHDComprehensive, ProfileUSCore))
+		errs = append(errs, fmt.Errorf("profile: %q is not one of %s, %s, %s, %s", c.Profile, ProfileMHDMinimal, ProfileMHDComprehensive, ProfileMHDSimplified, ProfileUSCore))
+	}
+	if c.Profile == ProfileMHDSimplified {
+		// Simplified Publish is a plain create of one DocumentReference:
+		// it carries no Patient to match and no transaction that would
+		// resolve a conditional reference, and its one content leaves no
+		// room for the TIFF beside the PDF.
+		if c.PatientLink == PatientLinkMatch || c.PatientLink == PatientLinkConditional || c.PatientConditionalRef {
+			errs = append(errs, fmt.Errorf("patient_link: %s needs a transaction; mhd-simplified (ITI-105) names the patient by identifier (patient_link: %s, the default for it)", nameOr(c.PatientLink, PatientLinkConditional), PatientLinkIdentifier))
+		}
+		if c.KeepOriginal != nil && *c.KeepOriginal {
+			errs = append(errs, errors.New("keep_original: mhd-simplified (ITI-105) publishes one document per request, the PDF; keeping the TIFF original beside it needs mhd-minimal or mhd-comprehensive"))
+		}
 	}
 	if c.Profile != ProfileUSCore {
 		if c.SourceID == "" {
@@ -197,6 +222,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PatientLink == "" {
 		c.PatientLink = PatientLinkMatch
+		if c.Profile == ProfileMHDSimplified {
+			c.PatientLink = PatientLinkIdentifier
+		}
 	}
 	if c.Confidentiality == "" {
 		c.Confidentiality = "N"
@@ -208,4 +236,16 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-func (c Config) keepOriginal() bool { return c.KeepOriginal == nil || *c.KeepOriginal }
+func (c Config) keepOriginal() bool {
+	if c.KeepOriginal == nil {
+		return c.Profile != ProfileMHDSimplified
+	}
+	return *c.KeepOriginal
+}
+
+func nameOr(s, alt string) string {
+	if s == "" {
+		return alt
+	}
+	return s
+}
