@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ferry-health/ferry/transport/fhirrecv"
 )
 
 // TestFaxExportNamesSubmissionSet: the Export a document source records
@@ -17,36 +19,7 @@ import (
 // name the List the exchange received, so the repository's record and the
 // exchange's document can be matched.
 func TestFaxExportNamesSubmissionSet(t *testing.T) {
-	paths, recv, url := testPKI(t)
-	repo := newUDPRepo(t)
-	root := t.TempDir()
-	faxIn := filepath.Join(root, "fax")
-	if err := os.MkdirAll(faxIn, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cfg := parseConfig(t, `
-data_dir: %q
-audit: {url: %q, source_id: clinic-7-ferry}
-sources:
-  folders:
-    - {name: fax, kind: fax, path: %q, settle: 20ms, rescan: 200ms, patterns: ['^(?P<doctype>[a-z]+)_(?P<mrn>[0-9]+)']}
-exchange:
-  url: %q
-  tls: {ca_file: %q, cert_file: %q, key_file: %q}
-  retry: {initial_interval: 20ms, max_interval: 200ms}
-fax:
-  source_id: 1.3.6.1.4.1.21367.2026.1
-  patient_system: urn:oid:1.3.6.1.4.1.21367.13.20.1000
-`, filepath.Join(root, "data"), repo.URL(), faxIn, url, paths.CA, paths.ClientCert, paths.ClientKey)
-	runGateway(t, cfg)
-	copyFile(t, "../../testdata/fax/g4-fine-1p.tif", filepath.Join(faxIn, "referral_48213.tif"))
-
-	var export string
-	for export == "" {
-		if ev := repo.next(); strings.Contains(ev, `csd-code="110106"`) {
-			export = ev
-		}
-	}
+	recv, export := faxExport(t, "")
 	lists := recv.Resources("List")
 	if len(lists) != 1 {
 		t.Fatalf("SubmissionSet Lists at the exchange: %d, want 1", len(lists))
@@ -80,37 +53,7 @@ fax:
 // document the exchange holds by its uniqueId (audit-105: the
 // DocumentReference as entity, in place of the SubmissionSet).
 func TestFaxSimplifiedPublish(t *testing.T) {
-	paths, recv, url := testPKI(t)
-	repo := newUDPRepo(t)
-	root := t.TempDir()
-	faxIn := filepath.Join(root, "fax")
-	if err := os.MkdirAll(faxIn, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cfg := parseConfig(t, `
-data_dir: %q
-audit: {url: %q, source_id: clinic-7-ferry}
-sources:
-  folders:
-    - {name: fax, kind: fax, path: %q, settle: 20ms, rescan: 200ms, patterns: ['^(?P<doctype>[a-z]+)_(?P<mrn>[0-9]+)']}
-exchange:
-  url: %q
-  tls: {ca_file: %q, cert_file: %q, key_file: %q}
-  retry: {initial_interval: 20ms, max_interval: 200ms}
-fax:
-  profile: mhd-simplified
-  source_id: 1.3.6.1.4.1.21367.2026.1
-  patient_system: urn:oid:1.3.6.1.4.1.21367.13.20.1000
-`, filepath.Join(root, "data"), repo.URL(), faxIn, url, paths.CA, paths.ClientCert, paths.ClientKey)
-	runGateway(t, cfg)
-	copyFile(t, "../../testdata/fax/g4-fine-1p.tif", filepath.Join(faxIn, "referral_48213.tif"))
-
-	var export string
-	for export == "" {
-		if ev := repo.next(); strings.Contains(ev, `csd-code="110106"`) {
-			export = ev
-		}
-	}
+	recv, export := faxExport(t, "mhd-simplified")
 	docs := recv.Resources("DocumentReference")
 	if n := recv.Counts(); len(docs) != 1 || n["List"] != 0 || n["Binary"] != 0 || recv.Bundles() != 0 {
 		t.Fatalf("at the exchange: %v, %d bundles; want one DocumentReference alone\n%s", n, recv.Bundles(), export)
@@ -131,4 +74,43 @@ fax:
 	if strings.Contains(export, `csd-code="Bundle"`) {
 		t.Errorf("the ITI-105 export names a Bundle: %s", export)
 	}
+}
+
+// faxExport runs a gateway whose fax folder, under fax.profile profile
+// ("": the default), takes a referral for MRN 48213, and returns the
+// exchange and the first Export event its audit repository records.
+func faxExport(t *testing.T, profile string) (*fhirrecv.Receiver, string) {
+	t.Helper()
+	paths, recv, url := testPKI(t)
+	repo := newUDPRepo(t)
+	root := t.TempDir()
+	faxIn := filepath.Join(root, "fax")
+	if err := os.MkdirAll(faxIn, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := parseConfig(t, `
+data_dir: %q
+audit: {url: %q, source_id: clinic-7-ferry}
+sources:
+  folders:
+    - {name: fax, kind: fax, path: %q, settle: 20ms, rescan: 200ms, patterns: ['^(?P<doctype>[a-z]+)_(?P<mrn>[0-9]+)']}
+exchange:
+  url: %q
+  tls: {ca_file: %q, cert_file: %q, key_file: %q}
+  retry: {initial_interval: 20ms, max_interval: 200ms}
+fax:
+  profile: %q
+  source_id: 1.3.6.1.4.1.21367.2026.1
+  patient_system: urn:oid:1.3.6.1.4.1.21367.13.20.1000
+`, filepath.Join(root, "data"), repo.URL(), faxIn, url, paths.CA, paths.ClientCert, paths.ClientKey, profile)
+	runGateway(t, cfg)
+	copyFile(t, "../../testdata/fax/g4-fine-1p.tif", filepath.Join(faxIn, "referral_48213.tif"))
+
+	var export string
+	for export == "" {
+		if ev := repo.next(); strings.Contains(ev, `csd-code="110106"`) {
+			export = ev
+		}
+	}
+	return recv, export
 }

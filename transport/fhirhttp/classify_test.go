@@ -116,16 +116,7 @@ func TestAnswerClassification(t *testing.T) {
 		{"503", 503, "", "", map[string]string{"Retry-After": "120"}, nil, retry, "503"},
 	}
 	for _, c := range cases {
-		ex.set(func(w http.ResponseWriter, r *http.Request) {
-			for k, v := range c.hdr {
-				w.Header().Set(k, v)
-			}
-			if c.ct != "" {
-				w.Header().Set("Content-Type", c.ct)
-			}
-			w.WriteHeader(c.code)
-			io.WriteString(w, c.body)
-		})
+		ex.set(canned(c.code, c.ct, c.body, c.hdr))
 		it := c.item
 		if it == nil {
 			it = item("01AUDIT")
@@ -162,6 +153,21 @@ func TestAnswerClassification(t *testing.T) {
 			}
 		}
 		t.Logf("%-46s %-16v %s", c.name, c.want, sum)
+	}
+}
+
+// canned answers every request with code, the Content-Type ct (none when
+// empty), hdr and body.
+func canned(code int, ct, body string, hdr map[string]string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		for k, v := range hdr {
+			w.Header().Set(k, v)
+		}
+		if ct != "" {
+			w.Header().Set("Content-Type", ct)
+		}
+		w.WriteHeader(code)
+		io.WriteString(w, body)
 	}
 }
 

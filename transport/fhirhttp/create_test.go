@@ -2,7 +2,6 @@ package fhirhttp
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -51,16 +50,7 @@ func TestCreateIsAConditionalPOSTToTheType(t *testing.T) {
 		{"412 multiple matches", 412, MediaType, `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"multiple-matches"}]}`, nil, deadLetter, "412"},
 		{"503", 503, "", "", nil, retry, "503"},
 	} {
-		ex.set(func(w http.ResponseWriter, r *http.Request) {
-			for k, v := range c.hdr {
-				w.Header().Set(k, v)
-			}
-			if c.ct != "" {
-				w.Header().Set("Content-Type", c.ct)
-			}
-			w.WriteHeader(c.code)
-			io.WriteString(w, c.body)
-		})
+		ex.set(canned(c.code, c.ct, c.body, c.hdr))
 		err := s.Send(context.Background(), createItem("01CREATE"))
 		if got := verdictOf(err); got != c.want {
 			t.Errorf("%s: %v, want %v (%v)", c.name, got, c.want, err)
