@@ -12,7 +12,7 @@ import (
 // BenchmarkWriteBundle measures a typical 3-page fine G4 fax: parse, PDF
 // rendition (twice: hash, then write), base64, JSON; as an ITI-65 bundle
 // (the default profile, the original TIFF kept beside the PDF) and as an
-// ITI-105 Simplified Publish DocumentReference (the PDF alone). bytes/op
+// ITI-105 Simplified Publish DocumentReference (the PDF alone). sent-bytes/op
 // is what goes to the exchange.
 //
 //	go test -run '^$' -bench WriteBundle -benchmem ./adapters/convert/faxfhir/
