@@ -146,6 +146,9 @@ func (c *Config) CheckKeyFileModes() error {
 	if c.Exchange.URL != "" && c.Exchange.Auth.UDAP.KeyFile != "" {
 		keys = append(keys, keyFile{"exchange.auth.udap.key_file", c.Exchange.Auth.UDAP.KeyFile})
 	}
+	if c.Exchange.FileDrop() && c.Exchange.SFTP.KeyFile != "" {
+		keys = append(keys, keyFile{"exchange.sftp.key_file", c.Exchange.SFTP.KeyFile})
+	}
 	if c.Audit.URL != "" && c.Audit.TLS.KeyFile != "" {
 		keys = append(keys, keyFile{"audit.tls.key_file", c.Audit.TLS.KeyFile})
 	}

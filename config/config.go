@@ -29,6 +29,7 @@ import (
 	"github.com/ferry-health/ferry/config/configtls"
 	"github.com/ferry-health/ferry/transport/fhirhttp"
 	"github.com/ferry-health/ferry/transport/mllptls"
+	"github.com/ferry-health/ferry/transport/sftpdrop"
 )
 
 // DefaultYAML is the embedded configuration `ferry run` uses when no file
@@ -295,11 +296,24 @@ type Exchange struct {
 	// so the duty holds out of the box. An explicit empty list (hold: [])
 	// forwards everything.
 	Hold []string `yaml:"hold"`
+	// SFTP is the login to an exchange that takes bundles as files
+	// (exchange.url sftp://user@host[:port]/dir): ferry's key and the
+	// server's host key.
+	SFTP sftpdrop.Options `yaml:"sftp"`
 }
 
 // MLLP reports whether the exchange takes HL7 v2 over MLLP in TLS
 // (exchange.url mllps://host:port) rather than FHIR.
 func (e Exchange) MLLP() bool { return strings.HasPrefix(e.URL, mllptls.Scheme+":") }
+
+// FileDrop reports whether the exchange takes bundles as files over SFTP
+// (exchange.url sftp://user@host/dir) rather than over HTTPS.
+func (e Exchange) FileDrop() bool { return strings.HasPrefix(e.URL, sftpdrop.Scheme+":") }
+
+// SFTPConfig is the sftpdrop sink's configuration.
+func (e Exchange) SFTPConfig() sftpdrop.Config {
+	return sftpdrop.Config{URL: e.URL, Options: e.SFTP, Timeout: e.Timeout}
+}
 
 // ExchangeAuth is how ferry proves itself to the exchange beyond TLS.
 type ExchangeAuth struct {

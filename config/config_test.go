@@ -278,6 +278,29 @@ sources:
 	}
 }
 
+// TestExchangeSFTP: an sftp:// exchange needs an account, a directory,
+// ferry's key and the server's host key, and takes no password, no TLS
+// and no token; the problems name their keys.
+func TestExchangeSFTP(t *testing.T) {
+	const login = "  sftp: {key_file: /etc/ferry/sftp_ed25519, known_hosts: /etc/ferry/known_hosts}\n"
+	for _, tc := range []struct{ yml, want string }{
+		{"exchange:\n  url: sftp://ferry@sftp.hie.example.org:2222/inbound\n" + login, ""},
+		{"exchange:\n  url: sftp://sftp.hie.example.org/inbound\n" + login, "exchange.url: names no account"},
+		{"exchange:\n  url: sftp://ferry:hunter2@sftp.hie.example.org/inbound\n" + login, "exchange.url: holds a password"},
+		{"exchange:\n  url: sftp://ferry@sftp.hie.example.org\n" + login, "exchange.url: names no directory"},
+		{"exchange:\n  url: sftp://ferry@sftp.hie.example.org/inbound\n", "exchange.sftp.key_file: required"},
+		{"exchange:\n  url: sftp://ferry@sftp.hie.example.org/inbound\n  sftp: {key_file: /k}\n", "exchange.sftp.known_hosts: required"},
+		{"exchange:\n  url: sftp://ferry@sftp.hie.example.org/inbound\n" + login + "  auth: {smart: {client_id: x, key_file: /k}}\n", "not SFTP"},
+	} {
+		expectProblem(t, tc.yml, tc.want)
+		if c, err := Parse("t.yaml", []byte(tc.yml)); err == nil {
+			if err := c.Validate(); err != nil && strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("the problem repeats the password: %v", err)
+			}
+		}
+	}
+}
+
 // TestExchangeSMART: with exchange.auth.smart the client certificate is
 // optional (the bearer token authenticates); its fields are checked.
 func TestExchangeSMART(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"github.com/ferry-health/ferry/adapters/hl7v2"
 	"github.com/ferry-health/ferry/transport/fhirhttp"
 	"github.com/ferry-health/ferry/transport/mllptls"
+	"github.com/ferry-health/ferry/transport/sftpdrop"
 )
 
 // Validate checks every field offline (no connections, no file opens beyond
@@ -228,6 +229,8 @@ func (c *Config) problems() []Problem {
 				err = ue.Err
 			}
 			add("exchange.url", "not a URL: %v", err)
+		case u.Scheme == sftpdrop.Scheme:
+			addErr("exchange", c.Exchange.SFTPConfig().Validate())
 		case u.User != nil:
 			// The gateway refuses it at start (fhirhttp, mllptls), and
 			// the check must not print it back in its "ok" line.
@@ -237,7 +240,7 @@ func (c *Config) problems() []Problem {
 				add("exchange.url", "%v", err)
 			}
 		case u.Scheme != "https":
-			add("exchange.url", "must be https (a FHIR base) or mllps://host:port (HL7 v2 over MLLP in TLS): PHI never travels in clear text; got %q", u.Scheme)
+			add("exchange.url", "must be https (a FHIR base), mllps://host:port (HL7 v2 over MLLP in TLS) or sftp://user@host/dir (bundles as files over SFTP): PHI never travels in clear text; got %q", u.Scheme)
 		case u.Host == "":
 			add("exchange.url", "has no host")
 		}
@@ -246,6 +249,12 @@ func (c *Config) problems() []Problem {
 		// UDAP, or both: one of them is required.
 		smart, udap := c.Exchange.Auth.SMART, c.Exchange.Auth.UDAP
 		switch {
+		case c.Exchange.FileDrop():
+			// SSH authenticates both ends (exchange.sftp); there is no
+			// TLS and no token.
+			if smart.Enabled() || udap.Enabled() {
+				add("exchange.auth", "SMART and UDAP are for a FHIR exchange (https://), not SFTP")
+			}
 		case smart.Enabled() && c.Exchange.MLLP():
 			add("exchange.auth.smart", "SMART Backend Services is for a FHIR exchange (https://), not MLLP")
 		case udap.Enabled() && c.Exchange.MLLP():

@@ -871,6 +871,16 @@ grep -q 'POST /fhir/R4/DocumentReference 200' "$WORK/ex/exchange.log" || die "si
 log "MHD Simplified Publish (ITI-105): a fax became one DocumentReference created at [base]/DocumentReference, its PDF inline (hash and size right, valid); the same fax from a fresh gateway was found by If-None-Exist (one at the exchange); a fax without a patient went as ITI-65"
 stop_pid "$FERRY_PID" TERM
 
+# 20. An exchange that takes bundles as files over SFTP (sftp.sh, its own OpenSSH sshd and gateway,
+#     ~15 s): mllp_send's messages become whole Bundle files in the drop directory, in order; ferry
+#     doctor logs in; an outage and a changed host key keep the bundles queued, none dead-lettered.
+mkdir -p "$WORK/sftp"
+chmod 755 "$WORK/sftp"
+WORK=$WORK/sftp bash "$here/sftp.sh" || {
+  tail -15 "$WORK/sftp/ferry.log" 2>/dev/null
+  die "sftp exchange: see above"
+}
+
 grep -q "CI-MRN-\|Tester\|Harbour" "$WORK/ferry.log" "$WORK/ferry2.log" "$WORK/ferry3.log" "$WORK/ferry4.log" "$WORK/ferry5.log" "$WORK/ferry6.log" "$WORK/ferry7.log" "$WORK/ferry8.log" "$WORK/ferry9.log" "$WORK/ferry10.log" "$WORK/ferry11.log" "$WORK/ferry19.log" && die "ferry log contains PHI (MRN/name/address)"
 log "ferry log has no PHI"
 log "PASS"

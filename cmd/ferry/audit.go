@@ -64,6 +64,7 @@ type auditTrail struct {
 	exchangeHost string
 	faxIsMHD     bool
 	v2Exchange   bool // the exchange takes HL7 v2 over MLLP (exports name the message type)
+	fileExchange bool // the exchange takes files over SFTP (no HTTP request to name)
 	logPHI       bool
 	// identifiers: events name patients by identifier (audit.patient_identity
 	// identifier), not by ferry's key.
@@ -82,16 +83,17 @@ func (g *gateway) newAuditTrail() (*auditTrail, error) {
 	}
 	host, _ := os.Hostname()
 	t := &auditTrail{
-		sink:        s,
-		rec:         s,
-		gateway:     g.cfg.Audit.SourceID,
-		host:        host,
-		exchangeURL: g.cfg.Exchange.URL,
-		faxIsMHD:    g.cfg.Fax.Profile != faxfhir.ProfileUSCore,
-		v2Exchange:  g.cfg.Exchange.MLLP(),
-		logPHI:      g.cfg.Log.PHI,
-		identifiers: g.cfg.Audit.NamesIdentifiers(),
-		key:         g.key,
+		sink:         s,
+		rec:          s,
+		gateway:      g.cfg.Audit.SourceID,
+		host:         host,
+		exchangeURL:  g.cfg.Exchange.URL,
+		faxIsMHD:     g.cfg.Fax.Profile != faxfhir.ProfileUSCore,
+		v2Exchange:   g.cfg.Exchange.MLLP(),
+		fileExchange: g.cfg.Exchange.FileDrop(),
+		logPHI:       g.cfg.Log.PHI,
+		identifiers:  g.cfg.Audit.NamesIdentifiers(),
+		key:          g.key,
 	}
 	if u, err := url.Parse(t.exchangeURL); err == nil {
 		t.exchangeHost = u.Hostname()
@@ -190,6 +192,7 @@ func (t *auditTrail) export(it *queue.Item, outcome audit.Outcome, desc string) 
 	if t.v2Exchange {
 		x.V2MessageType = it.Attrs["type"]
 	}
+	x.File = t.fileExchange
 	t.rec.Record(audit.ExportEvent(x))
 }
 

@@ -33,6 +33,7 @@ import (
 	"github.com/ferry-health/ferry/transport/fhirhttp"
 	"github.com/ferry-health/ferry/transport/mllptls"
 	"github.com/ferry-health/ferry/transport/outbox"
+	"github.com/ferry-health/ferry/transport/sftpdrop"
 )
 
 // gateway wires sources → pipeline → queue → dispatcher → sink, and owns
@@ -174,6 +175,8 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 			// Security Alert (audit on).
 			OnAuthFailure: g.remoteAuthFailed(),
 		}, log.With("component", "exchange"))
+	case cfg.Exchange.FileDrop():
+		g.sink, err = sftpdrop.New(cfg.Exchange.SFTPConfig(), log.With("component", "exchange"))
 	case cfg.Exchange.URL != "":
 		g.sink, err = fhirhttp.New(fhirhttp.Config{
 			URL:                  cfg.Exchange.URL,

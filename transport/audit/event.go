@@ -644,6 +644,9 @@ type Export struct {
 	// document published by itself with MHD Simplified Publish: the
 	// event is then ITI-105's (MHD only).
 	Document string
+	// File marks a bundle delivered as a file (an SFTP drop): there was
+	// no HTTP request, so no X-Request-Id to name.
+	File bool
 	// BundleID is the Bundle identifier (ferry's queue item id).
 	BundleID    string
 	Outcome     Outcome
@@ -700,7 +703,7 @@ func ExportEvent(x Export) Event {
 			// still named by its X-Request-Id below.
 			ev.Objects = append(ev.Objects, Object{ID: x.BundleID, IDType: IDBundle, TypeCode: 2, Role: 20})
 		}
-		if x.V2MessageType == "" {
+		if x.V2MessageType == "" && !x.File {
 			// Every HTTP attempt sends the item id as X-Request-Id; BALP
 			// records that header as an entity of its own.
 			ev.Objects = append(ev.Objects, Object{ID: x.BundleID, IDType: IDXRequestID, TypeCode: 4})

@@ -228,6 +228,16 @@ func TestExportEventV2(t *testing.T) {
 	if ev := ExportEvent(Export{Gateway: "ferry", ExchangeURL: "https://hie/fhir"}); ev.Type != TypeFHIRTransaction {
 		t.Errorf("FHIR export type %+v", ev.Type)
 	}
+	// A bundle written to an SFTP drop went in no HTTP request.
+	ev = ExportEvent(Export{Gateway: "ferry", ExchangeURL: "sftp://ferry@hie/in", File: true, BundleID: "01F"})
+	for _, o := range ev.Objects {
+		if o.IDType == IDXRequestID {
+			t.Errorf("a file delivery names an X-Request-Id: %+v", o)
+		}
+	}
+	if len(ev.Objects) != 1 || ev.Objects[0].IDType != IDBundle || ev.Type != TypeFHIRTransaction {
+		t.Errorf("file export: %+v %+v", ev.Type, ev.Objects)
+	}
 }
 
 // TestExportEventITI105: a document published with MHD Simplified

@@ -32,6 +32,7 @@ import (
 	"github.com/ferry-health/ferry/transport/fhirhttp"
 	"github.com/ferry-health/ferry/transport/mllptls"
 	"github.com/ferry-health/ferry/transport/neterr"
+	"github.com/ferry-health/ferry/transport/sftpdrop"
 )
 
 // Level grades a check.
@@ -418,6 +419,9 @@ func CheckExchange(ctx context.Context, cfg *config.Config, opts DoctorOptions) 
 		c.Level, c.Detail = Fail, "not a URL: "+err.Error()
 		return []Check{c}
 	}
+	if cfg.Exchange.FileDrop() {
+		return checkSFTPExchange(ctx, cfg, c, opts)
+	}
 	tc, err := cfg.Exchange.TLS.LoadTLSConfig()
 	if err != nil {
 		c.Level, c.Detail = Fail, "cannot load ferry's TLS settings: "+err.Error()
@@ -470,6 +474,9 @@ func CheckProxy(cfg *config.Config) []Check {
 	case u.Scheme == mllptls.Scheme:
 		c.Detail = "direct (HL7 v2 over MLLP is not HTTP: it never goes through a proxy)"
 		return []Check{c}
+	case u.Scheme == sftpdrop.Scheme:
+		c.Detail = "direct (SFTP is not HTTP: it never goes through a proxy)"
+		return []Check{c}
 	}
 	d, err := cfg.Proxy.Decide(u)
 	if err != nil {
@@ -477,6 +484,31 @@ func CheckProxy(cfg *config.Config) []Check {
 		return []Check{c}
 	}
 	c.Detail = d.String()
+	return []Check{c}
+}
+
+// checkSFTPExchange logs in to an SFTP exchange with ferry's key, checks
+// the server's host key against known_hosts, and writes and removes a
+// probe file in the directory: what delivery will do, without a bundle.
+func checkSFTPExchange(ctx context.Context, cfg *config.Config, c Check, opts DoctorOptions) []Check {
+	s, err := sftpdrop.New(cfg.Exchange.SFTPConfig(), nil)
+	if err != nil {
+		c.Level, c.Detail = Fail, err.Error()
+		return []Check{c}
+	}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	fsync, err := s.Check(ctx)
+	if err != nil {
+		c.Level, c.Detail = Fail, err.Error()
+		return []Check{c}
+	}
+	c.Level, c.Detail = OK, fmt.Sprintf("SSH login ok in %s, host key as known_hosts names it; a probe file written and removed", time.Since(start).Round(time.Millisecond))
+	if !fsync {
+		c.Level = Warn
+		c.Detail += "; the server offers no fsync@openssh.com, so a file counts as delivered once it is whole under its name, as durable as the server makes it"
+	}
 	return []Check{c}
 }
 

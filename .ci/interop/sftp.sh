@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# sftp.sh: an exchange that takes bundles as files over SFTP. Debian's OpenSSH sshd (its own
+# configuration, run from this suite's folder on a free port, internal-sftp, public-key login only) is
+# the exchange; ssh-keygen makes its host key and ferry's key, ssh-keyscan writes the known_hosts ferry
+# checks it by. `ferry run` with exchange.url sftp://... gets HL7 v2 messages from mllp_send and writes
+# each bundle as <id>.json into the drop directory. Then:
+#  - every file is a whole FHIR Bundle, no .part file is left, and one patient's files sort in the
+#    order the messages were sent;
+#  - `ferry doctor` logs in, checks the host key, writes and removes a probe, and finds fsync@openssh.com;
+#  - sshd stopped: messages are still acknowledged (queued), nothing is dead-lettered; sshd back: the
+#    queue drains;
+#  - sshd comes back with another host key (a man in the middle, or an unannounced re-key): ferry
+#    sends nothing, dead-letters nothing, and `ferry status` says the host key is not the one
+#    known_hosts names; the right key back, the queue drains.
+set -euo pipefail
+SUITE=sftp
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+WORK=${WORK:-$(mktemp -d /tmp/ferry-sftp.XXXXXX)}
+SSHD_PID=""
+stop_sshd() { # the listener and its sessions (a session outlives its listener otherwise)
+  [ -n "$SSHD_PID" ] || return 0
+  pkill -KILL -P "$SSHD_PID" 2>/dev/null || true
+  kill "$SSHD_PID" 2>/dev/null || true
+  wait "$SSHD_PID" 2>/dev/null || true
+  SSHD_PID=""
+}
+trap 'stop_sshd; cleanup' EXIT
+msgs=$here/messages
+
+SSHD=/usr/sbin/sshd
+[ -x "$SSHD" ] || die "sshd not installed (Debian openssh-server)"
+command -v ssh-keyscan >/dev/null || die "ssh-keyscan not installed (Debian openssh-client)"
+# OpenSSH's privilege separation wants its empty directory (the package's service would make it).
+[ -d /run/sshd ] || { mkdir -p /run/sshd && chmod 755 /run/sshd; }
+
+D=$WORK/sshd
+DROP=$D/drop/inbound
+mkdir -p "$DROP"
+chmod 755 "$D" "$D/drop"
+ssh-keygen -q -t ed25519 -N '' -C ci-host -f "$D/host_ed25519"
+ssh-keygen -q -t ed25519 -N '' -C ci-host-impostor -f "$D/impostor_ed25519"
+ssh-keygen -q -t ed25519 -N '' -C ferry -f "$WORK/ferry_ed25519"
+cp "$WORK/ferry_ed25519.pub" "$D/authorized_keys"
+chmod 600 "$D/authorized_keys"
+PORT=$(freeport)
+USER_NAME=$(id -un)
+
+start_sshd() { # HOSTKEY
+  cat >"$D/sshd_config" <<EOF
+Port $PORT
+ListenAddress 127.0.0.1
+HostKey $1
+PidFile $D/sshd.pid
+AuthorizedKeysFile $D/authorized_keys
+AuthenticationMethods publickey
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PermitRootLogin prohibit-password
+AllowUsers $USER_NAME
+Subsystem sftp internal-sftp -l VERBOSE
+ForceCommand internal-sftp -l VERBOSE
+LogLevel VERBOSE
+EOF
+  "$SSHD" -D -e -f "$D/sshd_config" 2>>"$WORK/sshd.log" &
+  SSHD_PID=$!
+  wait_port 127.0.0.1 "$PORT" 20 || { tail -20 "$WORK/sshd.log"; die "sshd did not listen on $PORT"; }
+}
+
+start_sshd "$D/host_ed25519"
+ssh-keyscan -p "$PORT" -t ed25519 127.0.0.1 >"$WORK/known_hosts" 2>/dev/null
+grep -q "^\[127.0.0.1\]:$PORT ssh-ed25519 " "$WORK/known_hosts" || die "ssh-keyscan wrote no host key: $(cat "$WORK/known_hosts")"
+log "sshd on 127.0.0.1:$PORT (internal-sftp, public key only); drop directory $DROP"
+
+MLLP=$(freeport)
+STATUS=$(freeport)
+cat >"$WORK/ferry.yaml" <<EOF
+data_dir: $WORK/data
+sources:
+  mllp:
+    - {name: ci, listen: 127.0.0.1:$MLLP}
+exchange:
+  url: sftp://$USER_NAME@127.0.0.1:$PORT$DROP
+  timeout: 5s
+  sftp:
+    key_file: $WORK/ferry_ed25519
+    known_hosts: $WORK/known_hosts
+  retry: {initial_interval: 200ms, max_interval: 1s}
+identifiers:
+  systems:
+    HOSP: $HOSP_SYSTEM
+status:
+  listen: 127.0.0.1:$STATUS
+EOF
+"$FERRY" config check "$WORK/ferry.yaml" >/dev/null || die "config refused: $("$FERRY" config check "$WORK/ferry.yaml" 2>&1)"
+"$FERRY" doctor --config "$WORK/ferry.yaml" >"$WORK/doctor.txt" 2>&1 || true
+grep -q '^ok .*exchange .*SSH login ok .*host key as known_hosts names it; a probe file written and removed$' "$WORK/doctor.txt" ||
+  die "ferry doctor: $(grep -i 'exchange' "$WORK/doctor.txt")"
+[ -z "$(ls -A "$DROP")" ] || die "ferry doctor left its probe: $(ls -A "$DROP")"
+log "ferry doctor: SSH login, host key and a probe file ok; the server offers fsync@openssh.com"
+
+start_ferry "$WORK/ferry.yaml" "$WORK/ferry.log" "$MLLP"
+msa() { tr '\r\013\034' '\n\n\n' | awk -F'|' '$1=="MSA"{print $2; exit}'; }
+# send N: ADT^A01 then A08 for patient SFTP-N (two bundles of one patient, in order)
+send() {
+  local n=$1 ev f code
+  for ev in A01 A08; do
+    f=$WORK/msg-$n-$ev.hl7
+    sed -e "s/CI-MRN-1001/CI-MRN-S$n/" -e "s/CI-ADT-0001/CI-SFTP-$n-$ev/" -e "s/ADT^A01^ADT_A01/ADT^$ev^ADT_A01/" -e "s/^EVN|A01|/EVN|$ev|/" \
+      "$msgs/adt_a01.hl7" >"$f"
+    code=$(mllp_send --loose -p "$MLLP" --file "$f" 127.0.0.1 | msa)
+    [ "$code" = AA ] || die "mllp_send $ev for patient $n: got '$code', want AA"
+  done
+}
+# files: the drop directory's bundle count
+files() { find "$DROP" -maxdepth 1 -name '*.json' | wc -l; }
+wait_files() { # WANT
+  local i
+  for ((i = 0; i < 60; i++)); do [ "$(files)" -ge "$1" ] && return 0; sleep 0.5; done
+  die "the drop directory has $(files) files, want $1 ($(tail -3 "$WORK/ferry.log"))"
+}
+
+for n in 1 2 3 4 5; do send $n; done
+wait_files 10
+assert_drained "$STATUS"
+[ "$(files)" = 10 ] || die "$(files) files for 10 messages"
+[ -z "$(find "$DROP" -name '.*')" ] || die "files left half-written: $(find "$DROP" -name '.*')"
+for f in "$DROP"/*.json; do
+  jq -e '.resourceType == "Bundle" and .type == "transaction" and (.entry | length) > 0' "$f" >/dev/null || die "$(basename "$f") is not a whole transaction Bundle"
+done
+# one patient's two files, by name, in the order sent: the A01's visit first, then the A08's
+order=$(for f in $(ls "$DROP"/*.json | sort); do jq -r '[.entry[].resource | select(.resourceType == "MessageHeader") | .eventCoding.code][0] + " " + ([.entry[].resource | select(.resourceType == "Patient") | .identifier[] | select(.value | startswith("CI-MRN-S3")) | .value][0] // "")' "$f"; done | awk '$2 == "CI-MRN-S3" {print $1}' | tr '\n' ' ')
+[ "$order" = "A01 A08 " ] || die "patient S3's files sort as '$order', want the A01 then the A08"
+log "10 messages from mllp_send: 10 whole Bundles in the drop directory, none half-written, one patient's in the order sent"
+
+# sshd down: messages are still acknowledged once stored, nothing is dead-lettered; back: drained.
+stop_sshd
+for n in 6 7; do send $n; done
+sleep 2
+[ "$(metric "$STATUS" ferry_queue_depth)" = 4 ] || die "with sshd down the queue holds $(metric "$STATUS" ferry_queue_depth), want 4"
+[ "$(metric "$STATUS" ferry_dead_letters)" = 0 ] || die "sshd down dead-lettered bundles"
+start_sshd "$D/host_ed25519"
+wait_files 14
+assert_drained "$STATUS"
+log "sshd stopped: 4 bundles queued, none dead-lettered; back: delivered"
+
+# sshd back with another host key: nothing is sent, nothing dead-lettered, status says why.
+stop_sshd
+start_sshd "$D/impostor_ed25519"
+send 8
+sleep 3
+[ "$(files)" = 14 ] || die "ferry wrote to a server whose host key known_hosts does not name"
+[ "$(metric "$STATUS" ferry_dead_letters)" = 0 ] || die "a changed host key dead-lettered bundles"
+st=$("$FERRY" status --config "$WORK/ferry.yaml" 2>&1 || true)
+grep -q "host key is not the one sftp.known_hosts names" <<<"$st" || die "ferry status does not name the host key problem: $st"
+stop_sshd
+start_sshd "$D/host_ed25519"
+wait_files 16
+assert_drained "$STATUS"
+log "a server with another host key got nothing and ferry status named the problem; the right key back, delivered"
+stop_pid "$FERRY_PID" TERM
+grep -q "CI-MRN-\|Tester\|Harbour" "$WORK/ferry.log" && die "ferry log contains PHI"
+log "PASS"
