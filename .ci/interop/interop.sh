@@ -873,7 +873,8 @@ stop_pid "$FERRY_PID" TERM
 
 # 20. An exchange that takes bundles as files over SFTP (sftp.sh, its own OpenSSH sshd and gateway,
 #     ~15 s): mllp_send's messages become whole Bundle files in the drop directory, in order; ferry
-#     doctor logs in; an outage and a changed host key keep the bundles queued, none dead-lettered.
+#     doctor logs in; an outage and a changed host key keep the bundles queued, none dead-lettered;
+#     after three kill -9s every acknowledged message is in the drop directory.
 mkdir -p "$WORK/sftp"
 chmod 755 "$WORK/sftp"
 WORK=$WORK/sftp bash "$here/sftp.sh" || {

@@ -11,7 +11,9 @@
 #    queue drains;
 #  - sshd comes back with another host key (a man in the middle, or an unannounced re-key): ferry
 #    sends nothing, dead-letters nothing, and `ferry status` says the host key is not the one
-#    known_hosts names; the right key back, the queue drains.
+#    known_hosts names; the right key back, the queue drains;
+#  - the gateway is killed with SIGKILL three times during bursts of messages: every message that got
+#    AA is in the drop directory afterwards, and no .part file is left.
 set -euo pipefail
 SUITE=sftp
 here=$(cd "$(dirname "$0")" && pwd)
@@ -160,6 +162,37 @@ start_sshd "$D/host_ed25519"
 wait_files 16
 assert_drained "$STATUS"
 log "a server with another host key got nothing and ferry status named the problem; the right key back, delivered"
+
+# kill -9 while messages arrive and files are written: every message that got AA is in the drop
+# directory once the gateway is back (a file written again after a crash replaces its copy).
+: >"$WORK/acked"
+burst() { # FROM TO: one A01 each, the AA'd control ids appended to $WORK/acked
+  local n f code
+  for ((n = $1; n <= $2; n++)); do
+    f=$WORK/crash-$n.hl7
+    sed -e "s/CI-MRN-1001/CI-MRN-K$n/" -e "s/CI-ADT-0001/CI-SFTP-K$n/" "$msgs/adt_a01.hl7" >"$f"
+    code=$(timeout 10 mllp_send --loose -p "$MLLP" --file "$f" 127.0.0.1 2>/dev/null | msa || true)
+    [ "$code" = AA ] && echo "CI-SFTP-K$n" >>"$WORK/acked"
+  done
+  return 0
+}
+for round in 1 2 3; do
+  burst $((round * 100)) $((round * 100 + 14)) &
+  bp=$!
+  sleep 0.$((RANDOM % 5 + 3))
+  kill -9 "$FERRY_PID"
+  wait "$FERRY_PID" 2>/dev/null || true
+  wait "$bp"
+  start_ferry "$WORK/ferry.yaml" "$WORK/ferry.log" "$MLLP"
+done
+assert_drained "$STATUS"
+acked=$(sort -u "$WORK/acked" | wc -l)
+((acked >= 10)) || die "only $acked messages got AA across the kills"
+cat "$DROP"/*.json | jq -r '.identifier.value' | sort -u >"$WORK/delivered"
+missing=$(sort -u "$WORK/acked" | comm -23 - "$WORK/delivered")
+[ -z "$missing" ] || die "acknowledged but not in the drop directory after kill -9: $missing"
+[ -z "$(find "$DROP" -name '.*')" ] || die "files left half-written after kill -9: $(find "$DROP" -name '.*')"
+log "kill -9 three times during bursts: all $acked acknowledged messages are in the drop directory, none half-written"
 stop_pid "$FERRY_PID" TERM
 grep -q "CI-MRN-\|Tester\|Harbour" "$WORK/ferry.log" && die "ferry log contains PHI"
 log "PASS"
