@@ -28,7 +28,7 @@ import (
 // server over the real file system: a real SFTP implementation (without
 // fsync@openssh.com; OpenSSH's, which has it, runs in the interop suite).
 type server struct {
-	t       *testing.T
+	t       testing.TB
 	ln      net.Listener
 	hostKey ssh.Signer
 	allowed ssh.PublicKey
@@ -37,7 +37,7 @@ type server struct {
 	wg      sync.WaitGroup
 }
 
-func newSigner(t *testing.T) (ssh.Signer, ed25519.PrivateKey) {
+func newSigner(t testing.TB) (ssh.Signer, ed25519.PrivateKey) {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -50,7 +50,7 @@ func newSigner(t *testing.T) (ssh.Signer, ed25519.PrivateKey) {
 	return s, priv
 }
 
-func startServer(t *testing.T, addr string, hostKey ssh.Signer, allowed ssh.PublicKey) *server {
+func startServer(t testing.TB, addr string, hostKey ssh.Signer, allowed ssh.PublicKey) *server {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -138,7 +138,7 @@ type fixture struct {
 	clientKey ssh.Signer
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	hostKey, _ := newSigner(t)
 	clientKey, clientPriv := newSigner(t)
@@ -165,7 +165,7 @@ func newFixture(t *testing.T) *fixture {
 	}}
 }
 
-func writeKnownHosts(t *testing.T, file, addr string, key ssh.PublicKey) {
+func writeKnownHosts(t testing.TB, file, addr string, key ssh.PublicKey) {
 	t.Helper()
 	if err := os.WriteFile(file, []byte(knownhosts.Line([]string{knownhosts.Normalize(addr)}, key)+"\n"), 0o644); err != nil {
 		t.Fatal(err)
