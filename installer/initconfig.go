@@ -23,7 +23,13 @@ type Answers struct {
 	// EncryptionKeyFile, when set, turns on encryption at rest with the
 	// key in this file (encryption.key_file).
 	EncryptionKeyFile string
+	// SFTPKeyFile and KnownHosts log in to an exchange that takes files
+	// (ExchangeURL sftp://...): exchange.sftp.
+	SFTPKeyFile, KnownHosts string
 }
+
+// SFTP reports whether the exchange takes bundles as files over SFTP.
+func (a Answers) SFTP() bool { return strings.HasPrefix(a.ExchangeURL, "sftp:") }
 
 // ConfigDefaults are the answers `ferry init` proposes, for the package
 // layout on this OS.
@@ -137,7 +143,23 @@ sources:
 #   source_id: 1.3.6.1.4.1.21367.2026.1
 #   patient_system: urn:oid:2.16.840.1.113883.3.999.1
 
-{{if .ExchangeURL}}# The health information exchange. Delivery is HTTPS with mutual TLS; the
+{{if .SFTP}}# The health information exchange collects bundles as files from this SFTP
+# directory: ferry logs in with its key, and the server must show the host
+# key known_hosts names.
+exchange:
+  url: {{q .ExchangeURL}}
+  timeout: 30s
+  sftp:
+    key_file: {{q .SFTPKeyFile}}      # ferry's SSH key (ssh-keygen -t ed25519 -N ''); the exchange adds its .pub
+    known_hosts: {{q .KnownHosts}}    # the server's host key (ssh-keyscan), fingerprint checked with the exchange
+  retry:
+    initial_interval: 1s
+    max_interval: 5m
+  # Bundles labelled restricted (R; also holds V), very restricted (V) or
+  # 42 CFR Part 2 are kept in <data_dir>/held for review (` + "`ferry held list`" + `),
+  # not sent. Empty the list only if the exchange's agreement allows them.
+  hold: [R, V, 42CFRPart2]
+{{else if .ExchangeURL}}# The health information exchange. Delivery is HTTPS with mutual TLS; the
 # server's name is always verified.
 exchange:
   url: {{q .ExchangeURL}}
@@ -169,7 +191,8 @@ exchange:
 # <data_dir>/outbox/. Uncomment and fill in when the exchange sends you
 # its URL and your client certificate:
 # exchange:
-#   url: https://hie.example.org/fhir/R4   # or mllps://host:port for an exchange that takes HL7 v2
+#   url: https://hie.example.org/fhir/R4   # or mllps://host:port for an exchange that takes HL7 v2,
+#                                          # or sftp://user@host/dir for one that collects files (then sftp: key_file, known_hosts)
 #   tls:
 #     ca_file: /etc/ferry/exchange-ca.pem
 #     cert_file: /etc/ferry/client.pem

@@ -21,6 +21,7 @@ import (
 	"github.com/ferry-health/ferry/queue/durable"
 	"github.com/ferry-health/ferry/queue/seal"
 	"github.com/ferry-health/ferry/transport/mllptls"
+	"github.com/ferry-health/ferry/transport/sftpdrop"
 )
 
 // cmdInit writes a commented configuration file. On a terminal with no
@@ -35,11 +36,13 @@ func runInit(args []string, stdin io.Reader, terminal bool, stdout, stderr io.Wr
 	d := installer.ConfigDefaults()
 	fs := newFlags("init", stderr)
 	var a installer.Answers
-	fs.StringVar(&a.ExchangeURL, "exchange-url", "", "FHIR base URL of the exchange (https://...), or mllps://host:port for one that takes HL7 v2; empty: write bundles to the local outbox")
+	fs.StringVar(&a.ExchangeURL, "exchange-url", "", "FHIR base URL of the exchange (https://...), mllps://host:port for one that takes HL7 v2, or sftp://user@host/dir for one that collects files; empty: write bundles to the local outbox")
 	fs.StringVar(&a.CAFile, "ca", "", "PEM file of the CA that signed the exchange's server certificate (empty: system roots)")
 	fs.StringVar(&a.CertFile, "cert", "", "ferry's client certificate (PEM) for mutual TLS")
 	fs.StringVar(&a.KeyFile, "key", "", "the client certificate's private key (PEM, unencrypted)")
 	fs.StringVar(&a.ServerName, "server-name", "", "name to verify in the exchange's certificate when it differs from the URL's host")
+	fs.StringVar(&a.SFTPKeyFile, "sftp-key", "", "sftp:// exchange: ferry's SSH private key (unencrypted; the exchange adds its .pub)")
+	fs.StringVar(&a.KnownHosts, "known-hosts", "", "sftp:// exchange: known_hosts file naming the server's host key (ssh-keyscan, checked with the exchange)")
 	fs.StringVar(&a.MLLPListen, "mllp-listen", d.MLLPListen, "address the HL7 v2 MLLP listener binds")
 	fs.StringVar(&a.DataDir, "data-dir", d.DataDir, "folder for the queue, quarantine and dead letters")
 	fs.StringVar(&a.StatusListen, "status-listen", d.StatusListen, "loopback address of the status page")
@@ -71,7 +74,7 @@ func runInit(args []string, stdin io.Reader, terminal bool, stdout, stderr io.Wr
 	// The service does not run in this folder (the unit starts it in its
 	// data folder, Windows in System32), and the configuration reads a
 	// relative path from wherever the gateway runs: write what was meant.
-	for _, p := range []*string{&a.CAFile, &a.CertFile, &a.KeyFile, &a.DataDir, &a.EncryptionKeyFile} {
+	for _, p := range []*string{&a.CAFile, &a.CertFile, &a.KeyFile, &a.DataDir, &a.EncryptionKeyFile, &a.SFTPKeyFile, &a.KnownHosts} {
 		*p = absPath(*p)
 	}
 	if a.KeyFile != "" && a.CertFile == "" || a.CertFile != "" && a.KeyFile == "" {
@@ -99,7 +102,7 @@ func runInit(args []string, stdin io.Reader, terminal bool, stdout, stderr io.Wr
 	if err := initKey(a.EncryptionKeyFile, keyOut); err != nil {
 		return fmt.Errorf("not written: %w", err)
 	}
-	for _, f := range []struct{ flag, path string }{{"--ca", a.CAFile}, {"--cert", a.CertFile}, {"--key", a.KeyFile}} {
+	for _, f := range []struct{ flag, path string }{{"--ca", a.CAFile}, {"--cert", a.CertFile}, {"--key", a.KeyFile}, {"--sftp-key", a.SFTPKeyFile}, {"--known-hosts", a.KnownHosts}} {
 		if f.path == "" {
 			continue
 		}
@@ -222,10 +225,17 @@ func (p *prompter) until(question, def string, check func(string) error) (string
 func (p *prompter) ask(a installer.Answers, out string) (installer.Answers, string, error) {
 	var err error
 	fmt.Fprintln(p.out, "ferry init: a few questions; Enter takes the value in brackets.")
-	if a.ExchangeURL, err = p.until("Exchange FHIR base URL (https://...; mllps://host:port for HL7 v2; empty if you have none yet)", a.ExchangeURL, checkExchangeURL); err != nil {
+	if a.ExchangeURL, err = p.until("Exchange FHIR base URL (https://...; mllps://host:port for HL7 v2; sftp://user@host/dir for files; empty if you have none yet)", a.ExchangeURL, checkExchangeURL); err != nil {
 		return a, out, err
 	}
-	if a.ExchangeURL != "" {
+	if a.SFTP() {
+		if a.SFTPKeyFile, err = p.until("ferry's SSH private key file (ssh-keygen -t ed25519 -N ''; give the exchange its .pub)", a.SFTPKeyFile, checkRequiredFile); err != nil {
+			return a, out, err
+		}
+		if a.KnownHosts, err = p.until("known_hosts file with the server's host key (ssh-keyscan; check the fingerprint with the exchange)", a.KnownHosts, checkRequiredFile); err != nil {
+			return a, out, err
+		}
+	} else if a.ExchangeURL != "" {
 		if a.CAFile, err = p.until("CA file of the exchange's server certificate (empty: this machine's trusted CAs)", a.CAFile, checkOptionalFile); err != nil {
 			return a, out, err
 		}
@@ -274,8 +284,10 @@ func checkExchangeURL(s string) error {
 	case u.Scheme == mllptls.Scheme:
 		_, err := mllptls.HostPort(s)
 		return err
+	case u.Scheme == sftpdrop.Scheme:
+		return sftpdrop.CheckURL(s)
 	case u.Scheme != "https":
-		return errors.New("it must start with https:// (a FHIR base), or be mllps://host:port for an exchange that takes HL7 v2 over MLLP in TLS (patient data never travels unencrypted)")
+		return errors.New("it must start with https:// (a FHIR base), or be mllps://host:port for an exchange that takes HL7 v2 over MLLP in TLS, or sftp://user@host/dir for one that collects files (patient data never travels unencrypted)")
 	case u.Host == "":
 		return errors.New("it has no host name")
 	}

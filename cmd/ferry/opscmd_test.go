@@ -82,6 +82,46 @@ func TestInitNonInteractivePassesConfigCheck(t *testing.T) {
 	}
 }
 
+// TestInitSFTP: an sftp:// exchange gets an exchange.sftp section with the
+// key and known_hosts instead of TLS, from flags or from the questions.
+func TestInitSFTP(t *testing.T) {
+	dir := t.TempDir()
+	key, known := filepath.Join(dir, "sftp_ed25519"), filepath.Join(dir, "known_hosts")
+	for _, f := range []string{key, known} {
+		os.WriteFile(f, []byte("x"), 0o600)
+	}
+	out := filepath.Join(dir, "flags.yaml")
+	if err := runInit([]string{"--exchange-url", "sftp://clinic7@sftp.hie.example.org/inbound", "--sftp-key", key, "--known-hosts", known,
+		"--data-dir", filepath.Join(dir, "data"), "--out", out}, nil, false, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	answers := strings.Join([]string{
+		"sftp://sftp.hie.example.org/inbound", // refused: no account
+		"sftp://clinic7@sftp.hie.example.org/inbound",
+		key, known,
+		"", // default MLLP address
+		filepath.Join(dir, "data"),
+		"", // no encryption
+		filepath.Join(dir, "asked.yaml"),
+	}, "\n") + "\n"
+	var so bytes.Buffer
+	if err := runInit(nil, strings.NewReader(answers), true, &so, io.Discard); err != nil {
+		t.Fatalf("%v\n%s", err, so.String())
+	}
+	if !strings.Contains(so.String(), "names no account") {
+		t.Errorf("dialogue lacks the refusal:\n%s", so.String())
+	}
+	for _, f := range []string{out, filepath.Join(dir, "asked.yaml")} {
+		cfg, err := config.Load(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !cfg.Exchange.FileDrop() || cfg.Exchange.SFTP.KeyFile != key || cfg.Exchange.SFTP.KnownHosts != known || cfg.Exchange.TLS.CertFile != "" {
+			t.Errorf("%s: exchange %+v", f, cfg.Exchange)
+		}
+	}
+}
+
 func TestInitInteractive(t *testing.T) {
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "ca.pem")

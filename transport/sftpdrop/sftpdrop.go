@@ -123,6 +123,13 @@ func parse(raw string) (target, error) {
 	return target{user: u.User.Username(), addr: net.JoinHostPort(u.Hostname(), port), host: u.Hostname(), dir: dir}, nil
 }
 
+// CheckURL checks an sftp:// exchange URL alone (`ferry init` asks for
+// it before the key files).
+func CheckURL(raw string) error {
+	_, err := parse(raw)
+	return err
+}
+
 // Validate checks the settings without I/O.
 func (c Config) Validate() error {
 	var errs []error
