@@ -156,7 +156,7 @@ sleep 3
 [ "$(files)" = 14 ] || die "ferry wrote to a server whose host key known_hosts does not name"
 [ "$(metric "$STATUS" ferry_dead_letters)" = 0 ] || die "a changed host key dead-lettered bundles"
 st=$("$FERRY" status --config "$WORK/ferry.yaml" 2>&1 || true)
-grep -q "host key is not the one sftp.known_hosts names" <<<"$st" || die "ferry status does not name the host key problem: $st"
+grep -q "host key is not the one exchange.sftp.known_hosts names" <<<"$st" || die "ferry status does not name the host key problem: $st"
 stop_sshd
 start_sshd "$D/host_ed25519"
 wait_files 16

@@ -33,8 +33,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/url"
 	"os"
 	"path"
 	"strings"
@@ -42,33 +40,22 @@ import (
 	"time"
 
 	"github.com/pkg/sftp"
-	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
 
-	"github.com/ferry-health/ferry/config/configtls"
+	"github.com/ferry-health/ferry/config/configssh"
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/transport"
 )
 
 // Scheme is the exchange.url scheme of this sink.
-const Scheme = "sftp"
+const Scheme = configssh.Scheme
 
-// Options are the exchange.sftp settings.
-type Options struct {
-	// KeyFile is ferry's private key (OpenSSH or PEM, unencrypted; keep
-	// it 0600), whose public half the exchange put in the account's
-	// authorized keys.
-	KeyFile string `yaml:"key_file"`
-	// KnownHosts is an OpenSSH known_hosts file naming the server's host
-	// key ([host]:port for a port other than 22).
-	KnownHosts string `yaml:"known_hosts"`
-}
+// Options are the exchange.sftp settings: ferry's key and the server's
+// host key.
+type Options = configssh.Login
 
 // Config configures the sink.
 type Config struct {
-	// URL is sftp://user@host[:port]/dir; dir is taken from the root
-	// (sftp://u@h/inbound is /inbound; sftp://u@h/~/inbound is inbound
-	// under the account's home).
+	// URL is sftp://user@host[:port]/dir (configssh.ParseURL).
 	URL string
 	Options
 	// Timeout bounds connecting and each file's writing without
@@ -79,68 +66,26 @@ type Config struct {
 // DefaultTimeout is Config.Timeout when it is zero.
 const DefaultTimeout = 30 * time.Second
 
-// target is what a URL names.
-type target struct {
-	user, addr, host, dir string
-}
-
-func parse(raw string) (target, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // url.Error repeats the whole URL
-		}
-		return target{}, fmt.Errorf("not a URL: %v", err)
-	}
-	if u.Scheme != Scheme {
-		return target{}, fmt.Errorf("scheme %q is not %s", u.Scheme, Scheme)
-	}
-	if u.User == nil || u.User.Username() == "" {
-		return target{}, errors.New("names no account: write sftp://user@host/dir")
-	}
-	if _, has := u.User.Password(); has {
-		return target{}, errors.New("holds a password: ferry logs in with exchange.sftp.key_file only, and a password in the URL would be shown wherever the URL is")
-	}
-	if u.Hostname() == "" {
-		return target{}, errors.New("names no host")
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return target{}, errors.New("has a query or fragment; an SFTP URL is sftp://user@host[:port]/dir")
-	}
-	dir := u.Path
-	switch {
-	case dir == "" || dir == "/":
-		return target{}, errors.New("names no directory: write sftp://user@host/dir (the directory the exchange collects files from)")
-	case strings.HasPrefix(dir, "/~/"):
-		dir = strings.TrimPrefix(dir, "/~/")
-	}
-	dir = strings.TrimSuffix(dir, "/")
-	port := u.Port()
-	if port == "" {
-		port = "22"
-	}
-	return target{user: u.User.Username(), addr: net.JoinHostPort(u.Hostname(), port), host: u.Hostname(), dir: dir}, nil
-}
+// what names the settings in problems.
+const what = "exchange.sftp"
 
 // CheckURL checks an sftp:// exchange URL alone (`ferry init` asks for
 // it before the key files).
 func CheckURL(raw string) error {
-	_, err := parse(raw)
+	_, err := configssh.ParseURL(raw)
 	return err
 }
 
 // Validate checks the settings without I/O.
 func (c Config) Validate() error {
 	var errs []error
-	if _, err := parse(c.URL); err != nil {
+	if _, err := configssh.ParseURL(c.URL); err != nil {
 		errs = append(errs, fmt.Errorf("url: %w", err))
 	}
-	if c.KeyFile == "" {
-		errs = append(errs, errors.New("sftp.key_file: required for an sftp:// exchange (ferry's private key)"))
-	}
-	if c.KnownHosts == "" {
-		errs = append(errs, errors.New("sftp.known_hosts: required for an sftp:// exchange (the server's host key; `ssh-keyscan -p PORT host`, checked with the exchange)"))
+	if err := c.Options.Validate(); err != nil {
+		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+			errs = append(errs, fmt.Errorf("sftp.%w", e))
+		}
 	}
 	if c.Timeout < 0 {
 		errs = append(errs, errors.New("timeout: negative"))
@@ -152,13 +97,11 @@ func (c Config) Validate() error {
 // concurrent Send calls, which share one SSH connection.
 type Sink struct {
 	cfg Config
-	t   target
+	t   configssh.Target
 	log *slog.Logger
 
-	mu    sync.Mutex
-	conn  *ssh.Client
-	c     *sftp.Client
-	fsync bool
+	mu   sync.Mutex
+	sess *configssh.Session
 }
 
 var _ transport.Sink = (*Sink)(nil)
@@ -175,46 +118,26 @@ func New(cfg Config, log *slog.Logger) (*Sink, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	t, _ := parse(cfg.URL)
+	t, _ := configssh.ParseURL(cfg.URL)
 	return &Sink{cfg: cfg, t: t, log: log}, nil
 }
-
-// ConfigError is a failure that only a change of configuration, or at
-// the exchange, fixes: a refused key, a host key known_hosts does not
-// name, a missing directory, no right to write. Retrying keeps the items
-// queued; ConfigProblem says what to do.
-type ConfigError struct {
-	Problem string
-	Err     error
-}
-
-func (e *ConfigError) Error() string { return e.Problem + ": " + e.Err.Error() }
-func (e *ConfigError) Unwrap() error { return e.Err }
-
-// ConfigProblem implements the dispatcher's operator problem.
-func (e *ConfigError) ConfigProblem() string { return "exchange sftp: " + e.Problem }
-
-// Summary is the error without server text (a path or a message the
-// server chose).
-func (e *ConfigError) Summary() string { return e.Problem }
 
 // Connect reads the key and known_hosts files, logs in and checks that
 // the directory is there, so that a wrong setting shows at once.
 func (s *Sink) Connect(ctx context.Context) error {
-	conn, c, fsync, err := s.dial(ctx)
+	sess, err := configssh.Dial(ctx, s.cfg.Options, s.t, s.cfg.Timeout, what)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
-	old, oldConn := s.c, s.conn
-	s.conn, s.c, s.fsync = conn, c, fsync
+	old := s.sess
+	s.sess = sess
 	s.mu.Unlock()
 	if old != nil {
 		old.Close()
-		oldConn.Close()
 	}
-	if !fsync {
-		s.log.Warn("the exchange's SFTP server offers no fsync@openssh.com: a file counts as delivered once it is whole under its name, as durable as the server makes it", "server", s.t.addr)
+	if !sess.Fsync {
+		s.log.Warn("the exchange's SFTP server offers no fsync@openssh.com: a file counts as delivered once it is whole under its name, as durable as the server makes it", "server", s.t.Addr)
 	}
 	return nil
 }
@@ -223,13 +146,13 @@ func (s *Sink) Connect(ctx context.Context) error {
 // `ferry doctor`'s test of the account. It reports whether the server
 // flushes files to its disk on request.
 func (s *Sink) Check(ctx context.Context) (fsync bool, err error) {
-	conn, c, fsync, err := s.dial(ctx)
+	sess, err := configssh.Dial(ctx, s.cfg.Options, s.t, s.cfg.Timeout, what)
 	if err != nil {
 		return false, err
 	}
-	defer conn.Close()
-	defer c.Close()
-	probe := path.Join(s.t.dir, fmt.Sprintf(".ferry-doctor-%d.part", time.Now().UnixNano()))
+	defer sess.Close()
+	c := sess.SFTP
+	probe := path.Join(s.t.Dir, fmt.Sprintf(".ferry-doctor-%d.part", time.Now().UnixNano()))
 	f, err := c.OpenFile(probe, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
 	if err == nil {
 		_, err = f.Write([]byte("ferry doctor\n"))
@@ -238,152 +161,54 @@ func (s *Sink) Check(ctx context.Context) (fsync bool, err error) {
 		}
 	}
 	if err != nil {
-		return fsync, s.fileError(err, "write a file into "+s.t.dir)
+		return sess.Fsync, configssh.FileError(err, "write a file into "+s.t.Dir)
 	}
 	if err := c.Remove(probe); err != nil {
-		return fsync, s.fileError(err, "remove the probe file "+probe)
+		return sess.Fsync, configssh.FileError(err, "remove the probe file "+probe)
 	}
-	return fsync, nil
-}
-
-func (s *Sink) dial(ctx context.Context) (*ssh.Client, *sftp.Client, bool, error) {
-	keyPEM, err := os.ReadFile(s.cfg.KeyFile)
-	if err != nil {
-		return nil, nil, false, &ConfigError{Problem: "cannot read sftp.key_file", Err: err}
-	}
-	if err := configtls.KeyFileMode(s.cfg.KeyFile); err != nil {
-		// As for the TLS keys: a key others can read is no longer
-		// ferry's alone.
-		return nil, nil, false, &ConfigError{Problem: "sftp.key_file may be read by other accounts; chmod 600 it (owned by the ferry account)", Err: err}
-	}
-	signer, err := ssh.ParsePrivateKey(keyPEM)
-	if err != nil {
-		var pp *ssh.PassphraseMissingError
-		if errors.As(err, &pp) {
-			return nil, nil, false, &ConfigError{Problem: "sftp.key_file is encrypted with a passphrase; a service cannot type it: give ferry a key of its own without one, readable only by the ferry account", Err: err}
-		}
-		return nil, nil, false, &ConfigError{Problem: "sftp.key_file is not an SSH private key", Err: err}
-	}
-	hostKeys, err := knownhosts.New(s.cfg.KnownHosts)
-	if err != nil {
-		return nil, nil, false, &ConfigError{Problem: "cannot read sftp.known_hosts", Err: err}
-	}
-	cc := &ssh.ClientConfig{
-		User:            s.t.user,
-		Auth:            []ssh.AuthMethod{ssh.PublicKeys(signer)},
-		HostKeyCallback: hostKeys,
-		Timeout:         s.cfg.Timeout,
-		ClientVersion:   "SSH-2.0-ferry",
-	}
-	dctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	defer cancel()
-	var d net.Dialer
-	nc, err := d.DialContext(dctx, "tcp", s.t.addr)
-	if err != nil {
-		return nil, nil, false, fmt.Errorf("connect to %s: %w", s.t.addr, err)
-	}
-	// The handshake has no context of its own: a deadline bounds it.
-	nc.SetDeadline(time.Now().Add(s.cfg.Timeout))
-	sc, chans, reqs, err := ssh.NewClientConn(nc, s.t.addr, cc)
-	if err != nil {
-		nc.Close()
-		return nil, nil, false, s.handshakeError(err)
-	}
-	nc.SetDeadline(time.Time{})
-	conn := ssh.NewClient(sc, chans, reqs)
-	c, err := sftp.NewClient(conn)
-	if err != nil {
-		conn.Close()
-		return nil, nil, false, &ConfigError{Problem: "the account has no SFTP subsystem", Err: err}
-	}
-	st, err := c.Stat(s.t.dir)
-	switch {
-	case err != nil:
-		err = s.fileError(err, "find the directory "+s.t.dir)
-	case !st.IsDir():
-		err = &ConfigError{Problem: s.t.dir + " on the server is not a directory", Err: errors.New("not a directory")}
-	}
-	if err != nil {
-		c.Close()
-		conn.Close()
-		return nil, nil, false, err
-	}
-	_, fsync := c.HasExtension("fsync@openssh.com")
-	return conn, c, fsync, nil
-}
-
-// handshakeError explains a failed SSH handshake: a host key known_hosts
-// does not name (or names otherwise), a refused key.
-func (s *Sink) handshakeError(err error) error {
-	var ke *knownhosts.KeyError
-	switch {
-	case errors.As(err, &ke) && len(ke.Want) > 0:
-		return &ConfigError{Problem: "the server's host key is not the one sftp.known_hosts names for " + s.t.addr +
-			": someone may be in the way, or the exchange changed its key; ask the exchange, and only then update known_hosts", Err: err}
-	case errors.As(err, &ke):
-		return &ConfigError{Problem: "sftp.known_hosts names no key for " + knownhosts.Normalize(s.t.addr) +
-			"; add the server's key (`ssh-keyscan -p PORT host`, fingerprint checked with the exchange)", Err: err}
-	case strings.Contains(err.Error(), "unable to authenticate"):
-		return &ConfigError{Problem: "the server refused ferry's key for the account " + s.t.user +
-			"; the exchange must add the public half of sftp.key_file to it", Err: err}
-	}
-	return fmt.Errorf("ssh handshake with %s: %w", s.t.addr, err)
-}
-
-// fileError tells a refusal that configuration must fix (no such
-// directory, no right) from a failure worth retrying.
-func (s *Sink) fileError(err error, what string) error {
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return &ConfigError{Problem: "cannot " + what + ": no such file or directory on the server (check the path in exchange.url)", Err: err}
-	case errors.Is(err, os.ErrPermission):
-		return &ConfigError{Problem: "cannot " + what + ": the account may not (ask the exchange for write access there)", Err: err}
-	}
-	return fmt.Errorf("%s: %w", what, err)
+	return sess.Fsync, nil
 }
 
 // Close ends the session.
 func (s *Sink) Close(context.Context) error {
 	s.mu.Lock()
-	c, conn := s.c, s.conn
-	s.c, s.conn = nil, nil
+	sess := s.sess
+	s.sess = nil
 	s.mu.Unlock()
-	if c != nil {
-		c.Close()
-		conn.Close()
+	if sess != nil {
+		sess.Close()
 	}
 	return nil
 }
 
-// forget drops the session c belongs to after a failure that may have
-// broken it; the next Send asks the dispatcher to connect again.
-func (s *Sink) forget(c *sftp.Client) {
+// forget drops sess after a failure that may have broken it; the next
+// Send asks the dispatcher to connect again.
+func (s *Sink) forget(sess *configssh.Session) {
 	s.mu.Lock()
-	if s.c != c {
+	if s.sess != sess {
 		s.mu.Unlock()
 		return
 	}
-	conn := s.conn
-	s.c, s.conn = nil, nil
+	s.sess = nil
 	s.mu.Unlock()
-	c.Close()
-	conn.Close()
+	sess.Close()
 }
 
 // Send writes the item's bundle as <dir>/<ID>.json (see the package
 // documentation).
 func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	s.mu.Lock()
-	c, conn, fsync := s.c, s.conn, s.fsync
+	sess := s.sess
 	s.mu.Unlock()
-	if c == nil {
+	if sess == nil {
 		return transport.ErrNotConnected
 	}
+	c, conn := sess.SFTP, sess.SSH
 	if it.ID == "" || strings.ContainsAny(it.ID, "/\\") || strings.HasPrefix(it.ID, ".") {
 		return queue.Permanent(fmt.Errorf("item id %q cannot name a file", it.ID))
 	}
-	final := path.Join(s.t.dir, it.ID+".json")
-	part := path.Join(s.t.dir, "."+it.ID+".json.part")
+	final := path.Join(s.t.Dir, it.ID+".json")
+	part := path.Join(s.t.Dir, "."+it.ID+".json.part")
 	// SFTP requests have no deadline of their own: a server that stops
 	// answering mid-file would hold the worker for ever. A watchdog
 	// closes the connection when no progress was made for Timeout (the
@@ -392,7 +217,7 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	defer wd.Stop()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	err := s.write(c, it, part, fsync, func() { wd.Reset(s.cfg.Timeout) })
+	err := s.write(c, it, part, sess.Fsync, func() { wd.Reset(s.cfg.Timeout) })
 	if err == nil {
 		wd.Reset(s.cfg.Timeout)
 		err = s.rename(c, part, final)
@@ -403,13 +228,13 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	if ctx.Err() != nil {
 		err = fmt.Errorf("%w (%w)", err, context.Cause(ctx))
 	}
-	var ce *ConfigError
+	var ce *configssh.ConfigError
 	if !errors.As(err, &ce) {
 		// The session may be broken (closed by the watchdog, reset):
 		// start the next attempt on a new one.
-		s.forget(c)
+		s.forget(sess)
 	}
-	return fmt.Errorf("deliver %s to %s: %w", it.ID, s.t.addr, err)
+	return fmt.Errorf("deliver %s to %s: %w", it.ID, s.t.Addr, err)
 }
 
 // write copies the body into part and, when the server can, flushes it.
@@ -421,7 +246,7 @@ func (s *Sink) write(c *sftp.Client, it *queue.Item, part string, fsync bool, pr
 	defer body.Close()
 	f, err := c.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
 	if err != nil {
-		return s.fileError(err, "create "+part)
+		return configssh.FileError(err, "create "+part)
 	}
 	_, err = io.Copy(f, &progressReader{r: body, progress: progress})
 	if err == nil && fsync {
@@ -434,7 +259,7 @@ func (s *Sink) write(c *sftp.Client, it *queue.Item, part string, fsync bool, pr
 		err = fmt.Errorf("close %s: %w", part, cerr)
 	}
 	if err != nil {
-		return s.fileError(err, "write "+part)
+		return configssh.FileError(err, "write "+part)
 	}
 	return nil
 }
@@ -445,15 +270,15 @@ func (s *Sink) write(c *sftp.Client, it *queue.Item, part string, fsync bool, pr
 func (s *Sink) rename(c *sftp.Client, part, final string) error {
 	if _, ok := c.HasExtension("posix-rename@openssh.com"); ok {
 		if err := c.PosixRename(part, final); err != nil {
-			return s.fileError(err, "rename "+part+" to "+final)
+			return configssh.FileError(err, "rename "+part+" to "+final)
 		}
 		return nil
 	}
 	if err := c.Remove(final); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return s.fileError(err, "replace "+final)
+		return configssh.FileError(err, "replace "+final)
 	}
 	if err := c.Rename(part, final); err != nil {
-		return s.fileError(err, "rename "+part+" to "+final)
+		return configssh.FileError(err, "rename "+part+" to "+final)
 	}
 	return nil
 }

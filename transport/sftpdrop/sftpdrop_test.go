@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/ferry-health/ferry/config/configssh"
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/transport"
 )
@@ -241,12 +242,12 @@ func TestHostKeyMustBeKnown(t *testing.T) {
 		write func()
 		want  string
 	}{
-		{"changed key", func() { writeKnownHosts(t, f.cfg.KnownHosts, f.srv.addr(), other.PublicKey()) }, "is not the one sftp.known_hosts names"},
+		{"changed key", func() { writeKnownHosts(t, f.cfg.KnownHosts, f.srv.addr(), other.PublicKey()) }, "is not the one exchange.sftp.known_hosts names"},
 		{"unknown host", func() { writeKnownHosts(t, f.cfg.KnownHosts, "hie.example:22", f.hostKey.PublicKey()) }, "names no key for [127.0.0.1]:"},
 	} {
 		tc.write()
 		err := f.sink(t).Connect(context.Background())
-		var ce *ConfigError
+		var ce *configssh.ConfigError
 		if !errors.As(err, &ce) || !strings.Contains(ce.ConfigProblem(), tc.want) {
 			t.Errorf("%s: %v, want a configuration problem saying %q", tc.name, err, tc.want)
 		}
@@ -259,7 +260,7 @@ func TestRefusedKeyAndMissingDirectory(t *testing.T) {
 	f := newFixture(t)
 	other, _ := newSigner(t)
 	f.srv.allowed = other.PublicKey()
-	var ce *ConfigError
+	var ce *configssh.ConfigError
 	if err := f.sink(t).Connect(context.Background()); !errors.As(err, &ce) || !strings.Contains(ce.ConfigProblem(), "refused ferry's key for the account ferry") {
 		t.Errorf("refused key: %v", err)
 	}
@@ -324,12 +325,12 @@ func TestValidate(t *testing.T) {
 		url, want string
 		opts      Options
 	}{
-		{"sftp://hie.example/in", "names no account", Options{"k", "h"}},
-		{"sftp://ferry:secret@hie.example/in", "holds a password", Options{"k", "h"}},
-		{"sftp://ferry@hie.example", "names no directory", Options{"k", "h"}},
-		{"sftp://ferry@hie.example/in", "sftp.key_file: required", Options{"", "h"}},
-		{"sftp://ferry@hie.example/in", "sftp.known_hosts: required", Options{"k", ""}},
-		{"sftp://ferry@hie.example:2222/~/in", "", Options{"k", "h"}},
+		{"sftp://hie.example/in", "names no account", Options{KeyFile: "k", KnownHosts: "h"}},
+		{"sftp://ferry:secret@hie.example/in", "holds a password", Options{KeyFile: "k", KnownHosts: "h"}},
+		{"sftp://ferry@hie.example", "names no directory", Options{KeyFile: "k", KnownHosts: "h"}},
+		{"sftp://ferry@hie.example/in", "sftp.key_file: required", Options{KeyFile: "", KnownHosts: "h"}},
+		{"sftp://ferry@hie.example/in", "sftp.known_hosts: required", Options{KeyFile: "k", KnownHosts: ""}},
+		{"sftp://ferry@hie.example:2222/~/in", "", Options{KeyFile: "k", KnownHosts: "h"}},
 	} {
 		err := Config{URL: tc.url, Options: tc.opts}.Validate()
 		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
@@ -339,7 +340,7 @@ func TestValidate(t *testing.T) {
 			t.Errorf("%s: the error repeats the password: %v", tc.url, err)
 		}
 	}
-	if tg, _ := parse("sftp://ferry@hie.example:2222/~/in/"); tg.dir != "in" || tg.addr != "hie.example:2222" {
+	if tg, _ := configssh.ParseURL("sftp://ferry@hie.example:2222/~/in/"); tg.Dir != "in" || tg.Addr != "hie.example:2222" {
 		t.Errorf("parse: %+v", tg)
 	}
 }

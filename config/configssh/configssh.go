@@ -1,0 +1,238 @@
+// Package configssh is the SFTP login ferry shares between the exchange
+// that collects files (transport/sftpdrop) and the remote folders a
+// watched folder fetches from (sources.folders[].fetch): an sftp:// URL,
+// ferry's key and the server's host key from an OpenSSH known_hosts file.
+// There is no password login and no trust on first use. A refused key, a
+// host key known_hosts does not name, a directory that is not there or
+// not writable are *ConfigError: only a change of configuration (or at
+// the other end) fixes them, so callers keep their data and say what to
+// fix, rather than treat them as an outage.
+package configssh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/ferry-health/ferry/config/configtls"
+)
+
+// Scheme is the URL scheme of an SFTP location.
+const Scheme = "sftp"
+
+// Login is ferry's key and the server's host key.
+type Login struct {
+	// KeyFile is ferry's private key (OpenSSH or PEM, unencrypted; keep
+	// it 0600), whose public half the other end put in the account's
+	// authorized keys.
+	KeyFile string `yaml:"key_file"`
+	// KnownHosts is an OpenSSH known_hosts file naming the server's host
+	// key ([host]:port for a port other than 22).
+	KnownHosts string `yaml:"known_hosts"`
+}
+
+// Validate checks that both files are named.
+func (l Login) Validate() error {
+	var errs []error
+	if l.KeyFile == "" {
+		errs = append(errs, errors.New("key_file: required for sftp:// (ferry's private key)"))
+	}
+	if l.KnownHosts == "" {
+		errs = append(errs, errors.New("known_hosts: required for sftp:// (the server's host key; `ssh-keyscan -p PORT host`, checked with the other end)"))
+	}
+	return errors.Join(errs...)
+}
+
+// Target is what an sftp:// URL names.
+type Target struct {
+	User string
+	// Addr is host:port (port 22 when the URL gives none).
+	Addr string
+	// Dir is the directory: absolute, or relative to the account's home
+	// when the URL wrote it /~/dir.
+	Dir string
+}
+
+// ParseURL reads sftp://user@host[:port]/dir. The directory is taken from
+// the root (sftp://u@h/inbound is /inbound; sftp://u@h/~/inbound is
+// inbound under the account's home). A password in the URL is refused: it
+// would be shown wherever the URL is.
+func ParseURL(raw string) (Target, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error repeats the whole URL
+		}
+		return Target{}, fmt.Errorf("not a URL: %v", err)
+	}
+	if u.Scheme != Scheme {
+		return Target{}, fmt.Errorf("scheme %q is not %s", u.Scheme, Scheme)
+	}
+	if u.User == nil || u.User.Username() == "" {
+		return Target{}, errors.New("names no account: write sftp://user@host/dir")
+	}
+	if _, has := u.User.Password(); has {
+		return Target{}, errors.New("holds a password: ferry logs in with its key_file only, and a password in the URL would be shown wherever the URL is")
+	}
+	if u.Hostname() == "" {
+		return Target{}, errors.New("names no host")
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return Target{}, errors.New("has a query or fragment; an SFTP URL is sftp://user@host[:port]/dir")
+	}
+	dir := u.Path
+	switch {
+	case dir == "" || dir == "/":
+		return Target{}, errors.New("names no directory: write sftp://user@host/dir")
+	case strings.HasPrefix(dir, "/~/"):
+		dir = strings.TrimPrefix(dir, "/~/")
+	}
+	dir = strings.TrimSuffix(dir, "/")
+	port := u.Port()
+	if port == "" {
+		port = "22"
+	}
+	return Target{User: u.User.Username(), Addr: net.JoinHostPort(u.Hostname(), port), Dir: dir}, nil
+}
+
+// ConfigError is a failure that only a change of configuration, or at
+// the other end, fixes. Problem says what to do and names no PHI.
+type ConfigError struct {
+	Problem string
+	Err     error
+}
+
+func (e *ConfigError) Error() string { return e.Problem + ": " + e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// Summary is the problem without the server's text.
+func (e *ConfigError) Summary() string { return e.Problem }
+
+// ConfigProblem makes it an operator problem for the delivery dispatcher
+// and the status page.
+func (e *ConfigError) ConfigProblem() string { return e.Problem }
+
+// Session is one SSH connection with its SFTP client.
+type Session struct {
+	SSH  *ssh.Client
+	SFTP *sftp.Client
+	// Fsync reports whether the server flushes a file to its disk on
+	// request (fsync@openssh.com; OpenSSH's server does).
+	Fsync bool
+}
+
+// Close ends the session.
+func (s *Session) Close() error {
+	s.SFTP.Close()
+	return s.SSH.Close()
+}
+
+// Dial reads the key and known_hosts files, logs in to t within timeout,
+// opens SFTP and checks that t.Dir is a directory. what names the setting
+// in problems ("exchange.sftp", "fetch").
+func Dial(ctx context.Context, l Login, t Target, timeout time.Duration, what string) (*Session, error) {
+	keyPEM, err := os.ReadFile(l.KeyFile)
+	if err != nil {
+		return nil, &ConfigError{Problem: "cannot read " + what + ".key_file", Err: err}
+	}
+	if err := configtls.KeyFileMode(l.KeyFile); err != nil {
+		// As for the TLS keys: a key others can read is no longer
+		// ferry's alone.
+		return nil, &ConfigError{Problem: what + ".key_file may be read by other accounts; chmod 600 it (owned by the ferry account)", Err: err}
+	}
+	signer, err := ssh.ParsePrivateKey(keyPEM)
+	if err != nil {
+		var pp *ssh.PassphraseMissingError
+		if errors.As(err, &pp) {
+			return nil, &ConfigError{Problem: what + ".key_file is encrypted with a passphrase; a service cannot type it: give ferry a key of its own without one, readable only by the ferry account", Err: err}
+		}
+		return nil, &ConfigError{Problem: what + ".key_file is not an SSH private key", Err: err}
+	}
+	hostKeys, err := knownhosts.New(l.KnownHosts)
+	if err != nil {
+		return nil, &ConfigError{Problem: "cannot read " + what + ".known_hosts", Err: err}
+	}
+	cc := &ssh.ClientConfig{
+		User:            t.User,
+		Auth:            []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: hostKeys,
+		Timeout:         timeout,
+		ClientVersion:   "SSH-2.0-ferry",
+	}
+	dctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var d net.Dialer
+	nc, err := d.DialContext(dctx, "tcp", t.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", t.Addr, err)
+	}
+	// The handshake has no context of its own: a deadline bounds it.
+	nc.SetDeadline(time.Now().Add(timeout))
+	sc, chans, reqs, err := ssh.NewClientConn(nc, t.Addr, cc)
+	if err != nil {
+		nc.Close()
+		return nil, handshakeError(err, t, what)
+	}
+	nc.SetDeadline(time.Time{})
+	conn := ssh.NewClient(sc, chans, reqs)
+	c, err := sftp.NewClient(conn)
+	if err != nil {
+		conn.Close()
+		return nil, &ConfigError{Problem: "the account " + t.User + " has no SFTP subsystem", Err: err}
+	}
+	st, err := c.Stat(t.Dir)
+	switch {
+	case err != nil:
+		err = FileError(err, "find the directory "+t.Dir)
+	case !st.IsDir():
+		err = &ConfigError{Problem: t.Dir + " on the server is not a directory", Err: errors.New("not a directory")}
+	}
+	if err != nil {
+		c.Close()
+		conn.Close()
+		return nil, err
+	}
+	_, fsync := c.HasExtension("fsync@openssh.com")
+	return &Session{SSH: conn, SFTP: c, Fsync: fsync}, nil
+}
+
+// handshakeError explains a failed SSH handshake: a host key known_hosts
+// does not name (or names otherwise), a refused key.
+func handshakeError(err error, t Target, what string) error {
+	var ke *knownhosts.KeyError
+	switch {
+	case errors.As(err, &ke) && len(ke.Want) > 0:
+		return &ConfigError{Problem: "the server's host key is not the one " + what + ".known_hosts names for " + t.Addr +
+			": someone may be in the way, or the server's key was changed; ask its operators, and only then update known_hosts", Err: err}
+	case errors.As(err, &ke):
+		return &ConfigError{Problem: what + ".known_hosts names no key for " + knownhosts.Normalize(t.Addr) +
+			"; add the server's key (`ssh-keyscan -p PORT host`, fingerprint checked with its operators)", Err: err}
+	case strings.Contains(err.Error(), "unable to authenticate"):
+		return &ConfigError{Problem: "the server refused ferry's key for the account " + t.User +
+			"; its operators must add the public half of " + what + ".key_file to it", Err: err}
+	}
+	return fmt.Errorf("ssh handshake with %s: %w", t.Addr, err)
+}
+
+// FileError tells a refusal that configuration must fix (no such file or
+// directory, no right) from a failure worth retrying; what says what ferry
+// tried ("create /inbound/x.part").
+func FileError(err error, what string) error {
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return &ConfigError{Problem: "cannot " + what + ": no such file or directory on the server (check the path in the URL)", Err: err}
+	case errors.Is(err, os.ErrPermission):
+		return &ConfigError{Problem: "cannot " + what + ": the account may not (ask the server's operators for the right)", Err: err}
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
