@@ -146,6 +146,11 @@ func (c *Config) CheckKeyFileModes() error {
 	if c.Exchange.URL != "" && c.Exchange.Auth.UDAP.KeyFile != "" {
 		keys = append(keys, keyFile{"exchange.auth.udap.key_file", c.Exchange.Auth.UDAP.KeyFile})
 	}
+	for i, f := range c.Sources.Folders {
+		if f.Fetch != nil && f.Fetch.KeyFile != "" {
+			keys = append(keys, keyFile{fmt.Sprintf("sources.folders[%d].fetch.key_file", i), f.Fetch.KeyFile})
+		}
+	}
 	if c.Exchange.FileDrop() && c.Exchange.SFTP.KeyFile != "" {
 		keys = append(keys, keyFile{"exchange.sftp.key_file", c.Exchange.SFTP.KeyFile})
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/ferry-health/ferry/adapters/convert/csvfhir"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
 	"github.com/ferry-health/ferry/adapters/fax"
+	"github.com/ferry-health/ferry/adapters/fetch"
 	"github.com/ferry-health/ferry/adapters/hl7v2"
 	"github.com/ferry-health/ferry/config/configproxy"
 	"github.com/ferry-health/ferry/config/configtls"
@@ -252,6 +253,10 @@ type Folder struct {
 	// Empty: fax.source_id. No identifier derives from it: setting it
 	// later changes no document's ids at the exchange.
 	SourceID string `yaml:"source_id"`
+	// Fetch, when set, empties a remote SFTP directory into this folder
+	// (adapters/fetch): a cloud EHR's exports, a fax service's outbound
+	// directory. Nil: the folder is filled by others, as usual.
+	Fetch *fetch.Config `yaml:"fetch"`
 }
 
 // FolderSourceIDs maps the name of each folder with a source_id of its

@@ -301,6 +301,25 @@ func TestExchangeSFTP(t *testing.T) {
 	}
 }
 
+// TestFolderFetch: a folder's fetch section is checked where it stands.
+func TestFolderFetch(t *testing.T) {
+	const fetch = "      fetch: {url: sftp://ehr@sftp.ehr.example.com/outbound, key_file: /etc/ferry/ehr_ed25519, known_hosts: /etc/ferry/known_hosts%s}\n"
+	folder := func(kind, more string) string {
+		return "sources:\n  folders:\n    - name: athena\n      kind: " + kind + "\n      path: /srv/exports/athena\n" + fmt.Sprintf(fetch, more)
+	}
+	for _, tc := range []struct{ yml, want string }{
+		{folder("ehr", ""), ""},
+		{folder("ehr", ", after: delete, poll: 10m"), ""},
+		{folder("ehr", ", after: keep"), "sources.folders[0].fetch.after"},
+		{folder("ehr", ", poll: 10ms"), "sources.folders[0].fetch.poll"},
+		{folder("hylafax", ""), "a HylaFAX recvq is filled by HylaFAX itself"},
+		{strings.Replace(folder("ehr", ""), "ehr@", "", 1), "sources.folders[0].fetch.url: names no account"},
+		{strings.Replace(folder("ehr", ""), "key_file: /etc/ferry/ehr_ed25519, ", "", 1), "sources.folders[0].fetch.key_file: required"},
+	} {
+		expectProblem(t, tc.yml, tc.want)
+	}
+}
+
 // TestExchangeSMART: with exchange.auth.smart the client certificate is
 // optional (the bearer token authenticates); its fields are checked.
 func TestExchangeSMART(t *testing.T) {

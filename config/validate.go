@@ -184,6 +184,12 @@ func (c *Config) problems() []Problem {
 			}
 			ps = append(ps, csvProblems(p, f.CSV)...)
 		}
+		if f.Fetch != nil {
+			addErr(p+".fetch", f.Fetch.Validate())
+			if f.Kind == "hylafax" {
+				add(p+".fetch", "a HylaFAX recvq is filled by HylaFAX itself; fetch into a kind fax or ehr folder")
+			}
+		}
 	}
 	for i, m := range c.Sources.Mailboxes {
 		p := fmt.Sprintf("sources.mailboxes[%d]", i)

@@ -29,6 +29,7 @@ stop_sshd() { # the listener and its sessions (a session outlives its listener o
 }
 trap 'stop_sshd; cleanup' EXIT
 msgs=$here/messages
+root=$(cd "$here/../.." && pwd)
 
 SSHD=/usr/sbin/sshd
 [ -x "$SSHD" ] || die "sshd not installed (Debian openssh-server)"
@@ -194,5 +195,64 @@ missing=$(sort -u "$WORK/acked" | comm -23 - "$WORK/delivered")
 [ -z "$(find "$DROP" -name '.*')" ] || die "files left half-written after kill -9: $(find "$DROP" -name '.*')"
 log "kill -9 three times during bursts: all $acked acknowledged messages are in the drop directory, none half-written"
 stop_pid "$FERRY_PID" TERM
-grep -q "CI-MRN-\|Tester\|Harbour" "$WORK/ferry.log" && die "ferry log contains PHI"
+
+# A folder that fetches from the same server (sources.folders[].fetch): a cloud EHR's exports left in
+# its outbound directory. The files come into the ehr folder once a listing sees them unchanged, the
+# folder converts them (bundles to the outbox: this gateway has no exchange), and on the server they
+# move to ferry-done; hidden and .part files stay. ferry doctor lists the directory; ferry status
+# counts the files.
+OUT=$D/ehr/outbound
+mkdir -p "$OUT" "$WORK/ehr-in"
+chmod 755 "$D/ehr"
+M2=$(freeport)
+S2=$(freeport)
+cat >"$WORK/fetch.yaml" <<EOF
+data_dir: $WORK/data-fetch
+sources:
+  mllp:
+    - {name: ci, listen: 127.0.0.1:$M2}
+  folders:
+    - name: ehr
+      kind: ehr
+      path: $WORK/ehr-in
+      fetch:
+        url: sftp://$USER_NAME@127.0.0.1:$PORT$OUT
+        key_file: $WORK/ferry_ed25519
+        known_hosts: $WORK/known_hosts
+        poll: 1s
+identifiers:
+  systems:
+    HOSP: $HOSP_SYSTEM
+status:
+  listen: 127.0.0.1:$S2
+EOF
+for n in 1 2 3; do
+  sed -e "s/CI-MRN-1001/CI-MRN-F$n/" -e "s/CI-ADT-0001/CI-FETCH-$n/" "$msgs/adt_a01.hl7" >"$OUT/adt-$n.hl7"
+done
+cp "$root/testdata/convert/ccda-allergy/input.xml" "$OUT/ccd-allergy.xml"
+printf 'x' >"$OUT/.upload-in-progress"
+printf 'x' >"$OUT/export.zip.part"
+"$FERRY" config check "$WORK/fetch.yaml" >/dev/null || die "fetch config refused: $("$FERRY" config check "$WORK/fetch.yaml" 2>&1)"
+"$FERRY" doctor --config "$WORK/fetch.yaml" >"$WORK/doctor-fetch.txt" 2>&1 || true
+grep -q 'sources.folders\[0\].fetch ehr: SSH login ok, host key as known_hosts names it; 4 file(s) wait to be fetched' "$WORK/doctor-fetch.txt" ||
+  die "ferry doctor (fetch): $(grep -i fetch "$WORK/doctor-fetch.txt")"
+[ "$(ls -A "$OUT" | wc -l)" = 6 ] || die "ferry doctor took files: $(ls -A "$OUT")"
+start_ferry "$WORK/fetch.yaml" "$WORK/ferry-fetch.log" "$M2"
+for ((i = 0; i < 60; i++)); do
+  [ "$(find "$WORK/data-fetch/outbox" -name '*.json' 2>/dev/null | wc -l)" -ge 4 ] && [ "$(ls "$OUT/ferry-done" 2>/dev/null | wc -l)" = 4 ] && break
+  sleep 0.5
+done
+[ "$(ls "$OUT/ferry-done" 2>/dev/null | wc -l)" = 4 ] || die "the server's ferry-done holds $(ls "$OUT/ferry-done" 2>/dev/null | wc -l) files, want 4 ($(tail -3 "$WORK/ferry-fetch.log"))"
+[ "$(ls -A "$OUT" | sort | tr '\n' ' ')" = ".upload-in-progress export.zip.part ferry-done " ] || die "the server's outbound holds: $(ls -A "$OUT")"
+bundles=$(find "$WORK/data-fetch/outbox" -name '*.json' | wc -l)
+((bundles >= 4)) || die "the outbox holds $bundles bundles for 4 fetched files"
+for n in 1 2 3; do
+  grep -lq "CI-FETCH-$n" "$WORK"/data-fetch/outbox/*.json || die "no bundle for the fetched adt-$n.hl7"
+done
+grep -q 'fetch ehr:.*from sftp://127.0.0.1:'"$PORT"'.*: 4 files fetched since start' <<<"$("$FERRY" status --config "$WORK/fetch.yaml")" ||
+  die "ferry status does not count the fetch: $("$FERRY" status --config "$WORK/fetch.yaml")"
+[ "$(curl -sS "http://127.0.0.1:$S2/metrics" | awk '$1 == "ferry_fetch_files_total{folder=\"ehr\"}" {print $2}')" = 4 ] || die "ferry_fetch_files_total is not 4"
+stop_pid "$FERRY_PID" TERM
+log "fetch: 3 HL7 v2 files and a C-CDA left on the SFTP server came into the ehr folder, were converted ($bundles bundles), and moved to ferry-done there; hidden and .part files stayed"
+grep -q "CI-MRN-\|Tester\|Harbour" "$WORK/ferry.log" "$WORK/ferry-fetch.log" && die "ferry log contains PHI"
 log "PASS"

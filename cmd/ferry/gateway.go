@@ -18,11 +18,13 @@ import (
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/fax"
+	"github.com/ferry-health/ferry/adapters/fetch"
 	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/adapters/mllp"
 	"github.com/ferry-health/ferry/adapters/pipeline"
 	"github.com/ferry-health/ferry/cmd/ferry/ops"
 	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/config/configssh"
 	"github.com/ferry-health/ferry/queue/dedup"
 	"github.com/ferry-health/ferry/queue/diskq"
 	"github.com/ferry-health/ferry/queue/durable"
@@ -35,6 +37,12 @@ import (
 	"github.com/ferry-health/ferry/transport/outbox"
 	"github.com/ferry-health/ferry/transport/sftpdrop"
 )
+
+// namedFetcher is a folder's fetcher and the folder's name.
+type namedFetcher struct {
+	folder string
+	f      *fetch.Fetcher
+}
 
 // gateway wires sources → pipeline → queue → dispatcher → sink, and owns
 // their lifecycle. Start order is sink side first, so nothing is accepted
@@ -64,6 +72,9 @@ type gateway struct {
 	folders []*folder.Engine // the engines under the folder sources, for the status report
 	// mailboxes are the fax mailbox sources, for the status report.
 	mailboxes []*fax.Mailbox
+	// fetchers empty remote SFTP directories into folders (fetch:), for
+	// the status report.
+	fetchers []namedFetcher
 
 	sched      gocron.Scheduler
 	audit      *auditTrail
@@ -285,6 +296,15 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 		g.sources = append(g.sources, namedSource{id, src})
 		if fs, ok := src.(interface{ Engine() *folder.Engine }); ok {
 			g.folders = append(g.folders, fs.Engine())
+		}
+		if f.Fetch != nil {
+			fid := "fetch/" + f.Name
+			fe, err := fetch.New(g.settings(fid), *f.Fetch, f.Path, g.sched)
+			if err != nil {
+				return nil, fmt.Errorf("sources.folders %s: fetch: %w", f.Name, err)
+			}
+			g.sources = append(g.sources, namedSource{fid, fe})
+			g.fetchers = append(g.fetchers, namedFetcher{f.Name, fe})
 		}
 	}
 	for _, mb := range cfg.Sources.Mailboxes {
@@ -518,6 +538,9 @@ func (g *gateway) Describe() string {
 	}
 	for _, f := range g.cfg.Sources.Folders {
 		parts = append(parts, fmt.Sprintf("folder/%s (%s) on %s", f.Name, f.Kind, f.Path))
+		if f.Fetch != nil {
+			parts = append(parts, fmt.Sprintf("fetch/%s from %s", f.Name, redactedFetchURL(f.Fetch.URL)))
+		}
 	}
 	for _, m := range g.mailboxes {
 		c := m.Config()
@@ -534,4 +557,15 @@ func (g *gateway) Describe() string {
 		parts = append(parts, "status page on http://"+g.statusAddr.String()+"/")
 	}
 	return strings.Join(parts, "; ")
+}
+
+// redactedFetchURL is a fetch URL for the log: host and directory, no
+// account (the directory may be named for the practice, never for a
+// patient).
+func redactedFetchURL(raw string) string {
+	t, err := configssh.ParseURL(raw)
+	if err != nil {
+		return "sftp://?"
+	}
+	return "sftp://" + t.Addr + "/" + strings.TrimPrefix(t.Dir, "/")
 }

@@ -70,6 +70,9 @@ func (g *gateway) report() ops.Status {
 		c := e.Config()
 		r.Folders = append(r.Folders, ops.FolderStatus{Name: c.Name, Kind: c.Kind, Path: c.Path, Stats: e.Stats()})
 	}
+	for _, fe := range g.fetchers {
+		r.Fetches = append(r.Fetches, ops.RemoteFetch{Folder: fe.folder, From: redactedFetchURL(fe.f.Config().URL), Stats: fe.f.Stats()})
+	}
 	for _, m := range g.mailboxes {
 		c := m.Config()
 		r.Mailboxes = append(r.Mailboxes, ops.MailboxStatus{Name: c.Name, Address: c.Address, Mailbox: c.Mailbox, MailboxStats: m.Stats()})
@@ -248,6 +251,7 @@ func writeMetrics(w io.Writer, r ops.Status) {
 	}
 	writeFolderMetrics(w, r)
 	writeMailboxMetrics(w, r)
+	writeFetchMetrics(w, r)
 	fmt.Fprintf(w, "# HELP ferry_certificate_expiry_timestamp_seconds NotAfter of configured certificates.\n# TYPE ferry_certificate_expiry_timestamp_seconds gauge\n")
 	for _, c := range r.Certificates {
 		if c.Error == "" {
@@ -285,6 +289,26 @@ func writeHistogram(w io.Writer, name string, labels []string, h *ops.Histogram)
 	}
 	fmt.Fprintf(w, "%s_sum%s %g\n", name, labelString(labels), h.SumSeconds)
 	fmt.Fprintf(w, "%s_count%s %d\n", name, labelString(labels), cum)
+}
+
+// writeFetchMetrics writes the remote fetches' figures, one series per
+// folder: files fetched, and whether the last poll failed.
+func writeFetchMetrics(w io.Writer, r ops.Status) {
+	if len(r.Fetches) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "# HELP ferry_fetch_files_total Files a folder fetched from its remote SFTP directory (stored in the folder, then moved or deleted there).\n# TYPE ferry_fetch_files_total counter\n")
+	for _, fe := range r.Fetches {
+		fmt.Fprintf(w, "ferry_fetch_files_total%s %d\n", labelString([]string{"folder", fe.Folder}), fe.Fetched)
+	}
+	fmt.Fprintf(w, "# HELP ferry_fetch_poll_failing 1 while the last poll of a folder's remote SFTP directory failed (server unreachable, key refused, a file not stored or not moved).\n# TYPE ferry_fetch_poll_failing gauge\n")
+	for _, fe := range r.Fetches {
+		v := 0
+		if fe.LastError != "" {
+			v = 1
+		}
+		fmt.Fprintf(w, "ferry_fetch_poll_failing%s %d\n", labelString([]string{"folder", fe.Folder}), v)
+	}
 }
 
 // writeMailboxMetrics writes the fax mailboxes' figures, one series per

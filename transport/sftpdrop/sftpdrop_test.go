@@ -3,174 +3,41 @@ package sftpdrop
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/pem"
 	"errors"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/pkg/sftp"
-	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
-
 	"github.com/ferry-health/ferry/config/configssh"
+	"github.com/ferry-health/ferry/config/configssh/sshtest"
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/transport"
 )
 
-// server is an SSH server on loopback whose sessions run pkg/sftp's
-// server over the real file system: a real SFTP implementation (without
-// fsync@openssh.com; OpenSSH's, which has it, runs in the interop suite).
-type server struct {
-	t       testing.TB
-	ln      net.Listener
-	hostKey ssh.Signer
-	allowed ssh.PublicKey
-	mu      sync.Mutex
-	conns   []net.Conn
-	wg      sync.WaitGroup
-}
-
-func newSigner(t testing.TB) (ssh.Signer, ed25519.PrivateKey) {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, priv
-}
-
-func startServer(t testing.TB, addr string, hostKey ssh.Signer, allowed ssh.PublicKey) *server {
-	t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &server{t: t, ln: ln, hostKey: hostKey, allowed: allowed}
-	s.wg.Add(1)
-	go s.serve()
-	t.Cleanup(s.stop)
-	return s
-}
-
-func (s *server) addr() string { return s.ln.Addr().String() }
-
-func (s *server) serve() {
-	defer s.wg.Done()
-	cfg := &ssh.ServerConfig{PublicKeyCallback: func(_ ssh.ConnMetadata, k ssh.PublicKey) (*ssh.Permissions, error) {
-		if bytes.Equal(k.Marshal(), s.allowed.Marshal()) {
-			return nil, nil
-		}
-		return nil, errors.New("key not authorized")
-	}}
-	cfg.AddHostKey(s.hostKey)
-	for {
-		nc, err := s.ln.Accept()
-		if err != nil {
-			return
-		}
-		s.mu.Lock()
-		s.conns = append(s.conns, nc)
-		s.mu.Unlock()
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			_, chans, reqs, err := ssh.NewServerConn(nc, cfg)
-			if err != nil {
-				nc.Close()
-				return
-			}
-			go ssh.DiscardRequests(reqs)
-			for nch := range chans {
-				if nch.ChannelType() != "session" {
-					nch.Reject(ssh.UnknownChannelType, "session only")
-					continue
-				}
-				ch, in, err := nch.Accept()
-				if err != nil {
-					continue
-				}
-				go func() {
-					for req := range in {
-						ok := req.Type == "subsystem" && len(req.Payload) > 4 && string(req.Payload[4:]) == "sftp"
-						req.Reply(ok, nil)
-						if ok {
-							srv, err := sftp.NewServer(ch)
-							if err == nil {
-								srv.Serve()
-							}
-							ch.Close()
-						}
-					}
-				}()
-			}
-		}()
-	}
-}
-
-// stop closes the listener and every connection.
-func (s *server) stop() {
-	s.ln.Close()
-	s.mu.Lock()
-	for _, c := range s.conns {
-		c.Close()
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
-}
-
-// fixture is a server, a drop directory and a client configuration.
+// fixture is a server (sshtest: pkg/sftp's server, no fsync), a drop
+// directory and a client configuration.
 type fixture struct {
-	srv       *server
-	dir       string
-	cfg       Config
-	hostKey   ssh.Signer
-	clientKey ssh.Signer
+	site *sshtest.Site
+	dir  string
+	cfg  Config
 }
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	hostKey, _ := newSigner(t)
-	clientKey, clientPriv := newSigner(t)
-	srv := startServer(t, "127.0.0.1:0", hostKey, clientKey.PublicKey())
 	tmp := t.TempDir()
+	site := sshtest.NewSite(t, tmp)
 	dir := filepath.Join(tmp, "inbound")
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	block, err := ssh.MarshalPrivateKey(clientPriv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyFile := filepath.Join(tmp, "id_ed25519")
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	known := filepath.Join(tmp, "known_hosts")
-	writeKnownHosts(t, known, srv.addr(), hostKey.PublicKey())
-	return &fixture{srv: srv, dir: dir, hostKey: hostKey, clientKey: clientKey, cfg: Config{
-		URL:     "sftp://ferry@" + srv.addr() + dir,
-		Options: Options{KeyFile: keyFile, KnownHosts: known},
+	return &fixture{site: site, dir: dir, cfg: Config{
+		URL:     "sftp://ferry@" + site.Server.Addr() + dir,
+		Options: site.Login,
 		Timeout: 5 * time.Second,
 	}}
-}
-
-func writeKnownHosts(t testing.TB, file, addr string, key ssh.PublicKey) {
-	t.Helper()
-	if err := os.WriteFile(file, []byte(knownhosts.Line([]string{knownhosts.Normalize(addr)}, key)+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func (f *fixture) sink(t *testing.T) *Sink {
@@ -236,14 +103,15 @@ func TestDeliversWholeFiles(t *testing.T) {
 // configuration problem that says which.
 func TestHostKeyMustBeKnown(t *testing.T) {
 	f := newFixture(t)
-	other, _ := newSigner(t)
+	other, _ := sshtest.NewSigner(t)
+	srv := f.site.Server
 	for _, tc := range []struct {
 		name  string
 		write func()
 		want  string
 	}{
-		{"changed key", func() { writeKnownHosts(t, f.cfg.KnownHosts, f.srv.addr(), other.PublicKey()) }, "is not the one exchange.sftp.known_hosts names"},
-		{"unknown host", func() { writeKnownHosts(t, f.cfg.KnownHosts, "hie.example:22", f.hostKey.PublicKey()) }, "names no key for [127.0.0.1]:"},
+		{"changed key", func() { sshtest.WriteKnownHosts(t, f.cfg.KnownHosts, srv.Addr(), other.PublicKey()) }, "is not the one exchange.sftp.known_hosts names"},
+		{"unknown host", func() { sshtest.WriteKnownHosts(t, f.cfg.KnownHosts, "hie.example:22", srv.HostKey.PublicKey()) }, "names no key for [127.0.0.1]:"},
 	} {
 		tc.write()
 		err := f.sink(t).Connect(context.Background())
@@ -258,13 +126,13 @@ func TestHostKeyMustBeKnown(t *testing.T) {
 // and a directory that is not there, are configuration problems too.
 func TestRefusedKeyAndMissingDirectory(t *testing.T) {
 	f := newFixture(t)
-	other, _ := newSigner(t)
-	f.srv.allowed = other.PublicKey()
+	other, _ := sshtest.NewSigner(t)
+	f.site.Server.Allow(other.PublicKey())
 	var ce *configssh.ConfigError
 	if err := f.sink(t).Connect(context.Background()); !errors.As(err, &ce) || !strings.Contains(ce.ConfigProblem(), "refused ferry's key for the account ferry") {
 		t.Errorf("refused key: %v", err)
 	}
-	f.srv.allowed = f.clientKey.PublicKey()
+	f.site.Server.Allow(f.site.ClientKey.PublicKey())
 	f.cfg.URL += "/missing"
 	if err := f.sink(t).Connect(context.Background()); !errors.As(err, &ce) || !strings.Contains(ce.ConfigProblem(), "no such file or directory") {
 		t.Errorf("missing directory: %v", err)
@@ -281,8 +149,8 @@ func TestOutageIsRetried(t *testing.T) {
 	if err := s.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
-	addr := f.srv.addr()
-	f.srv.stop()
+	addr := f.site.Server.Addr()
+	f.site.Server.Stop()
 	it := &queue.Item{ID: "01JC", Body: []byte(bundle)}
 	err := s.Send(ctx, it)
 	if err == nil || queue.IsPermanent(err) {
@@ -294,7 +162,7 @@ func TestOutageIsRetried(t *testing.T) {
 	if err := s.Connect(ctx); err == nil {
 		t.Fatal("connected to a server that is down")
 	}
-	startServer(t, addr, f.hostKey, f.clientKey.PublicKey())
+	sshtest.Start(t, addr, f.site.Server.HostKey, f.site.ClientKey.PublicKey())
 	if err := s.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/fax"
+	"github.com/ferry-health/ferry/adapters/fetch"
 	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/config/configproxy"
@@ -116,6 +117,7 @@ func Doctor(ctx context.Context, cfg *config.Config, opts DoctorOptions) []Check
 	out = append(out, CheckProxy(cfg)...)
 	out = append(out, CheckExchange(ctx, cfg, opts)...)
 	out = append(out, CheckMailboxes(ctx, cfg)...)
+	out = append(out, CheckFetches(ctx, cfg)...)
 	out = append(out, CheckFolders(cfg, opts)...)
 	out = append(out, CheckLog(cfg, runtime.GOOS))
 	out = append(out, CheckDisk(cfg, opts)...)
@@ -130,6 +132,31 @@ func Doctor(ctx context.Context, cfg *config.Config, opts DoctorOptions) []Check
 	out = append(out, CheckEncryption(cfg)...)
 	out = append(out, CheckHoldPolicy(cfg)...)
 	out = append(out, CheckBackup(cfg, time.Now())...)
+	return out
+}
+
+// CheckFetches logs in to the SFTP server each folder fetches from,
+// checks its host key and lists the directory (taking nothing), and says
+// how many files wait there.
+func CheckFetches(ctx context.Context, cfg *config.Config) []Check {
+	var out []Check
+	for i, f := range cfg.Sources.Folders {
+		if f.Fetch == nil {
+			continue
+		}
+		c := Check{Area: "folders", Name: fmt.Sprintf("sources.folders[%d].fetch %s", i, f.Name)}
+		fe, err := fetch.New(adapters.Settings{}, *f.Fetch, f.Path, nil)
+		var n int
+		if err == nil {
+			n, err = fe.Check(ctx)
+		}
+		if err != nil {
+			c.Level, c.Detail = Fail, err.Error()
+		} else {
+			c.Detail = fmt.Sprintf("SSH login ok, host key as known_hosts names it; %d file(s) wait to be fetched", n)
+		}
+		out = append(out, c)
+	}
 	return out
 }
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ferry-health/ferry/adapters/fax"
+	"github.com/ferry-health/ferry/adapters/fetch"
 	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/transport/audit"
 
@@ -50,8 +51,10 @@ type Status struct {
 	// Folders are the watched folders (EHR exports, fax inboxes).
 	Folders []FolderStatus `json:"folders"`
 	// Mailboxes are the fax mailboxes (IMAP).
-	Mailboxes    []MailboxStatus `json:"mailboxes,omitempty"`
-	Certificates []CertStatus    `json:"certificates"`
+	Mailboxes []MailboxStatus `json:"mailboxes,omitempty"`
+	// Fetches are the remote SFTP directories folders fetch from.
+	Fetches      []RemoteFetch `json:"fetches,omitempty"`
+	Certificates []CertStatus  `json:"certificates"`
 	// Audit is the ATNA audit trail's state; nil when audit is off.
 	Audit *audit.Stats `json:"audit,omitempty"`
 	// Encryption says whether data at rest is sealed, and with which key.
@@ -181,6 +184,14 @@ type FolderStatus struct {
 	Kind string `json:"kind"`
 	Path string `json:"path"`
 	folder.Stats
+}
+
+// RemoteFetch is one folder's fetch: from where, and what it did.
+type RemoteFetch struct {
+	Folder string `json:"folder"`
+	// From is the server and directory (no account).
+	From string `json:"from"`
+	fetch.Stats
 }
 
 // MailboxStatus is one fax mailbox: where it is and what it did.
@@ -531,6 +542,16 @@ func PrintStatus(w io.Writer, s *Status) {
 			if f.ClaimsFailing {
 				fmt.Fprintf(w, "FOLDER STUCK:      %s: files cannot be claimed (%s; %d failed attempts, last %s) - check the permissions of %s\n",
 					f.Name, f.LastClaimError, f.ClaimErrors, f.LastClaimErrorAt.Local().Format("2006-01-02 15:04:05"), f.Path)
+			}
+		}
+		for _, fe := range s.Fetches {
+			fmt.Fprintf(w, "%sfrom %s: %d files fetched since start", statusLabel("fetch "+fe.Folder+":"), fe.From, fe.Fetched)
+			if !fe.LastPoll.IsZero() {
+				fmt.Fprintf(w, "; last listed %s ago", ago(fe.LastPoll, now))
+			}
+			fmt.Fprintln(w)
+			if fe.LastError != "" {
+				fmt.Fprintf(w, "%-19slast poll failed: %s\n", "", fe.LastError)
 			}
 		}
 		for _, m := range s.Mailboxes {

@@ -1,0 +1,487 @@
+// Package fetch brings the files of a remote SFTP directory into a watched
+// folder (sources.folders[].fetch): the exports a cloud EHR leaves on its
+// own SFTP server, a fax service's outbound directory. It does not convert
+// anything: each file is downloaded into the folder, where the folder
+// engine takes it as it takes a file dropped there (patterns, sidecars,
+// ZIP archives, CSV mappings, its dedup log and archives all apply).
+//
+// Every poll (default 5m) lists the directory. A file is taken only when
+// its size and modification time are what the previous poll saw, so one
+// still being written is left for later; names starting with a dot and
+// the usual partial-transfer suffixes (.part, .tmp, .filepart,
+// .crdownload) are never taken. A file is downloaded as a hidden
+// .ferry-fetch-* file in the folder (which the folder engine skips),
+// flushed to disk, then renamed to its name (or, when the folder still
+// holds an unread file of that name, to name.<n>.ext) and the folder
+// flushed: only then is the remote file moved to done_dir (default
+// <dir>/ferry-done, made when missing) or deleted (after: delete). A crash
+// or a failed move in between means the file is fetched again, which the
+// folder's dedup log (content hashes) absorbs; within one run a file whose
+// remote move failed is not fetched again until it changes.
+//
+// The login is configssh's: ferry's key, the server's host key in
+// known_hosts, no password and no trust on first use.
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-co-op/gocron/v2"
+	"github.com/pkg/sftp"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/config/configssh"
+	"github.com/ferry-health/ferry/queue/durable"
+)
+
+// After settings.
+const (
+	AfterMove   = "move"
+	AfterDelete = "delete"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultPoll    = 5 * time.Minute
+	DefaultTimeout = 30 * time.Second
+	// DefaultDoneDir is done_dir, under the fetched directory, when
+	// after is move.
+	DefaultDoneDir = "ferry-done"
+)
+
+// Config is a folder's fetch section.
+type Config struct {
+	// URL is sftp://user@host[:port]/dir, the directory to empty.
+	URL             string `yaml:"url"`
+	configssh.Login `yaml:",inline"`
+	// Poll is how often the directory is listed (default 5m, at least
+	// 1s). A file is taken at the first poll that sees it unchanged.
+	Poll time.Duration `yaml:"poll"`
+	// After is what becomes of a remote file once it is safely in the
+	// folder: move (default, to DoneDir) or delete.
+	After string `yaml:"after"`
+	// DoneDir is where moved files go on the server: a path, absolute or
+	// under the fetched directory (default ferry-done).
+	DoneDir string `yaml:"done_dir"`
+	// Timeout bounds the login and each file's transfer without progress
+	// (default 30s).
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Validate checks the settings without I/O.
+func (c Config) Validate() error {
+	var errs []error
+	if _, err := configssh.ParseURL(c.URL); err != nil {
+		errs = append(errs, fmt.Errorf("url: %w", err))
+	}
+	if err := c.Login.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Poll != 0 && c.Poll < time.Second {
+		errs = append(errs, fmt.Errorf("poll: at least 1s, got %s", c.Poll))
+	}
+	switch c.After {
+	case "", AfterMove, AfterDelete:
+	default:
+		errs = append(errs, fmt.Errorf("after: %q is not move or delete", c.After))
+	}
+	if c.DoneDir != "" && c.After == AfterDelete {
+		errs = append(errs, errors.New("done_dir: set with after: delete, which moves nothing"))
+	}
+	if c.Timeout < 0 {
+		errs = append(errs, errors.New("timeout: negative"))
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) withDefaults() Config {
+	if c.Poll == 0 {
+		c.Poll = DefaultPoll
+	}
+	if c.After == "" {
+		c.After = AfterMove
+	}
+	if c.After == AfterMove && c.DoneDir == "" {
+		c.DoneDir = DefaultDoneDir
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	return c
+}
+
+// Stats are a fetcher's figures since start.
+type Stats struct {
+	Polls   int64 // polls that listed the directory
+	Fetched int64 // files brought into the folder
+	// LastPoll is the end of the last poll that listed the directory.
+	LastPoll time.Time
+	// LastError is the last poll's error ("" after a good one): the
+	// server unreachable, the key refused, a file that could not be
+	// stored or moved.
+	LastError string
+}
+
+// obs is what a listing said of one file.
+type obs struct {
+	size  int64
+	mtime time.Time
+}
+
+// Fetcher empties one remote directory into one local folder. It
+// implements adapters.Source.
+type Fetcher struct {
+	cfg   Config
+	t     configssh.Target
+	local string
+	log   *slog.Logger
+	sched gocron.Scheduler
+	own   bool // sched is the Fetcher's own (tests, no shared scheduler)
+	job   gocron.Job
+
+	pollMu sync.Mutex      // one poll at a time
+	seen   map[string]obs  // the previous listing
+	taken  map[string]obs  // fetched in this run, remote move failed
+	ctx    context.Context // ends at Shutdown
+	cancel context.CancelFunc
+
+	mu    sync.Mutex
+	stats Stats
+}
+
+var _ adapters.Source = (*Fetcher)(nil)
+
+// New returns a Fetcher for local (the watched folder's path). sched runs
+// the polls; nil makes the Fetcher its own.
+func New(set adapters.Settings, cfg Config, local string, sched gocron.Scheduler) (*Fetcher, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	t, _ := configssh.ParseURL(cfg.URL)
+	log := set.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Fetcher{cfg: cfg.withDefaults(), t: t, local: local, log: log, sched: sched,
+		seen: map[string]obs{}, taken: map[string]obs{}, ctx: ctx, cancel: cancel}, nil
+}
+
+// Start schedules the polls, the first at once.
+func (f *Fetcher) Start(context.Context, adapters.Host) error {
+	if f.sched == nil {
+		s, err := gocron.NewScheduler()
+		if err != nil {
+			return err
+		}
+		f.sched, f.own = s, true
+		s.Start()
+	}
+	job, err := f.sched.NewJob(
+		gocron.DurationJob(f.cfg.Poll),
+		gocron.NewTask(func() { _ = f.Poll(f.ctx) }),
+		gocron.WithSingletonMode(gocron.LimitModeReschedule),
+		gocron.WithStartAt(gocron.WithStartImmediately()),
+	)
+	if err != nil {
+		return fmt.Errorf("schedule the fetch of %s: %w", f.t.Addr, err)
+	}
+	f.job = job
+	return nil
+}
+
+// Shutdown stops polling and waits for a poll in progress.
+func (f *Fetcher) Shutdown(context.Context) error {
+	f.cancel()
+	if f.job != nil {
+		f.sched.RemoveJob(f.job.ID())
+	}
+	if f.own {
+		f.sched.Shutdown()
+	}
+	f.pollMu.Lock() // a running poll sees ctx done at its next file
+	f.pollMu.Unlock()
+	return nil
+}
+
+// Stats returns the figures since start.
+func (f *Fetcher) Stats() Stats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.stats
+}
+
+// Config returns the settings in force (defaults filled in).
+func (f *Fetcher) Config() Config { return f.cfg }
+
+// Poll lists the directory once and fetches what has settled.
+func (f *Fetcher) Poll(ctx context.Context) error {
+	f.pollMu.Lock()
+	defer f.pollMu.Unlock()
+	n, err := f.poll(ctx)
+	f.mu.Lock()
+	f.stats.Fetched += int64(n)
+	if err == nil || n > 0 {
+		f.stats.Polls++
+		f.stats.LastPoll = time.Now()
+	}
+	prev := f.stats.LastError
+	f.stats.LastError = ""
+	if err != nil {
+		f.stats.LastError = summary(err)
+	}
+	f.mu.Unlock()
+	switch {
+	case err != nil && prev == "":
+		f.log.Warn("fetch failed; trying again at the next poll", "server", f.t.Addr, "error", summary(err))
+	case err == nil && prev != "":
+		f.log.Info("fetch works again", "server", f.t.Addr)
+	}
+	if n > 0 {
+		f.log.Info("fetched files into the folder", "server", f.t.Addr, "files", n)
+	}
+	return err
+}
+
+func summary(err error) string {
+	var s interface{ Summary() string }
+	if errors.As(err, &s) {
+		return s.Summary()
+	}
+	return err.Error()
+}
+
+func (f *Fetcher) poll(ctx context.Context) (int, error) {
+	sess, err := configssh.Dial(ctx, f.cfg.Login, f.t, f.cfg.Timeout, "fetch")
+	if err != nil {
+		return 0, err
+	}
+	defer sess.Close()
+	// A server that stops answering would hold the poll for ever: the
+	// watchdog closes the session when a request makes no progress.
+	wd := time.AfterFunc(f.cfg.Timeout, func() { sess.SSH.Close() })
+	defer wd.Stop()
+	stop := context.AfterFunc(ctx, func() { sess.SSH.Close() })
+	defer stop()
+	progress := func() { wd.Reset(f.cfg.Timeout) }
+
+	c := sess.SFTP
+	entries, err := c.ReadDir(f.t.Dir)
+	if err != nil {
+		return 0, configssh.FileError(err, "list "+f.t.Dir)
+	}
+	progress()
+	now := map[string]obs{}
+	var ready []string
+	for _, e := range entries {
+		name := e.Name()
+		if !e.Mode().IsRegular() || skipped(name) {
+			continue
+		}
+		o := obs{size: e.Size(), mtime: e.ModTime()}
+		now[name] = o
+		if t, ok := f.taken[name]; ok && t == o {
+			continue // fetched in this run; its move failed: not again
+		}
+		if p, ok := f.seen[name]; ok && p == o {
+			ready = append(ready, name)
+		}
+	}
+	f.seen = now
+	for name := range f.taken {
+		if _, ok := now[name]; !ok {
+			delete(f.taken, name) // moved by someone, or gone
+		}
+	}
+	if len(ready) == 0 {
+		return 0, nil
+	}
+	if f.cfg.After == AfterMove {
+		if err := c.MkdirAll(f.doneDir()); err != nil {
+			return 0, configssh.FileError(err, "make done_dir "+f.doneDir())
+		}
+	}
+	n := 0
+	var errs []error
+	for _, name := range ready {
+		if ctx.Err() != nil {
+			break
+		}
+		stored, err := f.fetchOne(c, name, now[name], progress)
+		if stored {
+			n++
+		}
+		if errors.Is(err, os.ErrNotExist) {
+			continue // taken away between the listing and now
+		}
+		if err != nil {
+			// One file's problem (unreadable, not movable) must not keep
+			// the others back; a broken session fails the rest quickly.
+			errs = append(errs, err)
+		}
+	}
+	return n, errors.Join(errs...)
+}
+
+// Check logs in and lists the directory without taking anything:
+// `ferry doctor`'s test. It returns how many files wait there.
+func (f *Fetcher) Check(ctx context.Context) (int, error) {
+	sess, err := configssh.Dial(ctx, f.cfg.Login, f.t, f.cfg.Timeout, "fetch")
+	if err != nil {
+		return 0, err
+	}
+	defer sess.Close()
+	entries, err := sess.SFTP.ReadDir(f.t.Dir)
+	if err != nil {
+		return 0, configssh.FileError(err, "list "+f.t.Dir)
+	}
+	n := 0
+	for _, e := range entries {
+		if e.Mode().IsRegular() && !skipped(e.Name()) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// skipped reports whether a remote name is never taken: hidden, or a
+// transfer still in progress by its suffix.
+func skipped(name string) bool {
+	if strings.HasPrefix(name, ".") || strings.HasPrefix(name, "~$") {
+		return true
+	}
+	l := strings.ToLower(name)
+	for _, suf := range []string{".part", ".partial", ".tmp", ".temp", ".filepart", ".crdownload", ".download", ".lock"} {
+		if strings.HasSuffix(l, suf) {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *Fetcher) doneDir() string {
+	if path.IsAbs(f.cfg.DoneDir) {
+		return f.cfg.DoneDir
+	}
+	return path.Join(f.t.Dir, f.cfg.DoneDir)
+}
+
+// fetchOne downloads name into the folder durably, then moves or deletes
+// it on the server; stored reports that it is in the folder.
+func (f *Fetcher) fetchOne(c *sftp.Client, name string, o obs, progress func()) (stored bool, _ error) {
+	remote := path.Join(f.t.Dir, name)
+	if err := f.download(c, remote, name, o, progress); err != nil {
+		return false, err
+	}
+	var err error
+	switch f.cfg.After {
+	case AfterDelete:
+		err = c.Remove(remote)
+	default:
+		err = c.PosixRename(remote, path.Join(f.doneDir(), name))
+	}
+	if err != nil {
+		f.taken[name] = o
+		return true, configssh.FileError(err, "settle "+remote+" on the server (it is in the folder; it stays on the server and is not fetched again until it changes or ferry restarts)")
+	}
+	return true, nil
+}
+
+// download copies remote into the folder under a hidden name, flushes it,
+// renames it to a free name and flushes the folder. A copy whose size is
+// not what the listing said (the file changed meanwhile) is dropped.
+func (f *Fetcher) download(c *sftp.Client, remote, name string, o obs, progress func()) error {
+	rf, err := c.Open(remote)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		return configssh.FileError(err, "open "+remote)
+	}
+	defer rf.Close()
+	tmp, err := os.CreateTemp(f.local, ".ferry-fetch-*")
+	if err != nil {
+		return fmt.Errorf("fetch into the folder: %w", err)
+	}
+	keep := false
+	defer func() {
+		if !keep {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	n, err := io.Copy(tmp, &progressReader{r: rf, progress: progress})
+	if err != nil {
+		return fmt.Errorf("download %s: %w", remote, err)
+	}
+	if n != o.size {
+		return fmt.Errorf("download %s: %d bytes, the listing said %d (changed meanwhile; next poll)", remote, n, o.size)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("fetch into the folder: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("fetch into the folder: %w", err)
+	}
+	dst, err := f.freeName(name)
+	if err != nil {
+		return err
+	}
+	// Link, not rename: a name taken meanwhile (the folder engine does not
+	// write here, but a person might) fails instead of being replaced.
+	if err := os.Link(tmp.Name(), dst); err != nil {
+		return fmt.Errorf("fetch into the folder: %w", err)
+	}
+	keep = true
+	os.Remove(tmp.Name())
+	if err := durable.SyncDir(f.local); err != nil {
+		return fmt.Errorf("fetch into the folder: %w", err)
+	}
+	return nil
+}
+
+// freeName is the folder's path for name, or name.<n>.ext when the folder
+// still holds a file of that name (an earlier export the engine has not
+// taken yet, or one it left in place).
+func (f *Fetcher) freeName(name string) (string, error) {
+	base := filepath.Base(filepath.FromSlash(name))
+	if base == "." || base == ".." || base != name {
+		return "", fmt.Errorf("remote name %q cannot be a file name here", name)
+	}
+	ext := filepath.Ext(base)
+	stem := strings.TrimSuffix(base, ext)
+	for i := 0; i < 1000; i++ {
+		cand := base
+		if i > 0 {
+			cand = fmt.Sprintf("%s.%d%s", stem, i, ext)
+		}
+		p := filepath.Join(f.local, cand)
+		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("the folder holds 1000 files named like %s", name)
+}
+
+type progressReader struct {
+	r        io.Reader
+	progress func()
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.progress()
+	}
+	return n, err
+}

@@ -1,0 +1,214 @@
+package fetch
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/config/configssh"
+	"github.com/ferry-health/ferry/config/configssh/sshtest"
+)
+
+// fixture is an SFTP server (sshtest) with a remote directory to empty
+// and a local folder to fill.
+type fixture struct {
+	site          *sshtest.Site
+	remote, local string
+	cfg           Config
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	tmp := t.TempDir()
+	site := sshtest.NewSite(t, tmp)
+	f := &fixture{site: site, remote: filepath.Join(tmp, "outbound"), local: filepath.Join(tmp, "inbox")}
+	for _, d := range []string{f.remote, f.local} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.cfg = Config{URL: "sftp://ferry@" + site.Server.Addr() + f.remote, Login: site.Login, Timeout: 5 * time.Second}
+	return f
+}
+
+func (f *fixture) fetcher(t *testing.T) *Fetcher {
+	t.Helper()
+	fe, err := New(adapters.Settings{}, f.cfg, f.local, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fe
+}
+
+func (f *fixture) put(t *testing.T, name, body string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(f.remote, name), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func list(t *testing.T, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Name())
+	}
+	slices.Sort(names)
+	return names
+}
+
+func poll(t *testing.T, fe *Fetcher) {
+	t.Helper()
+	if err := fe.Poll(context.Background()); err != nil {
+		t.Fatalf("poll: %v", err)
+	}
+}
+
+// TestFetchesSettledFiles: a file is taken at the first poll that sees it
+// unchanged, stored in the folder whole, then moved to ferry-done on the
+// server; hidden and partial files are never taken, and nothing half
+// written is left in the folder.
+func TestFetchesSettledFiles(t *testing.T) {
+	f := newFixture(t)
+	f.put(t, "adt-1.hl7", "MSH|^~\\&|A\r")
+	f.put(t, "ccd.xml", "<ClinicalDocument/>")
+	f.put(t, ".hidden", "x")
+	f.put(t, "export.zip.part", "x")
+	fe := f.fetcher(t)
+	poll(t, fe)
+	if got := list(t, f.local); len(got) != 0 {
+		t.Fatalf("first sighting fetched %v", got)
+	}
+	poll(t, fe)
+	if got := strings.Join(list(t, f.local), " "); got != "adt-1.hl7 ccd.xml" {
+		t.Fatalf("folder holds %q", got)
+	}
+	if b, _ := os.ReadFile(filepath.Join(f.local, "ccd.xml")); string(b) != "<ClinicalDocument/>" {
+		t.Errorf("ccd.xml holds %q", b)
+	}
+	if got := strings.Join(list(t, f.remote), " "); got != ".hidden export.zip.part ferry-done" {
+		t.Errorf("remote holds %q", got)
+	}
+	if got := strings.Join(list(t, filepath.Join(f.remote, "ferry-done")), " "); got != "adt-1.hl7 ccd.xml" {
+		t.Errorf("ferry-done holds %q", got)
+	}
+	if st := fe.Stats(); st.Fetched != 2 || st.Polls != 2 || st.LastError != "" {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestGrowingFileWaits: a file that changed since the last listing is
+// being written: it waits for a poll that sees it as before.
+func TestGrowingFileWaits(t *testing.T) {
+	f := newFixture(t)
+	fe := f.fetcher(t)
+	f.put(t, "big.xml", "<a>")
+	poll(t, fe)
+	f.put(t, "big.xml", "<a></a>")
+	poll(t, fe)
+	if got := list(t, f.local); len(got) != 0 {
+		t.Fatalf("a growing file was fetched: %v", got)
+	}
+	poll(t, fe)
+	if b, _ := os.ReadFile(filepath.Join(f.local, "big.xml")); string(b) != "<a></a>" {
+		t.Fatalf("big.xml holds %q", b)
+	}
+}
+
+// TestNameTakenAndDelete: a file whose name the folder still holds comes
+// in beside it (name.1.ext), never over it; with after: delete the remote
+// file is removed.
+func TestNameTakenAndDelete(t *testing.T) {
+	f := newFixture(t)
+	f.cfg.After = AfterDelete
+	if err := os.WriteFile(filepath.Join(f.local, "adt.hl7"), []byte("unread"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.put(t, "adt.hl7", "fetched")
+	fe := f.fetcher(t)
+	poll(t, fe)
+	poll(t, fe)
+	if got := strings.Join(list(t, f.local), " "); got != "adt.1.hl7 adt.hl7" {
+		t.Fatalf("folder holds %q", got)
+	}
+	if b, _ := os.ReadFile(filepath.Join(f.local, "adt.hl7")); string(b) != "unread" {
+		t.Errorf("the unread file was replaced: %q", b)
+	}
+	if got := list(t, f.remote); len(got) != 0 {
+		t.Errorf("after: delete left %v", got)
+	}
+}
+
+// TestFailedMoveIsNotFetchedAgain: a file that is in the folder but could
+// not be moved on the server (here a directory of its name is in the way)
+// is reported, stays on the server, and is not fetched again in this run.
+func TestFailedMoveIsNotFetchedAgain(t *testing.T) {
+	f := newFixture(t)
+	if err := os.MkdirAll(filepath.Join(f.remote, "ferry-done", "orm.hl7", "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f.put(t, "orm.hl7", "MSH")
+	fe := f.fetcher(t)
+	poll(t, fe)
+	if err := fe.Poll(context.Background()); err == nil || !strings.Contains(err.Error(), "is not fetched again") {
+		t.Fatalf("second poll: %v", err)
+	}
+	poll(t, fe)
+	if got := strings.Join(list(t, f.local), " "); got != "orm.hl7" {
+		t.Fatalf("folder holds %q", got)
+	}
+	if st := fe.Stats(); st.Fetched != 1 || st.LastError != "" {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestLoginProblemsAreReported: a refused key is a poll error that names
+// the setting, and nothing is taken.
+func TestLoginProblemsAreReported(t *testing.T) {
+	f := newFixture(t)
+	other, _ := sshtest.NewSigner(t)
+	f.site.Server.Allow(other.PublicKey())
+	f.put(t, "a.hl7", "MSH")
+	fe := f.fetcher(t)
+	err := fe.Poll(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "refused ferry's key") || !strings.Contains(fe.Stats().LastError, "fetch.key_file") {
+		t.Fatalf("poll: %v; stats %+v", err, fe.Stats())
+	}
+	if n, err := fe.Check(context.Background()); err == nil {
+		t.Fatalf("check found %d files with a refused key", n)
+	}
+	f.site.Server.Allow(f.site.ClientKey.PublicKey())
+	if n, err := fe.Check(context.Background()); err != nil || n != 1 {
+		t.Fatalf("check: %d files, %v", n, err)
+	}
+}
+
+// TestValidate names what a fetch needs.
+func TestValidate(t *testing.T) {
+	login := configssh.Login{KeyFile: "/k", KnownHosts: "/h"}
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{URL: "sftp://ehr@sftp.ehr.example/outbound", Login: login}, ""},
+		{Config{URL: "sftp://sftp.ehr.example/outbound", Login: login}, "url: names no account"},
+		{Config{URL: "sftp://ehr@sftp.ehr.example/outbound"}, "key_file: required"},
+		{Config{URL: "sftp://ehr@sftp.ehr.example/outbound", Login: login, After: "archive"}, "after:"},
+		{Config{URL: "sftp://ehr@sftp.ehr.example/outbound", Login: login, After: AfterDelete, DoneDir: "/done"}, "done_dir:"},
+		{Config{URL: "sftp://ehr@sftp.ehr.example/outbound", Login: login, Poll: time.Millisecond}, "poll:"},
+	} {
+		err := tc.cfg.Validate()
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%+v: %v, want %q", tc.cfg, err, tc.want)
+		}
+	}
+}

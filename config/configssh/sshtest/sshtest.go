@@ -1,0 +1,176 @@
+// Package sshtest runs an SSH server on loopback whose sessions serve
+// SFTP with pkg/sftp's server over the real file system: a real SFTP
+// implementation for Go tests (it offers no fsync@openssh.com; OpenSSH's
+// sshd, which does, runs in the interop suite). It also writes the key
+// and known_hosts files a configssh.Login names.
+package sshtest
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/ferry-health/ferry/config/configssh"
+)
+
+// Server is the SSH server. Allowed is the one client key it accepts; a
+// test may change it between logins.
+type Server struct {
+	ln      net.Listener
+	HostKey ssh.Signer
+	mu      sync.Mutex
+	allowed ssh.PublicKey
+	conns   []net.Conn
+	wg      sync.WaitGroup
+}
+
+// NewSigner makes an ed25519 key.
+func NewSigner(t testing.TB) (ssh.Signer, ed25519.PrivateKey) {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, priv
+}
+
+// Start listens on addr ("127.0.0.1:0" for any port) with hostKey,
+// accepting the client key allowed. The server stops at the test's end.
+func Start(t testing.TB, addr string, hostKey ssh.Signer, allowed ssh.PublicKey) *Server {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{ln: ln, HostKey: hostKey, allowed: allowed}
+	s.wg.Add(1)
+	go s.serve()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Addr is the server's host:port.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Allow makes k the client key the server accepts.
+func (s *Server) Allow(k ssh.PublicKey) {
+	s.mu.Lock()
+	s.allowed = k
+	s.mu.Unlock()
+}
+
+func (s *Server) serve() {
+	defer s.wg.Done()
+	cfg := &ssh.ServerConfig{PublicKeyCallback: func(_ ssh.ConnMetadata, k ssh.PublicKey) (*ssh.Permissions, error) {
+		s.mu.Lock()
+		ok := bytes.Equal(k.Marshal(), s.allowed.Marshal())
+		s.mu.Unlock()
+		if ok {
+			return nil, nil
+		}
+		return nil, errors.New("key not authorized")
+	}}
+	cfg.AddHostKey(s.HostKey)
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		s.conns = append(s.conns, nc)
+		s.mu.Unlock()
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			_, chans, reqs, err := ssh.NewServerConn(nc, cfg)
+			if err != nil {
+				nc.Close()
+				return
+			}
+			go ssh.DiscardRequests(reqs)
+			for nch := range chans {
+				if nch.ChannelType() != "session" {
+					nch.Reject(ssh.UnknownChannelType, "session only")
+					continue
+				}
+				ch, in, err := nch.Accept()
+				if err != nil {
+					continue
+				}
+				go func() {
+					for req := range in {
+						ok := req.Type == "subsystem" && len(req.Payload) > 4 && string(req.Payload[4:]) == "sftp"
+						req.Reply(ok, nil)
+						if ok {
+							if srv, err := sftp.NewServer(ch); err == nil {
+								srv.Serve()
+							}
+							ch.Close()
+						}
+					}
+				}()
+			}
+		}()
+	}
+}
+
+// Stop closes the listener and every connection, and waits.
+func (s *Server) Stop() {
+	s.ln.Close()
+	s.mu.Lock()
+	for _, c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// WriteKnownHosts writes a known_hosts file naming key for addr.
+func WriteKnownHosts(t testing.TB, file, addr string, key ssh.PublicKey) {
+	t.Helper()
+	if err := os.WriteFile(file, []byte(knownhosts.Line([]string{knownhosts.Normalize(addr)}, key)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Site is a server with a client key and the files that log in to it.
+type Site struct {
+	Server    *Server
+	ClientKey ssh.Signer
+	Login     configssh.Login
+}
+
+// NewSite starts a server and writes, under dir, ferry's key (0600) and a
+// known_hosts that names the server.
+func NewSite(t testing.TB, dir string) *Site {
+	t.Helper()
+	hostKey, _ := NewSigner(t)
+	clientKey, clientPriv := NewSigner(t)
+	srv := Start(t, "127.0.0.1:0", hostKey, clientKey.PublicKey())
+	block, err := ssh.MarshalPrivateKey(clientPriv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(dir, "id_ed25519")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	known := filepath.Join(dir, "known_hosts")
+	WriteKnownHosts(t, known, srv.Addr(), hostKey.PublicKey())
+	return &Site{Server: srv, ClientKey: clientKey, Login: configssh.Login{KeyFile: keyFile, KnownHosts: known}}
+}
