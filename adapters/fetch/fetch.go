@@ -438,9 +438,16 @@ func (f *Fetcher) download(c *sftp.Client, remote, name string, o obs, progress 
 		return err
 	}
 	// Link, not rename: a name taken meanwhile (the folder engine does not
-	// write here, but a person might) fails instead of being replaced.
+	// write here, but a person might) fails instead of being replaced. A
+	// file system without hard links (FAT, some network shares) gets the
+	// rename, freeName having just found the name free.
 	if err := os.Link(tmp.Name(), dst); err != nil {
-		return fmt.Errorf("fetch into the folder: %w", err)
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("fetch into the folder: %s was taken meanwhile; next poll", filepath.Base(dst))
+		}
+		if err := os.Rename(tmp.Name(), dst); err != nil {
+			return fmt.Errorf("fetch into the folder: %w", err)
+		}
 	}
 	keep = true
 	os.Remove(tmp.Name())
