@@ -25,6 +25,8 @@ package fetch
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +34,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -145,9 +148,11 @@ type Fetcher struct {
 	t     configssh.Target
 	local string
 	log   *slog.Logger
-	sched gocron.Scheduler
-	own   bool // sched is the Fetcher's own (tests, no shared scheduler)
-	job   gocron.Job
+	// logPHI names remote files in errors and logs (log.phi).
+	logPHI bool
+	sched  gocron.Scheduler
+	own    bool // sched is the Fetcher's own (tests, no shared scheduler)
+	job    gocron.Job
 
 	pollMu sync.Mutex      // one poll at a time
 	seen   map[string]obs  // the previous listing
@@ -173,7 +178,7 @@ func New(set adapters.Settings, cfg Config, local string, sched gocron.Scheduler
 		log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Fetcher{cfg: cfg.withDefaults(), t: t, local: local, log: log, sched: sched,
+	return &Fetcher{cfg: cfg.withDefaults(), t: t, local: local, log: log, logPHI: set.LogPHI, sched: sched,
 		seen: map[string]obs{}, taken: map[string]obs{}, ctx: ctx, cancel: cancel}, nil
 }
 
@@ -253,12 +258,14 @@ func (f *Fetcher) Poll(ctx context.Context) error {
 	return err
 }
 
+// summary is err's text without file paths or the server's words: a
+// problem's own summary, or configssh.Reason.
 func summary(err error) string {
 	var s interface{ Summary() string }
 	if errors.As(err, &s) {
 		return s.Summary()
 	}
-	return err.Error()
+	return configssh.Reason(err)
 }
 
 func (f *Fetcher) poll(ctx context.Context) (int, error) {
@@ -321,17 +328,33 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 		if stored {
 			n++
 		}
-		if errors.Is(err, os.ErrNotExist) {
+		if errors.Is(err, os.ErrNotExist) && !stored {
 			continue // taken away between the listing and now
 		}
 		if err != nil {
 			// One file's problem (unreadable, not movable) must not keep
 			// the others back; a broken session fails the rest quickly.
-			errs = append(errs, err)
+			errs = append(errs, &fileError{file: f.label(name), err: err})
 		}
 	}
-	return n, errors.Join(errs...)
+	if len(errs) == 0 {
+		return n, nil
+	}
+	return n, pollErrors(errs)
 }
+
+// pollErrors are the files one poll could not take or settle.
+type pollErrors []error
+
+func (p pollErrors) Error() string {
+	parts := make([]string, len(p))
+	for i, e := range p {
+		parts[i] = summary(e)
+	}
+	return strings.Join(parts, "; ")
+}
+func (p pollErrors) Summary() string { return p.Error() }
+func (p pollErrors) Unwrap() []error { return p }
 
 // Check logs in and lists the directory without taking anything:
 // `ferry doctor`'s test. It returns how many files wait there.
@@ -353,6 +376,29 @@ func (f *Fetcher) Check(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// label names a remote file in errors and logs: export file names often
+// carry the patient's name and chart number, so without log.phi it is
+// the first 12 hex digits of the name's SHA-256 (`printf %s NAME |
+// sha256sum` finds it).
+func (f *Fetcher) label(name string) string {
+	if f.logPHI {
+		return strconv.Quote(name)
+	}
+	h := sha256.Sum256([]byte(name))
+	return "name-sha256=" + hex.EncodeToString(h[:6])
+}
+
+// fileError is one remote file's failure; its text names the file by
+// label and holds no path.
+type fileError struct {
+	file string
+	err  error
+}
+
+func (e *fileError) Error() string   { return "file " + e.file + ": " + summary(e.err) }
+func (e *fileError) Summary() string { return e.Error() }
+func (e *fileError) Unwrap() error   { return e.err }
 
 // skipped reports whether a remote name is never taken: hidden, or a
 // transfer still in progress by its suffix.
@@ -392,7 +438,7 @@ func (f *Fetcher) fetchOne(c *sftp.Client, name string, o obs, progress func()) 
 	}
 	if err != nil {
 		f.taken[name] = o
-		return true, configssh.FileError(err, "settle "+remote+" on the server (it is in the folder; it stays on the server and is not fetched again until it changes or ferry restarts)")
+		return true, configssh.FileError(err, "move or delete it on the server (it is in the folder; it stays on the server and is not fetched again until it changes or ferry restarts)")
 	}
 	return true, nil
 }
@@ -406,7 +452,7 @@ func (f *Fetcher) download(c *sftp.Client, remote, name string, o obs, progress 
 		if errors.Is(err, os.ErrNotExist) {
 			return err
 		}
-		return configssh.FileError(err, "open "+remote)
+		return configssh.FileError(err, "open it")
 	}
 	defer rf.Close()
 	tmp, err := os.CreateTemp(f.local, ".ferry-fetch-*")
@@ -422,10 +468,10 @@ func (f *Fetcher) download(c *sftp.Client, remote, name string, o obs, progress 
 	}()
 	n, err := io.Copy(tmp, &progressReader{r: rf, progress: progress})
 	if err != nil {
-		return fmt.Errorf("download %s: %w", remote, err)
+		return fmt.Errorf("download: %s", summary(err))
 	}
 	if n != o.size {
-		return fmt.Errorf("download %s: %d bytes, the listing said %d (changed meanwhile; next poll)", remote, n, o.size)
+		return fmt.Errorf("download: %d bytes, the listing said %d (changed meanwhile; next poll)", n, o.size)
 	}
 	if err := tmp.Sync(); err != nil {
 		return fmt.Errorf("fetch into the folder: %w", err)
@@ -443,10 +489,10 @@ func (f *Fetcher) download(c *sftp.Client, remote, name string, o obs, progress 
 	// rename, freeName having just found the name free.
 	if err := os.Link(tmp.Name(), dst); err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("fetch into the folder: %s was taken meanwhile; next poll", filepath.Base(dst))
+			return errors.New("fetch into the folder: its name was taken meanwhile; next poll")
 		}
 		if err := os.Rename(tmp.Name(), dst); err != nil {
-			return fmt.Errorf("fetch into the folder: %w", err)
+			return fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
 		}
 	}
 	keep = true
@@ -463,7 +509,7 @@ func (f *Fetcher) download(c *sftp.Client, remote, name string, o obs, progress 
 func (f *Fetcher) freeName(name string) (string, error) {
 	base := filepath.Base(filepath.FromSlash(name))
 	if base == "." || base == ".." || base != name {
-		return "", fmt.Errorf("remote name %q cannot be a file name here", name)
+		return "", errors.New("its name cannot be a file name here")
 	}
 	ext := filepath.Ext(base)
 	stem := strings.TrimSuffix(base, ext)
@@ -477,7 +523,7 @@ func (f *Fetcher) freeName(name string) (string, error) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("the folder holds 1000 files named like %s", name)
+	return "", errors.New("the folder holds 1000 files named like it")
 }
 
 type progressReader struct {

@@ -159,8 +159,14 @@ func TestFailedMoveIsNotFetchedAgain(t *testing.T) {
 	f.put(t, "orm.hl7", "MSH")
 	fe := f.fetcher(t)
 	poll(t, fe)
-	if err := fe.Poll(context.Background()); err == nil || !strings.Contains(err.Error(), "is not fetched again") {
+	err := fe.Poll(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "is not fetched again") {
 		t.Fatalf("second poll: %v", err)
+	}
+	// Export names carry patients' names: without log.phi the file is
+	// named by a hash of its name, in the error and in the status.
+	if strings.Contains(err.Error(), "orm") || !strings.Contains(err.Error(), "name-sha256=") || strings.Contains(fe.Stats().LastError, "orm") {
+		t.Errorf("the error names the file: %v / %s", err, fe.Stats().LastError)
 	}
 	poll(t, fe)
 	if got := strings.Join(list(t, f.local), " "); got != "orm.hl7" {

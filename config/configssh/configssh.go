@@ -234,5 +234,47 @@ func FileError(err error, what string) error {
 	case errors.Is(err, os.ErrPermission):
 		return &ConfigError{Problem: "cannot " + what + ": the account may not (ask the server's operators for the right)", Err: err}
 	}
-	return fmt.Errorf("%s: %w", what, err)
+	return &FileProblem{What: what, Err: err}
+}
+
+// FileProblem is a file operation the server failed, worth retrying.
+type FileProblem struct {
+	What string
+	Err  error
+}
+
+func (e *FileProblem) Error() string { return e.What + ": " + e.Err.Error() }
+func (e *FileProblem) Unwrap() error { return e.Err }
+
+// Summary leaves out the server's own words, which may quote paths (and
+// so file names that carry patients' names): Reason.
+func (e *FileProblem) Summary() string { return e.What + ": " + Reason(e.Err) }
+
+// Reason is err without paths or server text: an SFTP status by its
+// name, a path error by its operation and cause.
+func Reason(err error) string {
+	var se *sftp.StatusError
+	var pe *os.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &se):
+		switch se.Code {
+		case 1:
+			return "the server answered end of file"
+		case 2:
+			return "the server answered no such file"
+		case 3:
+			return "the server answered permission denied"
+		case 4:
+			return "the server answered failure (SSH_FX_FAILURE: a full disk, a name in the way, ...)"
+		case 8:
+			return "the server does not support the operation"
+		}
+		return fmt.Sprintf("the server answered status %d", se.Code)
+	case errors.As(err, &pe):
+		return pe.Op + ": " + pe.Err.Error()
+	case errors.As(err, &le):
+		return le.Op + ": " + le.Err.Error()
+	}
+	return err.Error()
 }
