@@ -103,9 +103,13 @@ func (c *Config) Warnings() []Problem {
 					"set allow to the senders' addresses, or tls.client_ca_file for mutual TLS (IHE ATNA ITI-19 asks for mutual authentication of nodes)", m.Listen)})
 		}
 	}
-	if c.Exchange.MLLP() {
+	if c.Exchange.TakesV2() {
+		how := "over MLLP (exchange.url mllps://)"
+		if c.Exchange.FileDrop() {
+			how = "as files (exchange.sftp.format hl7v2)"
+		}
 		for i, f := range c.Sources.Folders {
-			msg := "the exchange takes HL7 v2 over MLLP (exchange.url mllps://): "
+			msg := "the exchange takes HL7 v2 " + how + ": "
 			switch f.Kind {
 			case "fax", "hylafax":
 				msg += "faxes have no HL7 v2 message to forward and will be dead-lettered"

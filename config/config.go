@@ -311,6 +311,13 @@ type Exchange struct {
 // (exchange.url mllps://host:port) rather than FHIR.
 func (e Exchange) MLLP() bool { return strings.HasPrefix(e.URL, mllptls.Scheme+":") }
 
+// TakesV2 reports whether the exchange takes HL7 v2 messages as they were
+// received (mllps://, or an sftp:// exchange with sftp.format hl7v2)
+// rather than FHIR.
+func (e Exchange) TakesV2() bool {
+	return e.MLLP() || e.FileDrop() && e.SFTP.Format == sftpdrop.FormatHL7v2
+}
+
 // FileDrop reports whether the exchange takes bundles as files over SFTP
 // (exchange.url sftp://user@host/dir) rather than over HTTPS.
 func (e Exchange) FileDrop() bool { return strings.HasPrefix(e.URL, sftpdrop.Scheme+":") }

@@ -114,7 +114,7 @@ func (c *Config) IdentifierWarning() string {
 	if c.Exchange.URL == "" || c.Identifiers.Base != "" || len(c.Identifiers.Systems) > 0 {
 		return ""
 	}
-	if c.Exchange.MLLP() {
+	if c.Exchange.TakesV2() {
 		return "" // HL7 v2 goes to the exchange as received: no FHIR identifiers
 	}
 	return "identifiers.systems is empty: patient and order identifiers whose assigning authority (CX.4, e.g. \"MRN\") has no OID get a system minted for this installation only (" +

@@ -874,7 +874,9 @@ stop_pid "$FERRY_PID" TERM
 # 20. An exchange that takes bundles as files over SFTP (sftp.sh, its own OpenSSH sshd and gateway,
 #     ~15 s): mllp_send's messages become whole Bundle files in the drop directory, in order; ferry
 #     doctor logs in; an outage and a changed host key keep the bundles queued, none dead-lettered;
-#     after three kill -9s every acknowledged message is in the drop directory.
+#     after three kill -9s every acknowledged message is in the drop directory; with sftp.format
+#     hl7v2 the messages are .hl7 files as sent; a folder with fetch: empties the server's outbound
+#     directory into itself and converts what it fetched.
 mkdir -p "$WORK/sftp"
 chmod 755 "$WORK/sftp"
 WORK=$WORK/sftp bash "$here/sftp.sh" || {

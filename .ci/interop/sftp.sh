@@ -13,7 +13,10 @@
 #    sends nothing, dead-letters nothing, and `ferry status` says the host key is not the one
 #    known_hosts names; the right key back, the queue drains;
 #  - the gateway is killed with SIGKILL three times during bursts of messages: every message that got
-#    AA is in the drop directory afterwards, and no .part file is left.
+#    AA is in the drop directory afterwards, and no .part file is left;
+#  - with sftp.format hl7v2, mllp_send's messages are .hl7 files, byte for byte as sent;
+#  - a folder with fetch: takes what a cloud EHR left in the server's outbound directory (HL7 v2 files,
+#    a C-CDA), converts it, and moves it to ferry-done there; hidden and .part files stay.
 set -euo pipefail
 SUITE=sftp
 here=$(cd "$(dirname "$0")" && pwd)
@@ -196,6 +199,44 @@ missing=$(sort -u "$WORK/acked" | comm -23 - "$WORK/delivered")
 log "kill -9 three times during bursts: all $acked acknowledged messages are in the drop directory, none half-written"
 stop_pid "$FERRY_PID" TERM
 
+# sftp.format hl7v2: an exchange that collects HL7 v2 files (an immunization registry, a state's lab
+# reporting) gets each message as it was received, as <id>.hl7 with CR-ended segments.
+V2DROP=$D/drop/v2
+mkdir -p "$V2DROP"
+M3=$(freeport)
+S3=$(freeport)
+cat >"$WORK/ferry-v2.yaml" <<EOF
+data_dir: $WORK/data-v2
+sources:
+  mllp:
+    - {name: ci, listen: 127.0.0.1:$M3}
+exchange:
+  url: sftp://$USER_NAME@127.0.0.1:$PORT$V2DROP
+  sftp:
+    key_file: $WORK/ferry_ed25519
+    known_hosts: $WORK/known_hosts
+    format: hl7v2
+  retry: {initial_interval: 200ms, max_interval: 1s}
+status:
+  listen: 127.0.0.1:$S3
+EOF
+start_ferry "$WORK/ferry-v2.yaml" "$WORK/ferry-v2.log" "$M3"
+for f in adt_a01 oru_r01; do
+  code=$(mllp_send --loose -p "$M3" --file "$msgs/$f.hl7" 127.0.0.1 | msa)
+  [ "$code" = AA ] || die "hl7v2 format: mllp_send $f got '$code'"
+done
+for ((i = 0; i < 60; i++)); do [ "$(find "$V2DROP" -name '*.hl7' | wc -l)" -ge 2 ] && break; sleep 0.5; done
+assert_drained "$S3"
+[ "$(find "$V2DROP" -name '*.hl7' | wc -l)" = 2 ] && [ -z "$(find "$V2DROP" -name '*.json' -o -name '.*')" ] || die "hl7v2 format: the drop directory holds $(ls -A "$V2DROP")"
+for f in adt_a01 oru_r01; do
+  ctl=$(awk -F'|' 'NR == 1 {print $10}' "$msgs/$f.hl7")
+  got=$(grep -l "|$ctl|" "$V2DROP"/*.hl7) || die "hl7v2 format: no file holds $f ($ctl)"
+  cmp -s <(tr '\n' '\r' <"$msgs/$f.hl7" | sed 's/\r*$//') <(sed 's/\r*$//' "$got") ||
+    die "hl7v2 format: $(basename "$got") is not $f.hl7 as sent (segments ended by CR): $(od -c "$got" | head -3)"
+done
+stop_pid "$FERRY_PID" TERM
+log "sftp.format hl7v2: mllp_send's ADT and ORU are in the drop directory as .hl7 files, byte for byte as sent (segments ended by CR)"
+
 # A folder that fetches from the same server (sources.folders[].fetch): a cloud EHR's exports left in
 # its outbound directory. The files come into the ehr folder once a listing sees them unchanged, the
 # folder converts them (bundles to the outbox: this gateway has no exchange), and on the server they
@@ -254,5 +295,5 @@ grep -q 'fetch ehr:.*from sftp://127.0.0.1:'"$PORT"'.*: 4 files fetched since st
 [ "$(curl -sS "http://127.0.0.1:$S2/metrics" | awk '$1 == "ferry_fetch_files_total{folder=\"ehr\"}" {print $2}')" = 4 ] || die "ferry_fetch_files_total is not 4"
 stop_pid "$FERRY_PID" TERM
 log "fetch: 3 HL7 v2 files and a C-CDA left on the SFTP server came into the ehr folder, were converted ($bundles bundles), and moved to ferry-done there; hidden and .part files stayed"
-grep -q "CI-MRN-\|Tester\|Harbour" "$WORK/ferry.log" "$WORK/ferry-fetch.log" && die "ferry log contains PHI"
+grep -q "CI-MRN-\|Tester\|Harbour" "$WORK/ferry.log" "$WORK/ferry-v2.log" "$WORK/ferry-fetch.log" && die "ferry log contains PHI"
 log "PASS"

@@ -89,7 +89,7 @@ func (g *gateway) newAuditTrail() (*auditTrail, error) {
 		host:         host,
 		exchangeURL:  g.cfg.Exchange.URL,
 		faxIsMHD:     g.cfg.Fax.Profile != faxfhir.ProfileUSCore,
-		v2Exchange:   g.cfg.Exchange.MLLP(),
+		v2Exchange:   g.cfg.Exchange.TakesV2(),
 		fileExchange: g.cfg.Exchange.FileDrop(),
 		logPHI:       g.cfg.Log.PHI,
 		identifiers:  g.cfg.Audit.NamesIdentifiers(),

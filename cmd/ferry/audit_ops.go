@@ -143,7 +143,7 @@ func (a *opsAudit) trail() *auditTrail {
 		gateway: a.gateway, host: a.host,
 		exchangeURL: a.exchangeURL, exchangeHost: a.exchangeHost,
 		faxIsMHD:   a.cfg.Fax.Profile != faxfhir.ProfileUSCore,
-		v2Exchange: a.cfg.Exchange.MLLP(),
+		v2Exchange: a.cfg.Exchange.TakesV2(),
 		logPHI:     a.cfg.Log.PHI,
 		// Imports name their patients; a CLI process delivers nothing,
 		// so it needs no key to open the identifiers queued.

@@ -347,8 +347,8 @@ func (s *Sink) dialCount() int {
 // Send forwards the item's HL7 v2 message and classifies the answer (see
 // the package documentation).
 func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
-	msg, err := v2Message(it)
-	var re *readError
+	msg, err := V2Message(it)
+	var re *ReadError
 	switch {
 	case errors.As(err, &re):
 		// The queue's file could not be read just now (too many open
@@ -761,27 +761,30 @@ func controlID(msg []byte) string {
 	return m.ControlID()
 }
 
-// readError is a failure to read an item's body from the queue's file,
-// which says nothing about the item itself.
-type readError struct{ err error }
+// ReadError is V2Message's error when the queued body could not be read
+// just now (too many open files, a disk error, a key not configured): not
+// the item's fault, so it is retried.
+type ReadError struct{ err error }
 
-func (e *readError) Error() string { return e.err.Error() }
-func (e *readError) Unwrap() error { return e.err }
+func (e *ReadError) Error() string { return e.err.Error() }
+func (e *ReadError) Unwrap() error { return e.err }
 
-// v2Message returns the HL7 v2 message the item's bundle carries: nil
-// with no error when it is a bundle of an HL7 v2 message that carries
-// none (a later part), an error when the item did not come from HL7 v2.
-func v2Message(it *queue.Item) ([]byte, error) {
+// V2Message returns the HL7 v2 message the item's bundle carries, its
+// segments ended by CR: nil with no error when it is a bundle of an HL7 v2
+// message that carries none (a later part), a *ReadError when the body
+// could not be read, another error when the item did not come from HL7
+// v2 (a fax, a C-CDA, a FHIR document: it never will).
+func V2Message(it *queue.Item) ([]byte, error) {
 	body := it.Body
 	if body == nil && it.Open != nil {
 		rc, err := it.Open()
 		if err != nil {
-			return nil, &readError{fmt.Errorf("read bundle %s: %w", it.ID, err)}
+			return nil, &ReadError{fmt.Errorf("read bundle %s: %w", it.ID, err)}
 		}
 		body, err = io.ReadAll(rc)
 		rc.Close()
 		if err != nil {
-			return nil, &readError{fmt.Errorf("read bundle %s: %w", it.ID, err)}
+			return nil, &ReadError{fmt.Errorf("read bundle %s: %w", it.ID, err)}
 		}
 	}
 	var b struct {
@@ -810,5 +813,5 @@ func v2Message(it *queue.Item) ([]byte, error) {
 	if format == "" {
 		format = "non-HL7 v2"
 	}
-	return nil, fmt.Errorf("bundle %s came from a %s input and holds no HL7 v2 message; the exchange takes HL7 v2 over MLLP only", it.ID, format)
+	return nil, fmt.Errorf("bundle %s came from a %s input and holds no HL7 v2 message; the exchange takes HL7 v2 only", it.ID, format)
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-health/ferry/config/configssh"
 	"github.com/ferry-health/ferry/queue"
 )
 
@@ -21,7 +22,7 @@ import (
 //	go test -run '^$' -bench Send -benchtime 2000x ./transport/sftpdrop/
 //	FERRY_SFTP_URL=sftp://root@127.0.0.1:PORT/DIR FERRY_SFTP_KEY=KEY FERRY_SFTP_KNOWN_HOSTS=FILE go test -run '^$' -bench Send -benchtime 2000x ./transport/sftpdrop/
 func BenchmarkSend(b *testing.B) {
-	cfg := Config{URL: os.Getenv("FERRY_SFTP_URL"), Options: Options{KeyFile: os.Getenv("FERRY_SFTP_KEY"), KnownHosts: os.Getenv("FERRY_SFTP_KNOWN_HOSTS")}, Timeout: 10 * time.Second}
+	cfg := Config{URL: os.Getenv("FERRY_SFTP_URL"), Options: Options{Login: configssh.Login{KeyFile: os.Getenv("FERRY_SFTP_KEY"), KnownHosts: os.Getenv("FERRY_SFTP_KNOWN_HOSTS")}}, Timeout: 10 * time.Second}
 	if cfg.URL == "" {
 		cfg = newFixture(b).cfg
 	}

@@ -2,7 +2,9 @@
 // (exchange.url sftp://user@host[:port]/dir), as many state HIEs still do
 // beside MLLP, HTTPS and AS2 (STANDARDS.md §4, PRACTICE): each queued
 // bundle becomes one file, <dir>/<item ID>.json, which the exchange's
-// pick-up job collects.
+// pick-up job collects; with sftp.format hl7v2 (an immunization registry,
+// a state's lab reporting) each HL7 v2 message becomes <dir>/<item ID>.hl7,
+// as it was received.
 //
 // A file is delivered when it is whole under its final name: ferry writes
 // it as <dir>/.<ID>.json.part, has the server flush it to its disk
@@ -28,6 +30,7 @@
 package sftpdrop
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -44,14 +47,32 @@ import (
 	"github.com/ferry-health/ferry/config/configssh"
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/transport"
+	"github.com/ferry-health/ferry/transport/mllptls"
 )
 
 // Scheme is the exchange.url scheme of this sink.
 const Scheme = configssh.Scheme
 
-// Options are the exchange.sftp settings: ferry's key and the server's
-// host key.
-type Options = configssh.Login
+// Formats of the files written.
+const (
+	// FormatFHIR writes each FHIR transaction Bundle as <ID>.json
+	// (default).
+	FormatFHIR = "fhir"
+	// FormatHL7v2 writes each HL7 v2 message as it was received, its
+	// segments ended by CR, as <ID>.hl7: for an exchange (an immunization
+	// registry, a state's lab reporting) that collects HL7 v2 files.
+	// Inputs that are not HL7 v2 cannot be written so and are
+	// dead-lettered, as for an mllps:// exchange.
+	FormatHL7v2 = "hl7v2"
+)
+
+// Options are the exchange.sftp settings: ferry's key, the server's host
+// key, and what the files hold.
+type Options struct {
+	configssh.Login `yaml:",inline"`
+	// Format is FormatFHIR (default) or FormatHL7v2.
+	Format string `yaml:"format"`
+}
 
 // Config configures the sink.
 type Config struct {
@@ -82,10 +103,15 @@ func (c Config) Validate() error {
 	if _, err := configssh.ParseURL(c.URL); err != nil {
 		errs = append(errs, fmt.Errorf("url: %w", err))
 	}
-	if err := c.Options.Validate(); err != nil {
+	if err := c.Login.Validate(); err != nil {
 		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
 			errs = append(errs, fmt.Errorf("sftp.%w", e))
 		}
+	}
+	switch c.Format {
+	case "", FormatFHIR, FormatHL7v2:
+	default:
+		errs = append(errs, fmt.Errorf("sftp.format: %q is not %s or %s", c.Format, FormatFHIR, FormatHL7v2))
 	}
 	if c.Timeout < 0 {
 		errs = append(errs, errors.New("timeout: negative"))
@@ -125,7 +151,7 @@ func New(cfg Config, log *slog.Logger) (*Sink, error) {
 // Connect reads the key and known_hosts files, logs in and checks that
 // the directory is there, so that a wrong setting shows at once.
 func (s *Sink) Connect(ctx context.Context) error {
-	sess, err := configssh.Dial(ctx, s.cfg.Options, s.t, s.cfg.Timeout, what)
+	sess, err := configssh.Dial(ctx, s.cfg.Login, s.t, s.cfg.Timeout, what)
 	if err != nil {
 		return err
 	}
@@ -146,7 +172,7 @@ func (s *Sink) Connect(ctx context.Context) error {
 // `ferry doctor`'s test of the account. It reports whether the server
 // flushes files to its disk on request.
 func (s *Sink) Check(ctx context.Context) (fsync bool, err error) {
-	sess, err := configssh.Dial(ctx, s.cfg.Options, s.t, s.cfg.Timeout, what)
+	sess, err := configssh.Dial(ctx, s.cfg.Login, s.t, s.cfg.Timeout, what)
 	if err != nil {
 		return false, err
 	}
@@ -207,8 +233,12 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	if it.ID == "" || strings.ContainsAny(it.ID, "/\\") || strings.HasPrefix(it.ID, ".") {
 		return queue.Permanent(fmt.Errorf("item id %q cannot name a file", it.ID))
 	}
-	final := path.Join(s.t.Dir, it.ID+".json")
-	part := path.Join(s.t.Dir, "."+it.ID+".json.part")
+	body, ext, err := s.content(it)
+	if err != nil {
+		return err
+	}
+	final := path.Join(s.t.Dir, it.ID+ext)
+	part := path.Join(s.t.Dir, "."+it.ID+ext+".part")
 	// SFTP requests have no deadline of their own: a server that stops
 	// answering mid-file would hold the worker for ever. A watchdog
 	// closes the connection when no progress was made for Timeout (the
@@ -217,7 +247,7 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	defer wd.Stop()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	err := s.write(c, it, part, sess.Fsync, func() { wd.Reset(s.cfg.Timeout) })
+	err = s.write(c, body, part, sess.Fsync, func() { wd.Reset(s.cfg.Timeout) })
 	if err == nil {
 		wd.Reset(s.cfg.Timeout)
 		err = s.rename(c, part, final)
@@ -237,12 +267,33 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	return fmt.Errorf("deliver %s to %s: %w", it.ID, s.t.Addr, err)
 }
 
-// write copies the body into part and, when the server can, flushes it.
-func (s *Sink) write(c *sftp.Client, it *queue.Item, part string, fsync bool, progress func()) error {
-	body, err := it.OpenBody()
-	if err != nil {
-		return fmt.Errorf("read the queued bundle: %w", err)
+// content opens what the item's file holds, and the file's extension:
+// the bundle (.json), or the HL7 v2 message it carries (.hl7). An item
+// with nothing to write in that format is transport.ErrNothingToSend (a
+// later part of an HL7 v2 message) or a permanent error (not from HL7 v2).
+func (s *Sink) content(it *queue.Item) (io.ReadCloser, string, error) {
+	if s.cfg.Format != FormatHL7v2 {
+		body, err := it.OpenBody()
+		if err != nil {
+			return nil, "", fmt.Errorf("read the queued bundle: %w", err)
+		}
+		return body, ".json", nil
 	}
+	msg, err := mllptls.V2Message(it)
+	var re *mllptls.ReadError
+	switch {
+	case errors.As(err, &re):
+		return nil, "", err
+	case err != nil:
+		return nil, "", queue.Permanent(err)
+	case msg == nil:
+		return nil, "", transport.ErrNothingToSend
+	}
+	return io.NopCloser(bytes.NewReader(msg)), ".hl7", nil
+}
+
+// write copies body into part and, when the server can, flushes it.
+func (s *Sink) write(c *sftp.Client, body io.ReadCloser, part string, fsync bool, progress func()) error {
 	defer body.Close()
 	f, err := c.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
 	if err != nil {

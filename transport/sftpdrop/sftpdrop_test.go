@@ -3,6 +3,7 @@ package sftpdrop
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"io"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/ferry-health/ferry/config/configssh/sshtest"
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/transport"
+	"github.com/ferry-health/ferry/transport/mllptls"
 )
 
 // fixture is a server (sshtest: pkg/sftp's server, no fsync), a drop
@@ -35,7 +37,7 @@ func newFixture(t testing.TB) *fixture {
 	}
 	return &fixture{site: site, dir: dir, cfg: Config{
 		URL:     "sftp://ferry@" + site.Server.Addr() + dir,
-		Options: site.Login,
+		Options: Options{Login: site.Login},
 		Timeout: 5 * time.Second,
 	}}
 }
@@ -193,12 +195,12 @@ func TestValidate(t *testing.T) {
 		url, want string
 		opts      Options
 	}{
-		{"sftp://hie.example/in", "names no account", Options{KeyFile: "k", KnownHosts: "h"}},
-		{"sftp://ferry:secret@hie.example/in", "holds a password", Options{KeyFile: "k", KnownHosts: "h"}},
-		{"sftp://ferry@hie.example", "names no directory", Options{KeyFile: "k", KnownHosts: "h"}},
-		{"sftp://ferry@hie.example/in", "sftp.key_file: required", Options{KeyFile: "", KnownHosts: "h"}},
-		{"sftp://ferry@hie.example/in", "sftp.known_hosts: required", Options{KeyFile: "k", KnownHosts: ""}},
-		{"sftp://ferry@hie.example:2222/~/in", "", Options{KeyFile: "k", KnownHosts: "h"}},
+		{"sftp://hie.example/in", "names no account", Options{Login: configssh.Login{KeyFile: "k", KnownHosts: "h"}}},
+		{"sftp://ferry:secret@hie.example/in", "holds a password", Options{Login: configssh.Login{KeyFile: "k", KnownHosts: "h"}}},
+		{"sftp://ferry@hie.example", "names no directory", Options{Login: configssh.Login{KeyFile: "k", KnownHosts: "h"}}},
+		{"sftp://ferry@hie.example/in", "sftp.key_file: required", Options{Login: configssh.Login{KeyFile: "", KnownHosts: "h"}}},
+		{"sftp://ferry@hie.example/in", "sftp.known_hosts: required", Options{Login: configssh.Login{KeyFile: "k", KnownHosts: ""}}},
+		{"sftp://ferry@hie.example:2222/~/in", "", Options{Login: configssh.Login{KeyFile: "k", KnownHosts: "h"}}},
 	} {
 		err := Config{URL: tc.url, Options: tc.opts}.Validate()
 		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
@@ -210,5 +212,37 @@ func TestValidate(t *testing.T) {
 	}
 	if tg, _ := configssh.ParseURL("sftp://ferry@hie.example:2222/~/in/"); tg.Dir != "in" || tg.Addr != "hie.example:2222" {
 		t.Errorf("parse: %+v", tg)
+	}
+}
+
+// TestHL7v2Files: with sftp.format hl7v2 the file is the HL7 v2 message
+// the bundle carries, segments ended by CR, as <ID>.hl7; a later part of
+// a message has nothing to write (ErrNothingToSend), and a fax's bundle
+// can never be written so (a dead letter).
+func TestHL7v2Files(t *testing.T) {
+	f := newFixture(t)
+	f.cfg.Format = FormatHL7v2
+	s := f.sink(t)
+	ctx := context.Background()
+	if err := s.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	msg := "MSH|^~\\&|LAB|CLINIC|IIS|STATE|20261127||VXU^V04|CTRL-1|P|2.5.1\nPID|1||MRN-1^^^HOSP^MR\n"
+	v2 := `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Binary","contentType":"` + mllptls.V2ContentType +
+		`","data":"` + base64.StdEncoding.EncodeToString([]byte(msg)) + `"}}]}`
+	if err := s.Send(ctx, &queue.Item{ID: "01JV", Body: []byte(v2), Attrs: map[string]string{"format": "hl7v2"}}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(f.dir, "01JV.hl7")); string(b) != strings.ReplaceAll(msg, "\n", "\r") {
+		t.Errorf("01JV.hl7 holds %q", b)
+	}
+	if err := s.Send(ctx, &queue.Item{ID: "01JW", Body: []byte(bundle), Attrs: map[string]string{"format": "hl7v2"}}); !errors.Is(err, transport.ErrNothingToSend) {
+		t.Errorf("a later part: %v", err)
+	}
+	if err := s.Send(ctx, &queue.Item{ID: "01JX", Body: []byte(bundle), Attrs: map[string]string{"format": "fax"}}); !queue.IsPermanent(err) {
+		t.Errorf("a fax: %v", err)
+	}
+	if got := strings.Join(f.files(t), " "); got != "01JV.hl7" {
+		t.Errorf("drop directory holds %q", got)
 	}
 }
