@@ -291,6 +291,9 @@ func TestExchangeSFTP(t *testing.T) {
 		{"exchange:\n  url: sftp://ferry@sftp.hie.example.org/inbound\n", "exchange.sftp.key_file: required"},
 		{"exchange:\n  url: sftp://ferry@sftp.hie.example.org/inbound\n  sftp: {key_file: /k}\n", "exchange.sftp.known_hosts: required"},
 		{"exchange:\n  url: sftp://ferry@sftp.hie.example.org/inbound\n" + login + "  auth: {smart: {client_id: x, key_file: /k}}\n", "not SFTP"},
+		{"exchange:\n  url: sftp://ferry@sftp.hie.example.org/inbound\n" + login + "  tls: {ca_file: /etc/ferry/ca.pem}\n", "exchange.tls: an sftp:// exchange does not use TLS"},
+		{"exchange:\n  url: https://hie.example.org/fhir\n  tls: {cert_file: /c.pem, key_file: /c.key}\n" + login, "exchange.sftp: is for an sftp:// exchange.url"},
+		{"exchange:\n  url: sftp://ferry@sftp.hie.example.org/inbound\n  sftp: {key_file: /k, known_hosts: /h, format: csv}\n", "exchange.sftp.format"},
 	} {
 		expectProblem(t, tc.yml, tc.want)
 		if c, err := Parse("t.yaml", []byte(tc.yml)); err == nil {

@@ -261,6 +261,9 @@ func (c *Config) problems() []Problem {
 			if smart.Enabled() || udap.Enabled() {
 				add("exchange.auth", "SMART and UDAP are for a FHIR exchange (https://), not SFTP")
 			}
+			if t := c.Exchange.TLS; t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" {
+				add("exchange.tls", "an sftp:// exchange does not use TLS: SSH authenticates both ends (exchange.sftp.key_file, exchange.sftp.known_hosts)")
+			}
 		case smart.Enabled() && c.Exchange.MLLP():
 			add("exchange.auth.smart", "SMART Backend Services is for a FHIR exchange (https://), not MLLP")
 		case udap.Enabled() && c.Exchange.MLLP():
@@ -286,6 +289,9 @@ func (c *Config) problems() []Problem {
 		default:
 			addErr("exchange.tls", c.Exchange.TLS.ValidateMutual())
 		}
+	}
+	if s := c.Exchange.SFTP; !c.Exchange.FileDrop() && (s.KeyFile != "" || s.KnownHosts != "" || s.Format != "") {
+		add("exchange.sftp", "is for an sftp:// exchange.url; this exchange is %q", c.Exchange.URL)
 	}
 	if c.Exchange.Timeout <= 0 {
 		add("exchange.timeout", "must be positive")
