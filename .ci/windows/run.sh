@@ -49,7 +49,8 @@ PKGS=(queue/diskq queue/durable queue/dedup queue/seal adapters/folder adapters/
   config config/configtls config/pki installer transport/outbox transport/audit cmd/ferry/ops cmd/ferry
   adapters/mllp adapters/pipeline transport/fhirhttp transport/mllptls config/configproxy config/configopaque
   transport/neterr queue/latency adapters/hl7v2 adapters/fhir adapters/convert/v2fhir adapters/convert/ccdafhir
-  adapters/convert/csvfhir adapters/convert/faxfhir adapters/convert/faxfhir/tiffpdf adapters/convert/xdmfhir)
+  adapters/convert/csvfhir adapters/convert/faxfhir adapters/convert/faxfhir/tiffpdf adapters/convert/xdmfhir
+  adapters/fetch transport/sftpdrop)
 if (($#)); then PKGS=("$@"); fi
 
 # --- tools ----------------------------------------------------------------------------------------

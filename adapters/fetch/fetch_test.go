@@ -32,7 +32,7 @@ func newFixture(t *testing.T) *fixture {
 			t.Fatal(err)
 		}
 	}
-	f.cfg = Config{URL: "sftp://ferry@" + site.Server.Addr() + f.remote, Login: site.Login, Timeout: 5 * time.Second}
+	f.cfg = Config{URL: "sftp://ferry@" + site.Server.Addr() + sshtest.URLPath(f.remote), Login: site.Login, Timeout: 5 * time.Second}
 	return f
 }
 

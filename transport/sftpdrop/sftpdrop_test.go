@@ -36,7 +36,7 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	return &fixture{site: site, dir: dir, cfg: Config{
-		URL:     "sftp://ferry@" + site.Server.Addr() + dir,
+		URL:     "sftp://ferry@" + site.Server.Addr() + sshtest.URLPath(dir),
 		Options: Options{Login: site.Login},
 		Timeout: 5 * time.Second,
 	}}

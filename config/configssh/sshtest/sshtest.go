@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -138,6 +139,17 @@ func (s *Server) Stop() {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+}
+
+// URLPath is a local directory as the path of an sftp:// URL to this
+// server: /tmp/x stays, C:\Temp\x becomes /C:/Temp/x (pkg/sftp's server
+// on Windows maps it back).
+func URLPath(dir string) string {
+	p := filepath.ToSlash(dir)
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	return p
 }
 
 // WriteKnownHosts writes a known_hosts file naming key for addr.
