@@ -143,27 +143,19 @@ sources:
 #   source_id: 1.3.6.1.4.1.21367.2026.1
 #   patient_system: urn:oid:2.16.840.1.113883.3.999.1
 
-{{if .SFTP}}# The health information exchange collects bundles as files from this SFTP
+{{if .ExchangeURL}}{{if .SFTP}}# The health information exchange collects bundles as files from this SFTP
 # directory: ferry logs in with its key, and the server must show the host
 # key known_hosts names.
-exchange:
+{{else}}# The health information exchange. Delivery is HTTPS with mutual TLS; the
+# server's name is always verified.
+{{end}}exchange:
   url: {{q .ExchangeURL}}
   timeout: 30s
+{{- if .SFTP}}
   sftp:
     key_file: {{q .SFTPKeyFile}}      # ferry's SSH key (ssh-keygen -t ed25519 -N ''); the exchange adds its .pub
     known_hosts: {{q .KnownHosts}}    # the server's host key (ssh-keyscan), fingerprint checked with the exchange
-  retry:
-    initial_interval: 1s
-    max_interval: 5m
-  # Bundles labelled restricted (R; also holds V), very restricted (V) or
-  # 42 CFR Part 2 are kept in <data_dir>/held for review (` + "`ferry held list`" + `),
-  # not sent. Empty the list only if the exchange's agreement allows them.
-  hold: [R, V, 42CFRPart2]
-{{else if .ExchangeURL}}# The health information exchange. Delivery is HTTPS with mutual TLS; the
-# server's name is always verified.
-exchange:
-  url: {{q .ExchangeURL}}
-  timeout: 30s
+{{- else}}
   tls:
 {{- if .CAFile}}
     ca_file: {{q .CAFile}}         # CA that signed the exchange's server certificate
@@ -179,6 +171,7 @@ exchange:
 {{- end}}
 {{- if .ServerName}}
     server_name: {{q .ServerName}}
+{{- end}}
 {{- end}}
   retry:
     initial_interval: 1s

@@ -466,7 +466,7 @@ func (f *Fetcher) download(c *sftp.Client, remote, name string, o obs, progress 
 			os.Remove(tmp.Name())
 		}
 	}()
-	n, err := io.Copy(tmp, &progressReader{r: rf, progress: progress})
+	n, err := io.Copy(tmp, configssh.Progress(rf, progress))
 	if err != nil {
 		return fmt.Errorf("download: %s", summary(err))
 	}
@@ -524,17 +524,4 @@ func (f *Fetcher) freeName(name string) (string, error) {
 		}
 	}
 	return "", errors.New("the folder holds 1000 files named like it")
-}
-
-type progressReader struct {
-	r        io.Reader
-	progress func()
-}
-
-func (p *progressReader) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	if n > 0 {
-		p.progress()
-	}
-	return n, err
 }

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -277,4 +278,24 @@ func Reason(err error) string {
 		return le.Op + ": " + le.Err.Error()
 	}
 	return err.Error()
+}
+
+// Progress wraps r so that every read that returns bytes calls progress:
+// the watchdog of a transfer over SFTP, whose requests have no deadline
+// of their own, resets its timer there.
+func Progress(r io.Reader, progress func()) io.Reader {
+	return &progressReader{r: r, progress: progress}
+}
+
+type progressReader struct {
+	r        io.Reader
+	progress func()
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.progress()
+	}
+	return n, err
 }

@@ -299,7 +299,7 @@ func (s *Sink) write(c *sftp.Client, body io.ReadCloser, part string, fsync bool
 	if err != nil {
 		return configssh.FileError(err, "create "+part)
 	}
-	_, err = io.Copy(f, &progressReader{r: body, progress: progress})
+	_, err = io.Copy(f, configssh.Progress(body, progress))
 	if err == nil && fsync {
 		progress()
 		if err = f.Sync(); err != nil {
@@ -332,17 +332,4 @@ func (s *Sink) rename(c *sftp.Client, part, final string) error {
 		return configssh.FileError(err, "rename "+part+" to "+final)
 	}
 	return nil
-}
-
-type progressReader struct {
-	r        io.Reader
-	progress func()
-}
-
-func (p *progressReader) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	if n > 0 {
-		p.progress()
-	}
-	return n, err
 }
