@@ -7,7 +7,9 @@
 //
 // Every poll (default 5m) lists the directory. A file is taken only when
 // its size and modification time are what the previous poll saw, so one
-// still being written is left for later; names starting with a dot and
+// still being written is left for later; files are taken oldest first and
+// keep the server's modification time, as the folder engine goes oldest
+// first too; names starting with a dot and
 // the usual partial-transfer suffixes (.part, .tmp, .filepart,
 // .crdownload) are never taken. A file is downloaded as a hidden
 // .ferry-fetch-* file in the folder (which the folder engine skips),
@@ -34,6 +36,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -313,6 +316,14 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 	if len(ready) == 0 {
 		return 0, nil
 	}
+	// Oldest first, as the folder engine takes files, so that an export
+	// series (one patient's messages) comes in the order it was written.
+	slices.SortFunc(ready, func(a, b string) int {
+		if c := now[a].mtime.Compare(now[b].mtime); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
 	if f.cfg.After == AfterMove {
 		if err := c.MkdirAll(f.doneDir()); err != nil {
 			return 0, configssh.FileError(err, "make done_dir "+f.doneDir())
@@ -472,6 +483,12 @@ func (f *Fetcher) download(c *sftp.Client, remote, name string, o obs, progress 
 	}
 	if n != o.size {
 		return fmt.Errorf("download: %d bytes, the listing said %d (changed meanwhile; next poll)", n, o.size)
+	}
+	// The server's modification time, not the download's: the folder
+	// engine takes files oldest first, and a fax without another receive
+	// time is dated by it.
+	if err := os.Chtimes(tmp.Name(), o.mtime, o.mtime); err != nil {
+		return fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
 	}
 	if err := tmp.Sync(); err != nil {
 		return fmt.Errorf("fetch into the folder: %w", err)

@@ -80,6 +80,10 @@ func poll(t *testing.T, fe *Fetcher) {
 func TestFetchesSettledFiles(t *testing.T) {
 	f := newFixture(t)
 	f.put(t, "adt-1.hl7", "MSH|^~\\&|A\r")
+	written := time.Date(2026, 11, 2, 8, 30, 0, 0, time.UTC)
+	if err := os.Chtimes(filepath.Join(f.remote, "adt-1.hl7"), written, written); err != nil {
+		t.Fatal(err)
+	}
 	f.put(t, "ccd.xml", "<ClinicalDocument/>")
 	f.put(t, ".hidden", "x")
 	f.put(t, "export.zip.part", "x")
@@ -94,6 +98,11 @@ func TestFetchesSettledFiles(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(f.local, "ccd.xml")); string(b) != "<ClinicalDocument/>" {
 		t.Errorf("ccd.xml holds %q", b)
+	}
+	// The server's modification time comes along (the folder engine
+	// takes files oldest first).
+	if li, err := os.Stat(filepath.Join(f.local, "adt-1.hl7")); err != nil || !li.ModTime().Equal(written) {
+		t.Errorf("adt-1.hl7 modified %v, on the server %v (%v)", li.ModTime(), written, err)
 	}
 	if got := strings.Join(list(t, f.remote), " "); got != ".hidden export.zip.part ferry-done" {
 		t.Errorf("remote holds %q", got)

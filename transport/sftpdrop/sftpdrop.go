@@ -220,8 +220,8 @@ func (s *Sink) forget(sess *configssh.Session) {
 	sess.Close()
 }
 
-// Send writes the item's bundle as <dir>/<ID>.json (see the package
-// documentation).
+// Send writes the item's bundle as <dir>/<ID>.json, or its HL7 v2 message
+// as <dir>/<ID>.hl7 (see the package documentation).
 func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	s.mu.Lock()
 	sess := s.sess
