@@ -31,7 +31,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path"
@@ -477,7 +476,9 @@ func (f *Fetcher) download(c *sftp.Client, remote, name string, o obs, progress 
 			os.Remove(tmp.Name())
 		}
 	}()
-	n, err := io.Copy(tmp, configssh.Progress(rf, progress))
+	// WriteTo reads the file's chunks concurrently (a WAN link's round
+	// trips overlap).
+	n, err := rf.WriteTo(configssh.ProgressWriter(tmp, progress))
 	if err != nil {
 		return fmt.Errorf("download: %s", summary(err))
 	}

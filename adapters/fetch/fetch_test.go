@@ -1,7 +1,9 @@
 package fetch
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"os"
 	"path/filepath"
 	"slices"
@@ -225,5 +227,23 @@ func TestValidate(t *testing.T) {
 		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("%+v: %v, want %q", tc.cfg, err, tc.want)
 		}
+	}
+}
+
+// TestFetchesLargeFileWhole: a file of several MB, read in concurrent
+// chunks, comes into the folder byte for byte.
+func TestFetchesLargeFileWhole(t *testing.T) {
+	f := newFixture(t)
+	big := make([]byte, 5<<20+777)
+	rand.Read(big)
+	if err := os.WriteFile(filepath.Join(f.remote, "export.zip"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fe := f.fetcher(t)
+	poll(t, fe)
+	poll(t, fe)
+	got, err := os.ReadFile(filepath.Join(f.local, "export.zip"))
+	if err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("export.zip: %d bytes of %d, equal %v (%v)", len(got), len(big), bytes.Equal(got, big), err)
 	}
 }

@@ -186,7 +186,11 @@ func Dial(ctx context.Context, l Login, t Target, timeout time.Duration, what st
 	}
 	nc.SetDeadline(time.Time{})
 	conn := ssh.NewClient(sc, chans, reqs)
-	c, err := sftp.NewClient(conn)
+	// Concurrent writes overlap the round trips of a large file's
+	// chunks (a 270 MB fax over a WAN link); they may land out of order,
+	// which is safe where files are written under a temporary name and
+	// renamed only when whole, as every writer here does.
+	c, err := sftp.NewClient(conn, sftp.UseConcurrentWrites(true))
 	if err != nil {
 		conn.Close()
 		return nil, &ConfigError{Problem: "the account " + t.User + " has no SFTP subsystem", Err: err}
@@ -280,20 +284,45 @@ func Reason(err error) string {
 	return err.Error()
 }
 
-// Progress wraps r so that every read that returns bytes calls progress:
-// the watchdog of a transfer over SFTP, whose requests have no deadline
-// of their own, resets its timer there.
-func Progress(r io.Reader, progress func()) io.Reader {
-	return &progressReader{r: r, progress: progress}
+// Progress wraps r, of size bytes, so that every read that returns bytes
+// calls progress: the watchdog of a transfer over SFTP, whose requests
+// have no deadline of their own, resets its timer there. The size lets
+// an upload (sftp.File.ReadFrom) send its chunks concurrently.
+func Progress(r io.Reader, size int64, progress func()) io.Reader {
+	return &progressReader{r: r, size: size, progress: progress}
 }
 
 type progressReader struct {
 	r        io.Reader
+	size     int64
 	progress func()
 }
 
 func (p *progressReader) Read(b []byte) (int, error) {
 	n, err := p.r.Read(b)
+	if n > 0 {
+		p.progress()
+	}
+	return n, err
+}
+
+// Size is the reader's length, for sftp.File.ReadFrom's concurrency.
+func (p *progressReader) Size() int64 { return p.size }
+
+// ProgressWriter wraps w so that every write calls progress: a download
+// (sftp.File.WriteTo, whose reads go concurrently) resets the watchdog
+// there.
+func ProgressWriter(w io.Writer, progress func()) io.Writer {
+	return &progressWriter{w: w, progress: progress}
+}
+
+type progressWriter struct {
+	w        io.Writer
+	progress func()
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
 	if n > 0 {
 		p.progress()
 	}

@@ -233,7 +233,7 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	if it.ID == "" || strings.ContainsAny(it.ID, "/\\") || strings.HasPrefix(it.ID, ".") {
 		return queue.Permanent(fmt.Errorf("item id %q cannot name a file", it.ID))
 	}
-	body, ext, err := s.content(it)
+	body, size, ext, err := s.content(it)
 	if err != nil {
 		return err
 	}
@@ -247,7 +247,7 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	defer wd.Stop()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	err = s.write(c, body, part, sess.Fsync, func() { wd.Reset(s.cfg.Timeout) })
+	err = s.write(c, body, size, part, sess.Fsync, func() { wd.Reset(s.cfg.Timeout) })
 	if err == nil {
 		wd.Reset(s.cfg.Timeout)
 		err = s.rename(c, part, final)
@@ -271,35 +271,35 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 // the bundle (.json), or the HL7 v2 message it carries (.hl7). An item
 // with nothing to write in that format is transport.ErrNothingToSend (a
 // later part of an HL7 v2 message) or a permanent error (not from HL7 v2).
-func (s *Sink) content(it *queue.Item) (io.ReadCloser, string, error) {
+func (s *Sink) content(it *queue.Item) (io.ReadCloser, int64, string, error) {
 	if s.cfg.Format != FormatHL7v2 {
 		body, err := it.OpenBody()
 		if err != nil {
-			return nil, "", fmt.Errorf("read the queued bundle: %w", err)
+			return nil, 0, "", fmt.Errorf("read the queued bundle: %w", err)
 		}
-		return body, ".json", nil
+		return body, it.BodySize(), ".json", nil
 	}
 	msg, err := mllptls.V2Message(it)
 	var re *mllptls.ReadError
 	switch {
 	case errors.As(err, &re):
-		return nil, "", err
+		return nil, 0, "", err
 	case err != nil:
-		return nil, "", queue.Permanent(err)
+		return nil, 0, "", queue.Permanent(err)
 	case msg == nil:
-		return nil, "", transport.ErrNothingToSend
+		return nil, 0, "", transport.ErrNothingToSend
 	}
-	return io.NopCloser(bytes.NewReader(msg)), ".hl7", nil
+	return io.NopCloser(bytes.NewReader(msg)), int64(len(msg)), ".hl7", nil
 }
 
 // write copies body into part and, when the server can, flushes it.
-func (s *Sink) write(c *sftp.Client, body io.ReadCloser, part string, fsync bool, progress func()) error {
+func (s *Sink) write(c *sftp.Client, body io.ReadCloser, size int64, part string, fsync bool, progress func()) error {
 	defer body.Close()
 	f, err := c.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
 	if err != nil {
 		return configssh.FileError(err, "create "+part)
 	}
-	_, err = io.Copy(f, configssh.Progress(body, progress))
+	_, err = f.ReadFrom(configssh.Progress(body, size, progress))
 	if err == nil && fsync {
 		progress()
 		if err = f.Sync(); err != nil {

@@ -3,6 +3,7 @@ package sftpdrop
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"io"
@@ -78,7 +79,10 @@ func TestDeliversWholeFiles(t *testing.T) {
 	if err := s.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
-	big := bytes.Repeat([]byte("x"), 3<<20)
+	// Random bytes: chunks written concurrently (out of order) must
+	// still land where they belong.
+	big := make([]byte, 3<<20+12345)
+	rand.Read(big)
 	items := []*queue.Item{
 		{ID: "01JA", Body: []byte(bundle)},
 		{ID: "01JB", Size: int64(len(big)), Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(big)), nil }},
