@@ -297,18 +297,14 @@ func writeFetchMetrics(w io.Writer, r ops.Status) {
 	if len(r.Fetches) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "# HELP ferry_fetch_files_total Files a folder fetched from its remote SFTP directory (stored in the folder, then moved or deleted there).\n# TYPE ferry_fetch_files_total counter\n")
+	var files, failing []series
 	for _, fe := range r.Fetches {
-		fmt.Fprintf(w, "ferry_fetch_files_total%s %d\n", labelString([]string{"folder", fe.Folder}), fe.Fetched)
+		l := []string{"folder", fe.Folder}
+		files = append(files, series{l, float64(fe.Fetched)})
+		failing = append(failing, series{l, pollFailing(fe.LastError)})
 	}
-	fmt.Fprintf(w, "# HELP ferry_fetch_poll_failing 1 while the last poll of a folder's remote SFTP directory failed (server unreachable, key refused, a file not stored or not moved).\n# TYPE ferry_fetch_poll_failing gauge\n")
-	for _, fe := range r.Fetches {
-		v := 0
-		if fe.LastError != "" {
-			v = 1
-		}
-		fmt.Fprintf(w, "ferry_fetch_poll_failing%s %d\n", labelString([]string{"folder", fe.Folder}), v)
-	}
+	writeFamily(w, "ferry_fetch_files_total", "counter", "Files a folder fetched from its remote SFTP directory (stored in the folder, then moved or deleted there).", files)
+	writeFamily(w, "ferry_fetch_poll_failing", "gauge", "1 while the last poll of a folder's remote SFTP directory failed (server unreachable, key refused, a file not stored or not moved).", failing)
 }
 
 // writeMailboxMetrics writes the fax mailboxes' figures, one series per
@@ -317,19 +313,38 @@ func writeMailboxMetrics(w io.Writer, r ops.Status) {
 	if len(r.Mailboxes) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "# HELP ferry_fax_mailbox_messages_total Messages of a fax mailbox settled: taken (its faxes stored, moved to done_mailbox) or failed (no fax ferry can read, moved to failed_mailbox).\n# TYPE ferry_fax_mailbox_messages_total counter\n")
+	var msgs, failing []series
 	for _, m := range r.Mailboxes {
-		fmt.Fprintf(w, "ferry_fax_mailbox_messages_total%s %d\n", labelString([]string{"mailbox", m.Name, "outcome", "taken"}), m.Taken)
-		fmt.Fprintf(w, "ferry_fax_mailbox_messages_total%s %d\n", labelString([]string{"mailbox", m.Name, "outcome", "failed"}), m.Failed)
+		msgs = append(msgs, series{[]string{"mailbox", m.Name, "outcome", "taken"}, float64(m.Taken)},
+			series{[]string{"mailbox", m.Name, "outcome", "failed"}, float64(m.Failed)})
+		failing = append(failing, series{[]string{"mailbox", m.Name}, pollFailing(m.LastError)})
 	}
-	fmt.Fprintf(w, "# HELP ferry_fax_mailbox_poll_failing 1 while the last poll of a fax mailbox failed (server unreachable, login refused, a fax not stored yet).\n# TYPE ferry_fax_mailbox_poll_failing gauge\n")
-	for _, m := range r.Mailboxes {
-		v := 0
-		if m.LastError != "" {
-			v = 1
-		}
-		fmt.Fprintf(w, "ferry_fax_mailbox_poll_failing%s %d\n", labelString([]string{"mailbox", m.Name}), v)
+	writeFamily(w, "ferry_fax_mailbox_messages_total", "counter", "Messages of a fax mailbox settled: taken (its faxes stored, moved to done_mailbox) or failed (no fax ferry can read, moved to failed_mailbox).", msgs)
+	writeFamily(w, "ferry_fax_mailbox_poll_failing", "gauge", "1 while the last poll of a fax mailbox failed (server unreachable, login refused, a fax not stored yet).", failing)
+}
+
+// series is one labelled value of a metric family.
+type series struct {
+	labels []string
+	v      float64
+}
+
+// writeFamily writes a metric family: its HELP and TYPE lines, then each
+// series.
+func writeFamily(w io.Writer, name, typ, help string, ss []series) {
+	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+	for _, s := range ss {
+		fmt.Fprintf(w, "%s%s %g\n", name, labelString(s.labels), s.v)
 	}
+}
+
+// pollFailing is a poll-failing gauge's value: 1 when the last poll left
+// an error.
+func pollFailing(lastError string) float64 {
+	if lastError != "" {
+		return 1
+	}
+	return 0
 }
 
 // writeFolderMetrics writes the watched folders' figures, one series per
