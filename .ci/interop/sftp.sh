@@ -293,6 +293,7 @@ done
 grep -q 'fetch ehr:.*from sftp://127.0.0.1:'"$PORT"'.*: 4 files fetched since start' <<<"$("$FERRY" status --config "$WORK/fetch.yaml")" ||
   die "ferry status does not count the fetch: $("$FERRY" status --config "$WORK/fetch.yaml")"
 [ "$(curl -sS "http://127.0.0.1:$S2/metrics" | awk '$1 == "ferry_fetch_files_total{folder=\"ehr\"}" {print $2}')" = 4 ] || die "ferry_fetch_files_total is not 4"
+grep -q '<tr><td>ehr</td><td>sftp://127.0.0.1:'"$PORT"'.*</td><td>4</td>' <<<"$(curl -sS "http://127.0.0.1:$S2/")" || die "the status page does not list the fetch"
 stop_pid "$FERRY_PID" TERM
 log "fetch: 3 HL7 v2 files and a C-CDA left on the SFTP server came into the ehr folder, were converted ($bundles bundles), and moved to ferry-done there; hidden and .part files stayed"
 grep -q "CI-MRN-\|Tester\|Harbour" "$WORK/ferry.log" "$WORK/ferry-v2.log" "$WORK/ferry-fetch.log" && die "ferry log contains PHI"

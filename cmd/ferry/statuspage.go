@@ -466,6 +466,12 @@ td,th{border:1px solid #ccc;padding:.3em .8em;text-align:left} th{background:#f3
 {{if .Folders}}<table id="folders"><tr><th>Folder</th><th>Path</th><th>Waiting</th><th>Oldest waiting</th><th>Retrying</th><th>Claimed</th><th>Done</th><th>Failed</th><th>Failed claims</th><th>Not taken</th></tr>
 {{range .Folders}}<tr><td>{{.Kind}}/{{.Name}}</td><td>{{.Path}}</td><td>{{.Waiting}}</td><td>{{age .OldestWaiting $.Now}}</td><td>{{.Retrying}}</td><td>{{.Claimed}}</td><td>{{.Done}}{{if .Duplicates}} ({{.Duplicates}} duplicate{{if gt .Duplicates 1}}s{{end}}, not sent again){{end}}</td><td{{if .Failed}} class="bad"{{end}}>{{.Failed}}</td><td{{if .ClaimsFailing}} class="bad"{{end}}>{{.ClaimErrors}}{{if .ClaimsFailing}}: files cannot be claimed ({{.LastClaimError}}, {{when .LastClaimErrorAt}}){{end}}</td><td{{if or .Symlinks .SpecialFiles}} class="bad"{{end}}>{{if .Empty}}{{.Empty}} empty (waiting to be written) {{end}}{{if .Symlinks}}{{.Symlinks}} symbolic link{{if gt .Symlinks 1}}s{{end}} {{end}}{{if .SpecialFiles}}{{.SpecialFiles}} special file{{if gt .SpecialFiles 1}}s{{end}} (pipes, devices){{end}}</td></tr>
 {{end}}</table>{{end}}
+{{if .Fetches}}<table id="fetches"><tr><th>Fetched into folder</th><th>From</th><th>Files fetched</th><th>Last listed</th><th>Last poll</th></tr>
+{{range .Fetches}}<tr><td>{{.Folder}}</td><td>{{.From}}</td><td>{{.Fetched}}</td><td>{{when .LastPoll}}</td><td{{if .LastError}} class="bad"{{end}}>{{if .LastError}}failed: {{.LastError}}{{else}}ok{{end}}</td></tr>
+{{end}}</table>{{end}}
+{{if .Mailboxes}}<table id="mailboxes"><tr><th>Fax mailbox</th><th>Server</th><th>Taken</th><th>Failed</th><th>Last read</th><th>Last poll</th></tr>
+{{range .Mailboxes}}<tr><td>{{.Name}}</td><td>{{.Address}} {{.Mailbox}}</td><td>{{.Taken}}</td><td{{if .Failed}} class="bad"{{end}}>{{.Failed}}</td><td>{{when .LastPoll}}</td><td{{if .LastError}} class="bad"{{end}}>{{if .LastError}}failed: {{.LastError}}{{else}}ok{{end}}</td></tr>
+{{end}}</table>{{end}}
 {{with .Audit}}<h2>Audit trail (ATNA)</h2><table>
 <tr><th>Sent to the audit repository</th><td>{{.Sent}}</td></tr>
 <tr><th>Spooled, waiting</th><td{{if .Pending}} class="bad"{{end}}>{{.Pending}}</td></tr>
