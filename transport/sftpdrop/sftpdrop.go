@@ -155,13 +155,7 @@ func (s *Sink) Connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	old := s.sess
-	s.sess = sess
-	s.mu.Unlock()
-	if old != nil {
-		old.Close()
-	}
+	s.replace(sess)
 	if !sess.Fsync {
 		s.log.Warn("the exchange's SFTP server offers no fsync@openssh.com: a file counts as delivered once it is whole under its name, as durable as the server makes it", "server", s.t.Addr)
 	}
@@ -197,14 +191,20 @@ func (s *Sink) Check(ctx context.Context) (fsync bool, err error) {
 
 // Close ends the session.
 func (s *Sink) Close(context.Context) error {
-	s.mu.Lock()
-	sess := s.sess
-	s.sess = nil
-	s.mu.Unlock()
-	if sess != nil {
-		sess.Close()
-	}
+	s.replace(nil)
 	return nil
+}
+
+// replace makes sess (nil: none) the session Sends use and ends the one
+// it replaces.
+func (s *Sink) replace(sess *configssh.Session) {
+	s.mu.Lock()
+	old := s.sess
+	s.sess = sess
+	s.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
 }
 
 // forget drops sess after a failure that may have broken it; the next
