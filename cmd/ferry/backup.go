@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/ferry-health/ferry/cmd/ferry/ops"
 	"github.com/ferry-health/ferry/config"
@@ -17,13 +18,15 @@ import (
 	"github.com/ferry-health/ferry/queue/durable"
 )
 
-// cmdBackup writes a backup of a stopped gateway: its data folder and its
-// configuration file, in one archive (ops.WriteBackup). The queue's lock is
-// held throughout, so a gateway that starts meanwhile is refused rather
-// than changing files under the copy; a running one refuses the backup.
-// The archive is written under a temporary name, fsynced and renamed, so
-// FILE is either a whole backup or absent.
-func cmdBackup(_ context.Context, args []string, stdout, stderr io.Writer) error {
+// cmdBackup writes a backup of the gateway's data folder and its
+// configuration file, in one archive (ops.WriteBackup). Of a stopped
+// gateway, the queue's lock is held throughout, so a gateway that starts
+// meanwhile is refused rather than changing files under the copy. Of a
+// running one, the archive is made from the snapshot the gateway links
+// for it over the ops API (ops.TakeSnapshot). The archive is written
+// under a temporary name, fsynced and renamed, so FILE is either a whole
+// backup or absent.
+func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("backup", stderr)
 	cfgPath := opsConfigFlag(fs)
 	force := fs.Bool("force", false, "replace FILE when it exists")
@@ -55,23 +58,38 @@ func cmdBackup(_ context.Context, args []string, stdout, stderr io.Writer) error
 	if _, err := os.Stat(out); err == nil && !*force {
 		return fmt.Errorf("backup: %s exists; add --force to replace it", out)
 	}
-	release, err := diskq.Hold(ops.QueueDir(cfg))
-	if errors.Is(err, diskq.ErrLocked) {
-		return fmt.Errorf("backup: the gateway is running (it holds %s): stop it first, for example `ferry stop && ferry backup %s; ferry start` (MLLP senders resend and watched folders wait meanwhile)", ops.QueueDir(cfg), pos[0])
-	}
-	if err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	defer release()
-	p, err := durable.Create(out, 0o600)
-	if err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
 	configFile := ""
 	if name != "embedded default" {
 		configFile = name
 	}
-	m, err := ops.WriteBackup(p, ops.BackupOptions{DataDir: cfg.DataDir, ConfigFile: configFile, Version: versionString()})
+	o := ops.BackupOptions{DataDir: cfg.DataDir, ConfigFile: configFile, Version: versionString()}
+	live := ""
+	release, err := diskq.Hold(ops.QueueDir(cfg))
+	switch {
+	case errors.Is(err, diskq.ErrLocked):
+		// The gateway runs: it holds its queue still for a moment and
+		// links its files into a snapshot, which this command archives.
+		snap, done, err := liveSnapshot(ctx, cfg, pos[0])
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := done(); err != nil {
+				fmt.Fprintf(stderr, "note: %v\n", err)
+			}
+		}()
+		o.Root, o.Sizes = snap.Dir, snap.Sizes()
+		live = fmt.Sprintf("  taken from the running gateway, which held its queue still for %s\n", frozenFor(snap.Frozen))
+	case err != nil:
+		return fmt.Errorf("backup: %w", err)
+	default:
+		defer release()
+	}
+	p, err := durable.Create(out, 0o600)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	m, err := ops.WriteBackup(p, o)
 	if err != nil {
 		p.Abort()
 		return fmt.Errorf("backup: %w", err)
@@ -92,6 +110,7 @@ func cmdBackup(_ context.Context, args []string, stdout, stderr io.Writer) error
 		what += " and " + m.Config
 	}
 	fmt.Fprintf(stdout, "backed up %s: %d files, %s, to %s\n", what, len(m.Files), ops.HumanBytes(m.Bytes()), out)
+	fmt.Fprint(stdout, live)
 	for _, s := range m.Skipped {
 		fmt.Fprintf(stdout, "  not backed up: %s\n", s)
 	}
@@ -99,6 +118,30 @@ func cmdBackup(_ context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "  note: %s\n", n)
 	}
 	return nil
+}
+
+// frozenFor says how long a live backup held the queue still, to a tenth
+// of a millisecond.
+func frozenFor(d time.Duration) string {
+	return fmt.Sprintf("%.1f ms", float64(d.Round(100*time.Microsecond))/float64(time.Millisecond))
+}
+
+// liveSnapshot asks the running gateway for a snapshot of its data folder
+// (over its status listener, with the ops token). done removes it.
+func liveSnapshot(ctx context.Context, cfg *config.Config, file string) (*ops.Snapshot, func() error, error) {
+	stop := fmt.Sprintf("or stop the gateway first: `ferry stop && ferry backup %s; ferry start` (MLLP senders resend and watched folders wait meanwhile)", file)
+	if cfg.Status.Listen == "" {
+		return nil, nil, fmt.Errorf("backup: the queue is in use, and a running gateway is backed up over its status listener, which this configuration turns off (status.listen): set it, %s", stop)
+	}
+	tok, err := ops.ReadToken(cfg.DataDir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("backup: the queue is in use, and this account cannot read the running gateway's ops token (run as root or the ferry account), %s: %w", stop, err)
+	}
+	snap, done, err := ops.RemoteSnapshot(ctx, cfg.Status.Listen, tok)
+	if err != nil {
+		return nil, nil, fmt.Errorf("backup: the queue is in use (by a gateway, or another ferry command), and %w; %s", err, stop)
+	}
+	return snap, done, nil
 }
 
 // cmdRestore unpacks a backup into the data folder of the configuration

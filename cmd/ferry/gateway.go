@@ -146,6 +146,12 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open queue: %w", err)
 	}
+	// A live backup's snapshot left by a command that stopped half-way
+	// (or by this gateway's previous run) holds links that keep removed
+	// files' space: no backup runs now, since its gateway is gone.
+	if err := ops.RemoveSnapshot(cfg.DataDir); err != nil {
+		log.Warn("live backup snapshot not removed", "error", err)
+	}
 	// Nothing is taken in while data_dir holds data no configured key
 	// opens: it would be sealed with a key that cannot open the rest.
 	if err := ops.CheckQueueKeys(cfg, g.key, g.q); err != nil {

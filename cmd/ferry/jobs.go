@@ -95,7 +95,8 @@ func (g *gateway) warnCertExpiry() {
 }
 
 // registerOps adds the token-guarded dead-letter endpoints (retry, purge,
-// show) used by `ferry queue` while the gateway holds the queue. The
+// show) used by `ferry queue` while the gateway holds the queue, and the
+// live backup's snapshot endpoints used by `ferry backup`. The
 // token is written to <data_dir>/ops.token, readable only by the service
 // account (and root).
 // Without the token file the endpoints stay off (the queue commands then
@@ -107,4 +108,5 @@ func (g *gateway) registerOps(mux *http.ServeMux) {
 		return
 	}
 	ops.RegisterOpsHandlers(mux, g.q, tok, func(err error) bool { return errors.Is(err, diskq.ErrNotFound) }, g.opsAPIAudit()...)
+	ops.RegisterSnapshotHandlers(mux, tok, g.cfg.DataDir, g.q.Freeze)
 }

@@ -87,6 +87,12 @@ type BackupOptions struct {
 	DataDir    string
 	ConfigFile string // "" when the gateway runs on the embedded default
 	Version    string // ferry's, for the manifest
+	// Root, when set, is read in DataDir's place: a running gateway's
+	// snapshot of it (TakeSnapshot). Sizes then says how many bytes of
+	// each file belong to the backup; the files it does not name are left
+	// out.
+	Root  string
+	Sizes map[string]int64
 }
 
 // skipInBackup reports whether the data folder's file rel (slash
@@ -96,13 +102,14 @@ type BackupOptions struct {
 // state, and up to half a gigabyte.
 func skipInBackup(rel string) bool {
 	name := path.Base(rel)
-	return rel == TokenFile || rel == BackupRecordFile || name == "LOCK" || durable.IsTemp(name) || strings.HasPrefix(rel, "logs/")
+	return rel == TokenFile || rel == BackupRecordFile || name == "LOCK" || durable.IsTemp(name) || strings.HasPrefix(rel, "logs/") || inSnapshot(rel)
 }
 
 // WriteBackup writes the archive of o.DataDir (and o.ConfigFile) to w.
-// The caller keeps the gateway out meanwhile (diskq.Hold): the files are
-// read as they are, and one that changes size while it is read fails the
-// backup.
+// The caller keeps the gateway out meanwhile (diskq.Hold), or gives the
+// running gateway's snapshot as o.Root: the files are read as they are,
+// and one that changes size while it is read (or is shorter than its
+// snapshot size) fails the backup.
 func WriteBackup(w io.Writer, o BackupOptions) (*BackupManifest, error) {
 	abs, err := filepath.Abs(o.DataDir)
 	if err != nil {
@@ -111,6 +118,9 @@ func WriteBackup(w io.Writer, o BackupOptions) (*BackupManifest, error) {
 	m := &BackupManifest{Format: BackupFormat, Ferry: o.Version, Created: time.Now().UTC().Truncate(time.Second), DataDir: abs}
 	// A data_dir that is a symbolic link (/var/lib/ferry on another disk)
 	// is walked where it points: the walk follows no link.
+	if o.Root != "" {
+		abs = o.Root
+	}
 	root, err := filepath.EvalSymlinks(abs)
 	if err != nil {
 		return nil, err
@@ -121,23 +131,29 @@ func WriteBackup(w io.Writer, o BackupOptions) (*BackupManifest, error) {
 		if backupOpenHook != nil {
 			backupOpenHook(file)
 		}
-		f, err := os.Open(file)
+		f, err := openShared(file)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: name, Size: fi.Size(), Mode: keptMode(fi, 0o600), ModTime: fi.ModTime().UTC().Truncate(time.Second)}
+		size := fi.Size()
+		if rel, ok := strings.CutPrefix(name, "data/"); ok && o.Sizes != nil {
+			if n, ok := o.Sizes[rel]; ok {
+				size = n
+			}
+		}
+		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: name, Size: size, Mode: keptMode(fi, 0o600), ModTime: fi.ModTime().UTC().Truncate(time.Second)}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return err
 		}
 		h := sha256.New()
-		if n, err := io.CopyN(tw, io.TeeReader(f, h), fi.Size()); err != nil {
+		if n, err := io.CopyN(tw, io.TeeReader(f, h), size); err != nil {
 			if errors.Is(err, io.EOF) {
-				return fmt.Errorf("%s: shrank from %d to %d bytes while read: is a gateway or another ferry command using the data folder?", file, fi.Size(), n)
+				return fmt.Errorf("%s: shrank from %d to %d bytes while read: is a gateway or another ferry command using the data folder?", file, size, n)
 			}
 			return fmt.Errorf("%s: %w", file, err)
 		}
-		m.Files = append(m.Files, BackupFile{Path: name, Size: fi.Size(), SHA256: hex.EncodeToString(h.Sum(nil))})
+		m.Files = append(m.Files, BackupFile{Path: name, Size: size, SHA256: hex.EncodeToString(h.Sum(nil))})
 		return nil
 	}
 	if o.ConfigFile != "" {
@@ -172,6 +188,8 @@ func WriteBackup(w io.Writer, o BackupOptions) (*BackupManifest, error) {
 			return err
 		}
 		switch {
+		case d.IsDir() && inSnapshot(rel):
+			return fs.SkipDir
 		case d.IsDir():
 			fi, err := d.Info()
 			if err != nil {
@@ -183,6 +201,8 @@ func WriteBackup(w io.Writer, o BackupOptions) (*BackupManifest, error) {
 			}
 			return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name, Mode: keptMode(fi, 0o700), ModTime: m.Created})
 		case skipInBackup(rel):
+			return nil
+		case o.Sizes != nil && !snapshotted(o.Sizes, rel):
 			return nil
 		case !d.Type().IsRegular():
 			m.Skipped = append(m.Skipped, rel+": not a regular file ("+d.Type().String()+")")
@@ -219,6 +239,12 @@ func WriteBackup(w io.Writer, o BackupOptions) (*BackupManifest, error) {
 		return nil, err
 	}
 	return m, zw.Close()
+}
+
+// snapshotted reports whether a snapshot's file rel is part of it.
+func snapshotted(sizes map[string]int64, rel string) bool {
+	_, ok := sizes[rel]
+	return ok
 }
 
 // keptMode is the permission bits a backup keeps of fi: the owner's and

@@ -1,0 +1,341 @@
+package ops
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ferry-health/ferry/config/configopaque"
+	"github.com/ferry-health/ferry/queue/diskq"
+)
+
+// A backup of a running gateway (`ferry backup` while the service holds
+// the queue) is made in two steps, so that the service stops for a moment
+// and not for the length of the copy:
+//
+//  1. The gateway freezes its queue (diskq.Queue.Freeze: no record
+//     written, every batch already written synced) and hard-links every
+//     file of the data folder into SnapshotDir (copies on Windows, below),
+//     noting how many bytes of each belong to the snapshot. A link costs
+//     no copy and no space, and keeps the file's content as it is even
+//     when the gateway removes or replaces the file later. Files that
+//     only grow (the queue's newest segment, dedup.log, merges.log and
+//     the other logs) are cut at the noted size when archived; nothing in
+//     the data folder is rewritten in place below its end.
+//  2. The command archives the snapshot (WriteBackup with Root and
+//     Sizes), then asks the gateway to remove it.
+//
+// What the snapshot holds is what a crash at the moment of the freeze
+// would have left, which the gateway starts from after any crash. Held
+// and quarantined inputs are written before their input is acknowledged,
+// as queued ones are, and the dedup log after the queue. The moves of a
+// running gateway between stores go through the queue (a dead letter
+// written, then its item settled; retried: queued, then the dead letter
+// removed): with the queue frozen, such a move is caught before its queue
+// step (in both stores, a duplicate the exchange absorbs) or after it,
+// never half-way with the item in neither.
+//
+// Windows cannot delete a name of a file that another handle holds open
+// without FILE_SHARE_DELETE, as the gateway holds its segments and logs,
+// so the links could not be removed after the backup: there (see link)
+// and on file systems without hard links the snapshot is a copy, made
+// while the queue is held.
+
+// SnapshotDir is the folder of data_dir that a live backup's snapshot is
+// linked into. Never backed up itself; the gateway removes a stale one.
+const SnapshotDir = ".backup-snapshot"
+
+// SnapshotFile is a file of a snapshot: its path under the snapshot
+// folder (slash separated) and the bytes of it that belong to the
+// snapshot.
+type SnapshotFile struct {
+	Path string `json:"path"`
+	Size int64  `json:"size"`
+}
+
+// Snapshot describes a live backup's snapshot.
+type Snapshot struct {
+	Dir     string         `json:"dir"`
+	Created time.Time      `json:"created"`
+	Files   []SnapshotFile `json:"files"`
+	// Copied counts the files copied because the file system would not
+	// link them (FAT, exFAT; every file on Windows, see link); Linked the
+	// others.
+	Linked int `json:"linked"`
+	Copied int `json:"copied"`
+	// Frozen is how long the queue was held still (the call to freeze).
+	Frozen time.Duration `json:"frozen_ns"`
+}
+
+// Sizes returns the snapshot's files as WriteBackup's Sizes.
+func (s *Snapshot) Sizes() map[string]int64 {
+	m := make(map[string]int64, len(s.Files))
+	for _, f := range s.Files {
+		m[f.Path] = f.Size
+	}
+	return m
+}
+
+// Freezer holds a queue still while fn runs (diskq.Queue.Freeze).
+type Freezer func(fn func(extents []diskq.Extent) error) error
+
+// TakeSnapshot makes dataDir's snapshot in dataDir/SnapshotDir, replacing
+// a stale one, while freeze holds the queue. The files that stay out of a
+// backup (skipInBackup) stay out of it.
+func TakeSnapshot(dataDir string, freeze Freezer) (*Snapshot, error) {
+	root, err := filepath.Abs(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	if root, err = filepath.EvalSymlinks(root); err != nil {
+		return nil, err
+	}
+	snap := filepath.Join(root, SnapshotDir)
+	if err := RemoveSnapshot(dataDir); err != nil {
+		return nil, err
+	}
+	s := &Snapshot{Dir: snap}
+	start := time.Now()
+	err = freeze(func(extents []diskq.Extent) error {
+		s.Created = time.Now().UTC().Truncate(time.Second)
+		cut := make(map[string]int64, len(extents))
+		for _, e := range extents {
+			p, err := filepath.Abs(e.Path)
+			if err != nil {
+				return err
+			}
+			if p, err = filepath.EvalSymlinks(p); err == nil {
+				cut[p] = e.Size
+			}
+		}
+		return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			rel, rerr := filepath.Rel(root, p)
+			if rerr != nil {
+				return rerr
+			}
+			rel = filepath.ToSlash(rel)
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) && rel != "." {
+					return nil // removed meanwhile (an outbox file its reader took)
+				}
+				return err
+			}
+			if rel == SnapshotDir {
+				return fs.SkipDir
+			}
+			dst := filepath.Join(snap, filepath.FromSlash(rel))
+			if d.IsDir() {
+				fi, err := d.Info()
+				if err != nil {
+					return err
+				}
+				return os.Mkdir(dst, fi.Mode().Perm()|0o700)
+			}
+			if skipInBackup(rel) || !d.Type().IsRegular() {
+				return nil
+			}
+			fi, err := d.Info()
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			size, isSeg := cut[p]
+			if err := link(p, dst); err == nil {
+				s.Linked++
+				// The link's size, not the walk's: the file may have
+				// grown since (a log another goroutine appends to).
+				if lfi, err := os.Lstat(dst); err == nil && !isSeg {
+					size = lfi.Size()
+				}
+			} else if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			} else {
+				if !isSeg {
+					size = fi.Size()
+				}
+				n, err := copyPrefix(p, dst, size, fi.Mode().Perm())
+				if errors.Is(err, fs.ErrNotExist) {
+					return nil
+				}
+				if err != nil {
+					return fmt.Errorf("snapshot %s: %w", rel, err)
+				}
+				size = n
+				s.Copied++
+			}
+			s.Files = append(s.Files, SnapshotFile{Path: rel, Size: size})
+			return nil
+		})
+	})
+	// Measured from the call: the wait for the batches in flight to sync
+	// holds the writer too.
+	s.Frozen = time.Since(start)
+	if err != nil {
+		RemoveSnapshot(dataDir)
+		return nil, fmt.Errorf("snapshot of %s: %w", dataDir, err)
+	}
+	return s, nil
+}
+
+// link makes dst another name of src. On Windows it refuses, and the
+// snapshot is a copy instead: there a name of a file that another handle
+// holds open without FILE_SHARE_DELETE (as os.OpenFile opens the queue's
+// segments, dedup.log and the other logs, for as long as the gateway
+// runs) cannot be deleted, so the snapshot could not be removed after the
+// backup.
+func link(src, dst string) error {
+	if runtime.GOOS == "windows" {
+		return errors.ErrUnsupported
+	}
+	return os.Link(src, dst)
+}
+
+// copyPrefix copies at most n bytes of src into a new file dst and
+// returns how many it copied (fewer when src is shorter).
+func copyPrefix(src, dst string, n int64, perm os.FileMode) (int64, error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return 0, err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm|0o600)
+	if err != nil {
+		return 0, err
+	}
+	c, err := io.Copy(out, io.LimitReader(in, n))
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return c, err
+}
+
+// RemoveSnapshot removes dataDir's snapshot folder, if any.
+func RemoveSnapshot(dataDir string) error {
+	dir := filepath.Join(dataDir, SnapshotDir)
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove the backup snapshot %s: %w", dir, err)
+	}
+	return nil
+}
+
+// inSnapshot reports whether the data folder's file rel (slash
+// separated) is part of a live backup's snapshot folder.
+func inSnapshot(rel string) bool {
+	return rel == SnapshotDir || strings.HasPrefix(rel, SnapshotDir+"/")
+}
+
+// snapshotStale is how long a snapshot handed out is taken to be in use
+// by the command archiving it: a second backup meanwhile is refused, and
+// after it the snapshot is replaced (its command died without releasing
+// it).
+const snapshotStale = 6 * time.Hour
+
+// RegisterSnapshotHandlers adds the live backup's endpoints to mux,
+// guarded by token: POST /api/ops/backup/snapshot takes a snapshot of
+// dataDir (TakeSnapshot with freeze) and answers its Snapshot; DELETE
+// removes it once archived. One backup at a time.
+func RegisterSnapshotHandlers(mux *http.ServeMux, token configopaque.String, dataDir string, freeze Freezer) {
+	var mu sync.Mutex
+	var taken time.Time // when the snapshot now handed out was taken
+	answer := func(w http.ResponseWriter, code int, v any) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(code)
+		json.NewEncoder(w).Encode(v)
+	}
+	guarded := func(h http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if !Authorized(r, token) {
+				answer(w, http.StatusUnauthorized, OpResult{Error: errWrongToken.Error()})
+				return
+			}
+			h(w, r)
+		}
+	}
+	mux.HandleFunc("POST /api/ops/backup/snapshot", guarded(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !taken.IsZero() && time.Since(taken) < snapshotStale {
+			answer(w, http.StatusConflict, OpResult{Error: fmt.Sprintf("another backup of this gateway is running (its snapshot was taken at %s UTC); wait for it to finish", taken.UTC().Format(time.TimeOnly))})
+			return
+		}
+		s, err := TakeSnapshot(dataDir, freeze)
+		if err != nil {
+			taken = time.Time{}
+			answer(w, http.StatusInternalServerError, OpResult{Error: err.Error()})
+			return
+		}
+		taken = time.Now()
+		answer(w, http.StatusOK, s)
+	}))
+	mux.HandleFunc("DELETE /api/ops/backup/snapshot", guarded(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		taken = time.Time{}
+		if err := RemoveSnapshot(dataDir); err != nil {
+			answer(w, http.StatusInternalServerError, OpResult{Error: err.Error()})
+			return
+		}
+		answer(w, http.StatusOK, OpResult{Done: true})
+	}))
+}
+
+// RemoteSnapshot asks the gateway listening on addr for a snapshot of its
+// data folder; release removes it once the caller has archived it.
+func RemoteSnapshot(ctx context.Context, addr string, token configopaque.String) (s *Snapshot, release func() error, err error) {
+	call := func(method string, v any) error {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+"/api/ops/backup/snapshot", nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+string(token))
+		req.Header.Set(OperatorHeader, describeOperator(LocalOperator()))
+		client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+		if err != nil {
+			return err
+		}
+		var res OpResult
+		switch {
+		case resp.StatusCode == http.StatusOK:
+			return json.Unmarshal(body, v)
+		case resp.StatusCode == http.StatusUnauthorized:
+			return errors.New("the gateway refused the ops token (restarted since it was read?)")
+		case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed:
+			return errors.New("the running gateway is an earlier release without live backups: stop it first (`ferry stop`)")
+		case json.Unmarshal(body, &res) == nil && res.Error != "":
+			return errors.New(res.Error)
+		}
+		return fmt.Errorf("gateway answered %s", resp.Status)
+	}
+	s = &Snapshot{}
+	if err := call(http.MethodPost, s); err != nil {
+		return nil, nil, fmt.Errorf("snapshot from the running gateway: %w", err)
+	}
+	release = func() error {
+		if err := call(http.MethodDelete, &OpResult{}); err != nil {
+			return fmt.Errorf("release the gateway's snapshot %s: %w", s.Dir, err)
+		}
+		return nil
+	}
+	return s, release, nil
+}
