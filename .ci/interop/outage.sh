@@ -6,9 +6,10 @@
 #   C: exchange stores the bundle but the answer is lost (503 after processing): resends must not duplicate
 #   D: exchange refuses a bundle with 400: dead-lettered after one attempt with the exchange's
 #      OperationOutcome (shown by `ferry queue show`), the queue moves on
-#   F: the exchange is down and the clinic's PC is replaced: `ferry backup` of the stopped gateway,
-#      the old data folder gone, `ferry restore --write-config` on the "new" one; the restored gateway
-#      delivers every message queued before the backup, once, and still holds the dead letter of D
+#   F: the exchange is down and the clinic's PC is replaced: `ferry backup` of the running gateway
+#      while a sender goes on, the old data folder gone, `ferry restore --write-config` on the "new"
+#      one; the restored gateway delivers every message acknowledged before the backup began, once,
+#      and still holds the dead letter of D
 set -euo pipefail
 SUITE=outage
 here=$(cd "$(dirname "$0")" && pwd)
@@ -105,15 +106,27 @@ n400=$(( $(ctl /control/stats GET | jq -r '.byStatus["400"] // 0') - before ))
 log "D: 400 dead-lettered after 1 attempt with its OperationOutcome; later messages delivered"
 
 # --- F: backup and restore with bundles still queued ---
+# The backup is taken of the running gateway while a sender (G) goes on: every message acknowledged
+# before `ferry backup` started must be in it.
 stop_pid "$EX_PID" TERM
 send F 15
-"$FERRY" backup "$WORK/backup.tar.gz" --config "$WORK/ferry.yaml" >"$WORK/backup-running.txt" 2>&1 &&
-  die "F: ferry backup ran beside the running gateway"
-grep -q "ferry stop" "$WORK/backup-running.txt" || { cat "$WORK/backup-running.txt"; die "F: the refusal does not say to stop the gateway"; }
+node "$here/load-send.mjs" --port "$MLLP" --count 100000 --conns 2 --obx 2 --prefix G --acked "$WORK/acked-G.txt" \
+  --stop-file "$WORK/stop-G" --deadline-s 120 --ack-timeout-ms 10000 >"$WORK/load-G.log" 2>&1 &
+sender=$!
+until [ -f "$WORK/acked-G.txt" ] && [ "$(wc -l <"$WORK/acked-G.txt")" -ge 200 ]; do
+  kill -0 "$sender" 2>/dev/null || { cat "$WORK/load-G.log"; die "F: the sender G stopped"; }
+  sleep 0.2
+done
+cp "$WORK/acked-G.txt" "$WORK/acked-G-before.txt"
+"$FERRY" backup "$WORK/backup.tar.gz" --config "$WORK/ferry.yaml" >"$WORK/backup.txt" 2>&1 ||
+  { cat "$WORK/backup.txt"; die "F: ferry backup of the running gateway failed"; }
+grep -q "taken from the running gateway" "$WORK/backup.txt" || { cat "$WORK/backup.txt"; die "F: the backup does not say it was taken live"; }
+cp "$WORK/acked-G.txt" "$WORK/acked-G-backup.txt" # acknowledged by the time the backup was written
+touch "$WORK/stop-G"
+wait "$sender" || { cat "$WORK/load-G.log"; die "F: the sender G failed beside the backup"; }
+[ ! -e "$WORK/data/.backup-snapshot" ] || die "F: the backup's snapshot was left in the data folder"
+log "F: $(head -2 "$WORK/backup.txt" | tr -s ' ' | paste -sd ' ') ($(wc -l <"$WORK/acked-G-before.txt") of G acknowledged before it, $(wc -l <"$WORK/acked-G-backup.txt") by its end, $(wc -l <"$WORK/acked-G.txt") in all)"
 stop_pid "$FERRY_PID" TERM
-"$FERRY" backup "$WORK/backup.tar.gz" --config "$WORK/ferry.yaml" >"$WORK/backup.txt" ||
-  { cat "$WORK/backup.txt"; die "F: ferry backup failed"; }
-log "F: $(head -1 "$WORK/backup.txt")"
 mv "$WORK/data" "$WORK/data.lost"
 "$FERRY" restore "$WORK/backup.tar.gz" --write-config "$WORK/restored/ferry.yaml" >"$WORK/restore.txt" ||
   { cat "$WORK/restore.txt"; die "F: ferry restore failed"; }
@@ -121,8 +134,10 @@ cmp -s "$WORK/ferry.yaml" "$WORK/restored/ferry.yaml" || die "F: the restored co
 [ "$(cat "$WORK/data/site-id")" = "$(cat "$WORK/data.lost/site-id")" ] || die "F: the site id was not restored"
 start_exchange "$WORK/ex" "$EXPORT" "$WORK/ex/state.json"
 start_ferry "$WORK/restored/ferry.yaml" "$WORK/ferry-restored.log" "$MLLP"
-node "$here/check-exchange.mjs" --control "$EX_CTL" --acked "$WORK/acked-F.txt" --obx 2 --wait-s 120 ||
-  die "F: the restored gateway did not deliver what was queued before the backup"
+cat "$WORK/acked-F.txt" "$WORK/acked-G-before.txt" >"$WORK/acked-FG.txt"
+node "$here/check-exchange.mjs" --control "$EX_CTL" --acked "$WORK/acked-FG.txt" --obx 2 --wait-s 180 ||
+  die "F: the restored gateway did not deliver, once each, every message acknowledged before the backup"
 [ "$(metric "$STATUS" ferry_dead_letters)" = 1 ] || die "F: the dead letter of D was not restored"
-log "F: 15 messages queued while the exchange was down, backed up, restored into a new data folder, delivered once; the dead letter kept"
+g_delivered=$(delivered G)
+log "F: 15 messages queued while the exchange was down, and $(wc -l <"$WORK/acked-G-before.txt") more acknowledged before a live backup, restored into a new data folder, delivered once ($g_delivered of G in all, up to the backup's moment); the dead letter kept"
 log "PASS"
