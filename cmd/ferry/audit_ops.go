@@ -20,7 +20,7 @@ import (
 
 // Operator actions — `ferry held release|discard`, `ferry queue
 // show|retry|purge`, `ferry quarantine show|replay|purge`, `ferry
-// backfill` and the same dead-letter operations over the gateway's ops
+// backfill`, `ferry backup` and the same dead-letter operations over the gateway's ops
 // API — read, re-queue, delete or disclose patient data, so each leaves an audit event naming the person (see
 // audit.OperatorEvent for the codes).
 //
@@ -96,7 +96,11 @@ func (a *opsAudit) action(ctx context.Context, x audit.OperatorAction) error {
 	}
 	x.Operator = a.op
 	x.Gateway, x.GatewayAddr = a.gateway, a.host
-	x.ExchangeURL, x.ExchangeAddr = a.exchangeURL, a.exchangeHost
+	if x.ExchangeURL == "" {
+		x.ExchangeURL, x.ExchangeAddr = a.exchangeURL, a.exchangeHost
+	} else if x.ExchangeAddr == "" {
+		x.ExchangeAddr = a.host // a file this machine wrote (a backup)
+	}
 	if x.Time.IsZero() {
 		x.Time = time.Now()
 	}

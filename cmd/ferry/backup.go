@@ -16,6 +16,7 @@ import (
 	"github.com/ferry-health/ferry/installer"
 	"github.com/ferry-health/ferry/queue/diskq"
 	"github.com/ferry-health/ferry/queue/durable"
+	"github.com/ferry-health/ferry/transport/audit"
 )
 
 // cmdBackup writes a backup of the gateway's data folder and its
@@ -26,7 +27,7 @@ import (
 // for it over the ops API (ops.TakeSnapshot). The archive is written
 // under a temporary name, fsynced and renamed, so FILE is either a whole
 // backup or absent.
-func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	fs := newFlags("backup", stderr)
 	cfgPath := opsConfigFlag(fs)
 	force := fs.Bool("force", false, "replace FILE when it exists")
@@ -58,6 +59,13 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if _, err := os.Stat(out); err == nil && !*force {
 		return fmt.Errorf("backup: %s exists; add --force to replace it", out)
 	}
+	// A backup copies every patient's data out of the gateway: recorded
+	// in the audit trail, and refused when the trail cannot be written.
+	aud, err := newOpsAudit(cfg, "ferry backup")
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	defer func() { err = errors.Join(err, aud.Close(ctx, stderr)) }()
 	configFile := ""
 	if name != "embedded default" {
 		configFile = name
@@ -90,11 +98,22 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("backup: %w", err)
 	}
 	m, err := ops.WriteBackup(p, o)
-	if err != nil {
+	if err == nil {
+		err = p.Commit()
+	} else {
 		p.Abort()
-		return fmt.Errorf("backup: %w", err)
 	}
-	if err := p.Commit(); err != nil {
+	x := audit.OperatorAction{Kind: audit.OpBackup, Object: data, ObjectType: audit.IDDataFolder, ExchangeURL: "file:" + filepath.ToSlash(out)}
+	if err != nil {
+		x.Outcome, x.OutcomeDesc = audit.OutcomeMinorFailure, err.Error()
+	}
+	if aerr := aud.action(ctx, x); aerr != nil {
+		if err == nil {
+			return fmt.Errorf("backup: %s is written, but not recorded in the audit trail: %w", out, aerr)
+		}
+		return fmt.Errorf("backup: %w (and not recorded in the audit trail: %v)", err, aerr)
+	}
+	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
 	// For `ferry status` and `ferry doctor`, which warn when the backups

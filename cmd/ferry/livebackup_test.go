@@ -214,3 +214,25 @@ status:
 		t.Errorf("the backup holds %d messages, of %d sent", len(have), total)
 	}
 }
+
+// TestBackupAudited: a backup copies every patient's data out of the
+// gateway, so it reaches a real syslog receiver as an Export naming the
+// person, the archive as destination and the data folder as the object.
+func TestBackupAudited(t *testing.T) {
+	repo := newUDPRepo(t)
+	dir := t.TempDir()
+	cfgFile, cfg := auditCfgFile(t, dir, repo.URL(), "")
+	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.Close(context.Background())
+	archive := filepath.Join(dir, "b.tar.gz")
+	if err := cmdBackup(context.Background(), []string{"--config", cfgFile, archive}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := filepath.Abs(cfg.DataDir)
+	wantIn(t, "backup event", repo.next(), `csd-code="110106"`, `EventActionCode="R"`, `EventOutcomeIndicator="0"`,
+		`csd-code="backup"`, `UserID="`+me(t)+`"`, `csd-code="humanuser"`, `UserID="file:`+filepath.ToSlash(archive)+`"`,
+		`ParticipantObjectID="`+data+`"`, `csd-code="data-folder"`)
+}

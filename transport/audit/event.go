@@ -195,6 +195,9 @@ var (
 	// IDMergeRegistry types ferry's registry of merged patients
 	// (<data_dir>/merges.log, as `ferry merges list` shows it).
 	IDMergeRegistry = Code{Code: "merge-registry", System: "urn:ferry:id-type", Text: "registry of merged patients"}
+	// IDDataFolder types the gateway's data folder as a whole (its path),
+	// what a backup copies.
+	IDDataFolder = Code{Code: "data-folder", System: "urn:ferry:id-type", Text: "the gateway's data folder"}
 	// IDInput types a received input named by its content: "sha256:"
 	// and the hex SHA-256 of its bytes (the folder sources' dedup key).
 	// Never a file name: fax and export file names often carry the

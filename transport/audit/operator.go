@@ -32,6 +32,11 @@ func opType(code, text string) Code {
 //     patient's), U for putting a dead letter back into the queue or
 //     converting a quarantined input again, D for deleting either or
 //     discarding a held bundle.
+//   - A backup (`ferry backup`) copies every bundle, input and registry
+//     the data folder holds into an archive: DCM 110106 Export, action R,
+//     with the person as requestor, the gateway as source, the archive
+//     (file:PATH) as destination and the data folder as the object. It
+//     names no patient: the archive holds them all.
 //   - Taking back a merge sent in error (`ferry merges undo`) changes
 //     which patient later inputs are filed to: Patient Record, U, the
 //     retired identifier's patient as the participant. Listing the
@@ -48,6 +53,7 @@ var (
 	OpQuarantinePurge  = OpKind{ID: EventPatientRecord, Action: ActionDelete, Type: opType("quarantine-purge", "quarantined input deleted")}
 	OpMergeUndo        = OpKind{ID: EventPatientRecord, Action: ActionUpdate, Type: opType("merge-undo", "patient merge taken back (sent in error)")}
 	OpMergeRead        = OpKind{ID: EventPatientRecord, Action: ActionRead, Type: opType("merge-read", "merged patients' identifiers read")}
+	OpBackup           = OpKind{ID: EventExport, Action: ActionRead, Type: opType("backup", "data folder copied into a backup archive")}
 )
 
 // Operator identifies the person behind an operator action.
@@ -73,7 +79,8 @@ type OperatorAction struct {
 	Operator Operator
 	// Gateway and GatewayAddr identify this gateway.
 	Gateway, GatewayAddr string
-	// ExchangeURL and ExchangeAddr are the destination (OpHeldRelease).
+	// ExchangeURL and ExchangeAddr are the destination (OpHeldRelease;
+	// for OpBackup the archive, as file:PATH, and this machine).
 	ExchangeURL, ExchangeAddr string
 	// Patient is ferry's patient key (IDPatientKey); empty when unknown.
 	Patient   string

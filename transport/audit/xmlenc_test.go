@@ -71,7 +71,7 @@ func constructorEvents(s string, t time.Time) map[string]Event {
 			Participants: []Participant{{UserID: s, Requestor: true, Address: s, Role: RoleApplication}}},
 	}
 	for i, k := range []OpKind{OpHeldRelease, OpHeldDiscard, OpDeadLetterRead, OpDeadLetterRetry, OpDeadLetterPurge,
-		OpQuarantineRead, OpQuarantineReplay, OpQuarantinePurge, OpMergeUndo, OpMergeRead} {
+		OpQuarantineRead, OpQuarantineReplay, OpQuarantinePurge, OpMergeUndo, OpMergeRead, OpBackup} {
 		evs["operator "+k.Type.Code] = OperatorEvent(OperatorAction{Kind: k, Operator: op, Gateway: s, GatewayAddr: s,
 			ExchangeURL: s, ExchangeAddr: s, Patient: s, ControlID: s, Object: s, ObjectType: IDHeldBundle, QueueID: s, Label: s,
 			Outcome: Outcome(i), OutcomeDesc: s, Time: t})
