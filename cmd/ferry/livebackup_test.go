@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,7 +28,8 @@ import (
 // folder, the queue holds every message acknowledged before the command
 // started, none damaged; the snapshot is gone from the data folder
 // afterwards, and the gateway took messages throughout. A second backup
-// while one holds the snapshot is refused.
+// while one holds the snapshot is refused; a snapshot whose command went
+// away without releasing it is removed.
 func TestLiveBackup(t *testing.T) {
 	dir := t.TempDir()
 	paths, err := pki.WriteDemoSet(filepath.Join(dir, "pki"))
@@ -147,6 +150,31 @@ status:
 	if err := release(); err != nil {
 		t.Fatal(err)
 	}
+	// A command that dies holding a snapshot (its connection closed, no
+	// release) leaves nothing behind, and the next backup may run.
+	req, _ := http.NewRequest(http.MethodPost, "http://"+cfg.Status.Listen+"/api/ops/backup/snapshot", nil)
+	req.Header.Set("Authorization", "Bearer "+string(tok))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var snap ops.Snapshot
+	if err := json.NewDecoder(resp.Body).Decode(&snap); err != nil || len(snap.Files) == 0 {
+		t.Fatalf("snapshot answer: %v, %d files", err, len(snap.Files))
+	}
+	if _, err := os.Stat(snap.Dir); err != nil {
+		t.Fatalf("the snapshot held is not there: %v", err)
+	}
+	resp.Body.Close()
+	http.DefaultClient.CloseIdleConnections()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(snap.Dir); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the snapshot of a command that went away was not removed")
+		}
+	}
 
 	close(stop)
 	wg.Wait()
@@ -154,7 +182,26 @@ status:
 	after := len(acked) - len(before) - during
 	mu.Unlock()
 	t.Logf("%d messages acknowledged before the backup, %d during it, %d after", len(before), during, after)
-	if err := gw.Shutdown(context.Background()); err != nil {
+	// A stop while a backup holds its snapshot does not wait for it: the
+	// snapshot stays for the command, and the next start removes it.
+	_, release, err = ops.RemoteSnapshot(context.Background(), cfg.Status.Listen, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer scancel()
+	if err := gw.Shutdown(sctx); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	if _, err := os.Stat(filepath.Join(data, ops.SnapshotDir)); err != nil {
+		t.Errorf("the snapshot held at the stop is gone: %v", err)
+	}
+	gw2 := runGateway(t, cfg)
+	if _, err := os.Stat(filepath.Join(data, ops.SnapshotDir)); !os.IsNotExist(err) {
+		t.Errorf("the next start left the snapshot: %v", err)
+	}
+	if err := gw2.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 

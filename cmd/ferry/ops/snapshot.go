@@ -236,19 +236,20 @@ func inSnapshot(rel string) bool {
 	return rel == SnapshotDir || strings.HasPrefix(rel, SnapshotDir+"/")
 }
 
-// snapshotStale is how long a snapshot handed out is taken to be in use
-// by the command archiving it: a second backup meanwhile is refused, and
-// after it the snapshot is replaced (its command died without releasing
-// it).
-const snapshotStale = 6 * time.Hour
-
 // RegisterSnapshotHandlers adds the live backup's endpoints to mux,
-// guarded by token: POST /api/ops/backup/snapshot takes a snapshot of
-// dataDir (TakeSnapshot with freeze) and answers its Snapshot; DELETE
-// removes it once archived. One backup at a time.
-func RegisterSnapshotHandlers(mux *http.ServeMux, token configopaque.String, dataDir string, freeze Freezer) {
+// guarded by token. POST /api/ops/backup/snapshot takes a snapshot of
+// dataDir (TakeSnapshot with freeze), answers its Snapshot as one JSON
+// line and keeps the answer open: the connection is the command's hold on
+// the snapshot. DELETE removes the snapshot once archived; so does the
+// connection's end without it (the command died, or was stopped), so no
+// snapshot outlives its command. One backup at a time: a second POST
+// while a snapshot is held is refused. When stop is closed (the gateway
+// stops) the answer ends and the snapshot stays for the command still
+// reading it; the gateway's next start removes it.
+func RegisterSnapshotHandlers(mux *http.ServeMux, token configopaque.String, dataDir string, freeze Freezer, stop <-chan struct{}) {
 	var mu sync.Mutex
-	var taken time.Time // when the snapshot now handed out was taken
+	var held uint64 // the generation of the snapshot held now; 0 when none
+	var gen uint64
 	answer := func(w http.ResponseWriter, code int, v any) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
@@ -266,24 +267,41 @@ func RegisterSnapshotHandlers(mux *http.ServeMux, token configopaque.String, dat
 	}
 	mux.HandleFunc("POST /api/ops/backup/snapshot", guarded(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
-		defer mu.Unlock()
-		if !taken.IsZero() && time.Since(taken) < snapshotStale {
-			answer(w, http.StatusConflict, OpResult{Error: fmt.Sprintf("another backup of this gateway is running (its snapshot was taken at %s UTC); wait for it to finish", taken.UTC().Format(time.TimeOnly))})
+		if held != 0 {
+			mu.Unlock()
+			answer(w, http.StatusConflict, OpResult{Error: "another backup of this gateway is running; wait for it to finish"})
 			return
 		}
 		s, err := TakeSnapshot(dataDir, freeze)
 		if err != nil {
-			taken = time.Time{}
+			mu.Unlock()
 			answer(w, http.StatusInternalServerError, OpResult{Error: err.Error()})
 			return
 		}
-		taken = time.Now()
+		gen++
+		mine := gen
+		held = mine
+		mu.Unlock()
 		answer(w, http.StatusOK, s)
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		select {
+		case <-r.Context().Done():
+		case <-stop:
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if held == mine { // the command went without releasing it
+			held = 0
+			RemoveSnapshot(dataDir)
+		}
 	}))
 	mux.HandleFunc("DELETE /api/ops/backup/snapshot", guarded(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		defer mu.Unlock()
-		taken = time.Time{}
+		held = 0
 		if err := RemoveSnapshot(dataDir); err != nil {
 			answer(w, http.StatusInternalServerError, OpResult{Error: err.Error()})
 			return
@@ -293,48 +311,58 @@ func RegisterSnapshotHandlers(mux *http.ServeMux, token configopaque.String, dat
 }
 
 // RemoteSnapshot asks the gateway listening on addr for a snapshot of its
-// data folder; release removes it once the caller has archived it.
+// data folder and holds it (see RegisterSnapshotHandlers); release removes
+// it once the caller has archived it.
 func RemoteSnapshot(ctx context.Context, addr string, token configopaque.String) (s *Snapshot, release func() error, err error) {
-	call := func(method string, v any) error {
-		ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-		defer cancel()
-		req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+"/api/ops/backup/snapshot", nil)
+	url := "http://" + addr + "/api/ops/backup/snapshot"
+	// The snapshot's links take one file-system call a file: minutes
+	// only for a copy (Windows) of a large backlog.
+	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true, ResponseHeaderTimeout: 10 * time.Minute}}
+	call := func(method string) (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, method, url, nil)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		req.Header.Set("Authorization", "Bearer "+string(token))
 		req.Header.Set(OperatorHeader, describeOperator(LocalOperator()))
-		client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 		resp, err := client.Do(req)
 		if err != nil {
-			return err
+			return nil, err
+		}
+		if resp.StatusCode == http.StatusOK {
+			return resp, nil
 		}
 		defer resp.Body.Close()
-		body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
-		if err != nil {
-			return err
-		}
 		var res OpResult
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		switch {
-		case resp.StatusCode == http.StatusOK:
-			return json.Unmarshal(body, v)
 		case resp.StatusCode == http.StatusUnauthorized:
-			return errors.New("the gateway refused the ops token (restarted since it was read?)")
+			return nil, errors.New("the gateway refused the ops token (restarted since it was read?)")
 		case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed:
-			return errors.New("the running gateway is an earlier release without live backups: stop it first (`ferry stop`)")
+			return nil, errors.New("the running gateway is an earlier release without live backups")
 		case json.Unmarshal(body, &res) == nil && res.Error != "":
-			return errors.New(res.Error)
+			return nil, errors.New(res.Error)
 		}
-		return fmt.Errorf("gateway answered %s", resp.Status)
+		return nil, fmt.Errorf("gateway answered %s", resp.Status)
 	}
-	s = &Snapshot{}
-	if err := call(http.MethodPost, s); err != nil {
+	resp, err := call(http.MethodPost)
+	if err != nil {
 		return nil, nil, fmt.Errorf("snapshot from the running gateway: %w", err)
 	}
+	s = &Snapshot{}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 256<<20)).Decode(s); err != nil {
+		resp.Body.Close()
+		return nil, nil, fmt.Errorf("snapshot from the running gateway: %w", err)
+	}
+	// The answer stays open while the snapshot is archived: closing it
+	// (or this process's end) lets the gateway remove the snapshot.
 	release = func() error {
-		if err := call(http.MethodDelete, &OpResult{}); err != nil {
+		defer resp.Body.Close()
+		r, err := call(http.MethodDelete)
+		if err != nil {
 			return fmt.Errorf("release the gateway's snapshot %s: %w", s.Dir, err)
 		}
+		r.Body.Close()
 		return nil
 	}
 	return s, release, nil
