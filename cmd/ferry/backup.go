@@ -8,9 +8,11 @@ import (
 	iofs "io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/ferry-health/ferry/adapters/pipeline"
 	"github.com/ferry-health/ferry/cmd/ferry/ops"
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/installer"
@@ -171,6 +173,7 @@ func cmdRestore(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlags("restore", stderr)
 	cfgPath := opsConfigFlag(fs)
 	writeConfig := fs.String("write-config", "", "write the archive's configuration file to PATH (never over an existing file) and restore into its data_dir")
+	check := fs.Bool("check", false, "only check FILE: restore it into a temporary folder beside data_dir, say what it holds and whether the configured key opens it, and remove the folder; nothing else is written")
 	pos, err := splitArgs(fs, args)
 	if err != nil {
 		return err
@@ -182,6 +185,12 @@ func cmdRestore(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		return errors.New("restore: --config and --write-config name the configuration each; give one")
 	}
 	archive := pos[0]
+	if *check {
+		if *writeConfig != "" {
+			return errors.New("restore: --check writes nothing, --write-config a configuration; give one")
+		}
+		return restoreCheck(archive, *cfgPath, stdout)
+	}
 	// With --write-config, the archive's configuration says where the
 	// data goes; it is written after the data are restored.
 	var name string
@@ -260,6 +269,115 @@ func cmdRestore(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stdout, "next: `%s` checks the files and folders the service needs; then start it\n", doctor)
 	return nil
+}
+
+// restoreCheck restores the archive into a temporary folder beside the
+// configuration's data_dir (the disk that holds the data has room for
+// it), checking every file against the manifest as a restore does, then
+// reads what the restored folder holds and whether a gateway with this
+// configuration would start on it (the key ids of its sealed data), and
+// removes the folder. A backup nobody has restored is not known to be
+// one; this is the restore test a backup job can run after each backup.
+func restoreCheck(archive, cfgPath string, stdout io.Writer) error {
+	name, cfg, err := opsConfig(cfgPath)
+	if err != nil {
+		return err
+	}
+	data, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	parent := filepath.Dir(data)
+	tmp, err := os.MkdirTemp(parent, ".ferry-restore-check-")
+	if err != nil {
+		// The data folder's parent may be root's (/var/lib): the
+		// system's temporary folder then.
+		if tmp, err = os.MkdirTemp("", "ferry-restore-check-"); err != nil {
+			return fmt.Errorf("restore --check: %w", err)
+		}
+	}
+	defer os.RemoveAll(tmp)
+	f, err := os.Open(archive)
+	if err != nil {
+		return fmt.Errorf("restore --check: %w", err)
+	}
+	defer f.Close()
+	c := *cfg
+	c.DataDir = filepath.Join(tmp, "data")
+	m, err := ops.RestoreBackup(f, c.DataDir)
+	if err != nil {
+		return fmt.Errorf("restore --check %s: it does not restore: %w", archive, err)
+	}
+	fmt.Fprintf(stdout, "%s: the backup made %s by ferry %s of %s; %d files, %s, each as its manifest lists it\n",
+		archive, m.Created.Format("2006-01-02 15:04 MST"), m.Ferry, m.DataDir, len(m.Files), ops.HumanBytes(m.Bytes()))
+	st, err := ops.OfflineStatus(&c)
+	if err != nil {
+		return fmt.Errorf("restore --check %s: its queue does not open: %w", archive, err)
+	}
+	held, herr := countEntries(c.Path("held"), func(dir string) ([]string, error) {
+		h, err := pipeline.OpenHeld(dir)
+		if err != nil {
+			return nil, err
+		}
+		return h.List()
+	})
+	quar, qerr := countEntries(c.Path("quarantine"), func(dir string) ([]string, error) {
+		q, err := pipeline.OpenQuarantine(dir)
+		if err != nil {
+			return nil, err
+		}
+		return q.List()
+	})
+	if err := errors.Join(herr, qerr); err != nil {
+		return fmt.Errorf("restore --check %s: %w", archive, err)
+	}
+	oldest := ""
+	if !st.Queue.Oldest.IsZero() {
+		oldest = " (the oldest queued " + st.Queue.Oldest.Local().Format("2006-01-02 15:04") + ")"
+	}
+	dead := "dead letters"
+	if st.Queue.DeadLetters == 1 {
+		dead = "dead letter"
+	}
+	fmt.Fprintf(stdout, "  it holds %d bundles waiting for delivery%s, %d %s, %d held, %d quarantined inputs\n",
+		st.Queue.Depth, oldest, st.Queue.DeadLetters, dead, held, quar)
+	if st.Queue.Corrupt > 0 {
+		return fmt.Errorf("restore --check %s: %d damaged records in its queue", archive, st.Queue.Corrupt)
+	}
+	qu, err := diskq.InspectSealedKeys(c.Path("queue"), "")
+	if err != nil && !errors.Is(err, iofs.ErrNotExist) {
+		return fmt.Errorf("restore --check %s: %w", archive, err)
+	}
+	use := ops.SealedKeys(&c, qu)
+	key, kerr := cfg.LoadKey()
+	switch {
+	case len(use) == 0:
+		fmt.Fprintln(stdout, "  nothing in it is sealed (encryption at rest was off when it was written)")
+	case kerr != nil:
+		return fmt.Errorf("restore --check %s: it holds sealed data, and the configuration's key does not load (%v): a restore could not be delivered", archive, kerr)
+	default:
+		if err := ops.CheckSealedKeys(key, use); err != nil {
+			return fmt.Errorf("restore --check %s: a gateway with %s would not start on it: %w", archive, name, err)
+		}
+		ids := make([]string, 0, len(use))
+		for id := range use {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		fmt.Fprintf(stdout, "  sealed with key %s, which %s names\n", strings.Join(ids, ", "), name)
+	}
+	fmt.Fprintf(stdout, "ok: it restores (checked in a temporary folder, now removed); `ferry restore %s` puts it in place\n", archive)
+	return nil
+}
+
+// countEntries counts a held or quarantine store's entries; a store the
+// backup does not hold has none.
+func countEntries(dir string, list func(string) ([]string, error)) (int, error) {
+	if _, err := os.Stat(dir); errors.Is(err, iofs.ErrNotExist) {
+		return 0, nil
+	}
+	ids, err := list(dir)
+	return len(ids), err
 }
 
 func sameDir(a, b string) bool {

@@ -19,6 +19,7 @@ import (
 	"github.com/ferry-health/ferry/cmd/ferry/ops"
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/config/pki"
+	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/diskq"
 )
 
@@ -282,4 +283,89 @@ func TestBackupAudited(t *testing.T) {
 	wantIn(t, "backup event", repo.next(), `csd-code="110106"`, `EventActionCode="R"`, `EventOutcomeIndicator="0"`,
 		`csd-code="backup"`, `UserID="`+me(t)+`"`, `csd-code="humanuser"`, `UserID="file:`+filepath.ToSlash(archive)+`"`,
 		`ParticipantObjectID="`+data+`"`, `csd-code="data-folder"`)
+}
+
+// TestRestoreCheck: `ferry restore --check` restores a backup into a
+// temporary folder, says what it holds and that the configured key opens
+// its sealed data, and leaves nothing behind; it fails on an archive cut
+// short or damaged, and on a configuration whose key would not start a
+// gateway on it.
+func TestRestoreCheck(t *testing.T) {
+	dir := t.TempDir()
+	key, other := filepath.Join(dir, "keys", "a.key"), filepath.Join(dir, "keys", "b.key")
+	os.Mkdir(filepath.Dir(key), 0o700)
+	for _, k := range []string{key, other} {
+		if err := cmdKeygen(context.Background(), []string{k}, io.Discard, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data := filepath.Join(dir, "data")
+	cfgFile := filepath.Join(dir, "ferry.yaml")
+	write := func(keyFile string) {
+		t.Helper()
+		if err := os.WriteFile(cfgFile, fmt.Appendf(nil, "data_dir: %q\nencryption:\n  key_file: %q\n", data, keyFile), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(key)
+	cfg, err := config.Load(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := cfg.LoadKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{Key: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := q.Put(context.Background(), &queue.Item{ID: fmt.Sprintf("b%d", i), Key: "k", Body: []byte(`{"resourceType":"Bundle"}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q.Close(context.Background())
+	archive := filepath.Join(dir, "b.tar.gz")
+	if err := cmdBackup(context.Background(), []string{"--config", cfgFile, archive}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	check := func(file string) (string, error) {
+		var out bytes.Buffer
+		err := cmdRestore(context.Background(), []string{"--check", "--config", cfgFile, file}, &out, io.Discard)
+		return out.String(), err
+	}
+	out, err := check(archive)
+	if err != nil {
+		t.Fatalf("check: %v\n%s", err, out)
+	}
+	for _, want := range []string{"it holds 3 bundles waiting for delivery", "0 dead letters, 0 held, 0 quarantined inputs", "sealed with key " + k.ID(), "ok: it restores"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check said, without %q:\n%s", want, out)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".ferry-restore-check-*")); len(left) > 0 {
+		t.Errorf("the check left %v", left)
+	}
+
+	b, err := os.ReadFile(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(dir, "cut.tar.gz")
+	os.WriteFile(cut, b[:len(b)*2/3], 0o600)
+	if _, err := check(cut); err == nil || !strings.Contains(err.Error(), "does not restore") {
+		t.Errorf("check of an archive cut short: %v", err)
+	}
+
+	write(other)
+	if _, err := check(archive); err == nil || !strings.Contains(err.Error(), "would not start on it") {
+		t.Errorf("check with another key: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".ferry-restore-check-*")); len(left) > 0 {
+		t.Errorf("the failed checks left %v", left)
+	}
+	if _, err := os.Stat(data); err != nil {
+		t.Errorf("the data folder: %v", err)
+	}
 }
