@@ -126,6 +126,11 @@ touch "$WORK/stop-G"
 wait "$sender" || { cat "$WORK/load-G.log"; die "F: the sender G failed beside the backup"; }
 [ ! -e "$WORK/data/.backup-snapshot" ] || die "F: the backup's snapshot was left in the data folder"
 log "F: $(head -2 "$WORK/backup.txt" | tr -s ' ' | paste -sd ' ') ($(wc -l <"$WORK/acked-G-before.txt") of G acknowledged before it, $(wc -l <"$WORK/acked-G-backup.txt") by its end, $(wc -l <"$WORK/acked-G.txt") in all)"
+"$FERRY" restore --check "$WORK/backup.tar.gz" --config "$WORK/ferry.yaml" >"$WORK/check.txt" 2>&1 ||
+  { cat "$WORK/check.txt"; die "F: ferry restore --check of the backup failed"; }
+grep -q "ok: it restores" "$WORK/check.txt" && grep -q "1 dead letter," "$WORK/check.txt" ||
+  { cat "$WORK/check.txt"; die "F: ferry restore --check does not say the backup restores with its dead letter"; }
+log "F: restore --check: $(sed -n 2p "$WORK/check.txt" | sed 's/^ *//')"
 stop_pid "$FERRY_PID" TERM
 mv "$WORK/data" "$WORK/data.lost"
 "$FERRY" restore "$WORK/backup.tar.gz" --write-config "$WORK/restored/ferry.yaml" >"$WORK/restore.txt" ||
