@@ -19,6 +19,7 @@ import (
 	"github.com/ferry-health/ferry/queue/diskq"
 	"github.com/ferry-health/ferry/queue/durable"
 	"github.com/ferry-health/ferry/transport/audit"
+	"golang.org/x/term"
 )
 
 // cmdBackup writes a backup of the gateway's data folder and its
@@ -47,19 +48,29 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 	if err := opsDataDir(name, cfg); err != nil {
 		return err
 	}
-	out, err := filepath.Abs(pos[0])
-	if err != nil {
-		return err
-	}
 	data, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
 		return err
 	}
-	if rel, err := filepath.Rel(data, out); err == nil && !strings.HasPrefix(rel, "..") {
-		return fmt.Errorf("backup: %s is inside data_dir %s; write the archive elsewhere (another disk, a share)", out, data)
-	}
-	if _, err := os.Stat(out); err == nil && !*force {
-		return fmt.Errorf("backup: %s exists; add --force to replace it", out)
+	// "-" writes the archive to standard output, for a pipe: through
+	// gpg or age to encrypt it, over ssh to another machine. What the
+	// command says goes to standard error then.
+	toStdout := pos[0] == "-"
+	out := "-"
+	if toStdout {
+		if f, ok := stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			return errors.New("backup: - writes the archive to standard output, which is a terminal here; pipe it into a program or a file (ferry backup - | gpg -e -r KEY > ferry.tar.gz.gpg)")
+		}
+	} else {
+		if out, err = filepath.Abs(pos[0]); err != nil {
+			return err
+		}
+		if rel, err := filepath.Rel(data, out); err == nil && !strings.HasPrefix(rel, "..") {
+			return fmt.Errorf("backup: %s is inside data_dir %s; write the archive elsewhere (another disk, a share)", out, data)
+		}
+		if _, err := os.Stat(out); err == nil && !*force {
+			return fmt.Errorf("backup: %s exists; add --force to replace it", out)
+		}
 	}
 	// A backup copies every patient's data out of the gateway: recorded
 	// in the audit trail, and refused when the trail cannot be written.
@@ -95,17 +106,27 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 	default:
 		defer release()
 	}
-	p, err := durable.Create(out, 0o600)
-	if err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	m, err := ops.WriteBackup(p, o)
-	if err == nil {
-		err = p.Commit()
+	var m *ops.BackupManifest
+	dest := "file:" + filepath.ToSlash(out)
+	if toStdout {
+		dest = "stdout:" // a pipe, to whatever the operator named
+		m, err = ops.WriteBackup(stdout, o)
+		stdout = stderr
 	} else {
-		p.Abort()
+		p, perr := durable.Create(out, 0o600)
+		if perr != nil {
+			return fmt.Errorf("backup: %w", perr)
+		}
+		if m, err = ops.WriteBackup(p, o); err == nil {
+			err = p.Commit()
+		} else {
+			p.Abort()
+		}
 	}
-	x := audit.OperatorAction{Kind: audit.OpBackup, Object: data, ObjectType: audit.IDDataFolder, ExchangeURL: "file:" + filepath.ToSlash(out)}
+	if toStdout {
+		out = "standard output"
+	}
+	x := audit.OperatorAction{Kind: audit.OpBackup, Object: data, ObjectType: audit.IDDataFolder, ExchangeURL: dest}
 	if err != nil {
 		x.Outcome, x.OutcomeDesc = audit.OutcomeMinorFailure, err.Error()
 	}
@@ -191,6 +212,9 @@ func cmdRestore(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return restoreCheck(archive, *cfgPath, stdout)
 	}
+	if archive == "-" && *writeConfig != "" {
+		return errors.New("restore: --write-config reads the archive twice (its configuration first); give the archive as a file, not -")
+	}
 	// With --write-config, the archive's configuration says where the
 	// data goes; it is written after the data are restored.
 	var name string
@@ -227,7 +251,7 @@ func cmdRestore(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := ops.CheckRestoreTarget(cfg.DataDir); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	f, err := os.Open(archive)
+	f, err := openArchive(archive)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
@@ -297,7 +321,7 @@ func restoreCheck(archive, cfgPath string, stdout io.Writer) error {
 		}
 	}
 	defer os.RemoveAll(tmp)
-	f, err := os.Open(archive)
+	f, err := openArchive(archive)
 	if err != nil {
 		return fmt.Errorf("restore --check: %w", err)
 	}
@@ -368,6 +392,15 @@ func restoreCheck(archive, cfgPath string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "ok: it restores (checked in a temporary folder, now removed); `ferry restore %s` puts it in place\n", archive)
 	return nil
+}
+
+// openArchive opens a backup to read: the file, or standard input for
+// "-" (gpg -d ferry.tar.gz.gpg | ferry restore -).
+func openArchive(name string) (io.ReadCloser, error) {
+	if name == "-" {
+		return io.NopCloser(os.Stdin), nil
+	}
+	return os.Open(name)
 }
 
 // countEntries counts a held or quarantine store's entries; a store the

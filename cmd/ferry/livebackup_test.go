@@ -287,7 +287,8 @@ func TestBackupAudited(t *testing.T) {
 
 // TestRestoreCheck: `ferry restore --check` restores a backup into a
 // temporary folder, says what it holds and that the configured key opens
-// its sealed data, and leaves nothing behind; it fails on an archive cut
+// its sealed data, and leaves nothing behind, also for an archive piped
+// through `ferry backup -` and read from standard input; it fails on an archive cut
 // short or damaged, and on a configuration whose key would not start a
 // gateway on it.
 func TestRestoreCheck(t *testing.T) {
@@ -346,6 +347,30 @@ func TestRestoreCheck(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, ".ferry-restore-check-*")); len(left) > 0 {
 		t.Errorf("the check left %v", left)
+	}
+
+	// "-": the archive to standard output (for gpg, ssh), what the
+	// command says to standard error; checked from standard input.
+	var piped, said bytes.Buffer
+	if err := cmdBackup(context.Background(), []string{"--config", cfgFile, "-"}, &piped, &said); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(said.String(), "to standard output") {
+		t.Errorf("backup - said:\n%s", said.String())
+	}
+	pipedFile := filepath.Join(dir, "piped.tar.gz")
+	os.WriteFile(pipedFile, piped.Bytes(), 0o600)
+	in, err := os.Open(pipedFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdin := os.Stdin
+	os.Stdin = in
+	out, err = check("-")
+	os.Stdin = stdin
+	in.Close()
+	if err != nil || !strings.Contains(out, "it holds 3 bundles waiting for delivery") {
+		t.Errorf("check of - (piped): %v\n%s", err, out)
 	}
 
 	b, err := os.ReadFile(archive)

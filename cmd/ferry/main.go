@@ -51,7 +51,7 @@ func commands() map[string]command {
 		"quarantine":    {cmdQuarantine, "inputs that could not be converted: list | show ID [--raw] | replay ID...|--all | purge ID...|--all --yes ([--config FILE])"},
 		"merges":        {cmdMerges, "patient merges ferry remembers (ADT^A40, A47): list [--phi] | undo KEY|SYSTEM|VALUE --yes [--phi], for a merge sent in error ([--config FILE])"},
 		"sequences":     {cmdSequences, "HL7 sequence numbers (MSH-13) of MLLP senders: list | reset STREAM --yes [--listener NAME], to start a stream again ([--config FILE])"},
-		"backup":        {cmdBackup, "write a backup of the data folder and configuration to FILE, the gateway running or stopped ([--config FILE] [--force]); keys stay apart"},
+		"backup":        {cmdBackup, "write a backup of the data folder and configuration to FILE (- for standard output), the gateway running or stopped ([--config FILE] [--force]); keys stay apart"},
 		"restore":       {cmdRestore, "unpack a backup FILE into an empty data folder ([--config FILE] | [--write-config PATH]); --check: only test that it restores, and what it holds"},
 		"backfill":      {cmdBackfill, "feed an old export folder through the pipeline into the queue (DIR [--folder NAME] [--phi] [--config FILE]); resumable"},
 		"install":       {cmdInstall, "register the OS service running as the ferry account ([--config FILE] [--folders-only])"},

@@ -490,7 +490,7 @@ func BackupNotes(cfg *config.Config) []string {
 		notes = append(notes, "not in the archive, back them up apart from it: "+strings.Join(keys, "; "))
 	}
 	if cfg.Encryption.KeyFile == "" {
-		notes = append(notes, "encryption at rest is off: the archive holds patient data in clear; keep it as you keep the clinic's records, or seal the data folder, and so its backups (`ferry keygen`, encryption.key_file: README, \"Encryption at rest\")")
+		notes = append(notes, "encryption at rest is off: the archive holds patient data in clear; keep it as you keep the clinic's records, seal the data folder, and so its backups (`ferry keygen`, encryption.key_file: README, \"Encryption at rest\"), or encrypt the archive on its way out (`ferry backup - | gpg -e -r KEY > FILE.gpg`)")
 	} else {
 		notes = append(notes, "the data in the archive is encrypted with encryption.key_file: without that key a restore cannot read it")
 	}
