@@ -107,11 +107,22 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 		defer release()
 	}
 	var m *ops.BackupManifest
-	dest := "file:" + filepath.ToSlash(out)
+	x := audit.OperatorAction{Kind: audit.OpBackup, Object: data, ObjectType: audit.IDDataFolder, ExchangeURL: "file:" + filepath.ToSlash(out)}
 	if toStdout {
-		dest = "stdout:" // a pipe, to whatever the operator named
-		m, err = ops.WriteBackup(stdout, o)
-		stdout = stderr
+		// What goes into a pipe has left as it is written, whether or
+		// not the archive is whole: recorded before the first byte.
+		x.ExchangeURL = "stdout:"
+		if err := aud.action(ctx, x); err != nil {
+			return fmt.Errorf("backup: %w", err)
+		}
+		if m, err = ops.WriteBackup(stdout, o); err != nil {
+			x.Outcome, x.OutcomeDesc = audit.OutcomeMinorFailure, "cut short: "+err.Error()
+			if aerr := aud.action(ctx, x); aerr != nil {
+				return fmt.Errorf("backup: %w (and not recorded in the audit trail: %v)", err, aerr)
+			}
+			return fmt.Errorf("backup: %w (the archive on standard output is cut short)", err)
+		}
+		stdout, out = stderr, "standard output"
 	} else {
 		p, perr := durable.Create(out, 0o600)
 		if perr != nil {
@@ -122,22 +133,18 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 		} else {
 			p.Abort()
 		}
-	}
-	if toStdout {
-		out = "standard output"
-	}
-	x := audit.OperatorAction{Kind: audit.OpBackup, Object: data, ObjectType: audit.IDDataFolder, ExchangeURL: dest}
-	if err != nil {
-		x.Outcome, x.OutcomeDesc = audit.OutcomeMinorFailure, err.Error()
-	}
-	if aerr := aud.action(ctx, x); aerr != nil {
-		if err == nil {
-			return fmt.Errorf("backup: %s is written, but not recorded in the audit trail: %w", out, aerr)
+		if err != nil {
+			x.Outcome, x.OutcomeDesc = audit.OutcomeMinorFailure, err.Error()
 		}
-		return fmt.Errorf("backup: %w (and not recorded in the audit trail: %v)", err, aerr)
-	}
-	if err != nil {
-		return fmt.Errorf("backup: %w", err)
+		if aerr := aud.action(ctx, x); aerr != nil {
+			if err == nil {
+				return fmt.Errorf("backup: %s is written, but not recorded in the audit trail: %w", out, aerr)
+			}
+			return fmt.Errorf("backup: %w (and not recorded in the audit trail: %v)", err, aerr)
+		}
+		if err != nil {
+			return fmt.Errorf("backup: %w", err)
+		}
 	}
 	// For `ferry status` and `ferry doctor`, which warn when the backups
 	// stop; the archive stands whether or not this is written.

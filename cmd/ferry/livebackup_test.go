@@ -394,3 +394,25 @@ func TestRestoreCheck(t *testing.T) {
 		t.Errorf("the data folder: %v", err)
 	}
 }
+
+// TestBackupPipeAudited: an archive written to standard output has left
+// as it is written, so its Export event is recorded before the first
+// byte, naming stdout: as the destination.
+func TestBackupPipeAudited(t *testing.T) {
+	repo := newUDPRepo(t)
+	dir := t.TempDir()
+	cfgFile, cfg := auditCfgFile(t, dir, repo.URL(), "")
+	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.Close(context.Background())
+	var piped bytes.Buffer
+	if err := cmdBackup(context.Background(), []string{"--config", cfgFile, "-"}, &piped, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if piped.Len() == 0 {
+		t.Fatal("nothing on standard output")
+	}
+	wantIn(t, "backup event", repo.next(), `csd-code="110106"`, `EventOutcomeIndicator="0"`, `csd-code="backup"`, `UserID="stdout:"`)
+}
