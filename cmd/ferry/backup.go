@@ -90,61 +90,74 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 	case errors.Is(err, diskq.ErrLocked):
 		// The gateway runs: it holds its queue still for a moment and
 		// links its files into a snapshot, which this command archives.
-		snap, done, err := liveSnapshot(ctx, cfg, pos[0])
+		snap, hold, err := liveSnapshot(ctx, cfg, pos[0])
 		if err != nil {
 			return err
 		}
 		defer func() {
-			if err := done(); err != nil {
+			if err := hold.Release(); err != nil {
 				fmt.Fprintf(stderr, "note: %v\n", err)
 			}
 		}()
-		o.Root, o.Sizes = snap.Dir, snap.Sizes()
+		o.Root, o.Sizes, o.Skipped = snap.Dir, snap.Sizes(), snap.Skipped
+		// The archive stops when the gateway lets the snapshot go (it
+		// stopped or restarted) or the command is interrupted: a file
+		// read after that may be gone, or another snapshot's.
+		abort := make(chan struct{})
+		stopWatch := make(chan struct{})
+		defer close(stopWatch)
+		go func() {
+			select {
+			case <-hold.Lost():
+			case <-ctx.Done():
+			case <-stopWatch:
+				return
+			}
+			close(abort)
+		}()
+		o.Abort = abort
 		live = fmt.Sprintf("  taken from the running gateway, which held its queue still for %s\n", frozenFor(snap.Frozen))
 	case err != nil:
 		return fmt.Errorf("backup: %w", err)
 	default:
 		defer release()
 	}
-	var m *ops.BackupManifest
+	// Recorded before the first byte is written: what goes into a pipe
+	// has left as it is written, and a file is whole once renamed, which
+	// a crash could follow before a later record. A backup that fails is
+	// recorded again, failed.
 	x := audit.OperatorAction{Kind: audit.OpBackup, Object: data, ObjectType: audit.IDDataFolder, ExchangeURL: "file:" + filepath.ToSlash(out)}
 	if toStdout {
-		// What goes into a pipe has left as it is written, whether or
-		// not the archive is whole: recorded before the first byte.
 		x.ExchangeURL = "stdout:"
-		if err := aud.action(ctx, x); err != nil {
-			return fmt.Errorf("backup: %w", err)
-		}
+	}
+	if err := aud.action(ctx, x); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	var m *ops.BackupManifest
+	if toStdout {
+		// A reader that goes away (gpg failed, ssh dropped) must fail the
+		// write with EPIPE, not kill the process unrecorded.
+		ignorePipe()
 		if m, err = ops.WriteBackup(stdout, o); err != nil {
-			x.Outcome, x.OutcomeDesc = audit.OutcomeMinorFailure, "cut short: "+err.Error()
-			if aerr := aud.action(ctx, x); aerr != nil {
-				return fmt.Errorf("backup: %w (and not recorded in the audit trail: %v)", err, aerr)
-			}
-			return fmt.Errorf("backup: %w (the archive on standard output is cut short)", err)
+			err = fmt.Errorf("%w (the archive on standard output is cut short)", err)
 		}
 		stdout, out = stderr, "standard output"
 	} else {
 		p, perr := durable.Create(out, 0o600)
 		if perr != nil {
-			return fmt.Errorf("backup: %w", perr)
-		}
-		if m, err = ops.WriteBackup(p, o); err == nil {
+			err = perr
+		} else if m, err = ops.WriteBackup(p, o); err == nil {
 			err = p.Commit()
 		} else {
 			p.Abort()
 		}
-		if err != nil {
-			x.Outcome, x.OutcomeDesc = audit.OutcomeMinorFailure, err.Error()
-		}
+	}
+	if err != nil {
+		x.Outcome, x.OutcomeDesc = audit.OutcomeMinorFailure, err.Error()
 		if aerr := aud.action(ctx, x); aerr != nil {
-			if err == nil {
-				return fmt.Errorf("backup: %s is written, but not recorded in the audit trail: %w", out, aerr)
-			}
-			return fmt.Errorf("backup: %w (and not recorded in the audit trail: %v)", err, aerr)
+			return fmt.Errorf("backup: %w (and its failure not recorded in the audit trail: %v)", err, aerr)
 		}
-		if err != nil {
-			return fmt.Errorf("backup: %w", err)
-		}
+		return fmt.Errorf("backup: %w", err)
 	}
 	// For `ferry status` and `ferry doctor`, which warn when the backups
 	// stop; the archive stands whether or not this is written.
@@ -176,8 +189,8 @@ func frozenFor(d time.Duration) string {
 }
 
 // liveSnapshot asks the running gateway for a snapshot of its data folder
-// (over its status listener, with the ops token). done removes it.
-func liveSnapshot(ctx context.Context, cfg *config.Config, file string) (*ops.Snapshot, func() error, error) {
+// (over its status listener, with the ops token), held until Release.
+func liveSnapshot(ctx context.Context, cfg *config.Config, file string) (*ops.Snapshot, *ops.SnapshotHold, error) {
 	stop := fmt.Sprintf("or stop the gateway first: `ferry stop && ferry backup %s; ferry start` (MLLP senders resend and watched folders wait meanwhile)", file)
 	if cfg.Status.Listen == "" {
 		return nil, nil, fmt.Errorf("backup: the queue is in use, and a running gateway is backed up over its status listener, which this configuration turns off (status.listen): set it, %s", stop)
@@ -186,11 +199,11 @@ func liveSnapshot(ctx context.Context, cfg *config.Config, file string) (*ops.Sn
 	if err != nil {
 		return nil, nil, fmt.Errorf("backup: the queue is in use, and this account cannot read the running gateway's ops token (run as root or the ferry account), %s: %w", stop, err)
 	}
-	snap, done, err := ops.RemoteSnapshot(ctx, cfg.Status.Listen, tok)
+	snap, hold, err := ops.RemoteSnapshot(ctx, cfg.Status.Listen, tok)
 	if err != nil {
 		return nil, nil, fmt.Errorf("backup: the queue is in use (by a gateway, or another ferry command), and %w; %s", err, stop)
 	}
-	return snap, done, nil
+	return snap, hold, nil
 }
 
 // cmdRestore unpacks a backup into the data folder of the configuration
@@ -318,21 +331,38 @@ func restoreCheck(archive, cfgPath string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	parent := filepath.Dir(data)
-	tmp, err := os.MkdirTemp(parent, ".ferry-restore-check-")
-	if err != nil {
-		// The data folder's parent may be root's (/var/lib): the
-		// system's temporary folder then.
-		if tmp, err = os.MkdirTemp("", "ferry-restore-check-"); err != nil {
-			return fmt.Errorf("restore --check: %w", err)
-		}
-	}
-	defer os.RemoveAll(tmp)
 	f, err := openArchive(archive)
 	if err != nil {
 		return fmt.Errorf("restore --check: %w", err)
 	}
 	defer f.Close()
+	// Beside data_dir (its disk has room for the data), else in the
+	// system's temporary folder; never where the restored data would
+	// leave less than 1 GiB free, since beside a running gateway that is
+	// the disk its queue needs. Archives compress about tenfold.
+	var need uint64 = 1 << 30
+	if fi, err := os.Stat(archive); err == nil && archive != "-" {
+		need += 10 * uint64(fi.Size())
+	}
+	var tmp string
+	for _, parent := range []string{filepath.Dir(data), os.TempDir()} {
+		removeStaleChecks(parent)
+		if free, _, err := ops.DiskFree(parent); err == nil && free < need {
+			continue
+		}
+		if tmp, err = os.MkdirTemp(parent, ".ferry-restore-check-"); err == nil {
+			break
+		}
+	}
+	if tmp == "" {
+		return fmt.Errorf("restore --check: no room to restore %s for the check (about %s, with 1 GiB left free) beside %s or in %s; free some space or check it on another machine", archive, ops.HumanBytes(int64(need)), data, os.TempDir())
+	}
+	removed := false
+	defer func() {
+		if !removed {
+			os.RemoveAll(tmp)
+		}
+	}()
 	c := *cfg
 	c.DataDir = filepath.Join(tmp, "data")
 	m, err := ops.RestoreBackup(f, c.DataDir)
@@ -397,8 +427,26 @@ func restoreCheck(archive, cfgPath string, stdout io.Writer) error {
 		slices.Sort(ids)
 		fmt.Fprintf(stdout, "  sealed with key %s, which %s names\n", strings.Join(ids, ", "), name)
 	}
+	// The restored copy holds every patient's data: it goes now, and a
+	// copy that cannot go is an error, not a note.
+	removed = true
+	if err := os.RemoveAll(tmp); err != nil {
+		return fmt.Errorf("restore --check %s: it restores, but the copy restored for the check could not be removed: %w; remove %s", archive, err, tmp)
+	}
 	fmt.Fprintf(stdout, "ok: it restores (checked in a temporary folder, now removed); `ferry restore %s` puts it in place\n", archive)
 	return nil
+}
+
+// removeStaleChecks removes the folders of restore checks in dir that a
+// check stopped half-way left (killed, or its machine off): older than a
+// day, so never one still running.
+func removeStaleChecks(dir string) {
+	old, _ := filepath.Glob(filepath.Join(dir, ".ferry-restore-check-*"))
+	for _, p := range old {
+		if fi, err := os.Lstat(p); err == nil && fi.IsDir() && time.Since(fi.ModTime()) > 24*time.Hour {
+			os.RemoveAll(p)
+		}
+	}
 }
 
 // openArchive opens a backup to read: the file, or standard input for

@@ -141,14 +141,14 @@ status:
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, release, err := ops.RemoteSnapshot(context.Background(), cfg.Status.Listen, tok)
+	_, hold, err := ops.RemoteSnapshot(context.Background(), cfg.Status.Listen, tok)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := cmdBackup(context.Background(), []string{"--config", cfgFile, filepath.Join(dir, "second.tar.gz")}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "another backup of this gateway is running") {
 		t.Errorf("a second backup meanwhile: %v", err)
 	}
-	if err := release(); err != nil {
+	if err := hold.Release(); err != nil {
 		t.Fatal(err)
 	}
 	// A command that dies holding a snapshot (its connection closed, no
@@ -184,8 +184,9 @@ status:
 	mu.Unlock()
 	t.Logf("%d messages acknowledged before the backup, %d during it, %d after", len(before), during, after)
 	// A stop while a backup holds its snapshot does not wait for it: the
-	// snapshot stays for the command, and the next start removes it.
-	_, release, err = ops.RemoteSnapshot(context.Background(), cfg.Status.Listen, tok)
+	// command learns that its hold is lost (its archive is then not to be
+	// trusted), and the next start removes the snapshot.
+	held, hold, err := ops.RemoteSnapshot(context.Background(), cfg.Status.Listen, tok)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,8 +195,13 @@ status:
 	if err := gw.Shutdown(sctx); err != nil {
 		t.Fatal(err)
 	}
-	release()
-	if _, err := os.Stat(filepath.Join(data, ops.SnapshotDir)); err != nil {
+	select {
+	case <-hold.Lost():
+	case <-time.After(10 * time.Second):
+		t.Error("the hold on a snapshot was not lost when the gateway stopped")
+	}
+	hold.Release()
+	if _, err := os.Stat(held.Dir); err != nil {
 		t.Errorf("the snapshot held at the stop is gone: %v", err)
 	}
 	gw2 := runGateway(t, cfg)

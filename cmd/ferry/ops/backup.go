@@ -93,6 +93,13 @@ type BackupOptions struct {
 	// out.
 	Root  string
 	Sizes map[string]int64
+	// Skipped is what the snapshot left out (Snapshot.Skipped), listed in
+	// the manifest as a walk of the folder lists it.
+	Skipped []string
+	// Abort, when set, stops the backup with its error as soon as it is
+	// closed: the snapshot is no longer held (SnapshotHold.Lost), or the
+	// command was interrupted.
+	Abort <-chan struct{}
 }
 
 // skipInBackup reports whether the data folder's file rel (slash
@@ -128,6 +135,11 @@ func WriteBackup(w io.Writer, o BackupOptions) (*BackupManifest, error) {
 	zw := gzip.NewWriter(w)
 	tw := tar.NewWriter(zw)
 	add := func(name, file string, fi fs.FileInfo) error {
+		select {
+		case <-o.Abort:
+			return errAborted
+		default:
+		}
 		if backupOpenHook != nil {
 			backupOpenHook(file)
 		}
@@ -172,9 +184,14 @@ func WriteBackup(w io.Writer, o BackupOptions) (*BackupManifest, error) {
 	// reader, when there is no exchange) is listed as skipped, not a
 	// failed backup: it was not the gateway's to keep any more.
 	gone := func(rel string) error {
+		if o.Sizes != nil {
+			// Nothing removes a snapshot's file but the snapshot's end.
+			return fmt.Errorf("%s: gone from the snapshot while it was archived: %w", rel, errAborted)
+		}
 		m.Skipped = append(m.Skipped, rel+": gone while the backup ran")
 		return nil
 	}
+	m.Skipped = append(m.Skipped, o.Skipped...)
 	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		rel, rerr := filepath.Rel(root, p)
 		if rerr != nil {
@@ -225,6 +242,17 @@ func WriteBackup(w io.Writer, o BackupOptions) (*BackupManifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("back up %s: %w", abs, err)
 	}
+	if o.Sizes != nil {
+		archived := make(map[string]bool, len(m.Files))
+		for _, f := range m.Files {
+			archived[strings.TrimPrefix(f.Path, "data/")] = true
+		}
+		for rel := range o.Sizes {
+			if !archived[rel] {
+				return nil, fmt.Errorf("back up %s: %s: gone from the snapshot while it was archived: %w", abs, rel, errAborted)
+			}
+		}
+	}
 	js, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return nil, err
@@ -240,6 +268,11 @@ func WriteBackup(w io.Writer, o BackupOptions) (*BackupManifest, error) {
 	}
 	return m, zw.Close()
 }
+
+// errAborted is why a backup of a snapshot stopped: the snapshot ended
+// under it (the gateway stopped or restarted and removes it, or the
+// command's hold on it broke), or the command was interrupted.
+var errAborted = errors.New("the running gateway's snapshot was let go before the archive was whole (the gateway stopped or restarted, or the command was interrupted); run the backup again")
 
 // snapshotted reports whether a snapshot's file rel is part of it.
 func snapshotted(sizes map[string]int64, rel string) bool {

@@ -2,6 +2,8 @@ package ops
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,8 +53,9 @@ import (
 // and on file systems without hard links the snapshot is a copy, made
 // while the queue is held.
 
-// SnapshotDir is the folder of data_dir that a live backup's snapshot is
-// linked into. Never backed up itself; the gateway removes a stale one.
+// SnapshotDir is the folder of data_dir that live backups' snapshots are
+// linked into, each in a folder of its own named by its ID. Never backed
+// up itself; the gateway removes it at start.
 const SnapshotDir = ".backup-snapshot"
 
 // SnapshotFile is a file of a snapshot: its path under the snapshot
@@ -65,6 +68,9 @@ type SnapshotFile struct {
 
 // Snapshot describes a live backup's snapshot.
 type Snapshot struct {
+	// ID names the snapshot (its folder under SnapshotDir): the command
+	// releases the snapshot by it, so that it never removes another's.
+	ID      string         `json:"id"`
 	Dir     string         `json:"dir"`
 	Created time.Time      `json:"created"`
 	Files   []SnapshotFile `json:"files"`
@@ -75,6 +81,9 @@ type Snapshot struct {
 	Copied int `json:"copied"`
 	// Frozen is how long the queue was held still (the call to freeze).
 	Frozen time.Duration `json:"frozen_ns"`
+	// Skipped lists what the snapshot left out that a backup reports
+	// (entries that are not regular files), as WriteBackup does.
+	Skipped []string `json:"skipped,omitempty"`
 }
 
 // Sizes returns the snapshot's files as WriteBackup's Sizes.
@@ -89,9 +98,9 @@ func (s *Snapshot) Sizes() map[string]int64 {
 // Freezer holds a queue still while fn runs (diskq.Queue.Freeze).
 type Freezer func(fn func(extents []diskq.Extent) error) error
 
-// TakeSnapshot makes dataDir's snapshot in dataDir/SnapshotDir, replacing
-// a stale one, while freeze holds the queue. The files that stay out of a
-// backup (skipInBackup) stay out of it.
+// TakeSnapshot makes a snapshot of dataDir in a new folder under
+// dataDir/SnapshotDir while freeze holds the queue. The files that stay
+// out of a backup (skipInBackup) stay out of it.
 func TakeSnapshot(dataDir string, freeze Freezer) (*Snapshot, error) {
 	root, err := filepath.Abs(dataDir)
 	if err != nil {
@@ -100,11 +109,14 @@ func TakeSnapshot(dataDir string, freeze Freezer) (*Snapshot, error) {
 	if root, err = filepath.EvalSymlinks(root); err != nil {
 		return nil, err
 	}
-	snap := filepath.Join(root, SnapshotDir)
-	if err := RemoveSnapshot(dataDir); err != nil {
-		return nil, err
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	id := time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(rnd[:])
+	if err := os.MkdirAll(filepath.Join(root, SnapshotDir), 0o700); err != nil {
+		return nil, fmt.Errorf("snapshot of %s: %w", dataDir, err)
 	}
-	s := &Snapshot{Dir: snap}
+	snap := filepath.Join(root, SnapshotDir, id)
+	s := &Snapshot{ID: id, Dir: snap}
 	start := time.Now()
 	err = freeze(func(extents []diskq.Extent) error {
 		s.Created = time.Now().UTC().Truncate(time.Second)
@@ -141,7 +153,11 @@ func TakeSnapshot(dataDir string, freeze Freezer) (*Snapshot, error) {
 				}
 				return os.Mkdir(dst, fi.Mode().Perm()|0o700)
 			}
-			if skipInBackup(rel) || !d.Type().IsRegular() {
+			if skipInBackup(rel) {
+				return nil
+			}
+			if !d.Type().IsRegular() {
+				s.Skipped = append(s.Skipped, rel+": not a regular file ("+d.Type().String()+")")
 				return nil
 			}
 			fi, err := d.Info()
@@ -156,7 +172,11 @@ func TakeSnapshot(dataDir string, freeze Freezer) (*Snapshot, error) {
 				s.Linked++
 				// The link's size, not the walk's: the file may have
 				// grown since (a log another goroutine appends to).
-				if lfi, err := os.Lstat(dst); err == nil && !isSeg {
+				lfi, err := os.Lstat(dst)
+				if err != nil {
+					return fmt.Errorf("snapshot %s: %w", rel, err)
+				}
+				if !isSeg {
 					size = lfi.Size()
 				}
 			} else if errors.Is(err, fs.ErrNotExist) {
@@ -183,7 +203,7 @@ func TakeSnapshot(dataDir string, freeze Freezer) (*Snapshot, error) {
 	// holds the writer too.
 	s.Frozen = time.Since(start)
 	if err != nil {
-		RemoveSnapshot(dataDir)
+		removeSnapshot(dataDir, id)
 		return nil, fmt.Errorf("snapshot of %s: %w", dataDir, err)
 	}
 	return s, nil
@@ -205,7 +225,10 @@ func link(src, dst string) error {
 // copyPrefix copies at most n bytes of src into a new file dst and
 // returns how many it copied (fewer when src is shorter).
 func copyPrefix(src, dst string, n int64, perm os.FileMode) (int64, error) {
-	in, err := os.Open(src)
+	// Shared for deletion: on Windows the gateway's own removals and
+	// renames over the file (a dead letter replaced, a log compacted)
+	// must not fail while it is copied.
+	in, err := openShared(src)
 	if err != nil {
 		return 0, err
 	}
@@ -221,12 +244,26 @@ func copyPrefix(src, dst string, n int64, perm os.FileMode) (int64, error) {
 	return c, err
 }
 
-// RemoveSnapshot removes dataDir's snapshot folder, if any.
+// RemoveSnapshot removes every snapshot of dataDir (SnapshotDir), as the
+// gateway does at start: none is held then.
 func RemoveSnapshot(dataDir string) error {
 	dir := filepath.Join(dataDir, SnapshotDir)
 	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove the backup snapshots %s: %w", dir, err)
+	}
+	return nil
+}
+
+// removeSnapshot removes the snapshot id of dataDir, if it is there.
+func removeSnapshot(dataDir, id string) error {
+	if id == "" || strings.ContainsAny(id, `/\.`) {
+		return fmt.Errorf("no snapshot %q", id)
+	}
+	dir := filepath.Join(dataDir, SnapshotDir, id)
+	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("remove the backup snapshot %s: %w", dir, err)
 	}
+	os.Remove(filepath.Join(dataDir, SnapshotDir)) // when it was the last
 	return nil
 }
 
@@ -240,16 +277,15 @@ func inSnapshot(rel string) bool {
 // guarded by token. POST /api/ops/backup/snapshot takes a snapshot of
 // dataDir (TakeSnapshot with freeze), answers its Snapshot as one JSON
 // line and keeps the answer open: the connection is the command's hold on
-// the snapshot. DELETE removes the snapshot once archived; so does the
-// connection's end without it (the command died, or was stopped), so no
-// snapshot outlives its command. One backup at a time: a second POST
-// while a snapshot is held is refused. When stop is closed (the gateway
-// stops) the answer ends and the snapshot stays for the command still
-// reading it; the gateway's next start removes it.
+// the snapshot. DELETE ...?id=ID removes the snapshot ID once archived;
+// the connection's end without it (the command died, or was stopped)
+// removes it too, so no snapshot outlives its command. One backup at a
+// time: a second POST while a snapshot is held is refused. When stop is
+// closed (the gateway stops) the answer ends, which tells the command
+// its snapshot is no longer held; the gateway's next start removes it.
 func RegisterSnapshotHandlers(mux *http.ServeMux, token configopaque.String, dataDir string, freeze Freezer, stop <-chan struct{}) {
 	var mu sync.Mutex
-	var held uint64 // the generation of the snapshot held now; 0 when none
-	var gen uint64
+	held := "" // the ID of the snapshot held now
 	answer := func(w http.ResponseWriter, code int, v any) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
@@ -265,44 +301,45 @@ func RegisterSnapshotHandlers(mux *http.ServeMux, token configopaque.String, dat
 			h(w, r)
 		}
 	}
-	mux.HandleFunc("POST /api/ops/backup/snapshot", guarded(func(w http.ResponseWriter, r *http.Request) {
+	take := func() (*Snapshot, int, error) {
 		mu.Lock()
-		if held != 0 {
-			mu.Unlock()
-			answer(w, http.StatusConflict, OpResult{Error: "another backup of this gateway is running; wait for it to finish"})
-			return
+		defer mu.Unlock()
+		if held != "" {
+			return nil, http.StatusConflict, errors.New("another backup of this gateway is running; wait for it to finish")
 		}
 		s, err := TakeSnapshot(dataDir, freeze)
 		if err != nil {
-			mu.Unlock()
-			answer(w, http.StatusInternalServerError, OpResult{Error: err.Error()})
+			return nil, http.StatusInternalServerError, err
+		}
+		held = s.ID
+		return s, http.StatusOK, nil
+	}
+	drop := func(id string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if held == id {
+			held = ""
+		}
+		return removeSnapshot(dataDir, id)
+	}
+	mux.HandleFunc("POST /api/ops/backup/snapshot", guarded(func(w http.ResponseWriter, r *http.Request) {
+		s, code, err := take()
+		if err != nil {
+			answer(w, code, OpResult{Error: err.Error()})
 			return
 		}
-		gen++
-		mine := gen
-		held = mine
-		mu.Unlock()
 		answer(w, http.StatusOK, s)
 		if f, ok := w.(http.Flusher); ok {
 			f.Flush()
 		}
 		select {
 		case <-r.Context().Done():
+			drop(s.ID) // released, or the command went without releasing it
 		case <-stop:
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if held == mine { // the command went without releasing it
-			held = 0
-			RemoveSnapshot(dataDir)
 		}
 	}))
 	mux.HandleFunc("DELETE /api/ops/backup/snapshot", guarded(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
-		held = 0
-		if err := RemoveSnapshot(dataDir); err != nil {
+		if err := drop(r.URL.Query().Get("id")); err != nil {
 			answer(w, http.StatusInternalServerError, OpResult{Error: err.Error()})
 			return
 		}
@@ -310,16 +347,38 @@ func RegisterSnapshotHandlers(mux *http.ServeMux, token configopaque.String, dat
 	}))
 }
 
+// SnapshotHold is a command's hold on the snapshot the gateway made for
+// it (RemoteSnapshot).
+type SnapshotHold struct {
+	release func() error
+	lost    chan struct{}
+	mu      sync.Mutex
+	done    bool
+}
+
+// Lost is closed when the gateway ends the hold before Release: it
+// stopped or restarted (and removes the snapshot), or the connection
+// broke. An archive read from the snapshot after that is not to be
+// trusted.
+func (h *SnapshotHold) Lost() <-chan struct{} { return h.lost }
+
+// Release tells the gateway to remove the snapshot.
+func (h *SnapshotHold) Release() error {
+	h.mu.Lock()
+	h.done = true
+	h.mu.Unlock()
+	return h.release()
+}
+
 // RemoteSnapshot asks the gateway listening on addr for a snapshot of its
-// data folder and holds it (see RegisterSnapshotHandlers); release removes
-// it once the caller has archived it.
-func RemoteSnapshot(ctx context.Context, addr string, token configopaque.String) (s *Snapshot, release func() error, err error) {
+// data folder and holds it (see RegisterSnapshotHandlers) until Release.
+func RemoteSnapshot(ctx context.Context, addr string, token configopaque.String) (*Snapshot, *SnapshotHold, error) {
 	url := "http://" + addr + "/api/ops/backup/snapshot"
 	// The snapshot's links take one file-system call a file: minutes
 	// only for a copy (Windows) of a large backlog.
 	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true, ResponseHeaderTimeout: 10 * time.Minute}}
-	call := func(method string) (*http.Response, error) {
-		req, err := http.NewRequestWithContext(ctx, method, url, nil)
+	call := func(method, query string) (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, method, url+query, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -345,25 +404,41 @@ func RemoteSnapshot(ctx context.Context, addr string, token configopaque.String)
 		}
 		return nil, fmt.Errorf("gateway answered %s", resp.Status)
 	}
-	resp, err := call(http.MethodPost)
+	resp, err := call(http.MethodPost, "")
 	if err != nil {
 		return nil, nil, fmt.Errorf("snapshot from the running gateway: %w", err)
 	}
-	s = &Snapshot{}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 256<<20)).Decode(s); err != nil {
+	s := &Snapshot{}
+	dec := json.NewDecoder(io.LimitReader(resp.Body, 256<<20))
+	if err := dec.Decode(s); err != nil {
 		resp.Body.Close()
 		return nil, nil, fmt.Errorf("snapshot from the running gateway: %w", err)
 	}
-	// The answer stays open while the snapshot is archived: closing it
-	// (or this process's end) lets the gateway remove the snapshot.
-	release = func() error {
+	// The answer stays open while the snapshot is archived; it ends early
+	// only when the gateway lets the snapshot go (it stopped) or the
+	// connection breaks.
+	h := &SnapshotHold{lost: make(chan struct{})}
+	go func() {
+		io.Copy(io.Discard, dec.Buffered())
+		io.Copy(io.Discard, resp.Body)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if !h.done {
+			close(h.lost)
+		}
+	}()
+	h.release = func() error {
 		defer resp.Body.Close()
-		r, err := call(http.MethodDelete)
+		r, err := call(http.MethodDelete, "?id="+s.ID)
 		if err != nil {
 			return fmt.Errorf("release the gateway's snapshot %s: %w", s.Dir, err)
 		}
 		r.Body.Close()
 		return nil
 	}
-	return s, release, nil
+	return s, h, nil
 }
+
+// DiskFree returns the bytes free to this account and the size of the
+// file system that holds dir.
+func DiskFree(dir string) (free, total uint64, err error) { return diskFree(dir) }
