@@ -375,4 +375,21 @@ func TestOpsAPIWrongTokenAudited(t *testing.T) {
 	if strings.Contains(logs.String(), "not-the-token") {
 		t.Error("the presented token was logged")
 	}
+	// The live backup's snapshot (every patient's data) is refused and
+	// recorded the same way.
+	req, _ := http.NewRequest("POST", srv.URL+"/api/ops/backup/snapshot", nil)
+	req.Header.Set("Authorization", "Bearer not-the-token")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("snapshot with a wrong token: status %d, want 401", resp.StatusCode)
+	}
+	wantIn(t, "failed login event (snapshot)", repo.next(), `csd-code="110114"`, `EventOutcomeIndicator="4"`,
+		`missing or wrong ops token for POST /api/ops/backup/snapshot`)
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, ops.SnapshotDir)); !os.IsNotExist(err) {
+		t.Errorf("a refused request made a snapshot: %v", err)
+	}
 }

@@ -108,5 +108,5 @@ func (g *gateway) registerOps(mux *http.ServeMux) {
 		return
 	}
 	ops.RegisterOpsHandlers(mux, g.q, tok, func(err error) bool { return errors.Is(err, diskq.ErrNotFound) }, g.opsAPIAudit()...)
-	ops.RegisterSnapshotHandlers(mux, tok, g.cfg.DataDir, g.q.Freeze, g.done)
+	ops.RegisterSnapshotHandlers(mux, tok, g.cfg.DataDir, g.q.Freeze, g.done, g.opsAPIDenied())
 }

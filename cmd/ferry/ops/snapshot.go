@@ -283,7 +283,9 @@ func inSnapshot(rel string) bool {
 // time: a second POST while a snapshot is held is refused. When stop is
 // closed (the gateway stops) the answer ends, which tells the command
 // its snapshot is no longer held; the gateway's next start removes it.
-func RegisterSnapshotHandlers(mux *http.ServeMux, token configopaque.String, dataDir string, freeze Freezer, stop <-chan struct{}) {
+// denied, when set, is called for every request refused for a missing or
+// wrong token, as OpsAudit.Denied is.
+func RegisterSnapshotHandlers(mux *http.ServeMux, token configopaque.String, dataDir string, freeze Freezer, stop <-chan struct{}, denied func(OpRecord)) {
 	var mu sync.Mutex
 	held := "" // the ID of the snapshot held now
 	answer := func(w http.ResponseWriter, code int, v any) {
@@ -295,6 +297,10 @@ func RegisterSnapshotHandlers(mux *http.ServeMux, token configopaque.String, dat
 	guarded := func(h http.HandlerFunc) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			if !Authorized(r, token) {
+				if denied != nil {
+					denied(OpRecord{Action: r.Method + " " + r.URL.Path, Remote: r.RemoteAddr,
+						Operator: cleanHeader(r.Header.Get(OperatorHeader)), Err: errWrongToken})
+				}
 				answer(w, http.StatusUnauthorized, OpResult{Error: errWrongToken.Error()})
 				return
 			}
