@@ -18,7 +18,6 @@ import (
 	"github.com/ferry-health/ferry/adapters/mllp"
 	"github.com/ferry-health/ferry/cmd/ferry/ops"
 	"github.com/ferry-health/ferry/config"
-	"github.com/ferry-health/ferry/config/pki"
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/diskq"
 )
@@ -33,32 +32,8 @@ import (
 // away without releasing it is removed.
 func TestLiveBackup(t *testing.T) {
 	dir := t.TempDir()
-	paths, err := pki.WriteDemoSet(filepath.Join(dir, "pki"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := filepath.Join(dir, "data")
-	cfgFile := filepath.Join(dir, "ferry.yaml")
-	yaml := fmt.Sprintf(`
-data_dir: %q
-sources:
-  mllp:
-    - name: main
-      listen: 127.0.0.1:0
-exchange:
-  url: https://%s/fhir
-  tls: {ca_file: %q, cert_file: %q, key_file: %q}
-  retry: {initial_interval: 1h, max_interval: 2h}
-status:
-  listen: %q
-`, data, freeAddr(t), paths.CA, paths.ClientCert, paths.ClientKey, freeAddr(t))
-	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(cfgFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfgFile, yaml, cfg := heldConfig(t, dir)
+	data := cfg.DataDir
 	gw := runGateway(t, cfg)
 
 	var mu sync.Mutex
@@ -269,18 +244,26 @@ status:
 	}
 }
 
-// TestBackupAudited: a backup copies every patient's data out of the
-// gateway, so it reaches a real syslog receiver as an Export naming the
-// person, the archive as destination and the data folder as the object.
-func TestBackupAudited(t *testing.T) {
-	repo := newUDPRepo(t)
-	dir := t.TempDir()
-	cfgFile, cfg := auditCfgFile(t, dir, repo.URL(), "")
+// auditedDataDir makes a stopped gateway's data folder (an empty queue)
+// whose configuration audits to a real syslog receiver.
+func auditedDataDir(t *testing.T) (repo *udpRepo, dir, cfgFile string, cfg *config.Config) {
+	t.Helper()
+	repo = newUDPRepo(t)
+	dir = t.TempDir()
+	cfgFile, cfg = auditCfgFile(t, dir, repo.URL(), "")
 	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	q.Close(context.Background())
+	return repo, dir, cfgFile, cfg
+}
+
+// TestBackupAudited: a backup copies every patient's data out of the
+// gateway, so it reaches a real syslog receiver as an Export naming the
+// person, the archive as destination and the data folder as the object.
+func TestBackupAudited(t *testing.T) {
+	repo, dir, cfgFile, cfg := auditedDataDir(t)
 	archive := filepath.Join(dir, "b.tar.gz")
 	if err := cmdBackup(context.Background(), []string{"--config", cfgFile, archive}, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
@@ -405,14 +388,7 @@ func TestRestoreCheck(t *testing.T) {
 // as it is written, so its Export event is recorded before the first
 // byte, naming stdout: as the destination.
 func TestBackupPipeAudited(t *testing.T) {
-	repo := newUDPRepo(t)
-	dir := t.TempDir()
-	cfgFile, cfg := auditCfgFile(t, dir, repo.URL(), "")
-	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	q.Close(context.Background())
+	repo, _, cfgFile, _ := auditedDataDir(t)
 	var piped bytes.Buffer
 	if err := cmdBackup(context.Background(), []string{"--config", cfgFile, "-"}, &piped, io.Discard); err != nil {
 		t.Fatal(err)

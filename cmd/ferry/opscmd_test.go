@@ -181,18 +181,18 @@ func freeAddr(t *testing.T) string {
 
 const testADT = "MSH|^~\\&|LAB|CLINIC|FERRY|HIE|20240101120000||ADT^A01|MSG%05d|P|2.5\rEVN|A01|20240101120000\rPID|1||%05d^^^HOSP^MR||Doe^Jane||19800101|F\rPV1|1|O\r"
 
-// TestStatusOnlineAndOffline runs a real gateway whose exchange is down,
-// so messages wait in the queue, and checks `ferry status` both while it
-// runs (from /api/status) and after it stopped (from the data folder).
-func TestStatusOnlineAndOffline(t *testing.T) {
-	dir := t.TempDir()
-	statusAddr := freeAddr(t)
-	cfgFile := filepath.Join(dir, "ferry.yaml")
+// heldConfig writes dir/ferry.yaml: MLLP "main" on a free port, data in
+// dir/data, an exchange that is not there (mutual TLS with a demo PKI,
+// retried hourly, so bundles stay queued) and the status page on a free
+// port. It returns the file, its text and the configuration loaded.
+func heldConfig(t *testing.T, dir string) (file, yaml string, cfg *config.Config) {
+	t.Helper()
 	paths, err := pki.WriteDemoSet(filepath.Join(dir, "pki"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(cfgFile, []byte(fmt.Sprintf(`
+	file = filepath.Join(dir, "ferry.yaml")
+	yaml = fmt.Sprintf(`
 data_dir: %q
 sources:
   mllp:
@@ -204,11 +204,23 @@ exchange:
   retry: {initial_interval: 1h, max_interval: 2h}
 status:
   listen: %q
-`, filepath.Join(dir, "data"), freeAddr(t), paths.CA, paths.ClientCert, paths.ClientKey, statusAddr)), 0o600)
-	cfg, err := config.Load(cfgFile)
-	if err != nil {
+`, filepath.Join(dir, "data"), freeAddr(t), paths.CA, paths.ClientCert, paths.ClientKey, freeAddr(t))
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	if cfg, err = config.Load(file); err != nil {
+		t.Fatal(err)
+	}
+	return file, yaml, cfg
+}
+
+// TestStatusOnlineAndOffline runs a real gateway whose exchange is down,
+// so messages wait in the queue, and checks `ferry status` both while it
+// runs (from /api/status) and after it stopped (from the data folder).
+func TestStatusOnlineAndOffline(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile, _, cfg := heldConfig(t, dir)
+	statusAddr := cfg.Status.Listen
 	gw, err := newGateway(cfg, newLogger(io.Discard, "error"))
 	if err != nil {
 		t.Fatal(err)

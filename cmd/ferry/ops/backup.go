@@ -192,21 +192,8 @@ func WriteBackup(w io.Writer, o BackupOptions) (*BackupManifest, error) {
 		return nil
 	}
 	m.Skipped = append(m.Skipped, o.Skipped...)
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		rel, rerr := filepath.Rel(root, p)
-		if rerr != nil {
-			return rerr
-		}
-		rel = filepath.ToSlash(rel)
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && rel != "." {
-				return gone(rel)
-			}
-			return err
-		}
+	err = walkData(root, gone, func(p, rel string, d fs.DirEntry) error {
 		switch {
-		case d.IsDir() && inSnapshot(rel):
-			return fs.SkipDir
 		case d.IsDir():
 			fi, err := d.Info()
 			if err != nil {
@@ -273,6 +260,29 @@ func WriteBackup(w io.Writer, o BackupOptions) (*BackupManifest, error) {
 // under it (the gateway stopped or restarted and removes it, or the
 // command's hold on it broke), or the command was interrupted.
 var errAborted = errors.New("the running gateway's snapshot was let go before the archive was whole (the gateway stopped or restarted, or the command was interrupted); run the backup again")
+
+// walkData walks the data folder (or a snapshot of it) at root as
+// filepath.WalkDir does, giving fn each entry's path relative to root with
+// '/' separators, and leaving out live backups' snapshots. An entry gone
+// between the listing of its folder and its visit goes to gone instead.
+func walkData(root string, gone func(rel string) error, fn func(p, rel string, d fs.DirEntry) error) error {
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		rel, rerr := filepath.Rel(root, p)
+		if rerr != nil {
+			return rerr
+		}
+		rel = filepath.ToSlash(rel)
+		switch {
+		case err != nil && errors.Is(err, fs.ErrNotExist) && rel != ".":
+			return gone(rel)
+		case err != nil:
+			return err
+		case d.IsDir() && inSnapshot(rel):
+			return fs.SkipDir
+		}
+		return fn(p, rel, d)
+	})
+}
 
 // snapshotted reports whether a snapshot's file rel is part of it.
 func snapshotted(sizes map[string]int64, rel string) bool {

@@ -130,21 +130,10 @@ func TakeSnapshot(dataDir string, freeze Freezer) (*Snapshot, error) {
 				cut[p] = e.Size
 			}
 		}
-		return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			rel, rerr := filepath.Rel(root, p)
-			if rerr != nil {
-				return rerr
-			}
-			rel = filepath.ToSlash(rel)
-			if err != nil {
-				if errors.Is(err, fs.ErrNotExist) && rel != "." {
-					return nil // removed meanwhile (an outbox file its reader took)
-				}
-				return err
-			}
-			if rel == SnapshotDir {
-				return fs.SkipDir
-			}
+		// A file removed meanwhile (an outbox file its reader took) is not
+		// the gateway's to keep any more.
+		gone := func(string) error { return nil }
+		return walkData(root, gone, func(p, rel string, d fs.DirEntry) error {
 			dst := filepath.Join(snap, filepath.FromSlash(rel))
 			if d.IsDir() {
 				fi, err := d.Info()
