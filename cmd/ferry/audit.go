@@ -7,9 +7,13 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +25,7 @@ import (
 	"github.com/ferry-health/ferry/adapters/pipeline"
 	"github.com/ferry-health/ferry/cmd/ferry/ops"
 	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/queue/durable"
 	"github.com/ferry-health/ferry/queue/seal"
 	"github.com/ferry-health/ferry/transport"
 	"github.com/ferry-health/ferry/transport/audit"
@@ -143,6 +148,46 @@ func (t *auditTrail) activity(start bool) {
 	}
 	op := ops.LocalOperator()
 	t.rec.Record(audit.ApplicationActivity(start, t.gateway, t.host, strconv.Itoa(os.Getpid()), &op, time.Now()))
+}
+
+// markRunning reports a previous run that ended without stopping (its
+// marker is still there: a crash, kill -9, a power cut) to the repository
+// as Audit Recording Stopped, since the events it had recorded but not
+// yet sent or spooled are lost, then writes this run's marker. Call it
+// after activity(true).
+func (t *auditTrail) markRunning(dir string) error {
+	if t == nil {
+		return nil
+	}
+	path := filepath.Join(dir, ops.RunMarker)
+	if b, err := os.ReadFile(path); err == nil {
+		pid, started := "unknown", time.Time{}
+		for _, f := range strings.Fields(string(b)) {
+			k, v, _ := strings.Cut(f, "=")
+			switch k {
+			case "pid":
+				pid = v
+			case "started":
+				started, _ = time.Parse(time.RFC3339Nano, v)
+			}
+		}
+		t.rec.Record(audit.UncleanStop(t.gateway, t.host, started, pid, time.Now()))
+	}
+	if err := durable.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return durable.WriteFile(path, fmt.Appendf(nil, "pid=%d started=%s\n", os.Getpid(), time.Now().UTC().Format(time.RFC3339Nano)), 0o600)
+}
+
+// clearRunning removes the run marker after a clean stop; dir is
+// <data_dir>/audit. A gateway without audit removes a marker an earlier
+// run with audit left, so that turning audit on later reports no stale
+// gap.
+func clearRunning(dir string) error {
+	if err := os.Remove(filepath.Join(dir, ops.RunMarker)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // delivered records DCM 110106 Export for a bundle the exchange accepted;

@@ -394,6 +394,13 @@ func (g *gateway) Start(ctx context.Context) error {
 		return fmt.Errorf("start audit: %w", err)
 	}
 	g.audit.activity(true)
+	if g.audit != nil {
+		if err := g.audit.markRunning(g.cfg.Path("audit")); err != nil {
+			g.log.Warn("audit: this run's marker not written; a crash of it would not be reported as a gap in the audit trail", "error", err)
+		}
+	} else if err := clearRunning(g.cfg.Path("audit")); err != nil {
+		g.log.Warn("audit: an earlier run's marker not removed", "error", err)
+	}
 	if err := g.disp.Start(ctx); err != nil {
 		return fmt.Errorf("start delivery: %w", err)
 	}
@@ -484,6 +491,11 @@ func (g *gateway) Shutdown(ctx context.Context) error {
 	}
 	if err := g.audit.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("stop audit: %w", err))
+	} else if g.started && g.audit != nil {
+		// Every event is sent or spooled: this run ended cleanly.
+		if err := clearRunning(g.cfg.Path("audit")); err != nil {
+			errs = append(errs, fmt.Errorf("stop audit: %w", err))
+		}
 	}
 	errs = append(errs, g.closeStores()...)
 	return errors.Join(errs...)

@@ -1,6 +1,9 @@
 package audit
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // OpKind is the kind of an operator action: its DICOM event ID and action
 // code, and ferry's event type code (system urn:ferry:operator-action) so
@@ -174,6 +177,24 @@ func ApplicationActivity(start bool, gateway, gatewayAddr, procID string, launch
 			Requestor: true, Address: o.Address, Role: RoleApplicationLauncher})
 	}
 	return ev
+}
+
+// UncleanStop builds the Security Alert (DICOM PS3.15 A.5.3.11) of type
+// Audit Recording Stopped (110133) for a gateway whose previous run,
+// started at lastStart as process lastPID, ended without stopping (a
+// crash, kill -9, a power cut): the events it had recorded but not yet
+// sent or spooled are lost, and the trail has a gap it would otherwise
+// show only as a start without a stop. Outcome serious failure, the
+// gateway as the reporting application.
+func UncleanStop(gateway, gatewayAddr string, lastStart time.Time, lastPID string, t time.Time) Event {
+	return Event{
+		ID: EventSecurityAlert, Type: TypeAuditRecordingStopped, Action: ActionExecute, Outcome: OutcomeSeriousFail,
+		OutcomeDesc: fmt.Sprintf("the gateway's previous run (process %s, started %s) ended without stopping (a crash, a kill or a power cut): "+
+			"audit events it had recorded but not yet sent or spooled are lost; the audit trail may have a gap after its last event",
+			lastPID, lastStart.UTC().Format(time.RFC3339)),
+		Time:         t,
+		Participants: []Participant{{UserID: gateway, Requestor: true, Address: gatewayAddr, Role: RoleApplication}},
+	}
 }
 
 // NodeAuthFailure builds the Security Alert (DICOM PS3.15 A.5.3.11) for a

@@ -102,14 +102,21 @@ type BackupOptions struct {
 	Abort <-chan struct{}
 }
 
+// RunMarker is the file a gateway with audit keeps in <data_dir>/audit
+// while it runs: its process id and start time. A clean stop removes it
+// once the audit sink has sent or spooled every event; found at start,
+// it says the previous run ended without that. A backup leaves it out:
+// restored, it would report a gap for a run that stopped elsewhere.
+const RunMarker = "running"
+
 // skipInBackup reports whether the data folder's file rel (slash
-// separated) stays out of a backup: the ops token, lock files, temp
-// files, and the log folder a Windows service writes into by default
-// (config.DefaultServiceLogFile), which is a record of the past, not
-// state, and up to half a gigabyte.
+// separated) stays out of a backup: the ops token, the audit run marker,
+// lock files, temp files, and the log folder a Windows service writes
+// into by default (config.DefaultServiceLogFile), which is a record of
+// the past, not state, and up to half a gigabyte.
 func skipInBackup(rel string) bool {
 	name := path.Base(rel)
-	return rel == TokenFile || rel == BackupRecordFile || name == "LOCK" || durable.IsTemp(name) || strings.HasPrefix(rel, "logs/") || inSnapshot(rel)
+	return rel == TokenFile || rel == "audit/"+RunMarker || rel == BackupRecordFile || name == "LOCK" || durable.IsTemp(name) || strings.HasPrefix(rel, "logs/") || inSnapshot(rel)
 }
 
 // WriteBackup writes the archive of o.DataDir (and o.ConfigFile) to w.
