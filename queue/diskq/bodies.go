@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/oklog/ulid/v2"
-
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/durable"
 	"github.com/ferry-health/ferry/queue/seal"
@@ -80,7 +78,7 @@ func (q *Queue) createBodyFile() (*os.File, error) {
 	if q.isClosed() {
 		return nil, queue.ErrClosed
 	}
-	f, err := os.OpenFile(filepath.Join(q.bodiesDir(), "b-"+ulid.Make().String()), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(filepath.Join(q.bodiesDir(), "b-"+q.ids.next()), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("create queue body file: %w", noSpace(err))
 	}

@@ -242,6 +242,7 @@ type Queue struct {
 	log  *slog.Logger
 	lock *os.File
 	dead *deadStore
+	ids  *idSource
 	// retryEdit, when set (SetRetryEdit), changes a dead letter's item as
 	// Retry puts it back.
 	retryEdit atomic.Pointer[func(*queue.Item) error]
@@ -548,6 +549,7 @@ func Open(dir string, opts Options) (*Queue, error) {
 		notify:     make(chan struct{}),
 		stopped:    make(chan struct{}),
 		keys:       map[string]*keyState{},
+		ids:        newIDSource(),
 	}
 	if err := q.recover(); err != nil {
 		q.closeFiles()
@@ -610,6 +612,7 @@ func (q *Queue) recover() error {
 		if i == 0 {
 			q.lowSeq = m.seq
 		}
+		q.ids.observe(m.id)
 		q.liveBytes += m.bytes()
 		q.spillBytes += m.spillSize()
 		q.enqueueLocked(m)
@@ -738,7 +741,7 @@ func (q *Queue) prepare(it *queue.Item) (*writeReq, error) {
 			// CreateBody sealed the file for this ID.
 			it.ID = bodyID(it.BodyFile)
 		} else {
-			it.ID = ulid.Make().String()
+			it.ID = q.ids.next()
 		}
 	}
 	it.Enqueued = time.Now()
