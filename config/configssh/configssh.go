@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -164,11 +165,12 @@ func Dial(ctx context.Context, l Login, t Target, timeout time.Duration, what st
 		return nil, &ConfigError{Problem: "cannot read " + what + ".known_hosts", Err: err}
 	}
 	cc := &ssh.ClientConfig{
-		User:            t.User,
-		Auth:            []ssh.AuthMethod{ssh.PublicKeys(signer)},
-		HostKeyCallback: hostKeys,
-		Timeout:         timeout,
-		ClientVersion:   "SSH-2.0-ferry",
+		User:              t.User,
+		Auth:              []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback:   hostKeys,
+		HostKeyAlgorithms: hostKeyAlgorithms(hostKeys, t.Addr),
+		Timeout:           timeout,
+		ClientVersion:     "SSH-2.0-ferry",
 	}
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -210,6 +212,43 @@ func Dial(ctx context.Context, l Login, t Target, timeout time.Duration, what st
 	_, fsync := c.HasExtension("fsync@openssh.com")
 	return &Session{SSH: conn, SFTP: c, Fsync: fsync}, nil
 }
+
+// hostKeyAlgorithms are the algorithms of the host keys known_hosts
+// lists for addr, for the handshake to ask the server for. A server has
+// keys of several types (OpenSSH: ECDSA, RSA, Ed25519) and shows one, of
+// the type the client prefers; Go's client prefers ECDSA and RSA, where
+// the line `ssh` records is the Ed25519 key, so left to itself it would
+// get a key known_hosts does not list and take it for a changed one
+// (golang/go#29286). None listed (the host unknown, or known only through
+// @cert-authority): nil, the default list, certificates included.
+func hostKeyAlgorithms(hostKeys ssh.HostKeyCallback, addr string) []string {
+	// A key no line holds makes the check list the host's keys.
+	var ke *knownhosts.KeyError
+	if !errors.As(hostKeys(addr, &net.TCPAddr{}, noKey{}), &ke) {
+		return nil
+	}
+	var algos []string
+	for _, k := range ke.Want {
+		typ := k.Key.Type()
+		more := []string{typ}
+		if typ == ssh.KeyAlgoRSA {
+			more = []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA}
+		}
+		for _, a := range more {
+			if !slices.Contains(algos, a) {
+				algos = append(algos, a)
+			}
+		}
+	}
+	return algos
+}
+
+// noKey is a host key that no known_hosts line holds.
+type noKey struct{}
+
+func (noKey) Type() string                        { return "none" }
+func (noKey) Marshal() []byte                     { return nil }
+func (noKey) Verify([]byte, *ssh.Signature) error { return errors.New("no key") }
 
 // handshakeError explains a failed SSH handshake: a host key known_hosts
 // does not name (or names otherwise), a refused key.

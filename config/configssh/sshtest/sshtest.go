@@ -30,6 +30,8 @@ import (
 type Server struct {
 	ln      net.Listener
 	HostKey ssh.Signer
+	// more are further host keys the server offers besides HostKey.
+	more    []ssh.Signer
 	mu      sync.Mutex
 	allowed ssh.PublicKey
 	conns   []net.Conn
@@ -50,15 +52,16 @@ func NewSigner(t testing.TB) (ssh.Signer, ed25519.PrivateKey) {
 	return s, priv
 }
 
-// Start listens on addr ("127.0.0.1:0" for any port) with hostKey,
+// Start listens on addr ("127.0.0.1:0" for any port) with hostKey (and
+// the further host keys more, as a server with a key of each type has),
 // accepting the client key allowed. The server stops at the test's end.
-func Start(t testing.TB, addr string, hostKey ssh.Signer, allowed ssh.PublicKey) *Server {
+func Start(t testing.TB, addr string, hostKey ssh.Signer, allowed ssh.PublicKey, more ...ssh.Signer) *Server {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{ln: ln, HostKey: hostKey, allowed: allowed}
+	s := &Server{ln: ln, HostKey: hostKey, more: more, allowed: allowed}
 	s.wg.Add(1)
 	go s.serve()
 	t.Cleanup(s.Stop)
@@ -87,6 +90,9 @@ func (s *Server) serve() {
 		return nil, errors.New("key not authorized")
 	}}
 	cfg.AddHostKey(s.HostKey)
+	for _, k := range s.more {
+		cfg.AddHostKey(k)
+	}
 	for {
 		nc, err := s.ln.Accept()
 		if err != nil {
