@@ -179,14 +179,16 @@ func Dial(ctx context.Context, l Login, t Target, timeout time.Duration, what st
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", t.Addr, err)
 	}
-	// The handshake has no context of its own: a deadline bounds it.
-	nc.SetDeadline(time.Now().Add(timeout))
+	// The handshake, SFTP's start and the directory's check have no
+	// context of their own: a deadline bounds them (a server whose
+	// sftp-server is stuck on a hung disk answers nothing).
+	deadline := time.Now().Add(timeout)
+	nc.SetDeadline(deadline)
 	sc, chans, reqs, err := ssh.NewClientConn(nc, t.Addr, cc)
 	if err != nil {
 		nc.Close()
 		return nil, handshakeError(err, t, what)
 	}
-	nc.SetDeadline(time.Time{})
 	conn := ssh.NewClient(sc, chans, reqs)
 	// Concurrent writes overlap the round trips of a large file's
 	// chunks (a 270 MB fax over a WAN link); they may land out of order,
@@ -195,6 +197,9 @@ func Dial(ctx context.Context, l Login, t Target, timeout time.Duration, what st
 	c, err := sftp.NewClient(conn, sftp.UseConcurrentWrites(true))
 	if err != nil {
 		conn.Close()
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("start SFTP with %s: no answer within %s: %w", t.Addr, timeout, err)
+		}
 		return nil, &ConfigError{Problem: "the account " + t.User + " has no SFTP subsystem", Err: err}
 	}
 	st, err := c.Stat(t.Dir)
@@ -209,6 +214,7 @@ func Dial(ctx context.Context, l Login, t Target, timeout time.Duration, what st
 		conn.Close()
 		return nil, err
 	}
+	nc.SetDeadline(time.Time{})
 	_, fsync := c.HasExtension("fsync@openssh.com")
 	return &Session{SSH: conn, SFTP: c, Fsync: fsync}, nil
 }

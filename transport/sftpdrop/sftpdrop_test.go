@@ -298,3 +298,26 @@ func TestHostKeyOfAnyListedType(t *testing.T) {
 		t.Errorf("another Ed25519 key listed: %v, want the changed-key problem", err)
 	}
 }
+
+// TestConnectToStalledServer: a server that completes the SSH handshake
+// and then answers nothing (its sftp-server stuck on a hung disk) fails
+// Connect within Timeout, as an outage to retry, rather than holding the
+// dispatcher's connect, and with it every worker, for ever.
+func TestConnectToStalledServer(t *testing.T) {
+	f := newFixture(t)
+	f.cfg.Timeout = time.Second
+	f.site.Server.Stall()
+	s := f.sink(t)
+	done := make(chan error, 1)
+	go func() { done <- s.Connect(context.Background()) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Connect to a stalled server still waiting 30s on, with a 1s timeout")
+	}
+	var ce *configssh.ConfigError
+	if err == nil || errors.As(err, &ce) {
+		t.Fatalf("Connect to a stalled server: %v, want an outage to retry", err)
+	}
+}

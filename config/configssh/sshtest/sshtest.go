@@ -34,6 +34,7 @@ type Server struct {
 	more    []ssh.Signer
 	mu      sync.Mutex
 	allowed ssh.PublicKey
+	stall   bool
 	conns   []net.Conn
 	wg      sync.WaitGroup
 }
@@ -75,6 +76,15 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 func (s *Server) Allow(k ssh.PublicKey) {
 	s.mu.Lock()
 	s.allowed = k
+	s.mu.Unlock()
+}
+
+// Stall makes the server, from the next SFTP session on, accept the
+// subsystem and then answer nothing, as an sftp-server stuck on a hung
+// disk does.
+func (s *Server) Stall() {
+	s.mu.Lock()
+	s.stall = true
 	s.mu.Unlock()
 }
 
@@ -123,7 +133,10 @@ func (s *Server) serve() {
 					for req := range in {
 						ok := req.Type == "subsystem" && len(req.Payload) > 4 && string(req.Payload[4:]) == "sftp"
 						req.Reply(ok, nil)
-						if ok {
+						s.mu.Lock()
+						stall := s.stall
+						s.mu.Unlock()
+						if ok && !stall {
 							if srv, err := sftp.NewServer(ch); err == nil {
 								srv.Serve()
 							}
