@@ -133,10 +133,14 @@ type Session struct {
 	Fsync bool
 }
 
-// Close ends the session.
+// Close ends the session. It closes the connection first: the SFTP
+// client's own Close waits for the server to close its side, which a
+// server that answers nothing more (stalled, or cut off by the network)
+// never does.
 func (s *Session) Close() error {
+	err := s.SSH.Close()
 	s.SFTP.Close()
-	return s.SSH.Close()
+	return err
 }
 
 // Dial reads the key and known_hosts files, logs in to t within timeout,

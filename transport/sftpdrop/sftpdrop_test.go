@@ -321,3 +321,23 @@ func TestConnectToStalledServer(t *testing.T) {
 		t.Fatalf("Connect to a stalled server: %v, want an outage to retry", err)
 	}
 }
+
+// TestCloseWithStalledServer: closing the sink (the gateway stopping)
+// while the server answers nothing more ends the session at once rather
+// than waiting for the server to close it, which would hold the
+// gateway's shutdown, and with it the queue's and the audit's.
+func TestCloseWithStalledServer(t *testing.T) {
+	f := newFixture(t)
+	s := f.sink(t)
+	if err := s.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.site.Server.Stall()
+	done := make(chan error, 1)
+	go func() { done <- s.Close(context.Background()) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close still waiting for a stalled server 30s on")
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -35,6 +36,8 @@ type Server struct {
 	mu      sync.Mutex
 	allowed ssh.PublicKey
 	stall   bool
+	stopped chan struct{} // closed by Stop
+	stop    sync.Once
 	conns   []net.Conn
 	wg      sync.WaitGroup
 }
@@ -62,7 +65,7 @@ func Start(t testing.TB, addr string, hostKey ssh.Signer, allowed ssh.PublicKey,
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{ln: ln, HostKey: hostKey, more: more, allowed: allowed}
+	s := &Server{ln: ln, HostKey: hostKey, more: more, allowed: allowed, stopped: make(chan struct{})}
 	s.wg.Add(1)
 	go s.serve()
 	t.Cleanup(s.Stop)
@@ -79,13 +82,35 @@ func (s *Server) Allow(k ssh.PublicKey) {
 	s.mu.Unlock()
 }
 
-// Stall makes the server, from the next SFTP session on, accept the
-// subsystem and then answer nothing, as an sftp-server stuck on a hung
-// disk does.
+// Stall makes the server's SFTP sessions, open and to come, answer
+// nothing more (a new one: not even SFTP's start), as an sftp-server
+// stuck on a hung disk does, while SSH still works.
 func (s *Server) Stall() {
 	s.mu.Lock()
 	s.stall = true
 	s.mu.Unlock()
+}
+
+func (s *Server) stalled() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stall
+}
+
+// stallable is an SFTP session's channel that Stall stops reading from
+// (until the server stops).
+type stallable struct {
+	ssh.Channel
+	s *Server
+}
+
+func (c stallable) Read(b []byte) (int, error) {
+	n, err := c.Channel.Read(b)
+	if c.s.stalled() {
+		<-c.s.stopped
+		return 0, io.EOF
+	}
+	return n, err
 }
 
 func (s *Server) serve() {
@@ -133,11 +158,8 @@ func (s *Server) serve() {
 					for req := range in {
 						ok := req.Type == "subsystem" && len(req.Payload) > 4 && string(req.Payload[4:]) == "sftp"
 						req.Reply(ok, nil)
-						s.mu.Lock()
-						stall := s.stall
-						s.mu.Unlock()
-						if ok && !stall {
-							if srv, err := sftp.NewServer(ch); err == nil {
+						if ok {
+							if srv, err := sftp.NewServer(stallable{ch, s}); err == nil {
 								srv.Serve()
 							}
 							ch.Close()
@@ -151,6 +173,7 @@ func (s *Server) serve() {
 
 // Stop closes the listener and every connection, and waits.
 func (s *Server) Stop() {
+	s.stop.Do(func() { close(s.stopped) })
 	s.ln.Close()
 	s.mu.Lock()
 	for _, c := range s.conns {
