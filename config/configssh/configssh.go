@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -132,10 +133,14 @@ type Session struct {
 	Fsync bool
 }
 
-// Close ends the session.
+// Close ends the session. It closes the connection first: the SFTP
+// client's own Close waits for the server to close its side, which a
+// server that answers nothing more (stalled, or cut off by the network)
+// never does.
 func (s *Session) Close() error {
+	err := s.SSH.Close()
 	s.SFTP.Close()
-	return s.SSH.Close()
+	return err
 }
 
 // Dial reads the key and known_hosts files, logs in to t within timeout,
@@ -164,11 +169,12 @@ func Dial(ctx context.Context, l Login, t Target, timeout time.Duration, what st
 		return nil, &ConfigError{Problem: "cannot read " + what + ".known_hosts", Err: err}
 	}
 	cc := &ssh.ClientConfig{
-		User:            t.User,
-		Auth:            []ssh.AuthMethod{ssh.PublicKeys(signer)},
-		HostKeyCallback: hostKeys,
-		Timeout:         timeout,
-		ClientVersion:   "SSH-2.0-ferry",
+		User:              t.User,
+		Auth:              []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback:   hostKeys,
+		HostKeyAlgorithms: hostKeyAlgorithms(hostKeys, t.Addr),
+		Timeout:           timeout,
+		ClientVersion:     "SSH-2.0-ferry",
 	}
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -177,14 +183,16 @@ func Dial(ctx context.Context, l Login, t Target, timeout time.Duration, what st
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", t.Addr, err)
 	}
-	// The handshake has no context of its own: a deadline bounds it.
-	nc.SetDeadline(time.Now().Add(timeout))
+	// The handshake, SFTP's start and the directory's check have no
+	// context of their own: a deadline bounds them (a server whose
+	// sftp-server is stuck on a hung disk answers nothing).
+	deadline := time.Now().Add(timeout)
+	nc.SetDeadline(deadline)
 	sc, chans, reqs, err := ssh.NewClientConn(nc, t.Addr, cc)
 	if err != nil {
 		nc.Close()
 		return nil, handshakeError(err, t, what)
 	}
-	nc.SetDeadline(time.Time{})
 	conn := ssh.NewClient(sc, chans, reqs)
 	// Concurrent writes overlap the round trips of a large file's
 	// chunks (a 270 MB fax over a WAN link); they may land out of order,
@@ -193,6 +201,9 @@ func Dial(ctx context.Context, l Login, t Target, timeout time.Duration, what st
 	c, err := sftp.NewClient(conn, sftp.UseConcurrentWrites(true))
 	if err != nil {
 		conn.Close()
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("start SFTP with %s: no answer within %s: %w", t.Addr, timeout, err)
+		}
 		return nil, &ConfigError{Problem: "the account " + t.User + " has no SFTP subsystem", Err: err}
 	}
 	st, err := c.Stat(t.Dir)
@@ -207,9 +218,47 @@ func Dial(ctx context.Context, l Login, t Target, timeout time.Duration, what st
 		conn.Close()
 		return nil, err
 	}
+	nc.SetDeadline(time.Time{})
 	_, fsync := c.HasExtension("fsync@openssh.com")
 	return &Session{SSH: conn, SFTP: c, Fsync: fsync}, nil
 }
+
+// hostKeyAlgorithms are the algorithms of the host keys known_hosts
+// lists for addr, for the handshake to ask the server for. A server has
+// keys of several types (OpenSSH: ECDSA, RSA, Ed25519) and shows one, of
+// the type the client prefers; Go's client prefers ECDSA and RSA, where
+// the line `ssh` records is the Ed25519 key, so left to itself it would
+// get a key known_hosts does not list and take it for a changed one
+// (golang/go#29286). None listed (the host unknown, or known only through
+// @cert-authority): nil, the default list, certificates included.
+func hostKeyAlgorithms(hostKeys ssh.HostKeyCallback, addr string) []string {
+	// A key no line holds makes the check list the host's keys.
+	var ke *knownhosts.KeyError
+	if !errors.As(hostKeys(addr, &net.TCPAddr{}, noKey{}), &ke) {
+		return nil
+	}
+	var algos []string
+	for _, k := range ke.Want {
+		typ := k.Key.Type()
+		more := []string{typ}
+		if typ == ssh.KeyAlgoRSA {
+			more = []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA}
+		}
+		for _, a := range more {
+			if !slices.Contains(algos, a) {
+				algos = append(algos, a)
+			}
+		}
+	}
+	return algos
+}
+
+// noKey is a host key that no known_hosts line holds.
+type noKey struct{}
+
+func (noKey) Type() string                        { return "none" }
+func (noKey) Marshal() []byte                     { return nil }
+func (noKey) Verify([]byte, *ssh.Signature) error { return errors.New("no key") }
 
 // handshakeError explains a failed SSH handshake: a host key known_hosts
 // does not name (or names otherwise), a refused key.

@@ -3,6 +3,8 @@ package sftpdrop
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -12,6 +14,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/ferry-health/ferry/config/configssh"
 	"github.com/ferry-health/ferry/config/configssh/sshtest"
@@ -248,5 +253,91 @@ func TestHL7v2Files(t *testing.T) {
 	}
 	if got := strings.Join(f.files(t), " "); got != "01JV.hl7" {
 		t.Errorf("drop directory holds %q", got)
+	}
+}
+
+// TestHostKeyOfAnyListedType: a server with host keys of several types
+// (OpenSSH has ECDSA, RSA and Ed25519 ones) is accepted when known_hosts
+// lists only one of them (the line `ssh` itself records is the Ed25519
+// one): the client must ask for a key of a type known_hosts names,
+// rather than for the type it prefers and then call that key changed.
+func TestHostKeyOfAnyListedType(t *testing.T) {
+	f := newFixture(t)
+	ed := f.site.Server.HostKey
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec, err := ssh.NewSignerFromKey(ecKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := sshtest.Start(t, "127.0.0.1:0", ec, f.site.ClientKey.PublicKey(), ed)
+	f.cfg.URL = "sftp://ferry@" + srv.Addr() + sshtest.URLPath(f.dir)
+	sshtest.WriteKnownHosts(t, f.cfg.KnownHosts, srv.Addr(), ed.PublicKey())
+	s := f.sink(t)
+	if err := s.Connect(context.Background()); err != nil {
+		t.Fatalf("known_hosts lists the server's Ed25519 key: %v", err)
+	}
+	if err := s.Send(context.Background(), &queue.Item{ID: "01JD", Body: []byte(bundle)}); err != nil {
+		t.Fatal(err)
+	}
+	// So with the host name hashed (HashKnownHosts yes).
+	hashed := knownhosts.Line([]string{knownhosts.HashHostname(knownhosts.Normalize(srv.Addr()))}, ed.PublicKey())
+	if err := os.WriteFile(f.cfg.KnownHosts, []byte(hashed+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.sink(t).Connect(context.Background()); err != nil {
+		t.Fatalf("hashed known_hosts line: %v", err)
+	}
+	// A key of a listed type that is not the listed key is still refused.
+	other, _ := sshtest.NewSigner(t)
+	sshtest.WriteKnownHosts(t, f.cfg.KnownHosts, srv.Addr(), other.PublicKey())
+	var ce *configssh.ConfigError
+	if err := f.sink(t).Connect(context.Background()); !errors.As(err, &ce) || !strings.Contains(ce.ConfigProblem(), "is not the one") {
+		t.Errorf("another Ed25519 key listed: %v, want the changed-key problem", err)
+	}
+}
+
+// TestConnectToStalledServer: a server that completes the SSH handshake
+// and then answers nothing (its sftp-server stuck on a hung disk) fails
+// Connect within Timeout, as an outage to retry, rather than holding the
+// dispatcher's connect, and with it every worker, for ever.
+func TestConnectToStalledServer(t *testing.T) {
+	f := newFixture(t)
+	f.cfg.Timeout = time.Second
+	f.site.Server.Stall()
+	s := f.sink(t)
+	done := make(chan error, 1)
+	go func() { done <- s.Connect(context.Background()) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Connect to a stalled server still waiting 30s on, with a 1s timeout")
+	}
+	var ce *configssh.ConfigError
+	if err == nil || errors.As(err, &ce) {
+		t.Fatalf("Connect to a stalled server: %v, want an outage to retry", err)
+	}
+}
+
+// TestCloseWithStalledServer: closing the sink (the gateway stopping)
+// while the server answers nothing more ends the session at once rather
+// than waiting for the server to close it, which would hold the
+// gateway's shutdown, and with it the queue's and the audit's.
+func TestCloseWithStalledServer(t *testing.T) {
+	f := newFixture(t)
+	s := f.sink(t)
+	if err := s.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.site.Server.Stall()
+	done := make(chan error, 1)
+	go func() { done <- s.Close(context.Background()) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close still waiting for a stalled server 30s on")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -30,8 +31,13 @@ import (
 type Server struct {
 	ln      net.Listener
 	HostKey ssh.Signer
+	// more are further host keys the server offers besides HostKey.
+	more    []ssh.Signer
 	mu      sync.Mutex
 	allowed ssh.PublicKey
+	stall   bool
+	stopped chan struct{} // closed by Stop
+	stop    sync.Once
 	conns   []net.Conn
 	wg      sync.WaitGroup
 }
@@ -50,15 +56,16 @@ func NewSigner(t testing.TB) (ssh.Signer, ed25519.PrivateKey) {
 	return s, priv
 }
 
-// Start listens on addr ("127.0.0.1:0" for any port) with hostKey,
+// Start listens on addr ("127.0.0.1:0" for any port) with hostKey (and
+// the further host keys more, as a server with a key of each type has),
 // accepting the client key allowed. The server stops at the test's end.
-func Start(t testing.TB, addr string, hostKey ssh.Signer, allowed ssh.PublicKey) *Server {
+func Start(t testing.TB, addr string, hostKey ssh.Signer, allowed ssh.PublicKey, more ...ssh.Signer) *Server {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{ln: ln, HostKey: hostKey, allowed: allowed}
+	s := &Server{ln: ln, HostKey: hostKey, more: more, allowed: allowed, stopped: make(chan struct{})}
 	s.wg.Add(1)
 	go s.serve()
 	t.Cleanup(s.Stop)
@@ -75,6 +82,37 @@ func (s *Server) Allow(k ssh.PublicKey) {
 	s.mu.Unlock()
 }
 
+// Stall makes the server's SFTP sessions, open and to come, answer
+// nothing more (a new one: not even SFTP's start), as an sftp-server
+// stuck on a hung disk does, while SSH still works.
+func (s *Server) Stall() {
+	s.mu.Lock()
+	s.stall = true
+	s.mu.Unlock()
+}
+
+func (s *Server) stalled() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stall
+}
+
+// stallable is an SFTP session's channel that Stall stops reading from
+// (until the server stops).
+type stallable struct {
+	ssh.Channel
+	s *Server
+}
+
+func (c stallable) Read(b []byte) (int, error) {
+	n, err := c.Channel.Read(b)
+	if c.s.stalled() {
+		<-c.s.stopped
+		return 0, io.EOF
+	}
+	return n, err
+}
+
 func (s *Server) serve() {
 	defer s.wg.Done()
 	cfg := &ssh.ServerConfig{PublicKeyCallback: func(_ ssh.ConnMetadata, k ssh.PublicKey) (*ssh.Permissions, error) {
@@ -87,6 +125,9 @@ func (s *Server) serve() {
 		return nil, errors.New("key not authorized")
 	}}
 	cfg.AddHostKey(s.HostKey)
+	for _, k := range s.more {
+		cfg.AddHostKey(k)
+	}
 	for {
 		nc, err := s.ln.Accept()
 		if err != nil {
@@ -118,7 +159,7 @@ func (s *Server) serve() {
 						ok := req.Type == "subsystem" && len(req.Payload) > 4 && string(req.Payload[4:]) == "sftp"
 						req.Reply(ok, nil)
 						if ok {
-							if srv, err := sftp.NewServer(ch); err == nil {
+							if srv, err := sftp.NewServer(stallable{ch, s}); err == nil {
 								srv.Serve()
 							}
 							ch.Close()
@@ -132,6 +173,7 @@ func (s *Server) serve() {
 
 // Stop closes the listener and every connection, and waits.
 func (s *Server) Stop() {
+	s.stop.Do(func() { close(s.stopped) })
 	s.ln.Close()
 	s.mu.Lock()
 	for _, c := range s.conns {
