@@ -402,7 +402,7 @@ func (m *Mailbox) take(ctx context.Context, c *imapclient.Client, validity uint3
 			m.log.Warn("fax mailbox: the note on a failed message was not written", "mailbox", m.cfg.Name, "err", err)
 		}
 	}
-	if _, err := c.Move(set, to).Wait(); err != nil {
+	if err := move(c, set, to); err != nil {
 		m.boxesReady = false // someone may have removed it
 		return fmt.Errorf("%s: move to %s: %w", name, to, err)
 	}
@@ -503,6 +503,30 @@ func ensureMailbox(c *imapclient.Client, box string) error {
 		return fmt.Errorf("create %s: %w", box, err)
 	}
 	return nil
+}
+
+// move moves the messages of set to box: MOVE (RFC 6851), or on a
+// server without it, COPY, then STORE \Deleted, then EXPUNGE, each only
+// once the one before succeeded. (imapclient's own fallback sends the
+// three at once, so a COPY the server refuses, say for a mailbox someone
+// removed, still has the message flagged and expunged: gone, with no
+// copy anywhere.)
+func move(c *imapclient.Client, set imap.UIDSet, box string) error {
+	if c.Caps().Has(imap.CapMove) {
+		_, err := c.Move(set, box).Wait()
+		return err
+	}
+	if _, err := c.Copy(set, box).Wait(); err != nil {
+		return err
+	}
+	flag := &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}
+	if err := c.Store(set, flag, nil).Close(); err != nil {
+		return err
+	}
+	if c.Caps().Has(imap.CapUIDPlus) {
+		return c.UIDExpunge(set).Close()
+	}
+	return c.Expunge().Close()
 }
 
 func appendNote(c *imapclient.Client, box, note string) error {

@@ -35,6 +35,13 @@ type imapSite struct {
 
 func startIMAP(t *testing.T) imapSite {
 	t.Helper()
+	return startIMAPCaps(t, imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}})
+}
+
+// startIMAPCaps is startIMAP with a server that announces caps (an
+// IMAP4rev1 server without MOVE or UIDPLUS).
+func startIMAPCaps(t *testing.T, caps imap.CapSet) imapSite {
+	t.Helper()
 	dir := t.TempDir()
 	paths, err := pki.WriteDemoSet(filepath.Join(dir, "pki"))
 	if err != nil {
@@ -54,7 +61,7 @@ func startIMAP(t *testing.T) imapSite {
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 			return mem.NewSession(), nil, nil
 		},
-		Caps:   imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}},
+		Caps:   caps,
 		Logger: log.New(io.Discard, "", 0), // the unknown-CA case's handshake error
 	})
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
@@ -291,5 +298,39 @@ func TestMailboxSourceID(t *testing.T) {
 	b, _ := json.Marshal(g.bundle)
 	if !bytes.Contains(b, []byte("urn:oid:1.3.6.1.4.1.21367.2026.99")) {
 		t.Errorf("the SubmissionSet does not carry the mailbox's sourceId")
+	}
+}
+
+// TestMailboxMoveWithoutMOVECopyFails: on a server without MOVE (RFC
+// 6851), a message is copied, flagged \Deleted and expunged; when the
+// copy fails (here the failed mailbox was removed after ferry made it),
+// the message must stay in INBOX, not be expunged with no copy anywhere.
+func TestMailboxMoveWithoutMOVECopyFails(t *testing.T) {
+	site := startIMAPCaps(t, imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapUIDPlus: {}})
+	mb, err := NewMailbox(adapters.Settings{}, MailboxConfig{Name: "efax", Address: site.addr, Username: "fax", PasswordFile: site.passFile}, site.clientTLS, newCollector(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mb.Poll(t.Context()); err != nil { // makes ferry-done and ferry-failed
+		t.Fatal(err)
+	}
+	if err := site.client(t).Delete(DefaultFailedMailbox).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	writeEmail(t, filepath.Join(site.dir, "notice.eml"), map[string]string{"Subject": "Fax delivery failed"},
+		part{contentType: "text/plain", encoding: "7bit", body: []byte("The fax could not be received.\r\n")})
+	site.deliver(t, filepath.Join(site.dir, "notice.eml"))
+	if err := mb.Poll(t.Context()); err == nil || !strings.Contains(err.Error(), "move to "+DefaultFailedMailbox) {
+		t.Errorf("poll with the failed mailbox gone: %v", err)
+	}
+	if n, _ := site.count(t, "INBOX"); n != 1 {
+		t.Fatalf("INBOX holds %d, want the message left there", n)
+	}
+	// The next poll makes the mailbox again and moves the message.
+	if err := mb.Poll(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := site.count(t, DefaultFailedMailbox); n != 2 {
+		t.Errorf("%s holds %d, want the message and its note", DefaultFailedMailbox, n)
 	}
 }
