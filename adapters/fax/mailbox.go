@@ -510,7 +510,12 @@ func ensureMailbox(c *imapclient.Client, box string) error {
 // once the one before succeeded. (imapclient's own fallback sends the
 // three at once, so a COPY the server refuses, say for a mailbox someone
 // removed, still has the message flagged and expunged: gone, with no
-// copy anywhere.)
+// copy anywhere.) Without UIDPLUS (RFC 4315) there is no UID EXPUNGE,
+// and EXPUNGE removes every message flagged \Deleted, someone else's
+// too (flagged in a mail client, still to be undeleted there): it is
+// sent only when no message outside set is flagged. Otherwise the moved
+// message stays flagged, which the poll's search skips, until whoever
+// expunges the others.
 func move(c *imapclient.Client, set imap.UIDSet, box string) error {
 	if c.Caps().Has(imap.CapMove) {
 		_, err := c.Move(set, box).Wait()
@@ -525,6 +530,15 @@ func move(c *imapclient.Client, set imap.UIDSet, box string) error {
 	}
 	if c.Caps().Has(imap.CapUIDPlus) {
 		return c.UIDExpunge(set).Close()
+	}
+	flagged, err := c.UIDSearch(&imap.SearchCriteria{Flag: []imap.Flag{imap.FlagDeleted}}, nil).Wait()
+	if err != nil {
+		return err
+	}
+	for _, uid := range flagged.AllUIDs() {
+		if !set.Contains(uid) {
+			return nil
+		}
 	}
 	return c.Expunge().Close()
 }

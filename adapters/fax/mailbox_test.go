@@ -334,3 +334,60 @@ func TestMailboxMoveWithoutMOVECopyFails(t *testing.T) {
 		t.Errorf("%s holds %d, want the message and its note", DefaultFailedMailbox, n)
 	}
 }
+
+// TestMailboxMoveWithoutUIDPLUS: a server without MOVE and UIDPLUS (RFC
+// 4315) has only EXPUNGE, which removes every message flagged \Deleted.
+// A message someone else flagged \Deleted in a mail client (and could
+// still undelete) must not be expunged by ferry's move.
+func TestMailboxMoveWithoutUIDPLUS(t *testing.T) {
+	site := startIMAPCaps(t, imap.CapSet{imap.CapIMAP4rev1: {}})
+	c := newCollector(t)
+	mb, err := NewMailbox(adapters.Settings{}, MailboxConfig{Name: "efax", Address: site.addr, Username: "fax", PasswordFile: site.passFile}, site.clientTLS, c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeEmail(t, filepath.Join(site.dir, "a.eml"), map[string]string{"Subject": "Fax"},
+		part{contentType: "application/pdf", name: "a.pdf", body: pdfOf(t, "g4-fine-1p.tif"), encoding: "base64"})
+	site.deliver(t, filepath.Join(site.dir, "a.eml")) // someone's, flagged \Deleted below
+	site.deliver(t, filepath.Join(site.dir, "a.eml"))
+	other := site.client(t)
+	if _, err := other.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	flag := &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}
+	if err := other.Store(imap.SeqSetNum(1), flag, nil).Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := mb.Poll(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	<-c.got
+	if n, _ := site.count(t, DefaultDoneMailbox); n != 1 {
+		t.Errorf("%s holds %d, want the fax", DefaultDoneMailbox, n)
+	}
+	if n, _ := site.count(t, "INBOX"); n < 1 {
+		t.Errorf("INBOX holds %d: the message flagged \\Deleted by someone else was expunged", n)
+	}
+	// The message ferry took stays flagged at most, and is not read again.
+	if err := mb.Poll(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.got:
+		t.Error("a message taken was read again")
+	default:
+	}
+
+	// With no other message flagged, the one taken is expunged.
+	site.deliver(t, filepath.Join(site.dir, "a.eml"))
+	if err := other.Expunge().Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := mb.Poll(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	<-c.got
+	if n, _ := site.count(t, "INBOX"); n != 0 {
+		t.Errorf("INBOX holds %d, want none", n)
+	}
+}
