@@ -32,6 +32,9 @@ const (
 	// DefaultMailboxBatch bounds the messages one poll takes, so that a
 	// mailbox with a backlog is worked through a batch at a time.
 	DefaultMailboxBatch = 50
+	// mailboxStall bounds how long the server may stay silent while
+	// ferry waits for it (see stallConn).
+	mailboxStall = 5 * time.Minute
 )
 
 // MailboxConfig is a fax mailbox: an IMAP mailbox a fax-to-e-mail service
@@ -146,6 +149,7 @@ type Mailbox struct {
 	sched gocron.Scheduler
 	own   bool
 	jobID [16]byte
+	stall time.Duration // mailboxStall; shorter in tests
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -208,7 +212,7 @@ func NewMailbox(set adapters.Settings, cfg MailboxConfig, tlsCfg *tls.Config, ne
 		src.loc, _ = time.LoadLocation(cfg.TimeZone)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Mailbox{id: set.ID, cfg: cfg, tls: tlsCfg, src: src, log: log, sched: sched, ctx: ctx, cancel: cancel}, nil
+	return &Mailbox{id: set.ID, cfg: cfg, tls: tlsCfg, src: src, log: log, sched: sched, stall: mailboxStall, ctx: ctx, cancel: cancel}, nil
 }
 
 // Start schedules the poll (the first right away) and returns.
@@ -308,11 +312,11 @@ func (m *Mailbox) Poll(ctx context.Context) (err error) {
 			m.warned, m.warnedAt = err.Error(), time.Now()
 		}
 	}()
-	c, err := m.dial()
+	c, closeConn, err := m.dial(ctx)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer closeConn()
 	if err := m.login(ctx, c); err != nil {
 		return fmt.Errorf("fax mailbox %s: %w", m.cfg.Name, err)
 	}
@@ -459,19 +463,57 @@ func (m *Mailbox) fetch(c *imapclient.Client, set imap.UIDSet, name string, size
 // MetaMailbox names, in Raw.Meta, the fax mailbox a fax came from.
 const MetaMailbox = "fax.mailbox"
 
-func (m *Mailbox) dial() (*imapclient.Client, error) {
-	opts := &imapclient.Options{TLSConfig: m.tls, Dialer: &net.Dialer{Timeout: 30 * time.Second}}
-	var c *imapclient.Client
-	var err error
+// dial connects to the server; closeConn closes the connection. It is
+// closed as well when ctx ends, which ends a command waiting for a
+// silent server at once (Shutdown).
+func (m *Mailbox) dial(ctx context.Context) (c *imapclient.Client, closeConn func(), err error) {
+	opts := &imapclient.Options{TLSConfig: m.tls}
+	d := &net.Dialer{Timeout: 30 * time.Second}
+	var nc net.Conn
 	if m.cfg.StartTLS {
-		c, err = imapclient.DialStartTLS(m.cfg.Address, opts)
+		if nc, err = d.DialContext(ctx, "tcp", m.cfg.Address); err == nil {
+			c, err = imapclient.NewStartTLS(stallConn{nc, m.stall}, opts)
+		}
 	} else {
-		c, err = imapclient.DialTLS(m.cfg.Address, opts)
+		tc := m.tls.Clone()
+		if tc.NextProtos == nil {
+			tc.NextProtos = []string{"imap"}
+		}
+		if nc, err = (&tls.Dialer{NetDialer: d, Config: tc}).DialContext(ctx, "tcp", m.cfg.Address); err == nil {
+			c = imapclient.New(stallConn{nc, m.stall}, opts)
+		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("fax mailbox %s: connect to %s: %w", m.cfg.Name, m.cfg.Address, err)
+		return nil, nil, fmt.Errorf("fax mailbox %s: connect to %s: %w", m.cfg.Name, m.cfg.Address, err)
 	}
-	return c, nil
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	return c, func() { stop(); c.Close() }, nil
+}
+
+// stallConn bounds the server's silence: imapclient clears the read
+// deadline once it has read a response, and its reader then waits for
+// the next with none, so a server that took a command and never answered
+// held the poll, and every later one, forever. A cleared deadline is
+// stall from now instead, and a read that times out closes the
+// connection (the reader would otherwise read on, under its own 30 s).
+type stallConn struct {
+	net.Conn
+	stall time.Duration
+}
+
+func (c stallConn) SetReadDeadline(t time.Time) error {
+	if t.IsZero() {
+		t = time.Now().Add(c.stall)
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c stallConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		c.Conn.Close()
+	}
+	return n, err
 }
 
 // readPassword returns the first line of the password file.
@@ -558,11 +600,11 @@ func appendNote(c *imapclient.Client, box, note string) error {
 // Check logs in and looks into the mailbox without changing anything
 // (EXAMINE): how many messages wait there. For `ferry doctor`.
 func (m *Mailbox) Check(ctx context.Context) (waiting uint32, err error) {
-	c, err := m.dial()
+	c, closeConn, err := m.dial(ctx)
 	if err != nil {
 		return 0, err
 	}
-	defer c.Close()
+	defer closeConn()
 	if err := m.login(ctx, c); err != nil {
 		return 0, err
 	}

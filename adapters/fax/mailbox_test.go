@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -30,6 +31,7 @@ import (
 type imapSite struct {
 	addr, passFile string
 	clientTLS      *tls.Config
+	serverCert     tls.Certificate
 	dir            string
 }
 
@@ -77,7 +79,7 @@ func startIMAPCaps(t *testing.T, caps imap.CapSet) imapSite {
 	if err := os.WriteFile(passFile, []byte("s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return imapSite{addr: ln.Addr().String(), passFile: passFile, clientTLS: &tls.Config{RootCAs: pool}, dir: dir}
+	return imapSite{addr: ln.Addr().String(), passFile: passFile, clientTLS: &tls.Config{RootCAs: pool}, serverCert: cert, dir: dir}
 }
 
 // client logs in as the fax service would deliver, or a person would look.
@@ -389,5 +391,71 @@ func TestMailboxMoveWithoutUIDPLUS(t *testing.T) {
 	<-c.got
 	if n, _ := site.count(t, "INBOX"); n != 0 {
 		t.Errorf("INBOX holds %d, want none", n)
+	}
+}
+
+// stalledIMAP is a server with site's certificate that greets, then
+// reads what it is sent and never answers: what it reads goes to got.
+func stalledIMAP(t *testing.T, site imapSite) (addr string, got chan string) {
+	t.Helper()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{site.serverCert}, MinVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	t.Cleanup(func() { ln.Close(); close(stop) })
+	got = make(chan string, 16)
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { <-stop; conn.Close() }()
+			go func() {
+				io.WriteString(conn, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n")
+				buf := make([]byte, 4096)
+				for {
+					n, err := conn.Read(buf)
+					if n > 0 {
+						got <- string(buf[:n])
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String(), got
+}
+
+// TestMailboxStalledServer: a server that takes the connection and then
+// never answers must not hold the poll forever: cancelling the poll (as
+// Shutdown does) ends it at once, and the server's silence ends it too.
+func TestMailboxStalledServer(t *testing.T) {
+	site := startIMAP(t)
+	addr, got := stalledIMAP(t, site)
+	mb, err := NewMailbox(adapters.Settings{}, MailboxConfig{Name: "efax", Address: addr, Username: "fax", PasswordFile: site.passFile}, site.clientTLS, newCollector(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- mb.Poll(ctx) }()
+	<-got // the LOGIN, which is never answered
+	cancel()
+	if err := <-done; err == nil {
+		t.Error("a poll cancelled while the server is silent succeeded")
+	}
+
+	// Left alone, the poll ends once the server has been silent for the
+	// stall bound, and says so.
+	mb.stall = time.Millisecond
+	if err := mb.Poll(t.Context()); err == nil {
+		t.Error("a poll of a silent server succeeded")
+	}
+	if st := mb.Stats(); st.LastError == "" {
+		t.Errorf("stats %+v, want the poll's error", st)
 	}
 }
