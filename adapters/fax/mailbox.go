@@ -372,6 +372,7 @@ func (m *Mailbox) take(ctx context.Context, c *imapclient.Client, validity uint3
 		return nil // expunged meanwhile
 	}
 	var perm error
+	var sent, faxes int
 	if size := msgs[0].RFC822Size; size > MaxEmailBytes {
 		perm = queue.Permanent(fmt.Errorf("%s: %d bytes, more than the %d an e-mailed fax may have", name, size, MaxEmailBytes))
 	} else {
@@ -384,7 +385,8 @@ func (m *Mailbox) take(ctx context.Context, c *imapclient.Client, validity uint3
 		case !found:
 			return nil // expunged meanwhile
 		default:
-			if err := m.src.passEmail(ctx, ins, e); err != nil {
+			faxes = len(ins)
+			if sent, err = m.src.passEmail(ctx, ins, e); err != nil {
 				if !queue.IsPermanent(err) {
 					return fmt.Errorf("%s: not stored: %w", name, err)
 				}
@@ -395,13 +397,17 @@ func (m *Mailbox) take(ctx context.Context, c *imapclient.Client, validity uint3
 	to := m.cfg.DoneMailbox
 	if perm != nil {
 		to = m.cfg.FailedMailbox
-		attrs := []any{"mailbox", m.cfg.Name, "uid", uint32(uid), "to", to}
+		attrs := []any{"mailbox", m.cfg.Name, "uid", uint32(uid), "to", to, "faxes_sent", sent}
 		if m.src.logPHI {
 			attrs = append(attrs, "err", perm)
 		}
 		m.log.Warn("fax mailbox message holds no fax ferry can read; moved to the failed mailbox with a note saying why", attrs...)
-		note := fmt.Sprintf("From: ferry <ferry@localhost>\r\nSubject: ferry could not read message %d/%d of %s\r\nDate: %s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n\r\nThe message is beside this note, in %s. Nothing of it was sent to the exchange.\r\n",
-			validity, uid, m.cfg.Mailbox, time.Now().Format(time.RFC1123Z), perm, to)
+		sentNote := "Nothing of it was sent to the exchange."
+		if sent > 0 {
+			sentNote = fmt.Sprintf("%d of its %d faxes were sent to the exchange all the same; the rest were not.", sent, faxes)
+		}
+		note := fmt.Sprintf("From: ferry <ferry@localhost>\r\nSubject: ferry could not read message %d/%d of %s\r\nDate: %s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n\r\nThe message is beside this note, in %s. %s\r\n",
+			validity, uid, m.cfg.Mailbox, time.Now().Format(time.RFC1123Z), crlf(perm.Error()), to, sentNote)
 		if err := appendNote(c, to, note); err != nil {
 			m.log.Warn("fax mailbox: the note on a failed message was not written", "mailbox", m.cfg.Name, "err", err)
 		}
@@ -583,6 +589,12 @@ func move(c *imapclient.Client, set imap.UIDSet, box string) error {
 		}
 	}
 	return c.Expunge().Close()
+}
+
+// crlf ends the lines of s with CRLF, as a message appended must (the
+// errors of several faxes are joined by bare line feeds).
+func crlf(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\n", "\r\n")
 }
 
 func appendNote(c *imapclient.Client, box, note string) error {

@@ -459,3 +459,54 @@ func TestMailboxStalledServer(t *testing.T) {
 		t.Errorf("stats %+v, want the poll's error", st)
 	}
 }
+
+// TestMailboxOneBadAttachment: a message whose first attachment is a
+// damaged PDF and whose second is a good fax. The good fax is handed on
+// all the same (it is a fax of its own), the message goes to the failed
+// mailbox for the damaged one, and the note says what was sent.
+func TestMailboxOneBadAttachment(t *testing.T) {
+	site := startIMAP(t)
+	c := newCollector(t)
+	mb, err := NewMailbox(adapters.Settings{}, MailboxConfig{Name: "efax", Address: site.addr, Username: "fax", PasswordFile: site.passFile}, site.clientTLS, c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := pdfOf(t, "g4-fine-1p.tif")
+	writeEmail(t, filepath.Join(site.dir, "two.eml"), map[string]string{"Subject": "Faxes"},
+		part{contentType: "application/pdf", name: "damaged.pdf", body: good[:len(good)/2], encoding: "base64"},
+		part{contentType: "application/pdf", name: "good.pdf", body: good, encoding: "base64"})
+	site.deliver(t, filepath.Join(site.dir, "two.eml"))
+	if err := mb.Poll(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case g := <-c.got:
+		if !strings.Contains(g.raw.Name, "attachment 2 of 2") {
+			t.Errorf("handed on %q", g.raw.Name)
+		}
+	default:
+		t.Error("the good fax of the message was not handed on")
+	}
+	if n, _ := site.count(t, "INBOX"); n != 0 {
+		t.Errorf("INBOX holds %d", n)
+	}
+	cl := site.client(t)
+	if _, err := cl.Select(DefaultFailedMailbox, nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := cl.Fetch(imap.SeqSetNum(1, 2), &imap.FetchOptions{Envelope: true, BodySection: []*imap.FetchItemBodySection{{}}}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var note string
+	for _, m := range msgs {
+		if strings.HasPrefix(m.Envelope.Subject, "ferry could not read") {
+			for _, b := range m.BodySection {
+				note = string(b.Bytes)
+			}
+		}
+	}
+	if !strings.Contains(note, "attachment 1 of 2") || strings.Contains(note, "Nothing of it was sent") || !strings.Contains(note, "1 of its 2 faxes") {
+		t.Errorf("note:\n%s", note)
+	}
+}
