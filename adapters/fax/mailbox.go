@@ -32,6 +32,9 @@ const (
 	// DefaultMailboxBatch bounds the messages one poll takes, so that a
 	// mailbox with a backlog is worked through a batch at a time.
 	DefaultMailboxBatch = 50
+	// mailboxStall bounds how long the server may stay silent while
+	// ferry waits for it (see stallConn).
+	mailboxStall = 5 * time.Minute
 )
 
 // MailboxConfig is a fax mailbox: an IMAP mailbox a fax-to-e-mail service
@@ -146,6 +149,7 @@ type Mailbox struct {
 	sched gocron.Scheduler
 	own   bool
 	jobID [16]byte
+	stall time.Duration // mailboxStall; shorter in tests
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -208,7 +212,7 @@ func NewMailbox(set adapters.Settings, cfg MailboxConfig, tlsCfg *tls.Config, ne
 		src.loc, _ = time.LoadLocation(cfg.TimeZone)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Mailbox{id: set.ID, cfg: cfg, tls: tlsCfg, src: src, log: log, sched: sched, ctx: ctx, cancel: cancel}, nil
+	return &Mailbox{id: set.ID, cfg: cfg, tls: tlsCfg, src: src, log: log, sched: sched, stall: mailboxStall, ctx: ctx, cancel: cancel}, nil
 }
 
 // Start schedules the poll (the first right away) and returns.
@@ -308,11 +312,11 @@ func (m *Mailbox) Poll(ctx context.Context) (err error) {
 			m.warned, m.warnedAt = err.Error(), time.Now()
 		}
 	}()
-	c, err := m.dial()
+	c, closeConn, err := m.dial(ctx)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer closeConn()
 	if err := m.login(ctx, c); err != nil {
 		return fmt.Errorf("fax mailbox %s: %w", m.cfg.Name, err)
 	}
@@ -368,6 +372,7 @@ func (m *Mailbox) take(ctx context.Context, c *imapclient.Client, validity uint3
 		return nil // expunged meanwhile
 	}
 	var perm error
+	var sent, faxes int
 	if size := msgs[0].RFC822Size; size > MaxEmailBytes {
 		perm = queue.Permanent(fmt.Errorf("%s: %d bytes, more than the %d an e-mailed fax may have", name, size, MaxEmailBytes))
 	} else {
@@ -380,7 +385,8 @@ func (m *Mailbox) take(ctx context.Context, c *imapclient.Client, validity uint3
 		case !found:
 			return nil // expunged meanwhile
 		default:
-			if err := m.src.passEmail(ctx, ins, e); err != nil {
+			faxes = len(ins)
+			if sent, err = m.src.passEmail(ctx, ins, e); err != nil {
 				if !queue.IsPermanent(err) {
 					return fmt.Errorf("%s: not stored: %w", name, err)
 				}
@@ -391,18 +397,22 @@ func (m *Mailbox) take(ctx context.Context, c *imapclient.Client, validity uint3
 	to := m.cfg.DoneMailbox
 	if perm != nil {
 		to = m.cfg.FailedMailbox
-		attrs := []any{"mailbox", m.cfg.Name, "uid", uint32(uid), "to", to}
+		attrs := []any{"mailbox", m.cfg.Name, "uid", uint32(uid), "to", to, "faxes_sent", sent}
 		if m.src.logPHI {
 			attrs = append(attrs, "err", perm)
 		}
 		m.log.Warn("fax mailbox message holds no fax ferry can read; moved to the failed mailbox with a note saying why", attrs...)
-		note := fmt.Sprintf("From: ferry <ferry@localhost>\r\nSubject: ferry could not read message %d/%d of %s\r\nDate: %s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n\r\nThe message is beside this note, in %s. Nothing of it was sent to the exchange.\r\n",
-			validity, uid, m.cfg.Mailbox, time.Now().Format(time.RFC1123Z), perm, to)
+		sentNote := "Nothing of it was sent to the exchange."
+		if sent > 0 {
+			sentNote = fmt.Sprintf("%d of its %d faxes were sent to the exchange all the same; the rest were not.", sent, faxes)
+		}
+		note := fmt.Sprintf("From: ferry <ferry@localhost>\r\nSubject: ferry could not read message %d/%d of %s\r\nDate: %s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n\r\nThe message is beside this note, in %s. %s\r\n",
+			validity, uid, m.cfg.Mailbox, time.Now().Format(time.RFC1123Z), crlf(perm.Error()), to, sentNote)
 		if err := appendNote(c, to, note); err != nil {
 			m.log.Warn("fax mailbox: the note on a failed message was not written", "mailbox", m.cfg.Name, "err", err)
 		}
 	}
-	if _, err := c.Move(set, to).Wait(); err != nil {
+	if err := move(c, set, to); err != nil {
 		m.boxesReady = false // someone may have removed it
 		return fmt.Errorf("%s: move to %s: %w", name, to, err)
 	}
@@ -459,19 +469,57 @@ func (m *Mailbox) fetch(c *imapclient.Client, set imap.UIDSet, name string, size
 // MetaMailbox names, in Raw.Meta, the fax mailbox a fax came from.
 const MetaMailbox = "fax.mailbox"
 
-func (m *Mailbox) dial() (*imapclient.Client, error) {
-	opts := &imapclient.Options{TLSConfig: m.tls, Dialer: &net.Dialer{Timeout: 30 * time.Second}}
-	var c *imapclient.Client
-	var err error
+// dial connects to the server; closeConn closes the connection. It is
+// closed as well when ctx ends, which ends a command waiting for a
+// silent server at once (Shutdown).
+func (m *Mailbox) dial(ctx context.Context) (c *imapclient.Client, closeConn func(), err error) {
+	opts := &imapclient.Options{TLSConfig: m.tls}
+	d := &net.Dialer{Timeout: 30 * time.Second}
+	var nc net.Conn
 	if m.cfg.StartTLS {
-		c, err = imapclient.DialStartTLS(m.cfg.Address, opts)
+		if nc, err = d.DialContext(ctx, "tcp", m.cfg.Address); err == nil {
+			c, err = imapclient.NewStartTLS(stallConn{nc, m.stall}, opts)
+		}
 	} else {
-		c, err = imapclient.DialTLS(m.cfg.Address, opts)
+		tc := m.tls.Clone()
+		if tc.NextProtos == nil {
+			tc.NextProtos = []string{"imap"}
+		}
+		if nc, err = (&tls.Dialer{NetDialer: d, Config: tc}).DialContext(ctx, "tcp", m.cfg.Address); err == nil {
+			c = imapclient.New(stallConn{nc, m.stall}, opts)
+		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("fax mailbox %s: connect to %s: %w", m.cfg.Name, m.cfg.Address, err)
+		return nil, nil, fmt.Errorf("fax mailbox %s: connect to %s: %w", m.cfg.Name, m.cfg.Address, err)
 	}
-	return c, nil
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	return c, func() { stop(); c.Close() }, nil
+}
+
+// stallConn bounds the server's silence: imapclient clears the read
+// deadline once it has read a response, and its reader then waits for
+// the next with none, so a server that took a command and never answered
+// held the poll, and every later one, forever. A cleared deadline is
+// stall from now instead, and a read that times out closes the
+// connection (the reader would otherwise read on, under its own 30 s).
+type stallConn struct {
+	net.Conn
+	stall time.Duration
+}
+
+func (c stallConn) SetReadDeadline(t time.Time) error {
+	if t.IsZero() {
+		t = time.Now().Add(c.stall)
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c stallConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		c.Conn.Close()
+	}
+	return n, err
 }
 
 // readPassword returns the first line of the password file.
@@ -505,6 +553,50 @@ func ensureMailbox(c *imapclient.Client, box string) error {
 	return nil
 }
 
+// move moves the messages of set to box: MOVE (RFC 6851), or on a
+// server without it, COPY, then STORE \Deleted, then EXPUNGE, each only
+// once the one before succeeded. (imapclient's own fallback sends the
+// three at once, so a COPY the server refuses, say for a mailbox someone
+// removed, still has the message flagged and expunged: gone, with no
+// copy anywhere.) Without UIDPLUS (RFC 4315) there is no UID EXPUNGE,
+// and EXPUNGE removes every message flagged \Deleted, someone else's
+// too (flagged in a mail client, still to be undeleted there): it is
+// sent only when no message outside set is flagged. Otherwise the moved
+// message stays flagged, which the poll's search skips, until whoever
+// expunges the others.
+func move(c *imapclient.Client, set imap.UIDSet, box string) error {
+	if c.Caps().Has(imap.CapMove) {
+		_, err := c.Move(set, box).Wait()
+		return err
+	}
+	if _, err := c.Copy(set, box).Wait(); err != nil {
+		return err
+	}
+	flag := &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}
+	if err := c.Store(set, flag, nil).Close(); err != nil {
+		return err
+	}
+	if c.Caps().Has(imap.CapUIDPlus) {
+		return c.UIDExpunge(set).Close()
+	}
+	flagged, err := c.UIDSearch(&imap.SearchCriteria{Flag: []imap.Flag{imap.FlagDeleted}}, nil).Wait()
+	if err != nil {
+		return err
+	}
+	for _, uid := range flagged.AllUIDs() {
+		if !set.Contains(uid) {
+			return nil
+		}
+	}
+	return c.Expunge().Close()
+}
+
+// crlf ends the lines of s with CRLF, as a message appended must (the
+// errors of several faxes are joined by bare line feeds).
+func crlf(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\n", "\r\n")
+}
+
 func appendNote(c *imapclient.Client, box, note string) error {
 	cmd := c.Append(box, int64(len(note)), nil)
 	if _, err := io.WriteString(cmd, note); err != nil {
@@ -520,11 +612,11 @@ func appendNote(c *imapclient.Client, box, note string) error {
 // Check logs in and looks into the mailbox without changing anything
 // (EXAMINE): how many messages wait there. For `ferry doctor`.
 func (m *Mailbox) Check(ctx context.Context) (waiting uint32, err error) {
-	c, err := m.dial()
+	c, closeConn, err := m.dial(ctx)
 	if err != nil {
 		return 0, err
 	}
-	defer c.Close()
+	defer closeConn()
 	if err := m.login(ctx, c); err != nil {
 		return 0, err
 	}

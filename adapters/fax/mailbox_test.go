@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -30,10 +31,18 @@ import (
 type imapSite struct {
 	addr, passFile string
 	clientTLS      *tls.Config
+	serverCert     tls.Certificate
 	dir            string
 }
 
 func startIMAP(t *testing.T) imapSite {
+	t.Helper()
+	return startIMAPCaps(t, imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}})
+}
+
+// startIMAPCaps is startIMAP with a server that announces caps (an
+// IMAP4rev1 server without MOVE or UIDPLUS).
+func startIMAPCaps(t *testing.T, caps imap.CapSet) imapSite {
 	t.Helper()
 	dir := t.TempDir()
 	paths, err := pki.WriteDemoSet(filepath.Join(dir, "pki"))
@@ -54,7 +63,7 @@ func startIMAP(t *testing.T) imapSite {
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 			return mem.NewSession(), nil, nil
 		},
-		Caps:   imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}},
+		Caps:   caps,
 		Logger: log.New(io.Discard, "", 0), // the unknown-CA case's handshake error
 	})
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
@@ -70,7 +79,7 @@ func startIMAP(t *testing.T) imapSite {
 	if err := os.WriteFile(passFile, []byte("s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return imapSite{addr: ln.Addr().String(), passFile: passFile, clientTLS: &tls.Config{RootCAs: pool}, dir: dir}
+	return imapSite{addr: ln.Addr().String(), passFile: passFile, clientTLS: &tls.Config{RootCAs: pool}, serverCert: cert, dir: dir}
 }
 
 // client logs in as the fax service would deliver, or a person would look.
@@ -291,5 +300,213 @@ func TestMailboxSourceID(t *testing.T) {
 	b, _ := json.Marshal(g.bundle)
 	if !bytes.Contains(b, []byte("urn:oid:1.3.6.1.4.1.21367.2026.99")) {
 		t.Errorf("the SubmissionSet does not carry the mailbox's sourceId")
+	}
+}
+
+// TestMailboxMoveWithoutMOVECopyFails: on a server without MOVE (RFC
+// 6851), a message is copied, flagged \Deleted and expunged; when the
+// copy fails (here the failed mailbox was removed after ferry made it),
+// the message must stay in INBOX, not be expunged with no copy anywhere.
+func TestMailboxMoveWithoutMOVECopyFails(t *testing.T) {
+	site := startIMAPCaps(t, imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapUIDPlus: {}})
+	mb, err := NewMailbox(adapters.Settings{}, MailboxConfig{Name: "efax", Address: site.addr, Username: "fax", PasswordFile: site.passFile}, site.clientTLS, newCollector(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mb.Poll(t.Context()); err != nil { // makes ferry-done and ferry-failed
+		t.Fatal(err)
+	}
+	if err := site.client(t).Delete(DefaultFailedMailbox).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	writeEmail(t, filepath.Join(site.dir, "notice.eml"), map[string]string{"Subject": "Fax delivery failed"},
+		part{contentType: "text/plain", encoding: "7bit", body: []byte("The fax could not be received.\r\n")})
+	site.deliver(t, filepath.Join(site.dir, "notice.eml"))
+	if err := mb.Poll(t.Context()); err == nil || !strings.Contains(err.Error(), "move to "+DefaultFailedMailbox) {
+		t.Errorf("poll with the failed mailbox gone: %v", err)
+	}
+	if n, _ := site.count(t, "INBOX"); n != 1 {
+		t.Fatalf("INBOX holds %d, want the message left there", n)
+	}
+	// The next poll makes the mailbox again and moves the message.
+	if err := mb.Poll(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := site.count(t, DefaultFailedMailbox); n != 2 {
+		t.Errorf("%s holds %d, want the message and its note", DefaultFailedMailbox, n)
+	}
+}
+
+// TestMailboxMoveWithoutUIDPLUS: a server without MOVE and UIDPLUS (RFC
+// 4315) has only EXPUNGE, which removes every message flagged \Deleted.
+// A message someone else flagged \Deleted in a mail client (and could
+// still undelete) must not be expunged by ferry's move.
+func TestMailboxMoveWithoutUIDPLUS(t *testing.T) {
+	site := startIMAPCaps(t, imap.CapSet{imap.CapIMAP4rev1: {}})
+	c := newCollector(t)
+	mb, err := NewMailbox(adapters.Settings{}, MailboxConfig{Name: "efax", Address: site.addr, Username: "fax", PasswordFile: site.passFile}, site.clientTLS, c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeEmail(t, filepath.Join(site.dir, "a.eml"), map[string]string{"Subject": "Fax"},
+		part{contentType: "application/pdf", name: "a.pdf", body: pdfOf(t, "g4-fine-1p.tif"), encoding: "base64"})
+	site.deliver(t, filepath.Join(site.dir, "a.eml")) // someone's, flagged \Deleted below
+	site.deliver(t, filepath.Join(site.dir, "a.eml"))
+	other := site.client(t)
+	if _, err := other.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	flag := &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}
+	if err := other.Store(imap.SeqSetNum(1), flag, nil).Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := mb.Poll(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	<-c.got
+	if n, _ := site.count(t, DefaultDoneMailbox); n != 1 {
+		t.Errorf("%s holds %d, want the fax", DefaultDoneMailbox, n)
+	}
+	if n, _ := site.count(t, "INBOX"); n < 1 {
+		t.Errorf("INBOX holds %d: the message flagged \\Deleted by someone else was expunged", n)
+	}
+	// The message ferry took stays flagged at most, and is not read again.
+	if err := mb.Poll(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.got:
+		t.Error("a message taken was read again")
+	default:
+	}
+
+	// With no other message flagged, the one taken is expunged.
+	site.deliver(t, filepath.Join(site.dir, "a.eml"))
+	if err := other.Expunge().Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := mb.Poll(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	<-c.got
+	if n, _ := site.count(t, "INBOX"); n != 0 {
+		t.Errorf("INBOX holds %d, want none", n)
+	}
+}
+
+// stalledIMAP is a server with site's certificate that greets, then
+// reads what it is sent and never answers: what it reads goes to got.
+func stalledIMAP(t *testing.T, site imapSite) (addr string, got chan string) {
+	t.Helper()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{site.serverCert}, MinVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	t.Cleanup(func() { ln.Close(); close(stop) })
+	got = make(chan string, 16)
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { <-stop; conn.Close() }()
+			go func() {
+				io.WriteString(conn, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n")
+				buf := make([]byte, 4096)
+				for {
+					n, err := conn.Read(buf)
+					if n > 0 {
+						got <- string(buf[:n])
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String(), got
+}
+
+// TestMailboxStalledServer: a server that takes the connection and then
+// never answers must not hold the poll forever: cancelling the poll (as
+// Shutdown does) ends it at once, and the server's silence ends it too.
+func TestMailboxStalledServer(t *testing.T) {
+	site := startIMAP(t)
+	addr, got := stalledIMAP(t, site)
+	mb, err := NewMailbox(adapters.Settings{}, MailboxConfig{Name: "efax", Address: addr, Username: "fax", PasswordFile: site.passFile}, site.clientTLS, newCollector(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- mb.Poll(ctx) }()
+	<-got // the LOGIN, which is never answered
+	cancel()
+	if err := <-done; err == nil {
+		t.Error("a poll cancelled while the server is silent succeeded")
+	}
+
+	// Left alone, the poll ends once the server has been silent for the
+	// stall bound, and says so.
+	mb.stall = time.Millisecond
+	if err := mb.Poll(t.Context()); err == nil {
+		t.Error("a poll of a silent server succeeded")
+	}
+	if st := mb.Stats(); st.LastError == "" {
+		t.Errorf("stats %+v, want the poll's error", st)
+	}
+}
+
+// TestMailboxOneBadAttachment: a message whose first attachment is a
+// damaged PDF and whose second is a good fax. The good fax is handed on
+// all the same (it is a fax of its own), the message goes to the failed
+// mailbox for the damaged one, and the note says what was sent.
+func TestMailboxOneBadAttachment(t *testing.T) {
+	site := startIMAP(t)
+	c := newCollector(t)
+	mb, err := NewMailbox(adapters.Settings{}, MailboxConfig{Name: "efax", Address: site.addr, Username: "fax", PasswordFile: site.passFile}, site.clientTLS, c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := pdfOf(t, "g4-fine-1p.tif")
+	writeEmail(t, filepath.Join(site.dir, "two.eml"), map[string]string{"Subject": "Faxes"},
+		part{contentType: "application/pdf", name: "damaged.pdf", body: good[:len(good)/2], encoding: "base64"},
+		part{contentType: "application/pdf", name: "good.pdf", body: good, encoding: "base64"})
+	site.deliver(t, filepath.Join(site.dir, "two.eml"))
+	if err := mb.Poll(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case g := <-c.got:
+		if !strings.Contains(g.raw.Name, "attachment 2 of 2") {
+			t.Errorf("handed on %q", g.raw.Name)
+		}
+	default:
+		t.Error("the good fax of the message was not handed on")
+	}
+	if n, _ := site.count(t, "INBOX"); n != 0 {
+		t.Errorf("INBOX holds %d", n)
+	}
+	cl := site.client(t)
+	if _, err := cl.Select(DefaultFailedMailbox, nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := cl.Fetch(imap.SeqSetNum(1, 2), &imap.FetchOptions{Envelope: true, BodySection: []*imap.FetchItemBodySection{{}}}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var note string
+	for _, m := range msgs {
+		if strings.HasPrefix(m.Envelope.Subject, "ferry could not read") {
+			for _, b := range m.BodySection {
+				note = string(b.Bytes)
+			}
+		}
+	}
+	if !strings.Contains(note, "attachment 1 of 2") || strings.Contains(note, "Nothing of it was sent") || !strings.Contains(note, "1 of its 2 faxes") {
+		t.Errorf("note:\n%s", note)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir/tiffpdf"
 	"github.com/ferry-health/ferry/adapters/folder"
+	"github.com/ferry-health/ferry/queue"
 )
 
 // Format is the Raw.Format of everything a fax Source hands on.
@@ -114,20 +115,38 @@ func (s *Source) consumeEmail(ctx context.Context, in adapters.Raw) error {
 	if err != nil {
 		return err
 	}
-	return s.passEmail(ctx, ins, e)
+	_, err = s.passEmail(ctx, ins, e)
+	return err
 }
 
-// passEmail hands on the faxes emailInputs found in an e-mail.
-func (s *Source) passEmail(ctx context.Context, ins []adapters.Raw, e *emailFax) error {
+// passEmail hands on the faxes emailInputs found in an e-mail, each a
+// fax of its own: one refused for good (a damaged PDF) does not keep
+// the others from the exchange, and the permanent errors are returned
+// together once all were tried. An error that is not permanent (the
+// queue full) ends it at once: the e-mail is read again, whole. sent
+// counts the faxes stored.
+func (s *Source) passEmail(ctx context.Context, ins []adapters.Raw, e *emailFax) (sent int, err error) {
 	if e.maxParts {
 		s.log.Warn("fax e-mail has more MIME parts than are read; the rest are ignored", "inbox", s.cfg.Name, "max_parts", maxEmailParts)
 	}
+	var perm []error
 	for _, one := range ins {
 		if err := s.pass(ctx, one, func(f *faxfhir.Fax) { e.apply(f, s.loc) }); err != nil {
-			return err
+			if !queue.IsPermanent(err) {
+				return sent, err
+			}
+			perm = append(perm, err)
+			continue
 		}
+		sent++
 	}
-	return nil
+	switch len(perm) {
+	case 0:
+		return sent, nil
+	case 1:
+		return sent, perm[0]
+	}
+	return sent, queue.Permanent(errors.Join(perm...))
 }
 
 // pass describes one fax and hands it on; more, when set, adds what the
