@@ -338,7 +338,7 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 		if stored {
 			n++
 		}
-		if errors.Is(err, os.ErrNotExist) && !stored {
+		if errors.Is(err, errGone) {
 			continue // taken away between the listing and now
 		}
 		if err != nil {
@@ -453,6 +453,11 @@ func (f *Fetcher) fetchOne(c *sftp.Client, name string, o obs, progress func()) 
 	return true, nil
 }
 
+// errGone is a remote file no longer there when it is opened: taken away
+// since the listing. Only the remote file: a local folder that is not there
+// is a problem to report.
+var errGone = errors.New("gone from the server since the listing")
+
 // download copies remote into the folder under a hidden name, flushes it,
 // renames it to a free name and flushes the folder. A copy whose size is
 // not what the listing said (the file changed meanwhile) is dropped.
@@ -460,14 +465,14 @@ func (f *Fetcher) download(c *sftp.Client, remote, name string, o obs, progress 
 	rf, err := c.Open(remote)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return err
+			return errGone
 		}
 		return configssh.FileError(err, "open it")
 	}
 	defer rf.Close()
 	tmp, err := os.CreateTemp(f.local, ".ferry-fetch-*")
 	if err != nil {
-		return fmt.Errorf("fetch into the folder: %w", err)
+		return fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
 	}
 	keep := false
 	defer func() {
@@ -492,10 +497,10 @@ func (f *Fetcher) download(c *sftp.Client, remote, name string, o obs, progress 
 		return fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
 	}
 	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("fetch into the folder: %w", err)
+		return fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("fetch into the folder: %w", err)
+		return fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
 	}
 	dst, err := f.freeName(name)
 	if err != nil {
@@ -516,7 +521,7 @@ func (f *Fetcher) download(c *sftp.Client, remote, name string, o obs, progress 
 	keep = true
 	os.Remove(tmp.Name())
 	if err := durable.SyncDir(f.local); err != nil {
-		return fmt.Errorf("fetch into the folder: %w", err)
+		return fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
 	}
 	return nil
 }

@@ -247,3 +247,24 @@ func TestFetchesLargeFileWhole(t *testing.T) {
 		t.Fatalf("export.zip: %d bytes of %d, equal %v (%v)", len(got), len(big), bytes.Equal(got, big), err)
 	}
 }
+
+// TestMissingFolderIsReported: a local folder that is not there (a share
+// not mounted, a folder removed) is a poll error naming the problem, and
+// the remote file stays; it is not taken for a remote file gone since the
+// listing.
+func TestMissingFolderIsReported(t *testing.T) {
+	f := newFixture(t)
+	f.put(t, "adt.hl7", "MSH")
+	fe := f.fetcher(t)
+	poll(t, fe)
+	if err := os.Remove(f.local); err != nil {
+		t.Fatal(err)
+	}
+	err := fe.Poll(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "fetch into the folder") || fe.Stats().LastError == "" {
+		t.Fatalf("poll into a missing folder: %v; stats %+v", err, fe.Stats())
+	}
+	if got := list(t, f.remote); !slices.Contains(got, "adt.hl7") {
+		t.Errorf("remote holds %v", got)
+	}
+}
