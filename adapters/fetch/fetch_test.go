@@ -268,3 +268,63 @@ func TestMissingFolderIsReported(t *testing.T) {
 		t.Errorf("remote holds %v", got)
 	}
 }
+
+// waitFor waits for a packet of type typ on requests, failing the test
+// if none comes (the server never saw it).
+func waitFor(t *testing.T, requests <-chan byte, typ byte) {
+	t.Helper()
+	guard := time.NewTimer(20 * time.Second)
+	defer guard.Stop()
+	for {
+		select {
+		case got := <-requests:
+			if got == typ {
+				return
+			}
+		case <-guard.C:
+			t.Fatalf("the server never saw an SFTP packet of type %d", typ)
+		}
+	}
+}
+
+// returns waits for done, failing the test if it does not close (what
+// it waits for hangs).
+func returns(t *testing.T, done <-chan struct{}, what string) {
+	t.Helper()
+	guard := time.NewTimer(20 * time.Second)
+	defer guard.Stop()
+	select {
+	case <-done:
+	case <-guard.C:
+		t.Fatalf("%s hangs", what)
+	}
+}
+
+// TestStalledLoginEnds: a server that completes the SSH handshake and
+// then never answers SFTP (a hung sftp-server) holds neither a poll nor
+// Shutdown: the timeout ends the poll, and so does Shutdown.
+func TestStalledLoginEnds(t *testing.T) {
+	f := newFixture(t)
+	requests := f.filtered(t, func(body []byte) ([]byte, bool) { return nil, body[0] == fxpInit }, nil)
+
+	f.cfg.Timeout = time.Hour // only Shutdown ends it
+	fe := f.fetcher(t)
+	if err := fe.Start(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, requests, fxpInit)
+	done := make(chan struct{})
+	go func() { fe.Shutdown(context.Background()); close(done) }()
+	returns(t, done, "Shutdown during a stalled login")
+
+	f.cfg.Timeout = 2 * time.Second
+	fe = f.fetcher(t)
+	errc := make(chan error, 1)
+	done = make(chan struct{})
+	go func() { errc <- fe.Poll(context.Background()); close(done) }()
+	waitFor(t, requests, fxpInit)
+	returns(t, done, "a poll of a server that stopped answering")
+	if err := <-errc; err == nil {
+		t.Fatal("a stalled login is no error")
+	}
+}
