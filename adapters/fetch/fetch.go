@@ -374,6 +374,12 @@ func (f *Fetcher) Check(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	defer sess.Close()
+	// As in a poll: a server that stops answering must not hold `ferry
+	// doctor` for ever.
+	wd := time.AfterFunc(f.cfg.Timeout, func() { sess.SSH.Close() })
+	defer wd.Stop()
+	stop := context.AfterFunc(ctx, func() { sess.SSH.Close() })
+	defer stop()
 	entries, err := sess.SFTP.ReadDir(f.t.Dir)
 	if err != nil {
 		return 0, configssh.FileError(err, "list "+f.t.Dir)

@@ -328,3 +328,20 @@ func TestStalledLoginEnds(t *testing.T) {
 		t.Fatal("a stalled login is no error")
 	}
 }
+
+// TestStalledListingEndsCheck: `ferry doctor`'s check of a server that
+// logs in and then never answers the listing ends at the timeout.
+func TestStalledListingEndsCheck(t *testing.T) {
+	f := newFixture(t)
+	requests := f.filtered(t, func(body []byte) ([]byte, bool) { return nil, body[0] == fxpOpendir }, nil)
+	f.cfg.Timeout = 2 * time.Second
+	fe := f.fetcher(t)
+	errc := make(chan error, 1)
+	done := make(chan struct{})
+	go func() { _, err := fe.Check(context.Background()); errc <- err; close(done) }()
+	waitFor(t, requests, fxpOpendir)
+	returns(t, done, "the check of a server that stopped answering")
+	if err := <-errc; err == nil {
+		t.Fatal("a stalled listing is no error")
+	}
+}
