@@ -345,3 +345,42 @@ func TestStalledListingEndsCheck(t *testing.T) {
 		t.Fatal("a stalled listing is no error")
 	}
 }
+
+// TestMoveWithoutPosixRename: a server without OpenSSH's posix-rename
+// extension (it does not offer it, and refuses it) still gets its files
+// moved to done_dir, over an earlier file of the same name there as with
+// posix-rename.
+func TestMoveWithoutPosixRename(t *testing.T) {
+	f := newFixture(t)
+	f.filtered(t, func(body []byte) ([]byte, bool) {
+		if extendedName(body) == "posix-rename@openssh.com" {
+			return statusReply(body, 8), false // SSH_FX_OP_UNSUPPORTED
+		}
+		return nil, false
+	}, func(body []byte) []byte {
+		if body[0] == fxpVersion {
+			return body[:5] // the version, no extensions
+		}
+		return body
+	})
+	if err := os.MkdirAll(filepath.Join(f.remote, "ferry-done"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(f.remote, "ferry-done", "ccd.xml"), []byte("yesterday's"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.put(t, "ccd.xml", "<ClinicalDocument/>")
+	f.put(t, "adt.hl7", "MSH")
+	fe := f.fetcher(t)
+	poll(t, fe)
+	poll(t, fe)
+	if got := strings.Join(list(t, f.local), " "); got != "adt.hl7 ccd.xml" {
+		t.Fatalf("folder holds %q", got)
+	}
+	if got := strings.Join(list(t, f.remote), " "); got != "ferry-done" {
+		t.Errorf("remote holds %q", got)
+	}
+	if b, _ := os.ReadFile(filepath.Join(f.remote, "ferry-done", "ccd.xml")); string(b) != "<ClinicalDocument/>" {
+		t.Errorf("ferry-done/ccd.xml holds %q", b)
+	}
+}
