@@ -64,6 +64,11 @@ const (
 	DefaultDoneDir = "ferry-done"
 )
 
+// TempPrefix starts the hidden name a file is downloaded under in the
+// folder, which the folder engine must skip (its default ignore list does,
+// by ".*").
+const TempPrefix = ".ferry-fetch-"
+
 // Config is a folder's fetch section.
 type Config struct {
 	// URL is sftp://user@host[:port]/dir, the directory to empty.
@@ -489,7 +494,7 @@ func (f *Fetcher) download(c *sftp.Client, remote, name string, o obs, progress 
 		return configssh.FileError(err, "open it")
 	}
 	defer rf.Close()
-	tmp, err := os.CreateTemp(f.local, ".ferry-fetch-*")
+	tmp, err := os.CreateTemp(f.local, TempPrefix+"*")
 	if err != nil {
 		return fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
 	}
