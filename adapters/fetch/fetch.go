@@ -189,8 +189,10 @@ func New(set adapters.Settings, cfg Config, local string, sched gocron.Scheduler
 		seen: map[string]obs{}, taken: map[string]obs{}, ctx: ctx, cancel: cancel}, nil
 }
 
-// Start schedules the polls, the first at once.
+// Start removes the downloads a crash interrupted, then schedules the
+// polls, the first at once.
 func (f *Fetcher) Start(context.Context, adapters.Host) error {
+	f.removeTemps()
 	if f.sched == nil {
 		s, err := gocron.NewScheduler()
 		if err != nil {
@@ -210,6 +212,25 @@ func (f *Fetcher) Start(context.Context, adapters.Host) error {
 	}
 	f.job = job
 	return nil
+}
+
+// removeTemps removes the hidden files of downloads a crash (or a power
+// cut) interrupted: no poll runs yet, and the remote files are still there
+// to be fetched again. A folder that cannot be read is the polls' to report.
+func (f *Fetcher) removeTemps() {
+	es, err := os.ReadDir(f.local)
+	if err != nil {
+		return
+	}
+	n := 0
+	for _, e := range es {
+		if strings.HasPrefix(e.Name(), TempPrefix) && e.Type().IsRegular() && os.Remove(filepath.Join(f.local, e.Name())) == nil {
+			n++
+		}
+	}
+	if n > 0 {
+		f.log.Info("removed the downloads an earlier run left unfinished", "folder", f.local, "files", n)
+	}
 }
 
 // Shutdown stops polling and waits for a poll in progress.

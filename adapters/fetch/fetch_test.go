@@ -384,3 +384,24 @@ func TestMoveWithoutPosixRename(t *testing.T) {
 		t.Errorf("ferry-done/ccd.xml holds %q", b)
 	}
 }
+
+// TestStartRemovesCrashLeftovers: a download a crash interrupted leaves
+// its hidden file in the folder; the next start removes it, and nothing
+// else.
+func TestStartRemovesCrashLeftovers(t *testing.T) {
+	f := newFixture(t)
+	for _, name := range []string{TempPrefix + "2814496511", ".keep", "adt.hl7"} {
+		if err := os.WriteFile(filepath.Join(f.local, name), []byte("MSH|half"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.cfg.Poll = time.Hour
+	fe := f.fetcher(t)
+	if err := fe.Start(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	defer fe.Shutdown(context.Background())
+	if got := strings.Join(list(t, f.local), " "); got != ".keep adt.hl7" {
+		t.Fatalf("folder holds %q", got)
+	}
+}
