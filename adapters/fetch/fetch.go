@@ -264,7 +264,9 @@ func (f *Fetcher) Poll(ctx context.Context) error {
 	n, err := f.poll(ctx)
 	f.mu.Lock()
 	f.stats.Fetched += int64(n)
-	if err == nil || n > 0 {
+	// pollErrors are files' failures after a good listing.
+	var files pollErrors
+	if err == nil || errors.As(err, &files) {
 		f.stats.Polls++
 		f.stats.LastPoll = time.Now()
 	}

@@ -405,3 +405,24 @@ func TestStartRemovesCrashLeftovers(t *testing.T) {
 		t.Fatalf("folder holds %q", got)
 	}
 }
+
+// TestListingCountsWhenFilesFail: a poll that listed the directory but
+// could store none of its files (here the folder is gone) still counts
+// as a listing: the status's "last listed" says the server answers, the
+// error says what failed.
+func TestListingCountsWhenFilesFail(t *testing.T) {
+	f := newFixture(t)
+	f.put(t, "adt.hl7", "MSH")
+	fe := f.fetcher(t)
+	poll(t, fe)
+	first := fe.Stats().LastPoll
+	if err := os.Remove(f.local); err != nil {
+		t.Fatal(err)
+	}
+	if err := fe.Poll(context.Background()); err == nil {
+		t.Fatal("no error")
+	}
+	if st := fe.Stats(); st.Polls != 2 || !st.LastPoll.After(first) || st.LastError == "" {
+		t.Errorf("stats %+v after a listing whose file failed (first listing at %v)", st, first)
+	}
+}
