@@ -384,10 +384,18 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 // pollErrors are the files one poll could not take or settle.
 type pollErrors []error
 
+// shownErrors is how many files a poll's error names; it counts the
+// others, so that a whole directory failing (the folder gone, a broken
+// session) does not make a status and a log line as long as its listing.
+const shownErrors = 3
+
 func (p pollErrors) Error() string {
-	parts := make([]string, len(p))
-	for i, e := range p {
-		parts[i] = summary(e)
+	parts := make([]string, 0, shownErrors+1)
+	for _, e := range p[:min(len(p), shownErrors)] {
+		parts = append(parts, summary(e))
+	}
+	if len(p) > shownErrors {
+		parts = append(parts, fmt.Sprintf("and %d more files", len(p)-shownErrors))
 	}
 	return strings.Join(parts, "; ")
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -424,5 +425,28 @@ func TestListingCountsWhenFilesFail(t *testing.T) {
 	}
 	if st := fe.Stats(); st.Polls != 2 || !st.LastPoll.After(first) || st.LastError == "" {
 		t.Errorf("stats %+v after a listing whose file failed (first listing at %v)", st, first)
+	}
+}
+
+// TestManyFailuresStayShort: when every file of a large directory fails
+// (the folder gone, a session broken), the poll error, the status and
+// the log line name a few and count the rest rather than grow with the
+// directory.
+func TestManyFailuresStayShort(t *testing.T) {
+	f := newFixture(t)
+	for i := range 200 {
+		f.put(t, fmt.Sprintf("adt-%03d.hl7", i), "MSH")
+	}
+	fe := f.fetcher(t)
+	poll(t, fe)
+	if err := os.Remove(f.local); err != nil {
+		t.Fatal(err)
+	}
+	err := fe.Poll(context.Background())
+	if err == nil || len(err.Error()) > 1000 || !strings.Contains(err.Error(), "and 197 more files") {
+		t.Fatalf("poll error of %d bytes: %.300v", len(fmt.Sprint(err)), err)
+	}
+	if st := fe.Stats(); len(st.LastError) > 1000 {
+		t.Errorf("status error of %d bytes", len(st.LastError))
 	}
 }
