@@ -318,6 +318,14 @@ func TestFolderFetch(t *testing.T) {
 		{folder("hylafax", ""), "a HylaFAX recvq is filled by HylaFAX itself"},
 		{strings.Replace(folder("ehr", ""), "ehr@", "", 1), "sources.folders[0].fetch.url: names no account"},
 		{strings.Replace(folder("ehr", ""), "key_file: /etc/ferry/ehr_ed25519, ", "", 1), "sources.folders[0].fetch.key_file: required"},
+		// An ignore list replaces the default, whose ".*" skips the
+		// downloads in progress (.ferry-fetch-*): without it the folder
+		// would take a half-downloaded file.
+		{strings.Replace(folder("ehr", ""), "path:", "ignore: ['*.tmp']\n      path:", 1), "sources.folders[0].ignore: "},
+		{strings.Replace(folder("ehr", ""), "path:", "ignore: ['*.tmp', '.*']\n      path:", 1), ""},
+		{strings.Replace(folder("ehr", ""), "path:", "ignore: ['*.tmp', '.ferry-fetch-*']\n      path:", 1), ""},
+		{strings.Replace(folder("ehr", ""), "path:", "ignore: ['*.tmp']\n      include: ['*.hl7']\n      path:", 1), ""},
+		{strings.Replace(folder("fax", ""), "path:", "ignore: ['*.tmp']\n      source_id: '1.2.3'\n      path:", 1), ""},
 	} {
 		expectProblem(t, tc.yml, tc.want)
 	}

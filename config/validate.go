@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,7 +16,10 @@ import (
 
 	"github.com/ferry-health/ferry/adapters/convert/csvfhir"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
+	"github.com/ferry-health/ferry/adapters/fax"
+	"github.com/ferry-health/ferry/adapters/fetch"
 	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/adapters/hl7v2"
 	"github.com/ferry-health/ferry/transport/fhirhttp"
 	"github.com/ferry-health/ferry/transport/mllptls"
@@ -188,6 +192,8 @@ func (c *Config) problems() []Problem {
 			addErr(p+".fetch", f.Fetch.Validate())
 			if f.Kind == "hylafax" {
 				add(p+".fetch", "a HylaFAX recvq is filled by HylaFAX itself; fetch into a kind fax or ehr folder")
+			} else if f.takesDownloads() {
+				add(p+".ignore", "the folder would take the files fetch is still downloading (%s*, half written); keep \".*\" in the list, as the default has it, or add %q", fetch.TempPrefix, fetch.TempPrefix+"*")
 			}
 		}
 	}
@@ -511,4 +517,24 @@ func pathAtLine(root *yaml.Node, line int) string {
 func validSourceID(id string) bool {
 	_, ok := faxfhir.SourceOID(id)
 	return ok
+}
+
+// takesDownloads reports whether the folder engine would take a file
+// fetch is still downloading into the folder (fetch.TempPrefix...): an
+// ignore list given replaces the default, whose ".*" skips it, and only an
+// include list (a fax folder's default one) can leave it out otherwise.
+func (f *Folder) takesDownloads() bool {
+	name := fetch.TempPrefix + "1234567890"
+	match := func(p string) bool { ok, _ := filepath.Match(p, name); return ok }
+	ignore, include := f.Ignore, f.Include
+	if ignore == nil {
+		ignore = folder.DefaultIgnore
+	}
+	if include == nil && (f.Kind == fax.KindFax || f.Kind == fax.KindHylaFAX) {
+		include = fax.DefaultConfig(f.Kind).Include
+	}
+	if slices.ContainsFunc(ignore, match) {
+		return false
+	}
+	return len(include) == 0 || slices.ContainsFunc(include, match)
 }

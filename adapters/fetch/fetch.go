@@ -64,6 +64,11 @@ const (
 	DefaultDoneDir = "ferry-done"
 )
 
+// TempPrefix starts the hidden name a file is downloaded under in the
+// folder, which the folder engine must skip (its default ignore list does,
+// by ".*").
+const TempPrefix = ".ferry-fetch-"
+
 // Config is a folder's fetch section.
 type Config struct {
 	// URL is sftp://user@host[:port]/dir, the directory to empty.
@@ -184,8 +189,10 @@ func New(set adapters.Settings, cfg Config, local string, sched gocron.Scheduler
 		seen: map[string]obs{}, taken: map[string]obs{}, ctx: ctx, cancel: cancel}, nil
 }
 
-// Start schedules the polls, the first at once.
+// Start removes the downloads a crash interrupted, then schedules the
+// polls, the first at once.
 func (f *Fetcher) Start(context.Context, adapters.Host) error {
+	f.removeTemps()
 	if f.sched == nil {
 		s, err := gocron.NewScheduler()
 		if err != nil {
@@ -205,6 +212,25 @@ func (f *Fetcher) Start(context.Context, adapters.Host) error {
 	}
 	f.job = job
 	return nil
+}
+
+// removeTemps removes the hidden files of downloads a crash (or a power
+// cut) interrupted: no poll runs yet, and the remote files are still there
+// to be fetched again. A folder that cannot be read is the polls' to report.
+func (f *Fetcher) removeTemps() {
+	es, err := os.ReadDir(f.local)
+	if err != nil {
+		return
+	}
+	n := 0
+	for _, e := range es {
+		if strings.HasPrefix(e.Name(), TempPrefix) && e.Type().IsRegular() && os.Remove(filepath.Join(f.local, e.Name())) == nil {
+			n++
+		}
+	}
+	if n > 0 {
+		f.log.Info("removed the downloads an earlier run left unfinished", "folder", f.local, "files", n)
+	}
 }
 
 // Shutdown stops polling and waits for a poll in progress.
@@ -238,7 +264,9 @@ func (f *Fetcher) Poll(ctx context.Context) error {
 	n, err := f.poll(ctx)
 	f.mu.Lock()
 	f.stats.Fetched += int64(n)
-	if err == nil || n > 0 {
+	// pollErrors are files' failures after a good listing.
+	var files pollErrors
+	if err == nil || errors.As(err, &files) {
 		f.stats.Polls++
 		f.stats.LastPoll = time.Now()
 	}
@@ -338,7 +366,7 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 		if stored {
 			n++
 		}
-		if errors.Is(err, os.ErrNotExist) && !stored {
+		if errors.Is(err, errGone) {
 			continue // taken away between the listing and now
 		}
 		if err != nil {
@@ -356,10 +384,18 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 // pollErrors are the files one poll could not take or settle.
 type pollErrors []error
 
+// shownErrors is how many files a poll's error names; it counts the
+// others, so that a whole directory failing (the folder gone, a broken
+// session) does not make a status and a log line as long as its listing.
+const shownErrors = 3
+
 func (p pollErrors) Error() string {
-	parts := make([]string, len(p))
-	for i, e := range p {
-		parts[i] = summary(e)
+	parts := make([]string, 0, shownErrors+1)
+	for _, e := range p[:min(len(p), shownErrors)] {
+		parts = append(parts, summary(e))
+	}
+	if len(p) > shownErrors {
+		parts = append(parts, fmt.Sprintf("and %d more files", len(p)-shownErrors))
 	}
 	return strings.Join(parts, "; ")
 }
@@ -374,6 +410,12 @@ func (f *Fetcher) Check(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	defer sess.Close()
+	// As in a poll: a server that stops answering must not hold `ferry
+	// doctor` for ever.
+	wd := time.AfterFunc(f.cfg.Timeout, func() { sess.SSH.Close() })
+	defer wd.Stop()
+	stop := context.AfterFunc(ctx, func() { sess.SSH.Close() })
+	defer stop()
 	entries, err := sess.SFTP.ReadDir(f.t.Dir)
 	if err != nil {
 		return 0, configssh.FileError(err, "list "+f.t.Dir)
@@ -444,7 +486,7 @@ func (f *Fetcher) fetchOne(c *sftp.Client, name string, o obs, progress func()) 
 	case AfterDelete:
 		err = c.Remove(remote)
 	default:
-		err = c.PosixRename(remote, path.Join(f.doneDir(), name))
+		err = move(c, remote, path.Join(f.doneDir(), name))
 	}
 	if err != nil {
 		f.taken[name] = o
@@ -453,6 +495,24 @@ func (f *Fetcher) fetchOne(c *sftp.Client, name string, o obs, progress func()) 
 	return true, nil
 }
 
+// move puts remote at done, over an earlier file of that name there:
+// atomically with posix-rename, or, on a server without it (not every
+// SFTP server is OpenSSH's), by removing the earlier file first.
+func move(c *sftp.Client, remote, done string) error {
+	if _, ok := c.HasExtension("posix-rename@openssh.com"); ok {
+		return c.PosixRename(remote, done)
+	}
+	if err := c.Remove(done); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return c.Rename(remote, done)
+}
+
+// errGone is a remote file no longer there when it is opened: taken away
+// since the listing. Only the remote file: a local folder that is not there
+// is a problem to report.
+var errGone = errors.New("gone from the server since the listing")
+
 // download copies remote into the folder under a hidden name, flushes it,
 // renames it to a free name and flushes the folder. A copy whose size is
 // not what the listing said (the file changed meanwhile) is dropped.
@@ -460,14 +520,14 @@ func (f *Fetcher) download(c *sftp.Client, remote, name string, o obs, progress 
 	rf, err := c.Open(remote)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return err
+			return errGone
 		}
 		return configssh.FileError(err, "open it")
 	}
 	defer rf.Close()
-	tmp, err := os.CreateTemp(f.local, ".ferry-fetch-*")
+	tmp, err := os.CreateTemp(f.local, TempPrefix+"*")
 	if err != nil {
-		return fmt.Errorf("fetch into the folder: %w", err)
+		return fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
 	}
 	keep := false
 	defer func() {
@@ -492,10 +552,10 @@ func (f *Fetcher) download(c *sftp.Client, remote, name string, o obs, progress 
 		return fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
 	}
 	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("fetch into the folder: %w", err)
+		return fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("fetch into the folder: %w", err)
+		return fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
 	}
 	dst, err := f.freeName(name)
 	if err != nil {
@@ -516,7 +576,7 @@ func (f *Fetcher) download(c *sftp.Client, remote, name string, o obs, progress 
 	keep = true
 	os.Remove(tmp.Name())
 	if err := durable.SyncDir(f.local); err != nil {
-		return fmt.Errorf("fetch into the folder: %w", err)
+		return fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
 	}
 	return nil
 }

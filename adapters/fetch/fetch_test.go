@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -245,5 +246,207 @@ func TestFetchesLargeFileWhole(t *testing.T) {
 	got, err := os.ReadFile(filepath.Join(f.local, "export.zip"))
 	if err != nil || !bytes.Equal(got, big) {
 		t.Fatalf("export.zip: %d bytes of %d, equal %v (%v)", len(got), len(big), bytes.Equal(got, big), err)
+	}
+}
+
+// TestMissingFolderIsReported: a local folder that is not there (a share
+// not mounted, a folder removed) is a poll error naming the problem, and
+// the remote file stays; it is not taken for a remote file gone since the
+// listing.
+func TestMissingFolderIsReported(t *testing.T) {
+	f := newFixture(t)
+	f.put(t, "adt.hl7", "MSH")
+	fe := f.fetcher(t)
+	poll(t, fe)
+	if err := os.Remove(f.local); err != nil {
+		t.Fatal(err)
+	}
+	err := fe.Poll(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "fetch into the folder") || fe.Stats().LastError == "" {
+		t.Fatalf("poll into a missing folder: %v; stats %+v", err, fe.Stats())
+	}
+	if got := list(t, f.remote); !slices.Contains(got, "adt.hl7") {
+		t.Errorf("remote holds %v", got)
+	}
+}
+
+// waitFor waits for a packet of type typ on requests, failing the test
+// if none comes (the server never saw it).
+func waitFor(t *testing.T, requests <-chan byte, typ byte) {
+	t.Helper()
+	guard := time.NewTimer(20 * time.Second)
+	defer guard.Stop()
+	for {
+		select {
+		case got := <-requests:
+			if got == typ {
+				return
+			}
+		case <-guard.C:
+			t.Fatalf("the server never saw an SFTP packet of type %d", typ)
+		}
+	}
+}
+
+// returns waits for done, failing the test if it does not close (what
+// it waits for hangs).
+func returns(t *testing.T, done <-chan struct{}, what string) {
+	t.Helper()
+	guard := time.NewTimer(20 * time.Second)
+	defer guard.Stop()
+	select {
+	case <-done:
+	case <-guard.C:
+		t.Fatalf("%s hangs", what)
+	}
+}
+
+// TestStalledLoginEnds: a server that completes the SSH handshake and
+// then never answers SFTP (a hung sftp-server) holds neither a poll nor
+// Shutdown: the timeout ends the poll, and so does Shutdown.
+func TestStalledLoginEnds(t *testing.T) {
+	f := newFixture(t)
+	requests := f.filtered(t, func(body []byte) ([]byte, bool) { return nil, body[0] == fxpInit }, nil)
+
+	f.cfg.Timeout = time.Hour // only Shutdown ends it
+	fe := f.fetcher(t)
+	if err := fe.Start(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, requests, fxpInit)
+	done := make(chan struct{})
+	go func() { fe.Shutdown(context.Background()); close(done) }()
+	returns(t, done, "Shutdown during a stalled login")
+
+	f.cfg.Timeout = 2 * time.Second
+	fe = f.fetcher(t)
+	errc := make(chan error, 1)
+	done = make(chan struct{})
+	go func() { errc <- fe.Poll(context.Background()); close(done) }()
+	waitFor(t, requests, fxpInit)
+	returns(t, done, "a poll of a server that stopped answering")
+	if err := <-errc; err == nil {
+		t.Fatal("a stalled login is no error")
+	}
+}
+
+// TestStalledListingEndsCheck: `ferry doctor`'s check of a server that
+// logs in and then never answers the listing ends at the timeout.
+func TestStalledListingEndsCheck(t *testing.T) {
+	f := newFixture(t)
+	requests := f.filtered(t, func(body []byte) ([]byte, bool) { return nil, body[0] == fxpOpendir }, nil)
+	f.cfg.Timeout = 2 * time.Second
+	fe := f.fetcher(t)
+	errc := make(chan error, 1)
+	done := make(chan struct{})
+	go func() { _, err := fe.Check(context.Background()); errc <- err; close(done) }()
+	waitFor(t, requests, fxpOpendir)
+	returns(t, done, "the check of a server that stopped answering")
+	if err := <-errc; err == nil {
+		t.Fatal("a stalled listing is no error")
+	}
+}
+
+// TestMoveWithoutPosixRename: a server without OpenSSH's posix-rename
+// extension (it does not offer it, and refuses it) still gets its files
+// moved to done_dir, over an earlier file of the same name there as with
+// posix-rename.
+func TestMoveWithoutPosixRename(t *testing.T) {
+	f := newFixture(t)
+	f.filtered(t, func(body []byte) ([]byte, bool) {
+		if extendedName(body) == "posix-rename@openssh.com" {
+			return statusReply(body, 8), false // SSH_FX_OP_UNSUPPORTED
+		}
+		return nil, false
+	}, func(body []byte) []byte {
+		if body[0] == fxpVersion {
+			return body[:5] // the version, no extensions
+		}
+		return body
+	})
+	if err := os.MkdirAll(filepath.Join(f.remote, "ferry-done"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(f.remote, "ferry-done", "ccd.xml"), []byte("yesterday's"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.put(t, "ccd.xml", "<ClinicalDocument/>")
+	f.put(t, "adt.hl7", "MSH")
+	fe := f.fetcher(t)
+	poll(t, fe)
+	poll(t, fe)
+	if got := strings.Join(list(t, f.local), " "); got != "adt.hl7 ccd.xml" {
+		t.Fatalf("folder holds %q", got)
+	}
+	if got := strings.Join(list(t, f.remote), " "); got != "ferry-done" {
+		t.Errorf("remote holds %q", got)
+	}
+	if b, _ := os.ReadFile(filepath.Join(f.remote, "ferry-done", "ccd.xml")); string(b) != "<ClinicalDocument/>" {
+		t.Errorf("ferry-done/ccd.xml holds %q", b)
+	}
+}
+
+// TestStartRemovesCrashLeftovers: a download a crash interrupted leaves
+// its hidden file in the folder; the next start removes it, and nothing
+// else.
+func TestStartRemovesCrashLeftovers(t *testing.T) {
+	f := newFixture(t)
+	for _, name := range []string{TempPrefix + "2814496511", ".keep", "adt.hl7"} {
+		if err := os.WriteFile(filepath.Join(f.local, name), []byte("MSH|half"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.cfg.Poll = time.Hour
+	fe := f.fetcher(t)
+	if err := fe.Start(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	defer fe.Shutdown(context.Background())
+	if got := strings.Join(list(t, f.local), " "); got != ".keep adt.hl7" {
+		t.Fatalf("folder holds %q", got)
+	}
+}
+
+// TestListingCountsWhenFilesFail: a poll that listed the directory but
+// could store none of its files (here the folder is gone) still counts
+// as a listing: the status's "last listed" says the server answers, the
+// error says what failed.
+func TestListingCountsWhenFilesFail(t *testing.T) {
+	f := newFixture(t)
+	f.put(t, "adt.hl7", "MSH")
+	fe := f.fetcher(t)
+	poll(t, fe)
+	first := fe.Stats().LastPoll
+	if err := os.Remove(f.local); err != nil {
+		t.Fatal(err)
+	}
+	if err := fe.Poll(context.Background()); err == nil {
+		t.Fatal("no error")
+	}
+	if st := fe.Stats(); st.Polls != 2 || !st.LastPoll.After(first) || st.LastError == "" {
+		t.Errorf("stats %+v after a listing whose file failed (first listing at %v)", st, first)
+	}
+}
+
+// TestManyFailuresStayShort: when every file of a large directory fails
+// (the folder gone, a session broken), the poll error, the status and
+// the log line name a few and count the rest rather than grow with the
+// directory.
+func TestManyFailuresStayShort(t *testing.T) {
+	f := newFixture(t)
+	for i := range 200 {
+		f.put(t, fmt.Sprintf("adt-%03d.hl7", i), "MSH")
+	}
+	fe := f.fetcher(t)
+	poll(t, fe)
+	if err := os.Remove(f.local); err != nil {
+		t.Fatal(err)
+	}
+	err := fe.Poll(context.Background())
+	if err == nil || len(err.Error()) > 1000 || !strings.Contains(err.Error(), "and 197 more files") {
+		t.Fatalf("poll error of %d bytes: %.300v", len(fmt.Sprint(err)), err)
+	}
+	if st := fe.Stats(); len(st.LastError) > 1000 {
+		t.Errorf("status error of %d bytes", len(st.LastError))
 	}
 }

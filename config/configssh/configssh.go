@@ -183,11 +183,23 @@ func Dial(ctx context.Context, l Login, t Target, timeout time.Duration, what st
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", t.Addr, err)
 	}
-	// The handshake, SFTP's start and the directory's check have no
-	// context of their own: a deadline bounds them (a server whose
-	// sftp-server is stuck on a hung disk answers nothing).
+	// The handshake, the start of SFTP and the directory check have no
+	// context of their own: a deadline bounds them (a server that stops
+	// answering after the handshake would hold the caller for ever), and
+	// ctx ending closes the connection.
 	deadline := time.Now().Add(timeout)
 	nc.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { nc.Close() })
+	defer stop()
+	stalled := func() error {
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case !time.Now().Before(deadline):
+			return fmt.Errorf("log in to %s: no answer within %s", t.Addr, timeout)
+		}
+		return nil
+	}
 	sc, chans, reqs, err := ssh.NewClientConn(nc, t.Addr, cc)
 	if err != nil {
 		nc.Close()
@@ -201,17 +213,23 @@ func Dial(ctx context.Context, l Login, t Target, timeout time.Duration, what st
 	c, err := sftp.NewClient(conn, sftp.UseConcurrentWrites(true))
 	if err != nil {
 		conn.Close()
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("start SFTP with %s: no answer within %s: %w", t.Addr, timeout, err)
+		if serr := stalled(); serr != nil {
+			return nil, serr
 		}
 		return nil, &ConfigError{Problem: "the account " + t.User + " has no SFTP subsystem", Err: err}
 	}
 	st, err := c.Stat(t.Dir)
 	switch {
 	case err != nil:
-		err = FileError(err, "find the directory "+t.Dir)
+		if serr := stalled(); serr != nil {
+			err = serr
+		} else {
+			err = FileError(err, "find the directory "+t.Dir)
+		}
 	case !st.IsDir():
 		err = &ConfigError{Problem: t.Dir + " on the server is not a directory", Err: errors.New("not a directory")}
+	case !stop():
+		err = ctx.Err() // ended meanwhile; the connection is closed
 	}
 	if err != nil {
 		c.Close()
