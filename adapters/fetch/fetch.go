@@ -35,6 +35,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -586,7 +587,7 @@ func (f *Fetcher) download(c *sftp.Client, remote, name string, o obs, progress 
 // taken yet, or one it left in place).
 func (f *Fetcher) freeName(name string) (string, error) {
 	base := filepath.Base(filepath.FromSlash(name))
-	if base == "." || base == ".." || base != name {
+	if base == "." || base == ".." || base != name || !localName(base) {
 		return "", errors.New("its name cannot be a file name here")
 	}
 	ext := filepath.Ext(base)
@@ -602,4 +603,21 @@ func (f *Fetcher) freeName(name string) (string, error) {
 		}
 	}
 	return "", errors.New("the folder holds 1000 files named like it")
+}
+
+// localName reports whether name, one path element, names a file of its
+// own in the folder. On Windows filepath.IsLocal refuses a colon, which
+// would make "a:b" the stream b of file a (NTFS alternate data streams:
+// the download hidden in another file, its remote copy then removed),
+// and device names (CON, NUL); the characters Windows refuses in names
+// are refused here too, so such a file is reported by its name's fault,
+// not as a clash with 1000 others.
+func localName(name string) bool {
+	if !filepath.IsLocal(name) {
+		return false
+	}
+	if runtime.GOOS != "windows" {
+		return true
+	}
+	return !strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || strings.ContainsRune(`<>"|?*`, r) })
 }
