@@ -84,13 +84,18 @@ func (o *OAuth2Config) validate() []error {
 			errs = append(errs, errors.New("oauth2.client_cert_file: give client_secret_file or client_cert_file, not both"))
 		case o.ClientCertFile != "" && o.ClientKeyFile == "":
 			errs = append(errs, errors.New("oauth2.client_key_file: required with client_cert_file"))
+		case o.ClientKeyFile != "" && o.ClientCertFile == "":
+			errs = append(errs, errors.New("oauth2.client_cert_file: required with client_key_file (the certificate uploaded to the app)"))
+		}
+		if o.ServiceAccountFile != "" {
+			errs = append(errs, errors.New("oauth2.service_account_file: only for grant jwt_bearer"))
 		}
 	case GrantJWTBearer:
 		if o.ServiceAccountFile == "" {
 			errs = append(errs, errors.New("oauth2.service_account_file: required for the jwt_bearer grant (the service account's JSON key)"))
 		}
-		if o.ClientSecretFile != "" || o.ClientID != "" {
-			errs = append(errs, errors.New("oauth2.grant: jwt_bearer signs with service_account_file; leave client_id and client_secret_file out"))
+		if o.ClientSecretFile != "" || o.ClientID != "" || o.ClientCertFile != "" || o.ClientKeyFile != "" {
+			errs = append(errs, errors.New("oauth2.grant: jwt_bearer signs with service_account_file; leave client_id, client_secret_file, client_cert_file and client_key_file out"))
 		}
 	default:
 		errs = append(errs, fmt.Errorf("oauth2.grant: want %s or %s, got %q", GrantClientCredentials, GrantJWTBearer, o.Grant))
@@ -142,6 +147,11 @@ func (m *Mailbox) token(ctx context.Context) (string, error) {
 			return "", err
 		}
 		if tokenURL == "" {
+			// The key file's token_uri gets the signed assertion: only
+			// over TLS, as token_url (validate).
+			if u, err := url.Parse(sa.TokenURI); err != nil || u.Scheme != "https" || u.Host == "" {
+				return "", fmt.Errorf("oauth2.service_account_file %s: token_uri: want an https:// URL (or set oauth2.token_url), got %q", o.ServiceAccountFile, sa.TokenURI)
+			}
 			tokenURL = sa.TokenURI
 		}
 		assertion, err := sa.assertion(m.cfg.Username, tokenURL, o.Scopes, time.Now())

@@ -331,10 +331,21 @@ func TestMailboxJWTBearer(t *testing.T) {
 	if err := mb.Poll(t.Context()); err == nil || strings.Contains(err.Error(), "secret") || !strings.Contains(err.Error(), "not JSON") {
 		t.Errorf("a broken key file: %v", err)
 	}
+	// A token_uri that is not https would get the signed assertion in
+	// clear: refused before anything is sent.
+	m["token_uri"] = strings.Replace(site.tokenURL, "https://", "http://", 1) + "/token"
+	keyJSON, _ = json.Marshal(m)
+	os.WriteFile(keyFile, keyJSON, 0o600)
+	if err := mb.Poll(t.Context()); err == nil || !strings.Contains(err.Error(), "token_uri: want an https:// URL") {
+		t.Errorf("a token_uri over http: %v", err)
+	}
 	invalidOAuth2(t, map[string]OAuth2Config{
-		"oauth2.service_account_file: required":               {Grant: GrantJWTBearer},
-		"leave client_id and client_secret_file out":          {Grant: GrantJWTBearer, ServiceAccountFile: "k", ClientID: "x"},
-		"oauth2.grant: want client_credentials or jwt_bearer": {Grant: "password"},
+		"oauth2.service_account_file: required":                  {Grant: GrantJWTBearer},
+		"leave client_id, client_secret_file":                    {Grant: GrantJWTBearer, ServiceAccountFile: "k", ClientID: "x"},
+		"client_cert_file and client_key_file out":               {Grant: GrantJWTBearer, ServiceAccountFile: "k", ClientKeyFile: "x"},
+		"oauth2.grant: want client_credentials or jwt_bearer":    {Grant: "password"},
+		"oauth2.client_cert_file: required with client_key_file": {TokenURL: "https://login.example/token", ClientID: "x", ClientSecretFile: "s", ClientKeyFile: "k"},
+		"oauth2.service_account_file: only for grant jwt_bearer": {TokenURL: "https://login.example/token", ClientID: "x", ClientSecretFile: "s", ServiceAccountFile: "k"},
 	})
 }
 
