@@ -326,6 +326,14 @@ func TestFolderFetch(t *testing.T) {
 		{strings.Replace(folder("ehr", ""), "path:", "ignore: ['*.tmp', '.ferry-fetch-*']\n      path:", 1), ""},
 		{strings.Replace(folder("ehr", ""), "path:", "ignore: ['*.tmp']\n      include: ['*.hl7']\n      path:", 1), ""},
 		{strings.Replace(folder("fax", ""), "path:", "ignore: ['*.tmp']\n      source_id: '1.2.3'\n      path:", 1), ""},
+		{strings.Replace(folder("ehr", ""), "example.com/", "example.com:99999/", 1), "sources.folders[0].fetch.url: port 99999 is not a TCP port"},
+		// Two folders emptying one directory (the port and a trailing
+		// slash written differently) would race for its files.
+		{folder("ehr", "") + "    - name: athena2\n      kind: ehr\n      path: /srv/exports/athena2\n" +
+			strings.Replace(fmt.Sprintf(fetch, ""), "example.com/outbound", "EXAMPLE.com:22/outbound/", 1),
+			"sources.folders[1].fetch.url: sources.folders[0] fetches the same directory"},
+		{folder("ehr", "") + "    - name: athena2\n      kind: ehr\n      path: /srv/exports/athena2\n" +
+			strings.Replace(fmt.Sprintf(fetch, ""), "/outbound", "/outbound2", 1), ""},
 	} {
 		expectProblem(t, tc.yml, tc.want)
 	}

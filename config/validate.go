@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -21,6 +22,7 @@ import (
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/adapters/hl7v2"
+	"github.com/ferry-health/ferry/config/configssh"
 	"github.com/ferry-health/ferry/transport/fhirhttp"
 	"github.com/ferry-health/ferry/transport/mllptls"
 	"github.com/ferry-health/ferry/transport/sftpdrop"
@@ -148,7 +150,8 @@ func (c *Config) problems() []Problem {
 	// faxes counts the fax inboxes that file under fax.source_id, those
 	// without a source_id of their own.
 	faxes, ownSource, ehrs := 0, 0, 0
-	works := map[string]int{} // work folder → index of the folder using it
+	works := map[string]int{}   // work folder → index of the folder using it
+	fetches := map[string]int{} // remote directory → index of the folder fetching it
 	for i := range c.Sources.Folders {
 		f := &c.Sources.Folders[i]
 		p := fmt.Sprintf("sources.folders[%d]", i)
@@ -190,6 +193,16 @@ func (c *Config) problems() []Problem {
 		}
 		if f.Fetch != nil {
 			addErr(p+".fetch", f.Fetch.Validate())
+			// Two folders emptying one directory would race for its
+			// files: both download one, and one's move fails.
+			if t, err := configssh.ParseURL(f.Fetch.URL); err == nil {
+				at := t.User + "@" + strings.ToLower(t.Addr) + ":" + path.Clean(t.Dir)
+				if j, ok := fetches[at]; ok {
+					add(p+".fetch.url", "sources.folders[%d] fetches the same directory; fetch it into one folder", j)
+				} else {
+					fetches[at] = i
+				}
+			}
 			if f.Kind == "hylafax" {
 				add(p+".fetch", "a HylaFAX recvq is filled by HylaFAX itself; fetch into a kind fax or ehr folder")
 			} else if f.takesDownloads() {

@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -103,6 +104,9 @@ func ParseURL(raw string) (Target, error) {
 	port := u.Port()
 	if port == "" {
 		port = "22"
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return Target{}, fmt.Errorf("port %s is not a TCP port (1-65535)", port)
 	}
 	return Target{User: u.User.Username(), Addr: net.JoinHostPort(u.Hostname(), port), Dir: dir}, nil
 }
