@@ -401,7 +401,7 @@ func (m *Mailbox) take(ctx context.Context, c *imapclient.Client, validity uint3
 		if m.src.logPHI {
 			attrs = append(attrs, "err", perm)
 		}
-		m.log.Warn("fax mailbox message holds no fax ferry can read; moved to the failed mailbox with a note saying why", attrs...)
+		m.log.Warn("fax mailbox message holds a fax ferry cannot read (faxes_sent counts the others it stored); moved to the failed mailbox with a note saying why", attrs...)
 		sentNote := "Nothing of it was sent to the exchange."
 		if sent > 0 {
 			sentNote = fmt.Sprintf("%d of its %d faxes were sent to the exchange all the same; the rest were not.", sent, faxes)

@@ -319,7 +319,7 @@ func writeMailboxMetrics(w io.Writer, r ops.Status) {
 			series{[]string{"mailbox", m.Name, "outcome", "failed"}, float64(m.Failed)})
 		failing = append(failing, series{[]string{"mailbox", m.Name}, pollFailing(m.LastError)})
 	}
-	writeFamily(w, "ferry_fax_mailbox_messages_total", "counter", "Messages of a fax mailbox settled: taken (its faxes stored, moved to done_mailbox) or failed (no fax ferry can read, moved to failed_mailbox).", msgs)
+	writeFamily(w, "ferry_fax_mailbox_messages_total", "counter", "Messages of a fax mailbox settled: taken (its faxes stored, moved to done_mailbox) or failed (a fax or more of it ferry cannot read, moved to failed_mailbox).", msgs)
 	writeFamily(w, "ferry_fax_mailbox_poll_failing", "gauge", "1 while the last poll of a fax mailbox failed (server unreachable, login refused, a fax not stored yet).", failing)
 }
 
