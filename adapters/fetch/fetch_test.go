@@ -306,14 +306,14 @@ func returns(t *testing.T, done <-chan struct{}, what string) {
 // Shutdown: the timeout ends the poll, and so does Shutdown.
 func TestStalledLoginEnds(t *testing.T) {
 	f := newFixture(t)
-	requests := f.filtered(t, func(body []byte) ([]byte, bool) { return nil, body[0] == fxpInit }, nil)
+	requests := f.site.Server.Filter(func(body []byte) ([]byte, bool) { return nil, body[0] == sshtest.FxpInit }, nil)
 
 	f.cfg.Timeout = time.Hour // only Shutdown ends it
 	fe := f.fetcher(t)
 	if err := fe.Start(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, requests, fxpInit)
+	waitFor(t, requests, sshtest.FxpInit)
 	done := make(chan struct{})
 	go func() { fe.Shutdown(context.Background()); close(done) }()
 	returns(t, done, "Shutdown during a stalled login")
@@ -323,7 +323,7 @@ func TestStalledLoginEnds(t *testing.T) {
 	errc := make(chan error, 1)
 	done = make(chan struct{})
 	go func() { errc <- fe.Poll(context.Background()); close(done) }()
-	waitFor(t, requests, fxpInit)
+	waitFor(t, requests, sshtest.FxpInit)
 	returns(t, done, "a poll of a server that stopped answering")
 	if err := <-errc; err == nil {
 		t.Fatal("a stalled login is no error")
@@ -334,13 +334,13 @@ func TestStalledLoginEnds(t *testing.T) {
 // logs in and then never answers the listing ends at the timeout.
 func TestStalledListingEndsCheck(t *testing.T) {
 	f := newFixture(t)
-	requests := f.filtered(t, func(body []byte) ([]byte, bool) { return nil, body[0] == fxpOpendir }, nil)
+	requests := f.site.Server.Filter(func(body []byte) ([]byte, bool) { return nil, body[0] == sshtest.FxpOpendir }, nil)
 	f.cfg.Timeout = 2 * time.Second
 	fe := f.fetcher(t)
 	errc := make(chan error, 1)
 	done := make(chan struct{})
 	go func() { _, err := fe.Check(context.Background()); errc <- err; close(done) }()
-	waitFor(t, requests, fxpOpendir)
+	waitFor(t, requests, sshtest.FxpOpendir)
 	returns(t, done, "the check of a server that stopped answering")
 	if err := <-errc; err == nil {
 		t.Fatal("a stalled listing is no error")
@@ -353,13 +353,13 @@ func TestStalledListingEndsCheck(t *testing.T) {
 // posix-rename.
 func TestMoveWithoutPosixRename(t *testing.T) {
 	f := newFixture(t)
-	f.filtered(t, func(body []byte) ([]byte, bool) {
-		if extendedName(body) == "posix-rename@openssh.com" {
-			return statusReply(body, 8), false // SSH_FX_OP_UNSUPPORTED
+	f.site.Server.Filter(func(body []byte) ([]byte, bool) {
+		if sshtest.ExtendedName(body) == "posix-rename@openssh.com" {
+			return sshtest.StatusReply(body, 8), false // SSH_FX_OP_UNSUPPORTED
 		}
 		return nil, false
 	}, func(body []byte) []byte {
-		if body[0] == fxpVersion {
+		if body[0] == sshtest.FxpVersion {
 			return body[:5] // the version, no extensions
 		}
 		return body

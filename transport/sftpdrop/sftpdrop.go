@@ -171,6 +171,12 @@ func (s *Sink) Check(ctx context.Context) (fsync bool, err error) {
 		return false, err
 	}
 	defer sess.Close()
+	// As in a Send: a server that stops answering must not hold `ferry
+	// doctor` for ever.
+	wd := time.AfterFunc(s.cfg.Timeout, func() { sess.SSH.Close() })
+	defer wd.Stop()
+	stop := context.AfterFunc(ctx, func() { sess.SSH.Close() })
+	defer stop()
 	c := sess.SFTP
 	probe := path.Join(s.t.Dir, fmt.Sprintf(".ferry-doctor-%d.part", time.Now().UnixNano()))
 	f, err := c.OpenFile(probe, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
@@ -178,6 +184,9 @@ func (s *Sink) Check(ctx context.Context) (fsync bool, err error) {
 		_, err = f.Write([]byte("ferry doctor\n"))
 		if cerr := f.Close(); err == nil {
 			err = cerr
+		}
+		if err != nil {
+			c.Remove(probe) // created, not written (a full disk): leave nothing
 		}
 	}
 	if err != nil {

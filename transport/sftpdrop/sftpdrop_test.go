@@ -198,6 +198,45 @@ func TestDoctorCheck(t *testing.T) {
 	}
 }
 
+// TestDoctorCheckStalledOrFull: `ferry doctor`'s check of a server that
+// logs in and then never answers the probe's open ends at the timeout,
+// and a probe the server created but would not write (a full disk) is
+// removed, not left in the exchange's directory.
+func TestDoctorCheckStalledOrFull(t *testing.T) {
+	f := newFixture(t)
+	requests := f.site.Server.Filter(func(body []byte) ([]byte, bool) { return nil, body[0] == sshtest.FxpOpen }, nil)
+	f.cfg.Timeout = 2 * time.Second
+	s := f.sink(t)
+	done := make(chan error, 1)
+	go func() { _, err := s.Check(context.Background()); done <- err }()
+	for typ := range requests {
+		if typ == sshtest.FxpOpen {
+			break
+		}
+	}
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("the check of a server that stopped answering passed")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the check of a server that stopped answering still waiting 30s on, with a 2s timeout")
+	}
+
+	f.site.Server.Filter(func(body []byte) ([]byte, bool) {
+		if body[0] == sshtest.FxpWrite {
+			return sshtest.StatusReply(body, 4), false // SSH_FX_FAILURE
+		}
+		return nil, false
+	}, nil)
+	if _, err := s.Check(context.Background()); err == nil {
+		t.Fatal("a probe the server would not write passed")
+	}
+	if names := f.files(t); len(names) != 0 {
+		t.Fatalf("probe left behind: %v", names)
+	}
+}
+
 // TestValidate names what an sftp:// exchange needs.
 func TestValidate(t *testing.T) {
 	for _, tc := range []struct {

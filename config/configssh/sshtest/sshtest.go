@@ -36,6 +36,7 @@ type Server struct {
 	mu      sync.Mutex
 	allowed ssh.PublicKey
 	stall   bool
+	filters *filters      // Filter
 	stopped chan struct{} // closed by Stop
 	stop    sync.Once
 	conns   []net.Conn
@@ -159,7 +160,9 @@ func (s *Server) serve() {
 						ok := req.Type == "subsystem" && len(req.Payload) > 4 && string(req.Payload[4:]) == "sftp"
 						req.Reply(ok, nil)
 						if ok {
-							if srv, err := sftp.NewServer(stallable{ch, s}); err == nil {
+							if f := s.filtersNow(); f != nil {
+								serveFiltered(stallable{ch, s}, f)
+							} else if srv, err := sftp.NewServer(stallable{ch, s}); err == nil {
 								srv.Serve()
 							}
 							ch.Close()
