@@ -342,12 +342,21 @@ func (m *Mailbox) Poll(ctx context.Context) (err error) {
 	if len(uids) > DefaultMailboxBatch {
 		uids = uids[:DefaultMailboxBatch]
 	}
+	// Messages the server refuses to give (a NO to their FETCH: a
+	// message its store cannot read, a virus scanner's lock) are left
+	// where they are, for the next poll, and the rest taken meanwhile;
+	// the poll then fails naming them. Anything else ends the poll.
+	var refused []error
 	for _, uid := range uids {
 		if ctx.Err() != nil || m.stopping.Load() {
 			return nil
 		}
 		if err := m.take(ctx, c, sel.UIDValidity, uid); err != nil {
-			return err
+			var rf *fetchRefused
+			if !errors.As(err, &rf) {
+				return err
+			}
+			refused = append(refused, err)
 		}
 	}
 	m.polls.Add(1)
@@ -357,7 +366,23 @@ func (m *Mailbox) Poll(ctx context.Context) (err error) {
 	if err := c.Logout().Wait(); err != nil {
 		m.log.Debug("fax mailbox logout", "mailbox", m.cfg.Name, "err", err)
 	}
-	return nil
+	return errors.Join(refused...)
+}
+
+// fetchRefused is a FETCH of one message the server answered with NO or
+// BAD: that message's trouble, not the session's.
+type fetchRefused struct{ err error }
+
+func (e *fetchRefused) Error() string { return e.err.Error() }
+func (e *fetchRefused) Unwrap() error { return e.err }
+
+// refusal marks err as a refused FETCH when the server answered it.
+func refusal(err error) error {
+	var ie *imap.Error
+	if errors.As(err, &ie) {
+		return &fetchRefused{err}
+	}
+	return err
 }
 
 // take reads one message and settles it.
@@ -366,7 +391,7 @@ func (m *Mailbox) take(ctx context.Context, c *imapclient.Client, validity uint3
 	name := fmt.Sprintf("mailbox %s message %d/%d", m.cfg.Name, validity, uid)
 	msgs, err := c.Fetch(set, &imap.FetchOptions{RFC822Size: true}).Collect()
 	if err != nil {
-		return fmt.Errorf("%s: fetch its size: %w", name, err)
+		return refusal(fmt.Errorf("%s: fetch its size: %w", name, err))
 	}
 	if len(msgs) == 0 {
 		return nil // expunged meanwhile
@@ -379,7 +404,7 @@ func (m *Mailbox) take(ctx context.Context, c *imapclient.Client, validity uint3
 		ins, e, found, err := m.fetch(c, set, name, msgs[0].RFC822Size)
 		switch {
 		case err != nil && !queue.IsPermanent(err):
-			return err
+			return refusal(err)
 		case err != nil:
 			perm = err
 		case !found:

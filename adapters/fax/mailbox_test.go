@@ -44,6 +44,27 @@ func startIMAP(t *testing.T) imapSite {
 // IMAP4rev1 server without MOVE or UIDPLUS).
 func startIMAPCaps(t *testing.T, caps imap.CapSet) imapSite {
 	t.Helper()
+	return startIMAPRefusing(t, caps, nil)
+}
+
+// refusingSession answers NO to a FETCH of a message refuse names, as a
+// server whose store cannot read that message does.
+type refusingSession struct {
+	imapserver.SessionIMAP4rev2
+	refuse func(imap.NumSet) bool
+}
+
+func (s refusingSession) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
+	if s.refuse(numSet) {
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Text: "message unreadable"}
+	}
+	return s.SessionIMAP4rev2.Fetch(w, numSet, options)
+}
+
+// startIMAPRefusing is startIMAPCaps with a server that refuses the
+// FETCHes refuse names (nil: none).
+func startIMAPRefusing(t *testing.T, caps imap.CapSet, refuse func(imap.NumSet) bool) imapSite {
+	t.Helper()
 	dir := t.TempDir()
 	paths, err := pki.WriteDemoSet(filepath.Join(dir, "pki"))
 	if err != nil {
@@ -61,6 +82,9 @@ func startIMAPCaps(t *testing.T, caps imap.CapSet) imapSite {
 	mem.AddUser(u)
 	srv := imapserver.New(&imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			if refuse != nil {
+				return refusingSession{mem.NewSession().(imapserver.SessionIMAP4rev2), refuse}, nil, nil
+			}
 			return mem.NewSession(), nil, nil
 		},
 		Caps:   caps,
@@ -508,5 +532,53 @@ func TestMailboxOneBadAttachment(t *testing.T) {
 	}
 	if !strings.Contains(note, "attachment 1 of 2") || strings.Contains(note, "Nothing of it was sent") || !strings.Contains(note, "1 of its 2 faxes") {
 		t.Errorf("note:\n%s", note)
+	}
+}
+
+// TestMailboxRefusedMessageSkipped: a message the server will not give
+// (NO to its FETCH) stays in INBOX and does not keep the messages after
+// it from the exchange: they are taken in the same poll, which then
+// fails naming the refused one (UID 1); once the server gives it, it is
+// taken too.
+func TestMailboxRefusedMessageSkipped(t *testing.T) {
+	var refusing atomic.Bool
+	refusing.Store(true)
+	site := startIMAPRefusing(t, imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}}, func(set imap.NumSet) bool {
+		uids, ok := set.(imap.UIDSet)
+		return ok && refusing.Load() && uids.Contains(1)
+	})
+	c := newCollector(t)
+	mb, err := NewMailbox(adapters.Settings{}, MailboxConfig{Name: "efax", Address: site.addr, Username: "fax", PasswordFile: site.passFile}, site.clientTLS, c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"a", "b"} {
+		eml := filepath.Join(site.dir, name+".eml")
+		writeEmail(t, eml, map[string]string{"Subject": "Fax " + name},
+			part{contentType: "application/pdf", name: name + ".pdf", body: pdfOf(t, "g4-fine-1p.tif"), encoding: "base64"})
+		site.deliver(t, eml)
+	}
+	err = mb.Poll(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "message unreadable") || !strings.Contains(err.Error(), "/1: fetch") {
+		t.Fatalf("poll with message 1 refused: %v", err)
+	}
+	if n, subjects := site.count(t, "INBOX"); n != 1 || subjects[0] != "Fax a" {
+		t.Fatalf("INBOX holds %d %q, want the refused message only", n, subjects)
+	}
+	if n, _ := site.count(t, DefaultDoneMailbox); n != 1 {
+		t.Fatalf("%s holds %d, want the message after the refused one", DefaultDoneMailbox, n)
+	}
+	if st := mb.Stats(); st.Taken != 1 || st.LastPoll.IsZero() || !strings.Contains(st.LastError, "message unreadable") {
+		t.Errorf("stats %+v", st)
+	}
+	refusing.Store(false)
+	if err := mb.Poll(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := site.count(t, DefaultDoneMailbox); n != 2 {
+		t.Errorf("%s holds %d, want both", DefaultDoneMailbox, n)
+	}
+	if len(c.got) != 2 {
+		t.Errorf("%d faxes handed on, want 2", len(c.got))
 	}
 }
