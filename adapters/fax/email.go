@@ -93,22 +93,28 @@ func readEmailSized(r io.Reader, size int64) (*emailFax, error) {
 		return nil, fmt.Errorf("not an e-mail message (RFC 5322): %w", err)
 	}
 	e := &emailFax{fields: map[string]string{}, sizeHint: size * 3 / 4}
-	dec := new(mime.WordDecoder)
-	if s, err := dec.DecodeHeader(msg.Header.Get("Subject")); err == nil {
-		e.subject = s
-	} else {
-		e.subject = msg.Header.Get("Subject")
-	}
-	e.to = msg.Header.Get("To")
-	if d, err := msg.Header.Date(); err == nil {
-		e.date = d
-	}
-	e.id = strings.Trim(strings.TrimSpace(msg.Header.Get("Message-ID")), "<>")
+	e.headers(msg.Header)
 	parts := 0
 	if err := e.walk(msg.Header, msg.Body, 0, &parts); err != nil {
 		return nil, err
 	}
 	return e, nil
+}
+
+// headers takes what a message's header says of the call: its subject,
+// the address it was sent to, its date and Message-ID.
+func (e *emailFax) headers(h mail.Header) {
+	if s, err := new(mime.WordDecoder).DecodeHeader(h.Get("Subject")); err == nil {
+		e.subject = s
+	} else {
+		e.subject = h.Get("Subject")
+	}
+	e.to = h.Get("To")
+	e.date = time.Time{}
+	if d, err := h.Date(); err == nil {
+		e.date = d
+	}
+	e.id = strings.Trim(strings.TrimSpace(h.Get("Message-ID")), "<>")
 }
 
 // header is the part of a MIME header walk reads.
@@ -147,6 +153,26 @@ func (e *emailFax) walk(h header, body io.Reader, depth int, parts *int) error {
 				return err
 			}
 		}
+	}
+	if media == "message/rfc822" && depth < 8 {
+		// A fax e-mail forwarded as an attachment (a person's "forward
+		// as attachment" into the fax mailbox): its images are the
+		// faxes, and when it holds the first of them, its header, not
+		// the forwarder's, says when and from whom the fax came.
+		inner, err := mail.ReadMessage(decodeTransfer(h.Get("Content-Transfer-Encoding"), body))
+		if err != nil {
+			return fmt.Errorf("e-mail attached to the message: not an e-mail message (RFC 5322): %w", err)
+		}
+		before := len(e.docs)
+		subject, to, date, id := e.subject, e.to, e.date, e.id
+		e.headers(inner.Header)
+		if err := e.walk(inner.Header, inner.Body, depth+1, parts); err != nil {
+			return err
+		}
+		if before > 0 || len(e.docs) == before {
+			e.subject, e.to, e.date, e.id = subject, to, date, id
+		}
+		return nil
 	}
 	var buf bytes.Buffer
 	// Only a part that may be the fax is sized: a logo must not take the

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
 )
 
@@ -202,6 +203,7 @@ func FuzzReadEmail(f *testing.F) {
 	f.Add([]byte("Subject: Fax from 555-0100 (2 pages)\r\nTo: FAX=+1555/T33S=1@x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nPages: 3\r\n--b\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b--\r\n"))
 	f.Add([]byte("Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\nContent-Type: multipart/alternative; boundary=c\r\n\r\n--c\r\n\r\nx\r\n--c--\r\n--a--\r\n"))
 	f.Add([]byte("Date: Tue, 24 Nov 2026 09:15:02 -0500\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nCaller ID: 5=\r\n55\r\n"))
+	f.Add([]byte("Subject: FW\r\nContent-Type: message/rfc822\r\n\r\nSubject: Fax\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e, err := readEmail(bytes.NewReader(data))
 		if err != nil {
@@ -210,6 +212,58 @@ func FuzzReadEmail(f *testing.F) {
 		var fx faxfhir.Fax
 		e.apply(&fx, time.UTC)
 	})
+}
+
+// TestEmailForwardedAsAttachment: a fax e-mail forwarded as an
+// attachment (message/rfc822, a person's "forward as attachment" into
+// the fax mailbox) gives its fax, and the call's details come from the
+// forwarded message (its text lines, date and Message-ID), not from the
+// forwarder's header; before, such a message had "no PDF or TIFF".
+func TestEmailForwardedAsAttachment(t *testing.T) {
+	dir := t.TempDir()
+	inner := filepath.Join(dir, "inner.eml")
+	writeEmail(t, inner, map[string]string{
+		"To": "FAX=+15550199@fax.example.org", "Subject": "New fax (3 pages)",
+		"Date": "Tue, 24 Nov 2026 09:15:02 -0500", "Message-ID": "<orig.7711@fax.example.com>",
+	},
+		part{contentType: "text/plain", encoding: "7bit", body: []byte("Caller ID: 555-0100\r\n")},
+		part{contentType: "application/pdf", name: "fax.pdf", body: pdfOf(t, "g4-fine-1p.tif"), encoding: "base64"})
+	innerBytes, err := os.ReadFile(inner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outer := filepath.Join(dir, "fw.eml")
+	writeEmail(t, outer, map[string]string{
+		"To": "faxes@clinic.example", "Subject": "FW: New fax (3 pages)",
+		"Date": "Wed, 25 Nov 2026 08:00:00 -0500", "Message-ID": "<fw.1@clinic.example>",
+	},
+		part{contentType: "text/plain", encoding: "7bit", body: []byte("For the chart, thanks.\r\n")},
+		part{contentType: "message/rfc822", name: "New fax.eml", body: innerBytes, encoding: "7bit"})
+	b, _ := os.ReadFile(outer)
+	e, err := readEmail(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(e.docs) != 1 {
+		t.Fatalf("%d images, want the forwarded fax", len(e.docs))
+	}
+	var f faxfhir.Fax
+	e.apply(&f, time.UTC)
+	if f.CallerNumber != "555-0100" || f.CalledNumber != "+15550199" || f.Pages != 3 || f.CommID != "orig.7711@fax.example.com" ||
+		!f.Received.Equal(time.Date(2026, 11, 24, 14, 15, 2, 0, time.UTC)) {
+		t.Errorf("fax %+v, want the forwarded message's details", f)
+	}
+
+	// A forwarded notice with no fax in it: still no fax, said so.
+	writeEmail(t, inner, map[string]string{"Subject": "Fax delivery failed"},
+		part{contentType: "text/plain", encoding: "7bit", body: []byte("The fax could not be received.\r\n")})
+	innerBytes, _ = os.ReadFile(inner)
+	writeEmail(t, outer, map[string]string{"Subject": "FW: Fax delivery failed"},
+		part{contentType: "message/rfc822", body: innerBytes, encoding: "7bit"})
+	b, _ = os.ReadFile(outer)
+	if _, _, err := emailInputs(adapters.Raw{Name: "fw.eml", Body: b}); err == nil || !strings.Contains(err.Error(), "no PDF or TIFF") {
+		t.Errorf("a forwarded notice: %v", err)
+	}
 }
 
 // TestEmailMboxFromLine: a message saved with an mbox "From " line before
