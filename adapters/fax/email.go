@@ -134,7 +134,7 @@ func (e *emailFax) walk(h header, body io.Reader, depth int, parts *int) error {
 	}
 	media, params, err := mime.ParseMediaType(ct)
 	if err != nil {
-		media = "application/octet-stream"
+		media, params = lenientMediaType(ct)
 	}
 	if strings.HasPrefix(media, "multipart/") {
 		if depth >= 8 || params["boundary"] == "" {
@@ -198,6 +198,27 @@ func (e *emailFax) walk(h header, body io.Reader, depth int, parts *int) error {
 		e.skipped++
 	}
 	return nil
+}
+
+// unquotedBoundaryRE finds the boundary of a Content-Type that
+// mime.ParseMediaType refuses: written unquoted with characters a token
+// may not hold (boundary=----=_Part_1_2.3, as some fax services'
+// mailers write it).
+var unquotedBoundaryRE = regexp.MustCompile(`(?i)(?:^|;)\s*boundary\s*=\s*("?)([^";\s]+)`)
+
+// lenientMediaType reads a Content-Type that mime.ParseMediaType
+// refuses: a multipart type keeps its boundary, so that its parts are
+// still read; anything else is application/octet-stream (a part whose
+// bytes may still be a PDF or TIFF).
+func lenientMediaType(ct string) (string, map[string]string) {
+	media, _, _ := strings.Cut(ct, ";")
+	media = strings.ToLower(strings.TrimSpace(media))
+	if strings.HasPrefix(media, "multipart/") {
+		if m := unquotedBoundaryRE.FindStringSubmatch(ct); m != nil {
+			return media, map[string]string{"boundary": m[2]}
+		}
+	}
+	return "application/octet-stream", nil
 }
 
 // decodeTransfer undoes a part's Content-Transfer-Encoding.

@@ -266,6 +266,26 @@ func TestEmailForwardedAsAttachment(t *testing.T) {
 	}
 }
 
+// TestEmailUnquotedBoundary: a multipart whose boundary is written
+// unquoted with characters a MIME token may not hold ("----=_Part_…",
+// which mime.ParseMediaType refuses) is still read part by part; before,
+// its fax was not found.
+func TestEmailUnquotedBoundary(t *testing.T) {
+	pdf := base64.StdEncoding.EncodeToString(pdfOf(t, "g4-fine-1p.tif"))
+	msg := "Subject: Fax from 555-010-0142\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=----=_Part_17_1.2\r\n\r\n" +
+		"------=_Part_17_1.2\r\nContent-Type: text/plain\r\n\r\nPages: 1\r\n" +
+		"------=_Part_17_1.2\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n" + pdf + "\r\n" +
+		"------=_Part_17_1.2--\r\n"
+	e, err := readEmail(strings.NewReader(msg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(e.docs) != 1 || e.fields["pages"] != "1" {
+		t.Errorf("%d images, fields %v; want the PDF and the text's pages", len(e.docs), e.fields)
+	}
+}
+
 // TestEmailMboxFromLine: a message saved with an mbox "From " line before
 // its headers (as some mail tools write it) is read all the same.
 func TestEmailMboxFromLine(t *testing.T) {
