@@ -478,10 +478,16 @@ func (f *Fetcher) doneDir() string {
 // fetchOne downloads name into the folder durably, then moves or deletes
 // it on the server; stored reports that it is in the folder.
 func (f *Fetcher) fetchOne(c *sftp.Client, name string, o obs, progress func()) (stored bool, _ error) {
+	// The watchdog bounds each request, not the poll: a new file starts
+	// it again, and so does the move once the local copy is synced (a
+	// run of empty marker files, or a slow local disk, made no progress
+	// it counted and had the session closed mid-poll).
+	progress()
 	remote := path.Join(f.t.Dir, name)
 	if err := f.download(c, remote, name, o, progress); err != nil {
 		return false, err
 	}
+	progress()
 	var err error
 	switch f.cfg.After {
 	case AfterDelete:

@@ -450,3 +450,31 @@ func TestManyFailuresStayShort(t *testing.T) {
 		t.Errorf("status error of %d bytes", len(st.LastError))
 	}
 }
+
+// TestManySmallFilesOverSlowLink: the watchdog bounds each request, not
+// the whole poll. Over a link where every open takes 300 ms, a poll of 8
+// empty marker files (8 opens and 8 moves, about 2.5 s) with a 1 s
+// timeout takes them all; the watchdog counted only bytes written, so
+// empty files made no progress and the session was closed mid-poll.
+func TestManySmallFilesOverSlowLink(t *testing.T) {
+	f := newFixture(t)
+	f.site.Server.Filter(func(body []byte) ([]byte, bool) {
+		if body[0] == sshtest.FxpOpen {
+			time.Sleep(300 * time.Millisecond)
+		}
+		return nil, false
+	}, nil)
+	var want []string
+	for i := range 8 {
+		name := fmt.Sprintf("export-%d.ok", i)
+		f.put(t, name, "")
+		want = append(want, name)
+	}
+	f.cfg.Timeout = time.Second
+	fe := f.fetcher(t)
+	poll(t, fe)
+	poll(t, fe)
+	if got := list(t, f.local); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("folder holds %q", got)
+	}
+}
