@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -135,6 +136,82 @@ type Session struct {
 	// Fsync reports whether the server flushes a file to its disk on
 	// request (fsync@openssh.com; OpenSSH's server does).
 	Fsync bool
+
+	act activity
+}
+
+// OnActivity calls fn each time the server sends something on the SFTP
+// session (an answer to any request), until stop is called. A watchdog
+// that sees the server answering knows it is alive, however slowly the
+// link carries a file: an upload's last window of writes (2 MiB in
+// flight) is acknowledged after the file's last byte was read, which
+// over a slow uplink takes longer than a watchdog counting reads allows.
+func (s *Session) OnActivity(fn func()) (stop func()) { return s.act.add(fn) }
+
+// activity calls its functions when the server sends something.
+type activity struct {
+	mu   sync.Mutex
+	fns  map[int]func()
+	next int
+}
+
+func (a *activity) add(fn func()) func() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.fns == nil {
+		a.fns = map[int]func(){}
+	}
+	id := a.next
+	a.next++
+	a.fns[id] = fn
+	return func() {
+		a.mu.Lock()
+		delete(a.fns, id)
+		a.mu.Unlock()
+	}
+}
+
+func (a *activity) notify() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, fn := range a.fns {
+		fn()
+	}
+}
+
+// activityReader is the SFTP session's stream from the server.
+type activityReader struct {
+	r io.Reader
+	a *activity
+}
+
+func (r activityReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if n > 0 {
+		r.a.notify()
+	}
+	return n, err
+}
+
+// newSFTP starts the SFTP subsystem on conn as sftp.NewClient does, with
+// the server's stream passing through act.
+func newSFTP(conn *ssh.Client, act *activity, opts ...sftp.ClientOption) (*sftp.Client, error) {
+	s, err := conn.NewSession()
+	if err != nil {
+		return nil, err
+	}
+	pw, err := s.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	pr, err := s.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.RequestSubsystem("sftp"); err != nil {
+		return nil, err
+	}
+	return sftp.NewClientPipe(activityReader{pr, act}, pw, opts...)
 }
 
 // Close ends the session. It closes the connection first: the SFTP
@@ -214,7 +291,8 @@ func Dial(ctx context.Context, l Login, t Target, timeout time.Duration, what st
 	// chunks (a 270 MB fax over a WAN link); they may land out of order,
 	// which is safe where files are written under a temporary name and
 	// renamed only when whole, as every writer here does.
-	c, err := sftp.NewClient(conn, sftp.UseConcurrentWrites(true))
+	sess := &Session{SSH: conn}
+	c, err := newSFTP(conn, &sess.act, sftp.UseConcurrentWrites(true))
 	if err != nil {
 		conn.Close()
 		if serr := stalled(); serr != nil {
@@ -241,8 +319,9 @@ func Dial(ctx context.Context, l Login, t Target, timeout time.Duration, what st
 		return nil, err
 	}
 	nc.SetDeadline(time.Time{})
-	_, fsync := c.HasExtension("fsync@openssh.com")
-	return &Session{SSH: conn, SFTP: c, Fsync: fsync}, nil
+	_, sess.Fsync = c.HasExtension("fsync@openssh.com")
+	sess.SFTP = c
+	return sess, nil
 }
 
 // hostKeyAlgorithms are the algorithms of the host keys known_hosts

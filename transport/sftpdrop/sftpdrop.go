@@ -254,6 +254,9 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	// context's end too), which fails the request in flight.
 	wd := time.AfterFunc(s.cfg.Timeout, func() { conn.Close() })
 	defer wd.Stop()
+	// Any answer of the server is progress too: the last writes of a
+	// file are acknowledged after its last byte was read.
+	defer sess.OnActivity(func() { wd.Reset(s.cfg.Timeout) })()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	err = s.write(c, body, size, part, sess.Fsync, func() { wd.Reset(s.cfg.Timeout) })

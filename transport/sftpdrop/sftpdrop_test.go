@@ -237,6 +237,37 @@ func TestDoctorCheckStalledOrFull(t *testing.T) {
 	}
 }
 
+// TestSlowUplinkTail: over a slow link the last writes of a file (some
+// 2 MiB in flight) are acknowledged after its last byte was read. With
+// the server answering every 40 ms, that tail takes about 2.5 s, past a
+// 1 s watchdog that counted only reads, which closed the connection at
+// the end of every large file: the file never arrived. The server's
+// answers count as progress, so it does.
+func TestSlowUplinkTail(t *testing.T) {
+	f := newFixture(t)
+	f.site.Server.Filter(func(body []byte) ([]byte, bool) {
+		if body[0] == sshtest.FxpWrite {
+			time.Sleep(40 * time.Millisecond)
+		}
+		return nil, false
+	}, nil)
+	f.cfg.Timeout = time.Second
+	s := f.sink(t)
+	ctx := context.Background()
+	if err := s.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, 5<<19)
+	rand.Read(big)
+	it := &queue.Item{ID: "01JC", Size: int64(len(big)), Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(big)), nil }}
+	if err := s.Send(ctx, it); err != nil {
+		t.Fatalf("send over a slow link: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(f.dir, "01JC.json")); !bytes.Equal(b, big) {
+		t.Errorf("01JC.json holds %d bytes, want %d", len(b), len(big))
+	}
+}
+
 // TestValidate names what an sftp:// exchange needs.
 func TestValidate(t *testing.T) {
 	for _, tc := range []struct {
