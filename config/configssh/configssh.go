@@ -365,7 +365,11 @@ func (noKey) Verify([]byte, *ssh.Signature) error { return errors.New("no key") 
 // does not name (or names otherwise), a refused key.
 func handshakeError(err error, t Target, what string) error {
 	var ke *knownhosts.KeyError
+	var re *knownhosts.RevokedError
 	switch {
+	case errors.As(err, &re):
+		return &ConfigError{Problem: "the server presented a host key that " + what + ".known_hosts marks @revoked (line " +
+			strconv.Itoa(re.Revoked.Line) + "): it is taken to be stolen; ask the server's operators for its new key", Err: err}
 	case errors.As(err, &ke) && len(ke.Want) > 0:
 		return &ConfigError{Problem: "the server's host key is not the one " + what + ".known_hosts names for " + t.Addr +
 			": someone may be in the way, or the server's key was changed; ask its operators, and only then update known_hosts", Err: err}

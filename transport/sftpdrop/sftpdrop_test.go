@@ -123,6 +123,14 @@ func TestHostKeyMustBeKnown(t *testing.T) {
 	}{
 		{"changed key", func() { sshtest.WriteKnownHosts(t, f.cfg.KnownHosts, srv.Addr(), other.PublicKey()) }, "is not the one exchange.sftp.known_hosts names"},
 		{"unknown host", func() { sshtest.WriteKnownHosts(t, f.cfg.KnownHosts, "hie.example:22", srv.HostKey.PublicKey()) }, "names no key for [127.0.0.1]:"},
+		// A key marked @revoked (stolen) is an operator's problem too,
+		// not an outage to retry in silence.
+		{"revoked key", func() {
+			line := "@revoked * " + string(ssh.MarshalAuthorizedKey(srv.HostKey.PublicKey()))
+			if err := os.WriteFile(f.cfg.KnownHosts, []byte(line), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, "marks @revoked (line 1)"},
 	} {
 		tc.write()
 		err := f.sink(t).Connect(context.Background())
