@@ -162,6 +162,9 @@ type Fetcher struct {
 	own    bool // sched is the Fetcher's own (tests, no shared scheduler)
 	job    gocron.Job
 
+	// wanted, when set (Only), picks the remote names to fetch.
+	wanted func(name string) bool
+
 	pollMu sync.Mutex      // one poll at a time
 	seen   map[string]obs  // the previous listing
 	taken  map[string]obs  // fetched in this run, remote move failed
@@ -189,6 +192,13 @@ func New(set adapters.Settings, cfg Config, local string, sched gocron.Scheduler
 	return &Fetcher{cfg: cfg.withDefaults(), t: t, local: local, log: log, logPHI: set.LogPHI, sched: sched,
 		seen: map[string]obs{}, taken: map[string]obs{}, ctx: ctx, cancel: cancel}, nil
 }
+
+// Only makes the Fetcher take just the remote files whose names wanted
+// accepts (the folder's folder.Engine.Uses: its inputs, sidecars and
+// markers); the others stay on the server, where whoever put them there
+// sees them, instead of being moved off it into a folder that never
+// takes them. Call it before Start.
+func (f *Fetcher) Only(wanted func(name string) bool) { f.wanted = wanted }
 
 // Start removes the downloads a crash interrupted, then schedules the
 // polls, the first at once.
@@ -323,7 +333,7 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 	var ready []string
 	for _, e := range entries {
 		name := e.Name()
-		if !e.Mode().IsRegular() || skipped(name) {
+		if !e.Mode().IsRegular() || skipped(name) || (f.wanted != nil && !f.wanted(name)) {
 			continue
 		}
 		o := obs{size: e.Size(), mtime: e.ModTime()}
@@ -423,7 +433,7 @@ func (f *Fetcher) Check(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, e := range entries {
-		if e.Mode().IsRegular() && !skipped(e.Name()) {
+		if e.Mode().IsRegular() && !skipped(e.Name()) && (f.wanted == nil || f.wanted(e.Name())) {
 			n++
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/config/configssh"
 	"github.com/ferry-health/ferry/config/configssh/sshtest"
 )
@@ -476,5 +477,36 @@ func TestManySmallFilesOverSlowLink(t *testing.T) {
 	poll(t, fe)
 	if got := list(t, f.local); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("folder holds %q", got)
+	}
+}
+
+// TestOnlyWhatTheFolderUses: with the folder's own test of names (a
+// folder.Engine's Uses: its include list, markers and sidecars), files
+// the folder would never take (an editor's swap file, a report outside
+// its include list) stay on the server instead of being moved off it
+// into a folder that leaves them for ever.
+func TestOnlyWhatTheFolderUses(t *testing.T) {
+	f := newFixture(t)
+	cfg := folder.DefaultConfig()
+	cfg.Name, cfg.Path, cfg.Include, cfg.MarkerSuffix = "ehr", f.local, []string{"*.hl7"}, ".ok"
+	eng, err := folder.New(adapters.Settings{}, cfg, adapters.ConsumerFunc(func(context.Context, adapters.Raw) error { return nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"adt-1.hl7", "adt-1.hl7.ok", "report.csv", "adt-2.hl7.swp"} {
+		f.put(t, name, "MSH|^~\\&|EHR")
+	}
+	fe := f.fetcher(t)
+	fe.Only(eng.Uses)
+	if n, err := fe.Check(context.Background()); err != nil || n != 2 {
+		t.Errorf("check: %d waiting, %v; want the input and its marker", n, err)
+	}
+	poll(t, fe)
+	poll(t, fe)
+	if got := strings.Join(list(t, f.local), " "); got != "adt-1.hl7 adt-1.hl7.ok" {
+		t.Errorf("folder holds %q", got)
+	}
+	if got := strings.Join(list(t, f.remote), " "); got != "adt-2.hl7.swp ferry-done report.csv" {
+		t.Errorf("server holds %q", got)
 	}
 }

@@ -828,6 +828,14 @@ func (e *Engine) isSidecar(name string) bool {
 // the ones the live folder would have taken.
 func (e *Engine) IsInput(name string) bool { return e.isInput(name) }
 
+// Uses reports whether the engine does anything with a file of this
+// name: an input, a sidecar or a marker. A fetch from a remote directory
+// takes only those, so that what the folder would leave for ever (a
+// name its ignore list or include list leaves out) stays on the server.
+func (e *Engine) Uses(name string) bool {
+	return e.isInput(name) || e.isSidecar(name) || e.isMarker(name)
+}
+
 // IsSidecar reports whether a file of this name is a sidecar
 // (Config.Sidecars), handed on with the input of the same stem.
 func (e *Engine) IsSidecar(name string) bool { return e.isSidecar(name) }

@@ -300,14 +300,19 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 			return nil, fmt.Errorf("sources.folders %s: %w", f.Name, err)
 		}
 		g.sources = append(g.sources, namedSource{id, src})
+		var eng *folder.Engine
 		if fs, ok := src.(interface{ Engine() *folder.Engine }); ok {
-			g.folders = append(g.folders, fs.Engine())
+			eng = fs.Engine()
+			g.folders = append(g.folders, eng)
 		}
 		if f.Fetch != nil {
 			fid := "fetch/" + f.Name
 			fe, err := fetch.New(g.settings(fid), *f.Fetch, f.Path, g.sched)
 			if err != nil {
 				return nil, fmt.Errorf("sources.folders %s: fetch: %w", f.Name, err)
+			}
+			if eng != nil {
+				fe.Only(eng.Uses)
 			}
 			g.sources = append(g.sources, namedSource{fid, fe})
 			g.fetchers = append(g.fetchers, namedFetcher{f.Name, fe})
