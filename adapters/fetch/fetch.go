@@ -322,6 +322,9 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 	stop := context.AfterFunc(ctx, func() { sess.SSH.Close() })
 	defer stop()
 	progress := func() { wd.Reset(f.cfg.Timeout) }
+	// Any answer of the server is progress: a listing of many thousand
+	// files comes in many answers, over a slow link longer than Timeout.
+	defer sess.OnActivity(progress)()
 
 	c := sess.SFTP
 	entries, err := c.ReadDir(f.t.Dir)
@@ -425,6 +428,7 @@ func (f *Fetcher) Check(ctx context.Context) (int, error) {
 	// doctor` for ever.
 	wd := time.AfterFunc(f.cfg.Timeout, func() { sess.SSH.Close() })
 	defer wd.Stop()
+	defer sess.OnActivity(func() { wd.Reset(f.cfg.Timeout) })()
 	stop := context.AfterFunc(ctx, func() { sess.SSH.Close() })
 	defer stop()
 	entries, err := sess.SFTP.ReadDir(f.t.Dir)

@@ -510,3 +510,27 @@ func TestOnlyWhatTheFolderUses(t *testing.T) {
 		t.Errorf("server holds %q", got)
 	}
 }
+
+// TestLongListingOverSlowLink: a directory of 500 files is listed in
+// several answers; over a link where each takes 300 ms, the listing
+// (about 1.5 s) outlasts a 1 s timeout, yet the server answers all along,
+// so the check and the poll go through. The watchdog counted only bytes
+// written to the folder and closed the session mid-listing.
+func TestLongListingOverSlowLink(t *testing.T) {
+	f := newFixture(t)
+	for i := range 500 {
+		f.put(t, fmt.Sprintf("r%04d.hl7", i), "")
+	}
+	f.site.Server.Filter(func(body []byte) ([]byte, bool) {
+		if body[0] == sshtest.FxpReaddir {
+			time.Sleep(300 * time.Millisecond)
+		}
+		return nil, false
+	}, nil)
+	f.cfg.Timeout = time.Second
+	fe := f.fetcher(t)
+	if n, err := fe.Check(context.Background()); err != nil || n != 500 {
+		t.Fatalf("check: %d waiting, %v", n, err)
+	}
+	poll(t, fe)
+}

@@ -17,6 +17,7 @@ const (
 	FxpOpen     = 3
 	FxpWrite    = 6
 	FxpOpendir  = 11
+	FxpReaddir  = 12
 	FxpStatus   = 101
 	FxpExtended = 200
 )
