@@ -422,29 +422,31 @@ func (m *Mailbox) take(ctx context.Context, c *imapclient.Client, validity uint3
 	to := m.cfg.DoneMailbox
 	if perm != nil {
 		to = m.cfg.FailedMailbox
-		attrs := []any{"mailbox", m.cfg.Name, "uid", uint32(uid), "to", to, "faxes_sent", sent}
-		if m.src.logPHI {
-			attrs = append(attrs, "err", perm)
-		}
-		m.log.Warn("fax mailbox message holds a fax ferry cannot read (faxes_sent counts the others it stored); moved to the failed mailbox with a note saying why", attrs...)
-		sentNote := "Nothing of it was sent to the exchange."
-		if sent > 0 {
-			sentNote = fmt.Sprintf("%d of its %d faxes were sent to the exchange all the same; the rest were not.", sent, faxes)
-		}
-		note := fmt.Sprintf("From: ferry <ferry@localhost>\r\nSubject: ferry could not read message %d/%d of %s\r\nDate: %s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n\r\nThe message is beside this note, in %s. %s\r\n",
-			validity, uid, m.cfg.Mailbox, time.Now().Format(time.RFC1123Z), crlf(perm.Error()), to, sentNote)
-		if err := appendNote(c, to, note); err != nil {
-			m.log.Warn("fax mailbox: the note on a failed message was not written", "mailbox", m.cfg.Name, "err", err)
-		}
 	}
 	if err := move(c, set, to); err != nil {
 		m.boxesReady = false // someone may have removed it
 		return fmt.Errorf("%s: move to %s: %w", name, to, err)
 	}
-	if perm != nil {
-		m.failed.Add(1)
-	} else {
+	if perm == nil {
 		m.taken.Add(1)
+		return nil
+	}
+	m.failed.Add(1)
+	// The note follows the move, so that a move failing poll after poll
+	// does not leave a note each time.
+	attrs := []any{"mailbox", m.cfg.Name, "uid", uint32(uid), "to", to, "faxes_sent", sent}
+	if m.src.logPHI {
+		attrs = append(attrs, "err", perm)
+	}
+	m.log.Warn("fax mailbox message holds a fax ferry cannot read (faxes_sent counts the others it stored); moved to the failed mailbox with a note saying why", attrs...)
+	sentNote := "Nothing of it was sent to the exchange."
+	if sent > 0 {
+		sentNote = fmt.Sprintf("%d of its %d faxes were sent to the exchange all the same; the rest were not.", sent, faxes)
+	}
+	note := fmt.Sprintf("From: ferry <ferry@localhost>\r\nSubject: ferry could not read message %d/%d of %s\r\nDate: %s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n\r\nThe message is beside this note, in %s. %s\r\n",
+		validity, uid, m.cfg.Mailbox, time.Now().Format(time.RFC1123Z), crlf(perm.Error()), to, sentNote)
+	if err := appendNote(c, to, note); err != nil {
+		m.log.Warn("fax mailbox: the note on a failed message was not written", "mailbox", m.cfg.Name, "err", err)
 	}
 	return nil
 }

@@ -44,26 +44,39 @@ func startIMAP(t *testing.T) imapSite {
 // IMAP4rev1 server without MOVE or UIDPLUS).
 func startIMAPCaps(t *testing.T, caps imap.CapSet) imapSite {
 	t.Helper()
-	return startIMAPRefusing(t, caps, nil)
+	return startIMAPRefusing(t, caps, refusals{})
 }
 
-// refusingSession answers NO to a FETCH of a message refuse names, as a
-// server whose store cannot read that message does.
+// refusals are the commands a test server answers NO: a FETCH of the
+// messages fetch names (a store that cannot read them), a MOVE while
+// move says so (a mailbox over its quota).
+type refusals struct {
+	fetch func(imap.NumSet) bool
+	move  func() bool
+}
+
 type refusingSession struct {
 	imapserver.SessionIMAP4rev2
-	refuse func(imap.NumSet) bool
+	r refusals
 }
 
 func (s refusingSession) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
-	if s.refuse(numSet) {
+	if s.r.fetch != nil && s.r.fetch(numSet) {
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Text: "message unreadable"}
 	}
 	return s.SessionIMAP4rev2.Fetch(w, numSet, options)
 }
 
-// startIMAPRefusing is startIMAPCaps with a server that refuses the
-// FETCHes refuse names (nil: none).
-func startIMAPRefusing(t *testing.T, caps imap.CapSet, refuse func(imap.NumSet) bool) imapSite {
+func (s refusingSession) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string) error {
+	if s.r.move != nil && s.r.move() {
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeOverQuota, Text: "over quota"}
+	}
+	return s.SessionIMAP4rev2.Move(w, numSet, dest)
+}
+
+// startIMAPRefusing is startIMAPCaps with a server that refuses what r
+// says.
+func startIMAPRefusing(t *testing.T, caps imap.CapSet, r refusals) imapSite {
 	t.Helper()
 	dir := t.TempDir()
 	paths, err := pki.WriteDemoSet(filepath.Join(dir, "pki"))
@@ -82,8 +95,8 @@ func startIMAPRefusing(t *testing.T, caps imap.CapSet, refuse func(imap.NumSet) 
 	mem.AddUser(u)
 	srv := imapserver.New(&imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			if refuse != nil {
-				return refusingSession{mem.NewSession().(imapserver.SessionIMAP4rev2), refuse}, nil, nil
+			if r.fetch != nil || r.move != nil {
+				return refusingSession{mem.NewSession().(imapserver.SessionIMAP4rev2), r}, nil, nil
 			}
 			return mem.NewSession(), nil, nil
 		},
@@ -543,10 +556,10 @@ func TestMailboxOneBadAttachment(t *testing.T) {
 func TestMailboxRefusedMessageSkipped(t *testing.T) {
 	var refusing atomic.Bool
 	refusing.Store(true)
-	site := startIMAPRefusing(t, imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}}, func(set imap.NumSet) bool {
+	site := startIMAPRefusing(t, imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}}, refusals{fetch: func(set imap.NumSet) bool {
 		uids, ok := set.(imap.UIDSet)
 		return ok && refusing.Load() && uids.Contains(1)
-	})
+	}})
 	c := newCollector(t)
 	mb, err := NewMailbox(adapters.Settings{}, MailboxConfig{Name: "efax", Address: site.addr, Username: "fax", PasswordFile: site.passFile}, site.clientTLS, c, nil)
 	if err != nil {
@@ -580,5 +593,40 @@ func TestMailboxRefusedMessageSkipped(t *testing.T) {
 	}
 	if len(c.got) != 2 {
 		t.Errorf("%d faxes handed on, want 2", len(c.got))
+	}
+}
+
+// TestMailboxOneNoteWhileMoveFails: a message that goes to the failed
+// mailbox gets one note, however many polls its move fails (the mailbox
+// over its quota): the note follows the move, where it came before it
+// and was appended again at every poll.
+func TestMailboxOneNoteWhileMoveFails(t *testing.T) {
+	var refusing atomic.Bool
+	site := startIMAPRefusing(t, imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}}, refusals{move: refusing.Load})
+	mb, err := NewMailbox(adapters.Settings{}, MailboxConfig{Name: "efax", Address: site.addr, Username: "fax", PasswordFile: site.passFile}, site.clientTLS, newCollector(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mb.Poll(t.Context()); err != nil { // makes ferry-done and ferry-failed
+		t.Fatal(err)
+	}
+	writeEmail(t, filepath.Join(site.dir, "notice.eml"), map[string]string{"Subject": "Fax delivery failed"},
+		part{contentType: "text/plain", encoding: "7bit", body: []byte("The fax could not be received.\r\n")})
+	site.deliver(t, filepath.Join(site.dir, "notice.eml"))
+	refusing.Store(true)
+	for range 3 {
+		if err := mb.Poll(t.Context()); err == nil || !strings.Contains(err.Error(), "over quota") {
+			t.Fatalf("poll with the move refused: %v", err)
+		}
+	}
+	refusing.Store(false)
+	if err := mb.Poll(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n, subjects := site.count(t, DefaultFailedMailbox); n != 2 {
+		t.Errorf("%s holds %d %q, want the message and one note", DefaultFailedMailbox, n, subjects)
+	}
+	if n, _ := site.count(t, "INBOX"); n != 0 {
+		t.Errorf("INBOX holds %d", n)
 	}
 }
