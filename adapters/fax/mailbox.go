@@ -647,10 +647,15 @@ func (m *Mailbox) Check(ctx context.Context) (waiting uint32, err error) {
 	if err := m.login(ctx, c); err != nil {
 		return 0, err
 	}
-	sel, err := c.Select(m.cfg.Mailbox, &imap.SelectOptions{ReadOnly: true}).Wait()
-	if err != nil {
+	if _, err := c.Select(m.cfg.Mailbox, &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
 		return 0, fmt.Errorf("examine %s: %w", m.cfg.Mailbox, err)
 	}
+	// As a poll counts them: messages flagged \Deleted (by someone, or
+	// by ferry's own move on a server without UIDPLUS) are not read.
+	search, err := c.UIDSearch(&imap.SearchCriteria{NotFlag: []imap.Flag{imap.FlagDeleted}}, nil).Wait()
+	if err != nil {
+		return 0, fmt.Errorf("search %s: %w", m.cfg.Mailbox, err)
+	}
 	_ = c.Logout().Wait()
-	return sel.NumMessages, nil
+	return uint32(len(search.AllUIDs())), nil
 }

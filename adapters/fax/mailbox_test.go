@@ -407,7 +407,11 @@ func TestMailboxMoveWithoutUIDPLUS(t *testing.T) {
 	if n, _ := site.count(t, "INBOX"); n < 1 {
 		t.Errorf("INBOX holds %d: the message flagged \\Deleted by someone else was expunged", n)
 	}
-	// The message ferry took stays flagged at most, and is not read again.
+	// The message ferry took stays flagged at most, and is not read again,
+	// nor counted as waiting by `ferry doctor`'s check.
+	if n, err := mb.Check(t.Context()); err != nil || n != 0 {
+		t.Errorf("check: %d waiting, %v; want none, both messages being flagged \\Deleted", n, err)
+	}
 	if err := mb.Poll(t.Context()); err != nil {
 		t.Fatal(err)
 	}
