@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -82,5 +84,54 @@ func TestCertificateMetrics(t *testing.T) {
 	}
 	if strings.Contains(m, `ferry_certificate_expiry_timestamp_seconds{use="audit client certificate"}`) {
 		t.Errorf("/metrics gives the broken pair's file's expiry, not the certificate in use")
+	}
+}
+
+// TestStatusSlowBodyDoesNotHoldStop: a local process that sends a request
+// with a body it never finishes (Content-Length 10, one byte sent) gets an
+// answer at once, and the gateway's stop does not wait for it. Before, the
+// server read the rest of the body after the answer, with no time limit:
+// the connection stayed active, the status server's Shutdown, which the
+// gateway's stop waits for first, waited for it until the stop's deadline,
+// and the sources, delivery and the audit trail were then stopped with
+// that deadline spent.
+func TestStatusSlowBodyDoesNotHoldStop(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	cfg := parseConfig(t, `
+data_dir: %q
+status:
+  listen: %q
+`, filepath.Join(dir, "data"), addr)
+	gw := runGateway(t, cfg)
+	for _, path := range []string{"/healthz", "/api/status", "/api/ops/deadletters/x/retry"} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Length: 10\r\n\r\nx", path, addr)
+		// A guard only: the answer comes at once, or (before) never.
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("POST %s with a body not finished: no answer: %v", path, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("POST %s with a body: %s, want 413", path, resp.Status)
+		}
+	}
+	// Another connection, whose request the stop finds half read.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET /metrics HTTP/1.1\r\nHost: %s\r\nContent-Length: 10\r\n\r\nx", addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // a guard
+	defer cancel()
+	if err := gw.Shutdown(ctx); err != nil {
+		t.Errorf("stop with a request body being sent slowly: %v", err)
 	}
 }

@@ -118,7 +118,7 @@ func (g *gateway) startStatus() error {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
 	})
-	g.statusSrv = &http.Server{Handler: ops.HostGuard(mux, ln.Addr(), g.cfg.Status.AllowedHosts), ReadHeaderTimeout: 5 * time.Second}
+	g.statusSrv = &http.Server{Handler: noBody(ops.HostGuard(mux, ln.Addr(), g.cfg.Status.AllowedHosts)), ReadHeaderTimeout: 5 * time.Second}
 	g.statusAddr = ln.Addr()
 	go func() {
 		if err := g.statusSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -126,6 +126,27 @@ func (g *gateway) startStatus() error {
 		}
 	}()
 	return nil
+}
+
+// noBody refuses (413) a request that comes with a body, reading none of
+// it: nothing on the status listener takes one. The server would
+// otherwise read it after the answer, with no time limit (ReadTimeout
+// would also end the live backup's held answer), so that any local
+// process sending it a byte at a time kept the connection active, and
+// the status server's Shutdown, which the gateway's stop waits for first,
+// waited until the stop's deadline, leaving the sources, delivery and the
+// audit trail none.
+func noBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength != 0 {
+			// What is left of the body is not read: the connection ends.
+			http.NewResponseController(w).SetReadDeadline(time.Now())
+			w.Header().Set("Connection", "close")
+			http.Error(w, "a request body is not accepted here", http.StatusRequestEntityTooLarge)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (g *gateway) stopStatus(ctx context.Context) error {
