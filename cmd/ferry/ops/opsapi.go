@@ -162,7 +162,8 @@ type OpsAudit struct {
 	// the body is sent). It must not block.
 	Record func(OpRecord)
 	// Denied is called for every request refused for a missing or wrong
-	// token (Action is the path asked for, ID empty), before the answer.
+	// token (Action is the method and path asked for, cleaned as the
+	// operator is; ID empty), before the answer.
 	// It must not block. Optional.
 	Denied func(OpRecord)
 }
@@ -197,7 +198,8 @@ func RegisterOpsHandlers(mux *http.ServeMux, q DeadLetterOps, token configopaque
 			if !Authorized(r, token) {
 				for _, a := range aud {
 					if a.Denied != nil {
-						a.Denied(OpRecord{Action: r.Method + " " + r.URL.Path, Remote: r.RemoteAddr,
+						// The path is the caller's ({id}), as the operator it claims.
+						a.Denied(OpRecord{Action: cleanHeader(r.Method + " " + r.URL.Path), Remote: r.RemoteAddr,
 							Operator: cleanHeader(r.Header.Get(OperatorHeader)), Err: errWrongToken})
 					}
 				}
