@@ -637,7 +637,10 @@ func (x *conv) xtnValue(v hl7v2.Value, defaultUse string) (fhir.ContactPoint, bo
 	default:
 		cp.System = "other"
 	}
-	if use == "NET" {
+	if use == "NET" || (equip == "" && t[3] != "" && t[0] == "" && t[6] == "" && t[11] == "") {
+		// XTN.3 is required only from v2.7: an XTN.4 without it is an
+		// e-mail address (the IG's XTN[ContactPoint] map), unless a
+		// number beside it makes the XTN a phone.
 		cp.System = "email"
 	}
 	if cp.System == "email" {
