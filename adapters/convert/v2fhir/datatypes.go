@@ -382,13 +382,31 @@ func (x *conv) xpn(v hl7v2.Value) *fhir.HumanName {
 // xpnValue is xpn for a caller that copies the name into a list of its
 // own (a resource's names): it needs no slab slot.
 func (x *conv) xpnValue(v hl7v2.Value) (fhir.HumanName, bool) {
-	var t [7]string // XPN.1 ... XPN.7, read in one pass
+	var t [13]string // XPN.1 ... XPN.13, read in one pass
 	v.Texts(t[:])
 	n, ok := x.personNameOf(v, 1, t[1:6])
 	if ok {
 		n.Use = nameUse[t[6]]
+		n.Period = x.namePeriod(v, t[11], t[12])
 	}
 	return n, ok
+}
+
+// namePeriod is HumanName.period from XPN.12 (effective date) and XPN.13
+// (expiration date), or when neither is sent from XPN.10, the validity
+// range they replaced (the IG's XPN[HumanName] map); nil when the name
+// says no dates. A date that cannot be read is left out, as CX.7/8 are.
+func (x *conv) namePeriod(v hl7v2.Value, effective, expiration string) *fhir.Period {
+	if effective == "" && expiration == "" {
+		r := v.Comp(10)
+		effective, expiration = r.Sub(1).Trimmed(), r.Sub(2).Trimmed()
+	}
+	start, _ := x.dateTime(effective)
+	end, _ := x.dateTime(expiration)
+	if start == "" && end == "" {
+		return nil
+	}
+	return &fhir.Period{Start: start, End: end}
 }
 
 // xcnName is the HumanName inside an XCN, whose components 2-7 are an
