@@ -387,19 +387,20 @@ func (x *conv) xpnValue(v hl7v2.Value) (fhir.HumanName, bool) {
 	n, ok := x.personNameOf(v, 1, t[1:6])
 	if ok {
 		n.Use = nameUse[t[6]]
-		n.Period = x.namePeriod(v, t[11], t[12])
+		n.Period = x.validity(v.Comp(10), t[11], t[12])
 	}
 	return n, ok
 }
 
-// namePeriod is HumanName.period from XPN.12 (effective date) and XPN.13
-// (expiration date), or when neither is sent from XPN.10, the validity
-// range they replaced (the IG's XPN[HumanName] map); nil when the name
-// says no dates. A date that cannot be read is left out, as CX.7/8 are.
-func (x *conv) namePeriod(v hl7v2.Value, effective, expiration string) *fhir.Period {
+// validity is the period of a name (XPN.12, XPN.13), address (XAD.13,
+// XAD.14) or telecom (XTN.13, XTN.14) from its effective and expiration
+// dates, or when neither is sent from rng, the validity range (DR) they
+// replaced (XPN.10, XAD.12), as the IG's XPN[HumanName] and XAD[Address]
+// maps say; nil when there are no dates. A date that cannot be read is
+// left out, as CX.7/8 are.
+func (x *conv) validity(rng hl7v2.Value, effective, expiration string) *fhir.Period {
 	if effective == "" && expiration == "" {
-		r := v.Comp(10)
-		effective, expiration = r.Sub(1).Trimmed(), r.Sub(2).Trimmed()
+		effective, expiration = rng.Sub(1).Trimmed(), rng.Sub(2).Trimmed()
 	}
 	start, _ := x.dateTime(effective)
 	end, _ := x.dateTime(expiration)
@@ -586,7 +587,7 @@ func (x *conv) xad(v hl7v2.Value) *fhir.Address {
 // xadValue is xad for a caller that copies the address into a list of
 // its own: it needs no slab slot.
 func (x *conv) xadValue(v hl7v2.Value) (fhir.Address, bool) {
-	var t [7]string // XAD.1 ... XAD.7, read in one pass
+	var t [14]string // XAD.1 ... XAD.14, read in one pass
 	v.Texts(t[:])
 	line1 := v.Comp(1).Sub(1).Trimmed()
 	a := fhir.Address{
@@ -615,6 +616,7 @@ func (x *conv) xadValue(v hl7v2.Value) (fhir.Address, bool) {
 	case "SH":
 		a.Type = "physical"
 	}
+	a.Period = x.validity(v.Comp(12), t[12], t[13])
 	return a, true
 }
 
