@@ -629,7 +629,7 @@ func (x *conv) xtn(v hl7v2.Value, defaultUse string) *fhir.ContactPoint {
 // of its own: it needs no slab slot.
 func (x *conv) xtnValue(v hl7v2.Value, defaultUse string) (fhir.ContactPoint, bool) {
 	var cp fhir.ContactPoint
-	var t [12]string // XTN.1 ... XTN.12, read in one pass
+	var t [14]string // XTN.1 ... XTN.14, read in one pass
 	v.Texts(t[:])
 	use, equip := t[1], t[2]
 	switch use {
@@ -671,6 +671,7 @@ func (x *conv) xtnValue(v hl7v2.Value, defaultUse string) (fhir.ContactPoint, bo
 	if cp.Value == "" {
 		return fhir.ContactPoint{}, false
 	}
+	cp.Period = x.validity(hl7v2.Value{}, t[12], t[13])
 	return cp, true
 }
 

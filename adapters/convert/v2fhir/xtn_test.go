@@ -33,3 +33,24 @@ func TestXTNEmailWithoutEquipmentType(t *testing.T) {
 		})
 	}
 }
+
+// TestTelecomPeriod: XTN.13 and XTN.14 (effective start and expiration
+// date) are ContactPoint.period (IG XTN[ContactPoint] map). They were
+// dropped, so a number the sender marked as no longer in use read as
+// current.
+func TestTelecomPeriod(t *testing.T) {
+	msg := "MSH|^~\\&|A|F|||20240101120000||ADT^A08|C1|P|2.5.1\nPID|1||123^^^HOSP^MR||Doe^Jane||19900101|F|||||^PRN^PH^^^555^1234567^^^^^^20100101^20230301~^PRN^PH^^^555^7654321^^^^^^20230301"
+	p, _ := patientOf(t, mustConvert(t, testConverter(t), msg))
+	var got []string
+	for _, c := range p.Telecom {
+		s := c.Value + "||"
+		if c.Period != nil {
+			s = c.Value + "|" + c.Period.Start + "|" + c.Period.End
+		}
+		got = append(got, s)
+	}
+	want := []string{"(555) 123-4567|2010-01-01|2023-03-01", "(555) 765-4321|2023-03-01|"}
+	if strings.Join(got, ";") != strings.Join(want, ";") {
+		t.Errorf("telecom %v, want %v", got, want)
+	}
+}
