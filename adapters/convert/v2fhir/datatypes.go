@@ -382,13 +382,32 @@ func (x *conv) xpn(v hl7v2.Value) *fhir.HumanName {
 // xpnValue is xpn for a caller that copies the name into a list of its
 // own (a resource's names): it needs no slab slot.
 func (x *conv) xpnValue(v hl7v2.Value) (fhir.HumanName, bool) {
-	var t [7]string // XPN.1 ... XPN.7, read in one pass
+	var t [13]string // XPN.1 ... XPN.13, read in one pass
 	v.Texts(t[:])
 	n, ok := x.personNameOf(v, 1, t[1:6])
 	if ok {
 		n.Use = nameUse[t[6]]
+		n.Period = x.validity(v.Comp(10), t[11], t[12])
 	}
 	return n, ok
+}
+
+// validity is the period of a name (XPN.12, XPN.13), address (XAD.13,
+// XAD.14) or telecom (XTN.13, XTN.14) from its effective and expiration
+// dates, or when neither is sent from rng, the validity range (DR) they
+// replaced (XPN.10, XAD.12), as the IG's XPN[HumanName] and XAD[Address]
+// maps say; nil when there are no dates. A date that cannot be read is
+// left out, as CX.7/8 are.
+func (x *conv) validity(rng hl7v2.Value, effective, expiration string) *fhir.Period {
+	if effective == "" && expiration == "" {
+		effective, expiration = rng.Sub(1).Trimmed(), rng.Sub(2).Trimmed()
+	}
+	start, _ := x.dateTime(effective)
+	end, _ := x.dateTime(expiration)
+	if start == "" && end == "" {
+		return nil
+	}
+	return &fhir.Period{Start: start, End: end}
 }
 
 // xcnName is the HumanName inside an XCN, whose components 2-7 are an
@@ -568,7 +587,7 @@ func (x *conv) xad(v hl7v2.Value) *fhir.Address {
 // xadValue is xad for a caller that copies the address into a list of
 // its own: it needs no slab slot.
 func (x *conv) xadValue(v hl7v2.Value) (fhir.Address, bool) {
-	var t [7]string // XAD.1 ... XAD.7, read in one pass
+	var t [14]string // XAD.1 ... XAD.14, read in one pass
 	v.Texts(t[:])
 	line1 := v.Comp(1).Sub(1).Trimmed()
 	a := fhir.Address{
@@ -597,6 +616,7 @@ func (x *conv) xadValue(v hl7v2.Value) (fhir.Address, bool) {
 	case "SH":
 		a.Type = "physical"
 	}
+	a.Period = x.validity(v.Comp(12), t[12], t[13])
 	return a, true
 }
 
@@ -609,7 +629,7 @@ func (x *conv) xtn(v hl7v2.Value, defaultUse string) *fhir.ContactPoint {
 // of its own: it needs no slab slot.
 func (x *conv) xtnValue(v hl7v2.Value, defaultUse string) (fhir.ContactPoint, bool) {
 	var cp fhir.ContactPoint
-	var t [12]string // XTN.1 ... XTN.12, read in one pass
+	var t [14]string // XTN.1 ... XTN.14, read in one pass
 	v.Texts(t[:])
 	use, equip := t[1], t[2]
 	switch use {
@@ -637,7 +657,10 @@ func (x *conv) xtnValue(v hl7v2.Value, defaultUse string) (fhir.ContactPoint, bo
 	default:
 		cp.System = "other"
 	}
-	if use == "NET" {
+	if use == "NET" || (equip == "" && t[3] != "" && t[0] == "" && t[6] == "" && t[11] == "") {
+		// XTN.3 is required only from v2.7: an XTN.4 without it is an
+		// e-mail address (the IG's XTN[ContactPoint] map), unless a
+		// number beside it makes the XTN a phone.
 		cp.System = "email"
 	}
 	if cp.System == "email" {
@@ -648,6 +671,7 @@ func (x *conv) xtnValue(v hl7v2.Value, defaultUse string) (fhir.ContactPoint, bo
 	if cp.Value == "" {
 		return fhir.ContactPoint{}, false
 	}
+	cp.Period = x.validity(hl7v2.Value{}, t[12], t[13])
 	return cp, true
 }
 

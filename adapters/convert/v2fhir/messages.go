@@ -5,10 +5,12 @@ import (
 	"github.com/ferry-health/ferry/adapters/hl7v2"
 )
 
-// encounterStatus is the Encounter status an ADT trigger implies.
+// encounterStatus is the Encounter status an ADT trigger implies. An A08
+// updates patient information and implies none (the IG's event to
+// Encounter.status map: unknown); PV1-45 still makes its visit finished.
 var encounterStatus = map[string]string{
 	"A01": "in-progress", "A02": "in-progress", "A03": "finished", "A04": "arrived",
-	"A05": "planned", "A06": "in-progress", "A07": "in-progress", "A08": "in-progress",
+	"A05": "planned", "A06": "in-progress", "A07": "in-progress", "A08": "unknown",
 	"A09": "in-progress", "A10": "in-progress", "A11": "cancelled", "A12": "in-progress",
 	"A13": "in-progress", "A14": "planned", "A15": "in-progress", "A16": "in-progress",
 	"A25": "in-progress", "A26": "in-progress", "A27": "cancelled", "A38": "cancelled",
