@@ -5,6 +5,7 @@ import (
 	"os/user"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ferry-health/ferry/transport/audit"
 )
@@ -52,7 +53,13 @@ func cleanHeader(s string) string {
 		return r
 	}, s)
 	if len(s) > 128 {
-		s = s[:128]
+		// Cut at a character's start, not inside one: half a UTF-8
+		// sequence is no text an audit record (XML, JSON) may carry.
+		n := 128
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		s = s[:n]
 	}
-	return s
+	return strings.ToValidUTF8(s, "\uFFFD")
 }

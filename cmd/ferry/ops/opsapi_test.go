@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+	"unicode/utf8"
 )
 
 // TestDeniedRequestPathCleaned: the path of a request refused for its
@@ -41,5 +42,18 @@ func TestDeniedRequestPathCleaned(t *testing.T) {
 		if !strings.HasPrefix(r.Action, "POST /api/ops/deadletters/AAA") && !strings.HasPrefix(r.Action, "GET /api/ops/deadletters/AAA") {
 			t.Errorf("refused request reported as %.60q", r.Action)
 		}
+	}
+}
+
+// TestCleanHeaderKeepsUTF8: an operator name or path cut at 128 bytes is
+// cut between characters, and bytes that are no UTF-8 are replaced, so
+// the audit record (XML or JSON) carries text, not half a character.
+func TestCleanHeaderKeepsUTF8(t *testing.T) {
+	long := strings.Repeat("a", 127) + "é" // é is 2 bytes: 129 in all
+	if got := cleanHeader(long); got != strings.Repeat("a", 127) || !utf8.ValidString(got) {
+		t.Errorf("cut: %q", got)
+	}
+	if got := cleanHeader("dr\xffsmith\r\n"); got != "dr\uFFFDsmith" {
+		t.Errorf("invalid byte: %q", got)
 	}
 }
