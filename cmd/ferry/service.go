@@ -261,7 +261,11 @@ func installServiceConfig(cfgPath string, cfg *config.Config) (*service.Config, 
 		"DelayedAutoStart":       true, // Windows: after the network is up
 	}
 	if runtime.GOOS == "linux" {
-		unit, err := installer.RenderSystemdUnit(sc.Executable, sc.Arguments, cfg.DataDir, serviceWritable(cfg))
+		writable, err := serviceWritable(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", cfgPath, err)
+		}
+		unit, err := installer.RenderSystemdUnit(sc.Executable, sc.Arguments, cfg.DataDir, writable)
 		if err != nil {
 			return nil, err
 		}
@@ -272,16 +276,23 @@ func installServiceConfig(cfgPath string, cfg *config.Config) (*service.Config, 
 
 // serviceWritable lists the folders the service writes to, for the unit's
 // ReadWritePaths: the data folder, each folder source with its work
-// folder (one entry), done_dir, failed_dir and the log folder.
-func serviceWritable(cfg *config.Config) []string {
+// folder (one entry), done_dir, failed_dir and the log folder. A folder
+// and a work folder that share no folder but the root are an error: the
+// one entry holding both would be /, the whole system writable.
+func serviceWritable(cfg *config.Config) ([]string, error) {
 	writable := []string{cfg.DataDir}
-	for _, f := range cfg.Sources.Folders {
+	for i, f := range cfg.Sources.Folders {
 		// Folder sources move what they take into their work folder
 		// by rename, which Linux refuses between two ReadWritePaths
 		// entries (each is a mount of its own): one entry holds both.
 		if abs, err := filepath.Abs(f.Path); err == nil {
 			if p, err := f.Config.Config.ResolvePaths(); err == nil {
-				abs = commonDir(abs, p.Work)
+				common := commonDir(abs, p.Work)
+				if filepath.Dir(common) == common {
+					return nil, fmt.Errorf("sources.folders[%d] (%s): the folder %s and its work_dir %s share no folder but %s, which the unit would have to make writable whole to let ferry move files from one to the other (systemd's ReadWritePaths); put work_dir beside the folder, e.g. %s",
+						i, f.Name, abs, p.Work, common, filepath.Join(filepath.Dir(abs), filepath.Base(abs)+"-work"))
+				}
+				abs = common
 			}
 			writable = append(writable, abs)
 		}
@@ -299,7 +310,7 @@ func serviceWritable(cfg *config.Config) []string {
 	if dir := logDirOutside(cfg); dir != "" {
 		writable = append(writable, dir)
 	}
-	return outermost(writable)
+	return outermost(writable), nil
 }
 
 // packagedUnitNote tells, after `ferry install --folders-only` beside the
@@ -314,7 +325,11 @@ func packagedUnitNote(cfgPath string, cfg *config.Config) string {
 	}
 	var extra []string
 	pkg := installer.PackageLayout().DataDir
-	for _, d := range serviceWritable(cfg) {
+	writable, err := serviceWritable(cfg)
+	if err != nil {
+		return "note: " + err.Error() + "\n"
+	}
+	for _, d := range writable {
 		if !isWithin(pkg, d) {
 			extra = append(extra, d)
 		}
