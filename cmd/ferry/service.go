@@ -197,6 +197,17 @@ func serviceLayout(cfgPath string, cfg *config.Config) installer.Layout {
 	add(cfg.Exchange.Auth.UDAP.KeyFile)
 	add(cfg.Exchange.Auth.UDAP.TrustAnchors)
 	add(cfg.Proxy.CAFile)
+	// SFTP logins read ferry's SSH key and known_hosts at each login.
+	if cfg.Exchange.FileDrop() {
+		add(cfg.Exchange.SFTP.KeyFile)
+		add(cfg.Exchange.SFTP.KnownHosts)
+	}
+	for _, f := range cfg.Sources.Folders {
+		if f.Fetch != nil {
+			add(f.Fetch.KeyFile)
+			add(f.Fetch.KnownHosts)
+		}
+	}
 	l.LogDir = logDirOutside(cfg)
 	for _, f := range cfg.Sources.Folders {
 		// A work folder inside the watched one (.ferry) is made by the

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ferry-health/ferry/adapters/fetch"
 	"github.com/ferry-health/ferry/config"
 )
 
@@ -148,5 +149,27 @@ func TestPackagedUnitNote(t *testing.T) {
 	}
 	if n := packagedUnitNote("/opt/ferry/ferry.yaml", cfg); n != "" {
 		t.Errorf("another configuration than the packaged unit's: %q", n)
+	}
+}
+
+// TestServiceLayoutGivesSFTPLoginsToTheService: the SSH key and
+// known_hosts of an sftp:// exchange (which `ferry init` asks for) and of
+// a folder's fetch are read by the service at each login. Made with
+// `sudo ssh-keygen` they are root's 0600, and install left them so: every
+// login failed while `sudo ferry doctor`, reading them as root, passed.
+func TestServiceLayoutGivesSFTPLoginsToTheService(t *testing.T) {
+	cfg := config.Default()
+	cfg.Exchange.URL = "sftp://clinic7@sftp.hie.example/inbound"
+	cfg.Exchange.SFTP.KeyFile, cfg.Exchange.SFTP.KnownHosts = "/etc/ferry/hie_ed25519", "/etc/ferry/hie_known_hosts"
+	var ehr config.Folder
+	ehr.Name, ehr.Kind, ehr.Path = "athena", "ehr", "/srv/exports/athena"
+	ehr.Fetch = &fetch.Config{URL: "sftp://clinic7@sftp.ehr.example/outbound"}
+	ehr.Fetch.KeyFile, ehr.Fetch.KnownHosts = "/etc/ferry/ehr_ed25519", "/etc/ferry/known_hosts"
+	cfg.Sources.Folders = []config.Folder{ehr}
+	l := serviceLayout("/etc/ferry/ferry.yaml", cfg)
+	for _, f := range []string{"/etc/ferry/hie_ed25519", "/etc/ferry/hie_known_hosts", "/etc/ferry/ehr_ed25519", "/etc/ferry/known_hosts"} {
+		if !slices.Contains(l.Readable, f) {
+			t.Errorf("%s is not made readable by the service: %v", f, l.Readable)
+		}
 	}
 }

@@ -48,6 +48,17 @@ func configuredFiles(cfg *config.Config) []namedFile {
 			add("exchange.auth.udap.key_file", u.KeyFile)
 			add("exchange.auth.udap.trust_anchors", u.TrustAnchors)
 		}
+		if cfg.Exchange.FileDrop() {
+			add("exchange.sftp.key_file", cfg.Exchange.SFTP.KeyFile)
+			add("exchange.sftp.known_hosts", cfg.Exchange.SFTP.KnownHosts)
+		}
+	}
+	for i, f := range cfg.Sources.Folders {
+		if f.Fetch != nil {
+			p := fmt.Sprintf("sources.folders[%d].fetch", i)
+			add(p+".key_file", f.Fetch.KeyFile)
+			add(p+".known_hosts", f.Fetch.KnownHosts)
+		}
 	}
 	if cfg.Audit.Enabled() {
 		at := cfg.Audit.TLS

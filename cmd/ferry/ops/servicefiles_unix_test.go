@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/ferry-health/ferry/adapters/fax"
+	"github.com/ferry-health/ferry/adapters/fetch"
 	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/config"
 )
@@ -240,5 +241,37 @@ func TestFoldersServiceAccountWrite(t *testing.T) {
 	}
 	if st, _ := os.Stat(filepath.Join(work, "done")); st.Sys().(*syscall.Stat_t).Uid != id {
 		t.Error("the work folder's sub-folders were not given to the account")
+	}
+}
+
+// TestServiceFilesSFTPLogins: the SSH keys and known_hosts files of an
+// sftp:// exchange and of a folder's fetch are read by the service at each
+// login; doctor, which logs in as root, must say when the account cannot
+// read them, as it does for the TLS keys.
+func TestServiceFilesSFTPLogins(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to judge files for another uid")
+	}
+	acct := &ServiceAccount{Name: "54321", UID: 54321, GIDs: []uint32{54321}}
+	base := t.TempDir()
+	os.Chmod(base, 0o755)
+	cfg := &config.Config{DataDir: t.TempDir()}
+	cfg.Exchange.URL = "sftp://clinic7@sftp.hie.example/inbound"
+	cfg.Exchange.SFTP.KeyFile = writeMode(t, filepath.Join(base, "hie_ed25519"), 0o600)
+	cfg.Exchange.SFTP.KnownHosts = writeMode(t, filepath.Join(base, "hie_known_hosts"), 0o600)
+	var f config.Folder
+	f.Name, f.Kind, f.Path = "athena", "ehr", t.TempDir()
+	f.Fetch = &fetch.Config{URL: "sftp://clinic7@sftp.ehr.example/outbound"}
+	f.Fetch.KeyFile = writeMode(t, filepath.Join(base, "ehr_ed25519"), 0o600)
+	f.Fetch.KnownHosts = writeMode(t, filepath.Join(base, "known_hosts"), 0o600)
+	cfg.Sources.Folders = []config.Folder{f}
+	got := map[string]Level{}
+	for _, c := range CheckServiceFiles(cfg, acct, "") {
+		got[strings.Fields(c.Name)[0]] = c.Level
+	}
+	for _, field := range []string{"exchange.sftp.key_file", "exchange.sftp.known_hosts", "sources.folders[0].fetch.key_file", "sources.folders[0].fetch.known_hosts"} {
+		if got[field] != Fail {
+			t.Errorf("%s: root's 0600 file not reported (%v)", field, got)
+		}
 	}
 }
