@@ -173,7 +173,9 @@ func serviceLayout(cfgPath string, cfg *config.Config) installer.Layout {
 		}
 	}
 	if cfg.Encryption.KeyFile != "" {
+		// Previous keys are loaded at start as key_file is.
 		l.Private = append(l.Private, cfg.Encryption.KeyFile)
+		l.Private = append(l.Private, cfg.Encryption.PreviousKeyFiles...)
 	}
 	add(cfg.Exchange.TLS.CertFile)
 	add(cfg.Exchange.TLS.KeyFile)

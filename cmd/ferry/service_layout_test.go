@@ -173,3 +173,21 @@ func TestServiceLayoutGivesSFTPLoginsToTheService(t *testing.T) {
 		}
 	}
 }
+
+// TestServiceLayoutGivesPreviousKeysToTheService: after a key rotation the
+// gateway loads encryption.previous_key_files at start as it does
+// key_file (0600, the account's, or it does not start). Put back as root
+// on a new machine ("Moving to a new machine"), a previous key stayed
+// root's after `ferry install --folders-only`, and the service did not
+// start.
+func TestServiceLayoutGivesPreviousKeysToTheService(t *testing.T) {
+	cfg := config.Default()
+	cfg.Encryption.KeyFile = "/etc/ferry/ferry-2027.key"
+	cfg.Encryption.PreviousKeyFiles = []string{"/etc/ferry/ferry.key", "/etc/ferry/ferry-2025.key"}
+	l := serviceLayout("/etc/ferry/ferry.yaml", cfg)
+	for _, f := range []string{"/etc/ferry/ferry-2027.key", "/etc/ferry/ferry.key", "/etc/ferry/ferry-2025.key"} {
+		if !slices.Contains(l.Private, f) {
+			t.Errorf("%s is not the service's own: %v", f, l.Private)
+		}
+	}
+}

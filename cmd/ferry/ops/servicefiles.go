@@ -69,6 +69,9 @@ func configuredFiles(cfg *config.Config) []namedFile {
 	add("proxy.ca_file", cfg.Proxy.CAFile)
 	if k := cfg.Encryption.KeyFile; k != "" {
 		out = append(out, namedFile{field: "encryption.key_file", path: k, ownerOnly: true})
+		for i, p := range cfg.Encryption.PreviousKeyFiles {
+			out = append(out, namedFile{field: fmt.Sprintf("encryption.previous_key_files[%d]", i), path: p, ownerOnly: true})
+		}
 	}
 	for i, m := range cfg.Sources.MLLP {
 		if m.TLS == nil {

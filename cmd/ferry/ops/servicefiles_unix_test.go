@@ -254,6 +254,7 @@ func TestServiceFilesSFTPLogins(t *testing.T) {
 	}
 	acct := &ServiceAccount{Name: "54321", UID: 54321, GIDs: []uint32{54321}}
 	base := t.TempDir()
+	os.Chmod(filepath.Dir(base), 0o755)
 	os.Chmod(base, 0o755)
 	cfg := &config.Config{DataDir: t.TempDir()}
 	cfg.Exchange.URL = "sftp://clinic7@sftp.hie.example/inbound"
@@ -265,13 +266,38 @@ func TestServiceFilesSFTPLogins(t *testing.T) {
 	f.Fetch.KeyFile = writeMode(t, filepath.Join(base, "ehr_ed25519"), 0o600)
 	f.Fetch.KnownHosts = writeMode(t, filepath.Join(base, "known_hosts"), 0o600)
 	cfg.Sources.Folders = []config.Folder{f}
-	got := map[string]Level{}
+	got, details := map[string]Level{}, map[string]string{}
 	for _, c := range CheckServiceFiles(cfg, acct, "") {
-		got[strings.Fields(c.Name)[0]] = c.Level
+		got[strings.Fields(c.Name)[0]], details[strings.Fields(c.Name)[0]] = c.Level, c.Detail
 	}
 	for _, field := range []string{"exchange.sftp.key_file", "exchange.sftp.known_hosts", "sources.folders[0].fetch.key_file", "sources.folders[0].fetch.known_hosts"} {
-		if got[field] != Fail {
+		if got[field] != Fail || !strings.Contains(details[field], "cannot read ") {
 			t.Errorf("%s: root's 0600 file not reported (%v)", field, got)
 		}
+	}
+}
+
+// TestServiceFilesPreviousKeys: a previous data-at-rest key the account
+// cannot read stops the gateway at start as key_file would; doctor
+// reports it with the chown that fixes it.
+func TestServiceFilesPreviousKeys(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to judge files for another uid")
+	}
+	acct := &ServiceAccount{Name: "54321", UID: 54321, GIDs: []uint32{54321}}
+	base := t.TempDir()
+	os.Chmod(filepath.Dir(base), 0o755)
+	os.Chmod(base, 0o755)
+	cfg := &config.Config{DataDir: t.TempDir()}
+	cfg.Encryption.KeyFile = writeMode(t, filepath.Join(base, "new.key"), 0o600)
+	if err := os.Chown(cfg.Encryption.KeyFile, 54321, 54321); err != nil {
+		t.Fatal(err)
+	}
+	old := writeMode(t, filepath.Join(base, "old.key"), 0o600)
+	cfg.Encryption.PreviousKeyFiles = []string{old}
+	checks := CheckServiceFiles(cfg, acct, "")
+	if len(checks) != 1 || checks[0].Level != Fail || !strings.HasPrefix(checks[0].Name, "encryption.previous_key_files[0] ") ||
+		!strings.Contains(checks[0].Detail, "chown 54321 "+old+" && chmod 0600 "+old) {
+		t.Fatalf("root's previous key: %+v", checks)
 	}
 }
