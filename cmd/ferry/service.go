@@ -172,6 +172,11 @@ func serviceLayout(cfgPath string, cfg *config.Config) installer.Layout {
 			l.Readable = append(l.Readable, p)
 		}
 	}
+	private := func(p string) {
+		if p != "" && !slices.Contains(l.Private, p) {
+			l.Private = append(l.Private, p)
+		}
+	}
 	if cfg.Encryption.KeyFile != "" {
 		// Previous keys are loaded at start as key_file is.
 		l.Private = append(l.Private, cfg.Encryption.KeyFile)
@@ -208,6 +213,20 @@ func serviceLayout(cfgPath string, cfg *config.Config) installer.Layout {
 		if f.Fetch != nil {
 			add(f.Fetch.KeyFile)
 			add(f.Fetch.KnownHosts)
+		}
+	}
+	// A fax mailbox's secrets are read at each poll and are the
+	// account's alone (doctor warns about any other mode); its CA files
+	// and client certificate are read as the TLS files are.
+	for _, m := range cfg.Sources.Mailboxes {
+		add(m.TLS.CAFile)
+		private(m.PasswordFile)
+		if o := m.OAuth2; o != nil {
+			add(o.CAFile)
+			add(o.ClientCertFile)
+			private(o.ClientSecretFile)
+			private(o.ClientKeyFile)
+			private(o.ServiceAccountFile)
 		}
 	}
 	l.LogDir = logDirOutside(cfg)

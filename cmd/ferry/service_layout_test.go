@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ferry-health/ferry/adapters/fax"
 	"github.com/ferry-health/ferry/adapters/fetch"
 	"github.com/ferry-health/ferry/config"
 )
@@ -188,6 +189,32 @@ func TestServiceLayoutGivesPreviousKeysToTheService(t *testing.T) {
 	for _, f := range []string{"/etc/ferry/ferry-2027.key", "/etc/ferry/ferry.key", "/etc/ferry/ferry-2025.key"} {
 		if !slices.Contains(l.Private, f) {
 			t.Errorf("%s is not the service's own: %v", f, l.Private)
+		}
+	}
+}
+
+// TestServiceLayoutGivesMailboxSecretsToTheService: a fax mailbox's
+// password file (or OAuth 2.0 client secret, client key, service account
+// key) is read by the service at each poll, "readable by the ferry
+// account only" as the README and doctor's warning ask; its CA files and
+// client certificate are read as the TLS files are. install left them
+// all as they were: root's, every poll failed.
+func TestServiceLayoutGivesMailboxSecretsToTheService(t *testing.T) {
+	cfg := config.Default()
+	var imap, m365, gmail config.Mailbox
+	imap.Name, imap.PasswordFile, imap.TLS.CAFile = "efax", "/etc/ferry/imap.pass", "/etc/ferry/mail-ca.pem"
+	m365.Name, m365.OAuth2 = "m365", &fax.OAuth2Config{ClientSecretFile: "/etc/ferry/m365.secret", ClientCertFile: "/etc/ferry/m365.pem", ClientKeyFile: "/etc/ferry/m365.key", CAFile: "/etc/ferry/token-ca.pem"}
+	gmail.Name, gmail.OAuth2 = "gmail", &fax.OAuth2Config{Grant: fax.GrantJWTBearer, ServiceAccountFile: "/etc/ferry/google-sa.json"}
+	cfg.Sources.Mailboxes = []config.Mailbox{imap, m365, gmail}
+	l := serviceLayout("/etc/ferry/ferry.yaml", cfg)
+	for _, f := range []string{"/etc/ferry/imap.pass", "/etc/ferry/m365.secret", "/etc/ferry/m365.key", "/etc/ferry/google-sa.json"} {
+		if !slices.Contains(l.Private, f) {
+			t.Errorf("%s is not the service's own: %v", f, l.Private)
+		}
+	}
+	for _, f := range []string{"/etc/ferry/mail-ca.pem", "/etc/ferry/m365.pem", "/etc/ferry/token-ca.pem"} {
+		if !slices.Contains(l.Readable, f) {
+			t.Errorf("%s is not made readable by the service: %v", f, l.Readable)
 		}
 	}
 }

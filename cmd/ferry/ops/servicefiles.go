@@ -73,6 +73,25 @@ func configuredFiles(cfg *config.Config) []namedFile {
 			out = append(out, namedFile{field: fmt.Sprintf("encryption.previous_key_files[%d]", i), path: p, ownerOnly: true})
 		}
 	}
+	// A fax mailbox's secrets must be the account's own, as doctor's
+	// mailbox check says; read at each poll.
+	secret := func(field, path string) {
+		if path != "" {
+			out = append(out, namedFile{field: field, path: path, ownerOnly: true})
+		}
+	}
+	for i, m := range cfg.Sources.Mailboxes {
+		p := fmt.Sprintf("sources.mailboxes[%d]", i)
+		add(p+".tls.ca_file", m.TLS.CAFile)
+		secret(p+".password_file", m.PasswordFile)
+		if o := m.OAuth2; o != nil {
+			add(p+".oauth2.ca_file", o.CAFile)
+			add(p+".oauth2.client_cert_file", o.ClientCertFile)
+			secret(p+".oauth2.client_secret_file", o.ClientSecretFile)
+			secret(p+".oauth2.client_key_file", o.ClientKeyFile)
+			secret(p+".oauth2.service_account_file", o.ServiceAccountFile)
+		}
+	}
 	for i, m := range cfg.Sources.MLLP {
 		if m.TLS == nil {
 			continue

@@ -301,3 +301,38 @@ func TestServiceFilesPreviousKeys(t *testing.T) {
 		t.Fatalf("root's previous key: %+v", checks)
 	}
 }
+
+// TestServiceFilesMailboxSecrets: doctor logs in to a fax mailbox as
+// root; the service reads the password file (and the OAuth 2.0 files) at
+// each poll as its own account, so one it cannot read must fail the
+// service-account check, fixed by giving it to the account (0600).
+func TestServiceFilesMailboxSecrets(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to judge files for another uid")
+	}
+	acct := &ServiceAccount{Name: "54321", UID: 54321, GIDs: []uint32{54321}}
+	base := t.TempDir()
+	os.Chmod(filepath.Dir(base), 0o755)
+	os.Chmod(base, 0o755)
+	cfg := &config.Config{DataDir: t.TempDir()}
+	var imap, m365 config.Mailbox
+	imap.Name, imap.PasswordFile = "efax", writeMode(t, filepath.Join(base, "imap.pass"), 0o600)
+	imap.TLS.CAFile = writeMode(t, filepath.Join(base, "mail-ca.pem"), 0o600)
+	m365.Name, m365.OAuth2 = "m365", &fax.OAuth2Config{ClientKeyFile: writeMode(t, filepath.Join(base, "m365.key"), 0o600)}
+	cfg.Sources.Mailboxes = []config.Mailbox{imap, m365}
+	details := map[string]string{}
+	for _, c := range CheckServiceFiles(cfg, acct, "") {
+		if c.Level == Fail {
+			details[strings.Fields(c.Name)[0]] = c.Detail
+		}
+	}
+	for field, fix := range map[string]string{
+		"sources.mailboxes[0].password_file":          "chown 54321 " + imap.PasswordFile + " && chmod 0600 " + imap.PasswordFile,
+		"sources.mailboxes[0].tls.ca_file":            "chgrp 54321 " + imap.TLS.CAFile,
+		"sources.mailboxes[1].oauth2.client_key_file": "chown 54321 " + m365.OAuth2.ClientKeyFile,
+	} {
+		if !strings.Contains(details[field], fix) {
+			t.Errorf("%s: %q, want a failure fixed by %q", field, details[field], fix)
+		}
+	}
+}
