@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -123,6 +124,7 @@ func Doctor(ctx context.Context, cfg *config.Config, opts DoctorOptions) []Check
 	out = append(out, CheckDisk(cfg, opts)...)
 	out = append(out, CheckDiskSync(cfg, opts)...)
 	out = append(out, CheckPorts(ctx, cfg)...)
+	out = servicePorts(out, cfg, opts.ServiceFiles)
 	out = append(out, CheckAccess(cfg)...)
 	skip := opts.ServiceFilesSkip
 	if skip == "" {
@@ -996,6 +998,29 @@ func CheckAccess(cfg *config.Config) []Check {
 		out = append(out, c)
 	}
 	return out
+}
+
+// servicePorts fails the port checks that passed only because doctor runs
+// as root: a port below net.ipv4.ip_unprivileged_port_start, which the
+// service, running as acct with no capabilities (the unit's
+// CapabilityBoundingSet=), cannot bind. acct nil: not judged.
+func servicePorts(checks []Check, cfg *config.Config, acct *ServiceAccount) []Check {
+	start := unprivilegedPortStart()
+	if acct == nil || acct.UID == 0 || start == 0 {
+		return checks
+	}
+	for i, c := range checks {
+		if c.Area != "port" || c.Level != OK || c.Detail != "free" {
+			continue // a port the running ferry holds, it could bind
+		}
+		_, addr, _ := strings.Cut(c.Name, " ")
+		_, port, err := net.SplitHostPort(addr)
+		if n, perr := strconv.Atoi(port); err == nil && perr == nil && n > 0 && n < start {
+			checks[i].Level = Fail
+			checks[i].Detail = fmt.Sprintf("the service account %s may not listen on it (ports below %d need privileges the service does not have); use 2575", acct.Name, start)
+		}
+	}
+	return checks
 }
 
 // CheckPorts tries to bind every address ferry listens on. A busy port is
