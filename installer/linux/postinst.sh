@@ -18,10 +18,13 @@ if ! getent passwd ferry >/dev/null 2>&1; then
     --shell "$nologin" --comment "ferry health data gateway" ferry
 fi
 
-# Config: readable by the service, changeable only by root.
+# Config: readable by the service, changeable only by root. dpkg does not
+# put back a conffile the administrator deleted.
 install -d -o root -g ferry -m 0750 /etc/ferry
-chown root:ferry /etc/ferry/ferry.yaml
-chmod 0640 /etc/ferry/ferry.yaml
+if [ -e /etc/ferry/ferry.yaml ]; then
+  chown root:ferry /etc/ferry/ferry.yaml
+  chmod 0640 /etc/ferry/ferry.yaml
+fi
 # Data (queue, quarantine, dead letters: PHI): the service account only.
 install -d -o ferry -g ferry -m 0700 /var/lib/ferry
 chown -R ferry:ferry /var/lib/ferry
