@@ -306,7 +306,8 @@ func convertOne(conv *v2fhir.Converter, m *hl7v2.Message, raw []byte) (parts []*
 	}()
 	b, res, lease, err := v2convert(conv, m, raw)
 	if err != nil {
-		return nil, 0, res, v2fhir.Lease{}, ackError(err)
+		code, _, _ := strings.Cut(res.MessageType, "^")
+		return nil, 0, res, v2fhir.Lease{}, ackError(err, code)
 	}
 	if parts, err = conv.Parts(b); err != nil {
 		lease.Release()
@@ -344,13 +345,16 @@ func DedupKey(m *hl7v2.Message) [32]byte {
 	return sha256.Sum256(b)
 }
 
-// ackError maps converter errors to the HL7 acknowledgement they call for.
-func ackError(err error) error {
+// ackError maps converter errors to the HL7 acknowledgement they call for;
+// typ is the message's type (MSH-9.1).
+func ackError(err error, typ string) error {
 	var ce *v2fhir.ContentError
 	switch {
 	case errors.Is(err, v2fhir.ErrUnsupported):
+		// Table 0357: 200 when no message of the type is converted, 201
+		// when the type is but not this trigger event.
 		code := hl7v2.ErrUnsupportedType
-		if strings.Contains(err.Error(), "event") || strings.Contains(err.Error(), "trigger") {
+		if convertsType(typ) {
 			code = hl7v2.ErrUnsupportedEvent
 		}
 		return &hl7v2.AckError{Code: hl7v2.CodeAR, ErrCode: code, Segment: "MSH", Field: 9, Text: err.Error()}
@@ -362,6 +366,17 @@ func ackError(err error) error {
 		return &hl7v2.AckError{Code: hl7v2.CodeAE, ErrCode: ce.Code(), Segment: ce.Segment, Field: field, Text: ce.Error()}
 	}
 	return err
+}
+
+// convertsType reports whether the converter takes some trigger event of
+// the message type typ (MSH-9.1).
+func convertsType(typ string) bool {
+	for _, t := range v2fhir.Supported() {
+		if c, _, _ := strings.Cut(t, "^"); c == typ {
+			return true
+		}
+	}
+	return false
 }
 
 // zSegments lists the distinct Z-segment names of m, comma-separated.
