@@ -306,8 +306,7 @@ func convertOne(conv *v2fhir.Converter, m *hl7v2.Message, raw []byte) (parts []*
 	}()
 	b, res, lease, err := v2convert(conv, m, raw)
 	if err != nil {
-		code, _, _ := strings.Cut(res.MessageType, "^")
-		return nil, 0, res, v2fhir.Lease{}, ackError(err, code)
+		return nil, 0, res, v2fhir.Lease{}, ackError(err, m)
 	}
 	if parts, err = conv.Parts(b); err != nil {
 		lease.Release()
@@ -345,16 +344,16 @@ func DedupKey(m *hl7v2.Message) [32]byte {
 	return sha256.Sum256(b)
 }
 
-// ackError maps converter errors to the HL7 acknowledgement they call for;
-// typ is the message's type (MSH-9.1).
-func ackError(err error, typ string) error {
+// ackError maps the converter's errors for m to the HL7 acknowledgement
+// they call for.
+func ackError(err error, m *hl7v2.Message) error {
 	var ce *v2fhir.ContentError
 	switch {
 	case errors.Is(err, v2fhir.ErrUnsupported):
 		// Table 0357: 200 when no message of the type is converted, 201
 		// when the type is but not this trigger event.
 		code := hl7v2.ErrUnsupportedType
-		if convertsType(typ) {
+		if convertsType(m.Type().Code) {
 			code = hl7v2.ErrUnsupportedEvent
 		}
 		return &hl7v2.AckError{Code: hl7v2.CodeAR, ErrCode: code, Segment: "MSH", Field: 9, Text: err.Error()}
@@ -363,9 +362,26 @@ func ackError(err error, typ string) error {
 		if i := strings.LastIndexByte(ce.Field, '-'); i >= 0 {
 			field, _ = strconv.Atoi(ce.Field[i+1:])
 		}
-		return &hl7v2.AckError{Code: hl7v2.CodeAE, ErrCode: ce.Code(), Segment: ce.Segment, Field: field, Text: ce.Error()}
+		return &hl7v2.AckError{Code: hl7v2.CodeAE, ErrCode: ce.Code(), Segment: ce.Segment, Sequence: occurrence(m, ce.Segment, ce.Pos), Field: field, Text: ce.Error()}
 	}
 	return err
+}
+
+// occurrence is which of m's segments named name (1-based) the one at
+// position pos is, as ERR-2 (ERL.2, segment sequence) counts: the third
+// OBX of a result is OBX^3. 0 when pos is not such a segment.
+func occurrence(m *hl7v2.Message, name string, pos int) int {
+	segs := m.Segments()
+	if pos < 1 || pos > len(segs) || segs[pos-1].Name != name {
+		return 0
+	}
+	n := 0
+	for _, s := range segs[:pos] {
+		if s.Name == name {
+			n++
+		}
+	}
+	return n
 }
 
 // convertsType reports whether the converter takes some trigger event of
