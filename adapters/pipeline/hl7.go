@@ -306,7 +306,7 @@ func convertOne(conv *v2fhir.Converter, m *hl7v2.Message, raw []byte) (parts []*
 	}()
 	b, res, lease, err := v2convert(conv, m, raw)
 	if err != nil {
-		return nil, 0, res, v2fhir.Lease{}, ackError(err)
+		return nil, 0, res, v2fhir.Lease{}, ackError(err, m)
 	}
 	if parts, err = conv.Parts(b); err != nil {
 		lease.Release()
@@ -344,13 +344,16 @@ func DedupKey(m *hl7v2.Message) [32]byte {
 	return sha256.Sum256(b)
 }
 
-// ackError maps converter errors to the HL7 acknowledgement they call for.
-func ackError(err error) error {
+// ackError maps the converter's errors for m to the HL7 acknowledgement
+// they call for.
+func ackError(err error, m *hl7v2.Message) error {
 	var ce *v2fhir.ContentError
 	switch {
 	case errors.Is(err, v2fhir.ErrUnsupported):
+		// Table 0357: 200 when no message of the type is converted, 201
+		// when the type is but not this trigger event.
 		code := hl7v2.ErrUnsupportedType
-		if strings.Contains(err.Error(), "event") || strings.Contains(err.Error(), "trigger") {
+		if convertsType(m.Type().Code) {
 			code = hl7v2.ErrUnsupportedEvent
 		}
 		return &hl7v2.AckError{Code: hl7v2.CodeAR, ErrCode: code, Segment: "MSH", Field: 9, Text: err.Error()}
@@ -359,9 +362,37 @@ func ackError(err error) error {
 		if i := strings.LastIndexByte(ce.Field, '-'); i >= 0 {
 			field, _ = strconv.Atoi(ce.Field[i+1:])
 		}
-		return &hl7v2.AckError{Code: hl7v2.CodeAE, ErrCode: ce.Code(), Segment: ce.Segment, Field: field, Text: ce.Error()}
+		return &hl7v2.AckError{Code: hl7v2.CodeAE, ErrCode: ce.Code(), Segment: ce.Segment, Sequence: occurrence(m, ce.Segment, ce.Pos), Field: field, Text: ce.Error()}
 	}
 	return err
+}
+
+// occurrence is which of m's segments named name (1-based) the one at
+// position pos is, as ERR-2 (ERL.2, segment sequence) counts: the third
+// OBX of a result is OBX^3. 0 when pos is not such a segment.
+func occurrence(m *hl7v2.Message, name string, pos int) int {
+	segs := m.Segments()
+	if pos < 1 || pos > len(segs) || segs[pos-1].Name != name {
+		return 0
+	}
+	n := 0
+	for _, s := range segs[:pos] {
+		if s.Name == name {
+			n++
+		}
+	}
+	return n
+}
+
+// convertsType reports whether the converter takes some trigger event of
+// the message type typ (MSH-9.1).
+func convertsType(typ string) bool {
+	for _, t := range v2fhir.Supported() {
+		if c, _, _ := strings.Cut(t, "^"); c == typ {
+			return true
+		}
+	}
+	return false
 }
 
 // zSegments lists the distinct Z-segment names of m, comma-separated.

@@ -57,7 +57,7 @@ func TestAckErrorCodes(t *testing.T) {
 			err = units[0].Err
 		}
 		var ae *hl7v2.AckError
-		if !errors.As(ackError(err), &ae) || ae.ErrCode != tc.code || ae.Segment != tc.seg || ae.Code != hl7v2.CodeAE {
+		if !errors.As(err, &ae) || ae.ErrCode != tc.code || ae.Segment != tc.seg || ae.Code != hl7v2.CodeAE {
 			t.Errorf("%q: %v (%+v), want AE %s on %s", tc.body[len(msh):], err, ae, tc.code, tc.seg)
 		}
 	}
