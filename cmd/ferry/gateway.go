@@ -209,6 +209,9 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 		}, log.With("component", "exchange"))
 	default:
 		g.sink = outbox.New(cfg.Path("outbox"))
+		if err := outbox.Reachable(cfg.DataDir); err != nil {
+			return nil, fmt.Errorf("outbox: %w", err)
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("exchange: %w", err)

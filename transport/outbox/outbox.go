@@ -31,6 +31,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -62,6 +63,38 @@ const (
 	fileMode os.FileMode = 0o640
 )
 
+// Reachable lets the outbox's readers (the service account's group)
+// through dataDir, the outbox's parent: it adds the group's search bit
+// (0700 becomes 0710), so they can open dataDir/outbox by its name and
+// nothing else there: they cannot list dataDir, and its other folders
+// (queue, quarantine, held) are the account's alone. The service's
+// umask (0077) and the package make dataDir 0700, which kept every reader
+// out of an outbox that is 0750 for them. Nothing on Windows, whose
+// folders have ACLs instead.
+func Reachable(dataDir string) error {
+	if err := groupMay(dataDir, 0o010); err != nil {
+		return fmt.Errorf("let the outbox's readers through %s: %w", dataDir, err)
+	}
+	return nil
+}
+
+// groupMay adds the group permission bits bits to dir's mode, leaving
+// the others as they are (an administrator's 0770 stays); a umask (the
+// service's 0077) would otherwise have left them out of a new folder.
+func groupMay(dir string, bits os.FileMode) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if m := st.Mode().Perm(); m&bits != bits {
+		return os.Chmod(dir, m|bits)
+	}
+	return nil
+}
+
 // processStart bounds which temporary files are leftovers: anything this
 // process writes is younger.
 var processStart = time.Now()
@@ -77,6 +110,9 @@ func (s *Sink) Dir() string { return s.dir }
 func (s *Sink) Connect(context.Context) error {
 	if err := durable.MkdirAll(s.dir, dirMode); err != nil {
 		return fmt.Errorf("create outbox %q: %w", s.dir, err)
+	}
+	if err := groupMay(s.dir, 0o050); err != nil {
+		return fmt.Errorf("outbox %q: %w", s.dir, err)
 	}
 	s.mu.Lock()
 	removeLeftovers(s.dir, processStart, s.writing)

@@ -20,6 +20,8 @@ func permissionWords(dir string, fi os.FileInfo, account string) (Level, string)
 	if mode&0o007 != 0 {
 		lvl = Warn
 		notes = append(notes, fmt.Sprintf("mode %04o lets every user on this machine in (it holds patient data): chmod 700 %s", mode, dir))
+	} else if mode&0o070 == 0o010 {
+		notes = append(notes, fmt.Sprintf("mode %04o (the group may pass through to the outbox, not list or read the rest)", mode))
 	} else if mode&0o070 != 0 {
 		notes = append(notes, fmt.Sprintf("mode %04o (group access)", mode))
 	}
