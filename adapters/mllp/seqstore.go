@@ -27,16 +27,24 @@ import (
 //	<CRC-32C, 8 hex digits> <number> <quoted stream>
 //
 // the CRC taken over what follows it; the last line of a stream wins, and
-// -1 forgets the stream (it takes its next number as a new start). A line
-// torn by a crash fails its CRC and ends the log. Open rewrites the log
-// with one line a stream when it has grown well past that.
+// -1 forgets the stream (it takes its next number as a new start). A last
+// line a crash tore (no newline) is cut off; a damaged line (its CRC
+// fails) is passed over, and the lines after it still count. A write that
+// fails half-way (a full disk) is cut off again at once, or, when even
+// that fails, ended by the next line's newline, so the next line is never
+// glued to it. Open rewrites the log with one line a stream when it has
+// grown well past that or holds a damaged line.
 type SequenceStore struct {
 	path string
 
 	mu    sync.Mutex
 	f     *os.File
+	w     io.Writer // f; tests put a failing writer in front
+	size  int64     // bytes of whole lines in the file
+	nl    bool      // a failed write left part of a line: start with a newline
 	last  map[string]int64
 	lines int
+	bad   int // damaged lines load passed over
 	locks map[string]*streamLock
 }
 
@@ -54,7 +62,7 @@ func OpenSequenceStore(path string) (*SequenceStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.lines > 2*len(s.last)+64 {
+	if s.lines > 2*len(s.last)+64 || s.bad > 0 {
 		if err := s.rewrite(); err != nil {
 			return nil, err
 		}
@@ -78,12 +86,18 @@ func OpenSequenceStore(path string) (*SequenceStore, error) {
 			return nil, fmt.Errorf("sequence numbers %s: %w", path, err)
 		}
 	}
-	s.f = f
+	st, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("sequence numbers %s: %w", path, err)
+	}
+	s.f, s.w, s.size = f, f, st.Size()
 	return s, nil
 }
 
-// load reads the log. It returns the length of its good part when a line
-// after it is torn or damaged, and -1 when every line is good.
+// load reads the log. It returns the length of its whole lines when the
+// last is torn (no newline), and -1 when it is not; damaged lines are
+// passed over and counted (bad).
 func (s *SequenceStore) load() (int64, error) {
 	f, err := os.Open(s.path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -106,13 +120,14 @@ func (s *SequenceStore) load() (int64, error) {
 		if err != nil {
 			return -1, fmt.Errorf("sequence numbers %s: %w", s.path, err)
 		}
+		off += int64(len(line))
 		stream, n, ok := parseSeqLine(line[:len(line)-1])
 		if !ok {
-			return off, nil
+			s.bad++
+			continue
 		}
 		s.apply(stream, n)
 		s.lines++
-		off += int64(len(line))
 	}
 }
 
@@ -189,8 +204,25 @@ func (s *SequenceStore) Set(stream string, n int64) error {
 	if s.f == nil {
 		return errors.New("sequence numbers: store closed")
 	}
-	if _, err := s.f.Write(seqLine(stream, n)); err != nil {
+	line := seqLine(stream, n)
+	if s.nl {
+		line = append([]byte{'\n'}, line...)
+	}
+	if _, err := s.w.Write(line); err != nil {
+		// Part of the line may be in the file: cut it off, or have the
+		// next line end it, so that it is not glued to the next.
+		if terr := s.f.Truncate(s.size); terr != nil {
+			s.nl = true
+		}
 		return fmt.Errorf("sequence numbers: write %s: %w", s.path, err)
+	}
+	if s.nl {
+		// The part left before this line is in the file too.
+		if st, err := s.f.Stat(); err == nil {
+			s.size, s.nl = st.Size(), false
+		}
+	} else {
+		s.size += int64(len(line))
 	}
 	if err := durable.Datasync(s.f); err != nil {
 		return fmt.Errorf("sequence numbers: sync %s: %w", s.path, err)

@@ -228,7 +228,7 @@ func TestSequenceStoreFile(t *testing.T) {
 	}
 	st.Close()
 
-	// A damaged line (CRC) ends the log.
+	// A damaged line (CRC) is passed over.
 	b, _ = os.ReadFile(path)
 	lines := strings.SplitAfter(string(b), "\n")
 	last := len(lines) - 2 // the final element is empty
@@ -284,4 +284,63 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// halfWriter writes half of what it is given and fails, as a write into
+// a disk that fills up mid-line does.
+type halfWriter struct{ w io.Writer }
+
+func (h halfWriter) Write(b []byte) (int, error) {
+	n, _ := h.w.Write(b[:len(b)/2])
+	return n, errors.New("no space left on device")
+}
+
+// TestSequenceStoreFailedWrite: a line a full disk cut short is cut off
+// the log at once, so the lines written after it, when there is room
+// again, are read back after a restart. It was left in place; the next
+// line was glued to it, failed its CRC and ended the log there, so the
+// later lines of every stream were forgotten.
+func TestSequenceStoreFailedWrite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "seq")
+	st := openSeq(t, path)
+	if err := st.Set("a", 1); err != nil {
+		t.Fatal(err)
+	}
+	st.w = halfWriter{st.f}
+	if err := st.Set("a", 2); err == nil {
+		t.Fatal("a failed write reported no error")
+	}
+	st.w = st.f
+	// The line right after the failed one, and the others after it.
+	for _, set := range []struct {
+		stream string
+		n      int64
+	}{{"b", 5}, {"a", 2}, {"a", 3}} {
+		if err := st.Set(set.stream, set.n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	st = openSeq(t, path)
+	defer st.Close()
+	if got := st.Streams(); got["a"] != 3 || got["b"] != 5 {
+		t.Fatalf("after a failed write: %v, want a 3 and b 5", got)
+	}
+
+	// A damaged line in the middle (a write whose cut failed too, ended by
+	// the next line's newline) is passed over; the lines after it count,
+	// and the next open rewrites the log without it.
+	st.Close()
+	b, _ := os.ReadFile(path)
+	b = append(b, seqLine("a", 9)[:7]...)
+	b = append(b, '\n')
+	b = append(b, seqLine("b", 6)...)
+	os.WriteFile(path, b, 0o600)
+	st = openSeq(t, path)
+	if got := st.Streams(); got["a"] != 3 || got["b"] != 6 {
+		t.Fatalf("past a damaged line: %v, want a 3 and b 6", got)
+	}
+	if b, _ := os.ReadFile(path); strings.Count(string(b), "\n") != 2 {
+		t.Errorf("log not rewritten without the damaged line: %q", b)
+	}
 }
