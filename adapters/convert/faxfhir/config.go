@@ -173,8 +173,8 @@ func (c *Config) Validate() error {
 	if c.Profile != ProfileUSCore {
 		if c.SourceID == "" {
 			errs = append(errs, errors.New("source_id: required for the mhd profiles (an OID)"))
-		} else if !oidRE.MatchString(strings.TrimPrefix(c.SourceID, "urn:oid:")) {
-			errs = append(errs, fmt.Errorf("source_id: %q is not an OID", c.SourceID))
+		} else if _, ok := SourceOID(c.SourceID); !ok {
+			errs = append(errs, fmt.Errorf("source_id: %q is not an OID (digits and dots, at most %d characters, bare or urn:oid:)", c.SourceID, maxSourceIDLen))
 		}
 	}
 	switch c.PatientLink {
@@ -232,7 +232,9 @@ func (c Config) withDefaults() Config {
 	if c.Language == "" {
 		c.Language = "en-US"
 	}
-	c.SourceID = strings.TrimPrefix(c.SourceID, "urn:oid:")
+	if oid, ok := SourceOID(c.SourceID); ok {
+		c.SourceID = oid
+	}
 	return c
 }
 
