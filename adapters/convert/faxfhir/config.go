@@ -117,8 +117,9 @@ type Config struct {
 	// BinaryMethod is BinaryPost (default for the MHD profiles) or
 	// BinaryPut (default for us-core).
 	BinaryMethod string `yaml:"binary_method"`
-	// FacilityType and PracticeSetting (system|code|display) are required
-	// by the Comprehensive profile.
+	// FacilityType and PracticeSetting (system|code|display) are the
+	// DocumentReference's context.facilityType and practiceSetting under
+	// every profile; the Comprehensive profile requires them.
 	FacilityType    string `yaml:"facility_type"`
 	PracticeSetting string `yaml:"practice_setting"`
 	// Language is attachment.language (default "en-US").
