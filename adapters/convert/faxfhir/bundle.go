@@ -739,17 +739,19 @@ func (c *Converter) assemble(d Document, seed string, parts []part, res Result) 
 			SecurityLabel:    labels,
 			Content:          []fhir.DocumentReferenceContent{{Attachment: mkAttachment(pt), Format: d.Format}},
 		}, Extension: d.extension}
+		// XDS healthcareFacilityTypeCode and practiceSettingCode, which
+		// every profile has room for (MHD Minimal: 0..1, must support);
+		// Comprehensive requires them, and the source patient besides.
+		if d.FacilityType != nil || d.PracticeSetting != nil || profile == ProfileMHDComprehensive {
+			dr.Context = &fhir.DocumentReferenceContext{FacilityType: d.FacilityType, PracticeSetting: d.PracticeSetting}
+		}
 		if profile == ProfileMHDComprehensive {
 			src := d.Patient
 			if d.SourcePatient != nil {
 				src = d.SourcePatient
 			}
 			dr.Contained = []any{sourcePatientResource(*src)}
-			dr.Context = &fhir.DocumentReferenceContext{
-				FacilityType:      d.FacilityType,
-				PracticeSetting:   d.PracticeSetting,
-				SourcePatientInfo: &fhir.Reference{Reference: "#src-patient"},
-			}
+			dr.Context.SourcePatientInfo = &fhir.Reference{Reference: "#src-patient"}
 		}
 		return dr
 	}

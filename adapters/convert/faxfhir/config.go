@@ -117,8 +117,9 @@ type Config struct {
 	// BinaryMethod is BinaryPost (default for the MHD profiles) or
 	// BinaryPut (default for us-core).
 	BinaryMethod string `yaml:"binary_method"`
-	// FacilityType and PracticeSetting (system|code|display) are required
-	// by the Comprehensive profile.
+	// FacilityType and PracticeSetting (system|code|display) are the
+	// DocumentReference's context.facilityType and practiceSetting under
+	// every profile; the Comprehensive profile requires them.
 	FacilityType    string `yaml:"facility_type"`
 	PracticeSetting string `yaml:"practice_setting"`
 	// Language is attachment.language (default "en-US").
@@ -173,8 +174,8 @@ func (c *Config) Validate() error {
 	if c.Profile != ProfileUSCore {
 		if c.SourceID == "" {
 			errs = append(errs, errors.New("source_id: required for the mhd profiles (an OID)"))
-		} else if !oidRE.MatchString(strings.TrimPrefix(c.SourceID, "urn:oid:")) {
-			errs = append(errs, fmt.Errorf("source_id: %q is not an OID", c.SourceID))
+		} else if _, ok := SourceOID(c.SourceID); !ok {
+			errs = append(errs, fmt.Errorf("source_id: %q is not an OID (digits and dots, at most %d characters, bare or urn:oid:)", c.SourceID, maxSourceIDLen))
 		}
 	}
 	switch c.PatientLink {
@@ -232,7 +233,9 @@ func (c Config) withDefaults() Config {
 	if c.Language == "" {
 		c.Language = "en-US"
 	}
-	c.SourceID = strings.TrimPrefix(c.SourceID, "urn:oid:")
+	if oid, ok := SourceOID(c.SourceID); ok {
+		c.SourceID = oid
+	}
 	return c
 }
 

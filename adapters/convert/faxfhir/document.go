@@ -84,8 +84,9 @@ type Document struct {
 	Language string
 	// Format is content.format. Nil: urn:ihe:iti:xds:2017:mimeTypeSufficient.
 	Format *fhir.Coding
-	// FacilityType and PracticeSetting go to context under
-	// mhd-comprehensive. Nil: the Config's.
+	// FacilityType and PracticeSetting go to context (XDS
+	// healthcareFacilityTypeCode, practiceSettingCode) under every
+	// profile; mhd-comprehensive requires them. Nil: the Config's.
 	FacilityType, PracticeSetting *fhir.CodeableConcept
 	// RelatesTo is DocumentReference.relatesTo: the documents this one
 	// replaces, appends, transforms or signs, as its source says.

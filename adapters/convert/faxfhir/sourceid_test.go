@@ -207,3 +207,23 @@ func TestDocumentSourceID(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigSourceIDIsAnXDSOID: fax.source_id is held to the rule a
+// folder's source_id and an XDM package's sourceId already are (SourceOID:
+// an OID of at most 64 characters, ITI TF-3 4.2.3.1.7), so a longer one,
+// which an MHD recipient backed by an XDS registry refuses in every
+// SubmissionSet, is a configuration error, not a dead letter per fax; one
+// written urn:oid: or with spaces round it goes out bare as the others do.
+func TestConfigSourceIDIsAnXDSOID(t *testing.T) {
+	long := "2.25." + strings.Repeat("9", 60) // 65 characters
+	cfg := testConfig()
+	cfg.SourceID = long
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "source_id") {
+		t.Errorf("source_id of %d characters: %v, want an error", len(long), err)
+	}
+	cfg.SourceID = " urn:oid:1.3.6.1.4.1.21367.2026.1 "
+	b := convert(t, cfg, rawFor(t, "g4-fine-1p.tif", testFax()))
+	if got := sourceIDOfBundle(t, b); got != "urn:oid:1.3.6.1.4.1.21367.2026.1" {
+		t.Errorf("ihe-sourceId %q", got)
+	}
+}
