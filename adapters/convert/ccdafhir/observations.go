@@ -81,6 +81,15 @@ func withVitalSignCode(code *fhir.CodeableConcept) *fhir.CodeableConcept {
 // observation maps a result, vital sign or social history observation and
 // returns its reference ("" if it was a repeat).
 func (c *converter) observation(o *act, category, within string) string {
+	if negated(o) {
+		// negationInd="true" denies the observation (CDA R2: HL7's "Not
+		// Pregnant" example is a Pregnancy Observation of value Pregnant,
+		// negated). FHIR's Observation has no negation: converted, it
+		// would assert what the document denies. It stays in the
+		// attached document, counted as not converted.
+		c.skip("negated " + skipKey(o.TemplateID, "observation"))
+		return ""
+	}
 	idn, ids, fresh := c.claimEntry("Observation", o, within)
 	if !fresh {
 		return ""
