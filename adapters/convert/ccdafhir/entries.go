@@ -325,8 +325,14 @@ func severityOf(s *act) string {
 	return ""
 }
 
-// reaction maps a Reaction Observation; FHIR needs a manifestation.
+// reaction maps a Reaction Observation; FHIR needs a manifestation. A
+// negated one (negationInd="true") says the reaction did not happen, and
+// FHIR's reaction has no negation: it is counted as not converted.
 func (c *converter) reaction(s *act) (fhir.AllergyIntoleranceReaction, bool) {
+	if negated(s) {
+		c.skip("negated " + skipKey(s.TemplateID, "observation"))
+		return fhir.AllergyIntoleranceReaction{}, false
+	}
 	m := firstValueConcept(s)
 	if m == nil {
 		return fhir.AllergyIntoleranceReaction{}, false
