@@ -20,11 +20,14 @@ var dataAbsent = map[string]string{
 	"INV": "error", "DER": "error", "UNC": "error", "NAVU": "unknown",
 }
 
-// obsStatus maps statusCode to Observation.status.
+// obsStatus maps statusCode to Observation.status; held and suspended
+// are registered (C-CDA on FHIR CF-ResultStatus), not a final result.
 func obsStatus(st string) string {
 	switch st {
 	case "active", "new":
 		return "preliminary"
+	case "held", "suspended":
+		return "registered"
 	case "aborted", "cancelled":
 		return "cancelled"
 	case "nullified":
@@ -356,6 +359,8 @@ func (c *converter) resultOrganizer(a *act) {
 	switch status(a) {
 	case "active", "new":
 		r.Status = "partial"
+	case "held", "suspended":
+		r.Status = "registered" // CF-ResultReportStatus
 	case "aborted", "cancelled":
 		r.Status = "cancelled"
 	case "nullified":
