@@ -62,16 +62,25 @@ type pq struct {
 // ivlTS is an effectiveTime: TS, IVL_TS, PIVL_TS or EIVL_TS, told apart by
 // xsi:type and by which children are present.
 type ivlTS struct {
-	XSIType              string `xml:"type,attr"`
-	Value                string `xml:"value,attr"`
-	NullFlavor           string `xml:"nullFlavor,attr"`
-	Operator             string `xml:"operator,attr"`
-	InstitutionSpecified string `xml:"institutionSpecified,attr"`
-	Low                  *ts    `xml:"low"`
-	High                 *ts    `xml:"high"`
-	Center               *ts    `xml:"center"`
-	Period               *pq    `xml:"period"`
-	Event                *cd    `xml:"event"`
+	XSIType              string  `xml:"type,attr"`
+	Value                string  `xml:"value,attr"`
+	NullFlavor           string  `xml:"nullFlavor,attr"`
+	Operator             string  `xml:"operator,attr"`
+	InstitutionSpecified string  `xml:"institutionSpecified,attr"`
+	Low                  *ts     `xml:"low"`
+	High                 *ts     `xml:"high"`
+	Center               *ts     `xml:"center"`
+	Period               *period `xml:"period"`
+	Event                *cd     `xml:"event"`
+}
+
+// period is the period of a PIVL_TS: a PQ, or an IVL_PQ (every 4 to 6
+// hours) with low and high.
+type period struct {
+	Value string `xml:"value,attr"`
+	Unit  string `xml:"unit,attr"`
+	Low   *pq    `xml:"low"`
+	High  *pq    `xml:"high"`
 }
 
 // ivlPQ is a dose or rate: a PQ or an IVL_PQ.

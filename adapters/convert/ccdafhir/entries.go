@@ -700,10 +700,23 @@ func (c *converter) dosage(a *act) *fhir.Dosage {
 		typ := strings.ToUpper(bareType(e.XSIType))
 		switch {
 		case (typ == "PIVL_TS" || e.Period != nil) && e.Period != nil:
-			n, ok := decimal(e.Period.Value)
-			unit := periodUnits[strings.TrimSpace(e.Period.Unit)]
+			p := e.Period
+			value, unit := p.Value, p.Unit
+			if value == "" && p.Low != nil {
+				// Every 4 to 6 hours: C-CDA on FHIR maps the low as a
+				// period and the high to periodMax.
+				value, unit = p.Low.Value, p.Low.Unit
+			}
+			n, ok := decimal(value)
+			unit = periodUnits[strings.TrimSpace(unit)]
 			if ok && unit != "" {
-				d.Timing = &fhir.Timing{Repeat: &fhir.TimingRepeat{Frequency: 1, Period: n, PeriodUnit: unit}}
+				rp := &fhir.TimingRepeat{Frequency: 1, Period: n, PeriodUnit: unit}
+				if p.Value == "" && p.High != nil && periodUnits[strings.TrimSpace(p.High.Unit)] == unit {
+					if m, ok := decimal(p.High.Value); ok {
+						rp.PeriodMax = m
+					}
+				}
+				d.Timing = &fhir.Timing{Repeat: rp}
 			}
 		case typ == "EIVL_TS" || e.Event != nil:
 			if e.Event != nil && eventTimings[e.Event.Code] {
