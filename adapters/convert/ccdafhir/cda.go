@@ -262,8 +262,15 @@ type act struct {
 	Consumable             *productHolder   `xml:"consumable"`
 	Product                *productHolder   `xml:"product"`
 	EntryRelationship      []relationship   `xml:"entryRelationship"`
+	Precondition           []precondition   `xml:"precondition"`
 	ReferenceRange         []referenceRange `xml:"referenceRange"`
 	Component              []relationship   `xml:"component"`
+}
+
+// precondition is a condition of a substance administration (4.25, "as
+// needed"); its criterion reads as an observation (code, value).
+type precondition struct {
+	Criterion *act `xml:"criterion"`
 }
 
 // productHolder wraps a manufacturedProduct (consumable, product).

@@ -756,7 +756,19 @@ func (c *converter) dosage(a *act) *fhir.Dosage {
 			}
 		}
 	})
-	if d.Route == nil && d.Site == nil && d.Timing == nil && len(d.DoseAndRate) == 0 && d.Text == "" && len(d.Additional) == 0 {
+	// A precondition (4.25) makes it taken as needed (C-CDA on FHIR):
+	// for the criterion's coded value, when it gives one.
+	for _, p := range a.Precondition {
+		if p.Criterion != nil {
+			if cc := firstValueConcept(p.Criterion); cc != nil {
+				d.AsNeeded, d.AsNeededFor = nil, cc
+				break
+			}
+		}
+		d.AsNeeded = ptr(true)
+	}
+	if d.Route == nil && d.Site == nil && d.Timing == nil && len(d.DoseAndRate) == 0 && d.Text == "" && len(d.Additional) == 0 &&
+		d.AsNeeded == nil && d.AsNeededFor == nil {
 		return nil
 	}
 	return d
