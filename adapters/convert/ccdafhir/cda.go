@@ -92,6 +92,12 @@ type ivlPQ struct {
 	High       *pq    `xml:"high"`
 }
 
+// rto is a ratio of quantities (RTO<PQ,PQ>): a maxDoseQuantity.
+type rto struct {
+	Numerator   *pq `xml:"numerator"`
+	Denominator *pq `xml:"denominator"`
+}
+
 // anyValue is an observation value of any CDA data type (xsi:type says which).
 type anyValue struct {
 	XSIType        string `xml:"type,attr"`
@@ -253,7 +259,7 @@ type act struct {
 	ApproachSiteCode       []cd             `xml:"approachSiteCode"`
 	DoseQuantity           *ivlPQ           `xml:"doseQuantity"`
 	RateQuantity           *ivlPQ           `xml:"rateQuantity"`
-	MaxDoseQuantity        *struct{}        `xml:"maxDoseQuantity"`
+	MaxDoseQuantity        *rto             `xml:"maxDoseQuantity"`
 	AdministrationUnitCode *cd              `xml:"administrationUnitCode"`
 	Quantity               *pq              `xml:"quantity"`
 	Author                 []author         `xml:"author"`

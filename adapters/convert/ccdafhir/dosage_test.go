@@ -123,3 +123,39 @@ func TestPreconditionIsAsNeeded(t *testing.T) {
 		}
 	}
 }
+
+// maxDoseSection is C-CDA on FHIR's Medication Activity example's
+// maxDoseQuantity: at most 6 sprays a day.
+const maxDoseSection = `<component><section>
+ <templateId root="2.16.840.1.113883.10.20.22.2.1.1" extension="2014-06-09"/>
+ <code code="10160-0" codeSystem="2.16.840.1.113883.6.1"/>
+ <entry><substanceAdministration classCode="SBADM" moodCode="EVN">
+  <templateId root="2.16.840.1.113883.10.20.22.4.16" extension="2014-06-09"/>
+  <id root="9.9.9" extension="max1"/>
+  <statusCode code="active"/>
+  <effectiveTime xsi:type="IVL_TS"><low value="20120806"/></effectiveTime>
+  <doseQuantity value="1"/>
+  <maxDoseQuantity><numerator value="6" unit="{spray}"/><denominator value="1" unit="d"/></maxDoseQuantity>
+  <consumable><manufacturedProduct classCode="MANU"><templateId root="2.16.840.1.113883.10.20.22.4.23" extension="2014-06-09"/>
+   <manufacturedMaterial><code code="573621" codeSystem="2.16.840.1.113883.6.88"/></manufacturedMaterial>
+  </manufacturedProduct></consumable>
+ </substanceAdministration></entry>
+</section></component>`
+
+// TestMaxDosePerPeriod: C-CDA on FHIR maps maxDoseQuantity's numerator
+// and denominator to Dosage.maxDosePerPeriod; the limit was dropped.
+func TestMaxDosePerPeriod(t *testing.T) {
+	got, _ := convertReview(t, reviewDoc("d1", "s1", "", maxDoseSection))
+	if len(got["MedicationStatement"]) != 1 {
+		t.Fatalf("medication statements = %d, want 1", len(got["MedicationStatement"]))
+	}
+	ms := got["MedicationStatement"][0].(*fhir.MedicationStatement)
+	if len(ms.Dosage) != 1 || ms.Dosage[0].MaxPerPer == nil {
+		t.Fatalf("dosage = %+v, want maxDosePerPeriod", ms.Dosage)
+	}
+	r := ms.Dosage[0].MaxPerPer
+	if r.Numerator == nil || r.Denominator == nil || r.Numerator.Value != "6" || r.Numerator.Unit != "{spray}" ||
+		r.Denominator.Value != "1" || r.Denominator.Code != "d" {
+		t.Errorf("maxDosePerPeriod = %+v / %+v, want 6 {spray} per 1 d", r.Numerator, r.Denominator)
+	}
+}

@@ -746,6 +746,13 @@ func (c *converter) dosage(a *act) *fhir.Dosage {
 			d.DoseAndRate[0].RateQuantity = qq
 		}
 	}
+	if m := a.MaxDoseQuantity; m != nil {
+		// At most 6 sprays a day (C-CDA on FHIR: maxDosePerPeriod).
+		rt := &fhir.Ratio{Numerator: pqQuantity(m.Numerator), Denominator: pqQuantity(m.Denominator)}
+		if rt.Numerator != nil && rt.Denominator != nil {
+			d.MaxPerPer = rt
+		}
+	}
 	related(a, func(_ int, r *relationship, x *act, el string) {
 		switch {
 		case hasTemplate(x.TemplateID, "2.16.840.1.113883.10.20.22.4.147") && x.Text != nil:
@@ -768,7 +775,7 @@ func (c *converter) dosage(a *act) *fhir.Dosage {
 		d.AsNeeded = ptr(true)
 	}
 	if d.Route == nil && d.Site == nil && d.Timing == nil && len(d.DoseAndRate) == 0 && d.Text == "" && len(d.Additional) == 0 &&
-		d.AsNeeded == nil && d.AsNeededFor == nil {
+		d.AsNeeded == nil && d.AsNeededFor == nil && d.MaxPerPer == nil {
 		return nil
 	}
 	return d
