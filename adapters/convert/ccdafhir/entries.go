@@ -295,6 +295,11 @@ func hasValueCode(a *act, code string) bool {
 	return false
 }
 
+// problemStatuses are the Problem Status Observation values C-CDA on
+// FHIR's CF-ProblemStatus maps to Condition clinical statuses that an
+// AllergyIntolerance does not have.
+var problemStatuses = map[string]string{"246455001": "recurrence", "263855007": "relapse", "277022003": "remission"}
+
 // clinicalFromStatusObs maps an Allergy/Problem Status Observation value.
 func clinicalFromStatusObs(s *act) string {
 	for _, v := range s.Value {
@@ -451,6 +456,11 @@ func (c *converter) condition(o *act, concern *act, category string) string {
 	related(o, func(_ int, _ *relationship, x *act, el string) {
 		if el == "observation" && (hasTemplate(x.TemplateID, tplProblemStatus) || hasCode(x.Code, "2.16.840.1.113883.6.1", "33999-4")) {
 			clinical = clinicalFromStatusObs(x)
+			for _, v := range x.Value {
+				if st, ok := problemStatuses[v.Code]; ok && clinical == "" {
+					clinical = st
+				}
+			}
 		}
 	})
 	if clinical == "" {
@@ -467,7 +477,9 @@ func (c *converter) condition(o *act, concern *act, category string) string {
 	}
 	// The effectiveTime/high is the definitive sign of resolution; C-CDA
 	// sends it as nullFlavor UNK when the date of resolution is unknown.
-	if (r.AbatementDateTime != "" || resolvedDateUnknown(o)) && clinical == "active" {
+	// FHIR's con-4 allows an abated condition no active, relapse or
+	// recurrence either.
+	if (r.AbatementDateTime != "" || resolvedDateUnknown(o)) && (clinical == "active" || clinical == "relapse" || clinical == "recurrence") {
 		clinical = "resolved"
 	}
 	r.ClinicalStatus = simpleConcept("http://terminology.hl7.org/CodeSystem/condition-clinical", clinical, "")
