@@ -122,6 +122,7 @@ type TimingRepeat struct {
 	Count        int         `json:"count,omitempty"`
 	Frequency    int         `json:"frequency,omitempty"`
 	Period       json.Number `json:"period,omitempty"`
+	PeriodMax    json.Number `json:"periodMax,omitempty"`
 	PeriodUnit   string      `json:"periodUnit,omitempty"`
 	When         []string    `json:"when,omitempty"`
 	Offset       int         `json:"offset,omitempty"`

@@ -62,16 +62,25 @@ type pq struct {
 // ivlTS is an effectiveTime: TS, IVL_TS, PIVL_TS or EIVL_TS, told apart by
 // xsi:type and by which children are present.
 type ivlTS struct {
-	XSIType              string `xml:"type,attr"`
-	Value                string `xml:"value,attr"`
-	NullFlavor           string `xml:"nullFlavor,attr"`
-	Operator             string `xml:"operator,attr"`
-	InstitutionSpecified string `xml:"institutionSpecified,attr"`
-	Low                  *ts    `xml:"low"`
-	High                 *ts    `xml:"high"`
-	Center               *ts    `xml:"center"`
-	Period               *pq    `xml:"period"`
-	Event                *cd    `xml:"event"`
+	XSIType              string  `xml:"type,attr"`
+	Value                string  `xml:"value,attr"`
+	NullFlavor           string  `xml:"nullFlavor,attr"`
+	Operator             string  `xml:"operator,attr"`
+	InstitutionSpecified string  `xml:"institutionSpecified,attr"`
+	Low                  *ts     `xml:"low"`
+	High                 *ts     `xml:"high"`
+	Center               *ts     `xml:"center"`
+	Period               *period `xml:"period"`
+	Event                *cd     `xml:"event"`
+}
+
+// period is the period of a PIVL_TS: a PQ, or an IVL_PQ (every 4 to 6
+// hours) with low and high.
+type period struct {
+	Value string `xml:"value,attr"`
+	Unit  string `xml:"unit,attr"`
+	Low   *pq    `xml:"low"`
+	High  *pq    `xml:"high"`
 }
 
 // ivlPQ is a dose or rate: a PQ or an IVL_PQ.
@@ -81,6 +90,12 @@ type ivlPQ struct {
 	NullFlavor string `xml:"nullFlavor,attr"`
 	Low        *pq    `xml:"low"`
 	High       *pq    `xml:"high"`
+}
+
+// rto is a ratio of quantities (RTO<PQ,PQ>): a maxDoseQuantity.
+type rto struct {
+	Numerator   *pq `xml:"numerator"`
+	Denominator *pq `xml:"denominator"`
 }
 
 // anyValue is an observation value of any CDA data type (xsi:type says which).
@@ -244,7 +259,7 @@ type act struct {
 	ApproachSiteCode       []cd             `xml:"approachSiteCode"`
 	DoseQuantity           *ivlPQ           `xml:"doseQuantity"`
 	RateQuantity           *ivlPQ           `xml:"rateQuantity"`
-	MaxDoseQuantity        *struct{}        `xml:"maxDoseQuantity"`
+	MaxDoseQuantity        *rto             `xml:"maxDoseQuantity"`
 	AdministrationUnitCode *cd              `xml:"administrationUnitCode"`
 	Quantity               *pq              `xml:"quantity"`
 	Author                 []author         `xml:"author"`
@@ -253,8 +268,15 @@ type act struct {
 	Consumable             *productHolder   `xml:"consumable"`
 	Product                *productHolder   `xml:"product"`
 	EntryRelationship      []relationship   `xml:"entryRelationship"`
+	Precondition           []precondition   `xml:"precondition"`
 	ReferenceRange         []referenceRange `xml:"referenceRange"`
 	Component              []relationship   `xml:"component"`
+}
+
+// precondition is a condition of a substance administration (4.25, "as
+// needed"); its criterion reads as an observation (code, value).
+type precondition struct {
+	Criterion *act `xml:"criterion"`
 }
 
 // productHolder wraps a manufacturedProduct (consumable, product).

@@ -295,6 +295,11 @@ func hasValueCode(a *act, code string) bool {
 	return false
 }
 
+// problemStatuses are the Problem Status Observation values C-CDA on
+// FHIR's CF-ProblemStatus maps to Condition clinical statuses that an
+// AllergyIntolerance does not have.
+var problemStatuses = map[string]string{"246455001": "recurrence", "263855007": "relapse", "277022003": "remission"}
+
 // clinicalFromStatusObs maps an Allergy/Problem Status Observation value.
 func clinicalFromStatusObs(s *act) string {
 	for _, v := range s.Value {
@@ -325,8 +330,14 @@ func severityOf(s *act) string {
 	return ""
 }
 
-// reaction maps a Reaction Observation; FHIR needs a manifestation.
+// reaction maps a Reaction Observation; FHIR needs a manifestation. A
+// negated one (negationInd="true") says the reaction did not happen, and
+// FHIR's reaction has no negation: it is counted as not converted.
 func (c *converter) reaction(s *act) (fhir.AllergyIntoleranceReaction, bool) {
+	if negated(s) {
+		c.skip("negated " + skipKey(s.TemplateID, "observation"))
+		return fhir.AllergyIntoleranceReaction{}, false
+	}
 	m := firstValueConcept(s)
 	if m == nil {
 		return fhir.AllergyIntoleranceReaction{}, false
@@ -445,6 +456,11 @@ func (c *converter) condition(o *act, concern *act, category string) string {
 	related(o, func(_ int, _ *relationship, x *act, el string) {
 		if el == "observation" && (hasTemplate(x.TemplateID, tplProblemStatus) || hasCode(x.Code, "2.16.840.1.113883.6.1", "33999-4")) {
 			clinical = clinicalFromStatusObs(x)
+			for _, v := range x.Value {
+				if st, ok := problemStatuses[v.Code]; ok && clinical == "" {
+					clinical = st
+				}
+			}
 		}
 	})
 	if clinical == "" {
@@ -461,7 +477,9 @@ func (c *converter) condition(o *act, concern *act, category string) string {
 	}
 	// The effectiveTime/high is the definitive sign of resolution; C-CDA
 	// sends it as nullFlavor UNK when the date of resolution is unknown.
-	if (r.AbatementDateTime != "" || resolvedDateUnknown(o)) && clinical == "active" {
+	// FHIR's con-4 allows an abated condition no active, relapse or
+	// recurrence either.
+	if (r.AbatementDateTime != "" || resolvedDateUnknown(o)) && (clinical == "active" || clinical == "relapse" || clinical == "recurrence") {
 		clinical = "resolved"
 	}
 	r.ClinicalStatus = simpleConcept("http://terminology.hl7.org/CodeSystem/condition-clinical", clinical, "")
@@ -694,10 +712,23 @@ func (c *converter) dosage(a *act) *fhir.Dosage {
 		typ := strings.ToUpper(bareType(e.XSIType))
 		switch {
 		case (typ == "PIVL_TS" || e.Period != nil) && e.Period != nil:
-			n, ok := decimal(e.Period.Value)
-			unit := periodUnits[strings.TrimSpace(e.Period.Unit)]
+			p := e.Period
+			value, unit := p.Value, p.Unit
+			if value == "" && p.Low != nil {
+				// Every 4 to 6 hours: C-CDA on FHIR maps the low as a
+				// period and the high to periodMax.
+				value, unit = p.Low.Value, p.Low.Unit
+			}
+			n, ok := decimal(value)
+			unit = periodUnits[strings.TrimSpace(unit)]
 			if ok && unit != "" {
-				d.Timing = &fhir.Timing{Repeat: &fhir.TimingRepeat{Frequency: 1, Period: n, PeriodUnit: unit}}
+				rp := &fhir.TimingRepeat{Frequency: 1, Period: n, PeriodUnit: unit}
+				if p.Value == "" && p.High != nil && periodUnits[strings.TrimSpace(p.High.Unit)] == unit {
+					if m, ok := decimal(p.High.Value); ok {
+						rp.PeriodMax = m
+					}
+				}
+				d.Timing = &fhir.Timing{Repeat: rp}
 			}
 		case typ == "EIVL_TS" || e.Event != nil:
 			if e.Event != nil && eventTimings[e.Event.Code] {
@@ -727,6 +758,13 @@ func (c *converter) dosage(a *act) *fhir.Dosage {
 			d.DoseAndRate[0].RateQuantity = qq
 		}
 	}
+	if m := a.MaxDoseQuantity; m != nil {
+		// At most 6 sprays a day (C-CDA on FHIR: maxDosePerPeriod).
+		rt := &fhir.Ratio{Numerator: pqQuantity(m.Numerator), Denominator: pqQuantity(m.Denominator)}
+		if rt.Numerator != nil && rt.Denominator != nil {
+			d.MaxPerPer = rt
+		}
+	}
 	related(a, func(_ int, r *relationship, x *act, el string) {
 		switch {
 		case hasTemplate(x.TemplateID, "2.16.840.1.113883.10.20.22.4.147") && x.Text != nil:
@@ -737,7 +775,19 @@ func (c *converter) dosage(a *act) *fhir.Dosage {
 			}
 		}
 	})
-	if d.Route == nil && d.Site == nil && d.Timing == nil && len(d.DoseAndRate) == 0 && d.Text == "" && len(d.Additional) == 0 {
+	// A precondition (4.25) makes it taken as needed (C-CDA on FHIR):
+	// for the criterion's coded value, when it gives one.
+	for _, p := range a.Precondition {
+		if p.Criterion != nil {
+			if cc := firstValueConcept(p.Criterion); cc != nil {
+				d.AsNeeded, d.AsNeededFor = nil, cc
+				break
+			}
+		}
+		d.AsNeeded = ptr(true)
+	}
+	if d.Route == nil && d.Site == nil && d.Timing == nil && len(d.DoseAndRate) == 0 && d.Text == "" && len(d.Additional) == 0 &&
+		d.AsNeeded == nil && d.AsNeededFor == nil && d.MaxPerPer == nil {
 		return nil
 	}
 	return d

@@ -123,6 +123,9 @@ func (c *converter) resolveAct(a *act) {
 		s, _ := a.Component[i].statement()
 		c.resolveAct(s)
 	}
+	for i := range a.Precondition {
+		c.resolveAct(a.Precondition[i].Criterion)
+	}
 }
 
 // tplComment is the Comment Activity template.

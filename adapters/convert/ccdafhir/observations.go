@@ -20,11 +20,14 @@ var dataAbsent = map[string]string{
 	"INV": "error", "DER": "error", "UNC": "error", "NAVU": "unknown",
 }
 
-// obsStatus maps statusCode to Observation.status.
+// obsStatus maps statusCode to Observation.status; held and suspended
+// are registered (C-CDA on FHIR CF-ResultStatus), not a final result.
 func obsStatus(st string) string {
 	switch st {
 	case "active", "new":
 		return "preliminary"
+	case "held", "suspended":
+		return "registered"
 	case "aborted", "cancelled":
 		return "cancelled"
 	case "nullified":
@@ -81,6 +84,15 @@ func withVitalSignCode(code *fhir.CodeableConcept) *fhir.CodeableConcept {
 // observation maps a result, vital sign or social history observation and
 // returns its reference ("" if it was a repeat).
 func (c *converter) observation(o *act, category, within string) string {
+	if negated(o) {
+		// negationInd="true" denies the observation (CDA R2: HL7's "Not
+		// Pregnant" example is a Pregnancy Observation of value Pregnant,
+		// negated). FHIR's Observation has no negation: converted, it
+		// would assert what the document denies. It stays in the
+		// attached document, counted as not converted.
+		c.skip("negated " + skipKey(o.TemplateID, "observation"))
+		return ""
+	}
 	idn, ids, fresh := c.claimEntry("Observation", o, within)
 	if !fresh {
 		return ""
@@ -347,6 +359,8 @@ func (c *converter) resultOrganizer(a *act) {
 	switch status(a) {
 	case "active", "new":
 		r.Status = "partial"
+	case "held", "suspended":
+		r.Status = "registered" // CF-ResultReportStatus
 	case "aborted", "cancelled":
 		r.Status = "cancelled"
 	case "nullified":
