@@ -1307,6 +1307,28 @@ func (e *Engine) moveAs(name string, sidecars []string, dir place, final string)
 	return syncDirIn(proc)
 }
 
+// reclaimReason removes cand's reason when cand itself is not there and
+// the reason names content sum: fail writes the reason first and moves
+// the file beside it after, so a crash in between left the reason alone,
+// and the file, failing again after the restart, went in under another
+// name (name~2) beside a reason that named no file. The file's own
+// earlier reason is taken back instead, so it keeps its name.
+func reclaimReason(dir place, cand string, sum []byte) {
+	if len(sum) == 0 {
+		return
+	}
+	reason := cand + ".error.txt"
+	f, err := openRegular(dir, reason)
+	if err != nil {
+		return
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 64<<10))
+	f.Close()
+	if err == nil && bytes.Contains(b, []byte("\nsha256: "+hex.EncodeToString(sum)+"\n")) {
+		_ = dir.root.Remove(dir.join(reason))
+	}
+}
+
 // fail moves a file that can never be consumed to failed/, with the reason
 // in <name>.error.txt beside it. The reason file is written first, so a
 // failed file never lacks one.
@@ -1316,6 +1338,7 @@ func (e *Engine) fail(name string, sidecars []string, sum []byte, size int64, ca
 		if err := mkdirAllIn(dir.root, dir.dir, 0o700); err != nil {
 			return err
 		}
+		reclaimReason(dir, e.finalName(dir, name, sidecars, nil), sum)
 		final := e.finalName(dir, name, sidecars, []string{".error.txt"})
 		var b strings.Builder
 		fmt.Fprintf(&b, "file: %s\n", name)

@@ -423,6 +423,51 @@ func TestPermanentFailureGoesToFailed(t *testing.T) {
 	})
 }
 
+// TestCrashBetweenReasonAndMove: fail writes a file's reason, then moves
+// the file beside it. A kill -9 in between left the reason alone in
+// failed/ (here made as fail makes it: its sha256 line); the file,
+// failing again after the restart, went in as bad~2.hl7 beside a reason
+// naming no file. It now takes its own reason's name back: failed/ holds
+// bad.hl7 and one reason, and another file's lone reason is left alone.
+func TestCrashBetweenReasonAndMove(t *testing.T) {
+	dir := t.TempDir()
+	rec := &recorder{fn: func(context.Context, int, adapters.Raw) error {
+		return queue.Permanent(errors.New("convert: no PID segment"))
+	}}
+	cfg := testConfig(dir)
+	body := []byte("MSH|bad")
+	sum := sha256.Sum256(body)
+	failed := filepath.Join(dir, ".ferry", "failed")
+	if err := os.MkdirAll(failed, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	orphan := fmt.Sprintf("file: bad.hl7\nsource: folder/t\nsize: %d\nsha256: %x\nreason: convert: no PID segment\n", len(body), sum)
+	writeFile(t, filepath.Join(failed, "bad.hl7.error.txt"), []byte(orphan))
+	other := "file: other.hl7\nsha256: 00ff\nreason: something else\n"
+	writeFile(t, filepath.Join(failed, "other.hl7.error.txt"), []byte(other))
+	e := startEngine(t, cfg, rec)
+	if e.Paths().Failed != failed {
+		t.Fatalf("failed/ is %s", e.Paths().Failed)
+	}
+	dropFile(t, dir, "bad.hl7", body)
+	waitFor(t, "failed file", func() bool {
+		_, err := os.Stat(filepath.Join(failed, "bad.hl7"))
+		return err == nil
+	})
+	waitPasses(t, e, 2)
+	var names []string
+	ents, _ := os.ReadDir(failed)
+	for _, en := range ents {
+		names = append(names, en.Name())
+	}
+	if got := strings.Join(names, " "); got != "bad.hl7 bad.hl7.error.txt other.hl7.error.txt" {
+		t.Fatalf("failed/ holds %q", got)
+	}
+	if b, _ := os.ReadFile(filepath.Join(failed, "bad.hl7.error.txt")); !strings.Contains(string(b), "failed at: ") {
+		t.Errorf("bad.hl7's reason is not the new one:\n%s", b)
+	}
+}
+
 func TestInitialScanFindsExistingFiles(t *testing.T) {
 	dir := t.TempDir()
 	for i := 0; i < 5; i++ {
