@@ -173,6 +173,14 @@ for i in 1 2 3; do acks+="$(send_adt 2575 "$i") "; done
 if [ "$acks" = "AA AA AA " ]; then pass "3 HL7 v2 messages over MLLP get AA"; else fail "3 HL7 v2 messages over MLLP get AA (got: $acks)"; fi
 check "ferry status: 3 delivered to the outbox" bash -c "for i in \$(seq 50); do /usr/bin/ferry status --config /etc/ferry/ferry.yaml | grep -q 'delivered:         3 since start' && exit 0; sleep 0.2; done; /usr/bin/ferry status --config /etc/ferry/ferry.yaml; exit 1"
 check "everything under /var/lib/ferry belongs to ferry" bash -c 'n=$(find /var/lib/ferry ! -user ferry | tee /dev/stderr | wc -l); [ "$n" -eq 0 ]'
+# The outbox's reader: another account in ferry's group reads the bundles, and nothing else there.
+check "a reader in ferry's group reads the outbox's bundles, and cannot list the data folder" bash -c '
+  getent passwd ferry-outbox-reader >/dev/null || useradd --system --no-create-home --shell /usr/sbin/nologin -G ferry ferry-outbox-reader
+  f=$(ls /var/lib/ferry/outbox/*.json | head -1)
+  runuser -u ferry-outbox-reader -- cat "$f" | grep -q "\"resourceType\":\"Bundle\"" &&
+    ! runuser -u ferry-outbox-reader -- ls /var/lib/ferry >/dev/null 2>&1 &&
+    ! runuser -u ferry-outbox-reader -- ls /var/lib/ferry/queue >/dev/null 2>&1'
+userdel ferry-outbox-reader 2>/dev/null || true
 kill "$RUN1" 2>/dev/null
 wait "$RUN1" 2>/dev/null
 
@@ -182,8 +190,10 @@ check "the backup is 0600" bash -c "[ \"\$(stat -c %a '$WORK/ferry-backup.tar.gz
 rm -rf /var/lib/ferry.before-restore
 mv /var/lib/ferry /var/lib/ferry.before-restore
 check "ferry restore into the package's data folder" /usr/bin/ferry restore "$WORK/ferry-backup.tar.gz" --config /etc/ferry/ferry.yaml
-check "the restored data folder is 0700 ferry:ferry, everything in it ferry's" bash -c \
-  '[ "$(stat -c "%a %U:%G" /var/lib/ferry)" = "700 ferry:ferry" ] && n=$(find /var/lib/ferry ! -user ferry | tee /dev/stderr | wc -l) && [ "$n" -eq 0 ]'
+# 0710 when the gateway delivers into the outbox (the package's default): its readers in ferry's
+# group may pass through to it, not list the data folder.
+check "the restored data folder is 0700 (0710 with the outbox) ferry:ferry, everything in it ferry's" bash -c \
+  'case "$(stat -c "%a %U:%G" /var/lib/ferry)" in "700 ferry:ferry" | "710 ferry:ferry") ;; *) stat -c "%a %U:%G" /var/lib/ferry; exit 1 ;; esac && n=$(find /var/lib/ferry ! -user ferry | tee /dev/stderr | wc -l) && [ "$n" -eq 0 ]'
 check "the restored site id is the old one" cmp /var/lib/ferry/site-id /var/lib/ferry.before-restore/site-id
 rm -rf /var/lib/ferry.before-restore
 
