@@ -507,26 +507,13 @@ func (f *Fetcher) fetchOne(c *sftp.Client, name string, o obs, progress func()) 
 	case AfterDelete:
 		err = c.Remove(remote)
 	default:
-		err = move(c, remote, path.Join(f.doneDir(), name))
+		err = configssh.Replace(c, remote, path.Join(f.doneDir(), name))
 	}
 	if err != nil {
 		f.taken[name] = o
 		return true, configssh.FileError(err, "move or delete it on the server (it is in the folder; it stays on the server and is not fetched again until it changes or ferry restarts)")
 	}
 	return true, nil
-}
-
-// move puts remote at done, over an earlier file of that name there:
-// atomically with posix-rename, or, on a server without it (not every
-// SFTP server is OpenSSH's), by removing the earlier file first.
-func move(c *sftp.Client, remote, done string) error {
-	if _, ok := c.HasExtension("posix-rename@openssh.com"); ok {
-		return c.PosixRename(remote, done)
-	}
-	if err := c.Remove(done); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return c.Rename(remote, done)
 }
 
 // errGone is a remote file no longer there when it is opened: taken away

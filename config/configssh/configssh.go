@@ -383,6 +383,21 @@ func handshakeError(err error, t Target, what string) error {
 	return fmt.Errorf("ssh handshake with %s: %w", t.Addr, err)
 }
 
+// Replace renames from to to on the server, over a file already named
+// to: atomically with OpenSSH's posix-rename, or, on a server without it
+// (not every SFTP server is OpenSSH's; SFTP's own rename refuses an
+// existing target), by removing that file first. The error is the
+// server's; FileError explains it.
+func Replace(c *sftp.Client, from, to string) error {
+	if _, ok := c.HasExtension("posix-rename@openssh.com"); ok {
+		return c.PosixRename(from, to)
+	}
+	if err := c.Remove(to); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return c.Rename(from, to)
+}
+
 // FileError tells a refusal that configuration must fix (no such file or
 // directory, no right) from a failure worth retrying; what says what ferry
 // tried ("create /inbound/x.part").

@@ -331,16 +331,7 @@ func (s *Sink) write(c *sftp.Client, body io.ReadCloser, size int64, part string
 // left (its acknowledgement lost): atomically with posix-rename, or, on a
 // server without it, by removing the old copy first.
 func (s *Sink) rename(c *sftp.Client, part, final string) error {
-	if _, ok := c.HasExtension("posix-rename@openssh.com"); ok {
-		if err := c.PosixRename(part, final); err != nil {
-			return configssh.FileError(err, "rename "+part+" to "+final)
-		}
-		return nil
-	}
-	if err := c.Remove(final); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return configssh.FileError(err, "replace "+final)
-	}
-	if err := c.Rename(part, final); err != nil {
+	if err := configssh.Replace(c, part, final); err != nil {
 		return configssh.FileError(err, "rename "+part+" to "+final)
 	}
 	return nil
