@@ -161,14 +161,8 @@ func writeMode(t *testing.T, p string, mode os.FileMode) string {
 // checks pass. Before, each said "exists and is writable" and the service
 // then took no file (FOLDER STUCK).
 func TestFoldersServiceAccountWrite(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to give files to another uid")
-	}
 	const id = 54321
-	acct := &ServiceAccount{Name: "54321", UID: id, GIDs: []uint32{id}}
-	base := t.TempDir()
-	os.Chmod(filepath.Dir(base), 0o755)
-	os.Chmod(base, 0o755)
+	acct, base := otherAccount(t)
 	exports := filepath.Join(base, "ehr exports") // a space: the commands must quote it
 	work := filepath.Join(exports, ".ferry")
 	if err := os.MkdirAll(filepath.Join(work, "done"), 0o700); err != nil {
@@ -249,13 +243,7 @@ func TestFoldersServiceAccountWrite(t *testing.T) {
 // login; doctor, which logs in as root, must say when the account cannot
 // read them, as it does for the TLS keys.
 func TestServiceFilesSFTPLogins(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to judge files for another uid")
-	}
-	acct := &ServiceAccount{Name: "54321", UID: 54321, GIDs: []uint32{54321}}
-	base := t.TempDir()
-	os.Chmod(filepath.Dir(base), 0o755)
-	os.Chmod(base, 0o755)
+	acct, base := otherAccount(t)
 	cfg := &config.Config{DataDir: t.TempDir()}
 	cfg.Exchange.URL = "sftp://clinic7@sftp.hie.example/inbound"
 	cfg.Exchange.SFTP.KeyFile = writeMode(t, filepath.Join(base, "hie_ed25519"), 0o600)
@@ -281,13 +269,7 @@ func TestServiceFilesSFTPLogins(t *testing.T) {
 // cannot read stops the gateway at start as key_file would; doctor
 // reports it with the chown that fixes it.
 func TestServiceFilesPreviousKeys(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to judge files for another uid")
-	}
-	acct := &ServiceAccount{Name: "54321", UID: 54321, GIDs: []uint32{54321}}
-	base := t.TempDir()
-	os.Chmod(filepath.Dir(base), 0o755)
-	os.Chmod(base, 0o755)
+	acct, base := otherAccount(t)
 	cfg := &config.Config{DataDir: t.TempDir()}
 	cfg.Encryption.KeyFile = writeMode(t, filepath.Join(base, "new.key"), 0o600)
 	if err := os.Chown(cfg.Encryption.KeyFile, 54321, 54321); err != nil {
@@ -307,13 +289,7 @@ func TestServiceFilesPreviousKeys(t *testing.T) {
 // each poll as its own account, so one it cannot read must fail the
 // service-account check, fixed by giving it to the account (0600).
 func TestServiceFilesMailboxSecrets(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to judge files for another uid")
-	}
-	acct := &ServiceAccount{Name: "54321", UID: 54321, GIDs: []uint32{54321}}
-	base := t.TempDir()
-	os.Chmod(filepath.Dir(base), 0o755)
-	os.Chmod(base, 0o755)
+	acct, base := otherAccount(t)
 	cfg := &config.Config{DataDir: t.TempDir()}
 	var imap, m365 config.Mailbox
 	imap.Name, imap.PasswordFile = "efax", writeMode(t, filepath.Join(base, "imap.pass"), 0o600)
@@ -335,4 +311,19 @@ func TestServiceFilesMailboxSecrets(t *testing.T) {
 			t.Errorf("%s: %q, want a failure fixed by %q", field, details[field], fix)
 		}
 	}
+}
+
+// otherAccount is a service account of uid and gid 54321, which no user
+// on the machine has, and a folder that account may pass through (0755)
+// for the files a test gives it or keeps from it. It skips the test when
+// not run as root, which judging or giving files for another uid needs.
+func otherAccount(t *testing.T) (*ServiceAccount, string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to judge or give files for another uid")
+	}
+	base := t.TempDir()
+	os.Chmod(filepath.Dir(base), 0o755)
+	os.Chmod(base, 0o755)
+	return &ServiceAccount{Name: "54321", UID: 54321, GIDs: []uint32{54321}}, base
 }
