@@ -317,14 +317,8 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 	defer sess.Close()
 	// A server that stops answering would hold the poll for ever: the
 	// watchdog closes the session when a request makes no progress.
-	wd := time.AfterFunc(f.cfg.Timeout, func() { sess.SSH.Close() })
-	defer wd.Stop()
-	stop := context.AfterFunc(ctx, func() { sess.SSH.Close() })
-	defer stop()
-	progress := func() { wd.Reset(f.cfg.Timeout) }
-	// Any answer of the server is progress: a listing of many thousand
-	// files comes in many answers, over a slow link longer than Timeout.
-	defer sess.OnActivity(progress)()
+	progress, done := sess.Watch(ctx, f.cfg.Timeout)
+	defer done()
 
 	c := sess.SFTP
 	entries, err := c.ReadDir(f.t.Dir)
@@ -426,11 +420,8 @@ func (f *Fetcher) Check(ctx context.Context) (int, error) {
 	defer sess.Close()
 	// As in a poll: a server that stops answering must not hold `ferry
 	// doctor` for ever.
-	wd := time.AfterFunc(f.cfg.Timeout, func() { sess.SSH.Close() })
-	defer wd.Stop()
-	defer sess.OnActivity(func() { wd.Reset(f.cfg.Timeout) })()
-	stop := context.AfterFunc(ctx, func() { sess.SSH.Close() })
-	defer stop()
+	_, done := sess.Watch(ctx, f.cfg.Timeout)
+	defer done()
 	entries, err := sess.SFTP.ReadDir(f.t.Dir)
 	if err != nil {
 		return 0, configssh.FileError(err, "list "+f.t.Dir)

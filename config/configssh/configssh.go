@@ -140,13 +140,27 @@ type Session struct {
 	act activity
 }
 
-// OnActivity calls fn each time the server sends something on the SFTP
-// session (an answer to any request), until stop is called. A watchdog
-// that sees the server answering knows it is alive, however slowly the
-// link carries a file: an upload's last window of writes (2 MiB in
-// flight) is acknowledged after the file's last byte was read, which
-// over a slow uplink takes longer than a watchdog counting reads allows.
-func (s *Session) OnActivity(fn func()) (stop func()) { return s.act.add(fn) }
+// Watch bounds what the caller does on the session from now on: SFTP
+// requests have no deadline of their own, so a server that stops
+// answering would hold it for ever. The connection is closed, failing
+// the request in flight, when for timeout neither the server sent
+// anything nor the caller called progress (its own progress: a local
+// file read or written, a local sync done), or at once when ctx ends.
+// Any answer of the server counts, however slowly the link carries a
+// file: an upload's last window of writes (2 MiB in flight) is
+// acknowledged after the file's last byte was read, and a listing of
+// thousands of files comes in many answers. Call done when finished.
+func (s *Session) Watch(ctx context.Context, timeout time.Duration) (progress, done func()) {
+	wd := time.AfterFunc(timeout, func() { s.SSH.Close() })
+	progress = func() { wd.Reset(timeout) }
+	unwatch := s.act.add(progress)
+	stop := context.AfterFunc(ctx, func() { s.SSH.Close() })
+	return progress, func() {
+		stop()
+		unwatch()
+		wd.Stop()
+	}
+}
 
 // activity calls its functions when the server sends something.
 type activity struct {

@@ -173,10 +173,8 @@ func (s *Sink) Check(ctx context.Context) (fsync bool, err error) {
 	defer sess.Close()
 	// As in a Send: a server that stops answering must not hold `ferry
 	// doctor` for ever.
-	wd := time.AfterFunc(s.cfg.Timeout, func() { sess.SSH.Close() })
-	defer wd.Stop()
-	stop := context.AfterFunc(ctx, func() { sess.SSH.Close() })
-	defer stop()
+	_, done := sess.Watch(ctx, s.cfg.Timeout)
+	defer done()
 	c := sess.SFTP
 	probe := path.Join(s.t.Dir, fmt.Sprintf(".ferry-doctor-%d.part", time.Now().UnixNano()))
 	f, err := c.OpenFile(probe, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
@@ -238,7 +236,7 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	if sess == nil {
 		return transport.ErrNotConnected
 	}
-	c, conn := sess.SFTP, sess.SSH
+	c := sess.SFTP
 	if it.ID == "" || strings.ContainsAny(it.ID, "/\\") || strings.HasPrefix(it.ID, ".") {
 		return queue.Permanent(fmt.Errorf("item id %q cannot name a file", it.ID))
 	}
@@ -248,20 +246,13 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	}
 	final := path.Join(s.t.Dir, it.ID+ext)
 	part := path.Join(s.t.Dir, "."+it.ID+ext+".part")
-	// SFTP requests have no deadline of their own: a server that stops
-	// answering mid-file would hold the worker for ever. A watchdog
-	// closes the connection when no progress was made for Timeout (the
-	// context's end too), which fails the request in flight.
-	wd := time.AfterFunc(s.cfg.Timeout, func() { conn.Close() })
-	defer wd.Stop()
-	// Any answer of the server is progress too: the last writes of a
-	// file are acknowledged after its last byte was read.
-	defer sess.OnActivity(func() { wd.Reset(s.cfg.Timeout) })()
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	err = s.write(c, body, size, part, sess.Fsync, func() { wd.Reset(s.cfg.Timeout) })
+	// A server that stops answering mid-file would hold the worker for
+	// ever: the watchdog counts the body's reads and the server's answers.
+	progress, done := sess.Watch(ctx, s.cfg.Timeout)
+	defer done()
+	err = s.write(c, body, size, part, sess.Fsync, progress)
 	if err == nil {
-		wd.Reset(s.cfg.Timeout)
+		progress()
 		err = s.rename(c, part, final)
 	}
 	if err == nil {
