@@ -13,3 +13,22 @@ const DataAbsentReasonSystem = "http://terminology.hl7.org/CodeSystem/data-absen
 func UnknownConcept() CodeableConcept {
 	return CodeableConcept{Coding: []Coding{{System: DataAbsentReasonSystem, Code: "unknown", Display: "Unknown"}}}
 }
+
+// DataAbsentReasonURL is the extension that says why an element has no
+// value (http://hl7.org/fhir/StructureDefinition/data-absent-reason).
+const DataAbsentReasonURL = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
+
+// PrimitiveElement is what FHIR JSON writes under "_name" beside a
+// primitive: the primitive's own extensions, present with or without a
+// value (FHIR R4 JSON, "Representation of primitive elements").
+type PrimitiveElement struct {
+	Extension []Extension `json:"extension,omitempty"`
+}
+
+// AbsentPrimitive is the "_name" element of a primitive a profile makes
+// mandatory when the source says nothing of it: the value is left out
+// and a data-absent-reason extension with code (usually "unknown") says
+// why, as US Core's Missing Data rule asks for non-coded elements.
+func AbsentPrimitive(code string) *PrimitiveElement {
+	return &PrimitiveElement{Extension: []Extension{{URL: DataAbsentReasonURL, ValueCode: code}}}
+}

@@ -183,28 +183,32 @@ type MedicationStatement struct {
 
 // Immunization is a FHIR R4 Immunization.
 type Immunization struct {
-	ResourceType       string                  `json:"resourceType"` // "Immunization"
-	ID                 string                  `json:"id,omitempty"`
-	Meta               *Meta                   `json:"meta,omitempty"`
-	Identifier         []Identifier            `json:"identifier,omitempty"`
-	Status             string                  `json:"status"`
-	StatusReason       *CodeableConcept        `json:"statusReason,omitempty"`
-	VaccineCode        *CodeableConcept        `json:"vaccineCode"`
-	Patient            *Reference              `json:"patient"`
-	Encounter          *Reference              `json:"encounter,omitempty"`
-	OccurrenceDateTime string                  `json:"occurrenceDateTime,omitempty"`
-	OccurrenceString   string                  `json:"occurrenceString,omitempty"`
-	Recorded           string                  `json:"recorded,omitempty"`
-	PrimarySource      *bool                   `json:"primarySource,omitempty"`
-	Manufacturer       *Reference              `json:"manufacturer,omitempty"`
-	LotNumber          string                  `json:"lotNumber,omitempty"`
-	ExpirationDate     string                  `json:"expirationDate,omitempty"`
-	Site               *CodeableConcept        `json:"site,omitempty"`
-	Route              *CodeableConcept        `json:"route,omitempty"`
-	DoseQuantity       *Quantity               `json:"doseQuantity,omitempty"`
-	Performer          []ImmunizationPerformer `json:"performer,omitempty"`
-	Note               []Annotation            `json:"note,omitempty"`
-	ReasonCode         []CodeableConcept       `json:"reasonCode,omitempty"`
+	ResourceType       string           `json:"resourceType"` // "Immunization"
+	ID                 string           `json:"id,omitempty"`
+	Meta               *Meta            `json:"meta,omitempty"`
+	Identifier         []Identifier     `json:"identifier,omitempty"`
+	Status             string           `json:"status"`
+	StatusReason       *CodeableConcept `json:"statusReason,omitempty"`
+	VaccineCode        *CodeableConcept `json:"vaccineCode"`
+	Patient            *Reference       `json:"patient"`
+	Encounter          *Reference       `json:"encounter,omitempty"`
+	OccurrenceDateTime string           `json:"occurrenceDateTime,omitempty"`
+	OccurrenceString   string           `json:"occurrenceString,omitempty"`
+	Recorded           string           `json:"recorded,omitempty"`
+	PrimarySource      *bool            `json:"primarySource,omitempty"`
+	// PrimarySourceElement carries a data-absent-reason when the source
+	// does not say whether the record came from the one who gave the dose:
+	// US Core makes primarySource 1..1.
+	PrimarySourceElement *PrimitiveElement       `json:"_primarySource,omitempty"`
+	Manufacturer         *Reference              `json:"manufacturer,omitempty"`
+	LotNumber            string                  `json:"lotNumber,omitempty"`
+	ExpirationDate       string                  `json:"expirationDate,omitempty"`
+	Site                 *CodeableConcept        `json:"site,omitempty"`
+	Route                *CodeableConcept        `json:"route,omitempty"`
+	DoseQuantity         *Quantity               `json:"doseQuantity,omitempty"`
+	Performer            []ImmunizationPerformer `json:"performer,omitempty"`
+	Note                 []Annotation            `json:"note,omitempty"`
+	ReasonCode           []CodeableConcept       `json:"reasonCode,omitempty"`
 }
 
 // ImmunizationPerformer is Immunization.performer.

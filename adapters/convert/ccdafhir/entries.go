@@ -800,7 +800,11 @@ func (c *converter) immunization(a *act) {
 	if !fresh {
 		return
 	}
-	r := &fhir.Immunization{ResourceType: "Immunization", ID: idn.id, Identifier: ids, Patient: c.subject()}
+	// C-CDA's Immunization Activity does not say whether the record came
+	// from the one who gave the dose; US Core makes primarySource 1..1, so
+	// it is absent with its reason, as C-CDA on FHIR's example does.
+	r := &fhir.Immunization{ResourceType: "Immunization", ID: idn.id, Identifier: ids, Patient: c.subject(),
+		PrimarySourceElement: fhir.AbsentPrimitive("unknown")}
 	switch {
 	case negated(a):
 		r.Status = "not-done"

@@ -1186,6 +1186,9 @@ func buildImmunization(get func(string) string, vals map[string][]string) (any, 
 	if im.Status == "" {
 		im.Status = "completed"
 	}
+	if im.PrimarySource == nil {
+		im.PrimarySourceElement = fhir.AbsentPrimitive("unknown") // US Core: primarySource 1..1
+	}
 	im.VaccineCode = concept(get("vaccineCode.system"), get("vaccineCode"), get("vaccineCode.display"), get("vaccineCode.text"))
 	var ps []problem
 	if im.VaccineCode == nil {

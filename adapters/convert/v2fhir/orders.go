@@ -502,6 +502,11 @@ func (x *conv) immunization(orc, rxa hl7v2.Segment) (*fhir.Immunization, fhir.Re
 		f := false
 		imm.PrimarySource = &f
 	}
+	if imm.PrimarySource == nil {
+		// RXA-9 empty or a local code: US Core wants primarySource all
+		// the same, so it says the source did not tell.
+		imm.PrimarySourceElement = fhir.AbsentPrimitive("unknown")
+	}
 	if m := rxa.Field(17).Rep(1); !m.Empty() {
 		imm.Manufacturer = &fhir.Reference{Display: orStr(m.Text(2), m.Text(1))}
 	}

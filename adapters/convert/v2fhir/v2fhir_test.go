@@ -552,7 +552,12 @@ func TestOrdersAndDocuments(t *testing.T) {
 	contains(t, "Immunization", rs["Immunization"][0], `"status":"completed"`, `"system":"http://hl7.org/fhir/sid/cvx","code":"08"`,
 		`"occurrenceDateTime":"2024-04-01T10:15:00-05:00"`, `"primarySource":true`, `"lotNumber":"HB4410A"`,
 		`"doseQuantity":{"value":0.5,"unit":"mL","system":"http://unitsofmeasure.org","code":"mL"}`, `"code":"LT"`, `"code":"AP"`)
-	contains(t, "refusal", rs["Immunization"][1], `"status":"not-done"`, `"statusReason":{`, `"occurrenceDateTime":"2024-04-01"`)
+	contains(t, "refusal", rs["Immunization"][1], `"status":"not-done"`, `"statusReason":{`, `"occurrenceDateTime":"2024-04-01"`,
+		// RXA-9 is empty: US Core's primarySource (1..1) is absent with its reason.
+		`"_primarySource":{"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/data-absent-reason","valueCode":"unknown"}]}`)
+	if strings.Contains(rs["Immunization"][0], `"_primarySource"`) {
+		t.Errorf("RXA-9 00 gives primarySource true and no absent reason: %s", rs["Immunization"][0])
+	}
 
 	b, _ = convertFile(t, c, "v2-orm-o01")
 	rs = resources(t, b)
