@@ -135,3 +135,39 @@ status:
 		t.Errorf("stop with a request body being sent slowly: %v", err)
 	}
 }
+
+// TestStatusIdleConnectionClosed: a kept-alive connection to the status
+// listener that carries no further request is closed by the gateway after
+// statusIdleTimeout. Before, it stayed open for as long as the client
+// kept it (no idle limit), a descriptor each.
+func TestStatusIdleConnectionClosed(t *testing.T) {
+	old := statusIdleTimeout
+	statusIdleTimeout = 300 * time.Millisecond
+	t.Cleanup(func() { statusIdleTimeout = old })
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	cfg := parseConfig(t, `
+data_dir: %q
+status:
+  listen: %q
+`, filepath.Join(dir, "data"), addr)
+	runGateway(t, cfg)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	// A guard only: the close comes after the idle limit, or (before) never.
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if n, err := br.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("idle kept-alive connection: read %d bytes, %v; want it closed by the gateway (EOF)", n, err)
+	}
+}

@@ -118,7 +118,8 @@ func (g *gateway) startStatus() error {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
 	})
-	g.statusSrv = &http.Server{Handler: noBody(ops.HostGuard(mux, ln.Addr(), g.cfg.Status.AllowedHosts)), ReadHeaderTimeout: 5 * time.Second}
+	g.statusSrv = &http.Server{Handler: noBody(ops.HostGuard(mux, ln.Addr(), g.cfg.Status.AllowedHosts)), ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout: statusIdleTimeout}
 	g.statusAddr = ln.Addr()
 	go func() {
 		if err := g.statusSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -127,6 +128,13 @@ func (g *gateway) startStatus() error {
 	}()
 	return nil
 }
+
+// statusIdleTimeout closes a kept-alive status connection no request has
+// used for that long. Without it (ReadTimeout is 0 on purpose, see
+// noBody) an idle connection stayed open for ever: a scraper or browser
+// that opens connections and never closes them held a descriptor each
+// until the gateway ran out. A variable for the tests.
+var statusIdleTimeout = 2 * time.Minute
 
 // noBody refuses (413) a request that comes with a body, reading none of
 // it: nothing on the status listener takes one. The server would
