@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -51,7 +52,7 @@ func TestUsageNamesConfigAndDataDir(t *testing.T) {
 func TestSubcommandHelpExitsZero(t *testing.T) {
 	for _, args := range [][]string{
 		{"queue", "--help"}, {"held", "-h"}, {"quarantine", "--help"}, {"config", "--help"},
-		{"uninstall", "--help"}, {"start", "--help"}, {"stop", "-h"}, {"restart", "--help"},
+		{"start", "--help"}, {"stop", "-h"}, {"restart", "--help"},
 	} {
 		var out, errOut bytes.Buffer
 		if code := runMain(context.Background(), args, &out, &errOut); code != 0 {
@@ -233,5 +234,37 @@ func TestStatusWithoutDataDir(t *testing.T) {
 	}
 	if _, err := os.Stat("ferry-data"); err == nil {
 		t.Fatal("ferry status created ./ferry-data")
+	}
+}
+
+// TestUninstallNamesWhatItKeeps: what `ferry uninstall` prints after
+// unregistering the service names the configuration, data_dir and each
+// folder source's work folder, which hold PHI and may hold undelivered
+// messages. Before, it said only "its data folder and configuration were
+// kept", naming neither.
+func TestUninstallNamesWhatItKeeps(t *testing.T) {
+	dir := t.TempDir()
+	inbox := filepath.Join(dir, "fax-in")
+	cfgFile := filepath.Join(dir, "ferry.yaml")
+	os.WriteFile(cfgFile, []byte(fmt.Sprintf(`
+data_dir: %q
+sources:
+  folders:
+    - name: drop
+      kind: ehr
+      path: %q
+`, filepath.Join(dir, "data"), inbox)), 0o600)
+	out := uninstallKept(cfgFile)
+	for _, want := range []string{cfgFile, filepath.Join(dir, "data") + " (queue", filepath.Join(inbox, ".ferry") + " (done/ and failed/", "ferry status --config " + cfgFile} {
+		if !strings.Contains(out, want) {
+			t.Errorf("uninstall's account does not name %q:\n%s", want, out)
+		}
+	}
+	if out := uninstallKept(filepath.Join(dir, "missing.yaml")); !strings.Contains(out, "could not read") {
+		t.Errorf("a configuration it cannot read: %s", out)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := runMain(context.Background(), []string{"uninstall", "--help"}, &stdout, &stderr); code != 0 || !strings.Contains(stderr.String(), "-config") {
+		t.Errorf("ferry uninstall --help: exit %d, %q", code, stderr.String())
 	}
 }

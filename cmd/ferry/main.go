@@ -55,7 +55,7 @@ func commands() map[string]command {
 		"restore":       {cmdRestore, "unpack a backup FILE into an empty data folder ([--config FILE] | [--write-config PATH]); --check: only test that it restores, and what it holds"},
 		"backfill":      {cmdBackfill, "feed an old export folder through the pipeline into the queue (DIR [--folder NAME] [--phi] [--config FILE]); resumable"},
 		"install":       {cmdInstall, "register the OS service running as the ferry account ([--config FILE] [--folders-only])"},
-		"uninstall":     {cmdUninstall, "stop and unregister the service (data and configuration are kept)"},
+		"uninstall":     {cmdUninstall, "stop and unregister the service; names the data and configuration it keeps ([--config FILE])"},
 		"start":         {serviceControl("start"), "start the installed service"},
 		"stop":          {serviceControl("stop"), "stop the installed service"},
 		"restart":       {serviceControl("restart"), "restart the installed service"},

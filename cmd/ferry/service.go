@@ -442,9 +442,16 @@ func orDefault(s, d string) string {
 
 // cmdUninstall stops and unregisters the service. The account, the
 // configuration and the data folder stay: the queue may hold messages not
-// yet delivered.
+// yet delivered. It names them (uninstallKept), from --config or the
+// package's configuration file, so that whoever removes them knows where
+// the PHI is.
 func cmdUninstall(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 {
+	flags := newFlags("uninstall", stderr)
+	cfgPath := flags.String("config", "", "the service's configuration, to name the folders it leaves (default: "+installer.PackageLayout().ConfigFile+" when it exists)")
+	if err := parseFlags(flags, args); err != nil {
+		return err
+	}
+	if flags.NArg() > 0 {
 		return errUsage
 	}
 	svc, err := service.New(&program{}, serviceConfig(""))
@@ -459,8 +466,50 @@ func cmdUninstall(_ context.Context, args []string, stdout, stderr io.Writer) er
 	if err := svc.Uninstall(); err != nil {
 		return fmt.Errorf("uninstall: %w", err)
 	}
-	fmt.Fprintln(stdout, "uninstalled the ferry service; its data folder and configuration were kept (they may hold undelivered messages)")
+	fmt.Fprint(stdout, uninstallKept(*cfgPath))
 	return nil
+}
+
+// uninstallKept says what uninstall left in place and where: the
+// configuration file, data_dir (the queue, dead letters, quarantine,
+// outbox) and each folder source's work folder (its done/ and failed/
+// archives), all of which may hold PHI and undelivered messages. Without
+// a configuration to read it says so in general words.
+func uninstallKept(cfgPath string) string {
+	const general = "uninstalled the ferry service; its data folder and configuration were kept (they may hold undelivered messages)\n"
+	if cfgPath == "" {
+		cfgPath = installer.PackageLayout().ConfigFile
+		if _, err := os.Stat(cfgPath); err != nil {
+			return general
+		}
+	}
+	abs, err := filepath.Abs(cfgPath)
+	if err != nil {
+		return general
+	}
+	cfg, err := config.Load(abs)
+	if err != nil {
+		return general + fmt.Sprintf("(could not read %s to name them: %v)\n", abs, err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "uninstalled the ferry service; these were kept, and may hold patient data and messages not yet delivered:\n")
+	fmt.Fprintf(&b, "  configuration  %s\n", abs)
+	if dd, err := filepath.Abs(cfg.DataDir); err == nil {
+		fmt.Fprintf(&b, "  data folder    %s (queue, dead letters, quarantine, outbox)\n", dd)
+	}
+	for _, f := range cfg.Sources.Folders {
+		if p, err := f.Config.Config.ResolvePaths(); err == nil {
+			fmt.Fprintf(&b, "  folder %s: %s (done/ and failed/ archives)\n", f.Name, p.Work)
+			if p.Done != filepath.Join(p.Work, "done") {
+				fmt.Fprintf(&b, "  folder %s: %s (done archive)\n", f.Name, p.Done)
+			}
+			if p.Failed != filepath.Join(p.Work, "failed") {
+				fmt.Fprintf(&b, "  folder %s: %s (failed archive)\n", f.Name, p.Failed)
+			}
+		}
+	}
+	fmt.Fprintf(&b, "check that nothing is waiting (ferry status --config %s) before removing them\n", abs)
+	return b.String()
 }
 
 // serviceControl returns the command for start, stop and restart.
