@@ -157,12 +157,33 @@ func readKeyPair(certFile, keyFile string) (*tls.Certificate, error) {
 	pair, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		if strings.Contains(err.Error(), "does not match") {
+			if i := KeyCertIndex(certs, keyPEM); i > 0 {
+				// TLS sends the file's first certificate as ferry's
+				// own (RFC 8446 4.4.2: "The sender's certificate MUST
+				// come in the first CertificateEntry in the list").
+				return nil, fmt.Errorf("cert_file %q: the certificate of key_file %q is certificate %d in the file (%q), after %q: it must come first, then the certificates that issued it",
+					certFile, keyFile, i+1, certs[i].Subject.CommonName, certs[0].Subject.CommonName)
+			}
 			return nil, fmt.Errorf("key_file %q does not match the certificate in cert_file %q (the key belongs to a different certificate): %w", keyFile, certFile, err)
 		}
 		return nil, fmt.Errorf("cert_file %q, key_file %q: %w", certFile, keyFile, err)
 	}
 	pair.Leaf = certs[0]
 	return &pair, nil
+}
+
+// KeyCertIndex returns the index in certs of the certificate the key in
+// keyPEM belongs to, or -1 when none does: for a cert_file whose key does
+// not match its first certificate, whether the key's own certificate is
+// in the file after another, an order to change rather than a wrong key.
+func KeyCertIndex(certs []*x509.Certificate, keyPEM []byte) int {
+	for i, c := range certs {
+		one := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+		if _, err := tls.X509KeyPair(one, keyPEM); err == nil {
+			return i
+		}
+	}
+	return -1
 }
 
 // CheckKeyPair reports why the certificate and key on disk could not be

@@ -373,6 +373,12 @@ func leafCheck(field, certFile, keyFile, caFile string, usage x509.ExtKeyUsage, 
 			case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
 				c.Detail += "; key_file " + keyFile + ": " + plainFileError(err).Error()
 			case strings.Contains(err.Error(), "does not match"):
+				if i := keyCertIndex(certs, keyFile); i > 0 {
+					// The first certificate is the one sent as ferry's.
+					c.Detail += fmt.Sprintf("; key_file %s belongs to certificate %d in the file (%q), which must come first, then the certificates that issued it",
+						keyFile, i+1, certs[i].Subject.CommonName)
+					break
+				}
 				c.Detail += "; key_file " + keyFile + " does not belong to this certificate"
 			default:
 				c.Detail += "; key_file " + keyFile + ": " + err.Error()
@@ -408,6 +414,15 @@ func leafCheck(field, certFile, keyFile, caFile string, usage x509.ExtKeyUsage, 
 		}
 	}
 	return c
+}
+
+// keyCertIndex is configtls.KeyCertIndex for the key at keyFile.
+func keyCertIndex(certs []*x509.Certificate, keyFile string) int {
+	key, err := os.ReadFile(keyFile)
+	if err != nil {
+		return -1
+	}
+	return configtls.KeyCertIndex(certs, key)
 }
 
 func chainWords(err error) string {
