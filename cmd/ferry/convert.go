@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -52,6 +53,15 @@ func cmdConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	}
 	convs := converters(cfg)
+	if _, ok := convs[*format]; *format != "" && !ok {
+		names := make([]string, 0, len(convs))
+		for n := range convs {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		fmt.Fprintf(stderr, "ferry convert: --format %q is not a format ferry converts; use one of %s\n", *format, strings.Join(names, ", "))
+		return errUsage
+	}
 	// The names in --out given to the inputs so far: two inputs of one
 	// name from different folders must not overwrite each other's
 	// bundles. Compared without case, as Windows and macOS do.

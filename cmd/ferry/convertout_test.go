@@ -56,3 +56,23 @@ func TestConvertOutSameNames(t *testing.T) {
 		t.Errorf("stderr does not say where %s's bundles went:\n%s", ins[1], &stderr)
 	}
 }
+
+// TestConvertUnknownFormat: --format with a name ferry has no converter
+// for is a usage mistake (status 2) that lists the names it takes; it
+// was answered per file "cannot tell the format ... use --format", to a
+// user who had.
+func TestConvertUnknownFormat(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := runMain(context.Background(), []string{"convert", "--format", "hl7", "demo/01-adt-a01.hl7"}, &stdout, &stderr)
+	if code != 2 {
+		t.Errorf("exit status %d, want 2 (usage)", code)
+	}
+	for _, want := range []string{`"hl7"`, "hl7v2", "ccda", "fhir-json", "csv"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr does not name %s:\n%s", want, &stderr)
+		}
+	}
+	if strings.Contains(stderr.String(), "use --format") {
+		t.Errorf("stderr asks for --format, which was given:\n%s", &stderr)
+	}
+}
