@@ -286,6 +286,15 @@ func CheckCertificates(cfg *config.Config, opts DoctorOptions) []Check {
 			out = append(out, caCheck(p+".client_ca_file", m.TLS.ClientCAFile, opts))
 		}
 	}
+	for i, mb := range cfg.Sources.Mailboxes {
+		p := fmt.Sprintf("sources.mailboxes[%d]", i)
+		if mb.TLS.CAFile != "" {
+			out = append(out, caCheck(p+".tls.ca_file", mb.TLS.CAFile, opts))
+		}
+		if mb.OAuth2 != nil && mb.OAuth2.CAFile != "" {
+			out = append(out, caCheck(p+".oauth2.ca_file", mb.OAuth2.CAFile, opts))
+		}
+	}
 	return out
 }
 
