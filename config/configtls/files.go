@@ -54,6 +54,7 @@ func readKeyFile(field, path string) ([]byte, error) {
 	if len(b) > maxKeyBytes {
 		return nil, fmt.Errorf("%s %q: larger than %d bytes; is it a private key?", field, path, maxKeyBytes)
 	}
+	b = TrimBOM(b)
 	if err := checkKeyPEM(path, b); err != nil {
 		return nil, err
 	}
@@ -96,6 +97,7 @@ func readCerts(field, path string) ([]*x509.Certificate, error) {
 // wrong (a key file where a certificate belongs, a DER file), so that
 // `ferry doctor` and config loading tell the same story.
 func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
+	data = TrimBOM(data)
 	var certs []*x509.Certificate
 	rest := data
 	for {
@@ -115,7 +117,10 @@ func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 	}
 	if len(certs) == 0 {
 		hint := "is it PEM (-----BEGIN CERTIFICATE-----)?"
-		if bytes.Contains(data, []byte("PRIVATE KEY-----")) {
+		switch {
+		case isUTF16(data):
+			hint = utf16Hint
+		case bytes.Contains(data, []byte("PRIVATE KEY-----")):
 			hint = "it holds a private key; are cert and key files swapped?"
 		}
 		return nil, fmt.Errorf("no certificate found (%s)", hint)
@@ -150,6 +155,7 @@ func readKeyPair(certFile, keyFile string) (*tls.Certificate, error) {
 		return nil, err
 	}
 	certPEM, _ := os.ReadFile(certFile) // read successfully just above
+	certPEM = TrimBOM(certPEM)
 	keyPEM, err := readKeyFile("key_file", keyFile)
 	if err != nil {
 		return nil, err
@@ -213,10 +219,31 @@ func checkKeyPEM(path string, data []byte) error {
 		}
 	}
 	hint := "is it PEM (-----BEGIN PRIVATE KEY-----)?"
-	if bytes.Contains(data, []byte("BEGIN CERTIFICATE")) {
+	switch {
+	case isUTF16(data):
+		hint = utf16Hint
+	case bytes.Contains(data, []byte("BEGIN CERTIFICATE")):
 		hint = "it holds a certificate; are cert and key files swapped?"
 	}
 	return fmt.Errorf("key_file %q: no private key found (%s)", path, hint)
+}
+
+// TrimBOM drops the UTF-8 byte-order mark Windows tools put before the
+// text ("UTF-8 with BOM": Notepad before 2019, PowerShell 5's
+// Set-Content -Encoding UTF8). encoding/pem looks for -----BEGIN at the
+// start of a line, so behind the mark the file's first block was not
+// seen: a certificate alone was "not PEM", and the first certificate of
+// a chain or CA bundle was skipped.
+func TrimBOM(data []byte) []byte {
+	return bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+}
+
+// utf16Hint says what to do with a PEM file saved as UTF-16.
+const utf16Hint = "it is UTF-16 text, as PowerShell 5's > and Out-File write; save it as ASCII or UTF-8"
+
+// isUTF16 reports whether data begins with a UTF-16 byte-order mark.
+func isUTF16(data []byte) bool {
+	return bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff})
 }
 
 // keyPair serves a certificate and reloads it when either file changes, so a

@@ -376,7 +376,7 @@ func leafCheck(field, certFile, keyFile, caFile string, usage x509.ExtKeyUsage, 
 		}
 	}
 	if keyFile != "" {
-		if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
+		if err := keyPair(certFile, keyFile); err != nil {
 			c.Level = Fail
 			switch {
 			case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
@@ -425,13 +425,28 @@ func leafCheck(field, certFile, keyFile, caFile string, usage x509.ExtKeyUsage, 
 	return c
 }
 
+// keyPair is tls.LoadX509KeyPair for files that may begin with a UTF-8
+// byte-order mark, which the gateway reads past (configtls.TrimBOM).
+func keyPair(certFile, keyFile string) error {
+	cert, err := os.ReadFile(certFile)
+	if err != nil {
+		return err
+	}
+	key, err := os.ReadFile(keyFile)
+	if err != nil {
+		return err
+	}
+	_, err = tls.X509KeyPair(configtls.TrimBOM(cert), configtls.TrimBOM(key))
+	return err
+}
+
 // keyCertIndex is configtls.KeyCertIndex for the key at keyFile.
 func keyCertIndex(certs []*x509.Certificate, keyFile string) int {
 	key, err := os.ReadFile(keyFile)
 	if err != nil {
 		return -1
 	}
-	return configtls.KeyCertIndex(certs, key)
+	return configtls.KeyCertIndex(certs, configtls.TrimBOM(key))
 }
 
 func chainWords(err error) string {
