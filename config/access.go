@@ -182,7 +182,7 @@ func (c *Config) CheckKeyFileModes() error {
 
 // CheckTLSFiles loads the certificates, keys and CA bundles the
 // configuration names, as the gateway will: for each MLLP listener with
-// TLS, the exchange and the audit repository. A file that is there but
+// TLS, the exchange, the audit repository and each fax mailbox. A file that is there but
 // cannot be used (a key that belongs to another certificate, an expired
 // certificate, a CA bundle with no certificate, a key others can read)
 // is a problem, returned as a *Error naming the field. A file that does
@@ -208,6 +208,18 @@ func (c *Config) CheckTLSFiles() (missing []Problem, err error) {
 	if c.Audit.URL != "" && c.Audit.TLS != (configtls.ClientConfig{}) {
 		_, lerr := c.Audit.TLS.LoadTLSConfig()
 		tried = append(tried, loaded{"audit.tls", lerr})
+	}
+	// A mailbox's CA files are read when the gateway starts, which it
+	// refuses to do with one it cannot use.
+	for i, mb := range c.Sources.Mailboxes {
+		if mb.TLS != (configtls.ClientConfig{}) {
+			_, lerr := mb.TLS.LoadTLSConfig()
+			tried = append(tried, loaded{fmt.Sprintf("sources.mailboxes[%d].tls", i), lerr})
+		}
+		if mb.OAuth2 != nil && mb.OAuth2.CAFile != "" {
+			_, lerr := configtls.ClientConfig{CAFile: mb.OAuth2.CAFile}.LoadTLSConfig()
+			tried = append(tried, loaded{fmt.Sprintf("sources.mailboxes[%d].oauth2", i), lerr})
+		}
 	}
 	var ps []Problem
 	for _, b := range tried {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -31,7 +32,7 @@ import (
 // installation: such output is for looking at, not for the exchange.
 func cmdConvert(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("convert", stderr)
-	out := fs.String("out", "", "write one <file>.<n>.json per Bundle into this folder (default: stdout)")
+	out := fs.String("out", "", "write one <file>.<n>.json per Bundle into this folder (default: stdout); an input whose name another one has is written <file>-2.<n>.json")
 	cfgPath := fs.String("config", "", "configuration file for identifier systems (optional); minted systems use the site id in its data_dir, else the fixed, shared base urn:ferry")
 	format := fs.String("format", "", "input format: hl7v2, ccda, fhir-json, csv (default: detected; a CSV by the csv mappings of --config)")
 	files, err := splitArgs(fs, args)
@@ -52,6 +53,19 @@ func cmdConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	}
 	convs := converters(cfg)
+	if _, ok := convs[*format]; *format != "" && !ok {
+		names := make([]string, 0, len(convs))
+		for n := range convs {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		fmt.Fprintf(stderr, "ferry convert: --format %q is not a format ferry converts; use one of %s\n", *format, strings.Join(names, ", "))
+		return errUsage
+	}
+	// The names in --out given to the inputs so far: two inputs of one
+	// name from different folders must not overwrite each other's
+	// bundles. Compared without case, as Windows and macOS do.
+	stems := map[string]bool{}
 	failed := 0
 	written := 0
 	for _, f := range files {
@@ -93,6 +107,17 @@ func cmdConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			failed++
 			continue
 		}
+		stem := strings.TrimSuffix(filepath.Base(f), filepath.Ext(f))
+		if *out != "" {
+			base := stem
+			for n := 2; stems[strings.ToLower(stem)]; n++ {
+				stem = fmt.Sprintf("%s-%d", base, n)
+			}
+			stems[strings.ToLower(stem)] = true
+			if stem != base {
+				fmt.Fprintf(stderr, "%s: written as %s.<n>.json (an earlier input has the name %s)\n", f, stem, base)
+			}
+		}
 		var units []pipeline.Unit
 		for _, in := range ins {
 			in.Format = fmtName
@@ -110,7 +135,7 @@ func cmdConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				failed++
 				continue
 			}
-			if err := writeBundle(stdout, *out, f, i+1, u.Bundle); err != nil {
+			if err := writeBundle(stdout, *out, stem, i+1, u.Bundle); err != nil {
 				return err
 			}
 			written++
@@ -142,7 +167,9 @@ func csvFolder(cfg *config.Config, file string) string {
 	return ""
 }
 
-func writeBundle(stdout io.Writer, out, file string, n int, bundle []byte) error {
+// writeBundle writes the nth bundle of an input to stdout, or into out as
+// <stem>.<n>.json.
+func writeBundle(stdout io.Writer, out, stem string, n int, bundle []byte) error {
 	if out == "" {
 		var buf bytes.Buffer
 		if err := json.Compact(&buf, bundle); err != nil {
@@ -157,7 +184,6 @@ func writeBundle(stdout io.Writer, out, file string, n int, bundle []byte) error
 		return err
 	}
 	pretty.WriteByte('\n')
-	name := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
 	// Owner only, also when an earlier run left a wider file of that name.
-	return durable.WriteFile(filepath.Join(out, fmt.Sprintf("%s.%d.json", name, n)), pretty.Bytes(), 0o600)
+	return durable.WriteFile(filepath.Join(out, fmt.Sprintf("%s.%d.json", stem, n)), pretty.Bytes(), 0o600)
 }

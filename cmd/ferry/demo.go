@@ -38,6 +38,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		return errUsage
+	}
 	dir, err := os.MkdirTemp("", "ferry-demo-")
 	if err != nil {
 		return err

@@ -54,6 +54,7 @@ func readKeyFile(field, path string) ([]byte, error) {
 	if len(b) > maxKeyBytes {
 		return nil, fmt.Errorf("%s %q: larger than %d bytes; is it a private key?", field, path, maxKeyBytes)
 	}
+	b = TrimBOM(b)
 	if err := checkKeyPEM(path, b); err != nil {
 		return nil, err
 	}
@@ -96,6 +97,7 @@ func readCerts(field, path string) ([]*x509.Certificate, error) {
 // wrong (a key file where a certificate belongs, a DER file), so that
 // `ferry doctor` and config loading tell the same story.
 func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
+	data = TrimBOM(data)
 	var certs []*x509.Certificate
 	rest := data
 	for {
@@ -115,7 +117,10 @@ func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 	}
 	if len(certs) == 0 {
 		hint := "is it PEM (-----BEGIN CERTIFICATE-----)?"
-		if bytes.Contains(data, []byte("PRIVATE KEY-----")) {
+		switch {
+		case isUTF16(data):
+			hint = utf16Hint
+		case bytes.Contains(data, []byte("PRIVATE KEY-----")):
 			hint = "it holds a private key; are cert and key files swapped?"
 		}
 		return nil, fmt.Errorf("no certificate found (%s)", hint)
@@ -150,6 +155,7 @@ func readKeyPair(certFile, keyFile string) (*tls.Certificate, error) {
 		return nil, err
 	}
 	certPEM, _ := os.ReadFile(certFile) // read successfully just above
+	certPEM = TrimBOM(certPEM)
 	keyPEM, err := readKeyFile("key_file", keyFile)
 	if err != nil {
 		return nil, err
@@ -157,12 +163,33 @@ func readKeyPair(certFile, keyFile string) (*tls.Certificate, error) {
 	pair, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		if strings.Contains(err.Error(), "does not match") {
+			if i := KeyCertIndex(certs, keyPEM); i > 0 {
+				// TLS sends the file's first certificate as ferry's
+				// own (RFC 8446 4.4.2: "The sender's certificate MUST
+				// come in the first CertificateEntry in the list").
+				return nil, fmt.Errorf("cert_file %q: the certificate of key_file %q is certificate %d in the file (%q), after %q: it must come first, then the certificates that issued it",
+					certFile, keyFile, i+1, certs[i].Subject.CommonName, certs[0].Subject.CommonName)
+			}
 			return nil, fmt.Errorf("key_file %q does not match the certificate in cert_file %q (the key belongs to a different certificate): %w", keyFile, certFile, err)
 		}
 		return nil, fmt.Errorf("cert_file %q, key_file %q: %w", certFile, keyFile, err)
 	}
 	pair.Leaf = certs[0]
 	return &pair, nil
+}
+
+// KeyCertIndex returns the index in certs of the certificate the key in
+// keyPEM belongs to, or -1 when none does: for a cert_file whose key does
+// not match its first certificate, whether the key's own certificate is
+// in the file after another, an order to change rather than a wrong key.
+func KeyCertIndex(certs []*x509.Certificate, keyPEM []byte) int {
+	for i, c := range certs {
+		one := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+		if _, err := tls.X509KeyPair(one, keyPEM); err == nil {
+			return i
+		}
+	}
+	return -1
 }
 
 // CheckKeyPair reports why the certificate and key on disk could not be
@@ -192,10 +219,31 @@ func checkKeyPEM(path string, data []byte) error {
 		}
 	}
 	hint := "is it PEM (-----BEGIN PRIVATE KEY-----)?"
-	if bytes.Contains(data, []byte("BEGIN CERTIFICATE")) {
+	switch {
+	case isUTF16(data):
+		hint = utf16Hint
+	case bytes.Contains(data, []byte("BEGIN CERTIFICATE")):
 		hint = "it holds a certificate; are cert and key files swapped?"
 	}
 	return fmt.Errorf("key_file %q: no private key found (%s)", path, hint)
+}
+
+// TrimBOM drops the UTF-8 byte-order mark Windows tools put before the
+// text ("UTF-8 with BOM": Notepad before 2019, PowerShell 5's
+// Set-Content -Encoding UTF8). encoding/pem looks for -----BEGIN at the
+// start of a line, so behind the mark the file's first block was not
+// seen: a certificate alone was "not PEM", and the first certificate of
+// a chain or CA bundle was skipped.
+func TrimBOM(data []byte) []byte {
+	return bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+}
+
+// utf16Hint says what to do with a PEM file saved as UTF-16.
+const utf16Hint = "it is UTF-16 text, as PowerShell 5's > and Out-File write; save it as ASCII or UTF-8"
+
+// isUTF16 reports whether data begins with a UTF-16 byte-order mark.
+func isUTF16(data []byte) bool {
+	return bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff})
 }
 
 // keyPair serves a certificate and reloads it when either file changes, so a

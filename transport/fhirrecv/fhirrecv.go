@@ -112,6 +112,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	fail := r.failWith
 	r.mu.Unlock()
 	if req.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
 		outcome(w, http.StatusMethodNotAllowed, "only POST of a transaction Bundle is supported")
 		return
 	}

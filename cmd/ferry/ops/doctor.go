@@ -286,6 +286,15 @@ func CheckCertificates(cfg *config.Config, opts DoctorOptions) []Check {
 			out = append(out, caCheck(p+".client_ca_file", m.TLS.ClientCAFile, opts))
 		}
 	}
+	for i, mb := range cfg.Sources.Mailboxes {
+		p := fmt.Sprintf("sources.mailboxes[%d]", i)
+		if mb.TLS.CAFile != "" {
+			out = append(out, caCheck(p+".tls.ca_file", mb.TLS.CAFile, opts))
+		}
+		if mb.OAuth2 != nil && mb.OAuth2.CAFile != "" {
+			out = append(out, caCheck(p+".oauth2.ca_file", mb.OAuth2.CAFile, opts))
+		}
+	}
 	return out
 }
 
@@ -367,12 +376,18 @@ func leafCheck(field, certFile, keyFile, caFile string, usage x509.ExtKeyUsage, 
 		}
 	}
 	if keyFile != "" {
-		if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
+		if err := keyPair(certFile, keyFile); err != nil {
 			c.Level = Fail
 			switch {
 			case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
 				c.Detail += "; key_file " + keyFile + ": " + plainFileError(err).Error()
 			case strings.Contains(err.Error(), "does not match"):
+				if i := keyCertIndex(certs, keyFile); i > 0 {
+					// The first certificate is the one sent as ferry's.
+					c.Detail += fmt.Sprintf("; key_file %s belongs to certificate %d in the file (%q), which must come first, then the certificates that issued it",
+						keyFile, i+1, certs[i].Subject.CommonName)
+					break
+				}
 				c.Detail += "; key_file " + keyFile + " does not belong to this certificate"
 			default:
 				c.Detail += "; key_file " + keyFile + ": " + err.Error()
@@ -408,6 +423,30 @@ func leafCheck(field, certFile, keyFile, caFile string, usage x509.ExtKeyUsage, 
 		}
 	}
 	return c
+}
+
+// keyPair is tls.LoadX509KeyPair for files that may begin with a UTF-8
+// byte-order mark, which the gateway reads past (configtls.TrimBOM).
+func keyPair(certFile, keyFile string) error {
+	cert, err := os.ReadFile(certFile)
+	if err != nil {
+		return err
+	}
+	key, err := os.ReadFile(keyFile)
+	if err != nil {
+		return err
+	}
+	_, err = tls.X509KeyPair(configtls.TrimBOM(cert), configtls.TrimBOM(key))
+	return err
+}
+
+// keyCertIndex is configtls.KeyCertIndex for the key at keyFile.
+func keyCertIndex(certs []*x509.Certificate, keyFile string) int {
+	key, err := os.ReadFile(keyFile)
+	if err != nil {
+		return -1
+	}
+	return configtls.KeyCertIndex(certs, configtls.TrimBOM(key))
 }
 
 func chainWords(err error) string {

@@ -170,6 +170,11 @@ func TestCheckCertificates(t *testing.T) {
 	soonKey := writeFile(t, dir, "soon.key", soonK)
 	old := writeFile(t, dir, "old.pem", oldC)
 	oldKey := writeFile(t, dir, "old.key", oldK)
+	leaf, _ := os.ReadFile(good.clientCert)
+	caFirst := writeFile(t, dir, "ca-first.pem", append(good.ca.CertPEM(), leaf...))
+	key, _ := os.ReadFile(good.clKey)
+	bomCert := writeFile(t, dir, "bom.pem", append([]byte("\xef\xbb\xbf"), leaf...))
+	bomKey := writeFile(t, dir, "bom.key", append([]byte("\xef\xbb\xbf"), key...))
 
 	cases := []struct {
 		name      string
@@ -181,6 +186,8 @@ func TestCheckCertificates(t *testing.T) {
 		{"expires soon", soon, soonKey, Warn, []string{"10 days left", "renew it soon"}},
 		{"expired", old, oldKey, Fail, []string{"expired on", "days ago", "ask for a renewed certificate"}},
 		{"key of another certificate", good.clientCert, other.clKey, Fail, []string{"does not belong to this certificate"}},
+		{"chain with the client certificate second", caFirst, good.clKey, Fail, []string{"certificate 2", "exchange client", "must come first"}},
+		{"saved with a byte-order mark", bomCert, bomKey, OK, []string{"valid until", "chains to " + good.caFile}},
 		{"issued by another CA", other.clientCert, other.clKey, Warn, []string{"not issued by the CA in " + good.caFile, "unknown authority"}},
 		{"missing", filepath.Join(dir, "nope.pem"), good.clKey, Fail, []string{"file does not exist"}},
 		{"swapped", good.clKey, good.clientCert, Fail, []string{"holds a private key", "swapped"}},

@@ -403,6 +403,14 @@ func ConfiguredCertificates(cfg *config.Config, now time.Time) []CertStatus {
 			add("mllp/"+m.Name+" client CA", m.TLS.ClientCAFile)
 		}
 	}
+	// A mailbox's CAs are read at start: with every one expired, the
+	// gateway does not start.
+	for _, mb := range cfg.Sources.Mailboxes {
+		add("mailbox/"+mb.Name+" CA", mb.TLS.CAFile)
+		if mb.OAuth2 != nil {
+			add("mailbox/"+mb.Name+" token endpoint CA", mb.OAuth2.CAFile)
+		}
+	}
 	return out
 }
 
