@@ -247,19 +247,21 @@ func TestDoctorCheckStalledOrFull(t *testing.T) {
 
 // TestSlowUplinkTail: over a slow link the last writes of a file (some
 // 2 MiB in flight) are acknowledged after its last byte was read. With
-// the server answering every 40 ms, that tail takes about 2.5 s, past a
-// 1 s watchdog that counted only reads, which closed the connection at
+// the server answering every 60 ms, that tail takes about 3.8 s, past a
+// 1.5 s watchdog that counted only reads, which closed the connection at
 // the end of every large file: the file never arrived. The server's
-// answers count as progress, so it does.
+// answers count as progress, so it does. (The watchdog is 25 answers
+// long, so that a test machine busy with other packages does not fire it
+// between two of them.)
 func TestSlowUplinkTail(t *testing.T) {
 	f := newFixture(t)
 	f.site.Server.Filter(func(body []byte) ([]byte, bool) {
 		if body[0] == sshtest.FxpWrite {
-			time.Sleep(40 * time.Millisecond)
+			time.Sleep(60 * time.Millisecond)
 		}
 		return nil, false
 	}, nil)
-	f.cfg.Timeout = time.Second
+	f.cfg.Timeout = 1500 * time.Millisecond
 	s := f.sink(t)
 	ctx := context.Background()
 	if err := s.Connect(ctx); err != nil {
