@@ -66,3 +66,105 @@ func TestFullDiskRecovers(t *testing.T) {
 		t.Errorf("Len = %d after reopening, want 4", s.Len())
 	}
 }
+
+// smallDisk mounts a tmpfs of 1 MiB for the test (skipped where that is
+// not allowed) and returns it with fill, which fills it to the last byte,
+// and free, which frees that room again.
+func smallDisk(t *testing.T) (dir string, fill, free func()) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounts a small tmpfs")
+	}
+	dir = t.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
+		t.Skipf("mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(dir, 0) })
+	filler := filepath.Join(dir, "filler")
+	fill = func() {
+		f, err := os.Create(filler)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		chunk := make([]byte, 64<<10)
+		for _, n := range []int{len(chunk), 4096, 512, 1} {
+			for {
+				if _, err := f.Write(chunk[:n]); err != nil {
+					break
+				}
+			}
+		}
+	}
+	free = func() {
+		if err := os.Remove(filler); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir, fill, free
+}
+
+// TestOpenOnFullDisk: a set whose file Open would rewrite (a torn tail
+// left by a power cut, or more records than the retention keeps, which a
+// set past its MaxKeys has at most starts) opens on a full disk. The
+// rewrite needs room for a second copy of the file; it failed, and with
+// it the gateway's start ("open dedup set: compact: no space left on
+// device"), although the set can go on in the file it has: the torn tail
+// is cut off in place and the rewrite waits for a later start.
+func TestOpenOnFullDisk(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		torn bool
+	}{{"torn tail", true}, {"past retention", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, fill, free := smallDisk(t)
+			path := filepath.Join(dir, "dedup.log")
+			const maxKeys = 100
+			s := mustOpen(t, path, Options{MaxKeys: maxKeys})
+			n := 180 // more than 1.25 x maxKeys: Open compacts
+			if tc.torn {
+				n = 50
+			}
+			for i := range n {
+				mustAdd(t, s, key(i))
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if tc.torn {
+				f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				k := key(999)
+				f.Write(k[:20]) // a record cut short by a power cut
+				f.Close()
+			}
+			fill()
+			s, err := Open(path, Options{MaxKeys: maxKeys})
+			if err != nil {
+				t.Fatalf("Open on a full disk: %v", err)
+			}
+			for i := n - min(n, maxKeys); i < n; i++ {
+				if !s.Seen(key(i)) {
+					t.Fatalf("key %d not seen after opening on a full disk", i)
+				}
+			}
+			if s.Seen(key(999)) {
+				t.Fatal("the torn record counted as seen")
+			}
+			free()
+			mustAdd(t, s, key(1000))
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s = mustOpen(t, path, Options{MaxKeys: maxKeys})
+			defer s.Close()
+			for _, i := range []int{n - 1, 1000} {
+				if !s.Seen(key(i)) {
+					t.Errorf("key %d lost after reopening", i)
+				}
+			}
+		})
+	}
+}
