@@ -100,6 +100,9 @@ type Set struct {
 	flushing  bool
 	armed     bool // a delayed background flush is scheduled
 	syncs     int  // write+sync rounds, for tests
+	// compactHold is the record count before which a compaction that
+	// failed (a full disk) is not tried again.
+	compactHold int
 }
 
 // memKey is how memory tells keys apart: their first 16 bytes. Keys are
@@ -466,7 +469,7 @@ func (s *Set) flushLocked() {
 		}
 	}
 	s.cond.Broadcast()
-	if s.err == nil && !s.closed && s.fileRecs > 2*s.opts.MaxKeys && s.fileRecs > 256 {
+	if s.err == nil && !s.closed && s.fileRecs > 2*s.opts.MaxKeys && s.fileRecs > 256 && s.fileRecs >= s.compactHold {
 		s.compactLocked()
 	}
 }
@@ -485,19 +488,42 @@ func (s *Set) cutBack() error {
 // Pending records are in s.order too, so the rewrite covers them; they are
 // then written again by their leader, which is harmless (duplicates are
 // skipped on load).
+//
+// A rewrite that fails before its rename (a full disk: the copy needs
+// room the appends did not) leaves the file as it was, and the set goes
+// on appending to it; the compaction is tried again MaxKeys/4 records
+// later. Only a failure after the rename (the file's name and content
+// then unknown) stops the set.
 func (s *Set) compactLocked() {
-	s.f.Close()
-	if err := s.rewrite(); err != nil {
-		s.err = err
-		s.log.Error("dedup compaction failed; set stopped", "reason", err.Error())
+	old, serr := s.f.Stat()
+	s.f.Close() // Windows renames nothing over an open file
+	err := s.rewrite()
+	if err == nil {
+		f, oerr := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND, 0)
+		if oerr != nil {
+			s.err = fmt.Errorf("reopen after compaction: %w", oerr)
+			return
+		}
+		s.f, s.size = f, int64(headerLen+s.fileRecs*recLen)
+		s.compactHold = 0
 		return
 	}
-	f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		s.err = fmt.Errorf("reopen after compaction: %w", err)
+	f, oerr := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND, 0)
+	var now os.FileInfo
+	if oerr == nil {
+		now, oerr = f.Stat()
+	}
+	if serr != nil || oerr != nil || !os.SameFile(old, now) {
+		if f != nil {
+			f.Close()
+		}
+		s.err = errors.Join(err, serr, oerr)
+		s.log.Error("dedup compaction failed; set stopped", "reason", s.err.Error())
 		return
 	}
-	s.f, s.size = f, int64(headerLen+s.fileRecs*recLen)
+	s.f = f
+	s.compactHold = s.fileRecs + max(s.opts.MaxKeys/4, 256)
+	s.log.Warn("dedup compaction failed; the file is kept as it is and compacted later", "reason", err.Error())
 }
 
 // Close waits for a running flush and closes the file.

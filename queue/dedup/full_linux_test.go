@@ -168,3 +168,49 @@ func TestOpenOnFullDisk(t *testing.T) {
 		})
 	}
 }
+
+// TestCompactionOnFullDisk: the compaction a flush starts once the file
+// holds twice the retained keys needs room for their copy. On a full disk
+// (the record just written still fit in the file's last block) it failed
+// and stopped the set until the process restarted: every later Remember
+// failed, and resends went unrecognised, although the file was whole and
+// the disk had room again. The set now goes on in its file and compacts
+// later.
+func TestCompactionOnFullDisk(t *testing.T) {
+	dir, fill, free := smallDisk(t)
+	path := filepath.Join(dir, "dedup.log")
+	const maxKeys = 150
+	s := mustOpen(t, path, Options{MaxKeys: maxKeys})
+	for i := range 2 * maxKeys {
+		mustAdd(t, s, key(i))
+	}
+	fill()
+	// 8 + 301*44 bytes still fit in the 4 KiB pages the file has; the
+	// compaction's copy does not.
+	if err := s.Add(key(2 * maxKeys)); err != nil {
+		t.Fatalf("Add whose record fits on a full disk: %v", err)
+	}
+	free()
+	for i := 2*maxKeys + 1; i < 5*maxKeys; i++ {
+		if err := s.Add(key(i)); err != nil {
+			t.Fatalf("Add %d once the disk has room again: %v", i, err)
+		}
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Size() > int64(headerLen+(2*maxKeys+1)*recLen) {
+		t.Errorf("file of %d bytes: not compacted once the disk had room", st.Size())
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpen(t, path, Options{MaxKeys: maxKeys})
+	defer s.Close()
+	for i := 4 * maxKeys; i < 5*maxKeys; i++ {
+		if !s.Seen(key(i)) {
+			t.Fatalf("key %d lost after reopening", i)
+		}
+	}
+}
