@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ferry-health/ferry/queue/queuetest"
 )
 
 // TestFullDiskRecovers: a write the disk refuses (here RLIMIT_FSIZE, which
@@ -67,43 +69,6 @@ func TestFullDiskRecovers(t *testing.T) {
 	}
 }
 
-// smallDisk mounts a tmpfs of 1 MiB for the test (skipped where that is
-// not allowed) and returns it with fill, which fills it to the last byte,
-// and free, which frees that room again.
-func smallDisk(t *testing.T) (dir string, fill, free func()) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounts a small tmpfs")
-	}
-	dir = t.TempDir()
-	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
-		t.Skipf("mount tmpfs: %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount(dir, 0) })
-	filler := filepath.Join(dir, "filler")
-	fill = func() {
-		f, err := os.Create(filler)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		chunk := make([]byte, 64<<10)
-		for _, n := range []int{len(chunk), 4096, 512, 1} {
-			for {
-				if _, err := f.Write(chunk[:n]); err != nil {
-					break
-				}
-			}
-		}
-	}
-	free = func() {
-		if err := os.Remove(filler); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir, fill, free
-}
-
 // TestOpenOnFullDisk: a set whose file Open would rewrite (a torn tail
 // left by a power cut, or more records than the retention keeps, which a
 // set past its MaxKeys has at most starts) opens on a full disk. The
@@ -117,7 +82,7 @@ func TestOpenOnFullDisk(t *testing.T) {
 		torn bool
 	}{{"torn tail", true}, {"past retention", false}} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir, fill, free := smallDisk(t)
+			dir, fill, free := queuetest.SmallDisk(t, 1<<20)
 			path := filepath.Join(dir, "dedup.log")
 			const maxKeys = 100
 			s := mustOpen(t, path, Options{MaxKeys: maxKeys})
@@ -177,7 +142,7 @@ func TestOpenOnFullDisk(t *testing.T) {
 // the disk had room again. The set now goes on in its file and compacts
 // later.
 func TestCompactionOnFullDisk(t *testing.T) {
-	dir, fill, free := smallDisk(t)
+	dir, fill, free := queuetest.SmallDisk(t, 1<<20)
 	path := filepath.Join(dir, "dedup.log")
 	const maxKeys = 150
 	s := mustOpen(t, path, Options{MaxKeys: maxKeys})
