@@ -731,3 +731,52 @@ func TestOpenOnFullDiskSettlesDeadLetter(t *testing.T) {
 		t.Fatalf("item %s (a is %s) back after it was retried and delivered", it.ID, a.ID)
 	}
 }
+
+// TestDeadLetterRemovalRefused: a dead letter whose file cannot be
+// removed (on Windows a virus scanner or backup agent holding it open,
+// here the immutable attribute) stays a dead letter: Purge and Retry
+// report the failure, and the dead letter is still listed, purged or
+// retried once the file can go. It was forgotten in memory before its
+// file was removed, so it vanished from `ferry queue list`, a second
+// purge said "not found", and at the next start it came back, for a
+// second retry to deliver it twice.
+func TestDeadLetterRemovalRefused(t *testing.T) {
+	dir := t.TempDir()
+	q := open(t, dir, Options{})
+	defer closeQ(t, q)
+	ctx := context.Background()
+	for range 2 {
+		put(t, q, "", 1)
+		_, a := get(t, q)
+		ack(t, a, queue.Permanent(errors.New("HTTP 422")))
+	}
+	list, err := q.DeadLetters()
+	if err != nil || len(list) != 2 {
+		t.Fatalf("DeadLetters: %v, %d", err, len(list))
+	}
+	purged, retried := list[0].ID, list[1].ID
+
+	healthy := queuetest.SetImmutable(t, filepath.Join(dir, "dead"))
+	if err := q.Purge(ctx, purged); err == nil {
+		t.Fatal("Purge succeeded though the file stays")
+	}
+	if err := q.Retry(ctx, retried); err == nil {
+		t.Fatal("Retry reported no error though the dead letter stays")
+	}
+	if list, err := q.DeadLetters(); err != nil || len(list) != 2 {
+		t.Fatalf("after the refused removals, DeadLetters: %v, %d listed, want the 2 still on disk", err, len(list))
+	}
+	healthy()
+	if err := q.Purge(ctx, purged); err != nil {
+		t.Fatalf("Purge once the file can go: %v", err)
+	}
+	if err := q.Purge(ctx, retried); err != nil {
+		t.Fatalf("Purge of the retried item's dead letter once the file can go: %v", err)
+	}
+	if list, err := q.DeadLetters(); err != nil || len(list) != 0 {
+		t.Fatalf("DeadLetters: %v, %d left", err, len(list))
+	}
+	if ents, _ := filepath.Glob(filepath.Join(dir, "dead", "*.json")); len(ents) != 0 {
+		t.Fatalf("dead letter files left: %v", ents)
+	}
+}
