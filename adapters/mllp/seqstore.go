@@ -33,7 +33,7 @@ import (
 // fails half-way (a full disk) is cut off again at once, or, when even
 // that fails, ended by the next line's newline, so the next line is never
 // glued to it. Open rewrites the log with one line a stream when it has
-// grown well past that or holds a damaged line.
+// grown well past that or holds a damaged line, once the disk has room.
 type SequenceStore struct {
 	path string
 
@@ -62,11 +62,14 @@ func OpenSequenceStore(path string) (*SequenceStore, error) {
 	if err != nil {
 		return nil, err
 	}
+	rewritten := false
 	if s.lines > 2*len(s.last)+64 || s.bad > 0 {
-		if err := s.rewrite(); err != nil {
-			return nil, err
-		}
-	} else if good >= 0 {
+		// The rewrite needs room for a new file, which a full disk does
+		// not have; the log serves as it is (a damaged line is passed
+		// over again), and is rewritten at a later start.
+		rewritten = s.rewrite() == nil
+	}
+	if fi, err := os.Stat(path); !rewritten && good >= 0 && err == nil && fi.Size() > good {
 		// A torn last line is cut off, so the next one starts clean.
 		if err := os.Truncate(path, good); err != nil {
 			return nil, fmt.Errorf("sequence numbers %s: cut a torn line: %w", path, err)

@@ -100,6 +100,9 @@ type Set struct {
 	flushing  bool
 	armed     bool // a delayed background flush is scheduled
 	syncs     int  // write+sync rounds, for tests
+	// compactHold is the record count before which a compaction that
+	// failed (a full disk) is not tried again.
+	compactHold int
 }
 
 // memKey is how memory tells keys apart: their first 16 bytes. Keys are
@@ -150,14 +153,26 @@ func Open(path string, opts Options) (*Set, error) {
 	if err := durable.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open dedup set: %w", err)
 	}
-	dirty, err := s.load()
+	dirty, whole, err := s.load()
 	if err != nil {
 		return nil, fmt.Errorf("open dedup set %s: %w", path, err)
 	}
 	s.evict()
 	if dirty || s.fileRecs > len(s.keys)+len(s.keys)/4 {
 		if err := s.rewrite(); err != nil {
-			return nil, fmt.Errorf("open dedup set %s: %w", path, err)
+			// The rewrite needs room for a second copy of the file,
+			// which a full disk does not have. A file with a header
+			// serves as it is once a torn tail is cut off in place
+			// (damaged records are skipped again, keys past the
+			// retention dropped again): the rewrite waits for a later
+			// start, and the gateway starts meanwhile.
+			if whole == 0 {
+				return nil, fmt.Errorf("open dedup set %s: %w", path, err)
+			}
+			if cerr := cutTo(path, whole); cerr != nil {
+				return nil, fmt.Errorf("open dedup set %s: %w, and cutting its torn tail off: %w", path, err, cerr)
+			}
+			s.log.Warn("dedup file not compacted; going on with it as it is", "file", filepath.Base(path), "reason", err.Error())
 		}
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
@@ -174,25 +189,27 @@ func Open(path string, opts Options) (*Set, error) {
 }
 
 // load reads the file; dirty reports a torn tail, damage or a missing
-// header, any of which makes Open rewrite the file.
-func (s *Set) load() (dirty bool, err error) {
+// header, any of which makes Open rewrite the file. whole is the length
+// of the file's header and whole records (the file without a torn tail),
+// 0 when it has no valid header.
+func (s *Set) load() (dirty bool, whole int64, err error) {
 	f, err := os.Open(s.path)
 	if errors.Is(err, os.ErrNotExist) {
-		return true, nil
+		return true, 0, nil
 	}
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	defer f.Close()
 	data, err := io.ReadAll(f)
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	if len(data) < headerLen || string(data[:headerLen]) != magic {
 		if len(data) > 0 {
 			s.log.Error("dedup file has no valid header; starting empty", "file", filepath.Base(s.path), "bytes", len(data))
 		}
-		return true, nil
+		return true, 0, nil
 	}
 	data = data[headerLen:]
 	if tail := len(data) % recLen; tail != 0 {
@@ -216,7 +233,26 @@ func (s *Set) load() (dirty bool, err error) {
 		s.keys[k] = 0
 		s.order = append(s.order, ordered{key: k, added: added})
 	}
-	return dirty, nil
+	return dirty, int64(headerLen + len(data)), nil
+}
+
+// cutTo truncates the file at path to size, when it is longer, and syncs
+// it: a torn tail cut off in place, which needs no room on the disk.
+func cutTo(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	st, err := f.Stat()
+	if err == nil && st.Size() > size {
+		if err = f.Truncate(size); err == nil {
+			err = f.Sync()
+		}
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // evict drops keys beyond MaxKeys and older than MaxAge, oldest first.
@@ -433,7 +469,7 @@ func (s *Set) flushLocked() {
 		}
 	}
 	s.cond.Broadcast()
-	if s.err == nil && !s.closed && s.fileRecs > 2*s.opts.MaxKeys && s.fileRecs > 256 {
+	if s.err == nil && !s.closed && s.fileRecs > 2*s.opts.MaxKeys && s.fileRecs > 256 && s.fileRecs >= s.compactHold {
 		s.compactLocked()
 	}
 }
@@ -452,19 +488,42 @@ func (s *Set) cutBack() error {
 // Pending records are in s.order too, so the rewrite covers them; they are
 // then written again by their leader, which is harmless (duplicates are
 // skipped on load).
+//
+// A rewrite that fails before its rename (a full disk: the copy needs
+// room the appends did not) leaves the file as it was, and the set goes
+// on appending to it; the compaction is tried again MaxKeys/4 records
+// later. Only a failure after the rename (the file's name and content
+// then unknown) stops the set.
 func (s *Set) compactLocked() {
-	s.f.Close()
-	if err := s.rewrite(); err != nil {
-		s.err = err
-		s.log.Error("dedup compaction failed; set stopped", "reason", err.Error())
+	old, serr := s.f.Stat()
+	s.f.Close() // Windows renames nothing over an open file
+	err := s.rewrite()
+	if err == nil {
+		f, oerr := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND, 0)
+		if oerr != nil {
+			s.err = fmt.Errorf("reopen after compaction: %w", oerr)
+			return
+		}
+		s.f, s.size = f, int64(headerLen+s.fileRecs*recLen)
+		s.compactHold = 0
 		return
 	}
-	f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		s.err = fmt.Errorf("reopen after compaction: %w", err)
+	f, oerr := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND, 0)
+	var now os.FileInfo
+	if oerr == nil {
+		now, oerr = f.Stat()
+	}
+	if serr != nil || oerr != nil || !os.SameFile(old, now) {
+		if f != nil {
+			f.Close()
+		}
+		s.err = errors.Join(err, serr, oerr)
+		s.log.Error("dedup compaction failed; set stopped", "reason", s.err.Error())
 		return
 	}
-	s.f, s.size = f, int64(headerLen+s.fileRecs*recLen)
+	s.f = f
+	s.compactHold = s.fileRecs + max(s.opts.MaxKeys/4, 256)
+	s.log.Warn("dedup compaction failed; the file is kept as it is and compacted later", "reason", err.Error())
 }
 
 // Close waits for a running flush and closes the file.

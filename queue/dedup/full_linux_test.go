@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ferry-health/ferry/queue/queuetest"
 )
 
 // TestFullDiskRecovers: a write the disk refuses (here RLIMIT_FSIZE, which
@@ -64,5 +66,116 @@ func TestFullDiskRecovers(t *testing.T) {
 	}
 	if s.Len() != 4 {
 		t.Errorf("Len = %d after reopening, want 4", s.Len())
+	}
+}
+
+// TestOpenOnFullDisk: a set whose file Open would rewrite (a torn tail
+// left by a power cut, or more records than the retention keeps, which a
+// set past its MaxKeys has at most starts) opens on a full disk. The
+// rewrite needs room for a second copy of the file; it failed, and with
+// it the gateway's start ("open dedup set: compact: no space left on
+// device"), although the set can go on in the file it has: the torn tail
+// is cut off in place and the rewrite waits for a later start.
+func TestOpenOnFullDisk(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		torn bool
+	}{{"torn tail", true}, {"past retention", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, fill, free := queuetest.SmallDisk(t, 1<<20)
+			path := filepath.Join(dir, "dedup.log")
+			const maxKeys = 100
+			s := mustOpen(t, path, Options{MaxKeys: maxKeys})
+			n := 180 // more than 1.25 x maxKeys: Open compacts
+			if tc.torn {
+				n = 50
+			}
+			for i := range n {
+				mustAdd(t, s, key(i))
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if tc.torn {
+				f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				k := key(999)
+				f.Write(k[:20]) // a record cut short by a power cut
+				f.Close()
+			}
+			fill()
+			s, err := Open(path, Options{MaxKeys: maxKeys})
+			if err != nil {
+				t.Fatalf("Open on a full disk: %v", err)
+			}
+			for i := n - min(n, maxKeys); i < n; i++ {
+				if !s.Seen(key(i)) {
+					t.Fatalf("key %d not seen after opening on a full disk", i)
+				}
+			}
+			if s.Seen(key(999)) {
+				t.Fatal("the torn record counted as seen")
+			}
+			free()
+			mustAdd(t, s, key(1000))
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s = mustOpen(t, path, Options{MaxKeys: maxKeys})
+			defer s.Close()
+			for _, i := range []int{n - 1, 1000} {
+				if !s.Seen(key(i)) {
+					t.Errorf("key %d lost after reopening", i)
+				}
+			}
+		})
+	}
+}
+
+// TestCompactionOnFullDisk: the compaction a flush starts once the file
+// holds twice the retained keys needs room for their copy. On a full disk
+// (the record just written still fit in the file's last block) it failed
+// and stopped the set until the process restarted: every later Remember
+// failed, and resends went unrecognised, although the file was whole and
+// the disk had room again. The set now goes on in its file and compacts
+// later.
+func TestCompactionOnFullDisk(t *testing.T) {
+	dir, fill, free := queuetest.SmallDisk(t, 1<<20)
+	path := filepath.Join(dir, "dedup.log")
+	const maxKeys = 150
+	s := mustOpen(t, path, Options{MaxKeys: maxKeys})
+	for i := range 2 * maxKeys {
+		mustAdd(t, s, key(i))
+	}
+	fill()
+	// 8 + 301*44 bytes still fit in the 4 KiB pages the file has; the
+	// compaction's copy does not.
+	if err := s.Add(key(2 * maxKeys)); err != nil {
+		t.Fatalf("Add whose record fits on a full disk: %v", err)
+	}
+	free()
+	for i := 2*maxKeys + 1; i < 5*maxKeys; i++ {
+		if err := s.Add(key(i)); err != nil {
+			t.Fatalf("Add %d once the disk has room again: %v", i, err)
+		}
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Size() > int64(headerLen+(2*maxKeys+1)*recLen) {
+		t.Errorf("file of %d bytes: not compacted once the disk had room", st.Size())
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpen(t, path, Options{MaxKeys: maxKeys})
+	defer s.Close()
+	for i := 4 * maxKeys; i < 5*maxKeys; i++ {
+		if !s.Seen(key(i)) {
+			t.Fatalf("key %d lost after reopening", i)
+		}
 	}
 }

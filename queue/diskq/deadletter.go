@@ -390,25 +390,32 @@ func (d *deadStore) remove(id string) error { return d.removeSeq(id, 0) }
 // removeSeq is remove, but only of the dead letter written for the
 // record seq (0: whichever is newest): Retry removes the dead letter it
 // put back, never a newer one the retried item has meanwhile become.
+//
+// The dead letter is forgotten only once its file is gone: a file that
+// cannot be removed (on Windows, one another program holds open) is still
+// a dead letter, listed, and found again at the next start.
 func (d *deadStore) removeSeq(id string, seq uint64) error {
 	safe := safeName(id)
 	d.mu.Lock()
 	n, ok := d.byID[safe]
-	if ok && seq != 0 && n.seq != seq {
-		d.mu.Unlock()
-		return nil
-	}
-	delete(d.byID, safe)
 	d.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("dead letter %q: %w", id, ErrNotFound)
 	}
+	if seq != 0 && n.seq != seq {
+		return nil
+	}
 	if err := os.Remove(filepath.Join(d.dir, n.file)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove dead letter %q: %w", id, err)
 	}
-	if err := os.Remove(filepath.Join(d.dir, bodyFileOf(n.file))); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove dead letter %q body: %w", id, err)
+	d.mu.Lock()
+	if d.byID[safe] == n {
+		delete(d.byID, safe)
 	}
+	d.mu.Unlock()
+	// Its body and count files without it are removed by the next
+	// Open, should they stay now.
+	os.Remove(filepath.Join(d.dir, bodyFileOf(n.file)))
 	os.Remove(filepath.Join(d.dir, laterFileOf(n.file)))
 	return durable.SyncDir(d.dir)
 }

@@ -590,21 +590,40 @@ func (q *Queue) recover() error {
 	// A dead letter is written before its ACK record; a crash in between
 	// leaves both. Settle such items now instead of delivering them again.
 	var settle []byte
+	var settled []*meta
 	for seq, m := range q.items {
 		if q.dead.has(m.id, seq) {
 			settle = append(settle, encodeAck(seq)...)
-			m.seg.live--
+			settled = append(settled, m)
 			delete(q.items, seq)
 		}
 	}
 	if len(settle) > 0 {
-		if _, err := q.cur.f.WriteAt(settle, q.cur.size); err != nil {
-			return fmt.Errorf("settle dead-lettered items: %w", err)
+		_, err := q.cur.f.WriteAt(settle, q.cur.size)
+		if err == nil {
+			if err := datasync(q.cur.f); err != nil {
+				return fmt.Errorf("settle dead-lettered items: %w", err)
+			}
+			q.cur.size += int64(len(settle))
+			for _, m := range settled {
+				m.seg.live--
+			}
+		} else {
+			// A full disk must not keep the gateway from starting
+			// (and delivering, which frees room): the dead letters
+			// settle the items at every start until their ACK
+			// records go out with the first write that works (see
+			// reject), which also keeps their segments till then.
+			q.cur.wend = q.cur.size
+			if cerr := q.cur.cutTail(); cerr != nil {
+				return fmt.Errorf("settle dead-lettered items: %w, and then: %w", err, cerr)
+			}
+			q.log.Warn("queue settlements of dead-lettered items not written yet (disk full?); they go with the next write",
+				"items", len(settled), "reason", err.Error())
+			for _, m := range settled {
+				q.carry = append(q.carry, &writeReq{rec: encodeAck(m.seq), settles: m.seg})
+			}
 		}
-		if err := datasync(q.cur.f); err != nil {
-			return fmt.Errorf("settle dead-lettered items: %w", err)
-		}
-		q.cur.size += int64(len(settle))
 	}
 
 	q.lowSeq = q.nextSeq

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -656,5 +657,126 @@ func TestFailedCutStopsQueue(t *testing.T) {
 			t.Fatalf("got %s, want %s", got.ID, id)
 		}
 		ack(t, a, nil)
+	}
+}
+
+// TestOpenOnFullDiskSettlesDeadLetter: a crash between an item's dead
+// letter and its ACK record leaves both, and Open settles the item with
+// an ACK record of its own. On a full disk that append failed Open, so
+// the gateway did not start (and could not deliver its backlog to free
+// room); a start on a full disk must work. The ACK record is written once
+// there is room, so that a retry of the dead letter (which removes it)
+// does not bring the original back at the next start.
+func TestOpenOnFullDiskSettlesDeadLetter(t *testing.T) {
+	mnt, fill, free := queuetest.SmallDisk(t, 8<<20)
+	dir := filepath.Join(mnt, "queue")
+	q := open(t, dir, Options{})
+	ctx := context.Background()
+	a := &queue.Item{Key: "a", Body: make([]byte, 100)}
+	if err := q.Put(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	q.mu.Lock()
+	end, seqA := q.cur.wend, q.lowSeq
+	q.mu.Unlock()
+	// b ends the segment at a block's end: the next record needs a new
+	// block, which a full disk does not have.
+	b := &queue.Item{Key: "b", Body: make([]byte, 100+4096-int(end)-int(end-segHeaderLen))}
+	if err := q.Put(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := get(t, q)
+	if got.ID != a.ID {
+		t.Fatalf("Get %s, want a", got.ID)
+	}
+	// The exchange refused a: its dead letter is written, and then the
+	// process dies before the ACK record.
+	if err := q.dead.write(&DeadLetter{ID: a.ID, Key: a.Key, Seq: seqA, Body: a.Body, Reason: "rejected"}); err != nil {
+		t.Fatal(err)
+	}
+	closeQ(t, q)
+	segs := segFiles(t, dir)
+	if n := fileSize(t, segs[len(segs)-1]); n != 4096 {
+		t.Fatalf("segment of %d bytes, want 4096", n)
+	}
+
+	fill()
+	q, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatalf("Open on a full disk: %v", err)
+	}
+	it, ab, err := q.Get(canceled())
+	if err != nil || it.ID != b.ID {
+		t.Fatalf("Get on a full disk: %v %v, want b", it, err)
+	}
+	ack(t, ab, nil)
+	if it, _, err := q.Get(canceled()); err == nil {
+		t.Fatalf("dead-lettered item %s delivered again", it.ID)
+	}
+
+	free()
+	if err := q.Retry(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	it, ab = get(t, q)
+	if it.ID != a.ID {
+		t.Fatalf("Get %s, want the retried a", it.ID)
+	}
+	ack(t, ab, nil)
+	closeQ(t, q)
+
+	q = open(t, dir, Options{})
+	defer closeQ(t, q)
+	if it, _, err := q.Get(canceled()); err == nil {
+		t.Fatalf("item %s (a is %s) back after it was retried and delivered", it.ID, a.ID)
+	}
+}
+
+// TestDeadLetterRemovalRefused: a dead letter whose file cannot be
+// removed (on Windows a virus scanner or backup agent holding it open,
+// here the immutable attribute) stays a dead letter: Purge and Retry
+// report the failure, and the dead letter is still listed, purged or
+// retried once the file can go. It was forgotten in memory before its
+// file was removed, so it vanished from `ferry queue list`, a second
+// purge said "not found", and at the next start it came back, for a
+// second retry to deliver it twice.
+func TestDeadLetterRemovalRefused(t *testing.T) {
+	dir := t.TempDir()
+	q := open(t, dir, Options{})
+	defer closeQ(t, q)
+	ctx := context.Background()
+	for range 2 {
+		put(t, q, "", 1)
+		_, a := get(t, q)
+		ack(t, a, queue.Permanent(errors.New("HTTP 422")))
+	}
+	list, err := q.DeadLetters()
+	if err != nil || len(list) != 2 {
+		t.Fatalf("DeadLetters: %v, %d", err, len(list))
+	}
+	purged, retried := list[0].ID, list[1].ID
+
+	healthy := queuetest.SetImmutable(t, filepath.Join(dir, "dead"))
+	if err := q.Purge(ctx, purged); err == nil {
+		t.Fatal("Purge succeeded though the file stays")
+	}
+	if err := q.Retry(ctx, retried); err == nil {
+		t.Fatal("Retry reported no error though the dead letter stays")
+	}
+	if list, err := q.DeadLetters(); err != nil || len(list) != 2 {
+		t.Fatalf("after the refused removals, DeadLetters: %v, %d listed, want the 2 still on disk", err, len(list))
+	}
+	healthy()
+	if err := q.Purge(ctx, purged); err != nil {
+		t.Fatalf("Purge once the file can go: %v", err)
+	}
+	if err := q.Purge(ctx, retried); err != nil {
+		t.Fatalf("Purge of the retried item's dead letter once the file can go: %v", err)
+	}
+	if list, err := q.DeadLetters(); err != nil || len(list) != 0 {
+		t.Fatalf("DeadLetters: %v, %d left", err, len(list))
+	}
+	if ents, _ := filepath.Glob(filepath.Join(dir, "dead", "*.json")); len(ents) != 0 {
+		t.Fatalf("dead letter files left: %v", ents)
 	}
 }

@@ -97,12 +97,8 @@ func (q *Queue) trackDeadLetter(m *meta) {
 	}
 }
 
-// forgetDead stops counting for the dead letter of id (retried or purged).
-func (q *Queue) forgetDead(id string) {
-	n, ok := q.dead.name(id)
-	if !ok {
-		return
-	}
+// forgetDead stops counting for the dead letter n (retried or purged).
+func (q *Queue) forgetDead(n deadName) {
 	later := laterFileOf(n.file)
 	q.mu.Lock()
 	defer q.mu.Unlock()

@@ -173,11 +173,14 @@ func (q *Queue) Retry(ctx context.Context, id string) error {
 		}
 		return fmt.Errorf("retry %s: %w", id, err)
 	}
-	q.forgetDead(id)
 	// Only the dead letter put back: should the item have been delivered
 	// and refused again already, its new dead letter stays.
+	n, had := q.dead.name(id)
 	if err := q.dead.removeSeq(id, dl.Seq); err != nil {
-		return fmt.Errorf("retry %s: %w", id, err)
+		return fmt.Errorf("retry %s: queued again, but the dead letter stays: %w", id, err)
+	}
+	if had && n.seq == dl.Seq {
+		q.forgetDead(n)
 	}
 	return nil
 }
@@ -204,8 +207,11 @@ func (q *Queue) SetRetryEdit(edit func(it *queue.Item) error) {
 // drops the unsettled, unleased item with this ID from the queue. The
 // item is gone for good: Purge is for operators, never for the pipeline.
 func (q *Queue) Purge(ctx context.Context, id string) error {
-	q.forgetDead(id)
+	n, had := q.dead.name(id)
 	err := q.dead.remove(id)
+	if err == nil && had {
+		q.forgetDead(n)
+	}
 	if err == nil || !errors.Is(err, ErrNotFound) {
 		return err
 	}

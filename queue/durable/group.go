@@ -9,7 +9,8 @@ import (
 // Group commits durable writes into one directory together: writers that
 // commit at the same time share one file-system sync for their data and
 // one for their renames, instead of two fsyncs each. Where the operating
-// system can sync a whole file system in one call (Linux syncfs), a
+// system can sync a whole file system in one call and report what it
+// failed to write (Linux 5.8 and later: syncfs), a
 // group of N concurrent commits costs two device flushes instead of 2N;
 // elsewhere Commit is Pending.Commit. The guarantees are the same: when
 // Commit returns nil the destination holds all of the new content,
