@@ -984,6 +984,13 @@ func buildPatient(get func(string) string, vals map[string][]string) (any, []pro
 		return nil, []problem{{"name.family|name.given|name.text", "no name (US Core requires one)"}}
 	}
 	n.Use = "official"
+	if n.Family == "" && len(n.Given) == 0 {
+		// A name the export writes whole (name.text): US Core's
+		// us-core-6 wants a family or given part or else the
+		// data-absent-reason extension, and the export has no parts
+		// to give.
+		n.Extension = []fhir.Extension{{URL: urlDataAbsent, ValueCode: "unsupported"}}
+	}
 	p.Name = []fhir.HumanName{n}
 	switch d, b := get("deceasedDateTime"), get("deceasedBoolean"); {
 	case d != "":
