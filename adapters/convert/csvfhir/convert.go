@@ -1144,6 +1144,15 @@ func buildCondition(get func(string) string, vals map[string][]string) (any, []p
 			clinical = "resolved"
 		}
 	}
+	switch clinical {
+	case "active", "recurrence", "relapse":
+		if c.AbatementDateTime != "" {
+			// con-4: an abated condition is inactive, resolved or in
+			// remission. Which of the row's two columns is wrong only
+			// the clinic can tell.
+			return nil, []problem{{"clinicalStatus", clinical + " beside an abatement (abatementDateTime; FHIR con-4 allows only inactive, resolved or remission)"}}
+		}
+	}
 	c.ClinicalStatus = coded(sysCondClinical, clinical)
 	c.VerificationStatus = coded(sysCondVer, ver)
 	cat := get("category")

@@ -50,3 +50,44 @@ func TestPatientNameTextAlone(t *testing.T) {
 		t.Errorf("name %+v", ps[1].Name[0])
 	}
 }
+
+func conditionsMapping() *Mapping {
+	return &Mapping{Match: "problems*.csv", Resource: "Condition",
+		Patient: &ColumnIdentifier{Column: "MRN", System: mrnSystem},
+		Columns: Columns{{Header: "ICD10", Path: "code"}, {Header: "Onset", Path: "onsetDateTime"}, {Header: "Resolved", Path: "abatementDateTime"},
+			{Header: "Status", Path: "clinicalStatus", Map: map[string]string{"A": "active", "R": "resolved", "X": "recurrence"}},
+			{Header: "Verified", Path: "verificationStatus", Map: map[string]string{"C": "confirmed", "E": "entered-in-error"}}},
+		Set: map[string]string{"code.system": "ICD10CM"}}
+}
+
+// TestConditionAbatedButActive: FHIR R4's con-4 ("If condition is
+// abated, then clinicalStatus must be either inactive, resolved or
+// remission") was not checked, so a row whose status column says active
+// (or recurrence) beside a resolved date went out as a Condition the
+// exchange refuses, and with it the patient's other rows in the
+// transaction. Such a row is now a row error naming the status column,
+// as a period that ends before it starts is (per-1); a resolved one, or
+// one without a status (resolved by default), goes as before.
+func TestConditionAbatedButActive(t *testing.T) {
+	m := conditionsMapping()
+	in := "MRN,ICD10,Onset,Resolved,Status,Verified\n" +
+		"1,E11.9,2020-01-02,2021-03-04,A,C\n" +
+		"1,I10,2020-01-02,2021-03-04,X,\n" +
+		"1,J45.909,2020-01-02,2021-03-04,R,\n" +
+		"1,K21.9,2020-01-02,2021-03-04,,\n"
+	got := rowErrors(t, in, m, Options{})
+	wantAll(t, got, "2 of 4 rows cannot be mapped", `line 2, column "Status": active beside an abatement`, `line 3, column "Status": recurrence beside an abatement`, "con-4")
+
+	ok := "MRN,ICD10,Onset,Resolved,Status,Verified\n" +
+		"1,J45.909,2020-01-02,2021-03-04,R,\n" +
+		"1,K21.9,2020-01-02,2021-03-04,,\n"
+	parts, err := Convert([]byte(ok), m, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range resources[fhir.Condition](parts) {
+		if c.ClinicalStatus == nil || c.ClinicalStatus.Coding[0].Code != "resolved" || c.AbatementDateTime != "2021-03-04" {
+			t.Errorf("condition %s: clinical status %+v abatement %q", c.Code.Coding[0].Code, c.ClinicalStatus, c.AbatementDateTime)
+		}
+	}
+}
