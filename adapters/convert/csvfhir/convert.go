@@ -1134,7 +1134,14 @@ func buildCondition(get func(string) string, vals map[string][]string) (any, []p
 		return nil, []problem{{"code|code.text", "no code"}}
 	}
 	clinical, ver := get("clinicalStatus"), get("verificationStatus")
-	if clinical == "" && ver != "entered-in-error" {
+	switch {
+	case ver == "entered-in-error":
+		// A retraction, whatever the row's status column still says:
+		// con-5 refuses a clinical status beside entered-in-error, and
+		// con-4 an abatement without a resolved, remission or inactive
+		// one, so a condition in error carries neither.
+		clinical, c.AbatementDateTime = "", ""
+	case clinical == "":
 		// R4 con-3 wants a clinical status on a problem-list item and
 		// con-4 one of resolved, remission or inactive beside an
 		// abatement; as for HL7 v2 problems (PRB), a row with an end
@@ -1177,7 +1184,10 @@ func buildAllergy(get func(string) string, vals map[string][]string) (any, []pro
 		return nil, []problem{{"code|code.text", "no code"}}
 	}
 	clinical, ver := get("clinicalStatus"), get("verificationStatus")
-	if clinical == "" && ver != "entered-in-error" {
+	switch {
+	case ver == "entered-in-error":
+		clinical = "" // R4 ait-2: none beside entered-in-error, whatever the row says
+	case clinical == "":
 		clinical = "active" // R4 ait-1: a clinical status unless entered in error
 	}
 	a.ClinicalStatus = coded(sysAllergyClin, clinical)

@@ -91,3 +91,52 @@ func TestConditionAbatedButActive(t *testing.T) {
 		}
 	}
 }
+
+// TestEnteredInErrorHasNoClinicalStatus: a row the export marks entered
+// in error is a retraction, whatever its status column still says. FHIR
+// R4's con-5 (Condition) and ait-2 (AllergyIntolerance) refuse a
+// clinical status beside verificationStatus entered-in-error, and con-4
+// an abatement without a resolved, remission or inactive status, so a
+// Condition in error may carry neither. Both went out as the row had
+// them, and the exchange refused the retraction; now they are left out,
+// as the HL7 v2 path leaves out the status of a problem in error.
+func TestEnteredInErrorHasNoClinicalStatus(t *testing.T) {
+	in := "MRN,ICD10,Onset,Resolved,Status,Verified\n" +
+		"1,E11.9,2020-01-02,,A,E\n" +
+		"1,I10,2020-01-02,2021-03-04,R,E\n" +
+		"1,J45.909,2020-01-02,2021-03-04,,E\n"
+	parts, err := Convert([]byte(in), conditionsMapping(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := resources[fhir.Condition](parts)
+	if len(cs) != 3 {
+		t.Fatalf("%d conditions", len(cs))
+	}
+	for _, c := range cs {
+		if c.VerificationStatus == nil || c.VerificationStatus.Coding[0].Code != "entered-in-error" {
+			t.Errorf("condition %s: verification %+v", c.Code.Coding[0].Code, c.VerificationStatus)
+		}
+		if c.ClinicalStatus != nil || c.AbatementDateTime != "" {
+			t.Errorf("condition %s in error: clinical status %+v (con-5), abatement %q (con-4)", c.Code.Coding[0].Code, c.ClinicalStatus, c.AbatementDateTime)
+		}
+	}
+
+	am := &Mapping{Match: "allergies*.csv", Resource: "AllergyIntolerance", Patient: &ColumnIdentifier{Column: "MRN", System: mrnSystem},
+		Columns: Columns{{Header: "RxNorm", Path: "code"}, {Header: "Status", Path: "clinicalStatus"}, {Header: "Verified", Path: "verificationStatus"}},
+		Set:     map[string]string{"code.system": "RXNORM"}}
+	parts, err = Convert([]byte("MRN,RxNorm,Status,Verified\n1,7980,active,entered-in-error\n1,1191,active,confirmed\n"), am, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	as := resources[fhir.AllergyIntolerance](parts)
+	if len(as) != 2 {
+		t.Fatalf("%d allergies", len(as))
+	}
+	if as[0].ClinicalStatus != nil {
+		t.Errorf("allergy in error has clinical status %+v (ait-2)", as[0].ClinicalStatus)
+	}
+	if as[1].ClinicalStatus == nil || as[1].ClinicalStatus.Coding[0].Code != "active" {
+		t.Errorf("confirmed allergy: clinical status %+v", as[1].ClinicalStatus)
+	}
+}
