@@ -315,6 +315,10 @@ type reader struct {
 	// (plus some shared ones); pages that all point at one large strip
 	// array would make a small file decode it once per page.
 	values int64
+	// dirs counts the bytes of the directories read so far: those of
+	// a real file are distinct runs of it, so they fit in it; ones that
+	// overlap would have each parsed whole.
+	dirs int64
 	// strips counts the strip bytes of the pages read so far: the
 	// strips of a real file are distinct runs of it, so they fit in it;
 	// pages sharing one would each copy it into the PDF again.
@@ -445,10 +449,13 @@ func (rd *reader) readIFD(off int64, page int) (*Page, int64, error) {
 		return nil, 0, rd.errf(page, 0, "read directory: %w", err)
 	}
 	n := int64(rd.bo.Uint16(nb[:]))
-	buf := make([]byte, n*12+4)
-	if off+2+int64(len(buf)) > rd.size {
+	if off+2+n*12+4 > rd.size {
 		return nil, 0, rd.errf(page, 0, "directory of %d entries at offset %d is truncated", n, off)
 	}
+	if rd.dirs += 2 + n*12 + 4; rd.dirs > rd.size {
+		return nil, 0, rd.errf(page, 0, "directories add up to more than the file (%d bytes): they overlap", rd.size)
+	}
+	buf := make([]byte, n*12+4)
 	if _, err := rd.r.ReadAt(buf, off+2); err != nil {
 		return nil, 0, rd.errf(page, 0, "read directory: %w", err)
 	}
