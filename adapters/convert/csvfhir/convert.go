@@ -936,7 +936,7 @@ func concept(system, code, display, text string) *fhir.CodeableConcept {
 	}
 	cc := &fhir.CodeableConcept{Text: text}
 	if code != "" {
-		cc.Coding = []fhir.Coding{{System: system, Code: code, Display: display}}
+		cc.Coding = []fhir.Coding{{System: systemURI(system), Code: code, Display: display}}
 	} else if display != "" && cc.Text == "" {
 		cc.Text = display
 	}

@@ -140,3 +140,52 @@ func TestEnteredInErrorHasNoClinicalStatus(t *testing.T) {
 		t.Errorf("confirmed allergy: clinical status %+v", as[1].ClinicalStatus)
 	}
 }
+
+// TestCodeSystemOIDs: exports drawn from C-CDA or HL7 v2 name a code's
+// system by its HL7 OID (2.16.840.1.113883.6.96 for SNOMED CT), which
+// went out as system urn:oid:2.16.840.1.113883.6.96. FHIR R4's code
+// system registry (terminologies-systems) says "If a URI is defined
+// here, it SHALL be used in preference to any other identifying
+// mechanisms", and an exchange matching or validating SNOMED CT, CPT or
+// ICD-10-CM codes by their URI knew none of these. Now the OID of a
+// system with a FHIR URI, bare or as urn:oid, becomes that URI; other
+// OIDs (HCPCS's has no R4 URI) stay urn:oid. The rows keep the
+// identifiers they were minted before, so a file sent again corrects
+// the resources it made rather than making new ones.
+func TestCodeSystemOIDs(t *testing.T) {
+	in := "MRN,Code,System,Name,Begin,Finish,Status,Why,Note\n" +
+		"123,80146002,2.16.840.1.113883.6.96,Appendectomy,2024-03-04,,,,\n" +
+		"123,44950,urn:oid:2.16.840.1.113883.6.12,Appendectomy,2024-03-05,,,,\n" +
+		"123,0DTJ4ZZ,2.16.840.1.113883.6.4,Appendectomy,2024-03-06,,,,\n" +
+		"123,J1100,2.16.840.1.113883.6.285,Dexamethasone injection,2024-03-07,,,,\n" +
+		"123,X1,1.2.3.4.5,Local procedure,2024-03-08,,,,\n"
+	parts, err := Convert([]byte(in), proceduresMapping(), Options{Base: "urn:ferry:site:test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := resources[fhir.Procedure](parts)
+	want := []string{"http://snomed.info/sct", "http://www.ama-assn.org/go/cpt", "http://www.cms.gov/Medicare/Coding/ICD10",
+		"urn:oid:2.16.840.1.113883.6.285", "urn:oid:1.2.3.4.5"}
+	if len(ps) != len(want) {
+		t.Fatalf("%d procedures", len(ps))
+	}
+	for i, sys := range want {
+		if c := ps[i].Code; c == nil || len(c.Coding) != 1 || c.Coding[0].System != sys {
+			t.Errorf("row %d: code %+v, want system %s", i+2, c, sys)
+		}
+	}
+	// The id the first row had when its system went out as urn:oid.
+	if ps[0].ID != "d2dd7825-2c88-5812-87df-de2a0de2a7ff" {
+		t.Errorf("row 2 is now resource %s: a file sent before would make a second one", ps[0].ID)
+	}
+
+	m := conditionsMapping()
+	m.Set["code.system"] = "2.16.840.1.113883.6.90"
+	parts, err = Convert([]byte("MRN,ICD10,Onset,Resolved,Status,Verified\n1,E11.9,2020-01-02,,A,C\n"), m, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := resources[fhir.Condition](parts)[0].Code; c.Coding[0].System != "http://hl7.org/fhir/sid/icd-10-cm" {
+		t.Errorf("condition code %+v, want ICD-10-CM's URI", c)
+	}
+}
