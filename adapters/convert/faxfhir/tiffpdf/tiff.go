@@ -43,6 +43,7 @@ const (
 	TagSoftware                  = 305
 	TagDateTime                  = 306
 	TagHostComputer              = 316
+	TagTileOffsets               = 324
 	TagBadFaxLines               = 326
 	TagCleanFaxData              = 327
 	// HylaFAX private tags (registered with Adobe by SGI/HylaFAX).
@@ -219,6 +220,8 @@ func tagName(t int) string {
 		return "ImageDescription"
 	case TagStripOffsets:
 		return "StripOffsets"
+	case TagTileOffsets:
+		return "TileOffsets"
 	case TagSamplesPerPixel:
 		return "SamplesPerPixel"
 	case TagRowsPerStrip:
@@ -467,6 +470,7 @@ func (rd *reader) readIFD(off int64, page int) (*Page, int64, error) {
 	var err error
 	var v int64
 	subfile := int64(0)
+	tiled := false
 	for i := int64(0); i < n; i++ {
 		b := buf[i*12:]
 		e := entry{tag: int(rd.bo.Uint16(b)), typ: int(rd.bo.Uint16(b[2:])), count: rd.bo.Uint32(b[4:])}
@@ -508,6 +512,8 @@ func (rd *reader) readIFD(off int64, page int) (*Page, int64, error) {
 			p.StripOffsets, err = rd.ints(e, page)
 		case TagStripByteCounts:
 			p.StripByteCounts, err = rd.ints(e, page)
+		case TagTileOffsets:
+			tiled = true
 		case TagXResolution:
 			p.XResolution, err = rd.rational(e, page)
 		case TagYResolution:
@@ -555,6 +561,11 @@ func (rd *reader) readIFD(off int64, page int) (*Page, int64, error) {
 	}
 	if subfile&1 != 0 {
 		return nil, next, nil // reduced-resolution version of another image
+	}
+	if tiled && len(p.StripOffsets) == 0 {
+		// Valid TIFF (section 15), but fax pages come in strips: say so
+		// rather than that the strips are missing.
+		return nil, 0, rd.errf(page, TagTileOffsets, "tiled image: %w (fax pages are in strips: tiffcp -s in.tif out.tif rewrites it so)", ErrUnsupported)
 	}
 	if err := rd.check(p, page); err != nil {
 		return nil, 0, err
