@@ -936,7 +936,7 @@ func concept(system, code, display, text string) *fhir.CodeableConcept {
 	}
 	cc := &fhir.CodeableConcept{Text: text}
 	if code != "" {
-		cc.Coding = []fhir.Coding{{System: system, Code: code, Display: display}}
+		cc.Coding = []fhir.Coding{{System: systemURI(system), Code: code, Display: display}}
 	} else if display != "" && cc.Text == "" {
 		cc.Text = display
 	}
@@ -984,6 +984,13 @@ func buildPatient(get func(string) string, vals map[string][]string) (any, []pro
 		return nil, []problem{{"name.family|name.given|name.text", "no name (US Core requires one)"}}
 	}
 	n.Use = "official"
+	if n.Family == "" && len(n.Given) == 0 {
+		// A name the export writes whole (name.text): US Core's
+		// us-core-6 wants a family or given part or else the
+		// data-absent-reason extension, and the export has no parts
+		// to give.
+		n.Extension = []fhir.Extension{{URL: urlDataAbsent, ValueCode: "unsupported"}}
+	}
 	p.Name = []fhir.HumanName{n}
 	switch d, b := get("deceasedDateTime"), get("deceasedBoolean"); {
 	case d != "":
@@ -1127,7 +1134,14 @@ func buildCondition(get func(string) string, vals map[string][]string) (any, []p
 		return nil, []problem{{"code|code.text", "no code"}}
 	}
 	clinical, ver := get("clinicalStatus"), get("verificationStatus")
-	if clinical == "" && ver != "entered-in-error" {
+	switch {
+	case ver == "entered-in-error":
+		// A retraction, whatever the row's status column still says:
+		// con-5 refuses a clinical status beside entered-in-error, and
+		// con-4 an abatement without a resolved, remission or inactive
+		// one, so a condition in error carries neither.
+		clinical, c.AbatementDateTime = "", ""
+	case clinical == "":
 		// R4 con-3 wants a clinical status on a problem-list item and
 		// con-4 one of resolved, remission or inactive beside an
 		// abatement; as for HL7 v2 problems (PRB), a row with an end
@@ -1135,6 +1149,15 @@ func buildCondition(get func(string) string, vals map[string][]string) (any, []p
 		clinical = "active"
 		if c.AbatementDateTime != "" {
 			clinical = "resolved"
+		}
+	}
+	switch clinical {
+	case "active", "recurrence", "relapse":
+		if c.AbatementDateTime != "" {
+			// con-4: an abated condition is inactive, resolved or in
+			// remission. Which of the row's two columns is wrong only
+			// the clinic can tell.
+			return nil, []problem{{"clinicalStatus", clinical + " beside an abatement (abatementDateTime; FHIR con-4 allows only inactive, resolved or remission)"}}
 		}
 	}
 	c.ClinicalStatus = coded(sysCondClinical, clinical)
@@ -1161,7 +1184,10 @@ func buildAllergy(get func(string) string, vals map[string][]string) (any, []pro
 		return nil, []problem{{"code|code.text", "no code"}}
 	}
 	clinical, ver := get("clinicalStatus"), get("verificationStatus")
-	if clinical == "" && ver != "entered-in-error" {
+	switch {
+	case ver == "entered-in-error":
+		clinical = "" // R4 ait-2: none beside entered-in-error, whatever the row says
+	case clinical == "":
 		clinical = "active" // R4 ait-1: a clinical status unless entered in error
 	}
 	a.ClinicalStatus = coded(sysAllergyClin, clinical)

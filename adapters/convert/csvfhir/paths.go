@@ -257,6 +257,39 @@ var codeSystems = map[string]string{
 	"CDT": "http://ada.org/cdt",
 }
 
+// oidSystems maps the HL7 OIDs of the code systems above to their FHIR
+// URIs: FHIR R4's registry (terminologies-systems) says "If a URI is
+// defined here, it SHALL be used in preference to any other identifying
+// mechanisms". HCPCS has none in R4 and stays urn:oid.
+var oidSystems = map[string]string{
+	"2.16.840.1.113883.6.1":    "http://loinc.org",
+	"2.16.840.1.113883.6.96":   "http://snomed.info/sct",
+	"2.16.840.1.113883.6.90":   "http://hl7.org/fhir/sid/icd-10-cm",
+	"2.16.840.1.113883.6.3":    "http://hl7.org/fhir/sid/icd-10",
+	"2.16.840.1.113883.6.2":    "http://hl7.org/fhir/sid/icd-9-cm",
+	"2.16.840.1.113883.6.103":  "http://hl7.org/fhir/sid/icd-9-cm",
+	"2.16.840.1.113883.6.104":  "http://hl7.org/fhir/sid/icd-9-cm",
+	"2.16.840.1.113883.6.88":   "http://www.nlm.nih.gov/research/umls/rxnorm",
+	"2.16.840.1.113883.12.292": "http://hl7.org/fhir/sid/cvx",
+	"2.16.840.1.113883.6.59":   "http://hl7.org/fhir/sid/cvx",
+	"2.16.840.1.113883.6.69":   "http://hl7.org/fhir/sid/ndc",
+	"2.16.840.1.113883.6.12":   "http://www.ama-assn.org/go/cpt",
+	"2.16.840.1.113883.4.9":    "http://fdasis.nlm.nih.gov",
+	"2.16.840.1.113883.6.4":    "http://www.cms.gov/Medicare/Coding/ICD10",
+	"2.16.840.1.113883.6.13":   "http://ada.org/cdt",
+}
+
+// systemURI is the system a coding is written with: a code system's FHIR
+// URI where the cell named it by its OID. The OID as read (urn:oid:...)
+// stays in a row's minted identifier, so rows sent before keep their
+// resources.
+func systemURI(s string) string {
+	if u, ok := oidSystems[strings.TrimPrefix(s, "urn:oid:")]; ok {
+		return u
+	}
+	return s
+}
+
 // pathNames lists the paths of a resource type, sorted, for messages.
 func pathNames(resource string) []string {
 	out := make([]string, 0, len(paths[resource]))

@@ -43,6 +43,7 @@ const (
 	TagSoftware                  = 305
 	TagDateTime                  = 306
 	TagHostComputer              = 316
+	TagTileOffsets               = 324
 	TagBadFaxLines               = 326
 	TagCleanFaxData              = 327
 	// HylaFAX private tags (registered with Adobe by SGI/HylaFAX).
@@ -219,6 +220,8 @@ func tagName(t int) string {
 		return "ImageDescription"
 	case TagStripOffsets:
 		return "StripOffsets"
+	case TagTileOffsets:
+		return "TileOffsets"
 	case TagSamplesPerPixel:
 		return "SamplesPerPixel"
 	case TagRowsPerStrip:
@@ -315,6 +318,10 @@ type reader struct {
 	// (plus some shared ones); pages that all point at one large strip
 	// array would make a small file decode it once per page.
 	values int64
+	// dirs counts the bytes of the directories read so far: those of
+	// a real file are distinct runs of it, so they fit in it; ones that
+	// overlap would have each parsed whole.
+	dirs int64
 	// strips counts the strip bytes of the pages read so far: the
 	// strips of a real file are distinct runs of it, so they fit in it;
 	// pages sharing one would each copy it into the PDF again.
@@ -445,10 +452,13 @@ func (rd *reader) readIFD(off int64, page int) (*Page, int64, error) {
 		return nil, 0, rd.errf(page, 0, "read directory: %w", err)
 	}
 	n := int64(rd.bo.Uint16(nb[:]))
-	buf := make([]byte, n*12+4)
-	if off+2+int64(len(buf)) > rd.size {
+	if off+2+n*12+4 > rd.size {
 		return nil, 0, rd.errf(page, 0, "directory of %d entries at offset %d is truncated", n, off)
 	}
+	if rd.dirs += 2 + n*12 + 4; rd.dirs > rd.size {
+		return nil, 0, rd.errf(page, 0, "directories add up to more than the file (%d bytes): they overlap", rd.size)
+	}
+	buf := make([]byte, n*12+4)
 	if _, err := rd.r.ReadAt(buf, off+2); err != nil {
 		return nil, 0, rd.errf(page, 0, "read directory: %w", err)
 	}
@@ -460,6 +470,7 @@ func (rd *reader) readIFD(off int64, page int) (*Page, int64, error) {
 	var err error
 	var v int64
 	subfile := int64(0)
+	tiled := false
 	for i := int64(0); i < n; i++ {
 		b := buf[i*12:]
 		e := entry{tag: int(rd.bo.Uint16(b)), typ: int(rd.bo.Uint16(b[2:])), count: rd.bo.Uint32(b[4:])}
@@ -501,6 +512,8 @@ func (rd *reader) readIFD(off int64, page int) (*Page, int64, error) {
 			p.StripOffsets, err = rd.ints(e, page)
 		case TagStripByteCounts:
 			p.StripByteCounts, err = rd.ints(e, page)
+		case TagTileOffsets:
+			tiled = true
 		case TagXResolution:
 			p.XResolution, err = rd.rational(e, page)
 		case TagYResolution:
@@ -548,6 +561,11 @@ func (rd *reader) readIFD(off int64, page int) (*Page, int64, error) {
 	}
 	if subfile&1 != 0 {
 		return nil, next, nil // reduced-resolution version of another image
+	}
+	if tiled && len(p.StripOffsets) == 0 {
+		// Valid TIFF (section 15), but fax pages come in strips: say so
+		// rather than that the strips are missing.
+		return nil, 0, rd.errf(page, TagTileOffsets, "tiled image: %w (fax pages are in strips: tiffcp -s in.tif out.tif rewrites it so)", ErrUnsupported)
 	}
 	if err := rd.check(p, page); err != nil {
 		return nil, 0, err
