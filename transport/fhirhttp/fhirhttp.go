@@ -462,6 +462,7 @@ func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Cl
 		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil && !errors.Is(cause, ctx.Err()) {
 			err = fmt.Errorf("%w: %w", cause, err)
 		}
+		err = cutOff(err)
 		if hs := configtls.Diagnose(err); hs != nil {
 			return false, fmt.Errorf("%s %s to %s: %w", what, it.ID, s.host, ProxyHint(hs, client, req))
 		}
@@ -498,6 +499,46 @@ func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Cl
 	}
 	return false, nil
 }
+
+// cutOff returns err so that it reads as io.ErrUnexpectedEOF (an answer
+// that never came: the outcome is unknown, and the dispatcher waits
+// unknown_outcome_delay before sending again) when it is HTTP/2's report
+// of a request the exchange took and then ended without an answer. That
+// is a GOAWAY whose last stream identifier counted the request (net/http
+// retries the others itself) followed by the connection's close, as a
+// server shut down mid-request does: the request is one "for which the
+// sender of the GOAWAY frame might have taken some action" (RFC 9113
+// §6.8); or the request's stream reset with any code but REFUSED_STREAM,
+// the one that says the stream was closed "prior to any processing"
+// (§8.7). The same request whose connection closed without a GOAWAY, or
+// over HTTP/1.1, already ends in io.ErrUnexpectedEOF. Other errors are
+// returned as they are.
+func cutOff(err error) error {
+	var se h2StreamError
+	switch {
+	case strings.Contains(err.Error(), "http2: server sent GOAWAY and closed the connection"):
+		// net/http's http2GoAwayError, unexported and without an As.
+	case errors.As(err, &se) && se.Code != h2RefusedStream:
+	default:
+		return err
+	}
+	return fmt.Errorf("%w (the exchange ended the request without an answer and may have applied it: %w)", err, io.ErrUnexpectedEOF)
+}
+
+// h2StreamError receives net/http's HTTP/2 stream error (a RST_STREAM)
+// through errors.As: its As method fills any struct of the same fields.
+type h2StreamError struct {
+	StreamID uint32
+	Code     uint32
+	Cause    error
+}
+
+func (e h2StreamError) Error() string {
+	return fmt.Sprintf("stream error: stream ID %d; code %d", e.StreamID, e.Code)
+}
+
+// h2RefusedStream is HTTP/2's REFUSED_STREAM error code (RFC 9113 §7).
+const h2RefusedStream = 0x7
 
 // withItemID puts the item's id into a hint's command line, so the
 // operator can copy it from the dead letter.
