@@ -234,6 +234,14 @@ func (s *Sink) Connect(ctx context.Context) error {
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   15 * time.Second,
 		ExpectContinueTimeout: time.Second,
+		// HTTP/2 sends every request over one connection, and net/http
+		// keeps one whose requests timed out for the next ones: a
+		// connection whose path died silently (a VPN tunnel or a
+		// firewall that lost its state) took every bundle until the
+		// kernel gave up on it, some 15 minutes. A connection silent
+		// for Timeout is asked for a PING, and closed without its
+		// answer.
+		HTTP2: &http.HTTP2Config{SendPingTimeout: s.cfg.Timeout, PingTimeout: min(s.cfg.Timeout, 15*time.Second)},
 	}
 	s.cfg.Proxy.Apply(tr)
 	s.transport = tr
