@@ -451,7 +451,10 @@ func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Cl
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
-	req.Header.Set("Content-Type", MediaType)
+	// FHIR R4 http.html: HTTP's default charset being ISO-8859-1,
+	// "requests and responses SHALL explicitly set the character
+	// encoding to UTF-8 using the charset parameter".
+	req.Header.Set("Content-Type", MediaType+"; charset=utf-8")
 	req.Header.Set("Accept", MediaType)
 	// ferry reads only each entry's response (a create's status and
 	// Location), not the stored resources: do not have a 270 MB Binary,

@@ -153,7 +153,7 @@ func TestDeliverySuccess(t *testing.T) {
 			if r.Method != http.MethodPost || r.URL.Path != "/fhir/R4" {
 				t.Errorf("request %s %s", r.Method, r.URL.Path)
 			}
-			if r.Header.Get("Content-Type") != MediaType || r.Header.Get("Accept") != MediaType || r.Header.Get("X-Request-Id") != "01ID0" || r.Header.Get("Prefer") != "return=minimal" {
+			if r.Header.Get("Content-Type") != MediaType+"; charset=utf-8" || r.Header.Get("Accept") != MediaType || r.Header.Get("X-Request-Id") != "01ID0" || r.Header.Get("Prefer") != "return=minimal" {
 				t.Errorf("headers %v", r.Header)
 			}
 			if ex.bodies[0] != bundle {
