@@ -157,6 +157,13 @@ func readKeyPair(certFile, keyFile string) (*tls.Certificate, error) {
 	pair, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		if strings.Contains(err.Error(), "does not match") {
+			// TLS presents the file's first certificate as ferry's
+			// own; a chain saved issuer first has the key's further on.
+			for i, c := range certs[1:] {
+				if _, e := tls.X509KeyPair(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}), keyPEM); e == nil {
+					return nil, fmt.Errorf("cert_file %q: the certificate of key_file %q (%q) is certificate %d in the file; it must come first, followed by the certificates that signed it", certFile, keyFile, c.Subject.CommonName, i+2)
+				}
+			}
 			return nil, fmt.Errorf("key_file %q does not match the certificate in cert_file %q (the key belongs to a different certificate): %w", keyFile, certFile, err)
 		}
 		return nil, fmt.Errorf("cert_file %q, key_file %q: %w", certFile, keyFile, err)
