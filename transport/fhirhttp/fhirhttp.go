@@ -143,6 +143,15 @@ func (c Config) Validate() error {
 		if u.User != nil {
 			errs = append(errs, errors.New("url: must not contain credentials"))
 		}
+		// ferry adds /<type> (a create) and /.well-known/... (SMART,
+		// UDAP discovery) to the base: after a query they would be
+		// part of it. The query is not quoted: it may hold a key.
+		if u.RawQuery != "" || u.ForceQuery {
+			errs = append(errs, errors.New("url: has a query (?...); give the FHIR base alone, scheme://host/path"))
+		}
+		if u.Fragment != "" {
+			errs = append(errs, errors.New("url: has a fragment (#...); give the FHIR base alone, scheme://host/path"))
+		}
 	}
 	if c.Timeout < 0 {
 		errs = append(errs, errors.New("timeout: must not be negative"))

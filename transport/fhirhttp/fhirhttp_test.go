@@ -371,14 +371,16 @@ func TestNotConnectedAndNetworkErrors(t *testing.T) {
 
 func TestConfigValidate(t *testing.T) {
 	cases := map[string]string{
-		"https://hie.example.org/fhir/R4": "",
-		"http://127.0.0.1:8080/fhir":      "",
-		"http://localhost/fhir":           "",
-		"http://hie.example.org/fhir":     "must use https",
-		"":                                "url: required",
-		"ftp://x/":                        "scheme",
-		"https://user:pw@hie.example/":    "credentials",
-		"https:///nohost":                 "no host",
+		"https://hie.example.org/fhir/R4":  "",
+		"http://127.0.0.1:8080/fhir":       "",
+		"http://localhost/fhir":            "",
+		"http://hie.example.org/fhir":      "must use https",
+		"":                                 "url: required",
+		"ftp://x/":                         "scheme",
+		"https://user:pw@hie.example/":     "credentials",
+		"https:///nohost":                  "no host",
+		"https://hie.example.org/fhir?a=1": "has a query",
+		"https://hie.example.org/fhir#top": "has a fragment",
 	}
 	for u, want := range cases {
 		err := Config{URL: u}.Validate()
