@@ -268,6 +268,13 @@ func (c *Config) problems() []Problem {
 			add("exchange.url", "must be https (a FHIR base), mllps://host:port (HL7 v2 over MLLP in TLS) or sftp://user@host/dir (bundles as files over SFTP): PHI never travels in clear text; got %q", u.Scheme)
 		case u.Host == "":
 			add("exchange.url", "has no host")
+		case u.RawQuery != "" || u.ForceQuery:
+			// The FHIR base: ferry adds /<type> (a create) and
+			// /.well-known/... (SMART, UDAP discovery), which would
+			// land in the query. It is not quoted: it may hold a key.
+			add("exchange.url", "has a query (?...); give the FHIR base alone, https://host/path")
+		case u.Fragment != "":
+			add("exchange.url", "has a fragment (#...); give the FHIR base alone, https://host/path")
 		}
 		// ferry authenticates to the exchange with its client
 		// certificate (mutual TLS), or with SMART Backend Services or

@@ -611,14 +611,16 @@ func (d *Dispatcher) retryDelay(attempts int) time.Duration {
 }
 
 // outcomeUnknown reports whether err leaves open whether the exchange got
-// and applied the request: a timeout, or the connection reset or closed
-// (EOF) where an answer was due. A refused connection or an HTTP status
+// and applied the request: a timeout, or the connection reset, closed
+// (EOF), or given up by this machine (aborted or timed out, as Windows
+// reports it) where an answer was due. A refused connection or an HTTP status
 // is an answer. ctx is the dispatcher's: a cancellation it did not cause
 // came from the sink's own watchdog, a timeout too.
 func outcomeUnknown(ctx context.Context, err error) bool {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
-		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), neterr.ConnReset(err):
+		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), neterr.ConnReset(err),
+		neterr.ConnAborted(err), neterr.TimedOut(err):
 		return true
 	case errors.Is(err, context.Canceled) && ctx.Err() == nil:
 		return true

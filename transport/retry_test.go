@@ -135,6 +135,13 @@ func TestUnknownOutcomeWaitsBeforeResending(t *testing.T) {
 		fmt.Errorf("post bundle x: %w", io.ErrUnexpectedEOF),
 		fmt.Errorf("post bundle x: %w", io.EOF),
 		fmt.Errorf("post bundle x: %w", &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}),
+		// The system gave up on the connection (retransmissions or
+		// keep-alives unanswered; on Windows also a firewall or
+		// antivirus ending it): WSAECONNABORTED "an established
+		// connection was aborted by the software in your host machine",
+		// WSAETIMEDOUT.
+		fmt.Errorf("post bundle x: %w", &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError(testCall, testAborted)}),
+		fmt.Errorf("post bundle x: %w", &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError(testCall, testTimedOut)}),
 		fmt.Errorf("no progress for 30s: %w", context.Canceled), // the sink's watchdog
 	}
 	known := []error{

@@ -34,6 +34,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -287,7 +288,42 @@ func checkConnectResponse(_ context.Context, proxy *url.URL, req *http.Request, 
 		return nil
 	}
 	return &RefusedError{Proxy: Redact(unalias(proxy)), Target: req.Host, Code: resp.StatusCode, Status: resp.Status,
-		SentCredentials: req.Header.Get("Proxy-Authorization") != "" || proxy.User != nil}
+		SentCredentials: req.Header.Get("Proxy-Authorization") != "" || proxy.User != nil,
+		Schemes:         authSchemes(resp.Header.Values("Proxy-Authenticate"))}
+}
+
+// authSchemes returns the authentication schemes of Proxy-Authenticate
+// challenges (RFC 9110 §11.7.1: a scheme, then its parameters), each
+// once, as plain tokens.
+func authSchemes(challenges []string) []string {
+	var out []string
+	for _, ch := range challenges {
+		// One header may hold several challenges, separated by commas
+		// that also separate parameters: a scheme is a token not
+		// followed by '='.
+		for _, part := range strings.Split(ch, ",") {
+			word, _, _ := strings.Cut(strings.TrimSpace(part), " ")
+			if word == "" || strings.Contains(word, "=") || !isToken(word) || slices.ContainsFunc(out, func(s string) bool { return strings.EqualFold(s, word) }) {
+				continue
+			}
+			out = append(out, word)
+		}
+	}
+	return out
+}
+
+// isToken reports whether s is a plain scheme name (it is quoted in
+// messages, so nothing else the proxy wrote).
+func isToken(s string) bool {
+	if len(s) > 32 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // RefusedError is a proxy's answer other than 200 to CONNECT: it did not
@@ -298,6 +334,9 @@ type RefusedError struct {
 	Code            int
 	Status          string // "407 Proxy Authentication Required"
 	SentCredentials bool   // a user and password were sent
+	// Schemes are the authentication schemes a 407 offered
+	// (Proxy-Authenticate): Basic, NTLM, Negotiate ...
+	Schemes []string
 }
 
 func (e *RefusedError) Error() string {
@@ -311,6 +350,10 @@ func (e *RefusedError) ConfigProblem() string { return e.Error() }
 // Hint says in plain words what to do about the refusal.
 func (e *RefusedError) Hint() string {
 	switch {
+	case e.Code == http.StatusProxyAuthRequired && len(e.Schemes) > 0 && !slices.ContainsFunc(e.Schemes, func(s string) bool { return strings.EqualFold(s, "Basic") }):
+		// A Windows domain's proxy signing its users in; the user and
+		// password of proxy.url go out as Basic, which it does not take.
+		return "the proxy asks for " + strings.Join(e.Schemes, " or ") + " sign-in, not the user and password ferry can send (Basic); ask the clinic's IT to let ferry's machine or the exchange's host through without a login, or to accept Basic for ferry's account"
 	case e.Code == http.StatusProxyAuthRequired && e.SentCredentials:
 		return "the proxy did not accept the user and password in proxy.url (or HTTPS_PROXY); check them with the clinic's IT"
 	case e.Code == http.StatusProxyAuthRequired:

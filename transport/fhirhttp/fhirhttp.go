@@ -143,6 +143,15 @@ func (c Config) Validate() error {
 		if u.User != nil {
 			errs = append(errs, errors.New("url: must not contain credentials"))
 		}
+		// ferry adds /<type> (a create) and /.well-known/... (SMART,
+		// UDAP discovery) to the base: after a query they would be
+		// part of it. The query is not quoted: it may hold a key.
+		if u.RawQuery != "" || u.ForceQuery {
+			errs = append(errs, errors.New("url: has a query (?...); give the FHIR base alone, scheme://host/path"))
+		}
+		if u.Fragment != "" {
+			errs = append(errs, errors.New("url: has a fragment (#...); give the FHIR base alone, scheme://host/path"))
+		}
 	}
 	if c.Timeout < 0 {
 		errs = append(errs, errors.New("timeout: must not be negative"))
@@ -234,6 +243,14 @@ func (s *Sink) Connect(ctx context.Context) error {
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   15 * time.Second,
 		ExpectContinueTimeout: time.Second,
+		// HTTP/2 sends every request over one connection, and net/http
+		// keeps one whose requests timed out for the next ones: a
+		// connection whose path died silently (a VPN tunnel or a
+		// firewall that lost its state) took every bundle until the
+		// kernel gave up on it, some 15 minutes. A connection silent
+		// for Timeout is asked for a PING, and closed without its
+		// answer.
+		HTTP2: &http.HTTP2Config{SendPingTimeout: s.cfg.Timeout, PingTimeout: min(s.cfg.Timeout, 15*time.Second)},
 	}
 	s.cfg.Proxy.Apply(tr)
 	s.transport = tr
@@ -443,7 +460,10 @@ func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Cl
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
-	req.Header.Set("Content-Type", MediaType)
+	// FHIR R4 http.html: HTTP's default charset being ISO-8859-1,
+	// "requests and responses SHALL explicitly set the character
+	// encoding to UTF-8 using the charset parameter".
+	req.Header.Set("Content-Type", MediaType+"; charset=utf-8")
 	req.Header.Set("Accept", MediaType)
 	// ferry reads only each entry's response (a create's status and
 	// Location), not the stored resources: do not have a 270 MB Binary,
@@ -462,6 +482,7 @@ func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Cl
 		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil && !errors.Is(cause, ctx.Err()) {
 			err = fmt.Errorf("%w: %w", cause, err)
 		}
+		err = cutOff(err)
 		if hs := configtls.Diagnose(err); hs != nil {
 			return false, fmt.Errorf("%s %s to %s: %w", what, it.ID, s.host, ProxyHint(hs, client, req))
 		}
@@ -498,6 +519,46 @@ func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Cl
 	}
 	return false, nil
 }
+
+// cutOff returns err so that it reads as io.ErrUnexpectedEOF (an answer
+// that never came: the outcome is unknown, and the dispatcher waits
+// unknown_outcome_delay before sending again) when it is HTTP/2's report
+// of a request the exchange took and then ended without an answer. That
+// is a GOAWAY whose last stream identifier counted the request (net/http
+// retries the others itself) followed by the connection's close, as a
+// server shut down mid-request does: the request is one "for which the
+// sender of the GOAWAY frame might have taken some action" (RFC 9113
+// §6.8); or the request's stream reset with any code but REFUSED_STREAM,
+// the one that says the stream was closed "prior to any processing"
+// (§8.7). The same request whose connection closed without a GOAWAY, or
+// over HTTP/1.1, already ends in io.ErrUnexpectedEOF. Other errors are
+// returned as they are.
+func cutOff(err error) error {
+	var se h2StreamError
+	switch {
+	case strings.Contains(err.Error(), "http2: server sent GOAWAY and closed the connection"):
+		// net/http's http2GoAwayError, unexported and without an As.
+	case errors.As(err, &se) && se.Code != h2RefusedStream:
+	default:
+		return err
+	}
+	return fmt.Errorf("%w (the exchange ended the request without an answer and may have applied it: %w)", err, io.ErrUnexpectedEOF)
+}
+
+// h2StreamError receives net/http's HTTP/2 stream error (a RST_STREAM)
+// through errors.As: its As method fills any struct of the same fields.
+type h2StreamError struct {
+	StreamID uint32
+	Code     uint32
+	Cause    error
+}
+
+func (e h2StreamError) Error() string {
+	return fmt.Sprintf("stream error: stream ID %d; code %d", e.StreamID, e.Code)
+}
+
+// h2RefusedStream is HTTP/2's REFUSED_STREAM error code (RFC 9113 §7).
+const h2RefusedStream = 0x7
 
 // withItemID puts the item's id into a hint's command line, so the
 // operator can copy it from the dead letter.

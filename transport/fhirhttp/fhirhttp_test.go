@@ -153,7 +153,7 @@ func TestDeliverySuccess(t *testing.T) {
 			if r.Method != http.MethodPost || r.URL.Path != "/fhir/R4" {
 				t.Errorf("request %s %s", r.Method, r.URL.Path)
 			}
-			if r.Header.Get("Content-Type") != MediaType || r.Header.Get("Accept") != MediaType || r.Header.Get("X-Request-Id") != "01ID0" || r.Header.Get("Prefer") != "return=minimal" {
+			if r.Header.Get("Content-Type") != MediaType+"; charset=utf-8" || r.Header.Get("Accept") != MediaType || r.Header.Get("X-Request-Id") != "01ID0" || r.Header.Get("Prefer") != "return=minimal" {
 				t.Errorf("headers %v", r.Header)
 			}
 			if ex.bodies[0] != bundle {
@@ -371,14 +371,16 @@ func TestNotConnectedAndNetworkErrors(t *testing.T) {
 
 func TestConfigValidate(t *testing.T) {
 	cases := map[string]string{
-		"https://hie.example.org/fhir/R4": "",
-		"http://127.0.0.1:8080/fhir":      "",
-		"http://localhost/fhir":           "",
-		"http://hie.example.org/fhir":     "must use https",
-		"":                                "url: required",
-		"ftp://x/":                        "scheme",
-		"https://user:pw@hie.example/":    "credentials",
-		"https:///nohost":                 "no host",
+		"https://hie.example.org/fhir/R4":  "",
+		"http://127.0.0.1:8080/fhir":       "",
+		"http://localhost/fhir":            "",
+		"http://hie.example.org/fhir":      "must use https",
+		"":                                 "url: required",
+		"ftp://x/":                         "scheme",
+		"https://user:pw@hie.example/":     "credentials",
+		"https:///nohost":                  "no host",
+		"https://hie.example.org/fhir?a=1": "has a query",
+		"https://hie.example.org/fhir#top": "has a fragment",
 	}
 	for u, want := range cases {
 		err := Config{URL: u}.Validate()

@@ -11,4 +11,6 @@ const (
 	hostUnreachWin  = hostUnreach
 	accessWin       = access
 	addrNotAvailWin = addrNotAvail
+	connAbortedWin  = connAborted
+	timedOutWin     = timedOut
 )

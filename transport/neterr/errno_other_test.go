@@ -13,4 +13,6 @@ const (
 	testUnreach  = syscall.EHOSTUNREACH
 	testDenied   = syscall.EACCES
 	testNotAvail = syscall.EADDRNOTAVAIL
+	testAborted  = syscall.ECONNABORTED
+	testTimedOut = syscall.ETIMEDOUT
 )

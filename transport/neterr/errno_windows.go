@@ -13,4 +13,6 @@ const (
 	hostUnreachWin  = windows.WSAEHOSTUNREACH
 	accessWin       = windows.WSAEACCES
 	addrNotAvailWin = windows.WSAEADDRNOTAVAIL
+	connAbortedWin  = windows.WSAECONNABORTED
+	timedOutWin     = windows.WSAETIMEDOUT
 )

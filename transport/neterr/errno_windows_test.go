@@ -11,4 +11,6 @@ const (
 	testUnreach  = windows.WSAENETUNREACH
 	testDenied   = windows.WSAEACCES
 	testNotAvail = windows.WSAEADDRNOTAVAIL
+	testAborted  = windows.WSAECONNABORTED
+	testTimedOut = windows.WSAETIMEDOUT
 )

@@ -2,7 +2,7 @@
 // way on every system. On Windows the socket calls fail with Winsock's
 // own numbers (WSAECONNRESET 10054, WSAECONNREFUSED 10061, WSAEADDRINUSE
 // 10048, WSAENETUNREACH 10051, WSAEHOSTUNREACH 10065, WSAEACCES 10013,
-// WSAEADDRNOTAVAIL 10049), which the syscall package's ECONNRESET and the like (numbers Go
+// WSAEADDRNOTAVAIL 10049, WSAECONNABORTED 10053, WSAETIMEDOUT 10060), which the syscall package's ECONNRESET and the like (numbers Go
 // invents there) do not match; each function here matches both.
 package neterr
 
@@ -21,6 +21,8 @@ const (
 	hostUnreach  = syscall.EHOSTUNREACH
 	access       = syscall.EACCES
 	addrNotAvail = syscall.EADDRNOTAVAIL
+	connAborted  = syscall.ECONNABORTED
+	timedOut     = syscall.ETIMEDOUT
 )
 
 // ConnReset reports a connection the peer reset.
@@ -49,3 +51,17 @@ func AccessDenied(err error) bool { return errors.Is(err, access) || errors.Is(e
 func AddrNotAvail(err error) bool {
 	return errors.Is(err, addrNotAvail) || errors.Is(err, addrNotAvailWin)
 }
+
+// ConnAborted reports a connection this machine ended: on Windows
+// WSAECONNABORTED, "an established connection was aborted by the
+// software in your host machine", when retransmissions or keep-alives go
+// unanswered or a firewall or antivirus cuts it.
+func ConnAborted(err error) bool {
+	return errors.Is(err, connAborted) || errors.Is(err, connAbortedWin)
+}
+
+// TimedOut reports a connection the system gave up on because the peer
+// stopped answering (ETIMEDOUT, Winsock's WSAETIMEDOUT). Elsewhere
+// net.Error's Timeout says so too; on Windows it does not know Winsock's
+// number.
+func TimedOut(err error) bool { return errors.Is(err, timedOut) || errors.Is(err, timedOutWin) }

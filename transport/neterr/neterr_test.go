@@ -27,13 +27,15 @@ func TestAsReturned(t *testing.T) {
 		{"unreachable", op("connect", testUnreach), Unreachable},
 		{"denied", op("bind", testDenied), AccessDenied},
 		{"not available", op("bind", testNotAvail), AddrNotAvail},
+		{"aborted", op(testCall, testAborted), ConnAborted},
+		{"timed out", op(testCall, testTimedOut), TimedOut},
 	} {
 		if !c.is(c.err) {
 			t.Errorf("%s: %v not matched", c.name, c.err)
 		}
 	}
 	for _, err := range []error{nil, errors.New("other"), net.ErrClosed} {
-		if ConnReset(err) || ConnRefused(err) || AddrInUse(err) || Unreachable(err) || AccessDenied(err) || AddrNotAvail(err) {
+		if ConnReset(err) || ConnRefused(err) || AddrInUse(err) || Unreachable(err) || AccessDenied(err) || AddrNotAvail(err) || ConnAborted(err) || TimedOut(err) {
 			t.Errorf("%v matched", err)
 		}
 	}

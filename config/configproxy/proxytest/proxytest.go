@@ -33,6 +33,11 @@ type Options struct {
 	Hosts map[string]string
 	// Deny, when set, answers 403 to the CONNECTs it returns true for.
 	Deny func(target string) bool
+	// Challenge, when set, replaces the Proxy-Authenticate challenges of
+	// a 407 (Basic realm="proxytest"): NTLM and Negotiate, say, as a
+	// proxy that signs Windows accounts in offers. Without Basic among
+	// them, no Basic credentials are accepted.
+	Challenge []string
 	// TLS, when set, makes it an https:// proxy: it accepts TLS with this
 	// configuration (its certificate; tls.RequestClientCert lets a test
 	// see whether a client offered a certificate to the proxy, which
@@ -167,9 +172,17 @@ func (p *Proxy) handle(c net.Conn) {
 		io.WriteString(c, "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
 		return
 	}
-	if p.opts.User != "" && !p.authorized(req.Header.Get("Proxy-Authorization")) {
+	if p.opts.User != "" && !(p.basicOffered() && p.authorized(req.Header.Get("Proxy-Authorization"))) {
 		p.refused.Add(1)
-		io.WriteString(c, "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"proxytest\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+		challenge := p.opts.Challenge
+		if challenge == nil {
+			challenge = []string{`Basic realm="proxytest"`}
+		}
+		var sb strings.Builder
+		for _, ch := range challenge {
+			sb.WriteString("Proxy-Authenticate: " + ch + "\r\n")
+		}
+		io.WriteString(c, "HTTP/1.1 407 Proxy Authentication Required\r\n"+sb.String()+"Content-Length: 0\r\nConnection: close\r\n\r\n")
 		return
 	}
 	target := req.Host
@@ -213,6 +226,19 @@ func (p *Proxy) handle(c net.Conn) {
 	c.Close()
 	up.Close()
 	<-done
+}
+
+// basicOffered reports whether the proxy's challenges offer Basic.
+func (p *Proxy) basicOffered() bool {
+	if p.opts.Challenge == nil {
+		return true
+	}
+	for _, ch := range p.opts.Challenge {
+		if scheme, _, _ := strings.Cut(ch, " "); strings.EqualFold(scheme, "Basic") {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *Proxy) authorized(h string) bool {
