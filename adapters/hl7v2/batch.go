@@ -133,15 +133,23 @@ func shorten(b []byte) string {
 }
 
 // indexEOL is bytes.IndexAny(b, "\r\n") with two vectorised IndexByte
-// searches instead of IndexAny's byte-by-byte set test.
+// searches instead of IndexAny's byte-by-byte set test. The searches look
+// in a window that doubles until it holds a line end, so that a line's end
+// is found without reading the rest of b: with LF line ends there is no
+// CR to stop the first search, and reading to the end of the input for
+// every line made splitting a file quadratic in its size.
 func indexEOL(b []byte) int {
-	i := bytes.IndexByte(b, '\r')
-	head := b
-	if i >= 0 {
-		head = b[:i]
+	for w := 256; ; w *= 2 {
+		head := b[:min(w, len(b))]
+		i := bytes.IndexByte(head, '\r')
+		if i >= 0 {
+			head = head[:i]
+		}
+		if j := bytes.IndexByte(head, '\n'); j >= 0 {
+			return j
+		}
+		if i >= 0 || len(b) <= w {
+			return i
+		}
 	}
-	if j := bytes.IndexByte(head, '\n'); j >= 0 {
-		return j
-	}
-	return i
 }
