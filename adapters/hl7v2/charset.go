@@ -119,6 +119,15 @@ func decode(raw []byte, label []byte, alternates bool) ([]byte, string, *charmap
 		}
 		return out, fallback, charmap.Windows1252, nil
 	}
+	if isSingleByte(enc) && utf8.Valid(raw) {
+		// Not ASCII, yet valid UTF-8 throughout: a sender moved to
+		// UTF-8 that kept its old label. Text in a single-byte set is
+		// practically never so (every byte from 0x80 up in a valid
+		// sequence: in Latin-1, an accented capital, then a symbol or
+		// a C1 control), and read in the label's set it is mojibake
+		// (Müller as MÃ¼ller).
+		return raw, "utf-8", nil, nil
+	}
 	if enc == charmap.ISO8859_1 && hasC1(raw) {
 		// Latin-1 has only C1 control characters at 0x80–0x9F, which no
 		// sender means to send; a Windows system that labels its cp1252

@@ -170,7 +170,7 @@ func parse(raw []byte, share bool) (*Message, error) {
 	m.ctx.hex = nil
 	enc, known := lookupCharset(label)
 	m.guessed = !known && decoded == fallback
-	if cm, ok := enc.(*charmap.Charmap); ok {
+	if cm, ok := enc.(*charmap.Charmap); ok && decoded != "utf-8" {
 		m.ctx.hex = cm
 		if cm == charmap.ISO8859_1 {
 			m.ctx.hex = charmap.Windows1252 // see decode
