@@ -258,15 +258,20 @@ func readHeader(msg []byte) (header, bool) {
 	// Parse reads a message that declares fewer than four encoding
 	// characters (MSH-2 "^~\" without "&", as some older systems send), so its ACK
 	// must name the message too. The ACK declares the ones missing
-	// with their usual values, so that it has all it writes with.
+	// with their usual values, so that it has all it writes with, or
+	// with another character where the message took the usual one for
+	// an earlier slot (MSH-2 "^~&" makes '&' the escape character).
 	slots := [...]byte{0, 0, 0, 0, 0}
 	copy(slots[:], enc)
 	for i, def := range [...]byte{DefaultDelimiters.Component, DefaultDelimiters.Repetition, DefaultDelimiters.Escape, DefaultDelimiters.Subcomponent} {
-		if slots[i] == 0 {
-			if seen[def] {
-				return h, false
+		if slots[i] != 0 {
+			continue
+		}
+		for _, c := range []byte{def, '^', '~', '\\', '&', '#', '$', '*', '@'} {
+			if !seen[c] {
+				slots[i], seen[c] = c, true
+				break
 			}
-			slots[i], seen[def] = def, true
 		}
 	}
 	h.d = Delimiters{Field: fs, Component: slots[0], Repetition: slots[1], Escape: slots[2], Subcomponent: slots[3], Truncation: slots[4]}

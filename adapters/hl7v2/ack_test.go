@@ -440,3 +440,27 @@ func TestBuildAppAck(t *testing.T) {
 		t.Errorf("accept ack beside it: %+v", a)
 	}
 }
+
+// A header that declares fewer than four encoding characters, one of
+// which is the usual character of a slot it leaves out (MSH-2 "^~&": the
+// escape character is '&', the subcomponent separator not declared), is
+// one Parse reads, so the message is stored: its ACK must be AA naming
+// it, not AE for an "unreadable" header with an empty MSA-2, which tells
+// the sender to fix and resend a message already on its way. The ACK
+// declares the slot with a character the header does not use.
+func TestBuildAckShortEncodingCharactersCollide(t *testing.T) {
+	for _, enc := range []string{"^~&", "^&", "\\", "^\\"} {
+		msg := "MSH|" + enc + "|SEND|FAC|FERRY|HIE|20261125120000||ADT" + enc[:1] + "A01|SHORT2|P|2.3\rPID|1||1\r"
+		if _, err := Parse([]byte(msg)); err != nil {
+			t.Fatalf("%s: Parse: %v", enc, err)
+		}
+		a := BuildAck([]byte(msg), nil, "N", ackTime)
+		ack, err := Parse(a.Bytes)
+		if err != nil || a.Code != CodeAA || a.MessageControlID != "SHORT2" || ack.Get("MSA-2") != "SHORT2" || ack.MSH().Get(5) != "SEND" {
+			t.Errorf("%s: ack %s %q (%v): %q", enc, a.Code, a.MessageControlID, err, a.Bytes)
+		}
+		if d := ack.Delimiters(); !strings.HasPrefix(d.EncodingCharacters(), enc) || len(d.EncodingCharacters()) != 4 {
+			t.Errorf("%s: ACK MSH-2 %q", enc, d.EncodingCharacters())
+		}
+	}
+}

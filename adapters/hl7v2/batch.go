@@ -15,9 +15,6 @@ import (
 // empty result and no error.
 func SplitBatch(data []byte) ([][]byte, error) {
 	off := 0
-	if bytes.HasPrefix(data, []byte{0xef, 0xbb, 0xbf}) {
-		off = 3
-	}
 	var (
 		out        [][]byte
 		start      = -1 // start of the current message
@@ -49,7 +46,7 @@ func SplitBatch(data []byte) ([][]byte, error) {
 			}
 		}
 		lineNo++
-		trimmed := bytes.TrimLeft(line, "\x0b \t")
+		trimmed := trimLineStart(line)
 		lineStart += len(line) - len(trimmed)
 		trimmed = bytes.TrimRight(trimmed, "\x1c\x1a\x00 \t")
 		if len(trimmed) == 0 {
@@ -108,6 +105,26 @@ func SplitBatch(data []byte) ([][]byte, error) {
 	return out, nil
 }
 
+// trimLineStart strips what may precede a segment on its line: MLLP start
+// blocks, blanks, tabs, and a UTF-8 byte-order mark, which is found before
+// every message of a file joined from files that each began with one.
+func trimLineStart(b []byte) []byte {
+	for len(b) > 0 {
+		switch {
+		case b[0] == 0x0b || b[0] == ' ' || b[0] == '\t':
+			b = b[1:]
+		case bytes.HasPrefix(b, []byte(bom)):
+			b = b[len(bom):]
+		default:
+			return b
+		}
+	}
+	return b
+}
+
+// bom is the UTF-8 byte-order mark.
+const bom = "\xef\xbb\xbf"
+
 func shorten(b []byte) string {
 	if len(b) > 8 {
 		b = b[:8]
@@ -116,15 +133,23 @@ func shorten(b []byte) string {
 }
 
 // indexEOL is bytes.IndexAny(b, "\r\n") with two vectorised IndexByte
-// searches instead of IndexAny's byte-by-byte set test.
+// searches instead of IndexAny's byte-by-byte set test. The searches look
+// in a window that doubles until it holds a line end, so that a line's end
+// is found without reading the rest of b: with LF line ends there is no
+// CR to stop the first search, and reading to the end of the input for
+// every line made splitting a file quadratic in its size.
 func indexEOL(b []byte) int {
-	i := bytes.IndexByte(b, '\r')
-	head := b
-	if i >= 0 {
-		head = b[:i]
+	for w := 256; ; w *= 2 {
+		head := b[:min(w, len(b))]
+		i := bytes.IndexByte(head, '\r')
+		if i >= 0 {
+			head = head[:i]
+		}
+		if j := bytes.IndexByte(head, '\n'); j >= 0 {
+			return j
+		}
+		if i >= 0 || len(b) <= w {
+			return i
+		}
 	}
-	if j := bytes.IndexByte(head, '\n'); j >= 0 {
-		return j
-	}
-	return i
 }

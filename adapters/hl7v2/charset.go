@@ -43,6 +43,15 @@ var charsets = map[string]encoding.Encoding{
 	"8859/9":        charmap.ISO8859_9,
 	"ISO IR148":     charmap.ISO8859_9,
 	"8859/15":       charmap.ISO8859_15,
+	"ISO-8859-2":    charmap.ISO8859_2,
+	"ISO-8859-3":    charmap.ISO8859_3,
+	"ISO-8859-4":    charmap.ISO8859_4,
+	"ISO-8859-5":    charmap.ISO8859_5,
+	"ISO-8859-6":    charmap.ISO8859_6,
+	"ISO-8859-7":    charmap.ISO8859_7,
+	"ISO-8859-8":    charmap.ISO8859_8,
+	"ISO-8859-9":    charmap.ISO8859_9,
+	"ISO-8859-15":   charmap.ISO8859_15,
 	"WINDOWS-1252":  charmap.Windows1252,
 	"CP1252":        charmap.Windows1252,
 	"GB 18030-2000": simplifiedchinese.GB18030,
@@ -90,8 +99,9 @@ func decode(raw []byte, label []byte, alternates bool) ([]byte, string, *charmap
 	ascii := isASCII(raw)
 	// Unknown labels (UTF-16 and UTF-32 included: they cannot be carried in
 	// an 8-bit stream, so a readable MSH proves the label wrong) are read
-	// like an unlabelled message.
-	enc := lookupCharset(label)
+	// like an unlabelled message (Message.CharsetError reports it when
+	// that reading is a guess).
+	enc, _ := lookupCharset(label)
 	if alternates && (enc == nil || isSingleByte(enc)) && bytes.IndexByte(raw, asciiEsc) >= 0 {
 		out, base := decodeISO2022(raw, enc)
 		return out, "iso-2022", base, nil
@@ -107,7 +117,16 @@ func decode(raw []byte, label []byte, alternates bool) ([]byte, string, *charmap
 		if err != nil {
 			return nil, "", nil, fmt.Errorf("decoding as windows-1252: %w", err)
 		}
-		return out, "windows-1252 (fallback)", charmap.Windows1252, nil
+		return out, fallback, charmap.Windows1252, nil
+	}
+	if isSingleByte(enc) && utf8.Valid(raw) {
+		// Not ASCII, yet valid UTF-8 throughout: a sender moved to
+		// UTF-8 that kept its old label. Text in a single-byte set is
+		// practically never so (every byte from 0x80 up in a valid
+		// sequence: in Latin-1, an accented capital, then a symbol or
+		// a C1 control), and read in the label's set it is mojibake
+		// (Müller as MÃ¼ller).
+		return raw, "utf-8", nil, nil
 	}
 	if enc == charmap.ISO8859_1 && hasC1(raw) {
 		// Latin-1 has only C1 control characters at 0x80–0x9F, which no
@@ -120,7 +139,7 @@ func decode(raw []byte, label []byte, alternates bool) ([]byte, string, *charmap
 		if err != nil {
 			return nil, "", nil, fmt.Errorf("decoding as windows-1252: %w", err)
 		}
-		return out, "windows-1252 (fallback)", charmap.Windows1252, nil
+		return out, fallback, charmap.Windows1252, nil
 	}
 	out, err := enc.NewDecoder().Bytes(raw)
 	if err != nil {
@@ -128,10 +147,28 @@ func decode(raw []byte, label []byte, alternates bool) ([]byte, string, *charmap
 		if ferr != nil {
 			return nil, "", nil, fmt.Errorf("decoding as %s: %w", string(label), err)
 		}
-		return fb, "windows-1252 (fallback)", charmap.Windows1252, nil
+		return fb, fallback, charmap.Windows1252, nil
 	}
 	cm, _ := enc.(*charmap.Charmap)
 	return out, charsetNames[enc], cm, nil
+}
+
+// fallback is the decoding of bytes that are not valid in the labelled (or
+// default) character set, or of a message that has no label.
+const fallback = "windows-1252 (fallback)"
+
+// CharsetError reports text of the message that ferry cannot read with
+// confidence: an MSH-18 label it does not know on bytes that are neither
+// ASCII nor UTF-8 (read, as an unlabelled message's are, as windows-1252,
+// which for the sender's set gives other letters: KOI8-R Петров reads
+// ðÅÔÒÏ×), or else a character set switch CharsetSwitchError reports. A
+// converter should refuse the message rather than pass that text on. The
+// error is a *ParseError naming the field; nil when all can be read.
+func (m *Message) CharsetError() error {
+	if m.guessed {
+		return &ParseError{Segment: 1, Name: "MSH", Field: 18, Reason: fmt.Sprintf("character set %q: not one ferry knows (HL7 table 0211: ASCII, 8859/1 to 8859/9, 8859/15, UNICODE UTF-8, ...), and the message holds bytes that are neither ASCII nor UTF-8, which read in a guessed character set would be other letters", m.charset)}
+	}
+	return m.CharsetSwitchError()
 }
 
 // hasC1 reports whether b holds a byte in 0x80–0x9F, a C1 control in
@@ -169,13 +206,17 @@ func isASCII(b []byte) bool {
 	return true
 }
 
-// lookupCharset is charsets[strings.ToUpper(strings.TrimSpace(label))]. An
+// lookupCharset is charsets[strings.ToUpper(strings.TrimSpace(label))],
+// and whether the label is known: empty or HL7's explicit null `""`
+// (unlabelled), or in charsets. An
 // ASCII label (all of table 0211) is upper-cased in a stack buffer, so the
 // lookup does not allocate.
-func lookupCharset(label []byte) encoding.Encoding {
+func lookupCharset(label []byte) (encoding.Encoding, bool) {
 	var stack [32]byte
 	if len(label) > len(stack) || !isASCII(label) {
-		return charsets[strings.ToUpper(strings.TrimSpace(string(label)))]
+		up := strings.ToUpper(strings.TrimSpace(string(label)))
+		enc, ok := charsets[up]
+		return enc, ok || up == "" || up == `""`
 	}
 	up := stack[:len(label)]
 	for i, c := range label {
@@ -184,7 +225,9 @@ func lookupCharset(label []byte) encoding.Encoding {
 		}
 		up[i] = c
 	}
-	return charsets[string(bytes.TrimSpace(up))]
+	up = bytes.TrimSpace(up)
+	enc, ok := charsets[string(up)]
+	return enc, ok || len(up) == 0 || string(up) == `""`
 }
 
 // isASCIICompatible reports whether pure 7-bit input decodes to itself.

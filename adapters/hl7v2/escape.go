@@ -145,33 +145,48 @@ func unhex(c byte) (byte, bool) {
 }
 
 // formatting renders FT formatting commands as plain text: line breaks stay
-// line breaks, indentation and fill commands are dropped.
+// line breaks, skipped spaces (.sk <number>, "skip <number> spaces to the
+// right", v2.5.1 §2.7.6) stay spaces, indentation and fill commands are
+// dropped.
 func formatting(dst []byte, cmd string) ([]byte, bool) {
 	switch {
 	case cmd == "br", cmd == "ce":
 		return append(dst, '\n'), true
-	case strings.HasPrefix(cmd, "sp"):
-		n := 1
-		if rest := strings.TrimSpace(cmd[2:]); rest != "" {
-			n = 0
-			for _, c := range rest {
-				if c < '0' || c > '9' {
-					return dst, false
-				}
-				n = n*10 + int(c-'0')
-				if n > 100 {
-					n = 100
-				}
-			}
+	case strings.HasPrefix(cmd, "sp"), strings.HasPrefix(cmd, "sk"):
+		n, ok := formattingCount(cmd[2:])
+		if !ok {
+			return dst, false
+		}
+		c := byte('\n')
+		if cmd[1] == 'k' {
+			c = ' '
 		}
 		for ; n > 0; n-- {
-			dst = append(dst, '\n')
+			dst = append(dst, c)
 		}
 		return dst, true
-	case cmd == "fi", cmd == "nf", strings.HasPrefix(cmd, "in"), strings.HasPrefix(cmd, "ti"), strings.HasPrefix(cmd, "sk"):
+	case cmd == "fi", cmd == "nf", strings.HasPrefix(cmd, "in"), strings.HasPrefix(cmd, "ti"):
 		return dst, true
 	}
 	return dst, false
+}
+
+// formattingCount reads the <number> of .sp and .sk: a positive integer,
+// 1 when absent, at most 100 so that a short escape cannot stand for a
+// great deal of text.
+func formattingCount(arg string) (int, bool) {
+	rest := strings.TrimPrefix(strings.TrimSpace(arg), "+")
+	if rest == "" {
+		return 1, true
+	}
+	n := 0
+	for _, c := range rest {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = min(n*10+int(c-'0'), 100)
+	}
+	return n, true
 }
 
 // Encode escapes s for use as one leaf value (a component or subcomponent)

@@ -84,6 +84,7 @@ type Message struct {
 	charset string   // MSH-18 as written
 	decoded string   // how the bytes were decoded: "ascii", "utf-8", "iso-8859-1", "windows-1252 (fallback)" ...
 	seps    []uint32 // the field separator offsets of all segments (each Segment's seps is a part)
+	guessed bool     // MSH-18 is a label ferry does not know, and the bytes were read as windows-1252
 }
 
 // msgPool holds the Messages given back by Recycle, with their segment
@@ -167,7 +168,9 @@ func parse(raw []byte, share bool) (*Message, error) {
 	m.decoded = decoded
 	m.ctx.base = base
 	m.ctx.hex = nil
-	if cm, ok := lookupCharset(label).(*charmap.Charmap); ok {
+	enc, known := lookupCharset(label)
+	m.guessed = !known && decoded == fallback
+	if cm, ok := enc.(*charmap.Charmap); ok && decoded != "utf-8" {
 		m.ctx.hex = cm
 		if cm == charmap.ISO8859_1 {
 			m.ctx.hex = charmap.Windows1252 // see decode

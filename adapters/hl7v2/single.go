@@ -1,9 +1,6 @@
 package hl7v2
 
-import (
-	"bytes"
-	"strconv"
-)
+import "strconv"
 
 // CheckOneMessage checks that msg, the content of one MLLP frame, is one
 // message: MLLP carries a message per frame, and the sender waits for that
@@ -17,10 +14,10 @@ import (
 // PHI-free text that counts the messages.
 //
 // Segments are found as SplitBatch finds them (CR, LF or CRLF endings;
-// leading blanks, tabs and start-block bytes skipped), so a frame it
-// passes is one SplitBatch reads as one message.
+// leading blanks, tabs, start-block bytes and byte-order marks skipped),
+// so a frame it passes is one SplitBatch reads as one message.
 func CheckOneMessage(msg []byte) *AckError {
-	b := bytes.TrimPrefix(msg, []byte("\xef\xbb\xbf"))
+	b := msg
 	var (
 		first   string // the first segment that breaks the rule
 		seq     int    // its sequence among segments of its name
@@ -28,9 +25,10 @@ func CheckOneMessage(msg []byte) *AckError {
 		batch   bool
 	)
 	for {
-		for len(b) > 0 && (b[0] == '\r' || b[0] == '\n' || b[0] == ' ' || b[0] == '\t' || b[0] == 0x0b) {
+		for len(b) > 0 && (b[0] == '\r' || b[0] == '\n') {
 			b = b[1:]
 		}
+		b = trimLineStart(b)
 		if len(b) >= 3 {
 			switch string(b[:3]) {
 			case "MSH":

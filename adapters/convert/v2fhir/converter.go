@@ -405,10 +405,11 @@ func (c *Converter) convert(msg *hl7v2.Message, raw []byte, mem *slabs) (*fhir.B
 	if res.ControlID == "" {
 		return nil, res, &ContentError{Segment: "MSH", Pos: 1, Field: "MSH-10", Reason: "message control id is empty"}
 	}
-	// Text after a character set switch that cannot be honoured would be
+	// Text in a character set MSH-18 names but ferry does not know, or
+	// after a character set switch that cannot be honoured, would be
 	// read in the wrong character set: refuse rather than write a garbled
 	// name (AE, ERR-3 102).
-	if err := msg.CharsetSwitchError(); err != nil {
+	if err := msg.CharsetError(); err != nil {
 		return nil, res, charsetError(err)
 	}
 	x.msgSec = x.messageLabels()
