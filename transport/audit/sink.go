@@ -474,11 +474,15 @@ func (s *Sink) run(ctx context.Context) {
 			return
 		}
 		c = r.c
-		if _, lazy := c.(*fhirConn); !lazy {
+		switch c.(type) {
+		case *fhirConn, confirmer:
+			// An https repository has no session to open: it counts
+			// as reached when it answers a POST (write). A UDP "dial"
+			// sends nothing: the repository counts as reached when
+			// what was written is confirmed.
+		default:
 			s.reached()
 		}
-		// An https repository has no session to open: it counts as
-		// reached when it answers a POST (write).
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -604,10 +608,17 @@ type dialResult struct {
 // wait for a slow repository: a graceful stop then loses none, and a live
 // event costs no fsync. The caller spools what is returned, then calls
 // inflightDone.
+//
+// Over UDP (a confirmer) a failed write reports what an earlier one
+// brought back, so the events of the batch already written are returned
+// too; and the first batch on a new connection is confirmed before the
+// repository counts as reached, since a UDP dial proves nothing.
 func (s *Sink) writeLive(c conn, evs []Event, fail func(error)) []Event {
 	s.lifeMu.Lock()
 	s.inflight = evs
 	s.lifeMu.Unlock()
+	cf, unconfirmed := c.(confirmer)
+	written := 0
 	for i := range evs {
 		m, err := s.dialer.ep.encode(s.header, &evs[i])
 		if err != nil {
@@ -617,13 +628,36 @@ func (s *Sink) writeLive(c conn, evs []Event, fail func(error)) []Event {
 		}
 		if err := s.write(c, m); err != nil {
 			fail(err)
+			if unconfirmed {
+				s.unsent(written)
+				return evs
+			}
 			return evs[i:]
 		}
-		s.lifeMu.Lock()
-		s.inflight = evs[i+1:]
-		s.lifeMu.Unlock()
+		written++
+		if !unconfirmed {
+			s.lifeMu.Lock()
+			s.inflight = evs[i+1:]
+			s.lifeMu.Unlock()
+		}
+	}
+	if unconfirmed && !s.connected.Load() {
+		if err := cf.confirm(udpConfirmWait); err != nil {
+			fail(err)
+			s.unsent(written)
+			return evs
+		}
+		s.reached()
 	}
 	return nil
+}
+
+// unsent takes back the count of n messages written to a UDP repository
+// that the network then said were not taken: they are sent again.
+func (s *Sink) unsent(n int) {
+	if n > 0 {
+		s.sent.Add(^uint64(n - 1))
+	}
 }
 
 // write sends one message and counts it: sent, or dropped when the
@@ -635,7 +669,9 @@ func (s *Sink) write(c conn, m []byte) error {
 	switch {
 	case err == nil:
 		s.sent.Add(1)
-		s.reached()
+		if _, unconfirmed := c.(confirmer); !unconfirmed {
+			s.reached()
+		}
 	case errors.As(err, &re):
 		s.reached()
 		// Not a gap to report: the repository saw the event and
@@ -662,6 +698,10 @@ func (s *Sink) drainSpool(ctx context.Context, c conn) error {
 	}
 	var werr error
 	n := 0
+	// Over UDP, the records written are consumed only once confirmed:
+	// from the first of them on, the batch is sent again otherwise.
+	cf, unconfirmed := c.(confirmer)
+	firstWritten, written := -1, 0
 	for _, rec := range msgs {
 		if ctx.Err() != nil {
 			break
@@ -683,7 +723,22 @@ func (s *Sink) drainSpool(ctx context.Context, c conn) error {
 		if werr = s.write(c, m); werr != nil {
 			break
 		}
+		if firstWritten < 0 {
+			firstWritten = n
+		}
+		written++
 		n++
+	}
+	if unconfirmed && written > 0 {
+		if werr == nil {
+			werr = cf.confirm(udpConfirmWait)
+		}
+		if werr != nil {
+			s.unsent(written)
+			n = firstWritten
+		} else {
+			s.reached()
+		}
 	}
 	if err := s.spool.Consume(msgs[:n]); err != nil {
 		return errors.Join(werr, err)

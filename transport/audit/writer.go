@@ -251,7 +251,47 @@ func (d *dialer) dial(ctx context.Context) (conn, error) {
 		if err != nil {
 			return nil, fmt.Errorf("dial audit repository %s: %w", d.ep.addr, err)
 		}
-		return &datagramConn{c: c, max: MaxUDPMessage, timeout: d.timeout, truncated: d.truncated}, nil
+		return &udpConn{&datagramConn{c: c, max: MaxUDPMessage, timeout: d.timeout, truncated: d.truncated}}, nil
+	}
+}
+
+// udpConfirmWait is how long a write to a udp:// repository waits for the
+// network to say that what was written was not taken (confirm). An ICMP
+// port or host unreachable comes back within one round trip.
+const udpConfirmWait = 100 * time.Millisecond
+
+// confirmer is a connection whose writes succeed locally whatever becomes
+// of them (UDP, RFC 5426): a "dial" sends nothing, and a datagram to a
+// repository that is down leaves as well as one to a repository that is
+// up. Only the ICMP error it brings back, which the kernel reports at the
+// next write or read on the connected socket, tells them apart. confirm
+// waits up to wait for that report on what was written since the last
+// confirm; an error means some of it was not taken, and all of it is to
+// be sent again (the trail is at-least-once).
+type confirmer interface {
+	confirm(wait time.Duration) error
+}
+
+// udpConn is a connected UDP socket to the repository (RFC 5426).
+type udpConn struct{ *datagramConn }
+
+func (u *udpConn) confirm(wait time.Duration) error {
+	if err := u.c.SetReadDeadline(time.Now().Add(wait)); err != nil {
+		return fmt.Errorf("write audit message: %w", err)
+	}
+	defer u.c.SetReadDeadline(time.Time{})
+	var b [512]byte
+	for {
+		_, err := u.c.Read(b[:])
+		var ne net.Error
+		switch {
+		case err == nil:
+			// A repository sends nothing over syslog; ignore what it does.
+		case errors.As(err, &ne) && ne.Timeout():
+			return nil
+		default:
+			return fmt.Errorf("write audit message: the repository did not take it: %w", err)
+		}
 	}
 }
 
