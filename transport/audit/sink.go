@@ -66,6 +66,8 @@ type Options struct {
 	MaxSpoolBytes int64
 	// QueueSize bounds the in-memory channel between Record and the
 	// sender; Record drops (and counts) when it is full rather than block.
+	// A sender that finds it half full (a repository slower than the
+	// events come) spools them and sends from the spool.
 	QueueSize int
 	// RedialInterval is the least time between connection attempts.
 	RedialInterval time.Duration
@@ -601,9 +603,9 @@ type dialResult struct {
 }
 
 // writeLive sends live events over c while nothing waits in the spool;
-// it returns those not sent (from the first failure on), after calling
-// fail with the error. An event that cannot be encoded is dropped and
-// counted. While it writes, the events not yet sent are s.inflight,
+// it returns those not sent: from the first failure on, after calling
+// fail with the error, or from where the sender fell behind (behind).
+// An event that cannot be encoded is dropped and counted. While it writes, the events not yet sent are s.inflight,
 // which Shutdown puts on disk (handOver), since it may not be able to
 // wait for a slow repository: a graceful stop then loses none, and a live
 // event costs no fsync. The caller spools what is returned, then calls
@@ -619,7 +621,14 @@ func (s *Sink) writeLive(c conn, evs []Event, fail func(error)) []Event {
 	s.lifeMu.Unlock()
 	cf, unconfirmed := c.(confirmer)
 	written := 0
+	var rest []Event
 	for i := range evs {
+		if written > 0 && s.behind() {
+			// Not a failure: the rest go to the spool, and those
+			// recorded meanwhile behind them.
+			rest = evs[i:]
+			break
+		}
 		m, err := s.dialer.ep.encode(s.header, &evs[i])
 		if err != nil {
 			s.lose(1)
@@ -649,7 +658,17 @@ func (s *Sink) writeLive(c conn, evs []Event, fail func(error)) []Event {
 		}
 		s.reached()
 	}
-	return nil
+	return rest
+}
+
+// behind reports a sender that falls behind the events recorded (the
+// repository is slower than they come: an https base that takes each
+// POST in a while, a syslog peer that reads slowly): the channel from
+// Record is half full. The sender then spools them, one fsync for all,
+// and sends from the spool, rather than write on while the channel fills
+// and Record drops what the spool had room for.
+func (s *Sink) behind() bool {
+	return len(s.ch) >= max(cap(s.ch)/2, 1)
 }
 
 // unsent takes back the count of n messages written to a UDP repository
@@ -703,7 +722,8 @@ func (s *Sink) drainSpool(ctx context.Context, c conn) error {
 	cf, unconfirmed := c.(confirmer)
 	firstWritten, written := -1, 0
 	for _, rec := range msgs {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || written > 0 && s.behind() {
+			// The caller spools what came meanwhile, and goes on.
 			break
 		}
 		rec, err := openRecord(s.opts.Key, rec)
