@@ -69,7 +69,7 @@ type auditTrail struct {
 	exchangeHost string
 	faxIsMHD     bool
 	v2Exchange   bool // the exchange takes HL7 v2 over MLLP (exports name the message type)
-	fileExchange bool // the exchange takes files over SFTP (no HTTP request to name)
+	fileExchange bool // bundles go as files, over SFTP or to the outbox (no HTTP request to name)
 	logPHI       bool
 	// identifiers: events name patients by identifier (audit.patient_identity
 	// identifier), not by ferry's key.
@@ -95,7 +95,7 @@ func (g *gateway) newAuditTrail() (*auditTrail, error) {
 		exchangeURL:  g.cfg.Exchange.URL,
 		faxIsMHD:     g.cfg.Fax.Profile != faxfhir.ProfileUSCore,
 		v2Exchange:   g.cfg.Exchange.TakesV2(),
-		fileExchange: g.cfg.Exchange.FileDrop(),
+		fileExchange: g.cfg.Exchange.FileDrop() || g.cfg.Exchange.URL == "",
 		logPHI:       g.cfg.Log.PHI,
 		identifiers:  g.cfg.Audit.NamesIdentifiers(),
 		key:          g.key,
