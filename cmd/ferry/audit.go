@@ -401,9 +401,12 @@ func mshFacts(body []byte) (sender, msgType, controlID string) {
 	if enc := get(2); enc != "" {
 		comp = enc[0]
 	}
+	// The components are joined with ^ whatever the message's own
+	// separator: HL7 writes a message type ADT^A01, and so do the
+	// pipeline and the Export of the same message.
 	first := func(s string, n int) string {
 		parts := strings.Split(s, string(comp))
-		return strings.Join(parts[:min(n, len(parts))], string(comp))
+		return strings.Join(parts[:min(n, len(parts))], "^")
 	}
 	app, fac := first(get(3), 1), first(get(4), 1)
 	switch {
