@@ -423,9 +423,10 @@ func (s *Sink) run(ctx context.Context) {
 		}
 	}
 	// retire closes a connection that should not be written to any more:
-	// one past its age (not a failure), or one its peer or the network
-	// ended (a failure). What would have been written goes to a new
-	// connection or, failing that, to the spool.
+	// one past its age or that its peer closed cleanly (not a failure),
+	// or one its peer or the network broke off (a failure). What would
+	// have been written goes to a new connection or, failing that, to the
+	// spool.
 	retire := func() {
 		r, ok := c.(renewable)
 		if !ok {
