@@ -114,6 +114,11 @@ func (a Audit) Validate() error {
 		} else if a.TLS.CertFile == "" {
 			errs = append(errs, errors.New("tls.cert_file: required: audit repositories authenticate the sender by certificate (ATNA ITI-19)"))
 		}
+		if scheme == "dtls" && a.TLS.MinVersion == "1.3" {
+			// Not silently lowered: DTLS 1.3 (RFC 9147) is not what RFC
+			// 6012 syslog or ferry's DTLS speak.
+			errs = append(errs, errors.New(`tls.min_version: "1.3" cannot be met over dtls://, which is DTLS 1.2 (RFC 6347); use tls:// for TLS 1.3, or "1.2"`))
+		}
 	case "udp":
 		if a.TLS != (configtls.ClientConfig{}) {
 			errs = append(errs, errors.New("tls: set, but udp is not encrypted; use tls:// or remove the tls settings"))

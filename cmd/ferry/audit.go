@@ -69,7 +69,7 @@ type auditTrail struct {
 	exchangeHost string
 	faxIsMHD     bool
 	v2Exchange   bool // the exchange takes HL7 v2 over MLLP (exports name the message type)
-	fileExchange bool // the exchange takes files over SFTP (no HTTP request to name)
+	fileExchange bool // bundles go as files, over SFTP or to the outbox (no HTTP request to name)
 	logPHI       bool
 	// identifiers: events name patients by identifier (audit.patient_identity
 	// identifier), not by ferry's key.
@@ -95,7 +95,7 @@ func (g *gateway) newAuditTrail() (*auditTrail, error) {
 		exchangeURL:  g.cfg.Exchange.URL,
 		faxIsMHD:     g.cfg.Fax.Profile != faxfhir.ProfileUSCore,
 		v2Exchange:   g.cfg.Exchange.TakesV2(),
-		fileExchange: g.cfg.Exchange.FileDrop(),
+		fileExchange: g.cfg.Exchange.FileDrop() || g.cfg.Exchange.URL == "",
 		logPHI:       g.cfg.Log.PHI,
 		identifiers:  g.cfg.Audit.NamesIdentifiers(),
 		key:          g.key,
@@ -401,9 +401,12 @@ func mshFacts(body []byte) (sender, msgType, controlID string) {
 	if enc := get(2); enc != "" {
 		comp = enc[0]
 	}
+	// The components are joined with ^ whatever the message's own
+	// separator: HL7 writes a message type ADT^A01, and so do the
+	// pipeline and the Export of the same message.
 	first := func(s string, n int) string {
 		parts := strings.Split(s, string(comp))
-		return strings.Join(parts[:min(n, len(parts))], string(comp))
+		return strings.Join(parts[:min(n, len(parts))], "^")
 	}
 	app, fac := first(get(3), 1), first(get(4), 1)
 	switch {

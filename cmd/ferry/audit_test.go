@@ -110,7 +110,11 @@ func TestAuditOffIsNil(t *testing.T) {
 func TestMSHFacts(t *testing.T) {
 	for _, c := range []struct{ in, sender, typ, ctl string }{
 		{"MSH|^~\\&|LAB|HOSP|A|B|2026||ADT^A01^ADT_A01|C1|P|2.5\rPID|", "LAB^HOSP", "ADT^A01", "C1"},
-		{"MSH#$~\\&#APP##A#B#2026##ORU$R01#C2", "APP", "ORU$R01", "C2"},
+		// Other encoding characters: the type is still written as
+		// HL7 writes it, and as the pipeline and the Export name it
+		// (ORU^R01), so that the repository finds both by one code.
+		{"MSH#$~\\&#APP##A#B#2026##ORU$R01#C2", "APP", "ORU^R01", "C2"},
+		{"MSH#$~\\&#APP#FAC#A#B#2026##ADT$A04$ADT_A01#C3", "APP^FAC", "ADT^A04", "C3"},
 		{"MSH|^~\\&", "", "", ""},
 		{"PID|1", "", "", ""},
 	} {

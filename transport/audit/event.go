@@ -647,7 +647,7 @@ type Export struct {
 	// document published by itself with MHD Simplified Publish: the
 	// event is then ITI-105's (MHD only).
 	Document string
-	// File marks a bundle delivered as a file (an SFTP drop): there was
+	// File marks a bundle delivered as a file (an SFTP drop, the outbox): there was
 	// no HTTP request, so no X-Request-Id to name.
 	File bool
 	// BundleID is the Bundle identifier (ferry's queue item id).

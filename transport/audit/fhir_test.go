@@ -100,6 +100,9 @@ type fhirRepo struct {
 	raw    [][]byte // the bodies of got
 	posts  int
 	status func(n int) int
+	// gate, when set, holds each POST until it can receive from it (a
+	// repository slower than the events come).
+	gate chan struct{}
 }
 
 func startFHIRRepo(t *testing.T, p pki.Paths, r *fhirRepo) string {
@@ -112,6 +115,9 @@ func startFHIRRepo(t *testing.T, p pki.Paths, r *fhirRepo) string {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if r.gate != nil {
+			<-r.gate
+		}
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		r.posts++

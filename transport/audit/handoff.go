@@ -86,7 +86,8 @@ func NewEmitter(opts Options) (*Emitter, error) {
 }
 
 // Emit sends evs to the repository. Those it cannot send (the repository
-// is unreachable, a write fails) are written together, fsynced, to one
+// is unreachable, a write fails; over UDP, all of them when the network
+// says any was not taken) are written together, fsynced, to one
 // file in the hand-off directory for the gateway to send; handedOff
 // counts them. After one failure the process does not dial again: every
 // later event goes straight to the hand-off directory. An error means the
@@ -131,6 +132,7 @@ func (e *Emitter) Emit(ctx context.Context, evs ...Event) (handedOff int, err er
 		}
 	}
 	var refused error
+	_, unconfirmed := e.c.(confirmer)
 	i := 0
 	for e.c != nil && i < len(msgs) {
 		if err := e.c.WriteMessage(msgs[i]); err != nil {
@@ -148,6 +150,22 @@ func (e *Emitter) Emit(ctx context.Context, evs ...Event) (handedOff int, err er
 			break
 		}
 		i++
+	}
+	if unconfirmed && i > 0 {
+		// UDP: what was written may not have been taken, which the
+		// ICMP port unreachable it brought back says at a later write
+		// (the one that failed above) or read (confirm); either way all
+		// of it is handed off.
+		if e.c != nil {
+			if err := e.c.(confirmer).confirm(udpConfirmWait); err != nil {
+				e.down = err
+				e.c.Close()
+				e.c = nil
+			}
+		}
+		if e.c == nil {
+			i = 0
+		}
 	}
 	if i == len(msgs) {
 		return 0, refused

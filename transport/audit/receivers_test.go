@@ -249,7 +249,13 @@ func startDTLSRepo(t *testing.T, p pki.Paths) (*repo, string) {
 // startUDPRepo receives RFC 5426 datagrams.
 func startUDPRepo(t *testing.T) (*repo, string) {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	return startUDPRepoAt(t, "127.0.0.1:0")
+}
+
+// startUDPRepoAt is startUDPRepo on addr ("127.0.0.1:0" or a fixed one).
+func startUDPRepoAt(t *testing.T, addr string) (*repo, string) {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

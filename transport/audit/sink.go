@@ -66,6 +66,8 @@ type Options struct {
 	MaxSpoolBytes int64
 	// QueueSize bounds the in-memory channel between Record and the
 	// sender; Record drops (and counts) when it is full rather than block.
+	// A sender that finds it half full (a repository slower than the
+	// events come) spools them and sends from the spool.
 	QueueSize int
 	// RedialInterval is the least time between connection attempts.
 	RedialInterval time.Duration
@@ -421,9 +423,10 @@ func (s *Sink) run(ctx context.Context) {
 		}
 	}
 	// retire closes a connection that should not be written to any more:
-	// one past its age (not a failure), or one its peer or the network
-	// ended (a failure). What would have been written goes to a new
-	// connection or, failing that, to the spool.
+	// one past its age or that its peer closed cleanly (not a failure),
+	// or one its peer or the network broke off (a failure). What would
+	// have been written goes to a new connection or, failing that, to the
+	// spool.
 	retire := func() {
 		r, ok := c.(renewable)
 		if !ok {
@@ -474,11 +477,15 @@ func (s *Sink) run(ctx context.Context) {
 			return
 		}
 		c = r.c
-		if _, lazy := c.(*fhirConn); !lazy {
+		switch c.(type) {
+		case *fhirConn, confirmer:
+			// An https repository has no session to open: it counts
+			// as reached when it answers a POST (write). A UDP "dial"
+			// sends nothing: the repository counts as reached when
+			// what was written is confirmed.
+		default:
 			s.reached()
 		}
-		// An https repository has no session to open: it counts as
-		// reached when it answers a POST (write).
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -597,18 +604,32 @@ type dialResult struct {
 }
 
 // writeLive sends live events over c while nothing waits in the spool;
-// it returns those not sent (from the first failure on), after calling
-// fail with the error. An event that cannot be encoded is dropped and
-// counted. While it writes, the events not yet sent are s.inflight,
+// it returns those not sent: from the first failure on, after calling
+// fail with the error, or from where the sender fell behind (behind).
+// An event that cannot be encoded is dropped and counted. While it writes, the events not yet sent are s.inflight,
 // which Shutdown puts on disk (handOver), since it may not be able to
 // wait for a slow repository: a graceful stop then loses none, and a live
 // event costs no fsync. The caller spools what is returned, then calls
 // inflightDone.
+//
+// Over UDP (a confirmer) a failed write reports what an earlier one
+// brought back, so the events of the batch already written are returned
+// too; and the first batch on a new connection is confirmed before the
+// repository counts as reached, since a UDP dial proves nothing.
 func (s *Sink) writeLive(c conn, evs []Event, fail func(error)) []Event {
 	s.lifeMu.Lock()
 	s.inflight = evs
 	s.lifeMu.Unlock()
+	cf, unconfirmed := c.(confirmer)
+	written := 0
+	var rest []Event
 	for i := range evs {
+		if written > 0 && s.behind() {
+			// Not a failure: the rest go to the spool, and those
+			// recorded meanwhile behind them.
+			rest = evs[i:]
+			break
+		}
 		m, err := s.dialer.ep.encode(s.header, &evs[i])
 		if err != nil {
 			s.lose(1)
@@ -617,13 +638,46 @@ func (s *Sink) writeLive(c conn, evs []Event, fail func(error)) []Event {
 		}
 		if err := s.write(c, m); err != nil {
 			fail(err)
+			if unconfirmed {
+				s.unsent(written)
+				return evs
+			}
 			return evs[i:]
 		}
-		s.lifeMu.Lock()
-		s.inflight = evs[i+1:]
-		s.lifeMu.Unlock()
+		written++
+		if !unconfirmed {
+			s.lifeMu.Lock()
+			s.inflight = evs[i+1:]
+			s.lifeMu.Unlock()
+		}
 	}
-	return nil
+	if unconfirmed && !s.connected.Load() {
+		if err := cf.confirm(udpConfirmWait); err != nil {
+			fail(err)
+			s.unsent(written)
+			return evs
+		}
+		s.reached()
+	}
+	return rest
+}
+
+// behind reports a sender that falls behind the events recorded (the
+// repository is slower than they come: an https base that takes each
+// POST in a while, a syslog peer that reads slowly): the channel from
+// Record is half full. The sender then spools them, one fsync for all,
+// and sends from the spool, rather than write on while the channel fills
+// and Record drops what the spool had room for.
+func (s *Sink) behind() bool {
+	return len(s.ch) >= max(cap(s.ch)/2, 1)
+}
+
+// unsent takes back the count of n messages written to a UDP repository
+// that the network then said were not taken: they are sent again.
+func (s *Sink) unsent(n int) {
+	if n > 0 {
+		s.sent.Add(^uint64(n - 1))
+	}
 }
 
 // write sends one message and counts it: sent, or dropped when the
@@ -635,7 +689,9 @@ func (s *Sink) write(c conn, m []byte) error {
 	switch {
 	case err == nil:
 		s.sent.Add(1)
-		s.reached()
+		if _, unconfirmed := c.(confirmer); !unconfirmed {
+			s.reached()
+		}
 	case errors.As(err, &re):
 		s.reached()
 		// Not a gap to report: the repository saw the event and
@@ -662,8 +718,13 @@ func (s *Sink) drainSpool(ctx context.Context, c conn) error {
 	}
 	var werr error
 	n := 0
+	// Over UDP, the records written are consumed only once confirmed:
+	// from the first of them on, the batch is sent again otherwise.
+	cf, unconfirmed := c.(confirmer)
+	firstWritten, written := -1, 0
 	for _, rec := range msgs {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || written > 0 && s.behind() {
+			// The caller spools what came meanwhile, and goes on.
 			break
 		}
 		rec, err := openRecord(s.opts.Key, rec)
@@ -683,7 +744,22 @@ func (s *Sink) drainSpool(ctx context.Context, c conn) error {
 		if werr = s.write(c, m); werr != nil {
 			break
 		}
+		if firstWritten < 0 {
+			firstWritten = n
+		}
+		written++
 		n++
+	}
+	if unconfirmed && written > 0 {
+		if werr == nil {
+			werr = cf.confirm(udpConfirmWait)
+		}
+		if werr != nil {
+			s.unsent(written)
+			n = firstWritten
+		} else {
+			s.reached()
+		}
 	}
 	if err := s.spool.Consume(msgs[:n]); err != nil {
 		return errors.Join(werr, err)

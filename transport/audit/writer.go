@@ -251,7 +251,47 @@ func (d *dialer) dial(ctx context.Context) (conn, error) {
 		if err != nil {
 			return nil, fmt.Errorf("dial audit repository %s: %w", d.ep.addr, err)
 		}
-		return &datagramConn{c: c, max: MaxUDPMessage, timeout: d.timeout, truncated: d.truncated}, nil
+		return &udpConn{&datagramConn{c: c, max: MaxUDPMessage, timeout: d.timeout, truncated: d.truncated}}, nil
+	}
+}
+
+// udpConfirmWait is how long a write to a udp:// repository waits for the
+// network to say that what was written was not taken (confirm). An ICMP
+// port or host unreachable comes back within one round trip.
+const udpConfirmWait = 100 * time.Millisecond
+
+// confirmer is a connection whose writes succeed locally whatever becomes
+// of them (UDP, RFC 5426): a "dial" sends nothing, and a datagram to a
+// repository that is down leaves as well as one to a repository that is
+// up. Only the ICMP error it brings back, which the kernel reports at the
+// next write or read on the connected socket, tells them apart. confirm
+// waits up to wait for that report on what was written since the last
+// confirm; an error means some of it was not taken, and all of it is to
+// be sent again (the trail is at-least-once).
+type confirmer interface {
+	confirm(wait time.Duration) error
+}
+
+// udpConn is a connected UDP socket to the repository (RFC 5426).
+type udpConn struct{ *datagramConn }
+
+func (u *udpConn) confirm(wait time.Duration) error {
+	if err := u.c.SetReadDeadline(time.Now().Add(wait)); err != nil {
+		return fmt.Errorf("write audit message: %w", err)
+	}
+	defer u.c.SetReadDeadline(time.Time{})
+	var b [512]byte
+	for {
+		_, err := u.c.Read(b[:])
+		var ne net.Error
+		switch {
+		case err == nil:
+			// A repository sends nothing over syslog; ignore what it does.
+		case errors.As(err, &ne) && ne.Timeout():
+			return nil
+		default:
+			return fmt.Errorf("write audit message: the repository did not take it: %w", err)
+		}
 	}
 }
 
@@ -305,21 +345,48 @@ func awaitAcceptance(c net.Conn, handshake, limit time.Duration) error {
 // A repository never sends anything back, so a reader goroutine that sees
 // the connection end (close_notify, EOF, reset) marks it dead: the next
 // message then goes to the spool instead of into a socket buffer that a
-// closed peer will never read.
+// closed peer will never read. It is renewable: the Sink lets it go as
+// soon as it ends. A repository (or a load balancer in front of it) that
+// ends an idle connection cleanly has not gone away, so that is an
+// expiry, the next event dialling at once, and only a reset is a failure.
 type tlsConn struct {
 	c       net.Conn
 	timeout time.Duration
 	buf     []byte
 	dead    chan struct{}
+	why     error // set before dead is closed: nil for a clean end
 }
 
 func newTLSConn(c net.Conn, timeout time.Duration) *tlsConn {
 	t := &tlsConn{c: c, timeout: timeout, dead: make(chan struct{})}
 	go func() {
-		io.Copy(io.Discard, c)
+		_, err := io.Copy(io.Discard, c)
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, net.ErrClosed) {
+			t.why = fmt.Errorf("%w: %w", errClosedByPeer, err)
+		}
 		close(t.dead)
 	}()
 	return t
+}
+
+func (t *tlsConn) lost() <-chan struct{} { return t.dead }
+
+func (t *tlsConn) lostErr() error {
+	select {
+	case <-t.dead:
+		return t.why
+	default:
+		return nil
+	}
+}
+
+func (t *tlsConn) expired(time.Time) bool {
+	select {
+	case <-t.dead:
+		return true
+	default:
+		return false
+	}
 }
 
 func (t *tlsConn) WriteMessage(msg []byte) error {
@@ -380,7 +447,8 @@ var errAssociationLost = errors.New("write audit message: the dtls association w
 // to a fresh connection or to the spool, never into a dead one.
 type renewable interface {
 	// lost is closed once the peer or the network ended the connection;
-	// lostErr then says why.
+	// lostErr then says why, or nil for an end that is no failure (a
+	// repository that closed an idle connection), which expired reports.
 	lost() <-chan struct{}
 	lostErr() error
 	// expired reports a connection that has reached its maximum age or
