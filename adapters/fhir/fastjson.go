@@ -687,7 +687,9 @@ const hexDigits = "0123456789abcdef"
 
 // appendString writes s as a JSON string the way encoding/json does with
 // HTML escaping on: <, > and & become \u003c \u003e \u0026, invalid UTF-8
-// becomes \ufffd, and U+2028/U+2029 are escaped.
+// becomes \ufffd, and U+2028/U+2029 are escaped. One difference: a
+// control character other than tab, CR and LF, which a FHIR string may
+// not hold, is written as a space (encoding/json writes \u0007, \b, \f).
 func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	dst = appendStringBody(dst, s)
@@ -695,9 +697,9 @@ func appendString(dst []byte, s string) []byte {
 }
 
 // AppendJSONString appends s as a JSON string escaped as encoding/json
-// escapes it (appendString): for encoders outside this package that
-// write JSON by hand and must match encoding/json byte for byte (the
-// audit trail's AuditEvent).
+// escapes it, control characters a FHIR string may not hold written as
+// spaces (appendString): for encoders outside this package that write
+// FHIR JSON by hand (the audit trail's AuditEvent).
 func AppendJSONString(dst []byte, s string) []byte { return appendString(dst, s) }
 
 // appendStringBody is appendString without the quotes. Nearly every
@@ -774,10 +776,6 @@ func appendEscaped(dst []byte, s string) []byte {
 			switch b {
 			case '\\', '"':
 				dst = append(dst, '\\', b)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
 			case '\n':
 				dst = append(dst, '\\', 'n')
 			case '\r':
@@ -785,7 +783,16 @@ func appendEscaped(dst []byte, s string) []byte {
 			case '\t':
 				dst = append(dst, '\\', 't')
 			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
+				// A FHIR string may hold no character below U+0020 but
+				// tab, CR and LF (R4 datatypes, string). A receiver
+				// that validates refuses the whole transaction for one (an HL7 v2 \X07\ or \X0C\ in a name or a
+				// note): it is written as a space. < > & are escaped as
+				// encoding/json escapes them.
+				if b < 0x20 {
+					dst = append(dst, ' ')
+				} else {
+					dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
+				}
 			}
 			i++
 			start = i

@@ -1,15 +1,18 @@
 package audit
 
 import (
-	"encoding/json"
 	"fmt"
+
+	"github.com/ferry-health/ferry/adapters/fhir"
 )
 
 // referenceFHIR is (*Event).FHIR as it was before it was written by hand
 // (encoding/json's reflection, about 12 µs and 52 allocations an event, on
-// the sender's one goroutine): encoding/json.Marshal of the fhir* mirror
-// of the AuditEvent. It is kept, unchanged, as the reference the encoder
-// must match byte for byte (fhirenc_test.go).
+// the sender's one goroutine): the reflection encoding of the fhir* mirror
+// of the AuditEvent. It is kept as the reference the encoder must match
+// byte for byte (fhirenc_test.go), now with fhir.Marshal, which is
+// encoding/json's escaping but for the control characters a FHIR string
+// may not hold (written as spaces).
 func referenceFHIR(e *Event) ([]byte, error) {
 	when, err := e.recorded()
 	if err != nil {
@@ -69,7 +72,7 @@ func referenceFHIR(e *Event) ([]byte, error) {
 		}
 		ae.Entity = append(ae.Entity, en)
 	}
-	b, err := json.Marshal(ae)
+	b, err := fhir.Marshal(ae)
 	if err != nil {
 		return nil, fmt.Errorf("encode audit event: %w", err)
 	}
