@@ -216,12 +216,14 @@ func (x *conv) problem(g *problemGroup) error {
 		clinical = problemClinical["ACTIVE"]
 	}
 	c.ClinicalStatus = clinical
-	// con-4 allows an abatement only beside resolved, remission or
-	// inactive (or entered-in-error). An active, recurring or relapsed
+	// R4's con-4 allows an abatement only beside a clinical status of
+	// resolved, remission or inactive. An active, recurring or relapsed
 	// problem with a resolution date resolved once and came back: the
-	// date is of an earlier episode and is left out.
+	// date is of an earlier episode and is left out. So is it on a
+	// problem deleted as entered in error, which has no clinical status
+	// (con-5), and which con-4 has no exception for.
 	switch {
-	case clinical == nil, clinical == problemClinical["RESOLVED"], clinical == problemClinical["REMISSION"], clinical == problemClinical["INACTIVE"]:
+	case clinical == problemClinical["RESOLVED"], clinical == problemClinical["REMISSION"], clinical == problemClinical["INACTIVE"]:
 		c.AbatementDateTime = abatement
 	}
 	if g.rol.Name != "" {

@@ -170,6 +170,9 @@ func TestProblemStatuses(t *testing.T) {
 		{"no status", "PRB|UP|20240101|I10^Hypertension^I10|P-1", "active", "", "", true},
 		{"refuted", "PRB|UP|20240101|I10^Hypertension^I10|P-1|||||||||refuted^Refuted|inactive", "inactive", "refuted", "", true},
 		{"unchanged", "PRB|UC|20240101|I10^Hypertension^I10|P-1", "active", "", "", false},
+		// R4's con-4: an abatement needs a clinical status of resolved,
+		// remission or inactive, which entered-in-error may not have.
+		{"deleted with a resolution date", "PRB|DE|20240101|I10^Hypertension^I10|P-1|||||20231201", "", "entered-in-error", "", true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
