@@ -261,6 +261,7 @@ var wellKnownAuthorities = map[string]string{
 // Sites whose senders reuse an authority name for different namespaces
 // map them in identifiers.systems.
 func (x *conv) authoritySystem(ns, universal, typ string) (string, bool) {
+	universal, typ = authorityURN(universal, typ)
 	if s := wellKnownOIDs[universal]; s != "" {
 		return s, true
 	}
@@ -291,6 +292,23 @@ func (x *conv) authoritySystem(ns, universal, typ string) (string, bool) {
 	}
 	base := x.base()
 	return urns.get(urnAuthority, func() string { return base + ":id:" + sanitise(ns) }, base, ns), false
+}
+
+// authorityURN reads an HD universal id (HD.2) a sender wrote as a URN,
+// "urn:oid:<OID>" or "urn:uuid:<UUID>" in any case and whatever HD.3
+// says, as the OID (type ISO) or UUID it names. HD.2 of type ISO is the
+// bare OID, and the feed, C-CDA root or XDM patientId that writes the
+// same authority so must key its patients by the same system
+// ("urn:oid:<OID>", in lower case as the FHIR identifier registry writes
+// it), not by "urn:oid:urn:oid:...", "URN:OID:..." or a minted one.
+func authorityURN(universal, typ string) (string, string) {
+	switch {
+	case len(universal) > len("urn:oid:") && strings.EqualFold(universal[:len("urn:oid:")], "urn:oid:") && looksLikeOID(universal[len("urn:oid:"):]):
+		return universal[len("urn:oid:"):], "ISO"
+	case len(universal) > len("urn:uuid:") && strings.EqualFold(universal[:len("urn:uuid:")], "urn:uuid:"):
+		return universal[len("urn:uuid:"):], "UUID"
+	}
+	return universal, typ
 }
 
 // cx converts one CX repetition to an Identifier (nil when CX.1 is empty).
