@@ -277,10 +277,10 @@ func (x *conv) authoritySystem(ns, universal, typ string) (string, bool) {
 			return universal, true
 		}
 	}
-	if s := x.c.Systems[ns]; s != "" && ns != "" {
+	if s := fhir.MappedSystem(x.c.Systems, ns); s != "" {
 		return s, true
 	}
-	if s := x.c.Systems[universal]; s != "" && universal != "" {
+	if s := fhir.MappedSystem(x.c.Systems, universal); s != "" {
 		return s, true
 	}
 	if universal != "" && looksLikeOID(universal) {

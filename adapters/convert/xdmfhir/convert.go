@@ -303,10 +303,10 @@ func (c *Converter) patientID(cx string) (system, value string, ok bool) {
 		return "urn:oid:" + universal, value, true
 	case universal != "" && (typ == "UUID" || typ == "GUID"):
 		return "urn:uuid:" + strings.ToLower(universal), value, true
-	case ns != "" && c.Systems[ns] != "":
-		return c.Systems[ns], value, true
-	case universal != "" && c.Systems[universal] != "":
-		return c.Systems[universal], value, true
+	case fhir.MappedSystem(c.Systems, ns) != "":
+		return fhir.MappedSystem(c.Systems, ns), value, true
+	case fhir.MappedSystem(c.Systems, universal) != "":
+		return fhir.MappedSystem(c.Systems, universal), value, true
 	case oidRE.MatchString(universal):
 		return "urn:oid:" + universal, value, true
 	}
