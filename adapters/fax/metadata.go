@@ -3,14 +3,17 @@ package fax
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -162,27 +165,38 @@ func fromXfer(f *faxfhir.Fax, r *xferRecord) {
 	}
 }
 
-// sidecarKeys maps normalised sidecar field names (lower case, letters and
-// digits only) from common cloud-fax and fax-server exports to Fax fields.
-var sidecarKeys = map[string]string{
-	"callernumber": "caller", "callerid": "caller", "from": "caller", "fromnumber": "caller", "sendernumber": "caller",
-	"ani": "caller", "cidnumber": "caller", "remotenumber": "caller", "callingnumber": "caller",
-	"callername": "callername", "cidname": "callername", "sendername": "callername", "fromname": "callername",
-	"callednumber": "called", "to": "called", "tonumber": "called", "did": "called", "dnis": "called",
-	"recipientnumber": "called", "localnumber": "called", "faxnumber": "called",
-	"csid": "csid", "tsi": "csid", "tsid": "csid", "faxsendercsid": "csid", "sendercsid": "csid", "remotecsid": "csid",
-	"remoteid": "csid", "stationid": "csid",
-	"pages": "pages", "faxpages": "pages", "numpages": "pages", "pagecount": "pages", "numberofpages": "pages",
-	"received": "received", "receivedat": "received", "receivetime": "received", "receivedtime": "received",
-	"datereceived": "received", "receiveddate": "received", "timestamp": "received", "date": "received",
-	"completedat": "received", "transmissionend": "received", "createdat": "received",
-	"subaddress": "subaddress", "faxsubaddress": "subaddress",
-	"commid": "commid", "faxid": "commid", "jobid": "commid", "id": "commid", "messageid": "commid",
-	"mrn": "mrn", "patientid": "mrn", "patientmrn": "mrn", "medicalrecordnumber": "mrn",
-	"dob": "dob", "birthdate": "dob", "dateofbirth": "dob", "patientdob": "dob",
-	"patientname": "name", "patient": "name",
-	"doctype": "doctype", "documenttype": "doctype", "type": "doctype", "category": "doctype",
+// sidecarNames lists the normalised sidecar field names (lower case,
+// letters and digits only) from common cloud-fax and fax-server exports
+// that name each Fax field, the preferred name first: a sidecar (or a
+// fax e-mail's text) that gives one field under two names (mrn and
+// patientId, createdAt and completedAt) is read by the first listed,
+// whatever order it writes them in.
+var sidecarNames = [...]struct{ field, names string }{
+	{"caller", "callernumber callerid from fromnumber sendernumber ani cidnumber remotenumber callingnumber"},
+	{"callername", "callername cidname sendername fromname"},
+	{"called", "callednumber to tonumber did dnis recipientnumber localnumber faxnumber"},
+	{"csid", "csid tsi tsid faxsendercsid sendercsid remotecsid remoteid stationid"},
+	{"pages", "pages faxpages numpages pagecount numberofpages"},
+	{"received", "received receivedat receivetime receivedtime datereceived receiveddate timestamp date completedat transmissionend createdat"},
+	{"subaddress", "subaddress faxsubaddress"},
+	{"commid", "commid faxid jobid id messageid"},
+	{"mrn", "mrn medicalrecordnumber patientmrn patientid"},
+	{"dob", "dob birthdate dateofbirth patientdob"},
+	{"name", "patientname patient"},
+	{"doctype", "doctype documenttype type category"},
 }
+
+// sidecarKeys maps each name of sidecarNames to its Fax field, and
+// sidecarRank to its place in the list.
+var sidecarKeys, sidecarRank = func() (map[string]string, map[string]int) {
+	keys, rank := map[string]string{}, map[string]int{}
+	for _, f := range sidecarNames {
+		for _, n := range strings.Fields(f.names) {
+			keys[n], rank[n] = f.field, len(rank)
+		}
+	}
+	return keys, rank
+}()
 
 func normKey(k string) string {
 	var b strings.Builder
@@ -222,10 +236,18 @@ func parseSidecar(f *faxfhir.Fax, data []byte, loc *time.Location) error {
 }
 
 // applyFields applies the fields (by normalised key, see sidecarKeys)
-// that f does not have yet.
+// that f does not have yet, the names sidecarNames prefers first: the
+// same sidecar always names the same patient.
 func applyFields(f *faxfhir.Fax, fields map[string]string, loc *time.Location) {
-	for k, v := range fields {
-		v = strings.TrimSpace(v)
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		if _, known := sidecarRank[k]; known {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b string) int { return cmp.Compare(sidecarRank[a], sidecarRank[b]) })
+	for _, k := range keys {
+		v := strings.TrimSpace(fields[k])
 		if v == "" {
 			continue
 		}
@@ -292,20 +314,27 @@ func syntaxErr(kind string, err error) error {
 	return &sidecarError{msg: "sidecar: " + kind + ": " + where, err: err}
 }
 
+// flattenJSON takes an object's fields by normalised key, in the order
+// of their names, then its nested objects' (so the innermost key wins):
+// the same sidecar always gives the same fields.
 func flattenJSON(out map[string]string, v any) {
 	m, ok := v.(map[string]any)
 	if !ok {
 		return
 	}
-	for k, val := range m {
-		switch x := val.(type) {
+	keys := slices.Sorted(maps.Keys(m))
+	for _, k := range keys {
+		switch x := m[k].(type) {
 		case string:
 			out[normKey(k)] = x
 		case json.Number:
 			out[normKey(k)] = x.String()
 		case bool:
 			out[normKey(k)] = strconv.FormatBool(x)
-		case map[string]any:
+		}
+	}
+	for _, k := range keys {
+		if x, ok := m[k].(map[string]any); ok {
 			flattenJSON(out, x)
 		}
 	}

@@ -1,5 +1,7 @@
 package fhir
 
+import "strings"
+
 // IdentifierQuery returns the search "identifier=<system>|<value>" as a
 // URL query, for a conditional create's ifNoneExist or, after "Type?", a
 // conditional update's or reference's URL. See AppendTokenQuery.
@@ -61,4 +63,30 @@ func appendQueryEscaped(b []byte, s string) []byte {
 		}
 	}
 	return b
+}
+
+// MappedSystem is the identifier system systems (identifiers.systems)
+// maps the assigning authority name to: the entry of that very name, else
+// the one entry whose name differs from it in case only (a feed writing
+// "Riverside" for the RIVERSIDE mapped), as ferry treats an authority's
+// name everywhere else. Several such entries mapped to different systems
+// name none, and neither does an empty name.
+func MappedSystem(systems map[string]string, name string) string {
+	if name == "" {
+		return ""
+	}
+	if s := systems[name]; s != "" {
+		return s
+	}
+	found := ""
+	for k, s := range systems {
+		if s == "" || !strings.EqualFold(k, name) {
+			continue
+		}
+		if found != "" && found != s {
+			return ""
+		}
+		found = s
+	}
+	return found
 }

@@ -152,6 +152,7 @@ func systemURI(oid string) string {
 // rootURI writes an II root as a URI: urn:oid:, urn:uuid: (lowercase), or
 // the root itself when it already is a URI.
 func rootURI(root string) string {
+	root = bareRoot(root)
 	switch {
 	case isOID(root):
 		return "urn:oid:" + root
@@ -161,6 +162,20 @@ func rootURI(root string) string {
 		return uriSafe(root)
 	}
 	return "urn:id:" + uriSafe(root)
+}
+
+// bareRoot is root without the "urn:oid:" or "urn:uuid:" (in any case)
+// a sender wrote before the OID or UUID an II root is (CDA R2: a root is
+// an OID or a UUID): the OID it names is the authority a bare root, and
+// the HL7 v2 converter, give the system "urn:oid:<OID>", in lower case.
+func bareRoot(root string) string {
+	if p := len("urn:oid:"); len(root) > p && strings.EqualFold(root[:p], "urn:oid:") && isOID(root[p:]) {
+		return root[p:]
+	}
+	if p := len("urn:uuid:"); len(root) > p && strings.EqualFold(root[:p], "urn:uuid:") && isUUID(root[p:]) {
+		return root[p:]
+	}
+	return root
 }
 
 // hasScheme reports whether s starts with a URI scheme ("urn:", "http:").
@@ -225,7 +240,7 @@ func token(s string) string {
 // system=root value=extension; a root alone is itself the value
 // (system urn:ietf:rfc:3986). ok is false for nullFlavor or empty ids.
 func identifier(id ii) (fhir.Identifier, bool) {
-	root := strings.TrimSpace(id.Root)
+	root := bareRoot(strings.TrimSpace(id.Root))
 	ext := strings.TrimSpace(id.Extension)
 	if root == "" || (id.NullFlavor != "" && ext == "") {
 		return fhir.Identifier{}, false

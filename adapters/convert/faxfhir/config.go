@@ -178,6 +178,15 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("source_id: %q is not an OID (digits and dots, at most %d characters, bare or urn:oid:)", c.SourceID, maxSourceIDLen))
 		}
 	}
+	// The exchange matches the system exactly against the one the ADT
+	// feed gives the MRN: one written otherwise is another patient.
+	switch s := c.PatientSystem; {
+	case s == "":
+	case oidRE.MatchString(s):
+		errs = append(errs, fmt.Errorf("patient_system: %q is an OID; write it as urn:oid:%s", s, s))
+	case !strings.Contains(s, ":") || strings.ContainsAny(s, " \t\r\n|"):
+		errs = append(errs, fmt.Errorf("patient_system: must be an absolute URI (urn:oid:..., https://...) without spaces or '|', the system the HL7 v2 feed gives the MRN; got %q", s))
+	}
 	switch c.PatientLink {
 	case "", PatientLinkMatch, PatientLinkIdentifier:
 		if c.PatientConditionalRef && c.PatientLink != "" {

@@ -256,11 +256,14 @@ var wellKnownAuthorities = map[string]string{
 // identifier's namespace whoever sends it within the site, so its minted
 // system is <Base>:id:<authority>, not scoped by MSH-4: the clinic's ADT
 // feed and its lab's ORU feed (another sending facility) then land on one
-// Patient. Base is what keeps sites apart (Converter.Base). Only
-// identifiers without any authority are scoped by the sending facility.
+// Patient. Base is what keeps sites apart (Converter.Base). A universal
+// id that is no OID, UUID or URI, given without a namespace id, names
+// the authority as CX.4.1 would. Only identifiers without any authority
+// are scoped by the sending facility.
 // Sites whose senders reuse an authority name for different namespaces
 // map them in identifiers.systems.
 func (x *conv) authoritySystem(ns, universal, typ string) (string, bool) {
+	universal, typ = authorityURN(universal, typ)
 	if s := wellKnownOIDs[universal]; s != "" {
 		return s, true
 	}
@@ -274,10 +277,10 @@ func (x *conv) authoritySystem(ns, universal, typ string) (string, bool) {
 			return universal, true
 		}
 	}
-	if s := x.c.Systems[ns]; s != "" && ns != "" {
+	if s := fhir.MappedSystem(x.c.Systems, ns); s != "" {
 		return s, true
 	}
-	if s := x.c.Systems[universal]; s != "" && universal != "" {
+	if s := fhir.MappedSystem(x.c.Systems, universal); s != "" {
 		return s, true
 	}
 	if universal != "" && looksLikeOID(universal) {
@@ -287,10 +290,33 @@ func (x *conv) authoritySystem(ns, universal, typ string) (string, bool) {
 		return s, true
 	}
 	if ns == "" {
-		return x.system("id"), false
+		if universal == "" {
+			return x.system("id"), false
+		}
+		// Named by its universal id alone, of a type that is no OID,
+		// UUID or URI (HL7's "^falcon.iupui.edu^DNS", a local L, M or
+		// N): that id is the authority's name, as a namespace id is.
+		ns = universal
 	}
 	base := x.base()
 	return urns.get(urnAuthority, func() string { return base + ":id:" + sanitise(ns) }, base, ns), false
+}
+
+// authorityURN reads an HD universal id (HD.2) a sender wrote as a URN,
+// "urn:oid:<OID>" or "urn:uuid:<UUID>" in any case and whatever HD.3
+// says, as the OID (type ISO) or UUID it names. HD.2 of type ISO is the
+// bare OID, and the feed, C-CDA root or XDM patientId that writes the
+// same authority so must key its patients by the same system
+// ("urn:oid:<OID>", in lower case as the FHIR identifier registry writes
+// it), not by "urn:oid:urn:oid:...", "URN:OID:..." or a minted one.
+func authorityURN(universal, typ string) (string, string) {
+	switch {
+	case len(universal) > len("urn:oid:") && strings.EqualFold(universal[:len("urn:oid:")], "urn:oid:") && looksLikeOID(universal[len("urn:oid:"):]):
+		return universal[len("urn:oid:"):], "ISO"
+	case len(universal) > len("urn:uuid:") && strings.EqualFold(universal[:len("urn:uuid:")], "urn:uuid:"):
+		return universal[len("urn:uuid:"):], "UUID"
+	}
+	return universal, typ
 }
 
 // cx converts one CX repetition to an Identifier (nil when CX.1 is empty).
@@ -308,8 +334,11 @@ func (x *conv) cxValue(v hl7v2.Value) (fhir.Identifier, bool) {
 		return fhir.Identifier{}, false
 	}
 	aa := v.Comp(4)
-	ns := aa.Sub(1).Trimmed()
-	sys, known := x.authoritySystem(ns, aa.Sub(2).Trimmed(), aa.Sub(3).Trimmed())
+	ns, universal := aa.Sub(1).Trimmed(), aa.Sub(2).Trimmed()
+	sys, known := x.authoritySystem(ns, universal, aa.Sub(3).Trimmed())
+	if ns == "" {
+		ns = universal // an authority named by its universal id alone
+	}
 	id := fhir.Identifier{Value: val, System: sys}
 	if t := t[4]; t != "" {
 		id.Type = identifierType(t)

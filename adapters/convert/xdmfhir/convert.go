@@ -291,15 +291,22 @@ func (c *Converter) patientID(cx string) (system, value string, ok bool) {
 		hd = append(hd, "")
 	}
 	ns, universal, typ := strings.TrimSpace(hd[0]), strings.TrimSpace(hd[1]), strings.ToUpper(strings.TrimSpace(hd[2]))
+	// A universal id written as a URN is the OID or UUID it names, as
+	// the HL7 v2 converter reads it: one authority, one system.
+	if p := len("urn:oid:"); len(universal) > p && strings.EqualFold(universal[:p], "urn:oid:") && oidRE.MatchString(universal[p:]) {
+		universal, typ = universal[p:], "ISO"
+	} else if p := len("urn:uuid:"); len(universal) > p && strings.EqualFold(universal[:p], "urn:uuid:") {
+		universal, typ = universal[p:], "UUID"
+	}
 	switch {
 	case universal != "" && typ == "ISO" && oidRE.MatchString(universal):
 		return "urn:oid:" + universal, value, true
 	case universal != "" && (typ == "UUID" || typ == "GUID"):
 		return "urn:uuid:" + strings.ToLower(universal), value, true
-	case ns != "" && c.Systems[ns] != "":
-		return c.Systems[ns], value, true
-	case universal != "" && c.Systems[universal] != "":
-		return c.Systems[universal], value, true
+	case fhir.MappedSystem(c.Systems, ns) != "":
+		return fhir.MappedSystem(c.Systems, ns), value, true
+	case fhir.MappedSystem(c.Systems, universal) != "":
+		return fhir.MappedSystem(c.Systems, universal), value, true
 	case oidRE.MatchString(universal):
 		return "urn:oid:" + universal, value, true
 	}
