@@ -188,7 +188,7 @@ func (c *converter) buildPatient() error {
 			if lc.LanguageCode == nil || strings.TrimSpace(lc.LanguageCode.Code) == "" {
 				continue
 			}
-			com := fhir.PatientCommunication{Language: fhir.CodeableConcept{Coding: []fhir.Coding{{System: "urn:ietf:bcp:47", Code: token(lc.LanguageCode.Code)}}}}
+			com := fhir.PatientCommunication{Language: fhir.CodeableConcept{Coding: []fhir.Coding{{System: "urn:ietf:bcp:47", Code: fhir.LanguageTag(token(lc.LanguageCode.Code))}}}}
 			if lc.PreferenceInd != nil && lc.PreferenceInd.Value != "" {
 				com.Preferred = ptr(boolAttr(lc.PreferenceInd.Value))
 			}

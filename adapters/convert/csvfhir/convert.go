@@ -1016,7 +1016,7 @@ func buildPatient(get func(string) string, vals map[string][]string) (any, []pro
 	if v := get("communication.language"); v != "" {
 		lang := fhir.CodeableConcept{Text: v}
 		if isLanguageTag(v) {
-			lang = fhir.CodeableConcept{Coding: []fhir.Coding{{System: sysBCP47, Code: v}}}
+			lang = fhir.CodeableConcept{Coding: []fhir.Coding{{System: sysBCP47, Code: fhir.LanguageTag(v)}}}
 		}
 		p.Communication = []fhir.PatientCommunication{{Language: lang}}
 	}

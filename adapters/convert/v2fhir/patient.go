@@ -146,6 +146,13 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 	}
 	if lang := pid.Field(15).Rep(1); !lang.Empty() {
 		if cc := x.cwe(lang, "urn:ietf:bcp:47"); cc != nil {
+			// PID-15 under ISO639 is usually ISO 639-2 ("ENG"), which
+			// BCP 47 writes as its ISO 639-1 code ("en").
+			for i := range cc.Coding {
+				if cc.Coding[i].System == fhir.BCP47System {
+					cc.Coding[i].Code = fhir.LanguageTag(cc.Coding[i].Code)
+				}
+			}
 			p.Communication = append(language[:0], fhir.PatientCommunication{Language: *cc})
 		}
 	}
