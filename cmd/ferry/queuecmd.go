@@ -382,7 +382,11 @@ func queueOp(ctx context.Context, cfg *config.Config, action string, ids []strin
 				return rerr
 			}
 			defer reg.Close()
-			q.SetRetryEdit(pipeline.SupersedeReplaced(reg.Replaced, q.CreateBody))
+			key, kerr := opsKey(cfg)
+			if kerr != nil {
+				return kerr
+			}
+			q.SetRetryEdit(resealingRetry(key, pipeline.SupersedeReplaced(reg.Replaced, q.CreateBody)))
 		}
 		// What the audit events name (patient key, control id) is read
 		// before the operation removes the dead letter: one listing.
