@@ -110,6 +110,18 @@ func keyUseChecks(cfg *config.Config, key *seal.Key) []Check {
 		if err != nil {
 			out = append(out, Check{Area: "encryption", Name: "keys in use", Level: Warn, Detail: err.Error()})
 		}
+		// So do the events commands handed off for the gateway to
+		// spool (audit/handoff), which it takes in as they are sealed.
+		handedOff, err := audit.HandoffKeys(cfg.Path("audit", "handoff"))
+		if err != nil {
+			out = append(out, Check{Area: "encryption", Name: "keys in use", Level: Warn, Detail: err.Error()})
+		}
+		if spooled == nil {
+			spooled = map[string]int{}
+		}
+		for id, n := range handedOff {
+			spooled[id] += n
+		}
 		for i, id := range key.PreviousIDs() {
 			c := Check{Area: "encryption", Name: fmt.Sprintf("encryption.previous_key_files[%d]", i)}
 			if i < len(cfg.Encryption.PreviousKeyFiles) {
