@@ -321,7 +321,7 @@ func (c auditingConsumer) Consume(ctx context.Context, in adapters.Raw) error {
 // sealedPatient prefixes an AttrPatient value sealed with the data-at-rest
 // key (base64url of the seal blob); without the prefix the value is the
 // identifier's JSON in clear.
-const sealedPatient = "sealed:"
+const sealedPatient = pipeline.SealedPatientPrefix
 
 // patientAttr returns the function with which the pipeline keeps a unit's
 // patient identifier in its queue item (pipeline.SetPatientIdentity), for

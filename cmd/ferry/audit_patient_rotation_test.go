@@ -140,3 +140,82 @@ func TestRetriedPatientAfterKeyRotation(t *testing.T) {
 		}
 	}
 }
+
+// TestDeadLetteredPatientAfterKeyRotation: an item queued before a key
+// rotation and dead-lettered after it is kept in a dead letter sealed
+// with the new key, its patient identifier still sealed with the old one
+// inside. Doctor counted the dead letter for the new key only and called
+// the old one removable; removed, the identifier no longer opened, and the
+// Export of the dead letter's delivery, once retried, named the patient
+// by key.
+func TestDeadLetteredPatientAfterKeyRotation(t *testing.T) {
+	dir := t.TempDir()
+	oldKey, err := seal.GenerateKeyFile(filepath.Join(dir, "old.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	newKey, err := seal.GenerateKeyFile(filepath.Join(dir, "new.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, cfg := backfillCfg(t, dir, fmt.Sprintf("encryption:\n  key_file: %q\n  previous_key_files: [%q]\n", filepath.Join(dir, "new.key"), filepath.Join(dir, "old.key")))
+	id := fhir.Identifier{System: "urn:oid:1.2.3", Value: "MRN-4471"}
+	ctx := context.Background()
+	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{Key: oldKey, DeadLetterDir: ops.DeadLetterDir(cfg)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Put(ctx, &queue.Item{Key: "p1", Body: []byte(`{"resourceType":"Bundle","id":"late"}`),
+		Attrs: map[string]string{pipeline.AttrPatient: patientAttr(oldKey)("p1", id)}}); err != nil {
+		t.Fatal(err)
+	}
+	q.Close(ctx)
+	// The rotation; the exchange refuses the item afterwards.
+	key, err := cfg.LoadKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err = diskq.Open(cfg.Path("queue"), diskq.Options{Key: key, DeadLetterDir: ops.DeadLetterDir(cfg)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, ack, err := q.Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ack(ctx, queue.Permanent(errors.New("refused"))); err != nil {
+		t.Fatal(err)
+	}
+	q.Close(ctx)
+
+	removable := false
+	for _, c := range ops.CheckEncryption(cfg) {
+		if strings.Contains(c.Detail, "previous key "+oldKey.ID()) {
+			removable = strings.Contains(c.Detail, "can be removed")
+			if !removable && !strings.Contains(c.Detail, "still opens 1 dead letter;") {
+				t.Errorf("doctor: %s", c.Detail)
+			}
+		}
+	}
+	if !removable {
+		return // doctor keeps the old key while the identifier needs it
+	}
+	// The operator removes the old key, then retries the dead letter.
+	q, err = diskq.Open(cfg.Path("queue"), diskq.Options{Key: newKey, DeadLetterDir: ops.DeadLetterDir(cfg)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close(ctx)
+	q.SetRetryEdit(resealingRetry(newKey, func(*queue.Item) error { return nil }))
+	if err := q.Retry(ctx, it.ID); err != nil {
+		t.Fatal(err)
+	}
+	got, ack, err := q.Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ack(ctx, nil)
+	if p := (&auditTrail{identifiers: true, key: newKey}).itemPatient(got); p.Value != id.Value {
+		t.Errorf("doctor called the old key removable, but without it the Export names the patient %+v", p)
+	}
+}
