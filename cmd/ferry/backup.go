@@ -121,6 +121,10 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 		return fmt.Errorf("backup: %w", err)
 	default:
 		defer release()
+		// Ctrl-C stops it, as it stops the archive of a snapshot: the
+		// temporary file goes, rather than the interrupt going unheeded
+		// until a second one kills the process and leaves it behind.
+		o.Abort = ctx.Done()
 	}
 	// Recorded before the first byte is written: what goes into a pipe
 	// has left as it is written, and a file is whole once renamed, which
@@ -139,7 +143,7 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 		// write with EPIPE, not kill the process unrecorded.
 		ignorePipe()
 		if m, err = ops.WriteBackup(stdout, o); err != nil {
-			err = fmt.Errorf("%w (the archive on standard output is cut short)", err)
+			err = fmt.Errorf("%w (the archive on standard output is cut short)", interrupted(ctx, err))
 		}
 		stdout, out = stderr, "standard output"
 	} else {
@@ -150,6 +154,9 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 			err = p.Commit()
 		} else {
 			p.Abort()
+			if err = interrupted(ctx, err); ctx.Err() != nil {
+				err = fmt.Errorf("%w; nothing of it is kept", err)
+			}
 		}
 	}
 	if err != nil {
@@ -180,6 +187,15 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 		fmt.Fprintf(stdout, "  note: %s\n", n)
 	}
 	return nil
+}
+
+// interrupted is err, or, when the command was interrupted (Ctrl-C),
+// that: the archive stopped for it.
+func interrupted(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return errors.New("interrupted before the archive was whole")
+	}
+	return err
 }
 
 // frozenFor says how long a live backup held the queue still, to a tenth
