@@ -144,3 +144,45 @@ func TestBackupInterrupted(t *testing.T) {
 		t.Errorf("interrupted backup left %s", e.Name())
 	}
 }
+
+// TestRestoreInterrupted: Ctrl-C stops a restore, which then restores
+// nothing and leaves nothing beside data_dir. Before, the interrupt went
+// unheeded, and the operator's second one killed the process, leaving
+// the half-unpacked copy of every waiting patient's data in a hidden
+// folder beside data_dir (.data.restore-…) that nothing removes.
+func TestRestoreInterrupted(t *testing.T) {
+	base := t.TempDir()
+	data := filepath.Join(base, "data")
+	cfgFile := filepath.Join(base, "ferry.yaml")
+	if err := os.WriteFile(cfgFile, []byte("data_dir: "+data+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	q, err := diskq.Open(filepath.Join(data, "queue"), diskq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Put(context.Background(), &queue.Item{ID: "a", Key: "k", Body: []byte(`{"resourceType":"Bundle"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(base, "ferry.tar.gz")
+	if err := cmdBackup(context.Background(), []string{archive, "--config", cfgFile}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(data, filepath.Join(base, "old")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // Ctrl-C
+	if err := cmdRestore(ctx, []string{archive, "--config", cfgFile}, io.Discard, io.Discard); err == nil {
+		t.Error("interrupted restore: no error")
+	}
+	left, _ := os.ReadDir(base)
+	for _, e := range left {
+		if n := e.Name(); n != "ferry.yaml" && n != "ferry.tar.gz" && n != "old" {
+			t.Errorf("interrupted restore left %s", n)
+		}
+	}
+}
