@@ -2,10 +2,13 @@ package pipeline
 
 import (
 	"context"
+	"encoding/base64"
 	"maps"
+	"strings"
 	"sync"
 
 	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/queue/seal"
 )
 
 // AttrPatient is the queue attribute that carries a unit's patient
@@ -14,6 +17,25 @@ import (
 // delivered bundle names the patient by it (DICOM PS3.15 A.5), and the
 // bundle's body may be gone or sealed by then.
 const AttrPatient = "patient"
+
+// SealedPatientPrefix begins an AttrPatient value sealed with the
+// data-at-rest key: the base64url (no padding) of a seal blob follows.
+// Without it the value is the identifier's JSON in clear.
+const SealedPatientPrefix = "sealed:"
+
+// PatientKeyID returns the id of the key that sealed an AttrPatient value
+// v, and false when v is not sealed.
+func PatientKeyID(v string) (string, bool) {
+	s, ok := strings.CutPrefix(v, SealedPatientPrefix)
+	if !ok {
+		return "", false
+	}
+	blob, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return "", false
+	}
+	return seal.KeyIDOf(blob)
+}
 
 // SetPatientIdentity makes the pipeline store, with every unit it queues
 // or holds that names a patient, f(key, id) as the attribute AttrPatient:

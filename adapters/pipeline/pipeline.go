@@ -226,6 +226,10 @@ type Pipeline struct {
 	onHeld     func(in adapters.Raw, u *Unit, label string)
 	merges     MergeRecorder
 	replaced   Replacements
+
+	// prevPseudonyms gives what is recorded with Replaces beside the
+	// pseudonym (SetPreviousPseudonyms); nil: nothing.
+	prevPseudonyms func(string) []string
 	// versions and replacedGen keep an input converted before a
 	// replacement was recorded from being queued after it as converted:
 	// it may write current the version that replacement supersedes (an
@@ -273,6 +277,15 @@ func (p *Pipeline) SetPolicy(pol Policy, held *Held, onHeld func(in adapters.Raw
 // hashing candidates. Equal keys stay equal, so per-patient order holds.
 // Call it before the first Consume.
 func (p *Pipeline) SetPseudonym(f func(string) string) { p.pseudonym = f }
+
+// SetPreviousPseudonyms makes the pipeline record in the registry of
+// replaced documents, beside each replaced version's key and its
+// pseudonym, its pseudonyms f gives: those of the previous keys of a key
+// rotation (seal.Key.PreviousPseudonyms). A dead letter queued before the
+// rotation names the versions it writes current by those
+// (AttrDocumentVersion), and retried after a replacement recorded since,
+// must still be found replaced. Call it before the first Consume.
+func (p *Pipeline) SetPreviousPseudonyms(f func(string) []string) { p.prevPseudonyms = f }
 
 // SetReplaced makes the pipeline record every stored unit's Replaces in
 // r, the registry of replaced documents the converters read (the
@@ -488,6 +501,9 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit, gen
 				units[i].Replaces = slices.Clip(r)
 				for _, k := range r {
 					units[i].Replaces = append(units[i].Replaces, p.pseudonym(k))
+					if p.prevPseudonyms != nil {
+						units[i].Replaces = append(units[i].Replaces, p.prevPseudonyms(k)...)
+					}
 				}
 			}
 			if a := units[i].After; len(a) > 0 {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -320,7 +321,7 @@ func (c auditingConsumer) Consume(ctx context.Context, in adapters.Raw) error {
 // sealedPatient prefixes an AttrPatient value sealed with the data-at-rest
 // key (base64url of the seal blob); without the prefix the value is the
 // identifier's JSON in clear.
-const sealedPatient = "sealed:"
+const sealedPatient = pipeline.SealedPatientPrefix
 
 // patientAttr returns the function with which the pipeline keeps a unit's
 // patient identifier in its queue item (pipeline.SetPatientIdentity), for
@@ -344,6 +345,46 @@ func patientAttr(key *seal.Key) func(string, fhir.Identifier) string {
 }
 
 func patientAAD(itemKey string) []byte { return []byte("ferry audit patient\x00" + itemKey) }
+
+// resealPatient returns attrs with its patient identifier (AttrPatient)
+// sealed with key, for an item stored anew (a dead letter retried, a held
+// bundle released), whose body the queue seals with key too: kept sealed
+// with a previous key, it needed that key after doctor, which counts an
+// item by its body's key, called it removable, and an identifier kept in
+// clear from before encryption was turned on would be written in clear
+// into a data_dir meant to be encrypted. attrs itself is not changed (a
+// new map is returned when the value changes). An identifier that no
+// configured key opens is left as it is.
+func resealPatient(key *seal.Key, itemKey string, attrs map[string]string) map[string]string {
+	v := attrs[pipeline.AttrPatient]
+	if key == nil || v == "" {
+		return attrs
+	}
+	b := []byte(v)
+	if s, ok := strings.CutPrefix(v, sealedPatient); ok {
+		blob, err := base64.RawURLEncoding.DecodeString(s)
+		if err != nil {
+			return attrs
+		}
+		if id, ok := seal.KeyIDOf(blob); ok && id == key.ID() {
+			return attrs
+		}
+		if b, err = key.Open(nil, blob, patientAAD(itemKey)); err != nil {
+			return attrs
+		}
+	}
+	a := maps.Clone(attrs)
+	a[pipeline.AttrPatient] = sealedPatient + base64.RawURLEncoding.EncodeToString(key.Seal(nil, b, patientAAD(itemKey)))
+	return a
+}
+
+// resealingRetry is edit (a queue's retry edit) preceded by resealPatient.
+func resealingRetry(key *seal.Key, edit func(*queue.Item) error) func(*queue.Item) error {
+	return func(it *queue.Item) error {
+		it.Attrs = resealPatient(key, it.Key, it.Attrs)
+		return edit(it)
+	}
+}
 
 // itemPatient is the identifier patientAttr kept with it, or zero (the
 // event then names the item's key) when there is none, audit names keys,

@@ -121,6 +121,10 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 		return fmt.Errorf("backup: %w", err)
 	default:
 		defer release()
+		// Ctrl-C stops it, as it stops the archive of a snapshot: the
+		// temporary file goes, rather than the interrupt going unheeded
+		// until a second one kills the process and leaves it behind.
+		o.Abort = ctx.Done()
 	}
 	// Recorded before the first byte is written: what goes into a pipe
 	// has left as it is written, and a file is whole once renamed, which
@@ -139,7 +143,7 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 		// write with EPIPE, not kill the process unrecorded.
 		ignorePipe()
 		if m, err = ops.WriteBackup(stdout, o); err != nil {
-			err = fmt.Errorf("%w (the archive on standard output is cut short)", err)
+			err = fmt.Errorf("%w (the archive on standard output is cut short)", interrupted(ctx, err))
 		}
 		stdout, out = stderr, "standard output"
 	} else {
@@ -150,6 +154,9 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 			err = p.Commit()
 		} else {
 			p.Abort()
+			if err = interrupted(ctx, err); ctx.Err() != nil {
+				err = fmt.Errorf("%w; nothing of it is kept", err)
+			}
 		}
 	}
 	if err != nil {
@@ -182,6 +189,15 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 	return nil
 }
 
+// interrupted is err, or, when the command was interrupted (Ctrl-C),
+// that: the archive stopped for it.
+func interrupted(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return errors.New("interrupted before the archive was whole")
+	}
+	return err
+}
+
 // frozenFor says how long a live backup held the queue still, to a tenth
 // of a millisecond.
 func frozenFor(d time.Duration) string {
@@ -210,7 +226,7 @@ func liveSnapshot(ctx context.Context, cfg *config.Config, file string) (*ops.Sn
 // (--config, the installed one, or with --write-config the one in the
 // archive, written to that path first). The data folder must not exist
 // or be empty, and no gateway may hold it.
-func cmdRestore(_ context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("restore", stderr)
 	cfgPath := opsConfigFlag(fs)
 	writeConfig := fs.String("write-config", "", "write the archive's configuration file to PATH (never over an existing file) and restore into its data_dir")
@@ -230,7 +246,7 @@ func cmdRestore(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		if *writeConfig != "" {
 			return errors.New("restore: --check writes nothing, --write-config a configuration; give one")
 		}
-		return restoreCheck(archive, *cfgPath, stdout)
+		return restoreCheck(ctx, archive, *cfgPath, stdout)
 	}
 	if archive == "-" && *writeConfig != "" {
 		return errors.New("restore: --write-config reads the archive twice (its configuration first); give the archive as a file, not -")
@@ -271,13 +287,16 @@ func cmdRestore(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := ops.CheckRestoreTarget(cfg.DataDir); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	f, err := openArchive(archive)
+	f, err := openArchive(ctx, archive)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
 	defer f.Close()
 	m, err := ops.RestoreBackup(f, cfg.DataDir)
 	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("restore %s: interrupted; nothing restored", archive)
+		}
 		return fmt.Errorf("restore %s: %w", archive, err)
 	}
 	if cfgBody != nil {
@@ -322,7 +341,7 @@ func cmdRestore(_ context.Context, args []string, stdout, stderr io.Writer) erro
 // configuration would start on it (the key ids of its sealed data), and
 // removes the folder. A backup nobody has restored is not known to be
 // one; this is the restore test a backup job can run after each backup.
-func restoreCheck(archive, cfgPath string, stdout io.Writer) error {
+func restoreCheck(ctx context.Context, archive, cfgPath string, stdout io.Writer) error {
 	name, cfg, err := opsConfig(cfgPath)
 	if err != nil {
 		return err
@@ -331,7 +350,7 @@ func restoreCheck(archive, cfgPath string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	f, err := openArchive(archive)
+	f, err := openArchive(ctx, archive)
 	if err != nil {
 		return fmt.Errorf("restore --check: %w", err)
 	}
@@ -367,6 +386,9 @@ func restoreCheck(archive, cfgPath string, stdout io.Writer) error {
 	c.DataDir = filepath.Join(tmp, "data")
 	m, err := ops.RestoreBackup(f, c.DataDir)
 	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("restore --check %s: interrupted", archive)
+		}
 		return fmt.Errorf("restore --check %s: it does not restore: %w", archive, err)
 	}
 	fmt.Fprintf(stdout, "%s: the backup made %s by ferry %s of %s; %d files, %s, each as its manifest lists it\n",
@@ -450,12 +472,32 @@ func removeStaleChecks(dir string) {
 }
 
 // openArchive opens a backup to read: the file, or standard input for
-// "-" (gpg -d ferry.tar.gz.gpg | ferry restore -).
-func openArchive(name string) (io.ReadCloser, error) {
+// "-" (gpg -d ferry.tar.gz.gpg | ferry restore -). Reading it fails once
+// ctx ends (Ctrl-C), so that a restore stops and removes what it
+// unpacked, rather than go on until a second Ctrl-C kills it and leaves
+// the half-unpacked folder, patient data, beside data_dir.
+func openArchive(ctx context.Context, name string) (io.ReadCloser, error) {
 	if name == "-" {
-		return io.NopCloser(os.Stdin), nil
+		return interruptible{ctx, io.NopCloser(os.Stdin)}, nil
 	}
-	return os.Open(name)
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return interruptible{ctx, f}, nil
+}
+
+// interruptible is a reader that fails once its context has ended.
+type interruptible struct {
+	ctx context.Context
+	io.ReadCloser
+}
+
+func (r interruptible) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return r.ReadCloser.Read(p)
 }
 
 // countEntries counts a held or quarantine store's entries; a store the

@@ -103,3 +103,86 @@ func TestBackupCommand(t *testing.T) {
 		t.Errorf("restored queue holds %d items, want 1", q.Len())
 	}
 }
+
+// TestBackupInterrupted: Ctrl-C (the command's context ending) stops a
+// backup of a stopped gateway's data folder, as it stops one of a running
+// gateway's snapshot: no archive, and no temporary file of one. Before,
+// the interrupt went unheeded and the archive was written whole; the
+// operator's second Ctrl-C then killed the process and left the partial
+// archive, every waiting patient's data (in clear unless data at rest is
+// encrypted), under its temporary name beside the destination for good.
+func TestBackupInterrupted(t *testing.T) {
+	base := t.TempDir()
+	data := filepath.Join(base, "data")
+	cfgFile := filepath.Join(base, "ferry.yaml")
+	if err := os.WriteFile(cfgFile, []byte("data_dir: "+data+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	q, err := diskq.Open(filepath.Join(data, "queue"), diskq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Put(context.Background(), &queue.Item{ID: "a", Key: "k", Body: []byte(`{"resourceType":"Bundle"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	dest := filepath.Join(base, "backups")
+	if err := os.Mkdir(dest, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // Ctrl-C
+	var out bytes.Buffer
+	err = cmdBackup(ctx, []string{filepath.Join(dest, "ferry.tar.gz"), "--config", cfgFile}, &out, io.Discard)
+	if err == nil {
+		t.Errorf("interrupted backup: no error\n%s", out.String())
+	}
+	left, _ := os.ReadDir(dest)
+	for _, e := range left {
+		t.Errorf("interrupted backup left %s", e.Name())
+	}
+}
+
+// TestRestoreInterrupted: Ctrl-C stops a restore, which then restores
+// nothing and leaves nothing beside data_dir. Before, the interrupt went
+// unheeded, and the operator's second one killed the process, leaving
+// the half-unpacked copy of every waiting patient's data in a hidden
+// folder beside data_dir (.data.restore-…) that nothing removes.
+func TestRestoreInterrupted(t *testing.T) {
+	base := t.TempDir()
+	data := filepath.Join(base, "data")
+	cfgFile := filepath.Join(base, "ferry.yaml")
+	if err := os.WriteFile(cfgFile, []byte("data_dir: "+data+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	q, err := diskq.Open(filepath.Join(data, "queue"), diskq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Put(context.Background(), &queue.Item{ID: "a", Key: "k", Body: []byte(`{"resourceType":"Bundle"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(base, "ferry.tar.gz")
+	if err := cmdBackup(context.Background(), []string{archive, "--config", cfgFile}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(data, filepath.Join(base, "old")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // Ctrl-C
+	if err := cmdRestore(ctx, []string{archive, "--config", cfgFile}, io.Discard, io.Discard); err == nil {
+		t.Error("interrupted restore: no error")
+	}
+	left, _ := os.ReadDir(base)
+	for _, e := range left {
+		if n := e.Name(); n != "ferry.yaml" && n != "ferry.tar.gz" && n != "old" {
+			t.Errorf("interrupted restore left %s", n)
+		}
+	}
+}

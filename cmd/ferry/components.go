@@ -174,6 +174,11 @@ func ingestPipeline(cfg *config.Config, q pipeline.Putter, seen pipeline.Deduper
 	if key != nil {
 		// Sealed data at rest: the patient key beside it is keyed too.
 		pipe.SetPseudonym(key.Pseudonym)
+		if len(key.PreviousIDs()) > 0 {
+			// After a rotation, dead letters queued before it name
+			// their document versions by the previous keys'.
+			pipe.SetPreviousPseudonyms(key.PreviousPseudonyms)
+		}
 	}
 	held, err := pipeline.OpenHeld(cfg.Path("held"))
 	if err != nil {

@@ -170,7 +170,7 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 	convs := useReplaced(converters(cfg), g.replaced)
 	// A dead letter of a document version replaced since is retried
 	// superseded (`ferry queue retry` through the ops API).
-	g.q.SetRetryEdit(pipeline.SupersedeReplaced(g.replaced.Replaced, g.q.CreateBody))
+	g.q.SetRetryEdit(resealingRetry(g.key, pipeline.SupersedeReplaced(g.replaced.Replaced, g.q.CreateBody)))
 	g.pipe, _, err = ingestPipeline(cfg, g.q, g.seen, g.key, convs, log.With("component", "pipeline"),
 		func(in adapters.Raw, u *pipeline.Unit, label string) { g.audit.held(in, u, label) })
 	if err != nil {

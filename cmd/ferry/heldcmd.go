@@ -230,7 +230,7 @@ func heldRelease(ctx context.Context, cfg *config.Config, key *seal.Key, held *p
 		}
 		x := audit.OperatorAction{Kind: audit.OpHeldRelease, Object: id, ObjectType: audit.IDHeldBundle,
 			Patient: e.Key, ControlID: e.Attrs["control_id"], Label: e.Label}
-		it, err := heldItem(q, held, e)
+		it, err := heldItem(q, held, key, e)
 		if err == nil {
 			if err = q.Put(ctx, it); err != nil {
 				err = fmt.Errorf("queue %s: %w", id, err)
@@ -260,10 +260,11 @@ func heldRelease(ctx context.Context, cfg *config.Config, key *seal.Key, held *p
 }
 
 // heldItem builds the queue item for a held entry; a large bundle is
-// copied into the queue's own spill file.
-func heldItem(q *diskq.Queue, held *pipeline.Held, e *pipeline.HeldEntry) (*queue.Item, error) {
+// copied into the queue's own spill file. The queue seals it with key, and
+// its patient identifier is sealed with key too (resealPatient).
+func heldItem(q *diskq.Queue, held *pipeline.Held, key *seal.Key, e *pipeline.HeldEntry) (*queue.Item, error) {
 	attrs := map[string]string{"released_from_hold": e.Label}
-	for k, v := range e.Attrs {
+	for k, v := range resealPatient(key, e.Key, e.Attrs) {
 		attrs[k] = v
 	}
 	it := &queue.Item{Key: e.Key, After: e.After, Source: e.Source, Attrs: attrs}

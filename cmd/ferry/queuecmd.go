@@ -232,7 +232,11 @@ func queueShow(ctx context.Context, cfg *config.Config, id string, withBody bool
 // newerStatus says, for `queue show`, whether items of the dead letter's
 // patient were delivered after it, and what that means for a retry.
 func newerStatus(cfg *config.Config, id string) string {
-	n, known, err := diskq.InspectDeliveredAfter(ops.QueueDir(cfg), ops.DeadLetterDir(cfg), id)
+	key, err := opsKey(cfg)
+	if err != nil {
+		key = nil // the dead letter is not read then, and is taken as not known
+	}
+	n, known, err := diskq.InspectDeliveredAfter(ops.QueueDir(cfg), ops.DeadLetterDir(cfg), id, key)
 	switch {
 	case err != nil || !known:
 		return "not known whether later items of this patient were delivered since (they are not held back by a dead letter); " +
@@ -247,7 +251,11 @@ func newerStatus(cfg *config.Config, id string) string {
 // newerNote is what a forced retry tells the operator: how many newer
 // items of the patient the re-sent one follows; "" when none.
 func newerNote(cfg *config.Config, id string) string {
-	n, known, err := diskq.InspectDeliveredAfter(ops.QueueDir(cfg), ops.DeadLetterDir(cfg), id)
+	key, err := opsKey(cfg)
+	if err != nil {
+		key = nil // the dead letter is not read then, and is taken as not known
+	}
+	n, known, err := diskq.InspectDeliveredAfter(ops.QueueDir(cfg), ops.DeadLetterDir(cfg), id, key)
 	switch {
 	case err != nil || !known:
 		return "items of this patient may have been delivered since; this older data is sent after them (--force)"
@@ -382,7 +390,11 @@ func queueOp(ctx context.Context, cfg *config.Config, action string, ids []strin
 				return rerr
 			}
 			defer reg.Close()
-			q.SetRetryEdit(pipeline.SupersedeReplaced(reg.Replaced, q.CreateBody))
+			key, kerr := opsKey(cfg)
+			if kerr != nil {
+				return kerr
+			}
+			q.SetRetryEdit(resealingRetry(key, pipeline.SupersedeReplaced(reg.Replaced, q.CreateBody)))
 		}
 		// What the audit events name (patient key, control id) is read
 		// before the operation removes the dead letter: one listing.

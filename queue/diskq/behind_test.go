@@ -189,7 +189,7 @@ func TestBehindKeylessDeadLetterRetrySafe(t *testing.T) {
 	if n, known, err := q.DeliveredAfter(loose.ID); n != 0 || !known || err != nil {
 		t.Fatalf("DeliveredAfter: %d %v %v, want 0, known", n, known, err)
 	}
-	if n, known, err := InspectDeliveredAfter(dir, "", loose.ID); n != 0 || !known || err != nil {
+	if n, known, err := InspectDeliveredAfter(dir, "", loose.ID, nil); n != 0 || !known || err != nil {
 		t.Fatalf("InspectDeliveredAfter: %d %v %v, want 0, known", n, known, err)
 	}
 	closeQ(t, q)

@@ -66,6 +66,14 @@ type DeadLetter struct {
 	// Corrupt marks a stub for an item whose record was damaged on disk:
 	// only its metadata is known and it cannot be retried.
 	Corrupt bool `json:"corrupt,omitempty"`
+	// KeyedWith is the id of the data-at-rest key the item was stored
+	// with (its record or body file sealed with it; "none": in clear),
+	// empty in dead letters written before it was kept. With data at
+	// rest sealed the pipeline makes an item's Key its patient's
+	// pseudonym under that key, so after a key rotation the patient's
+	// newer items have another Key, and their deliveries are not counted
+	// against this dead letter (DeliveredAfter).
+	KeyedWith string `json:"keyed_with,omitempty"`
 	// Sealed marks, in a listing, a dead letter that is encrypted with a
 	// key that is not configured: only its name (ID, Seq) is known, and
 	// Reason says which key is missing.

@@ -959,7 +959,7 @@ func (q *Queue) ackFunc(m *meta, it *queue.Item) queue.AckFunc {
 			dl := &DeadLetter{
 				ID: it.ID, Key: it.Key, After: it.After, Source: it.Source, Attrs: it.Attrs,
 				Attempts: m.attempts + 1, Enqueued: it.Enqueued, Died: time.Now(),
-				Reason: err.Error(), Seq: m.seq, Body: it.Body,
+				Reason: err.Error(), Seq: m.seq, Body: it.Body, KeyedWith: q.keyedWith(m),
 			}
 			if body, cut := queue.OutcomeOf(err); len(body) > 0 {
 				if len(body) > queue.MaxOutcomeBytes {

@@ -61,6 +61,43 @@ func InspectSealedKeys(dir, deadLetterDir string) (map[string]KeyUse, error) {
 	return sealedKeys(refs, filepath.Join(dir, bodiesDirName), ddir)
 }
 
+// InspectDeadLetterAttrKeys counts, per key id, the dead letters of the
+// queue in dir (in deadLetterDir, "" for the default; opened with key)
+// whose attributes hold a value sealed with a key that sealed neither the
+// dead letter nor its body file: attrKey names the key that sealed an
+// item's attributes, false when none did. A dead letter keeps its item's
+// attributes as they were queued, so an item queued before a key rotation
+// and dead-lettered after it is sealed with the new key around a value
+// only the old one opens. Dead letters this key cannot open are not
+// counted (SealedKeys names their key).
+func InspectDeadLetterAttrKeys(dir, deadLetterDir string, key *seal.Key, attrKey func(map[string]string) (string, bool)) (map[string]int, error) {
+	d, err := openDeadStore(deadDir(dir, deadLetterDir), false, key)
+	if err != nil {
+		return nil, fmt.Errorf("inspect dead letters %s: %w", dir, err)
+	}
+	use := map[string]int{}
+	for _, n := range d.byID {
+		dl, err := d.read(n.file)
+		if err != nil {
+			continue // removed meanwhile, or not this key's: SealedKeys counts it
+		}
+		id, ok := attrKey(dl.Attrs)
+		if !ok {
+			continue
+		}
+		own := false
+		for _, f := range []string{n.file, bodyFileOf(n.file)} {
+			if fid, sealed := fileKeyID(filepath.Join(d.dir, f)); sealed && fid == id {
+				own = true
+			}
+		}
+		if !own {
+			use[id]++
+		}
+	}
+	return use, nil
+}
+
 // itemRef is where an item's record (and body file) is.
 type itemRef struct {
 	f         *os.File

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/queue/seal"
 )
 
 // Later deliveries of a dead letter's key. A dead letter lets the later
@@ -174,22 +175,75 @@ func (q *Queue) loadDeadKeys() {
 // delivered after it was dead-lettered; known is false when that was not
 // tracked (a dead letter from an older version, or beyond maxTrackedDead
 // at a start). A dead letter without a key has nothing after it.
+//
+// None counted is not known either when the dead letter's item was stored
+// with another data-at-rest key than the queue's (DeadLetter.KeyedWith):
+// its Key is its patient's pseudonym under that key, and the patient's
+// items stored since the rotation carry another, so their deliveries were
+// not counted against it.
 func (q *Queue) DeliveredAfter(id string) (n int, known bool, err error) {
-	return deliveredAfter(q.dead, id)
+	return deliveredAfter(q.dead, id, q.opts.Key)
 }
 
 // InspectDeliveredAfter is DeliveredAfter for the queue in dir (dead
 // letters in deadLetterDir, "" for the default) without opening it, so
-// that `ferry queue show|retry` can tell beside a running gateway.
-func InspectDeliveredAfter(dir, deadLetterDir, id string) (n int, known bool, err error) {
-	dead, err := openDeadStore(deadDir(dir, deadLetterDir), false, nil)
+// that `ferry queue show|retry` can tell beside a running gateway; key is
+// the queue's data-at-rest key (nil: none).
+func InspectDeliveredAfter(dir, deadLetterDir, id string, key *seal.Key) (n int, known bool, err error) {
+	dead, err := openDeadStore(deadDir(dir, deadLetterDir), false, key)
 	if err != nil {
 		return 0, false, err
 	}
-	return deliveredAfter(dead, id)
+	return deliveredAfter(dead, id, key)
 }
 
-func deliveredAfter(dead *deadStore, id string) (int, bool, error) {
+// noKeyID stands, in DeadLetter.KeyedWith, for an item stored in clear.
+const noKeyID = "none"
+
+func keyIDOf(k *seal.Key) string {
+	if k == nil {
+		return noKeyID
+	}
+	return k.ID()
+}
+
+// keyedWith names the data-at-rest key m's item was stored with
+// (DeadLetter.KeyedWith), "" when its record cannot be read. m is leased,
+// so its record stays where it is.
+func (q *Queue) keyedWith(m *meta) string {
+	q.mu.Lock()
+	r := itemRef{f: m.seg.f, off: m.off, size: m.size, file: m.file()}
+	q.mu.Unlock()
+	id, sealed, err := r.keyID(q.bodiesDir())
+	switch {
+	case err != nil:
+		return ""
+	case !sealed:
+		return noKeyID
+	}
+	return id
+}
+
+// rekeyed reports whether the dead letter stored as file had its item
+// stored with another data-at-rest key than key, or that cannot be told.
+// A dead letter written before KeyedWith was kept is judged by the key
+// that sealed it, the queue's at the time.
+func rekeyed(dead *deadStore, file string, key *seal.Key) bool {
+	dl, err := dead.read(file)
+	if err != nil {
+		return true
+	}
+	with := dl.KeyedWith
+	if with == "" {
+		with = noKeyID
+		if id, sealed := fileKeyID(filepath.Join(dead.dir, file)); sealed {
+			with = id
+		}
+	}
+	return with != keyIDOf(key)
+}
+
+func deliveredAfter(dead *deadStore, id string, key *seal.Key) (int, bool, error) {
 	nm, ok := dead.name(id)
 	if !ok {
 		return 0, false, fmt.Errorf("dead letter %q: %w", id, ErrNotFound)
@@ -197,6 +251,9 @@ func deliveredAfter(dead *deadStore, id string) (int, bool, error) {
 	fi, err := os.Stat(filepath.Join(dead.dir, laterFileOf(nm.file)))
 	switch {
 	case err == nil:
+		if fi.Size() == 0 && rekeyed(dead, nm.file, key) {
+			return 0, false, nil
+		}
 		return int(fi.Size()), true, nil
 	case errors.Is(err, fs.ErrNotExist):
 		// Untracked, unless it has no key (an older, unordered item,

@@ -46,7 +46,7 @@ func TestLaterDeliveriesCounted(t *testing.T) {
 	put(t, q, "p", 4)
 	_, a = get(t, q)
 	ack(t, a, nil)
-	if n, known, err := InspectDeliveredAfter(dir, "", a1.ID); n != 2 || !known || err != nil {
+	if n, known, err := InspectDeliveredAfter(dir, "", a1.ID, nil); n != 2 || !known || err != nil {
 		t.Fatalf("after a restart and one more: %d %v %v", n, known, err)
 	}
 	if err := q.RetrySafe(ctx, a1.ID, true); err != nil {

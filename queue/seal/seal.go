@@ -214,6 +214,17 @@ func (k *Key) Pseudonym(s string) string {
 	return hex.EncodeToString(m.Sum(sum[:0])[:16])
 }
 
+// PreviousPseudonyms returns s's pseudonyms under k's previous keys
+// (WithPrevious), oldest configured last: what Pseudonym gave before a key
+// rotation, for a record that must still match data keyed then.
+func (k *Key) PreviousPseudonyms(s string) []string {
+	var out []string
+	for _, p := range k.prev {
+		out = append(out, p.Pseudonym(s))
+	}
+	return out
+}
+
 // LoadKey reads a key file: the key as standard base64 on one line (as
 // GenerateKeyFile writes it). On Unix a file readable by group or others
 // is refused: the key protects every patient record ferry holds.

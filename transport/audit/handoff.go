@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ferry-health/ferry/queue/durable"
+	"github.com/ferry-health/ferry/queue/seal"
 )
 
 // The ferry CLI (`ferry held release`, `ferry queue purge`, `ferry
@@ -234,6 +235,28 @@ func handoffFiles(dir string) ([]string, error) {
 	}
 	sort.Strings(names)
 	return names, nil
+}
+
+// HandoffKeys counts, per key id, the sealed records of the hand-off files
+// in dir (the events commands left for the gateway while the repository
+// was down), as SpoolKeys does for the spool: the gateway takes them into
+// its spool as they are, so a previous key that sealed them is needed
+// until they are sent.
+func HandoffKeys(dir string) (map[string]int, error) {
+	use := map[string]int{}
+	names, err := handoffFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		recs, _ := readHandoff(filepath.Join(dir, name))
+		for _, rec := range recs {
+			if id, ok := seal.KeyIDOf(rec); ok {
+				use[id]++
+			}
+		}
+	}
+	return use, nil
 }
 
 // errHandoffOpen wraps readHandoff's error for a file it could not open.

@@ -110,6 +110,33 @@ func keyUseChecks(cfg *config.Config, key *seal.Key) []Check {
 		if err != nil {
 			out = append(out, Check{Area: "encryption", Name: "keys in use", Level: Warn, Detail: err.Error()})
 		}
+		// So do the events commands handed off for the gateway to
+		// spool (audit/handoff), which it takes in as they are sealed.
+		handedOff, err := audit.HandoffKeys(cfg.Path("audit", "handoff"))
+		if err != nil {
+			out = append(out, Check{Area: "encryption", Name: "keys in use", Level: Warn, Detail: err.Error()})
+		}
+		if spooled == nil {
+			spooled = map[string]int{}
+		}
+		for id, n := range handedOff {
+			spooled[id] += n
+		}
+		// A dead letter keeps the patient identifier its Export event
+		// names sealed with the key of the day the item was queued,
+		// which after a rotation can be a previous key while the dead
+		// letter itself is sealed with the current one. An identifier
+		// no configured key opens is not a reason to refuse a start
+		// (the event names the patient key), so it counts here only.
+		var attrDead map[string]int
+		if _, err := os.Stat(QueueDir(cfg)); err == nil {
+			attrDead, err = diskq.InspectDeadLetterAttrKeys(QueueDir(cfg), DeadLetterDir(cfg), key, func(a map[string]string) (string, bool) {
+				return pipeline.PatientKeyID(a[pipeline.AttrPatient])
+			})
+			if err != nil {
+				out = append(out, Check{Area: "encryption", Name: "keys in use", Level: Warn, Detail: err.Error()})
+			}
+		}
 		for i, id := range key.PreviousIDs() {
 			c := Check{Area: "encryption", Name: fmt.Sprintf("encryption.previous_key_files[%d]", i)}
 			if i < len(cfg.Encryption.PreviousKeyFiles) {
@@ -118,6 +145,9 @@ func keyUseChecks(cfg *config.Config, key *seal.Key) []Check {
 			u, ok := use[id]
 			if n := spooled[id]; n > 0 {
 				u.AuditEvents, ok = n, true
+			}
+			if n := attrDead[id]; n > 0 {
+				u.DeadLetters, ok = u.DeadLetters+n, true
 			}
 			if ok {
 				c.Detail = fmt.Sprintf("previous key %s still opens %s; keep it until they are gone (delivered, released, replayed, discarded or purged)", id, u)
