@@ -111,7 +111,15 @@ func (p *program) Start(service.Service) error {
 	return nil
 }
 
-func (p *program) Stop(service.Service) error { return p.stopGateway() }
+// Stop is the stop the service manager asked for. What the shutdown had to
+// report is logged by stopGateway, not returned: kardianos/service turns
+// an error into a non-zero exit code on Windows, and the recovery actions
+// (SetRecoveryActionsOnNonCrashFailures) then start the service again
+// that an administrator, or the MSI's upgrade, had just stopped.
+func (p *program) Stop(service.Service) error {
+	_ = p.stopGateway()
+	return nil
+}
 
 // exitOnFatal ends a service whose gateway cannot go on (a listener died,
 // the queue stopped after a failed fsync): it shuts the gateway down
@@ -158,11 +166,15 @@ func (p *program) startGateway() error {
 	return nil
 }
 
+// stopTimeout bounds a stop: what the sources have in flight, delivery's
+// grace and the audit trail's flush share it. A variable for the tests.
+var stopTimeout = 30 * time.Second
+
 func (p *program) stopGateway() error {
 	if p.gw == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 	defer cancel()
 	err := p.gw.Shutdown(ctx)
 	if err != nil {

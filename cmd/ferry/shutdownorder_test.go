@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -104,5 +105,52 @@ sources:
 	poll.Close()
 	if err := <-stopped; err != nil {
 		t.Fatalf("stop: %v", err)
+	}
+}
+
+// TestServiceStopWithErrorsIsNoFailure: a stop the service manager asked
+// for ends the service as stopped, even when the gateway's shutdown had
+// something to report (here a fax mailbox's poll of a hung server, cut at
+// the deadline). program.Stop returned that error to kardianos/service,
+// which on Windows then reports SERVICE_STOPPED with service-specific exit
+// code 2; the recovery actions `ferry install` and the MSI set apply "if
+// it enters the SERVICE_STOPPED state but the dwWin32ExitCode member of
+// the SERVICE_STATUS structure is not ERROR_SUCCESS" (SetRecoveryActionsOnNonCrashFailures),
+// so the Service Control Manager started again, 5 s later, the service an
+// administrator had just stopped (to restore a backup, or the MSI to
+// upgrade it). The error is logged; the stop succeeds.
+func TestServiceStopWithErrorsIsNoFailure(t *testing.T) {
+	old := stopTimeout
+	stopTimeout = 200 * time.Millisecond
+	t.Cleanup(func() { stopTimeout = old })
+	addr, polls := silentServer(t)
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "imap.pw")
+	if err := os.WriteFile(pw, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := parseConfig(t, `
+data_dir: %q
+status: {listen: ""}
+sources:
+  mailboxes:
+    - {name: efax, address: %q, username: fax, password_file: %q, poll: 1h, source_id: 1.3.6.1.4.1.21367.2026.9}
+`, filepath.Join(dir, "data"), addr, pw)
+	var logs lockedBuffer
+	p := &program{cfg: cfg, log: newLogger(&logs, "info"), exit: func(int) { t.Error("the service exited") }}
+	if err := p.Start(nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-polls: // the first poll is connected, and hangs
+	case <-time.After(20 * time.Second):
+		p.Stop(nil)
+		t.Fatal("the mailbox did not poll")
+	}
+	if err := p.Stop(nil); err != nil {
+		t.Fatalf("a stop the service manager asked for failed, for it to restart the service: %v", err)
+	}
+	if l := logs.String(); !strings.Contains(l, "ferry stopped with an error") || !strings.Contains(l, "mailbox/efax") {
+		t.Fatalf("the shutdown's error is not in the log:\n%s", l)
 	}
 }
