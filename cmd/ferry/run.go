@@ -29,14 +29,15 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if fs.NArg() > 0 {
 		return errUsage
 	}
+	interactive := runsInteractive()
+	sys := systemLogger(interactive, *cfgPath)
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
-		return err
+		return notStarted(sys, err)
 	}
-	interactive := service.Interactive()
 	logOut, closeLog, err := openLogOutput(cfg, logFile(cfg, interactive, runtime.GOOS), stderr, interactive)
 	if err != nil {
-		return err
+		return notStarted(sys, err)
 	}
 	defer closeLog()
 	logger := newLogger(logOut, cfg.Log.Level)
@@ -61,14 +62,44 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return fmt.Errorf("service: %w", err)
 	}
-	if runtime.GOOS == "windows" {
-		// Errors also go to the Application event log (the event source
-		// is registered by install).
-		if sys, err := svc.Logger(nil); err == nil {
-			prg.log = slog.New(withSystemLog(logger.Handler(), sys))
-		}
+	if sys != nil {
+		prg.log = slog.New(withSystemLog(logger.Handler(), sys))
 	}
 	return svc.Run()
+}
+
+// notStarted says why the service did not start in the service manager's
+// log (sys, nil for none) when that happens before the gateway has a log
+// of its own, and returns err: standard error, where runMain writes it,
+// goes nowhere for a Windows service.
+func notStarted(sys service.Logger, err error) error {
+	if sys != nil {
+		slog.New(withSystemLog(slog.DiscardHandler, sys)).Error("ferry did not start", "version", versionString(), "err", err)
+	}
+	return err
+}
+
+// runsInteractive reports whether ferry runs in a terminal rather than
+// under the service manager. A variable for the tests.
+var runsInteractive = service.Interactive
+
+// systemLogger is the service manager's own log where a service's errors
+// also go: on Windows the Application event log (its source is registered
+// by install), when ferry runs as the service; nil elsewhere, where
+// systemd's journal has standard error. A variable for the tests.
+var systemLogger = func(interactive bool, cfgPath string) service.Logger {
+	if interactive || runtime.GOOS != "windows" {
+		return nil
+	}
+	svc, err := service.New(&program{}, serviceConfig(cfgPath))
+	if err != nil {
+		return nil
+	}
+	sys, err := svc.Logger(nil)
+	if err != nil {
+		return nil
+	}
+	return sys
 }
 
 // loadConfig reads path, or the embedded default when path is empty.
