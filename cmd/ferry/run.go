@@ -42,6 +42,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	defer closeLog()
 	logger := newLogger(logOut, cfg.Log.Level)
 	prg := &program{cfg: cfg, log: logger}
+	hup, stopHup := hangups()
+	defer stopHup()
 	if interactive {
 		if err := prg.startGateway(); err != nil {
 			return err
@@ -49,6 +51,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stderr, "ferry %s running: %s\n", versionString(), prg.gw.Describe())
 		select {
 		case <-ctx.Done():
+			return prg.stopGateway()
+		case <-hup:
+			// The terminal went away (an ssh session closed): a
+			// clean stop, as for Ctrl-C, rather than Go's default,
+			// which ended the process where it stood.
+			logger.Info("ferry stopping: its terminal closed (SIGHUP)")
 			return prg.stopGateway()
 		case ferr := <-prg.gw.Fatal():
 			// A component cannot go on (e.g. its listener died, or
@@ -65,6 +73,23 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if sys != nil {
 		prg.log = slog.New(withSystemLog(logger.Handler(), sys))
 	}
+	// A service has no terminal to lose: SIGHUP is an administrator's
+	// habit for "reload" (kill -HUP, a logrotate postrotate), which ferry
+	// does not do. Go's default ended the process, and systemd counts a
+	// death by SIGHUP as a clean exit that Restart=on-failure leaves
+	// down; the service says so and runs on.
+	ran := make(chan struct{})
+	defer close(ran)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				logger.Warn("SIGHUP ignored: ferry reads its configuration only when it starts; restart the service to apply a change (ferry restart)")
+			case <-ran:
+				return
+			}
+		}
+	}()
 	return svc.Run()
 }
 
