@@ -35,12 +35,18 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return notStarted(sys, err)
 	}
-	logOut, closeLog, err := openLogOutput(cfg, logFile(cfg, interactive, runtime.GOOS), stderr, interactive)
+	logPath := logFile(cfg, interactive, runtime.GOOS)
+	logOut, closeLog, err := openLogOutput(cfg, logPath, stderr, interactive)
 	if err != nil {
 		return notStarted(sys, err)
 	}
 	defer closeLog()
 	logger := newLogger(logOut, cfg.Log.Level)
+	if logPath != "" && !interactive {
+		if err := crashToFile(logPath); err != nil {
+			logger.Warn("a crash's report goes to standard error only", "file", crashFile(logPath), "error", err)
+		}
+	}
 	prg := &program{cfg: cfg, log: logger}
 	hup, stopHup := hangups()
 	defer stopHup()
