@@ -459,9 +459,9 @@ func (g *gateway) retryStart(ctx context.Context, s namedSource) {
 	}
 }
 
-// Shutdown stops the sources (in-flight inputs finish and are ACKed),
-// then delivery (a lease in flight is released for redelivery), then
-// closes the stores. It is idempotent and safe without Start.
+// Shutdown stops the sources, all at once (in-flight inputs finish and
+// are ACKed), then delivery (a lease in flight is released for
+// redelivery), then closes the stores. It is idempotent and safe without Start.
 func (g *gateway) Shutdown(ctx context.Context) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -474,11 +474,22 @@ func (g *gateway) Shutdown(ctx context.Context) error {
 	if err := g.stopStatus(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("stop status page: %w", err))
 	}
-	for i := len(g.sources) - 1; i >= 0; i-- {
-		if err := g.sources[i].src.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("stop %s: %w", g.sources[i].name, err))
-		}
+	// Every source stops at once. Each closes its listener or ends its
+	// polls first, then waits for what it has in flight: stopped one
+	// after the other, a source slow to finish (a fax mailbox's poll of a
+	// hung server, a long MLLP message) kept the others taking input
+	// meanwhile and left them what it had not used of the deadline.
+	stopErrs := make([]error, len(g.sources))
+	var stopping sync.WaitGroup
+	for i, s := range g.sources {
+		stopping.Go(func() {
+			if err := s.src.Shutdown(ctx); err != nil {
+				stopErrs[i] = fmt.Errorf("stop %s: %w", s.name, err)
+			}
+		})
 	}
+	stopping.Wait()
+	errs = append(errs, stopErrs...)
 	if g.sched != nil {
 		if err := g.sched.Shutdown(); err != nil {
 			errs = append(errs, fmt.Errorf("stop scheduler: %w", err))

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 
 	"github.com/kardianos/service"
@@ -57,6 +58,29 @@ func openLogOutput(cfg *config.Config, path string, stderr io.Writer, interactiv
 		w = io.MultiWriter(lj, bestEffort{stderr})
 	}
 	return w, lj.Close, nil
+}
+
+// crashFile is where a service's crash report goes, beside its log file
+// path: ferry.log gives ferry.crash.log (the rotated logs are
+// ferry-<time>.log).
+func crashFile(path string) string {
+	ext := filepath.Ext(path)
+	return strings.TrimSuffix(path, ext) + ".crash" + ext
+}
+
+// crashToFile makes the runtime write a crash's report (a panic no code
+// recovers, a fatal runtime error, with the stack where it failed) to
+// crashFile(path) as well as to standard error, which a Windows service
+// has nowhere: a service the Service Control Manager restarted after a
+// crash, again and again if it repeats, left no reason anywhere. The file
+// is opened once, 0600 as the log is, and written only at a crash.
+func crashToFile(path string) error {
+	f, err := os.OpenFile(crashFile(path), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close() // the runtime keeps a duplicate of the descriptor
+	return debug.SetCrashOutput(f, debug.CrashOptions{})
 }
 
 // bestEffort writes to w and reports success whatever w says.

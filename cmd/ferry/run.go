@@ -29,18 +29,27 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if fs.NArg() > 0 {
 		return errUsage
 	}
+	interactive := runsInteractive()
+	sys := systemLogger(interactive, *cfgPath)
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
-		return err
+		return notStarted(sys, err)
 	}
-	interactive := service.Interactive()
-	logOut, closeLog, err := openLogOutput(cfg, logFile(cfg, interactive, runtime.GOOS), stderr, interactive)
+	logPath := logFile(cfg, interactive, runtime.GOOS)
+	logOut, closeLog, err := openLogOutput(cfg, logPath, stderr, interactive)
 	if err != nil {
-		return err
+		return notStarted(sys, err)
 	}
 	defer closeLog()
 	logger := newLogger(logOut, cfg.Log.Level)
+	if logPath != "" && !interactive {
+		if err := crashToFile(logPath); err != nil {
+			logger.Warn("a crash's report goes to standard error only", "file", crashFile(logPath), "error", err)
+		}
+	}
 	prg := &program{cfg: cfg, log: logger}
+	hup, stopHup := hangups()
+	defer stopHup()
 	if interactive {
 		if err := prg.startGateway(); err != nil {
 			return err
@@ -48,6 +57,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stderr, "ferry %s running: %s\n", versionString(), prg.gw.Describe())
 		select {
 		case <-ctx.Done():
+			return prg.stopGateway()
+		case <-hup:
+			// The terminal went away (an ssh session closed): a
+			// clean stop, as for Ctrl-C, rather than Go's default,
+			// which ended the process where it stood.
+			logger.Info("ferry stopping: its terminal closed (SIGHUP)")
 			return prg.stopGateway()
 		case ferr := <-prg.gw.Fatal():
 			// A component cannot go on (e.g. its listener died, or
@@ -61,14 +76,61 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return fmt.Errorf("service: %w", err)
 	}
-	if runtime.GOOS == "windows" {
-		// Errors also go to the Application event log (the event source
-		// is registered by install).
-		if sys, err := svc.Logger(nil); err == nil {
-			prg.log = slog.New(withSystemLog(logger.Handler(), sys))
-		}
+	if sys != nil {
+		prg.log = slog.New(withSystemLog(logger.Handler(), sys))
 	}
+	// A service has no terminal to lose: SIGHUP is an administrator's
+	// habit for "reload" (kill -HUP, a logrotate postrotate), which ferry
+	// does not do. Go's default ended the process, and systemd counts a
+	// death by SIGHUP as a clean exit that Restart=on-failure leaves
+	// down; the service says so and runs on.
+	ran := make(chan struct{})
+	defer close(ran)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				logger.Warn("SIGHUP ignored: ferry reads its configuration only when it starts; restart the service to apply a change (ferry restart)")
+			case <-ran:
+				return
+			}
+		}
+	}()
 	return svc.Run()
+}
+
+// notStarted says why the service did not start in the service manager's
+// log (sys, nil for none) when that happens before the gateway has a log
+// of its own, and returns err: standard error, where runMain writes it,
+// goes nowhere for a Windows service.
+func notStarted(sys service.Logger, err error) error {
+	if sys != nil {
+		slog.New(withSystemLog(slog.DiscardHandler, sys)).Error("ferry did not start", "version", versionString(), "err", err)
+	}
+	return err
+}
+
+// runsInteractive reports whether ferry runs in a terminal rather than
+// under the service manager. A variable for the tests.
+var runsInteractive = service.Interactive
+
+// systemLogger is the service manager's own log where a service's errors
+// also go: on Windows the Application event log (its source is registered
+// by install), when ferry runs as the service; nil elsewhere, where
+// systemd's journal has standard error. A variable for the tests.
+var systemLogger = func(interactive bool, cfgPath string) service.Logger {
+	if interactive || runtime.GOOS != "windows" {
+		return nil
+	}
+	svc, err := service.New(&program{}, serviceConfig(cfgPath))
+	if err != nil {
+		return nil
+	}
+	sys, err := svc.Logger(nil)
+	if err != nil {
+		return nil
+	}
+	return sys
 }
 
 // loadConfig reads path, or the embedded default when path is empty.
@@ -111,7 +173,15 @@ func (p *program) Start(service.Service) error {
 	return nil
 }
 
-func (p *program) Stop(service.Service) error { return p.stopGateway() }
+// Stop is the stop the service manager asked for. What the shutdown had to
+// report is logged by stopGateway, not returned: kardianos/service turns
+// an error into a non-zero exit code on Windows, and the recovery actions
+// (SetRecoveryActionsOnNonCrashFailures) then start the service again
+// that an administrator, or the MSI's upgrade, had just stopped.
+func (p *program) Stop(service.Service) error {
+	_ = p.stopGateway()
+	return nil
+}
 
 // exitOnFatal ends a service whose gateway cannot go on (a listener died,
 // the queue stopped after a failed fsync): it shuts the gateway down
@@ -158,11 +228,15 @@ func (p *program) startGateway() error {
 	return nil
 }
 
+// stopTimeout bounds a stop: what the sources have in flight, delivery's
+// grace and the audit trail's flush share it. A variable for the tests.
+var stopTimeout = 30 * time.Second
+
 func (p *program) stopGateway() error {
 	if p.gw == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 	defer cancel()
 	err := p.gw.Shutdown(ctx)
 	if err != nil {
