@@ -341,11 +341,15 @@ func (x *conv) cxValue(v hl7v2.Value) (fhir.Identifier, bool) {
 	}
 	id := fhir.Identifier{Value: val, System: sys}
 	if t := t[4]; t != "" {
+		// Table 0203's codes are upper case; a sender's "ss" or "mr" means
+		// them all the same (an SSN must be kept out of
+		// Patient.identifier, a medical record number is the key).
+		t = strings.ToUpper(t)
 		id.Type = identifierType(t)
-		if t == "SS" {
+		switch t {
+		case "SS":
 			id.System = sysSSN
-		}
-		if t == "NPI" {
+		case "NPI":
 			id.System = sysNPI
 		}
 	}

@@ -498,6 +498,8 @@ func TestWellKnownAuthorities(t *testing.T) {
 			{"123456789^^^USSSA", true, ssn},
 			{"123456789^^^&2.16.840.1.113883.4.1&ISO", true, ssn},
 			{"123456789^^^SSA^SS", true, ssn},
+			{"123456789^^^^ss", true, ssn}, // a type code in lower case
+			{"123456789^^^HOSP^ss", true, ssn},
 			{"123456789^^^MRN^MR", false, "urn:ferry:id:mrn"},
 		} {
 			msg := "MSH|^~\\&|A|F|||20240101120000||ADT^A01|C1|P|2.5\nPID|1||" + tc.cx + "~777^^^HOSP^MR||Doe^Jane||19900101|F"
@@ -512,6 +514,14 @@ func TestWellKnownAuthorities(t *testing.T) {
 			if !tc.isSSN && (len(p.Identifier) != 2 || p.Identifier[0].System != tc.system) {
 				t.Errorf("%s: identifiers %v", tc.cx, systems)
 			}
+		}
+	})
+	t.Run("mr in lower case is the key", func(t *testing.T) {
+		const head = "MSH|^~\\&|A|F|||20240101120000||ADT^A01|C1|P|2.5\nPID|1||D123^^^DMV^DL~777^^^HOSP^"
+		_, lower := patientOf(t, mustConvert(t, testConverter(t), head+"mr||Doe^Jane||19900101|F"))
+		_, upper := patientOf(t, mustConvert(t, testConverter(t), head+"MR||Doe^Jane||19900101|F"))
+		if lower != upper {
+			t.Errorf("a PID-3 typed mr is written %s, typed MR %s: the same patient", lower, upper)
 		}
 	})
 }
