@@ -37,25 +37,90 @@ type HL7 struct {
 	ProcessingIDs map[string]hl7v2.ProcessingIDs
 }
 
-var _ Converter = HL7{}
+var (
+	_ Converter       = HL7{}
+	_ StreamConverter = HL7{}
+)
 
 // Convert splits, parses and converts every message. A message that fails
 // becomes a Unit with Err set (an *hl7v2.AckError the MLLP listener turns
 // into AE or AR), so the other messages of a batch still flow.
 func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
-	body, err := readAll(in)
+	var units []Unit
+	err := h.each(in, func(msg []Unit) error {
+		if units == nil {
+			units = msg // a lone message: its own slice
+		} else {
+			units = append(units, msg...)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
+	}
+	return units, nil
+}
+
+// ConvertStream hands the units to emit as the messages are converted,
+// in batches of whole messages of about CSVBatchUnits bundles or
+// CSVBatchBytes, as CSV and NDJSON files are: an EHR's history export
+// converted whole before anything was stored took some 34 times its size
+// in memory. A message's parts always go in one batch, since they share
+// its dedup key: a commit failing after the first part's was stored
+// would make the file, tried again, drop the rest as a resend. A batch is
+// handed over as soon as it is full, before the next message is
+// converted, so that message sees what storing it recorded (merges,
+// replaced documents). A lone message is one batch.
+func (h HL7) ConvertStream(_ context.Context, in adapters.Raw, emit func([]Unit) error) error {
+	var batch []Unit
+	size := 0
+	err := h.each(in, func(msg []Unit) error {
+		if batch == nil {
+			batch = msg
+		} else {
+			batch = append(batch, msg...)
+		}
+		for i := range msg {
+			size += len(msg[i].Bundle)
+		}
+		if len(batch) < CSVBatchUnits && size < CSVBatchBytes {
+			return nil
+		}
+		b := batch
+		batch, size = nil, 0
+		return emit(b)
+	})
+	if err != nil {
+		return err
+	}
+	if len(batch) > 0 {
+		return emit(batch)
+	}
+	return nil
+}
+
+// readsVersions marks HL7 as a StreamConverter whose bundles depend on
+// the registry of replaced documents (an MDM T02 after its T10 is written
+// superseded): its batches are checked against replacements recorded
+// while they were converted (Pipeline.replacedGen).
+func (HL7) readsVersions() {}
+
+// each splits, parses and converts every message of the input, handing
+// each message's units (its parts, or one unit with Err) to unit in the
+// input's order; an error from unit stops it and is returned as it is.
+func (h HL7) each(in adapters.Raw, unit func([]Unit) error) error {
+	body, err := readAll(in)
+	if err != nil {
+		return err
 	}
 	msgs, err := hl7v2.SplitBatch(body)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if len(msgs) == 0 {
-		return nil, errors.New("no HL7 v2 message in the input")
+		return errors.New("no HL7 v2 message in the input")
 	}
 	accepted, checkProc := h.ProcessingIDs[in.Source]
-	var units []Unit
 	// conv is h.Conv until a message of the input merges patients: the
 	// messages after it in a batch file must see that merge, which the
 	// pipeline records only when it stores the input.
@@ -64,7 +129,7 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 	// labels it: every message of it carries those labels too.
 	env, err := xdmfhir.LabelsFromMeta(in.Meta)
 	if err != nil {
-		return nil, queue.Permanent(fmt.Errorf("hl7v2 %s: %w", in.Name, err))
+		return queue.Permanent(fmt.Errorf("hl7v2 %s: %w", in.Name, err))
 	}
 	if len(env) > 0 {
 		c := *conv
@@ -85,15 +150,19 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 		m, err := hl7v2.ParseShared(raw)
 		if err != nil {
 			u.Err = err
-			units = append(units, u)
+			if err := unit([]Unit{u}); err != nil {
+				return err
+			}
 			continue
 		}
 		u.Name += " (MSH-10 " + m.ControlID() + ")"
 		if checkProc {
 			if id := m.ProcessingID(); !accepted.Accepts(id) {
 				u.Err = hl7v2.ProcessingIDError(id, accepted)
-				units = append(units, u)
 				m.Recycle()
+				if err := unit([]Unit{u}); err != nil {
+					return err
+				}
 				continue
 			}
 		}
@@ -101,12 +170,14 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 		parts, txs, res, lease, err := convertOne(conv, m, raw)
 		if err != nil {
 			u.Err = err
-			units = append(units, u)
 			var cp *adapters.ConvertPanic
 			if !errors.As(err, &cp) {
 				// A converter that panicked may have left anything
 				// pointing into m: only a clean failure recycles it.
 				m.Recycle()
+			}
+			if err := unit([]Unit{u}); err != nil {
+				return err
 			}
 			continue
 		}
@@ -125,9 +196,7 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 			// included, travels in the Bundle's Binary.
 			attrs["z_segments"] = z
 		}
-		// Room for the parts and one unit for each message after this:
-		// for a lone message, one allocation of the right size.
-		units = slices.Grow(units, len(parts)+len(msgs)-i-1)
+		units := make([]Unit, 0, len(parts))
 		for j, part := range parts {
 			// Every part carries the message's dedup key: a resent
 			// message is a duplicate in all its parts. The pipeline
@@ -186,7 +255,8 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 			// after its T10 in one batch file) is delivered after this
 			// one's supersede PATCH: it must be written superseded, as it
 			// would be in a later input, though the pipeline records the
-			// replacement only when it stores the whole input.
+			// replacement only when it stores the batch of messages
+			// holding this one.
 			if replaced == nil {
 				replaced = map[string]bool{}
 				base := conv.Replaced
@@ -215,13 +285,16 @@ func (h HL7) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 				pending.next[mg.Retired] = mg.Survivor
 			}
 		}
+		if err := unit(units); err != nil {
+			return err
+		}
 	}
-	return units, nil
+	return nil
 }
 
 // batchMerges is the merge registry as the messages of one input see it:
 // the registry's merges and those of the input's earlier messages, which
-// the pipeline records only when it stores the input.
+// the pipeline records only when it stores the batch holding them.
 type batchMerges struct {
 	base v2fhir.MergeLookup
 	next map[merges.ID]merges.ID

@@ -327,12 +327,18 @@ func (p *Pipeline) Consume(ctx context.Context, in adapters.Raw) error {
 		err := fmt.Errorf("%s: format %q: %w", in.Name, in.Format, ErrUnknownFormat)
 		return p.reject(in, in.Body, err)
 	}
-	if sc, ok := conv.(StreamConverter); ok {
-		return p.consumeStream(ctx, sc, in)
+	sc, streams := conv.(StreamConverter)
+	if _, versioned := conv.(versionReader); streams && !versioned {
+		return p.consumeStream(ctx, sc, in, nil)
 	}
 	for attempt := 0; ; attempt++ {
 		gen := p.replacedGen.Load()
-		err := p.consumeOnce(ctx, conv, in, &gen)
+		var err error
+		if streams {
+			err = p.consumeStream(ctx, sc, in, &gen)
+		} else {
+			err = p.consumeOnce(ctx, conv, in, &gen)
+		}
 		if !errors.Is(err, errStaleVersions) {
 			return err
 		}
@@ -398,6 +404,18 @@ type StreamConverter interface {
 	ConvertStream(ctx context.Context, in adapters.Raw, emit func([]Unit) error) error
 }
 
+// versionReader marks a StreamConverter whose bundles depend on the
+// registry of replaced documents (HL7: an MDM T02 arriving after its T10
+// is written superseded). Each of its batches is stored only if no
+// replacement was recorded since it was converted, else the input is
+// converted again (Consume), the batches stored before dropped then as
+// duplicates; the others' batches are not checked, so a CSV export is not
+// converted again for an MDM message recorded meanwhile.
+type versionReader interface {
+	StreamConverter
+	readsVersions()
+}
+
 // storeError marks an error of storing a batch (not of converting), which
 // a StreamConverter returns as it is.
 type storeError struct{ err error }
@@ -405,8 +423,12 @@ type storeError struct{ err error }
 func (e *storeError) Error() string { return e.err.Error() }
 func (e *storeError) Unwrap() error { return e.err }
 
-// consumeStream is Consume for a StreamConverter.
-func (p *Pipeline) consumeStream(ctx context.Context, sc StreamConverter, in adapters.Raw) error {
+// consumeStream is Consume for a StreamConverter. gen, when not nil, is
+// the registry generation read before converting (see store): it follows
+// each batch stored, as the converter goes on only after the batch is
+// stored, and a batch converted before a replacement was recorded stops
+// the input with errStaleVersions.
+func (p *Pipeline) consumeStream(ctx context.Context, sc StreamConverter, in adapters.Raw, gen *uint64) error {
 	start := time.Now()
 	var (
 		failed     []error
@@ -432,11 +454,21 @@ func (p *Pipeline) consumeStream(ctx context.Context, sc StreamConverter, in ada
 				}
 			}()
 			began := time.Now()
-			f, err := p.store(ctx, in, units, nil)
+			f, err := p.store(ctx, in, units, gen)
 			storing += time.Since(began)
+			if errors.Is(err, errStaleVersions) {
+				for i := range units {
+					units[i].recycle()
+				}
+			}
 			failed = append(failed, f...)
 			if err != nil {
 				return &storeError{err}
+			}
+			if gen != nil {
+				// What the converter converts from now on sees every
+				// replacement recorded so far.
+				*gen = p.replacedGen.Load()
 			}
 			stored += len(units)
 			return nil

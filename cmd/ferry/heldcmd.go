@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -79,6 +80,12 @@ func cmdHeld(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return err
 		}
+		// In the order they were held (an entry's id is a ULID, which
+		// sorts by time), whatever order they were named in: a
+		// patient's bundles go to the queue, and the exchange, in the
+		// order they came, so an A08 named before its A01 does not
+		// overtake it.
+		slices.SortStableFunc(ids, func(a, b string) int { return strings.Compare(filepath.Base(a), filepath.Base(b)) })
 		aud, err := newOpsAudit(cfg, "held release")
 		if err != nil {
 			return err
@@ -189,8 +196,9 @@ func heldList(held *pipeline.Held, stdout io.Writer) error {
 	return tw.Flush()
 }
 
-// heldRelease moves held bundles into the queue, in the order given, and
-// removes each from the held store only after its Put was fsynced.
+// heldRelease moves held bundles into the queue, in the order given (the
+// order they were held, as cmdHeld sorts them), and removes each from the
+// held store only after its Put was fsynced.
 func heldRelease(ctx context.Context, cfg *config.Config, key *seal.Key, held *pipeline.Held, ids []string, aud *opsAudit, stdout io.Writer) error {
 	q, err := openQueue(cfg, key)
 	if errors.Is(err, diskq.ErrLocked) {

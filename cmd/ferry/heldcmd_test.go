@@ -79,3 +79,50 @@ func TestHeldReleaseAndDiscard(t *testing.T) {
 		t.Errorf("queue holds %d items, want only the released one", q.Len()+1)
 	}
 }
+
+// TestHeldReleaseKeepsPatientOrder: bundles released together go to the
+// queue in the order they were held, whatever order their IDs were given
+// in: a patient's A08 named before its A01 (IDs copied from the bottom of
+// `held list` up) would otherwise be delivered first and overtake it.
+func TestHeldReleaseKeepsPatientOrder(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "ferry.yaml")
+	if err := os.WriteFile(cfgFile, []byte("data_dir: "+filepath.Join(dir, "data")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	held, err := pipeline.OpenHeld(filepath.Join(dir, "data", "held"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := adapters.Raw{Source: "mllp/main", Format: "hl7v2", Name: "conn 1 msg 1"}
+	bundle := []byte(`{"resourceType":"Bundle","type":"transaction","meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-Confidentiality","code":"R"}]}}`)
+	var ids []string
+	for _, typ := range []string{"ADT^A01", "ADT^A08", "ADT^A03"} {
+		id, err := held.Put(in, &pipeline.Unit{Name: "message", Bundle: bundle, Key: "k1", Attrs: map[string]string{"type": typ}}, "R")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	var out bytes.Buffer
+	if err := cmdHeld(context.Background(), []string{"release", ids[2], ids[0], ids[1], "--config", cfgFile}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	q, err := diskq.Open(filepath.Join(dir, "data", "queue"), diskq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close(context.Background())
+	var got []string
+	for q.Len() > 0 {
+		it, ack, err := q.Get(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, it.Attrs["type"])
+		ack(context.Background(), nil)
+	}
+	if want := "ADT^A01 ADT^A08 ADT^A03"; strings.Join(got, " ") != want {
+		t.Errorf("delivered %v, want %s\n%s", got, want, out.String())
+	}
+}

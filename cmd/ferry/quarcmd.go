@@ -388,7 +388,7 @@ func (r *replayQueue) PutAll(ctx context.Context, items []*queue.Item) error {
 // quarantineReplay feeds quarantined inputs through the pipeline again,
 // built from the configuration as the gateway builds it (converters,
 // identifier systems, site id, dedup set, hold policy), in the order
-// given. Each input is handed over as its source handed it (source,
+// they were quarantined. Each input is handed over as its source handed it (source,
 // format, name, facts, receive time), and what becomes of it decides what
 // becomes of its entry:
 //   - queued: the entry is removed, after the queue's commit is fsynced;
@@ -461,6 +461,14 @@ func quarantineReplay(ctx context.Context, cfg *config.Config, key *seal.Key, id
 			fmt.Fprintln(stdout, "nothing is quarantined")
 			return nil
 		}
+	} else {
+		// In the order they were quarantined (an entry's id is a ULID,
+		// which sorts by time), as --all takes them, whatever order they
+		// were named in: a patient's inputs reach the queue, and the
+		// exchange, in the order they came, so an A08 named before its
+		// A01 does not overtake it.
+		ids = slices.Clone(ids)
+		slices.SortStableFunc(ids, func(a, b string) int { return strings.Compare(filepath.Base(a), filepath.Base(b)) })
 	}
 
 	count := map[replayResult]int{}

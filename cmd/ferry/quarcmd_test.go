@@ -489,3 +489,45 @@ func TestQuarantineRawText(t *testing.T) {
 		}
 	}
 }
+
+// TestQuarantineReplayKeepsPatientOrder: inputs replayed together go
+// through the pipeline in the order they were quarantined, whatever order
+// their IDs were given in: a patient's A08 named before its A01 would
+// otherwise be queued, and delivered, first and overtake it.
+func TestQuarantineReplayKeepsPatientOrder(t *testing.T) {
+	dir := t.TempDir()
+	_, cfg := quarCfg(t, dir, tooSmall)
+	a01 := fmt.Sprintf(testADT, 1, 7)
+	a08 := strings.NewReplacer("ADT^A01", "ADT^A08", "EVN|A01", "EVN|A08").Replace(fmt.Sprintf(testADT, 2, 7))
+	a03 := strings.NewReplacer("ADT^A01", "ADT^A03", "EVN|A01", "EVN|A03").Replace(fmt.Sprintf(testADT, 3, 7))
+	for i, err := range ingest(t, cfg, mllpInput(a01, 1), mllpInput(a08, 2), mllpInput(a03, 3)) {
+		if !queue.IsPermanent(err) {
+			t.Fatalf("input %d: %v, want quarantined", i, err)
+		}
+	}
+	ids := quarantineIDs(t, cfg)
+	if len(ids) != 3 {
+		t.Fatalf("quarantine holds %v", ids)
+	}
+	cfgFile, cfg := quarCfg(t, dir, "")
+	if out, err := runQuarantine(t, "replay", ids[2], ids[0], ids[1], "--config", cfgFile); err != nil {
+		t.Fatalf("replay: %v\n%s", err, out)
+	}
+	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close(context.Background())
+	var got []string
+	for q.Len() > 0 {
+		it, ack, err := q.Get(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, it.Attrs["type"])
+		ack(context.Background(), nil)
+	}
+	if want := "ADT^A01 ADT^A08 ADT^A03"; strings.Join(got, " ") != want {
+		t.Errorf("queued %v, want %s", got, want)
+	}
+}
