@@ -251,6 +251,9 @@ func readPrivateKey(path string) (crypto.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Behind a UTF-8 byte-order mark (a Windows editor's "UTF-8 with
+	// BOM"), pem.Decode would not see the first block.
+	b = configtls.TrimBOM(b)
 	// The key is looked for among the file's blocks, as the TLS key_file
 	// is (tls.X509KeyPair): `openssl ecparam -genkey` writes an EC
 	// PARAMETERS block before it, and a file may hold the certificate

@@ -28,6 +28,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/ferry-health/ferry/config/configtls"
 	"github.com/ferry-health/ferry/queue/durable"
 )
 
@@ -188,12 +189,16 @@ func clientURI(path string, leaf *x509.Certificate) (string, error) {
 	return leaf.URIs[0].String(), nil
 }
 
-// readCertificates reads every CERTIFICATE block of a PEM file, in order.
+// readCertificates reads every CERTIFICATE block of a PEM file, in order,
+// a UTF-8 byte-order mark before the first read past, as the tls blocks'
+// files are (behind it the first block, ferry's own certificate or a
+// trust anchor, went unseen).
 func readCertificates(path string) ([]*x509.Certificate, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
+	b = configtls.TrimBOM(b)
 	var chain []*x509.Certificate
 	for {
 		var blk *pem.Block
