@@ -525,6 +525,7 @@ type udapTokens struct {
 	// Filled lazily by the one fetch in flight (see tokenCache).
 	meta     *udapMetadata
 	clientID string
+	stale    bool // meta is to be read again: its token endpoint failed
 }
 
 func newUDAPTokens(cfg UDAPConfig, issuer string, client *http.Client, regFile string, log *slog.Logger) (*udapTokens, error) {
@@ -559,18 +560,24 @@ func newUDAPTokens(cfg UDAPConfig, issuer string, client *http.Client, regFile s
 }
 
 // obtain discovers the endpoints and registers when that has not been
-// done, then asks for a token. A refused token request forgets the
-// metadata, so that the next attempt reads it again (the exchange may
-// have moved its endpoints).
+// done, then asks for a token. A failed token request has the metadata
+// read again at the next attempt: the exchange may have moved its token
+// endpoint, and the old one refuses, cannot be reached or answers 5xx
+// (its host taken down, nothing left behind its load balancer). A
+// refusal also forgets the client id, so that the registration is read
+// again (`ferry udap-register` may have made a new one). Only a request
+// its own sender gave up on (the context ended) says nothing.
 func (t *udapTokens) obtain(ctx context.Context) (string, time.Duration, error) {
 	if err := t.prepare(ctx, true); err != nil {
 		return "", 0, err
 	}
 	tok, life, _, err := t.request(ctx)
-	if err != nil {
+	if err != nil && ctx.Err() == nil {
 		var ee *EndpointError
 		if errors.As(err, &ee) {
 			t.meta = nil
+		} else {
+			t.stale = true
 		}
 	}
 	return tok, life, err
@@ -579,16 +586,21 @@ func (t *udapTokens) obtain(ctx context.Context) (string, time.Duration, error) 
 // prepare discovers the metadata if needed and finds the client id: the
 // configured one, the stored one, or (when register) a new registration.
 func (t *udapTokens) prepare(ctx context.Context, register bool) error {
-	if t.meta == nil || !time.Now().Before(t.meta.Expires) {
+	if t.meta == nil || t.stale || !time.Now().Before(t.meta.Expires) {
 		m, err := discoverUDAP(ctx, t.client, t.issuer, t.cfg.Community, t.id.Alg, t.anchors, t.rev, t.cfg.ClientID == "")
 		if err != nil {
 			return err
 		}
 		logRevocationWarnings(t.log, m.Warnings)
-		t.meta = m
-		if t.cfg.ClientID == "" {
-			t.clientID = "" // the registration endpoint may be another now
+		if t.cfg.ClientID == "" && (t.meta == nil || !t.stale || m.RegistrationEndpoint != t.meta.RegistrationEndpoint) {
+			// The registration endpoint may be another now. Metadata
+			// read again only because the token endpoint failed keeps
+			// the client id of the same registration endpoint: one
+			// registered but not stored (see below) is not registered
+			// again at each attempt while the token endpoint is down.
+			t.clientID = ""
 		}
+		t.meta, t.stale = m, false
 	}
 	if t.clientID != "" {
 		return nil
