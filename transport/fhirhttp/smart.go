@@ -279,6 +279,7 @@ func (t *smartTokens) request(ctx context.Context) (token string, life time.Dura
 			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
 			"client_assertion":      {a},
 		},
+		field: "exchange.auth.smart",
 		check: "check exchange.auth.smart client_id, key_file and the JWKS registered with the exchange",
 	})
 }

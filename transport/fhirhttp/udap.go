@@ -769,6 +769,7 @@ func (t *udapTokens) request(ctx context.Context) (token string, life time.Durat
 			"client_assertion":      {a},
 			"udap":                  {"1"},
 		},
+		field: "exchange.auth.udap",
 		check: check,
 	})
 }
