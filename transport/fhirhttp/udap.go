@@ -1,6 +1,7 @@
 package fhirhttp
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -526,6 +527,10 @@ type udapTokens struct {
 	meta     *udapMetadata
 	clientID string
 	stale    bool // meta is to be read again: its token endpoint failed
+	// files is what cert_file, key_file and trust_anchors held when id
+	// and anchors were loaded from them; tried, what they held at the
+	// last reload that failed (warned of once).
+	files, tried []byte
 }
 
 func newUDAPTokens(cfg UDAPConfig, issuer string, client *http.Client, regFile string, log *slog.Logger) (*udapTokens, error) {
@@ -554,9 +559,61 @@ func newUDAPTokens(cfg UDAPConfig, issuer string, client *http.Client, regFile s
 		log = slog.New(slog.DiscardHandler)
 	}
 	t := &udapTokens{cfg: cfg, issuer: issuer, client: client, id: id, anchors: pool, rev: newRevocationChecker(cfg.Revocation, client),
-		regFile: regFile, log: log, clientID: cfg.ClientID}
+		regFile: regFile, log: log, clientID: cfg.ClientID, files: udapFiles(cfg)}
 	t.tokenCache.fetch = t.obtain
 	return t, nil
+}
+
+// udapFiles is the content of cert_file, key_file and trust_anchors, to
+// tell whether one changed; nil when one cannot be read.
+func udapFiles(cfg UDAPConfig) []byte {
+	var all []byte
+	for _, f := range []string{cfg.CertFile, cfg.KeyFile, cfg.TrustAnchors} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil
+		}
+		all = fmt.Appendf(all, "%d:", len(b))
+		all = append(all, b...)
+	}
+	return all
+}
+
+// reload loads the certificate, key and trust anchors again when their
+// files changed, so that a certificate renewed on disk signs the next
+// registration and token request without a restart, as a renewed TLS
+// certificate is used from the next handshake. Files that cannot be used
+// as they are (the certificate copied but not yet its key) leave the
+// loaded ones in use, with a warning, and are tried again at the next
+// fetch.
+func (t *udapTokens) reload() {
+	now := udapFiles(t.cfg)
+	if now == nil || bytes.Equal(now, t.files) {
+		return
+	}
+	id, err := LoadUDAPClient(t.cfg.CertFile, t.cfg.KeyFile)
+	var anchors []*x509.Certificate
+	if err == nil {
+		anchors, err = readCertificates(t.cfg.TrustAnchors)
+	}
+	if err != nil {
+		if !bytes.Equal(now, t.tried) {
+			t.log.Warn("UDAP certificate, key or trust anchors changed but cannot be used; the ones loaded before stay in use", "error", err)
+			t.tried = now
+		}
+		return
+	}
+	pool := x509.NewCertPool()
+	for _, a := range anchors {
+		pool.AddCert(a)
+	}
+	if id.URI != t.id.URI || id.Alg != t.id.Alg {
+		// Another client to the exchange, or a key its metadata may
+		// not take: read the metadata and the registration again.
+		t.meta = nil
+	}
+	t.id, t.anchors, t.files, t.tried = id, pool, now, nil
+	t.log.Info("UDAP certificate, key or trust anchors read again", "certificate", certName(id.Chain[0]), "until", id.Chain[0].NotAfter.UTC().Format(time.DateOnly))
 }
 
 // obtain discovers the endpoints and registers when that has not been
@@ -568,6 +625,7 @@ func newUDAPTokens(cfg UDAPConfig, issuer string, client *http.Client, regFile s
 // again (`ferry udap-register` may have made a new one). Only a request
 // its own sender gave up on (the context ended) says nothing.
 func (t *udapTokens) obtain(ctx context.Context) (string, time.Duration, error) {
+	t.reload()
 	if err := t.prepare(ctx, true); err != nil {
 		return "", 0, err
 	}
