@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/ferry-health/ferry/config/configtls"
+	"github.com/ferry-health/ferry/transport/fhirhttp"
 )
 
 // ParseAllow parses one entry of an MLLP listener's allow list: an IPv4 or
@@ -182,7 +183,8 @@ func (c *Config) CheckKeyFileModes() error {
 
 // CheckTLSFiles loads the certificates, keys and CA bundles the
 // configuration names, as the gateway will: for each MLLP listener with
-// TLS, the exchange, the audit repository and each fax mailbox. A file that is there but
+// TLS, the exchange (its SMART key, UDAP certificate and key too), the
+// audit repository and each fax mailbox. A file that is there but
 // cannot be used (a key that belongs to another certificate, an expired
 // certificate, a CA bundle with no certificate, a key others can read)
 // is a problem, returned as a *Error naming the field. A file that does
@@ -204,6 +206,20 @@ func (c *Config) CheckTLSFiles() (missing []Problem, err error) {
 	if c.Exchange.URL != "" {
 		_, lerr := c.Exchange.TLS.LoadTLSConfig()
 		tried = append(tried, loaded{"exchange.tls", lerr})
+	}
+	// The SMART key and the UDAP certificate and key are loaded when the
+	// gateway connects to the exchange, which it retries without end
+	// while one cannot be used: every bundle waits, as for the exchange's
+	// tls files.
+	if c.Exchange.URL != "" && !c.Exchange.MLLP() && !c.Exchange.FileDrop() {
+		if s := c.Exchange.Auth.SMART; s.Enabled() && s.KeyFile != "" {
+			_, lerr := fhirhttp.LoadSMARTKey(s.KeyFile)
+			tried = append(tried, loaded{"exchange.auth.smart", lerr})
+		}
+		if u := c.Exchange.Auth.UDAP; u.Enabled() && u.CertFile != "" && u.KeyFile != "" {
+			_, lerr := fhirhttp.LoadUDAPClient(u.CertFile, u.KeyFile)
+			tried = append(tried, loaded{"exchange.auth.udap", lerr})
+		}
 	}
 	if c.Audit.URL != "" && c.Audit.TLS != (configtls.ClientConfig{}) {
 		_, lerr := c.Audit.TLS.LoadTLSConfig()

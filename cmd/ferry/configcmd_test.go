@@ -3,13 +3,22 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ferry-health/ferry/config/pki"
 )
@@ -129,5 +138,87 @@ func TestConfigCheckTLSFiles(t *testing.T) {
 	want = fmt.Sprintf(`warning: line 5: exchange.tls: ca_file "%s": file does not exist`, gone)
 	if err != nil || !strings.Contains(out, want) || !strings.Contains(out, ": ok (") {
 		t.Fatalf("CA bundle not installed yet: %v\n%s\nwant %s", err, out, want)
+	}
+}
+
+// TestConfigCheckAuthFiles: `ferry config check` loads the SMART key and
+// the UDAP certificate and key as the gateway's connection does, so a key
+// the gateway cannot use (an EC key on P-256, which SMART's ES384 does not
+// take, as `openssl ecparam -name prime256v1` makes; a UDAP key that is
+// not the certificate's) is a problem naming the block and its line. The
+// check said ok, and the gateway then held every bundle, retrying its
+// connection, with nothing wrong in the file's eyes; a file not
+// installed yet is a warning, as for the tls blocks.
+func TestConfigCheckAuthFiles(t *testing.T) {
+	dir := t.TempDir()
+	p, err := pki.WriteDemoSet(filepath.Join(dir, "pki"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeKey := func(name string, key any) string {
+		t.Helper()
+		der, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	file := filepath.Join(dir, "ferry.yaml")
+	check := func(auth string) (string, error) {
+		t.Helper()
+		cfg := fmt.Sprintf("data_dir: %q\nexchange:\n  url: https://hie.example.org/fhir\n  tls:\n    ca_file: %q\n  auth:\n%s",
+			filepath.Join(dir, "data"), p.CA, auth)
+		if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		err := cmdConfig(context.Background(), []string{"check", file}, &out, io.Discard)
+		return out.String(), err
+	}
+
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	out, err := check(fmt.Sprintf("    smart: {client_id: ferry-1, key_file: %q}\n", writeKey("smart.key", p384)))
+	if err != nil || strings.Contains(out, "exchange.auth") {
+		t.Fatalf("good SMART key: %v\n%s", err, out)
+	}
+	p256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	out, err = check(fmt.Sprintf("    smart: {client_id: ferry-1, key_file: %q}\n", writeKey("p256.key", p256)))
+	if err == nil || !strings.Contains(out, "line 7: exchange.auth.smart: ") || !strings.Contains(out, "P-384") {
+		t.Fatalf("P-256 SMART key: %v\n%s", err, out)
+	}
+	gone := filepath.Join(dir, "not-yet", "smart.key")
+	out, err = check(fmt.Sprintf("    smart: {client_id: ferry-1, key_file: %q}\n", gone))
+	if err != nil || !strings.Contains(out, "warning: line 7: exchange.auth.smart: ") || !strings.Contains(out, ": ok (") {
+		t.Fatalf("SMART key not installed yet: %v\n%s", err, out)
+	}
+
+	// The demo client certificate has no URI SAN, which the check of
+	// the file itself reports; a certificate with one is needed here.
+	udapKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	uri, _ := url.Parse("https://clinic-12.example.org/ferry")
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "ferry"}, URIs: []*url.URL{uri},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, udapKey.Public(), caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := filepath.Join(dir, "udap.pem")
+	os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	udap := func(key string) string {
+		return fmt.Sprintf("    udap: {cert_file: %q, key_file: %q, trust_anchors: %q, organization_id: \"urn:oid:1.2.3\", contacts: [\"mailto:it@example.org\"]}\n",
+			cert, key, p.CA)
+	}
+	out, err = check(udap(writeKey("udap.key", udapKey)))
+	if err != nil || strings.Contains(out, "exchange.auth") {
+		t.Fatalf("good UDAP files: %v\n%s", err, out)
+	}
+	out, err = check(udap(writeKey("other.key", p256)))
+	if err == nil || !strings.Contains(out, "line 7: exchange.auth.udap: ") || !strings.Contains(out, "not the private key") {
+		t.Fatalf("UDAP key of another certificate: %v\n%s", err, out)
 	}
 }

@@ -65,13 +65,25 @@ func cmdSMARTKey(_ context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	// The gateway sends the thumbprint as kid unless key_id says
+	// otherwise, and the exchange looks the key up by it: a --kid the
+	// JWKS registers must be set as key_id too.
 	if len(also) > 0 {
+		keyID, alone := ", key_id unset", path
+		if *kid != "" {
+			keyID = fmt.Sprintf(" and key_id at %s", *kid)
+			alone = "--kid " + *kid + " " + path
+		}
 		fmt.Fprintf(stderr, "this JWKS holds the new key (first) and the old; register it with the exchange (or publish it at\n"+
-			"exchange.auth.smart.jwks_url), then point key_file at %s and restart ferry; once it delivers,\n"+
-			"register (or publish) `ferry smart-key %s` alone, which drops the old key\n", absPath(path), path)
+			"exchange.auth.smart.jwks_url), then point key_file at %s%s and restart ferry; once it delivers,\n"+
+			"register (or publish) `ferry smart-key %s` alone, which drops the old key\n", absPath(path), keyID, alone)
 	} else {
+		keyID := ""
+		if *kid != "" {
+			keyID = ", key_id: " + *kid
+		}
 		fmt.Fprintf(stderr, "register this JWKS with the exchange for ferry's client id (it holds only the public key); then:\n"+
-			"  exchange:\n    auth:\n      smart: {client_id: <from the exchange>, key_file: %s}\n", absPath(path))
+			"  exchange:\n    auth:\n      smart: {client_id: <from the exchange>, key_file: %s%s}\n", absPath(path), keyID)
 	}
 	fmt.Fprintf(stdout, "%s\n", jwks)
 	return nil

@@ -8,7 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/ferry-health/ferry/transport/fhirhttp"
 )
@@ -77,5 +80,62 @@ func TestSMARTKeyRotation(t *testing.T) {
 	}
 	if err := cmdSMARTKey(context.Background(), []string{newKey, "--also", newKey}, io.Discard, io.Discard); err == nil {
 		t.Error("--also with the same key was accepted")
+	}
+}
+
+// TestSMARTKeyIDAdvice: with --kid, the JWKS registers the key under that
+// id, and the configuration `ferry smart-key` prints to go with it makes
+// the gateway send it: the gateway sends the key's thumbprint unless
+// exchange.auth.smart.key_id says otherwise, and the exchange finds the
+// key by kid, so the printed {client_id, key_file} alone had every token
+// request refused. A rotation with --kid says to set key_id too.
+func TestSMARTKeyIDAdvice(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "smart.key")
+	var out, advice bytes.Buffer
+	if err := cmdSMARTKey(context.Background(), []string{"--kid", "clinic-12-2026", path}, &out, &advice); err != nil {
+		t.Fatal(err)
+	}
+	var jwks struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &jwks); err != nil || len(jwks.Keys) != 1 || jwks.Keys[0]["kid"] != "clinic-12-2026" {
+		t.Fatalf("JWKS %s: %v", out.String(), err)
+	}
+	// The configuration as printed, read as ferry reads it.
+	_, snippet, ok := strings.Cut(advice.String(), "then:\n")
+	if !ok {
+		t.Fatalf("advice:\n%s", advice.String())
+	}
+	var cfg struct {
+		Exchange struct {
+			Auth struct {
+				SMART fhirhttp.SMARTConfig `yaml:"smart"`
+			} `yaml:"auth"`
+		} `yaml:"exchange"`
+	}
+	if err := yaml.Unmarshal([]byte(snippet), &cfg); err != nil {
+		t.Fatalf("advice %q: %v", snippet, err)
+	}
+	smart := cfg.Exchange.Auth.SMART
+	k, err := fhirhttp.LoadSMARTKey(smart.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := smart.KeyID
+	if sent == "" {
+		sent = k.KeyID
+	}
+	if sent != "clinic-12-2026" {
+		t.Errorf("the printed configuration %q sends kid %q, the JWKS registers %q", snippet, sent, "clinic-12-2026")
+	}
+
+	advice.Reset()
+	newKey := filepath.Join(dir, "smart-2027.key")
+	if err := cmdSMARTKey(context.Background(), []string{"--kid", "clinic-12-2027", newKey, "--also", path}, io.Discard, &advice); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(advice.String(), "key_id at clinic-12-2027") || !strings.Contains(advice.String(), "--kid clinic-12-2027") {
+		t.Errorf("rotation advice does not name the key_id:\n%s", advice.String())
 	}
 }

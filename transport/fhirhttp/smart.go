@@ -171,9 +171,13 @@ func newSMARTTokens(cfg SMARTConfig, base string, client *http.Client) (*smartTo
 }
 
 // discoverAndFetch finds the token endpoint the first time, then asks it.
-// A discovered endpoint that refuses is forgotten, so that the next
-// attempt reads the discovery document again (the exchange may have moved
-// its endpoint) rather than asking the old one until ferry restarts.
+// A discovered endpoint that fails is forgotten, so that the next attempt
+// reads the discovery document again (the exchange may have moved its
+// endpoint) rather than asking the old one until ferry restarts: one
+// that refuses, and one that cannot be reached or answers 5xx, as an
+// endpoint whose host was taken down, or with nothing left behind its
+// load balancer, does. Only a request its own sender gave up on (the
+// context ended) says nothing of the endpoint.
 func (t *smartTokens) discoverAndFetch(ctx context.Context) (string, time.Duration, error) {
 	if t.tokenURL == "" {
 		u, err := t.discover(ctx)
@@ -183,8 +187,7 @@ func (t *smartTokens) discoverAndFetch(ctx context.Context) (string, time.Durati
 		t.tokenURL = u
 	}
 	tok, life, _, err := t.request(ctx)
-	var ee *EndpointError
-	if t.cfg.TokenURL == "" && errors.As(err, &ee) {
+	if t.cfg.TokenURL == "" && err != nil && ctx.Err() == nil {
 		t.tokenURL = ""
 	}
 	return tok, life, err
@@ -276,6 +279,7 @@ func (t *smartTokens) request(ctx context.Context) (token string, life time.Dura
 			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
 			"client_assertion":      {a},
 		},
+		field: "exchange.auth.smart",
 		check: "check exchange.auth.smart client_id, key_file and the JWKS registered with the exchange",
 	})
 }

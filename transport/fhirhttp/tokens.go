@@ -135,7 +135,8 @@ type tokenRequest struct {
 	what  string // "SMART", "UDAP": names the protocol in messages
 	url   string
 	form  url.Values
-	check string // what the operator should check when refused
+	field string // the settings' block: exchange.auth.smart, exchange.auth.udap
+	check string // what the operator should check when the assertion is refused
 }
 
 // requestToken POSTs a token request and reads the answer. 5xx and 429 are
@@ -170,8 +171,7 @@ func requestToken(ctx context.Context, client *http.Client, tr tokenRequest) (to
 		return "", 0, "", &StatusError{Code: resp.StatusCode, Status: statusText(resp.StatusCode, resp.Status), Entry: -1,
 			Wait: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), Server: tr.what + " token endpoint " + tr.url}
 	case resp.StatusCode != http.StatusOK:
-		return "", 0, "", &EndpointError{Problem: fmt.Sprintf("the %s token endpoint %s refused ferry's client assertion (%s); %s", tr.what, tr.url, oauthError(body, resp.Status), tr.check),
-			Err: errors.New(tr.what + " token request: " + resp.Status)}
+		return "", 0, "", &EndpointError{Problem: tr.refusal(body, resp.Status), Err: errors.New(tr.what + " token request: " + resp.Status)}
 	case ans.AccessToken == "" || !strings.EqualFold(ans.TokenType, "bearer"):
 		return "", 0, "", &EndpointError{Problem: fmt.Sprintf("the %s token endpoint %s answered no bearer access_token", tr.what, tr.url), Err: errors.New("no access token")}
 	case !scopeAllowsWrites(ans.Scope):
@@ -193,6 +193,28 @@ func requestToken(ctx context.Context, client *http.Client, tr tokenRequest) (to
 		scope = tr.form.Get("scope")
 	}
 	return ans.AccessToken, life, scope, nil
+}
+
+// refusal says what the token endpoint's refusal asks the operator to
+// fix, by its OAuth error code (RFC 6749 §5.2): the scope asked for
+// (invalid_scope), the grant the client may use (unauthorized_client,
+// unsupported_grant_type), or else the client assertion (invalid_client,
+// invalid_grant: its client id, key or certificate).
+func (tr tokenRequest) refusal(body []byte, status string) string {
+	why := oauthError(body, status)
+	var e struct {
+		Error string `json:"error"`
+	}
+	_ = json.Unmarshal(body, &e)
+	switch e.Error {
+	case "invalid_scope":
+		return fmt.Sprintf("the %s token endpoint %s refused the scope ferry asked for, %q (%s); set %s.scope to what the exchange grants ferry's client (a server that takes only SMART v1 scopes wants system/*.read system/*.write)",
+			tr.what, tr.url, truncate(tr.form.Get("scope"), 200), why, tr.field)
+	case "unauthorized_client", "unsupported_grant_type":
+		return fmt.Sprintf("the %s token endpoint %s does not let ferry's client use the client_credentials grant (%s); ask the exchange to allow it for ferry's client",
+			tr.what, tr.url, why)
+	}
+	return fmt.Sprintf("the %s token endpoint %s refused ferry's client assertion (%s); %s", tr.what, tr.url, why, tr.check)
 }
 
 // scopeAllowsWrites reports whether a granted scope string lets ferry
@@ -251,6 +273,9 @@ func readPrivateKey(path string) (crypto.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Behind a UTF-8 byte-order mark (a Windows editor's "UTF-8 with
+	// BOM"), pem.Decode would not see the first block.
+	b = configtls.TrimBOM(b)
 	// The key is looked for among the file's blocks, as the TLS key_file
 	// is (tls.X509KeyPair): `openssl ecparam -genkey` writes an EC
 	// PARAMETERS block before it, and a file may hold the certificate

@@ -1,6 +1,7 @@
 package fhirhttp
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -28,6 +29,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/ferry-health/ferry/config/configtls"
 	"github.com/ferry-health/ferry/queue/durable"
 )
 
@@ -188,12 +190,16 @@ func clientURI(path string, leaf *x509.Certificate) (string, error) {
 	return leaf.URIs[0].String(), nil
 }
 
-// readCertificates reads every CERTIFICATE block of a PEM file, in order.
+// readCertificates reads every CERTIFICATE block of a PEM file, in order,
+// a UTF-8 byte-order mark before the first read past, as the tls blocks'
+// files are (behind it the first block, ferry's own certificate or a
+// trust anchor, went unseen).
 func readCertificates(path string) ([]*x509.Certificate, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
+	b = configtls.TrimBOM(b)
 	var chain []*x509.Certificate
 	for {
 		var blk *pem.Block
@@ -520,6 +526,11 @@ type udapTokens struct {
 	// Filled lazily by the one fetch in flight (see tokenCache).
 	meta     *udapMetadata
 	clientID string
+	stale    bool // meta is to be read again: its token endpoint failed
+	// files is what cert_file, key_file and trust_anchors held when id
+	// and anchors were loaded from them; tried, what they held at the
+	// last reload that failed (warned of once).
+	files, tried []byte
 }
 
 func newUDAPTokens(cfg UDAPConfig, issuer string, client *http.Client, regFile string, log *slog.Logger) (*udapTokens, error) {
@@ -548,24 +559,83 @@ func newUDAPTokens(cfg UDAPConfig, issuer string, client *http.Client, regFile s
 		log = slog.New(slog.DiscardHandler)
 	}
 	t := &udapTokens{cfg: cfg, issuer: issuer, client: client, id: id, anchors: pool, rev: newRevocationChecker(cfg.Revocation, client),
-		regFile: regFile, log: log, clientID: cfg.ClientID}
+		regFile: regFile, log: log, clientID: cfg.ClientID, files: udapFiles(cfg)}
 	t.tokenCache.fetch = t.obtain
 	return t, nil
 }
 
+// udapFiles is the content of cert_file, key_file and trust_anchors, to
+// tell whether one changed; nil when one cannot be read.
+func udapFiles(cfg UDAPConfig) []byte {
+	var all []byte
+	for _, f := range []string{cfg.CertFile, cfg.KeyFile, cfg.TrustAnchors} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil
+		}
+		all = fmt.Appendf(all, "%d:", len(b))
+		all = append(all, b...)
+	}
+	return all
+}
+
+// reload loads the certificate, key and trust anchors again when their
+// files changed, so that a certificate renewed on disk signs the next
+// registration and token request without a restart, as a renewed TLS
+// certificate is used from the next handshake. Files that cannot be used
+// as they are (the certificate copied but not yet its key) leave the
+// loaded ones in use, with a warning, and are tried again at the next
+// fetch.
+func (t *udapTokens) reload() {
+	now := udapFiles(t.cfg)
+	if now == nil || bytes.Equal(now, t.files) {
+		return
+	}
+	id, err := LoadUDAPClient(t.cfg.CertFile, t.cfg.KeyFile)
+	var anchors []*x509.Certificate
+	if err == nil {
+		anchors, err = readCertificates(t.cfg.TrustAnchors)
+	}
+	if err != nil {
+		if !bytes.Equal(now, t.tried) {
+			t.log.Warn("UDAP certificate, key or trust anchors changed but cannot be used; the ones loaded before stay in use", "error", err)
+			t.tried = now
+		}
+		return
+	}
+	pool := x509.NewCertPool()
+	for _, a := range anchors {
+		pool.AddCert(a)
+	}
+	if id.URI != t.id.URI || id.Alg != t.id.Alg {
+		// Another client to the exchange, or a key its metadata may
+		// not take: read the metadata and the registration again.
+		t.meta = nil
+	}
+	t.id, t.anchors, t.files, t.tried = id, pool, now, nil
+	t.log.Info("UDAP certificate, key or trust anchors read again", "certificate", certName(id.Chain[0]), "until", id.Chain[0].NotAfter.UTC().Format(time.DateOnly))
+}
+
 // obtain discovers the endpoints and registers when that has not been
-// done, then asks for a token. A refused token request forgets the
-// metadata, so that the next attempt reads it again (the exchange may
-// have moved its endpoints).
+// done, then asks for a token. A failed token request has the metadata
+// read again at the next attempt: the exchange may have moved its token
+// endpoint, and the old one refuses, cannot be reached or answers 5xx
+// (its host taken down, nothing left behind its load balancer). A
+// refusal also forgets the client id, so that the registration is read
+// again (`ferry udap-register` may have made a new one). Only a request
+// its own sender gave up on (the context ended) says nothing.
 func (t *udapTokens) obtain(ctx context.Context) (string, time.Duration, error) {
+	t.reload()
 	if err := t.prepare(ctx, true); err != nil {
 		return "", 0, err
 	}
 	tok, life, _, err := t.request(ctx)
-	if err != nil {
+	if err != nil && ctx.Err() == nil {
 		var ee *EndpointError
 		if errors.As(err, &ee) {
 			t.meta = nil
+		} else {
+			t.stale = true
 		}
 	}
 	return tok, life, err
@@ -574,16 +644,21 @@ func (t *udapTokens) obtain(ctx context.Context) (string, time.Duration, error) 
 // prepare discovers the metadata if needed and finds the client id: the
 // configured one, the stored one, or (when register) a new registration.
 func (t *udapTokens) prepare(ctx context.Context, register bool) error {
-	if t.meta == nil || !time.Now().Before(t.meta.Expires) {
+	if t.meta == nil || t.stale || !time.Now().Before(t.meta.Expires) {
 		m, err := discoverUDAP(ctx, t.client, t.issuer, t.cfg.Community, t.id.Alg, t.anchors, t.rev, t.cfg.ClientID == "")
 		if err != nil {
 			return err
 		}
 		logRevocationWarnings(t.log, m.Warnings)
-		t.meta = m
-		if t.cfg.ClientID == "" {
-			t.clientID = "" // the registration endpoint may be another now
+		if t.cfg.ClientID == "" && (t.meta == nil || !t.stale || m.RegistrationEndpoint != t.meta.RegistrationEndpoint) {
+			// The registration endpoint may be another now. Metadata
+			// read again only because the token endpoint failed keeps
+			// the client id of the same registration endpoint: one
+			// registered but not stored (see below) is not registered
+			// again at each attempt while the token endpoint is down.
+			t.clientID = ""
 		}
+		t.meta, t.stale = m, false
 	}
 	if t.clientID != "" {
 		return nil
@@ -752,6 +827,7 @@ func (t *udapTokens) request(ctx context.Context) (token string, life time.Durat
 			"client_assertion":      {a},
 			"udap":                  {"1"},
 		},
+		field: "exchange.auth.udap",
 		check: check,
 	})
 }
