@@ -506,8 +506,12 @@ func (s *Sink) run(ctx context.Context) {
 			// it holds any, straight out once it is empty. Spooled,
 			// they would keep the spool from emptying under a steady
 			// load, and each would cost its share of an fsync.
+			// connect, not c != nil: the association may have passed
+			// its age or idle time while the spool was written (or the
+			// sender waited for the CPU), and what goes live must not
+			// go into one a restarted repository no longer knows.
 			evs := s.drainChannel(nil)
-			if len(evs) > 0 && s.spool.Len() == 0 && c != nil {
+			if len(evs) > 0 && s.spool.Len() == 0 && connect() {
 				evs = s.writeLive(c, evs, disconnect)
 			}
 			s.spoolAll(evs)
