@@ -801,7 +801,7 @@ func (e *Engine) noteOdd(odd []oddEntry, empty int) {
 
 func (e *Engine) ignored(name string) bool {
 	for _, p := range e.cfg.Ignore {
-		if ok, _ := filepath.Match(p, name); ok {
+		if IgnoreMatch(p, name) {
 			return true
 		}
 	}
