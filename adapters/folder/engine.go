@@ -487,7 +487,16 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 	}
 
 	// 1. Claimed files: leftovers of an earlier run, and transient failures.
-	names, err := e.inputsIn(e.proc)
+	procEntries, err := readDirIn(e.proc)
+	names := e.inputsOf(procEntries)
+	// Sidecars in processing/ whose input is still in the folder: a claim
+	// cut short between the two (claim moves sidecars first).
+	procSidecars := map[string]bool{}
+	for _, de := range procEntries {
+		if de.Type().IsRegular() && e.isSidecar(de.Name()) {
+			procSidecars[stemOf(de.Name())] = true
+		}
+	}
 	if err != nil {
 		e.log.Warn("folder scan failed", "folder", e.cfg.Name, "dir", "processing", "err", err)
 	} else if len(e.retry) > 0 {
@@ -606,7 +615,7 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 			}
 		}
 		scs := sidecars[stemOf(name)]
-		if e.cfg.SidecarRequired && len(scs) == 0 {
+		if e.cfg.SidecarRequired && len(scs) == 0 && !procSidecars[stemOf(name)] {
 			e.waits.Add(1)
 			continue
 		}
@@ -875,13 +884,18 @@ func (e *Engine) inputsIn(p place) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return e.inputsOf(entries), nil
+}
+
+// inputsOf returns the names of the input files among entries.
+func (e *Engine) inputsOf(entries []fs.DirEntry) []string {
 	var names []string
 	for _, de := range entries {
 		if de.Type().IsRegular() && e.isInput(de.Name()) {
 			names = append(names, de.Name())
 		}
 	}
-	return names, nil
+	return names
 }
 
 // stemClaimed reports whether an input with this stem is in processing/.
@@ -917,7 +931,8 @@ func (e *Engine) anyBusy(names []string) (bool, error) {
 
 // claim moves the input and its sidecars into processing/. Sidecars go
 // first: if a crash cuts the claim short, the input is still in the folder
-// and is claimed whole later (a sidecar left in processing/ is replaced).
+// and is claimed whole later (a sidecar left in processing/ counts as its
+// sidecar, for sidecar_required too, and is consumed with it).
 func (e *Engine) claim(name string, sidecars []string, marker string) error {
 	if err := e.workInPlace(); err != nil {
 		return fmt.Errorf("claim: %w", err)
