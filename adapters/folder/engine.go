@@ -153,6 +153,7 @@ type Engine struct {
 	passes    atomic.Int64
 	heldSkips atomic.Int64
 	waits     atomic.Int64 // settled inputs held back for a marker or sidecar
+	events    atomic.Int64 // change events of the watched folder
 
 	stats counters
 
@@ -280,15 +281,10 @@ func (e *Engine) start(_ context.Context, _ adapters.Host) error {
 		return err
 	}
 	if e.dedup == nil {
-		f, err := e.work.OpenFile("seen.sha256", os.O_RDWR|os.O_CREATE, 0o600)
+		sf, err := e.openSeen()
 		if err != nil {
 			e.closeRoots()
-			return fmt.Errorf("folder %q: open seen-set: %w", e.cfg.Name, err)
-		}
-		sf, err := newSeenFile(f, filepath.Join(e.paths.Work, "seen.sha256"))
-		if err != nil {
-			e.closeRoots()
-			return fmt.Errorf("folder %q: %w", e.cfg.Name, err)
+			return err
 		}
 		e.ownDedup, e.dedup = sf, sf
 	}
@@ -422,6 +418,7 @@ func (e *Engine) watch(ctx context.Context, w *fsnotify.Watcher) {
 			if !ok {
 				return
 			}
+			e.events.Add(1)
 			e.poke()
 		case err, ok := <-w.Errors:
 			if !ok {
@@ -525,7 +522,17 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 		}
 	}
 
-	// 2. New files.
+	// 2. New files, in the folder now at Path.
+	held := 0
+	for _, n := range names {
+		if _, ok := e.retry[n]; ok {
+			held++
+		}
+	}
+	if !e.followPath(held) {
+		e.endPass(nil, nil)
+		return next
+	}
 	entries, err := readDirIn(place{e.watched, "."})
 	if err != nil {
 		e.log.Warn("folder scan failed", "folder", e.cfg.Name, "err", err)
