@@ -485,7 +485,7 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 
 	// 1. Claimed files: leftovers of an earlier run, and transient failures.
 	procEntries, err := readDirIn(e.proc)
-	names := e.inputsOf(procEntries)
+	names := e.claimedInOrder(procEntries)
 	// Sidecars in processing/ whose input is still in the folder: a claim
 	// cut short between the two (claim moves sidecars first).
 	procSidecars := map[string]bool{}
@@ -903,6 +903,48 @@ func (e *Engine) inputsOf(entries []fs.DirEntry) []string {
 		}
 	}
 	return names
+}
+
+// claimedInOrder returns the inputs among processing/'s entries in the
+// order they were taken, which is the order they are consumed in again:
+// oldest first (a rename keeps the modification time), by name within a
+// time, and a ranked set (WithRank) in its order, as pass takes new
+// files. The listing's own order is the file system's, and resuming by
+// it after a full queue or a restart sent an export series shuffled.
+func (e *Engine) claimedInOrder(entries []fs.DirEntry) []string {
+	type claimed struct {
+		name  string
+		mtime time.Time
+	}
+	var in []claimed
+	for _, de := range entries {
+		if !de.Type().IsRegular() || !e.isInput(de.Name()) {
+			continue
+		}
+		var mtime time.Time
+		if info, err := de.Info(); err == nil {
+			mtime = info.ModTime()
+		}
+		in = append(in, claimed{de.Name(), mtime})
+	}
+	sort.Slice(in, func(i, j int) bool {
+		if !in[i].mtime.Equal(in[j].mtime) {
+			return in[i].mtime.Before(in[j].mtime)
+		}
+		return in[i].name < in[j].name
+	})
+	names := make([]string, len(in))
+	for i, c := range in {
+		names[i] = c.name
+	}
+	if e.rank == nil || len(names) < 2 {
+		return names
+	}
+	ordered := make([]string, len(names))
+	for i, j := range RankOrder(names, e.rank) {
+		ordered[i] = names[j]
+	}
+	return ordered
 }
 
 // stemClaimed reports whether an input with this stem is in processing/.
