@@ -134,6 +134,9 @@ type Engine struct {
 	jobID     uuid.UUID
 	watcher   *fsnotify.Watcher
 
+	// ignore is cfg.Ignore in lower case (IgnoreMatch).
+	ignore []string
+
 	// rank orders a set's files (WithRank); nil: by time and name only.
 	rank func(string) int
 
@@ -175,6 +178,8 @@ type Engine struct {
 	seen    map[string]observation
 	retry   map[string]retryState
 	trouble claimTrouble
+	// claimedNow is what processing/ holds (claimed.go).
+	claimedNow claimedFiles
 }
 
 var _ adapters.Source = (*Engine)(nil)
@@ -219,6 +224,9 @@ func New(set adapters.Settings, cfg Config, next adapters.Consumer, opts ...Opti
 		seen:     map[string]observation{},
 		retry:    map[string]retryState{},
 		rankWait: map[string]time.Time{},
+	}
+	for _, p := range cfg.Ignore {
+		e.ignore = append(e.ignore, strings.ToLower(p))
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
@@ -484,16 +492,7 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 	}
 
 	// 1. Claimed files: leftovers of an earlier run, and transient failures.
-	procEntries, err := readDirIn(e.proc)
-	names := e.claimedInOrder(procEntries)
-	// Sidecars in processing/ whose input is still in the folder: a claim
-	// cut short between the two (claim moves sidecars first).
-	procSidecars := map[string]bool{}
-	for _, de := range procEntries {
-		if de.Type().IsRegular() && e.isSidecar(de.Name()) {
-			procSidecars[stemOf(de.Name())] = true
-		}
-	}
+	names, err := e.listClaimed()
 	if err != nil {
 		e.log.Warn("folder scan failed", "folder", e.cfg.Name, "dir", "processing", "err", err)
 	} else if len(e.retry) > 0 {
@@ -622,7 +621,9 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 			}
 		}
 		scs := sidecars[stemOf(name)]
-		if e.cfg.SidecarRequired && len(scs) == 0 && !procSidecars[stemOf(name)] {
+		// A sidecar of its stem in processing/ counts: a claim cut short
+		// between the two (claim moves sidecars first).
+		if e.cfg.SidecarRequired && len(scs) == 0 && len(e.claimedNow.sidecars[stemOf(name)]) == 0 {
 			e.waits.Add(1)
 			continue
 		}
@@ -701,6 +702,7 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 			soon(retryAt)
 			continue
 		}
+		e.claimedNow.claimed(c.name, c.sidecars)
 		e.stats.claimed.Add(1)
 		e.trouble.passClaimed = true
 		claimed[c.name] = true
@@ -816,8 +818,9 @@ func (e *Engine) noteOdd(odd []oddEntry, empty int) {
 }
 
 func (e *Engine) ignored(name string) bool {
-	for _, p := range e.cfg.Ignore {
-		if IgnoreMatch(p, name) {
+	lower := strings.ToLower(name)
+	for _, p := range e.ignore {
+		if ok, _ := filepath.Match(p, lower); ok { // IgnoreMatch
 			return true
 		}
 	}
@@ -885,26 +888,6 @@ func (e *Engine) markerOf(name string, files map[string]fs.FileInfo) string {
 
 func stemOf(name string) string { return strings.TrimSuffix(name, filepath.Ext(name)) }
 
-// inputsIn lists the input files in p.
-func (e *Engine) inputsIn(p place) ([]string, error) {
-	entries, err := readDirIn(p)
-	if err != nil {
-		return nil, err
-	}
-	return e.inputsOf(entries), nil
-}
-
-// inputsOf returns the names of the input files among entries.
-func (e *Engine) inputsOf(entries []fs.DirEntry) []string {
-	var names []string
-	for _, de := range entries {
-		if de.Type().IsRegular() && e.isInput(de.Name()) {
-			names = append(names, de.Name())
-		}
-	}
-	return names
-}
-
 // claimedInOrder returns the inputs among processing/'s entries in the
 // order they were taken, which is the order they are consumed in again:
 // oldest first (a rename keeps the modification time), by name within a
@@ -945,21 +928,6 @@ func (e *Engine) claimedInOrder(entries []fs.DirEntry) []string {
 		ordered[i] = names[j]
 	}
 	return ordered
-}
-
-// stemClaimed reports whether an input with this stem is in processing/.
-// Its sidecars would collide with the new file's.
-func (e *Engine) stemClaimed(stem string) bool {
-	names, err := e.inputsIn(e.proc)
-	if err != nil {
-		return true
-	}
-	for _, n := range names {
-		if stemOf(n) == stem {
-			return true
-		}
-	}
-	return false
 }
 
 func (e *Engine) anyBusy(names []string) (bool, error) {
@@ -1008,27 +976,6 @@ func (e *Engine) claim(name string, sidecars []string, marker string) error {
 	return nil
 }
 
-// sidecarsIn lists name's sidecars in processing/.
-func (e *Engine) sidecarsIn(name string) []string {
-	if len(e.cfg.Sidecars) == 0 {
-		return nil
-	}
-	entries, err := readDirIn(e.proc)
-	if err != nil {
-		return nil
-	}
-	stem := stemOf(name)
-	var out []string
-	for _, de := range entries {
-		n := de.Name()
-		if n != name && de.Type().IsRegular() && e.isSidecar(n) && stemOf(n) == stem {
-			out = append(out, n)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
 // logName names a file in logs: the name only when PHI logging is on (export
 // names often carry patient names), else a prefix of the content hash.
 func (e *Engine) logName(name string, sum []byte) slog.Attr {
@@ -1043,6 +990,14 @@ func (e *Engine) logName(name string, sum []byte) slog.Attr {
 
 // process consumes one claimed file and settles it by the answer.
 func (e *Engine) process(ctx context.Context, name string) {
+	var scNames []string
+	defer func() {
+		// Not waiting for another try: it left processing/ (settled,
+		// failed, or taken away), unless the engine is stopping.
+		if _, waits := e.retry[name]; !waits && ctx.Err() == nil {
+			e.claimedNow.settled(name, scNames)
+		}
+	}()
 	path := filepath.Join(e.paths.Processing, name)
 	sum, size, mtime, body, err := e.readClaimed(name)
 	if err != nil {
@@ -1053,7 +1008,7 @@ func (e *Engine) process(ctx context.Context, name string) {
 		e.backoff(name, nil, fmt.Errorf("read claimed file: %w", err))
 		return
 	}
-	scNames := e.sidecarsIn(name)
+	scNames = e.sidecarsIn(name)
 	var scs map[string][]byte
 	for _, sc := range scNames {
 		data, err := readSmall(e.proc, sc, e.cfg.MaxBodyBytes)

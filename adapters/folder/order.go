@@ -94,11 +94,10 @@ func (e *Engine) earlierRankWaits(name string, files map[string]fs.FileInfo, cla
 			return true
 		}
 	}
-	names, err := e.inputsIn(e.proc)
-	if err != nil {
+	if e.claimedNow.err != nil {
 		return true
 	}
-	for _, n := range names {
+	for n := range e.claimedNow.names {
 		if lower(n) {
 			return true
 		}

@@ -407,6 +407,7 @@ func (e *Engine) reopen() error {
 		}
 	}
 	e.seen, e.oddSeen, e.rankWait = map[string]observation{}, nil, map[string]time.Time{}
+	_, _ = e.listClaimed() // the work folder may be another
 	return nil
 }
 
