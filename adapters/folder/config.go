@@ -63,7 +63,8 @@ type Config struct {
 	Include []string `yaml:"include"`
 	// MarkerSuffix, when set, makes a file ready only when a marker exists:
 	// x.xml waits for x.xml<suffix> or x<suffix> (".done" → x.xml.done or
-	// x.done). The marker is removed once the file is claimed.
+	// x.done). The marker is removed once the file is claimed; x.done,
+	// which stands for every input of stem x, once the last is.
 	MarkerSuffix string `yaml:"marker_suffix"`
 	// Sidecars lists extensions of companion files claimed together with the
 	// input of the same stem (".json" claims x.json with x.pdf). A file with a

@@ -575,10 +575,13 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 		}
 	}
 	sidecars := map[string][]string{} // stem → sidecar names
+	stems := map[string]int{}         // stem → inputs of that stem in the folder
 	for name := range files {
 		if e.isSidecar(name) {
 			st := stemOf(name)
 			sidecars[st] = append(sidecars[st], name)
+		} else if e.cfg.MarkerSuffix != "" && e.isInput(name) {
+			stems[stemOf(name)]++
 		}
 	}
 
@@ -694,7 +697,13 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 			soon(time.Now().Add(min(e.cfg.Rescan, max(e.cfg.Settle, time.Second))))
 			continue
 		}
-		if err := e.claim(c.name, c.sidecars, c.marker); errors.Is(err, errNotRegular) {
+		marker := c.marker
+		if marker != c.name+e.cfg.MarkerSuffix && stems[stemOf(c.name)] > 1 {
+			// The stem's marker (x.done) stands for every input of the
+			// stem (x.xml and x.pdf): it goes with the last of them.
+			marker = ""
+		}
+		if err := e.claim(c.name, c.sidecars, marker); errors.Is(err, errNotRegular) {
 			soon(retryAt)
 			continue
 		} else if err != nil {
@@ -703,6 +712,7 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 			continue
 		}
 		e.claimedNow.claimed(c.name, c.sidecars)
+		stems[stemOf(c.name)]--
 		e.stats.claimed.Add(1)
 		e.trouble.passClaimed = true
 		claimed[c.name] = true
