@@ -195,6 +195,9 @@ type retryState struct {
 	attempts int
 	next     time.Time
 	first    time.Time // when the file was first seen, or first failed
+	// consumed: the Consumer took it, and only its move to done/ (or
+	// its removal) is to be tried again.
+	consumed bool
 }
 
 // New checks cfg and builds an engine that hands files to next. Nothing
@@ -1008,6 +1011,19 @@ func (e *Engine) process(ctx context.Context, name string) {
 			e.claimedNow.settled(name, scNames)
 		}
 	}()
+	if e.retry[name].consumed {
+		// Consumed already; its sidecars may have gone to done/
+		// before the move of the file itself failed, and read again
+		// without them it would be another input to the seen-set.
+		scNames = e.sidecarsIn(name)
+		if err := e.settle(name, scNames); err != nil {
+			e.backoff(name, nil, err)
+			return
+		}
+		delete(e.retry, name)
+		e.stats.done.Add(1)
+		return
+	}
 	path := filepath.Join(e.paths.Processing, name)
 	sum, size, mtime, body, err := e.readClaimed(name)
 	if err != nil {
@@ -1051,6 +1067,9 @@ func (e *Engine) process(ctx context.Context, name string) {
 	if e.dedup.Seen(key) {
 		if err := e.settle(name, scNames); err != nil {
 			e.backoff(name, sum, err)
+			r := e.retry[name]
+			r.consumed = true
+			e.retry[name] = r
 			return
 		}
 		delete(e.retry, name)
@@ -1097,6 +1116,9 @@ func (e *Engine) process(ctx context.Context, name string) {
 		}
 		if err := e.settle(name, scNames); err != nil {
 			e.backoff(name, sum, err)
+			r := e.retry[name]
+			r.consumed = true
+			e.retry[name] = r
 			return
 		}
 		delete(e.retry, name)
