@@ -15,13 +15,16 @@ type claimedFiles struct {
 	inputs   map[string]int      // stem → inputs of that stem
 	names    map[string]bool     // the inputs
 	sidecars map[string][]string // stem → sidecar names
+	rank     func(string) int    // WithRank's, or nil
+	ranks    map[int]int         // rank → inputs of that rank (WithRank)
 }
 
 // listClaimed lists processing/ into e.claimedNow and returns its inputs
 // in the order they were taken (claimedInOrder).
 func (e *Engine) listClaimed() ([]string, error) {
 	entries, err := readDirIn(e.proc)
-	c := claimedFiles{err: err, inputs: map[string]int{}, names: map[string]bool{}, sidecars: map[string][]string{}}
+	c := claimedFiles{err: err, inputs: map[string]int{}, names: map[string]bool{}, sidecars: map[string][]string{},
+		rank: e.rank, ranks: map[int]int{}}
 	for _, de := range entries {
 		n := de.Name()
 		switch {
@@ -40,6 +43,9 @@ func (c *claimedFiles) addInput(name string) {
 	if !c.names[name] {
 		c.names[name] = true
 		c.inputs[stemOf(name)]++
+		if c.rank != nil {
+			c.ranks[c.rank(name)]++
+		}
 	}
 }
 
@@ -62,6 +68,9 @@ func (c *claimedFiles) settled(name string, sidecars []string) {
 		delete(c.names, name)
 		if c.inputs[st]--; c.inputs[st] <= 0 {
 			delete(c.inputs, st)
+		}
+		if c.rank != nil {
+			c.ranks[c.rank(name)]--
 		}
 	}
 	if len(sidecars) > 0 {

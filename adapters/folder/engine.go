@@ -665,11 +665,15 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 		ready = inOrder
 	}
 	claimed := map[string]bool{}
+	var ranks map[int]int
+	if e.rank != nil {
+		ranks = e.waitingRanks(files)
+	}
 	for _, c := range ready {
 		if ctx.Err() != nil {
 			return next
 		}
-		if e.rank != nil && e.holdForRank(c.name, files, claimed) {
+		if e.rank != nil && e.holdForRank(c.name, ranks) {
 			// That file's settle, marker, claim or retry brings a pass;
 			// the periodic rescan one past rankLimit.
 			e.waits.Add(1)
@@ -716,6 +720,9 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 		}
 		e.claimedNow.claimed(c.name, c.sidecars)
 		stems[stemOf(c.name)]--
+		if e.rank != nil {
+			ranks[e.rank(c.name)]--
+		}
 		e.stats.claimed.Add(1)
 		e.trouble.passClaimed = true
 		claimed[c.name] = true
