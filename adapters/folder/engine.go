@@ -198,6 +198,12 @@ type retryState struct {
 	// consumed: the Consumer took it, and only its move to done/ (or
 	// its removal) is to be tried again.
 	consumed bool
+	// failed: the Consumer refused it for good, and only its move to
+	// failed/ is to be tried again, for this reason; sum and size are
+	// the content's, for its .error.txt.
+	failed error
+	sum    []byte
+	size   int64
 }
 
 // New checks cfg and builds an engine that hands files to next. Nothing
@@ -1018,6 +1024,12 @@ func (e *Engine) process(ctx context.Context, name string) {
 			e.claimedNow.settled(name, scNames)
 		}
 	}()
+	if r := e.retry[name]; r.failed != nil {
+		// Refused for good already; its sidecars may be in failed/.
+		scNames = e.sidecarsIn(name)
+		e.fail(name, scNames, r.sum, r.size, r.failed)
+		return
+	}
 	if e.retry[name].consumed {
 		// Consumed already; its sidecars may have gone to done/
 		// before the move of the file itself failed, and read again
@@ -1418,6 +1430,9 @@ func (e *Engine) fail(name string, sidecars []string, sum []byte, size int64, ca
 	}()
 	if err != nil {
 		e.backoff(name, sum, fmt.Errorf("move to failed: %w", err))
+		r := e.retry[name]
+		r.failed, r.sum, r.size = cause, sum, size
+		e.retry[name] = r
 		return
 	}
 	delete(e.retry, name)
