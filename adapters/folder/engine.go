@@ -143,6 +143,11 @@ type Engine struct {
 	poked chan struct{} // change events, debounced by the worker
 	kick  chan struct{} // rescans: a pass right away
 
+	// rootsMu is held while the running engine's folders are swapped
+	// (reopen) or closed (Shutdown), and by PruneDone, which uses them
+	// beside the worker.
+	rootsMu sync.Mutex
+
 	mu       sync.Mutex
 	started  bool
 	stopped  bool
@@ -396,7 +401,10 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 			if e.ownDedup != nil {
 				e.ownDedup.Close()
 			}
+			e.rootsMu.Lock()
 			e.closeRoots()
+			e.doneP = place{}
+			e.rootsMu.Unlock()
 			close(e.done)
 		}()
 	})

@@ -375,6 +375,8 @@ func (e *Engine) pathTrouble(msg, class string) {
 // the seen-set and the change events of the folder now at Path, and
 // closes the old ones; on failure the old ones stay.
 func (e *Engine) reopen() error {
+	e.rootsMu.Lock()
+	defer e.rootsMu.Unlock()
 	watched, work, anchor, relWatch, relWork, workInfo := e.watched, e.work, e.anchor, e.relWatch, e.relWork, e.workInfo
 	proc, doneP, failedP, roots := e.proc, e.doneP, e.failedP, e.ownRoots
 	restore := func() {
