@@ -553,7 +553,7 @@ func (f *Folder) takesDownloads() bool {
 	if include == nil && (f.Kind == fax.KindFax || f.Kind == fax.KindHylaFAX) {
 		include = fax.DefaultConfig(f.Kind).Include
 	}
-	if slices.ContainsFunc(ignore, match) {
+	if slices.ContainsFunc(ignore, func(p string) bool { return folder.IgnoreMatch(p, name) }) {
 		return false
 	}
 	return len(include) == 0 || slices.ContainsFunc(include, match)

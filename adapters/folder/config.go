@@ -9,9 +9,21 @@ import (
 )
 
 // DefaultIgnore lists the name patterns that writers use for files still in
-// flight (browser downloads, rsync and WinSCP partials, Office lock files)
-// and hidden files, ferry's own .ferry work folder among them.
-var DefaultIgnore = []string{"*.tmp", "*.temp", "*.part", "*.partial", "*.filepart", "*.crdownload", "*.swp", "~*", ".*"}
+// flight (browser downloads, rsync and WinSCP partials, Office lock files,
+// GetTempFileName's <prefix><hex>.TMP), hidden files, ferry's own .ferry
+// work folder among them, and the files Windows Explorer writes into a
+// folder it shows (Thumbs.db, desktop.ini). Patterns are matched in any
+// case (IgnoreMatch).
+var DefaultIgnore = []string{"*.tmp", "*.temp", "*.part", "*.partial", "*.filepart", "*.crdownload", "*.swp", "~*", ".*", "thumbs.db", "desktop.ini"}
+
+// IgnoreMatch reports whether the ignore pattern matches name, in any
+// case: Windows programs name the same kind of file in capitals or not
+// (GetTempFileName's X1A2.TMP, Thumbs.db or THUMBS.DB), and Windows and
+// SMB shares treat names so.
+func IgnoreMatch(pattern, name string) bool {
+	ok, _ := filepath.Match(strings.ToLower(pattern), strings.ToLower(name))
+	return ok
+}
 
 // Config is one watched folder. Its yaml names follow the sources.folders
 // entries of the ferry config file; the fields after Ignore are optional
@@ -42,8 +54,8 @@ type Config struct {
 	// After is what happens to a consumed file: "move" (to DoneDir/YYYY-MM-DD,
 	// the default) or "delete".
 	After string `yaml:"after"`
-	// Ignore lists name globs (path.Match syntax, matched on the base name)
-	// that are never claimed. Nil means DefaultIgnore; an explicit list
+	// Ignore lists name globs (path.Match syntax, matched on the base name
+	// in any case) that are never claimed. Nil means DefaultIgnore; an explicit list
 	// replaces it.
 	Ignore []string `yaml:"ignore"`
 	// Include, when set, lists the name globs of the input files; others are
@@ -51,7 +63,8 @@ type Config struct {
 	Include []string `yaml:"include"`
 	// MarkerSuffix, when set, makes a file ready only when a marker exists:
 	// x.xml waits for x.xml<suffix> or x<suffix> (".done" → x.xml.done or
-	// x.done). The marker is removed once the file is claimed.
+	// x.done). The marker is removed once the file is claimed; x.done,
+	// which stands for every input of stem x, once the last is.
 	MarkerSuffix string `yaml:"marker_suffix"`
 	// Sidecars lists extensions of companion files claimed together with the
 	// input of the same stem (".json" claims x.json with x.pdf). A file with a

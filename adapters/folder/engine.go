@@ -134,11 +134,19 @@ type Engine struct {
 	jobID     uuid.UUID
 	watcher   *fsnotify.Watcher
 
+	// ignore is cfg.Ignore in lower case (IgnoreMatch).
+	ignore []string
+
 	// rank orders a set's files (WithRank); nil: by time and name only.
 	rank func(string) int
 
 	poked chan struct{} // change events, debounced by the worker
 	kick  chan struct{} // rescans: a pass right away
+
+	// rootsMu is held while the running engine's folders are swapped
+	// (reopen) or closed (Shutdown), and by PruneDone, which uses them
+	// beside the worker.
+	rootsMu sync.Mutex
 
 	mu       sync.Mutex
 	started  bool
@@ -153,6 +161,7 @@ type Engine struct {
 	passes    atomic.Int64
 	heldSkips atomic.Int64
 	waits     atomic.Int64 // settled inputs held back for a marker or sidecar
+	events    atomic.Int64 // change events of the watched folder
 
 	stats counters
 
@@ -174,6 +183,8 @@ type Engine struct {
 	seen    map[string]observation
 	retry   map[string]retryState
 	trouble claimTrouble
+	// claimedNow is what processing/ holds (claimed.go).
+	claimedNow claimedFiles
 }
 
 var _ adapters.Source = (*Engine)(nil)
@@ -189,6 +200,15 @@ type retryState struct {
 	attempts int
 	next     time.Time
 	first    time.Time // when the file was first seen, or first failed
+	// consumed: the Consumer took it, and only its move to done/ (or
+	// its removal) is to be tried again.
+	consumed bool
+	// failed: the Consumer refused it for good, and only its move to
+	// failed/ is to be tried again, for this reason; sum and size are
+	// the content's, for its .error.txt.
+	failed error
+	sum    []byte
+	size   int64
 }
 
 // New checks cfg and builds an engine that hands files to next. Nothing
@@ -218,6 +238,9 @@ func New(set adapters.Settings, cfg Config, next adapters.Consumer, opts ...Opti
 		seen:     map[string]observation{},
 		retry:    map[string]retryState{},
 		rankWait: map[string]time.Time{},
+	}
+	for _, p := range cfg.Ignore {
+		e.ignore = append(e.ignore, strings.ToLower(p))
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
@@ -280,15 +303,10 @@ func (e *Engine) start(_ context.Context, _ adapters.Host) error {
 		return err
 	}
 	if e.dedup == nil {
-		f, err := e.work.OpenFile("seen.sha256", os.O_RDWR|os.O_CREATE, 0o600)
+		sf, err := e.openSeen()
 		if err != nil {
 			e.closeRoots()
-			return fmt.Errorf("folder %q: open seen-set: %w", e.cfg.Name, err)
-		}
-		sf, err := newSeenFile(f, filepath.Join(e.paths.Work, "seen.sha256"))
-		if err != nil {
-			e.closeRoots()
-			return fmt.Errorf("folder %q: %w", e.cfg.Name, err)
+			return err
 		}
 		e.ownDedup, e.dedup = sf, sf
 	}
@@ -383,7 +401,10 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 			if e.ownDedup != nil {
 				e.ownDedup.Close()
 			}
+			e.rootsMu.Lock()
 			e.closeRoots()
+			e.doneP = place{}
+			e.rootsMu.Unlock()
 			close(e.done)
 		}()
 	})
@@ -422,6 +443,7 @@ func (e *Engine) watch(ctx context.Context, w *fsnotify.Watcher) {
 			if !ok {
 				return
 			}
+			e.events.Add(1)
 			e.poke()
 		case err, ok := <-w.Errors:
 			if !ok {
@@ -487,7 +509,7 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 	}
 
 	// 1. Claimed files: leftovers of an earlier run, and transient failures.
-	names, err := e.inputsIn(e.proc)
+	names, err := e.listClaimed()
 	if err != nil {
 		e.log.Warn("folder scan failed", "folder", e.cfg.Name, "dir", "processing", "err", err)
 	} else if len(e.retry) > 0 {
@@ -516,7 +538,17 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 		}
 	}
 
-	// 2. New files.
+	// 2. New files, in the folder now at Path.
+	held := 0
+	for _, n := range names {
+		if _, ok := e.retry[n]; ok {
+			held++
+		}
+	}
+	if !e.followPath(held) {
+		e.endPass(nil, nil)
+		return next
+	}
 	entries, err := readDirIn(place{e.watched, "."})
 	if err != nil {
 		e.log.Warn("folder scan failed", "folder", e.cfg.Name, "err", err)
@@ -560,10 +592,13 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 		}
 	}
 	sidecars := map[string][]string{} // stem → sidecar names
+	stems := map[string]int{}         // stem → inputs of that stem in the folder
 	for name := range files {
 		if e.isSidecar(name) {
 			st := stemOf(name)
 			sidecars[st] = append(sidecars[st], name)
+		} else if e.cfg.MarkerSuffix != "" && e.isInput(name) {
+			stems[stemOf(name)]++
 		}
 	}
 
@@ -606,7 +641,9 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 			}
 		}
 		scs := sidecars[stemOf(name)]
-		if e.cfg.SidecarRequired && len(scs) == 0 {
+		// A sidecar of its stem in processing/ counts: a claim cut short
+		// between the two (claim moves sidecars first).
+		if e.cfg.SidecarRequired && len(scs) == 0 && len(e.claimedNow.sidecars[stemOf(name)]) == 0 {
 			e.waits.Add(1)
 			continue
 		}
@@ -642,11 +679,15 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 		ready = inOrder
 	}
 	claimed := map[string]bool{}
+	var ranks map[int]int
+	if e.rank != nil {
+		ranks = e.waitingRanks(files)
+	}
 	for _, c := range ready {
 		if ctx.Err() != nil {
 			return next
 		}
-		if e.rank != nil && e.holdForRank(c.name, files, claimed) {
+		if e.rank != nil && e.holdForRank(c.name, ranks) {
 			// That file's settle, marker, claim or retry brings a pass;
 			// the periodic rescan one past rankLimit.
 			e.waits.Add(1)
@@ -677,13 +718,24 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 			soon(time.Now().Add(min(e.cfg.Rescan, max(e.cfg.Settle, time.Second))))
 			continue
 		}
-		if err := e.claim(c.name, c.sidecars, c.marker); errors.Is(err, errNotRegular) {
+		marker := c.marker
+		if marker != c.name+e.cfg.MarkerSuffix && stems[stemOf(c.name)] > 1 {
+			// The stem's marker (x.done) stands for every input of the
+			// stem (x.xml and x.pdf): it goes with the last of them.
+			marker = ""
+		}
+		if err := e.claim(c.name, c.sidecars, marker); errors.Is(err, errNotRegular) {
 			soon(retryAt)
 			continue
 		} else if err != nil {
 			e.claimFailed("claim", err, append(group, c.marker)...)
 			soon(retryAt)
 			continue
+		}
+		e.claimedNow.claimed(c.name, c.sidecars)
+		stems[stemOf(c.name)]--
+		if e.rank != nil {
+			ranks[e.rank(c.name)]--
 		}
 		e.stats.claimed.Add(1)
 		e.trouble.passClaimed = true
@@ -800,8 +852,9 @@ func (e *Engine) noteOdd(odd []oddEntry, empty int) {
 }
 
 func (e *Engine) ignored(name string) bool {
-	for _, p := range e.cfg.Ignore {
-		if ok, _ := filepath.Match(p, name); ok {
+	lower := strings.ToLower(name)
+	for _, p := range e.ignore {
+		if ok, _ := filepath.Match(p, lower); ok { // IgnoreMatch
 			return true
 		}
 	}
@@ -869,34 +922,46 @@ func (e *Engine) markerOf(name string, files map[string]fs.FileInfo) string {
 
 func stemOf(name string) string { return strings.TrimSuffix(name, filepath.Ext(name)) }
 
-// inputsIn lists the input files in p.
-func (e *Engine) inputsIn(p place) ([]string, error) {
-	entries, err := readDirIn(p)
-	if err != nil {
-		return nil, err
+// claimedInOrder returns the inputs among processing/'s entries in the
+// order they were taken, which is the order they are consumed in again:
+// oldest first (a rename keeps the modification time), by name within a
+// time, and a ranked set (WithRank) in its order, as pass takes new
+// files. The listing's own order is the file system's, and resuming by
+// it after a full queue or a restart sent an export series shuffled.
+func (e *Engine) claimedInOrder(entries []fs.DirEntry) []string {
+	type claimed struct {
+		name  string
+		mtime time.Time
 	}
-	var names []string
+	var in []claimed
 	for _, de := range entries {
-		if de.Type().IsRegular() && e.isInput(de.Name()) {
-			names = append(names, de.Name())
+		if !de.Type().IsRegular() || !e.isInput(de.Name()) {
+			continue
 		}
-	}
-	return names, nil
-}
-
-// stemClaimed reports whether an input with this stem is in processing/.
-// Its sidecars would collide with the new file's.
-func (e *Engine) stemClaimed(stem string) bool {
-	names, err := e.inputsIn(e.proc)
-	if err != nil {
-		return true
-	}
-	for _, n := range names {
-		if stemOf(n) == stem {
-			return true
+		var mtime time.Time
+		if info, err := de.Info(); err == nil {
+			mtime = info.ModTime()
 		}
+		in = append(in, claimed{de.Name(), mtime})
 	}
-	return false
+	sort.Slice(in, func(i, j int) bool {
+		if !in[i].mtime.Equal(in[j].mtime) {
+			return in[i].mtime.Before(in[j].mtime)
+		}
+		return in[i].name < in[j].name
+	})
+	names := make([]string, len(in))
+	for i, c := range in {
+		names[i] = c.name
+	}
+	if e.rank == nil || len(names) < 2 {
+		return names
+	}
+	ordered := make([]string, len(names))
+	for i, j := range RankOrder(names, e.rank) {
+		ordered[i] = names[j]
+	}
+	return ordered
 }
 
 func (e *Engine) anyBusy(names []string) (bool, error) {
@@ -917,7 +982,8 @@ func (e *Engine) anyBusy(names []string) (bool, error) {
 
 // claim moves the input and its sidecars into processing/. Sidecars go
 // first: if a crash cuts the claim short, the input is still in the folder
-// and is claimed whole later (a sidecar left in processing/ is replaced).
+// and is claimed whole later (a sidecar left in processing/ counts as its
+// sidecar, for sidecar_required too, and is consumed with it).
 func (e *Engine) claim(name string, sidecars []string, marker string) error {
 	if err := e.workInPlace(); err != nil {
 		return fmt.Errorf("claim: %w", err)
@@ -944,27 +1010,6 @@ func (e *Engine) claim(name string, sidecars []string, marker string) error {
 	return nil
 }
 
-// sidecarsIn lists name's sidecars in processing/.
-func (e *Engine) sidecarsIn(name string) []string {
-	if len(e.cfg.Sidecars) == 0 {
-		return nil
-	}
-	entries, err := readDirIn(e.proc)
-	if err != nil {
-		return nil
-	}
-	stem := stemOf(name)
-	var out []string
-	for _, de := range entries {
-		n := de.Name()
-		if n != name && de.Type().IsRegular() && e.isSidecar(n) && stemOf(n) == stem {
-			out = append(out, n)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
 // logName names a file in logs: the name only when PHI logging is on (export
 // names often carry patient names), else a prefix of the content hash.
 func (e *Engine) logName(name string, sum []byte) slog.Attr {
@@ -979,6 +1024,33 @@ func (e *Engine) logName(name string, sum []byte) slog.Attr {
 
 // process consumes one claimed file and settles it by the answer.
 func (e *Engine) process(ctx context.Context, name string) {
+	var scNames []string
+	defer func() {
+		// Not waiting for another try: it left processing/ (settled,
+		// failed, or taken away), unless the engine is stopping.
+		if _, waits := e.retry[name]; !waits && ctx.Err() == nil {
+			e.claimedNow.settled(name, scNames)
+		}
+	}()
+	if r := e.retry[name]; r.failed != nil {
+		// Refused for good already; its sidecars may be in failed/.
+		scNames = e.sidecarsIn(name)
+		e.fail(name, scNames, r.sum, r.size, r.failed)
+		return
+	}
+	if e.retry[name].consumed {
+		// Consumed already; its sidecars may have gone to done/
+		// before the move of the file itself failed, and read again
+		// without them it would be another input to the seen-set.
+		scNames = e.sidecarsIn(name)
+		if err := e.settle(name, scNames); err != nil {
+			e.backoff(name, nil, err)
+			return
+		}
+		delete(e.retry, name)
+		e.stats.done.Add(1)
+		return
+	}
 	path := filepath.Join(e.paths.Processing, name)
 	sum, size, mtime, body, err := e.readClaimed(name)
 	if err != nil {
@@ -989,7 +1061,7 @@ func (e *Engine) process(ctx context.Context, name string) {
 		e.backoff(name, nil, fmt.Errorf("read claimed file: %w", err))
 		return
 	}
-	scNames := e.sidecarsIn(name)
+	scNames = e.sidecarsIn(name)
 	var scs map[string][]byte
 	for _, sc := range scNames {
 		data, err := readSmall(e.proc, sc, e.cfg.MaxBodyBytes)
@@ -1022,6 +1094,9 @@ func (e *Engine) process(ctx context.Context, name string) {
 	if e.dedup.Seen(key) {
 		if err := e.settle(name, scNames); err != nil {
 			e.backoff(name, sum, err)
+			r := e.retry[name]
+			r.consumed = true
+			e.retry[name] = r
 			return
 		}
 		delete(e.retry, name)
@@ -1068,6 +1143,9 @@ func (e *Engine) process(ctx context.Context, name string) {
 		}
 		if err := e.settle(name, scNames); err != nil {
 			e.backoff(name, sum, err)
+			r := e.retry[name]
+			r.consumed = true
+			e.retry[name] = r
 			return
 		}
 		delete(e.retry, name)
@@ -1360,6 +1438,9 @@ func (e *Engine) fail(name string, sidecars []string, sum []byte, size int64, ca
 	}()
 	if err != nil {
 		e.backoff(name, sum, fmt.Errorf("move to failed: %w", err))
+		r := e.retry[name]
+		r.failed, r.sum, r.size = cause, sum, size
+		e.retry[name] = r
 		return
 	}
 	delete(e.retry, name)

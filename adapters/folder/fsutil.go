@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -164,8 +165,15 @@ func syncDirIn(p place) error {
 	return nil
 }
 
+// testHookReadDir, when set (tests only), is called with every folder
+// readDirIn lists.
+var testHookReadDir atomic.Pointer[func(place)]
+
 // readDirIn lists the folder p.
 func readDirIn(p place) ([]fs.DirEntry, error) {
+	if h := testHookReadDir.Load(); h != nil {
+		(*h)(p)
+	}
 	d, err := p.root.Open(p.dir)
 	if err != nil {
 		return nil, err

@@ -51,14 +51,10 @@ func RankOrder(names []string, rank func(string) int) []int {
 // written, a writer that keeps it open, a stray file whose name only
 // looks like one of the set) must not keep the rest of the set in the
 // folder for ever. Past the limit the file is taken, and a WARN says so.
-// Entries of files no longer held back are dropped.
-func (e *Engine) holdForRank(name string, files map[string]fs.FileInfo, claimed map[string]bool) bool {
-	for n := range e.rankWait {
-		if _, ok := files[n]; !ok || claimed[n] {
-			delete(e.rankWait, n)
-		}
-	}
-	if !e.earlierRankWaits(name, files, claimed) {
+// Its entry goes when it is no longer held back (waitingRanks drops those
+// of files gone from the folder).
+func (e *Engine) holdForRank(name string, waiting map[int]int) bool {
+	if !e.earlierRankWaits(name, waiting) {
 		delete(e.rankWait, name)
 		return false
 	}
@@ -76,31 +72,45 @@ func (e *Engine) holdForRank(name string, files map[string]fs.FileInfo, claimed 
 	return false
 }
 
+// waitingRanks counts the inputs of the folder (files) by their rank,
+// those of rank 0 left out, once a pass: a file's wait for one of a
+// lower rank is then a look at a few counts, not at every file (with
+// thousands of a Bulk Data export's files the pass grew with their
+// square). It also forgets the held-back files no longer there.
+func (e *Engine) waitingRanks(files map[string]fs.FileInfo) map[int]int {
+	for n := range e.rankWait {
+		if _, ok := files[n]; !ok {
+			delete(e.rankWait, n)
+		}
+	}
+	waiting := map[int]int{}
+	for n := range files {
+		if e.isInput(n) {
+			if r := e.rank(n); r > 0 {
+				waiting[r]++
+			}
+		}
+	}
+	return waiting
+}
+
 // earlierRankWaits reports whether a file of a lower rank than name's
-// waits in the folder (files, less those claimed in this pass) or in
-// processing/: name must then wait for it. An error listing processing/
-// counts as one waiting, as for stemClaimed.
-func (e *Engine) earlierRankWaits(name string, files map[string]fs.FileInfo, claimed map[string]bool) bool {
+// waits in the folder (waiting, from waitingRanks less those claimed
+// since) or in processing/: name must then wait for it. An error listing
+// processing/ counts as one waiting, as for stemClaimed.
+func (e *Engine) earlierRankWaits(name string, waiting map[int]int) bool {
 	r := e.rank(name)
 	if r <= 1 {
 		return false
 	}
-	lower := func(n string) bool {
-		k := e.rank(n)
-		return k > 0 && k < r
-	}
-	for n := range files {
-		if !claimed[n] && e.isInput(n) && lower(n) {
-			return true
-		}
-	}
-	names, err := e.inputsIn(e.proc)
-	if err != nil {
+	if e.claimedNow.err != nil {
 		return true
 	}
-	for _, n := range names {
-		if lower(n) {
-			return true
+	for _, counts := range []map[int]int{waiting, e.claimedNow.ranks} {
+		for k, n := range counts {
+			if k > 0 && k < r && n > 0 {
+				return true
+			}
 		}
 	}
 	return false

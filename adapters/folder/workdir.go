@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/ferry-health/ferry/queue/durable"
 )
@@ -316,4 +317,111 @@ func (e *Engine) adoptLegacy() {
 func realDirIn(r *os.Root, name string) bool {
 	info, err := r.Lstat(name)
 	return err == nil && info.IsDir() && info.Mode()&fs.ModeSymlink == 0
+}
+
+// followPath reports whether the folder at Path is the one the engine
+// has open, reopening the folders when another has taken its place: a
+// share mounted over its mount point after ferry started (the empty
+// folder beneath it was opened), or an export job that removes its
+// output folder and makes it again before each run. Files written to
+// the folder at path were otherwise never seen, and nothing said so.
+// While files claimed from the old folder still wait in its work folder
+// (held, the default .ferry inside it), they are finished first; while
+// no folder is at path, nothing new is taken. Both show as a folder
+// whose files cannot be claimed.
+func (e *Engine) followPath(held int) bool {
+	at, err := os.Stat(e.cfg.Path)
+	if err == nil {
+		if cur, cerr := e.watched.Stat("."); cerr == nil && os.SameFile(at, cur) {
+			return true
+		}
+	}
+	switch {
+	case err != nil:
+		e.pathTrouble("folder not found at its path since ferry opened it (removed, renamed, or a share unmounted); nothing is taken until it is back",
+			"gone: "+ErrorClass(err))
+		return false
+	case held > 0 && within(e.cfg.Path, e.paths.Work):
+		e.pathTrouble("folder at its path is another than the one ferry opened (a share mounted over it, or the folder made again); ferry watches the new one once the files it took from the old one are settled",
+			"replaced, files of the old folder in processing")
+		return false
+	}
+	if err := e.reopen(); err != nil {
+		e.pathTrouble("folder at its path is another than the one ferry opened (a share mounted over it, or the folder made again), and it cannot be opened; tried again at the next scan",
+			"replaced, cannot open the new one: "+ErrorClass(err))
+		return false
+	}
+	e.log.Warn("folder at its path was another than the one ferry had open (a share mounted over it, or the folder made again); ferry now watches the one there",
+		"folder", e.cfg.Name, "path", e.cfg.Path, "work_dir", e.paths.Work)
+	return true
+}
+
+// pathTrouble counts a pass that could not look at the folder at Path as
+// a failed claim (the folder shows as stuck) and logs it at WARN when the
+// episode starts and then every claimWarnEvery.
+func (e *Engine) pathTrouble(msg, class string) {
+	now := time.Now()
+	e.stats.claimErrors.Add(1)
+	e.stats.mu.Lock()
+	e.stats.lastClaimError, e.stats.lastClaimErrorAt, e.stats.failing = class, now, true
+	e.stats.mu.Unlock()
+	if e.trouble.fail(now) {
+		e.log.Warn(msg, "folder", e.cfg.Name, "path", e.cfg.Path, "failed_attempts", e.trouble.attempts,
+			"failing_since", e.trouble.since.UTC().Format(time.RFC3339))
+	}
+}
+
+// reopen opens the folders again from their paths (openFolders), with
+// the seen-set and the change events of the folder now at Path, and
+// closes the old ones; on failure the old ones stay.
+func (e *Engine) reopen() error {
+	e.rootsMu.Lock()
+	defer e.rootsMu.Unlock()
+	watched, work, anchor, relWatch, relWork, workInfo := e.watched, e.work, e.anchor, e.relWatch, e.relWork, e.workInfo
+	proc, doneP, failedP, roots := e.proc, e.doneP, e.failedP, e.ownRoots
+	restore := func() {
+		e.closeRoots()
+		e.watched, e.work, e.anchor, e.relWatch, e.relWork, e.workInfo = watched, work, anchor, relWatch, relWork, workInfo
+		e.proc, e.doneP, e.failedP, e.ownRoots = proc, doneP, failedP, roots
+	}
+	e.ownRoots = nil
+	if err := e.openFolders(); err != nil {
+		restore()
+		return err
+	}
+	oldSeen := e.ownDedup
+	if oldSeen != nil && !os.SameFile(workInfo, e.workInfo) {
+		sf, err := e.openSeen()
+		if err != nil {
+			restore()
+			return err
+		}
+		e.ownDedup, e.dedup = sf, sf
+		oldSeen.Close()
+	}
+	for _, r := range roots {
+		r.Close()
+	}
+	if e.watcher != nil {
+		_ = e.watcher.Remove(e.cfg.Path)
+		if err := e.watcher.Add(e.cfg.Path); err != nil {
+			e.log.Warn("folder events unavailable; polling only", "folder", e.cfg.Name, "err", err)
+		}
+	}
+	e.seen, e.oddSeen, e.rankWait = map[string]observation{}, nil, map[string]time.Time{}
+	_, _ = e.listClaimed() // the work folder may be another
+	return nil
+}
+
+// openSeen opens the work folder's seen-set, seen.sha256.
+func (e *Engine) openSeen() (*SeenFile, error) {
+	f, err := e.work.OpenFile("seen.sha256", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("folder %q: open seen-set: %w", e.cfg.Name, err)
+	}
+	sf, err := newSeenFile(f, filepath.Join(e.paths.Work, "seen.sha256"))
+	if err != nil {
+		return nil, fmt.Errorf("folder %q: %w", e.cfg.Name, err)
+	}
+	return sf, nil
 }

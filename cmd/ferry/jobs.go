@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-co-op/gocron/v2"
 
+	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/cmd/ferry/ops"
 	"github.com/ferry-health/ferry/queue/diskq"
 )
@@ -53,12 +54,24 @@ func (g *gateway) pruneDelivered() {
 	total := 0
 	if done > 0 {
 		for _, f := range g.cfg.Sources.Folders {
-			paths, err := f.Config.Config.ResolvePaths()
-			if err != nil {
-				g.log.Warn("retention: pruning done folder failed", "source", f.Name, "error", err)
-				continue
+			// A running folder prunes through the done/ it holds open,
+			// so that a .ferry swapped by someone who may write the
+			// watched folder redirects nothing (folder.PruneDone).
+			var n int
+			err := folder.ErrNotRunning
+			for _, eng := range g.folders {
+				if eng.Config().Name == f.Name {
+					n, err = eng.PruneDone(now.Add(-done))
+				}
 			}
-			n, err := ops.PruneDatedDirs(paths.Done, now.Add(-done))
+			if errors.Is(err, folder.ErrNotRunning) {
+				var paths folder.Paths
+				if paths, err = f.Config.Config.ResolvePaths(); err != nil {
+					g.log.Warn("retention: pruning done folder failed", "source", f.Name, "error", err)
+					continue
+				}
+				n, err = ops.PruneDatedDirs(paths.Done, now.Add(-done))
+			}
 			total += n
 			if err != nil {
 				g.log.Warn("retention: pruning done folder failed", "source", f.Name, "error", err)
