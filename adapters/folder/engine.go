@@ -759,6 +759,18 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 	return next
 }
 
+// claimTrouble counts a failed claim of class (the folder shows as
+// stuck) and reports whether the episode's WARN is due: when it starts
+// and then every claimWarnEvery.
+func (e *Engine) claimTrouble(class string) bool {
+	now := time.Now()
+	e.stats.claimErrors.Add(1)
+	e.stats.mu.Lock()
+	e.stats.lastClaimError, e.stats.lastClaimErrorAt, e.stats.failing = class, now, true
+	e.stats.mu.Unlock()
+	return e.trouble.fail(now)
+}
+
 // claimFailed counts a failed claim and logs it: at DEBUG every time (the
 // error with file names hidden), and at WARN when claims start failing and
 // then every claimWarnEvery while they go on, naming the folder (its
@@ -766,12 +778,7 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 // system's reason, never a file.
 func (e *Engine) claimFailed(step string, err error, names ...string) {
 	class := ErrorClass(err)
-	now := time.Now()
-	e.stats.claimErrors.Add(1)
-	e.stats.mu.Lock()
-	e.stats.lastClaimError, e.stats.lastClaimErrorAt, e.stats.failing = class, now, true
-	e.stats.mu.Unlock()
-	if e.trouble.fail(now) {
+	if e.claimTrouble(class) {
 		e.log.Warn("folder files cannot be claimed; ferry needs read and write access to the folder (permissions, read-only mount, systemd ReadWritePaths)",
 			"folder", e.cfg.Name, "path", e.cfg.Path, "step", step, "reason", class,
 			"failed_attempts", e.trouble.attempts, "failing_since", e.trouble.since.UTC().Format(time.RFC3339))

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"time"
 )
@@ -34,30 +35,56 @@ func (e *Engine) PruneDone(cutoff time.Time) (int, error) {
 	if done.root == nil { // shut down
 		return 0, ErrNotRunning
 	}
-	entries, err := readDirIn(done)
+	return pruneDatedIn(done, e.paths.Done, cutoff)
+}
+
+// PruneDatedDirs is PruneDone by path, for a folder no engine holds open
+// (a folder source of a gateway that is not running, or one whose engine
+// has not started): the dated folders directly under dir, before the date
+// of cutoff. A missing dir is not an error: nothing has been archived yet.
+func PruneDatedDirs(dir string, cutoff time.Time) (int, error) {
+	r, err := os.OpenRoot(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
 	if err != nil {
-		return 0, fmt.Errorf("prune %s: %w", e.paths.Done, withoutPath(err))
+		return 0, fmt.Errorf("prune %s: %w", dir, withoutPath(err))
+	}
+	defer r.Close()
+	return pruneDatedIn(place{root: r, dir: "."}, dir, cutoff)
+}
+
+// pruneDatedIn removes the YYYY-MM-DD folders directly in p whose date is
+// before the date of cutoff; anything else in p is left alone, so a
+// mistyped folder cannot be wiped. name is p's path for the errors, which
+// name the dated folder, not the file in it that could not be removed
+// (archived inputs are often named after the patient, and the error is
+// logged).
+func pruneDatedIn(p place, name string, cutoff time.Time) (int, error) {
+	entries, err := readDirIn(p)
+	if err != nil {
+		return 0, fmt.Errorf("prune %s: %w", name, withoutPath(err))
 	}
 	limit := cutoff.Format(time.DateOnly)
 	removed := 0
 	var errs []error
 	for _, de := range entries {
-		name := de.Name()
+		day := de.Name()
 		if !de.IsDir() {
 			continue
 		}
-		day, err := time.Parse(time.DateOnly, name)
-		if err != nil || day.Format(time.DateOnly) != name || name >= limit {
+		d, err := time.Parse(time.DateOnly, day)
+		if err != nil || d.Format(time.DateOnly) != day || day >= limit {
 			continue
 		}
-		if err := done.root.RemoveAll(done.join(name)); err != nil {
-			errs = append(errs, fmt.Errorf("prune %s: %w", filepath.Join(e.paths.Done, name), withoutPath(err)))
+		if err := p.root.RemoveAll(p.join(day)); err != nil {
+			errs = append(errs, fmt.Errorf("prune %s: %w", filepath.Join(name, day), withoutPath(err)))
 			continue
 		}
 		removed++
 	}
 	if removed > 0 {
-		_ = syncDirIn(done)
+		_ = syncDirIn(p)
 	}
 	return removed, errors.Join(errs...)
 }

@@ -360,12 +360,7 @@ func (e *Engine) followPath(held int) bool {
 // a failed claim (the folder shows as stuck) and logs it at WARN when the
 // episode starts and then every claimWarnEvery.
 func (e *Engine) pathTrouble(msg, class string) {
-	now := time.Now()
-	e.stats.claimErrors.Add(1)
-	e.stats.mu.Lock()
-	e.stats.lastClaimError, e.stats.lastClaimErrorAt, e.stats.failing = class, now, true
-	e.stats.mu.Unlock()
-	if e.trouble.fail(now) {
+	if e.claimTrouble(class) {
 		e.log.Warn(msg, "folder", e.cfg.Name, "path", e.cfg.Path, "failed_attempts", e.trouble.attempts,
 			"failing_since", e.trouble.since.UTC().Format(time.RFC3339))
 	}

@@ -8,44 +8,17 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/ferry-health/ferry/adapters/folder"
 )
 
 // PruneDatedDirs removes the YYYY-MM-DD folders directly under root (the
 // folder sources' done/ archive) whose date is before the date of cutoff,
-// and returns how many it removed. Anything else under root is left
-// alone, so a mistyped root cannot wipe an unrelated folder. A missing
-// root is not an error: nothing has been archived yet. Its errors name the
-// dated folder, not the file in it that could not be removed: archived
-// inputs are often named after the patient, and the error is logged.
+// and returns how many it removed (folder.PruneDatedDirs: anything else
+// is left alone, a missing root is not an error, and the errors name the
+// dated folder, not the patient's file in it).
 func PruneDatedDirs(root string, cutoff time.Time) (int, error) {
-	entries, err := os.ReadDir(root)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("prune %s: %w", root, err)
-	}
-	limit := cutoff.Format(time.DateOnly)
-	removed := 0
-	var errs []error
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		day, err := time.Parse(time.DateOnly, e.Name())
-		if err != nil || day.Format(time.DateOnly) != e.Name() {
-			continue
-		}
-		if e.Name() >= limit {
-			continue
-		}
-		if err := os.RemoveAll(filepath.Join(root, e.Name())); err != nil {
-			errs = append(errs, fmt.Errorf("prune %s: %w", filepath.Join(root, e.Name()), withoutPath(err)))
-			continue
-		}
-		removed++
-	}
-	return removed, errors.Join(errs...)
+	return folder.PruneDatedDirs(root, cutoff)
 }
 
 // PruneOldFiles removes the delivered bundle files (*.json) directly in
@@ -76,15 +49,4 @@ func PruneOldFiles(dir string, cutoff time.Time) (int, error) {
 		removed++
 	}
 	return removed, errors.Join(errs...)
-}
-
-// withoutPath drops the path from a file-system error, keeping the
-// operation and the operating system's reason (still wrapped, for
-// errors.Is).
-func withoutPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return fmt.Errorf("%s a file in it: %w", pe.Op, pe.Err)
-	}
-	return err
 }
