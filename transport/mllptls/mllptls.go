@@ -416,6 +416,11 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	case ae == nil:
 		keep()
 		return nil
+	case ae.Mismatch:
+		// An answer to another message, whatever its code: no verdict
+		// on this one, which is retried on a new connection.
+		c.c.Close()
+		return ae
 	case ae.Code == "AE" || ae.Code == "CE":
 		keep()
 		return queue.Permanent(ae)
