@@ -28,15 +28,31 @@ func newFSSyncer(dir string) (*fsHandle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open directory %s: %w", dir, err)
 	}
-	fd := int(d.Fd())
+	// The descriptor is used through the open file, never by its
+	// number: once Close has freed the number, the next file or socket
+	// the process opens takes it, and a Commit still under way (a Send
+	// the outbox's reconnect overtook) would sync that one's file system
+	// (syncfs of a pipe or socket succeeds) and pass for durable. Control
+	// fails once the file is closed, and keeps the number from being
+	// freed while syncfs runs.
+	rc, err := d.SyscallConn()
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("open directory %s: %w", dir, err)
+	}
 	return &fsHandle{
 		sync: func() error {
-			for {
-				err := unix.Syncfs(fd)
-				if err != unix.EINTR {
-					return err
+			var err error
+			if cerr := rc.Control(func(fd uintptr) {
+				for {
+					if err = unix.Syncfs(int(fd)); err != unix.EINTR {
+						return
+					}
 				}
+			}); cerr != nil {
+				return fmt.Errorf("sync the file system of %s: %w", dir, cerr)
 			}
+			return err
 		},
 		close: d.Close,
 	}, nil
