@@ -35,7 +35,10 @@
 //	a timeout or a dropped connection                → retry, as an unknown outcome
 //
 // Connections are kept open and reused, one message in flight on each; the
-// dispatcher's workers each take one (at most exchange.workers of them).
+// dispatcher's workers each take one (at most exchange.workers of them),
+// but for an exchange that closed a kept connection without answering
+// the message written on it (one message per connection: see
+// closedUnanswered), where each message gets a connection of its own.
 package mllptls
 
 import (
@@ -61,6 +64,7 @@ import (
 	"github.com/ferry-health/ferry/config/configtls"
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/transport"
+	"github.com/ferry-health/ferry/transport/neterr"
 )
 
 // Scheme is the exchange.url scheme of this sink.
@@ -150,6 +154,11 @@ type Sink struct {
 	dials int         // connections made (the tests count reuse by it)
 
 	emptyMSA2 atomic.Bool // the exchange's ACKs leave MSA-2 empty: warned once
+	// closesAfterAnswer: the exchange closed a kept connection without
+	// answering the message written on it, as a receiver that takes one
+	// message per connection does when its close comes after ferry's
+	// next message; connections are then no longer kept (see Send).
+	closesAfterAnswer atomic.Bool
 }
 
 var _ transport.Sink = (*Sink)(nil)
@@ -377,6 +386,9 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 		return fmt.Errorf("forward message %s to %s: %w", it.ID, s.hostport, err)
 	}
 	keep := func() { s.put(c) }
+	if s.closesAfterAnswer.Load() {
+		keep = func() { c.c.Close() }
+	}
 	if a.skipped > 0 {
 		// The exchange answered earlier messages again: the stream is
 		// not in step, so a fresh connection carries the next message.
@@ -514,6 +526,9 @@ func (s *Sink) exchange(ctx context.Context, c *conn, msg []byte, ctrl string) (
 	for skipped := 0; ; skipped++ {
 		frame, err := c.rd.ReadFrame()
 		if err != nil {
+			if skipped == 0 && c.written > 1 && (errors.Is(err, io.EOF) || neterr.ConnReset(err)) {
+				s.closedUnanswered(ctx)
+			}
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF // closed where an answer was due: outcome unknown
 			}
@@ -537,6 +552,22 @@ func (s *Sink) exchange(ctx context.Context, c *conn, msg []byte, ctrl string) (
 		}
 		return answer{msg: m, skipped: skipped}, nil
 	}
+}
+
+// closedUnanswered notes that the exchange closed a kept connection, one
+// that had carried an answered message, without a byte of answer to the
+// next: a receiver that takes one message per connection, whose close
+// came after ferry had written the next message (the check before reuse
+// waits only probeWindow for it). Each such message is an unknown outcome,
+// re-sent only after unknown_outcome_delay, and with connections kept
+// every second message of the feed would wait so; from now on each
+// message gets a connection of its own.
+func (s *Sink) closedUnanswered(ctx context.Context) {
+	if ctx.Err() != nil || s.closesAfterAnswer.Swap(true) {
+		return
+	}
+	s.log.Warn("the exchange closed a kept connection without answering the message written on it, as a receiver that takes one message per connection does; each message now gets a connection of its own",
+		"exchange", s.hostport)
 }
 
 // AckError is a negative or unexpected acknowledgement. Its Error text
