@@ -908,7 +908,7 @@ func (s *Source) consumeEntry(ctx context.Context, in adapters.Raw, st zipStep) 
 	var body []byte
 	h := sha256.New()
 	// An XDM document's SHA-1 is checked against METADATA.XML's hash
-	// slot should it be filed as a DocumentReference.
+	// slot, whatever its format.
 	var sums io.Writer = h
 	h1 := sha1.New()
 	if st.xdm != nil {
@@ -951,6 +951,13 @@ func (s *Source) consumeEntry(ctx context.Context, in adapters.Raw, st zipStep) 
 		return entryErr(name, err)
 	case got.Format == FormatZIP:
 		return queue.Permanent(fmt.Errorf("%s: not converted: an archive inside the archive is not opened; unpack it into the folder", name))
+	case st.xdm != nil && got.Format != FormatXDMDocument:
+		// A document ferry converts is held to METADATA.XML's size and
+		// hash too: one that differs was damaged or altered after the
+		// package was made, and is not what the sender submitted.
+		if err := st.xdm.Verify(size, h1.Sum(nil)); err != nil {
+			return queue.Permanent(fmt.Errorf("%s: not converted: %w", name, err))
+		}
 	}
 	raw := adapters.Raw{
 		Source:   in.Source,
