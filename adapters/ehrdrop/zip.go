@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"maps"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -298,7 +299,33 @@ func planZip(zr *zip.Reader, size int64, lim zipLimits) ([]zipStep, []badSourceI
 	for _, f := range files {
 		steps = append(steps, fileStep(f))
 	}
+	bulkOrder(steps)
 	return steps, nil, nil
+}
+
+// bulkOrder puts the files of a FHIR Bulk Data export zipped whole in the
+// order a folder takes them in (BulkRank: Organization.ndjson before
+// Patient.ndjson before Observation.ndjson), not the archive's, which is
+// most often by name: each line is keyed to its patient, so a patient's
+// Encounter read before the Patient reached the exchange first and was
+// refused there for naming a Patient it did not have yet. Other files
+// keep their places.
+func bulkOrder(steps []zipStep) {
+	rank := func(st zipStep) int { return BulkRank(path.Base(st.name)) }
+	var at []int
+	for i, st := range steps {
+		if rank(st) > 0 {
+			at = append(at, i)
+		}
+	}
+	ranked := make([]zipStep, len(at))
+	for j, i := range at {
+		ranked[j] = steps[i]
+	}
+	slices.SortStableFunc(ranked, func(a, b zipStep) int { return rank(a) - rank(b) })
+	for j, i := range at {
+		steps[i] = ranked[j]
+	}
 }
 
 // checkZip refuses, before anything in it is read, an archive (of size
