@@ -978,6 +978,12 @@ func (s *Source) consumeEntry(ctx context.Context, in adapters.Raw, st zipStep) 
 		return entryErr(name, err)
 	case got.Format == FormatZIP:
 		return queue.Permanent(fmt.Errorf("%s: not converted: an archive inside the archive is not opened; unpack it into the folder", name))
+	case got.Format == FormatBulkManifest:
+		// As in a folder (Source.consume): a Bulk Data export's manifest
+		// zipped with its files is no resource, and is not sent.
+		s.log.Info("ehrdrop: a FHIR Bulk Data export's manifest in an archive is no resource and is not sent",
+			"sha256", shortHash(in.Meta[folder.MetaSHA256]))
+		return nil
 	case st.xdm != nil && got.Format != FormatXDMDocument:
 		// A document ferry converts is held to METADATA.XML's size and
 		// hash too: one that differs was damaged or altered after the
@@ -1014,6 +1020,12 @@ func (s *Source) consumeEntry(ctx context.Context, in adapters.Raw, st zipStep) 
 	}
 	if csvMatch != "" {
 		raw.Meta[MetaCSVMatch] = csvMatch
+	}
+	if got.Format == FormatFHIRNDJSON {
+		// The export's error file, as in a folder.
+		if err := errorReport(raw, got.Type); err != nil {
+			return err
+		}
 	}
 	return s.next.Consume(ctx, raw)
 }

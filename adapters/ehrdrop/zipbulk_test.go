@@ -2,9 +2,11 @@ package ehrdrop
 
 import (
 	"context"
+	"log/slog"
 	"path"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,5 +48,45 @@ func TestZipBulkExportDependencyOrder(t *testing.T) {
 	}
 	if !slices.IsSortedFunc(got[1:], func(a, b string) int { return BulkRank(a) - BulkRank(b) }) {
 		t.Errorf("the export's files were consumed in the order %v, not in dependency order", got)
+	}
+}
+
+// The same export zipped whole with its manifest (manifest.json) and its
+// error file (OperationOutcome.ndjson) beside the data: as in a folder,
+// the manifest is no resource and is not sent, and the error file is
+// named for what it is. The manifest was handed to the pipeline, which
+// has no converter for it: quarantined as of no known format, and the
+// whole archive went to failed/ for it; the error file's lines were each
+// quarantined as an OperationOutcome instead of the file being named the
+// export's error report.
+func TestZipBulkExportManifestAndErrorFile(t *testing.T) {
+	set := bulkSet()
+	manifest := []byte(`{"transactionTime":"2026-03-01T02:00:00Z","request":"https://ehr.example/fhir/$export","requiresAccessToken":true,` +
+		`"output":[{"type":"Patient","url":"https://ehr.example/files/Patient.ndjson"}],"error":[]}`)
+	data := func(extra ...zipFile) []byte {
+		return buildZip(t, time.Now(), append([]zipFile{
+			{"export/manifest.json", manifest},
+			{"export/Patient.ndjson", []byte(set["Patient.ndjson"])},
+		}, extra...)...)
+	}
+	pipe, q := newPipeline(t)
+	src := &Source{next: pipe, zip: defaultZipLimits, maxBody: 64 << 20, log: slog.New(slog.DiscardHandler)}
+	if err := src.consumeZip(context.Background(), adapters.Raw{Name: "export.zip", Body: data(), Meta: map[string]string{}}); err != nil {
+		t.Fatalf("an export zipped with its manifest: %v", err)
+	}
+	if got := len(q.all()); got != 2 {
+		t.Errorf("%d bundles queued, want Patient.ndjson's 2", got)
+	}
+	if ids, _ := pipe.Quarantine().List(); len(ids) != 0 {
+		t.Errorf("%d quarantine entries", len(ids))
+	}
+
+	oo := []byte(`{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"processing","diagnostics":"Observation export failed"}]}` + "\n")
+	err := src.consumeZip(context.Background(), adapters.Raw{Name: "export2.zip", Body: data(zipFile{"export/OperationOutcome.ndjson", oo}), Meta: map[string]string{}})
+	if err == nil || !strings.Contains(err.Error(), "export/OperationOutcome.ndjson") || !strings.Contains(err.Error(), "error file") {
+		t.Errorf("an export zipped with its error file: %v", err)
+	}
+	if ids, _ := pipe.Quarantine().List(); len(ids) != 0 {
+		t.Errorf("%d quarantine entries for the error file", len(ids))
 	}
 }
