@@ -59,8 +59,7 @@ type Sniffed struct {
 	// Charset is "utf-16le" or "utf-16be" when a byte-order mark says so,
 	// else empty (UTF-8 or what the content declares).
 	Charset string
-	// Type is the resourceType of FHIR JSON, or of NDJSON's first line
-	// when it is read whole (not over maxNDJSONLine).
+	// Type is the resourceType of FHIR JSON, or of NDJSON's first line.
 	Type string
 }
 
@@ -253,25 +252,34 @@ func sniffJSON(br *bufio.Reader, name, ext string) (format, typ string, err erro
 		return FormatFHIRJSON, typ, nil
 	}
 	// A multi-line (or very long) document: find resourceType among the
-	// top-level keys without holding the whole thing.
-	d := json.NewDecoder(io.MultiReader(bytes.NewReader(line), br))
+	// top-level keys without holding the whole thing. A first line longer
+	// than maxNDJSONLine may still be NDJSON's (a bulk export's
+	// DocumentReference or Binary with a scanned document inline): the
+	// object is read on until it ends, or until a newline inside it shows
+	// it pretty-printed.
+	nl := &newlineWatch{r: io.MultiReader(bytes.NewReader(line), br), first: -1}
+	d := json.NewDecoder(nl)
 	if tok, err := d.Token(); err != nil || tok != json.Delim('{') {
 		return "", "", unknown(name, "not valid JSON")
 	}
 	var transactionTime, output bool
 	for d.More() {
+		if typ != "" && nl.first >= 0 && nl.first < d.InputOffset() {
+			return FormatFHIRJSON, typ, nil // a newline within the object
+		}
 		tok, err := d.Token()
 		if err != nil {
 			return "", "", unknown(name, "not valid JSON")
 		}
 		key, _ := tok.(string)
-		if key == "resourceType" {
+		if key == "resourceType" && typ == "" {
 			v, err := d.Token()
 			if err != nil {
 				return "", "", unknown(name, "not valid JSON")
 			}
 			if s, ok := v.(string); ok && s != "" {
-				return FormatFHIRJSON, s, nil
+				typ = s
+				continue
 			}
 			return "", "", unknown(name, "resourceType is not a string")
 		}
@@ -289,6 +297,26 @@ func sniffJSON(br *bufio.Reader, name, ext string) (format, typ string, err erro
 		if err := skipValue(d); err != nil {
 			return "", "", unknown(name, "not valid JSON")
 		}
+	}
+	if typ != "" {
+		if _, err := d.Token(); err != nil { // the closing brace
+			return "", "", unknown(name, "not valid JSON")
+		}
+		if nl.first >= 0 && nl.first < d.InputOffset() {
+			return FormatFHIRJSON, typ, nil
+		}
+		// The object is the whole first line: NDJSON when more follows
+		// (or the file is named so), as for a shorter first line.
+		if !d.More() {
+			if ext == ".ndjson" {
+				return FormatFHIRNDJSON, typ, nil
+			}
+			return FormatFHIRJSON, typ, nil
+		}
+		if tok, err := d.Token(); err != nil || tok != json.Delim('{') {
+			return "", "", unknown(name, "text follows the first JSON object")
+		}
+		return FormatFHIRNDJSON, typ, nil
 	}
 	if transactionTime && output {
 		if _, err := d.Token(); err != nil { // the closing brace
@@ -367,6 +395,25 @@ func skipValue(d *json.Decoder) error {
 			return nil
 		}
 	}
+}
+
+// newlineWatch passes r on and notes the offset of the first '\n' read
+// from it (first, -1 before one).
+type newlineWatch struct {
+	r     io.Reader
+	n     int64
+	first int64
+}
+
+func (w *newlineWatch) Read(p []byte) (int, error) {
+	k, err := w.r.Read(p)
+	if w.first < 0 {
+		if i := bytes.IndexByte(p[:k], '\n'); i >= 0 {
+			w.first = w.n + int64(i)
+		}
+	}
+	w.n += int64(k)
+	return k, err
 }
 
 // readLine returns the next line without its newline; whole is false when

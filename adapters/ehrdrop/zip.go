@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"maps"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -298,7 +299,33 @@ func planZip(zr *zip.Reader, size int64, lim zipLimits) ([]zipStep, []badSourceI
 	for _, f := range files {
 		steps = append(steps, fileStep(f))
 	}
+	bulkOrder(steps)
 	return steps, nil, nil
+}
+
+// bulkOrder puts the files of a FHIR Bulk Data export zipped whole in the
+// order a folder takes them in (BulkRank: Organization.ndjson before
+// Patient.ndjson before Observation.ndjson), not the archive's, which is
+// most often by name: each line is keyed to its patient, so a patient's
+// Encounter read before the Patient reached the exchange first and was
+// refused there for naming a Patient it did not have yet. Other files
+// keep their places.
+func bulkOrder(steps []zipStep) {
+	rank := func(st zipStep) int { return BulkRank(path.Base(st.name)) }
+	var at []int
+	for i, st := range steps {
+		if rank(st) > 0 {
+			at = append(at, i)
+		}
+	}
+	ranked := make([]zipStep, len(at))
+	for j, i := range at {
+		ranked[j] = steps[i]
+	}
+	slices.SortStableFunc(ranked, func(a, b zipStep) int { return rank(a) - rank(b) })
+	for j, i := range at {
+		steps[i] = ranked[j]
+	}
 }
 
 // checkZip refuses, before anything in it is read, an archive (of size
@@ -908,7 +935,7 @@ func (s *Source) consumeEntry(ctx context.Context, in adapters.Raw, st zipStep) 
 	var body []byte
 	h := sha256.New()
 	// An XDM document's SHA-1 is checked against METADATA.XML's hash
-	// slot should it be filed as a DocumentReference.
+	// slot, whatever its format.
 	var sums io.Writer = h
 	h1 := sha1.New()
 	if st.xdm != nil {
@@ -951,6 +978,19 @@ func (s *Source) consumeEntry(ctx context.Context, in adapters.Raw, st zipStep) 
 		return entryErr(name, err)
 	case got.Format == FormatZIP:
 		return queue.Permanent(fmt.Errorf("%s: not converted: an archive inside the archive is not opened; unpack it into the folder", name))
+	case got.Format == FormatBulkManifest:
+		// As in a folder (Source.consume): a Bulk Data export's manifest
+		// zipped with its files is no resource, and is not sent.
+		s.log.Info("ehrdrop: a FHIR Bulk Data export's manifest in an archive is no resource and is not sent",
+			"sha256", shortHash(in.Meta[folder.MetaSHA256]))
+		return nil
+	case st.xdm != nil && got.Format != FormatXDMDocument:
+		// A document ferry converts is held to METADATA.XML's size and
+		// hash too: one that differs was damaged or altered after the
+		// package was made, and is not what the sender submitted.
+		if err := st.xdm.Verify(size, h1.Sum(nil)); err != nil {
+			return queue.Permanent(fmt.Errorf("%s: not converted: %w", name, err))
+		}
 	}
 	raw := adapters.Raw{
 		Source:   in.Source,
@@ -980,6 +1020,12 @@ func (s *Source) consumeEntry(ctx context.Context, in adapters.Raw, st zipStep) 
 	}
 	if csvMatch != "" {
 		raw.Meta[MetaCSVMatch] = csvMatch
+	}
+	if got.Format == FormatFHIRNDJSON {
+		// The export's error file, as in a folder.
+		if err := errorReport(raw, got.Type); err != nil {
+			return err
+		}
 	}
 	return s.next.Consume(ctx, raw)
 }

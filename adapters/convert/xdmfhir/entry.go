@@ -268,8 +268,8 @@ func StripPHI(m map[string]string) map[string]string {
 // Verify checks the document's size and SHA-1 digest against the size and
 // hash slots, when METADATA.XML gives them. A mismatch means the package
 // was damaged or altered after it was made, or METADATA.XML describes
-// another document: the DocumentReference would carry a hash its Binary
-// does not have.
+// another document: the document is not the one submitted, and a
+// DocumentReference would carry a hash its Binary does not have.
 func (e Entry) Verify(size int64, sha1 []byte) error {
 	if s := strings.TrimSpace(e.Size); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
