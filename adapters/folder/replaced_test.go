@@ -3,6 +3,7 @@ package folder
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
 
@@ -15,6 +16,12 @@ import (
 // status or the log to say so. It now sees the folder at path is
 // another, finishes what it holds, and watches the new one.
 func TestWatchedFolderReplaced(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		// Windows refuses to rename or remove a folder a process holds
+		// open (a sharing violation), so there the folder cannot be
+		// replaced under ferry: the export job's step fails instead.
+		t.Skip("Windows does not let a folder held open be renamed")
+	}
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "drop")
 	if err := os.Mkdir(dir, 0o700); err != nil {
