@@ -94,7 +94,22 @@ func (c *Config) problems() []Problem {
 		}
 		names[name] = path
 	}
-	listens := map[string]string{}
+	type listener struct{ addr, path string }
+	var listens []listener
+	// usedBy names the listener before that binds the socket addr would:
+	// one spelled the same, or the same port on a wildcard address or on
+	// localhost and 127.0.0.1 (the second bind fails at start).
+	usedBy := func(addr string) string {
+		for _, l := range listens {
+			if sameSocket(l.addr, addr) {
+				if l.addr == addr {
+					return l.path
+				}
+				return fmt.Sprintf("%s (%s)", l.path, l.addr)
+			}
+		}
+		return ""
+	}
 	for i, m := range c.Sources.MLLP {
 		p := fmt.Sprintf("sources.mllp[%d]", i)
 		unique(p, m.Name)
@@ -102,10 +117,10 @@ func (c *Config) problems() []Problem {
 			add(p+".listen", "want host:port, got %q", m.Listen)
 		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 			add(p+".listen", "port %q is not a number from 0 to 65535", port)
-		} else if prev, ok := listens[m.Listen]; ok && n != 0 {
+		} else if prev := usedBy(m.Listen); prev != "" && n != 0 {
 			add(p+".listen", "%s is already used by %s", m.Listen, prev)
 		} else {
-			listens[m.Listen] = p
+			listens = append(listens, listener{m.Listen, p})
 		}
 		for j, a := range m.Allow {
 			if _, err := ParseAllow(a); err != nil {
@@ -381,6 +396,8 @@ func (c *Config) problems() []Problem {
 			add("status.listen", "want host:port, got %q", c.Status.Listen)
 		} else if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 			add("status.listen", "must be a loopback address (the status page has no authentication); got %q", host)
+		} else if prev := usedBy(c.Status.Listen); prev != "" {
+			add("status.listen", "%s is already used by %s", c.Status.Listen, prev)
 		}
 	}
 	for i, h := range c.Status.AllowedHosts {
@@ -557,4 +574,38 @@ func (f *Folder) takesDownloads() bool {
 		return false
 	}
 	return len(include) == 0 || slices.ContainsFunc(include, match)
+}
+
+// sameSocket reports whether listening on a and on b (host:port) binds one
+// socket twice, so that the second listen fails: the same port, not 0, and
+// the same host, or a wildcard host (empty, 0.0.0.0, ::, which take the
+// port on every address), with localhost the 127.0.0.1 Go listens on.
+func sameSocket(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil {
+		return a == b
+	}
+	na, errA := strconv.Atoi(pa)
+	nb, errB := strconv.Atoi(pb)
+	if errA != nil || errB != nil || na != nb || na == 0 {
+		return false
+	}
+	ipA, ipB := listenIP(ha), listenIP(hb)
+	if ipA == nil || ipB == nil {
+		return strings.EqualFold(ha, hb)
+	}
+	return ipA.IsUnspecified() || ipB.IsUnspecified() || ipA.Equal(ipB)
+}
+
+// listenIP is the address a listener on host binds: the wildcard for an
+// empty host, 127.0.0.1 for localhost, nil for another name.
+func listenIP(host string) net.IP {
+	switch {
+	case host == "":
+		return net.IPv4zero
+	case strings.EqualFold(host, "localhost"):
+		return net.IPv4(127, 0, 0, 1)
+	}
+	return net.ParseIP(host)
 }
