@@ -503,9 +503,9 @@ func Parse(name string, b []byte) (*Config, error) {
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
-		return nil, &Error{File: name, Problems: []Problem{yamlProblem(err)}}
+		return nil, &Error{File: name, Problems: []Problem{tabProblem(yamlProblem(err), b)}}
 	}
-	if probs := extraDocuments(dec); len(probs) > 0 {
+	if probs := extraDocuments(dec, b); len(probs) > 0 {
 		return nil, &Error{File: name, Problems: probs}
 	}
 	c := &Config{}
@@ -575,7 +575,7 @@ func underProblem(decodeProbs []Problem, path string) bool {
 // would be ignored without a word, its settings silently not applied. A
 // document with nothing in it (a trailing "---", comments only) is harmless
 // and tolerated.
-func extraDocuments(dec *yaml.Decoder) []Problem {
+func extraDocuments(dec *yaml.Decoder, b []byte) []Problem {
 	var ps []Problem
 	for n := 2; ; n++ {
 		var doc yaml.Node
@@ -584,7 +584,7 @@ func extraDocuments(dec *yaml.Decoder) []Problem {
 			return ps
 		}
 		if err != nil {
-			return append(ps, yamlProblem(err))
+			return append(ps, tabProblem(yamlProblem(err), b))
 		}
 		if emptyDocument(&doc) {
 			continue
@@ -658,11 +658,34 @@ func yamlProblem(err error) Problem {
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		p.Line, _ = strconv.Atoi(m[1])
 		p.Msg = m[2]
+	} else {
+		p.Msg = strings.TrimPrefix(msg, "yaml: ") // an error on line 1 has no line
 	}
 	if i := strings.Index(p.Msg, " not found in type "); i > 0 && strings.HasPrefix(p.Msg, "field ") {
 		p.Msg = "unknown key " + strconv.Quote(strings.TrimPrefix(p.Msg[:i], "field "))
 	}
 	p.Msg = strings.ReplaceAll(p.Msg, "time.Duration", "duration (like 30s)")
+	return p
+}
+
+// tabProblem rewrites yaml.v3's scanner error for a tab in a line's
+// indentation ("found character that cannot start any token", or "found a
+// tab character that violates indentation") to say so. A tab is invisible
+// in an editor, and yaml.v3 gives the line before the tab's at times, or no
+// line at all on line 1: the line given and the one after are searched for
+// the tab, and the problem is put on its line.
+func tabProblem(p Problem, b []byte) Problem {
+	if p.Msg != "found character that cannot start any token" && p.Msg != "found a tab character that violates indentation" {
+		return p
+	}
+	lines := strings.Split(string(b), "\n")
+	from := max(p.Line, 1)
+	for n := from; n <= from+1 && n <= len(lines); n++ {
+		indent := lines[n-1][:len(lines[n-1])-len(strings.TrimLeft(lines[n-1], " \t"))]
+		if strings.Contains(indent, "\t") {
+			return Problem{Line: n, Msg: "a tab indents this line; YAML indents with spaces only: replace the tab with spaces"}
+		}
+	}
 	return p
 }
 
