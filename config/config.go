@@ -525,7 +525,7 @@ func Parse(name string, b []byte) (*Config, error) {
 			}
 			for _, s := range te.Errors {
 				p := yamlProblem(errors.New(s))
-				p.Path = pathAtLine(&root, p.Line)
+				p.Path = pathAtLine(&root, p.Line, p.Msg)
 				decodeProbs = append(decodeProbs, p)
 			}
 			c = &Config{}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -509,46 +510,91 @@ func mapValue(n *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-// pathAtLine returns the dotted path of the key that starts on line, so
-// that decoder messages ("line 6: unknown key") read like validation ones.
-func pathAtLine(root *yaml.Node, line int) string {
-	var walk func(n *yaml.Node, path string) string
-	walk = func(n *yaml.Node, path string) string {
+// pathAtLine returns the dotted path of the key a decoder message (msg,
+// as yamlProblem made it) on line is about, so that decoder messages
+// ("line 6: unknown key") read like validation ones. yaml.v3 gives only the
+// line, and a flow mapping ({name: ehr, settle: 5}) puts many keys on one:
+// the key named by an unknown-key message, the key of the mistyped scalar
+// the message quotes, or the key holding a mapping or list the message
+// says is of the wrong kind, comes before the first key on the line.
+func pathAtLine(root *yaml.Node, line int, msg string) string {
+	type pair struct {
+		path string
+		k, v *yaml.Node
+	}
+	var pairs []pair
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
 		switch n.Kind {
 		case yaml.DocumentNode:
 			for _, c := range n.Content {
-				if p := walk(c, path); p != "" {
-					return p
-				}
+				walk(c, path)
 			}
 		case yaml.MappingNode:
 			for i := 0; i+1 < len(n.Content); i += 2 {
-				k := n.Content[i]
+				k, v := n.Content[i], n.Content[i+1]
 				p := k.Value
 				if path != "" {
 					p = path + "." + k.Value
 				}
-				if k.Line == line {
-					return p
+				if k.Line == line || v.Line == line {
+					pairs = append(pairs, pair{p, k, v})
 				}
-				if r := walk(n.Content[i+1], p); r != "" {
-					return r
-				}
+				walk(v, p)
 			}
 		case yaml.SequenceNode:
 			for i, c := range n.Content {
-				if r := walk(c, fmt.Sprintf("%s[%d]", path, i)); r != "" {
-					return r
-				}
+				walk(c, fmt.Sprintf("%s[%d]", path, i))
 			}
 		}
-		return ""
 	}
 	if line <= 0 {
 		return ""
 	}
-	return walk(root, "")
+	walk(root, "")
+	var match func(pair) bool
+	if key, ok := strings.CutPrefix(msg, "unknown key "); ok {
+		key, _ = strconv.Unquote(key)
+		match = func(p pair) bool { return p.k.Line == line && p.k.Value == key }
+	} else if m := mistyped.FindStringSubmatch(msg); m != nil {
+		tag, val := m[1], m[2]
+		match = func(p pair) bool {
+			if p.v.Line != line {
+				return false
+			}
+			switch tag {
+			case "!!map":
+				return p.v.Kind == yaml.MappingNode
+			case "!!seq":
+				return p.v.Kind == yaml.SequenceNode
+			}
+			if p.v.Kind != yaml.ScalarNode {
+				return false
+			}
+			if short, ok := strings.CutSuffix(val, "..."); ok { // yaml.v3 cuts long values
+				return strings.HasPrefix(p.v.Value, short)
+			}
+			return p.v.Value == val
+		}
+	}
+	if match != nil {
+		for _, p := range pairs {
+			if match(p) {
+				return p.path
+			}
+		}
+	}
+	for _, p := range pairs {
+		if p.k.Line == line {
+			return p.path
+		}
+	}
+	return ""
 }
+
+// mistyped matches yaml.v3's type error: the value's tag and, for a
+// scalar, its value.
+var mistyped = regexp.MustCompile("^cannot unmarshal (!!\\w+)(?: `(.*)`)? into ")
 
 // validSourceID reports whether id can be an IHE MHD sourceId (an OID).
 func validSourceID(id string) bool {
