@@ -63,7 +63,10 @@ func cmdQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return queueShow(ctx, cfg, pos[0], *body, stdout, stderr)
 	case "retry", "purge":
 		if *all == (len(pos) > 0) {
-			return fmt.Errorf("queue %s: give dead-letter IDs or --all (one or the other)", sub)
+			// A usage mistake (exit status 2), as `held release` without
+			// IDs is: said here, since the usage line does not say it.
+			fmt.Fprintf(stderr, "ferry queue %s: give dead-letter IDs or --all (one or the other)\n", sub)
+			return errUsage
 		}
 		if *all && sub == "purge" && !*yes {
 			return errors.New("queue purge --all deletes every dead letter for good; add --yes to confirm")

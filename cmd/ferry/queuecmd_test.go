@@ -201,3 +201,31 @@ func TestQueueShowBehind(t *testing.T) {
 		t.Errorf("show:\n%q", out)
 	}
 }
+
+// TestRetryPurgeWithoutIDsIsUsage: `ferry queue retry` with neither IDs
+// nor --all (or with both), and the same for quarantine replay and purge,
+// is a usage mistake: exit status 2 with the reason and the usage, as
+// `ferry held release` without IDs is, not 1, which scripts take for a
+// retry or purge that failed.
+func TestRetryPurgeWithoutIDsIsUsage(t *testing.T) {
+	cfgFile, cfg := writeCfg(t, t.TempDir(), freeAddr(t))
+	q, ids := deadLetterQueue(t, cfg, 1)
+	q.Close(context.Background())
+	for _, args := range [][]string{
+		{"queue", "retry"},
+		{"queue", "purge"},
+		{"queue", "retry", "--all", ids[0]},
+		{"queue", "purge", "--all", "--yes", ids[0]},
+		{"quarantine", "replay"},
+		{"quarantine", "purge", "--all", "--yes", "01J0000000000000000000000A"},
+	} {
+		var out, errb bytes.Buffer
+		code := runMain(context.Background(), append(args, "--config", cfgFile), &out, &errb)
+		if code != 2 || !strings.Contains(errb.String(), "or --all (one or the other)") || !strings.Contains(errb.String(), "usage: ferry "+args[0]) {
+			t.Errorf("%v: exit %d, want 2 with the reason and the usage\n%s%s", args, code, out.String(), errb.String())
+		}
+	}
+	if st, err := diskq.Inspect(cfg.Path("queue"), "", 10); err != nil || st.Stats.DeadLetters != 1 {
+		t.Fatalf("the dead letter was touched: %+v %v", st, err)
+	}
+}
