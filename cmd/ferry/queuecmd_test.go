@@ -229,3 +229,47 @@ func TestRetryPurgeWithoutIDsIsUsage(t *testing.T) {
 		t.Fatalf("the dead letter was touched: %+v %v", st, err)
 	}
 }
+
+// outcomeErr is a rejection that carries the receiver's answer.
+type outcomeErr struct{ text, outcome string }
+
+func (e outcomeErr) Error() string           { return e.text }
+func (e outcomeErr) Outcome() ([]byte, bool) { return []byte(e.outcome), false }
+
+// TestQueueListShowNoTerminalControls: a dead letter's reason is the
+// exchange's text (an OperationOutcome's diagnostics, decoded from JSON,
+// where "\u001b" is an escape character; a proxy's error page), and the
+// answer kept with it may not be JSON. `ferry queue list` and `show`
+// print them on the operator's terminal without their control
+// characters, which would otherwise clear it, retitle it or hide lines,
+// as `ferry quarantine show --raw` keeps an input's out.
+func TestQueueListShowNoTerminalControls(t *testing.T) {
+	cfgFile, cfg := writeCfg(t, t.TempDir(), freeAddr(t))
+	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := q.Put(ctx, &queue.Item{Source: "mllp/main", Body: []byte(`{"resourceType":"Bundle"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	it, ack, err := q.Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rej := outcomeErr{text: "exchange answered 422: error processing: \x1b[2J\x1b]0;owned\x07birthDate\rinvalid\x1b[8m",
+		outcome: "<html>\x1b[2Jbad gateway\u009b31m</html>"}
+	if err := ack(ctx, queue.Permanent(rej)); err != nil {
+		t.Fatal(err)
+	}
+	q.Close(ctx)
+	for _, args := range [][]string{{"list"}, {"show", it.ID}} {
+		out, err := runQueue(t, append(args, "--config", cfgFile)...)
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+		if strings.ContainsAny(out, "\x1b\x07\r\u009b") || !strings.Contains(out, "birthDate") {
+			t.Errorf("queue %s prints the exchange's control characters:\n%q", args[0], out)
+		}
+	}
+}
