@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -54,7 +55,7 @@ func cmdHeld(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		e, err := held.Get(pos[0])
 		if err != nil {
-			return err
+			return heldMissing(pos[0], err)
 		}
 		fmt.Fprintf(stdout, "id:       %s\nlabel:    %s\nreason:   %s\nsource:   %s\nunit:     %s\nformat:   %s\nreceived: %s\nheld:     %s\n",
 			e.ID, e.Label, e.Reason, e.Source, e.Unit, e.Format, e.Received.Format("2006-01-02 15:04:05"), e.Stored.Format("2006-01-02 15:04:05"))
@@ -133,6 +134,27 @@ func withGroups(held *pipeline.Held, ids []string, doing string, stdout io.Write
 	return all, nil
 }
 
+// errNoHeld reports an ID the held store has no entry for. It is
+// fs.ErrNotExist to errors.Is, which the audit records as "no such item".
+var errNoHeld error = noHeldError{}
+
+type noHeldError struct{}
+
+func (noHeldError) Error() string { return "no held bundle with this ID (see `ferry held list`)" }
+
+func (noHeldError) Is(target error) bool { return target == fs.ErrNotExist }
+
+// heldMissing says plainly that the held store has no entry id, as queue
+// and quarantine do, when err is its entry file not found; other errors
+// (an unreadable entry, an entry's bundle file named) are left as they are.
+func heldMissing(id string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s: %w", filepath.Base(id), errNoHeld)
+	}
+	return err
+}
+
 // heldDiscard deletes held bundles, each recorded as a Patient Record
 // delete (an entry that cannot be read any more is still deleted, and
 // recorded without its patient key).
@@ -142,7 +164,7 @@ func heldDiscard(ctx context.Context, held *pipeline.Held, ids []string, aud *op
 		if e, err := held.Get(id); err == nil {
 			x.Patient, x.ControlID, x.Label = e.Key, e.Attrs["control_id"], e.Label
 		}
-		err := held.Remove(id)
+		err := heldMissing(id, held.Remove(id))
 		x.Outcome, x.OutcomeDesc = opOutcome("discard", err)
 		if aerr := aud.action(ctx, x); aerr != nil {
 			return errors.Join(err, fmt.Errorf("%s: %w", id, aerr))
@@ -221,7 +243,7 @@ func heldRelease(ctx context.Context, cfg *config.Config, key *seal.Key, held *p
 	for _, id := range ids {
 		e, err := held.Get(id)
 		if err != nil {
-			return err
+			return heldMissing(id, err)
 		}
 		if len(e.Replaces) > 0 {
 			if reg == nil {

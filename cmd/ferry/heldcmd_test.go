@@ -126,3 +126,27 @@ func TestHeldReleaseKeepsPatientOrder(t *testing.T) {
 		t.Errorf("delivered %v, want %s\n%s", got, want, out.String())
 	}
 }
+
+// TestHeldUnknownID: `ferry held show|release|discard` of an ID the held
+// store has no entry for says so plainly, as `ferry queue` and `ferry
+// quarantine` do, naming the ID and the list to look it up in, not the
+// entry file that could not be opened; it exits 1.
+func TestHeldUnknownID(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "ferry.yaml")
+	if err := os.WriteFile(cfgFile, []byte("data_dir: "+filepath.Join(dir, "data")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pipeline.OpenHeld(filepath.Join(dir, "data", "held")); err != nil {
+		t.Fatal(err)
+	}
+	const id = "01J0000000000000000000000A"
+	for _, args := range [][]string{{"show", id}, {"release", id}, {"discard", id, "--yes"}} {
+		var out, errb bytes.Buffer
+		code := runMain(context.Background(), append(append([]string{"held"}, args...), "--config", cfgFile), &out, &errb)
+		msg := errb.String()
+		if code != 1 || !strings.Contains(msg, id+": no held bundle with this ID (see `ferry held list`)") || strings.Contains(msg, ".json") {
+			t.Errorf("held %v: exit %d\n%s%s", args, code, out.String(), msg)
+		}
+	}
+}

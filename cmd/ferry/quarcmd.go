@@ -91,7 +91,8 @@ func cmdQuarantine(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return quarantineShow(ctx, cfg, quar, pos[0], *raw, stdout, stderr)
 	case "replay", "purge":
 		if *all == (len(pos) > 0) {
-			return fmt.Errorf("quarantine %s: give entry IDs or --all (one or the other)", sub)
+			fmt.Fprintf(stderr, "ferry quarantine %s: give entry IDs or --all (one or the other)\n", sub)
+			return errUsage // as in `ferry queue`
 		}
 		if *all && sub == "purge" && !*yes {
 			return errors.New("quarantine purge --all deletes every quarantined input for good; add --yes to confirm")

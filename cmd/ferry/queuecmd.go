@@ -14,6 +14,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -63,7 +65,10 @@ func cmdQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return queueShow(ctx, cfg, pos[0], *body, stdout, stderr)
 	case "retry", "purge":
 		if *all == (len(pos) > 0) {
-			return fmt.Errorf("queue %s: give dead-letter IDs or --all (one or the other)", sub)
+			// A usage mistake (exit status 2), as `held release` without
+			// IDs is: said here, since the usage line does not say it.
+			fmt.Fprintf(stderr, "ferry queue %s: give dead-letter IDs or --all (one or the other)\n", sub)
+			return errUsage
 		}
 		if *all && sub == "purge" && !*yes {
 			return errors.New("queue purge --all deletes every dead letter for good; add --yes to confirm")
@@ -105,11 +110,27 @@ func queueList(cfg *config.Config, stdout io.Writer) error {
 			died = d.Died.Local().Format("2006-01-02 15:04")
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\n", d.ID, died, d.Attempts,
-			orDefault(d.Source, "-"), d.Size, oneLine(d.Reason, 90))
+			orDefault(d.Source, "-"), d.Size, oneLine(terminalText(d.Reason), 90))
 	}
 	tw.Flush()
 	fmt.Fprintf(stdout, "\n%d dead letter(s). `ferry queue show ID` explains one; fix the cause, then `ferry queue retry ID`.\n", len(dls))
 	return nil
+}
+
+// terminalText is text from outside ferry (the exchange's reason and
+// answer, a sender's control id) fit for the operator's terminal: every
+// control character but line breaks and tabs, and every byte that is not
+// UTF-8, becomes U+FFFD, so that escape sequences cannot clear the
+// screen, retitle the window or hide what follows, and a carriage return
+// cannot print over the line (as printRaw keeps them out of `quarantine
+// show --raw`).
+func terminalText(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) && r != '\n' && r != '\t' {
+			return utf8.RuneError
+		}
+		return r
+	}, strings.ToValidUTF8(s, string(utf8.RuneError)))
 }
 
 func oneLine(s string, n int) string {
@@ -211,9 +232,9 @@ func queueShow(ctx context.Context, cfg *config.Config, id string, withBody bool
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(stdout, "%-10s %s\n", k+":", dl.Attrs[k])
+		fmt.Fprintf(stdout, "%-10s %s\n", k+":", terminalText(dl.Attrs[k]))
 	}
-	fmt.Fprintf(stdout, "reason:\n  %s\n", strings.ReplaceAll(strings.TrimSpace(dl.Reason), "\n", "\n  "))
+	fmt.Fprintf(stdout, "reason:\n  %s\n", strings.ReplaceAll(strings.TrimSpace(terminalText(dl.Reason)), "\n", "\n  "))
 	if dl.Corrupt {
 		fmt.Fprintln(stdout, "(its stored record was damaged: it cannot be retried, only purged)")
 	}
@@ -277,6 +298,7 @@ func printOutcome(w io.Writer, dl *diskq.DeadLetter) {
 	if json.Indent(&pretty, []byte(text), "", "  ") == nil {
 		text = pretty.String()
 	}
+	text = terminalText(text)
 	fmt.Fprintln(w, "exchange's answer (it may quote patient data):")
 	fmt.Fprintf(w, "  %s\n", strings.ReplaceAll(text, "\n", "\n  "))
 	if dl.OutcomeTruncated {

@@ -201,3 +201,75 @@ func TestQueueShowBehind(t *testing.T) {
 		t.Errorf("show:\n%q", out)
 	}
 }
+
+// TestRetryPurgeWithoutIDsIsUsage: `ferry queue retry` with neither IDs
+// nor --all (or with both), and the same for quarantine replay and purge,
+// is a usage mistake: exit status 2 with the reason and the usage, as
+// `ferry held release` without IDs is, not 1, which scripts take for a
+// retry or purge that failed.
+func TestRetryPurgeWithoutIDsIsUsage(t *testing.T) {
+	cfgFile, cfg := writeCfg(t, t.TempDir(), freeAddr(t))
+	q, ids := deadLetterQueue(t, cfg, 1)
+	q.Close(context.Background())
+	for _, args := range [][]string{
+		{"queue", "retry"},
+		{"queue", "purge"},
+		{"queue", "retry", "--all", ids[0]},
+		{"queue", "purge", "--all", "--yes", ids[0]},
+		{"quarantine", "replay"},
+		{"quarantine", "purge", "--all", "--yes", "01J0000000000000000000000A"},
+	} {
+		var out, errb bytes.Buffer
+		code := runMain(context.Background(), append(args, "--config", cfgFile), &out, &errb)
+		if code != 2 || !strings.Contains(errb.String(), "or --all (one or the other)") || !strings.Contains(errb.String(), "usage: ferry "+args[0]) {
+			t.Errorf("%v: exit %d, want 2 with the reason and the usage\n%s%s", args, code, out.String(), errb.String())
+		}
+	}
+	if st, err := diskq.Inspect(cfg.Path("queue"), "", 10); err != nil || st.Stats.DeadLetters != 1 {
+		t.Fatalf("the dead letter was touched: %+v %v", st, err)
+	}
+}
+
+// outcomeErr is a rejection that carries the receiver's answer.
+type outcomeErr struct{ text, outcome string }
+
+func (e outcomeErr) Error() string           { return e.text }
+func (e outcomeErr) Outcome() ([]byte, bool) { return []byte(e.outcome), false }
+
+// TestQueueListShowNoTerminalControls: a dead letter's reason is the
+// exchange's text (an OperationOutcome's diagnostics, decoded from JSON,
+// where "\u001b" is an escape character; a proxy's error page), and the
+// answer kept with it may not be JSON. `ferry queue list` and `show`
+// print them on the operator's terminal without their control
+// characters, which would otherwise clear it, retitle it or hide lines,
+// as `ferry quarantine show --raw` keeps an input's out.
+func TestQueueListShowNoTerminalControls(t *testing.T) {
+	cfgFile, cfg := writeCfg(t, t.TempDir(), freeAddr(t))
+	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := q.Put(ctx, &queue.Item{Source: "mllp/main", Body: []byte(`{"resourceType":"Bundle"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	it, ack, err := q.Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rej := outcomeErr{text: "exchange answered 422: error processing: \x1b[2J\x1b]0;owned\x07birthDate\rinvalid\x1b[8m",
+		outcome: "<html>\x1b[2Jbad gateway\u009b31m</html>"}
+	if err := ack(ctx, queue.Permanent(rej)); err != nil {
+		t.Fatal(err)
+	}
+	q.Close(ctx)
+	for _, args := range [][]string{{"list"}, {"show", it.ID}} {
+		out, err := runQueue(t, append(args, "--config", cfgFile)...)
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+		if strings.ContainsAny(out, "\x1b\x07\r\u009b") || !strings.Contains(out, "birthDate") {
+			t.Errorf("queue %s prints the exchange's control characters:\n%q", args[0], out)
+		}
+	}
+}
