@@ -12,6 +12,7 @@ import (
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/cmd/ferry/ops"
+	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/queue/diskq"
 
 	"github.com/ferry-health/ferry/adapters/fhir"
@@ -53,15 +54,7 @@ func TestItemPatientAfterKeyRotation(t *testing.T) {
 // the same.
 func TestRetriedPatientAfterKeyRotation(t *testing.T) {
 	dir := t.TempDir()
-	oldKey, err := seal.GenerateKeyFile(filepath.Join(dir, "old.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	newKey, err := seal.GenerateKeyFile(filepath.Join(dir, "new.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfgPath, cfg := backfillCfg(t, dir, fmt.Sprintf("encryption:\n  key_file: %q\n  previous_key_files: [%q]\n", filepath.Join(dir, "new.key"), filepath.Join(dir, "old.key")))
+	oldKey, newKey, cfgPath, cfg := rotatedKeys(t, dir)
 	id := fhir.Identifier{System: "urn:oid:1.2.3", Value: "MRN-4471"}
 	ctx := context.Background()
 
@@ -150,15 +143,7 @@ func TestRetriedPatientAfterKeyRotation(t *testing.T) {
 // by key.
 func TestDeadLetteredPatientAfterKeyRotation(t *testing.T) {
 	dir := t.TempDir()
-	oldKey, err := seal.GenerateKeyFile(filepath.Join(dir, "old.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	newKey, err := seal.GenerateKeyFile(filepath.Join(dir, "new.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, cfg := backfillCfg(t, dir, fmt.Sprintf("encryption:\n  key_file: %q\n  previous_key_files: [%q]\n", filepath.Join(dir, "new.key"), filepath.Join(dir, "old.key")))
+	oldKey, newKey, _, cfg := rotatedKeys(t, dir)
 	id := fhir.Identifier{System: "urn:oid:1.2.3", Value: "MRN-4471"}
 	ctx := context.Background()
 	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{Key: oldKey, DeadLetterDir: ops.DeadLetterDir(cfg)})
@@ -218,4 +203,20 @@ func TestDeadLetteredPatientAfterKeyRotation(t *testing.T) {
 	if p := (&auditTrail{identifiers: true, key: newKey}).itemPatient(got); p.Value != id.Value {
 		t.Errorf("doctor called the old key removable, but without it the Export names the patient %+v", p)
 	}
+}
+
+// rotatedKeys makes old.key and new.key in dir and a configuration whose
+// key_file is the new one and whose previous_key_files names the old:
+// a data-at-rest key rotated. It returns both keys and the configuration.
+func rotatedKeys(t *testing.T, dir string) (oldKey, newKey *seal.Key, cfgPath string, cfg *config.Config) {
+	t.Helper()
+	var err error
+	if oldKey, err = seal.GenerateKeyFile(filepath.Join(dir, "old.key")); err != nil {
+		t.Fatal(err)
+	}
+	if newKey, err = seal.GenerateKeyFile(filepath.Join(dir, "new.key")); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath, cfg = backfillCfg(t, dir, fmt.Sprintf("encryption:\n  key_file: %q\n  previous_key_files: [%q]\n", filepath.Join(dir, "new.key"), filepath.Join(dir, "old.key")))
+	return oldKey, newKey, cfgPath, cfg
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -76,14 +75,7 @@ func TestQueuePurgeWithLostKey(t *testing.T) {
 // the dead letter sealed with the old key back.
 func TestQueueRetryAfterKeyRotation(t *testing.T) {
 	dir := t.TempDir()
-	old, err := seal.GenerateKeyFile(filepath.Join(dir, "old.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := seal.GenerateKeyFile(filepath.Join(dir, "new.key")); err != nil {
-		t.Fatal(err)
-	}
-	_, cfg := backfillCfg(t, dir, fmt.Sprintf("encryption:\n  key_file: %q\n  previous_key_files: [%q]\n", filepath.Join(dir, "new.key"), filepath.Join(dir, "old.key")))
+	old, _, _, cfg := rotatedKeys(t, dir)
 	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{Key: old, DeadLetterDir: ops.DeadLetterDir(cfg)})
 	if err != nil {
 		t.Fatal(err)
