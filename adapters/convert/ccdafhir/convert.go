@@ -330,7 +330,11 @@ func newConverter(raw []byte, opts Options) *converter {
 
 // run decodes the document.
 func (c *converter) run() error {
-	d := xml.NewDecoder(bytes.NewReader(c.raw))
+	text, err := xmlText(c.raw)
+	if err != nil {
+		return &PathError{Path: "/", Err: err}
+	}
+	d := xml.NewDecoder(bytes.NewReader(text))
 	d.Strict = true
 	d.CharsetReader = charsetReader
 	for {
