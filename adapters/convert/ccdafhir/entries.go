@@ -261,13 +261,19 @@ func (c *converter) allergy(o *act, concern *act) {
 			}
 		}
 	}
-	if clinical == "" {
+	// The effectiveTime/high is the definitive sign of resolution, sent
+	// as nullFlavor UNK when its date is unknown (C-CDA 4.7), as for a
+	// Problem Observation: it outranks a status observation saying active.
+	e := firstEffective(o.EffectiveTime)
+	ended := e != nil && c.tsValue(e.High) != "" || resolvedDateUnknown(o)
+	switch {
+	case ended && (clinical == "" || clinical == "active"):
+		clinical = "resolved"
+	case clinical != "":
+	case status(concern) == "completed" || status(concern) == "suspended":
+		clinical = "inactive"
+	default:
 		clinical = "active"
-		if e := firstEffective(o.EffectiveTime); e != nil && c.tsValue(e.High) != "" {
-			clinical = "resolved"
-		} else if st := status(concern); st == "completed" || st == "suspended" {
-			clinical = "inactive"
-		}
 	}
 	r.ClinicalStatus = simpleConcept("http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", clinical, "")
 	r.VerificationStatus = simpleConcept("http://terminology.hl7.org/CodeSystem/allergyintolerance-verification", verification, "")
