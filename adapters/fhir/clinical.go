@@ -219,24 +219,28 @@ type ImmunizationPerformer struct {
 
 // Procedure is a FHIR R4 Procedure.
 type Procedure struct {
-	ResourceType      string               `json:"resourceType"` // "Procedure"
-	ID                string               `json:"id,omitempty"`
-	Meta              *Meta                `json:"meta,omitempty"`
-	Identifier        []Identifier         `json:"identifier,omitempty"`
-	Status            string               `json:"status"`
-	StatusReason      *CodeableConcept     `json:"statusReason,omitempty"`
-	Category          *CodeableConcept     `json:"category,omitempty"`
-	Code              *CodeableConcept     `json:"code,omitempty"`
-	Subject           *Reference           `json:"subject"`
-	Encounter         *Reference           `json:"encounter,omitempty"`
-	PerformedDateTime string               `json:"performedDateTime,omitempty"`
-	PerformedPeriod   *Period              `json:"performedPeriod,omitempty"`
-	Recorder          *Reference           `json:"recorder,omitempty"`
-	Performer         []ProcedurePerformer `json:"performer,omitempty"`
-	Location          *Reference           `json:"location,omitempty"`
-	ReasonCode        []CodeableConcept    `json:"reasonCode,omitempty"`
-	BodySite          []CodeableConcept    `json:"bodySite,omitempty"`
-	Note              []Annotation         `json:"note,omitempty"`
+	ResourceType      string           `json:"resourceType"` // "Procedure"
+	ID                string           `json:"id,omitempty"`
+	Meta              *Meta            `json:"meta,omitempty"`
+	Identifier        []Identifier     `json:"identifier,omitempty"`
+	Status            string           `json:"status"`
+	StatusReason      *CodeableConcept `json:"statusReason,omitempty"`
+	Category          *CodeableConcept `json:"category,omitempty"`
+	Code              *CodeableConcept `json:"code,omitempty"`
+	Subject           *Reference       `json:"subject"`
+	Encounter         *Reference       `json:"encounter,omitempty"`
+	PerformedDateTime string           `json:"performedDateTime,omitempty"`
+	// PerformedDateTimeElement carries a data-absent-reason when a
+	// completed or in-progress procedure's source gives no time (US
+	// Core's us-core-7 wants performed[x] then).
+	PerformedDateTimeElement *PrimitiveElement    `json:"_performedDateTime,omitempty"`
+	PerformedPeriod          *Period              `json:"performedPeriod,omitempty"`
+	Recorder                 *Reference           `json:"recorder,omitempty"`
+	Performer                []ProcedurePerformer `json:"performer,omitempty"`
+	Location                 *Reference           `json:"location,omitempty"`
+	ReasonCode               []CodeableConcept    `json:"reasonCode,omitempty"`
+	BodySite                 []CodeableConcept    `json:"bodySite,omitempty"`
+	Note                     []Annotation         `json:"note,omitempty"`
 }
 
 // ProcedurePerformer is Procedure.performer.

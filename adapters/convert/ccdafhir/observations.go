@@ -447,8 +447,20 @@ func (c *converter) procedure(a *act, el string) {
 	if r.Code == nil && el == "observation" {
 		r.Code = firstValueConcept(a)
 	}
+	if r.Code == nil {
+		// US Core Procedure.code is 1..1: a code the document gives
+		// as a nullFlavor is unknown.
+		u := fhir.UnknownConcept()
+		r.Code = &u
+	}
 	pt, per := c.when(firstEffective(a.EffectiveTime))
 	r.PerformedDateTime, r.PerformedPeriod = pt, per
+	if pt == "" && per == nil && (r.Status == "completed" || r.Status == "in-progress") {
+		// US Core's us-core-7: "Performed SHALL be present if the
+		// status is 'completed' or 'in-progress'"; C-CDA's
+		// effectiveTime is only a SHOULD.
+		r.PerformedDateTimeElement = fhir.AbsentPrimitive("unknown")
+	}
 	r.BodySite = concepts(a.TargetSiteCode)
 	for i := range a.Performer {
 		ae := a.Performer[i].AssignedEntity
