@@ -643,8 +643,22 @@ func (c *converter) medicationProduct(h *productHolder) medRef {
 	}
 	lot := clean(mm.LotNumberText)
 	synth += "|" + code.Text + "|" + lot
-	idn, ids, fresh := c.claim("Medication", identifiers(mp.ID), synth, true)
+	// The product's id does not key it: senders copy HL7's examples,
+	// which give one id to every product (Proventil and Atenolol), so
+	// the id would make one Medication of two drugs, and write one
+	// patient's drug over another's at the exchange. What the product
+	// is keys it, within the document's set; its ids stay identifiers
+	// of the first product of the document that gives them.
+	idn, ids, fresh := c.claim("Medication", nil, synth, true)
 	if fresh {
+		var own []fhir.Identifier
+		for _, id := range identifiers(mp.ID) {
+			if k := "Medication product|" + id.System + "|" + id.Value; !c.seen[k] {
+				c.seen[k] = true
+				own = append(own, id)
+			}
+		}
+		ids = append(own, ids...)
 		m := &fhir.Medication{ResourceType: "Medication", ID: idn.id, Identifier: ids, Code: code,
 			Manufacturer: c.organization(mp.ManufacturerOrganization)}
 		if lot != "" {
