@@ -559,20 +559,24 @@ func (c *converter) medication(a *act, s *section) {
 		r.DoNotPerform = ptr(true)
 	}
 	r.MedicationReference, r.MedicationCodeableConcept = med.ref, med.cc
-	if dosage != nil {
-		pt, per := c.when(firstEffective(a.EffectiveTime))
-		if per != nil || pt != "" {
-			if dosage.Timing == nil {
-				dosage.Timing = &fhir.Timing{}
-			}
-			if per == nil {
-				per = &fhir.Period{Start: pt}
-			}
-			if dosage.Timing.Repeat == nil {
-				dosage.Timing.Repeat = &fhir.TimingRepeat{}
-			}
-			dosage.Timing.Repeat.BoundsPeriod = per
+	// The effectiveTime is when the medicine is to be taken: a dosage of
+	// its own when the activity gives nothing else of one.
+	if pt, per := c.when(firstEffective(a.EffectiveTime)); per != nil || pt != "" {
+		if dosage == nil {
+			dosage = &fhir.Dosage{}
 		}
+		if dosage.Timing == nil {
+			dosage.Timing = &fhir.Timing{}
+		}
+		if per == nil {
+			per = &fhir.Period{Start: pt}
+		}
+		if dosage.Timing.Repeat == nil {
+			dosage.Timing.Repeat = &fhir.TimingRepeat{}
+		}
+		dosage.Timing.Repeat.BoundsPeriod = per
+	}
+	if dosage != nil {
 		r.DosageInstruction = []fhir.Dosage{*dosage}
 	}
 	var sup fhir.MedicationRequestSupply
