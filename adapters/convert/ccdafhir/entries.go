@@ -449,8 +449,14 @@ func (c *converter) condition(o *act, concern *act, category string) string {
 			verification = "refuted"
 		}
 	}
-	if r.Code == nil {
+	if r.Code == nil && !problemType(o.Code) {
 		r.Code = concept(o.Code)
+	}
+	if r.Code == nil {
+		// US Core Condition.code is 1..1: a problem the document does
+		// not code is unknown, not its type ("Diagnosis").
+		u := fhir.UnknownConcept()
+		r.Code = &u
 	}
 	pt, per := c.when(firstEffective(o.EffectiveTime))
 	if pt != "" {
@@ -504,6 +510,41 @@ func (c *converter) condition(o *act, concern *act, category string) string {
 	r.Note = notes(o)
 	c.add(idn, r)
 	return idn.ref
+}
+
+// problemTypes is C-CDA's Problem Type value set, the codes a Problem
+// Observation's code takes (SNOMED CT, and the LOINC codes R2.1 uses
+// since 2015): what kind of problem its value is, never the problem.
+var problemTypes = map[string]bool{
+	"2.16.840.1.113883.6.96|55607006":  true, // Problem
+	"2.16.840.1.113883.6.96|404684003": true, // Clinical finding
+	"2.16.840.1.113883.6.96|409586006": true, // Complaint
+	"2.16.840.1.113883.6.96|282291009": true, // Diagnosis
+	"2.16.840.1.113883.6.96|64572001":  true, // Condition
+	"2.16.840.1.113883.6.96|248536006": true, // Functional limitation
+	"2.16.840.1.113883.6.96|418799008": true, // Symptom
+	"2.16.840.1.113883.6.1|75326-9":    true, // Problem
+	"2.16.840.1.113883.6.1|75325-1":    true, // Symptom
+	"2.16.840.1.113883.6.1|75324-4":    true, // Functional performance
+	"2.16.840.1.113883.6.1|75323-6":    true, // Condition
+	"2.16.840.1.113883.6.1|75322-8":    true, // Complaint
+	"2.16.840.1.113883.6.1|75321-0":    true, // Clinical finding
+	"2.16.840.1.113883.6.1|29308-4":    true, // Diagnosis
+}
+
+// problemType reports whether x, a Problem Observation's code, is a
+// problem type (or ASSERTION, as R1.1 vendors write it).
+func problemType(x *cd) bool {
+	if x == nil {
+		return false
+	}
+	for _, y := range append([]cd{*x}, x.Translation...) {
+		code := strings.TrimSpace(y.Code)
+		if problemTypes[strings.TrimSpace(y.CodeSystem)+"|"+code] || code == "ASSERTION" {
+			return true
+		}
+	}
+	return false
 }
 
 // resolvedDateUnknown reports a Problem Observation whose effectiveTime
