@@ -9,8 +9,9 @@
 // its size and modification time are what the previous poll saw, so one
 // still being written is left for later; files are taken oldest first and
 // keep the server's modification time, as the folder engine goes oldest
-// first too; names starting with a dot and
-// the usual partial-transfer suffixes (.part, .tmp, .filepart,
+// first too (a folder's sidecars before the rest, and a file waits while
+// a sidecar of its stem is still being written); names starting with a
+// dot and the usual partial-transfer suffixes (.part, .tmp, .filepart,
 // .crdownload) are never taken. A file is downloaded as a hidden
 // .ferry-fetch-* file in the folder (which the folder engine skips),
 // flushed to disk, then renamed to its name (or, when the folder still
@@ -164,6 +165,8 @@ type Fetcher struct {
 
 	// wanted, when set (Only), picks the remote names to fetch.
 	wanted func(name string) bool
+	// sidecar, when set (Sidecars), tells the folder's sidecars.
+	sidecar func(name string) bool
 
 	pollMu sync.Mutex      // one poll at a time
 	seen   map[string]obs  // the previous listing
@@ -199,6 +202,21 @@ func New(set adapters.Settings, cfg Config, local string, sched gocron.Scheduler
 // sees them, instead of being moved off it into a folder that never
 // takes them. Call it before Start.
 func (f *Fetcher) Only(wanted func(name string) bool) { f.wanted = wanted }
+
+// Sidecars tells the Fetcher which names are the folder's sidecars
+// (folder.Engine.IsSidecar: a fax's x.json beside x.pdf). A file waits
+// while a sidecar of its stem on the server is still being written, and
+// a poll brings sidecars into the folder before the other files, so that
+// the folder, which takes an input with the sidecars it finds beside it,
+// never takes a fax without the sidecar that names its patient. Call it
+// before Start.
+func (f *Fetcher) Sidecars(is func(name string) bool) { f.sidecar = is }
+
+func (f *Fetcher) isSidecar(name string) bool { return f.sidecar != nil && f.sidecar(name) }
+
+// stem is name without its extension, as the folder pairs an input with
+// its sidecars.
+func stem(name string) string { return strings.TrimSuffix(name, path.Ext(name)) }
 
 // Start removes the downloads a crash interrupted, then schedules the
 // polls, the first at once.
@@ -328,6 +346,7 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 	progress()
 	now := map[string]obs{}
 	var ready []string
+	unsettled := map[string]bool{} // stems with a sidecar still being written
 	for _, e := range entries {
 		name := e.Name()
 		if !e.Mode().IsRegular() || skipped(name) || (f.wanted != nil && !f.wanted(name)) {
@@ -340,9 +359,15 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 		}
 		if p, ok := f.seen[name]; ok && p == o {
 			ready = append(ready, name)
+		} else if f.isSidecar(name) {
+			unsettled[stem(name)] = true
 		}
 	}
 	f.seen = now
+	// A fax whose sidecar is still being uploaded (the service writes
+	// the PDF, then the JSON naming the patient) waits for it: taken now,
+	// the folder would take it alone.
+	ready = slices.DeleteFunc(ready, func(name string) bool { return !f.isSidecar(name) && unsettled[stem(name)] })
 	for name := range f.taken {
 		if _, ok := now[name]; !ok {
 			delete(f.taken, name) // moved by someone, or gone
@@ -351,9 +376,18 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 	if len(ready) == 0 {
 		return 0, nil
 	}
-	// Oldest first, as the folder engine takes files, so that an export
-	// series (one patient's messages) comes in the order it was written.
+	// Sidecars first, so that each is in the folder before its input
+	// (which the folder takes once settled, with what lies beside it
+	// then); then oldest first, as the folder engine takes files, so that
+	// an export series (one patient's messages) comes in the order it was
+	// written.
 	slices.SortFunc(ready, func(a, b string) int {
+		if sa, sb := f.isSidecar(a), f.isSidecar(b); sa != sb {
+			if sa {
+				return -1
+			}
+			return 1
+		}
 		if c := now[a].mtime.Compare(now[b].mtime); c != 0 {
 			return c
 		}
