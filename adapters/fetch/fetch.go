@@ -15,8 +15,8 @@
 // .crdownload) are never taken. A file is downloaded as a hidden
 // .ferry-fetch-* file in the folder (which the folder engine skips),
 // flushed to disk, then renamed to its name (or, when the folder still
-// holds an unread file of that name, to name.<n>.ext) and the folder
-// flushed: only then is the remote file moved to done_dir (default
+// holds an unread file of that name, to name.<n>.ext, the same <n> for
+// the files of one stem, a fax and its sidecar) and the folder flushed: only then is the remote file moved to done_dir (default
 // <dir>/ferry-done, made when missing) or deleted (after: delete). A crash
 // or a failed move in between means the file is fetched again, which the
 // folder's dedup log (content hashes) absorbs; within one run a file whose
@@ -398,13 +398,28 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 			return 0, configssh.FileError(err, "make done_dir "+f.doneDir())
 		}
 	}
-	n := 0
+	// Names in the folder are chosen for the poll's files together, so
+	// that a fax and its sidecar renamed for a clash stay a pair.
+	dsts, used := map[string]string{}, map[string]bool{}
 	var errs []error
+	for _, group := range stemGroups(ready) {
+		m, err := f.freeNames(group, used)
+		if err != nil {
+			for _, name := range group {
+				errs = append(errs, &fileError{file: f.label(name), err: err})
+			}
+			ready = slices.DeleteFunc(ready, func(name string) bool { return slices.Contains(group, name) })
+		}
+		for name, p := range m {
+			dsts[name], used[p] = p, true
+		}
+	}
+	n := 0
 	for _, name := range ready {
 		if ctx.Err() != nil {
 			break
 		}
-		stored, err := f.fetchOne(c, name, now[name], progress)
+		stored, err := f.fetchOne(c, name, dsts[name], now[name], progress)
 		if stored {
 			n++
 		}
@@ -516,14 +531,14 @@ func (f *Fetcher) doneDir() string {
 
 // fetchOne downloads name into the folder durably, then moves or deletes
 // it on the server; stored reports that it is in the folder.
-func (f *Fetcher) fetchOne(c *sftp.Client, name string, o obs, progress func()) (stored bool, _ error) {
+func (f *Fetcher) fetchOne(c *sftp.Client, name, dst string, o obs, progress func()) (stored bool, _ error) {
 	// The watchdog bounds each request, not the poll: a new file starts
 	// it again, and so does the move once the local copy is synced (a
 	// run of empty marker files, or a slow local disk, made no progress
 	// it counted and had the session closed mid-poll).
 	progress()
 	remote := path.Join(f.t.Dir, name)
-	if err := f.download(c, remote, name, o, progress); err != nil {
+	if err := f.download(c, remote, dst, o, progress); err != nil {
 		return false, err
 	}
 	progress()
@@ -547,9 +562,10 @@ func (f *Fetcher) fetchOne(c *sftp.Client, name string, o obs, progress func()) 
 var errGone = errors.New("gone from the server since the listing")
 
 // download copies remote into the folder under a hidden name, flushes it,
-// renames it to a free name and flushes the folder. A copy whose size is
-// not what the listing said (the file changed meanwhile) is dropped.
-func (f *Fetcher) download(c *sftp.Client, remote, name string, o obs, progress func()) error {
+// renames it to dst (a name freeNames found free) and flushes the folder.
+// A copy whose size is not what the listing said (the file changed
+// meanwhile) is dropped.
+func (f *Fetcher) download(c *sftp.Client, remote, dst string, o obs, progress func()) error {
 	rf, err := c.Open(remote)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -590,14 +606,10 @@ func (f *Fetcher) download(c *sftp.Client, remote, name string, o obs, progress 
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
 	}
-	dst, err := f.freeName(name)
-	if err != nil {
-		return err
-	}
 	// Link, not rename: a name taken meanwhile (the folder engine does not
 	// write here, but a person might) fails instead of being replaced. A
 	// file system without hard links (FAT, some network shares) gets the
-	// rename, freeName having just found the name free.
+	// rename, freeNames having found the name free.
 	if err := os.Link(tmp.Name(), dst); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return errors.New("fetch into the folder: its name was taken meanwhile; next poll")
@@ -618,23 +630,65 @@ func (f *Fetcher) download(c *sftp.Client, remote, name string, o obs, progress 
 // still holds a file of that name (an earlier export the engine has not
 // taken yet, or one it left in place).
 func (f *Fetcher) freeName(name string) (string, error) {
-	base := filepath.Base(filepath.FromSlash(name))
-	if base == "." || base == ".." || base != name || !localName(base) {
-		return "", errors.New("its name cannot be a file name here")
+	m, err := f.freeNames([]string{name}, nil)
+	return m[name], err
+}
+
+// stemGroups splits names into the groups of one stem (a fax and its
+// sidecars), in the order their first names come.
+func stemGroups(names []string) [][]string {
+	at := map[string]int{}
+	var groups [][]string
+	for _, name := range names {
+		i, ok := at[stem(name)]
+		if !ok {
+			i = len(groups)
+			at[stem(name)] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], name)
 	}
-	ext := filepath.Ext(base)
-	stem := strings.TrimSuffix(base, ext)
+	return groups
+}
+
+// freeNames gives the folder's path for each of names, files of one stem:
+// their own names, or, when the folder still holds a file of one of them
+// (an earlier export the engine has not taken yet, or one it left in
+// place), stem.<n>.ext with one <n> for all of them, so that a fax and
+// its sidecar stay a pair: x.1.pdf and x.1.json, never x.1.pdf beside an
+// x.json the folder would take as the sidecar of the x.pdf still there.
+// The paths in used, chosen for other files of the poll, are not free.
+func (f *Fetcher) freeNames(names []string, used map[string]bool) (map[string]string, error) {
+	for _, name := range names {
+		base := filepath.Base(filepath.FromSlash(name))
+		if base == "." || base == ".." || base != name || !localName(base) {
+			return nil, errors.New("its name cannot be a file name here")
+		}
+	}
+	inUse := func(p string) bool {
+		if used[p] {
+			return true
+		}
+		_, err := os.Lstat(p)
+		return !errors.Is(err, os.ErrNotExist)
+	}
 	for i := 0; i < 1000; i++ {
-		cand := base
-		if i > 0 {
-			cand = fmt.Sprintf("%s.%d%s", stem, i, ext)
+		out := make(map[string]string, len(names))
+		for _, name := range names {
+			cand := name
+			if i > 0 {
+				ext := filepath.Ext(name)
+				cand = fmt.Sprintf("%s.%d%s", strings.TrimSuffix(name, ext), i, ext)
+			}
+			if p := filepath.Join(f.local, cand); !inUse(p) {
+				out[name] = p
+			}
 		}
-		p := filepath.Join(f.local, cand)
-		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
-			return p, nil
+		if len(out) == len(names) {
+			return out, nil
 		}
 	}
-	return "", errors.New("the folder holds 1000 files named like it")
+	return nil, errors.New("the folder holds 1000 files named like it")
 }
 
 // localName reports whether name, one path element, names a file of its

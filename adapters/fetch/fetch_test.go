@@ -591,3 +591,28 @@ func TestFaxWaitsForItsSidecar(t *testing.T) {
 		t.Errorf("downloaded in the order %q; want the sidecar first", got)
 	}
 }
+
+// TestFaxAndSidecarRenamedTogether: when the folder still holds an unread
+// file of a fax's name, the fax and its sidecar are renamed alike
+// (fax.1.pdf and fax.1.json), so the folder pairs them as the server
+// did. The fax became fax.1.pdf and its sidecar stayed fax.json, which
+// the folder took as the sidecar of the other fax.pdf: that fax filed to
+// this one's patient, and this one to none.
+func TestFaxAndSidecarRenamedTogether(t *testing.T) {
+	f := newFixture(t)
+	if err := os.WriteFile(filepath.Join(f.local, "fax.pdf"), []byte("%PDF-1.4 unread\n%%EOF\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.put(t, "fax.pdf", "%PDF-1.4 fetched\n%%EOF\n")
+	f.put(t, "fax.json", `{"mrn": "A7"}`)
+	fe := f.fetcher(t)
+	fe.Sidecars(func(name string) bool { return strings.HasSuffix(name, ".json") })
+	poll(t, fe)
+	poll(t, fe)
+	if got := strings.Join(list(t, f.local), " "); got != "fax.1.json fax.1.pdf fax.pdf" {
+		t.Fatalf("folder holds %q", got)
+	}
+	if b, _ := os.ReadFile(filepath.Join(f.local, "fax.1.json")); string(b) != `{"mrn": "A7"}` {
+		t.Errorf("fax.1.json holds %q", b)
+	}
+}
