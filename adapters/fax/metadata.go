@@ -17,6 +17,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/unicode"
 
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir/tiffpdf"
@@ -213,10 +217,19 @@ func normKey(k string) string {
 // key wins), so {"fax": {"from": …}} works too.
 func parseSidecar(f *faxfhir.Fax, data []byte, loc *time.Location) error {
 	fields := map[string]string{}
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	data, err := sidecarText(data)
+	if err != nil {
+		return err
+	}
 	trimmed := bytes.TrimSpace(data)
 	switch {
 	case len(trimmed) > 0 && trimmed[0] == '{':
+		if !utf8.Valid(trimmed) {
+			// JSON is UTF-8 (RFC 8259 §8.1); a Windows tool's is its
+			// ANSI code page, whose letters encoding/json would turn
+			// into U+FFFD.
+			trimmed, _ = charmap.Windows1252.NewDecoder().Bytes(trimmed)
+		}
 		var v any
 		dec := json.NewDecoder(bytes.NewReader(trimmed))
 		dec.UseNumber()
@@ -233,6 +246,39 @@ func parseSidecar(f *faxfhir.Fax, data []byte, loc *time.Location) error {
 	}
 	applyFields(f, fields, loc)
 	return nil
+}
+
+// sidecarText is a sidecar's text without its byte-order mark, UTF-16
+// (with its mark, as PowerShell 5's Out-File and Notepad's "Unicode" save
+// text on Windows) decoded to UTF-8.
+func sidecarText(data []byte) ([]byte, error) {
+	switch {
+	case bytes.HasPrefix(data, []byte("\xff\xfe")), bytes.HasPrefix(data, []byte("\xfe\xff")):
+		out, err := unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM).NewDecoder().Bytes(data)
+		if err != nil {
+			return nil, errors.New("sidecar: UTF-16 text that does not decode")
+		}
+		return out, nil
+	}
+	return bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), nil
+}
+
+// sidecarCharset reads the encodings an XML sidecar may declare: UTF-8,
+// UTF-16 (decoded already by sidecarText, or, as .NET declares a string
+// it then saves as UTF-8, never UTF-16 at all) and the single-byte ones
+// of Windows fax servers.
+func sidecarCharset(label string, in io.Reader) (io.Reader, error) {
+	switch strings.ToLower(strings.TrimSpace(label)) {
+	case "utf-8", "utf8", "us-ascii", "ascii", "utf-16", "utf16", "utf-16le", "utf-16be", "unicode":
+		return in, nil
+	case "iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1":
+		return charmap.ISO8859_1.NewDecoder().Reader(in), nil
+	case "windows-1252", "cp1252":
+		return charmap.Windows1252.NewDecoder().Reader(in), nil
+	case "iso-8859-15", "latin9":
+		return charmap.ISO8859_15.NewDecoder().Reader(in), nil
+	}
+	return nil, fmt.Errorf("unsupported encoding %q", label)
 }
 
 // applyFields applies the fields (by normalised key, see sidecarKeys)
@@ -344,6 +390,7 @@ func flattenJSON(out map[string]string, v any) {
 // field, by local name.
 func flattenXML(out map[string]string, data []byte) error {
 	dec := xml.NewDecoder(bytes.NewReader(data))
+	dec.CharsetReader = sidecarCharset
 	var stack []string
 	var text strings.Builder
 	for {

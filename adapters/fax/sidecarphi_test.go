@@ -68,3 +68,47 @@ func TestBadSidecarErrorHoldsNoPHI(t *testing.T) {
 		}
 	}
 }
+
+// TestBadSidecarLogNamesTheFax: the fax of a sidecar that cannot be read
+// is filed under no patient, so the contractor must find it: the log line
+// names it as the folder's lines do, by a prefix of its content hash (by
+// its file name with log.phi). It named the inbox alone, no fax of it.
+func TestBadSidecarLogNamesTheFax(t *testing.T) {
+	for _, phi := range []bool{false, true} {
+		dir := t.TempDir()
+		c := newCollector(t)
+		cfg := DefaultConfig(KindFax)
+		cfg.Name, cfg.Path = "inbox", dir
+		cfg.Settle, cfg.Rescan = 20*time.Millisecond, time.Hour
+		var logs syncBuffer
+		s, err := New(adapters.Settings{LogPHI: phi, Logger: slog.New(slog.NewTextHandler(&logs, nil))}, cfg, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Start(context.Background(), nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "Smith_John_4711.json"), []byte(`{"MRN": "4711",`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		copyFile(t, filepath.Join(faxDir, "g4-fine-1p.tif"), filepath.Join(dir, "Smith_John_4711.tif"))
+		g := c.next(t, s)
+		s.Shutdown(context.Background())
+		var line string
+		for l := range strings.Lines(logs.String()) {
+			if strings.Contains(l, "fax sidecar unreadable") {
+				line = l
+			}
+		}
+		want := "sha256=" + g.raw.Meta["sha256"][:12]
+		if phi {
+			want = "file=Smith_John_4711.tif"
+		}
+		if !strings.Contains(line, want) {
+			t.Errorf("log.phi %v: %q does not name the fax (%s)", phi, line, want)
+		}
+		if !phi && strings.Contains(logs.String(), "Smith") {
+			t.Errorf("the log names the patient: %s", logs.String())
+		}
+	}
+}

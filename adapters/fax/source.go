@@ -2,6 +2,7 @@ package fax
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -163,12 +164,29 @@ func (s *Source) pass(ctx context.Context, in adapters.Raw, more func(*faxfhir.F
 	if scErr != nil {
 		out.Meta[MetaSidecarError] = scErr.Error()
 		if s.logPHI {
-			s.log.Warn("fax sidecar unreadable", "inbox", s.cfg.Name, "err", sidecarDetail(scErr))
+			s.log.Warn("fax sidecar unreadable", "inbox", s.cfg.Name, s.logFile(in), "err", sidecarDetail(scErr))
 		} else {
-			s.log.Warn("fax sidecar unreadable", "inbox", s.cfg.Name, "err", scErr)
+			s.log.Warn("fax sidecar unreadable", "inbox", s.cfg.Name, s.logFile(in), "err", scErr)
 		}
 	}
 	return s.next.Consume(ctx, out)
+}
+
+// logFile names the fax of in in a log line as the folder engine's lines
+// do: by its file name with log.phi, else by a prefix of its content hash
+// (a fax's file name may be its patient's name). A mailbox's fax is named
+// by its message, which says nothing of the patient.
+func (s *Source) logFile(in adapters.Raw) slog.Attr {
+	name := in.Meta[folder.MetaFile]
+	switch sum := in.Meta[folder.MetaSHA256]; {
+	case name == "" && in.Meta[MetaMailbox] != "":
+		return slog.String("message", in.Name)
+	case s.logPHI:
+		return slog.String("file", cmp.Or(name, in.Name))
+	case len(sum) >= 12:
+		return slog.String("sha256", sum[:12])
+	}
+	return slog.String("file", "(name hidden)")
 }
 
 // sidecarDetail is err with the parsers' own messages, which may quote

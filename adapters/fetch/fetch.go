@@ -9,13 +9,14 @@
 // its size and modification time are what the previous poll saw, so one
 // still being written is left for later; files are taken oldest first and
 // keep the server's modification time, as the folder engine goes oldest
-// first too; names starting with a dot and
-// the usual partial-transfer suffixes (.part, .tmp, .filepart,
+// first too (a folder's sidecars before the rest, and a file waits while
+// a sidecar of its stem is still being written); names starting with a
+// dot and the usual partial-transfer suffixes (.part, .tmp, .filepart,
 // .crdownload) are never taken. A file is downloaded as a hidden
 // .ferry-fetch-* file in the folder (which the folder engine skips),
 // flushed to disk, then renamed to its name (or, when the folder still
-// holds an unread file of that name, to name.<n>.ext) and the folder
-// flushed: only then is the remote file moved to done_dir (default
+// holds an unread file of that name, to name.<n>.ext, the same <n> for
+// the files of one stem, a fax and its sidecar) and the folder flushed: only then is the remote file moved to done_dir (default
 // <dir>/ferry-done, made when missing) or deleted (after: delete). A crash
 // or a failed move in between means the file is fetched again, which the
 // folder's dedup log (content hashes) absorbs; within one run a file whose
@@ -164,6 +165,8 @@ type Fetcher struct {
 
 	// wanted, when set (Only), picks the remote names to fetch.
 	wanted func(name string) bool
+	// sidecar, when set (Sidecars), tells the folder's sidecars.
+	sidecar func(name string) bool
 
 	pollMu sync.Mutex      // one poll at a time
 	seen   map[string]obs  // the previous listing
@@ -199,6 +202,21 @@ func New(set adapters.Settings, cfg Config, local string, sched gocron.Scheduler
 // sees them, instead of being moved off it into a folder that never
 // takes them. Call it before Start.
 func (f *Fetcher) Only(wanted func(name string) bool) { f.wanted = wanted }
+
+// Sidecars tells the Fetcher which names are the folder's sidecars
+// (folder.Engine.IsSidecar: a fax's x.json beside x.pdf). A file waits
+// while a sidecar of its stem on the server is still being written, and
+// a poll brings sidecars into the folder before the other files, so that
+// the folder, which takes an input with the sidecars it finds beside it,
+// never takes a fax without the sidecar that names its patient. Call it
+// before Start.
+func (f *Fetcher) Sidecars(is func(name string) bool) { f.sidecar = is }
+
+func (f *Fetcher) isSidecar(name string) bool { return f.sidecar != nil && f.sidecar(name) }
+
+// stem is name without its extension, as the folder pairs an input with
+// its sidecars.
+func stem(name string) string { return strings.TrimSuffix(name, path.Ext(name)) }
 
 // Start removes the downloads a crash interrupted, then schedules the
 // polls, the first at once.
@@ -328,6 +346,7 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 	progress()
 	now := map[string]obs{}
 	var ready []string
+	unsettled := map[string]bool{} // stems with a sidecar still being written
 	for _, e := range entries {
 		name := e.Name()
 		if !e.Mode().IsRegular() || skipped(name) || (f.wanted != nil && !f.wanted(name)) {
@@ -340,9 +359,15 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 		}
 		if p, ok := f.seen[name]; ok && p == o {
 			ready = append(ready, name)
+		} else if f.isSidecar(name) {
+			unsettled[stem(name)] = true
 		}
 	}
 	f.seen = now
+	// A fax whose sidecar is still being uploaded (the service writes
+	// the PDF, then the JSON naming the patient) waits for it: taken now,
+	// the folder would take it alone.
+	ready = slices.DeleteFunc(ready, func(name string) bool { return !f.isSidecar(name) && unsettled[stem(name)] })
 	for name := range f.taken {
 		if _, ok := now[name]; !ok {
 			delete(f.taken, name) // moved by someone, or gone
@@ -351,9 +376,18 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 	if len(ready) == 0 {
 		return 0, nil
 	}
-	// Oldest first, as the folder engine takes files, so that an export
-	// series (one patient's messages) comes in the order it was written.
+	// Sidecars first, so that each is in the folder before its input
+	// (which the folder takes once settled, with what lies beside it
+	// then); then oldest first, as the folder engine takes files, so that
+	// an export series (one patient's messages) comes in the order it was
+	// written.
 	slices.SortFunc(ready, func(a, b string) int {
+		if sa, sb := f.isSidecar(a), f.isSidecar(b); sa != sb {
+			if sa {
+				return -1
+			}
+			return 1
+		}
 		if c := now[a].mtime.Compare(now[b].mtime); c != 0 {
 			return c
 		}
@@ -364,13 +398,28 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 			return 0, configssh.FileError(err, "make done_dir "+f.doneDir())
 		}
 	}
-	n := 0
+	// Names in the folder are chosen for the poll's files together, so
+	// that a fax and its sidecar renamed for a clash stay a pair.
+	dsts, used := map[string]string{}, map[string]bool{}
 	var errs []error
+	for _, group := range stemGroups(ready) {
+		m, err := f.freeNames(group, used)
+		if err != nil {
+			for _, name := range group {
+				errs = append(errs, &fileError{file: f.label(name), err: err})
+			}
+			ready = slices.DeleteFunc(ready, func(name string) bool { return slices.Contains(group, name) })
+		}
+		for name, p := range m {
+			dsts[name], used[p] = p, true
+		}
+	}
+	n := 0
 	for _, name := range ready {
 		if ctx.Err() != nil {
 			break
 		}
-		stored, err := f.fetchOne(c, name, now[name], progress)
+		stored, err := f.fetchOne(c, name, dsts[name], now[name], progress)
 		if stored {
 			n++
 		}
@@ -482,14 +531,14 @@ func (f *Fetcher) doneDir() string {
 
 // fetchOne downloads name into the folder durably, then moves or deletes
 // it on the server; stored reports that it is in the folder.
-func (f *Fetcher) fetchOne(c *sftp.Client, name string, o obs, progress func()) (stored bool, _ error) {
+func (f *Fetcher) fetchOne(c *sftp.Client, name, dst string, o obs, progress func()) (stored bool, _ error) {
 	// The watchdog bounds each request, not the poll: a new file starts
 	// it again, and so does the move once the local copy is synced (a
 	// run of empty marker files, or a slow local disk, made no progress
 	// it counted and had the session closed mid-poll).
 	progress()
 	remote := path.Join(f.t.Dir, name)
-	if err := f.download(c, remote, name, o, progress); err != nil {
+	if err := f.download(c, remote, dst, o, progress); err != nil {
 		return false, err
 	}
 	progress()
@@ -513,9 +562,10 @@ func (f *Fetcher) fetchOne(c *sftp.Client, name string, o obs, progress func()) 
 var errGone = errors.New("gone from the server since the listing")
 
 // download copies remote into the folder under a hidden name, flushes it,
-// renames it to a free name and flushes the folder. A copy whose size is
-// not what the listing said (the file changed meanwhile) is dropped.
-func (f *Fetcher) download(c *sftp.Client, remote, name string, o obs, progress func()) error {
+// renames it to dst (a name freeNames found free) and flushes the folder.
+// A copy whose size is not what the listing said (the file changed
+// meanwhile) is dropped.
+func (f *Fetcher) download(c *sftp.Client, remote, dst string, o obs, progress func()) error {
 	rf, err := c.Open(remote)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -556,14 +606,10 @@ func (f *Fetcher) download(c *sftp.Client, remote, name string, o obs, progress 
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
 	}
-	dst, err := f.freeName(name)
-	if err != nil {
-		return err
-	}
 	// Link, not rename: a name taken meanwhile (the folder engine does not
 	// write here, but a person might) fails instead of being replaced. A
 	// file system without hard links (FAT, some network shares) gets the
-	// rename, freeName having just found the name free.
+	// rename, freeNames having found the name free.
 	if err := os.Link(tmp.Name(), dst); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return errors.New("fetch into the folder: its name was taken meanwhile; next poll")
@@ -584,23 +630,65 @@ func (f *Fetcher) download(c *sftp.Client, remote, name string, o obs, progress 
 // still holds a file of that name (an earlier export the engine has not
 // taken yet, or one it left in place).
 func (f *Fetcher) freeName(name string) (string, error) {
-	base := filepath.Base(filepath.FromSlash(name))
-	if base == "." || base == ".." || base != name || !localName(base) {
-		return "", errors.New("its name cannot be a file name here")
+	m, err := f.freeNames([]string{name}, nil)
+	return m[name], err
+}
+
+// stemGroups splits names into the groups of one stem (a fax and its
+// sidecars), in the order their first names come.
+func stemGroups(names []string) [][]string {
+	at := map[string]int{}
+	var groups [][]string
+	for _, name := range names {
+		i, ok := at[stem(name)]
+		if !ok {
+			i = len(groups)
+			at[stem(name)] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], name)
 	}
-	ext := filepath.Ext(base)
-	stem := strings.TrimSuffix(base, ext)
+	return groups
+}
+
+// freeNames gives the folder's path for each of names, files of one stem:
+// their own names, or, when the folder still holds a file of one of them
+// (an earlier export the engine has not taken yet, or one it left in
+// place), stem.<n>.ext with one <n> for all of them, so that a fax and
+// its sidecar stay a pair: x.1.pdf and x.1.json, never x.1.pdf beside an
+// x.json the folder would take as the sidecar of the x.pdf still there.
+// The paths in used, chosen for other files of the poll, are not free.
+func (f *Fetcher) freeNames(names []string, used map[string]bool) (map[string]string, error) {
+	for _, name := range names {
+		base := filepath.Base(filepath.FromSlash(name))
+		if base == "." || base == ".." || base != name || !localName(base) {
+			return nil, errors.New("its name cannot be a file name here")
+		}
+	}
+	inUse := func(p string) bool {
+		if used[p] {
+			return true
+		}
+		_, err := os.Lstat(p)
+		return !errors.Is(err, os.ErrNotExist)
+	}
 	for i := 0; i < 1000; i++ {
-		cand := base
-		if i > 0 {
-			cand = fmt.Sprintf("%s.%d%s", stem, i, ext)
+		out := make(map[string]string, len(names))
+		for _, name := range names {
+			cand := name
+			if i > 0 {
+				ext := filepath.Ext(name)
+				cand = fmt.Sprintf("%s.%d%s", strings.TrimSuffix(name, ext), i, ext)
+			}
+			if p := filepath.Join(f.local, cand); !inUse(p) {
+				out[name] = p
+			}
 		}
-		p := filepath.Join(f.local, cand)
-		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
-			return p, nil
+		if len(out) == len(names) {
+			return out, nil
 		}
 	}
-	return "", errors.New("the folder holds 1000 files named like it")
+	return nil, errors.New("the folder holds 1000 files named like it")
 }
 
 // localName reports whether name, one path element, names a file of its

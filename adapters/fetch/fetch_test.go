@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -533,4 +536,83 @@ func TestLongListingOverSlowLink(t *testing.T) {
 		t.Fatalf("check: %d waiting, %v", n, err)
 	}
 	poll(t, fe)
+}
+
+// TestFaxWaitsForItsSidecar: a fax service that uploads the PDF and then
+// the JSON naming its patient may be listed between the two. The PDF then
+// waits for a poll that sees its sidecar settled, and a poll brings the
+// sidecar into the folder before the PDF, however old the PDF: the PDF,
+// fetched alone, was taken by the folder without its sidecar, the fax
+// filed under no patient and the sidecar left to lie there.
+func TestFaxWaitsForItsSidecar(t *testing.T) {
+	f := newFixture(t)
+	cfg := folder.DefaultConfig()
+	cfg.Name, cfg.Path, cfg.Include, cfg.Sidecars = "fax", f.local, []string{"*.pdf"}, []string{".json"}
+	eng, err := folder.New(adapters.Settings{}, cfg, adapters.ConsumerFunc(func(context.Context, adapters.Raw) error { return nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var opened []string
+	f.site.Server.Filter(func(body []byte) ([]byte, bool) {
+		if body[0] == sshtest.FxpOpen && len(body) >= 9 {
+			if n := binary.BigEndian.Uint32(body[5:9]); uint32(len(body)-9) >= n {
+				mu.Lock()
+				opened = append(opened, path.Base(string(body[9:9+n])))
+				mu.Unlock()
+			}
+		}
+		return nil, false
+	}, nil)
+	fe := f.fetcher(t)
+	fe.Only(eng.Uses)
+	fe.Sidecars(eng.IsSidecar)
+
+	// The PDF, then a minute later its sidecar.
+	f.put(t, "fax-0001.pdf", "%PDF-1.4 fax\n%%EOF\n")
+	written := time.Now().Add(-time.Minute)
+	if err := os.Chtimes(filepath.Join(f.remote, "fax-0001.pdf"), written, written); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, fe)
+	f.put(t, "fax-0001.json", `{"mrn": "A7"}`)
+	poll(t, fe)
+	if got := list(t, f.local); len(got) != 0 {
+		t.Fatalf("fetched %v while the sidecar was still being written", got)
+	}
+	poll(t, fe)
+	if got := strings.Join(list(t, f.local), " "); got != "fax-0001.json fax-0001.pdf" {
+		t.Fatalf("folder holds %q", got)
+	}
+	mu.Lock()
+	got := strings.Join(opened, " ")
+	mu.Unlock()
+	if got != "fax-0001.json fax-0001.pdf" {
+		t.Errorf("downloaded in the order %q; want the sidecar first", got)
+	}
+}
+
+// TestFaxAndSidecarRenamedTogether: when the folder still holds an unread
+// file of a fax's name, the fax and its sidecar are renamed alike
+// (fax.1.pdf and fax.1.json), so the folder pairs them as the server
+// did. The fax became fax.1.pdf and its sidecar stayed fax.json, which
+// the folder took as the sidecar of the other fax.pdf: that fax filed to
+// this one's patient, and this one to none.
+func TestFaxAndSidecarRenamedTogether(t *testing.T) {
+	f := newFixture(t)
+	if err := os.WriteFile(filepath.Join(f.local, "fax.pdf"), []byte("%PDF-1.4 unread\n%%EOF\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.put(t, "fax.pdf", "%PDF-1.4 fetched\n%%EOF\n")
+	f.put(t, "fax.json", `{"mrn": "A7"}`)
+	fe := f.fetcher(t)
+	fe.Sidecars(func(name string) bool { return strings.HasSuffix(name, ".json") })
+	poll(t, fe)
+	poll(t, fe)
+	if got := strings.Join(list(t, f.local), " "); got != "fax.1.json fax.1.pdf fax.pdf" {
+		t.Fatalf("folder holds %q", got)
+	}
+	if b, _ := os.ReadFile(filepath.Join(f.local, "fax.1.json")); string(b) != `{"mrn": "A7"}` {
+		t.Errorf("fax.1.json holds %q", b)
+	}
 }
