@@ -990,7 +990,23 @@ func (x *conv) document() error {
 		}
 		return &ContentError{Segment: "OBX", Field: "OBX-5", Reason: "document has no content"}
 	}
+	// TXA-18 labels the document (and, through the bundle's high-water
+	// mark, the Binary carrying its text) as ORC-28 labels an order; its
+	// securityLabel carries the document's high-water mark beside the
+	// message's labels.
+	prev := x.orderSec
+	if sec := x.documentLabels(txa); sec != nil {
+		hwm := newLabels()
+		hwm.Merge(x.msgSec, false)
+		hwm.Merge(sec, false)
+		for _, c := range hwm.Coding() {
+			dr.SecurityLabel = append(dr.SecurityLabel, fhir.CodeableConcept{Coding: []fhir.Coding{c}})
+		}
+		sec.Merge(prev, true)
+		x.orderSec = sec
+	}
 	x.focus = append(x.focus, x.add("DocumentReference", key, dr))
+	x.orderSec = prev
 	return nil
 }
 
