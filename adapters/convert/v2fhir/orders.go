@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/hl7v2"
@@ -679,6 +680,34 @@ func (x *conv) repeatPattern(rpt hl7v2.Value) *fhir.CodeableConcept {
 	}
 }
 
+// durationUnits are the duration units (SCH-10, AIS-8: ISO+ or ANSI
+// codes, or words) endAfter reads, by their upper-case spelling.
+var durationUnits = map[string]time.Duration{
+	"S": time.Second, "SEC": time.Second, "SECS": time.Second, "SECOND": time.Second, "SECONDS": time.Second,
+	"MIN": time.Minute, "MINS": time.Minute, "MINUTE": time.Minute, "MINUTES": time.Minute,
+	"H": time.Hour, "HR": time.Hour, "HRS": time.Hour, "HOUR": time.Hour, "HOURS": time.Hour,
+	"D": 24 * time.Hour, "DAY": 24 * time.Hour, "DAYS": 24 * time.Hour,
+}
+
+// endAfter is start (a FHIR instant) plus a duration of amount units,
+// written in start's offset; "" when either cannot be read or the
+// duration is not positive.
+func endAfter(start, amount, units string) string {
+	unit, ok := durationUnits[strings.ToUpper(strings.TrimSpace(units))]
+	if !ok {
+		return ""
+	}
+	n, err := strconv.ParseFloat(strings.TrimSpace(amount), 64)
+	if err != nil || !(n > 0) || n*float64(unit) > float64(100*365*24*time.Hour) {
+		return ""
+	}
+	t, err := time.Parse(time.RFC3339Nano, start)
+	if err != nil {
+		return ""
+	}
+	return t.Add(time.Duration(n * float64(unit))).Format("2006-01-02T15:04:05.999999999-07:00")
+}
+
 func orOther(a, b hl7v2.Segment) hl7v2.Segment {
 	if a.Name != "" {
 		return a
@@ -756,17 +785,37 @@ func (x *conv) schedule() error {
 			end = d.render(x.loc)
 		}
 	}
+	var startAIS hl7v2.Segment
 	if start == "" {
 		if ais, ok := x.m.Segment("AIS"); ok {
 			if start, err = x.instant(ais, 4); err != nil {
 				return err
 			}
+			startAIS = ais
 		}
 	}
-	a.Start, a.End = start, end
-	if start == "" && a.Status != "cancelled" && a.Status != "waitlist" && a.Status != "proposed" {
+	// FHIR R4 has an Appointment's start and end together or neither
+	// (app-2), and both on one that is not proposed, cancelled or
+	// waitlisted (app-3): an end not sent is its start plus the
+	// appointment's duration (SCH-9/10), else the first service's
+	// (AIS-7/8, the IG's AIS map: start + AIS-7).
+	if start != "" && end == "" {
+		end = endAfter(start, sch.Field(9).Text(1), sch.Field(10).Text(1))
+		if end == "" && startAIS.Name != "" {
+			end = endAfter(start, startAIS.Field(7).Text(1), startAIS.Field(8).Text(1))
+		}
+	}
+	timeless := a.Status == "cancelled" || a.Status == "waitlist" || a.Status == "proposed"
+	if start == "" && !timeless {
 		return x.badField(sch, 11, "appointment has no start time")
 	}
+	if (start == "") != (end == "") {
+		if !timeless {
+			return x.badField(sch, 11, "appointment has a start time but no end time or duration (TQ1-8, SCH-11.5, SCH-9/10 or AIS-7/8)")
+		}
+		start, end = "", "" // one without the other is invalid (app-2); the message keeps them
+	}
+	a.Start, a.End = start, end
 	if strings.EqualFold(sch.Field(10).Text(1), "min") {
 		if n, err := strconv.Atoi(sch.Field(9).Text(1)); err == nil && n > 0 {
 			a.MinutesDuration = n
