@@ -468,8 +468,16 @@ func (x *conv) immunization(orc, rxa hl7v2.Segment) (*fhir.Immunization, fhir.Re
 		OccurrenceDateTime: when,
 		LotNumber:          rxa.Field(15).Rep(1).Trimmed(),
 	}
-	if s, ok := immunizationStatus[strings.ToUpper(rxa.Field(20).Text(1))]; ok {
+	completion := strings.ToUpper(rxa.Field(20).Text(1))
+	if s, ok := immunizationStatus[completion]; ok {
 		imm.Status = s
+	}
+	if completion == "PA" {
+		// Partially administered: given, but not a full dose, which
+		// must not count toward the series (FHIR R4 isSubpotent).
+		t := true
+		imm.IsSubpotent = &t
+		imm.SubpotentReason = []fhir.CodeableConcept{{Coding: []fhir.Coding{{System: v2Table + "0322", Code: "PA", Display: "Partially Administered"}}}}
 	}
 	action := strings.ToUpper(rxa.Field(21).Text(1))
 	if action == "D" {
