@@ -758,7 +758,18 @@ func (x *conv) schedule() error {
 		a.Identifier = append(a.Identifier, *id)
 		key = *id
 	}
-	if id := x.ei(sch.Field(1), "PLAC", "appointment"); id != nil {
+	// The placer and the filler number by counters of their own, so one
+	// appointment's placer number is in time another's filler number:
+	// beside the filler key the placer's has a system of its own (as an
+	// order's placer and filler numbers have), or a conditional write by
+	// the filler key finds the other appointment. Keyed by the placer
+	// number alone, the appointment keeps the system it always had, and
+	// with it its id.
+	placerKind := "appointment"
+	if key.Value != "" {
+		placerKind = "appointment-placer"
+	}
+	if id := x.ei(sch.Field(1), "PLAC", placerKind); id != nil {
 		a.Identifier = append(a.Identifier, *id)
 		if key.Value == "" {
 			key = *id
