@@ -209,6 +209,8 @@ type Immunization struct {
 	Performer            []ImmunizationPerformer `json:"performer,omitempty"`
 	Note                 []Annotation            `json:"note,omitempty"`
 	ReasonCode           []CodeableConcept       `json:"reasonCode,omitempty"`
+	IsSubpotent          *bool                   `json:"isSubpotent,omitempty"`
+	SubpotentReason      []CodeableConcept       `json:"subpotentReason,omitempty"`
 }
 
 // ImmunizationPerformer is Immunization.performer.

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/hl7v2"
@@ -467,8 +468,16 @@ func (x *conv) immunization(orc, rxa hl7v2.Segment) (*fhir.Immunization, fhir.Re
 		OccurrenceDateTime: when,
 		LotNumber:          rxa.Field(15).Rep(1).Trimmed(),
 	}
-	if s, ok := immunizationStatus[strings.ToUpper(rxa.Field(20).Text(1))]; ok {
+	completion := strings.ToUpper(rxa.Field(20).Text(1))
+	if s, ok := immunizationStatus[completion]; ok {
 		imm.Status = s
+	}
+	if completion == "PA" {
+		// Partially administered: given, but not a full dose, which
+		// must not count toward the series (FHIR R4 isSubpotent).
+		t := true
+		imm.IsSubpotent = &t
+		imm.SubpotentReason = []fhir.CodeableConcept{{Coding: []fhir.Coding{{System: v2Table + "0322", Code: "PA", Display: "Partially Administered"}}}}
 	}
 	action := strings.ToUpper(rxa.Field(21).Text(1))
 	if action == "D" {
@@ -679,6 +688,34 @@ func (x *conv) repeatPattern(rpt hl7v2.Value) *fhir.CodeableConcept {
 	}
 }
 
+// durationUnits are the duration units (SCH-10, AIS-8: ISO+ or ANSI
+// codes, or words) endAfter reads, by their upper-case spelling.
+var durationUnits = map[string]time.Duration{
+	"S": time.Second, "SEC": time.Second, "SECS": time.Second, "SECOND": time.Second, "SECONDS": time.Second,
+	"MIN": time.Minute, "MINS": time.Minute, "MINUTE": time.Minute, "MINUTES": time.Minute,
+	"H": time.Hour, "HR": time.Hour, "HRS": time.Hour, "HOUR": time.Hour, "HOURS": time.Hour,
+	"D": 24 * time.Hour, "DAY": 24 * time.Hour, "DAYS": 24 * time.Hour,
+}
+
+// endAfter is start (a FHIR instant) plus a duration of amount units,
+// written in start's offset; "" when either cannot be read or the
+// duration is not positive.
+func endAfter(start, amount, units string) string {
+	unit, ok := durationUnits[strings.ToUpper(strings.TrimSpace(units))]
+	if !ok {
+		return ""
+	}
+	n, err := strconv.ParseFloat(strings.TrimSpace(amount), 64)
+	if err != nil || !(n > 0) || n*float64(unit) > float64(100*365*24*time.Hour) {
+		return ""
+	}
+	t, err := time.Parse(time.RFC3339Nano, start)
+	if err != nil {
+		return ""
+	}
+	return t.Add(time.Duration(n * float64(unit))).Format("2006-01-02T15:04:05.999999999-07:00")
+}
+
 func orOther(a, b hl7v2.Segment) hl7v2.Segment {
 	if a.Name != "" {
 		return a
@@ -721,7 +758,18 @@ func (x *conv) schedule() error {
 		a.Identifier = append(a.Identifier, *id)
 		key = *id
 	}
-	if id := x.ei(sch.Field(1), "PLAC", "appointment"); id != nil {
+	// The placer and the filler number by counters of their own, so one
+	// appointment's placer number is in time another's filler number:
+	// beside the filler key the placer's has a system of its own (as an
+	// order's placer and filler numbers have), or a conditional write by
+	// the filler key finds the other appointment. Keyed by the placer
+	// number alone, the appointment keeps the system it always had, and
+	// with it its id.
+	placerKind := "appointment"
+	if key.Value != "" {
+		placerKind = "appointment-placer"
+	}
+	if id := x.ei(sch.Field(1), "PLAC", placerKind); id != nil {
 		a.Identifier = append(a.Identifier, *id)
 		if key.Value == "" {
 			key = *id
@@ -756,17 +804,37 @@ func (x *conv) schedule() error {
 			end = d.render(x.loc)
 		}
 	}
+	var startAIS hl7v2.Segment
 	if start == "" {
 		if ais, ok := x.m.Segment("AIS"); ok {
 			if start, err = x.instant(ais, 4); err != nil {
 				return err
 			}
+			startAIS = ais
 		}
 	}
-	a.Start, a.End = start, end
-	if start == "" && a.Status != "cancelled" && a.Status != "waitlist" && a.Status != "proposed" {
+	// FHIR R4 has an Appointment's start and end together or neither
+	// (app-2), and both on one that is not proposed, cancelled or
+	// waitlisted (app-3): an end not sent is its start plus the
+	// appointment's duration (SCH-9/10), else the first service's
+	// (AIS-7/8, the IG's AIS map: start + AIS-7).
+	if start != "" && end == "" {
+		end = endAfter(start, sch.Field(9).Text(1), sch.Field(10).Text(1))
+		if end == "" && startAIS.Name != "" {
+			end = endAfter(start, startAIS.Field(7).Text(1), startAIS.Field(8).Text(1))
+		}
+	}
+	timeless := a.Status == "cancelled" || a.Status == "waitlist" || a.Status == "proposed"
+	if start == "" && !timeless {
 		return x.badField(sch, 11, "appointment has no start time")
 	}
+	if (start == "") != (end == "") {
+		if !timeless {
+			return x.badField(sch, 11, "appointment has a start time but no end time or duration (TQ1-8, SCH-11.5, SCH-9/10 or AIS-7/8)")
+		}
+		start, end = "", "" // one without the other is invalid (app-2); the message keeps them
+	}
+	a.Start, a.End = start, end
 	if strings.EqualFold(sch.Field(10).Text(1), "min") {
 		if n, err := strconv.Atoi(sch.Field(9).Text(1)); err == nil && n > 0 {
 			a.MinutesDuration = n
@@ -990,7 +1058,23 @@ func (x *conv) document() error {
 		}
 		return &ContentError{Segment: "OBX", Field: "OBX-5", Reason: "document has no content"}
 	}
+	// TXA-18 labels the document (and, through the bundle's high-water
+	// mark, the Binary carrying its text) as ORC-28 labels an order; its
+	// securityLabel carries the document's high-water mark beside the
+	// message's labels.
+	prev := x.orderSec
+	if sec := x.documentLabels(txa); sec != nil {
+		hwm := newLabels()
+		hwm.Merge(x.msgSec, false)
+		hwm.Merge(sec, false)
+		for _, c := range hwm.Coding() {
+			dr.SecurityLabel = append(dr.SecurityLabel, fhir.CodeableConcept{Coding: []fhir.Coding{c}})
+		}
+		sec.Merge(prev, true)
+		x.orderSec = sec
+	}
 	x.focus = append(x.focus, x.add("DocumentReference", key, dr))
+	x.orderSec = prev
 	return nil
 }
 

@@ -137,6 +137,30 @@ func (x *conv) enterOrder(orc hl7v2.Segment) {
 	}
 }
 
+// documentLabels reads TXA-18 (Document Confidentiality Status, table
+// 0272), which the IG maps to the document's securityLabel: V and R are
+// v3 V and R, U (usual control) is N as table 0177's U is, and any other
+// value is kept and implies R. Nil when TXA-18 is empty.
+func (x *conv) documentLabels(txa hl7v2.Segment) *labels {
+	code := txa.Field(18).Text(1)
+	if code == "" {
+		return nil
+	}
+	l := newLabels()
+	switch strings.ToUpper(code) {
+	case "U":
+		l.Raise(confRank("N"))
+	case "R":
+		l.Raise(fhir.RankRestricted)
+	case "V":
+		l.Raise(confRank("V"))
+	default:
+		l.AddText(code, "", x.system("txa-18"))
+		l.Raise(fhir.RankRestricted)
+	}
+	return l
+}
+
 // visitLabels reads PV2-22 (Visit Protection Indicator, table 0136):
 // "Y" protects the visit, which the IG maps to R.
 func (x *conv) visitLabels() *labels {
