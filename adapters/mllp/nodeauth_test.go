@@ -1,6 +1,7 @@
 package mllp
 
 import (
+	"context"
 	"crypto/tls"
 	"net"
 	"net/netip"
@@ -121,5 +122,38 @@ func TestHandshakeWithoutAuthenticationNotWarned(t *testing.T) {
 	plain.Write([]byte("\x0bMSH|^~\\&|EHR|CLINIC\r\x1c\r"))
 	if l := settled(4); strings.Count(l, "level=WARN msg=\"mllp tls handshake failed\"") != 2 {
 		t.Errorf("plain MLLP to the TLS port: want a second warning:\n%s", l)
+	}
+}
+
+// TestShutdownDuringHandshakeNotRefused: a connection still waiting for
+// its ClientHello when the service stops (a load balancer's TCP check, a
+// sender slow to start TLS) is closed by Shutdown. That failed no node
+// authentication, yet it was reported to OnRefused (an ATNA Security
+// Alert at every service stop) and logged as a failed handshake at WARN.
+func TestShutdownDuringHandshakeNotRefused(t *testing.T) {
+	srv, _ := testTLS(t)
+	var mu sync.Mutex
+	var refused []string
+	s, logs := startLogged(t, Config{TLS: srv, OnRefused: func(_ netip.Addr, reason string) {
+		mu.Lock()
+		defer mu.Unlock()
+		refused = append(refused, reason)
+	}}, &recorder{})
+	silent, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	waitStats(t, s, func(st Stats) bool { return st.Open == 1 })
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(refused) != 0 {
+		t.Errorf("a handshake cut by Shutdown reported as a node-authentication failure: %q", refused)
+	}
+	if l := logs.String(); strings.Contains(l, "level=WARN") {
+		t.Errorf("a handshake cut by Shutdown logged a warning:\n%s", l)
 	}
 }

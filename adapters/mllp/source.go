@@ -603,6 +603,13 @@ func isTemporary(err error) bool {
 	return errors.As(err, &t) && t.Temporary()
 }
 
+// stopping reports whether Shutdown has begun.
+func (s *Source) stopping() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
 // setBusy marks c busy (true) or idle (false). It reports false when the
 // source is shutting down and c must not take another message.
 func (s *Source) setBusy(c *conn, busy bool) bool {
@@ -671,7 +678,10 @@ func (s *Source) serve(c *conn) {
 		_ = tc.SetDeadline(time.Now().Add(s.cfg.ReadTimeout))
 		if err := tc.HandshakeContext(s.ctx); err != nil {
 			s.stats.tlsFail.Add(1)
-			if handshakeNotStarted(err) || s.ctx.Err() != nil {
+			// Shutdown closes a connection still in its handshake (it
+			// is not busy with a message): that failed nothing.
+			stopped := s.ctx.Err() != nil || s.stopping()
+			if handshakeNotStarted(err) || stopped {
 				// A load balancer's health check or a port scan, every
 				// few seconds, attempted nothing: a warning each would
 				// bury the real failures (still counted in the stats).
@@ -682,7 +692,7 @@ func (s *Source) serve(c *conn) {
 			// A connection closed before a ClientHello (a port check)
 			// attempted no authentication, and one cut by Shutdown
 			// failed none.
-			if s.cfg.OnRefused != nil && authAttempted(err) && s.ctx.Err() == nil {
+			if s.cfg.OnRefused != nil && authAttempted(err) && !stopped {
 				s.cfg.OnRefused(c.ip, "tls handshake failed: "+err.Error())
 			}
 			return

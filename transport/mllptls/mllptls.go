@@ -38,7 +38,8 @@
 // dispatcher's workers each take one (at most exchange.workers of them),
 // but for an exchange that closed a kept connection without answering
 // the message written on it (one message per connection: see
-// closedUnanswered), where each message gets a connection of its own.
+// closedUnanswered), where each message gets a connection of its own
+// until one stays open after its answer (see watchClose).
 package mllptls
 
 import (
@@ -159,6 +160,10 @@ type Sink struct {
 	// message per connection does when its close comes after ferry's
 	// next message; connections are then no longer kept (see Send).
 	closesAfterAnswer atomic.Bool
+	// closeWatch is how long an answered connection must stay open for
+	// the sink to keep connections again (see watchClose).
+	closeWatch time.Duration
+	watched    *conn // the connection watchClose waits on, under mu
 }
 
 var _ transport.Sink = (*Sink)(nil)
@@ -199,18 +204,28 @@ const probeWindow = 200 * time.Microsecond
 // read must time out. EOF or a reset means the exchange closed it; bytes
 // mean something arrived unasked (a late application ACK), and the stream
 // is no longer in step with ours.
-func (c *conn) usable() bool {
+func (c *conn) usable() bool { return c.quietFor(probeWindow) }
+
+// quietFor reports whether c stays open and silent for d (see usable).
+func (c *conn) quietFor(d time.Duration) bool {
 	if n := c.br.Buffered(); n > 0 {
 		if p, _ := c.br.Peek(n); len(bytes.Trim(p, "\r\n")) > 0 {
 			return false
 		}
 	}
 	var b [1]byte
-	c.c.SetReadDeadline(time.Now().Add(probeWindow))
+	c.c.SetReadDeadline(time.Now().Add(d))
 	n, err := c.c.Read(b[:])
 	var ne net.Error
 	return n == 0 && errors.As(err, &ne) && ne.Timeout()
 }
+
+// closeWatchWindow is how long a connection that carried an answered
+// message must stay open, once the sink gives each message a connection of
+// its own, for it to take the exchange for one that keeps connections.
+// A receiver that takes one message per connection closes it as soon as it
+// has answered, within the network's round trip.
+const closeWatchWindow = 2 * time.Second
 
 // New validates cfg and returns an unconnected Sink. A nil logger discards.
 func New(cfg Config, log *slog.Logger) (*Sink, error) {
@@ -227,7 +242,7 @@ func New(cfg Config, log *slog.Logger) (*Sink, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	hp, _ := HostPort(cfg.URL)
-	return &Sink{cfg: cfg, log: log, hostport: hp}, nil
+	return &Sink{cfg: cfg, log: log, hostport: hp, closeWatch: closeWatchWindow}, nil
 }
 
 // Connect reads the TLS files and opens one connection, so that a wrong
@@ -338,6 +353,10 @@ func (s *Sink) put(c *conn) {
 func (s *Sink) Close(context.Context) error {
 	s.mu.Lock()
 	idle := s.idle
+	if s.watched != nil {
+		idle = append(idle, s.watched)
+		s.watched = nil
+	}
 	s.idle, s.tls = nil, nil
 	s.mu.Unlock()
 	for _, c := range idle {
@@ -387,7 +406,7 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	}
 	keep := func() { s.put(c) }
 	if s.closesAfterAnswer.Load() {
-		keep = func() { c.c.Close() }
+		keep = func() { s.watchClose(c) }
 	}
 	if a.skipped > 0 {
 		// The exchange answered earlier messages again: the stream is
@@ -561,13 +580,53 @@ func (s *Sink) exchange(ctx context.Context, c *conn, msg []byte, ctrl string) (
 // waits only probeWindow for it). Each such message is an unknown outcome,
 // re-sent only after unknown_outcome_delay, and with connections kept
 // every second message of the feed would wait so; from now on each
-// message gets a connection of its own.
+// message gets a connection of its own, until one stays open after its
+// answer (watchClose).
 func (s *Sink) closedUnanswered(ctx context.Context) {
 	if ctx.Err() != nil || s.closesAfterAnswer.Swap(true) {
 		return
 	}
 	s.log.Warn("the exchange closed a kept connection without answering the message written on it, as a receiver that takes one message per connection does; each message now gets a connection of its own",
 		"exchange", s.hostport)
+}
+
+// watchClose ends c, a connection that carried an answered message while
+// each message gets a connection of its own (closesAfterAnswer), but first
+// waits closeWatch for the exchange to close it, in the background and on
+// one connection at a time (the others are closed at once). A receiver
+// that takes one message per connection does so within its round trip;
+// one that leaves it open keeps connections after all: the close that
+// made the sink think otherwise was another's, such as the exchange
+// restarting with a message in flight. Connections are then kept again,
+// this one first, rather than a TLS handshake per message until ferry
+// restarts.
+func (s *Sink) watchClose(c *conn) {
+	s.mu.Lock()
+	if s.watched != nil || s.tls == nil {
+		s.mu.Unlock()
+		c.c.Close()
+		return
+	}
+	s.watched = c
+	s.mu.Unlock()
+	go func() {
+		quiet := c.quietFor(s.closeWatch)
+		s.mu.Lock()
+		mine := s.watched == c // not taken by Close
+		if mine {
+			s.watched = nil
+		}
+		s.mu.Unlock()
+		if !quiet || !mine {
+			c.c.Close()
+			return
+		}
+		if s.closesAfterAnswer.Swap(false) {
+			s.log.Info("the exchange kept a connection open after answering on it; connections are kept for the next message again",
+				"exchange", s.hostport)
+		}
+		s.put(c)
+	}()
 }
 
 // AckError is a negative or unexpected acknowledgement. Its Error text
