@@ -369,12 +369,19 @@ func (c FHIRJSON) repeatableCreate(body []byte, h *fhirHead) ([]byte, map[string
 // repeatablePut returns the resource (h is its head) with an id derived
 // from its first identifier with a system and a value, or else from its
 // content (mintIdentifier), and the PUT that writes it under that id:
-// as repeatable as repeatableCreate, without a conditional create.
+// as repeatable as repeatableCreate, without a conditional create. Where
+// repeatableCreate PUTs too (a type with no room for the minted
+// identifier: a Binary, a Provenance), the id is the one it gives, so
+// that the resource is one at the exchange whether it came in a small
+// transaction, a large one or alone.
 func (c FHIRJSON) repeatablePut(body []byte, h *fhirHead) ([]byte, map[string]string, error) {
 	id, ok := firstIdentifier(h.Identifier)
 	system, value := id.System, id.Value
 	if !ok {
-		var err error
+		resource, req, err := c.repeatableCreate(body, h)
+		if err != nil || req["method"] == "PUT" {
+			return resource, req, err
+		}
 		if system, value, err = c.mintIdentifier(body); err != nil {
 			return nil, nil, err
 		}

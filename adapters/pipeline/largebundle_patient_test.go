@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/transport/fhirrecv"
 )
 
 // idExchange is a FHIR transaction endpoint that keeps resources by id and
@@ -288,4 +289,45 @@ func TestLargeTransactionFindsThePatient(t *testing.T) {
 		}
 	}
 	x.mu.Unlock()
+}
+
+// TestLargeTransactionSameIDAsSmall: a resource whose type has no
+// identifier element (a Binary, a Provenance) and no id is PUT under an
+// id derived from its content in a transaction of any size, and alone;
+// a transaction of more than fhir.MaxConditionalEntries entries derived
+// another id from the same content than a smaller one or an NDJSON line,
+// so the same document's Binary exported in a small transaction, then in
+// a larger one (a visit's export that grew), or once as a line of a bulk
+// export, was stored twice.
+func TestLargeTransactionSameIDAsSmall(t *testing.T) {
+	const bin = `{"resourceType":"Binary","contentType":"text/plain","data":"aGVsbG8="}`
+	bundle := func(obs int) string {
+		var b strings.Builder
+		b.WriteString(`{"resourceType":"Bundle","type":"transaction","entry":[{"resource":` + bin + `,"request":{"method":"POST","url":"Binary"}}`)
+		for i := range obs {
+			fmt.Fprintf(&b, `,{"resource":{"resourceType":"Observation","identifier":[{"system":"urn:obs","value":"%d"}],"status":"final","code":{"text":"k"},"subject":{"reference":"Patient/p1"}},"request":{"method":"POST","url":"Observation"}}`, i)
+		}
+		return b.String() + `]}`
+	}
+	recv := fhirrecv.New()
+	srv := httptest.NewServer(recv)
+	defer srv.Close()
+	for _, in := range []struct{ format, body string }{{"fhir-json", bundle(2)}, {"fhir-json", bundle(12)}, {"fhir-ndjson", bin + "\n"}} {
+		for _, u := range convertFHIR(t, FHIRJSON{}, in.format, in.body) {
+			if u.Err != nil {
+				t.Fatal(u.Err)
+			}
+			resp, err := http.Post(srv.URL, "application/fhir+json", bytes.NewReader(u.Bundle))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("%s: status %d", u.Name, resp.StatusCode)
+			}
+		}
+	}
+	if n := recv.Counts()["Binary"]; n != 1 {
+		t.Errorf("one Binary sent in a small transaction, a large one and alone is stored %d times", n)
+	}
 }
