@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/transport/fhirrecv"
 )
 
@@ -84,51 +85,81 @@ func TestFHIRJSONBundleResendCreatesOnce(t *testing.T) {
 // transaction of more than fhir.MaxConditionalEntries entries holding a
 // conditional create, so the plain POST entries of a larger transaction
 // are made repeatable as PUTs under ids derived from their identifier or
-// content instead, the urn:uuid references between them still resolved
-// by fullUrl.
+// content instead, but for a Patient's: the transaction is cut into
+// parts of at most that many entries, each with the Patient's
+// conditional create (see TestLargeTransactionFindsThePatient); the
+// urn:uuid references to it still resolve by fullUrl in every part. One
+// without a Patient entry goes whole.
 func TestFHIRJSONLargeTransactionPUTs(t *testing.T) {
 	const pat = "urn:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427"
-	var b strings.Builder
-	b.WriteString(`{"resourceType":"Bundle","type":"transaction","entry":[{"fullUrl":"` + pat + `","resource":{"resourceType":"Patient","identifier":[{"system":"urn:x","value":"1"}]},"request":{"method":"POST","url":"Patient"}}`)
-	for i := range 9 {
-		fmt.Fprintf(&b, `,{"resource":{"resourceType":"Observation","status":"final","code":{"text":"k"},"valueQuantity":{"value":%d},"subject":{"reference":"%s"}},"request":{"method":"POST","url":"Observation"}}`, i, pat)
-	}
-	b.WriteString(`]}`)
-	recv := fhirrecv.New()
-	srv := httptest.NewServer(recv)
-	defer srv.Close()
-	for range 2 {
-		u := convertFHIR(t, FHIRJSON{}, "fhir-json", b.String())[0]
-		if u.Err != nil {
-			t.Fatal(u.Err)
+	for _, withPatient := range []bool{true, false} {
+		var b strings.Builder
+		b.WriteString(`{"resourceType":"Bundle","type":"transaction","entry":[`)
+		subject := "Patient/p1"
+		if withPatient {
+			b.WriteString(`{"fullUrl":"` + pat + `","resource":{"resourceType":"Patient","identifier":[{"system":"urn:x","value":"1"}]},"request":{"method":"POST","url":"Patient"}},`)
+			subject = pat
 		}
-		var got struct {
-			Entry []struct {
-				FullURL string
-				Request struct{ Method, URL, IfNoneExist string }
+		for i := range 9 {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, `{"resource":{"resourceType":"Observation","status":"final","code":{"text":"k"},"valueQuantity":{"value":%d},"subject":{"reference":"%s"}},"request":{"method":"POST","url":"Observation"}}`, i, subject)
+		}
+		b.WriteString(`]}`)
+		recv := fhirrecv.New()
+		srv := httptest.NewServer(recv)
+		defer srv.Close()
+		for range 2 {
+			units := convertFHIR(t, FHIRJSON{}, "fhir-json", b.String())
+			if want := map[bool]int{true: 2, false: 1}[withPatient]; len(units) != want {
+				t.Fatalf("patient %v: %d units, want %d", withPatient, len(units), want)
+			}
+			observations := 0
+			for _, u := range units {
+				if u.Err != nil {
+					t.Fatal(u.Err)
+				}
+				var got struct {
+					Entry []struct {
+						FullURL  string
+						Resource struct{ ResourceType string }
+						Request  struct{ Method, URL, IfNoneExist string }
+					}
+				}
+				if err := json.Unmarshal(u.Bundle, &got); err != nil || len(got.Entry) > fhir.MaxConditionalEntries && withPatient {
+					t.Fatalf("bundle %s: %v", u.Bundle, err)
+				}
+				for i, e := range got.Entry {
+					switch {
+					case e.Resource.ResourceType != "Patient":
+						observations++
+						if e.Request.Method != "PUT" || e.Request.IfNoneExist != "" || !strings.Contains(e.Request.URL, "/") {
+							t.Errorf("%s entry %d: %+v, want a PUT Type/id", u.Name, i+1, e.Request)
+						}
+					case i != 0 || e.FullURL != pat || e.Request.Method != "POST" || e.Request.IfNoneExist != "identifier=urn%3Ax%7C1":
+						t.Errorf("%s entry %d: %q %+v, want the Patient's conditional create first", u.Name, i+1, e.FullURL, e.Request)
+					}
+				}
+				resp, err := http.Post(srv.URL, "application/fhir+json", bytes.NewReader(u.Bundle))
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("status %d", resp.StatusCode)
+				}
+			}
+			if observations != 9 {
+				t.Errorf("patient %v: the parts hold %d Observations, want 9", withPatient, observations)
 			}
 		}
-		if err := json.Unmarshal(u.Bundle, &got); err != nil || len(got.Entry) != 10 {
-			t.Fatalf("bundle %s: %v", u.Bundle, err)
+		want := map[string]int{"Observation": 9}
+		if withPatient {
+			want["Patient"] = 1
 		}
-		for i, e := range got.Entry {
-			if e.Request.Method != "PUT" || e.Request.IfNoneExist != "" || !strings.Contains(e.Request.URL, "/") {
-				t.Errorf("entry %d: %+v, want a PUT Type/id", i+1, e.Request)
-			}
+		if got := recv.Counts(); !maps.Equal(got, want) {
+			t.Errorf("after a re-send the exchange holds %v, want %v", got, want)
 		}
-		if got.Entry[0].FullURL != pat {
-			t.Errorf("patient fullUrl %q", got.Entry[0].FullURL)
-		}
-		resp, err := http.Post(srv.URL, "application/fhir+json", bytes.NewReader(u.Bundle))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("status %d", resp.StatusCode)
-		}
-	}
-	if got, want := recv.Counts(), map[string]int{"Patient": 1, "Observation": 9}; !maps.Equal(got, want) {
-		t.Errorf("after a re-send the exchange holds %v, want %v", got, want)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 
@@ -83,8 +84,7 @@ func (c FHIRJSON) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 	if err != nil {
 		return nil, queue.Permanent(fmt.Errorf("fhir %s: %w", in.Name, err))
 	}
-	u := c.unit("document", body, env)
-	return []Unit{u}, nil
+	return c.unit("document", body, env), nil
 }
 
 func (c FHIRJSON) convertNDJSON(in adapters.Raw) ([]Unit, error) {
@@ -142,8 +142,10 @@ func (c FHIRJSON) eachNDJSON(ctx context.Context, in adapters.Raw, unit func(Uni
 			return err
 		}
 		n++
-		if err := unit(c.unit("line "+strconv.Itoa(line), append([]byte(nil), b...), env)); err != nil {
-			return err
+		for _, u := range c.unit("line "+strconv.Itoa(line), append([]byte(nil), b...), env) {
+			if err := unit(u); err != nil {
+				return err
+			}
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -215,18 +217,20 @@ type fhirEntry struct {
 	} `json:"request"`
 }
 
-// unit makes the unit that sends body, one FHIR resource or transaction
-// as JSON; env are the labels its envelope gives it (labelResource).
-func (c FHIRJSON) unit(name string, body []byte, env []fhir.Coding) Unit {
+// unit makes the units that send body, one FHIR resource or transaction
+// as JSON, most often one (a large transaction may be cut in parts, see
+// patientParts); env are the labels its envelope gives it
+// (labelResource).
+func (c FHIRJSON) unit(name string, body []byte, env []fhir.Coding) []Unit {
 	u := Unit{Name: name, Raw: body, Dedup: sha256.Sum256(body), Attrs: map[string]string{"format": "fhir"}}
 	var h fhirHead
 	if err := json.Unmarshal(body, &h); err != nil {
 		u.Err = fmt.Errorf("not valid JSON: %w", err)
-		return u
+		return []Unit{u}
 	}
 	if h.ResourceType == "" {
 		u.Err = errors.New("JSON has no resourceType: not a FHIR resource")
-		return u
+		return []Unit{u}
 	}
 	u.Attrs["type"] = h.ResourceType
 	if h.ResourceType == "Bundle" {
@@ -234,30 +238,54 @@ func (c FHIRJSON) unit(name string, body []byte, env []fhir.Coding) Unit {
 		_ = json.Unmarshal(h.Type, &typ)
 		if typ != "transaction" && typ != "batch" {
 			u.Err = fmt.Errorf("a Bundle of type %q cannot be sent as is; only transaction or batch", typ)
-			return u
+			return []Unit{u}
 		}
-		b, err := c.repeatableEntries(body, h.Entry, typ == "batch" || len(h.Entry) <= fhir.MaxConditionalEntries)
+		var parts [][]byte
+		var err error
+		if typ == "transaction" {
+			parts, err = c.patientParts(body, h.Entry)
+		}
+		if err == nil && parts == nil {
+			var b []byte
+			b, err = c.repeatableEntries(body, h.Entry, typ == "batch" || len(h.Entry) <= fhir.MaxConditionalEntries)
+			parts = [][]byte{b}
+		}
 		if err != nil {
 			u.Err = err
-			return u
+			return []Unit{u}
 		}
-		if b, err = labelEntries(b, env); err != nil {
-			u.Err = fmt.Errorf("labels: %w", err)
-			return u
+		units := make([]Unit, len(parts))
+		for i, b := range parts {
+			if b, err = labelEntries(b, env); err != nil {
+				u.Err = fmt.Errorf("labels: %w", err)
+				return []Unit{u}
+			}
+			p := u
+			p.Bundle, p.Key, p.After = b, bundlePatientKey(h.Entry), behindDirectory
+			if len(parts) > 1 {
+				// Each part its own name and duplicate key: a file
+				// tried again after some parts were queued queues
+				// only the others.
+				n := fmt.Sprintf(" part %d of %d", i+1, len(parts))
+				p.Name += n
+				p.Dedup = sha256.Sum256(append(slices.Clip(body), n...))
+				if i > 0 {
+					p.Attrs = maps.Clone(u.Attrs)
+				}
+			}
+			units[i] = p
 		}
-		u.Bundle, u.Key = b, bundlePatientKey(h.Entry)
-		u.After = behindDirectory
-		return u
+		return units
 	}
 	if h.ID != "" && !validID(h.ID) {
 		// The id becomes the request URL's last segment: one with '/' or
 		// '?' would name another resource or a search.
 		u.Err = fmt.Errorf("%s id %q is not a FHIR id (1 to 64 of A-Z a-z 0-9 - .)", h.ResourceType, h.ID)
-		return u
+		return []Unit{u}
 	}
 	if err := storedType(h.ResourceType); err != nil {
 		u.Err = err
-		return u
+		return []Unit{u}
 	}
 	if u.Key = resourcePatientKey(&h); u.Key == "" && fhir.DirectoryType(h.ResourceType) {
 		u.Key = DirectoryKey
@@ -272,7 +300,7 @@ func (c FHIRJSON) unit(name string, body []byte, env []fhir.Coding) Unit {
 		var err error
 		if resource, req, err = c.repeatableCreate(body, &h); err != nil {
 			u.Err = err
-			return u
+			return []Unit{u}
 		}
 	}
 	// The resource goes into the bundle as received, byte for byte but
@@ -281,12 +309,12 @@ func (c FHIRJSON) unit(name string, body []byte, env []fhir.Coding) Unit {
 	resource, err := labelResource(resource, env)
 	if err != nil {
 		u.Err = fmt.Errorf("labels: %w", err)
-		return u
+		return []Unit{u}
 	}
 	r, err := json.Marshal(req)
 	if err != nil {
 		u.Err = err
-		return u
+		return []Unit{u}
 	}
 	// The Bundle carries the resource's high-water mark, as a converter's
 	// does: its labels but the refrain and obligation codes (DS4P).
@@ -294,7 +322,7 @@ func (c FHIRJSON) unit(name string, body []byte, env []fhir.Coding) Unit {
 	if hwm := fhir.HighWaterMark(slices.Concat(securityOf(h.Meta), env)); len(hwm) > 0 {
 		if meta, err = json.Marshal(map[string]any{"security": hwm}); err != nil {
 			u.Err = err
-			return u
+			return []Unit{u}
 		}
 	}
 	b := make([]byte, 0, len(resource)+len(r)+len(meta)+90)
@@ -307,7 +335,7 @@ func (c FHIRJSON) unit(name string, body []byte, env []fhir.Coding) Unit {
 	b = append(b, `,"request":`...)
 	b = append(b, r...)
 	u.Bundle = append(b, "}]}"...)
-	return u
+	return []Unit{u}
 }
 
 // repeatableCreate returns the resource (h is its head) and the request
@@ -341,12 +369,19 @@ func (c FHIRJSON) repeatableCreate(body []byte, h *fhirHead) ([]byte, map[string
 // repeatablePut returns the resource (h is its head) with an id derived
 // from its first identifier with a system and a value, or else from its
 // content (mintIdentifier), and the PUT that writes it under that id:
-// as repeatable as repeatableCreate, without a conditional create.
+// as repeatable as repeatableCreate, without a conditional create. Where
+// repeatableCreate PUTs too (a type with no room for the minted
+// identifier: a Binary, a Provenance), the id is the one it gives, so
+// that the resource is one at the exchange whether it came in a small
+// transaction, a large one or alone.
 func (c FHIRJSON) repeatablePut(body []byte, h *fhirHead) ([]byte, map[string]string, error) {
 	id, ok := firstIdentifier(h.Identifier)
 	system, value := id.System, id.Value
 	if !ok {
-		var err error
+		resource, req, err := c.repeatableCreate(body, h)
+		if err != nil || req["method"] == "PUT" {
+			return resource, req, err
+		}
 		if system, value, err = c.mintIdentifier(body); err != nil {
 			return nil, nil, err
 		}
