@@ -225,7 +225,14 @@ func TestBulkExportParallelDelivery(t *testing.T) {
 		}
 		var leased []lease
 		for {
-			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			// The round's first item is awaited (a loaded machine can take
+			// longer than a blink to hand it out); after it, what is not
+			// handed out within 50 ms counts as not ready in this round.
+			wait := 50 * time.Millisecond
+			if len(leased) == 0 {
+				wait = 10 * time.Second
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), wait)
 			it, ack, err := q.Get(ctx)
 			cancel()
 			if err != nil {
