@@ -81,3 +81,21 @@ func TestAppointmentEndFromDuration(t *testing.T) {
 		t.Errorf("cancelled: start %q end %q: one without the other", a.Start, a.End)
 	}
 }
+
+// TestAppointmentCancellationTriggerWins: SIU^S15 is "Notification of
+// appointment cancellation" (v2.5.1 §10.4.4); like S16, S17 and S26 its
+// event fixes the status, whatever filler status (SCH-25) the sender
+// copied from the booking, so "Booked" there does not keep a cancelled
+// appointment booked at the exchange.
+func TestAppointmentCancellationTriggerWins(t *testing.T) {
+	c := testConverter(t)
+	for trigger, want := range map[string]string{"S12": "booked", "S15": "cancelled", "S16": "cancelled", "S26": "noshow"} {
+		b, _, err := c.ConvertRaw([]byte(siuTimes(trigger, "30", "min", "", "AIS|1||185389009^Follow-up visit^SCT|20240410093000-0500")))
+		if err != nil {
+			t.Fatalf("%s: %v", trigger, err)
+		}
+		if got := appointmentOf(b).Status; got != want {
+			t.Errorf("SIU^%s with SCH-25 Booked: status %q, want %q", trigger, got, want)
+		}
+	}
+}

@@ -729,9 +729,10 @@ var appointmentStatus = map[string]string{
 }
 
 // triggerStatus marks the events whose meaning fixes the status: a
-// discontinued, deleted or missed appointment stays so whatever filler
-// status (SCH-25) the sender copied from the booking.
-var triggerStatus = map[string]bool{"S16": true, "S17": true, "S26": true}
+// cancelled, discontinued, deleted or missed appointment stays so whatever filler
+// status (SCH-25) the sender copied from the booking: S15 is the
+// "notification of appointment cancellation" (v2.5.1 §10.4.4).
+var triggerStatus = map[string]bool{"S15": true, "S16": true, "S17": true, "S26": true}
 
 var fillerStatus = map[string]string{
 	"BOOKED": "booked", "CANCELLED": "cancelled", "COMPLETE": "fulfilled", "NOSHOW": "noshow",
