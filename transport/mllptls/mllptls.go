@@ -542,6 +542,11 @@ func (s *Sink) exchange(ctx context.Context, c *conn, msg []byte, ctrl string) (
 	if err := c.c.SetReadDeadline(within(time.Now().Add(s.cfg.Timeout + max(time.Since(start), pace)))); err != nil {
 		return answer{}, err
 	}
+	// A cancellation that came between the check above and this deadline
+	// had its deadline replaced by it; it is seen here instead.
+	if err := ctx.Err(); err != nil {
+		return answer{}, err
+	}
 	for skipped := 0; ; skipped++ {
 		frame, err := c.rd.ReadFrame()
 		if err != nil {
