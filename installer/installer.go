@@ -73,9 +73,24 @@ type Layout struct {
 // must be able to move files out of) get the same hardened unit. The paths
 // must be absolute.
 func RenderSystemdUnit(exe string, args []string, workDir string, writable []string) (string, error) {
-	quote := func(s string) (string, error) {
+	// systemd reads the three kinds of line differently. A command line
+	// (ExecStart) is split into words at spaces, unquoted, and has its
+	// %-specifiers and $VARIABLES expanded ("$$" is a dollar). A list of
+	// paths (ReadWritePaths) is split and unquoted, with specifiers but
+	// no variables: a "$$" stays two dollars, a folder that does not
+	// exist, and the unit fails to start. A single path (WorkingDirectory,
+	// ConditionFileIsExecutable) is the rest of the line, specifiers
+	// expanded, never unquoted: quoted, it is no absolute path, which
+	// systemd-analyze verify calls a fatal error for WorkingDirectory.
+	bad := func(s string) error {
 		if strings.ContainsAny(s, "\n\r\"\\") {
-			return "", fmt.Errorf("render unit: %q holds characters a unit file cannot carry", s)
+			return fmt.Errorf("render unit: %q holds characters a unit file cannot carry", s)
+		}
+		return nil
+	}
+	quote := func(s string) (string, error) {
+		if err := bad(s); err != nil {
+			return "", err
 		}
 		if strings.ContainsAny(s, " \t'$%;") {
 			s = strings.ReplaceAll(s, "%", "%%")
@@ -83,6 +98,25 @@ func RenderSystemdUnit(exe string, args []string, workDir string, writable []str
 			return `"` + s + `"`, nil
 		}
 		return s, nil
+	}
+	quotePath := func(s string) (string, error) {
+		if err := bad(s); err != nil {
+			return "", err
+		}
+		s = strings.ReplaceAll(s, "%", "%%")
+		if strings.ContainsAny(s, " \t'") {
+			return `"` + s + `"`, nil
+		}
+		return s, nil
+	}
+	onePath := func(s string) (string, error) {
+		if err := bad(s); err != nil {
+			return "", err
+		}
+		if strings.TrimSpace(s) != s {
+			return "", fmt.Errorf("render unit: %q begins or ends with a space, which a unit file drops", s)
+		}
+		return strings.ReplaceAll(s, "%", "%%"), nil
 	}
 	var exec []string
 	for _, a := range append([]string{exe}, args...) {
@@ -103,13 +137,13 @@ func RenderSystemdUnit(exe string, args []string, workDir string, writable []str
 			continue
 		}
 		seen[p] = true
-		q, err := quote(p)
+		q, err := quotePath(p)
 		if err != nil {
 			return "", err
 		}
 		rw = append(rw, q)
 	}
-	wd, err := quote(workDir)
+	wd, err := onePath(workDir)
 	if err != nil {
 		return "", err
 	}
@@ -124,7 +158,7 @@ func RenderSystemdUnit(exe string, args []string, workDir string, writable []str
 		case "WorkingDirectory":
 			line = "WorkingDirectory=" + wd + "\n"
 		case "ConditionFileIsExecutable":
-			q, err := quote(exe)
+			q, err := onePath(exe)
 			if err != nil {
 				return "", err
 			}
