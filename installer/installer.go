@@ -82,14 +82,8 @@ func RenderSystemdUnit(exe string, args []string, workDir string, writable []str
 	// ConditionFileIsExecutable) is the rest of the line, specifiers
 	// expanded, never unquoted: quoted, it is no absolute path, which
 	// systemd-analyze verify calls a fatal error for WorkingDirectory.
-	bad := func(s string) error {
-		if strings.ContainsAny(s, "\n\r\"\\") {
-			return fmt.Errorf("render unit: %q holds characters a unit file cannot carry", s)
-		}
-		return nil
-	}
 	quote := func(s string) (string, error) {
-		if err := bad(s); err != nil {
+		if err := unitChars(s); err != nil {
 			return "", err
 		}
 		if strings.ContainsAny(s, " \t'$%;") {
@@ -99,18 +93,8 @@ func RenderSystemdUnit(exe string, args []string, workDir string, writable []str
 		}
 		return s, nil
 	}
-	quotePath := func(s string) (string, error) {
-		if err := bad(s); err != nil {
-			return "", err
-		}
-		s = strings.ReplaceAll(s, "%", "%%")
-		if strings.ContainsAny(s, " \t'") {
-			return `"` + s + `"`, nil
-		}
-		return s, nil
-	}
 	onePath := func(s string) (string, error) {
-		if err := bad(s); err != nil {
+		if err := unitChars(s); err != nil {
 			return "", err
 		}
 		if strings.TrimSpace(s) != s {
@@ -137,7 +121,7 @@ func RenderSystemdUnit(exe string, args []string, workDir string, writable []str
 			continue
 		}
 		seen[p] = true
-		q, err := quotePath(p)
+		q, err := unitPathWord(p)
 		if err != nil {
 			return "", err
 		}
@@ -167,4 +151,40 @@ func RenderSystemdUnit(exe string, args []string, workDir string, writable []str
 		out.WriteString(line)
 	}
 	return out.String(), nil
+}
+
+// unitChars refuses what no line of a unit file can carry.
+func unitChars(s string) error {
+	if strings.ContainsAny(s, "\n\r\"\\") {
+		return fmt.Errorf("render unit: %q holds characters a unit file cannot carry", s)
+	}
+	return nil
+}
+
+// unitPathWord is p as a word of a list of paths (ReadWritePaths):
+// quoted when it holds a space or a quote, its % doubled (a specifier),
+// its $ kept (no variables are expanded there).
+func unitPathWord(p string) (string, error) {
+	if err := unitChars(p); err != nil {
+		return "", err
+	}
+	p = strings.ReplaceAll(p, "%", "%%")
+	if strings.ContainsAny(p, " \t'") {
+		return `"` + p + `"`, nil
+	}
+	return p, nil
+}
+
+// UnitPathList is paths as the value of a unit's list of paths
+// (ReadWritePaths=), for a line an operator adds with systemctl edit.
+func UnitPathList(paths []string) (string, error) {
+	words := make([]string, 0, len(paths))
+	for _, p := range paths {
+		w, err := unitPathWord(p)
+		if err != nil {
+			return "", err
+		}
+		words = append(words, w)
+	}
+	return strings.Join(words, " "), nil
 }
