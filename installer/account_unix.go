@@ -106,7 +106,7 @@ func PrepareFolders(l Layout) error {
 	if err := ensureDir(l.DataDir, 0o700, uid, gid); err != nil {
 		return err
 	}
-	return filepath.Walk(l.DataDir, func(p string, fi os.FileInfo, err error) error {
+	return filepath.Walk(walkRoot(l.DataDir), func(p string, fi os.FileInfo, err error) error {
 		if err != nil {
 			return err
 		}
@@ -161,7 +161,7 @@ func FixOwnership(dataDir string) error {
 	if st, ok := fi.Sys().(*syscall.Stat_t); !ok || int(st.Uid) != uid {
 		return nil
 	}
-	return filepath.Walk(dataDir, func(p string, fi os.FileInfo, err error) error {
+	return filepath.Walk(walkRoot(dataDir), func(p string, fi os.FileInfo, err error) error {
 		if err != nil {
 			return err
 		}
@@ -220,7 +220,7 @@ func GiveTreeToService(dir string) (bool, error) {
 	if err != nil {
 		return false, nil
 	}
-	err = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+	err = filepath.Walk(walkRoot(dir), func(p string, fi os.FileInfo, err error) error {
 		if err != nil {
 			return err
 		}
@@ -230,4 +230,14 @@ func GiveTreeToService(dir string) (bool, error) {
 		return nil
 	})
 	return err == nil, err
+}
+
+// walkRoot is dir with its symbolic links resolved, to walk: a data_dir
+// may be a link to a folder on another disk, and filepath.Walk given a
+// link visits the link alone, so the files in the folder stayed root's.
+func walkRoot(dir string) string {
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		return real
+	}
+	return dir
 }

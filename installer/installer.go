@@ -73,9 +73,18 @@ type Layout struct {
 // must be able to move files out of) get the same hardened unit. The paths
 // must be absolute.
 func RenderSystemdUnit(exe string, args []string, workDir string, writable []string) (string, error) {
+	// systemd reads the three kinds of line differently. A command line
+	// (ExecStart) is split into words at spaces, unquoted, and has its
+	// %-specifiers and $VARIABLES expanded ("$$" is a dollar). A list of
+	// paths (ReadWritePaths) is split and unquoted, with specifiers but
+	// no variables: a "$$" stays two dollars, a folder that does not
+	// exist, and the unit fails to start. A single path (WorkingDirectory,
+	// ConditionFileIsExecutable) is the rest of the line, specifiers
+	// expanded, never unquoted: quoted, it is no absolute path, which
+	// systemd-analyze verify calls a fatal error for WorkingDirectory.
 	quote := func(s string) (string, error) {
-		if strings.ContainsAny(s, "\n\r\"\\") {
-			return "", fmt.Errorf("render unit: %q holds characters a unit file cannot carry", s)
+		if err := unitChars(s); err != nil {
+			return "", err
 		}
 		if strings.ContainsAny(s, " \t'$%;") {
 			s = strings.ReplaceAll(s, "%", "%%")
@@ -83,6 +92,15 @@ func RenderSystemdUnit(exe string, args []string, workDir string, writable []str
 			return `"` + s + `"`, nil
 		}
 		return s, nil
+	}
+	onePath := func(s string) (string, error) {
+		if err := unitChars(s); err != nil {
+			return "", err
+		}
+		if strings.TrimSpace(s) != s {
+			return "", fmt.Errorf("render unit: %q begins or ends with a space, which a unit file drops", s)
+		}
+		return strings.ReplaceAll(s, "%", "%%"), nil
 	}
 	var exec []string
 	for _, a := range append([]string{exe}, args...) {
@@ -103,13 +121,13 @@ func RenderSystemdUnit(exe string, args []string, workDir string, writable []str
 			continue
 		}
 		seen[p] = true
-		q, err := quote(p)
+		q, err := unitPathWord(p)
 		if err != nil {
 			return "", err
 		}
 		rw = append(rw, q)
 	}
-	wd, err := quote(workDir)
+	wd, err := onePath(workDir)
 	if err != nil {
 		return "", err
 	}
@@ -124,7 +142,7 @@ func RenderSystemdUnit(exe string, args []string, workDir string, writable []str
 		case "WorkingDirectory":
 			line = "WorkingDirectory=" + wd + "\n"
 		case "ConditionFileIsExecutable":
-			q, err := quote(exe)
+			q, err := onePath(exe)
 			if err != nil {
 				return "", err
 			}
@@ -133,4 +151,40 @@ func RenderSystemdUnit(exe string, args []string, workDir string, writable []str
 		out.WriteString(line)
 	}
 	return out.String(), nil
+}
+
+// unitChars refuses what no line of a unit file can carry.
+func unitChars(s string) error {
+	if strings.ContainsAny(s, "\n\r\"\\") {
+		return fmt.Errorf("render unit: %q holds characters a unit file cannot carry", s)
+	}
+	return nil
+}
+
+// unitPathWord is p as a word of a list of paths (ReadWritePaths):
+// quoted when it holds a space or a quote, its % doubled (a specifier),
+// its $ kept (no variables are expanded there).
+func unitPathWord(p string) (string, error) {
+	if err := unitChars(p); err != nil {
+		return "", err
+	}
+	p = strings.ReplaceAll(p, "%", "%%")
+	if strings.ContainsAny(p, " \t'") {
+		return `"` + p + `"`, nil
+	}
+	return p, nil
+}
+
+// UnitPathList is paths as the value of a unit's list of paths
+// (ReadWritePaths=), for a line an operator adds with systemctl edit.
+func UnitPathList(paths []string) (string, error) {
+	words := make([]string, 0, len(paths))
+	for _, p := range paths {
+		w, err := unitPathWord(p)
+		if err != nil {
+			return "", err
+		}
+		words = append(words, w)
+	}
+	return strings.Join(words, " "), nil
 }

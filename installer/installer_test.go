@@ -3,6 +3,7 @@ package installer
 import (
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -188,6 +189,69 @@ func TestRenderConfigFoldersUncommented(t *testing.T) {
 		}
 		if len(cfg.Sources.Folders) != 2 || cfg.Sources.Folders[0].Kind != "ehr" || cfg.Sources.Folders[1].Kind != "fax" || cfg.Fax.SourceID == "" {
 			t.Fatalf("uncommented folders not read: %+v, fax %+v\n%s", cfg.Sources.Folders, cfg.Fax, b)
+		}
+	}
+}
+
+// TestSystemdUnitPathsAsSystemdReadsThem: `ferry install` quoted every
+// path with a space, a dollar or a percent sign alike, as a command line
+// wants it, and so wrote WorkingDirectory="/srv/clinic data", which
+// systemd reads as a relative path (it unquotes no single-path setting):
+// "Unit configuration has fatal error, unit will not be started". The
+// binary's ConditionFileIsExecutable was ignored the same way, and a
+// folder named like a Windows share (/mnt/scans$) went to ReadWritePaths
+// as /mnt/scans$$, since only command lines expand $VARIABLES: a folder
+// that does not exist, and the unit fails to start. Each line is now
+// written as systemd reads it; systemd-analyze verify, where installed,
+// accepts the unit.
+func TestSystemdUnitPathsAsSystemdReadsThem(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("systemd units are Linux's")
+	}
+	base := t.TempDir()
+	exe := filepath.Join(base, "opt", "ferry 2", "ferry")
+	data := filepath.Join(base, "srv", "clinic data")
+	scans := filepath.Join(base, "mnt", "scans$")
+	fax := filepath.Join(base, "var", "fax 100%")
+	for _, d := range []string{filepath.Dir(exe), data, scans, fax} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	got, err := RenderSystemdUnit(exe, []string{"run", "--config", filepath.Join(base, "etc", "$ferry.yaml")}, data, []string{data, scans, fax})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"ExecStart=\"" + exe + "\" run --config \"" + filepath.Join(base, "etc", "$$ferry.yaml") + "\"\n",
+		"WorkingDirectory=" + data + "\n",
+		"ConditionFileIsExecutable=" + exe + "\n",
+		"ReadWritePaths=\"" + data + "\" " + scans + " \"" + strings.ReplaceAll(fax, "%", "%%") + "\"\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("unit lacks %q:\n%s", want, got)
+		}
+	}
+	if _, err := RenderSystemdUnit(exe, nil, data+" ", nil); err == nil {
+		t.Error("a working directory ending in a space, which systemd drops, accepted")
+	}
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		return
+	}
+	unit := filepath.Join(base, "ferry.service")
+	if err := os.WriteFile(unit, []byte(got), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(analyze, "verify", unit).CombinedOutput()
+	// It also finds what a unit outside a booted systemd lacks (the user
+	// ferry, say): only what it says of the paths counts here.
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.Contains(l, "not absolute") || strings.Contains(l, "fatal error") || strings.Contains(l, "ignoring") {
+			t.Errorf("systemd-analyze verify: %s (%v)\n%s", l, err, got)
 		}
 	}
 }

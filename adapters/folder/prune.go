@@ -54,6 +54,76 @@ func PruneDatedDirs(dir string, cutoff time.Time) (int, error) {
 	return pruneDatedIn(place{root: r, dir: "."}, dir, cutoff)
 }
 
+// PruneDoneOf is PruneDone for the folder c describes while no engine of
+// it runs: the gateway's first retention pass, which runs as the
+// scheduler starts, before the folders do, or a folder that could not
+// start. Its done archive is opened as Start opens it: a done_dir is the
+// operator's folder, which may be a link, but in the work folder (and the
+// work folder in the watched one) no link is followed, where Start
+// refuses one, so that someone who may write the watched folder and swaps
+// .ferry (or its done/) for a link elsewhere while ferry is stopped has
+// the next start remove nothing there.
+func PruneDoneOf(c Config, cutoff time.Time) (int, error) {
+	paths, err := c.ResolvePaths()
+	if err != nil {
+		return 0, err
+	}
+	if !within(paths.Work, paths.Done) || filepath.Clean(paths.Done) == filepath.Clean(paths.Work) {
+		return PruneDatedDirs(paths.Done, cutoff)
+	}
+	path, err := filepath.Abs(c.Path)
+	if err != nil {
+		return 0, err
+	}
+	var work *os.Root
+	if within(path, paths.Work) {
+		watch, err := os.OpenRoot(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("prune %s: %w", paths.Done, withoutPath(err))
+		}
+		defer watch.Close()
+		rel, _ := filepath.Rel(path, paths.Work)
+		if work, err = openNoLink(watch, rel, paths.Work); work == nil {
+			return 0, err
+		}
+	} else if work, err = os.OpenRoot(paths.Work); errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	} else if err != nil {
+		return 0, fmt.Errorf("prune %s: %w", paths.Done, withoutPath(err))
+	}
+	defer work.Close()
+	rel, _ := filepath.Rel(paths.Work, paths.Done)
+	done, err := openNoLink(work, rel, paths.Done)
+	if done == nil {
+		return 0, err
+	}
+	done.Close()
+	return pruneDatedIn(place{root: work, dir: rel}, paths.Done, cutoff)
+}
+
+// openNoLink opens the folder rel of r (named name in errors), refusing a
+// symbolic link there as Start does. A folder not there is nil with no
+// error: nothing has been archived in it.
+func openNoLink(r *os.Root, rel, name string) (*os.Root, error) {
+	fi, err := r.Lstat(rel)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("prune %s: %w", name, withoutPath(err))
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return nil, fmt.Errorf("prune %s: it is a symbolic link; ferry follows none in its work folder: remove it", name)
+	}
+	d, err := r.OpenRoot(rel)
+	if err != nil {
+		return nil, fmt.Errorf("prune %s: %w", name, withoutPath(err))
+	}
+	return d, nil
+}
+
 // pruneDatedIn removes the YYYY-MM-DD folders directly in p whose date is
 // before the date of cutoff; anything else in p is left alone, so a
 // mistyped folder cannot be wiped. name is p's path for the errors, which

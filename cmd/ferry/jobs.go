@@ -65,12 +65,11 @@ func (g *gateway) pruneDelivered() {
 				}
 			}
 			if errors.Is(err, folder.ErrNotRunning) {
-				var paths folder.Paths
-				if paths, err = f.Config.Config.ResolvePaths(); err != nil {
-					g.log.Warn("retention: pruning done folder failed", "source", f.Name, "error", err)
-					continue
-				}
-				n, err = ops.PruneDatedDirs(paths.Done, now.Add(-done))
+				// Not started yet (this pass runs as the scheduler
+				// starts, before the folders), or it could not start:
+				// opened as its start would, following no link where
+				// that refuses one.
+				n, err = folder.PruneDoneOf(f.Config.Config, now.Add(-done))
 			}
 			total += n
 			if err != nil {

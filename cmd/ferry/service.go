@@ -369,8 +369,14 @@ func packagedUnitNote(cfgPath string, cfg *config.Config) string {
 	if len(extra) == 0 {
 		return ""
 	}
+	// Written as systemd reads it: a folder with a space in its name
+	// quoted, else it is two folders that do not exist.
+	list, err := installer.UnitPathList(extra)
+	if err != nil {
+		return "note: " + err.Error() + "\n"
+	}
 	return fmt.Sprintf("note: the packaged systemd unit lets the service write only %s; give it the rest with `sudo systemctl edit ferry`:\n  [Service]\n  ReadWritePaths=%s\nor register the service with `ferry install`, whose unit has them\n",
-		pkg, strings.Join(extra, " "))
+		pkg, list)
 }
 
 // commonDir is the deepest folder holding both a and b.

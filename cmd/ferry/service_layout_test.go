@@ -151,6 +151,12 @@ func TestPackagedUnitNote(t *testing.T) {
 	if n := packagedUnitNote("/opt/ferry/ferry.yaml", cfg); n != "" {
 		t.Errorf("another configuration than the packaged unit's: %q", n)
 	}
+	// A folder with a space in its name (a scanner's "Scans 2024") is one
+	// quoted word of the line, else systemd reads two folders.
+	cfg.Sources.Folders[0].Path = "/srv/Scans 2024"
+	if n := packagedUnitNote(pkg, cfg); !strings.Contains(n, `ReadWritePaths="/srv/Scans 2024" /var/log/ferry`+"\n") {
+		t.Errorf("note for a folder with a space: %q", n)
+	}
 }
 
 // TestServiceLayoutGivesSFTPLoginsToTheService: the SSH key and

@@ -401,9 +401,12 @@ func RestoreBackup(r io.Reader, dataDir string) (*BackupManifest, error) {
 		return nil, err
 	}
 	// A data_dir that is a symbolic link to an empty folder is restored
-	// into that folder: the link stays as the administrator made it.
-	if real, err := filepath.EvalSymlinks(abs); err == nil {
-		abs = real
+	// into that folder, and one to a folder not made yet (the link made
+	// first, to the disk the data go on) into a new folder there: the
+	// link stays as the administrator made it.
+	abs = linkTarget(abs)
+	if err := CheckRestoreTarget(abs); err != nil {
+		return nil, err
 	}
 	parent := filepath.Dir(abs)
 	if err := durable.MkdirAll(parent, 0o755); err != nil {
@@ -522,6 +525,32 @@ func RestoreBackup(r io.Reader, dataDir string) (*BackupManifest, error) {
 	done = true
 	os.RemoveAll(tmp)
 	return m, nil
+}
+
+// linkTarget is where the path p leads: p with its symbolic links
+// resolved, or, where the last of them names nothing yet, that name. A
+// restore renames its folder into place there, and renamed over a link
+// it would replace the link, putting the data on the disk of the link
+// instead of the one it names.
+func linkTarget(p string) string {
+	if real, err := filepath.EvalSymlinks(p); err == nil {
+		return real
+	}
+	for range 40 { // as many links as a path resolution follows
+		fi, err := os.Lstat(p)
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			break
+		}
+		to, err := os.Readlink(p)
+		if err != nil {
+			break
+		}
+		if !filepath.IsAbs(to) {
+			to = filepath.Join(filepath.Dir(p), to)
+		}
+		p = filepath.Clean(to)
+	}
+	return p
 }
 
 // BackupNotes says what a backup of cfg's gateway leaves out and how to

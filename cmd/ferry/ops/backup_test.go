@@ -313,6 +313,41 @@ func TestBackupThroughSymlink(t *testing.T) {
 	}
 }
 
+// TestRestoreThroughLinkToNewFolder: a data_dir made a symbolic link to
+// a folder on another disk before that folder exists (ln -s
+// /mnt/data/ferry /var/lib/ferry on the new machine) is restored into a
+// new folder where it points. The restore renamed its folder over the
+// link instead: the link was gone, and the data on the disk of the link.
+func TestRestoreThroughLinkToNewFolder(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("symbolic links need a privilege on Windows")
+	}
+	var buf bytes.Buffer
+	if _, err := WriteBackup(&buf, BackupOptions{DataDir: gatewayDataDir(t)}); err != nil {
+		t.Fatal(err)
+	}
+	disk := t.TempDir()
+	for _, to := range []string{filepath.Join(disk, "ferry"), "../" + filepath.Base(disk) + "/ferry2"} {
+		link := filepath.Join(t.TempDir(), "ferry-data")
+		if err := os.Symlink(to, link); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := RestoreBackup(bytes.NewReader(buf.Bytes()), link); err != nil {
+			t.Fatal(err)
+		}
+		if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			t.Errorf("%s: the link was replaced: %v %v", to, fi, err)
+		}
+		target := to
+		if !filepath.IsAbs(to) {
+			target = filepath.Join(filepath.Dir(link), to)
+		}
+		if got := queuedBodies(t, target); len(got) != 3 {
+			t.Errorf("%s: restored through the link: %d items", to, len(got))
+		}
+	}
+}
+
 // TestCheckBackup: the doctor says nothing is wrong when no backup was
 // ever recorded or the last one is recent, and warns when the last one
 // is older than BackupStale (a backup job that stopped).

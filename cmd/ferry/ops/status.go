@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -360,7 +361,10 @@ func ConfiguredCertificates(cfg *config.Config, now time.Time) []CertStatus {
 			c.Error = err.Error()
 		} else {
 			c.Subject, c.NotAfter = first.Subject.CommonName, first.NotAfter
-			c.DaysLeft = int(first.NotAfter.Sub(now).Hours() / 24)
+			// Whole days left, rounded down: a certificate that
+			// expired hours ago has -1, not the 0 of one still good
+			// for hours (cutting towards zero gave both 0).
+			c.DaysLeft = int(math.Floor(first.NotAfter.Sub(now).Hours() / 24))
 		}
 		out = append(out, c)
 	}
