@@ -508,6 +508,15 @@ func Parse(name string, b []byte) (*Config, error) {
 	if probs := extraDocuments(dec, b); len(probs) > 0 {
 		return nil, &Error{File: name, Problems: probs}
 	}
+	if emptyDocument(&root) {
+		// Not the defaults: with no source, the data under the working
+		// folder and no exchange, the gateway would run and take
+		// nothing. Such a file is the wrong one, or one emptied by a
+		// failed copy or edit; "{}" asks for the defaults.
+		return nil, &Error{File: name, Problems: []Problem{{Msg: "the file sets nothing (it is empty or holds only comments): " +
+			"is it the right file? Write the configuration into it (ferry init writes one); " +
+			"ferry run without --config runs the embedded default"}}}
+	}
 	c := &Config{}
 	// decodeProbs are the unknown and mistyped keys. They do not stop the
 	// check: yaml.v3 decodes everything else (a mistyped value stays

@@ -94,8 +94,20 @@ func TestDefault(t *testing.T) {
 	}
 }
 
-func TestEmptyFileIsDefaults(t *testing.T) {
-	c, err := Parse("empty.yaml", nil)
+// TestEmptyFileIsAProblem: a configuration file with nothing in it (empty,
+// comments only, a bare "---") is not taken as the defaults: those have no
+// source, keep the data under the working directory and send nowhere, so
+// the gateway would run and take nothing. It is the wrong file, or one
+// emptied by mistake, and says so. An explicit "{}" asks for the defaults.
+func TestEmptyFileIsAProblem(t *testing.T) {
+	for _, b := range []string{"", "\n\n", "# ferry configuration\n# (to be filled in)\n", "---\n", "---\n# nothing yet\n...\n"} {
+		_, err := Parse("empty.yaml", []byte(b))
+		var ce *Error
+		if !errors.As(err, &ce) || len(ce.Problems) != 1 || !strings.Contains(ce.Problems[0].Msg, "the file sets nothing") {
+			t.Errorf("%q: Parse = %v, want the problem that it sets nothing", b, err)
+		}
+	}
+	c, err := Parse("defaults.yaml", []byte("{}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

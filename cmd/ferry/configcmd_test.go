@@ -222,3 +222,34 @@ func TestConfigCheckAuthFiles(t *testing.T) {
 		t.Fatalf("UDAP key of another certificate: %v\n%s", err, out)
 	}
 }
+
+// TestEmptyConfigFileRefused: `ferry config check` and `ferry run --config`
+// of an empty or comment-only file (the wrong file, or one emptied by a
+// failed copy) say that it sets nothing, rather than passing it and running
+// a gateway with no source that keeps its data under the working folder;
+// without --config, run takes the embedded default as before.
+func TestEmptyConfigFileRefused(t *testing.T) {
+	dir := t.TempDir()
+	// Were the file taken, run would keep its data under the working
+	// folder: let that be dir, and the gateway stop as soon as it starts.
+	t.Chdir(dir)
+	stopped, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, body := range []string{"", "# ferry.yaml: written by hand, see README\n"} {
+		file := filepath.Join(dir, "ferry.yaml")
+		if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var out, errb bytes.Buffer
+		code := runMain(context.Background(), []string{"config", "check", file}, &out, &errb)
+		if code != 1 || !strings.Contains(out.String(), file+": the file sets nothing") || strings.Contains(out.String(), ": ok") {
+			t.Errorf("config check of %q: exit %d\n%s%s", body, code, out.String(), errb.String())
+		}
+		out.Reset()
+		errb.Reset()
+		code = runMain(stopped, []string{"run", "--config", file}, &out, &errb)
+		if code != 1 || !strings.Contains(errb.String(), "the file sets nothing") {
+			t.Errorf("run --config of %q: exit %d\n%s%s", body, code, out.String(), errb.String())
+		}
+	}
+}

@@ -37,6 +37,7 @@ func cmdHeld(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	pos = itemIDs(pos)
 	key, err := opsKey(cfg)
 	if err != nil {
 		return err

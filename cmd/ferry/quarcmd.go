@@ -66,6 +66,7 @@ func cmdQuarantine(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
+	pos = itemIDs(pos)
 	key, err := opsKey(cfg)
 	if err != nil {
 		return err

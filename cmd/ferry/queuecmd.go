@@ -17,6 +17,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/oklog/ulid/v2"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
@@ -52,6 +53,7 @@ func cmdQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	pos = itemIDs(pos)
 	switch sub {
 	case "list":
 		if len(pos) > 0 {
@@ -76,6 +78,22 @@ func cmdQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return queueOp(ctx, cfg, sub, pos, *all, *force, stdout, stderr)
 	}
 	return errUsage
+}
+
+// itemIDs returns the IDs an operator gave as ferry writes them. Dead
+// letters, held bundles and quarantined inputs are named by ULIDs, which
+// ferry writes in upper case, and a ULID is case-insensitive (the ULID
+// spec: "Case insensitive"), so one typed or pasted in lower case names
+// the same item; anything that is not a ULID is kept as given.
+func itemIDs(ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id
+		if u, err := ulid.ParseStrict(id); err == nil {
+			out[i] = u.String()
+		}
+	}
+	return out
 }
 
 func deadLetters(cfg *config.Config) ([]diskq.DeadLetter, error) {

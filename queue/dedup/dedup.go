@@ -27,6 +27,11 @@
 // commit). Remember does not wait at all; a background flush takes its
 // keys, and Close writes what is left.
 //
+// A failed fsync leaves the file's end unknown and stops the set: it then
+// keeps its keys in memory, so resends are still recognised, and starts
+// again in a new file written from memory, in the background, with the
+// next Add or at Close.
+//
 // One process at a time may have the file open; keep it in the data
 // directory whose queue lock guards it.
 package dedup
@@ -103,6 +108,9 @@ type Set struct {
 	// compactHold is the record count before which a compaction that
 	// failed (a full disk) is not tried again.
 	compactHold int
+	// restartWait is the delay before the next background restart of a
+	// stopped set, 0 while none is scheduled.
+	restartWait time.Duration
 }
 
 // memKey is how memory tells keys apart: their first 16 bytes. Keys are
@@ -323,7 +331,7 @@ func (s *Set) Add(key [32]byte) error {
 	if s.closed {
 		return ErrClosed
 	}
-	if s.err != nil {
+	if s.err != nil && !s.restartLocked() {
 		return fmt.Errorf("dedup add: %w", s.err)
 	}
 	mk := memKeyOf(key)
@@ -367,9 +375,6 @@ func (s *Set) Remember(key [32]byte) error {
 	if s.closed {
 		return ErrClosed
 	}
-	if s.err != nil {
-		return fmt.Errorf("dedup remember: %w", s.err)
-	}
 	mk := memKeyOf(key)
 	if _, ok := s.keys[mk]; ok {
 		return nil
@@ -379,6 +384,13 @@ func (s *Set) Remember(key [32]byte) error {
 	s.order = append(s.order, ordered{key: mk, added: now})
 	s.pending = appendRecord(s.pending, key, now)
 	s.evict()
+	if s.err != nil {
+		// Stopped: the key is kept in memory, so that a resend is still
+		// recognised, and written with the others when the set starts
+		// again in a new file (restartLocked).
+		s.armRestart()
+		return nil
+	}
 	if !s.armed {
 		// Remembered keys are written together a little later: one write
 		// and one fsync for every key of that interval, instead of a second
@@ -392,6 +404,13 @@ func (s *Set) Remember(key [32]byte) error {
 // RememberDelay is how long Remember lets keys gather before they are
 // written and synced; a crash loses at most the keys of this interval.
 const RememberDelay = 250 * time.Millisecond
+
+// restartDelay is how long a stopped set waits before it first tries to
+// start again in the background (restartLocked); the wait doubles after
+// each failure, up to maxRestartDelay. An Add tries at once.
+var restartDelay = 30 * time.Second
+
+const maxRestartDelay = 10 * time.Minute
 
 // background flushes what Remember left pending, unless a flush is
 // already under way (its leader takes the pending keys too).
@@ -440,7 +459,8 @@ func (s *Set) flushLocked() {
 	case serr != nil:
 		s.spare = buf[:0]
 		s.err = fmt.Errorf("write %s: %w", filepath.Base(s.path), serr)
-		s.log.Error("dedup write failed; set stopped", "reason", serr.Error())
+		s.log.Error("dedup write failed; set stopped, keeping its keys in memory until it starts again in a new file", "reason", serr.Error())
+		s.armRestart()
 	case werr != nil:
 		s.failGen, s.failErr = gen, fmt.Errorf("write %s: %w", filepath.Base(s.path), werr)
 		if !s.failing {
@@ -502,6 +522,8 @@ func (s *Set) compactLocked() {
 		f, oerr := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND, 0)
 		if oerr != nil {
 			s.err = fmt.Errorf("reopen after compaction: %w", oerr)
+			s.log.Error("dedup compaction failed; set stopped, keeping its keys in memory until it starts again in a new file", "reason", s.err.Error())
+			s.armRestart()
 			return
 		}
 		s.f, s.size = f, int64(headerLen+s.fileRecs*recLen)
@@ -518,7 +540,8 @@ func (s *Set) compactLocked() {
 			f.Close()
 		}
 		s.err = errors.Join(err, serr, oerr)
-		s.log.Error("dedup compaction failed; set stopped", "reason", s.err.Error())
+		s.log.Error("dedup compaction failed; set stopped, keeping its keys in memory until it starts again in a new file", "reason", s.err.Error())
+		s.armRestart()
 		return
 	}
 	s.f = f
@@ -538,6 +561,14 @@ func (s *Set) Close() error {
 		s.cond.Wait()
 	}
 	s.cond.Broadcast()
+	if s.err != nil && !s.restartLocked() {
+		// The keys kept while it was stopped are lost: at worst a
+		// second delivery of what is resent after the next start.
+		if s.f != nil {
+			s.f.Close()
+		}
+		return fmt.Errorf("close dedup set: %w", s.err)
+	}
 	if len(s.pending) > 0 && s.err == nil {
 		// Remembered keys no flush has taken yet.
 		_, err := s.f.Write(s.pending)
@@ -553,4 +584,69 @@ func (s *Set) Close() error {
 		return fmt.Errorf("close dedup set: %w", err)
 	}
 	return nil
+}
+
+// restartLocked starts a stopped set again, reporting whether it runs
+// (a background restart is scheduled while it is stopped: armRestart).
+// The write that stopped it (a failed fsync) left the file's end
+// unknown, so the file is replaced by one written from memory (rewrite:
+// a new file, fsynced, renamed over it), which holds every key the set
+// retains, those kept while it was stopped too. Until that works (the
+// disk may still fail) the set stays stopped and keeps its keys in
+// memory.
+func (s *Set) restartLocked() bool {
+	if s.err == nil {
+		return true
+	}
+	if s.flushing {
+		return false
+	}
+	if s.f != nil {
+		s.f.Close() // Windows renames nothing over an open file
+		s.f = nil
+	}
+	err := s.rewrite()
+	var f *os.File
+	if err == nil {
+		f, err = os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND, 0)
+	}
+	if err != nil {
+		s.log.Warn("dedup set not started again; trying later", "reason", err.Error())
+		return false
+	}
+	s.f, s.size = f, int64(headerLen+s.fileRecs*recLen)
+	s.pending = s.pending[:0]
+	s.syncedGen = s.gen // every key is in the new file
+	s.gen++
+	s.failGen, s.failErr, s.failing = 0, nil, false
+	s.compactHold = 0
+	s.err = nil
+	s.log.Info("dedup set started again in a new file", "keys", s.fileRecs)
+	s.cond.Broadcast()
+	return true
+}
+
+// armRestart schedules a background restart of the stopped set, unless
+// one is scheduled.
+func (s *Set) armRestart() {
+	if s.restartWait > 0 || s.closed {
+		return
+	}
+	s.restartWait = restartDelay
+	time.AfterFunc(restartDelay, s.backgroundRestart)
+}
+
+func (s *Set) backgroundRestart() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	wait := s.restartWait
+	s.restartWait = 0
+	if s.err == nil || s.closed {
+		return
+	}
+	if s.flushing || !s.restartLocked() {
+		// Tried again later, and less often while the disk still fails.
+		s.restartWait = min(2*max(wait, restartDelay), maxRestartDelay)
+		time.AfterFunc(s.restartWait, s.backgroundRestart)
+	}
 }

@@ -150,12 +150,28 @@ func New(cfg Config, log *slog.Logger) (*Sink, error) {
 
 // Connect reads the key and known_hosts files, logs in and checks that
 // the directory is there, so that a wrong setting shows at once.
+//
+// A session made since the Send that asked for the connection found none
+// is kept: the dispatcher's workers each ask when their Send finds no
+// session, so a second worker's Connect may follow the first's, and
+// replacing the session that one made would end the Sends already
+// writing through it.
 func (s *Sink) Connect(ctx context.Context) error {
+	if s.current() != nil {
+		return nil
+	}
 	sess, err := configssh.Dial(ctx, s.cfg.Login, s.t, s.cfg.Timeout, what)
 	if err != nil {
 		return err
 	}
-	s.replace(sess)
+	s.mu.Lock()
+	if s.sess != nil {
+		s.mu.Unlock()
+		sess.Close() // another Connect made one meanwhile
+		return nil
+	}
+	s.sess = sess
+	s.mu.Unlock()
 	if !sess.Fsync {
 		s.log.Warn("the exchange's SFTP server offers no fsync@openssh.com: a file counts as delivered once it is whole under its name, as durable as the server makes it", "server", s.t.Addr)
 	}
@@ -202,6 +218,13 @@ func (s *Sink) Close(context.Context) error {
 	return nil
 }
 
+// current is the session Sends use, nil when there is none.
+func (s *Sink) current() *configssh.Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sess
+}
+
 // replace makes sess (nil: none) the session Sends use and ends the one
 // it replaces.
 func (s *Sink) replace(sess *configssh.Session) {
@@ -230,9 +253,7 @@ func (s *Sink) forget(sess *configssh.Session) {
 // Send writes the item's bundle as <dir>/<ID>.json, or its HL7 v2 message
 // as <dir>/<ID>.hl7 (see the package documentation).
 func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
-	s.mu.Lock()
-	sess := s.sess
-	s.mu.Unlock()
+	sess := s.current()
 	if sess == nil {
 		return transport.ErrNotConnected
 	}

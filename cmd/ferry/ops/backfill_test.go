@@ -195,17 +195,17 @@ func TestPrune(t *testing.T) {
 	out := filepath.Join(root, "outbox")
 	os.MkdirAll(out, 0o755)
 	old := time.Now().Add(-40 * 24 * time.Hour)
-	for _, f := range []string{"a.json", "b.json", ".c.json.tmp", "readme.txt"} {
+	for _, f := range []string{"01J5Z8Q4V7R2M3N6P9T0W1X2Y3.json", "01J5Z8Q4V7R2M3N6P9T0W1X2Y4.json", ".01J5Z8Q4V7R2M3N6P9T0W1X2Y5.json.tmp", "readme.txt"} {
 		p := filepath.Join(out, f)
 		os.WriteFile(p, []byte("{}"), 0o644)
 		os.Chtimes(p, old, old)
 	}
-	os.WriteFile(filepath.Join(out, "new.json"), []byte("{}"), 0o644)
+	os.WriteFile(filepath.Join(out, "01J5Z8Q4V7R2M3N6P9T0W1X2Y6.json"), []byte("{}"), 0o644)
 	n, err = PruneOldFiles(out, time.Now().Add(-30*24*time.Hour))
 	if err != nil || n != 2 {
 		t.Fatalf("pruned %d files, %v", n, err)
 	}
-	for _, f := range []string{".c.json.tmp", "readme.txt", "new.json"} {
+	for _, f := range []string{".01J5Z8Q4V7R2M3N6P9T0W1X2Y5.json.tmp", "readme.txt", "01J5Z8Q4V7R2M3N6P9T0W1X2Y6.json"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("%s removed", f)
 		}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oklog/ulid/v2"
+
 	"github.com/ferry-health/ferry/adapters/folder"
 )
 
@@ -21,9 +23,11 @@ func PruneDatedDirs(root string, cutoff time.Time) (int, error) {
 	return folder.PruneDatedDirs(root, cutoff)
 }
 
-// PruneOldFiles removes the delivered bundle files (*.json) directly in
-// dir that were last modified before cutoff. Temporary files of writes in
-// progress and anything that is not a bundle file are left alone.
+// PruneOldFiles removes the delivered bundle files directly in dir (the
+// outbox: <item id>.json, the id a ULID as ferry writes it) that were
+// last modified before cutoff. Temporary files of writes in progress and
+// anything that is not a bundle file ferry wrote (the reading program's
+// own *.json: a cursor, a list of what it took) are left alone.
 func PruneOldFiles(dir string, cutoff time.Time) (int, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -35,7 +39,7 @@ func PruneOldFiles(dir string, cutoff time.Time) (int, error) {
 	removed := 0
 	var errs []error
 	for _, e := range entries {
-		if !e.Type().IsRegular() || !strings.HasSuffix(e.Name(), ".json") || strings.HasPrefix(e.Name(), ".") {
+		if !e.Type().IsRegular() || !bundleFile(e.Name()) {
 			continue
 		}
 		fi, err := e.Info()
@@ -49,4 +53,15 @@ func PruneOldFiles(dir string, cutoff time.Time) (int, error) {
 		removed++
 	}
 	return removed, errors.Join(errs...)
+}
+
+// bundleFile reports whether name is one the outbox writes: an item id,
+// which is a ULID in upper case, and ".json".
+func bundleFile(name string) bool {
+	id, ok := strings.CutSuffix(name, ".json")
+	if !ok {
+		return false
+	}
+	u, err := ulid.ParseStrict(id)
+	return err == nil && u.String() == id
 }
