@@ -88,6 +88,7 @@ type xferRecord struct {
 	localNumber string
 	tsi         string
 	pages       int
+	reason      string // why the receive failed; "" for a fax received whole
 	callID      []string
 }
 
@@ -117,6 +118,9 @@ func findXferRecord(logPath, file string, loc *time.Location, near time.Time) (*
 		r := &xferRecord{commID: unquote(fields[2]), modem: unquote(fields[3]),
 			localNumber: unquote(fields[7]), tsi: unquote(fields[8])}
 		r.pages, _ = strconv.Atoi(unquote(fields[10]))
+		if len(fields) > 13 {
+			r.reason = unquote(fields[13])
+		}
 		if t, err := time.ParseInLocation("01/02/06 15:04", fields[0], loc); err == nil {
 			r.when = t
 		}
@@ -157,6 +161,13 @@ func fromXfer(f *faxfhir.Fax, r *xferRecord) {
 	if f.Pages == 0 {
 		f.Pages = r.pages
 	}
+	// HylaFAX keeps the pages of a receive that failed (a file of none is
+	// deleted) and logs why it failed as the record's reason: the fax is
+	// what came before the call ended.
+	if r.reason != "" {
+		f.Partial = true
+		setIf(&f.PartialReason, r.reason)
+	}
 	// CallID1 is the number, CallID2 the name in HylaFAX's default setup.
 	if len(r.callID) > 0 {
 		setIf(&f.CallerNumber, r.callID[0])
@@ -181,6 +192,7 @@ var sidecarNames = [...]struct{ field, names string }{
 	{"called", "callednumber to tonumber did dnis recipientnumber localnumber faxnumber"},
 	{"csid", "csid tsi tsid faxsendercsid sendercsid remotecsid remoteid stationid"},
 	{"pages", "pages faxpages numpages pagecount numberofpages"},
+	{"partial", "partial ispartial partialcontent partialfax incomplete"},
 	{"received", "received receivedat receivetime receivedtime datereceived receiveddate timestamp date completedat transmissionend createdat"},
 	{"subaddress", "subaddress faxsubaddress"},
 	{"commid", "commid faxid jobid id messageid"},
@@ -309,6 +321,10 @@ func applyFields(f *faxfhir.Fax, fields map[string]string, loc *time.Location) {
 		case "pages":
 			if n, err := strconv.Atoi(v); err == nil && f.Pages == 0 {
 				f.Pages = n
+			}
+		case "partial":
+			if b, err := strconv.ParseBool(v); err == nil && b || strings.EqualFold(v, "yes") {
+				f.Partial = true
 			}
 		case "received":
 			if t, ok := parseTime(v, loc); ok && f.Received.IsZero() {

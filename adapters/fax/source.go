@@ -161,6 +161,13 @@ func (s *Source) pass(ctx context.Context, in adapters.Raw, more func(*faxfhir.F
 		out.Meta = map[string]string{}
 	}
 	maps.Copy(out.Meta, fax.Meta())
+	if fax.Partial {
+		// Delivered all the same: the pages that came are the clinic's,
+		// and the DocumentReference says that some may be missing. The
+		// reason is the fax system's (a modem's or service's words).
+		s.log.Warn("fax received incomplete: the call ended early, pages may be missing; delivered as received",
+			"inbox", s.cfg.Name, s.logFile(in), "pages", fax.Pages, "reason", fax.PartialReason)
+	}
 	if scErr != nil {
 		out.Meta[MetaSidecarError] = scErr.Error()
 		if s.logPHI {
