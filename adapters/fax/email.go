@@ -381,6 +381,9 @@ func Emailed(in adapters.Raw, loc *time.Location) ([]adapters.Raw, error) {
 	for i := range ins {
 		var f faxfhir.Fax
 		e.apply(&f, loc)
+		if f.DOB != "" {
+			f.DOB, _ = birthDate(f.DOB, time.Now())
+		}
 		meta := make(map[string]string, len(in.Meta)+8)
 		maps.Copy(meta, in.Meta)
 		maps.Copy(meta, f.Meta())

@@ -489,3 +489,49 @@ func fromName(f *faxfhir.Fax, patterns []*regexp.Regexp, name string) bool {
 	}
 	return false
 }
+
+// usDateRE is a date written month first, as US fax services and fax
+// servers write one (01/02/1970, 1/2/1970, 01-02-1970), possibly with
+// the time .NET writes after it ("1/2/1970 12:00:00 AM").
+var usDateRE = regexp.MustCompile(`^(\d{1,2})([/-])(\d{1,2})[/-](\d+)(?:\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AaPp][Mm])?)?$`)
+
+// isoDateRE is YYYY-MM-DD, possibly followed by a time (.NET and most
+// JSON writers serialise a date as 1970-01-02T00:00:00).
+var isoDateRE = regexp.MustCompile(`^(\d{4}-\d{2}-\d{2})(?:[T ].*)?$`)
+
+// birthDate reads a patient's birth date as a sidecar, an e-mail's text
+// or a file name gives it, and returns it as YYYY-MM-DD. A date that
+// cannot be read for sure gives why instead (without the date: it is
+// PHI): a two-digit year leaves the century open, a day-first date
+// (25/12/1970) says the sender writes day first, so that 03/04/1970 would
+// be read wrong, and dotted dates are day first (01.02.1970).
+func birthDate(s string, now time.Time) (date, problem string) {
+	s = strings.TrimSpace(s)
+	var t time.Time
+	var err error
+	switch m := usDateRE.FindStringSubmatch(s); {
+	case len(s) == 8 && digits(s) == s:
+		t, err = time.Parse("20060102", s)
+	case isoDateRE.MatchString(s):
+		t, err = time.Parse("2006-01-02", isoDateRE.FindStringSubmatch(s)[1])
+	case m != nil:
+		month, _ := strconv.Atoi(m[1])
+		day, _ := strconv.Atoi(m[3])
+		switch {
+		case len(m[4]) != 4:
+			return "", "a year of " + strconv.Itoa(len(m[4])) + " digits (the century is not known); write MM/DD/YYYY or YYYY-MM-DD"
+		case month > 12 && day <= 12:
+			return "", "written day first (DD/MM/YYYY), which cannot be told from month first for days up to the 12th; write MM/DD/YYYY or YYYY-MM-DD"
+		}
+		t, err = time.Parse("01/02/2006", fmt.Sprintf("%02d/%02d/%s", month, day, m[4]))
+	default:
+		return "", "not a date ferry reads (YYYY-MM-DD, YYYYMMDD or MM/DD/YYYY)"
+	}
+	switch {
+	case err != nil:
+		return "", "not a date of the calendar"
+	case t.Year() < 1850 || t.After(now):
+		return "", "a year no patient can be born in"
+	}
+	return t.Format("2006-01-02"), ""
+}

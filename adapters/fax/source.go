@@ -263,6 +263,15 @@ func (s *Source) describe(in adapters.Raw, more func(*faxfhir.Fax)) (fax faxfhir
 			break
 		}
 	}
+	if fax.DOB != "" {
+		// The Patient match creates takes its birth date from here; a
+		// date read wrong would be another patient's.
+		d, problem := birthDate(fax.DOB, time.Now())
+		if problem != "" {
+			s.log.Warn("fax patient birth date not read: "+problem+"; the fax goes without it", "inbox", s.cfg.Name, s.logFile(in))
+		}
+		fax.DOB = d
+	}
 	if fax.Received.IsZero() {
 		if t, err := time.Parse(time.RFC3339Nano, in.Meta[folder.MetaModTime]); err == nil {
 			fax.Received = t
