@@ -276,6 +276,12 @@ func textOf(data []byte, charset string) []byte {
 
 // readFieldLines reads "Key: value" lines (Caller ID: …, Pages: 3) of a
 // fax service's text into fields, by normalised key, keeping the first.
+// A caller's or called number that is an e-mail address is none: the
+// From: and To: lines of a message quoted in the text (a fax e-mail
+// forwarded inline, under "Forwarded message" or "Original Message")
+// are passed over, so that the service's own lines after them count,
+// but for an RFC 3192 address (FAX=+1…/T33S=22@…), whose number and
+// subaddress are the call's.
 func readFieldLines(fields map[string]string, text []byte) {
 	for line := range strings.Lines(string(text)) {
 		k, v, ok := strings.Cut(line, ":")
@@ -286,8 +292,19 @@ func readFieldLines(fields map[string]string, text []byte) {
 		if _, known := sidecarKeys[k]; !known {
 			continue
 		}
+		v = strings.TrimSpace(v)
+		if f := sidecarKeys[k]; (f == "caller" || f == "called") && strings.Contains(v, "@") {
+			m := t37ToRE.FindStringSubmatch(v)
+			if m == nil {
+				continue
+			}
+			v = m[1]
+			if _, seen := fields["subaddress"]; !seen && f == "called" && m[2] != "" {
+				fields["subaddress"] = m[2]
+			}
+		}
 		if _, seen := fields[k]; !seen {
-			fields[k] = strings.TrimSpace(v)
+			fields[k] = v
 		}
 	}
 }
