@@ -17,6 +17,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/charmap"
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
@@ -104,7 +107,7 @@ func readEmailSized(r io.Reader, size int64) (*emailFax, error) {
 // headers takes what a message's header says of the call: its subject,
 // the address it was sent to, its date and Message-ID.
 func (e *emailFax) headers(h mail.Header) {
-	if s, err := new(mime.WordDecoder).DecodeHeader(h.Get("Subject")); err == nil {
+	if s, err := (&mime.WordDecoder{CharsetReader: sidecarCharset}).DecodeHeader(h.Get("Subject")); err == nil {
 		e.subject = s
 	} else {
 		e.subject = h.Get("Subject")
@@ -192,7 +195,7 @@ func (e *emailFax) walk(h header, body io.Reader, depth int, parts *int) error {
 	case bytes.HasPrefix(data, []byte("%PDF-")) || tiffpdf.IsTIFF(data):
 		e.docs = append(e.docs, data)
 	case media == "text/plain":
-		readFieldLines(e.fields, data)
+		readFieldLines(e.fields, textOf(data, params["charset"]))
 	case strings.HasPrefix(media, "message/") || strings.HasPrefix(media, "text/"):
 	default:
 		e.skipped++
@@ -252,8 +255,33 @@ func (s *stripSpace) Read(p []byte) (int, error) {
 	}
 }
 
+// textOf is a text part's bytes as UTF-8: decoded from the charset the
+// part declares (the single-byte ones of Windows fax servers and older
+// services, UTF-16 by its byte-order mark), and text that declares none,
+// or UTF-8, yet is not UTF-8 read as Windows-1252, as a JSON sidecar is.
+func textOf(data []byte, charset string) []byte {
+	if out, err := sidecarText(data); err == nil {
+		data = out
+	}
+	if r, err := sidecarCharset(charset, bytes.NewReader(data)); err == nil && charset != "" {
+		if out, err := io.ReadAll(r); err == nil {
+			data = out
+		}
+	}
+	if !utf8.Valid(data) {
+		data, _ = charmap.Windows1252.NewDecoder().Bytes(data)
+	}
+	return data
+}
+
 // readFieldLines reads "Key: value" lines (Caller ID: …, Pages: 3) of a
 // fax service's text into fields, by normalised key, keeping the first.
+// A caller's or called number that is an e-mail address is none: the
+// From: and To: lines of a message quoted in the text (a fax e-mail
+// forwarded inline, under "Forwarded message" or "Original Message")
+// are passed over, so that the service's own lines after them count,
+// but for an RFC 3192 address (FAX=+1…/T33S=22@…), whose number and
+// subaddress are the call's.
 func readFieldLines(fields map[string]string, text []byte) {
 	for line := range strings.Lines(string(text)) {
 		k, v, ok := strings.Cut(line, ":")
@@ -264,8 +292,19 @@ func readFieldLines(fields map[string]string, text []byte) {
 		if _, known := sidecarKeys[k]; !known {
 			continue
 		}
+		v = strings.TrimSpace(v)
+		if f := sidecarKeys[k]; (f == "caller" || f == "called") && strings.Contains(v, "@") {
+			m := t37ToRE.FindStringSubmatch(v)
+			if m == nil {
+				continue
+			}
+			v = m[1]
+			if _, seen := fields["subaddress"]; !seen && f == "called" && m[2] != "" {
+				fields["subaddress"] = m[2]
+			}
+		}
 		if _, seen := fields[k]; !seen {
-			fields[k] = strings.TrimSpace(v)
+			fields[k] = v
 		}
 	}
 }
@@ -381,6 +420,9 @@ func Emailed(in adapters.Raw, loc *time.Location) ([]adapters.Raw, error) {
 	for i := range ins {
 		var f faxfhir.Fax
 		e.apply(&f, loc)
+		if f.DOB != "" {
+			f.DOB, _ = birthDate(f.DOB, time.Now())
+		}
 		meta := make(map[string]string, len(in.Meta)+8)
 		maps.Copy(meta, in.Meta)
 		maps.Copy(meta, f.Meta())

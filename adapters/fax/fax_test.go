@@ -169,7 +169,7 @@ func TestPlainInboxWithJSONSidecarAndPattern(t *testing.T) {
 	}
 	fax := faxfhir.FaxFromMeta(g.raw.Meta)
 	want := faxfhir.Fax{Received: time.Date(2026, 11, 20, 19, 3, 7, 0, time.UTC), CallerNumber: "+15550100", CalledNumber: "+15550199",
-		CSID: "CLINIC A", CommID: "c-77", Pages: 3, DocType: "referral", MRN: "12345", DOB: "19700101"}
+		CSID: "CLINIC A", CommID: "c-77", Pages: 3, DocType: "referral", MRN: "12345", DOB: "1970-01-01"}
 	if !fax.Received.Equal(want.Received) {
 		t.Errorf("received %v", fax.Received)
 	}

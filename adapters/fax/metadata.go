@@ -88,6 +88,7 @@ type xferRecord struct {
 	localNumber string
 	tsi         string
 	pages       int
+	reason      string // why the receive failed; "" for a fax received whole
 	callID      []string
 }
 
@@ -117,6 +118,9 @@ func findXferRecord(logPath, file string, loc *time.Location, near time.Time) (*
 		r := &xferRecord{commID: unquote(fields[2]), modem: unquote(fields[3]),
 			localNumber: unquote(fields[7]), tsi: unquote(fields[8])}
 		r.pages, _ = strconv.Atoi(unquote(fields[10]))
+		if len(fields) > 13 {
+			r.reason = unquote(fields[13])
+		}
 		if t, err := time.ParseInLocation("01/02/06 15:04", fields[0], loc); err == nil {
 			r.when = t
 		}
@@ -157,6 +161,13 @@ func fromXfer(f *faxfhir.Fax, r *xferRecord) {
 	if f.Pages == 0 {
 		f.Pages = r.pages
 	}
+	// HylaFAX keeps the pages of a receive that failed (a file of none is
+	// deleted) and logs why it failed as the record's reason: the fax is
+	// what came before the call ended.
+	if r.reason != "" {
+		f.Partial = true
+		setIf(&f.PartialReason, r.reason)
+	}
 	// CallID1 is the number, CallID2 the name in HylaFAX's default setup.
 	if len(r.callID) > 0 {
 		setIf(&f.CallerNumber, r.callID[0])
@@ -181,6 +192,7 @@ var sidecarNames = [...]struct{ field, names string }{
 	{"called", "callednumber to tonumber did dnis recipientnumber localnumber faxnumber"},
 	{"csid", "csid tsi tsid faxsendercsid sendercsid remotecsid remoteid stationid"},
 	{"pages", "pages faxpages numpages pagecount numberofpages"},
+	{"partial", "partial ispartial partialcontent partialfax incomplete"},
 	{"received", "received receivedat receivetime receivedtime datereceived receiveddate timestamp date completedat transmissionend createdat"},
 	{"subaddress", "subaddress faxsubaddress"},
 	{"commid", "commid faxid jobid id messageid"},
@@ -309,6 +321,10 @@ func applyFields(f *faxfhir.Fax, fields map[string]string, loc *time.Location) {
 		case "pages":
 			if n, err := strconv.Atoi(v); err == nil && f.Pages == 0 {
 				f.Pages = n
+			}
+		case "partial":
+			if b, err := strconv.ParseBool(v); err == nil && b || strings.EqualFold(v, "yes") {
+				f.Partial = true
 			}
 		case "received":
 			if t, ok := parseTime(v, loc); ok && f.Received.IsZero() {
@@ -472,4 +488,50 @@ func fromName(f *faxfhir.Fax, patterns []*regexp.Regexp, name string) bool {
 		return true
 	}
 	return false
+}
+
+// usDateRE is a date written month first, as US fax services and fax
+// servers write one (01/02/1970, 1/2/1970, 01-02-1970), possibly with
+// the time .NET writes after it ("1/2/1970 12:00:00 AM").
+var usDateRE = regexp.MustCompile(`^(\d{1,2})([/-])(\d{1,2})[/-](\d+)(?:\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AaPp][Mm])?)?$`)
+
+// isoDateRE is YYYY-MM-DD, possibly followed by a time (.NET and most
+// JSON writers serialise a date as 1970-01-02T00:00:00).
+var isoDateRE = regexp.MustCompile(`^(\d{4}-\d{2}-\d{2})(?:[T ].*)?$`)
+
+// birthDate reads a patient's birth date as a sidecar, an e-mail's text
+// or a file name gives it, and returns it as YYYY-MM-DD. A date that
+// cannot be read for sure gives why instead (without the date: it is
+// PHI): a two-digit year leaves the century open, a day-first date
+// (25/12/1970) says the sender writes day first, so that 03/04/1970 would
+// be read wrong, and dotted dates are day first (01.02.1970).
+func birthDate(s string, now time.Time) (date, problem string) {
+	s = strings.TrimSpace(s)
+	var t time.Time
+	var err error
+	switch m := usDateRE.FindStringSubmatch(s); {
+	case len(s) == 8 && digits(s) == s:
+		t, err = time.Parse("20060102", s)
+	case isoDateRE.MatchString(s):
+		t, err = time.Parse("2006-01-02", isoDateRE.FindStringSubmatch(s)[1])
+	case m != nil:
+		month, _ := strconv.Atoi(m[1])
+		day, _ := strconv.Atoi(m[3])
+		switch {
+		case len(m[4]) != 4:
+			return "", "a year of " + strconv.Itoa(len(m[4])) + " digits (the century is not known); write MM/DD/YYYY or YYYY-MM-DD"
+		case month > 12 && day <= 12:
+			return "", "written day first (DD/MM/YYYY), which cannot be told from month first for days up to the 12th; write MM/DD/YYYY or YYYY-MM-DD"
+		}
+		t, err = time.Parse("01/02/2006", fmt.Sprintf("%02d/%02d/%s", month, day, m[4]))
+	default:
+		return "", "not a date ferry reads (YYYY-MM-DD, YYYYMMDD or MM/DD/YYYY)"
+	}
+	switch {
+	case err != nil:
+		return "", "not a date of the calendar"
+	case t.Year() < 1850 || t.After(now):
+		return "", "a year no patient can be born in"
+	}
+	return t.Format("2006-01-02"), ""
 }

@@ -161,6 +161,13 @@ func (s *Source) pass(ctx context.Context, in adapters.Raw, more func(*faxfhir.F
 		out.Meta = map[string]string{}
 	}
 	maps.Copy(out.Meta, fax.Meta())
+	if fax.Partial {
+		// Delivered all the same: the pages that came are the clinic's,
+		// and the DocumentReference says that some may be missing. The
+		// reason is the fax system's (a modem's or service's words).
+		s.log.Warn("fax received incomplete: the call ended early, pages may be missing; delivered as received",
+			"inbox", s.cfg.Name, s.logFile(in), "pages", fax.Pages, "reason", fax.PartialReason)
+	}
 	if scErr != nil {
 		out.Meta[MetaSidecarError] = scErr.Error()
 		if s.logPHI {
@@ -255,6 +262,15 @@ func (s *Source) describe(in adapters.Raw, more func(*faxfhir.Fax)) (fax faxfhir
 			fax.Security = l.Security
 			break
 		}
+	}
+	if fax.DOB != "" {
+		// The Patient match creates takes its birth date from here; a
+		// date read wrong would be another patient's.
+		d, problem := birthDate(fax.DOB, time.Now())
+		if problem != "" {
+			s.log.Warn("fax patient birth date not read: "+problem+"; the fax goes without it", "inbox", s.cfg.Name, s.logFile(in))
+		}
+		fax.DOB = d
 	}
 	if fax.Received.IsZero() {
 		if t, err := time.Parse(time.RFC3339Nano, in.Meta[folder.MetaModTime]); err == nil {

@@ -412,6 +412,7 @@ type ext struct {
 	URL           string `json:"url"`
 	ValueString   string `json:"valueString,omitempty"`
 	ValueInteger  *int   `json:"valueInteger,omitempty"`
+	ValueBoolean  *bool  `json:"valueBoolean,omitempty"`
 	ValueDateTime string `json:"valueDateTime,omitempty"`
 	Extension     []ext  `json:"extension,omitempty"`
 }
@@ -530,6 +531,9 @@ func faxPart(c *content, kind, h string) part {
 func (c *Converter) faxDocument(fax Fax, pages int) Document {
 	cfg := c.cfg
 	title := "Fax received " + fax.Received.UTC().Format("2006-01-02 15:04Z")
+	if fax.Partial {
+		title += " (incomplete)"
+	}
 	docType, _ := DocType(fax.DocType)
 	d := Document{
 		Type:            &fhir.CodeableConcept{Coding: []fhir.Coding{docType}},
@@ -921,6 +925,23 @@ func describe(fax Fax, pages int) string {
 			b.WriteString("s")
 		}
 	}
+	if fax.Partial {
+		// The receiving clinician reads this: a fax whose call ended
+		// early holds only the pages that came.
+		b.WriteString(". INCOMPLETE: the fax ended before it was fully received")
+		if fax.PartialReason != "" {
+			b.WriteString(" (" + fax.PartialReason + ")")
+		}
+		b.WriteString(";")
+		if pages > 0 {
+			b.WriteString(" " + strconv.Itoa(pages) + " page")
+			if pages > 1 {
+				b.WriteString("s")
+			}
+			b.WriteString(" received,")
+		}
+		b.WriteString(" pages may be missing")
+	}
 	return b.String()
 }
 
@@ -943,6 +964,11 @@ func faxExtension(fax Fax, pages int) []ext {
 	add("commId", fax.CommID)
 	if pages > 0 {
 		sub = append(sub, ext{URL: "pages", ValueInteger: &pages})
+	}
+	if fax.Partial {
+		partial := true
+		sub = append(sub, ext{URL: "partial", ValueBoolean: &partial})
+		add("partialReason", fax.PartialReason)
 	}
 	return []ext{{URL: FaxExtensionURL, Extension: sub}}
 }

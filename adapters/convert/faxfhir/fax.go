@@ -23,6 +23,12 @@ type Fax struct {
 	Modem        string // receiving device
 	CommID       string // fax server's communication id
 	Pages        int
+	// Partial says the receive ended before the fax was complete (the
+	// call dropped): the image holds the pages received, and pages may
+	// be missing. PartialReason is the fax system's reason, when it
+	// gives one (HylaFAX's "RSPREC error/got DCN"). Not PHI.
+	Partial       bool
+	PartialReason string
 	// DocType is a document kind such as "referral" or "lab" (see DocType).
 	DocType string
 	// Security are label codes the fax line gives its faxes: v3
@@ -45,6 +51,8 @@ const (
 	MetaModem        = "fax.modem"
 	MetaCommID       = "fax.commid"
 	MetaPages        = "fax.pages"
+	MetaPartial      = "fax.partial" // "true" when the receive ended early
+	MetaPartialWhy   = "fax.partial_reason"
 	MetaDocType      = "fax.doctype"
 	MetaSecurity     = "fax.security" // comma-separated label codes
 	MetaMRN          = "phi.mrn"
@@ -58,6 +66,9 @@ func (f Fax) Meta() map[string]string {
 		MetaCallerNumber: f.CallerNumber, MetaCallerName: f.CallerName, MetaCalledNumber: f.CalledNumber,
 		MetaCSID: f.CSID, MetaSubAddress: f.SubAddress, MetaModem: f.Modem, MetaCommID: f.CommID,
 		MetaDocType: f.DocType, MetaMRN: f.MRN, MetaDOB: f.DOB, MetaPatientName: f.PatientName,
+	}
+	if f.Partial {
+		m[MetaPartial], m[MetaPartialWhy] = "true", f.PartialReason
 	}
 	if !f.Received.IsZero() {
 		m[MetaReceived] = f.Received.Format(time.RFC3339Nano)
@@ -81,6 +92,9 @@ func FaxFromMeta(m map[string]string) Fax {
 		f.Received = t
 	}
 	f.Pages, _ = strconv.Atoi(m[MetaPages])
+	if m[MetaPartial] == "true" {
+		f.Partial, f.PartialReason = true, m[MetaPartialWhy]
+	}
 	if s := m[MetaSecurity]; s != "" {
 		f.Security = strings.Split(s, ",")
 	}

@@ -1,0 +1,124 @@
+package fax
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
+)
+
+// TestIncompleteFaxSaysSo: a fax whose receive ended in error (HylaFAX's
+// xferfaxlog RECV record gives the reason, "" when the fax came whole; a
+// cloud fax's sidecar a partial flag, Concord's Partial, Telnyx's
+// partial_content) is still delivered, but its DocumentReference says
+// that pages may be missing, with the reason and the pages received, its
+// fax receipt carries partial, and a WARN names the fax by its hash
+// only. It reached the exchange looking complete.
+func TestIncompleteFaxSaysSo(t *testing.T) {
+	t.Run("hylafax", func(t *testing.T) {
+		root := t.TempDir()
+		recvq := filepath.Join(root, "recvq")
+		if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(recvq, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		log := "11/20/26 14:03\tRECV\t000000042\tttyS0\trecvq/fax000000042.tif\t\tfax\t\"5550199\"\t\"+1 555 0100\"\t4199434\t2\t0:01:10\t0:01:02\t\"RSPREC error/got DCN\"\t\"5550100\"\t\"TEST CLINIC\"\t\"\"\t\"\"\n"
+		if err := os.WriteFile(filepath.Join(root, "etc", "xferfaxlog"), []byte(log), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		copyFile(t, filepath.Join(faxDir, "hylafax/recvq/fax000000042.tif"), filepath.Join(recvq, "fax000000042.tif"))
+		cfg := DefaultConfig(KindHylaFAX)
+		cfg.Name, cfg.Path, cfg.TimeZone = "hylafax", recvq, "America/New_York"
+		g, logs := partialRun(t, cfg)
+		checkPartial(t, g, logs, "RSPREC error/got DCN", "2 pages received")
+	})
+	for name, sidecar := range map[string]string{
+		"concord": `{"CallerNumber":"+15550100","FaxPages":1,"Partial":true,"MRN":"4711","PatientName":"Smith, John"}`,
+		"telnyx":  `{"from":"+15550100","page_count":1,"partial_content":true,"mrn":"4711","patient_name":"Smith, John"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "Smith_John.json"), []byte(sidecar), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			copyFile(t, filepath.Join(faxDir, "g4-fine-1p.tif"), filepath.Join(dir, "Smith_John.tif"))
+			cfg := DefaultConfig(KindFax)
+			cfg.Name, cfg.Path = "cloud", dir
+			g, logs := partialRun(t, cfg)
+			checkPartial(t, g, logs, "", "1 page received")
+			if strings.Contains(logs, "Smith") || strings.Contains(logs, "4711") {
+				t.Errorf("the WARN names the patient: %s", logs)
+			}
+		})
+	}
+	// A fax that came whole says nothing of it.
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "x.json"), []byte(`{"CallerNumber":"+15550100","Partial":false}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, filepath.Join(faxDir, "g4-fine-1p.tif"), filepath.Join(dir, "x.tif"))
+	cfg := DefaultConfig(KindFax)
+	cfg.Name, cfg.Path = "cloud", dir
+	g, logs := partialRun(t, cfg)
+	if d := str(docRef(g.bundle), "description"); strings.Contains(strings.ToLower(d), "incomplete") || strings.Contains(logs, "incomplete") {
+		t.Errorf("a whole fax is said to be incomplete: %q\n%s", d, logs)
+	}
+	if _, ok := receipt(docRef(g.bundle))["partial"]; ok {
+		t.Errorf("a whole fax's receipt says partial")
+	}
+}
+
+func partialRun(t *testing.T, cfg Config) (got, string) {
+	t.Helper()
+	c := newCollector(t)
+	cfg.Settle, cfg.Rescan = 20*time.Millisecond, time.Hour
+	var logs syncBuffer
+	s, err := New(adapters.Settings{Logger: slog.New(slog.NewTextHandler(&logs, nil))}, cfg, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	g := c.next(t, s)
+	s.Shutdown(context.Background())
+	return g, logs.String()
+}
+
+func checkPartial(t *testing.T, g got, logs, reason, pages string) {
+	n := strings.Fields(pages)[0]
+	t.Helper()
+	f := faxfhir.FaxFromMeta(g.raw.Meta)
+	if !f.Partial || f.PartialReason != reason {
+		t.Errorf("fax partial %v, reason %q; want true, %q", f.Partial, f.PartialReason, reason)
+	}
+	d := docRef(g.bundle)
+	desc := str(d, "description")
+	if !strings.Contains(desc, "INCOMPLETE") || !strings.Contains(desc, "pages may be missing") || !strings.Contains(desc, pages) ||
+		(reason != "" && !strings.Contains(desc, reason)) {
+		t.Errorf("description %q does not say the fax is incomplete (%s, %s)", desc, reason, pages)
+	}
+	if r := receipt(d); r["partial"] != true || (reason != "" && r["partialReason"] != reason) {
+		t.Errorf("receipt %v: want partial true, partialReason %q", r, reason)
+	}
+	var line string
+	for l := range strings.Lines(logs) {
+		if strings.Contains(l, "level=WARN") && strings.Contains(l, "incomplete") {
+			line = l
+		}
+	}
+	if !strings.Contains(line, "sha256="+g.raw.Meta["sha256"][:12]) || !strings.Contains(line, "pages="+n) {
+		t.Errorf("no WARN naming the fax by its hash and the pages received: %q\n%s", line, logs)
+	}
+	if strings.Contains(line, "file=") {
+		t.Errorf("the WARN names the file: %q", line)
+	}
+}
