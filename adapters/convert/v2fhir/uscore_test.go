@@ -141,3 +141,28 @@ PID|1||123^^^HOSP^MR||||19700101|F`
 		t.Fatalf("name %+v, want only a data-absent-reason unknown extension", n)
 	}
 }
+
+// TestUSCoreProcedureWithoutTime: US Core Procedure's us-core-7
+// "Performed SHALL be present if the status is 'completed' or
+// 'in-progress'". A PR1 is written completed; one whose PR1-5 (procedure
+// date/time) the sender left empty carries _performedDateTime with
+// data-absent-reason unknown, as the C-CDA converter's does; one with it
+// keeps the time and no extension.
+func TestUSCoreProcedureWithoutTime(t *testing.T) {
+	for _, tc := range []struct{ pr15, want string }{{"", ""}, {"20240102", "2024-01-02"}} {
+		msg := usADT + "PV1|1|O|||||||||||||||||V1^^^CLINICA\nPR1|1||80146002^Appendectomy^SCT||" + tc.pr15
+		ps := entriesOf[fhir.Procedure](mustConvert(t, testConverter(t), msg))
+		if len(ps) != 1 {
+			t.Fatalf("PR1-5 %q: %d Procedures", tc.pr15, len(ps))
+		}
+		p := ps[0]
+		if p.Status != "completed" || p.PerformedDateTime != tc.want || p.PerformedPeriod != nil {
+			t.Fatalf("PR1-5 %q: status %q performedDateTime %q, want completed %q", tc.pr15, p.Status, p.PerformedDateTime, tc.want)
+		}
+		absent := p.PerformedDateTimeElement != nil && len(p.PerformedDateTimeElement.Extension) == 1 &&
+			p.PerformedDateTimeElement.Extension[0].URL == fhir.DataAbsentReasonURL && p.PerformedDateTimeElement.Extension[0].ValueCode == "unknown"
+		if absent != (tc.pr15 == "") || (tc.pr15 != "" && p.PerformedDateTimeElement != nil) {
+			t.Fatalf("PR1-5 %q: _performedDateTime %+v", tc.pr15, p.PerformedDateTimeElement)
+		}
+	}
+}
