@@ -388,6 +388,9 @@ func (c *converter) resultOrganizer(a *act) {
 	if c.curEncounter != "" {
 		r.Encounter = &fhir.Reference{Reference: c.curEncounter}
 	}
+	// US Core us-core-8 and us-core-9: a released report says when it
+	// was taken and issued; a Result Organizer never says the second.
+	r.AbsentTimes()
 	c.add(idn, r)
 }
 

@@ -1048,9 +1048,13 @@ func buildObservation(get func(string) string, vals map[string][]string) (any, [
 		return nil, []problem{{"code|code.text", "no code"}}
 	}
 	o.Code = *cc
-	if c := get("category"); c != "" {
-		o.Category = []fhir.CodeableConcept{*coded(sysObsCategory, c)}
+	c := get("category")
+	if c == "" {
+		// The mapping gives a category (Validate), but a column's cell
+		// may be empty: every US Core Observation profile fixes one.
+		return nil, []problem{{"category", "no category (US Core Observations need one: laboratory, vital-signs ...; a set: default fills empty cells)"}}
 	}
+	o.Category = []fhir.CodeableConcept{*coded(sysObsCategory, c)}
 	unit, ucum := get("valueQuantity.unit"), get("valueQuantity.ucum")
 	quantity := func(v, comparator string) *fhir.Quantity {
 		q := &fhir.Quantity{Value: json.Number(v), Comparator: comparator, Unit: unit}

@@ -189,3 +189,36 @@ func TestCodeSystemOIDs(t *testing.T) {
 		t.Errorf("condition code %+v, want ICD-10-CM's URI", c)
 	}
 }
+
+// TestObservationRowWithoutCategory: every US Core Observation profile
+// slices category with one it fixes (the laboratory profile's
+// "Observation.category:us-core" is 1..1, laboratory), and the mapping
+// must give one; but a mapping that takes it from a column, with no
+// set: default, wrote an Observation without any category for a row
+// whose cell was empty, which a validating exchange refuses. Such a row
+// is now refused, naming the column; a set: default fills it.
+func TestObservationRowWithoutCategory(t *testing.T) {
+	m := labsMapping()
+	m.Set = nil
+	m.Columns = append(m.Columns, Column{Header: "Kind", Path: "category"})
+	in := "MRN,LOINC,Test,Result,Units,Date,Flag,Kind\n" +
+		"123,2345-7,Glucose,105,mg/dL,3/4/2024 8:05,H,laboratory\n" +
+		"123,8867-4,Pulse,72,/min,3/4/2024 8:05,,\n"
+	msg := rowErrors(t, in, m, Options{})
+	wantAll(t, msg, "1 of 2 rows cannot be mapped", `line 3, column "Kind": no category`)
+
+	m.Set = map[string]string{"category": "vital-signs"}
+	parts, err := Convert([]byte(in), m, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs := resources[fhir.Observation](parts)
+	if len(obs) != 2 {
+		t.Fatalf("%d observations", len(obs))
+	}
+	for _, o := range obs {
+		if len(o.Category) != 1 || len(o.Category[0].Coding) != 1 {
+			t.Errorf("%s: category %+v", o.Code.Coding[0].Code, o.Category)
+		}
+	}
+}

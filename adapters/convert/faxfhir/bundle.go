@@ -877,7 +877,10 @@ func matchPatient(cfg Config, fax Fax, security []fhir.Coding) *fhir.Patient {
 // than the document's source does. Gender is "unknown" (neither a fax
 // sidecar nor XDS metadata need carry it), which also gives a US Core
 // exchange the element it requires; a name written "Family, Given" is
-// split as such, any other form is kept as text only.
+// split as such, any other form is kept as text only. US Core's name
+// (1..*, us-core-6: a family or given part, or else the data-absent-reason
+// extension) is met the same way: text alone says its parts are
+// unsupported, no name at all is a name saying unknown.
 func patientResource(pt Patient, security []fhir.Coding) *fhir.Patient {
 	p := &fhir.Patient{
 		ResourceType: "Patient",
@@ -886,13 +889,16 @@ func patientResource(pt Patient, security []fhir.Coding) *fhir.Patient {
 		Gender:       "unknown",
 		BirthDate:    normDate(pt.BirthDate),
 	}
+	hn := fhir.HumanName{Extension: []fhir.Extension{{URL: fhir.DataAbsentReasonURL, ValueCode: "unknown"}}}
 	if n := strings.TrimSpace(pt.Name); n != "" {
-		hn := fhir.HumanName{Text: n}
+		hn = fhir.HumanName{Text: n}
 		if fam, giv, ok := strings.Cut(n, ","); ok && strings.TrimSpace(fam) != "" && strings.TrimSpace(giv) != "" {
 			hn.Family, hn.Given = strings.TrimSpace(fam), strings.Fields(giv)
+		} else {
+			hn.Extension = []fhir.Extension{{URL: fhir.DataAbsentReasonURL, ValueCode: "unsupported"}}
 		}
-		p.Name = []fhir.HumanName{hn}
 	}
+	p.Name = []fhir.HumanName{hn}
 	return p
 }
 

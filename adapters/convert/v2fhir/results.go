@@ -300,6 +300,9 @@ func (r *reportBuilder) finish(x *conv) fhir.Reference {
 		r.dr.Conclusion = strings.Join(r.notes, "\n")
 	}
 	dr := r.dr
+	// US Core us-core-8 and us-core-9: a released report says when,
+	// though the sender left OBR-7 or OBR-22 empty.
+	dr.AbsentTimes()
 	return x.add("DiagnosticReport", r.key, dr)
 }
 

@@ -469,6 +469,12 @@ func (x *conv) procedure(pr1 hl7v2.Segment) error {
 		return err
 	}
 	p := &fhir.Procedure{ResourceType: "Procedure", Status: "completed", Code: code, Subject: x.patientRef, Encounter: x.encRef, PerformedDateTime: when}
+	if when == "" {
+		// US Core's us-core-7: "Performed SHALL be present if the
+		// status is 'completed' or 'in-progress'"; a PR1 whose PR1-5
+		// the sender left empty gives no time.
+		p.PerformedDateTimeElement = fhir.AbsentPrimitive("unknown")
+	}
 	for rep := range pr1.Field(11).RepsSeq() {
 		if ref := x.practitioner(rep); ref != nil {
 			p.Performer = append(p.Performer, fhir.ProcedurePerformer{Actor: ref})

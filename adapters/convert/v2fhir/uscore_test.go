@@ -141,3 +141,70 @@ PID|1||123^^^HOSP^MR||||19700101|F`
 		t.Fatalf("name %+v, want only a data-absent-reason unknown extension", n)
 	}
 }
+
+// TestUSCoreProcedureWithoutTime: US Core Procedure's us-core-7
+// "Performed SHALL be present if the status is 'completed' or
+// 'in-progress'". A PR1 is written completed; one whose PR1-5 (procedure
+// date/time) the sender left empty carries _performedDateTime with
+// data-absent-reason unknown, as the C-CDA converter's does; one with it
+// keeps the time and no extension.
+func TestUSCoreProcedureWithoutTime(t *testing.T) {
+	for _, tc := range []struct{ pr15, want string }{{"", ""}, {"20240102", "2024-01-02"}} {
+		msg := usADT + "PV1|1|O|||||||||||||||||V1^^^CLINICA\nPR1|1||80146002^Appendectomy^SCT||" + tc.pr15
+		ps := entriesOf[fhir.Procedure](mustConvert(t, testConverter(t), msg))
+		if len(ps) != 1 {
+			t.Fatalf("PR1-5 %q: %d Procedures", tc.pr15, len(ps))
+		}
+		p := ps[0]
+		if p.Status != "completed" || p.PerformedDateTime != tc.want || p.PerformedPeriod != nil {
+			t.Fatalf("PR1-5 %q: status %q performedDateTime %q, want completed %q", tc.pr15, p.Status, p.PerformedDateTime, tc.want)
+		}
+		absent := p.PerformedDateTimeElement != nil && len(p.PerformedDateTimeElement.Extension) == 1 &&
+			p.PerformedDateTimeElement.Extension[0].URL == fhir.DataAbsentReasonURL && p.PerformedDateTimeElement.Extension[0].ValueCode == "unknown"
+		if absent != (tc.pr15 == "") || (tc.pr15 != "" && p.PerformedDateTimeElement != nil) {
+			t.Fatalf("PR1-5 %q: _performedDateTime %+v", tc.pr15, p.PerformedDateTimeElement)
+		}
+	}
+}
+
+// TestUSCoreReportTimes: US Core's lab report has us-core-8 "effective[x]
+// SHALL be present if the status is 'partial', 'preliminary', 'final',
+// 'amended', 'corrected' or 'appended'" and us-core-9, the same of
+// issued. A final OBR without OBR-7 (observation time) or OBR-22 (results
+// reported) says unknown in their place; one with them keeps them; a
+// report of unknown status (no OBR-25) needs neither.
+func TestUSCoreReportTimes(t *testing.T) {
+	const head = `MSH|^~\&|LABAPP|CLINICLAB|EHR|CLINIC|20240105101500-0500||ORU^R01^ORU_R01|U410|P|2.5.1
+PID|1||123^^^HOSP^MR||Roe^Rick||19700101|M
+`
+	absent := func(e *fhir.PrimitiveElement) bool {
+		return e != nil && len(e.Extension) == 1 && e.Extension[0].URL == fhir.DataAbsentReasonURL && e.Extension[0].ValueCode == "unknown"
+	}
+	for _, tc := range []struct {
+		name, obr               string
+		absentEff, absentIssued bool
+	}{
+		{"final without times", "OBR|1|P1^EHR|F1^LAB|58410-2^CBC^LN|||||||||||||||||||||F", true, true},
+		{"final without OBR-22", "OBR|1|P1^EHR|F1^LAB|58410-2^CBC^LN|||20240105080000-0500||||||||||||||||||F", false, true},
+		{"final with both", "OBR|1|P1^EHR|F1^LAB|58410-2^CBC^LN|||20240105080000-0500|||||||||||||||20240105090000-0500|||F", false, false},
+		{"status unknown", "OBR|1|P1^EHR|F1^LAB|58410-2^CBC^LN", false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			msg := head + tc.obr + "\nOBX|1|NM|718-7^Hemoglobin^LN||13.2|g/dL^g/dL^UCUM|||||F"
+			drs := entriesOf[fhir.DiagnosticReport](mustConvert(t, testConverter(t), msg))
+			if len(drs) != 1 {
+				t.Fatalf("%d DiagnosticReports", len(drs))
+			}
+			dr := drs[0]
+			if got := absent(dr.EffectiveDateTimeElement); got != tc.absentEff || (!got && dr.EffectiveDateTimeElement != nil) {
+				t.Errorf("status %s, effectiveDateTime %q, _effectiveDateTime %+v, want absent %v", dr.Status, dr.EffectiveDateTime, dr.EffectiveDateTimeElement, tc.absentEff)
+			}
+			if got := absent(dr.IssuedElement); got != tc.absentIssued || (!got && dr.IssuedElement != nil) {
+				t.Errorf("status %s, issued %q, _issued %+v, want absent %v", dr.Status, dr.Issued, dr.IssuedElement, tc.absentIssued)
+			}
+			if tc.absentEff == (dr.EffectiveDateTime != "") && dr.Status == "final" {
+				t.Errorf("effectiveDateTime %q beside absent %v", dr.EffectiveDateTime, tc.absentEff)
+			}
+		})
+	}
+}
