@@ -45,7 +45,7 @@ var observationCategories = map[string][]fhir.CodeableConcept{
 // OBX without a value; callers must not modify them.
 var absentReasons = func() map[string]*fhir.CodeableConcept {
 	m := map[string]*fhir.CodeableConcept{}
-	for code, display := range map[string]string{"unknown": "Unknown", "temp-unknown": "Temporarily Unknown", "not-performed": "Not Performed"} {
+	for code, display := range map[string]string{"unknown": "Unknown", "temp-unknown": "Temporarily Unknown", "not-performed": "Not Performed", "not-asked": "Not Asked"} {
 		m[code] = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: fhir.DataAbsentReasonSystem, Code: code, Display: display}}}
 	}
 	return m
@@ -475,12 +475,17 @@ func (x *conv) obxValue(obx hl7v2.Segment, o *fhir.Observation, units quantityUn
 		// No value: US Core's result Observations (us-core-2) want a
 		// dataAbsentReason instead. One still pending (OBX-11 I or O)
 		// is temp-unknown, one the lab could not obtain (X)
-		// not-performed; otherwise the message just does not say.
+		// not-performed, one not sought (N) not-asked, as the IG's
+		// OBX[Observation] map says (IF OBX-11 IS "N":
+		// dataAbsentReason "not-asked"); otherwise the message just
+		// does not say.
 		reason := "unknown"
-		switch o.Status {
-		case "registered":
+		switch {
+		case strings.EqualFold(obx.Field(11).Text(1), "N"):
+			reason = "not-asked"
+		case o.Status == "registered":
 			reason = "temp-unknown"
-		case "cancelled":
+		case o.Status == "cancelled":
 			reason = "not-performed"
 		}
 		o.DataAbsentReason = absentReasons[reason]
