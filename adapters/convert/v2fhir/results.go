@@ -497,7 +497,7 @@ func (x *conv) obxValue(obx hl7v2.Segment, o *fhir.Observation, units quantityUn
 		// Documents travel as DocumentReference, not Observation.value.
 		o.DataAbsentReason = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/data-absent-reason", Code: "unsupported"}}}
 		return nil
-	case "NM", "SN", "CE", "CWE", "CNE", "CF", "CV", "IS", "ID", "DT", "TS", "DTM", "TM":
+	case "NM", "SN", "NR", "CE", "CWE", "CNE", "CF", "CV", "IS", "ID", "DT", "TS", "DTM", "TM", "DR":
 		// OBX-5 repeats, but value[x] does not: several values become
 		// components with the observation's code (the IG's
 		// OBX[Observation-Component] map) and the observation itself
@@ -521,7 +521,8 @@ func (x *conv) obxValue(obx hl7v2.Segment, o *fhir.Observation, units quantityUn
 				o.Component = append(o.Component, fhir.ObservationComponent{Code: o.Code,
 					ValueQuantity: v.ValueQuantity, ValueCodeableConcept: v.ValueCodeableConcept,
 					ValueString: v.ValueString, ValueRange: v.ValueRange, ValueRatio: v.ValueRatio,
-					ValueTime: v.ValueTime, ValueDateTime: v.ValueDateTime})
+					ValueTime: v.ValueTime, ValueDateTime: v.ValueDateTime, ValuePeriod: v.ValuePeriod,
+					DataAbsentReason: v.DataAbsentReason})
 			}
 			return nil
 		}
@@ -575,8 +576,46 @@ func (x *conv) obxOne(obx hl7v2.Segment, typ string, first hl7v2.Value, o *fhir.
 			return x.badField(obx, 5, "invalid time for OBX-2 TM")
 		}
 		o.ValueTime = t
+	case "DR":
+		// The IG's DR[Period]: DR.1 start, DR.2 end (each a TS before
+		// v2.6, whose first subcomponent is the time).
+		start, ok1 := x.dateTime(first.Comp(1).Sub(1).Trimmed())
+		end, ok2 := x.dateTime(first.Comp(2).Sub(1).Trimmed())
+		if !ok1 || !ok2 {
+			return x.badField(obx, 5, "invalid date/time range for OBX-2 DR")
+		}
+		if start == "" && end == "" {
+			o.DataAbsentReason = absentReasons["unknown"]
+			return nil
+		}
+		o.ValuePeriod = &fhir.Period{Start: start, End: end}
+	case "NR":
+		x.numericRange(first, units, o)
 	}
 	return nil
+}
+
+// numericRange converts an NR (the IG's NR[Range]: NR.1 low, NR.2 high,
+// either may be left out) in the OBX-6 unit; what is not a number stays
+// text.
+func (x *conv) numericRange(v hl7v2.Value, units quantityUnit, o *fhir.Observation) {
+	lo, hi := strings.TrimSpace(v.Text(1)), strings.TrimSpace(v.Text(2))
+	var r fhir.Range
+	if lo != "" {
+		r.Low = x.quantityIn(lo, units)
+	}
+	if hi != "" {
+		r.High = x.quantityIn(hi, units)
+	}
+	switch {
+	case lo == "" && hi == "":
+		o.DataAbsentReason = absentReasons["unknown"]
+		return
+	case (lo != "" && r.Low == nil) || (hi != "" && r.High == nil):
+		o.ValueString = strings.Trim(lo+"-"+hi, "-")
+		return
+	}
+	o.ValueRange = &r
 }
 
 // quantity makes a Quantity of s with OBX-6 units; nil if s is not a
