@@ -669,10 +669,16 @@ func (x *conv) comparatorQuantity(s string, units quantityUnit) *fhir.Quantity {
 }
 
 // structuredNumeric converts an SN: comparator, num1, separator, num2.
+// As the IG's OBX[Observation] map has it, "<>" (not equal) is text
+// whatever the separator; a ratio's comparator is its numerator's
+// (SN[Ratio]: SN.1 IF NOT EQUAL TO "=" numerator.comparator). A Range has
+// none, and the IG keeps a range's only in its original text, so a range
+// with one stays text here rather than reading as the plain range.
 func (x *conv) structuredNumeric(v hl7v2.Value, units quantityUnit, o *fhir.Observation) {
 	cmp, n1, sep, n2 := v.Text(1), v.Text(2), v.Text(3), v.Text(4)
+	plain := cmp == "" || cmp == "="
 	switch {
-	case sep == "-" && n1 != "" && n2 != "":
+	case sep == "-" && n1 != "" && n2 != "" && plain:
 		lo, hi := x.quantityIn(n1, units), x.quantityIn(n2, units)
 		if lo != nil && hi != nil {
 			o.ValueRange = &fhir.Range{Low: lo, High: hi}
@@ -680,6 +686,15 @@ func (x *conv) structuredNumeric(v hl7v2.Value, units quantityUnit, o *fhir.Obse
 		}
 	case (sep == ":" || sep == "/") && n1 != "" && n2 != "":
 		a, b := x.quantityIn(n1, quantityUnit{}), x.quantityIn(n2, quantityUnit{})
+		switch cmp {
+		case "", "=":
+		case "<", ">", "<=", ">=":
+			if a != nil {
+				a.Comparator = cmp
+			}
+		default:
+			a = nil
+		}
 		if a != nil && b != nil {
 			o.ValueRatio = &fhir.Ratio{Numerator: a, Denominator: b}
 			return
