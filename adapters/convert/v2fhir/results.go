@@ -462,8 +462,12 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 			o.Performer = append(o.Performer, *ref)
 		}
 	}
-	if org := obx.Field(23).Text(1); org != "" {
-		o.Performer = append(o.Performer, fhir.Reference{Type: "Organization", Display: org})
+	// The performing organization (OBX-23, an XON) and its address
+	// (OBX-24): the IG's OBX[Observation] map gives them performer
+	// (Organization) and its address; a lab CLIA has name itself and
+	// its address on the report.
+	if ref := x.organization(obx.Field(23).Rep(1), obx.Field(24).Rep(1), hl7v2.Value{}); ref != nil {
+		o.Performer = append(o.Performer, *ref)
 	}
 	return b, nil
 }
