@@ -53,6 +53,7 @@ type ObservationComponent struct {
 	ValueRatio           *Ratio           `json:"valueRatio,omitempty"`
 	ValueTime            string           `json:"valueTime,omitempty"`
 	ValueDateTime        string           `json:"valueDateTime,omitempty"`
+	ValuePeriod          *Period          `json:"valuePeriod,omitempty"`
 	DataAbsentReason     *CodeableConcept `json:"dataAbsentReason,omitempty"`
 }
 

@@ -710,8 +710,10 @@ func (x *conv) put(resourceType string, key fhir.Identifier, resource any, readO
 	bumped := 0
 	for n := 2; x.has(urn[:]); n++ {
 		bumped = n
-		if resourceType == "Patient" || resourceType == "Practitioner" {
-			// The same person named twice: point at the entry already written.
+		if resourceType == "Patient" || resourceType == "Practitioner" || resourceType == "Organization" {
+			// The same person, or organisation (the lab every OBX-23
+			// of a report names), named twice: point at the entry
+			// already written.
 			for _, e := range x.entries {
 				if e.FullURL == string(urn[:]) {
 					return x.refTo(e)

@@ -664,7 +664,9 @@ func (x *conv) xtnValue(v hl7v2.Value, defaultUse string) (fhir.ContactPoint, bo
 	var cp fhir.ContactPoint
 	var t [14]string // XTN.1 ... XTN.14, read in one pass
 	v.Texts(t[:])
-	use, equip := t[1], t[2]
+	// Senders write these codes in any case (INTERNET, ph, prn); no two
+	// codes of either table differ only in case.
+	use, equip := tableCode(t[1], table0201), tableCode(t[2], table0202)
 	switch use {
 	case "PRN", "ORN", "VHN":
 		cp.Use = "home"
@@ -706,6 +708,29 @@ func (x *conv) xtnValue(v hl7v2.Value, defaultUse string) (fhir.ContactPoint, bo
 	}
 	cp.Period = x.validity(hl7v2.Value{}, t[12], t[13])
 	return cp, true
+}
+
+// The codes of tables 0201 (telecommunication use) and 0202
+// (telecommunication equipment type) as the tables spell them.
+var (
+	table0201 = []string{"PRN", "ORN", "WPN", "VHN", "ASN", "EMR", "NET", "BPN", "PRS"}
+	table0202 = []string{"PH", "FX", "MD", "CP", "SAT", "BP", "Internet", "X.400", "TDD", "TTY"}
+)
+
+// tableCode is s spelt as the code of codes it equals but for case, or s
+// when it is none of them.
+func tableCode(s string, codes []string) string {
+	for _, c := range codes {
+		if c == s {
+			return c
+		}
+	}
+	for _, c := range codes {
+		if strings.EqualFold(c, s) {
+			return c
+		}
+	}
+	return s
 }
 
 // phone builds a number from XTN.5 (country), .6 (area), .7 (local), .8

@@ -291,14 +291,22 @@ func (x *conv) provider(prd hl7v2.Segment) (*fhir.Reference, error) {
 		ref.Display = nameText(&name)
 		return &ref, nil
 	}
-	xon := prd.Field(10).Rep(1)
+	return x.organization(prd.Field(10).Rep(1), prd.Field(11).Rep(1), prd.Field(13)), nil
+}
+
+// organization converts an XON to a reference: an Organization (the
+// IG's XON[Organization]) when the XON carries an identifier (XON.10,
+// else XON.3), with address (an XAD) and the contacts in telecom (XTN
+// repetitions), else a display-only reference, as a name is no key; nil
+// when it names nothing.
+func (x *conv) organization(xon, address, telecom hl7v2.Value) *fhir.Reference {
 	orgName := xon.Text(1)
 	idValue := orStr(xon.Text(10), xon.Text(3))
 	if idValue == "" {
 		if orgName == "" {
-			return nil, nil
+			return nil
 		}
-		return &fhir.Reference{Type: "Organization", Display: orgName}, nil
+		return &fhir.Reference{Type: "Organization", Display: orgName}
 	}
 	aa := xon.Comp(6)
 	sys, known := x.authoritySystem(aa.Sub(1).Trimmed(), aa.Sub(2).Trimmed(), aa.Sub(3).Trimmed())
@@ -313,17 +321,17 @@ func (x *conv) provider(prd hl7v2.Segment) (*fhir.Reference, error) {
 		id.Type = identifierType(t)
 	}
 	org := &fhir.Organization{ResourceType: "Organization", Identifier: []fhir.Identifier{id}, Name: orgName}
-	if a, ok := x.xadValue(prd.Field(11).Rep(1)); ok {
+	if a, ok := x.xadValue(address); ok {
 		org.Address = []fhir.Address{a}
 	}
-	for rep := range prd.Field(13).RepsSeq() {
+	for rep := range telecom.RepsSeq() {
 		if cp, ok := x.xtnValue(rep, "work"); ok {
 			org.Telecom = append(org.Telecom, cp)
 		}
 	}
 	ref := x.add("Organization", id, org)
 	ref.Display = orgName
-	return &ref, nil
+	return &ref
 }
 
 // referralClinical converts the clinical segments of a referral with the

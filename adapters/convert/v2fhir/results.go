@@ -45,7 +45,7 @@ var observationCategories = map[string][]fhir.CodeableConcept{
 // OBX without a value; callers must not modify them.
 var absentReasons = func() map[string]*fhir.CodeableConcept {
 	m := map[string]*fhir.CodeableConcept{}
-	for code, display := range map[string]string{"unknown": "Unknown", "temp-unknown": "Temporarily Unknown", "not-performed": "Not Performed"} {
+	for code, display := range map[string]string{"unknown": "Unknown", "temp-unknown": "Temporarily Unknown", "not-performed": "Not Performed", "not-asked": "Not Asked"} {
 		m[code] = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: fhir.DataAbsentReasonSystem, Code: code, Display: display}}}
 	}
 	return m
@@ -465,8 +465,12 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 			o.Performer = append(o.Performer, *ref)
 		}
 	}
-	if org := obx.Field(23).Text(1); org != "" {
-		o.Performer = append(o.Performer, fhir.Reference{Type: "Organization", Display: org})
+	// The performing organization (OBX-23, an XON) and its address
+	// (OBX-24): the IG's OBX[Observation] map gives them performer
+	// (Organization) and its address; a lab CLIA has name itself and
+	// its address on the report.
+	if ref := x.organization(obx.Field(23).Rep(1), obx.Field(24).Rep(1), hl7v2.Value{}); ref != nil {
+		o.Performer = append(o.Performer, *ref)
 	}
 	return b, nil
 }
@@ -478,12 +482,17 @@ func (x *conv) obxValue(obx hl7v2.Segment, o *fhir.Observation, units quantityUn
 		// No value: US Core's result Observations (us-core-2) want a
 		// dataAbsentReason instead. One still pending (OBX-11 I or O)
 		// is temp-unknown, one the lab could not obtain (X)
-		// not-performed; otherwise the message just does not say.
+		// not-performed, one not sought (N) not-asked, as the IG's
+		// OBX[Observation] map says (IF OBX-11 IS "N":
+		// dataAbsentReason "not-asked"); otherwise the message just
+		// does not say.
 		reason := "unknown"
-		switch o.Status {
-		case "registered":
+		switch {
+		case strings.EqualFold(obx.Field(11).Text(1), "N"):
+			reason = "not-asked"
+		case o.Status == "registered":
 			reason = "temp-unknown"
-		case "cancelled":
+		case o.Status == "cancelled":
 			reason = "not-performed"
 		}
 		o.DataAbsentReason = absentReasons[reason]
@@ -495,7 +504,7 @@ func (x *conv) obxValue(obx hl7v2.Segment, o *fhir.Observation, units quantityUn
 		// Documents travel as DocumentReference, not Observation.value.
 		o.DataAbsentReason = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/data-absent-reason", Code: "unsupported"}}}
 		return nil
-	case "NM", "SN", "CE", "CWE", "CNE", "CF", "CV", "IS", "ID", "DT", "TS", "DTM", "TM":
+	case "NM", "SN", "NR", "CE", "CWE", "CNE", "CF", "CV", "IS", "ID", "DT", "TS", "DTM", "TM", "DR":
 		// OBX-5 repeats, but value[x] does not: several values become
 		// components with the observation's code (the IG's
 		// OBX[Observation-Component] map) and the observation itself
@@ -519,7 +528,8 @@ func (x *conv) obxValue(obx hl7v2.Segment, o *fhir.Observation, units quantityUn
 				o.Component = append(o.Component, fhir.ObservationComponent{Code: o.Code,
 					ValueQuantity: v.ValueQuantity, ValueCodeableConcept: v.ValueCodeableConcept,
 					ValueString: v.ValueString, ValueRange: v.ValueRange, ValueRatio: v.ValueRatio,
-					ValueTime: v.ValueTime, ValueDateTime: v.ValueDateTime})
+					ValueTime: v.ValueTime, ValueDateTime: v.ValueDateTime, ValuePeriod: v.ValuePeriod,
+					DataAbsentReason: v.DataAbsentReason})
 			}
 			return nil
 		}
@@ -573,8 +583,46 @@ func (x *conv) obxOne(obx hl7v2.Segment, typ string, first hl7v2.Value, o *fhir.
 			return x.badField(obx, 5, "invalid time for OBX-2 TM")
 		}
 		o.ValueTime = t
+	case "DR":
+		// The IG's DR[Period]: DR.1 start, DR.2 end (each a TS before
+		// v2.6, whose first subcomponent is the time).
+		start, ok1 := x.dateTime(first.Comp(1).Sub(1).Trimmed())
+		end, ok2 := x.dateTime(first.Comp(2).Sub(1).Trimmed())
+		if !ok1 || !ok2 {
+			return x.badField(obx, 5, "invalid date/time range for OBX-2 DR")
+		}
+		if start == "" && end == "" {
+			o.DataAbsentReason = absentReasons["unknown"]
+			return nil
+		}
+		o.ValuePeriod = &fhir.Period{Start: start, End: end}
+	case "NR":
+		x.numericRange(first, units, o)
 	}
 	return nil
+}
+
+// numericRange converts an NR (the IG's NR[Range]: NR.1 low, NR.2 high,
+// either may be left out) in the OBX-6 unit; what is not a number stays
+// text.
+func (x *conv) numericRange(v hl7v2.Value, units quantityUnit, o *fhir.Observation) {
+	lo, hi := strings.TrimSpace(v.Text(1)), strings.TrimSpace(v.Text(2))
+	var r fhir.Range
+	if lo != "" {
+		r.Low = x.quantityIn(lo, units)
+	}
+	if hi != "" {
+		r.High = x.quantityIn(hi, units)
+	}
+	switch {
+	case lo == "" && hi == "":
+		o.DataAbsentReason = absentReasons["unknown"]
+		return
+	case (lo != "" && r.Low == nil) || (hi != "" && r.High == nil):
+		o.ValueString = strings.Trim(lo+"-"+hi, "-")
+		return
+	}
+	o.ValueRange = &r
 }
 
 // quantity makes a Quantity of s with OBX-6 units; nil if s is not a
@@ -628,10 +676,16 @@ func (x *conv) comparatorQuantity(s string, units quantityUnit) *fhir.Quantity {
 }
 
 // structuredNumeric converts an SN: comparator, num1, separator, num2.
+// As the IG's OBX[Observation] map has it, "<>" (not equal) is text
+// whatever the separator; a ratio's comparator is its numerator's
+// (SN[Ratio]: SN.1 IF NOT EQUAL TO "=" numerator.comparator). A Range has
+// none, and the IG keeps a range's only in its original text, so a range
+// with one stays text here rather than reading as the plain range.
 func (x *conv) structuredNumeric(v hl7v2.Value, units quantityUnit, o *fhir.Observation) {
 	cmp, n1, sep, n2 := v.Text(1), v.Text(2), v.Text(3), v.Text(4)
+	plain := cmp == "" || cmp == "="
 	switch {
-	case sep == "-" && n1 != "" && n2 != "":
+	case sep == "-" && n1 != "" && n2 != "" && plain:
 		lo, hi := x.quantityIn(n1, units), x.quantityIn(n2, units)
 		if lo != nil && hi != nil {
 			o.ValueRange = &fhir.Range{Low: lo, High: hi}
@@ -639,6 +693,15 @@ func (x *conv) structuredNumeric(v hl7v2.Value, units quantityUnit, o *fhir.Obse
 		}
 	case (sep == ":" || sep == "/") && n1 != "" && n2 != "":
 		a, b := x.quantityIn(n1, quantityUnit{}), x.quantityIn(n2, quantityUnit{})
+		switch cmp {
+		case "", "=":
+		case "<", ">", "<=", ">=":
+			if a != nil {
+				a.Comparator = cmp
+			}
+		default:
+			a = nil
+		}
 		if a != nil && b != nil {
 			o.ValueRatio = &fhir.Ratio{Numerator: a, Denominator: b}
 			return
