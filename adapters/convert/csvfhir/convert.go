@@ -587,7 +587,7 @@ func (c *compiled) row(rec record) (row, []RowError) {
 	case "Patient":
 		res, problems = buildPatient(get, r.vals)
 	case "Observation":
-		res, problems = buildObservation(get, r.vals)
+		res, problems = buildObservation(get, r.vals, c.dates)
 	case "Condition":
 		res, problems = buildCondition(get, r.vals)
 	case "AllergyIntolerance":
@@ -1038,7 +1038,7 @@ func isLanguageTag(s string) bool {
 	return true
 }
 
-func buildObservation(get func(string) string, vals map[string][]string) (any, []problem) {
+func buildObservation(get func(string) string, vals map[string][]string, dp *cellReader) (any, []problem) {
 	o := &fhir.Observation{ResourceType: "Observation", Status: get("status"), EffectiveDateTime: get("effectiveDateTime")}
 	if o.Status == "" {
 		o.Status = "final"
@@ -1072,13 +1072,20 @@ func buildObservation(get func(string) string, vals map[string][]string) (any, [
 	case v != "":
 		if cmp, num, ok := comparatorValue(v); ok {
 			o.ValueQuantity = quantity(num, cmp)
+		} else if lo, hi, ok := rangeValue(v, dp); ok {
+			// "0-2" cells per high-power field: a Range keeps the unit
+			// a valueString would lose (R4 value[x]; rng-2: low <= high).
+			o.ValueRange = &fhir.Range{Low: quantity(lo, ""), High: quantity(hi, "")}
+		} else if n, d, ok := titerValue(v); ok {
+			// R4's Ratio is for titers; its parts carry no unit.
+			o.ValueRatio = &fhir.Ratio{Numerator: &fhir.Quantity{Value: json.Number(n)}, Denominator: &fhir.Quantity{Value: json.Number(d)}}
 		} else {
 			o.ValueString = v
 		}
 	case s != "":
 		o.ValueString = s
 	}
-	hasValue := o.ValueQuantity != nil || o.ValueString != ""
+	hasValue := o.ValueQuantity != nil || o.ValueString != "" || o.ValueRange != nil || o.ValueRatio != nil
 	switch dar := get("dataAbsentReason"); {
 	case dar != "" && hasValue:
 		return nil, []problem{{"dataAbsentReason", "a dataAbsentReason beside a value (FHIR obs-6)"}}
@@ -1124,6 +1131,50 @@ func comparatorValue(v string) (comparator, number string, ok bool) {
 	}
 	number, ok = decimal(v)
 	return comparator, number, ok
+}
+
+// rangeValue reads a result written as a range of two numbers, low
+// first: "0-2", "5 - 10" (with the mapping's decimal separator). A
+// negative low, or a low above the high ("2024-01"), is no range.
+func rangeValue(v string, dp *cellReader) (low, high string, ok bool) {
+	a, b, found := strings.Cut(v, "-")
+	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
+	if !found || a == "" || b == "" || a[0] < '0' || a[0] > '9' || b[0] < '0' || b[0] > '9' {
+		return "", "", false
+	}
+	if low, ok = decimal(dp.number(a)); !ok {
+		return "", "", false
+	}
+	if high, ok = decimal(dp.number(b)); !ok {
+		return "", "", false
+	}
+	l, errL := strconv.ParseFloat(low, 64)
+	h, errH := strconv.ParseFloat(high, 64)
+	if errL != nil || errH != nil || l > h {
+		return "", "", false
+	}
+	return low, high, true
+}
+
+// titerValue reads a titer, "1:40" or "1:2560" (or its reverse, "4:1"):
+// whole numbers without leading zeros, one of them 1, so that a time
+// ("08:30", "12:15") is not taken for one.
+func titerValue(v string) (num, den string, ok bool) {
+	a, b, found := strings.Cut(v, ":")
+	whole := func(s string) bool { return digits(s) && s[0] != '0' }
+	if !found || !whole(a) || !whole(b) || a != "1" && b != "1" {
+		return "", "", false
+	}
+	return a, b, true
+}
+
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func buildCondition(get func(string) string, vals map[string][]string) (any, []problem) {

@@ -35,7 +35,8 @@ type pathSpec struct {
 // code.display; telecom.phone, telecom.mobile and telecom.email are
 // ContactPoints of that kind; an Observation's "value" is a quantity when
 // the cell is a number (with its unit from valueQuantity.unit or the UCUM
-// code from valueQuantity.ucum) and a string otherwise.
+// code from valueQuantity.ucum), a range with that unit ("0-2"), a
+// ratio for a titer ("1:40"), and a string otherwise.
 var paths = map[string]map[string]*pathSpec{
 	"Patient": {
 		"name.family":            {kind: kText},
