@@ -498,6 +498,11 @@ func (c *compiled) row(rec record) (row, []RowError) {
 	for i, col := range c.m.Columns {
 		raw := strings.TrimSpace(rec.fields[c.cols[i]])
 		v := raw
+		if isNull(v) {
+			if _, named := lookup(col.Map, v); !named {
+				v = ""
+			}
+		}
 		if col.Map != nil && v != "" {
 			mv, ok := lookup(col.Map, v)
 			if !ok {
@@ -546,7 +551,7 @@ func (c *compiled) row(rec record) (row, []RowError) {
 	if c.m.Resource != "Patient" {
 		pcol = c.m.Patient
 	}
-	if v := strings.TrimSpace(rec.fields[c.pidx]); v == "" {
+	if v := strings.TrimSpace(rec.fields[c.pidx]); v == "" || isNull(v) {
 		bad(strings.TrimSpace(pcol.Column), "no patient identifier", "")
 	} else {
 		r.pid = fhir.Identifier{System: strings.TrimSpace(pcol.System), Value: v}
@@ -561,7 +566,7 @@ func (c *compiled) row(rec record) (row, []RowError) {
 		}
 	}
 	if c.idx >= 0 {
-		if v := strings.TrimSpace(rec.fields[c.idx]); v == "" {
+		if v := strings.TrimSpace(rec.fields[c.idx]); v == "" || isNull(v) {
 			bad(strings.TrimSpace(c.m.Identifier.Column), "no row identifier (the mapping's identifier column)", "")
 		} else {
 			r.ident = fhir.Identifier{System: strings.TrimSpace(c.m.Identifier.System), Value: v}
@@ -619,6 +624,13 @@ func (c *compiled) row(rec record) (row, []RowError) {
 	}
 	return r, nil
 }
+
+// isNull reports whether a cell is a database's mark for no value, as
+// exports write it: NULL (SQL Server Management Studio's "Save Results
+// As", Access) or \N (MySQL's SELECT ... INTO OUTFILE, PostgreSQL's
+// COPY text format). Such a cell is empty, unless the column's map names
+// it. Other words (N/A, None) are values, refused where they do not fit.
+func isNull(v string) bool { return v == "NULL" || v == `\N` }
 
 // columnFor names the column mapped to path (or its first alternative)
 // for a message about a value the row lacks.
