@@ -553,6 +553,8 @@ func (c *compiled) row(rec record) (row, []RowError) {
 	}
 	if v := strings.TrimSpace(rec.fields[c.pidx]); v == "" || isNull(v) {
 		bad(strings.TrimSpace(pcol.Column), "no patient identifier", "")
+	} else if rounded(v) {
+		bad(strings.TrimSpace(pcol.Column), "patient identifier "+msgRounded, v)
 	} else {
 		r.pid = fhir.Identifier{System: strings.TrimSpace(pcol.System), Value: v}
 		if c.opts.Merges != nil {
@@ -568,6 +570,8 @@ func (c *compiled) row(rec record) (row, []RowError) {
 	if c.idx >= 0 {
 		if v := strings.TrimSpace(rec.fields[c.idx]); v == "" || isNull(v) {
 			bad(strings.TrimSpace(c.m.Identifier.Column), "no row identifier (the mapping's identifier column)", "")
+		} else if rounded(v) {
+			bad(strings.TrimSpace(c.m.Identifier.Column), "row identifier "+msgRounded, v)
 		} else {
 			r.ident = fhir.Identifier{System: strings.TrimSpace(c.m.Identifier.System), Value: v}
 		}
@@ -631,6 +635,21 @@ func (c *compiled) row(rec record) (row, []RowError) {
 // COPY text format). Such a cell is empty, unless the column's map names
 // it. Other words (N/A, None) are values, refused where they do not fit.
 func isNull(v string) bool { return v == "NULL" || v == `\N` }
+
+// rounded reports whether an identifier is a number as a spreadsheet
+// writes a long one once the file has been opened and saved in it:
+// 123456789012 as 1.23457E+11. Its digits are gone, so it names no one,
+// and several patients (or rows) would become one.
+func rounded(v string) bool {
+	mant, exp, ok := strings.Cut(v, "E+")
+	if !ok || !digits(exp) || mant == "" || mant[0] < '1' || mant[0] > '9' {
+		return false
+	}
+	whole, frac, dot := strings.Cut(mant, ".")
+	return len(whole) == 1 && (!dot || digits(frac))
+}
+
+const msgRounded = "is a number in scientific notation, as a spreadsheet saves a long one, and its digits are lost (export the file again without opening it in Excel, or format the column as text)"
 
 // columnFor names the column mapped to path (or its first alternative)
 // for a message about a value the row lacks.
