@@ -304,6 +304,8 @@ func pathNames(resource string) []string {
 // mapHint ends the message for a code that is not one of a path's.
 const mapHint = "(add a map to translate the file's codes)"
 
+var errDecimalComma = errors.New("not a number (digits with an optional sign and decimal comma)")
+
 // errEmpty is parse's error for a value that is empty after mapping.
 var errEmpty = errors.New("empty")
 
@@ -333,7 +335,7 @@ func (p *pathSpec) parse(v string, dp *cellReader) (string, error) {
 		d, ok := decimal(dp.number(v))
 		if !ok {
 			if dp.comma {
-				return "", errors.New("not a number (digits with an optional sign and decimal comma)")
+				return "", errDecimalComma
 			}
 			return "", errors.New("not a number (digits with an optional sign and decimal point; set decimal_separator: \",\" for 5,4)")
 		}
@@ -343,6 +345,11 @@ func (p *pathSpec) parse(v string, dp *cellReader) (string, error) {
 		// valueQuantity; anything else is text, for a valueString.
 		if cmp, num, ok := comparatorValue(dp.number(v)); ok {
 			return cmp + num, nil
+		}
+		if _, _, ok := comparatorValue(v); ok && dp.comma {
+			// 1.234 with a decimal comma: a thousand, or a typo for
+			// 1,234? Either way a number, not the text of a result.
+			return "", errDecimalComma
 		}
 		return v, nil
 	case kBool:
