@@ -498,6 +498,11 @@ func (c *compiled) row(rec record) (row, []RowError) {
 	for i, col := range c.m.Columns {
 		raw := strings.TrimSpace(rec.fields[c.cols[i]])
 		v := raw
+		if isNull(v) {
+			if _, named := lookup(col.Map, v); !named {
+				v = ""
+			}
+		}
 		if col.Map != nil && v != "" {
 			mv, ok := lookup(col.Map, v)
 			if !ok {
@@ -546,8 +551,10 @@ func (c *compiled) row(rec record) (row, []RowError) {
 	if c.m.Resource != "Patient" {
 		pcol = c.m.Patient
 	}
-	if v := strings.TrimSpace(rec.fields[c.pidx]); v == "" {
+	if v := strings.TrimSpace(rec.fields[c.pidx]); v == "" || isNull(v) {
 		bad(strings.TrimSpace(pcol.Column), "no patient identifier", "")
+	} else if rounded(v) {
+		bad(strings.TrimSpace(pcol.Column), "patient identifier "+msgRounded, v)
 	} else {
 		r.pid = fhir.Identifier{System: strings.TrimSpace(pcol.System), Value: v}
 		if c.opts.Merges != nil {
@@ -561,8 +568,10 @@ func (c *compiled) row(rec record) (row, []RowError) {
 		}
 	}
 	if c.idx >= 0 {
-		if v := strings.TrimSpace(rec.fields[c.idx]); v == "" {
+		if v := strings.TrimSpace(rec.fields[c.idx]); v == "" || isNull(v) {
 			bad(strings.TrimSpace(c.m.Identifier.Column), "no row identifier (the mapping's identifier column)", "")
+		} else if rounded(v) {
+			bad(strings.TrimSpace(c.m.Identifier.Column), "row identifier "+msgRounded, v)
 		} else {
 			r.ident = fhir.Identifier{System: strings.TrimSpace(c.m.Identifier.System), Value: v}
 		}
@@ -587,7 +596,7 @@ func (c *compiled) row(rec record) (row, []RowError) {
 	case "Patient":
 		res, problems = buildPatient(get, r.vals)
 	case "Observation":
-		res, problems = buildObservation(get, r.vals)
+		res, problems = buildObservation(get, r.vals, c.dates)
 	case "Condition":
 		res, problems = buildCondition(get, r.vals)
 	case "AllergyIntolerance":
@@ -619,6 +628,28 @@ func (c *compiled) row(rec record) (row, []RowError) {
 	}
 	return r, nil
 }
+
+// isNull reports whether a cell is a database's mark for no value, as
+// exports write it: NULL (SQL Server Management Studio's "Save Results
+// As", Access) or \N (MySQL's SELECT ... INTO OUTFILE, PostgreSQL's
+// COPY text format). Such a cell is empty, unless the column's map names
+// it. Other words (N/A, None) are values, refused where they do not fit.
+func isNull(v string) bool { return v == "NULL" || v == `\N` }
+
+// rounded reports whether an identifier is a number as a spreadsheet
+// writes a long one once the file has been opened and saved in it:
+// 123456789012 as 1.23457E+11. Its digits are gone, so it names no one,
+// and several patients (or rows) would become one.
+func rounded(v string) bool {
+	mant, exp, ok := strings.Cut(v, "E+")
+	if !ok || !digits(exp) || mant == "" || mant[0] < '1' || mant[0] > '9' {
+		return false
+	}
+	whole, frac, dot := strings.Cut(mant, ".")
+	return len(whole) == 1 && (!dot || digits(frac))
+}
+
+const msgRounded = "is a number in scientific notation, as a spreadsheet saves a long one, and its digits are lost (export the file again without opening it in Excel, or format the column as text)"
 
 // columnFor names the column mapped to path (or its first alternative)
 // for a message about a value the row lacks.
@@ -1038,7 +1069,7 @@ func isLanguageTag(s string) bool {
 	return true
 }
 
-func buildObservation(get func(string) string, vals map[string][]string) (any, []problem) {
+func buildObservation(get func(string) string, vals map[string][]string, dp *cellReader) (any, []problem) {
 	o := &fhir.Observation{ResourceType: "Observation", Status: get("status"), EffectiveDateTime: get("effectiveDateTime")}
 	if o.Status == "" {
 		o.Status = "final"
@@ -1076,13 +1107,20 @@ func buildObservation(get func(string) string, vals map[string][]string) (any, [
 	case v != "":
 		if cmp, num, ok := comparatorValue(v); ok {
 			o.ValueQuantity = quantity(num, cmp)
+		} else if lo, hi, ok := rangeValue(v, dp); ok {
+			// "0-2" cells per high-power field: a Range keeps the unit
+			// a valueString would lose (R4 value[x]; rng-2: low <= high).
+			o.ValueRange = &fhir.Range{Low: quantity(lo, ""), High: quantity(hi, "")}
+		} else if n, d, ok := titerValue(v); ok {
+			// R4's Ratio is for titers; its parts carry no unit.
+			o.ValueRatio = &fhir.Ratio{Numerator: &fhir.Quantity{Value: json.Number(n)}, Denominator: &fhir.Quantity{Value: json.Number(d)}}
 		} else {
 			o.ValueString = v
 		}
 	case s != "":
 		o.ValueString = s
 	}
-	hasValue := o.ValueQuantity != nil || o.ValueString != ""
+	hasValue := o.ValueQuantity != nil || o.ValueString != "" || o.ValueRange != nil || o.ValueRatio != nil
 	switch dar := get("dataAbsentReason"); {
 	case dar != "" && hasValue:
 		return nil, []problem{{"dataAbsentReason", "a dataAbsentReason beside a value (FHIR obs-6)"}}
@@ -1128,6 +1166,50 @@ func comparatorValue(v string) (comparator, number string, ok bool) {
 	}
 	number, ok = decimal(v)
 	return comparator, number, ok
+}
+
+// rangeValue reads a result written as a range of two numbers, low
+// first: "0-2", "5 - 10" (with the mapping's decimal separator). A
+// negative low, or a low above the high ("2024-01"), is no range.
+func rangeValue(v string, dp *cellReader) (low, high string, ok bool) {
+	a, b, found := strings.Cut(v, "-")
+	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
+	if !found || a == "" || b == "" || a[0] < '0' || a[0] > '9' || b[0] < '0' || b[0] > '9' {
+		return "", "", false
+	}
+	if low, ok = decimal(dp.number(a)); !ok {
+		return "", "", false
+	}
+	if high, ok = decimal(dp.number(b)); !ok {
+		return "", "", false
+	}
+	l, errL := strconv.ParseFloat(low, 64)
+	h, errH := strconv.ParseFloat(high, 64)
+	if errL != nil || errH != nil || l > h {
+		return "", "", false
+	}
+	return low, high, true
+}
+
+// titerValue reads a titer, "1:40" or "1:2560" (or its reverse, "4:1"):
+// whole numbers without leading zeros, one of them 1, so that a time
+// ("08:30", "12:15") is not taken for one.
+func titerValue(v string) (num, den string, ok bool) {
+	a, b, found := strings.Cut(v, ":")
+	whole := func(s string) bool { return digits(s) && s[0] != '0' }
+	if !found || !whole(a) || !whole(b) || a != "1" && b != "1" {
+		return "", "", false
+	}
+	return a, b, true
+}
+
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func buildCondition(get func(string) string, vals map[string][]string) (any, []problem) {

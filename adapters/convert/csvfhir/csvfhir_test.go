@@ -668,3 +668,29 @@ func TestMintedIdentifierIgnoresZone(t *testing.T) {
 		}
 	}
 }
+
+// TestDecimalCommaValueWithPoint: with decimal_separator ",", README has
+// "a '.' in a number is then an error", and a referenceRange.low of
+// 1.234 was one; in the value column 1.234 (a thousand two hundred and
+// thirty-four, or one point two three four?) and 5.4 went to the
+// exchange as the text "1.234", without its unit. They are now the
+// same row error.
+func TestDecimalCommaValueWithPoint(t *testing.T) {
+	m := labsMapping()
+	m.DecimalSeparator = ","
+	in := "MRN;LOINC;Test;Result;Units;Date;Flag\n" +
+		"123;2345-7;Glucose;1.234;mmol/L;3/4/2024;N\n" +
+		"123;718-7;Hgb;<0.1;g/dL;3/4/2024;N\n" +
+		"123;718-7;Hgb;5,4;g/dL;3/4/2024;N\n" +
+		"123;718-7;Hgb;Hämolyse 1.Grades;;3/4/2024;N\n"
+	_, err := Convert([]byte(in), m, Options{})
+	var fe *Error
+	if !errors.As(err, &fe) || len(fe.Rows) != 2 {
+		t.Fatalf("err %v, want lines 2 and 3 refused", err)
+	}
+	for i, line := range []int{2, 3} {
+		if r := fe.Rows[i]; r.Line != line || r.Column != "Result" || !strings.Contains(r.Msg, "decimal comma") {
+			t.Errorf("error %d: %s, want line %d, column Result, decimal comma", i, r, line)
+		}
+	}
+}

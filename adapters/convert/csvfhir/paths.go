@@ -35,7 +35,8 @@ type pathSpec struct {
 // code.display; telecom.phone, telecom.mobile and telecom.email are
 // ContactPoints of that kind; an Observation's "value" is a quantity when
 // the cell is a number (with its unit from valueQuantity.unit or the UCUM
-// code from valueQuantity.ucum) and a string otherwise.
+// code from valueQuantity.ucum), a range with that unit ("0-2"), a
+// ratio for a titer ("1:40"), and a string otherwise.
 var paths = map[string]map[string]*pathSpec{
 	"Patient": {
 		"name.family":            {kind: kText},
@@ -303,6 +304,8 @@ func pathNames(resource string) []string {
 // mapHint ends the message for a code that is not one of a path's.
 const mapHint = "(add a map to translate the file's codes)"
 
+var errDecimalComma = errors.New("not a number (digits with an optional sign and decimal comma)")
+
 // errEmpty is parse's error for a value that is empty after mapping.
 var errEmpty = errors.New("empty")
 
@@ -332,7 +335,7 @@ func (p *pathSpec) parse(v string, dp *cellReader) (string, error) {
 		d, ok := decimal(dp.number(v))
 		if !ok {
 			if dp.comma {
-				return "", errors.New("not a number (digits with an optional sign and decimal comma)")
+				return "", errDecimalComma
 			}
 			return "", errors.New("not a number (digits with an optional sign and decimal point; set decimal_separator: \",\" for 5,4)")
 		}
@@ -342,6 +345,11 @@ func (p *pathSpec) parse(v string, dp *cellReader) (string, error) {
 		// valueQuantity; anything else is text, for a valueString.
 		if cmp, num, ok := comparatorValue(dp.number(v)); ok {
 			return cmp + num, nil
+		}
+		if _, _, ok := comparatorValue(v); ok && dp.comma {
+			// 1.234 with a decimal comma: a thousand, or a typo for
+			// 1,234? Either way a number, not the text of a result.
+			return "", errDecimalComma
 		}
 		return v, nil
 	case kBool:

@@ -58,3 +58,69 @@ func TestUCUMColumnOnlyValidCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestValueRangeAndTiterKeepTheirUnit: a result that is not one number
+// went out as valueString, and the row's unit was dropped: a urine
+// sediment's "0-2" cells per high-power field became the text "0-2",
+// per what unknown. FHIR R4 gives Observation.value[x] a Range (low and
+// high, each a Quantity with the unit) and a Ratio, which its datatypes
+// page names for titers ("1:128"); a comparator stays a Quantity's.
+func TestValueRangeAndTiterKeepTheirUnit(t *testing.T) {
+	in := "MRN,LOINC,Test,Result,Units,Date,Flag\n" +
+		"123,5821-4,WBC urine,0-2,/[HPF],3/4/2024,N\n" +
+		"123,5821-4,WBC urine,5 - 10,/[HPF],3/5/2024,H\n" +
+		"123,5048-4,ANA titer,1:40,{titer},3/4/2024,H\n" +
+		"123,2345-7,Glucose,<5,mg/dL,3/4/2024,L\n" +
+		"123,33914-3,eGFR,>60,mL/min/{1.73_m2},3/4/2024,N\n" +
+		"123,5799-2,Nitrite,TNTC,/[HPF],3/4/2024,\n" +
+		"123,5799-2,Nitrite,10-5,/[HPF],3/6/2024,\n" +
+		"123,5799-2,Nitrite,08:30,,3/7/2024,\n"
+	parts, err := Convert([]byte(in), labsMapping(), Options{Base: "urn:ferry:site:test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs := observations(parts)
+	if len(obs) != 8 {
+		t.Fatalf("%d observations, want 8", len(obs))
+	}
+	q := func(v, unit string) string {
+		if unit == "" {
+			return v
+		}
+		return v + " " + unit
+	}
+	show := func(x *fhir.Quantity) string {
+		if x == nil {
+			return "<nil>"
+		}
+		return x.Comparator + q(string(x.Value), x.Code)
+	}
+	got := func(o *fhir.Observation) string {
+		switch {
+		case o.ValueRange != nil:
+			return "range " + show(o.ValueRange.Low) + " .. " + show(o.ValueRange.High)
+		case o.ValueRatio != nil:
+			return "ratio " + show(o.ValueRatio.Numerator) + " : " + show(o.ValueRatio.Denominator)
+		case o.ValueQuantity != nil:
+			return "quantity " + show(o.ValueQuantity)
+		}
+		return "string " + o.ValueString
+	}
+	for i, want := range []string{
+		"range 0 /[HPF] .. 2 /[HPF]",
+		"range 5 /[HPF] .. 10 /[HPF]",
+		"ratio 1 : 40",
+		"quantity <5 mg/dL",
+		"quantity >60 mL/min/{1.73_m2}",
+		"string TNTC",
+		"string 10-5",  // low above high: not a range
+		"string 08:30", // a time, not a titer
+	} {
+		if g := got(obs[i]); g != want {
+			t.Errorf("row %d: %s, want %s", i+1, g, want)
+		}
+	}
+	if r := obs[0].ValueRange; r != nil && (r.Low.Unit != "/[HPF]" || r.Low.System != sysUCUM) {
+		t.Errorf("range low %+v: want unit and UCUM system", r.Low)
+	}
+}

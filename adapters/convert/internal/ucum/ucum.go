@@ -18,10 +18,13 @@ const maxDepth = 8
 //
 //	main-term  = "/" term | term
 //	term       = component | term "." component | term "/" component
-//	component  = simple-unit [exponent] [annotation] | annotation | factor | "(" term ")"
+//	component  = simple-unit [exponent] [annotation] | annotation | factor [annotation] | "(" term ")"
 //	simple-unit = atom | prefix metric-atom
 //
-// with no white space anywhere. Kelvin is accepted only alone: in a
+// with no white space anywhere. The annotated factor ("/100{WBCs}") is not
+// in the specification's BNF (§2.2) but is in UCUM's own formal grammar
+// page and its table of example codes for electronic messaging, which
+// labs follow. Kelvin is accepted only alone: in a
 // product or quotient ("K/uL", "K/mm3") it is the lab idiom for "thousand",
 // never a clinical kelvin-per-volume, and the code would be wrong.
 func Valid(s string) bool {
@@ -108,7 +111,13 @@ func (p *parser) component() bool {
 		return false
 	}
 	if digits(tok) {
-		return true // a factor ("24" in "mL/(24.h)"); it takes no annotation
+		// A factor ("24" in "mL/(24.h)"), which may be annotated as a
+		// unit may: the differential counts "/100{WBCs}" of UCUM's
+		// common-units table, as its formal grammar reads them.
+		if p.i < len(p.s) && p.s[p.i] == '{' {
+			return p.annotation()
+		}
+		return true
 	}
 	unit := trimExponent(tok)
 	if unit == "" || !p.simpleUnit(unit) {

@@ -36,12 +36,31 @@ func TestInvalid(t *testing.T) {
 		"k[in_i]", "m%", "kmin", "k10*", "mmg", "mcL",
 		// Grammar errors.
 		"/", "mg/", "mg//dL", "mg.", ".mg", "(mg", "mg)", "()", "{}", "{a", "a}", "{a b}",
-		"mg{x}{y}", "{x}mg", "24{x}", "2mg", "mg2x", "+2", "[IU", "IU]", "[[IU]]",
+		"mg{x}{y}", "{x}mg", "24{x}{y}", "2mg", "mg2x", "+2", "[IU", "IU]", "[[IU]]",
 		"m2.5.", "mg(x)", " mg", "mg ", "mg\t", "µg", "K/mm3", "10*3.K",
 		"mg/dL;", "x", "beats/min",
 		// Deep nesting is refused rather than recursed.
 		strings.Repeat("(", 100) + "m" + strings.Repeat(")", 100),
 	} {
+		if Valid(s) {
+			t.Errorf("Valid(%q) = true, want false", s)
+		}
+	}
+}
+
+// TestFactorAnnotation: UCUM's common-units table (Table of Example
+// UCUM Codes for Electronic Messaging) gives the differential counts
+// "/100{WBCs}", "/100{cells}" and "/100{spermatozoa}", and UCUM's formal
+// grammar lets a factor, like a unit, carry annotations
+// (term: element (exponent)? (ANN)*, simpleUnit: ... | DIGITS); they
+// were refused, so such a result lost its UCUM coding.
+func TestFactorAnnotation(t *testing.T) {
+	for _, s := range []string{"/100{WBCs}", "/100{cells}", "/100{spermatozoa}", "/100{neutrophils}", "100{WBCs}", "mL/(24{x}.h)"} {
+		if !Valid(s) {
+			t.Errorf("Valid(%q) = false, want true", s)
+		}
+	}
+	for _, s := range []string{"/100{}", "/100{WBCs", "/100{WBCs}{x}", "/100 {WBCs}", "{WBCs}100"} {
 		if Valid(s) {
 			t.Errorf("Valid(%q) = true, want false", s)
 		}
