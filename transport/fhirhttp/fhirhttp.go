@@ -46,6 +46,7 @@ package fhirhttp
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -233,6 +234,7 @@ func (s *Sink) Connect(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("connect to exchange: %w", err)
 	}
+	AcceptRenegotiation(tlsCfg)
 	dialer := &net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
 		DialContext:           dialer.DialContext,
@@ -293,6 +295,22 @@ func (s *Sink) Close(context.Context) error {
 	}
 	s.client, s.stream, s.transport, s.tokens, s.authTr = nil, nil, nil, nil, nil
 	return nil
+}
+
+// AcceptRenegotiation lets an HTTPS server ask for ferry's client
+// certificate by one TLS 1.2 renegotiation a connection, after the
+// request has come, as IIS does for a site that requires certificates
+// without negotiating them in the handshake, and any server that wants
+// one for some paths only; Go refuses it unless told, and every request
+// failed with "tls: no renegotiation". Browsers and curl accept it. Go
+// takes only what the server asks (it never starts one), keeps the
+// server's certificate from changing across it (the triple-handshake
+// attack), checks RFC 5746's binding of it to the connection where the
+// server offers it, and resumes no session in it. HTTP/1.1 waits for
+// its answer, so the renegotiation runs with no request data flowing, as
+// crypto/tls requires; TLS 1.3 has none.
+func AcceptRenegotiation(c *tls.Config) {
+	c.Renegotiation = tls.RenegotiateOnceAsClient
 }
 
 // OtherHosts returns client, or, when its transport's TLS settings name a
