@@ -22,12 +22,16 @@ import (
 // public JWKS the exchange registers for ferry's client id. With --also
 // OLD (repeatable) the JWKS holds the public keys of OLD too: the set to
 // register, or publish at exchange.auth.smart.jwks_url, while the gateway
-// moves from OLD to PATH, so that no token request fails on the way.
+// moves from OLD to PATH, so that no token request fails on the way. OLD
+// goes in under the kid the gateway signs it with: the configuration's
+// exchange.auth.smart.key_id when its key_file is OLD, else its
+// thumbprint; the exchange finds the key by the assertion's kid.
 func cmdSMARTKey(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fl := newFlags("smart-key", stderr)
 	kid := fl.String("kid", "", "key id to register (default: the key's JWK thumbprint, which ferry sends when exchange.auth.smart.key_id is empty)")
 	var also pathList
-	fl.Var(&also, "also", "another key `FILE` whose public key the JWKS holds too (the key being replaced; repeatable)")
+	fl.Var(&also, "also", "another key `FILE` whose public key the JWKS holds too (the key being replaced; repeatable), under the configuration's key_id when its key_file is FILE")
+	cfgPath := fl.String("config", "", "with --also: the configuration the gateway runs with, whose key_id names the old key (default: "+installer.PackageLayout().ConfigFile+" when it exists)")
 	pos, err := splitArgs(fl, args)
 	if err != nil {
 		return err
@@ -51,6 +55,16 @@ func cmdSMARTKey(_ context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	keys := []jose.JSONWebKey{k.PublicJWK(*kid)}
+	var smart fhirhttp.SMARTConfig
+	if len(also) > 0 {
+		// The running gateway signs the old key's assertions with the
+		// kid its configuration names until it restarts on the new key.
+		name, cfg, err := opsConfig(*cfgPath)
+		if err != nil {
+			return fmt.Errorf("--also: the configuration %s, whose key_id names the old key: %w", name, err)
+		}
+		smart = cfg.Exchange.Auth.SMART
+	}
 	for _, p := range also {
 		o, err := fhirhttp.LoadSMARTKey(p)
 		if err != nil {
@@ -59,7 +73,19 @@ func cmdSMARTKey(_ context.Context, args []string, stdout, stderr io.Writer) err
 		if o.KeyID == k.KeyID {
 			return fmt.Errorf("--also %s is the key at %s", p, path)
 		}
-		keys = append(keys, o.PublicJWK(""))
+		oldKID := ""
+		if smart.KeyID != "" && sameFile(smart.KeyFile, p) {
+			oldKID = smart.KeyID
+			fmt.Fprintf(stderr, "the key at %s is in the JWKS under kid %s, the exchange.auth.smart.key_id the gateway signs it with\n", p, oldKID)
+		}
+		j := o.PublicJWK(oldKID)
+		// SMART: the kid "SHALL be unique within the client's JWK Set".
+		for _, other := range keys {
+			if other.KeyID == j.KeyID {
+				return fmt.Errorf("the new key and --also %s would both be kid %s, and the exchange finds the key by kid: give the new key another --kid", p, j.KeyID)
+			}
+		}
+		keys = append(keys, j)
 	}
 	jwks, err := json.MarshalIndent(jose.JSONWebKeySet{Keys: keys}, "", "  ")
 	if err != nil {
@@ -87,6 +113,16 @@ func cmdSMARTKey(_ context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stdout, "%s\n", jwks)
 	return nil
+}
+
+// sameFile reports whether the paths a and b name one file.
+func sameFile(a, b string) bool {
+	sa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	sb, err := os.Stat(b)
+	return err == nil && os.SameFile(sa, sb)
 }
 
 // pathList is a repeatable flag of file names.

@@ -4,13 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ferry-health/ferry/transport/fhirhttp"
@@ -137,5 +142,67 @@ func TestSMARTKeyIDAdvice(t *testing.T) {
 	}
 	if !strings.Contains(advice.String(), "key_id at clinic-12-2027") || !strings.Contains(advice.String(), "--kid clinic-12-2027") {
 		t.Errorf("rotation advice does not name the key_id:\n%s", advice.String())
+	}
+}
+
+// TestSMARTKeyRotationKeepsOldKeyID: a gateway whose configuration signs
+// with key_id (the kid registered by `ferry smart-key --kid`) goes on
+// signing with it until it restarts on the new key, and an exchange finds
+// the key by the assertion's kid. `ferry smart-key NEW --also OLD` put OLD
+// in the JWKS under its thumbprint only, so once that JWKS was registered
+// (or published at jwks_url) every token request of the running gateway
+// was refused until the restart. The old key is now published under the
+// key_id the configuration signs it with; a new --kid equal to it, which
+// would make one kid name two keys, is refused.
+func TestSMARTKeyRotationKeepsOldKeyID(t *testing.T) {
+	dir := t.TempDir()
+	oldKey, newKey := filepath.Join(dir, "smart.key"), filepath.Join(dir, "smart-2027.key")
+	if err := cmdSMARTKey(context.Background(), []string{"--kid", "clinic-12-2026", oldKey}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	cfgFile := filepath.Join(dir, "ferry.yaml")
+	yml := fmt.Sprintf("data_dir: %q\nexchange:\n  url: https://hie.example.org/fhir\n  auth:\n    smart: {client_id: clinic-12-ferry, key_file: %q, key_id: clinic-12-2026}\n",
+		filepath.Join(dir, "data"), oldKey)
+	if err := os.WriteFile(cfgFile, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := cmdSMARTKey(context.Background(), []string{"--config", cfgFile, "--kid", "clinic-12-2027", newKey, "--also", oldKey}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var jwks jose.JSONWebKeySet
+	if err := json.Unmarshal(out.Bytes(), &jwks); err != nil || len(jwks.Keys) != 2 {
+		t.Fatalf("JWKS %s: %v", out.String(), err)
+	}
+
+	// The exchange's token endpoint: it checks each assertion with the key
+	// the registered JWKS holds under the assertion's kid.
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, err := jwt.ParseSigned(r.FormValue("client_assertion"), []jose.SignatureAlgorithm{jose.ES384})
+		if err != nil {
+			http.Error(w, `{"error":"invalid_client"}`, http.StatusBadRequest)
+			return
+		}
+		keys := jwks.Key(tok.Headers[0].KeyID)
+		var claims jwt.Claims
+		if len(keys) != 1 || tok.Claims(keys[0].Key, &claims) != nil {
+			http.Error(w, `{"error":"invalid_client","error_description":"no key for kid `+tok.Headers[0].KeyID+`"}`, http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"access_token":"t","token_type":"bearer","expires_in":300,"scope":"system/*.crus"}`)
+	}))
+	defer srv.Close()
+	for _, smart := range []fhirhttp.SMARTConfig{
+		{ClientID: "clinic-12-ferry", KeyFile: oldKey, KeyID: "clinic-12-2026", TokenURL: srv.URL + "/token"}, // before the restart
+		{ClientID: "clinic-12-ferry", KeyFile: newKey, KeyID: "clinic-12-2027", TokenURL: srv.URL + "/token"}, // after it
+	} {
+		if _, _, err := fhirhttp.CheckSMART(context.Background(), smart, srv.URL, srv.Client()); err != nil {
+			t.Errorf("key %s, kid %s, with the rotation's JWKS: %v", filepath.Base(smart.KeyFile), smart.KeyID, err)
+		}
+	}
+
+	if err := cmdSMARTKey(context.Background(), []string{"--config", cfgFile, "--kid", "clinic-12-2026", newKey, "--also", oldKey}, io.Discard, io.Discard); err == nil {
+		t.Error("a new --kid equal to the old key's key_id was accepted")
 	}
 }

@@ -32,6 +32,10 @@ const (
 	// NoCommonParameters: no shared TLS version or cipher suite, or the
 	// peer does not speak TLS at all.
 	NoCommonParameters Problem = "handshake failure"
+	// RenegotiationRefused: the peer asked to renegotiate after the
+	// handshake, to ask for ferry's client certificate only then, and
+	// ferry refused (it accepts that once a connection over HTTPS only).
+	RenegotiationRefused Problem = "renegotiation refused"
 )
 
 // HandshakeError is a TLS failure explained in plain words. Err is the
@@ -61,6 +65,9 @@ func (e *HandshakeError) Unwrap() error { return e.Err }
 func (e *HandshakeError) NodeAuthentication() bool {
 	if e == nil {
 		return false
+	}
+	if e.Problem == RenegotiationRefused {
+		return false // a way of asking for the certificate, not a refusal
 	}
 	if e.Problem != NoCommonParameters {
 		return true
@@ -133,6 +140,14 @@ func Diagnose(err error) *HandshakeError {
 		}
 	}
 	msg := err.Error()
+	if strings.Contains(msg, "tls: no renegotiation") {
+		// Go's alert refusing a server's HelloRequest: a server that asks
+		// for the client certificate after the handshake (IIS without
+		// "negotiate client certificate") asks so.
+		return &HandshakeError{RenegotiationRefused, "the server asked for ferry's client certificate by renegotiating TLS after the handshake, " +
+			"which ferry accepts only once a connection and only over HTTPS; have the exchange ask for the certificate in the handshake " +
+			"(IIS: netsh http update sslcert ... clientcertnegotiation=enable, \"Negotiate Client Certificate\" in netsh http show sslcert)", err}
+	}
 	for _, s := range []string{
 		"tls: no cipher suite supported", "tls: server selected unsupported protocol version",
 		"tls: no supported versions satisfy", "tls: protocol version not supported",

@@ -46,6 +46,7 @@ package fhirhttp
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -193,6 +194,9 @@ type Sink struct {
 	transport *http.Transport
 	tokens    tokenSource     // nil without SMART or UDAP
 	authTr    *http.Transport // the token requests' to other hosts, with server_name; else nil
+	// http1 is set once the exchange asked for HTTP/1.1 (see
+	// requiresHTTP1): Connect then builds a transport without HTTP/2.
+	http1 atomic.Bool
 }
 
 var _ transport.Sink = (*Sink)(nil)
@@ -233,6 +237,7 @@ func (s *Sink) Connect(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("connect to exchange: %w", err)
 	}
+	AcceptRenegotiation(tlsCfg)
 	dialer := &net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
 		DialContext:           dialer.DialContext,
@@ -251,6 +256,11 @@ func (s *Sink) Connect(ctx context.Context) error {
 		// for Timeout is asked for a PING, and closed without its
 		// answer.
 		HTTP2: &http.HTTP2Config{SendPingTimeout: s.cfg.Timeout, PingTimeout: min(s.cfg.Timeout, 15*time.Second)},
+	}
+	if s.http1.Load() {
+		tr.ForceAttemptHTTP2 = false
+		tr.Protocols = new(http.Protocols)
+		tr.Protocols.SetHTTP1(true)
 	}
 	s.cfg.Proxy.Apply(tr)
 	s.transport = tr
@@ -293,6 +303,22 @@ func (s *Sink) Close(context.Context) error {
 	}
 	s.client, s.stream, s.transport, s.tokens, s.authTr = nil, nil, nil, nil, nil
 	return nil
+}
+
+// AcceptRenegotiation lets an HTTPS server ask for ferry's client
+// certificate by one TLS 1.2 renegotiation a connection, after the
+// request has come, as IIS does for a site that requires certificates
+// without negotiating them in the handshake, and any server that wants
+// one for some paths only; Go refuses it unless told, and every request
+// failed with "tls: no renegotiation". Browsers and curl accept it. Go
+// takes only what the server asks (it never starts one), keeps the
+// server's certificate from changing across it (the triple-handshake
+// attack), checks RFC 5746's binding of it to the connection where the
+// server offers it, and resumes no session in it. HTTP/1.1 waits for
+// its answer, so the renegotiation runs with no request data flowing, as
+// crypto/tls requires; TLS 1.3 has none.
+func AcceptRenegotiation(c *tls.Config) {
+	c.Renegotiation = tls.RenegotiateOnceAsClient
 }
 
 // OtherHosts returns client, or, when its transport's TLS settings name a
@@ -347,7 +373,8 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	if client == nil {
 		return transport.ErrNotConnected
 	}
-	for retried := false; ; retried = true {
+	downgraded, retried := false, false
+	for {
 		var tok string
 		if tokens != nil {
 			var err error
@@ -360,10 +387,18 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 			}
 		}
 		unauthorized, err := s.post(ctx, it, client, stream, tok)
+		if requiresHTTP1(err) && !downgraded {
+			downgraded = true
+			if client, stream, tokens, err = s.useHTTP1(ctx, client); err != nil {
+				return fmt.Errorf("post bundle %s: %w", it.ID, err)
+			}
+			continue
+		}
 		if unauthorized && tok != "" && !retried {
 			// The token expired or was revoked early: one more try with
 			// a fresh one; a second 401 is the exchange's answer.
 			tokens.Invalidate(tok)
+			retried = true
 			continue
 		}
 		if hs := configtls.Diagnose(err); hs != nil {
@@ -372,6 +407,39 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 		}
 		return err
 	}
+}
+
+// requiresHTTP1 reports whether err is the exchange's reset of an
+// HTTP/2 request with HTTP_1_1_REQUIRED: "a server might use an error
+// (Section 5.4) of type HTTP_1_1_REQUIRED to request the client use a
+// protocol that supports renegotiation" (RFC 7540 §9.2.1, kept by RFC
+// 9113), as IIS does for every request to a site that wants a client
+// certificate it did not ask for in the handshake. The request was
+// refused for its protocol, not taken; net/http does not send it again
+// over HTTP/1.1 itself.
+func requiresHTTP1(err error) bool {
+	var se h2StreamError
+	return err != nil && errors.As(err, &se) && se.Code == h2HTTP11Required
+}
+
+// useHTTP1 replaces client, whose exchange asked for HTTP/1.1, with one
+// that speaks only HTTP/1.1, as every later connection to it does, and
+// returns what Send needs of it.
+func (s *Sink) useHTTP1(ctx context.Context, client *http.Client) (*http.Client, *http.Client, tokenSource, error) {
+	if !s.http1.Swap(true) {
+		s.log.Warn("the exchange asked for HTTP/1.1 (HTTP/2 stream reset HTTP_1_1_REQUIRED), as a server does that asks for the client certificate after the handshake (IIS without \"negotiate client certificate\"); ferry uses HTTP/1.1 with it from now on",
+			"exchange", s.host)
+	}
+	s.forget(client)
+	if err := s.Connect(ctx); err != nil {
+		return nil, nil, nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.client == nil {
+		return nil, nil, nil, transport.ErrNotConnected
+	}
+	return s.client, s.stream, s.tokens, nil
 }
 
 // authFailed reports hs, the diagnosis of err, to OnAuthFailure when it
@@ -557,8 +625,12 @@ func (e h2StreamError) Error() string {
 	return fmt.Sprintf("stream error: stream ID %d; code %d", e.StreamID, e.Code)
 }
 
-// h2RefusedStream is HTTP/2's REFUSED_STREAM error code (RFC 9113 §7).
-const h2RefusedStream = 0x7
+// h2RefusedStream and h2HTTP11Required are HTTP/2's REFUSED_STREAM and
+// HTTP_1_1_REQUIRED error codes (RFC 9113 §7).
+const (
+	h2RefusedStream  = 0x7
+	h2HTTP11Required = 0xd
+)
 
 // withItemID puts the item's id into a hint's command line, so the
 // operator can copy it from the dead letter.

@@ -504,6 +504,7 @@ func CheckExchange(ctx context.Context, cfg *config.Config, opts DoctorOptions) 
 	if u.Scheme == mllptls.Scheme {
 		return checkMLLPExchange(ctx, c, tc, hostport, opts)
 	}
+	fhirhttp.AcceptRenegotiation(tc) // as the gateway does
 	d, err := cfg.Proxy.Decide(u)
 	if err != nil {
 		c.Level, c.Detail = Fail, "cannot tell which proxy applies: "+err.Error()
