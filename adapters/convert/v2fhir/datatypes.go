@@ -780,6 +780,10 @@ func parseDTM(s string) (dtm, bool) {
 		if len(d.zone) != 5 || !allDigits(d.zone[1:]) {
 			return d, false
 		}
+		// FHIR's offsets: minutes to 59, at most 14:00 either way.
+		if hh, mm := digitsNum(d.zone, 1, 3), digitsNum(d.zone, 3, 5); mm > 59 || hh*60+mm > 14*60 {
+			return d, false
+		}
 	}
 	if i := strings.IndexByte(s, '.'); i >= 0 {
 		d.frac, s = s[i+1:], s[:i]

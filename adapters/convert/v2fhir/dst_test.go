@@ -39,3 +39,22 @@ func TestDTMAcrossDaylightSaving(t *testing.T) {
 		}
 	}
 }
+
+// TestDTMOffsetOutOfRange: a DTM's offset was only checked to be four
+// digits, so 20240101120000+2500 or +0575 went out as 12:00:00+25:00 and
+// +05:75, which FHIR R4's dateTime and instant regex refuse (an offset
+// "(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))"), so the exchange
+// refused the message's whole transaction; such a DTM is now invalid, an
+// error naming its field as any malformed time.
+func TestDTMOffsetOutOfRange(t *testing.T) {
+	for _, s := range []string{"20240101120000+2500", "20240101120000+0575", "20240101120000-1401", "202401011200+1500"} {
+		if d, ok := parseDTM(s); ok {
+			t.Errorf("%s taken as %s", s, d.render(time.UTC))
+		}
+	}
+	for s, want := range map[string]string{"20240101120000+1400": "2024-01-01T12:00:00+14:00", "20240101120000-1200": "2024-01-01T12:00:00-12:00", "20240101120000+0545": "2024-01-01T12:00:00+05:45", "20240101120000-0000": "2024-01-01T12:00:00-00:00"} {
+		if d, ok := parseDTM(s); !ok || d.render(time.UTC) != want {
+			t.Errorf("%s: %v, want %s", s, ok, want)
+		}
+	}
+}
