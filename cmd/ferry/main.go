@@ -17,6 +17,10 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	// The IANA zone database, for time_zone settings where the system
+	// has none: Windows keeps its own zone names, and a minimal Linux
+	// image may lack /usr/share/zoneinfo. The system's is read first.
+	_ "time/tzdata"
 
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/installer"

@@ -105,8 +105,8 @@ func rangeOK(v string) bool {
 	if len(v) >= 6 && (two(4) < 1 || two(4) > 12) {
 		return false
 	}
-	if len(v) >= 8 && (two(6) < 1 || two(6) > 31) {
-		return false
+	if len(v) >= 8 && (two(6) < 1 || two(6) > daysIn(two(4), int(two(0))*100+two(2))) {
+		return false // FHIR: "Dates SHALL be valid dates"
 	}
 	if len(v) >= 10 && two(8) > 23 {
 		return false
@@ -120,18 +120,36 @@ func rangeOK(v string) bool {
 	return true
 }
 
-// zoneOf turns +HHMM into +HH:MM.
+// daysIn is the number of days of month (1-12) in year.
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// zoneOf turns +HHMM into +HH:MM; false for an offset FHIR's regex does
+// not take (minutes past 59, or beyond ±14:00).
 func zoneOf(z string) (string, bool) {
 	if z == "Z" {
 		return "Z", true
 	}
-	if len(z) != 5 {
+	if len(z) != 5 || (z[0] != '+' && z[0] != '-') {
 		return "", false
 	}
 	for i := 1; i < 5; i++ {
 		if z[i] < '0' || z[i] > '9' {
 			return "", false
 		}
+	}
+	if hh, mm := int(z[1]-'0')*10+int(z[2]-'0'), int(z[3]-'0')*10+int(z[4]-'0'); mm > 59 || hh*60+mm > 14*60 {
+		return "", false
 	}
 	if z[1:] == "0000" && z[0] == '-' {
 		z = "+0000"

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/ferry-health/ferry/adapters/convert/internal/wallclock"
 )
 
 // DefaultDateFormats are the layouts tried when a mapping gives none:
@@ -153,9 +155,20 @@ func newCellReader(formats []string, loc *time.Location) (*cellReader, error) {
 // times written without one are in the mapping's zone).
 func (dp *cellReader) parse(v string, dateOnly bool) (string, error) {
 	for _, l := range dp.layouts {
-		t, err := time.ParseInLocation(l.goFmt, v, dp.loc)
+		loc := dp.loc
+		if !l.offset {
+			// Read as written, and given the zone's offset at that
+			// clock time after: the time package would move a clock
+			// time the zone skips by the change (see wallclock).
+			loc = time.UTC
+		}
+		t, err := time.ParseInLocation(l.goFmt, v, loc)
 		if err != nil {
 			continue
+		}
+		if !l.offset {
+			off := wallclock.Offset(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), dp.loc)
+			t = time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), 0, time.FixedZone("", off))
 		}
 		if t.Year() < 1000 {
 			continue

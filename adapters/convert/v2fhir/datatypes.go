@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ferry-health/ferry/adapters/convert/internal/wallclock"
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/hl7v2"
 )
@@ -779,6 +780,10 @@ func parseDTM(s string) (dtm, bool) {
 		if len(d.zone) != 5 || !allDigits(d.zone[1:]) {
 			return d, false
 		}
+		// FHIR's offsets: minutes to 59, at most 14:00 either way.
+		if hh, mm := digitsNum(d.zone, 1, 3), digitsNum(d.zone, 3, 5); mm > 59 || hh*60+mm > 14*60 {
+			return d, false
+		}
 	}
 	if i := strings.IndexByte(s, '.'); i >= 0 {
 		d.frac, s = s[i+1:], s[:i]
@@ -943,13 +948,21 @@ func (d dtm) appendTo(out []byte, loc *time.Location) []byte {
 		out = append(out, d.zone[3:]...)
 		return out
 	}
-	t := time.Date(d.num(0, 4), time.Month(bytesNum(digits, 4, 6)), bytesNum(digits, 6, 8), bytesNum(digits, 8, 10), bytesNum(digits, 10, 12), bytesNum(digits, 12, 14), 0, loc)
-	return appendOffset(out, t)
+	// The zone's offset at that clock time; one it skips or has twice
+	// (a daylight-saving change) as wallclock chooses.
+	offset := wallclock.Offset(d.num(0, 4), time.Month(bytesNum(digits, 4, 6)), bytesNum(digits, 6, 8), bytesNum(digits, 8, 10), bytesNum(digits, 10, 12), bytesNum(digits, 12, 14), loc)
+	return appendZone(out, offset)
 }
 
 // appendOffset appends t's zone offset as t.Format("-07:00") would.
 func appendOffset(b []byte, t time.Time) []byte {
 	_, offset := t.Zone()
+	return appendZone(b, offset)
+}
+
+// appendZone appends a zone offset in seconds as time.Format("-07:00")
+// writes it.
+func appendZone(b []byte, offset int) []byte {
 	zone := offset / 60 // minutes, truncated as the time package does
 	if zone < 0 {
 		b = append(b, '-')
