@@ -26,6 +26,9 @@ type SeenFile struct {
 	mu  sync.Mutex
 	f   *os.File
 	set map[[32]byte]struct{}
+	// size is the length of the file's whole records, which may hold a
+	// key more than once (an Add whose fsync failed, then its retry).
+	size int64
 }
 
 var _ Deduper = (*SeenFile)(nil)
@@ -60,7 +63,7 @@ func newSeenFile(f *os.File, path string) (*SeenFile, error) {
 		f.Close()
 		return nil, fmt.Errorf("seek seen-set %s: %w", path, err)
 	}
-	s := &SeenFile{f: f, set: make(map[[32]byte]struct{}, whole/32)}
+	s := &SeenFile{f: f, set: make(map[[32]byte]struct{}, whole/32), size: int64(whole)}
 	for r := bytes.NewReader(data[:whole]); ; {
 		var k [32]byte
 		if _, err := io.ReadFull(r, k[:]); err != nil {
@@ -91,16 +94,28 @@ func (s *SeenFile) Add(key [32]byte) error {
 	}
 	if _, err := s.f.Write(key[:]); err != nil {
 		// Cut a partial record off so later records stay aligned.
-		end := int64(len(s.set)) * 32
-		_ = s.f.Truncate(end)
-		_, _ = s.f.Seek(end, io.SeekStart)
+		s.cut()
 		return fmt.Errorf("append seen-set: %w", err)
 	}
+	s.size += 32
 	if err := s.f.Sync(); err != nil {
+		// The record may be lost though a later fsync passes (the
+		// kernel drops pages it could not write): it is cut off, and
+		// the key is written anew when the file is tried again.
+		s.size -= 32
+		s.cut()
 		return fmt.Errorf("sync seen-set: %w", err)
 	}
 	s.set[key] = struct{}{}
 	return nil
+}
+
+// cut truncates the file to its whole records (s.size) and moves the
+// write offset there, so that the next record overwrites what is left
+// should the truncate fail.
+func (s *SeenFile) cut() {
+	_ = s.f.Truncate(s.size)
+	_, _ = s.f.Seek(s.size, io.SeekStart)
 }
 
 // Close releases the file; it is idempotent.

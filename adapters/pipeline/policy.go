@@ -214,6 +214,9 @@ func (h *Held) PutGroup(in adapters.Raw, u *Unit, label, group string) (string, 
 		Received: in.Received,
 		Stored:   time.Now().UTC(),
 	}
+	if err := remakeDir(h.dir); err != nil {
+		return "", fmt.Errorf("store held entry: %w", err)
+	}
 	if u.BodyFile != "" {
 		e.BundleFile = e.ID + ".bundle.json"
 		if err := h.copySpill(u.BodyFile, e); err != nil {

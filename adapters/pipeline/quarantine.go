@@ -143,6 +143,9 @@ func (q *Quarantine) put(in adapters.Raw, raw []byte, reason error) (string, err
 	if err != nil {
 		return "", fmt.Errorf("encode quarantine entry: %w", err)
 	}
+	if err := remakeDir(q.dir); err != nil {
+		return "", fmt.Errorf("store quarantine entry: %w", err)
+	}
 	err = writeEntry(filepath.Join(q.dir, e.ID+".json"), q.key, e.ID, func(w io.Writer) error {
 		_, err := w.Write(b)
 		return err

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 
 	"github.com/ferry-health/ferry/queue/durable"
 	"github.com/ferry-health/ferry/queue/seal"
@@ -15,6 +17,24 @@ import (
 // store that has no key: the configuration lost its encryption section or
 // the command was run with another configuration.
 var ErrNoKey = errors.New("it is encrypted but no key is configured (set encryption.key_file to the key it was written with)")
+
+// remakeDir makes a store's folder (the quarantine's, the held store's)
+// again when it is gone: removed by hand while the gateway runs, it would
+// otherwise fail every entry until a restart. Only the folder itself is
+// made, never its parent (the data folder, which may be a volume not
+// mounted), and its entry is fsynced in the parent.
+func remakeDir(dir string) error {
+	if _, err := os.Lstat(dir); !errors.Is(err, fs.ErrNotExist) {
+		return nil // there, or a problem that writing the entry reports
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("make the removed folder %s again: %w", dir, err)
+	}
+	if err := durable.SyncDir(filepath.Dir(dir)); err != nil {
+		return fmt.Errorf("make the removed folder %s again: %w", dir, err)
+	}
+	return nil
+}
 
 // writeEntry writes the entry file path durably (temporary file, fsync,
 // rename, directory fsync). With a key the file is a sealed stream bound to

@@ -144,6 +144,24 @@ func openDeadStore(dir string, create bool, key *seal.Key) (*deadStore, error) {
 	return d, nil
 }
 
+// remakeDir makes the dead-letter folder again when it is gone: removed
+// by hand while the gateway runs, it would otherwise keep every refused
+// item in the queue, sent again to the exchange each deadLetterRetry,
+// until a restart. Only the folder itself is made, never its parent
+// (which may be a volume not mounted), and its entry is fsynced there.
+func (d *deadStore) remakeDir() error {
+	if _, err := os.Lstat(d.dir); !errors.Is(err, fs.ErrNotExist) {
+		return nil // there, or a problem that writing reports
+	}
+	if err := os.Mkdir(d.dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("make the removed dead-letter folder again: %w", err)
+	}
+	if err := durable.SyncDir(filepath.Dir(d.dir)); err != nil {
+		return fmt.Errorf("make the removed dead-letter folder again: %w", err)
+	}
+	return nil
+}
+
 func parseDeadName(name string) (seq uint64, safe string, ok bool) {
 	base, ok := strings.CutSuffix(name, ".json")
 	if !ok || len(base) < 18 || base[16] != '-' {
@@ -226,6 +244,9 @@ func (d *deadStore) count() int {
 // and the body file is kept sealed (a plaintext one from before the key
 // is copied sealed).
 func (d *deadStore) write(dl *DeadLetter) error {
+	if err := d.remakeDir(); err != nil {
+		return fmt.Errorf("write dead letter %s: %w", dl.ID, err)
+	}
 	dl.Size = len(dl.Body)
 	safe := safeName(dl.ID)
 	name := fmt.Sprintf("%016x-%s.json", dl.Seq, safe)

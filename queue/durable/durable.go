@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 )
 
 // tempMark sits between the destination's name and the random suffix of a
@@ -36,7 +37,14 @@ type Pending struct {
 	f    *os.File
 	path string
 	done bool
+	// tick is when the file was created, on the clock of ticks: a
+	// Group's sync that failed later may have been of its pages.
+	tick uint64
 }
+
+// ticks orders the creation of Pending files and the failures of Group
+// syncs (fsSyncer.failed).
+var ticks atomic.Uint64
 
 // Create starts a durable write of path. The temporary file gets exactly
 // perm, whatever the umask, because files such as private keys must never
@@ -51,7 +59,7 @@ func Create(path string, perm os.FileMode) (*Pending, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create temporary file for %s: %w", path, err)
 	}
-	p := &Pending{f: f, path: path}
+	p := &Pending{f: f, path: path, tick: ticks.Add(1)}
 	if err := f.Chmod(perm); err != nil {
 		p.Abort()
 		return nil, fmt.Errorf("set mode of %s: %w", f.Name(), err)

@@ -17,6 +17,10 @@ import (
 // durably, and a crash before that leaves the old content (and at worst a
 // temporary file that IsTemp recognises).
 //
+// syncfs reports a write-back error once for the handle the Group
+// shares, so a Commit fails when any of the Group's syncs failed after
+// its file was created (fsSyncer.failedSince): the file is written again.
+//
 // syncfs also flushes whatever else is dirty on that file system, so a
 // Group suits a directory on the gateway's own data disk (the outbox), not
 // a share other programs write to in bulk.
@@ -55,8 +59,17 @@ func (g *Group) Commit(p *Pending) error {
 	if filepath.Clean(filepath.Dir(p.path)) != filepath.Clean(g.dir) {
 		return fmt.Errorf("durable: %s is not in the group's directory %s", p.path, g.dir)
 	}
-	return p.commit(g.fsys.flush, func() error {
+	return p.commit(func() error {
 		if err := g.fsys.flush(); err != nil {
+			return err
+		}
+		return g.fsys.failedSince(p.tick)
+	}, func() error {
+		err := g.fsys.flush()
+		if err == nil {
+			err = g.fsys.failedSince(p.tick)
+		}
+		if err != nil {
 			return fmt.Errorf("sync directory %s: %w", g.dir, err)
 		}
 		return nil
@@ -73,6 +86,27 @@ type fsSyncer struct {
 	mu      sync.Mutex
 	running bool
 	waiting []chan error
+	// failed is when (on the clock of ticks) a sync last failed, and
+	// failErr its error. syncfs reports a write-back error once for the
+	// handle the Group shares: to the commits of the round that saw it,
+	// though the pages lost may have been of a file another commit wrote
+	// before, whose own sync then succeeds (failedSince).
+	failed  uint64
+	failErr error
+}
+
+// failedSince returns an error when a sync failed after tick, the
+// creation of a file being committed: the pages that failed to be
+// written may have been that file's, and a sync since, which the kernel
+// no longer tells of them, proves nothing. The file is to be written
+// again.
+func (s *fsSyncer) failedSince(tick uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failed > tick {
+		return fmt.Errorf("a sync of the file system failed after the file was written, so its content may be lost: %w", s.failErr)
+	}
+	return nil
 }
 
 func (s *fsSyncer) flush() error {
@@ -102,6 +136,11 @@ func (s *fsSyncer) lead() {
 		}
 		s.mu.Unlock()
 		err := s.sync()
+		if err != nil {
+			s.mu.Lock()
+			s.failed, s.failErr = ticks.Add(1), err
+			s.mu.Unlock()
+		}
 		for _, ch := range batch {
 			ch <- err
 		}

@@ -450,7 +450,11 @@ func (r *Registry) Record(m Merge) error {
 	case closed:
 		return ErrClosed
 	case ferr != nil:
-		return fmt.Errorf("merge registry: record: %w", ferr)
+		if err := r.restart(); err != nil {
+			return fmt.Errorf("merge registry: record: %w (starting again: %w)", ferr, err)
+		}
+	}
+	switch {
 	case known && cur == m.Survivor:
 		return nil
 	case cerr != nil:
@@ -484,7 +488,8 @@ func (r *Registry) Record(m Merge) error {
 // write appends recs (whole records, each as encodeAt made it) at the
 // end of the file's whole records, in one write, and syncs them, under
 // r.wmu; the caller then applies them and moves r.size on. A failed sync
-// stops the registry (r.err): what the file holds is unknown.
+// stops the registry (r.err): what the file holds is unknown, until the
+// next Record or Undo writes it anew (restart).
 func (r *Registry) write(recs ...[]byte) error {
 	var rec []byte
 	for _, one := range recs {
@@ -512,12 +517,41 @@ func (r *Registry) write(recs ...[]byte) error {
 		r.mu.Lock()
 		r.err = fmt.Errorf("write %s: %w", filepath.Base(r.path), serr)
 		r.mu.Unlock()
-		r.log.Error("merge registry write failed; registry stopped", "reason", serr.Error())
+		r.log.Error("merge registry write failed; registry stopped until the next merge writes it anew from memory", "reason", serr.Error())
 		return serr
 	}
 	if werr != nil {
 		return fmt.Errorf("write %s: %w", filepath.Base(r.path), werr)
 	}
+	return nil
+}
+
+// restart starts a stopped registry (r.err) again. After the write that
+// stopped it (a failed fsync) the file's tail is unknown, and syncing it
+// again may pass though the kernel dropped the pages it could not write,
+// so the file is replaced by one written anew from memory, which holds
+// every merge that was acknowledged and none of the failed write's. Until
+// that works (the disk may still fail) the registry stays stopped, and
+// the next Record or Undo tries again. The caller holds r.wmu.
+func (r *Registry) restart() error {
+	r.mu.RLock()
+	data, n := r.rewrite(), len(r.next)
+	r.mu.RUnlock()
+	if r.f != nil {
+		r.f.Close() // Windows renames nothing over an open file
+		r.f = nil
+	}
+	if err := durable.WriteFile(r.path, data, 0o600); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(r.path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.f, r.size, r.err = f, int64(len(data)), nil
+	r.mu.Unlock()
+	r.log.Info("merge registry started again in a new file", "merges", n)
 	return nil
 }
 
@@ -538,6 +572,9 @@ func (r *Registry) Close() error {
 		return nil
 	}
 	r.closed = true
+	if r.f == nil {
+		return nil // stopped, and not started again
+	}
 	if err := r.f.Close(); err != nil {
 		return fmt.Errorf("close merge registry: %w", err)
 	}

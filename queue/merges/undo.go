@@ -88,8 +88,11 @@ func (r *Registry) Undo(retired ID) error {
 	case closed:
 		return ErrClosed
 	case ferr != nil:
-		return fmt.Errorf("merge registry: undo: %w", ferr)
-	case !known:
+		if err := r.restart(); err != nil {
+			return fmt.Errorf("merge registry: undo: %w (starting again: %w)", ferr, err)
+		}
+	}
+	if !known {
 		return fmt.Errorf("merge registry: undo: %w", ErrNotRetired)
 	}
 	rec := r.encodeAt(nil, payloadUndo, r.opts.Clock(), retired.System, retired.Value)

@@ -44,6 +44,10 @@ type spool struct {
 	torn bool
 	// dirty is set while records written to w are not yet fsynced.
 	dirty bool
+	// syncedSize is the last segment's size at its last fsync, and
+	// unsynced the records written to it since (see dropUnsynced).
+	syncedSize int64
+	unsynced   int
 	// syncHook, when set (tests), is called with the name of each
 	// segment file before it is fsynced.
 	syncHook func(name string)
@@ -121,6 +125,9 @@ func openSpool(dir string, maxBytes int64) (*spool, error) {
 	// Never reuse a number the cursor has passed: openSpool would take
 	// the new segment for a sent one.
 	s.nextSeq = max(s.nextSeq, curSeq, 1)
+	if len(s.segs) > 0 {
+		s.syncedSize = s.segs[len(s.segs)-1].size
+	}
 	return s, nil
 }
 
@@ -280,13 +287,67 @@ func (s *spool) Bytes() int64 {
 	return n
 }
 
+// syncFailed is a failed fsync of the segment being appended to; from
+// is the first of Append's records that it leaves not durable.
+type syncFailed struct {
+	from int
+	err  error
+}
+
+func (e *syncFailed) Error() string { return e.err.Error() }
+func (e *syncFailed) Unwrap() error { return e.err }
+
 // Append writes msgs after the last record, fsyncs once, and then drops
 // the oldest segments while the spool is over its bound; it returns how
 // many records were dropped.
+//
+// A failed fsync may have lost the records it was to make durable: the
+// kernel can drop the pages it could not write and mark them clean, so
+// that syncing the same file again passes without them. Those records
+// are taken off the segment (dropUnsynced), which is never synced again,
+// and written once more in a new one; when that fails too they are not
+// in the spool, and the caller counts them lost.
 func (s *spool) Append(msgs [][]byte) (dropped int, err error) {
-	for _, m := range msgs {
+	dropped, err = s.append(msgs)
+	var sf *syncFailed
+	if !errors.As(err, &sf) {
+		return dropped, err
+	}
+	s.dropUnsynced()
+	more, err := s.append(msgs[sf.from:])
+	if errors.As(err, &sf) {
+		s.dropUnsynced()
+	}
+	return dropped + more, err
+}
+
+// dropUnsynced takes the records written since the last segment's last
+// fsync off it, after that fsync failed: they count no more, the file is
+// cut back (a record it still holds after a crash is sent twice, which
+// the audit trail allows), and the next record starts a new segment.
+func (s *spool) dropUnsynced() {
+	if len(s.segs) == 0 {
+		return
+	}
+	last := &s.segs[len(s.segs)-1]
+	if s.w != nil {
+		s.w.Close()
+		s.w = nil
+	}
+	os.Truncate(filepath.Join(s.dir, segName(last.seq)), s.syncedSize)
+	last.size = s.syncedSize
+	last.records = max(last.records-s.unsynced, 0)
+	s.unsynced, s.dirty, s.torn = 0, false, true
+}
+
+func (s *spool) append(msgs [][]byte) (dropped int, err error) {
+	for i, m := range msgs {
 		if len(s.segs) == 0 || s.segs[len(s.segs)-1].size >= s.segBytes || s.torn {
 			if err := s.rotate(); err != nil {
+				var sf *syncFailed
+				if errors.As(err, &sf) {
+					sf.from = max(i-s.unsynced, 0)
+				}
 				return dropped, err
 			}
 		}
@@ -313,12 +374,26 @@ func (s *spool) Append(msgs [][]byte) (dropped int, err error) {
 			if terr := s.w.Truncate(last.size); terr != nil {
 				s.torn = true
 			}
+			// The records before it are counted as spooled: they
+			// are made durable before Append returns.
+			if serr := s.sync(); serr != nil {
+				var sf *syncFailed
+				if errors.As(serr, &sf) {
+					sf.from = max(i-s.unsynced, 0)
+				}
+				return dropped, serr
+			}
 			return dropped, fmt.Errorf("append to audit spool: %w", err)
 		}
 		last.size += recHeader + int64(len(m))
 		last.records++
+		s.unsynced++
 	}
 	if err := s.sync(); err != nil {
+		var sf *syncFailed
+		if errors.As(err, &sf) {
+			sf.from = max(len(msgs)-s.unsynced, 0)
+		}
 		return dropped, err
 	}
 	for s.Bytes() > s.maxBytes && len(s.segs) > 1 {
@@ -340,9 +415,10 @@ func (s *spool) sync() error {
 		s.syncHook(filepath.Base(s.w.Name()))
 	}
 	if err := s.w.Sync(); err != nil {
-		return fmt.Errorf("sync audit spool: %w", err)
+		return &syncFailed{err: fmt.Errorf("sync audit spool: %w", err)}
 	}
 	s.dirty = false
+	s.syncedSize, s.unsynced = s.segs[len(s.segs)-1].size, 0
 	return nil
 }
 
@@ -373,6 +449,7 @@ func (s *spool) rotate() error {
 	s.w = f
 	s.torn = false
 	s.segs = append(s.segs, segment{seq: seq})
+	s.syncedSize, s.unsynced = 0, 0
 	return nil
 }
 
