@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -19,6 +21,7 @@ import (
 	"github.com/ferry-health/ferry/adapters/convert/ccdafhir"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
 	"github.com/ferry-health/ferry/adapters/convert/xdmfhir"
+	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/queue"
 )
 
@@ -31,15 +34,23 @@ type CCDA struct {
 	MaxEntries int
 }
 
-var _ Converter = CCDA{}
+var (
+	_ Converter      = CCDA{}
+	_ SpillConverter = CCDA{}
+)
 
-// Convert decodes the document as a token stream and returns its Bundle.
-func (c CCDA) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
-	r, closeFn, err := open(in)
-	if err != nil {
-		return nil, err
-	}
-	defer closeFn()
+// Convert decodes the document and returns its bundles, in memory.
+func (c CCDA) Convert(ctx context.Context, in adapters.Raw) ([]Unit, error) {
+	return c.ConvertSpill(ctx, in, nil)
+}
+
+// ConvertSpill decodes the document and writes its bundles: into memory
+// up to SpillBytes, beyond that into a file from spill (when spill is not
+// nil). A bundle carries the whole document in a Binary, and a
+// nonXMLBody's PDF in another, so it is a third larger than the document:
+// their data is base64-encoded straight into the bundle's file, never
+// into a copy of the bundle in memory.
+func (c CCDA) ConvertSpill(_ context.Context, in adapters.Raw, spill func() (BodyWriter, error)) (_ []Unit, err error) {
 	opts := c.Options
 	// A C-CDA from an XDM package whose METADATA.XML relates it to
 	// another document (an RPLC Association) relates to it as if its
@@ -57,7 +68,28 @@ func (c CCDA) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 	if opts.Labels, err = xdmfhir.LabelsFromMeta(in.Meta); err != nil {
 		return nil, queue.Permanent(fmt.Errorf("ccda %s: %w", in.Name, err))
 	}
-	b, res, err := ccdafhir.Convert(r, opts)
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = ccdafhir.DefaultMaxBytes
+	}
+	raw := in.Body
+	if raw == nil && in.Open != nil {
+		// Read into a buffer of the file's size (one past the limit
+		// at most, which ConvertBytes refuses), not one grown by
+		// doubling as io.ReadAll's is.
+		r, closeFn, err := open(in)
+		if err != nil {
+			return nil, err
+		}
+		buf := bytes.NewBuffer(make([]byte, 0, min(max(in.Size, 0), opts.MaxBytes+1)+bytes.MinRead))
+		_, err = buf.ReadFrom(io.LimitReader(r, opts.MaxBytes+1))
+		closeFn()
+		if err != nil {
+			return nil, fmt.Errorf("ccda read: %w", err)
+		}
+		raw = buf.Bytes()
+	}
+	// Converted where it is: ConvertBytes keeps, not copies, it.
+	b, res, err := ccdafhir.ConvertBytes(raw, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -78,10 +110,19 @@ func (c CCDA) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 		parts = append(parts, sb)
 	}
 	units := make([]Unit, 0, len(parts))
-	for i, part := range parts {
-		body, err := json.Marshal(part)
+	defer func() {
 		if err != nil {
-			return nil, fmt.Errorf("encode bundle: %w", err)
+			for _, u := range units {
+				if u.BodyFile != "" {
+					os.Remove(u.BodyFile)
+				}
+			}
+		}
+	}()
+	for i, part := range parts {
+		var u Unit
+		if err := writeBundleSpill(&u, spill, part); err != nil {
+			return nil, err
 		}
 		name := "document"
 		switch {
@@ -100,7 +141,8 @@ func (c CCDA) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 			// replacement makes it superseded (SupersedeReplaced).
 			attrs[AttrDocumentVersion] = res.VersionKey
 		}
-		units = append(units, Unit{Name: name, Bundle: body, Key: res.PatientKey, Patient: res.PatientIdentifier, Dedup: sha256.Sum256(body), Attrs: attrs})
+		u.Name, u.Key, u.Patient, u.Attrs = name, res.PatientKey, res.PatientIdentifier, attrs
+		units = append(units, u)
 	}
 	if len(units) > 0 {
 		// The versions this one replaces, for the registry of replaced
@@ -298,6 +340,84 @@ func writeSpill(u *Unit, spill func() (BodyWriter, error), write func(io.Writer)
 		u.Bundle = w.buf.Bytes()
 	}
 	return res, nil
+}
+
+// bigData is the size from which a Binary's data is base64-encoded
+// straight into the output by writeBundleSpill.
+const bigData = 64 << 10
+
+// writeBundleSpill writes b as JSON, as json.Marshal does, into memory up
+// to SpillBytes, beyond that into a file from spill (when spill is not
+// nil), and sets u's Bundle or BodyFile, and its Dedup (the SHA-256 of the
+// JSON). The data of each large Binary is base64-encoded straight into the
+// output: json.Marshal held the whole bundle, in a buffer grown by
+// doubling and then in its copy (a 24 MB C-CDA: over 200 MB).
+func writeBundleSpill(u *Unit, spill func() (BodyWriter, error), b *fhir.Bundle) error {
+	type big struct {
+		bin  *fhir.Binary
+		data []byte
+		mark []byte
+	}
+	var bigs []big
+	defer func() {
+		for _, g := range bigs {
+			g.bin.Data = g.data
+		}
+	}()
+	for _, e := range b.Entry {
+		bin, ok := e.Resource.(*fhir.Binary)
+		if !ok || len(bin.Data) < bigData {
+			continue
+		}
+		// A placeholder nobody can know, so no text of the document
+		// can be taken for one.
+		seed := make([]byte, 30)
+		rand.Read(seed)
+		bigs = append(bigs, big{bin, bin.Data, []byte(`"` + base64.StdEncoding.EncodeToString(seed) + `"`)})
+		bin.Data = seed
+	}
+	js, err := json.Marshal(b)
+	if err != nil {
+		return fmt.Errorf("encode bundle: %w", err)
+	}
+	w := &spillWriter{create: spill, limit: SpillBytes}
+	h := sha256.New()
+	out := io.MultiWriter(h, w)
+	write := func() error {
+		rest := js
+		for _, g := range bigs {
+			at := bytes.Index(rest, g.mark)
+			if at < 0 {
+				return fmt.Errorf("encode bundle: a Binary's placeholder is missing")
+			}
+			if _, err := out.Write(rest[:at+1]); err != nil {
+				return err
+			}
+			enc := base64.NewEncoder(base64.StdEncoding, out)
+			if _, err := enc.Write(g.data); err != nil {
+				return err
+			}
+			if err := enc.Close(); err != nil {
+				return err
+			}
+			rest = rest[at+len(g.mark)-1:]
+		}
+		if _, err := out.Write(rest); err != nil {
+			return err
+		}
+		return w.finish()
+	}
+	if err := write(); err != nil {
+		w.abort()
+		return err
+	}
+	if w.f != nil {
+		u.BodyFile = w.f.Name()
+	} else {
+		u.Bundle = w.buf.Bytes()
+	}
+	copy(u.Dedup[:], h.Sum(nil))
+	return nil
 }
 
 // spillWriter keeps what is written in memory until it passes limit, then

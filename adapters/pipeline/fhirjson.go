@@ -129,32 +129,75 @@ func (c FHIRJSON) eachNDJSON(ctx context.Context, in adapters.Raw, unit func(Uni
 		return err
 	}
 	defer closeFn()
-	sc := bufio.NewScanner(jsonText(r))
-	sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
+	br := bufio.NewReaderSize(jsonText(r), 64<<10)
+	var buf []byte
 	line, n := 0, 0
-	for sc.Scan() {
+	for {
+		b, tooLong, err := readLine(br, buf[:0], maxNDJSONLine)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("line %d: %w", line+1, err)
+		}
+		buf = b
 		line++
-		b := bytes.TrimSpace(sc.Bytes())
-		if len(b) == 0 {
+		b = bytes.TrimSpace(b)
+		if len(b) == 0 && !tooLong {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		n++
-		for _, u := range c.unit("line "+strconv.Itoa(line), append([]byte(nil), b...), env) {
+		name := "line " + strconv.Itoa(line)
+		var units []Unit
+		if tooLong {
+			// Quarantined alone, with its start to tell which it
+			// is; the file, kept in failed/, has the whole line.
+			units = []Unit{{Name: name, Raw: append([]byte(nil), b[:min(len(b), 64<<10)]...), Attrs: map[string]string{"format": "fhir"},
+				Err: fmt.Errorf("the line is longer than %d MiB, the longest ferry reads (its first 64 KiB kept here): export the resource without inline data (an attachment's data as a Binary of its own)", maxNDJSONLine>>20)}}
+		} else {
+			units = c.unit(name, append([]byte(nil), b...), env)
+		}
+		for _, u := range units {
 			if err := unit(u); err != nil {
 				return err
 			}
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("line %d: %w", line+1, err)
-	}
 	if n == 0 {
 		return errors.New("no FHIR resource in the file")
 	}
 	return nil
+}
+
+// maxNDJSONLine is the longest NDJSON line read, its end included.
+const maxNDJSONLine = 64 << 20
+
+// readLine appends the next line of br to buf, without its end, and
+// returns it, or, for a line longer than max, its first max bytes and
+// tooLong, the rest of the line read past (so the lines after it are
+// read); io.EOF when no line is left.
+func readLine(br *bufio.Reader, buf []byte, max int) (_ []byte, tooLong bool, _ error) {
+	got := false
+	for {
+		frag, err := br.ReadSlice('\n')
+		got = got || len(frag) > 0
+		if room := max - len(buf); len(frag) > room {
+			frag, tooLong = frag[:room], true
+		}
+		buf = append(buf, frag...)
+		switch {
+		case err == bufio.ErrBufferFull:
+			continue
+		case err == io.EOF && got:
+			return buf, tooLong, nil
+		case err != nil:
+			return buf, tooLong, err
+		}
+		return bytes.TrimSuffix(buf, []byte("\n")), tooLong, nil
+	}
 }
 
 // jsonText returns r's text as UTF-8 without a byte-order mark. JSON is

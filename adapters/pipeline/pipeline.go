@@ -639,6 +639,7 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit, gen
 			p.noteRetied(in, u)
 			continue
 		}
+		p.spillLarge(u)
 		puts = append(puts, &queue.Item{Key: u.Key, After: u.After, Source: in.Source, Body: u.Bundle, BodyFile: u.BodyFile, Attrs: u.Attrs})
 		putUnits = append(putUnits, u)
 	}
@@ -668,6 +669,35 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit, gen
 		p.noteRetied(in, u)
 	}
 	return failed, nil
+}
+
+// spillLarge moves a bundle above SpillBytes that a converter made in
+// memory (an HL7 v2 message with an embedded PDF: a 16 MiB message's is
+// over 30 MB) to a body file of the queue, when the queue is a Spiller,
+// as a fax's is written: stored in the queue's log, it was copied into
+// the log's write buffer, and read whole into memory again at every
+// attempt to deliver it. When the file cannot be written the bundle is
+// stored as it is.
+func (p *Pipeline) spillLarge(u *Unit) {
+	sp, ok := p.queue.(Spiller)
+	if !ok || u.BodyFile != "" || len(u.Bundle) <= SpillBytes {
+		return
+	}
+	w, err := sp.CreateBody()
+	if err != nil {
+		return
+	}
+	_, err = w.Write(u.Bundle)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(w.Name())
+		return
+	}
+	u.BodyFile = w.Name()
+	u.recycle()
+	u.Bundle = nil
 }
 
 // recordMerges records u's merges. A failure is the disk's (or a merge

@@ -113,6 +113,26 @@ func (q *Queue) DeadLetter(id string) (*DeadLetter, error) {
 	return dl, nil
 }
 
+// DeadLetterStream returns one dead letter without its body, and the body
+// to stream (from its body file when it has one, so a large one is never
+// read into memory); ErrNotFound when none has this ID.
+func (q *Queue) DeadLetterStream(id string) (*DeadLetter, io.ReadCloser, error) {
+	dl, err := q.dead.get(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if dl.BodyFile == "" {
+		body := dl.Body
+		dl.Body = nil
+		return dl, io.NopCloser(bytes.NewReader(body)), nil
+	}
+	rc, err := q.dead.openBody(dl)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dead letter %s body: %w", id, err)
+	}
+	return dl, rc, nil
+}
+
 // OpenDeadLetterBody streams the body of the dead letter with this ID,
 // without reading a large one into memory.
 func (q *Queue) OpenDeadLetterBody(id string) (io.ReadCloser, int64, error) {

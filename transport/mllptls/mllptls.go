@@ -874,44 +874,160 @@ func (e *ReadError) Unwrap() error { return e.err }
 // message that carries none (a later part), a *ReadError when the body
 // could not be read, another error when the item did not come from HL7
 // v2 (a fax, a C-CDA, a FHIR document: it never will).
+//
+// An item whose format says it did not come from HL7 v2 is refused
+// without reading its body (a 90-page fax's bundle is hundreds of MB);
+// another's bundle is read one entry at a time, only the message's Binary
+// is decoded, and the reading stops there.
 func V2Message(it *queue.Item) ([]byte, error) {
-	body := it.Body
-	if body == nil && it.Open != nil {
+	format := it.Attrs["format"]
+	if format != "" && format != "hl7v2" {
+		return nil, notV2(it.ID, format)
+	}
+	var r io.Reader = bytes.NewReader(it.Body)
+	if it.Body == nil && it.Open != nil {
 		rc, err := it.Open()
 		if err != nil {
 			return nil, &ReadError{fmt.Errorf("read bundle %s: %w", it.ID, err)}
 		}
-		body, err = io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			return nil, &ReadError{fmt.Errorf("read bundle %s: %w", it.ID, err)}
-		}
+		defer rc.Close()
+		r = rc
 	}
-	var b struct {
-		Entry []struct {
-			Resource struct {
-				ResourceType string `json:"resourceType"`
-				ContentType  string `json:"contentType"`
-				Data         []byte `json:"data"`
-			} `json:"resource"`
-		} `json:"entry"`
-	}
-	if err := json.Unmarshal(body, &b); err != nil {
+	er := &errReader{r: r}
+	msg, err := findV2(er)
+	switch {
+	case er.err != nil:
+		return nil, &ReadError{fmt.Errorf("read bundle %s: %w", it.ID, er.err)}
+	case err != nil:
 		return nil, fmt.Errorf("bundle %s is not readable JSON: %w", it.ID, err)
-	}
-	for _, e := range b.Entry {
-		if r := e.Resource; r.ResourceType == "Binary" && r.ContentType == V2ContentType && len(r.Data) > 0 {
-			// Segments end in CR on the wire, whatever the file had.
-			msg := bytes.ReplaceAll(r.Data, []byte("\r\n"), []byte("\r"))
-			return bytes.ReplaceAll(msg, []byte("\n"), []byte("\r")), nil
-		}
-	}
-	if it.Attrs["format"] == "hl7v2" {
+	case msg != nil:
+		// Segments end in CR on the wire, whatever the file had.
+		return crSegments(msg), nil
+	case format == "hl7v2":
 		return nil, nil
 	}
-	format := it.Attrs["format"]
+	return nil, notV2(it.ID, format)
+}
+
+func notV2(id, format string) error {
 	if format == "" {
 		format = "non-HL7 v2"
 	}
-	return nil, fmt.Errorf("bundle %s came from a %s input and holds no HL7 v2 message; the exchange takes HL7 v2 only", it.ID, format)
+	return fmt.Errorf("bundle %s came from a %s input and holds no HL7 v2 message; the exchange takes HL7 v2 only", id, format)
+}
+
+// errReader keeps the first error of its reader but io.EOF, so that a
+// read failure is told from a body that is not JSON.
+type errReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
+
+// findV2 returns the decoded data of the bundle's first Binary of
+// V2ContentType that has any, nil if there is none. It holds one entry
+// at a time, and decodes no other Binary's data.
+func findV2(r io.Reader) ([]byte, error) {
+	d := json.NewDecoder(r)
+	if err := expectDelim(d, '{'); err != nil {
+		return nil, err
+	}
+	for d.More() {
+		key, err := d.Token()
+		if err != nil {
+			return nil, err
+		}
+		if key != "entry" {
+			if err := d.Decode(&skipJSON{}); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err := expectDelim(d, '['); err != nil {
+			return nil, err
+		}
+		for d.More() {
+			var e struct {
+				Resource v2Binary `json:"resource"`
+			}
+			if err := d.Decode(&e); err != nil {
+				return nil, err
+			}
+			if len(e.Resource.data) > 0 {
+				return e.Resource.data, nil
+			}
+		}
+		if _, err := d.Token(); err != nil { // ]
+			return nil, err
+		}
+	}
+	_, err := d.Token() // }
+	return nil, err
+}
+
+func expectDelim(d *json.Decoder, want json.Delim) error {
+	tok, err := d.Token()
+	if err != nil {
+		return err
+	}
+	if tok != want {
+		return fmt.Errorf("found %v where %v was expected", tok, want)
+	}
+	return nil
+}
+
+// skipJSON takes any JSON value and keeps nothing of it.
+type skipJSON struct{}
+
+func (*skipJSON) UnmarshalJSON([]byte) error { return nil }
+
+// v2Binary is a resource whose data is decoded only when it is a Binary
+// of V2ContentType.
+type v2Binary struct{ data []byte }
+
+func (b *v2Binary) UnmarshalJSON(raw []byte) error {
+	var head struct {
+		ResourceType string   `json:"resourceType"`
+		ContentType  string   `json:"contentType"`
+		Data         skipJSON `json:"data"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil || head.ResourceType != "Binary" || head.ContentType != V2ContentType {
+		return err
+	}
+	var r struct {
+		Data []byte `json:"data"`
+	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return err
+	}
+	b.data = r.Data
+	return nil
+}
+
+// crSegments ends every line of msg in CR (CRLF and LF become CR), in
+// place.
+func crSegments(msg []byte) []byte {
+	if bytes.IndexByte(msg, '\n') < 0 {
+		return msg
+	}
+	out := msg[:0]
+	for i := 0; i < len(msg); i++ {
+		switch c := msg[i]; {
+		case c == '\r' && i+1 < len(msg) && msg[i+1] == '\n':
+			out = append(out, '\r')
+			i++
+		case c == '\n':
+			out = append(out, '\r')
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
 }

@@ -1,9 +1,11 @@
 package ops
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -245,6 +247,14 @@ func RegisterOpsHandlers(mux *http.ServeMux, q DeadLetterOps, token configopaque
 	handle("purge", func(r *http.Request, id string) error { return q.Purge(r.Context(), id) })
 	// One dead letter with its body (PHI): same token as the operations.
 	mux.HandleFunc("GET /api/ops/deadletters/{id}", guarded(func(w http.ResponseWriter, r *http.Request) {
+		if sq, ok := q.(deadLetterStreamer); ok {
+			serveDeadLetter(w, r, sq, notFound, func(meta *diskq.DeadLetter, err error) {
+				if len(aud) > 0 {
+					record(r, "read", r.PathValue("id"), meta, err)
+				}
+			})
+			return
+		}
 		dl, err := q.DeadLetter(r.PathValue("id"))
 		if len(aud) > 0 {
 			// Recorded before the body leaves, without it.
@@ -267,6 +277,62 @@ func RegisterOpsHandlers(mux *http.ServeMux, q DeadLetterOps, token configopaque
 		}
 		json.NewEncoder(w).Encode(dl)
 	}))
+}
+
+// deadLetterStreamer is a queue that gives a dead letter's body as a
+// stream (diskq.Queue).
+type deadLetterStreamer interface {
+	DeadLetterStream(id string) (*diskq.DeadLetter, io.ReadCloser, error)
+}
+
+// serveDeadLetter answers one dead letter as DeadLetter's JSON, its body
+// base64-encoded as it is read: a fax's bundle is hundreds of MB, and
+// held, then encoded, in the gateway's memory it took about five times
+// that. recorded is called, without the body, before the body is sent.
+func serveDeadLetter(w http.ResponseWriter, r *http.Request, q deadLetterStreamer, notFound func(error) bool, recorded func(*diskq.DeadLetter, error)) {
+	id := r.PathValue("id")
+	dl, body, err := q.DeadLetterStream(id)
+	recorded(dl, err)
+	if err != nil {
+		if notFound(err) {
+			w.WriteHeader(http.StatusNotFound)
+		} else {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+		json.NewEncoder(w).Encode(OpResult{ID: id, Error: err.Error()})
+		return
+	}
+	defer body.Close()
+	br := bufio.NewReaderSize(body, 64<<10)
+	_, err = br.Peek(1)
+	empty := err == io.EOF
+	if err == io.EOF {
+		err = nil
+	}
+	var meta []byte
+	if err == nil {
+		meta, err = json.Marshal(dl)
+	}
+	if err != nil {
+		w.WriteHeader(http.StatusInternalServerError)
+		json.NewEncoder(w).Encode(OpResult{ID: id, Error: fmt.Sprintf("dead letter %s: %v", id, err)})
+		return
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.Write(meta[:len(meta)-1]) // an object: its closing brace follows the body
+	if !empty {
+		bw.WriteString(`,"body":"`)
+		enc := base64.NewEncoder(base64.StdEncoding, bw)
+		if _, err := br.WriteTo(enc); err != nil {
+			// The status is sent: cut the answer off, so the
+			// client sees it incomplete rather than a short body.
+			panic(http.ErrAbortHandler)
+		}
+		enc.Close()
+		bw.WriteByte('"')
+	}
+	bw.WriteString("}\n")
+	bw.Flush()
 }
 
 // RemoteDeadLetter fetches one dead letter, body included, from the
