@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -503,7 +505,7 @@ func Parse(name string, b []byte) (*Config, error) {
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
-		return nil, &Error{File: name, Problems: []Problem{tabProblem(yamlProblem(err), b)}}
+		return nil, &Error{File: name, Problems: []Problem{escapeProblem(tabProblem(yamlProblem(err), b))}}
 	}
 	if probs := extraDocuments(dec, b); len(probs) > 0 {
 		return nil, &Error{File: name, Problems: probs}
@@ -523,7 +525,7 @@ func Parse(name string, b []byte) (*Config, error) {
 	// zero), so the file is decoded again without KnownFields and
 	// validated too, and one `ferry config check` lists every problem
 	// instead of one round per kind.
-	var decodeProbs []Problem
+	decodeProbs := escapedValues(&root)
 	if root.Kind != 0 {
 		dec := yaml.NewDecoder(bytes.NewReader(b))
 		dec.KnownFields(true)
@@ -535,7 +537,9 @@ func Parse(name string, b []byte) (*Config, error) {
 			for _, s := range te.Errors {
 				p := yamlProblem(errors.New(s))
 				p.Path = pathAtLine(&root, p.Line, p.Msg)
-				decodeProbs = append(decodeProbs, p)
+				if !underProblem(decodeProbs, p.Path) {
+					decodeProbs = append(decodeProbs, p)
+				}
 			}
 			c = &Config{}
 			err := yaml.NewDecoder(bytes.NewReader(b)).Decode(c)
@@ -593,7 +597,7 @@ func extraDocuments(dec *yaml.Decoder, b []byte) []Problem {
 			return ps
 		}
 		if err != nil {
-			return append(ps, tabProblem(yamlProblem(err), b))
+			return append(ps, escapeProblem(tabProblem(yamlProblem(err), b)))
 		}
 		if emptyDocument(&doc) {
 			continue
@@ -696,6 +700,78 @@ func tabProblem(p Problem, b []byte) Problem {
 		}
 	}
 	return p
+}
+
+// backslashHow says how to write a Windows path in YAML.
+const backslashHow = "in double quotes a backslash starts an escape (\\t, \\n, \\f, \\P), so a Windows path written so is not the path it shows: " +
+	"write it in single quotes ('C:\\ProgramData\\ferry', '\\\\server\\share'), without quotes, or with forward slashes"
+
+// escapeProblem rewrites yaml.v3's error for a backslash escape YAML does
+// not know ("D:\ferry\data": \d), which a Windows path in double quotes
+// makes, to say so, and gives it a line when yaml.v3 gave none (line 1).
+func escapeProblem(p Problem) Problem {
+	if p.Msg != "found unknown escape character" {
+		return p
+	}
+	if p.Line == 0 {
+		p.Line = 1
+	}
+	return Problem{Line: p.Line, Msg: "an unknown backslash escape in a double-quoted value: " + backslashHow}
+}
+
+// escapedValues finds double-quoted values that begin as a Windows path
+// does (a drive letter, or the backslash left of a UNC path's two) and
+// hold a control character, a next line (U+0085) or a line or paragraph
+// separator (U+2028, U+2029): a backslash escape made it of the path's
+// backslashes ("C:\ProgramData\ferry" is C:, U+2029, "rogramData", a
+// form feed and "erry"; "\\server\new" a new line), and Windows takes no
+// such character in a name, so the value is not the path that was meant.
+func escapedValues(root *yaml.Node) []Problem {
+	var ps []Problem
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				p := n.Content[i].Value
+				if path != "" {
+					p = path + "." + p
+				}
+				walk(n.Content[i+1], p)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				walk(c, fmt.Sprintf("%s[%d]", path, i))
+			}
+		case yaml.ScalarNode:
+			if n.Style&yaml.DoubleQuotedStyle == 0 || !windowsPathLike(n.Value) {
+				return
+			}
+			// The character is named, not the value: it may be a secret
+			// (proxy.url's password).
+			if i := strings.IndexFunc(n.Value, func(r rune) bool {
+				return unicode.IsControl(r) || r == '\u2028' || r == '\u2029'
+			}); i >= 0 {
+				r, _ := utf8.DecodeRuneInString(n.Value[i:])
+				ps = append(ps, Problem{Path: path, Line: n.Line, Msg: fmt.Sprintf("the value holds %U, which a backslash escape made; %s", r, backslashHow)})
+			}
+		}
+	}
+	walk(root, "")
+	return ps
+}
+
+// windowsPathLike reports whether v begins as a Windows path does once
+// YAML read its double quotes: a drive letter and colon, or a backslash.
+func windowsPathLike(v string) bool {
+	if strings.HasPrefix(v, `\`) {
+		return true
+	}
+	return len(v) >= 2 && v[1] == ':' && ('a' <= v[0]|0x20 && v[0]|0x20 <= 'z')
 }
 
 // DefaultHold is exchange.hold when the file does not say: restricted

@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -176,10 +177,10 @@ func (c *Config) problems() []Problem {
 			// Two folders sharing a work folder would take each other's
 			// claimed files (two HylaFAX spools' recvqs in one parent).
 			if wp, err := f.Config.Config.ResolvePaths(); err == nil {
-				if j, ok := works[wp.Work]; ok {
+				if j, ok := works[folderKey(wp.Work)]; ok {
 					add(p+".work_dir", "%s is also the work folder of sources.folders[%d]; give each folder its own", wp.Work, j)
 				} else {
-					works[wp.Work] = i
+					works[folderKey(wp.Work)] = i
 				}
 			}
 		}
@@ -654,4 +655,14 @@ func listenIP(host string) net.IP {
 		return net.IPv4(127, 0, 0, 1)
 	}
 	return net.ParseIP(host)
+}
+
+// folderKey is what makes two paths one folder: the path itself, and on
+// Windows, whose names are case-insensitive, the path in lower case
+// (D:\Inbound and d:\inbound are one folder).
+func folderKey(p string) string {
+	if runtime.GOOS == "windows" {
+		return strings.ToLower(p)
+	}
+	return p
 }

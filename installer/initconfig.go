@@ -26,6 +26,10 @@ type Answers struct {
 	// SFTPKeyFile and KnownHosts log in to an exchange that takes files
 	// (ExchangeURL sftp://...): exchange.sftp.
 	SFTPKeyFile, KnownHosts string
+	// ConfigDir is where the file's examples put certificates and keys:
+	// the package layout's configuration folder, whose permissions
+	// (Windows: its ACL) keep them from other users.
+	ConfigDir string
 }
 
 // SFTP reports whether the exchange takes bundles as files over SFTP.
@@ -38,6 +42,7 @@ func ConfigDefaults() Answers {
 		MLLPListen:   "127.0.0.1:2575",
 		DataDir:      PackageLayout().DataDir,
 		StatusListen: "127.0.0.1:8089",
+		ConfigDir:    PackageLayout().ConfigDir,
 	}
 }
 
@@ -52,7 +57,20 @@ func (a Answers) withDefaults() Answers {
 	if a.StatusListen == "" {
 		a.StatusListen = d.StatusListen
 	}
+	if a.ConfigDir == "" {
+		a.ConfigDir = d.ConfigDir
+	}
 	return a
+}
+
+// ConfigPath names file in the configuration folder, with the folder's own
+// separator (the Windows package's file is rendered on Linux too).
+func (a Answers) ConfigPath(file string) string {
+	sep := "/"
+	if strings.Contains(a.ConfigDir, `\`) {
+		sep = `\`
+	}
+	return strings.TrimSuffix(a.ConfigDir, sep) + sep + file
 }
 
 // RenderConfig writes a complete, commented configuration file from the
@@ -120,9 +138,9 @@ sources:
       # idle_timeout: 10m
       # commit_ack: true          # MLLP release 2 senders only: commit ACK/NAK before each HL7 ACK
       # tls:                      # MLLP over TLS
-      #   cert_file: /etc/ferry/mllp.pem
-      #   key_file: /etc/ferry/mllp.key
-      #   client_ca_file: /etc/ferry/senders-ca.pem   # require client certificates
+      #   cert_file: {{.ConfigPath "mllp.pem"}}
+      #   key_file: {{.ConfigPath "mllp.key"}}
+      #   client_ca_file: {{.ConfigPath "senders-ca.pem"}}   # require client certificates
   # EHR export drops and fax inboxes (uncomment and adjust; a fax folder
   # also needs the fax: section below):
   # folders:
@@ -160,14 +178,14 @@ sources:
 {{- if .CAFile}}
     ca_file: {{q .CAFile}}         # CA that signed the exchange's server certificate
 {{- else}}
-    # ca_file: /etc/ferry/exchange-ca.pem   # empty: the system's trusted CAs
+    # ca_file: {{.ConfigPath "exchange-ca.pem"}}   # empty: the system's trusted CAs
 {{- end}}
 {{- if .CertFile}}
     cert_file: {{q .CertFile}}     # ferry's client certificate from the exchange
     key_file: {{q .KeyFile}}       # its private key (readable only by the service account)
 {{- else}}
-    # cert_file: /etc/ferry/client.pem      # ferry's client certificate
-    # key_file: /etc/ferry/client.key
+    # cert_file: {{.ConfigPath "client.pem"}}      # ferry's client certificate
+    # key_file: {{.ConfigPath "client.key"}}
 {{- end}}
 {{- if .ServerName}}
     server_name: {{q .ServerName}}
@@ -187,9 +205,9 @@ sources:
 #   url: https://hie.example.org/fhir/R4   # or mllps://host:port for an exchange that takes HL7 v2,
 #                                          # or sftp://user@host/dir for one that collects files (then sftp: key_file, known_hosts)
 #   tls:
-#     ca_file: /etc/ferry/exchange-ca.pem
-#     cert_file: /etc/ferry/client.pem
-#     key_file: /etc/ferry/client.key
+#     ca_file: {{.ConfigPath "exchange-ca.pem"}}
+#     cert_file: {{.ConfigPath "client.pem"}}
+#     key_file: {{.ConfigPath "client.key"}}
 #   # Restricted (R, V) and 42 CFR Part 2 content is kept back for review
 #   # (ferry held list) unless the exchange's agreement allows it:
 #   hold: [R, V, 42CFRPart2]     # the default; hold: [] sends everything
@@ -205,10 +223,10 @@ sources:
 encryption:
   key_file: {{q .EncryptionKeyFile}}
 {{else}}# Encryption at rest of the queue, quarantine, dead letters and held
-# bundles (AES-256-GCM). Make a key with ` + "`ferry keygen /etc/ferry/ferry.key`" + `,
+# bundles (AES-256-GCM). Make a key with ` + "`ferry keygen {{.ConfigPath \"ferry.key\"}}`" + `,
 # keep a copy of it away from this machine, then uncomment:
 # encryption:
-#   key_file: /etc/ferry/ferry.key
+#   key_file: {{.ConfigPath "ferry.key"}}
 {{end}}
 # If this network reaches the internet only through an HTTP proxy, name it
 # here: a Windows service does not see the HTTPS_PROXY an administrator

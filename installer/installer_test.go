@@ -29,7 +29,7 @@ func TestPackageConfig(t *testing.T) {
 	if string(got) != string(DefaultConfigYAML) {
 		t.Fatalf("linux/ferry.yaml differs from RenderConfig(ConfigDefaults()); run go test ./installer -update")
 	}
-	win := RenderConfig(Answers{DataDir: `C:\ProgramData\ferry\data`})
+	win := RenderConfig(windowsAnswers)
 	if *update {
 		if err := os.WriteFile("windows/ferry.yaml", win, 0o644); err != nil {
 			t.Fatal(err)
@@ -254,4 +254,50 @@ func TestSystemdUnitPathsAsSystemdReadsThem(t *testing.T) {
 			t.Errorf("systemd-analyze verify: %s (%v)\n%s", l, err, got)
 		}
 	}
+}
+
+// windowsAnswers are ConfigDefaults on Windows: the MSI's ferry.yaml.
+var windowsAnswers = Answers{DataDir: `C:\ProgramData\ferry\data`, ConfigDir: `C:\ProgramData\ferry`}
+
+// TestWindowsConfigKeepsKeysInProgramData: the ferry.yaml the MSI installs
+// told the contractor to make the encryption key with `ferry keygen
+// /etc/ferry/ferry.key` and to put the exchange's client key at
+// /etc/ferry/client.key, which on Windows are C:\etc\ferry\..., a folder
+// that inherits C:\'s ACL, where every local user may read: the keys
+// that open the queue and sign in to the exchange, outside the one
+// folder whose ACL protects them (%ProgramData%\ferry, installer/README).
+// Its examples now name that folder; the Linux file keeps /etc/ferry.
+func TestWindowsConfigKeepsKeysInProgramData(t *testing.T) {
+	win, err := os.ReadFile("windows/ferry.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(win), "/etc/") {
+		t.Errorf("windows/ferry.yaml names /etc/:\n%s", grepLines(string(win), "/etc/"))
+	}
+	for _, want := range []string{"`ferry keygen C:\\ProgramData\\ferry\\ferry.key`", `key_file: C:\ProgramData\ferry\client.key`} {
+		if !strings.Contains(string(win), want) {
+			t.Errorf("windows/ferry.yaml has no %s", want)
+		}
+	}
+	// Uncommented as they are, the examples are what they show.
+	uncommented := strings.Replace(string(win), "# encryption:\n#   key_file: ", "encryption:\n  key_file: ", 1)
+	if cfg, err := config.Parse("ferry.yaml", []byte(uncommented)); err != nil {
+		t.Errorf("windows/ferry.yaml with encryption uncommented: %v", err)
+	} else if cfg.Encryption.KeyFile != `C:\ProgramData\ferry\ferry.key` {
+		t.Errorf("encryption.key_file %q", cfg.Encryption.KeyFile)
+	}
+	if lin := RenderConfig(Answers{DataDir: "/var/lib/ferry", ConfigDir: "/etc/ferry"}); !strings.Contains(string(lin), "`ferry keygen /etc/ferry/ferry.key`") {
+		t.Errorf("the Linux file's keygen example:\n%s", grepLines(string(lin), "keygen"))
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -549,11 +549,17 @@ func (c stallConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// readPassword returns the first line of the password file.
+// readPassword returns the first line of the password file, read as
+// Windows saves text: after a UTF-8 byte-order mark (Notepad before 2019,
+// PowerShell 5's Set-Content -Encoding UTF8), or UTF-16 by its mark
+// (PowerShell 5's > and Out-File), as sidecars are.
 func readPassword(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return "", fmt.Errorf("password_file: %w", err)
+	}
+	if b, err = sidecarText(b); err != nil {
+		return "", fmt.Errorf("password_file %s: UTF-16 text that does not decode", path)
 	}
 	line, _, _ := strings.Cut(string(b), "\n")
 	line = strings.TrimRight(line, "\r")

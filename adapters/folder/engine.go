@@ -169,6 +169,10 @@ type Engine struct {
 	// file before it is checked and claimed: it stands for a writer who
 	// changes the folder between the listing and the claim.
 	testHookReady func(name string)
+	// testHookClaim, when set (tests only), runs after a ready file was
+	// checked free and before it is claimed: it stands for another
+	// process opening it in between (a virus scanner).
+	testHookClaim func(name string)
 
 	// emptyLimit is how long an empty input waits for content before it
 	// goes to failed/ (defaultEmptyLimit); rankLimit how long a ranked
@@ -718,6 +722,9 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 			soon(time.Now().Add(min(e.cfg.Rescan, max(e.cfg.Settle, time.Second))))
 			continue
 		}
+		if e.testHookClaim != nil {
+			e.testHookClaim(c.name)
+		}
 		marker := c.marker
 		if marker != c.name+e.cfg.MarkerSuffix && stems[stemOf(c.name)] > 1 {
 			// The stem's marker (x.done) stands for every input of the
@@ -725,6 +732,13 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 			marker = ""
 		}
 		if err := e.claim(c.name, c.sidecars, marker); errors.Is(err, errNotRegular) {
+			soon(retryAt)
+			continue
+		} else if heldOpen(err) {
+			// Opened by another process since the check (a virus
+			// scanner): not free yet, as the check would have found
+			// it. A sidecar claimed already waits in processing/.
+			e.heldSkips.Add(1)
 			soon(retryAt)
 			continue
 		} else if err != nil {

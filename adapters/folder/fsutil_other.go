@@ -8,6 +8,8 @@ func isCrossDevice(error) bool { return false }
 
 func isInvalid(error) bool { return false }
 
+func heldOpen(error) bool { return false }
+
 func renameAcross(place, string, place, string) error { return errors.ErrUnsupported }
 
 // oNonblock: no such flag here.

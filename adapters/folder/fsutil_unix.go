@@ -15,6 +15,9 @@ func isCrossDevice(err error) bool { return errors.Is(err, syscall.EXDEV) }
 
 func isInvalid(err error) bool { return errors.Is(err, syscall.EINVAL) }
 
+// heldOpen: Unix renames a file whoever has it open.
+func heldOpen(error) bool { return false }
+
 // renameAcross renames src in one open folder to dst in another
 // (renameat(2) on the two folders' descriptors): neither is looked up by
 // path, and names from a directory listing hold no separator.

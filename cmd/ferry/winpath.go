@@ -14,14 +14,36 @@ import (
 // read the path as Explorer shows it. It is applied where errors reach
 // people (the command's error line, the log's attributes), not where they
 // are made. Elsewhere a backslash in a message is rare and its escape is
-// kept.
+// kept. Only the backslashes inside a quoted string are undone: a path
+// written as it is keeps its own, a UNC path (\\fileserver\scans) its two.
 func pathsPlain(s string) string { return pathsPlainOn(runtime.GOOS, s) }
 
 func pathsPlainOn(goos, s string) string {
-	if goos != "windows" {
+	if goos != "windows" || !strings.Contains(s, `\\`) {
 		return s
 	}
-	return strings.ReplaceAll(s, `\\`, `\`)
+	var b strings.Builder
+	b.Grow(len(s))
+	quoted := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case !quoted:
+			quoted = c == '"'
+		case c == '\\' && i+1 < len(s):
+			// An escape: a doubled backslash is one; another (\") is
+			// kept as it is, and does not end the string.
+			if s[i+1] != '\\' {
+				b.WriteByte(c)
+			}
+			i++
+			c = s[i]
+		case c == '"':
+			quoted = false
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }
 
 // plainPathAttrs is the log handlers' ReplaceAttr: string and error

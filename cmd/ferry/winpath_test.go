@@ -40,3 +40,25 @@ func TestPathsPlainOn(t *testing.T) {
 		t.Errorf("linux changed the message: %s", got)
 	}
 }
+
+// TestPathsPlainKeepsUNCPaths: a UNC path (a watched folder on the
+// clinic's file server, \\fileserver\scans\fax) begins with two
+// backslashes of its own. Written as it is (a log's path attribute, an
+// os error's "open \\fileserver\...") it lost one, since every doubled
+// backslash was taken for %q's escape: the log and the command's error
+// line named \fileserver\scans\fax, a folder on the current drive. Only
+// the escapes inside a quoted string are undone; a quoted UNC path keeps
+// its two.
+func TestPathsPlainKeepsUNCPaths(t *testing.T) {
+	for in, want := range map[string]string{
+		`\\fileserver\scans\fax`:                                   `\\fileserver\scans\fax`,
+		`open \\fileserver\scans\fax\x.pdf: Access is denied.`:     `open \\fileserver\scans\fax\x.pdf: Access is denied.`,
+		`folder "\\\\fileserver\\scans\\fax": not started`:         `folder "\\fileserver\scans\fax": not started`,
+		`key "C:\\ferry\\k.key" of \\nas\keys`:                     `key "C:\ferry\k.key" of \\nas\keys`,
+		`two "C:\\a" and "D:\\b\\" then \\srv\share "E:\\c \"d\""`: `two "C:\a" and "D:\b\" then \\srv\share "E:\c \"d\""`,
+	} {
+		if got := pathsPlainOn("windows", in); got != want {
+			t.Errorf("pathsPlainOn(%s) = %s, want %s", in, got, want)
+		}
+	}
+}

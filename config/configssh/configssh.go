@@ -10,6 +10,7 @@
 package configssh
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -259,6 +260,10 @@ func Dial(ctx context.Context, l Login, t Target, timeout time.Duration, what st
 		}
 		return nil, &ConfigError{Problem: what + ".key_file is not an SSH private key", Err: err}
 	}
+	if err := knownHostsEncoding(l.KnownHosts); err != nil {
+		return nil, &ConfigError{Problem: what + ".known_hosts " + err.Error() + "; save it as ASCII or UTF-8 without a mark " +
+			"(PowerShell: ssh-keyscan host | Out-File -Encoding ascii FILE)", Err: errors.New(l.KnownHosts)}
+	}
 	hostKeys, err := knownhosts.New(l.KnownHosts)
 	if err != nil {
 		return nil, &ConfigError{Problem: "cannot read " + what + ".known_hosts", Err: err}
@@ -336,6 +341,29 @@ func Dial(ctx context.Context, l Login, t Target, timeout time.Duration, what st
 	_, sess.Fsync = c.HasExtension("fsync@openssh.com")
 	sess.SFTP = c
 	return sess, nil
+}
+
+// knownHostsEncoding refuses a known_hosts file Windows saved in a form
+// knownhosts does not read: UTF-16 (PowerShell 5's > and Out-File, as in
+// `ssh-keyscan host > known_hosts`), which it reports as no valid
+// entries, and UTF-8 behind a byte-order mark (Notepad before 2019),
+// whose first line it passes over, so a file of one host key names none
+// and the server's key is "unknown".
+func knownHostsEncoding(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil // knownhosts.New reports it
+	}
+	defer f.Close()
+	var head [3]byte
+	n, _ := io.ReadFull(f, head[:])
+	switch b := head[:n]; {
+	case bytes.HasPrefix(b, []byte{0xff, 0xfe}), bytes.HasPrefix(b, []byte{0xfe, 0xff}):
+		return errors.New("is UTF-16 text, as PowerShell 5's > and Out-File write it, which SSH does not read")
+	case bytes.HasPrefix(b, []byte("\xef\xbb\xbf")):
+		return errors.New("begins with a byte-order mark (a Windows editor's \"UTF-8 with BOM\"), which hides its first host key")
+	}
+	return nil
 }
 
 // hostKeyAlgorithms are the algorithms of the host keys known_hosts
