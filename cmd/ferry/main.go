@@ -148,7 +148,8 @@ configuration (the file a command reads):
                     %[3]s, no exchange (bundles go to its outbox/)
   config check      FILE, else the embedded default
   install           --config FILE, else %[1]s
-  doctor, status, queue, held, quarantine, backfill, merges, udap-register
+  doctor, status, queue, held, quarantine, backfill, merges, sequences,
+  backup, restore, udap-register
                     --config FILE, else %[1]s when it exists, else the embedded default
 data folder: the configuration's data_dir (queue/, quarantine/, held/, outbox/, audit/, merges.log, site-id);
   %[2]s in the configuration the packages install
