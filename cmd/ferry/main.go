@@ -35,7 +35,7 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"run":           {cmdRun, "run the gateway in the foreground (--config FILE; embedded default without)"},
-		"convert":       {cmdConvert, "convert HL7 v2, C-CDA, FHIR JSON or CSV files to FHIR Bundles (FILE... [--out DIR] [--format F] [--config FILE])"},
+		"convert":       {cmdConvert, "convert HL7 v2, C-CDA, FHIR JSON or CSV files, fax images and e-mails to FHIR Bundles (FILE... [--out DIR] [--format F] [--config FILE])"},
 		"demo":          {cmdDemo, "show the whole path end to end on loopback with a throwaway PKI"},
 		"config":        {cmdConfig, "check [FILE | --config FILE]: validate a configuration file (without FILE: the embedded default)"},
 		"version":       {cmdVersion, "print the version"},
