@@ -553,6 +553,24 @@ func TestFaxLines(t *testing.T) {
 	}
 }
 
+// TestFaxKeysInEHRFolder: patterns, time_zone and xferfaxlog are a fax
+// inbox's (README: "sources.folders[].time_zone (fax)"); an ehr folder
+// read none of them, so one given there is refused, as its lines are,
+// rather than taken and ignored (HL7 v2 times read in another zone).
+func TestFaxKeysInEHRFolder(t *testing.T) {
+	const head = "sources:\n  folders:\n"
+	for _, tc := range []struct{ yml, want string }{
+		{head + "    - {name: ehr, kind: ehr, path: /srv/ehr, time_zone: America/Chicago}\n", "sources.folders[0].time_zone: is for fax inboxes"},
+		{head + "    - {name: ehr, kind: ehr, path: /srv/ehr, patterns: ['^(?P<mrn>\\d+)']}\n", "sources.folders[0].patterns: are for fax inboxes"},
+		{head + "    - {name: ehr, kind: ehr, path: /srv/ehr, xferfaxlog: /var/spool/hylafax/etc/xferfaxlog}\n", "sources.folders[0].xferfaxlog: is for fax inboxes"},
+		{head + "    - {name: ehr, path: /srv/ehr, time_zone: America/Chicago}\n", "sources.folders[0].time_zone"},
+		{"fax: {source_id: 1.2.840.99999.1}\n" + head + "    - {name: fax, kind: fax, path: /srv/fax, time_zone: America/Chicago, patterns: ['^(?P<mrn>\\d+)']}\n", ""},
+		{"fax: {source_id: 1.2.840.99999.1}\n" + head + "    - {name: fax, kind: hylafax, path: /srv/recvq, xferfaxlog: /srv/etc/xferfaxlog}\n", ""},
+	} {
+		expectProblem(t, tc.yml, tc.want)
+	}
+}
+
 // expectProblem parses and validates yml: want "" expects no problem,
 // anything else a problem whose text holds it.
 func expectProblem(t *testing.T, yml, want string) {

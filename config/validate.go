@@ -206,6 +206,17 @@ func (c *Config) problems() []Problem {
 			if len(f.Lines) > 0 {
 				add(p+".lines", "fax lines are for fax inboxes (kind fax or hylafax); this folder is kind %s", f.Kind)
 			}
+			// The other keys of a fax inbox, which this kind reads
+			// none of: taken, they would be ignored unsaid.
+			if len(f.Patterns) > 0 {
+				add(p+".patterns", "are for fax inboxes (kind fax or hylafax), whose file names name the patient; this folder is kind %s", f.Kind)
+			}
+			if f.TimeZone != "" {
+				add(p+".time_zone", "is for fax inboxes (kind fax or hylafax); this folder is kind %s, whose HL7 v2 times take hl7v2.time_zone and CSV times their mapping's time_zone", f.Kind)
+			}
+			if f.XferFaxLog != "" {
+				add(p+".xferfaxlog", "is for fax inboxes (kind fax or hylafax), HylaFAX's receive log; this folder is kind %s", f.Kind)
+			}
 			ps = append(ps, csvProblems(p, f.CSV)...)
 		}
 		if f.Fetch != nil {

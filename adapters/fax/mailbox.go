@@ -1,6 +1,7 @@
 package fax
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -515,6 +516,12 @@ func (m *Mailbox) dial(ctx context.Context) (c *imapclient.Client, closeConn fun
 		if nc, err = (&tls.Dialer{NetDialer: d, Config: tc}).DialContext(ctx, "tcp", m.cfg.Address); err == nil {
 			c = imapclient.New(stallConn{nc, m.stall}, opts)
 		}
+	}
+	var rh tls.RecordHeaderError
+	if err != nil && !m.cfg.StartTLS && errors.As(err, &rh) && bytes.HasPrefix(rh.RecordHeader[:], []byte("* ")) {
+		// An IMAP greeting ("* OK ...") where the TLS handshake
+		// belongs: the server's plain port, usually 143.
+		return nil, nil, fmt.Errorf("fax mailbox %s: connect to %s: the server answered in plain text (an IMAP greeting), not TLS: it wants STARTTLS; set starttls: true, or give its TLS port (993)", m.cfg.Name, m.cfg.Address)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("fax mailbox %s: connect to %s: %w", m.cfg.Name, m.cfg.Address, err)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"log"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -632,5 +633,41 @@ func TestMailboxOneNoteWhileMoveFails(t *testing.T) {
 	}
 	if n, _ := site.count(t, "INBOX"); n != 0 {
 		t.Errorf("INBOX holds %d", n)
+	}
+}
+
+// TestMailboxPlainServerSaysStartTLS: README has the address "TLS from
+// the first byte; 143 with starttls: true". A mailbox given IMAP's plain
+// port without starttls got the server's greeting where a TLS record
+// belongs, and its poll failed with crypto/tls's "first record does not
+// look like a TLS handshake", naming neither cause nor setting; it now
+// says the server wants STARTTLS and names starttls.
+func TestMailboxPlainServerSaysStartTLS(t *testing.T) {
+	srv := imapserver.New(&imapserver.Options{
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return imapmemserver.New().NewSession(), nil, nil
+		},
+		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}},
+		InsecureAuth: true,
+		Logger:       log.New(io.Discard, "", 0),
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	pass := filepath.Join(t.TempDir(), "imap.pass")
+	if err := os.WriteFile(pass, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := MailboxConfig{Name: "efax", Address: ln.Addr().String(), Username: "fax", PasswordFile: pass}
+	mb, err := NewMailbox(adapters.Settings{}, cfg, &tls.Config{}, newCollector(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = mb.Poll(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "starttls: true") || !strings.Contains(err.Error(), "plain text") {
+		t.Fatalf("poll of a server that greets in plain text: %v, want it to say so and name starttls: true", err)
 	}
 }

@@ -34,7 +34,7 @@ func cmdConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := newFlags("convert", stderr)
 	out := fs.String("out", "", "write one <file>.<n>.json per Bundle into this folder (default: stdout); an input whose name another one has is written <file>-2.<n>.json")
 	cfgPath := fs.String("config", "", "configuration file for identifier systems (optional); minted systems use the site id in its data_dir, else the fixed, shared base urn:ferry")
-	format := fs.String("format", "", "input format: hl7v2, ccda, fhir-json, csv (default: detected; a CSV by the csv mappings of --config)")
+	format := fs.String("format", "", "input format: hl7v2, hl7v2-batch, ccda, fhir-json, fhir-ndjson, csv, fax (a TIFF or PDF, or an e-mailed fax .eml) (default: detected; a CSV by the csv mappings of --config)")
 	files, err := splitArgs(fs, args)
 	if err != nil {
 		return err

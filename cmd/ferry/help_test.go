@@ -38,6 +38,11 @@ func TestUsageNamesConfigAndDataDir(t *testing.T) {
 		def.Sources.MLLP[0].Listen,
 		def.Status.Listen,
 		"doctor, status, queue, held, quarantine, backfill",
+		// Every command that reads the installed file when it exists
+		// and the embedded default otherwise is named (README: "ferry
+		// --help names the file each command reads").
+		"merges, sequences",
+		"backup, restore",
 		"held          bundles kept back by exchange.hold: list | show ID | release ID... | discard ID... --yes ([--config FILE])",
 	} {
 		if !strings.Contains(help, want) {
@@ -266,5 +271,34 @@ sources:
 	var stdout, stderr bytes.Buffer
 	if code := runMain(context.Background(), []string{"uninstall", "--help"}, &stdout, &stderr); code != 0 || !strings.Contains(stderr.String(), "-config") {
 		t.Errorf("ferry uninstall --help: exit %d, %q", code, stderr.String())
+	}
+}
+
+// TestConvertHelpNamesItsFormats: README has `ferry convert message.eml`
+// show what a fax inbox would deliver, and convert takes faxes, HL7 v2
+// batch files and NDJSON; its usage line and --format must say so, not
+// only HL7 v2, C-CDA, FHIR JSON and CSV.
+func TestConvertHelpNamesItsFormats(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := runMain(context.Background(), []string{"convert", "--help"}, &out, &errOut); code != 0 {
+		t.Fatalf("ferry convert --help: exit %d", code)
+	}
+	errOut.Reset()
+	runMain(context.Background(), []string{"--help"}, &out, &errOut)
+	usage := errOut.String()
+	errOut.Reset()
+	runMain(context.Background(), []string{"convert", "--help"}, &out, &errOut)
+	flags := errOut.String()
+	for _, f := range []string{"hl7v2", "hl7v2-batch", "ccda", "fhir-json", "fhir-ndjson", "csv", "fax"} {
+		if !strings.Contains(flags, " "+f+",") && !strings.Contains(flags, " "+f+" ") {
+			t.Errorf("ferry convert --help does not name --format %s:\n%s", f, flags)
+		}
+		cfg := config.Default()
+		if _, ok := converters(cfg)[f]; !ok {
+			t.Errorf("--format %s is named but not converted", f)
+		}
+	}
+	if !strings.Contains(usage, "fax images and e-mails") {
+		t.Errorf("ferry --help's convert line does not name faxes:\n%s", usage)
 	}
 }

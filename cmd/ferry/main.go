@@ -39,7 +39,7 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"run":           {cmdRun, "run the gateway in the foreground (--config FILE; embedded default without)"},
-		"convert":       {cmdConvert, "convert HL7 v2, C-CDA, FHIR JSON or CSV files to FHIR Bundles (FILE... [--out DIR] [--format F] [--config FILE])"},
+		"convert":       {cmdConvert, "convert HL7 v2, C-CDA, FHIR JSON or CSV files, fax images and e-mails to FHIR Bundles (FILE... [--out DIR] [--format F] [--config FILE])"},
 		"demo":          {cmdDemo, "show the whole path end to end on loopback with a throwaway PKI"},
 		"config":        {cmdConfig, "check [FILE | --config FILE]: validate a configuration file (without FILE: the embedded default)"},
 		"version":       {cmdVersion, "print the version"},
@@ -152,7 +152,8 @@ configuration (the file a command reads):
                     %[3]s, no exchange (bundles go to its outbox/)
   config check      FILE, else the embedded default
   install           --config FILE, else %[1]s
-  doctor, status, queue, held, quarantine, backfill, merges, udap-register
+  doctor, status, queue, held, quarantine, backfill, merges, sequences,
+  backup, restore, udap-register
                     --config FILE, else %[1]s when it exists, else the embedded default
 data folder: the configuration's data_dir (queue/, quarantine/, held/, outbox/, audit/, merges.log, site-id);
   %[2]s in the configuration the packages install
