@@ -1065,7 +1065,7 @@ func (e *Engine) process(ctx context.Context, name string) {
 		// without them it would be another input to the seen-set.
 		scNames = e.sidecarsIn(name)
 		if err := e.settle(name, scNames); err != nil {
-			e.backoff(name, nil, err)
+			e.settleLater(name, nil, err)
 			return
 		}
 		delete(e.retry, name)
@@ -1114,10 +1114,7 @@ func (e *Engine) process(ctx context.Context, name string) {
 
 	if e.dedup.Seen(key) {
 		if err := e.settle(name, scNames); err != nil {
-			e.backoff(name, sum, err)
-			r := e.retry[name]
-			r.consumed = true
-			e.retry[name] = r
+			e.settleLater(name, sum, err)
 			return
 		}
 		delete(e.retry, name)
@@ -1163,10 +1160,7 @@ func (e *Engine) process(ctx context.Context, name string) {
 			e.log.Warn("folder seen-set not updated", "folder", e.cfg.Name, e.logErr(err, sum, name))
 		}
 		if err := e.settle(name, scNames); err != nil {
-			e.backoff(name, sum, err)
-			r := e.retry[name]
-			r.consumed = true
-			e.retry[name] = r
+			e.settleLater(name, sum, err)
 			return
 		}
 		delete(e.retry, name)
@@ -1340,8 +1334,22 @@ func (e *Engine) backoff(name string, sum []byte, err error) {
 	d = min(d, e.cfg.RetryMax)
 	r.next = time.Now().Add(d)
 	e.retry[name] = r
-	e.log.Warn("folder input not consumed; will retry", "folder", e.cfg.Name, e.logName(name, sum),
+	msg := "folder input not consumed; will retry"
+	if r.consumed {
+		msg = "folder input queued, but not moved out of processing/; will retry the move"
+	}
+	e.log.Warn(msg, "folder", e.cfg.Name, e.logName(name, sum),
 		"attempt", r.attempts, "retry_in", d, e.logErr(err, sum, name))
+}
+
+// settleLater keeps a consumed (or duplicate) input whose move out of
+// processing/ failed for another try of the move alone: it is in the
+// queue, so the next try only settles it.
+func (e *Engine) settleLater(name string, sum []byte, err error) {
+	r := e.retry[name]
+	r.consumed = true
+	e.retry[name] = r
+	e.backoff(name, sum, err)
 }
 
 // settle finishes a consumed (or duplicate) file: into done/YYYY-MM-DD/

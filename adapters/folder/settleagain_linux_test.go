@@ -4,6 +4,7 @@ import (
 	"context"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,8 +19,10 @@ import (
 // content is part of the seen-set key, so the key was new and the fax
 // was consumed a second time, now without the patient its sidecar
 // named: a second DocumentReference at the exchange, for no patient.
-// The retry now only settles what was consumed. Here the input is made
-// immutable (chattr +i, which refuses its rename) while it is consumed.
+// The retry now only settles what was consumed, and the WARN says the
+// input was queued and only its move waits, not that it was not
+// consumed. Here the input is made immutable (chattr +i, which refuses
+// its rename) while it is consumed.
 func TestSettleRetriedIsNotConsumedAgain(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig(dir)
@@ -34,7 +37,7 @@ func TestSettleRetriedIsNotConsumedAgain(t *testing.T) {
 		}
 		return nil
 	}}
-	e := startEngine(t, cfg, rec)
+	e, logs := startLogged(t, cfg, rec, false)
 	t.Cleanup(func() { exec.Command("chattr", "-i", proc).Run() })
 	writeFile(t, filepath.Join(dir, "fax1.json"), []byte(`{"MRN":"1001"}`))
 	writeFile(t, filepath.Join(dir, "fax1.pdf"), []byte("%PDF-1.4 fax"))
@@ -43,6 +46,9 @@ func TestSettleRetriedIsNotConsumedAgain(t *testing.T) {
 	}
 	waitFor(t, "the failed move to done/", func() bool { return e.Stats().Retrying == 1 })
 	waitPasses(t, e, 2)
+	if l := logs.String(); strings.Contains(l, "not consumed") || !strings.Contains(l, "queued, but not moved out of processing/") {
+		t.Errorf("the WARN of a consumed input whose move failed says it was not consumed, or not that only its move waits:\n%s", l)
+	}
 	if out, err := exec.Command("chattr", "-i", proc).CombinedOutput(); err != nil {
 		t.Fatalf("chattr -i: %v %s", err, out)
 	}
