@@ -13,7 +13,9 @@
 //	2xx: a transaction-response (a batch-response    → delivered
 //	  to a batch) with one 2xx entry per entry sent
 //	any other 2xx: empty, HTML, OperationOutcome,    → retry, as an *EndpointError
-//	  cut JSON, wrong type or entry count, 202
+//	  cut JSON, wrong type or entry count, 202,
+//	  one longer than the bundle can be answered
+//	  with (not read to its end)
 //	network error, 408, 425, 429, 5xx except 501     → retry (Retry-After honoured)
 //	TLS certificate/handshake failure                → retry, as a *configtls.HandshakeError
 //	  (through a proxy: with a hint about TLS-inspecting proxies)
@@ -562,7 +564,18 @@ func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Cl
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusUnauthorized, fmt.Errorf("%s %s to %s: %w", what, it.ID, s.host, withItemID(classify(resp, body), it.ID))
 	}
-	ans := readAnswer(resp.Body, wd)
+	size := it.Size
+	if it.Open == nil {
+		size = int64(len(it.Body))
+	}
+	maxEntries := -1
+	if create == "" {
+		sent = sync.OnceValues(sent) // classifyAnswer asks again
+		if req, err := sent(); err == nil {
+			maxEntries = req.entries
+		}
+	}
+	ans := readAnswer(resp.Body, wd, answerLimit(size), maxEntries)
 	resp.Body.Close()
 	if ans.readErr == nil && ctx.Err() != nil && ans.scan.finish() != nil {
 		// The answer was cut because the request was cancelled (the
@@ -759,26 +772,49 @@ func (b *countingBody) Read(p []byte) (int, error) {
 
 // answer is a 2xx response body as scanned: what the bundle scan found,
 // the first bytes kept to explain an improper answer, and a read error.
+// tooLong says the body went on past readAnswer's limit and was not read
+// to its end.
 type answer struct {
 	scan    bundleScan
 	head    []byte
 	readErr error
+	tooLong int64
 }
+
+// answerLimit bounds the 2xx answer to a request body of size bytes. A
+// proper answer to Prefer return=minimal is small; a server that ignores
+// it echoes the resources sent, as stored (a narrative added, a Binary's
+// data base64 once more), which this leaves ample room for.
+func answerLimit(size int64) int64 {
+	return maxAnswerBytes + 4*max(size, 0)
+}
+
+// maxAnswerBytes is answerLimit's allowance beyond the body's size.
+const maxAnswerBytes = 64 << 20
 
 // maxAnswerHead is how much of a 2xx answer is kept to explain it when it
 // is not a proper transaction-response.
 const maxAnswerHead = 64 << 10
 
-// readAnswer reads a 2xx answer to its end through a bundleScan, so that
-// its size does not matter, keeping each entry's outcome (for a dead
-// letter) and the start of the body; wd, when set, counts each read as
-// progress.
-func readAnswer(r io.Reader, wd *watchdog) *answer {
+// readAnswer reads a 2xx answer through a bundleScan, keeping each
+// entry's outcome (for a dead letter) and the start of the body; wd,
+// when set, counts each read as progress. It stops as soon as the answer
+// cannot be the one wanted: not JSON (a web page, an event stream), more
+// entries than maxEntries, the number sent (-1: any), or longer than
+// limit (tooLong); so an endpoint streaming without end neither holds
+// the worker (a streamed body's watchdog sees each read as progress) nor
+// fills memory with the entries scanned.
+func readAnswer(r io.Reader, wd *watchdog, limit int64, maxEntries int) *answer {
 	a := &answer{scan: bundleScan{outcomeCap: queue.MaxOutcomeBytes + 4}}
 	buf := make([]byte, 32<<10)
+	var total int64
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {
+			if total += int64(n); total > limit {
+				a.tooLong = limit
+				return a
+			}
 			a.scan.Write(buf[:n])
 			if room := maxAnswerHead - len(a.head); room > 0 {
 				a.head = append(a.head, buf[:min(n, room)]...)
@@ -787,7 +823,7 @@ func readAnswer(r io.Reader, wd *watchdog) *answer {
 				wd.progress()
 			}
 		}
-		if err == io.EOF {
+		if err == io.EOF || a.scan.err != nil || maxEntries >= 0 && a.scan.entries > maxEntries {
 			return a
 		}
 		if err != nil {
@@ -1194,6 +1230,10 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK b
 	switch scanErr := sc.finish(); {
 	case a.readErr != nil:
 		return 0, fmt.Errorf("read the exchange's answer: %w", a.readErr)
+	case a.tooLong > 0:
+		return improper(fmt.Sprintf("the exchange's answer went on past %d bytes, more than a %s to this bundle can hold, and was not read to its end; a proxy or web front end may stand in the way, or exchange.url is not the FHIR base", a.tooLong, want))
+	case sc.entries > req.entries:
+		return improper(fmt.Sprintf("the exchange's answer has more entries than the %d sent, and was not read to its end; it is not the %s to this bundle", req.entries, want))
 	case scanErr != nil && len(bytes.TrimSpace(a.head)) == 0:
 		return improper("the exchange answered with no body, not a " + want + " Bundle; check exchange.url")
 	case scanErr != nil && isJSONType(ct):
@@ -1286,6 +1326,9 @@ func classifyCreated(resp *http.Response, a *answer, typ string) error {
 	}
 	if a.readErr != nil {
 		return fmt.Errorf("read the exchange's answer: %w", a.readErr)
+	}
+	if a.tooLong > 0 && !locationNames(resp.Header.Get("Location"), typ) {
+		return improper(fmt.Sprintf("the exchange answered a create of a %s with more than %d bytes, not read to its end, and no Location naming the %s", typ, a.tooLong, typ))
 	}
 	if code == http.StatusAccepted {
 		return improper("the exchange answered 202 Accepted to a create of a " + typ + ": it may process it later, and ferry cannot follow that up")
