@@ -562,7 +562,7 @@ func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Cl
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 		io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes)) // let keep-alive reuse the connection
 		resp.Body.Close()
-		return resp.StatusCode == http.StatusUnauthorized, fmt.Errorf("%s %s to %s: %w", what, it.ID, s.host, withItemID(classify(resp, body), it.ID))
+		return resp.StatusCode == http.StatusUnauthorized, fmt.Errorf("%s %s to %s: %w", what, it.ID, s.host, withItemID(classify(resp, body, create), it.ID))
 	}
 	size := it.Size
 	if it.Open == nil {
@@ -1053,7 +1053,9 @@ func IsEndpointProblem(err error) bool {
 // HAPI, for one, answers a failed transaction with 404 and an outcome when
 // a reference cannot be resolved; a bare 404 page from a web server means
 // exchange.url is wrong, and dead-lettering the backlog would not fix it.
-func classify(resp *http.Response, body []byte) error {
+//
+// typ is the resource type of a create (queue.AttrCreate), "" for a bundle.
+func classify(resp *http.Response, body []byte, typ string) error {
 	code := resp.StatusCode
 	ct := resp.Header.Get("Content-Type")
 	se := &StatusError{
@@ -1089,7 +1091,7 @@ func classify(resp *http.Response, body []byte) error {
 		// OperationOutcome: the bundles wait for the operator.
 		return &EndpointError{Problem: "the exchange refused ferry's access token for its scope (insufficient_scope); ask the exchange to grant ferry's client the scope it needs to write these resources, or set exchange.auth.smart.scope (udap.scope)", Err: se}
 	case rejectsContent(code) || isOperationOutcome(body):
-		se.Hint = contentHint(code)
+		se.Hint = contentHint(code, typ)
 		se.keepBody(body, len(body) >= maxResponseBytes)
 		if se.Conflict() {
 			return se // retried a few times by the dispatcher
@@ -1158,11 +1160,24 @@ func notFHIRProblem(code int, contentType string, body []byte) string {
 }
 
 // contentHint is the operator's next step for a content rejection whose
-// cause is not in the bundle itself.
-func contentHint(code int) string {
+// cause is not in the bundle itself. typ is the resource type of the
+// request or entry rejected, "" when not known (a transaction refused
+// whole).
+func contentHint(code int, typ string) string {
 	switch code {
 	case http.StatusPreconditionFailed:
-		return "several resources at the exchange match the conditional identifier: merge the duplicate patients there, then run `ferry queue retry <id>`"
+		// FHIR R4 http.html, conditional create and update: "Multiple
+		// matches: The server returns a 412 Precondition Failed error
+		// indicating the client's criteria were not selective enough".
+		// Any conditional entry may be it: a Practitioner, an
+		// Organization, a document, not only a Patient.
+		switch typ {
+		case "":
+			return "several resources at the exchange match a conditional identifier of the bundle (a Patient's, a Practitioner's, an Organization's…; the exchange's OperationOutcome names it): merge the duplicates there, then run `ferry queue retry <id>`"
+		case "Patient":
+			return "several Patient resources at the exchange match the conditional identifier: merge the duplicate patients there, then run `ferry queue retry <id>`"
+		}
+		return "several " + typ + " resources at the exchange match the conditional identifier: merge or remove the duplicates there, then run `ferry queue retry <id>`"
 	case http.StatusRequestEntityTooLarge:
 		return "the bundle is larger than the exchange accepts: ask the exchange to raise its request size limit, then run `ferry queue retry <id>`"
 	}
@@ -1277,7 +1292,11 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK b
 		}
 		se := &StatusError{Code: code, Status: statusText(code, status), Entry: i, Batch: want == "batch-response", Issues: issuesFrom(outcome, MediaType)}
 		if !retryable(code) {
-			se.Hint = contentHint(code)
+			typ := ""
+			if i < len(req.types) {
+				typ = req.types[i]
+			}
+			se.Hint = contentHint(code, typ)
 			if se.Batch && (code == http.StatusNotFound || code == http.StatusGone) {
 				// ferry's own batches are status changes: PATCHes of
 				// results an earlier message wrote (v2fhir.StatusBatch)
