@@ -562,7 +562,7 @@ func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Cl
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 		io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes)) // let keep-alive reuse the connection
 		resp.Body.Close()
-		return resp.StatusCode == http.StatusUnauthorized, fmt.Errorf("%s %s to %s: %w", what, it.ID, s.host, withItemID(classify(resp, body, create), it.ID))
+		return resp.StatusCode == http.StatusUnauthorized, fmt.Errorf("%s %s to %s: %w", what, it.ID, s.host, withItemID(classify(resp, body, create, tok != ""), it.ID))
 	}
 	size := it.Size
 	if it.Open == nil {
@@ -1054,8 +1054,9 @@ func IsEndpointProblem(err error) bool {
 // a reference cannot be resolved; a bare 404 page from a web server means
 // exchange.url is wrong, and dead-lettering the backlog would not fix it.
 //
-// typ is the resource type of a create (queue.AttrCreate), "" for a bundle.
-func classify(resp *http.Response, body []byte, typ string) error {
+// typ is the resource type of a create (queue.AttrCreate), "" for a
+// bundle; withToken says the request carried an access token.
+func classify(resp *http.Response, body []byte, typ string, withToken bool) error {
 	code := resp.StatusCode
 	ct := resp.Header.Get("Content-Type")
 	se := &StatusError{
@@ -1079,7 +1080,7 @@ func classify(resp *http.Response, body []byte, typ string) error {
 			}
 			return &EndpointError{Problem: "the exchange redirects" + to + "; set exchange.url to the FHIR base it names", Err: se}
 		case code == http.StatusUnauthorized:
-			return &EndpointError{Problem: "the exchange does not accept ferry's credentials; check the client certificate and ferry's access at the exchange", Err: se}
+			return &EndpointError{Problem: unauthorizedProblem(resp.Header, withToken), Err: se}
 		case code == http.StatusProxyAuthRequired:
 			return &EndpointError{Problem: "a proxy between ferry and the exchange asks for a login; let ferry through it or bypass it (NO_PROXY)", Err: se}
 		}
@@ -1099,6 +1100,40 @@ func classify(resp *http.Response, body []byte, typ string) error {
 		return queue.Permanent(se)
 	}
 	return &EndpointError{Problem: notFHIRProblem(code, ct, body), Err: se}
+}
+
+// unauthorizedProblem explains a 401 by the credential the exchange
+// refused. With an access token sent (Send has already tried a fresh
+// one), the token; without one, to an exchange that challenges Bearer
+// (RFC 6750 §3), the token ferry did not send; else the client
+// certificate, the one credential ferry showed.
+func unauthorizedProblem(h http.Header, withToken bool) string {
+	switch {
+	case withToken:
+		why := ""
+		switch code := bearerError(h); code {
+		case "invalid_token", "invalid_request", "insufficient_scope": // RFC 6750 §3.1
+			why = " (" + code + ")"
+		}
+		return "the exchange refused ferry's access token" + why + ", a fresh one too; check ferry's client registration at the exchange's authorization server (its client id, its key or certificate, the FHIR base its tokens are for) and ferry's access at the exchange"
+	case challengesBearer(h):
+		return "the exchange asks for an OAuth access token (WWW-Authenticate: Bearer), and ferry sends one only with exchange.auth.smart or exchange.auth.udap set; configure the one the exchange registered ferry's client for"
+	}
+	return "the exchange does not accept ferry's credentials; check the client certificate and ferry's access at the exchange"
+}
+
+// challengesBearer reports whether the WWW-Authenticate header has a
+// Bearer challenge.
+func challengesBearer(h http.Header) bool {
+	for _, v := range h.Values("WWW-Authenticate") {
+		for _, c := range strings.Split(v, ",") {
+			scheme, _, _ := strings.Cut(strings.TrimSpace(c), " ")
+			if strings.EqualFold(scheme, "Bearer") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // bearerError is the error code of a Bearer challenge in the
