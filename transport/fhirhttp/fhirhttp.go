@@ -1581,7 +1581,13 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+	secs, err := strconv.ParseInt(v, 10, 64)
+	if errors.Is(err, strconv.ErrRange) && secs > 0 {
+		// delay-seconds is 1*DIGIT, with no bound: one past int64 is
+		// a delay longer than any other, not no delay.
+		return transport.MaxRetryAfter
+	}
+	if err == nil {
 		if secs <= 0 {
 			return 0
 		}

@@ -403,6 +403,7 @@ func TestParseRetryAfter(t *testing.T) {
 		"120":                           2 * time.Minute,
 		"soon":                          0,
 		"999999999":                     transport.MaxRetryAfter,
+		"99999999999999999999":          transport.MaxRetryAfter, // past int64
 		"Fri, 02 Jan 2026 03:05:05 GMT": time.Minute,
 		"Fri, 02 Jan 2026 03:00:00 GMT": 0,
 	}
