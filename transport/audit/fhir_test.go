@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -103,6 +104,10 @@ type fhirRepo struct {
 	// gate, when set, holds each POST until it can receive from it (a
 	// repository slower than the events come).
 	gate chan struct{}
+	// page, when set and giving a content type, answers the nth POST
+	// with that body and status code instead of the repository: what a
+	// proxy, portal or web front end answers; nothing is stored.
+	page func(n int) (code int, ct, body string)
 }
 
 func startFHIRRepo(t *testing.T, p pki.Paths, r *fhirRepo) string {
@@ -129,12 +134,25 @@ func startFHIRRepo(t *testing.T, p pki.Paths, r *fhirRepo) string {
 			code = http.StatusNotFound
 		}
 		body, _ := io.ReadAll(req.Body)
+		if r.page != nil {
+			if code, ct, page := r.page(r.posts); ct != "" {
+				w.Header().Set("Content-Type", ct)
+				w.WriteHeader(code)
+				io.WriteString(w, page)
+				return
+			}
+		}
 		if code/100 == 2 {
 			var m map[string]any
 			if json.Unmarshal(body, &m) == nil {
 				r.got = append(r.got, m)
 				r.raw = append(r.raw, body)
 			}
+		}
+		if code/100 == 2 {
+			// FHIR R4 http.html#create: the server "SHALL also return a
+			// Location header".
+			w.Header().Set("Location", fmt.Sprintf("AuditEvent/%d/_history/1", r.posts))
 		}
 		w.WriteHeader(code)
 	}))
@@ -315,4 +333,38 @@ func TestFHIRFeedDownIsNotReachable(t *testing.T) {
 	if n := strings.Count(logs.String(), "reachable again"); n != 0 {
 		t.Errorf("%d \"reachable again\" lines for a repository that never took an event:\n%s", n, logs.String())
 	}
+}
+
+// TestFHIRFeedProxyPageIsNotSent: an answer that is not the repository's
+// keeps the event spooled: a 200 login page of a TLS-inspecting proxy or
+// captive portal (the event was counted sent, and lost), and a bare 400
+// page, nginx's answer to a client certificate it did not get or take
+// (the event was counted dropped as invalid). Only a FHIR server's
+// rejection (an OperationOutcome) drops one.
+func TestFHIRFeedProxyPageIsNotSent(t *testing.T) {
+	p := demoPKI(t)
+	r := &fhirRepo{page: func(n int) (int, string, string) {
+		switch n {
+		case 1, 2:
+			return http.StatusOK, "text/html", "<html><body>Sign in to continue</body></html>"
+		case 3:
+			return http.StatusBadRequest, "text/html", "<html><head><title>400 No required SSL certificate was sent</title></head></html>"
+		case 4:
+			return http.StatusOK, "application/json", `{"status":"ok"}`
+		}
+		return 0, "", ""
+	}}
+	url := startFHIRRepo(t, p, r)
+	s := newSink(t, url, clientTLS(p), t.TempDir(), nil)
+	start(t, s)
+	s.Record(exportN(1))
+	s.Record(exportN(2))
+	waitStats(t, s, "both events settled", func(st Stats) bool { return st.Pending == 0 && st.Sent+st.Dropped >= 2 })
+	if got, posts := r.count(); got != 2 || posts < 6 {
+		t.Errorf("repository stored %d events in %d POSTs, want 2 after the proxy's 4 pages", got, posts)
+	}
+	if st := s.Stats(); st.Dropped != 0 || st.Sent != 2 {
+		t.Errorf("sent %d, dropped %d; want 2 sent, none dropped", st.Sent, st.Dropped)
+	}
+	shutdown(t, s)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -546,13 +547,17 @@ func (e *refusedError) Error() string {
 	return "the audit repository refused an audit event as invalid (" + e.Status + ")"
 }
 
-// WriteMessage POSTs msg. A 2xx is sent. A repository that judges the
-// event itself invalid (400, 409, 412, 413, 422) will not take it later
-// either: that is a *refusedError, and the Sink counts the message as
-// dropped and goes on instead of keeping it to block the spool. Anything
-// else (the network, 401/403 for a certificate not yet registered, 404
-// for a wrong base, 429, 5xx) is an error, and the message stays spooled
-// for the next attempt.
+// WriteMessage POSTs msg. A 2xx is sent when it is a FHIR server's answer
+// to the create (created): a TLS-inspecting proxy, a captive portal or a
+// web front end answers 200 too, with a page, and taking that for sent
+// loses the event. A repository that judges the event itself invalid
+// (409, 412, 413, 422, or 400 with an OperationOutcome: nginx answers a
+// client certificate it did not get with a bare 400 page) will not take
+// it later either: that is a *refusedError, and the Sink counts the
+// message as dropped and goes on instead of keeping it to block the
+// spool. Anything else (the network, 401/403 for a certificate not yet
+// registered, 404 for a wrong base, 429, 5xx, a page) is an error, and
+// the message stays spooled for the next attempt.
 func (f *fhirConn) WriteMessage(msg []byte) error {
 	req, err := http.NewRequest(http.MethodPost, f.url, bytes.NewReader(msg))
 	if err != nil {
@@ -564,16 +569,55 @@ func (f *fhirConn) WriteMessage(msg []byte) error {
 	if err != nil {
 		return fmt.Errorf("post audit event: %w", err)
 	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
 	switch c := resp.StatusCode; {
-	case c >= 200 && c < 300:
+	case c >= 200 && c < 300 && created(resp.Header.Get("Location"), body):
 		return nil
-	case c == 400 || c == 409 || c == 412 || c == 413 || c == 422:
+	case c >= 200 && c < 300:
+		what := "a page"
+		if mt, _, _ := strings.Cut(resp.Header.Get("Content-Type"), ";"); strings.TrimSpace(mt) != "" && len(mt) <= 80 {
+			what = "a " + strings.TrimSpace(mt) + " page"
+		}
+		return fmt.Errorf("post audit event: the repository answered %s with %s, neither a Location naming the AuditEvent nor a FHIR resource; a proxy, captive portal or web front end may stand in the way, or audit.url is not the FHIR base", resp.Status, what)
+	case c == 409 || c == 412 || c == 413 || c == 422, c == 400 && resourceType(body) == "OperationOutcome":
 		return &refusedError{Status: resp.Status}
 	default:
 		return fmt.Errorf("post audit event: the repository answered %s", resp.Status)
 	}
+}
+
+// created reports whether a 2xx answer to the POST of an AuditEvent is a
+// FHIR server's: a Location naming an AuditEvent (FHIR R4
+// http.html#create: the server "SHALL also return a Location header"),
+// or, from a server that leaves it out, no body or a FHIR resource (the
+// AuditEvent stored, an OperationOutcome).
+func created(loc string, body []byte) bool {
+	if u, err := url.Parse(loc); loc != "" && err == nil {
+		seg := strings.Split(strings.Trim(u.Path, "/"), "/")
+		for i := range len(seg) - 1 {
+			if seg[i] == "AuditEvent" && seg[i+1] != "" {
+				return true
+			}
+		}
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return true
+	}
+	rt := resourceType(body)
+	return rt == "AuditEvent" || rt == "OperationOutcome"
+}
+
+// resourceType is the resourceType of a JSON body, "" when it is none.
+func resourceType(body []byte) string {
+	var r struct {
+		ResourceType string `json:"resourceType"`
+	}
+	if json.Unmarshal(body, &r) != nil {
+		return ""
+	}
+	return r.ResourceType
 }
 
 func (f *fhirConn) Close() error { f.client.CloseIdleConnections(); return nil }

@@ -9,7 +9,8 @@ import (
 // bundleScan reads a FHIR Bundle's JSON as it streams past, holding only
 // what classification needs: the top-level resourceType and type, the
 // number of elements of the top-level entry array, and for each entry its
-// response.status and (cut to outcomeCap) response.outcome. It is used on
+// response.status, (cut to outcomeCap) response.outcome and the resource
+// type its request.url names. It is used on
 // the request, to learn how many entries were sent without buffering a
 // 270 MB fax bundle, and on the answer, whose entries may echo that fax.
 // encoding/json cannot do this: its Decoder holds each token whole, and
@@ -24,6 +25,7 @@ type bundleScan struct {
 	typ          string
 	entries      int
 	statuses     []string // per entry; "" when absent
+	types        []string // per entry: request.url's resource type; "" when absent or not one
 	outcomes     [][]byte // per entry; nil when absent
 	outcomeCut   []bool   // per entry: outcome longer than outcomeCap
 	outcomeCap   int      // 0: do not keep outcomes
@@ -57,6 +59,8 @@ const (
 	roleResponse
 	roleStatus
 	roleOutcome
+	roleRequest
+	roleRequestURL
 )
 
 type scanFrame struct {
@@ -227,6 +231,7 @@ func (s *bundleScan) beginValue() scanRole {
 	case f.role == roleEntries && !f.obj:
 		s.entries++
 		s.statuses = append(s.statuses, "")
+		s.types = append(s.types, "")
 		if s.outcomeCap > 0 {
 			s.outcomes = append(s.outcomes, nil)
 			s.outcomeCut = append(s.outcomeCut, false)
@@ -234,6 +239,10 @@ func (s *bundleScan) beginValue() scanRole {
 		return roleEntry
 	case f.role == roleEntry && f.obj && f.key == "response":
 		return roleResponse
+	case f.role == roleEntry && f.obj && f.key == "request":
+		return roleRequest
+	case f.role == roleRequest && f.obj && f.key == "url":
+		return roleRequestURL
 	case f.role == roleResponse && f.obj && f.key == "status":
 		return roleStatus
 	case f.role == roleResponse && f.obj && f.key == "outcome" && s.outcomeCap > 0:
@@ -261,6 +270,12 @@ func (s *bundleScan) keepStr(b []byte) {
 }
 
 func (s *bundleScan) endString() {
+	if !s.isKey && s.strRole == roleRequestURL {
+		// Its start is enough: [type]?query, [type]/id, [type].
+		s.types[len(s.types)-1] = urlType(s.str)
+		s.endValue()
+		return
+	}
 	v := string(s.str)
 	if s.strCut {
 		v = "\x00" // too long to be anything we look for
@@ -295,4 +310,16 @@ func (s *bundleScan) keepOutcome(b []byte) {
 func (s *bundleScan) endCapture(b []byte) {
 	s.keepOutcome(b)
 	s.capturing = false
+}
+
+// urlType returns the resource type a request.url starts with, "" when
+// it names none.
+func urlType(u []byte) string {
+	if i := bytes.IndexAny(u, "/?"); i >= 0 {
+		u = u[:i]
+	}
+	if !resourceTypeRE.Match(u) {
+		return ""
+	}
+	return string(u)
 }

@@ -107,7 +107,7 @@ func TestAnswerClassification(t *testing.T) {
 		{"200 transaction-response with a 404 entry, missing allowed only for batches", 200, MediaType, `{"resourceType":"Bundle","type":"transaction-response","entry":[{"response":{"status":"404 Not Found"}}]}`, nil, missingOK(bundleItem("m", "transaction", 1)), deadLetter, "404"},
 		{"200 batch-response, one entry 409", 200, MediaType, `{"resourceType":"Bundle","type":"batch-response","entry":[{"response":{"status":"200 OK"}},{"response":{"status":"409 Conflict","outcome":` + oo + `}}]}`, nil, bundleItem("c", "batch", 2), retry, "batch entry 1: exchange answered 409 Conflict"},
 		{"200 batch-response, 409 and 422", 200, MediaType, `{"resourceType":"Bundle","type":"batch-response","entry":[{"response":{"status":"409 Conflict"}},{"response":{"status":"422"}}]}`, nil, bundleItem("c", "batch", 2), deadLetter, "batch entry 1: exchange answered 422"},
-		{"412", 412, MediaType, `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"multiple-matches"}]}`, nil, nil, deadLetter, "merge the duplicate patients there, then run `ferry queue retry 01AUDIT`"},
+		{"412", 412, MediaType, `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"multiple-matches"}]}`, nil, nil, deadLetter, "merge the duplicates there, then run `ferry queue retry 01AUDIT`"},
 		{"413 html", 413, html, "<h1>413 Request Entity Too Large</h1>", nil, nil, deadLetter, "larger than the exchange accepts"},
 		{"422", 422, MediaType, `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid"}]}`, nil, nil, deadLetter, "invalid"},
 		{"425", 425, "", "", nil, nil, retry, "425"},

@@ -38,7 +38,7 @@ func TestConflictRetriedThenDeadLettered(t *testing.T) {
 	}{
 		{"409 once, then delivered", 409, conflictOO, 1, 2, false, nil},
 		{"409 always", 409, conflictOO, -1, 3, true, []string{"conflict on 3 attempts (retried 2 times with backoff", "exchange answered 409 Conflict", "version conflict"}},
-		{"412", 412, preconditionOO, -1, 1, true, []string{"exchange answered 412 Precondition Failed", "merge the duplicate patients"}},
+		{"412", 412, preconditionOO, -1, 1, true, []string{"exchange answered 412 Precondition Failed", "a conditional identifier of the bundle", "merge the duplicates there"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

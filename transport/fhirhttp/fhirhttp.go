@@ -13,7 +13,9 @@
 //	2xx: a transaction-response (a batch-response    → delivered
 //	  to a batch) with one 2xx entry per entry sent
 //	any other 2xx: empty, HTML, OperationOutcome,    → retry, as an *EndpointError
-//	  cut JSON, wrong type or entry count, 202
+//	  cut JSON, wrong type or entry count, 202,
+//	  one longer than the bundle can be answered
+//	  with (not read to its end)
 //	network error, 408, 425, 429, 5xx except 501     → retry (Retry-After honoured)
 //	TLS certificate/handshake failure                → retry, as a *configtls.HandshakeError
 //	  (through a proxy: with a hint about TLS-inspecting proxies)
@@ -560,9 +562,20 @@ func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Cl
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 		io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes)) // let keep-alive reuse the connection
 		resp.Body.Close()
-		return resp.StatusCode == http.StatusUnauthorized, fmt.Errorf("%s %s to %s: %w", what, it.ID, s.host, withItemID(classify(resp, body), it.ID))
+		return resp.StatusCode == http.StatusUnauthorized, fmt.Errorf("%s %s to %s: %w", what, it.ID, s.host, withItemID(classify(resp, body, create, tok != ""), it.ID))
 	}
-	ans := readAnswer(resp.Body, wd)
+	size := it.Size
+	if it.Open == nil {
+		size = int64(len(it.Body))
+	}
+	maxEntries := -1
+	if create == "" {
+		sent = sync.OnceValues(sent) // classifyAnswer asks again
+		if req, err := sent(); err == nil {
+			maxEntries = req.entries
+		}
+	}
+	ans := readAnswer(resp.Body, wd, answerLimit(size), maxEntries)
 	resp.Body.Close()
 	if ans.readErr == nil && ctx.Err() != nil && ans.scan.finish() != nil {
 		// The answer was cut because the request was cancelled (the
@@ -759,26 +772,49 @@ func (b *countingBody) Read(p []byte) (int, error) {
 
 // answer is a 2xx response body as scanned: what the bundle scan found,
 // the first bytes kept to explain an improper answer, and a read error.
+// tooLong says the body went on past readAnswer's limit and was not read
+// to its end.
 type answer struct {
 	scan    bundleScan
 	head    []byte
 	readErr error
+	tooLong int64
 }
+
+// answerLimit bounds the 2xx answer to a request body of size bytes. A
+// proper answer to Prefer return=minimal is small; a server that ignores
+// it echoes the resources sent, as stored (a narrative added, a Binary's
+// data base64 once more), which this leaves ample room for.
+func answerLimit(size int64) int64 {
+	return maxAnswerBytes + 4*max(size, 0)
+}
+
+// maxAnswerBytes is answerLimit's allowance beyond the body's size.
+const maxAnswerBytes = 64 << 20
 
 // maxAnswerHead is how much of a 2xx answer is kept to explain it when it
 // is not a proper transaction-response.
 const maxAnswerHead = 64 << 10
 
-// readAnswer reads a 2xx answer to its end through a bundleScan, so that
-// its size does not matter, keeping each entry's outcome (for a dead
-// letter) and the start of the body; wd, when set, counts each read as
-// progress.
-func readAnswer(r io.Reader, wd *watchdog) *answer {
+// readAnswer reads a 2xx answer through a bundleScan, keeping each
+// entry's outcome (for a dead letter) and the start of the body; wd,
+// when set, counts each read as progress. It stops as soon as the answer
+// cannot be the one wanted: not JSON (a web page, an event stream), more
+// entries than maxEntries, the number sent (-1: any), or longer than
+// limit (tooLong); so an endpoint streaming without end neither holds
+// the worker (a streamed body's watchdog sees each read as progress) nor
+// fills memory with the entries scanned.
+func readAnswer(r io.Reader, wd *watchdog, limit int64, maxEntries int) *answer {
 	a := &answer{scan: bundleScan{outcomeCap: queue.MaxOutcomeBytes + 4}}
 	buf := make([]byte, 32<<10)
+	var total int64
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {
+			if total += int64(n); total > limit {
+				a.tooLong = limit
+				return a
+			}
 			a.scan.Write(buf[:n])
 			if room := maxAnswerHead - len(a.head); room > 0 {
 				a.head = append(a.head, buf[:min(n, room)]...)
@@ -787,7 +823,7 @@ func readAnswer(r io.Reader, wd *watchdog) *answer {
 				wd.progress()
 			}
 		}
-		if err == io.EOF {
+		if err == io.EOF || a.scan.err != nil || maxEntries >= 0 && a.scan.entries > maxEntries {
 			return a
 		}
 		if err != nil {
@@ -1017,7 +1053,10 @@ func IsEndpointProblem(err error) bool {
 // HAPI, for one, answers a failed transaction with 404 and an outcome when
 // a reference cannot be resolved; a bare 404 page from a web server means
 // exchange.url is wrong, and dead-lettering the backlog would not fix it.
-func classify(resp *http.Response, body []byte) error {
+//
+// typ is the resource type of a create (queue.AttrCreate), "" for a
+// bundle; withToken says the request carried an access token.
+func classify(resp *http.Response, body []byte, typ string, withToken bool) error {
 	code := resp.StatusCode
 	ct := resp.Header.Get("Content-Type")
 	se := &StatusError{
@@ -1041,7 +1080,7 @@ func classify(resp *http.Response, body []byte) error {
 			}
 			return &EndpointError{Problem: "the exchange redirects" + to + "; set exchange.url to the FHIR base it names", Err: se}
 		case code == http.StatusUnauthorized:
-			return &EndpointError{Problem: "the exchange does not accept ferry's credentials; check the client certificate and ferry's access at the exchange", Err: se}
+			return &EndpointError{Problem: unauthorizedProblem(resp.Header, withToken), Err: se}
 		case code == http.StatusProxyAuthRequired:
 			return &EndpointError{Problem: "a proxy between ferry and the exchange asks for a login; let ferry through it or bypass it (NO_PROXY)", Err: se}
 		}
@@ -1053,7 +1092,7 @@ func classify(resp *http.Response, body []byte) error {
 		// OperationOutcome: the bundles wait for the operator.
 		return &EndpointError{Problem: "the exchange refused ferry's access token for its scope (insufficient_scope); ask the exchange to grant ferry's client the scope it needs to write these resources, or set exchange.auth.smart.scope (udap.scope)", Err: se}
 	case rejectsContent(code) || isOperationOutcome(body):
-		se.Hint = contentHint(code)
+		se.Hint = contentHint(code, typ)
 		se.keepBody(body, len(body) >= maxResponseBytes)
 		if se.Conflict() {
 			return se // retried a few times by the dispatcher
@@ -1061,6 +1100,40 @@ func classify(resp *http.Response, body []byte) error {
 		return queue.Permanent(se)
 	}
 	return &EndpointError{Problem: notFHIRProblem(code, ct, body), Err: se}
+}
+
+// unauthorizedProblem explains a 401 by the credential the exchange
+// refused. With an access token sent (Send has already tried a fresh
+// one), the token; without one, to an exchange that challenges Bearer
+// (RFC 6750 §3), the token ferry did not send; else the client
+// certificate, the one credential ferry showed.
+func unauthorizedProblem(h http.Header, withToken bool) string {
+	switch {
+	case withToken:
+		why := ""
+		switch code := bearerError(h); code {
+		case "invalid_token", "invalid_request", "insufficient_scope": // RFC 6750 §3.1
+			why = " (" + code + ")"
+		}
+		return "the exchange refused ferry's access token" + why + ", a fresh one too; check ferry's client registration at the exchange's authorization server (its client id, its key or certificate, the FHIR base its tokens are for) and ferry's access at the exchange"
+	case challengesBearer(h):
+		return "the exchange asks for an OAuth access token (WWW-Authenticate: Bearer), and ferry sends one only with exchange.auth.smart or exchange.auth.udap set; configure the one the exchange registered ferry's client for"
+	}
+	return "the exchange does not accept ferry's credentials; check the client certificate and ferry's access at the exchange"
+}
+
+// challengesBearer reports whether the WWW-Authenticate header has a
+// Bearer challenge.
+func challengesBearer(h http.Header) bool {
+	for _, v := range h.Values("WWW-Authenticate") {
+		for _, c := range strings.Split(v, ",") {
+			scheme, _, _ := strings.Cut(strings.TrimSpace(c), " ")
+			if strings.EqualFold(scheme, "Bearer") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // bearerError is the error code of a Bearer challenge in the
@@ -1122,11 +1195,24 @@ func notFHIRProblem(code int, contentType string, body []byte) string {
 }
 
 // contentHint is the operator's next step for a content rejection whose
-// cause is not in the bundle itself.
-func contentHint(code int) string {
+// cause is not in the bundle itself. typ is the resource type of the
+// request or entry rejected, "" when not known (a transaction refused
+// whole).
+func contentHint(code int, typ string) string {
 	switch code {
 	case http.StatusPreconditionFailed:
-		return "several resources at the exchange match the conditional identifier: merge the duplicate patients there, then run `ferry queue retry <id>`"
+		// FHIR R4 http.html, conditional create and update: "Multiple
+		// matches: The server returns a 412 Precondition Failed error
+		// indicating the client's criteria were not selective enough".
+		// Any conditional entry may be it: a Practitioner, an
+		// Organization, a document, not only a Patient.
+		switch typ {
+		case "":
+			return "several resources at the exchange match a conditional identifier of the bundle (a Patient's, a Practitioner's, an Organization's…; the exchange's OperationOutcome names it): merge the duplicates there, then run `ferry queue retry <id>`"
+		case "Patient":
+			return "several Patient resources at the exchange match the conditional identifier: merge the duplicate patients there, then run `ferry queue retry <id>`"
+		}
+		return "several " + typ + " resources at the exchange match the conditional identifier: merge or remove the duplicates there, then run `ferry queue retry <id>`"
 	case http.StatusRequestEntityTooLarge:
 		return "the bundle is larger than the exchange accepts: ask the exchange to raise its request size limit, then run `ferry queue retry <id>`"
 	}
@@ -1194,6 +1280,10 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK b
 	switch scanErr := sc.finish(); {
 	case a.readErr != nil:
 		return 0, fmt.Errorf("read the exchange's answer: %w", a.readErr)
+	case a.tooLong > 0:
+		return improper(fmt.Sprintf("the exchange's answer went on past %d bytes, more than a %s to this bundle can hold, and was not read to its end; a proxy or web front end may stand in the way, or exchange.url is not the FHIR base", a.tooLong, want))
+	case sc.entries > req.entries:
+		return improper(fmt.Sprintf("the exchange's answer has more entries than the %d sent, and was not read to its end; it is not the %s to this bundle", req.entries, want))
 	case scanErr != nil && len(bytes.TrimSpace(a.head)) == 0:
 		return improper("the exchange answered with no body, not a " + want + " Bundle; check exchange.url")
 	case scanErr != nil && isJSONType(ct):
@@ -1237,7 +1327,11 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK b
 		}
 		se := &StatusError{Code: code, Status: statusText(code, status), Entry: i, Batch: want == "batch-response", Issues: issuesFrom(outcome, MediaType)}
 		if !retryable(code) {
-			se.Hint = contentHint(code)
+			typ := ""
+			if i < len(req.types) {
+				typ = req.types[i]
+			}
+			se.Hint = contentHint(code, typ)
 			if se.Batch && (code == http.StatusNotFound || code == http.StatusGone) {
 				// ferry's own batches are status changes: PATCHes of
 				// results an earlier message wrote (v2fhir.StatusBatch)
@@ -1286,6 +1380,9 @@ func classifyCreated(resp *http.Response, a *answer, typ string) error {
 	}
 	if a.readErr != nil {
 		return fmt.Errorf("read the exchange's answer: %w", a.readErr)
+	}
+	if a.tooLong > 0 && !locationNames(resp.Header.Get("Location"), typ) {
+		return improper(fmt.Sprintf("the exchange answered a create of a %s with more than %d bytes, not read to its end, and no Location naming the %s", typ, a.tooLong, typ))
 	}
 	if code == http.StatusAccepted {
 		return improper("the exchange answered 202 Accepted to a create of a " + typ + ": it may process it later, and ferry cannot follow that up")
@@ -1484,7 +1581,13 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+	secs, err := strconv.ParseInt(v, 10, 64)
+	if errors.Is(err, strconv.ErrRange) && secs > 0 {
+		// delay-seconds is 1*DIGIT, with no bound: one past int64 is
+		// a delay longer than any other, not no delay.
+		return transport.MaxRetryAfter
+	}
+	if err == nil {
 		if secs <= 0 {
 			return 0
 		}

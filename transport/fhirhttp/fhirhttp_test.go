@@ -267,7 +267,7 @@ func TestTransactionResponseEntries(t *testing.T) {
 	}
 	respond(`{"resourceType":"Bundle","type":"transaction-response","entry":[{"response":{"status":"201"}},{"response":{"status":"412 Precondition Failed","outcome":{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"multiple-matches"}]}}}]}`)
 	err = s.Send(context.Background(), two("01DUP", "transaction"))
-	if !queue.IsPermanent(err) || !strings.Contains(err.Error(), "merge the duplicate patients") || !strings.Contains(err.Error(), "ferry queue retry 01DUP") {
+	if !queue.IsPermanent(err) || !strings.Contains(err.Error(), "several Observation resources at the exchange match") || !strings.Contains(err.Error(), "ferry queue retry 01DUP") {
 		t.Fatalf("412 entry: %v", err)
 	}
 }
@@ -403,6 +403,7 @@ func TestParseRetryAfter(t *testing.T) {
 		"120":                           2 * time.Minute,
 		"soon":                          0,
 		"999999999":                     transport.MaxRetryAfter,
+		"99999999999999999999":          transport.MaxRetryAfter, // past int64
 		"Fri, 02 Jan 2026 03:05:05 GMT": time.Minute,
 		"Fri, 02 Jan 2026 03:00:00 GMT": 0,
 	}
