@@ -1397,17 +1397,19 @@ func (e *Engine) finalName(dir place, name string, sidecars []string, nameSuffix
 func (e *Engine) moveAs(name string, sidecars []string, dir place, final string) error {
 	proc := e.proc
 	stem, fstem := stemOf(name), stemOf(final)
+	// Narrowed before the move, so no one sees it in dir with the mode
+	// it came with (a fax spool's 0644), not even for a moment.
 	for _, sc := range sidecars {
 		dst := fstem + strings.TrimPrefix(sc, stem)
+		_ = ownerOnly(proc, sc, 0o600)
 		if err := moveIn(proc, sc, dir, dst); err != nil {
 			return err
 		}
-		_ = ownerOnly(dir, dst, 0o600)
 	}
+	_ = ownerOnly(proc, name, 0o600)
 	if err := moveIn(proc, name, dir, final); err != nil {
 		return err
 	}
-	_ = ownerOnly(dir, final, 0o600)
 	if err := syncDirIn(dir); err != nil {
 		return err
 	}
