@@ -6,9 +6,11 @@
 package ops
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -694,7 +696,7 @@ func checkFHIRExchange(ctx context.Context, cfg *config.Config, c Check, client 
 		c.Level, c.Detail = Fail, ExplainConnError(err, hostport, opts.Timeout)
 		return []Check{c}
 	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
 	state := resp.TLS
 	detail := fmt.Sprintf("TLS handshake and request ok in %s", time.Since(start).Round(time.Millisecond))
@@ -707,7 +709,17 @@ func checkFHIRExchange(ctx context.Context, cfg *config.Config, c Check, client 
 	detail += fmt.Sprintf("; GET /metadata answered %s", resp.Status)
 	c.Level, c.Detail = OK, detail
 	smart, udap := cfg.Exchange.Auth.SMART, cfg.Exchange.Auth.UDAP
-	if (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) && !smart.Enabled() && !udap.Enabled() {
+	noToken := !smart.Enabled() && !udap.Enabled()
+	switch {
+	case resp.StatusCode/100 == 2 && !capabilityStatement(body):
+		// A TLS-inspecting proxy's or a portal's login page answers 200
+		// too; the gateway would not count a bundle as delivered on it.
+		c.Level = Warn
+		c.Detail += fmt.Sprintf(", but with no FHIR CapabilityStatement (Content-Type %q): is exchange.url the FHIR base URL, or is a proxy's or login page answering in the exchange's place?", resp.Header.Get("Content-Type"))
+	case resp.StatusCode == http.StatusUnauthorized && noToken && bearerChallenge(resp.Header):
+		c.Level = Warn
+		c.Detail += " (the exchange asks for an access token, WWW-Authenticate: Bearer: set exchange.auth.smart or exchange.auth.udap as it registered ferry)"
+	case (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) && noToken:
 		c.Level = Warn
 		c.Detail += " (the exchange refuses this client: is the certificate registered with it?)"
 	}
@@ -728,6 +740,29 @@ func checkFHIRExchange(ctx context.Context, cfg *config.Config, c Check, client 
 		out = append(out, checkUDAP(ctx, cfg, client))
 	}
 	return out
+}
+
+// capabilityStatement tells whether body is a FHIR CapabilityStatement,
+// in JSON or XML.
+func capabilityStatement(body []byte) bool {
+	var r struct {
+		ResourceType string `json:"resourceType"`
+	}
+	if json.Unmarshal(body, &r) == nil {
+		return r.ResourceType == "CapabilityStatement"
+	}
+	return bytes.Contains(body, []byte("<CapabilityStatement"))
+}
+
+// bearerChallenge tells whether a 401 asks for an OAuth bearer token
+// (RFC 6750 §3).
+func bearerChallenge(h http.Header) bool {
+	for _, v := range h.Values("WWW-Authenticate") {
+		if f := strings.Fields(v); len(f) > 0 && strings.EqualFold(strings.TrimSuffix(f[0], ","), "Bearer") {
+			return true
+		}
+	}
+	return false
 }
 
 // checkUDAP verifies the exchange's signed UDAP metadata and, once ferry
