@@ -36,6 +36,9 @@ func referenceFHIR(e *Event) ([]byte, error) {
 	}
 	for _, p := range e.Participants {
 		a := fhirAgent{Who: &fhirRef{Identifier: &fhirIdentifier{Value: p.UserID}}, AltID: p.AltUserID, Name: p.UserName, Requestor: p.Requestor}
+		if p.UserID == e.AuditSourceID {
+			a.Who.Display = p.UserID
+		}
 		if p.Role.Code != "" {
 			a.Type = &fhirConcept{Coding: []fhirCoding{coding(p.Role)}}
 		}
