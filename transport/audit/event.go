@@ -757,6 +757,10 @@ func ImportEvent(x Import) Event {
 		},
 	}
 	if o := x.Operator; o != nil {
+		// DICOM PS3.15 A.5.3.5: "A single user (either local or remote)
+		// shall be identified as the requestor": the person who fed the
+		// input in, not the sender whose input it was.
+		ev.Participants[0].Requestor = false
 		ev.Participants = append(ev.Participants, Participant{UserID: o.UserID, AltUserID: o.AltUserID, UserName: o.UserName,
 			Requestor: true, Address: o.Address, Role: RoleHumanUser})
 	}
