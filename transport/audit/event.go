@@ -206,10 +206,13 @@ var (
 	// IDListener types one of ferry's input listeners by its source name
 	// ("mllp/main"), the subject of a node authentication Security Alert.
 	IDListener = Code{Code: "listener", System: "urn:ferry:id-type", Text: "ferry input listener (source name)"}
-	// IDNode types a network node by its address (DICOM CID 404, DCM
-	// 110182 "Node ID"): the server ferry connected to, the subject of
-	// an outbound node authentication Security Alert (RemoteAuthFailure).
-	IDNode = Code{Code: "110182", System: "DCM", Text: "Node ID"}
+	// IDURI types an object named by its URI (RFC-3881 code 12): the
+	// server ferry connected to (https://host:port), the subject of an
+	// outbound node authentication Security Alert (RemoteAuthFailure).
+	// DICOM PS3.15 A.5.3.11 has the value of a subject typed DCM 110182
+	// "Node ID" be node_name@domain_name or an IP address, of one typed
+	// URI "the URI of the file or other resource".
+	IDURI = Code{Code: "12", System: "RFC-3881", Text: "URI"}
 )
 
 // Object is one ParticipantObjectIdentification.
