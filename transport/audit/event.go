@@ -670,7 +670,10 @@ type Export struct {
 // ferry's queue item id, which each delivery attempt also sends as
 // X-Request-Id, so the exchange's own logs can be matched to the event;
 // a FHIR delivery's event also names that header value as BALP's
-// XrequestId entity.
+// XrequestId entity. An ITI-65 event names neither, as MHD's profile of
+// it admits only the patient and the submission set: the bundle id is a
+// detail of the submission set ("X-Request-Id", or "bundle-id" for a
+// file delivery).
 func ExportEvent(x Export) Event {
 	ev := Event{
 		ID: EventExport, Type: TypeFHIRTransaction, Action: ActionRead,
@@ -701,7 +704,22 @@ func ExportEvent(x Export) Event {
 		// SubmissionSet (MHD 4.2 audit-105).
 		ev.Objects = append(ev.Objects, Object{ID: x.Document, IDType: IDDocumentEntry, TypeCode: 2, Role: 20})
 	case x.MHD && x.SubmissionSet != "":
-		ev.Objects = append(ev.Objects, Object{ID: x.SubmissionSet, IDType: IDSubmissionSet, TypeCode: 2, Role: 20})
+		// MHD's ITI-65 source audit (IHE.MHD.ProvideBundle.Audit.Source)
+		// has exactly two entities, the patient and the submission set
+		// ("entity 2..2", closed; submissionSet 1..1 a system object in
+		// the role of a job), so the bundle is no entity of its own: its
+		// id, which each HTTP attempt sends as X-Request-Id, is a detail
+		// of the submission set.
+		o := Object{ID: x.SubmissionSet, IDType: IDSubmissionSet, TypeCode: 2, Role: 20}
+		switch {
+		case x.BundleID == "":
+		case x.File:
+			o.Details = append(o.Details, Detail{Type: "bundle-id", Value: x.BundleID})
+		default:
+			o.Details = append(o.Details, Detail{Type: "X-Request-Id", Value: x.BundleID})
+		}
+		ev.Objects = append(ev.Objects, o)
+		return ev
 	}
 	if x.BundleID != "" {
 		if !x.MHD || x.Document == "" {

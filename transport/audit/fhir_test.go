@@ -73,15 +73,37 @@ func TestEventFHIR(t *testing.T) {
 		{str(ae, "entity", 0, "detail", 0, "type"), "MSH-10"},
 		{str(ae, "entity", 0, "detail", 0, "valueString"), "MSG00007"},
 		{str(ae, "entity", 1, "role", "code"), "20"},
-		// BALP's XrequestId entity: the bundle id each attempt sends as
-		// X-Request-Id, typed by entity.type, the identifier untyped.
-		{str(ae, "entity", 3, "type", "system"), "https://profiles.ihe.net/ITI/BALP/CodeSystem/BasicAuditEntityType"},
-		{str(ae, "entity", 3, "type", "code"), "XrequestId"},
-		{str(ae, "entity", 3, "what", "identifier", "value"), str(ae, "entity", 2, "what", "identifier", "value")},
-		{str(ae, "entity", 3, "what", "identifier", "type", "coding", 0, "code"), ""},
+		// ITI-65: the bundle id each attempt sends as X-Request-Id is a
+		// detail of the submission set (MHD's profile has two entities).
+		{str(ae, "entity", 1, "detail", 0, "type"), "X-Request-Id"},
+		{str(ae, "entity", 1, "detail", 0, "valueString"), "bundle-00007"},
+		{str(ae, "entity", 2, "type", "code"), ""},
 	} {
 		if c.got != c.want {
 			t.Errorf("got %q, want %q in %s", c.got, c.want, b)
+		}
+	}
+	// Any other FHIR transaction names BALP's XrequestId entity: the
+	// bundle id each attempt sends as X-Request-Id, typed by entity.type,
+	// the identifier untyped.
+	tx := ExportEvent(Export{Gateway: "ferry-test", ExchangeURL: "https://hie.example/fhir", Patient: "8f2c0a", IDType: IDPatientKey, BundleID: "bundle-00008"})
+	tx.AuditSourceID = "ferry-clinic-1"
+	tb, err := tx.FHIR()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var te map[string]any
+	if err := json.Unmarshal(tb, &te); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ got, want string }{
+		{str(te, "entity", 2, "type", "system"), "https://profiles.ihe.net/ITI/BALP/CodeSystem/BasicAuditEntityType"},
+		{str(te, "entity", 2, "type", "code"), "XrequestId"},
+		{str(te, "entity", 2, "what", "identifier", "value"), str(te, "entity", 1, "what", "identifier", "value")},
+		{str(te, "entity", 2, "what", "identifier", "type", "coding", 0, "code"), ""},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q in %s", c.got, c.want, tb)
 		}
 	}
 	if !strings.HasSuffix(str(ae, "recorded"), "Z") {
