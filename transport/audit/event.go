@@ -87,6 +87,13 @@ var (
 	// TypeITI105 marks an IHE MHD Simplified Publish (ITI-105): one
 	// DocumentReference carrying its document, created on its own.
 	TypeITI105 = Code{Code: "ITI-105", System: "IHE Transactions", Text: "Simplified Publish"}
+	// EventREST and TypeRESTCreate are BALP's event type and subtype of a
+	// RESTful create (IHE.BasicAudit.Create: type audit-event-type#rest,
+	// subtype restful-interaction#create), which MHD's ITI-105 audit
+	// (IHE.MHD.SimplifiedPublish.Audit.Source) derives from, TypeITI105 a
+	// second subtype.
+	EventREST      = Code{Code: "rest", System: "http://terminology.hl7.org/CodeSystem/audit-event-type", Text: "Restful Operation"}
+	TypeRESTCreate = Code{Code: "create", System: "http://hl7.org/fhir/restful-interaction", Text: "create"}
 	// TypeFHIRTransaction marks any other FHIR transaction bundle (the BALP
 	// restful-interaction subtype).
 	TypeFHIRTransaction = Code{Code: "transaction", System: "http://hl7.org/fhir/restful-interaction", Text: "transaction"}
@@ -246,8 +253,11 @@ type Detail struct {
 // The json tags fix the form in which the spool and the hand-off files
 // keep an event (record.go); renaming a field must not change them.
 type Event struct {
-	ID          Code      `json:"id"`
-	Type        Code      `json:"type,omitzero"`
+	ID   Code `json:"id"`
+	Type Code `json:"type,omitzero"`
+	// Subtypes are further event type codes, after Type (EventTypeCode
+	// repeats; the FHIR form's subtype is Type and these).
+	Subtypes    []Code    `json:"subtypes,omitempty"`
 	Action      Action    `json:"action,omitempty"`
 	Outcome     Outcome   `json:"outcome"`
 	OutcomeDesc string    `json:"outcome_desc,omitempty"` // PHI-free
@@ -417,6 +427,9 @@ func (e *Event) XML() ([]byte, error) {
 	if e.Type.Code != "" {
 		b = appendCode(b, "EventTypeCode", e.Type)
 	}
+	for _, c := range e.Subtypes {
+		b = appendCode(b, "EventTypeCode", c)
+	}
 	if e.OutcomeDesc != "" {
 		b = append(b, `<EventOutcomeDescription>`...)
 		b = appendEscaped(b, e.OutcomeDesc)
@@ -495,6 +508,9 @@ func (e *Event) appendTime(b []byte) []byte {
 // lengthens it), so that XML allocates its buffer once for most events.
 func (e *Event) xmlSize() int {
 	n := 420 + len(e.Action) + len(e.OutcomeDesc) + codeSize(e.ID) + codeSize(e.Type) + len(e.AuditSite) + len(e.AuditSourceID)
+	for _, c := range e.Subtypes {
+		n += codeSize(c)
+	}
 	for _, p := range e.Participants {
 		n += 200 + len(p.UserID) + len(p.AltUserID) + len(p.UserName) + len(p.Address) + codeSize(p.Role)
 	}
@@ -685,7 +701,10 @@ func ExportEvent(x Export) Event {
 	}
 	switch {
 	case x.MHD && x.Document != "":
-		ev.Type = TypeITI105
+		// MHD's ITI-105 source audit is BALP's PatientCreate with
+		// ITI-105 as a second subtype: type rest, subtype create, action
+		// C (IHE.MHD.SimplifiedPublish.Audit.Source).
+		ev.ID, ev.Type, ev.Subtypes, ev.Action = EventREST, TypeRESTCreate, []Code{TypeITI105}, ActionCreate
 	case x.MHD:
 		ev.Type = TypeITI65
 	case x.V2MessageType != "":

@@ -138,6 +138,10 @@ func (e *Event) FHIR() ([]byte, error) {
 	if e.Type.Code != "" {
 		b = append(b, `,"subtype":[`...)
 		b = appendCoding(b, e.Type)
+		for _, c := range e.Subtypes {
+			b = append(b, ',')
+			b = appendCoding(b, c)
+		}
 		b = append(b, ']')
 	}
 	b = append(b, `,"action":`...)
@@ -277,6 +281,9 @@ func (e *Event) FHIR() ([]byte, error) {
 // events.
 func (e *Event) fhirSize() int {
 	n := 360 + len(e.Action) + len(e.OutcomeDesc) + codingSize(e.ID) + codingSize(e.Type) + len(e.AuditSite) + 2*len(e.AuditSourceID)
+	for _, c := range e.Subtypes {
+		n += codingSize(c)
+	}
 	for _, p := range e.Participants {
 		n += 140 + 2*len(p.UserID) + len(p.AltUserID) + len(p.UserName) + len(p.Address) + codingSize(p.Role)
 	}

@@ -269,14 +269,14 @@ func TestExportEventV2(t *testing.T) {
 }
 
 // TestExportEventITI105: a document published with MHD Simplified
-// Publish is exported as ITI-105, naming the DocumentReference by its
+// Publish is recorded as ITI-105's create (BALP PatientCreate), naming the DocumentReference by its
 // unique id as a system object in the role of a job (MHD audit-105), and
 // no Bundle, which the request did not carry; its X-Request-Id stays.
 // The FHIR form gives the subtype urn:ihe:event-type-code#ITI-105.
 func TestExportEventITI105(t *testing.T) {
 	ev := ExportEvent(Export{Gateway: "ferry", ExchangeURL: "https://hie/fhir", MHD: true, Document: "urn:oid:2.25.7", BundleID: "01X", Patient: "pk", IDType: IDPatientKey})
-	if ev.Type != TypeITI105 {
-		t.Errorf("type %+v", ev.Type)
+	if ev.ID != EventREST || ev.Type != TypeRESTCreate || len(ev.Subtypes) != 1 || ev.Subtypes[0] != TypeITI105 || ev.Action != ActionCreate {
+		t.Errorf("event %+v %+v %+v %s", ev.ID, ev.Type, ev.Subtypes, ev.Action)
 	}
 	var doc, req bool
 	for _, o := range ev.Objects {
