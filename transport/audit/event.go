@@ -24,7 +24,7 @@ import (
 	"encoding/base64"
 	"encoding/xml"
 	"fmt"
-	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -629,9 +629,10 @@ func xmlChar(r rune) bool {
 }
 
 // napType is NetworkAccessPointTypeCode: 2 for an IP address, 1 for a
-// machine name.
+// machine name. An IPv6 address keeps its zone (fe80::1%12, a link-local
+// peer), which net.ParseIP does not always take.
 func napType(addr string) string {
-	if net.ParseIP(addr) != nil {
+	if _, err := netip.ParseAddr(addr); err == nil {
 		return "2"
 	}
 	return "1"
