@@ -142,13 +142,21 @@ func (t *auditTrail) Stats() audit.Stats {
 // activity records the gateway starting (start true) or stopping as DICOM
 // Application Activity, the account it runs as the launcher. Call it
 // after Start (the sink then sends or spools it) and before Shutdown (the
-// sink sends or spools what is queued as it stops).
-func (t *auditTrail) activity(start bool) {
+// sink sends or spools what is queued as it stops). failed is why the
+// gateway did not start, for the stop of such a run: its outcome is then
+// a serious failure, saying so, not the success of a run that took input.
+func (t *auditTrail) activity(start bool, failed error) {
 	if t == nil {
 		return
 	}
 	op := ops.LocalOperator()
-	t.rec.Record(audit.ApplicationActivity(start, t.gateway, t.host, strconv.Itoa(os.Getpid()), &op, time.Now()))
+	ev := audit.ApplicationActivity(start, t.gateway, t.host, strconv.Itoa(os.Getpid()), &op, time.Now())
+	if failed != nil {
+		// A start error names a setting, a port or a file, never PHI
+		// (it is logged as "ferry did not start").
+		ev.Outcome, ev.OutcomeDesc = audit.OutcomeSeriousFail, "the gateway did not start: "+failed.Error()
+	}
+	t.rec.Record(ev)
 }
 
 // markRunning reports a previous run that ended without stopping (its

@@ -142,7 +142,7 @@ sources:
 		`EventOutcomeIndicator="4"`, `AuditSourceID="clinic-7-ferry"`,
 		`UserID="clinic-7-ferry" UserIsRequestor="true"`, `csd-code="110153"`,
 		`UserID="`+node+`" UserIsRequestor="false" NetworkAccessPointID="127.0.0.1" NetworkAccessPointTypeCode="2"`, `csd-code="110152"`,
-		`ParticipantObjectID="`+node+`" ParticipantObjectTypeCode="2" ParticipantObjectTypeCodeRole="13"`, `csd-code="110182"`,
+		`ParticipantObjectID="`+node+`" ParticipantObjectTypeCode="2" ParticipantObjectTypeCodeRole="13"`, `csd-code="12" codeSystemName="RFC-3881" originalText="URI"`,
 		"unknown authority")
 	for _, phi := range []string{"Doe", "MRN-", "19800101", "CTRL-1"} {
 		if strings.Contains(alert, phi) {

@@ -49,7 +49,7 @@ func TestFaxExportNamesSubmissionSet(t *testing.T) {
 // TestFaxSimplifiedPublish: with fax.profile mhd-simplified a fax that
 // names its patient reaches the exchange as one DocumentReference created
 // at [base]/DocumentReference (IHE MHD ITI-105), its PDF inline: no
-// SubmissionSet, no Binary. Its Export event is ITI-105's and names the
+// SubmissionSet, no Binary. Its audit event is ITI-105's and names the
 // document the exchange holds by its uniqueId (audit-105: the
 // DocumentReference as entity, in place of the SubmissionSet).
 func TestFaxSimplifiedPublish(t *testing.T) {
@@ -69,7 +69,8 @@ func TestFaxSimplifiedPublish(t *testing.T) {
 	if doc.Subject.Identifier.Value != "48213" || len(doc.Content) != 1 || !strings.HasPrefix(string(doc.Content[0].Attachment.Data), "%PDF-") {
 		t.Fatalf("DocumentReference: subject %q, %d contents", doc.Subject.Identifier.Value, len(doc.Content))
 	}
-	wantIn(t, "ITI-105 export event", export, `csd-code="ITI-105"`,
+	wantIn(t, "ITI-105 export event", export, `EventActionCode="C"`, `<EventID csd-code="rest"`,
+		`<EventTypeCode csd-code="create" codeSystemName="http://hl7.org/fhir/restful-interaction"`, `csd-code="ITI-105"`,
 		`<ParticipantObjectIdentification ParticipantObjectID="`+doc.MasterIdentifier.Value+`" ParticipantObjectTypeCode="2" ParticipantObjectTypeCodeRole="20"><ParticipantObjectIDTypeCode csd-code="urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1"`)
 	if strings.Contains(export, `csd-code="Bundle"`) {
 		t.Errorf("the ITI-105 export names a Bundle: %s", export)
@@ -108,7 +109,8 @@ fax:
 
 	var export string
 	for export == "" {
-		if ev := repo.next(); strings.Contains(ev, `csd-code="110106"`) {
+		// ITI-65's is a DICOM Export, ITI-105's BALP's RESTful create.
+		if ev := repo.next(); strings.Contains(ev, `csd-code="110106"`) || strings.Contains(ev, `<EventID csd-code="rest"`) {
 			export = ev
 		}
 	}

@@ -84,6 +84,7 @@ type gateway struct {
 
 	mu       sync.Mutex
 	started  bool
+	startErr error // why Start failed, for the stop's audit event
 	shutdown bool
 	fatal    chan error
 	done     chan struct{} // closed by Shutdown
@@ -389,12 +390,17 @@ func (g *gateway) watchQueue(q *diskq.Queue) {
 }
 
 // Start begins delivering, then opens the sources.
-func (g *gateway) Start(ctx context.Context) error {
+func (g *gateway) Start(ctx context.Context) (err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.started {
 		return errors.New("gateway already started")
 	}
+	defer func() {
+		if err != nil {
+			g.startErr = err // the stop event says the run failed
+		}
+	}()
 	g.started = true
 	g.startedAt = time.Now().UTC()
 	go g.watchQueue(g.q)
@@ -402,7 +408,7 @@ func (g *gateway) Start(ctx context.Context) error {
 	if err := g.audit.Start(ctx); err != nil {
 		return fmt.Errorf("start audit: %w", err)
 	}
-	g.audit.activity(true)
+	g.audit.activity(true, nil)
 	if g.audit != nil {
 		if err := g.audit.markRunning(g.cfg.Path("audit")); err != nil {
 			g.log.Warn("audit: this run's marker not written; a crash of it would not be reported as a gap in the audit trail", "error", err)
@@ -507,7 +513,7 @@ func (g *gateway) Shutdown(ctx context.Context) error {
 		}
 	}
 	if g.started {
-		g.audit.activity(false)
+		g.audit.activity(false, g.startErr)
 	}
 	if err := g.audit.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("stop audit: %w", err))

@@ -24,7 +24,7 @@ import (
 	"encoding/base64"
 	"encoding/xml"
 	"fmt"
-	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -87,6 +87,13 @@ var (
 	// TypeITI105 marks an IHE MHD Simplified Publish (ITI-105): one
 	// DocumentReference carrying its document, created on its own.
 	TypeITI105 = Code{Code: "ITI-105", System: "IHE Transactions", Text: "Simplified Publish"}
+	// EventREST and TypeRESTCreate are BALP's event type and subtype of a
+	// RESTful create (IHE.BasicAudit.Create: type audit-event-type#rest,
+	// subtype restful-interaction#create), which MHD's ITI-105 audit
+	// (IHE.MHD.SimplifiedPublish.Audit.Source) derives from, TypeITI105 a
+	// second subtype.
+	EventREST      = Code{Code: "rest", System: "http://terminology.hl7.org/CodeSystem/audit-event-type", Text: "Restful Operation"}
+	TypeRESTCreate = Code{Code: "create", System: "http://hl7.org/fhir/restful-interaction", Text: "create"}
 	// TypeFHIRTransaction marks any other FHIR transaction bundle (the BALP
 	// restful-interaction subtype).
 	TypeFHIRTransaction = Code{Code: "transaction", System: "http://hl7.org/fhir/restful-interaction", Text: "transaction"}
@@ -206,10 +213,13 @@ var (
 	// IDListener types one of ferry's input listeners by its source name
 	// ("mllp/main"), the subject of a node authentication Security Alert.
 	IDListener = Code{Code: "listener", System: "urn:ferry:id-type", Text: "ferry input listener (source name)"}
-	// IDNode types a network node by its address (DICOM CID 404, DCM
-	// 110182 "Node ID"): the server ferry connected to, the subject of
-	// an outbound node authentication Security Alert (RemoteAuthFailure).
-	IDNode = Code{Code: "110182", System: "DCM", Text: "Node ID"}
+	// IDURI types an object named by its URI (RFC-3881 code 12): the
+	// server ferry connected to (https://host:port), the subject of an
+	// outbound node authentication Security Alert (RemoteAuthFailure).
+	// DICOM PS3.15 A.5.3.11 has the value of a subject typed DCM 110182
+	// "Node ID" be node_name@domain_name or an IP address, of one typed
+	// URI "the URI of the file or other resource".
+	IDURI = Code{Code: "12", System: "RFC-3881", Text: "URI"}
 )
 
 // Object is one ParticipantObjectIdentification.
@@ -243,8 +253,11 @@ type Detail struct {
 // The json tags fix the form in which the spool and the hand-off files
 // keep an event (record.go); renaming a field must not change them.
 type Event struct {
-	ID          Code      `json:"id"`
-	Type        Code      `json:"type,omitzero"`
+	ID   Code `json:"id"`
+	Type Code `json:"type,omitzero"`
+	// Subtypes are further event type codes, after Type (EventTypeCode
+	// repeats; the FHIR form's subtype is Type and these).
+	Subtypes    []Code    `json:"subtypes,omitempty"`
 	Action      Action    `json:"action,omitempty"`
 	Outcome     Outcome   `json:"outcome"`
 	OutcomeDesc string    `json:"outcome_desc,omitempty"` // PHI-free
@@ -414,6 +427,9 @@ func (e *Event) XML() ([]byte, error) {
 	if e.Type.Code != "" {
 		b = appendCode(b, "EventTypeCode", e.Type)
 	}
+	for _, c := range e.Subtypes {
+		b = appendCode(b, "EventTypeCode", c)
+	}
 	if e.OutcomeDesc != "" {
 		b = append(b, `<EventOutcomeDescription>`...)
 		b = appendEscaped(b, e.OutcomeDesc)
@@ -492,6 +508,9 @@ func (e *Event) appendTime(b []byte) []byte {
 // lengthens it), so that XML allocates its buffer once for most events.
 func (e *Event) xmlSize() int {
 	n := 420 + len(e.Action) + len(e.OutcomeDesc) + codeSize(e.ID) + codeSize(e.Type) + len(e.AuditSite) + len(e.AuditSourceID)
+	for _, c := range e.Subtypes {
+		n += codeSize(c)
+	}
 	for _, p := range e.Participants {
 		n += 200 + len(p.UserID) + len(p.AltUserID) + len(p.UserName) + len(p.Address) + codeSize(p.Role)
 	}
@@ -610,9 +629,10 @@ func xmlChar(r rune) bool {
 }
 
 // napType is NetworkAccessPointTypeCode: 2 for an IP address, 1 for a
-// machine name.
+// machine name. An IPv6 address keeps its zone (fe80::1%12, a link-local
+// peer), which net.ParseIP does not always take.
 func napType(addr string) string {
-	if net.ParseIP(addr) != nil {
+	if _, err := netip.ParseAddr(addr); err == nil {
 		return "2"
 	}
 	return "1"
@@ -667,7 +687,10 @@ type Export struct {
 // ferry's queue item id, which each delivery attempt also sends as
 // X-Request-Id, so the exchange's own logs can be matched to the event;
 // a FHIR delivery's event also names that header value as BALP's
-// XrequestId entity.
+// XrequestId entity. An ITI-65 event names neither, as MHD's profile of
+// it admits only the patient and the submission set: the bundle id is a
+// detail of the submission set ("X-Request-Id", or "bundle-id" for a
+// file delivery).
 func ExportEvent(x Export) Event {
 	ev := Event{
 		ID: EventExport, Type: TypeFHIRTransaction, Action: ActionRead,
@@ -679,7 +702,10 @@ func ExportEvent(x Export) Event {
 	}
 	switch {
 	case x.MHD && x.Document != "":
-		ev.Type = TypeITI105
+		// MHD's ITI-105 source audit is BALP's PatientCreate with
+		// ITI-105 as a second subtype: type rest, subtype create, action
+		// C (IHE.MHD.SimplifiedPublish.Audit.Source).
+		ev.ID, ev.Type, ev.Subtypes, ev.Action = EventREST, TypeRESTCreate, []Code{TypeITI105}, ActionCreate
 	case x.MHD:
 		ev.Type = TypeITI65
 	case x.V2MessageType != "":
@@ -698,7 +724,22 @@ func ExportEvent(x Export) Event {
 		// SubmissionSet (MHD 4.2 audit-105).
 		ev.Objects = append(ev.Objects, Object{ID: x.Document, IDType: IDDocumentEntry, TypeCode: 2, Role: 20})
 	case x.MHD && x.SubmissionSet != "":
-		ev.Objects = append(ev.Objects, Object{ID: x.SubmissionSet, IDType: IDSubmissionSet, TypeCode: 2, Role: 20})
+		// MHD's ITI-65 source audit (IHE.MHD.ProvideBundle.Audit.Source)
+		// has exactly two entities, the patient and the submission set
+		// ("entity 2..2", closed; submissionSet 1..1 a system object in
+		// the role of a job), so the bundle is no entity of its own: its
+		// id, which each HTTP attempt sends as X-Request-Id, is a detail
+		// of the submission set.
+		o := Object{ID: x.SubmissionSet, IDType: IDSubmissionSet, TypeCode: 2, Role: 20}
+		switch {
+		case x.BundleID == "":
+		case x.File:
+			o.Details = append(o.Details, Detail{Type: "bundle-id", Value: x.BundleID})
+		default:
+			o.Details = append(o.Details, Detail{Type: "X-Request-Id", Value: x.BundleID})
+		}
+		ev.Objects = append(ev.Objects, o)
+		return ev
 	}
 	if x.BundleID != "" {
 		if !x.MHD || x.Document == "" {
@@ -757,6 +798,10 @@ func ImportEvent(x Import) Event {
 		},
 	}
 	if o := x.Operator; o != nil {
+		// DICOM PS3.15 A.5.3.5: "A single user (either local or remote)
+		// shall be identified as the requestor": the person who fed the
+		// input in, not the sender whose input it was.
+		ev.Participants[0].Requestor = false
 		ev.Participants = append(ev.Participants, Participant{UserID: o.UserID, AltUserID: o.AltUserID, UserName: o.UserName,
 			Requestor: true, Address: o.Address, Role: RoleHumanUser})
 	}

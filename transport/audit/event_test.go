@@ -44,7 +44,7 @@ func TestXMLElementOrder(t *testing.T) {
 			depth--
 		}
 	}
-	want := "EventIdentification,ActiveParticipant,ActiveParticipant,AuditSourceIdentification,ParticipantObjectIdentification,ParticipantObjectIdentification,ParticipantObjectIdentification,ParticipantObjectIdentification"
+	want := "EventIdentification,ActiveParticipant,ActiveParticipant,AuditSourceIdentification,ParticipantObjectIdentification,ParticipantObjectIdentification"
 	if got := strings.Join(order, ","); got != want {
 		t.Errorf("order\n %s\nwant\n %s", got, want)
 	}

@@ -138,6 +138,10 @@ func (e *Event) FHIR() ([]byte, error) {
 	if e.Type.Code != "" {
 		b = append(b, `,"subtype":[`...)
 		b = appendCoding(b, e.Type)
+		for _, c := range e.Subtypes {
+			b = append(b, ',')
+			b = appendCoding(b, c)
+		}
 		b = append(b, ']')
 	}
 	b = append(b, `,"action":`...)
@@ -170,7 +174,15 @@ func (e *Event) FHIR() ([]byte, error) {
 		}
 		b = append(b, `"who":{"identifier":{"value":`...)
 		b = fhir.AppendJSONString(b, p.UserID)
-		b = append(b, `}}`...)
+		b = append(b, '}')
+		if p.UserID == e.AuditSourceID {
+			// The gateway itself: its who is source.observer, display
+			// and all (MHD's and BALP's val-audit-source, "$this.who =
+			// %resource.source.observer", compares every child).
+			b = append(b, `,"display":`...)
+			b = fhir.AppendJSONString(b, p.UserID)
+		}
+		b = append(b, '}')
 		if p.AltUserID != "" {
 			b = append(b, `,"altId":`...)
 			b = fhir.AppendJSONString(b, p.AltUserID)
@@ -269,8 +281,11 @@ func (e *Event) FHIR() ([]byte, error) {
 // events.
 func (e *Event) fhirSize() int {
 	n := 360 + len(e.Action) + len(e.OutcomeDesc) + codingSize(e.ID) + codingSize(e.Type) + len(e.AuditSite) + 2*len(e.AuditSourceID)
+	for _, c := range e.Subtypes {
+		n += codingSize(c)
+	}
 	for _, p := range e.Participants {
-		n += 120 + len(p.UserID) + len(p.AltUserID) + len(p.UserName) + len(p.Address) + codingSize(p.Role)
+		n += 140 + 2*len(p.UserID) + len(p.AltUserID) + len(p.UserName) + len(p.Address) + codingSize(p.Role)
 	}
 	for _, o := range e.Objects {
 		n += 200 + len(o.ID) + len(o.System) + len(o.Value) + codingSize(o.IDType)

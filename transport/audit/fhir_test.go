@@ -74,15 +74,37 @@ func TestEventFHIR(t *testing.T) {
 		{str(ae, "entity", 0, "detail", 0, "type"), "MSH-10"},
 		{str(ae, "entity", 0, "detail", 0, "valueString"), "MSG00007"},
 		{str(ae, "entity", 1, "role", "code"), "20"},
-		// BALP's XrequestId entity: the bundle id each attempt sends as
-		// X-Request-Id, typed by entity.type, the identifier untyped.
-		{str(ae, "entity", 3, "type", "system"), "https://profiles.ihe.net/ITI/BALP/CodeSystem/BasicAuditEntityType"},
-		{str(ae, "entity", 3, "type", "code"), "XrequestId"},
-		{str(ae, "entity", 3, "what", "identifier", "value"), str(ae, "entity", 2, "what", "identifier", "value")},
-		{str(ae, "entity", 3, "what", "identifier", "type", "coding", 0, "code"), ""},
+		// ITI-65: the bundle id each attempt sends as X-Request-Id is a
+		// detail of the submission set (MHD's profile has two entities).
+		{str(ae, "entity", 1, "detail", 0, "type"), "X-Request-Id"},
+		{str(ae, "entity", 1, "detail", 0, "valueString"), "bundle-00007"},
+		{str(ae, "entity", 2, "type", "code"), ""},
 	} {
 		if c.got != c.want {
 			t.Errorf("got %q, want %q in %s", c.got, c.want, b)
+		}
+	}
+	// Any other FHIR transaction names BALP's XrequestId entity: the
+	// bundle id each attempt sends as X-Request-Id, typed by entity.type,
+	// the identifier untyped.
+	tx := ExportEvent(Export{Gateway: "ferry-test", ExchangeURL: "https://hie.example/fhir", Patient: "8f2c0a", IDType: IDPatientKey, BundleID: "bundle-00008"})
+	tx.AuditSourceID = "ferry-clinic-1"
+	tb, err := tx.FHIR()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var te map[string]any
+	if err := json.Unmarshal(tb, &te); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ got, want string }{
+		{str(te, "entity", 2, "type", "system"), "https://profiles.ihe.net/ITI/BALP/CodeSystem/BasicAuditEntityType"},
+		{str(te, "entity", 2, "type", "code"), "XrequestId"},
+		{str(te, "entity", 2, "what", "identifier", "value"), str(te, "entity", 1, "what", "identifier", "value")},
+		{str(te, "entity", 2, "what", "identifier", "type", "coding", 0, "code"), ""},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q in %s", c.got, c.want, tb)
 		}
 	}
 	if !strings.HasSuffix(str(ae, "recorded"), "Z") {
@@ -265,14 +287,14 @@ func TestExportEventV2(t *testing.T) {
 }
 
 // TestExportEventITI105: a document published with MHD Simplified
-// Publish is exported as ITI-105, naming the DocumentReference by its
+// Publish is recorded as ITI-105's create (BALP PatientCreate), naming the DocumentReference by its
 // unique id as a system object in the role of a job (MHD audit-105), and
 // no Bundle, which the request did not carry; its X-Request-Id stays.
 // The FHIR form gives the subtype urn:ihe:event-type-code#ITI-105.
 func TestExportEventITI105(t *testing.T) {
 	ev := ExportEvent(Export{Gateway: "ferry", ExchangeURL: "https://hie/fhir", MHD: true, Document: "urn:oid:2.25.7", BundleID: "01X", Patient: "pk", IDType: IDPatientKey})
-	if ev.Type != TypeITI105 {
-		t.Errorf("type %+v", ev.Type)
+	if ev.ID != EventREST || ev.Type != TypeRESTCreate || len(ev.Subtypes) != 1 || ev.Subtypes[0] != TypeITI105 || ev.Action != ActionCreate {
+		t.Errorf("event %+v %+v %+v %s", ev.ID, ev.Type, ev.Subtypes, ev.Action)
 	}
 	var doc, req bool
 	for _, o := range ev.Objects {

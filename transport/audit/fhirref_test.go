@@ -33,9 +33,15 @@ func referenceFHIR(e *Event) ([]byte, error) {
 	}
 	if e.Type.Code != "" {
 		ae.Subtype = []fhirCoding{coding(e.Type)}
+		for _, c := range e.Subtypes {
+			ae.Subtype = append(ae.Subtype, coding(c))
+		}
 	}
 	for _, p := range e.Participants {
 		a := fhirAgent{Who: &fhirRef{Identifier: &fhirIdentifier{Value: p.UserID}}, AltID: p.AltUserID, Name: p.UserName, Requestor: p.Requestor}
+		if p.UserID == e.AuditSourceID {
+			a.Who.Display = p.UserID
+		}
 		if p.Role.Code != "" {
 			a.Type = &fhirConcept{Coding: []fhirCoding{coding(p.Role)}}
 		}

@@ -226,7 +226,7 @@ func NodeAuthFailure(gateway, gatewayAddr, listener, peerAddr, reason string, t 
 // (requestor, Source Role ID), the node as the destination it tried to
 // reach (remote, as scheme://host:port, with remoteAddr, its host, as the
 // network access point), and that node as the alert subject (type 2,
-// role 13 Security Resource, typed DCM 110182 Node ID) with the reason
+// role 13 Security Resource, typed RFC-3881 12 URI) with the reason
 // (PHI-free: the TLS diagnosis) as its Alert Description detail and as
 // the outcome description. The direction tells it from NodeAuthFailure,
 // where the peer is the source.
@@ -238,7 +238,7 @@ func RemoteAuthFailure(gateway, gatewayAddr, remote, remoteAddr, reason string, 
 			{UserID: gateway, Requestor: true, Address: gatewayAddr, Role: RoleSource},
 			{UserID: remote, Address: remoteAddr, Role: RoleDestination},
 		},
-		Objects: []Object{{ID: remote, IDType: IDNode, TypeCode: 2, Role: 13,
+		Objects: []Object{{ID: remote, IDType: IDURI, TypeCode: 2, Role: 13,
 			Details: []Detail{{Type: "Alert Description", Value: reason}}}},
 	}
 }

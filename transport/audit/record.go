@@ -207,6 +207,7 @@ func decodeSyslog(msg []byte) (Event, error) {
 	}
 	if len(x.Event.Type) > 0 {
 		ev.Type = x.Event.Type[0]
+		ev.Subtypes = x.Event.Type[1:]
 	}
 	for _, p := range x.Participants {
 		ev.Participants = append(ev.Participants, Participant{UserID: p.UserID, AltUserID: p.AltUserID, UserName: p.UserName,
@@ -277,6 +278,9 @@ func decodeFHIR(msg []byte) (Event, error) {
 	}
 	if len(ae.Subtype) > 0 {
 		ev.Type = codeOf(ae.Subtype[0])
+		for _, c := range ae.Subtype[1:] {
+			ev.Subtypes = append(ev.Subtypes, codeOf(c))
+		}
 	}
 	for _, a := range ae.Agent {
 		p := Participant{AltUserID: a.AltID, UserName: a.Name, Requestor: a.Requestor}

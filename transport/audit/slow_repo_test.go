@@ -35,7 +35,8 @@ func TestSlowRepositoryKeepsEvents(t *testing.T) {
 	for i, m := range r.got {
 		ent := m["entity"].([]any)
 		last := ent[len(ent)-1].(map[string]any)
-		id := last["what"].(map[string]any)["identifier"].(map[string]any)["value"].(string)
+		// exportN's bundle: the submission set's X-Request-Id detail.
+		id := last["detail"].([]any)[0].(map[string]any)["valueString"].(string)
 		if want := fmt.Sprintf("bundle-%05d", i); id != want {
 			t.Fatalf("event %d is %s, want %s", i, id, want)
 		}

@@ -32,6 +32,7 @@ func referenceXML(e *Event) ([]byte, error) {
 	if e.Type.Code != "" {
 		m.Event.Type = []Code{e.Type}
 	}
+	m.Event.Type = append(m.Event.Type, e.Subtypes...)
 	for _, p := range e.Participants {
 		xp := xmlParticipant{UserID: p.UserID, AltUserID: p.AltUserID, UserName: p.UserName, Requestor: p.Requestor, Role: p.Role}
 		if p.Address != "" {

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+	"strings"
+	"testing"
+)
+
+// TestFailedStartAudited: a gateway whose start fails after the audit
+// trail is up (an MLLP port another program holds) recorded Application
+// Start and then Application Stop, both with outcome 0, so the repository
+// showed a run that took no input as a normal one. DICOM PS3.15 A.5.2:
+// EventOutcomeIndicator "Indicates whether the event succeeded or
+// failed"; the stop of a run that never started now says it failed
+// (serious failure, 8) and why.
+func TestFailedStartAudited(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	repo := newUDPRepo(t)
+	cfg := parseConfig(t, `
+data_dir: %q
+audit: {url: %q, source_id: clinic-7-ferry}
+sources:
+  mllp:
+    - name: main
+      listen: %s
+`, t.TempDir(), repo.URL(), taken.Addr().String())
+	gw, err := newGateway(cfg, newLogger(io.Discard, "error"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	startErr := gw.Start(context.Background())
+	if startErr == nil {
+		t.Fatal("the gateway started on a port in use")
+	}
+	gw.Shutdown(context.Background())
+	wantIn(t, "start event", repo.next(), `csd-code="110120"`)
+	stop := repo.next()
+	wantIn(t, "stop event", stop, `csd-code="110121"`, `EventOutcomeIndicator="8"`, "did not start")
+	if strings.Contains(stop, `EventOutcomeIndicator="0"`) {
+		t.Errorf("stop event of a failed start: %s", stop)
+	}
+}
