@@ -967,7 +967,10 @@ func (c *converter) nonXMLContent(doc identity) (fhir.DocumentReferenceContent, 
 		}
 		return fhir.DocumentReferenceContent{Attachment: fhir.Attachment{ContentType: mt, Data: []byte(text)}}, true
 	}
-	data, err := base64.StdEncoding.DecodeString(stripSpace(t.Text))
+	data, err := t.data, error(nil)
+	if data == nil {
+		data, err = base64.StdEncoding.DecodeString(stripSpace(t.Text))
+	}
 	if err != nil || len(data) == 0 {
 		return fhir.DocumentReferenceContent{}, false
 	}
