@@ -547,8 +547,14 @@ func telecoms(ts []tel) []fhir.ContactPoint {
 				cp.Use = "home"
 			case "WP", "DIR", "PUB":
 				cp.Use = "work"
-			case "MC", "PG":
+			case "MC":
 				cp.Use = "mobile"
+			case "PG":
+				// C-CDA on FHIR FC-TelecomUse: "CDA's PG use code is
+				// equivalent to FHIR's ContactPoint.system of 'pager'".
+				if cp.System == "phone" {
+					cp.System = "pager"
+				}
 			case "TMP":
 				cp.Use = "temp"
 			case "BAD":
