@@ -36,6 +36,8 @@ type ed struct {
 	NullFlavor     string `xml:"nullFlavor,attr"`
 	Text           string `xml:",chardata"`
 	Reference      *tel   `xml:"reference"`
+
+	data []byte // a nonXMLBody's base64 text decoded (docReader.takeB64)
 }
 
 // tel is a telecom address (TEL) or a URL reference.

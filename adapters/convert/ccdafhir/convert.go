@@ -254,6 +254,7 @@ func ConvertBytes(raw []byte, opts Options) (*fhir.Bundle, Result, error) {
 type converter struct {
 	opts Options
 	raw  []byte
+	in   *docReader // the decoder's input, nil once it reads it transcoded
 	res  Result
 
 	// Header facts.
@@ -334,9 +335,16 @@ func (c *converter) run() error {
 	if err != nil {
 		return &PathError{Path: "/", Err: err}
 	}
-	d := xml.NewDecoder(bytes.NewReader(text))
+	c.in = &docReader{b: text}
+	d := xml.NewDecoder(c.in)
 	d.Strict = true
-	d.CharsetReader = charsetReader
+	d.CharsetReader = func(label string, in io.Reader) (io.Reader, error) {
+		r, err := charsetReader(label, in)
+		if r != in {
+			c.in = nil // the decoder reads the document transcoded
+		}
+		return r, err
+	}
 	for {
 		tok, err := d.Token()
 		if err == io.EOF {
@@ -521,14 +529,23 @@ func (c *converter) body(d *xml.Decoder) error {
 			c.pop()
 			return err
 		case "nonXMLBody":
-			var x struct {
-				Text *ed `xml:"text"`
-			}
-			err := c.decode(d, &x, t, "nonXMLBody")
-			if x.Text != nil {
-				c.nonXML = x.Text
-			}
-			return err
+			c.push("nonXMLBody")
+			defer c.pop()
+			return c.eachChild(d, func(t xml.StartElement) error {
+				if t.Name.Local != "text" {
+					return d.Skip()
+				}
+				x := &ed{}
+				if c.in != nil {
+					x.data = c.in.takeB64(d, t)
+				}
+				err := c.decode(d, x, t, "text")
+				if x.data != nil {
+					x.Text = "" // the line breaks the decoder read in its place
+				}
+				c.nonXML = x
+				return err
+			})
 		default:
 			return d.Skip()
 		}

@@ -547,8 +547,14 @@ func telecoms(ts []tel) []fhir.ContactPoint {
 				cp.Use = "home"
 			case "WP", "DIR", "PUB":
 				cp.Use = "work"
-			case "MC", "PG":
+			case "MC":
 				cp.Use = "mobile"
+			case "PG":
+				// C-CDA on FHIR FC-TelecomUse: "CDA's PG use code is
+				// equivalent to FHIR's ContactPoint.system of 'pager'".
+				if cp.System == "phone" {
+					cp.System = "pager"
+				}
 			case "TMP":
 				cp.Use = "temp"
 			case "BAD":
@@ -967,7 +973,10 @@ func (c *converter) nonXMLContent(doc identity) (fhir.DocumentReferenceContent, 
 		}
 		return fhir.DocumentReferenceContent{Attachment: fhir.Attachment{ContentType: mt, Data: []byte(text)}}, true
 	}
-	data, err := base64.StdEncoding.DecodeString(stripSpace(t.Text))
+	data, err := t.data, error(nil)
+	if data == nil {
+		data, err = base64.StdEncoding.DecodeString(stripSpace(t.Text))
+	}
 	if err != nil || len(data) == 0 {
 		return fhir.DocumentReferenceContent{}, false
 	}

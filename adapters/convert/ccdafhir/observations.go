@@ -54,6 +54,10 @@ var vitalSignCodes = map[string][2]string{
 	"8306-3": {"8302-2", "Body height"},                          // lying
 	"8308-9": {"8302-2", "Body height"},                          // standing
 	"8287-5": {"9843-4", "Head Occipital-frontal circumference"}, // by tape measure
+	"2710-2": {"2708-6", "Oxygen saturation in Arterial blood"},  // capillary, by oximetry
+	// by pulse oximetry: US Core Pulse Oximetry wants it and 2708-6 both
+	"59408-5": {"2708-6", "Oxygen saturation in Arterial blood"},
+	"8331-1":  {"8310-5", "Body temperature"}, // oral
 }
 
 // withVitalSignCode returns code with the vital signs profile's own
