@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -154,5 +155,51 @@ func TestFHIRJSONEnvelopeLabels(t *testing.T) {
 	bad := adapters.Raw{Format: "fhir-json", Name: "bad.json", Meta: map[string]string{xdmfhir.MetaLabels: "{"}, Body: inputs[0].Body}
 	if _, err := (FHIRJSON{}).Convert(context.Background(), bad); err == nil {
 		t.Error("unreadable envelope labels were not refused")
+	}
+}
+
+// TestFHIRJSONTransactionHighWaterMark: a transaction exported as it is
+// goes out with a Bundle that carries the high-water mark of its entries'
+// labels (STANDARDS.md §7: "Bundle and DocumentReference labels carry the
+// high-water mark"), as the Bundle ferry wraps one resource in does: the
+// highest confidentiality code of them all (raising the Bundle's own N)
+// and their sensitivity codes, but no refrain code, with or without an
+// envelope's labels.
+func TestFHIRJSONTransactionHighWaterMark(t *testing.T) {
+	tx := func(bundleMeta string) []byte {
+		return []byte(`{"resourceType":"Bundle","type":"transaction",` + bundleMeta + `"entry":[` +
+			`{"resource":{"resourceType":"Condition","id":"c1","meta":{"security":[{"system":` + confSys + `,"code":"N"}]},"subject":{"reference":"Patient/p1"}},"request":{"method":"PUT","url":"Condition/c1"}},` +
+			`{"resource":{"resourceType":"Condition","id":"c2","meta":{"security":[{"system":` + confSys + `,"code":"R"},{"system":` + actSys + `,"code":"SUD"},{"system":` + actSys + `,"code":"NODSCLCD"}]},"subject":{"reference":"Patient/p1"}},"request":{"method":"PUT","url":"Condition/c2"}},` +
+			`{"request":{"method":"DELETE","url":"Condition/c0"}}]}`)
+	}
+	hiv := map[string]string{xdmfhir.MetaLabels: xdmfhir.LabelsMeta([]xdmfhir.Code{{Code: "HIV", Scheme: "2.16.840.1.113883.5.4"}})}
+	for _, tc := range []struct {
+		name string
+		in   adapters.Raw
+		want string
+	}{
+		{"no bundle meta", adapters.Raw{Format: "fhir-json", Name: "tx.json", Body: tx("")}, "R,SUD"},
+		{"bundle labelled N", adapters.Raw{Format: "fhir-json", Name: "tx.json", Body: tx(`"meta":{"security":[{"system":` + confSys + `,"code":"N"}]},`)}, "R,SUD"},
+		{"envelope", adapters.Raw{Format: "fhir-json", Name: "tx.json", Meta: hiv, Body: tx("")}, "R,HIV,SUD"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			units, err := FHIRJSON{}.Convert(context.Background(), tc.in)
+			if err != nil || len(units) != 1 || units[0].Err != nil {
+				t.Fatalf("units %+v: %v", units, err)
+			}
+			var b struct{ Meta *fhir.Meta }
+			if err := json.Unmarshal(units[0].Bundle, &b); err != nil {
+				t.Fatal(err)
+			}
+			if b.Meta == nil {
+				t.Fatalf("Bundle unlabelled, want %s", tc.want)
+			}
+			got := strings.Split(securityCodes(b.Meta.Security), ",")
+			want := strings.Split(tc.want, ",")
+			slices.Sort(got[1:])
+			if strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Errorf("Bundle labelled %s, want %s", securityCodes(b.Meta.Security), tc.want)
+			}
+		})
 	}
 }
