@@ -141,8 +141,10 @@ func labelResource(obj []byte, labels []fhir.Coding) ([]byte, error) {
 // with the high-water mark of every entry's labels (its own and those
 // added), as the Bundle ferry wraps one resource in carries its labels'
 // (DS4P): a transaction exported with labelled entries and an unlabelled
-// Bundle, or one labelled lower, goes out with the mark raised.
-func labelEntries(bundle []byte, labels []fhir.Coding) ([]byte, error) {
+// Bundle, or one labelled lower, goes out with the mark raised. whole
+// are more labels for the Bundle's mark: those of the whole transaction
+// a part was cut from (bundleLabels), which every part carries.
+func labelEntries(bundle []byte, labels, whole []fhir.Coding) ([]byte, error) {
 	start, end, found, err := topLevelMember(bundle, "entry")
 	if err != nil {
 		if len(labels) == 0 {
@@ -150,7 +152,7 @@ func labelEntries(bundle []byte, labels []fhir.Coding) ([]byte, error) {
 		}
 		return nil, err
 	}
-	all := slices.Clip(labels)
+	all := slices.Concat(labels, whole)
 	if found {
 		var raws []json.RawMessage
 		if err := json.Unmarshal(bundle[start:end], &raws); err != nil {
@@ -202,6 +204,29 @@ func markOf(labels []fhir.Coding) []fhir.Coding {
 		}
 	}
 	return out
+}
+
+// bundleLabels are the labels of bundle, a transaction as JSON, and of
+// its entries' resources, as the sender wrote them; none where they
+// cannot be read (labelEntries then reads the parts alike).
+func bundleLabels(bundle []byte) []fhir.Coding {
+	labels := resourceSecurity(bundle)
+	start, end, found, err := topLevelMember(bundle, "entry")
+	if err != nil || !found {
+		return labels
+	}
+	var entries []struct {
+		Resource json.RawMessage `json:"resource"`
+	}
+	if json.Unmarshal(bundle[start:end], &entries) != nil {
+		return labels
+	}
+	for _, e := range entries {
+		if len(e.Resource) > 0 {
+			labels = append(labels, resourceSecurity(e.Resource)...)
+		}
+	}
+	return labels
 }
 
 // resourceSecurity is the meta.security of obj, a resource as JSON; none

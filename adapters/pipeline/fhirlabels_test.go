@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -201,5 +202,48 @@ func TestFHIRJSONTransactionHighWaterMark(t *testing.T) {
 				t.Errorf("Bundle labelled %s, want %s", securityCodes(b.Meta.Security), tc.want)
 			}
 		})
+	}
+}
+
+// TestFHIRJSONPartsKeepHighWaterMark: a transaction too large for one
+// (cut in parts, each with the Patient) has one high-water mark, the
+// whole's: every part carries it, so a restricted Part 2 entry in the
+// first part holds the others too, as the parts of an HL7 v2 message are
+// held with it, rather than sending the rest of the export (which may
+// refer to what was held) with a Bundle that says nothing of it.
+func TestFHIRJSONPartsKeepHighWaterMark(t *testing.T) {
+	var sb strings.Builder
+	sb.WriteString(`{"resourceType":"Bundle","type":"transaction","entry":[` +
+		`{"fullUrl":"urn:uuid:6f1c1d9e-8f1b-4d8e-9a55-0d2b1f8c4e01","resource":{"resourceType":"Patient","identifier":[{"system":"urn:mrn","value":"1"}]},"request":{"method":"POST","url":"Patient"}}`)
+	for i := 1; i <= 12; i++ {
+		meta := ""
+		if i == 1 {
+			meta = `"meta":{"security":[{"system":` + confSys + `,"code":"R"},{"system":` + actSys + `,"code":"42CFRPart2"}]},`
+		}
+		fmt.Fprintf(&sb, `,{"resource":{"resourceType":"Condition","id":"c%d",%s"subject":{"reference":"urn:uuid:6f1c1d9e-8f1b-4d8e-9a55-0d2b1f8c4e01"}},"request":{"method":"PUT","url":"Condition/c%d"}}`, i, meta, i)
+	}
+	sb.WriteString(`]}`)
+	units, err := FHIRJSON{}.Convert(context.Background(), adapters.Raw{Format: "fhir-json", Name: "tx.json", Body: []byte(sb.String())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(units) < 2 {
+		t.Fatalf("%d units, want the transaction in parts", len(units))
+	}
+	pol := Policy{Hold: []string{"R", "V", "42CFRPart2"}}
+	for _, u := range units {
+		if u.Err != nil {
+			t.Fatalf("%s: %v", u.Name, u.Err)
+		}
+		var b struct{ Meta *fhir.Meta }
+		if err := json.Unmarshal(u.Bundle, &b); err != nil {
+			t.Fatal(err)
+		}
+		if b.Meta == nil || securityCodes(b.Meta.Security) != "R,42CFRPart2" {
+			t.Errorf("%s: Bundle meta %+v, want R,42CFRPart2", u.Name, b.Meta)
+		}
+		if _, held := pol.Held(u.Bundle); !held {
+			t.Errorf("%s: not held with the part that holds the Part 2 entry", u.Name)
+		}
 	}
 }
