@@ -297,9 +297,16 @@ func (c FHIRJSON) unit(name string, body []byte, env []fhir.Coding) []Unit {
 			u.Err = err
 			return []Unit{u}
 		}
+		// Every part carries the high-water mark of the whole, as the
+		// parts of an HL7 v2 message do: a part is held with the one
+		// that holds a restricted entry, not sent without it.
+		var whole []fhir.Coding
+		if len(parts) > 1 {
+			whole = bundleLabels(body)
+		}
 		units := make([]Unit, len(parts))
 		for i, b := range parts {
-			if b, err = labelEntries(b, env); err != nil {
+			if b, err = labelEntries(b, env, whole); err != nil {
 				u.Err = fmt.Errorf("labels: %w", err)
 				return []Unit{u}
 			}

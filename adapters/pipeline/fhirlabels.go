@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/ferry-health/ferry/adapters/fhir"
 )
@@ -136,42 +137,106 @@ func labelResource(obj []byte, labels []fhir.Coding) ([]byte, error) {
 }
 
 // labelEntries labels the resource of every entry of bundle, a
-// transaction or batch Bundle as JSON, and the Bundle itself with the
-// labels' high-water mark.
-func labelEntries(bundle []byte, labels []fhir.Coding) ([]byte, error) {
-	if len(labels) == 0 {
-		return bundle, nil
-	}
+// transaction or batch Bundle as JSON, with labels, and the Bundle itself
+// with the high-water mark of every entry's labels (its own and those
+// added), as the Bundle ferry wraps one resource in carries its labels'
+// (DS4P): a transaction exported with labelled entries and an unlabelled
+// Bundle, or one labelled lower, goes out with the mark raised. whole
+// are more labels for the Bundle's mark: those of the whole transaction
+// a part was cut from (bundleLabels), which every part carries.
+func labelEntries(bundle []byte, labels, whole []fhir.Coding) ([]byte, error) {
 	start, end, found, err := topLevelMember(bundle, "entry")
 	if err != nil {
+		if len(labels) == 0 {
+			return bundle, nil // as it came, as securityOf reads a bad meta
+		}
 		return nil, err
 	}
+	all := slices.Concat(labels, whole)
 	if found {
 		var raws []json.RawMessage
 		if err := json.Unmarshal(bundle[start:end], &raws); err != nil {
+			if len(labels) == 0 {
+				return bundle, nil
+			}
 			return nil, fmt.Errorf("bundle entries: %w", err)
 		}
 		list := []byte{'['}
 		for i, r := range raws {
 			rs, re, ok, err := topLevelMember(r, "resource")
-			if err != nil {
+			if err != nil && len(labels) > 0 {
 				return nil, fmt.Errorf("entry %d: %w", i+1, err)
 			}
-			if ok {
+			if ok && err == nil {
 				res, err := labelResource(r[rs:re], labels)
 				if err != nil {
 					return nil, fmt.Errorf("entry %d resource: %w", i+1, err)
 				}
 				r = splice(r, rs, re, res)
+				all = append(all, resourceSecurity(res)...)
 			}
 			if i > 0 {
 				list = append(list, ',')
 			}
 			list = append(list, r...)
 		}
-		bundle = splice(bundle, start, end, append(list, ']'))
+		if len(labels) > 0 {
+			bundle = splice(bundle, start, end, append(list, ']'))
+		}
 	}
-	return labelResource(bundle, fhir.HighWaterMark(labels))
+	return labelResource(bundle, markOf(all))
+}
+
+// markOf is the high-water mark of labels gathered from several
+// resources: their highest confidentiality code first, then every other
+// label but the handling codes, each once.
+func markOf(labels []fhir.Coding) []fhir.Coding {
+	hwm := fhir.HighWaterMark(labels)
+	out := make([]fhir.Coding, 0, len(hwm))
+	for _, c := range hwm {
+		if fhir.ConfidentialityOf(c) >= 0 {
+			out = append(out, c)
+		}
+	}
+	for _, c := range hwm {
+		if fhir.ConfidentialityOf(c) < 0 && !hasCoding(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// bundleLabels are the labels of bundle, a transaction as JSON, and of
+// its entries' resources, as the sender wrote them; none where they
+// cannot be read (labelEntries then reads the parts alike).
+func bundleLabels(bundle []byte) []fhir.Coding {
+	labels := resourceSecurity(bundle)
+	start, end, found, err := topLevelMember(bundle, "entry")
+	if err != nil || !found {
+		return labels
+	}
+	var entries []struct {
+		Resource json.RawMessage `json:"resource"`
+	}
+	if json.Unmarshal(bundle[start:end], &entries) != nil {
+		return labels
+	}
+	for _, e := range entries {
+		if len(e.Resource) > 0 {
+			labels = append(labels, resourceSecurity(e.Resource)...)
+		}
+	}
+	return labels
+}
+
+// resourceSecurity is the meta.security of obj, a resource as JSON; none
+// when it has no meta or one that is not what FHIR says (securityOf).
+func resourceSecurity(obj []byte) []fhir.Coding {
+	ms, me, found, err := topLevelMember(obj, "meta")
+	if err != nil || !found {
+		return nil
+	}
+	return securityOf(obj[ms:me])
 }
 
 func hasCoding(list []fhir.Coding, c fhir.Coding) bool {

@@ -3,6 +3,8 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -154,5 +156,94 @@ func TestFHIRJSONEnvelopeLabels(t *testing.T) {
 	bad := adapters.Raw{Format: "fhir-json", Name: "bad.json", Meta: map[string]string{xdmfhir.MetaLabels: "{"}, Body: inputs[0].Body}
 	if _, err := (FHIRJSON{}).Convert(context.Background(), bad); err == nil {
 		t.Error("unreadable envelope labels were not refused")
+	}
+}
+
+// TestFHIRJSONTransactionHighWaterMark: a transaction exported as it is
+// goes out with a Bundle that carries the high-water mark of its entries'
+// labels (STANDARDS.md §7: "Bundle and DocumentReference labels carry the
+// high-water mark"), as the Bundle ferry wraps one resource in does: the
+// highest confidentiality code of them all (raising the Bundle's own N)
+// and their sensitivity codes, but no refrain code, with or without an
+// envelope's labels.
+func TestFHIRJSONTransactionHighWaterMark(t *testing.T) {
+	tx := func(bundleMeta string) []byte {
+		return []byte(`{"resourceType":"Bundle","type":"transaction",` + bundleMeta + `"entry":[` +
+			`{"resource":{"resourceType":"Condition","id":"c1","meta":{"security":[{"system":` + confSys + `,"code":"N"}]},"subject":{"reference":"Patient/p1"}},"request":{"method":"PUT","url":"Condition/c1"}},` +
+			`{"resource":{"resourceType":"Condition","id":"c2","meta":{"security":[{"system":` + confSys + `,"code":"R"},{"system":` + actSys + `,"code":"SUD"},{"system":` + actSys + `,"code":"NODSCLCD"}]},"subject":{"reference":"Patient/p1"}},"request":{"method":"PUT","url":"Condition/c2"}},` +
+			`{"request":{"method":"DELETE","url":"Condition/c0"}}]}`)
+	}
+	hiv := map[string]string{xdmfhir.MetaLabels: xdmfhir.LabelsMeta([]xdmfhir.Code{{Code: "HIV", Scheme: "2.16.840.1.113883.5.4"}})}
+	for _, tc := range []struct {
+		name string
+		in   adapters.Raw
+		want string
+	}{
+		{"no bundle meta", adapters.Raw{Format: "fhir-json", Name: "tx.json", Body: tx("")}, "R,SUD"},
+		{"bundle labelled N", adapters.Raw{Format: "fhir-json", Name: "tx.json", Body: tx(`"meta":{"security":[{"system":` + confSys + `,"code":"N"}]},`)}, "R,SUD"},
+		{"envelope", adapters.Raw{Format: "fhir-json", Name: "tx.json", Meta: hiv, Body: tx("")}, "R,HIV,SUD"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			units, err := FHIRJSON{}.Convert(context.Background(), tc.in)
+			if err != nil || len(units) != 1 || units[0].Err != nil {
+				t.Fatalf("units %+v: %v", units, err)
+			}
+			var b struct{ Meta *fhir.Meta }
+			if err := json.Unmarshal(units[0].Bundle, &b); err != nil {
+				t.Fatal(err)
+			}
+			if b.Meta == nil {
+				t.Fatalf("Bundle unlabelled, want %s", tc.want)
+			}
+			got := strings.Split(securityCodes(b.Meta.Security), ",")
+			want := strings.Split(tc.want, ",")
+			slices.Sort(got[1:])
+			if strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Errorf("Bundle labelled %s, want %s", securityCodes(b.Meta.Security), tc.want)
+			}
+		})
+	}
+}
+
+// TestFHIRJSONPartsKeepHighWaterMark: a transaction too large for one
+// (cut in parts, each with the Patient) has one high-water mark, the
+// whole's: every part carries it, so a restricted Part 2 entry in the
+// first part holds the others too, as the parts of an HL7 v2 message are
+// held with it, rather than sending the rest of the export (which may
+// refer to what was held) with a Bundle that says nothing of it.
+func TestFHIRJSONPartsKeepHighWaterMark(t *testing.T) {
+	var sb strings.Builder
+	sb.WriteString(`{"resourceType":"Bundle","type":"transaction","entry":[` +
+		`{"fullUrl":"urn:uuid:6f1c1d9e-8f1b-4d8e-9a55-0d2b1f8c4e01","resource":{"resourceType":"Patient","identifier":[{"system":"urn:mrn","value":"1"}]},"request":{"method":"POST","url":"Patient"}}`)
+	for i := 1; i <= 12; i++ {
+		meta := ""
+		if i == 1 {
+			meta = `"meta":{"security":[{"system":` + confSys + `,"code":"R"},{"system":` + actSys + `,"code":"42CFRPart2"}]},`
+		}
+		fmt.Fprintf(&sb, `,{"resource":{"resourceType":"Condition","id":"c%d",%s"subject":{"reference":"urn:uuid:6f1c1d9e-8f1b-4d8e-9a55-0d2b1f8c4e01"}},"request":{"method":"PUT","url":"Condition/c%d"}}`, i, meta, i)
+	}
+	sb.WriteString(`]}`)
+	units, err := FHIRJSON{}.Convert(context.Background(), adapters.Raw{Format: "fhir-json", Name: "tx.json", Body: []byte(sb.String())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(units) < 2 {
+		t.Fatalf("%d units, want the transaction in parts", len(units))
+	}
+	pol := Policy{Hold: []string{"R", "V", "42CFRPart2"}}
+	for _, u := range units {
+		if u.Err != nil {
+			t.Fatalf("%s: %v", u.Name, u.Err)
+		}
+		var b struct{ Meta *fhir.Meta }
+		if err := json.Unmarshal(u.Bundle, &b); err != nil {
+			t.Fatal(err)
+		}
+		if b.Meta == nil || securityCodes(b.Meta.Security) != "R,42CFRPart2" {
+			t.Errorf("%s: Bundle meta %+v, want R,42CFRPart2", u.Name, b.Meta)
+		}
+		if _, held := pol.Held(u.Bundle); !held {
+			t.Errorf("%s: not held with the part that holds the Part 2 entry", u.Name)
+		}
 	}
 }

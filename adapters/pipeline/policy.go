@@ -113,6 +113,12 @@ func (p Policy) HeldReader(r io.Reader) (label string, held bool) {
 
 // matchCode reports whether one label is held, and by which code.
 func (p Policy) matchCode(system, code string) (string, bool) {
+	if system == systemConfidentiality {
+		// Written in any case, as fhir.ConfidentialityOf ranks it
+		// everywhere else: "r" outranks an envelope's N, so it is R
+		// here too.
+		code = strings.ToUpper(code)
+	}
 	for _, h := range p.Hold {
 		if code == h {
 			return h, true

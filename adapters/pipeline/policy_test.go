@@ -9,6 +9,7 @@ import (
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/v2fhir"
+	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/queue/diskq"
 )
 
@@ -191,5 +192,38 @@ func TestPolicyHoldsDS4PDocument(t *testing.T) {
 	}
 	if ids, _ := held.List(); q.Len() != 1 || len(ids) != 0 {
 		t.Fatalf("without privacy markings: queued %d, held %d", q.Len(), len(ids))
+	}
+}
+
+// TestPolicyConfidentialityAnyCase: a v3-Confidentiality code written in
+// lower case ("r", as some exports write it) is the rank ferry itself
+// gives it everywhere else (fhir.ConfidentialityOf: "written in any
+// case": it outranks an envelope's N and raises a high-water mark), so
+// the policy holds it as R too, on a Bundle, on an entry, in a spilled
+// file and in a converter's list: when in doubt, nothing leaves.
+func TestPolicyConfidentialityAnyCase(t *testing.T) {
+	pol := Policy{Hold: []string{"R"}}
+	for _, code := range []string{"r", "v"} {
+		for _, b := range []string{
+			`{"resourceType":"Bundle","meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-Confidentiality","code":"` + code + `"}]}}`,
+			`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Condition","meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-Confidentiality","code":"` + code + `"}]}}}]}`,
+		} {
+			if _, h := pol.Held([]byte(b)); !h {
+				t.Errorf("Held(%s) not held", b)
+			}
+			f := filepath.Join(t.TempDir(), "b.json")
+			if err := os.WriteFile(f, []byte(b), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, h := pol.HeldFile(f); !h {
+				t.Errorf("HeldFile(%s) not held", b)
+			}
+		}
+		if _, h := pol.HeldLabels([]fhir.Coding{{System: fhir.SystemConfidentiality, Code: code}}); !h {
+			t.Errorf("HeldLabels(%s) not held", code)
+		}
+	}
+	if _, h := pol.Held([]byte(`{"resourceType":"Bundle","meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-Confidentiality","code":"n"}]}}`)); h {
+		t.Error("n held by a policy of R")
 	}
 }

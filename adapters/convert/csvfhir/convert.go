@@ -799,7 +799,7 @@ func (c *compiled) emitGroup(g *rowGroup, rows []row, emit func(Part) error) err
 		}
 	}
 	sec := labels(c.m.Security)
-	patientEntry, ref := c.patientEntry(g.pid)
+	patientEntry, ref := c.patientEntry(g.pid, sec)
 	per := limit
 	if patientEntry != nil {
 		per = max(1, limit-1)
@@ -849,8 +849,10 @@ func (c *compiled) rowUUID(r *row) string {
 }
 
 // patientEntry is the entry that names the patient of a clinical row,
-// and the reference the rows use. A Patient row is its own entry.
-func (c *compiled) patientEntry(pid fhir.Identifier) (*fhir.BundleEntry, *fhir.Reference) {
+// and the reference the rows use. A Patient row is its own entry. The
+// Patient it may create carries the file's labels sec, as every resource
+// from the file does.
+func (c *compiled) patientEntry(pid fhir.Identifier, sec []fhir.Coding) (*fhir.BundleEntry, *fhir.Reference) {
 	u := c.patientUUID(pid)
 	if c.m.Resource == "Patient" {
 		return nil, nil
@@ -864,6 +866,9 @@ func (c *compiled) patientEntry(pid fhir.Identifier) (*fhir.BundleEntry, *fhir.R
 	// until a Patient row or an ADT fills it in.
 	p := &fhir.Patient{ResourceType: "Patient", Identifier: []fhir.Identifier{mrn(pid)}, Gender: "unknown",
 		Name: []fhir.HumanName{{Extension: []fhir.Extension{{URL: urlDataAbsent, ValueCode: "unknown"}}}}}
+	if len(sec) > 0 {
+		p.Meta = &fhir.Meta{Security: sec}
+	}
 	e := &fhir.BundleEntry{FullURL: "urn:uuid:" + u, Resource: p,
 		Request: &fhir.BundleRequest{Method: "POST", URL: "Patient", IfNoneExist: fhir.IdentifierQuery(pid.System, pid.Value)}}
 	return e, &fhir.Reference{Reference: e.FullURL}

@@ -694,3 +694,36 @@ func TestDecimalCommaValueWithPoint(t *testing.T) {
 		}
 	}
 }
+
+// TestSecurityLabelsOnPatientEntry: a mapping's security labels every
+// resource from its files (README: "labels on every resource and
+// bundle"), the Patient a clinical row's file creates when the exchange
+// has none too, as a fax's or an HL7 v2 message's labels label their
+// Patient: created from a PSY file, it is no less restricted than the
+// rows.
+func TestSecurityLabelsOnPatientEntry(t *testing.T) {
+	m := labsMapping()
+	m.Security = []string{"R", "PSY"}
+	parts, err := Convert([]byte(labsCSV), m, Options{Mode: ModePatientConditional})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", Code: "R", Display: "restricted"},
+		{System: "http://terminology.hl7.org/CodeSystem/v3-ActCode", Code: "PSY"}}
+	patients := 0
+	for _, p := range parts {
+		for _, e := range p.Bundle.Entry {
+			pt, ok := e.Resource.(*fhir.Patient)
+			if !ok {
+				continue
+			}
+			patients++
+			if pt.Meta == nil || fmt.Sprint(pt.Meta.Security) != fmt.Sprint(want) {
+				t.Errorf("Patient entry labels %+v, want %v", pt.Meta, want)
+			}
+		}
+	}
+	if patients == 0 {
+		t.Fatal("no Patient entry")
+	}
+}

@@ -50,3 +50,37 @@ func TestMDMDocumentConfidentiality(t *testing.T) {
 		})
 	}
 }
+
+// TestMDMDocumentSecurityLabelIsHighWaterMark: the DocumentReference's
+// securityLabel is the document's high-water mark (STANDARDS.md §7: "Bundle
+// and DocumentReference labels carry the high-water mark"), so it carries
+// every label that labels the document, not TXA-18's alone: a message
+// labelled R in MSH-8 with TXA-18 empty, or a protected visit (PV2-22 Y)
+// with TXA-18 U (usual control, N), is an R document, as its
+// meta.security already says. The refrain code of the message stays out.
+func TestMDMDocumentSecurityLabelIsHighWaterMark(t *testing.T) {
+	base := mdm("T02", "D-H", "DOC-H^EHR", "", "AU", "AV", true)
+	for _, tc := range []struct {
+		name, msg, want string
+	}{
+		{"MSH-8 R, TXA-18 empty", strings.Replace(base, "20240401103000||MDM", "20240401103000|R|MDM", 1), "R"},
+		{"MSH-8 R NODSCLCD SUD, TXA-18 empty", strings.Replace(base, "20240401103000||MDM", "20240401103000|R,NODSCLCD,SUD|MDM", 1), "R,SUD"},
+		{"PV2-22 Y, TXA-18 U", strings.Replace(strings.Replace(base, "|AU||AV", "|AU|U|AV", 1),
+			"TXA|", "PV2||||||||||||||||||||||Y\nTXA|", 1), "R"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, _ := convertMDM(t, ModePatientConditional, tc.msg)
+			dr := documentRef(b)
+			if dr.Meta == nil || codes(fhir.HighWaterMark(dr.Meta.Security)) != tc.want {
+				t.Fatalf("DocumentReference meta %s, want its high-water mark %s", toJSON(dr.Meta), tc.want)
+			}
+			var got []fhir.Coding
+			for _, l := range dr.SecurityLabel {
+				got = append(got, l.Coding...)
+			}
+			if codes(got) != tc.want {
+				t.Errorf("DocumentReference.securityLabel %s, want %s", toJSON(dr.SecurityLabel), tc.want)
+			}
+		})
+	}
+}

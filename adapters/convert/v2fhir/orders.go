@@ -1061,16 +1061,10 @@ func (x *conv) document() error {
 	}
 	// TXA-18 labels the document (and, through the bundle's high-water
 	// mark, the Binary carrying its text) as ORC-28 labels an order; its
-	// securityLabel carries the document's high-water mark beside the
-	// message's labels.
+	// securityLabel carries the high-water mark of every label of the
+	// document (applyLabels).
 	prev := x.orderSec
 	if sec := x.documentLabels(txa); sec != nil {
-		hwm := newLabels()
-		hwm.Merge(x.msgSec, false)
-		hwm.Merge(sec, false)
-		for _, c := range hwm.Coding() {
-			dr.SecurityLabel = append(dr.SecurityLabel, fhir.CodeableConcept{Coding: []fhir.Coding{c}})
-		}
 		sec.Merge(prev, true)
 		x.orderSec = sec
 	}

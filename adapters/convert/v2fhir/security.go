@@ -231,6 +231,16 @@ func (x *conv) applyLabels() *fhir.Meta {
 		if sec := l.Coding(); sec != nil {
 			setSecurity(e.Resource, sec)
 		}
+		if dr, ok := e.Resource.(*fhir.DocumentReference); ok {
+			// The document's securityLabel is the high-water mark of
+			// every label of the document (DS4P): the message's, the
+			// visit's and the order's beside TXA-18, never TXA-18's
+			// alone, which would say N of a document its meta calls R.
+			dr.SecurityLabel = nil
+			for _, c := range l.HighWaterMark().Coding() {
+				dr.SecurityLabel = append(dr.SecurityLabel, fhir.CodeableConcept{Coding: []fhir.Coding{c}})
+			}
+		}
 	}
 	return &fhir.Meta{Security: all.HighWaterMark().Coding()}
 }
