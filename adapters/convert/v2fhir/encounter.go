@@ -101,11 +101,19 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	if err != nil {
 		return nil, err
 	}
+	// An A13 cancels the discharge an A03 made (HL7 v2.5.1 3.3.13), and
+	// its PV1 may still carry that discharge's time and disposition
+	// (PV1-45, PV1-36): the visit it writes is open again, and says
+	// neither.
+	reopened := x.typ.Code == "ADT" && x.typ.Trigger == "A13"
+	if reopened {
+		end = ""
+	}
 	if start != "" || end != "" {
 		box.period = fhir.Period{Start: start, End: end}
 		e.Period = &box.period
 	}
-	if end != "" && status != "cancelled" && x.typ.Trigger != "A13" {
+	if end != "" && status != "cancelled" {
 		e.Status = "finished"
 	}
 	if key.Value == "" {
@@ -148,9 +156,11 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	}
 	hosp := &box.hosp
 	*hosp = fhir.EncounterHospitalization{
-		AdmitSource:          x.tableCC(pv1.Field(14).Rep(1), "0023"),
-		ReAdmission:          x.tableCC(pv1.Field(13).Rep(1), "0092"),
-		DischargeDisposition: x.tableCC(pv1.Field(36).Rep(1), "0112"),
+		AdmitSource: x.tableCC(pv1.Field(14).Rep(1), "0023"),
+		ReAdmission: x.tableCC(pv1.Field(13).Rep(1), "0092"),
+	}
+	if !reopened {
+		hosp.DischargeDisposition = x.tableCC(pv1.Field(36).Rep(1), "0112")
 	}
 	if id := x.cx(pv1.Field(5).Rep(1)); id != nil {
 		hosp.PreAdmissionIdentifier = id

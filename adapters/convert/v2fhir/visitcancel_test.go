@@ -1,0 +1,63 @@
+package v2fhir
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/ferry-health/ferry/adapters/fhir"
+)
+
+// pv1Of builds a PV1 from its fields by number, the rest empty.
+func pv1Of(fields map[int]string) string {
+	var b strings.Builder
+	b.WriteString("PV1")
+	for i := 1; i <= 45; i++ {
+		b.WriteString("|" + fields[i])
+	}
+	return b.String() + "\n"
+}
+
+// adtWith is an ADT message of the trigger with the given PV1 fields
+// added to those of an inpatient visit V77 admitted on 2024-01-01.
+func adtWith(trigger, control string, fields map[int]string) string {
+	f := map[int]string{1: "1", 2: "I", 3: "W1^101^A", 4: "E", 7: "1234^Smith^John^^^^^^HOSP", 10: "MED", 19: "V77^^^HOSP^VN", 44: "20240101110000"}
+	for k, v := range fields {
+		f[k] = v
+	}
+	return fmt.Sprintf("MSH|^~\\&|ADT|HOSP|HIE|HIE|20240105120000||ADT^%s^ADT_A01|%s|P|2.5.1\nEVN|%s|20240105120000\n"+
+		"PID|1||111^^^HOSP^MR||Doe^Jane||19900101|F\n", trigger, control, trigger) + pv1Of(f)
+}
+
+// TestA13ReopensVisit: an A13 cancels the discharge an A03 made (HL7
+// v2.5.1 3.3.13: "sent when an A03 (discharge/end visit) event is
+// cancelled"), and senders send it with the visit's PV1 as it stood,
+// discharge time (PV1-45) and disposition (PV1-36) included. Its
+// Encounter was in-progress but kept the cancelled discharge as its
+// period.end and hospitalization.dischargeDisposition: written whole
+// over the A03's, the visit the exchange shows as open still says when
+// and how the patient left.
+func TestA13ReopensVisit(t *testing.T) {
+	msg := adtWith("A13", "C13", map[int]string{36: "01", 45: "20240103110000"})
+	encs := entriesOf[fhir.Encounter](mustConvert(t, testConverter(t), msg))
+	if len(encs) != 1 {
+		t.Fatalf("%d Encounters", len(encs))
+	}
+	e := encs[0]
+	if e.Status != "in-progress" {
+		t.Errorf("status %q, want in-progress", e.Status)
+	}
+	if e.Period == nil || e.Period.Start == "" {
+		t.Errorf("period %+v, want the admission's start", e.Period)
+	} else if e.Period.End != "" {
+		t.Errorf("period.end %q: the cancelled discharge's time", e.Period.End)
+	}
+	if e.Hospitalization != nil && e.Hospitalization.DischargeDisposition != nil {
+		t.Errorf("dischargeDisposition %+v: the cancelled discharge's", e.Hospitalization.DischargeDisposition)
+	}
+	for _, l := range e.Location {
+		if l.Location.Display == "W1 101 A" && l.Status != "active" {
+			t.Errorf("the patient's location is %q, want active", l.Status)
+		}
+	}
+}
