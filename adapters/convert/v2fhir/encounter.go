@@ -118,12 +118,16 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	}
 	if key.Value == "" {
 		// A minted key: the same admission always gets the same Encounter.
-		if pv1.Field(44).Text(1) == "" && x.typ.Code != "ADT" {
-			return nil, nil // keyed by this message alone: no visit to share
+		if pv1.Field(44).Text(1) == "" && (x.typ.Code != "ADT" || !beginsVisit[x.typ.Trigger]) {
+			// Keyed by this message alone: no visit to share. A later
+			// event of an ADT's visit (a transfer, discharge, update or
+			// cancel) has an event time of its own, and would add a
+			// second Encounter beside the one it is about.
+			return nil, nil
 		}
-		// An ADT's own visit without either: EVN-2, the event's recorded
-		// time, which a re-send under a new MSH-10 repeats; the control
-		// id only when the message has no EVN-2 either.
+		// The visit an ADT begins without either: EVN-2, the event's
+		// recorded time, which a re-send under a new MSH-10 repeats; the
+		// control id only when the message has no EVN-2 either.
 		when := pv1.Field(44).Text(1)
 		if evn, ok := x.m.Segment("EVN"); ok && when == "" {
 			if t := evn.Field(2).Text(1); t != "" {
@@ -194,6 +198,13 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	x.encKey = key
 	return ref, nil
 }
+
+// beginsVisit are the ADT events that begin the visit in their PV1: an
+// admission, registration, pre-admission or pending admission, and an
+// outpatient admitted (A06, A07 change the class of the stay). Only their
+// Encounter may be keyed by the event when the PV1 names no visit number
+// or admit time.
+var beginsVisit = map[string]bool{"A01": true, "A04": true, "A05": true, "A06": true, "A07": true, "A14": true}
 
 // participantRole is a PV1 field naming an Encounter's practitioners and
 // the participant type each gets (shared and read-only).

@@ -61,3 +61,41 @@ func TestA13ReopensVisit(t *testing.T) {
 		}
 	}
 }
+
+// TestADTKeylessVisitOnlyWhereItBegins: a PV1 with neither a visit
+// number (PV1-19) nor an admit time (PV1-44) is keyed by its event time
+// (EVN-2), which names the visit only in the message that begins it (an
+// A01, A04, A05, A14, or the admission of an outpatient, A06 and A07) and
+// its re-sends. Every later event of that visit
+// has its own EVN-2: an A08 (sent at each change of an address or phone
+// number) added one more Encounter to the patient each time, an A03 a
+// finished one beside the A04's, left arrived, and an A11 a cancelled one
+// beside the A01's, left in progress. Such an event now writes no
+// Encounter (its PV1 still travels in the Binary), as a result's
+// keyless PV1 does; the message that begins the visit still writes it.
+func TestADTKeylessVisitOnlyWhereItBegins(t *testing.T) {
+	keyless := map[int]string{3: "CLINIC^^^HOSP", 4: "", 7: "", 10: "", 19: "", 44: ""}
+	for _, mode := range []Mode{ModeID, ModeConditional, ModePatientConditional} {
+		c := testConverter(t)
+		c.Mode = mode
+		for _, tr := range []string{"A01", "A04", "A05", "A06", "A07", "A14"} {
+			if n := len(entriesOf[fhir.Encounter](mustConvert(t, c, adtWith(tr, "B"+tr, keyless)))); n != 1 {
+				t.Errorf("%s: %s writes %d Encounters, want its visit", mode, tr, n)
+			}
+		}
+		for _, tr := range []string{"A02", "A03", "A08", "A11", "A12", "A13", "A45"} {
+			b := mustConvert(t, c, adtWith(tr, "L"+tr, keyless))
+			if n := len(entriesOf[fhir.Encounter](b)); n != 0 {
+				t.Errorf("%s: %s writes %d Encounters keyed by its own event time", mode, tr, n)
+			}
+			if strings.Contains(string(marshal(t, b)), `"encounter"`) {
+				t.Errorf("%s: %s refers to an Encounter", mode, tr)
+			}
+		}
+		// With an admit time the visit is named, whatever the event.
+		timed := map[int]string{19: ""}
+		if n := len(entriesOf[fhir.Encounter](mustConvert(t, c, adtWith("A03", "T03", timed)))); n != 1 {
+			t.Errorf("%s: an A03 with PV1-44 writes %d Encounters, want 1", mode, n)
+		}
+	}
+}
