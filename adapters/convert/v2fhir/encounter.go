@@ -172,9 +172,15 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	if hosp.AdmitSource != nil || hosp.ReAdmission != nil || hosp.DischargeDisposition != nil || hosp.PreAdmissionIdentifier != nil {
 		e.Hospitalization = hosp
 	}
+	// The IG's PV1[Encounter] map: PV1-3 is "planned" for a pre-admit
+	// (PV1-2 P), else "active"; a planned visit's bed (A05, A14) is
+	// where the patient will be too, and a finished one's was.
 	locStatus := "active"
-	if e.Status == "finished" {
+	switch {
+	case e.Status == "finished":
 		locStatus = "completed"
+	case e.Status == "planned" || class == "P":
+		locStatus = "planned"
 	}
 	if loc := placeText(&x.slabs.text, pv1.Field(3)); loc != "" {
 		e.Location = append(into(e.Location, box.locations[:]), fhir.EncounterLocation{Location: fhir.Reference{Display: loc}, Status: locStatus})

@@ -99,3 +99,46 @@ func TestADTKeylessVisitOnlyWhereItBegins(t *testing.T) {
 		}
 	}
 }
+
+// locationStatus returns the status of the Encounter's location shown as
+// display, "" when it has none.
+func locationStatus(t *testing.T, msg, display string) (string, bool) {
+	t.Helper()
+	encs := entriesOf[fhir.Encounter](mustConvert(t, testConverter(t), msg))
+	if len(encs) != 1 {
+		t.Fatalf("%d Encounters", len(encs))
+	}
+	for _, l := range encs[0].Location {
+		if l.Location.Display == display {
+			return l.Status, true
+		}
+	}
+	return "", false
+}
+
+// TestPreAdmitLocationPlanned: the bed of a pre-admission is where the
+// patient will be, not where the patient is. The IG's PV1[Encounter] map
+// gives PV1-3's location[1].status "planned" IF PV1-2.1 EQUALS "P"
+// (else "active"), and FHIR R4 EncounterLocationStatus has "planned: The
+// patient is planned to be moved to this location at some point in the
+// future", "active: The patient is currently at this location". An A05
+// (and A14) visit is planned too, whatever its class. It was active: an
+// exchange's census of a ward counted the patients booked into it.
+func TestPreAdmitLocationPlanned(t *testing.T) {
+	for _, tc := range []struct {
+		trigger, class, want string
+	}{
+		{"A05", "P", "planned"},
+		{"A05", "I", "planned"},
+		{"A14", "I", "planned"},
+		{"A08", "P", "planned"},
+		{"A01", "I", "active"},
+		{"A04", "O", "active"},
+		{"A02", "I", "active"},
+	} {
+		msg := adtWith(tc.trigger, "P"+tc.trigger, map[int]string{2: tc.class})
+		if got, _ := locationStatus(t, msg, "W1 101 A"); got != tc.want {
+			t.Errorf("%s, PV1-2 %s: PV1-3's location %q, want %q", tc.trigger, tc.class, got, tc.want)
+		}
+	}
+}
