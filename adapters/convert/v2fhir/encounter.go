@@ -185,7 +185,10 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	if loc := placeText(&x.slabs.text, pv1.Field(3)); loc != "" {
 		e.Location = append(into(e.Location, box.locations[:]), fhir.EncounterLocation{Location: fhir.Reference{Display: loc}, Status: locStatus})
 	}
-	if loc := placeText(&x.slabs.text, pv1.Field(6)); loc != "" {
+	// An A12's PV1-6 is where the transfer it cancels would have taken
+	// the patient (its PV1-3 is where the patient stayed, HL7 v2.5.1
+	// 3.3.12): no location of the visit.
+	if loc := placeText(&x.slabs.text, pv1.Field(6)); loc != "" && !(x.typ.Code == "ADT" && x.typ.Trigger == "A12") {
 		e.Location = append(into(e.Location, box.locations[:]), fhir.EncounterLocation{Location: fhir.Reference{Display: loc}, Status: "completed"})
 	}
 	if pv2, ok := x.m.Segment("PV2"); ok {

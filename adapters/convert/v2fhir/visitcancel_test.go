@@ -142,3 +142,26 @@ func TestPreAdmitLocationPlanned(t *testing.T) {
 		}
 	}
 }
+
+// TestA12PriorLocationNotVisited: an A12 cancels a transfer (HL7 v2.5.1
+// 3.3.12: "sent when an A02 (transfer a patient) event is cancelled,
+// either because of erroneous entry of the A02 event or because of a
+// decision not to transfer the patient after all"), its PV1-3 "must show
+// the location of the patient prior to the original transfer", and its
+// PV1-6 (prior location) is the one the cancelled transfer named. That
+// was written as a location "completed", one the patient had been in and
+// left: the exchange showed a stay in a ward the patient never went to.
+// The A02's own PV1-6 stays a completed location.
+func TestA12PriorLocationNotVisited(t *testing.T) {
+	a12 := adtWith("A12", "C12", map[int]string{3: "W1^101^A", 6: "W2^201^A"})
+	if got, _ := locationStatus(t, a12, "W1 101 A"); got != "active" {
+		t.Errorf("A12: the location the patient stays in is %q, want active", got)
+	}
+	if got, ok := locationStatus(t, a12, "W2 201 A"); ok {
+		t.Errorf("A12: the cancelled transfer's location is written, %q", got)
+	}
+	a02 := adtWith("A02", "C02", map[int]string{3: "W2^201^A", 6: "W1^101^A"})
+	if got, _ := locationStatus(t, a02, "W1 101 A"); got != "completed" {
+		t.Errorf("A02: the location the patient left is %q, want completed", got)
+	}
+}
