@@ -165,3 +165,24 @@ func TestA12PriorLocationNotVisited(t *testing.T) {
 		t.Errorf("A02: the location the patient left is %q, want completed", got)
 	}
 }
+
+// TestA38CancelsPreAdmit: an A38 is "sent when an A05 (pre-admit a
+// patient) event is cancelled" (HL7 v2.5.1 3.3.38), and README has A38
+// among the events whose visit is cancelled, but it was refused as an
+// unsupported event (AR, quarantined), so the pre-admission ferry wrote
+// stayed planned at the exchange. It now cancels the A05's Encounter.
+func TestA38CancelsPreAdmit(t *testing.T) {
+	c := testConverter(t)
+	pre := entriesOf[fhir.Encounter](mustConvert(t, c, adtWith("A05", "P05", map[int]string{2: "P"})))
+	b, _, err := c.ConvertRaw([]byte(adtWith("A38", "C38", map[int]string{2: "P"})))
+	if err != nil {
+		t.Fatalf("A38: %v", err)
+	}
+	encs := entriesOf[fhir.Encounter](b)
+	if len(pre) != 1 || len(encs) != 1 {
+		t.Fatalf("%d Encounters from the A05, %d from the A38", len(pre), len(encs))
+	}
+	if encs[0].ID != pre[0].ID || encs[0].Status != "cancelled" {
+		t.Errorf("A38: Encounter %s %s, want the A05's %s cancelled", encs[0].ID, encs[0].Status, pre[0].ID)
+	}
+}
