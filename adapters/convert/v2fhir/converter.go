@@ -308,7 +308,7 @@ var handlers = map[string]func(*conv) error{}
 var refused = map[string]string{}
 
 func init() {
-	for _, t := range []string{"A01", "A02", "A03", "A04", "A05", "A06", "A07", "A08", "A09", "A10", "A11", "A12", "A13", "A14", "A15", "A16", "A25", "A26", "A27", "A28", "A31", "A40"} {
+	for _, t := range []string{"A01", "A02", "A03", "A04", "A05", "A06", "A07", "A08", "A09", "A10", "A11", "A12", "A13", "A14", "A15", "A16", "A25", "A26", "A27", "A28", "A31", "A38", "A40"} {
 		handlers["ADT^"+t] = (*conv).adt
 	}
 	handlers["ORU^R01"] = (*conv).oru

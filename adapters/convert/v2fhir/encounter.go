@@ -101,21 +101,33 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	if err != nil {
 		return nil, err
 	}
+	// An A13 cancels the discharge an A03 made (HL7 v2.5.1 3.3.13), and
+	// its PV1 may still carry that discharge's time and disposition
+	// (PV1-45, PV1-36): the visit it writes is open again, and says
+	// neither.
+	reopened := x.typ.Code == "ADT" && x.typ.Trigger == "A13"
+	if reopened {
+		end = ""
+	}
 	if start != "" || end != "" {
 		box.period = fhir.Period{Start: start, End: end}
 		e.Period = &box.period
 	}
-	if end != "" && status != "cancelled" && x.typ.Trigger != "A13" {
+	if end != "" && status != "cancelled" {
 		e.Status = "finished"
 	}
 	if key.Value == "" {
 		// A minted key: the same admission always gets the same Encounter.
-		if pv1.Field(44).Text(1) == "" && x.typ.Code != "ADT" {
-			return nil, nil // keyed by this message alone: no visit to share
+		if pv1.Field(44).Text(1) == "" && (x.typ.Code != "ADT" || !beginsVisit[x.typ.Trigger]) {
+			// Keyed by this message alone: no visit to share. A later
+			// event of an ADT's visit (a transfer, discharge, update or
+			// cancel) has an event time of its own, and would add a
+			// second Encounter beside the one it is about.
+			return nil, nil
 		}
-		// An ADT's own visit without either: EVN-2, the event's recorded
-		// time, which a re-send under a new MSH-10 repeats; the control
-		// id only when the message has no EVN-2 either.
+		// The visit an ADT begins without either: EVN-2, the event's
+		// recorded time, which a re-send under a new MSH-10 repeats; the
+		// control id only when the message has no EVN-2 either.
 		when := pv1.Field(44).Text(1)
 		if evn, ok := x.m.Segment("EVN"); ok && when == "" {
 			if t := evn.Field(2).Text(1); t != "" {
@@ -148,9 +160,11 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	}
 	hosp := &box.hosp
 	*hosp = fhir.EncounterHospitalization{
-		AdmitSource:          x.tableCC(pv1.Field(14).Rep(1), "0023"),
-		ReAdmission:          x.tableCC(pv1.Field(13).Rep(1), "0092"),
-		DischargeDisposition: x.tableCC(pv1.Field(36).Rep(1), "0112"),
+		AdmitSource: x.tableCC(pv1.Field(14).Rep(1), "0023"),
+		ReAdmission: x.tableCC(pv1.Field(13).Rep(1), "0092"),
+	}
+	if !reopened {
+		hosp.DischargeDisposition = x.tableCC(pv1.Field(36).Rep(1), "0112")
 	}
 	if id := x.cx(pv1.Field(5).Rep(1)); id != nil {
 		hosp.PreAdmissionIdentifier = id
@@ -158,14 +172,23 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	if hosp.AdmitSource != nil || hosp.ReAdmission != nil || hosp.DischargeDisposition != nil || hosp.PreAdmissionIdentifier != nil {
 		e.Hospitalization = hosp
 	}
+	// The IG's PV1[Encounter] map: PV1-3 is "planned" for a pre-admit
+	// (PV1-2 P), else "active"; a planned visit's bed (A05, A14) is
+	// where the patient will be too, and a finished one's was.
 	locStatus := "active"
-	if e.Status == "finished" {
+	switch {
+	case e.Status == "finished":
 		locStatus = "completed"
+	case e.Status == "planned" || class == "P":
+		locStatus = "planned"
 	}
 	if loc := placeText(&x.slabs.text, pv1.Field(3)); loc != "" {
 		e.Location = append(into(e.Location, box.locations[:]), fhir.EncounterLocation{Location: fhir.Reference{Display: loc}, Status: locStatus})
 	}
-	if loc := placeText(&x.slabs.text, pv1.Field(6)); loc != "" {
+	// An A12's PV1-6 is where the transfer it cancels would have taken
+	// the patient (its PV1-3 is where the patient stayed, HL7 v2.5.1
+	// 3.3.12): no location of the visit.
+	if loc := placeText(&x.slabs.text, pv1.Field(6)); loc != "" && !(x.typ.Code == "ADT" && x.typ.Trigger == "A12") {
 		e.Location = append(into(e.Location, box.locations[:]), fhir.EncounterLocation{Location: fhir.Reference{Display: loc}, Status: "completed"})
 	}
 	if pv2, ok := x.m.Segment("PV2"); ok {
@@ -184,6 +207,13 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	x.encKey = key
 	return ref, nil
 }
+
+// beginsVisit are the ADT events that begin the visit in their PV1: an
+// admission, registration, pre-admission or pending admission, and an
+// outpatient admitted (A06, A07 change the class of the stay). Only their
+// Encounter may be keyed by the event when the PV1 names no visit number
+// or admit time.
+var beginsVisit = map[string]bool{"A01": true, "A04": true, "A05": true, "A06": true, "A07": true, "A14": true}
 
 // participantRole is a PV1 field naming an Encounter's practitioners and
 // the participant type each gets (shared and read-only).

@@ -550,7 +550,7 @@ func TestPatientClass(t *testing.T) {
 		{"PV1|1|", "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", "UNK", 0},
 	} {
 		t.Run(tc.pv1, func(t *testing.T) {
-			msg := "MSH|^~\\&|A|F|||20240101120000||ADT^A08|C1|P|2.5\nPID|1||123^^^HOSP^MR||Doe^Jane||19900101|F\n" + tc.pv1
+			msg := "MSH|^~\\&|A|F|||20240101120000||ADT^A01|C1|P|2.5\nPID|1||123^^^HOSP^MR||Doe^Jane||19900101|F\n" + tc.pv1
 			b := mustConvert(t, testConverter(t), msg)
 			enc := entriesOf[fhir.Encounter](b)
 			if tc.code == "" {

@@ -8,7 +8,8 @@ import (
 )
 
 // TestOrderControlAlonePatchesStatus: an ORC without its OBR that cancels,
-// holds or releases an order (ORC-1 CA, HD, RL) names no test: written
+// holds or releases an order (ORC-1 CA, HD, RL, and the filler's CR, DR,
+// OH, OR) names no test: written
 // whole, it would replace the stored order's code with "unknown". It
 // writes no ServiceRequest and PATCHes the status of the one the new order
 // wrote, at its id (or identifier search where the exchange chooses ids),
@@ -34,6 +35,12 @@ func TestOrderControlAlonePatchesStatus(t *testing.T) {
 				{"ORC|CA|P-100^CPOE\n", "revoked"},
 				{"ORC|HD|P-100^CPOE\n", "on-hold"},
 				{"ORC|RL|P-100^CPOE\n", "active"},
+				// The filler's answers: cancelled, discontinued, held,
+				// released as requested (README lists them all).
+				{"ORC|CR|P-100^CPOE\n", "revoked"},
+				{"ORC|DR|P-100^CPOE\n", "revoked"},
+				{"ORC|OH|P-100^CPOE\n", "on-hold"},
+				{"ORC|OR|P-100^CPOE\n", "active"},
 			} {
 				b, res := convertMDM(t, mode, fmt.Sprintf(head, "O2")+tc.orc)
 				if n := len(entriesOf[fhir.ServiceRequest](b)); n != 0 {

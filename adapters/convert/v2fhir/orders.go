@@ -83,7 +83,8 @@ func orderStatus(orc hl7v2.Segment, cancelled string) string {
 		return "on-hold"
 	}
 	switch strings.ToUpper(orc.Field(1).Text(1)) {
-	case "NW", "RL", "XO", "SN", "OK", "SC", "RE", "XR", "CH", "RF":
+	case "NW", "RL", "OR", "XO", "SN", "OK", "SC", "RE", "XR", "CH", "RF":
+		// OR: released as requested, the filler's answer to RL.
 		return "active"
 	case "CA", "OC", "DC", "OD", "CR", "DR":
 		return cancelled

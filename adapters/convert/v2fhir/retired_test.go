@@ -237,7 +237,7 @@ func TestADTUnderRetiredMRN(t *testing.T) {
 	for _, trig := range []string{"A08", "A29"} {
 		msg := "MSH|^~\\&|REG|CLINIC|FERRY|HIE|20240323090000||ADT^" + trig + "^ADT_A01|R" + trig + "|P|2.5\n" +
 			"PID|1||55999^^^HOSP^MR||ONeal^Shawn||20010101|M|||1 Old St^^Town^ST^11111\n" +
-			"PV1|1|O|CLINIC^^^^^^^^|||||||||||||||V900\n"
+			"PV1|1|O|CLINIC^^^^^^^^||||||||||||||||V900\n"
 		b, res := convertRecording(t, c, reg, msg)
 		if res.Retied != 1 {
 			t.Errorf("%s: Retied %d", trig, res.Retied)
