@@ -54,7 +54,17 @@ out=$(node "$here/send-hl7.mjs" --port "$MLLP" "$msgs/malformed.hl7" || true)
 [[ $out == *" AE" ]] || die "node-hl7-client malformed: got '$out', want AE"
 code=$(mllp_send --loose -p "$MLLP" --file "$msgs/malformed.hl7" 127.0.0.1 | msa)
 [ "$code" = AE ] || die "mllp_send malformed: got '$code', want AE"
-log "malformed -> AE (both senders)"
+# ... and kept: both counted as quarantined (nothing else was so far), the message in quarantine/
+# once (the same bytes again for the same reason are not stored twice) with its reason.
+[ "$(metric "$STATUS" ferry_ingest_quarantined_total)" = 2 ] ||
+  die "malformed: ferry_ingest_quarantined_total is '$(metric "$STATUS" ferry_ingest_quarantined_total)' after 2 AE, want 2"
+"$FERRY" quarantine list --config "$WORK/ferry.yaml" >"$WORK/quarantine.txt" 2>&1 || die "ferry quarantine list failed: $(cat "$WORK/quarantine.txt")"
+quar_ids=$(awk 'NR > 1 && NF == 0 {exit} NR > 1 {print $1}' "$WORK/quarantine.txt") # the rows, up to the blank line
+[ "$(wc -w <<<"$quar_ids")" = 1 ] || die "malformed: ferry quarantine list shows $(wc -w <<<"$quar_ids") entries, want the AE'd message once: $(cat "$WORK/quarantine.txt")"
+grep -q 'PID-3' "$WORK/quarantine.txt" || die "malformed: the quarantine's reason does not name the field: $(cat "$WORK/quarantine.txt")"
+"$FERRY" quarantine show "$quar_ids" --raw --config "$WORK/ferry.yaml" >"$WORK/quarantine-show.txt" 2>&1 || die "ferry quarantine show $quar_ids failed: $(cat "$WORK/quarantine-show.txt")"
+grep -q 'CI-BAD-0001' "$WORK/quarantine-show.txt" || die "malformed: quarantine entry $quar_ids does not hold the AE'd message: $(head -20 "$WORK/quarantine-show.txt")"
+log "malformed -> AE (both senders), quarantined once with its reason (PID-3)"
 
 # 5. Read back from the exchange over mTLS with curl.
 wait_total "Patient?identifier=$HOSP_SYSTEM|CI-MRN-1001" 1 60 || die "ADT patient not delivered"
