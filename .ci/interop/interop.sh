@@ -179,7 +179,7 @@ for bad in badclient badca; do
   if [ "$bad" = badclient ]; then
     node "$here/send-hl7.mjs" --port "$M2" --expect AA "$WORK/oru_tls.hl7" >/dev/null || die "ferry with a bad client cert did not accept the message"
   fi
-  sleep 4
+  wait_attempts "$S2" 3 60 # a TLS mistake is retried, not dead-lettered: wait until ferry has tried
   [ "$(fhir_total "Patient?identifier=$HOSP_SYSTEM|CI-MRN-2002")" = 0 ] || die "$bad: delivered despite the TLS mistake"
   [ "$(metric "$S2" ferry_dead_letters)" = 0 ] || die "$bad: a TLS mistake dead-lettered data"
   [ "$(metric "$S2" ferry_queue_depth)" = 1 ] || die "$bad: the message is not waiting in the queue"
@@ -460,10 +460,13 @@ stop_pid "$FERRY_PID" TERM
 M8=$(freeport)
 S8=$(freeport)
 write_config "$WORK/ferry8.yaml" "$WORK/data8" "$M8" "$S8" "$SX_URL"
+n401_0=$(curl -sS "$SX_CTL/control/stats" | jq -r '.byStatus["401"] // 0')
 start_ferry "$WORK/ferry8.yaml" "$WORK/ferry8.log" "$M8"
 sed "s/CI-MRN-1001/CI-MRN-7002/; s/|CI-ADT-0001|/|CI-SMART-2|/; s/CI-VISIT-1001/CI-SMART-W/" "$msgs/adt_a01.hl7" >"$WORK/nosmart.hl7"
 node "$here/send-hl7.mjs" --port "$M8" --expect AA "$WORK/nosmart.hl7" >/dev/null || die "no-token gateway: A01 not accepted"
-sleep 4
+wait_attempts "$S8" 3 60
+n401=$(curl -sS "$SX_CTL/control/stats" | jq -r '.byStatus["401"] // 0')
+((n401 > n401_0)) || die "no-token gateway: the exchange answered it no 401"
 [ "$(sx_count CI-MRN-7002)" = 0 ] || die "the exchange took a bundle without a token"
 [ "$(metric "$S8" ferry_dead_letters)" = 0 ] || die "a missing token dead-lettered data"
 [ "$(metric "$S8" ferry_queue_depth)" = 1 ] || die "without a token the message is not waiting in the queue"

@@ -153,6 +153,26 @@ cleanup() {
 # (no early exit), so curl never writes into a closed pipe ("curl: (23)" in the log).
 metric() { curl -sS "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1==n && !done {print $2; done=1}'; }
 
+# attempts STATUS_PORT prints how often ferry has failed to deliver since its start: failed sends
+# and failed connects (a dead exchange or SFTP server, a refused handshake), from /api/status.
+attempts() { curl -sS "http://127.0.0.1:$1/api/status" | jq -r '.delivery | .Retried + .ConnectFailures'; }
+
+# wait_attempts STATUS_PORT N [SECONDS]: waits until ferry's failed delivery attempts (attempts)
+# reach N or it has dead-lettered something, and dies if neither happens in time. A check that
+# nothing was delivered or dead-lettered means something only after ferry tried: a fixed sleep
+# before it passes as well when ferry has not tried yet.
+wait_attempts() {
+  local port=$1 want=$2 secs=${3:-60} i tries="" dead=""
+  for ((i = 0; i < secs * 5; i++)); do
+    tries=$(attempts "$port" 2>/dev/null || true)
+    dead=$(metric "$port" ferry_dead_letters 2>/dev/null || true)
+    [[ $tries =~ ^[0-9]+$ ]] && ((tries >= want)) && return 0
+    [[ $dead =~ ^[0-9]+$ ]] && ((dead > 0)) && return 0
+    sleep 0.2
+  done
+  die "ferry made ${tries:-no} failed delivery attempts in ${secs}s, want $want"
+}
+
 # assert_drained STATUS_PORT [SECONDS]: ferry's queue is empty and nothing was dead-lettered.
 assert_drained() {
   local port=$1 secs=${2:-60} depth="" dead="" i

@@ -61,9 +61,11 @@ node "$here/check-exchange.mjs" --control "$EX_CTL" --acked "$WORK/acked-A.txt" 
 # --- B: exchange process down ---
 stop_pid "$EX_PID" TERM
 log "B: exchange stopped"
+tries0=$(attempts "$STATUS")
 send B 20
 log "B: 20 messages acked while the exchange was down"
-sleep 5
+wait_attempts "$STATUS" $((tries0 + 4)) 60 # ferry found the exchange down, more than once
+[ "$(metric "$STATUS" ferry_dead_letters)" = 0 ] || die "B: the exchange being down dead-lettered bundles"
 start_exchange "$WORK/ex" "$EXPORT" "$WORK/ex/state.json"
 log "B: exchange restarted on the same port"
 cat "$WORK/acked-A.txt" "$WORK/acked-B.txt" >"$WORK/acked-AB.txt"

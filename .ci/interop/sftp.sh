@@ -143,8 +143,9 @@ log "10 messages from mllp_send: 10 whole Bundles in the drop directory, none ha
 
 # sshd down: messages are still acknowledged once stored, nothing is dead-lettered; back: drained.
 stop_sshd
+tries0=$(attempts "$STATUS")
 for n in 6 7; do send $n; done
-sleep 2
+wait_attempts "$STATUS" $((tries0 + 2)) 60 # ferry found the server down
 [ "$(metric "$STATUS" ferry_queue_depth)" = 4 ] || die "with sshd down the queue holds $(metric "$STATUS" ferry_queue_depth), want 4"
 [ "$(metric "$STATUS" ferry_dead_letters)" = 0 ] || die "sshd down dead-lettered bundles"
 start_sshd "$D/host_ed25519"
@@ -155,8 +156,9 @@ log "sshd stopped: 4 bundles queued, none dead-lettered; back: delivered"
 # sshd back with another host key: nothing is sent, nothing dead-lettered, status says why.
 stop_sshd
 start_sshd "$D/impostor_ed25519"
+tries0=$(attempts "$STATUS")
 send 8
-sleep 3
+wait_attempts "$STATUS" $((tries0 + 2)) 60 # ferry met the other host key
 [ "$(files)" = 14 ] || die "ferry wrote to a server whose host key known_hosts does not name"
 [ "$(metric "$STATUS" ferry_dead_letters)" = 0 ] || die "a changed host key dead-lettered bundles"
 st=$("$FERRY" status --config "$WORK/ferry.yaml" 2>&1 || true)
