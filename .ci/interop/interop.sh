@@ -92,18 +92,26 @@ log "A08 applied after A01"
 # 6. Re-sending is harmless: the same messages again (ferry may drop them as already seen), and the
 #    same result under a new control id (a sender's re-send after a reset; reaches the exchange).
 before=$(ctl /control/stats GET | jq -r .requests)
-mllp_send --loose -p "$MLLP" --file "$msgs/adt_a08.hl7" 127.0.0.1 >/dev/null
+mh0=$(fhir_total MessageHeader)
+code=$(mllp_send --loose -p "$MLLP" --file "$msgs/adt_a08.hl7" 127.0.0.1 | msa)
+[ "$code" = AA ] || die "mllp_send adt_a08 again: got '$code', want AA"
 node "$here/send-hl7.mjs" --port "$MLLP" --expect AA "$msgs/oru_r01.hl7" >/dev/null || die "resend oru failed"
 sed 's/|CI-ORU-0001|/|CI-ORU-0003|/' "$msgs/oru_r01.hl7" >"$WORK/oru_again.hl7"
 node "$here/send-hl7.mjs" --port "$MLLP" --expect AA "$WORK/oru_again.hl7" >/dev/null || die "oru under new control id failed"
+# the new-id copy arrives (its MessageHeader: the one thing the three re-sends may add), then the
+# queue drains and the exchange stays quiet, so a late duplicate would be counted below
+wait_total MessageHeader $((mh0 + 1)) 60 || die "the ORU re-sent under a new control id did not reach the exchange"
+assert_drained "$STATUS"
 last=-1 quiet=0
-for ((i = 0; i < 30 && quiet < 3; i++)); do # until the new-id copy arrived and the exchange is quiet
+for ((i = 0; i < 30 && quiet < 3; i++)); do
   sleep 1
   now=$(ctl /control/stats GET | jq -r .requests)
-  if ((now > before && now == last)); then quiet=$((quiet + 1)); else quiet=0; fi
+  if ((now == last)); then quiet=$((quiet + 1)); else quiet=0; fi
   last=$now
 done
+((quiet >= 3)) || die "the exchange kept getting requests 30 s after the re-sends were delivered"
 log "re-sends caused $((last - before)) exchange requests"
+[ "$(fhir_total MessageHeader)" = $((mh0 + 1)) ] || die "re-sends added $(($(fhir_total MessageHeader) - mh0)) MessageHeaders, want 1 (the new control id's)"
 [ "$(fhir_total "Patient?identifier=$HOSP_SYSTEM|CI-MRN-1001")" = 1 ] || die "resent ADT duplicated the patient"
 [ "$(fhir_total "Observation?subject=Patient/$pid2")" = 2 ] || die "resent ORU duplicated observations"
 log "re-sent messages caused no duplicates"
