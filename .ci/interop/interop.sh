@@ -556,7 +556,7 @@ before=$(ctl /control/dump GET | jq -c '[.resources[].resourceType] | group_by(.
 cp "$WORK/xdm.zip" "$WORK/xdm-in/.direct-2.tmp" && mv "$WORK/xdm-in/.direct-2.tmp" "$WORK/xdm-in/direct-2.zip"
 for ((i = 0; i < 30; i++)); do ls "$WORK"/xdm-in/.ferry/done/*/direct-2.zip >/dev/null 2>&1 && break; sleep 1; done
 ls "$WORK"/xdm-in/.ferry/done/*/direct-2.zip >/dev/null 2>&1 || die "XDM drop: the second archive was not settled"
-sleep 2
+assert_drained "$S9" # whatever the archive queued before it moved to done/ is delivered now
 after=$(ctl /control/dump GET | jq -c '[.resources[].resourceType] | group_by(.) | map({(.[0]): length}) | add')
 [ "$before" = "$after" ] || die "XDM drop: the same package again changed the exchange: $before -> $after"
 log "XDM package in an EHR folder: C-CDA delivered (Patient $xdm_pt, DocumentReference, allergies) and the PDF referral filed from its XDS metadata on the same patient; archive in done/; dropped again, nothing changed"
