@@ -183,9 +183,17 @@ burst() { # FROM TO: one A01 each, the AA'd control ids appended to $WORK/acked
   return 0
 }
 for round in 1 2 3; do
+  had=$(wc -l <"$WORK/acked")
   burst $((round * 100)) $((round * 100 + 14)) &
   bp=$!
-  sleep 0.$((RANDOM % 5 + 3))
+  # the kill comes once this burst has had 4 AAs (a fixed sleep let too few through on a busy machine),
+  # at a random moment up to 0.3 s later, while the burst goes on
+  for ((i = 0; i < 200; i++)); do
+    (($(wc -l <"$WORK/acked") >= had + 4)) && break
+    kill -0 "$bp" 2>/dev/null || die "round $round: the burst ended with $(($(wc -l <"$WORK/acked") - had)) AA before the kill"
+    sleep 0.1
+  done
+  sleep 0.$((RANDOM % 3))$((RANDOM % 10))
   kill -9 "$FERRY_PID"
   wait "$FERRY_PID" 2>/dev/null || true
   wait "$bp"
