@@ -137,6 +137,10 @@ PY
 done
 touch "$WORK/STOP"
 wait "$DROPPER_PID" || { cat "$WORK/dropper.log"; die "the dropper failed"; }
+# the aimed kills are the point of the suite: if none found a file in processing/ (the folder moved,
+# or the claim step changed), every kill was a random one and the window went untested
+aimed=$(grep -c '^aimed kill with' "$WORK/aimed.log" || true)
+((aimed >= 1)) || { cat "$WORK/aimed.log"; die "no aimed kill found a file in processing/: the claimed-not-queued window was not tested"; }
 if ! kill -0 "$FERRY_PID" 2>/dev/null; then start_ferry "$WORK/ferry.yaml" "$WORK/ferry.log" "$MLLP"; fi
 
 good_hl7=$(grep -c '^good hl7 ' "$WORK/dropped.txt")
@@ -203,4 +207,4 @@ jq -e '[.[] | .resourceType as $t | .identifier[]? | select(.system and .value) 
   "$WORK/dump.json" >/dev/null || die "some identifier is held twice by one resource type at the exchange"
 grep -q "data at rest encrypted" "$WORK/ferry.log" || die "the second half did not run with encryption at rest"
 if grep -E -m3 '^(panic:|fatal error:)' "$WORK/ferry.log"; then die "ferry panicked (ferry.log)"; fi
-log "PASS ($total files through $kills kill -9, encryption at rest from kill $((KILLS / 2)) on; the kills caught $caught files in processing/: $good_hl7 patients and $good_fax faxes at the exchange once each, $dups re-drops archived as duplicates, $bad bad files in failed/)"
+log "PASS ($total files through $kills kill -9 ($aimed aimed at a file in processing/), encryption at rest from kill $((KILLS / 2)) on; the kills caught $caught files in processing/: $good_hl7 patients and $good_fax faxes at the exchange once each, $dups re-drops archived as duplicates, $bad bad files in failed/)"
