@@ -793,7 +793,8 @@ grep -q '|NE|AL$' "$WORK/app-ack-bad.hl7" || die "app_ack: the malformed test me
 timeout 20 mllp_send --loose -p "$M11" --file "$WORK/app-ack-bad.hl7" 127.0.0.1 >"$WORK/app-ack-bad.out" ||
   die "app_ack: mllp_send got no answer to a malformed NE/AL message in 20 s"
 [ "$(msa <"$WORK/app-ack-bad.out")" = AE ] || die "app_ack: the malformed message got '$(tr '\r' '\n' <"$WORK/app-ack-bad.out")', want MSA AE"
-[ "$(metric "$S11" 'ferry_mllp_app_acks_sent_total{source="ci"}')" -ge 1 ] || die "app_ack: ferry_mllp_app_acks_sent_total not counted"
+[ "$(metric "$S11" 'ferry_mllp_app_acks_sent_total{source="ci"}')" = 2 ] ||
+  die "app_ack: ferry_mllp_app_acks_sent_total is $(metric "$S11" 'ferry_mllp_app_acks_sent_total{source="ci"}'), want 2 (the AA and the AE)"
 log "app_ack: mllp_send waiting for an application ACK (MSH-15 NE, MSH-16 AL) got AA once the result was stored, AE for a malformed one"
 
 # 17. The HL7 sequence number protocol (MSH-13, MSA-4; v2.3 §2.23.1), on the same listener, with
