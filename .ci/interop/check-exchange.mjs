@@ -7,7 +7,8 @@
 // Observations are there and the exchange has seen no request for --settle-s, then asserts:
 //   - each acked control id: exactly 1 Patient with that MRN, exactly 1 Observation per OBX code;
 //   - no resource type holds two resources with the same identifier (system|value);
-//   - no patient holds two Observations with the same code and effective time.
+//   - no patient holds two Observations with the same code and effective time;
+//   - every Observation's subject is a Patient the exchange holds with a load MRN (none dangling).
 // Prints a summary line; exit 1 on any violation or when the wait runs out.
 import { readFileSync, existsSync } from 'node:fs';
 
@@ -116,6 +117,7 @@ show('wrong observation counts', result.badObs);
 show('duplicate identifiers', result.idDup);
 show('duplicate observations', result.obsDup);
 show('observation subjects not resolved to a load patient', result.unresolvedSubjects);
-const ok = !result.missing.length && !result.dupPatients.length && !result.badObs.length && !result.idDup.length && !result.obsDup.length && acked.length > 0;
+const ok = !result.missing.length && !result.dupPatients.length && !result.badObs.length && !result.idDup.length && !result.obsDup.length &&
+  !result.unresolvedSubjects.length && acked.length > 0;
 console.log(`check-exchange: acked=${acked.length} sent=${sent.length} patients=${result.patients} unacked-but-delivered=${result.unackedDelivered} missing=${result.missing.length} duplicates=${result.dupPatients.length + result.idDup.length + result.obsDup.length + result.badObs.length} => ${ok ? 'OK' : 'FAIL'}`);
 process.exit(ok ? 0 : 1);

@@ -39,6 +39,9 @@ while ((kills < KILLS)); do
     sleep 0.2
   fi
   kill -0 "$LOAD_PID" 2>/dev/null || { cat "$WORK/load.log"; die "load generator stopped early"; }
+  # the gateway must be there to be killed: one that exited by itself (a panic in recovery) would
+  # otherwise be restarted by this loop as if the kill had stopped it
+  kill -0 "$FERRY_PID" 2>/dev/null || { tail -30 "$WORK/ferry.log"; die "ferry exited by itself before kill #$((kills + 1))"; }
   stop_pid "$FERRY_PID" KILL
   kills=$((kills + 1))
   printf '%s kill -9 #%d (acked so far: %d)\n' "$(date +%T)" "$kills" "$(wc -l <"$WORK/acked.txt" 2>/dev/null || echo 0)" >>"$WORK/kills.log"
@@ -64,4 +67,5 @@ node "$here/check-exchange.mjs" --control "$EX_CTL" --acked "$WORK/acked.txt" --
   { tail -20 "$WORK/ferry.log"; die "exchange content check failed"; }
 assert_drained "$STATUS"
 grep -q "data at rest encrypted" "$WORK/ferry.log" || die "the second half did not run with encryption at rest"
+if grep -E -m3 '^(panic:|fatal error:)' "$WORK/ferry.log"; then die "ferry panicked (ferry.log)"; fi
 log "PASS ($acked acked messages, $kills kill -9, encryption at rest from kill $((KILLS / 2)) on)"

@@ -86,6 +86,9 @@ bash "$WORK/dropper.sh" "$DROP" "$FAX" "$CI_DIR/../testdata/fax/g4-fine-1p.tif" 
 DROPPER_PID=$!
 PIDS+=("$DROPPER_PID")
 
+# alive_or_die: the gateway must be there to be killed: one that exited by itself (a panic in
+# recovery) would otherwise be restarted by the loop below as if the kill had stopped it
+alive_or_die() { kill -0 "$FERRY_PID" 2>/dev/null || { tail -30 "$WORK/ferry.log"; die "ferry exited by itself before kill #$((kills + 1))"; }; }
 kills=0 caught=0
 while ((kills < KILLS)); do
   # every 4th kill hits the gateway while it starts; of the others, half come at a random moment
@@ -101,6 +104,7 @@ while ((kills < KILLS)); do
   else
     # aimed: SIGKILL the moment a file shows in processing/ (claimed, not yet queued), within 3 s
     sleep 0.2
+    alive_or_die
     python3 - "$FERRY_PID" "$DROP/.ferry/processing" "$FAX/.ferry/processing" <<'PY' >>"$WORK/aimed.log" || true
 import os, signal, sys, time
 pid, dirs = int(sys.argv[1]), sys.argv[2:]
@@ -116,6 +120,7 @@ else:
 PY
   fi
   kill -0 "$DROPPER_PID" 2>/dev/null || { cat "$WORK/dropper.log"; die "the dropper stopped early"; }
+  ((kills % 4 == 1)) || alive_or_die # (an aimed kill has killed it already)
   # what the kill caught half done: files in processing/, claimed but not yet in the queue (or
   # queued but not yet archived), which the next start must take again
   stop_pid "$FERRY_PID" KILL
@@ -132,6 +137,10 @@ PY
 done
 touch "$WORK/STOP"
 wait "$DROPPER_PID" || { cat "$WORK/dropper.log"; die "the dropper failed"; }
+# the aimed kills are the point of the suite: if none found a file in processing/ (the folder moved,
+# or the claim step changed), every kill was a random one and the window went untested
+aimed=$(grep -c '^aimed kill with' "$WORK/aimed.log" || true)
+((aimed >= 1)) || { cat "$WORK/aimed.log"; die "no aimed kill found a file in processing/: the claimed-not-queued window was not tested"; }
 if ! kill -0 "$FERRY_PID" 2>/dev/null; then start_ferry "$WORK/ferry.yaml" "$WORK/ferry.log" "$MLLP"; fi
 
 good_hl7=$(grep -c '^good hl7 ' "$WORK/dropped.txt")
@@ -197,4 +206,5 @@ diff -u "$WORK/fax-mrns.txt" "$WORK/doc-mrns.txt" >"$WORK/fax-diff.txt" ||
 jq -e '[.[] | .resourceType as $t | .identifier[]? | select(.system and .value) | "\($t) \(.system)|\(.value)"] | (length == (unique | length))' \
   "$WORK/dump.json" >/dev/null || die "some identifier is held twice by one resource type at the exchange"
 grep -q "data at rest encrypted" "$WORK/ferry.log" || die "the second half did not run with encryption at rest"
-log "PASS ($total files through $kills kill -9, encryption at rest from kill $((KILLS / 2)) on; the kills caught $caught files in processing/: $good_hl7 patients and $good_fax faxes at the exchange once each, $dups re-drops archived as duplicates, $bad bad files in failed/)"
+if grep -E -m3 '^(panic:|fatal error:)' "$WORK/ferry.log"; then die "ferry panicked (ferry.log)"; fi
+log "PASS ($total files through $kills kill -9 ($aimed aimed at a file in processing/), encryption at rest from kill $((KILLS / 2)) on; the kills caught $caught files in processing/: $good_hl7 patients and $good_fax faxes at the exchange once each, $dups re-drops archived as duplicates, $bad bad files in failed/)"

@@ -54,7 +54,17 @@ out=$(node "$here/send-hl7.mjs" --port "$MLLP" "$msgs/malformed.hl7" || true)
 [[ $out == *" AE" ]] || die "node-hl7-client malformed: got '$out', want AE"
 code=$(mllp_send --loose -p "$MLLP" --file "$msgs/malformed.hl7" 127.0.0.1 | msa)
 [ "$code" = AE ] || die "mllp_send malformed: got '$code', want AE"
-log "malformed -> AE (both senders)"
+# ... and kept: both counted as quarantined (nothing else was so far), the message in quarantine/
+# once (the same bytes again for the same reason are not stored twice) with its reason.
+[ "$(metric "$STATUS" ferry_ingest_quarantined_total)" = 2 ] ||
+  die "malformed: ferry_ingest_quarantined_total is '$(metric "$STATUS" ferry_ingest_quarantined_total)' after 2 AE, want 2"
+"$FERRY" quarantine list --config "$WORK/ferry.yaml" >"$WORK/quarantine.txt" 2>&1 || die "ferry quarantine list failed: $(cat "$WORK/quarantine.txt")"
+quar_ids=$(awk 'NR > 1 && NF == 0 {exit} NR > 1 {print $1}' "$WORK/quarantine.txt") # the rows, up to the blank line
+[ "$(wc -w <<<"$quar_ids")" = 1 ] || die "malformed: ferry quarantine list shows $(wc -w <<<"$quar_ids") entries, want the AE'd message once: $(cat "$WORK/quarantine.txt")"
+grep -q 'PID-3' "$WORK/quarantine.txt" || die "malformed: the quarantine's reason does not name the field: $(cat "$WORK/quarantine.txt")"
+"$FERRY" quarantine show "$quar_ids" --raw --config "$WORK/ferry.yaml" >"$WORK/quarantine-show.txt" 2>&1 || die "ferry quarantine show $quar_ids failed: $(cat "$WORK/quarantine-show.txt")"
+grep -q 'CI-BAD-0001' "$WORK/quarantine-show.txt" || die "malformed: quarantine entry $quar_ids does not hold the AE'd message: $(head -20 "$WORK/quarantine-show.txt")"
+log "malformed -> AE (both senders), quarantined once with its reason (PID-3)"
 
 # 5. Read back from the exchange over mTLS with curl.
 wait_total "Patient?identifier=$HOSP_SYSTEM|CI-MRN-1001" 1 60 || die "ADT patient not delivered"
@@ -82,18 +92,26 @@ log "A08 applied after A01"
 # 6. Re-sending is harmless: the same messages again (ferry may drop them as already seen), and the
 #    same result under a new control id (a sender's re-send after a reset; reaches the exchange).
 before=$(ctl /control/stats GET | jq -r .requests)
-mllp_send --loose -p "$MLLP" --file "$msgs/adt_a08.hl7" 127.0.0.1 >/dev/null
+mh0=$(fhir_total MessageHeader)
+code=$(mllp_send --loose -p "$MLLP" --file "$msgs/adt_a08.hl7" 127.0.0.1 | msa)
+[ "$code" = AA ] || die "mllp_send adt_a08 again: got '$code', want AA"
 node "$here/send-hl7.mjs" --port "$MLLP" --expect AA "$msgs/oru_r01.hl7" >/dev/null || die "resend oru failed"
 sed 's/|CI-ORU-0001|/|CI-ORU-0003|/' "$msgs/oru_r01.hl7" >"$WORK/oru_again.hl7"
 node "$here/send-hl7.mjs" --port "$MLLP" --expect AA "$WORK/oru_again.hl7" >/dev/null || die "oru under new control id failed"
+# the new-id copy arrives (its MessageHeader: the one thing the three re-sends may add), then the
+# queue drains and the exchange stays quiet, so a late duplicate would be counted below
+wait_total MessageHeader $((mh0 + 1)) 60 || die "the ORU re-sent under a new control id did not reach the exchange"
+assert_drained "$STATUS"
 last=-1 quiet=0
-for ((i = 0; i < 30 && quiet < 3; i++)); do # until the new-id copy arrived and the exchange is quiet
+for ((i = 0; i < 30 && quiet < 3; i++)); do
   sleep 1
   now=$(ctl /control/stats GET | jq -r .requests)
-  if ((now > before && now == last)); then quiet=$((quiet + 1)); else quiet=0; fi
+  if ((now == last)); then quiet=$((quiet + 1)); else quiet=0; fi
   last=$now
 done
+((quiet >= 3)) || die "the exchange kept getting requests 30 s after the re-sends were delivered"
 log "re-sends caused $((last - before)) exchange requests"
+[ "$(fhir_total MessageHeader)" = $((mh0 + 1)) ] || die "re-sends added $(($(fhir_total MessageHeader) - mh0)) MessageHeaders, want 1 (the new control id's)"
 [ "$(fhir_total "Patient?identifier=$HOSP_SYSTEM|CI-MRN-1001")" = 1 ] || die "resent ADT duplicated the patient"
 [ "$(fhir_total "Observation?subject=Patient/$pid2")" = 2 ] || die "resent ORU duplicated observations"
 log "re-sent messages caused no duplicates"
@@ -169,7 +187,7 @@ for bad in badclient badca; do
   if [ "$bad" = badclient ]; then
     node "$here/send-hl7.mjs" --port "$M2" --expect AA "$WORK/oru_tls.hl7" >/dev/null || die "ferry with a bad client cert did not accept the message"
   fi
-  sleep 4
+  wait_attempts "$S2" 3 60 # a TLS mistake is retried, not dead-lettered: wait until ferry has tried
   [ "$(fhir_total "Patient?identifier=$HOSP_SYSTEM|CI-MRN-2002")" = 0 ] || die "$bad: delivered despite the TLS mistake"
   [ "$(metric "$S2" ferry_dead_letters)" = 0 ] || die "$bad: a TLS mistake dead-lettered data"
   [ "$(metric "$S2" ferry_queue_depth)" = 1 ] || die "$bad: the message is not waiting in the queue"
@@ -450,10 +468,13 @@ stop_pid "$FERRY_PID" TERM
 M8=$(freeport)
 S8=$(freeport)
 write_config "$WORK/ferry8.yaml" "$WORK/data8" "$M8" "$S8" "$SX_URL"
+n401_0=$(curl -sS "$SX_CTL/control/stats" | jq -r '.byStatus["401"] // 0')
 start_ferry "$WORK/ferry8.yaml" "$WORK/ferry8.log" "$M8"
 sed "s/CI-MRN-1001/CI-MRN-7002/; s/|CI-ADT-0001|/|CI-SMART-2|/; s/CI-VISIT-1001/CI-SMART-W/" "$msgs/adt_a01.hl7" >"$WORK/nosmart.hl7"
 node "$here/send-hl7.mjs" --port "$M8" --expect AA "$WORK/nosmart.hl7" >/dev/null || die "no-token gateway: A01 not accepted"
-sleep 4
+wait_attempts "$S8" 3 60
+n401=$(curl -sS "$SX_CTL/control/stats" | jq -r '.byStatus["401"] // 0')
+((n401 > n401_0)) || die "no-token gateway: the exchange answered it no 401"
 [ "$(sx_count CI-MRN-7002)" = 0 ] || die "the exchange took a bundle without a token"
 [ "$(metric "$S8" ferry_dead_letters)" = 0 ] || die "a missing token dead-lettered data"
 [ "$(metric "$S8" ferry_queue_depth)" = 1 ] || die "without a token the message is not waiting in the queue"
@@ -535,7 +556,7 @@ before=$(ctl /control/dump GET | jq -c '[.resources[].resourceType] | group_by(.
 cp "$WORK/xdm.zip" "$WORK/xdm-in/.direct-2.tmp" && mv "$WORK/xdm-in/.direct-2.tmp" "$WORK/xdm-in/direct-2.zip"
 for ((i = 0; i < 30; i++)); do ls "$WORK"/xdm-in/.ferry/done/*/direct-2.zip >/dev/null 2>&1 && break; sleep 1; done
 ls "$WORK"/xdm-in/.ferry/done/*/direct-2.zip >/dev/null 2>&1 || die "XDM drop: the second archive was not settled"
-sleep 2
+assert_drained "$S9" # whatever the archive queued before it moved to done/ is delivered now
 after=$(ctl /control/dump GET | jq -c '[.resources[].resourceType] | group_by(.) | map({(.[0]): length}) | add')
 [ "$before" = "$after" ] || die "XDM drop: the same package again changed the exchange: $before -> $after"
 log "XDM package in an EHR folder: C-CDA delivered (Patient $xdm_pt, DocumentReference, allergies) and the PDF referral filed from its XDS metadata on the same patient; archive in done/; dropped again, nothing changed"
@@ -772,7 +793,8 @@ grep -q '|NE|AL$' "$WORK/app-ack-bad.hl7" || die "app_ack: the malformed test me
 timeout 20 mllp_send --loose -p "$M11" --file "$WORK/app-ack-bad.hl7" 127.0.0.1 >"$WORK/app-ack-bad.out" ||
   die "app_ack: mllp_send got no answer to a malformed NE/AL message in 20 s"
 [ "$(msa <"$WORK/app-ack-bad.out")" = AE ] || die "app_ack: the malformed message got '$(tr '\r' '\n' <"$WORK/app-ack-bad.out")', want MSA AE"
-[ "$(metric "$S11" 'ferry_mllp_app_acks_sent_total{source="ci"}')" -ge 1 ] || die "app_ack: ferry_mllp_app_acks_sent_total not counted"
+[ "$(metric "$S11" 'ferry_mllp_app_acks_sent_total{source="ci"}')" = 2 ] ||
+  die "app_ack: ferry_mllp_app_acks_sent_total is $(metric "$S11" 'ferry_mllp_app_acks_sent_total{source="ci"}'), want 2 (the AA and the AE)"
 log "app_ack: mllp_send waiting for an application ACK (MSH-15 NE, MSH-16 AL) got AA once the result was stored, AE for a malformed one"
 
 # 17. The HL7 sequence number protocol (MSH-13, MSA-4; v2.3 §2.23.1), on the same listener, with

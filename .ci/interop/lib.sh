@@ -104,9 +104,12 @@ switch_encryption_on() {
   printf '%s encryption at rest switched on\n' "$(date +%T)" >>"$logf"
 }
 
-# start_ferry CONFIG LOG MLLP_PORT starts `ferry run` and waits for its MLLP port; sets FERRY_PID.
+# start_ferry CONFIG LOG MLLP_PORT starts `ferry run` and waits for its MLLP port and for its own
+# "ferry started" line in LOG (a port answering alone may be another process's, one that took the
+# port freeport gave, while this gateway failed to bind it and exited); sets FERRY_PID.
 start_ferry() {
-  local cfg=$1 logf=$2 port=$3
+  local cfg=$1 logf=$2 port=$3 n0 i
+  n0=$(grep -c 'msg="ferry started"' "$logf" 2>/dev/null || true)
   "$FERRY" run --config "$cfg" >>"$logf" 2>&1 &
   FERRY_PID=$!
   PIDS+=("$FERRY_PID")
@@ -114,6 +117,13 @@ start_ferry() {
     tail -30 "$logf"
     die "ferry did not listen on 127.0.0.1:$port"
   fi
+  for ((i = 0; i < 300; i++)); do
+    (($(grep -c 'msg="ferry started"' "$logf" || true) > ${n0:-0})) && break
+    kill -0 "$FERRY_PID" 2>/dev/null || { tail -30 "$logf"; die "ferry exited at start (is 127.0.0.1:$port another process's?)"; }
+    sleep 0.1
+  done
+  (($(grep -c 'msg="ferry started"' "$logf" || true) > ${n0:-0})) || { tail -30 "$logf"; die "ferry did not say it started within 30 s"; }
+  kill -0 "$FERRY_PID" 2>/dev/null || { tail -30 "$logf"; die "ferry exited at start (is 127.0.0.1:$port another process's?)"; }
 }
 
 # fhir_get PATH: GET over mutual TLS from the exchange (curl, independent of ferry's client).
@@ -152,6 +162,26 @@ cleanup() {
 # metric STATUS_PORT NAME prints one unlabelled metric from ferry's /metrics. awk reads to the end
 # (no early exit), so curl never writes into a closed pipe ("curl: (23)" in the log).
 metric() { curl -sS "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1==n && !done {print $2; done=1}'; }
+
+# attempts STATUS_PORT prints how often ferry has failed to deliver since its start: failed sends
+# and failed connects (a dead exchange or SFTP server, a refused handshake), from /api/status.
+attempts() { curl -sS "http://127.0.0.1:$1/api/status" | jq -r '.delivery | .Retried + .ConnectFailures'; }
+
+# wait_attempts STATUS_PORT N [SECONDS]: waits until ferry's failed delivery attempts (attempts)
+# reach N or it has dead-lettered something, and dies if neither happens in time. A check that
+# nothing was delivered or dead-lettered means something only after ferry tried: a fixed sleep
+# before it passes as well when ferry has not tried yet.
+wait_attempts() {
+  local port=$1 want=$2 secs=${3:-60} i tries="" dead=""
+  for ((i = 0; i < secs * 5; i++)); do
+    tries=$(attempts "$port" 2>/dev/null || true)
+    dead=$(metric "$port" ferry_dead_letters 2>/dev/null || true)
+    [[ $tries =~ ^[0-9]+$ ]] && ((tries >= want)) && return 0
+    [[ $dead =~ ^[0-9]+$ ]] && ((dead > 0)) && return 0
+    sleep 0.2
+  done
+  die "ferry made ${tries:-no} failed delivery attempts in ${secs}s, want $want"
+}
 
 # assert_drained STATUS_PORT [SECONDS]: ferry's queue is empty and nothing was dead-lettered.
 assert_drained() {

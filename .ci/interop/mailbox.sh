@@ -214,6 +214,9 @@ done
 [ "$(count ferry-done)" = 25 ] || die "crash: ferry-done holds $(count ferry-done), want 25"
 [ "$(count ferry-failed)" = 2 ] || die "crash: ferry-failed holds $(count ferry-failed), want the 2 from before"
 wait_total "DocumentReference" $((before + 24)) 90 || die "crash: the exchange does not hold each of the 24 faxes exactly once ($(fhir_total DocumentReference), want $((before + 24)))"
+# the count reached is a floor until the queue is empty: a duplicate delivered after it would pass
+assert_drained "$STATUS"
+[ "$(fhir_total DocumentReference)" = $((before + 24)) ] || die "crash: the exchange holds $(($(fhir_total DocumentReference) - before)) documents for the 24 faxes once the queue drained"
 stop_pid "$FERRY_PID" TERM
 log "kill -9 while reading the mailbox: $(tr '\n' ';' <"$WORK/kills.log"); then all 24 in ferry-done and each fax once at the exchange"
 # The same mailbox with OAuth 2.0, as Microsoft 365 asks: ferry takes a token from the stand-in's

@@ -43,8 +43,11 @@ ctl "/control/fail?status=503&retry_after=$RA" >/dev/null
 t0=$(date +%s)
 send A 30
 log "A: 30 messages acked during 503"
-sleep 3
-n503=$(ctl /control/stats GET | jq -r '.byStatus["503"] // 0')
+for ((i = 0; i < 30; i++)); do # until ferry has tried the exchange (and got its 503)
+  n503=$(ctl /control/stats GET | jq -r '.byStatus["503"] // 0')
+  ((n503 > 0)) && break
+  sleep 0.5
+done
 ((n503 > 0)) || die "A: ferry did not try the exchange during the outage"
 [ "$(delivered A)" = 0 ] || die "A: resources arrived although the exchange answered 503"
 while (($(date +%s) - t0 < OUTAGE_S)); do sleep 1; done
@@ -61,9 +64,11 @@ node "$here/check-exchange.mjs" --control "$EX_CTL" --acked "$WORK/acked-A.txt" 
 # --- B: exchange process down ---
 stop_pid "$EX_PID" TERM
 log "B: exchange stopped"
+tries0=$(attempts "$STATUS")
 send B 20
 log "B: 20 messages acked while the exchange was down"
-sleep 5
+wait_attempts "$STATUS" $((tries0 + 4)) 60 # ferry found the exchange down, more than once
+[ "$(metric "$STATUS" ferry_dead_letters)" = 0 ] || die "B: the exchange being down dead-lettered bundles"
 start_exchange "$WORK/ex" "$EXPORT" "$WORK/ex/state.json"
 log "B: exchange restarted on the same port"
 cat "$WORK/acked-A.txt" "$WORK/acked-B.txt" >"$WORK/acked-AB.txt"
@@ -77,6 +82,8 @@ cat "$WORK/acked-A.txt" "$WORK/acked-B.txt" "$WORK/acked-C.txt" >"$WORK/acked-al
 node "$here/check-exchange.mjs" --control "$EX_CTL" --acked "$WORK/acked-all.txt" --obx 2 --wait-s 120 ||
   die "C: lost answers led to missing or duplicated resources"
 injected=$(ctl /control/stats GET | jq -r .injected)
+# the exchange's counters started again with it in B: all 5 lost answers are C's, else C tested nothing
+[ "$injected" = 5 ] || die "C: $injected answers lost after storing, want the 5 injected: the lost-answer case was not exercised"
 log "C: $injected answers lost after storing; no duplicates"
 assert_drained "$STATUS"
 

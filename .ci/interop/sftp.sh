@@ -143,8 +143,9 @@ log "10 messages from mllp_send: 10 whole Bundles in the drop directory, none ha
 
 # sshd down: messages are still acknowledged once stored, nothing is dead-lettered; back: drained.
 stop_sshd
+tries0=$(attempts "$STATUS")
 for n in 6 7; do send $n; done
-sleep 2
+wait_attempts "$STATUS" $((tries0 + 2)) 60 # ferry found the server down
 [ "$(metric "$STATUS" ferry_queue_depth)" = 4 ] || die "with sshd down the queue holds $(metric "$STATUS" ferry_queue_depth), want 4"
 [ "$(metric "$STATUS" ferry_dead_letters)" = 0 ] || die "sshd down dead-lettered bundles"
 start_sshd "$D/host_ed25519"
@@ -155,8 +156,9 @@ log "sshd stopped: 4 bundles queued, none dead-lettered; back: delivered"
 # sshd back with another host key: nothing is sent, nothing dead-lettered, status says why.
 stop_sshd
 start_sshd "$D/impostor_ed25519"
+tries0=$(attempts "$STATUS")
 send 8
-sleep 3
+wait_attempts "$STATUS" $((tries0 + 2)) 60 # ferry met the other host key
 [ "$(files)" = 14 ] || die "ferry wrote to a server whose host key known_hosts does not name"
 [ "$(metric "$STATUS" ferry_dead_letters)" = 0 ] || die "a changed host key dead-lettered bundles"
 st=$("$FERRY" status --config "$WORK/ferry.yaml" 2>&1 || true)
@@ -181,9 +183,17 @@ burst() { # FROM TO: one A01 each, the AA'd control ids appended to $WORK/acked
   return 0
 }
 for round in 1 2 3; do
+  had=$(wc -l <"$WORK/acked")
   burst $((round * 100)) $((round * 100 + 14)) &
   bp=$!
-  sleep 0.$((RANDOM % 5 + 3))
+  # the kill comes once this burst has had 4 AAs (a fixed sleep let too few through on a busy machine),
+  # at a random moment up to 0.3 s later, while the burst goes on
+  for ((i = 0; i < 200; i++)); do
+    (($(wc -l <"$WORK/acked") >= had + 4)) && break
+    kill -0 "$bp" 2>/dev/null || die "round $round: the burst ended with $(($(wc -l <"$WORK/acked") - had)) AA before the kill"
+    sleep 0.1
+  done
+  sleep 0.$((RANDOM % 3))$((RANDOM % 10))
   kill -9 "$FERRY_PID"
   wait "$FERRY_PID" 2>/dev/null || true
   wait "$bp"
@@ -192,7 +202,11 @@ done
 assert_drained "$STATUS"
 acked=$(sort -u "$WORK/acked" | wc -l)
 ((acked >= 10)) || die "only $acked messages got AA across the kills"
-cat "$DROP"/*.json | jq -r '.identifier.value' | sort -u >"$WORK/delivered"
+cat "$DROP"/*.json | jq -r '.identifier.value' | sort >"$WORK/delivered-all"
+# a bundle written again after a crash replaces its own file: two files for one message are a duplicate
+twice=$(uniq -d "$WORK/delivered-all")
+[ -z "$twice" ] || die "bundles in the drop directory more than once after kill -9: $twice"
+uniq "$WORK/delivered-all" >"$WORK/delivered"
 missing=$(sort -u "$WORK/acked" | comm -23 - "$WORK/delivered")
 [ -z "$missing" ] || die "acknowledged but not in the drop directory after kill -9: $missing"
 [ -z "$(find "$DROP" -name '.*')" ] || die "files left half-written after kill -9: $(find "$DROP" -name '.*')"

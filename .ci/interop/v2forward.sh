@@ -67,8 +67,9 @@ log "the exchange's copies equal the messages sent, byte for byte"
 stop_pid "$V2_PID" TERM
 sed 's/|CI-ADT-0001|/|CI-ADT-0101|/' "$msgs/adt_a01.hl7" >"$WORK/a01_out.hl7"
 sed 's/|CI-ORU-0001|/|CI-ORU-0101|/' "$msgs/oru_r01.hl7" >"$WORK/oru_out.hl7"
+tries0=$(attempts "$STATUS")
 node "$here/send-hl7.mjs" --port "$MLLP" --expect AA "$WORK/a01_out.hl7" "$WORK/oru_out.hl7" >/dev/null || die "not AA while the exchange is down"
-sleep 2
+wait_attempts "$STATUS" $((tries0 + 2)) 60 # ferry tried the stopped exchange
 depth=$(metric "$STATUS" ferry_queue_depth)
 [ "$depth" = 2 ] || die "while the v2 exchange is down the queue holds $depth, want 2"
 received CI-ADT-0101 && die "delivered while the exchange was down?"
@@ -87,7 +88,7 @@ sed -i "s#$PKI/client.pem#$PKI/rogue-client.pem#; s#$PKI/client.key#$PKI/rogue-c
 start_ferry "$WORK/rogue.yaml" "$WORK/ferry2.log" "$M2"
 sed 's/|CI-ADT-0001|/|CI-ADT-0201|/' "$msgs/adt_a01.hl7" >"$WORK/a01_rogue.hl7"
 node "$here/send-hl7.mjs" --port "$M2" --expect AA "$WORK/a01_rogue.hl7" >/dev/null || die "rogue: not AA"
-sleep 4
+wait_attempts "$S2" 1 60 # ferry tried, and was refused (a retry comes 10 s later: the outcome of a cut answer is unknown)
 received CI-ADT-0201 && die "the v2 exchange accepted a client certificate from another CA"
 [ "$(metric "$S2" ferry_dead_letters)" = 0 ] || die "rogue certificate: dead-lettered"
 [ "$(metric "$S2" ferry_queue_depth)" = 1 ] || die "rogue certificate: the message is not waiting in the queue"

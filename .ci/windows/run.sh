@@ -103,15 +103,20 @@ for p in "${PKGS[@]}"; do
   fi
   rc=0
   (cd "$ROOT/$p" && timeout 1200 "$WINE" "$OUT/$n.test.exe" -test.v -test.timeout 1100s >"$OUT/$n.out" 2>&1) || rc=$?
-  if [ "$rc" != 0 ] && ! grep -q -- '^=== RUN' "$OUT/$n.out"; then
+  if ! grep -q -- '^=== RUN' "$OUT/$n.out"; then
     # Wine failed before the binary ran a test (no output at all: seen once in 60 package runs, and
-    # the same binary passed when run again); that is Wine's hiccup, not a test's verdict.
+    # the same binary passed when run again); that is Wine's hiccup, not a test's verdict. (Whatever
+    # its exit status: a run with no test in it is no pass either.)
     echo "again $p (wine exited $rc before any test ran)"
     rc=0
     (cd "$ROOT/$p" && timeout 1200 "$WINE" "$OUT/$n.test.exe" -test.v -test.timeout 1100s >"$OUT/$n.out" 2>&1) || rc=$?
   fi
   counts="pass $(grep -c -- '--- PASS' "$OUT/$n.out" || true), fail $(grep -c -- '--- FAIL' "$OUT/$n.out" || true), skip $(grep -c -- '--- SKIP' "$OUT/$n.out" || true)"
-  if [ "$rc" = 0 ]; then
+  if [ "$rc" = 0 ] && ! grep -q '^PASS$' "$OUT/$n.out"; then
+    # exit 0 without the test binary's closing PASS: Wine ended it before its tests ran or finished
+    echo "FAIL  $p ($counts; exit 0 without the closing PASS; $OUT/$n.out)"
+    failed=$((failed + 1))
+  elif [ "$rc" = 0 ]; then
     echo "ok    $p ($counts)"
   else
     echo "FAIL  $p ($counts; exit $rc; $OUT/$n.out)"
