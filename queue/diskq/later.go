@@ -138,7 +138,7 @@ func (q *Queue) noteDelivered(m *meta) {
 			if f == "" {
 				f = filepath.Join(q.dead.dir, r.later)
 			}
-			if r.seq < m.seq && !slices.Contains(files, f) {
+			if r.seq < m.origSeq() && !slices.Contains(files, f) {
 				files = append(files, f)
 			}
 		}
@@ -207,7 +207,7 @@ func (q *Queue) WaitingFrom(keys []string, from uint64) int {
 			continue
 		}
 		for _, m := range ks.items {
-			if m.seq >= from {
+			if m.origSeq() >= from {
 				if seen == nil {
 					seen = map[uint64]bool{}
 				}
