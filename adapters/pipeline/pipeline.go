@@ -239,7 +239,8 @@ type Pipeline struct {
 	// storing an input checks the generation it was converted at and
 	// keeps versions shared until its units are committed, so it is
 	// either committed before the replacement is recorded (and delivered
-	// before its PATCH) or converted again, seeing it.
+	// before its PATCH) or converted again, seeing it. A patient merge
+	// is recorded the same way (recordMerges).
 	versions    sync.RWMutex
 	replacedGen atomic.Uint64
 	// patientAttr makes AttrPatient (SetPatientIdentity); nil: none.
@@ -510,8 +511,8 @@ func (p *Pipeline) consumeStream(ctx context.Context, sc StreamConverter, in ada
 //
 // gen is the generation of the registry of replaced documents the units
 // were converted at (replacedGen), or nil for a converter that reads no
-// registry (a stream). When a replacement was recorded since, store
-// stores nothing and returns errStaleVersions.
+// registry (a stream). When a replacement or a merge was recorded since,
+// store stores nothing and returns errStaleVersions.
 func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit, gen *uint64) (failed []error, err error) {
 	handed := 0
 	defer func() {
@@ -559,12 +560,16 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit, gen
 	if err := p.recordReplaced(in, units, held, gen); err != nil {
 		return nil, err
 	}
-	if gen != nil && p.replaced != nil {
+	if err := p.recordMerges(in, units, gen); err != nil {
+		return nil, err
+	}
+	if gen != nil && (p.replaced != nil || p.merges != nil) {
 		// No replacement may be recorded between this check and the
 		// commit: one recorded since the input was converted may
 		// replace a version the input writes current, which, queued
 		// after that replacement's supersede PATCH, would stay current
-		// beside it at the exchange (see replacedGen).
+		// beside it at the exchange (see replacedGen). Nor a merge: it
+		// may retire the patient the input writes (recordMerges).
 		p.versions.RLock()
 		defer p.versions.RUnlock()
 		if p.replacedGen.Load() != *gen {
@@ -614,11 +619,6 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit, gen
 			p.stats.Quarantined.Add(1)
 			failed = append(failed, fmt.Errorf("%s: %w", u.Name, u.Err))
 			continue
-		}
-		if err := p.recordMerges(u); err != nil {
-			drop(u)
-			dropPuts()
-			return nil, fmt.Errorf("%s: %s: %w", in.Name, u.Name, err)
 		}
 		p.notePatient(ctx, u)
 		if p.seen(u) {
@@ -700,19 +700,51 @@ func (p *Pipeline) spillLarge(u *Unit) {
 	u.Bundle = nil
 }
 
-// recordMerges records u's merges. A failure is the disk's (or a merge
+// recordMerges records the merges of the units (but those that failed)
+// before any of them is stored. A failure is the disk's (or a merge
 // racing another into a cycle, which converting the input again refuses
 // as content): the input is tried again, not quarantined.
-func (p *Pipeline) recordMerges(u *Unit) error {
+//
+// Recording takes versions exclusively and moves replacedGen on, as a
+// replacement does (gen follows when nobody else recorded since the
+// conversion): an input converted before the merge was recorded took
+// the retired patient for current (its Patient written active, with no
+// replaced-by link), and queued after the merge it would reach the
+// exchange after it and write the retired record back; so it is either
+// committed before the merge is recorded (and delivered before it) or
+// converted again, tied to the survivor.
+func (p *Pipeline) recordMerges(in adapters.Raw, units []Unit, gen *uint64) error {
 	if p.merges == nil {
 		return nil
 	}
-	for _, m := range u.Merges {
-		if err := p.merges.Record(m); err != nil {
-			return err
+	locked := false
+	defer func() {
+		if locked {
+			p.versions.Unlock()
 		}
-		if m.Reverse {
-			p.log.Info("patient merge turns an earlier one round: the record it had retired is current again (what the exchange filed to the other record meanwhile stays there)", "unit", u.Name)
+	}()
+	for i := range units {
+		u := &units[i]
+		if u.Err != nil {
+			continue
+		}
+		for _, m := range u.Merges {
+			if !locked {
+				p.versions.Lock()
+				locked = true
+			}
+			if err := p.merges.Record(m); err != nil {
+				return fmt.Errorf("%s: %s: %w", in.Name, u.Name, err)
+			}
+			if m.Reverse {
+				p.log.Info("patient merge turns an earlier one round: the record it had retired is current again (what the exchange filed to the other record meanwhile stays there)", "unit", u.Name)
+			}
+		}
+	}
+	if locked {
+		now := p.replacedGen.Add(1)
+		if gen != nil && *gen == now-1 {
+			*gen = now
 		}
 	}
 	return nil
@@ -802,7 +834,7 @@ func heldBy(held []string, i int) string {
 // errStaleVersions is store's answer when a replacement was recorded
 // between the input's conversion and its storing: the input is
 // converted again, and then sees it (Consume).
-var errStaleVersions = errors.New("a document replacement was recorded while the input was converted")
+var errStaleVersions = errors.New("a document replacement or patient merge was recorded while the input was converted")
 
 // maxReconvert bounds how often Consume converts an input again because
 // replacements kept being recorded meanwhile; past it the input is

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/durable"
 	"github.com/ferry-health/ferry/queue/seal"
 )
@@ -141,7 +142,25 @@ type Held struct {
 	dir       string
 	key       *seal.Key
 	openSpill func(path string) (io.ReadCloser, error)
+	counter   LaterCounter
 }
+
+// LaterCounter counts into a file the deliveries of a patient's items
+// stored from a point on (diskq.Queue.Track): the queue's, for the held
+// entries (Held.Later).
+type LaterCounter interface {
+	// Track counts in the file at path the deliveries of the items of
+	// keys stored at seq from or later (0: from now on), returning that
+	// seq.
+	Track(path string, from uint64, keys []string) uint64
+	Untrack(path string)
+}
+
+// laterSuffix names an entry's count of the newer items of its patient
+// delivered since it was held: <id>.later, one byte a delivery. It is
+// made empty with the entry (with a LaterCounter), so a missing one
+// means "not known" (an entry held by an earlier release).
+const laterSuffix = ".later"
 
 // HeldEntry is one held unit as stored on disk. Bundle is the converted
 // FHIR bundle; a spilled bundle is stored next to the entry as
@@ -166,6 +185,10 @@ type HeldEntry struct {
 	// exchange, so they are recorded when a person releases it, not
 	// when it is held (see Pipeline.recordReplaced).
 	Replaces []string `json:"replaces,omitempty"`
+	// Since is the queue's seq from which the items stored are newer
+	// than this entry (LaterCounter.Track); 0 when not tracked. Their
+	// deliveries are counted in <id>.later.
+	Since uint64 `json:"since,omitempty"`
 	// Group is shared by the entries one input left held together (an
 	// MDM T10's document and the batch that marks the version it
 	// replaces superseded), which go back or away together: released
@@ -193,6 +216,84 @@ func (h *Held) SetSpillOpener(open func(path string) (io.ReadCloser, error)) { h
 
 // Dir is the store's directory.
 func (h *Held) Dir() string { return h.dir }
+
+// SetLaterCounter makes Put count, through c, the newer items of each
+// held entry's patient delivered while it is held (see Later). Call
+// Track with c too, for the entries already held.
+func (h *Held) SetLaterCounter(c LaterCounter) { h.counter = c }
+
+// Track has c count on for each tracked entry held (after a restart).
+func (h *Held) Track(c LaterCounter) error {
+	ids, err := h.List()
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		path := filepath.Join(h.dir, id+laterSuffix)
+		if _, err := os.Stat(path); err != nil {
+			continue
+		}
+		e, err := h.Get(id)
+		if err != nil || e.Since == 0 {
+			continue // counted as not known
+		}
+		c.Track(path, e.Since, e.keys())
+	}
+	return nil
+}
+
+// keys are the queue keys e is ordered under: Key, and its After keys.
+func (e *HeldEntry) keys() []string {
+	return append([]string{e.Key}, e.After...)
+}
+
+// ordered reports whether e has a patient's items to come after it: a
+// Key, or an After key it does not only wait behind (queue.Behind).
+func (e *HeldEntry) ordered() bool {
+	return e.Key != "" || slices.ContainsFunc(e.After, func(k string) bool { _, behind := queue.BehindKey(k); return !behind })
+}
+
+// Later reports how many newer items of e's patient were delivered
+// while e was held, and whether that is known: not for an entry held
+// before this was counted, nor when its count could not be written. An
+// entry without a patient has nothing after it.
+//
+// None counted is not known either for an entry stored under another
+// data-at-rest key than the store's (held before a key rotation, or
+// before encryption was turned on or off): its Key is its patient's
+// pseudonym under that key, and the patient's items queued since carry
+// another, so their deliveries were not counted against it.
+func (h *Held) Later(e *HeldEntry) (n int, known bool) {
+	fi, err := os.Stat(filepath.Join(h.dir, filepath.Base(e.ID)+laterSuffix))
+	switch {
+	case err == nil && e.Since > 0:
+		if fi.Size() == 0 && h.rekeyed(e) {
+			return 0, false
+		}
+		return int(fi.Size()), true
+	case !e.ordered():
+		return 0, true
+	}
+	return 0, false
+}
+
+// rekeyed reports whether e's entry file was sealed with another key
+// than the store's, or left in clear while the store has one (or the
+// other way round), or that cannot be told.
+func (h *Held) rekeyed(e *HeldEntry) bool {
+	f, err := os.Open(filepath.Join(h.dir, filepath.Base(e.ID)+".json"))
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	head := make([]byte, seal.StreamHeaderLen)
+	n, _ := io.ReadFull(f, head)
+	id, sealed := seal.KeyIDOf(head[:n])
+	if h.key == nil {
+		return sealed
+	}
+	return !sealed || id != h.key.ID()
+}
 
 // Put stores unit u of input in, held because of label, and returns the
 // entry id. A spilled bundle (u.BodyFile) is copied into the store; the
@@ -233,6 +334,20 @@ func (h *Held) PutGroup(in adapters.Raw, u *Unit, label, group string) (string, 
 	} else {
 		e.Bundle, _ = json.Marshal(string(u.Bundle))
 	}
+	// The newer items of the patient delivered while the entry is held
+	// are counted from now on: released after them, it would write older
+	// data on top of newer at the exchange (`ferry held release` says so).
+	later := ""
+	if h.counter != nil && e.ordered() {
+		later = filepath.Join(h.dir, e.ID+laterSuffix)
+		if err := durable.WriteFile(later, nil, 0o600); err != nil {
+			if e.BundleFile != "" {
+				os.Remove(h.bundlePath(&e))
+			}
+			return "", fmt.Errorf("store held entry: %w", err)
+		}
+		e.Since = h.counter.Track(later, 0, e.keys())
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
@@ -246,6 +361,10 @@ func (h *Held) PutGroup(in adapters.Raw, u *Unit, label, group string) (string, 
 	if err != nil {
 		if e.BundleFile != "" {
 			os.Remove(h.bundlePath(&e))
+		}
+		if later != "" {
+			h.counter.Untrack(later)
+			os.Remove(later)
 		}
 		return "", fmt.Errorf("store held entry: %w", err)
 	}
@@ -370,6 +489,9 @@ func (h *Held) Remove(id string) error {
 		return fmt.Errorf("remove held bundle %s: %w", id, err)
 	}
 	if err := os.Remove(filepath.Join(h.dir, id+".json")); err != nil {
+		return fmt.Errorf("remove held entry %s: %w", id, err)
+	}
+	if err := os.Remove(filepath.Join(h.dir, id+laterSuffix)); err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("remove held entry %s: %w", id, err)
 	}
 	return durable.SyncDir(h.dir)

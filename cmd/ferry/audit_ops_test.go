@@ -96,10 +96,7 @@ func auditCfgFile(t *testing.T, dir, url, extra string) (string, *config.Config)
 
 func putHeld(t *testing.T, cfg *config.Config, key, label string) string {
 	t.Helper()
-	held, err := pipeline.OpenHeld(cfg.Path("held"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	held := trackedHeld(t, cfg.Path("held"), cfg.Path("queue"))
 	in := adapters.Raw{Source: "folder/fax", Format: "fax", Name: "DOE_JANE_MRN777123.tif"}
 	bundle := []byte(`{"resourceType":"Bundle","type":"transaction"}`)
 	id, err := held.Put(in, &pipeline.Unit{Name: "document", Bundle: bundle, Key: key, Attrs: map[string]string{"control_id": "CTL-9"}}, label)

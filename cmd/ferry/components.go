@@ -189,6 +189,14 @@ func ingestPipeline(cfg *config.Config, q pipeline.Putter, seen pipeline.Deduper
 	}
 	held.SetKey(key)
 	held.SetSpillOpener(spillOpener(key))
+	if c, ok := q.(pipeline.LaterCounter); ok {
+		// The queue counts the newer items of each held bundle's patient
+		// delivered while it is held, which `ferry held release` weighs.
+		held.SetLaterCounter(c)
+		if err := held.Track(c); err != nil {
+			return nil, nil, err
+		}
+	}
 	pipe.SetPolicy(pipeline.Policy{Hold: cfg.Exchange.Hold, Open: spillOpener(key)}, held, onHeld)
 	if cfg.Audit.NamesIdentifiers() {
 		// The Export event of each delivery names the patient by its

@@ -101,8 +101,11 @@ func TestGatewayHeldReplacementReleased(t *testing.T) {
 	conn.Close()
 	gw.Shutdown(context.Background())
 
+	// D-1's T02, which came after the T10, was delivered while the T10
+	// was held: `held release` wants --force (a person checks the
+	// patient's record), and the T10 then marks D-1 superseded.
 	var out bytes.Buffer
-	if err := cmdHeld(context.Background(), append([]string{"release"}, append(ids, "--config", cfgFile)...), &out, io.Discard); err != nil {
+	if err := cmdHeld(context.Background(), append([]string{"release", "--force"}, append(ids, "--config", cfgFile)...), &out, io.Discard); err != nil {
 		t.Fatalf("release: %v\n%s", err, out.String())
 	}
 	gw = start()

@@ -150,10 +150,7 @@ func TestHeldCommandsWithKey(t *testing.T) {
 	noKey := filepath.Join(dir, "nokey.yaml")
 	os.WriteFile(noKey, []byte("data_dir: "+data+"\n"), 0o600)
 
-	held, err := pipeline.OpenHeld(filepath.Join(data, "held"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	held := trackedHeld(t, filepath.Join(data, "held"), filepath.Join(data, "queue"))
 	held.SetKey(k)
 	bundle := `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Patient","name":[{"family":"Zanzibarova"}]}}]}`
 	spill := filepath.Join(dir, "spill")

@@ -24,15 +24,16 @@ import (
 	"github.com/ferry-health/ferry/transport/audit"
 )
 
-// cmdHeld implements `ferry held list | show ID | release ID... | discard
+// cmdHeld implements `ferry held list | show ID | release ID... [--force] | discard
 // ID... --yes`: the bundles the exchange's hold policy (exchange.hold) kept
 // back because of their security labels. Releasing is a person's decision
 // to send them after all; it puts them into the queue, which needs the
 // gateway stopped (it holds the queue's lock).
 func cmdHeld(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var yes *bool
+	var yes, force *bool
 	sub, pos, cfg, err := opsSubcommand("held", args, []string{"list", "show", "release", "discard"}, stderr, func(fs *flag.FlagSet) {
 		yes = fs.Bool("yes", false, "confirm discard")
+		force = fs.Bool("force", false, "release: even when newer bundles of the same patient were delivered while it was held, or wait in the queue (older data is then sent after newer)")
 	})
 	if err != nil {
 		return err
@@ -63,6 +64,12 @@ func cmdHeld(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if e.Group != "" {
 			fmt.Fprintf(stdout, "group:    %s (released or discarded together with the other entries of this input)\n", e.Group)
 		}
+		switch n, known := held.Later(e); {
+		case !known:
+			fmt.Fprintf(stdout, "newer:    not known whether newer bundles of this patient were delivered while it was held; `ferry held release` needs --force\n")
+		case n > 0:
+			fmt.Fprintf(stdout, "newer:    %d newer bundle(s) of this patient were delivered while it was held; released, it would be applied on top of them, so `ferry held release` needs --force\n", n)
+		}
 		if l := bundleLabels(e.Bundle); l != "" {
 			fmt.Fprintf(stdout, "labels:   %s (the bundle's high-water mark; resources may carry more, such as refrain codes)\n", l)
 		}
@@ -92,7 +99,7 @@ func cmdHeld(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return err
 		}
-		return errors.Join(heldRelease(ctx, cfg, key, held, ids, aud, stdout), aud.Close(ctx, stderr))
+		return errors.Join(heldRelease(ctx, cfg, key, held, ids, *force, aud, stdout), aud.Close(ctx, stderr))
 	case "discard":
 		if len(pos) == 0 {
 			return errUsage
@@ -219,10 +226,53 @@ func heldList(held *pipeline.Held, stdout io.Writer) error {
 	return tw.Flush()
 }
 
+// heldLaterError refuses the release of a held bundle whose patient has
+// had newer bundles delivered while it was held, or has newer ones
+// waiting in the queue (a release is delivered after them), or for which
+// that is not known: released, it applies older data on top of newer at
+// the exchange (an A01 on top of the A08 that corrected the name), as a
+// dead letter retried late does (diskq.LaterDeliveredError).
+type heldLaterError struct {
+	id                 string
+	delivered, waiting int
+	known              bool
+}
+
+func (e *heldLaterError) Error() string {
+	if !e.known {
+		return fmt.Sprintf("release %s: bundles of the same patient may have been delivered while it was held (not counted for this entry); releasing older data after newer can overwrite it at the exchange; check the patient's record there, then release with --force", e.id)
+	}
+	if e.delivered == 0 {
+		return fmt.Sprintf("release %s: %d newer bundle(s) of the same patient are waiting in the queue, and a release is delivered after them: older data on top of newer at the exchange; check the patient's record there once they are delivered, then release with --force", e.id, e.waiting)
+	}
+	msg := fmt.Sprintf("release %s: %d newer bundle(s) of the same patient were delivered while it was held; releasing it now applies older data on top of newer at the exchange; check the patient's record there, then release with --force", e.id, e.delivered)
+	if e.waiting > 0 {
+		msg += fmt.Sprintf(" (%d more are waiting in the queue and would be delivered before it too)", e.waiting)
+	}
+	return msg
+}
+
+// newerThanHeld returns a *heldLaterError when newer bundles of e's
+// patient were delivered while e was held, or wait in q, or that is not
+// known.
+func newerThanHeld(q *diskq.Queue, held *pipeline.Held, e *pipeline.HeldEntry) error {
+	n, known := held.Later(e)
+	waiting := 0
+	if e.Since > 0 {
+		waiting = q.WaitingFrom(append([]string{e.Key}, e.After...), e.Since)
+	}
+	if n > 0 || !known || waiting > 0 {
+		return &heldLaterError{id: e.ID, delivered: n, waiting: waiting, known: known}
+	}
+	return nil
+}
+
 // heldRelease moves held bundles into the queue, in the order given (the
 // order they were held, as cmdHeld sorts them), and removes each from the
-// held store only after its Put was fsynced.
-func heldRelease(ctx context.Context, cfg *config.Config, key *seal.Key, held *pipeline.Held, ids []string, aud *opsAudit, stdout io.Writer) error {
+// held store only after its Put was fsynced. Unless force, it releases
+// none of them when one would reach the exchange after newer bundles of
+// its patient (newerThanHeld).
+func heldRelease(ctx context.Context, cfg *config.Config, key *seal.Key, held *pipeline.Held, ids []string, force bool, aud *opsAudit, stdout io.Writer) error {
 	q, err := openQueue(cfg, key)
 	if errors.Is(err, diskq.ErrLocked) {
 		return errors.New("the gateway is running and holds the queue: stop it (`ferry stop` for the service, Ctrl-C for a `ferry run` in a terminal), release, then start it again")
@@ -231,6 +281,23 @@ func heldRelease(ctx context.Context, cfg *config.Config, key *seal.Key, held *p
 		return err
 	}
 	defer q.Close(ctx)
+	if !force {
+		// All of them before any is queued: one released here is newer
+		// than the rest to the queue.
+		var refused []error
+		for _, id := range ids {
+			e, err := held.Get(id)
+			if err != nil {
+				return heldMissing(id, err)
+			}
+			if err := newerThanHeld(q, held, e); err != nil {
+				refused = append(refused, err)
+			}
+		}
+		if len(refused) > 0 {
+			return fmt.Errorf("nothing released: %w", errors.Join(refused...))
+		}
+	}
 	// A held replacement (an MDM T10, a C-CDA RPLC) marks the version it
 	// replaces replaced only now that it goes to the exchange (see
 	// pipeline.HeldEntry.Replaces); the queue's lock, held here, guards

@@ -23,10 +23,7 @@ func TestHeldReleaseAndDiscard(t *testing.T) {
 	if err := os.WriteFile(cfgFile, []byte("data_dir: "+filepath.Join(dir, "data")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	held, err := pipeline.OpenHeld(filepath.Join(dir, "data", "held"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	held := trackedHeld(t, filepath.Join(dir, "data", "held"), filepath.Join(dir, "data", "queue"))
 	in := adapters.Raw{Source: "mllp/main", Format: "hl7v2", Name: "conn 1 msg 1"}
 	bundle := []byte(`{"resourceType":"Bundle","type":"transaction","meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-Confidentiality","code":"R"}]}}`)
 	id1, err := held.Put(in, &pipeline.Unit{Name: "message", Bundle: bundle, Key: "k1", Attrs: map[string]string{"type": "ADT^A01"}}, "R")
@@ -90,10 +87,7 @@ func TestHeldReleaseKeepsPatientOrder(t *testing.T) {
 	if err := os.WriteFile(cfgFile, []byte("data_dir: "+filepath.Join(dir, "data")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	held, err := pipeline.OpenHeld(filepath.Join(dir, "data", "held"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	held := trackedHeld(t, filepath.Join(dir, "data", "held"), filepath.Join(dir, "data", "queue"))
 	in := adapters.Raw{Source: "mllp/main", Format: "hl7v2", Name: "conn 1 msg 1"}
 	bundle := []byte(`{"resourceType":"Bundle","type":"transaction","meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-Confidentiality","code":"R"}]}}`)
 	var ids []string

@@ -43,7 +43,7 @@ func TestUsageNamesConfigAndDataDir(t *testing.T) {
 		// --help names the file each command reads").
 		"merges, sequences",
 		"backup, restore",
-		"held          bundles kept back by exchange.hold: list | show ID | release ID... | discard ID... --yes ([--config FILE])",
+		"held          bundles kept back by exchange.hold: list | show ID | release ID... [--force] | discard ID... --yes ([--config FILE])",
 	} {
 		if !strings.Contains(help, want) {
 			t.Errorf("ferry --help does not say %q:\n%s", want, help)

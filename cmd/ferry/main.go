@@ -51,7 +51,7 @@ func commands() map[string]command {
 		"doctor":        {cmdDoctor, "check certificates, the exchange connection, folders, disk and ports ([--config FILE])"},
 		"status":        {cmdStatus, "queue depth, oldest item, last delivery, dead letters, certificate expiry ([--config FILE] [--json])"},
 		"queue":         {cmdQueue, "dead letters: list | show ID [--body] | retry ID...|--all [--force] | purge ID...|--all --yes ([--config FILE])"},
-		"held":          {cmdHeld, "bundles kept back by exchange.hold: list | show ID | release ID... | discard ID... --yes ([--config FILE])"},
+		"held":          {cmdHeld, "bundles kept back by exchange.hold: list | show ID | release ID... [--force] | discard ID... --yes ([--config FILE])"},
 		"quarantine":    {cmdQuarantine, "inputs that could not be converted: list | show ID [--raw] | replay ID...|--all | purge ID...|--all --yes ([--config FILE])"},
 		"merges":        {cmdMerges, "patient merges ferry remembers (ADT^A40, A47): list [--phi] | undo KEY|SYSTEM|VALUE --yes [--phi], for a merge sent in error ([--config FILE])"},
 		"sequences":     {cmdSequences, "HL7 sequence numbers (MSH-13) of MLLP senders: list | reset STREAM --yes [--listener NAME], to start a stream again ([--config FILE])"},

@@ -197,11 +197,11 @@ func (d *deadStore) name(id string) (deadName, bool) {
 	return n, ok
 }
 
-// countLater adds one delivery to a dead letter's count file (later.go).
+// countLater adds one delivery to the count file at path (later.go): a
+// dead letter's, or one given to Track.
 // A count that cannot be written is removed, so that it reads as unknown
 // rather than too low.
-func (d *deadStore) countLater(file string) {
-	path := filepath.Join(d.dir, file)
+func countLater(path string) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		return // removed meanwhile (retried, purged), or never created

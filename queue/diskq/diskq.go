@@ -347,6 +347,11 @@ type metaExt struct {
 	file  string
 	fsize int64
 	after []string // the keyStates' own copies once the item is enqueued
+	// orig is, for a dead letter Retry put back, the seq its item had:
+	// its data is as old as that, so it counts as no newer item of its
+	// keys (origSeq). Kept in memory only: after a restart the item's
+	// own seq counts, and a count errs high.
+	orig uint64
 }
 
 // file is the item's body file in bodies/, or "".
@@ -386,6 +391,15 @@ func (m *meta) setAfter(after []string) {
 		m.ext = &metaExt{}
 	}
 	m.ext.after = after
+}
+
+// origSeq is the seq that dates the item's data: its own, or for a dead
+// letter retried the seq it had (metaExt.orig).
+func (m *meta) origSeq() uint64 {
+	if m.ext != nil && m.ext.orig != 0 {
+		return m.ext.orig
+	}
+	return m.seq
 }
 
 // ordered reports whether the item is ordered under any key (its Key,
@@ -655,7 +669,7 @@ func (q *Queue) recover() error {
 // writer may still read it, so the caller must not reuse the buffer then.
 func (q *Queue) Put(ctx context.Context, it *queue.Item) error {
 	one := [1]*queue.Item{it}
-	return q.PutAll(ctx, one[:])
+	return q.putAll(ctx, one[:], 0)
 }
 
 // PutAll stores items as Put does, all or none of them counted against the
@@ -665,7 +679,13 @@ func (q *Queue) Put(ctx context.Context, it *queue.Item) error {
 // slice order. It returns after every item is synced, or with the first
 // error; after a context error or a failed write some items may still be
 // committed, which at-least-once delivery allows.
-func (q *Queue) PutAll(ctx context.Context, items []*queue.Item) (err error) {
+func (q *Queue) PutAll(ctx context.Context, items []*queue.Item) error {
+	return q.putAll(ctx, items, 0)
+}
+
+// putAll is PutAll; orig, when not 0, is the seq the items' data had
+// before (Retry: metaExt.orig).
+func (q *Queue) putAll(ctx context.Context, items []*queue.Item, orig uint64) (err error) {
 	// Body files are the queue's from the call on: those not handed to
 	// the writer are deleted on the way out.
 	handed := 0
@@ -697,6 +717,12 @@ func (q *Queue) PutAll(ctx context.Context, items []*queue.Item) (err error) {
 		r, err := q.prepare(it)
 		if err != nil {
 			return err
+		}
+		if orig != 0 {
+			if r.put.ext == nil {
+				r.put.ext = &metaExt{}
+			}
+			r.put.ext.orig = orig
 		}
 		reqs = append(reqs, r)
 		bytes += r.put.bytes()
@@ -1270,7 +1296,7 @@ func (m *meta) dropBehind(key string) {
 // metaExt when nothing is left in it (most items of an export: nothing
 // holds them back).
 func (m *meta) setAfterKeys(after []string) {
-	if len(after) == 0 && m.ext.file == "" {
+	if len(after) == 0 && m.ext.file == "" && m.ext.orig == 0 {
 		m.ext = nil
 		return
 	}

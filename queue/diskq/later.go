@@ -37,10 +37,12 @@ func laterFileOf(jsonName string) string {
 	return strings.TrimSuffix(jsonName, ".json") + laterSuffix
 }
 
-// deadRef is a dead letter whose key's later deliveries are counted.
+// deadRef is a dead letter whose key's later deliveries are counted, or
+// a count file of someone else's (Track): a held bundle's.
 type deadRef struct {
 	seq   uint64
-	later string // the count file's name
+	later string // the count file's name in the dead-letter folder
+	path  string // Track's count file, instead of later
 }
 
 // LaterDeliveredError is returned by RetrySafe for a dead letter whose
@@ -132,15 +134,88 @@ func (q *Queue) noteDelivered(m *meta) {
 	var files []string
 	q.eachKey(m, func(ks *keyState) {
 		for _, r := range q.deadKeys[ks.key] {
-			if r.seq < m.seq && !slices.Contains(files, r.later) {
-				files = append(files, r.later)
+			f := r.path
+			if f == "" {
+				f = filepath.Join(q.dead.dir, r.later)
+			}
+			if r.seq < m.origSeq() && !slices.Contains(files, f) {
+				files = append(files, f)
 			}
 		}
 	})
 	q.mu.Unlock()
 	for _, f := range files {
-		q.dead.countLater(f)
+		countLater(f)
 	}
+}
+
+// Track counts in the file at path, which the caller has made (empty),
+// one byte for each item of keys (patient keys, as Item.Key and After
+// name them) stored at seq from or later that is delivered from now on,
+// as for a dead letter; from 0 is the items stored from now on. It
+// returns that seq, for the caller to keep and give again after a
+// restart (when it counts on in the same file), and for WaitingFrom. A
+// bundle that `exchange.hold` kept back is tracked so: released after
+// newer ones of its patient were delivered, it writes older data on top
+// of newer at the exchange. The count errs high: an item stored at once
+// with the call counts. A file removed stops the counting (Untrack frees
+// the memory too).
+func (q *Queue) Track(path string, from uint64, keys []string) uint64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if from == 0 {
+		from = q.nextSeq
+	}
+	for _, key := range keys {
+		if _, behind := queue.BehindKey(key); key == "" || behind {
+			continue
+		}
+		if q.deadKeys == nil {
+			q.deadKeys = map[string][]deadRef{}
+		}
+		// noteDelivered counts items after ref.seq.
+		q.deadKeys[key] = append(q.deadKeys[key], deadRef{seq: from - 1, path: path})
+	}
+	q.deadKeyN.Store(int64(len(q.deadKeys)))
+	return from
+}
+
+// Untrack stops Track's counting into path.
+func (q *Queue) Untrack(path string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for key, refs := range q.deadKeys {
+		refs = slices.DeleteFunc(refs, func(r deadRef) bool { return r.path == path })
+		if len(refs) == 0 {
+			delete(q.deadKeys, key)
+		} else {
+			q.deadKeys[key] = refs
+		}
+	}
+	q.deadKeyN.Store(int64(len(q.deadKeys)))
+}
+
+// WaitingFrom counts the unsettled items of keys (Key or After) stored
+// at seq from or later: an item put now is delivered after them.
+func (q *Queue) WaitingFrom(keys []string, from uint64) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var seen map[uint64]bool // an item with After keys is in several FIFOs
+	for _, key := range keys {
+		ks := q.keys[key]
+		if key == "" || ks == nil {
+			continue
+		}
+		for _, m := range ks.items {
+			if m.origSeq() >= from {
+				if seen == nil {
+					seen = map[uint64]bool{}
+				}
+				seen[m.seq] = true
+			}
+		}
+	}
+	return len(seen)
 }
 
 // loadDeadKeys reads the keys of the stored dead letters, at Open, to go
@@ -296,22 +371,5 @@ func (q *Queue) waitingAfter(id string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	var seen map[uint64]bool // an item with After keys is in several FIFOs
-	for _, key := range append([]string{dl.Key}, dl.After...) {
-		ks := q.keys[key]
-		if key == "" || ks == nil {
-			continue
-		}
-		for _, m := range ks.items {
-			if m.seq > dl.Seq {
-				if seen == nil {
-					seen = map[uint64]bool{}
-				}
-				seen[m.seq] = true
-			}
-		}
-	}
-	return len(seen), nil
+	return q.WaitingFrom(append([]string{dl.Key}, dl.After...), dl.Seq+1), nil
 }

@@ -186,7 +186,10 @@ func (q *Queue) Retry(ctx context.Context, id string) error {
 		}
 		it.BodyFile = f.Name()
 	}
-	if err := q.Put(ctx, it); err != nil {
+	// Put back with the seq it had, so that it counts as no newer item
+	// of its patient to the dead letters and held bundles after it (an
+	// A08 dead-lettered with its A01 is retried after it without --force).
+	if err := q.putAll(ctx, []*queue.Item{it}, dl.Seq); err != nil {
 		if it.BodyFile != "" {
 			// Put takes the file over only once it is stored.
 			os.Remove(it.BodyFile)

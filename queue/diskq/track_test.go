@@ -1,0 +1,64 @@
+package diskq
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestTrackCountsNewerDeliveries: a count file given to Track (a held
+// bundle's) counts the items of its key stored after the call and
+// delivered, not those stored before it nor other keys', and goes on
+// after a restart from the seq Track returned; WaitingFrom counts the
+// newer items still queued, which a bundle put now would follow.
+func TestTrackCountsNewerDeliveries(t *testing.T) {
+	dir := t.TempDir()
+	count := filepath.Join(t.TempDir(), "held.later")
+	if err := os.WriteFile(count, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	size := func() int64 {
+		t.Helper()
+		fi, err := os.Stat(count)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	q := open(t, dir, Options{})
+	put(t, q, "p", 1) // older than the held bundle: being retried, say
+	since := q.Track(count, 0, []string{"p"})
+	put(t, q, "p", 2)
+	put(t, q, "other", 3)
+	put(t, q, "p", 4)
+	if n := q.WaitingFrom([]string{"p"}, since); n != 2 {
+		t.Fatalf("WaitingFrom = %d, want the 2 items of p stored after Track", n)
+	}
+	for range 3 {
+		_, a := get(t, q)
+		ack(t, a, nil)
+	}
+	if n := size(); n != 1 {
+		t.Fatalf("counted %d deliveries, want 1 (the older item and the other key's do not count)", n)
+	}
+	if n := q.WaitingFrom([]string{"p"}, since); n != 1 {
+		t.Fatalf("WaitingFrom = %d, want 1", n)
+	}
+	q.Close(t.Context())
+
+	q = open(t, dir, Options{})
+	defer q.Close(t.Context())
+	q.Track(count, since, []string{"p"})
+	_, a := get(t, q)
+	ack(t, a, nil)
+	if n := size(); n != 2 {
+		t.Fatalf("after a restart counted %d, want 2", n)
+	}
+	q.Untrack(count)
+	put(t, q, "p", 5)
+	_, a = get(t, q)
+	ack(t, a, nil)
+	if n := size(); n != 2 {
+		t.Fatalf("after Untrack counted %d, want still 2", n)
+	}
+}
