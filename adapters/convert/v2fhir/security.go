@@ -9,7 +9,8 @@ import (
 )
 
 // Security labels (STANDARDS.md §7, DS4P IG). The v2-to-FHIR IG maps
-// MSH-8, MSH-26/27 (v2.8), ORC-28 and PV2-22 to meta.security; the gateway
+// MSH-8, MSH-26/27 (v2.8), ORC-28 and PV2-22 to meta.security, and PD1-12
+// implies R as PV2-22 does; the gateway
 // must never drop or downgrade them. Every labelled resource gets exactly
 // one v3-Confidentiality code (the highest of the labels that apply to it)
 // plus the sensitivity, policy and handling codes; the Bundle gets the
@@ -88,13 +89,19 @@ func (x *conv) addCWE(l *labels, v hl7v2.Value, table0177 bool, kind string) {
 	}
 }
 
-// messageLabels reads MSH-8 (ST), MSH-26 (CWE) and MSH-27 (CWE, repeating).
+// messageLabels reads MSH-8 (ST), MSH-26 (CWE) and MSH-27 (CWE,
+// repeating), and PD1-12 (patientProtected), which labels everything
+// about the patient, so the whole message.
 func (x *conv) messageLabels() *labels {
 	msh := x.m.MSH()
-	if len(x.c.Labels) == 0 && msh.Field(8).Empty() && (msh.NumFields() < 26 || msh.Field(26).Empty() && msh.Field(27).Empty()) {
+	protected := x.patientProtected()
+	if !protected && len(x.c.Labels) == 0 && msh.Field(8).Empty() && (msh.NumFields() < 26 || msh.Field(26).Empty() && msh.Field(27).Empty()) {
 		return nil // the common case: no allocation
 	}
 	l := newLabels()
+	if protected {
+		l.Raise(fhir.RankRestricted)
+	}
 	for _, c := range x.c.Labels {
 		l.AddCoding(c)
 	}
@@ -159,6 +166,23 @@ func (x *conv) documentLabels(txa hl7v2.Segment) *labels {
 		l.Raise(fhir.RankRestricted)
 	}
 	return l
+}
+
+// patientProtected reads PD1-12 (Protection Indicator, table 0136),
+// which "identifies whether access to information about this person
+// should be kept from users who do not have adequate authority for the
+// patient": "Y" protects the person as PV2-22 protects a visit, so it
+// implies R (the v2-to-FHIR IG leaves PD1-12 to the security labels ARV
+// gives). It labels the Patient and all else the message says of them;
+// one protected patient of a message naming two (A17, A39) labels it
+// whole, never less.
+func (x *conv) patientProtected() bool {
+	for _, s := range x.m.Segments() {
+		if s.Name == "PD1" && strings.EqualFold(strings.TrimSpace(s.Get(12)), "Y") {
+			return true
+		}
+	}
+	return false
 }
 
 // visitLabels reads PV2-22 (Visit Protection Indicator, table 0136):

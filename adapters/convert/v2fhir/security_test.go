@@ -105,3 +105,50 @@ func TestSecurityLabelsEnvelope(t *testing.T) {
 		}
 	}
 }
+
+// TestProtectedPatientPD1: PD1-12 (Protection Indicator, table 0136)
+// "Y" says access to information about this person is to be kept from
+// users without adequate authority for the patient: every resource of the
+// message, the Patient too, is R, and so is the Bundle's high-water mark
+// (a message labelled N by MSH-8 included), so exchange.hold keeps it
+// back. "N" and an empty PD1-12 add no label.
+func TestProtectedPatientPD1(t *testing.T) {
+	base := "MSH|^~\\&|APP|FAC|FERRY|HIE|20240315083000|MSH8|ADT^A04^ADT_A01|PD1-1|P|2.5.1\rEVN|A04|20240315082955\r" +
+		"PID|1||M1^^^FAC^MR||Doe^Ann||19800101|F\rPD1||||||||||||PD112\rPV1|1|O|CLINIC\r"
+	for _, tc := range []struct{ msh8, pd112, want string }{
+		{"", "Y", "R"},
+		{"", "y", "R"},
+		{"N", "Y", "R"},
+		{"V", "Y", "V"},
+		{"", "N", ""},
+		{"", "", ""},
+		{"N", "N", "N"},
+	} {
+		raw := strings.Replace(strings.Replace(base, "MSH8", tc.msh8, 1), "PD112", tc.pd112, 1)
+		var c Converter
+		b, res, err := c.ConvertRaw([]byte(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		if b.Meta != nil {
+			got = codes(b.Meta.Security)
+		}
+		if got != tc.want {
+			t.Errorf("MSH-8 %q, PD1-12 %q: bundle labels %q, want %q", tc.msh8, tc.pd112, got, tc.want)
+		}
+		if got := codes(res.Labels); got != tc.want {
+			t.Errorf("MSH-8 %q, PD1-12 %q: Result.Labels %q, want %q", tc.msh8, tc.pd112, got, tc.want)
+		}
+		for _, e := range b.Entry {
+			m, typ := metaOf(e.Resource)
+			var got string
+			if *m != nil {
+				got = codes((*m).Security)
+			}
+			if got != tc.want {
+				t.Errorf("MSH-8 %q, PD1-12 %q: %s labels %q, want %q", tc.msh8, tc.pd112, typ, got, tc.want)
+			}
+		}
+	}
+}
