@@ -152,3 +152,77 @@ func TestProtectedPatientPD1(t *testing.T) {
 		}
 	}
 }
+
+// TestAccessRestrictionsARV: the ARV segment (v2.6+, Access
+// Restrictions), which the v2-to-FHIR IG maps to meta.security: ARV-3
+// (table 0717) and ARV-4 (table 0719) are labels that restrict, so R at
+// least (ARV-3 HIV, PSY, STD as their v3 sensitivity codes, ARV-4 VIP as
+// CEL, the other values under their v2 tables), ARV-7 a confidentiality
+// code, ARV-8 handling codes kept out of the Bundle's high-water mark. An
+// ARV after PID/PD1 restricts the person, so the whole message; one after
+// PV1/PV2 the visit, as PV2-22 does (not the Patient). An ARV whose
+// action (ARV-2) deletes the restriction, and ARV-3 NO (none), add none.
+func TestAccessRestrictionsARV(t *testing.T) {
+	head := "MSH|^~\\&|APP|FAC|FERRY|HIE|20240315083000|MSH8|ADT^A01^ADT_A01|ARV-1|P|2.9\rEVN|A01|20240315082955\r" +
+		"PID|1||M1^^^FAC^MR||Doe^Ann||19800101|F\r"
+	visit := "PV1|1|I|WARD\rPV2\r"
+	for _, tc := range []struct {
+		name, msh8, patientARV, visitARV string
+		patient, encounter, bundle       string
+	}{
+		{"person", "", "ARV|1|A|DEM^All demographic data^HL70717|VIP^Very important person or celebrity^HL70719\r", "",
+			"R,DEM,CEL", "R,DEM,CEL", "R,DEM,CEL"},
+		{"person under MSH-8 N", "N", "ARV|1|A|PID-17^Religion^HL70717|PAT^Patient request^HL70719\r", "",
+			"R,PID-17,PAT", "R,PID-17,PAT", "R,PID-17,PAT"},
+		{"visit", "", "", "ARV|1|A|HIV^HIV status and results^HL70717\r",
+			"", "R,HIV", "R,HIV"},
+		{"classification and handling", "", "", "ARV|1|A|SMD^Sensitive medical data^HL70717||||V^very restricted^HL70952|NODSCLCD^^HL70953\r",
+			"", "V,SMD,NODSCLCD", "V,SMD"},
+		{"restriction deleted", "", "ARV|1|D|DEM^All demographic data^HL70717\r", "ARV|1|D|PSY^^HL70717\r", "", "", ""},
+		{"no restriction", "", "ARV|1|A|NO^None^HL70717\r", "", "", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := strings.Replace(head, "MSH8", tc.msh8, 1) + tc.patientARV + visit + tc.visitARV
+			var c Converter
+			b, res, err := c.ConvertRaw([]byte(raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got string
+			if b.Meta != nil {
+				got = codes(b.Meta.Security)
+			}
+			want := tc.bundle
+			if want == "" {
+				want = tc.msh8
+			}
+			if got != want {
+				t.Errorf("bundle labels %q, want %q", got, want)
+			}
+			if tc.bundle != "" && !strings.HasPrefix(codes(res.Labels), tc.bundle[:1]) {
+				t.Errorf("Result.Labels %q, want %s first", codes(res.Labels), tc.bundle[:1])
+			}
+			for _, e := range b.Entry {
+				m, typ := metaOf(e.Resource)
+				var got, want string
+				if *m != nil {
+					got = codes((*m).Security)
+				}
+				switch typ {
+				case "Patient":
+					want = tc.patient
+				case "Encounter":
+					want = tc.encounter
+				default:
+					continue
+				}
+				if want == "" {
+					want = tc.msh8
+				}
+				if got != want {
+					t.Errorf("%s labels %q, want %q", typ, got, want)
+				}
+			}
+		})
+	}
+}
