@@ -179,8 +179,8 @@ func (x *conv) documentLabels(txa hl7v2.Segment) *labels {
 // patient": "Y" protects the person as PV2-22 protects a visit, so it
 // implies R (the v2-to-FHIR IG leaves PD1-12 to the security labels ARV
 // gives). It labels the Patient and all else the message says of them;
-// one protected patient of a message naming two (A17, A39) labels it
-// whole, never less.
+// one protected patient of a message naming several (an ORU_R01 for
+// two patients, an A39) labels it whole, never less.
 func (x *conv) patientProtected() bool {
 	for _, s := range x.m.Segments() {
 		if s.Name == "PD1" && strings.EqualFold(strings.TrimSpace(s.Get(12)), "Y") {
@@ -289,10 +289,19 @@ func (x *conv) addTableCode(l *labels, v hl7v2.Value, table, system, kind string
 
 // visitLabels reads PV2-22 (Visit Protection Indicator, table 0136):
 // "Y" protects the visit, which the IG maps to R; and the ARV segments
-// of the visit (accessRestrictions).
+// of the visit (accessRestrictions). Every PV2 counts, not the first
+// alone: an ORU_R01 may report for several patients, each with a visit,
+// and one protected visit labels the message's visit resources, never
+// less.
 func (x *conv) visitLabels() *labels {
-	pv2, ok := x.m.Segment("PV2")
-	if !ok || !strings.EqualFold(strings.TrimSpace(pv2.Get(22)), "Y") {
+	protected := false
+	for _, s := range x.m.Segments() {
+		if s.Name == "PV2" && strings.EqualFold(strings.TrimSpace(s.Get(22)), "Y") {
+			protected = true
+			break
+		}
+	}
+	if !protected {
 		return x.visitSec
 	}
 	l := newLabels()

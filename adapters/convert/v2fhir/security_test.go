@@ -226,3 +226,32 @@ func TestAccessRestrictionsARV(t *testing.T) {
 		})
 	}
 }
+
+// TestVisitProtectionAnyPV2: PV2-22 "Y" protects its visit wherever its
+// PV2 stands: an ORU_R01 reporting for two patients, whose second visit
+// is protected, labels that visit's results R (and the Bundle), not only
+// when the message's first PV2 says so.
+func TestVisitProtectionAnyPV2(t *testing.T) {
+	pv2 := "PV2" + strings.Repeat("|", 22) + "Y"
+	raw := "MSH|^~\\&|LAB|FAC|FERRY|HIE|20240315083000||ORU^R01^ORU_R01|PV2-2|P|2.5.1\r" +
+		"PID|1||M1^^^FAC^MR||Doe^Ann||19800101|F\rPV1|1|O|CLINIC||||||||||||||||V1\rPV2\r" +
+		"OBR|1||F1^LAB|2345-7^Glucose^LN|||20240315080000\rOBX|1|NM|2345-7^Glucose^LN||95|mg/dL|||||F\r" +
+		"PID|2||M2^^^FAC^MR||Roe^Bob||19700101|M\rPV1|1|O|CLINIC||||||||||||||||V2\r" + pv2 + "\r" +
+		"OBR|1||F2^LAB|2345-7^Glucose^LN|||20240315080000\rOBX|1|NM|2345-7^Glucose^LN||180|mg/dL|||||F\r"
+	var c Converter
+	b, res, err := c.ConvertRaw([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Meta == nil || codes(b.Meta.Security) != "R" {
+		t.Fatalf("bundle meta %+v, want R", b.Meta)
+	}
+	if got := codes(res.Labels); got != "R" {
+		t.Errorf("Result.Labels %q, want R", got)
+	}
+	for _, e := range b.Entry {
+		if o, ok := e.Resource.(*fhir.Observation); ok && (o.Meta == nil || codes(o.Meta.Security) != "R") {
+			t.Errorf("Observation %s unlabelled: %+v", o.ID, o.Meta)
+		}
+	}
+}
