@@ -32,6 +32,19 @@ const (
 	SystemObservationValue = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"
 )
 
+// IsConfidentialitySystem reports whether system names v3-Confidentiality:
+// its FHIR R4 URI, or one of the names it had before, which exports,
+// XDM packages and older FHIR servers still write: FHIR STU3's
+// http://hl7.org/fhir/v3/Confidentiality and the code system's OID
+// (2.16.840.1.113883.5.25) as a URI. A code under either is that code.
+func IsConfidentialitySystem(system string) bool {
+	switch system {
+	case SystemConfidentiality, "http://hl7.org/fhir/v3/Confidentiality", "urn:oid:2.16.840.1.113883.5.25":
+		return true
+	}
+	return false
+}
+
 // LabelKind says what a security label is, which decides where it may go.
 type LabelKind int
 
@@ -135,11 +148,11 @@ var handlingSystems = map[string]bool{
 }
 
 // CodingKind classifies a label already written as a Coding: 0 for a
-// v3-Confidentiality code, else its kind. A known ActCode security code
+// v3-Confidentiality code (ConfidentialityOf), else its kind. A known ActCode security code
 // counts by its code whatever system it came with (senders put them under
 // v3-ObservationValue or with no system at all).
 func CodingKind(c Coding) LabelKind {
-	if c.System == SystemConfidentiality && ConfidentialityRank(c.Code) >= 0 {
+	if ConfidentialityOf(c) >= 0 {
 		return 0
 	}
 	if handlingSystems[c.System] {
@@ -195,7 +208,7 @@ func (l *Labels) Add(c Coding, k LabelKind) {
 // CodingKind: a confidentiality code raises the set.
 func (l *Labels) AddCoding(c Coding) {
 	if k := CodingKind(c); k == 0 {
-		l.Raise(ConfidentialityRank(c.Code))
+		l.Raise(ConfidentialityOf(c))
 	} else {
 		l.Add(c, k)
 	}
@@ -274,9 +287,10 @@ func HighWaterMark(labels []Coding) []Coding { return collapse(labels, false) }
 func OneConfidentiality(labels []Coding) []Coding { return collapse(labels, true) }
 
 // ConfidentialityOf is the rank of c when it is a v3-Confidentiality
-// code, written in any case; -1 for any other label.
+// code, written in any case and under any of the system's names
+// (IsConfidentialitySystem); -1 for any other label.
 func ConfidentialityOf(c Coding) int {
-	if c.System != SystemConfidentiality {
+	if !IsConfidentialitySystem(c.System) {
 		return -1
 	}
 	return ConfidentialityRank(strings.ToUpper(c.Code))

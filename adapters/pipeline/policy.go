@@ -41,8 +41,6 @@ type Policy struct {
 // confLevel orders v3-Confidentiality codes (U < L < M < N < R < V).
 var confLevel = map[string]int{"U": 1, "L": 2, "M": 3, "N": 4, "R": 5, "V": 6}
 
-const systemConfidentiality = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
-
 // Active reports whether the policy holds anything.
 func (p Policy) Active() bool { return len(p.Hold) > 0 }
 
@@ -114,10 +112,11 @@ func (p Policy) HeldReader(r io.Reader) (label string, held bool) {
 
 // matchCode reports whether one label is held, and by which code.
 func (p Policy) matchCode(system, code string) (string, bool) {
-	if system == systemConfidentiality {
-		// Written in any case, as fhir.ConfidentialityOf ranks it
-		// everywhere else: "r" outranks an envelope's N, so it is R
-		// here too.
+	conf := fhir.IsConfidentialitySystem(system)
+	if conf {
+		// Written in any case and under any of the system's names, as
+		// fhir.ConfidentialityOf ranks it everywhere else: "r" outranks
+		// an envelope's N, so it is R here too.
 		code = strings.ToUpper(code)
 	}
 	for _, h := range p.Hold {
@@ -125,7 +124,7 @@ func (p Policy) matchCode(system, code string) (string, bool) {
 			return h, true
 		}
 		// A confidentiality hold covers the higher levels too.
-		if hl, ok := confLevel[h]; ok && (system == systemConfidentiality || system == "") {
+		if hl, ok := confLevel[h]; ok && (conf || system == "") {
 			if sl, ok := confLevel[code]; ok && sl >= hl {
 				return code, true
 			}

@@ -227,3 +227,48 @@ func TestPolicyConfidentialityAnyCase(t *testing.T) {
 		t.Error("n held by a policy of R")
 	}
 }
+
+// TestPolicyConfidentialityOldSystems: a v3-Confidentiality code written
+// under the system's older names, FHIR STU3's
+// http://hl7.org/fhir/v3/Confidentiality and its OID
+// (urn:oid:2.16.840.1.113883.5.25, as an XDM package's confidentialityCode
+// may name it), is that code: a policy of R holds V so written, in a
+// Bundle, a spilled file and a converter's list alike, and an envelope's
+// N added to a resource so labelled V does not stand beside it as a
+// second, lower confidentiality.
+func TestPolicyConfidentialityOldSystems(t *testing.T) {
+	pol := Policy{Hold: []string{"R"}}
+	for _, sys := range []string{"http://hl7.org/fhir/v3/Confidentiality", "urn:oid:2.16.840.1.113883.5.25"} {
+		for _, code := range []string{"V", "v", "R"} {
+			for _, b := range []string{
+				`{"resourceType":"Bundle","meta":{"security":[{"system":"` + sys + `","code":"` + code + `"}]}}`,
+				`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Condition","meta":{"security":[{"system":"` + sys + `","code":"` + code + `"}]}}}]}`,
+			} {
+				if _, h := pol.Held([]byte(b)); !h {
+					t.Errorf("Held(%s) not held", b)
+				}
+				f := filepath.Join(t.TempDir(), "b.json")
+				if err := os.WriteFile(f, []byte(b), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if _, h := pol.HeldFile(f); !h {
+					t.Errorf("HeldFile(%s) not held", b)
+				}
+			}
+			if _, h := pol.HeldLabels([]fhir.Coding{{System: sys, Code: code}}); !h {
+				t.Errorf("HeldLabels(%s %s) not held", sys, code)
+			}
+		}
+		if _, h := pol.Held([]byte(`{"resourceType":"Bundle","meta":{"security":[{"system":"` + sys + `","code":"N"}]}}`)); h {
+			t.Errorf("%s N held by a policy of R", sys)
+		}
+		if r := fhir.ConfidentialityOf(fhir.Coding{System: sys, Code: "V"}); r != fhir.ConfidentialityRank("V") {
+			t.Errorf("ConfidentialityOf(%s V) = %d", sys, r)
+		}
+		in := `{"resourceType":"Condition","meta":{"security":[{"system":"` + sys + `","code":"V"}]}}`
+		out, err := labelResource([]byte(in), []fhir.Coding{fhir.ConfidentialityCoding(fhir.ConfidentialityRank("N"))})
+		if err != nil || string(out) != in {
+			t.Errorf("envelope N on %s V: %s, %v; want it as it was", sys, out, err)
+		}
+	}
+}

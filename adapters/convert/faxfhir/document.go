@@ -140,7 +140,7 @@ func (d Document) withDefaults(cfg Config) Document {
 	// DS4P wants exactly one v3-Confidentiality code among the labels: a
 	// document whose source gave none (or only codes of other systems)
 	// gets the configured one first.
-	if !slices.ContainsFunc(d.Security, func(c fhir.Coding) bool { return c.System == confidentialityCS }) {
+	if !slices.ContainsFunc(d.Security, func(c fhir.Coding) bool { return fhir.ConfidentialityOf(c) >= 0 }) {
 		d.Security = append([]fhir.Coding{{System: confidentialityCS, Code: cfg.Confidentiality}}, d.Security...)
 	}
 	d.Security = fhir.OneConfidentiality(d.Security)

@@ -498,7 +498,8 @@ type conv struct {
 	encRes     *fhir.Encounter // the current encounter, for DG1
 	encKey     fhir.Identifier
 	focus      []fhir.Reference
-	msgSec     *labels         // MSH-8/26/27 and Converter.Labels
+	msgSec     *labels         // MSH-8/26/27, PD1-12, the person's ARV and Converter.Labels
+	visitSec   *labels         // the visit's ARV (accessRestrictions)
 	orderSec   *labels         // ORC-28 of the current order group
 	entrySec   map[int]*labels // entry index → its order group's labels
 	allLabels  []fhir.Coding   // every label in the bundle (Result.Labels)

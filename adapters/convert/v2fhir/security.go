@@ -9,7 +9,8 @@ import (
 )
 
 // Security labels (STANDARDS.md §7, DS4P IG). The v2-to-FHIR IG maps
-// MSH-8, MSH-26/27 (v2.8), ORC-28 and PV2-22 to meta.security; the gateway
+// MSH-8, MSH-26/27 (v2.8), ORC-28, PV2-22 and the ARV segment (v2.6+) to
+// meta.security, and PD1-12 implies R as PV2-22 does; the gateway
 // must never drop or downgrade them. Every labelled resource gets exactly
 // one v3-Confidentiality code (the highest of the labels that apply to it)
 // plus the sensitivity, policy and handling codes; the Bundle gets the
@@ -23,6 +24,8 @@ const (
 	SystemConfidentiality = fhir.SystemConfidentiality
 	SystemActCode         = fhir.SystemActCode
 	systemV2Table0177     = "http://terminology.hl7.org/CodeSystem/v2-0177"
+	systemV2Table0717     = "http://terminology.hl7.org/CodeSystem/v2-0717"
+	systemV2Table0719     = "http://terminology.hl7.org/CodeSystem/v2-0719"
 )
 
 // labels is the set of security labels that applies to one scope (the
@@ -88,13 +91,22 @@ func (x *conv) addCWE(l *labels, v hl7v2.Value, table0177 bool, kind string) {
 	}
 }
 
-// messageLabels reads MSH-8 (ST), MSH-26 (CWE) and MSH-27 (CWE, repeating).
+// messageLabels reads MSH-8 (ST), MSH-26 (CWE) and MSH-27 (CWE,
+// repeating), and PD1-12 (patientProtected), which labels everything
+// about the patient, so the whole message.
 func (x *conv) messageLabels() *labels {
 	msh := x.m.MSH()
-	if len(x.c.Labels) == 0 && msh.Field(8).Empty() && (msh.NumFields() < 26 || msh.Field(26).Empty() && msh.Field(27).Empty()) {
+	protected := x.patientProtected()
+	person, visit := x.accessRestrictions()
+	x.visitSec = visit
+	if !protected && person == nil && len(x.c.Labels) == 0 && msh.Field(8).Empty() && (msh.NumFields() < 26 || msh.Field(26).Empty() && msh.Field(27).Empty()) {
 		return nil // the common case: no allocation
 	}
 	l := newLabels()
+	if protected {
+		l.Raise(fhir.RankRestricted)
+	}
+	l.Merge(person, true)
 	for _, c := range x.c.Labels {
 		l.AddCoding(c)
 	}
@@ -161,15 +173,140 @@ func (x *conv) documentLabels(txa hl7v2.Segment) *labels {
 	return l
 }
 
+// patientProtected reads PD1-12 (Protection Indicator, table 0136),
+// which "identifies whether access to information about this person
+// should be kept from users who do not have adequate authority for the
+// patient": "Y" protects the person as PV2-22 protects a visit, so it
+// implies R (the v2-to-FHIR IG leaves PD1-12 to the security labels ARV
+// gives). It labels the Patient and all else the message says of them;
+// one protected patient of a message naming several (an ORU_R01 for
+// two patients, an A39) labels it whole, never less.
+func (x *conv) patientProtected() bool {
+	for _, s := range x.m.Segments() {
+		if s.Name == "PD1" && strings.EqualFold(strings.TrimSpace(s.Get(12)), "Y") {
+			return true
+		}
+	}
+	return false
+}
+
+// accessRestrictions reads the ARV segments (v2.6+, Access
+// Restrictions), which the v2-to-FHIR IG maps to meta.security: an ARV
+// after PID or PD1 restricts the person, so the whole message (person);
+// one after PV1 or PV2 the visit (visit), as PV2-22 does. Nil when there
+// are none.
+func (x *conv) accessRestrictions() (person, visit *labels) {
+	inVisit := false
+	for _, s := range x.m.Segments() {
+		switch s.Name {
+		case "PID", "PD1":
+			inVisit = false
+		case "PV1", "PV2":
+			inVisit = true
+		case "ARV":
+			l := &person
+			if inVisit {
+				l = &visit
+			}
+			if *l == nil {
+				*l = newLabels()
+			}
+			x.addARV(*l, s)
+		}
+	}
+	if person.Empty() {
+		person = nil
+	}
+	if visit.Empty() {
+		visit = nil
+	}
+	return person, visit
+}
+
+// addARV adds one ARV's labels to l. ARV-3 (Access Restriction Value,
+// table 0717: ALL, DEM, LOC, PSY, HIV ...) and ARV-4 (Access Restriction
+// Reason, table 0719: VIP, EMP, PAT ...) restrict access, so they imply R
+// at least; a value v3 knows (HIV, PSY, STD, 42CFRPart2; VIP as CEL) is
+// written as v3-ActCode writes it, the rest under its v2 table. ARV-7
+// (Security Classification Tag, v2.9) is a confidentiality code, ARV-8
+// (Security Handling Instructions) handling codes. ARV-2 D (the segment
+// deletes the restriction) and ARV-3 NO (none) or OI (opt in) restrict
+// nothing.
+func (x *conv) addARV(l *labels, arv hl7v2.Segment) {
+	if strings.EqualFold(strings.TrimSpace(arv.Get(2)), "D") {
+		return
+	}
+	restricted := false
+	f := arv.Field(3)
+	for i := 1; i <= f.NumReps(); i++ {
+		switch strings.ToUpper(strings.TrimSpace(f.Rep(i).Text(1))) {
+		case "", "NO", "OI":
+			continue
+		}
+		restricted = true
+		x.addTableCode(l, f.Rep(i), "HL70717", systemV2Table0717, "arv-3")
+	}
+	if restricted {
+		l.Raise(fhir.RankRestricted)
+		f = arv.Field(4)
+		for i := 1; i <= f.NumReps(); i++ {
+			x.addTableCode(l, f.Rep(i), "HL70719", systemV2Table0719, "arv-4")
+		}
+	}
+	for _, n := range []int{7, 8} {
+		f = arv.Field(n)
+		for i := 1; i <= f.NumReps(); i++ {
+			x.addCWE(l, f.Rep(i), false, "arv-"+strconv.Itoa(n))
+		}
+	}
+}
+
+// addTableCode adds a coded value of a v2 table (ARV-3, ARV-4): a code
+// v3-ActCode knows as a security code under v3-ActCode (VIP as CEL, as
+// table 0177's VIP is), any other under the table's system; a value
+// coded in another system is read as addCWE reads it.
+func (x *conv) addTableCode(l *labels, v hl7v2.Value, table, system, kind string) {
+	code, display, sys := strings.TrimSpace(v.Text(1)), v.Text(2), strings.ToUpper(strings.TrimSpace(v.Text(3)))
+	if code == "" {
+		return
+	}
+	if sys != "" && sys != table {
+		x.addCWE(l, v, false, kind)
+		return
+	}
+	up := strings.ToUpper(code)
+	if up == "VIP" {
+		up = "CEL"
+	}
+	for _, c := range []string{code, up} {
+		if k, ok := fhir.SecurityCodeKind(c); ok {
+			l.Add(fhir.Coding{System: SystemActCode, Code: c}, k)
+			return
+		}
+	}
+	l.Add(fhir.Coding{System: system, Code: code, Display: display}, fhir.LabelOther)
+}
+
 // visitLabels reads PV2-22 (Visit Protection Indicator, table 0136):
-// "Y" protects the visit, which the IG maps to R.
+// "Y" protects the visit, which the IG maps to R; and the ARV segments
+// of the visit (accessRestrictions). Every PV2 counts, not the first
+// alone: an ORU_R01 may report for several patients, each with a visit,
+// and one protected visit labels the message's visit resources, never
+// less.
 func (x *conv) visitLabels() *labels {
-	pv2, ok := x.m.Segment("PV2")
-	if !ok || !strings.EqualFold(strings.TrimSpace(pv2.Get(22)), "Y") {
-		return nil
+	protected := false
+	for _, s := range x.m.Segments() {
+		if s.Name == "PV2" && strings.EqualFold(strings.TrimSpace(s.Get(22)), "Y") {
+			protected = true
+			break
+		}
+	}
+	if !protected {
+		return x.visitSec
 	}
 	l := newLabels()
 	l.Raise(fhir.RankRestricted)
+	l.Merge(x.visitSec, true)
 	return l
 }
 

@@ -366,6 +366,12 @@ func securityCodings(codes []Code) []fhir.Coding {
 			if cd.System == "" && strings.Contains("ULMNRV", strings.ToUpper(cd.Code)) && len(cd.Code) == 1 {
 				cd.System, cd.Code = confidentialitySystem, strings.ToUpper(cd.Code)
 			}
+			// So is a scheme naming it by one of its older names (the
+			// OID as a URI, FHIR STU3's URI): written under the FHIR R4
+			// system, as an MHD registry and DS4P rules read it.
+			if fhir.ConfidentialityOf(*cd) >= 0 {
+				cd.System, cd.Code = confidentialitySystem, strings.ToUpper(cd.Code)
+			}
 			out = append(out, *cd)
 		}
 	}

@@ -138,3 +138,32 @@ func TestRefrainCodesStayOutOfTheHighWaterMark(t *testing.T) {
 		}
 	}
 }
+
+// A package whose confidentialityCode scheme names v3-Confidentiality by
+// one of its older names, the OID as a URI or FHIR STU3's URI, gives the
+// document that confidentiality under the FHIR R4 system: kept under the
+// old name beside the configured N, the exchange would read the document
+// as normal (a downgrade), and exchange.hold would not rank it.
+func TestOldSchemeConfidentialityIsNotDowngraded(t *testing.T) {
+	for _, scheme := range []string{"urn:oid:2.16.840.1.113883.5.25", "http://hl7.org/fhir/v3/Confidentiality"} {
+		e := referralEntry()
+		e.Confidentiality = []Code{{"v", scheme, "very restricted"}}
+		b := mhdBundle(t, faxfhir.ProfileMHDMinimal, e)
+		metas := []any{b["meta"]}
+		for _, r := range resources(b, "DocumentReference") {
+			metas = append(metas, r["meta"])
+		}
+		for i, m := range metas {
+			var confs []any
+			for _, sec := range m.(map[string]any)["security"].([]any) {
+				c := sec.(map[string]any)
+				if c["system"] == "http://terminology.hl7.org/CodeSystem/v3-Confidentiality" || c["system"] == scheme {
+					confs = append(confs, c["system"].(string)+"|"+c["code"].(string))
+				}
+			}
+			if len(confs) != 1 || confs[0] != "http://terminology.hl7.org/CodeSystem/v3-Confidentiality|V" {
+				t.Errorf("%s: meta %d: confidentiality codes %v, want V alone under the R4 system", scheme, i, confs)
+			}
+		}
+	}
+}
