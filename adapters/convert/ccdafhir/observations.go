@@ -285,6 +285,7 @@ func mapReferenceRange(rr referenceRange) (fhir.ObservationReferenceRange, bool)
 // and a vital-signs panel Observation (LOINC 85353-1) holding them.
 func (c *converter) vitalsOrganizer(a *act) {
 	members := c.organizerMembers(a, "vital-signs", "")
+	members = append(members, c.bloodPressures(members)...)
 	idn, ids, fresh := c.claimEntry("Observation", a, "")
 	if !fresh {
 		return
@@ -312,6 +313,101 @@ func (c *converter) vitalsOrganizer(a *act) {
 	}
 	c.add(idn, r)
 }
+
+// bloodPressures makes the blood pressure Observation of each reading
+// among a vital signs organizer's members (converted, in members) that
+// has both a systolic (8480-6) and a diastolic (8462-4) value taken at one
+// time, and returns references to them. FHIR R4's blood pressure profile
+// and US Core Blood Pressure want the two as the components of one
+// Observation coded 85354-9, and C-CDA on FHIR (CF-vitals) maps them so;
+// a reading of one without the other makes none (both components are
+// required). The two Observations go too: FHIR's vital signs value set
+// has their codes, and a search by code (8480-6) does not look into
+// components. The blood pressure is derived from them.
+func (c *converter) bloodPressures(members []fhir.Reference) []fhir.Reference {
+	var sys, dia []fhir.Reference
+	for _, m := range members {
+		o := c.observationAt(m.Reference)
+		switch {
+		case o == nil || o.ValueQuantity == nil:
+		case hasCoding(&o.Code, sysLOINC, "8480-6"):
+			sys = append(sys, m)
+		case hasCoding(&o.Code, sysLOINC, "8462-4"):
+			dia = append(dia, m)
+		}
+	}
+	var out []fhir.Reference
+	used := make([]bool, len(dia))
+	for _, s := range sys {
+		for j, d := range dia {
+			if !used[j] && sameReading(c.observationAt(s.Reference), c.observationAt(d.Reference)) {
+				used[j] = true
+				if ref := c.bloodPressure(s, d); ref != "" {
+					out = append(out, fhir.Reference{Reference: ref})
+				}
+				break
+			}
+		}
+	}
+	return out
+}
+
+// bloodPressure adds the blood pressure Observation of the systolic and
+// diastolic Observations sys and dia and returns its reference. Its id
+// follows from theirs, so a document sent again writes the same one.
+func (c *converter) bloodPressure(sys, dia fhir.Reference) string {
+	s, d := c.observationAt(sys.Reference), c.observationAt(dia.Reference)
+	idn, ids, fresh := c.claim("Observation", nil, "blood pressure|"+refUUID(sys.Reference)+"|"+refUUID(dia.Reference), false)
+	if !fresh {
+		return ""
+	}
+	r := &fhir.Observation{ResourceType: "Observation", ID: idn.id, Identifier: ids, Status: s.Status,
+		Category: observationCategory("vital-signs"),
+		Code: fhir.CodeableConcept{Coding: []fhir.Coding{{System: sysLOINC, Code: "85354-9",
+			Display: "Blood pressure panel with all children optional"}}},
+		Subject: c.subject(), Encounter: s.Encounter, EffectiveDateTime: s.EffectiveDateTime, EffectivePeriod: s.EffectivePeriod,
+		DerivedFrom: []fhir.Reference{sys, dia}}
+	if s.Issued == d.Issued {
+		r.Issued = s.Issued
+	}
+	for _, o := range []*fhir.Observation{s, d} {
+		for _, p := range o.Performer {
+			if !hasRef(r.Performer, p.Reference) {
+				r.Performer = append(r.Performer, p)
+			}
+		}
+		r.Component = append(r.Component, fhir.ObservationComponent{Code: o.Code, ValueQuantity: o.ValueQuantity,
+			Interpretation: o.Interpretation, ReferenceRange: o.ReferenceRange})
+	}
+	c.add(idn, r)
+	return idn.ref
+}
+
+// sameReading reports whether the Observations a and b are of one
+// reading: the same status and time.
+func sameReading(a, b *fhir.Observation) bool {
+	if a.Status != b.Status || a.EffectiveDateTime != b.EffectiveDateTime || (a.EffectivePeriod == nil) != (b.EffectivePeriod == nil) {
+		return false
+	}
+	return a.EffectivePeriod == nil || *a.EffectivePeriod == *b.EffectivePeriod
+}
+
+// observationAt returns the Observation this document's bundle holds
+// under the reference ref, or nil.
+func (c *converter) observationAt(ref string) *fhir.Observation {
+	full := "urn:uuid:" + refUUID(ref)
+	for i := len(c.entries["Observation"]) - 1; i >= 0; i-- {
+		if e := c.entries["Observation"][i]; e.FullURL == full {
+			o, _ := e.Resource.(*fhir.Observation)
+			return o
+		}
+	}
+	return nil
+}
+
+// refUUID is the uuid a reference made by identityOf ends in, whichever
+// way it refers (Observation/<uuid> or urn:uuid:<uuid>).
+func refUUID(ref string) string { return ref[strings.LastIndexAny(ref, "/:")+1:] }
 
 // organizerMembers converts the Observations among an organizer's
 // components with the given category and returns references to them in
@@ -583,4 +679,14 @@ func (c *converter) encounterActivity(a *act) {
 	})
 	c.curEncounter = prev
 	c.add(idn, r)
+}
+
+// hasCoding reports whether cc has the code code of system.
+func hasCoding(cc *fhir.CodeableConcept, system, code string) bool {
+	for _, x := range cc.Coding {
+		if x.System == system && x.Code == code {
+			return true
+		}
+	}
+	return false
 }
