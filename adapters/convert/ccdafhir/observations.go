@@ -116,6 +116,9 @@ func (c *converter) observation(o *act, category, within string) string {
 	}
 	r.Code = *code
 	pt, per := c.when(firstEffective(o.EffectiveTime))
+	if category == "vital-signs" {
+		pt, per = pointOf(pt, per)
+	}
 	r.EffectiveDateTime, r.EffectivePeriod = pt, per
 	if len(o.Value) > 0 {
 		c.setObsValue(r, &o.Value[0])
@@ -151,6 +154,17 @@ func (c *converter) observation(o *act, category, within string) string {
 	r.Note = notes(o)
 	c.add(idn, r)
 	return idn.ref
+}
+
+// pointOf makes a period that starts and ends at one time that time: C-CDA
+// on FHIR (CF-vitals) has a vital signs organizer's effectiveTime "If low
+// and high are identical, use effectiveDateTime", and a vital sign's
+// "Prefer effectiveDateTime".
+func pointOf(pt string, per *fhir.Period) (string, *fhir.Period) {
+	if per != nil && per.Start != "" && per.Start == per.End {
+		return per.Start, nil
+	}
+	return pt, per
 }
 
 // instantOf keeps a dateTime only when it is precise enough for instant.
@@ -301,7 +315,7 @@ func (c *converter) vitalsOrganizer(a *act) {
 	}
 	r := &fhir.Observation{ResourceType: "Observation", ID: idn.id, Identifier: ids, Status: obsStatus(status(a)),
 		Category: observationCategory("vital-signs"), Code: code, Subject: c.subject(), HasMember: members}
-	r.EffectiveDateTime, r.EffectivePeriod = c.when(firstEffective(a.EffectiveTime))
+	r.EffectiveDateTime, r.EffectivePeriod = pointOf(c.when(firstEffective(a.EffectiveTime)))
 	if r.EffectiveDateTime == "" && r.EffectivePeriod == nil {
 		r.EffectiveDateTime = c.firstMemberTime(a)
 	}
