@@ -3,6 +3,7 @@ package ccdafhir
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ferry-health/ferry/adapters/fhir"
 )
@@ -317,7 +318,7 @@ func (c *converter) vitalsOrganizer(a *act) {
 		Category: observationCategory("vital-signs"), Code: code, Subject: c.subject(), HasMember: members}
 	r.EffectiveDateTime, r.EffectivePeriod = pointOf(c.when(firstEffective(a.EffectiveTime)))
 	if r.EffectiveDateTime == "" && r.EffectivePeriod == nil {
-		r.EffectiveDateTime = c.firstMemberTime(a)
+		r.EffectiveDateTime, r.EffectivePeriod = c.membersSpan(members)
 	}
 	if len(members) == 0 {
 		r.DataAbsentReason = simpleConcept("http://terminology.hl7.org/CodeSystem/data-absent-reason", "unknown", "")
@@ -422,6 +423,51 @@ func (c *converter) observationAt(ref string) *fhir.Observation {
 // refUUID is the uuid a reference made by identityOf ends in, whichever
 // way it refers (Observation/<uuid> or urn:uuid:<uuid>).
 func refUUID(ref string) string { return ref[strings.LastIndexAny(ref, "/:")+1:] }
+
+// membersSpan is the time of a vital signs organizer without its own:
+// C-CDA on FHIR (CF-vitals) has "If organizer/effectiveTime is missing,
+// use the earliest and latest observation/effectiveTime", a point when
+// they are one.
+func (c *converter) membersSpan(members []fhir.Reference) (string, *fhir.Period) {
+	var first, last string
+	var t0, t1 time.Time
+	see := func(s string) {
+		t, ok := fhirTime(s)
+		if !ok {
+			return
+		}
+		if first == "" || t.Before(t0) {
+			first, t0 = s, t
+		}
+		if last == "" || t.After(t1) {
+			last, t1 = s, t
+		}
+	}
+	for _, m := range members {
+		if o := c.observationAt(m.Reference); o != nil {
+			see(o.EffectiveDateTime)
+			if p := o.EffectivePeriod; p != nil {
+				see(p.Start)
+				see(p.End)
+			}
+		}
+	}
+	if first == last || !t0.Before(t1) {
+		return first, nil
+	}
+	return "", &fhir.Period{Start: first, End: last}
+}
+
+// fhirTime reads a FHIR dateTime as ferry writes it (a date, or a time
+// of day with its zone), a date at its start.
+func fhirTime(s string) (time.Time, bool) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02", "2006-01", "2006"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
 
 // organizerMembers converts the Observations among an organizer's
 // components with the given category and returns references to them in

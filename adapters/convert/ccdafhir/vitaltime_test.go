@@ -39,3 +39,42 @@ func TestVitalSignsSameLowHighIsDateTime(t *testing.T) {
 		}
 	}
 }
+
+// TestVitalSignsOrganizerWithoutTimeSpansItsReadings: C-CDA on FHIR
+// (CF-vitals): "If organizer/effectiveTime is missing, use the earliest
+// and latest observation/effectiveTime as the source of the mapping".
+// ferry gave a panel without its own time its first reading's, so readings
+// listed latest first dated the panel by the last of them.
+func TestVitalSignsOrganizerWithoutTimeSpansItsReadings(t *testing.T) {
+	sec := strings.Replace(bpSection, `<effectiveTime value="20240101093000-0500"/>`, ``, 1) // the organizer's
+	sec = strings.Replace(sec, `<effectiveTime value="20240101093000-0500"/>`, `<effectiveTime value="20240101094500-0500"/>`, 1)
+	for _, c := range []struct {
+		sec        string
+		point      string
+		start, end string
+	}{
+		{sec, "", "2024-01-01T09:30:00-05:00", "2024-01-01T09:45:00-05:00"},
+		{strings.ReplaceAll(sec, "20240101094500-0500", "20240101093000-0500"), "2024-01-01T09:30:00-05:00", "", ""},
+	} {
+		got, _ := convertReview(t, reviewDoc("d1", "s1", "", c.sec))
+		found := false
+		for _, r := range got["Observation"] {
+			o := r.(*fhir.Observation)
+			if o.Code.Coding[0].Code != "85353-1" {
+				continue
+			}
+			found = true
+			var start, end string
+			if o.EffectivePeriod != nil {
+				start, end = o.EffectivePeriod.Start, o.EffectivePeriod.End
+			}
+			if o.EffectiveDateTime != c.point || start != c.start || end != c.end {
+				t.Errorf("panel: effectiveDateTime %q, period %q to %q; want %q, %q to %q",
+					o.EffectiveDateTime, start, end, c.point, c.start, c.end)
+			}
+		}
+		if !found {
+			t.Fatal("no vital signs panel")
+		}
+	}
+}
