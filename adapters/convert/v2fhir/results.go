@@ -73,6 +73,50 @@ func isVitalSign(code *fhir.CodeableConcept) bool {
 	return false
 }
 
+// The codes of a blood pressure's readings (FHIR R4's blood
+// pressure profile, http://hl7.org/fhir/StructureDefinition/bp, and US
+// Core Blood Pressure): shared and read-only.
+var (
+	systolicCode  = fhir.CodeableConcept{Coding: []fhir.Coding{{System: "http://loinc.org", Code: "8480-6", Display: "Systolic blood pressure"}}}
+	diastolicCode = fhir.CodeableConcept{Coding: []fhir.Coding{{System: "http://loinc.org", Code: "8462-4", Display: "Diastolic blood pressure"}}}
+)
+
+// hasLOINC reports whether code carries the LOINC code c.
+func hasLOINC(code *fhir.CodeableConcept, c string) bool {
+	for _, x := range code.Coding {
+		if x.System == "http://loinc.org" && x.Code == c {
+			return true
+		}
+	}
+	return false
+}
+
+// bloodPressureValue makes the reading of an OBX coded 85354-9 (blood
+// pressure), an SN ratio (^120^/^80) or the text "120/80", the systolic
+// and diastolic components FHIR R4's blood pressure profile and US Core
+// Blood Pressure want, in the OBX-6 unit, in place of the valueRatio or
+// valueString that says nothing to a client reading a blood pressure.
+// Anything else is left as it was.
+func (x *conv) bloodPressureValue(o *fhir.Observation, units quantityUnit) {
+	var s, d string
+	switch {
+	case o.ValueRatio != nil && o.ValueRatio.Numerator.Comparator == "":
+		s, d = string(o.ValueRatio.Numerator.Value), string(o.ValueRatio.Denominator.Value)
+	case o.ValueString != "":
+		s, d, _ = strings.Cut(o.ValueString, "/")
+	default:
+		return
+	}
+	sq, dq := x.quantityIn(strings.TrimSpace(s), units), x.quantityIn(strings.TrimSpace(d), units)
+	if sq == nil || dq == nil {
+		return
+	}
+	o.ValueRatio, o.ValueString = nil, ""
+	o.Component = append(o.Component,
+		fhir.ObservationComponent{Code: systolicCode, ValueQuantity: sq},
+		fhir.ObservationComponent{Code: diastolicCode, ValueQuantity: dq})
+}
+
 // imagingSections are the OBR-24 sections (table 0074, and the local
 // codes MR, US, XRY senders use) whose Observations are "imaging".
 var imagingSections = map[string]bool{
@@ -427,6 +471,9 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 	units := unitsOf(obx.Field(6).Rep(1)) // for the value and the range
 	if err := x.obxValue(obx, o, units); err != nil {
 		return nil, err
+	}
+	if hasLOINC(code, "85354-9") {
+		x.bloodPressureValue(o, units)
 	}
 	eff, err := x.fieldDateTime(obx, 14)
 	if err != nil {
