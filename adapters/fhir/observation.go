@@ -55,6 +55,10 @@ type ObservationComponent struct {
 	ValueDateTime        string           `json:"valueDateTime,omitempty"`
 	ValuePeriod          *Period          `json:"valuePeriod,omitempty"`
 	DataAbsentReason     *CodeableConcept `json:"dataAbsentReason,omitempty"`
+	// Interpretation and ReferenceRange are the component's own (a
+	// blood pressure's systolic reading high, its diastolic normal).
+	Interpretation []CodeableConcept           `json:"interpretation,omitempty"`
+	ReferenceRange []ObservationReferenceRange `json:"referenceRange,omitempty"`
 }
 
 // ObservationReferenceRange is a normal range for a result.

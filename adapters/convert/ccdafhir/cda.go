@@ -332,6 +332,12 @@ type referenceRange struct {
 	} `xml:"observationRange"`
 }
 
+// valueAttr is an element whose value attribute is all ferry reads of it
+// (a BL or an INT).
+type valueAttr struct {
+	Value string `xml:"value,attr"`
+}
+
 // recordTarget is the patient of the document.
 type recordTarget struct {
 	PatientRole struct {
@@ -345,13 +351,15 @@ type recordTarget struct {
 			DeceasedInd              *struct {
 				Value string `xml:"value,attr"`
 			} `xml:"urn:hl7-org:sdtc deceasedInd"`
-			DeceasedTime          *ts  `xml:"urn:hl7-org:sdtc deceasedTime"`
-			MaritalStatusCode     *cd  `xml:"maritalStatusCode"`
-			RaceCode              []cd `xml:"urn:hl7-org:v3 raceCode"`
-			SDTCRaceCode          []cd `xml:"urn:hl7-org:sdtc raceCode"`
-			EthnicGroupCode       []cd `xml:"urn:hl7-org:v3 ethnicGroupCode"`
-			SDTCEthnicGroupCode   []cd `xml:"urn:hl7-org:sdtc ethnicGroupCode"`
-			LanguageCommunication []struct {
+			DeceasedTime             *ts        `xml:"urn:hl7-org:sdtc deceasedTime"`
+			MultipleBirthInd         *valueAttr `xml:"urn:hl7-org:sdtc multipleBirthInd"`
+			MultipleBirthOrderNumber *valueAttr `xml:"urn:hl7-org:sdtc multipleBirthOrderNumber"`
+			MaritalStatusCode        *cd        `xml:"maritalStatusCode"`
+			RaceCode                 []cd       `xml:"urn:hl7-org:v3 raceCode"`
+			SDTCRaceCode             []cd       `xml:"urn:hl7-org:sdtc raceCode"`
+			EthnicGroupCode          []cd       `xml:"urn:hl7-org:v3 ethnicGroupCode"`
+			SDTCEthnicGroupCode      []cd       `xml:"urn:hl7-org:sdtc ethnicGroupCode"`
+			LanguageCommunication    []struct {
 				LanguageCode  *cd `xml:"languageCode"`
 				PreferenceInd *struct {
 					Value string `xml:"value,attr"`

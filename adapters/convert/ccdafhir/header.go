@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/ferry-health/ferry/adapters/fhir"
@@ -175,6 +176,7 @@ func (c *converter) buildPatient() error {
 		} else if pt.DeceasedInd != nil && pt.DeceasedInd.Value != "" {
 			p.DeceasedBoolean = ptr(boolAttr(pt.DeceasedInd.Value))
 		}
+		p.MultipleBirthBoolean, p.MultipleBirthInteger = multipleBirth(pt.MultipleBirthInd, pt.MultipleBirthOrderNumber)
 		p.MaritalStatus = concept(pt.MaritalStatusCode)
 		races := append(append([]cd(nil), pt.RaceCode...), pt.SDTCRaceCode...)
 		if ext, ok := ombExtension("http://hl7.org/fhir/us/core/StructureDefinition/us-core-race", races, ombRace); ok {
@@ -343,6 +345,23 @@ func (c *converter) emitPatient() {
 }
 
 // subject is the reference to the document's patient.
+// multipleBirth maps the patient's sdtc:multipleBirthInd and
+// sdtc:multipleBirthOrderNumber to Patient.multipleBirth[x]: the birth
+// order when it is given (FHIR R4: multipleBirthInteger "indicates the
+// actual birth order"), else whether the patient is one of a multiple
+// birth, as PID-24 and PID-25 of an HL7 v2 message are.
+func multipleBirth(ind, order *valueAttr) (*bool, *int) {
+	if order != nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(order.Value)); err == nil && n > 0 {
+			return nil, &n
+		}
+	}
+	if ind != nil && strings.TrimSpace(ind.Value) != "" {
+		return ptr(boolAttr(ind.Value)), nil
+	}
+	return nil, nil
+}
+
 func (c *converter) subject() *fhir.Reference { return c.patient.idn.reference() }
 
 var (

@@ -3,6 +3,7 @@ package ccdafhir
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ferry-health/ferry/adapters/fhir"
 )
@@ -116,6 +117,9 @@ func (c *converter) observation(o *act, category, within string) string {
 	}
 	r.Code = *code
 	pt, per := c.when(firstEffective(o.EffectiveTime))
+	if category == "vital-signs" {
+		pt, per = pointOf(pt, per)
+	}
 	r.EffectiveDateTime, r.EffectivePeriod = pt, per
 	if len(o.Value) > 0 {
 		c.setObsValue(r, &o.Value[0])
@@ -151,6 +155,17 @@ func (c *converter) observation(o *act, category, within string) string {
 	r.Note = notes(o)
 	c.add(idn, r)
 	return idn.ref
+}
+
+// pointOf makes a period that starts and ends at one time that time: C-CDA
+// on FHIR (CF-vitals) has a vital signs organizer's effectiveTime "If low
+// and high are identical, use effectiveDateTime", and a vital sign's
+// "Prefer effectiveDateTime".
+func pointOf(pt string, per *fhir.Period) (string, *fhir.Period) {
+	if per != nil && per.Start != "" && per.Start == per.End {
+		return per.Start, nil
+	}
+	return pt, per
 }
 
 // instantOf keeps a dateTime only when it is precise enough for instant.
@@ -285,6 +300,7 @@ func mapReferenceRange(rr referenceRange) (fhir.ObservationReferenceRange, bool)
 // and a vital-signs panel Observation (LOINC 85353-1) holding them.
 func (c *converter) vitalsOrganizer(a *act) {
 	members := c.organizerMembers(a, "vital-signs", "")
+	members = append(members, c.bloodPressures(members)...)
 	idn, ids, fresh := c.claimEntry("Observation", a, "")
 	if !fresh {
 		return
@@ -300,9 +316,9 @@ func (c *converter) vitalsOrganizer(a *act) {
 	}
 	r := &fhir.Observation{ResourceType: "Observation", ID: idn.id, Identifier: ids, Status: obsStatus(status(a)),
 		Category: observationCategory("vital-signs"), Code: code, Subject: c.subject(), HasMember: members}
-	r.EffectiveDateTime, r.EffectivePeriod = c.when(firstEffective(a.EffectiveTime))
+	r.EffectiveDateTime, r.EffectivePeriod = pointOf(c.when(firstEffective(a.EffectiveTime)))
 	if r.EffectiveDateTime == "" && r.EffectivePeriod == nil {
-		r.EffectiveDateTime = c.firstMemberTime(a)
+		r.EffectiveDateTime, r.EffectivePeriod = c.membersSpan(members)
 	}
 	if len(members) == 0 {
 		r.DataAbsentReason = simpleConcept("http://terminology.hl7.org/CodeSystem/data-absent-reason", "unknown", "")
@@ -311,6 +327,146 @@ func (c *converter) vitalsOrganizer(a *act) {
 		r.Encounter = &fhir.Reference{Reference: c.curEncounter}
 	}
 	c.add(idn, r)
+}
+
+// bloodPressures makes the blood pressure Observation of each reading
+// among a vital signs organizer's members (converted, in members) that
+// has both a systolic (8480-6) and a diastolic (8462-4) value taken at one
+// time, and returns references to them. FHIR R4's blood pressure profile
+// and US Core Blood Pressure want the two as the components of one
+// Observation coded 85354-9, and C-CDA on FHIR (CF-vitals) maps them so;
+// a reading of one without the other makes none (both components are
+// required). The two Observations go too: FHIR's vital signs value set
+// has their codes, and a search by code (8480-6) does not look into
+// components. The blood pressure is derived from them.
+func (c *converter) bloodPressures(members []fhir.Reference) []fhir.Reference {
+	var sys, dia []fhir.Reference
+	for _, m := range members {
+		o := c.observationAt(m.Reference)
+		switch {
+		case o == nil || o.ValueQuantity == nil:
+		case hasCoding(&o.Code, sysLOINC, "8480-6"):
+			sys = append(sys, m)
+		case hasCoding(&o.Code, sysLOINC, "8462-4"):
+			dia = append(dia, m)
+		}
+	}
+	var out []fhir.Reference
+	used := make([]bool, len(dia))
+	for _, s := range sys {
+		for j, d := range dia {
+			if !used[j] && sameReading(c.observationAt(s.Reference), c.observationAt(d.Reference)) {
+				used[j] = true
+				if ref := c.bloodPressure(s, d); ref != "" {
+					out = append(out, fhir.Reference{Reference: ref})
+				}
+				break
+			}
+		}
+	}
+	return out
+}
+
+// bloodPressure adds the blood pressure Observation of the systolic and
+// diastolic Observations sys and dia and returns its reference. Its id
+// follows from theirs, so a document sent again writes the same one.
+func (c *converter) bloodPressure(sys, dia fhir.Reference) string {
+	s, d := c.observationAt(sys.Reference), c.observationAt(dia.Reference)
+	idn, ids, fresh := c.claim("Observation", nil, "blood pressure|"+refUUID(sys.Reference)+"|"+refUUID(dia.Reference), false)
+	if !fresh {
+		return ""
+	}
+	r := &fhir.Observation{ResourceType: "Observation", ID: idn.id, Identifier: ids, Status: s.Status,
+		Category: observationCategory("vital-signs"),
+		Code: fhir.CodeableConcept{Coding: []fhir.Coding{{System: sysLOINC, Code: "85354-9",
+			Display: "Blood pressure panel with all children optional"}}},
+		Subject: c.subject(), Encounter: s.Encounter, EffectiveDateTime: s.EffectiveDateTime, EffectivePeriod: s.EffectivePeriod,
+		DerivedFrom: []fhir.Reference{sys, dia}}
+	if s.Issued == d.Issued {
+		r.Issued = s.Issued
+	}
+	for _, o := range []*fhir.Observation{s, d} {
+		for _, p := range o.Performer {
+			if !hasRef(r.Performer, p.Reference) {
+				r.Performer = append(r.Performer, p)
+			}
+		}
+		r.Component = append(r.Component, fhir.ObservationComponent{Code: o.Code, ValueQuantity: o.ValueQuantity,
+			Interpretation: o.Interpretation, ReferenceRange: o.ReferenceRange})
+	}
+	c.add(idn, r)
+	return idn.ref
+}
+
+// sameReading reports whether the Observations a and b are of one
+// reading: the same status and time.
+func sameReading(a, b *fhir.Observation) bool {
+	if a.Status != b.Status || a.EffectiveDateTime != b.EffectiveDateTime || (a.EffectivePeriod == nil) != (b.EffectivePeriod == nil) {
+		return false
+	}
+	return a.EffectivePeriod == nil || *a.EffectivePeriod == *b.EffectivePeriod
+}
+
+// observationAt returns the Observation this document's bundle holds
+// under the reference ref, or nil.
+func (c *converter) observationAt(ref string) *fhir.Observation {
+	full := "urn:uuid:" + refUUID(ref)
+	for i := len(c.entries["Observation"]) - 1; i >= 0; i-- {
+		if e := c.entries["Observation"][i]; e.FullURL == full {
+			o, _ := e.Resource.(*fhir.Observation)
+			return o
+		}
+	}
+	return nil
+}
+
+// refUUID is the uuid a reference made by identityOf ends in, whichever
+// way it refers (Observation/<uuid> or urn:uuid:<uuid>).
+func refUUID(ref string) string { return ref[strings.LastIndexAny(ref, "/:")+1:] }
+
+// membersSpan is the time of a vital signs organizer without its own:
+// C-CDA on FHIR (CF-vitals) has "If organizer/effectiveTime is missing,
+// use the earliest and latest observation/effectiveTime", a point when
+// they are one.
+func (c *converter) membersSpan(members []fhir.Reference) (string, *fhir.Period) {
+	var first, last string
+	var t0, t1 time.Time
+	see := func(s string) {
+		t, ok := fhirTime(s)
+		if !ok {
+			return
+		}
+		if first == "" || t.Before(t0) {
+			first, t0 = s, t
+		}
+		if last == "" || t.After(t1) {
+			last, t1 = s, t
+		}
+	}
+	for _, m := range members {
+		if o := c.observationAt(m.Reference); o != nil {
+			see(o.EffectiveDateTime)
+			if p := o.EffectivePeriod; p != nil {
+				see(p.Start)
+				see(p.End)
+			}
+		}
+	}
+	if first == last || !t0.Before(t1) {
+		return first, nil
+	}
+	return "", &fhir.Period{Start: first, End: last}
+}
+
+// fhirTime reads a FHIR dateTime as ferry writes it (a date, or a time
+// of day with its zone), a date at its start.
+func fhirTime(s string) (time.Time, bool) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02", "2006-01", "2006"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // organizerMembers converts the Observations among an organizer's
@@ -583,4 +739,14 @@ func (c *converter) encounterActivity(a *act) {
 	})
 	c.curEncounter = prev
 	c.add(idn, r)
+}
+
+// hasCoding reports whether cc has the code code of system.
+func hasCoding(cc *fhir.CodeableConcept, system, code string) bool {
+	for _, x := range cc.Coding {
+		if x.System == system && x.Code == code {
+			return true
+		}
+	}
+	return false
 }

@@ -201,6 +201,7 @@ var namespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://ferry-health.git
 const (
 	sysV20203        = "http://terminology.hl7.org/CodeSystem/v2-0203"
 	sysUCUM          = "http://unitsofmeasure.org"
+	sysLOINC         = "http://loinc.org"
 	sysObsCategory   = "http://terminology.hl7.org/CodeSystem/observation-category"
 	sysInterpret     = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 	sysAbsent        = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
@@ -1125,7 +1126,16 @@ func buildObservation(get func(string) string, vals map[string][]string, dp *cel
 	case s != "":
 		o.ValueString = s
 	}
-	hasValue := o.ValueQuantity != nil || o.ValueString != "" || o.ValueRange != nil || o.ValueRatio != nil
+	if sys, dia, ok := bloodPressureValue(o, dp); ok {
+		// FHIR R4's blood pressure profile and US Core Blood Pressure:
+		// a blood pressure's readings are its systolic and diastolic
+		// components, each a quantity, and it has no value of its own.
+		o.ValueString = ""
+		o.Component = []fhir.ObservationComponent{
+			{Code: *concept(sysLOINC, "8480-6", "Systolic blood pressure", ""), ValueQuantity: quantity(sys, "")},
+			{Code: *concept(sysLOINC, "8462-4", "Diastolic blood pressure", ""), ValueQuantity: quantity(dia, "")}}
+	}
+	hasValue := o.ValueQuantity != nil || o.ValueString != "" || o.ValueRange != nil || o.ValueRatio != nil || o.Component != nil
 	switch dar := get("dataAbsentReason"); {
 	case dar != "" && hasValue:
 		return nil, []problem{{"dataAbsentReason", "a dataAbsentReason beside a value (FHIR obs-6)"}}
@@ -1162,6 +1172,26 @@ func buildObservation(get func(string) string, vals map[string][]string, dp *cel
 
 // comparatorValue reads a lab value that is a number, possibly with a
 // comparator: "5.4", "<0.1", ">= 200".
+// bloodPressureValue reads the text value of an Observation coded 85354-9
+// (blood pressure) written as the reading, systolic over diastolic
+// ("132/86", with the mapping's decimal separator).
+func bloodPressureValue(o *fhir.Observation, dp *cellReader) (sys, dia string, ok bool) {
+	if o.ValueString == "" || !slices.ContainsFunc(o.Code.Coding, func(c fhir.Coding) bool {
+		return c.System == sysLOINC && c.Code == "85354-9"
+	}) {
+		return "", "", false
+	}
+	a, b, found := strings.Cut(o.ValueString, "/")
+	if !found {
+		return "", "", false
+	}
+	if sys, ok = decimal(dp.number(strings.TrimSpace(a))); !ok {
+		return "", "", false
+	}
+	dia, ok = decimal(dp.number(strings.TrimSpace(b)))
+	return sys, dia, ok
+}
+
 func comparatorValue(v string) (comparator, number string, ok bool) {
 	for _, c := range []string{"<=", ">=", "<", ">"} {
 		if rest, found := strings.CutPrefix(v, c); found {

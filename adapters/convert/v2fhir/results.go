@@ -2,6 +2,7 @@ package v2fhir
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -73,6 +74,115 @@ func isVitalSign(code *fhir.CodeableConcept) bool {
 	return false
 }
 
+// The codes of a blood pressure and its readings (FHIR R4's blood
+// pressure profile, http://hl7.org/fhir/StructureDefinition/bp, and US
+// Core Blood Pressure): shared and read-only.
+var (
+	bpCode        = fhir.CodeableConcept{Coding: []fhir.Coding{{System: "http://loinc.org", Code: "85354-9", Display: "Blood pressure panel with all children optional"}}}
+	systolicCode  = fhir.CodeableConcept{Coding: []fhir.Coding{{System: "http://loinc.org", Code: "8480-6", Display: "Systolic blood pressure"}}}
+	diastolicCode = fhir.CodeableConcept{Coding: []fhir.Coding{{System: "http://loinc.org", Code: "8462-4", Display: "Diastolic blood pressure"}}}
+)
+
+// hasLOINC reports whether code carries the LOINC code c.
+func hasLOINC(code *fhir.CodeableConcept, c string) bool {
+	for _, x := range code.Coding {
+		if x.System == "http://loinc.org" && x.Code == c {
+			return true
+		}
+	}
+	return false
+}
+
+// bloodPressureValue makes the reading of an OBX coded 85354-9 (blood
+// pressure), an SN ratio (^120^/^80) or the text "120/80", the systolic
+// and diastolic components FHIR R4's blood pressure profile and US Core
+// Blood Pressure want, in the OBX-6 unit, in place of the valueRatio or
+// valueString that says nothing to a client reading a blood pressure.
+// Anything else is left as it was.
+func (x *conv) bloodPressureValue(o *fhir.Observation, units quantityUnit) {
+	var s, d string
+	switch {
+	case o.ValueRatio != nil && o.ValueRatio.Numerator.Comparator == "":
+		s, d = string(o.ValueRatio.Numerator.Value), string(o.ValueRatio.Denominator.Value)
+	case o.ValueString != "":
+		s, d, _ = strings.Cut(o.ValueString, "/")
+	default:
+		return
+	}
+	sq, dq := x.quantityIn(strings.TrimSpace(s), units), x.quantityIn(strings.TrimSpace(d), units)
+	if sq == nil || dq == nil {
+		return
+	}
+	o.ValueRatio, o.ValueString = nil, ""
+	o.Component = append(o.Component,
+		fhir.ObservationComponent{Code: systolicCode, ValueQuantity: sq},
+		fhir.ObservationComponent{Code: diastolicCode, ValueQuantity: dq})
+}
+
+// bpReading is a systolic or diastolic Observation of a report, written
+// under ref.
+type bpReading struct {
+	o   *fhir.Observation
+	ref fhir.Reference
+}
+
+// reading notes o, a result of the report written under ref, when it is a
+// systolic or diastolic reading (or a blood pressure).
+func (r *reportBuilder) reading(o *fhir.Observation, ref fhir.Reference) {
+	switch {
+	case hasLOINC(&o.Code, "85354-9"):
+		r.hasBP = true
+	case o.ValueQuantity == nil:
+	case hasLOINC(&o.Code, "8480-6"):
+		r.systolic = append(r.systolic, bpReading{o, ref})
+	case hasLOINC(&o.Code, "8462-4"):
+		r.diastolic = append(r.diastolic, bpReading{o, ref})
+	}
+}
+
+// bloodPressures adds the blood pressure of each systolic and diastolic
+// reading of one time and status among the report's results, unless the
+// report sends its blood pressure itself: FHIR R4's blood pressure
+// profile and US Core Blood Pressure want the two as the components of
+// one Observation coded 85354-9, and a search for it finds no other. Its
+// key follows from the report's, as a result's without OBX-21 does; it is
+// derived from the two, which go as before, and is one of the report's
+// results.
+func (r *reportBuilder) bloodPressures(x *conv) {
+	if r.hasBP {
+		return
+	}
+	used := make([]bool, len(r.diastolic))
+	for _, s := range r.systolic {
+		for j, d := range r.diastolic {
+			if used[j] || s.o.Status != d.o.Status || s.o.EffectiveDateTime != d.o.EffectiveDateTime {
+				continue
+			}
+			used[j] = true
+			v := x.slabs.text.cat(r.stem, ".", "85354-9")
+			if n := r.countKey(v); n > 1 {
+				v += "#" + strconv.Itoa(n)
+			}
+			key := fhir.Identifier{System: x.system("obx"), Value: v}
+			bp := &fhir.Observation{ResourceType: "Observation", Identifier: []fhir.Identifier{key}, BasedOn: s.o.BasedOn,
+				Status: s.o.Status, Category: s.o.Category, Code: bpCode, Subject: s.o.Subject, Encounter: s.o.Encounter,
+				EffectiveDateTime: s.o.EffectiveDateTime, Issued: s.o.Issued, Specimen: s.o.Specimen,
+				DerivedFrom: []fhir.Reference{s.ref, d.ref}}
+			for _, o := range []*fhir.Observation{s.o, d.o} {
+				for _, p := range o.Performer {
+					if !slices.ContainsFunc(bp.Performer, func(q fhir.Reference) bool { return q.Reference == p.Reference }) {
+						bp.Performer = append(bp.Performer, p)
+					}
+				}
+				bp.Component = append(bp.Component, fhir.ObservationComponent{Code: o.Code, ValueQuantity: o.ValueQuantity,
+					Interpretation: o.Interpretation, ReferenceRange: o.ReferenceRange})
+			}
+			r.dr.Result = append(r.dr.Result, x.add("Observation", key, bp))
+			break
+		}
+	}
+}
+
 // imagingSections are the OBR-24 sections (table 0074, and the local
 // codes MR, US, XRY senders use) whose Observations are "imaging".
 var imagingSections = map[string]bool{
@@ -114,6 +224,10 @@ type reportBuilder struct {
 	// codes), all of them in obsKeys past that.
 	obsSeen []string
 	obsKeys map[string]int
+	// The report's systolic and diastolic readings, and whether it sends
+	// a blood pressure of its own (bloodPressures).
+	systolic, diastolic []bpReading
+	hasBP               bool
 	// Storage for the report and its short slices: one allocation.
 	drv     fhir.DiagnosticReport
 	ids     [2]fhir.Identifier
@@ -427,6 +541,9 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 	units := unitsOf(obx.Field(6).Rep(1)) // for the value and the range
 	if err := x.obxValue(obx, o, units); err != nil {
 		return nil, err
+	}
+	if hasLOINC(code, "85354-9") {
+		x.bloodPressureValue(o, units)
 	}
 	eff, err := x.fieldDateTime(obx, 14)
 	if err != nil {
@@ -955,13 +1072,15 @@ func (w *resultWalk) closeObs() error {
 	if w.obs == nil {
 		return nil
 	}
-	ref, err := w.obs.finish(w.x)
+	obs := w.obs
+	ref, err := obs.finish(w.x)
 	w.obs = nil
 	if err != nil {
 		return err
 	}
 	w.observations++
 	if w.report != nil {
+		w.report.reading(obs.o, ref)
 		if w.report.dr.Result == nil && w.report.results > 1 {
 			w.report.dr.Result = w.x.slabs.refLists.chunk(w.report.results)[:0]
 		}
@@ -981,6 +1100,7 @@ func (w *resultWalk) closeReport() error {
 	if w.report == nil {
 		return nil
 	}
+	w.report.bloodPressures(w.x)
 	w.x.focus = append(w.x.focus, w.report.finish(w.x))
 	w.report = nil
 	w.reports++
