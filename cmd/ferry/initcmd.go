@@ -67,7 +67,7 @@ func runInit(args []string, stdin io.Reader, terminal bool, stdout, stderr io.Wr
 	if terminal && !*yes && answerFlags == 0 {
 		p := &prompter{in: bufio.NewReader(stdin), out: stdout}
 		var err error
-		if a, *out, err = p.ask(a, *out); err != nil {
+		if a, *out, err = p.ask(a, *out, *force); err != nil {
 			return err
 		}
 	}
@@ -94,6 +94,13 @@ func runInit(args []string, stdin io.Reader, terminal bool, stdout, stderr io.Wr
 			return fmt.Errorf("not written: the answers give an invalid configuration (%d problem(s) above)", len(ce.Problems))
 		}
 		return fmt.Errorf("not written: %w", err)
+	}
+	// Refused before the key is made: a key for a configuration that was
+	// never written would only be a stray secret.
+	if *out != "-" && !*force {
+		if _, err := os.Stat(*out); err == nil {
+			return fmt.Errorf("%s exists; use --force to replace it", *out)
+		}
 	}
 	keyOut := stdout
 	if *out == "-" {
@@ -222,7 +229,7 @@ func (p *prompter) until(question, def string, check func(string) error) (string
 	}
 }
 
-func (p *prompter) ask(a installer.Answers, out string) (installer.Answers, string, error) {
+func (p *prompter) ask(a installer.Answers, out string, force bool) (installer.Answers, string, error) {
 	var err error
 	fmt.Fprintln(p.out, "ferry init: a few questions; Enter takes the value in brackets.")
 	if a.ExchangeURL, err = p.until("Exchange FHIR base URL (https://...; mllps://host:port for HL7 v2; sftp://user@host/dir for files; empty if you have none yet)", a.ExchangeURL, checkExchangeURL); err != nil {
@@ -265,6 +272,10 @@ func (p *prompter) ask(a installer.Answers, out string) (installer.Answers, stri
 	if out, err = p.until("Write the configuration to", out, func(s string) error {
 		if s == "" {
 			return errors.New("a file name is required")
+		}
+		// Asked now, not after the answers are given and lost.
+		if _, err := os.Stat(s); err == nil && s != "-" && !force {
+			return fmt.Errorf("%s exists; name another file (or run ferry init --force to replace it)", s)
 		}
 		return nil
 	}); err != nil {

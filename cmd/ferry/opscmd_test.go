@@ -470,3 +470,47 @@ func TestCheckExchangeURL(t *testing.T) {
 		}
 	}
 }
+
+// TestInitExistingFileAskedAgain: on a terminal, a configuration file that
+// exists already is refused when it is named, and the question asked again,
+// not after every answer was given (losing them all); and an init that
+// would not write its file makes no encryption key either.
+func TestInitExistingFileAskedAgain(t *testing.T) {
+	dir := t.TempDir()
+	existing := filepath.Join(dir, "ferry.yaml")
+	if err := os.WriteFile(existing, []byte("data_dir: /srv/ferry\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	fresh := filepath.Join(dir, "site.yaml")
+	answers := strings.Join([]string{
+		"",                         // no exchange yet
+		"",                         // default MLLP address
+		filepath.Join(dir, "data"), // data folder
+		"",                         // no encryption
+		existing,                   // refused: exists
+		fresh,
+	}, "\n") + "\n"
+	var so bytes.Buffer
+	if err := runInit([]string{"--out", existing}, strings.NewReader(answers), true, &so, io.Discard); err != nil {
+		t.Fatalf("%v\n%s", err, so.String())
+	}
+	if !strings.Contains(so.String(), existing+" exists") || !strings.Contains(so.String(), "wrote "+fresh) {
+		t.Fatalf("dialogue:\n%s", so.String())
+	}
+	if b, _ := os.ReadFile(existing); string(b) != "data_dir: /srv/ferry\n" {
+		t.Fatalf("existing file changed: %q", b)
+	}
+	if cfg, err := config.Load(fresh); err != nil || cfg.DataDir != filepath.Join(dir, "data") {
+		t.Fatalf("written: %v %+v", err, cfg)
+	}
+
+	// With flags: refused before the key is made, so no stray key is left.
+	key := filepath.Join(dir, "ferry.key")
+	err := runInit([]string{"--encryption-key", key, "--data-dir", filepath.Join(dir, "data"), "--out", existing}, nil, false, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "exists; use --force") {
+		t.Fatalf("existing --out: %v", err)
+	}
+	if _, err := os.Stat(key); err == nil {
+		t.Fatal("a key was made for a configuration that was not written")
+	}
+}
