@@ -310,6 +310,13 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return fmt.Errorf("restore: data_dir %s restored, but the configuration not written: %w", cfg.DataDir, err)
 		}
 		fmt.Fprintf(stdout, "wrote the archive's configuration to %s\n", name)
+		// Written as root, it is root's alone: the service, which runs
+		// as ferry, could not read it and would not start.
+		if gave, err := installer.GiveConfigToService(name); err != nil {
+			return fmt.Errorf("restore: data_dir %s restored and the configuration written, but: %w", cfg.DataDir, err)
+		} else if gave {
+			fmt.Fprintf(stdout, "  gave %s to the %s group (0640): the service reads it, only root changes it\n", name, installer.Account)
+		}
 	}
 	fmt.Fprintf(stdout, "restored %d files (%s) of the backup made %s by ferry %s into data_dir %s (configuration: %s)\n",
 		len(m.Files), ops.HumanBytes(m.Bytes()), m.Created.Format("2006-01-02 15:04 MST"), m.Ferry, cfg.DataDir, name)
