@@ -398,3 +398,36 @@ func TestBackupPipeAudited(t *testing.T) {
 	}
 	wantIn(t, "backup event", repo.next(), `csd-code="110106"`, `EventOutcomeIndicator="0"`, `csd-code="backup"`, `UserID="stdout:"`)
 }
+
+// TestLiveBackupReleaseAfterInterrupt: `ferry backup` interrupted with
+// Ctrl-C released the running gateway's snapshot with the interrupted
+// context, so the release failed and every interrupted backup ended with
+// "note: release the gateway's snapshot …: interrupt signal received", as
+// if the snapshot had been left in the data folder. The release now goes
+// out whatever became of the command's context, and the snapshot goes.
+func TestLiveBackupReleaseAfterInterrupt(t *testing.T) {
+	dir := t.TempDir()
+	_, _, cfg := heldConfig(t, dir)
+	runGateway(t, cfg)
+	tok, err := ops.ReadToken(cfg.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	snap, hold, err := ops.RemoteSnapshot(ctx, cfg.Status.Listen, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel() // Ctrl-C
+	if err := hold.Release(); err != nil {
+		t.Errorf("release after an interrupt: %v", err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(snap.Dir); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the snapshot of an interrupted backup was not removed")
+		}
+	}
+}
