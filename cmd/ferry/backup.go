@@ -462,7 +462,14 @@ func restoreCheck(ctx context.Context, archive, cfgPath string, stdout io.Writer
 	if err := os.RemoveAll(tmp); err != nil {
 		return fmt.Errorf("restore --check %s: it restores, but the copy restored for the check could not be removed: %w; remove %s", archive, err, tmp)
 	}
-	fmt.Fprintf(stdout, "ok: it restores (checked in a temporary folder, now removed); `ferry restore %s` puts it in place\n", archive)
+	// The command to follow names the configuration checked against:
+	// without it, restore reads the installed one or the embedded
+	// default, whose data_dir is another folder.
+	restore := "ferry restore " + archive
+	if cfgPath != "" {
+		restore += " --config " + cfgPath
+	}
+	fmt.Fprintf(stdout, "ok: it restores (checked in a temporary folder, now removed); `%s` puts it in place (into data_dir %s, once it is empty or gone)\n", restore, data)
 	return nil
 }
 
