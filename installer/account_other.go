@@ -27,5 +27,8 @@ func KeepOwnership(os.FileInfo, string) error { return nil }
 // GiveKeyToService is a no-op on this OS.
 func GiveKeyToService(string) (bool, error) { return false, nil }
 
+// GiveConfigToService is a no-op on this OS.
+func GiveConfigToService(string) (bool, error) { return false, nil }
+
 // GiveTreeToService is a no-op on this OS.
 func GiveTreeToService(string) (bool, error) { return false, nil }

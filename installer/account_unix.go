@@ -208,6 +208,26 @@ func GiveKeyToService(path string) (bool, error) {
 	return true, nil
 }
 
+// GiveConfigToService gives a configuration file root wrote (`sudo ferry
+// restore --write-config`) the owner, group and mode the package installs
+// /etc/ferry/ferry.yaml with, 0640 root:ferry, so that the service, which
+// runs as ferry, can read it and no one else can change it. It does
+// nothing, and reports false, unless the process runs as root and the
+// account exists.
+func GiveConfigToService(path string) (bool, error) {
+	if os.Geteuid() != 0 {
+		return false, nil
+	}
+	_, gid, err := accountIDs()
+	if err != nil {
+		return false, nil
+	}
+	if err := setOwnerMode(path, 0o640, 0, gid); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
 // GiveTreeToService hands dir and everything in it to the service
 // account (a data folder `sudo ferry restore` wrote as root), so that the
 // service can open its stores. It does nothing, and reports false,

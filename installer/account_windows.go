@@ -74,6 +74,10 @@ func KeepOwnership(old os.FileInfo, path string) error { return nil }
 // it (PrepareFolders).
 func GiveKeyToService(string) (bool, error) { return false, nil }
 
+// GiveConfigToService is a no-op on Windows: a configuration written into
+// the config folder inherits its ACL (PrepareFolders).
+func GiveConfigToService(string) (bool, error) { return false, nil }
+
 // GiveTreeToService is a no-op on Windows: restored files inherit the
 // data folder's ACL.
 func GiveTreeToService(string) (bool, error) { return false, nil }

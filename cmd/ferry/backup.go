@@ -310,6 +310,13 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return fmt.Errorf("restore: data_dir %s restored, but the configuration not written: %w", cfg.DataDir, err)
 		}
 		fmt.Fprintf(stdout, "wrote the archive's configuration to %s\n", name)
+		// Written as root, it is root's alone: the service, which runs
+		// as ferry, could not read it and would not start.
+		if gave, err := installer.GiveConfigToService(name); err != nil {
+			return fmt.Errorf("restore: data_dir %s restored and the configuration written, but: %w", cfg.DataDir, err)
+		} else if gave {
+			fmt.Fprintf(stdout, "  gave %s to the %s group (0640): the service reads it, only root changes it\n", name, installer.Account)
+		}
 	}
 	fmt.Fprintf(stdout, "restored %d files (%s) of the backup made %s by ferry %s into data_dir %s (configuration: %s)\n",
 		len(m.Files), ops.HumanBytes(m.Bytes()), m.Created.Format("2006-01-02 15:04 MST"), m.Ferry, cfg.DataDir, name)
@@ -455,7 +462,14 @@ func restoreCheck(ctx context.Context, archive, cfgPath string, stdout io.Writer
 	if err := os.RemoveAll(tmp); err != nil {
 		return fmt.Errorf("restore --check %s: it restores, but the copy restored for the check could not be removed: %w; remove %s", archive, err, tmp)
 	}
-	fmt.Fprintf(stdout, "ok: it restores (checked in a temporary folder, now removed); `ferry restore %s` puts it in place\n", archive)
+	// The command to follow names the configuration checked against:
+	// without it, restore reads the installed one or the embedded
+	// default, whose data_dir is another folder.
+	restore := "ferry restore " + archive
+	if cfgPath != "" {
+		restore += " --config " + cfgPath
+	}
+	fmt.Fprintf(stdout, "ok: it restores (checked in a temporary folder, now removed); `%s` puts it in place (into data_dir %s, once it is empty or gone)\n", restore, data)
 	return nil
 }
 

@@ -163,6 +163,11 @@ exchange:
 	q, _ := gw.pipe.Stats(), 0
 	fmt.Fprintf(stdout, "\n   %d message(s) accepted, %d duplicate(s) not queued again, %d quarantined in %s\n",
 		accepted, q.Duplicates.Load(), q.Quarantined.Load(), cfg.Path("quarantine"))
+	if !*keep {
+		// The folders named above go with the demo: say so, rather than
+		// send the reader to look in them.
+		fmt.Fprintf(stdout, "\n   %s is removed now; ferry demo --keep keeps it (certificates, queue, quarantine) to look at\n", dir)
+	}
 	return nil
 }
 

@@ -48,6 +48,9 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		opts.ServiceAccount = installer.Account
 	}
 	opts.ServiceFiles, opts.ServiceFilesSkip = ops.LookupServiceAccount(installer.ServiceUser())
+	if name != "embedded default" {
+		opts.ConfigFile = name
+	}
 	checks := ops.Doctor(ctx, cfg, opts)
 	if w := cfg.IdentifierWarning(); w != "" {
 		checks = append(checks, ops.Check{Area: "identifiers", Name: "identifiers.systems", Level: ops.Warn, Detail: w})

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -286,5 +287,19 @@ func TestDemo(t *testing.T) {
 		if !strings.Contains(s, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, s)
 		}
+	}
+	// It names the quarantine folder, which is gone once it returns
+	// without --keep: the output says so.
+	i := strings.Index(s, " quarantined in ")
+	if i < 0 {
+		t.Fatalf("no quarantine folder named:\n%s", s)
+	}
+	quar := strings.Fields(s[i+len(" quarantined in "):])[0]
+	if _, err := os.Stat(quar); err == nil {
+		t.Fatalf("%s kept without --keep", quar)
+	}
+	dir := filepath.Dir(filepath.Dir(quar))
+	if !strings.Contains(s, dir+" is removed now; ferry demo --keep keeps it") {
+		t.Errorf("demo output does not say %s is removed:\n%s", dir, s)
 	}
 }

@@ -64,36 +64,62 @@ func runInit(args []string, stdin io.Reader, terminal bool, stdout, stderr io.Wr
 			answerFlags++
 		}
 	})
+	var p *prompter
 	if terminal && !*yes && answerFlags == 0 {
-		p := &prompter{in: bufio.NewReader(stdin), out: stdout}
-		var err error
-		if a, *out, err = p.ask(a, *out); err != nil {
-			return err
+		p = &prompter{in: bufio.NewReader(stdin), out: stdout}
+	}
+	var b []byte
+	for {
+		if p != nil {
+			var err error
+			if a, *out, err = p.ask(a, *out, *force); err != nil {
+				return err
+			}
 		}
-	}
-	// The service does not run in this folder (the unit starts it in its
-	// data folder, Windows in System32), and the configuration reads a
-	// relative path from wherever the gateway runs: write what was meant.
-	for _, p := range []*string{&a.CAFile, &a.CertFile, &a.KeyFile, &a.DataDir, &a.EncryptionKeyFile, &a.SFTPKeyFile, &a.KnownHosts} {
-		*p = absPath(*p)
-	}
-	if a.KeyFile != "" && a.CertFile == "" || a.CertFile != "" && a.KeyFile == "" {
-		return errors.New("--cert and --key go together: the exchange needs both the client certificate and its key")
-	}
-	b := installer.RenderConfig(a)
-	name := *out
-	if name == "-" {
-		name = "standard output"
-	}
-	if _, err := config.Parse(name, b); err != nil {
+		// The service does not run in this folder (the unit starts it in its
+		// data folder, Windows in System32), and the configuration reads a
+		// relative path from wherever the gateway runs: write what was meant.
+		for _, p := range []*string{&a.CAFile, &a.CertFile, &a.KeyFile, &a.DataDir, &a.EncryptionKeyFile, &a.SFTPKeyFile, &a.KnownHosts} {
+			*p = absPath(*p)
+		}
+		if a.KeyFile != "" && a.CertFile == "" || a.CertFile != "" && a.KeyFile == "" {
+			return errors.New("--cert and --key go together: the exchange needs both the client certificate and its key")
+		}
+		b = installer.RenderConfig(a)
+		name := *out
+		if name == "-" {
+			name = "standard output"
+		}
+		_, err := config.Parse(name, b)
+		if err == nil {
+			break
+		}
 		var ce *config.Error
-		if errors.As(err, &ce) {
+		if !errors.As(err, &ce) {
+			return fmt.Errorf("not written: %w", err)
+		}
+		if p == nil {
 			for _, p := range ce.Problems {
 				fmt.Fprintf(stderr, "  %s\n", p)
 			}
 			return fmt.Errorf("not written: the answers give an invalid configuration (%d problem(s) above)", len(ce.Problems))
 		}
-		return fmt.Errorf("not written: %w", err)
+		// On a terminal the answers are not lost: say what is wrong
+		// (by setting: the file, not written, has no lines to name)
+		// and ask again, each answer offered as the default.
+		fmt.Fprintln(p.out, "The answers give a configuration ferry would refuse:")
+		for _, pr := range ce.Problems {
+			pr.Line = 0
+			fmt.Fprintf(p.out, "  %s\n", pr)
+		}
+		fmt.Fprintln(p.out, "Once more; Enter keeps an answer.")
+	}
+	// Refused before the key is made: a key for a configuration that was
+	// never written would only be a stray secret.
+	if *out != "-" && !*force {
+		if _, err := os.Stat(*out); err == nil {
+			return fmt.Errorf("%s exists; use --force to replace it", *out)
+		}
 	}
 	keyOut := stdout
 	if *out == "-" {
@@ -222,7 +248,7 @@ func (p *prompter) until(question, def string, check func(string) error) (string
 	}
 }
 
-func (p *prompter) ask(a installer.Answers, out string) (installer.Answers, string, error) {
+func (p *prompter) ask(a installer.Answers, out string, force bool) (installer.Answers, string, error) {
 	var err error
 	fmt.Fprintln(p.out, "ferry init: a few questions; Enter takes the value in brackets.")
 	if a.ExchangeURL, err = p.until("Exchange FHIR base URL (https://...; mllps://host:port for HL7 v2; sftp://user@host/dir for files; empty if you have none yet)", a.ExchangeURL, checkExchangeURL); err != nil {
@@ -265,6 +291,10 @@ func (p *prompter) ask(a installer.Answers, out string) (installer.Answers, stri
 	if out, err = p.until("Write the configuration to", out, func(s string) error {
 		if s == "" {
 			return errors.New("a file name is required")
+		}
+		// Asked now, not after the answers are given and lost.
+		if _, err := os.Stat(s); err == nil && s != "-" && !force {
+			return fmt.Errorf("%s exists; name another file (or run ferry init --force to replace it)", s)
 		}
 		return nil
 	}); err != nil {

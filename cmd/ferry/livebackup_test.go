@@ -398,3 +398,83 @@ func TestBackupPipeAudited(t *testing.T) {
 	}
 	wantIn(t, "backup event", repo.next(), `csd-code="110106"`, `EventOutcomeIndicator="0"`, `csd-code="backup"`, `UserID="stdout:"`)
 }
+
+// TestLiveBackupReleaseAfterInterrupt: `ferry backup` interrupted with
+// Ctrl-C released the running gateway's snapshot with the interrupted
+// context, so the release failed and every interrupted backup ended with
+// "note: release the gateway's snapshot …: interrupt signal received", as
+// if the snapshot had been left in the data folder. The release now goes
+// out whatever became of the command's context, and the snapshot goes.
+func TestLiveBackupReleaseAfterInterrupt(t *testing.T) {
+	dir := t.TempDir()
+	_, _, cfg := heldConfig(t, dir)
+	runGateway(t, cfg)
+	tok, err := ops.ReadToken(cfg.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	snap, hold, err := ops.RemoteSnapshot(ctx, cfg.Status.Listen, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel() // Ctrl-C
+	if err := hold.Release(); err != nil {
+		t.Errorf("release after an interrupt: %v", err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(snap.Dir); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the snapshot of an interrupted backup was not removed")
+		}
+	}
+}
+
+// TestRestoreCheckHintNamesTheConfiguration: `ferry restore --check FILE
+// --config CFG` ended "`ferry restore FILE` puts it in place", which,
+// followed as written, restores into the data folder of another
+// configuration (/etc/ferry/ferry.yaml, or the embedded default's
+// ./ferry-data in whatever folder it is run); the command it gives now
+// names the configuration checked against and the data folder it fills,
+// and does what it says once that folder is empty.
+func TestRestoreCheckHintNamesTheConfiguration(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	cfgFile := filepath.Join(dir, "site.yaml")
+	if err := os.WriteFile(cfgFile, fmt.Appendf(nil, "data_dir: %q\n", data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	q, err := diskq.Open(filepath.Join(data, "queue"), diskq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Put(context.Background(), &queue.Item{ID: "a", Key: "k", Body: []byte(`{"resourceType":"Bundle"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	q.Close(context.Background())
+	archive := filepath.Join(dir, "b.tar.gz")
+	if err := cmdBackup(context.Background(), []string{"--config", cfgFile, archive}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := cmdRestore(context.Background(), []string{"--check", "--config", cfgFile, archive}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	want := "`ferry restore " + archive + " --config " + cfgFile + "` puts it in place (into data_dir " + data + ", once it is empty or gone)"
+	if !strings.Contains(out.String(), want) {
+		t.Fatalf("check said, without %q:\n%s", want, out.String())
+	}
+	// Followed as written, once the data folder is moved aside.
+	if err := os.Rename(data, data+".old"); err != nil {
+		t.Fatal(err)
+	}
+	cmd := strings.Fields(strings.Trim(want[:strings.Index(want, "` puts")], "`"))
+	if err := cmdRestore(context.Background(), cmd[2:], io.Discard, io.Discard); err != nil {
+		t.Fatalf("%s: %v", strings.Join(cmd, " "), err)
+	}
+	if _, err := os.Stat(filepath.Join(data, "queue")); err != nil {
+		t.Fatalf("the hint's restore did not fill %s: %v", data, err)
+	}
+}

@@ -470,3 +470,88 @@ func TestCheckExchangeURL(t *testing.T) {
 		}
 	}
 }
+
+// TestInitExistingFileAskedAgain: on a terminal, a configuration file that
+// exists already is refused when it is named, and the question asked again,
+// not after every answer was given (losing them all); and an init that
+// would not write its file makes no encryption key either.
+func TestInitExistingFileAskedAgain(t *testing.T) {
+	dir := t.TempDir()
+	existing := filepath.Join(dir, "ferry.yaml")
+	if err := os.WriteFile(existing, []byte("data_dir: /srv/ferry\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	fresh := filepath.Join(dir, "site.yaml")
+	answers := strings.Join([]string{
+		"",                         // no exchange yet
+		"",                         // default MLLP address
+		filepath.Join(dir, "data"), // data folder
+		"",                         // no encryption
+		existing,                   // refused: exists
+		fresh,
+	}, "\n") + "\n"
+	var so bytes.Buffer
+	if err := runInit([]string{"--out", existing}, strings.NewReader(answers), true, &so, io.Discard); err != nil {
+		t.Fatalf("%v\n%s", err, so.String())
+	}
+	if !strings.Contains(so.String(), existing+" exists") || !strings.Contains(so.String(), "wrote "+fresh) {
+		t.Fatalf("dialogue:\n%s", so.String())
+	}
+	if b, _ := os.ReadFile(existing); string(b) != "data_dir: /srv/ferry\n" {
+		t.Fatalf("existing file changed: %q", b)
+	}
+	if cfg, err := config.Load(fresh); err != nil || cfg.DataDir != filepath.Join(dir, "data") {
+		t.Fatalf("written: %v %+v", err, cfg)
+	}
+
+	// With flags: refused before the key is made, so no stray key is left.
+	key := filepath.Join(dir, "ferry.key")
+	err := runInit([]string{"--encryption-key", key, "--data-dir", filepath.Join(dir, "data"), "--out", existing}, nil, false, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "exists; use --force") {
+		t.Fatalf("existing --out: %v", err)
+	}
+	if _, err := os.Stat(key); err == nil {
+		t.Fatal("a key was made for a configuration that was not written")
+	}
+}
+
+// TestInitInvalidAnswersAskedAgain: on a terminal, answers that each pass
+// their question but together make a configuration `ferry config check`
+// refuses (a data-at-rest key inside the data folder) ended the dialogue
+// with "not written" and a line number of a file never written, every
+// answer lost; the dialogue now says what is wrong and asks again, each
+// answer given offered as the default.
+func TestInitInvalidAnswersAskedAgain(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	out := filepath.Join(dir, "ferry.yaml")
+	key := filepath.Join(dir, "keys", "ferry.key")
+	answers := strings.Join([]string{
+		"", "", data,
+		filepath.Join(data, "ferry.key"), // refused with the others: inside the data folder
+		out,
+		"", "", "", // Enter keeps the answers given
+		key,
+		"",
+	}, "\n") + "\n"
+	var so bytes.Buffer
+	if err := runInit(nil, strings.NewReader(answers), true, &so, io.Discard); err != nil {
+		t.Fatalf("%v\n%s", err, so.String())
+	}
+	if !strings.Contains(so.String(), "encryption.key_file: "+filepath.Join(data, "ferry.key")+" is inside data_dir") || strings.Contains(so.String(), "line ") {
+		t.Errorf("dialogue does not say what was wrong, or names a line of a file not written:\n%s", so.String())
+	}
+	if !strings.Contains(so.String(), "["+data+"]") {
+		t.Errorf("the data folder given is not offered again:\n%s", so.String())
+	}
+	cfg, err := config.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DataDir != data || cfg.Encryption.KeyFile != key {
+		t.Fatalf("written: data_dir %s, key %s", cfg.DataDir, cfg.Encryption.KeyFile)
+	}
+	if _, err := os.Stat(filepath.Join(data, "ferry.key")); err == nil {
+		t.Error("the refused key was made")
+	}
+}

@@ -109,3 +109,54 @@ func TestRestoreIntoLinkedDataDirGivesItToService(t *testing.T) {
 		t.Errorf("a file written as root into the linked data folder stays uid %s's", uid)
 	}
 }
+
+// TestRestoreWriteConfigReadableByService: `sudo ferry restore FILE
+// --write-config /etc/ferry/ferry.yaml` on a new machine wrote the
+// configuration root:root 0640 and gave only the data folder to the ferry
+// account, so the service, which runs as ferry, could not read its own
+// configuration and did not start (README: "Put the key files back, run
+// `ferry doctor`, start the service"). It is now root:ferry 0640, as the
+// package installs it.
+func TestRestoreWriteConfigReadableByService(t *testing.T) {
+	u, err := user.Lookup(installer.Account)
+	if os.Geteuid() != 0 || err != nil {
+		t.Skip("needs root and the service account")
+	}
+	base := t.TempDir()
+	data := filepath.Join(base, "data")
+	cfgFile := filepath.Join(base, "ferry.yaml")
+	if err := os.WriteFile(cfgFile, []byte("data_dir: "+data+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	q, err := diskq.Open(filepath.Join(data, "queue"), diskq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(base, "ferry.tar.gz")
+	if err := cmdBackup(context.Background(), []string{archive, "--config", cfgFile}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(data); err != nil {
+		t.Fatal(err)
+	}
+	restored := filepath.Join(base, "etc", "ferry.yaml")
+	var out bytes.Buffer
+	if err := cmdRestore(context.Background(), []string{archive, "--write-config", restored}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(restored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	if gid := strconv.Itoa(int(st.Gid)); gid != u.Gid || st.Uid != 0 || fi.Mode().Perm() != 0o640 {
+		t.Errorf("restored configuration is uid %d gid %d mode %o; want root:%s (gid %s) 0640 so that the service reads it\n%s",
+			st.Uid, st.Gid, fi.Mode().Perm(), installer.Account, u.Gid, out.String())
+	}
+	if !strings.Contains(out.String(), "gave "+restored+" to the "+installer.Account+" group") {
+		t.Errorf("restore said:\n%s", out.String())
+	}
+}

@@ -166,7 +166,7 @@ func WriteBackup(w io.Writer, o BackupOptions) (*BackupManifest, error) {
 			return err
 		}
 		h := sha256.New()
-		if n, err := io.CopyN(tw, io.TeeReader(f, h), size); err != nil {
+		if n, err := io.CopyN(tw, io.TeeReader(abortReader{f, o.Abort}, h), size); err != nil {
 			if errors.Is(err, io.EOF) {
 				return fmt.Errorf("%s: shrank from %d to %d bytes while read: is a gateway or another ferry command using the data folder?", file, size, n)
 			}
@@ -261,6 +261,23 @@ func WriteBackup(w io.Writer, o BackupOptions) (*BackupManifest, error) {
 		return nil, err
 	}
 	return m, zw.Close()
+}
+
+// abortReader reads r until abort is closed, then fails with errAborted:
+// a large file (a spilled body, an outbox file) is stopped within one read,
+// not archived whole before an interrupt is heeded.
+type abortReader struct {
+	r     io.Reader
+	abort <-chan struct{}
+}
+
+func (a abortReader) Read(p []byte) (int, error) {
+	select {
+	case <-a.abort:
+		return 0, errAborted
+	default:
+	}
+	return a.r.Read(p)
 }
 
 // errAborted is why a backup of a snapshot stopped: the snapshot ended

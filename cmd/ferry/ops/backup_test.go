@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -397,5 +398,53 @@ func TestBackupFileGone(t *testing.T) {
 	}
 	if _, err := RestoreBackup(bytes.NewReader(buf.Bytes()), filepath.Join(t.TempDir(), "d")); err != nil {
 		t.Errorf("restore: %v", err)
+	}
+}
+
+// abortAfter is the archive's destination that closes abort once n bytes
+// have been written to it (Ctrl-C pressed while a large file is archived),
+// and counts what is written after.
+type abortAfter struct {
+	n, written int
+	abort      chan struct{}
+	closed     bool
+}
+
+func (w *abortAfter) Write(p []byte) (int, error) {
+	w.written += len(p)
+	if !w.closed && w.written >= w.n {
+		close(w.abort)
+		w.closed = true
+	}
+	return len(p), nil
+}
+
+// TestBackupAbortInsideLargeFile: Abort (Ctrl-C, or the gateway letting
+// its snapshot go) was looked at only between files, so a large file (a
+// spilled body of an EHI export or a scanned record, a big outbox file) was
+// read and compressed whole first: the interrupt went unheeded for as long
+// as that took, and a second Ctrl-C killed the command and left its
+// temporary archive, patient data in clear, beside the target. The copy
+// now stops within a read of the abort.
+func TestBackupAbortInsideLargeFile(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	if err := os.MkdirAll(filepath.Join(data, "queue", "bodies"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// Incompressible, so that what is read shows in what is written.
+	big := make([]byte, 32<<20)
+	for i := range big {
+		big[i] = byte(i*7919>>3 ^ i>>11)
+	}
+	if err := os.WriteFile(filepath.Join(data, "queue", "bodies", "big.body"), big, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w := &abortAfter{n: 1 << 20, abort: make(chan struct{})}
+	_, err := WriteBackup(w, BackupOptions{DataDir: data, Abort: w.abort})
+	if !errors.Is(err, errAborted) {
+		t.Fatalf("backup aborted inside a file: %v", err)
+	}
+	if w.written > 8<<20 {
+		t.Errorf("%d bytes written after an abort at 1 MiB of a 32 MiB file: the file was archived whole", w.written)
 	}
 }

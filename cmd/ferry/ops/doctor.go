@@ -85,6 +85,9 @@ type DoctorOptions struct {
 	// ServiceFilesSkip says why not (see LookupServiceAccount).
 	ServiceFiles     *ServiceAccount
 	ServiceFilesSkip string
+	// ConfigFile is the configuration file the service reads at its
+	// start, judged for ServiceFiles too; empty: the embedded default.
+	ConfigFile string
 	// MinFreeBytes fails the disk check below it (default 256 MiB).
 	MinFreeBytes uint64
 	// SyncSamples is how many write + fdatasync rounds the flush probe
@@ -132,6 +135,7 @@ func Doctor(ctx context.Context, cfg *config.Config, opts DoctorOptions) []Check
 	if skip == "" {
 		skip = "no service account to check for"
 	}
+	out = append(out, CheckServiceConfig(opts.ConfigFile, opts.ServiceFiles)...)
 	out = append(out, CheckServiceFiles(cfg, opts.ServiceFiles, skip)...)
 	out = append(out, CheckEncryption(cfg)...)
 	out = append(out, CheckHoldPolicy(cfg)...)

@@ -104,6 +104,21 @@ func configuredFiles(cfg *config.Config) []namedFile {
 	return out
 }
 
+// CheckServiceConfig checks that the service account can read the
+// configuration file itself: `sudo ferry doctor` loads it as root, which
+// reads anything, and a file left root's alone (written by `sudo ferry
+// init` or `sudo ferry restore --write-config`) stops the service at its
+// start. Nothing when it can, or with no file or no account to judge.
+func CheckServiceConfig(path string, acct *ServiceAccount) []Check {
+	if path == "" || acct == nil {
+		return nil
+	}
+	if lvl, msg := readableBy(path, acct, false); lvl != OK {
+		return []Check{{Area: "access", Name: "configuration " + path, Level: lvl, Detail: msg}}
+	}
+	return nil
+}
+
 // CheckServiceFiles checks that the service account can read every key,
 // certificate and CA file the configuration names. `sudo ferry doctor`
 // reads them as root, which reads anything: a key left root-only (0600)

@@ -327,3 +327,42 @@ func otherAccount(t *testing.T) (*ServiceAccount, string) {
 	os.Chmod(base, 0o755)
 	return &ServiceAccount{Name: "54321", UID: 54321, GIDs: []uint32{54321}}, base
 }
+
+// TestServiceConfigFileReadable: `sudo ferry doctor --config FILE` read
+// the configuration as root and said "ok config" for a file the service
+// account cannot read (root's 0600 or 0640 root:root, as `sudo ferry init`
+// or `sudo ferry restore --write-config` leave one), so the service then
+// failed at its start on the very file doctor passed. Doctor now judges
+// the configuration file as it judges the key files, with the fix.
+func TestServiceConfigFileReadable(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give files to another uid")
+	}
+	const id = 54321
+	acct := &ServiceAccount{Name: "54321", UID: id, GIDs: []uint32{id}}
+	base := t.TempDir()
+	os.Chmod(filepath.Dir(base), 0o755)
+	os.Chmod(base, 0o755)
+	file := writeMode(t, filepath.Join(base, "ferry.yaml"), 0o640)
+	cfg := &config.Config{DataDir: t.TempDir()}
+
+	var c *Check
+	for _, ch := range Doctor(context.Background(), cfg, DoctorOptions{ServiceFiles: acct, ConfigFile: file, Timeout: 1}) {
+		if ch.Area == "access" && strings.Contains(ch.Name, file) {
+			c = &ch
+		}
+	}
+	if c == nil || c.Level != Fail || !strings.Contains(c.Detail, "cannot read "+file) || !strings.Contains(c.Detail, "chgrp 54321 "+file+" && chmod g+r "+file) {
+		t.Fatalf("configuration check: %+v", c)
+	}
+	fix := c.Detail[strings.Index(c.Detail, "Fix: ")+len("Fix: "):]
+	if out, err := exec.Command("sh", "-c", fix).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", fix, err, out)
+	}
+	if cs := CheckServiceConfig(file, acct); len(cs) != 0 {
+		t.Fatalf("after the fix: %+v", cs)
+	}
+	if CheckServiceConfig("", acct) != nil || CheckServiceConfig(file, nil) != nil {
+		t.Error("checked without a file or an account")
+	}
+}

@@ -372,7 +372,7 @@ func RemoteSnapshot(ctx context.Context, addr string, token configopaque.String)
 	// The snapshot's links take one file-system call a file: minutes
 	// only for a copy (Windows) of a large backlog.
 	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true, ResponseHeaderTimeout: 10 * time.Minute}}
-	call := func(method, query string) (*http.Response, error) {
+	call := func(ctx context.Context, method, query string) (*http.Response, error) {
 		req, err := http.NewRequestWithContext(ctx, method, url+query, nil)
 		if err != nil {
 			return nil, err
@@ -399,7 +399,7 @@ func RemoteSnapshot(ctx context.Context, addr string, token configopaque.String)
 		}
 		return nil, fmt.Errorf("gateway answered %s", resp.Status)
 	}
-	resp, err := call(http.MethodPost, "")
+	resp, err := call(ctx, http.MethodPost, "")
 	if err != nil {
 		return nil, nil, fmt.Errorf("snapshot from the running gateway: %w", err)
 	}
@@ -424,7 +424,11 @@ func RemoteSnapshot(ctx context.Context, addr string, token configopaque.String)
 	}()
 	h.release = func() error {
 		defer resp.Body.Close()
-		r, err := call(http.MethodDelete, "?id="+s.ID)
+		// Not with ctx: a command interrupted (Ctrl-C) still lets the
+		// snapshot go, rather than fail its release and say so.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		r, err := call(rctx, http.MethodDelete, "?id="+s.ID)
 		if err != nil {
 			return fmt.Errorf("release the gateway's snapshot %s: %w", s.Dir, err)
 		}
