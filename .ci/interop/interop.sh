@@ -381,7 +381,7 @@ stop_pid "$FERRY_PID" TERM
 # 10b. ATNA's node-authentication failure on ferry's own connection: a gateway whose exchange.tls.ca_file
 #      holds another CA (other-ca.pem) cannot verify the exchange's certificate; it records a Security
 #      Alert (DCM 110113, subtype 110126 Node Authentication) naming the exchange as the destination node
-#      and the alert subject, through the same FHIR Feed (with the right CA), which the stand-in validates
+#      and the alert subject (its URL, typed RFC-3881 12 URI), through the same FHIR Feed (with the right CA), which the stand-in validates
 #      before storing. Nothing is delivered, and one alert stands for the retries. (The stand-in, a node
 #      https server, refuses an untrusted client certificate by closing the connection without a TLS
 #      alert: ferry sees a reset, a network error it does not audit, so that is not the case used here.)
@@ -398,7 +398,7 @@ node "$here/send-hl7.mjs" --port "$M5B" --expect AA "$WORK/aud2.hl7" >/dev/null 
 alerts() { fhir_get "AuditEvent?_count=100" | jq '[.entry[]?.resource | select(.source.observer.identifier.value == "ferry-ci-node-auth"
   and .type.code == "110113" and .subtype[0].code == "110126"
   and any(.agent[]; .requestor == false and .type.coding[0].code == "110152" and .network.address == "127.0.0.1")
-  and any(.entity[]; .role.code == "13" and .what.identifier.type.coding[0].code == "110182"))] | length'; }
+  and any(.entity[]; .role.code == "13" and .what.identifier.type.coding[0].code == "12" and (.what.identifier.value | startswith("https://"))))] | length'; }
 for ((i = 0; i < 60; i++)); do
   [ "$(alerts)" -ge 1 ] && break
   sleep 1
