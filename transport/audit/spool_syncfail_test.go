@@ -2,6 +2,7 @@ package audit
 
 import (
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -15,6 +16,11 @@ import (
 // reported. The records are now written again, in a new segment, and
 // fsynced there; the failed segment is never synced again.
 func TestSpoolFailedSyncWritesAgain(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		// FlushFileBuffers on a pipe waits until its reader has read
+		// everything; the failure injected here is POSIX fsync's.
+		t.Skip("a pipe's flush blocks on Windows rather than failing")
+	}
 	dir := t.TempDir()
 	s, err := openSpool(dir, 1<<20)
 	if err != nil {
