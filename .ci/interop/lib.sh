@@ -105,11 +105,12 @@ switch_encryption_on() {
 }
 
 # start_ferry CONFIG LOG MLLP_PORT starts `ferry run` and waits for its MLLP port and for its own
-# "ferry started" line in LOG (a port answering alone may be another process's, one that took the
+# "ferry VERSION running: ..." line in LOG, which `ferry run` prints once the gateway has started,
+# whatever log.level says (a port answering alone may be another process's, one that took the
 # port freeport gave, while this gateway failed to bind it and exited); sets FERRY_PID.
 start_ferry() {
   local cfg=$1 logf=$2 port=$3 n0 i
-  n0=$(grep -c 'msg="ferry started"' "$logf" 2>/dev/null || true)
+  n0=$(grep -c -E '^ferry [^ ]+ running: ' "$logf" 2>/dev/null || true)
   "$FERRY" run --config "$cfg" >>"$logf" 2>&1 &
   FERRY_PID=$!
   PIDS+=("$FERRY_PID")
@@ -118,11 +119,11 @@ start_ferry() {
     die "ferry did not listen on 127.0.0.1:$port"
   fi
   for ((i = 0; i < 300; i++)); do
-    (($(grep -c 'msg="ferry started"' "$logf" || true) > ${n0:-0})) && break
+    (($(grep -c -E '^ferry [^ ]+ running: ' "$logf" || true) > ${n0:-0})) && break
     kill -0 "$FERRY_PID" 2>/dev/null || { tail -30 "$logf"; die "ferry exited at start (is 127.0.0.1:$port another process's?)"; }
     sleep 0.1
   done
-  (($(grep -c 'msg="ferry started"' "$logf" || true) > ${n0:-0})) || { tail -30 "$logf"; die "ferry did not say it started within 30 s"; }
+  (($(grep -c -E '^ferry [^ ]+ running: ' "$logf" || true) > ${n0:-0})) || { tail -30 "$logf"; die "ferry did not say it started within 30 s"; }
   kill -0 "$FERRY_PID" 2>/dev/null || { tail -30 "$logf"; die "ferry exited at start (is 127.0.0.1:$port another process's?)"; }
 }
 
