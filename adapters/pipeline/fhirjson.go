@@ -496,19 +496,8 @@ func (c FHIRJSON) repeatableEntries(body []byte, entries []fhirEntry, conditiona
 		if err != nil {
 			return nil, fmt.Errorf("entry %d: %w", i+1, err)
 		}
-		qs, qe, found, err := topLevelMember(raws[i], "request")
-		if err != nil || !found {
-			return nil, fmt.Errorf("entry %d: no request", i+1)
-		}
-		r, err := json.Marshal(req)
-		if err != nil {
-			return nil, err
-		}
-		// The later member first, so the earlier's offsets still hold.
-		if qs > rs {
-			raws[i] = splice(splice(raws[i], qs, qe, r), rs, re, resource)
-		} else {
-			raws[i] = splice(splice(raws[i], rs, re, resource), qs, qe, r)
+		if raws[i], err = rewriteEntry(raws[i], rs, re, resource, req); err != nil {
+			return nil, fmt.Errorf("entry %d: %w", i+1, err)
 		}
 	}
 	list := []byte{'['}
@@ -778,4 +767,22 @@ func storedType(t string) error {
 		return fmt.Errorf("resourceType %q is not a FHIR resource type a server stores: it is an operation's input or output", t)
 	}
 	return fmt.Errorf("resourceType %q is not a FHIR resource type: not one of FHIR R4's", t)
+}
+
+// rewriteEntry puts resource in place of entry raw's resource member
+// (raw[rs:re]) and req, marshalled, in place of its request member.
+func rewriteEntry(raw []byte, rs, re int, resource []byte, req any) ([]byte, error) {
+	qs, qe, found, err := topLevelMember(raw, "request")
+	if err != nil || !found {
+		return nil, errors.New("no request")
+	}
+	r, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	// The later member first, so the earlier's offsets still hold.
+	if qs > rs {
+		return splice(splice(raw, qs, qe, r), rs, re, resource), nil
+	}
+	return splice(splice(raw, rs, re, resource), qs, qe, r), nil
 }

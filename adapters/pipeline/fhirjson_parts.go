@@ -100,18 +100,8 @@ func (c FHIRJSON) patientParts(body []byte, entries []fhirEntry) (parts [][]byte
 		if req["method"] == "PUT" && f.FullURL != "" {
 			literal[f.FullURL] = req["url"]
 		}
-		qs, qe, found, err := topLevelMember(raws[i], "request")
-		if err != nil || !found {
-			return nil, fmt.Errorf("entry %d: no request", i+1)
-		}
-		r, err := json.Marshal(req)
-		if err != nil {
-			return nil, err
-		}
-		if qs > rs {
-			raws[i] = splice(splice(raws[i], qs, qe, r), rs, re, resource)
-		} else {
-			raws[i] = splice(splice(raws[i], rs, re, resource), qs, qe, r)
+		if raws[i], err = rewriteEntry(raws[i], rs, re, resource, req); err != nil {
+			return nil, fmt.Errorf("entry %d: %w", i+1, err)
 		}
 	}
 	index := make(map[string]int, len(fullURLs))
