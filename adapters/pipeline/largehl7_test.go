@@ -76,11 +76,9 @@ func TestLargeHL7BundleSpills(t *testing.T) {
 	if it.Body != nil || it.Open == nil {
 		t.Errorf("a %d MB bundle was stored in the queue's log, not in a body file", len(it.Body)>>20)
 	}
-	// 65 MB here alone, but 103 MB in every round of CI's whole `go test
-	// ./...` run, for a reason not found yet (one more copy of the
-	// bundle); the bound is between that and the 177 MB it was before
-	// the bundle went to a body file.
-	if limit := 8 * uint64(len(msg)); alloc > limit {
+	// 65 MB; under the race detector, whose instrumentation allocates
+	// too, 103 MB, so the bound is only checked without it.
+	if limit := 5 * uint64(len(msg)); !raceEnabled && alloc > limit {
 		t.Errorf("%.0f MB allocated for a %d MB message, want at most %d MB", float64(alloc)/(1<<20), len(msg)>>20, limit>>20)
 	}
 
