@@ -25,6 +25,7 @@ import (
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir/tiffpdf"
 	"github.com/ferry-health/ferry/adapters/folder"
+	"github.com/ferry-health/ferry/config/configtext"
 	"github.com/ferry-health/ferry/queue"
 )
 
@@ -260,7 +261,7 @@ func (s *stripSpace) Read(p []byte) (int, error) {
 // services, UTF-16 by its byte-order mark), and text that declares none,
 // or UTF-8, yet is not UTF-8 read as Windows-1252, as a JSON sidecar is.
 func textOf(data []byte, charset string) []byte {
-	if out, err := sidecarText(data); err == nil {
+	if out, err := configtext.UTF8(data); err == nil {
 		data = out
 	}
 	if r, err := sidecarCharset(charset, bytes.NewReader(data)); err == nil && charset != "" {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/folder"
+	"github.com/ferry-health/ferry/config/configtext"
 	"github.com/ferry-health/ferry/queue"
 )
 
@@ -559,14 +560,14 @@ func (c stallConn) Read(p []byte) (int, error) {
 // readPassword returns the first line of the password file, read as
 // Windows saves text: after a UTF-8 byte-order mark (Notepad before 2019,
 // PowerShell 5's Set-Content -Encoding UTF8), or UTF-16 by its mark
-// (PowerShell 5's > and Out-File), as sidecars are.
+// (PowerShell 5's > and Out-File), as sidecars are (configtext).
 func readPassword(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return "", fmt.Errorf("password_file: %w", err)
 	}
-	if b, err = sidecarText(b); err != nil {
-		return "", fmt.Errorf("password_file %s: UTF-16 text that does not decode", path)
+	if b, err = configtext.UTF8(b); err != nil {
+		return "", fmt.Errorf("password_file %s: %w", path, err)
 	}
 	line, _, _ := strings.Cut(string(b), "\n")
 	line = strings.TrimRight(line, "\r")

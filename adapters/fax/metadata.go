@@ -20,10 +20,10 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding/charmap"
-	"golang.org/x/text/encoding/unicode"
 
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir/tiffpdf"
+	"github.com/ferry-health/ferry/config/configtext"
 )
 
 // fromTIFF fills what the TIFF tags say (HylaFAX writes all of these; other
@@ -229,9 +229,9 @@ func normKey(k string) string {
 // key wins), so {"fax": {"from": …}} works too.
 func parseSidecar(f *faxfhir.Fax, data []byte, loc *time.Location) error {
 	fields := map[string]string{}
-	data, err := sidecarText(data)
+	data, err := configtext.UTF8(data)
 	if err != nil {
-		return err
+		return fmt.Errorf("sidecar: %w", err)
 	}
 	trimmed := bytes.TrimSpace(data)
 	switch {
@@ -260,23 +260,8 @@ func parseSidecar(f *faxfhir.Fax, data []byte, loc *time.Location) error {
 	return nil
 }
 
-// sidecarText is a sidecar's text without its byte-order mark, UTF-16
-// (with its mark, as PowerShell 5's Out-File and Notepad's "Unicode" save
-// text on Windows) decoded to UTF-8.
-func sidecarText(data []byte) ([]byte, error) {
-	switch {
-	case bytes.HasPrefix(data, []byte("\xff\xfe")), bytes.HasPrefix(data, []byte("\xfe\xff")):
-		out, err := unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM).NewDecoder().Bytes(data)
-		if err != nil {
-			return nil, errors.New("sidecar: UTF-16 text that does not decode")
-		}
-		return out, nil
-	}
-	return bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), nil
-}
-
 // sidecarCharset reads the encodings an XML sidecar may declare: UTF-8,
-// UTF-16 (decoded already by sidecarText, or, as .NET declares a string
+// UTF-16 (decoded already by configtext.UTF8, or, as .NET declares a string
 // it then saves as UTF-8, never UTF-16 at all) and the single-byte ones
 // of Windows fax servers.
 func sidecarCharset(label string, in io.Reader) (io.Reader, error) {

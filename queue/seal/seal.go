@@ -52,8 +52,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"unicode/utf16"
 
+	"github.com/ferry-health/ferry/config/configtext"
 	"github.com/ferry-health/ferry/queue/durable"
 )
 
@@ -242,7 +242,12 @@ func LoadKey(path string) (*Key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read key file: %w", err)
 	}
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(keyText(b)))
+	// As Windows may have saved it when the key was put back from its copy.
+	text, err := configtext.UTF8(b)
+	if err != nil {
+		return nil, fmt.Errorf("key file %s: %w", path, err)
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(text)))
 	if err != nil {
 		return nil, fmt.Errorf("key file %s: not base64: %w", path, err)
 	}
@@ -251,29 +256,6 @@ func LoadKey(path string) (*Key, error) {
 		return nil, fmt.Errorf("key file %s: %w", path, err)
 	}
 	return k, nil
-}
-
-// keyText is a key file's text as Windows may have saved it when the key
-// was put back from its copy: after a UTF-8 byte-order mark (Notepad
-// before 2019, PowerShell 5's Set-Content -Encoding UTF8), or UTF-16 by
-// its mark (PowerShell 5's > and Out-File).
-func keyText(b []byte) string {
-	var order binary.ByteOrder
-	switch {
-	case bytes.HasPrefix(b, []byte("\xef\xbb\xbf")):
-		return string(b[3:])
-	case bytes.HasPrefix(b, []byte{0xff, 0xfe}):
-		order = binary.LittleEndian
-	case bytes.HasPrefix(b, []byte{0xfe, 0xff}):
-		order = binary.BigEndian
-	default:
-		return string(b)
-	}
-	units := make([]uint16, 0, len(b)/2)
-	for i := 2; i+1 < len(b); i += 2 {
-		units = append(units, order.Uint16(b[i:]))
-	}
-	return string(utf16.Decode(units))
 }
 
 // GenerateKeyFile writes a new random key to path (mode 0600), refusing

@@ -1,13 +1,11 @@
 package ccdafhir
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"strings"
 
 	"golang.org/x/text/encoding/charmap"
-	"golang.org/x/text/encoding/unicode"
 )
 
 // charsetReader lets the decoder read the single-byte encodings EHR exports
@@ -25,24 +23,4 @@ func charsetReader(label string, in io.Reader) (io.Reader, error) {
 		return charmap.ISO8859_15.NewDecoder().Reader(in), nil
 	}
 	return nil, fmt.Errorf("unsupported encoding %q", label)
-}
-
-// xmlText is the document as the decoder reads it: a UTF-16 document
-// (its byte-order mark says so; Notepad's "Unicode", PowerShell's
-// Out-File) as UTF-8, which Go's decoder reads, since XML 1.0 §4.3.3 has
-// every XML processor read both; any other as it is.
-func xmlText(raw []byte) ([]byte, error) {
-	var order unicode.Endianness
-	switch {
-	case bytes.HasPrefix(raw, []byte{0xFF, 0xFE}):
-		order = unicode.LittleEndian
-	case bytes.HasPrefix(raw, []byte{0xFE, 0xFF}):
-		order = unicode.BigEndian
-	default:
-		return raw, nil
-	}
-	if len(raw)%2 != 0 {
-		return nil, fmt.Errorf("UTF-16 (byte-order mark) with an odd number of bytes")
-	}
-	return unicode.UTF16(order, unicode.ExpectBOM).NewDecoder().Bytes(raw)
 }

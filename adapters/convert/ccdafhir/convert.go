@@ -23,6 +23,7 @@ import (
 	"strings"
 
 	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/config/configtext"
 	"github.com/ferry-health/ferry/queue/merges"
 	"github.com/google/uuid"
 )
@@ -331,7 +332,10 @@ func newConverter(raw []byte, opts Options) *converter {
 
 // run decodes the document.
 func (c *converter) run() error {
-	text, err := xmlText(c.raw)
+	// A UTF-16 document (Notepad's "Unicode", PowerShell's Out-File) is
+	// read as UTF-8, which Go's decoder reads: XML 1.0 §4.3.3 has every
+	// XML processor read both.
+	text, err := configtext.UTF8(c.raw)
 	if err != nil {
 		return &PathError{Path: "/", Err: err}
 	}
