@@ -53,7 +53,14 @@ type CSV struct {
 var (
 	_ Converter       = CSV{}
 	_ StreamConverter = CSV{}
+	_ mergeReader     = CSV{}
 )
+
+// readsMerges marks CSV as a StreamConverter whose bundles depend on the
+// patient merges recorded (Options.Merges): a batch converted before a
+// merge was recorded is converted again, tied to the survivor
+// (Pipeline.mergedGen).
+func (CSV) readsMerges() {}
 
 // Convert returns one unit per transaction, all of them at once (for
 // `ferry convert` and tests; the pipeline streams, see ConvertStream).

@@ -240,9 +240,11 @@ type Pipeline struct {
 	// keeps versions shared until its units are committed, so it is
 	// either committed before the replacement is recorded (and delivered
 	// before its PATCH) or converted again, seeing it. A patient merge
-	// is recorded the same way (recordMerges).
+	// is recorded the same way (recordMerges), and moves mergedGen on
+	// too, which the converters that read only the merges (CSV) check.
 	versions    sync.RWMutex
 	replacedGen atomic.Uint64
+	mergedGen   atomic.Uint64
 	// patientAttr makes AttrPatient (SetPatientIdentity); nil: none.
 	patientAttr func(key string, id fhir.Identifier) string
 }
@@ -329,16 +331,20 @@ func (p *Pipeline) Consume(ctx context.Context, in adapters.Raw) error {
 		return p.reject(in, in.Body, err)
 	}
 	sc, streams := conv.(StreamConverter)
+	counter := &p.replacedGen
 	if _, versioned := conv.(versionReader); streams && !versioned {
-		return p.consumeStream(ctx, sc, in, nil)
+		if _, merged := conv.(mergeReader); !merged {
+			return p.consumeStream(ctx, sc, in, nil)
+		}
+		counter = &p.mergedGen
 	}
 	for attempt := 0; ; attempt++ {
-		gen := p.replacedGen.Load()
+		gen := &generation{at: counter.Load(), of: counter}
 		var err error
 		if streams {
-			err = p.consumeStream(ctx, sc, in, &gen)
+			err = p.consumeStream(ctx, sc, in, gen)
 		} else {
-			err = p.consumeOnce(ctx, conv, in, &gen)
+			err = p.consumeOnce(ctx, conv, in, gen)
 		}
 		if !errors.Is(err, errStaleVersions) {
 			return err
@@ -351,7 +357,7 @@ func (p *Pipeline) Consume(ctx context.Context, in adapters.Raw) error {
 
 // consumeOnce converts the input and stores its units; gen is the
 // registry generation read before converting (see store).
-func (p *Pipeline) consumeOnce(ctx context.Context, conv Converter, in adapters.Raw, gen *uint64) error {
+func (p *Pipeline) consumeOnce(ctx context.Context, conv Converter, in adapters.Raw, gen *generation) error {
 	start := time.Now()
 	units, err := p.convert(ctx, conv, in)
 	if h := p.stats.convert[in.Format]; h != nil {
@@ -410,11 +416,42 @@ type StreamConverter interface {
 // is written superseded). Each of its batches is stored only if no
 // replacement was recorded since it was converted, else the input is
 // converted again (Consume), the batches stored before dropped then as
-// duplicates; the others' batches are not checked, so a CSV export is not
-// converted again for an MDM message recorded meanwhile.
+// duplicates; the others' batches are not checked against replacements,
+// so a CSV export is not converted again for an MDM message recorded
+// meanwhile (though it is for a merge: mergeReader).
 type versionReader interface {
 	StreamConverter
 	readsVersions()
+}
+
+// mergeReader marks a StreamConverter whose bundles depend on the patient
+// merges recorded (CSV: a row under an identifier a merge retired is the
+// survivor's). Its batches are checked against the merges recorded while
+// they were converted (mergedGen), not against replacements: a batch
+// converted before a merge was recorded took the retired patient for
+// current, and stored after it would reach the exchange after the merge
+// and file its rows to the retired record. The input is converted again
+// then, as a versionReader's is.
+type mergeReader interface {
+	StreamConverter
+	readsMerges()
+}
+
+// generation is the registry generation an input was converted at: the
+// value of of (replacedGen, which replacements and merges move on, or
+// mergedGen, which merges alone do) when it was read.
+type generation struct {
+	at uint64
+	of *atomic.Uint64
+}
+
+// follow moves g on to now, the value counter was just moved to by a
+// recording of the input's own, when nobody else recorded since g was
+// read: the input's own recordings do not make its conversion stale.
+func (g *generation) follow(counter *atomic.Uint64, now uint64) {
+	if g != nil && g.of == counter && g.at == now-1 {
+		g.at = now
+	}
 }
 
 // storeError marks an error of storing a batch (not of converting), which
@@ -429,7 +466,7 @@ func (e *storeError) Unwrap() error { return e.err }
 // each batch stored, as the converter goes on only after the batch is
 // stored, and a batch converted before a replacement was recorded stops
 // the input with errStaleVersions.
-func (p *Pipeline) consumeStream(ctx context.Context, sc StreamConverter, in adapters.Raw, gen *uint64) error {
+func (p *Pipeline) consumeStream(ctx context.Context, sc StreamConverter, in adapters.Raw, gen *generation) error {
 	start := time.Now()
 	var (
 		failed     []error
@@ -469,7 +506,7 @@ func (p *Pipeline) consumeStream(ctx context.Context, sc StreamConverter, in ada
 			if gen != nil {
 				// What the converter converts from now on sees every
 				// replacement recorded so far.
-				*gen = p.replacedGen.Load()
+				gen.at = gen.of.Load()
 			}
 			stored += len(units)
 			return nil
@@ -510,10 +547,11 @@ func (p *Pipeline) consumeStream(ctx context.Context, sc StreamConverter, in ada
 // removed.
 //
 // gen is the generation of the registry of replaced documents the units
-// were converted at (replacedGen), or nil for a converter that reads no
-// registry (a stream). When a replacement or a merge was recorded since,
-// store stores nothing and returns errStaleVersions.
-func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit, gen *uint64) (failed []error, err error) {
+// were converted at (replacedGen; for a mergeReader, mergedGen), or nil
+// for a converter that reads no registry (a stream). When a replacement
+// or a merge (for a mergeReader, a merge) was recorded since, store
+// stores nothing and returns errStaleVersions.
+func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit, gen *generation) (failed []error, err error) {
 	handed := 0
 	defer func() {
 		for i := handed; i < len(units); i++ {
@@ -572,7 +610,7 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit, gen
 		// may retire the patient the input writes (recordMerges).
 		p.versions.RLock()
 		defer p.versions.RUnlock()
-		if p.replacedGen.Load() != *gen {
+		if gen.of.Load() != gen.at {
 			return nil, errStaleVersions
 		}
 	}
@@ -713,7 +751,7 @@ func (p *Pipeline) spillLarge(u *Unit) {
 // exchange after it and write the retired record back; so it is either
 // committed before the merge is recorded (and delivered before it) or
 // converted again, tied to the survivor.
-func (p *Pipeline) recordMerges(in adapters.Raw, units []Unit, gen *uint64) error {
+func (p *Pipeline) recordMerges(in adapters.Raw, units []Unit, gen *generation) error {
 	if p.merges == nil {
 		return nil
 	}
@@ -742,10 +780,8 @@ func (p *Pipeline) recordMerges(in adapters.Raw, units []Unit, gen *uint64) erro
 		}
 	}
 	if locked {
-		now := p.replacedGen.Add(1)
-		if gen != nil && *gen == now-1 {
-			*gen = now
-		}
+		gen.follow(&p.replacedGen, p.replacedGen.Add(1))
+		gen.follow(&p.mergedGen, p.mergedGen.Add(1))
 	}
 	return nil
 }
@@ -770,7 +806,7 @@ func (p *Pipeline) recordMerges(in adapters.Raw, units []Unit, gen *uint64) erro
 // at (replacedGen): recording moves it on, and when nobody else recorded
 // since the conversion gen follows, as the input's own replacements do
 // not make its conversion stale.
-func (p *Pipeline) recordReplaced(in adapters.Raw, units []Unit, held []string, gen *uint64) error {
+func (p *Pipeline) recordReplaced(in adapters.Raw, units []Unit, held []string, gen *generation) error {
 	if p.replaced == nil {
 		return nil
 	}
@@ -804,10 +840,7 @@ func (p *Pipeline) recordReplaced(in adapters.Raw, units []Unit, held []string, 
 		}
 	}
 	if locked {
-		now := p.replacedGen.Add(1)
-		if gen != nil && *gen == now-1 {
-			*gen = now
-		}
+		gen.follow(&p.replacedGen, p.replacedGen.Add(1))
 	}
 	return nil
 }
