@@ -1092,6 +1092,11 @@ func buildObservation(get func(string) string, vals map[string][]string, dp *cel
 		return nil, []problem{{"category", "no category (US Core Observations need one: laboratory, vital-signs ...; a set: default fills empty cells)"}}
 	}
 	o.Category = []fhir.CodeableConcept{*coded(sysObsCategory, c)}
+	if d := o.EffectiveDateTime; d != "" && len(d) < len("2006-01-02") && (c == "laboratory" || c == "vital-signs") {
+		// US Core Laboratory Result Observation's us-core-1 and FHIR R4's
+		// vital signs vs-1 (both errors): the date is at least to the day.
+		return nil, []problem{{"effectiveDateTime", "the date gives no day (a " + c + " result's must: US Core us-core-1, FHIR vs-1)"}}
+	}
 	unit, ucum := get("valueQuantity.unit"), get("valueQuantity.ucum")
 	quantity := func(v, comparator string) *fhir.Quantity {
 		q := &fhir.Quantity{Value: json.Number(v), Comparator: comparator, Unit: unit}
