@@ -482,6 +482,13 @@ type row struct {
 	// retied: the file named the patient by an identifier a merge
 	// retired; pid (and a Patient row's ident) is the survivor's.
 	retied bool
+
+	// from: the row is no row of the file but the blood pressure made of
+	// the two readings with these identifiers (bloodPressures).
+	from []fhir.Identifier
+	// glue: the row goes in the transaction of the row before it (a
+	// blood pressure and its readings, which it refers to).
+	glue bool
 }
 
 // row maps one record, or lists what is wrong with it.
@@ -799,15 +806,31 @@ func (c *compiled) emitGroup(g *rowGroup, rows []row, emit func(Part) error) err
 			return nil
 		}
 	}
+	if c.m.Resource == "Observation" {
+		rows = c.bloodPressures(rows)
+	}
 	sec := labels(c.m.Security)
 	patientEntry, ref := c.patientEntry(g.pid, sec)
 	per := limit
 	if patientEntry != nil {
 		per = max(1, limit-1)
 	}
-	n := (len(rows) + per - 1) / per
-	for i := 0; i < n; i++ {
-		chunk := rows[i*per : min((i+1)*per, len(rows))]
+	// Transactions of at most per rows, a glued row kept with the rows
+	// before it unless they are more than one transaction takes.
+	var chunks [][]row
+	for start := 0; start < len(rows); {
+		end := min(start+per, len(rows))
+		for end < len(rows) && end > start && rows[end].glue {
+			end--
+		}
+		if end == start {
+			end = min(start+per, len(rows))
+		}
+		chunks = append(chunks, rows[start:end])
+		start = end
+	}
+	n := len(chunks)
+	for i, chunk := range chunks {
 		b := &fhir.Bundle{ResourceType: "Bundle", Type: "transaction", Entry: make([]fhir.BundleEntry, 0, len(chunk)+1)}
 		if len(sec) > 0 {
 			b.Meta = &fhir.Meta{Security: sec}
@@ -815,12 +838,23 @@ func (c *compiled) emitGroup(g *rowGroup, rows []row, emit func(Part) error) err
 		if patientEntry != nil {
 			b.Entry = append(b.Entry, *patientEntry)
 		}
+		inBundle := map[string]bool{}
+		fileRows := 0
 		for j := range chunk {
+			inBundle[c.rowUUID(&chunk[j])] = true
+			if chunk[j].from == nil {
+				fileRows++
+			}
+		}
+		for j := range chunk {
+			if o, ok := chunk[j].res.(*fhir.Observation); ok && chunk[j].from != nil {
+				o.DerivedFrom = c.readingRefs(&chunk[j], inBundle)
+			}
 			b.Entry = append(b.Entry, c.entry(&chunk[j], ref, sec))
 		}
 		part := Part{Bundle: b, PatientKey: fhir.PatientKey(g.pid.System, g.pid.Value),
 			PatientIdentifier: fhir.Identifier{System: g.pid.System, Value: g.pid.Value},
-			Patient:           g.n, Line: g.line, Index: i + 1, Of: n, Rows: len(chunk), Labels: sec}
+			Patient:           g.n, Line: g.line, Index: i + 1, Of: n, Rows: fileRows, Labels: sec}
 		if g.retied && i == 0 {
 			part.Retied = 1
 		}
@@ -830,6 +864,139 @@ func (c *compiled) emitGroup(g *rowGroup, rows []row, emit func(Part) error) err
 		}
 	}
 	return nil
+}
+
+// The codes of a blood pressure and its readings (FHIR R4's blood
+// pressure profile, http://hl7.org/fhir/StructureDefinition/bp, and US
+// Core Blood Pressure).
+const (
+	loincBP        = "85354-9"
+	loincSystolic  = "8480-6"
+	loincDiastolic = "8462-4"
+)
+
+func hasLOINC(cc *fhir.CodeableConcept, code string) bool {
+	return slices.ContainsFunc(cc.Coding, func(c fhir.Coding) bool { return c.System == sysLOINC && c.Code == code })
+}
+
+// bloodPressures adds to one patient's rows the blood pressure of each
+// systolic and diastolic reading of one time and status, as the HL7 v2
+// converter does for a report's two OBX: FHIR R4's blood pressure
+// profile and US Core Blood Pressure want the two as the components of
+// one Observation coded 85354-9, and a search for it finds no other. The
+// readings go as before, the blood pressure derived from them; a time
+// with a blood pressure row of the export's own gets none. The two
+// readings and the blood pressure go together in the place of the
+// first, in one transaction (glue). Its identifier is minted from the
+// readings', so the same rows make the same blood pressure.
+func (c *compiled) bloodPressures(rows []row) []row {
+	var sys, dia []int
+	own := map[string]bool{} // times with a blood pressure row
+	for i := range rows {
+		o, ok := rows[i].res.(*fhir.Observation)
+		if !ok || o.EffectiveDateTime == "" {
+			continue
+		}
+		switch {
+		case hasLOINC(&o.Code, loincBP):
+			own[o.EffectiveDateTime] = true
+		case o.ValueQuantity == nil:
+		case hasLOINC(&o.Code, loincSystolic):
+			sys = append(sys, i)
+		case hasLOINC(&o.Code, loincDiastolic):
+			dia = append(dia, i)
+		}
+	}
+	if len(sys) == 0 || len(dia) == 0 {
+		return rows
+	}
+	partner := map[int]int{} // the first reading of a pair → the other
+	paired := map[int]bool{} // the second readings
+	for _, s := range sys {
+		so := rows[s].res.(*fhir.Observation)
+		if own[so.EffectiveDateTime] {
+			continue
+		}
+		for _, d := range dia {
+			do := rows[d].res.(*fhir.Observation)
+			if paired[d] || paired[s] || do.EffectiveDateTime != so.EffectiveDateTime || do.Status != so.Status {
+				continue
+			}
+			if _, used := partner[d]; used {
+				continue
+			}
+			partner[min(s, d)] = max(s, d)
+			paired[max(s, d)] = true
+			break
+		}
+	}
+	if len(partner) == 0 {
+		return rows
+	}
+	out := make([]row, 0, len(rows)+len(partner))
+	for i := range rows {
+		if paired[i] {
+			continue
+		}
+		out = append(out, rows[i])
+		j, ok := partner[i]
+		if !ok {
+			continue
+		}
+		second := rows[j]
+		second.glue = true
+		out = append(out, second, c.bloodPressure(&rows[i], &rows[j]))
+	}
+	return out
+}
+
+// bloodPressure is the blood pressure row made of the readings a and b
+// (a systolic and a diastolic, in either order).
+func (c *compiled) bloodPressure(a, b *row) row {
+	s, d := a, b
+	if hasLOINC(&a.res.(*fhir.Observation).Code, loincDiastolic) {
+		s, d = b, a
+	}
+	so, do := s.res.(*fhir.Observation), d.res.(*fhir.Observation)
+	bp := &fhir.Observation{ResourceType: "Observation", Status: so.Status, Category: so.Category,
+		Code:              *concept(sysLOINC, loincBP, "Blood pressure panel with all children optional", ""),
+		EffectiveDateTime: so.EffectiveDateTime}
+	for _, o := range []*fhir.Observation{so, do} {
+		for _, p := range o.Performer {
+			if !slices.Contains(bp.Performer, p) {
+				bp.Performer = append(bp.Performer, p)
+			}
+		}
+		bp.Component = append(bp.Component, fhir.ObservationComponent{Code: o.Code, ValueQuantity: o.ValueQuantity,
+			Interpretation: o.Interpretation, ReferenceRange: o.ReferenceRange})
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "Observation\x00%s|%s\x00%s\x00", s.pid.System, s.pid.Value, loincBP)
+	for _, r := range []*row{s, d} {
+		fmt.Fprintf(h, "%s|%s\x00", r.ident.System, r.ident.Value)
+	}
+	ident := fhir.Identifier{System: c.base() + ":csv:observation-key", Value: hex.EncodeToString(h.Sum(nil))}
+	return row{line: d.line, pid: s.pid, ident: ident, res: bp, from: []fhir.Identifier{s.ident, d.ident}, glue: true}
+}
+
+// readingRefs refers to the readings a blood pressure row is derived
+// from: by the fullUrl of their entries in the same transaction (in, by
+// row UUID), else by id, or by identifier where the exchange chose the
+// id (ModeConditional).
+func (c *compiled) readingRefs(r *row, in map[string]bool) []fhir.Reference {
+	out := make([]fhir.Reference, 0, len(r.from))
+	for _, id := range r.from {
+		u := c.rowUUID(&row{pid: r.pid, ident: id})
+		switch {
+		case in[u]:
+			out = append(out, fhir.Reference{Reference: "urn:uuid:" + u})
+		case c.opts.Mode == ModeConditional:
+			out = append(out, fhir.Reference{Type: "Observation", Identifier: &fhir.Identifier{System: id.System, Value: id.Value}})
+		default:
+			out = append(out, fhir.Reference{Reference: "Observation/" + u})
+		}
+	}
+	return out
 }
 
 func (c *compiled) patientUUID(pid fhir.Identifier) string {
