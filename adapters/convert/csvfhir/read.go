@@ -241,6 +241,13 @@ func (t *table) at(a rowAt) (record, error) {
 func csvError(err error) error {
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
+		if pe.StartLine != 0 && pe.StartLine != pe.Line {
+			// A quote opened and never closed takes in the lines after
+			// it until a later quote: where the reader gives up has
+			// nothing wrong on it; the row that opened the quote has.
+			return fmt.Errorf("line %d, character %d: %v, in the row that starts on line %d (a quote opened in it and not closed takes in the lines after it; quote a field that holds the delimiter, a quote or a line break, and double the quotes inside it)",
+				pe.Line, pe.Column, pe.Err, pe.StartLine)
+		}
 		return fmt.Errorf("line %d, character %d: %v (quote a field that holds the delimiter, a quote or a line break, and double the quotes inside it)", pe.Line, pe.Column, pe.Err)
 	}
 	return err
