@@ -30,7 +30,7 @@ func TestIncompleteFaxSaysSo(t *testing.T) {
 		if err := os.MkdirAll(recvq, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		log := "11/20/26 14:03\tRECV\t000000042\tttyS0\trecvq/fax000000042.tif\t\tfax\t\"5550199\"\t\"+1 555 0100\"\t4199434\t2\t0:01:10\t0:01:02\t\"RSPREC error/got DCN\"\t\"5550100\"\t\"TEST CLINIC\"\t\"\"\t\"\"\n"
+		log := "11/20/26 14:03\tRECV\t000000042\tttyS0\trecvq/fax000000042.tif\t\tfax\t\"5550199\"\t\"+1 555 0100\"\t4199434\t2\t0:01:10\t0:01:02\t\"RSPREC error/got DCN\"\t\"TEST CLINIC\"\t\"5550100\"\t\"\"\t\"\"\n"
 		if err := os.WriteFile(filepath.Join(root, "etc", "xferfaxlog"), []byte(log), 0o644); err != nil {
 			t.Fatal(err)
 		}
