@@ -19,6 +19,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 	"golang.org/x/text/encoding/charmap"
 
 	"github.com/ferry-health/ferry/adapters"
@@ -44,6 +46,7 @@ const maxEmailParts = 200
 type emailFax struct {
 	docs     [][]byte          // PDF or TIFF attachments, in order
 	fields   map[string]string // "Key: value" lines of its text, by normalised key
+	htmlKV   map[string]string // the same of its HTML text, after fields
 	subject  string
 	to       string
 	date     time.Time
@@ -96,7 +99,7 @@ func readEmailSized(r io.Reader, size int64) (*emailFax, error) {
 	if err != nil {
 		return nil, fmt.Errorf("not an e-mail message (RFC 5322): %w", err)
 	}
-	e := &emailFax{fields: map[string]string{}, sizeHint: size * 3 / 4}
+	e := &emailFax{fields: map[string]string{}, htmlKV: map[string]string{}, sizeHint: size * 3 / 4}
 	e.headers(msg.Header)
 	parts := 0
 	if err := e.walk(msg.Header, msg.Body, 0, &parts); err != nil {
@@ -125,8 +128,9 @@ func (e *emailFax) headers(h mail.Header) {
 type header interface{ Get(string) string }
 
 // walk reads one MIME entity: a multipart is walked part by part (to a
-// nesting depth of 8), a text/plain part gives "Key: value" lines, and
-// any other part whose decoded bytes are a PDF or TIFF is a fax image.
+// nesting depth of 8), a text/plain or text/html part gives "Key: value"
+// lines, and any other part whose decoded bytes are a PDF or TIFF is a
+// fax image.
 func (e *emailFax) walk(h header, body io.Reader, depth int, parts *int) error {
 	if *parts++; *parts > maxEmailParts {
 		e.maxParts = true
@@ -197,6 +201,11 @@ func (e *emailFax) walk(h header, body io.Reader, depth int, parts *int) error {
 		e.docs = append(e.docs, data)
 	case media == "text/plain":
 		readFieldLines(e.fields, textOf(data, params["charset"]))
+	case media == "text/html":
+		// Many fax services send HTML only, or HTML beside a text
+		// part that says less; the text part, when there is one,
+		// counts first.
+		readFieldLines(e.htmlKV, htmlText(textOf(data, params["charset"])))
 	case strings.HasPrefix(media, "message/") || strings.HasPrefix(media, "text/"):
 	default:
 		e.skipped++
@@ -275,6 +284,46 @@ func textOf(data []byte, charset string) []byte {
 	return data
 }
 
+// htmlBreaks are the HTML elements that begin or end a line of the
+// text a reader sees; a table cell is set apart by a space, so that a
+// row's "Caller ID:" and "555-0100" cells read as one line.
+var htmlBreaks = map[atom.Atom]bool{atom.Br: true, atom.P: true, atom.Div: true, atom.Tr: true, atom.Li: true,
+	atom.Table: true, atom.H1: true, atom.H2: true, atom.H3: true, atom.H4: true, atom.H5: true, atom.H6: true,
+	atom.Hr: true, atom.Dt: true, atom.Dd: true, atom.Title: true, atom.Blockquote: true, atom.Pre: true,
+	atom.Ul: true, atom.Ol: true, atom.Section: true, atom.Header: true, atom.Footer: true, atom.Body: true}
+
+// htmlText is the text an HTML part shows, a line for each line a
+// reader sees: tags left out, entities decoded, the source's own line
+// breaks and runs of spaces one space, and scripts and style sheets
+// not text at all.
+func htmlText(data []byte) []byte {
+	var out bytes.Buffer
+	z := html.NewTokenizer(bytes.NewReader(data))
+	skip := false
+	for {
+		tt := z.Next()
+		switch tt {
+		case html.ErrorToken:
+			return out.Bytes()
+		case html.TextToken:
+			if !skip {
+				out.WriteString(strings.Join(strings.Fields(string(z.Text())), " "))
+				out.WriteByte(' ')
+			}
+		case html.StartTagToken, html.SelfClosingTagToken, html.EndTagToken:
+			name, _ := z.TagName()
+			switch a := atom.Lookup(name); {
+			case a == atom.Script || a == atom.Style:
+				skip = tt == html.StartTagToken
+			case htmlBreaks[a]:
+				out.WriteByte('\n')
+			case a == atom.Td || a == atom.Th:
+				out.WriteByte(' ')
+			}
+		}
+	}
+}
+
 // readFieldLines reads "Key: value" lines (Caller ID: …, Pages: 3) of a
 // fax service's text into fields, by normalised key, keeping the first.
 // A caller's or called number that is an e-mail address is none: the
@@ -325,6 +374,7 @@ var (
 // and page count a subject gives, the Date header and the Message-ID.
 func (e *emailFax) apply(f *faxfhir.Fax, loc *time.Location) {
 	applyFields(f, e.fields, loc)
+	applyFields(f, e.htmlKV, loc)
 	if m := t37ToRE.FindStringSubmatch(e.to); m != nil {
 		setIf(&f.CalledNumber, m[1])
 		setIf(&f.SubAddress, m[2])

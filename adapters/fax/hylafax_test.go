@@ -26,8 +26,8 @@ func TestHylaFAXSpool(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	log := "11/20/26 14:02\tCALL\t000000041\tttyS0\t\t\tfax\t\"5550199\"\t\t0\t0\t0:00:05\t0:00:00\t\"\"\t\"5550100\"\t\"TEST CLINIC\"\t\"\"\t\"\"\n" +
-		"11/20/26 14:03\tRECV\t000000042\tttyS0\trecvq/fax000000042.tif\t\tfax\t\"5550199\"\t\"+1 555 0100\"\t4199434\t2\t0:01:10\t0:01:02\t\"\"\t\"5550100\"\t\"TEST CLINIC\"\t\"\"\t\"\"\n"
+	log := "11/20/26 14:02\tCALL\t000000041\tttyS0\t\t\tfax\t\"5550199\"\t\t0\t0\t0:00:05\t0:00:00\t\"\"\t\"TEST CLINIC\"\t\"5550100\"\t\"\"\t\"\"\n" +
+		"11/20/26 14:03\tRECV\t000000042\tttyS0\trecvq/fax000000042.tif\t\tfax\t\"5550199\"\t\"+1 555 0100\"\t4199434\t2\t0:01:10\t0:01:02\t\"\"\t\"TEST CLINIC\"\t\"5550100\"\t\"\"\t\"\"\n"
 	if err := os.WriteFile(filepath.Join(root, "etc", "xferfaxlog"), []byte(log), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -99,7 +99,7 @@ func TestLinesValidate(t *testing.T) {
 func TestHylaFAXLineFromXferfaxlog(t *testing.T) {
 	root := t.TempDir()
 	logPath := filepath.Join(root, "xferfaxlog")
-	rec := "11/20/26 14:02\tRECV\t000000042\tttyS1\trecvq/fax000000007.tif\t\tfax\t\"555-0199\"\t\"REFERRING MD\"\t4199434\t2\t0:01:10\t0:01:02\t\"\"\t\"5550777\"\t\"OTHER PRACTICE\"\t\"\"\t\"\"\n"
+	rec := "11/20/26 14:02\tRECV\t000000042\tttyS1\trecvq/fax000000007.tif\t\tfax\t\"555-0199\"\t\"REFERRING MD\"\t4199434\t2\t0:01:10\t0:01:02\t\"\"\t\"OTHER PRACTICE\"\t\"5550777\"\t\"\"\t\"\"\n"
 	if err := os.WriteFile(logPath, []byte(rec), 0o644); err != nil {
 		t.Fatal(err)
 	}

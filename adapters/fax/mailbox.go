@@ -132,10 +132,13 @@ func (c MailboxConfig) Validate() error {
 
 // MailboxStats counts what a mailbox source did since it started. PHI-free.
 type MailboxStats struct {
-	Polls    int64     // polls that reached the mailbox
-	Taken    int64     // messages whose faxes were stored, moved to done_mailbox
-	Failed   int64     // messages without a readable fax, moved to failed_mailbox
-	LastPoll time.Time // the end of the last poll that reached the mailbox
+	Polls  int64 // polls that reached the mailbox
+	Taken  int64 // messages whose faxes were stored, moved to done_mailbox
+	Failed int64 // messages without a readable fax, moved to failed_mailbox
+	// Incomplete counts the faxes stored marked incomplete (the call
+	// ended early, pages may be missing).
+	Incomplete int64
+	LastPoll   time.Time // the end of the last poll that reached the mailbox
 	// LastError is the last poll's error ("" after a good poll): the
 	// server unreachable, the login refused, a fax not stored yet.
 	LastError string
@@ -280,7 +283,8 @@ func (m *Mailbox) Shutdown(ctx context.Context) error {
 func (m *Mailbox) Stats() MailboxStats {
 	m.stMu.Lock()
 	defer m.stMu.Unlock()
-	return MailboxStats{Polls: m.polls.Load(), Taken: m.taken.Load(), Failed: m.failed.Load(), LastPoll: m.lastPoll, LastError: m.lastErr}
+	return MailboxStats{Polls: m.polls.Load(), Taken: m.taken.Load(), Failed: m.failed.Load(), Incomplete: m.src.Incomplete(),
+		LastPoll: m.lastPoll, LastError: m.lastErr}
 }
 
 // Config returns the mailbox's configuration, defaults applied.

@@ -89,15 +89,20 @@ type xferRecord struct {
 	tsi         string
 	pages       int
 	reason      string // why the receive failed; "" for a fax received whole
-	callID      []string
+	callerName  string // CallID2 (CIDName)
+	callerNum   string // CallID1 (CIDNumber)
 }
 
 // findXferRecord scans xferfaxlog for the RECV record of the recvq file
 // named file (the last one wins: HylaFAX reuses sequence numbers only
 // after wrapping). Record layout (xferfaxlog(5)), tab-separated, quoted
 // strings: date RECV commid modem qfile <null> fax "local-number" "TSI"
-// params #pages jobtime conntime "reason" "CallID1" "CallID2"… Older
-// versions leave qfile empty; their records cannot be matched to a file.
+// params #pages jobtime conntime "reason" "CIDName" "CIDNumber"
+// "CallID3::…" "owner" "dcs" (HylaFAX+ adds jobinfo). The name comes
+// before the number: FaxAcctInfo::record writes CallID2 (the name) as
+// field 15 and CallID1 (the number) as field 16, though the manual
+// page's synopsis lists "CallID1" "CallID2". Older versions leave qfile
+// empty; their records cannot be matched to a file.
 // When near (the fax's receive or modification time) is known, a record
 // dated more than xferWindow from it is another fax of the same name: the
 // sequence numbers started over (a reinstall) and xferfaxlog was kept.
@@ -128,9 +133,10 @@ func findXferRecord(logPath, file string, loc *time.Location, near time.Time) (*
 			continue
 		}
 		if len(fields) > 14 {
-			for _, c := range fields[14:] {
-				r.callID = append(r.callID, unquote(c))
-			}
+			r.callerName = unquote(fields[14])
+		}
+		if len(fields) > 15 {
+			r.callerNum = unquote(fields[15])
 		}
 		found = r
 	}
@@ -168,13 +174,8 @@ func fromXfer(f *faxfhir.Fax, r *xferRecord) {
 		f.Partial = true
 		setIf(&f.PartialReason, r.reason)
 	}
-	// CallID1 is the number, CallID2 the name in HylaFAX's default setup.
-	if len(r.callID) > 0 {
-		setIf(&f.CallerNumber, r.callID[0])
-	}
-	if len(r.callID) > 1 {
-		setIf(&f.CallerName, r.callID[1])
-	}
+	setIf(&f.CallerNumber, r.callerNum)
+	setIf(&f.CallerName, r.callerName)
 	if f.Received.IsZero() {
 		f.Received = r.when
 	}

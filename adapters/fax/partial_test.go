@@ -2,6 +2,7 @@ package fax
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -30,7 +31,7 @@ func TestIncompleteFaxSaysSo(t *testing.T) {
 		if err := os.MkdirAll(recvq, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		log := "11/20/26 14:03\tRECV\t000000042\tttyS0\trecvq/fax000000042.tif\t\tfax\t\"5550199\"\t\"+1 555 0100\"\t4199434\t2\t0:01:10\t0:01:02\t\"RSPREC error/got DCN\"\t\"5550100\"\t\"TEST CLINIC\"\t\"\"\t\"\"\n"
+		log := "11/20/26 14:03\tRECV\t000000042\tttyS0\trecvq/fax000000042.tif\t\tfax\t\"5550199\"\t\"+1 555 0100\"\t4199434\t2\t0:01:10\t0:01:02\t\"RSPREC error/got DCN\"\t\"TEST CLINIC\"\t\"5550100\"\t\"\"\t\"\"\n"
 		if err := os.WriteFile(filepath.Join(root, "etc", "xferfaxlog"), []byte(log), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -120,5 +121,43 @@ func checkPartial(t *testing.T, g got, logs, reason, pages string) {
 	}
 	if strings.Contains(line, "file=") {
 		t.Errorf("the WARN names the file: %q", line)
+	}
+}
+
+// TestIncompleteCountedOnceTaken: Incomplete counts an incomplete fax
+// once it is taken, not for an attempt the queue refused (the fax is
+// tried again), nor a fax that came whole.
+func TestIncompleteCountedOnceTaken(t *testing.T) {
+	refuse := true
+	next := adapters.ConsumerFunc(func(context.Context, adapters.Raw) error {
+		if refuse {
+			return errors.New("queue is full")
+		}
+		return nil
+	})
+	cfg := DefaultConfig(KindFax)
+	cfg.Name, cfg.Path = "cloud", t.TempDir()
+	s, err := New(adapters.Settings{}, cfg, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := func(sidecar string) adapters.Raw {
+		return adapters.Raw{Name: "a.tif", Body: []byte("II*\x00"), Received: time.Now(),
+			Meta: map[string]string{"file": "a.tif"}, Sidecars: map[string][]byte{"a.json": []byte(sidecar)}}
+	}
+	if err := s.Feed(context.Background(), in(`{"Partial":true}`)); err == nil {
+		t.Fatal("the refusal was not returned")
+	}
+	if n := s.Incomplete(); n != 0 {
+		t.Errorf("a fax the queue refused counted: %d", n)
+	}
+	refuse = false
+	for _, sc := range []string{`{"Partial":true}`, `{"Partial":false}`} {
+		if err := s.Feed(context.Background(), in(sc)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := s.Incomplete(); n != 1 {
+		t.Errorf("incomplete faxes %d, want 1", n)
 	}
 }

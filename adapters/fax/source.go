@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ferry-health/ferry/adapters"
@@ -42,6 +43,9 @@ type Source struct {
 	patterns []*regexp.Regexp
 	xferLog  string
 	eng      *folder.Engine
+	// incomplete counts the faxes marked incomplete (the call ended
+	// early) that were handed on and taken, for Incomplete.
+	incomplete atomic.Int64
 }
 
 var _ adapters.Source = (*Source)(nil)
@@ -90,6 +94,11 @@ func (s *Source) Start(ctx context.Context, host adapters.Host) error { return s
 
 // Shutdown stops watching and waits for the fax in hand.
 func (s *Source) Shutdown(ctx context.Context) error { return s.eng.Shutdown(ctx) }
+
+// Incomplete is how many faxes marked incomplete (the call ended early,
+// pages may be missing) the inbox handed on since it started, each
+// counted once it was taken (stored), not on every attempt.
+func (s *Source) Incomplete() int64 { return s.incomplete.Load() }
 
 // Engine returns the folder engine underneath (paths, rescans).
 func (s *Source) Engine() *folder.Engine { return s.eng }
@@ -176,7 +185,13 @@ func (s *Source) pass(ctx context.Context, in adapters.Raw, more func(*faxfhir.F
 			s.log.Warn("fax sidecar unreadable", "inbox", s.cfg.Name, s.logFile(in), "err", scErr)
 		}
 	}
-	return s.next.Consume(ctx, out)
+	if err := s.next.Consume(ctx, out); err != nil {
+		return err
+	}
+	if fax.Partial {
+		s.incomplete.Add(1)
+	}
+	return nil
 }
 
 // logFile names the fax of in in a log line as the folder engine's lines

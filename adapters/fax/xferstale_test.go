@@ -17,7 +17,7 @@ import (
 func TestStaleXferRecordIsNotUsed(t *testing.T) {
 	root := t.TempDir()
 	logPath := filepath.Join(root, "xferfaxlog")
-	log := "03/02/19 09:15\tRECV\t000000007\tttyS0\trecvq/fax000000001.tif\t\tfax\t\"5550199\"\t\"OLD SENDER\"\t4199434\t3\t0:01:10\t0:01:02\t\"\"\t\"5550777\"\t\"OTHER PRACTICE\"\t\"\"\t\"\"\n"
+	log := "03/02/19 09:15\tRECV\t000000007\tttyS0\trecvq/fax000000001.tif\t\tfax\t\"5550199\"\t\"OLD SENDER\"\t4199434\t3\t0:01:10\t0:01:02\t\"\"\t\"OTHER PRACTICE\"\t\"5550777\"\t\"\"\t\"\"\n"
 	if err := os.WriteFile(logPath, []byte(log), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestStaleXferRecordIsNotUsed(t *testing.T) {
 		t.Errorf("a 2019 record was taken for a fax of 2026: %+v", fax)
 	}
 	// The record of this very fax (minutes from its mtime) is used.
-	log += "11/20/26 14:02\tRECV\t000000042\tttyS0\trecvq/fax000000001.tif\t\tfax\t\"5550199\"\t\"+1 555 0100\"\t4199434\t2\t0:01:10\t0:01:02\t\"\"\t\"5550100\"\t\"TEST CLINIC\"\t\"\"\t\"\"\n"
+	log += "11/20/26 14:02\tRECV\t000000042\tttyS0\trecvq/fax000000001.tif\t\tfax\t\"5550199\"\t\"+1 555 0100\"\t4199434\t2\t0:01:10\t0:01:02\t\"\"\t\"TEST CLINIC\"\t\"5550100\"\t\"\"\t\"\"\n"
 	if err := os.WriteFile(logPath, []byte(log), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -189,6 +189,17 @@ type Engine struct {
 	trouble claimTrouble
 	// claimedNow is what processing/ holds (claimed.go).
 	claimedNow claimedFiles
+	// taken are the inputs claimed in the last lateSidecarMemory, by
+	// stem, so that a sidecar that comes after its input was taken is
+	// known for one (lateSidecars).
+	taken     map[string]takenInput
+	takenPrun time.Time // when taken was last pruned
+}
+
+// takenInput is an input claimed: its name and when.
+type takenInput struct {
+	name string
+	at   time.Time
 }
 
 var _ adapters.Source = (*Engine)(nil)
@@ -242,6 +253,7 @@ func New(set adapters.Settings, cfg Config, next adapters.Consumer, opts ...Opti
 		seen:     map[string]observation{},
 		retry:    map[string]retryState{},
 		rankWait: map[string]time.Time{},
+		taken:    map[string]takenInput{},
 	}
 	for _, p := range cfg.Ignore {
 		e.ignore = append(e.ignore, strings.ToLower(p))
@@ -601,10 +613,11 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 		if e.isSidecar(name) {
 			st := stemOf(name)
 			sidecars[st] = append(sidecars[st], name)
-		} else if e.cfg.MarkerSuffix != "" && e.isInput(name) {
+		} else if e.isInput(name) {
 			stems[stemOf(name)]++
 		}
 	}
+	e.lateSidecars(sidecars, stems, now, soon)
 
 	type candidate struct {
 		name     string
@@ -747,6 +760,7 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 			continue
 		}
 		e.claimedNow.claimed(c.name, c.sidecars)
+		e.taken[stemOf(c.name)] = takenInput{name: c.name, at: time.Now()}
 		stems[stemOf(c.name)]--
 		if e.rank != nil {
 			ranks[e.rank(c.name)]--

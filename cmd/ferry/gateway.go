@@ -70,6 +70,9 @@ type gateway struct {
 	sources []namedSource
 	mllps   map[string]*mllp.Source
 	folders []*folder.Engine // the engines under the folder sources, for the status report
+	// faxInboxes are the fax folder sources by folder name, for the
+	// status report's count of incomplete faxes.
+	faxInboxes map[string]*fax.Source
 	// mailboxes are the fax mailbox sources, for the status report.
 	mailboxes []*fax.Mailbox
 	// fetchers empty remote SFTP directories into folders (fetch:), for
@@ -308,6 +311,12 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 		if fs, ok := src.(interface{ Engine() *folder.Engine }); ok {
 			eng = fs.Engine()
 			g.folders = append(g.folders, eng)
+		}
+		if fs, ok := src.(*fax.Source); ok {
+			if g.faxInboxes == nil {
+				g.faxInboxes = map[string]*fax.Source{}
+			}
+			g.faxInboxes[f.Name] = fs
 		}
 		if f.Fetch != nil {
 			fid := "fetch/" + f.Name

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ferry-health/ferry/adapters/fax"
 	"github.com/ferry-health/ferry/cmd/ferry/ops"
 	"github.com/ferry-health/ferry/queue/latency"
 )
@@ -68,7 +69,11 @@ func (g *gateway) report() ops.Status {
 	}
 	for _, e := range g.folders {
 		c := e.Config()
-		r.Folders = append(r.Folders, ops.FolderStatus{Name: c.Name, Kind: c.Kind, Path: c.Path, Stats: e.Stats()})
+		fs := ops.FolderStatus{Name: c.Name, Kind: c.Kind, Path: c.Path, Stats: e.Stats()}
+		if src := g.faxInboxes[c.Name]; src != nil {
+			fs.FaxesIncomplete = src.Incomplete()
+		}
+		r.Folders = append(r.Folders, fs)
 	}
 	for _, fe := range g.fetchers {
 		r.Fetches = append(r.Fetches, ops.RemoteFetch{Folder: fe.folder, From: redactedFetchURL(fe.f.Config().URL), Stats: fe.f.Stats()})
@@ -280,6 +285,7 @@ func writeMetrics(w io.Writer, r ops.Status) {
 	}
 	writeFolderMetrics(w, r)
 	writeMailboxMetrics(w, r)
+	writeFaxMetrics(w, r)
 	writeFetchMetrics(w, r)
 	fmt.Fprintf(w, "# HELP ferry_certificate_expiry_timestamp_seconds NotAfter of configured certificates.\n# TYPE ferry_certificate_expiry_timestamp_seconds gauge\n")
 	for _, c := range r.Certificates {
@@ -350,6 +356,24 @@ func writeMailboxMetrics(w io.Writer, r ops.Status) {
 	}
 	writeFamily(w, "ferry_fax_mailbox_messages_total", "counter", "Messages of a fax mailbox settled: taken (its faxes stored, moved to done_mailbox) or failed (a fax or more of it ferry cannot read, moved to failed_mailbox).", msgs)
 	writeFamily(w, "ferry_fax_mailbox_poll_failing", "gauge", "1 while the last poll of a fax mailbox failed (server unreachable, login refused, a fax not stored yet).", failing)
+}
+
+// writeFaxMetrics writes the count of incomplete faxes, one series per
+// fax inbox (folder) and fax mailbox (mailbox).
+func writeFaxMetrics(w io.Writer, r ops.Status) {
+	var incomplete []series
+	for _, f := range r.Folders {
+		if f.Kind == fax.KindFax || f.Kind == fax.KindHylaFAX {
+			incomplete = append(incomplete, series{[]string{"folder", f.Name}, float64(f.FaxesIncomplete)})
+		}
+	}
+	for _, m := range r.Mailboxes {
+		incomplete = append(incomplete, series{[]string{"mailbox", m.Name}, float64(m.Incomplete)})
+	}
+	if len(incomplete) == 0 {
+		return
+	}
+	writeFamily(w, "ferry_fax_incomplete_total", "counter", "Faxes delivered marked incomplete: the call ended before the fax was fully received, pages may be missing (ask the sender to fax it again).", incomplete)
 }
 
 // series is one labelled value of a metric family.

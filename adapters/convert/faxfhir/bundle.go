@@ -53,6 +53,12 @@ var ErrNotFax = errors.New("content is neither tiff nor pdf")
 // or was taken while its writer still wrote it.
 var ErrPDFTruncated = errors.New("pdf has no %%EOF marker in its last 1024 bytes: truncated, or still being written when it was taken")
 
+// ErrPDFEncrypted is wrapped (as a permanent error) when a PDF opens
+// only with a password (ISO 32000-1 7.6: a user password, or a security
+// handler other than the standard one): nobody at the exchange could
+// read it.
+var ErrPDFEncrypted = errors.New("pdf is encrypted and opens only with a password, so nobody at the exchange could read it; open it with its password, save or print it as a PDF without one, and put that in the folder")
+
 // ErrChanged is returned when the content read differently on the second
 // pass (the file was being rewritten): retry later.
 var ErrChanged = errors.New("content changed while converting")
@@ -444,6 +450,9 @@ func (c *Converter) plan(ctx context.Context, in Input, fax Fax, sourceID string
 		}}
 	case bytes.HasPrefix(head[:n], []byte("%PDF-")):
 		if err := pdfComplete(in); err != nil {
+			return nil, err
+		}
+		if err := pdfOpens(in); err != nil {
 			return nil, err
 		}
 		res.Format = FormatPDF

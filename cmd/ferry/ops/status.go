@@ -185,6 +185,9 @@ type FolderStatus struct {
 	Kind string `json:"kind"`
 	Path string `json:"path"`
 	folder.Stats
+	// FaxesIncomplete counts the faxes of a fax inbox delivered marked
+	// incomplete (the call ended early, pages may be missing).
+	FaxesIncomplete int64 `json:"faxes_incomplete,omitempty"`
 }
 
 // RemoteFetch is one folder's fetch: from where, and what it did.
