@@ -687,6 +687,13 @@ func (x *conv) obxValue(obx hl7v2.Segment, o *fhir.Observation, units quantityUn
 	// ST, TX, FT, and anything textual: repetitions are lines.
 	var lines []string
 	for rep := range f.RepsSeq() {
+		if typ == "VR" {
+			// A value range, low and high: the IG's OBX[Observation]
+			// map has it valueString OBX-5.1 + "-" + OBX-5.2, not the
+			// raw text with its component separator.
+			lines = append(lines, rep.Text(1)+"-"+rep.Text(2))
+			continue
+		}
 		lines = append(lines, rep.Trimmed())
 	}
 	o.ValueString = strings.Join(lines, "\n")
