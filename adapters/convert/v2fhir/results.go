@@ -617,11 +617,53 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 	// The performing organization (OBX-23, an XON) and its address
 	// (OBX-24): the IG's OBX[Observation] map gives them performer
 	// (Organization) and its address; a lab CLIA has name itself and
-	// its address on the report.
-	if ref := x.organization(obx.Field(23).Rep(1), obx.Field(24).Rep(1), hl7v2.Value{}); ref != nil {
-		o.Performer = append(o.Performer, *ref)
+	// its address on the report. With its medical director (OBX-25) the
+	// performer is the director's role there (directorRole).
+	org := x.organization(obx.Field(23).Rep(1), obx.Field(24).Rep(1), hl7v2.Value{})
+	switch dir := x.practitioner(obx.Field(25).Rep(1)); {
+	case dir != nil && dir.Reference != "":
+		o.Performer = append(o.Performer, x.directorRole(dir, org))
+	default:
+		// No director, or one without an id, so no Practitioner to
+		// hold the role: the lab and the director by name.
+		if org != nil {
+			o.Performer = append(o.Performer, *org)
+		}
+		if dir != nil {
+			o.Performer = append(o.Performer, *dir)
+		}
 	}
 	return b, nil
+}
+
+// mdirCode is PractitionerRole.code of a performing organization's
+// medical director (shared and read-only).
+var mdirCode = []fhir.CodeableConcept{{Coding: []fhir.Coding{{System: v2Table + "0912", Code: "MDIR", Display: "Medical Director"}}}}
+
+// directorRole is the performer the IG's OBX[Observation] map makes of
+// OBX-25 (Performing Organization Medical Director, an XCN): a
+// PractitionerRole whose practitioner is the director (dir), whose code
+// is MDIR (v2-0912) and whose organization is OBX-23's (org, if any).
+// Its key follows from the director's and the organization's, so every
+// OBX of a report naming them refers to one, and a re-send writes the
+// same.
+func (x *conv) directorRole(dir, org *fhir.Reference) fhir.Reference {
+	at := ""
+	if org != nil {
+		at = orStr(refID(org.Reference), org.Display)
+	}
+	key := fhir.Identifier{System: x.system("practitionerrole"), Value: x.slabs.text.cat("MDIR.", refID(dir.Reference), "@", at)}
+	role := &fhir.PractitionerRole{ResourceType: "PractitionerRole", Identifier: []fhir.Identifier{key},
+		Practitioner: dir, Organization: org, Code: mdirCode}
+	ref := x.add("PractitionerRole", key, role)
+	ref.Display = dir.Display
+	return ref
+}
+
+// refID is the id a reference names: what follows "Type/" or
+// "urn:uuid:".
+func refID(ref string) string {
+	return ref[strings.LastIndexAny(ref, "/:")+1:]
 }
 
 // obxValue sets value[x] from OBX-5 according to OBX-2.
