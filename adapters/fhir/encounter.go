@@ -37,10 +37,11 @@ type EncounterDiagnosis struct {
 
 // EncounterHospitalization holds admission and discharge details.
 type EncounterHospitalization struct {
-	PreAdmissionIdentifier *Identifier      `json:"preAdmissionIdentifier,omitempty"`
-	AdmitSource            *CodeableConcept `json:"admitSource,omitempty"`
-	ReAdmission            *CodeableConcept `json:"reAdmission,omitempty"`
-	DischargeDisposition   *CodeableConcept `json:"dischargeDisposition,omitempty"`
+	PreAdmissionIdentifier *Identifier       `json:"preAdmissionIdentifier,omitempty"`
+	AdmitSource            *CodeableConcept  `json:"admitSource,omitempty"`
+	ReAdmission            *CodeableConcept  `json:"reAdmission,omitempty"`
+	SpecialCourtesy        []CodeableConcept `json:"specialCourtesy,omitempty"`
+	DischargeDisposition   *CodeableConcept  `json:"dischargeDisposition,omitempty"`
 }
 
 // EncounterLocation is where the patient was during the encounter.

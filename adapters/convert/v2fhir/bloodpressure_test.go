@@ -2,6 +2,7 @@ package v2fhir
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/ferry-health/ferry/adapters/fhir"
@@ -120,5 +121,76 @@ OBX|3|NM|8867-4^Heart rate^LN||72|/min^/min^UCUM|||||F`
 		if o.Code.Coding[0].Code == "85354-9" && o.ID != bp.ID {
 			t.Errorf("sent again, blood pressure %s, was %s", o.ID, bp.ID)
 		}
+	}
+}
+
+// TestBloodPressurePairInADT: an admission's systolic (8480-6) and
+// diastolic (8462-4) OBX (vitals taken at registration, the way an ADT
+// sends them) went out as two Observations and never as the blood
+// pressure FHIR R4's and US Core's Blood Pressure profiles want, which a
+// report's pair already made. The ADT's pair of one time now also makes
+// it, of the patient and the visit, derived from the two, keyed as an
+// OBX coded 85354-9 of that message would be, so a message sent again
+// writes the same one; one time's pair makes one, an ADT that sends its
+// 85354-9 itself gets no second, and readings of other times none.
+func TestBloodPressurePairInADT(t *testing.T) {
+	const head = `MSH|^~\&|EHR|CLINIC|HIE|HIE|20240105101500-0500||ADT^A04^ADT_A01|BPA1|P|2.5.1
+EVN|A04|20240105101500-0500
+PID|1||123^^^HOSP^MR||Roe^Rick||19700101|M
+PV1|1|O|CLINIC^1^^HOSP||||||||||||||||V88^^^HOSP^VN|||||||||||||||||||||||||20240105080000-0500
+`
+	const pair = `OBX|1|NM|8480-6^Systolic blood pressure^LN||132|mm[Hg]^mm[Hg]^UCUM||H|||F|||20240105080500-0500
+OBX|2|NM|8462-4^Diastolic blood pressure^LN||86|mm[Hg]^mm[Hg]^UCUM||N|||F|||20240105080500-0500
+OBX|3|NM|8867-4^Heart rate^LN||72|/min^/min^UCUM|||||F|||20240105080500-0500`
+	bps := func(b *fhir.Bundle) (out []*fhir.Observation, ids map[string]string) {
+		ids = map[string]string{}
+		for _, o := range entriesOf[fhir.Observation](b) {
+			ids[o.Code.Coding[0].Code] = o.ID
+			if o.Code.Coding[0].Code == "85354-9" {
+				out = append(out, o)
+			}
+		}
+		return out, ids
+	}
+	b := mustConvert(t, testConverter(t), head+pair)
+	strictR4(t, marshal(t, b))
+	found, ids := bps(b)
+	if len(found) != 1 {
+		t.Fatalf("%d blood pressures; Observations %v", len(found), ids)
+	}
+	bp := found[0]
+	if sys, dia := bpComponents(t, bp); sys != "132 mm[Hg]" || dia != "86 mm[Hg]" {
+		t.Errorf("systolic %q, diastolic %q; want 132 and 86 mm[Hg]", sys, dia)
+	}
+	encs := entriesOf[fhir.Encounter](b)
+	if len(bp.Category) != 1 || bp.Category[0].Coding[0].Code != "vital-signs" || bp.Subject == nil ||
+		len(encs) != 1 || bp.Encounter == nil || bp.Encounter.Reference != "Encounter/"+encs[0].ID ||
+		bp.EffectiveDateTime != "2024-01-05T08:05:00-05:00" || bp.Status != "final" || len(bp.Identifier) != 1 {
+		t.Errorf("blood pressure %s: want category vital-signs, the patient and visit, the readings' time, final, an identifier", toJSON(bp))
+	}
+	if len(bp.DerivedFrom) != 2 || bp.DerivedFrom[0].Reference != "Observation/"+ids["8480-6"] || bp.DerivedFrom[1].Reference != "Observation/"+ids["8462-4"] {
+		t.Errorf("derivedFrom %v, want the systolic and diastolic Observations %v", bp.DerivedFrom, ids)
+	}
+	// Keyed as the message's own 85354-9 OBX of that time would be.
+	own, _ := bps(mustConvert(t, testConverter(t), head+
+		`OBX|1|SN|85354-9^Blood pressure panel^LN||^132^/^86|mm[Hg]^mm[Hg]^UCUM|||||F|||20240105080500-0500`))
+	if len(own) != 1 || own[0].ID != bp.ID {
+		t.Errorf("the pair's blood pressure is %s, the message's own 85354-9 OBX %v", bp.ID, toJSON(own))
+	}
+	// Sent again under a new control id: the same one.
+	again, _ := bps(mustConvert(t, testConverter(t), strings.Replace(head, "|BPA1|", "|BPA2|", 1)+pair))
+	if len(again) != 1 || again[0].ID != bp.ID {
+		t.Errorf("sent again, blood pressure %v, was %s", toJSON(again), bp.ID)
+	}
+	// An ADT that sends its blood pressure too gets no second.
+	both, _ := bps(mustConvert(t, testConverter(t), head+pair+"\n"+
+		`OBX|4|SN|85354-9^Blood pressure panel^LN||^132^/^86|mm[Hg]^mm[Hg]^UCUM|||||F|||20240105080500-0500`))
+	if len(both) != 1 {
+		t.Errorf("%d blood pressures with the message's own", len(both))
+	}
+	// Readings of different times are no pair.
+	apart, _ := bps(mustConvert(t, testConverter(t), head+strings.Replace(pair, "8462-4^Diastolic blood pressure^LN||86|mm[Hg]^mm[Hg]^UCUM||N|||F|||20240105080500", "8462-4^Diastolic blood pressure^LN||86|mm[Hg]^mm[Hg]^UCUM||N|||F|||20240105090500", 1)))
+	if len(apart) != 0 {
+		t.Errorf("readings of two times made a blood pressure: %s", toJSON(apart))
 	}
 }

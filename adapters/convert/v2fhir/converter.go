@@ -711,10 +711,10 @@ func (x *conv) put(resourceType string, key fhir.Identifier, resource any, readO
 	bumped := 0
 	for n := 2; x.has(urn[:]); n++ {
 		bumped = n
-		if resourceType == "Patient" || resourceType == "Practitioner" || resourceType == "Organization" {
+		if resourceType == "Patient" || resourceType == "Practitioner" || resourceType == "Organization" || resourceType == "PractitionerRole" {
 			// The same person, or organisation (the lab every OBX-23
-			// of a report names), named twice: point at the entry
-			// already written.
+			// of a report names), or role (its director, OBX-25),
+			// named twice: point at the entry already written.
 			for _, e := range x.entries {
 				if e.FullURL == string(urn[:]) {
 					return x.refTo(e)
@@ -868,6 +868,8 @@ func setID(resource any, id string) {
 	case *fhir.DiagnosticReport:
 		r.ID = id
 	case *fhir.Practitioner:
+		r.ID = id
+	case *fhir.PractitionerRole:
 		r.ID = id
 	case *fhir.Organization:
 		r.ID = id

@@ -205,7 +205,7 @@ func (x *conv) tableCC(v hl7v2.Value, table string) *fhir.CodeableConcept {
 // tableCC, built once (read-only) instead of per field.
 var tableSystems = func() map[string]string {
 	m := map[string]string{}
-	for _, t := range []string{"0007", "0023", "0052", "0063", "0069", "0092", "0112", "0131", "0163", "0276", "0335", "0487", "0488", "0493"} {
+	for _, t := range []string{"0007", "0023", "0052", "0063", "0069", "0092", "0099", "0112", "0131", "0163", "0276", "0335", "0487", "0488", "0493"} {
 		m[t] = v2Table + t
 	}
 	return m

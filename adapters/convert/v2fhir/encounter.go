@@ -169,7 +169,14 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	if id := x.cx(pv1.Field(5).Rep(1)); id != nil {
 		hosp.PreAdmissionIdentifier = id
 	}
-	if hosp.AdmitSource != nil || hosp.ReAdmission != nil || hosp.DischargeDisposition != nil || hosp.PreAdmissionIdentifier != nil {
+	// PV1-16, the VIP indicator (user-defined table 0099): the IG's
+	// PV1[Encounter] map makes it specialCourtesy. A courtesy the visit
+	// is extended, not a restriction of its record: a sender restricts
+	// a VIP's record with ARV or ORC-28 (security.go).
+	if vip := x.tableCC(pv1.Field(16).Rep(1), "0099"); vip != nil {
+		hosp.SpecialCourtesy = append(hosp.SpecialCourtesy, *vip)
+	}
+	if hosp.AdmitSource != nil || hosp.ReAdmission != nil || hosp.DischargeDisposition != nil || hosp.PreAdmissionIdentifier != nil || hosp.SpecialCourtesy != nil {
 		e.Hospitalization = hosp
 	}
 	// The IG's PV1[Encounter] map: PV1-3 is "planned" for a pre-admit

@@ -120,67 +120,100 @@ func (x *conv) bloodPressureValue(o *fhir.Observation, units quantityUnit) {
 }
 
 // bpReading is a systolic or diastolic Observation of a report, written
-// under ref.
+// under ref; stem is the key stem an OBX of its time outside any report
+// has (bpReadings.outside).
 type bpReading struct {
-	o   *fhir.Observation
-	ref fhir.Reference
+	o    *fhir.Observation
+	ref  fhir.Reference
+	stem string
 }
 
-// reading notes o, a result of the report written under ref, when it is a
-// systolic or diastolic reading (or a blood pressure).
-func (r *reportBuilder) reading(o *fhir.Observation, ref fhir.Reference) {
+// bpReadings are the systolic and diastolic readings among a report's
+// results, or among an ADT's OBX, and whether they send a blood pressure
+// of their own.
+type bpReadings struct {
+	systolic, diastolic []bpReading
+	hasBP               bool
+}
+
+// reading notes o, a result written under ref (stem as bpReading), when
+// it is a systolic or diastolic reading (or a blood pressure).
+func (p *bpReadings) reading(o *fhir.Observation, ref fhir.Reference, stem string) {
 	switch {
 	case hasLOINC(&o.Code, "85354-9"):
-		r.hasBP = true
+		p.hasBP = true
 	case o.ValueQuantity == nil:
 	case hasLOINC(&o.Code, "8480-6"):
-		r.systolic = append(r.systolic, bpReading{o, ref})
+		p.systolic = append(p.systolic, bpReading{o, ref, stem})
 	case hasLOINC(&o.Code, "8462-4"):
-		r.diastolic = append(r.diastolic, bpReading{o, ref})
+		p.diastolic = append(p.diastolic, bpReading{o, ref, stem})
 	}
 }
 
-// bloodPressures adds the blood pressure of each systolic and diastolic
-// reading of one time and status among the report's results, unless the
-// report sends its blood pressure itself: FHIR R4's blood pressure
-// profile and US Core Blood Pressure want the two as the components of
-// one Observation coded 85354-9, and a search for it finds no other. Its
-// key follows from the report's, as a result's without OBX-21 does; it is
-// derived from the two, which go as before, and is one of the report's
-// results.
-func (r *reportBuilder) bloodPressures(x *conv) {
-	if r.hasBP {
+// pairs calls f with each systolic and diastolic reading of one time and
+// status, unless a blood pressure was sent itself: FHIR R4's blood
+// pressure profile and US Core Blood Pressure want the two as the
+// components of one Observation coded 85354-9, and a search for it finds
+// no other.
+func (p *bpReadings) pairs(f func(s, d bpReading)) {
+	if p.hasBP {
 		return
 	}
-	used := make([]bool, len(r.diastolic))
-	for _, s := range r.systolic {
-		for j, d := range r.diastolic {
+	used := make([]bool, len(p.diastolic))
+	for _, s := range p.systolic {
+		for j, d := range p.diastolic {
 			if used[j] || s.o.Status != d.o.Status || s.o.EffectiveDateTime != d.o.EffectiveDateTime {
 				continue
 			}
 			used[j] = true
-			v := x.slabs.text.cat(r.stem, ".", "85354-9")
-			if n := r.countKey(v); n > 1 {
-				v += "#" + strconv.Itoa(n)
-			}
-			key := fhir.Identifier{System: x.system("obx"), Value: v}
-			bp := &fhir.Observation{ResourceType: "Observation", Identifier: []fhir.Identifier{key}, BasedOn: s.o.BasedOn,
-				Status: s.o.Status, Category: s.o.Category, Code: bpCode, Subject: s.o.Subject, Encounter: s.o.Encounter,
-				EffectiveDateTime: s.o.EffectiveDateTime, Issued: s.o.Issued, Specimen: s.o.Specimen,
-				DerivedFrom: []fhir.Reference{s.ref, d.ref}}
-			for _, o := range []*fhir.Observation{s.o, d.o} {
-				for _, p := range o.Performer {
-					if !slices.ContainsFunc(bp.Performer, func(q fhir.Reference) bool { return q.Reference == p.Reference }) {
-						bp.Performer = append(bp.Performer, p)
-					}
-				}
-				bp.Component = append(bp.Component, fhir.ObservationComponent{Code: o.Code, ValueQuantity: o.ValueQuantity,
-					Interpretation: o.Interpretation, ReferenceRange: o.ReferenceRange})
-			}
-			r.dr.Result = append(r.dr.Result, x.add("Observation", key, bp))
+			f(s, d)
 			break
 		}
 	}
+}
+
+// bloodPressureOf is the blood pressure of the readings s and d, keyed
+// key, derived from the two, which go as before.
+func bloodPressureOf(s, d bpReading, key fhir.Identifier) *fhir.Observation {
+	bp := &fhir.Observation{ResourceType: "Observation", Identifier: []fhir.Identifier{key}, BasedOn: s.o.BasedOn,
+		Status: s.o.Status, Category: s.o.Category, Code: bpCode, Subject: s.o.Subject, Encounter: s.o.Encounter,
+		EffectiveDateTime: s.o.EffectiveDateTime, Issued: s.o.Issued, Specimen: s.o.Specimen,
+		DerivedFrom: []fhir.Reference{s.ref, d.ref}}
+	for _, o := range []*fhir.Observation{s.o, d.o} {
+		for _, p := range o.Performer {
+			if !slices.ContainsFunc(bp.Performer, func(q fhir.Reference) bool { return q.Reference == p.Reference }) {
+				bp.Performer = append(bp.Performer, p)
+			}
+		}
+		bp.Component = append(bp.Component, fhir.ObservationComponent{Code: o.Code, ValueQuantity: o.ValueQuantity,
+			Interpretation: o.Interpretation, ReferenceRange: o.ReferenceRange})
+	}
+	return bp
+}
+
+// bloodPressures adds the blood pressure of each pair of the report's
+// readings (bpReadings.pairs). Its key follows from the report's, as a
+// result's without OBX-21 does; it is one of the report's results.
+func (r *reportBuilder) bloodPressures(x *conv) {
+	r.pairs(func(s, d bpReading) {
+		v := x.slabs.text.cat(r.stem, ".", "85354-9")
+		if n := r.countKey(v); n > 1 {
+			v += "#" + strconv.Itoa(n)
+		}
+		key := fhir.Identifier{System: x.system("obx"), Value: v}
+		r.dr.Result = append(r.dr.Result, x.add("Observation", key, bloodPressureOf(s, d, key)))
+	})
+}
+
+// outside adds the blood pressure of each pair of readings outside any
+// report (an ADT's OBX), keyed as an OBX coded 85354-9 of their time in
+// that message would be (newObservation), so a re-send writes the same
+// one.
+func (p *bpReadings) outside(x *conv) {
+	p.pairs(func(s, d bpReading) {
+		key := fhir.Identifier{System: x.system("obx"), Value: x.slabs.text.cat(s.stem, ".", "85354-9")}
+		x.add("Observation", key, bloodPressureOf(s, d, key))
+	})
 }
 
 // imagingSections are the OBR-24 sections (table 0074, and the local
@@ -226,8 +259,7 @@ type reportBuilder struct {
 	obsKeys map[string]int
 	// The report's systolic and diastolic readings, and whether it sends
 	// a blood pressure of its own (bloodPressures).
-	systolic, diastolic []bpReading
-	hasBP               bool
+	bpReadings
 	// Storage for the report and its short slices: one allocation.
 	drv     fhir.DiagnosticReport
 	ids     [2]fhir.Identifier
@@ -518,8 +550,8 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 		base := x.controlID
 		if r != nil {
 			base = r.stem
-		} else if s := x.looseBase(obx); s != "" {
-			base = s
+		} else {
+			base = x.outsideStem(obx)
 		}
 		// Joined in the text arena: every Observation mints one.
 		t := &x.slabs.text
@@ -585,11 +617,53 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 	// The performing organization (OBX-23, an XON) and its address
 	// (OBX-24): the IG's OBX[Observation] map gives them performer
 	// (Organization) and its address; a lab CLIA has name itself and
-	// its address on the report.
-	if ref := x.organization(obx.Field(23).Rep(1), obx.Field(24).Rep(1), hl7v2.Value{}); ref != nil {
-		o.Performer = append(o.Performer, *ref)
+	// its address on the report. With its medical director (OBX-25) the
+	// performer is the director's role there (directorRole).
+	org := x.organization(obx.Field(23).Rep(1), obx.Field(24).Rep(1), hl7v2.Value{})
+	switch dir := x.practitioner(obx.Field(25).Rep(1)); {
+	case dir != nil && dir.Reference != "":
+		o.Performer = append(o.Performer, x.directorRole(dir, org))
+	default:
+		// No director, or one without an id, so no Practitioner to
+		// hold the role: the lab and the director by name.
+		if org != nil {
+			o.Performer = append(o.Performer, *org)
+		}
+		if dir != nil {
+			o.Performer = append(o.Performer, *dir)
+		}
 	}
 	return b, nil
+}
+
+// mdirCode is PractitionerRole.code of a performing organization's
+// medical director (shared and read-only).
+var mdirCode = []fhir.CodeableConcept{{Coding: []fhir.Coding{{System: v2Table + "0912", Code: "MDIR", Display: "Medical Director"}}}}
+
+// directorRole is the performer the IG's OBX[Observation] map makes of
+// OBX-25 (Performing Organization Medical Director, an XCN): a
+// PractitionerRole whose practitioner is the director (dir), whose code
+// is MDIR (v2-0912) and whose organization is OBX-23's (org, if any).
+// Its key follows from the director's and the organization's, so every
+// OBX of a report naming them refers to one, and a re-send writes the
+// same.
+func (x *conv) directorRole(dir, org *fhir.Reference) fhir.Reference {
+	at := ""
+	if org != nil {
+		at = orStr(refID(org.Reference), org.Display)
+	}
+	key := fhir.Identifier{System: x.system("practitionerrole"), Value: x.slabs.text.cat("MDIR.", refID(dir.Reference), "@", at)}
+	role := &fhir.PractitionerRole{ResourceType: "PractitionerRole", Identifier: []fhir.Identifier{key},
+		Practitioner: dir, Organization: org, Code: mdirCode}
+	ref := x.add("PractitionerRole", key, role)
+	ref.Display = dir.Display
+	return ref
+}
+
+// refID is the id a reference names: what follows "Type/" or
+// "urn:uuid:".
+func refID(ref string) string {
+	return ref[strings.LastIndexAny(ref, "/:")+1:]
 }
 
 // obxValue sets value[x] from OBX-5 according to OBX-2.
@@ -655,6 +729,13 @@ func (x *conv) obxValue(obx hl7v2.Segment, o *fhir.Observation, units quantityUn
 	// ST, TX, FT, and anything textual: repetitions are lines.
 	var lines []string
 	for rep := range f.RepsSeq() {
+		if typ == "VR" {
+			// A value range, low and high: the IG's OBX[Observation]
+			// map has it valueString OBX-5.1 + "-" + OBX-5.2, not the
+			// raw text with its component separator.
+			lines = append(lines, rep.Text(1)+"-"+rep.Text(2))
+			continue
+		}
 		lines = append(lines, rep.Trimmed())
 	}
 	o.ValueString = strings.Join(lines, "\n")
@@ -968,6 +1049,12 @@ func (x *conv) looseBase(obx hl7v2.Segment) string {
 	return ""
 }
 
+// outsideStem is the key stem of an OBX outside any report without
+// OBX-21: looseBase, else the message's control id.
+func (x *conv) outsideStem(obx hl7v2.Segment) string {
+	return orStr(x.looseBase(obx), x.controlID)
+}
+
 // specimen converts SPM (v2.5+) to a Specimen of the report's patient. Its
 // key is the filler's specimen id (SPM-2.2), else the placer's (SPM-2.1),
 // else the report and SPM-1.
@@ -1080,7 +1167,7 @@ func (w *resultWalk) closeObs() error {
 	}
 	w.observations++
 	if w.report != nil {
-		w.report.reading(obs.o, ref)
+		w.report.reading(obs.o, ref, "")
 		if w.report.dr.Result == nil && w.report.results > 1 {
 			w.report.dr.Result = w.x.slabs.refLists.chunk(w.report.results)[:0]
 		}

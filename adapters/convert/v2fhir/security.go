@@ -314,7 +314,7 @@ func (x *conv) visitLabels() *labels {
 // and order labels do not apply to them (message labels do).
 func directory(resourceType string) bool {
 	switch resourceType {
-	case "Patient", "Practitioner", "Organization", "Coverage":
+	case "Patient", "Practitioner", "PractitionerRole", "Organization", "Coverage":
 		return true
 	}
 	return false
@@ -396,6 +396,8 @@ func metaOf(resource any) (**fhir.Meta, string) {
 		return &r.Meta, "DiagnosticReport"
 	case *fhir.Practitioner:
 		return &r.Meta, "Practitioner"
+	case *fhir.PractitionerRole:
+		return &r.Meta, "PractitionerRole"
 	case *fhir.Organization:
 		return &r.Meta, "Organization"
 	case *fhir.MessageHeader:

@@ -191,14 +191,20 @@ func (x *conv) mergeInto(mrg hl7v2.Segment) error {
 // clinicalSegments converts the AL1, DG1, PR1 and IN1 segments of an ADT,
 // and its OBX (with their NTE) as Observations of the patient and the
 // visit (the IG's ADT_A01 map: height, weight, a chief complaint taken at
-// admission).
+// admission); a systolic and diastolic OBX of one time also make the
+// blood pressure, as a report's do.
 func (x *conv) clinicalSegments() error {
 	var obs *obsBuilder
+	var obx hl7v2.Segment
+	var bp bpReadings
 	closeObs := func() error {
 		if obs == nil {
 			return nil
 		}
-		_, err := obs.finish(x)
+		ref, err := obs.finish(x)
+		if err == nil {
+			bp.reading(obs.o, ref, x.outsideStem(obx))
+		}
 		obs = nil
 		return err
 	}
@@ -227,12 +233,17 @@ func (x *conv) clinicalSegments() error {
 			err = x.coverage(seg)
 		case "OBX":
 			obs, err = x.outsideObservation(seg)
+			obx = seg
 		}
 		if err != nil {
 			return err
 		}
 	}
-	return closeObs()
+	if err := closeObs(); err != nil {
+		return err
+	}
+	bp.outside(x)
+	return nil
 }
 
 // outsideObservation opens the Observation of an OBX outside any report
