@@ -622,7 +622,8 @@ func (d *Dispatcher) retryDelay(attempts int) time.Duration {
 // outcomeUnknown reports whether err leaves open whether the exchange got
 // and applied the request: a timeout, or the connection reset, closed
 // (EOF), or given up by this machine (aborted or timed out, as Windows
-// reports it) where an answer was due. A refused connection or an HTTP status
+// reports it) where an answer was due, or an answer that says so
+// (OutcomeUnknowner: a gateway's 504). A refused connection or an HTTP status
 // is an answer. ctx is the dispatcher's: a cancellation it did not cause
 // came from the sink's own watchdog, a timeout too.
 func outcomeUnknown(ctx context.Context, err error) bool {
@@ -632,6 +633,10 @@ func outcomeUnknown(ctx context.Context, err error) bool {
 		neterr.ConnAborted(err), neterr.TimedOut(err):
 		return true
 	case errors.Is(err, context.Canceled) && ctx.Err() == nil:
+		return true
+	}
+	var ou OutcomeUnknowner
+	if errors.As(err, &ou) && ou.OutcomeUnknown() {
 		return true
 	}
 	var ne net.Error

@@ -18,7 +18,8 @@
 //	  cut JSON, wrong type or entry count, 202,
 //	  one longer than the bundle can be answered
 //	  with (not read to its end)
-//	network error, 408, 425, 429, 5xx except 501     → retry (Retry-After honoured)
+//	network error, 408, 425, 429, 5xx except 501     → retry (Retry-After honoured; after 502
+//	                                                   and 504 not before the unknown-outcome delay)
 //	TLS certificate/handshake failure                → retry, as a *configtls.HandshakeError
 //	  (through a proxy: with a hint about TLS-inspecting proxies)
 //	a proxy's refusal of CONNECT (407, 403, 502)     → retry, as a *configproxy.RefusedError
@@ -983,6 +984,18 @@ func (e *StatusError) RetryAfter() time.Duration { return e.Wait }
 // match a conditional identifier) is not: it stays until someone merges
 // the duplicates.
 func (e *StatusError) Conflict() bool { return e.Code == http.StatusConflict }
+
+// OutcomeUnknown reports a 504 Gateway Timeout or 502 Bad Gateway for the
+// request itself (transport.OutcomeUnknowner): a gateway or load balancer
+// in front of the exchange stopped waiting for it (RFC 9110 §15.6.5: it
+// "did not receive a timely response from an upstream server"), or lost
+// its connection to it mid-request (nginx's "upstream prematurely closed
+// connection"), while the exchange may have the bundle and still be
+// committing it; a quick re-send would race that. An entry's status in
+// a response Bundle is the exchange's own answer and is not.
+func (e *StatusError) OutcomeUnknown() bool {
+	return e.Entry < 0 && e.Server == "" && (e.Code == http.StatusGatewayTimeout || e.Code == http.StatusBadGateway)
+}
 
 // Retryable reports whether the status is worth retrying.
 func (e *StatusError) Retryable() bool { return retryable(e.Code) }
