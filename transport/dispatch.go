@@ -189,8 +189,14 @@ type Dispatcher struct {
 	cutSends context.CancelFunc
 	wg       sync.WaitGroup
 
-	connMu    sync.Mutex // serialises Connect across workers
-	connected atomic.Bool
+	connMu sync.Mutex // serialises Connect across workers
+	// conn is the sink's connection state: the number of successful
+	// Connects so far, shifted left by one, with the low bit set while
+	// connected. A Send's ErrNotConnected marks the sink disconnected only
+	// if no worker has connected again since that Send began: a stale one
+	// would show the exchange disconnected while deliveries go through and
+	// make a needless second Connect (a second dial).
+	conn atomic.Uint64
 
 	delivered, skipped, retried, deadLettered, connectFailures atomic.Uint64
 	inFlight                                                   atomic.Int64
@@ -326,7 +332,7 @@ func (d *Dispatcher) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("shutdown dispatcher: %w", ctx.Err())
 	}
-	d.connected.Store(false)
+	d.conn.Store(d.conn.Load() &^ 1)
 	if err := d.sink.Close(ctx); err != nil {
 		return fmt.Errorf("shutdown dispatcher: close sink: %w", err)
 	}
@@ -344,7 +350,7 @@ func (d *Dispatcher) Stats() Stats {
 		DeadLettered:    d.deadLettered.Load(),
 		ConnectFailures: d.connectFailures.Load(),
 		InFlight:        d.inFlight.Load(),
-		Connected:       d.connected.Load(),
+		Connected:       d.connected(),
 		Failing:         d.failing,
 		LastDelivery:    d.lastDelivery,
 		LastError:       d.lastError,
@@ -424,6 +430,7 @@ func (d *Dispatcher) deliver(ctx context.Context, it *queue.Item, ack queue.AckF
 		// paused is held even if another item got through meanwhile: it
 		// may have met the endpoint before it was fixed.
 		pausedAtStart := d.pausedNow.Load()
+		conn := d.conn.Load()
 		err := d.sink.Send(sctx, it)
 		if errors.Is(err, ErrNothingToSend) {
 			// Nothing went to the exchange: no delivery to count or audit,
@@ -469,7 +476,9 @@ func (d *Dispatcher) deliver(ctx context.Context, it *queue.Item, ack queue.AckF
 			d.reject(ctx, it, ack, err)
 			return settled, 0
 		case errors.Is(err, ErrNotConnected):
-			d.connected.Store(false)
+			// The connection this Send used, unless another worker has
+			// connected again meanwhile.
+			d.conn.CompareAndSwap(conn|1, conn&^1)
 			if ctx.Err() != nil || d.ensureConnected(ctx) != nil {
 				d.settle(ctx, it, ack, errShutdown)
 				return stopped, 0
@@ -613,7 +622,8 @@ func (d *Dispatcher) retryDelay(attempts int) time.Duration {
 // outcomeUnknown reports whether err leaves open whether the exchange got
 // and applied the request: a timeout, or the connection reset, closed
 // (EOF), or given up by this machine (aborted or timed out, as Windows
-// reports it) where an answer was due. A refused connection or an HTTP status
+// reports it) where an answer was due, or an answer that says so
+// (OutcomeUnknowner: a gateway's 504). A refused connection or an HTTP status
 // is an answer. ctx is the dispatcher's: a cancellation it did not cause
 // came from the sink's own watchdog, a timeout too.
 func outcomeUnknown(ctx context.Context, err error) bool {
@@ -625,6 +635,10 @@ func outcomeUnknown(ctx context.Context, err error) bool {
 	case errors.Is(err, context.Canceled) && ctx.Err() == nil:
 		return true
 	}
+	var ou OutcomeUnknowner
+	if errors.As(err, &ou) && ou.OutcomeUnknown() {
+		return true
+	}
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
@@ -633,16 +647,16 @@ func outcomeUnknown(ctx context.Context, err error) bool {
 // with backoff; only ctx ending stops it. Workers share one connection
 // attempt at a time.
 func (d *Dispatcher) ensureConnected(ctx context.Context) error {
-	if d.connected.Load() {
+	if d.connected() {
 		return nil
 	}
 	d.connMu.Lock()
 	defer d.connMu.Unlock()
 	bo := d.newBackoff()
-	for !d.connected.Load() {
+	for !d.connected() {
 		err := d.sink.Connect(ctx)
 		if err == nil {
-			d.connected.Store(true)
+			d.conn.Store((d.conn.Load()>>1+1)<<1 | 1)
 			break
 		}
 		if ctx.Err() != nil {
@@ -662,6 +676,9 @@ func (d *Dispatcher) ensureConnected(ctx context.Context) error {
 	}
 	return nil
 }
+
+// connected reports whether the sink is connected (see conn).
+func (d *Dispatcher) connected() bool { return d.conn.Load()&1 == 1 }
 
 func (d *Dispatcher) settle(ctx context.Context, it *queue.Item, ack queue.AckFunc, err error) {
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)

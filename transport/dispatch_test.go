@@ -468,3 +468,57 @@ func TestLifecycle(t *testing.T) {
 	q.Close(context.Background())
 	shutdown(t, d)
 }
+
+// TestStaleNotConnectedKeepsNewConnection: a worker whose Send failed on
+// the old connection (ErrNotConnected) after another worker had already
+// reconnected marked the sink disconnected again and connected once more:
+// the status showed the exchange disconnected while deliveries went
+// through, and the needless second Connect (a second dial: one more
+// connection to an MLLP receiver that may take only one) failing counted
+// and showed as a connect failure and held every worker behind its
+// backoff. Only the failure of the connection a Send used now asks for a
+// new one.
+func TestStaleNotConnectedKeepsNewConnection(t *testing.T) {
+	q := openQueue(t, t.TempDir())
+	defer q.Close(context.Background())
+	put(t, q, "a", "ka")
+	put(t, q, "b", "kb")
+	aStarted, reconnected := make(chan struct{}), make(chan struct{})
+	sink := newScriptSink()
+	sink.connect = func(n int) error {
+		if n == 3 {
+			return errors.New("dial: the exchange takes one connection at a time")
+		}
+		return nil
+	}
+	sink.script = func(it *queue.Item, n int) error {
+		switch {
+		case it.ID == "a" && n == 1:
+			// In flight on the first connection, which fails once the
+			// other worker has reconnected and delivered over the
+			// second.
+			close(aStarted)
+			<-reconnected
+			return fmt.Errorf("send: %w", ErrNotConnected)
+		case it.ID == "b" && n == 1:
+			<-aStarted
+			return fmt.Errorf("send: %w", ErrNotConnected)
+		case it.ID == "b" && n == 2:
+			close(reconnected)
+		}
+		return nil
+	}
+	d := NewDispatcher(q, sink, DispatcherOptions{Workers: 2})
+	recordSleeps(d)
+	d.Start(context.Background())
+	waitFor(t, "both delivered", func() bool { return d.Stats().Delivered == 2 })
+	st := d.Stats()
+	shutdown(t, d)
+	sink.mu.Lock()
+	connects := sink.connects
+	sink.mu.Unlock()
+	if connects != 2 || st.ConnectFailures != 0 || !st.Connected || st.LastError != "" {
+		t.Errorf("connects %d (want the first and one reconnect), connect failures %d, connected %v, last error %q",
+			connects, st.ConnectFailures, st.Connected, st.LastError)
+	}
+}

@@ -19,9 +19,10 @@
 //     not-before time (queue.NotBefore), and the queue keeps later items
 //     with the same key waiting behind it (invariant 4) while other keys
 //     move on. An error implementing RetryAfter() time.Duration sets the
-//     minimum wait; a timeout or reset connection (outcome unknown) waits
-//     at least DispatcherOptions.UnknownOutcomeDelay, so that a retry
-//     never races an attempt the exchange may still be committing.
+//     minimum wait; a timeout or reset connection, or a gateway's answer
+//     that it gave up waiting (OutcomeUnknowner), waits at least
+//     DispatcherOptions.UnknownOutcomeDelay, so that a retry never races
+//     an attempt the exchange may still be committing.
 //   - a run of permanent rejections with no delivery in between trips a
 //     breaker (DispatcherOptions.RejectLimit): later rejected items are
 //     held and retried, not dead-lettered, until a delivery succeeds.
@@ -76,6 +77,17 @@ type Conflicter interface {
 func IsConflict(err error) bool {
 	var c Conflicter
 	return errors.As(err, &c) && c.Conflict()
+}
+
+// OutcomeUnknowner is implemented by an error that is an answer, yet one
+// that leaves open whether the destination got and applied the item: a
+// 504 Gateway Timeout from a proxy or load balancer in front of the
+// exchange, which stopped waiting for it (RFC 9110 §15.6.5) while it may
+// still be committing the transaction. The dispatcher waits at least
+// DispatcherOptions.UnknownOutcomeDelay before the next attempt, as after
+// a timeout of its own.
+type OutcomeUnknowner interface {
+	OutcomeUnknown() bool
 }
 
 // RetryAfterError is a retryable error for which the receiver asked for a

@@ -262,7 +262,7 @@ type fhirEntry struct {
 
 // unit makes the units that send body, one FHIR resource or transaction
 // as JSON, most often one (a large transaction may be cut in parts, see
-// patientParts); env are the labels its envelope gives it
+// conditionalParts); env are the labels its envelope gives it
 // (labelResource).
 func (c FHIRJSON) unit(name string, body []byte, env []fhir.Coding) []Unit {
 	u := Unit{Name: name, Raw: body, Dedup: sha256.Sum256(body), Attrs: map[string]string{"format": "fhir"}}
@@ -286,7 +286,7 @@ func (c FHIRJSON) unit(name string, body []byte, env []fhir.Coding) []Unit {
 		var parts [][]byte
 		var err error
 		if typ == "transaction" {
-			parts, err = c.patientParts(body, h.Entry)
+			parts, err = c.conditionalParts(body, h.Entry)
 		}
 		if err == nil && parts == nil {
 			var b []byte
@@ -453,8 +453,9 @@ func (c FHIRJSON) repeatablePut(body []byte, h *fhirHead) ([]byte, map[string]st
 // the bundle still resolve; every other byte of the bundle is kept.
 // conditional is false for a transaction larger than a Medplum-based
 // exchange takes with a conditional create in it
-// (fhir.MaxConditionalEntries): its entries are then PUT under an id
-// derived from their first identifier, or from their content, instead.
+// (fhir.MaxConditionalEntries) that conditionalParts could not cut: its
+// entries are then PUT under an id derived from their first identifier,
+// or from their content, instead.
 func (c FHIRJSON) repeatableEntries(body []byte, entries []fhirEntry, conditional bool) ([]byte, error) {
 	plain := false
 	for i := range entries {

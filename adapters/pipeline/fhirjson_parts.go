@@ -6,53 +6,58 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/ferry-health/ferry/adapters/fhir"
 )
 
-// patientParts cuts a transaction of more than fhir.MaxConditionalEntries
-// entries whose plain POST entries (repeatableEntries) include a Patient
-// into transactions a Medplum-based exchange takes, as the HL7 v2
-// converter's patient-conditional parts are cut: each part holds the
-// Patient entries, created conditionally on their identifier
-// (repeatableCreate), beside at most as many other entries as fit. Those
-// are PUT under ids derived from their identifier or content
-// (repeatablePut), and every reference to one of them, or to an entry the
-// sender PUT under an id of its own, is written as its literal Type/id,
-// which resolves in every part. A Patient PUT under a derived id, as the
-// other entries are, would be a second Patient wherever the exchange
-// holds the patient under an id of its own: created by a smaller export
-// of the same patient (a conditional create), by the HL7 v2 feed, a fax or
-// a C-CDA. The other entries are put after what they refer to, so no part
-// names a resource a later part writes (an exchange checking references,
-// as HAPI FHIR does by default, would refuse it).
+// conditionalParts cuts a transaction of more than
+// fhir.MaxConditionalEntries entries that holds a conditional write into
+// transactions a Medplum-based exchange takes, as fhir.SplitShared cuts a
+// converter's: each part holds a share of the entries and a copy of every
+// conditional one they refer to by its fullUrl (directly or through
+// another conditional one), which resolves it again in every part.
+//
+// Each plain POST entry is written as it would be in a smaller
+// transaction or alone (repeatableCreate): a conditional create on its
+// identifier, so that it lands on the resource the exchange already holds
+// with that identifier under an id of its own (from a smaller export of
+// the same patient, the HL7 v2 feed, a fax or a C-CDA) rather than beside
+// it, in whichever part it falls. The sender's own conditional creates
+// and updates (ifNoneExist, PUT Type?identifier=) go as they came. An
+// entry that needs more conditional entries than fit beside it in a part
+// (a DiagnosticReport listing a dozen results) has those it needs PUT
+// instead, under ids derived from their identifier or content
+// (repeatablePut), the ones the fewest other entries refer to first and a
+// Patient never; every reference to an entry written under a literal id
+// (ferry's or the sender's PUT Type/id) is written as its Type/id, which
+// resolves in every part, and the entries are put after what they refer
+// to, so no part names a resource a later part writes (an exchange
+// checking references, as HAPI FHIR does by default, would refuse it).
 //
 // parts is nil, and the caller sends the bundle whole, when it has no
-// such Patient entry, or holds an entry it cannot cut: one that is not a
-// POST or a PUT Type/id, a conditional one of the sender's, or one without
-// a resource.
-func (c FHIRJSON) patientParts(body []byte, entries []fhirEntry) (parts [][]byte, err error) {
-	if len(entries) <= fhir.MaxConditionalEntries {
+// conditional entry, or holds an entry it cannot cut: one that is not a
+// POST, a PUT Type/id or a PUT Type?search, or one without a resource, or
+// a conditional one of the sender's that more entries need than fit.
+func (c FHIRJSON) conditionalParts(body []byte, entries []fhirEntry) (parts [][]byte, err error) {
+	const max = fhir.MaxConditionalEntries
+	if len(entries) <= max {
 		return nil, nil
 	}
-	patients := 0
 	for i := range entries {
 		e := &entries[i]
 		m, u := e.Request.Method, e.Request.URL
+		path, _, search := strings.Cut(u, "?")
 		switch {
-		case e.Resource == nil, e.Request.IfNoneExist != "", strings.Contains(u, "?"):
+		case e.Resource == nil:
 			return nil, nil
-		case m == "POST" && e.Resource.ResourceType == "Patient":
-			patients++
-		case m == "POST":
-		case m == "PUT" && strings.Count(u, "/") == 1:
+		case m == "POST" && !search:
+		case m == "PUT" && search && path != "" && !strings.Contains(path, "/"):
+		case m == "PUT" && !search && strings.Count(u, "/") == 1:
 		default:
 			return nil, nil
 		}
-	}
-	if patients == 0 || patients >= fhir.MaxConditionalEntries {
-		return nil, nil
 	}
 	start, end, found, err := topLevelMember(body, "entry")
 	if err != nil || !found {
@@ -62,119 +67,196 @@ func (c FHIRJSON) patientParts(body []byte, entries []fhirEntry) (parts [][]byte
 	if err := json.Unmarshal(body[start:end], &raws); err != nil || len(raws) != len(entries) {
 		return nil, fmt.Errorf("bundle entries: %v", err)
 	}
-	fullURLs := make([]string, len(raws))
-	// literal maps the fullUrl of each entry written under an id ferry or
-	// the sender chose to its Type/id.
-	literal := map[string]string{}
-	isPatient := make([]bool, len(entries))
-	for i := range entries {
-		e := &entries[i]
+	n := len(raws)
+	fullURLs := make([]string, n)
+	index := map[string]int{}
+	for i := range raws {
 		var f struct {
 			FullURL string `json:"fullUrl"`
 		}
 		if err := json.Unmarshal(raws[i], &f); err != nil {
 			return nil, fmt.Errorf("entry %d: %w", i+1, err)
 		}
-		fullURLs[i] = f.FullURL
-		if e.Request.Method == "PUT" {
-			if f.FullURL != "" {
-				literal[f.FullURL] = e.Request.URL
-			}
-			continue
-		}
-		if err := storedType(e.Resource.ResourceType); err != nil {
-			return nil, fmt.Errorf("entry %d: %w", i+1, err)
-		}
-		rs, re, _, err := topLevelMember(raws[i], "resource")
-		if err != nil {
-			return nil, fmt.Errorf("entry %d: %w", i+1, err)
-		}
-		create := c.repeatablePut
-		if isPatient[i] = e.Resource.ResourceType == "Patient"; isPatient[i] {
-			create = c.repeatableCreate
-		}
-		resource, req, err := create(raws[i][rs:re], e.Resource)
-		if err != nil {
-			return nil, fmt.Errorf("entry %d: %w", i+1, err)
-		}
-		if req["method"] == "PUT" && f.FullURL != "" {
-			literal[f.FullURL] = req["url"]
-		}
-		if raws[i], err = rewriteEntry(raws[i], rs, re, resource, req); err != nil {
-			return nil, fmt.Errorf("entry %d: %w", i+1, err)
+		if fullURLs[i] = f.FullURL; f.FullURL != "" {
+			index[f.FullURL] = i
 		}
 	}
-	index := make(map[string]int, len(fullURLs))
-	for i, f := range fullURLs {
-		if f != "" {
-			index[f] = i
-		}
+	// refs[i] are the entries entry i refers to by their fullUrl.
+	refs := make([][]int, n)
+	self := make(map[string]string, len(index))
+	for f := range index {
+		self[f] = f
 	}
-	// needs[i] are the entries written under a literal id that entry i
-	// refers to.
-	needs := make([][]int, len(raws))
 	for i := range raws {
 		rs, re, _, err := topLevelMember(raws[i], "resource")
 		if err != nil {
 			return nil, fmt.Errorf("entry %d: %w", i+1, err)
 		}
-		resource, named, err := literalRefs(raws[i][rs:re], literal)
+		_, named, err := literalRefs(raws[i][rs:re], self)
+		if err != nil {
+			return nil, fmt.Errorf("entry %d: %w", i+1, err)
+		}
+		for _, f := range named {
+			if j := index[f]; j != i && !slices.Contains(refs[i], j) {
+				refs[i] = append(refs[i], j)
+			}
+		}
+	}
+	// The entries as written: a plain POST as repeatableCreate writes it
+	// (plain marks them), the others as they came; cond marks the
+	// conditional ones.
+	plain, cond := make([]bool, n), make([]bool, n)
+	referrers := make([]int, n)
+	orig := slices.Clone(raws)
+	for i := range entries {
+		e := &entries[i]
+		for _, j := range refs[i] {
+			referrers[j]++
+		}
+		if e.Request.Method != "POST" || e.Request.IfNoneExist != "" {
+			cond[i] = e.Request.IfNoneExist != "" || strings.Contains(e.Request.URL, "?")
+			continue
+		}
+		if err := storedType(e.Resource.ResourceType); err != nil {
+			return nil, fmt.Errorf("entry %d: %w", i+1, err)
+		}
+		if raws[i], cond[i], err = c.rewritePlain(raws[i], e, c.repeatableCreate); err != nil {
+			return nil, fmt.Errorf("entry %d: %w", i+1, err)
+		}
+		plain[i] = true
+	}
+	// need is what entry i needs in its part: itself and the conditional
+	// entries it reaches through conditional entries.
+	need := func(i int) []int {
+		out := []int{i}
+		for k := 0; k < len(out); k++ {
+			for _, j := range refs[out[k]] {
+				if cond[j] && !slices.Contains(out, j) {
+					out = append(out, j)
+				}
+			}
+		}
+		return out
+	}
+	for i := range raws {
+		for nd := need(i); len(nd) > max; nd = need(i) {
+			put := -1
+			for _, j := range nd[1:] {
+				if plain[j] && cond[j] && entries[j].Resource.ResourceType != "Patient" &&
+					(put < 0 || referrers[j] < referrers[put] || referrers[j] == referrers[put] && j > put) {
+					put = j
+				}
+			}
+			if put < 0 {
+				return nil, nil
+			}
+			if raws[put], cond[put], err = c.rewritePlain(orig[put], &entries[put], c.repeatablePut); err != nil {
+				return nil, fmt.Errorf("entry %d: %w", put+1, err)
+			}
+		}
+	}
+	if !slices.Contains(cond, true) {
+		return nil, nil
+	}
+	// literal maps the fullUrl of each entry written under an id ferry or
+	// the sender chose to its Type/id.
+	literal := map[string]string{}
+	for i := range raws {
+		if !cond[i] && fullURLs[i] != "" {
+			var r struct {
+				Request struct{ URL string } `json:"request"`
+			}
+			if err := json.Unmarshal(raws[i], &r); err != nil {
+				return nil, fmt.Errorf("entry %d: %w", i+1, err)
+			}
+			literal[fullURLs[i]] = r.Request.URL
+		}
+	}
+	for i := range raws {
+		rs, re, _, err := topLevelMember(raws[i], "resource")
+		if err != nil {
+			return nil, fmt.Errorf("entry %d: %w", i+1, err)
+		}
+		resource, _, err := literalRefs(raws[i][rs:re], literal)
 		if err != nil {
 			return nil, fmt.Errorf("entry %d: %w", i+1, err)
 		}
 		raws[i] = splice(raws[i], rs, re, resource)
-		for _, f := range named {
-			if j := index[f]; j != i && !isPatient[j] {
-				needs[i] = append(needs[i], j)
-			}
-		}
 	}
-	// The other entries in an order that puts each after what it refers
-	// to (a cycle is cut where it closes), what the Patients refer to
-	// first: they are in the first part.
+	// The entries in an order that puts each after what it refers to (a
+	// cycle is cut where it closes).
 	var order []int
-	placed := make([]bool, len(raws))
+	placed := make([]bool, n)
 	var place func(i int)
 	place = func(i int) {
 		if placed[i] {
 			return
 		}
 		placed[i] = true
-		for _, j := range needs[i] {
+		for _, j := range refs[i] {
 			place(j)
 		}
-		if !isPatient[i] {
-			order = append(order, i)
-		}
-	}
-	for i := range raws {
-		if isPatient[i] {
-			place(i)
-		}
+		order = append(order, i)
 	}
 	for i := range raws {
 		place(i)
 	}
-	room := fhir.MaxConditionalEntries - patients
-	for lo := 0; lo < len(order); lo += room {
+	// Each part: a run of the order, with the conditional entries it
+	// needs; a conditional entry another part already wrote is not
+	// written again for its own sake.
+	var cur []int
+	written := make([]bool, n)
+	flush := func() {
+		slices.Sort(cur)
 		list := []byte{'['}
-		add := func(i int) {
-			if len(list) > 1 {
+		for k, i := range cur {
+			if k > 0 {
 				list = append(list, ',')
 			}
 			list = append(list, raws[i]...)
 		}
-		for i := range raws {
-			if isPatient[i] {
-				add(i)
+		parts = append(parts, splice(body, start, end, append(list, ']')))
+		cur = cur[:0]
+	}
+	for _, i := range order {
+		if written[i] {
+			continue
+		}
+		nd := need(i)
+		add := 0
+		for _, j := range nd {
+			if !slices.Contains(cur, j) {
+				add++
 			}
 		}
-		for _, i := range order[lo:min(lo+room, len(order))] {
-			add(i)
+		if len(cur)+add > max {
+			flush()
 		}
-		parts = append(parts, splice(body, start, end, append(list, ']')))
+		for _, j := range nd {
+			if !slices.Contains(cur, j) {
+				cur = append(cur, j)
+			}
+			written[j] = true
+		}
 	}
+	flush()
 	return parts, nil
+}
+
+// rewritePlain returns the plain POST entry raw (e its parsed form) as
+// create (repeatableCreate or repeatablePut) writes it, and whether that
+// is a conditional create.
+func (c FHIRJSON) rewritePlain(raw []byte, e *fhirEntry, create func([]byte, *fhirHead) ([]byte, map[string]string, error)) ([]byte, bool, error) {
+	rs, re, _, err := topLevelMember(raw, "resource")
+	if err != nil {
+		return nil, false, err
+	}
+	resource, req, err := create(raw[rs:re], e.Resource)
+	if err != nil {
+		return nil, false, err
+	}
+	raw, err = rewriteEntry(raw, rs, re, resource, req)
+	return raw, req["ifNoneExist"] != "", err
 }
 
 // literalRefs returns resource (FHIR JSON) with each reference to an

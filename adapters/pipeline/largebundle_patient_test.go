@@ -23,9 +23,11 @@ import (
 // resource by its identifier whatever its id, a plain POST gets an id of
 // the exchange's, PUT Type/id writes that id, and each entry's urn:uuid
 // fullUrl is rewritten to the id it ends under wherever the other entries
-// refer to it. Like a Medplum-based exchange it refuses a transaction of
+// refer to it; a conditional update (PUT Type?identifier=system|value)
+// writes the resource its search finds, else a new one. Like a
+// Medplum-based exchange it refuses a transaction of
 // more than fhir.MaxConditionalEntries entries holding a conditional
-// create, and, as HAPI FHIR does by default, a reference to a resource
+// create or update, and, as HAPI FHIR does by default, a reference to a resource
 // neither stored nor written by the same transaction.
 type idExchange struct {
 	mu    sync.Mutex
@@ -52,7 +54,7 @@ func (x *idExchange) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, e := range b.Entry {
-		if e.Request.IfNoneExist != "" && len(b.Entry) > fhir.MaxConditionalEntries {
+		if (e.Request.IfNoneExist != "" || strings.Contains(e.Request.URL, "?")) && len(b.Entry) > fhir.MaxConditionalEntries {
 			http.Error(w, "Transaction requires strict isolation but has too many entries", http.StatusBadRequest)
 			return
 		}
@@ -72,6 +74,14 @@ func (x *idExchange) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				ids[i], found[i] = x.find(typ, q)
 			}
 			if !found[i] {
+				x.next++
+				ids[i] = "srv-" + strconv.Itoa(x.next)
+			}
+		} else if t, q, ok := strings.Cut(e.Request.URL, "?"); ok && e.Request.Method == "PUT" {
+			// A conditional update: the resource its search finds, else
+			// a new one.
+			typ = t
+			if ids[i], ok = x.find(typ, q); !ok {
 				x.next++
 				ids[i] = "srv-" + strconv.Itoa(x.next)
 			}

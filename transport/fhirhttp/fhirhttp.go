@@ -12,11 +12,14 @@
 //
 //	2xx: a transaction-response (a batch-response    → delivered
 //	  to a batch) with one 2xx entry per entry sent
+//	  (with a failed entry: as that entry's status below, naming every
+//	  failed entry and, in a transaction-response, the entries done)
 //	any other 2xx: empty, HTML, OperationOutcome,    → retry, as an *EndpointError
 //	  cut JSON, wrong type or entry count, 202,
 //	  one longer than the bundle can be answered
 //	  with (not read to its end)
-//	network error, 408, 425, 429, 5xx except 501     → retry (Retry-After honoured)
+//	network error, 408, 425, 429, 5xx except 501     → retry (Retry-After honoured; after 502
+//	                                                   and 504 not before the unknown-outcome delay)
 //	TLS certificate/handshake failure                → retry, as a *configtls.HandshakeError
 //	  (through a proxy: with a hint about TLS-inspecting proxies)
 //	a proxy's refusal of CONNECT (407, 403, 502)     → retry, as a *configproxy.RefusedError
@@ -867,6 +870,11 @@ type StatusError struct {
 	// bundle (412: duplicate patients at the exchange; 413: its size
 	// limit). It is fixed text, no PHI, so Summary keeps it too.
 	Hint string
+	// Partial, for a failed entry of a response Bundle, names the other
+	// entries that failed and, in a transaction-response, how many the
+	// exchange reports done although the transaction failed (it broke
+	// the transaction's all-or-nothing rule). Fixed text, no PHI.
+	Partial string
 	// Server names who answered when it is not the FHIR base (the
 	// SMART or UDAP token endpoint, UDAP discovery or registration),
 	// so that the operator looks at the right server; "" is the
@@ -938,10 +946,14 @@ func (e *StatusError) Error() string {
 }
 
 func (e *StatusError) hint() string {
-	if e.Hint == "" {
-		return ""
+	s := ""
+	if e.Hint != "" {
+		s = " (" + e.Hint + ")"
 	}
-	return " (" + e.Hint + ")"
+	if e.Partial != "" {
+		s += "; " + e.Partial
+	}
+	return s
 }
 
 // Summary is Error without the receiver's free text: status and issue codes.
@@ -972,6 +984,18 @@ func (e *StatusError) RetryAfter() time.Duration { return e.Wait }
 // match a conditional identifier) is not: it stays until someone merges
 // the duplicates.
 func (e *StatusError) Conflict() bool { return e.Code == http.StatusConflict }
+
+// OutcomeUnknown reports a 504 Gateway Timeout or 502 Bad Gateway for the
+// request itself (transport.OutcomeUnknowner): a gateway or load balancer
+// in front of the exchange stopped waiting for it (RFC 9110 §15.6.5: it
+// "did not receive a timely response from an upstream server"), or lost
+// its connection to it mid-request (nginx's "upstream prematurely closed
+// connection"), while the exchange may have the bundle and still be
+// committing it; a quick re-send would race that. An entry's status in
+// a response Bundle is the exchange's own answer and is not.
+func (e *StatusError) OutcomeUnknown() bool {
+	return e.Entry < 0 && e.Server == "" && (e.Code == http.StatusGatewayTimeout || e.Code == http.StatusBadGateway)
+}
 
 // Retryable reports whether the status is worth retrying.
 func (e *StatusError) Retryable() bool { return retryable(e.Code) }
@@ -1304,6 +1328,7 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK b
 		return improper(fmt.Sprintf("the exchange's %s has %d entries for the %d sent", want, sc.entries, req.entries))
 	}
 	var worst *StatusError
+	var failed []int // the entries that failed
 	for i, status := range sc.statuses {
 		code := leadingInt(status)
 		if code >= 200 && code < 300 {
@@ -1325,6 +1350,7 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK b
 			missing++
 			continue
 		}
+		failed = append(failed, i)
 		se := &StatusError{Code: code, Status: statusText(code, status), Entry: i, Batch: want == "batch-response", Issues: issuesFrom(outcome, MediaType)}
 		if !retryable(code) {
 			typ := ""
@@ -1354,10 +1380,40 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK b
 	if worst == nil {
 		return missing, nil
 	}
+	worst.Partial = partialText(failed, worst.Entry, req.entries, !worst.Batch)
 	if retryable(worst.Code) || worst.Conflict() {
 		return 0, worst
 	}
 	return 0, queue.Permanent(worst)
+}
+
+// partialText is StatusError.Partial for the entry shown (the one that
+// decides the bundle's fate) among the failed entries of a response
+// Bundle of n entries. A transaction-response with some entries done and
+// others failed says the exchange did not apply the transaction
+// all-or-nothing (FHIR R4 http.html#transaction: "all actions must
+// succeed or fail together"): the entries done may be stored already,
+// which an exchange engineer needs to know. The item is still retried or
+// dead-lettered as its worst entry says, never taken as delivered.
+func partialText(failed []int, shown, n int, transaction bool) string {
+	var others []string
+	for _, i := range failed {
+		if i != shown {
+			others = append(others, strconv.Itoa(i))
+		}
+	}
+	var parts []string
+	switch len(others) {
+	case 0:
+	case 1:
+		parts = append(parts, "entry "+others[0]+" failed too")
+	default:
+		parts = append(parts, "entries "+strings.Join(others, ", ")+" failed too")
+	}
+	if done := n - len(failed); transaction && done > 0 {
+		parts = append(parts, fmt.Sprintf("the exchange's transaction-response reports the other %d of the %d entries done, so it did not apply the transaction all-or-nothing (FHIR R4 http.html#transaction) and those may already be stored there", done, n))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // resourceTypeRE is what a FHIR resource type name looks like.
