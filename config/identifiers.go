@@ -57,7 +57,9 @@ func (c *Config) EnsureSiteID() (string, error) {
 		return id, err
 	}
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	// Each folder made is synced into its parent: the id's own sync
+	// below is of the data_dir only.
+	if err := durable.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("site id: create data dir: %w", err)
 	}
 	fresh := uuid.NewString()

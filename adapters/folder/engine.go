@@ -194,6 +194,10 @@ type Engine struct {
 	// known for one (lateSidecars).
 	taken     map[string]takenInput
 	takenPrun time.Time // when taken was last pruned
+	// leftovers are the inputs the first listing found in processing/,
+	// claimed by an earlier run, until they leave it: only such a one
+	// may be an input whose settle a crash cut short (markSettling).
+	leftovers map[string]bool
 }
 
 // takenInput is an input claimed: its name and when.
@@ -526,6 +530,12 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 
 	// 1. Claimed files: leftovers of an earlier run, and transient failures.
 	names, err := e.listClaimed()
+	if err == nil && e.leftovers == nil {
+		e.leftovers = make(map[string]bool, len(names))
+		for _, n := range names {
+			e.leftovers[n] = true
+		}
+	}
 	if err != nil {
 		e.log.Warn("folder scan failed", "folder", e.cfg.Name, "dir", "processing", "err", err)
 	} else if len(e.retry) > 0 {
@@ -1065,6 +1075,7 @@ func (e *Engine) process(ctx context.Context, name string) {
 		// failed, or taken away), unless the engine is stopping.
 		if _, waits := e.retry[name]; !waits && ctx.Err() == nil {
 			e.claimedNow.settled(name, scNames)
+			delete(e.leftovers, name)
 		}
 	}()
 	if r := e.retry[name]; r.failed != nil {
@@ -1126,7 +1137,27 @@ func (e *Engine) process(ctx context.Context, name string) {
 		key = namedKey(key, name)
 	}
 
+	if e.leftovers[name] && len(scNames) == 0 && len(e.cfg.Sidecars) > 0 && !e.dedup.Seen(key) && e.dedup.Seen(settlingKey(sum, name)) {
+		// Consumed with its sidecars, which settle moved out before a
+		// crash cut it short: it is not another input (markSettling).
+		// One claimed by this run came without sidecars: the same
+		// image under the same name dropped again without them is
+		// consumed as it always was.
+		if err := e.settle(name, nil); err != nil {
+			e.settleLater(name, sum, err)
+			return
+		}
+		delete(e.retry, name)
+		e.stats.done.Add(1)
+		e.log.Info("folder file consumed before a crash archived after its sidecars, not sent again", "folder", e.cfg.Name, e.logName(name, sum))
+		return
+	}
+
 	if e.dedup.Seen(key) {
+		if err := e.markSettling(name, sum, scNames); err != nil {
+			e.backoff(name, sum, err)
+			return
+		}
 		if err := e.settle(name, scNames); err != nil {
 			e.settleLater(name, sum, err)
 			return
@@ -1172,6 +1203,12 @@ func (e *Engine) process(ctx context.Context, name string) {
 			// The enqueue stands; at worst a later identical drop is sent
 			// again, which the exchange absorbs (idempotent bundles).
 			e.log.Warn("folder seen-set not updated", "folder", e.cfg.Name, e.logErr(err, sum, name))
+		}
+		if err := e.markSettling(name, sum, scNames); err != nil {
+			// Tried again as a duplicate, once the seen-set can be
+			// written.
+			e.backoff(name, sum, err)
+			return
 		}
 		if err := e.settle(name, scNames); err != nil {
 			e.settleLater(name, sum, err)
@@ -1227,6 +1264,34 @@ func namedKey(key [32]byte, name string) [32]byte {
 	var out [32]byte
 	copy(out[:], h.Sum(nil))
 	return out
+}
+
+// settlingKey is the seen-set's record that the input of content sum
+// named name was consumed (or found a duplicate) with sidecars
+// (markSettling).
+func settlingKey(sum []byte, name string) [32]byte {
+	h := sha256.New()
+	h.Write([]byte("ferry seen-set: settled with sidecars\x00"))
+	h.Write(sum)
+	h.Write([]byte(name))
+	var out [32]byte
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
+// markSettling records, durably, that name is settled with sidecars,
+// before settle moves them: they go first, and a crash before the
+// input's own move leaves it alone in processing/, where the seen-set
+// key of its content and theirs no longer matches it. Without this
+// record the next start consumed it again, without its sidecars.
+func (e *Engine) markSettling(name string, sum []byte, sidecars []string) error {
+	if len(sidecars) == 0 {
+		return nil
+	}
+	if err := e.dedup.Add(settlingKey(sum, name)); err != nil {
+		return fmt.Errorf("seen-set: %w", err)
+	}
+	return nil
 }
 
 // consume hands raw to the Consumer. A panic in it (a converter bug

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/ferry-health/ferry/installer"
+	"github.com/ferry-health/ferry/queue/durable"
 	"github.com/ferry-health/ferry/transport/fhirhttp"
 )
 
@@ -49,7 +49,7 @@ func cmdUDAPRegister(ctx context.Context, args []string, stdout, stderr io.Write
 		// As the gateway's client: a redirect is reported, not followed.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	if err := durable.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
 	defer installer.FixOwnership(cfg.DataDir)

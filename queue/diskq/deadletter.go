@@ -150,7 +150,7 @@ func openDeadStore(dir string, create bool, key *seal.Key) (*deadStore, error) {
 // until a restart. Only the folder itself is made, never its parent
 // (which may be a volume not mounted), and its entry is fsynced there.
 func (d *deadStore) remakeDir() error {
-	if _, err := os.Lstat(d.dir); !errors.Is(err, fs.ErrNotExist) {
+	if !d.forgetIfGone() {
 		return nil // there, or a problem that writing reports
 	}
 	if err := os.Mkdir(d.dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
@@ -160,6 +160,19 @@ func (d *deadStore) remakeDir() error {
 		return fmt.Errorf("make the removed dead-letter folder again: %w", err)
 	}
 	return nil
+}
+
+// forgetIfGone forgets every dead letter when the folder is gone (removed
+// by hand to clear them), so that they are not counted until a restart,
+// and reports whether it is gone.
+func (d *deadStore) forgetIfGone() bool {
+	if _, err := os.Lstat(d.dir); !errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	d.mu.Lock()
+	clear(d.byID)
+	d.mu.Unlock()
+	return true
 }
 
 func parseDeadName(name string) (seq uint64, safe string, ok bool) {
@@ -228,6 +241,7 @@ func (d *deadStore) has(id string, seq uint64) bool {
 }
 
 func (d *deadStore) count() int {
+	d.forgetIfGone()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return len(d.byID)

@@ -3,6 +3,7 @@ package durable
 import (
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -27,5 +28,26 @@ func TestMkdirAllCreatesAndIsIdempotent(t *testing.T) {
 	}
 	if err := MkdirAll(filepath.Join(f, "x"), 0o700); err == nil {
 		t.Fatal("a directory under a regular file was accepted")
+	}
+}
+
+func TestMkdirAllSyncsEveryNewDirectorysParent(t *testing.T) {
+	base := t.TempDir()
+	var mu sync.Mutex
+	synced := map[string]bool{}
+	defer TraceSyncDir(func(dir string) {
+		mu.Lock()
+		synced[filepath.Clean(dir)] = true
+		mu.Unlock()
+	})()
+	if err := MkdirAll(filepath.Join(base, "a", "b"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range []string{base, filepath.Join(base, "a")} {
+		if !synced[p] {
+			t.Errorf("%s not synced (synced: %v)", p, synced)
+		}
 	}
 }

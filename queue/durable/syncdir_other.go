@@ -9,11 +9,10 @@ import (
 	"syscall"
 )
 
-// SyncDir fsyncs a directory so that files created, renamed or removed in
-// it survive a power cut. File systems that cannot sync a directory (some
-// FUSE and network mounts answer EINVAL) are accepted: nothing more can be
-// done there.
-func SyncDir(dir string) error {
+// syncDir fsyncs a directory (SyncDir). File systems that cannot sync a
+// directory (some FUSE and network mounts answer EINVAL) are accepted:
+// nothing more can be done there.
+func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("open directory %s for fsync: %w", dir, err)

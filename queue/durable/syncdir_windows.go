@@ -2,6 +2,6 @@
 
 package durable
 
-// SyncDir does nothing on Windows, which cannot fsync directory metadata;
+// syncDir does nothing on Windows, which cannot fsync directory metadata;
 // NTFS journals renames itself (NATS' filestore skips it the same way).
-func SyncDir(string) error { return nil }
+func syncDir(string) error { return nil }

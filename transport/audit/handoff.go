@@ -75,7 +75,7 @@ func NewEmitter(opts Options) (*Emitter, error) {
 	if e.dialer, err = newDialer(ep, opts.TLS, opts.Proxy, opts.Timeout, func(int) {}); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(opts.HandoffDir, 0o700); err != nil {
+	if err := durable.MkdirAll(opts.HandoffDir, 0o700); err != nil {
 		return nil, fmt.Errorf("audit hand-off directory: %w", err)
 	}
 	probe, err := durable.Create(filepath.Join(opts.HandoffDir, "probe"), 0o600)

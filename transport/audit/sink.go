@@ -15,6 +15,7 @@ import (
 
 	"github.com/ferry-health/ferry/config/configproxy"
 	"github.com/ferry-health/ferry/config/configtls"
+	"github.com/ferry-health/ferry/queue/durable"
 	"github.com/ferry-health/ferry/queue/seal"
 )
 
@@ -325,7 +326,7 @@ func (s *Sink) Shutdown(ctx context.Context) error {
 func (s *Sink) handOver() {
 	dir := s.opts.HandoffDir
 	if dir != "" {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
+		if err := durable.MkdirAll(dir, 0o700); err != nil {
 			s.recordError(err)
 			dir = ""
 		}

@@ -68,7 +68,7 @@ func segName(seq uint64) string { return fmt.Sprintf("%016d.seg", seq) }
 // openSpool opens (creating) dir, removes segments the cursor has passed
 // and truncates a torn last record.
 func openSpool(dir string, maxBytes int64) (*spool, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := durable.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create audit spool %q: %w", dir, err)
 	}
 	s := &spool{dir: dir, maxBytes: maxBytes, segBytes: max(maxBytes/8, 1)}
