@@ -720,6 +720,11 @@ func (c *converter) encounterActivity(a *act) {
 		}
 	}
 	r.ReasonCode = indications(a)
+	if dd := concept(a.DischargeDispositionCode); dd != nil {
+		// C-CDA on FHIR (CF-encounters): sdtc:dischargeDispositionCode
+		// is .hospitalization.dischargeDisposition.
+		r.Hospitalization = &fhir.EncounterHospitalization{DischargeDisposition: dd}
+	}
 	prev := c.curEncounter
 	c.curEncounter = idn.ref
 	related(a, func(i int, _ *relationship, x *act, el string) {
