@@ -371,7 +371,11 @@ var (
 
 // ombExtension builds the US Core race or ethnicity extension: OMB
 // categories, detailed codes and the required text. ASKU/UNK nullFlavors
-// become v3-NullFlavor codes in ombCategory, as US Core allows.
+// become v3-NullFlavor codes in ombCategory, as US Core allows. US Core
+// binds ombCategory and detailed to the CDC Race & Ethnicity code system
+// (required), so a code of another system (a local one, HL7 v2's table
+// 0189) says its meaning in the text only, unless a translation gives
+// the CDC code.
 func ombExtension(url string, codes []cd, omb map[string]bool) (fhir.Extension, bool) {
 	ext := fhir.Extension{URL: url}
 	var text []string
@@ -385,26 +389,66 @@ func ombExtension(url string, codes []cd, omb map[string]bool) (fhir.Extension, 
 				System: "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", Code: x.NullFlavor, Display: disp}})
 			text = append(text, disp)
 		case code == "":
+			if x.OriginalText != nil && clean(x.OriginalText.Text) != "" {
+				text = append(text, clean(x.OriginalText.Text))
+			}
 			continue
 		default:
-			part := "detailed"
-			if omb[code] {
-				part = "ombCategory"
+			if cdc := cdcCoding(x); cdc != nil {
+				part := "detailed"
+				if omb[cdc.Code] {
+					part = "ombCategory"
+				}
+				ext.Extension = append(ext.Extension, fhir.Extension{URL: part, ValueCoding: cdc})
 			}
-			ext.Extension = append(ext.Extension, fhir.Extension{URL: part, ValueCoding: &fhir.Coding{
-				System: "urn:oid:2.16.840.1.113883.6.238", Code: code, Display: clean(x.DisplayName)}})
-			if x.DisplayName != "" {
+			switch {
+			case x.DisplayName != "":
 				text = append(text, clean(x.DisplayName))
-			} else {
+			case x.OriginalText != nil && clean(x.OriginalText.Text) != "":
+				text = append(text, clean(x.OriginalText.Text))
+			default:
 				text = append(text, code)
 			}
 		}
 	}
-	if len(ext.Extension) == 0 {
+	if len(text) == 0 {
 		return ext, false
 	}
 	ext.Extension = append(ext.Extension, fhir.Extension{URL: "text", ValueString: strings.Join(text, ", ")})
 	return ext, true
+}
+
+// cdcRaceSystems are the code systems whose race and ethnicity codes are
+// the CDC's: CDC Race & Ethnicity itself and HL7 v3's Race and Ethnicity,
+// which are made of its codes. A raceCode is a CNE of v3 Race, so one
+// sent without a codeSystem counts when its code has the CDC's form.
+var cdcRaceSystems = map[string]bool{"2.16.840.1.113883.6.238": true, "2.16.840.1.113883.5.104": true, "2.16.840.1.113883.5.50": true}
+
+// cdcCoding is the CDC Race & Ethnicity coding of a raceCode or
+// ethnicGroupCode, from the code or else a translation: nil when neither
+// is a CDC code.
+func cdcCoding(x *cd) *fhir.Coding {
+	for _, c := range append([]cd{*x}, x.Translation...) {
+		code, sys := strings.TrimSpace(c.Code), strings.TrimSpace(c.CodeSystem)
+		if cdcRaceSystems[sys] || sys == "" && cdcForm(code) {
+			return &fhir.Coding{System: "urn:oid:2.16.840.1.113883.6.238", Code: code, Display: clean(c.DisplayName)}
+		}
+	}
+	return nil
+}
+
+// cdcForm reports whether s has the form of a CDC Race & Ethnicity code
+// (dddd-d).
+func cdcForm(s string) bool {
+	if len(s) != 6 || s[4] != '-' {
+		return false
+	}
+	for i, r := range s {
+		if i != 4 && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // gender maps administrativeGenderCode to FHIR AdministrativeGender. A
