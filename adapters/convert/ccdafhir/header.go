@@ -656,12 +656,22 @@ func (c *converter) practitioner(a *assigned) *fhir.Reference {
 	if len(ids) == 0 && len(names) == 0 {
 		return nil
 	}
-	synth := "practitioner"
+	synth, placeholder := "practitioner", false
+	for _, id := range ids {
+		if !keyable(id) {
+			// A placeholder NPI (see keyable) and the name: the same
+			// person named again without a telephone is still one.
+			synth += "|npi " + id.Value
+			placeholder = true
+		}
+	}
 	for _, n := range names {
 		synth += "|" + n.Family + "," + strings.Join(n.Given, " ") + n.Text
 	}
-	for _, t := range a.Telecom {
-		synth += "|" + t.Value
+	if !placeholder {
+		for _, t := range a.Telecom {
+			synth += "|" + t.Value
+		}
 	}
 	idn, ids, fresh := c.claim("Practitioner", ids, synth, true)
 	if fresh {
