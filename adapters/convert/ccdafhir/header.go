@@ -183,7 +183,7 @@ func (c *converter) buildPatient() error {
 			p.Extension = append(p.Extension, ext)
 		}
 		eths := append(append([]cd(nil), pt.EthnicGroupCode...), pt.SDTCEthnicGroupCode...)
-		if ext, ok := ombExtension("http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity", eths, ombEthnicity); ok {
+		if ext, ok := ombExtension(usCoreEthnicityURL, eths, ombEthnicity); ok {
 			p.Extension = append(p.Extension, ext)
 		}
 		for _, lc := range pt.LanguageCommunication {
@@ -364,6 +364,8 @@ func multipleBirth(ind, order *valueAttr) (*bool, *int) {
 
 func (c *converter) subject() *fhir.Reference { return c.patient.idn.reference() }
 
+const usCoreEthnicityURL = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity"
+
 var (
 	ombRace      = map[string]bool{"1002-5": true, "2028-9": true, "2054-5": true, "2076-8": true, "2106-3": true}
 	ombEthnicity = map[string]bool{"2135-2": true, "2186-5": true}
@@ -379,40 +381,64 @@ var (
 func ombExtension(url string, codes []cd, omb map[string]bool) (fhir.Extension, bool) {
 	ext := fhir.Extension{URL: url}
 	var text []string
+	have := map[string]bool{} // part|code of the codings, and the texts, given
+	add := func(part string, c *fhir.Coding) {
+		if !have[part+"|"+c.Code] {
+			have[part+"|"+c.Code] = true
+			ext.Extension = append(ext.Extension, fhir.Extension{URL: part, ValueCoding: c})
+		}
+	}
+	addText := func(s string) {
+		if !have["text|"+s] {
+			have["text|"+s] = true
+			text = append(text, s)
+		}
+	}
+	var unknown []*fhir.Coding // ASKU and UNK, which a known category overrules
 	for i := range codes {
 		x := &codes[i]
 		code := strings.TrimSpace(x.Code)
 		switch {
 		case code == "" && (x.NullFlavor == "ASKU" || x.NullFlavor == "UNK"):
 			disp := map[string]string{"ASKU": "Asked but no answer", "UNK": "Unknown"}[x.NullFlavor]
-			ext.Extension = append(ext.Extension, fhir.Extension{URL: "ombCategory", ValueCoding: &fhir.Coding{
-				System: "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", Code: x.NullFlavor, Display: disp}})
-			text = append(text, disp)
+			unknown = append(unknown, &fhir.Coding{System: "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", Code: x.NullFlavor, Display: disp})
+			addText(disp)
 		case code == "":
 			if x.OriginalText != nil && clean(x.OriginalText.Text) != "" {
-				text = append(text, clean(x.OriginalText.Text))
+				addText(clean(x.OriginalText.Text))
 			}
 			continue
 		default:
 			if cdc := cdcCoding(x); cdc != nil {
-				part := "detailed"
-				if omb[cdc.Code] {
-					part = "ombCategory"
+				switch {
+				case !omb[cdc.Code]:
+					add("detailed", cdc)
+				case url == usCoreEthnicityURL && have["omb"] && !have["ombCategory|"+cdc.Code]:
+					// US Core's ethnicity has one ombCategory (0..1):
+					// a second, contradicting the first, is text only.
+				default:
+					add("ombCategory", cdc)
+					have["omb"] = true
 				}
-				ext.Extension = append(ext.Extension, fhir.Extension{URL: part, ValueCoding: cdc})
 			}
 			switch {
 			case x.DisplayName != "":
-				text = append(text, clean(x.DisplayName))
+				addText(clean(x.DisplayName))
 			case x.OriginalText != nil && clean(x.OriginalText.Text) != "":
-				text = append(text, clean(x.OriginalText.Text))
+				addText(clean(x.OriginalText.Text))
 			default:
-				text = append(text, code)
+				addText(code)
 			}
 		}
 	}
 	if len(text) == 0 {
 		return ext, false
+	}
+	if !have["omb"] && len(unknown) > 0 {
+		// Asked but no answer, or unknown, is the category only when no
+		// category is known (US Core's us-core-23: with ASKU or UNK, no
+		// other ombCategory), and it is one category.
+		ext.Extension = append([]fhir.Extension{{URL: "ombCategory", ValueCoding: unknown[0]}}, ext.Extension...)
 	}
 	ext.Extension = append(ext.Extension, fhir.Extension{URL: "text", ValueString: strings.Join(text, ", ")})
 	return ext, true
