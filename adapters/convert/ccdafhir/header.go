@@ -830,6 +830,7 @@ func (c *converter) headerEncounter() string {
 		}
 	}
 	c.add(idn, e)
+	c.headerEnc = e
 	return idn.ref
 }
 
