@@ -273,6 +273,9 @@ type act struct {
 	Precondition           []precondition   `xml:"precondition"`
 	ReferenceRange         []referenceRange `xml:"referenceRange"`
 	Component              []relationship   `xml:"component"`
+	// DischargeDispositionCode is an Encounter Activity's (C-CDA R2.1
+	// allows the SDTC extension there).
+	DischargeDispositionCode *cd `xml:"urn:hl7-org:sdtc dischargeDispositionCode"`
 }
 
 // precondition is a condition of a substance administration (4.25, "as

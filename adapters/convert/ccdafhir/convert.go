@@ -285,6 +285,7 @@ type converter struct {
 	// Output.
 	patient      *patientState
 	encounter    string // reference to the encompassing encounter
+	headerEnc    *fhir.Encounter
 	curEncounter string // encounter activity being converted
 	entries      map[string][]fhir.BundleEntry
 	seen         map[string]bool
@@ -691,6 +692,9 @@ func (c *converter) keepHistory() {
 		kept := es[:0]
 		for _, e := range es {
 			if typ == "Encounter" && c.encounter != "" && strings.HasSuffix(c.encounter, strings.TrimPrefix(e.FullURL, "urn:uuid:")) {
+				// Without the diagnoses an Encounter Activity of it
+				// gave (mergeEncounter): their Conditions go.
+				c.headerEnc.Diagnosis = nil
 				kept = append(kept, e)
 				continue
 			}

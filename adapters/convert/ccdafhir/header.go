@@ -183,7 +183,7 @@ func (c *converter) buildPatient() error {
 			p.Extension = append(p.Extension, ext)
 		}
 		eths := append(append([]cd(nil), pt.EthnicGroupCode...), pt.SDTCEthnicGroupCode...)
-		if ext, ok := ombExtension("http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity", eths, ombEthnicity); ok {
+		if ext, ok := ombExtension(usCoreEthnicityURL, eths, ombEthnicity); ok {
 			p.Extension = append(p.Extension, ext)
 		}
 		for _, lc := range pt.LanguageCommunication {
@@ -364,6 +364,8 @@ func multipleBirth(ind, order *valueAttr) (*bool, *int) {
 
 func (c *converter) subject() *fhir.Reference { return c.patient.idn.reference() }
 
+const usCoreEthnicityURL = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity"
+
 var (
 	ombRace      = map[string]bool{"1002-5": true, "2028-9": true, "2054-5": true, "2076-8": true, "2106-3": true}
 	ombEthnicity = map[string]bool{"2135-2": true, "2186-5": true}
@@ -371,40 +373,108 @@ var (
 
 // ombExtension builds the US Core race or ethnicity extension: OMB
 // categories, detailed codes and the required text. ASKU/UNK nullFlavors
-// become v3-NullFlavor codes in ombCategory, as US Core allows.
+// become v3-NullFlavor codes in ombCategory, as US Core allows. US Core
+// binds ombCategory and detailed to the CDC Race & Ethnicity code system
+// (required), so a code of another system (a local one, HL7 v2's table
+// 0189) says its meaning in the text only, unless a translation gives
+// the CDC code.
 func ombExtension(url string, codes []cd, omb map[string]bool) (fhir.Extension, bool) {
 	ext := fhir.Extension{URL: url}
 	var text []string
+	have := map[string]bool{} // part|code of the codings, and the texts, given
+	add := func(part string, c *fhir.Coding) {
+		if !have[part+"|"+c.Code] {
+			have[part+"|"+c.Code] = true
+			ext.Extension = append(ext.Extension, fhir.Extension{URL: part, ValueCoding: c})
+		}
+	}
+	addText := func(s string) {
+		if !have["text|"+s] {
+			have["text|"+s] = true
+			text = append(text, s)
+		}
+	}
+	var unknown []*fhir.Coding // ASKU and UNK, which a known category overrules
 	for i := range codes {
 		x := &codes[i]
 		code := strings.TrimSpace(x.Code)
 		switch {
 		case code == "" && (x.NullFlavor == "ASKU" || x.NullFlavor == "UNK"):
 			disp := map[string]string{"ASKU": "Asked but no answer", "UNK": "Unknown"}[x.NullFlavor]
-			ext.Extension = append(ext.Extension, fhir.Extension{URL: "ombCategory", ValueCoding: &fhir.Coding{
-				System: "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", Code: x.NullFlavor, Display: disp}})
-			text = append(text, disp)
+			unknown = append(unknown, &fhir.Coding{System: "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", Code: x.NullFlavor, Display: disp})
+			addText(disp)
 		case code == "":
+			if x.OriginalText != nil && clean(x.OriginalText.Text) != "" {
+				addText(clean(x.OriginalText.Text))
+			}
 			continue
 		default:
-			part := "detailed"
-			if omb[code] {
-				part = "ombCategory"
+			if cdc := cdcCoding(x); cdc != nil {
+				switch {
+				case !omb[cdc.Code]:
+					add("detailed", cdc)
+				case url == usCoreEthnicityURL && have["omb"] && !have["ombCategory|"+cdc.Code]:
+					// US Core's ethnicity has one ombCategory (0..1):
+					// a second, contradicting the first, is text only.
+				default:
+					add("ombCategory", cdc)
+					have["omb"] = true
+				}
 			}
-			ext.Extension = append(ext.Extension, fhir.Extension{URL: part, ValueCoding: &fhir.Coding{
-				System: "urn:oid:2.16.840.1.113883.6.238", Code: code, Display: clean(x.DisplayName)}})
-			if x.DisplayName != "" {
-				text = append(text, clean(x.DisplayName))
-			} else {
-				text = append(text, code)
+			switch {
+			case x.DisplayName != "":
+				addText(clean(x.DisplayName))
+			case x.OriginalText != nil && clean(x.OriginalText.Text) != "":
+				addText(clean(x.OriginalText.Text))
+			default:
+				addText(code)
 			}
 		}
 	}
-	if len(ext.Extension) == 0 {
+	if len(text) == 0 {
 		return ext, false
+	}
+	if !have["omb"] && len(unknown) > 0 {
+		// Asked but no answer, or unknown, is the category only when no
+		// category is known (US Core's us-core-23: with ASKU or UNK, no
+		// other ombCategory), and it is one category.
+		ext.Extension = append([]fhir.Extension{{URL: "ombCategory", ValueCoding: unknown[0]}}, ext.Extension...)
 	}
 	ext.Extension = append(ext.Extension, fhir.Extension{URL: "text", ValueString: strings.Join(text, ", ")})
 	return ext, true
+}
+
+// cdcRaceSystems are the code systems whose race and ethnicity codes are
+// the CDC's: CDC Race & Ethnicity itself and HL7 v3's Race and Ethnicity,
+// which are made of its codes. A raceCode is a CNE of v3 Race, so one
+// sent without a codeSystem counts when its code has the CDC's form.
+var cdcRaceSystems = map[string]bool{"2.16.840.1.113883.6.238": true, "2.16.840.1.113883.5.104": true, "2.16.840.1.113883.5.50": true}
+
+// cdcCoding is the CDC Race & Ethnicity coding of a raceCode or
+// ethnicGroupCode, from the code or else a translation: nil when neither
+// is a CDC code.
+func cdcCoding(x *cd) *fhir.Coding {
+	for _, c := range append([]cd{*x}, x.Translation...) {
+		code, sys := strings.TrimSpace(c.Code), strings.TrimSpace(c.CodeSystem)
+		if cdcRaceSystems[sys] || sys == "" && cdcForm(code) {
+			return &fhir.Coding{System: "urn:oid:2.16.840.1.113883.6.238", Code: code, Display: clean(c.DisplayName)}
+		}
+	}
+	return nil
+}
+
+// cdcForm reports whether s has the form of a CDC Race & Ethnicity code
+// (dddd-d).
+func cdcForm(s string) bool {
+	if len(s) != 6 || s[4] != '-' {
+		return false
+	}
+	for i, r := range s {
+		if i != 4 && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // gender maps administrativeGenderCode to FHIR AdministrativeGender. A
@@ -612,12 +682,22 @@ func (c *converter) practitioner(a *assigned) *fhir.Reference {
 	if len(ids) == 0 && len(names) == 0 {
 		return nil
 	}
-	synth := "practitioner"
+	synth, placeholder := "practitioner", false
+	for _, id := range ids {
+		if !keyable(id) {
+			// A placeholder NPI (see keyable) and the name: the same
+			// person named again without a telephone is still one.
+			synth += "|npi " + id.Value
+			placeholder = true
+		}
+	}
 	for _, n := range names {
 		synth += "|" + n.Family + "," + strings.Join(n.Given, " ") + n.Text
 	}
-	for _, t := range a.Telecom {
-		synth += "|" + t.Value
+	if !placeholder {
+		for _, t := range a.Telecom {
+			synth += "|" + t.Value
+		}
 	}
 	idn, ids, fresh := c.claim("Practitioner", ids, synth, true)
 	if fresh {
@@ -750,6 +830,7 @@ func (c *converter) headerEncounter() string {
 		}
 	}
 	c.add(idn, e)
+	c.headerEnc = e
 	return idn.ref
 }
 

@@ -34,8 +34,11 @@ type identity struct {
 // is only known by its document, so theirs stay scoped to the document id.
 func (c *converter) claim(typ string, ids []fhir.Identifier, synth string, shared bool) (identity, []fhir.Identifier, bool) {
 	var ident fhir.Identifier
-	if len(ids) > 0 {
-		ident = fhir.Identifier{System: ids[0].System, Value: ids[0].Value}
+	for _, id := range ids {
+		if keyable(id) {
+			ident = fhir.Identifier{System: id.System, Value: id.Value}
+			break
+		}
 	}
 	k := typ + "|" + ident.System + "|" + ident.Value
 	if ident.Value == "" || (c.seen[k] && !shared) {
@@ -69,6 +72,15 @@ func (c *converter) claim(typ string, ids []fhir.Identifier, synth string, share
 	}
 	c.seen[k] = true
 	return idn, ids, true
+}
+
+// keyable reports whether id may stand for the resource it is sent on. An
+// NPI names one provider for life, but a value under the NPI's system
+// that is not an NPI (5555555555, a twelve-digit 999999943252: EHRs fill
+// such in for staff without one) names no one: everyone who carries it
+// would become one Practitioner. It stays an identifier of the resource.
+func keyable(id fhir.Identifier) bool {
+	return id.System != identifierSystems[oidNPI] || validNPI(id.Value)
 }
 
 // withoutKeys returns ids less those that key a resource of type typ

@@ -1,6 +1,7 @@
 package ccdafhir
 
 import (
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -661,11 +662,23 @@ func (c *converter) encounterActivity(a *act) {
 		c.skip("planned encounter")
 		return
 	}
-	idn, ids, fresh := c.claimEntry("Encounter", a, "")
-	if !fresh {
-		return
+	var idn identity
+	r := &fhir.Encounter{ResourceType: "Encounter", Subject: c.subject()}
+	header := c.headerEnc != nil && sharesIdentifier(c.headerEnc.Identifier, identifiers(a.ID))
+	if header {
+		// C-CDA on FHIR (CF-encounters): an Encounter Activity with the
+		// encompassingEncounter's id is that encounter, "converted to a
+		// single FHIR resource"; it fills in the header's.
+		idn.ref = c.encounter
+	} else {
+		var ids []fhir.Identifier
+		var fresh bool
+		idn, ids, fresh = c.claimEntry("Encounter", a, "")
+		if !fresh {
+			return
+		}
+		r.ID, r.Identifier = idn.id, ids
 	}
-	r := &fhir.Encounter{ResourceType: "Encounter", ID: idn.id, Identifier: ids, Subject: c.subject()}
 	r.Class = *encounterClass(a.Code)
 	if a.Code != nil && a.Code.CodeSystem != "2.16.840.1.113883.5.4" {
 		if t := concept(a.Code); t != nil {
@@ -720,6 +733,11 @@ func (c *converter) encounterActivity(a *act) {
 		}
 	}
 	r.ReasonCode = indications(a)
+	if dd := concept(a.DischargeDispositionCode); dd != nil {
+		// C-CDA on FHIR (CF-encounters): sdtc:dischargeDispositionCode
+		// is .hospitalization.dischargeDisposition.
+		r.Hospitalization = &fhir.EncounterHospitalization{DischargeDisposition: dd}
+	}
 	prev := c.curEncounter
 	c.curEncounter = idn.ref
 	related(a, func(i int, _ *relationship, x *act, el string) {
@@ -738,7 +756,82 @@ func (c *converter) encounterActivity(a *act) {
 		c.pop()
 	})
 	c.curEncounter = prev
+	if header {
+		mergeEncounter(c.headerEnc, r)
+		if c.curLabels != nil {
+			// What the entry's privacy annotations protect is in it now.
+			l := fhir.NewLabels()
+			l.Merge(c.resLabels[c.headerEnc], true)
+			l.Merge(c.curLabels, true)
+			if c.resLabels == nil {
+				c.resLabels = map[any]*fhir.Labels{}
+			}
+			c.resLabels[c.headerEnc] = l
+		}
+		return
+	}
 	c.add(idn, r)
+}
+
+// sharesIdentifier reports whether two lists of identifiers have one in
+// common.
+func sharesIdentifier(a, b []fhir.Identifier) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if x.Value != "" && x.System == y.System && x.Value == y.Value {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// mergeEncounter fills in the encompassingEncounter's Encounter dst with
+// what an Encounter Activity of the same visit says of it (src): its
+// class, type, period and status where the header had none, and its
+// participants, reasons, diagnoses, locations and discharge disposition.
+func mergeEncounter(dst, src *fhir.Encounter) {
+	if dst.Class.Code == "UNK" && src.Class.Code != "UNK" {
+		dst.Class = src.Class
+	}
+	if unknownType(dst.Type) && !unknownType(src.Type) {
+		dst.Type = src.Type
+	}
+	if dst.Period == nil {
+		dst.Period = src.Period
+	}
+	if dst.Status == "unknown" {
+		dst.Status = src.Status
+	}
+	for _, p := range src.Participant {
+		dup := false
+		for _, q := range dst.Participant {
+			dup = dup || reflect.DeepEqual(p, q)
+		}
+		if !dup {
+			dst.Participant = append(dst.Participant, p)
+		}
+	}
+	dst.ReasonCode = append(dst.ReasonCode, src.ReasonCode...)
+	dst.Diagnosis = append(dst.Diagnosis, src.Diagnosis...)
+	for _, l := range src.Location {
+		dup := false
+		for _, m := range dst.Location {
+			dup = dup || l.Location.Display == m.Location.Display
+		}
+		if !dup {
+			dst.Location = append(dst.Location, l)
+		}
+	}
+	if src.Hospitalization != nil && (dst.Hospitalization == nil || dst.Hospitalization.DischargeDisposition == nil) {
+		dst.Hospitalization = src.Hospitalization
+	}
+}
+
+// unknownType reports whether an Encounter's type is only the
+// data-absent-reason "unknown" it gets without one.
+func unknownType(t []fhir.CodeableConcept) bool {
+	return len(t) == 1 && len(t[0].Coding) == 1 && t[0].Coding[0].System == fhir.DataAbsentReasonSystem
 }
 
 // hasCoding reports whether cc has the code code of system.
