@@ -367,7 +367,7 @@ func (c *converter) subject() *fhir.Reference { return c.patient.idn.reference()
 const usCoreEthnicityURL = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity"
 
 var (
-	ombRace      = map[string]bool{"1002-5": true, "2028-9": true, "2054-5": true, "2076-8": true, "2106-3": true}
+	ombRace      = map[string]bool{"1002-5": true, "2028-9": true, "2054-5": true, "2076-8": true, "2106-3": true, "2131-1": true}
 	ombEthnicity = map[string]bool{"2135-2": true, "2186-5": true}
 )
 

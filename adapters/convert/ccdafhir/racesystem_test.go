@@ -59,3 +59,31 @@ func TestRaceCodeOfAnotherSystem(t *testing.T) {
 		}
 	}
 }
+
+// US Core's OMB Race Categories (STU 4.1 on, VSAC 2.16.840.1.114222.4.11.836)
+// hold 'Other Race' (2131-1) beside the five categories: it is an
+// ombCategory, as the HL7 v2 converter has it, not a detailed race.
+func TestOtherRaceIsAnOMBCategory(t *testing.T) {
+	patient := `<raceCode code="2131-1" codeSystem="2.16.840.1.113883.6.238" displayName="Other Race"/>`
+	doc := strings.Replace(reviewDoc("d1", "s1", "", ""), `<birthTime value="19800101"/>`,
+		`<birthTime value="19800101"/>`+patient, 1)
+	got, _ := convertReview(t, doc)
+	p := got["Patient"][0].(*fhir.Patient)
+	var omb, detailed []string
+	for _, e := range p.Extension {
+		for _, s := range e.Extension {
+			if s.ValueCoding == nil {
+				continue
+			}
+			switch s.URL {
+			case "ombCategory":
+				omb = append(omb, s.ValueCoding.Code)
+			case "detailed":
+				detailed = append(detailed, s.ValueCoding.Code)
+			}
+		}
+	}
+	if len(omb) != 1 || omb[0] != "2131-1" || len(detailed) != 0 {
+		t.Errorf("ombCategory %v, detailed %v; want ombCategory [2131-1] and no detailed", omb, detailed)
+	}
+}
