@@ -408,14 +408,20 @@ func (g *gateway) Start(ctx context.Context) (err error) {
 	if err := g.audit.Start(ctx); err != nil {
 		return fmt.Errorf("start audit: %w", err)
 	}
-	g.audit.activity(true, nil)
-	if g.audit != nil {
-		if err := g.audit.markRunning(g.cfg.Path("audit")); err != nil {
-			g.log.Warn("audit: this run's marker not written; a crash of it would not be reported as a gap in the audit trail", "error", err)
+	// The Application Start event says whether the start succeeded, so it
+	// is recorded once the start has ended (dated when it began): recorded
+	// here, it said success for a start a taken port then failed.
+	began := time.Now()
+	defer func() {
+		g.audit.activity(true, err, began)
+		if g.audit != nil {
+			if err := g.audit.markRunning(g.cfg.Path("audit")); err != nil {
+				g.log.Warn("audit: this run's marker not written; a crash of it would not be reported as a gap in the audit trail", "error", err)
+			}
+		} else if err := clearRunning(g.cfg.Path("audit")); err != nil {
+			g.log.Warn("audit: an earlier run's marker not removed", "error", err)
 		}
-	} else if err := clearRunning(g.cfg.Path("audit")); err != nil {
-		g.log.Warn("audit: an earlier run's marker not removed", "error", err)
-	}
+	}()
 	if err := g.disp.Start(ctx); err != nil {
 		return fmt.Errorf("start delivery: %w", err)
 	}
@@ -513,7 +519,7 @@ func (g *gateway) Shutdown(ctx context.Context) error {
 		}
 	}
 	if g.started {
-		g.audit.activity(false, g.startErr)
+		g.audit.activity(false, g.startErr, time.Now())
 	}
 	if err := g.audit.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("stop audit: %w", err))
