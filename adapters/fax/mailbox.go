@@ -135,7 +135,7 @@ type MailboxStats struct {
 	Polls    int64     // polls that reached the mailbox
 	Taken    int64     // messages whose faxes were stored, moved to done_mailbox
 	Failed   int64     // messages without a readable fax, moved to failed_mailbox
-	LastPoll time.Time // the end of the last poll that reached the mailbox
+	LastPoll time.Time `json:",omitzero"` // the end of the last poll that reached the mailbox; zero before one
 	// LastError is the last poll's error ("" after a good poll): the
 	// server unreachable, the login refused, a fax not stored yet.
 	LastError string

@@ -36,7 +36,7 @@ import (
 // times and names only: never PHI.
 type Status struct {
 	Version  string          `json:"version"`
-	Started  time.Time       `json:"started"`
+	Started  time.Time       `json:"started,omitzero"` // zero, left out, when not running
 	Now      time.Time       `json:"now"`
 	DataDir  string          `json:"data_dir"`
 	Exchange string          `json:"exchange"`
