@@ -69,3 +69,19 @@ func TestStatusListenFixedPort(t *testing.T) {
 		}
 	}
 }
+
+// TestMLLPPortZeroWarns: an MLLP listener on port 0 passed config check
+// and ferry doctor without a word (doctor left it out of its port
+// checks), and the gateway then listened on a port the system picks anew
+// at every start, which no sender can be pointed at. It is a warning, in
+// config check and in the log at every start.
+func TestMLLPPortZeroWarns(t *testing.T) {
+	c, err := Parse("ferry.yaml", []byte("sources:\n  mllp:\n    - name: lab\n      listen: 127.0.0.1:0\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := c.Warnings()
+	if len(ws) != 1 || ws[0].Path != "sources.mllp[0].listen" || ws[0].Line != 4 || !strings.Contains(ws[0].Msg, "port 0") {
+		t.Fatalf("warnings = %v", ws)
+	}
+}
