@@ -98,6 +98,12 @@ func listensBeyondLoopback(addr string) bool {
 func (c *Config) Warnings() []Problem {
 	var ws []Problem
 	for i, m := range c.Sources.MLLP {
+		// Before the warning about senders, which ferry doctor's access
+		// check takes as a listener's last one.
+		if _, port, err := net.SplitHostPort(m.Listen); err == nil && port == "0" {
+			ws = append(ws, Problem{Path: fmt.Sprintf("sources.mllp[%d].listen", i), Msg: fmt.Sprintf(
+				"%s: port 0 lets the system pick another port at every start, which no sender can be pointed at; give the port the senders send to (2575 is MLLP's usual one)", m.Listen)})
+		}
 		if m.Open() {
 			ws = append(ws, Problem{Path: fmt.Sprintf("sources.mllp[%d].listen", i), Msg: fmt.Sprintf(
 				"%s accepts HL7 from any host that can reach it and sends it on to the exchange as this clinic's: "+

@@ -404,13 +404,23 @@ func (c *Config) problems() []Problem {
 	addErr("proxy", c.Proxy.Validate())
 	ps = append(ps, c.Encryption.validate(c.DataDir)...)
 	if c.Status.Listen != "" {
-		host, _, err := net.SplitHostPort(c.Status.Listen)
-		if err != nil {
+		host, port, err := net.SplitHostPort(c.Status.Listen)
+		n, nerr := strconv.Atoi(port)
+		ip := net.ParseIP(host)
+		switch {
+		case err != nil:
 			add("status.listen", "want host:port, got %q", c.Status.Listen)
-		} else if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		case nerr == nil && n == 0:
+			// The commands find the running gateway at this address.
+			add("status.listen", "port 0 lets the system pick a port that ferry status, doctor, queue and backup cannot find; give a fixed port such as 127.0.0.1:8089")
+		case nerr != nil || n < 1 || n > 65535:
+			add("status.listen", "port %q is not a number from 1 to 65535", port)
+		case host != "localhost" && (ip == nil || !ip.IsLoopback()):
 			add("status.listen", "must be a loopback address (the status page has no authentication); got %q", host)
-		} else if prev := usedBy(c.Status.Listen); prev != "" {
-			add("status.listen", "%s is already used by %s", c.Status.Listen, prev)
+		default:
+			if prev := usedBy(c.Status.Listen); prev != "" {
+				add("status.listen", "%s is already used by %s", c.Status.Listen, prev)
+			}
 		}
 	}
 	for i, h := range c.Status.AllowedHosts {

@@ -54,7 +54,7 @@ func TestRenderConfigPassesCheck(t *testing.T) {
 	cases := []Answers{
 		{},
 		{ExchangeURL: "https://hie.example.org/fhir/R4", CAFile: "/etc/ferry/ca.pem", CertFile: "/etc/ferry/c.pem", KeyFile: "/etc/ferry/c.key",
-			MLLPListen: "0.0.0.0:2575", DataDir: `C:\ProgramData\ferry\data`, StatusListen: "127.0.0.1:0"},
+			MLLPListen: "0.0.0.0:2575", DataDir: `C:\ProgramData\ferry\data`, StatusListen: "127.0.0.1:18089"},
 		{ExchangeURL: "https://hie.example.org/fhir/R4", CertFile: "/etc/ferry/c.pem", KeyFile: "/etc/ferry/c.key"}, // system roots
 		{ExchangeURL: "https://10.0.0.5:8443/fhir", CAFile: "ca with spaces.pem", CertFile: "c with spaces.pem", KeyFile: "k: #odd.key",
 			ServerName: "hie.internal", DataDir: `it's "odd": #path`},

@@ -13,8 +13,9 @@ type Stats struct {
 	Bytes int64
 	// DiskBytes is what the queue's files take on disk (at least Bytes).
 	DiskBytes int64
-	// Oldest is when the oldest unsettled item was put; zero when empty.
-	Oldest time.Time
+	// Oldest is when the oldest unsettled item was put; zero when empty,
+	// and then left out of the JSON rather than written as year 1.
+	Oldest time.Time `json:",omitzero"`
 	// DeadLetters is the number of items in the dead-letter store.
 	DeadLetters int
 	// Corrupt counts records found damaged and skipped since open.

@@ -130,10 +130,12 @@ type Stats struct {
 	InFlight        int64  // items currently leased
 	Connected       bool
 	// Failing is true from a failure until the next successful delivery.
-	Failing      bool
-	LastDelivery time.Time
-	LastError    string // PHI-free summary of the last failure
-	LastErrorAt  time.Time
+	Failing bool
+	// LastDelivery and LastErrorAt are zero, and left out of the JSON,
+	// until there was one.
+	LastDelivery time.Time `json:",omitzero"`
+	LastError    string    // PHI-free summary of the last failure
+	LastErrorAt  time.Time `json:",omitzero"`
 	// ConfigProblem is the plain-words TLS diagnosis when the last failure
 	// was a certificate or handshake problem, or the queue's report of data
 	// sealed with a key that is not configured: it needs an operator, and

@@ -138,7 +138,7 @@ type MailboxStats struct {
 	// Incomplete counts the faxes stored marked incomplete (the call
 	// ended early, pages may be missing).
 	Incomplete int64
-	LastPoll   time.Time // the end of the last poll that reached the mailbox
+	LastPoll   time.Time `json:",omitzero"` // the end of the last poll that reached the mailbox; zero before one
 	// LastError is the last poll's error ("" after a good poll): the
 	// server unreachable, the login refused, a fax not stored yet.
 	LastError string

@@ -136,8 +136,9 @@ func (c Config) withDefaults() Config {
 type Stats struct {
 	Polls   int64 // polls that listed the directory
 	Fetched int64 // files brought into the folder
-	// LastPoll is the end of the last poll that listed the directory.
-	LastPoll time.Time
+	// LastPoll is the end of the last poll that listed the directory;
+	// zero (left out of the JSON) before one.
+	LastPoll time.Time `json:",omitzero"`
 	// LastError is the last poll's error ("" after a good one): the
 	// server unreachable, the key refused, a file that could not be
 	// stored or moved.

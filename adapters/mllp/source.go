@@ -287,7 +287,10 @@ type Stats struct {
 //
 // Shutdown closes idle connections at once and lets busy ones finish the
 // message at hand, so no message that was read is left without its ACK
-// unless the shutdown context runs out.
+// unless the shutdown context runs out. A frame still being read gets
+// stopGrace to complete; a sender stalled mid-frame is then cut off
+// without an ACK (nothing of it was stored, so it sends it again), rather
+// than holding the stop for read_timeout.
 type Source struct {
 	set  adapters.Settings
 	cfg  Config
@@ -337,7 +340,17 @@ type conn struct {
 	ip   netip.Addr // remote address, unmapped and without zone
 	id   int64
 	busy bool // guarded by Source.mu: a message is being read or handled
+	// handling (guarded by Source.mu): the busy message was read whole
+	// and is being stored and answered; until then it is being read.
+	handling bool
+	// cut (guarded by Source.mu): Shutdown closed the connection while a
+	// frame was being read, after stopGrace.
+	cut bool
 }
+
+// stopGrace is how long Shutdown lets a frame still being read complete
+// before it closes the connection. A variable for the tests.
+var stopGrace = 5 * time.Second
 
 // New returns a Source that will listen on cfg.Listen once started and
 // pass every message to next.
@@ -436,12 +449,25 @@ func (s *Source) Shutdown(ctx context.Context) error {
 	if s.ln != nil {
 		_ = s.ln.Close()
 	}
+	var reading, handling int
 	for c := range s.conns {
-		if !c.busy {
+		switch {
+		case !c.busy:
 			_ = c.nc.Close()
+		case c.handling:
+			handling++
+		default:
+			reading++
 		}
 	}
 	s.mu.Unlock()
+	if reading+handling > 0 {
+		// A stop is otherwise silent until it ends: say what it waits for.
+		s.log.Info("mllp listener stopping: waiting for messages in flight", "reading", reading, "storing", handling,
+			"reading_cut_after", stopGrace)
+	}
+	grace := time.AfterFunc(stopGrace, s.cutReading)
+	defer grace.Stop()
 
 	waited := make(chan struct{})
 	go func() { s.wg.Wait(); close(waited) }()
@@ -603,6 +629,37 @@ func isTemporary(err error) bool {
 	return errors.As(err, &t) && t.Temporary()
 }
 
+// cutReading closes the connections still reading a frame when
+// Shutdown's stopGrace has passed. Their messages were not stored and get
+// no ACK: their senders send them again.
+func (s *Source) cutReading() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if c.busy && !c.handling {
+			c.cut = true
+			_ = c.wc.Close()
+		}
+	}
+}
+
+// readWhole marks c's frame read whole. It reports false when Shutdown has
+// cut the connection: the frame is then not handled, since its ACK could
+// not be sent.
+func (s *Source) readWhole(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c.handling = true
+	return !c.cut
+}
+
+// wasCut reports whether cutReading closed c.
+func (s *Source) wasCut(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return c.cut
+}
+
 // stopping reports whether Shutdown has begun.
 func (s *Source) stopping() bool {
 	s.mu.Lock()
@@ -615,7 +672,7 @@ func (s *Source) stopping() bool {
 func (s *Source) setBusy(c *conn, busy bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c.busy = busy
+	c.busy, c.handling = busy, false
 	return !s.closing
 }
 
@@ -758,7 +815,10 @@ func (s *Source) serve(c *conn) {
 			return
 		case err != nil:
 			s.stats.readFail.Add(1)
-			if isTimeout(err) && c.wc.pastLimit() {
+			if s.wasCut(c) {
+				log.Warn("mllp message not complete when the listener stopped; connection closed without an ACK, the sender sends it again",
+					"stop_grace", stopGrace)
+			} else if isTimeout(err) && c.wc.pastLimit() {
 				s.stats.frameTimeouts.Add(1)
 				log.Warn("mllp frame not complete within frame_timeout; closing connection", "frame_timeout", s.cfg.FrameTimeout)
 			} else if isTimeout(err) {
@@ -766,6 +826,10 @@ func (s *Source) serve(c *conn) {
 			} else {
 				log.Warn("mllp read failed; closing connection", "err", err)
 			}
+			return
+		}
+		if !s.readWhole(c) {
+			// Cut by Shutdown as the frame ended: not stored, no ACK.
 			return
 		}
 		if IsCommitACK(frame) || IsCommitNAK(frame) {

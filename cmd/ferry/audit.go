@@ -142,15 +142,16 @@ func (t *auditTrail) Stats() audit.Stats {
 // activity records the gateway starting (start true) or stopping as DICOM
 // Application Activity, the account it runs as the launcher. Call it
 // after Start (the sink then sends or spools it) and before Shutdown (the
-// sink sends or spools what is queued as it stops). failed is why the
-// gateway did not start, for the stop of such a run: its outcome is then
-// a serious failure, saying so, not the success of a run that took input.
-func (t *auditTrail) activity(start bool, failed error) {
+// sink sends or spools what is queued as it stops); at is the event's
+// time. failed is why the gateway did not start, for the start and the
+// stop of such a run: their outcome is then a serious failure, saying so,
+// not the success of a run that took input.
+func (t *auditTrail) activity(start bool, failed error, at time.Time) {
 	if t == nil {
 		return
 	}
 	op := ops.LocalOperator()
-	ev := audit.ApplicationActivity(start, t.gateway, t.host, strconv.Itoa(os.Getpid()), &op, time.Now())
+	ev := audit.ApplicationActivity(start, t.gateway, t.host, strconv.Itoa(os.Getpid()), &op, at)
 	if failed != nil {
 		// A start error names a setting, a port or a file, never PHI
 		// (it is logged as "ferry did not start").

@@ -46,3 +46,40 @@ sources:
 		t.Errorf("stop event of a failed start: %s", stop)
 	}
 }
+
+// TestFailedStartStartEventFails: the Application Start event of a start
+// that failed (an MLLP port another program holds) was recorded before
+// the sources were started, always with outcome 0, so the repository
+// read a successful start followed by a failed stop. DICOM PS3.15 A.5.2:
+// EventOutcomeIndicator "Indicates whether the event succeeded or
+// failed"; the event is now recorded once the start has ended, with its
+// outcome, and still dated when the start began.
+func TestFailedStartStartEventFails(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	repo := newUDPRepo(t)
+	cfg := parseConfig(t, `
+data_dir: %q
+audit: {url: %q, source_id: clinic-7-ferry}
+sources:
+  mllp:
+    - name: main
+      listen: %s
+`, t.TempDir(), repo.URL(), taken.Addr().String())
+	gw, err := newGateway(cfg, newLogger(io.Discard, "error"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gw.Start(context.Background()) == nil {
+		t.Fatal("the gateway started on a port in use")
+	}
+	gw.Shutdown(context.Background())
+	start := repo.next()
+	wantIn(t, "start event", start, `csd-code="110120"`, `EventOutcomeIndicator="8"`, "did not start", taken.Addr().String())
+	if strings.Contains(start, `EventOutcomeIndicator="0"`) {
+		t.Errorf("start event of a failed start: %s", start)
+	}
+}

@@ -32,10 +32,10 @@ func TestDefaultConfigRun(t *testing.T) {
 	}
 	cfg.DataDir = t.TempDir()
 	cfg.Sources.MLLP[0].Listen = "127.0.0.1:0"
-	cfg.Status.Listen = "127.0.0.1:0" // 8089 may be taken on a test machine
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("default with test overrides: %v", err)
 	}
+	cfg.Status.Listen = "127.0.0.1:0" // 8089 may be taken on a test machine; validation refuses port 0
 	gw := runGateway(t, cfg)
 
 	conn, err := net.Dial("tcp", gw.MLLPAddr(cfg.Sources.MLLP[0].Name).String())

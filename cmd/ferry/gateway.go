@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -91,6 +93,15 @@ type gateway struct {
 	shutdown bool
 	fatal    chan error
 	done     chan struct{} // closed by Shutdown
+
+	// readyMu guards what /readyz reports; it is not g.mu, which Shutdown
+	// holds while it waits for the status page's requests to end.
+	readyMu sync.Mutex
+	// notStarted are the sources whose start failed and is being retried
+	// (folders), by name, with the error.
+	notStarted map[string]string
+	// fatalErr is the first fatal error a component reported.
+	fatalErr error
 }
 
 type namedSource struct {
@@ -372,6 +383,11 @@ func (g *gateway) settings(id string) adapters.Settings {
 
 // ReportFatalError implements adapters.Host.
 func (g *gateway) ReportFatalError(err error) {
+	g.readyMu.Lock()
+	if g.fatalErr == nil {
+		g.fatalErr = err
+	}
+	g.readyMu.Unlock()
 	select {
 	case g.fatal <- err:
 	default:
@@ -417,14 +433,20 @@ func (g *gateway) Start(ctx context.Context) (err error) {
 	if err := g.audit.Start(ctx); err != nil {
 		return fmt.Errorf("start audit: %w", err)
 	}
-	g.audit.activity(true, nil)
-	if g.audit != nil {
-		if err := g.audit.markRunning(g.cfg.Path("audit")); err != nil {
-			g.log.Warn("audit: this run's marker not written; a crash of it would not be reported as a gap in the audit trail", "error", err)
+	// The Application Start event says whether the start succeeded, so it
+	// is recorded once the start has ended (dated when it began): recorded
+	// here, it said success for a start a taken port then failed.
+	began := time.Now()
+	defer func() {
+		g.audit.activity(true, err, began)
+		if g.audit != nil {
+			if err := g.audit.markRunning(g.cfg.Path("audit")); err != nil {
+				g.log.Warn("audit: this run's marker not written; a crash of it would not be reported as a gap in the audit trail", "error", err)
+			}
+		} else if err := clearRunning(g.cfg.Path("audit")); err != nil {
+			g.log.Warn("audit: an earlier run's marker not removed", "error", err)
 		}
-	} else if err := clearRunning(g.cfg.Path("audit")); err != nil {
-		g.log.Warn("audit: an earlier run's marker not removed", "error", err)
-	}
+	}()
 	if err := g.disp.Start(ctx); err != nil {
 		return fmt.Errorf("start delivery: %w", err)
 	}
@@ -438,6 +460,7 @@ func (g *gateway) Start(ctx context.Context) (err error) {
 			// is tried again until it starts, and shows as stuck.
 			g.log.Error("folder source cannot start; the other sources run, and it is tried again", "source", s.name,
 				"error", err, "retry_every", folderStartRetry)
+			g.sourceStarted(s.name, err)
 			go g.retryStart(ctx, s)
 		}
 	}
@@ -467,12 +490,52 @@ func (g *gateway) retryStart(ctx context.Context, s namedSource) {
 		}
 		err := s.src.Start(ctx, g)
 		g.mu.Unlock()
+		g.sourceStarted(s.name, err)
 		if err == nil {
 			g.log.Info("folder source started", "source", s.name)
 			return
 		}
 		g.log.Debug("folder source still cannot start", "source", s.name, "error", err)
 	}
+}
+
+// sourceStarted records whether the source name has started (err nil) or
+// not, for /readyz.
+func (g *gateway) sourceStarted(name string, err error) {
+	g.readyMu.Lock()
+	defer g.readyMu.Unlock()
+	if err == nil {
+		delete(g.notStarted, name)
+		return
+	}
+	if g.notStarted == nil {
+		g.notStarted = map[string]string{}
+	}
+	g.notStarted[name] = err.Error()
+}
+
+// notReady says why the gateway does not take all its input now (for
+// /readyz): a source not started, the queue stopped, a fatal error, a
+// stop under way. It returns nothing when it is ready.
+func (g *gateway) notReady() []string {
+	var why []string
+	select {
+	case <-g.done:
+		why = append(why, "stopping")
+	default:
+	}
+	g.readyMu.Lock()
+	if g.fatalErr != nil {
+		why = append(why, "stopping after a fatal error: "+g.fatalErr.Error())
+	}
+	for _, name := range slices.Sorted(maps.Keys(g.notStarted)) {
+		why = append(why, name+" not started: "+g.notStarted[name])
+	}
+	g.readyMu.Unlock()
+	if st := g.q.Stats(); st.Stopped != "" {
+		why = append(why, "queue stopped: "+st.Stopped)
+	}
+	return why
 }
 
 // Shutdown stops the sources, all at once (in-flight inputs finish and
@@ -522,7 +585,7 @@ func (g *gateway) Shutdown(ctx context.Context) error {
 		}
 	}
 	if g.started {
-		g.audit.activity(false, g.startErr)
+		g.audit.activity(false, g.startErr, time.Now())
 	}
 	if err := g.audit.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("stop audit: %w", err))

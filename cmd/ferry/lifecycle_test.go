@@ -42,7 +42,6 @@ func TestGatewayStartStopNoLeak(t *testing.T) {
 	drop := t.TempDir()
 	cfg := parseConfig(t, `
 data_dir: %q
-status: {listen: 127.0.0.1:0}
 audit: {url: %q, source_id: clinic-7-ferry}
 sources:
   mllp:
@@ -58,6 +57,7 @@ exchange:
   tls: {ca_file: %q, cert_file: %q, key_file: %q}
   retry: {initial_interval: 20ms, max_interval: 200ms}
 `, dataDir, repo.URL(), drop, url, paths.CA, paths.ClientCert, paths.ClientKey)
+	cfg.Status.Listen = "127.0.0.1:0" // config check refuses port 0
 	// One warm-up cycle: the HTTP client's and the runtime's lazily
 	// started goroutines are not the gateway's.
 	before := -1
@@ -101,7 +101,6 @@ func TestGatewaySourceFailsToStart(t *testing.T) {
 	dataDir := t.TempDir()
 	cfg := parseConfig(t, `
 data_dir: %q
-status: {listen: 127.0.0.1:0}
 sources:
   mllp:
     - name: a
@@ -109,6 +108,7 @@ sources:
     - name: b
       listen: %q
 `, dataDir, taken.Addr().String())
+	cfg.Status.Listen = "127.0.0.1:0" // config check refuses port 0
 	base, _ := settledGoroutines(0)
 	var logs lockedBuffer
 	p := &program{cfg: cfg, log: newLogger(&logs, "info")}

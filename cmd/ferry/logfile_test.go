@@ -22,8 +22,8 @@ func TestRunLogFile(t *testing.T) {
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "logs", "sub", "ferry.log")
 	cfgPath := filepath.Join(dir, "ferry.yaml")
-	yaml := fmt.Sprintf("data_dir: %q\nlog:\n  level: debug\n  file: %q\nsources:\n  mllp:\n    - name: main\n      listen: 127.0.0.1:0\nstatus:\n  listen: 127.0.0.1:0\n",
-		filepath.Join(dir, "data"), logPath)
+	yaml := fmt.Sprintf("data_dir: %q\nlog:\n  level: debug\n  file: %q\nsources:\n  mllp:\n    - name: main\n      listen: 127.0.0.1:0\nstatus:\n  listen: %s\n",
+		filepath.Join(dir, "data"), logPath, freeAddr(t))
 	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -60,9 +60,9 @@ func commands() map[string]command {
 		"backfill":      {cmdBackfill, "feed an old export folder through the pipeline into the queue (DIR [--folder NAME] [--phi] [--config FILE]); resumable"},
 		"install":       {cmdInstall, "register the OS service running as the ferry account ([--config FILE] [--folders-only])"},
 		"uninstall":     {cmdUninstall, "stop and unregister the service; names the data and configuration it keeps ([--config FILE])"},
-		"start":         {serviceControl("start"), "start the installed service"},
+		"start":         {serviceControl("start"), "start the installed service and wait until it is ready ([--config FILE]: the service's, when not the package's)"},
 		"stop":          {serviceControl("stop"), "stop the installed service"},
-		"restart":       {serviceControl("restart"), "restart the installed service"},
+		"restart":       {serviceControl("restart"), "restart the installed service and wait until it is ready ([--config FILE], as for start)"},
 	}
 }
 

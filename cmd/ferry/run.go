@@ -236,6 +236,15 @@ func (p *program) stopGateway() error {
 	if p.gw == nil {
 		return nil
 	}
+	// Said at once: the stop may take up to stopTimeout, and a terminal
+	// that shows nothing meanwhile invites the second Ctrl-C that ends it
+	// where it stands.
+	var conns int64
+	for _, s := range p.gw.mllps {
+		conns += s.Stats().Open
+	}
+	p.log.Info("ferry stopping: sources finish the messages in flight, then delivery and the audit trail",
+		"mllp_connections", conns, "deliveries_in_flight", p.gw.disp.Stats().InFlight, "at_most", stopTimeout)
 	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 	defer cancel()
 	err := p.gw.Shutdown(ctx)

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/kardianos/service"
 
@@ -520,7 +522,21 @@ func uninstallKept(cfgPath string) string {
 
 // serviceControl returns the command for start, stop and restart.
 func serviceControl(action string) func(context.Context, []string, io.Writer, io.Writer) error {
-	return func(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		// start and restart wait for the gateway of the service's
+		// configuration, found as the other operator commands find it.
+		cfgPath := new(string)
+		if slices.ContainsFunc(args, isHelpFlag) {
+			return errUsage // the usage line names --config
+		}
+		if action != "stop" {
+			fs := newFlags(action, stderr)
+			cfgPath = opsConfigFlag(fs)
+			if err := parseFlags(fs, args); err != nil {
+				return err
+			}
+			args = fs.Args()
+		}
 		if len(args) > 0 {
 			return errUsage
 		}
@@ -534,9 +550,62 @@ func serviceControl(action string) func(context.Context, []string, io.Writer, io
 			}
 			return fmt.Errorf("%s: %w", action, err)
 		}
+		if action != "stop" {
+			// The service manager has launched the process, which may
+			// still be opening its queue, or fail to start and exit: wait
+			// for the gateway of the installed configuration to be ready.
+			if name, cfg, err := opsConfig(*cfgPath); err == nil && name != "embedded default" && cfg.Status.Listen != "" {
+				stopped := func() bool {
+					// systemd's "failed" is an error to kardianos/service.
+					st, err := svc.Status()
+					return st == service.StatusStopped || err != nil && strings.Contains(err.Error(), "failed state")
+				}
+				if err := waitReady(ctx, cfg.Status.Listen, startWait, stopped); err != nil {
+					return fmt.Errorf("%s: %w", action, err)
+				}
+				fmt.Fprintf(stdout, "ferry service: %s done (running, ready: status page http://%s/)\n", action, cfg.Status.Listen)
+				return nil
+			}
+		}
 		st, _ := svc.Status()
 		fmt.Fprintf(stdout, "ferry service: %s done (%s)\n", action, statusWord(st))
 		return nil
+	}
+}
+
+// startWait bounds how long `ferry start` waits for the gateway to be
+// ready: a queue's replay after a crash takes a while.
+const startWait = 60 * time.Second
+
+// waitReady waits until the gateway whose status page listens on addr
+// answers /readyz with 200, and returns nil; or returns why not: the
+// service stopped again (stopped reports true: its start failed), or it
+// was not ready within, naming what is not ready.
+func waitReady(ctx context.Context, addr string, within time.Duration, stopped func() bool) error {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}, Timeout: 3 * time.Second}
+	last := "its status page at " + addr + " does not answer"
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/readyz", nil)
+		if err != nil {
+			return err
+		}
+		if resp, err := client.Do(req); err == nil {
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = strings.ReplaceAll(strings.TrimSpace(string(b)), "\n", "; ")
+		} else if stopped() {
+			return errors.New("the service stopped again: the gateway did not start; its log says why (journalctl -u ferry, or on Windows the Application event log and <data_dir>\\logs\\ferry.log)")
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the service runs, but the gateway is not ready after %s: %s (ferry status, and the log, say more)", within, last)
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
 }
 

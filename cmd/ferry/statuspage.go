@@ -92,7 +92,7 @@ func (g *gateway) report() ops.Status {
 
 // startStatus serves the read-only status page on the configured loopback
 // address: / (HTML), /api/status (JSON), /metrics (Prometheus text format)
-// and /healthz.
+// /healthz (the process answers) and /readyz (it takes its input).
 func (g *gateway) startStatus() error {
 	if g.cfg.Status.Listen == "" {
 		return nil
@@ -122,6 +122,18 @@ func (g *gateway) startStatus() error {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
+	})
+	// /readyz is 200 once every source is started and the queue takes
+	// items, else 503 with what is not ready, one line each (no PHI):
+	// for a monitor, and for whoever waits for a start to complete.
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if why := g.notReady(); len(why) > 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, "not ready: "+strings.Join(why, "\nnot ready: ")+"\n")
+			return
+		}
+		io.WriteString(w, "ready\n")
 	})
 	g.statusSrv = &http.Server{Handler: noBody(ops.HostGuard(mux, ln.Addr(), g.cfg.Status.AllowedHosts)), ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout: statusIdleTimeout}

@@ -1076,6 +1076,8 @@ func humanBytes(n uint64) string {
 func CheckAccess(cfg *config.Config) []Check {
 	warned := map[string]string{}
 	for _, w := range cfg.Warnings() {
+		// The last warning of a listener is the one about its senders
+		// (a port 0 is the port check's).
 		warned[w.Path] = w.Msg
 	}
 	var out []Check
@@ -1089,9 +1091,9 @@ func CheckAccess(cfg *config.Config) []Check {
 		if m.TLS != nil && m.TLS.ClientCAFile != "" {
 			how = append(how, "client certificates required (mutual TLS)")
 		}
-		switch msg, open := warned[field]; {
-		case open:
-			c.Level, c.Detail = Warn, msg
+		switch {
+		case m.Open():
+			c.Level, c.Detail = Warn, warned[field]
 		case len(how) > 0:
 			c.Detail = strings.Join(how, "; ")
 		default:
@@ -1167,6 +1169,8 @@ func CheckPorts(ctx context.Context, cfg *config.Config) []Check {
 	}
 	for i, m := range cfg.Sources.MLLP {
 		if strings.HasSuffix(m.Listen, ":0") {
+			out = append(out, Check{Area: "port", Name: fmt.Sprintf("sources.mllp[%d].listen %s", i, m.Listen), Level: Warn,
+				Detail: "port 0: the system picks another port at every start, which no sender can be pointed at; give the port the senders send to (2575 is MLLP's usual one)"})
 			continue
 		}
 		check(fmt.Sprintf("sources.mllp[%d].listen", i), m.Listen)

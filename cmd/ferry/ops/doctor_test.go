@@ -424,3 +424,21 @@ func TestCheckPortsOtherFerry(t *testing.T) {
 		t.Errorf("port held by this ferry: %+v", checks)
 	}
 }
+
+// TestCheckPortsPortZero: an MLLP listener on port 0 was left out of
+// doctor's port checks without a word, so doctor passed a gateway no
+// sender can reach (the system picks another port at every start). It is
+// a warning now, as in config check; access still reports who may send.
+func TestCheckPortsPortZero(t *testing.T) {
+	cfg := config.Default()
+	cfg.Sources.MLLP[0].Listen = "127.0.0.1:0"
+	cfg.Status.Listen = ""
+	checks := CheckPorts(context.Background(), cfg)
+	if len(checks) != 1 || checks[0].Level != Warn || !strings.Contains(checks[0].Detail, "port 0") {
+		t.Errorf("port checks: %+v", checks)
+	}
+	access := CheckAccess(cfg)
+	if len(access) != 1 || access[0].Level != OK || access[0].Detail != "loopback only: senders on this machine" {
+		t.Errorf("access: %+v", access)
+	}
+}

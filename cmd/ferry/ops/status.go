@@ -36,7 +36,7 @@ import (
 // times and names only: never PHI.
 type Status struct {
 	Version  string          `json:"version"`
-	Started  time.Time       `json:"started"`
+	Started  time.Time       `json:"started,omitzero"` // zero, left out, when not running
 	Now      time.Time       `json:"now"`
 	DataDir  string          `json:"data_dir"`
 	Exchange string          `json:"exchange"`
@@ -71,6 +71,22 @@ type Status struct {
 	Running bool `json:"-"`
 	// Address is the status page that answered (online only).
 	Address string `json:"-"`
+}
+
+// stuckAdvice is what to do about a folder whose files cannot be
+// claimed, by the engine's error class (folder.ErrorClass): a folder
+// that is not at its path needs it back (a share mounted), not its
+// permissions checked.
+func stuckAdvice(f FolderStatus) string {
+	e := f.LastClaimError
+	notThere := strings.Contains(e, "no such file") || strings.Contains(e, "does not exist") || strings.Contains(e, "cannot find")
+	switch {
+	case strings.HasPrefix(e, "not started: ") && notThere:
+		return "the folder is not there (a share not mounted yet?); the other sources run, and ferry starts it once it is there: " + f.Path
+	case strings.HasPrefix(e, "gone: "):
+		return "the folder was removed or its share unmounted while ferry ran; ferry takes it up again once it is back at " + f.Path
+	}
+	return "check the permissions of " + f.Path
 }
 
 // Encryption is the data-at-rest state (encryption.key_file). It names
@@ -555,8 +571,8 @@ func PrintStatus(w io.Writer, s *Status) {
 				fmt.Fprintf(w, "%-19snot taken: %d symbolic link(s), %d named pipe(s) or other special file(s), left in place: put the files themselves there\n", "", f.Symlinks, f.SpecialFiles)
 			}
 			if f.ClaimsFailing {
-				fmt.Fprintf(w, "FOLDER STUCK:      %s: files cannot be claimed (%s; %d failed attempts, last %s) - check the permissions of %s\n",
-					f.Name, f.LastClaimError, f.ClaimErrors, f.LastClaimErrorAt.Local().Format("2006-01-02 15:04:05"), f.Path)
+				fmt.Fprintf(w, "FOLDER STUCK:      %s: files cannot be claimed (%s; %s, last %s) - %s\n",
+					f.Name, f.LastClaimError, fmt.Sprintf("%d %s", f.ClaimErrors, plural(int(f.ClaimErrors), "failed attempt", "failed attempts")), f.LastClaimErrorAt.Local().Format("2006-01-02 15:04:05"), stuckAdvice(f))
 			}
 		}
 		for _, fe := range s.Fetches {

@@ -16,6 +16,7 @@ import (
 // decodes it, so a renamed field would silently read as zero.
 func TestStatusJSONNames(t *testing.T) {
 	s := Status{
+		Started: time.Unix(1, 0),
 		Sources: []SourceStatus{{Name: "lab", Kind: "mllp", Open: 2}},
 		Folders: []FolderStatus{{Name: "fax", Kind: "fax", Path: "/srv/fax", Stats: folder.Stats{Waiting: 2, ClaimsFailing: true,
 			LastClaimError: "permission denied", LastClaimErrorAt: time.Unix(1, 0), OldestWaiting: time.Unix(1, 0)}}},
