@@ -210,8 +210,12 @@ func decodeSyslog(msg []byte) (Event, error) {
 		ev.Subtypes = x.Event.Type[1:]
 	}
 	for _, p := range x.Participants {
-		ev.Participants = append(ev.Participants, Participant{UserID: p.UserID, AltUserID: p.AltUserID, UserName: p.UserName,
-			Requestor: p.Requestor, Address: p.NAPID, Role: p.Role})
+		q := Participant{UserID: p.UserID, AltUserID: p.AltUserID, UserName: p.UserName,
+			Requestor: p.Requestor, Address: p.NAPID, Role: p.Role}
+		if p.Media != nil {
+			q.Media = p.Media.Type
+		}
+		ev.Participants = append(ev.Participants, q)
 	}
 	for _, o := range x.Objects {
 		obj := Object{ID: o.ID, IDType: o.IDType, TypeCode: o.TypeCode, Role: o.Role}
