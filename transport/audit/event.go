@@ -225,12 +225,11 @@ var (
 	// Never a file name: fax and export file names often carry the
 	// patient's name and chart number ("DOE_JANE_MRN777123.tif").
 	IDInput = Code{Code: "input-sha256", System: "urn:ferry:id-type", Text: "received input (SHA-256 of its content)"}
-	// IDListener types one of ferry's input listeners by its source name
-	// ("mllp/main"), the subject of a node authentication Security Alert.
-	IDListener = Code{Code: "listener", System: "urn:ferry:id-type", Text: "ferry input listener (source name)"}
 	// IDURI types an object named by its URI (RFC-3881 code 12): the
 	// server ferry connected to (https://host:port), the subject of an
-	// outbound node authentication Security Alert (RemoteAuthFailure).
+	// outbound node authentication Security Alert (RemoteAuthFailure), or
+	// ferry's listener a peer failed to authenticate at (mllps://host:port,
+	// NodeAuthFailure).
 	// DICOM PS3.15 A.5.3.11 has the value of a subject typed DCM 110182
 	// "Node ID" be node_name@domain_name or an IP address, of one typed
 	// URI "the URI of the file or other resource".

@@ -198,13 +198,16 @@ func UncleanStop(gateway, gatewayAddr string, lastStart time.Time, lastPID strin
 }
 
 // NodeAuthFailure builds the Security Alert (DICOM PS3.15 A.5.3.11) for a
-// peer at peerAddr that failed node authentication at listener (a name
-// such as "mllp/main"): action Execute, outcome minor failure, the
-// gateway as the reporting process (requestor), the peer as the source it
-// claimed to be, and the listener as the alert subject (type 2, role 13
-// Security Resource) with the reason (PHI-free: a TLS or allow-list
-// error) as its Alert Description detail and as the outcome description.
-func NodeAuthFailure(gateway, gatewayAddr, listener, peerAddr, reason string, t time.Time) Event {
+// peer at peerAddr that failed node authentication at one of ferry's
+// listeners: action Execute, outcome minor failure, the gateway as the
+// reporting process (requestor), the peer as the source it claimed to
+// be, and the listener as the alert subject (type 2, role 13 Security
+// Resource), named by its URI (listenerURI, mllp://host:port or
+// mllps://host:port) and typed RFC-3881 12 URI, as A.5.3.11 types a
+// subject URI or Node ID, with the reason (PHI-free: a TLS or allow-list
+// error) as its Alert Description detail and as the outcome description,
+// and the listener's name (such as "mllp/main") as its "listener" detail.
+func NodeAuthFailure(gateway, gatewayAddr, listener, listenerURI, peerAddr, reason string, t time.Time) Event {
 	return Event{
 		ID: EventSecurityAlert, Type: TypeNodeAuthentication, Action: ActionExecute,
 		Outcome: OutcomeMinorFailure, OutcomeDesc: reason, Time: t,
@@ -212,8 +215,8 @@ func NodeAuthFailure(gateway, gatewayAddr, listener, peerAddr, reason string, t 
 			{UserID: gateway, Requestor: true, Address: gatewayAddr, Role: RoleApplication},
 			{UserID: peerAddr, Address: peerAddr, Role: RoleSource},
 		},
-		Objects: []Object{{ID: listener, IDType: IDListener, TypeCode: 2, Role: 13,
-			Details: []Detail{{Type: "Alert Description", Value: reason}}}},
+		Objects: []Object{{ID: listenerURI, IDType: IDURI, TypeCode: 2, Role: 13,
+			Details: []Detail{{Type: "Alert Description", Value: reason}, {Type: "listener", Value: listener}}}},
 	}
 }
 

@@ -64,7 +64,7 @@ func constructorEvents(s string, t time.Time) map[string]Event {
 		"app start":      ApplicationActivity(true, s, s, s, &op, t),
 		"app stop":       ApplicationActivity(false, s, s, s, nil, t),
 		"app empty":      ApplicationActivity(false, "", "", "", nil, time.Time{}),
-		"node auth":      NodeAuthFailure(s, s, s, s, s, t),
+		"node auth":      NodeAuthFailure(s, s, s, s, s, s, t),
 		"remote auth":    RemoteAuthFailure(s, s, s, s, s, t),
 		"loss report": {ID: EventSecurityAlert, Type: TypeAuditRecordingStopped, Action: ActionExecute, Outcome: OutcomeSeriousFail,
 			OutcomeDesc: s, Time: t, AuditSourceID: s, AuditSite: s,
