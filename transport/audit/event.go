@@ -125,6 +125,10 @@ var (
 	// "Source Media"): DICOM PS3.15 A.5.3.5 has every Data Import name
 	// one, with its MediaIdentifier and MediaType (Import.Media).
 	RoleSourceMedia = Code{Code: "110155", System: "DCM", Text: "Source Media"}
+	// RoleDestinationMedia is the media data was exported to (DCM 110154
+	// "Destination Media"), which A.5.3.4 has every Data Export name: a
+	// backup's archive.
+	RoleDestinationMedia = Code{Code: "110154", System: "DCM", Text: "Destination Media"}
 	// RoleHumanUser marks the person who asked for an operator action
 	// (BALP's agent type, extra-security-role-type#humanuser).
 	RoleHumanUser = Code{Code: "humanuser", System: "http://terminology.hl7.org/CodeSystem/extra-security-role-type", Text: "human user"}
@@ -132,7 +136,8 @@ var (
 
 // Media types of a Source Media participant (DICOM PS3.16 CID 405).
 var (
-	// MediaURI is media named by a URI (DCM 110037): a watched folder.
+	// MediaURI is media named by a URI (DCM 110037): a watched folder, a
+	// backup archive.
 	MediaURI = Code{Code: "110037", System: "DCM", Text: "URI"}
 	// MediaEmail is e-mail (DCM 110031): a fax mailbox.
 	MediaEmail = Code{Code: "110031", System: "DCM", Text: "Email"}

@@ -38,8 +38,9 @@ func opType(code, text string) Code {
 //   - A backup (`ferry backup`) copies every bundle, input and registry
 //     the data folder holds into an archive: DCM 110106 Export, action R,
 //     with the person as requestor, the gateway as source, the archive
-//     (file:PATH) as destination and the data folder as the object. It
-//     names no patient: the archive holds them all.
+//     (file:PATH, or stdout:) as the Destination Media (110154, MediaType
+//     110037 URI) and the data folder as the object. It names no
+//     patient: the archive holds them all.
 //   - Taking back a merge sent in error (`ferry merges undo`) changes
 //     which patient later inputs are filed to: Patient Record, U, the
 //     retired identifier's patient as the participant. Listing the
@@ -116,9 +117,15 @@ func OperatorEvent(x OperatorAction) Event {
 		}},
 	}
 	if x.Kind.ID == EventExport {
+		dest := Participant{UserID: x.ExchangeURL, Address: x.ExchangeAddr, Role: RoleDestination}
+		if x.Kind == OpBackup {
+			// A Data Export to media (DICOM PS3.15 A.5.3.4): the
+			// archive is the "Destination Media (1)", not the
+			// requestor, with its MediaType.
+			dest.Role, dest.Media = RoleDestinationMedia, MediaURI
+		}
 		ev.Participants = append(ev.Participants,
-			Participant{UserID: x.Gateway, Address: x.GatewayAddr, Role: RoleSource},
-			Participant{UserID: x.ExchangeURL, Address: x.ExchangeAddr, Role: RoleDestination})
+			Participant{UserID: x.Gateway, Address: x.GatewayAddr, Role: RoleSource}, dest)
 	} else {
 		ev.Participants = append(ev.Participants, Participant{UserID: x.Gateway, Address: x.GatewayAddr, Role: RoleApplication})
 	}
