@@ -84,6 +84,9 @@ type auditTrail struct {
 	// the name their inputs carry (folder.MetaFolder), for the Source
 	// Media of their Import events.
 	media map[string]sourceMedia
+	// from, when set, is the media every input of this process comes
+	// from (the folder `ferry backfill` reads), in place of media.
+	from *sourceMedia
 }
 
 // sourceMedia is what an Import names as its Source Media (DICOM PS3.15
@@ -300,7 +303,9 @@ func (t *auditTrail) received(in adapters.Raw, err error, patients ...fhir.Ident
 		Operator: t.operator,
 		Time:     in.Received,
 	}
-	if m, ok := t.media[in.Meta[folder.MetaFolder]]; ok && in.Meta[folder.MetaFolder] != "" {
+	if m, ok := t.media[in.Meta[folder.MetaFolder]]; t.from != nil {
+		x.Media, x.MediaType = t.from.id, t.from.typ
+	} else if ok && in.Meta[folder.MetaFolder] != "" {
 		x.Media, x.MediaType = m.id, m.typ
 	}
 	if t.identifiers {
