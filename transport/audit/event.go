@@ -289,6 +289,28 @@ type Event struct {
 	Objects       []Object      `json:"objects,omitempty"`
 }
 
+// splitPatients returns ev as two events that each name half of its
+// patients (objects of type 1, role 1), in their order, and all its other
+// objects; ok is false when it names fewer than two.
+func (e *Event) splitPatients() (a, b Event, ok bool) {
+	var patients, others []Object
+	for _, o := range e.Objects {
+		if o.TypeCode == 1 && o.Role == 1 {
+			patients = append(patients, o)
+		} else {
+			others = append(others, o)
+		}
+	}
+	if len(patients) < 2 {
+		return a, b, false
+	}
+	n := len(patients) / 2
+	a, b = *e, *e
+	a.Objects = append(append([]Object(nil), patients[:n]...), others...)
+	b.Objects = append(append([]Object(nil), patients[n:]...), others...)
+	return a, b, true
+}
+
 // PatientObject returns the patient participant object for id typed as
 // idType (IDPatientNumber for a CX-formatted identifier, IDPatientKey for
 // ferry's hash).
