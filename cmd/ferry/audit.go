@@ -23,8 +23,10 @@ import (
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
 	"github.com/ferry-health/ferry/adapters/convert/xdmfhir"
 	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/adapters/pipeline"
 	"github.com/ferry-health/ferry/cmd/ferry/ops"
+	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/durable"
 	"github.com/ferry-health/ferry/queue/seal"
@@ -78,6 +80,38 @@ type auditTrail struct {
 	// key opens the identifiers the pipeline sealed into queue items
 	// (patientAttr); nil when data at rest is not sealed.
 	key *seal.Key
+	// media names the media of each watched folder and fax mailbox, by
+	// the name their inputs carry (folder.MetaFolder), for the Source
+	// Media of their Import events.
+	media map[string]sourceMedia
+	// from, when set, is the media every input of this process comes
+	// from (the folder `ferry backfill` reads), in place of media.
+	from *sourceMedia
+}
+
+// sourceMedia is what an Import names as its Source Media (DICOM PS3.15
+// A.5.3.5): the media's identifier and its type (CID 405).
+type sourceMedia struct {
+	id  string
+	typ audit.Code
+}
+
+// inputMedia maps each watched folder's name to its "file:" URI (the
+// folder, not a file in it: file names carry patients' names) and each
+// fax mailbox's to its IMAP URL (RFC 5092, without the user name).
+func inputMedia(cfg *config.Config) map[string]sourceMedia {
+	m := map[string]sourceMedia{}
+	for _, f := range cfg.Sources.Folders {
+		m[f.Name] = sourceMedia{id: "file:" + f.Path, typ: audit.MediaURI}
+	}
+	for _, mb := range cfg.Sources.Mailboxes {
+		box := mb.Mailbox
+		if box == "" {
+			box = "INBOX"
+		}
+		m[mb.Name] = sourceMedia{id: "imap://" + mb.Address + "/" + url.PathEscape(box), typ: audit.MediaEmail}
+	}
+	return m
 }
 
 // newAuditTrail returns the gateway's audit trail, or nil when audit is
@@ -100,6 +134,7 @@ func (g *gateway) newAuditTrail() (*auditTrail, error) {
 		logPHI:       g.cfg.Log.PHI,
 		identifiers:  g.cfg.Audit.NamesIdentifiers(),
 		key:          g.key,
+		media:        inputMedia(g.cfg),
 	}
 	if u, err := url.Parse(t.exchangeURL); err == nil {
 		t.exchangeHost = u.Hostname()
@@ -268,6 +303,11 @@ func (t *auditTrail) received(in adapters.Raw, err error, patients ...fhir.Ident
 		Format: in.Format, Input: inputID(in),
 		Operator: t.operator,
 		Time:     in.Received,
+	}
+	if m, ok := t.media[in.Meta[folder.MetaFolder]]; t.from != nil {
+		x.Media, x.MediaType = t.from.id, t.from.typ
+	} else if ok && in.Meta[folder.MetaFolder] != "" {
+		x.Media, x.MediaType = m.id, m.typ
 	}
 	if t.identifiers {
 		for _, id := range patients {

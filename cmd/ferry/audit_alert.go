@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"sync"
@@ -16,8 +17,11 @@ import (
 // each becomes an ATNA Security Alert / Node Authentication event, at
 // most one per host a deniedEvery with the count of the refusals in
 // between, so that a scanner cannot flood the audit repository. The
-// listener logs them itself. nil when audit is off.
-func (t *auditTrail) nodeAuthFailed(listener string) func(netip.Addr, string) {
+// listener logs them itself. nil when audit is off. listener is the
+// source's name ("mllp/main"), scheme and listen its URI scheme (mllp,
+// mllps) and the address it listens on, which name it as the alert
+// subject.
+func (t *auditTrail) nodeAuthFailed(listener, scheme string, listen func() string) func(netip.Addr, string) {
 	if t == nil {
 		return nil
 	}
@@ -31,8 +35,24 @@ func (t *auditTrail) nodeAuthFailed(listener string) func(netip.Addr, string) {
 		if missed > 0 {
 			reason += fmt.Sprintf(" (and %d more refusals from this host in the last %s)", missed, deniedEvery)
 		}
-		t.rec.Record(audit.NodeAuthFailure(t.gateway, t.host, listener, ip.String(), reason, now))
+		uri := listenerURI(scheme, listen(), t.host)
+		t.rec.Record(audit.NodeAuthFailure(t.gateway, t.host, listener, uri, ip.String(), reason, now))
 	}
+}
+
+// listenerURI names a listener by its URI, scheme://host:port, for the
+// alert subject of a Security Alert (DICOM PS3.15 A.5.3.11 types one URI
+// or Node ID): a listen address without a host, or with an unspecified
+// one (0.0.0.0, ::), is this machine, named host.
+func listenerURI(scheme, listen, host string) string {
+	h, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return scheme + "://" + host
+	}
+	if a, err := netip.ParseAddr(h); h == "" || err == nil && a.IsUnspecified() {
+		h = host
+	}
+	return scheme + "://" + net.JoinHostPort(h, port)
 }
 
 // remoteAuthFailed returns the hook for ferry's own connections that

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"io"
 	"net"
 	"net/url"
@@ -63,9 +64,11 @@ sources:
 	alert := repo.next()
 	wantIn(t, "tls refusal", alert, `csd-code="110113"`, `csd-code="110126"`, `EventOutcomeIndicator="4"`,
 		`NetworkAccessPointID="127.0.0.1"`, `AuditSourceID="clinic-7-ferry"`, `UserID="clinic-7-ferry"`)
-	if !strings.Contains(alert, "mllp/t") {
-		t.Errorf("the alert does not name the listener:\n%s", alert)
-	}
+	// The listener is the alert subject, by its URI (typed RFC-3881 12,
+	// as DICOM PS3.15 A.5.3.11 types a subject), and by its name.
+	wantIn(t, "tls refusal", alert, `ParticipantObjectID="mllps://`+gw.MLLPAddr("t").String()+`"`,
+		`<ParticipantObjectIDTypeCode csd-code="12" codeSystemName="RFC-3881"`,
+		`type="listener" value="`+base64.StdEncoding.EncodeToString([]byte("mllp/t"))+`"`)
 
 	c, err := net.Dial("tcp", gw.MLLPAddr("lan").String())
 	if err != nil {
@@ -75,7 +78,8 @@ sources:
 	c.Read(make([]byte, 1)) // closed by the listener
 	c.Close()
 	denied := repo.next()
-	wantIn(t, "allow-list refusal", denied, `csd-code="110113"`, `csd-code="110126"`, `NetworkAccessPointID="127.0.0.1"`, "mllp/lan")
+	wantIn(t, "allow-list refusal", denied, `csd-code="110113"`, `csd-code="110126"`, `NetworkAccessPointID="127.0.0.1"`,
+		`ParticipantObjectID="mllp://`+gw.MLLPAddr("lan").String()+`"`, base64.StdEncoding.EncodeToString([]byte("mllp/lan")))
 }
 
 // TestExchangeAuthFailureAudited: ATNA's node-authentication-failure

@@ -275,7 +275,8 @@ func TestOpsAPIAudited(t *testing.T) {
 
 // TestBackfillAudited: backfilled inputs produce the same Import events as
 // live ingest (by content hash, never the file name), naming the person
-// who ran it; exchange.hold applies to them, and the hold is audited.
+// who ran it and the folder they came from as their Source Media;
+// exchange.hold applies to them, and the hold is audited.
 func TestBackfillAudited(t *testing.T) {
 	repo := newUDPRepo(t)
 	dir := t.TempDir()
@@ -312,7 +313,10 @@ func TestBackfillAudited(t *testing.T) {
 		case strings.Contains(ev, `csd-code="110107"`):
 			imports++
 			wantIn(t, "backfill import", ev, `EventActionCode="C"`, `UserID="`+me(t)+`"`, `csd-code="humanuser"`,
-				`csd-code="input-sha256"`, `ParticipantObjectID="sha256:`, `codeSystemName="RFC-3881" originalText="Patient Number"`)
+				`csd-code="input-sha256"`, `ParticipantObjectID="sha256:`, `codeSystemName="RFC-3881" originalText="Patient Number"`,
+				// The folder the files were taken from is the Source
+				// Media of the import (DICOM PS3.15 A.5.3.5).
+				`<ActiveParticipant UserID="file:`+exp+`" UserIsRequestor="false"><RoleIDCode csd-code="110155" codeSystemName="DCM" originalText="Source Media"></RoleIDCode><MediaIdentifier><MediaType csd-code="110037"`)
 		case strings.Contains(ev, `held by policy: R`):
 			holds++
 		}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -179,6 +180,105 @@ func TestImportEventNamesNoFile(t *testing.T) {
 		}
 		if !strings.Contains(ev, `csd-code="input-sha256"`) {
 			t.Errorf("event %d: input object not typed as a content hash:\n%s", i, ev)
+		}
+	}
+}
+
+// TestImportNamesSourceMedia: DICOM PS3.15 A.5.3.5 (Data Import) has one
+// "Source Media" active participant, its MediaIdentifier and MediaType
+// mandatory: a fax taken from a watched folder names the folder (a URI,
+// 110037), one from a fax mailbox the mailbox (e-mail, 110031), never the
+// file; an input over the network (MLLP) names none.
+func TestImportNamesSourceMedia(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	inbox := filepath.Join(t.TempDir(), "fax-in")
+	cfg.Sources.Folders = []config.Folder{{}}
+	cfg.Sources.Folders[0].Name, cfg.Sources.Folders[0].Kind, cfg.Sources.Folders[0].Path = "faxes", "fax", inbox
+	cfg.Sources.Mailboxes = []config.Mailbox{{}}
+	cfg.Sources.Mailboxes[0].Name, cfg.Sources.Mailboxes[0].Address = "efax", "imap.example.org:993"
+	cfg.Audit = config.Audit{URL: "udp://" + pc.LocalAddr().String(), SourceID: "clinic-12-ferry"}
+	g := &gateway{cfg: cfg, log: slog.New(slog.DiscardHandler)}
+	trail, err := g.newAuditTrail()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := trail.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer trail.Shutdown(context.Background())
+
+	c := trail.consumer(okConsumer{})
+	name := "DOE_JANE_MRN777123.tif"
+	c.Consume(context.Background(), adapters.Raw{Source: "folder/faxes", Format: "fax", Name: name, Body: []byte("II*"),
+		Received: time.Now(), Meta: map[string]string{"folder": "faxes", "file": name, "path": filepath.Join(inbox, ".ferry", "processing", name)}})
+	c.Consume(context.Background(), adapters.Raw{Source: "mailbox/efax", Format: "fax", Name: "1/7", Body: []byte("%PDF"),
+		Received: time.Now(), Meta: map[string]string{"folder": "efax", "fax.mailbox": "efax"}})
+	c.Consume(context.Background(), adapters.Raw{Source: "mllp/main", Format: "hl7v2", Name: "conn 1 msg 1",
+		Body: []byte("MSH|^~\\&|LAB|HOSP|A|B|2026||ADT^A01|C1|P|2.5\r"), Received: time.Now(), Meta: map[string]string{"remote": "10.1.2.3:40000"}})
+
+	type participant struct {
+		UserID    string `xml:"UserID,attr"`
+		Requestor bool   `xml:"UserIsRequestor,attr"`
+		Role      struct {
+			Code string `xml:"csd-code,attr"`
+		} `xml:"RoleIDCode"`
+		Media *struct {
+			Type struct {
+				Code   string `xml:"csd-code,attr"`
+				System string `xml:"codeSystemName,attr"`
+			} `xml:"MediaType"`
+		} `xml:"MediaIdentifier"`
+	}
+	buf := make([]byte, 1<<16)
+	for i, want := range []struct{ id, mediaType string }{
+		{"file:" + inbox, "110037"},
+		{"imap://imap.example.org:993/INBOX", "110031"},
+		{"", ""},
+	} {
+		pc.SetReadDeadline(time.Now().Add(20 * time.Second))
+		n, _, err := pc.ReadFrom(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := audit.Parse(buf[:n])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var msg struct {
+			Participants []participant `xml:"ActiveParticipant"`
+		}
+		if err := xml.Unmarshal(m.Msg, &msg); err != nil {
+			t.Fatal(err)
+		}
+		var media []participant
+		for _, p := range msg.Participants {
+			if p.Role.Code == "110155" || p.Media != nil {
+				media = append(media, p)
+			}
+		}
+		if want.id == "" {
+			if len(media) != 0 {
+				t.Errorf("event %d (MLLP) names source media: %+v", i, media)
+			}
+			continue
+		}
+		if len(media) != 1 {
+			t.Errorf("event %d: %d Source Media participants, want 1:\n%s", i, len(media), m.Msg)
+			continue
+		}
+		p := media[0]
+		if p.UserID != want.id || p.Requestor || p.Role.Code != "110155" || p.Media == nil ||
+			p.Media.Type.Code != want.mediaType || p.Media.Type.System != "DCM" {
+			t.Errorf("event %d: Source Media = %+v, want UserID %q, not the requestor, role 110155, MediaType %s (DCM)", i, p, want.id, want.mediaType)
+		}
+		if strings.Contains(string(m.Msg), "MRN777123") {
+			t.Errorf("event %d names the file:\n%s", i, m.Msg)
 		}
 	}
 }

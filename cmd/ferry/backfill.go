@@ -24,6 +24,7 @@ import (
 	"github.com/ferry-health/ferry/queue/dedup"
 	"github.com/ferry-health/ferry/queue/diskq"
 	"github.com/ferry-health/ferry/queue/durable"
+	"github.com/ferry-health/ferry/transport/audit"
 )
 
 // cmdBackfill feeds an old export folder through the same conversion
@@ -125,6 +126,12 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		formats[f] = true
 	}
 
+	abs, _ := filepath.Abs(dir)
+	if trail != nil {
+		// The folder the files are taken from, not one they would
+		// come through live (--folder), is the imports' Source Media.
+		trail.from = &sourceMedia{id: "file:" + abs, typ: audit.MediaURI}
+	}
 	var consumer adapters.Consumer = trail.consumer(pipe)
 	var eng *folder.Engine
 	if fcfg != nil {
@@ -135,7 +142,6 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		consumer, eng = fc, fc.eng
 	}
 
-	abs, _ := filepath.Abs(dir)
 	fmt.Fprintf(stdout, "backfill from %s into %s (the files stay where they are)\n", abs, ops.QueueDir(cfg))
 	var bar *progressbar.ProgressBar
 	res, err := ops.Backfill(ctx, dir, consumer, journal, ops.BackfillOptions{

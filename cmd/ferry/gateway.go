@@ -282,8 +282,22 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 			Allow:            allow,
 			CommitACK:        m.CommitACK,
 			AppAck:           m.AppAck,
-			OnRefused:        g.audit.nodeAuthFailed(id),
 		}
+		scheme := "mllp"
+		if m.TLS != nil {
+			scheme = "mllps"
+		}
+		var src *mllp.Source
+		listen := m.Listen
+		mc.OnRefused = g.audit.nodeAuthFailed(id, scheme, func() string {
+			// The port the listener took (listen :0 picks one).
+			if src != nil {
+				if a := src.Addr(); a != nil {
+					return a.String()
+				}
+			}
+			return listen
+		})
 		if m.SequenceNumbers != "off" {
 			mc.Sequences, mc.SequenceMode = g.sequences, m.SequenceNumbers
 		}
@@ -294,7 +308,7 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 			}
 			mc.TLS = tc
 		}
-		src, err := mllp.New(g.settings(id), mc, in)
+		src, err = mllp.New(g.settings(id), mc, in)
 		if err != nil {
 			return nil, fmt.Errorf("sources.mllp %s: %w", m.Name, err)
 		}

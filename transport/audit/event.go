@@ -121,9 +121,26 @@ var (
 	// (DCM 110151 "Application Launcher"), in an Application Activity
 	// event.
 	RoleApplicationLauncher = Code{Code: "110151", System: "DCM", Text: "Application Launcher"}
+	// RoleSourceMedia is the media an input was read from (DCM 110155
+	// "Source Media"): DICOM PS3.15 A.5.3.5 has every Data Import name
+	// one, with its MediaIdentifier and MediaType (Import.Media).
+	RoleSourceMedia = Code{Code: "110155", System: "DCM", Text: "Source Media"}
+	// RoleDestinationMedia is the media data was exported to (DCM 110154
+	// "Destination Media"), which A.5.3.4 has every Data Export name: a
+	// backup's archive.
+	RoleDestinationMedia = Code{Code: "110154", System: "DCM", Text: "Destination Media"}
 	// RoleHumanUser marks the person who asked for an operator action
 	// (BALP's agent type, extra-security-role-type#humanuser).
 	RoleHumanUser = Code{Code: "humanuser", System: "http://terminology.hl7.org/CodeSystem/extra-security-role-type", Text: "human user"}
+)
+
+// Media types of a Source Media participant (DICOM PS3.16 CID 405).
+var (
+	// MediaURI is media named by a URI (DCM 110037): a watched folder, a
+	// backup archive.
+	MediaURI = Code{Code: "110037", System: "DCM", Text: "URI"}
+	// MediaEmail is e-mail (DCM 110031): a fax mailbox.
+	MediaEmail = Code{Code: "110031", System: "DCM", Text: "Email"}
 )
 
 // Action is EventActionCode.
@@ -165,6 +182,9 @@ type Participant struct {
 	// Address is a host name or IP address (NetworkAccessPointID).
 	Address string `json:"address,omitempty"`
 	Role    Code   `json:"role,omitzero"`
+	// Media is the MediaType of a media participant (DICOM's
+	// MediaIdentifier element), UserID then naming the media.
+	Media Code `json:"media,omitzero"`
 }
 
 // Object kinds for ParticipantObjectIdentification.
@@ -210,12 +230,11 @@ var (
 	// Never a file name: fax and export file names often carry the
 	// patient's name and chart number ("DOE_JANE_MRN777123.tif").
 	IDInput = Code{Code: "input-sha256", System: "urn:ferry:id-type", Text: "received input (SHA-256 of its content)"}
-	// IDListener types one of ferry's input listeners by its source name
-	// ("mllp/main"), the subject of a node authentication Security Alert.
-	IDListener = Code{Code: "listener", System: "urn:ferry:id-type", Text: "ferry input listener (source name)"}
 	// IDURI types an object named by its URI (RFC-3881 code 12): the
 	// server ferry connected to (https://host:port), the subject of an
-	// outbound node authentication Security Alert (RemoteAuthFailure).
+	// outbound node authentication Security Alert (RemoteAuthFailure), or
+	// ferry's listener a peer failed to authenticate at (mllps://host:port,
+	// NodeAuthFailure).
 	// DICOM PS3.15 A.5.3.11 has the value of a subject typed DCM 110182
 	// "Node ID" be node_name@domain_name or an IP address, of one typed
 	// URI "the URI of the file or other resource".
@@ -268,6 +287,28 @@ type Event struct {
 	AuditSite     string        `json:"audit_site,omitempty"`
 	Participants  []Participant `json:"participants"`
 	Objects       []Object      `json:"objects,omitempty"`
+}
+
+// splitPatients returns ev as two events that each name half of its
+// patients (objects of type 1, role 1), in their order, and all its other
+// objects; ok is false when it names fewer than two.
+func (e *Event) splitPatients() (a, b Event, ok bool) {
+	var patients, others []Object
+	for _, o := range e.Objects {
+		if o.TypeCode == 1 && o.Role == 1 {
+			patients = append(patients, o)
+		} else {
+			others = append(others, o)
+		}
+	}
+	if len(patients) < 2 {
+		return a, b, false
+	}
+	n := len(patients) / 2
+	a, b = *e, *e
+	a.Objects = append(append([]Object(nil), patients[:n]...), others...)
+	b.Objects = append(append([]Object(nil), patients[n:]...), others...)
+	return a, b, true
 }
 
 // PatientObject returns the patient participant object for id typed as
@@ -351,6 +392,9 @@ type xmlParticipant struct {
 	NAPID       string `xml:"NetworkAccessPointID,attr,omitempty"`
 	NAPTypeCode string `xml:"NetworkAccessPointTypeCode,attr,omitempty"`
 	Role        Code   `xml:"RoleIDCode"`
+	Media       *struct {
+		Type Code `xml:"MediaType"`
+	} `xml:"MediaIdentifier"`
 }
 
 type xmlAuditSource struct {
@@ -453,6 +497,11 @@ func (e *Event) XML() ([]byte, error) {
 		}
 		b = append(b, '>')
 		b = appendCode(b, "RoleIDCode", p.Role)
+		if p.Media.Code != "" {
+			b = append(b, `<MediaIdentifier>`...)
+			b = appendCode(b, "MediaType", p.Media)
+			b = append(b, `</MediaIdentifier>`...)
+		}
 		b = append(b, `</ActiveParticipant>`...)
 	}
 	b = append(b, `<AuditSourceIdentification`...)
@@ -513,6 +562,9 @@ func (e *Event) xmlSize() int {
 	}
 	for _, p := range e.Participants {
 		n += 200 + len(p.UserID) + len(p.AltUserID) + len(p.UserName) + len(p.Address) + codeSize(p.Role)
+		if p.Media.Code != "" {
+			n += 40 + codeSize(p.Media)
+		}
 	}
 	for _, o := range e.Objects {
 		n += 200 + len(o.ID) + codeSize(o.IDType)
@@ -781,7 +833,13 @@ type Import struct {
 	IDType     Code
 	// Operator is the person who fed the input in, for a backfill run by
 	// hand (nil for the live sources).
-	Operator    *Operator
+	Operator *Operator
+	// Media, when set, names the media the input was read from (a watched
+	// folder's "file:" URI, a fax mailbox's "imap:" URL; never the file)
+	// and MediaType its kind (MediaURI, MediaEmail): the "Source Media"
+	// participant DICOM PS3.15 A.5.3.5 requires of a Data Import.
+	Media       string
+	MediaType   Code
 	Outcome     Outcome
 	OutcomeDesc string
 	Time        time.Time
@@ -804,6 +862,11 @@ func ImportEvent(x Import) Event {
 		ev.Participants[0].Requestor = false
 		ev.Participants = append(ev.Participants, Participant{UserID: o.UserID, AltUserID: o.AltUserID, UserName: o.UserName,
 			Requestor: true, Address: o.Address, Role: RoleHumanUser})
+	}
+	if x.Media != "" {
+		// "Source Media (1)": UserIsRequestor "Shall be false",
+		// MediaIdentifier and MediaType mandatory.
+		ev.Participants = append(ev.Participants, Participant{UserID: x.Media, Role: RoleSourceMedia, Media: x.MediaType})
 	}
 	switch {
 	case len(x.PatientIDs) > 0:

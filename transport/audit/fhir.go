@@ -18,7 +18,7 @@ import (
 //	EventActionCode, EventDateTime         → action, recorded
 //	EventOutcomeIndicator, …Description    → outcome ("0", "4", "8", "12"), outcomeDesc
 //	ActiveParticipant                      → agent (type ← RoleIDCode, who.identifier ← UserID,
-//	                                         altId, name, requestor, network)
+//	                                         altId, name, requestor, media ← MediaType, network)
 //	AuditSourceIdentification              → source (site, observer.identifier, type 4)
 //	ParticipantObjectIdentification        → entity (what.identifier typed by IDTypeCode,
 //	                                         type ← TypeCode, role ← TypeCodeRole, detail)
@@ -80,6 +80,7 @@ type fhirAgent struct {
 	AltID     string       `json:"altId,omitempty"`
 	Name      string       `json:"name,omitempty"`
 	Requestor bool         `json:"requestor"`
+	Media     *fhirCoding  `json:"media,omitempty"`
 	Network   *struct {
 		Address string `json:"address"`
 		Type    string `json:"type"`
@@ -193,6 +194,10 @@ func (e *Event) FHIR() ([]byte, error) {
 		}
 		b = append(b, `,"requestor":`...)
 		b = strconv.AppendBool(b, p.Requestor)
+		if p.Media.Code != "" {
+			b = append(b, `,"media":`...)
+			b = appendCoding(b, p.Media)
+		}
 		if p.Address != "" {
 			b = append(b, `,"network":{"address":`...)
 			b = fhir.AppendJSONString(b, p.Address)
@@ -286,6 +291,9 @@ func (e *Event) fhirSize() int {
 	}
 	for _, p := range e.Participants {
 		n += 140 + 2*len(p.UserID) + len(p.AltUserID) + len(p.UserName) + len(p.Address) + codingSize(p.Role)
+		if p.Media.Code != "" {
+			n += 10 + codingSize(p.Media)
+		}
 	}
 	for _, o := range e.Objects {
 		n += 200 + len(o.ID) + len(o.System) + len(o.Value) + codingSize(o.IDType)

@@ -120,7 +120,8 @@ func FuzzFHIRMatchesEncodingJSON(f *testing.F) {
 		}
 		for i := range int(shape>>1&3) + 1 {
 			ev.Participants = append(ev.Participants, Participant{UserID: a, AltUserID: b, UserName: c, Requestor: i%2 == 0,
-				Address: []string{d, e, "", "127.0.0.1"}[i], Role: Code{Code: []string{e, ""}[i%2], System: d, DisplayName: b}})
+				Address: []string{d, e, "", "127.0.0.1"}[i], Role: Code{Code: []string{e, ""}[i%2], System: d, DisplayName: b},
+				Media: Code{Code: []string{"", d}[i%2], System: a, Text: e}})
 		}
 		for i := range int(shape >> 3 & 3) {
 			// Objects i = 1, 3 are named by an identifier; object 2 has

@@ -45,6 +45,10 @@ func referenceFHIR(e *Event) ([]byte, error) {
 		if p.Role.Code != "" {
 			a.Type = &fhirConcept{Coding: []fhirCoding{coding(p.Role)}}
 		}
+		if p.Media.Code != "" {
+			c := coding(p.Media)
+			a.Media = &c
+		}
 		if p.Address != "" {
 			a.Network = &struct {
 				Address string `json:"address"`

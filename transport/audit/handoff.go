@@ -102,7 +102,7 @@ func (e *Emitter) Emit(ctx context.Context, evs ...Event) (handedOff int, err er
 	// is sent. The hand-off files hold records, not messages: the gateway
 	// may have been switched to another kind of repository by the time
 	// it takes them.
-	msgs := make([][]byte, 0, len(evs))
+	msgs := make([][][]byte, 0, len(evs)) // each event's messages (encodeAll)
 	recs := make([][]byte, 0, len(evs))
 	for _, ev := range evs {
 		if ev.Time.IsZero() {
@@ -114,7 +114,7 @@ func (e *Emitter) Emit(ctx context.Context, evs ...Event) (handedOff int, err er
 		if ev.AuditSite == "" {
 			ev.AuditSite = e.opts.Site
 		}
-		m, err := e.dialer.ep.encode(e.header, &ev)
+		m, err := e.dialer.ep.encodeAll(e.header, &ev)
 		if err != nil {
 			return 0, err
 		}
@@ -136,7 +136,13 @@ func (e *Emitter) Emit(ctx context.Context, evs ...Event) (handedOff int, err er
 	_, unconfirmed := e.c.(confirmer)
 	i := 0
 	for e.c != nil && i < len(msgs) {
-		if err := e.c.WriteMessage(msgs[i]); err != nil {
+		var err error
+		for _, m := range msgs[i] {
+			if err = e.c.WriteMessage(m); err != nil {
+				break
+			}
+		}
+		if err != nil {
 			var re *refusedError
 			if errors.As(err, &re) {
 				// Invalid to the repository: handing it off would only

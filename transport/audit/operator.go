@@ -38,8 +38,9 @@ func opType(code, text string) Code {
 //   - A backup (`ferry backup`) copies every bundle, input and registry
 //     the data folder holds into an archive: DCM 110106 Export, action R,
 //     with the person as requestor, the gateway as source, the archive
-//     (file:PATH) as destination and the data folder as the object. It
-//     names no patient: the archive holds them all.
+//     (file:PATH, or stdout:) as the Destination Media (110154, MediaType
+//     110037 URI) and the data folder as the object. It names no
+//     patient: the archive holds them all.
 //   - Taking back a merge sent in error (`ferry merges undo`) changes
 //     which patient later inputs are filed to: Patient Record, U, the
 //     retired identifier's patient as the participant. Listing the
@@ -116,9 +117,15 @@ func OperatorEvent(x OperatorAction) Event {
 		}},
 	}
 	if x.Kind.ID == EventExport {
+		dest := Participant{UserID: x.ExchangeURL, Address: x.ExchangeAddr, Role: RoleDestination}
+		if x.Kind == OpBackup {
+			// A Data Export to media (DICOM PS3.15 A.5.3.4): the
+			// archive is the "Destination Media (1)", not the
+			// requestor, with its MediaType.
+			dest.Role, dest.Media = RoleDestinationMedia, MediaURI
+		}
 		ev.Participants = append(ev.Participants,
-			Participant{UserID: x.Gateway, Address: x.GatewayAddr, Role: RoleSource},
-			Participant{UserID: x.ExchangeURL, Address: x.ExchangeAddr, Role: RoleDestination})
+			Participant{UserID: x.Gateway, Address: x.GatewayAddr, Role: RoleSource}, dest)
 	} else {
 		ev.Participants = append(ev.Participants, Participant{UserID: x.Gateway, Address: x.GatewayAddr, Role: RoleApplication})
 	}
@@ -198,13 +205,16 @@ func UncleanStop(gateway, gatewayAddr string, lastStart time.Time, lastPID strin
 }
 
 // NodeAuthFailure builds the Security Alert (DICOM PS3.15 A.5.3.11) for a
-// peer at peerAddr that failed node authentication at listener (a name
-// such as "mllp/main"): action Execute, outcome minor failure, the
-// gateway as the reporting process (requestor), the peer as the source it
-// claimed to be, and the listener as the alert subject (type 2, role 13
-// Security Resource) with the reason (PHI-free: a TLS or allow-list
-// error) as its Alert Description detail and as the outcome description.
-func NodeAuthFailure(gateway, gatewayAddr, listener, peerAddr, reason string, t time.Time) Event {
+// peer at peerAddr that failed node authentication at one of ferry's
+// listeners: action Execute, outcome minor failure, the gateway as the
+// reporting process (requestor), the peer as the source it claimed to
+// be, and the listener as the alert subject (type 2, role 13 Security
+// Resource), named by its URI (listenerURI, mllp://host:port or
+// mllps://host:port) and typed RFC-3881 12 URI, as A.5.3.11 types a
+// subject URI or Node ID, with the reason (PHI-free: a TLS or allow-list
+// error) as its Alert Description detail and as the outcome description,
+// and the listener's name (such as "mllp/main") as its "listener" detail.
+func NodeAuthFailure(gateway, gatewayAddr, listener, listenerURI, peerAddr, reason string, t time.Time) Event {
 	return Event{
 		ID: EventSecurityAlert, Type: TypeNodeAuthentication, Action: ActionExecute,
 		Outcome: OutcomeMinorFailure, OutcomeDesc: reason, Time: t,
@@ -212,8 +222,8 @@ func NodeAuthFailure(gateway, gatewayAddr, listener, peerAddr, reason string, t 
 			{UserID: gateway, Requestor: true, Address: gatewayAddr, Role: RoleApplication},
 			{UserID: peerAddr, Address: peerAddr, Role: RoleSource},
 		},
-		Objects: []Object{{ID: listener, IDType: IDListener, TypeCode: 2, Role: 13,
-			Details: []Detail{{Type: "Alert Description", Value: reason}}}},
+		Objects: []Object{{ID: listenerURI, IDType: IDURI, TypeCode: 2, Role: 13,
+			Details: []Detail{{Type: "Alert Description", Value: reason}, {Type: "listener", Value: listener}}}},
 	}
 }
 

@@ -107,6 +107,26 @@ var (
 	errLegacyFHIR    = errors.New("a FHIR AuditEvent kept by an earlier ferry could not be converted to a syslog message")
 )
 
+// sendAll is send, as several messages where the record's event does not
+// fit one (encodeAll).
+func (ep endpoint) sendAll(h Header, rec []byte) ([][]byte, error) {
+	if bytes.HasPrefix(rec, []byte(recordMagic)) {
+		var r record
+		if err := json.Unmarshal(rec[len(recordMagic):], &r); err != nil {
+			return nil, errRecordDamaged
+		}
+		if r.ProcID != "" {
+			h.ProcID = r.ProcID
+		}
+		return ep.encodeAll(h, &r.Event)
+	}
+	m, err := ep.send(h, rec)
+	if err != nil {
+		return nil, err
+	}
+	return [][]byte{m}, nil
+}
+
 // send returns the message for the repository at ep of a spool or hand-off
 // record: a record encoded now, with the header h (its PROCID replaced by
 // the record's), or a message kept by an earlier ferry, as it is or
@@ -210,8 +230,12 @@ func decodeSyslog(msg []byte) (Event, error) {
 		ev.Subtypes = x.Event.Type[1:]
 	}
 	for _, p := range x.Participants {
-		ev.Participants = append(ev.Participants, Participant{UserID: p.UserID, AltUserID: p.AltUserID, UserName: p.UserName,
-			Requestor: p.Requestor, Address: p.NAPID, Role: p.Role})
+		q := Participant{UserID: p.UserID, AltUserID: p.AltUserID, UserName: p.UserName,
+			Requestor: p.Requestor, Address: p.NAPID, Role: p.Role}
+		if p.Media != nil {
+			q.Media = p.Media.Type
+		}
+		ev.Participants = append(ev.Participants, q)
 	}
 	for _, o := range x.Objects {
 		obj := Object{ID: o.ID, IDType: o.IDType, TypeCode: o.TypeCode, Role: o.Role}

@@ -27,7 +27,7 @@ func TestXMLEnumeratedAttributes(t *testing.T) {
 		"operator": OperatorEvent(OperatorAction{Kind: OpHeldRelease, Operator: Operator{UserID: "root"}, Gateway: "gw",
 			Patient: "pk", Object: "01HELD", ObjectType: IDHeldBundle, QueueID: "01Q", Label: "R", Time: now}),
 		"login":       LoginFailure(Operator{UserID: "ops-api"}, "gw", "host", "missing token", now),
-		"node auth":   NodeAuthFailure("gw", "host", "mllp/main", "10.1.2.3", "tls handshake failed: bad certificate", now),
+		"node auth":   NodeAuthFailure("gw", "host", "mllp/main", "mllp://host:2575", "10.1.2.3", "tls handshake failed: bad certificate", now),
 		"remote auth": RemoteAuthFailure("gw", "host", "https://hie.example:443", "hie.example", "tls unknown authority: x509", now),
 		"app start":   ApplicationActivity(true, "gw", "host", "1234", &Operator{UserID: "ferry"}, now),
 	}

@@ -635,21 +635,26 @@ func (s *Sink) writeLive(c conn, evs []Event, fail func(error)) []Event {
 			rest = evs[i:]
 			break
 		}
-		m, err := s.dialer.ep.encode(s.header, &evs[i])
+		ms, err := s.dialer.ep.encodeAll(s.header, &evs[i])
 		if err != nil {
 			s.lose(1)
 			s.recordError(err)
 			continue
 		}
-		if err := s.write(c, m); err != nil {
-			fail(err)
-			if unconfirmed {
-				s.unsent(written)
-				return evs
+		for _, m := range ms {
+			if err := s.write(c, m); err != nil {
+				fail(err)
+				if unconfirmed {
+					s.unsent(written)
+					return evs
+				}
+				// The event is sent again whole: the repository may
+				// get its first parts twice (the trail is
+				// at-least-once).
+				return evs[i:]
 			}
-			return evs[i:]
+			written++
 		}
-		written++
 		if !unconfirmed {
 			s.lifeMu.Lock()
 			s.inflight = evs[i+1:]
@@ -739,20 +744,27 @@ func (s *Sink) drainSpool(ctx context.Context, c conn) error {
 			n++
 			continue
 		}
-		m, err := s.dialer.ep.send(s.header, rec)
+		ms, err := s.dialer.ep.sendAll(s.header, rec)
 		if err != nil {
 			s.lose(1)
 			s.log.Warn("audit spool record dropped: it cannot be sent to this repository", "url", s.opts.URL, "reason", describe(err))
 			n++
 			continue
 		}
-		if werr = s.write(c, m); werr != nil {
+		for _, m := range ms {
+			if werr = s.write(c, m); werr != nil {
+				break
+			}
+			if firstWritten < 0 {
+				firstWritten = n
+			}
+			written++
+		}
+		if werr != nil {
+			// Not consumed: sent again whole, its first parts perhaps
+			// twice.
 			break
 		}
-		if firstWritten < 0 {
-			firstWritten = n
-		}
-		written++
 		n++
 	}
 	if unconfirmed && written > 0 {

@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,25 +23,24 @@ func TestSteadyLoadGoesLiveAfterOutage(t *testing.T) {
 
 	var stop atomic.Bool
 	done := make(chan struct{})
-	// The gateway's steady load: an event every 100 µs, slowed down
-	// while the sender falls behind (a loaded machine, the race
-	// detector), so that the load stays one it keeps up with: the
-	// test is of what it does with live events, not of its speed.
-	every := 100 * time.Microsecond
-	if raceEnabled {
-		every = 2 * time.Millisecond
-	}
+	// The gateway's steady load, one the sender keeps up with: an event
+	// whenever fewer than a batch are recorded and not yet sent. The
+	// load follows the sender's pace, whatever the machine's (a loaded
+	// one, the race detector), so the test is of what it does with live
+	// events, not of its speed. (A rate that was halved while the
+	// spool was sent after the outage and never raised again took
+	// longer than waitStats allows for the 2000 events below on a
+	// loaded machine: 2000 × 12.8 ms.)
 	go func() {
 		defer close(done)
-		next := time.Now()
 		for i := 50; !stop.Load(); i++ {
+			for st := s.Stats(); uint64(i) >= st.Sent+st.Dropped+batch; st = s.Stats() {
+				if stop.Load() {
+					return
+				}
+				time.Sleep(100 * time.Microsecond)
+			}
 			s.Record(exportN(i))
-			if i%100 == 0 && s.Stats().Pending > 200 && every < 10*time.Millisecond {
-				every *= 2
-			}
-			for next = next.Add(every); time.Now().Before(next); {
-				runtime.Gosched()
-			}
 		}
 	}()
 	defer func() { stop.Store(true); <-done }()

@@ -31,13 +31,20 @@ const (
 	// (the IPv4 UDP payload limit); RFC 5426 §3.2 lets a sender truncate
 	// longer ones.
 	MaxUDPMessage = 65507
-	// MaxDTLSMessage is the largest syslog message sent in one DTLS record
-	// (2^14 octets of plaintext, RFC 6347 §4.1). Each message goes alone
-	// in one record, without a length prefix: rsyslog's imdtls, the one
-	// DTLS syslog receiver in wide use (from Adiscon, whose R. Gerhards
+	// MaxDTLSMessage is the largest syslog message sent in one DTLS
+	// record: what fits a datagram of 8192 octets with the record's
+	// header (13 octets) and AES-GCM's explicit nonce and tag (8 + 16).
+	// A record may carry 2^14 octets (RFC 6347 §4.1), but the DTLS
+	// receivers in use read a datagram into 8192 octets (rsyslog's
+	// imdtls, DTLS_MAX_RCVBUF; pion/dtls), and one longer than that
+	// never arrives, without a word to either side. A longer event is
+	// sent as several that fit where it names several patients
+	// (encodeAll), else cut and counted. Each message goes alone in one
+	// record, without a length prefix: rsyslog's imdtls, the one DTLS
+	// syslog receiver in wide use (from Adiscon, whose R. Gerhards
 	// co-wrote RFC 6012), takes every record it reads as one whole
 	// message, and its omdtls sends them so.
-	MaxDTLSMessage = 1 << 14
+	MaxDTLSMessage = 8192 - 13 - 8 - 16
 	// DefaultPort is the registered syslog-tls / syslog-dtls port.
 	DefaultPort = "6514"
 	// DefaultUDPPort is the classic syslog port.
@@ -71,6 +78,49 @@ func (ep endpoint) encode(h Header, ev *Event) ([]byte, error) {
 		return nil, err
 	}
 	return h.Format(ev.Time, x), nil
+}
+
+// maxMessage is the longest message the repository's transport carries
+// whole (a DTLS record, a UDP datagram); 0 when it takes any length.
+func (ep endpoint) maxMessage() int {
+	switch ep.scheme {
+	case "dtls":
+		return MaxDTLSMessage
+	case "udp":
+		return MaxUDPMessage
+	}
+	return 0
+}
+
+// encodeAll renders ev as encode does, as several messages when one would
+// be longer than the transport carries whole (maxMessage) and the event
+// names several patients: each then names some of them, with the event's
+// other participants and objects (DICOM PS3.15 A.5.3.5: "Multiple
+// patients may be described in one event message"; several messages
+// describe them as well), so that none is cut short, which would leave
+// the repository XML it cannot read. A longer message that cannot be
+// split is returned whole, for the connection to cut and count.
+func (ep endpoint) encodeAll(h Header, ev *Event) ([][]byte, error) {
+	m, err := ep.encode(h, ev)
+	if err != nil {
+		return nil, err
+	}
+	if max := ep.maxMessage(); max == 0 || len(m) <= max {
+		return [][]byte{m}, nil
+	}
+	a, b, ok := ev.splitPatients()
+	if !ok {
+		return [][]byte{m}, nil
+	}
+	ma, err := ep.encodeAll(h, &a)
+	if err != nil {
+		return nil, err
+	}
+	mb, err := ep.encodeAll(h, &b)
+	if err != nil {
+		return nil, err
+	}
+	return append(ma, mb...), nil
 }
 
 func parseURL(raw string) (endpoint, error) {

@@ -64,7 +64,7 @@ func constructorEvents(s string, t time.Time) map[string]Event {
 		"app start":      ApplicationActivity(true, s, s, s, &op, t),
 		"app stop":       ApplicationActivity(false, s, s, s, nil, t),
 		"app empty":      ApplicationActivity(false, "", "", "", nil, time.Time{}),
-		"node auth":      NodeAuthFailure(s, s, s, s, s, t),
+		"node auth":      NodeAuthFailure(s, s, s, s, s, s, t),
 		"remote auth":    RemoteAuthFailure(s, s, s, s, s, t),
 		"loss report": {ID: EventSecurityAlert, Type: TypeAuditRecordingStopped, Action: ActionExecute, Outcome: OutcomeSeriousFail,
 			OutcomeDesc: s, Time: t, AuditSourceID: s, AuditSite: s,
@@ -91,6 +91,7 @@ func stringFields(e *Event) []*string {
 		p := &e.Participants[i]
 		f = append(f, &p.UserID, &p.AltUserID, &p.UserName, &p.Address)
 		code(&p.Role)
+		code(&p.Media)
 	}
 	for i := range e.Objects {
 		o := &e.Objects[i]
@@ -114,6 +115,7 @@ func fullEvent(t time.Time) Event {
 			{UserID: "b", Address: "fe80::1", Role: RoleDestination},
 			{UserID: "c", Address: "fe80::1%eth0", Role: Code{Code: "x", System: "y", DisplayName: "z"}},
 			{UserID: "d"},
+			{UserID: "file:/srv/fax in", Role: RoleSourceMedia, Media: Code{Code: "110037", System: "DCM", DisplayName: "u<r>i", Text: "URI"}},
 		},
 		Objects: []Object{
 			{ID: "p", IDType: IDPatientNumber, TypeCode: 1, Role: 1, Details: []Detail{{"MSH-10", "C1"}, {"b", ""}, {"", "\xff\x00"}}},
@@ -258,7 +260,8 @@ func FuzzXMLMatchesEncodingXML(f *testing.F) {
 		}
 		for i := range int(shape>>1&3) + 1 {
 			ev.Participants = append(ev.Participants, Participant{UserID: a, AltUserID: b, UserName: c, Requestor: i%2 == 0,
-				Address: []string{d, e, "", "127.0.0.1"}[i], Role: Code{Code: e, System: d, DisplayName: b}})
+				Address: []string{d, e, "", "127.0.0.1"}[i], Role: Code{Code: e, System: d, DisplayName: b},
+				Media: Code{Code: []string{"", d}[i%2], System: a, Text: e}})
 		}
 		for i := range int(shape >> 3 & 3) {
 			o := Object{ID: e, IDType: Code{Code: d, System: c, Text: a}, TypeCode: typeCode * i, Role: role}

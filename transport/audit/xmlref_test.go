@@ -39,6 +39,11 @@ func referenceXML(e *Event) ([]byte, error) {
 			xp.NAPID = p.Address
 			xp.NAPTypeCode = napType(p.Address)
 		}
+		if p.Media.Code != "" {
+			xp.Media = &struct {
+				Type Code `xml:"MediaType"`
+			}{p.Media}
+		}
 		m.Participants = append(m.Participants, xp)
 	}
 	for _, o := range e.Objects {
