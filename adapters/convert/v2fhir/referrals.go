@@ -287,7 +287,25 @@ func (x *conv) provider(prd hl7v2.Segment) (*fhir.Reference, error) {
 				p.Telecom = append(p.Telecom, cp)
 			}
 		}
-		ref := x.add("Practitioner", ids[0], p)
+		// The NPI keys the Practitioner wherever PRD-7 lists it: the
+		// same doctor named by another PRD with the NPI alone is one.
+		// A placeholder NPI keys it with the name (keyable).
+		key := ids[0]
+		for _, id := range ids {
+			if id.System == sysNPI {
+				key = id
+				break
+			}
+		}
+		if !keyable(key) {
+			var n *fhir.HumanName
+			if named {
+				n = &name
+			}
+			key = x.placeholderKey(key.Value, personKey(n))
+			p.Identifier = append(p.Identifier, key)
+		}
+		ref := x.add("Practitioner", key, p)
 		ref.Display = nameText(&name)
 		return &ref, nil
 	}
@@ -321,6 +339,11 @@ func (x *conv) organization(xon, address, telecom hl7v2.Value) *fhir.Reference {
 		id.Type = identifierType(t)
 	}
 	org := &fhir.Organization{ResourceType: "Organization", Identifier: []fhir.Identifier{id}, Name: orgName}
+	if !keyable(id) {
+		// A placeholder NPI: keyed with the organisation's name.
+		id = x.placeholderKey(id.Value, orgName)
+		org.Identifier = append(org.Identifier, id)
+	}
 	if a, ok := x.xadValue(address); ok {
 		org.Address = []fhir.Address{a}
 	}
