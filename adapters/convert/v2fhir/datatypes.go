@@ -586,6 +586,12 @@ func (x *conv) practitionerEntry(id string, name *fhir.HumanName, ns, universal,
 	sys, known := x.authoritySystem(ns, universal, universalType)
 	if !known {
 		sys = x.system("practitioner")
+		if ns == "" {
+			// Named by its universal id alone, of a type that is no
+			// OID, UUID or URI: that id is the authority's name, as it
+			// is for a CX (authoritySystem).
+			ns = universal
+		}
 		if ns != "" {
 			sys += ":" + sanitise(ns)
 		}

@@ -327,10 +327,14 @@ func (x *conv) organization(xon, address, telecom hl7v2.Value) *fhir.Reference {
 		return &fhir.Reference{Type: "Organization", Display: orgName}
 	}
 	aa := xon.Comp(6)
-	sys, known := x.authoritySystem(aa.Sub(1).Trimmed(), aa.Sub(2).Trimmed(), aa.Sub(3).Trimmed())
+	ns, universal := aa.Sub(1).Trimmed(), aa.Sub(2).Trimmed()
+	sys, known := x.authoritySystem(ns, universal, aa.Sub(3).Trimmed())
 	if !known {
 		sys = x.system("organization")
-		if ns := aa.Sub(1).Trimmed(); ns != "" {
+		if ns == "" {
+			ns = universal // an authority named by its universal id alone
+		}
+		if ns != "" {
 			sys += ":" + sanitise(ns)
 		}
 	}
