@@ -620,7 +620,30 @@ func (x *conv) practitionerEntry(id string, name *fhir.HumanName, ns, universal,
 	ref := x.slabs.references.next()
 	*ref = x.add("Practitioner", key, &box.p)
 	ref.Display = nameText(name)
+	if name != nil && (len(x.entries) == 0 || x.entries[len(x.entries)-1].Resource != &box.p) {
+		// Named before in this message (add pointed at that entry),
+		// perhaps by the id alone: the one Practitioner written has the
+		// name, or its PUT would take the exchange's away.
+		x.nameNameless(key, box.names[:])
+	}
 	return ref
+}
+
+// nameNameless gives the message's Practitioner keyed by key the names
+// when it has none.
+func (x *conv) nameNameless(key fhir.Identifier, names []fhir.HumanName) {
+	for _, e := range x.entries {
+		p, ok := e.Resource.(*fhir.Practitioner)
+		if !ok || len(p.Name) > 0 {
+			continue
+		}
+		for _, id := range p.Identifier {
+			if id.System == key.System && id.Value == key.Value {
+				p.Name = names
+				return
+			}
+		}
+	}
 }
 
 // validNPI reports whether s is an NPI: ten digits, the last a Luhn check
