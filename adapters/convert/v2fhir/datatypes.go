@@ -536,7 +536,9 @@ func (x *conv) practitioner(v hl7v2.Value) *fhir.Reference {
 		return &fhir.Reference{Display: nameText(name)}
 	}
 	aa := v.Comp(9)
-	return x.practitionerEntry(id, name, aa.Sub(1).Trimmed(), aa.Sub(2).Trimmed(), aa.Sub(3).Trimmed(), v.Text(13))
+	// XCN.13 is a table 0203 code, upper case, which senders write in
+	// any case, as CX.5.
+	return x.practitionerEntry(id, name, aa.Sub(1).Trimmed(), aa.Sub(2).Trimmed(), aa.Sub(3).Trimmed(), strings.ToUpper(v.Text(13)))
 }
 
 // cnn converts a CNN (the name in OBR-32..35, an NDL's first component,

@@ -339,8 +339,13 @@ func (x *conv) organization(xon, address, telecom hl7v2.Value) *fhir.Reference {
 		}
 	}
 	id := fhir.Identifier{System: sys, Value: idValue}
-	if t := xon.Text(7); t != "" {
+	if t := strings.ToUpper(xon.Text(7)); t != "" {
+		// XON.7 says what the id is, as XCN.13 does a person's: an
+		// NPI's system is the NPI's whoever assigned it.
 		id.Type = identifierType(t)
+		if t == "NPI" {
+			id.System = sysNPI
+		}
 	}
 	org := &fhir.Organization{ResourceType: "Organization", Identifier: []fhir.Identifier{id}, Name: orgName}
 	if !keyable(id) {
