@@ -536,7 +536,9 @@ func (x *conv) practitioner(v hl7v2.Value) *fhir.Reference {
 		return &fhir.Reference{Display: nameText(name)}
 	}
 	aa := v.Comp(9)
-	return x.practitionerEntry(id, name, aa.Sub(1).Trimmed(), aa.Sub(2).Trimmed(), aa.Sub(3).Trimmed(), v.Text(13))
+	// XCN.13 is a table 0203 code, upper case, which senders write in
+	// any case, as CX.5.
+	return x.practitionerEntry(id, name, aa.Sub(1).Trimmed(), aa.Sub(2).Trimmed(), aa.Sub(3).Trimmed(), strings.ToUpper(v.Text(13)))
 }
 
 // cnn converts a CNN (the name in OBR-32..35, an NDL's first component,
@@ -586,6 +588,12 @@ func (x *conv) practitionerEntry(id string, name *fhir.HumanName, ns, universal,
 	sys, known := x.authoritySystem(ns, universal, universalType)
 	if !known {
 		sys = x.system("practitioner")
+		if ns == "" {
+			// Named by its universal id alone, of a type that is no
+			// OID, UUID or URI: that id is the authority's name, as it
+			// is for a CX (authoritySystem).
+			ns = universal
+		}
 		if ns != "" {
 			sys += ":" + sanitise(ns)
 		}
@@ -597,18 +605,100 @@ func (x *conv) practitionerEntry(id string, name *fhir.HumanName, ns, universal,
 			ident.System = sysNPI
 		}
 	}
-	// The Practitioner and its one identifier and name: one allocation.
+	// The Practitioner and its identifier and name: one allocation.
 	box := x.slabs.practitioners.one()
 	box.ids[0] = ident
-	box.p = fhir.Practitioner{ResourceType: "Practitioner", Identifier: box.ids[:]}
+	box.p = fhir.Practitioner{ResourceType: "Practitioner", Identifier: box.ids[:1]}
+	key := ident
+	if !keyable(ident) {
+		key = x.placeholderKey(id, personKey(name))
+		box.ids[1] = key
+		box.p.Identifier = box.ids[:2]
+	}
 	if name != nil {
 		box.names[0] = *name
 		box.p.Name = box.names[:]
 	}
 	ref := x.slabs.references.next()
-	*ref = x.add("Practitioner", ident, &box.p)
+	*ref = x.add("Practitioner", key, &box.p)
 	ref.Display = nameText(name)
+	if name != nil && (len(x.entries) == 0 || x.entries[len(x.entries)-1].Resource != &box.p) {
+		// Named before in this message (add pointed at that entry),
+		// perhaps by the id alone: the one Practitioner written has the
+		// name, or its PUT would take the exchange's away.
+		x.nameNameless(key, box.names[:])
+	}
 	return ref
+}
+
+// nameNameless gives the message's Practitioner keyed by key the names
+// when it has none.
+func (x *conv) nameNameless(key fhir.Identifier, names []fhir.HumanName) {
+	for _, e := range x.entries {
+		p, ok := e.Resource.(*fhir.Practitioner)
+		if !ok || len(p.Name) > 0 {
+			continue
+		}
+		for _, id := range p.Identifier {
+			if id.System == key.System && id.Value == key.Value {
+				p.Name = names
+				return
+			}
+		}
+	}
+}
+
+// validNPI reports whether s is an NPI: ten digits, the last a Luhn check
+// digit computed over the card issuer prefix 80840 and the other nine
+// (CMS, "Requirements for NPI Check Digit"; 45 CFR 162.406).
+func validNPI(s string) bool {
+	if len(s) != 10 {
+		return false
+	}
+	sum := 24 // the prefix 80840's share of the Luhn sum
+	for i := 0; i < 10; i++ {
+		d := int(s[i]) - '0'
+		if d < 0 || d > 9 {
+			return false
+		}
+		if i%2 == 0 { // doubled: every other digit from the check digit's left
+			if d *= 2; d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+	}
+	return sum%10 == 0
+}
+
+// keyable reports whether id may key the Practitioner or Organization it
+// is sent on. An NPI names one provider for life, but a value under the
+// NPI's system that is not an NPI (5555555555, 1234567890, a twelve-digit
+// 999999943252: EHRs fill such in for staff without one) names no one:
+// keyed by it, everyone who carries it would be one resource at the
+// exchange. It stays an identifier of the resource (as the C-CDA
+// converter keeps it).
+func keyable(id fhir.Identifier) bool {
+	return id.System != sysNPI || validNPI(id.Value)
+}
+
+// placeholderKey keys a Practitioner or Organization whose identifier is
+// a placeholder NPI (see keyable) by that value and the name it is given,
+// within the sending facility: the same doctor named again is one
+// resource, and each re-send writes it again, but two people given the
+// same placeholder are two. The key is sent as an identifier of its own,
+// which a conditional write searches by.
+func (x *conv) placeholderKey(value, name string) fhir.Identifier {
+	return fhir.Identifier{System: x.system("placeholder-npi"), Value: value + "^" + name}
+}
+
+// personKey is the part of a name a placeholder NPI's key holds: family
+// and given names, as an XCN writes them.
+func personKey(n *fhir.HumanName) string {
+	if n == nil {
+		return ""
+	}
+	return n.Family + "^" + strings.Join(n.Given, " ")
 }
 
 var addressUse = map[string]string{"H": "home", "B": "work", "O": "work", "C": "temp", "BA": "old", "BI": "billing"}
@@ -1038,9 +1128,10 @@ func firstSub(c hl7v2.Value) string {
 	return ""
 }
 
-// practitionerBox is a Practitioner and its one identifier and name.
+// practitionerBox is a Practitioner and its identifier (and the key a
+// placeholder NPI gets) and name.
 type practitionerBox struct {
 	p     fhir.Practitioner
-	ids   [1]fhir.Identifier
+	ids   [2]fhir.Identifier
 	names [1]fhir.HumanName
 }

@@ -287,7 +287,25 @@ func (x *conv) provider(prd hl7v2.Segment) (*fhir.Reference, error) {
 				p.Telecom = append(p.Telecom, cp)
 			}
 		}
-		ref := x.add("Practitioner", ids[0], p)
+		// The NPI keys the Practitioner wherever PRD-7 lists it: the
+		// same doctor named by another PRD with the NPI alone is one.
+		// A placeholder NPI keys it with the name (keyable).
+		key := ids[0]
+		for _, id := range ids {
+			if id.System == sysNPI {
+				key = id
+				break
+			}
+		}
+		if !keyable(key) {
+			var n *fhir.HumanName
+			if named {
+				n = &name
+			}
+			key = x.placeholderKey(key.Value, personKey(n))
+			p.Identifier = append(p.Identifier, key)
+		}
+		ref := x.add("Practitioner", key, p)
 		ref.Display = nameText(&name)
 		return &ref, nil
 	}
@@ -309,18 +327,32 @@ func (x *conv) organization(xon, address, telecom hl7v2.Value) *fhir.Reference {
 		return &fhir.Reference{Type: "Organization", Display: orgName}
 	}
 	aa := xon.Comp(6)
-	sys, known := x.authoritySystem(aa.Sub(1).Trimmed(), aa.Sub(2).Trimmed(), aa.Sub(3).Trimmed())
+	ns, universal := aa.Sub(1).Trimmed(), aa.Sub(2).Trimmed()
+	sys, known := x.authoritySystem(ns, universal, aa.Sub(3).Trimmed())
 	if !known {
 		sys = x.system("organization")
-		if ns := aa.Sub(1).Trimmed(); ns != "" {
+		if ns == "" {
+			ns = universal // an authority named by its universal id alone
+		}
+		if ns != "" {
 			sys += ":" + sanitise(ns)
 		}
 	}
 	id := fhir.Identifier{System: sys, Value: idValue}
-	if t := xon.Text(7); t != "" {
+	if t := strings.ToUpper(xon.Text(7)); t != "" {
+		// XON.7 says what the id is, as XCN.13 does a person's: an
+		// NPI's system is the NPI's whoever assigned it.
 		id.Type = identifierType(t)
+		if t == "NPI" {
+			id.System = sysNPI
+		}
 	}
 	org := &fhir.Organization{ResourceType: "Organization", Identifier: []fhir.Identifier{id}, Name: orgName}
+	if !keyable(id) {
+		// A placeholder NPI: keyed with the organisation's name.
+		id = x.placeholderKey(id.Value, orgName)
+		org.Identifier = append(org.Identifier, id)
+	}
 	if a, ok := x.xadValue(address); ok {
 		org.Address = []fhir.Address{a}
 	}
