@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ferry-health/ferry/adapters/convert/internal/npi"
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/google/uuid"
 )
@@ -80,7 +81,7 @@ func (c *converter) claim(typ string, ids []fhir.Identifier, synth string, share
 // such in for staff without one) names no one: everyone who carries it
 // would become one Practitioner. It stays an identifier of the resource.
 func keyable(id fhir.Identifier) bool {
-	return id.System != identifierSystems[oidNPI] || validNPI(id.Value)
+	return id.System != identifierSystems[oidNPI] || npi.Valid(id.Value)
 }
 
 // withoutKeys returns ids less those that key a resource of type typ

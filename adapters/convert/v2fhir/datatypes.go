@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ferry-health/ferry/adapters/convert/internal/npi"
 	"github.com/ferry-health/ferry/adapters/convert/internal/wallclock"
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/hl7v2"
@@ -648,29 +649,6 @@ func (x *conv) nameNameless(key fhir.Identifier, names []fhir.HumanName) {
 	}
 }
 
-// validNPI reports whether s is an NPI: ten digits, the last a Luhn check
-// digit computed over the card issuer prefix 80840 and the other nine
-// (CMS, "Requirements for NPI Check Digit"; 45 CFR 162.406).
-func validNPI(s string) bool {
-	if len(s) != 10 {
-		return false
-	}
-	sum := 24 // the prefix 80840's share of the Luhn sum
-	for i := 0; i < 10; i++ {
-		d := int(s[i]) - '0'
-		if d < 0 || d > 9 {
-			return false
-		}
-		if i%2 == 0 { // doubled: every other digit from the check digit's left
-			if d *= 2; d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return sum%10 == 0
-}
-
 // keyable reports whether id may key the Practitioner or Organization it
 // is sent on. An NPI names one provider for life, but a value under the
 // NPI's system that is not an NPI (5555555555, 1234567890, a twelve-digit
@@ -679,7 +657,7 @@ func validNPI(s string) bool {
 // exchange. It stays an identifier of the resource (as the C-CDA
 // converter keeps it).
 func keyable(id fhir.Identifier) bool {
-	return id.System != sysNPI || validNPI(id.Value)
+	return id.System != sysNPI || npi.Valid(id.Value)
 }
 
 // placeholderKey keys a Practitioner or Organization whose identifier is
