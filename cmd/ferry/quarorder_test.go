@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/queue/dedup"
+	"github.com/ferry-health/ferry/queue/diskq"
+)
+
+// ingestDeliver is ingest followed by the delivery of deliver items from
+// the head of the queue, each acknowledged as the exchange's 2xx would
+// be, with the pipeline as the gateway builds it (ingestPipeline, which
+// has the queue log what it delivers for the quarantine). It returns the
+// keys of the items delivered.
+func ingestDeliver(t *testing.T, cfg *config.Config, deliver int, ins ...adapters.Raw) []string {
+	t.Helper()
+	key, err := opsKey(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cfg.EnsureSiteID(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close(ctx)
+	seen, err := dedup.Open(cfg.Path("dedup.log"), dedup.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seen.Close()
+	pipe, _, err := ingestPipeline(cfg, q, seen, key, converters(cfg), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, in := range ins {
+		if err := pipe.Consume(ctx, in); err != nil {
+			t.Fatalf("input %d: %v", i, err)
+		}
+	}
+	var keys []string
+	for range deliver {
+		it, ack, err := q.Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, it.Key)
+		if err := ack(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return keys
+}
+
+func adtOf(event string, n, mrn int) string {
+	return strings.NewReplacer("ADT^A01", "ADT^"+event, "EVN|A01", "EVN|"+event).Replace(fmt.Sprintf(testADT, n, mrn))
+}
+
+// TestQuarantineReplayAfterNewerDelivered: an A08 quarantined, whose
+// patient's newer A08 was delivered while it waited (the sender sent the
+// correction again, or the next update came), is older data: replayed
+// then, it reaches the exchange after the newer one and rolls the
+// patient's demographics back. `ferry quarantine replay` refuses it
+// without --force, naming the entry and the patient key, and leaves it
+// quarantined; so it does the patient's later entries (they would
+// overtake it) and one whose patient has newer data waiting in the
+// queue, while other patients' entries are replayed. A replay that
+// still fails keeps the entry as old as it was.
+func TestQuarantineReplayAfterNewerDelivered(t *testing.T) {
+	dir := t.TempDir()
+	_, cfg := quarCfg(t, dir, tooSmall)
+	for i, err := range ingest(t, cfg, mllpInput(adtOf("A08", 1, 7), 1), mllpInput(adtOf("A08", 2, 8), 2),
+		mllpInput(adtOf("A08", 3, 9), 3), mllpInput(adtOf("A08", 4, 10), 4)) {
+		if !queue.IsPermanent(err) {
+			t.Fatalf("input %d: %v, want quarantined", i, err)
+		}
+	}
+	ids := quarantineIDs(t, cfg)
+	if len(ids) != 4 {
+		t.Fatalf("quarantine holds %v", ids)
+	}
+	old7, old8, old9, old10 := ids[0], ids[1], ids[2], ids[3]
+
+	// Fixed. The newer A08s of patients 7 and 9 are delivered; patient
+	// 8's waits in the queue (the exchange is down).
+	cfgFile, cfg := quarCfg(t, dir, "")
+	keys := ingestDeliver(t, cfg, 2, mllpInput(adtOf("A08", 5, 7), 5), mllpInput(adtOf("A08", 6, 9), 6), mllpInput(adtOf("A08", 7, 8), 7))
+	if n := queueDepth(t, cfg); n != 1 {
+		t.Fatalf("queue holds %d item(s), want patient 8's A08", n)
+	}
+	key7, key9 := keys[0], keys[1]
+
+	// Patient 9's A03, after its newer A08, is quarantined under the bad
+	// setting again, and patient 7's A08 replayed under it still fails:
+	// the data delivered since its first quarantine is newer still.
+	cfgFile, cfg = quarCfg(t, dir, tooSmall)
+	if errs := ingest(t, cfg, mllpInput(adtOf("A03", 8, 9), 8)); !queue.IsPermanent(errs[0]) {
+		t.Fatalf("A03: %v, want quarantined", errs[0])
+	}
+	if out, err := runQuarantine(t, "replay", old7, "--config", cfgFile); err == nil || !strings.Contains(out, "still fails") {
+		t.Fatalf("replay before the fix: %v\n%s", err, out)
+	}
+	ids = quarantineIDs(t, cfg)
+	if len(ids) != 5 {
+		t.Fatalf("quarantine holds %v", ids)
+	}
+	a03, old7 := ids[3], ids[4]
+
+	cfgFile, cfg = quarCfg(t, dir, "")
+	out, err := runQuarantine(t, "replay", old7, "--config", cfgFile)
+	if err == nil {
+		t.Fatalf("replay after newer data was delivered: no error\n%s", out)
+	}
+	wantIn(t, "replay", out, "replay "+old7+" (patient key "+key7+"): at least 1 newer bundle(s) of the same patient were delivered since it was quarantined",
+		"check the patient's record there, then replay with --force", "0 of 1 quarantined input(s) replayed")
+
+	out, err = runQuarantine(t, "replay", "--all", "--config", cfgFile)
+	if err == nil {
+		t.Fatalf("replay --all after newer data was delivered: no error\n%s", out)
+	}
+	wantIn(t, "replay --all", out,
+		"replay "+old9+" (patient key "+key9+"): at least 1 newer bundle(s) of the same patient were delivered since it was quarantined",
+		"replay "+a03+" (patient key "+key9+"): an older quarantined input of the same patient, "+old9+", was not replayed",
+		"replay "+old8+" (patient key ", "1 newer bundle(s) of the same patient are waiting in the queue",
+		old10+": queued", "1 of 5 quarantined input(s) replayed: 1 queued")
+	if left := quarantineIDs(t, cfg); strings.Join(left, " ") != strings.Join([]string{old8, old9, a03, old7}, " ") {
+		t.Fatalf("after the refused replay the quarantine holds %v, want %s %s %s %s", left, old8, old9, a03, old7)
+	}
+	if strings.Contains(out, "Doe") || strings.Contains(out, "00007") {
+		t.Errorf("replay output holds PHI:\n%s", out)
+	}
+	if n := queueDepth(t, cfg); n != 2 {
+		t.Fatalf("queue holds %d item(s), want patient 8's A08 and patient 10's", n)
+	}
+
+	// With --force, once the record was checked.
+	if out, err := runQuarantine(t, "replay", "--all", "--force", "--config", cfgFile); err != nil || !strings.Contains(out, "4 of 4 quarantined input(s) replayed: 4 queued") {
+		t.Fatalf("replay --all --force: %v\n%s", err, out)
+	}
+	if left := quarantineIDs(t, cfg); len(left) != 0 {
+		t.Fatalf("quarantine still holds %v", left)
+	}
+}
