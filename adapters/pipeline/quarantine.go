@@ -167,16 +167,27 @@ func (q *Quarantine) put(in adapters.Raw, raw []byte, reason error) (string, err
 	if err != nil {
 		return "", fmt.Errorf("store quarantine entry: %w", err)
 	}
+	id := ulid.Make().String()
 	q.mu.Lock()
-	if q.replaying != nil {
+	if r := q.replaying; r != nil {
 		// Data of the patient delivered since the input was first
 		// quarantined is newer than it still.
-		since = q.replaying.Since
+		since = r.Since
+		// And it keeps its place: entry ids sort by the time they were
+		// quarantined, the order a replay takes them in, and as the
+		// newest entry it would be replayed after the patient's later
+		// inputs (an A01 after its A08). "<replayed id>-<new id>" sorts
+		// right after the id it replaces and before any later entry's.
+		base := r.ID
+		if len(base) > maxIDLen {
+			base = base[:ulid.EncodedSize]
+		}
+		id = base + "-" + id
 	}
 	q.mu.Unlock()
 	e := QuarantineEntry{
 		Since:    since,
-		ID:       ulid.Make().String(),
+		ID:       id,
 		Source:   in.Source,
 		Format:   in.Format,
 		Name:     in.Name,
@@ -243,6 +254,12 @@ func (q *Quarantine) Replaying(e *QuarantineEntry) {
 	q.replaying = e
 	q.mu.Unlock()
 }
+
+// maxIDLen bounds the ids of entries a replay quarantines again, which
+// grow by a ULID at each replay that still fails: past it, the new id is
+// made from the first entry's ULID, which keeps its place among other
+// inputs' entries.
+const maxIDLen = 4 * (ulid.EncodedSize + 1)
 
 // startLog starts the delivery log, when there is a logger and it is not
 // logging yet, and returns the entry's Since.

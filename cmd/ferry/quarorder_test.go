@@ -113,7 +113,7 @@ func TestQuarantineReplayAfterNewerDelivered(t *testing.T) {
 	if len(ids) != 5 {
 		t.Fatalf("quarantine holds %v", ids)
 	}
-	a03, old7 := ids[3], ids[4]
+	old7, a03 := ids[0], ids[4] // old7 keeps its place
 
 	cfgFile, cfg = quarCfg(t, dir, "")
 	out, err := runQuarantine(t, "replay", old7, "--config", cfgFile)
@@ -132,8 +132,8 @@ func TestQuarantineReplayAfterNewerDelivered(t *testing.T) {
 		"replay "+a03+" (patient key "+key9+"): an older quarantined input of the same patient, "+old9+", was not replayed",
 		"replay "+old8+" (patient key ", "1 newer bundle(s) of the same patient are waiting in the queue",
 		old10+": queued", "1 of 5 quarantined input(s) replayed: 1 queued")
-	if left := quarantineIDs(t, cfg); strings.Join(left, " ") != strings.Join([]string{old8, old9, a03, old7}, " ") {
-		t.Fatalf("after the refused replay the quarantine holds %v, want %s %s %s %s", left, old8, old9, a03, old7)
+	if left := quarantineIDs(t, cfg); strings.Join(left, " ") != strings.Join([]string{old7, old8, old9, a03}, " ") {
+		t.Fatalf("after the refused replay the quarantine holds %v, want %s %s %s %s", left, old7, old8, old9, a03)
 	}
 	if strings.Contains(out, "Doe") || strings.Contains(out, "00007") {
 		t.Errorf("replay output holds PHI:\n%s", out)
@@ -148,5 +148,69 @@ func TestQuarantineReplayAfterNewerDelivered(t *testing.T) {
 	}
 	if left := quarantineIDs(t, cfg); len(left) != 0 {
 		t.Fatalf("quarantine still holds %v", left)
+	}
+}
+
+// drainTypes takes every item from the queue, in delivery order, and
+// returns their message types.
+func drainTypes(t *testing.T, cfg *config.Config) []string {
+	t.Helper()
+	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close(context.Background())
+	var got []string
+	for q.Len() > 0 {
+		it, ack, err := q.Get(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, it.Attrs["type"])
+		ack(context.Background(), nil)
+	}
+	return got
+}
+
+// TestQuarantineReplayStillFailingKeepsItsPlace: a replayed input that
+// still fails is quarantined again in the place it had, not as the
+// newest entry: the patient's A01, replayed alone before the cause was
+// fixed, still goes before its A08 quarantined after it when both are
+// replayed (by --all, or named, which go in the order quarantined), and
+// the A08 never overtakes it. It may be named in lower case.
+func TestQuarantineReplayStillFailingKeepsItsPlace(t *testing.T) {
+	dir := t.TempDir()
+	_, cfg := quarCfg(t, dir, tooSmall)
+	for i, err := range ingest(t, cfg, mllpInput(adtOf("A01", 1, 7), 1), mllpInput(adtOf("A08", 2, 7), 2)) {
+		if !queue.IsPermanent(err) {
+			t.Fatalf("input %d: %v, want quarantined", i, err)
+		}
+	}
+	ids := quarantineIDs(t, cfg)
+	if len(ids) != 2 {
+		t.Fatalf("quarantine holds %v", ids)
+	}
+	cfgFile, cfg := quarCfg(t, dir, tooSmall)
+	a01 := ids[0]
+	for range 2 { // twice: an entry replayed before is replayed again
+		if out, err := runQuarantine(t, "replay", a01, "--config", cfgFile); err == nil || !strings.Contains(out, "still fails") {
+			t.Fatalf("replay before the fix: %v\n%s", err, out)
+		}
+		for _, id := range quarantineIDs(t, cfg) {
+			if id != ids[1] {
+				a01 = id
+			}
+		}
+	}
+	again := quarantineIDs(t, cfg)
+	if len(again) != 2 || again[0] != a01 || again[1] != ids[1] {
+		t.Fatalf("after the A01's replays the quarantine holds %v (the A01 %s, the A08 %s), want the A01 first", again, a01, ids[1])
+	}
+	cfgFile, cfg = quarCfg(t, dir, "")
+	if out, err := runQuarantine(t, "replay", strings.ToLower(again[0]), again[1], "--config", cfgFile); err != nil {
+		t.Fatalf("replay: %v\n%s", err, out)
+	}
+	if got, want := strings.Join(drainTypes(t, cfg), " "), "ADT^A01 ADT^A08"; got != want {
+		t.Errorf("queued %s, want %s", got, want)
 	}
 }
