@@ -176,13 +176,8 @@ func (q *Quarantine) put(in adapters.Raw, raw []byte, reason error) (string, err
 		// And it keeps its place: entry ids sort by the time they were
 		// quarantined, the order a replay takes them in, and as the
 		// newest entry it would be replayed after the patient's later
-		// inputs (an A01 after its A08). "<replayed id>-<new id>" sorts
-		// right after the id it replaces and before any later entry's.
-		base := r.ID
-		if len(base) > maxIDLen {
-			base = base[:ulid.EncodedSize]
-		}
-		id = base + "-" + id
+		// inputs (an A01 after its A08).
+		id = replayedID(r.ID)
 	}
 	q.mu.Unlock()
 	e := QuarantineEntry{
@@ -260,6 +255,19 @@ func (q *Quarantine) Replaying(e *QuarantineEntry) {
 // made from the first entry's ULID, which keeps its place among other
 // inputs' entries.
 const maxIDLen = 4 * (ulid.EncodedSize + 1)
+
+// replayedID is the id of an entry stored for an input replayed from the
+// quarantine entry id (quarantined again, or held): "<id>-<new ULID>",
+// which sorts right after id and before the id of any entry stored after
+// it, in the quarantine or the held store (ids of both are ULIDs, which
+// sort by time), so that the input keeps the place of its arrival among
+// its patient's inputs. Past maxIDLen, the first ULID of id is taken.
+func replayedID(id string) string {
+	if len(id) > maxIDLen {
+		id = id[:ulid.EncodedSize]
+	}
+	return id + "-" + ulid.Make().String()
+}
 
 // startLog starts the delivery log, when there is a logger and it is not
 // logging yet, and returns the entry's Since.

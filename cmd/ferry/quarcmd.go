@@ -693,8 +693,14 @@ func (r *replayer) replay(ctx context.Context, id string) (string, replayResult,
 	}
 	r.entry = e
 	r.quar.Replaying(e)
+	if h := r.pipe.Held(); h != nil {
+		h.Replaying(e.ID)
+	}
 	cerr := r.pipe.Consume(ctx, in)
 	r.quar.Replaying(nil)
+	if h := r.pipe.Held(); h != nil {
+		h.Replaying("")
+	}
 	r.entry = nil
 	var line string
 	var res replayResult

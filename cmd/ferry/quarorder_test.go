@@ -1,13 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/pipeline"
 	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/config/pki"
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/dedup"
 	"github.com/ferry-health/ferry/queue/diskq"
@@ -209,6 +214,55 @@ func TestQuarantineReplayStillFailingKeepsItsPlace(t *testing.T) {
 	cfgFile, cfg = quarCfg(t, dir, "")
 	if out, err := runQuarantine(t, "replay", strings.ToLower(again[0]), again[1], "--config", cfgFile); err != nil {
 		t.Fatalf("replay: %v\n%s", err, out)
+	}
+	if got, want := strings.Join(drainTypes(t, cfg), " "), "ADT^A01 ADT^A08"; got != want {
+		t.Errorf("queued %s, want %s", got, want)
+	}
+}
+
+// TestQuarantineReplayHeldKeepsItsPlace: with exchange.hold [R], a
+// restricted patient's A01 is quarantined and their A08, which came
+// after it, is held; replayed once the cause is fixed, the A01 is held
+// too, in the place of its arrival, not as the newest held bundle: a
+// release of both (which goes in the order held) sends the A01 first,
+// and the A08 never overtakes it.
+func TestQuarantineReplayHeldKeepsItsPlace(t *testing.T) {
+	dir := t.TempDir()
+	paths, err := pki.WriteDemoSet(filepath.Join(dir, "pki"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exchange := fmt.Sprintf("exchange:\n  url: https://%s/fhir\n  tls: {ca_file: %q, cert_file: %q, key_file: %q}\n  hold: [R]\n",
+		freeAddr(t), paths.CA, paths.ClientCert, paths.ClientKey)
+	_, cfg := quarCfg(t, dir, exchange+tooSmall)
+	if errs := ingest(t, cfg, mllpInput(heldADT("A01", "HK-1", "R", "Doe^Pat"), 1)); !queue.IsPermanent(errs[0]) {
+		t.Fatalf("A01: %v, want quarantined", errs[0])
+	}
+	cfgFile, cfg := quarCfg(t, dir, exchange)
+	if errs := ingest(t, cfg, mllpInput(heldADT("A08", "HK-2", "R", "Doe^Patricia"), 2)); errs[0] != nil {
+		t.Fatalf("A08: %v, want held", errs[0])
+	}
+	if out, err := runQuarantine(t, "replay", "--all", "--config", cfgFile); err != nil || !strings.Contains(out, "1 held for review") {
+		t.Fatalf("replay: %v\n%s", err, out)
+	}
+	held, err := pipeline.OpenHeld(cfg.Path("held"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := held.List()
+	if err != nil || len(ids) != 2 {
+		t.Fatalf("held: %v %v", ids, err)
+	}
+	if e, err := held.Get(ids[0]); err != nil || e.Attrs["type"] != "ADT^A01" {
+		typ := ""
+		if e != nil {
+			typ = e.Attrs["type"]
+		}
+		t.Fatalf("held first: %s %v, want the A01 (held %v)", typ, err, ids)
+	}
+	var out bytes.Buffer
+	if err := cmdHeld(context.Background(), []string{"release", ids[1], strings.ToLower(ids[0]), "--config", cfgFile}, &out, io.Discard); err != nil {
+		t.Fatalf("release: %v\n%s", err, out.String())
 	}
 	if got, want := strings.Join(drainTypes(t, cfg), " "), "ADT^A01 ADT^A08"; got != want {
 		t.Errorf("queued %s, want %s", got, want)
