@@ -247,6 +247,50 @@ type Pipeline struct {
 	mergedGen   atomic.Uint64
 	// patientAttr makes AttrPatient (SetPatientIdentity); nil: none.
 	patientAttr func(key string, id fhir.Identifier) string
+	// check, when set (SetStoreCheck), may refuse the units of an input
+	// before anything of them is stored.
+	check func(in adapters.Raw, keys []string) error
+}
+
+// SetStoreCheck makes the pipeline call f with the patient keys of each
+// input's units (each batch of a streamed one) that would be queued or
+// held, before it records, holds or queues anything of them: every key
+// (Key, and the After keys it does not only wait behind) as the queue
+// stores it, and its pseudonyms under the previous keys of a key rotation
+// (SetPreviousPseudonyms) too. An error f returns is the input's, which is
+// tried again (not quarantined). `ferry quarantine replay` refuses so an
+// input whose patient had newer data delivered since it was quarantined.
+// Call it before the first Consume.
+func (p *Pipeline) SetStoreCheck(f func(in adapters.Raw, keys []string) error) { p.check = f }
+
+// checkKeys is SetStoreCheck's keys of units.
+func (p *Pipeline) checkKeys(units []Unit) []string {
+	var keys []string
+	add := func(k string) {
+		if _, behind := queue.BehindKey(k); k == "" || behind {
+			return
+		}
+		if p.pseudonym == nil {
+			keys = append(keys, k)
+			return
+		}
+		keys = append(keys, p.pseudonym(k))
+		if p.prevPseudonyms != nil {
+			keys = append(keys, p.prevPseudonyms(k)...)
+		}
+	}
+	for i := range units {
+		u := &units[i]
+		if u.Err != nil || p.seen(u) {
+			continue
+		}
+		add(u.Key)
+		for _, k := range u.After {
+			add(k)
+		}
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys)
 }
 
 // MergeRecorder keeps the patient merges of the inputs stored
@@ -560,6 +604,11 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit, gen
 			}
 		}
 	}()
+	if p.check != nil {
+		if err := p.check(in, p.checkKeys(units)); err != nil {
+			return nil, err
+		}
+	}
 	if p.pseudonym != nil {
 		for i := range units {
 			if units[i].Key != "" {

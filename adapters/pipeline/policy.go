@@ -142,6 +142,9 @@ type Held struct {
 	key       *seal.Key
 	openSpill func(path string) (io.ReadCloser, error)
 	counter   LaterCounter
+	// replaying is the quarantine entry whose input is being replayed
+	// (Replaying), "" when none.
+	replaying string
 }
 
 // LaterCounter counts into a file the deliveries of a patient's items
@@ -241,6 +244,14 @@ func (h *Held) Track(c LaterCounter) error {
 	return nil
 }
 
+// newID is a new entry's id (see Replaying).
+func (h *Held) newID() string {
+	if h.replaying != "" {
+		return replayedID(h.replaying)
+	}
+	return ulid.Make().String()
+}
+
 // keys are the queue keys e is ordered under: Key, and its After keys.
 func (e *HeldEntry) keys() []string {
 	return append([]string{e.Key}, e.After...)
@@ -294,6 +305,15 @@ func (h *Held) rekeyed(e *HeldEntry) bool {
 	return !sealed || id != h.key.ID()
 }
 
+// Replaying makes the entries held from now on, until Replaying(""),
+// those of the input replayed from the quarantine entry id: their ids
+// sort at its place (replayedID), by the input's arrival, not as the
+// newest held. A release goes in the order held, and the input's A01,
+// held after its patient's A08 that came after it, would otherwise be
+// released after that A08 and overwrite it at the exchange. Call it
+// between Consumes, never while one runs.
+func (h *Held) Replaying(id string) { h.replaying = id }
+
 // Put stores unit u of input in, held because of label, and returns the
 // entry id. A spilled bundle (u.BodyFile) is copied into the store; the
 // caller still owns and removes u.BodyFile.
@@ -306,7 +326,7 @@ func (h *Held) Put(in adapters.Raw, u *Unit, label string) (string, error) {
 func (h *Held) PutGroup(in adapters.Raw, u *Unit, label, group string) (string, error) {
 	e := HeldEntry{
 		Group:    group,
-		ID:       ulid.Make().String(),
+		ID:       h.newID(),
 		Source:   in.Source,
 		Format:   in.Format,
 		Name:     in.Name,

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/durable"
 	"github.com/ferry-health/ferry/queue/seal"
 )
@@ -39,7 +41,36 @@ type Quarantine struct {
 
 	// stored, when set (SetStored), is told the id Put returns.
 	stored func(id string)
+
+	// deliveries, when set (LogDeliveries), logs the patient keys of the
+	// items delivered while the quarantine holds entries, in logging
+	// (deliveredLog), for Newer.
+	deliveries DeliveryLogger
+	logging    bool
+	// replaying, when set (Replaying), is the entry whose input is being
+	// replayed: what it leaves quarantined again is as old as it.
+	replaying *QuarantineEntry
+	delivered *deliveries // the delivery log as last read (readLog)
 }
+
+// DeliveryLogger logs into a file the patient keys of the items
+// delivered from a point on (diskq.Queue.LogDeliveries): the queue's.
+type DeliveryLogger interface {
+	// LogDeliveries appends to the file at path "<seq> <key>" for each
+	// key of each item delivered from now on, and returns the seq the
+	// next item stored gets.
+	LogDeliveries(path string) uint64
+	UnlogDeliveries(path string)
+	// NextSeq is the seq the next item stored gets.
+	NextSeq() uint64
+}
+
+// deliveredLog is the quarantine's log of the patient keys delivered
+// while it holds entries (see Newer). It starts with no line, and gets
+// "from <seq>": deliveries of the items stored from that seq on are in
+// it. Without one, or with an entry stored before it, what was delivered
+// is not known.
+const deliveredLog = "delivered.log"
 
 // maxRecent bounds Quarantine.recent; past it the map starts over, which
 // costs at most one more copy of an input that keeps coming back.
@@ -56,6 +87,10 @@ type QuarantineEntry struct {
 	Stored   time.Time         `json:"stored"`
 	Meta     map[string]string `json:"meta,omitempty"`
 	Raw      []byte            `json:"raw"`
+	// Since is the queue's seq from which the items stored are newer
+	// than this input (DeliveryLogger.NextSeq); 0 when not known (an
+	// entry of an earlier release, or stored without a queue).
+	Since uint64 `json:"since,omitempty"`
 }
 
 // OpenQuarantine creates dir if needed.
@@ -128,8 +163,26 @@ func (q *Quarantine) notify(id string) {
 }
 
 func (q *Quarantine) put(in adapters.Raw, raw []byte, reason error) (string, error) {
+	since, err := q.startLog()
+	if err != nil {
+		return "", fmt.Errorf("store quarantine entry: %w", err)
+	}
+	id := ulid.Make().String()
+	q.mu.Lock()
+	if r := q.replaying; r != nil {
+		// Data of the patient delivered since the input was first
+		// quarantined is newer than it still.
+		since = r.Since
+		// And it keeps its place: entry ids sort by the time they were
+		// quarantined, the order a replay takes them in, and as the
+		// newest entry it would be replayed after the patient's later
+		// inputs (an A01 after its A08).
+		id = replayedID(r.ID)
+	}
+	q.mu.Unlock()
 	e := QuarantineEntry{
-		ID:       ulid.Make().String(),
+		Since:    since,
+		ID:       id,
 		Source:   in.Source,
 		Format:   in.Format,
 		Name:     in.Name,
@@ -154,6 +207,197 @@ func (q *Quarantine) put(in adapters.Raw, raw []byte, reason error) (string, err
 		return "", fmt.Errorf("store quarantine entry: %w", err)
 	}
 	return e.ID, nil
+}
+
+// LogDeliveries makes the quarantine log, through c, the patient keys of
+// the items delivered while it holds entries, which Newer reads at a
+// replay. Call it before the quarantine is used, holding the queue's
+// lock. An empty quarantine starts afresh; one that holds entries goes on
+// logging into its log (nothing was delivered while the queue was shut),
+// or, without one, starts a new one, before which what was delivered is
+// not known.
+func (q *Quarantine) LogDeliveries(c DeliveryLogger) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.deliveries = c
+	ids, err := q.List()
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(q.dir, deliveredLog)
+	if len(ids) == 0 {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("quarantine: %w", err)
+		}
+		return nil
+	}
+	if _, err := os.Stat(path); err == nil {
+		c.LogDeliveries(path)
+		q.logging = true
+		return nil
+	}
+	_, err = q.startLogLocked()
+	return err
+}
+
+// Replaying makes the entries stored from now on, until Replaying(nil),
+// as old as e, whose input is being replayed: each keeps e's Since, so
+// that the data of its patient delivered since e was quarantined is still
+// newer than it at its next replay.
+func (q *Quarantine) Replaying(e *QuarantineEntry) {
+	q.mu.Lock()
+	q.replaying = e
+	q.mu.Unlock()
+}
+
+// maxIDLen bounds the ids of entries a replay quarantines again, which
+// grow by a ULID at each replay that still fails: past it, the new id is
+// made from the first entry's ULID, which keeps its place among other
+// inputs' entries.
+const maxIDLen = 4 * (ulid.EncodedSize + 1)
+
+// replayedID is the id of an entry stored for an input replayed from the
+// quarantine entry id (quarantined again, or held): "<id>-<new ULID>",
+// which sorts right after id and before the id of any entry stored after
+// it, in the quarantine or the held store (ids of both are ULIDs, which
+// sort by time), so that the input keeps the place of its arrival among
+// its patient's inputs. Past maxIDLen, the first ULID of id is taken.
+func replayedID(id string) string {
+	if len(id) > maxIDLen {
+		id = id[:ulid.EncodedSize]
+	}
+	return id + "-" + ulid.Make().String()
+}
+
+// startLog starts the delivery log, when there is a logger and it is not
+// logging yet, and returns the entry's Since.
+func (q *Quarantine) startLog() (uint64, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.startLogLocked()
+}
+
+func (q *Quarantine) startLogLocked() (uint64, error) {
+	if q.deliveries == nil {
+		return 0, nil
+	}
+	if !q.logging {
+		// The file is made empty, then logged into, and only then does it
+		// get its "from": a delivery logged before is of an item stored
+		// after it, and none stored at or after it goes unlogged.
+		path := filepath.Join(q.dir, deliveredLog)
+		if err := remakeDir(q.dir); err != nil {
+			return 0, err
+		}
+		if err := durable.WriteFile(path, nil, 0o600); err != nil {
+			return 0, err
+		}
+		from := q.deliveries.LogDeliveries(path)
+		if err := appendSynced(path, fmt.Appendf(nil, "from %d\n", from)); err != nil {
+			q.deliveries.UnlogDeliveries(path)
+			os.Remove(path)
+			return 0, err
+		}
+		q.logging = true
+	}
+	return q.deliveries.NextSeq(), nil
+}
+
+func appendSynced(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Newer reports how many items of keys (patient keys, as Item.Key and
+// After name them), stored after e was quarantined, were delivered since
+// (at least: the queue keeps only a patient's last delivery once the log
+// is large, see diskq's compactLog), and whether that is known: not for an entry of an earlier release, nor
+// when the log was lost or started after it (see LogDeliveries). Keys it
+// only waits behind (queue.Behind) are left out; with none left there is
+// nothing newer.
+func (q *Quarantine) Newer(e *QuarantineEntry, keys []string) (n int, known bool) {
+	want := map[string]bool{}
+	for _, k := range keys {
+		if _, behind := queue.BehindKey(k); k != "" && !behind {
+			want[k] = true
+		}
+	}
+	if len(want) == 0 {
+		return 0, true
+	}
+	if e.Since == 0 {
+		return 0, false
+	}
+	log, err := q.readLog()
+	if err != nil || log.from == 0 || e.Since < log.from {
+		return 0, false
+	}
+	for k := range want {
+		for _, seq := range log.seqs[k] {
+			if seq >= e.Since {
+				n++
+			}
+		}
+	}
+	return n, true
+}
+
+// deliveries is the delivery log as read: its "from", and the seqs
+// logged per key.
+type deliveries struct {
+	from uint64
+	seqs map[string][]uint64
+	// size and mod are the file's when read.
+	size int64
+	mod  time.Time
+}
+
+// readLog reads the delivery log, or returns it as last read when the
+// file has not changed since (a replay weighs every entry against it).
+func (q *Quarantine) readLog() (*deliveries, error) {
+	path := filepath.Join(q.dir, deliveredLog)
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	q.mu.Lock()
+	d := q.delivered
+	q.mu.Unlock()
+	if d != nil && d.size == fi.Size() && d.mod.Equal(fi.ModTime()) {
+		return d, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	d = &deliveries{seqs: map[string][]uint64{}, size: fi.Size(), mod: fi.ModTime()}
+	for line := range strings.Lines(string(b)) {
+		a, k, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if !ok {
+			continue
+		}
+		if a == "from" {
+			d.from, _ = strconv.ParseUint(k, 10, 64)
+			continue
+		}
+		if seq, err := strconv.ParseUint(a, 10, 64); err == nil {
+			d.seqs[k] = append(d.seqs[k], seq)
+		}
+	}
+	q.mu.Lock()
+	q.delivered = d
+	q.mu.Unlock()
+	return d, nil
 }
 
 // List returns the stored entries' ids, oldest first.

@@ -170,6 +170,14 @@ func ingestPipeline(cfg *config.Config, q pipeline.Putter, seen pipeline.Deduper
 		return nil, nil, err
 	}
 	quar.SetKey(key)
+	if c, ok := q.(pipeline.DeliveryLogger); ok {
+		// The queue logs the patients delivered while the quarantine
+		// holds inputs, which `ferry quarantine replay` weighs once it
+		// knows an input's patient.
+		if err := quar.LogDeliveries(c); err != nil {
+			return nil, nil, err
+		}
+	}
 	pipe := pipeline.New(q, seen, quar, convs, log)
 	if key != nil {
 		// Sealed data at rest: the patient key beside it is keyed too.

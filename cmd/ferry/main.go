@@ -52,7 +52,7 @@ func commands() map[string]command {
 		"status":        {cmdStatus, "queue depth, oldest item, last delivery, dead letters, certificate expiry ([--config FILE] [--json])"},
 		"queue":         {cmdQueue, "dead letters: list | show ID [--body] | retry ID...|--all [--force] | purge ID...|--all --yes ([--config FILE])"},
 		"held":          {cmdHeld, "bundles kept back by exchange.hold: list | show ID | release ID... [--force] | discard ID... --yes ([--config FILE])"},
-		"quarantine":    {cmdQuarantine, "inputs that could not be converted: list | show ID [--raw] | replay ID...|--all | purge ID...|--all --yes ([--config FILE])"},
+		"quarantine":    {cmdQuarantine, "inputs that could not be converted: list | show ID [--raw] | replay ID...|--all [--force] | purge ID...|--all --yes ([--config FILE])"},
 		"merges":        {cmdMerges, "patient merges ferry remembers (ADT^A40, A47): list [--phi] | undo KEY|SYSTEM|VALUE --yes [--phi], for a merge sent in error ([--config FILE])"},
 		"sequences":     {cmdSequences, "HL7 sequence numbers (MSH-13) of MLLP senders: list | reset STREAM --yes [--listener NAME], to start a stream again ([--config FILE])"},
 		"backup":        {cmdBackup, "write a backup of the data folder and configuration to FILE (- for standard output), the gateway running or stopped ([--config FILE] [--force]); keys stay apart"},

@@ -34,7 +34,7 @@ import (
 )
 
 // cmdQuarantine implements `ferry quarantine list | show ID [--raw] |
-// replay ID...|--all | purge ID...|--all --yes`: the inputs the pipeline
+// replay ID...|--all [--force] | purge ID...|--all --yes`: the inputs the pipeline
 // could not convert, each kept with its reason (the MLLP sender got AE, a
 // folder's file went to failed/). Once the sender or the mapping is fixed,
 // `replay` feeds them through the pipeline again, as the gateway would
@@ -57,9 +57,10 @@ import (
 //     `queue show` is with or without --body; --raw adds the input.
 //   - replay and purge print ids, counts and reasons as list does.
 func cmdQuarantine(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var all, yes, raw *bool
+	var all, yes, raw, force *bool
 	sub, pos, cfg, err := opsSubcommand("quarantine", args, []string{"list", "show", "replay", "purge"}, stderr, func(fs *flag.FlagSet) {
 		all = fs.Bool("all", false, "replay or purge every quarantined input")
+		force = fs.Bool("force", false, "replay: even when newer data of the input's patient was delivered since it was quarantined, or waits in the queue (older data is then sent after newer)")
 		yes = fs.Bool("yes", false, "confirm purge --all")
 		raw = fs.Bool("raw", false, "show: print the input as received too (holds PHI)")
 	})
@@ -99,7 +100,7 @@ func cmdQuarantine(ctx context.Context, args []string, stdout, stderr io.Writer)
 			return errors.New("quarantine purge --all deletes every quarantined input for good; add --yes to confirm")
 		}
 		if sub == "replay" {
-			return quarantineReplay(ctx, cfg, key, pos, *all, stdout, stderr)
+			return quarantineReplay(ctx, cfg, key, pos, *all, *force, stdout, stderr)
 		}
 		quar, err := openQuarantine(cfg, key)
 		if err != nil {
@@ -398,13 +399,17 @@ func (r *replayQueue) PutAll(ctx context.Context, items []*queue.Item) error {
 //     sender sent it again once fixed): removed too, nothing is lost;
 //   - still not convertible: the pipeline has quarantined it again, with
 //     today's reason, and the old entry is removed, so there is one;
+//   - refused, its patient having had newer data delivered since it was
+//     quarantined (or newer data waiting in the queue, or that not being
+//     known), unless force: the entry stays, as do the later entries of
+//     that patient, which would overtake it; the others are replayed;
 //   - any other failure (queue full, disk): the entry stays, and the
 //     replay stops there.
 //
 // Each replay is recorded once done, as `queue retry` records a retry:
 // the input was always meant for the exchange, so a replay whose event is
 // lost is not undone, but the rest are left.
-func quarantineReplay(ctx context.Context, cfg *config.Config, key *seal.Key, ids []string, all bool, stdout, stderr io.Writer) (err error) {
+func quarantineReplay(ctx context.Context, cfg *config.Config, key *seal.Key, ids []string, all, force bool, stdout, stderr io.Writer) (err error) {
 	// The trail is checked before anything is touched: without one to
 	// record the replays in, nothing is replayed.
 	aud, err := newOpsAudit(cfg, "quarantine replay")
@@ -430,7 +435,7 @@ func quarantineReplay(ctx context.Context, cfg *config.Config, key *seal.Key, id
 		return fmt.Errorf("open dedup set: %w", err)
 	}
 	defer seen.Close()
-	r := &replayer{q: &replayQueue{Queue: dq}}
+	r := &replayer{q: &replayQueue{Queue: dq}, force: force, start: dq.NextSeq(), refused: map[string]string{}}
 	trail := aud.trail()
 	onHeld := func(in adapters.Raw, u *pipeline.Unit, label string) {
 		r.held = append(r.held, label)
@@ -446,6 +451,7 @@ func quarantineReplay(ctx context.Context, cfg *config.Config, key *seal.Key, id
 		return err
 	}
 	r.pipe.SetReplaced(reg)
+	r.pipe.SetStoreCheck(r.check)
 	// A replayed A40 records its merge; a replayed result under a
 	// retired identifier goes to the survivor, as it would have live.
 	mreg, err := openMerges(cfg, key, convs, r.pipe, newLogger(io.Discard, cfg.Log.Level))
@@ -506,7 +512,7 @@ func quarantineReplay(ctx context.Context, cfg *config.Config, key *seal.Key, id
 		if line != "" {
 			fmt.Fprintf(stdout, "%s: %s\n", id, line)
 		}
-		if res != replayNotDone && res != replayRetry {
+		if res != replayNotDone && res != replayRetry && res != replayRefused {
 			count[res]++
 		}
 		if rerr != nil {
@@ -530,6 +536,8 @@ func quarantineReplay(ctx context.Context, cfg *config.Config, key *seal.Key, id
 		fmt.Fprintf(stderr, "  %s\n", f)
 	}
 	switch {
+	case len(failed) > 0 && len(r.refused) > 0:
+		return exitError{code: 1, err: fmt.Errorf("replay failed for %d input(s); those refused for newer data of their patient go with --force, once the patient's record at the exchange is checked", len(failed))}
 	case len(failed) > 0:
 		return exitError{code: 1, err: fmt.Errorf("replay failed for %d input(s)", len(failed))}
 	case count[replayStillFails] > 0:
@@ -560,6 +568,7 @@ const (
 	replayHeld                           // converted and held by exchange.hold
 	replayDuplicate                      // converted, but queued before (the dedup set knew it)
 	replayStillFails                     // quarantined again
+	replayRefused                        // converted, but newer data of its patient was delivered or waits (replayLaterError)
 )
 
 // replayer replays entries through a pipeline built for it, and notes
@@ -572,6 +581,89 @@ type replayer struct {
 	// entries of the input in hand.
 	held          []string
 	requarantined []string
+	// entry is the entry in hand, which check weighs (unless force);
+	// start is the queue's NextSeq when the replay began: items stored
+	// since are the replay's own, older data than the entries after
+	// them. refused maps the patient keys of the entries check refused
+	// to the first such entry: a later entry of the same patient would
+	// overtake it.
+	entry   *pipeline.QuarantineEntry
+	force   bool
+	start   uint64
+	refused map[string]string
+}
+
+// replayLaterError refuses the replay of a quarantined input whose
+// patient has had newer data delivered since it was quarantined, or has
+// newer data waiting in the queue (a replay is delivered after it), or
+// for which that is not known, or one of whose older inputs was refused
+// so: replayed, it applies older data on top of newer at the exchange (an
+// A01 on top of the A08 that corrected the name; an A08 on top of a newer
+// A08, rolling the demographics back), as a held bundle released late
+// does (heldLaterError). It names the entry and the patient keys (as
+// `ferry queue show` does), no PHI.
+type replayLaterError struct {
+	id                 string
+	keys               []string
+	delivered, waiting int
+	known              bool
+	behind             string // an older entry of the patient refused
+}
+
+func (e *replayLaterError) Error() string {
+	who := "patient key " + strings.Join(e.keys, ", ")
+	switch {
+	case e.behind != "":
+		return fmt.Sprintf("replay %s (%s): an older quarantined input of the same patient, %s, was not replayed (see above), and this one would overtake it; replay both with --force once the patient's record at the exchange is checked", e.id, who, e.behind)
+	case !e.known:
+		return fmt.Sprintf("replay %s (%s): data of the same patient may have been delivered since it was quarantined (not known for this entry); replaying older data after newer can overwrite it at the exchange; check the patient's record there, then replay with --force", e.id, who)
+	case e.delivered == 0:
+		return fmt.Sprintf("replay %s (%s): %d newer bundle(s) of the same patient are waiting in the queue, and a replay is delivered after them: older data on top of newer at the exchange; check the patient's record there once they are delivered, then replay with --force", e.id, who, e.waiting)
+	}
+	msg := fmt.Sprintf("replay %s (%s): at least %d newer bundle(s) of the same patient were delivered since it was quarantined; replaying it now applies older data on top of newer at the exchange; check the patient's record there, then replay with --force", e.id, who, e.delivered)
+	if e.waiting > 0 {
+		msg += fmt.Sprintf(" (%d more are waiting in the queue and would be delivered before it too)", e.waiting)
+	}
+	return msg
+}
+
+// check is the pipeline's store check (Pipeline.SetStoreCheck) during a
+// replay: it refuses the entry in hand, before anything of it is stored,
+// when its patient (keys) has had newer data delivered since it was
+// quarantined, or has newer data waiting, or that is not known, or an
+// older entry of the patient was refused, unless force.
+func (r *replayer) check(_ adapters.Raw, keys []string) error {
+	if r.force || r.entry == nil || len(keys) == 0 {
+		return nil
+	}
+	e := r.entry
+	for _, k := range keys {
+		if id, ok := r.refused[k]; ok {
+			return r.refuse(&replayLaterError{id: e.ID, keys: keys, known: true, behind: id})
+		}
+	}
+	n, known := r.quar.Newer(e, keys)
+	waiting := 0
+	if e.Since > 0 && e.Since < r.start {
+		// The items this replay stored are older inputs' (replayed in
+		// the order quarantined), not newer data.
+		waiting = r.q.WaitingFrom(keys, e.Since) - r.q.WaitingFrom(keys, r.start)
+	}
+	if n > 0 || !known || waiting > 0 {
+		return r.refuse(&replayLaterError{id: e.ID, keys: keys, delivered: n, waiting: waiting, known: known})
+	}
+	return nil
+}
+
+// refuse notes the patient keys of a refused entry, so that its later
+// entries wait for it too.
+func (r *replayer) refuse(err *replayLaterError) error {
+	for _, k := range err.keys {
+		if _, ok := r.refused[k]; !ok {
+			r.refused[k] = err.id
+		}
+	}
+	return err
 }
 
 // replay replays the entry id and returns the line to print (PHI-free),
@@ -579,7 +671,7 @@ type replayer struct {
 // replayNotDone and replayRetry, the replay is done but the old entry
 // could not be removed.
 func (r *replayer) replay(ctx context.Context, id string) (string, replayResult, error) {
-	r.q.stored, r.held, r.requarantined = nil, nil, nil
+	r.q.stored, r.held, r.requarantined, r.entry = nil, nil, nil, nil
 	e, err := r.quar.Get(id)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", replayNotDone, errNoEntry
@@ -599,7 +691,17 @@ func (r *replayer) replay(ctx context.Context, id string) (string, replayResult,
 		Meta:     e.Meta,
 		Size:     int64(len(e.Raw)),
 	}
+	r.entry = e
+	r.quar.Replaying(e)
+	if h := r.pipe.Held(); h != nil {
+		h.Replaying(e.ID)
+	}
 	cerr := r.pipe.Consume(ctx, in)
+	r.quar.Replaying(nil)
+	if h := r.pipe.Held(); h != nil {
+		h.Replaying("")
+	}
+	r.entry = nil
 	var line string
 	var res replayResult
 	switch {
@@ -619,6 +721,14 @@ func (r *replayer) replay(ctx context.Context, id string) (string, replayResult,
 		if n := len(r.q.stored); n > 0 {
 			line += fmt.Sprintf(" (%d bundle(s) of it queued)", n)
 		}
+	case errors.As(cerr, new(*replayLaterError)):
+		// Refused before anything of it was stored (a stream's earlier
+		// batches may be: the duplicate filter drops them at a replay
+		// with --force). The entry stays for that replay; the others
+		// go on.
+		var le *replayLaterError
+		errors.As(cerr, &le)
+		return "", replayRefused, le
 	default:
 		// Nothing is wrong with the input, or not known to be: the old
 		// entry stays, and one the pipeline made for a part of it goes,

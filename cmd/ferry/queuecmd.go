@@ -89,8 +89,19 @@ func itemIDs(ids []string) []string {
 	out := make([]string, len(ids))
 	for i, id := range ids {
 		out[i] = id
-		if u, err := ulid.ParseStrict(id); err == nil {
-			out[i] = u.String()
+		// A quarantined input a replay quarantined again has ids of
+		// ULIDs joined by "-" (pipeline.Quarantine.Replaying).
+		parts := strings.Split(id, "-")
+		for j, p := range parts {
+			u, err := ulid.ParseStrict(p)
+			if err != nil {
+				parts = nil
+				break
+			}
+			parts[j] = u.String()
+		}
+		if parts != nil {
+			out[i] = strings.Join(parts, "-")
 		}
 	}
 	return out

@@ -313,6 +313,15 @@ type Queue struct {
 	// every delivery.
 	deadKeys map[string][]deadRef
 	deadKeyN atomic.Int64
+	// keyLogs are the files LogDeliveries appends every ordered delivery
+	// to; keyLogN is their number, read without mu like deadKeyN.
+	keyLogs     []string
+	keyLogN     atomic.Int64
+	keyLogDirty atomic.Bool // written to since syncLogs
+	// logMu orders the appends to the logs and their compaction;
+	// logSizes is each log's size after its last compaction.
+	logMu    sync.Mutex
+	logSizes map[string]int64
 
 	// Test hooks, nil outside tests: hookSettle runs in settleIf once the
 	// item has left memory, before its ACK record goes to the writer;
@@ -1633,6 +1642,11 @@ func (q *Queue) commit(group []*written) {
 		(*h)()
 	}
 	failed := q.failedErr()
+	if failed == nil && slices.ContainsFunc(group, func(w *written) bool {
+		return slices.ContainsFunc(w.batch, func(r *writeReq) bool { return r.settled != nil })
+	}) {
+		q.syncLogs()
+	}
 	if failed == nil {
 		start := time.Now()
 		var synced *segment

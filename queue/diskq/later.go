@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/queue/durable"
 	"github.com/ferry-health/ferry/queue/seal"
 )
 
@@ -127,10 +130,17 @@ func (q *Queue) forgetDead(n deadName) {
 // letters too) that it came after. Without dead letters of tracked keys
 // it costs one atomic load.
 func (q *Queue) noteDelivered(m *meta) {
-	if q.deadKeyN.Load() == 0 || !m.ordered() {
+	if q.deadKeyN.Load() == 0 && q.keyLogN.Load() == 0 || !m.ordered() {
 		return
 	}
 	q.mu.Lock()
+	var line []byte
+	logs := slices.Clone(q.keyLogs)
+	if len(logs) > 0 {
+		q.eachKey(m, func(ks *keyState) {
+			line = fmt.Appendf(line, "%d %s\n", m.origSeq(), ks.key)
+		})
+	}
 	var files []string
 	q.eachKey(m, func(ks *keyState) {
 		for _, r := range q.deadKeys[ks.key] {
@@ -146,6 +156,158 @@ func (q *Queue) noteDelivered(m *meta) {
 	q.mu.Unlock()
 	for _, f := range files {
 		countLater(f)
+	}
+	if len(logs) > 0 {
+		q.logMu.Lock()
+		for _, f := range logs {
+			q.appendLog(f, line)
+		}
+		q.logMu.Unlock()
+		// Synced with the item's ACK record (syncLogs), not each on its
+		// own: a delivery is one sync still.
+		q.keyLogDirty.Store(true)
+	}
+}
+
+// LogDeliveries appends to the file at path, which the caller has made,
+// a line "<seq> <key>" for each key (Key, and the After keys it does not
+// only wait behind) of every ordered item delivered from now on, seq
+// being the one it was stored at, and returns the seq the next item
+// stored gets: a delivery of an item stored at it or later is logged.
+// The quarantine keeps such a log: the patient of an input it holds is
+// known only once the input is converted again, at its replay, and a
+// replay after newer data of that patient was delivered writes older
+// data on top of newer at the exchange. Keys are patient keys as items
+// carry them (pseudonyms), no PHI. A line is synced before the ACK
+// record of its delivery is (syncLogs). A file that cannot be written to
+// is removed, so that what it would have told is not known rather than
+// wrong; so is one removed by its owner, which stops the logging
+// (UnlogDeliveries frees the memory too).
+func (q *Queue) LogDeliveries(path string) uint64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !slices.Contains(q.keyLogs, path) {
+		q.keyLogs = append(q.keyLogs, path)
+	}
+	q.keyLogN.Store(int64(len(q.keyLogs)))
+	return q.nextSeq
+}
+
+// UnlogDeliveries stops LogDeliveries' logging into path.
+func (q *Queue) UnlogDeliveries(path string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.keyLogs = slices.DeleteFunc(q.keyLogs, func(p string) bool { return p == path })
+	q.keyLogN.Store(int64(len(q.keyLogs)))
+}
+
+// NextSeq is the seq the next item stored gets: those stored before
+// have a smaller one (WaitingFrom).
+func (q *Queue) NextSeq() uint64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.nextSeq
+}
+
+// maxLogBytes is the size past which a delivery log is compacted
+// (compactLog), or past twice its size after the last compaction.
+var maxLogBytes int64 = 4 << 20 // a var for tests
+
+// appendLog appends line to the log at path; syncLogs syncs it. The
+// caller holds logMu.
+func (q *Queue) appendLog(path string, line []byte) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return // removed meanwhile (the quarantine emptied), or never created
+	}
+	_, err = f.Write(line)
+	var size int64
+	if fi, serr := f.Stat(); err == nil && serr == nil {
+		size = fi.Size()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && size > max(maxLogBytes, 2*q.logSizes[path]) {
+		var n int64
+		if n, err = compactLog(path); err == nil {
+			if q.logSizes == nil {
+				q.logSizes = map[string]int64{}
+			}
+			q.logSizes[path] = n
+		}
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+}
+
+// compactLog rewrites the delivery log at path with each key's last line
+// alone, and the lines that are not "<seq> <key>" (its owner's) as they
+// are, and returns its new size: a gateway whose quarantine is never
+// empty (a sender's unsupported messages kept there) logs every delivery
+// for good, and the log then holds a line per patient. What a delivery
+// before another of its key told is gone: their number since a point
+// becomes a least number (at least one when there were any), which is all
+// a check for newer data needs.
+func compactLog(path string) (int64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	var other []string
+	last := map[string]uint64{}
+	for line := range strings.Lines(string(b)) {
+		a, key, ok := strings.Cut(strings.TrimSuffix(line, "\n"), " ")
+		seq, perr := strconv.ParseUint(a, 10, 64)
+		if !ok || perr != nil || !strings.HasSuffix(line, "\n") {
+			if strings.HasSuffix(line, "\n") {
+				other = append(other, line)
+			}
+			continue
+		}
+		last[key] = max(last[key], seq)
+	}
+	var out []byte
+	for _, l := range other {
+		out = append(out, l...)
+	}
+	for _, key := range slices.Sorted(maps.Keys(last)) {
+		out = fmt.Appendf(out, "%d %s\n", last[key], key)
+	}
+	if err := durable.WriteFile(path, out, 0o600); err != nil {
+		return 0, err
+	}
+	return int64(len(out)), nil
+}
+
+// syncLogs syncs the delivery logs written to since the last call, before
+// a commit that holds ACK records syncs them: a delivery whose ACK is on
+// disk is in the logs, and a crash never leaves a replay blind to it. A
+// log that cannot be synced is removed (what it tells is then not known).
+func (q *Queue) syncLogs() {
+	if !q.keyLogDirty.Swap(false) {
+		return
+	}
+	q.mu.Lock()
+	logs := slices.Clone(q.keyLogs)
+	q.mu.Unlock()
+	// Not while appendLog compacts a log: on Windows the rename of its
+	// new copy fails while the file is open.
+	q.logMu.Lock()
+	defer q.logMu.Unlock()
+	for _, path := range logs {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			continue
+		}
+		err = f.Sync()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(path)
+		}
 	}
 }
 

@@ -1,8 +1,10 @@
 package diskq
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -60,5 +62,56 @@ func TestTrackCountsNewerDeliveries(t *testing.T) {
 	ack(t, a, nil)
 	if n := size(); n != 2 {
 		t.Fatalf("after Untrack counted %d, want still 2", n)
+	}
+}
+
+// TestLogDeliveriesCompacts: LogDeliveries logs each delivery of an
+// ordered item with the seq it was stored at and its key, not those of
+// unordered items; past maxLogBytes the log keeps each key's last line,
+// and the lines of its owner (the quarantine's "from") as they were, so
+// it stays bounded however long the quarantine holds an input.
+func TestLogDeliveriesCompacts(t *testing.T) {
+	old := maxLogBytes
+	maxLogBytes = 200
+	defer func() { maxLogBytes = old }()
+	log := filepath.Join(t.TempDir(), "delivered.log")
+	if err := os.WriteFile(log, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	q := open(t, t.TempDir(), Options{})
+	defer q.Close(t.Context())
+	from := q.LogDeliveries(log)
+	f, err := os.OpenFile(log, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "from %d\n", from)
+	f.Close()
+	var last [2]uint64
+	for i := range 60 {
+		key := []string{"aaaa", "bbbb"}[i%2]
+		put(t, q, key, i)
+		last[i%2] = q.NextSeq() - 1
+	}
+	put(t, q, "", 99)
+	for range 61 {
+		_, a := get(t, q)
+		ack(t, a, nil)
+	}
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > 2*200 {
+		t.Errorf("log is %d bytes, past twice the bound", len(b))
+	}
+	text := string(b)
+	for _, want := range []string{fmt.Sprintf("from %d\n", from), fmt.Sprintf("%d aaaa\n", last[0]), fmt.Sprintf("%d bbbb\n", last[1])} {
+		if !strings.Contains(text, want) {
+			t.Errorf("log lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, " \n") {
+		t.Errorf("log has the unordered item:\n%s", text)
 	}
 }
