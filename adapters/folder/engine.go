@@ -198,6 +198,9 @@ type Engine struct {
 	// claimed by an earlier run, until they leave it: only such a one
 	// may be an input whose settle a crash cut short (markSettling).
 	leftovers map[string]bool
+	// cutFails are the failures of leftovers a crash may have cut
+	// short (cutFailOf), read from failed/ when first needed.
+	cutFails map[string]cutFail
 }
 
 // takenInput is an input claimed: its name and when.
@@ -1123,6 +1126,19 @@ func (e *Engine) process(ctx context.Context, name string) {
 			scs = map[string][]byte{}
 		}
 		scs[sc] = data
+	}
+	if e.leftovers[name] && len(e.cfg.Sidecars) > 0 {
+		// Refused for good, with sidecars that fail moved to failed/
+		// before a crash cut it short: not another input.
+		f, cut, err := e.cutFailOf(name, sum, scNames)
+		if err != nil {
+			e.backoff(name, sum, err)
+			return
+		}
+		if cut {
+			e.finishCutFail(name, scNames, sum, size, f)
+			return
+		}
 	}
 	if size == 0 {
 		// Claimed only after it stayed empty for emptyLimit (or by an
