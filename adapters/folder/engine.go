@@ -198,9 +198,10 @@ type Engine struct {
 	// claimed by an earlier run, until they leave it: only such a one
 	// may be an input whose settle a crash cut short (markSettling).
 	leftovers map[string]bool
-	// cutFails are the failures of leftovers a crash may have cut
-	// short (cutFailOf), read from failed/ when first needed.
-	cutFails map[string]cutFail
+	// cutFails are the failures a crash may have cut short, by the name
+	// of the file each reason names (cutFailOf, cutLateSidecars), read
+	// from failed/ at the first pass.
+	cutFails map[string][]cutFail
 }
 
 // takenInput is an input claimed: its name and when.
@@ -538,6 +539,13 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 		for _, n := range names {
 			e.leftovers[n] = true
 		}
+		if len(e.cfg.Sidecars) > 0 {
+			// The failures a crash cut short, of the leftovers and of
+			// sidecars in the folder (cutFailOf, cutLateSidecars).
+			if err := e.loadCutFails(); err != nil {
+				e.log.Warn("folder scan failed", "folder", e.cfg.Name, "dir", "failed", "err", err)
+			}
+		}
 	}
 	if err != nil {
 		e.log.Warn("folder scan failed", "folder", e.cfg.Name, "dir", "processing", "err", err)
@@ -630,6 +638,7 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 			stems[stemOf(name)]++
 		}
 	}
+	e.cutLateSidecars(sidecars)
 	e.lateSidecars(sidecars, stems, now, soon)
 
 	type candidate struct {

@@ -81,7 +81,7 @@ func (e *Engine) failLateSidecar(sc string, tk takenInput) {
 		fmt.Fprintf(&b, "failed at: %s\n", time.Now().UTC().Format(time.RFC3339))
 		fmt.Fprintf(&b, "size: %d\n", size)
 		fmt.Fprintf(&b, "sha256: %s\n", hex.EncodeToString(sum))
-		fmt.Fprintf(&b, "reason: a sidecar that came after %s was taken (%s), so %s went without it; "+
+		fmt.Fprintf(&b, "reason: "+lateReason+"%s was taken (%s), so %s went without it; "+
 			"to send it with this sidecar, put the two in the folder again together (%s is in the done folder, or the failed one if it was refused, unless the folder deletes what it took)\n",
 			tk.name, tk.at.UTC().Format(time.RFC3339), tk.name, tk.name)
 		if err := writeFileIn(dir, final+".error.txt", []byte(b.String()), 0o600); err != nil {
