@@ -1162,13 +1162,14 @@ func (e *Engine) process(ctx context.Context, name string) {
 		key = namedKey(key, name)
 	}
 
-	if e.leftovers[name] && len(scNames) == 0 && len(e.cfg.Sidecars) > 0 && !e.dedup.Seen(key) && e.dedup.Seen(settlingKey(sum, name)) {
-		// Consumed with its sidecars, which settle moved out before a
-		// crash cut it short: it is not another input (markSettling).
-		// One claimed by this run came without sidecars: the same
-		// image under the same name dropped again without them is
+	if e.leftovers[name] && len(e.cfg.Sidecars) > 0 && !e.dedup.Seen(key) && e.dedup.Seen(settlingKey(sum, name)) && e.settledWith(sum, name, scs) {
+		// Consumed with its sidecars, which settle moved out (all, or
+		// some of them) before a crash cut it short: it is not another
+		// input (markSettling). One claimed by this run came without
+		// them: the same image under the same name dropped again
+		// without them, or with one that says something else, is
 		// consumed as it always was.
-		if err := e.settle(name, nil); err != nil {
+		if err := e.settle(name, scNames); err != nil {
 			e.settleLater(name, sum, err)
 			return
 		}
@@ -1179,7 +1180,7 @@ func (e *Engine) process(ctx context.Context, name string) {
 	}
 
 	if e.dedup.Seen(key) {
-		if err := e.markSettling(name, sum, scNames); err != nil {
+		if err := e.markSettling(name, sum, scs); err != nil {
 			e.backoff(name, sum, err)
 			return
 		}
@@ -1229,7 +1230,7 @@ func (e *Engine) process(ctx context.Context, name string) {
 			// again, which the exchange absorbs (idempotent bundles).
 			e.log.Warn("folder seen-set not updated", "folder", e.cfg.Name, e.logErr(err, sum, name))
 		}
-		if err := e.markSettling(name, sum, scNames); err != nil {
+		if err := e.markSettling(name, sum, scs); err != nil {
 			// Tried again as a duplicate, once the seen-set can be
 			// written.
 			e.backoff(name, sum, err)
@@ -1304,19 +1305,55 @@ func settlingKey(sum []byte, name string) [32]byte {
 	return out
 }
 
+// settledSidecarKey is the seen-set's record that the input of content
+// sum named name was consumed (or found a duplicate) with the sidecar sc
+// holding data, among others (markSettling).
+func settledSidecarKey(sum []byte, name, sc string, data []byte) [32]byte {
+	d := sha256.Sum256(data)
+	h := sha256.New()
+	h.Write([]byte("ferry seen-set: settled with the sidecar\x00"))
+	h.Write(sum)
+	h.Write([]byte(name + "\x00" + sc + "\x00"))
+	h.Write(d[:])
+	var out [32]byte
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
 // markSettling records, durably, that name is settled with sidecars,
 // before settle moves them: they go first, and a crash before the
-// input's own move leaves it alone in processing/, where the seen-set
-// key of its content and theirs no longer matches it. Without this
-// record the next start consumed it again, without its sidecars.
-func (e *Engine) markSettling(name string, sum []byte, sidecars []string) error {
+// input's own move leaves it in processing/ alone, or with those of
+// its sidecars not moved yet, where the seen-set key of its content and
+// theirs no longer matches it. Without this record the next start
+// consumed it again, without its sidecars (or some of them). Of an
+// input with more than one, each sidecar is recorded too, so that one
+// left beside it is known for one of them (settledWith).
+func (e *Engine) markSettling(name string, sum []byte, sidecars map[string][]byte) error {
 	if len(sidecars) == 0 {
 		return nil
+	}
+	if len(sidecars) > 1 {
+		for sc, data := range sidecars {
+			if err := e.dedup.Add(settledSidecarKey(sum, name, sc, data)); err != nil {
+				return fmt.Errorf("seen-set: %w", err)
+			}
+		}
 	}
 	if err := e.dedup.Add(settlingKey(sum, name)); err != nil {
 		return fmt.Errorf("seen-set: %w", err)
 	}
 	return nil
+}
+
+// settledWith reports whether every sidecar in sidecars was settled
+// with the input of content sum named name (markSettling).
+func (e *Engine) settledWith(sum []byte, name string, sidecars map[string][]byte) bool {
+	for sc, data := range sidecars {
+		if !e.dedup.Seen(settledSidecarKey(sum, name, sc, data)) {
+			return false
+		}
+	}
+	return true
 }
 
 // consume hands raw to the Consumer. A panic in it (a converter bug
