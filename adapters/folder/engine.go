@@ -198,6 +198,10 @@ type Engine struct {
 	// claimed by an earlier run, until they leave it: only such a one
 	// may be an input whose settle a crash cut short (markSettling).
 	leftovers map[string]bool
+	// leftMarkers are the markers of the leftovers, which a crash
+	// between a claim and the marker's removal left in the folder
+	// (staleMarkers); nil once looked at.
+	leftMarkers []string
 	// cutFails are the failures a crash may have cut short, by the name
 	// of the file each reason names (cutFailOf, cutLateSidecars), read
 	// from failed/ at the first pass.
@@ -539,6 +543,12 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 		for _, n := range names {
 			e.leftovers[n] = true
 		}
+		if e.cfg.MarkerSuffix != "" {
+			e.leftMarkers = make([]string, 0, 2*len(names))
+			for _, n := range names {
+				e.leftMarkers = append(e.leftMarkers, n+e.cfg.MarkerSuffix, stemOf(n)+e.cfg.MarkerSuffix)
+			}
+		}
 		if len(e.cfg.Sidecars) > 0 {
 			// The failures a crash cut short, of the leftovers and of
 			// sidecars in the folder (cutFailOf, cutLateSidecars).
@@ -628,6 +638,7 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 			delete(e.seen, name)
 		}
 	}
+	e.staleMarkers(files)
 	sidecars := map[string][]string{} // stem → sidecar names
 	stems := map[string]int{}         // stem → inputs of that stem in the folder
 	for name := range files {
@@ -965,6 +976,46 @@ func (e *Engine) isInput(name string) bool {
 		}
 	}
 	return false
+}
+
+// staleMarkers removes, at the first listing of the folder, the markers
+// of inputs an earlier run claimed (leftovers) that stand for no input
+// in the folder: claim removes a marker after its input's rename, and a
+// crash between the two left it there, so the next input of that name
+// (the nightly export.xml) was taken as soon as it settled, before its
+// writer was done and wrote the marker anew. files is the folder's
+// listing.
+func (e *Engine) staleMarkers(files map[string]fs.FileInfo) {
+	if e.leftMarkers == nil {
+		return
+	}
+	left := e.leftMarkers
+	e.leftMarkers = nil
+	used := map[string]bool{}
+	for name := range files {
+		if e.isInput(name) {
+			used[name+e.cfg.MarkerSuffix] = true
+			used[stemOf(name)+e.cfg.MarkerSuffix] = true
+		}
+	}
+	removed := false
+	for _, m := range left {
+		if _, ok := files[m]; !ok || used[m] {
+			continue
+		}
+		if err := e.watched.Remove(m); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			e.log.Warn("folder marker not removed", "folder", e.cfg.Name, e.logErr(err, nil, m))
+			continue
+		}
+		delete(files, m)
+		removed = true
+	}
+	if removed {
+		if err := syncDirIn(place{e.watched, "."}); err != nil {
+			e.log.Warn("folder marker not removed", "folder", e.cfg.Name, e.logErr(err, nil))
+		}
+		e.log.Info("folder markers of files taken before a stop removed", "folder", e.cfg.Name)
+	}
 }
 
 // markerOf returns the name of name's marker file if it exists.
