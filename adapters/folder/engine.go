@@ -202,10 +202,14 @@ type Engine struct {
 	// between a claim and the marker's removal left in the folder
 	// (staleMarkers); nil once looked at.
 	leftMarkers []string
-	// cutFails are the failures a crash may have cut short, by the name
-	// of the file each reason names (cutFailOf, cutLateSidecars), read
-	// from failed/ at the first pass.
-	cutFails map[string][]cutFail
+	// cutFails are the failures a crash may have cut short (cutFailOf,
+	// cutLateSidecars), listed from failed/ at the first pass.
+	cutFails cutFails
+	// lateLooked: the folder's first listing was looked at for late
+	// sidecars a crash left there (cutLateSidecars); lateLeft are those
+	// whose move is still to be tried again.
+	lateLooked bool
+	lateLeft   map[string]cutFail
 }
 
 // takenInput is an input claimed: its name and when.
