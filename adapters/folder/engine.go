@@ -216,6 +216,9 @@ type Engine struct {
 type takenInput struct {
 	name string
 	at   time.Time
+	// Of an input taken by an earlier run (takenBefore), only its stem
+	// and the day are known; name is empty.
+	stem, day string
 }
 
 var _ adapters.Source = (*Engine)(nil)
@@ -798,6 +801,7 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 		}
 		e.claimedNow.claimed(c.name, c.sidecars)
 		e.taken[stemOf(c.name)] = takenInput{name: c.name, at: time.Now()}
+		e.markTaken(c.name)
 		stems[stemOf(c.name)]--
 		if e.rank != nil {
 			ranks[e.rank(c.name)]--
