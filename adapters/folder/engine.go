@@ -198,12 +198,27 @@ type Engine struct {
 	// claimed by an earlier run, until they leave it: only such a one
 	// may be an input whose settle a crash cut short (markSettling).
 	leftovers map[string]bool
+	// leftMarkers are the markers of the leftovers, which a crash
+	// between a claim and the marker's removal left in the folder
+	// (staleMarkers); nil once looked at.
+	leftMarkers []string
+	// cutFails are the failures a crash may have cut short (cutFailOf,
+	// cutLateSidecars), listed from failed/ at the first pass.
+	cutFails cutFails
+	// lateLooked: the folder's first listing was looked at for late
+	// sidecars a crash left there (cutLateSidecars); lateLeft are those
+	// whose move is still to be tried again.
+	lateLooked bool
+	lateLeft   map[string]cutFail
 }
 
 // takenInput is an input claimed: its name and when.
 type takenInput struct {
 	name string
 	at   time.Time
+	// Of an input taken by an earlier run (takenBefore), only its stem
+	// and the day are known; name is empty.
+	stem, day string
 }
 
 var _ adapters.Source = (*Engine)(nil)
@@ -535,6 +550,19 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 		for _, n := range names {
 			e.leftovers[n] = true
 		}
+		if e.cfg.MarkerSuffix != "" {
+			e.leftMarkers = make([]string, 0, 2*len(names))
+			for _, n := range names {
+				e.leftMarkers = append(e.leftMarkers, n+e.cfg.MarkerSuffix, stemOf(n)+e.cfg.MarkerSuffix)
+			}
+		}
+		if len(e.cfg.Sidecars) > 0 {
+			// The failures a crash cut short, of the leftovers and of
+			// sidecars in the folder (cutFailOf, cutLateSidecars).
+			if err := e.loadCutFails(); err != nil {
+				e.log.Warn("folder scan failed", "folder", e.cfg.Name, "dir", "failed", "err", err)
+			}
+		}
 	}
 	if err != nil {
 		e.log.Warn("folder scan failed", "folder", e.cfg.Name, "dir", "processing", "err", err)
@@ -617,6 +645,7 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 			delete(e.seen, name)
 		}
 	}
+	e.staleMarkers(files)
 	sidecars := map[string][]string{} // stem → sidecar names
 	stems := map[string]int{}         // stem → inputs of that stem in the folder
 	for name := range files {
@@ -627,6 +656,7 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 			stems[stemOf(name)]++
 		}
 	}
+	e.cutLateSidecars(sidecars)
 	e.lateSidecars(sidecars, stems, now, soon)
 
 	type candidate struct {
@@ -771,6 +801,7 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 		}
 		e.claimedNow.claimed(c.name, c.sidecars)
 		e.taken[stemOf(c.name)] = takenInput{name: c.name, at: time.Now()}
+		e.markTaken(c.name)
 		stems[stemOf(c.name)]--
 		if e.rank != nil {
 			ranks[e.rank(c.name)]--
@@ -955,6 +986,46 @@ func (e *Engine) isInput(name string) bool {
 	return false
 }
 
+// staleMarkers removes, at the first listing of the folder, the markers
+// of inputs an earlier run claimed (leftovers) that stand for no input
+// in the folder: claim removes a marker after its input's rename, and a
+// crash between the two left it there, so the next input of that name
+// (the nightly export.xml) was taken as soon as it settled, before its
+// writer was done and wrote the marker anew. files is the folder's
+// listing.
+func (e *Engine) staleMarkers(files map[string]fs.FileInfo) {
+	if e.leftMarkers == nil {
+		return
+	}
+	left := e.leftMarkers
+	e.leftMarkers = nil
+	used := map[string]bool{}
+	for name := range files {
+		if e.isInput(name) {
+			used[name+e.cfg.MarkerSuffix] = true
+			used[stemOf(name)+e.cfg.MarkerSuffix] = true
+		}
+	}
+	removed := false
+	for _, m := range left {
+		if _, ok := files[m]; !ok || used[m] {
+			continue
+		}
+		if err := e.watched.Remove(m); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			e.log.Warn("folder marker not removed", "folder", e.cfg.Name, e.logErr(err, nil, m))
+			continue
+		}
+		delete(files, m)
+		removed = true
+	}
+	if removed {
+		if err := syncDirIn(place{e.watched, "."}); err != nil {
+			e.log.Warn("folder marker not removed", "folder", e.cfg.Name, e.logErr(err, nil))
+		}
+		e.log.Info("folder markers of files taken before a stop removed", "folder", e.cfg.Name)
+	}
+}
+
 // markerOf returns the name of name's marker file if it exists.
 func (e *Engine) markerOf(name string, files map[string]fs.FileInfo) string {
 	for _, m := range []string{name + e.cfg.MarkerSuffix, stemOf(name) + e.cfg.MarkerSuffix} {
@@ -1124,6 +1195,19 @@ func (e *Engine) process(ctx context.Context, name string) {
 		}
 		scs[sc] = data
 	}
+	if e.leftovers[name] && len(e.cfg.Sidecars) > 0 {
+		// Refused for good, with sidecars that fail moved to failed/
+		// before a crash cut it short: not another input.
+		f, cut, err := e.cutFailOf(name, sum, scNames)
+		if err != nil {
+			e.backoff(name, sum, err)
+			return
+		}
+		if cut {
+			e.finishCutFail(name, scNames, sum, size, f)
+			return
+		}
+	}
 	if size == 0 {
 		// Claimed only after it stayed empty for emptyLimit (or by an
 		// earlier ferry): no consumer can make anything of it, and the
@@ -1137,13 +1221,14 @@ func (e *Engine) process(ctx context.Context, name string) {
 		key = namedKey(key, name)
 	}
 
-	if e.leftovers[name] && len(scNames) == 0 && len(e.cfg.Sidecars) > 0 && !e.dedup.Seen(key) && e.dedup.Seen(settlingKey(sum, name)) {
-		// Consumed with its sidecars, which settle moved out before a
-		// crash cut it short: it is not another input (markSettling).
-		// One claimed by this run came without sidecars: the same
-		// image under the same name dropped again without them is
+	if e.leftovers[name] && len(e.cfg.Sidecars) > 0 && !e.dedup.Seen(key) && e.dedup.Seen(settlingKey(sum, name)) && e.settledWith(sum, name, scs) {
+		// Consumed with its sidecars, which settle moved out (all, or
+		// some of them) before a crash cut it short: it is not another
+		// input (markSettling). One claimed by this run came without
+		// them: the same image under the same name dropped again
+		// without them, or with one that says something else, is
 		// consumed as it always was.
-		if err := e.settle(name, nil); err != nil {
+		if err := e.settle(name, scNames); err != nil {
 			e.settleLater(name, sum, err)
 			return
 		}
@@ -1154,7 +1239,7 @@ func (e *Engine) process(ctx context.Context, name string) {
 	}
 
 	if e.dedup.Seen(key) {
-		if err := e.markSettling(name, sum, scNames); err != nil {
+		if err := e.markSettling(name, sum, scs); err != nil {
 			e.backoff(name, sum, err)
 			return
 		}
@@ -1204,7 +1289,7 @@ func (e *Engine) process(ctx context.Context, name string) {
 			// again, which the exchange absorbs (idempotent bundles).
 			e.log.Warn("folder seen-set not updated", "folder", e.cfg.Name, e.logErr(err, sum, name))
 		}
-		if err := e.markSettling(name, sum, scNames); err != nil {
+		if err := e.markSettling(name, sum, scs); err != nil {
 			// Tried again as a duplicate, once the seen-set can be
 			// written.
 			e.backoff(name, sum, err)
@@ -1279,19 +1364,55 @@ func settlingKey(sum []byte, name string) [32]byte {
 	return out
 }
 
+// settledSidecarKey is the seen-set's record that the input of content
+// sum named name was consumed (or found a duplicate) with the sidecar sc
+// holding data, among others (markSettling).
+func settledSidecarKey(sum []byte, name, sc string, data []byte) [32]byte {
+	d := sha256.Sum256(data)
+	h := sha256.New()
+	h.Write([]byte("ferry seen-set: settled with the sidecar\x00"))
+	h.Write(sum)
+	h.Write([]byte(name + "\x00" + sc + "\x00"))
+	h.Write(d[:])
+	var out [32]byte
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
 // markSettling records, durably, that name is settled with sidecars,
 // before settle moves them: they go first, and a crash before the
-// input's own move leaves it alone in processing/, where the seen-set
-// key of its content and theirs no longer matches it. Without this
-// record the next start consumed it again, without its sidecars.
-func (e *Engine) markSettling(name string, sum []byte, sidecars []string) error {
+// input's own move leaves it in processing/ alone, or with those of
+// its sidecars not moved yet, where the seen-set key of its content and
+// theirs no longer matches it. Without this record the next start
+// consumed it again, without its sidecars (or some of them). Of an
+// input with more than one, each sidecar is recorded too, so that one
+// left beside it is known for one of them (settledWith).
+func (e *Engine) markSettling(name string, sum []byte, sidecars map[string][]byte) error {
 	if len(sidecars) == 0 {
 		return nil
+	}
+	if len(sidecars) > 1 {
+		for sc, data := range sidecars {
+			if err := e.dedup.Add(settledSidecarKey(sum, name, sc, data)); err != nil {
+				return fmt.Errorf("seen-set: %w", err)
+			}
+		}
 	}
 	if err := e.dedup.Add(settlingKey(sum, name)); err != nil {
 		return fmt.Errorf("seen-set: %w", err)
 	}
 	return nil
+}
+
+// settledWith reports whether every sidecar in sidecars was settled
+// with the input of content sum named name (markSettling).
+func (e *Engine) settledWith(sum []byte, name string, sidecars map[string][]byte) bool {
+	for sc, data := range sidecars {
+		if !e.dedup.Seen(settledSidecarKey(sum, name, sc, data)) {
+			return false
+		}
+	}
+	return true
 }
 
 // consume hands raw to the Consumer. A panic in it (a converter bug

@@ -32,8 +32,14 @@ func (e *Engine) lateSidecars(sidecars map[string][]string, stems map[string]int
 		}
 	}
 	for st, scs := range sidecars {
+		if stems[st] > 0 || e.stemClaimed(st) {
+			continue
+		}
 		tk, ok := e.taken[st]
-		if !ok || stems[st] > 0 || e.stemClaimed(st) {
+		if !ok {
+			tk, ok = e.takenBefore(st, now)
+		}
+		if !ok {
 			continue
 		}
 		for _, sc := range scs {
@@ -49,6 +55,43 @@ func (e *Engine) lateSidecars(sidecars map[string][]string, stems map[string]int
 			e.failLateSidecar(sc, tk)
 		}
 	}
+}
+
+// takenKey is the seen-set's record that an input of stem stem was
+// taken on day (YYYY-MM-DD, local) by a run of this folder (markTaken).
+func takenKey(stem, day string) [32]byte {
+	h := sha256.New()
+	h.Write([]byte("ferry seen-set: an input of this stem taken on this day\x00"))
+	h.Write([]byte(day + "\x00" + stem))
+	var out [32]byte
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
+// markTaken records, durably, that an input of name's stem was taken
+// today, when the folder has sidecars: taken is the run's own, and a
+// sidecar that comes after a restart for an input taken before it is
+// known for a late one by this record (takenBefore). Without it, such a
+// sidecar lay in the folder and went with the next input of its name.
+func (e *Engine) markTaken(name string) {
+	if len(e.cfg.Sidecars) == 0 {
+		return
+	}
+	if err := e.dedup.Add(takenKey(stemOf(name), time.Now().Format(time.DateOnly))); err != nil {
+		e.log.Warn("folder seen-set not updated", "folder", e.cfg.Name, e.logErr(err, nil, name))
+	}
+}
+
+// takenBefore reports whether an input of stem st was taken today or
+// yesterday, by an earlier run (markTaken): the day stands for the
+// time, and the input's full name is not known.
+func (e *Engine) takenBefore(st string, now time.Time) (takenInput, bool) {
+	for _, day := range []time.Time{now, now.AddDate(0, 0, -1)} {
+		if e.dedup.Seen(takenKey(st, day.Format(time.DateOnly))) {
+			return takenInput{stem: st, day: day.Format(time.DateOnly)}, true
+		}
+	}
+	return takenInput{}, false
 }
 
 // failLateSidecar moves the sidecar sc, which came after tk was taken,
@@ -71,6 +114,9 @@ func (e *Engine) failLateSidecar(sc string, tk takenInput) {
 		if err := mkdirAllIn(dir.root, dir.dir, 0o700); err != nil {
 			return err
 		}
+		// A move that failed before left its reason: taken back, as
+		// fail does, rather than another written beside it each pass.
+		reclaimReason(dir, uniqueName(dir, sc, nil, nil), sum)
 		final := uniqueName(dir, sc, nil, []string{".error.txt"})
 		var b strings.Builder
 		fmt.Fprintf(&b, "file: %s\n", sc)
@@ -81,9 +127,15 @@ func (e *Engine) failLateSidecar(sc string, tk takenInput) {
 		fmt.Fprintf(&b, "failed at: %s\n", time.Now().UTC().Format(time.RFC3339))
 		fmt.Fprintf(&b, "size: %d\n", size)
 		fmt.Fprintf(&b, "sha256: %s\n", hex.EncodeToString(sum))
-		fmt.Fprintf(&b, "reason: a sidecar that came after %s was taken (%s), so %s went without it; "+
-			"to send it with this sidecar, put the two in the folder again together (%s is in the done folder, or the failed one if it was refused, unless the folder deletes what it took)\n",
-			tk.name, tk.at.UTC().Format(time.RFC3339), tk.name, tk.name)
+		if tk.name != "" {
+			fmt.Fprintf(&b, "reason: "+lateReason+"%s was taken (%s), so %s went without it; "+
+				"to send it with this sidecar, put the two in the folder again together (%s is in the done folder, or the failed one if it was refused, unless the folder deletes what it took)\n",
+				tk.name, tk.at.UTC().Format(time.RFC3339), tk.name, tk.name)
+		} else {
+			fmt.Fprintf(&b, "reason: "+lateReason+"the input of its name (%s.*) was taken (on %s, before ferry restarted), so that input went without it; "+
+				"to send it with this sidecar, put the two in the folder again together (the input is in the done folder, or the failed one if it was refused, unless the folder deletes what it took)\n",
+				tk.stem, tk.day)
+		}
 		if err := writeFileIn(dir, final+".error.txt", []byte(b.String()), 0o600); err != nil {
 			return err
 		}
