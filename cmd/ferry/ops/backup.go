@@ -42,9 +42,10 @@ import (
 // worth nothing to whoever steals it and the key alike.
 //
 // Restore (`ferry restore FILE`) writes into a data folder that does not
-// exist or is empty: it unpacks beside it, checks every file against the
-// manifest, fsyncs, and only then renames the folder into place, so a
-// damaged or cut archive leaves nothing behind.
+// exist or is empty: it unpacks beside it (inside it, when it exists: see
+// RestoreBackup), checks every file against the manifest, fsyncs, and
+// only then renames the folder (or its entries) into place, so a damaged
+// or cut archive leaves nothing behind.
 
 // BackupFormat is the manifest's format version.
 const BackupFormat = 1
@@ -408,7 +409,8 @@ func CheckRestoreTarget(dataDir string) error {
 
 // RestoreBackup unpacks the data folder of the archive r into dataDir,
 // which must not exist or be empty. The files are checked against the
-// manifest and fsynced before the folder is renamed into place.
+// manifest and fsynced before the folder is renamed into place (or, into
+// an existing folder, its entries are).
 func RestoreBackup(r io.Reader, dataDir string) (*BackupManifest, error) {
 	abs, err := filepath.Abs(dataDir)
 	if err != nil {
@@ -425,13 +427,22 @@ func RestoreBackup(r io.Reader, dataDir string) (*BackupManifest, error) {
 	if err := CheckRestoreTarget(abs); err != nil {
 		return nil, err
 	}
+	// An existing (empty) folder is kept: the one the administrator
+	// made, with its owner and ACL, or the mount point of a disk of its
+	// own, which cannot be removed or renamed over. The files are
+	// unpacked in a folder inside it, on its disk, and moved up once
+	// whole. A new folder is unpacked beside and renamed into place.
 	parent := filepath.Dir(abs)
-	if err := durable.MkdirAll(parent, 0o755); err != nil {
-		return nil, err
-	}
+	fi, err := os.Stat(abs)
+	existing := err == nil && fi.IsDir()
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
 	tmp := filepath.Join(parent, "."+filepath.Base(abs)+".restore-"+hex.EncodeToString(rnd[:]))
+	if existing {
+		tmp = filepath.Join(abs, ".ferry-restore-"+hex.EncodeToString(rnd[:]))
+	} else if err := durable.MkdirAll(parent, 0o755); err != nil {
+		return nil, err
+	}
 	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return nil, err
 	}
@@ -530,18 +541,53 @@ func RestoreBackup(r io.Reader, dataDir string) (*BackupManifest, error) {
 			return nil, err
 		}
 	}
-	if err := os.Remove(abs); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
-	}
-	if err := os.Rename(data, abs); err != nil {
-		return nil, err
-	}
-	if err := durable.SyncDir(parent); err != nil {
-		return nil, err
+	if existing {
+		if err := moveInto(data, abs, filepath.Base(tmp)); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := os.Rename(data, abs); err != nil {
+			return nil, err
+		}
+		if err := durable.SyncDir(parent); err != nil {
+			return nil, err
+		}
 	}
 	done = true
 	os.RemoveAll(tmp)
 	return m, nil
+}
+
+// moveInto moves the entries of the restored folder data into the
+// existing data folder dir, which holds nothing but the restore's own
+// folder (named tmp), gives dir data's mode, and syncs it. The entries
+// are whole and synced already: only their names move, each at once.
+func moveInto(data, dir, tmp string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if e.Name() != tmp {
+			return fmt.Errorf("data_dir %s: %s appeared in it during the restore (is a gateway running?); nothing restored", dir, e.Name())
+		}
+	}
+	fi, err := os.Stat(data)
+	if err != nil {
+		return err
+	}
+	if ents, err = os.ReadDir(data); err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if err := os.Rename(filepath.Join(data, e.Name()), filepath.Join(dir, e.Name())); err != nil {
+			return fmt.Errorf("data_dir %s restored in part (%w): remove what it holds and restore again", dir, err)
+		}
+	}
+	if err := os.Chmod(dir, fi.Mode().Perm()); err != nil {
+		return err
+	}
+	return durable.SyncDir(dir)
 }
 
 // linkTarget is where the path p leads: p with its symbolic links

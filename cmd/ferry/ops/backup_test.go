@@ -448,3 +448,47 @@ func TestBackupAbortInsideLargeFile(t *testing.T) {
 		t.Errorf("%d bytes written after an abort at 1 MiB of a 32 MiB file: the file was archived whole", w.written)
 	}
 }
+
+// TestRestoreKeepsExistingFolder: restored into an existing empty
+// data_dir, the folder stays the one the administrator made (its owner,
+// its ACL on Windows, a mount point) and gets the archive's files and
+// mode; the restore replaced it with a folder of its own.
+func TestRestoreKeepsExistingFolder(t *testing.T) {
+	src := gatewayDataDir(t)
+	os.Chmod(src, 0o750)
+	var buf bytes.Buffer
+	if _, err := WriteBackup(&buf, BackupOptions{DataDir: src}); err != nil {
+		t.Fatal(err)
+	}
+	to := filepath.Join(t.TempDir(), "ferry-data")
+	if err := os.Mkdir(to, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := RestoreBackup(bytes.NewReader(buf.Bytes()), to); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.Stat(to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(before, after) {
+		t.Error("the existing data_dir was replaced by another folder")
+	}
+	if runtime.GOOS != "windows" && after.Mode().Perm() != 0o750 {
+		t.Errorf("data_dir mode %04o, backed up 0750", after.Mode().Perm())
+	}
+	if got := queuedBodies(t, to); len(got) != 3 {
+		t.Errorf("restored: %d items", len(got))
+	}
+	ents, _ := os.ReadDir(filepath.Dir(to))
+	ents2, _ := os.ReadDir(to)
+	for _, e := range append(ents, ents2...) {
+		if strings.Contains(e.Name(), "restore") {
+			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+}
