@@ -623,8 +623,10 @@ func linkTarget(p string) string {
 func BackupNotes(cfg *config.Config) []string {
 	var notes []string
 	var keys []string
+	// The key files and the other secrets (previous data-at-rest keys, a
+	// mailbox's password): a restored gateway needs each of them.
 	for _, f := range configuredFiles(cfg) {
-		if strings.HasSuffix(f.field, "key_file") {
+		if strings.HasSuffix(f.field, "key_file") || f.ownerOnly {
 			keys = append(keys, f.field+" "+f.path)
 		}
 	}
@@ -633,6 +635,8 @@ func BackupNotes(cfg *config.Config) []string {
 	}
 	if cfg.Encryption.KeyFile == "" {
 		notes = append(notes, "encryption at rest is off: the archive holds patient data in clear; keep it as you keep the clinic's records, seal the data folder, and so its backups (`ferry keygen`, encryption.key_file: README, \"Encryption at rest\"), or encrypt the archive on its way out (`ferry backup - | gpg -e -r KEY > FILE.gpg`)")
+	} else if len(cfg.Encryption.PreviousKeyFiles) > 0 {
+		notes = append(notes, "the data in the archive is encrypted with encryption.key_file, and what was sealed before the key's rotation with encryption.previous_key_files: without those keys a restore cannot read it")
 	} else {
 		notes = append(notes, "the data in the archive is encrypted with encryption.key_file: without that key a restore cannot read it")
 	}

@@ -492,3 +492,23 @@ func TestRestoreKeepsExistingFolder(t *testing.T) {
 		}
 	}
 }
+
+// TestBackupNotesNameEverySecret: the notes of backup and restore list
+// the files the archive leaves out that a restored gateway needs. After a
+// key rotation they named encryption.key_file only, not the previous keys
+// that open what the archive still holds sealed with them (the gateway
+// does not start without them), nor a fax mailbox's password file.
+func TestBackupNotesNameEverySecret(t *testing.T) {
+	cfg := &config.Config{DataDir: "/var/lib/ferry"}
+	cfg.Encryption.KeyFile = "/etc/ferry/ferry-2027.key"
+	cfg.Encryption.PreviousKeyFiles = []string{"/etc/ferry/ferry.key"}
+	var mb config.Mailbox
+	mb.PasswordFile = "/etc/ferry/fax-imap.pass"
+	cfg.Sources.Mailboxes = []config.Mailbox{mb}
+	notes := strings.Join(BackupNotes(cfg), "\n")
+	for _, want := range []string{"encryption.key_file /etc/ferry/ferry-2027.key", "encryption.previous_key_files[0] /etc/ferry/ferry.key", "sources.mailboxes[0].password_file /etc/ferry/fax-imap.pass"} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes without %q:\n%s", want, notes)
+		}
+	}
+}
