@@ -393,7 +393,7 @@ func eachMember(r io.Reader, fn func(*tar.Header, io.Reader) error) error {
 }
 
 // CheckRestoreTarget refuses a data folder that restore must not write
-// into: one that holds anything.
+// into: one that holds anything (but lost+found, see fsFolder).
 func CheckRestoreTarget(dataDir string) error {
 	ents, err := os.ReadDir(dataDir)
 	switch {
@@ -401,10 +401,21 @@ func CheckRestoreTarget(dataDir string) error {
 		return nil
 	case err != nil:
 		return err
-	case len(ents) > 0:
-		return fmt.Errorf("data_dir %s is not empty: restore writes only into an empty or new folder (move it aside first)", dataDir)
+	}
+	for _, e := range ents {
+		if !fsFolder(e) {
+			return fmt.Errorf("data_dir %s is not empty: restore writes only into an empty or new folder (move it aside first)", dataDir)
+		}
 	}
 	return nil
+}
+
+// fsFolder reports whether the entry e of a data folder is the file
+// system's, not data: the lost+found folder at the root of an ext4 disk
+// (a data_dir on a disk of its own), which fsck fills, and which restore
+// leaves as it is.
+func fsFolder(e fs.DirEntry) bool {
+	return e.Name() == "lost+found" && e.IsDir()
 }
 
 // RestoreBackup unpacks the data folder of the archive r into dataDir,
@@ -567,7 +578,12 @@ func moveInto(data, dir, tmp string) error {
 	if err != nil {
 		return err
 	}
+	keep := map[string]bool{}
 	for _, e := range ents {
+		if fsFolder(e) {
+			keep[e.Name()] = true
+			continue
+		}
 		if e.Name() != tmp {
 			return fmt.Errorf("data_dir %s: %s appeared in it during the restore (is a gateway running?); nothing restored", dir, e.Name())
 		}
@@ -580,6 +596,9 @@ func moveInto(data, dir, tmp string) error {
 		return err
 	}
 	for _, e := range ents {
+		if keep[e.Name()] {
+			continue // the disk's own lost+found stays; the archive's goes with the staging folder
+		}
 		if err := os.Rename(filepath.Join(data, e.Name()), filepath.Join(dir, e.Name())); err != nil {
 			return fmt.Errorf("data_dir %s restored in part (%w): remove what it holds and restore again", dir, err)
 		}
