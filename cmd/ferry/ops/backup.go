@@ -288,7 +288,7 @@ var errAborted = errors.New("the running gateway's snapshot was let go before th
 
 // walkData walks the data folder (or a snapshot of it) at root as
 // filepath.WalkDir does, giving fn each entry's path relative to root with
-// '/' separators, and leaving out live backups' snapshots. An entry gone
+// '/' separators, and leaving out live backups' snapshots and lost+found. An entry gone
 // between the listing of its folder and its visit goes to gone instead.
 func walkData(root string, gone func(rel string) error, fn func(p, rel string, d fs.DirEntry) error) error {
 	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -302,7 +302,10 @@ func walkData(root string, gone func(rel string) error, fn func(p, rel string, d
 			return gone(rel)
 		case err != nil:
 			return err
-		case d.IsDir() && inSnapshot(rel):
+		case d.IsDir() && (inSnapshot(rel) || rel == "lost+found"):
+			// lost+found, at the root of a data_dir on a disk of its
+			// own, is the file system's (root's alone, which the
+			// gateway's account cannot read), not the gateway's data.
 			return fs.SkipDir
 		}
 		return fn(p, rel, d)
