@@ -65,7 +65,7 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 		if out, err = filepath.Abs(pos[0]); err != nil {
 			return err
 		}
-		if rel, err := filepath.Rel(data, out); err == nil && !strings.HasPrefix(rel, "..") {
+		if inside(data, out) {
 			return fmt.Errorf("backup: %s is inside data_dir %s; write the archive elsewhere (another disk, a share)", out, data)
 		}
 		if _, err := os.Stat(out); err == nil && !*force {
@@ -187,6 +187,36 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 		fmt.Fprintf(stdout, "  note: %s\n", n)
 	}
 	return nil
+}
+
+// inside reports whether file lies in the folder dir, either named
+// through symbolic links: a data_dir that is a link (/var/lib/ferry to
+// /mnt/data/ferry) holds what is written under the path it points to.
+func inside(dir, file string) bool {
+	in := func(d, f string) bool {
+		rel, err := filepath.Rel(d, f)
+		return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+	}
+	if in(dir, file) {
+		return true
+	}
+	d, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return false
+	}
+	// The file is not there yet: the nearest folder above it that is.
+	f, rest := file, ""
+	for {
+		if real, err := filepath.EvalSymlinks(f); err == nil {
+			return in(d, filepath.Join(real, rest))
+		}
+		parent := filepath.Dir(f)
+		if parent == f {
+			return false
+		}
+		rest = filepath.Join(filepath.Base(f), rest)
+		f = parent
+	}
 }
 
 // interrupted is err, or, when the command was interrupted (Ctrl-C),
