@@ -65,7 +65,7 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 		if out, err = filepath.Abs(pos[0]); err != nil {
 			return err
 		}
-		if rel, err := filepath.Rel(data, out); err == nil && !strings.HasPrefix(rel, "..") {
+		if inside(data, out) {
 			return fmt.Errorf("backup: %s is inside data_dir %s; write the archive elsewhere (another disk, a share)", out, data)
 		}
 		if _, err := os.Stat(out); err == nil && !*force {
@@ -187,6 +187,36 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 		fmt.Fprintf(stdout, "  note: %s\n", n)
 	}
 	return nil
+}
+
+// inside reports whether file lies in the folder dir, either named
+// through symbolic links: a data_dir that is a link (/var/lib/ferry to
+// /mnt/data/ferry) holds what is written under the path it points to.
+func inside(dir, file string) bool {
+	in := func(d, f string) bool {
+		rel, err := filepath.Rel(d, f)
+		return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+	}
+	if in(dir, file) {
+		return true
+	}
+	d, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return false
+	}
+	// The file is not there yet: the nearest folder above it that is.
+	f, rest := file, ""
+	for {
+		if real, err := filepath.EvalSymlinks(f); err == nil {
+			return in(d, filepath.Join(real, rest))
+		}
+		parent := filepath.Dir(f)
+		if parent == f {
+			return false
+		}
+		rest = filepath.Join(filepath.Base(f), rest)
+		f = parent
+	}
 }
 
 // interrupted is err, or, when the command was interrupted (Ctrl-C),
@@ -328,6 +358,7 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	} else if gave {
 		fmt.Fprintf(stdout, "  gave %s to the %s account\n", cfg.DataDir, installer.Account)
 	}
+	restoredKeys(cfg, stdout)
 	for _, n := range ops.BackupNotes(cfg) {
 		if strings.HasPrefix(n, "not in the archive") {
 			fmt.Fprintf(stdout, "  note: %s\n", strings.Replace(n, "not in the archive, back them up apart from it:", "put these back from where you keep them:", 1))
@@ -339,6 +370,49 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	fmt.Fprintf(stdout, "next: `%s` checks the files and folders the service needs; then start it\n", doctor)
 	return nil
+}
+
+// restoredKeys says which keys the data restored into cfg's data_dir is
+// sealed with (ids only), and whether cfg's key opens it: a gateway does
+// not start on data sealed with a key it is not given (ops.CheckSealedKeys),
+// and the restore is where the key of a backup is missed first.
+func restoredKeys(cfg *config.Config, stdout io.Writer) {
+	qu, err := diskq.InspectSealedKeys(cfg.Path("queue"), "")
+	if err != nil && !errors.Is(err, iofs.ErrNotExist) {
+		fmt.Fprintf(stdout, "  note: which keys its queue is sealed with is not known: %v\n", err)
+		return
+	}
+	use := ops.SealedKeys(cfg, qu)
+	if len(use) == 0 {
+		return
+	}
+	ids := make([]string, 0, len(use))
+	for id := range use {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	var held []string
+	for _, id := range ids {
+		held = append(held, fmt.Sprintf("key %s (%s)", id, use[id]))
+	}
+	sealed := "its data is sealed with " + strings.Join(held, "; ")
+	key, kerr := cfg.LoadKey()
+	switch {
+	case !cfg.Encryption.Enabled():
+		fmt.Fprintf(stdout, "  warning: %s, and encryption is off in this configuration: the gateway does not start on it until encryption.key_file names the key file with that id\n", sealed)
+	case errors.Is(kerr, iofs.ErrNotExist):
+		// Not "make one with ferry keygen", as the configuration's
+		// error says: a new key opens none of it.
+		fmt.Fprintf(stdout, "  note: %s, and a key file the configuration names is not back yet: put back the key file with that id before starting the gateway, which does not start without it (a new key cannot open it)\n", sealed)
+	case kerr != nil:
+		fmt.Fprintf(stdout, "  note: %s, and the configured key does not load (%v): put back the key file with that id before starting the gateway, which does not start without it (a new key cannot open it)\n", sealed, kerr)
+	case ops.CheckSealedKeys(key, use) != nil:
+		fmt.Fprintf(stdout, "  warning: %s; encryption.key_file %s is key %s: the gateway does not start on it until the key file with that id is encryption.key_file (or, after a key rotation, in encryption.previous_key_files)\n", sealed, cfg.Encryption.KeyFile, key.ID())
+	case len(ids) == 1 && ids[0] == key.ID():
+		fmt.Fprintf(stdout, "  %s, which encryption.key_file %s is\n", sealed, cfg.Encryption.KeyFile)
+	default:
+		fmt.Fprintf(stdout, "  %s, which encryption.key_file and encryption.previous_key_files name\n", sealed)
+	}
 }
 
 // restoreCheck restores the archive into a temporary folder beside the

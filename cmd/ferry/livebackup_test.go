@@ -478,3 +478,85 @@ func TestRestoreCheckHintNamesTheConfiguration(t *testing.T) {
 		t.Fatalf("the hint's restore did not fill %s: %v", data, err)
 	}
 }
+
+// TestRestoreSaysWhichKey: `ferry restore` of a backup of sealed data
+// under a configuration whose key does not open it (another key, or
+// encryption off) restored it and said nothing of the key, then "next:
+// ferry doctor ...; then start it", as if the gateway would start on it;
+// with the key file not put back yet, it named the file but not the key
+// the data needs. It now names the key id the data is sealed with and
+// whether the configured key is that one.
+func TestRestoreSaysWhichKey(t *testing.T) {
+	dir := t.TempDir()
+	key, other := filepath.Join(dir, "keys", "a.key"), filepath.Join(dir, "keys", "b.key")
+	os.Mkdir(filepath.Dir(key), 0o700)
+	for _, k := range []string{key, other} {
+		if err := cmdKeygen(context.Background(), []string{k}, io.Discard, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data := filepath.Join(dir, "data")
+	cfgFile := filepath.Join(dir, "ferry.yaml")
+	write := func(keyFile string) {
+		t.Helper()
+		body := fmt.Sprintf("data_dir: %q\n", data)
+		if keyFile != "" {
+			body += fmt.Sprintf("encryption:\n  key_file: %q\n", keyFile)
+		}
+		if err := os.WriteFile(cfgFile, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(key)
+	cfg, err := config.Load(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := cfg.LoadKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{Key: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Put(context.Background(), &queue.Item{ID: "b1", Key: "k", Body: []byte(`{"resourceType":"Bundle"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	q.Close(context.Background())
+	archive := filepath.Join(dir, "b.tar.gz")
+	if err := cmdBackup(context.Background(), []string{"--config", cfgFile, archive}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	restore := func(keyFile string) string {
+		t.Helper()
+		if err := os.RemoveAll(data); err != nil {
+			t.Fatal(err)
+		}
+		write(keyFile)
+		var out bytes.Buffer
+		if err := cmdRestore(context.Background(), []string{"--config", cfgFile, archive}, &out, io.Discard); err != nil {
+			t.Fatalf("restore: %v\n%s", err, out.String())
+		}
+		return out.String()
+	}
+	for _, c := range []struct {
+		keyFile string
+		want    []string
+	}{
+		{key, []string{"sealed with key " + k.ID() + " (1 queue item), which encryption.key_file " + key + " is"}},
+		{other, []string{"warning:", "sealed with key " + k.ID(), "encryption.key_file " + other + " is key", "does not start"}},
+		{"", []string{"warning:", "sealed with key " + k.ID(), "encryption is off", "does not start"}},
+		{filepath.Join(dir, "keys", "gone.key"), []string{"sealed with key " + k.ID(), "put back", "gone.key"}},
+	} {
+		out := restore(c.keyFile)
+		if strings.Contains(out, "keygen") {
+			t.Errorf("key_file %q: restore advises a new key, which opens none of it:\n%s", c.keyFile, out)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("key_file %q: restore said, without %q:\n%s", c.keyFile, w, out)
+			}
+		}
+	}
+}

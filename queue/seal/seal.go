@@ -235,6 +235,9 @@ func LoadKey(path string) (*Key, error) {
 		return nil, fmt.Errorf("read key file: %w", err)
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("key file %s is a folder; want the key file in it (ferry keygen FILE writes one)", path)
+	}
 	if err := checkKeyFileMode(f); err != nil {
 		return nil, fmt.Errorf("key file %s: %w", path, err)
 	}

@@ -574,3 +574,16 @@ func TestKeyFormatsHideMaterial(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyFileIsAFolder: encryption.key_file naming a folder (/etc/ferry
+// for /etc/ferry/ferry.key) was refused as "mode 0755 lets others read
+// it; chmod 600", sending the administrator to lock up the configuration
+// folder; it now says the path is a folder, not a key file.
+func TestKeyFileIsAFolder(t *testing.T) {
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	_, err := LoadKey(dir)
+	if err == nil || strings.Contains(err.Error(), "chmod") || !strings.Contains(err.Error(), "is a folder") || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("key file that is a folder: %v", err)
+	}
+}

@@ -42,9 +42,10 @@ import (
 // worth nothing to whoever steals it and the key alike.
 //
 // Restore (`ferry restore FILE`) writes into a data folder that does not
-// exist or is empty: it unpacks beside it, checks every file against the
-// manifest, fsyncs, and only then renames the folder into place, so a
-// damaged or cut archive leaves nothing behind.
+// exist or is empty: it unpacks beside it (inside it, when it exists: see
+// RestoreBackup), checks every file against the manifest, fsyncs, and
+// only then renames the folder (or its entries) into place, so a damaged
+// or cut archive leaves nothing behind.
 
 // BackupFormat is the manifest's format version.
 const BackupFormat = 1
@@ -287,7 +288,7 @@ var errAborted = errors.New("the running gateway's snapshot was let go before th
 
 // walkData walks the data folder (or a snapshot of it) at root as
 // filepath.WalkDir does, giving fn each entry's path relative to root with
-// '/' separators, and leaving out live backups' snapshots. An entry gone
+// '/' separators, and leaving out live backups' snapshots and lost+found. An entry gone
 // between the listing of its folder and its visit goes to gone instead.
 func walkData(root string, gone func(rel string) error, fn func(p, rel string, d fs.DirEntry) error) error {
 	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -301,7 +302,10 @@ func walkData(root string, gone func(rel string) error, fn func(p, rel string, d
 			return gone(rel)
 		case err != nil:
 			return err
-		case d.IsDir() && inSnapshot(rel):
+		case d.IsDir() && (inSnapshot(rel) || rel == "lost+found"):
+			// lost+found, at the root of a data_dir on a disk of its
+			// own, is the file system's (root's alone, which the
+			// gateway's account cannot read), not the gateway's data.
 			return fs.SkipDir
 		}
 		return fn(p, rel, d)
@@ -392,7 +396,7 @@ func eachMember(r io.Reader, fn func(*tar.Header, io.Reader) error) error {
 }
 
 // CheckRestoreTarget refuses a data folder that restore must not write
-// into: one that holds anything.
+// into: one that holds anything (but lost+found, see fsFolder).
 func CheckRestoreTarget(dataDir string) error {
 	ents, err := os.ReadDir(dataDir)
 	switch {
@@ -400,15 +404,27 @@ func CheckRestoreTarget(dataDir string) error {
 		return nil
 	case err != nil:
 		return err
-	case len(ents) > 0:
-		return fmt.Errorf("data_dir %s is not empty: restore writes only into an empty or new folder (move it aside first)", dataDir)
+	}
+	for _, e := range ents {
+		if !fsFolder(e) {
+			return fmt.Errorf("data_dir %s is not empty: restore writes only into an empty or new folder (move it aside first)", dataDir)
+		}
 	}
 	return nil
 }
 
+// fsFolder reports whether the entry e of a data folder is the file
+// system's, not data: the lost+found folder at the root of an ext4 disk
+// (a data_dir on a disk of its own), which fsck fills, and which restore
+// leaves as it is.
+func fsFolder(e fs.DirEntry) bool {
+	return e.Name() == "lost+found" && e.IsDir()
+}
+
 // RestoreBackup unpacks the data folder of the archive r into dataDir,
 // which must not exist or be empty. The files are checked against the
-// manifest and fsynced before the folder is renamed into place.
+// manifest and fsynced before the folder is renamed into place (or, into
+// an existing folder, its entries are).
 func RestoreBackup(r io.Reader, dataDir string) (*BackupManifest, error) {
 	abs, err := filepath.Abs(dataDir)
 	if err != nil {
@@ -425,13 +441,22 @@ func RestoreBackup(r io.Reader, dataDir string) (*BackupManifest, error) {
 	if err := CheckRestoreTarget(abs); err != nil {
 		return nil, err
 	}
+	// An existing (empty) folder is kept: the one the administrator
+	// made, with its owner and ACL, or the mount point of a disk of its
+	// own, which cannot be removed or renamed over. The files are
+	// unpacked in a folder inside it, on its disk, and moved up once
+	// whole. A new folder is unpacked beside and renamed into place.
 	parent := filepath.Dir(abs)
-	if err := durable.MkdirAll(parent, 0o755); err != nil {
-		return nil, err
-	}
+	fi, err := os.Stat(abs)
+	existing := err == nil && fi.IsDir()
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
 	tmp := filepath.Join(parent, "."+filepath.Base(abs)+".restore-"+hex.EncodeToString(rnd[:]))
+	if existing {
+		tmp = filepath.Join(abs, ".ferry-restore-"+hex.EncodeToString(rnd[:]))
+	} else if err := durable.MkdirAll(parent, 0o755); err != nil {
+		return nil, err
+	}
 	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return nil, err
 	}
@@ -530,18 +555,61 @@ func RestoreBackup(r io.Reader, dataDir string) (*BackupManifest, error) {
 			return nil, err
 		}
 	}
-	if err := os.Remove(abs); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
-	}
-	if err := os.Rename(data, abs); err != nil {
-		return nil, err
-	}
-	if err := durable.SyncDir(parent); err != nil {
-		return nil, err
+	if existing {
+		if err := moveInto(data, abs, filepath.Base(tmp)); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := os.Rename(data, abs); err != nil {
+			return nil, err
+		}
+		if err := durable.SyncDir(parent); err != nil {
+			return nil, err
+		}
 	}
 	done = true
 	os.RemoveAll(tmp)
 	return m, nil
+}
+
+// moveInto moves the entries of the restored folder data into the
+// existing data folder dir, which holds nothing but the restore's own
+// folder (named tmp), gives dir data's mode, and syncs it. The entries
+// are whole and synced already: only their names move, each at once.
+func moveInto(data, dir, tmp string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	for _, e := range ents {
+		if fsFolder(e) {
+			keep[e.Name()] = true
+			continue
+		}
+		if e.Name() != tmp {
+			return fmt.Errorf("data_dir %s: %s appeared in it during the restore (is a gateway running?); nothing restored", dir, e.Name())
+		}
+	}
+	fi, err := os.Stat(data)
+	if err != nil {
+		return err
+	}
+	if ents, err = os.ReadDir(data); err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if keep[e.Name()] {
+			continue // the disk's own lost+found stays; the archive's goes with the staging folder
+		}
+		if err := os.Rename(filepath.Join(data, e.Name()), filepath.Join(dir, e.Name())); err != nil {
+			return fmt.Errorf("data_dir %s restored in part (%w): remove what it holds and restore again", dir, err)
+		}
+	}
+	if err := os.Chmod(dir, fi.Mode().Perm()); err != nil {
+		return err
+	}
+	return durable.SyncDir(dir)
 }
 
 // linkTarget is where the path p leads: p with its symbolic links
@@ -577,8 +645,10 @@ func linkTarget(p string) string {
 func BackupNotes(cfg *config.Config) []string {
 	var notes []string
 	var keys []string
+	// The key files and the other secrets (previous data-at-rest keys, a
+	// mailbox's password): a restored gateway needs each of them.
 	for _, f := range configuredFiles(cfg) {
-		if strings.HasSuffix(f.field, "key_file") {
+		if strings.HasSuffix(f.field, "key_file") || f.ownerOnly {
 			keys = append(keys, f.field+" "+f.path)
 		}
 	}
@@ -587,6 +657,8 @@ func BackupNotes(cfg *config.Config) []string {
 	}
 	if cfg.Encryption.KeyFile == "" {
 		notes = append(notes, "encryption at rest is off: the archive holds patient data in clear; keep it as you keep the clinic's records, seal the data folder, and so its backups (`ferry keygen`, encryption.key_file: README, \"Encryption at rest\"), or encrypt the archive on its way out (`ferry backup - | gpg -e -r KEY > FILE.gpg`)")
+	} else if len(cfg.Encryption.PreviousKeyFiles) > 0 {
+		notes = append(notes, "the data in the archive is encrypted with encryption.key_file, and what was sealed before the key's rotation with encryption.previous_key_files: without those keys a restore cannot read it")
 	} else {
 		notes = append(notes, "the data in the archive is encrypted with encryption.key_file: without that key a restore cannot read it")
 	}

@@ -448,3 +448,67 @@ func TestBackupAbortInsideLargeFile(t *testing.T) {
 		t.Errorf("%d bytes written after an abort at 1 MiB of a 32 MiB file: the file was archived whole", w.written)
 	}
 }
+
+// TestRestoreKeepsExistingFolder: restored into an existing empty
+// data_dir, the folder stays the one the administrator made (its owner,
+// its ACL on Windows, a mount point) and gets the archive's files and
+// mode; the restore replaced it with a folder of its own.
+func TestRestoreKeepsExistingFolder(t *testing.T) {
+	src := gatewayDataDir(t)
+	os.Chmod(src, 0o750)
+	var buf bytes.Buffer
+	if _, err := WriteBackup(&buf, BackupOptions{DataDir: src}); err != nil {
+		t.Fatal(err)
+	}
+	to := filepath.Join(t.TempDir(), "ferry-data")
+	if err := os.Mkdir(to, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := RestoreBackup(bytes.NewReader(buf.Bytes()), to); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.Stat(to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(before, after) {
+		t.Error("the existing data_dir was replaced by another folder")
+	}
+	if runtime.GOOS != "windows" && after.Mode().Perm() != 0o750 {
+		t.Errorf("data_dir mode %04o, backed up 0750", after.Mode().Perm())
+	}
+	if got := queuedBodies(t, to); len(got) != 3 {
+		t.Errorf("restored: %d items", len(got))
+	}
+	ents, _ := os.ReadDir(filepath.Dir(to))
+	ents2, _ := os.ReadDir(to)
+	for _, e := range append(ents, ents2...) {
+		if strings.Contains(e.Name(), "restore") {
+			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+}
+
+// TestBackupNotesNameEverySecret: the notes of backup and restore list
+// the files the archive leaves out that a restored gateway needs. After a
+// key rotation they named encryption.key_file only, not the previous keys
+// that open what the archive still holds sealed with them (the gateway
+// does not start without them), nor a fax mailbox's password file.
+func TestBackupNotesNameEverySecret(t *testing.T) {
+	cfg := &config.Config{DataDir: "/var/lib/ferry"}
+	cfg.Encryption.KeyFile = "/etc/ferry/ferry-2027.key"
+	cfg.Encryption.PreviousKeyFiles = []string{"/etc/ferry/ferry.key"}
+	var mb config.Mailbox
+	mb.PasswordFile = "/etc/ferry/fax-imap.pass"
+	cfg.Sources.Mailboxes = []config.Mailbox{mb}
+	notes := strings.Join(BackupNotes(cfg), "\n")
+	for _, want := range []string{"encryption.key_file /etc/ferry/ferry-2027.key", "encryption.previous_key_files[0] /etc/ferry/ferry.key", "sources.mailboxes[0].password_file /etc/ferry/fax-imap.pass"} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes without %q:\n%s", want, notes)
+		}
+	}
+}
