@@ -171,7 +171,8 @@ func requestToken(ctx context.Context, client *http.Client, tr tokenRequest) (to
 		return "", 0, "", &StatusError{Code: resp.StatusCode, Status: statusText(resp.StatusCode, resp.Status), Entry: -1,
 			Wait: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), Server: tr.what + " token endpoint " + tr.url}
 	case resp.StatusCode != http.StatusOK:
-		return "", 0, "", &EndpointError{Problem: tr.refusal(body, resp.Status), Err: errors.New(tr.what + " token request: " + resp.Status)}
+		return "", 0, "", &EndpointError{Problem: tr.refusal(body, resp.Status) + clockHint(resp.Header, time.Now(), "the "+tr.what+" token endpoint", "client assertion"),
+			Err: errors.New(tr.what + " token request: " + resp.Status)}
 	case ans.AccessToken == "" || !strings.EqualFold(ans.TokenType, "bearer"):
 		return "", 0, "", &EndpointError{Problem: fmt.Sprintf("the %s token endpoint %s answered no bearer access_token", tr.what, tr.url), Err: errors.New("no access token")}
 	case !scopeAllowsWrites(ans.Scope):
@@ -215,6 +216,36 @@ func (tr tokenRequest) refusal(body []byte, status string) string {
 			tr.what, tr.url, why)
 	}
 	return fmt.Sprintf("the %s token endpoint %s refused ferry's client assertion (%s); %s", tr.what, tr.url, why, tr.check)
+}
+
+// clockHintSkew is how far ferry's clock may differ from an
+// authorization server's before a refusal names the clocks: servers
+// allow from none to a few minutes of skew in the iat and exp ferry
+// signs, and the Date header is precise to a second.
+const clockHintSkew = 30 * time.Second
+
+// clockHint says, for a refused JWT (a client assertion, a software
+// statement), by how much ferry's clock differs from that of the server
+// that refused it, when by more than clockHintSkew, and to set it right;
+// else "". The server's time is its Date header (RFC 9110 §6.6.1: an
+// origin server with a clock sends it), read at received. A server reads
+// the JWT's iat and exp by its own clock, so one some minutes off from
+// ferry's refuses every JWT, however right the key and client id are.
+func clockHint(h http.Header, received time.Time, server, jwt string) string {
+	d, err := http.ParseTime(h.Get("Date"))
+	if err != nil {
+		return ""
+	}
+	skew := d.Sub(received.Truncate(time.Second))
+	where := "behind"
+	if skew < 0 {
+		skew, where = -skew, "ahead of"
+	}
+	if skew <= clockHintSkew {
+		return ""
+	}
+	return fmt.Sprintf("; ferry's clock is %s %s that of %s (its Date header), which reads the %s's iat and exp by its own: set this computer's clock right (NTP; on Windows the Windows Time service)",
+		skew.Round(time.Second), where, server, jwt)
 }
 
 // scopeAllowsWrites reports whether a granted scope string lets ferry

@@ -755,7 +755,8 @@ func (t *udapTokens) register(ctx context.Context) (string, error) {
 		return "", &StatusError{Code: resp.StatusCode, Status: statusText(resp.StatusCode, resp.Status), Entry: -1,
 			Wait: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), Server: "UDAP registration endpoint " + u}
 	case resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK:
-		return "", &EndpointError{Problem: fmt.Sprintf("the UDAP registration endpoint %s refused ferry's software statement for %s (%s); check exchange.auth.udap cert_file (a certificate the trust community issued), scope and contacts", u, t.id.URI, oauthError(b, resp.Status)),
+		return "", &EndpointError{Problem: fmt.Sprintf("the UDAP registration endpoint %s refused ferry's software statement for %s (%s); check exchange.auth.udap cert_file (a certificate the trust community issued), scope and contacts", u, t.id.URI, oauthError(b, resp.Status)) +
+			clockHint(resp.Header, time.Now(), "the UDAP registration endpoint", "software statement"),
 			Err: errors.New("UDAP registration: " + resp.Status)}
 	case ans.ClientID == "":
 		return "", &EndpointError{Problem: fmt.Sprintf("the UDAP registration endpoint %s answered %s without a client_id", u, resp.Status), Err: errors.New("no client_id")}
