@@ -270,6 +270,10 @@ func (t *smartTokens) request(ctx context.Context) (token string, life time.Dura
 	if err != nil {
 		return "", 0, "", fmt.Errorf("sign SMART client assertion: %w", err)
 	}
+	source := "exchange.auth.smart.token_url"
+	if t.cfg.TokenURL == "" {
+		source = "the token_endpoint " + t.base + "/.well-known/smart-configuration names (the exchange's to fix; exchange.auth.smart.token_url overrides it)"
+	}
 	return requestToken(ctx, t.client, tokenRequest{
 		what: "SMART",
 		url:  t.tokenURL,
@@ -279,8 +283,9 @@ func (t *smartTokens) request(ctx context.Context) (token string, life time.Dura
 			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
 			"client_assertion":      {a},
 		},
-		field: "exchange.auth.smart",
-		check: "check exchange.auth.smart client_id, key_file and the JWKS registered with the exchange",
+		field:  "exchange.auth.smart",
+		check:  "check exchange.auth.smart client_id, key_file and the JWKS registered with the exchange",
+		source: source,
 	})
 }
 

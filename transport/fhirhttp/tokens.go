@@ -136,7 +136,10 @@ type tokenRequest struct {
 	url   string
 	form  url.Values
 	field string // the settings' block: exchange.auth.smart, exchange.auth.udap
-	check string // what the operator should check when the assertion is refused
+	// source names where url comes from, for when it is not a token
+	// endpoint: the setting, or the document the exchange names it in.
+	source string
+	check  string // what the operator should check when the assertion is refused
 }
 
 // requestToken POSTs a token request and reads the answer. 5xx and 429 are
@@ -171,6 +174,9 @@ func requestToken(ctx context.Context, client *http.Client, tr tokenRequest) (to
 		return "", 0, "", &StatusError{Code: resp.StatusCode, Status: statusText(resp.StatusCode, resp.Status), Entry: -1,
 			Wait: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), Server: tr.what + " token endpoint " + tr.url}
 	case resp.StatusCode != http.StatusOK:
+		if !isOAuthError(body) && resp.StatusCode != http.StatusBadRequest && resp.StatusCode != http.StatusUnauthorized {
+			return "", 0, "", &EndpointError{Problem: notOAuthEndpoint(tr.what, "token", tr.url, tr.source, resp), Err: errors.New(tr.what + " token request: " + resp.Status)}
+		}
 		return "", 0, "", &EndpointError{Problem: tr.refusal(body, resp.Status) + clockHint(resp.Header, time.Now(), "the "+tr.what+" token endpoint", "client assertion"),
 			Err: errors.New(tr.what + " token request: " + resp.Status)}
 	case ans.AccessToken == "" || !strings.EqualFold(ans.TokenType, "bearer"):
@@ -194,6 +200,34 @@ func requestToken(ctx context.Context, client *http.Client, tr tokenRequest) (to
 		scope = tr.form.Get("scope")
 	}
 	return ans.AccessToken, life, scope, nil
+}
+
+// isOAuthError reports whether body is an OAuth error answer (RFC 6749
+// §5.2): a JSON object with an "error" code.
+func isOAuthError(body []byte) bool {
+	var e struct {
+		Error string `json:"error"`
+	}
+	return json.Unmarshal(body, &e) == nil && e.Error != ""
+}
+
+// notOAuthEndpoint says that u, ferry's what ("SMART", "UDAP") kind
+// ("token", "registration") endpoint, answered resp, neither a success
+// nor an OAuth error: an authorization server refuses a token request
+// "with an HTTP 400 (Bad Request) status code" or, for a client it
+// cannot authenticate, 401, and an "error" code in JSON (RFC 6749 §5.2),
+// and a registration endpoint with 400 and one (RFC 7591 §3.2.2). A 404,
+// a 405, a redirect or a 403 page without one is a web server, a proxy
+// or a firewall answering at a URL that is not (or no longer) that
+// endpoint, whatever the JWT ferry sent says. source names where u
+// comes from.
+func notOAuthEndpoint(what, kind, u, source string, resp *http.Response) string {
+	status := resp.Status
+	if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		status += " (to " + truncate(oneLine(loc), 200) + ")"
+	}
+	return fmt.Sprintf("the %s %s URL %s answered %s with no OAuth error code, not as an OAuth %s endpoint answers: the URL is not the %s endpoint, or a web server, proxy or firewall answers for it; check %s",
+		what, kind, u, status, kind, kind, source)
 }
 
 // refusal says what the token endpoint's refusal asks the operator to
