@@ -116,3 +116,23 @@ func TestTokenEndpointNotOAuth(t *testing.T) {
 		})
 	}
 }
+
+// TestTokenEndpointBusy: a token endpoint, or the load balancer in front
+// of it, answering 408 Request Timeout or 425 Too Early is busy, as it
+// is with 429 or 503 (RFC 9110 §15.5.9: the client "MAY repeat that
+// request"): an outage retried with backoff, not a setting for an
+// operator to fix. It was reported as a refused client assertion, and
+// shown as needing an operator.
+func TestTokenEndpointBusy(t *testing.T) {
+	for _, code := range []int{http.StatusRequestTimeout, http.StatusTooEarly} {
+		s, _ := bearerExchange(t, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(code)
+			io.WriteString(w, "<html>Request Timeout</html>")
+		}, answerOK(200))
+		err := s.Send(context.Background(), item("01BUSY"))
+		if v := verdictOf(err); v != retry {
+			t.Errorf("token endpoint %d: %s (%v), want an outage retried", code, v, err)
+		}
+	}
+}

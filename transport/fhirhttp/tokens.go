@@ -142,9 +142,9 @@ type tokenRequest struct {
 	check  string // what the operator should check when the assertion is refused
 }
 
-// requestToken POSTs a token request and reads the answer. 5xx and 429 are
-// a *StatusError (the authorization server is busy or down: retried like
-// the exchange itself); any other refusal is an *EndpointError, since it
+// requestToken POSTs a token request and reads the answer. 5xx, 408, 425
+// and 429 are a *StatusError (the authorization server is busy or down:
+// retried like the exchange itself); any other refusal is an *EndpointError, since it
 // says ferry's registration, key or certificate is wrong, which no bundle
 // can fix: retried and shown to the operator, never a dead letter. scope
 // is what the server granted: the answer's scope, or, when it names
@@ -170,7 +170,8 @@ func requestToken(ctx context.Context, client *http.Client, tr tokenRequest) (to
 	}
 	_ = json.Unmarshal(body, &ans)
 	switch {
-	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
+	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests ||
+		resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode == http.StatusTooEarly:
 		return "", 0, "", &StatusError{Code: resp.StatusCode, Status: statusText(resp.StatusCode, resp.Status), Entry: -1,
 			Wait: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), Server: tr.what + " token endpoint " + tr.url}
 	case resp.StatusCode != http.StatusOK:
