@@ -41,6 +41,7 @@ func cmdUDAPRegister(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return fmt.Errorf("exchange.tls: %w", err)
 	}
+	fhirhttp.AcceptRenegotiation(tc) // as the gateway does
 	tr := &http.Transport{TLSClientConfig: tc}
 	cfg.Proxy.Apply(tr)
 	client := &http.Client{

@@ -76,16 +76,41 @@ func (c SMARTConfig) Validate() error {
 		errs = append(errs, errors.New("key_file: required: the private key whose JWKS the exchange registered (`ferry smart-key` makes one)"))
 	}
 	if c.TokenURL != "" {
-		if u, err := url.Parse(c.TokenURL); err != nil || u.Scheme != "https" || u.Host == "" {
-			errs = append(errs, fmt.Errorf("token_url: %q is not an https URL", c.TokenURL))
+		if err := checkHTTPSURL(c.TokenURL); err != nil {
+			errs = append(errs, fmt.Errorf("token_url: %w", err))
 		}
 	}
 	if c.JWKSURL != "" {
-		if u, err := url.Parse(c.JWKSURL); err != nil || u.Scheme != "https" || u.Host == "" {
-			errs = append(errs, fmt.Errorf("jwks_url: %q is not an https URL (SMART registers keys only at one)", c.JWKSURL))
+		if err := checkHTTPSURL(c.JWKSURL); err != nil {
+			errs = append(errs, fmt.Errorf("jwks_url: %w (SMART registers keys only at an https URL)", err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkHTTPSURL checks that raw is an https URL without credentials
+// (user:password@), repeating no password: one there would go to the
+// token endpoint as Basic authentication beside the client assertion
+// (RFC 6749 §2.3: the client "MUST NOT use more than one
+// authentication method in each request"), or to the exchange in the jku
+// header, and into every message that names the URL.
+func checkHTTPSURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		// url.Error repeats the whole URL, password included.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("not a URL: %w", err)
+	}
+	switch {
+	case u.User != nil:
+		return errors.New("must not contain credentials (user:password@): ferry proves who it is with its signed client assertion")
+	case u.Scheme != "https" || u.Host == "":
+		return fmt.Errorf("%q is not an https URL", raw)
+	}
+	return nil
 }
 
 // SMARTKey is a loaded signing key.
@@ -270,6 +295,10 @@ func (t *smartTokens) request(ctx context.Context) (token string, life time.Dura
 	if err != nil {
 		return "", 0, "", fmt.Errorf("sign SMART client assertion: %w", err)
 	}
+	source := "exchange.auth.smart.token_url"
+	if t.cfg.TokenURL == "" {
+		source = "the token_endpoint " + t.base + "/.well-known/smart-configuration names (the exchange's to fix; exchange.auth.smart.token_url overrides it)"
+	}
 	return requestToken(ctx, t.client, tokenRequest{
 		what: "SMART",
 		url:  t.tokenURL,
@@ -279,8 +308,9 @@ func (t *smartTokens) request(ctx context.Context) (token string, life time.Dura
 			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
 			"client_assertion":      {a},
 		},
-		field: "exchange.auth.smart",
-		check: "check exchange.auth.smart client_id, key_file and the JWKS registered with the exchange",
+		field:  "exchange.auth.smart",
+		check:  "check exchange.auth.smart client_id, key_file and the JWKS registered with the exchange",
+		source: source,
 	})
 }
 

@@ -136,12 +136,15 @@ type tokenRequest struct {
 	url   string
 	form  url.Values
 	field string // the settings' block: exchange.auth.smart, exchange.auth.udap
-	check string // what the operator should check when the assertion is refused
+	// source names where url comes from, for when it is not a token
+	// endpoint: the setting, or the document the exchange names it in.
+	source string
+	check  string // what the operator should check when the assertion is refused
 }
 
-// requestToken POSTs a token request and reads the answer. 5xx and 429 are
-// a *StatusError (the authorization server is busy or down: retried like
-// the exchange itself); any other refusal is an *EndpointError, since it
+// requestToken POSTs a token request and reads the answer. 5xx, 408, 425
+// and 429 are a *StatusError (the authorization server is busy or down:
+// retried like the exchange itself); any other refusal is an *EndpointError, since it
 // says ferry's registration, key or certificate is wrong, which no bundle
 // can fix: retried and shown to the operator, never a dead letter. scope
 // is what the server granted: the answer's scope, or, when it names
@@ -167,11 +170,16 @@ func requestToken(ctx context.Context, client *http.Client, tr tokenRequest) (to
 	}
 	_ = json.Unmarshal(body, &ans)
 	switch {
-	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
+	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests ||
+		resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode == http.StatusTooEarly:
 		return "", 0, "", &StatusError{Code: resp.StatusCode, Status: statusText(resp.StatusCode, resp.Status), Entry: -1,
 			Wait: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), Server: tr.what + " token endpoint " + tr.url}
 	case resp.StatusCode != http.StatusOK:
-		return "", 0, "", &EndpointError{Problem: tr.refusal(body, resp.Status), Err: errors.New(tr.what + " token request: " + resp.Status)}
+		if !isOAuthError(body) && resp.StatusCode != http.StatusBadRequest && resp.StatusCode != http.StatusUnauthorized {
+			return "", 0, "", &EndpointError{Problem: notOAuthEndpoint(tr.what, "token", tr.url, tr.source, resp), Err: errors.New(tr.what + " token request: " + resp.Status)}
+		}
+		return "", 0, "", &EndpointError{Problem: tr.refusal(body, resp.Status) + clockHint(resp.Header, time.Now(), "the "+tr.what+" token endpoint", "client assertion"),
+			Err: errors.New(tr.what + " token request: " + resp.Status)}
 	case ans.AccessToken == "" || !strings.EqualFold(ans.TokenType, "bearer"):
 		return "", 0, "", &EndpointError{Problem: fmt.Sprintf("the %s token endpoint %s answered no bearer access_token", tr.what, tr.url), Err: errors.New("no access token")}
 	case !scopeAllowsWrites(ans.Scope):
@@ -195,6 +203,34 @@ func requestToken(ctx context.Context, client *http.Client, tr tokenRequest) (to
 	return ans.AccessToken, life, scope, nil
 }
 
+// isOAuthError reports whether body is an OAuth error answer (RFC 6749
+// §5.2): a JSON object with an "error" code.
+func isOAuthError(body []byte) bool {
+	var e struct {
+		Error string `json:"error"`
+	}
+	return json.Unmarshal(body, &e) == nil && e.Error != ""
+}
+
+// notOAuthEndpoint says that u, ferry's what ("SMART", "UDAP") kind
+// ("token", "registration") endpoint, answered resp, neither a success
+// nor an OAuth error: an authorization server refuses a token request
+// "with an HTTP 400 (Bad Request) status code" or, for a client it
+// cannot authenticate, 401, and an "error" code in JSON (RFC 6749 §5.2),
+// and a registration endpoint with 400 and one (RFC 7591 §3.2.2). A 404,
+// a 405, a redirect or a 403 page without one is a web server, a proxy
+// or a firewall answering at a URL that is not (or no longer) that
+// endpoint, whatever the JWT ferry sent says. source names where u
+// comes from.
+func notOAuthEndpoint(what, kind, u, source string, resp *http.Response) string {
+	status := resp.Status
+	if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		status += " (to " + truncate(oneLine(loc), 200) + ")"
+	}
+	return fmt.Sprintf("the %s %s URL %s answered %s with no OAuth error code, not as an OAuth %s endpoint answers: the URL is not the %s endpoint, or a web server, proxy or firewall answers for it; check %s",
+		what, kind, u, status, kind, kind, source)
+}
+
 // refusal says what the token endpoint's refusal asks the operator to
 // fix, by its OAuth error code (RFC 6749 §5.2): the scope asked for
 // (invalid_scope), the grant the client may use (unauthorized_client,
@@ -215,6 +251,36 @@ func (tr tokenRequest) refusal(body []byte, status string) string {
 			tr.what, tr.url, why)
 	}
 	return fmt.Sprintf("the %s token endpoint %s refused ferry's client assertion (%s); %s", tr.what, tr.url, why, tr.check)
+}
+
+// clockHintSkew is how far ferry's clock may differ from an
+// authorization server's before a refusal names the clocks: servers
+// allow from none to a few minutes of skew in the iat and exp ferry
+// signs, and the Date header is precise to a second.
+const clockHintSkew = 30 * time.Second
+
+// clockHint says, for a refused JWT (a client assertion, a software
+// statement), by how much ferry's clock differs from that of the server
+// that refused it, when by more than clockHintSkew, and to set it right;
+// else "". The server's time is its Date header (RFC 9110 §6.6.1: an
+// origin server with a clock sends it), read at received. A server reads
+// the JWT's iat and exp by its own clock, so one some minutes off from
+// ferry's refuses every JWT, however right the key and client id are.
+func clockHint(h http.Header, received time.Time, server, jwt string) string {
+	d, err := http.ParseTime(h.Get("Date"))
+	if err != nil {
+		return ""
+	}
+	skew := d.Sub(received.Truncate(time.Second))
+	where := "behind"
+	if skew < 0 {
+		skew, where = -skew, "ahead of"
+	}
+	if skew <= clockHintSkew {
+		return ""
+	}
+	return fmt.Sprintf("; ferry's clock is %s %s that of %s (its Date header), which reads the %s's iat and exp by its own: set this computer's clock right (NTP; on Windows the Windows Time service)",
+		skew.Round(time.Second), where, server, jwt)
 }
 
 // scopeAllowsWrites reports whether a granted scope string lets ferry

@@ -754,8 +754,14 @@ func (t *udapTokens) register(ctx context.Context) (string, error) {
 	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
 		return "", &StatusError{Code: resp.StatusCode, Status: statusText(resp.StatusCode, resp.Status), Entry: -1,
 			Wait: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), Server: "UDAP registration endpoint " + u}
+	case resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusBadRequest && !isOAuthError(b):
+		// RFC 7591 §3.2.2: a registration endpoint refuses with 400
+		// and an "error" code, as a token endpoint does.
+		return "", &EndpointError{Problem: notOAuthEndpoint("UDAP", "registration", u, "the registration_endpoint the exchange's signed UDAP metadata names (the exchange's to fix)", resp),
+			Err: errors.New("UDAP registration: " + resp.Status)}
 	case resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK:
-		return "", &EndpointError{Problem: fmt.Sprintf("the UDAP registration endpoint %s refused ferry's software statement for %s (%s); check exchange.auth.udap cert_file (a certificate the trust community issued), scope and contacts", u, t.id.URI, oauthError(b, resp.Status)),
+		return "", &EndpointError{Problem: fmt.Sprintf("the UDAP registration endpoint %s refused ferry's software statement for %s (%s); check exchange.auth.udap cert_file (a certificate the trust community issued), scope and contacts", u, t.id.URI, oauthError(b, resp.Status)) +
+			clockHint(resp.Header, time.Now(), "the UDAP registration endpoint", "software statement"),
 			Err: errors.New("UDAP registration: " + resp.Status)}
 	case ans.ClientID == "":
 		return "", &EndpointError{Problem: fmt.Sprintf("the UDAP registration endpoint %s answered %s without a client_id", u, resp.Status), Err: errors.New("no client_id")}
@@ -827,8 +833,9 @@ func (t *udapTokens) request(ctx context.Context) (token string, life time.Durat
 			"client_assertion":      {a},
 			"udap":                  {"1"},
 		},
-		field: "exchange.auth.udap",
-		check: check,
+		field:  "exchange.auth.udap",
+		check:  check,
+		source: "the token_endpoint the exchange's signed UDAP metadata names (the exchange's to fix)",
 	})
 }
 
