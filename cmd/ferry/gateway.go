@@ -133,11 +133,6 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 			opened.closeStores()
 		}
 	}()
-	// What `ferry config check` warns about is said at every start too,
-	// where an unattended gateway's operator will find it in the log.
-	for _, w := range cfg.Warnings() {
-		log.Warn("configuration: "+w.Msg, "field", w.Path)
-	}
 	if err := durable.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
