@@ -36,6 +36,7 @@ import (
 	"github.com/ferry-health/ferry/transport"
 	"github.com/ferry-health/ferry/transport/fhirhttp"
 	"github.com/ferry-health/ferry/transport/mllptls"
+	"github.com/ferry-health/ferry/transport/neterr"
 	"github.com/ferry-health/ferry/transport/outbox"
 	"github.com/ferry-health/ferry/transport/sftpdrop"
 )
@@ -462,6 +463,11 @@ func (g *gateway) Start(ctx context.Context) (err error) {
 	for _, s := range g.sources {
 		if err := s.src.Start(ctx, g); err != nil {
 			if _, isFolder := s.src.(interface{ Engine() *folder.Engine }); !isFolder {
+				for i, m := range g.cfg.Sources.MLLP {
+					if "mllp/"+m.Name == s.name {
+						err = portInUse(fmt.Sprintf("sources.mllp[%d].listen", i), m.Listen, err)
+					}
+				}
 				return fmt.Errorf("start %s: %w", s.name, err)
 			}
 			// A folder that is not there yet (a share not mounted at
@@ -474,6 +480,17 @@ func (g *gateway) Start(ctx context.Context) (err error) {
 		}
 	}
 	return g.startStatus()
+}
+
+// portInUse gives the error of a listener whose port another program
+// holds (the interface engine ferry replaces, a `ferry run` left in
+// another terminal) the field that names the port and what to do, as
+// ferry doctor's port check does; other errors are returned as they are.
+func portInUse(field, addr string, err error) error {
+	if !neterr.AddrInUse(err) {
+		return err
+	}
+	return fmt.Errorf("%s %s: already in use by another program (`ferry doctor` names a ferry holding it): stop it or choose another port: %w", field, addr, err)
 }
 
 // folderStartRetry is how often a folder source that could not start is
