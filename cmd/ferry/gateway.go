@@ -154,6 +154,10 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 		log.Info("data at rest encrypted", "key", g.key.ID())
 	}
 	g.q, err = diskq.Open(cfg.Path("queue"), diskq.Options{MaxBytes: cfg.Queue.MaxBytes, MaxItems: cfg.Queue.MaxItems, Logger: log.With("component", "queue"), Key: g.key})
+	if errors.Is(err, diskq.ErrLocked) {
+		return nil, fmt.Errorf("data_dir %s is in use by another ferry (the service, a `ferry run` in another terminal, a `ferry backfill`), and one at a time may use it: "+
+			"stop that one (`ferry stop` for the service, Ctrl-C for a `ferry run`) or let it end, or give this one a data_dir of its own: %w", cfg.DataDir, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open queue: %w", err)
 	}

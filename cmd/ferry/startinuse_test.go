@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ferry-health/ferry/queue/diskq"
 )
 
 // TestStartPortInUseSaysWhatToDo: a port already taken (the interface
@@ -49,5 +52,30 @@ func TestStartPortInUseSaysWhatToDo(t *testing.T) {
 				t.Errorf("%s: start error %q does not say %q", tc.name, err, want)
 			}
 		}
+	}
+}
+
+// TestStartDataDirInUse: a second gateway on a data_dir another ferry
+// runs on (the service, and a `ferry run` of the same configuration in a
+// terminal) failed with "open queue: open queue DIR/queue: lock
+// DIR/queue/LOCK: queue directory is in use by another process", which
+// says neither that it is another ferry nor what to do. The error names
+// data_dir and says to stop the other gateway or give this one a data_dir
+// of its own.
+func TestStartDataDirInUse(t *testing.T) {
+	cfg := parseConfig(t, "data_dir: %q\nsources:\n  mllp:\n    - {name: lab, listen: 127.0.0.1:0}\n", filepath.Join(t.TempDir(), "data"))
+	runGateway(t, cfg)
+	gw, err := newGateway(cfg, newLogger(io.Discard, "error"))
+	if err == nil {
+		gw.Shutdown(context.Background())
+		t.Fatal("a second gateway opened the data_dir the first runs on")
+	}
+	for _, want := range []string{"data_dir " + cfg.DataDir, "another ferry", "ferry stop", "a data_dir of its own"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if !errors.Is(err, diskq.ErrLocked) {
+		t.Errorf("error %q is not diskq.ErrLocked", err)
 	}
 }
