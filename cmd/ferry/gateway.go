@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"net"
@@ -135,7 +136,7 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 		}
 	}()
 	if err := durable.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data dir: %w", err)
+		return nil, dataDirDenied(cfg.DataDir, fmt.Errorf("create data dir: %w", err))
 	}
 	if ops.MemoryFS(cfg.DataDir) {
 		log.Warn("data_dir is on a memory file system (tmpfs): a reboot loses every queued and acknowledged message; put it on a disk", "data_dir", cfg.DataDir)
@@ -143,7 +144,7 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 	// The site id scopes minted identifier systems to this installation
 	// (config.IdentifierBase); converters reads it below.
 	if _, err := cfg.EnsureSiteID(); err != nil {
-		return nil, err
+		return nil, dataDirDenied(cfg.DataDir, err)
 	}
 	// The key is read once: a missing or bad key file stops the start,
 	// before anything could be stored unsealed or left unreadable.
@@ -484,6 +485,22 @@ func (g *gateway) Start(ctx context.Context) (err error) {
 		}
 	}
 	return g.startStatus()
+}
+
+// dataDirDenied gives an error of creating data_dir or writing in it that
+// the account may not (a folder root made before `ferry install`, a
+// read-only share) the field and what to do; other errors are returned as
+// they are.
+func dataDirDenied(dir string, err error) error {
+	if !errors.Is(err, fs.ErrPermission) {
+		return err
+	}
+	how := "sudo chown -R ferry: " + dir + "; `sudo ferry install` sets it up"
+	if runtime.GOOS == "windows" {
+		how = "`ferry install`, run as Administrator, sets it up"
+	}
+	return fmt.Errorf("data_dir %s: the account ferry runs as may not create or write it: "+
+		"give it to the service account (%s), or choose a data_dir it may write: %w", dir, how, err)
 }
 
 // portInUse gives the error of a listener whose port another program

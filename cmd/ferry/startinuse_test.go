@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -77,5 +79,37 @@ func TestStartDataDirInUse(t *testing.T) {
 	}
 	if !errors.Is(err, diskq.ErrLocked) {
 		t.Errorf("error %q is not diskq.ErrLocked", err)
+	}
+}
+
+// TestStartDataDirNotWritable: a data_dir the account may not create or
+// write (made by root before `ferry install`, on a read-only share) failed
+// the start with "create data dir: mkdir DIR: permission denied" or, for
+// one that exists, "site id: open DIR/.site-id.tmp-123: permission
+// denied", a file the contractor never heard of, and neither said what to
+// do. The error names data_dir and says how to give it to the account.
+func TestStartDataDirNotWritable(t *testing.T) {
+	if runtime.GOOS == "windows" || os.Geteuid() == 0 {
+		t.Skip("needs Unix permissions that apply to this account (not root)")
+	}
+	ro := filepath.Join(t.TempDir(), "ro")
+	if err := os.MkdirAll(filepath.Join(ro, "data"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(filepath.Join(ro, "data"), 0o555)
+	os.Chmod(ro, 0o555)
+	t.Cleanup(func() { os.Chmod(ro, 0o700); os.Chmod(filepath.Join(ro, "data"), 0o700) })
+	for _, dir := range []string{filepath.Join(ro, "new"), filepath.Join(ro, "data")} {
+		cfg := parseConfig(t, "data_dir: %q\nsources:\n  mllp:\n    - {name: lab, listen: 127.0.0.1:0}\n", dir)
+		gw, err := newGateway(cfg, newLogger(io.Discard, "error"))
+		if err == nil {
+			gw.Shutdown(context.Background())
+			t.Fatalf("%s: started", dir)
+		}
+		for _, want := range []string{"data_dir " + dir, "may not create or write", "chown -R"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not say %q", err, want)
+			}
+		}
 	}
 }
