@@ -505,7 +505,7 @@ func Parse(name string, b []byte) (*Config, error) {
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
-		return nil, &Error{File: name, Problems: []Problem{escapeProblem(tabProblem(yamlProblem(err), b))}}
+		return nil, &Error{File: name, Problems: []Problem{syntaxProblem(escapeProblem(tabProblem(yamlProblem(err), b)), b)}}
 	}
 	if probs := extraDocuments(dec, b); len(probs) > 0 {
 		return nil, &Error{File: name, Problems: probs}
@@ -698,6 +698,40 @@ func tabProblem(p Problem, b []byte) Problem {
 		if strings.Contains(indent, "\t") {
 			return Problem{Line: n, Msg: "a tab indents this line; YAML indents with spaces only: replace the tab with spaces"}
 		}
+	}
+	return p
+}
+
+// syntaxProblem puts a YAML syntax error on the line that is wrong, and
+// says to check the indentation where that is what such an error means.
+// yaml.v3 gives the line where the block around the error began (or the one
+// before it: "line 2: did not find expected key" for a key indented one
+// space too few on line 6). The parser reads the file in order and fails at
+// the first token it cannot take, so every part of the file that reaches
+// that token fails the same way, and the part that stops one line short of
+// it does not: the last line of the shortest such part is the wrong one.
+func syntaxProblem(p Problem, b []byte) Problem {
+	if p.Line == 0 || strings.HasPrefix(p.Msg, "a tab indents") || strings.HasPrefix(p.Msg, "an unknown backslash escape") {
+		return p
+	}
+	lines := strings.SplitAfter(string(b), "\n")
+	fails := func(n int) bool {
+		var doc yaml.Node
+		err := yaml.Unmarshal([]byte(strings.Join(lines[:n], "")), &doc)
+		return err != nil && yamlProblem(err).Msg == p.Msg
+	}
+	if n := len(lines); fails(n) {
+		for n > 1 && fails(n-1) {
+			n--
+		}
+		p.Line = n
+	}
+	switch p.Msg {
+	case "did not find expected key", "did not find expected '-' indicator":
+		p.Msg += ": check the indentation of this line: the keys of one block start in the same column, and a list's items under one another"
+	case "mapping values are not allowed in this context":
+		p.Msg += ": check the indentation of this line (a key indented deeper than the one before it), " +
+			"or quote a value that holds \": \""
 	}
 	return p
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"io"
@@ -84,17 +83,22 @@ sources:
 }
 
 // TestGatewayWarnsAtStart: what `ferry config check` warns about is logged
-// at WARN when the gateway starts. The gateway is built but not started,
-// so nothing listens on the wildcard address.
+// at WARN when the gateway starts, a start that then fails too. This one
+// fails (its data_dir lies under a file), so nothing listens on the
+// wildcard address.
 func TestGatewayWarnsAtStart(t *testing.T) {
-	cfg := parseConfig(t, "data_dir: %q\nsources:\n  mllp:\n    - {name: t, listen: \"0.0.0.0:0\"}\n",
-		filepath.Join(t.TempDir(), "data"))
-	var logs lockedBuffer
-	gw, err := newGateway(cfg, newLogger(&logs, "info"))
-	if err != nil {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	defer gw.Shutdown(context.Background())
+	cfg := parseConfig(t, "data_dir: %q\nsources:\n  mllp:\n    - {name: t, listen: \"0.0.0.0:0\"}\n",
+		filepath.Join(file, "data"))
+	var logs lockedBuffer
+	p := &program{cfg: cfg, log: newLogger(&logs, "info")}
+	if err := p.startGateway(); err == nil {
+		p.stopGateway()
+		t.Fatal("started with its data_dir under a file")
+	}
 	out := logs.String()
 	if !strings.Contains(out, "level=WARN") || !strings.Contains(out, "accepts HL7 from any host") || !strings.Contains(out, "field=sources.mllp[0].listen") {
 		t.Fatalf("log:\n%s", out)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"net"
@@ -36,6 +37,7 @@ import (
 	"github.com/ferry-health/ferry/transport"
 	"github.com/ferry-health/ferry/transport/fhirhttp"
 	"github.com/ferry-health/ferry/transport/mllptls"
+	"github.com/ferry-health/ferry/transport/neterr"
 	"github.com/ferry-health/ferry/transport/outbox"
 	"github.com/ferry-health/ferry/transport/sftpdrop"
 )
@@ -133,13 +135,8 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 			opened.closeStores()
 		}
 	}()
-	// What `ferry config check` warns about is said at every start too,
-	// where an unattended gateway's operator will find it in the log.
-	for _, w := range cfg.Warnings() {
-		log.Warn("configuration: "+w.Msg, "field", w.Path)
-	}
 	if err := durable.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data dir: %w", err)
+		return nil, dataDirDenied(cfg.DataDir, fmt.Errorf("create data dir: %w", err))
 	}
 	if ops.MemoryFS(cfg.DataDir) {
 		log.Warn("data_dir is on a memory file system (tmpfs): a reboot loses every queued and acknowledged message; put it on a disk", "data_dir", cfg.DataDir)
@@ -147,7 +144,7 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 	// The site id scopes minted identifier systems to this installation
 	// (config.IdentifierBase); converters reads it below.
 	if _, err := cfg.EnsureSiteID(); err != nil {
-		return nil, err
+		return nil, dataDirDenied(cfg.DataDir, err)
 	}
 	// The key is read once: a missing or bad key file stops the start,
 	// before anything could be stored unsealed or left unreadable.
@@ -158,6 +155,10 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 		log.Info("data at rest encrypted", "key", g.key.ID())
 	}
 	g.q, err = diskq.Open(cfg.Path("queue"), diskq.Options{MaxBytes: cfg.Queue.MaxBytes, MaxItems: cfg.Queue.MaxItems, Logger: log.With("component", "queue"), Key: g.key})
+	if errors.Is(err, diskq.ErrLocked) {
+		return nil, fmt.Errorf("data_dir %s is in use by another ferry (the service, a `ferry run` in another terminal, a `ferry backfill`), and one at a time may use it: "+
+			"stop that one (`ferry stop` for the service, Ctrl-C for a `ferry run`) or let it end, or give this one a data_dir of its own: %w", cfg.DataDir, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open queue: %w", err)
 	}
@@ -467,6 +468,11 @@ func (g *gateway) Start(ctx context.Context) (err error) {
 	for _, s := range g.sources {
 		if err := s.src.Start(ctx, g); err != nil {
 			if _, isFolder := s.src.(interface{ Engine() *folder.Engine }); !isFolder {
+				for i, m := range g.cfg.Sources.MLLP {
+					if "mllp/"+m.Name == s.name {
+						err = portInUse(fmt.Sprintf("sources.mllp[%d].listen", i), m.Listen, err)
+					}
+				}
 				return fmt.Errorf("start %s: %w", s.name, err)
 			}
 			// A folder that is not there yet (a share not mounted at
@@ -479,6 +485,33 @@ func (g *gateway) Start(ctx context.Context) (err error) {
 		}
 	}
 	return g.startStatus()
+}
+
+// dataDirDenied gives an error of creating data_dir or writing in it that
+// the account may not (a folder root made before `ferry install`, a
+// read-only share) the field and what to do; other errors are returned as
+// they are.
+func dataDirDenied(dir string, err error) error {
+	if !errors.Is(err, fs.ErrPermission) {
+		return err
+	}
+	how := "sudo chown -R ferry: " + dir + "; `sudo ferry install` sets it up"
+	if runtime.GOOS == "windows" {
+		how = "`ferry install`, run as Administrator, sets it up"
+	}
+	return fmt.Errorf("data_dir %s: the account ferry runs as may not create or write it: "+
+		"give it to the service account (%s), or choose a data_dir it may write: %w", dir, how, err)
+}
+
+// portInUse gives the error of a listener whose port another program
+// holds (the interface engine ferry replaces, a `ferry run` left in
+// another terminal) the field that names the port and what to do, as
+// ferry doctor's port check does; other errors are returned as they are.
+func portInUse(field, addr string, err error) error {
+	if !neterr.AddrInUse(err) {
+		return err
+	}
+	return fmt.Errorf("%s %s: already in use by another program (`ferry doctor` names a ferry holding it): stop it or choose another port: %w", field, addr, err)
 }
 
 // folderStartRetry is how often a folder source that could not start is

@@ -209,6 +209,12 @@ func (p *program) exitOnFatal(gw *gateway) {
 // log file, or the event log for a start that failed, is where an
 // administrator looks for when it started and why it did not).
 func (p *program) startGateway() error {
+	// What `ferry config check` warns about is said at every start too,
+	// where an unattended gateway's operator will find it in the log
+	// (not by the demo, whose configuration is its own).
+	for _, w := range p.cfg.Warnings() {
+		p.log.Warn("configuration: "+w.Msg, "field", w.Path)
+	}
 	gw, err := newGateway(p.cfg, p.log)
 	if err != nil {
 		p.log.Error("ferry did not start", "version", versionString(), "err", err)

@@ -99,7 +99,7 @@ func (g *gateway) startStatus() error {
 	}
 	ln, err := net.Listen("tcp", g.cfg.Status.Listen)
 	if err != nil {
-		return fmt.Errorf("status page: %w", err)
+		return fmt.Errorf("status page: %w", portInUse("status.listen", g.cfg.Status.Listen, err))
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {

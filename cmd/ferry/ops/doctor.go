@@ -415,7 +415,16 @@ func leafCheck(field, certFile, keyFile, caFile string, usage x509.ExtKeyUsage, 
 			for _, x := range certs[1:] {
 				inter.AddCert(x)
 			}
-			_, verr := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: opts.Now, KeyUsages: []x509.ExtKeyUsage{usage}})
+			// The leaf's own dates are judged above: whether it chains is
+			// asked at a time it is valid, so that an expired one, or one
+			// not valid yet (the clock), is not also put down to the CA.
+			at := opts.Now
+			if at.After(leaf.NotAfter) {
+				at = leaf.NotAfter
+			} else if at.Before(leaf.NotBefore) {
+				at = leaf.NotBefore
+			}
+			_, verr := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{usage}})
 			switch {
 			case verr == nil:
 				c.Detail += "; chains to " + caFile

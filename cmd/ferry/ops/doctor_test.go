@@ -170,6 +170,9 @@ func TestCheckCertificates(t *testing.T) {
 	soonKey := writeFile(t, dir, "soon.key", soonK)
 	old := writeFile(t, dir, "old.pem", oldC)
 	oldKey := writeFile(t, dir, "old.key", oldK)
+	newC, newK, _ := good.ca.IssueValid("new", nil, nil, true, now.Add(48*time.Hour), now.Add(72*time.Hour))
+	notYet := writeFile(t, dir, "new.pem", newC)
+	notYetKey := writeFile(t, dir, "new.key", newK)
 	leaf, _ := os.ReadFile(good.clientCert)
 	caFirst := writeFile(t, dir, "ca-first.pem", append(good.ca.CertPEM(), leaf...))
 	key, _ := os.ReadFile(good.clKey)
@@ -184,7 +187,12 @@ func TestCheckCertificates(t *testing.T) {
 	}{
 		{"valid", good.clientCert, good.clKey, OK, []string{"valid until", "days left", "chains to " + good.caFile}},
 		{"expires soon", soon, soonKey, Warn, []string{"10 days left", "renew it soon"}},
+		// Out of its dates, it still chains to the CA that issued it:
+		// "not issued by the CA ... a certificate in the chain has
+		// expired" sent the contractor to the CA for a clock or a
+		// renewal.
 		{"expired", old, oldKey, Fail, []string{"expired on", "days ago", "ask for a renewed certificate"}},
+		{"not valid yet", notYet, notYetKey, Fail, []string{"is not valid until", "check the system clock", "chains to " + good.caFile}},
 		{"key of another certificate", good.clientCert, other.clKey, Fail, []string{"does not belong to this certificate"}},
 		{"chain with the client certificate second", caFirst, good.clKey, Fail, []string{"certificate 2", "exchange client", "must come first"}},
 		{"saved with a byte-order mark", bomCert, bomKey, OK, []string{"valid until", "chains to " + good.caFile}},
@@ -214,7 +222,7 @@ func TestCheckCertificates(t *testing.T) {
 	// Certificates are judged at the doctor's clock: 20 days on, the
 	// 10-day certificate has expired.
 	cfg := exchangeConfig(t, "https://hie.example.org/fhir", good.caFile, soon, soonKey)
-	if c := CheckCertificates(cfg, DoctorOptions{Now: now.Add(20 * 24 * time.Hour)})[1]; c.Level != Fail {
+	if c := CheckCertificates(cfg, DoctorOptions{Now: now.Add(20 * 24 * time.Hour)})[1]; c.Level != Fail || !strings.Contains(c.Detail, "chains to "+good.caFile) {
 		t.Errorf("future clock: %+v", c)
 	}
 }
