@@ -214,7 +214,42 @@ func (c *Config) Validate() error {
 	if c.Profile == ProfileMHDComprehensive && (c.FacilityType == "" || c.PracticeSetting == "") {
 		errs = append(errs, errors.New("facility_type, practice_setting: required for mhd-comprehensive (system|code|display)"))
 	}
+	// Each becomes a Coding that MHD maps to an XDS code, whose
+	// codingScheme is required: a bare code or display, or a system
+	// that is no URI, would be sent on every document as it is.
+	for _, f := range []struct{ name, v string }{{"facility_type", c.FacilityType}, {"practice_setting", c.PracticeSetting}} {
+		if err := checkCoding(f.v); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q %w", f.name, f.v, err))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// checkCoding checks a system|code|display (or system|code) setting, as
+// concept reads it; empty is no setting.
+func checkCoding(s string) error {
+	if s == "" {
+		return nil
+	}
+	parts := strings.SplitN(s, "|", 3)
+	if len(parts) < 2 {
+		return errors.New("is not system|code|display (e.g. http://snomed.info/sct|35971002|Ambulatory care site)")
+	}
+	sys, code := parts[0], parts[1]
+	for _, p := range parts {
+		if p != strings.TrimSpace(p) {
+			return errors.New("has spaces round a part; write system|code|display without them")
+		}
+	}
+	switch {
+	case oidRE.MatchString(sys):
+		return fmt.Errorf("names its system by a bare OID; write it as urn:oid:%s", sys)
+	case !strings.Contains(sys, ":") || strings.ContainsAny(sys, " \t\r\n"):
+		return fmt.Errorf("is not system|code|display: its system %q is not an absolute URI (http://snomed.info/sct, urn:oid:...)", sys)
+	case code == "":
+		return errors.New("has no code (system|code|display)")
+	}
+	return nil
 }
 
 func (c Config) withDefaults() Config {
