@@ -135,6 +135,11 @@ type OrgRef struct {
 
 var oidRE = regexp.MustCompile(`^[0-2](\.(0|[1-9][0-9]*))+$`)
 
+// languageRE is a BCP 47 language tag in the forms documents carry: a
+// language (ISO 639, two or three letters), then subtags of one to eight
+// letters or digits (script, region, variant), each after a hyphen.
+var languageRE = regexp.MustCompile(`^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$`)
+
 // maxSourceIDLen is the longest OID XDS accepts as a sourceId (ITI TF-3
 // 4.2.3.1.7: an OID of at most 64 characters); an MHD recipient backed by
 // an XDS registry refuses a longer one.
@@ -200,6 +205,11 @@ func (c *Config) Validate() error {
 	case "", BinaryPut, BinaryPost:
 	default:
 		errs = append(errs, fmt.Errorf("binary_method: %q is not put or post", c.BinaryMethod))
+	}
+	// attachment.language is a BCP 47 code (MHD: XDS languageCode, RFC
+	// 5646): a locale name as Windows writes it (en_US) is none.
+	if c.Language != "" && !languageRE.MatchString(c.Language) {
+		errs = append(errs, fmt.Errorf("language: %q is not a BCP 47 language tag such as en-US or es (a hyphen, not an underscore)", c.Language))
 	}
 	switch c.Confidentiality {
 	case "", "U", "L", "M", "N", "R", "V":
