@@ -51,7 +51,7 @@ func TestAuditTrail(t *testing.T) {
 	c := trail.consumer(okConsumer{err: queue.Permanent(errors.New("no PID-3 for Jane Roe"))})
 	c.Consume(context.Background(), adapters.Raw{Source: "mllp/main", Format: "hl7v2", Name: "conn 1 msg 1",
 		Body: []byte(msg), Received: time.Now(), Meta: map[string]string{"remote": "10.1.2.3:40000"}})
-	trail.delivered(&queue.Item{ID: "01JABC", Key: "k-8f2c", Attrs: map[string]string{"format": "fax", "control_id": ""}})
+	trail.delivered(&queue.Item{ID: "01JABC", Key: "k-8f2c", Attrs: map[string]string{"format": "fax", "control_id": "", "submission_set": "urn:oid:2.25.77"}})
 
 	buf := make([]byte, 1<<16)
 	var got []string
@@ -82,7 +82,7 @@ func TestAuditTrail(t *testing.T) {
 		t.Errorf("import event carries message content:\n%s", imp)
 	}
 	for _, want := range []string{`csd-code="110106"`, `csd-code="ITI-65"`, `UserID="https://hie.example.org/fhir"`,
-		`NetworkAccessPointID="hie.example.org"`, `ParticipantObjectID="k-8f2c"`, `ParticipantObjectID="01JABC"`, `EventOutcomeIndicator="0"`} {
+		`NetworkAccessPointID="hie.example.org"`, `ParticipantObjectID="k-8f2c"`, `ParticipantObjectID="urn:oid:2.25.77"`, `EventOutcomeIndicator="0"`} {
 		if !strings.Contains(exp, want) {
 			t.Errorf("export event lacks %s:\n%s", want, exp)
 		}

@@ -697,8 +697,10 @@ type Export struct {
 	Gateway, GatewayAddr string
 	// ExchangeURL is the receiving endpoint; ExchangeAddr its host.
 	ExchangeURL, ExchangeAddr string
-	// MHD marks an IHE MHD Provide Document Bundle (ITI-65); otherwise the
-	// event type is a FHIR transaction.
+	// MHD marks a bundle of the IHE MHD converter: with SubmissionSet an
+	// ITI-65 Provide Document Bundle, with Document an ITI-105 Simplified
+	// Publish; otherwise (and without MHD) the event type is a FHIR
+	// transaction.
 	MHD bool
 	// V2MessageType, when set, marks an HL7 v2 message forwarded as it
 	// was received (an mllps:// exchange): the event type is that
@@ -758,7 +760,11 @@ func ExportEvent(x Export) Event {
 		// ITI-105 as a second subtype: type rest, subtype create, action
 		// C (IHE.MHD.SimplifiedPublish.Audit.Source).
 		ev.ID, ev.Type, ev.Subtypes, ev.Action = EventREST, TypeRESTCreate, []Code{TypeITI105}, ActionCreate
-	case x.MHD:
+	case x.MHD && x.SubmissionSet != "":
+		// A Provide Document Bundle holds exactly one SubmissionSet: a
+		// bundle of the MHD converter's without one (the batch that
+		// marks a replaced document superseded) is no ITI-65, and is
+		// recorded as a FHIR transaction, as a C-CDA's is.
 		ev.Type = TypeITI65
 	case x.V2MessageType != "":
 		ev.Type = TypeInput("hl7v2", x.V2MessageType)

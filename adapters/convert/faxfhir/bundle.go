@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
@@ -285,12 +286,16 @@ func (c *Converter) writeBundle(ctx context.Context, w io.Writer, in Input, fax 
 // (what names the input in errors).
 func (p *plan) stream(ctx context.Context, w io.Writer, what string) (Result, error) {
 	// Marshal with a placeholder in each data element, then stream the
-	// real content in place of each placeholder.
+	// real content in place of each placeholder. Each is random, one
+	// nobody can know: a text before the data (an XDM package's comments,
+	// an e-mailed fax's Message-ID) written as a placeholder derived from
+	// the content would take the content in its place.
 	marks := make([][]byte, len(p.binaries))
 	for i, b := range p.binaries {
-		seed := sha256.Sum256([]byte(fmt.Sprintf("ferry placeholder %d %s", i, p.res.SHA256)))
-		*b.data = seed[:30]
-		marks[i] = []byte(`"` + base64.StdEncoding.EncodeToString(seed[:30]) + `"`)
+		seed := make([]byte, 30)
+		rand.Read(seed)
+		*b.data = seed
+		marks[i] = []byte(`"` + base64.StdEncoding.EncodeToString(seed) + `"`)
 	}
 	var js bytes.Buffer
 	enc := json.NewEncoder(&js)

@@ -135,6 +135,11 @@ type OrgRef struct {
 
 var oidRE = regexp.MustCompile(`^[0-2](\.(0|[1-9][0-9]*))+$`)
 
+// languageRE is a BCP 47 language tag in the forms documents carry: a
+// language (ISO 639, two or three letters), then subtags of one to eight
+// letters or digits (script, region, variant), each after a hyphen.
+var languageRE = regexp.MustCompile(`^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$`)
+
 // maxSourceIDLen is the longest OID XDS accepts as a sourceId (ITI TF-3
 // 4.2.3.1.7: an OID of at most 64 characters); an MHD recipient backed by
 // an XDS registry refuses a longer one.
@@ -201,6 +206,11 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("binary_method: %q is not put or post", c.BinaryMethod))
 	}
+	// attachment.language is a BCP 47 code (MHD: XDS languageCode, RFC
+	// 5646): a locale name as Windows writes it (en_US) is none.
+	if c.Language != "" && !languageRE.MatchString(c.Language) {
+		errs = append(errs, fmt.Errorf("language: %q is not a BCP 47 language tag such as en-US or es (a hyphen, not an underscore)", c.Language))
+	}
 	switch c.Confidentiality {
 	case "", "U", "L", "M", "N", "R", "V":
 	default:
@@ -214,7 +224,42 @@ func (c *Config) Validate() error {
 	if c.Profile == ProfileMHDComprehensive && (c.FacilityType == "" || c.PracticeSetting == "") {
 		errs = append(errs, errors.New("facility_type, practice_setting: required for mhd-comprehensive (system|code|display)"))
 	}
+	// Each becomes a Coding that MHD maps to an XDS code, whose
+	// codingScheme is required: a bare code or display, or a system
+	// that is no URI, would be sent on every document as it is.
+	for _, f := range []struct{ name, v string }{{"facility_type", c.FacilityType}, {"practice_setting", c.PracticeSetting}} {
+		if err := checkCoding(f.v); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q %w", f.name, f.v, err))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// checkCoding checks a system|code|display (or system|code) setting, as
+// concept reads it; empty is no setting.
+func checkCoding(s string) error {
+	if s == "" {
+		return nil
+	}
+	parts := strings.SplitN(s, "|", 3)
+	if len(parts) < 2 {
+		return errors.New("is not system|code|display (e.g. http://snomed.info/sct|35971002|Ambulatory care site)")
+	}
+	sys, code := parts[0], parts[1]
+	for _, p := range parts {
+		if p != strings.TrimSpace(p) {
+			return errors.New("has spaces round a part; write system|code|display without them")
+		}
+	}
+	switch {
+	case oidRE.MatchString(sys):
+		return fmt.Errorf("names its system by a bare OID; write it as urn:oid:%s", sys)
+	case !strings.Contains(sys, ":") || strings.ContainsAny(sys, " \t\r\n"):
+		return fmt.Errorf("is not system|code|display: its system %q is not an absolute URI (http://snomed.info/sct, urn:oid:...)", sys)
+	case code == "":
+		return errors.New("has no code (system|code|display)")
+	}
+	return nil
 }
 
 func (c Config) withDefaults() Config {
