@@ -606,47 +606,63 @@ func (x *conv) practitionerEntry(id string, name *fhir.HumanName, ns, universal,
 			ident.System = sysNPI
 		}
 	}
+	key, placeholder := ident, !keyable(ident)
+	if placeholder {
+		key = x.placeholderKey(id, personKey(name))
+	}
+	if name == nil {
+		if placeholder {
+			// A placeholder NPI without a name names no one: a
+			// reference by it would link whoever carries it.
+			return nil
+		}
+		return x.nameless(ident, key)
+	}
 	// The Practitioner and its identifier and name: one allocation.
 	box := x.slabs.practitioners.one()
 	box.ids[0] = ident
 	box.p = fhir.Practitioner{ResourceType: "Practitioner", Identifier: box.ids[:1]}
-	key := ident
-	if !keyable(ident) {
-		key = x.placeholderKey(id, personKey(name))
+	if placeholder {
 		box.ids[1] = key
 		box.p.Identifier = box.ids[:2]
 	}
-	if name != nil {
-		box.names[0] = *name
-		box.p.Name = box.names[:]
-	}
+	box.names[0] = *name
+	box.p.Name = box.names[:]
 	ref := x.slabs.references.next()
 	*ref = x.add("Practitioner", key, &box.p)
 	ref.Display = nameText(name)
-	if name != nil && (len(x.entries) == 0 || x.entries[len(x.entries)-1].Resource != &box.p) {
-		// Named before in this message (add pointed at that entry),
-		// perhaps by the id alone: the one Practitioner written has the
-		// name, or its PUT would take the exchange's away.
-		x.nameNameless(key, box.names[:])
-	}
 	return ref
 }
 
-// nameNameless gives the message's Practitioner keyed by key the names
-// when it has none.
-func (x *conv) nameNameless(key fhir.Identifier, names []fhir.HumanName) {
+// nameless is the reference to a doctor a field names by id alone
+// (PV1-7 "1234^^^^^^^^HOSP", a PRD with PLN ids and no name): ident is
+// the id as sent, key what a named Practitioner with it is keyed by. A
+// Practitioner written from it would have no name, which US Core's
+// Practitioner.name (1..*) does not allow, and, PUT whole, would take
+// away the name the exchange holds for the doctor. So none is written:
+// when the message has already named the doctor the reference is to
+// that Practitioner, otherwise it is a logical reference by the
+// identifier (R4 Reference.identifier: "used when there is no way to
+// reference the other resource directly"), which the exchange resolves
+// by the identifier its Practitioner carries, and which dangles nowhere
+// when no message ever named the doctor.
+func (x *conv) nameless(ident, key fhir.Identifier) *fhir.Reference {
+	ref := x.slabs.references.next()
+	var urn [urnLen]byte
+	uuid5URN(&urn, "Practitioner", key.System, key.Value)
 	for _, e := range x.entries {
-		p, ok := e.Resource.(*fhir.Practitioner)
-		if !ok || len(p.Name) > 0 {
-			continue
-		}
-		for _, id := range p.Identifier {
-			if id.System == key.System && id.Value == key.Value {
-				p.Name = names
-				return
+		if e.FullURL == string(urn[:]) {
+			*ref = x.refTo(e)
+			if p, ok := e.Resource.(*fhir.Practitioner); ok && len(p.Name) > 0 {
+				ref.Display = nameText(&p.Name[0])
 			}
+			return ref
 		}
 	}
+	id := x.slabs.identifiers.next()
+	*id = ident
+	*ref = fhir.Reference{Type: "Practitioner", Identifier: id}
+	return ref
 }
 
 // keyable reports whether id may key the Practitioner or Organization it

@@ -29,8 +29,11 @@ func TestPractitionerNamedOnceInMessage(t *testing.T) {
 		if len(ps[0].Name) != 1 || ps[0].Name[0].Family != "Smith" {
 			t.Errorf("%s: the doctor PV1-17 names is written %s", mode, toJSON(ps[0]))
 		}
+		// PV1-7 comes first, before the name: a reference by the
+		// identifier the Practitioner carries (nameless).
 		enc := entriesOf[fhir.Encounter](b)[0]
-		if len(enc.Participant) != 2 || enc.Participant[0].Individual.Reference != enc.Participant[1].Individual.Reference {
+		if len(enc.Participant) != 2 || enc.Participant[0].Individual.Identifier == nil ||
+			*enc.Participant[0].Individual.Identifier != ps[0].Identifier[0] || enc.Participant[1].Individual.Reference == "" {
 			t.Errorf("%s: participants %s, want the attending and admitting doctor one", mode, toJSON(enc.Participant))
 		}
 	}

@@ -275,10 +275,36 @@ func (x *conv) provider(prd hl7v2.Segment) (*fhir.Reference, error) {
 		if len(ids) == 0 {
 			return &fhir.Reference{Display: nameText(&name)}, nil
 		}
-		p := &fhir.Practitioner{ResourceType: "Practitioner", Identifier: ids}
-		if named {
-			p.Name = []fhir.HumanName{name}
+		// The NPI keys the Practitioner wherever PRD-7 lists it: the
+		// same doctor named by another PRD with the NPI alone is one.
+		// A placeholder NPI keys it with the name (keyable).
+		sent := ids[0]
+		for _, id := range ids {
+			if id.System == sysNPI {
+				sent = id
+				break
+			}
 		}
+		if !named {
+			// Ids without a name: no Practitioner (see nameless), but
+			// a reference by an id that names someone: the NPI, else
+			// the first other (a placeholder NPI names no one).
+			if keyable(sent) {
+				return x.nameless(sent, sent), nil
+			}
+			for _, id := range ids {
+				if id.System != sysNPI {
+					return x.nameless(id, id), nil
+				}
+			}
+			return nil, nil
+		}
+		key := sent
+		if !keyable(key) {
+			key = x.placeholderKey(key.Value, personKey(&name))
+			ids = append(ids, key)
+		}
+		p := &fhir.Practitioner{ResourceType: "Practitioner", Identifier: ids, Name: []fhir.HumanName{name}}
 		if a, ok := x.xadValue(prd.Field(3).Rep(1)); ok {
 			p.Address = []fhir.Address{a}
 		}
@@ -286,24 +312,6 @@ func (x *conv) provider(prd hl7v2.Segment) (*fhir.Reference, error) {
 			if cp, ok := x.xtnValue(rep, "work"); ok {
 				p.Telecom = append(p.Telecom, cp)
 			}
-		}
-		// The NPI keys the Practitioner wherever PRD-7 lists it: the
-		// same doctor named by another PRD with the NPI alone is one.
-		// A placeholder NPI keys it with the name (keyable).
-		key := ids[0]
-		for _, id := range ids {
-			if id.System == sysNPI {
-				key = id
-				break
-			}
-		}
-		if !keyable(key) {
-			var n *fhir.HumanName
-			if named {
-				n = &name
-			}
-			key = x.placeholderKey(key.Value, personKey(n))
-			p.Identifier = append(p.Identifier, key)
 		}
 		ref := x.add("Practitioner", key, p)
 		ref.Display = nameText(&name)

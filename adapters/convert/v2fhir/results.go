@@ -621,10 +621,10 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 	// performer is the director's role there (directorRole).
 	org := x.organization(obx.Field(23).Rep(1), obx.Field(24).Rep(1), hl7v2.Value{})
 	switch dir := x.practitioner(obx.Field(25).Rep(1)); {
-	case dir != nil && dir.Reference != "":
+	case dir != nil && (dir.Reference != "" || dir.Identifier != nil):
 		o.Performer = append(o.Performer, x.directorRole(dir, org))
 	default:
-		// No director, or one without an id, so no Practitioner to
+		// No director, or one without an id, so nobody to
 		// hold the role: the lab and the director by name.
 		if org != nil {
 			o.Performer = append(o.Performer, *org)
@@ -652,7 +652,15 @@ func (x *conv) directorRole(dir, org *fhir.Reference) fhir.Reference {
 	if org != nil {
 		at = orStr(refID(org.Reference), org.Display)
 	}
-	key := fhir.Identifier{System: x.system("practitionerrole"), Value: x.slabs.text.cat("MDIR.", refID(dir.Reference), "@", at)}
+	who := refID(dir.Reference)
+	if dir.Reference == "" {
+		// A director named by id alone (nameless): the id the
+		// Practitioner keyed by that identifier has.
+		var urn [urnLen]byte
+		uuid5URN(&urn, "Practitioner", dir.Identifier.System, dir.Identifier.Value)
+		who = string(urn[len("urn:uuid:"):])
+	}
+	key := fhir.Identifier{System: x.system("practitionerrole"), Value: x.slabs.text.cat("MDIR.", who, "@", at)}
 	role := &fhir.PractitionerRole{ResourceType: "PractitionerRole", Identifier: []fhir.Identifier{key},
 		Practitioner: dir, Organization: org, Code: mdirCode}
 	ref := x.add("PractitionerRole", key, role)
