@@ -203,7 +203,10 @@ const probeWindow = 200 * time.Microsecond
 // usable reports whether an idle connection is still open and quiet: the
 // read must time out. EOF or a reset means the exchange closed it; bytes
 // mean something arrived unasked (a late application ACK), and the stream
-// is no longer in step with ours.
+// is no longer in step with ours. A CR or LF is no answer: it ends the
+// previous frame (a receiver that writes the end block and its CR in two
+// writes sends them in two TLS records, the CR read only after the frame)
+// and is passed over, as the frame reader passes over it.
 func (c *conn) usable() bool { return c.quietFor(probeWindow) }
 
 // quietFor reports whether c stays open and silent for d (see usable).
@@ -215,9 +218,14 @@ func (c *conn) quietFor(d time.Duration) bool {
 	}
 	var b [1]byte
 	c.c.SetReadDeadline(time.Now().Add(d))
-	n, err := c.c.Read(b[:])
-	var ne net.Error
-	return n == 0 && errors.As(err, &ne) && ne.Timeout()
+	for {
+		n, err := c.c.Read(b[:])
+		if n == 1 && (b[0] == '\r' || b[0] == '\n') {
+			continue
+		}
+		var ne net.Error
+		return n == 0 && errors.As(err, &ne) && ne.Timeout()
+	}
 }
 
 // closeWatchWindow is how long a connection that carried an answered
