@@ -555,6 +555,7 @@ func (s *Sink) exchange(ctx context.Context, c *conn, msg []byte, ctrl string) (
 	if err := ctx.Err(); err != nil {
 		return answer{}, err
 	}
+	junk, _ := c.rd.Skipped()
 	for skipped := 0; ; skipped++ {
 		frame, err := c.rd.ReadFrame()
 		if err != nil {
@@ -563,6 +564,15 @@ func (s *Sink) exchange(ctx context.Context, c *conn, msg []byte, ctrl string) (
 			}
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF // closed where an answer was due: outcome unknown
+			}
+			// Say what the exchange sent instead of an answer: a
+			// timeout alone sends the operator after the network.
+			// Only counts, never the bytes (they may quote a patient).
+			var big *mllp.FrameTooLargeError
+			if n, _ := c.rd.Skipped(); n > junk {
+				err = fmt.Errorf("the exchange sent %d bytes that are not in an MLLP frame (an answer without MLLP framing?) and no acknowledgement: %w", n-junk, err)
+			} else if errors.As(err, &big) {
+				err = fmt.Errorf("the exchange's answer is too large for an acknowledgement: %w", err)
 			}
 			return answer{}, err
 		}
