@@ -216,7 +216,9 @@ func (c ClientConfig) loadTLSConfig(log *slog.Logger) (*tls.Config, error) {
 // LoadTLSConfig validates the settings, reads the files and returns a server
 // *tls.Config; with ClientCAFile set, a client certificate signed by one of
 // its CAs is required (tls.RequireAndVerifyClientCert). The server key pair
-// is re-read when its files change.
+// and the client CAs are re-read when their files change; after a change
+// of ClientCAFile a handshake uses a clone of the returned config made
+// then, so a caller's own settings belong on that config, not a clone.
 func (c ServerConfig) LoadTLSConfig() (*tls.Config, error) { return c.LoadTLSConfigLog(nil) }
 
 // LoadTLSConfigLog is LoadTLSConfig that logs on log, as a warning naming
@@ -237,12 +239,18 @@ func (c ServerConfig) LoadTLSConfigLog(log *slog.Logger) (*tls.Config, error) {
 		},
 	}
 	if c.ClientCAFile != "" {
+		stamp := fileStamp(c.ClientCAFile)
 		pool, err := loadPool("client_ca_file", c.ClientCAFile, time.Now())
 		if err != nil {
 			return nil, err
 		}
 		cfg.ClientCAs = pool
 		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+		if log == nil {
+			log = slog.New(slog.DiscardHandler)
+		}
+		cas := &clientCAs{path: c.ClientCAFile, base: cfg, log: log, stamp: stamp}
+		cfg.GetConfigForClient = cas.config
 	}
 	return cfg, nil
 }

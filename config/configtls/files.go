@@ -299,6 +299,54 @@ func (k *keyPair) get() *tls.Certificate {
 	return k.cur
 }
 
+// clientCAs serves a server's client CA pool (client_ca_file) and reloads
+// it when the file changes, as keyPair does the server's own pair: a
+// sender whose renewed certificate comes from a new CA is served once
+// that CA is added to the file, without a restart. The handshake is
+// given a config of its own only after a change (see
+// ServerConfig.LoadTLSConfigLog), cloned from base, the config the
+// listener was given. A file that cannot be loaded (half copied, every
+// CA expired) keeps the previous pool, with one warning for each state
+// of the file.
+type clientCAs struct {
+	path string
+	base *tls.Config
+	log  *slog.Logger
+
+	mu     sync.Mutex
+	cfg    *tls.Config // base with the pool read last; nil while base's own is current
+	stamp  string
+	failed string
+}
+
+// config returns the config for a handshake: nil (base itself) until the
+// file changed, then a clone of base with the pool read from it.
+func (c *clientCAs) config(*tls.ClientHelloInfo) (*tls.Config, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := fileStamp(c.path)
+	if s == c.stamp {
+		return c.cfg, nil
+	}
+	pool, err := loadPool("client_ca_file", c.path, time.Now())
+	if err != nil {
+		if s != c.failed {
+			c.failed = s
+			c.log.Warn("tls: changed client_ca_file cannot be loaded; the CAs read before stay in use until it is fixed",
+				"client_ca_file", c.path, "error", err)
+		}
+		return c.cfg, nil
+	}
+	cfg := c.base.Clone()
+	cfg.ClientCAs = pool
+	cfg.GetConfigForClient = nil
+	if c.failed != "" {
+		c.log.Info("tls: client_ca_file reloaded", "client_ca_file", c.path)
+	}
+	c.cfg, c.stamp, c.failed = cfg, s, ""
+	return c.cfg, nil
+}
+
 func fileStamp(paths ...string) string {
 	var sb strings.Builder
 	for _, p := range paths {

@@ -203,7 +203,10 @@ const probeWindow = 200 * time.Microsecond
 // usable reports whether an idle connection is still open and quiet: the
 // read must time out. EOF or a reset means the exchange closed it; bytes
 // mean something arrived unasked (a late application ACK), and the stream
-// is no longer in step with ours.
+// is no longer in step with ours. A CR or LF is no answer: it ends the
+// previous frame (a receiver that writes the end block and its CR in two
+// writes sends them in two TLS records, the CR read only after the frame)
+// and is passed over, as the frame reader passes over it.
 func (c *conn) usable() bool { return c.quietFor(probeWindow) }
 
 // quietFor reports whether c stays open and silent for d (see usable).
@@ -215,9 +218,14 @@ func (c *conn) quietFor(d time.Duration) bool {
 	}
 	var b [1]byte
 	c.c.SetReadDeadline(time.Now().Add(d))
-	n, err := c.c.Read(b[:])
-	var ne net.Error
-	return n == 0 && errors.As(err, &ne) && ne.Timeout()
+	for {
+		n, err := c.c.Read(b[:])
+		if n == 1 && (b[0] == '\r' || b[0] == '\n') {
+			continue
+		}
+		var ne net.Error
+		return n == 0 && errors.As(err, &ne) && ne.Timeout()
+	}
 }
 
 // closeWatchWindow is how long a connection that carried an answered
@@ -547,6 +555,7 @@ func (s *Sink) exchange(ctx context.Context, c *conn, msg []byte, ctrl string) (
 	if err := ctx.Err(); err != nil {
 		return answer{}, err
 	}
+	junk, _ := c.rd.Skipped()
 	for skipped := 0; ; skipped++ {
 		frame, err := c.rd.ReadFrame()
 		if err != nil {
@@ -555,6 +564,15 @@ func (s *Sink) exchange(ctx context.Context, c *conn, msg []byte, ctrl string) (
 			}
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF // closed where an answer was due: outcome unknown
+			}
+			// Say what the exchange sent instead of an answer: a
+			// timeout alone sends the operator after the network.
+			// Only counts, never the bytes (they may quote a patient).
+			var big *mllp.FrameTooLargeError
+			if n, _ := c.rd.Skipped(); n > junk {
+				err = fmt.Errorf("the exchange sent %d bytes that are not in an MLLP frame (an answer without MLLP framing?) and no acknowledgement: %w", n-junk, err)
+			} else if errors.As(err, &big) {
+				err = fmt.Errorf("the exchange's answer is too large for an acknowledgement: %w", err)
 			}
 			return answer{}, err
 		}
