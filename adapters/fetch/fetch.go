@@ -564,8 +564,9 @@ var errGone = errors.New("gone from the server since the listing")
 
 // download copies remote into the folder under a hidden name, flushes it,
 // renames it to dst (a name freeNames found free) and flushes the folder.
-// A copy whose size is not what the listing said (the file changed
-// meanwhile) is dropped.
+// A copy whose size is not what the listing said, or of a file whose size
+// or modification time is no longer what the listing said (the file
+// changed meanwhile), is dropped.
 func (f *Fetcher) download(c *sftp.Client, remote, dst string, o obs, progress func()) error {
 	rf, err := c.Open(remote)
 	if err != nil {
@@ -594,6 +595,19 @@ func (f *Fetcher) download(c *sftp.Client, remote, dst string, o obs, progress f
 	}
 	if n != o.size {
 		return fmt.Errorf("download: %d bytes, the listing said %d (changed meanwhile; next poll)", n, o.size)
+	}
+	// A file of the same size may still have changed while it was read:
+	// rewritten in place (the copy is then part the old file, part the
+	// new), or replaced by another of its name, which the move would take
+	// off the server unread. Either is dropped, and taken once settled.
+	// One removed meanwhile was read whole: the copy is kept.
+	st, err := c.Stat(remote)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return configssh.FileError(err, "look at it again after the download")
+	case st.Size() != o.size || !st.ModTime().Equal(o.mtime):
+		return errors.New("download: the file changed meanwhile; next poll")
 	}
 	// The server's modification time, not the download's: the folder
 	// engine takes files oldest first, and a fax without another receive

@@ -616,3 +616,67 @@ func TestFaxAndSidecarRenamedTogether(t *testing.T) {
 		t.Errorf("fax.1.json holds %q", b)
 	}
 }
+
+// TestRewrittenDuringDownload: a file the server rewrites in place while
+// it is downloaded (an export job regenerating a file of the same size)
+// gives a copy that is half the old file and half the new; it is dropped
+// as a changed file is, and the next polls take the new one whole.
+func TestRewrittenDuringDownload(t *testing.T) {
+	f := newFixture(t)
+	old, fresh := make([]byte, 256<<10), make([]byte, 256<<10)
+	rand.Read(old)
+	rand.Read(fresh)
+	remote := filepath.Join(f.remote, "census.csv")
+	f.put(t, "census.csv", string(old))
+	written := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(remote, written, written); err != nil {
+		t.Fatal(err)
+	}
+	fe := f.fetcher(t)
+	poll(t, fe)
+	// The first chunk is read from the old file; then, before the server
+	// sees a read of a later one, the file is rewritten.
+	firstData := make(chan struct{})
+	var once, rewrite sync.Once
+	f.site.Server.Filter(func(body []byte) ([]byte, bool) {
+		if body[0] != sshtest.FxpRead || len(body) < 9 {
+			return nil, false
+		}
+		h := binary.BigEndian.Uint32(body[5:9])
+		if off := binary.BigEndian.Uint64(body[9+h:]); off > 0 {
+			rewrite.Do(func() {
+				select {
+				case <-firstData:
+				case <-time.After(5 * time.Second):
+				}
+				if err := os.WriteFile(remote, fresh, 0o644); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		return nil, false
+	}, func(body []byte) []byte {
+		if body[0] == sshtest.FxpData {
+			once.Do(func() { close(firstData) })
+		}
+		return body
+	})
+	err := fe.Poll(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "changed meanwhile") {
+		t.Errorf("poll during the rewrite: %v", err)
+	}
+	for range 2 {
+		fe.Poll(context.Background())
+	}
+	got, err := os.ReadFile(filepath.Join(f.local, "census.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, fresh) {
+		t.Errorf("the folder's census.csv is not the file the server has moved to ferry-done (its first chunk the old file's: %v)",
+			bytes.Equal(got[:32768], old[:32768]))
+	}
+	if got := strings.Join(list(t, f.local), " "); got != "census.csv" {
+		t.Errorf("folder holds %q", got)
+	}
+}
