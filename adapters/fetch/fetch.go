@@ -342,7 +342,7 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 	c := sess.SFTP
 	entries, err := c.ReadDir(f.t.Dir)
 	if err != nil {
-		return 0, configssh.FileError(err, "list "+f.t.Dir)
+		return 0, configssh.FileError(sess.Unanswered(err), "list "+f.t.Dir)
 	}
 	progress()
 	now := map[string]obs{}
@@ -430,7 +430,7 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 		if err != nil {
 			// One file's problem (unreadable, not movable) must not keep
 			// the others back; a broken session fails the rest quickly.
-			errs = append(errs, &fileError{file: f.label(name), err: err})
+			errs = append(errs, &fileError{file: f.label(name), err: sess.Unanswered(err)})
 		}
 	}
 	if len(errs) == 0 {
@@ -474,7 +474,7 @@ func (f *Fetcher) Check(ctx context.Context) (int, error) {
 	defer done()
 	entries, err := sess.SFTP.ReadDir(f.t.Dir)
 	if err != nil {
-		return 0, configssh.FileError(err, "list "+f.t.Dir)
+		return 0, configssh.FileError(sess.Unanswered(err), "list "+f.t.Dir)
 	}
 	n := 0
 	for _, e := range entries {

@@ -680,3 +680,29 @@ func TestRewrittenDuringDownload(t *testing.T) {
 		t.Errorf("folder holds %q", got)
 	}
 }
+
+// TestStalledServerIsNamed: a server that stops answering mid-poll (a
+// hung sftp-server: the listing, or a file's open, never answered) has
+// its session closed by the watchdog; the status says the server
+// answered nothing for the timeout, not "connection lost", which sent
+// the contractor after the network when the server was to blame.
+func TestStalledServerIsNamed(t *testing.T) {
+	f := newFixture(t)
+	f.put(t, "adt.hl7", "MSH")
+	f.cfg.Timeout = time.Second
+	fe := f.fetcher(t)
+	poll(t, fe)
+	for _, held := range []byte{sshtest.FxpOpen, sshtest.FxpOpendir} {
+		f.site.Server.Filter(func(body []byte) ([]byte, bool) { return nil, body[0] == held }, nil)
+		err := fe.Poll(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "answered nothing for 1s") {
+			t.Errorf("request %d held: poll: %v", held, err)
+		}
+		if st := fe.Stats().LastError; !strings.Contains(st, "answered nothing for 1s") {
+			t.Errorf("request %d held: status %q", held, st)
+		}
+	}
+	if _, err := fe.Check(context.Background()); err == nil || !strings.Contains(err.Error(), "answered nothing for 1s") {
+		t.Errorf("check: %v", err)
+	}
+}

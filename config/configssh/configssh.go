@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -139,6 +140,9 @@ type Session struct {
 	Fsync bool
 
 	act activity
+	// stalled is the timeout after which Watch's watchdog closed the
+	// connection (0: it did not).
+	stalled atomic.Int64
 }
 
 // Watch bounds what the caller does on the session from now on: SFTP
@@ -152,7 +156,10 @@ type Session struct {
 // acknowledged after the file's last byte was read, and a listing of
 // thousands of files comes in many answers. Call done when finished.
 func (s *Session) Watch(ctx context.Context, timeout time.Duration) (progress, done func()) {
-	wd := time.AfterFunc(timeout, func() { s.SSH.Close() })
+	wd := time.AfterFunc(timeout, func() {
+		s.stalled.Store(int64(timeout))
+		s.SSH.Close()
+	})
 	progress = func() { wd.Reset(timeout) }
 	unwatch := s.act.add(progress)
 	stop := context.AfterFunc(ctx, func() { s.SSH.Close() })
@@ -162,6 +169,33 @@ func (s *Session) Watch(ctx context.Context, timeout time.Duration) (progress, d
 		wd.Stop()
 	}
 }
+
+// Unanswered explains err, from a request on the session, when Watch's
+// watchdog closed the connection: the request failed as "connection
+// lost", though it was ferry that closed it, the server having answered
+// nothing for the timeout (a hung sftp-server, a stalled link). Other
+// errors are returned as they are.
+func (s *Session) Unanswered(err error) error {
+	if d := time.Duration(s.stalled.Load()); err != nil && d > 0 {
+		return &StallError{Timeout: d, Err: err}
+	}
+	return err
+}
+
+// StallError is a request that failed because the server answered
+// nothing for Timeout and the connection was closed; worth retrying.
+type StallError struct {
+	Timeout time.Duration
+	Err     error
+}
+
+func (e *StallError) Error() string {
+	return "the server answered nothing for " + e.Timeout.String() + " (timeout), so ferry closed the connection"
+}
+func (e *StallError) Unwrap() error { return e.Err }
+
+// Summary is Error: the stall, not what failed of it ("connection lost").
+func (e *StallError) Summary() string { return e.Error() }
 
 // activity calls its functions when the server sends something.
 type activity struct {
