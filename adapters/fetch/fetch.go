@@ -10,7 +10,8 @@
 // still being written is left for later; files are taken oldest first and
 // keep the server's modification time, as the folder engine goes oldest
 // first too (a folder's sidecars before the rest, and a file waits while
-// a sidecar of its stem is still being written); names starting with a
+// a sidecar of its stem is still being written, or could not be fetched);
+// names starting with a
 // dot and the usual partial-transfer suffixes (.part, .tmp, .filepart,
 // .crdownload) are never taken. A file is downloaded as a hidden
 // .ferry-fetch-* file in the folder (which the folder engine skips),
@@ -416,13 +417,21 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 		}
 	}
 	n := 0
+	// Stems whose sidecar this poll could not bring into the folder: their
+	// inputs wait with it, as they wait while it is being written.
+	noSidecar := map[string]bool{}
 	for _, name := range ready {
 		if ctx.Err() != nil {
 			break
 		}
+		if noSidecar[stem(name)] && !f.isSidecar(name) {
+			continue
+		}
 		stored, err := f.fetchOne(c, name, dsts[name], now[name], progress)
 		if stored {
 			n++
+		} else if f.isSidecar(name) {
+			noSidecar[stem(name)] = true
 		}
 		if errors.Is(err, errGone) {
 			continue // taken away between the listing and now

@@ -706,3 +706,36 @@ func TestStalledServerIsNamed(t *testing.T) {
 		t.Errorf("check: %v", err)
 	}
 }
+
+// TestFaxWaitsWhenItsSidecarFails: a poll that cannot bring a fax's
+// sidecar into the folder (the server fails its open, or it changed while
+// read) leaves the fax on the server too: fetched alone, the folder took
+// it without the sidecar that names its patient.
+func TestFaxWaitsWhenItsSidecarFails(t *testing.T) {
+	f := newFixture(t)
+	f.put(t, "fax-0001.pdf", "%PDF-1.4 fax\n%%EOF\n")
+	f.put(t, "fax-0001.json", `{"mrn": "A7"}`)
+	f.put(t, "fax-0002.pdf", "%PDF-1.4 other\n%%EOF\n")
+	fe := f.fetcher(t)
+	fe.Sidecars(func(name string) bool { return strings.HasSuffix(name, ".json") })
+	poll(t, fe)
+	f.site.Server.Filter(func(body []byte) ([]byte, bool) {
+		if body[0] == sshtest.FxpOpen && len(body) >= 9 {
+			if n := binary.BigEndian.Uint32(body[5:9]); uint32(len(body)-9) >= n && path.Base(string(body[9:9+n])) == "fax-0001.json" {
+				return sshtest.StatusReply(body, 4), false // SSH_FX_FAILURE
+			}
+		}
+		return nil, false
+	}, nil)
+	if err := fe.Poll(context.Background()); err == nil {
+		t.Error("a sidecar that could not be fetched is no error")
+	}
+	if got := strings.Join(list(t, f.local), " "); got != "fax-0002.pdf" {
+		t.Fatalf("folder holds %q; want only the fax without a sidecar", got)
+	}
+	f.site.Server.Filter(func([]byte) ([]byte, bool) { return nil, false }, nil)
+	poll(t, fe)
+	if got := strings.Join(list(t, f.local), " "); got != "fax-0001.json fax-0001.pdf fax-0002.pdf" {
+		t.Fatalf("folder holds %q", got)
+	}
+}
