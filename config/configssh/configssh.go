@@ -442,6 +442,7 @@ func (noKey) Verify([]byte, *ssh.Signature) error { return errors.New("no key") 
 func handshakeError(err error, t Target, what string) error {
 	var ke *knownhosts.KeyError
 	var re *knownhosts.RevokedError
+	var ne *ssh.AlgorithmNegotiationError
 	switch {
 	case errors.As(err, &re):
 		return &ConfigError{Problem: "the server presented a host key that " + what + ".known_hosts marks @revoked (line " +
@@ -449,6 +450,12 @@ func handshakeError(err error, t Target, what string) error {
 	case errors.As(err, &ke) && len(ke.Want) > 0:
 		return &ConfigError{Problem: "the server's host key is not the one " + what + ".known_hosts names for " + t.Addr +
 			": someone may be in the way, or the server's key was changed; ask its operators, and only then update known_hosts", Err: err}
+	case errors.As(err, &ne) && ne.What == "host key":
+		// The handshake asked only for the types of the keys known_hosts
+		// lists for the server (hostKeyAlgorithms): it has none of them.
+		return &ConfigError{Problem: "the server has no host key of a type " + what + ".known_hosts names for " + t.Addr +
+			" (it offers " + strings.Join(ne.RequestedAlgorithms, ", ") + "), so its host key is not the one " + what +
+			".known_hosts names: someone may be in the way, or the server's key was changed; ask its operators, and only then update known_hosts", Err: err}
 	case errors.As(err, &ke):
 		return &ConfigError{Problem: what + ".known_hosts names no key for " + knownhosts.Normalize(t.Addr) +
 			"; add the server's key (`ssh-keyscan -p PORT host`, fingerprint checked with its operators)", Err: err}
