@@ -94,7 +94,8 @@ type Config struct {
 // Validate checks the settings without I/O.
 func (c Config) Validate() error {
 	var errs []error
-	if _, err := configssh.ParseURL(c.URL); err != nil {
+	t, err := configssh.ParseURL(c.URL)
+	if err != nil {
 		errs = append(errs, fmt.Errorf("url: %w", err))
 	}
 	if err := c.Login.Validate(); err != nil {
@@ -110,6 +111,14 @@ func (c Config) Validate() error {
 	}
 	if c.DoneDir != "" && c.After == AfterDelete {
 		errs = append(errs, errors.New("done_dir: set with after: delete, which moves nothing"))
+	}
+	if d := c.DoneDir; d != "" && err == nil {
+		if !path.IsAbs(d) {
+			d = path.Join(t.Dir, d)
+		}
+		if path.Clean(d) == path.Clean(t.Dir) {
+			errs = append(errs, fmt.Errorf("done_dir: %q is the fetched directory itself: a file moved there stays, and is fetched again at every poll; name another (default %s)", c.DoneDir, DefaultDoneDir))
+		}
 	}
 	if c.Timeout < 0 {
 		errs = append(errs, errors.New("timeout: negative"))

@@ -739,3 +739,35 @@ func TestFaxWaitsWhenItsSidecarFails(t *testing.T) {
 		t.Fatalf("folder holds %q", got)
 	}
 }
+
+// TestDoneDirIsTheDirectory: a done_dir that is the fetched directory
+// itself (".", or its own path) moves each file onto itself: it stays,
+// is fetched again at every poll, for ever, and the server is never
+// emptied. Such a done_dir is refused, naming it.
+func TestDoneDirIsTheDirectory(t *testing.T) {
+	login := configssh.Login{KeyFile: "/k", KnownHosts: "/h"}
+	for _, tc := range []struct {
+		url, done string
+		refused   bool
+	}{
+		{"sftp://ehr@sftp.ehr.example/outbound", ".", true},
+		{"sftp://ehr@sftp.ehr.example/outbound", "./", true},
+		{"sftp://ehr@sftp.ehr.example/outbound", "sent/..", true},
+		{"sftp://ehr@sftp.ehr.example/outbound/", "/outbound/", true},
+		{"sftp://ehr@sftp.ehr.example/~/outbound", ".", true},
+		{"sftp://ehr@sftp.ehr.example/outbound", "sent", false},
+		{"sftp://ehr@sftp.ehr.example/outbound", "/archive/outbound", false},
+		{"sftp://ehr@sftp.ehr.example/outbound", "..", false},
+	} {
+		err := Config{URL: tc.url, Login: login, DoneDir: tc.done}.Validate()
+		if tc.refused != (err != nil) || err != nil && !strings.Contains(err.Error(), "done_dir:") {
+			t.Errorf("url %s, done_dir %q: %v", tc.url, tc.done, err)
+		}
+	}
+	// New, which the gateway and ferry doctor call, refuses it too.
+	f := newFixture(t)
+	f.cfg.DoneDir = "."
+	if _, err := New(adapters.Settings{}, f.cfg, f.local, nil); err == nil {
+		t.Error("a fetcher with done_dir . was made")
+	}
+}
