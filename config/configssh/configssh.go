@@ -292,6 +292,9 @@ func Dial(ctx context.Context, l Login, t Target, timeout time.Duration, what st
 		if errors.As(err, &pp) {
 			return nil, &ConfigError{Problem: what + ".key_file is encrypted with a passphrase; a service cannot type it: give ferry a key of its own without one, readable only by the ferry account", Err: err}
 		}
+		if form := keyForm(keyPEM); form != "" {
+			return nil, &ConfigError{Problem: what + ".key_file " + form, Err: err}
+		}
 		return nil, &ConfigError{Problem: what + ".key_file is not an SSH private key", Err: err}
 	}
 	if err := knownHostsEncoding(l.KnownHosts); err != nil {
@@ -375,6 +378,22 @@ func Dial(ctx context.Context, l Login, t Target, timeout time.Duration, what st
 	_, sess.Fsync = c.HasExtension("fsync@openssh.com")
 	sess.SFTP = c
 	return sess, nil
+}
+
+// keyForm names the keys key_file is most often given by mistake, which
+// ssh.ParsePrivateKey reports only as "no key found": a PuTTY key, as
+// PuTTYgen on Windows saves it, and the public half of ferry's key.
+func keyForm(b []byte) string {
+	b = bytes.TrimSpace(bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")))
+	if bytes.HasPrefix(b, []byte("PuTTY-User-Key-File-")) {
+		return "is a PuTTY key (.ppk), which ferry does not read: give it the key in OpenSSH form " +
+			"(PuTTYgen: Conversions > Export OpenSSH key, with no passphrase)"
+	}
+	if _, _, _, _, err := ssh.ParseAuthorizedKey(b); err == nil || bytes.HasPrefix(b, []byte("---- BEGIN SSH2 PUBLIC KEY")) {
+		return "holds a public key, the half the server's operators add to the account; key_file is the private half " +
+			"(for id_ed25519.pub, the file id_ed25519 beside it)"
+	}
+	return ""
 }
 
 // knownHostsEncoding refuses a known_hosts file Windows saved in a form
