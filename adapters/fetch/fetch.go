@@ -142,6 +142,9 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// warnAgain is how often a failure that lasts is logged again.
+const warnAgain = 15 * time.Minute
+
 // Stats are a fetcher's figures since start.
 type Stats struct {
 	Polls   int64 // polls that listed the directory
@@ -179,11 +182,15 @@ type Fetcher struct {
 	// sidecar, when set (Sidecars), tells the folder's sidecars.
 	sidecar func(name string) bool
 
-	pollMu sync.Mutex      // one poll at a time
-	seen   map[string]obs  // the previous listing
-	taken  map[string]obs  // fetched in this run, remote move failed
-	ctx    context.Context // ends at Shutdown
-	cancel context.CancelFunc
+	pollMu sync.Mutex     // one poll at a time
+	seen   map[string]obs // the previous listing
+	// warned is the failure last logged, at warnedAt ("" after a good
+	// poll).
+	warned   string
+	warnedAt time.Time
+	taken    map[string]obs  // fetched in this run, remote move failed
+	ctx      context.Context // ends at Shutdown
+	cancel   context.CancelFunc
 
 	mu    sync.Mutex
 	stats Stats
@@ -316,11 +323,16 @@ func (f *Fetcher) Poll(ctx context.Context) error {
 		f.stats.LastError = summary(err)
 	}
 	f.mu.Unlock()
+	// As a fax mailbox: a failure is logged again when its reason changes
+	// (the key fixed, the server now unreachable) and every warnAgain
+	// while it lasts.
 	switch {
-	case err != nil && prev == "":
+	case err != nil && (summary(err) != f.warned || time.Since(f.warnedAt) >= warnAgain):
 		f.log.Warn("fetch failed; trying again at the next poll", "server", f.t.Addr, "error", summary(err))
+		f.warned, f.warnedAt = summary(err), time.Now()
 	case err == nil && prev != "":
 		f.log.Info("fetch works again", "server", f.t.Addr)
+		f.warned = ""
 	}
 	if n > 0 {
 		f.log.Info("fetched files into the folder", "server", f.t.Addr, "files", n)

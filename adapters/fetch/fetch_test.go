@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
@@ -769,5 +770,47 @@ func TestDoneDirIsTheDirectory(t *testing.T) {
 	f.cfg.DoneDir = "."
 	if _, err := New(adapters.Settings{}, f.cfg, f.local, nil); err == nil {
 		t.Error("a fetcher with done_dir . was made")
+	}
+}
+
+// syncBuffer is a log's text, written by the poll and read by the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestChangedFailureIsLogged: a fetch that keeps failing logs its failure
+// again when the reason changes (the key refused, then, the key fixed,
+// the server unreachable), as a fax mailbox does; only the first
+// failure was logged, so the log said nothing of the second, and a
+// contractor who fixed the first took the fetch to work.
+func TestChangedFailureIsLogged(t *testing.T) {
+	f := newFixture(t)
+	var logs syncBuffer
+	fe, err := New(adapters.Settings{Logger: slog.New(slog.NewTextHandler(&logs, nil))}, f.cfg, f.local, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := sshtest.NewSigner(t)
+	f.site.Server.Allow(other.PublicKey())
+	fe.Poll(context.Background())
+	fe.Poll(context.Background())
+	f.site.Server.Stop()
+	fe.Poll(context.Background())
+	warns := strings.Count(logs.String(), "level=WARN")
+	if warns != 2 || !strings.Contains(logs.String(), "refused ferry's key") || !strings.Contains(logs.String(), "connect to") {
+		t.Errorf("%d warnings, want one for each reason:\n%s", warns, logs.String())
 	}
 }
