@@ -18,7 +18,9 @@
 // flushed to disk, then renamed to its name (or, when the folder still
 // holds an unread file of that name, to name.<n>.ext, the same <n> for
 // the files of one stem, a fax and its sidecar) and the folder flushed: only then is the remote file moved to done_dir (default
-// <dir>/ferry-done, made when missing) or deleted (after: delete). A crash
+// <dir>/ferry-done, made when missing) or deleted (after: delete), a
+// sidecar after the files of its stem, and not while one of them could
+// not be moved. A crash
 // or a failed move in between means the file is fetched again, which the
 // folder's dedup log (content hashes) absorbs; within one run a file whose
 // remote move failed is not fetched again until it changes.
@@ -441,6 +443,20 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 	// Stems whose sidecar this poll could not bring into the folder: their
 	// inputs wait with it, as they wait while it is being written.
 	noSidecar := map[string]bool{}
+	// A sidecar whose input comes in this poll is moved on the server
+	// after it (held), and not at all when the input is in the folder but
+	// could not be moved (kept): the two then come again together after a
+	// restart, a pair the folder's dedup log knows, where the input alone
+	// would be taken as another input, without the sidecar that names its
+	// patient.
+	inputs := map[string]bool{}
+	for _, name := range ready {
+		if !f.isSidecar(name) {
+			inputs[stem(name)] = true
+		}
+	}
+	var held []string
+	kept := map[string]bool{}
 	for _, name := range ready {
 		if ctx.Err() != nil {
 			break
@@ -448,9 +464,22 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 		if noSidecar[stem(name)] && !f.isSidecar(name) {
 			continue
 		}
-		stored, err := f.fetchOne(c, name, dsts[name], now[name], progress)
+		var stored bool
+		var err error
+		if f.isSidecar(name) && inputs[stem(name)] {
+			progress()
+			if err = f.download(c, path.Join(f.t.Dir, name), dsts[name], now[name], progress); err == nil {
+				stored = true
+				held = append(held, name)
+			}
+		} else {
+			stored, err = f.fetchOne(c, name, dsts[name], now[name], progress)
+		}
 		if stored {
 			n++
+			if err != nil && !f.isSidecar(name) {
+				kept[stem(name)] = true
+			}
 		} else if f.isSidecar(name) {
 			noSidecar[stem(name)] = true
 		}
@@ -460,6 +489,15 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 		if err != nil {
 			// One file's problem (unreadable, not movable) must not keep
 			// the others back; a broken session fails the rest quickly.
+			errs = append(errs, &fileError{file: f.label(name), err: sess.Unanswered(err)})
+		}
+	}
+	for _, name := range held {
+		if kept[stem(name)] {
+			f.taken[name] = now[name] // its input's error says why
+			continue
+		}
+		if err := f.settle(c, name, now[name], progress); err != nil {
 			errs = append(errs, &fileError{file: f.label(name), err: sess.Unanswered(err)})
 		}
 	}
@@ -568,11 +606,16 @@ func (f *Fetcher) fetchOne(c *sftp.Client, name, dst string, o obs, progress fun
 	// run of empty marker files, or a slow local disk, made no progress
 	// it counted and had the session closed mid-poll).
 	progress()
-	remote := path.Join(f.t.Dir, name)
-	if err := f.download(c, remote, dst, o, progress); err != nil {
+	if err := f.download(c, path.Join(f.t.Dir, name), dst, o, progress); err != nil {
 		return false, err
 	}
+	return true, f.settle(c, name, o, progress)
+}
+
+// settle moves or deletes name, stored in the folder, on the server.
+func (f *Fetcher) settle(c *sftp.Client, name string, o obs, progress func()) error {
 	progress()
+	remote := path.Join(f.t.Dir, name)
 	var err error
 	switch f.cfg.After {
 	case AfterDelete:
@@ -582,9 +625,9 @@ func (f *Fetcher) fetchOne(c *sftp.Client, name, dst string, o obs, progress fun
 	}
 	if err != nil {
 		f.taken[name] = o
-		return true, configssh.FileError(err, "move or delete it on the server (it is in the folder; it stays on the server and is not fetched again until it changes or ferry restarts)")
+		return configssh.FileError(err, "move or delete it on the server (it is in the folder; it stays on the server and is not fetched again until it changes or ferry restarts)")
 	}
-	return true, nil
+	return nil
 }
 
 // errGone is a remote file no longer there when it is opened: taken away

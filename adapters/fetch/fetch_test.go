@@ -814,3 +814,43 @@ func TestChangedFailureIsLogged(t *testing.T) {
 		t.Errorf("%d warnings, want one for each reason:\n%s", warns, logs.String())
 	}
 }
+
+// TestFaxWhoseMoveFailedComesAgainWithItsSidecar: a fax stored in the
+// folder whose move on the server failed (the connection dropped at that
+// moment) is fetched again after a restart; its sidecar, stored before
+// it, stays on the server with it, so the two come again together, as a
+// pair the folder's dedup log knows. The sidecar was moved first, and the
+// fax came again alone: taken as another fax, under no patient.
+func TestFaxWhoseMoveFailedComesAgainWithItsSidecar(t *testing.T) {
+	f := newFixture(t)
+	f.put(t, "fax-0001.pdf", "%PDF-1.4 fax\n%%EOF\n")
+	f.put(t, "fax-0001.json", `{"mrn": "A7"}`)
+	sidecars := func(name string) bool { return strings.HasSuffix(name, ".json") }
+	f.site.Server.Filter(func(body []byte) ([]byte, bool) {
+		if n := len(sshtest.ExtendedName(body)); n > 0 && sshtest.ExtendedName(body) == "posix-rename@openssh.com" {
+			rest := body[9+n:]
+			if m := binary.BigEndian.Uint32(rest); uint32(len(rest)-4) >= m && path.Base(string(rest[4:4+m])) == "fax-0001.pdf" {
+				return sshtest.StatusReply(body, 4), false // SSH_FX_FAILURE
+			}
+		}
+		return nil, false
+	}, nil)
+	fe := f.fetcher(t)
+	fe.Sidecars(sidecars)
+	poll(t, fe)
+	if err := fe.Poll(context.Background()); err == nil {
+		t.Fatal("a failed move is no error")
+	}
+	// ferry restarts; the server moves files again.
+	f.site.Server.Filter(func([]byte) ([]byte, bool) { return nil, false }, nil)
+	fe = f.fetcher(t)
+	fe.Sidecars(sidecars)
+	poll(t, fe)
+	poll(t, fe)
+	if got := strings.Join(list(t, f.local), " "); got != "fax-0001.1.json fax-0001.1.pdf fax-0001.json fax-0001.pdf" {
+		t.Fatalf("folder holds %q; want the fax fetched again with its sidecar", got)
+	}
+	if got := strings.Join(list(t, f.remote), " "); got != "ferry-done" {
+		t.Errorf("remote holds %q", got)
+	}
+}
