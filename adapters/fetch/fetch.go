@@ -10,14 +10,17 @@
 // still being written is left for later; files are taken oldest first and
 // keep the server's modification time, as the folder engine goes oldest
 // first too (a folder's sidecars before the rest, and a file waits while
-// a sidecar of its stem is still being written); names starting with a
+// a sidecar of its stem is still being written, or could not be fetched);
+// names starting with a
 // dot and the usual partial-transfer suffixes (.part, .tmp, .filepart,
 // .crdownload) are never taken. A file is downloaded as a hidden
 // .ferry-fetch-* file in the folder (which the folder engine skips),
 // flushed to disk, then renamed to its name (or, when the folder still
 // holds an unread file of that name, to name.<n>.ext, the same <n> for
 // the files of one stem, a fax and its sidecar) and the folder flushed: only then is the remote file moved to done_dir (default
-// <dir>/ferry-done, made when missing) or deleted (after: delete). A crash
+// <dir>/ferry-done, made when missing) or deleted (after: delete), a
+// sidecar after the files of its stem, and not while one of them could
+// not be moved. A crash
 // or a failed move in between means the file is fetched again, which the
 // folder's dedup log (content hashes) absorbs; within one run a file whose
 // remote move failed is not fetched again until it changes.
@@ -93,7 +96,8 @@ type Config struct {
 // Validate checks the settings without I/O.
 func (c Config) Validate() error {
 	var errs []error
-	if _, err := configssh.ParseURL(c.URL); err != nil {
+	t, err := configssh.ParseURL(c.URL)
+	if err != nil {
 		errs = append(errs, fmt.Errorf("url: %w", err))
 	}
 	if err := c.Login.Validate(); err != nil {
@@ -109,6 +113,14 @@ func (c Config) Validate() error {
 	}
 	if c.DoneDir != "" && c.After == AfterDelete {
 		errs = append(errs, errors.New("done_dir: set with after: delete, which moves nothing"))
+	}
+	if d := c.DoneDir; d != "" && err == nil {
+		if !path.IsAbs(d) {
+			d = path.Join(t.Dir, d)
+		}
+		if path.Clean(d) == path.Clean(t.Dir) {
+			errs = append(errs, fmt.Errorf("done_dir: %q is the fetched directory itself: a file moved there stays, and is fetched again at every poll; name another (default %s)", c.DoneDir, DefaultDoneDir))
+		}
 	}
 	if c.Timeout < 0 {
 		errs = append(errs, errors.New("timeout: negative"))
@@ -131,6 +143,9 @@ func (c Config) withDefaults() Config {
 	}
 	return c
 }
+
+// warnAgain is how often a failure that lasts is logged again.
+const warnAgain = 15 * time.Minute
 
 // Stats are a fetcher's figures since start.
 type Stats struct {
@@ -169,11 +184,15 @@ type Fetcher struct {
 	// sidecar, when set (Sidecars), tells the folder's sidecars.
 	sidecar func(name string) bool
 
-	pollMu sync.Mutex      // one poll at a time
-	seen   map[string]obs  // the previous listing
-	taken  map[string]obs  // fetched in this run, remote move failed
-	ctx    context.Context // ends at Shutdown
-	cancel context.CancelFunc
+	pollMu sync.Mutex     // one poll at a time
+	seen   map[string]obs // the previous listing
+	// warned is the failure last logged, at warnedAt ("" after a good
+	// poll).
+	warned   string
+	warnedAt time.Time
+	taken    map[string]obs  // fetched in this run, remote move failed
+	ctx      context.Context // ends at Shutdown
+	cancel   context.CancelFunc
 
 	mu    sync.Mutex
 	stats Stats
@@ -306,11 +325,16 @@ func (f *Fetcher) Poll(ctx context.Context) error {
 		f.stats.LastError = summary(err)
 	}
 	f.mu.Unlock()
+	// As a fax mailbox: a failure is logged again when its reason changes
+	// (the key fixed, the server now unreachable) and every warnAgain
+	// while it lasts.
 	switch {
-	case err != nil && prev == "":
+	case err != nil && (summary(err) != f.warned || time.Since(f.warnedAt) >= warnAgain):
 		f.log.Warn("fetch failed; trying again at the next poll", "server", f.t.Addr, "error", summary(err))
+		f.warned, f.warnedAt = summary(err), time.Now()
 	case err == nil && prev != "":
 		f.log.Info("fetch works again", "server", f.t.Addr)
+		f.warned = ""
 	}
 	if n > 0 {
 		f.log.Info("fetched files into the folder", "server", f.t.Addr, "files", n)
@@ -342,7 +366,7 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 	c := sess.SFTP
 	entries, err := c.ReadDir(f.t.Dir)
 	if err != nil {
-		return 0, configssh.FileError(err, "list "+f.t.Dir)
+		return 0, configssh.FileError(sess.Unanswered(err), "list "+f.t.Dir)
 	}
 	progress()
 	now := map[string]obs{}
@@ -416,13 +440,48 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 		}
 	}
 	n := 0
+	// Stems whose sidecar this poll could not bring into the folder: their
+	// inputs wait with it, as they wait while it is being written.
+	noSidecar := map[string]bool{}
+	// A sidecar whose input comes in this poll is moved on the server
+	// after it (held), and not at all when the input is in the folder but
+	// could not be moved (kept): the two then come again together after a
+	// restart, a pair the folder's dedup log knows, where the input alone
+	// would be taken as another input, without the sidecar that names its
+	// patient.
+	inputs := map[string]bool{}
+	for _, name := range ready {
+		if !f.isSidecar(name) {
+			inputs[stem(name)] = true
+		}
+	}
+	var held []string
+	kept := map[string]bool{}
 	for _, name := range ready {
 		if ctx.Err() != nil {
 			break
 		}
-		stored, err := f.fetchOne(c, name, dsts[name], now[name], progress)
+		if noSidecar[stem(name)] && !f.isSidecar(name) {
+			continue
+		}
+		var stored bool
+		var err error
+		if f.isSidecar(name) && inputs[stem(name)] {
+			progress()
+			if err = f.download(c, path.Join(f.t.Dir, name), dsts[name], now[name], progress); err == nil {
+				stored = true
+				held = append(held, name)
+			}
+		} else {
+			stored, err = f.fetchOne(c, name, dsts[name], now[name], progress)
+		}
 		if stored {
 			n++
+			if err != nil && !f.isSidecar(name) {
+				kept[stem(name)] = true
+			}
+		} else if f.isSidecar(name) {
+			noSidecar[stem(name)] = true
 		}
 		if errors.Is(err, errGone) {
 			continue // taken away between the listing and now
@@ -430,7 +489,16 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 		if err != nil {
 			// One file's problem (unreadable, not movable) must not keep
 			// the others back; a broken session fails the rest quickly.
-			errs = append(errs, &fileError{file: f.label(name), err: err})
+			errs = append(errs, &fileError{file: f.label(name), err: sess.Unanswered(err)})
+		}
+	}
+	for _, name := range held {
+		if kept[stem(name)] {
+			f.taken[name] = now[name] // its input's error says why
+			continue
+		}
+		if err := f.settle(c, name, now[name], progress); err != nil {
+			errs = append(errs, &fileError{file: f.label(name), err: sess.Unanswered(err)})
 		}
 	}
 	if len(errs) == 0 {
@@ -474,7 +542,7 @@ func (f *Fetcher) Check(ctx context.Context) (int, error) {
 	defer done()
 	entries, err := sess.SFTP.ReadDir(f.t.Dir)
 	if err != nil {
-		return 0, configssh.FileError(err, "list "+f.t.Dir)
+		return 0, configssh.FileError(sess.Unanswered(err), "list "+f.t.Dir)
 	}
 	n := 0
 	for _, e := range entries {
@@ -538,11 +606,16 @@ func (f *Fetcher) fetchOne(c *sftp.Client, name, dst string, o obs, progress fun
 	// run of empty marker files, or a slow local disk, made no progress
 	// it counted and had the session closed mid-poll).
 	progress()
-	remote := path.Join(f.t.Dir, name)
-	if err := f.download(c, remote, dst, o, progress); err != nil {
+	if err := f.download(c, path.Join(f.t.Dir, name), dst, o, progress); err != nil {
 		return false, err
 	}
+	return true, f.settle(c, name, o, progress)
+}
+
+// settle moves or deletes name, stored in the folder, on the server.
+func (f *Fetcher) settle(c *sftp.Client, name string, o obs, progress func()) error {
 	progress()
+	remote := path.Join(f.t.Dir, name)
 	var err error
 	switch f.cfg.After {
 	case AfterDelete:
@@ -552,9 +625,9 @@ func (f *Fetcher) fetchOne(c *sftp.Client, name, dst string, o obs, progress fun
 	}
 	if err != nil {
 		f.taken[name] = o
-		return true, configssh.FileError(err, "move or delete it on the server (it is in the folder; it stays on the server and is not fetched again until it changes or ferry restarts)")
+		return configssh.FileError(err, "move or delete it on the server (it is in the folder; it stays on the server and is not fetched again until it changes or ferry restarts)")
 	}
-	return true, nil
+	return nil
 }
 
 // errGone is a remote file no longer there when it is opened: taken away
@@ -564,8 +637,9 @@ var errGone = errors.New("gone from the server since the listing")
 
 // download copies remote into the folder under a hidden name, flushes it,
 // renames it to dst (a name freeNames found free) and flushes the folder.
-// A copy whose size is not what the listing said (the file changed
-// meanwhile) is dropped.
+// A copy whose size is not what the listing said, or of a file whose size
+// or modification time is no longer what the listing said (the file
+// changed meanwhile), is dropped.
 func (f *Fetcher) download(c *sftp.Client, remote, dst string, o obs, progress func()) error {
 	rf, err := c.Open(remote)
 	if err != nil {
@@ -594,6 +668,19 @@ func (f *Fetcher) download(c *sftp.Client, remote, dst string, o obs, progress f
 	}
 	if n != o.size {
 		return fmt.Errorf("download: %d bytes, the listing said %d (changed meanwhile; next poll)", n, o.size)
+	}
+	// A file of the same size may still have changed while it was read:
+	// rewritten in place (the copy is then part the old file, part the
+	// new), or replaced by another of its name, which the move would take
+	// off the server unread. Either is dropped, and taken once settled.
+	// One removed meanwhile was read whole: the copy is kept.
+	st, err := c.Stat(remote)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return configssh.FileError(err, "look at it again after the download")
+	case st.Size() != o.size || !st.ModTime().Equal(o.mtime):
+		return errors.New("download: the file changed meanwhile; next poll")
 	}
 	// The server's modification time, not the download's: the folder
 	// engine takes files oldest first, and a fax without another receive

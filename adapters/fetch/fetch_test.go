@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
@@ -614,5 +615,242 @@ func TestFaxAndSidecarRenamedTogether(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(f.local, "fax.1.json")); string(b) != `{"mrn": "A7"}` {
 		t.Errorf("fax.1.json holds %q", b)
+	}
+}
+
+// TestRewrittenDuringDownload: a file the server rewrites in place while
+// it is downloaded (an export job regenerating a file of the same size)
+// gives a copy that is half the old file and half the new; it is dropped
+// as a changed file is, and the next polls take the new one whole.
+func TestRewrittenDuringDownload(t *testing.T) {
+	f := newFixture(t)
+	old, fresh := make([]byte, 256<<10), make([]byte, 256<<10)
+	rand.Read(old)
+	rand.Read(fresh)
+	remote := filepath.Join(f.remote, "census.csv")
+	f.put(t, "census.csv", string(old))
+	written := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(remote, written, written); err != nil {
+		t.Fatal(err)
+	}
+	fe := f.fetcher(t)
+	poll(t, fe)
+	// The first chunk is read from the old file; then, before the server
+	// sees a read of a later one, the file is rewritten.
+	firstData := make(chan struct{})
+	var once, rewrite sync.Once
+	f.site.Server.Filter(func(body []byte) ([]byte, bool) {
+		if body[0] != sshtest.FxpRead || len(body) < 9 {
+			return nil, false
+		}
+		h := binary.BigEndian.Uint32(body[5:9])
+		if off := binary.BigEndian.Uint64(body[9+h:]); off > 0 {
+			rewrite.Do(func() {
+				select {
+				case <-firstData:
+				case <-time.After(5 * time.Second):
+				}
+				if err := os.WriteFile(remote, fresh, 0o644); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		return nil, false
+	}, func(body []byte) []byte {
+		if body[0] == sshtest.FxpData {
+			once.Do(func() { close(firstData) })
+		}
+		return body
+	})
+	err := fe.Poll(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "changed meanwhile") {
+		t.Errorf("poll during the rewrite: %v", err)
+	}
+	for range 2 {
+		fe.Poll(context.Background())
+	}
+	got, err := os.ReadFile(filepath.Join(f.local, "census.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, fresh) {
+		t.Errorf("the folder's census.csv is not the file the server has moved to ferry-done (its first chunk the old file's: %v)",
+			bytes.Equal(got[:32768], old[:32768]))
+	}
+	if got := strings.Join(list(t, f.local), " "); got != "census.csv" {
+		t.Errorf("folder holds %q", got)
+	}
+}
+
+// TestStalledServerIsNamed: a server that stops answering mid-poll (a
+// hung sftp-server: the listing, or a file's open, never answered) has
+// its session closed by the watchdog; the status says the server
+// answered nothing for the timeout, not "connection lost", which sent
+// the contractor after the network when the server was to blame.
+func TestStalledServerIsNamed(t *testing.T) {
+	f := newFixture(t)
+	f.put(t, "adt.hl7", "MSH")
+	f.cfg.Timeout = time.Second
+	fe := f.fetcher(t)
+	poll(t, fe)
+	for _, held := range []byte{sshtest.FxpOpen, sshtest.FxpOpendir} {
+		f.site.Server.Filter(func(body []byte) ([]byte, bool) { return nil, body[0] == held }, nil)
+		err := fe.Poll(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "answered nothing for 1s") {
+			t.Errorf("request %d held: poll: %v", held, err)
+		}
+		if st := fe.Stats().LastError; !strings.Contains(st, "answered nothing for 1s") {
+			t.Errorf("request %d held: status %q", held, st)
+		}
+	}
+	if _, err := fe.Check(context.Background()); err == nil || !strings.Contains(err.Error(), "answered nothing for 1s") {
+		t.Errorf("check: %v", err)
+	}
+}
+
+// TestFaxWaitsWhenItsSidecarFails: a poll that cannot bring a fax's
+// sidecar into the folder (the server fails its open, or it changed while
+// read) leaves the fax on the server too: fetched alone, the folder took
+// it without the sidecar that names its patient.
+func TestFaxWaitsWhenItsSidecarFails(t *testing.T) {
+	f := newFixture(t)
+	f.put(t, "fax-0001.pdf", "%PDF-1.4 fax\n%%EOF\n")
+	f.put(t, "fax-0001.json", `{"mrn": "A7"}`)
+	f.put(t, "fax-0002.pdf", "%PDF-1.4 other\n%%EOF\n")
+	fe := f.fetcher(t)
+	fe.Sidecars(func(name string) bool { return strings.HasSuffix(name, ".json") })
+	poll(t, fe)
+	f.site.Server.Filter(func(body []byte) ([]byte, bool) {
+		if body[0] == sshtest.FxpOpen && len(body) >= 9 {
+			if n := binary.BigEndian.Uint32(body[5:9]); uint32(len(body)-9) >= n && path.Base(string(body[9:9+n])) == "fax-0001.json" {
+				return sshtest.StatusReply(body, 4), false // SSH_FX_FAILURE
+			}
+		}
+		return nil, false
+	}, nil)
+	if err := fe.Poll(context.Background()); err == nil {
+		t.Error("a sidecar that could not be fetched is no error")
+	}
+	if got := strings.Join(list(t, f.local), " "); got != "fax-0002.pdf" {
+		t.Fatalf("folder holds %q; want only the fax without a sidecar", got)
+	}
+	f.site.Server.Filter(func([]byte) ([]byte, bool) { return nil, false }, nil)
+	poll(t, fe)
+	if got := strings.Join(list(t, f.local), " "); got != "fax-0001.json fax-0001.pdf fax-0002.pdf" {
+		t.Fatalf("folder holds %q", got)
+	}
+}
+
+// TestDoneDirIsTheDirectory: a done_dir that is the fetched directory
+// itself (".", or its own path) moves each file onto itself: it stays,
+// is fetched again at every poll, for ever, and the server is never
+// emptied. Such a done_dir is refused, naming it.
+func TestDoneDirIsTheDirectory(t *testing.T) {
+	login := configssh.Login{KeyFile: "/k", KnownHosts: "/h"}
+	for _, tc := range []struct {
+		url, done string
+		refused   bool
+	}{
+		{"sftp://ehr@sftp.ehr.example/outbound", ".", true},
+		{"sftp://ehr@sftp.ehr.example/outbound", "./", true},
+		{"sftp://ehr@sftp.ehr.example/outbound", "sent/..", true},
+		{"sftp://ehr@sftp.ehr.example/outbound/", "/outbound/", true},
+		{"sftp://ehr@sftp.ehr.example/~/outbound", ".", true},
+		{"sftp://ehr@sftp.ehr.example/outbound", "sent", false},
+		{"sftp://ehr@sftp.ehr.example/outbound", "/archive/outbound", false},
+		{"sftp://ehr@sftp.ehr.example/outbound", "..", false},
+	} {
+		err := Config{URL: tc.url, Login: login, DoneDir: tc.done}.Validate()
+		if tc.refused != (err != nil) || err != nil && !strings.Contains(err.Error(), "done_dir:") {
+			t.Errorf("url %s, done_dir %q: %v", tc.url, tc.done, err)
+		}
+	}
+	// New, which the gateway and ferry doctor call, refuses it too.
+	f := newFixture(t)
+	f.cfg.DoneDir = "."
+	if _, err := New(adapters.Settings{}, f.cfg, f.local, nil); err == nil {
+		t.Error("a fetcher with done_dir . was made")
+	}
+}
+
+// syncBuffer is a log's text, written by the poll and read by the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestChangedFailureIsLogged: a fetch that keeps failing logs its failure
+// again when the reason changes (the key refused, then, the key fixed,
+// the server unreachable), as a fax mailbox does; only the first
+// failure was logged, so the log said nothing of the second, and a
+// contractor who fixed the first took the fetch to work.
+func TestChangedFailureIsLogged(t *testing.T) {
+	f := newFixture(t)
+	var logs syncBuffer
+	fe, err := New(adapters.Settings{Logger: slog.New(slog.NewTextHandler(&logs, nil))}, f.cfg, f.local, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := sshtest.NewSigner(t)
+	f.site.Server.Allow(other.PublicKey())
+	fe.Poll(context.Background())
+	fe.Poll(context.Background())
+	f.site.Server.Stop()
+	fe.Poll(context.Background())
+	warns := strings.Count(logs.String(), "level=WARN")
+	if warns != 2 || !strings.Contains(logs.String(), "refused ferry's key") || !strings.Contains(logs.String(), "connect to") {
+		t.Errorf("%d warnings, want one for each reason:\n%s", warns, logs.String())
+	}
+}
+
+// TestFaxWhoseMoveFailedComesAgainWithItsSidecar: a fax stored in the
+// folder whose move on the server failed (the connection dropped at that
+// moment) is fetched again after a restart; its sidecar, stored before
+// it, stays on the server with it, so the two come again together, as a
+// pair the folder's dedup log knows. The sidecar was moved first, and the
+// fax came again alone: taken as another fax, under no patient.
+func TestFaxWhoseMoveFailedComesAgainWithItsSidecar(t *testing.T) {
+	f := newFixture(t)
+	f.put(t, "fax-0001.pdf", "%PDF-1.4 fax\n%%EOF\n")
+	f.put(t, "fax-0001.json", `{"mrn": "A7"}`)
+	sidecars := func(name string) bool { return strings.HasSuffix(name, ".json") }
+	f.site.Server.Filter(func(body []byte) ([]byte, bool) {
+		if n := len(sshtest.ExtendedName(body)); n > 0 && sshtest.ExtendedName(body) == "posix-rename@openssh.com" {
+			rest := body[9+n:]
+			if m := binary.BigEndian.Uint32(rest); uint32(len(rest)-4) >= m && path.Base(string(rest[4:4+m])) == "fax-0001.pdf" {
+				return sshtest.StatusReply(body, 4), false // SSH_FX_FAILURE
+			}
+		}
+		return nil, false
+	}, nil)
+	fe := f.fetcher(t)
+	fe.Sidecars(sidecars)
+	poll(t, fe)
+	if err := fe.Poll(context.Background()); err == nil {
+		t.Fatal("a failed move is no error")
+	}
+	// ferry restarts; the server moves files again.
+	f.site.Server.Filter(func([]byte) ([]byte, bool) { return nil, false }, nil)
+	fe = f.fetcher(t)
+	fe.Sidecars(sidecars)
+	poll(t, fe)
+	poll(t, fe)
+	if got := strings.Join(list(t, f.local), " "); got != "fax-0001.1.json fax-0001.1.pdf fax-0001.json fax-0001.pdf" {
+		t.Fatalf("folder holds %q; want the fax fetched again with its sidecar", got)
+	}
+	if got := strings.Join(list(t, f.remote), " "); got != "ferry-done" {
+		t.Errorf("remote holds %q", got)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -139,6 +140,9 @@ type Session struct {
 	Fsync bool
 
 	act activity
+	// stalled is the timeout after which Watch's watchdog closed the
+	// connection (0: it did not).
+	stalled atomic.Int64
 }
 
 // Watch bounds what the caller does on the session from now on: SFTP
@@ -152,7 +156,10 @@ type Session struct {
 // acknowledged after the file's last byte was read, and a listing of
 // thousands of files comes in many answers. Call done when finished.
 func (s *Session) Watch(ctx context.Context, timeout time.Duration) (progress, done func()) {
-	wd := time.AfterFunc(timeout, func() { s.SSH.Close() })
+	wd := time.AfterFunc(timeout, func() {
+		s.stalled.Store(int64(timeout))
+		s.SSH.Close()
+	})
 	progress = func() { wd.Reset(timeout) }
 	unwatch := s.act.add(progress)
 	stop := context.AfterFunc(ctx, func() { s.SSH.Close() })
@@ -162,6 +169,33 @@ func (s *Session) Watch(ctx context.Context, timeout time.Duration) (progress, d
 		wd.Stop()
 	}
 }
+
+// Unanswered explains err, from a request on the session, when Watch's
+// watchdog closed the connection: the request failed as "connection
+// lost", though it was ferry that closed it, the server having answered
+// nothing for the timeout (a hung sftp-server, a stalled link). Other
+// errors are returned as they are.
+func (s *Session) Unanswered(err error) error {
+	if d := time.Duration(s.stalled.Load()); err != nil && d > 0 {
+		return &StallError{Timeout: d, Err: err}
+	}
+	return err
+}
+
+// StallError is a request that failed because the server answered
+// nothing for Timeout and the connection was closed; worth retrying.
+type StallError struct {
+	Timeout time.Duration
+	Err     error
+}
+
+func (e *StallError) Error() string {
+	return "the server answered nothing for " + e.Timeout.String() + " (timeout), so ferry closed the connection"
+}
+func (e *StallError) Unwrap() error { return e.Err }
+
+// Summary is Error: the stall, not what failed of it ("connection lost").
+func (e *StallError) Summary() string { return e.Error() }
 
 // activity calls its functions when the server sends something.
 type activity struct {
@@ -258,6 +292,9 @@ func Dial(ctx context.Context, l Login, t Target, timeout time.Duration, what st
 		if errors.As(err, &pp) {
 			return nil, &ConfigError{Problem: what + ".key_file is encrypted with a passphrase; a service cannot type it: give ferry a key of its own without one, readable only by the ferry account", Err: err}
 		}
+		if form := keyForm(keyPEM); form != "" {
+			return nil, &ConfigError{Problem: what + ".key_file " + form, Err: err}
+		}
 		return nil, &ConfigError{Problem: what + ".key_file is not an SSH private key", Err: err}
 	}
 	if err := knownHostsEncoding(l.KnownHosts); err != nil {
@@ -343,6 +380,22 @@ func Dial(ctx context.Context, l Login, t Target, timeout time.Duration, what st
 	return sess, nil
 }
 
+// keyForm names the keys key_file is most often given by mistake, which
+// ssh.ParsePrivateKey reports only as "no key found": a PuTTY key, as
+// PuTTYgen on Windows saves it, and the public half of ferry's key.
+func keyForm(b []byte) string {
+	b = bytes.TrimSpace(bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")))
+	if bytes.HasPrefix(b, []byte("PuTTY-User-Key-File-")) {
+		return "is a PuTTY key (.ppk), which ferry does not read: give it the key in OpenSSH form " +
+			"(PuTTYgen: Conversions > Export OpenSSH key, with no passphrase)"
+	}
+	if _, _, _, _, err := ssh.ParseAuthorizedKey(b); err == nil || bytes.HasPrefix(b, []byte("---- BEGIN SSH2 PUBLIC KEY")) {
+		return "holds a public key, the half the server's operators add to the account; key_file is the private half " +
+			"(for id_ed25519.pub, the file id_ed25519 beside it)"
+	}
+	return ""
+}
+
 // knownHostsEncoding refuses a known_hosts file Windows saved in a form
 // knownhosts does not read: UTF-16 (PowerShell 5's > and Out-File, as in
 // `ssh-keyscan host > known_hosts`), which it reports as no valid
@@ -408,6 +461,7 @@ func (noKey) Verify([]byte, *ssh.Signature) error { return errors.New("no key") 
 func handshakeError(err error, t Target, what string) error {
 	var ke *knownhosts.KeyError
 	var re *knownhosts.RevokedError
+	var ne *ssh.AlgorithmNegotiationError
 	switch {
 	case errors.As(err, &re):
 		return &ConfigError{Problem: "the server presented a host key that " + what + ".known_hosts marks @revoked (line " +
@@ -415,6 +469,12 @@ func handshakeError(err error, t Target, what string) error {
 	case errors.As(err, &ke) && len(ke.Want) > 0:
 		return &ConfigError{Problem: "the server's host key is not the one " + what + ".known_hosts names for " + t.Addr +
 			": someone may be in the way, or the server's key was changed; ask its operators, and only then update known_hosts", Err: err}
+	case errors.As(err, &ne) && ne.What == "host key":
+		// The handshake asked only for the types of the keys known_hosts
+		// lists for the server (hostKeyAlgorithms): it has none of them.
+		return &ConfigError{Problem: "the server has no host key of a type " + what + ".known_hosts names for " + t.Addr +
+			" (it offers " + strings.Join(ne.RequestedAlgorithms, ", ") + "), so its host key is not the one " + what +
+			".known_hosts names: someone may be in the way, or the server's key was changed; ask its operators, and only then update known_hosts", Err: err}
 	case errors.As(err, &ke):
 		return &ConfigError{Problem: what + ".known_hosts names no key for " + knownhosts.Normalize(t.Addr) +
 			"; add the server's key (`ssh-keyscan -p PORT host`, fingerprint checked with its operators)", Err: err}

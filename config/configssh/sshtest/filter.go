@@ -15,10 +15,12 @@ const (
 	FxpInit     = 1
 	FxpVersion  = 2
 	FxpOpen     = 3
+	FxpRead     = 5
 	FxpWrite    = 6
 	FxpOpendir  = 11
 	FxpReaddir  = 12
 	FxpStatus   = 101
+	FxpData     = 103
 	FxpExtended = 200
 )
 
