@@ -332,3 +332,15 @@ func TestEveryHelpSaysWhatTheCommandDoes(t *testing.T) {
 		t.Errorf("ferry keygen --bogus printed its usage %d times, want once, naming PATH:\n%s", n, errOut.String())
 	}
 }
+
+// TestBackfillHelpPhiTakesNoValue: `ferry backfill --help` showed
+// "-phi ferry quarantine list", as if --phi took a value (the flag
+// package takes the first back-quoted words of a usage for the value's
+// name); --phi is a switch.
+func TestBackfillHelpPhiTakesNoValue(t *testing.T) {
+	var out, errOut bytes.Buffer
+	runMain(context.Background(), []string{"backfill", "--help"}, &out, &errOut)
+	if !strings.Contains(errOut.String(), "  -phi\n") {
+		t.Errorf("ferry backfill --help shows --phi with a value:\n%s", errOut.String())
+	}
+}
