@@ -59,6 +59,9 @@ func cmdHeld(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	held.SetKey(key)
 	switch sub {
 	case "list":
+		if len(pos) > 0 {
+			return errUsage
+		}
 		return heldList(held, stdout)
 	case "show":
 		if len(pos) != 1 {
