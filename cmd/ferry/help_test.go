@@ -344,3 +344,20 @@ func TestBackfillHelpPhiTakesNoValue(t *testing.T) {
 		t.Errorf("ferry backfill --help shows --phi with a value:\n%s", errOut.String())
 	}
 }
+
+// TestStartWithUnreadableConfig: `ferry start --config FILE` waits for
+// the gateway of FILE to be ready (README); a FILE that could not be
+// read or loaded (a typo in its name, a mistake in it) was passed over
+// in silence: the service was started and "start done" printed, without
+// the wait that says whether the gateway came up. The configuration is
+// now loaded first and its error returned, the service left alone.
+func TestStartWithUnreadableConfig(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "ferry.yml")
+	for _, action := range []string{"start", "restart"} {
+		var out, errOut bytes.Buffer
+		code := runMain(context.Background(), []string{action, "--config", missing}, &out, &errOut)
+		if code != 1 || !strings.Contains(errOut.String(), missing) {
+			t.Errorf("ferry %s --config %s: exit %d, want 1 naming the file\n%s%s", action, missing, code, out.String(), errOut.String())
+		}
+	}
+}
