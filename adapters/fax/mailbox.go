@@ -266,6 +266,14 @@ func (m *Mailbox) Shutdown(ctx context.Context) error {
 			_ = m.sched.RemoveJob(m.jobID)
 		}
 	}
+	if m.mu.TryLock() {
+		m.mu.Unlock()
+	} else {
+		// A stop is otherwise silent until it ends: say what it waits
+		// for, as the MLLP listener does.
+		m.log.Info("fax mailbox stopping: waiting for the poll in progress (the message in hand is stored and moved, or left for the next start)",
+			"mailbox", m.cfg.Name)
+	}
 	idle := make(chan struct{})
 	go func() { m.mu.Lock(); m.mu.Unlock(); close(idle) }()
 	select {

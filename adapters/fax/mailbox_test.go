@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -669,5 +670,57 @@ func TestMailboxPlainServerSaysStartTLS(t *testing.T) {
 	err = mb.Poll(t.Context())
 	if err == nil || !strings.Contains(err.Error(), "starttls: true") || !strings.Contains(err.Error(), "plain text") {
 		t.Fatalf("poll of a server that greets in plain text: %v, want it to say so and name starttls: true", err)
+	}
+}
+
+// heldConsumer holds each fax until release is closed, as a queue on a
+// slow disk would.
+type heldConsumer struct {
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (h heldConsumer) Consume(context.Context, adapters.Raw) error {
+	h.entered <- struct{}{}
+	<-h.release
+	return nil
+}
+
+// TestMailboxShutdownSaysWhatItWaitsFor: a mailbox whose message in hand
+// was slow to store held the gateway's stop without a word, where the
+// MLLP listener says at once that it waits for its messages in flight;
+// it now says it waits for the poll in progress.
+func TestMailboxShutdownSaysWhatItWaitsFor(t *testing.T) {
+	site := startIMAP(t)
+	h := heldConsumer{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	logs := &syncBuffer{}
+	set := adapters.Settings{Logger: slog.New(slog.NewTextHandler(logs, nil))}
+	mb, err := NewMailbox(set, MailboxConfig{Name: "efax", Address: site.addr, Username: "fax", PasswordFile: site.passFile}, site.clientTLS, h, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeEmail(t, filepath.Join(site.dir, "a.eml"), map[string]string{"Subject": "Fax"},
+		part{contentType: "application/pdf", name: "a.pdf", body: pdfOf(t, "g4-fine-1p.tif"), encoding: "base64"})
+	site.deliver(t, filepath.Join(site.dir, "a.eml"))
+	if err := mb.Start(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	<-h.entered
+	stopped := make(chan error, 1)
+	go func() { stopped <- mb.Shutdown(context.Background()) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(logs.String(), "fax mailbox stopping: waiting for the poll in progress") {
+		if time.Now().After(deadline) {
+			close(h.release)
+			t.Fatalf("the stop waits for the message in hand without saying so:\n%s", logs.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(h.release)
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "mailbox=efax") {
+		t.Errorf("the stopping line does not name the mailbox:\n%s", logs.String())
 	}
 }

@@ -162,6 +162,9 @@ type Engine struct {
 	heldSkips atomic.Int64
 	waits     atomic.Int64 // settled inputs held back for a marker or sidecar
 	events    atomic.Int64 // change events of the watched folder
+	// inHand counts the files being processed, for the stop to say what
+	// it waits for.
+	inHand atomic.Int32
 
 	stats counters
 
@@ -421,6 +424,12 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 		if !started {
 			close(e.done)
 			return
+		}
+		if n := e.inHand.Load(); n > 0 {
+			// A stop is otherwise silent until it ends: say what it
+			// waits for, as the MLLP listener does.
+			e.log.Info("folder stopping: waiting for the file in hand (stored, or left in processing/ for the next start)",
+				"folder", e.cfg.Name, "files", n)
 		}
 		e.cancel()
 		if e.ownSched {
@@ -1140,6 +1149,8 @@ func (e *Engine) logName(name string, sum []byte) slog.Attr {
 
 // process consumes one claimed file and settles it by the answer.
 func (e *Engine) process(ctx context.Context, name string) {
+	e.inHand.Add(1)
+	defer e.inHand.Add(-1)
 	var scNames []string
 	defer func() {
 		// Not waiting for another try: it left processing/ (settled,

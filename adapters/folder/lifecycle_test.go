@@ -249,3 +249,37 @@ func BenchmarkClaim(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "files/s")
 }
+
+// TestShutdownSaysWhatItWaitsFor: a folder whose file in hand was slow
+// to finish (a large fax converted, the queue's disk slow) held the
+// gateway's stop without a word, where the MLLP listener says at once
+// that it waits for its messages in flight; the folder now says it waits
+// for its file in hand, and an idle folder stops silently.
+func TestShutdownSaysWhatItWaitsFor(t *testing.T) {
+	dir := t.TempDir()
+	entered := make(chan struct{}, 1)
+	slow := &recorder{fn: func(ctx context.Context, _ int, _ adapters.Raw) error {
+		entered <- struct{}{}
+		<-ctx.Done()
+		return ctx.Err()
+	}}
+	e, lb := startLogged(t, testConfig(dir), slow, false)
+	dropFile(t, dir, "s.hl7", []byte("MSH|s"))
+	<-entered
+	if err := e.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	l := lb.String()
+	if !strings.Contains(l, "folder stopping: waiting for the file in hand") || !strings.Contains(l, "folder=test") {
+		t.Errorf("the stop did not say what it waited for:\n%s", l)
+	}
+
+	idle, lb := startLogged(t, testConfig(t.TempDir()), &recorder{}, false)
+	waitPasses(t, idle, 1)
+	if err := idle.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(lb.String(), "stopping") {
+		t.Errorf("an idle folder's stop logged:\n%s", lb.String())
+	}
+}

@@ -37,7 +37,7 @@ import (
 func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	fs := newFlags("backfill", stderr)
 	cfgPath := opsConfigFlag(fs)
-	showNames := fs.Bool("phi", false, "name the files in the output (export file names are often the patient's name and chart number); without it they are named by content hash, as `ferry quarantine list` names them")
+	showNames := fs.Bool("phi", false, "name the files in the output (export file names are often the patient's name and chart number); without it they are named by content hash, as ferry quarantine list names them")
 	asFolder := fs.String("folder", "", "take the files as the configured folder `NAME` (sources.folders[].name) takes its own: its kind, include, sidecars, fax patterns, csv mappings")
 	pos, err := splitArgs(fs, args)
 	if err != nil {

@@ -359,10 +359,21 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stdout, "  gave %s to the %s account\n", cfg.DataDir, installer.Account)
 	}
 	restoredKeys(cfg, stdout)
-	for _, n := range ops.BackupNotes(cfg) {
-		if strings.HasPrefix(n, "not in the archive") {
-			fmt.Fprintf(stdout, "  note: %s\n", strings.Replace(n, "not in the archive, back them up apart from it:", "put these back from where you keep them:", 1))
+	// The keys are not in the archive: those missing here must be put
+	// back; a restore on the machine the backup came from has them.
+	var missing, inPlace []string
+	for _, f := range ops.KeysApart(cfg) {
+		if _, err := os.Stat(f.Path); err != nil {
+			missing = append(missing, f.Field+" "+f.Path)
+		} else {
+			inPlace = append(inPlace, f.Field+" "+f.Path)
 		}
+	}
+	if len(missing) > 0 {
+		fmt.Fprintf(stdout, "  note: not in the archive, put these back from where you keep them: %s\n", strings.Join(missing, "; "))
+	}
+	if len(inPlace) > 0 {
+		fmt.Fprintf(stdout, "  note: not in the archive, and in place already: %s\n", strings.Join(inPlace, "; "))
 	}
 	doctor := "ferry doctor"
 	if name != "embedded default" {

@@ -66,7 +66,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return errUsage
+		return errUsageShown
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("bench mllp: unexpected argument %q", fs.Arg(0))
@@ -170,7 +170,7 @@ func cmdBenchResponder(ctx context.Context, args []string, stdout, stderr io.Wri
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return errUsage
+		return errUsageShown
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("bench responder: unexpected argument %q", fs.Arg(0))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/csvfhir"
+	"github.com/ferry-health/ferry/adapters/convert/xdmfhir"
 	"github.com/ferry-health/ferry/adapters/fax"
 	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/adapters/pipeline"
@@ -53,6 +54,9 @@ func cmdConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	}
 	convs := converters(cfg)
+	// A document the EHR drop took out of an XDM package comes with the
+	// package's XDS metadata beside it, which no file given here has.
+	delete(convs, xdmfhir.Format)
 	if _, ok := convs[*format]; *format != "" && !ok {
 		names := make([]string, 0, len(convs))
 		for n := range convs {

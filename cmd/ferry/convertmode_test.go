@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -43,5 +45,29 @@ func TestConvertOutModes(t *testing.T) {
 		if st.Mode().Perm() != want {
 			t.Errorf("%s: mode %v, want %v", path, st.Mode().Perm(), want)
 		}
+	}
+}
+
+// TestConvertFormatsOfferedAreFilesFormats: --format's list (in --help
+// and in the error for a format it does not know) is what a file given
+// to convert may be; the error offered xdm-document too, the form the
+// EHR drop gives a document it took out of an XDM package with the XDS
+// metadata beside it, which no file on the command line can be ("no
+// xdm.entry in the input's metadata"). It is refused as unknown.
+func TestConvertFormatsOfferedAreFilesFormats(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "a.pdf")
+	if err := os.WriteFile(f, []byte("%PDF-1.4\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := runMain(context.Background(), []string{"convert", "--format", "bogus", f}, &out, &errOut); code != 2 {
+		t.Fatalf("--format bogus: exit %d, want 2", code)
+	}
+	if strings.Contains(errOut.String(), "xdm-document") {
+		t.Errorf("convert offers a format no file can be:\n%s", errOut.String())
+	}
+	errOut.Reset()
+	if code := runMain(context.Background(), []string{"convert", "--format", "xdm-document", f}, &out, &errOut); code != 2 {
+		t.Errorf("--format xdm-document: exit %d, want 2 (not a format of files)\n%s", code, errOut.String())
 	}
 }

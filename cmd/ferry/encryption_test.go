@@ -263,3 +263,27 @@ func TestQueueCommandsWithKey(t *testing.T) {
 		t.Fatalf("retry: %v\n%s", err, out)
 	}
 }
+
+// TestKeygenOverExistingKeySaysWhy: keygen refused a PATH that exists
+// with "create key file: open PATH: file exists", as if something had
+// gone wrong, saying neither that a key is there, why it is kept nor what
+// to do; it now says so, and names rotation into another file.
+func TestKeygenOverExistingKeySaysWhy(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ferry.key")
+	if _, err := seal.GenerateKeyFile(path); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := runMain(context.Background(), []string{"keygen", path}, &out, &errOut); code != 1 {
+		t.Fatalf("keygen over a key: exit %d, want 1", code)
+	}
+	msg := errOut.String()
+	for _, want := range []string{path + " already exists", "unreadable", "previous_key_files", "another file"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("keygen over a key does not say %q:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "open "+path) {
+		t.Errorf("keygen over a key printed the system's error:\n%s", msg)
+	}
+}

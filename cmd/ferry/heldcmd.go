@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/pipeline"
 	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/installer"
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/diskq"
 	"github.com/ferry-health/ferry/queue/replaced"
@@ -43,13 +45,23 @@ func cmdHeld(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	// A folder this command creates (before the gateway ever held
+	// anything) is given to the service account, which must write into
+	// it, as openQuarantine does.
+	_, missing := os.Stat(cfg.Path("held"))
 	held, err := pipeline.OpenHeld(cfg.Path("held"))
 	if err != nil {
 		return err
 	}
+	if missing != nil {
+		installer.FixOwnership(cfg.DataDir)
+	}
 	held.SetKey(key)
 	switch sub {
 	case "list":
+		if len(pos) > 0 {
+			return errUsage
+		}
 		return heldList(held, stdout)
 	case "show":
 		if len(pos) != 1 {

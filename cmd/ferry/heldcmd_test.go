@@ -144,3 +144,22 @@ func TestHeldUnknownID(t *testing.T) {
 		}
 	}
 }
+
+// TestHeldListRefusesArguments: README's exit statuses make an argument
+// a command does not take a usage mistake (2), as `ferry queue list ID`
+// and `ferry quarantine list ID` are; `ferry held list ID` ignored it,
+// said "nothing is held" and exited 0, as if the entry meant were gone.
+func TestHeldListRefusesArguments(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "ferry.yaml")
+	if err := os.WriteFile(cfgFile, []byte("data_dir: "+filepath.Join(dir, "data")+"\nstatus: {listen: \"\"}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "data"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := runMain(context.Background(), []string{"held", "list", "01ABC", "--config", cfgFile}, &out, &errOut); code != 2 {
+		t.Errorf("ferry held list 01ABC: exit %d, want 2\n%s%s", code, out.String(), errOut.String())
+	}
+}

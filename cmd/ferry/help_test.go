@@ -302,3 +302,62 @@ func TestConvertHelpNamesItsFormats(t *testing.T) {
 		t.Errorf("ferry --help's convert line does not name faxes:\n%s", usage)
 	}
 }
+
+// TestEveryHelpSaysWhatTheCommandDoes: `ferry keygen --help` printed
+// "Usage of ferry keygen:" and nothing else, neither what it does nor its
+// PATH argument, and `ferry version --help` and every command with flags
+// the same bare line: each --help now begins with the command's line of
+// `ferry --help` (what it does and its arguments), then its flags; a flag
+// mistake prints that line once, not twice.
+func TestEveryHelpSaysWhatTheCommandDoes(t *testing.T) {
+	cmds := commands()
+	for name, c := range cmds {
+		var out, errOut bytes.Buffer
+		if code := runMain(context.Background(), []string{name, "--help"}, &out, &errOut); code != 0 {
+			t.Errorf("ferry %s --help: exit %d, want 0\n%s", name, code, errOut.String())
+		}
+		help := errOut.String()
+		if strings.Contains(help, "Usage of") {
+			t.Errorf("ferry %s --help printed the bare flag package line:\n%s", name, help)
+		}
+		if want := "usage: ferry " + name + " — " + c.usage; !strings.Contains(help, want) {
+			t.Errorf("ferry %s --help does not say what it does (%q):\n%s", name, want, help)
+		}
+	}
+	var out, errOut bytes.Buffer
+	if code := runMain(context.Background(), []string{"keygen", "--bogus"}, &out, &errOut); code != 2 {
+		t.Errorf("ferry keygen --bogus: exit %d, want 2", code)
+	}
+	if n := strings.Count(errOut.String(), "usage: ferry keygen"); n != 1 || !strings.Contains(errOut.String(), "PATH") {
+		t.Errorf("ferry keygen --bogus printed its usage %d times, want once, naming PATH:\n%s", n, errOut.String())
+	}
+}
+
+// TestBackfillHelpPhiTakesNoValue: `ferry backfill --help` showed
+// "-phi ferry quarantine list", as if --phi took a value (the flag
+// package takes the first back-quoted words of a usage for the value's
+// name); --phi is a switch.
+func TestBackfillHelpPhiTakesNoValue(t *testing.T) {
+	var out, errOut bytes.Buffer
+	runMain(context.Background(), []string{"backfill", "--help"}, &out, &errOut)
+	if !strings.Contains(errOut.String(), "  -phi\n") {
+		t.Errorf("ferry backfill --help shows --phi with a value:\n%s", errOut.String())
+	}
+}
+
+// TestStartWithUnreadableConfig: `ferry start --config FILE` waits for
+// the gateway of FILE to be ready (README); a FILE that could not be
+// read or loaded (a typo in its name, a mistake in it) was passed over
+// in silence: the service was started and "start done" printed, without
+// the wait that says whether the gateway came up. The configuration is
+// now loaded first and its error returned, the service left alone.
+func TestStartWithUnreadableConfig(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "ferry.yml")
+	for _, action := range []string{"start", "restart"} {
+		var out, errOut bytes.Buffer
+		code := runMain(context.Background(), []string{action, "--config", missing}, &out, &errOut)
+		if code != 1 || !strings.Contains(errOut.String(), missing) {
+			t.Errorf("ferry %s --config %s: exit %d, want 1 naming the file\n%s%s", action, missing, code, out.String(), errOut.String())
+		}
+	}
+}

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/installer"
@@ -24,6 +26,10 @@ func cmdKeygen(_ context.Context, args []string, stdout, stderr io.Writer) error
 		return errUsage
 	}
 	k, err := seal.GenerateKeyFile(pos[0])
+	if errors.Is(err, iofs.ErrExist) {
+		return fmt.Errorf("%s already exists and is left as it is: keygen never writes over a file, since with a key there whatever ferry sealed with it (queue, dead letters, quarantine, held bundles, backups) would be unreadable; "+
+			"to keep using it, there is nothing to do; to rotate, write the new key to another file and name this one in encryption.previous_key_files (README, \"Rotating the key\")", pos[0])
+	}
 	if err != nil {
 		return err
 	}

@@ -560,3 +560,51 @@ func TestRestoreSaysWhichKey(t *testing.T) {
 		}
 	}
 }
+
+// TestRestoreNamesOnlyKeysMissing: restore told the contractor to "put
+// these back from where you keep them" for every key file the
+// configuration names, the ones in place on this machine too (a restore
+// on the machine the backup came from); it names only those missing, and
+// says the others are in place.
+func TestRestoreNamesOnlyKeysMissing(t *testing.T) {
+	dir := t.TempDir()
+	key, gone := filepath.Join(dir, "a.key"), filepath.Join(dir, "old.key")
+	if err := cmdKeygen(context.Background(), []string{key}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	cfgFile := filepath.Join(dir, "ferry.yaml")
+	body := fmt.Sprintf("data_dir: %q\nencryption:\n  key_file: %q\n  previous_key_files: [%q]\n", data, key, gone)
+	if err := os.WriteFile(cfgFile, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(dir, "b.tar.gz")
+	if err := cmdBackup(context.Background(), []string{"--config", cfgFile, archive}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(data); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := cmdRestore(context.Background(), []string{"--config", cfgFile, archive}, &out, io.Discard); err != nil {
+		t.Fatalf("restore: %v\n%s", err, out.String())
+	}
+	var back, inPlace string
+	for line := range strings.Lines(out.String()) {
+		if strings.Contains(line, "put these back") {
+			back = line
+		}
+		if strings.Contains(line, "in place") {
+			inPlace = line
+		}
+	}
+	if !strings.Contains(back, gone) || strings.Contains(back, key) {
+		t.Errorf("restore asks to put back %q, want %s and not %s:\n%s", back, gone, key, out.String())
+	}
+	if !strings.Contains(inPlace, key) {
+		t.Errorf("restore does not say %s is in place:\n%s", key, out.String())
+	}
+}

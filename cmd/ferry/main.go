@@ -69,6 +69,10 @@ func commands() map[string]command {
 // errUsage makes main print the usage and exit 2.
 var errUsage = errors.New("usage")
 
+// errUsageShown is errUsage after the flag set printed the usage itself
+// (a flag mistake), which main then does not print again.
+var errUsageShown = fmt.Errorf("%w", errUsage)
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// The first signal asks for a clean stop, which waits (up to its
@@ -106,7 +110,9 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, errUsage):
 		// The command's name, then what it does: its line of the list
 		// `ferry --help` prints, which begins with a verb or a noun.
-		fmt.Fprintf(stderr, "usage: ferry %s — %s\n", args[0], c.usage)
+		if !errors.Is(err, errUsageShown) {
+			fmt.Fprintf(stderr, "usage: ferry %s — %s\n", args[0], c.usage)
+		}
 		if slices.ContainsFunc(args[1:], isHelpFlag) {
 			// `ferry queue --help`: the usage was asked for, not a mistake.
 			return 0
@@ -168,6 +174,19 @@ func isHelpFlag(arg string) bool {
 func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("ferry "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	// --help and a flag mistake say what the command does and what it
+	// takes (its line of `ferry --help`), not the flag package's bare
+	// "Usage of ferry keygen:"; then its flags, if it has any.
+	cmd, _, _ := strings.Cut(name, " ")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: ferry %s — %s\n", name, commands()[cmd].usage)
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n > 0 {
+			fmt.Fprintln(stderr, "flags:")
+			fs.PrintDefaults()
+		}
+	}
 	return fs
 }
 
@@ -221,7 +240,7 @@ func versionString() string {
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	err := fs.Parse(args)
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		return fmt.Errorf("%w: %w", errUsage, err)
+		return fmt.Errorf("%w: %w", errUsageShown, err)
 	}
 	return err
 }

@@ -540,6 +540,14 @@ func serviceControl(action string) func(context.Context, []string, io.Writer, io
 		if len(args) > 0 {
 			return errUsage
 		}
+		if *cfgPath != "" {
+			// A --config that does not load (a typo in its name) would
+			// otherwise skip the wait for the gateway to be ready in
+			// silence: say so before the service is touched.
+			if _, _, err := opsConfig(*cfgPath); err != nil {
+				return fmt.Errorf("%w; the service was left as it is", err)
+			}
+		}
 		svc, err := service.New(&program{}, serviceConfig(""))
 		if err != nil {
 			return fmt.Errorf("%s: %w", action, err)

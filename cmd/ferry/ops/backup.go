@@ -638,6 +638,22 @@ func linkTarget(p string) string {
 	return p
 }
 
+// KeyFile is a file the configuration names at Field.
+type KeyFile struct{ Field, Path string }
+
+// KeysApart lists the key files and the other secrets cfg names
+// (previous data-at-rest keys, a mailbox's password), which a backup
+// leaves out and a restored gateway needs each of.
+func KeysApart(cfg *config.Config) []KeyFile {
+	var keys []KeyFile
+	for _, f := range configuredFiles(cfg) {
+		if strings.HasSuffix(f.field, "key_file") || f.ownerOnly {
+			keys = append(keys, KeyFile{f.field, f.path})
+		}
+	}
+	return keys
+}
+
 // BackupNotes says what a backup of cfg's gateway leaves out and how to
 // treat it: the key files the configuration names (kept apart from the
 // archive), the watched folders, and whether the archive holds PHI in
@@ -645,12 +661,8 @@ func linkTarget(p string) string {
 func BackupNotes(cfg *config.Config) []string {
 	var notes []string
 	var keys []string
-	// The key files and the other secrets (previous data-at-rest keys, a
-	// mailbox's password): a restored gateway needs each of them.
-	for _, f := range configuredFiles(cfg) {
-		if strings.HasSuffix(f.field, "key_file") || f.ownerOnly {
-			keys = append(keys, f.field+" "+f.path)
-		}
+	for _, f := range KeysApart(cfg) {
+		keys = append(keys, f.Field+" "+f.Path)
 	}
 	if len(keys) > 0 {
 		notes = append(notes, "not in the archive, back them up apart from it: "+strings.Join(keys, "; "))
