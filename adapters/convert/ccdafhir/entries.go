@@ -557,6 +557,12 @@ func resolvedDateUnknown(o *act) bool {
 // ---- Medications (Medication Activity 4.16, Planned Medication 4.42)
 
 func (c *converter) medication(a *act, s *section) {
+	c.medicationIn(a, s, false)
+}
+
+// medicationIn maps a Medication Activity; discharge says a Discharge
+// Medication act (4.35) holds it.
+func (c *converter) medicationIn(a *act, s *section, discharge bool) {
 	med := c.medicationProduct(a.Consumable)
 	dosage := c.dosage(a)
 	reasons := indications(a)
@@ -598,6 +604,11 @@ func (c *converter) medication(a *act, s *section) {
 		AuthoredOn: when, Requester: by}
 	if negated(a) {
 		r.DoNotPerform = ptr(true)
+	}
+	if discharge || dischargeSection(s) {
+		// US Core MedicationRequest.category: "discharge", requests
+		// for medications created when the patient is being released.
+		r.Category = []fhir.CodeableConcept{*simpleConcept("http://terminology.hl7.org/CodeSystem/medicationrequest-category", "discharge", "Discharge")}
 	}
 	r.MedicationReference, r.MedicationCodeableConcept = med.ref, med.cc
 	// The effectiveTime is when the medicine is to be taken: a dosage of
@@ -648,7 +659,7 @@ func (c *converter) medicationAct(a *act, s *section) {
 		if el == "substanceAdministration" {
 			n++
 			c.push("entryRelationship[" + strconv.Itoa(i+1) + "]")
-			c.medication(x, s)
+			c.medicationIn(x, s, hasTemplate(a.TemplateID, tplDischargeMed))
 			c.pop()
 		}
 	})
