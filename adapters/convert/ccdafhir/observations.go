@@ -120,6 +120,16 @@ func (c *converter) observation(o *act, category, within string) string {
 	pt, per := c.when(firstEffective(o.EffectiveTime))
 	if category == "vital-signs" {
 		pt, per = pointOf(pt, per)
+		if pt == "" && per == nil {
+			// FHIR's vital signs profile makes effective[x] 1..1:
+			// a reading without a time of its own was taken at
+			// its organizer's.
+			pt, per = c.panelTime, nil
+			if c.panelPeriod != nil {
+				p := *c.panelPeriod
+				per = &p
+			}
+		}
 	}
 	r.EffectiveDateTime, r.EffectivePeriod = pt, per
 	if len(o.Value) > 0 {
@@ -378,7 +388,10 @@ func mapReferenceRange(rr referenceRange) (fhir.ObservationReferenceRange, bool)
 // vitalsOrganizer maps a Vital Signs Organizer to its member observations
 // and a vital-signs panel Observation (LOINC 85353-1) holding them.
 func (c *converter) vitalsOrganizer(a *act) {
+	panelTime, panelPeriod := pointOf(c.when(firstEffective(a.EffectiveTime)))
+	c.panelTime, c.panelPeriod = panelTime, panelPeriod
 	members := c.organizerMembers(a, "vital-signs", "")
+	c.panelTime, c.panelPeriod = "", nil
 	members = append(members, c.bloodPressures(members)...)
 	idn, ids, fresh := c.claimEntry("Observation", a, "")
 	if !fresh {
@@ -395,7 +408,7 @@ func (c *converter) vitalsOrganizer(a *act) {
 	}
 	r := &fhir.Observation{ResourceType: "Observation", ID: idn.id, Identifier: ids, Status: obsStatus(status(a)),
 		Category: observationCategory("vital-signs"), Code: code, Subject: c.subject(), HasMember: members}
-	r.EffectiveDateTime, r.EffectivePeriod = pointOf(c.when(firstEffective(a.EffectiveTime)))
+	r.EffectiveDateTime, r.EffectivePeriod = panelTime, panelPeriod
 	if r.EffectiveDateTime == "" && r.EffectivePeriod == nil {
 		r.EffectiveDateTime, r.EffectivePeriod = c.membersSpan(members)
 	}
