@@ -744,6 +744,27 @@ func (c *converter) procedure(a *act, el string) {
 	}
 	r.Note = notes(a)
 	c.add(idn, r)
+	if el == "observation" && !negated(a) && concept(a.Code) != nil && c.hasObsValue(a) {
+		// C-CDA on FHIR (CF-procedures): "Procedure cannot represent
+		// the observation value, so ... Observation will always be
+		// necessary", the Procedure "related by Observation.partOf".
+		if ref := c.observation(a, "procedure", ""); ref != "" {
+			if o := c.observationAt(ref); o != nil {
+				o.PartOf = []fhir.Reference{*idn.reference()}
+			}
+		}
+	}
+}
+
+// hasObsValue reports whether the first value of a gives an Observation
+// value (a finding), not nothing or a nullFlavor.
+func (c *converter) hasObsValue(a *act) bool {
+	if len(a.Value) == 0 {
+		return false
+	}
+	var o fhir.Observation
+	c.setObsValue(&o, &a.Value[0])
+	return o.DataAbsentReason == nil && !reflect.DeepEqual(o, fhir.Observation{})
 }
 
 // ---- Encounters (Encounter Activity 4.49)
