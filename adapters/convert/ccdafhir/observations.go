@@ -110,6 +110,10 @@ func (c *converter) observation(o *act, category, within string) string {
 	case hasTemplate(o.TemplateID, tplSmokingStatus) && (o.Code == nil || o.Code.Code == "ASSERTION" || o.Code.Code == ""):
 		// R1.1 smoking status uses code ASSERTION; C-CDA on FHIR maps it to LOINC.
 		code = simpleConcept(sysLOINC, "72166-2", "Tobacco smoking status")
+	case hasTemplate(o.TemplateID, tplPregnancy) && (o.Code == nil || o.Code.Code == "ASSERTION" || o.Code.Code == ""):
+		// C-CDA on FHIR (CF-social): "82810-3 (Pregnancy Status) -
+		// Note: prior to 4.0, C-CDA uses ASSERTION".
+		code = simpleConcept(sysLOINC, "82810-3", "Pregnancy status")
 	case code == nil:
 		code = simpleConcept("http://terminology.hl7.org/CodeSystem/data-absent-reason", "unknown", "Unknown")
 	}
