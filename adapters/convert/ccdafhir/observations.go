@@ -135,6 +135,16 @@ func (c *converter) observation(o *act, category, within string) string {
 			}
 		}
 	}
+	if hasTemplate(o.TemplateID, tplPregnancy) && per != nil {
+		// C-CDA on FHIR (CF-social): "FHIR only allows a single
+		// timestamp. Send the first element ... with a populated
+		// timestamp" of value, low and high.
+		pt = per.Start
+		if pt == "" {
+			pt = per.End
+		}
+		per = nil
+	}
 	r.EffectiveDateTime, r.EffectivePeriod = pt, per
 	if len(o.Value) > 0 {
 		c.setObsValue(r, &o.Value[0])

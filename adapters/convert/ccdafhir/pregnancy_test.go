@@ -46,3 +46,25 @@ func TestPregnancyObservationCode(t *testing.T) {
 		t.Errorf("sender's code: %+v", o.Code)
 	}
 }
+
+// TestPregnancyObservationTime: C-CDA R2.1's Pregnancy Observation gives
+// its time as a low (HL7's own example: <low value="20220824103952"/>),
+// and C-CDA on FHIR (CF-social) maps it to effectiveDateTime: "FHIR only
+// allows a single timestamp. Send the first element from the first
+// column with a populated timestamp" (value, low, high), as US Core's
+// Pregnancy Status profile has it. It went out as an effectivePeriod
+// with a start only.
+func TestPregnancyObservationTime(t *testing.T) {
+	for _, tc := range []struct{ eff, want string }{
+		{`<effectiveTime><low value="20240102103952-0500"/></effectiveTime>`, "2024-01-02T10:39:52-05:00"},
+		{`<effectiveTime><low nullFlavor="UNK"/><high value="20240103"/></effectiveTime>`, "2024-01-03"},
+		{`<effectiveTime value="20240104"/>`, "2024-01-04"},
+	} {
+		sec := strings.Replace(pregnancySection, `<effectiveTime><low value="20240102103952-0500"/></effectiveTime>`, tc.eff, 1)
+		got, _ := convertReview(t, reviewDoc("d1", "s1", "", sec))
+		o := got["Observation"][0].(*fhir.Observation)
+		if o.EffectiveDateTime != tc.want || o.EffectivePeriod != nil {
+			t.Errorf("%s: effective %q %+v, want the dateTime %s", tc.eff, o.EffectiveDateTime, o.EffectivePeriod, tc.want)
+		}
+	}
+}
