@@ -148,6 +148,13 @@ func (c *converter) observation(o *act, category, within string) string {
 	r.EffectiveDateTime, r.EffectivePeriod = pt, per
 	if len(o.Value) > 0 {
 		c.setObsValue(r, &o.Value[0])
+		if r.DataAbsentReason != nil && hasTemplate(o.TemplateID, tplPregnancy) && strings.TrimSpace(o.Value[0].NullFlavor) == "UNK" {
+			// C-CDA on FHIR (CF-social): "Unknown becomes an actual
+			// value with system = .../v3-NullFlavor", which US Core's
+			// Pregnancy Status value set holds.
+			r.DataAbsentReason = nil
+			r.ValueCodeableConcept = simpleConcept("http://terminology.hl7.org/CodeSystem/v3-NullFlavor", "UNK", "Unknown")
+		}
 	}
 	if category == "vital-signs" {
 		profileUnit(&r.Code, r.ValueQuantity)

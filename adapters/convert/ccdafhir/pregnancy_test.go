@@ -68,3 +68,25 @@ func TestPregnancyObservationTime(t *testing.T) {
 		}
 	}
 }
+
+// TestPregnancyStatusUnknown: C-CDA on FHIR (CF-social) maps a Pregnancy
+// Observation's value nullFlavor UNK to "an actual value with system =
+// http://terminology.hl7.org/CodeSystem/v3-NullFlavor", a code US Core's
+// Pregnancy Status value set holds (and its profile wants a value): it
+// went out as a dataAbsentReason and no value. Other nullFlavors keep
+// their data-absent-reason.
+func TestPregnancyStatusUnknown(t *testing.T) {
+	sec := strings.Replace(pregnancySection, `<value xsi:type="CD" code="77386006" displayName="pregnant" codeSystem="2.16.840.1.113883.6.96"/>`,
+		`<value xsi:type="CD" nullFlavor="UNK"/>`, 1)
+	got, _ := convertReview(t, reviewDoc("d1", "s1", "", sec))
+	o := got["Observation"][0].(*fhir.Observation)
+	v := o.ValueCodeableConcept
+	if v == nil || len(v.Coding) != 1 || v.Coding[0].System != "http://terminology.hl7.org/CodeSystem/v3-NullFlavor" || v.Coding[0].Code != "UNK" || o.DataAbsentReason != nil {
+		t.Errorf("value %+v, dataAbsentReason %+v; want v3-NullFlavor UNK as the value", v, o.DataAbsentReason)
+	}
+	sec = strings.Replace(sec, `nullFlavor="UNK"`, `nullFlavor="ASKU"`, 1)
+	got, _ = convertReview(t, reviewDoc("d1", "s1", "", sec))
+	if o := got["Observation"][0].(*fhir.Observation); o.ValueCodeableConcept != nil || o.DataAbsentReason == nil {
+		t.Errorf("ASKU: value %+v, dataAbsentReason %+v; want the reason", o.ValueCodeableConcept, o.DataAbsentReason)
+	}
+}
