@@ -655,7 +655,9 @@ func (c *converter) medicationIn(a *act, s *section, discharge bool) {
 	}
 	r.MedicationReference, r.MedicationCodeableConcept = med.ref, med.cc
 	// The effectiveTime is when the medicine is to be taken: a dosage of
-	// its own when the activity gives nothing else of one.
+	// its own when the activity gives nothing else of one. C-CDA on FHIR
+	// (CF-medications): its @value is timing.event, a time to take it
+	// at, and low and high are timing.repeat.boundsPeriod.
 	if pt, per := c.when(firstEffective(a.EffectiveTime)); per != nil || pt != "" {
 		if dosage == nil {
 			dosage = &fhir.Dosage{}
@@ -664,12 +666,13 @@ func (c *converter) medicationIn(a *act, s *section, discharge bool) {
 			dosage.Timing = &fhir.Timing{}
 		}
 		if per == nil {
-			per = &fhir.Period{Start: pt}
+			dosage.Timing.Event = []string{pt}
+		} else {
+			if dosage.Timing.Repeat == nil {
+				dosage.Timing.Repeat = &fhir.TimingRepeat{}
+			}
+			dosage.Timing.Repeat.BoundsPeriod = per
 		}
-		if dosage.Timing.Repeat == nil {
-			dosage.Timing.Repeat = &fhir.TimingRepeat{}
-		}
-		dosage.Timing.Repeat.BoundsPeriod = per
 	}
 	if dosage != nil {
 		r.DosageInstruction = []fhir.Dosage{*dosage}
