@@ -286,7 +286,9 @@ type converter struct {
 	patient      *patientState
 	encounter    string // reference to the encompassing encounter
 	headerEnc    *fhir.Encounter
-	curEncounter string // encounter activity being converted
+	curEncounter string       // encounter activity being converted
+	panelTime    string       // time of the Vital Signs Organizer being converted:
+	panelPeriod  *fhir.Period // its members' own when they give none
 	entries      map[string][]fhir.BundleEntry
 	seen         map[string]bool
 	hwm          int

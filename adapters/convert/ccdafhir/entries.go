@@ -113,6 +113,7 @@ var anySubstance = map[string]string{
 
 func (c *converter) allergyConcern(a *act) {
 	n := 0
+	var taken []string
 	related(a, func(i int, _ *relationship, s *act, el string) {
 		switch {
 		case el != "observation":
@@ -122,7 +123,12 @@ func (c *converter) allergyConcern(a *act) {
 			// Severity Observation there): it describes the allergy
 			// beside it and is no allergy of its own, which would reach
 			// the exchange as an AllergyIntolerance without a substance.
-			c.skip("allergy concern " + skipKey(s.TemplateID, el))
+			// The allergy takes a severity or criticality (see allergy).
+			if concernSeverity(s) || hasTemplate(s.TemplateID, tplCriticality) {
+				taken = append(taken, "allergy concern "+skipKey(s.TemplateID, el))
+			} else {
+				c.skip("allergy concern " + skipKey(s.TemplateID, el))
+			}
 		default:
 			n++
 			c.push("entryRelationship[" + strconv.Itoa(i+1) + "]")
@@ -132,7 +138,32 @@ func (c *converter) allergyConcern(a *act) {
 	})
 	if n == 0 {
 		c.skip("allergy concern without observation")
+		for _, k := range taken {
+			c.skip(k)
+		}
 	}
+}
+
+// concernSeverity reports a Severity Observation standing on an Allergy
+// Concern Act.
+func concernSeverity(x *act) bool {
+	return !hasTemplate(x.TemplateID, tplAllergyObs) &&
+		(hasTemplate(x.TemplateID, tplSeverity) || hasCode(x.Code, "2.16.840.1.113883.5.4", "SEV"))
+}
+
+// criticalityOf maps a Criticality Observation value; "" if unknown.
+func criticalityOf(s *act) string {
+	for _, v := range s.Value {
+		switch v.Code {
+		case "CRITH":
+			return "high"
+		case "CRITL":
+			return "low"
+		case "CRITU":
+			return "unable-to-assess"
+		}
+	}
+	return ""
 }
 
 // allergyPart reports whether an observation in an Allergy Concern Act
@@ -236,15 +267,8 @@ func (c *converter) allergy(o *act, concern *act) {
 		case hasTemplate(s.TemplateID, tplAllergyStatus) || hasCode(s.Code, "2.16.840.1.113883.6.1", "33999-4"):
 			clinical = clinicalFromStatusObs(s)
 		case hasTemplate(s.TemplateID, tplCriticality):
-			for _, v := range s.Value {
-				switch v.Code {
-				case "CRITH":
-					r.Criticality = "high"
-				case "CRITL":
-					r.Criticality = "low"
-				case "CRITU":
-					r.Criticality = "unable-to-assess"
-				}
+			if v := criticalityOf(s); v != "" {
+				r.Criticality = v
 			}
 		case hasTemplate(s.TemplateID, tplSeverity) || rel.TypeCode == "SUBJ" && hasCode(s.Code, "2.16.840.1.113883.5.4", "SEV"):
 			severity = severityOf(s)
@@ -254,6 +278,25 @@ func (c *converter) allergy(o *act, concern *act) {
 			}
 		}
 	})
+	if concern != nil {
+		// A severity or criticality on the concern (C-CDA: "When the
+		// Severity Observation is associated directly with an allergy
+		// it characterizes the allergy") counts as the allergy's own
+		// when the allergy gives none.
+		related(concern, func(_ int, _ *relationship, s *act, el string) {
+			switch {
+			case el != "observation":
+			case concernSeverity(s):
+				if severity == "" {
+					severity = severityOf(s)
+				}
+			case hasTemplate(s.TemplateID, tplCriticality) && !hasTemplate(s.TemplateID, tplAllergyObs):
+				if r.Criticality == "" {
+					r.Criticality = criticalityOf(s)
+				}
+			}
+		})
+	}
 	if severity != "" {
 		for i := range r.Reaction {
 			if r.Reaction[i].Severity == "" {
@@ -557,6 +600,12 @@ func resolvedDateUnknown(o *act) bool {
 // ---- Medications (Medication Activity 4.16, Planned Medication 4.42)
 
 func (c *converter) medication(a *act, s *section) {
+	c.medicationIn(a, s, false)
+}
+
+// medicationIn maps a Medication Activity; discharge says a Discharge
+// Medication act (4.35) holds it.
+func (c *converter) medicationIn(a *act, s *section, discharge bool) {
 	med := c.medicationProduct(a.Consumable)
 	dosage := c.dosage(a)
 	reasons := indications(a)
@@ -599,9 +648,16 @@ func (c *converter) medication(a *act, s *section) {
 	if negated(a) {
 		r.DoNotPerform = ptr(true)
 	}
+	if discharge || dischargeSection(s) {
+		// US Core MedicationRequest.category: "discharge", requests
+		// for medications created when the patient is being released.
+		r.Category = []fhir.CodeableConcept{*simpleConcept("http://terminology.hl7.org/CodeSystem/medicationrequest-category", "discharge", "Discharge")}
+	}
 	r.MedicationReference, r.MedicationCodeableConcept = med.ref, med.cc
 	// The effectiveTime is when the medicine is to be taken: a dosage of
-	// its own when the activity gives nothing else of one.
+	// its own when the activity gives nothing else of one. C-CDA on FHIR
+	// (CF-medications): its @value is timing.event, a time to take it
+	// at, and low and high are timing.repeat.boundsPeriod.
 	if pt, per := c.when(firstEffective(a.EffectiveTime)); per != nil || pt != "" {
 		if dosage == nil {
 			dosage = &fhir.Dosage{}
@@ -610,12 +666,13 @@ func (c *converter) medication(a *act, s *section) {
 			dosage.Timing = &fhir.Timing{}
 		}
 		if per == nil {
-			per = &fhir.Period{Start: pt}
+			dosage.Timing.Event = []string{pt}
+		} else {
+			if dosage.Timing.Repeat == nil {
+				dosage.Timing.Repeat = &fhir.TimingRepeat{}
+			}
+			dosage.Timing.Repeat.BoundsPeriod = per
 		}
-		if dosage.Timing.Repeat == nil {
-			dosage.Timing.Repeat = &fhir.TimingRepeat{}
-		}
-		dosage.Timing.Repeat.BoundsPeriod = per
 	}
 	if dosage != nil {
 		r.DosageInstruction = []fhir.Dosage{*dosage}
@@ -648,7 +705,7 @@ func (c *converter) medicationAct(a *act, s *section) {
 		if el == "substanceAdministration" {
 			n++
 			c.push("entryRelationship[" + strconv.Itoa(i+1) + "]")
-			c.medication(x, s)
+			c.medicationIn(x, s, hasTemplate(a.TemplateID, tplDischargeMed))
 			c.pop()
 		}
 	})

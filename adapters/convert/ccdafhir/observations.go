@@ -110,6 +110,10 @@ func (c *converter) observation(o *act, category, within string) string {
 	case hasTemplate(o.TemplateID, tplSmokingStatus) && (o.Code == nil || o.Code.Code == "ASSERTION" || o.Code.Code == ""):
 		// R1.1 smoking status uses code ASSERTION; C-CDA on FHIR maps it to LOINC.
 		code = simpleConcept(sysLOINC, "72166-2", "Tobacco smoking status")
+	case hasTemplate(o.TemplateID, tplPregnancy) && (o.Code == nil || o.Code.Code == "ASSERTION" || o.Code.Code == ""):
+		// C-CDA on FHIR (CF-social): "82810-3 (Pregnancy Status) -
+		// Note: prior to 4.0, C-CDA uses ASSERTION".
+		code = simpleConcept(sysLOINC, "82810-3", "Pregnancy status")
 	case code == nil:
 		code = simpleConcept("http://terminology.hl7.org/CodeSystem/data-absent-reason", "unknown", "Unknown")
 	}
@@ -120,10 +124,40 @@ func (c *converter) observation(o *act, category, within string) string {
 	pt, per := c.when(firstEffective(o.EffectiveTime))
 	if category == "vital-signs" {
 		pt, per = pointOf(pt, per)
+		if pt == "" && per == nil {
+			// FHIR's vital signs profile makes effective[x] 1..1:
+			// a reading without a time of its own was taken at
+			// its organizer's.
+			pt, per = c.panelTime, nil
+			if c.panelPeriod != nil {
+				p := *c.panelPeriod
+				per = &p
+			}
+		}
+	}
+	if hasTemplate(o.TemplateID, tplPregnancy) && per != nil {
+		// C-CDA on FHIR (CF-social): "FHIR only allows a single
+		// timestamp. Send the first element ... with a populated
+		// timestamp" of value, low and high.
+		pt = per.Start
+		if pt == "" {
+			pt = per.End
+		}
+		per = nil
 	}
 	r.EffectiveDateTime, r.EffectivePeriod = pt, per
 	if len(o.Value) > 0 {
 		c.setObsValue(r, &o.Value[0])
+		if r.DataAbsentReason != nil && hasTemplate(o.TemplateID, tplPregnancy) && strings.TrimSpace(o.Value[0].NullFlavor) == "UNK" {
+			// C-CDA on FHIR (CF-social): "Unknown becomes an actual
+			// value with system = .../v3-NullFlavor", which US Core's
+			// Pregnancy Status value set holds.
+			r.DataAbsentReason = nil
+			r.ValueCodeableConcept = simpleConcept("http://terminology.hl7.org/CodeSystem/v3-NullFlavor", "UNK", "Unknown")
+		}
+	}
+	if category == "vital-signs" {
+		profileUnit(&r.Code, r.ValueQuantity)
 	}
 	r.Interpretation = concepts(o.InterpretationCode)
 	if len(o.MethodCode) > 0 {
@@ -156,6 +190,81 @@ func (c *converter) observation(o *act, category, within string) string {
 	r.Note = notes(o)
 	c.add(idn, r)
 	return idn.ref
+}
+
+// vitalUnits are the UCUM codes FHIR R4's vital signs profiles (and US
+// Core's, derived from them) allow each measurement: fixed for BMI, the
+// rates, blood pressure and oxygen saturation, a required binding for
+// lengths, weight and temperature.
+var vitalUnits = map[string][]string{
+	"39156-5": {"kg/m2"},
+	"8867-4":  {"/min"},
+	"9279-1":  {"/min"},
+	"8480-6":  {"mm[Hg]"},
+	"8462-4":  {"mm[Hg]"},
+	"2708-6":  {"%"},
+	"59408-5": {"%"},
+	"8302-2":  {"cm", "[in_i]"},
+	"9843-4":  {"cm", "[in_i]"},
+	"29463-7": {"kg", "[lb_av]", "g"},
+	"8310-5":  {"Cel", "[degF]"},
+}
+
+// sameUnits are UCUM units that say what a profile's unit says: a "1"
+// factor, the US survey inch (2 ppm from the international one, far
+// below any measurement of a patient).
+var sameUnits = map[string]string{"1/min": "/min", "[in_us]": "[in_i]"}
+
+// profileUnit gives q, the value of the vital sign coded code, the
+// vital signs profile's UCUM unit when its own says the same (an
+// annotation as in "{beats}/min", see sameUnits, a BMI whose unit is
+// left at "1"); a unit that says something else stays as sent.
+func profileUnit(code *fhir.CodeableConcept, q *fhir.Quantity) {
+	if q == nil || q.System != "" && q.System != sysUCUM {
+		return
+	}
+	var allowed []string
+	for _, x := range code.Coding {
+		if u, ok := vitalUnits[x.Code]; ok && x.System == sysLOINC {
+			allowed = u
+			break
+		}
+	}
+	if allowed == nil {
+		return
+	}
+	unit := q.Unit
+	for _, a := range allowed {
+		if q.System == sysUCUM && unit == a {
+			return
+		}
+	}
+	// Annotations ({beats}) are comments: UCUM gives them no meaning.
+	for {
+		i := strings.IndexByte(unit, '{')
+		j := strings.IndexByte(unit, '}')
+		if i < 0 || j < i {
+			break
+		}
+		rest := unit[:i] + unit[j+1:]
+		if rest == "" || strings.HasPrefix(rest, "/") && i == 0 {
+			// "{beats}/min" is "1/min", an annotation alone is "1".
+			rest = "1" + rest
+		}
+		unit = rest
+	}
+	if u, ok := sameUnits[unit]; ok {
+		unit = u
+	}
+	if (unit == "" || unit == "1") && allowed[0] == "kg/m2" {
+		unit = "kg/m2"
+	}
+	for _, a := range allowed {
+		if unit == a {
+			q.Unit, q.System, q.Code = a, sysUCUM, a
+			return
+		}
+	}
 }
 
 // pointOf makes a period that starts and ends at one time that time: C-CDA
@@ -300,7 +409,10 @@ func mapReferenceRange(rr referenceRange) (fhir.ObservationReferenceRange, bool)
 // vitalsOrganizer maps a Vital Signs Organizer to its member observations
 // and a vital-signs panel Observation (LOINC 85353-1) holding them.
 func (c *converter) vitalsOrganizer(a *act) {
+	panelTime, panelPeriod := pointOf(c.when(firstEffective(a.EffectiveTime)))
+	c.panelTime, c.panelPeriod = panelTime, panelPeriod
 	members := c.organizerMembers(a, "vital-signs", "")
+	c.panelTime, c.panelPeriod = "", nil
 	members = append(members, c.bloodPressures(members)...)
 	idn, ids, fresh := c.claimEntry("Observation", a, "")
 	if !fresh {
@@ -317,7 +429,7 @@ func (c *converter) vitalsOrganizer(a *act) {
 	}
 	r := &fhir.Observation{ResourceType: "Observation", ID: idn.id, Identifier: ids, Status: obsStatus(status(a)),
 		Category: observationCategory("vital-signs"), Code: code, Subject: c.subject(), HasMember: members}
-	r.EffectiveDateTime, r.EffectivePeriod = pointOf(c.when(firstEffective(a.EffectiveTime)))
+	r.EffectiveDateTime, r.EffectivePeriod = panelTime, panelPeriod
 	if r.EffectiveDateTime == "" && r.EffectivePeriod == nil {
 		r.EffectiveDateTime, r.EffectivePeriod = c.membersSpan(members)
 	}
@@ -653,6 +765,27 @@ func (c *converter) procedure(a *act, el string) {
 	}
 	r.Note = notes(a)
 	c.add(idn, r)
+	if el == "observation" && !negated(a) && concept(a.Code) != nil && c.hasObsValue(a) {
+		// C-CDA on FHIR (CF-procedures): "Procedure cannot represent
+		// the observation value, so ... Observation will always be
+		// necessary", the Procedure "related by Observation.partOf".
+		if ref := c.observation(a, "procedure", ""); ref != "" {
+			if o := c.observationAt(ref); o != nil {
+				o.PartOf = []fhir.Reference{*idn.reference()}
+			}
+		}
+	}
+}
+
+// hasObsValue reports whether the first value of a gives an Observation
+// value (a finding), not nothing or a nullFlavor.
+func (c *converter) hasObsValue(a *act) bool {
+	if len(a.Value) == 0 {
+		return false
+	}
+	var o fhir.Observation
+	c.setObsValue(&o, &a.Value[0])
+	return o.DataAbsentReason == nil && !reflect.DeepEqual(o, fhir.Observation{})
 }
 
 // ---- Encounters (Encounter Activity 4.49)

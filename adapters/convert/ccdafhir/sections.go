@@ -58,6 +58,7 @@ var sectionCodes = map[string]sectionKind{
 	"11348-0": secProblems,
 	"10160-0": secMedications,
 	"10183-2": secMedications,
+	"75311-1": secMedications,
 	"42346-7": secMedications,
 	"29549-3": secMedications,
 	"11369-6": secImmunizations,
@@ -224,6 +225,21 @@ func safeOID(root string) string {
 		}
 	}
 	return root
+}
+
+// dischargeSection reports whether s is the Discharge Medications
+// section (2.11, 2.11.1; by code 10183-2 or 75311-1): the medications the
+// patient is to take after discharge.
+func dischargeSection(s *section) bool {
+	if s == nil {
+		return false
+	}
+	for _, t := range s.templates {
+		if r := strings.TrimSpace(t.Root); r == "2.16.840.1.113883.10.20.22.2.11" || r == "2.16.840.1.113883.10.20.22.2.11.1" {
+			return true
+		}
+	}
+	return hasCode(s.code, "2.16.840.1.113883.6.1", "10183-2") || hasCode(s.code, "2.16.840.1.113883.6.1", "75311-1")
 }
 
 // categoryFor is the Condition category of a problem in section s.
