@@ -21,6 +21,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/charmap"
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
@@ -358,7 +361,7 @@ func checkZip(zr *zip.Reader, size int64, lim zipLimits) error {
 		}
 		folded := strings.ToUpper(name)
 		if names[folded] {
-			return refuse("entry %q appears twice (names are compared without regard to case)", f.Name)
+			return refuse("entry %q appears twice (names are compared without regard to case)", name)
 		}
 		names[folded] = true
 		if f.Flags&0x1 != 0 {
@@ -391,9 +394,22 @@ func checkZip(zr *zip.Reader, size int64, lim zipLimits) error {
 	return nil
 }
 
-// entryName is the entry's path with '/' separators: some Windows tools
-// write '\'.
-func entryName(f *zip.File) string { return strings.ReplaceAll(f.Name, `\`, "/") }
+// entryName is the entry's path with '/' separators (some Windows tools
+// write '\'), in UTF-8. A name that is not UTF-8 is in code page 437, the
+// ZIP format's own ("If this bit is set, the filename and comment fields
+// for this file MUST be encoded using UTF-8", APPNOTE 4.4.4 bit 11; else
+// "IBM Code Page 437", appendix D), as Windows' compressed folders and
+// older exports write it; one that is UTF-8 without that bit set is taken
+// as it is, as many writers leave the bit clear.
+func entryName(f *zip.File) string {
+	name := f.Name
+	if !utf8.ValidString(name) {
+		if d, err := charmap.CodePage437.NewDecoder().String(name); err == nil {
+			name = d
+		}
+	}
+	return strings.ReplaceAll(name, `\`, "/")
+}
 
 // checkName refuses a path that is empty, absolute (including a Windows
 // drive), climbs out with "..", or holds a NUL.
