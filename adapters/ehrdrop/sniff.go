@@ -236,6 +236,12 @@ func sniffJSON(br *bufio.Reader, name, ext string) (format, typ string, err erro
 				}
 				continue // blank line
 			}
+			if ext == ".ndjson" {
+				// Named NDJSON and starting with a resource: a bad
+				// second line is the pipeline's to refuse with its
+				// number, as a bad third line is, the others sent.
+				return FormatFHIRNDJSON, typ, nil
+			}
 			if next[0] != '{' {
 				return "", "", unknown(name, "text follows the first JSON object")
 			}
@@ -313,7 +319,7 @@ func sniffJSON(br *bufio.Reader, name, ext string) (format, typ string, err erro
 			}
 			return FormatFHIRJSON, typ, nil
 		}
-		if tok, err := d.Token(); err != nil || tok != json.Delim('{') {
+		if tok, err := d.Token(); (err != nil || tok != json.Delim('{')) && ext != ".ndjson" {
 			return "", "", unknown(name, "text follows the first JSON object")
 		}
 		return FormatFHIRNDJSON, typ, nil
