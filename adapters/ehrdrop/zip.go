@@ -121,7 +121,8 @@ type zipStep struct {
 // no format ferry converts (a PDF outside an XDM package, a CSV no csv
 // mapping of the folder matches, a ZIP inside the ZIP), an XDM document whose size or hash is not the one
 // METADATA.XML gives, a document METADATA.XML lists that the archive
-// lacks. The archive in
+// lacks or gives no URI for (and then each file of its subset that
+// METADATA.XML does not place, which may be that document). The archive in
 // failed/ is the copy of those entries. A transient failure (queue full)
 // leaves the archive in processing/ to be consumed again whole; the
 // pipeline's dedup drops the documents already queued.
@@ -533,7 +534,17 @@ func planSubset(dir string, files []*zip.File, byName map[string]*zip.File) (ste
 	first := entryName(files[0])
 	spelled := first[:len(xdmRoot)+strings.IndexByte(first[len(xdmRoot):], '/')]
 	taken := map[*zip.File]bool{}
+	// A document METADATA.XML gives no URI for is one of the subset's
+	// files, which cannot be told: it is named, and no file the metadata
+	// does not place is sent, since it may be that document, whose
+	// labels (confidentialityCode) and hash would not go with it.
+	unplaced := false
 	for _, d := range docs {
+		if d.uri == "" {
+			unplaced = true
+			steps = append(steps, zipStep{name: spelled + "/METADATA.XML", err: fmt.Errorf("a document%s without a URI slot: which file of the package it is cannot be told", uniqueIDNote(d.uniqueID))})
+			continue
+		}
 		meta := map[string]string{}
 		if d.uniqueID != "" {
 			meta[MetaXDMUniqueID] = d.uniqueID
@@ -569,7 +580,11 @@ func planSubset(dir string, files []*zip.File, byName map[string]*zip.File) (ste
 	// any archive, so it is converted or named, never skipped.
 	for _, f := range files {
 		if u := strings.ToUpper(entryName(f)); !taken[f] && u != dir+"/METADATA.XML" && !displayAid(u) {
-			steps = append(steps, fileStep(f))
+			st := fileStep(f)
+			if unplaced && st.err == nil {
+				st.f, st.err = nil, errors.New("not converted: METADATA.XML does not place this file and lists a document without a URI, which it may be; it is not sent without that document's metadata")
+			}
+			steps = append(steps, st)
 		}
 	}
 	return steps, badSource
@@ -770,8 +785,10 @@ func first(values []string) string {
 }
 
 // readXDMMetadata reads the document entries of a METADATA.XML. It fails
-// when the file cannot be read or parsed, lists no document, or lists one
-// without a URI: then the subset is sniffed instead.
+// when the file cannot be read or parsed, or lists no document: then the
+// subset is sniffed instead. A document without a URI (none, or split
+// values that do not join) comes back with uri "", for the caller to
+// name: the others keep their metadata.
 func readXDMMetadata(f *zip.File) ([]xdmDocument, error) {
 	rc, err := openEntry(f)
 	if err != nil {
@@ -855,9 +872,6 @@ func readXDMMetadata(f *zip.File) ([]xdmDocument, error) {
 			if s.Name == "URI" {
 				doc.uri = joinURI(s.Values)
 			}
-		}
-		if doc.uri == "" {
-			return nil, errors.New("a document without a URI slot")
 		}
 		docs = append(docs, doc)
 	}
