@@ -100,9 +100,10 @@ type zipStep struct {
 //   - In an XDM package, those METADATA.XML lists (its ExtrinsicObjects),
 //     found by their URI slot in the subset folder. Other files of a subset
 //     (stylesheets) are not documents of the submission and are left
-//     alone, as are INDEX.HTM and README.TXT. A subset whose METADATA.XML
-//     is missing or unreadable has each of its files sniffed instead,
-//     stylesheets excepted.
+//     alone, as are INDEX.HTM and README.TXT. A subset without a
+//     METADATA.XML (or with one listing no document) has each of its
+//     files sniffed instead, stylesheets excepted; one whose METADATA.XML
+//     cannot be read has none of its files sent, each named.
 //   - In any other archive, every file but folders and the litter of
 //     desktop systems (__MACOSX/, .DS_Store, Thumbs.db, desktop.ini).
 //
@@ -296,8 +297,7 @@ func planZip(zr *zip.Reader, size int64, lim zipLimits) ([]zipStep, []badSourceI
 		}
 	}
 	if xdm {
-		steps, bad := planXDM(files)
-		return steps, bad, nil
+		return planXDM(files)
 	}
 	steps := make([]zipStep, 0, len(files))
 	for _, f := range files {
@@ -465,7 +465,7 @@ const xdmRoot = "IHE_XDM/"
 // order, each in the order its METADATA.XML lists them, and then any file
 // outside IHE_XDM/ other than INDEX.HTM and README.TXT, as in any archive.
 // bad lists the subsets whose sourceId is not an OID.
-func planXDM(files []*zip.File) (steps []zipStep, bad []badSourceID) {
+func planXDM(files []*zip.File) (steps []zipStep, bad []badSourceID, err error) {
 	byName := make(map[string]*zip.File, len(files)) // upper-cased name → entry
 	subsets := map[string][]*zip.File{}              // upper-cased subset folder → its files
 	var dirs []string
@@ -488,13 +488,16 @@ func planXDM(files []*zip.File) (steps []zipStep, bad []badSourceID) {
 	}
 	sort.Strings(dirs)
 	for i, dir := range dirs {
-		st, badSource := planSubset(dir, subsets[dir], byName)
+		st, badSource, err := planSubset(dir, subsets[dir], byName)
+		if err != nil {
+			return nil, nil, err
+		}
 		steps = append(steps, st...)
 		if badSource != "" {
 			bad = append(bad, badSourceID{subset: i + 1, value: badSource})
 		}
 	}
-	return append(steps, outside...), bad
+	return append(steps, outside...), bad, nil
 }
 
 // planSubset lists the documents of one subset folder (upper-cased dir).
@@ -505,10 +508,16 @@ func planXDM(files []*zip.File) (steps []zipStep, bad []badSourceID) {
 // goes with each document's metadata to become its MHD SubmissionSet's
 // ihe-sourceId; one that is not is dropped and returned as badSource, for
 // the caller to warn about.
-func planSubset(dir string, files []*zip.File, byName map[string]*zip.File) (steps []zipStep, badSource string) {
+//
+// A METADATA.XML that is there but cannot be read leaves each file of the
+// subset unsent and named: the sender's labels (confidentialityCode) and
+// hashes are in it, and a document is not sent without them. err is a
+// failure to read the archive's file, to be tried again.
+func planSubset(dir string, files []*zip.File, byName map[string]*zip.File) (steps []zipStep, badSource string, err error) {
 	var docs []xdmDocument
-	err := errors.New("no METADATA.XML")
-	if md := byName[dir+"/METADATA.XML"]; md != nil {
+	md := byName[dir+"/METADATA.XML"]
+	err = errors.New("no METADATA.XML")
+	if md != nil {
 		docs, err = readXDMMetadata(md)
 	}
 	if err == nil && docs[0].entry.SourceID != "" {
@@ -521,14 +530,25 @@ func planSubset(dir string, files []*zip.File, byName map[string]*zip.File) (ste
 		}
 	}
 	if err != nil {
-		// Without usable metadata every file may be a document: content
-		// decides, as for any archive.
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+			return nil, "", fmt.Errorf("%s: %w", dir+"/METADATA.XML", err)
+		}
+		// Without metadata (none, or one listing no document) every file
+		// may be a document: content decides, as for any archive.
+		unreadable := md != nil && !errors.Is(err, errNoDocument)
+		if unreadable {
+			steps = append(steps, zipStep{name: entryName(md), err: fmt.Errorf("cannot be read (%v): the subset's documents are not sent without their metadata (labels, sizes and hashes)", err)})
+		}
 		for _, f := range files {
 			if u := strings.ToUpper(entryName(f)); u != dir+"/METADATA.XML" && !displayAid(u) {
-				steps = append(steps, fileStep(f))
+				st := fileStep(f)
+				if unreadable && st.err == nil {
+					st.f, st.err = nil, errors.New("not converted: the subset's METADATA.XML cannot be read")
+				}
+				steps = append(steps, st)
 			}
 		}
-		return steps, ""
+		return steps, "", nil
 	}
 	// The subset's name as the archive spells it, for messages.
 	first := entryName(files[0])
@@ -587,7 +607,7 @@ func planSubset(dir string, files []*zip.File, byName map[string]*zip.File) (ste
 			steps = append(steps, st)
 		}
 	}
-	return steps, badSource
+	return steps, badSource, nil
 }
 
 func uniqueIDNote(id string) string {
@@ -784,12 +804,18 @@ func first(values []string) string {
 	return strings.TrimSpace(values[0])
 }
 
+// errNoDocument is a METADATA.XML that lists no document.
+var errNoDocument = errors.New("no document listed")
+
 // readXDMMetadata reads the document entries of a METADATA.XML. It fails
-// when the file cannot be read or parsed, or lists no document: then the
-// subset is sniffed instead. A document without a URI (none, or split
-// values that do not join) comes back with uri "", for the caller to
-// name: the others keep their metadata.
+// when the file cannot be read or parsed, or lists no document
+// (errNoDocument: then the subset is sniffed instead). A document without
+// a URI (none, or split values that do not join) comes back with uri "",
+// for the caller to name: the others keep their metadata.
 func readXDMMetadata(f *zip.File) ([]xdmDocument, error) {
+	if f.UncompressedSize64 > maxMetadataBytes {
+		return nil, fmt.Errorf("it holds %d bytes, more than the %d read", f.UncompressedSize64, maxMetadataBytes)
+	}
 	rc, err := openEntry(f)
 	if err != nil {
 		return nil, err
@@ -876,7 +902,7 @@ func readXDMMetadata(f *zip.File) ([]xdmDocument, error) {
 		docs = append(docs, doc)
 	}
 	if len(docs) == 0 {
-		return nil, errors.New("no document listed")
+		return nil, errNoDocument
 	}
 	patientOf := map[string]string{} // a document of the package → its patientId
 	for _, doc := range docs {
