@@ -42,3 +42,33 @@ func TestNDJSONBadSecondLine(t *testing.T) {
 		})
 	}
 }
+
+// The same for a bad first line of a file named .ndjson: the lines after
+// it are resources, and are sent; the first is refused by its number. A
+// pretty-printed resource named .ndjson is still one resource.
+func TestNDJSONBadFirstLine(t *testing.T) {
+	for _, tc := range []struct{ name, line1 string }{
+		{"no resourceType", `{"name":[{"family":"Doe"}]}`},
+		{"cut short", `{"resourceType":"Patient","id":"c","name":[{"fam`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := tc.line1 + "\n \r\n\n" + `{"resourceType":"Patient","id":"a"}` + "\r\n\n" + `{"resourceType":"Patient","id":"b"}` + "\n"
+			pipe, q := newPipeline(t)
+			src := &Source{next: pipe, zip: defaultZipLimits, maxBody: 64 << 20}
+			err := src.Feed(context.Background(), adapters.Raw{Name: "Patient.ndjson", Body: []byte(body), Meta: map[string]string{}})
+			if err == nil || !queue.IsPermanent(err) {
+				t.Fatalf("err %v: want a permanent error for the bad line", err)
+			}
+			if !strings.Contains(err.Error(), "line 1") || strings.Contains(err.Error(), "cannot classify") {
+				t.Errorf("err %q: want the bad line 1 named, not the file unclassified", err)
+			}
+			if n := len(q.all()); n != 2 {
+				t.Errorf("queued %d resources, want the 2 good lines", n)
+			}
+		})
+	}
+	pretty := "{\n  \"resourceType\": \"Patient\",\n  \"id\": \"p\"\n}\n"
+	if got, err := Sniff(strings.NewReader(pretty), "Patient.ndjson"); err != nil || got.Format != FormatFHIRJSON || got.Type != "Patient" {
+		t.Errorf("a pretty-printed Patient named .ndjson sniffed as %+v, %v", got, err)
+	}
+}

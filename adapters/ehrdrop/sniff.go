@@ -215,6 +215,38 @@ func sniffJSON(br *bufio.Reader, name, ext string) (format, typ string, err erro
 		return "", "", fmt.Errorf("sniff: read: %w", err)
 	}
 	trimmed := bytes.TrimSpace(line)
+	rest := io.Reader(br) // what follows line, for a multi-line document
+	if whole && ext == ".ndjson" && !isManifest(trimmed) {
+		if _, err := resourceType(trimmed); err != nil {
+			// Named NDJSON, a first line that is no resource (not
+			// JSON, or without resourceType) and a second that is
+			// one: the first is a bad line of NDJSON, for the
+			// pipeline to refuse by its number, as it does any other.
+			// Blank lines between them are read past, and put back
+			// as newlines if the first line starts a document.
+			blank := 0
+			next, nextWhole, err := readLine(br, maxNDJSONLine)
+			for err == nil && nextWhole && len(bytes.TrimSpace(next)) == 0 {
+				if _, err := br.Peek(1); err != nil {
+					break
+				}
+				blank++
+				next, nextWhole, err = readLine(br, maxNDJSONLine)
+			}
+			if err != nil {
+				return "", "", fmt.Errorf("sniff: read: %w", err)
+			}
+			if n := bytes.TrimSpace(bytes.TrimPrefix(next, []byte("\xEF\xBB\xBF"))); nextWhole && json.Valid(n) {
+				if typ, err := resourceType(n); err == nil {
+					return FormatFHIRNDJSON, typ, nil
+				}
+			}
+			if nextWhole {
+				next = append(next, '\n')
+			}
+			rest = io.MultiReader(bytes.NewReader(append(bytes.Repeat([]byte("\n"), blank+1), next...)), br)
+		}
+	}
 	if whole && json.Valid(trimmed) {
 		typ, err := resourceType(trimmed)
 		if err != nil {
@@ -263,7 +295,7 @@ func sniffJSON(br *bufio.Reader, name, ext string) (format, typ string, err erro
 	// DocumentReference or Binary with a scanned document inline): the
 	// object is read on until it ends, or until a newline inside it shows
 	// it pretty-printed.
-	nl := &newlineWatch{r: io.MultiReader(bytes.NewReader(line), br), first: -1}
+	nl := &newlineWatch{r: io.MultiReader(bytes.NewReader(line), rest), first: -1}
 	d := json.NewDecoder(nl)
 	if tok, err := d.Token(); err != nil || tok != json.Delim('{') {
 		return "", "", unknown(name, "not valid JSON")
