@@ -295,7 +295,11 @@ func sniffJSON(br *bufio.Reader, name, ext string) (format, typ string, err erro
 	// DocumentReference or Binary with a scanned document inline): the
 	// object is read on until it ends, or until a newline inside it shows
 	// it pretty-printed.
-	nl := &newlineWatch{r: io.MultiReader(bytes.NewReader(line), rest), first: -1}
+	// Only the members' names and short values matter here: each string
+	// is cut short on its way to the decoder, which would otherwise hold
+	// a resource's inline attachment (hundreds of MiB of base64) whole,
+	// several times over.
+	nl := &newlineWatch{r: &stringCap{r: io.MultiReader(bytes.NewReader(line), rest), max: 1 << 10}, first: -1}
 	d := json.NewDecoder(nl)
 	if tok, err := d.Token(); err != nil || tok != json.Delim('{') {
 		return "", "", unknown(name, "not valid JSON")
@@ -431,6 +435,63 @@ func skipValue(d *json.Decoder) error {
 		}
 		if depth == 0 {
 			return nil
+		}
+	}
+}
+
+// stringCap passes JSON text on with each string cut to its first max
+// bytes, whole escapes kept, so that it stays JSON of the same shape. A
+// newline inside a string, which JSON does not allow, is passed on for
+// the decoder to refuse.
+type stringCap struct {
+	r        io.Reader
+	max      int
+	inString bool
+	n        int  // bytes of the current string passed
+	esc      int  // inside an escape: -1 after its '\', then the hex digits of a \u left
+	escDrop  bool // the escape is being dropped
+}
+
+func (c *stringCap) Read(p []byte) (int, error) {
+	for {
+		n, err := c.r.Read(p)
+		k := 0
+		for _, b := range p[:n] {
+			drop := false
+			switch {
+			case !c.inString:
+				if b == '"' {
+					c.inString, c.n = true, 0
+				}
+			case c.esc == -1:
+				drop = c.escDrop
+				if b == 'u' {
+					c.esc = 4
+				} else {
+					c.esc = 0
+				}
+			case c.esc > 0:
+				drop = c.escDrop
+				c.esc--
+			case b == '"':
+				c.inString = false
+			case b == '\n':
+			default:
+				drop = c.n >= c.max
+				if !drop {
+					c.n++
+				}
+				if b == '\\' {
+					c.esc, c.escDrop = -1, drop
+				}
+			}
+			if !drop {
+				p[k] = b
+				k++
+			}
+		}
+		if k > 0 || err != nil || n == 0 {
+			return k, err
 		}
 	}
 }
