@@ -29,6 +29,7 @@ import (
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
 	"github.com/ferry-health/ferry/adapters/convert/xdmfhir"
 	"github.com/ferry-health/ferry/adapters/folder"
+	"github.com/ferry-health/ferry/config/configtext"
 	"github.com/ferry-health/ferry/queue"
 )
 
@@ -820,11 +821,19 @@ func readXDMMetadata(f *zip.File) ([]xdmDocument, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rc.Close()
-	d := xml.NewDecoder(io.LimitReader(rc, maxMetadataBytes))
-	// Slot names, URIs and OIDs are ASCII in every charset METADATA.XML
-	// is written in.
-	d.CharsetReader = func(_ string, in io.Reader) (io.Reader, error) { return in, nil }
+	b, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		return nil, err
+	}
+	// Titles, comments and names are read in the charset the file is
+	// written in: UTF-16 by its byte-order mark, else the one its
+	// declaration names (XML 1.0 §4.3.3).
+	if b, err = configtext.UTF8(b); err != nil {
+		return nil, err
+	}
+	d := xml.NewDecoder(bytes.NewReader(b))
+	d.CharsetReader = xmlCharset
 	var docs []xdmDocument
 	var submitted, sourceID string
 	var assocs []rimAssociation
@@ -948,6 +957,23 @@ func readXDMMetadata(f *zip.File) ([]xdmDocument, error) {
 		}
 	}
 	return docs, nil
+}
+
+// xmlCharset reads an XML file in the charset its declaration names:
+// those of the XDM writers in use. UTF-16 was decoded by its byte-order
+// mark before the declaration was read.
+func xmlCharset(label string, in io.Reader) (io.Reader, error) {
+	switch strings.ToLower(strings.TrimSpace(label)) {
+	case "utf-8", "utf8", "us-ascii", "ascii", "utf-16", "utf16", "utf-16le", "utf-16be":
+		return in, nil
+	case "iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1":
+		return charmap.ISO8859_1.NewDecoder().Reader(in), nil
+	case "windows-1252", "cp1252":
+		return charmap.Windows1252.NewDecoder().Reader(in), nil
+	case "iso-8859-15", "latin9":
+		return charmap.ISO8859_15.NewDecoder().Reader(in), nil
+	}
+	return nil, fmt.Errorf("unsupported encoding %q", label)
 }
 
 // joinURI reads a URI slot. XDS splits a URI longer than a slot value may
