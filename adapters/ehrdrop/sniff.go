@@ -261,7 +261,7 @@ func sniffJSON(br *bufio.Reader, name, ext string) (format, typ string, err erro
 			if err != nil {
 				return "", "", fmt.Errorf("sniff: read: %w", err)
 			}
-			next = bytes.TrimSpace(next)
+			next = bytes.TrimSpace(bytes.TrimPrefix(next, []byte("\xEF\xBB\xBF"))) // a part joined on
 			if len(next) == 0 {
 				if _, err := br.Peek(1); err == io.EOF {
 					break

@@ -42,6 +42,7 @@ func TestSniff(t *testing.T) {
 		{"fhir json one line", "b.json", []byte(`{"resourceType":"Bundle","type":"collection"}`), FormatFHIRJSON, ""},
 		{"fhir json one line newline", "b.json", []byte("{\"resourceType\":\"Bundle\"}\n\n"), FormatFHIRJSON, ""},
 		{"ndjson", "Patient.ndjson", []byte("{\"resourceType\":\"Patient\"}\n{\"resourceType\":\"Patient\"}\n"), FormatFHIRNDJSON, ""},
+		{"ndjson parts joined", "export", []byte("\xEF\xBB\xBF{\"resourceType\":\"Patient\"}\n\xEF\xBB\xBF{\"resourceType\":\"Patient\"}\n"), FormatFHIRNDJSON, ""},
 		{"ndjson crlf no extension", "export", []byte("{\"resourceType\":\"Patient\"}\r\n{\"resourceType\":\"Observation\"}"), FormatFHIRNDJSON, ""},
 		{"ndjson single line by extension", "Patient.NDJSON", []byte("{\"resourceType\":\"Patient\"}\n"), FormatFHIRNDJSON, ""},
 		// The pipeline refuses a bad line by its number, the others sent.
