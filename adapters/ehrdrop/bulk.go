@@ -10,6 +10,9 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
+
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/queue"
@@ -129,6 +132,16 @@ func errorReport(in adapters.Raw, first string) error {
 		}
 		defer rc.Close()
 		r = rc
+	}
+	// UTF-16 by its byte-order mark, as Sniff reads it.
+	br := bufio.NewReader(r)
+	switch bom, _ := br.Peek(2); {
+	case bytes.Equal(bom, []byte{0xFF, 0xFE}):
+		r = transform.NewReader(br, unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder())
+	case bytes.Equal(bom, []byte{0xFE, 0xFF}):
+		r = transform.NewReader(br, unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM).NewDecoder())
+	default:
+		r = br
 	}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 64<<20)

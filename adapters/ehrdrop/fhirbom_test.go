@@ -1,12 +1,14 @@
 package ehrdrop
 
 import (
+	"context"
 	"encoding/json"
 	"path/filepath"
 	"testing"
 
 	"golang.org/x/text/encoding/unicode"
 
+	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/csvfhir"
 	"github.com/ferry-health/ferry/adapters/pipeline"
 )
@@ -74,5 +76,23 @@ func TestFHIRDropByteOrderMarks(t *testing.T) {
 				t.Errorf("%s: family %q", f.name, n[0].Family)
 			}
 		}
+	}
+}
+
+// TestNDJSONByteOrderMarkInside: NDJSON parts joined into one file
+// (copy /b Patient.000.ndjson+Patient.001.ndjson), each saved with a
+// UTF-8 byte-order mark, carry the second part's mark at the start of a
+// line inside the file. That line is its resource, as the first line is
+// after the file's mark, not one refused as "not valid JSON".
+func TestNDJSONByteOrderMarkInside(t *testing.T) {
+	body := "\xEF\xBB\xBF{\"resourceType\":\"Patient\",\"id\":\"a\"}\r\n" +
+		"\xEF\xBB\xBF{\"resourceType\":\"Patient\",\"id\":\"b\"}\r\n"
+	pipe, q := newPipeline(t)
+	src := &Source{next: pipe, zip: defaultZipLimits, maxBody: 64 << 20}
+	if err := src.Feed(context.Background(), adapters.Raw{Name: "Patient.ndjson", Body: []byte(body), Meta: map[string]string{}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(q.all()); n != 2 {
+		t.Errorf("queued %d resources, want 2", n)
 	}
 }

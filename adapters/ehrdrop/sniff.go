@@ -215,6 +215,38 @@ func sniffJSON(br *bufio.Reader, name, ext string) (format, typ string, err erro
 		return "", "", fmt.Errorf("sniff: read: %w", err)
 	}
 	trimmed := bytes.TrimSpace(line)
+	rest := io.Reader(br) // what follows line, for a multi-line document
+	if whole && ext == ".ndjson" && !isManifest(trimmed) {
+		if _, err := resourceType(trimmed); err != nil {
+			// Named NDJSON, a first line that is no resource (not
+			// JSON, or without resourceType) and a second that is
+			// one: the first is a bad line of NDJSON, for the
+			// pipeline to refuse by its number, as it does any other.
+			// Blank lines between them are read past, and put back
+			// as newlines if the first line starts a document.
+			blank := 0
+			next, nextWhole, err := readLine(br, maxNDJSONLine)
+			for err == nil && nextWhole && len(bytes.TrimSpace(next)) == 0 {
+				if _, err := br.Peek(1); err != nil {
+					break
+				}
+				blank++
+				next, nextWhole, err = readLine(br, maxNDJSONLine)
+			}
+			if err != nil {
+				return "", "", fmt.Errorf("sniff: read: %w", err)
+			}
+			if n := bytes.TrimSpace(bytes.TrimPrefix(next, []byte("\xEF\xBB\xBF"))); nextWhole && json.Valid(n) {
+				if typ, err := resourceType(n); err == nil {
+					return FormatFHIRNDJSON, typ, nil
+				}
+			}
+			if nextWhole {
+				next = append(next, '\n')
+			}
+			rest = io.MultiReader(bytes.NewReader(append(bytes.Repeat([]byte("\n"), blank+1), next...)), br)
+		}
+	}
 	if whole && json.Valid(trimmed) {
 		typ, err := resourceType(trimmed)
 		if err != nil {
@@ -229,12 +261,18 @@ func sniffJSON(br *bufio.Reader, name, ext string) (format, typ string, err erro
 			if err != nil {
 				return "", "", fmt.Errorf("sniff: read: %w", err)
 			}
-			next = bytes.TrimSpace(next)
+			next = bytes.TrimSpace(bytes.TrimPrefix(next, []byte("\xEF\xBB\xBF"))) // a part joined on
 			if len(next) == 0 {
 				if _, err := br.Peek(1); err == io.EOF {
 					break
 				}
 				continue // blank line
+			}
+			if ext == ".ndjson" {
+				// Named NDJSON and starting with a resource: a bad
+				// second line is the pipeline's to refuse with its
+				// number, as a bad third line is, the others sent.
+				return FormatFHIRNDJSON, typ, nil
 			}
 			if next[0] != '{' {
 				return "", "", unknown(name, "text follows the first JSON object")
@@ -257,7 +295,11 @@ func sniffJSON(br *bufio.Reader, name, ext string) (format, typ string, err erro
 	// DocumentReference or Binary with a scanned document inline): the
 	// object is read on until it ends, or until a newline inside it shows
 	// it pretty-printed.
-	nl := &newlineWatch{r: io.MultiReader(bytes.NewReader(line), br), first: -1}
+	// Only the members' names and short values matter here: each string
+	// is cut short on its way to the decoder, which would otherwise hold
+	// a resource's inline attachment (hundreds of MiB of base64) whole,
+	// several times over.
+	nl := &newlineWatch{r: &stringCap{r: io.MultiReader(bytes.NewReader(line), rest), max: 1 << 10}, first: -1}
 	d := json.NewDecoder(nl)
 	if tok, err := d.Token(); err != nil || tok != json.Delim('{') {
 		return "", "", unknown(name, "not valid JSON")
@@ -313,7 +355,7 @@ func sniffJSON(br *bufio.Reader, name, ext string) (format, typ string, err erro
 			}
 			return FormatFHIRJSON, typ, nil
 		}
-		if tok, err := d.Token(); err != nil || tok != json.Delim('{') {
+		if tok, err := d.Token(); (err != nil || tok != json.Delim('{')) && ext != ".ndjson" {
 			return "", "", unknown(name, "text follows the first JSON object")
 		}
 		return FormatFHIRNDJSON, typ, nil
@@ -393,6 +435,63 @@ func skipValue(d *json.Decoder) error {
 		}
 		if depth == 0 {
 			return nil
+		}
+	}
+}
+
+// stringCap passes JSON text on with each string cut to its first max
+// bytes, whole escapes kept, so that it stays JSON of the same shape. A
+// newline inside a string, which JSON does not allow, is passed on for
+// the decoder to refuse.
+type stringCap struct {
+	r        io.Reader
+	max      int
+	inString bool
+	n        int  // bytes of the current string passed
+	esc      int  // inside an escape: -1 after its '\', then the hex digits of a \u left
+	escDrop  bool // the escape is being dropped
+}
+
+func (c *stringCap) Read(p []byte) (int, error) {
+	for {
+		n, err := c.r.Read(p)
+		k := 0
+		for _, b := range p[:n] {
+			drop := false
+			switch {
+			case !c.inString:
+				if b == '"' {
+					c.inString, c.n = true, 0
+				}
+			case c.esc == -1:
+				drop = c.escDrop
+				if b == 'u' {
+					c.esc = 4
+				} else {
+					c.esc = 0
+				}
+			case c.esc > 0:
+				drop = c.escDrop
+				c.esc--
+			case b == '"':
+				c.inString = false
+			case b == '\n':
+			default:
+				drop = c.n >= c.max
+				if !drop {
+					c.n++
+				}
+				if b == '\\' {
+					c.esc, c.escDrop = -1, drop
+				}
+			}
+			if !drop {
+				p[k] = b
+				k++
+			}
+		}
+		if k > 0 || err != nil || n == 0 {
+			return k, err
 		}
 	}
 }

@@ -42,8 +42,12 @@ func TestSniff(t *testing.T) {
 		{"fhir json one line", "b.json", []byte(`{"resourceType":"Bundle","type":"collection"}`), FormatFHIRJSON, ""},
 		{"fhir json one line newline", "b.json", []byte("{\"resourceType\":\"Bundle\"}\n\n"), FormatFHIRJSON, ""},
 		{"ndjson", "Patient.ndjson", []byte("{\"resourceType\":\"Patient\"}\n{\"resourceType\":\"Patient\"}\n"), FormatFHIRNDJSON, ""},
+		{"ndjson parts joined", "export", []byte("\xEF\xBB\xBF{\"resourceType\":\"Patient\"}\n\xEF\xBB\xBF{\"resourceType\":\"Patient\"}\n"), FormatFHIRNDJSON, ""},
 		{"ndjson crlf no extension", "export", []byte("{\"resourceType\":\"Patient\"}\r\n{\"resourceType\":\"Observation\"}"), FormatFHIRNDJSON, ""},
 		{"ndjson single line by extension", "Patient.NDJSON", []byte("{\"resourceType\":\"Patient\"}\n"), FormatFHIRNDJSON, ""},
+		// The pipeline refuses a bad line by its number, the others sent.
+		{"ndjson bad second line", "a.ndjson", []byte("{\"resourceType\":\"Patient\"}\n{\"name\":1}\n"), FormatFHIRNDJSON, ""},
+		{"ndjson text second line", "a.ndjson", []byte("{\"resourceType\":\"Patient\"}\nhello\n"), FormatFHIRNDJSON, ""},
 		{"zip", "xdm.zip", []byte("PK\x03\x04rest"), FormatZIP, ""},
 		{"empty zip", "empty.zip", []byte("PK\x05\x06\x00\x00"), FormatZIP, ""},
 	}
@@ -78,7 +82,7 @@ func TestSniffUnknown(t *testing.T) {
 		{"resourceType not string", "a.json", []byte(`{"resourceType":5}`), "not a string"},
 		{"json array", "a.json", []byte(`[{"resourceType":"Patient"}]`), "JSON array"},
 		{"broken json", "a.json", []byte("{\n \"resourceType\" \"Patient\"\n}"), "not valid JSON"},
-		{"ndjson bad second line", "a.ndjson", []byte("{\"resourceType\":\"Patient\"}\n{\"name\":1}\n"), "line 2"},
+		{"json bad second line", "a.json", []byte("{\"resourceType\":\"Patient\"}\n{\"name\":1}\n"), "line 2"},
 		{"text after object", "a.json", []byte("{\"resourceType\":\"Patient\"}\nhello\n"), "text follows"},
 		{"hl7 name, other content", "adt.hl7", []byte("PID|1||x\r"), "named .hl7 but does not start with an MSH"},
 		{"lowercase msh", "adt.hl7", []byte("msh|^~\\&|\r"), "named .hl7"},

@@ -21,11 +21,15 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/charmap"
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
 	"github.com/ferry-health/ferry/adapters/convert/xdmfhir"
 	"github.com/ferry-health/ferry/adapters/folder"
+	"github.com/ferry-health/ferry/config/configtext"
 	"github.com/ferry-health/ferry/queue"
 )
 
@@ -97,9 +101,10 @@ type zipStep struct {
 //   - In an XDM package, those METADATA.XML lists (its ExtrinsicObjects),
 //     found by their URI slot in the subset folder. Other files of a subset
 //     (stylesheets) are not documents of the submission and are left
-//     alone, as are INDEX.HTM and README.TXT. A subset whose METADATA.XML
-//     is missing or unreadable has each of its files sniffed instead,
-//     stylesheets excepted.
+//     alone, as are INDEX.HTM and README.TXT. A subset without a
+//     METADATA.XML (or with one listing no document) has each of its
+//     files sniffed instead, stylesheets excepted; one whose METADATA.XML
+//     cannot be read has none of its files sent, each named.
 //   - In any other archive, every file but folders and the litter of
 //     desktop systems (__MACOSX/, .DS_Store, Thumbs.db, desktop.ini).
 //
@@ -118,7 +123,8 @@ type zipStep struct {
 // no format ferry converts (a PDF outside an XDM package, a CSV no csv
 // mapping of the folder matches, a ZIP inside the ZIP), an XDM document whose size or hash is not the one
 // METADATA.XML gives, a document METADATA.XML lists that the archive
-// lacks. The archive in
+// lacks or gives no URI for (and then each file of its subset that
+// METADATA.XML does not place, which may be that document). The archive in
 // failed/ is the copy of those entries. A transient failure (queue full)
 // leaves the archive in processing/ to be consumed again whole; the
 // pipeline's dedup drops the documents already queued.
@@ -292,8 +298,7 @@ func planZip(zr *zip.Reader, size int64, lim zipLimits) ([]zipStep, []badSourceI
 		}
 	}
 	if xdm {
-		steps, bad := planXDM(files)
-		return steps, bad, nil
+		return planXDM(files)
 	}
 	steps := make([]zipStep, 0, len(files))
 	for _, f := range files {
@@ -358,7 +363,7 @@ func checkZip(zr *zip.Reader, size int64, lim zipLimits) error {
 		}
 		folded := strings.ToUpper(name)
 		if names[folded] {
-			return refuse("entry %q appears twice (names are compared without regard to case)", f.Name)
+			return refuse("entry %q appears twice (names are compared without regard to case)", name)
 		}
 		names[folded] = true
 		if f.Flags&0x1 != 0 {
@@ -391,9 +396,22 @@ func checkZip(zr *zip.Reader, size int64, lim zipLimits) error {
 	return nil
 }
 
-// entryName is the entry's path with '/' separators: some Windows tools
-// write '\'.
-func entryName(f *zip.File) string { return strings.ReplaceAll(f.Name, `\`, "/") }
+// entryName is the entry's path with '/' separators (some Windows tools
+// write '\'), in UTF-8. A name that is not UTF-8 is in code page 437, the
+// ZIP format's own ("If this bit is set, the filename and comment fields
+// for this file MUST be encoded using UTF-8", APPNOTE 4.4.4 bit 11; else
+// "IBM Code Page 437", appendix D), as Windows' compressed folders and
+// older exports write it; one that is UTF-8 without that bit set is taken
+// as it is, as many writers leave the bit clear.
+func entryName(f *zip.File) string {
+	name := f.Name
+	if !utf8.ValidString(name) {
+		if d, err := charmap.CodePage437.NewDecoder().String(name); err == nil {
+			name = d
+		}
+	}
+	return strings.ReplaceAll(name, `\`, "/")
+}
 
 // checkName refuses a path that is empty, absolute (including a Windows
 // drive), climbs out with "..", or holds a NUL.
@@ -448,7 +466,7 @@ const xdmRoot = "IHE_XDM/"
 // order, each in the order its METADATA.XML lists them, and then any file
 // outside IHE_XDM/ other than INDEX.HTM and README.TXT, as in any archive.
 // bad lists the subsets whose sourceId is not an OID.
-func planXDM(files []*zip.File) (steps []zipStep, bad []badSourceID) {
+func planXDM(files []*zip.File) (steps []zipStep, bad []badSourceID, err error) {
 	byName := make(map[string]*zip.File, len(files)) // upper-cased name → entry
 	subsets := map[string][]*zip.File{}              // upper-cased subset folder → its files
 	var dirs []string
@@ -471,13 +489,16 @@ func planXDM(files []*zip.File) (steps []zipStep, bad []badSourceID) {
 	}
 	sort.Strings(dirs)
 	for i, dir := range dirs {
-		st, badSource := planSubset(dir, subsets[dir], byName)
+		st, badSource, err := planSubset(dir, subsets[dir], byName)
+		if err != nil {
+			return nil, nil, err
+		}
 		steps = append(steps, st...)
 		if badSource != "" {
 			bad = append(bad, badSourceID{subset: i + 1, value: badSource})
 		}
 	}
-	return append(steps, outside...), bad
+	return append(steps, outside...), bad, nil
 }
 
 // planSubset lists the documents of one subset folder (upper-cased dir).
@@ -488,10 +509,16 @@ func planXDM(files []*zip.File) (steps []zipStep, bad []badSourceID) {
 // goes with each document's metadata to become its MHD SubmissionSet's
 // ihe-sourceId; one that is not is dropped and returned as badSource, for
 // the caller to warn about.
-func planSubset(dir string, files []*zip.File, byName map[string]*zip.File) (steps []zipStep, badSource string) {
+//
+// A METADATA.XML that is there but cannot be read leaves each file of the
+// subset unsent and named: the sender's labels (confidentialityCode) and
+// hashes are in it, and a document is not sent without them. err is a
+// failure to read the archive's file, to be tried again.
+func planSubset(dir string, files []*zip.File, byName map[string]*zip.File) (steps []zipStep, badSource string, err error) {
 	var docs []xdmDocument
-	err := errors.New("no METADATA.XML")
-	if md := byName[dir+"/METADATA.XML"]; md != nil {
+	md := byName[dir+"/METADATA.XML"]
+	err = errors.New("no METADATA.XML")
+	if md != nil {
 		docs, err = readXDMMetadata(md)
 	}
 	if err == nil && docs[0].entry.SourceID != "" {
@@ -504,20 +531,41 @@ func planSubset(dir string, files []*zip.File, byName map[string]*zip.File) (ste
 		}
 	}
 	if err != nil {
-		// Without usable metadata every file may be a document: content
-		// decides, as for any archive.
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+			return nil, "", fmt.Errorf("%s: %w", dir+"/METADATA.XML", err)
+		}
+		// Without metadata (none, or one listing no document) every file
+		// may be a document: content decides, as for any archive.
+		unreadable := md != nil && !errors.Is(err, errNoDocument)
+		if unreadable {
+			steps = append(steps, zipStep{name: entryName(md), err: fmt.Errorf("cannot be read (%v): the subset's documents are not sent without their metadata (labels, sizes and hashes)", err)})
+		}
 		for _, f := range files {
 			if u := strings.ToUpper(entryName(f)); u != dir+"/METADATA.XML" && !displayAid(u) {
-				steps = append(steps, fileStep(f))
+				st := fileStep(f)
+				if unreadable && st.err == nil {
+					st.f, st.err = nil, errors.New("not converted: the subset's METADATA.XML cannot be read")
+				}
+				steps = append(steps, st)
 			}
 		}
-		return steps, ""
+		return steps, "", nil
 	}
 	// The subset's name as the archive spells it, for messages.
 	first := entryName(files[0])
 	spelled := first[:len(xdmRoot)+strings.IndexByte(first[len(xdmRoot):], '/')]
 	taken := map[*zip.File]bool{}
+	// A document METADATA.XML gives no URI for is one of the subset's
+	// files, which cannot be told: it is named, and no file the metadata
+	// does not place is sent, since it may be that document, whose
+	// labels (confidentialityCode) and hash would not go with it.
+	unplaced := false
 	for _, d := range docs {
+		if d.uri == "" {
+			unplaced = true
+			steps = append(steps, zipStep{name: spelled + "/METADATA.XML", err: fmt.Errorf("a document%s without a URI slot: which file of the package it is cannot be told", uniqueIDNote(d.uniqueID))})
+			continue
+		}
 		meta := map[string]string{}
 		if d.uniqueID != "" {
 			meta[MetaXDMUniqueID] = d.uniqueID
@@ -553,10 +601,14 @@ func planSubset(dir string, files []*zip.File, byName map[string]*zip.File) (ste
 	// any archive, so it is converted or named, never skipped.
 	for _, f := range files {
 		if u := strings.ToUpper(entryName(f)); !taken[f] && u != dir+"/METADATA.XML" && !displayAid(u) {
-			steps = append(steps, fileStep(f))
+			st := fileStep(f)
+			if unplaced && st.err == nil {
+				st.f, st.err = nil, errors.New("not converted: METADATA.XML does not place this file and lists a document without a URI, which it may be; it is not sent without that document's metadata")
+			}
+			steps = append(steps, st)
 		}
 	}
-	return steps, badSource
+	return steps, badSource, nil
 }
 
 func uniqueIDNote(id string) string {
@@ -753,19 +805,35 @@ func first(values []string) string {
 	return strings.TrimSpace(values[0])
 }
 
+// errNoDocument is a METADATA.XML that lists no document.
+var errNoDocument = errors.New("no document listed")
+
 // readXDMMetadata reads the document entries of a METADATA.XML. It fails
-// when the file cannot be read or parsed, lists no document, or lists one
-// without a URI: then the subset is sniffed instead.
+// when the file cannot be read or parsed, or lists no document
+// (errNoDocument: then the subset is sniffed instead). A document without
+// a URI (none, or split values that do not join) comes back with uri "",
+// for the caller to name: the others keep their metadata.
 func readXDMMetadata(f *zip.File) ([]xdmDocument, error) {
+	if f.UncompressedSize64 > maxMetadataBytes {
+		return nil, fmt.Errorf("it holds %d bytes, more than the %d read", f.UncompressedSize64, maxMetadataBytes)
+	}
 	rc, err := openEntry(f)
 	if err != nil {
 		return nil, err
 	}
-	defer rc.Close()
-	d := xml.NewDecoder(io.LimitReader(rc, maxMetadataBytes))
-	// Slot names, URIs and OIDs are ASCII in every charset METADATA.XML
-	// is written in.
-	d.CharsetReader = func(_ string, in io.Reader) (io.Reader, error) { return in, nil }
+	b, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		return nil, err
+	}
+	// Titles, comments and names are read in the charset the file is
+	// written in: UTF-16 by its byte-order mark, else the one its
+	// declaration names (XML 1.0 §4.3.3).
+	if b, err = configtext.UTF8(b); err != nil {
+		return nil, err
+	}
+	d := xml.NewDecoder(bytes.NewReader(b))
+	d.CharsetReader = xmlCharset
 	var docs []xdmDocument
 	var submitted, sourceID string
 	var assocs []rimAssociation
@@ -840,13 +908,10 @@ func readXDMMetadata(f *zip.File) ([]xdmDocument, error) {
 				doc.uri = joinURI(s.Values)
 			}
 		}
-		if doc.uri == "" {
-			return nil, errors.New("a document without a URI slot")
-		}
 		docs = append(docs, doc)
 	}
 	if len(docs) == 0 {
-		return nil, errors.New("no document listed")
+		return nil, errNoDocument
 	}
 	patientOf := map[string]string{} // a document of the package → its patientId
 	for _, doc := range docs {
@@ -892,6 +957,23 @@ func readXDMMetadata(f *zip.File) ([]xdmDocument, error) {
 		}
 	}
 	return docs, nil
+}
+
+// xmlCharset reads an XML file in the charset its declaration names:
+// those of the XDM writers in use. UTF-16 was decoded by its byte-order
+// mark before the declaration was read.
+func xmlCharset(label string, in io.Reader) (io.Reader, error) {
+	switch strings.ToLower(strings.TrimSpace(label)) {
+	case "utf-8", "utf8", "us-ascii", "ascii", "utf-16", "utf16", "utf-16le", "utf-16be":
+		return in, nil
+	case "iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1":
+		return charmap.ISO8859_1.NewDecoder().Reader(in), nil
+	case "windows-1252", "cp1252":
+		return charmap.Windows1252.NewDecoder().Reader(in), nil
+	case "iso-8859-15", "latin9":
+		return charmap.ISO8859_15.NewDecoder().Reader(in), nil
+	}
+	return nil, fmt.Errorf("unsupported encoding %q", label)
 }
 
 // joinURI reads a URI slot. XDS splits a URI longer than a slot value may

@@ -142,7 +142,9 @@ func (c FHIRJSON) eachNDJSON(ctx context.Context, in adapters.Raw, unit func(Uni
 		}
 		buf = b
 		line++
-		b = bytes.TrimSpace(b)
+		// A byte-order mark inside the file starts a part joined on
+		// (copy /b a.ndjson+b.ndjson), its text as the first part's.
+		b = bytes.TrimSpace(bytes.TrimPrefix(b, []byte("\xEF\xBB\xBF")))
 		if len(b) == 0 && !tooLong {
 			continue
 		}
