@@ -93,8 +93,10 @@ type DispatcherOptions struct {
 	MaxAge time.Duration
 	// UnknownOutcomeDelay is the least wait before re-sending an item
 	// whose attempt ended with its outcome unknown (timeout, connection
-	// reset or EOF after the request went out): the exchange may still be
-	// committing it, and a quick re-send would race it. Default
+	// reset or EOF after the request went out, or Shutdown cutting it
+	// off): the exchange may still be committing it, and a quick re-send
+	// would race it. The wait holds across a restart when the queue keeps
+	// queue.NotBeforeDurable times (diskq does). Default
 	// DefaultUnknownOutcomeDelay; set it to the sink's request timeout.
 	UnknownOutcomeDelay time.Duration
 	// RejectLimit is the breaker on permanent rejections: after this many
@@ -113,8 +115,8 @@ type DispatcherOptions struct {
 	// ShutdownGrace is how long Shutdown lets the deliveries in flight
 	// finish (the exchange's answer to a message it already has) before
 	// it cuts them off, at most half the time left on Shutdown's
-	// context. A delivery cut off after the exchange got it is sent
-	// again at the next start: a duplicate there. Default
+	// context. A delivery cut off is an unknown outcome: it is sent
+	// again, at the next start too, after UnknownOutcomeDelay. Default
 	// DefaultShutdownGrace; negative: cut them off at once.
 	ShutdownGrace time.Duration
 }
@@ -155,7 +157,7 @@ type Stats struct {
 //	         │ ├─permanent────► ack(err)        dead-letter (breaker: see RejectLimit)
 //	         │ ├─ErrNotConnected► Connect (backoff) ─► Send again
 //	         │ └─other─────────► ack(NotBefore(err, backoff)) ─► worker waits, Gets the next
-//	         └─shutdown──────────► ack(errShutdown) redeliver after restart
+//	         └─shutdown──────────► ack(NotBeforeDurable(errShutdown, UnknownOutcomeDelay)) redeliver after it, restart or not
 //
 // A retryable failure gives the lease back with a not-before time
 // (queue.NotBefore) instead of holding it while waiting: the queue keeps
@@ -450,7 +452,10 @@ func (d *Dispatcher) deliver(ctx context.Context, it *queue.Item, ack queue.AckF
 				d.notifyDelivered(it)
 				return settled, 0
 			}
-			d.settle(ctx, it, ack, errShutdown)
+			// The request may have reached the exchange, which may still
+			// be committing it: not re-sent, at the next start either,
+			// before UnknownOutcomeDelay (the queue keeps the time).
+			d.settle(ctx, it, ack, queue.NotBeforeDurable(errShutdown, d.until(d.opts.UnknownOutcomeDelay)))
 			return stopped, 0
 		}
 		if err != nil && !queue.IsPermanent(err) && IsConflict(err) {
@@ -507,8 +512,11 @@ func (d *Dispatcher) deliver(ctx context.Context, it *queue.Item, ack queue.AckF
 			wait = max(wait, ra)
 		}
 		if outcomeUnknown(sctx, err) {
-			// The exchange may still be committing the first attempt.
+			// The exchange may still be committing the first attempt;
+			// the wait holds across a restart.
 			wait = max(wait, d.opts.UnknownOutcomeDelay)
+			d.settle(ctx, it, ack, queue.NotBeforeDurable(err, d.until(wait)))
+			return released, ra
 		}
 		d.settle(ctx, it, ack, queue.NotBefore(err, d.until(wait)))
 		return released, ra

@@ -395,8 +395,9 @@ func TestShutdownRedeliversInFlightLease(t *testing.T) {
 	sink := newScriptSink()
 	sink.sendStarted = make(chan string, 10)
 	sink.script = func(*queue.Item, int) error { return errBlock }
-	// A send that never ends is cut off at once (no ShutdownGrace).
-	d := NewDispatcher(q, sink, DispatcherOptions{Workers: 2, ShutdownGrace: -1})
+	// A send that never ends is cut off at once (no ShutdownGrace); it
+	// waits UnknownOutcomeDelay, short here, before it goes again.
+	d := NewDispatcher(q, sink, DispatcherOptions{Workers: 2, ShutdownGrace: -1, UnknownOutcomeDelay: time.Millisecond})
 	d.Start(context.Background())
 	if id := <-sink.sendStarted; id != "inflight" {
 		t.Fatalf("first send %s", id)

@@ -121,9 +121,12 @@ func behindModel(t *testing.T, seed uint64) {
 			case 0:
 				err = errors.New("HTTP 503")
 			case 4:
-				// Delayed past the end of the test: only a purge or a
-				// restart ends it.
+				// Delayed past the end of the test: only a purge,
+				// endDelays or (unless durable) a restart ends it.
 				err = queue.NotBefore(errors.New("HTTP 429"), time.Now().Add(time.Hour))
+				if rng.IntN(2) == 0 {
+					err = queue.NotBeforeDurable(errors.New("timeout"), time.Now().Add(time.Hour))
+				}
 			case 1:
 				err = queue.Permanent(errors.New("HTTP 422"))
 				m.settled, m.dead = true, true
@@ -165,13 +168,14 @@ func behindModel(t *testing.T, seed uint64) {
 			}
 		}
 	}
-	// Drain, after a restart: it ends the delays.
+	// Drain, after a restart and the end of the delays.
 	for _, m := range leased() {
 		ack(t, m.lease, nil)
 		m.settled, m.lease = true, nil
 	}
 	closeQ(t, q)
 	q = open(t, dir, Options{})
+	endDelays(q)
 	for q.Len() > 0 {
 		if err := q.Sync(ctx); err != nil {
 			t.Fatal(err)

@@ -10,13 +10,20 @@ import (
 // items and the key stays busy (each of its keys, for an item with After
 // keys), so nothing of the same key overtakes it,
 // while items of other keys are handed out as usual. One timer, set to
-// the earliest due time, makes the due ones ready. Nothing of this is
-// written to the log: after a restart the item is simply ready.
+// the earliest due time, makes the due ones ready. After a restart the
+// item is ready at once, unless it was released with
+// queue.NotBeforeDurable: that due time goes into the item's NACK record,
+// and the item waits out what is left of it (delayReplayedLocked). The
+// wait the dispatcher asks for after an attempt whose outcome is unknown
+// must hold across a restart, or the re-sent bundle races the first
+// attempt at the exchange.
 
-// laterEntry is a delayed item and when it is due.
+// laterEntry is a delayed item and when it is due; durable when its NACK
+// record holds the time (queue.NotBeforeDurable).
 type laterEntry struct {
-	m   *meta
-	due time.Time
+	m       *meta
+	due     time.Time
+	durable bool
 }
 
 // laterHeap orders delayed items by due time.
@@ -35,14 +42,35 @@ func (h *laterHeap) Pop() any {
 }
 
 // delayLocked turns a leased item into a delayed one, due at at.
-func (q *Queue) delayLocked(m *meta, at time.Time) {
+func (q *Queue) delayLocked(m *meta, at time.Time, durable bool) {
 	m.leased = false
 	q.leased--
 	m.delayed = true // the key stays busy
-	heap.Push(&q.later, laterEntry{m: m, due: at})
+	heap.Push(&q.later, laterEntry{m: m, due: at, durable: durable})
 	if q.later[0].m == m {
 		q.armLocked()
 	}
+}
+
+// delayReplayedLocked delays, on Open, the items whose last NACK record
+// gave a not-before time still ahead (due: by seq, that time and when
+// the record was written, unix ns; see replayDue). Only an item that is
+// ready (the first of its keys) can be delayed; it holds its keys as it
+// did before the restart.
+func (q *Queue) delayReplayedLocked(due map[uint64][2]int64) {
+	now := time.Now()
+	for seq, d := range due {
+		m := q.items[seq]
+		at := replayDue(d[0], d[1], now)
+		if m == nil || m.hidx < 0 || !at.After(now) {
+			continue
+		}
+		heap.Remove(&q.ready, int(m.hidx))
+		m.delayed = true
+		q.eachKey(m, func(ks *keyState) { ks.busy = true })
+		heap.Push(&q.later, laterEntry{m: m, due: at, durable: true})
+	}
+	q.armLocked()
 }
 
 // armLocked sets the timer to the earliest due time.

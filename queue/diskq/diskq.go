@@ -35,6 +35,9 @@
 //	          body (the rest)
 //	ACK  (2): seq u64                 the item is settled (done or dead-lettered)
 //	NACK (3): seq u64 | attempts u32  the item was released for redelivery
+//	          [| not-before unix-ns i64 | written unix-ns i64]  not to be
+//	          handed out before then (queue.NotBeforeDurable): the wait
+//	          holds across a restart
 //	PUTF (4): as PUT, but instead of the body: uvarint-prefixed name of
 //	          its file in bodies/ | size u64
 //	PUTS (5): as PUT, the body sealed (seal.Key.Seal, aad = the item ID)
@@ -659,6 +662,7 @@ func (q *Queue) recover() error {
 		q.spillBytes += m.spillSize()
 		q.enqueueLocked(m)
 	}
+	q.delayReplayedLocked(st.due)
 	q.deleteSettledSegments()
 	if err := q.removeOrphanBodies(); err != nil {
 		return err
@@ -1010,7 +1014,7 @@ func (q *Queue) ackFunc(m *meta, it *queue.Item) queue.AckFunc {
 				// straight back to the exchange, which has just
 				// refused it. It is tried again after deadLetterRetry
 				// (or at the next start), when the disk may have room.
-				if rerr := q.releaseUntil(m, time.Now().Add(deadLetterRetry)); rerr != nil {
+				if rerr := q.releaseUntil(m, time.Now().Add(deadLetterRetry), false); rerr != nil {
 					return errors.Join(derr, rerr)
 				}
 				return derr
@@ -1019,7 +1023,7 @@ func (q *Queue) ackFunc(m *meta, it *queue.Item) queue.AckFunc {
 			return q.settle(m)
 		default:
 			at, _ := queue.NotBeforeOf(err)
-			return q.releaseUntil(m, at)
+			return q.releaseUntil(m, at, queue.NotBeforeDurableOf(err))
 		}
 	}
 }
@@ -1067,25 +1071,34 @@ func (q *Queue) settleIf(m *meta, check func() error) error {
 }
 
 // release returns a leased item for redelivery with one more attempt.
-func (q *Queue) release(m *meta) error { return q.releaseUntil(m, time.Time{}) }
+func (q *Queue) release(m *meta) error { return q.releaseUntil(m, time.Time{}, false) }
 
 // releaseUntil is release for an item that is not to be delivered again
 // before at (queue.NotBefore): it is no longer leased, but it stays out
 // of the ready heap, and its key stays busy, until then (see delay.go).
-// The NACK record is the same as release's: the time is not persisted,
-// so after a restart the item is ready at once.
-func (q *Queue) releaseUntil(m *meta, at time.Time) error {
+// With durable (queue.NotBeforeDurable) the NACK record carries the
+// time, so that the wait holds after a restart too (the exchange may
+// still be committing an attempt whose answer never came); like any NACK
+// it goes with the next group commit, without a sync of its own. Without
+// it the time is not persisted, and after a restart the item is ready at
+// once.
+func (q *Queue) releaseUntil(m *meta, at time.Time, durable bool) error {
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
 		return queue.ErrClosed
 	}
 	m.attempts++
+	delay := time.Until(at) > 0
+	var due int64
+	if delay && durable {
+		due = at.UnixNano()
+	}
 	// Encoded under mu: once requeued, another consumer may lease the
 	// item and count the next attempt.
-	rec := encodeNack(m.seq, m.attempts)
-	if time.Until(at) > 0 {
-		q.delayLocked(m, at)
+	rec := encodeNack(m.seq, m.attempts, due, time.Now().UnixNano())
+	if delay {
+		q.delayLocked(m, at, durable)
 	} else {
 		q.requeueLocked(m)
 	}

@@ -18,7 +18,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 const (
 	recPut  byte = 1 // an item (or a relocated copy of one)
 	recAck  byte = 2 // the item with this seq is settled (delivered or dead-lettered)
-	recNack byte = 3 // the item with this seq was released; new attempt count
+	recNack byte = 3 // the item with this seq was released; new attempt count (and not-before time)
 	// recPutFile is a PUT whose body is a file in <dir>/bodies: the record
 	// ends with the file's uvarint-prefixed name and its u64 size instead
 	// of the body.
@@ -50,6 +50,10 @@ const (
 	maxRecordLen = 1 << 30
 	// putFixedLen is seq(u64) + enqueued(i64) + attempts(u32).
 	putFixedLen = 20
+	// nackLen is seq(u64) + attempts(u32); nackDueLen adds the
+	// not-before time and the time of writing, unix ns (i64 each).
+	nackLen    = 12
+	nackDueLen = 28
 )
 
 // errCorrupt marks a record that fails its CRC or cannot be decoded.
@@ -124,11 +128,24 @@ func encodeAck(seq uint64) []byte {
 }
 
 // encodeNack builds a NACK record for seq with the new attempt count.
-func encodeNack(seq uint64, attempts int) []byte {
-	b := make([]byte, recHeaderLen+12)
+// A non-zero due (unix ns) is the time before which the item is not to
+// be handed out again (queue.NotBeforeDurable), kept so that it holds
+// across a restart; the record then carries it after the count, with
+// the time it was written (since), which bounds the wait should the
+// clock be set back meanwhile (see replayDue).
+func encodeNack(seq uint64, attempts int, due, since int64) []byte {
+	n := nackLen
+	if due != 0 {
+		n = nackDueLen
+	}
+	b := make([]byte, recHeaderLen+n)
 	b[8] = recNack
 	binary.LittleEndian.PutUint64(b[recHeaderLen:], seq)
 	binary.LittleEndian.PutUint32(b[recHeaderLen+8:], uint32(attempts))
+	if due != 0 {
+		binary.LittleEndian.PutUint64(b[recHeaderLen+12:], uint64(due))
+		binary.LittleEndian.PutUint64(b[recHeaderLen+20:], uint64(since))
+	}
 	sealRecord(b)
 	return b
 }
@@ -171,7 +188,7 @@ func checkRecord(rec []byte) error {
 			return fmt.Errorf("%w: ack record of %d bytes", errCorrupt, len(rec))
 		}
 	case recNack:
-		if len(rec) != recHeaderLen+12 {
+		if len(rec) != recHeaderLen+nackLen && len(rec) != recHeaderLen+nackDueLen {
 			return fmt.Errorf("%w: nack record of %d bytes", errCorrupt, len(rec))
 		}
 	default:
@@ -185,6 +202,23 @@ func recSeq(rec []byte) uint64 { return binary.LittleEndian.Uint64(rec[recHeader
 
 // nackAttempts returns the attempt count of a checked NACK record.
 func nackAttempts(rec []byte) int { return int(binary.LittleEndian.Uint32(rec[recHeaderLen+8:])) }
+
+// nackDue returns the not-before time (unix ns) of a checked NACK record
+// and when the record was written, 0 when it has none.
+func nackDue(rec []byte) (due, since int64) {
+	if len(rec) < recHeaderLen+nackDueLen {
+		return 0, 0
+	}
+	return int64(binary.LittleEndian.Uint64(rec[recHeaderLen+12:])), int64(binary.LittleEndian.Uint64(rec[recHeaderLen+20:]))
+}
+
+// replayDue is when an item whose NACK record, written at since, asked
+// for due is handed out after a restart at now: at due, but no later
+// than the whole wait from now, should the clock have been set back (a
+// clinic PC started with a flat clock battery) and due be far ahead.
+func replayDue(due, since int64, now time.Time) time.Time {
+	return time.Unix(0, now.UnixNano()+min(due-now.UnixNano(), due-since))
+}
 
 // recType is a record's type without the recAfter flag.
 func recType(rec []byte) byte { return rec[8] &^ recAfter }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"path/filepath"
+	"time"
 )
 
 // relocateOldest copies the few unsettled items left in the oldest segment
@@ -47,6 +48,14 @@ func (q *Queue) relocateOldest() error {
 	for i, m := range move {
 		attempts[i] = m.attempts
 	}
+	// A delayed item's durable not-before time is in a NACK record, maybe
+	// in the segment that goes: it follows the copy (see releaseUntil).
+	due := map[*meta]int64{}
+	for _, e := range q.later {
+		if e.durable && e.m.delayed && e.m.seg == old {
+			due[e.m] = e.due.UnixNano()
+		}
+	}
 	q.mu.Unlock()
 
 	// Reading is safe: old stays alive while move's items are live in it.
@@ -66,6 +75,9 @@ func (q *Queue) relocateOldest() error {
 		sealRecord(rec)
 		offs[i] = cur.wend + int64(len(buf))
 		buf = append(buf, rec...)
+		if at, ok := due[m]; ok {
+			buf = append(buf, encodeNack(m.seq, attempts[i], at, time.Now().UnixNano())...)
+		}
 	}
 	if _, err := cur.f.WriteAt(buf, cur.wend); err != nil {
 		// A full disk: the copies are cut off again and the items

@@ -10,7 +10,10 @@ import (
 
 // replayState is the queue rebuilt from its segments.
 type replayState struct {
-	items   map[uint64]*meta
+	items map[uint64]*meta
+	// due holds the not-before time of the items whose last NACK
+	// record gave one (queue.NotBeforeDurable), and when it was written.
+	due     map[uint64][2]int64
 	segs    []*segment
 	nextSeq uint64
 	nextIdx uint64
@@ -26,7 +29,7 @@ func replay(dir string, log *slog.Logger, readOnly bool) (*replayState, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &replayState{items: map[uint64]*meta{}, nextSeq: 1, nextIdx: 1}
+	st := &replayState{items: map[uint64]*meta{}, due: map[uint64][2]int64{}, nextSeq: 1, nextIdx: 1}
 	flag := os.O_RDWR
 	if readOnly {
 		flag = os.O_RDONLY
@@ -117,10 +120,16 @@ func (st *replayState) apply(seg *segment, off int64, rec []byte, log *slog.Logg
 		if m := st.items[seq]; m != nil {
 			m.seg.live--
 			delete(st.items, seq)
+			delete(st.due, seq)
 		}
 	case recNack:
 		if m := st.items[seq]; m != nil {
 			m.attempts = nackAttempts(rec)
+			if due, since := nackDue(rec); due != 0 {
+				st.due[seq] = [2]int64{due, since}
+			} else {
+				delete(st.due, seq)
+			}
 		}
 	}
 }

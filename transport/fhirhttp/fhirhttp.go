@@ -880,6 +880,10 @@ type StatusError struct {
 	// so that the operator looks at the right server; "" is the
 	// exchange's FHIR base.
 	Server string
+	// transient says that the OperationOutcome (the answer's or the
+	// failed entry's) names only transient errors (transientOutcome):
+	// retried, whatever the status.
+	transient bool
 }
 
 // Outcome returns Body for the dead letter (queue.Outcomer).
@@ -998,7 +1002,7 @@ func (e *StatusError) OutcomeUnknown() bool {
 }
 
 // Retryable reports whether the status is worth retrying.
-func (e *StatusError) Retryable() bool { return retryable(e.Code) }
+func (e *StatusError) Retryable() bool { return retryable(e.Code) || e.transient }
 
 // retryable reports whether a status is worth retrying whatever the body
 // says: the exchange is busy or down (408, 425, 429, 5xx except 501), or
@@ -1115,6 +1119,11 @@ func classify(resp *http.Response, body []byte, typ string, withToken bool) erro
 		// bundle can fix, even when a FHIR server explains it with an
 		// OperationOutcome: the bundles wait for the operator.
 		return &EndpointError{Problem: "the exchange refused ferry's access token for its scope (insufficient_scope); ask the exchange to grant ferry's client the scope it needs to write these resources, or set exchange.auth.smart.scope (udap.scope)", Err: se}
+	case (rejectsContent(code) || isOperationOutcome(body)) && code != http.StatusConflict && transientOutcome(body):
+		// The server says the bundle is fine and it is not, for now.
+		se.transient = true
+		se.Wait = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		return se
 	case rejectsContent(code) || isOperationOutcome(body):
 		se.Hint = contentHint(code, typ)
 		se.keepBody(body, len(body) >= maxResponseBytes)
@@ -1352,7 +1361,11 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK b
 		}
 		failed = append(failed, i)
 		se := &StatusError{Code: code, Status: statusText(code, status), Entry: i, Batch: want == "batch-response", Issues: issuesFrom(outcome, MediaType)}
-		if !retryable(code) {
+		if code != http.StatusConflict && !retryable(code) && transientOutcome(outcome) {
+			// Retried as a busy exchange is (entryRank).
+			se.transient = true
+		}
+		if !retryable(code) && !se.transient {
 			typ := ""
 			if i < len(req.types) {
 				typ = req.types[i]
@@ -1373,7 +1386,7 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK b
 		// A retryable entry failure wins: retrying the whole (idempotent)
 		// bundle may succeed, dead-lettering it would lose the other entries.
 		// A conflict loses to a rejection of content, which no retry fixes.
-		if worst == nil || entryRank(code) > entryRank(worst.Code) {
+		if worst == nil || entryRank(se) > entryRank(worst) {
 			worst = se
 		}
 	}
@@ -1381,7 +1394,7 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK b
 		return missing, nil
 	}
 	worst.Partial = partialText(failed, worst.Entry, req.entries, !worst.Batch)
-	if retryable(worst.Code) || worst.Conflict() {
+	if retryable(worst.Code) || worst.transient || worst.Conflict() {
 		return 0, worst
 	}
 	return 0, queue.Permanent(worst)
@@ -1484,14 +1497,51 @@ func locationNames(loc, typ string) bool {
 // entryRank orders the failures of a response Bundle's entries by which
 // decides the bundle's fate: retryable, then rejected content, then a
 // conflict (retried a few times).
-func entryRank(code int) int {
+func entryRank(se *StatusError) int {
 	switch {
-	case retryable(code):
+	case retryable(se.Code), se.transient:
 		return 2
-	case code == http.StatusConflict:
+	case se.Code == http.StatusConflict:
 		return 0
 	}
 	return 1
+}
+
+// transientIssues is FHIR R4's IssueType "transient" and the codes under
+// it: "the system receiving the message may be able to resubmit the same
+// content once an underlying issue is resolved".
+var transientIssues = map[string]bool{
+	"transient": true, "lock-error": true, "no-store": true, "exception": true,
+	"timeout": true, "incomplete": true, "throttled": true,
+}
+
+// transientOutcome reports whether body is an OperationOutcome whose
+// errors (severity error or fatal; at least one) are all transient
+// (transientIssues): the server refused for its own state, not the
+// content, and the same bundle may go through later. One content error
+// among them makes it a rejection.
+func transientOutcome(body []byte) bool {
+	var oo struct {
+		ResourceType string `json:"resourceType"`
+		Issue        []struct {
+			Severity string `json:"severity"`
+			Code     string `json:"code"`
+		} `json:"issue"`
+	}
+	if json.Unmarshal(bytes.TrimSpace(body), &oo) != nil || oo.ResourceType != "OperationOutcome" {
+		return false
+	}
+	n := 0
+	for _, is := range oo.Issue {
+		if is.Severity != "error" && is.Severity != "fatal" {
+			continue
+		}
+		if !transientIssues[is.Code] {
+			return false
+		}
+		n++
+	}
+	return n > 0
 }
 
 func isJSONType(ct string) bool {

@@ -237,7 +237,7 @@ func (t *smartTokens) discover(ctx context.Context) (string, error) {
 		SigningAlgs   []string `json:"token_endpoint_auth_signing_alg_values_supported"`
 	}
 	switch {
-	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
+	case serverBusy(resp.StatusCode):
 		// Busy or down for now: an outage, retried, not a setting to fix.
 		return "", &StatusError{Code: resp.StatusCode, Status: statusText(resp.StatusCode, resp.Status), Entry: -1,
 			Wait: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), Server: "SMART discovery " + u}

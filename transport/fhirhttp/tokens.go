@@ -142,6 +142,19 @@ type tokenRequest struct {
 	check  string // what the operator should check when the assertion is refused
 }
 
+// serverBusy reports whether an authorization server's (or its
+// discovery document's) answer says it is busy or down for now: 5xx,
+// 408, 425 and 429, as the exchange's own answers count them (RFC 9110
+// §15.5.9, 408: the client "MAY repeat that request"). That is an outage,
+// retried, not a setting for an operator to fix.
+func serverBusy(code int) bool {
+	switch code {
+	case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests:
+		return true
+	}
+	return code >= 500
+}
+
 // requestToken POSTs a token request and reads the answer. 5xx, 408, 425
 // and 429 are a *StatusError (the authorization server is busy or down:
 // retried like the exchange itself); any other refusal is an *EndpointError, since it
@@ -170,8 +183,7 @@ func requestToken(ctx context.Context, client *http.Client, tr tokenRequest) (to
 	}
 	_ = json.Unmarshal(body, &ans)
 	switch {
-	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests ||
-		resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode == http.StatusTooEarly:
+	case serverBusy(resp.StatusCode):
 		return "", 0, "", &StatusError{Code: resp.StatusCode, Status: statusText(resp.StatusCode, resp.Status), Entry: -1,
 			Wait: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), Server: tr.what + " token endpoint " + tr.url}
 	case resp.StatusCode != http.StatusOK:

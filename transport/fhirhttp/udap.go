@@ -345,7 +345,7 @@ func discoverUDAP(ctx context.Context, client *http.Client, issuer, community st
 	}
 	defer resp.Body.Close()
 	switch {
-	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
+	case serverBusy(resp.StatusCode):
 		return nil, &StatusError{Code: resp.StatusCode, Status: statusText(resp.StatusCode, resp.Status), Entry: -1,
 			Wait: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), Server: "UDAP metadata " + u}
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusNoContent:
@@ -751,7 +751,7 @@ func (t *udapTokens) register(ctx context.Context) (string, error) {
 	}
 	_ = json.Unmarshal(b, &ans)
 	switch {
-	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
+	case serverBusy(resp.StatusCode):
 		return "", &StatusError{Code: resp.StatusCode, Status: statusText(resp.StatusCode, resp.Status), Entry: -1,
 			Wait: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), Server: "UDAP registration endpoint " + u}
 	case resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusBadRequest && !isOAuthError(b):
