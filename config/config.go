@@ -123,6 +123,11 @@ type Sources struct {
 	// Mailboxes are fax mailboxes: IMAP mailboxes a fax-to-e-mail service
 	// delivers faxes to, polled over TLS (fax.MailboxConfig).
 	Mailboxes []Mailbox `yaml:"mailboxes"`
+	// MaxWholeFileBytes bounds the files read whole into memory: a FHIR
+	// JSON document (a Bundle) and an HL7 v2 batch file dropped in an
+	// EHR folder (0: pipeline.DefaultMaxWholeFileBytes, 128 MiB). A
+	// larger one is refused, unread, and goes to failed/.
+	MaxWholeFileBytes int64 `yaml:"max_whole_file_bytes"`
 }
 
 // Mailbox is one fax mailbox: the IMAP settings and what its faxes are

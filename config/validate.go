@@ -370,6 +370,9 @@ func (c *Config) problems() []Problem {
 			add(fmt.Sprintf("exchange.hold[%d]", i), "unknown security label %q (want a v3-Confidentiality code such as R or V, a sensitivity code such as HIV, SUD, PSY, or 42CFRPart2)", code)
 		}
 	}
+	if n := c.Sources.MaxWholeFileBytes; n != 0 && (n < 1<<20 || n > 64<<30) {
+		add("sources.max_whole_file_bytes", "must be 0 (128 MiB) or from 1048576 (1 MiB) to 68719476736 (64 GiB), got %d", n)
+	}
 	if c.Queue.MaxBytes < 1<<20 {
 		add("queue.max_bytes", "must be at least 1048576 (1 MiB), got %d", c.Queue.MaxBytes)
 	}

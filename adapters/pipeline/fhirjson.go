@@ -43,6 +43,9 @@ type FHIRJSON struct {
 	// an id or identifier, as v2fhir.Converter.Base does (default
 	// "urn:ferry"); the gateway passes config.IdentifierBase.
 	Base string
+	// MaxBytes bounds a JSON document, which is read whole (0:
+	// DefaultMaxWholeFileBytes); NDJSON is read a line at a time.
+	MaxBytes int64
 }
 
 // DirectoryKey is the queue key of the directory resources the FHIR
@@ -73,7 +76,7 @@ func (c FHIRJSON) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 	if in.Format == "fhir-ndjson" {
 		return c.convertNDJSON(in)
 	}
-	body, err := readAll(in)
+	body, err := readAll(in, c.MaxBytes, "one FHIR JSON document: export it as NDJSON (a resource a line), which is read a line at a time")
 	if err != nil {
 		return nil, err
 	}
@@ -712,10 +715,40 @@ func firstIdentifierQuery(raw json.RawMessage) string {
 	return ""
 }
 
+// DefaultMaxWholeFileBytes bounds a file read whole (a FHIR JSON
+// document, an HL7 v2 batch file) when the converter's MaxBytes is 0: the
+// gateway passes sources.max_whole_file_bytes. A larger file is refused,
+// unread, rather than taken into memory (a bulk Bundle or a mistaken
+// export of some gigabytes would exhaust a small server's, at every
+// retry); NDJSON is read a line at a time and has no such limit.
+const DefaultMaxWholeFileBytes = 128 << 20
+
+// ErrFileTooLarge is the refusal of a file past the limit of files read
+// whole.
+var ErrFileTooLarge = errors.New("the file is too large to be read whole")
+
 // readAll returns the input's bytes, reading the file when the source
-// left Body empty because the file is large.
-func readAll(in adapters.Raw) ([]byte, error) {
-	if in.Body != nil || in.Open == nil {
+// left Body empty because the file is large. Of a file it reads at most
+// limit bytes (0: DefaultMaxWholeFileBytes), into a buffer of the file's
+// size; a larger file is refused with ErrFileTooLarge, naming the limit
+// and what a file of the kind (what) should be instead.
+func readAll(in adapters.Raw, limit int64, what string) ([]byte, error) {
+	if in.Open == nil {
+		// A message in memory (MLLP's, bounded by max_frame_bytes).
+		return in.Body, nil
+	}
+	if limit <= 0 {
+		limit = DefaultMaxWholeFileBytes
+	}
+	tooLarge := func() error {
+		return fmt.Errorf("%w: it is over %s (sources.max_whole_file_bytes, %d bytes), the most read whole as %s", ErrFileTooLarge, sizeMiB(limit), limit, what)
+	}
+	// A file is refused by its size, read or not (max_body_bytes may
+	// be the larger).
+	if in.Size > limit || int64(len(in.Body)) > limit {
+		return nil, tooLarge()
+	}
+	if in.Body != nil {
 		return in.Body, nil
 	}
 	r, err := in.Open()
@@ -723,7 +756,22 @@ func readAll(in adapters.Raw) ([]byte, error) {
 		return nil, err
 	}
 	defer r.Close()
-	return io.ReadAll(r)
+	buf := bytes.NewBuffer(make([]byte, 0, min(max(in.Size, 0), limit+1)+bytes.MinRead))
+	if _, err := buf.ReadFrom(io.LimitReader(r, limit+1)); err != nil {
+		return nil, err
+	}
+	if int64(buf.Len()) > limit {
+		return nil, tooLarge()
+	}
+	return buf.Bytes(), nil
+}
+
+// sizeMiB writes n bytes in MiB when it is a whole number of them.
+func sizeMiB(n int64) string {
+	if n%(1<<20) == 0 {
+		return strconv.FormatInt(n>>20, 10) + " MiB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
 }
 
 // open streams the input.

@@ -35,6 +35,9 @@ type HL7 struct {
 	// once the source accepts its id. Inputs of sources not in the map
 	// (EHR drop folders, `ferry convert`) are not checked.
 	ProcessingIDs map[string]hl7v2.ProcessingIDs
+	// MaxBytes bounds a file, which is read whole (0:
+	// DefaultMaxWholeFileBytes); a message in memory (MLLP's) is not.
+	MaxBytes int64
 }
 
 var (
@@ -109,7 +112,7 @@ func (HL7) readsVersions() {}
 // each message's units (its parts, or one unit with Err) to unit in the
 // input's order; an error from unit stops it and is returned as it is.
 func (h HL7) each(in adapters.Raw, unit func([]Unit) error) error {
-	body, err := readAll(in)
+	body, err := readAll(in, h.MaxBytes, "one HL7 v2 batch file: export it in several files")
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,7 @@ func converters(cfg *config.Config) map[string]pipeline.Converter {
 		PatientFromADTOnly: cfg.HL7v2.PatientFromADTOnly,
 		ZSegmentExtension:  cfg.HL7v2.ZSegmentExtension,
 		MaxEntries:         cfg.HL7v2.MaxEntries,
-	}}
+	}, MaxBytes: cfg.Sources.MaxWholeFileBytes}
 	// Each MLLP listener accepts its own processing ids (MSH-11). The
 	// check is the converter's, keyed by source, so that a refused
 	// message is quarantined like any other and a replay applies the
@@ -58,8 +58,8 @@ func converters(cfg *config.Config) map[string]pipeline.Converter {
 		"hl7v2":       v2,
 		"hl7v2-batch": v2,
 		"ccda":        pipeline.CCDA{Options: ccdafhir.Options{Mode: ccdaMode(mode), Base: base}, MaxEntries: cfg.HL7v2.MaxEntries},
-		"fhir-json":   pipeline.FHIRJSON{Base: base},
-		"fhir-ndjson": pipeline.FHIRJSON{Base: base},
+		"fhir-json":   pipeline.FHIRJSON{Base: base, MaxBytes: cfg.Sources.MaxWholeFileBytes},
+		"fhir-ndjson": pipeline.FHIRJSON{Base: base, MaxBytes: cfg.Sources.MaxWholeFileBytes},
 		"csv":         csvConverter(cfg, base, mode),
 	}
 	// The fax converter needs its settings (source OID, author). Without a
