@@ -401,3 +401,29 @@ func TestMetricsExpositionEveryPart(t *testing.T) {
 		t.Logf("/metrics:\n%s", b.String())
 	}
 }
+
+// TestQueueAgeAfterClockSetBack: an item queued before the clock was set
+// back (a clinic PC's time synchronised after drifting ahead) is younger
+// than nothing; /metrics gave its queue a negative
+// ferry_queue_oldest_age_seconds and the status page a negative "Oldest
+// waiting", where ferry status and the folders' age say 0.
+func TestQueueAgeAfterClockSetBack(t *testing.T) {
+	now := time.Now().UTC()
+	r := ops.Status{Now: now}
+	r.Queue.Depth, r.Queue.Oldest = 1, now.Add(time.Hour)
+	var m strings.Builder
+	writeMetrics(&m, r)
+	fams := parseExposition(t, m.String())
+	if f := fams["ferry_queue_oldest_age_seconds"]; f == nil || len(f.samples) != 1 || f.samples[0].value != 0 {
+		t.Errorf("ferry_queue_oldest_age_seconds %+v, want 0", f)
+	}
+	var page strings.Builder
+	if err := statusTmpl.Execute(&page, r); err != nil {
+		t.Fatal(err)
+	}
+	if want := `<td id="queue-oldest">0s</td>`; !strings.Contains(page.String(), want) {
+		_, cell, _ := strings.Cut(page.String(), `id="queue-oldest"`)
+		cell, _, _ = strings.Cut(cell, "</td>")
+		t.Errorf("status page's oldest waiting %q, want %q", cell, want)
+	}
+}
