@@ -28,7 +28,8 @@ type Stats struct {
 	LastWriteError   string    `json:",omitempty"`
 	LastWriteErrorAt time.Time `json:",omitzero"`
 	// Full says which limit (queue.max_items or queue.max_bytes) refused
-	// the last Put, empty once a Put is admitted again; FullRefusals counts
+	// the last Put, empty once a Put is admitted again or deliveries have
+	// made room for the one refused; FullRefusals counts
 	// Puts refused for either since open (MLLP answered AR, folders waited).
 	Full         string `json:",omitempty"`
 	FullRefusals int64  `json:",omitempty"`

@@ -411,7 +411,7 @@ func (m *Mailbox) take(ctx context.Context, c *imapclient.Client, validity uint3
 		return nil // expunged meanwhile
 	}
 	var perm error
-	var sent, faxes int
+	var sent, faxes, partial int
 	if size := msgs[0].RFC822Size; size > MaxEmailBytes {
 		perm = queue.Permanent(fmt.Errorf("%s: %d bytes, more than the %d an e-mailed fax may have", name, size, MaxEmailBytes))
 	} else {
@@ -425,7 +425,7 @@ func (m *Mailbox) take(ctx context.Context, c *imapclient.Client, validity uint3
 			return nil // expunged meanwhile
 		default:
 			faxes = len(ins)
-			if sent, err = m.src.passEmail(ctx, ins, e); err != nil {
+			if sent, partial, err = m.src.passEmail(ctx, ins, e); err != nil {
 				if !queue.IsPermanent(err) {
 					return fmt.Errorf("%s: not stored: %w", name, err)
 				}
@@ -441,6 +441,9 @@ func (m *Mailbox) take(ctx context.Context, c *imapclient.Client, validity uint3
 		m.boxesReady = false // someone may have removed it
 		return fmt.Errorf("%s: move to %s: %w", name, to, err)
 	}
+	// Its incomplete faxes count once it is moved: a move that fails has
+	// the message read again, its faxes stored then duplicates.
+	m.src.incomplete.Add(int64(partial))
 	if perm == nil {
 		m.taken.Add(1)
 		return nil

@@ -7,8 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-imap/v2"
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
@@ -160,4 +163,78 @@ func TestIncompleteCountedOnceTaken(t *testing.T) {
 	if n := s.Incomplete(); n != 1 {
 		t.Errorf("incomplete faxes %d, want 1", n)
 	}
+}
+
+// TestIncompleteCountedOnceReadAgain: an e-mailed fax marked incomplete
+// that is read again counts once. A fax mailbox whose move to
+// done_mailbox fails (the mailbox over its quota) reads the message
+// again at every poll, and an e-mail in a fax inbox whose second fax was
+// refused (the queue full) is read again whole: each reading counted the
+// faxes already stored, so ferry_fax_incomplete_total went up once a
+// poll for one fax, though README counts a fax "once taken, not per
+// attempt".
+func TestIncompleteCountedOnceReadAgain(t *testing.T) {
+	t.Run("mailbox move refused", func(t *testing.T) {
+		var refusing atomic.Bool
+		site := startIMAPRefusing(t, imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}}, refusals{move: refusing.Load})
+		mb, err := NewMailbox(adapters.Settings{}, MailboxConfig{Name: "efax", Address: site.addr, Username: "fax", PasswordFile: site.passFile}, site.clientTLS, newCollector(t), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := mb.Poll(t.Context()); err != nil { // makes ferry-done and ferry-failed
+			t.Fatal(err)
+		}
+		eml := filepath.Join(site.dir, "a.eml")
+		writeEmail(t, eml, map[string]string{"Subject": "Fax from 555-010-0142 (1 page)"},
+			part{contentType: "text/plain", encoding: "7bit", body: []byte("Partial: yes\r\n")},
+			part{contentType: "application/pdf", name: "a.pdf", body: pdfOf(t, "g4-fine-1p.tif"), encoding: "base64"})
+		site.deliver(t, eml)
+		refusing.Store(true)
+		for range 3 {
+			if err := mb.Poll(t.Context()); err == nil || !strings.Contains(err.Error(), "over quota") {
+				t.Fatalf("poll with the move refused: %v", err)
+			}
+		}
+		refusing.Store(false)
+		if err := mb.Poll(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if st := mb.Stats(); st.Taken != 1 || st.Incomplete != 1 {
+			t.Errorf("taken %d, incomplete %d; want 1, 1", st.Taken, st.Incomplete)
+		}
+	})
+	t.Run("inbox e-mail read again", func(t *testing.T) {
+		var n atomic.Int32
+		next := adapters.ConsumerFunc(func(context.Context, adapters.Raw) error {
+			if n.Add(1) == 2 {
+				return errors.New("queue is full")
+			}
+			return nil
+		})
+		cfg := DefaultConfig(KindFax)
+		cfg.Name, cfg.Path = "cloud", t.TempDir()
+		s, err := New(adapters.Settings{}, cfg, next)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eml := filepath.Join(t.TempDir(), "a.eml")
+		writeEmail(t, eml, map[string]string{"Subject": "Fax from 555-010-0142"},
+			part{contentType: "text/plain", encoding: "7bit", body: []byte("Partial: yes\r\n")},
+			part{contentType: "application/pdf", name: "a.pdf", body: pdfOf(t, "g4-fine-1p.tif"), encoding: "base64"},
+			part{contentType: "application/pdf", name: "b.pdf", body: pdfOf(t, "g3-1d-normal-3p.tif"), encoding: "base64"})
+		body, err := os.ReadFile(eml)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := adapters.Raw{Name: "a.eml", Body: body, Received: time.Now(), Meta: map[string]string{"file": "a.eml"}}
+		if err := s.Feed(context.Background(), in); err == nil {
+			t.Fatal("the refusal of the second fax was not returned")
+		}
+		if err := s.Feed(context.Background(), in); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.Incomplete(); got != 2 {
+			t.Errorf("incomplete faxes %d, want 2", got)
+		}
+	})
 }

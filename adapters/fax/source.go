@@ -114,7 +114,11 @@ func (s *Source) Feed(ctx context.Context, in adapters.Raw) error { return s.con
 // is the converter's call (a permanent error, so the file goes to failed/).
 func (s *Source) consume(ctx context.Context, in adapters.Raw) error {
 	if !isEmail(in) {
-		return s.pass(ctx, in, nil)
+		partial, err := s.pass(ctx, in, nil)
+		if err == nil && partial {
+			s.incomplete.Add(1)
+		}
+		return err
 	}
 	return s.consumeEmail(ctx, in)
 }
@@ -125,7 +129,13 @@ func (s *Source) consumeEmail(ctx context.Context, in adapters.Raw) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.passEmail(ctx, ins, e)
+	_, partial, err := s.passEmail(ctx, ins, e)
+	if err == nil || queue.IsPermanent(err) {
+		// Done with: its faxes stored are counted now, not at each
+		// reading (one refused for now has the e-mail read again
+		// whole, those stored before it duplicates then).
+		s.incomplete.Add(int64(partial))
+	}
 	return err
 }
 
@@ -134,34 +144,41 @@ func (s *Source) consumeEmail(ctx context.Context, in adapters.Raw) error {
 // the others from the exchange, and the permanent errors are returned
 // together once all were tried. An error that is not permanent (the
 // queue full) ends it at once: the e-mail is read again, whole. sent
-// counts the faxes stored.
-func (s *Source) passEmail(ctx context.Context, ins []adapters.Raw, e *emailFax) (sent int, err error) {
+// counts the faxes stored, partial those of them marked incomplete, for
+// the caller to count once it is done with the e-mail.
+func (s *Source) passEmail(ctx context.Context, ins []adapters.Raw, e *emailFax) (sent, partial int, err error) {
 	if e.maxParts {
 		s.log.Warn("fax e-mail has more MIME parts than are read; the rest are ignored", "inbox", s.cfg.Name, "max_parts", maxEmailParts)
 	}
 	var perm []error
 	for _, one := range ins {
-		if err := s.pass(ctx, one, func(f *faxfhir.Fax) { e.apply(f, s.loc) }); err != nil {
+		p, err := s.pass(ctx, one, func(f *faxfhir.Fax) { e.apply(f, s.loc) })
+		if err != nil {
 			if !queue.IsPermanent(err) {
-				return sent, err
+				return sent, partial, err
 			}
 			perm = append(perm, err)
 			continue
 		}
 		sent++
+		if p {
+			partial++
+		}
 	}
 	switch len(perm) {
 	case 0:
-		return sent, nil
+		return sent, partial, nil
 	case 1:
-		return sent, perm[0]
+		return sent, partial, perm[0]
 	}
-	return sent, queue.Permanent(errors.Join(perm...))
+	return sent, partial, queue.Permanent(errors.Join(perm...))
 }
 
 // pass describes one fax and hands it on; more, when set, adds what the
-// fax's e-mail says after its sidecars (see describe).
-func (s *Source) pass(ctx context.Context, in adapters.Raw, more func(*faxfhir.Fax)) error {
+// fax's e-mail says after its sidecars (see describe). partial says the
+// fax is marked incomplete, for the caller to count once the fax (or
+// the e-mail it came in) is taken.
+func (s *Source) pass(ctx context.Context, in adapters.Raw, more func(*faxfhir.Fax)) (partial bool, err error) {
 	fax, scErr := s.describe(in, more)
 	out := in
 	out.Format = Format
@@ -186,12 +203,9 @@ func (s *Source) pass(ctx context.Context, in adapters.Raw, more func(*faxfhir.F
 		}
 	}
 	if err := s.next.Consume(ctx, out); err != nil {
-		return err
+		return false, err
 	}
-	if fax.Partial {
-		s.incomplete.Add(1)
-	}
-	return nil
+	return fax.Partial, nil
 }
 
 // logFile names the fax of in in a log line as the folder engine's lines

@@ -562,8 +562,8 @@ func (g *gateway) sourceStarted(name string, err error) {
 }
 
 // notReady says why the gateway does not take all its input now (for
-// /readyz): a source not started, the queue stopped, a fatal error, a
-// stop under way. It returns nothing when it is ready.
+// /readyz): a source not started, the queue stopped or full, a fatal
+// error, a stop under way. It returns nothing when it is ready.
 func (g *gateway) notReady() []string {
 	var why []string
 	select {
@@ -579,8 +579,14 @@ func (g *gateway) notReady() []string {
 		why = append(why, name+" not started: "+g.notStarted[name])
 	}
 	g.readyMu.Unlock()
-	if st := g.q.Stats(); st.Stopped != "" {
+	st := g.q.Stats()
+	if st.Stopped != "" {
 		why = append(why, "queue stopped: "+st.Stopped)
+	}
+	// A full queue takes no item either (MLLP answers AR, folders wait)
+	// until deliveries make room.
+	if st.Full != "" {
+		why = append(why, "queue full: "+st.Full)
 	}
 	return why
 }

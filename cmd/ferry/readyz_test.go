@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ferry-health/ferry/adapters/hl7v2"
 )
 
 // TestReadyz: /healthz answers ok as soon as the status page is up,
@@ -55,4 +57,49 @@ sources:
 	if _, body := get("/readyz"); body != "ready\n" {
 		t.Errorf("/readyz: %q", body)
 	}
+}
+
+// TestReadyzQueueFull: README has /readyz answer ready once "the queue
+// takes items", but a queue at queue.max_items, whose MLLP senders get
+// AR and whose folders' files wait, was answered 200 ready; it is 503
+// naming the limit until deliveries make room.
+func TestReadyzQueueFull(t *testing.T) {
+	paths, recv, url := testPKI(t)
+	cfg := parseConfig(t, `
+data_dir: %q
+sources:
+  mllp:
+    - {name: t, listen: "127.0.0.1:0"}
+exchange:
+  url: %q
+  tls: {ca_file: %q, cert_file: %q, key_file: %q}
+  retry: {initial_interval: 20ms, max_interval: 200ms}
+queue:
+  max_items: 1
+`, t.TempDir(), url, paths.CA, paths.ClientCert, paths.ClientKey)
+	cfg.Status.Listen = "127.0.0.1:0"
+	gw := runGateway(t, cfg)
+	get := func() (int, string) {
+		t.Helper()
+		resp, err := http.Get("http://" + gw.statusAddr.String() + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	conn, rd := dial(t, gw)
+	recv.SetFailure(http.StatusServiceUnavailable)
+	if got := send(t, conn, rd, adt(0)); got != "AA" {
+		t.Fatalf("MSA-1 %s, want AA", got)
+	}
+	if got := send(t, conn, rd, adt(1)); got != hl7v2.CodeAR {
+		t.Fatalf("message beyond queue.max_items: MSA-1 %s, want AR", got)
+	}
+	if code, body := get(); code != http.StatusServiceUnavailable || !strings.Contains(body, "queue full") || !strings.Contains(body, "queue.max_items") {
+		t.Errorf("/readyz with the queue full: %d %q", code, body)
+	}
+	recv.SetFailure(0)
+	waitFor(t, "/readyz once deliveries made room", func() bool { code, _ := get(); return code == http.StatusOK })
 }

@@ -192,7 +192,8 @@ func writeMetrics(w io.Writer, r ops.Status) {
 	m("ferry_queue_bytes", "gauge", "Stored size of undelivered bundles.", float64(r.Queue.Bytes))
 	age := 0.0
 	if !r.Queue.Oldest.IsZero() {
-		age = r.Now.Sub(r.Queue.Oldest).Seconds()
+		// Never below 0: an item queued before the clock was set back.
+		age = max(r.Now.Sub(r.Queue.Oldest).Seconds(), 0)
 	}
 	m("ferry_queue_oldest_age_seconds", "gauge", "Age of the oldest undelivered bundle.", age)
 	m("ferry_dead_letters", "gauge", "Bundles in the dead-letter store.", float64(r.Queue.DeadLetters))
@@ -480,7 +481,7 @@ var statusTmpl = template.Must(template.New("status").Funcs(template.FuncMap{
 		if t.IsZero() {
 			return "—"
 		}
-		return now.Sub(t).Truncate(time.Second).String()
+		return max(now.Sub(t), 0).Truncate(time.Second).String()
 	},
 	"when": func(t time.Time) string {
 		if t.IsZero() {

@@ -53,3 +53,39 @@ func TestStatusJSONNoYearOne(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusJSONNoYearOneAuditAndCertificates: README leaves a time that
+// has not happened out of /api/status, but the audit trail's LastErrorAt
+// with no error yet, and the not_after of a certificate whose file can no
+// longer be read (renewed half copied), were written as
+// "0001-01-01T00:00:00Z".
+func TestStatusJSONNoYearOneAuditAndCertificates(t *testing.T) {
+	paths, _, url := testPKI(t)
+	repo := newUDPRepo(t)
+	cert := filepath.Join(t.TempDir(), "client.pem")
+	copyFile(t, paths.ClientCert, cert)
+	cfg := parseConfig(t, `
+data_dir: %q
+audit: {url: %q, source_id: clinic-7-ferry}
+exchange:
+  url: %q
+  tls: {ca_file: %q, cert_file: %q, key_file: %q}
+`, t.TempDir(), repo.URL(), url, paths.CA, cert, paths.ClientKey)
+	cfg.Status.Listen = "127.0.0.1:0"
+	gw := runGateway(t, cfg)
+	if err := os.WriteFile(cert, []byte("-----BEGIN CERTIFICATE-----\nhalf"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://" + gw.statusAddr.String() + "/api/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(api), `"audit"`) || !strings.Contains(string(api), `"error"`) {
+		t.Fatalf("/api/status lacks the audit trail or the certificate's error:\n%s", api)
+	}
+	if strings.Contains(string(api), "0001-01-01") {
+		t.Errorf("/api/status has a time of year 1:\n%s", api)
+	}
+}

@@ -291,6 +291,8 @@ type Queue struct {
 	closed       bool
 	fullRefusals int64  // Puts refused at MaxItems or MaxBytes (under mu)
 	fullReason   string // why the last Put was refused for capacity; "" once one is admitted
+	fullBytes    int64  // that Put's size and items, for Stats to tell
+	fullN        int    // whether it would still be refused
 	failed       error  // set when a sync failed (or a failed write's tail could not be cut): the log's tail is unknown
 	lastWrite    error  // the last write that failed, for Stats
 	lastWAt      time.Time
@@ -753,12 +755,14 @@ func (q *Queue) putAll(ctx context.Context, items []*queue.Item, orig uint64) (e
 	if q.opts.MaxBytes > 0 && q.liveBytes+q.reserved+bytes > q.opts.MaxBytes {
 		q.fullRefusals++
 		q.fullReason = fmt.Sprintf("refusing items: %d bytes waiting, queue.max_bytes is %d", q.liveBytes, q.opts.MaxBytes)
+		q.fullBytes, q.fullN = bytes, len(reqs)
 		q.mu.Unlock()
 		return fmt.Errorf("put item %s of %d bytes: %w", items[0].ID, bytes, queue.ErrFull)
 	}
 	if q.opts.MaxItems > 0 && len(q.items)+q.reservedN+len(reqs) > q.opts.MaxItems {
 		q.fullRefusals++
 		q.fullReason = fmt.Sprintf("refusing items: %d waiting, queue.max_items is %d", len(q.items), q.opts.MaxItems)
+		q.fullBytes, q.fullN = bytes, len(reqs)
 		q.mu.Unlock()
 		return fmt.Errorf("put item %s: %d items waiting, the most allowed: %w", items[0].ID, q.opts.MaxItems, queue.ErrFull)
 	}

@@ -102,3 +102,50 @@ func TestMaxItemsConcurrentPuts(t *testing.T) {
 		t.Fatalf("stored %d, refused %d, Len %d; want 10, 30, 10", ok.Load(), full.Load(), q.Len())
 	}
 }
+
+// TestFullClearsOnceThereIsRoom: Stats.Full (the status page's "Queue
+// full", /metrics' ferry_queue_full, "1 while the queue refuses new
+// items") said the queue was full from a refused Put until a Put was
+// admitted, so a queue that deliveries had emptied went on being shown
+// full, and alerting, until some input came; it says so while the Put
+// refused would still be refused.
+func TestFullClearsOnceThereIsRoom(t *testing.T) {
+	ctx := context.Background()
+	t.Run("max_items", func(t *testing.T) {
+		q := open(t, t.TempDir(), Options{MaxItems: 2})
+		defer closeQ(t, q)
+		put(t, q, "", 0)
+		put(t, q, "", 1)
+		if err := q.Put(ctx, &queue.Item{Body: []byte("x")}); !errors.Is(err, queue.ErrFull) {
+			t.Fatalf("Put beyond MaxItems = %v", err)
+		}
+		if q.Stats().Full == "" {
+			t.Fatal("not full after a refused Put")
+		}
+		_, a := get(t, q)
+		ack(t, a, nil)
+		if full := q.Stats().Full; full != "" {
+			t.Errorf("a delivery made room, yet Full = %q", full)
+		}
+	})
+	t.Run("max_bytes", func(t *testing.T) {
+		q := open(t, t.TempDir(), Options{MaxBytes: 3500})
+		defer closeQ(t, q)
+		for range 2 {
+			if err := q.Put(ctx, &queue.Item{Body: make([]byte, 1000)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := q.Put(ctx, &queue.Item{Body: make([]byte, 2000)}); !errors.Is(err, queue.ErrFull) {
+			t.Fatalf("Put beyond MaxBytes = %v", err)
+		}
+		if q.Stats().Full == "" {
+			t.Fatal("not full after a refused Put")
+		}
+		_, a := get(t, q)
+		ack(t, a, nil)
+		if full := q.Stats().Full; full != "" {
+			t.Errorf("a delivery made room for the item refused, yet Full = %q", full)
+		}
+	})
+}

@@ -46,7 +46,13 @@ func (q *Queue) Stats() queue.Stats {
 		WriteErrors:  q.writeErrors.Load(),
 		FullRefusals: q.fullRefusals,
 	}
-	s.Full = q.fullReason
+	// Full while the Put refused would still be: deliveries that have
+	// made room for it end it, not only the next Put admitted (the queue
+	// emptied overnight was shown full, and alerted, until input came).
+	if q.fullReason != "" && (q.opts.MaxBytes > 0 && q.liveBytes+q.reserved+q.fullBytes > q.opts.MaxBytes ||
+		q.opts.MaxItems > 0 && len(q.items)+q.reservedN+q.fullN > q.opts.MaxItems) {
+		s.Full = q.fullReason
+	}
 	if q.lastWrite != nil {
 		s.LastWriteError, s.LastWriteErrorAt = q.lastWrite.Error(), q.lastWAt
 	}

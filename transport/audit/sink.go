@@ -107,7 +107,7 @@ type Stats struct {
 	Pending     int    // messages in the spool now
 	Connected   bool
 	LastError   string
-	LastErrorAt time.Time
+	LastErrorAt time.Time `json:",omitzero"`
 }
 
 // Sink sends audit events to an ATNA audit repository. See the package

@@ -275,7 +275,7 @@ type CertStatus struct {
 	// Subject is the common name of the file's certificate that expires
 	// first (NotAfter's): in a chain, perhaps an intermediate.
 	Subject  string    `json:"subject,omitempty"`
-	NotAfter time.Time `json:"not_after"`
+	NotAfter time.Time `json:"not_after,omitzero"`
 	DaysLeft int       `json:"days_left"`
 	Error    string    `json:"error,omitempty"`
 }
