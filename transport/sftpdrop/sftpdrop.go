@@ -42,8 +42,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pkg/sftp"
-
 	"github.com/ferry-health/ferry/config/configssh"
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/transport"
@@ -204,10 +202,10 @@ func (s *Sink) Check(ctx context.Context) (fsync bool, err error) {
 		}
 	}
 	if err != nil {
-		return sess.Fsync, configssh.FileError(err, "write a file into "+s.t.Dir)
+		return sess.Fsync, configssh.FileError(sess.Unanswered(err), "write a file into "+s.t.Dir)
 	}
 	if err := c.Remove(probe); err != nil {
-		return sess.Fsync, configssh.FileError(err, "remove the probe file "+probe)
+		return sess.Fsync, configssh.FileError(sess.Unanswered(err), "remove the probe file "+probe)
 	}
 	return sess.Fsync, nil
 }
@@ -257,7 +255,6 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	if sess == nil {
 		return transport.ErrNotConnected
 	}
-	c := sess.SFTP
 	if it.ID == "" || strings.ContainsAny(it.ID, "/\\") || strings.HasPrefix(it.ID, ".") {
 		return queue.Permanent(fmt.Errorf("item id %q cannot name a file", it.ID))
 	}
@@ -271,10 +268,10 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	// ever: the watchdog counts the body's reads and the server's answers.
 	progress, done := sess.Watch(ctx, s.cfg.Timeout)
 	defer done()
-	err = s.write(c, body, size, part, sess.Fsync, progress)
+	err = s.write(sess, body, size, part, progress)
 	if err == nil {
 		progress()
-		err = s.rename(c, part, final)
+		err = s.rename(sess, part, final)
 	}
 	if err == nil {
 		return nil
@@ -316,15 +313,17 @@ func (s *Sink) content(it *queue.Item) (io.ReadCloser, int64, string, error) {
 	return io.NopCloser(bytes.NewReader(msg)), int64(len(msg)), ".hl7", nil
 }
 
-// write copies body into part and, when the server can, flushes it.
-func (s *Sink) write(c *sftp.Client, body io.ReadCloser, size int64, part string, fsync bool, progress func()) error {
+// write copies body into part and, when the server can, flushes it. A
+// request the server left unanswered until the watchdog closed the
+// connection is named so (Session.Unanswered), not "connection lost".
+func (s *Sink) write(sess *configssh.Session, body io.ReadCloser, size int64, part string, progress func()) error {
 	defer body.Close()
-	f, err := c.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
+	f, err := sess.SFTP.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
 	if err != nil {
-		return configssh.FileError(err, "create "+part)
+		return configssh.FileError(sess.Unanswered(err), "create "+part)
 	}
 	_, err = f.ReadFrom(configssh.Progress(body, size, progress))
-	if err == nil && fsync {
+	if err == nil && sess.Fsync {
 		progress()
 		if err = f.Sync(); err != nil {
 			err = fmt.Errorf("flush %s on the server: %w", part, err)
@@ -334,7 +333,7 @@ func (s *Sink) write(c *sftp.Client, body io.ReadCloser, size int64, part string
 		err = fmt.Errorf("close %s: %w", part, cerr)
 	}
 	if err != nil {
-		return configssh.FileError(err, "write "+part)
+		return configssh.FileError(sess.Unanswered(err), "write "+part)
 	}
 	return nil
 }
@@ -342,9 +341,9 @@ func (s *Sink) write(c *sftp.Client, body io.ReadCloser, size int64, part string
 // rename puts part in place of final, replacing a copy an earlier attempt
 // left (its acknowledgement lost): atomically with posix-rename, or, on a
 // server without it, by removing the old copy first.
-func (s *Sink) rename(c *sftp.Client, part, final string) error {
-	if err := configssh.Replace(c, part, final); err != nil {
-		return configssh.FileError(err, "rename "+part+" to "+final)
+func (s *Sink) rename(sess *configssh.Session, part, final string) error {
+	if err := configssh.Replace(sess.SFTP, part, final); err != nil {
+		return configssh.FileError(sess.Unanswered(err), "rename "+part+" to "+final)
 	}
 	return nil
 }
