@@ -7,14 +7,19 @@
 // as it was received.
 //
 // A file is delivered when it is whole under its final name: ferry writes
-// it as <dir>/.<ID>.json.part, has the server flush it to its disk
+// it as <dir>/.<ID>.json.<random>.part, has the server flush it to its disk
 // (fsync@openssh.com, when the server offers it; OpenSSH does), and then
 // renames it over the final name (posix-rename@openssh.com, atomic, so the
 // pick-up job never sees half a file and a re-sent bundle replaces the
 // earlier copy rather than failing). Only then is the item acknowledged
-// and taken from the queue. A crash or an error before that leaves at most
-// the .part file, which the next attempt overwrites; names start with a
-// dot so that pick-up jobs globbing *.json skip it. Item IDs are ULIDs, so
+// and taken from the queue. Each attempt writes a .part of its own: a
+// server stuck in an earlier attempt's rename (a hung disk), given up by
+// the watchdog, may still carry it out later, and must find that
+// attempt's whole file under the name, never the one a later attempt is
+// writing. A failed attempt's .part is removed at once, or, when the
+// connection broke, once a later attempt delivers the item; only a crash
+// or a restart in between leaves it. Names start with a dot so that
+// pick-up jobs globbing *.json skip them. Item IDs are ULIDs, so
 // the files of one patient sort in the order they were queued.
 //
 // Authentication is the client's key (key_file, an OpenSSH private key)
@@ -36,8 +41,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -126,6 +133,10 @@ type Sink struct {
 
 	mu   sync.Mutex
 	sess *configssh.Session
+	// leftover holds, by item ID, the .part files of attempts that
+	// failed and could not remove them (the connection broke), to be
+	// removed once the item is delivered.
+	leftover map[string][]string
 }
 
 var _ transport.Sink = (*Sink)(nil)
@@ -263,7 +274,8 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 		return err
 	}
 	final := path.Join(s.t.Dir, it.ID+ext)
-	part := path.Join(s.t.Dir, "."+it.ID+ext+".part")
+	// This attempt's own .part (see the package documentation).
+	part := path.Join(s.t.Dir, "."+it.ID+ext+"."+strconv.FormatUint(rand.Uint64(), 36)+".part")
 	// A server that stops answering mid-file would hold the worker for
 	// ever: the watchdog counts the body's reads and the server's answers.
 	progress, done := sess.Watch(ctx, s.cfg.Timeout)
@@ -274,7 +286,16 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 		err = s.rename(sess, part, final)
 	}
 	if err == nil {
+		s.removeLeftovers(sess, it.ID)
 		return nil
+	}
+	if rerr := sess.SFTP.Remove(part); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		s.mu.Lock()
+		if s.leftover == nil {
+			s.leftover = map[string][]string{}
+		}
+		s.leftover[it.ID] = append(s.leftover[it.ID], part)
+		s.mu.Unlock()
 	}
 	if ctx.Err() != nil {
 		err = fmt.Errorf("%w (%w)", err, context.Cause(ctx))
@@ -286,6 +307,19 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 		s.forget(sess)
 	}
 	return fmt.Errorf("deliver %s to %s: %w", it.ID, s.t.Addr, err)
+}
+
+// removeLeftovers removes the .part files earlier attempts to deliver
+// item id left, now that it is delivered. A file that cannot be removed
+// is left: it costs the server only disk space, and pick-up jobs skip it.
+func (s *Sink) removeLeftovers(sess *configssh.Session, id string) {
+	s.mu.Lock()
+	parts := s.leftover[id]
+	delete(s.leftover, id)
+	s.mu.Unlock()
+	for _, p := range parts {
+		sess.SFTP.Remove(p)
+	}
 }
 
 // content opens what the item's file holds, and the file's extension:
