@@ -187,9 +187,11 @@ func (s *Sink) Connect(ctx context.Context) error {
 	return nil
 }
 
-// Check logs in, writes a probe file into the directory and removes it:
-// `ferry doctor`'s test of the account. It reports whether the server
-// flushes files to its disk on request.
+// Check logs in, writes a probe file into the directory, renames it as a
+// Send renames its file into place, and removes it: `ferry doctor`'s test
+// of the account, which some servers let write and delete files but not
+// rename them. It reports whether the server flushes files to its disk on
+// request.
 func (s *Sink) Check(ctx context.Context) (fsync bool, err error) {
 	sess, err := configssh.Dial(ctx, s.cfg.Login, s.t, s.cfg.Timeout, what)
 	if err != nil {
@@ -215,6 +217,12 @@ func (s *Sink) Check(ctx context.Context) (fsync bool, err error) {
 	if err != nil {
 		return sess.Fsync, configssh.FileError(sess.Unanswered(err), "write a file into "+s.t.Dir)
 	}
+	renamed := strings.TrimSuffix(probe, ".part")
+	if err := configssh.Replace(c, probe, renamed); err != nil {
+		c.Remove(probe)
+		return sess.Fsync, configssh.FileError(sess.Unanswered(err), "rename a file in "+s.t.Dir+" (as each delivered file is renamed into place)")
+	}
+	probe = renamed
 	if err := c.Remove(probe); err != nil {
 		return sess.Fsync, configssh.FileError(sess.Unanswered(err), "remove the probe file "+probe)
 	}
