@@ -7,14 +7,19 @@
 // as it was received.
 //
 // A file is delivered when it is whole under its final name: ferry writes
-// it as <dir>/.<ID>.json.part, has the server flush it to its disk
+// it as <dir>/.<ID>.json.<random>.part, has the server flush it to its disk
 // (fsync@openssh.com, when the server offers it; OpenSSH does), and then
 // renames it over the final name (posix-rename@openssh.com, atomic, so the
 // pick-up job never sees half a file and a re-sent bundle replaces the
 // earlier copy rather than failing). Only then is the item acknowledged
-// and taken from the queue. A crash or an error before that leaves at most
-// the .part file, which the next attempt overwrites; names start with a
-// dot so that pick-up jobs globbing *.json skip it. Item IDs are ULIDs, so
+// and taken from the queue. Each attempt writes a .part of its own: a
+// server stuck in an earlier attempt's rename (a hung disk), given up by
+// the watchdog, may still carry it out later, and must find that
+// attempt's whole file under the name, never the one a later attempt is
+// writing. A failed attempt's .part is removed at once, or, when the
+// connection broke, once a later attempt delivers the item; only a crash
+// or a restart in between leaves it. Names start with a dot so that
+// pick-up jobs globbing *.json skip them. Item IDs are ULIDs, so
 // the files of one patient sort in the order they were queued.
 //
 // Authentication is the client's key (key_file, an OpenSSH private key)
@@ -36,13 +41,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/pkg/sftp"
 
 	"github.com/ferry-health/ferry/config/configssh"
 	"github.com/ferry-health/ferry/queue"
@@ -128,6 +133,10 @@ type Sink struct {
 
 	mu   sync.Mutex
 	sess *configssh.Session
+	// leftover holds, by item ID, the .part files of attempts that
+	// failed and could not remove them (the connection broke), to be
+	// removed once the item is delivered.
+	leftover map[string][]string
 }
 
 var _ transport.Sink = (*Sink)(nil)
@@ -178,9 +187,11 @@ func (s *Sink) Connect(ctx context.Context) error {
 	return nil
 }
 
-// Check logs in, writes a probe file into the directory and removes it:
-// `ferry doctor`'s test of the account. It reports whether the server
-// flushes files to its disk on request.
+// Check logs in, writes a probe file into the directory, renames it as a
+// Send renames its file into place, and removes it: `ferry doctor`'s test
+// of the account, which some servers let write and delete files but not
+// rename them. It reports whether the server flushes files to its disk on
+// request.
 func (s *Sink) Check(ctx context.Context) (fsync bool, err error) {
 	sess, err := configssh.Dial(ctx, s.cfg.Login, s.t, s.cfg.Timeout, what)
 	if err != nil {
@@ -204,10 +215,16 @@ func (s *Sink) Check(ctx context.Context) (fsync bool, err error) {
 		}
 	}
 	if err != nil {
-		return sess.Fsync, configssh.FileError(err, "write a file into "+s.t.Dir)
+		return sess.Fsync, configssh.FileError(sess.Unanswered(err), "write a file into "+s.t.Dir)
 	}
+	renamed := strings.TrimSuffix(probe, ".part")
+	if err := configssh.Replace(c, probe, renamed); err != nil {
+		c.Remove(probe)
+		return sess.Fsync, configssh.FileError(sess.Unanswered(err), "rename a file in "+s.t.Dir+" (as each delivered file is renamed into place)")
+	}
+	probe = renamed
 	if err := c.Remove(probe); err != nil {
-		return sess.Fsync, configssh.FileError(err, "remove the probe file "+probe)
+		return sess.Fsync, configssh.FileError(sess.Unanswered(err), "remove the probe file "+probe)
 	}
 	return sess.Fsync, nil
 }
@@ -257,7 +274,6 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	if sess == nil {
 		return transport.ErrNotConnected
 	}
-	c := sess.SFTP
 	if it.ID == "" || strings.ContainsAny(it.ID, "/\\") || strings.HasPrefix(it.ID, ".") {
 		return queue.Permanent(fmt.Errorf("item id %q cannot name a file", it.ID))
 	}
@@ -266,18 +282,28 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 		return err
 	}
 	final := path.Join(s.t.Dir, it.ID+ext)
-	part := path.Join(s.t.Dir, "."+it.ID+ext+".part")
+	// This attempt's own .part (see the package documentation).
+	part := path.Join(s.t.Dir, "."+it.ID+ext+"."+strconv.FormatUint(rand.Uint64(), 36)+".part")
 	// A server that stops answering mid-file would hold the worker for
 	// ever: the watchdog counts the body's reads and the server's answers.
 	progress, done := sess.Watch(ctx, s.cfg.Timeout)
 	defer done()
-	err = s.write(c, body, size, part, sess.Fsync, progress)
+	err = s.write(sess, body, size, part, progress)
 	if err == nil {
 		progress()
-		err = s.rename(c, part, final)
+		err = s.rename(sess, part, final)
 	}
 	if err == nil {
+		s.removeLeftovers(sess, it.ID)
 		return nil
+	}
+	if rerr := sess.SFTP.Remove(part); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		s.mu.Lock()
+		if s.leftover == nil {
+			s.leftover = map[string][]string{}
+		}
+		s.leftover[it.ID] = append(s.leftover[it.ID], part)
+		s.mu.Unlock()
 	}
 	if ctx.Err() != nil {
 		err = fmt.Errorf("%w (%w)", err, context.Cause(ctx))
@@ -289,6 +315,19 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 		s.forget(sess)
 	}
 	return fmt.Errorf("deliver %s to %s: %w", it.ID, s.t.Addr, err)
+}
+
+// removeLeftovers removes the .part files earlier attempts to deliver
+// item id left, now that it is delivered. A file that cannot be removed
+// is left: it costs the server only disk space, and pick-up jobs skip it.
+func (s *Sink) removeLeftovers(sess *configssh.Session, id string) {
+	s.mu.Lock()
+	parts := s.leftover[id]
+	delete(s.leftover, id)
+	s.mu.Unlock()
+	for _, p := range parts {
+		sess.SFTP.Remove(p)
+	}
 }
 
 // content opens what the item's file holds, and the file's extension:
@@ -316,15 +355,17 @@ func (s *Sink) content(it *queue.Item) (io.ReadCloser, int64, string, error) {
 	return io.NopCloser(bytes.NewReader(msg)), int64(len(msg)), ".hl7", nil
 }
 
-// write copies body into part and, when the server can, flushes it.
-func (s *Sink) write(c *sftp.Client, body io.ReadCloser, size int64, part string, fsync bool, progress func()) error {
+// write copies body into part and, when the server can, flushes it. A
+// request the server left unanswered until the watchdog closed the
+// connection is named so (Session.Unanswered), not "connection lost".
+func (s *Sink) write(sess *configssh.Session, body io.ReadCloser, size int64, part string, progress func()) error {
 	defer body.Close()
-	f, err := c.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
+	f, err := sess.SFTP.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
 	if err != nil {
-		return configssh.FileError(err, "create "+part)
+		return configssh.FileError(sess.Unanswered(err), "create "+part)
 	}
 	_, err = f.ReadFrom(configssh.Progress(body, size, progress))
-	if err == nil && fsync {
+	if err == nil && sess.Fsync {
 		progress()
 		if err = f.Sync(); err != nil {
 			err = fmt.Errorf("flush %s on the server: %w", part, err)
@@ -334,7 +375,7 @@ func (s *Sink) write(c *sftp.Client, body io.ReadCloser, size int64, part string
 		err = fmt.Errorf("close %s: %w", part, cerr)
 	}
 	if err != nil {
-		return configssh.FileError(err, "write "+part)
+		return configssh.FileError(sess.Unanswered(err), "write "+part)
 	}
 	return nil
 }
@@ -342,9 +383,9 @@ func (s *Sink) write(c *sftp.Client, body io.ReadCloser, size int64, part string
 // rename puts part in place of final, replacing a copy an earlier attempt
 // left (its acknowledgement lost): atomically with posix-rename, or, on a
 // server without it, by removing the old copy first.
-func (s *Sink) rename(c *sftp.Client, part, final string) error {
-	if err := configssh.Replace(c, part, final); err != nil {
-		return configssh.FileError(err, "rename "+part+" to "+final)
+func (s *Sink) rename(sess *configssh.Session, part, final string) error {
+	if err := configssh.Replace(sess.SFTP, part, final); err != nil {
+		return configssh.FileError(sess.Unanswered(err), "rename "+part+" to "+final)
 	}
 	return nil
 }

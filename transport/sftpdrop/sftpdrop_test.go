@@ -421,3 +421,25 @@ func TestCloseWithStalledServer(t *testing.T) {
 		t.Fatal("Close still waiting for a stalled server 30s on")
 	}
 }
+
+// TestDoctorCheckRename: an account that may write and remove files but
+// not rename them (an upload-only drop box) gets no file delivered, each
+// Send's rename refused; `ferry doctor`'s check renames its probe as a
+// Send does, so it says so instead of passing, and leaves nothing.
+func TestDoctorCheckRename(t *testing.T) {
+	f := newFixture(t)
+	f.site.Server.Filter(func(body []byte) ([]byte, bool) {
+		if sshtest.ExtendedName(body) == "posix-rename@openssh.com" {
+			return sshtest.StatusReply(body, 3), false // SSH_FX_PERMISSION_DENIED
+		}
+		return nil, false
+	}, nil)
+	_, err := f.sink(t).Check(context.Background())
+	var ce *configssh.ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(ce.ConfigProblem(), "cannot rename a file in") {
+		t.Errorf("check of an account that may not rename: %v, want a configuration problem naming the rename", err)
+	}
+	if names := f.files(t); len(names) != 0 {
+		t.Fatalf("probe left behind: %v", names)
+	}
+}

@@ -572,7 +572,7 @@ func CheckProxy(cfg *config.Config) []Check {
 }
 
 // checkSFTPExchange logs in to an SFTP exchange with ferry's key, checks
-// the server's host key against known_hosts, and writes and removes a
+// the server's host key against known_hosts, and writes, renames and removes a
 // probe file in the directory: what delivery will do, without a bundle.
 func checkSFTPExchange(ctx context.Context, cfg *config.Config, c Check, opts DoctorOptions) []Check {
 	s, err := sftpdrop.New(cfg.Exchange.SFTPConfig(), nil)
@@ -588,7 +588,7 @@ func checkSFTPExchange(ctx context.Context, cfg *config.Config, c Check, opts Do
 		c.Level, c.Detail = Fail, err.Error()
 		return []Check{c}
 	}
-	c.Level, c.Detail = OK, fmt.Sprintf("SSH login ok in %s, host key as known_hosts names it; a probe file written and removed", time.Since(start).Round(time.Millisecond))
+	c.Level, c.Detail = OK, fmt.Sprintf("SSH login ok in %s, host key as known_hosts names it; a probe file written, renamed and removed", time.Since(start).Round(time.Millisecond))
 	if !fsync {
 		c.Level = Warn
 		c.Detail += "; the server offers no fsync@openssh.com, so a file counts as delivered once it is whole under its name, as durable as the server makes it"
