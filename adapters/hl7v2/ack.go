@@ -207,6 +207,46 @@ func (c *ControlIDs) Next() string {
 type header struct {
 	d      Delimiters
 	fields []string // fields[n] is MSH-n; fields[1] is the field separator
+	// added are the encoding characters the ACK declares that the
+	// message did not (its MSH-2 was short): in the message they were
+	// plain text, so echo escapes them.
+	added []byte
+}
+
+// echo returns MSH-n to be copied into the ACK: as received, but for the
+// characters that are plain text in the message and delimiters in the
+// ACK, which are escaped (MSH-2 "^~\" leaves '&' plain text: a control
+// id "A&B" written raw under the ACK's "^~\&" would read "A").
+func (h header) echo(n int) string {
+	v := h.get(n)
+	if len(h.added) == 0 || !strings.ContainsAny(v, string(h.added)) {
+		return v
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		code := ""
+		if bytes.IndexByte(h.added, c) >= 0 {
+			switch c {
+			case h.d.Component:
+				code = "S"
+			case h.d.Repetition:
+				code = "R"
+			case h.d.Escape:
+				code = "E"
+			case h.d.Subcomponent:
+				code = "T"
+			}
+		}
+		if code == "" {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte(h.d.Escape)
+		b.WriteString(code)
+		b.WriteByte(h.d.Escape)
+	}
+	return b.String()
 }
 
 func (h header) get(n int) string {
@@ -270,6 +310,7 @@ func readHeader(msg []byte) (header, bool) {
 		for _, c := range []byte{def, '^', '~', '\\', '&', '#', '$', '*', '@'} {
 			if !seen[c] {
 				slots[i], seen[c] = c, true
+				h.added = append(h.added, c)
 				break
 			}
 		}
@@ -421,7 +462,7 @@ func buildAck(msg []byte, result error, controlID string, now time.Time, app boo
 
 	var b bytes.Buffer
 	b.Grow(256)
-	sendApp, sendFac := h.get(5), h.get(6)
+	sendApp, sendFac := h.echo(5), h.echo(6)
 	if sendApp == "" && sendFac == "" {
 		sendApp = "FERRY"
 	}
@@ -435,15 +476,15 @@ func buildAck(msg []byte, result error, controlID string, now time.Time, app boo
 		ne = "NE" // the ACK itself wants no acknowledgement
 	}
 	msh := [...]string{
-		sendApp, sendFac, h.get(3), h.get(4), // MSH-3..6 swapped
+		sendApp, sendFac, h.echo(3), h.echo(4), // MSH-3..6 swapped
 		"", "", // MSH-7 (written from ts below), MSH-8
 		ackType(h, version), // MSH-9
 		controlID,           // MSH-10
-		orDefault(h.get(11), "P"),
-		orDefault(h.get(12), "2.5"),
+		orDefault(h.echo(11), "P"),
+		orDefault(h.echo(12), "2.5"),
 		"", "", // MSH-13, 14
 		ne, ne, // MSH-15, 16
-		"", h.get(18), // MSH-17, MSH-18 (same character set)
+		"", h.echo(18), // MSH-17, MSH-18 (same character set)
 	}
 	n := len(msh)
 	for n > 0 && msh[n-1] == "" && n != 5 { // MSH-7 (index 4) is never empty
@@ -458,7 +499,7 @@ func buildAck(msg []byte, result error, controlID string, now time.Time, app boo
 		b.WriteString(f)
 	}
 	b.WriteString("\r")
-	b.WriteString("MSA" + fs + code + fs + a.MessageControlID)
+	b.WriteString("MSA" + fs + code + fs + h.echo(10))
 	msa3 := ""
 	if code != CodeAA && code != CodeCA && old(version) {
 		// ERR-1 has no room for free text, so it goes in MSA-3.
@@ -516,7 +557,7 @@ func classify(result error) (string, AckError) {
 // structure) exists from v2.3.1 on; older versions have two.
 func ackType(h header, version string) string {
 	c := string(h.d.Component)
-	trigger := h.component(h.get(9), 2)
+	trigger := h.component(h.echo(9), 2)
 	if trigger == "" {
 		return "ACK"
 	}
