@@ -471,6 +471,12 @@ func buildAck(msg []byte, result error, controlID string, now time.Time, app boo
 	b.WriteString(h.d.EncodingCharacters())
 	var tsBuf [32]byte
 	ts := now.AppendFormat(tsBuf[:0], "20060102150405-0700")
+	if sign := ts[len(ts)-5]; h.d.needsEscape(string(sign)) {
+		// A sender whose delimiters include '-' or '+' would read the
+		// offset's sign as one: the time goes without its offset,
+		// which TS/DTM allow, rather than splitting MSH-7.
+		ts = ts[:len(ts)-5]
+	}
 	var ne string
 	if enhanced {
 		ne = "NE" // the ACK itself wants no acknowledgement

@@ -497,3 +497,34 @@ func TestBuildAckShortEncodingEchoesPlain(t *testing.T) {
 		}
 	}
 }
+
+// The ACK's MSH-7 carries the time zone offset, whose sign may be one of
+// the delimiters the sender chose: '-' as field separator would split
+// MSH-7 and shift every later field (MSH-10 reading "ACK"), '+' as the
+// component separator cut the offset off as a second component. The time
+// is then written without the offset, which HL7 allows, and the fields
+// stay where they are.
+func TestBuildAckTimeWithDelimiterSign(t *testing.T) {
+	east := time.Date(2026, 11, 25, 21, 30, 5, 0, time.FixedZone("", 3600))
+	for _, c := range []struct {
+		msg string
+		now time.Time
+	}{
+		{"MSH-^~\\&-SEND-FAC-FERRY-HIE-20261125120000--ADT^A01-CTRL1-P-2.5.1\rPID-1\r", ackTime},
+		{"MSH|+~\\&|SEND|FAC|FERRY|HIE|20261125120000||ADT+A01|CTRL1|P|2.5.1\rPID|1\r", east},
+		{"MSH|^-\\&|SEND|FAC|FERRY|HIE|20261125120000||ADT^A01|CTRL1|P|2.5.1\rPID|1\r", ackTime},
+	} {
+		a := BuildAck([]byte(c.msg), nil, "N", c.now)
+		ack, err := Parse(a.Bytes)
+		if err != nil {
+			t.Fatalf("ACK does not parse: %v: %q", err, a.Bytes)
+		}
+		if ack.ControlID() != "N" || ack.Get("MSA-2") != "CTRL1" || ack.Type().Code != "ACK" {
+			t.Errorf("ACK MSH-10 %q, MSA-2 %q, MSH-9 %q: %q", ack.ControlID(), ack.Get("MSA-2"), ack.Type().Code, a.Bytes)
+		}
+		f := ack.MSH().Field(7)
+		if got := f.Rep(1).Comp(1).String(); got != "20261125213005" || f.NumReps() != 1 || f.Rep(1).Comp(2).String() != "" {
+			t.Errorf("ACK MSH-7 = %q: %q", f.Raw(), a.Bytes)
+		}
+	}
+}
