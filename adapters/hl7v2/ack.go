@@ -318,15 +318,21 @@ func readHeader(msg []byte) (header, bool) {
 	h.d = Delimiters{Field: fs, Component: slots[0], Repetition: slots[1], Escape: slots[2], Subcomponent: slots[3], Truncation: slots[4]}
 	h.fields = make([]string, 0, strings.Count(rest, string(fs))+3)
 	h.fields = append(h.fields, "MSH", string(fs))
+	// rest is seg[4:] as a string: a separator found in one is at the
+	// same offset in the other.
+	set, raw := headerSet(seg, fs, []byte(enc)), seg[4:]
 	for {
-		p, more, found := strings.Cut(rest, string(fs))
+		i := indexSep(raw, fs, set)
+		p := rest
+		if i >= 0 {
+			p, rest, raw = rest[:i], rest[i+1:], raw[i+1:]
+		}
 		// Control characters (MLLP framing bytes among them) must never
 		// be echoed into the ACK.
 		h.fields = append(h.fields, dropControls(p))
-		if !found {
+		if i < 0 {
 			return h, true
 		}
-		rest = more
 	}
 }
 
