@@ -3,6 +3,7 @@ package hl7v2
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -331,9 +332,24 @@ func readHeader(msg []byte) (header, bool) {
 		// be echoed into the ACK.
 		h.fields = append(h.fields, dropControls(p))
 		if i < 0 {
-			return h, true
+			break
 		}
 	}
+	if set == nil {
+		// A header that is not valid in the double-byte set it names
+		// (a field ends in the first byte of a character) was split
+		// by bytes; echoed before a separator, that byte would take
+		// the separator into its character in the ACK, which declares
+		// the set, and shift the fields after it.
+		label, _, _ := strings.Cut(h.get(18), string(h.d.Repetition))
+		label, _, _ = strings.Cut(label, string(h.d.Component))
+		if e, _ := lookupCharset([]byte(label)); slices.Contains(doubleByteSets[:], e) {
+			for n, f := range h.fields {
+				h.fields[n] = wholeChars(e, f)
+			}
+		}
+	}
+	return h, true
 }
 
 // dropControls removes the control bytes (below 0x20, and DEL) from s and

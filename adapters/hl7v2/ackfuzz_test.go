@@ -30,6 +30,7 @@ func FuzzAckReadsBack(f *testing.F) {
 	f.Add([]byte("MSH|^~\\|SEND|FAC|FERRY|HIE|20261125120000||ADT^A01|A&B|P|2.3\rPID|1\r"), uint8(1), "a&b")
 	f.Add([]byte("MSH#$*@%#A#B#C#D#2026##ADT$A08#ID7#T#2.4\r"), uint8(2), "x#y")
 	f.Add([]byte("MSH|^~\\&|A|B|C|D|2026||ADT^A01|X\\F\\Y|P|2.5||||||8859/1\r"), uint8(3), "PI^D")
+	f.Add([]byte("MSH|^~\\&|APP|\x83\x7c\x81\x5b|FERRY|HIE|2026||ADT^A01|C1|P|2.5.1|7|||||SHIFT_JIS\r"), uint8(1), "x")
 	f.Fuzz(func(t *testing.T, msg []byte, kind uint8, text string) {
 		var res error
 		switch kind % 4 {

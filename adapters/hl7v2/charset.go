@@ -244,6 +244,12 @@ var doubleByteSets = [...]encoding.Encoding{japanese.ShiftJIS, traditionalchines
 // charLen is the length in bytes of the character b starts with in e, one
 // of doubleByteSets (nil: one byte each), at most len(b).
 func charLen(e encoding.Encoding, b []byte) int {
+	return min(charNeed(e, b), len(b))
+}
+
+// charNeed is charLen before it is cut to len(b): what the first byte,
+// and for GB18030 the second, say the character's length is.
+func charNeed(e encoding.Encoding, b []byte) int {
 	c, n := b[0], 1
 	switch e {
 	case japanese.ShiftJIS:
@@ -262,7 +268,7 @@ func charLen(e encoding.Encoding, b []byte) int {
 			}
 		}
 	}
-	return min(n, len(b))
+	return n
 }
 
 // indexSep is bytes.IndexByte(b, sep) for text in e: a sep byte inside
@@ -315,4 +321,17 @@ func headerSet(line []byte, fs byte, enc []byte) encoding.Encoding {
 		}
 	}
 	return nil
+}
+
+// wholeChars is s without a last character of e (one of doubleByteSets)
+// cut short.
+func wholeChars(e encoding.Encoding, s string) string {
+	for i := 0; i < len(s); {
+		n := charNeed(e, []byte(s[i:min(i+2, len(s))]))
+		if i+n > len(s) {
+			return s[:i]
+		}
+		i += n
+	}
+	return s
 }

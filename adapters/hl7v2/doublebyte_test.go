@@ -54,3 +54,20 @@ func TestDoubleByteHeader(t *testing.T) {
 		}
 	}
 }
+
+// A header labelled Shift_JIS whose field ends in the first byte of a
+// character (0x83, then '|') is not valid in the set it names; echoed as
+// it is, that byte took the separator after it into its character in an
+// ACK labelled the same, and the sender read the ACK's fields shifted
+// (MSH-10 "P"). The stray byte is left out of the echo.
+func TestBuildAckDoubleByteCutChar(t *testing.T) {
+	msg := "MSH|^~\\&|APP|\x83|FERRY|HIE|20261125120000||ADT^A01|C1|P|2.5.1||||||SHIFT_JIS\rPID|1\r"
+	a := BuildAck([]byte(msg), nil, "N", ackTime)
+	ack, err := Parse(a.Bytes)
+	if err != nil {
+		t.Fatalf("ACK does not parse: %v", err)
+	}
+	if ack.ControlID() != "N" || ack.Get("MSA-2") != "C1" || ack.Type().Code != "ACK" || ack.Charset() != "SHIFT_JIS" {
+		t.Errorf("ACK MSH-10 %q, MSA-2 %q, MSH-9 %q, MSH-18 %q: %q", ack.ControlID(), ack.Get("MSA-2"), ack.Type().Code, ack.Charset(), a.Bytes)
+	}
+}
