@@ -470,7 +470,7 @@ func buildAck(msg []byte, result error, controlID string, now time.Time, app boo
 	if enhanced && !app {
 		code = map[string]string{CodeAA: CodeCA, CodeAE: CodeCE, CodeAR: CodeCR}[code]
 	}
-	version := h.component(h.get(12), 1)
+	version := h.component(h.echo(12), 1) // as the ACK declares it
 	fs := string(h.d.Field)
 	a := Ack{Code: code, Enhanced: enhanced, MessageControlID: h.get(10), ControlID: controlID}
 	appCond = h.component(appCond, 1)
