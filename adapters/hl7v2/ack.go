@@ -3,6 +3,7 @@ package hl7v2
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -207,6 +208,46 @@ func (c *ControlIDs) Next() string {
 type header struct {
 	d      Delimiters
 	fields []string // fields[n] is MSH-n; fields[1] is the field separator
+	// added are the encoding characters the ACK declares that the
+	// message did not (its MSH-2 was short): in the message they were
+	// plain text, so echo escapes them.
+	added []byte
+}
+
+// echo returns MSH-n to be copied into the ACK: as received, but for the
+// characters that are plain text in the message and delimiters in the
+// ACK, which are escaped (MSH-2 "^~\" leaves '&' plain text: a control
+// id "A&B" written raw under the ACK's "^~\&" would read "A").
+func (h header) echo(n int) string {
+	v := h.get(n)
+	if len(h.added) == 0 || !strings.ContainsAny(v, string(h.added)) {
+		return v
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		code := ""
+		if bytes.IndexByte(h.added, c) >= 0 {
+			switch c {
+			case h.d.Component:
+				code = "S"
+			case h.d.Repetition:
+				code = "R"
+			case h.d.Escape:
+				code = "E"
+			case h.d.Subcomponent:
+				code = "T"
+			}
+		}
+		if code == "" {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte(h.d.Escape)
+		b.WriteString(code)
+		b.WriteByte(h.d.Escape)
+	}
+	return b.String()
 }
 
 func (h header) get(n int) string {
@@ -270,6 +311,7 @@ func readHeader(msg []byte) (header, bool) {
 		for _, c := range []byte{def, '^', '~', '\\', '&', '#', '$', '*', '@'} {
 			if !seen[c] {
 				slots[i], seen[c] = c, true
+				h.added = append(h.added, c)
 				break
 			}
 		}
@@ -277,16 +319,37 @@ func readHeader(msg []byte) (header, bool) {
 	h.d = Delimiters{Field: fs, Component: slots[0], Repetition: slots[1], Escape: slots[2], Subcomponent: slots[3], Truncation: slots[4]}
 	h.fields = make([]string, 0, strings.Count(rest, string(fs))+3)
 	h.fields = append(h.fields, "MSH", string(fs))
+	// rest is seg[4:] as a string: a separator found in one is at the
+	// same offset in the other.
+	set, raw := headerSet(seg, fs, []byte(enc)), seg[4:]
 	for {
-		p, more, found := strings.Cut(rest, string(fs))
+		i := indexSep(raw, fs, set)
+		p := rest
+		if i >= 0 {
+			p, rest, raw = rest[:i], rest[i+1:], raw[i+1:]
+		}
 		// Control characters (MLLP framing bytes among them) must never
 		// be echoed into the ACK.
 		h.fields = append(h.fields, dropControls(p))
-		if !found {
-			return h, true
+		if i < 0 {
+			break
 		}
-		rest = more
 	}
+	if set == nil {
+		// A header that is not valid in the double-byte set it names
+		// (a field ends in the first byte of a character) was split
+		// by bytes; echoed before a separator, that byte would take
+		// the separator into its character in the ACK, which declares
+		// the set, and shift the fields after it.
+		label, _, _ := strings.Cut(h.get(18), string(h.d.Repetition))
+		label, _, _ = strings.Cut(label, string(h.d.Component))
+		if e, _ := lookupCharset([]byte(label)); slices.Contains(doubleByteSets[:], e) {
+			for n, f := range h.fields {
+				h.fields[n] = wholeChars(e, f)
+			}
+		}
+	}
+	return h, true
 }
 
 // dropControls removes the control bytes (below 0x20, and DEL) from s and
@@ -407,7 +470,7 @@ func buildAck(msg []byte, result error, controlID string, now time.Time, app boo
 	if enhanced && !app {
 		code = map[string]string{CodeAA: CodeCA, CodeAE: CodeCE, CodeAR: CodeCR}[code]
 	}
-	version := h.component(h.get(12), 1)
+	version := h.component(h.echo(12), 1) // as the ACK declares it
 	fs := string(h.d.Field)
 	a := Ack{Code: code, Enhanced: enhanced, MessageControlID: h.get(10), ControlID: controlID}
 	appCond = h.component(appCond, 1)
@@ -421,7 +484,7 @@ func buildAck(msg []byte, result error, controlID string, now time.Time, app boo
 
 	var b bytes.Buffer
 	b.Grow(256)
-	sendApp, sendFac := h.get(5), h.get(6)
+	sendApp, sendFac := h.echo(5), h.echo(6)
 	if sendApp == "" && sendFac == "" {
 		sendApp = "FERRY"
 	}
@@ -430,20 +493,26 @@ func buildAck(msg []byte, result error, controlID string, now time.Time, app boo
 	b.WriteString(h.d.EncodingCharacters())
 	var tsBuf [32]byte
 	ts := now.AppendFormat(tsBuf[:0], "20060102150405-0700")
+	if sign := ts[len(ts)-5]; h.d.needsEscape(string(sign)) {
+		// A sender whose delimiters include '-' or '+' would read the
+		// offset's sign as one: the time goes without its offset,
+		// which TS/DTM allow, rather than splitting MSH-7.
+		ts = ts[:len(ts)-5]
+	}
 	var ne string
 	if enhanced {
 		ne = "NE" // the ACK itself wants no acknowledgement
 	}
 	msh := [...]string{
-		sendApp, sendFac, h.get(3), h.get(4), // MSH-3..6 swapped
+		sendApp, sendFac, h.echo(3), h.echo(4), // MSH-3..6 swapped
 		"", "", // MSH-7 (written from ts below), MSH-8
 		ackType(h, version), // MSH-9
 		controlID,           // MSH-10
-		orDefault(h.get(11), "P"),
-		orDefault(h.get(12), "2.5"),
+		orDefault(h.echo(11), "P"),
+		orDefault(h.echo(12), "2.5"),
 		"", "", // MSH-13, 14
 		ne, ne, // MSH-15, 16
-		"", h.get(18), // MSH-17, MSH-18 (same character set)
+		"", h.echo(18), // MSH-17, MSH-18 (same character set)
 	}
 	n := len(msh)
 	for n > 0 && msh[n-1] == "" && n != 5 { // MSH-7 (index 4) is never empty
@@ -458,7 +527,7 @@ func buildAck(msg []byte, result error, controlID string, now time.Time, app boo
 		b.WriteString(f)
 	}
 	b.WriteString("\r")
-	b.WriteString("MSA" + fs + code + fs + a.MessageControlID)
+	b.WriteString("MSA" + fs + code + fs + h.echo(10))
 	msa3 := ""
 	if code != CodeAA && code != CodeCA && old(version) {
 		// ERR-1 has no room for free text, so it goes in MSA-3.
@@ -516,7 +585,7 @@ func classify(result error) (string, AckError) {
 // structure) exists from v2.3.1 on; older versions have two.
 func ackType(h header, version string) string {
 	c := string(h.d.Component)
-	trigger := h.component(h.get(9), 2)
+	trigger := h.component(h.echo(9), 2)
 	if trigger == "" {
 		return "ACK"
 	}

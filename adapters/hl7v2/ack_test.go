@@ -464,3 +464,67 @@ func TestBuildAckShortEncodingCharactersCollide(t *testing.T) {
 		}
 	}
 }
+
+// A message whose MSH-2 declares fewer than four encoding characters has
+// the missing ones as plain text; the ACK declares all four, so what it
+// echoes of the header escapes them: a control id "A&B" under "^~\" must
+// read "A&B" in MSA-2, not "A" then a subcomponent "B", and under "^" a
+// sending application "SE~ND" is one, not two repetitions.
+func TestBuildAckShortEncodingEchoesPlain(t *testing.T) {
+	for _, msg := range []string{
+		"MSH|^~\\|SE~ND|F&AC|FERRY|HIE|20261125120000||ADT^A01|A&B|P|2.3\rPID|1\r",
+		"MSH|^|SE~ND|F&AC|FERRY|HIE|20261125120000||ADT^A01|A&B~C\\D|P|2.5.1\rPID|1\r",
+		"MSH|^~&|SE~ND|F\\AC|FERRY|HIE|20261125120000||ADT^A01|A\\B|P|2.3\rPID|1\r",
+	} {
+		m, err := Parse([]byte(msg))
+		if err != nil {
+			t.Fatalf("Parse: %v", err)
+		}
+		a := BuildAck([]byte(msg), nil, "N", ackTime)
+		ack, err := Parse(a.Bytes)
+		if err != nil {
+			t.Fatalf("ACK does not parse: %v", err)
+		}
+		for _, c := range []struct{ ack, msg string }{{"MSA-2", "MSH-10"}, {"MSH-5", "MSH-3"}, {"MSH-6", "MSH-4"}} {
+			got := ack.Get(c.ack + "-1-1")
+			want := m.Get(c.msg + "-1-1")
+			if got != want {
+				t.Errorf("%s: ACK %s reads %q, want %q: %q", msg[:12], c.ack, got, want, a.Bytes)
+			}
+			if n, want := ack.Segments()[0].Field(5).NumReps(), m.MSH().Field(3).NumReps(); c.ack == "MSH-5" && n != want {
+				t.Errorf("%s: ACK MSH-5 has %d repetitions, MSH-3 %d: %q", msg[:12], n, want, a.Bytes)
+			}
+		}
+	}
+}
+
+// The ACK's MSH-7 carries the time zone offset, whose sign may be one of
+// the delimiters the sender chose: '-' as field separator would split
+// MSH-7 and shift every later field (MSH-10 reading "ACK"), '+' as the
+// component separator cut the offset off as a second component. The time
+// is then written without the offset, which HL7 allows, and the fields
+// stay where they are.
+func TestBuildAckTimeWithDelimiterSign(t *testing.T) {
+	east := time.Date(2026, 11, 25, 21, 30, 5, 0, time.FixedZone("", 3600))
+	for _, c := range []struct {
+		msg string
+		now time.Time
+	}{
+		{"MSH-^~\\&-SEND-FAC-FERRY-HIE-20261125120000--ADT^A01-CTRL1-P-2.5.1\rPID-1\r", ackTime},
+		{"MSH|+~\\&|SEND|FAC|FERRY|HIE|20261125120000||ADT+A01|CTRL1|P|2.5.1\rPID|1\r", east},
+		{"MSH|^-\\&|SEND|FAC|FERRY|HIE|20261125120000||ADT^A01|CTRL1|P|2.5.1\rPID|1\r", ackTime},
+	} {
+		a := BuildAck([]byte(c.msg), nil, "N", c.now)
+		ack, err := Parse(a.Bytes)
+		if err != nil {
+			t.Fatalf("ACK does not parse: %v: %q", err, a.Bytes)
+		}
+		if ack.ControlID() != "N" || ack.Get("MSA-2") != "CTRL1" || ack.Type().Code != "ACK" {
+			t.Errorf("ACK MSH-10 %q, MSA-2 %q, MSH-9 %q: %q", ack.ControlID(), ack.Get("MSA-2"), ack.Type().Code, a.Bytes)
+		}
+		f := ack.MSH().Field(7)
+		if got := f.Rep(1).Comp(1).String(); got != "20261125213005" || f.NumReps() != 1 || f.Rep(1).Comp(2).String() != "" {
+			t.Errorf("ACK MSH-7 = %q: %q", f.Raw(), a.Bytes)
+		}
+	}
+}

@@ -233,3 +233,105 @@ func lookupCharset(label []byte) (encoding.Encoding, bool) {
 // isASCIICompatible reports whether pure 7-bit input decodes to itself.
 // ISO-2022-JP uses 7-bit escape sequences, so it must always be decoded.
 func isASCIICompatible(e encoding.Encoding) bool { return e != japanese.ISO2022JP }
+
+// Shift_JIS, Big5 and GB18030 write a character in two (GB18030: two or
+// four) bytes whose second may be an ASCII byte, the field separator '|'
+// among them: Shift_JIS "ポ" is 0x83 0x7C. The header has to be split
+// before it is decoded (MSH-18 says how to decode), so a header in one
+// of these sets is split by its characters, not by its bytes.
+var doubleByteSets = [...]encoding.Encoding{japanese.ShiftJIS, traditionalchinese.Big5, simplifiedchinese.GB18030}
+
+// charLen is the length in bytes of the character b starts with in e, one
+// of doubleByteSets (nil: one byte each), at most len(b).
+func charLen(e encoding.Encoding, b []byte) int {
+	return min(charNeed(e, b), len(b))
+}
+
+// charNeed is charLen before it is cut to len(b): what the first byte,
+// and for GB18030 the second, say the character's length is.
+func charNeed(e encoding.Encoding, b []byte) int {
+	c, n := b[0], 1
+	switch e {
+	case japanese.ShiftJIS:
+		if c >= 0x81 && c <= 0x9f || c >= 0xe0 && c <= 0xfc {
+			n = 2
+		}
+	case traditionalchinese.Big5:
+		if c >= 0x81 && c <= 0xfe {
+			n = 2
+		}
+	case simplifiedchinese.GB18030:
+		if c >= 0x81 && c <= 0xfe {
+			n = 2
+			if len(b) > 1 && b[1] >= '0' && b[1] <= '9' {
+				n = 4
+			}
+		}
+	}
+	return n
+}
+
+// indexSep is bytes.IndexByte(b, sep) for text in e: a sep byte inside
+// a character is not one.
+func indexSep(b []byte, sep byte, e encoding.Encoding) int {
+	if e == nil {
+		return bytes.IndexByte(b, sep)
+	}
+	for i := 0; i < len(b); i += charLen(e, b[i:]) {
+		if b[i] == sep {
+			return i
+		}
+	}
+	return -1
+}
+
+// pieceSep is nthSep for text in e.
+func pieceSep(b []byte, sep byte, n int, e encoding.Encoding) []byte {
+	for ; n > 0; n-- {
+		i := indexSep(b, sep, e)
+		if i < 0 {
+			return nil
+		}
+		b = b[i+1:]
+	}
+	if i := indexSep(b, sep, e); i >= 0 {
+		return b[:i]
+	}
+	return b
+}
+
+// headerSet returns the set of doubleByteSets whose rules a header line
+// (from "MSH", one line) is to be split by: the one its MSH-18, read by
+// that set's rules, names; nil for any other header. enc is MSH-2: the
+// label ends at its component or repetition separator.
+func headerSet(line []byte, fs byte, enc []byte) encoding.Encoding {
+	if isASCII(line) {
+		return nil
+	}
+	for _, e := range doubleByteSets {
+		label := pieceSep(line, fs, 17, e)
+		for i, c := range label {
+			if bytes.IndexByte(enc[:min(len(enc), 2)], c) >= 0 {
+				label = label[:i]
+				break
+			}
+		}
+		if got, _ := lookupCharset(label); got == e {
+			return e
+		}
+	}
+	return nil
+}
+
+// wholeChars is s without a last character of e (one of doubleByteSets)
+// cut short.
+func wholeChars(e encoding.Encoding, s string) string {
+	for i := 0; i < len(s); {
+		n := charNeed(e, []byte(s[i:min(i+2, len(s))]))
+		if i+n > len(s) {
+			return s[:i]
+		}
+		i += n
+	}
+	return s
+}

@@ -788,7 +788,8 @@ func rawHeaderField(raw []byte, d Delimiters, n int) (start, end int, reps bool)
 			break
 		}
 	}
-	f := nthSep(line, d.Field, n-1)
+	enc := []byte{d.Component, d.Repetition}
+	f := pieceSep(line, d.Field, n-1, headerSet(line, d.Field, enc))
 	if d.Repetition != 0 {
 		if i := bytes.IndexByte(f, d.Repetition); i >= 0 {
 			reps = true

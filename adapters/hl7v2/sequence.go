@@ -54,9 +54,11 @@ func ReadSequence(msg []byte) (seq Sequence, ok bool, err error) {
 	// seg holds MSH-2 onwards: field k (k ≥ 2) is the (k-2)-th between
 	// separators.
 	var fields [12][]byte // MSH-2 … MSH-13
+	enc, _, _ := bytes.Cut(seg, []byte{fs})
+	set := headerSet(msg[:end], fs, enc)
 	n := 0
 	for n < len(fields) {
-		i := bytes.IndexByte(seg, fs)
+		i := indexSep(seg, fs, set)
 		if i < 0 {
 			fields[n] = seg
 			n++
