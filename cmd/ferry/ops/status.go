@@ -79,7 +79,12 @@ type Status struct {
 // permissions checked.
 func stuckAdvice(f FolderStatus) string {
 	e := f.LastClaimError
-	notThere := strings.Contains(e, "no such file") || strings.Contains(e, "does not exist") || strings.Contains(e, "cannot find")
+	// The class is the system's own text (folder.ErrorClass): ENOENT's on
+	// Unix, ERROR_FILE_NOT_FOUND's and ERROR_PATH_NOT_FOUND's on Windows
+	// ("The system cannot find the path specified.", "Path not found."
+	// under Wine).
+	notThere := strings.Contains(e, "no such file") || strings.Contains(e, "does not exist") ||
+		strings.Contains(e, "cannot find") || strings.Contains(e, "not found")
 	switch {
 	case strings.HasPrefix(e, "not started: ") && notThere:
 		return "the folder is not there (a share not mounted yet?); the other sources run, and ferry starts it once it is there: " + f.Path
