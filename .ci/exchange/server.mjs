@@ -112,6 +112,14 @@ function send(res, status, body, headers = {}) {
   res.end(data);
 }
 
+// injectedIssue is the OperationOutcome issue code of an injected failure: a refusal of the
+// content (a 4xx other than 408, 425 and 429) is `invalid`, which a sender must not retry; an
+// outage is `transient`, which FHIR's IssueType says may be resubmitted as it is (ferry retries a
+// 4xx whose issues are all of the transient family).
+function injectedIssue(status) {
+  return status >= 400 && status < 500 && ![408, 425, 429].includes(status) ? 'invalid' : 'transient';
+}
+
 function outcome(severity, code, text) {
   return { resourceType: 'OperationOutcome', issue: [{ severity, code, details: { text } }] };
 }
@@ -225,7 +233,7 @@ async function handleFhir(req, res) {
     if (inject && fault.when === 'before') {
       stats.injected++;
       finish(injectStatus);
-      send(res, injectStatus, outcome('error', 'transient', `injected failure ${injectStatus}`), injectHeaders);
+      send(res, injectStatus, outcome('error', injectedIssue(injectStatus), `injected failure ${injectStatus}`), injectHeaders);
       return;
     }
     if (smart) {
@@ -285,7 +293,7 @@ async function handleFhir(req, res) {
     if (inject && fault.when === 'after') {
       stats.injected++;
       finish(injectStatus);
-      send(res, injectStatus, outcome('error', 'transient', `injected failure ${injectStatus} after processing`), injectHeaders);
+      send(res, injectStatus, outcome('error', injectedIssue(injectStatus), `injected failure ${injectStatus} after processing`), injectHeaders);
       return;
     }
     finish(st);
