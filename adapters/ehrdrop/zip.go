@@ -833,7 +833,7 @@ func readXDMMetadata(f *zip.File) ([]xdmDocument, error) {
 		return nil, err
 	}
 	d := xml.NewDecoder(bytes.NewReader(b))
-	d.CharsetReader = xmlCharset
+	d.CharsetReader = configtext.CharsetReader
 	var docs []xdmDocument
 	var submitted, sourceID string
 	var assocs []rimAssociation
@@ -957,23 +957,6 @@ func readXDMMetadata(f *zip.File) ([]xdmDocument, error) {
 		}
 	}
 	return docs, nil
-}
-
-// xmlCharset reads an XML file in the charset its declaration names:
-// those of the XDM writers in use. UTF-16 was decoded by its byte-order
-// mark before the declaration was read.
-func xmlCharset(label string, in io.Reader) (io.Reader, error) {
-	switch strings.ToLower(strings.TrimSpace(label)) {
-	case "utf-8", "utf8", "us-ascii", "ascii", "utf-16", "utf16", "utf-16le", "utf-16be":
-		return in, nil
-	case "iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1":
-		return charmap.ISO8859_1.NewDecoder().Reader(in), nil
-	case "windows-1252", "cp1252":
-		return charmap.Windows1252.NewDecoder().Reader(in), nil
-	case "iso-8859-15", "latin9":
-		return charmap.ISO8859_15.NewDecoder().Reader(in), nil
-	}
-	return nil, fmt.Errorf("unsupported encoding %q", label)
 }
 
 // joinURI reads a URI slot. XDS splits a URI longer than a slot value may

@@ -111,7 +111,7 @@ func readEmailSized(r io.Reader, size int64) (*emailFax, error) {
 // headers takes what a message's header says of the call: its subject,
 // the address it was sent to, its date and Message-ID.
 func (e *emailFax) headers(h mail.Header) {
-	if s, err := (&mime.WordDecoder{CharsetReader: sidecarCharset}).DecodeHeader(h.Get("Subject")); err == nil {
+	if s, err := (&mime.WordDecoder{CharsetReader: configtext.CharsetReader}).DecodeHeader(h.Get("Subject")); err == nil {
 		e.subject = s
 	} else {
 		e.subject = h.Get("Subject")
@@ -273,7 +273,7 @@ func textOf(data []byte, charset string) []byte {
 	if out, err := configtext.UTF8(data); err == nil {
 		data = out
 	}
-	if r, err := sidecarCharset(charset, bytes.NewReader(data)); err == nil && charset != "" {
+	if r, err := configtext.CharsetReader(charset, bytes.NewReader(data)); err == nil && charset != "" {
 		if out, err := io.ReadAll(r); err == nil {
 			data = out
 		}

@@ -261,24 +261,6 @@ func parseSidecar(f *faxfhir.Fax, data []byte, loc *time.Location) error {
 	return nil
 }
 
-// sidecarCharset reads the encodings an XML sidecar may declare: UTF-8,
-// UTF-16 (decoded already by configtext.UTF8, or, as .NET declares a string
-// it then saves as UTF-8, never UTF-16 at all) and the single-byte ones
-// of Windows fax servers.
-func sidecarCharset(label string, in io.Reader) (io.Reader, error) {
-	switch strings.ToLower(strings.TrimSpace(label)) {
-	case "utf-8", "utf8", "us-ascii", "ascii", "utf-16", "utf16", "utf-16le", "utf-16be", "unicode":
-		return in, nil
-	case "iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1":
-		return charmap.ISO8859_1.NewDecoder().Reader(in), nil
-	case "windows-1252", "cp1252":
-		return charmap.Windows1252.NewDecoder().Reader(in), nil
-	case "iso-8859-15", "latin9":
-		return charmap.ISO8859_15.NewDecoder().Reader(in), nil
-	}
-	return nil, fmt.Errorf("unsupported encoding %q", label)
-}
-
 // applyFields applies the fields (by normalised key, see sidecarKeys)
 // that f does not have yet, the names sidecarNames prefers first: the
 // same sidecar always names the same patient.
@@ -392,7 +374,7 @@ func flattenJSON(out map[string]string, v any) {
 // field, by local name.
 func flattenXML(out map[string]string, data []byte) error {
 	dec := xml.NewDecoder(bytes.NewReader(data))
-	dec.CharsetReader = sidecarCharset
+	dec.CharsetReader = configtext.CharsetReader
 	var stack []string
 	var text strings.Builder
 	for {

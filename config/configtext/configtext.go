@@ -8,7 +8,11 @@ package configtext
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"io"
+	"strings"
 
+	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/unicode"
 )
 
@@ -31,4 +35,24 @@ func UTF8(b []byte) ([]byte, error) {
 		return nil, ErrUTF16
 	}
 	return out, nil
+}
+
+// CharsetReader is an encoding/xml (and mime.WordDecoder) CharsetReader
+// for the encodings Windows software declares on the XML it writes:
+// UTF-8 and ASCII as they are, UTF-16 too (UTF8 has already decoded it
+// by its byte-order mark, and .NET declares utf-16 on a string it then
+// saves as UTF-8), and the single-byte ISO-8859-1, windows-1252 and
+// ISO-8859-15. Any other label is an error naming it.
+func CharsetReader(label string, in io.Reader) (io.Reader, error) {
+	switch strings.ToLower(strings.TrimSpace(label)) {
+	case "utf-8", "utf8", "us-ascii", "ascii", "utf-16", "utf16", "utf-16le", "utf-16be", "unicode":
+		return in, nil
+	case "iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1":
+		return charmap.ISO8859_1.NewDecoder().Reader(in), nil
+	case "windows-1252", "cp1252":
+		return charmap.Windows1252.NewDecoder().Reader(in), nil
+	case "iso-8859-15", "latin9":
+		return charmap.ISO8859_15.NewDecoder().Reader(in), nil
+	}
+	return nil, fmt.Errorf("unsupported encoding %q", label)
 }

@@ -1,7 +1,10 @@
 package configtext
 
 import (
+	"bytes"
 	"errors"
+	"io"
+	"strings"
 	"testing"
 )
 
@@ -23,5 +26,22 @@ func TestUTF8(t *testing.T) {
 	}
 	if _, err := UTF8([]byte("\xff\xfes\x00e")); !errors.Is(err, ErrUTF16) {
 		t.Errorf("odd UTF-16: %v, want ErrUTF16", err)
+	}
+}
+
+func TestCharsetReader(t *testing.T) {
+	r, err := CharsetReader(" Windows-1252 ", bytes.NewReader([]byte("Pe\xf1a \x93x\x94")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(r)
+	if string(got) != "Peña “x”" {
+		t.Errorf("windows-1252 read as %q", got)
+	}
+	if _, err := CharsetReader("utf-16", bytes.NewReader(nil)); err != nil {
+		t.Errorf("utf-16 (decoded already by UTF8): %v", err)
+	}
+	if _, err := CharsetReader("ebcdic", bytes.NewReader(nil)); err == nil || !strings.Contains(err.Error(), `"ebcdic"`) {
+		t.Errorf("an unknown charset: %v, want an error naming it", err)
 	}
 }

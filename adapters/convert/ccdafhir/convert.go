@@ -346,7 +346,7 @@ func (c *converter) run() error {
 	d := xml.NewDecoder(c.in)
 	d.Strict = true
 	d.CharsetReader = func(label string, in io.Reader) (io.Reader, error) {
-		r, err := charsetReader(label, in)
+		r, err := configtext.CharsetReader(label, in)
 		if r != in {
 			c.in = nil // the decoder reads the document transcoded
 		}
