@@ -70,6 +70,12 @@ MSI=$(ls "$DIST"/ferry-*-x64.msi)
 
 # --- 2. dpkg install ------------------------------------------------------------------------------
 if dpkg -s ferry >/dev/null 2>&1; then dpkg --purge ferry >/dev/null 2>&1; fi
+# The package's account outlives `dpkg --purge` (as Debian's system accounts do); one this suite
+# made is removed at the end, or a second run of .ci/run on the machine would find a service
+# account ferry, and `ferry doctor` in the interop suites would rightly check that it can read
+# their files under a root-only temporary folder.
+had_account=0
+getent passwd ferry >/dev/null && had_account=1
 check "dpkg -i $(basename "$DEB")" dpkg -i "$DEB"
 check "package puts the binary at /usr/bin/ferry" test -x /usr/bin/ferry
 check "postinst created system account ferry (nologin)" bash -c 'getent passwd ferry | grep -Eq ":(/usr/sbin/nologin|/sbin/nologin|/bin/false)$"'
@@ -285,5 +291,9 @@ check "MSI carries ferry.exe and ferry.yaml" bash -c "msiextract -l '$MSI' | gre
 # --- cleanup ------------------------------------------------------------------------------------
 dpkg --purge ferry >/dev/null 2>&1 && pass "dpkg --purge ferry (data folder kept by design)" || fail "dpkg --purge ferry"
 rm -rf /var/lib/ferry/ci-outage
+if ((had_account == 0)); then
+  userdel ferry 2>/dev/null || true
+  groupdel ferry 2>/dev/null || true
+fi
 
 ((fails == 0))
