@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -42,7 +43,9 @@ func TestLateRenameShowsNoHalfFile(t *testing.T) {
 		rest := body[9+len("posix-rename@openssh.com"):]
 		from, rest := sftpString(rest)
 		to, _ := sftpString(rest)
-		if err := os.Rename(filepath.FromSlash(from), filepath.FromSlash(to)); err != nil {
+		// Both are in the drop directory; by their names, since on
+		// Windows the server's paths are "/C:/...".
+		if err := os.Rename(filepath.Join(f.dir, path.Base(from)), filepath.Join(f.dir, path.Base(to))); err != nil {
 			t.Errorf("the late rename: %v", err)
 		}
 		close(renamed)
