@@ -6,7 +6,7 @@
 # each bundle as <id>.json into the drop directory. Then:
 #  - every file is a whole FHIR Bundle, no .part file is left, and one patient's files sort in the
 #    order the messages were sent;
-#  - `ferry doctor` logs in, checks the host key, writes and removes a probe, and finds fsync@openssh.com;
+#  - `ferry doctor` logs in, checks the host key, writes, renames and removes a probe, and finds fsync@openssh.com;
 #  - sshd stopped: messages are still acknowledged (queued), nothing is dead-lettered; sshd back: the
 #    queue drains;
 #  - sshd comes back with another host key (a man in the middle, or an unannounced re-key): ferry
@@ -102,7 +102,7 @@ status:
 EOF
 "$FERRY" config check "$WORK/ferry.yaml" >/dev/null || die "config refused: $("$FERRY" config check "$WORK/ferry.yaml" 2>&1)"
 "$FERRY" doctor --config "$WORK/ferry.yaml" >"$WORK/doctor.txt" 2>&1 || true
-grep -q '^ok .*exchange .*SSH login ok .*host key as known_hosts names it; a probe file written and removed$' "$WORK/doctor.txt" ||
+grep -q '^ok .*exchange .*SSH login ok .*host key as known_hosts names it; a probe file written, renamed and removed$' "$WORK/doctor.txt" ||
   die "ferry doctor: $(grep -i 'exchange' "$WORK/doctor.txt")"
 [ -z "$(ls -A "$DROP")" ] || die "ferry doctor left its probe: $(ls -A "$DROP")"
 log "ferry doctor: SSH login, host key and a probe file ok; the server offers fsync@openssh.com"
