@@ -35,6 +35,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return notStarted(sys, err)
 	}
+	spareProc()
 	logPath := logFile(cfg, interactive, runtime.GOOS)
 	logOut, closeLog, err := openLogOutput(cfg, logPath, stderr, interactive)
 	if err != nil {

@@ -3,7 +3,10 @@
 package diskq
 
 // directFile is never opened here: segments are written buffered.
-type directFile struct{ tail directTail }
+type directFile struct {
+	tail directTail
+	gate *rawGate
+}
 
 func directSupported(string) bool              { return false }
 func openDirect(string) *directFile            { return nil }

@@ -271,6 +271,7 @@ type Queue struct {
 	wbuf       []byte            // writer-owned batch buffer
 	dbuf       []byte            // writer-owned aligned buffer of direct writes
 	direct     bool              // the newest segment is written directly (see direct.go); writer-owned
+	gate       rawGate           // whether the commit path's disk calls are raw (hold.go)
 	wseq       uint64            // writer-owned: the next seq to assign
 	commits    atomic.Int64      // sync rounds, for tests and tuning
 	activePuts atomic.Int64      // Put calls in progress
@@ -613,6 +614,7 @@ func (q *Queue) recover() error {
 	}
 	q.cur = q.segs[len(q.segs)-1]
 	q.direct = !q.opts.BufferedWrites && directSupported(q.dir)
+	q.gate.off.Store(!q.direct)
 	q.useDirect(q.cur)
 
 	// A dead letter is written before its ACK record; a crash in between
@@ -1605,6 +1607,7 @@ func (q *Queue) writeAt(seg *segment, buf []byte) error {
 	if errors.Is(err, errDirect) {
 		q.log.Warn("queue direct writes refused by the file system; writing through the page cache from now on", "reason", err.Error())
 		q.direct = false
+		q.gate.off.Store(true)
 		seg.dropDirect()
 		ok = false
 	}
@@ -1620,6 +1623,9 @@ func (q *Queue) writeAt(seg *segment, buf []byte) error {
 func (q *Queue) useDirect(seg *segment) {
 	if q.direct && seg.dio == nil {
 		seg.dio = openDirect(seg.path)
+		if seg.dio != nil {
+			seg.dio.gate = &q.gate
+		}
 	}
 }
 
@@ -1671,7 +1677,7 @@ func (q *Queue) commit(group []*written) {
 			if w.n == 0 || w.seg == synced {
 				continue
 			}
-			if err := datasync(w.seg.f); err != nil {
+			if err := q.syncSegment(w.seg.f); err != nil {
 				// After a failed fsync the file's tail is unknown
 				// (see "fsyncgate"): stop taking items until reopened.
 				failed = fmt.Errorf("sync queue segment %s: %w", filepath.Base(w.seg.path), err)
