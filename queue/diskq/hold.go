@@ -32,18 +32,23 @@ import (
 // collector, so every goroutine waits at the collector's stop-the-world
 // points until the call returns, which is harmless for a call of
 // 100 µs and not for a disk that stalls for seconds. So a call that takes
-// longer than rawSlow turns raw calls off for rawBackoff: the queue of a
-// slow or failing disk makes ordinary calls, as it did before.
+// longer than rawSlow turns raw calls off for a while: a second, doubled
+// at each slow call after it up to rawBackoffMax, and back to a second
+// after a fast one. A machine that is only busy for a moment loses the
+// raw calls for that moment; the queue of a slow or failing disk soon
+// makes ordinary calls nearly all the time, as it did before.
 const (
-	rawSlow    = 5 * time.Millisecond
-	rawBackoff = time.Minute
+	rawSlow       = 5 * time.Millisecond
+	rawBackoffMin = time.Second
+	rawBackoffMax = 10 * time.Minute
 )
 
 // rawGate decides whether a queue's commit path makes its disk calls raw.
 // The writer and the syncer (or an inline Put) share it.
 type rawGate struct {
-	off   atomic.Bool  // never raw: buffered writes (Options.BufferedWrites, other systems, file systems without direct writes)
-	until atomic.Int64 // UnixNano before which calls are ordinary
+	off     atomic.Bool  // never raw: buffered writes (Options.BufferedWrites, other systems, file systems without direct writes)
+	until   atomic.Int64 // UnixNano before which calls are ordinary
+	backoff atomic.Int64 // the last turn-off's length; 0 after a fast call
 }
 
 // raw reports whether the next disk call of the commit path may be raw.
@@ -53,9 +58,16 @@ func (g *rawGate) raw() bool {
 
 // took records how long a disk call of the commit path took.
 func (g *rawGate) took(d time.Duration) {
-	if g != nil && d > rawSlow {
-		g.until.Store(time.Now().Add(rawBackoff).UnixNano())
+	if g == nil {
+		return
 	}
+	if d <= rawSlow {
+		g.backoff.Store(0)
+		return
+	}
+	b := min(max(2*time.Duration(g.backoff.Load()), rawBackoffMin), rawBackoffMax)
+	g.backoff.Store(int64(b))
+	g.until.Store(time.Now().Add(b).UnixNano())
 }
 
 // syncSegment is the commit's fdatasync of a segment: raw when the gate

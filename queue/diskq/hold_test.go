@@ -9,9 +9,9 @@ import (
 )
 
 // TestRawGate: a queue that writes its log directly makes its commit
-// path's disk calls raw, and a buffered one never does; one call slower
-// than rawSlow turns raw calls off for rawBackoff, after which they are
-// made again; calls that stay fast change nothing.
+// path's disk calls raw, and a buffered one never does; a call slower
+// than rawSlow turns raw calls off for a while, longer after each slow
+// call in a row; calls that stay fast change nothing.
 func TestRawGate(t *testing.T) {
 	dir := t.TempDir()
 	q := open(t, dir, Options{})
@@ -40,17 +40,33 @@ func TestRawGate(t *testing.T) {
 	if !g.raw() {
 		t.Fatal("a fast call closed the gate")
 	}
-	g.took(rawSlow + time.Millisecond)
-	if g.raw() {
-		t.Fatal("a call slower than rawSlow left raw calls on")
+	// Slow calls in a row turn raw calls off for 1 s, 2 s, 4 s ... up to
+	// rawBackoffMax; a fast one starts again from 1 s.
+	slow := func(want time.Duration) {
+		t.Helper()
+		g.until.Store(0)
+		g.took(rawSlow + time.Millisecond)
+		if g.raw() {
+			t.Fatal("a call slower than rawSlow left raw calls on")
+		}
+		if wait := time.Until(time.Unix(0, g.until.Load())); wait < want-time.Second/2 || wait > want {
+			t.Fatalf("raw calls off for %v, want %v", wait, want)
+		}
 	}
-	if wait := time.Until(time.Unix(0, g.until.Load())); wait < rawBackoff-time.Second || wait > rawBackoff {
-		t.Fatalf("raw calls off for %v, want %v", wait, rawBackoff)
+	slow(rawBackoffMin)
+	slow(2 * rawBackoffMin)
+	slow(4 * rawBackoffMin)
+	for range 20 {
+		g.took(rawSlow + time.Millisecond)
 	}
+	slow(rawBackoffMax)
 	g.until.Store(time.Now().Add(-time.Nanosecond).UnixNano())
 	if !g.raw() {
 		t.Fatal("raw calls still off after the backoff")
 	}
+	g.took(rawSlow)
+	slow(rawBackoffMin)
+	g.until.Store(0)
 	g.off.Store(true)
 	if g.raw() {
 		t.Fatal("an off gate allows raw calls")
