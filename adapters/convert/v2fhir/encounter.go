@@ -181,9 +181,14 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	}
 	// The IG's PV1[Encounter] map: PV1-3 is "planned" for a pre-admit
 	// (PV1-2 P), else "active"; a planned visit's bed (A05, A14) is
-	// where the patient will be too, and a finished one's was.
+	// where the patient will be too, and a finished one's was. A cancelled
+	// visit (A11, A27, A38) "ended before it has begun": the patient is
+	// not, was not and will not be in its bed, which none of R4's location
+	// statuses says, so the bed has none (location.status is 0..1).
 	locStatus := "active"
 	switch {
+	case e.Status == "cancelled":
+		locStatus = ""
 	case e.Status == "finished":
 		locStatus = "completed"
 	case e.Status == "planned" || class == "P":
