@@ -194,14 +194,36 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	case e.Status == "planned" || class == "P":
 		locStatus = "planned"
 	}
+	// An A02 moves the patient from PV1-6 to PV1-3 (HL7 v2.5.1 3.3.2) at
+	// the time EVN-6 (Event Occurred) or, without it, EVN-2 says: the ward
+	// left ends and the new one starts then (R4 location.period, "Time
+	// period during which the patient was present at the location"). Any
+	// other event's PV1-6 is the last transfer's, whose time it does not
+	// repeat.
+	var moved string
+	if x.typ.Code == "ADT" && x.typ.Trigger == "A02" {
+		if moved, err = x.eventTime(); err != nil {
+			return nil, err
+		}
+	}
 	if loc := placeText(&x.slabs.text, pv1.Field(3)); loc != "" {
-		e.Location = append(into(e.Location, box.locations[:]), fhir.EncounterLocation{Location: fhir.Reference{Display: loc}, Status: locStatus})
+		l := fhir.EncounterLocation{Location: fhir.Reference{Display: loc}, Status: locStatus}
+		if moved != "" && (locStatus == "active" || locStatus == "completed") {
+			box.moves[0] = fhir.Period{Start: moved}
+			l.Period = &box.moves[0]
+		}
+		e.Location = append(into(e.Location, box.locations[:]), l)
 	}
 	// An A12's PV1-6 is where the transfer it cancels would have taken
 	// the patient (its PV1-3 is where the patient stayed, HL7 v2.5.1
 	// 3.3.12): no location of the visit.
 	if loc := placeText(&x.slabs.text, pv1.Field(6)); loc != "" && !(x.typ.Code == "ADT" && x.typ.Trigger == "A12") {
-		e.Location = append(into(e.Location, box.locations[:]), fhir.EncounterLocation{Location: fhir.Reference{Display: loc}, Status: "completed"})
+		l := fhir.EncounterLocation{Location: fhir.Reference{Display: loc}, Status: "completed"}
+		if moved != "" {
+			box.moves[1] = fhir.Period{End: moved}
+			l.Period = &box.moves[1]
+		}
+		e.Location = append(into(e.Location, box.locations[:]), l)
 	}
 	if pv2, ok := x.m.Segment("PV2"); ok {
 		if r := x.cwe(pv2.Field(3).Rep(1), ""); r != nil {
@@ -218,6 +240,20 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	x.encRes = e
 	x.encKey = key
 	return ref, nil
+}
+
+// eventTime is when the ADT event happened: EVN-6 (Event Occurred), or
+// EVN-2 (Recorded Date/Time) without it; "" when the message has neither.
+// A re-send repeats both, so what is keyed or dated by it stays the same.
+func (x *conv) eventTime() (string, error) {
+	evn, ok := x.m.Segment("EVN")
+	if !ok {
+		return "", nil
+	}
+	if evn.Field(6).Text(1) != "" {
+		return x.fieldDateTime(evn, 6)
+	}
+	return x.fieldDateTime(evn, 2)
 }
 
 // beginsVisit are the ADT events that begin the visit in their PV1: an
@@ -295,5 +331,6 @@ type encounterBox struct {
 	period       fhir.Period
 	hosp         fhir.EncounterHospitalization
 	locations    [2]fhir.EncounterLocation
+	moves        [2]fhir.Period
 	participants [2]fhir.EncounterParticipant
 }
