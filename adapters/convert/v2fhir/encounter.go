@@ -109,6 +109,14 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	if reopened {
 		end = ""
 	}
+	// An A03 records the discharge (HL7 v2.5.1 3.3.3) whether or not its
+	// PV1-45 says when: without it, the event's time ends the visit, not
+	// a period R4 would read as still going on.
+	if end == "" && x.typ.Code == "ADT" && x.typ.Trigger == "A03" {
+		if end, err = x.eventTime(); err != nil {
+			return nil, err
+		}
+	}
 	if start != "" || end != "" {
 		box.period = fhir.Period{Start: start, End: end}
 		e.Period = &box.period

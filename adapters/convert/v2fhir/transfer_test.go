@@ -95,3 +95,34 @@ func TestTransferLocationPeriods(t *testing.T) {
 		}
 	}
 }
+
+// TestDischargeWithoutPV145Ends: an A03 "signals that the patient's
+// status has changed to 'discharged' and that a discharge date has been
+// recorded" (HL7 v2.5.1 3.3.3), and senders leave PV1-45 empty when the
+// event says when (EVN-6, or EVN-2). Its Encounter was "finished" with a
+// period of no end, which FHIR R4 reads as "the period is ongoing": a
+// finished visit still going on, whose length of stay the exchange could
+// not tell. The discharge now ends the period at EVN-6, or EVN-2; PV1-45
+// still wins, and an A13 that cancels the discharge still has no end.
+func TestDischargeWithoutPV145Ends(t *testing.T) {
+	for _, tc := range []struct {
+		name, trigger, evn6, pv145, want string
+	}{
+		{"EVN-6", "A03", "20240105113000", "", "2024-01-05T11:30:00"},
+		{"EVN-2", "A03", "", "", "2024-01-05T12:00:00"},
+		{"PV1-45", "A03", "20240105113000", "20240105110000", "2024-01-05T11:00:00"},
+		{"A13", "A13", "20240105113000", "", ""},
+		{"A08", "A08", "20240105113000", "", ""},
+	} {
+		msg := adtWith(tc.trigger, "D"+tc.trigger, map[int]string{45: tc.pv145})
+		msg = strings.Replace(msg, "EVN|"+tc.trigger+"|20240105120000", "EVN|"+tc.trigger+"|20240105120000||||"+tc.evn6, 1)
+		encs := entriesOf[fhir.Encounter](mustConvert(t, testConverter(t), msg))
+		if len(encs) != 1 || encs[0].Period == nil {
+			t.Fatalf("%s: %+v", tc.name, encs)
+		}
+		e := encs[0]
+		if !strings.HasPrefix(e.Period.End, tc.want) || (tc.want == "") != (e.Period.End == "") {
+			t.Errorf("%s: %s Encounter's period.end %q, want %q", tc.name, e.Status, e.Period.End, tc.want)
+		}
+	}
+}
