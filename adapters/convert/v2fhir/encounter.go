@@ -205,16 +205,19 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	// An A02 moves the patient from PV1-6 to PV1-3 (HL7 v2.5.1 3.3.2) at
 	// the time EVN-6 (Event Occurred) or, without it, EVN-2 says: the ward
 	// left ends and the new one starts then (R4 location.period, "Time
-	// period during which the patient was present at the location"). Any
-	// other event's PV1-6 is the last transfer's, whose time it does not
-	// repeat.
+	// period during which the patient was present at the location"). So
+	// does an A06 or A07 whose PV1-6 names the old location "(if
+	// different)" (3.3.6, 3.3.7); without one the class changed where the
+	// patient was. Any other event's PV1-6 is the last transfer's, whose
+	// time it does not repeat.
 	var moved string
-	if x.typ.Code == "ADT" && x.typ.Trigger == "A02" {
+	loc3 := placeText(&x.slabs.text, pv1.Field(3))
+	if x.typ.Code == "ADT" && (x.typ.Trigger == "A02" || changesClass[x.typ.Trigger] && !pv1.Field(6).Empty() && placeText(&x.slabs.text, pv1.Field(6)) != loc3) {
 		if moved, err = x.eventTime(); err != nil {
 			return nil, err
 		}
 	}
-	if loc := placeText(&x.slabs.text, pv1.Field(3)); loc != "" {
+	if loc := loc3; loc != "" {
 		l := fhir.EncounterLocation{Location: fhir.Reference{Display: loc}, Status: locStatus}
 		if moved != "" && (locStatus == "active" || locStatus == "completed") {
 			box.moves[0] = fhir.Period{Start: moved}
@@ -249,6 +252,10 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	x.encKey = key
 	return ref, nil
 }
+
+// changesClass are the ADT events that change the class of a stay: an
+// outpatient admitted (A06), an inpatient no longer admitted (A07).
+var changesClass = map[string]bool{"A06": true, "A07": true}
 
 // eventTime is when the ADT event happened: EVN-6 (Event Occurred), or
 // EVN-2 (Recorded Date/Time) without it; "" when the message has neither.

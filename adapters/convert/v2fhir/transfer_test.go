@@ -126,3 +126,47 @@ func TestDischargeWithoutPV145Ends(t *testing.T) {
 		}
 	}
 }
+
+// TestClassChangeMoveDated: an A06 (outpatient to inpatient) or A07
+// (inpatient to outpatient) moves the patient as an A02 does when the
+// location changes: "The new patient location should appear in PV1-3 ...,
+// while the old patient location (if different) should appear in PV1-6"
+// (HL7 v2.5.1 3.3.6, 3.3.7). The corpus's A06 (from the waiting room to a
+// bed) and A07 listed the location left "completed" with no period, as
+// the A02 did; they now end it, and start the new one, at EVN-6. An A06
+// without PV1-6 changes the class where the patient is: no period, since
+// the patient was there before the event.
+func TestClassChangeMoveDated(t *testing.T) {
+	for _, f := range []string{"ADT-A06-01.hl7", "ADT-A07-01.hl7"} {
+		raw, err := os.ReadFile("../../../../shared/corpus/hl7v2/" + f)
+		if err != nil {
+			t.Skip(err)
+		}
+		b, _, err := testConverter(t).ConvertRaw(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		encs := entriesOf[fhir.Encounter](b)
+		if len(encs) != 1 || len(encs[0].Location) != 2 {
+			t.Fatalf("%s: %+v", f, encs)
+		}
+		now, left := encs[0].Location[0], encs[0].Location[1]
+		const at = "2021-01-15T16:00:10+02:15"
+		if now.Status != "active" || now.Period == nil || now.Period.Start != at {
+			t.Errorf("%s: the new location %+v %+v, want active from %s", f, now, now.Period, at)
+		}
+		if left.Status != "completed" || left.Period == nil || left.Period.End != at {
+			t.Errorf("%s: the location left %+v %+v, want completed at %s", f, left, left.Period, at)
+		}
+	}
+	for _, tr := range []string{"A06", "A07"} {
+		msg := adtWith(tr, "S"+tr, map[int]string{2: map[string]string{"A06": "I", "A07": "O"}[tr]})
+		for _, e := range entriesOf[fhir.Encounter](mustConvert(t, testConverter(t), msg)) {
+			for _, l := range e.Location {
+				if l.Period != nil {
+					t.Errorf("%s without PV1-6: location %s has period %+v", tr, l.Location.Display, l.Period)
+				}
+			}
+		}
+	}
+}
