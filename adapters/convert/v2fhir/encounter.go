@@ -109,6 +109,14 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	if reopened {
 		end = ""
 	}
+	// An A03 records the discharge (HL7 v2.5.1 3.3.3) whether or not its
+	// PV1-45 says when: without it, the event's time ends the visit, not
+	// a period R4 would read as still going on.
+	if end == "" && x.typ.Code == "ADT" && x.typ.Trigger == "A03" {
+		if end, err = x.eventTime(); err != nil {
+			return nil, err
+		}
+	}
 	if start != "" || end != "" {
 		box.period = fhir.Period{Start: start, End: end}
 		e.Period = &box.period
@@ -181,22 +189,52 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	}
 	// The IG's PV1[Encounter] map: PV1-3 is "planned" for a pre-admit
 	// (PV1-2 P), else "active"; a planned visit's bed (A05, A14) is
-	// where the patient will be too, and a finished one's was.
+	// where the patient will be too, and a finished one's was. A cancelled
+	// visit (A11, A27, A38) "ended before it has begun": the patient is
+	// not, was not and will not be in its bed, which none of R4's location
+	// statuses says, so the bed has none (location.status is 0..1).
 	locStatus := "active"
 	switch {
+	case e.Status == "cancelled":
+		locStatus = ""
 	case e.Status == "finished":
 		locStatus = "completed"
 	case e.Status == "planned" || class == "P":
 		locStatus = "planned"
 	}
-	if loc := placeText(&x.slabs.text, pv1.Field(3)); loc != "" {
-		e.Location = append(into(e.Location, box.locations[:]), fhir.EncounterLocation{Location: fhir.Reference{Display: loc}, Status: locStatus})
+	// An A02 moves the patient from PV1-6 to PV1-3 (HL7 v2.5.1 3.3.2) at
+	// the time EVN-6 (Event Occurred) or, without it, EVN-2 says: the ward
+	// left ends and the new one starts then (R4 location.period, "Time
+	// period during which the patient was present at the location"). So
+	// does an A06 or A07 whose PV1-6 names the old location "(if
+	// different)" (3.3.6, 3.3.7); without one the class changed where the
+	// patient was. Any other event's PV1-6 is the last transfer's, whose
+	// time it does not repeat.
+	var moved string
+	loc3 := placeText(&x.slabs.text, pv1.Field(3))
+	if x.typ.Code == "ADT" && (x.typ.Trigger == "A02" || changesClass[x.typ.Trigger] && !pv1.Field(6).Empty() && placeText(&x.slabs.text, pv1.Field(6)) != loc3) {
+		if moved, err = x.eventTime(); err != nil {
+			return nil, err
+		}
+	}
+	if loc := loc3; loc != "" {
+		l := fhir.EncounterLocation{Location: fhir.Reference{Display: loc}, Status: locStatus}
+		if moved != "" && (locStatus == "active" || locStatus == "completed") {
+			box.moves[0] = fhir.Period{Start: moved}
+			l.Period = &box.moves[0]
+		}
+		e.Location = append(into(e.Location, box.locations[:]), l)
 	}
 	// An A12's PV1-6 is where the transfer it cancels would have taken
 	// the patient (its PV1-3 is where the patient stayed, HL7 v2.5.1
 	// 3.3.12): no location of the visit.
 	if loc := placeText(&x.slabs.text, pv1.Field(6)); loc != "" && !(x.typ.Code == "ADT" && x.typ.Trigger == "A12") {
-		e.Location = append(into(e.Location, box.locations[:]), fhir.EncounterLocation{Location: fhir.Reference{Display: loc}, Status: "completed"})
+		l := fhir.EncounterLocation{Location: fhir.Reference{Display: loc}, Status: "completed"}
+		if moved != "" {
+			box.moves[1] = fhir.Period{End: moved}
+			l.Period = &box.moves[1]
+		}
+		e.Location = append(into(e.Location, box.locations[:]), l)
 	}
 	if pv2, ok := x.m.Segment("PV2"); ok {
 		if r := x.cwe(pv2.Field(3).Rep(1), ""); r != nil {
@@ -213,6 +251,24 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	x.encRes = e
 	x.encKey = key
 	return ref, nil
+}
+
+// changesClass are the ADT events that change the class of a stay: an
+// outpatient admitted (A06), an inpatient no longer admitted (A07).
+var changesClass = map[string]bool{"A06": true, "A07": true}
+
+// eventTime is when the ADT event happened: EVN-6 (Event Occurred), or
+// EVN-2 (Recorded Date/Time) without it; "" when the message has neither.
+// A re-send repeats both, so what is keyed or dated by it stays the same.
+func (x *conv) eventTime() (string, error) {
+	evn, ok := x.m.Segment("EVN")
+	if !ok {
+		return "", nil
+	}
+	if evn.Field(6).Text(1) != "" {
+		return x.fieldDateTime(evn, 6)
+	}
+	return x.fieldDateTime(evn, 2)
 }
 
 // beginsVisit are the ADT events that begin the visit in their PV1: an
@@ -290,5 +346,6 @@ type encounterBox struct {
 	period       fhir.Period
 	hosp         fhir.EncounterHospitalization
 	locations    [2]fhir.EncounterLocation
+	moves        [2]fhir.Period
 	participants [2]fhir.EncounterParticipant
 }

@@ -2,6 +2,7 @@ package v2fhir
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -184,5 +185,44 @@ func TestA38CancelsPreAdmit(t *testing.T) {
 	}
 	if encs[0].ID != pre[0].ID || encs[0].Status != "cancelled" {
 		t.Errorf("A38: Encounter %s %s, want the A05's %s cancelled", encs[0].ID, encs[0].Status, pre[0].ID)
+	}
+}
+
+// TestCancelledVisitLocationNotActive: an A11 (cancel admit), A27 (cancel
+// pending admit) or A38 (cancel pre-admit) writes the visit "cancelled",
+// which FHIR R4 defines as "The Encounter has ended before it has begun",
+// but its bed (PV1-3) was written "active", "The patient is currently at
+// this location" (or "planned" for a pre-admission, "The patient is
+// planned to be moved to this location at some point in the future"): a
+// visit that never began, whose bed the exchange showed occupied or
+// booked. None of R4's location statuses holds for it (location.status
+// is 0..1), so the bed is kept without one; the prior location (PV1-6),
+// where the patient was before, stays completed.
+func TestCancelledVisitLocationNotActive(t *testing.T) {
+	for _, tr := range []string{"A11", "A27", "A38"} {
+		for _, class := range []string{"I", "P", "O"} {
+			msg := adtWith(tr, "X"+tr, map[int]string{2: class, 3: "W2^201^A", 6: "ER^1^A"})
+			got, ok := locationStatus(t, msg, "W2 201 A")
+			if !ok || got != "" {
+				t.Errorf("%s, PV1-2 %s: the cancelled visit's bed is %q (listed %v), want no status", tr, class, got, ok)
+			}
+			if prior, _ := locationStatus(t, msg, "ER 1 A"); prior != "completed" {
+				t.Errorf("%s, PV1-2 %s: the prior location is %q, want completed", tr, class, prior)
+			}
+		}
+	}
+	// The corpus's A11 (PV1-2 P, with PV1-45).
+	raw, err := os.ReadFile("../../../../shared/corpus/hl7v2/ADT-A11-02.hl7")
+	if err != nil {
+		t.Skip(err)
+	}
+	b, _, err := testConverter(t).ConvertRaw(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entriesOf[fhir.Encounter](b) {
+		if len(e.Location) == 0 || e.Location[0].Status != "" {
+			t.Errorf("corpus A11: Encounter %s with locations %+v, want the bed without a status", e.Status, e.Location)
+		}
 	}
 }
