@@ -43,6 +43,12 @@ type Audit struct {
 	// (ferry's patient key, a hash keyed with the encryption key when one
 	// is set, for repositories that must not receive identifiers).
 	PatientIdentity string `yaml:"patient_identity"`
+	// DTLSFraming is how a dtls:// repository gets each message:
+	// "octet-counting" (the default, RFC 6012: its length in octets and a
+	// space before it, SYSLOG-FRAME = MSG-LEN SP SYSLOG-MSG) or "bare"
+	// (the message alone in its DTLS record, for receivers that take
+	// every record as one message and read no length: rsyslog's imdtls).
+	DTLSFraming string `yaml:"dtls_framing"`
 }
 
 // Values of Audit.PatientIdentity.
@@ -50,6 +56,16 @@ const (
 	PatientIdentityIdentifier = "identifier"
 	PatientIdentityKey        = "key"
 )
+
+// Values of Audit.DTLSFraming.
+const (
+	DTLSFramingOctetCounting = "octet-counting"
+	DTLSFramingBare          = "bare"
+)
+
+// DTLSBare reports whether dtls:// messages go without their length
+// (DTLSFraming bare).
+func (a Audit) DTLSBare() bool { return a.DTLSFraming == DTLSFramingBare }
 
 // NamesIdentifiers reports whether audit events name patients by their
 // identifiers (PatientIdentity identifier or unset).
@@ -126,6 +142,15 @@ func (a Audit) Validate() error {
 	}
 	if a.MaxSpoolBytes != 0 && a.MaxSpoolBytes < 1<<16 {
 		errs = append(errs, fmt.Errorf("max_spool_bytes: must be at least 65536 (or 0 for 64 MiB), got %d", a.MaxSpoolBytes))
+	}
+	switch a.DTLSFraming {
+	case "":
+	case DTLSFramingOctetCounting, DTLSFramingBare:
+		if scheme != "" && scheme != "dtls" {
+			errs = append(errs, fmt.Errorf("dtls_framing: set, but audit.url is %s://, not dtls://; remove it", scheme))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("dtls_framing: must be octet-counting (RFC 6012, the default) or bare (each message alone in its record, for rsyslog's imdtls), got %q", a.DTLSFraming))
 	}
 	switch a.PatientIdentity {
 	case "", PatientIdentityIdentifier, PatientIdentityKey:

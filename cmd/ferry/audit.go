@@ -51,6 +51,7 @@ func (g *gateway) newAuditSink() (*audit.Sink, error) {
 		SpoolDir:      g.cfg.Path("audit", "spool"),
 		HandoffDir:    g.cfg.Path("audit", "handoff"),
 		MaxSpoolBytes: a.MaxSpoolBytes,
+		DTLSBare:      a.DTLSBare(),
 		Key:           g.key,
 		Logger:        g.log.With("component", "audit"),
 	})

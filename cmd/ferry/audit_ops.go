@@ -72,6 +72,7 @@ func newOpsAudit(cfg *config.Config, what string) (*opsAudit, error) {
 		SourceID:   cfg.Audit.SourceID,
 		Site:       cfg.Audit.Site,
 		HandoffDir: cfg.Path("audit", "handoff"),
+		DTLSBare:   cfg.Audit.DTLSBare(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s is recorded in the audit trail (audit.url is set), and it cannot be written: %w; run as root or the ferry account", what, err)

@@ -33,7 +33,7 @@ const (
 
 // TestDTLSRepoProcess is the child: a pion/dtls repository on the
 // address in the environment that prints "addr <host:port>" once it
-// listens and "msg <base64>" for every message it receives.
+// listens and "msg <base64>" for every DTLS record it receives.
 func TestDTLSRepoProcess(t *testing.T) {
 	addr := os.Getenv(envDTLSRepoAddr)
 	if addr == "" {
@@ -126,7 +126,7 @@ func startRepoProcess(t *testing.T, p pki.Paths, addr string) *repoProcess {
 				ready <- strings.TrimPrefix(line, "addr ")
 			case strings.HasPrefix(line, "msg "):
 				if m, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(line, "msg ")); err == nil {
-					rp.r.add(m, true)
+					rp.r.addRecord(m, true, false)
 				}
 			case strings.HasPrefix(line, "error "):
 				ready <- line

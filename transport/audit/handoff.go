@@ -59,6 +59,7 @@ func NewEmitter(opts Options) (*Emitter, error) {
 	if err != nil {
 		return nil, err
 	}
+	ep.bare = opts.DTLSBare
 	if opts.SourceID == "" {
 		return nil, errors.New("audit: source id is empty")
 	}

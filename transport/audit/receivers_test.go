@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -28,6 +29,8 @@ import (
 type received struct {
 	msg        []byte
 	clientCert bool
+	// record is the data of the DTLS record that carried msg (dtls only).
+	record []byte
 }
 
 // repo is a real audit repository for tests: it collects messages.
@@ -40,9 +43,11 @@ type repo struct {
 
 func newRepo() *repo { return &repo{got: make(chan struct{}, 1)} }
 
-func (r *repo) add(m []byte, cert bool) {
+func (r *repo) add(m []byte, cert bool) { r.addReceived(received{msg: m, clientCert: cert}) }
+
+func (r *repo) addReceived(m received) {
 	r.mu.Lock()
-	r.msgs = append(r.msgs, received{msg: m, clientCert: cert})
+	r.msgs = append(r.msgs, m)
 	r.mu.Unlock()
 	select { // wake a waiter; one pending wake-up is enough
 	case r.got <- struct{}{}:
@@ -169,9 +174,50 @@ func readFrame(br *bufio.Reader) ([]byte, error) {
 	return m, nil
 }
 
-// startDTLSRepo is a pion/dtls server requiring a client certificate; each
-// datagram is one message (RFC 6012).
+// dtlsFrames reads the data of one DTLS record as RFC 6012 defines it,
+// APPLICATION-DATA = 1*SYSLOG-FRAME, SYSLOG-FRAME = MSG-LEN SP SYSLOG-MSG.
+func dtlsFrames(rec []byte) ([][]byte, error) {
+	br := bufio.NewReader(bytes.NewReader(rec))
+	var msgs [][]byte
+	for {
+		m, err := readFrame(br)
+		if errors.Is(err, io.EOF) && len(msgs) > 0 {
+			return msgs, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("dtls record %.20q is not RFC 6012 SYSLOG-FRAMEs: %w", rec, err)
+		}
+		msgs = append(msgs, m)
+	}
+}
+
+// addRecord adds the messages of one DTLS record: its SYSLOG-FRAMEs
+// (RFC 6012), or the record itself when bare (rsyslog's imdtls).
+func (r *repo) addRecord(rec []byte, cert, bare bool) {
+	if bare {
+		r.addReceived(received{msg: rec, clientCert: cert, record: rec})
+		return
+	}
+	msgs, err := dtlsFrames(rec)
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	for _, m := range msgs {
+		r.addReceived(received{msg: m, clientCert: cert, record: rec})
+	}
+}
+
+// startDTLSRepo is a pion/dtls server requiring a client certificate,
+// reading RFC 6012 SYSLOG-FRAMEs from each record.
 func startDTLSRepo(t *testing.T, p pki.Paths) (*repo, string) {
+	t.Helper()
+	return startDTLSRepoFraming(t, p, false)
+}
+
+// startDTLSRepoFraming is startDTLSRepo, taking each record as one bare
+// message when bare, as rsyslog's imdtls does.
+func startDTLSRepoFraming(t *testing.T, p pki.Paths, bare bool) (*repo, string) {
 	t.Helper()
 	pair, err := tls.LoadX509KeyPair(p.ServerCert, p.ServerKey)
 	if err != nil {
@@ -238,7 +284,7 @@ func startDTLSRepo(t *testing.T, p pki.Paths) (*repo, string) {
 					if err != nil {
 						return
 					}
-					r.add(append([]byte(nil), buf[:n]...), cert)
+					r.addRecord(append([]byte(nil), buf[:n]...), cert, bare)
 				}
 			}()
 		}

@@ -80,6 +80,10 @@ type Options struct {
 	// would otherwise drop every event ferry writes into the association
 	// it forgot, without either side noticing.
 	DTLSMaxAge, DTLSMaxIdle time.Duration
+	// DTLSBare sends each dtls:// message alone in its record, without
+	// the MSG-LEN SP that RFC 6012 puts before it, for a repository that
+	// takes every record as one whole message (rsyslog's imdtls).
+	DTLSBare bool
 	// HandoffDir is where short-lived processes (Emitter) leave the events
 	// they could not send, normally <data_dir>/audit/handoff. A Sink with
 	// it set moves those into its spool at start and every
@@ -167,6 +171,7 @@ func New(opts Options) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
+	ep.bare = opts.DTLSBare
 	if opts.SourceID == "" {
 		return nil, errors.New("audit: source id is empty")
 	}

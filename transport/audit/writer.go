@@ -31,20 +31,27 @@ const (
 	// (the IPv4 UDP payload limit); RFC 5426 §3.2 lets a sender truncate
 	// longer ones.
 	MaxUDPMessage = 65507
+	// maxDTLSRecord is the most data ferry puts in one DTLS record:
+	// what fits a datagram of 8192 octets with the record's header (13
+	// octets) and AES-GCM's explicit nonce and tag (8 + 16). A record may
+	// carry 2^14 octets (RFC 6347 §4.1), but RFC 6012 §5.4.1 asks a
+	// receiver to take messages of 2048 octets and only SHOULD up to
+	// 8192, and pion/dtls reads a datagram into 8192 octets
+	// (inboundBufferSize): one longer than that never arrives, without a
+	// word to either side. A longer event is sent as several that fit where it
+	// names several patients (encodeAll), else cut and counted.
+	maxDTLSRecord = 8192 - 13 - 8 - 16
 	// MaxDTLSMessage is the largest syslog message sent in one DTLS
-	// record: what fits a datagram of 8192 octets with the record's
-	// header (13 octets) and AES-GCM's explicit nonce and tag (8 + 16).
-	// A record may carry 2^14 octets (RFC 6347 §4.1), but the DTLS
-	// receivers in use read a datagram into 8192 octets (rsyslog's
-	// imdtls, DTLS_MAX_RCVBUF; pion/dtls), and one longer than that
-	// never arrives, without a word to either side. A longer event is
-	// sent as several that fit where it names several patients
-	// (encodeAll), else cut and counted. Each message goes alone in one
-	// record, without a length prefix: rsyslog's imdtls, the one DTLS
-	// syslog receiver in wide use (from Adiscon, whose R. Gerhards
-	// co-wrote RFC 6012), takes every record it reads as one whole
-	// message, and its omdtls sends them so.
-	MaxDTLSMessage = 8192 - 13 - 8 - 16
+	// record. Each record carries one message as RFC 6012 §5.4 frames it,
+	// APPLICATION-DATA = 1*SYSLOG-FRAME, SYSLOG-FRAME = MSG-LEN SP
+	// SYSLOG-MSG ("a transport receiver MUST use the message length to
+	// delimit a syslog message"), so the message is shorter than the
+	// record by its length and the space ("8150 "). Options.DTLSBare
+	// sends the message alone instead, for receivers that take every
+	// record as one whole message and read no MSG-LEN (rsyslog's imdtls,
+	// whose omdtls and systemd-netlogd send them so); it may then be
+	// maxDTLSRecord long.
+	MaxDTLSMessage = maxDTLSRecord - len("8150 ")
 	// DefaultPort is the registered syslog-tls / syslog-dtls port.
 	DefaultPort = "6514"
 	// DefaultUDPPort is the classic syslog port.
@@ -64,6 +71,9 @@ type endpoint struct {
 	addr   string // host:port
 	host   string
 	base   string // https: the FHIR base, without a trailing slash
+	// bare (dtls): each message alone in its record, without the MSG-LEN
+	// of RFC 6012 (Options.DTLSBare).
+	bare bool
 }
 
 // encode renders ev as the repository at ep takes it: a FHIR AuditEvent
@@ -85,6 +95,9 @@ func (ep endpoint) encode(h Header, ev *Event) ([]byte, error) {
 func (ep endpoint) maxMessage() int {
 	switch ep.scheme {
 	case "dtls":
+		if ep.bare {
+			return maxDTLSRecord
+		}
 		return MaxDTLSMessage
 	case "udp":
 		return MaxUDPMessage
@@ -294,7 +307,7 @@ func (d *dialer) dial(ctx context.Context) (conn, error) {
 			uc.Close()
 			return nil, &dtlsHandshakeError{addr: d.ep.addr, err: err}
 		}
-		return newDTLSConn(&datagramConn{c: c, max: MaxDTLSMessage, timeout: d.timeout, truncated: d.truncated},
+		return newDTLSConn(&datagramConn{c: c, max: d.ep.maxMessage(), counted: !d.ep.bare, timeout: d.timeout, truncated: d.truncated},
 			d.now, d.maxAge, d.maxIdle), nil
 	default: // udp
 		var nd net.Dialer
@@ -461,13 +474,15 @@ func (t *tlsConn) WriteMessage(msg []byte) error {
 func (t *tlsConn) Close() error { return t.c.Close() }
 
 // datagramConn sends one message per datagram (RFC 5426 UDP) or per
-// DTLS record (RFC 6012; see MaxDTLSMessage), cutting messages longer
-// than max.
+// DTLS record (RFC 6012, as a SYSLOG-FRAME when counted; see
+// MaxDTLSMessage), cutting messages longer than max.
 type datagramConn struct {
 	c         net.Conn
 	max       int
+	counted   bool // MSG-LEN SP before the message (RFC 6012 §5.4)
 	timeout   time.Duration
 	truncated func(int)
+	buf       []byte
 }
 
 func (d *datagramConn) WriteMessage(msg []byte) error {
@@ -476,6 +491,12 @@ func (d *datagramConn) WriteMessage(msg []byte) error {
 			d.truncated(len(msg))
 		}
 		msg = msg[:d.max]
+	}
+	if d.counted {
+		d.buf = strconv.AppendInt(d.buf[:0], int64(len(msg)), 10)
+		d.buf = append(d.buf, ' ')
+		msg = append(d.buf, msg...)
+		d.buf = msg
 	}
 	if err := d.c.SetWriteDeadline(time.Now().Add(d.timeout)); err != nil {
 		return fmt.Errorf("write audit message: %w", err)
