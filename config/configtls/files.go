@@ -389,6 +389,25 @@ func FirstToExpire(path string) (*x509.Certificate, error) {
 	return earliest, nil
 }
 
+// NotYetValid returns the certificate of a PEM file that becomes valid
+// last, when it is not valid yet at now, and nil when every certificate
+// in the file is: a leaf or intermediate not valid yet fails every
+// handshake as an expired one does (the clock set back, or a certificate
+// issued for a later date), and a warning must say which and until when.
+func NotYetValid(path string, now time.Time) (*x509.Certificate, error) {
+	certs, err := readCerts("certificate file", path)
+	if err != nil {
+		return nil, err
+	}
+	var last *x509.Certificate
+	for _, c := range certs {
+		if now.Before(c.NotBefore) && (last == nil || c.NotBefore.After(last.NotBefore)) {
+			last = c
+		}
+	}
+	return last, nil
+}
+
 // CertStatus describes one configured certificate file, for status output.
 type CertStatus struct {
 	Field    string    // the setting, e.g. "cert_file"

@@ -278,11 +278,17 @@ type CertStatus struct {
 	Use  string `json:"use"`
 	File string `json:"file"`
 	// Subject is the common name of the file's certificate that expires
-	// first (NotAfter's): in a chain, perhaps an intermediate.
+	// first (NotAfter's): in a chain, perhaps an intermediate; with
+	// NotValidUntil set, that of the certificate not valid yet.
 	Subject  string    `json:"subject,omitempty"`
 	NotAfter time.Time `json:"not_after,omitzero"`
 	DaysLeft int       `json:"days_left"`
-	Error    string    `json:"error,omitempty"`
+	// NotValidUntil is set when a certificate in the file is not valid
+	// yet (its NotBefore to come: the clock set back, or one issued for a
+	// later date): the time the last of them becomes valid. Until then it
+	// fails handshakes as an expired one does.
+	NotValidUntil time.Time `json:"not_valid_until,omitzero"`
+	Error         string    `json:"error,omitempty"`
 }
 
 // ErrNotRunning means no gateway answered on the status address.
@@ -389,6 +395,9 @@ func ConfiguredCertificates(cfg *config.Config, now time.Time) []CertStatus {
 			// expired hours ago has -1, not the 0 of one still good
 			// for hours (cutting towards zero gave both 0).
 			c.DaysLeft = int(math.Floor(first.NotAfter.Sub(now).Hours() / 24))
+			if early, err := configtls.NotYetValid(file, now); err == nil && early != nil {
+				c.Subject, c.NotValidUntil = early.Subject.CommonName, early.NotBefore
+			}
 		}
 		out = append(out, c)
 	}
@@ -631,6 +640,8 @@ func PrintStatus(w io.Writer, s *Status) {
 			fmt.Fprintf(w, "certificate:       %s: %s\n", c.Use, c.Error)
 		case c.DaysLeft < 0:
 			fmt.Fprintf(w, "certificate:       %s EXPIRED on %s\n", c.Use, c.NotAfter.UTC().Format(time.DateOnly))
+		case !c.NotValidUntil.IsZero():
+			fmt.Fprintf(w, "certificate:       %s NOT VALID until %s (%q; check the system clock)\n", c.Use, c.NotValidUntil.UTC().Format(time.DateOnly), c.Subject)
 		default:
 			warn := ""
 			if c.DaysLeft < 30 {
