@@ -742,10 +742,14 @@ func checkFHIRExchange(ctx context.Context, cfg *config.Config, c Check, client 
 		// token endpoint are what SMART adds that can be wrong.
 		sc := Check{Area: "exchange", Name: "exchange.auth.smart"}
 		scope, life, err := fhirhttp.CheckSMART(ctx, smart, cfg.Exchange.URL, fhirhttp.OtherHosts(client, cfg.Exchange.URL))
-		if err != nil {
+		var refused *fhirhttp.TokenRefusedError
+		switch {
+		case errors.As(err, &refused):
+			sc.Level, sc.Detail = Fail, fmt.Sprintf("access token granted for scope %q (client %s), but %s", scope, smart.ClientID, err)
+		case err != nil:
 			sc.Level, sc.Detail = Fail, "no access token: "+err.Error()
-		} else {
-			sc.Level, sc.Detail = OK, fmt.Sprintf("access token granted for scope %q, valid %s (client %s)", scope, life.Round(time.Second), smart.ClientID)
+		default:
+			sc.Level, sc.Detail = OK, fmt.Sprintf("access token granted for scope %q, valid %s (client %s), and taken by the exchange", scope, life.Round(time.Second), smart.ClientID)
 		}
 		out = append(out, sc)
 	}
@@ -789,12 +793,14 @@ func checkUDAP(ctx context.Context, cfg *config.Config, client *http.Client) Che
 	switch {
 	case err != nil && r.TokenEndpoint == "":
 		c.Level, c.Detail = Fail, "no access token: "+err.Error()
+	case errors.As(err, new(*fhirhttp.TokenRefusedError)):
+		c.Level, c.Detail = Fail, fmt.Sprintf("signed metadata verified (signer %s); access token granted for scope %q (client %s), but %v", r.Signer, r.Scope, r.ClientID, err)
 	case err != nil:
 		c.Level, c.Detail = Fail, fmt.Sprintf("signed metadata verified (signer %s); no access token for client %s: %v", r.Signer, r.ClientID, err)
 	case r.ClientID == "":
 		c.Level, c.Detail = Warn, fmt.Sprintf("signed metadata verified (signer %s, token endpoint %s); not registered yet: the gateway registers at its first delivery, or run `ferry udap-register`", r.Signer, r.TokenEndpoint)
 	default:
-		c.Level, c.Detail = OK, fmt.Sprintf("signed metadata verified (signer %s); access token granted for scope %q, valid %s (client %s)", r.Signer, r.Scope, r.Life.Round(time.Second), r.ClientID)
+		c.Level, c.Detail = OK, fmt.Sprintf("signed metadata verified (signer %s); access token granted for scope %q, valid %s (client %s), and taken by the exchange", r.Signer, r.Scope, r.Life.Round(time.Second), r.ClientID)
 	}
 	// Metadata that revocation: soft-fail accepted unchecked is a
 	// warning even when all else works: a check did not happen.
