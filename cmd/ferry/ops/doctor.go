@@ -344,17 +344,21 @@ func caCheck(field, path string, opts DoctorOptions) Check {
 		c.Level, c.Detail = Fail, err.Error()
 		return c
 	}
-	// A CA bundle is usable while one of its certificates is; report the
-	// one that breaks first.
-	first := certs[0]
-	for _, x := range certs[1:] {
-		if x.NotAfter.Before(first.NotAfter) {
-			first = x
-		}
+	// A CA bundle is usable while one of its certificates is (the
+	// gateway leaves an expired one out of the pool); report the one in
+	// use that breaks first, and warn about the expired ones.
+	first, expired, err := configtls.FirstCAToExpire(path, opts.Now)
+	if err != nil {
+		c.Level, c.Detail = Fail, err.Error()
+		return c
 	}
 	c.Level, c.Detail = validity(first, opts)
 	if len(certs) > 1 {
 		c.Detail = fmt.Sprintf("%d certificates; earliest to expire: %s", len(certs), c.Detail)
+	}
+	for _, x := range expired {
+		c.Level = max(c.Level, Warn)
+		c.Detail += fmt.Sprintf("; %q expired on %s and is not used: remove it from the file", x.Subject.CommonName, x.NotAfter.UTC().Format(time.DateOnly))
 	}
 	if !first.IsCA && first.Subject.String() != first.Issuer.String() {
 		c.Level = max(c.Level, Warn)

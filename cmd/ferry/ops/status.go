@@ -381,12 +381,18 @@ func DeadLetterDir(cfg *config.Config) string { return "" }
 // ConfiguredCertificates lists the expiry of every certificate file in cfg.
 func ConfiguredCertificates(cfg *config.Config, now time.Time) []CertStatus {
 	var out []CertStatus
-	add := func(use, file string) {
+	// addFile adds a certificate with its chain, or with ca a bundle of
+	// CAs, where one expired or not valid yet beside valid ones is left
+	// out of the pool, harmless (ferry doctor warns about the expired).
+	addFile := func(use, file string, ca bool) {
 		if file == "" {
 			return
 		}
 		c := CertStatus{Use: use, File: file}
 		first, err := configtls.FirstToExpire(file)
+		if ca {
+			first, _, err = configtls.FirstCAToExpire(file, now)
+		}
 		if err != nil {
 			c.Error = err.Error()
 		} else {
@@ -395,12 +401,14 @@ func ConfiguredCertificates(cfg *config.Config, now time.Time) []CertStatus {
 			// expired hours ago has -1, not the 0 of one still good
 			// for hours (cutting towards zero gave both 0).
 			c.DaysLeft = int(math.Floor(first.NotAfter.Sub(now).Hours() / 24))
-			if early, err := configtls.NotYetValid(file, now); err == nil && early != nil {
+			if early, err := configtls.NotYetValid(file, now); err == nil && early != nil && (!ca || now.Before(first.NotBefore) || now.After(first.NotAfter)) {
 				c.Subject, c.NotValidUntil = early.Subject.CommonName, early.NotBefore
 			}
 		}
 		out = append(out, c)
 	}
+	add := func(use, file string) { addFile(use, file, false) }
+	addCA := func(use, file string) { addFile(use, file, true) }
 	// A certificate with its key is re-read by the gateway when the files
 	// change, and one it cannot load (renewed without its key, half
 	// copied) leaves the previous one in use: its expiry is not this
@@ -417,12 +425,12 @@ func ConfiguredCertificates(cfg *config.Config, now time.Time) []CertStatus {
 	}
 	if cfg.Exchange.URL != "" {
 		addPair("exchange client certificate", cfg.Exchange.TLS.CertFile, cfg.Exchange.TLS.KeyFile)
-		add("exchange CA", cfg.Exchange.TLS.CAFile)
+		addCA("exchange CA", cfg.Exchange.TLS.CAFile)
 		// The UDAP certificate signs every registration and token
 		// request: expired, it stops delivery like the TLS one.
 		if u := cfg.Exchange.Auth.UDAP; u.Enabled() {
 			add("UDAP client certificate", u.CertFile)
-			add("UDAP trust anchors", u.TrustAnchors)
+			addCA("UDAP trust anchors", u.TrustAnchors)
 		}
 	}
 	// An expired audit certificate fails every dial silently from the
@@ -430,22 +438,22 @@ func ConfiguredCertificates(cfg *config.Config, now time.Time) []CertStatus {
 	// the oldest are dropped.
 	if cfg.Audit.Enabled() {
 		addPair("audit client certificate", cfg.Audit.TLS.CertFile, cfg.Audit.TLS.KeyFile)
-		add("audit CA", cfg.Audit.TLS.CAFile)
+		addCA("audit CA", cfg.Audit.TLS.CAFile)
 	}
 	// An https proxy's CA: expired, no request gets past the proxy.
-	add("proxy CA", cfg.Proxy.CAFile)
+	addCA("proxy CA", cfg.Proxy.CAFile)
 	for _, m := range cfg.Sources.MLLP {
 		if m.TLS != nil {
 			addPair("mllp/"+m.Name+" server certificate", m.TLS.CertFile, m.TLS.KeyFile)
-			add("mllp/"+m.Name+" client CA", m.TLS.ClientCAFile)
+			addCA("mllp/"+m.Name+" client CA", m.TLS.ClientCAFile)
 		}
 	}
 	// A mailbox's CAs are read at start: with every one expired, the
 	// gateway does not start.
 	for _, mb := range cfg.Sources.Mailboxes {
-		add("mailbox/"+mb.Name+" CA", mb.TLS.CAFile)
+		addCA("mailbox/"+mb.Name+" CA", mb.TLS.CAFile)
 		if mb.OAuth2 != nil {
-			add("mailbox/"+mb.Name+" token endpoint CA", mb.OAuth2.CAFile)
+			addCA("mailbox/"+mb.Name+" token endpoint CA", mb.OAuth2.CAFile)
 		}
 	}
 	return out
