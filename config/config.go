@@ -185,7 +185,9 @@ type MLLP struct {
 	MaxConns         int   `yaml:"max_conns"`
 	// MaxConnsPerIP bounds the connections one address may hold open
 	// (default 32, loopback included), so that one host cannot take all
-	// of max_conns.
+	// of max_conns. An IPv6 address counts on its own, not its /64,
+	// which the senders of one clinic network share; a host with several
+	// addresses is bounded by max_conns and allow.
 	MaxConnsPerIP int `yaml:"max_conns_per_ip"`
 	// Allow lists the senders that may connect: IPv4 or IPv6 addresses
 	// and CIDR networks (10.1.2.0/24, fd00::/8). A connection from any

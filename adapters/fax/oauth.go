@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -198,10 +199,10 @@ func (m *Mailbox) token(ctx context.Context) (string, error) {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	var t struct {
-		AccessToken string `json:"access_token"`
-		ExpiresIn   int64  `json:"expires_in"`
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
+		AccessToken string    `json:"access_token"`
+		ExpiresIn   expiresIn `json:"expires_in"`
+		Error       string    `json:"error"`
+		Description string    `json:"error_description"`
 	}
 	_ = json.Unmarshal(body, &t)
 	if resp.StatusCode != http.StatusOK || t.AccessToken == "" {
@@ -213,6 +214,24 @@ func (m *Mailbox) token(ctx context.Context) (string, error) {
 	}
 	m.tok, m.tokExp = t.AccessToken, time.Now().Add(time.Duration(t.ExpiresIn)*time.Second)
 	return m.tok, nil
+}
+
+// expiresIn is a token answer's expires_in, in seconds: a JSON number
+// (RFC 6749 §5.1), which Microsoft's v1.0 endpoint and others write as a
+// string ("3599"), read as the number it holds. Anything else is 0, no
+// lifetime given.
+type expiresIn int64
+
+func (e *expiresIn) UnmarshalJSON(b []byte) error {
+	s := string(b)
+	if uq, err := strconv.Unquote(s); err == nil {
+		s = strings.TrimSpace(uq)
+	}
+	*e = 0
+	if f, err := strconv.ParseFloat(s, 64); err == nil && f > 0 {
+		*e = expiresIn(min(f, 1e9)) // about 30 years; a Duration holds 292
+	}
+	return nil
 }
 
 func firstLine(s string) string {

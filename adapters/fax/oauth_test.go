@@ -50,6 +50,8 @@ type tokenIssuer struct {
 	// clientCert, when set, is the certificate whose key may sign client
 	// assertions (client_credentials with a certificate).
 	clientCert *x509.Certificate
+	// expiresIn, when set, is the expires_in it answers (else 3599).
+	expiresIn any
 }
 
 func (ti *tokenIssuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -109,7 +111,11 @@ func (ti *tokenIssuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (ti *tokenIssuer) issue(w http.ResponseWriter) {
 	tok := fmt.Sprintf("tok-%d", ti.asked)
 	ti.issued[tok] = true
-	json.NewEncoder(w).Encode(map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": 3599})
+	var exp any = 3599
+	if ti.expiresIn != nil {
+		exp = ti.expiresIn
+	}
+	json.NewEncoder(w).Encode(map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": exp})
 }
 
 func (ti *tokenIssuer) revoke() {
@@ -279,6 +285,41 @@ func TestMailboxOAuth2(t *testing.T) {
 	for _, want := range []string{"oauth2.token_url: want an https:// URL", "oauth2.client_id: required", "oauth2.client_secret_file: required"} {
 		if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in %v", want, err)
+		}
+	}
+}
+
+// TestMailboxTokenExpiresInString: an expires_in written as a string
+// ("300"), as Microsoft's v1.0 token endpoint and others write it, is
+// the token's life, not taken for an hour: a token kept past its end
+// fails a poll's login each time it is used.
+func TestMailboxTokenExpiresInString(t *testing.T) {
+	dir := t.TempDir()
+	issuer := &tokenIssuer{issued: map[string]bool{}}
+	site := startOAuthSite(t, issuer)
+	secret := filepath.Join(dir, "client.secret")
+	os.WriteFile(secret, []byte("app-secret\n"), 0o600)
+	mb := site.mailbox(t, "m365", &OAuth2Config{TokenURL: site.tokenURL + "/tenant/oauth2/token", ClientID: "ferry", ClientSecretFile: secret, Scopes: []string{"https://outlook.office365.com/.default"}})
+	for _, tc := range []struct {
+		expiresIn any
+		want      time.Duration
+	}{{"300", 300 * time.Second}, {"3599", 3599 * time.Second}, {300.0, 300 * time.Second}, {"", time.Hour}} {
+		issuer.mu.Lock()
+		issuer.expiresIn = tc.expiresIn
+		issuer.mu.Unlock()
+		mb.tokMu.Lock()
+		mb.tok = ""
+		mb.tokMu.Unlock()
+		before := time.Now()
+		if _, err := mb.token(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		after := time.Now()
+		mb.tokMu.Lock()
+		exp := mb.tokExp
+		mb.tokMu.Unlock()
+		if exp.Before(before.Add(tc.want)) || exp.After(after.Add(tc.want)) {
+			t.Errorf("expires_in %#v: token kept for %s, want %s", tc.expiresIn, exp.Sub(before).Round(time.Second), tc.want)
 		}
 	}
 }

@@ -90,8 +90,9 @@ func (g *gateway) pruneDelivered() {
 }
 
 // warnCertExpiry logs, once per run (daily), every configured certificate
-// that expires within certWarnBefore or already has: an expired client
-// certificate stops all delivery, and renewal takes the exchange days.
+// that expires within certWarnBefore or already has, or is not valid
+// yet: an expired client certificate stops all delivery, and renewal
+// takes the exchange days.
 func (g *gateway) warnCertExpiry() {
 	now := time.Now()
 	for _, c := range ops.ConfiguredCertificates(g.cfg, now) {
@@ -100,6 +101,9 @@ func (g *gateway) warnCertExpiry() {
 			g.log.Warn("certificate cannot be read", "use", c.Use, "file", c.File, "error", c.Error)
 		case now.After(c.NotAfter):
 			g.log.Error("certificate has expired", "use", c.Use, "file", c.File, "certificate", c.Subject, "expired", c.NotAfter.UTC().Format(time.DateOnly))
+		case !c.NotValidUntil.IsZero():
+			g.log.Error("certificate is not valid yet", "use", c.Use, "file", c.File, "certificate", c.Subject, "valid_from", c.NotValidUntil.UTC().Format(time.DateOnly),
+				"advice", "every handshake with it fails until then; check the system clock")
 		case c.NotAfter.Sub(now) < certWarnBefore:
 			g.log.Warn("certificate expires soon", "use", c.Use, "file", c.File, "certificate", c.Subject, "expires", c.NotAfter.UTC().Format(time.DateOnly), "days_left", c.DaysLeft)
 		}

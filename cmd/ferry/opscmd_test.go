@@ -17,6 +17,7 @@ import (
 	"github.com/go-co-op/gocron/v2"
 
 	"github.com/ferry-health/ferry/adapters/mllp"
+	"github.com/ferry-health/ferry/cmd/ferry/ops"
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/config/pki"
 	"github.com/ferry-health/ferry/installer"
@@ -553,5 +554,60 @@ func TestInitInvalidAnswersAskedAgain(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(data, "ferry.key")); err == nil {
 		t.Error("the refused key was made")
+	}
+}
+
+// TestCertNotYetValidWarning: a certificate whose NotBefore is still to
+// come (the clinic PC's clock set back, or a certificate issued for a
+// later date) fails every handshake as an expired one does; the daily
+// check, ferry status and /metrics say so rather than "valid for a year".
+func TestCertNotYetValidWarning(t *testing.T) {
+	dir := t.TempDir()
+	ca, err := pki.NewCA("exchange CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	from := now.Add(3 * 24 * time.Hour)
+	c, k, err := ca.IssueValid("ferry client", nil, nil, true, from, now.Add(365*24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "c.pem"), c, 0o600)
+	os.WriteFile(filepath.Join(dir, "c.key"), k, 0o600)
+	os.WriteFile(filepath.Join(dir, "ca.pem"), ca.CertPEM(), 0o600)
+	cfg := config.Default()
+	cfg.Exchange.URL = "https://hie.example.org/fhir"
+	cfg.Exchange.TLS.CertFile = filepath.Join(dir, "c.pem")
+	cfg.Exchange.TLS.KeyFile = filepath.Join(dir, "c.key")
+	cfg.Exchange.TLS.CAFile = filepath.Join(dir, "ca.pem")
+	var logs bytes.Buffer
+	g := &gateway{cfg: cfg, log: newLogger(&logs, "info")}
+	g.warnCertExpiry()
+	out := logs.String()
+	if !strings.Contains(out, `msg="certificate is not valid yet" use="exchange client certificate"`) || !strings.Contains(out, "valid_from="+from.UTC().Format(time.DateOnly)) {
+		t.Fatalf("no warning for the certificate not valid yet:\n%s", out)
+	}
+	if strings.Contains(out, `use="exchange CA"`) {
+		t.Fatalf("CA valid now warned about:\n%s", out)
+	}
+
+	st := ops.Status{Now: now, Certificates: ops.ConfiguredCertificates(cfg, now)}
+	var b bytes.Buffer
+	ops.PrintStatus(&b, &st)
+	if want := "exchange client certificate NOT VALID until " + from.UTC().Format(time.DateOnly); !strings.Contains(b.String(), want) {
+		t.Errorf("ferry status does not say %q:\n%s", want, b.String())
+	}
+	b.Reset()
+	writeMetrics(&b, st)
+	if !strings.Contains(b.String(), `ferry_certificate_unusable{use="exchange client certificate"} 1`) {
+		t.Errorf("/metrics does not mark the certificate unusable:\n%s", b.String())
+	}
+	b.Reset()
+	if err := statusTmpl.Execute(&b, st); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "not valid until") {
+		t.Errorf("the status page does not say the certificate is not valid yet:\n%s", b.String())
 	}
 }

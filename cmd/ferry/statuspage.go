@@ -310,10 +310,10 @@ func writeMetrics(w io.Writer, r ops.Status) {
 	// renewed without its key, so the gateway keeps the one it loaded
 	// before) has no expiry above: an alert on that metric alone would
 	// never fire for it.
-	fmt.Fprintf(w, "# HELP ferry_certificate_unusable 1 when a configured certificate file cannot be read or does not match its key (ferry status says why).\n# TYPE ferry_certificate_unusable gauge\n")
+	fmt.Fprintf(w, "# HELP ferry_certificate_unusable 1 when a configured certificate file cannot be read, does not match its key or is not valid yet (ferry status says why).\n# TYPE ferry_certificate_unusable gauge\n")
 	for _, c := range r.Certificates {
 		unusable := 0
-		if c.Error != "" {
+		if c.Error != "" || !c.NotValidUntil.IsZero() {
 			unusable = 1
 		}
 		fmt.Fprintf(w, "ferry_certificate_unusable%s %d\n", labelString([]string{"use", c.Use}), unusable)
@@ -545,7 +545,7 @@ td,th{border:1px solid #ccc;padding:.3em .8em;text-align:left} th{background:#f3
 {{if .LastError}}<tr><th>Last error</th><td class="bad">{{.LastError}}</td></tr>{{end}}
 </table>{{end}}
 {{if .Certificates}}<h2>Certificates</h2><table><tr><th>Use</th><th>Expires</th><th>Days left</th></tr>
-{{range .Certificates}}<tr><td>{{.Use}}</td>{{if .Error}}<td colspan="2" class="bad">{{.Error}}</td>{{else}}<td>{{when .NotAfter}}</td><td{{if lt .DaysLeft 30}} class="bad"{{end}}>{{.DaysLeft}}</td>{{end}}</tr>
+{{range .Certificates}}<tr><td>{{.Use}}</td>{{if .Error}}<td colspan="2" class="bad">{{.Error}}</td>{{else if not .NotValidUntil.IsZero}}<td colspan="2" class="bad">not valid until {{when .NotValidUntil}} ({{.Subject}}; check the system clock)</td>{{else}}<td>{{when .NotAfter}}</td><td{{if lt .DaysLeft 30}} class="bad"{{end}}>{{.DaysLeft}}</td>{{end}}</tr>
 {{end}}</table>{{end}}
 <p><a href="/metrics">/metrics</a> · <a href="/api/status">/api/status</a> · <a href="/healthz">/healthz</a></p>
 </body></html>

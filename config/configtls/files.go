@@ -389,6 +389,58 @@ func FirstToExpire(path string) (*x509.Certificate, error) {
 	return earliest, nil
 }
 
+// FirstCAToExpire is FirstToExpire for a bundle of CA certificates
+// (ca_file, client_ca_file, trust anchors), judged at now as loadPool
+// reads one: an expired CA is left out while another is valid, and the
+// others are trusted, so what breaks first is the first to expire of
+// those valid at now. The expired ones are returned apart, to be
+// removed. With none valid at now, first is FirstToExpire's and expired
+// is empty.
+func FirstCAToExpire(path string, now time.Time) (first *x509.Certificate, expired []*x509.Certificate, err error) {
+	certs, err := readCerts("certificate file", path)
+	if err != nil {
+		return nil, nil, err
+	}
+	var valid []*x509.Certificate
+	for _, c := range certs {
+		switch {
+		case now.After(c.NotAfter):
+			expired = append(expired, c)
+		case !now.Before(c.NotBefore):
+			valid = append(valid, c)
+		}
+	}
+	if len(valid) == 0 {
+		valid, expired = certs, nil
+	}
+	first = valid[0]
+	for _, c := range valid[1:] {
+		if c.NotAfter.Before(first.NotAfter) {
+			first = c
+		}
+	}
+	return first, expired, nil
+}
+
+// NotYetValid returns the certificate of a PEM file that becomes valid
+// last, when it is not valid yet at now, and nil when every certificate
+// in the file is: a leaf or intermediate not valid yet fails every
+// handshake as an expired one does (the clock set back, or a certificate
+// issued for a later date), and a warning must say which and until when.
+func NotYetValid(path string, now time.Time) (*x509.Certificate, error) {
+	certs, err := readCerts("certificate file", path)
+	if err != nil {
+		return nil, err
+	}
+	var last *x509.Certificate
+	for _, c := range certs {
+		if now.Before(c.NotBefore) && (last == nil || c.NotBefore.After(last.NotBefore)) {
+			last = c
+		}
+	}
+	return last, nil
+}
+
 // CertStatus describes one configured certificate file, for status output.
 type CertStatus struct {
 	Field    string    // the setting, e.g. "cert_file"

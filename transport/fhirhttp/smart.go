@@ -345,7 +345,9 @@ func GenerateSMARTKey(path string) (*SMARTKey, error) {
 }
 
 // CheckSMART gets one access token with cfg, for `ferry doctor`: the
-// scope granted and the token's lifetime, or why there is none.
+// scope granted and the token's lifetime, or why there is none; and tries
+// it at the FHIR server at base (tryToken), a *TokenRefusedError, with
+// the scope and lifetime, when that refuses it.
 func CheckSMART(ctx context.Context, cfg SMARTConfig, base string, client *http.Client) (scope string, life time.Duration, err error) {
 	ts, err := newSMARTTokens(cfg, strings.TrimSuffix(base, "/"), client)
 	if err != nil {
@@ -356,6 +358,9 @@ func CheckSMART(ctx context.Context, cfg SMARTConfig, base string, client *http.
 			return "", 0, err
 		}
 	}
-	_, life, scope, err = ts.request(ctx)
-	return scope, life, err
+	tok, life, scope, err := ts.request(ctx)
+	if err != nil {
+		return "", 0, err
+	}
+	return scope, life, tryToken(ctx, client, base, tok)
 }

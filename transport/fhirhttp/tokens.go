@@ -3,7 +3,9 @@ package fhirhttp
 import (
 	"context"
 	"crypto"
+	"crypto/rand"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -12,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -176,10 +179,10 @@ func requestToken(ctx context.Context, client *http.Client, tr tokenRequest) (to
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	var ans struct {
-		AccessToken string `json:"access_token"`
-		TokenType   string `json:"token_type"`
-		ExpiresIn   int    `json:"expires_in"`
-		Scope       string `json:"scope"`
+		AccessToken string    `json:"access_token"`
+		TokenType   string    `json:"token_type"`
+		ExpiresIn   expiresIn `json:"expires_in"`
+		Scope       string    `json:"scope"`
 	}
 	_ = json.Unmarshal(body, &ans)
 	switch {
@@ -213,6 +216,70 @@ func requestToken(ctx context.Context, client *http.Client, tr tokenRequest) (to
 		scope = tr.form.Get("scope")
 	}
 	return ans.AccessToken, life, scope, nil
+}
+
+// expiresIn is a token answer's expires_in, in seconds: "the lifetime in
+// seconds of the access token" (RFC 6749 §5.1), a JSON number, which
+// some authorization servers write as a string ("3600"), read as the
+// number it holds. Anything else is 0, no lifetime given.
+type expiresIn int64
+
+func (e *expiresIn) UnmarshalJSON(b []byte) error {
+	s := string(b)
+	if uq, err := strconv.Unquote(s); err == nil {
+		s = strings.TrimSpace(uq)
+	}
+	*e = 0
+	if f, err := strconv.ParseFloat(s, 64); err == nil && f > 0 {
+		*e = expiresIn(min(f, 1e9)) // about 30 years; a Duration holds 292
+	}
+	return nil
+}
+
+// TokenRefusedError is CheckSMART's and CheckUDAP's error when the token
+// endpoint granted an access token that the exchange's FHIR server
+// refused (tryToken).
+type TokenRefusedError struct{ Problem string }
+
+func (e *TokenRefusedError) Error() string { return e.Problem }
+
+// tryToken asks the FHIR server at base something that needs the access
+// token tok and changes nothing, for `ferry doctor`: a search for a
+// Patient by an id no server holds, answered with a count only
+// (_summary=count), so that no patient's data comes back. A token
+// endpoint granting a token says nothing of whether the FHIR server takes
+// it (a token_url naming another tenant's or the test system's server, a
+// client given no access to this FHIR server), and a 401 says it does
+// not, as it would refuse every delivery: a *TokenRefusedError. Any other
+// answer, a 403 for a scope that may not search (RFC 6750 §3.1,
+// insufficient_scope) included, is the server's judgement of a token it
+// took, and a failed connection is the exchange check's to report: nil.
+func tryToken(ctx context.Context, client *http.Client, base, tok string) error {
+	id := make([]byte, 12)
+	rand.Read(id)
+	u := strings.TrimSuffix(base, "/") + "/Patient?_id=ferry-doctor-" + hex.EncodeToString(id) + "&_summary=count"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil
+	}
+	req.Header.Set("Accept", MediaType)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	code := bearerError(resp.Header)
+	if resp.StatusCode != http.StatusUnauthorized || code == "insufficient_scope" {
+		return nil
+	}
+	why := resp.Status
+	if code == "invalid_token" || code == "invalid_request" {
+		why += ", " + code
+	}
+	return &TokenRefusedError{Problem: fmt.Sprintf("the exchange's FHIR server refused ferry's access token (%s) at a search that changes nothing (GET %s/Patient?_id=...&_summary=count), as it would refuse every delivery; check that the token endpoint is the one this exchange takes tokens from, ferry's client registration there (the FHIR base its tokens are for) and ferry's access at the exchange",
+		why, strings.TrimSuffix(base, "/"))}
 }
 
 // isOAuthError reports whether body is an OAuth error answer (RFC 6749

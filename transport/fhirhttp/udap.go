@@ -855,6 +855,7 @@ type UDAPCheck struct {
 // client id (configured or stored in regFile), gets one access token. It
 // does not register: registering is the gateway's (or `ferry
 // udap-register`'s) to do, since a registration can replace another.
+// The token is tried at the FHIR server at base, as CheckSMART does.
 func CheckUDAP(ctx context.Context, cfg UDAPConfig, base string, client *http.Client, regFile string) (UDAPCheck, error) {
 	t, err := newUDAPTokens(cfg, base, client, regFile, nil)
 	if err != nil {
@@ -868,8 +869,11 @@ func CheckUDAP(ctx context.Context, cfg UDAPConfig, base string, client *http.Cl
 	if t.clientID == "" {
 		return c, nil
 	}
-	_, c.Life, c.Scope, err = t.request(ctx)
-	return c, err
+	var tok string
+	if tok, c.Life, c.Scope, err = t.request(ctx); err != nil {
+		return c, err
+	}
+	return c, tryToken(ctx, client, base, tok)
 }
 
 // RegisterUDAP registers ferry with the exchange now, replacing any

@@ -344,17 +344,21 @@ func caCheck(field, path string, opts DoctorOptions) Check {
 		c.Level, c.Detail = Fail, err.Error()
 		return c
 	}
-	// A CA bundle is usable while one of its certificates is; report the
-	// one that breaks first.
-	first := certs[0]
-	for _, x := range certs[1:] {
-		if x.NotAfter.Before(first.NotAfter) {
-			first = x
-		}
+	// A CA bundle is usable while one of its certificates is (the
+	// gateway leaves an expired one out of the pool); report the one in
+	// use that breaks first, and warn about the expired ones.
+	first, expired, err := configtls.FirstCAToExpire(path, opts.Now)
+	if err != nil {
+		c.Level, c.Detail = Fail, err.Error()
+		return c
 	}
 	c.Level, c.Detail = validity(first, opts)
 	if len(certs) > 1 {
 		c.Detail = fmt.Sprintf("%d certificates; earliest to expire: %s", len(certs), c.Detail)
+	}
+	for _, x := range expired {
+		c.Level = max(c.Level, Warn)
+		c.Detail += fmt.Sprintf("; %q expired on %s and is not used: remove it from the file", x.Subject.CommonName, x.NotAfter.UTC().Format(time.DateOnly))
 	}
 	if !first.IsCA && first.Subject.String() != first.Issuer.String() {
 		c.Level = max(c.Level, Warn)
@@ -742,10 +746,14 @@ func checkFHIRExchange(ctx context.Context, cfg *config.Config, c Check, client 
 		// token endpoint are what SMART adds that can be wrong.
 		sc := Check{Area: "exchange", Name: "exchange.auth.smart"}
 		scope, life, err := fhirhttp.CheckSMART(ctx, smart, cfg.Exchange.URL, fhirhttp.OtherHosts(client, cfg.Exchange.URL))
-		if err != nil {
+		var refused *fhirhttp.TokenRefusedError
+		switch {
+		case errors.As(err, &refused):
+			sc.Level, sc.Detail = Fail, fmt.Sprintf("access token granted for scope %q (client %s), but %s", scope, smart.ClientID, err)
+		case err != nil:
 			sc.Level, sc.Detail = Fail, "no access token: "+err.Error()
-		} else {
-			sc.Level, sc.Detail = OK, fmt.Sprintf("access token granted for scope %q, valid %s (client %s)", scope, life.Round(time.Second), smart.ClientID)
+		default:
+			sc.Level, sc.Detail = OK, fmt.Sprintf("access token granted for scope %q, valid %s (client %s), and taken by the exchange", scope, life.Round(time.Second), smart.ClientID)
 		}
 		out = append(out, sc)
 	}
@@ -789,12 +797,14 @@ func checkUDAP(ctx context.Context, cfg *config.Config, client *http.Client) Che
 	switch {
 	case err != nil && r.TokenEndpoint == "":
 		c.Level, c.Detail = Fail, "no access token: "+err.Error()
+	case errors.As(err, new(*fhirhttp.TokenRefusedError)):
+		c.Level, c.Detail = Fail, fmt.Sprintf("signed metadata verified (signer %s); access token granted for scope %q (client %s), but %v", r.Signer, r.Scope, r.ClientID, err)
 	case err != nil:
 		c.Level, c.Detail = Fail, fmt.Sprintf("signed metadata verified (signer %s); no access token for client %s: %v", r.Signer, r.ClientID, err)
 	case r.ClientID == "":
 		c.Level, c.Detail = Warn, fmt.Sprintf("signed metadata verified (signer %s, token endpoint %s); not registered yet: the gateway registers at its first delivery, or run `ferry udap-register`", r.Signer, r.TokenEndpoint)
 	default:
-		c.Level, c.Detail = OK, fmt.Sprintf("signed metadata verified (signer %s); access token granted for scope %q, valid %s (client %s)", r.Signer, r.Scope, r.Life.Round(time.Second), r.ClientID)
+		c.Level, c.Detail = OK, fmt.Sprintf("signed metadata verified (signer %s); access token granted for scope %q, valid %s (client %s), and taken by the exchange", r.Signer, r.Scope, r.Life.Round(time.Second), r.ClientID)
 	}
 	// Metadata that revocation: soft-fail accepted unchecked is a
 	// warning even when all else works: a check did not happen.

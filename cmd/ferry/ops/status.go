@@ -278,11 +278,17 @@ type CertStatus struct {
 	Use  string `json:"use"`
 	File string `json:"file"`
 	// Subject is the common name of the file's certificate that expires
-	// first (NotAfter's): in a chain, perhaps an intermediate.
+	// first (NotAfter's): in a chain, perhaps an intermediate; with
+	// NotValidUntil set, that of the certificate not valid yet.
 	Subject  string    `json:"subject,omitempty"`
 	NotAfter time.Time `json:"not_after,omitzero"`
 	DaysLeft int       `json:"days_left"`
-	Error    string    `json:"error,omitempty"`
+	// NotValidUntil is set when a certificate in the file is not valid
+	// yet (its NotBefore to come: the clock set back, or one issued for a
+	// later date): the time the last of them becomes valid. Until then it
+	// fails handshakes as an expired one does.
+	NotValidUntil time.Time `json:"not_valid_until,omitzero"`
+	Error         string    `json:"error,omitempty"`
 }
 
 // ErrNotRunning means no gateway answered on the status address.
@@ -375,12 +381,18 @@ func DeadLetterDir(cfg *config.Config) string { return "" }
 // ConfiguredCertificates lists the expiry of every certificate file in cfg.
 func ConfiguredCertificates(cfg *config.Config, now time.Time) []CertStatus {
 	var out []CertStatus
-	add := func(use, file string) {
+	// addFile adds a certificate with its chain, or with ca a bundle of
+	// CAs, where one expired or not valid yet beside valid ones is left
+	// out of the pool, harmless (ferry doctor warns about the expired).
+	addFile := func(use, file string, ca bool) {
 		if file == "" {
 			return
 		}
 		c := CertStatus{Use: use, File: file}
 		first, err := configtls.FirstToExpire(file)
+		if ca {
+			first, _, err = configtls.FirstCAToExpire(file, now)
+		}
 		if err != nil {
 			c.Error = err.Error()
 		} else {
@@ -389,9 +401,14 @@ func ConfiguredCertificates(cfg *config.Config, now time.Time) []CertStatus {
 			// expired hours ago has -1, not the 0 of one still good
 			// for hours (cutting towards zero gave both 0).
 			c.DaysLeft = int(math.Floor(first.NotAfter.Sub(now).Hours() / 24))
+			if early, err := configtls.NotYetValid(file, now); err == nil && early != nil && (!ca || now.Before(first.NotBefore) || now.After(first.NotAfter)) {
+				c.Subject, c.NotValidUntil = early.Subject.CommonName, early.NotBefore
+			}
 		}
 		out = append(out, c)
 	}
+	add := func(use, file string) { addFile(use, file, false) }
+	addCA := func(use, file string) { addFile(use, file, true) }
 	// A certificate with its key is re-read by the gateway when the files
 	// change, and one it cannot load (renewed without its key, half
 	// copied) leaves the previous one in use: its expiry is not this
@@ -408,12 +425,12 @@ func ConfiguredCertificates(cfg *config.Config, now time.Time) []CertStatus {
 	}
 	if cfg.Exchange.URL != "" {
 		addPair("exchange client certificate", cfg.Exchange.TLS.CertFile, cfg.Exchange.TLS.KeyFile)
-		add("exchange CA", cfg.Exchange.TLS.CAFile)
+		addCA("exchange CA", cfg.Exchange.TLS.CAFile)
 		// The UDAP certificate signs every registration and token
 		// request: expired, it stops delivery like the TLS one.
 		if u := cfg.Exchange.Auth.UDAP; u.Enabled() {
 			add("UDAP client certificate", u.CertFile)
-			add("UDAP trust anchors", u.TrustAnchors)
+			addCA("UDAP trust anchors", u.TrustAnchors)
 		}
 	}
 	// An expired audit certificate fails every dial silently from the
@@ -421,22 +438,22 @@ func ConfiguredCertificates(cfg *config.Config, now time.Time) []CertStatus {
 	// the oldest are dropped.
 	if cfg.Audit.Enabled() {
 		addPair("audit client certificate", cfg.Audit.TLS.CertFile, cfg.Audit.TLS.KeyFile)
-		add("audit CA", cfg.Audit.TLS.CAFile)
+		addCA("audit CA", cfg.Audit.TLS.CAFile)
 	}
 	// An https proxy's CA: expired, no request gets past the proxy.
-	add("proxy CA", cfg.Proxy.CAFile)
+	addCA("proxy CA", cfg.Proxy.CAFile)
 	for _, m := range cfg.Sources.MLLP {
 		if m.TLS != nil {
 			addPair("mllp/"+m.Name+" server certificate", m.TLS.CertFile, m.TLS.KeyFile)
-			add("mllp/"+m.Name+" client CA", m.TLS.ClientCAFile)
+			addCA("mllp/"+m.Name+" client CA", m.TLS.ClientCAFile)
 		}
 	}
 	// A mailbox's CAs are read at start: with every one expired, the
 	// gateway does not start.
 	for _, mb := range cfg.Sources.Mailboxes {
-		add("mailbox/"+mb.Name+" CA", mb.TLS.CAFile)
+		addCA("mailbox/"+mb.Name+" CA", mb.TLS.CAFile)
 		if mb.OAuth2 != nil {
-			add("mailbox/"+mb.Name+" token endpoint CA", mb.OAuth2.CAFile)
+			addCA("mailbox/"+mb.Name+" token endpoint CA", mb.OAuth2.CAFile)
 		}
 	}
 	return out
@@ -631,6 +648,8 @@ func PrintStatus(w io.Writer, s *Status) {
 			fmt.Fprintf(w, "certificate:       %s: %s\n", c.Use, c.Error)
 		case c.DaysLeft < 0:
 			fmt.Fprintf(w, "certificate:       %s EXPIRED on %s\n", c.Use, c.NotAfter.UTC().Format(time.DateOnly))
+		case !c.NotValidUntil.IsZero():
+			fmt.Fprintf(w, "certificate:       %s NOT VALID until %s (%q; check the system clock)\n", c.Use, c.NotValidUntil.UTC().Format(time.DateOnly), c.Subject)
 		default:
 			warn := ""
 			if c.DaysLeft < 30 {
