@@ -447,15 +447,16 @@ type HL7v2 struct {
 	//     an exchange that refuses client-assigned ids refuses everything.
 	//   - conditional: every resource with an identifier is PUT
 	//     Type?identifier=... with no id (MessageHeader, Binary and
-	//     Provenance keep their ids). Bundles are never split, so use it
-	//     only with exchanges that accept conditional transactions of any
-	//     size (Medplum refuses more than 8 entries when one creates).
+	//     Provenance keep their ids). A bundle of more than 8 entries
+	//     (Medplum refuses more when one creates) is sent after parts of
+	//     at most 8 that create, by identifier, what the exchange lacks,
+	//     so that none of its conditional writes creates (see README).
 	//   With ids and conditional, C-CDA documents keep PUT Type/<id>.
 	Writes string `yaml:"writes"`
 	// MaxEntries is the most entries one transaction may hold; a longer
 	// message or document is cut into several, in order (0: the write
-	// mode's default, 8 with patient-conditional and 50 with ids;
-	// conditional never cuts). The defaults suit Medplum-based exchanges;
+	// mode's default, 8 with patient-conditional and conditional, and
+	// 50 with ids). The defaults suit Medplum-based exchanges;
 	// with an exchange that takes larger transactions that may create
 	// conditionally (HAPI, for one), a higher value keeps every message
 	// one all-or-nothing transaction and saves requests.

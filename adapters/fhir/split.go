@@ -2,6 +2,7 @@ package fhir
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -346,4 +347,276 @@ func (s bitset) unionCount(t bitset) int {
 		n += bits.OnesCount64(x | t[i])
 	}
 	return n
+}
+
+// SplitSeeding cuts a transaction whose entries are written by their
+// identifier (conditional updates, PUT Type?identifier=..., and
+// conditional creates, every entry referring to the others by urn:uuid
+// fullUrl: hl7v2.writes conditional) for an exchange that takes at most
+// max entries (MaxConditionalEntries when max ≤ 0) in a transaction that
+// may create conditionally. Such a bundle cannot be cut as SplitShared cuts
+// one: a report refers to each of its results and the Provenance to every
+// entry, and a urn:uuid resolves only inside its transaction, while a
+// conditional update that finds the resource it names does not make the
+// transaction one that creates (see MaxConditionalEntries). So the parts
+// are:
+//
+//   - seeds, in order, of at most max entries: each conditional entry as a
+//     conditional create (POST Type, ifNoneExist identifier=...), which
+//     writes it only when the exchange holds nothing with its identifier,
+//     and otherwise leaves what it holds as it is. A seed's references to
+//     entries of other parts are left out (a backbone element or
+//     extension holding one goes with it), and every part carries the
+//     Patient entries, so the references a resource must have are there;
+//   - last, b whole, in which every conditional update now finds its
+//     resource and updates it, and every conditional create is a
+//     conditional PATCH that changes nothing (a JSON Patch "test" of its
+//     resourceType: the resource it would create is there, the seed), so
+//     the exchange takes it as a transaction that creates nothing, and it
+//     writes the message as one transaction would, references resolved.
+//
+// Every part is harmless to send again, and the parts go in order under
+// one queue key. The last part is refused, as b whole was, when its
+// updates are more than the exchange takes (MaxTransactionEntries). A
+// bundle that fits, or has no conditional entry, is cut as splitConditional
+// cuts it.
+func SplitSeeding(b *Bundle, max int) ([]*Bundle, error) {
+	if max <= 0 {
+		max = MaxConditionalEntries
+	}
+	if len(b.Entry) <= max {
+		return []*Bundle{b}, nil
+	}
+	var shared, seeded []int // the Patient entries; the other entries to seed
+	for i, e := range b.Entry {
+		if !seedable(e) {
+			continue
+		}
+		if _, ok := e.Resource.(*Patient); ok {
+			shared = append(shared, i)
+		} else {
+			seeded = append(seeded, i)
+		}
+	}
+	if len(shared)+len(seeded) == 0 {
+		return SplitTransaction(b, max)
+	}
+	room := max - len(shared)
+	if room < 1 {
+		return nil, fmt.Errorf("split: %d Patient entries leave no room in transactions of %d: %w", len(shared), max, ErrNotSplittable)
+	}
+	// A conditional create is written by its seed alone when the exchange
+	// lacks it (the last part leaves it as it finds it), so its seed
+	// goes with the entries it refers to, and theirs when they are
+	// conditional creates too; other seeds are completed by the last
+	// part.
+	entries := make(map[string]bool, len(b.Entry)) // the fullUrls of b
+	for _, e := range b.Entry {
+		if e.FullURL != "" {
+			entries[e.FullURL] = true
+		}
+	}
+	var buf []byte
+	group := func(i int) ([]int, error) {
+		g := []int{i}
+		for k := 0; k < len(g); k++ {
+			e := b.Entry[g[k]]
+			if e.Request.Method != "POST" {
+				continue
+			}
+			var err error
+			if buf, err = AppendJSON(buf[:0], e.Resource); err != nil {
+				return nil, fmt.Errorf("split: entry %d: %w", g[k], err)
+			}
+			for _, j := range seeded {
+				u := b.Entry[j].FullURL
+				if u != "" && !slices.Contains(g, j) && bytes.Contains(buf, []byte(`"`+u+`"`)) {
+					g = append(g, j)
+				}
+			}
+		}
+		return g, nil
+	}
+	var chunks [][]int
+	placed := make(map[int]bool, len(seeded))
+	// The first part writes what a Patient written by a conditional
+	// create refers to (only its first seed can create it).
+	var first []int
+	for _, i := range shared {
+		g, err := group(i)
+		if err != nil {
+			return nil, err
+		}
+		for _, j := range g[1:] {
+			if !slices.Contains(first, j) {
+				first = append(first, j)
+			}
+		}
+	}
+	for n, i := range append([]int{-1}, seeded...) {
+		g := first
+		if n > 0 {
+			if placed[i] {
+				continue
+			}
+			var err error
+			if g, err = group(i); err != nil {
+				return nil, err
+			}
+		}
+		if len(g) > room {
+			// A seed cannot be whole beside what it refers to.
+			return []*Bundle{b}, nil
+		}
+		k := len(chunks) - 1
+		if k < 0 || len(chunks[k])+len(g) > room {
+			chunks = append(chunks, nil)
+			k++
+		}
+		for _, j := range g {
+			if !slices.Contains(chunks[k], j) {
+				chunks[k] = append(chunks[k], j)
+			}
+			placed[j] = true
+		}
+	}
+	if len(chunks) == 0 {
+		chunks = [][]int{nil} // the Patient entries alone
+	}
+	out := make([]*Bundle, 0, len(chunks)+1)
+	in := make(map[string]bool, len(shared)+len(seeded))
+	for _, chunk := range chunks {
+		idx := slices.Concat(shared, chunk)
+		slices.Sort(idx)
+		clear(in)
+		for _, i := range idx {
+			in[b.Entry[i].FullURL] = true
+		}
+		p := *b
+		p.Entry = make([]BundleEntry, len(idx))
+		for j, i := range idx {
+			seed, err := seedEntry(b.Entry[i], func(ref string) bool {
+				return entries[ref] && !in[ref]
+			})
+			if err != nil {
+				return nil, fmt.Errorf("split: entry %d: %w", i, err)
+			}
+			p.Entry[j] = seed
+		}
+		out = append(out, &p)
+	}
+	last := *b
+	last.Entry = slices.Clone(b.Entry)
+	for i, e := range last.Entry {
+		if e.Request != nil && e.Request.Method == "POST" && e.Request.IfNoneExist != "" && seedable(e) {
+			last.Entry[i] = BundleEntry{
+				FullURL:  e.FullURL,
+				Resource: &Binary{ResourceType: "Binary", ContentType: JSONPatchType, Data: []byte(`[{"op":"test","path":"/resourceType","value":"` + e.Request.URL + `"}]`)},
+				Request:  &BundleRequest{Method: "PATCH", URL: e.Request.URL + "?" + e.Request.IfNoneExist},
+			}
+		}
+	}
+	out = append(out, &last)
+	if b.Identifier != nil {
+		of := "/" + strconv.Itoa(len(out))
+		for i, p := range out {
+			id := *b.Identifier
+			id.Value += "#" + strconv.Itoa(i+1) + of
+			p.Identifier = &id
+		}
+	}
+	return out, nil
+}
+
+// seedable reports whether SplitSeeding seeds e: a conditional update
+// (PUT Type?...) or conditional create (POST Type, ifNoneExist) of a
+// resource.
+func seedable(e BundleEntry) bool {
+	if e.Request == nil || e.Resource == nil {
+		return false
+	}
+	switch e.Request.Method {
+	case "PUT":
+		typ, _, search := strings.Cut(e.Request.URL, "?")
+		return search && typ != "" && !strings.Contains(typ, "/")
+	case "POST":
+		return e.Request.IfNoneExist != "" && e.Request.URL != "" && !strings.ContainsAny(e.Request.URL, "/?")
+	}
+	return false
+}
+
+// seedEntry is e as a conditional create with the references drop
+// names left out (see SplitSeeding).
+func seedEntry(e BundleEntry, drop func(ref string) bool) (BundleEntry, error) {
+	url, search := e.Request.URL, e.Request.IfNoneExist
+	if e.Request.Method == "PUT" {
+		url, search, _ = strings.Cut(url, "?")
+	}
+	js, err := AppendJSON(nil, e.Resource)
+	if err != nil {
+		return BundleEntry{}, err
+	}
+	d := json.NewDecoder(bytes.NewReader(js))
+	d.UseNumber() // a decimal keeps its digits
+	var v map[string]any
+	if err := d.Decode(&v); err != nil {
+		return BundleEntry{}, err
+	}
+	pruneRefs(v, false, drop)
+	rt, _ := v["resourceType"].(string)
+	delete(v, "resourceType")
+	rest, err := json.Marshal(v)
+	if err != nil {
+		return BundleEntry{}, err
+	}
+	// resourceType first, as FHIR JSON writes it (json.html).
+	js = AppendJSONString(append(js[:0], `{"resourceType":`...), rt)
+	if len(rest) > 2 {
+		js = append(js, ',')
+	}
+	js = append(js, rest[1:]...)
+	return BundleEntry{FullURL: e.FullURL, Resource: json.RawMessage(js), Request: &BundleRequest{Method: "POST", URL: url, IfNoneExist: search}}, nil
+}
+
+// pruneRefs removes from m every Reference drop names, with the element
+// that holds it when that element is one of a list (a participant, a
+// location, an extension: what is left of it may lack what it must have),
+// and lists and elements left empty. It reports whether m itself should go.
+func pruneRefs(m map[string]any, inList bool, drop func(ref string) bool) bool {
+	if ref, ok := m["reference"].(string); ok && drop(ref) {
+		delete(m, "reference")
+		if len(m) == 0 || inList {
+			return true
+		}
+		if _, ok := m["display"]; !ok {
+			if _, ok := m["identifier"]; !ok {
+				return true
+			}
+		}
+	}
+	lost := false
+	for k, v := range m {
+		switch x := v.(type) {
+		case map[string]any:
+			if pruneRefs(x, false, drop) {
+				delete(m, k)
+				lost = true
+			}
+		case []any:
+			kept := x[:0]
+			for _, y := range x {
+				if ym, ok := y.(map[string]any); ok && pruneRefs(ym, true, drop) {
+					continue
+				}
+				kept = append(kept, y)
+			}
+			if len(kept) == 0 {
+				delete(m, k)
+				lost = true
+			} else {
+				m[k] = kept
+			}
+		}
+	}
+	return len(m) == 0 || lost && inList
 }

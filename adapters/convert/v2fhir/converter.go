@@ -80,10 +80,12 @@ const (
 	// update, as IHE PIXm does for patients); resources carry no id and
 	// refer to each other by urn:uuid fullUrl. MessageHeader, Binary and
 	// Provenance, which have no business identifier, keep PUT Type/<id>.
-	// Such a bundle cannot be split (a urn:uuid resolves only inside one
-	// transaction, and Medplum does not resolve conditional references such
-	// as "Patient?identifier=..."), so it suits exchanges without Medplum's
-	// 8-entry cap on transactions that create conditionally.
+	// Such a bundle cannot be cut into parts that each write a share (a
+	// urn:uuid resolves only inside one transaction, and Medplum does not
+	// resolve conditional references such as "Patient?identifier="), so
+	// one over Medplum's 8-entry cap on transactions that create
+	// conditionally goes after parts that create what the exchange lacks
+	// (fhir.SplitSeeding).
 	ModeConditional
 	// ModePatientConditional writes each Patient as PUT
 	// Patient?identifier=system|value without an id, under the fullUrl
@@ -162,7 +164,8 @@ type Converter struct {
 	// MaxEntries caps the entries of each bundle ConvertParts and Parts
 	// return (default DefaultMaxEntries in ModeID, and
 	// fhir.MaxConditionalEntries for bundles with a conditional entry in
-	// ModePatientConditional). Convert itself never splits.
+	// ModePatientConditional; in ModeConditional, the parts before the
+	// whole bundle). Convert itself never splits.
 	MaxEntries int
 	// ZSegmentExtension copies each Z-segment's raw text into an extension
 	// (ZSegmentURL, valueString) on the MessageHeader, for receivers that

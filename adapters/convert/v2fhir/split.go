@@ -39,11 +39,17 @@ func (c *Converter) ConvertParts(msg *hl7v2.Message, raw []byte) ([]*fhir.Bundle
 // conditional Patient entry splits at MaxEntries (default
 // fhir.MaxConditionalEntries, Medplum's cap), each part repeating the
 // Patient entry (fhir.SplitSharingAll); one without
-// splits as in ModeID. A ModeConditional bundle is never split.
+// splits as in ModeID. A ModeConditional bundle of more than MaxEntries
+// (default fhir.MaxConditionalEntries) is cut by fhir.SplitSeeding: parts
+// that create what the exchange lacks, by identifier, then the bundle whole.
 func (c *Converter) Parts(b *fhir.Bundle) ([]*fhir.Bundle, error) {
 	switch c.Mode {
 	case ModeConditional:
-		return []*fhir.Bundle{b}, nil
+		max := c.MaxEntries
+		if max <= 0 {
+			max = fhir.MaxConditionalEntries
+		}
+		return fhir.SplitSeeding(b, max)
 	case ModePatientConditional:
 		for _, e := range b.Entry {
 			if fhir.Conditional(e) {

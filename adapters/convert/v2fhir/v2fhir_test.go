@@ -687,10 +687,16 @@ func TestSplit(t *testing.T) {
 	}
 	c.Mode = ModeConditional
 	cparts, _, err := c.ConvertParts(msg, raw)
-	if err != nil || len(cparts) != 1 {
+	// Seeds of at most 8 entries, then the bundle whole (fhir.SplitSeeding).
+	if err != nil || len(cparts) < 2 || len(cparts[len(cparts)-1].Entry) != len(whole.Entry) {
 		t.Fatalf("conditional mode split: %d parts, %v", len(cparts), err)
 	}
-	if _, err := Split(cparts[0], 3); !errors.Is(err, ErrNotSplittable) {
+	for i, p := range cparts[:len(cparts)-1] {
+		if len(p.Entry) > fhir.MaxConditionalEntries {
+			t.Errorf("conditional mode seed part %d: %d entries", i, len(p.Entry))
+		}
+	}
+	if _, err := Split(cparts[len(cparts)-1], 3); !errors.Is(err, ErrNotSplittable) {
 		t.Errorf("Split of a conditional bundle: %v", err)
 	}
 }
