@@ -565,7 +565,19 @@ func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Cl
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 		io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes)) // let keep-alive reuse the connection
 		resp.Body.Close()
-		return resp.StatusCode == http.StatusUnauthorized, fmt.Errorf("%s %s to %s: %w", what, it.ID, s.host, withItemID(classify(resp, body, create, tok != ""), it.ID))
+		err := classify(resp, body, create, tok != "")
+		var se *StatusError
+		if create == "" && errors.As(err, &se) && se.Hint == "" && resp.StatusCode == http.StatusBadRequest {
+			if i, several := matchedSeveral(body); several {
+				// Medplum's word for FHIR's 412: the same next step.
+				typ := ""
+				if sc, err := sent(); err == nil && i >= 0 && i < len(sc.types) {
+					typ = sc.types[i]
+				}
+				se.Hint = contentHint(http.StatusPreconditionFailed, typ)
+			}
+		}
+		return resp.StatusCode == http.StatusUnauthorized, fmt.Errorf("%s %s to %s: %w", what, it.ID, s.host, withItemID(err, it.ID))
 	}
 	size := it.Size
 	if it.Open == nil {
@@ -1371,6 +1383,9 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK b
 				typ = req.types[i]
 			}
 			se.Hint = contentHint(code, typ)
+			if _, several := matchedSeveral(outcome); several && code == http.StatusBadRequest {
+				se.Hint = contentHint(http.StatusPreconditionFailed, typ) // Medplum's word for a 412
+			}
 			if se.Batch && (code == http.StatusNotFound || code == http.StatusGone) {
 				// ferry's own batches are status changes: PATCHes of
 				// results an earlier message wrote (v2fhir.StatusBatch)
@@ -1599,6 +1614,46 @@ func matchedNothing(outcome []byte) bool {
 		}
 	}
 	return false
+}
+
+// matchedSeveral reports whether body, an OperationOutcome refusing a
+// transaction whole, says that a conditional entry matched several
+// resources, and which entry (-1: not said). FHIR answers that with 412
+// (R4 http.html, conditional update: "Multiple matches: The server
+// returns a 412 Precondition Failed error"); Medplum refuses the whole
+// transaction with 400 and "Conditional PUT matched multiple resources"
+// (PATCH, DELETE), the entry in the issue's expression
+// ("Bundle.entry[3].request.url").
+func matchedSeveral(body []byte) (entry int, ok bool) {
+	var oo struct {
+		ResourceType string `json:"resourceType"`
+		Issue        []struct {
+			Diagnostics string   `json:"diagnostics"`
+			Expression  []string `json:"expression"`
+			Details     struct {
+				Text string `json:"text"`
+			} `json:"details"`
+		} `json:"issue"`
+	}
+	if json.Unmarshal(bytes.TrimSpace(body), &oo) != nil || oo.ResourceType != "OperationOutcome" {
+		return -1, false
+	}
+	for _, is := range oo.Issue {
+		if !strings.Contains(is.Details.Text, "matched multiple resources") && !strings.Contains(is.Diagnostics, "matched multiple resources") {
+			continue
+		}
+		for _, x := range is.Expression {
+			if rest, found := strings.CutPrefix(x, "Bundle.entry["); found {
+				if n, _, found := strings.Cut(rest, "]"); found {
+					if i, err := strconv.Atoi(n); err == nil && i >= 0 {
+						return i, true
+					}
+				}
+			}
+		}
+		return -1, true
+	}
+	return -1, false
 }
 
 // issuesFrom extracts OperationOutcome issues, or a one-line snippet of a
