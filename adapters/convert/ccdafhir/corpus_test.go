@@ -12,7 +12,7 @@ import (
 )
 
 // corpusDir holds the shared C-CDA sample documents (HL7 examples).
-const corpusDir = "/work/shared/corpus/ccda"
+const corpusDir = "../../../../shared/corpus/ccda"
 
 // TestCorpus converts every corpus document, checks each Bundle against
 // the strict R4 parser and that a second conversion is byte-identical, and

@@ -31,7 +31,7 @@ func TestConditionalModeAtExchange(t *testing.T) {
 		"../../../testdata/convert/v2-adt-a03-segments/input.hl7",
 		"../../../testdata/convert/v2-ref-i12/input.hl7",
 	}
-	corpus, _ := filepath.Glob("/work/shared/corpus/hl7v2/*.hl7")
+	corpus, _ := filepath.Glob("../../../../shared/corpus/hl7v2/*.hl7")
 	for _, name := range []string{"ADT-A01-01.hl7", "ORU-R01-01.hl7", "OML-O21-01.hl7", "OUL-R23-02.hl7"} {
 		for _, f := range corpus {
 			if filepath.Base(f) == name {

@@ -14,7 +14,7 @@ const sysUCUM = "http://unitsofmeasure.org"
 // replaced once.
 func corpusMessage(t *testing.T, name string, oldNew ...string) []byte {
 	t.Helper()
-	raw, err := os.ReadFile("/work/shared/corpus/hl7v2/" + name)
+	raw, err := os.ReadFile("../../../../shared/corpus/hl7v2/" + name)
 	if err != nil {
 		t.Skip("corpus not present: " + err.Error())
 	}
