@@ -6,6 +6,7 @@ package adapters
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -56,6 +57,24 @@ type ConvertPanic struct {
 
 // Error says only that the converter panicked.
 func (e *ConvertPanic) Error() string { return "internal error: the converter panicked" }
+
+// ReadError is an error reading an input's bytes where its source keeps
+// them (a file source's Raw.Open, or the source's own reading of the
+// file): the medium failed, not the content, as an SMB or NFS share does
+// when it drops for a moment mid-read (EIO, ESTALE). A Consumer never
+// takes it for a fault of the input: it returns it as an ordinary,
+// retryable error, so the file is read again later, and the source
+// bounds how long it tries (a watched folder: folder.ReadRetryFor).
+type ReadError struct{ Err error }
+
+func (e *ReadError) Error() string { return e.Err.Error() }
+func (e *ReadError) Unwrap() error { return e.Err }
+
+// IsReadError reports whether err is, or wraps, a *ReadError.
+func IsReadError(err error) bool {
+	var re *ReadError
+	return errors.As(err, &re)
+}
 
 // PanicText describes a recovered panic value for a log line. A panic
 // message may quote the input (a converter's fmt.Sprintf of the field it

@@ -324,7 +324,10 @@ func (s *Source) readTIFF(in adapters.Raw) *tiffpdf.File {
 			return nil
 		}
 		defer rc.Close()
-		f, ok := rc.(*os.File)
+		f, ok := rc.(interface {
+			io.ReaderAt
+			Stat() (os.FileInfo, error)
+		})
 		if !ok {
 			return nil
 		}
