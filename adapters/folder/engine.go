@@ -179,7 +179,7 @@ type Engine struct {
 	testHookClaim func(name string)
 	// testHookOpen, when set (tests only), stands between a claimed
 	// file opened for reading and its reader: a share that fails.
-	testHookOpen func(f *os.File) fileReader
+	testHookOpen func(f *os.File) adapters.File
 
 	// emptyLimit is how long an empty input waits for content before it
 	// goes to failed/ (defaultEmptyLimit); rankLimit how long a ranked

@@ -2,8 +2,6 @@ package folder
 
 import (
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"time"
 
@@ -25,64 +23,20 @@ const ReadRetryFor = time.Hour
 // to failed/, however short the backoff.
 const readTries = 5
 
-// fileReader is a claimed file as the engine reads it: an *os.File, or
-// in tests one that fails as a share does.
-type fileReader interface {
-	io.Reader
-	io.ReaderAt
-	io.Seeker
-	io.Closer
-	Stat() (fs.FileInfo, error)
-}
-
-// claimedFile is a claimed file opened for reading, by the engine and by
-// the consumer (Raw.Open). Every error reading it, but the end of the
-// file, is an *adapters.ReadError, so that a converter reading it tells
-// a failure of the medium from a fault of the content. It reads at an
-// offset and has a Stat, as PDFs, TIFFs and ZIP archives are read in
-// place.
-type claimedFile struct{ f fileReader }
-
-func (c *claimedFile) Read(p []byte) (int, error) {
-	n, err := c.f.Read(p)
-	return n, asReadError(err)
-}
-
-func (c *claimedFile) ReadAt(p []byte, off int64) (int, error) {
-	n, err := c.f.ReadAt(p, off)
-	return n, asReadError(err)
-}
-
-func (c *claimedFile) Seek(off int64, whence int) (int64, error) {
-	n, err := c.f.Seek(off, whence)
-	return n, asReadError(err)
-}
-
-func (c *claimedFile) Stat() (fs.FileInfo, error) {
-	info, err := c.f.Stat()
-	return info, asReadError(err)
-}
-
-func (c *claimedFile) Close() error { return c.f.Close() }
-
-// asReadError marks err as a failure to read; io.EOF stays itself.
-func asReadError(err error) error {
-	if err == nil || err == io.EOF || adapters.IsReadError(err) {
-		return err
-	}
-	return &adapters.ReadError{Err: err}
-}
-
-// openClaimed opens the claimed file name in processing/ for reading.
-func (e *Engine) openClaimed(name string) (*claimedFile, error) {
+// openClaimed opens the claimed file name in processing/ for reading,
+// by the engine and by the consumer (Raw.Open). Every error opening or
+// reading it, but the end of the file, is an *adapters.ReadError, so
+// that a converter reading it tells a failure of the medium from a
+// fault of the content.
+func (e *Engine) openClaimed(name string) (adapters.File, error) {
 	f, err := openRegular(e.proc, name)
 	if err != nil {
-		return nil, asReadError(err)
+		return nil, &adapters.ReadError{Err: err}
 	}
 	if e.testHookOpen != nil {
-		return &claimedFile{e.testHookOpen(f)}, nil
+		return adapters.ReadErrorsOf(e.testHookOpen(f)), nil
 	}
-	return &claimedFile{f}, nil
+	return adapters.ReadErrorsOf(f), nil
 }
 
 // readFailed keeps a claimed file that could not be read (err, an
@@ -120,4 +74,4 @@ func (e *Engine) readOK(name string) {
 	}
 }
 
-var _ fileReader = (*os.File)(nil)
+var _ adapters.File = (*os.File)(nil)

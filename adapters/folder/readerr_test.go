@@ -91,7 +91,7 @@ func startFlaky(t *testing.T, cfg Config, at int64, consumerOnly bool, down *ato
 	}
 	e.readLimit = limit
 	var opens atomic.Int32
-	e.testHookOpen = func(f *os.File) fileReader {
+	e.testHookOpen = func(f *os.File) adapters.File {
 		if consumerOnly && opens.Add(1)%2 == 1 {
 			// The engine's own reading of the try: it reads.
 			return &flakyFile{File: f, at: at, down: new(atomic.Bool)}
