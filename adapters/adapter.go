@@ -6,8 +6,10 @@ package adapters
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"runtime"
 	"time"
@@ -56,6 +58,71 @@ type ConvertPanic struct {
 
 // Error says only that the converter panicked.
 func (e *ConvertPanic) Error() string { return "internal error: the converter panicked" }
+
+// ReadError is an error reading an input's bytes where its source keeps
+// them (a file source's Raw.Open, or the source's own reading of the
+// file): the medium failed, not the content, as an SMB or NFS share does
+// when it drops for a moment mid-read (EIO, ESTALE). A Consumer never
+// takes it for a fault of the input: it returns it as an ordinary,
+// retryable error, so the file is read again later, and the source
+// bounds how long it tries (a watched folder: folder.ReadRetryFor).
+type ReadError struct{ Err error }
+
+func (e *ReadError) Error() string { return e.Err.Error() }
+func (e *ReadError) Unwrap() error { return e.Err }
+
+// IsReadError reports whether err is, or wraps, a *ReadError.
+func IsReadError(err error) bool {
+	var re *ReadError
+	return errors.As(err, &re)
+}
+
+// File is an opened file as a file source hands it over (Raw.Open): an
+// *os.File, which PDFs, TIFFs and ZIP archives are read in place from.
+type File interface {
+	io.Reader
+	io.ReaderAt
+	io.Seeker
+	io.Closer
+	Stat() (fs.FileInfo, error)
+}
+
+// ReadErrorsOf returns f with every error reading it, but the end of the
+// file, a *ReadError, for what reads it to tell a failure of the medium
+// from a fault of the content.
+func ReadErrorsOf(f File) File { return readErrFile{f} }
+
+type readErrFile struct{ f File }
+
+func (r readErrFile) Read(p []byte) (int, error) {
+	n, err := r.f.Read(p)
+	return n, asReadError(err)
+}
+
+func (r readErrFile) ReadAt(p []byte, off int64) (int, error) {
+	n, err := r.f.ReadAt(p, off)
+	return n, asReadError(err)
+}
+
+func (r readErrFile) Seek(off int64, whence int) (int64, error) {
+	n, err := r.f.Seek(off, whence)
+	return n, asReadError(err)
+}
+
+func (r readErrFile) Stat() (fs.FileInfo, error) {
+	info, err := r.f.Stat()
+	return info, asReadError(err)
+}
+
+func (r readErrFile) Close() error { return r.f.Close() }
+
+// asReadError marks err as a failure to read; io.EOF stays itself.
+func asReadError(err error) error {
+	if err == nil || err == io.EOF || IsReadError(err) {
+		return err
+	}
+	return &ReadError{Err: err}
+}
 
 // PanicText describes a recovered panic value for a log line. A panic
 // message may quote the input (a converter's fmt.Sprintf of the field it

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/text/encoding/unicode"
 	"golang.org/x/text/transform"
 
+	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/xdmfhir"
 )
 
@@ -175,7 +176,7 @@ func sniffXML(r io.Reader, name string) (string, error) {
 	for {
 		tok, err := d.RawToken()
 		if err != nil {
-			return "", unknown(name, "XML without a root element in its first MiB")
+			return "", invalid(name, "XML without a root element in its first MiB", err)
 		}
 		se, ok := tok.(xml.StartElement)
 		if !ok {
@@ -302,7 +303,7 @@ func sniffJSON(br *bufio.Reader, name, ext string) (format, typ string, err erro
 	nl := &newlineWatch{r: &stringCap{r: io.MultiReader(bytes.NewReader(line), rest), max: 1 << 10}, first: -1}
 	d := json.NewDecoder(nl)
 	if tok, err := d.Token(); err != nil || tok != json.Delim('{') {
-		return "", "", unknown(name, "not valid JSON")
+		return "", "", invalid(name, "not valid JSON", err)
 	}
 	var transactionTime, output bool
 	for d.More() {
@@ -311,13 +312,13 @@ func sniffJSON(br *bufio.Reader, name, ext string) (format, typ string, err erro
 		}
 		tok, err := d.Token()
 		if err != nil {
-			return "", "", unknown(name, "not valid JSON")
+			return "", "", invalid(name, "not valid JSON", err)
 		}
 		key, _ := tok.(string)
 		if key == "resourceType" && typ == "" {
 			v, err := d.Token()
 			if err != nil {
-				return "", "", unknown(name, "not valid JSON")
+				return "", "", invalid(name, "not valid JSON", err)
 			}
 			if s, ok := v.(string); ok && s != "" {
 				typ = s
@@ -331,18 +332,18 @@ func sniffJSON(br *bufio.Reader, name, ext string) (format, typ string, err erro
 		case "output":
 			var v json.RawMessage
 			if err := d.Decode(&v); err != nil {
-				return "", "", unknown(name, "not valid JSON")
+				return "", "", invalid(name, "not valid JSON", err)
 			}
 			output = len(v) > 0 && v[0] == '['
 			continue
 		}
 		if err := skipValue(d); err != nil {
-			return "", "", unknown(name, "not valid JSON")
+			return "", "", invalid(name, "not valid JSON", err)
 		}
 	}
 	if typ != "" {
 		if _, err := d.Token(); err != nil { // the closing brace
-			return "", "", unknown(name, "not valid JSON")
+			return "", "", invalid(name, "not valid JSON", err)
 		}
 		if nl.first >= 0 && nl.first < d.InputOffset() {
 			return FormatFHIRJSON, typ, nil
@@ -356,16 +357,16 @@ func sniffJSON(br *bufio.Reader, name, ext string) (format, typ string, err erro
 			return FormatFHIRJSON, typ, nil
 		}
 		if tok, err := d.Token(); (err != nil || tok != json.Delim('{')) && ext != ".ndjson" {
-			return "", "", unknown(name, "text follows the first JSON object")
+			return "", "", invalid(name, "text follows the first JSON object", err)
 		}
 		return FormatFHIRNDJSON, typ, nil
 	}
 	if transactionTime && output {
 		if _, err := d.Token(); err != nil { // the closing brace
-			return "", "", unknown(name, "not valid JSON")
+			return "", "", invalid(name, "not valid JSON", err)
 		}
 		if _, err := d.Token(); err != io.EOF {
-			return "", "", unknown(name, "a FHIR Bulk Data manifest followed by more JSON: neither a manifest alone nor NDJSON of resources")
+			return "", "", invalid(name, "a FHIR Bulk Data manifest followed by more JSON: neither a manifest alone nor NDJSON of resources", err)
 		}
 		return FormatBulkManifest, "", nil
 	}
@@ -537,3 +538,13 @@ func readLine(br *bufio.Reader, limit int) (line []byte, whole bool, err error) 
 }
 
 func isUnknown(err error) bool { return errors.Is(err, ErrUnknownFormat) }
+
+// invalid is the error of a decoder's err: the file's content is no
+// known format, for why, unless reading it failed (a share that
+// dropped), which is said as such, for the file to be read again.
+func invalid(name, why string, err error) error {
+	if adapters.IsReadError(err) {
+		return fmt.Errorf("sniff: read: %w", err)
+	}
+	return unknown(name, why)
+}

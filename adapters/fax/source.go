@@ -180,6 +180,12 @@ func (s *Source) passEmail(ctx context.Context, ins []adapters.Raw, e *emailFax)
 // the e-mail it came in) is taken.
 func (s *Source) pass(ctx context.Context, in adapters.Raw, more func(*faxfhir.Fax)) (partial bool, err error) {
 	fax, scErr := s.describe(in, more)
+	if adapters.IsReadError(scErr) {
+		// The file could not be read (the share dropped): handed on
+		// without its TIFF tags, the fax would lose its sender, time
+		// and subaddress; it is read again whole.
+		return false, scErr
+	}
 	out := in
 	out.Format = Format
 	out.Meta = maps.Clone(in.Meta)
@@ -247,7 +253,9 @@ func sidecarDetail(err error) string {
 // and HylaFAX's xferfaxlog, then the line it came in on (Config.Lines)
 // for a document kind none of those gave; the file's modification time is
 // the receive time of last resort. A sidecar that cannot be parsed is reported in err
-// and otherwise ignored.
+// and otherwise ignored; a file that could not be read (an
+// *adapters.ReadError: the share it is on dropped) ends it, err that
+// error, for the file to be read again.
 func (s *Source) Describe(in adapters.Raw) (fax faxfhir.Fax, err error) {
 	return s.describe(in, nil)
 }
@@ -269,7 +277,11 @@ func (s *Source) describe(in adapters.Raw, more func(*faxfhir.Fax)) (fax faxfhir
 		file = in.Name
 	}
 	fromName(&fax, s.patterns, file)
-	if tf := s.readTIFF(in); tf != nil {
+	tf, rerr := s.readTIFF(in)
+	if rerr != nil {
+		return fax, rerr
+	}
+	if tf != nil {
 		fromTIFF(&fax, tf, s.loc)
 	}
 	if s.xferLog != "" {
@@ -312,8 +324,14 @@ func (s *Source) describe(in adapters.Raw, more func(*faxfhir.Fax)) (fax faxfhir
 }
 
 // readTIFF parses the TIFF structure, or returns nil for PDFs and files it
-// cannot read (the converter reports those).
-func (s *Source) readTIFF(in adapters.Raw) *tiffpdf.File {
+// cannot parse (the converter reports those). err is a failure to read
+// the file (an *adapters.ReadError), not of its content.
+func (s *Source) readTIFF(in adapters.Raw) (_ *tiffpdf.File, err error) {
+	defer func() {
+		if !adapters.IsReadError(err) {
+			err = nil
+		}
+	}()
 	var r io.ReaderAt
 	size := int64(len(in.Body))
 	if in.Body != nil {
@@ -321,28 +339,28 @@ func (s *Source) readTIFF(in adapters.Raw) *tiffpdf.File {
 	} else if in.Open != nil {
 		rc, err := in.Open()
 		if err != nil {
-			return nil
+			return nil, err
 		}
 		defer rc.Close()
-		f, ok := rc.(*os.File)
+		f, ok := rc.(interface {
+			io.ReaderAt
+			Stat() (os.FileInfo, error)
+		})
 		if !ok {
-			return nil
+			return nil, nil
 		}
 		st, err := f.Stat()
 		if err != nil {
-			return nil
+			return nil, err
 		}
 		r, size = f, st.Size()
 	} else {
-		return nil
+		return nil, nil
 	}
 	var head [4]byte
-	if n, _ := r.ReadAt(head[:], 0); !tiffpdf.IsTIFF(head[:n]) {
-		return nil
+	n, err := r.ReadAt(head[:], 0)
+	if !tiffpdf.IsTIFF(head[:n]) {
+		return nil, err
 	}
-	tf, err := tiffpdf.Read(r, size, in.Name)
-	if err != nil {
-		return nil
-	}
-	return tf
+	return tiffpdf.Read(r, size, in.Name)
 }

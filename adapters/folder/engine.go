@@ -7,6 +7,7 @@
 //	   processing/x.xml ─ Consume nil ───────► done/YYYY-MM-DD/x.xml (or deleted)
 //	                    ─ Consume permanent ─► failed/x.xml + failed/x.xml.error.txt
 //	                    ─ Consume other ─────► stays; retried with backoff, and after a restart
+//	                    ─ cannot be read ────► stays; retried with backoff, failed/ after ReadRetryFor
 //
 // A claimed file is ours: whatever is in processing/ at start is consumed
 // again, so a crash between the claim and the durable enqueue loses nothing.
@@ -176,6 +177,9 @@ type Engine struct {
 	// checked free and before it is claimed: it stands for another
 	// process opening it in between (a virus scanner).
 	testHookClaim func(name string)
+	// testHookOpen, when set (tests only), stands between a claimed
+	// file opened for reading and its reader: a share that fails.
+	testHookOpen func(f *os.File) adapters.File
 
 	// emptyLimit is how long an empty input waits for content before it
 	// goes to failed/ (defaultEmptyLimit); rankLimit how long a ranked
@@ -184,6 +188,9 @@ type Engine struct {
 	emptyLimit time.Duration
 	rankLimit  time.Duration
 	rankWait   map[string]time.Time // ranked files held back, since when
+	// readLimit is how long a claimed file that cannot be read is tried
+	// again before it goes to failed/ (ReadRetryFor).
+	readLimit time.Duration
 
 	// Worker-only state.
 	oddSeen map[string]bool // entries that are not regular files, at the last pass
@@ -246,6 +253,10 @@ type retryState struct {
 	failed error
 	sum    []byte
 	size   int64
+	// readFails counts the tries in a row that could not read the file,
+	// since readSince (readFailed).
+	readFails int
+	readSince time.Time
 }
 
 // New checks cfg and builds an engine that hands files to next. Nothing
@@ -288,6 +299,7 @@ func New(set adapters.Settings, cfg Config, next adapters.Consumer, opts ...Opti
 	}
 	e.emptyLimit = defaultEmptyLimit(cfg.Settle)
 	e.rankLimit = e.emptyLimit
+	e.readLimit = ReadRetryFor
 	if e.paths, err = cfg.ResolvePaths(); err != nil {
 		return nil, fmt.Errorf("folder %q: %w", cfg.Name, err)
 	}
@@ -1186,7 +1198,8 @@ func (e *Engine) process(ctx context.Context, name string) {
 			delete(e.retry, name)
 			return
 		}
-		e.backoff(name, nil, fmt.Errorf("read claimed file: %w", err))
+		scNames = e.sidecarsIn(name)
+		e.readFailed(name, scNames, nil, 0, fmt.Errorf("read claimed file: %w", err))
 		return
 	}
 	scNames = e.sidecarsIn(name)
@@ -1198,7 +1211,7 @@ func (e *Engine) process(ctx context.Context, name string) {
 				e.fail(name, scNames, sum, size, queue.Permanent(fmt.Errorf("sidecar %s: %w", sc, err)))
 				return
 			}
-			e.backoff(name, sum, fmt.Errorf("read sidecar: %w", err))
+			e.readFailed(name, scNames, sum, size, fmt.Errorf("read sidecar: %w", err))
 			return
 		}
 		if scs == nil {
@@ -1289,7 +1302,7 @@ func (e *Engine) process(ctx context.Context, name string) {
 		Received: time.Now(),
 		Meta:     meta,
 		Size:     size,
-		Open:     func() (io.ReadCloser, error) { return openRegular(e.proc, name) },
+		Open:     func() (io.ReadCloser, error) { return e.openClaimed(name) },
 		Sidecars: scs,
 	}
 	err = e.consume(ctx, raw, sum)
@@ -1318,6 +1331,13 @@ func (e *Engine) process(ctx context.Context, name string) {
 		if ctx.Err() != nil {
 			return // shutting down: the file waits in processing/ for the next start
 		}
+		if adapters.IsReadError(err) {
+			// The consumer could not read the file (a share that
+			// dropped mid-read): not a fault of its content.
+			e.readFailed(name, scNames, sum, size, err)
+			return
+		}
+		e.readOK(name)
 		e.backoff(name, sum, err)
 	}
 }
@@ -1479,7 +1499,7 @@ func defaultEmptyLimit(settle time.Duration) time.Duration {
 // readClaimed hashes the claimed file name and, when it is small enough,
 // keeps its bytes.
 func (e *Engine) readClaimed(name string) (sum []byte, size int64, mtime time.Time, body []byte, err error) {
-	f, err := openRegular(e.proc, name)
+	f, err := e.openClaimed(name)
 	if err != nil {
 		return nil, 0, time.Time{}, nil, err
 	}

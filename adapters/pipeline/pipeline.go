@@ -419,6 +419,11 @@ func (p *Pipeline) consumeOnce(ctx context.Context, conv Converter, in adapters.
 		// source keeps and offers again, as consumeStream does.
 		return fmt.Errorf("%s: %w", in.Name, err)
 	}
+	if adapters.IsReadError(err) {
+		// Reading the file failed (a share that dropped for a moment),
+		// not its content: the source reads it again later.
+		return fmt.Errorf("%s: %w", in.Name, err)
+	}
 	if err != nil {
 		return p.reject(in, in.Body, fmt.Errorf("%s: %w", in.Name, err))
 	}
@@ -569,6 +574,13 @@ func (p *Pipeline) consumeStream(ctx context.Context, sc StreamConverter, in ada
 	case errors.As(err, &se):
 		return se.err
 	case err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
+		return fmt.Errorf("%s: %w", in.Name, err)
+	case adapters.IsReadError(err) && stored > 0:
+		// Reading the file failed partway, not its content: the source
+		// reads it again whole, and the duplicate filter drops what this
+		// attempt stored, as after a later batch found the queue full.
+		return fmt.Errorf("%s: %w (%d bundles of it were queued before the error; read again, they are not queued twice)", in.Name, err, stored)
+	case adapters.IsReadError(err):
 		return fmt.Errorf("%s: %w", in.Name, err)
 	case err != nil && stored > 0:
 		// What was stored before a converter error (none, for a

@@ -432,7 +432,12 @@ type ext struct {
 // empty, its SubmissionSet's ihe-sourceId sourceID.
 func (c *Converter) plan(ctx context.Context, in Input, fax Fax, sourceID string) (*plan, error) {
 	var head [8]byte
-	n, _ := in.R.ReadAt(head[:], 0)
+	n, err := in.R.ReadAt(head[:], 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		// Not "neither TIFF nor PDF": the file could not be read (a
+		// share that dropped), and is read again later.
+		return nil, fmt.Errorf("fax %s: read: %w", in.Name, err)
+	}
 	orig := &content{name: "fax " + in.Name, size: in.Size, gen: func(w io.Writer) error {
 		if _, err := io.Copy(w, io.NewSectionReader(in.R, 0, in.Size)); err != nil {
 			return fmt.Errorf("fax %s: read: %w", in.Name, err)
@@ -444,6 +449,9 @@ func (c *Converter) plan(ctx context.Context, in Input, fax Fax, sourceID string
 	switch {
 	case tiffpdf.IsTIFF(head[:n]):
 		tf, err := tiffpdf.Read(in.R, in.Size, in.Name)
+		if adapters.IsReadError(err) {
+			return nil, fmt.Errorf("fax: %w", err) // the file, not the TIFF
+		}
 		if err != nil {
 			return nil, queue.Permanent(fmt.Errorf("fax: %w", err))
 		}
@@ -465,7 +473,6 @@ func (c *Converter) plan(ctx context.Context, in Input, fax Fax, sourceID string
 	default:
 		return nil, queue.Permanent(fmt.Errorf("fax %s: %w", in.Name, ErrNotFax))
 	}
-	var err error
 	if orig.size, orig.sha1, orig.sha256, err = digest(ctx, orig.gen); err != nil {
 		return nil, err
 	}

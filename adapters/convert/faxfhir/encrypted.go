@@ -27,7 +27,12 @@ import (
 // owner password that only restricts printing or copying. A PDF whose
 // trailer cannot be found is left to the exchange, as before.
 func pdfOpens(in Input) error {
-	trailer := pdfTrailer(in)
+	trailer, err := pdfTrailer(in)
+	if err != nil {
+		// Not "no trailer", nor "no dictionary": the file could not be
+		// read (a share that dropped), and is read again later.
+		return fmt.Errorf("fax %s: read: %w", in.Name, err)
+	}
 	if trailer == nil {
 		return nil
 	}
@@ -37,7 +42,9 @@ func pdfOpens(in Input) error {
 	}
 	refused := queue.Permanent(fmt.Errorf("fax %s: %w", in.Name, ErrPDFEncrypted))
 	if ref, ok := enc.(pdfRef); ok {
-		enc = pdfObject(in, ref)
+		if enc, err = pdfObject(in, ref); err != nil {
+			return fmt.Errorf("fax %s: read: %w", in.Name, err)
+		}
 	}
 	dict, ok := enc.(pdfDict)
 	if !ok {
@@ -55,45 +62,46 @@ func pdfOpens(in Input) error {
 
 // pdfTrailer reads the trailer dictionary the last startxref points to:
 // the trailer after a cross-reference table, or the cross-reference
-// stream's own dictionary. nil when it cannot be read.
-func pdfTrailer(in Input) pdfDict {
+// stream's own dictionary. nil when it cannot be found or parsed; err
+// when the file could not be read.
+func pdfTrailer(in Input) (pdfDict, error) {
 	tail := make([]byte, min(in.Size, 4096))
 	if _, err := in.R.ReadAt(tail, in.Size-int64(len(tail))); err != nil && err != io.EOF {
-		return nil
+		return nil, err
 	}
 	i := bytes.LastIndex(tail, []byte("startxref"))
 	if i < 0 {
-		return nil
+		return nil, nil
 	}
 	if t := bytes.LastIndex(tail[:i], []byte("trailer")); t >= 0 {
 		d, _ := (&pdfLexer{b: tail[t+len("trailer") : i]}).object(0).(pdfDict)
-		return d
+		return d, nil
 	}
 	f := bytes.Fields(tail[i+len("startxref"):])
 	if len(f) == 0 {
-		return nil
+		return nil, nil
 	}
 	off, err := strconv.ParseInt(string(f[0]), 10, 64)
 	if err != nil || off < 0 || off >= in.Size {
-		return nil
+		return nil, nil
 	}
 	head := make([]byte, min(in.Size-off, 4096))
 	if _, err := in.R.ReadAt(head, off); err != nil && err != io.EOF {
-		return nil
+		return nil, err
 	}
 	o := bytes.Index(head, []byte("obj"))
 	if o < 0 {
-		return nil
+		return nil, nil
 	}
 	d, _ := (&pdfLexer{b: head[o+3:]}).object(0).(pdfDict)
-	return d
+	return d, nil
 }
 
 // pdfObject finds the indirect object ref by its "num gen obj" (the last
 // in the file, as incremental updates leave it) and reads it. The
 // encryption dictionary is never in an object stream (ISO 32000-1
-// 7.5.7). nil when it is not found.
-func pdfObject(in Input, ref pdfRef) any {
+// 7.5.7). nil when it is not found; err when the file could not be read.
+func pdfObject(in Input, ref pdfRef) (any, error) {
 	re := regexp.MustCompile(fmt.Sprintf(`(?:^|[^0-9])%d\s+%d\s+obj\b`, ref.num, ref.gen))
 	const chunk, overlap = 1 << 20, 64
 	var at int64 = -1
@@ -101,20 +109,20 @@ func pdfObject(in Input, ref pdfRef) any {
 	for off := int64(0); off < in.Size; off += chunk {
 		n, err := in.R.ReadAt(buf[:min(int64(len(buf)), in.Size-off)], off)
 		if err != nil && err != io.EOF {
-			return nil
+			return nil, err
 		}
 		if locs := re.FindAllIndex(buf[:n], -1); len(locs) > 0 {
 			at = off + int64(locs[len(locs)-1][1])
 		}
 	}
 	if at < 0 {
-		return nil
+		return nil, nil
 	}
 	b := make([]byte, min(in.Size-at, 4096))
 	if _, err := in.R.ReadAt(b, at); err != nil && err != io.EOF {
-		return nil
+		return nil, err
 	}
-	return (&pdfLexer{b: b}).object(0)
+	return (&pdfLexer{b: b}).object(0), nil
 }
 
 // passwordPad pads a password to 32 bytes (ISO 32000-1 7.6.3.3,

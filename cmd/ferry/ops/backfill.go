@@ -200,7 +200,7 @@ func Backfill(ctx context.Context, dir string, c adapters.Consumer, j Journal, o
 			Received: time.Now().UTC(),
 			Meta:     map[string]string{"backfill": "true", "sha256": hexSum},
 			Size:     size,
-			Open:     func() (io.ReadCloser, error) { return os.Open(path) },
+			Open:     func() (io.ReadCloser, error) { return openRead(path) },
 			Sidecars: scs,
 		}
 		if opts.Folder == nil {
@@ -239,6 +239,12 @@ func Backfill(ctx context.Context, dir string, c adapters.Consumer, j Journal, o
 		case errors.Is(err, ErrNotKept):
 			res.note(&res.Failed, rel, strings.TrimPrefix(err.Error(), ErrNotKept.Error()+": "), hexSum)
 			continue
+		case adapters.IsReadError(err):
+			// The file could not be read while it was converted (the
+			// share it is on dropped): not its content's fault, and
+			// not done; the next run feeds it.
+			res.note(&res.Unreadable, rel, unreadable(err), hexSum)
+			continue
 		case queue.IsPermanent(err):
 			// Kept in the quarantine with the reason: nothing is lost, and
 			// a re-run would only quarantine it again.
@@ -261,6 +267,16 @@ func Backfill(ctx context.Context, dir string, c adapters.Consumer, j Journal, o
 
 // unreadable is the reason Backfill gives for a file it could not read:
 // the system's, without the absolute path the error repeats.
+// openRead opens path for the consumer to read (Raw.Open): every error
+// reading it is an *adapters.ReadError, as the folder engine's are.
+func openRead(path string) (io.ReadCloser, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &adapters.ReadError{Err: err}
+	}
+	return adapters.ReadErrorsOf(f), nil
+}
+
 func unreadable(err error) string {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {

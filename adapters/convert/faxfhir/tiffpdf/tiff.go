@@ -261,7 +261,10 @@ func Read(r io.ReaderAt, size int64, name string) (*File, error) {
 	f := &File{Name: name, Size: size}
 	var hdr [8]byte
 	if _, err := r.ReadAt(hdr[:], 0); err != nil {
-		return nil, &Error{File: name, Page: -1, Err: fmt.Errorf("read header: %w", ErrNotTIFF)}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, &Error{File: name, Page: -1, Err: fmt.Errorf("read header: %w", ErrNotTIFF)}
+		}
+		return nil, &Error{File: name, Page: -1, Err: fmt.Errorf("read header: %w", err)}
 	}
 	var bo binary.ByteOrder
 	switch string(hdr[:2]) {
