@@ -563,8 +563,8 @@ func (g *gateway) sourceStarted(name string, err error) {
 
 // notReady says why the gateway does not take all its input now (for
 // /readyz): a source not started, a folder that cannot take its files,
-// the queue stopped or full, a fatal error, a stop under way. It returns
-// nothing when it is ready.
+// the queue stopped, full or unable to write to its disk, a fatal error,
+// a stop under way. It returns nothing when it is ready.
 func (g *gateway) notReady() []string {
 	var why []string
 	select {
@@ -596,6 +596,10 @@ func (g *gateway) notReady() []string {
 	st := g.q.Stats()
 	if st.Stopped != "" {
 		why = append(why, "queue stopped: "+st.Stopped)
+	} else if err := g.q.WriteFailing(); err != nil {
+		// A full disk refuses every item that reaches it (MLLP answers
+		// AR, folders wait) until a write works again.
+		why = append(why, "queue cannot write to its disk: "+err.Error())
 	}
 	// A full queue takes no item either (MLLP answers AR, folders wait)
 	// until deliveries make room.
