@@ -562,8 +562,9 @@ func (g *gateway) sourceStarted(name string, err error) {
 }
 
 // notReady says why the gateway does not take all its input now (for
-// /readyz): a source not started, the queue stopped or full, a fatal
-// error, a stop under way. It returns nothing when it is ready.
+// /readyz): a source not started, a folder that cannot take its files,
+// the queue stopped, full or unable to write to its disk, a fatal error,
+// a stop under way. It returns nothing when it is ready.
 func (g *gateway) notReady() []string {
 	var why []string
 	select {
@@ -578,10 +579,27 @@ func (g *gateway) notReady() []string {
 	for _, name := range slices.Sorted(maps.Keys(g.notStarted)) {
 		why = append(why, name+" not started: "+g.notStarted[name])
 	}
+	// A folder that started takes nothing once its scans find it gone
+	// (a share unmounted, the folder removed) or its files cannot be
+	// claimed (no write access, a read-only mount), until a scan finds it
+	// works again. The reason is the error's class, never a file name.
+	for _, e := range g.folders {
+		name := "folder/" + e.Config().Name
+		if _, waits := g.notStarted[name]; waits {
+			continue // said above
+		}
+		if st := e.Stats(); st.ClaimsFailing {
+			why = append(why, name+" cannot take its files: "+st.LastClaimError)
+		}
+	}
 	g.readyMu.Unlock()
 	st := g.q.Stats()
 	if st.Stopped != "" {
 		why = append(why, "queue stopped: "+st.Stopped)
+	} else if err := g.q.WriteFailing(); err != nil {
+		// A full disk refuses every item that reaches it (MLLP answers
+		// AR, folders wait) until a write works again.
+		why = append(why, "queue cannot write to its disk: "+err.Error())
 	}
 	// A full queue takes no item either (MLLP answers AR, folders wait)
 	// until deliveries make room.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -44,7 +45,7 @@ sources:
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	if code, body := get("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "folder/ehr") {
+	if code, body := get("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "folder/ehr not started") || strings.Count(body, "folder/ehr") != 1 {
 		t.Errorf("/readyz with a folder source not started: %d %q", code, body)
 	}
 	if code, body := get("/healthz"); code != http.StatusOK || body != "ok\n" {
@@ -102,4 +103,54 @@ queue:
 	}
 	recv.SetFailure(0)
 	waitFor(t, "/readyz once deliveries made room", func() bool { code, _ := get(); return code == http.StatusOK })
+}
+
+// TestReadyzFolderGone: a folder source that started and whose folder
+// was then removed (a share unmounted, an export job's folder deleted)
+// takes nothing, and its scans say so (the status page shows it stuck),
+// but /readyz answered 200 ready; it is 503 naming the folder and what
+// its last scan found until a scan finds the folder again.
+func TestReadyzFolderGone(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		// Windows refuses to remove a folder a process holds open (a
+		// sharing violation): there it cannot go from under ferry.
+		t.Skip("Windows does not let a folder held open be removed")
+	}
+	root := t.TempDir()
+	ehr := filepath.Join(root, "exports")
+	if err := os.MkdirAll(ehr, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := parseConfig(t, `
+data_dir: %q
+sources:
+  folders:
+    - {name: ehr, kind: ehr, path: %q, rescan: 50ms}
+`, filepath.Join(root, "data"), ehr)
+	cfg.Status.Listen = "127.0.0.1:0"
+	gw := runGateway(t, cfg)
+	get := func() (int, string) {
+		t.Helper()
+		resp, err := http.Get("http://" + gw.statusAddr.String() + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get(); code != http.StatusOK {
+		t.Fatalf("/readyz with the folder there: %d %q", code, body)
+	}
+	if err := os.RemoveAll(ehr); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "/readyz once the folder is gone", func() bool { code, _ := get(); return code == http.StatusServiceUnavailable })
+	if _, body := get(); !strings.Contains(body, "folder/ehr") || !strings.Contains(body, "gone") {
+		t.Errorf("/readyz with the folder gone: %q", body)
+	}
+	if err := os.MkdirAll(ehr, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "/readyz once the folder is back", func() bool { code, _ := get(); return code == http.StatusOK })
 }

@@ -70,6 +70,22 @@ func (q *Queue) Stats() queue.Stats {
 	return s
 }
 
+// WriteFailing returns the error of the last write to the log when it
+// failed and none has worked since (see full.go: a full disk, which
+// errors.Is matches to queue.ErrFull), or nil. Until one works again every
+// Put that reaches the disk fails. It waits for a write in progress, and
+// never touches the disk itself.
+func (q *Queue) WriteFailing() error {
+	q.wmu.Lock()
+	defer q.wmu.Unlock()
+	if q.writeFails == 0 {
+		return nil
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.lastWrite
+}
+
 // FlushLatency returns how long the commits took to reach the disk since
 // open (each one's write and fdatasync): the disk's share of every
 // acknowledgement (a sync covers every item written while the one before

@@ -1147,16 +1147,29 @@ func servicePorts(checks []Check, cfg *config.Config, acct *ServiceAccount) []Ch
 }
 
 // CheckPorts tries to bind every address ferry listens on. A busy port is
-// fine when the running ferry holds it (its status page answers), and a
-// problem otherwise.
+// fine when the running ferry holds it (its status page answers, and
+// lists a listener on that port), and a problem otherwise.
 func CheckPorts(ctx context.Context, cfg *config.Config) []Check {
 	var out []Check
 	ferryRunning, otherFerry := "", ""
+	// The ports the running ferry listens on: its status page's, which
+	// answered, and its MLLP listeners'. Another busy port is not its
+	// own, though the configuration names it (a listener added or moved
+	// since ferry started, to a port another program holds).
+	ferryPorts := map[string]bool{}
 	if cfg.Status.Listen != "" {
 		if st, err := FetchStatus(ctx, cfg.Status.Listen); err == nil {
 			ferryRunning = st.Version
 			if ferryRunning == "" {
 				ferryRunning = "unknown version"
+			}
+			if _, port, err := net.SplitHostPort(cfg.Status.Listen); err == nil {
+				ferryPorts[port] = true
+			}
+			for _, src := range st.Sources {
+				if _, port, err := net.SplitHostPort(src.Address); err == nil {
+					ferryPorts[port] = true
+				}
 			}
 			if !SameDataDir(st, cfg) {
 				otherFerry = fmt.Sprintf("in use by another ferry (%s, data_dir %s), not the gateway of this configuration (data_dir %s), which cannot start while it runs: stop that one (a `ferry run` left in a terminal?) or give one of them other ports",
@@ -1167,14 +1180,17 @@ func CheckPorts(ctx context.Context, cfg *config.Config) []Check {
 	check := func(field, addr string) {
 		c := Check{Area: "port", Name: field + " " + addr}
 		ln, err := net.Listen("tcp", addr)
+		_, port, _ := net.SplitHostPort(addr)
 		switch {
 		case err == nil:
 			ln.Close()
 			c.Level, c.Detail = OK, "free"
 		case neterr.AddrInUse(err) && otherFerry != "":
 			c.Level, c.Detail = Fail, otherFerry
-		case neterr.AddrInUse(err) && ferryRunning != "":
+		case neterr.AddrInUse(err) && ferryRunning != "" && ferryPorts[port]:
 			c.Level, c.Detail = OK, "in use by the running ferry ("+ferryRunning+")"
+		case neterr.AddrInUse(err) && ferryRunning != "":
+			c.Level, c.Detail = Fail, "already in use by another program, not by the running ferry, which does not listen on it (a listener added or moved since it started): ferry cannot start with it; stop that program or choose another port"
 		case neterr.AddrInUse(err):
 			c.Level, c.Detail = Fail, "already in use by another program; stop it or choose another port"
 		case neterr.AccessDenied(err):

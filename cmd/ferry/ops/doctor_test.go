@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"log"
 	"math/big"
@@ -294,7 +295,7 @@ func TestCheckPorts(t *testing.T) {
 			http.NotFound(w, r)
 			return
 		}
-		w.Write([]byte(`{"version":"1.2.3","queue":{"Depth":4}}`))
+		fmt.Fprintf(w, `{"version":"1.2.3","queue":{"Depth":4},"sources":[{"name":"t","kind":"mllp","address":%q}]}`, busy.Addr().String())
 	}))
 	defer st.Close()
 	cfg.Status.Listen = strings.TrimPrefix(st.URL, "http://")
@@ -448,5 +449,45 @@ func TestCheckPortsPortZero(t *testing.T) {
 	access := CheckAccess(cfg)
 	if len(access) != 1 || access[0].Level != OK || access[0].Detail != "loopback only: senders on this machine" {
 		t.Errorf("access: %+v", access)
+	}
+}
+
+// TestCheckPortsNotTheRunningFerrys: with ferry running, doctor said every
+// busy port was "in use by the running ferry", also one ferry does not
+// listen on: a listener added or moved in the configuration since the
+// start, to a port another program (the interface engine ferry replaces)
+// holds. The contractor checking the edited configuration before a
+// restart was told it was fine, and the restart failed. A busy port is
+// the running ferry's only when its report lists a listener on it.
+func TestCheckPortsNotTheRunningFerrys(t *testing.T) {
+	ferrys, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ferrys.Close()
+	other, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	st := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"version":"1.2.3","sources":[{"name":"t","kind":"mllp","address":%q}]}`, ferrys.Addr().String())
+	}))
+	defer st.Close()
+	cfg := config.Default()
+	cfg.Sources.MLLP = []config.MLLP{{Name: "t", Listen: ferrys.Addr().String()}, {Name: "new", Listen: other.Addr().String()}}
+	cfg.Status.Listen = strings.TrimPrefix(st.URL, "http://")
+	checks := CheckPorts(context.Background(), cfg)
+	if len(checks) != 3 {
+		t.Fatalf("%+v", checks)
+	}
+	if c := checks[0]; c.Level != OK || !strings.Contains(c.Detail, "running ferry (1.2.3)") {
+		t.Errorf("the running ferry's listener: %+v", c)
+	}
+	if c := checks[1]; c.Level != Fail || !strings.Contains(c.Detail, "another program") {
+		t.Errorf("a port another program holds: %+v", c)
+	}
+	if c := checks[2]; c.Level != OK || !strings.Contains(c.Detail, "running ferry (1.2.3)") {
+		t.Errorf("the running ferry's status page: %+v", c)
 	}
 }

@@ -90,6 +90,10 @@ func stuckAdvice(f FolderStatus) string {
 		return "the folder is not there (a share not mounted yet?); the other sources run, and ferry starts it once it is there: " + f.Path
 	case strings.HasPrefix(e, "gone: "):
 		return "the folder was removed or its share unmounted while ferry ran; ferry takes it up again once it is back at " + f.Path
+	case strings.HasPrefix(e, "replaced, files of the old folder"):
+		// The engine's class (folder.Engine.followPath): nothing to fix,
+		// ferry waits for the files it retries.
+		return "another folder is at " + f.Path + " now (a share mounted over it, or the folder made again); ferry takes it up once the files it took from the old one, retrying, are stored"
 	}
 	return "check the permissions of " + f.Path
 }
