@@ -23,6 +23,17 @@ var obxStatus = map[string]string{
 	"S": "preliminary", "U": "final", "W": "entered-in-error", "X": "cancelled",
 }
 
+// v3Interpretations are the codes of v3-ObservationInterpretation, which
+// spell table 0078's (HL7 Terminology 3.0.0: the active ones, and AC, HM,
+// MS, OBX, QCF, TOX, VS, H> and L< deprecated).
+var v3Interpretations = func() map[string]bool {
+	m := map[string]bool{}
+	for _, c := range strings.Fields("< > A AA AC B CAR Carrier D DET E EX EXP H H> HH HM HU HX I IE IND L L< LL LU LX MS N NCL ND NEG NR NS OBX POS QCF R RR S SDD SYN-R SYN-S TOX U UNE VS W WR") {
+		m[c] = true
+	}
+	return m
+}()
+
 // obrStatus maps OBR-25 (table 0123) to DiagnosticReport.status.
 var obrStatus = map[string]string{
 	"O": "registered", "I": "registered", "S": "registered", "A": "partial",
@@ -592,11 +603,18 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 		o.Issued = r.dr.Issued
 	}
 	for rep := range obx.Field(8).RepsSeq() {
-		if cc := x.cwe(rep, "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"); cc != nil {
-			if len(cc.Coding) > 0 && cc.Coding[0].System == v2Table+"0078" {
-				// CWE.7 versions table 0078, not the v3 code system.
-				cc.Coding[0].System = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
-				cc.Coding[0].Version = ""
+		if cc := x.cwe(rep, ""); cc != nil {
+			// The IG's InterpretationCodes map: a v2-0078 code is the
+			// v3 code of its spelling. A code without CWE.3 is taken
+			// for one when v3 has it; a lab's own flag ("*", "CRIT")
+			// keeps no system, and one labelled HL70078 that v3 lacks
+			// stays in v2-0078, rather than a code v3 does not have.
+			if len(cc.Coding) > 0 {
+				if c := &cc.Coding[0]; (c.System == "" || c.System == v2Table+"0078") && v3Interpretations[c.Code] {
+					// CWE.7 versions table 0078, not the v3 code system.
+					c.System = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+					c.Version = ""
+				}
 			}
 			if o.Interpretation == nil {
 				o.Interpretation = b.interp[:0]
