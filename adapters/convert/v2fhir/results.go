@@ -902,7 +902,8 @@ func (x *conv) comparatorQuantity(s string, units quantityUnit) *fhir.Quantity {
 // structuredNumeric converts an SN: comparator, num1, separator, num2.
 // As the IG's OBX[Observation] map has it, "<>" (not equal) is text
 // whatever the separator; a ratio's comparator is its numerator's
-// (SN[Ratio]: SN.1 IF NOT EQUAL TO "=" numerator.comparator). A Range has
+// (SN[Ratio]: SN.1 IF NOT EQUAL TO "=" numerator.comparator), and OBX-6
+// is the unit of its numerator and its denominator both. A Range has
 // none, and the IG keeps a range's only in its original text, so a range
 // with one stays text here rather than reading as the plain range.
 func (x *conv) structuredNumeric(v hl7v2.Value, units quantityUnit, o *fhir.Observation) {
@@ -916,7 +917,7 @@ func (x *conv) structuredNumeric(v hl7v2.Value, units quantityUnit, o *fhir.Obse
 			return
 		}
 	case (sep == ":" || sep == "/") && n1 != "" && n2 != "":
-		a, b := x.quantityIn(n1, quantityUnit{}), x.quantityIn(n2, quantityUnit{})
+		a, b := x.quantityIn(n1, units), x.quantityIn(n2, units)
 		switch cmp {
 		case "", "=":
 		case "<", ">", "<=", ">=":
