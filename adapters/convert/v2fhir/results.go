@@ -861,16 +861,22 @@ func (x *conv) quantity(s string, units hl7v2.Value) *fhir.Quantity {
 type quantityUnit struct{ unit, system, code string }
 
 func unitsOf(units hl7v2.Value) quantityUnit {
-	var u [3]string
+	var u [6]string
 	units.Texts(u[:])
-	code, text, sys := u[0], u[1], strings.ToUpper(u[2])
+	// The first triplet (CWE.1-3), else the alternate (CWE.4-6), the
+	// same unit in another system: a lab's own code first and UCUM
+	// beside it, or UCUM alone in the alternate.
 	var qu quantityUnit
-	if code != "" || text != "" {
-		qu.unit = orStr(text, code)
+	for i := 0; i < len(u); i += 3 {
+		code, text, sys := u[i], u[i+1], strings.ToUpper(u[i+2])
+		if qu.unit == "" {
+			qu.unit = orStr(text, code)
+		}
 		// Feeds mark "K/uL" or "mEq/L" as UCUM too; the exchange rejects
 		// an invalid UCUM code, so those keep only the unit text.
 		if code != "" && (sys == "UCUM" || sys == "UCUM-CS") && ucum.Valid(code) {
 			qu.system, qu.code = "http://unitsofmeasure.org", code
+			break
 		}
 	}
 	return qu
