@@ -692,29 +692,48 @@ func refID(ref string) string {
 	return ref[strings.LastIndexAny(ref, "/:")+1:]
 }
 
-// obxValue sets value[x] from OBX-5 according to OBX-2.
+// obxValue sets value[x] from OBX-5 according to OBX-2. An OBX-5 that
+// gives no value (empty, or only padding, empty repetitions or
+// components) gets a dataAbsentReason instead.
 func (x *conv) obxValue(obx hl7v2.Segment, o *fhir.Observation, units quantityUnit) error {
 	f := obx.Field(5)
-	if f.Empty() || f.IsNull() {
-		// No value: US Core's result Observations (us-core-2) want a
-		// dataAbsentReason instead. One still pending (OBX-11 I or O)
-		// is temp-unknown, one the lab could not obtain (X)
-		// not-performed, one not sought (N) not-asked, as the IG's
-		// OBX[Observation] map says (IF OBX-11 IS "N":
-		// dataAbsentReason "not-asked"); otherwise the message just
-		// does not say.
-		reason := "unknown"
-		switch {
-		case strings.EqualFold(obx.Field(11).Text(1), "N"):
-			reason = "not-asked"
-		case o.Status == "registered":
-			reason = "temp-unknown"
-		case o.Status == "cancelled":
-			reason = "not-performed"
+	if !f.Empty() && !f.IsNull() {
+		if err := x.obxValueOf(obx, f, o, units); err != nil {
+			return err
 		}
-		o.DataAbsentReason = absentReasons[reason]
+	}
+	if valued(o) || len(o.Component) > 0 {
 		return nil
 	}
+	// No value: US Core's result Observations (us-core-2) want a
+	// dataAbsentReason instead. One still pending (OBX-11 I or O)
+	// is temp-unknown, one the lab could not obtain (X)
+	// not-performed, one not sought (N) not-asked, as the IG's
+	// OBX[Observation] map says (IF OBX-11 IS "N":
+	// dataAbsentReason "not-asked"); otherwise the message just
+	// does not say.
+	reason := "unknown"
+	switch {
+	case strings.EqualFold(obx.Field(11).Text(1), "N"):
+		reason = "not-asked"
+	case o.Status == "registered":
+		reason = "temp-unknown"
+	case o.Status == "cancelled":
+		reason = "not-performed"
+	}
+	o.DataAbsentReason = absentReasons[reason]
+	return nil
+}
+
+// valued reports whether o has a value[x] obxValue sets, or a
+// dataAbsentReason.
+func valued(o *fhir.Observation) bool {
+	return o.ValueQuantity != nil || o.ValueCodeableConcept != nil || o.ValueString != "" || o.ValueRange != nil || o.ValueRatio != nil ||
+		o.ValueTime != "" || o.ValueDateTime != "" || o.ValuePeriod != nil || o.DataAbsentReason != nil
+}
+
+// obxValueOf sets value[x] from f, a valued OBX-5.
+func (x *conv) obxValueOf(obx hl7v2.Segment, f hl7v2.Value, o *fhir.Observation, units quantityUnit) error {
 	typ := strings.ToUpper(obx.Field(2).Text(1))
 	switch typ {
 	case "ED", "RP":
@@ -727,20 +746,27 @@ func (x *conv) obxValue(obx hl7v2.Segment, o *fhir.Observation, units quantityUn
 		// OBX[Observation-Component] map) and the observation itself
 		// has none (obs-7), rather than keeping the first and losing
 		// the others.
-		n := 0
+		// A repetition that is the explicit null ("") is no value.
+		n, first := 0, hl7v2.Value{}
 		for rep := range f.RepsSeq() {
-			if !rep.Empty() {
+			if !rep.Empty() && !rep.IsNull() {
+				if n == 0 {
+					first = rep
+				}
 				n++
 			}
 		}
 		if n > 1 {
 			for rep := range f.RepsSeq() {
-				if rep.Empty() {
+				if rep.Empty() || rep.IsNull() {
 					continue
 				}
 				var v fhir.Observation
 				if err := x.obxOne(obx, typ, rep, &v, units); err != nil {
 					return err
+				}
+				if !valued(&v) {
+					continue // only padding
 				}
 				o.Component = append(o.Component, fhir.ObservationComponent{Code: o.Code,
 					ValueQuantity: v.ValueQuantity, ValueCodeableConcept: v.ValueCodeableConcept,
@@ -750,7 +776,10 @@ func (x *conv) obxValue(obx hl7v2.Segment, o *fhir.Observation, units quantityUn
 			}
 			return nil
 		}
-		return x.obxOne(obx, typ, f.Rep(1), o, units)
+		if n == 0 {
+			return nil
+		}
+		return x.obxOne(obx, typ, first, o, units)
 	}
 	// ST, TX, FT, and anything textual: repetitions are lines.
 	var lines []string
