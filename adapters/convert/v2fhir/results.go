@@ -940,7 +940,8 @@ func (x *conv) comparatorQuantity(s string, units quantityUnit) *fhir.Quantity {
 // (SN[Ratio]: SN.1 IF NOT EQUAL TO "=" numerator.comparator), and OBX-6
 // is the unit of its numerator and its denominator both. A Range has
 // none, and the IG keeps a range's only in its original text, so a range
-// with one stays text here rather than reading as the plain range.
+// with one stays text here (with its unit) rather than reading as the
+// plain range.
 func (x *conv) structuredNumeric(v hl7v2.Value, units quantityUnit, o *fhir.Observation) {
 	cmp, n1, sep, n2 := v.Text(1), v.Text(2), v.Text(3), v.Text(4)
 	plain := cmp == "" || cmp == "="
@@ -981,7 +982,12 @@ func (x *conv) structuredNumeric(v hl7v2.Value, units quantityUnit, o *fhir.Obse
 			}
 		}
 	}
+	// Text, with the unit, as the IG's map writes such an SN (OBX-5.1
+	// ... OBX-5.4, then OBX-6).
 	o.ValueString = strings.TrimSpace(cmp + n1 + sep + n2)
+	if units.unit != "" && o.ValueString != "" {
+		o.ValueString += " " + units.unit
+	}
 }
 
 // referenceRange reads OBX-7 into quantities in the OBX-6 unit, else
