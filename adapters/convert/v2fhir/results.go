@@ -465,7 +465,8 @@ func (r *reportBuilder) finish(x *conv) fhir.Reference {
 
 type obsBuilder struct {
 	o *fhir.Observation
-	// statusOnly marks an OBX-11 "U" without a value: it only says the
+	// statusOnly marks an OBX-11 "U" without a value (OBX-5 empty, or
+	// only padding, as obxValue reads it): it only says the
 	// preliminary result an earlier message sent is now final. A PUT of
 	// it would replace that Observation with one that has no value, so
 	// it is referenced, not written (conv.addExisting).
@@ -535,7 +536,6 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 	if o.Status == "" {
 		o.Status = "unknown"
 	}
-	b.statusOnly = status == "U" && (obx.Field(5).Empty() || obx.Field(5).IsNull())
 	category := "laboratory"
 	if r != nil {
 		category = r.category
@@ -582,9 +582,11 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 	o.Identifier = b.keys[:]
 
 	units := unitsOf(obx.Field(6).Rep(1)) // for the value and the range
-	if err := x.obxValue(obx, o, units); err != nil {
+	absent, err := x.obxValue(obx, o, units)
+	if err != nil {
 		return nil, err
 	}
+	b.statusOnly = status == "U" && absent
 	if hasLOINC(code, "85354-9") {
 		x.bloodPressureValue(o, units)
 	}
@@ -694,16 +696,16 @@ func refID(ref string) string {
 
 // obxValue sets value[x] from OBX-5 according to OBX-2. An OBX-5 that
 // gives no value (empty, or only padding, empty repetitions or
-// components) gets a dataAbsentReason instead.
-func (x *conv) obxValue(obx hl7v2.Segment, o *fhir.Observation, units quantityUnit) error {
+// components) gets a dataAbsentReason instead, and absent is true.
+func (x *conv) obxValue(obx hl7v2.Segment, o *fhir.Observation, units quantityUnit) (absent bool, err error) {
 	f := obx.Field(5)
 	if !f.Empty() && !f.IsNull() {
 		if err := x.obxValueOf(obx, f, o, units); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if valued(o) || len(o.Component) > 0 {
-		return nil
+		return false, nil
 	}
 	// No value: US Core's result Observations (us-core-2) want a
 	// dataAbsentReason instead. One still pending (OBX-11 I or O)
@@ -722,7 +724,7 @@ func (x *conv) obxValue(obx hl7v2.Segment, o *fhir.Observation, units quantityUn
 		reason = "not-performed"
 	}
 	o.DataAbsentReason = absentReasons[reason]
-	return nil
+	return true, nil
 }
 
 // valued reports whether o has a value[x] obxValue sets, or a
