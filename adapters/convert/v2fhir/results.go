@@ -23,6 +23,17 @@ var obxStatus = map[string]string{
 	"S": "preliminary", "U": "final", "W": "entered-in-error", "X": "cancelled",
 }
 
+// v3Interpretations are the codes of v3-ObservationInterpretation, which
+// spell table 0078's (HL7 Terminology 3.0.0: the active ones, and AC, HM,
+// MS, OBX, QCF, TOX, VS, H> and L< deprecated).
+var v3Interpretations = func() map[string]bool {
+	m := map[string]bool{}
+	for _, c := range strings.Fields("< > A AA AC B CAR Carrier D DET E EX EXP H H> HH HM HU HX I IE IND L L< LL LU LX MS N NCL ND NEG NR NS OBX POS QCF R RR S SDD SYN-R SYN-S TOX U UNE VS W WR") {
+		m[c] = true
+	}
+	return m
+}()
+
 // obrStatus maps OBR-25 (table 0123) to DiagnosticReport.status.
 var obrStatus = map[string]string{
 	"O": "registered", "I": "registered", "S": "registered", "A": "partial",
@@ -454,7 +465,8 @@ func (r *reportBuilder) finish(x *conv) fhir.Reference {
 
 type obsBuilder struct {
 	o *fhir.Observation
-	// statusOnly marks an OBX-11 "U" without a value: it only says the
+	// statusOnly marks an OBX-11 "U" without a value (OBX-5 empty, or
+	// only padding, as obxValue reads it): it only says the
 	// preliminary result an earlier message sent is now final. A PUT of
 	// it would replace that Observation with one that has no value, so
 	// it is referenced, not written (conv.addExisting).
@@ -524,7 +536,6 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 	if o.Status == "" {
 		o.Status = "unknown"
 	}
-	b.statusOnly = status == "U" && (obx.Field(5).Empty() || obx.Field(5).IsNull())
 	category := "laboratory"
 	if r != nil {
 		category = r.category
@@ -571,9 +582,11 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 	o.Identifier = b.keys[:]
 
 	units := unitsOf(obx.Field(6).Rep(1)) // for the value and the range
-	if err := x.obxValue(obx, o, units); err != nil {
+	absent, err := x.obxValue(obx, o, units)
+	if err != nil {
 		return nil, err
 	}
+	b.statusOnly = status == "U" && absent
 	if hasLOINC(code, "85354-9") {
 		x.bloodPressureValue(o, units)
 	}
@@ -592,11 +605,18 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 		o.Issued = r.dr.Issued
 	}
 	for rep := range obx.Field(8).RepsSeq() {
-		if cc := x.cwe(rep, "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"); cc != nil {
-			if len(cc.Coding) > 0 && cc.Coding[0].System == v2Table+"0078" {
-				// CWE.7 versions table 0078, not the v3 code system.
-				cc.Coding[0].System = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
-				cc.Coding[0].Version = ""
+		if cc := x.cwe(rep, ""); cc != nil {
+			// The IG's InterpretationCodes map: a v2-0078 code is the
+			// v3 code of its spelling. A code without CWE.3 is taken
+			// for one when v3 has it; a lab's own flag ("*", "CRIT")
+			// keeps no system, and one labelled HL70078 that v3 lacks
+			// stays in v2-0078, rather than a code v3 does not have.
+			if len(cc.Coding) > 0 {
+				if c := &cc.Coding[0]; (c.System == "" || c.System == v2Table+"0078") && v3Interpretations[c.Code] {
+					// CWE.7 versions table 0078, not the v3 code system.
+					c.System = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+					c.Version = ""
+				}
 			}
 			if o.Interpretation == nil {
 				o.Interpretation = b.interp[:0]
@@ -674,29 +694,48 @@ func refID(ref string) string {
 	return ref[strings.LastIndexAny(ref, "/:")+1:]
 }
 
-// obxValue sets value[x] from OBX-5 according to OBX-2.
-func (x *conv) obxValue(obx hl7v2.Segment, o *fhir.Observation, units quantityUnit) error {
+// obxValue sets value[x] from OBX-5 according to OBX-2. An OBX-5 that
+// gives no value (empty, or only padding, empty repetitions or
+// components) gets a dataAbsentReason instead, and absent is true.
+func (x *conv) obxValue(obx hl7v2.Segment, o *fhir.Observation, units quantityUnit) (absent bool, err error) {
 	f := obx.Field(5)
-	if f.Empty() || f.IsNull() {
-		// No value: US Core's result Observations (us-core-2) want a
-		// dataAbsentReason instead. One still pending (OBX-11 I or O)
-		// is temp-unknown, one the lab could not obtain (X)
-		// not-performed, one not sought (N) not-asked, as the IG's
-		// OBX[Observation] map says (IF OBX-11 IS "N":
-		// dataAbsentReason "not-asked"); otherwise the message just
-		// does not say.
-		reason := "unknown"
-		switch {
-		case strings.EqualFold(obx.Field(11).Text(1), "N"):
-			reason = "not-asked"
-		case o.Status == "registered":
-			reason = "temp-unknown"
-		case o.Status == "cancelled":
-			reason = "not-performed"
+	if !f.Empty() && !f.IsNull() {
+		if err := x.obxValueOf(obx, f, o, units); err != nil {
+			return false, err
 		}
-		o.DataAbsentReason = absentReasons[reason]
-		return nil
 	}
+	if valued(o) || len(o.Component) > 0 {
+		return false, nil
+	}
+	// No value: US Core's result Observations (us-core-2) want a
+	// dataAbsentReason instead. One still pending (OBX-11 I or O)
+	// is temp-unknown, one the lab could not obtain (X)
+	// not-performed, one not sought (N) not-asked, as the IG's
+	// OBX[Observation] map says (IF OBX-11 IS "N":
+	// dataAbsentReason "not-asked"); otherwise the message just
+	// does not say.
+	reason := "unknown"
+	switch {
+	case strings.EqualFold(obx.Field(11).Text(1), "N"):
+		reason = "not-asked"
+	case o.Status == "registered":
+		reason = "temp-unknown"
+	case o.Status == "cancelled":
+		reason = "not-performed"
+	}
+	o.DataAbsentReason = absentReasons[reason]
+	return true, nil
+}
+
+// valued reports whether o has a value[x] obxValue sets, or a
+// dataAbsentReason.
+func valued(o *fhir.Observation) bool {
+	return o.ValueQuantity != nil || o.ValueCodeableConcept != nil || o.ValueString != "" || o.ValueRange != nil || o.ValueRatio != nil ||
+		o.ValueTime != "" || o.ValueDateTime != "" || o.ValuePeriod != nil || o.DataAbsentReason != nil
+}
+
+// obxValueOf sets value[x] from f, a valued OBX-5.
+func (x *conv) obxValueOf(obx hl7v2.Segment, f hl7v2.Value, o *fhir.Observation, units quantityUnit) error {
 	typ := strings.ToUpper(obx.Field(2).Text(1))
 	switch typ {
 	case "ED", "RP":
@@ -709,20 +748,27 @@ func (x *conv) obxValue(obx hl7v2.Segment, o *fhir.Observation, units quantityUn
 		// OBX[Observation-Component] map) and the observation itself
 		// has none (obs-7), rather than keeping the first and losing
 		// the others.
-		n := 0
+		// A repetition that is the explicit null ("") is no value.
+		n, first := 0, hl7v2.Value{}
 		for rep := range f.RepsSeq() {
-			if !rep.Empty() {
+			if !rep.Empty() && !rep.IsNull() {
+				if n == 0 {
+					first = rep
+				}
 				n++
 			}
 		}
 		if n > 1 {
 			for rep := range f.RepsSeq() {
-				if rep.Empty() {
+				if rep.Empty() || rep.IsNull() {
 					continue
 				}
 				var v fhir.Observation
 				if err := x.obxOne(obx, typ, rep, &v, units); err != nil {
 					return err
+				}
+				if !valued(&v) {
+					continue // only padding
 				}
 				o.Component = append(o.Component, fhir.ObservationComponent{Code: o.Code,
 					ValueQuantity: v.ValueQuantity, ValueCodeableConcept: v.ValueCodeableConcept,
@@ -732,7 +778,10 @@ func (x *conv) obxValue(obx hl7v2.Segment, o *fhir.Observation, units quantityUn
 			}
 			return nil
 		}
-		return x.obxOne(obx, typ, f.Rep(1), o, units)
+		if n == 0 {
+			return nil
+		}
+		return x.obxOne(obx, typ, first, o, units)
 	}
 	// ST, TX, FT, and anything textual: repetitions are lines.
 	var lines []string
@@ -843,16 +892,22 @@ func (x *conv) quantity(s string, units hl7v2.Value) *fhir.Quantity {
 type quantityUnit struct{ unit, system, code string }
 
 func unitsOf(units hl7v2.Value) quantityUnit {
-	var u [3]string
+	var u [6]string
 	units.Texts(u[:])
-	code, text, sys := u[0], u[1], strings.ToUpper(u[2])
+	// The first triplet (CWE.1-3), else the alternate (CWE.4-6), the
+	// same unit in another system: a lab's own code first and UCUM
+	// beside it, or UCUM alone in the alternate.
 	var qu quantityUnit
-	if code != "" || text != "" {
-		qu.unit = orStr(text, code)
+	for i := 0; i < len(u); i += 3 {
+		code, text, sys := u[i], u[i+1], strings.ToUpper(u[i+2])
+		if qu.unit == "" {
+			qu.unit = orStr(text, code)
+		}
 		// Feeds mark "K/uL" or "mEq/L" as UCUM too; the exchange rejects
 		// an invalid UCUM code, so those keep only the unit text.
 		if code != "" && (sys == "UCUM" || sys == "UCUM-CS") && ucum.Valid(code) {
 			qu.system, qu.code = "http://unitsofmeasure.org", code
+			break
 		}
 	}
 	return qu
@@ -884,9 +939,11 @@ func (x *conv) comparatorQuantity(s string, units quantityUnit) *fhir.Quantity {
 // structuredNumeric converts an SN: comparator, num1, separator, num2.
 // As the IG's OBX[Observation] map has it, "<>" (not equal) is text
 // whatever the separator; a ratio's comparator is its numerator's
-// (SN[Ratio]: SN.1 IF NOT EQUAL TO "=" numerator.comparator). A Range has
+// (SN[Ratio]: SN.1 IF NOT EQUAL TO "=" numerator.comparator), and OBX-6
+// is the unit of its numerator and its denominator both. A Range has
 // none, and the IG keeps a range's only in its original text, so a range
-// with one stays text here rather than reading as the plain range.
+// with one stays text here (with its unit) rather than reading as the
+// plain range.
 func (x *conv) structuredNumeric(v hl7v2.Value, units quantityUnit, o *fhir.Observation) {
 	cmp, n1, sep, n2 := v.Text(1), v.Text(2), v.Text(3), v.Text(4)
 	plain := cmp == "" || cmp == "="
@@ -898,7 +955,7 @@ func (x *conv) structuredNumeric(v hl7v2.Value, units quantityUnit, o *fhir.Obse
 			return
 		}
 	case (sep == ":" || sep == "/") && n1 != "" && n2 != "":
-		a, b := x.quantityIn(n1, quantityUnit{}), x.quantityIn(n2, quantityUnit{})
+		a, b := x.quantityIn(n1, units), x.quantityIn(n2, units)
 		switch cmp {
 		case "", "=":
 		case "<", ">", "<=", ">=":
@@ -927,7 +984,12 @@ func (x *conv) structuredNumeric(v hl7v2.Value, units quantityUnit, o *fhir.Obse
 			}
 		}
 	}
+	// Text, with the unit, as the IG's map writes such an SN (OBX-5.1
+	// ... OBX-5.4, then OBX-6).
 	o.ValueString = strings.TrimSpace(cmp + n1 + sep + n2)
+	if units.unit != "" && o.ValueString != "" {
+		o.ValueString += " " + units.unit
+	}
 }
 
 // referenceRange reads OBX-7 into quantities in the OBX-6 unit, else

@@ -34,7 +34,7 @@ func TestSNComparatorKept(t *testing.T) {
 	if r := obs[1].ValueRatio; r == nil || r.Numerator.Comparator != "" || r.Denominator.Value != "160" {
 		t.Errorf("=^1^:^160: %s", toJSON(obs[1]))
 	}
-	for i, want := range map[int]string{2: "<>1:40", 3: "<>180-200", 4: ">180-200"} {
+	for i, want := range map[int]string{2: "<>1:40", 3: "<>180-200 mg/dL", 4: ">180-200 mg/dL"} {
 		if o := obs[i]; o.ValueRatio != nil || o.ValueRange != nil || o.ValueString != want {
 			t.Errorf("OBX %d: %s, want valueString %q", i+1, toJSON(o), want)
 		}
