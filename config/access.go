@@ -125,6 +125,10 @@ func (c *Config) Warnings() []Problem {
 			}
 			ws = append(ws, Problem{Path: fmt.Sprintf("sources.folders[%d].kind", i), Msg: msg})
 		}
+		for i := range c.Sources.Mailboxes {
+			ws = append(ws, Problem{Path: fmt.Sprintf("sources.mailboxes[%d]", i),
+				Msg: "the exchange takes HL7 v2 " + how + ": faxes have no HL7 v2 message to forward and will be dead-lettered"})
+		}
 	}
 	if c.root != nil {
 		for i := range ws {

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 var update = flag.Bool("update", false, "rewrite the .golden files of testdata/configs")
@@ -116,21 +118,100 @@ func TestEmptyFileIsAProblem(t *testing.T) {
 	}
 }
 
-// TestREADMEExample keeps the configuration shown in README.md valid.
+// TestREADMEExample keeps the configuration shown in README.md valid: the
+// complete example as it stands, and every other yaml block, a fragment a
+// contractor copies into a configuration, merged into readmeBase.
 func TestREADMEExample(t *testing.T) {
 	b, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := string(b)
-	i := strings.Index(s, "```yaml\n")
-	if i < 0 {
+	blocks := yamlBlocks(string(b))
+	if len(blocks) == 0 {
 		t.Fatal("README.md has no yaml example")
 	}
-	s = s[i+len("```yaml\n"):]
-	s = s[:strings.Index(s, "```")]
-	if _, err := Parse("README.md", []byte(s)); err != nil {
-		t.Fatalf("README example: %v", err)
+	if _, err := Parse("README.md", []byte(blocks[0].text)); err != nil {
+		t.Fatalf("README example (line %d): %v", blocks[0].line, err)
+	}
+	for _, bl := range blocks[1:] {
+		merged, err := mergeIntoBase(readmeBase, bl.text)
+		if err != nil {
+			t.Errorf("README.md line %d: %v", bl.line, err)
+			continue
+		}
+		if _, err := Parse("README.md", merged); err != nil {
+			t.Errorf("README.md yaml block at line %d: %v\n%s", bl.line, err, merged)
+		}
+	}
+}
+
+// readmeBase is what a README fragment is checked inside: what the
+// complete example gives a fragment that does not say it (the fax
+// section's fax.source_id, which an e-mailed fax needs).
+const readmeBase = `
+data_dir: /var/lib/ferry
+fax:
+  source_id: 1.3.6.1.4.1.21367.2026.1
+`
+
+type yamlBlock struct {
+	line int // of the block's first line in the file
+	text string
+}
+
+// yamlBlocks returns the ```yaml blocks of a Markdown text.
+func yamlBlocks(s string) []yamlBlock {
+	var out []yamlBlock
+	lines := strings.SplitAfter(s, "\n")
+	for i := 0; i < len(lines); i++ {
+		if strings.TrimSpace(lines[i]) != "```yaml" {
+			continue
+		}
+		bl := yamlBlock{line: i + 2}
+		for i++; i < len(lines) && strings.TrimSpace(lines[i]) != "```"; i++ {
+			bl.text += lines[i]
+		}
+		out = append(out, bl)
+	}
+	return out
+}
+
+// mergeIntoBase lays the mappings of fragment over those of base, key by
+// key (a fragment's value wins, a mapping in both is merged), and returns
+// the YAML of the result.
+func mergeIntoBase(base, fragment string) ([]byte, error) {
+	var b, f yaml.Node
+	if err := yaml.Unmarshal([]byte(base), &b); err != nil {
+		return nil, fmt.Errorf("base: %v", err)
+	}
+	if err := yaml.Unmarshal([]byte(fragment), &f); err != nil {
+		return nil, fmt.Errorf("fragment: %v", err)
+	}
+	if len(f.Content) != 1 || f.Content[0].Kind != yaml.MappingNode {
+		return nil, errors.New("fragment: not a mapping")
+	}
+	mergeMapping(b.Content[0], f.Content[0])
+	return yaml.Marshal(&b)
+}
+
+func mergeMapping(dst, src *yaml.Node) {
+	for i := 0; i+1 < len(src.Content); i += 2 {
+		k, v := src.Content[i], src.Content[i+1]
+		found := false
+		for j := 0; j+1 < len(dst.Content); j += 2 {
+			if dst.Content[j].Value != k.Value {
+				continue
+			}
+			found = true
+			if dst.Content[j+1].Kind == yaml.MappingNode && v.Kind == yaml.MappingNode {
+				mergeMapping(dst.Content[j+1], v)
+			} else {
+				dst.Content[j+1] = v
+			}
+		}
+		if !found {
+			dst.Content = append(dst.Content, k, v)
+		}
 	}
 }
 

@@ -189,7 +189,9 @@ func (c *Config) Validate() error {
 	if c.Kind != KindFax && c.Kind != KindHylaFAX {
 		errs = append(errs, fmt.Errorf("kind: must be fax or hylafax for a fax inbox; got %q", c.Kind))
 	}
-	fc := c.Config
+	// With the kind's include and sidecars, as the inbox runs: a fax
+	// inbox's sidecar_required needs no sidecars list of its own.
+	fc := c.withDefaults().Config
 	if err := fc.Validate(); err != nil {
 		errs = append(errs, err)
 	}

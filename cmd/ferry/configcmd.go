@@ -43,15 +43,18 @@ func cmdConfig(_ context.Context, args []string, stdout, stderr io.Writer) error
 		return errUsage
 	}
 	var key *seal.Key
+	var missing []config.Problem
 	if err == nil {
 		// Parse stays offline; check reads the key as the gateway will.
 		key, err = cfg.LoadKey()
-	}
-	var missing []config.Problem
-	if err == nil {
-		// The gateway refuses TLS keys other accounts can read, and
-		// certificates, keys and CA bundles it cannot use; say so now.
-		err = checkFiles(cfg, &missing)
+		var ce *config.Error
+		if err == nil || errors.As(err, &ce) {
+			// The gateway refuses TLS keys other accounts can read, and
+			// certificates, keys and CA bundles it cannot use; say so
+			// now, beside a problem of the key, so that one check lists
+			// them all.
+			err = joinProblems(err, checkFiles(cfg, &missing))
+		}
 	}
 	var ce *config.Error
 	if errors.As(err, &ce) {
@@ -134,6 +137,26 @@ func checkFiles(cfg *config.Config, missing *[]config.Problem) error {
 		return nil
 	}
 	return all
+}
+
+// joinProblems puts the problems of two checks, each nil or a
+// *config.Error, into one *config.Error; an error of another kind is
+// returned as it is.
+func joinProblems(a, b error) error {
+	if a == nil {
+		return b
+	}
+	if b == nil {
+		return a
+	}
+	var ea, eb *config.Error
+	if !errors.As(a, &ea) {
+		return a
+	}
+	if !errors.As(b, &eb) {
+		return b
+	}
+	return &config.Error{File: ea.File, Problems: append(slices.Clone(ea.Problems), eb.Problems...)}
 }
 
 // printMissing warns of the files the configuration names that do not

@@ -536,7 +536,7 @@ func CheckExchange(ctx context.Context, cfg *config.Config, opts DoctorOptions) 
 	if d.Proxy != nil {
 		// The handshake through the tunnel on its own first, so that a
 		// proxy's refusal and a TLS problem behind it are told apart.
-		hc, ok := checkTunnelHandshake(ctx, c, tc, cfg.Proxy, d.Proxy, u.Hostname(), hostport, opts)
+		hc, ok := checkTunnelHandshake(ctx, c, tc, cfg.Proxy, d, u.Hostname(), hostport, opts)
 		if !ok {
 			return []Check{hc}
 		}
@@ -648,11 +648,12 @@ func checkMLLPExchange(ctx context.Context, c Check, tc *tls.Config, hostport st
 // proxy refused or failed its own handshake (naming the proxy) or the
 // handshake failed behind it. On success its Detail describes the
 // handshake.
-func checkTunnelHandshake(ctx context.Context, c Check, tc *tls.Config, pc configproxy.Config, proxy *url.URL, host, hostport string, opts DoctorOptions) (Check, bool) {
+func checkTunnelHandshake(ctx context.Context, c Check, tc *tls.Config, pc configproxy.Config, d configproxy.Decision, host, hostport string, opts DoctorOptions) (Check, bool) {
+	proxy := d.Proxy
 	start := time.Now()
 	nc, err := pc.Dial(ctx, proxy, hostport)
 	if err != nil {
-		c.Level, c.Detail = Fail, explainProxyError(err, proxy, hostport, opts.Timeout)
+		c.Level, c.Detail = Fail, explainProxyError(err, proxy, d.Source, hostport, opts.Timeout)
 		return c, false
 	}
 	defer nc.Close()
@@ -675,8 +676,9 @@ func checkTunnelHandshake(ctx context.Context, c Check, tc *tls.Config, pc confi
 }
 
 // explainProxyError puts a failure to open a tunnel in plain words that
-// name the proxy, not the exchange.
-func explainProxyError(err error, proxy *url.URL, target string, timeout time.Duration) string {
+// name the proxy, not the exchange, and the setting it came from (source:
+// proxy.url, or the environment variable).
+func explainProxyError(err error, proxy *url.URL, source, target string, timeout time.Duration) string {
 	var re *configproxy.RefusedError
 	if errors.As(err, &re) {
 		return re.Error()
@@ -688,9 +690,9 @@ func explainProxyError(err error, proxy *url.URL, target string, timeout time.Du
 	var dns *net.DNSError
 	switch {
 	case errors.As(err, &dns):
-		return fmt.Sprintf("the proxy's name %q cannot be resolved (check proxy.url or HTTPS_PROXY)", dns.Name)
+		return fmt.Sprintf("the proxy's name %q cannot be resolved (check %s)", dns.Name, source)
 	case neterr.ConnRefused(err):
-		return fmt.Sprintf("nothing accepts connections at proxy %s (wrong host or port in proxy.url?)", p)
+		return fmt.Sprintf("nothing accepts connections at proxy %s (wrong host or port in %s?)", p, source)
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		return fmt.Sprintf("no answer from proxy %s within %s (a firewall in the way, or the proxy is down)", p, timeout)
 	}
