@@ -211,6 +211,13 @@ type Immunization struct {
 	ReasonCode           []CodeableConcept       `json:"reasonCode,omitempty"`
 	IsSubpotent          *bool                   `json:"isSubpotent,omitempty"`
 	SubpotentReason      []CodeableConcept       `json:"subpotentReason,omitempty"`
+	ProtocolApplied      []ImmunizationProtocol  `json:"protocolApplied,omitempty"`
+}
+
+// ImmunizationProtocol is Immunization.protocolApplied: the dose's place
+// in its series (doseNumber[x] is 1..1).
+type ImmunizationProtocol struct {
+	DoseNumberPositiveInt int `json:"doseNumberPositiveInt"`
 }
 
 // ImmunizationPerformer is Immunization.performer.

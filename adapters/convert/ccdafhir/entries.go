@@ -970,6 +970,13 @@ func (c *converter) immunization(a *act) {
 		}
 		r.DoseQuantity = quantity(q.Value, unit)
 	}
+	// C-CDA on FHIR (CF-immunizations): repeatNumber, the dose's number
+	// in its series, is protocolApplied.doseNumberPositiveInt.
+	if a.RepeatNumber != nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(a.RepeatNumber.Value)); err == nil && n >= 1 {
+			r.ProtocolApplied = []fhir.ImmunizationProtocol{{DoseNumberPositiveInt: n}}
+		}
+	}
 	for i := range a.Performer {
 		if ref := c.actor(a.Performer[i].AssignedEntity); ref != nil {
 			r.Performer = append(r.Performer, fhir.ImmunizationPerformer{
