@@ -992,5 +992,39 @@ func (c *converter) immunization(a *act) {
 	})
 	r.ReasonCode = indications(a)
 	r.Note = notes(a)
+	// C-CDA on FHIR (CF-immunizations): a Reaction Observation (MFST) is
+	// .reaction, "reaction observation value ... mapped to reaction
+	// detail (Observation) valueCodeable concept"; a negated one is
+	// counted as not converted (see observation).
+	within := "immunization " + entryWhat("Immunization", a)
+	related(a, func(_ int, rel *relationship, x *act, el string) {
+		if el != "observation" || !hasTemplate(x.TemplateID, tplReaction) && rel.TypeCode != "MFST" {
+			return
+		}
+		ref := c.observation(x, "", within)
+		if ref == "" {
+			return
+		}
+		rx := fhir.ImmunizationReaction{Detail: &fhir.Reference{Reference: ref}}
+		if pt, per := c.when(firstEffective(x.EffectiveTime)); pt != "" {
+			rx.Date = pt
+		} else if per != nil {
+			rx.Date = per.Start
+		}
+		if o := c.observationAt(ref); o != nil {
+			related(x, func(_ int, _ *relationship, sv *act, el string) {
+				if el == "observation" && hasTemplate(sv.TemplateID, tplSeverity) {
+					if v := firstValueConcept(sv); v != nil {
+						code := concept(sv.Code)
+						if code == nil {
+							code = simpleConcept("http://terminology.hl7.org/CodeSystem/v3-ActCode", "SEV", "Severity observation")
+						}
+						o.Component = append(o.Component, fhir.ObservationComponent{Code: *code, ValueCodeableConcept: v})
+					}
+				}
+			})
+		}
+		r.Reaction = append(r.Reaction, rx)
+	})
 	c.add(idn, r)
 }
