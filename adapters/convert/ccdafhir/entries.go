@@ -606,7 +606,7 @@ func (c *converter) medication(a *act, s *section) {
 // medicationIn maps a Medication Activity; discharge says a Discharge
 // Medication act (4.35) holds it.
 func (c *converter) medicationIn(a *act, s *section, discharge bool) {
-	med := c.medicationProduct(a.Consumable)
+	med := c.medicationProduct(a.Consumable, a.AdministrationUnitCode)
 	dosage := c.dosage(a)
 	reasons := indications(a)
 	by, when := c.authorRef(a.Author)
@@ -720,10 +720,12 @@ type medRef struct {
 	cc  *fhir.CodeableConcept
 }
 
-// medicationProduct maps a consumable to a shared Medication resource.
-// Medication[x] is required, so a missing product gives the
+// medicationProduct maps a consumable to a shared Medication resource,
+// of the form unit, the activity's administrationUnitCode (C-CDA on FHIR:
+// "/administrationUnitCode" is "Medication.form"; the unit of a dose of
+// 2 puffs). Medication[x] is required, so a missing product gives the
 // data-absent-reason "unknown" concept.
-func (c *converter) medicationProduct(h *productHolder) medRef {
+func (c *converter) medicationProduct(h *productHolder, unit *cd) medRef {
 	unknown := medRef{cc: simpleConcept("http://terminology.hl7.org/CodeSystem/data-absent-reason", "unknown", "Unknown")}
 	if h == nil || h.ManufacturedProduct == nil || h.ManufacturedProduct.ManufacturedMaterial == nil {
 		return unknown
@@ -766,9 +768,25 @@ func (c *converter) medicationProduct(h *productHolder) medRef {
 		if lot != "" {
 			m.Batch = &fhir.MedicationBatch{LotNumber: lot}
 		}
+		m.Form = concept(unit)
 		c.add(idn, m)
+	} else if m := c.medicationAt(idn.ref); m != nil && m.Form == nil {
+		// The product named again, its form given only here.
+		m.Form = concept(unit)
 	}
 	return medRef{ref: idn.reference()}
+}
+
+// medicationAt is the Medication of this document that ref names.
+func (c *converter) medicationAt(ref string) *fhir.Medication {
+	full := "urn:uuid:" + refUUID(ref)
+	for _, e := range c.entries["Medication"] {
+		if e.FullURL == full {
+			m, _ := e.Resource.(*fhir.Medication)
+			return m
+		}
+	}
+	return nil
 }
 
 // medStatementStatus maps statusCode to MedicationStatement.status.
