@@ -211,6 +211,21 @@ type Immunization struct {
 	ReasonCode           []CodeableConcept       `json:"reasonCode,omitempty"`
 	IsSubpotent          *bool                   `json:"isSubpotent,omitempty"`
 	SubpotentReason      []CodeableConcept       `json:"subpotentReason,omitempty"`
+	Reaction             []ImmunizationReaction  `json:"reaction,omitempty"`
+	ProtocolApplied      []ImmunizationProtocol  `json:"protocolApplied,omitempty"`
+}
+
+// ImmunizationReaction is Immunization.reaction: when a reaction began
+// and the Observation of what it was.
+type ImmunizationReaction struct {
+	Date   string     `json:"date,omitempty"`
+	Detail *Reference `json:"detail,omitempty"`
+}
+
+// ImmunizationProtocol is Immunization.protocolApplied: the dose's place
+// in its series (doseNumber[x] is 1..1).
+type ImmunizationProtocol struct {
+	DoseNumberPositiveInt int `json:"doseNumberPositiveInt"`
 }
 
 // ImmunizationPerformer is Immunization.performer.

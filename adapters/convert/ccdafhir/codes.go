@@ -41,6 +41,7 @@ var codeSystems = map[string]string{
 	"2.16.840.1.113883.5.4":           "http://terminology.hl7.org/CodeSystem/v3-ActCode",
 	"2.16.840.1.113883.5.6":           "http://terminology.hl7.org/CodeSystem/v3-ActClass",
 	"2.16.840.1.113883.5.8":           "http://terminology.hl7.org/CodeSystem/v3-ActReason",
+	"2.16.840.1.113883.5.85":          "http://terminology.hl7.org/CodeSystem/v3-orderableDrugForm",
 	"2.16.840.1.113883.5.25":          "http://terminology.hl7.org/CodeSystem/v3-Confidentiality",
 	"2.16.840.1.113883.5.83":          "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
 	"2.16.840.1.113883.5.88":          "http://terminology.hl7.org/CodeSystem/v3-ParticipationFunction",

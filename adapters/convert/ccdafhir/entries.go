@@ -606,7 +606,7 @@ func (c *converter) medication(a *act, s *section) {
 // medicationIn maps a Medication Activity; discharge says a Discharge
 // Medication act (4.35) holds it.
 func (c *converter) medicationIn(a *act, s *section, discharge bool) {
-	med := c.medicationProduct(a.Consumable)
+	med := c.medicationProduct(a.Consumable, a.AdministrationUnitCode)
 	dosage := c.dosage(a)
 	reasons := indications(a)
 	by, when := c.authorRef(a.Author)
@@ -720,10 +720,12 @@ type medRef struct {
 	cc  *fhir.CodeableConcept
 }
 
-// medicationProduct maps a consumable to a shared Medication resource.
-// Medication[x] is required, so a missing product gives the
+// medicationProduct maps a consumable to a shared Medication resource,
+// of the form unit, the activity's administrationUnitCode (C-CDA on FHIR:
+// "/administrationUnitCode" is "Medication.form"; the unit of a dose of
+// 2 puffs). Medication[x] is required, so a missing product gives the
 // data-absent-reason "unknown" concept.
-func (c *converter) medicationProduct(h *productHolder) medRef {
+func (c *converter) medicationProduct(h *productHolder, unit *cd) medRef {
 	unknown := medRef{cc: simpleConcept("http://terminology.hl7.org/CodeSystem/data-absent-reason", "unknown", "Unknown")}
 	if h == nil || h.ManufacturedProduct == nil || h.ManufacturedProduct.ManufacturedMaterial == nil {
 		return unknown
@@ -766,9 +768,25 @@ func (c *converter) medicationProduct(h *productHolder) medRef {
 		if lot != "" {
 			m.Batch = &fhir.MedicationBatch{LotNumber: lot}
 		}
+		m.Form = concept(unit)
 		c.add(idn, m)
+	} else if m := c.medicationAt(idn.ref); m != nil && m.Form == nil {
+		// The product named again, its form given only here.
+		m.Form = concept(unit)
 	}
 	return medRef{ref: idn.reference()}
+}
+
+// medicationAt is the Medication of this document that ref names.
+func (c *converter) medicationAt(ref string) *fhir.Medication {
+	full := "urn:uuid:" + refUUID(ref)
+	for _, e := range c.entries["Medication"] {
+		if e.FullURL == full {
+			m, _ := e.Resource.(*fhir.Medication)
+			return m
+		}
+	}
+	return nil
 }
 
 // medStatementStatus maps statusCode to MedicationStatement.status.
@@ -970,6 +988,13 @@ func (c *converter) immunization(a *act) {
 		}
 		r.DoseQuantity = quantity(q.Value, unit)
 	}
+	// C-CDA on FHIR (CF-immunizations): repeatNumber, the dose's number
+	// in its series, is protocolApplied.doseNumberPositiveInt.
+	if a.RepeatNumber != nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(a.RepeatNumber.Value)); err == nil && n >= 1 {
+			r.ProtocolApplied = []fhir.ImmunizationProtocol{{DoseNumberPositiveInt: n}}
+		}
+	}
 	for i := range a.Performer {
 		if ref := c.actor(a.Performer[i].AssignedEntity); ref != nil {
 			r.Performer = append(r.Performer, fhir.ImmunizationPerformer{
@@ -985,5 +1010,39 @@ func (c *converter) immunization(a *act) {
 	})
 	r.ReasonCode = indications(a)
 	r.Note = notes(a)
+	// C-CDA on FHIR (CF-immunizations): a Reaction Observation (MFST) is
+	// .reaction, "reaction observation value ... mapped to reaction
+	// detail (Observation) valueCodeable concept"; a negated one is
+	// counted as not converted (see observation).
+	within := "immunization " + entryWhat("Immunization", a)
+	related(a, func(_ int, rel *relationship, x *act, el string) {
+		if el != "observation" || !hasTemplate(x.TemplateID, tplReaction) && rel.TypeCode != "MFST" {
+			return
+		}
+		ref := c.observation(x, "", within)
+		if ref == "" {
+			return
+		}
+		rx := fhir.ImmunizationReaction{Detail: &fhir.Reference{Reference: ref}}
+		if pt, per := c.when(firstEffective(x.EffectiveTime)); pt != "" {
+			rx.Date = pt
+		} else if per != nil {
+			rx.Date = per.Start
+		}
+		if o := c.observationAt(ref); o != nil {
+			related(x, func(_ int, _ *relationship, sv *act, el string) {
+				if el == "observation" && hasTemplate(sv.TemplateID, tplSeverity) {
+					if v := firstValueConcept(sv); v != nil {
+						code := concept(sv.Code)
+						if code == nil {
+							code = simpleConcept("http://terminology.hl7.org/CodeSystem/v3-ActCode", "SEV", "Severity observation")
+						}
+						o.Component = append(o.Component, fhir.ObservationComponent{Code: *code, ValueCodeableConcept: v})
+					}
+				}
+			})
+		}
+		r.Reaction = append(r.Reaction, rx)
+	})
 	c.add(idn, r)
 }

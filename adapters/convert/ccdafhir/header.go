@@ -704,8 +704,123 @@ func (c *converter) practitioner(a *assigned) *fhir.Reference {
 		p := &fhir.Practitioner{ResourceType: "Practitioner", ID: idn.id, Identifier: ids, Name: names,
 			Telecom: telecoms(a.Telecom), Address: addresses(a.Addr)}
 		c.add(idn, p)
+	} else if p := c.practitionerAt(idn.ref); p != nil && len(p.Name) == 0 && len(names) > 0 {
+		// Named first by its id alone (see byID), described here.
+		p.Name = names
+		if len(p.Telecom) == 0 {
+			p.Telecom = telecoms(a.Telecom)
+		}
+		if len(p.Address) == 0 {
+			p.Address = addresses(a.Addr)
+		}
 	}
 	return idn.reference()
+}
+
+// practitionerAt is the Practitioner of this document that ref names.
+func (c *converter) practitionerAt(ref string) *fhir.Practitioner {
+	full := "urn:uuid:" + refUUID(ref)
+	for _, e := range c.entries["Practitioner"] {
+		if e.FullURL == full {
+			p, _ := e.Resource.(*fhir.Practitioner)
+			return p
+		}
+	}
+	return nil
+}
+
+// byID maps a participant given by its id alone (no person, device or
+// organization), as C-CDA lets a participant described elsewhere in the
+// document be named ("If the ID isn't referencing an author described
+// elsewhere in the document, then the author components required in US
+// Realm Header are required here as well", CONF:1098-31473; C-CDA 4.0:
+// "another instance ... in the document that has an id that matches the
+// first id"). It is the one Practitioner of the document that carries
+// that first id; without one, a Practitioner of its ids alone (C-CDA on
+// FHIR maps the participant's id to the Practitioner's identifier),
+// which a description later in the document fills in (see
+// practitioner). A placeholder NPI no description gives names no one
+// (see keyable), nor does an SSN, which is not sent.
+func (c *converter) byID(a *assigned) *fhir.Reference {
+	ids := identifiers(a.ID)
+	if len(ids) == 0 {
+		return nil
+	}
+	first := ids[0]
+	carries := func(ids []fhir.Identifier) bool {
+		for _, id := range ids {
+			if id.System == first.System && id.Value == first.Value {
+				return true
+			}
+		}
+		return false
+	}
+	found := map[string]*fhir.Reference{}
+	// The header's people, described before any entry is read (the
+	// DocumentReference that names its authors is made last).
+	for _, d := range c.headerPeople() {
+		if d.AssignedPerson != nil && carries(identifiers(d.ID)) {
+			if r := c.practitioner(d); r != nil {
+				found[r.Reference] = r
+			}
+		}
+	}
+	for _, e := range c.entries["Practitioner"] {
+		if p, _ := e.Resource.(*fhir.Practitioner); p != nil && carries(p.Identifier) {
+			r := &fhir.Reference{Reference: e.FullURL}
+			if p.ID != "" {
+				r.Reference = "Practitioner/" + p.ID
+			}
+			found[r.Reference] = r
+		}
+	}
+	switch {
+	case len(found) == 1:
+		for _, r := range found {
+			return r
+		}
+	case len(found) > 1 || !keyable(first) || first.System == identifierSystems[oidSSN]:
+		// Two people of the document carry it (a placeholder): which
+		// one is meant cannot be told.
+		return nil
+	}
+	return c.practitioner(&assigned{ID: a.ID, Addr: a.Addr, Telecom: a.Telecom, AssignedPerson: &person{}})
+}
+
+// headerPeople are the header's assigned authors and entities: its
+// authors, legal authenticator, service event performers and
+// encompassing encounter's responsible party and participants.
+func (c *converter) headerPeople() []*assigned {
+	var out []*assigned
+	for i := range c.authors {
+		out = append(out, c.authors[i].AssignedAuthor)
+	}
+	if c.legal != nil {
+		out = append(out, c.legal.AssignedEntity)
+	}
+	for _, d := range c.docOf {
+		if d.ServiceEvent != nil {
+			for i := range d.ServiceEvent.Performer {
+				out = append(out, d.ServiceEvent.Performer[i].AssignedEntity)
+			}
+		}
+	}
+	if c.componOf != nil && c.componOf.EncompassingEncounter != nil {
+		ee := c.componOf.EncompassingEncounter
+		if ee.ResponsibleParty != nil {
+			out = append(out, ee.ResponsibleParty.AssignedEntity)
+		}
+		for i := range ee.EncounterParticipant {
+			out = append(out, ee.EncounterParticipant[i].AssignedEntity)
+		}
+	}
+	kept := out[:0]
+	for _, a := range out {
+		if a != nil {
+			kept = append(kept, a)
+		}
+	}
+	return kept
 }
 
 // organization maps a CDA organization to a shared Organization.
@@ -745,7 +860,13 @@ func (c *converter) actor(a *assigned) *fhir.Reference {
 	if r := c.practitioner(a); r != nil {
 		return r
 	}
-	return c.organization(a.RepresentedOrganization)
+	if r := c.organization(a.RepresentedOrganization); r != nil {
+		return r
+	}
+	if a.AssignedPerson == nil && a.AssignedAuthoringDevice == nil {
+		return c.byID(a)
+	}
+	return nil
 }
 
 // authorRef returns the first author's actor and time of an entry.
