@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
+	htmlcharset "golang.org/x/net/html/charset"
 	"golang.org/x/text/encoding/charmap"
 
 	"github.com/ferry-health/ferry/adapters"
@@ -204,8 +205,14 @@ func (e *emailFax) walk(h header, body io.Reader, depth int, parts *int) error {
 	case media == "text/html":
 		// Many fax services send HTML only, or HTML beside a text
 		// part that says less; the text part, when there is one,
-		// counts first.
-		readFieldLines(e.htmlKV, htmlText(textOf(data, params["charset"])))
+		// counts first. One whose Content-Type declares no charset
+		// says it in its <meta>, read as a browser reads it (HTML's
+		// prescan of the first 1024 bytes).
+		cs := params["charset"]
+		if cs == "" {
+			_, cs, _ = htmlcharset.DetermineEncoding(data, "text/html")
+		}
+		readFieldLines(e.htmlKV, htmlText(textOf(data, cs)))
 	case strings.HasPrefix(media, "message/") || strings.HasPrefix(media, "text/"):
 	default:
 		e.skipped++
