@@ -371,6 +371,10 @@ var (
 	// from +1 (555) 123-4567" or "New fax from 5551234567 - 3 pages".
 	subjectNumberRE = regexp.MustCompile(`\+?\d[\d ().-]{5,18}\d`)
 	subjectPagesRE  = regexp.MustCompile(`(?i)\b(\d{1,4})\s*(?:pages?|pgs?)\b`)
+	// subjectDateRE finds a date a subject gives (2026-11-24, 11-24-2026,
+	// 24.11.2026), with its time when one follows, and a time alone
+	// (09:15:02): no phone number, though as many digits.
+	subjectDateRE = regexp.MustCompile(`\b(?:(\d{4})[-./](\d{1,2})[-./](\d{1,2})|(\d{1,2})[-./](\d{1,2})[-./](\d{4}))(?:[T ]\d{1,2}:\d{2}(?::\d{2})?)?|\b\d{1,2}:\d{2}(?::\d{2})?\b`)
 	// t37ToRE reads an RFC 3192 fax address, FAX=+12125551234/T33S=123@…
 	t37ToRE = regexp.MustCompile(`(?i)\bFAX=(\+?[\d-]{4,20})(?:/T33S=(\d{1,20}))?`)
 )
@@ -392,6 +396,15 @@ func (e *emailFax) apply(f *faxfhir.Fax, loc *time.Location) {
 		}
 		return " "
 	})
+	subject = subjectDateRE.ReplaceAllStringFunc(subject, func(s string) string {
+		switch m := subjectDateRE.FindStringSubmatch(s); {
+		case m[1] == "" && m[4] == "": // a time
+		case m[1] != "" && !validDay(m[2], m[3]),
+			m[4] != "" && !validDay(m[4], m[5]) && !validDay(m[5], m[4]):
+			return s // a phone number, no month or day (0221-12-34)
+		}
+		return " "
+	})
 	if n := subjectNumberRE.FindString(subject); n != "" && countDigits(n) >= 7 {
 		setIf(&f.CallerNumber, strings.TrimSpace(n))
 	}
@@ -399,6 +412,13 @@ func (e *emailFax) apply(f *faxfhir.Fax, loc *time.Location) {
 		f.Received = e.date
 	}
 	setIf(&f.CommID, e.id)
+}
+
+// validDay reports whether month and day (digits) can be a date's.
+func validDay(month, day string) bool {
+	m, _ := strconv.Atoi(month)
+	d, _ := strconv.Atoi(day)
+	return m >= 1 && m <= 12 && d >= 1 && d <= 31
 }
 
 func countDigits(s string) int {
