@@ -35,7 +35,7 @@ func TestEmailHTMLMetaCharset(t *testing.T) {
 				t.Fatal(err)
 			}
 			var f faxfhir.Fax
-			e.apply(&f, time.UTC)
+			e.applyDoc(&f, 0, time.UTC)
 			if f.PatientName != c.want || f.MRN != "4711" {
 				t.Errorf("patient %q %q, want %q 4711", f.PatientName, f.MRN, c.want)
 			}

@@ -24,9 +24,8 @@ func TestEmailSubjectDateNotCaller(t *testing.T) {
 		"Fax from 1-555-010-0142":                                    "1-555-010-0142",
 		"Fax from 0221-12-34 56":                                     "0221-12-34 56",
 	} {
-		e := &emailFax{subject: subject}
 		var f faxfhir.Fax
-		e.apply(&f, time.UTC)
+		(&emailCall{subject: subject}).apply(&f, time.UTC)
 		if f.CallerNumber != want {
 			t.Errorf("subject %q: caller %q, want %q", subject, f.CallerNumber, want)
 		}
