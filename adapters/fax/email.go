@@ -132,11 +132,31 @@ func (e *emailCall) headers(h mail.Header) {
 		e.subject = h.Get("Subject")
 	}
 	e.to = h.Get("To")
-	e.date = time.Time{}
-	if d, err := h.Date(); err == nil {
-		e.date = d
-	}
+	e.date = mailDate(h.Get("Date"))
 	e.id = strings.Trim(strings.TrimSpace(h.Get("Message-ID")), "<>")
+}
+
+// obsZones are the zones RFC 5322 (4.3) reads in a date's obsolete
+// syntax, which a receiver must accept: net/mail reads them by the host's
+// own zone, and as UTC where it has no such abbreviation.
+var obsZones = map[string]string{"UT": "+0000", "GMT": "+0000", "EDT": "-0400", "EST": "-0500", "CDT": "-0500",
+	"CST": "-0600", "MDT": "-0600", "MST": "-0700", "PDT": "-0700", "PST": "-0800"}
+
+// mailDate reads a Date header (zero when it cannot), an obsolete
+// zone as the offset RFC 5322 gives it.
+func mailDate(v string) time.Time {
+	f := strings.Fields(v)
+	if n := len(f); n > 0 {
+		if off, ok := obsZones[strings.ToUpper(f[n-1])]; ok {
+			f[n-1] = off
+			v = strings.Join(f, " ")
+		}
+	}
+	d, err := mail.ParseDate(v)
+	if err != nil {
+		return time.Time{}
+	}
+	return d
 }
 
 // header is the part of a MIME header walk reads.
