@@ -252,17 +252,32 @@ func (e *emailFax) walk(h header, body io.Reader, depth int, parts *int, call *e
 // mailers write it).
 var unquotedBoundaryRE = regexp.MustCompile(`(?i)(?:^|;)\s*boundary\s*=\s*("?)([^";\s]+)`)
 
+// lenientCharsetRE finds the charset of a Content-Type that
+// mime.ParseMediaType refuses for another of its parameters, or for a
+// comment RFC 2045 allows ("charset=us-ascii (Plain text)").
+var lenientCharsetRE = regexp.MustCompile(`(?i)(?:^|;)\s*charset\s*=\s*"?([^";\s()]+)`)
+
 // lenientMediaType reads a Content-Type that mime.ParseMediaType
 // refuses: a multipart type keeps its boundary, so that its parts are
-// still read; anything else is application/octet-stream (a part whose
-// bytes may still be a PDF or TIFF).
+// still read, a text one its charset, so that its lines are, and a
+// forwarded message is one; anything else is application/octet-stream (a
+// part whose bytes may still be a PDF or TIFF).
 func lenientMediaType(ct string) (string, map[string]string) {
 	media, _, _ := strings.Cut(ct, ";")
 	media = strings.ToLower(strings.TrimSpace(media))
-	if strings.HasPrefix(media, "multipart/") {
+	switch {
+	case strings.HasPrefix(media, "multipart/"):
 		if m := unquotedBoundaryRE.FindStringSubmatch(ct); m != nil {
 			return media, map[string]string{"boundary": m[2]}
 		}
+	case media == "text/plain" || media == "text/html":
+		params := map[string]string{}
+		if m := lenientCharsetRE.FindStringSubmatch(ct); m != nil {
+			params["charset"] = m[1]
+		}
+		return media, params
+	case media == "message/rfc822":
+		return media, nil
 	}
 	return "application/octet-stream", nil
 }
