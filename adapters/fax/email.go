@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
+	htmlcharset "golang.org/x/net/html/charset"
 	"golang.org/x/text/encoding/charmap"
 
 	"github.com/ferry-health/ferry/adapters"
@@ -44,16 +45,31 @@ const maxEmailParts = 200
 // fax-to-e-mail service's message, or ITU-T T.37 / RFC 3965 simple mode
 // internet fax) holds: its images and what its headers and text say.
 type emailFax struct {
-	docs     [][]byte          // PDF or TIFF attachments, in order
-	fields   map[string]string // "Key: value" lines of its text, by normalised key
-	htmlKV   map[string]string // the same of its HTML text, after fields
-	subject  string
-	to       string
-	date     time.Time
-	id       string // Message-ID, without angle brackets
-	skipped  int    // attachments that are neither PDF nor TIFF (logos, signatures)
-	sizeHint int64  // the decoded size of the message, for the first image's buffer
-	maxParts bool   // the part bound was reached
+	*emailCall              // what the message's own header and text say
+	docs       [][]byte     // PDF or TIFF attachments, in order
+	calls      []*emailCall // the call of each of docs: the message's, or the forwarded message's it came in
+	skipped    int          // attachments that are neither PDF nor TIFF (logos, signatures)
+	sizeHint   int64        // the decoded size of the message, for the first image's buffer
+	maxParts   bool         // the part bound was reached
+}
+
+// emailCall is what one message says of the call its faxes came from:
+// the e-mail's own, or a fax e-mail's forwarded as an attachment in it,
+// each a call of its own.
+type emailCall struct {
+	fields  map[string]string // "Key: value" lines of its text, by normalised key
+	htmlKV  map[string]string // the same of its HTML text, after fields
+	subject string
+	to      string
+	date    time.Time
+	id      string     // Message-ID, without angle brackets
+	outer   *emailCall // the message that forwarded this one; nil for the e-mail's own
+}
+
+func newEmailCall(h mail.Header, outer *emailCall) *emailCall {
+	c := &emailCall{fields: map[string]string{}, htmlKV: map[string]string{}, outer: outer}
+	c.headers(h)
+	return c
 }
 
 // isEmail reports whether in is an e-mail file (.eml).
@@ -99,10 +115,9 @@ func readEmailSized(r io.Reader, size int64) (*emailFax, error) {
 	if err != nil {
 		return nil, fmt.Errorf("not an e-mail message (RFC 5322): %w", err)
 	}
-	e := &emailFax{fields: map[string]string{}, htmlKV: map[string]string{}, sizeHint: size * 3 / 4}
-	e.headers(msg.Header)
+	e := &emailFax{emailCall: newEmailCall(msg.Header, nil), sizeHint: size * 3 / 4}
 	parts := 0
-	if err := e.walk(msg.Header, msg.Body, 0, &parts); err != nil {
+	if err := e.walk(msg.Header, msg.Body, 0, &parts, e.emailCall); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -110,18 +125,38 @@ func readEmailSized(r io.Reader, size int64) (*emailFax, error) {
 
 // headers takes what a message's header says of the call: its subject,
 // the address it was sent to, its date and Message-ID.
-func (e *emailFax) headers(h mail.Header) {
+func (e *emailCall) headers(h mail.Header) {
 	if s, err := (&mime.WordDecoder{CharsetReader: configtext.CharsetReader}).DecodeHeader(h.Get("Subject")); err == nil {
 		e.subject = s
 	} else {
 		e.subject = h.Get("Subject")
 	}
 	e.to = h.Get("To")
-	e.date = time.Time{}
-	if d, err := h.Date(); err == nil {
-		e.date = d
-	}
+	e.date = mailDate(h.Get("Date"))
 	e.id = strings.Trim(strings.TrimSpace(h.Get("Message-ID")), "<>")
+}
+
+// obsZones are the zones RFC 5322 (4.3) reads in a date's obsolete
+// syntax, which a receiver must accept: net/mail reads them by the host's
+// own zone, and as UTC where it has no such abbreviation.
+var obsZones = map[string]string{"UT": "+0000", "GMT": "+0000", "EDT": "-0400", "EST": "-0500", "CDT": "-0500",
+	"CST": "-0600", "MDT": "-0600", "MST": "-0700", "PDT": "-0700", "PST": "-0800"}
+
+// mailDate reads a Date header (zero when it cannot), an obsolete
+// zone as the offset RFC 5322 gives it.
+func mailDate(v string) time.Time {
+	f := strings.Fields(v)
+	if n := len(f); n > 0 {
+		if off, ok := obsZones[strings.ToUpper(f[n-1])]; ok {
+			f[n-1] = off
+			v = strings.Join(f, " ")
+		}
+	}
+	d, err := mail.ParseDate(v)
+	if err != nil {
+		return time.Time{}
+	}
+	return d
 }
 
 // header is the part of a MIME header walk reads.
@@ -129,9 +164,9 @@ type header interface{ Get(string) string }
 
 // walk reads one MIME entity: a multipart is walked part by part (to a
 // nesting depth of 8), a text/plain or text/html part gives "Key: value"
-// lines, and any other part whose decoded bytes are a PDF or TIFF is a
-// fax image.
-func (e *emailFax) walk(h header, body io.Reader, depth int, parts *int) error {
+// lines of call, and any other part whose decoded bytes are a PDF or
+// TIFF is a fax image, of call.
+func (e *emailFax) walk(h header, body io.Reader, depth int, parts *int, call *emailCall) error {
 	if *parts++; *parts > maxEmailParts {
 		e.maxParts = true
 		return nil
@@ -157,30 +192,21 @@ func (e *emailFax) walk(h header, body io.Reader, depth int, parts *int) error {
 			if err != nil {
 				return fmt.Errorf("e-mail MIME structure: %w", err)
 			}
-			if err := e.walk(p.Header, p, depth+1, parts); err != nil {
+			if err := e.walk(p.Header, p, depth+1, parts, call); err != nil {
 				return err
 			}
 		}
 	}
 	if media == "message/rfc822" && depth < 8 {
 		// A fax e-mail forwarded as an attachment (a person's "forward
-		// as attachment" into the fax mailbox): its images are the
-		// faxes, and when it holds the first of them, its header, not
-		// the forwarder's, says when and from whom the fax came.
+		// as attachment" into the fax mailbox, of one or of several):
+		// its images are faxes, and its header and text, not the
+		// forwarder's, say when and from whom they came.
 		inner, err := mail.ReadMessage(decodeTransfer(h.Get("Content-Transfer-Encoding"), body))
 		if err != nil {
 			return fmt.Errorf("e-mail attached to the message: not an e-mail message (RFC 5322): %w", err)
 		}
-		before := len(e.docs)
-		subject, to, date, id := e.subject, e.to, e.date, e.id
-		e.headers(inner.Header)
-		if err := e.walk(inner.Header, inner.Body, depth+1, parts); err != nil {
-			return err
-		}
-		if before > 0 || len(e.docs) == before {
-			e.subject, e.to, e.date, e.id = subject, to, date, id
-		}
-		return nil
+		return e.walk(inner.Header, inner.Body, depth+1, parts, newEmailCall(inner.Header, call))
 	}
 	var buf bytes.Buffer
 	// Only a part that may be the fax is sized: a logo must not take the
@@ -199,13 +225,20 @@ func (e *emailFax) walk(h header, body io.Reader, depth int, parts *int) error {
 	switch {
 	case bytes.HasPrefix(data, []byte("%PDF-")) || tiffpdf.IsTIFF(data):
 		e.docs = append(e.docs, data)
+		e.calls = append(e.calls, call)
 	case media == "text/plain":
-		readFieldLines(e.fields, textOf(data, params["charset"]))
+		readFieldLines(call.fields, textOf(data, params["charset"]))
 	case media == "text/html":
 		// Many fax services send HTML only, or HTML beside a text
 		// part that says less; the text part, when there is one,
-		// counts first.
-		readFieldLines(e.htmlKV, htmlText(textOf(data, params["charset"])))
+		// counts first. One whose Content-Type declares no charset
+		// says it in its <meta>, read as a browser reads it (HTML's
+		// prescan of the first 1024 bytes).
+		cs := params["charset"]
+		if cs == "" {
+			_, cs, _ = htmlcharset.DetermineEncoding(data, "text/html")
+		}
+		readFieldLines(call.htmlKV, htmlText(textOf(data, cs)))
 	case strings.HasPrefix(media, "message/") || strings.HasPrefix(media, "text/"):
 	default:
 		e.skipped++
@@ -219,17 +252,32 @@ func (e *emailFax) walk(h header, body io.Reader, depth int, parts *int) error {
 // mailers write it).
 var unquotedBoundaryRE = regexp.MustCompile(`(?i)(?:^|;)\s*boundary\s*=\s*("?)([^";\s]+)`)
 
+// lenientCharsetRE finds the charset of a Content-Type that
+// mime.ParseMediaType refuses for another of its parameters, or for a
+// comment RFC 2045 allows ("charset=us-ascii (Plain text)").
+var lenientCharsetRE = regexp.MustCompile(`(?i)(?:^|;)\s*charset\s*=\s*"?([^";\s()]+)`)
+
 // lenientMediaType reads a Content-Type that mime.ParseMediaType
 // refuses: a multipart type keeps its boundary, so that its parts are
-// still read; anything else is application/octet-stream (a part whose
-// bytes may still be a PDF or TIFF).
+// still read, a text one its charset, so that its lines are, and a
+// forwarded message is one; anything else is application/octet-stream (a
+// part whose bytes may still be a PDF or TIFF).
 func lenientMediaType(ct string) (string, map[string]string) {
 	media, _, _ := strings.Cut(ct, ";")
 	media = strings.ToLower(strings.TrimSpace(media))
-	if strings.HasPrefix(media, "multipart/") {
+	switch {
+	case strings.HasPrefix(media, "multipart/"):
 		if m := unquotedBoundaryRE.FindStringSubmatch(ct); m != nil {
 			return media, map[string]string{"boundary": m[2]}
 		}
+	case media == "text/plain" || media == "text/html":
+		params := map[string]string{}
+		if m := lenientCharsetRE.FindStringSubmatch(ct); m != nil {
+			params["charset"] = m[1]
+		}
+		return media, params
+	case media == "message/rfc822":
+		return media, nil
 	}
 	return "application/octet-stream", nil
 }
@@ -364,15 +412,27 @@ var (
 	// from +1 (555) 123-4567" or "New fax from 5551234567 - 3 pages".
 	subjectNumberRE = regexp.MustCompile(`\+?\d[\d ().-]{5,18}\d`)
 	subjectPagesRE  = regexp.MustCompile(`(?i)\b(\d{1,4})\s*(?:pages?|pgs?)\b`)
+	// subjectDateRE finds a date a subject gives (2026-11-24, 11-24-2026,
+	// 24.11.2026), with its time when one follows, and a time alone
+	// (09:15:02): no phone number, though as many digits.
+	subjectDateRE = regexp.MustCompile(`\b(?:(\d{4})[-./](\d{1,2})[-./](\d{1,2})|(\d{1,2})[-./](\d{1,2})[-./](\d{4}))(?:[T ]\d{1,2}:\d{2}(?::\d{2})?)?|\b\d{1,2}:\d{2}(?::\d{2})?\b`)
 	// t37ToRE reads an RFC 3192 fax address, FAX=+12125551234/T33S=123@…
 	t37ToRE = regexp.MustCompile(`(?i)\bFAX=(\+?[\d-]{4,20})(?:/T33S=(\d{1,20}))?`)
 )
 
+// applyDoc fills what f, the fax of the message's image i, does not
+// know yet from the message that image came in (apply).
+func (e *emailFax) applyDoc(f *faxfhir.Fax, i int, loc *time.Location) {
+	e.calls[i].apply(f, loc)
+}
+
 // apply fills what f does not know yet from the message: its text's
 // "Key: value" lines (as a sidecar's fields), the RFC 3192 address it
 // was sent to (the number dialled and subaddress), the caller's number
-// and page count a subject gives, the Date header and the Message-ID.
-func (e *emailFax) apply(f *faxfhir.Fax, loc *time.Location) {
+// and page count a subject gives, the Date header and the Message-ID;
+// then, for a forwarded message, the text lines of the message that
+// forwarded it (its header is the forwarder's, not the call's).
+func (e *emailCall) apply(f *faxfhir.Fax, loc *time.Location) {
 	applyFields(f, e.fields, loc)
 	applyFields(f, e.htmlKV, loc)
 	if m := t37ToRE.FindStringSubmatch(e.to); m != nil {
@@ -385,6 +445,15 @@ func (e *emailFax) apply(f *faxfhir.Fax, loc *time.Location) {
 		}
 		return " "
 	})
+	subject = subjectDateRE.ReplaceAllStringFunc(subject, func(s string) string {
+		switch m := subjectDateRE.FindStringSubmatch(s); {
+		case m[1] == "" && m[4] == "": // a time
+		case m[1] != "" && !validDay(m[2], m[3]),
+			m[4] != "" && !validDay(m[4], m[5]) && !validDay(m[5], m[4]):
+			return s // a phone number, no month or day (0221-12-34)
+		}
+		return " "
+	})
 	if n := subjectNumberRE.FindString(subject); n != "" && countDigits(n) >= 7 {
 		setIf(&f.CallerNumber, strings.TrimSpace(n))
 	}
@@ -392,6 +461,17 @@ func (e *emailFax) apply(f *faxfhir.Fax, loc *time.Location) {
 		f.Received = e.date
 	}
 	setIf(&f.CommID, e.id)
+	for o := e.outer; o != nil; o = o.outer {
+		applyFields(f, o.fields, loc)
+		applyFields(f, o.htmlKV, loc)
+	}
+}
+
+// validDay reports whether month and day (digits) can be a date's.
+func validDay(month, day string) bool {
+	m, _ := strconv.Atoi(month)
+	d, _ := strconv.Atoi(day)
+	return m >= 1 && m <= 12 && d >= 1 && d <= 31
 }
 
 func countDigits(s string) int {
@@ -470,7 +550,7 @@ func Emailed(in adapters.Raw, loc *time.Location) ([]adapters.Raw, error) {
 	}
 	for i := range ins {
 		var f faxfhir.Fax
-		e.apply(&f, loc)
+		e.applyDoc(&f, i, loc)
 		if f.DOB != "" {
 			f.DOB, _ = birthDate(f.DOB, time.Now())
 		}

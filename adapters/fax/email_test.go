@@ -209,8 +209,10 @@ func FuzzReadEmail(f *testing.F) {
 		if err != nil {
 			return
 		}
-		var fx faxfhir.Fax
-		e.apply(&fx, time.UTC)
+		for i := range e.docs {
+			var fx faxfhir.Fax
+			e.applyDoc(&fx, i, time.UTC)
+		}
 	})
 }
 
@@ -248,7 +250,7 @@ func TestEmailForwardedAsAttachment(t *testing.T) {
 		t.Fatalf("%d images, want the forwarded fax", len(e.docs))
 	}
 	var f faxfhir.Fax
-	e.apply(&f, time.UTC)
+	e.applyDoc(&f, 0, time.UTC)
 	if f.CallerNumber != "555-0100" || f.CalledNumber != "+15550199" || f.Pages != 3 || f.CommID != "orig.7711@fax.example.com" ||
 		!f.Received.Equal(time.Date(2026, 11, 24, 14, 15, 2, 0, time.UTC)) {
 		t.Errorf("fax %+v, want the forwarded message's details", f)
@@ -301,7 +303,7 @@ func TestEmailMboxFromLine(t *testing.T) {
 		t.Fatalf("%d docs, want the PDF", len(e.docs))
 	}
 	var f faxfhir.Fax
-	e.apply(&f, time.UTC)
+	e.applyDoc(&f, 0, time.UTC)
 	if f.CallerNumber != "555-010-0142" {
 		t.Errorf("fax %+v", f)
 	}

@@ -34,7 +34,7 @@ func TestEmailTextCharset(t *testing.T) {
 				t.Fatal(err)
 			}
 			var f faxfhir.Fax
-			e.apply(&f, time.UTC)
+			e.applyDoc(&f, 0, time.UTC)
 			if f.PatientName != "Müller, Jürgen" || f.MRN != "4711" {
 				t.Errorf("patient %q %q, want Müller, Jürgen 4711", f.PatientName, f.MRN)
 			}

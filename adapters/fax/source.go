@@ -151,8 +151,8 @@ func (s *Source) passEmail(ctx context.Context, ins []adapters.Raw, e *emailFax)
 		s.log.Warn("fax e-mail has more MIME parts than are read; the rest are ignored", "inbox", s.cfg.Name, "max_parts", maxEmailParts)
 	}
 	var perm []error
-	for _, one := range ins {
-		p, err := s.pass(ctx, one, func(f *faxfhir.Fax) { e.apply(f, s.loc) })
+	for i, one := range ins {
+		p, err := s.pass(ctx, one, func(f *faxfhir.Fax) { e.applyDoc(f, i, s.loc) })
 		if err != nil {
 			if !queue.IsPermanent(err) {
 				return sent, partial, err
