@@ -15,7 +15,8 @@
 // dot and the usual partial-transfer suffixes (.part, .tmp, .filepart,
 // .crdownload) are never taken. A file is downloaded as a hidden
 // .ferry-fetch-* file in the folder (which the folder engine skips),
-// flushed to disk, then renamed to its name (or, when the folder still
+// flushed to disk (a sidecar then waits there until a file of its stem is
+// downloaded too, and is renamed just before it), then renamed to its name (or, when the folder still
 // holds an unread file of that name, to name.<n>.ext, the same <n> for
 // the files of one stem, a fax and its sidecar) and the folder flushed: only then is the remote file moved to done_dir (default
 // <dir>/ferry-done, made when missing) or deleted (after: delete), a
@@ -443,18 +444,33 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 	// Stems whose sidecar this poll could not bring into the folder: their
 	// inputs wait with it, as they wait while it is being written.
 	noSidecar := map[string]bool{}
-	// A sidecar whose input comes in this poll is moved on the server
-	// after it (held), and not at all when the input is in the folder but
-	// could not be moved (kept): the two then come again together after a
-	// restart, a pair the folder's dedup log knows, where the input alone
-	// would be taken as another input, without the sidecar that names its
-	// patient.
+	// A sidecar whose input comes in this poll is downloaded first but
+	// kept under its hidden name (pending) until an input of its stem is
+	// downloaded too; the two are then renamed into the folder, the
+	// sidecar first. An input that cannot be downloaded (or a crash
+	// meanwhile) leaves neither in the folder and both on the server, to
+	// come together at the next poll: the sidecar stored alone lay in the
+	// folder, unseen when the input never came (a crash: it came again
+	// renamed), to go with the next input of its name. The
+	// sidecar is moved on the server after its input (held), and not at
+	// all when the input is in the folder but could not be moved (kept):
+	// the two then come again together after a restart, a pair the
+	// folder's dedup log knows, where the input alone would be taken as
+	// another input.
 	inputs := map[string]bool{}
 	for _, name := range ready {
 		if !f.isSidecar(name) {
 			inputs[stem(name)] = true
 		}
 	}
+	pending := map[string][]download{}
+	defer func() {
+		for _, ds := range pending {
+			for _, d := range ds {
+				os.Remove(d.tmp)
+			}
+		}
+	}()
 	var held []string
 	kept := map[string]bool{}
 	for _, name := range ready {
@@ -468,20 +484,33 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 		var err error
 		if f.isSidecar(name) && inputs[stem(name)] {
 			progress()
-			if err = f.download(c, path.Join(f.t.Dir, name), dsts[name], now[name], progress); err == nil {
-				stored = true
-				held = append(held, name)
+			var tmp string
+			if tmp, err = f.downloadTemp(c, path.Join(f.t.Dir, name), now[name], progress); err == nil {
+				pending[stem(name)] = append(pending[stem(name)], download{name: name, tmp: tmp})
+			} else {
+				noSidecar[stem(name)] = true
 			}
 		} else {
-			stored, err = f.fetchOne(c, name, dsts[name], now[name], progress)
+			var placed []string
+			sidecars := pending[stem(name)]
+			had := len(sidecars)
+			placed, stored, err = f.fetchOne(c, name, dsts, now[name], progress, &sidecars)
+			if sidecars == nil {
+				delete(pending, stem(name))
+				if len(placed) < had {
+					// A sidecar could not be renamed into the folder:
+					// the stem's other inputs wait with it.
+					noSidecar[stem(name)] = true
+				}
+			}
+			held = append(held, placed...)
+			n += len(placed)
+			if stored && err != nil {
+				kept[stem(name)] = true
+			}
 		}
 		if stored {
 			n++
-			if err != nil && !f.isSidecar(name) {
-				kept[stem(name)] = true
-			}
-		} else if f.isSidecar(name) {
-			noSidecar[stem(name)] = true
 		}
 		if errors.Is(err, errGone) {
 			continue // taken away between the listing and now
@@ -598,18 +627,44 @@ func (f *Fetcher) doneDir() string {
 	return path.Join(f.t.Dir, f.cfg.DoneDir)
 }
 
+// download is a file downloaded into the folder under its hidden name
+// tmp, flushed, waiting to be renamed to its own.
+type download struct{ name, tmp string }
+
 // fetchOne downloads name into the folder durably, then moves or deletes
-// it on the server; stored reports that it is in the folder.
-func (f *Fetcher) fetchOne(c *sftp.Client, name, dst string, o obs, progress func()) (stored bool, _ error) {
+// it on the server; stored reports that it is in the folder. The
+// sidecars of its stem, downloaded already, are renamed into the folder
+// just before it (placed names those that are there), and only once it
+// is downloaded whole; then *sidecars is emptied (nil), a sidecar that
+// could not be renamed dropping the others with the input.
+func (f *Fetcher) fetchOne(c *sftp.Client, name string, dsts map[string]string, o obs, progress func(), sidecars *[]download) (placed []string, stored bool, _ error) {
 	// The watchdog bounds each request, not the poll: a new file starts
 	// it again, and so does the move once the local copy is synced (a
 	// run of empty marker files, or a slow local disk, made no progress
 	// it counted and had the session closed mid-poll).
 	progress()
-	if err := f.download(c, path.Join(f.t.Dir, name), dst, o, progress); err != nil {
-		return false, err
+	tmp, err := f.downloadTemp(c, path.Join(f.t.Dir, name), o, progress)
+	if err != nil {
+		return nil, false, err
 	}
-	return true, f.settle(c, name, o, progress)
+	// Downloaded: the sidecars go with it, or (one that cannot be
+	// renamed) none of them is kept and they come again.
+	ss := *sidecars
+	*sidecars = nil
+	for i, s := range ss {
+		if err := f.place(s.tmp, dsts[s.name]); err != nil {
+			for _, r := range ss[i+1:] {
+				os.Remove(r.tmp)
+			}
+			os.Remove(tmp)
+			return placed, false, err
+		}
+		placed = append(placed, s.name)
+	}
+	if err := f.place(tmp, dsts[name]); err != nil {
+		return placed, false, err
+	}
+	return placed, true, f.settle(c, name, o, progress)
 }
 
 // settle moves or deletes name, stored in the folder, on the server.
@@ -635,23 +690,22 @@ func (f *Fetcher) settle(c *sftp.Client, name string, o obs, progress func()) er
 // is a problem to report.
 var errGone = errors.New("gone from the server since the listing")
 
-// download copies remote into the folder under a hidden name, flushes it,
-// renames it to dst (a name freeNames found free) and flushes the folder.
-// A copy whose size is not what the listing said, or of a file whose size
-// or modification time is no longer what the listing said (the file
-// changed meanwhile), is dropped.
-func (f *Fetcher) download(c *sftp.Client, remote, dst string, o obs, progress func()) error {
+// downloadTemp copies remote into the folder under a hidden name, which
+// it returns, and flushes it. A copy whose size is not what the listing
+// said, or of a file whose size or modification time is no longer what
+// the listing said (the file changed meanwhile), is dropped.
+func (f *Fetcher) downloadTemp(c *sftp.Client, remote string, o obs, progress func()) (string, error) {
 	rf, err := c.Open(remote)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return errGone
+			return "", errGone
 		}
-		return configssh.FileError(err, "open it")
+		return "", configssh.FileError(err, "open it")
 	}
 	defer rf.Close()
 	tmp, err := os.CreateTemp(f.local, TempPrefix+"*")
 	if err != nil {
-		return fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
+		return "", fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
 	}
 	keep := false
 	defer func() {
@@ -664,10 +718,10 @@ func (f *Fetcher) download(c *sftp.Client, remote, dst string, o obs, progress f
 	// trips overlap).
 	n, err := rf.WriteTo(configssh.ProgressWriter(tmp, progress))
 	if err != nil {
-		return fmt.Errorf("download: %s", summary(err))
+		return "", fmt.Errorf("download: %s", summary(err))
 	}
 	if n != o.size {
-		return fmt.Errorf("download: %d bytes, the listing said %d (changed meanwhile; next poll)", n, o.size)
+		return "", fmt.Errorf("download: %d bytes, the listing said %d (changed meanwhile; next poll)", n, o.size)
 	}
 	// A file of the same size may still have changed while it was read:
 	// rewritten in place (the copy is then part the old file, part the
@@ -678,36 +732,43 @@ func (f *Fetcher) download(c *sftp.Client, remote, dst string, o obs, progress f
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 	case err != nil:
-		return configssh.FileError(err, "look at it again after the download")
+		return "", configssh.FileError(err, "look at it again after the download")
 	case st.Size() != o.size || !st.ModTime().Equal(o.mtime):
-		return errors.New("download: the file changed meanwhile; next poll")
+		return "", errors.New("download: the file changed meanwhile; next poll")
 	}
 	// The server's modification time, not the download's: the folder
 	// engine takes files oldest first, and a fax without another receive
 	// time is dated by it.
 	if err := os.Chtimes(tmp.Name(), o.mtime, o.mtime); err != nil {
-		return fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
+		return "", fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
 	}
 	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
+		return "", fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
+		return "", fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
 	}
+	keep = true
+	return tmp.Name(), nil
+}
+
+// place renames tmp, a download flushed by downloadTemp, to dst (a name
+// freeNames found free) and flushes the folder; tmp is gone after it,
+// whatever the outcome.
+func (f *Fetcher) place(tmp, dst string) error {
+	defer os.Remove(tmp)
 	// Link, not rename: a name taken meanwhile (the folder engine does not
 	// write here, but a person might) fails instead of being replaced. A
 	// file system without hard links (FAT, some network shares) gets the
 	// rename, freeNames having found the name free.
-	if err := os.Link(tmp.Name(), dst); err != nil {
+	if err := os.Link(tmp, dst); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return errors.New("fetch into the folder: its name was taken meanwhile; next poll")
 		}
-		if err := os.Rename(tmp.Name(), dst); err != nil {
+		if err := os.Rename(tmp, dst); err != nil {
 			return fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
 		}
 	}
-	keep = true
-	os.Remove(tmp.Name())
 	if err := durable.SyncDir(f.local); err != nil {
 		return fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
 	}

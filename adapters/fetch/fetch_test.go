@@ -854,3 +854,51 @@ func TestFaxWhoseMoveFailedComesAgainWithItsSidecar(t *testing.T) {
 		t.Errorf("remote holds %q", got)
 	}
 }
+
+// failOpen makes the server fail the open of the remote file name
+// (SSH_FX_FAILURE), as a file it cannot read or a dropped disk does.
+func failOpen(f *fixture, name string) {
+	f.site.Server.Filter(func(body []byte) ([]byte, bool) {
+		if body[0] == sshtest.FxpOpen && len(body) >= 9 {
+			if n := binary.BigEndian.Uint32(body[5:9]); uint32(len(body)-9) >= n && path.Base(string(body[9:9+n])) == name {
+				return sshtest.StatusReply(body, 4), false
+			}
+		}
+		return nil, false
+	}, nil)
+}
+
+// TestSidecarWaitsWhenItsFaxFails: a poll that brings a fax's sidecar
+// but cannot download the fax (the server fails its open) leaves both on
+// the server and neither in the folder, and the next poll brings the two
+// together. The sidecar was stored and moved to ferry-done anyway: with
+// a fax the server fails for good (permission denied) it lay alone in the
+// folder, unseen, to be taken with the next input of its name as if it
+// were that one's; a crash while the fax was downloaded left the same
+// lone sidecar, the fax coming again as fax.1.pdf with fax.1.json.
+func TestSidecarWaitsWhenItsFaxFails(t *testing.T) {
+	f := newFixture(t)
+	f.put(t, "fax-0001.pdf", "%PDF-1.4 fax\n%%EOF\n")
+	f.put(t, "fax-0001.json", `{"mrn": "A7"}`)
+	fe := f.fetcher(t)
+	fe.Sidecars(func(name string) bool { return strings.HasSuffix(name, ".json") })
+	poll(t, fe)
+	failOpen(f, "fax-0001.pdf")
+	if err := fe.Poll(context.Background()); err == nil {
+		t.Error("a fax that could not be fetched is no error")
+	}
+	if got := strings.Join(list(t, f.local), " "); got != "" {
+		t.Errorf("folder holds %q; want nothing while the fax cannot be fetched", got)
+	}
+	if got := strings.Join(list(t, f.remote), " "); got != "fax-0001.json fax-0001.pdf ferry-done" {
+		t.Errorf("remote holds %q; want the sidecar left with its fax", got)
+	}
+	f.site.Server.Filter(func([]byte) ([]byte, bool) { return nil, false }, nil)
+	poll(t, fe)
+	if got := strings.Join(list(t, f.local), " "); got != "fax-0001.json fax-0001.pdf" {
+		t.Errorf("folder holds %q; want the fax with its sidecar", got)
+	}
+	if got := strings.Join(list(t, filepath.Join(f.remote, "ferry-done")), " "); got != "fax-0001.json fax-0001.pdf" {
+		t.Errorf("ferry-done holds %q", got)
+	}
+}
