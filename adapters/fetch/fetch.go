@@ -37,6 +37,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path"
 	"path/filepath"
@@ -197,6 +198,8 @@ type Fetcher struct {
 
 	mu    sync.Mutex
 	stats Stats
+
+	now func() time.Time
 }
 
 var _ adapters.Source = (*Fetcher)(nil)
@@ -253,7 +256,7 @@ func (f *Fetcher) Start(context.Context, adapters.Host) error {
 	}
 	job, err := f.sched.NewJob(
 		gocron.DurationJob(f.cfg.Poll),
-		gocron.NewTask(func() { _ = f.Poll(f.ctx) }),
+		gocron.NewTask(f.tick),
 		gocron.WithSingletonMode(gocron.LimitModeReschedule),
 		gocron.WithStartAt(gocron.WithStartImmediately()),
 	)
@@ -282,6 +285,8 @@ func (f *Fetcher) removeTemps() {
 		f.log.Info("removed the downloads an earlier run left unfinished", "folder", f.local, "files", n)
 	}
 }
+
+func (f *Fetcher) tick() { _ = f.Poll(f.ctx) }
 
 // Shutdown stops polling and waits for a poll in progress.
 func (f *Fetcher) Shutdown(context.Context) error {
@@ -330,9 +335,9 @@ func (f *Fetcher) Poll(ctx context.Context) error {
 	// (the key fixed, the server now unreachable) and every warnAgain
 	// while it lasts.
 	switch {
-	case err != nil && (summary(err) != f.warned || time.Since(f.warnedAt) >= warnAgain):
+	case err != nil && (reasonKey(err) != f.warned || time.Since(f.warnedAt) >= warnAgain):
 		f.log.Warn("fetch failed; trying again at the next poll", "server", f.t.Addr, "error", summary(err))
-		f.warned, f.warnedAt = summary(err), time.Now()
+		f.warned, f.warnedAt = reasonKey(err), time.Now()
 	case err == nil && prev != "":
 		f.log.Info("fetch works again", "server", f.t.Addr)
 		f.warned = ""
@@ -351,6 +356,19 @@ func summary(err error) string {
 		return s.Summary()
 	}
 	return configssh.Reason(err)
+}
+
+// reasonKey is summary(err) without the addresses of the connection
+// (a net.OpError's "read tcp 10.0.0.5:51234->203.0.113.7:22"), whose own
+// port is new at every login: what tells one failure's reason from
+// another's, so that a reset that lasts is logged once.
+func reasonKey(err error) string {
+	s := summary(err)
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		s = strings.ReplaceAll(s, op.Error(), op.Op+": "+op.Err.Error())
+	}
+	return s
 }
 
 func (f *Fetcher) poll(ctx context.Context) (int, error) {

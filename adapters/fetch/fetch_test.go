@@ -1,18 +1,21 @@
 package fetch
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -900,5 +903,57 @@ func TestSidecarWaitsWhenItsFaxFails(t *testing.T) {
 	}
 	if got := strings.Join(list(t, filepath.Join(f.remote, "ferry-done")), " "); got != "fax-0001.json fax-0001.pdf" {
 		t.Errorf("ferry-done holds %q", got)
+	}
+}
+
+// resettingServer is an SSH server's address that reads the client's
+// version line and resets the connection (a server at MaxStartups, one
+// that does not let ferry's address in), and the count of connections it
+// took.
+func resettingServer(t *testing.T) (string, *atomic.Int32) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var dials atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			dials.Add(1)
+			bufio.NewReader(c).ReadString('\n')
+			c.(*net.TCPConn).SetLinger(0)
+			c.Close()
+		}
+	}()
+	return ln.Addr().String(), &dials
+}
+
+// TestResetHandshakeWarnedOnce: a server that resets every login logs
+// one warning while it lasts, as any failure that does not change. The
+// reason named the connection's own port ("read tcp 10.0.0.5:51234->
+// ...: connection reset by peer"), a new one at each poll, so each poll
+// was taken for a new reason and logged a WARN: 288 a day at the default
+// poll.
+func TestResetHandshakeWarnedOnce(t *testing.T) {
+	f := newFixture(t)
+	addr, _ := resettingServer(t)
+	f.cfg.URL = "sftp://ferry@" + addr + sshtest.URLPath(f.remote)
+	var logs syncBuffer
+	fe, err := New(adapters.Settings{Logger: slog.New(slog.NewTextHandler(&logs, nil))}, f.cfg, f.local, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if err := fe.Poll(context.Background()); err == nil || !strings.Contains(err.Error(), "reset") {
+			t.Fatalf("poll: %v", err)
+		}
+	}
+	if warns := strings.Count(logs.String(), "level=WARN"); warns != 1 {
+		t.Errorf("%d warnings for one failure that lasts, want 1:\n%s", warns, logs.String())
 	}
 }
