@@ -5,7 +5,9 @@
 // engine takes it as it takes a file dropped there (patterns, sidecars,
 // ZIP archives, CSV mappings, its dedup log and archives all apply).
 //
-// Every poll (default 5m) lists the directory. A file is taken only when
+// Every poll (default 5m) lists the directory; a server that cannot be
+// logged in to or listed is tried again after twice the wait each time,
+// up to backoffMax. A file is taken only when
 // its size and modification time are what the previous poll saw, so one
 // still being written is left for later; files are taken oldest first and
 // keep the server's modification time, as the folder engine goes oldest
@@ -149,6 +151,10 @@ func (c Config) withDefaults() Config {
 // warnAgain is how often a failure that lasts is logged again.
 const warnAgain = 15 * time.Minute
 
+// backoffMax bounds the wait between tries of a server that keeps failing
+// the login or the listing (a poll longer than it is kept).
+const backoffMax = 15 * time.Minute
+
 // Stats are a fetcher's figures since start.
 type Stats struct {
 	Polls   int64 // polls that listed the directory
@@ -192,14 +198,18 @@ type Fetcher struct {
 	// poll).
 	warned   string
 	warnedAt time.Time
-	taken    map[string]obs  // fetched in this run, remote move failed
-	ctx      context.Context // ends at Shutdown
-	cancel   context.CancelFunc
+	// fails counts the polls in a row that could not log in or list the
+	// directory; the scheduled polls skip until retryAt meanwhile.
+	fails   int
+	retryAt time.Time
+	taken   map[string]obs  // fetched in this run, remote move failed
+	ctx     context.Context // ends at Shutdown
+	cancel  context.CancelFunc
 
 	mu    sync.Mutex
 	stats Stats
 
-	now func() time.Time
+	now func() time.Time // time.Now; a test's clock
 }
 
 var _ adapters.Source = (*Fetcher)(nil)
@@ -217,7 +227,7 @@ func New(set adapters.Settings, cfg Config, local string, sched gocron.Scheduler
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Fetcher{cfg: cfg.withDefaults(), t: t, local: local, log: log, logPHI: set.LogPHI, sched: sched,
-		seen: map[string]obs{}, taken: map[string]obs{}, ctx: ctx, cancel: cancel}, nil
+		seen: map[string]obs{}, taken: map[string]obs{}, ctx: ctx, cancel: cancel, now: time.Now}, nil
 }
 
 // Only makes the Fetcher take just the remote files whose names wanted
@@ -286,7 +296,16 @@ func (f *Fetcher) removeTemps() {
 	}
 }
 
-func (f *Fetcher) tick() { _ = f.Poll(f.ctx) }
+// tick is a scheduled poll: skipped while a server that keeps failing
+// waits out its backoff.
+func (f *Fetcher) tick() {
+	f.pollMu.Lock()
+	wait := f.now().Before(f.retryAt)
+	f.pollMu.Unlock()
+	if !wait {
+		_ = f.Poll(f.ctx)
+	}
+}
 
 // Shutdown stops polling and waits for a poll in progress.
 func (f *Fetcher) Shutdown(context.Context) error {
@@ -316,6 +335,7 @@ func (f *Fetcher) Config() Config { return f.cfg }
 func (f *Fetcher) Poll(ctx context.Context) error {
 	f.pollMu.Lock()
 	defer f.pollMu.Unlock()
+	start := f.now()
 	n, err := f.poll(ctx)
 	f.mu.Lock()
 	f.stats.Fetched += int64(n)
@@ -331,13 +351,32 @@ func (f *Fetcher) Poll(ctx context.Context) error {
 		f.stats.LastError = summary(err)
 	}
 	f.mu.Unlock()
+	// A server that could not be logged in to or listed is tried again
+	// after the poll interval, then after twice the wait each time up to
+	// backoffMax: a server that is down, or refuses ferry's key, is not
+	// dialled at every poll (a failed login each, which intrusion
+	// blockers and account lockouts answer by shutting ferry out). A
+	// listing that worked, its files' problems aside, ends the backoff.
+	next := f.cfg.Poll
+	if err != nil && !errors.As(err, &files) {
+		f.fails++
+		limit := max(backoffMax, f.cfg.Poll)
+		for i := 1; i < f.fails && next < limit; i++ {
+			next *= 2
+		}
+		next = min(next, limit)
+		// Half a poll early: the scheduled poll due then is not skipped.
+		f.retryAt = start.Add(next - f.cfg.Poll/2)
+	} else {
+		f.fails, f.retryAt = 0, time.Time{}
+	}
 	// As a fax mailbox: a failure is logged again when its reason changes
 	// (the key fixed, the server now unreachable) and every warnAgain
 	// while it lasts.
 	switch {
-	case err != nil && (reasonKey(err) != f.warned || time.Since(f.warnedAt) >= warnAgain):
-		f.log.Warn("fetch failed; trying again at the next poll", "server", f.t.Addr, "error", summary(err))
-		f.warned, f.warnedAt = reasonKey(err), time.Now()
+	case err != nil && (reasonKey(err) != f.warned || f.now().Sub(f.warnedAt) >= warnAgain):
+		f.log.Warn("fetch failed; trying again later", "server", f.t.Addr, "error", summary(err), "next_try", next)
+		f.warned, f.warnedAt = reasonKey(err), f.now()
 	case err == nil && prev != "":
 		f.log.Info("fetch works again", "server", f.t.Addr)
 		f.warned = ""

@@ -957,3 +957,55 @@ func TestResetHandshakeWarnedOnce(t *testing.T) {
 		t.Errorf("%d warnings for one failure that lasts, want 1:\n%s", warns, logs.String())
 	}
 }
+
+// TestFailingServerBacksOff: a server that keeps failing the login (down,
+// ferry's key refused) is tried again after twice the wait each time, up
+// to backoffMax, not at every poll: with poll 1m it was dialled 60 times
+// an hour, each a failed login in its log, which intrusion blockers
+// (fail2ban, sshguard) and managed SFTP servers' lockouts answer by
+// shutting ferry out, also once the key is fixed. The log says when the
+// next try is, and the first poll that works is logged as recovery and
+// polls at the interval again.
+func TestFailingServerBacksOff(t *testing.T) {
+	f := newFixture(t)
+	addr, dials := resettingServer(t)
+	good := f.cfg.URL
+	f.cfg.URL = "sftp://ferry@" + addr + sshtest.URLPath(f.remote)
+	f.cfg.Poll = time.Minute
+	var logs syncBuffer
+	fe, err := New(adapters.Settings{Logger: slog.New(slog.NewTextHandler(&logs, nil))}, f.cfg, f.local, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := time.Now()
+	fe.now = func() time.Time { return clock }
+	var tried []int
+	for m := range 40 {
+		before := dials.Load()
+		fe.tick()
+		if dials.Load() != before {
+			tried = append(tried, m)
+		}
+		clock = clock.Add(time.Minute)
+	}
+	if want := []int{0, 1, 3, 7, 15, 30}; !slices.Equal(tried, want) {
+		t.Errorf("a failing server was tried at minutes %v; want %v", tried, want)
+	}
+	if !strings.Contains(logs.String(), "next_try=1m0s") || !strings.Contains(logs.String(), "next_try=15m0s") {
+		t.Errorf("the log does not say when the next try is:\n%s", logs.String())
+	}
+	// The server works again: the next try logs the recovery, and the
+	// polls after it come at the interval.
+	fe.t, _ = configssh.ParseURL(good)
+	fe.cfg.URL = good
+	for range 20 {
+		fe.tick()
+		clock = clock.Add(time.Minute)
+	}
+	if !strings.Contains(logs.String(), "fetch works again") {
+		t.Errorf("no recovery logged:\n%s", logs.String())
+	}
+	if st := fe.Stats(); st.Polls != 15 {
+		t.Errorf("%d polls in the 15 minutes after the recovery was due, want 15", st.Polls)
+	}
+}
