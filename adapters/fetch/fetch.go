@@ -11,7 +11,9 @@
 // its size and modification time are what the previous poll saw, so one
 // still being written is left for later; files are taken oldest first and
 // keep the server's modification time, as the folder engine goes oldest
-// first too (a folder's sidecars before the rest, and a file waits while
+// first too (a folder's sidecars before the rest and its markers after
+// the files they stand for, a marker waiting while one of those cannot
+// be fetched yet, and a file waits while
 // a sidecar of its stem is still being written, or could not be fetched);
 // names starting with a
 // dot and the usual partial-transfer suffixes (.part, .tmp, .filepart,
@@ -191,6 +193,8 @@ type Fetcher struct {
 	wanted func(name string) bool
 	// sidecar, when set (Sidecars), tells the folder's sidecars.
 	sidecar func(name string) bool
+	// markerSuffix, when set (Markers), is the folder's marker_suffix.
+	markerSuffix string
 
 	pollMu sync.Mutex     // one poll at a time
 	seen   map[string]obs // the previous listing
@@ -246,7 +250,22 @@ func (f *Fetcher) Only(wanted func(name string) bool) { f.wanted = wanted }
 // before Start.
 func (f *Fetcher) Sidecars(is func(name string) bool) { f.sidecar = is }
 
+// Markers tells the Fetcher the folder's marker_suffix
+// (folder.Config.MarkerSuffix: x.done stands for x.xml and x.pdf,
+// x.xml.done for x.xml). Call it before Start.
+func (f *Fetcher) Markers(suffix string) { f.markerSuffix = suffix }
+
 func (f *Fetcher) isSidecar(name string) bool { return f.sidecar != nil && f.sidecar(name) }
+
+func (f *Fetcher) isMarker(name string) bool {
+	return f.markerSuffix != "" && strings.HasSuffix(name, f.markerSuffix)
+}
+
+// marks reports whether the marker m stands for name, as the folder pairs
+// them: x.xml.done for x.xml, x.done for every file of stem x.
+func (f *Fetcher) marks(m, name string) bool {
+	return m != name && (m == name+f.markerSuffix || m == stem(name)+f.markerSuffix)
+}
 
 // stem is name without its extension, as the folder pairs an input with
 // its sidecars.
@@ -461,15 +480,25 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 	}
 	// Sidecars first, so that each is in the folder before its input
 	// (which the folder takes once settled, with what lies beside it
-	// then); then oldest first, as the folder engine takes files, so that
-	// an export series (one patient's messages) comes in the order it was
-	// written.
+	// then), and markers last, after the files they stand for (the
+	// folder takes the files of a marker's stem that it finds beside it,
+	// and removes the marker with the last of them: one that came before
+	// x.xml, as x.done sorts before it, left x.xml waiting for a marker
+	// for ever); then oldest first, as the folder engine takes files, so
+	// that an export series (one patient's messages) comes in the order
+	// it was written.
+	rank := func(name string) int {
+		switch {
+		case f.isSidecar(name):
+			return 0
+		case f.isMarker(name):
+			return 2
+		}
+		return 1
+	}
 	slices.SortFunc(ready, func(a, b string) int {
-		if sa, sb := f.isSidecar(a), f.isSidecar(b); sa != sb {
-			if sa {
-				return -1
-			}
-			return 1
+		if c := rank(a) - rank(b); c != 0 {
+			return c
 		}
 		if c := now[a].mtime.Compare(now[b].mtime); c != 0 {
 			return c
@@ -530,6 +559,7 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 	}()
 	var held []string
 	kept := map[string]bool{}
+	stored := map[string]bool{} // in the folder now
 	for _, name := range ready {
 		if ctx.Err() != nil {
 			break
@@ -537,7 +567,11 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 		if noSidecar[stem(name)] && !f.isSidecar(name) {
 			continue
 		}
-		var stored bool
+		if f.isMarker(name) && f.markerWaits(name, now, stored) {
+			continue
+		}
+		var ok bool
+		var placed []string
 		var err error
 		if f.isSidecar(name) && inputs[stem(name)] {
 			progress()
@@ -548,10 +582,9 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 				noSidecar[stem(name)] = true
 			}
 		} else {
-			var placed []string
 			sidecars := pending[stem(name)]
 			had := len(sidecars)
-			placed, stored, err = f.fetchOne(c, name, dsts, now[name], progress, &sidecars)
+			placed, ok, err = f.fetchOne(c, name, dsts, now[name], progress, &sidecars)
 			if sidecars == nil {
 				delete(pending, stem(name))
 				if len(placed) < had {
@@ -562,12 +595,16 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 			}
 			held = append(held, placed...)
 			n += len(placed)
-			if stored && err != nil {
+			if ok && err != nil {
 				kept[stem(name)] = true
 			}
 		}
-		if stored {
+		if ok {
 			n++
+			stored[name] = true
+		}
+		for _, p := range placed {
+			stored[p] = true
 		}
 		if errors.Is(err, errGone) {
 			continue // taken away between the listing and now
@@ -591,6 +628,23 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 		return n, nil
 	}
 	return n, pollErrors(errs)
+}
+
+// markerWaits reports whether the marker m stays on the server this
+// poll: a file it stands for is listed there but not in the folder (still
+// being written, or its download failed), and would come after the
+// marker, which the folder has removed by then.
+func (f *Fetcher) markerWaits(m string, now map[string]obs, stored map[string]bool) bool {
+	for name, o := range now {
+		if !f.marks(m, name) || f.isMarker(name) || f.isSidecar(name) || stored[name] {
+			continue
+		}
+		if t, ok := f.taken[name]; ok && t == o {
+			continue // in the folder, its move failed
+		}
+		return true
+	}
+	return false
 }
 
 // pollErrors are the files one poll could not take or settle.

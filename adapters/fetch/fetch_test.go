@@ -1009,3 +1009,62 @@ func TestFailingServerBacksOff(t *testing.T) {
 		t.Errorf("%d polls in the 15 minutes after the recovery was due, want 15", st.Polls)
 	}
 }
+
+// TestMarkerAfterItsFiles: an export that writes x.xml, x.pdf and then
+// the marker x.done, within one second (SFTP's times are whole seconds),
+// had the marker fetched first (oldest first, then by name: "x.done"
+// before "x.pdf"), and a poll that could not download x.xml (the server
+// failed its open) brought the marker anyway. The folder then took x.pdf
+// with the marker, which it removes with the last file of its stem there,
+// and x.xml, fetched at the next poll, waited for a marker for ever. The
+// marker now comes after the files it stands for, and stays on the
+// server while one of them could not be fetched.
+func TestMarkerAfterItsFiles(t *testing.T) {
+	f := newFixture(t)
+	cfg := folder.DefaultConfig()
+	cfg.Name, cfg.Path, cfg.MarkerSuffix = "ehr", f.local, ".done"
+	eng, err := folder.New(adapters.Settings{}, cfg, adapters.ConsumerFunc(func(context.Context, adapters.Raw) error { return nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := time.Now().Add(-time.Minute).Truncate(time.Second)
+	for _, name := range []string{"x.xml", "x.pdf", "x.done", "y.hl7", "y.hl7.done"} {
+		f.put(t, name, "export "+name)
+		if err := os.Chtimes(filepath.Join(f.remote, name), written, written); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fe := f.fetcher(t)
+	fe.Only(eng.Uses)
+	fe.Markers(eng.Config().MarkerSuffix)
+	poll(t, fe)
+	failOpen(f, "x.xml")
+	if err := fe.Poll(context.Background()); err == nil {
+		t.Error("a file that could not be fetched is no error")
+	}
+	if got := strings.Join(list(t, f.local), " "); got != "x.pdf y.hl7 y.hl7.done" {
+		t.Errorf("folder holds %q; want x.done left on the server with x.xml", got)
+	}
+	var mu sync.Mutex
+	var opened []string
+	f.site.Server.Filter(func(body []byte) ([]byte, bool) {
+		if body[0] == sshtest.FxpOpen && len(body) >= 9 {
+			if n := binary.BigEndian.Uint32(body[5:9]); uint32(len(body)-9) >= n {
+				mu.Lock()
+				opened = append(opened, path.Base(string(body[9:9+n])))
+				mu.Unlock()
+			}
+		}
+		return nil, false
+	}, nil)
+	poll(t, fe)
+	if got := strings.Join(list(t, f.local), " "); got != "x.done x.pdf x.xml y.hl7 y.hl7.done" {
+		t.Errorf("folder holds %q", got)
+	}
+	mu.Lock()
+	got := strings.Join(opened, " ")
+	mu.Unlock()
+	if got != "x.xml x.done" {
+		t.Errorf("fetched in the order %q; want the marker after its file", got)
+	}
+}
