@@ -514,7 +514,7 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 	// that a fax and its sidecar renamed for a clash stay a pair.
 	dsts, used := map[string]string{}, map[string]bool{}
 	var errs []error
-	for _, group := range stemGroups(ready) {
+	for _, group := range f.stemGroups(ready) {
 		m, err := f.freeNames(group, used)
 		if err != nil {
 			for _, name := range group {
@@ -895,20 +895,37 @@ func (f *Fetcher) freeName(name string) (string, error) {
 }
 
 // stemGroups splits names into the groups of one stem (a fax and its
-// sidecars), in the order their first names come.
-func stemGroups(names []string) [][]string {
+// sidecars, a file and its marker: x.done and x.xml.done go with x.xml),
+// in the order their first names come.
+func (f *Fetcher) stemGroups(names []string) [][]string {
 	at := map[string]int{}
 	var groups [][]string
 	for _, name := range names {
-		i, ok := at[stem(name)]
+		key := stem(name)
+		if f.isMarker(name) {
+			key = stem(strings.TrimSuffix(name, f.markerSuffix))
+		}
+		i, ok := at[key]
 		if !ok {
 			i = len(groups)
-			at[stem(name)] = i
+			at[key] = i
 			groups = append(groups, nil)
 		}
 		groups[i] = append(groups[i], name)
 	}
 	return groups
+}
+
+// numbered is name with <n> before its extension (x.pdf: x.1.pdf), and a
+// marker with <n> in the name it stands for (x.xml.done: x.1.xml.done;
+// x.done: x.1.done), so that it still stands for it.
+func (f *Fetcher) numbered(name string, n int) string {
+	suffix := ""
+	if f.isMarker(name) && name != f.markerSuffix {
+		name, suffix = strings.TrimSuffix(name, f.markerSuffix), f.markerSuffix
+	}
+	ext := filepath.Ext(name)
+	return fmt.Sprintf("%s.%d%s", strings.TrimSuffix(name, ext), n, ext) + suffix
 }
 
 // freeNames gives the folder's path for each of names, files of one stem:
@@ -937,8 +954,7 @@ func (f *Fetcher) freeNames(names []string, used map[string]bool) (map[string]st
 		for _, name := range names {
 			cand := name
 			if i > 0 {
-				ext := filepath.Ext(name)
-				cand = fmt.Sprintf("%s.%d%s", strings.TrimSuffix(name, ext), i, ext)
+				cand = f.numbered(name, i)
 			}
 			if p := filepath.Join(f.local, cand); !inUse(p) {
 				out[name] = p

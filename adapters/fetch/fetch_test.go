@@ -1068,3 +1068,30 @@ func TestMarkerAfterItsFiles(t *testing.T) {
 		t.Errorf("fetched in the order %q; want the marker after its file", got)
 	}
 }
+
+// TestMarkerRenamedWithItsFile: when the folder still holds an unread
+// file of an export's name (yesterday's export.hl7, still waiting for its
+// marker), the new one is renamed export.1.hl7 and its marker
+// export.1.hl7.done with it. The marker kept its name, export.hl7.done:
+// the folder took the old file with it, and the new one waited for a
+// marker for ever, never sent.
+func TestMarkerRenamedWithItsFile(t *testing.T) {
+	f := newFixture(t)
+	if err := os.WriteFile(filepath.Join(f.local, "export.hl7"), []byte("MSH|old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.put(t, "export.hl7", "MSH|new")
+	f.put(t, "export.hl7.done", "")
+	f.put(t, "batch.xml", "<new/>")
+	f.put(t, "batch.done", "")
+	if err := os.WriteFile(filepath.Join(f.local, "batch.xml"), []byte("<old/>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fe := f.fetcher(t)
+	fe.Markers(".done")
+	poll(t, fe)
+	poll(t, fe)
+	if got := strings.Join(list(t, f.local), " "); got != "batch.1.done batch.1.xml batch.xml export.1.hl7 export.1.hl7.done export.hl7" {
+		t.Errorf("folder holds %q; want each marker renamed with its file", got)
+	}
+}
