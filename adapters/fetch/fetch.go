@@ -5,17 +5,22 @@
 // engine takes it as it takes a file dropped there (patterns, sidecars,
 // ZIP archives, CSV mappings, its dedup log and archives all apply).
 //
-// Every poll (default 5m) lists the directory. A file is taken only when
+// Every poll (default 5m) lists the directory; a server that cannot be
+// logged in to or listed is tried again after twice the wait each time,
+// up to backoffMax. A file is taken only when
 // its size and modification time are what the previous poll saw, so one
 // still being written is left for later; files are taken oldest first and
 // keep the server's modification time, as the folder engine goes oldest
-// first too (a folder's sidecars before the rest, and a file waits while
+// first too (a folder's sidecars before the rest and its markers after
+// the files they stand for, a marker waiting while one of those cannot
+// be fetched yet, and a file waits while
 // a sidecar of its stem is still being written, or could not be fetched);
 // names starting with a
 // dot and the usual partial-transfer suffixes (.part, .tmp, .filepart,
 // .crdownload) are never taken. A file is downloaded as a hidden
 // .ferry-fetch-* file in the folder (which the folder engine skips),
-// flushed to disk, then renamed to its name (or, when the folder still
+// flushed to disk (a sidecar then waits there until a file of its stem is
+// downloaded too, and is renamed just before it), then renamed to its name (or, when the folder still
 // holds an unread file of that name, to name.<n>.ext, the same <n> for
 // the files of one stem, a fax and its sidecar) and the folder flushed: only then is the remote file moved to done_dir (default
 // <dir>/ferry-done, made when missing) or deleted (after: delete), a
@@ -36,6 +41,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path"
 	"path/filepath"
@@ -147,6 +153,10 @@ func (c Config) withDefaults() Config {
 // warnAgain is how often a failure that lasts is logged again.
 const warnAgain = 15 * time.Minute
 
+// backoffMax bounds the wait between tries of a server that keeps failing
+// the login or the listing (a poll longer than it is kept).
+const backoffMax = 15 * time.Minute
+
 // Stats are a fetcher's figures since start.
 type Stats struct {
 	Polls   int64 // polls that listed the directory
@@ -183,6 +193,8 @@ type Fetcher struct {
 	wanted func(name string) bool
 	// sidecar, when set (Sidecars), tells the folder's sidecars.
 	sidecar func(name string) bool
+	// markerSuffix, when set (Markers), is the folder's marker_suffix.
+	markerSuffix string
 
 	pollMu sync.Mutex     // one poll at a time
 	seen   map[string]obs // the previous listing
@@ -190,12 +202,18 @@ type Fetcher struct {
 	// poll).
 	warned   string
 	warnedAt time.Time
-	taken    map[string]obs  // fetched in this run, remote move failed
-	ctx      context.Context // ends at Shutdown
-	cancel   context.CancelFunc
+	// fails counts the polls in a row that could not log in or list the
+	// directory; the scheduled polls skip until retryAt meanwhile.
+	fails   int
+	retryAt time.Time
+	taken   map[string]obs  // fetched in this run, remote move failed
+	ctx     context.Context // ends at Shutdown
+	cancel  context.CancelFunc
 
 	mu    sync.Mutex
 	stats Stats
+
+	now func() time.Time // time.Now; a test's clock
 }
 
 var _ adapters.Source = (*Fetcher)(nil)
@@ -213,7 +231,7 @@ func New(set adapters.Settings, cfg Config, local string, sched gocron.Scheduler
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Fetcher{cfg: cfg.withDefaults(), t: t, local: local, log: log, logPHI: set.LogPHI, sched: sched,
-		seen: map[string]obs{}, taken: map[string]obs{}, ctx: ctx, cancel: cancel}, nil
+		seen: map[string]obs{}, taken: map[string]obs{}, ctx: ctx, cancel: cancel, now: time.Now}, nil
 }
 
 // Only makes the Fetcher take just the remote files whose names wanted
@@ -232,7 +250,22 @@ func (f *Fetcher) Only(wanted func(name string) bool) { f.wanted = wanted }
 // before Start.
 func (f *Fetcher) Sidecars(is func(name string) bool) { f.sidecar = is }
 
+// Markers tells the Fetcher the folder's marker_suffix
+// (folder.Config.MarkerSuffix: x.done stands for x.xml and x.pdf,
+// x.xml.done for x.xml). Call it before Start.
+func (f *Fetcher) Markers(suffix string) { f.markerSuffix = suffix }
+
 func (f *Fetcher) isSidecar(name string) bool { return f.sidecar != nil && f.sidecar(name) }
+
+func (f *Fetcher) isMarker(name string) bool {
+	return f.markerSuffix != "" && strings.HasSuffix(name, f.markerSuffix)
+}
+
+// marks reports whether the marker m stands for name, as the folder pairs
+// them: x.xml.done for x.xml, x.done for every file of stem x.
+func (f *Fetcher) marks(m, name string) bool {
+	return m != name && (m == name+f.markerSuffix || m == stem(name)+f.markerSuffix)
+}
 
 // stem is name without its extension, as the folder pairs an input with
 // its sidecars.
@@ -252,7 +285,7 @@ func (f *Fetcher) Start(context.Context, adapters.Host) error {
 	}
 	job, err := f.sched.NewJob(
 		gocron.DurationJob(f.cfg.Poll),
-		gocron.NewTask(func() { _ = f.Poll(f.ctx) }),
+		gocron.NewTask(f.tick),
 		gocron.WithSingletonMode(gocron.LimitModeReschedule),
 		gocron.WithStartAt(gocron.WithStartImmediately()),
 	)
@@ -279,6 +312,17 @@ func (f *Fetcher) removeTemps() {
 	}
 	if n > 0 {
 		f.log.Info("removed the downloads an earlier run left unfinished", "folder", f.local, "files", n)
+	}
+}
+
+// tick is a scheduled poll: skipped while a server that keeps failing
+// waits out its backoff.
+func (f *Fetcher) tick() {
+	f.pollMu.Lock()
+	wait := f.now().Before(f.retryAt)
+	f.pollMu.Unlock()
+	if !wait {
+		_ = f.Poll(f.ctx)
 	}
 }
 
@@ -310,6 +354,7 @@ func (f *Fetcher) Config() Config { return f.cfg }
 func (f *Fetcher) Poll(ctx context.Context) error {
 	f.pollMu.Lock()
 	defer f.pollMu.Unlock()
+	start := f.now()
 	n, err := f.poll(ctx)
 	f.mu.Lock()
 	f.stats.Fetched += int64(n)
@@ -325,13 +370,32 @@ func (f *Fetcher) Poll(ctx context.Context) error {
 		f.stats.LastError = summary(err)
 	}
 	f.mu.Unlock()
+	// A server that could not be logged in to or listed is tried again
+	// after the poll interval, then after twice the wait each time up to
+	// backoffMax: a server that is down, or refuses ferry's key, is not
+	// dialled at every poll (a failed login each, which intrusion
+	// blockers and account lockouts answer by shutting ferry out). A
+	// listing that worked, its files' problems aside, ends the backoff.
+	next := f.cfg.Poll
+	if err != nil && !errors.As(err, &files) {
+		f.fails++
+		limit := max(backoffMax, f.cfg.Poll)
+		for i := 1; i < f.fails && next < limit; i++ {
+			next *= 2
+		}
+		next = min(next, limit)
+		// Half a poll early: the scheduled poll due then is not skipped.
+		f.retryAt = start.Add(next - f.cfg.Poll/2)
+	} else {
+		f.fails, f.retryAt = 0, time.Time{}
+	}
 	// As a fax mailbox: a failure is logged again when its reason changes
 	// (the key fixed, the server now unreachable) and every warnAgain
 	// while it lasts.
 	switch {
-	case err != nil && (summary(err) != f.warned || time.Since(f.warnedAt) >= warnAgain):
-		f.log.Warn("fetch failed; trying again at the next poll", "server", f.t.Addr, "error", summary(err))
-		f.warned, f.warnedAt = summary(err), time.Now()
+	case err != nil && (reasonKey(err) != f.warned || f.now().Sub(f.warnedAt) >= warnAgain):
+		f.log.Warn("fetch failed; trying again later", "server", f.t.Addr, "error", summary(err), "next_try", next)
+		f.warned, f.warnedAt = reasonKey(err), f.now()
 	case err == nil && prev != "":
 		f.log.Info("fetch works again", "server", f.t.Addr)
 		f.warned = ""
@@ -350,6 +414,19 @@ func summary(err error) string {
 		return s.Summary()
 	}
 	return configssh.Reason(err)
+}
+
+// reasonKey is summary(err) without the addresses of the connection
+// (a net.OpError's "read tcp 10.0.0.5:51234->203.0.113.7:22"), whose own
+// port is new at every login: what tells one failure's reason from
+// another's, so that a reset that lasts is logged once.
+func reasonKey(err error) string {
+	s := summary(err)
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		s = strings.ReplaceAll(s, op.Error(), op.Op+": "+op.Err.Error())
+	}
+	return s
 }
 
 func (f *Fetcher) poll(ctx context.Context) (int, error) {
@@ -403,15 +480,25 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 	}
 	// Sidecars first, so that each is in the folder before its input
 	// (which the folder takes once settled, with what lies beside it
-	// then); then oldest first, as the folder engine takes files, so that
-	// an export series (one patient's messages) comes in the order it was
-	// written.
+	// then), and markers last, after the files they stand for (the
+	// folder takes the files of a marker's stem that it finds beside it,
+	// and removes the marker with the last of them: one that came before
+	// x.xml, as x.done sorts before it, left x.xml waiting for a marker
+	// for ever); then oldest first, as the folder engine takes files, so
+	// that an export series (one patient's messages) comes in the order
+	// it was written.
+	rank := func(name string) int {
+		switch {
+		case f.isSidecar(name):
+			return 0
+		case f.isMarker(name):
+			return 2
+		}
+		return 1
+	}
 	slices.SortFunc(ready, func(a, b string) int {
-		if sa, sb := f.isSidecar(a), f.isSidecar(b); sa != sb {
-			if sa {
-				return -1
-			}
-			return 1
+		if c := rank(a) - rank(b); c != 0 {
+			return c
 		}
 		if c := now[a].mtime.Compare(now[b].mtime); c != 0 {
 			return c
@@ -427,7 +514,7 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 	// that a fax and its sidecar renamed for a clash stay a pair.
 	dsts, used := map[string]string{}, map[string]bool{}
 	var errs []error
-	for _, group := range stemGroups(ready) {
+	for _, group := range f.stemGroups(ready) {
 		m, err := f.freeNames(group, used)
 		if err != nil {
 			for _, name := range group {
@@ -443,20 +530,36 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 	// Stems whose sidecar this poll could not bring into the folder: their
 	// inputs wait with it, as they wait while it is being written.
 	noSidecar := map[string]bool{}
-	// A sidecar whose input comes in this poll is moved on the server
-	// after it (held), and not at all when the input is in the folder but
-	// could not be moved (kept): the two then come again together after a
-	// restart, a pair the folder's dedup log knows, where the input alone
-	// would be taken as another input, without the sidecar that names its
-	// patient.
+	// A sidecar whose input comes in this poll is downloaded first but
+	// kept under its hidden name (pending) until an input of its stem is
+	// downloaded too; the two are then renamed into the folder, the
+	// sidecar first. An input that cannot be downloaded (or a crash
+	// meanwhile) leaves neither in the folder and both on the server, to
+	// come together at the next poll: the sidecar stored alone lay in the
+	// folder, unseen when the input never came (a crash: it came again
+	// renamed), to go with the next input of its name. The
+	// sidecar is moved on the server after its input (held), and not at
+	// all when the input is in the folder but could not be moved (kept):
+	// the two then come again together after a restart, a pair the
+	// folder's dedup log knows, where the input alone would be taken as
+	// another input.
 	inputs := map[string]bool{}
 	for _, name := range ready {
 		if !f.isSidecar(name) {
 			inputs[stem(name)] = true
 		}
 	}
+	pending := map[string][]download{}
+	defer func() {
+		for _, ds := range pending {
+			for _, d := range ds {
+				os.Remove(d.tmp)
+			}
+		}
+	}()
 	var held []string
 	kept := map[string]bool{}
+	stored := map[string]bool{} // in the folder now
 	for _, name := range ready {
 		if ctx.Err() != nil {
 			break
@@ -464,24 +567,44 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 		if noSidecar[stem(name)] && !f.isSidecar(name) {
 			continue
 		}
-		var stored bool
+		if f.isMarker(name) && f.markerWaits(name, now, stored) {
+			continue
+		}
+		var ok bool
+		var placed []string
 		var err error
 		if f.isSidecar(name) && inputs[stem(name)] {
 			progress()
-			if err = f.download(c, path.Join(f.t.Dir, name), dsts[name], now[name], progress); err == nil {
-				stored = true
-				held = append(held, name)
+			var tmp string
+			if tmp, err = f.downloadTemp(c, path.Join(f.t.Dir, name), now[name], progress); err == nil {
+				pending[stem(name)] = append(pending[stem(name)], download{name: name, tmp: tmp})
+			} else {
+				noSidecar[stem(name)] = true
 			}
 		} else {
-			stored, err = f.fetchOne(c, name, dsts[name], now[name], progress)
-		}
-		if stored {
-			n++
-			if err != nil && !f.isSidecar(name) {
+			sidecars := pending[stem(name)]
+			had := len(sidecars)
+			placed, ok, err = f.fetchOne(c, name, dsts, now[name], progress, &sidecars)
+			if sidecars == nil {
+				delete(pending, stem(name))
+				if len(placed) < had {
+					// A sidecar could not be renamed into the folder:
+					// the stem's other inputs wait with it.
+					noSidecar[stem(name)] = true
+				}
+			}
+			held = append(held, placed...)
+			n += len(placed)
+			if ok && err != nil {
 				kept[stem(name)] = true
 			}
-		} else if f.isSidecar(name) {
-			noSidecar[stem(name)] = true
+		}
+		if ok {
+			n++
+			stored[name] = true
+		}
+		for _, p := range placed {
+			stored[p] = true
 		}
 		if errors.Is(err, errGone) {
 			continue // taken away between the listing and now
@@ -505,6 +628,23 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 		return n, nil
 	}
 	return n, pollErrors(errs)
+}
+
+// markerWaits reports whether the marker m stays on the server this
+// poll: a file it stands for is listed there but not in the folder (still
+// being written, or its download failed), and would come after the
+// marker, which the folder has removed by then.
+func (f *Fetcher) markerWaits(m string, now map[string]obs, stored map[string]bool) bool {
+	for name, o := range now {
+		if !f.marks(m, name) || f.isMarker(name) || f.isSidecar(name) || stored[name] {
+			continue
+		}
+		if t, ok := f.taken[name]; ok && t == o {
+			continue // in the folder, its move failed
+		}
+		return true
+	}
+	return false
 }
 
 // pollErrors are the files one poll could not take or settle.
@@ -598,18 +738,44 @@ func (f *Fetcher) doneDir() string {
 	return path.Join(f.t.Dir, f.cfg.DoneDir)
 }
 
+// download is a file downloaded into the folder under its hidden name
+// tmp, flushed, waiting to be renamed to its own.
+type download struct{ name, tmp string }
+
 // fetchOne downloads name into the folder durably, then moves or deletes
-// it on the server; stored reports that it is in the folder.
-func (f *Fetcher) fetchOne(c *sftp.Client, name, dst string, o obs, progress func()) (stored bool, _ error) {
+// it on the server; stored reports that it is in the folder. The
+// sidecars of its stem, downloaded already, are renamed into the folder
+// just before it (placed names those that are there), and only once it
+// is downloaded whole; then *sidecars is emptied (nil), a sidecar that
+// could not be renamed dropping the others with the input.
+func (f *Fetcher) fetchOne(c *sftp.Client, name string, dsts map[string]string, o obs, progress func(), sidecars *[]download) (placed []string, stored bool, _ error) {
 	// The watchdog bounds each request, not the poll: a new file starts
 	// it again, and so does the move once the local copy is synced (a
 	// run of empty marker files, or a slow local disk, made no progress
 	// it counted and had the session closed mid-poll).
 	progress()
-	if err := f.download(c, path.Join(f.t.Dir, name), dst, o, progress); err != nil {
-		return false, err
+	tmp, err := f.downloadTemp(c, path.Join(f.t.Dir, name), o, progress)
+	if err != nil {
+		return nil, false, err
 	}
-	return true, f.settle(c, name, o, progress)
+	// Downloaded: the sidecars go with it, or (one that cannot be
+	// renamed) none of them is kept and they come again.
+	ss := *sidecars
+	*sidecars = nil
+	for i, s := range ss {
+		if err := f.place(s.tmp, dsts[s.name]); err != nil {
+			for _, r := range ss[i+1:] {
+				os.Remove(r.tmp)
+			}
+			os.Remove(tmp)
+			return placed, false, err
+		}
+		placed = append(placed, s.name)
+	}
+	if err := f.place(tmp, dsts[name]); err != nil {
+		return placed, false, err
+	}
+	return placed, true, f.settle(c, name, o, progress)
 }
 
 // settle moves or deletes name, stored in the folder, on the server.
@@ -635,23 +801,22 @@ func (f *Fetcher) settle(c *sftp.Client, name string, o obs, progress func()) er
 // is a problem to report.
 var errGone = errors.New("gone from the server since the listing")
 
-// download copies remote into the folder under a hidden name, flushes it,
-// renames it to dst (a name freeNames found free) and flushes the folder.
-// A copy whose size is not what the listing said, or of a file whose size
-// or modification time is no longer what the listing said (the file
-// changed meanwhile), is dropped.
-func (f *Fetcher) download(c *sftp.Client, remote, dst string, o obs, progress func()) error {
+// downloadTemp copies remote into the folder under a hidden name, which
+// it returns, and flushes it. A copy whose size is not what the listing
+// said, or of a file whose size or modification time is no longer what
+// the listing said (the file changed meanwhile), is dropped.
+func (f *Fetcher) downloadTemp(c *sftp.Client, remote string, o obs, progress func()) (string, error) {
 	rf, err := c.Open(remote)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return errGone
+			return "", errGone
 		}
-		return configssh.FileError(err, "open it")
+		return "", configssh.FileError(err, "open it")
 	}
 	defer rf.Close()
 	tmp, err := os.CreateTemp(f.local, TempPrefix+"*")
 	if err != nil {
-		return fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
+		return "", fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
 	}
 	keep := false
 	defer func() {
@@ -664,10 +829,10 @@ func (f *Fetcher) download(c *sftp.Client, remote, dst string, o obs, progress f
 	// trips overlap).
 	n, err := rf.WriteTo(configssh.ProgressWriter(tmp, progress))
 	if err != nil {
-		return fmt.Errorf("download: %s", summary(err))
+		return "", fmt.Errorf("download: %s", summary(err))
 	}
 	if n != o.size {
-		return fmt.Errorf("download: %d bytes, the listing said %d (changed meanwhile; next poll)", n, o.size)
+		return "", fmt.Errorf("download: %d bytes, the listing said %d (changed meanwhile; next poll)", n, o.size)
 	}
 	// A file of the same size may still have changed while it was read:
 	// rewritten in place (the copy is then part the old file, part the
@@ -678,36 +843,43 @@ func (f *Fetcher) download(c *sftp.Client, remote, dst string, o obs, progress f
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 	case err != nil:
-		return configssh.FileError(err, "look at it again after the download")
+		return "", configssh.FileError(err, "look at it again after the download")
 	case st.Size() != o.size || !st.ModTime().Equal(o.mtime):
-		return errors.New("download: the file changed meanwhile; next poll")
+		return "", errors.New("download: the file changed meanwhile; next poll")
 	}
 	// The server's modification time, not the download's: the folder
 	// engine takes files oldest first, and a fax without another receive
 	// time is dated by it.
 	if err := os.Chtimes(tmp.Name(), o.mtime, o.mtime); err != nil {
-		return fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
+		return "", fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
 	}
 	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
+		return "", fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
+		return "", fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
 	}
+	keep = true
+	return tmp.Name(), nil
+}
+
+// place renames tmp, a download flushed by downloadTemp, to dst (a name
+// freeNames found free) and flushes the folder; tmp is gone after it,
+// whatever the outcome.
+func (f *Fetcher) place(tmp, dst string) error {
+	defer os.Remove(tmp)
 	// Link, not rename: a name taken meanwhile (the folder engine does not
 	// write here, but a person might) fails instead of being replaced. A
 	// file system without hard links (FAT, some network shares) gets the
 	// rename, freeNames having found the name free.
-	if err := os.Link(tmp.Name(), dst); err != nil {
+	if err := os.Link(tmp, dst); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return errors.New("fetch into the folder: its name was taken meanwhile; next poll")
 		}
-		if err := os.Rename(tmp.Name(), dst); err != nil {
+		if err := os.Rename(tmp, dst); err != nil {
 			return fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
 		}
 	}
-	keep = true
-	os.Remove(tmp.Name())
 	if err := durable.SyncDir(f.local); err != nil {
 		return fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
 	}
@@ -723,20 +895,37 @@ func (f *Fetcher) freeName(name string) (string, error) {
 }
 
 // stemGroups splits names into the groups of one stem (a fax and its
-// sidecars), in the order their first names come.
-func stemGroups(names []string) [][]string {
+// sidecars, a file and its marker: x.done and x.xml.done go with x.xml),
+// in the order their first names come.
+func (f *Fetcher) stemGroups(names []string) [][]string {
 	at := map[string]int{}
 	var groups [][]string
 	for _, name := range names {
-		i, ok := at[stem(name)]
+		key := stem(name)
+		if f.isMarker(name) {
+			key = stem(strings.TrimSuffix(name, f.markerSuffix))
+		}
+		i, ok := at[key]
 		if !ok {
 			i = len(groups)
-			at[stem(name)] = i
+			at[key] = i
 			groups = append(groups, nil)
 		}
 		groups[i] = append(groups[i], name)
 	}
 	return groups
+}
+
+// numbered is name with <n> before its extension (x.pdf: x.1.pdf), and a
+// marker with <n> in the name it stands for (x.xml.done: x.1.xml.done;
+// x.done: x.1.done), so that it still stands for it.
+func (f *Fetcher) numbered(name string, n int) string {
+	suffix := ""
+	if f.isMarker(name) && name != f.markerSuffix {
+		name, suffix = strings.TrimSuffix(name, f.markerSuffix), f.markerSuffix
+	}
+	ext := filepath.Ext(name)
+	return fmt.Sprintf("%s.%d%s", strings.TrimSuffix(name, ext), n, ext) + suffix
 }
 
 // freeNames gives the folder's path for each of names, files of one stem:
@@ -765,8 +954,7 @@ func (f *Fetcher) freeNames(names []string, used map[string]bool) (map[string]st
 		for _, name := range names {
 			cand := name
 			if i > 0 {
-				ext := filepath.Ext(name)
-				cand = fmt.Sprintf("%s.%d%s", strings.TrimSuffix(name, ext), i, ext)
+				cand = f.numbered(name, i)
 			}
 			if p := filepath.Join(f.local, cand); !inUse(p) {
 				out[name] = p

@@ -1,18 +1,21 @@
 package fetch
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -852,5 +855,243 @@ func TestFaxWhoseMoveFailedComesAgainWithItsSidecar(t *testing.T) {
 	}
 	if got := strings.Join(list(t, f.remote), " "); got != "ferry-done" {
 		t.Errorf("remote holds %q", got)
+	}
+}
+
+// failOpen makes the server fail the open of the remote file name
+// (SSH_FX_FAILURE), as a file it cannot read or a dropped disk does.
+func failOpen(f *fixture, name string) {
+	f.site.Server.Filter(func(body []byte) ([]byte, bool) {
+		if body[0] == sshtest.FxpOpen && len(body) >= 9 {
+			if n := binary.BigEndian.Uint32(body[5:9]); uint32(len(body)-9) >= n && path.Base(string(body[9:9+n])) == name {
+				return sshtest.StatusReply(body, 4), false
+			}
+		}
+		return nil, false
+	}, nil)
+}
+
+// TestSidecarWaitsWhenItsFaxFails: a poll that brings a fax's sidecar
+// but cannot download the fax (the server fails its open) leaves both on
+// the server and neither in the folder, and the next poll brings the two
+// together. The sidecar was stored and moved to ferry-done anyway: with
+// a fax the server fails for good (permission denied) it lay alone in the
+// folder, unseen, to be taken with the next input of its name as if it
+// were that one's; a crash while the fax was downloaded left the same
+// lone sidecar, the fax coming again as fax.1.pdf with fax.1.json.
+func TestSidecarWaitsWhenItsFaxFails(t *testing.T) {
+	f := newFixture(t)
+	f.put(t, "fax-0001.pdf", "%PDF-1.4 fax\n%%EOF\n")
+	f.put(t, "fax-0001.json", `{"mrn": "A7"}`)
+	fe := f.fetcher(t)
+	fe.Sidecars(func(name string) bool { return strings.HasSuffix(name, ".json") })
+	poll(t, fe)
+	failOpen(f, "fax-0001.pdf")
+	if err := fe.Poll(context.Background()); err == nil {
+		t.Error("a fax that could not be fetched is no error")
+	}
+	if got := strings.Join(list(t, f.local), " "); got != "" {
+		t.Errorf("folder holds %q; want nothing while the fax cannot be fetched", got)
+	}
+	if got := strings.Join(list(t, f.remote), " "); got != "fax-0001.json fax-0001.pdf ferry-done" {
+		t.Errorf("remote holds %q; want the sidecar left with its fax", got)
+	}
+	f.site.Server.Filter(func([]byte) ([]byte, bool) { return nil, false }, nil)
+	poll(t, fe)
+	if got := strings.Join(list(t, f.local), " "); got != "fax-0001.json fax-0001.pdf" {
+		t.Errorf("folder holds %q; want the fax with its sidecar", got)
+	}
+	if got := strings.Join(list(t, filepath.Join(f.remote, "ferry-done")), " "); got != "fax-0001.json fax-0001.pdf" {
+		t.Errorf("ferry-done holds %q", got)
+	}
+}
+
+// resettingServer is an SSH server's address that reads the client's
+// version line and resets the connection (a server at MaxStartups, one
+// that does not let ferry's address in), and the count of connections it
+// took.
+func resettingServer(t *testing.T) (string, *atomic.Int32) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var dials atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			dials.Add(1)
+			bufio.NewReader(c).ReadString('\n')
+			c.(*net.TCPConn).SetLinger(0)
+			c.Close()
+		}
+	}()
+	return ln.Addr().String(), &dials
+}
+
+// TestResetHandshakeWarnedOnce: a server that resets every login logs
+// one warning while it lasts, as any failure that does not change. The
+// reason named the connection's own port ("read tcp 10.0.0.5:51234->
+// ...: connection reset by peer"), a new one at each poll, so each poll
+// was taken for a new reason and logged a WARN: 288 a day at the default
+// poll.
+func TestResetHandshakeWarnedOnce(t *testing.T) {
+	f := newFixture(t)
+	addr, _ := resettingServer(t)
+	f.cfg.URL = "sftp://ferry@" + addr + sshtest.URLPath(f.remote)
+	var logs syncBuffer
+	fe, err := New(adapters.Settings{Logger: slog.New(slog.NewTextHandler(&logs, nil))}, f.cfg, f.local, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if err := fe.Poll(context.Background()); err == nil || !strings.Contains(err.Error(), "reset") {
+			t.Fatalf("poll: %v", err)
+		}
+	}
+	if warns := strings.Count(logs.String(), "level=WARN"); warns != 1 {
+		t.Errorf("%d warnings for one failure that lasts, want 1:\n%s", warns, logs.String())
+	}
+}
+
+// TestFailingServerBacksOff: a server that keeps failing the login (down,
+// ferry's key refused) is tried again after twice the wait each time, up
+// to backoffMax, not at every poll: with poll 1m it was dialled 60 times
+// an hour, each a failed login in its log, which intrusion blockers
+// (fail2ban, sshguard) and managed SFTP servers' lockouts answer by
+// shutting ferry out, also once the key is fixed. The log says when the
+// next try is, and the first poll that works is logged as recovery and
+// polls at the interval again.
+func TestFailingServerBacksOff(t *testing.T) {
+	f := newFixture(t)
+	addr, dials := resettingServer(t)
+	good := f.cfg.URL
+	f.cfg.URL = "sftp://ferry@" + addr + sshtest.URLPath(f.remote)
+	f.cfg.Poll = time.Minute
+	var logs syncBuffer
+	fe, err := New(adapters.Settings{Logger: slog.New(slog.NewTextHandler(&logs, nil))}, f.cfg, f.local, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := time.Now()
+	fe.now = func() time.Time { return clock }
+	var tried []int
+	for m := range 40 {
+		before := dials.Load()
+		fe.tick()
+		if dials.Load() != before {
+			tried = append(tried, m)
+		}
+		clock = clock.Add(time.Minute)
+	}
+	if want := []int{0, 1, 3, 7, 15, 30}; !slices.Equal(tried, want) {
+		t.Errorf("a failing server was tried at minutes %v; want %v", tried, want)
+	}
+	if !strings.Contains(logs.String(), "next_try=1m0s") || !strings.Contains(logs.String(), "next_try=15m0s") {
+		t.Errorf("the log does not say when the next try is:\n%s", logs.String())
+	}
+	// The server works again: the next try logs the recovery, and the
+	// polls after it come at the interval.
+	fe.t, _ = configssh.ParseURL(good)
+	fe.cfg.URL = good
+	for range 20 {
+		fe.tick()
+		clock = clock.Add(time.Minute)
+	}
+	if !strings.Contains(logs.String(), "fetch works again") {
+		t.Errorf("no recovery logged:\n%s", logs.String())
+	}
+	if st := fe.Stats(); st.Polls != 15 {
+		t.Errorf("%d polls in the 15 minutes after the recovery was due, want 15", st.Polls)
+	}
+}
+
+// TestMarkerAfterItsFiles: an export that writes x.xml, x.pdf and then
+// the marker x.done, within one second (SFTP's times are whole seconds),
+// had the marker fetched first (oldest first, then by name: "x.done"
+// before "x.pdf"), and a poll that could not download x.xml (the server
+// failed its open) brought the marker anyway. The folder then took x.pdf
+// with the marker, which it removes with the last file of its stem there,
+// and x.xml, fetched at the next poll, waited for a marker for ever. The
+// marker now comes after the files it stands for, and stays on the
+// server while one of them could not be fetched.
+func TestMarkerAfterItsFiles(t *testing.T) {
+	f := newFixture(t)
+	cfg := folder.DefaultConfig()
+	cfg.Name, cfg.Path, cfg.MarkerSuffix = "ehr", f.local, ".done"
+	eng, err := folder.New(adapters.Settings{}, cfg, adapters.ConsumerFunc(func(context.Context, adapters.Raw) error { return nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := time.Now().Add(-time.Minute).Truncate(time.Second)
+	for _, name := range []string{"x.xml", "x.pdf", "x.done", "y.hl7", "y.hl7.done"} {
+		f.put(t, name, "export "+name)
+		if err := os.Chtimes(filepath.Join(f.remote, name), written, written); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fe := f.fetcher(t)
+	fe.Only(eng.Uses)
+	fe.Markers(eng.Config().MarkerSuffix)
+	poll(t, fe)
+	failOpen(f, "x.xml")
+	if err := fe.Poll(context.Background()); err == nil {
+		t.Error("a file that could not be fetched is no error")
+	}
+	if got := strings.Join(list(t, f.local), " "); got != "x.pdf y.hl7 y.hl7.done" {
+		t.Errorf("folder holds %q; want x.done left on the server with x.xml", got)
+	}
+	var mu sync.Mutex
+	var opened []string
+	f.site.Server.Filter(func(body []byte) ([]byte, bool) {
+		if body[0] == sshtest.FxpOpen && len(body) >= 9 {
+			if n := binary.BigEndian.Uint32(body[5:9]); uint32(len(body)-9) >= n {
+				mu.Lock()
+				opened = append(opened, path.Base(string(body[9:9+n])))
+				mu.Unlock()
+			}
+		}
+		return nil, false
+	}, nil)
+	poll(t, fe)
+	if got := strings.Join(list(t, f.local), " "); got != "x.done x.pdf x.xml y.hl7 y.hl7.done" {
+		t.Errorf("folder holds %q", got)
+	}
+	mu.Lock()
+	got := strings.Join(opened, " ")
+	mu.Unlock()
+	if got != "x.xml x.done" {
+		t.Errorf("fetched in the order %q; want the marker after its file", got)
+	}
+}
+
+// TestMarkerRenamedWithItsFile: when the folder still holds an unread
+// file of an export's name (yesterday's export.hl7, still waiting for its
+// marker), the new one is renamed export.1.hl7 and its marker
+// export.1.hl7.done with it. The marker kept its name, export.hl7.done:
+// the folder took the old file with it, and the new one waited for a
+// marker for ever, never sent.
+func TestMarkerRenamedWithItsFile(t *testing.T) {
+	f := newFixture(t)
+	if err := os.WriteFile(filepath.Join(f.local, "export.hl7"), []byte("MSH|old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.put(t, "export.hl7", "MSH|new")
+	f.put(t, "export.hl7.done", "")
+	f.put(t, "batch.xml", "<new/>")
+	f.put(t, "batch.done", "")
+	if err := os.WriteFile(filepath.Join(f.local, "batch.xml"), []byte("<old/>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fe := f.fetcher(t)
+	fe.Markers(".done")
+	poll(t, fe)
+	poll(t, fe)
+	if got := strings.Join(list(t, f.local), " "); got != "batch.1.done batch.1.xml batch.xml export.1.hl7 export.1.hl7.done export.hl7" {
+		t.Errorf("folder holds %q; want each marker renamed with its file", got)
 	}
 }

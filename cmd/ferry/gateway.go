@@ -353,6 +353,7 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 			if eng != nil {
 				fe.Only(eng.Uses)
 				fe.Sidecars(eng.IsSidecar)
+				fe.Markers(eng.Config().MarkerSuffix)
 			}
 			g.sources = append(g.sources, namedSource{fid, fe})
 			g.fetchers = append(g.fetchers, namedFetcher{f.Name, fe})

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/ehrdrop"
 	"github.com/ferry-health/ferry/adapters/fax"
 	"github.com/ferry-health/ferry/adapters/fetch"
 	"github.com/ferry-health/ferry/adapters/folder"
@@ -156,6 +157,10 @@ func CheckFetches(ctx context.Context, cfg *config.Config) []Check {
 		fe, err := fetch.New(adapters.Settings{}, *f.Fetch, f.Path, nil)
 		var n int
 		if err == nil {
+			// As the gateway fetches: only what the folder takes.
+			if eng := folderEngine(f); eng != nil {
+				fe.Only(eng.Uses)
+			}
 			n, err = fe.Check(ctx)
 		}
 		if err != nil {
@@ -166,6 +171,24 @@ func CheckFetches(ctx context.Context, cfg *config.Config) []Check {
 		out = append(out, c)
 	}
 	return out
+}
+
+// folderEngine is the folder engine the gateway runs for f, its kind's
+// include list and sidecars applied (not started: it touches nothing), or
+// nil when f's settings make none.
+func folderEngine(f config.Folder) *folder.Engine {
+	nothing := adapters.ConsumerFunc(func(context.Context, adapters.Raw) error { return nil })
+	switch f.Kind {
+	case "ehr":
+		if s, err := ehrdrop.New(adapters.Settings{}, f.Config.Config, nothing); err == nil {
+			return s.Engine()
+		}
+	case fax.KindFax, fax.KindHylaFAX:
+		if s, err := fax.New(adapters.Settings{}, f.Config, nothing); err == nil {
+			return s.Engine()
+		}
+	}
+	return nil
 }
 
 // CheckMailboxes logs in to each fax mailbox (read-only) and says how
