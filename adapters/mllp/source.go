@@ -538,7 +538,7 @@ func (s *Source) acceptLoop(ln net.Listener, host adapters.Host) {
 		s.stats.conns.Add(1)
 		// TLS goes over the deadline wrapper, so that progress is seen
 		// byte by byte and TLS never sees a deadline that was only moved.
-		wc := &watchConn{Conn: rawConn(raw)}
+		wc := &watchConn{Conn: raw}
 		var nc net.Conn = wc
 		if s.cfg.TLS != nil {
 			nc = tls.Server(wc, s.cfg.TLS)
