@@ -22,10 +22,10 @@ import (
 // gateway runs one P more than the machine has CPUs (cmd/ferry) so that
 // the converters keep every CPU while one of the two is in the kernel.
 // On the reference machine (2 vCPUs, KVM, virtio disk, ext4) 16
-// connections were 3-11 % faster in four alternated rounds, and the
-// batches larger (BENCHMARKS.md, MLLP ingest, session 28); a lone
-// connection, whose commits run inline on its own goroutine, did not
-// change.
+// connections were faster in 9 of 10 alternated rounds, by up to 11 %
+// (one round 1 % behind), with larger batches (BENCHMARKS.md, MLLP
+// ingest, session 28); a lone connection, whose commits run inline on
+// its own goroutine, did not change (ahead in 5 of 8 rounds).
 //
 // The cost is the reason Go's rule is that only calls that do not block
 // are made raw: a P held in the kernel cannot stop for the garbage
