@@ -280,13 +280,14 @@ type Queue struct {
 	flushes    latency.Histogram // each commit's disk time: its write and its fdatasync
 	// Writer-owned (under wmu): what a failed write left to do (see
 	// full.go). All zero on the fast path.
-	carry       []*writeReq // ACK and NACK records of a failed batch, written first with the next
-	writeFails  int         // failed writes since the last one that worked (logged once per episode)
-	zeroHold    time.Time   // pre-zeroing failed: not tried again before this
-	zeroWarned  bool        // the pre-zeroing failure was logged
-	writeErrors atomic.Int64
-	carryArmed  atomic.Bool   // a retry of the carry is scheduled (retryCarry)
-	stopped     chan struct{} // closed when failed is set
+	carry        []*writeReq // ACK and NACK records of a failed batch, written first with the next
+	writeFails   int         // failed writes since the last one that worked (logged once per episode)
+	writeFailing atomic.Bool // writeFails > 0, for readers that must not wait for the writer (WriteFailing)
+	zeroHold     time.Time   // pre-zeroing failed: not tried again before this
+	zeroWarned   bool        // the pre-zeroing failure was logged
+	writeErrors  atomic.Int64
+	carryArmed   atomic.Bool   // a retry of the carry is scheduled (retryCarry)
+	stopped      chan struct{} // closed when failed is set
 
 	mu           sync.Mutex
 	closed       bool

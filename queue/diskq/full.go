@@ -134,6 +134,7 @@ func (q *Queue) reject(batch []*writeReq, err error) {
 		q.log.Error("queue write failed; puts fail until one succeeds again", "reason", err.Error())
 	}
 	q.writeFails++
+	q.writeFailing.Store(true)
 	held := false
 	for _, r := range batch {
 		switch {
@@ -185,6 +186,7 @@ func (q *Queue) retryCarry() {
 func (q *Queue) writeRecovered() {
 	q.log.Info("queue writes work again", "failed_writes", q.writeFails)
 	q.writeFails = 0
+	q.writeFailing.Store(false)
 }
 
 // prezero extends seg's pre-zeroed region after a batch was written (see

@@ -83,3 +83,23 @@ func TestRawGate(t *testing.T) {
 		t.Fatal("BufferedWrites: the commit path would make raw calls")
 	}
 }
+
+// TestWriteFailingDoesNotWaitForTheWriter: WriteFailing (the readiness
+// probe's question) answers while the writer holds its lock, as it does
+// through a write that hangs on a stalled disk.
+func TestWriteFailingDoesNotWaitForTheWriter(t *testing.T) {
+	q := open(t, t.TempDir(), Options{})
+	defer closeQ(t, q)
+	q.wmu.Lock()
+	defer q.wmu.Unlock()
+	got := make(chan error, 1)
+	go func() { got <- q.WriteFailing() }()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatalf("WriteFailing = %v on a queue whose writes work", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("WriteFailing waited for the writer's lock")
+	}
+}
