@@ -11,7 +11,9 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"runtime"
+	"strings"
 	"time"
 )
 
@@ -136,6 +138,20 @@ func PanicText(p any, logPHI bool) string {
 		return re.Error()
 	}
 	return fmt.Sprintf("%T", p)
+}
+
+// FailureKey is text, err's text or a summary of it, without the
+// addresses of the connection err failed on (a net.OpError's "read tcp
+// 10.0.0.5:51234->203.0.113.7:22"), whose own port is new at every
+// connection: what tells one failure of a polling source from another,
+// so that a server that resets every connection is logged once while it
+// lasts, not at every poll.
+func FailureKey(err error, text string) string {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		text = strings.ReplaceAll(text, op.Error(), op.Op+": "+op.Err.Error())
+	}
+	return text
 }
 
 // ConsumerFunc adapts a function to Consumer.

@@ -482,7 +482,9 @@ type Status struct {
 	Listen string `yaml:"listen"`
 	// AllowedHosts lists further names the page may be asked for in the
 	// HTTP Host header ("ferry.clinic.lan", or with a port), e.g. a name
-	// the hosts file maps to loopback. The listener's own address,
+	// the hosts file maps to loopback or a reverse proxy's: one without a
+	// port is taken on the listener's port, 80 and 443 (ops.HostGuard),
+	// one with a port with that port only. The listener's own address,
 	// loopback addresses and localhost are always accepted; any other
 	// Host is refused, so that a web page cannot read the page through
 	// DNS rebinding.

@@ -319,11 +319,13 @@ func (m *Mailbox) Poll(ctx context.Context) (err error) {
 		case err == nil && m.warned != "":
 			m.log.Info("fax mailbox read again", "mailbox", m.cfg.Name)
 			m.warned = ""
-		case err != nil && ctx.Err() == nil && (err.Error() != m.warned || time.Since(m.warnedAt) >= 15*time.Minute):
+		case err != nil && ctx.Err() == nil && (adapters.FailureKey(err, err.Error()) != m.warned || time.Since(m.warnedAt) >= 15*time.Minute):
 			// A server down for a night logs when it fails, when the
-			// reason changes and every 15 minutes, not at every poll.
+			// reason changes and every 15 minutes, not at every poll;
+			// the reason without the connection's addresses, whose own
+			// port is new at every poll.
 			m.log.Warn("fax mailbox poll failed; trying again at the next poll", "mailbox", m.cfg.Name, "err", err, "poll", m.cfg.Poll)
-			m.warned, m.warnedAt = err.Error(), time.Now()
+			m.warned, m.warnedAt = adapters.FailureKey(err, err.Error()), time.Now()
 		}
 	}()
 	c, closeConn, err := m.dial(ctx)

@@ -41,7 +41,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path"
 	"path/filepath"
@@ -416,18 +415,9 @@ func summary(err error) string {
 	return configssh.Reason(err)
 }
 
-// reasonKey is summary(err) without the addresses of the connection
-// (a net.OpError's "read tcp 10.0.0.5:51234->203.0.113.7:22"), whose own
-// port is new at every login: what tells one failure's reason from
-// another's, so that a reset that lasts is logged once.
-func reasonKey(err error) string {
-	s := summary(err)
-	var op *net.OpError
-	if errors.As(err, &op) && op.Err != nil {
-		s = strings.ReplaceAll(s, op.Error(), op.Op+": "+op.Err.Error())
-	}
-	return s
-}
+// reasonKey is summary(err) without the connection's addresses
+// (adapters.FailureKey): what tells one failure's reason from another's.
+func reasonKey(err error) string { return adapters.FailureKey(err, summary(err)) }
 
 func (f *Fetcher) poll(ctx context.Context) (int, error) {
 	sess, err := configssh.Dial(ctx, f.cfg.Login, f.t, f.cfg.Timeout, "fetch")

@@ -71,8 +71,14 @@ func cmdConfig(_ context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "%s: warning: %s\n", name, w)
 	}
 	printMissing(stdout, name, missing)
-	fmt.Fprintf(stdout, "%s: ok (%d MLLP listener(s), %d folder(s), exchange %s); %s\n", name,
-		len(cfg.Sources.MLLP), len(cfg.Sources.Folders), exchangeName(cfg), encryptionState(key))
+	// Fax mailboxes are counted when there are any: a clinic whose
+	// faxes come by e-mail alone has no listener and no folder.
+	mailboxes := ""
+	if n := len(cfg.Sources.Mailboxes); n > 0 {
+		mailboxes = fmt.Sprintf("%d fax mailbox(es), ", n)
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d MLLP listener(s), %d folder(s), %sexchange %s); %s\n", name,
+		len(cfg.Sources.MLLP), len(cfg.Sources.Folders), mailboxes, exchangeName(cfg), encryptionState(key))
 	if w := cfg.IdentifierWarning(); w != "" {
 		fmt.Fprintf(stdout, "%s: warning: %s\n", name, w)
 	}

@@ -189,6 +189,8 @@ func queueShow(ctx context.Context, cfg *config.Config, id string, withBody bool
 			if dl, err = q.DeadLetter(id); err != nil {
 				return fmt.Errorf("show %s: %w", id, err)
 			}
+		case errors.Is(err, errNoQueue):
+			return fmt.Errorf("show %s: %w", id, errNoDeadLetter)
 		case errors.Is(err, diskq.ErrLocked):
 			if err := needStatusListener(cfg, "show "+id); err != nil {
 				return err
@@ -211,7 +213,7 @@ func queueShow(ctx context.Context, cfg *config.Config, id string, withBody bool
 		}
 		dl, err = diskq.InspectDeadLetter(ops.QueueDir(cfg), ops.DeadLetterDir(cfg), key, id)
 		if errors.Is(err, diskq.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("show %s: no dead letter with this ID (see `ferry queue list`)", id)
+			return fmt.Errorf("show %s: %w", id, errNoDeadLetter)
 		}
 		if err != nil {
 			return fmt.Errorf("show %s: %w", id, err)
@@ -335,13 +337,23 @@ func printOutcome(w io.Writer, dl *diskq.DeadLetter) {
 	}
 }
 
+// errNoQueue is openQueueOffline's error when data_dir holds no queue
+// yet (no gateway has run with it since `ferry init`): it then holds no
+// dead letter either, as `ferry queue list` says.
+var errNoQueue = errors.New("no queue yet")
+
+// errNoDeadLetter is what an ID names no dead letter says.
+var errNoDeadLetter = errors.New("no dead letter with this ID (see `ferry queue list`)")
+
 // openQueueOffline opens the queue when no gateway holds it. stores says
 // whether the command puts items into it (retry): only then is it refused
 // beside data sealed with a key the configuration does not name
 // (openQueue). A purge or a read stores nothing, and purging is the way
 // out the refusal names when that key is lost for good.
 func openQueueOffline(cfg *config.Config, stores bool) (*diskq.Queue, error) {
-	if _, err := os.Stat(ops.QueueDir(cfg)); err != nil {
+	if _, err := os.Stat(ops.QueueDir(cfg)); errors.Is(err, fs.ErrNotExist) {
+		return nil, errNoQueue
+	} else if err != nil {
 		return nil, fmt.Errorf("open queue %s: %w", ops.QueueDir(cfg), err)
 	}
 	key, err := opsKey(cfg)
@@ -491,6 +503,8 @@ func queueOp(ctx context.Context, cfg *config.Config, action string, ids []strin
 			}
 			return ops.RemoteOp(ctx, cfg.Status.Listen, tok, action, id)
 		}
+	case errors.Is(err, errNoQueue):
+		do = func(string) error { return errNoDeadLetter }
 	default:
 		return err
 	}

@@ -10,7 +10,11 @@ import (
 // status listener itself: its own address, a loopback address or
 // "localhost" with its port, or a name in extra (status.allowed_hosts; a
 // name with a port must match whole, one without takes the listener's
-// port). Other requests get 421 Misdirected Request.
+// port, 80 and 443: a reverse proxy in front of the page passes on the
+// Host its browser sent, of the proxy's port). A Host without a port is
+// of port 80, or 443 for a name in extra, as the listener cannot tell
+// whether a proxy took it over HTTPS. Other requests get 421 Misdirected
+// Request.
 //
 // The status page is on loopback and has no authentication, so a web page
 // that a browser on the same machine opens must not read it. Such a page
@@ -37,18 +41,21 @@ func HostGuard(next http.Handler, bound net.Addr, extra []string) http.Handler {
 // hostAllowed decides for one Host header value.
 func hostAllowed(hostHeader, self, port string, extra []string) bool {
 	host, p, err := net.SplitHostPort(hostHeader)
-	if err != nil {
-		// No port: the default one, 80.
+	bare := err != nil
+	if bare {
+		// No port: the default one, 80, or 443 behind an HTTPS proxy.
 		host, p = strings.Trim(hostHeader, "[]"), "80"
 	}
 	host = strings.ToLower(host)
 	for _, e := range extra {
 		e = strings.ToLower(strings.TrimSpace(e))
 		if eh, ep, err := net.SplitHostPort(e); err == nil {
-			if eh == host && ep == p {
+			if eh == host && (ep == p || bare && ep == "443") {
 				return true
 			}
-		} else if strings.Trim(e, "[]") == host && p == port {
+		} else if strings.Trim(e, "[]") == host && (p == port || p == "80" || p == "443") {
+			// The name the contractor gave, on the listener's port or a
+			// proxy's: a rebinding page's Host is a name of its own.
 			return true
 		}
 	}
