@@ -103,7 +103,6 @@ func (x *conv) laterMerges() error {
 // Observations that follow it, with NTE notes attached to the preceding OBX.
 func (x *conv) oru() error {
 	w := resultWalk{x: x}
-	var orc hl7v2.Segment
 	var orders []resultOrderRef
 	for _, seg := range x.m.Segments() {
 		switch seg.Name {
@@ -127,14 +126,14 @@ func (x *conv) oru() error {
 			if err := w.closeReport(); err != nil {
 				return err
 			}
-			orc = seg
+			w.orc = seg
 			x.enterOrder(seg)
 		case "OBR":
 			if err := w.openReport(seg); err != nil {
 				return err
 			}
 			r := w.report
-			if orc.Name != "" {
+			if orc := w.orc; orc.Name != "" {
 				ref, ok, err := x.resultOrder(orc, seg, &orders)
 				if err != nil {
 					return err
@@ -151,7 +150,7 @@ func (x *conv) oru() error {
 				r.basedOn[0] = fhir.Reference{Type: "ServiceRequest", Identifier: placer}
 				r.dr.BasedOn = r.basedOn[:]
 			}
-			orc = hl7v2.Segment{}
+			w.orc = hl7v2.Segment{}
 		case "OBX":
 			if err := w.openObs(seg); err != nil {
 				return err
