@@ -1,6 +1,8 @@
 package v2fhir
 
 import (
+	"strings"
+
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/hl7v2"
 )
@@ -101,13 +103,16 @@ func (x *conv) laterMerges() error {
 // Observations that follow it, with NTE notes attached to the preceding OBX.
 func (x *conv) oru() error {
 	w := resultWalk{x: x}
-	var orc hl7v2.Segment
+	var orders []resultOrderRef
 	for _, seg := range x.m.Segments() {
 		switch seg.Name {
 		case "PID":
 			if err := w.patient(seg); err != nil {
 				return err
 			}
+			// Another patient's order of the same number is not the
+			// same order (a placer reusing its numbers).
+			orders = orders[:0]
 		case "PV1":
 			if x.patientRef == nil {
 				continue
@@ -121,25 +126,31 @@ func (x *conv) oru() error {
 			if err := w.closeReport(); err != nil {
 				return err
 			}
-			orc = seg
+			w.orc = seg
 			x.enterOrder(seg)
 		case "OBR":
 			if err := w.openReport(seg); err != nil {
 				return err
 			}
-			// The order this report answers, by its placer number (ORC-2,
-			// else OBR-2, as orderIDs reads it): a logical reference,
-			// since the order may live elsewhere.
-			placer := x.ei(orc.Field(2), "PLAC", "placer")
-			if placer == nil {
-				placer = x.ei(seg.Field(2), "PLAC", "placer")
-			}
-			if placer != nil {
-				r := w.report
+			r := w.report
+			if orc := w.orc; orc.Name != "" {
+				ref, ok, err := x.resultOrder(orc, seg, &orders)
+				if err != nil {
+					return err
+				}
+				if ok {
+					r.basedOn[0] = ref
+					r.dr.BasedOn = r.basedOn[:]
+				}
+			} else if placer := x.ei(seg.Field(2), "PLAC", "placer"); placer != nil {
+				// Without an ORC the IG writes no order (OBR to
+				// ServiceRequest "IF ORC VALUED"): the order this
+				// report answers, by its placer number, is a logical
+				// reference, since it may live elsewhere.
 				r.basedOn[0] = fhir.Reference{Type: "ServiceRequest", Identifier: placer}
 				r.dr.BasedOn = r.basedOn[:]
 			}
-			orc = hl7v2.Segment{}
+			w.orc = hl7v2.Segment{}
 		case "OBX":
 			if err := w.openObs(seg); err != nil {
 				return err
@@ -162,4 +173,63 @@ func (x *conv) oru() error {
 		return &ContentError{Segment: "OBR", Field: "OBR", Reason: "required segment missing"}
 	}
 	return nil
+}
+
+// resultOrderRef is an order an ORU^R01 wrote, by its key.
+type resultOrderRef struct {
+	key fhir.Identifier
+	ref fhir.Reference
+}
+
+// resultOrder writes the order a result answers, its ORC and OBR (the
+// IG's ORU_R01 map: ORC[ServiceRequest] and OBR[ServiceRequest], which
+// the DiagnosticReport is basedOn, "needed if the receiver is not the
+// originator of the order"), so that the exchange learns who ordered the
+// test (ORC-12, else OBR-16). It is keyed as the order message keys it
+// (orderIDs: the placer number, else the filler's), so the clinic's ORM
+// and the lab's ORU write one ServiceRequest. ORC-9 is its authoredOn only
+// with ORC-1 NW, as the IG maps it: with RE it is the time of the result's
+// event, not of the order. Reports of one order (a
+// culture and its susceptibilities under one placer number) share the
+// first one's ServiceRequest. ok is false when the order has neither
+// number.
+func (x *conv) resultOrder(orc, obr hl7v2.Segment, written *[]resultOrderRef) (ref fhir.Reference, ok bool, err error) {
+	ids, key := x.orderIDs(orc, obr)
+	if key.Value == "" {
+		return fhir.Reference{}, false, nil
+	}
+	for _, o := range *written {
+		if o.key.System == key.System && o.key.Value == key.Value {
+			return o.ref, true, nil
+		}
+	}
+	var authored string
+	if strings.EqualFold(orc.Field(1).Text(1), "NW") {
+		if authored, err = x.fieldDateTime(orc, 9); err != nil {
+			return fhir.Reference{}, false, err
+		}
+	}
+	sr, err := x.orderRequest(orc, obr, x.resultTiming(obr), ids)
+	if err != nil {
+		return fhir.Reference{}, false, err
+	}
+	sr.AuthoredOn = authored
+	ref = x.add("ServiceRequest", key, sr)
+	*written = append(*written, resultOrderRef{key: key, ref: ref})
+	return ref, true, nil
+}
+
+// resultTiming is the TQ1 of the ORU^R01 order group OBR heads (its
+// TIMING_QTY, after the OBR and its NTE, before the results), if any.
+func (x *conv) resultTiming(obr hl7v2.Segment) hl7v2.Segment {
+	segs := x.m.Segments()
+	for i := obr.Pos(); i > 0 && i < len(segs); i++ {
+		switch segs[i].Name {
+		case "TQ1":
+			return segs[i]
+		case "OBX", "OBR", "ORC", "PID", "SPM":
+			return hl7v2.Segment{}
+		}
+	}
+	return hl7v2.Segment{}
 }

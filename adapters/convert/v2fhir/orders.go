@@ -239,15 +239,36 @@ func (x *conv) serviceRequest(g *orderGroup) error {
 			return nil
 		}
 	}
+	authored, err := x.fieldDateTime(g.orc, 9)
+	if err != nil {
+		return err
+	}
+	sr, err := x.orderRequest(g.orc, g.obr, g.tq1, ids)
+	if err != nil {
+		return err
+	}
+	sr.Note, sr.AuthoredOn = g.notes, authored
+	if err := x.orderDetail(g, key, sr); err != nil {
+		return err
+	}
+	x.focus = append(x.focus, x.add("ServiceRequest", key, sr))
+	return nil
+}
+
+// orderRequest is the ServiceRequest an order's ORC, OBR and TQ1 describe
+// (the IG's ORC, OBR and TQ1 to ServiceRequest maps), its requester the
+// ordering provider (ORC-12, else OBR-16), as an order message and a
+// result message (resultOrder) both write it. ORC-9 is left to the
+// caller: it is when the order was placed only in an order message.
+func (x *conv) orderRequest(orc, obr, tq1 hl7v2.Segment, ids []fhir.Identifier) (*fhir.ServiceRequest, error) {
 	sr := &fhir.ServiceRequest{
 		ResourceType: "ServiceRequest",
 		Identifier:   ids,
-		Status:       orderStatus(g.orc, "revoked"),
+		Status:       orderStatus(orc, "revoked"),
 		Intent:       "order",
 		Subject:      *x.patientRef,
 		Encounter:    x.encRef,
-		Code:         x.cwe(g.obr.Field(4).Rep(1), ""),
-		Note:         g.notes,
+		Code:         x.cwe(obr.Field(4).Rep(1), ""),
 	}
 	if sr.Code == nil {
 		// An order sent as ORC alone: US Core ServiceRequest.code is
@@ -255,35 +276,28 @@ func (x *conv) serviceRequest(g *orderGroup) error {
 		u := fhir.UnknownConcept()
 		sr.Code = &u
 	}
-	if id := x.ei(g.orc.Field(4), "PGN", "group"); id != nil {
+	if id := x.ei(orc.Field(4), "PGN", "group"); id != nil {
 		sr.Requisition = id
 	}
-	var err error
-	if sr.AuthoredOn, err = x.fieldDateTime(g.orc, 9); err != nil {
-		return err
-	}
-	sr.Requester = x.practitioner(g.orc.Field(12).Rep(1))
+	sr.Requester = x.practitioner(orc.Field(12).Rep(1))
 	if sr.Requester == nil {
-		sr.Requester = x.practitioner(g.obr.Field(16).Rep(1))
+		sr.Requester = x.practitioner(obr.Field(16).Rep(1))
 	}
-	prio := g.tq1.Field(9).Text(1)
+	prio := tq1.Field(9).Text(1)
 	if prio == "" {
-		prio = g.obr.Field(27).Text(6)
+		prio = obr.Field(27).Text(6)
 	}
 	sr.Priority = priorities[strings.ToUpper(prio)]
-	if sr.OccurrenceDateTime, err = x.fieldDateTime(g.tq1, 7); err != nil {
-		return err
+	var err error
+	if sr.OccurrenceDateTime, err = x.fieldDateTime(tq1, 7); err != nil {
+		return nil, err
 	}
-	for _, rep := range g.obr.Field(31).Reps() {
+	for _, rep := range obr.Field(31).Reps() {
 		if cc := x.cwe(rep, ""); cc != nil {
 			sr.ReasonCode = append(sr.ReasonCode, *cc)
 		}
 	}
-	if err := x.orderDetail(g, key, sr); err != nil {
-		return err
-	}
-	x.focus = append(x.focus, x.add("ServiceRequest", key, sr))
-	return nil
+	return sr, nil
 }
 
 // orderDetail writes an order's DG1 as Conditions, its reasonReference,

@@ -363,19 +363,30 @@ func (x *conv) reportStem(key fhir.Identifier) string {
 // newReport starts a DiagnosticReport from OBR (v2-to-FHIR "OBR to
 // DiagnosticReport"). Its key is the filler order number (OBR-3), else the
 // placer's (OBR-2), else the patient and OBR-7 (or the message control id)
-// and OBR-1.
-func (x *conv) newReport(obr hl7v2.Segment) (*reportBuilder, error) {
+// and OBR-1. An order number the OBR leaves out is its ORC's (ORC-3,
+// ORC-2; orc may be empty): HL7 v2.5.1 asks it in one of the two ("If the
+// placer order number is not present in the ORC, it must be present in
+// the associated OBR and vice versa"), and the IG's ORC[DiagnosticReport]
+// map makes them the report's identifiers.
+func (x *conv) newReport(obr, orc hl7v2.Segment) (*reportBuilder, error) {
 	r := x.slabs.reports.one()
 	r.seg, r.results = obr, x.resultsAfter(obr)
 	r.drv = fhir.DiagnosticReport{ResourceType: "DiagnosticReport", Subject: x.patientRef, Encounter: x.encRef}
 	dr := &r.drv
 	r.dr = dr
 	dr.Identifier = r.ids[:0] // at most two (filler, placer), and at least one
-	if id, ok := x.eiValue(obr.Field(3), "FILL", "filler"); ok {
+	filler, placer := obr.Field(3), obr.Field(2)
+	if filler.Text(1) == "" {
+		filler = orc.Field(3)
+	}
+	if placer.Text(1) == "" {
+		placer = orc.Field(2)
+	}
+	if id, ok := x.eiValue(filler, "FILL", "filler"); ok {
 		dr.Identifier = append(dr.Identifier, id)
 		r.key = id
 	}
-	if id, ok := x.eiValue(obr.Field(2), "PLAC", "placer"); ok {
+	if id, ok := x.eiValue(placer, "PLAC", "placer"); ok {
 		dr.Identifier = append(dr.Identifier, id)
 		if r.key.Value == "" {
 			r.key = id
@@ -1210,6 +1221,11 @@ type resultWalk struct {
 	x      *conv
 	report *reportBuilder // the open OBR, if any
 	obs    *obsBuilder    // the open OBX, if any
+	// orc is the ORC of the order group the next OBR heads (ORU_R01's
+	// COMMON_ORDER, before its OBR), whose numbers the report takes
+	// when its OBR leaves them out; empty where an ORC follows its OBR
+	// (OUL) or there is none.
+	orc hl7v2.Segment
 	// specimen is the current specimen group's (OUL R22/R23, whose SPM
 	// heads the OBR and OBX that follow): an OBX outside any report
 	// describes it. ORU_R01 has no such group, so it stays nil there.
@@ -1294,7 +1310,7 @@ func (w *resultWalk) openReport(obr hl7v2.Segment) error {
 	if w.x.patientRef == nil {
 		return &ContentError{Segment: "PID", Field: "PID", Reason: "required segment missing before OBR"}
 	}
-	r, err := w.x.newReport(obr)
+	r, err := w.x.newReport(obr, w.orc)
 	if err != nil {
 		return err
 	}

@@ -202,7 +202,7 @@ func TestObservationValues(t *testing.T) {
 	}
 	contains(t, "DiagnosticReport", rs["DiagnosticReport"][0], `"status":"final"`, `"code":"58410-2"`, `"code":"FILL"`, `"value":"F-99821"`,
 		`"code":"PLAC"`, `"issued":"2024-03-15T14:25:00-05:00"`, `"code":"HM"`)
-	if n := strings.Count(rs["DiagnosticReport"][0], `"reference":"`); n != 5 { // subject, 4 results (its PV1 names no visit: TestNonADTKeylessVisit)
+	if n := strings.Count(rs["DiagnosticReport"][0], `"reference":"`); n != 6 { // subject, its order (basedOn), 4 results (its PV1 names no visit: TestNonADTKeylessVisit)
 		t.Errorf("report references: %d", n)
 	}
 	obs := map[string]string{}
@@ -715,7 +715,7 @@ func TestPatientFromADTOnly(t *testing.T) {
 	}
 	strictR4(t, marshal(t, b))
 	contains(t, "DiagnosticReport", rs["DiagnosticReport"][0], `"subject":{"reference":"Patient/84e51a82-c443-5a2b-a773-b7adc9a7f5cb"}`,
-		`"basedOn":[{"type":"ServiceRequest","identifier":{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"PLAC"}]},"system":"urn:ferry:springclinic:placer","value":"ORD-3344"}}]`)
+		`"basedOn":[{"reference":"ServiceRequest/e9914494-6888-574f-8d09-3d53b32143bc"}]`)
 	if strings.Contains(toJSON(rs["Provenance"][0]), "Patient/") {
 		t.Error("Provenance targets a Patient that is not written")
 	}
