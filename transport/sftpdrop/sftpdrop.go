@@ -17,8 +17,12 @@
 // the watchdog, may still carry it out later, and must find that
 // attempt's whole file under the name, never the one a later attempt is
 // writing. A failed attempt's .part is removed at once, or, when the
-// connection broke, once a later attempt delivers the item; only a crash
-// or a restart in between leaves it. Names start with a dot so that
+// connection broke, once a later attempt delivers the item. Those of an
+// earlier process (killed mid-file, or stopped with the connection
+// broken) are found in the directory at the first connection and removed
+// once their item is delivered, as the item always is again: only items
+// of this gateway's are touched, never another's files in a shared
+// directory. Names start with a dot so that
 // pick-up jobs globbing *.json skip them. Item IDs are ULIDs, so
 // the files of one patient sort in the order they were queued.
 //
@@ -134,9 +138,11 @@ type Sink struct {
 	mu   sync.Mutex
 	sess *configssh.Session
 	// leftover holds, by item ID, the .part files of attempts that
-	// failed and could not remove them (the connection broke), to be
-	// removed once the item is delivered.
+	// failed and could not remove them (the connection broke), or that an
+	// earlier process left (found by scanned), to be removed once the
+	// item is delivered.
 	leftover map[string][]string
+	scanned  bool // the directory was searched for an earlier process's .part files
 }
 
 var _ transport.Sink = (*Sink)(nil)
@@ -180,7 +186,12 @@ func (s *Sink) Connect(ctx context.Context) error {
 		return nil
 	}
 	s.sess = sess
+	scan := !s.scanned
+	s.scanned = true
 	s.mu.Unlock()
+	if scan {
+		s.scanLeftovers(sess)
+	}
 	if !sess.Fsync {
 		s.log.Warn("the exchange's SFTP server offers no fsync@openssh.com: a file counts as delivered once it is whole under its name, as durable as the server makes it", "server", s.t.Addr)
 	}
@@ -315,6 +326,51 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 		s.forget(sess)
 	}
 	return fmt.Errorf("deliver %s to %s: %w", it.ID, s.t.Addr, err)
+}
+
+// scanLeftovers notes the .part files of this sink's naming an earlier
+// process left in the directory (see the package documentation), each
+// under its item's ID, so that delivering the item removes them. Item IDs
+// are ULIDs; a name that does not carry one is not ferry's and stays. A
+// directory that cannot be listed leaves nothing noted: the files cost the
+// server only disk space, and pick-up jobs skip them.
+func (s *Sink) scanLeftovers(sess *configssh.Session) {
+	entries, err := sess.SFTP.ReadDir(s.t.Dir)
+	if err != nil {
+		s.log.Debug("the exchange's SFTP directory not searched for .part files left by an earlier run", "reason", err.Error())
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range entries {
+		if id, ok := partItem(e.Name()); ok && e.Mode().IsRegular() {
+			if s.leftover == nil {
+				s.leftover = map[string][]string{}
+			}
+			s.leftover[id] = append(s.leftover[id], path.Join(s.t.Dir, e.Name()))
+		}
+	}
+}
+
+// partItem returns the item ID of a .part file name a Send writes,
+// .<ID><ext>.<random>.part, with ok false for any other name.
+func partItem(name string) (id string, ok bool) {
+	rest, found := strings.CutPrefix(name, ".")
+	if !found {
+		return "", false
+	}
+	if rest, found = strings.CutSuffix(rest, ".part"); !found {
+		return "", false
+	}
+	id, rest, found = strings.Cut(rest, ".")
+	if !found || len(id) != 26 || strings.Trim(strings.ToUpper(id), "0123456789ABCDEFGHJKMNPQRSTVWXYZ") != "" {
+		return "", false
+	}
+	ext, random, found := strings.Cut(rest, ".")
+	if !found || (ext != "json" && ext != "hl7") || random == "" || strings.Trim(random, "0123456789abcdefghijklmnopqrstuvwxyz") != "" {
+		return "", false
+	}
+	return id, true
 }
 
 // removeLeftovers removes the .part files earlier attempts to deliver

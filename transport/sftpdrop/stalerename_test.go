@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -158,4 +159,43 @@ func sftpString(b []byte) (string, []byte) {
 		return "", nil
 	}
 	return string(b[4 : 4+n]), b[4+n:]
+}
+
+// TestEarlierRunsPartsRemoved: the .part files a killed process left (the
+// CI suite's kill -9 mid-file left .<ID>.json.<random>.part for good,
+// since only the process that wrote it knew of it) are found at the first
+// connection and removed once their item is delivered again, as it is
+// after a crash; another item's, and files not named as ferry names them
+// (another gateway's or program's in a shared directory), stay.
+func TestEarlierRunsPartsRemoved(t *testing.T) {
+	f := newFixture(t)
+	const id, other = "01KB2Y8N6ZQ3J4W5X7V9R0T1SA", "01KB2Y8N6ZQ3J4W5X7V9R0T1SB"
+	left := []string{
+		"." + id + ".json.2x9ug2nf17t05.part", // the killed run's attempts
+		"." + id + ".json.k3j2.part",
+		"." + other + ".json.a1.part", // an item not delivered in this test
+		".ferry-doctor-1700000000.part",
+		".report.json.x.part",
+		".01kb2y8n6zq3j4w5x7v9r0t1sa.json.zz-top.part",
+	}
+	for _, n := range left {
+		if err := os.WriteFile(filepath.Join(f.dir, n), []byte(`{"resourceType":`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := f.sink(t)
+	ctx := context.Background()
+	if err := s.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(ctx, &queue.Item{ID: id, Body: []byte(bundle)}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{left[5], left[3], left[4], left[2], id + ".json"}
+	slices.Sort(want)
+	got := f.files(t)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("drop directory holds %q, want %q", got, want)
+	}
 }
