@@ -17,13 +17,14 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/ferry-health/ferry/config/configoauth"
 )
 
 // OAuth2Config is how a fax mailbox gets the access token it logs in
@@ -199,10 +200,10 @@ func (m *Mailbox) token(ctx context.Context) (string, error) {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	var t struct {
-		AccessToken string    `json:"access_token"`
-		ExpiresIn   expiresIn `json:"expires_in"`
-		Error       string    `json:"error"`
-		Description string    `json:"error_description"`
+		AccessToken string                `json:"access_token"`
+		ExpiresIn   configoauth.ExpiresIn `json:"expires_in"`
+		Error       string                `json:"error"`
+		Description string                `json:"error_description"`
 	}
 	_ = json.Unmarshal(body, &t)
 	if resp.StatusCode != http.StatusOK || t.AccessToken == "" {
@@ -214,24 +215,6 @@ func (m *Mailbox) token(ctx context.Context) (string, error) {
 	}
 	m.tok, m.tokExp = t.AccessToken, time.Now().Add(time.Duration(t.ExpiresIn)*time.Second)
 	return m.tok, nil
-}
-
-// expiresIn is a token answer's expires_in, in seconds: a JSON number
-// (RFC 6749 §5.1), which Microsoft's v1.0 endpoint and others write as a
-// string ("3599"), read as the number it holds. Anything else is 0, no
-// lifetime given.
-type expiresIn int64
-
-func (e *expiresIn) UnmarshalJSON(b []byte) error {
-	s := string(b)
-	if uq, err := strconv.Unquote(s); err == nil {
-		s = strings.TrimSpace(uq)
-	}
-	*e = 0
-	if f, err := strconv.ParseFloat(s, 64); err == nil && f > 0 {
-		*e = expiresIn(min(f, 1e9)) // about 30 years; a Duration holds 292
-	}
-	return nil
 }
 
 func firstLine(s string) string {

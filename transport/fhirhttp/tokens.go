@@ -14,11 +14,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/ferry-health/ferry/config/configoauth"
 	"github.com/ferry-health/ferry/config/configtls"
 )
 
@@ -179,10 +179,10 @@ func requestToken(ctx context.Context, client *http.Client, tr tokenRequest) (to
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	var ans struct {
-		AccessToken string    `json:"access_token"`
-		TokenType   string    `json:"token_type"`
-		ExpiresIn   expiresIn `json:"expires_in"`
-		Scope       string    `json:"scope"`
+		AccessToken string                `json:"access_token"`
+		TokenType   string                `json:"token_type"`
+		ExpiresIn   configoauth.ExpiresIn `json:"expires_in"`
+		Scope       string                `json:"scope"`
 	}
 	_ = json.Unmarshal(body, &ans)
 	switch {
@@ -216,24 +216,6 @@ func requestToken(ctx context.Context, client *http.Client, tr tokenRequest) (to
 		scope = tr.form.Get("scope")
 	}
 	return ans.AccessToken, life, scope, nil
-}
-
-// expiresIn is a token answer's expires_in, in seconds: "the lifetime in
-// seconds of the access token" (RFC 6749 §5.1), a JSON number, which
-// some authorization servers write as a string ("3600"), read as the
-// number it holds. Anything else is 0, no lifetime given.
-type expiresIn int64
-
-func (e *expiresIn) UnmarshalJSON(b []byte) error {
-	s := string(b)
-	if uq, err := strconv.Unquote(s); err == nil {
-		s = strings.TrimSpace(uq)
-	}
-	*e = 0
-	if f, err := strconv.ParseFloat(s, 64); err == nil && f > 0 {
-		*e = expiresIn(min(f, 1e9)) // about 30 years; a Duration holds 292
-	}
-	return nil
 }
 
 // TokenRefusedError is CheckSMART's and CheckUDAP's error when the token

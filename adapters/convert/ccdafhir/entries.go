@@ -770,23 +770,11 @@ func (c *converter) medicationProduct(h *productHolder, unit *cd) medRef {
 		}
 		m.Form = concept(unit)
 		c.add(idn, m)
-	} else if m := c.medicationAt(idn.ref); m != nil && m.Form == nil {
+	} else if m := entryAt[*fhir.Medication](c, "Medication", idn.ref); m != nil && m.Form == nil {
 		// The product named again, its form given only here.
 		m.Form = concept(unit)
 	}
 	return medRef{ref: idn.reference()}
-}
-
-// medicationAt is the Medication of this document that ref names.
-func (c *converter) medicationAt(ref string) *fhir.Medication {
-	full := "urn:uuid:" + refUUID(ref)
-	for _, e := range c.entries["Medication"] {
-		if e.FullURL == full {
-			m, _ := e.Resource.(*fhir.Medication)
-			return m
-		}
-	}
-	return nil
 }
 
 // medStatementStatus maps statusCode to MedicationStatement.status.

@@ -704,7 +704,7 @@ func (c *converter) practitioner(a *assigned) *fhir.Reference {
 		p := &fhir.Practitioner{ResourceType: "Practitioner", ID: idn.id, Identifier: ids, Name: names,
 			Telecom: telecoms(a.Telecom), Address: addresses(a.Addr)}
 		c.add(idn, p)
-	} else if p := c.practitionerAt(idn.ref); p != nil && len(p.Name) == 0 && len(names) > 0 {
+	} else if p := entryAt[*fhir.Practitioner](c, "Practitioner", idn.ref); p != nil && len(p.Name) == 0 && len(names) > 0 {
 		// Named first by its id alone (see byID), described here.
 		p.Name = names
 		if len(p.Telecom) == 0 {
@@ -717,16 +717,18 @@ func (c *converter) practitioner(a *assigned) *fhir.Reference {
 	return idn.reference()
 }
 
-// practitionerAt is the Practitioner of this document that ref names.
-func (c *converter) practitionerAt(ref string) *fhir.Practitioner {
+// entryAt is the resource of type typ of this document that ref names,
+// or nil.
+func entryAt[T any](c *converter, typ, ref string) T {
+	var none T
 	full := "urn:uuid:" + refUUID(ref)
-	for _, e := range c.entries["Practitioner"] {
+	for _, e := range c.entries[typ] {
 		if e.FullURL == full {
-			p, _ := e.Resource.(*fhir.Practitioner)
-			return p
+			r, _ := e.Resource.(T)
+			return r
 		}
 	}
-	return nil
+	return none
 }
 
 // byID maps a participant given by its id alone (no person, device or
