@@ -434,6 +434,11 @@ func (p *Pipeline) consumeOnce(ctx context.Context, conv Converter, in adapters.
 		}
 		return err
 	}
+	if queue.IsPermanent(err) {
+		// The queue can never take it (larger than queue.max_bytes):
+		// kept with the reason, for a replay once the setting is raised.
+		return p.reject(in, in.Body, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -571,6 +576,13 @@ func (p *Pipeline) consumeStream(ctx context.Context, sc StreamConverter, in ada
 	}
 	var se *storeError
 	switch {
+	case errors.As(err, &se) && queue.IsPermanent(se.err) && stored > 0:
+		// The queue can never take this batch (larger than
+		// queue.max_bytes): the input is kept with the reason, as for
+		// a converter error.
+		return p.reject(in, in.Body, fmt.Errorf("%w (%d bundles of it were queued before the error and stay queued)", se.err, stored))
+	case errors.As(err, &se) && queue.IsPermanent(se.err):
+		return p.reject(in, in.Body, se.err)
 	case errors.As(err, &se):
 		return se.err
 	case err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):

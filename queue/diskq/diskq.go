@@ -745,6 +745,14 @@ func (q *Queue) putAll(ctx context.Context, items []*queue.Item, orig uint64) (e
 		reqs = append(reqs, r)
 		bytes += r.put.bytes()
 	}
+	// Items the queue could not hold even empty are no capacity problem
+	// that waiting ends: refused for good, and the queue not shown full.
+	if q.opts.MaxBytes > 0 && bytes > q.opts.MaxBytes {
+		return queue.Permanent(fmt.Errorf("put item %s: its %d bytes are more than queue.max_bytes (%d) lets the queue hold", items[0].ID, bytes, q.opts.MaxBytes))
+	}
+	if q.opts.MaxItems > 0 && len(reqs) > q.opts.MaxItems {
+		return queue.Permanent(fmt.Errorf("put item %s: %d items at once, more than queue.max_items (%d) lets the queue hold", items[0].ID, len(reqs), q.opts.MaxItems))
+	}
 
 	q.mu.Lock()
 	if q.closed {

@@ -136,7 +136,8 @@ func TestSpilledBody(t *testing.T) {
 	}
 }
 
-// TestSpilledBodyRules covers the edges: MaxBytes counts the file, a file
+// TestSpilledBodyRules covers the edges: MaxBytes counts the file (one
+// larger than MaxBytes is refused for good), a file
 // from elsewhere is refused (and left alone), a refused spill file is
 // removed, and a file that vanished from under the queue is reported as
 // a corrupt item rather than delivered empty.
@@ -149,9 +150,17 @@ func TestSpilledBodyRules(t *testing.T) {
 	}
 	defer q.Close(ctx)
 
+	// An item the queue could not hold even empty is refused for good,
+	// naming the setting, and the queue is not full: it said "full"
+	// (and /readyz not ready) while empty, and the source retried the
+	// item for ever.
 	big := spill(t, q, randomBody(2, 2<<20))
-	if err := q.Put(ctx, &queue.Item{BodyFile: big}); !errors.Is(err, queue.ErrFull) {
-		t.Fatalf("Put over MaxBytes = %v, want ErrFull", err)
+	err = q.Put(ctx, &queue.Item{BodyFile: big})
+	if !queue.IsPermanent(err) || errors.Is(err, queue.ErrFull) || !strings.Contains(err.Error(), "queue.max_bytes") {
+		t.Fatalf("Put over MaxBytes = %v, want a permanent error naming queue.max_bytes", err)
+	}
+	if s := q.Stats(); s.Full != "" || s.FullRefusals != 0 {
+		t.Fatalf("an empty queue after an item too large for it: full %q, %d refusals", s.Full, s.FullRefusals)
 	}
 	if _, err := os.Stat(big); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("refused spill file kept: %v", err)
