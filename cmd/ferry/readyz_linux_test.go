@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -59,16 +58,7 @@ exchange:
 	cfg.Status.Listen = "127.0.0.1:0"
 	recv.SetFailure(http.StatusServiceUnavailable)
 	gw := runGateway(t, cfg)
-	get := func() (int, string) {
-		t.Helper()
-		resp, err := http.Get("http://" + gw.statusAddr.String() + "/readyz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	get := func() (int, string) { t.Helper(); return statusGet(t, gw, "/readyz") }
 	conn, rd := dial(t, gw)
 	if got := send(t, conn, rd, adt(0)); got != "AA" {
 		t.Fatalf("MSA-1 %s, want AA", got)

@@ -13,6 +13,19 @@ import (
 	"github.com/ferry-health/ferry/adapters/hl7v2"
 )
 
+// statusGet GETs path from the gateway's status listener and returns the
+// answer's status code and body.
+func statusGet(t *testing.T, gw *gateway, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get("http://" + gw.statusAddr.String() + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
 // TestReadyz: /healthz answers ok as soon as the status page is up,
 // whatever the gateway can do, so a monitor or an installer waiting for a
 // start could not tell a gateway that takes input from one whose folder
@@ -35,16 +48,7 @@ sources:
 `, filepath.Join(root, "data"), ehr)
 	cfg.Status.Listen = "127.0.0.1:0"
 	gw := runGateway(t, cfg)
-	get := func(path string) (int, string) {
-		t.Helper()
-		resp, err := http.Get("http://" + gw.statusAddr.String() + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	get := func(path string) (int, string) { t.Helper(); return statusGet(t, gw, path) }
 	if code, body := get("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "folder/ehr not started") || strings.Count(body, "folder/ehr") != 1 {
 		t.Errorf("/readyz with a folder source not started: %d %q", code, body)
 	}
@@ -80,16 +84,7 @@ queue:
 `, t.TempDir(), url, paths.CA, paths.ClientCert, paths.ClientKey)
 	cfg.Status.Listen = "127.0.0.1:0"
 	gw := runGateway(t, cfg)
-	get := func() (int, string) {
-		t.Helper()
-		resp, err := http.Get("http://" + gw.statusAddr.String() + "/readyz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	get := func() (int, string) { t.Helper(); return statusGet(t, gw, "/readyz") }
 	conn, rd := dial(t, gw)
 	recv.SetFailure(http.StatusServiceUnavailable)
 	if got := send(t, conn, rd, adt(0)); got != "AA" {
@@ -129,16 +124,7 @@ sources:
 `, filepath.Join(root, "data"), ehr)
 	cfg.Status.Listen = "127.0.0.1:0"
 	gw := runGateway(t, cfg)
-	get := func() (int, string) {
-		t.Helper()
-		resp, err := http.Get("http://" + gw.statusAddr.String() + "/readyz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	get := func() (int, string) { t.Helper(); return statusGet(t, gw, "/readyz") }
 	if code, body := get(); code != http.StatusOK {
 		t.Fatalf("/readyz with the folder there: %d %q", code, body)
 	}
