@@ -236,6 +236,17 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 		}
 		e.Location = append(into(e.Location, box.locations[:]), l)
 	}
+	// PV1-42, the pending location "to which the patient may be moved"
+	// (an A15 plans the transfer to it, HL7 v2.5.1 3.3.15): the IG's
+	// PV1[Encounter] map makes it location[4] "reserved", R4's "This
+	// location is held empty for this patient". Nothing is held for a
+	// visit cancelled or finished, nor once an A26 cancels the pending
+	// transfer (3.3.26); a PV1-42 that is PV1-3's bed is the transfer
+	// done.
+	if loc := placeText(&x.slabs.text, pv1.Field(42)); loc != "" && loc != loc3 && locStatus != "" && locStatus != "completed" &&
+		!(x.typ.Code == "ADT" && x.typ.Trigger == "A26") {
+		e.Location = append(into(e.Location, box.locations[:]), fhir.EncounterLocation{Location: fhir.Reference{Display: loc}, Status: "reserved"})
+	}
 	if pv2, ok := x.m.Segment("PV2"); ok {
 		if r := x.cwe(pv2.Field(3).Rep(1), ""); r != nil {
 			e.ReasonCode = append(e.ReasonCode, *r)
@@ -345,7 +356,7 @@ type encounterBox struct {
 	ids          [1]fhir.Identifier
 	period       fhir.Period
 	hosp         fhir.EncounterHospitalization
-	locations    [2]fhir.EncounterLocation
+	locations    [3]fhir.EncounterLocation
 	moves        [2]fhir.Period
 	participants [2]fhir.EncounterParticipant
 }
