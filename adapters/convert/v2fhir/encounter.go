@@ -219,8 +219,18 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	}
 	if loc := loc3; loc != "" {
 		l := fhir.EncounterLocation{Location: fhir.Reference{Display: loc}, Status: locStatus}
+		var p fhir.Period
 		if moved != "" && (locStatus == "active" || locStatus == "completed") {
-			box.moves[0] = fhir.Period{Start: moved}
+			p.Start = moved
+		}
+		// A finished visit's bed is where the patient was until it ended
+		// (PV1-45, or an A03's event time): R4's completed, "The patient
+		// was at this location during the period specified".
+		if locStatus == "completed" {
+			p.End = end
+		}
+		if p != (fhir.Period{}) {
+			box.moves[0] = p
 			l.Period = &box.moves[0]
 		}
 		e.Location = append(into(e.Location, box.locations[:]), l)

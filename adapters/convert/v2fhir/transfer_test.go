@@ -69,12 +69,13 @@ func TestTransferLocationPeriods(t *testing.T) {
 		t.Errorf("invalid EVN-6: %v, want an error naming EVN-6", err)
 	}
 	// Events other than a transfer carry a PV1-6 whose leaving time they
-	// do not say (an A08's or A03's is the last transfer's): no period.
+	// do not say (an A08's or A03's is the last transfer's): no period
+	// (an A03's bed ends with the visit, TestDischargeBedEnds).
 	for _, tr := range []string{"A01", "A03", "A08"} {
 		msg := strings.Replace(transferA02("O"+tr, "20240105120000"), "ADT^A02^ADT_A02", "ADT^"+tr+"^ADT_A01", 1)
 		for _, e := range entriesOf[fhir.Encounter](mustConvert(t, testConverter(t), msg)) {
 			for _, l := range e.Location {
-				if l.Period != nil {
+				if l.Period != nil && !(tr == "A03" && l.Location.Display == "W2 201 A" && l.Period.Start == "") {
 					t.Errorf("%s: location %s has period %+v", tr, l.Location.Display, l.Period)
 				}
 			}
