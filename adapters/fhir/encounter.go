@@ -46,7 +46,8 @@ type EncounterHospitalization struct {
 
 // EncounterLocation is where the patient was during the encounter.
 type EncounterLocation struct {
-	Location Reference `json:"location"`
-	Status   string    `json:"status,omitempty"`
-	Period   *Period   `json:"period,omitempty"`
+	Extension []Extension `json:"extension,omitempty"`
+	Location  Reference   `json:"location"`
+	Status    string      `json:"status,omitempty"`
+	Period    *Period     `json:"period,omitempty"`
 }

@@ -246,6 +246,15 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 		}
 		e.Location = append(into(e.Location, box.locations[:]), l)
 	}
+	// PV1-11, "a location other than the assigned location required for
+	// a temporary period of time (e.g., OR, operating theatre, etc.)",
+	// where an A09 or A10 tells the patient went: the IG's PV1[Encounter]
+	// map makes it location[3] "active", classified "temporary" beside
+	// the bed the patient keeps; a finished or cancelled visit's has its
+	// bed's status.
+	if loc := placeText(&x.slabs.text, pv1.Field(11)); loc != "" && loc != loc3 {
+		e.Location = append(into(e.Location, box.locations[:]), fhir.EncounterLocation{Extension: temporaryLocation, Location: fhir.Reference{Display: loc}, Status: locStatus})
+	}
 	// PV1-42, the pending location "to which the patient may be moved"
 	// (an A15 plans the transfer to it, HL7 v2.5.1 3.3.15): the IG's
 	// PV1[Encounter] map makes it location[4] "reserved", R4's "This
@@ -273,6 +282,17 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	x.encKey = key
 	return ref, nil
 }
+
+// temporaryLocation classifies PV1-11's location as the IG maps it: the
+// Extensions Pack's subject-locationClassification, code "temporary" of
+// its code system (the IG's sheet gives the value set's URL, which is no
+// code system). Shared and read-only.
+var temporaryLocation = []fhir.Extension{{
+	URL: "http://hl7.org/fhir/StructureDefinition/subject-locationClassification",
+	ValueCodeableConcept: &fhir.CodeableConcept{Coding: []fhir.Coding{{
+		System: "http://hl7.org/fhir/subject-locationClassification", Code: "temporary", Display: "Temporary",
+	}}},
+}}
 
 // changesClass are the ADT events that change the class of a stay: an
 // outpatient admitted (A06), an inpatient no longer admitted (A07).
@@ -336,7 +356,7 @@ func visitDataBut(pv1 hl7v2.Segment, skip int) bool {
 }
 
 // placeText renders a PL (point of care, room, bed, facility, ..., building,
-// floor) as display text, joined in t (every Encounter has one or two).
+// floor) as display text, joined in t (every Encounter has up to four).
 func placeText(t *textArena, f hl7v2.Value) string {
 	var parts [13]string // up to seven parts and the spaces between them
 	n := 0
@@ -366,7 +386,7 @@ type encounterBox struct {
 	ids          [1]fhir.Identifier
 	period       fhir.Period
 	hosp         fhir.EncounterHospitalization
-	locations    [3]fhir.EncounterLocation
+	locations    [4]fhir.EncounterLocation
 	moves        [2]fhir.Period
 	participants [2]fhir.EncounterParticipant
 }
