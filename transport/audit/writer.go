@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pion/dtls/v2"
 	"github.com/pion/dtls/v2/pkg/protocol/alert"
@@ -480,7 +481,8 @@ func (t *tlsConn) Close() error { return t.c.Close() }
 
 // datagramConn sends one message per datagram (RFC 5426 UDP) or per
 // DTLS record (RFC 6012, as a SYSLOG-FRAME when counted; see
-// MaxDTLSMessage), cutting messages longer than max.
+// MaxDTLSMessage), cutting messages longer than max, before the UTF-8
+// sequence the limit falls in.
 type datagramConn struct {
 	c         net.Conn
 	max       int
@@ -495,7 +497,13 @@ func (d *datagramConn) WriteMessage(msg []byte) error {
 		if d.truncated != nil {
 			d.truncated(len(msg))
 		}
-		msg = msg[:d.max]
+		// Not inside a letter: ferry's MSG is BOM and UTF-8 (RFC 5424
+		// §6.4, MSG-UTF8 = BOM UTF-8-STRING), and must stay so cut.
+		cut := d.max
+		for i := 1; i < utf8.UTFMax && cut > 0 && !utf8.RuneStart(msg[cut]); i++ {
+			cut--
+		}
+		msg = msg[:cut]
 	}
 	if d.counted {
 		d.buf = strconv.AppendInt(d.buf[:0], int64(len(msg)), 10)
