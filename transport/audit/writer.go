@@ -15,8 +15,11 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pion/dtls/v2"
+	"github.com/pion/dtls/v2/pkg/protocol/alert"
+	"github.com/pion/logging"
 
 	"github.com/ferry-health/ferry/config/configproxy"
 	"github.com/ferry-health/ferry/config/configtls"
@@ -302,13 +305,16 @@ func (d *dialer) dial(ctx context.Context) (conn, error) {
 		if err != nil {
 			return nil, fmt.Errorf("dial audit repository %s: %w", d.ep.addr, err)
 		}
-		c, err := dtls.ClientWithContext(ctx, uc, d.dtlsConfig())
+		cfg := d.dtlsConfig()
+		notified := &closeNotifyWatch{}
+		cfg.LoggerFactory = notified
+		c, err := dtls.ClientWithContext(ctx, uc, cfg)
 		if err != nil {
 			uc.Close()
 			return nil, &dtlsHandshakeError{addr: d.ep.addr, err: err}
 		}
 		return newDTLSConn(&datagramConn{c: c, max: d.ep.maxMessage(), counted: !d.ep.bare, timeout: d.timeout, truncated: d.truncated},
-			d.now, d.maxAge, d.maxIdle), nil
+			d.now, d.maxAge, d.maxIdle, notified), nil
 	default: // udp
 		var nd net.Dialer
 		c, err := nd.DialContext(ctx, "udp", d.ep.addr)
@@ -475,7 +481,8 @@ func (t *tlsConn) Close() error { return t.c.Close() }
 
 // datagramConn sends one message per datagram (RFC 5426 UDP) or per
 // DTLS record (RFC 6012, as a SYSLOG-FRAME when counted; see
-// MaxDTLSMessage), cutting messages longer than max.
+// MaxDTLSMessage), cutting messages longer than max, before the UTF-8
+// sequence the limit falls in.
 type datagramConn struct {
 	c         net.Conn
 	max       int
@@ -490,7 +497,13 @@ func (d *datagramConn) WriteMessage(msg []byte) error {
 		if d.truncated != nil {
 			d.truncated(len(msg))
 		}
-		msg = msg[:d.max]
+		// Not inside a letter: ferry's MSG is BOM and UTF-8 (RFC 5424
+		// §6.4, MSG-UTF8 = BOM UTF-8-STRING), and must stay so cut.
+		cut := d.max
+		for i := 1; i < utf8.UTFMax && cut > 0 && !utf8.RuneStart(msg[cut]); i++ {
+			cut--
+		}
+		msg = msg[:cut]
 	}
 	if d.counted {
 		d.buf = strconv.AppendInt(d.buf[:0], int64(len(msg)), 10)
@@ -528,6 +541,40 @@ type renewable interface {
 	expired(now time.Time) bool
 }
 
+// closeNotifyWatch notes a close_notify alert from the repository on one
+// DTLS association. pion ends Read with io.EOF alike after a close_notify
+// and after a fatal alert, and says which only in its trace log ("<-
+// Alert Warning: CloseNotify"), so the association's logger is this: it
+// logs nothing (pion would print to stdout) and watches for that line.
+type closeNotifyWatch struct{ seen atomic.Bool }
+
+// closeNotify is how pion's trace log names a close_notify received, in
+// either level.
+var closeNotify = [...]string{
+	(&alert.Alert{Level: alert.Warning, Description: alert.CloseNotify}).String(),
+	(&alert.Alert{Level: alert.Fatal, Description: alert.CloseNotify}).String(),
+}
+
+func (w *closeNotifyWatch) NewLogger(string) logging.LeveledLogger { return w }
+
+func (w *closeNotifyWatch) Tracef(_ string, args ...any) {
+	for _, a := range args {
+		if s, ok := a.(string); ok && (s == closeNotify[0] || s == closeNotify[1]) {
+			w.seen.Store(true)
+		}
+	}
+}
+
+func (*closeNotifyWatch) Trace(string)          {}
+func (*closeNotifyWatch) Debug(string)          {}
+func (*closeNotifyWatch) Debugf(string, ...any) {}
+func (*closeNotifyWatch) Info(string)           {}
+func (*closeNotifyWatch) Infof(string, ...any)  {}
+func (*closeNotifyWatch) Warn(string)           {}
+func (*closeNotifyWatch) Warnf(string, ...any)  {}
+func (*closeNotifyWatch) Error(string)          {}
+func (*closeNotifyWatch) Errorf(string, ...any) {}
+
 // dtlsConn is a DTLS association that is retired after a maximum age and
 // a maximum idle time. Syslog over DTLS is one-way and a DTLS record for
 // an association the peer no longer knows is silently discarded (RFC 6347
@@ -541,7 +588,12 @@ type renewable interface {
 // open a fresh association. A reader goroutine also watches the
 // association: a fatal alert or close_notify from the repository, or an
 // ICMP error the kernel reports on the connected socket (the repository
-// down), marks it lost before the next write.
+// down), marks it lost before the next write. A close_notify is the
+// repository ending the association, not going away (RFC 6012 §5.5: a
+// transport receiver "MAY close the connection" it got nothing on for
+// long, after "an exchange of close_notify alerts"): like a tls://
+// connection closed cleanly it is an expiry, and the next event opens a
+// new association at once.
 type dtlsConn struct {
 	*datagramConn
 	now             func() time.Time
@@ -552,7 +604,7 @@ type dtlsConn struct {
 	why             error
 }
 
-func newDTLSConn(dc *datagramConn, now func() time.Time, maxAge, maxIdle time.Duration) *dtlsConn {
+func newDTLSConn(dc *datagramConn, now func() time.Time, maxAge, maxIdle time.Duration, w *closeNotifyWatch) *dtlsConn {
 	t := now()
 	c := &dtlsConn{datagramConn: dc, now: now, opened: t, maxAge: maxAge, maxIdle: maxIdle, gone: make(chan struct{})}
 	c.lastWrite.Store(t.UnixNano())
@@ -563,6 +615,11 @@ func newDTLSConn(dc *datagramConn, now func() time.Time, maxAge, maxIdle time.Du
 			// from an ICMP port unreachable) to Read and ends it with EOF
 			// after a fatal alert, close_notify or Close.
 			if _, err := dc.c.Read(buf); err != nil {
+				if errors.Is(err, io.EOF) && w != nil && w.seen.Load() {
+					// Ended cleanly: why stays nil.
+					close(c.gone)
+					return
+				}
 				if errors.Is(err, io.EOF) {
 					err = errClosedByPeer
 				}
@@ -601,6 +658,11 @@ func (c *dtlsConn) lostErr() error {
 }
 
 func (c *dtlsConn) expired(now time.Time) bool {
+	select {
+	case <-c.gone:
+		return true
+	default:
+	}
 	return now.Sub(c.opened) >= c.maxAge || now.Sub(time.Unix(0, c.lastWrite.Load())) >= c.maxIdle
 }
 
