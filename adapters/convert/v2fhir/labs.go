@@ -1,9 +1,5 @@
 package v2fhir
 
-import (
-	"github.com/ferry-health/ferry/adapters/hl7v2"
-)
-
 func init() {
 	for _, t := range []string{"R22", "R23", "R24"} {
 		handlers["OUL^"+t] = (*conv).oul
@@ -81,15 +77,21 @@ func (x *conv) oul() error {
 				return err
 			}
 			// A new order group: the previous group's ORC-28 labels went
-			// with its report, closed above, and stop here.
-			x.enterOrder(hl7v2.Segment{})
+			// with its report, closed above, and stop here. In OUL the
+			// ORC follows its OBR: its ORC-28 labels the order group's
+			// order, report and results from here.
+			orc := x.followingORC(seg)
+			x.enterOrder(orc)
 			if w.specimen != nil && !orderFirst {
 				w.report.dr.Specimen = append(w.report.dr.Specimen, *w.specimen)
 				w.report.specimen = w.specimen
 			}
+			if err := w.reportOrder(seg, orc); err != nil {
+				return err
+			}
 		case "ORC":
-			// In OUL the ORC follows its OBR; its ORC-28 labels the
-			// order group's report and results, added when they close.
+			// Entered with its OBR (above); one that heads no order
+			// group still labels what follows it.
 			x.enterOrder(seg)
 		case "OBX":
 			if err := w.openObs(seg); err != nil {

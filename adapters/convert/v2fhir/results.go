@@ -1237,6 +1237,10 @@ type resultWalk struct {
 	looseInFocus bool
 	reports      int // DiagnosticReports written
 	observations int // Observations written
+	// orders are the orders the current patient's reports answer, written
+	// once (reportOrder): reports of one order (a culture and its
+	// susceptibilities under one placer number) share the first one's.
+	orders []resultOrderRef
 }
 
 // closeObs writes the open Observation, if any, as a result of the open
@@ -1298,6 +1302,9 @@ func (w *resultWalk) patient(pid hl7v2.Segment) error {
 	w.x.patientKey = patientHash(&w.x.slabs.text, w.x.patientID.System, w.x.patientID.Value)
 	w.x.encRef = nil
 	w.specimen = nil
+	// Another patient's order of the same number is not the same order
+	// (a placer reusing its numbers).
+	w.orders = w.orders[:0]
 	return nil
 }
 
