@@ -73,20 +73,21 @@ func (x *conv) oul() error {
 				x.looseStem = x.slabs.text.cat(x.patientKey, ".spm.", id.Comp(2).Sub(1).Trimmed(), ".", id.Comp(1).Sub(1).Trimmed())
 			}
 		case "OBR":
+			// In OUL the order group's ORC follows its OBR: its numbers
+			// are the report's where the OBR leaves them out.
+			w.orc = x.followingORC(seg)
 			if err := w.openReport(seg); err != nil {
 				return err
 			}
 			// A new order group: the previous group's ORC-28 labels went
-			// with its report, closed above, and stop here. In OUL the
-			// ORC follows its OBR: its ORC-28 labels the order group's
-			// order, report and results from here.
-			orc := x.followingORC(seg)
-			x.enterOrder(orc)
+			// with its report, closed above, and stop here; this group's
+			// ORC-28 labels its order, report and results from here.
+			x.enterOrder(w.orc)
 			if w.specimen != nil && !orderFirst {
 				w.report.dr.Specimen = append(w.report.dr.Specimen, *w.specimen)
 				w.report.specimen = w.specimen
 			}
-			if err := w.reportOrder(seg, orc); err != nil {
+			if err := w.reportOrder(seg, w.orc); err != nil {
 				return err
 			}
 		case "ORC":

@@ -1222,9 +1222,9 @@ type resultWalk struct {
 	report *reportBuilder // the open OBR, if any
 	obs    *obsBuilder    // the open OBX, if any
 	// orc is the ORC of the order group the next OBR heads (ORU_R01's
-	// COMMON_ORDER, before its OBR), whose numbers the report takes
-	// when its OBR leaves them out; empty where an ORC follows its OBR
-	// (OUL) or there is none.
+	// COMMON_ORDER, before its OBR; in OUL the one that follows it),
+	// whose numbers the report takes when its OBR leaves them out; empty
+	// where there is none.
 	orc hl7v2.Segment
 	// specimen is the current specimen group's (OUL R22/R23, whose SPM
 	// heads the OBR and OBX that follow): an OBX outside any report
