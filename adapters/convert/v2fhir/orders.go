@@ -83,8 +83,12 @@ func orderStatus(orc hl7v2.Segment, cancelled string) string {
 		return "on-hold"
 	}
 	switch strings.ToUpper(orc.Field(1).Text(1)) {
-	case "NW", "RL", "OR", "XO", "SN", "OK", "SC", "RE", "XR", "CH", "RF":
-		// OR: released as requested, the filler's answer to RL.
+	case "NW", "RL", "OR", "XO", "SN", "OK", "SC", "XR", "CH", "RF":
+		// OR: released as requested, the filler's answer to RL. RE
+		// (observations to follow) is not here: it says results come,
+		// not what became of the order (the IG's map gives it no
+		// status), and a result's order it made "active" stood open
+		// at the exchange once reported on in full.
 		return "active"
 	case "CA", "OC", "DC", "OD", "CR", "DR":
 		return cancelled

@@ -199,3 +199,27 @@ func TestResultOrderTiming(t *testing.T) {
 		t.Errorf("priority %q, occurrence %q, authoredOn %q", sr.Priority, sr.OccurrenceDateTime, sr.AuthoredOn)
 	}
 }
+
+// TestResultOrderStatusWithoutORC5: ORC-1 RE ("observations to follow")
+// says that results come, not what became of the order; the IG's
+// OrderControlCode[ServiceRequest.status] map gives RE no status. A
+// result whose ORC-5 (order status) was empty wrote its order "active",
+// so an order the lab had reported on in full stood open at the exchange
+// (and overwrote the status the order message gave it); it is "unknown"
+// now, and ORC-5, when sent, still decides.
+func TestResultOrderStatusWithoutORC5(t *testing.T) {
+	const oru = "MSH|^~\\&|LIS|ACMELAB|EPIC|SPRINGCLINIC|20261125101500||ORU^R01^ORU_R01|LAB-1|P|2.5.1\n" +
+		"PID|1||MRN123^^^HOSP^MR||Rivera^Ana||19800202|F\n" +
+		"ORC|RE|ORD-5001^EPIC|L-9001^ACMELAB||%s\n" +
+		"OBR|1|ORD-5001^EPIC|L-9001^ACMELAB|24331-1^Lipid panel^LN|||20261124075500||||||||||||||20261125100000|||F\n" +
+		"OBX|1|NM|2093-3^Cholesterol^LN||182|mg/dL^^UCUM|<200|N|||F\n"
+	for orc5, want := range map[string]string{"": "unknown", "CM": "completed", "IP": "active"} {
+		b, _, err := testConverter(t).ConvertRaw([]byte(fmt.Sprintf(oru, orc5)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sr, _, _ := serviceRequestURL(t, b); sr.Status != want {
+			t.Errorf("ORC-1 RE, ORC-5 %q: order status %q, want %q", orc5, sr.Status, want)
+		}
+	}
+}
