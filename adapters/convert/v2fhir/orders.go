@@ -92,7 +92,8 @@ func orderStatus(orc hl7v2.Segment, cancelled string) string {
 		return "active"
 	case "CA", "OC", "DC", "OD", "CR", "DR":
 		return cancelled
-	case "HD", "OH":
+	case "HD", "OH", "HR":
+		// HR: on hold as requested, the filler's answer to HD.
 		return "on-hold"
 	}
 	return "unknown"
@@ -103,7 +104,7 @@ func orderStatus(orc hl7v2.Segment, cancelled string) string {
 // and status changed, asked for or done.
 var orderChangeCodes = map[string]bool{
 	"CA": true, "OC": true, "CR": true, "DC": true, "OD": true, "DR": true,
-	"HD": true, "OH": true, "RL": true, "OR": true, "SC": true,
+	"HD": true, "OH": true, "HR": true, "RL": true, "OR": true, "SC": true,
 }
 
 var priorities = map[string]string{"S": "stat", "A": "asap", "R": "routine", "P": "routine", "T": "urgent", "C": "urgent"}
