@@ -223,3 +223,42 @@ func TestResultOrderStatusWithoutORC5(t *testing.T) {
 		}
 	}
 }
+
+// TestPlacerNumberScope holds the README's account of when the clinic's
+// ORM and the lab's ORU key one order: a placer number with its namespace
+// (EI.2) is the placer's whoever sends it; one that the ORU names by
+// universal id and the ORM by namespace agrees once identifiers.systems
+// maps the namespace; a bare number is the sending facility's, so the
+// clinic's EHR forwarding the result keys the same order, and the lab
+// sending it keys another (no rule tells a bare number's placer from the
+// message: the receiver, MSH-6, is the gateway where the EHR forwards).
+func TestPlacerNumberScope(t *testing.T) {
+	orm := "MSH|^~\\&|EPIC|SPRINGCLINIC|LIS|ACMELAB|20261124080000||ORM^O01^ORM_O01|ORM-1|P|2.5.1\n" +
+		"PID|1||MRN123^^^HOSP^MR||Rivera^Ana||19800202|F\n" +
+		"ORC|NW|%s\nOBR|1|%[1]s||24331-1^Lipid panel^LN\n"
+	oru := "MSH|^~\\&|%s|%s|EPIC|SPRINGCLINIC|20261125101500||ORU^R01^ORU_R01|LAB-1|P|2.5.1\n" +
+		"PID|1||MRN123^^^HOSP^MR||Rivera^Ana||19800202|F\n" +
+		"ORC|RE|%s|L-9001^ACMELAB||CM\n" +
+		"OBR|1|%[3]s|L-9001^ACMELAB|24331-1^Lipid panel^LN|||20261124075500||||||||||||||20261125100000|||F\n"
+	c := testConverter(t)
+	c.Systems = map[string]string{"EPIC": "urn:oid:1.2.840.114350.1"}
+	at := func(msg string) string {
+		_, url, _ := serviceRequestURL(t, mustConvert(t, c, msg))
+		return url
+	}
+	for _, tc := range []struct {
+		name, ormNumber, app, fac, oruNumber string
+		same                                 bool
+	}{
+		{"namespace", "ORD-5001^EPIC", "LIS", "ACMELAB", "ORD-5001^EPIC", true},
+		{"namespace mapped to the OID", "ORD-5001^EPIC", "LIS", "ACMELAB", "ORD-5001^^1.2.840.114350.1^ISO", true},
+		{"bare, forwarded by the EHR", "ORD-5001", "EPIC", "SPRINGCLINIC", "ORD-5001", true},
+		{"bare, from the lab", "ORD-5001", "LIS", "ACMELAB", "ORD-5001", false},
+	} {
+		order := at(fmt.Sprintf(orm, tc.ormNumber))
+		result := at(fmt.Sprintf(oru, tc.app, tc.fac, tc.oruNumber))
+		if (order == result) != tc.same {
+			t.Errorf("%s: order at %s, result's order at %s, want same %v", tc.name, order, result, tc.same)
+		}
+	}
+}
