@@ -261,7 +261,8 @@ func (x *conv) serviceRequest(g *orderGroup) error {
 }
 
 // orderRequest is the ServiceRequest an order's ORC, OBR and TQ1 describe
-// (the IG's ORC, OBR and TQ1 to ServiceRequest maps), its requester the
+// (the IG's ORC, OBR and TQ1 to ServiceRequest maps; its priority TQ1-9,
+// else OBR-27.6 or ORC-7.6, the TQ fields of v2.3), its requester the
 // ordering provider (ORC-12, else OBR-16), as an order message and a
 // result message (resultOrder) both write it. ORC-9 is left to the
 // caller: it is when the order was placed only in an order message.
@@ -291,6 +292,11 @@ func (x *conv) orderRequest(orc, obr, tq1 hl7v2.Segment, ids []fhir.Identifier) 
 	prio := tq1.Field(9).Text(1)
 	if prio == "" {
 		prio = obr.Field(27).Text(6)
+	}
+	if prio == "" {
+		// Before v2.5 (no TQ1) the timing is ORC-7, which OBR-27
+		// repeats ("identical to ORC-7"); a sender may fill one only.
+		prio = orc.Field(7).Text(6)
 	}
 	sr.Priority = priorities[strings.ToUpper(prio)]
 	var err error
