@@ -244,9 +244,16 @@ func (x *conv) serviceRequest(g *orderGroup) error {
 			return nil
 		}
 	}
-	authored, err := x.fieldDateTime(g.orc, 9)
-	if err != nil {
-		return err
+	// ORC-9 is the time of this message's transaction: when the order
+	// was placed only in a new order (the IG: authoredOn "IF ORC.1 IS
+	// NW"), and a change or cancellation written whole would otherwise
+	// date the order at the change.
+	var authored string
+	if strings.EqualFold(g.orc.Field(1).Text(1), "NW") {
+		var err error
+		if authored, err = x.fieldDateTime(g.orc, 9); err != nil {
+			return err
+		}
 	}
 	sr, err := x.orderRequest(g.orc, g.obr, g.tq1, ids)
 	if err != nil {
