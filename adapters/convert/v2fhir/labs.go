@@ -1,9 +1,5 @@
 package v2fhir
 
-import (
-	"github.com/ferry-health/ferry/adapters/hl7v2"
-)
-
 func init() {
 	for _, t := range []string{"R22", "R23", "R24"} {
 		handlers["OUL^"+t] = (*conv).oul
@@ -77,19 +73,26 @@ func (x *conv) oul() error {
 				x.looseStem = x.slabs.text.cat(x.patientKey, ".spm.", id.Comp(2).Sub(1).Trimmed(), ".", id.Comp(1).Sub(1).Trimmed())
 			}
 		case "OBR":
+			// In OUL the order group's ORC follows its OBR: its numbers
+			// are the report's where the OBR leaves them out.
+			w.orc = x.followingORC(seg)
 			if err := w.openReport(seg); err != nil {
 				return err
 			}
 			// A new order group: the previous group's ORC-28 labels went
-			// with its report, closed above, and stop here.
-			x.enterOrder(hl7v2.Segment{})
+			// with its report, closed above, and stop here; this group's
+			// ORC-28 labels its order, report and results from here.
+			x.enterOrder(w.orc)
 			if w.specimen != nil && !orderFirst {
 				w.report.dr.Specimen = append(w.report.dr.Specimen, *w.specimen)
 				w.report.specimen = w.specimen
 			}
+			if err := w.reportOrder(seg, w.orc); err != nil {
+				return err
+			}
 		case "ORC":
-			// In OUL the ORC follows its OBR; its ORC-28 labels the
-			// order group's report and results, added when they close.
+			// Entered with its OBR (above); one that heads no order
+			// group still labels what follows it.
 			x.enterOrder(seg)
 		case "OBX":
 			if err := w.openObs(seg); err != nil {

@@ -103,16 +103,12 @@ func (x *conv) laterMerges() error {
 // Observations that follow it, with NTE notes attached to the preceding OBX.
 func (x *conv) oru() error {
 	w := resultWalk{x: x}
-	var orders []resultOrderRef
 	for _, seg := range x.m.Segments() {
 		switch seg.Name {
 		case "PID":
 			if err := w.patient(seg); err != nil {
 				return err
 			}
-			// Another patient's order of the same number is not the
-			// same order (a placer reusing its numbers).
-			orders = orders[:0]
 		case "PV1":
 			if x.patientRef == nil {
 				continue
@@ -132,23 +128,8 @@ func (x *conv) oru() error {
 			if err := w.openReport(seg); err != nil {
 				return err
 			}
-			r := w.report
-			if orc := w.orc; orc.Name != "" {
-				ref, ok, err := x.resultOrder(orc, seg, &orders)
-				if err != nil {
-					return err
-				}
-				if ok {
-					r.basedOn[0] = ref
-					r.dr.BasedOn = r.basedOn[:]
-				}
-			} else if placer := x.ei(seg.Field(2), "PLAC", "placer"); placer != nil {
-				// Without an ORC the IG writes no order (OBR to
-				// ServiceRequest "IF ORC VALUED"): the order this
-				// report answers, by its placer number, is a logical
-				// reference, since it may live elsewhere.
-				r.basedOn[0] = fhir.Reference{Type: "ServiceRequest", Identifier: placer}
-				r.dr.BasedOn = r.basedOn[:]
+			if err := w.reportOrder(seg, w.orc); err != nil {
+				return err
 			}
 			w.orc = hl7v2.Segment{}
 		case "OBX":
@@ -175,7 +156,30 @@ func (x *conv) oru() error {
 	return nil
 }
 
-// resultOrderRef is an order an ORU^R01 wrote, by its key.
+// reportOrder makes the open report, OBR's, basedOn the order it
+// answers: with its order group's ORC (orc), the ServiceRequest
+// resultOrder writes; without one the IG writes no order (OBR to
+// ServiceRequest "IF ORC VALUED"), and the order, by its placer number,
+// is a logical reference, since it may live elsewhere.
+func (w *resultWalk) reportOrder(obr, orc hl7v2.Segment) error {
+	r := w.report
+	if orc.Name != "" {
+		ref, ok, err := w.x.resultOrder(orc, obr, &w.orders)
+		if err != nil {
+			return err
+		}
+		if ok {
+			r.basedOn[0] = ref
+			r.dr.BasedOn = r.basedOn[:]
+		}
+	} else if placer := w.x.ei(obr.Field(2), "PLAC", "placer"); placer != nil {
+		r.basedOn[0] = fhir.Reference{Type: "ServiceRequest", Identifier: placer}
+		r.dr.BasedOn = r.basedOn[:]
+	}
+	return nil
+}
+
+// resultOrderRef is an order an ORU^R01 or OUL wrote, by its key.
 type resultOrderRef struct {
 	key fhir.Identifier
 	ref fhir.Reference
@@ -209,7 +213,7 @@ func (x *conv) resultOrder(orc, obr hl7v2.Segment, written *[]resultOrderRef) (r
 			return fhir.Reference{}, false, err
 		}
 	}
-	sr, err := x.orderRequest(orc, obr, x.resultTiming(obr), ids)
+	sr, err := x.orderRequest(orc, obr, x.resultTiming(obr, orc), ids)
 	if err != nil {
 		return fhir.Reference{}, false, err
 	}
@@ -219,15 +223,39 @@ func (x *conv) resultOrder(orc, obr hl7v2.Segment, written *[]resultOrderRef) (r
 	return ref, true, nil
 }
 
-// resultTiming is the TQ1 of the ORU^R01 order group OBR heads (its
-// TIMING_QTY, after the OBR and its NTE, before the results), if any.
-func (x *conv) resultTiming(obr hl7v2.Segment) hl7v2.Segment {
+// resultTiming is the TQ1 of the order group OBR heads (its TIMING_QTY,
+// after the OBR and its NTE, before the results), if any. orc is the
+// group's ORC, which in OUL follows the OBR (in ORU^R01 an ORC after the
+// OBR is the next group's).
+func (x *conv) resultTiming(obr, orc hl7v2.Segment) hl7v2.Segment {
 	segs := x.m.Segments()
 	for i := obr.Pos(); i > 0 && i < len(segs); i++ {
 		switch segs[i].Name {
 		case "TQ1":
 			return segs[i]
-		case "OBX", "OBR", "ORC", "PID", "SPM":
+		case "ORC":
+			if orc.Name != "" && segs[i].Pos() == orc.Pos() {
+				continue
+			}
+			return hl7v2.Segment{}
+		case "OBX", "OBR", "PID", "SPM":
+			return hl7v2.Segment{}
+		}
+	}
+	return hl7v2.Segment{}
+}
+
+// followingORC is the ORC of the OUL order group obr heads: OUL_R22,
+// R23 and R24 put it after its OBR (v2.8 after the OBR's PRT), and none
+// when the next segment is anything else.
+func (x *conv) followingORC(obr hl7v2.Segment) hl7v2.Segment {
+	segs := x.m.Segments()
+	for i := obr.Pos(); i > 0 && i < len(segs); i++ {
+		switch segs[i].Name {
+		case "ORC":
+			return segs[i]
+		case "PRT":
+		default:
 			return hl7v2.Segment{}
 		}
 	}

@@ -9,7 +9,7 @@ import (
 
 // TestOrderControlAlonePatchesStatus: an ORC without its OBR that cancels,
 // holds or releases an order (ORC-1 CA, HD, RL, and the filler's CR, DR,
-// OH, OR) names no test: written
+// HR, OH, OR) names no test: written
 // whole, it would replace the stored order's code with "unknown". It
 // writes no ServiceRequest and PATCHes the status of the one the new order
 // wrote, at its id (or identifier search where the exchange chooses ids),
@@ -40,6 +40,9 @@ func TestOrderControlAlonePatchesStatus(t *testing.T) {
 				{"ORC|CR|P-100^CPOE\n", "revoked"},
 				{"ORC|DR|P-100^CPOE\n", "revoked"},
 				{"ORC|OH|P-100^CPOE\n", "on-hold"},
+				// HR, on hold as requested: the filler's answer to HD
+				// (the IG's map: on-hold), as CR is to CA.
+				{"ORC|HR|P-100^CPOE\n", "on-hold"},
 				{"ORC|OR|P-100^CPOE\n", "active"},
 			} {
 				b, res := convertMDM(t, mode, fmt.Sprintf(head, "O2")+tc.orc)

@@ -83,12 +83,17 @@ func orderStatus(orc hl7v2.Segment, cancelled string) string {
 		return "on-hold"
 	}
 	switch strings.ToUpper(orc.Field(1).Text(1)) {
-	case "NW", "RL", "OR", "XO", "SN", "OK", "SC", "RE", "XR", "CH", "RF":
-		// OR: released as requested, the filler's answer to RL.
+	case "NW", "RL", "OR", "XO", "SN", "OK", "SC", "XR", "CH", "RF":
+		// OR: released as requested, the filler's answer to RL. RE
+		// (observations to follow) is not here: it says results come,
+		// not what became of the order (the IG's map gives it no
+		// status), and a result's order it made "active" stood open
+		// at the exchange once reported on in full.
 		return "active"
 	case "CA", "OC", "DC", "OD", "CR", "DR":
 		return cancelled
-	case "HD", "OH":
+	case "HD", "OH", "HR":
+		// HR: on hold as requested, the filler's answer to HD.
 		return "on-hold"
 	}
 	return "unknown"
@@ -99,7 +104,7 @@ func orderStatus(orc hl7v2.Segment, cancelled string) string {
 // and status changed, asked for or done.
 var orderChangeCodes = map[string]bool{
 	"CA": true, "OC": true, "CR": true, "DC": true, "OD": true, "DR": true,
-	"HD": true, "OH": true, "RL": true, "OR": true, "SC": true,
+	"HD": true, "OH": true, "HR": true, "RL": true, "OR": true, "SC": true,
 }
 
 var priorities = map[string]string{"S": "stat", "A": "asap", "R": "routine", "P": "routine", "T": "urgent", "C": "urgent"}
@@ -239,9 +244,16 @@ func (x *conv) serviceRequest(g *orderGroup) error {
 			return nil
 		}
 	}
-	authored, err := x.fieldDateTime(g.orc, 9)
-	if err != nil {
-		return err
+	// ORC-9 is the time of this message's transaction: when the order
+	// was placed only in a new order (the IG: authoredOn "IF ORC.1 IS
+	// NW"), and a change or cancellation written whole would otherwise
+	// date the order at the change.
+	var authored string
+	if strings.EqualFold(g.orc.Field(1).Text(1), "NW") {
+		var err error
+		if authored, err = x.fieldDateTime(g.orc, 9); err != nil {
+			return err
+		}
 	}
 	sr, err := x.orderRequest(g.orc, g.obr, g.tq1, ids)
 	if err != nil {
@@ -256,7 +268,8 @@ func (x *conv) serviceRequest(g *orderGroup) error {
 }
 
 // orderRequest is the ServiceRequest an order's ORC, OBR and TQ1 describe
-// (the IG's ORC, OBR and TQ1 to ServiceRequest maps), its requester the
+// (the IG's ORC, OBR and TQ1 to ServiceRequest maps; its priority TQ1-9,
+// else OBR-27.6 or ORC-7.6, the TQ fields of v2.3), its requester the
 // ordering provider (ORC-12, else OBR-16), as an order message and a
 // result message (resultOrder) both write it. ORC-9 is left to the
 // caller: it is when the order was placed only in an order message.
@@ -286,6 +299,11 @@ func (x *conv) orderRequest(orc, obr, tq1 hl7v2.Segment, ids []fhir.Identifier) 
 	prio := tq1.Field(9).Text(1)
 	if prio == "" {
 		prio = obr.Field(27).Text(6)
+	}
+	if prio == "" {
+		// Before v2.5 (no TQ1) the timing is ORC-7, which OBR-27
+		// repeats ("identical to ORC-7"); a sender may fill one only.
+		prio = orc.Field(7).Text(6)
 	}
 	sr.Priority = priorities[strings.ToUpper(prio)]
 	var err error

@@ -199,3 +199,66 @@ func TestResultOrderTiming(t *testing.T) {
 		t.Errorf("priority %q, occurrence %q, authoredOn %q", sr.Priority, sr.OccurrenceDateTime, sr.AuthoredOn)
 	}
 }
+
+// TestResultOrderStatusWithoutORC5: ORC-1 RE ("observations to follow")
+// says that results come, not what became of the order; the IG's
+// OrderControlCode[ServiceRequest.status] map gives RE no status. A
+// result whose ORC-5 (order status) was empty wrote its order "active",
+// so an order the lab had reported on in full stood open at the exchange
+// (and overwrote the status the order message gave it); it is "unknown"
+// now, and ORC-5, when sent, still decides.
+func TestResultOrderStatusWithoutORC5(t *testing.T) {
+	const oru = "MSH|^~\\&|LIS|ACMELAB|EPIC|SPRINGCLINIC|20261125101500||ORU^R01^ORU_R01|LAB-1|P|2.5.1\n" +
+		"PID|1||MRN123^^^HOSP^MR||Rivera^Ana||19800202|F\n" +
+		"ORC|RE|ORD-5001^EPIC|L-9001^ACMELAB||%s\n" +
+		"OBR|1|ORD-5001^EPIC|L-9001^ACMELAB|24331-1^Lipid panel^LN|||20261124075500||||||||||||||20261125100000|||F\n" +
+		"OBX|1|NM|2093-3^Cholesterol^LN||182|mg/dL^^UCUM|<200|N|||F\n"
+	for orc5, want := range map[string]string{"": "unknown", "CM": "completed", "IP": "active"} {
+		b, _, err := testConverter(t).ConvertRaw([]byte(fmt.Sprintf(oru, orc5)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sr, _, _ := serviceRequestURL(t, b); sr.Status != want {
+			t.Errorf("ORC-1 RE, ORC-5 %q: order status %q, want %q", orc5, sr.Status, want)
+		}
+	}
+}
+
+// TestPlacerNumberScope holds the README's account of when the clinic's
+// ORM and the lab's ORU key one order: a placer number with its namespace
+// (EI.2) is the placer's whoever sends it; one that the ORU names by
+// universal id and the ORM by namespace agrees once identifiers.systems
+// maps the namespace; a bare number is the sending facility's, so the
+// clinic's EHR forwarding the result keys the same order, and the lab
+// sending it keys another (no rule tells a bare number's placer from the
+// message: the receiver, MSH-6, is the gateway where the EHR forwards).
+func TestPlacerNumberScope(t *testing.T) {
+	orm := "MSH|^~\\&|EPIC|SPRINGCLINIC|LIS|ACMELAB|20261124080000||ORM^O01^ORM_O01|ORM-1|P|2.5.1\n" +
+		"PID|1||MRN123^^^HOSP^MR||Rivera^Ana||19800202|F\n" +
+		"ORC|NW|%s\nOBR|1|%[1]s||24331-1^Lipid panel^LN\n"
+	oru := "MSH|^~\\&|%s|%s|EPIC|SPRINGCLINIC|20261125101500||ORU^R01^ORU_R01|LAB-1|P|2.5.1\n" +
+		"PID|1||MRN123^^^HOSP^MR||Rivera^Ana||19800202|F\n" +
+		"ORC|RE|%s|L-9001^ACMELAB||CM\n" +
+		"OBR|1|%[3]s|L-9001^ACMELAB|24331-1^Lipid panel^LN|||20261124075500||||||||||||||20261125100000|||F\n"
+	c := testConverter(t)
+	c.Systems = map[string]string{"EPIC": "urn:oid:1.2.840.114350.1"}
+	at := func(msg string) string {
+		_, url, _ := serviceRequestURL(t, mustConvert(t, c, msg))
+		return url
+	}
+	for _, tc := range []struct {
+		name, ormNumber, app, fac, oruNumber string
+		same                                 bool
+	}{
+		{"namespace", "ORD-5001^EPIC", "LIS", "ACMELAB", "ORD-5001^EPIC", true},
+		{"namespace mapped to the OID", "ORD-5001^EPIC", "LIS", "ACMELAB", "ORD-5001^^1.2.840.114350.1^ISO", true},
+		{"bare, forwarded by the EHR", "ORD-5001", "EPIC", "SPRINGCLINIC", "ORD-5001", true},
+		{"bare, from the lab", "ORD-5001", "LIS", "ACMELAB", "ORD-5001", false},
+	} {
+		order := at(fmt.Sprintf(orm, tc.ormNumber))
+		result := at(fmt.Sprintf(oru, tc.app, tc.fac, tc.oruNumber))
+		if (order == result) != tc.same {
+			t.Errorf("%s: order at %s, result's order at %s, want same %v", tc.name, order, result, tc.same)
+		}
+	}
+}

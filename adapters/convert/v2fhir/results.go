@@ -1222,9 +1222,9 @@ type resultWalk struct {
 	report *reportBuilder // the open OBR, if any
 	obs    *obsBuilder    // the open OBX, if any
 	// orc is the ORC of the order group the next OBR heads (ORU_R01's
-	// COMMON_ORDER, before its OBR), whose numbers the report takes
-	// when its OBR leaves them out; empty where an ORC follows its OBR
-	// (OUL) or there is none.
+	// COMMON_ORDER, before its OBR; in OUL the one that follows it),
+	// whose numbers the report takes when its OBR leaves them out; empty
+	// where there is none.
 	orc hl7v2.Segment
 	// specimen is the current specimen group's (OUL R22/R23, whose SPM
 	// heads the OBR and OBX that follow): an OBX outside any report
@@ -1237,6 +1237,10 @@ type resultWalk struct {
 	looseInFocus bool
 	reports      int // DiagnosticReports written
 	observations int // Observations written
+	// orders are the orders the current patient's reports answer, written
+	// once (reportOrder): reports of one order (a culture and its
+	// susceptibilities under one placer number) share the first one's.
+	orders []resultOrderRef
 }
 
 // closeObs writes the open Observation, if any, as a result of the open
@@ -1298,6 +1302,9 @@ func (w *resultWalk) patient(pid hl7v2.Segment) error {
 	w.x.patientKey = patientHash(&w.x.slabs.text, w.x.patientID.System, w.x.patientID.Value)
 	w.x.encRef = nil
 	w.specimen = nil
+	// Another patient's order of the same number is not the same order
+	// (a placer reusing its numbers).
+	w.orders = w.orders[:0]
 	return nil
 }
 
