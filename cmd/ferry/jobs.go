@@ -54,7 +54,7 @@ func (g *gateway) scheduleJobs(s gocron.Scheduler) error {
 func (g *gateway) pruneDelivered(ctx context.Context) {
 	done, outbox := retentionPolicy(g)
 	now := time.Now()
-	total := 0
+	folders, files := 0, 0 // dated done/ folders, outbox files
 	if done > 0 {
 		for _, f := range g.cfg.Sources.Folders {
 			// A running folder prunes through the done/ it holds open,
@@ -74,9 +74,9 @@ func (g *gateway) pruneDelivered(ctx context.Context) {
 				// that refuses one.
 				n, err = folder.PruneDoneOf(ctx, f.Config.Config, now.Add(-done))
 			}
-			total += n
+			folders += n
 			if errors.Is(err, context.Canceled) {
-				g.log.Info("retention: pass ended by the stop; the next pass removes the rest", "source", f.Name, "removed", n)
+				g.log.Info("retention: pass ended by the stop; the next pass removes the rest", "source", f.Name, "done_folders", folders)
 				return
 			}
 			if err != nil {
@@ -86,17 +86,18 @@ func (g *gateway) pruneDelivered(ctx context.Context) {
 	}
 	if outbox > 0 && g.cfg.Exchange.URL == "" {
 		n, err := ops.PruneOldFiles(ctx, g.cfg.Path("outbox"), now.Add(-outbox))
-		total += n
+		files = n
 		if errors.Is(err, context.Canceled) {
-			g.log.Info("retention: pass ended by the stop; the next pass removes the rest", "removed", total)
+			g.log.Info("retention: pass ended by the stop; the next pass removes the rest", "done_folders", folders, "outbox_files", files)
 			return
 		}
 		if err != nil {
 			g.log.Warn("retention: pruning outbox failed", "error", err)
 		}
 	}
-	if total > 0 {
-		g.log.Info("retention: removed delivered files", "count", total)
+	if folders+files > 0 {
+		// Each dated folder holds a day's inputs: not a count of files.
+		g.log.Info("retention: removed delivered files", "done_folders", folders, "outbox_files", files)
 	}
 }
 
