@@ -153,6 +153,7 @@ type Engine struct {
 	started  bool
 	stopped  bool
 	cancel   context.CancelFunc
+	runCtx   context.Context // the worker's, ended as Shutdown begins
 	wg       sync.WaitGroup
 	stopOnce sync.Once
 	done     chan struct{}
@@ -413,7 +414,7 @@ func (e *Engine) start(_ context.Context, _ adapters.Host) error {
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	e.cancel = cancel
+	e.cancel, e.runCtx = cancel, ctx
 	e.started = true
 	e.wg.Add(1)
 	go e.run(ctx)

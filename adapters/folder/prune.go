@@ -1,6 +1,7 @@
 package folder
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -21,21 +22,34 @@ var ErrNotRunning = errors.New("folder not running")
 // its done/ a link elsewhere, makes it remove nothing there. Anything
 // but a dated folder is left alone. Its errors name the dated folder,
 // not the file in it that could not be removed (archived inputs are
-// often named after the patient). Safe to call beside the worker.
-func (e *Engine) PruneDone(cutoff time.Time) (int, error) {
+// often named after the patient). Safe to call beside the worker. It
+// works through a handle of its own on that folder, so Shutdown does not
+// wait for it, and it ends at the next file once ctx ends or the engine
+// stops (an error wrapping the context's), leaving the rest to the next
+// pass.
+func (e *Engine) PruneDone(ctx context.Context, cutoff time.Time) (int, error) {
 	e.mu.Lock()
-	started := e.started // Start holds mu until its folders are open
+	started, running := e.started, e.runCtx // Start holds mu until its folders are open
 	e.mu.Unlock()
 	if !started {
 		return 0, ErrNotRunning
 	}
 	e.rootsMu.Lock()
-	defer e.rootsMu.Unlock()
 	done := e.doneP
 	if done.root == nil { // shut down
+		e.rootsMu.Unlock()
 		return 0, ErrNotRunning
 	}
-	return pruneDatedIn(done, e.paths.Done, cutoff)
+	own, err := done.root.OpenRoot(done.dir)
+	e.rootsMu.Unlock()
+	if err != nil {
+		return 0, fmt.Errorf("prune %s: %w", e.paths.Done, withoutPath(err))
+	}
+	defer own.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(running, cancel)()
+	return pruneDatedIn(ctx, place{root: own, dir: "."}, e.paths.Done, cutoff)
 }
 
 // PruneDatedDirs is PruneDone by path, for a folder no engine holds open
@@ -43,6 +57,10 @@ func (e *Engine) PruneDone(cutoff time.Time) (int, error) {
 // has not started): the dated folders directly under dir, before the date
 // of cutoff. A missing dir is not an error: nothing has been archived yet.
 func PruneDatedDirs(dir string, cutoff time.Time) (int, error) {
+	return pruneDatedDirs(context.Background(), dir, cutoff)
+}
+
+func pruneDatedDirs(ctx context.Context, dir string, cutoff time.Time) (int, error) {
 	r, err := os.OpenRoot(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
@@ -51,7 +69,7 @@ func PruneDatedDirs(dir string, cutoff time.Time) (int, error) {
 		return 0, fmt.Errorf("prune %s: %w", dir, withoutPath(err))
 	}
 	defer r.Close()
-	return pruneDatedIn(place{root: r, dir: "."}, dir, cutoff)
+	return pruneDatedIn(ctx, place{root: r, dir: "."}, dir, cutoff)
 }
 
 // PruneDoneOf is PruneDone for the folder c describes while no engine of
@@ -62,14 +80,15 @@ func PruneDatedDirs(dir string, cutoff time.Time) (int, error) {
 // work folder in the watched one) no link is followed, where Start
 // refuses one, so that someone who may write the watched folder and swaps
 // .ferry (or its done/) for a link elsewhere while ferry is stopped has
-// the next start remove nothing there.
-func PruneDoneOf(c Config, cutoff time.Time) (int, error) {
+// the next start remove nothing there. It ends at the next file once ctx
+// ends, as PruneDone does.
+func PruneDoneOf(ctx context.Context, c Config, cutoff time.Time) (int, error) {
 	paths, err := c.ResolvePaths()
 	if err != nil {
 		return 0, err
 	}
 	if !within(paths.Work, paths.Done) || filepath.Clean(paths.Done) == filepath.Clean(paths.Work) {
-		return PruneDatedDirs(paths.Done, cutoff)
+		return pruneDatedDirs(ctx, paths.Done, cutoff)
 	}
 	path, err := filepath.Abs(c.Path)
 	if err != nil {
@@ -101,7 +120,7 @@ func PruneDoneOf(c Config, cutoff time.Time) (int, error) {
 		return 0, err
 	}
 	done.Close()
-	return pruneDatedIn(place{root: work, dir: rel}, paths.Done, cutoff)
+	return pruneDatedIn(ctx, place{root: work, dir: rel}, paths.Done, cutoff)
 }
 
 // openNoLink opens the folder rel of r (named name in errors), refusing a
@@ -129,8 +148,8 @@ func openNoLink(r *os.Root, rel, name string) (*os.Root, error) {
 // mistyped folder cannot be wiped. name is p's path for the errors, which
 // name the dated folder, not the file in it that could not be removed
 // (archived inputs are often named after the patient, and the error is
-// logged).
-func pruneDatedIn(p place, name string, cutoff time.Time) (int, error) {
+// logged). It ends at the next file once ctx ends.
+func pruneDatedIn(ctx context.Context, p place, name string, cutoff time.Time) (int, error) {
 	entries, err := readDirIn(p)
 	if err != nil {
 		return 0, fmt.Errorf("prune %s: %w", name, withoutPath(err))
@@ -147,7 +166,10 @@ func pruneDatedIn(p place, name string, cutoff time.Time) (int, error) {
 		if err != nil || d.Format(time.DateOnly) != day || day >= limit {
 			continue
 		}
-		if err := p.root.RemoveAll(p.join(day)); err != nil {
+		if err := removeTreeIn(ctx, p.root, p.join(day)); ctx.Err() != nil {
+			errs = append(errs, fmt.Errorf("prune %s: stopped: %w", name, ctx.Err()))
+			break
+		} else if err != nil {
 			errs = append(errs, fmt.Errorf("prune %s: %w", filepath.Join(name, day), withoutPath(err)))
 			continue
 		}
@@ -157,6 +179,44 @@ func pruneDatedIn(p place, name string, cutoff time.Time) (int, error) {
 		_ = syncDirIn(p)
 	}
 	return removed, errors.Join(errs...)
+}
+
+// removeTreeIn removes name in r with all it holds, as r.RemoveAll does
+// (a link is removed, never followed), one file at a time so that it
+// ends at the next file once ctx ends; what it leaves, the next pass
+// removes.
+func removeTreeIn(ctx context.Context, r *os.Root, name string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	fi, err := r.Lstat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		entries, err := readDirIn(place{root: r, dir: name})
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		var first error // the others are removed still, as RemoveAll does
+		for _, de := range entries {
+			if err := removeTreeIn(ctx, r, filepath.Join(name, de.Name())); ctx.Err() != nil {
+				return ctx.Err()
+			} else if err != nil && first == nil {
+				first = err
+			}
+		}
+		if first != nil {
+			return first
+		}
+	}
+	if err := r.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // withoutPath drops the path from a file-system error, keeping the

@@ -133,7 +133,7 @@ func TestPruneLogHidesFileNames(t *testing.T) {
 		cfg.Log.PHI = phi // retention errors never name files, log.phi or not
 		var logs bytes.Buffer
 		g := &gateway{cfg: cfg, log: newLogger(&logs, "info")}
-		g.pruneDelivered()
+		g.pruneDelivered(context.Background())
 		out := logs.String()
 		if !strings.Contains(out, "retention: pruning done folder failed") || !strings.Contains(out, old) || !strings.Contains(out, "operation not permitted") {
 			t.Errorf("no useful log line:\n%s", out)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -47,11 +48,13 @@ func (g *gateway) scheduleJobs(s gocron.Scheduler) error {
 // pruneDelivered removes delivered files older than the retention: dated
 // done/ folders of the folder sources and, when configured, outbox files.
 // Undelivered data (queue, quarantine, dead letters, failed/) is never
-// touched.
-func (g *gateway) pruneDelivered() {
+// touched. It ends at the next file once ctx ends (the scheduler's stop)
+// or the folder it prunes stops, so that a long pass does not hold up the
+// service's stop; the next pass removes what it left.
+func (g *gateway) pruneDelivered(ctx context.Context) {
 	done, outbox := retentionPolicy(g)
 	now := time.Now()
-	total := 0
+	folders, files := 0, 0 // dated done/ folders, outbox files
 	if done > 0 {
 		for _, f := range g.cfg.Sources.Folders {
 			// A running folder prunes through the done/ it holds open,
@@ -61,7 +64,7 @@ func (g *gateway) pruneDelivered() {
 			err := folder.ErrNotRunning
 			for _, eng := range g.folders {
 				if eng.Config().Name == f.Name {
-					n, err = eng.PruneDone(now.Add(-done))
+					n, err = eng.PruneDone(ctx, now.Add(-done))
 				}
 			}
 			if errors.Is(err, folder.ErrNotRunning) {
@@ -69,23 +72,32 @@ func (g *gateway) pruneDelivered() {
 				// starts, before the folders), or it could not start:
 				// opened as its start would, following no link where
 				// that refuses one.
-				n, err = folder.PruneDoneOf(f.Config.Config, now.Add(-done))
+				n, err = folder.PruneDoneOf(ctx, f.Config.Config, now.Add(-done))
 			}
-			total += n
+			folders += n
+			if errors.Is(err, context.Canceled) {
+				g.log.Info("retention: pass ended by the stop; the next pass removes the rest", "source", f.Name, "done_folders", folders)
+				return
+			}
 			if err != nil {
 				g.log.Warn("retention: pruning done folder failed", "source", f.Name, "error", err)
 			}
 		}
 	}
 	if outbox > 0 && g.cfg.Exchange.URL == "" {
-		n, err := ops.PruneOldFiles(g.cfg.Path("outbox"), now.Add(-outbox))
-		total += n
+		n, err := ops.PruneOldFiles(ctx, g.cfg.Path("outbox"), now.Add(-outbox))
+		files = n
+		if errors.Is(err, context.Canceled) {
+			g.log.Info("retention: pass ended by the stop; the next pass removes the rest", "done_folders", folders, "outbox_files", files)
+			return
+		}
 		if err != nil {
 			g.log.Warn("retention: pruning outbox failed", "error", err)
 		}
 	}
-	if total > 0 {
-		g.log.Info("retention: removed delivered files", "count", total)
+	if folders+files > 0 {
+		// Each dated folder holds a day's inputs: not a count of files.
+		g.log.Info("retention: removed delivered files", "done_folders", folders, "outbox_files", files)
 	}
 }
 

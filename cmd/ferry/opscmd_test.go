@@ -415,7 +415,7 @@ func TestScheduledJobs(t *testing.T) {
 	if strings.Join(names, ",") != "retention,certificate expiry" && strings.Join(names, ",") != "certificate expiry,retention" {
 		t.Fatalf("jobs %v", names)
 	}
-	g.pruneDelivered()
+	g.pruneDelivered(context.Background())
 	if _, err := os.Stat(filepath.Join(done, old)); err == nil {
 		t.Error("45-day-old done folder kept")
 	}

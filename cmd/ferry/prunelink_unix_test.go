@@ -69,7 +69,7 @@ func TestPruneFollowsNoSwappedWorkFolder(t *testing.T) {
 
 	var logs bytes.Buffer
 	g := &gateway{cfg: cfg, log: newLogger(&logs, "info"), folders: []*folder.Engine{eng}}
-	g.pruneDelivered()
+	g.pruneDelivered(context.Background())
 	if _, err := os.Stat(filepath.Join(victim, old, "ledger.csv")); err != nil {
 		t.Errorf("the linked folder's dated folder was pruned: %v", err)
 	}
@@ -115,7 +115,7 @@ func TestPruneAtStartFollowsNoSwappedWorkFolder(t *testing.T) {
 	}
 	var logs bytes.Buffer
 	g := &gateway{cfg: cfg, log: newLogger(&logs, "info"), folders: []*folder.Engine{eng}} // not started yet
-	g.pruneDelivered()
+	g.pruneDelivered(context.Background())
 	if _, err := os.Stat(filepath.Join(victim, old, "ledger.csv")); err != nil {
 		t.Errorf("the linked folder's dated folder was pruned: %v", err)
 	}
@@ -147,7 +147,7 @@ func TestPruneAtStartFollowsNoSwappedWorkFolder(t *testing.T) {
 	if err := os.Symlink(filepath.Join(dir, "theirs"), filepath.Join(watched, ".ferry")); err != nil {
 		t.Fatal(err)
 	}
-	g.pruneDelivered()
+	g.pruneDelivered(context.Background())
 	if _, err := os.Stat(filepath.Join(victim, old, "ledger.csv")); err != nil {
 		t.Errorf("with .ferry a link, the linked folder's dated folder was pruned: %v", err)
 	}

@@ -201,7 +201,7 @@ func TestPrune(t *testing.T) {
 		os.Chtimes(p, old, old)
 	}
 	os.WriteFile(filepath.Join(out, "01J5Z8Q4V7R2M3N6P9T0W1X2Y6.json"), []byte("{}"), 0o644)
-	n, err = PruneOldFiles(out, time.Now().Add(-30*24*time.Hour))
+	n, err = PruneOldFiles(context.Background(), out, time.Now().Add(-30*24*time.Hour))
 	if err != nil || n != 2 {
 		t.Fatalf("pruned %d files, %v", n, err)
 	}

@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -27,8 +28,9 @@ func PruneDatedDirs(root string, cutoff time.Time) (int, error) {
 // outbox: <item id>.json, the id a ULID as ferry writes it) that were
 // last modified before cutoff. Temporary files of writes in progress and
 // anything that is not a bundle file ferry wrote (the reading program's
-// own *.json: a cursor, a list of what it took) are left alone.
-func PruneOldFiles(dir string, cutoff time.Time) (int, error) {
+// own *.json: a cursor, a list of what it took) are left alone. It ends
+// at the next file once ctx ends.
+func PruneOldFiles(ctx context.Context, dir string, cutoff time.Time) (int, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
@@ -39,6 +41,9 @@ func PruneOldFiles(dir string, cutoff time.Time) (int, error) {
 	removed := 0
 	var errs []error
 	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return removed, errors.Join(append(errs, fmt.Errorf("prune %s: stopped: %w", dir, err))...)
+		}
 		if !e.Type().IsRegular() || !bundleFile(e.Name()) {
 			continue
 		}

@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -27,7 +28,7 @@ func TestPruneOutboxKeepsOthersFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	n, err := PruneOldFiles(out, time.Now().Add(-30*24*time.Hour))
+	n, err := PruneOldFiles(context.Background(), out, time.Now().Add(-30*24*time.Hour))
 	if err != nil || n != len(mine) {
 		t.Errorf("pruned %d files (%v), want %d", n, err, len(mine))
 	}

@@ -457,6 +457,10 @@ func ConfiguredCertificates(cfg *config.Config, now time.Time) []CertStatus {
 	for _, mb := range cfg.Sources.Mailboxes {
 		addCA("mailbox/"+mb.Name+" CA", mb.TLS.CAFile)
 		if mb.OAuth2 != nil {
+			// The app's certificate signs every token request (read
+			// at each): expired, the token endpoint refuses it and no
+			// fax is taken.
+			add("mailbox/"+mb.Name+" OAuth client certificate", mb.OAuth2.ClientCertFile)
 			addCA("mailbox/"+mb.Name+" token endpoint CA", mb.OAuth2.CAFile)
 		}
 	}
