@@ -70,7 +70,16 @@ const (
 func (o *OAuth2Config) validate() []error {
 	var errs []error
 	if o.TokenURL != "" || o.Grant != GrantJWTBearer {
-		if u, err := url.Parse(o.TokenURL); err != nil || u.Scheme != "https" || u.Host == "" {
+		// The URL is named in every token error, logged at each failed
+		// poll: a password in it (Go's client sends it as Basic
+		// credentials) is refused, and an unparsable one, which may
+		// hold one, is not quoted back.
+		switch u, err := url.Parse(o.TokenURL); {
+		case err != nil:
+			errs = append(errs, errors.New("oauth2.token_url: want an https:// URL; this one does not parse"))
+		case u.User != nil:
+			errs = append(errs, errors.New("oauth2.token_url: must not contain credentials (user:password@): give the client secret in client_secret_file"))
+		case u.Scheme != "https" || u.Host == "":
 			errs = append(errs, fmt.Errorf("oauth2.token_url: want an https:// URL, got %q", o.TokenURL))
 		}
 	}

@@ -423,3 +423,28 @@ func TestMailboxClientCertificate(t *testing.T) {
 		"oauth2.client_key_file: required with client_cert_file": {TokenURL: "https://h/t", ClientID: "c", ClientCertFile: "c.pem"},
 	})
 }
+
+// TestMailboxTokenURLCredentials: a token_url with a user and password
+// (https://app:secret@login.example/token, which Go's HTTP client would
+// send as Basic credentials) is refused as exchange.auth.smart.token_url
+// is: the URL is no secret type, and ferry names it in every token
+// error, which is logged at each failed poll and shown on the status
+// page. Neither refusal repeats the password.
+func TestMailboxTokenURLCredentials(t *testing.T) {
+	for _, raw := range []string{
+		"https://ferry-app:Sup3rS3cret@login.example/tenant/oauth2/v2.0/token",
+		"http://ferry-app:Sup3rS3cret@login.example/tenant/oauth2/v2.0/token",
+		"https://ferry-app:Sup3rS3cret@login example/token", // not a URL
+	} {
+		mc := MailboxConfig{Name: "x", Address: "h:993", Username: "u",
+			OAuth2: &OAuth2Config{TokenURL: raw, ClientID: "c", ClientSecretFile: "s"}}
+		err := mc.Validate()
+		if err == nil || !strings.Contains(err.Error(), "oauth2.token_url") {
+			t.Errorf("%s: %v, want oauth2.token_url refused", raw, err)
+			continue
+		}
+		if strings.Contains(err.Error(), "Sup3rS3cret") {
+			t.Errorf("%s: the refusal repeats the password: %v", raw, err)
+		}
+	}
+}

@@ -57,12 +57,21 @@ type ParseError struct {
 	Name    string
 	Field   int
 	Reason  string
+	// Quoted says Name is not a segment ID but the start of the line,
+	// quoted, which the ACK's ERR-2 gives the sender: a line break
+	// inside a field makes the field's text a line of its own, and that
+	// may be a patient's name. Error leaves it out, as its text is
+	// logged, kept in the quarantine's listing and shown in status.
+	Quoted bool
 }
 
 // Error names the place first, then the reason.
 func (e *ParseError) Error() string {
 	s := "hl7v2 parse"
-	if e.Segment > 0 {
+	switch {
+	case e.Segment > 0 && e.Quoted:
+		s += fmt.Sprintf(": segment %d", e.Segment)
+	case e.Segment > 0:
 		s += fmt.Sprintf(": segment %d (%s)", e.Segment, e.Name)
 	}
 	if e.Field > 0 {
@@ -232,7 +241,8 @@ func parse(raw []byte, share bool) (*Message, error) {
 			if len(shown) > 8 {
 				shown = shown[:8]
 			}
-			return nil, &ParseError{Segment: pos, Name: fmt.Sprintf("%q", shown), Reason: "invalid segment name"}
+			return nil, &ParseError{Segment: pos, Name: fmt.Sprintf("%q", shown), Quoted: true,
+				Reason: "invalid segment name: the line does not start with a segment ID (3 capital letters or digits), as when a line break is inside a field"}
 		}
 		s := Segment{Name: segName(name), raw: line, d: &m.ctx, pos: pos}
 		s.hdr = s.Name == "MSH" || s.Name == "FHS" || s.Name == "BHS"

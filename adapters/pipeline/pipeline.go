@@ -1113,10 +1113,14 @@ func (p *Pipeline) seen(u *Unit) bool {
 }
 
 // reject quarantines a whole input and returns the permanent error, or a
-// retryable one when even the quarantine cannot be written.
+// retryable one when even the quarantine cannot be written. That one
+// names the quarantine's failure, not err, as a unit's does (store): the
+// source logs it at every try, and err may quote the input (a C-CDA's
+// "invalid character entity &Jones" of a patient named Smith&Jones);
+// the reason is kept with the input once the quarantine takes it.
 func (p *Pipeline) reject(in adapters.Raw, raw []byte, err error) error {
 	if _, qerr := p.quarantine.Put(in, raw, quarantineReason(err)); qerr != nil {
-		return fmt.Errorf("%w (and quarantine failed: %v)", err, qerr)
+		return fmt.Errorf("%s: not converted, and not quarantined (it is tried again): quarantine: %w", in.Name, qerr)
 	}
 	p.stats.Quarantined.Add(1)
 	return queue.Permanent(err)

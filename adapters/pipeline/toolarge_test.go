@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -56,5 +57,38 @@ func TestLargerThanTheQueueQuarantined(t *testing.T) {
 	})
 	if err := p.Consume(context.Background(), small); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// An input the queue can never take is kept in the quarantine and
+// answered as refused for good (MLLP AE); when the quarantine cannot be
+// written either, it is kept nowhere, so the error must be retryable
+// (AR: the sender keeps the message), not the permanent refusal.
+func TestLargerThanTheQueueQuarantineUnwritable(t *testing.T) {
+	dir := t.TempDir()
+	q, err := diskq.Open(filepath.Join(dir, "queue"), diskq.Options{MaxBytes: 4 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close(context.Background())
+	quarDir := filepath.Join(dir, "quarantine")
+	quar, err := OpenQuarantine(quarDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(quarDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(quarDir, []byte("not a folder"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	big := append([]byte(`{"resourceType":"Bundle","type":"transaction","id":"`), bytes.Repeat([]byte("x"), 8<<10)...)
+	big = append(big, `"}`...)
+	p := New(q, memSeen{}, quar, map[string]Converter{"hl7v2": ConverterFunc(func(ctx context.Context, in adapters.Raw) ([]Unit, error) {
+		return []Unit{{Name: "message 1", Bundle: big, Key: "p1", Dedup: sha256.Sum256(in.Body)}}, nil
+	})}, nil)
+	err = p.Consume(context.Background(), adapters.Raw{Source: "mllp", Format: "hl7v2", Name: "msg", Body: []byte("MSH|1")})
+	if err == nil || queue.IsPermanent(err) {
+		t.Fatalf("Consume with the quarantine unwritable: %v, want a retryable error", err)
 	}
 }

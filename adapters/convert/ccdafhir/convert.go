@@ -208,6 +208,38 @@ type PathError struct {
 func (e *PathError) Error() string { return "ccda " + e.Path + ": " + e.Err.Error() }
 func (e *PathError) Unwrap() error { return e.Err }
 
+// xmlError describes the decoder's error err by its line and a kind that
+// quotes nothing of the document: encoding/xml's own messages quote the
+// text around the fault ("invalid character entity &Jones" of a name
+// written Smith&Jones, "element <Jane> closed by </family>" of a bare <
+// in a name), and the text is the patient's, while this error is what
+// `ferry quarantine list` shows. The decoder's error stays reachable
+// through Unwrap.
+func xmlError(err error) error {
+	var se *xml.SyntaxError
+	if !errors.As(err, &se) {
+		return fmt.Errorf("xml: %w", err)
+	}
+	msg := se.Msg
+	switch {
+	case strings.HasPrefix(msg, "invalid character entity"):
+		msg = "an & that begins no character entity (write & in text as &amp;)"
+	case strings.HasPrefix(msg, "element <"), strings.HasPrefix(msg, "unexpected end element"),
+		strings.HasPrefix(msg, "invalid characters between </"), strings.HasPrefix(msg, "invalid XML name"):
+		msg = "an element's end tag does not match its start, or a < in text is not written &lt;"
+	}
+	return &xmlSyntaxError{msg: fmt.Sprintf("xml: syntax error on line %d: %s", se.Line, msg), err: err}
+}
+
+// xmlSyntaxError is xmlError's description of a *xml.SyntaxError.
+type xmlSyntaxError struct {
+	msg string
+	err error
+}
+
+func (e *xmlSyntaxError) Error() string { return e.msg }
+func (e *xmlSyntaxError) Unwrap() error { return e.err }
+
 // Errors callers may test for with errors.Is.
 var (
 	ErrTooLarge   = errors.New("document exceeds the size limit")
@@ -358,7 +390,7 @@ func (c *converter) run() error {
 			return &PathError{Path: "/", Err: errNoDocument}
 		}
 		if err != nil {
-			return &PathError{Path: "/", Err: fmt.Errorf("xml: %w", err)}
+			return &PathError{Path: "/", Err: xmlError(err)}
 		}
 		switch t := tok.(type) {
 		case xml.Directive:
@@ -402,7 +434,7 @@ func (c *converter) pop()          { c.pathBuf = c.pathBuf[:len(c.pathBuf)-1] }
 // decode decodes one element into v, naming the path on error.
 func (c *converter) decode(d *xml.Decoder, v any, start xml.StartElement, name string) error {
 	if err := d.DecodeElement(v, &start); err != nil {
-		return &PathError{Path: c.path(name), Err: fmt.Errorf("xml: %w", err)}
+		return &PathError{Path: c.path(name), Err: xmlError(err)}
 	}
 	return nil
 }
@@ -416,13 +448,19 @@ func (c *converter) eachChild(d *xml.Decoder, fn func(xml.StartElement) error) e
 	for {
 		tok, err := d.Token()
 		if err != nil {
-			return &PathError{Path: c.path(), Err: fmt.Errorf("xml: %w", err)}
+			return &PathError{Path: c.path(), Err: xmlError(err)}
 		}
 		switch t := tok.(type) {
 		case xml.EndElement:
 			return nil
 		case xml.StartElement:
 			if err := fn(t); err != nil {
+				// A child fn skipped (d.Skip) failed in the decoder.
+				var pe *PathError
+				var se *xml.SyntaxError
+				if !errors.As(err, &pe) && errors.As(err, &se) {
+					return &PathError{Path: c.path(t.Name.Local), Err: xmlError(err)}
+				}
 				return err
 			}
 		}
@@ -437,7 +475,7 @@ func (c *converter) document(d *xml.Decoder, start xml.StartElement) error {
 		name := t.Name.Local
 		if t.Name.Space != nsV3 && t.Name.Space != "" {
 			if err := d.Skip(); err != nil {
-				return &PathError{Path: c.path(name), Err: err}
+				return &PathError{Path: c.path(name), Err: xmlError(err)}
 			}
 			return nil
 		}
@@ -519,7 +557,7 @@ func (c *converter) document(d *xml.Decoder, start xml.StartElement) error {
 			c.pop()
 		default:
 			if err := d.Skip(); err != nil {
-				return &PathError{Path: c.path(name), Err: err}
+				return &PathError{Path: c.path(name), Err: xmlError(err)}
 			}
 		}
 		return err

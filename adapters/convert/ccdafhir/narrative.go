@@ -2,7 +2,6 @@ package ccdafhir
 
 import (
 	"encoding/xml"
-	"fmt"
 	"strings"
 
 	"github.com/ferry-health/ferry/adapters/fhir"
@@ -29,7 +28,7 @@ func (c *converter) narrative(d *xml.Decoder) (map[string]string, error) {
 	for {
 		tok, err := d.Token()
 		if err != nil {
-			return nil, &PathError{Path: c.path("text"), Err: fmt.Errorf("xml: %w", err)}
+			return nil, &PathError{Path: c.path("text"), Err: xmlError(err)}
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
