@@ -187,7 +187,7 @@ func queueShow(ctx context.Context, cfg *config.Config, id string, withBody bool
 		case err == nil:
 			defer q.Close(context.Background())
 			if dl, err = q.DeadLetter(id); err != nil {
-				return fmt.Errorf("show %s: %w", id, err)
+				return fmt.Errorf("show %s: %w", id, noDeadLetter(err))
 			}
 		case errors.Is(err, errNoQueue):
 			return fmt.Errorf("show %s: %w", id, errNoDeadLetter)
@@ -199,7 +199,9 @@ func queueShow(ctx context.Context, cfg *config.Config, id string, withBody bool
 			if terr != nil {
 				return fmt.Errorf("show %s: the gateway is running and holds the queue, and its ops token cannot be read (%v); run as root or the ferry account", id, terr)
 			}
-			if dl, err = ops.RemoteDeadLetter(ctx, cfg.Status.Listen, tok, id); err != nil {
+			if dl, err = ops.RemoteDeadLetter(ctx, cfg.Status.Listen, tok, id); errors.Is(err, ops.ErrNoSuchItem) {
+				return fmt.Errorf("show %s: %w", id, errNoDeadLetter)
+			} else if err != nil {
 				return err
 			}
 			remote = true
@@ -345,6 +347,18 @@ var errNoQueue = errors.New("no queue yet")
 // errNoDeadLetter is what an ID names no dead letter says.
 var errNoDeadLetter = errors.New("no dead letter with this ID (see `ferry queue list`)")
 
+// noDeadLetter is errNoDeadLetter for an error that says the ID names no
+// dead letter, from the queue (diskq.ErrNotFound: "item not found") or
+// from the running gateway (ops.ErrNoSuchItem), so that show, retry and
+// purge say it alike whether the gateway runs or not; other errors as
+// they are.
+func noDeadLetter(err error) error {
+	if errors.Is(err, diskq.ErrNotFound) || errors.Is(err, ops.ErrNoSuchItem) {
+		return errNoDeadLetter
+	}
+	return err
+}
+
 // openQueueOffline opens the queue when no gateway holds it. stores says
 // whether the command puts items into it (retry): only then is it refused
 // beside data sealed with a key the configuration does not name
@@ -487,7 +501,7 @@ func queueOp(ctx context.Context, cfg *config.Config, action string, ids []strin
 				lost = aerr
 				return errors.Join(err, aerr)
 			}
-			return err
+			return noDeadLetter(err)
 		}
 	case errors.Is(err, diskq.ErrLocked):
 		if err := needStatusListener(cfg, action); err != nil {
@@ -499,9 +513,9 @@ func queueOp(ctx context.Context, cfg *config.Config, action string, ids []strin
 		}
 		do = func(id string) error {
 			if action == "retry" {
-				return ops.RemoteRetry(ctx, cfg.Status.Listen, tok, id, force)
+				return noDeadLetter(ops.RemoteRetry(ctx, cfg.Status.Listen, tok, id, force))
 			}
-			return ops.RemoteOp(ctx, cfg.Status.Listen, tok, action, id)
+			return noDeadLetter(ops.RemoteOp(ctx, cfg.Status.Listen, tok, action, id))
 		}
 	case errors.Is(err, errNoQueue):
 		do = func(string) error { return errNoDeadLetter }

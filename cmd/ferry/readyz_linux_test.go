@@ -21,7 +21,9 @@ const diskFullChild = "FERRY_TEST_READYZ_DISKFULL_CHILD"
 // limit fail with EFBIG where a full file system says ENOSPC. The
 // message that meets it is answered AR and the queue goes on, but
 // /readyz answered 200 ready while every message was refused; it is 503
-// naming the queue's failed write until a write works again.
+// naming the queue's failed write until the disk has room again, which
+// the queue finds without another message (it stayed 503 until the next
+// message was stored, which a sender waiting for /readyz never sent).
 //
 // The limit is the whole process's, so the test runs in a child process of
 // its own: go test's log of the files the tests open (-test.testlogfile,
@@ -89,6 +91,9 @@ exchange:
 	if strings.Contains(body, "Doe") || strings.Contains(body, "MRN") {
 		t.Errorf("PHI in /readyz: %q", body)
 	}
+	// Ready again once the disk has room, before any message comes: a
+	// sender (or a monitor) that waits for /readyz sends none before.
+	waitFor(t, "/readyz once the disk has room, no message sent", func() bool { code, _ := get(); return code == http.StatusOK })
 	if got := send(t, conn, rd, adt(1)); got != "AA" {
 		t.Fatalf("message once the disk has room: MSA-1 %s, want AA", got)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/kardianos/service"
 
+	"github.com/ferry-health/ferry/cmd/ferry/ops"
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/installer"
 )
@@ -568,7 +569,7 @@ func serviceControl(action string) func(context.Context, []string, io.Writer, io
 					st, err := svc.Status()
 					return st == service.StatusStopped || err != nil && strings.Contains(err.Error(), "failed state")
 				}
-				if err := waitReady(ctx, cfg.Status.Listen, startWait, stopped); err != nil {
+				if err := waitReady(ctx, cfg, startWait, stopped); err != nil {
 					return fmt.Errorf("%s: %w", action, err)
 				}
 				fmt.Fprintf(stdout, "ferry service: %s done (running, ready: status page http://%s/)\n", action, cfg.Status.Listen)
@@ -585,11 +586,14 @@ func serviceControl(action string) func(context.Context, []string, io.Writer, io
 // ready: a queue's replay after a crash takes a while.
 const startWait = 60 * time.Second
 
-// waitReady waits until the gateway whose status page listens on addr
-// answers /readyz with 200, and returns nil; or returns why not: the
-// service stopped again (stopped reports true: its start failed), or it
-// was not ready within, naming what is not ready.
-func waitReady(ctx context.Context, addr string, within time.Duration, stopped func() bool) error {
+// waitReady waits until the gateway of cfg, whose status page listens on
+// cfg.Status.Listen, answers /readyz with 200, and returns nil; or returns
+// why not: the service stopped again (stopped reports true: its start
+// failed), another ferry answers there (which the service's gateway
+// cannot then listen on), or it was not ready within, naming what is not
+// ready.
+func waitReady(ctx context.Context, cfg *config.Config, within time.Duration, stopped func() bool) error {
+	addr := cfg.Status.Listen
 	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
 	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}, Timeout: 3 * time.Second}
@@ -603,6 +607,14 @@ func waitReady(ctx context.Context, addr string, within time.Duration, stopped f
 			b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
+				// Ready, if it is this configuration's gateway: another
+				// ferry holding the address (a `ferry run` left in a
+				// terminal) answers too, while the service's cannot
+				// listen there and does not start.
+				if st, err := ops.FetchStatus(ctx, addr); err == nil && !ops.SameDataDir(st, cfg) {
+					return fmt.Errorf("%s answers as another ferry (%s, data_dir %s), not the gateway of this configuration (data_dir %s), which cannot listen there: stop the other, or give one of them another status.listen",
+						addr, st.Version, st.DataDir, cfg.DataDir)
+				}
 				return nil
 			}
 			last = strings.ReplaceAll(strings.TrimSpace(string(b)), "\n", "; ")

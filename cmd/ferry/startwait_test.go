@@ -29,21 +29,23 @@ sources:
 `, filepath.Join(root, "data"), ehr)
 	cfg.Status.Listen = "127.0.0.1:0"
 	gw := runGateway(t, cfg)
-	addr := gw.statusAddr.String()
+	own := *cfg
+	own.Status.Listen = gw.statusAddr.String()
 	running := func() bool { return false }
-	err := waitReady(context.Background(), addr, 300*time.Millisecond, running)
+	err := waitReady(context.Background(), &own, 300*time.Millisecond, running)
 	if err == nil || !strings.Contains(err.Error(), "not ready") || !strings.Contains(err.Error(), "folder/ehr not started") {
 		t.Errorf("a folder source not started: %v", err)
 	}
 	if err := os.MkdirAll(ehr, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitReady(context.Background(), addr, 20*time.Second, running); err != nil {
+	if err := waitReady(context.Background(), &own, 20*time.Second, running); err != nil {
 		t.Errorf("ready gateway: %v", err)
 	}
 	// The service manager reports the service stopped: its start failed.
-	free := freeAddr(t)
-	err = waitReady(context.Background(), free, 20*time.Second, func() bool { return true })
+	gone := own
+	gone.Status.Listen = freeAddr(t)
+	err = waitReady(context.Background(), &gone, 20*time.Second, func() bool { return true })
 	if err == nil || !strings.Contains(err.Error(), "stopped again") {
 		t.Errorf("a service that stopped again: %v", err)
 	}

@@ -28,9 +28,14 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	var st *ops.Status
+	var foreign error // what answered on the address is not ferry
 	if cfg.Status.Listen != "" {
 		st, err = ops.FetchStatus(ctx, cfg.Status.Listen)
-		if err != nil && !errors.Is(err, ops.ErrNotRunning) {
+		if errors.Is(err, ops.ErrNotFerry) {
+			// Another program holds the address, so this gateway
+			// could not bind it: its figures are on disk, as below.
+			foreign = err
+		} else if err != nil && !errors.Is(err, ops.ErrNotRunning) {
 			return err
 		}
 		if st != nil && !ops.SameDataDir(st, cfg) {
@@ -50,6 +55,9 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		if st, err = ops.OfflineStatus(cfg); err != nil {
 			return err
+		}
+		if foreign != nil && !st.Running {
+			fmt.Fprintf(stderr, "note: %v; another program answers there, so the gateway of this configuration cannot listen on it: stop that program, or give ferry another status.listen\n", foreign)
 		}
 	}
 	if st.LastBackup == nil {

@@ -286,7 +286,8 @@ type Queue struct {
 	zeroHold     time.Time   // pre-zeroing failed: not tried again before this
 	zeroWarned   bool        // the pre-zeroing failure was logged
 	writeErrors  atomic.Int64
-	carryArmed   atomic.Bool   // a retry of the carry is scheduled (retryCarry)
+	retryArmed   atomic.Bool   // a retry of the carry, or a probe, is scheduled (retryWrite)
+	failedBytes  int           // writer-owned: the size of the last write that failed, which a probe writes
 	stopped      chan struct{} // closed when failed is set
 
 	mu           sync.Mutex
@@ -1541,8 +1542,13 @@ func (q *Queue) write(batch []*writeReq) *written {
 		batch = append(q.carry, batch...)
 		q.carry = nil
 	}
+	// A batch with nothing to write while writes fail (Sync's barrier,
+	// retryWrite's) probes the disk where the next record goes (probe)
+	// and leaves a rotation to the next record: the timer's barriers
+	// count no failed write of their own.
+	probing := q.writeFails > 0 && !slices.ContainsFunc(batch, func(r *writeReq) bool { return len(r.rec) > 0 })
 	failed := q.failedErr()
-	if failed == nil && q.cur.wend >= q.opts.SegmentBytes {
+	if failed == nil && q.cur.wend >= q.opts.SegmentBytes && !probing {
 		// Rotation and relocation expect the log to be synced and
 		// published up to its end: let syncLoop catch up first.
 		q.pending.Wait()
@@ -1590,6 +1596,7 @@ func (q *Queue) write(batch []*writeReq) *written {
 		took = time.Since(start)
 		if err != nil {
 			// The seqs are not used: the next batch takes them.
+			q.failedBytes = len(buf)
 			q.reject(batch, q.writeFailed(seg, err))
 			return nil
 		}
@@ -1598,6 +1605,8 @@ func (q *Queue) write(batch []*writeReq) *written {
 			q.writeRecovered()
 		}
 		q.prezero(seg)
+	} else if probing {
+		q.probe(seg)
 	}
 	n := int64(len(buf))
 	if cap(buf) <= maxBatchBytes {

@@ -26,7 +26,10 @@ import (
 //     queue.ErrFull when the disk is full, so the source answers AR (the
 //     sender resends) or leaves the file for a later try. ACK and NACK
 //     records of the batch are written with the next one, or zeroRetry
-//     later when ACK records hold their keys (retryCarry).
+//     later (retryWrite). Until a write works again, WriteFailing says
+//     so (/readyz answers 503); with nothing to write, the writer
+//     probes the disk every zeroRetry (probe), so that it stops saying
+//     so once there is room even when no Put comes.
 //   - A failed rotation (the next segment cannot be created) fails the
 //     batch the same way; the next batch tries again.
 //   - A failed fdatasync stops the queue for good (q.failed): after it the
@@ -135,7 +138,6 @@ func (q *Queue) reject(batch []*writeReq, err error) {
 	}
 	q.writeFails++
 	q.writeFailing.Store(true)
-	held := false
 	for _, r := range batch {
 		switch {
 		case r.put != nil:
@@ -146,30 +148,29 @@ func (q *Queue) reject(batch []*writeReq, err error) {
 			}
 		case len(r.rec) > 0:
 			q.carry = append(q.carry, r)
-			held = held || r.settled != nil
 			continue
 		}
 		if r.done != nil {
 			r.done <- err
 		}
 	}
-	if held {
-		q.retryCarry()
-	}
+	q.retryWrite()
 }
 
-// retryCarry has the writer try the settlements a failed batch left
-// (carry) again zeroRetry later, even if nothing else is written
-// meanwhile: their items' keys are held until the ACK records are synced
-// (see keyState), and waiting for the next Put to carry them would stop
-// those patients' deliveries for as long as no message comes in (a
-// night). A retry that fails again arms the next.
-func (q *Queue) retryCarry() {
-	if !q.carryArmed.CompareAndSwap(false, true) {
+// retryWrite has the writer write again zeroRetry later, even if nothing
+// else is written meanwhile: the settlements a failed batch left (carry),
+// whose items' keys are held until the ACK records are synced (see
+// keyState), or, with none, a probe of the disk (see probe). Waiting for
+// the next Put would stop those patients' deliveries, and keep the queue
+// failing (WriteFailing, /readyz 503) after the disk had room, for as
+// long as no message comes in (a night, or a sender that waits for
+// /readyz). A retry that fails again arms the next.
+func (q *Queue) retryWrite() {
+	if !q.retryArmed.CompareAndSwap(false, true) {
 		return
 	}
 	time.AfterFunc(zeroRetry, func() {
-		q.carryArmed.Store(false)
+		q.retryArmed.Store(false)
 		q.mu.Lock()
 		if q.closed {
 			q.mu.Unlock()
@@ -180,6 +181,36 @@ func (q *Queue) retryCarry() {
 		q.reqs <- &writeReq{} // a barrier: the writer writes the carry before it
 		q.inflight.Done()
 	})
+}
+
+// probeMin and probeMax bound the zeros a probe writes: at least a block, at most
+// a pre-zeroing chunk.
+const (
+	probeMin = 4 << 10
+	probeMax = prezeroChunk
+)
+
+// probe writes zeros at seg's end, where the next record goes, as many as
+// the write that failed had bytes (failedBytes), when no write has worked
+// since and there is nothing else to write: the disk has room again when
+// they are written, and the failed-write episode ends. The zeros are
+// pre-zeroed space for the next records (zeroEnd), trimmed as such. A
+// probe that fails arms the next. The caller holds wmu.
+func (q *Queue) probe(seg *segment) {
+	if q.failedErr() != nil {
+		return
+	}
+	n := int64(min(max(q.failedBytes, probeMin), probeMax))
+	if _, err := seg.f.WriteAt(zeroBlock[:n], seg.wend); err != nil {
+		// A write cut short extends the file: trimmed with the rest.
+		if st, serr := seg.f.Stat(); serr == nil {
+			seg.zeroEnd = max(seg.zeroEnd, st.Size())
+		}
+		q.retryWrite()
+		return
+	}
+	seg.zeroEnd = max(seg.zeroEnd, seg.wend+n)
+	q.writeRecovered()
 }
 
 // writeRecovered ends a failed-write episode. The caller holds wmu.

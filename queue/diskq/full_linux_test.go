@@ -155,6 +155,8 @@ func TestDiskFullChild(t *testing.T) {
 		c.shortZero()
 	case "heldcarry":
 		c.heldCarry()
+	case "reprobe":
+		c.reprobe()
 	default:
 		t.Fatalf("unknown scenario %q", os.Getenv(fullScenarioEnv))
 	}
@@ -430,6 +432,63 @@ func (c *fullChild) heldCarry() {
 	closeQ(t, q)
 }
 
+// reprobe: the write that met the full disk is the last one for a while
+// (the sender waits for /readyz, or no message comes at night). Once
+// there is room, WriteFailing clears without another Put; before, a probe
+// on the still-full disk leaves it failing, and the queue its records.
+func (c *fullChild) reprobe() {
+	t := c.t
+	const body = 16 << 10
+	q := open(t, c.dir, Options{Logger: c.logs.logger()})
+	if _, err := c.put(q, body); err != nil {
+		t.Fatal(err)
+	}
+	segs := segFiles(t, c.dir)
+	seg := segs[len(segs)-1]
+	setFsize(t, uint64(fileSize(t, seg)))
+	var err error
+	for err == nil {
+		_, err = c.put(q, body) // into the pre-zeroed region, until it is used up
+	}
+	c.checkFull(q, err)
+	if q.WriteFailing() == nil {
+		t.Fatal("WriteFailing is nil after a write failed")
+	}
+	end, failedWrites := writerEnd(q), q.Stats().WriteErrors
+	// A probe on the full disk (Sync's barrier runs it) fails: still
+	// failing, and the log's end where it was (what zeros the probe got
+	// in are the next records' room); no message was refused, and no
+	// failed write is counted.
+	if err := q.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if q.WriteFailing() == nil {
+		t.Fatal("WriteFailing cleared while the disk is still full")
+	}
+	if n := q.Stats().WriteErrors; n != failedWrites {
+		t.Fatalf("%d failed writes counted after a probe, want %d", n, failedWrites)
+	}
+	if got := writerEnd(q); got != end {
+		t.Fatalf("the log ends at %d after a failed probe, want %d", got, end)
+	}
+
+	setFsize(t, unix.RLIM_INFINITY)
+	deadline := time.Now().Add(20 * time.Second)
+	for q.WriteFailing() != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("WriteFailing still set %s after the disk had room, no Put meanwhile:\n%s", 20*time.Second, c.logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(c.logs.String(), "queue writes work again") {
+		t.Fatalf("recovery not logged:\n%s", c.logs.String())
+	}
+	if _, err := c.put(q, body); err != nil {
+		t.Fatalf("Put once the disk has room: %v", err)
+	}
+	closeQ(t, q)
+}
+
 // shortZero: the disk fills in the middle of a pre-zeroing chunk, so the
 // kernel writes part of it; then there is room again and the segment
 // fills up and rotates. The part-written zeros must be trimmed with the
@@ -601,6 +660,18 @@ func TestDiskFullHeldKey(t *testing.T) {
 // TestDiskFullShortZero: zeros a full disk let through part of a
 // pre-zeroing chunk are trimmed at rotation like the rest; the reopen
 // finds every item and no damage.
+// TestDiskFullReprobed: a queue whose last write failed on a full disk
+// said so (WriteFailing, and so /readyz 503) until another write worked,
+// which needed another Put: an MLLP sender or a monitor that waits for
+// /readyz, or a night without messages, kept it failing for ever after
+// the disk had room again. The writer probes the disk while writes fail,
+// and the failure clears once there is room.
+func TestDiskFullReprobed(t *testing.T) {
+	dir := t.TempDir()
+	stored, failed, acked := runFullChild(t, dir, "reprobe")
+	checkAfterFull(t, dir, Options{}, stored, failed, acked)
+}
+
 func TestDiskFullShortZero(t *testing.T) {
 	dir := t.TempDir()
 	stored, failed, acked := runFullChild(t, dir, "shortzero")

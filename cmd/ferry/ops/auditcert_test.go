@@ -16,7 +16,7 @@ func TestAuditCertificatesChecked(t *testing.T) {
 	dir := t.TempDir()
 	repo := newPKI(t, dir, "audit")
 	now := time.Now()
-	c, k, err := repo.ca.IssueValid("ferry audit client", nil, nil, true, now.Add(-time.Hour), now.Add(10*24*time.Hour))
+	c, k, err := repo.ca.IssueValid("ferry audit client", nil, nil, true, now.Add(-time.Hour), now.Add(10*24*time.Hour+time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -347,11 +347,15 @@ func plainFileError(err error) error {
 
 // validity judges NotBefore/NotAfter at now.
 func validity(c *x509.Certificate, opts DoctorOptions) (Level, string) {
-	days := int(math.Round(c.NotAfter.Sub(opts.Now).Hours() / 24))
+	// Whole days left, rounded down as `ferry status` and the daily
+	// warning give them: rounded to the nearest, a certificate good for
+	// 14 more hours had "1 days left" here and 0 there.
+	days := int(math.Floor(c.NotAfter.Sub(opts.Now).Hours() / 24))
 	exp := c.NotAfter.UTC().Format(time.DateOnly)
 	switch {
 	case opts.Now.After(c.NotAfter):
-		return Fail, fmt.Sprintf("%q expired on %s (%d days ago); ask for a renewed certificate", c.Subject.CommonName, exp, -days)
+		ago := int(math.Round(opts.Now.Sub(c.NotAfter).Hours() / 24))
+		return Fail, fmt.Sprintf("%q expired on %s (%d days ago); ask for a renewed certificate", c.Subject.CommonName, exp, ago)
 	case opts.Now.Before(c.NotBefore):
 		return Fail, fmt.Sprintf("%q is not valid until %s; check the system clock", c.Subject.CommonName, c.NotBefore.UTC().Format(time.DateOnly))
 	case c.NotAfter.Sub(opts.Now) < opts.ExpiryWarning:

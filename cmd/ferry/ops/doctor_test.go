@@ -165,7 +165,7 @@ func TestCheckCertificates(t *testing.T) {
 	good := newPKI(t, dir, "exchange")
 	other := newPKI(t, dir, "other")
 	now := time.Now()
-	soonC, soonK, _ := good.ca.IssueValid("soon", nil, nil, true, now.Add(-time.Hour), now.Add(10*24*time.Hour))
+	soonC, soonK, _ := good.ca.IssueValid("soon", nil, nil, true, now.Add(-time.Hour), now.Add(10*24*time.Hour+time.Hour))
 	oldC, oldK, _ := good.ca.IssueValid("old", nil, nil, true, now.Add(-72*time.Hour), now.Add(-48*time.Hour))
 	soon := writeFile(t, dir, "soon.pem", soonC)
 	soonKey := writeFile(t, dir, "soon.key", soonK)

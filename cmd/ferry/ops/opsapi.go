@@ -364,5 +364,11 @@ func RemoteDeadLetter(ctx context.Context, addr string, token configopaque.Strin
 	case http.StatusUnauthorized:
 		return nil, fmt.Errorf("show %s: the gateway refused the ops token (restarted since it was read?)", id)
 	}
+	// The gateway's reason (a dead letter it cannot read), as remoteOp
+	// gives it.
+	var res OpResult
+	if json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&res) == nil && res.Error != "" {
+		return nil, fmt.Errorf("show %s: %s", id, res.Error)
+	}
 	return nil, fmt.Errorf("show %s: gateway answered %s", id, resp.Status)
 }

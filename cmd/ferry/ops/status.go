@@ -298,6 +298,10 @@ type CertStatus struct {
 // ErrNotRunning means no gateway answered on the status address.
 var ErrNotRunning = errors.New("no gateway answers")
 
+// ErrNotFerry means something answered on the status address, but not as
+// a ferry status page: another program holds the address.
+var ErrNotFerry = errors.New("not a ferry status page")
+
 // FetchStatus asks the gateway whose status page listens on addr.
 func FetchStatus(ctx context.Context, addr string) (*Status, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -313,11 +317,11 @@ func FetchStatus(ctx context.Context, addr string) (*Status, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("status %s: %s answered %s, not a ferry status page", addr, addr, resp.Status)
+		return nil, fmt.Errorf("status %s: %s answered %s: %w", addr, addr, resp.Status, ErrNotFerry)
 	}
 	var s Status
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(&s); err != nil {
-		return nil, fmt.Errorf("status %s: not a ferry status report: %w", addr, err)
+		return nil, fmt.Errorf("status %s: %w (%w)", addr, ErrNotFerry, err)
 	}
 	s.Online, s.Address = true, addr
 	return &s, nil
