@@ -220,32 +220,36 @@ func sniffJSON(br *bufio.Reader, name, ext string) (format, typ string, err erro
 	if whole && ext == ".ndjson" && !isManifest(trimmed) {
 		if _, err := resourceType(trimmed); err != nil {
 			// Named NDJSON, a first line that is no resource (not
-			// JSON, or without resourceType) and a second that is
-			// one: the first is a bad line of NDJSON, for the
-			// pipeline to refuse by its number, as it does any other.
-			// Blank lines between them are read past, and put back
-			// as newlines if the first line starts a document.
-			blank := 0
-			next, nextWhole, err := readLine(br, maxNDJSONLine)
-			for err == nil && nextWhole && len(bytes.TrimSpace(next)) == 0 {
-				if _, err := br.Peek(1); err != nil {
+			// JSON, or without resourceType) and a later one that
+			// is: the lines before it are bad lines of NDJSON, for
+			// the pipeline to refuse each by its number, as it does
+			// any other. Blank lines, and bad lines that start as an
+			// object does, are read past (up to maxNDJSONLine in
+			// all), and put back if no resource line follows them:
+			// a pretty-printed document's second line is a member
+			// ("resourceType": ...), which ends the search.
+			held := []byte{'\n'} // what follows the first line, read past
+			for {
+				next, nextWhole, err := readLine(br, maxNDJSONLine)
+				if err != nil {
+					return "", "", fmt.Errorf("sniff: read: %w", err)
+				}
+				n := bytes.TrimSpace(bytes.TrimPrefix(next, []byte("\xEF\xBB\xBF")))
+				if nextWhole && json.Valid(n) {
+					if typ, err := resourceType(n); err == nil {
+						return FormatFHIRNDJSON, typ, nil
+					}
+				}
+				held = append(held, next...)
+				if !nextWhole {
 					break
 				}
-				blank++
-				next, nextWhole, err = readLine(br, maxNDJSONLine)
-			}
-			if err != nil {
-				return "", "", fmt.Errorf("sniff: read: %w", err)
-			}
-			if n := bytes.TrimSpace(bytes.TrimPrefix(next, []byte("\xEF\xBB\xBF"))); nextWhole && json.Valid(n) {
-				if typ, err := resourceType(n); err == nil {
-					return FormatFHIRNDJSON, typ, nil
+				held = append(held, '\n')
+				if _, err := br.Peek(1); err != nil || len(n) > 0 && n[0] != '{' || len(held) > maxNDJSONLine {
+					break
 				}
 			}
-			if nextWhole {
-				next = append(next, '\n')
-			}
-			rest = io.MultiReader(bytes.NewReader(append(bytes.Repeat([]byte("\n"), blank+1), next...)), br)
+			rest = io.MultiReader(bytes.NewReader(held), br)
 		}
 	}
 	if whole && json.Valid(trimmed) {

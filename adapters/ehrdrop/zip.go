@@ -98,7 +98,8 @@ type zipStep struct {
 // quarantined and audited exactly as if it had been dropped alone.
 //
 // Which entries are documents:
-//   - In an XDM package, those METADATA.XML lists (its ExtrinsicObjects),
+//   - In an XDM package (IHE_XDM/ at the archive's root, or in its one
+//     folder: see xdmRootOf), those METADATA.XML lists (its ExtrinsicObjects),
 //     found by their URI slot in the subset folder. Other files of a subset
 //     (stylesheets) are not documents of the submission and are left
 //     alone, as are INDEX.HTM and README.TXT. A subset without a
@@ -287,18 +288,18 @@ func planZip(zr *zip.Reader, size int64, lim zipLimits) ([]zipStep, []badSourceI
 		return nil, nil, err
 	}
 	var files []*zip.File
-	xdm := false
+	roots := map[string]bool{}
 	for _, f := range zr.File {
 		if f.Mode().IsDir() || strings.HasSuffix(entryName(f), "/") || litter(entryName(f)) {
 			continue
 		}
 		files = append(files, f)
-		if strings.HasPrefix(strings.ToUpper(entryName(f)), xdmRoot) {
-			xdm = true
+		if root, ok := xdmRootOf(strings.ToUpper(entryName(f))); ok {
+			roots[root] = true
 		}
 	}
-	if xdm {
-		return planXDM(files)
+	if len(roots) > 0 {
+		return planXDM(files, roots)
 	}
 	steps := make([]zipStep, 0, len(files))
 	for _, f := range files {
@@ -462,25 +463,55 @@ func fileStep(f *zip.File) zipStep {
 
 const xdmRoot = "IHE_XDM/"
 
-// planXDM lists an XDM package's documents: subset by subset in name
-// order, each in the order its METADATA.XML lists them, and then any file
-// outside IHE_XDM/ other than INDEX.HTM and README.TXT, as in any archive.
-// bad lists the subsets whose sourceId is not an OID.
-func planXDM(files []*zip.File) (steps []zipStep, bad []badSourceID, err error) {
+// xdmRootOf returns the folder an XDM package lies in when upper, an
+// upper-cased entry name, is in the package's IHE_XDM/ folder: "" for a
+// package at the archive's root, as ITI-32 places it, or its one folder
+// ("PACKAGE/") for a package unpacked and zipped again as a folder
+// (Windows' "Send to > Compressed (zipped) folder", macOS's Compress),
+// which is the same package and holds the same labels and hashes.
+func xdmRootOf(upper string) (string, bool) {
+	if strings.HasPrefix(upper, xdmRoot) {
+		return "", true
+	}
+	if i := strings.IndexByte(upper, '/'); i > 0 && strings.HasPrefix(upper[i+1:], xdmRoot) {
+		return upper[:i+1], true
+	}
+	return "", false
+}
+
+// planXDM lists the documents of the XDM packages at roots (upper-cased,
+// see xdmRootOf): subset by subset in name order, each in the order its
+// METADATA.XML lists them, and then any other file but a package's
+// INDEX.HTM and README.TXT, as in any archive. bad lists the subsets
+// whose sourceId is not an OID.
+func planXDM(files []*zip.File, roots map[string]bool) (steps []zipStep, bad []badSourceID, err error) {
 	byName := make(map[string]*zip.File, len(files)) // upper-cased name → entry
 	subsets := map[string][]*zip.File{}              // upper-cased subset folder → its files
+	rootOf := map[string]string{}                    // upper-cased subset folder → its package's root
 	var dirs []string
 	var outside []zipStep
 	for _, f := range files {
 		name := entryName(f)
 		upper := strings.ToUpper(name)
 		byName[upper] = f
+		root, inXDM := xdmRootOf(upper)
+		inXDM = inXDM && roots[root]
+		if !inXDM {
+			// A file beside a package's IHE_XDM/ folder.
+			if i := strings.IndexByte(upper, '/'); i > 0 && roots[upper[:i+1]] {
+				root = upper[:i+1]
+			} else {
+				root = ""
+			}
+		}
+		sub := upper[len(root):]
 		switch {
-		case upper == "INDEX.HTM" || upper == "README.TXT":
-		case strings.HasPrefix(upper, xdmRoot) && strings.Contains(upper[len(xdmRoot):], "/"):
-			dir := upper[:len(xdmRoot)+strings.IndexByte(upper[len(xdmRoot):], '/')]
+		case roots[root] && (sub == "INDEX.HTM" || sub == "README.TXT"):
+		case inXDM && strings.Contains(sub[len(xdmRoot):], "/"):
+			dir := upper[:len(root)+len(xdmRoot)+strings.IndexByte(sub[len(xdmRoot):], '/')]
 			if subsets[dir] == nil {
 				dirs = append(dirs, dir)
+				rootOf[dir] = root
 			}
 			subsets[dir] = append(subsets[dir], f)
 		default:
@@ -489,7 +520,7 @@ func planXDM(files []*zip.File) (steps []zipStep, bad []badSourceID, err error) 
 	}
 	sort.Strings(dirs)
 	for i, dir := range dirs {
-		st, badSource, err := planSubset(dir, subsets[dir], byName)
+		st, badSource, err := planSubset(dir, rootOf[dir], subsets[dir], byName)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -501,7 +532,8 @@ func planXDM(files []*zip.File) (steps []zipStep, bad []badSourceID, err error) 
 	return append(steps, outside...), bad, nil
 }
 
-// planSubset lists the documents of one subset folder (upper-cased dir).
+// planSubset lists the documents of one subset folder (upper-cased dir)
+// of the package at root (upper-cased, "" at the archive's root).
 // XDM names are upper case (ISO 9660 heritage), but writers differ and so
 // do URIs, so names are matched without regard to case.
 //
@@ -514,7 +546,7 @@ func planXDM(files []*zip.File) (steps []zipStep, bad []badSourceID, err error) 
 // subset unsent and named: the sender's labels (confidentialityCode) and
 // hashes are in it, and a document is not sent without them. err is a
 // failure to read the archive's file, to be tried again.
-func planSubset(dir string, files []*zip.File, byName map[string]*zip.File) (steps []zipStep, badSource string, err error) {
+func planSubset(dir, root string, files []*zip.File, byName map[string]*zip.File) (steps []zipStep, badSource string, err error) {
 	var docs []xdmDocument
 	md := byName[dir+"/METADATA.XML"]
 	err = errors.New("no METADATA.XML")
@@ -553,7 +585,7 @@ func planSubset(dir string, files []*zip.File, byName map[string]*zip.File) (ste
 	}
 	// The subset's name as the archive spells it, for messages.
 	first := entryName(files[0])
-	spelled := first[:len(xdmRoot)+strings.IndexByte(first[len(xdmRoot):], '/')]
+	spelled := leadingFolders(first, strings.Count(dir, "/")+1)
 	taken := map[*zip.File]bool{}
 	// A document METADATA.XML gives no URI for is one of the subset's
 	// files, which cannot be told: it is named, and no file the metadata
@@ -581,8 +613,8 @@ func planSubset(dir string, files []*zip.File, byName map[string]*zip.File) (ste
 		}
 		f := byName[strings.ToUpper(target)]
 		if f == nil {
-			// Some writers give the URI from the archive's root.
-			f = byName[strings.ToUpper(path.Clean(uri))]
+			// Some writers give the URI from the package's root.
+			f = byName[root+strings.ToUpper(path.Clean(uri))]
 		}
 		switch {
 		case f == nil:
@@ -609,6 +641,19 @@ func planSubset(dir string, files []*zip.File, byName map[string]*zip.File) (ste
 		}
 	}
 	return steps, badSource, nil
+}
+
+// leadingFolders is name's first n path elements.
+func leadingFolders(name string, n int) string {
+	i := 0
+	for ; n > 0 && i < len(name); n-- {
+		j := strings.IndexByte(name[i:], '/')
+		if j < 0 {
+			return name
+		}
+		i += j + 1
+	}
+	return strings.TrimSuffix(name[:i], "/")
 }
 
 func uniqueIDNote(id string) string {

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -17,6 +18,7 @@ import (
 	"github.com/ferry-health/ferry/adapters/convert/xdmfhir"
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/hl7v2"
+	"github.com/ferry-health/ferry/config/configtext"
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/merges"
 )
@@ -115,6 +117,15 @@ func (h HL7) each(in adapters.Raw, unit func([]Unit) error) error {
 	body, err := readAll(in, h.MaxBytes, "one HL7 v2 batch file: export it in several files")
 	if err != nil {
 		return err
+	}
+	if bytes.HasPrefix(body, []byte{0xFF, 0xFE}) || bytes.HasPrefix(body, []byte{0xFE, 0xFF}) {
+		// A file saved as UTF-16 with its byte-order mark (Notepad's
+		// "Unicode", PowerShell 5's > and Out-File), which an EHR drop
+		// takes for HL7 v2 by reading it through its mark: HL7 v2 is
+		// an 8-bit stream, so it is read as the UTF-8 text it holds.
+		if body, err = configtext.UTF8(body); err != nil {
+			return fmt.Errorf("hl7v2 batch: %w", err)
+		}
 	}
 	msgs, err := hl7v2.SplitBatch(body)
 	if err != nil {

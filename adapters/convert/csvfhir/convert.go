@@ -288,7 +288,7 @@ func ConvertEach(b []byte, m *Mapping, opts Options, emit func(Part) error) erro
 	if err != nil {
 		return err
 	}
-	text = dropEOFMark(text)
+	text = crLineEnds(dropEOFMark(text))
 	delim, ok := delimiterRune(m.Delimiter)
 	if !ok {
 		delim = SniffDelimiter(text)

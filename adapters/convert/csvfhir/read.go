@@ -107,6 +107,50 @@ func dropEOFMark(text string) string {
 	return text
 }
 
+// crLineEnds returns text with its line ends as line feeds when its
+// lines end with a carriage return alone, as Excel for Mac's "CSV
+// (Macintosh)" and other classic Mac OS programs write them (a line
+// break inside a cell being a line feed there): the csv reader ends a
+// row at a line feed only, and would read such a file as one row.
+// Whether they do is told by the first line end outside quotes, as
+// SniffDelimiter finds the header's end; a carriage return inside
+// quotes stays. Any other text comes back as it is.
+func crLineEnds(text string) string {
+	i := lineEnd(text)
+	if i < 0 || text[i] != '\r' || strings.HasPrefix(text[i:], "\r\n") {
+		return text
+	}
+	var b strings.Builder
+	b.Grow(len(text))
+	inQuotes := false
+	for j := 0; j < len(text); j++ {
+		c := text[j]
+		switch {
+		case c == '"':
+			inQuotes = !inQuotes
+		case c == '\r' && !inQuotes && !strings.HasPrefix(text[j:], "\r\n"):
+			c = '\n'
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// lineEnd is the offset of the first '\r' or '\n' of text outside
+// quotes, or -1.
+func lineEnd(text string) int {
+	inQuotes := false
+	for i := 0; i < len(text); i++ {
+		switch c := text[i]; {
+		case c == '"':
+			inQuotes = !inQuotes
+		case !inQuotes && (c == '\r' || c == '\n'):
+			return i
+		}
+	}
+	return -1
+}
+
 // SniffDelimiter picks the delimiter of a CSV text from its header line:
 // the one of , ; TAB | that occurs most often outside quotes (a comma
 // when none does). European spreadsheets write ';', because ',' is their

@@ -339,6 +339,11 @@ func coding(c *Code) *fhir.Coding {
 	}
 	out := &fhir.Coding{Code: strings.TrimSpace(c.Code), Display: strings.TrimSpace(c.Display)}
 	scheme := strings.TrimSpace(c.Scheme)
+	// An OID written as its URN is the OID: the code system's own URI
+	// comes first, whichever way the package names it.
+	if p := len("urn:oid:"); len(scheme) > p && strings.EqualFold(scheme[:p], "urn:oid:") && oidRE.MatchString(scheme[p:]) {
+		scheme = scheme[p:]
+	}
 	switch {
 	case codeSystems[strings.ToUpper(scheme)] != "":
 		out.System = codeSystems[strings.ToUpper(scheme)]
