@@ -700,6 +700,7 @@ func (c *converter) finish() error {
 		c.keepHistory()
 	}
 	c.provenance()
+	c.dropUnnamedPractitioners()
 	for _, typ := range typeOrder {
 		if n := len(c.entries[typ]); n > 0 {
 			c.res.Counts[typ] = n

@@ -63,8 +63,8 @@ const idOnlyProc = `<component><section>
 // of this author"). C-CDA on FHIR maps the participant's id to the
 // Practitioner's identifier. The exchange lost who gave the vaccine and
 // who recorded the procedure. It is now the Practitioner the document
-// describes under that first id, or one holding only the id when the
-// id is an NPI or a local id that no description in the document gives.
+// describes under that first id, or a reference by the id when the id
+// is an NPI or a local id that no description in the document gives.
 func TestParticipantByIDOnly(t *testing.T) {
 	check := func(doc string) (map[string][]any, *fhir.Bundle) {
 		t.Helper()
@@ -123,11 +123,12 @@ func TestParticipantByIDOnly(t *testing.T) {
 		t.Errorf("procedure performer %+v, want the immunization's", pr.Performer)
 	}
 
-	// By an NPI no description gives: a Practitioner of that id.
+	// By an NPI no description gives: that NPI (no Practitioner
+	// without a name is written, TestUnnamedPractitionerNotWritten).
 	got, _ = check(reviewDoc("d1", "s1", "", idOnlyImm(`<id root="2.16.840.1.113883.4.6" extension="1679576722"/>`, "")))
-	p = pract(got, performer(got))
-	if p == nil || len(p.Identifier) == 0 || p.Identifier[0].Value != "1679576722" {
-		t.Errorf("performer by an undescribed NPI is %+v, want a Practitioner of NPI 1679576722", p)
+	if im := got["Immunization"][0].(*fhir.Immunization); len(im.Performer) != 1 || im.Performer[0].Actor.Identifier == nil ||
+		im.Performer[0].Actor.Identifier.Value != "1679576722" || len(got["Practitioner"]) != 0 {
+		t.Errorf("performer by an undescribed NPI is %+v, want a reference by NPI 1679576722", im.Performer)
 	}
 
 	// A placeholder NPI names no one, and an SSN is not sent: no performer.
@@ -143,5 +144,45 @@ func TestParticipantByIDOnly(t *testing.T) {
 	p = pract(got, performer(got))
 	if p == nil || len(p.Name) == 0 || p.Name[0].Family != "Seven" || len(got["Practitioner"]) != 1 {
 		t.Errorf("performer by a described placeholder NPI is %+v (%d practitioners), want Henry Seven alone", p, len(got["Practitioner"]))
+	}
+}
+
+// TestUnnamedPractitionerNotWritten: US Core Practitioner has name 1..*,
+// and a Practitioner is written whole (PUT), so one the document gives
+// no name (a performer or author by an NPI or local id that no
+// description in the document carries, as the corpus CCD names its
+// smoking status's author, or a person without a name) was refused by a
+// validating exchange, and otherwise took away the name the exchange
+// held for that doctor from an earlier document or message. As the HL7
+// v2 converter does for a doctor given by id alone, no such Practitioner
+// is written: what refers to it refers to the doctor by the identifier,
+// {"type": "Practitioner", "identifier": ...}, in every mode.
+func TestUnnamedPractitionerNotWritten(t *testing.T) {
+	for _, mode := range []Mode{ModePutID, ModeConditional} {
+		doc := reviewDoc("d1", "s1", "", idOnlyImm(`<id root="2.16.840.1.113883.4.6" extension="1679576722"/>`, ""))
+		b, _, err := ConvertBytes([]byte(doc), Options{NoBinary: true, Mode: mode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkReferences(t, b)
+		var im *fhir.Immunization
+		for _, e := range b.Entry {
+			switch r := e.Resource.(type) {
+			case *fhir.Practitioner:
+				if len(r.Name) == 0 {
+					t.Errorf("mode %v: Practitioner without a name written: %+v", mode, r)
+				}
+			case *fhir.Immunization:
+				im = r
+			}
+		}
+		if im == nil || len(im.Performer) != 1 {
+			t.Fatalf("mode %v: immunization %+v, want one performer", mode, im)
+		}
+		ref := im.Performer[0].Actor
+		if ref.Reference != "" || ref.Type != "Practitioner" || ref.Identifier == nil ||
+			ref.Identifier.System != "http://hl7.org/fhir/sid/us-npi" || ref.Identifier.Value != "1679576722" {
+			t.Errorf("mode %v: performer %+v, want a reference by NPI 1679576722", mode, ref)
+		}
 	}
 }

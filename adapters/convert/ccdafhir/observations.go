@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ferry-health/ferry/adapters/convert/internal/ucum"
 	"github.com/ferry-health/ferry/adapters/fhir"
 )
 
@@ -192,78 +193,23 @@ func (c *converter) observation(o *act, category, within string) string {
 	return idn.ref
 }
 
-// vitalUnits are the UCUM codes FHIR R4's vital signs profiles (and US
-// Core's, derived from them) allow each measurement: fixed for BMI, the
-// rates, blood pressure and oxygen saturation, a required binding for
-// lengths, weight and temperature.
-var vitalUnits = map[string][]string{
-	"39156-5": {"kg/m2"},
-	"8867-4":  {"/min"},
-	"9279-1":  {"/min"},
-	"8480-6":  {"mm[Hg]"},
-	"8462-4":  {"mm[Hg]"},
-	"2708-6":  {"%"},
-	"59408-5": {"%"},
-	"8302-2":  {"cm", "[in_i]"},
-	"9843-4":  {"cm", "[in_i]"},
-	"29463-7": {"kg", "[lb_av]", "g"},
-	"8310-5":  {"Cel", "[degF]"},
-}
-
-// sameUnits are UCUM units that say what a profile's unit says: a "1"
-// factor, the US survey inch (2 ppm from the international one, far
-// below any measurement of a patient).
-var sameUnits = map[string]string{"1/min": "/min", "[in_us]": "[in_i]"}
-
 // profileUnit gives q, the value of the vital sign coded code, the
 // vital signs profile's UCUM unit when its own says the same (an
-// annotation as in "{beats}/min", see sameUnits, a BMI whose unit is
-// left at "1"); a unit that says something else stays as sent.
+// annotation as in "{beats}/min", a 1 factor, the US survey inch, a BMI
+// whose unit is left at "1"; ucum.VitalUnit); a unit that says something
+// else stays as sent.
 func profileUnit(code *fhir.CodeableConcept, q *fhir.Quantity) {
 	if q == nil || q.System != "" && q.System != sysUCUM {
 		return
 	}
-	var allowed []string
 	for _, x := range code.Coding {
-		if u, ok := vitalUnits[x.Code]; ok && x.System == sysLOINC {
-			allowed = u
-			break
+		if x.System != sysLOINC || !ucum.VitalSign(x.Code) {
+			continue
 		}
-	}
-	if allowed == nil {
+		if u, ok := ucum.VitalUnit(x.Code, q.Unit); ok && (q.System != sysUCUM || q.Code != u || q.Unit != u) {
+			q.Unit, q.System, q.Code = u, sysUCUM, u
+		}
 		return
-	}
-	unit := q.Unit
-	for _, a := range allowed {
-		if q.System == sysUCUM && unit == a {
-			return
-		}
-	}
-	// Annotations ({beats}) are comments: UCUM gives them no meaning.
-	for {
-		i := strings.IndexByte(unit, '{')
-		j := strings.IndexByte(unit, '}')
-		if i < 0 || j < i {
-			break
-		}
-		rest := unit[:i] + unit[j+1:]
-		if rest == "" || strings.HasPrefix(rest, "/") && i == 0 {
-			// "{beats}/min" is "1/min", an annotation alone is "1".
-			rest = "1" + rest
-		}
-		unit = rest
-	}
-	if u, ok := sameUnits[unit]; ok {
-		unit = u
-	}
-	if (unit == "" || unit == "1") && allowed[0] == "kg/m2" {
-		unit = "kg/m2"
-	}
-	for _, a := range allowed {
-		if unit == a {
-			q.Unit, q.System, q.Code = a, sysUCUM, a
-			return
-		}
 	}
 }
 

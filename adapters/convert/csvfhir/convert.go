@@ -1265,6 +1265,28 @@ func buildObservation(get func(string) string, vals map[string][]string, dp *cel
 		return nil, []problem{{"effectiveDateTime", "the date gives no day (a " + c + " result's must: US Core us-core-1, FHIR vs-1)"}}
 	}
 	unit, ucum := get("valueQuantity.unit"), get("valueQuantity.ucum")
+	if c == "vital-signs" && (ucumcheck.Valid(ucum) || ucum == "" && unit == "") {
+		// FHIR R4's vital signs profiles fix each measurement's UCUM
+		// code: one saying the same ("{beats}/min", a BMI's "1") is
+		// sent as the profile's (ucum.VitalUnit); a blood pressure's
+		// is its readings'.
+		for _, x := range o.Code.Coding {
+			loinc := x.Code
+			if loinc == "85354-9" {
+				loinc = "8480-6"
+			}
+			if x.System != sysLOINC || !ucumcheck.VitalSign(loinc) {
+				continue
+			}
+			if a, ok := ucumcheck.VitalUnit(loinc, ucum); ok {
+				if unit == ucum {
+					unit = a
+				}
+				ucum = a
+			}
+			break
+		}
+	}
 	quantity := func(v, comparator string) *fhir.Quantity {
 		q := &fhir.Quantity{Value: json.Number(v), Comparator: comparator, Unit: unit}
 		if ucum != "" {

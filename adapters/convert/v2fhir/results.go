@@ -592,7 +592,7 @@ func (x *conv) newObservation(obx hl7v2.Segment, r *reportBuilder) (*obsBuilder,
 	}
 	o.Identifier = b.keys[:]
 
-	units := unitsOf(obx.Field(6).Rep(1)) // for the value and the range
+	units := vitalUnit(code, unitsOf(obx.Field(6).Rep(1))) // for the value and the range
 	absent, err := x.obxValue(obx, o, units)
 	if err != nil {
 		return nil, err
@@ -922,6 +922,35 @@ func unitsOf(units hl7v2.Value) quantityUnit {
 		}
 	}
 	return qu
+}
+
+// vitalUnit gives u, the units of a vital sign coded code, the UCUM code
+// FHIR R4's vital signs profiles (which US Core's derive from) want when
+// its own UCUM code says the same: "{beats}/min" or "1/min" is the rates'
+// "/min", "[in_us]" a height's "[in_i]", a BMI's "1" (or none) "kg/m2"
+// (ucum.VitalUnit). A blood pressure's is its readings' "mm[Hg]". Units
+// not in UCUM, and ones that say something else, stay as sent.
+func vitalUnit(code *fhir.CodeableConcept, u quantityUnit) quantityUnit {
+	if u.system == "" && u.unit != "" {
+		return u
+	}
+	for _, c := range code.Coding {
+		loinc := c.Code
+		if loinc == "85354-9" {
+			loinc = "8480-6"
+		}
+		if c.System != "http://loinc.org" || !ucum.VitalSign(loinc) {
+			continue
+		}
+		if a, ok := ucum.VitalUnit(loinc, u.code); ok && a != u.code {
+			if u.unit == u.code {
+				u.unit = a
+			}
+			u.system, u.code = "http://unitsofmeasure.org", a
+		}
+		break
+	}
+	return u
 }
 
 // quantityIn is quantity with the units read already.
