@@ -83,7 +83,7 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 	if name != "embedded default" {
 		configFile = name
 	}
-	o := ops.BackupOptions{DataDir: cfg.DataDir, ConfigFile: configFile, Version: versionString()}
+	o := ops.BackupOptions{DataDir: cfg.DataDir, ConfigFile: configFile, Version: versionString(), Keys: ops.KeysApart(cfg)}
 	live := ""
 	release, err := diskq.Hold(ops.QueueDir(cfg))
 	switch {

@@ -38,7 +38,8 @@ import (
 // new one is made at start), lock files, durable temp files (a write
 // that never finished) and the logs/ folder. Keys are never in it: an encrypted data folder
 // stays encrypted, and its key file (like the TLS and SMART keys the
-// configuration names) is backed up apart from it, or the backup is
+// configuration names, left out when kept in the data folder) is backed
+// up apart from it, or the backup is
 // worth nothing to whoever steals it and the key alike.
 //
 // Restore (`ferry restore FILE`) writes into a data folder that does not
@@ -101,6 +102,10 @@ type BackupOptions struct {
 	// closed: the snapshot is no longer held (SnapshotHold.Lost), or the
 	// command was interrupted.
 	Abort <-chan struct{}
+	// Keys are the key files and other secrets the configuration names
+	// (KeysApart). Keys are never in a backup: one kept in the data
+	// folder is left out, and listed in the manifest as skipped.
+	Keys []KeyFile
 }
 
 // RunMarker is the file a gateway with audit keeps in <data_dir>/audit
@@ -137,6 +142,10 @@ func WriteBackup(w io.Writer, o BackupOptions) (*BackupManifest, error) {
 		abs = o.Root
 	}
 	root, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := keysInside(o.DataDir, o.Keys)
 	if err != nil {
 		return nil, err
 	}
@@ -214,6 +223,9 @@ func WriteBackup(w io.Writer, o BackupOptions) (*BackupManifest, error) {
 			return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name, Mode: keptMode(fi, 0o700), ModTime: m.Created})
 		case skipInBackup(rel):
 			return nil
+		case keys[rel] != "":
+			m.Skipped = append(m.Skipped, rel+": "+keys[rel]+", a key: never in a backup, keep it apart from it")
+			return nil
 		case o.Sizes != nil && !snapshotted(o.Sizes, rel):
 			return nil
 		case !d.Type().IsRegular():
@@ -243,7 +255,7 @@ func WriteBackup(w io.Writer, o BackupOptions) (*BackupManifest, error) {
 			archived[strings.TrimPrefix(f.Path, "data/")] = true
 		}
 		for rel := range o.Sizes {
-			if !archived[rel] {
+			if !archived[rel] && keys[rel] == "" {
 				return nil, fmt.Errorf("back up %s: %s: gone from the snapshot while it was archived: %w", abs, rel, errAborted)
 			}
 		}
@@ -262,6 +274,39 @@ func WriteBackup(w io.Writer, o BackupOptions) (*BackupManifest, error) {
 		return nil, err
 	}
 	return m, zw.Close()
+}
+
+// keysInside maps each of the key files that lies in the data folder
+// dataDir (either named through symbolic links) to its setting, by its
+// path in the folder, slash separated.
+func keysInside(dataDir string, keys []KeyFile) (map[string]string, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	root, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return nil, err
+	}
+	in := map[string]string{}
+	for _, k := range keys {
+		p, err := filepath.Abs(k.Path)
+		if err != nil {
+			continue
+		}
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			p = real
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+			continue
+		}
+		in[filepath.ToSlash(rel)] = k.Field
+	}
+	return in, nil
 }
 
 // abortReader reads r until abort is closed, then fails with errAborted:
