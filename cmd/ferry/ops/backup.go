@@ -556,6 +556,13 @@ func RestoreBackup(r io.Reader, dataDir string) (*BackupManifest, error) {
 			if cerr := f.Close(); err == nil {
 				err = cerr
 			}
+			if err == nil && !hdr.ModTime.IsZero() {
+				// The file's own time: the outbox's retention counts from
+				// it, and would start again at the restore. Set once the
+				// file is closed (Windows may date a file at the close of
+				// the handle that wrote it).
+				err = os.Chtimes(dst, hdr.ModTime, hdr.ModTime)
+			}
 			got[hdr.Name] = BackupFile{Path: hdr.Name, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}
 			return err
 		}
