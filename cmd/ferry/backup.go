@@ -31,6 +31,8 @@ import (
 // under a temporary name, fsynced and renamed, so FILE is either a whole
 // backup or absent.
 func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	ctx, stopHup := onHangup(ctx)
+	defer stopHup()
 	fs := newFlags("backup", stderr)
 	cfgPath := opsConfigFlag(fs)
 	force := fs.Bool("force", false, "replace FILE when it exists")
@@ -189,6 +191,31 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 	return nil
 }
 
+// onHangup is ctx, ended by a SIGHUP too: a backup or restore whose
+// terminal goes away (an ssh session dropped) stops as for Ctrl-C and
+// removes what it wrote (the temporary archive, the folder it unpacked
+// into), where Go's default ended the process where it stood and left
+// that, patient data, behind. A second SIGHUP ends it at once, as a
+// second Ctrl-C does; started with SIGHUP ignored (nohup), and on
+// Windows, nothing changes.
+func onHangup(ctx context.Context) (context.Context, func()) {
+	hup, stopHup := hangups()
+	if hup == nil {
+		return ctx, stopHup
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-hup:
+			stopHup()
+			cancel()
+		case <-done:
+		}
+	}()
+	return ctx, func() { close(done); stopHup(); cancel() }
+}
+
 // inside reports whether file lies in the folder dir, either named
 // through symbolic links: a data_dir that is a link (/var/lib/ferry to
 // /mnt/data/ferry) holds what is written under the path it points to.
@@ -257,6 +284,8 @@ func liveSnapshot(ctx context.Context, cfg *config.Config, file string) (*ops.Sn
 // archive, written to that path first). The data folder must not exist
 // or be empty, and no gateway may hold it.
 func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	ctx, stopHup := onHangup(ctx)
+	defer stopHup()
 	fs := newFlags("restore", stderr)
 	cfgPath := opsConfigFlag(fs)
 	writeConfig := fs.String("write-config", "", "write the archive's configuration file to PATH (never over an existing file) and restore into its data_dir")
