@@ -340,18 +340,33 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	} else if name, cfg, err = opsConfig(*cfgPath); err != nil {
 		return err
 	}
+	f, err := openArchive(ctx, archive)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if name == "embedded default" {
+		// No configuration here: the embedded default's data_dir is
+		// ./ferry-data under the folder the shell is in, where no
+		// gateway that ran with a configuration file looks.
+		var held string
+		if held, r = ops.PeekBackupConfig(f); held != "" {
+			pkg := installer.PackageLayout().ConfigFile
+			how := fmt.Sprintf("restore with --write-config PATH (%s on this machine) to put it there and restore into its data_dir, or with --config FILE", pkg)
+			if archive == "-" {
+				how = fmt.Sprintf("restore with --config FILE, or save the archive to a file and restore that with --write-config PATH (%s on this machine)", pkg)
+			}
+			return fmt.Errorf("restore: no configuration says where the data go (none installed at %s, no --config), and the backed-up gateway ran with its own, %s, which the archive holds: %s", pkg, held, how)
+		}
+	}
 	if running, err := diskq.InUse(ops.QueueDir(cfg)); err == nil && running {
 		return fmt.Errorf("restore: a gateway is running on data_dir %s; stop it first", cfg.DataDir)
 	}
 	if err := ops.CheckRestoreTarget(cfg.DataDir); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	f, err := openArchive(ctx, archive)
-	if err != nil {
-		return fmt.Errorf("restore: %w", err)
-	}
-	defer f.Close()
-	m, err := ops.RestoreBackup(f, cfg.DataDir)
+	m, err := ops.RestoreBackup(r, cfg.DataDir)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("restore %s: interrupted; nothing restored", archive)
@@ -582,6 +597,16 @@ func restoreCheck(ctx context.Context, archive, cfgPath string, stdout io.Writer
 	restore := "ferry restore " + archive
 	if cfgPath != "" {
 		restore += " --config " + cfgPath
+	}
+	if name == "embedded default" && m.Config != "" {
+		// Restore refuses it so: its configuration goes with it.
+		file := archive
+		if file == "-" {
+			file = "FILE"
+		}
+		pkg := installer.PackageLayout().ConfigFile
+		fmt.Fprintf(stdout, "ok: it restores (checked in a temporary folder, now removed); no configuration is installed here: `ferry restore %s --write-config %s` puts it in place with the configuration it holds\n", file, pkg)
+		return nil
 	}
 	fmt.Fprintf(stdout, "ok: it restores (checked in a temporary folder, now removed); `%s` puts it in place (into data_dir %s, once it is empty or gone)\n", restore, data)
 	return nil

@@ -2,6 +2,7 @@ package ops
 
 import (
 	"archive/tar"
+	"bytes"
 	"compress/gzip"
 	"crypto/rand"
 	"crypto/sha256"
@@ -408,6 +409,23 @@ func ReadBackupConfig(r io.Reader) (name string, data []byte, ok bool, err error
 		return err
 	})
 	return name, data, name != "", err
+}
+
+// PeekBackupConfig reads the first member of the archive r, where
+// WriteBackup puts the configuration file, and returns that file's name
+// ("" when the archive holds none: the gateway ran on the embedded
+// default, or r is no backup, which restore then says) and a reader that
+// yields r whole again.
+func PeekBackupConfig(r io.Reader) (name string, whole io.Reader) {
+	var seen bytes.Buffer
+	if zr, err := gzip.NewReader(io.TeeReader(r, &seen)); err == nil {
+		if hdr, err := tar.NewReader(zr).Next(); err == nil && hdr.Typeflag == tar.TypeReg {
+			if n, ok := strings.CutPrefix(hdr.Name, "config/"); ok {
+				name = n
+			}
+		}
+	}
+	return name, io.MultiReader(&seen, r)
 }
 
 // eachMember calls fn for every member of the gzip'd tar r, with names
