@@ -468,12 +468,40 @@ func CheckRestoreTarget(dataDir string) error {
 	case err != nil:
 		return err
 	}
+	var unfinished []string
 	for _, e := range ents {
-		if !fsFolder(e) {
+		switch {
+		case fsFolder(e):
+		case e.IsDir() && strings.HasPrefix(e.Name(), restoreInside):
+			unfinished = append(unfinished, filepath.Join(dataDir, e.Name()))
+		default:
 			return fmt.Errorf("data_dir %s is not empty: restore writes only into an empty or new folder (move it aside first)", dataDir)
 		}
 	}
+	if len(unfinished) > 0 {
+		return fmt.Errorf("data_dir %s holds %s, the folder a restore unpacked into that did not finish (killed, or the machine went down) or is running now: unless one is, remove it and restore again", dataDir, strings.Join(unfinished, ", "))
+	}
 	return nil
+}
+
+// restoreInside begins the name of the folder a restore unpacks into
+// inside an existing data folder; beside a new one it is
+// .<name>.restore-<random> (restoreBeside).
+const restoreInside = ".ferry-restore-"
+
+func restoreBeside(dir string) string { return "." + filepath.Base(dir) + ".restore-" }
+
+// removeStaleRestores removes the folders beside the data folder dir
+// that restores into it left when they did not finish (killed, or the
+// machine went down), each a copy of the waiting patients' data: those
+// more than a day old, so never one still running.
+func removeStaleRestores(dir string) {
+	old, _ := filepath.Glob(filepath.Join(filepath.Dir(dir), restoreBeside(dir)+"*"))
+	for _, p := range old {
+		if fi, err := os.Lstat(p); err == nil && fi.IsDir() && time.Since(fi.ModTime()) > 24*time.Hour {
+			os.RemoveAll(p)
+		}
+	}
 }
 
 // fsFolder reports whether the entry e of a data folder is the file
@@ -514,12 +542,13 @@ func RestoreBackup(r io.Reader, dataDir string) (*BackupManifest, error) {
 	existing := err == nil && fi.IsDir()
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
-	tmp := filepath.Join(parent, "."+filepath.Base(abs)+".restore-"+hex.EncodeToString(rnd[:]))
+	tmp := filepath.Join(parent, restoreBeside(abs)+hex.EncodeToString(rnd[:]))
 	if existing {
-		tmp = filepath.Join(abs, ".ferry-restore-"+hex.EncodeToString(rnd[:]))
+		tmp = filepath.Join(abs, restoreInside+hex.EncodeToString(rnd[:]))
 	} else if err := durable.MkdirAll(parent, 0o755); err != nil {
 		return nil, err
 	}
+	removeStaleRestores(abs)
 	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return nil, err
 	}
