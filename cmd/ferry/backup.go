@@ -31,6 +31,8 @@ import (
 // under a temporary name, fsynced and renamed, so FILE is either a whole
 // backup or absent.
 func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	ctx, stopHup := onHangup(ctx)
+	defer stopHup()
 	fs := newFlags("backup", stderr)
 	cfgPath := opsConfigFlag(fs)
 	force := fs.Bool("force", false, "replace FILE when it exists")
@@ -83,7 +85,7 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 	if name != "embedded default" {
 		configFile = name
 	}
-	o := ops.BackupOptions{DataDir: cfg.DataDir, ConfigFile: configFile, Version: versionString()}
+	o := ops.BackupOptions{DataDir: cfg.DataDir, ConfigFile: configFile, Version: versionString(), Keys: ops.KeysApart(cfg)}
 	live := ""
 	release, err := diskq.Hold(ops.QueueDir(cfg))
 	switch {
@@ -189,6 +191,31 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 	return nil
 }
 
+// onHangup is ctx, ended by a SIGHUP too: a backup or restore whose
+// terminal goes away (an ssh session dropped) stops as for Ctrl-C and
+// removes what it wrote (the temporary archive, the folder it unpacked
+// into), where Go's default ended the process where it stood and left
+// that, patient data, behind. A second SIGHUP ends it at once, as a
+// second Ctrl-C does; started with SIGHUP ignored (nohup), and on
+// Windows, nothing changes.
+func onHangup(ctx context.Context) (context.Context, func()) {
+	hup, stopHup := hangups()
+	if hup == nil {
+		return ctx, stopHup
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-hup:
+			stopHup()
+			cancel()
+		case <-done:
+		}
+	}()
+	return ctx, func() { close(done); stopHup(); cancel() }
+}
+
 // inside reports whether file lies in the folder dir, either named
 // through symbolic links: a data_dir that is a link (/var/lib/ferry to
 // /mnt/data/ferry) holds what is written under the path it points to.
@@ -257,6 +284,8 @@ func liveSnapshot(ctx context.Context, cfg *config.Config, file string) (*ops.Sn
 // archive, written to that path first). The data folder must not exist
 // or be empty, and no gateway may hold it.
 func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	ctx, stopHup := onHangup(ctx)
+	defer stopHup()
 	fs := newFlags("restore", stderr)
 	cfgPath := opsConfigFlag(fs)
 	writeConfig := fs.String("write-config", "", "write the archive's configuration file to PATH (never over an existing file) and restore into its data_dir")
@@ -311,18 +340,33 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	} else if name, cfg, err = opsConfig(*cfgPath); err != nil {
 		return err
 	}
+	f, err := openArchive(ctx, archive)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if name == "embedded default" {
+		// No configuration here: the embedded default's data_dir is
+		// ./ferry-data under the folder the shell is in, where no
+		// gateway that ran with a configuration file looks.
+		var held string
+		if held, r = ops.PeekBackupConfig(f); held != "" {
+			pkg := installer.PackageLayout().ConfigFile
+			how := fmt.Sprintf("restore with --write-config PATH (%s on this machine) to put it there and restore into its data_dir, or with --config FILE", pkg)
+			if archive == "-" {
+				how = fmt.Sprintf("restore with --config FILE, or save the archive to a file and restore that with --write-config PATH (%s on this machine)", pkg)
+			}
+			return fmt.Errorf("restore: no configuration says where the data go (none installed at %s, no --config), and the backed-up gateway ran with its own, %s, which the archive holds: %s", pkg, held, how)
+		}
+	}
 	if running, err := diskq.InUse(ops.QueueDir(cfg)); err == nil && running {
 		return fmt.Errorf("restore: a gateway is running on data_dir %s; stop it first", cfg.DataDir)
 	}
 	if err := ops.CheckRestoreTarget(cfg.DataDir); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	f, err := openArchive(ctx, archive)
-	if err != nil {
-		return fmt.Errorf("restore: %w", err)
-	}
-	defer f.Close()
-	m, err := ops.RestoreBackup(f, cfg.DataDir)
+	m, err := ops.RestoreBackup(r, cfg.DataDir)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("restore %s: interrupted; nothing restored", archive)
@@ -553,6 +597,16 @@ func restoreCheck(ctx context.Context, archive, cfgPath string, stdout io.Writer
 	restore := "ferry restore " + archive
 	if cfgPath != "" {
 		restore += " --config " + cfgPath
+	}
+	if name == "embedded default" && m.Config != "" {
+		// Restore refuses it so: its configuration goes with it.
+		file := archive
+		if file == "-" {
+			file = "FILE"
+		}
+		pkg := installer.PackageLayout().ConfigFile
+		fmt.Fprintf(stdout, "ok: it restores (checked in a temporary folder, now removed); no configuration is installed here: `ferry restore %s --write-config %s` puts it in place with the configuration it holds\n", file, pkg)
+		return nil
 	}
 	fmt.Fprintf(stdout, "ok: it restores (checked in a temporary folder, now removed); `%s` puts it in place (into data_dir %s, once it is empty or gone)\n", restore, data)
 	return nil

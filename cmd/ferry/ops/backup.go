@@ -2,6 +2,7 @@ package ops
 
 import (
 	"archive/tar"
+	"bytes"
 	"compress/gzip"
 	"crypto/rand"
 	"crypto/sha256"
@@ -38,7 +39,8 @@ import (
 // new one is made at start), lock files, durable temp files (a write
 // that never finished) and the logs/ folder. Keys are never in it: an encrypted data folder
 // stays encrypted, and its key file (like the TLS and SMART keys the
-// configuration names) is backed up apart from it, or the backup is
+// configuration names, left out when kept in the data folder) is backed
+// up apart from it, or the backup is
 // worth nothing to whoever steals it and the key alike.
 //
 // Restore (`ferry restore FILE`) writes into a data folder that does not
@@ -101,6 +103,10 @@ type BackupOptions struct {
 	// closed: the snapshot is no longer held (SnapshotHold.Lost), or the
 	// command was interrupted.
 	Abort <-chan struct{}
+	// Keys are the key files and other secrets the configuration names
+	// (KeysApart). Keys are never in a backup: one kept in the data
+	// folder is left out, and listed in the manifest as skipped.
+	Keys []KeyFile
 }
 
 // RunMarker is the file a gateway with audit keeps in <data_dir>/audit
@@ -137,6 +143,10 @@ func WriteBackup(w io.Writer, o BackupOptions) (*BackupManifest, error) {
 		abs = o.Root
 	}
 	root, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := keysInside(o.DataDir, o.Keys)
 	if err != nil {
 		return nil, err
 	}
@@ -214,6 +224,9 @@ func WriteBackup(w io.Writer, o BackupOptions) (*BackupManifest, error) {
 			return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name, Mode: keptMode(fi, 0o700), ModTime: m.Created})
 		case skipInBackup(rel):
 			return nil
+		case keys[rel] != "":
+			m.Skipped = append(m.Skipped, rel+": "+keys[rel]+", a key: never in a backup, keep it apart from it")
+			return nil
 		case o.Sizes != nil && !snapshotted(o.Sizes, rel):
 			return nil
 		case !d.Type().IsRegular():
@@ -243,7 +256,7 @@ func WriteBackup(w io.Writer, o BackupOptions) (*BackupManifest, error) {
 			archived[strings.TrimPrefix(f.Path, "data/")] = true
 		}
 		for rel := range o.Sizes {
-			if !archived[rel] {
+			if !archived[rel] && keys[rel] == "" {
 				return nil, fmt.Errorf("back up %s: %s: gone from the snapshot while it was archived: %w", abs, rel, errAborted)
 			}
 		}
@@ -262,6 +275,39 @@ func WriteBackup(w io.Writer, o BackupOptions) (*BackupManifest, error) {
 		return nil, err
 	}
 	return m, zw.Close()
+}
+
+// keysInside maps each of the key files that lies in the data folder
+// dataDir (either named through symbolic links) to its setting, by its
+// path in the folder, slash separated.
+func keysInside(dataDir string, keys []KeyFile) (map[string]string, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	root, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return nil, err
+	}
+	in := map[string]string{}
+	for _, k := range keys {
+		p, err := filepath.Abs(k.Path)
+		if err != nil {
+			continue
+		}
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			p = real
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+			continue
+		}
+		in[filepath.ToSlash(rel)] = k.Field
+	}
+	return in, nil
 }
 
 // abortReader reads r until abort is closed, then fails with errAborted:
@@ -365,6 +411,23 @@ func ReadBackupConfig(r io.Reader) (name string, data []byte, ok bool, err error
 	return name, data, name != "", err
 }
 
+// PeekBackupConfig reads the first member of the archive r, where
+// WriteBackup puts the configuration file, and returns that file's name
+// ("" when the archive holds none: the gateway ran on the embedded
+// default, or r is no backup, which restore then says) and a reader that
+// yields r whole again.
+func PeekBackupConfig(r io.Reader) (name string, whole io.Reader) {
+	var seen bytes.Buffer
+	if zr, err := gzip.NewReader(io.TeeReader(r, &seen)); err == nil {
+		if hdr, err := tar.NewReader(zr).Next(); err == nil && hdr.Typeflag == tar.TypeReg {
+			if n, ok := strings.CutPrefix(hdr.Name, "config/"); ok {
+				name = n
+			}
+		}
+	}
+	return name, io.MultiReader(&seen, r)
+}
+
 // eachMember calls fn for every member of the gzip'd tar r, with names
 // checked: relative, clean, under data/ or config/ or the manifest.
 func eachMember(r io.Reader, fn func(*tar.Header, io.Reader) error) error {
@@ -405,12 +468,40 @@ func CheckRestoreTarget(dataDir string) error {
 	case err != nil:
 		return err
 	}
+	var unfinished []string
 	for _, e := range ents {
-		if !fsFolder(e) {
+		switch {
+		case fsFolder(e):
+		case e.IsDir() && strings.HasPrefix(e.Name(), restoreInside):
+			unfinished = append(unfinished, filepath.Join(dataDir, e.Name()))
+		default:
 			return fmt.Errorf("data_dir %s is not empty: restore writes only into an empty or new folder (move it aside first)", dataDir)
 		}
 	}
+	if len(unfinished) > 0 {
+		return fmt.Errorf("data_dir %s holds %s, the folder a restore unpacked into that did not finish (killed, or the machine went down) or is running now: unless one is, remove it and restore again", dataDir, strings.Join(unfinished, ", "))
+	}
 	return nil
+}
+
+// restoreInside begins the name of the folder a restore unpacks into
+// inside an existing data folder; beside a new one it is
+// .<name>.restore-<random> (restoreBeside).
+const restoreInside = ".ferry-restore-"
+
+func restoreBeside(dir string) string { return "." + filepath.Base(dir) + ".restore-" }
+
+// removeStaleRestores removes the folders beside the data folder dir
+// that restores into it left when they did not finish (killed, or the
+// machine went down), each a copy of the waiting patients' data: those
+// more than a day old, so never one still running.
+func removeStaleRestores(dir string) {
+	old, _ := filepath.Glob(filepath.Join(filepath.Dir(dir), restoreBeside(dir)+"*"))
+	for _, p := range old {
+		if fi, err := os.Lstat(p); err == nil && fi.IsDir() && time.Since(fi.ModTime()) > 24*time.Hour {
+			os.RemoveAll(p)
+		}
+	}
 }
 
 // fsFolder reports whether the entry e of a data folder is the file
@@ -451,12 +542,13 @@ func RestoreBackup(r io.Reader, dataDir string) (*BackupManifest, error) {
 	existing := err == nil && fi.IsDir()
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
-	tmp := filepath.Join(parent, "."+filepath.Base(abs)+".restore-"+hex.EncodeToString(rnd[:]))
+	tmp := filepath.Join(parent, restoreBeside(abs)+hex.EncodeToString(rnd[:]))
 	if existing {
-		tmp = filepath.Join(abs, ".ferry-restore-"+hex.EncodeToString(rnd[:]))
+		tmp = filepath.Join(abs, restoreInside+hex.EncodeToString(rnd[:]))
 	} else if err := durable.MkdirAll(parent, 0o755); err != nil {
 		return nil, err
 	}
+	removeStaleRestores(abs)
 	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return nil, err
 	}
@@ -510,6 +602,13 @@ func RestoreBackup(r io.Reader, dataDir string) (*BackupManifest, error) {
 			}
 			if cerr := f.Close(); err == nil {
 				err = cerr
+			}
+			if err == nil && !hdr.ModTime.IsZero() {
+				// The file's own time: the outbox's retention counts from
+				// it, and would start again at the restore. Set once the
+				// file is closed (Windows may date a file at the close of
+				// the handle that wrote it).
+				err = os.Chtimes(dst, hdr.ModTime, hdr.ModTime)
 			}
 			got[hdr.Name] = BackupFile{Path: hdr.Name, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}
 			return err

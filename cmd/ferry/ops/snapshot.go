@@ -174,7 +174,7 @@ func TakeSnapshot(dataDir string, freeze Freezer) (*Snapshot, error) {
 				if !isSeg {
 					size = fi.Size()
 				}
-				n, err := copyPrefix(p, dst, size, fi.Mode().Perm())
+				n, err := copyPrefix(p, dst, size, fi)
 				if errors.Is(err, fs.ErrNotExist) {
 					return nil
 				}
@@ -211,9 +211,11 @@ func link(src, dst string) error {
 	return os.Link(src, dst)
 }
 
-// copyPrefix copies at most n bytes of src into a new file dst and
-// returns how many it copied (fewer when src is shorter).
-func copyPrefix(src, dst string, n int64, perm os.FileMode) (int64, error) {
+// copyPrefix copies at most n bytes of src, described by fi, into a new
+// file dst with src's mode and modification time (the outbox's retention
+// counts from it), and returns how many it copied (fewer when src is
+// shorter).
+func copyPrefix(src, dst string, n int64, fi fs.FileInfo) (int64, error) {
 	// Shared for deletion: on Windows the gateway's own removals and
 	// renames over the file (a dead letter replaced, a log compacted)
 	// must not fail while it is copied.
@@ -222,13 +224,16 @@ func copyPrefix(src, dst string, n int64, perm os.FileMode) (int64, error) {
 		return 0, err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm|0o600)
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fi.Mode().Perm()|0o600)
 	if err != nil {
 		return 0, err
 	}
 	c, err := io.Copy(out, io.LimitReader(in, n))
 	if cerr := out.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil {
+		err = os.Chtimes(dst, fi.ModTime(), fi.ModTime())
 	}
 	return c, err
 }

@@ -104,3 +104,26 @@ func TestSnapshotLetGo(t *testing.T) {
 		}
 	})
 }
+
+// TestSnapshotArchiveLeavesKeysOut: a key file kept in the data folder,
+// linked into a running gateway's snapshot with the rest, stays out of
+// the archive (listed as skipped) rather than failing it as a file gone
+// from the snapshot.
+func TestSnapshotArchiveLeavesKeysOut(t *testing.T) {
+	data, s := snapshotFixture(t)
+	var b bytes.Buffer
+	m, err := WriteBackup(&b, BackupOptions{DataDir: data, Root: s.Dir, Sizes: s.Sizes(), Skipped: s.Skipped,
+		Keys: []KeyFile{{Field: "sources.mailboxes[0].password_file", Path: filepath.Join(data, "quarantine", "q1.json")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range m.Files {
+		if f.Path == "data/quarantine/q1.json" {
+			t.Error("the key file is in the archive")
+		}
+	}
+	if !strings.Contains(strings.Join(m.Skipped, "\n"), "quarantine/q1.json: sources.mailboxes[0].password_file, a key") {
+		t.Errorf("skipped: %v", m.Skipped)
+	}
+	removeSnapshot(data, s.ID)
+}
