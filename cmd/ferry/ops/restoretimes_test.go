@@ -2,6 +2,7 @@ package ops
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -39,7 +40,7 @@ func TestRestoreKeepsFileTimes(t *testing.T) {
 	}
 	// retention.outbox: 720h deletes it at the next pass, as it would have
 	// on the machine backed up.
-	n, err := PruneOldFiles(filepath.Join(to, "outbox"), time.Now().Add(-30*24*time.Hour))
+	n, err := PruneOldFiles(context.Background(), filepath.Join(to, "outbox"), time.Now().Add(-30*24*time.Hour))
 	if err != nil || n != 1 {
 		t.Errorf("the outbox's pass after the restore removed %d files (%v), want the one 40 days old", n, err)
 	}
