@@ -262,7 +262,9 @@ func (h header) get(n int) string {
 // header), because even a broken message deserves an ACK naming its MSH-10.
 func readHeader(msg []byte) (header, bool) {
 	h := header{d: DefaultDelimiters}
-	msg = bytes.TrimPrefix(msg, []byte("\xef\xbb\xbf"))
+	// What Parse skips before the MSH (byte-order marks, blanks, line
+	// ends, start blocks), in any order: a message it reads is named.
+	msg = trimEnvelope(msg)
 	i := bytes.Index(msg, []byte("MSH"))
 	if i < 0 || len(msg) < i+8 {
 		return h, false
