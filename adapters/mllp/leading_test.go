@@ -3,6 +3,7 @@ package mllp
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -42,5 +43,29 @@ func TestLeadingEnvelopeAnswered(t *testing.T) {
 		if i == 0 && p.Stats().Queued.Load() == 0 {
 			t.Fatal("message not queued")
 		}
+	}
+}
+
+// TestLeadingEnvelopeSequence: the sequence number protocol reads MSH-13
+// past what the parser skips before the MSH, too. A link start behind two
+// byte-order marks was taken for an ordinary message: answered AE
+// (nothing but MSH) without MSA-4 and quarantined, and its sender could
+// not start the link; a numbered message was stored without its number.
+func TestLeadingEnvelopeSequence(t *testing.T) {
+	rec := &recorder{}
+	s := start(t, Config{Sequences: openSeq(t, filepath.Join(t.TempDir(), "seq"))}, rec)
+	c := dial(t, s)
+	const lead = "\xef\xbb\xbf\xef\xbb\xbf"
+	if segs := c.roundTrip(t, append([]byte(lead), seqControl("L1", "0")...)); field(segs, "MSA", 1) != "AA" || msa4(segs) != "-1" {
+		t.Fatalf("link start: %q", segs)
+	}
+	if segs := c.roundTrip(t, append([]byte(lead), seqMsg("M1", "1")...)); field(segs, "MSA", 1) != "AA" || msa4(segs) != "2" {
+		t.Fatalf("message 1: %q", segs)
+	}
+	if n := len(rec.bodies()); n != 1 {
+		t.Errorf("consumer got %d messages, want 1 (the link start is the protocol's)", n)
+	}
+	if got := s.Sequences(); got["LAB|767543|FERRY|HIE"] != 1 {
+		t.Errorf("sequences %v", got)
 	}
 }
