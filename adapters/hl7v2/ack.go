@@ -262,7 +262,9 @@ func (h header) get(n int) string {
 // header), because even a broken message deserves an ACK naming its MSH-10.
 func readHeader(msg []byte) (header, bool) {
 	h := header{d: DefaultDelimiters}
-	msg = bytes.TrimPrefix(msg, []byte("\xef\xbb\xbf"))
+	// What Parse skips before the MSH (byte-order marks, blanks, line
+	// ends, start blocks), in any order: a message it reads is named.
+	msg = trimEnvelope(msg)
 	i := bytes.Index(msg, []byte("MSH"))
 	if i < 0 || len(msg) < i+8 {
 		return h, false
@@ -329,8 +331,13 @@ func readHeader(msg []byte) (header, bool) {
 			p, rest, raw = rest[:i], rest[i+1:], raw[i+1:]
 		}
 		// Control characters (MLLP framing bytes among them) must never
-		// be echoed into the ACK.
-		h.fields = append(h.fields, dropControls(p))
+		// be echoed into the ACK, but for the designations of a header
+		// that switches sets with them.
+		if set == iso2022Header {
+			h.fields = append(h.fields, echoISO2022(p))
+		} else {
+			h.fields = append(h.fields, dropControls(p))
+		}
 		if i < 0 {
 			break
 		}
@@ -513,6 +520,7 @@ func buildAck(msg []byte, result error, controlID string, now time.Time, app boo
 		"", "", // MSH-13, 14
 		ne, ne, // MSH-15, 16
 		"", h.echo(18), // MSH-17, MSH-18 (same character set)
+		"", h.echo(20), // MSH-19, MSH-20 (same character switching)
 	}
 	n := len(msh)
 	for n > 0 && msh[n-1] == "" && n != 5 { // MSH-7 (index 4) is never empty

@@ -277,6 +277,9 @@ func indexSep(b []byte, sep byte, e encoding.Encoding) int {
 	if e == nil {
 		return bytes.IndexByte(b, sep)
 	}
+	if e == iso2022Header {
+		return indexISO2022(b, sep)
+	}
 	for i := 0; i < len(b); i += charLen(e, b[i:]) {
 		if b[i] == sep {
 			return i
@@ -302,9 +305,14 @@ func pieceSep(b []byte, sep byte, n int, e encoding.Encoding) []byte {
 
 // headerSet returns the set of doubleByteSets whose rules a header line
 // (from "MSH", one line) is to be split by: the one its MSH-18, read by
-// that set's rules, names; nil for any other header. enc is MSH-2: the
-// label ends at its component or repetition separator.
+// that set's rules, names; iso2022Header for a header that Parse reads
+// with its raw ISO 2022 designations (see switchesRaw); nil for any other
+// header. enc is MSH-2: the label ends at its component or repetition
+// separator.
 func headerSet(line []byte, fs byte, enc []byte) encoding.Encoding {
+	if bytes.IndexByte(line, asciiEsc) >= 0 && switchesRaw(line, fs, enc) {
+		return iso2022Header
+	}
 	if isASCII(line) {
 		return nil
 	}
@@ -334,4 +342,76 @@ func wholeChars(e encoding.Encoding, s string) string {
 		i += n
 	}
 	return s
+}
+
+// iso2022Header stands, where headerSet and indexSep take a set, for a
+// header whose text switches character sets with raw ISO 2022
+// designations (ESC $ B ... ESC ( B): a JIS X 0208 character's bytes may
+// be '|' or '^' (奥 is 0x31 0x7C), which are then no delimiters.
+var iso2022Header encoding.Encoding = japanese.ISO2022JP
+
+// switchesRaw reports whether Parse reads line, a header holding ESC
+// bytes, by its ISO 2022 designations: MSH-18, found as those rules
+// split the line, names ISO-2022-JP (ISO IR87, ISO IR159) as the default
+// set, or repeats (alternate sets) after a single-byte, UTF-8 or unknown
+// default (see decode).
+func switchesRaw(line []byte, fs byte, enc []byte) bool {
+	label := pieceSep(line, fs, 17, iso2022Header)
+	reps := len(enc) > 1 && bytes.IndexByte(label, enc[1]) >= 0
+	for i, c := range label {
+		if bytes.IndexByte(enc[:min(len(enc), 2)], c) >= 0 {
+			label = label[:i]
+			break
+		}
+	}
+	e, _ := lookupCharset(label)
+	return e == japanese.ISO2022JP || reps && (e == nil || isSingleByte(e))
+}
+
+// indexISO2022 is indexSep for text with raw ISO 2022 designations: a
+// byte of a run in a set whose bytes are not ASCII characters (JIS X
+// 0208 and 0212, JIS X 0201 katakana, the 7-bit double-byte sets) is
+// part of a character, not a separator. Designations that Parse does not
+// know end a run, as they do there (decodeISO2022).
+func indexISO2022(b []byte, sep byte) int {
+	var cur *gset
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == asciiEsc:
+			g, n := designationAt(b[i+1:])
+			cur = g
+			i += n
+		case c == sep && !cur.literal():
+			return i
+		}
+	}
+	return -1
+}
+
+// echoISO2022 is dropControls for a field of a header with raw ISO 2022
+// designations: the ESC of each designation it knows is kept, so that the
+// ACK, which declares the same MSH-18 and MSH-20, carries the field as
+// the message wrote it, and a field that ends in another set than ASCII
+// switches back to it (ESC ( B), so the ACK's next field reads as ASCII.
+func echoISO2022(s string) string {
+	b := make([]byte, 0, len(s)+3)
+	var cur *gset
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == asciiEsc {
+			if g, n := designationAt([]byte(s[i+1:])); g != nil {
+				b = append(b, s[i:i+1+n]...)
+				cur = g
+				i += n
+				continue
+			}
+		}
+		if c >= ' ' && c != 0x7f {
+			b = append(b, c)
+		}
+	}
+	if cur != nil && cur.how != runDefault {
+		b = append(b, asciiEsc, '(', 'B')
+	}
+	return string(b)
 }

@@ -379,6 +379,14 @@ func decodeISO2022(raw []byte, def encoding.Encoding) ([]byte, *charmap.Charmap)
 	return out, base
 }
 
+// literal reports whether the bytes of a run in g are characters other
+// than the ASCII ones they look like (a double-byte or a katakana set),
+// so that none of them is a delimiter; false for nil (the default set),
+// ASCII, JIS X 0201 Roman and the 8-bit (G1) sets.
+func (g *gset) literal() bool {
+	return g != nil && (g.how == runGL || g.how == runJP && g.esc != "(J")
+}
+
 // designationAt reads the designation b starts with (the bytes after an
 // ESC) and returns its set and length; nil and 0 when it is none ferry
 // knows.

@@ -329,6 +329,10 @@ type Source struct {
 	// once a minute (seqNote); any connection's goroutine logs them.
 	seqLogMu sync.Mutex
 	seqLog   logLimiter
+	// Connections that ended without a frame though bytes came on them
+	// (noteUnframed), logged at most once a minute.
+	unframedMu  sync.Mutex
+	unframedLog logLimiter
 }
 
 var _ adapters.Source = (*Source)(nil)
@@ -380,6 +384,8 @@ func New(set adapters.Settings, cfg Config, next adapters.Consumer) (*Source, er
 		deniedLog: logLimiter{every: refusedLogInterval},
 		limitLog:  logLimiter{every: refusedLogInterval},
 		seqLog:    logLimiter{every: time.Minute},
+
+		unframedLog: logLimiter{every: refusedLogInterval},
 	}, nil
 }
 
@@ -781,6 +787,9 @@ func (s *Source) serve(c *conn) {
 		_ = c.wc.until(time.Now().Add(s.cfg.IdleTimeout))
 		if err := r.WaitFrame(); err != nil {
 			s.noteJunk(r, &lastJunk)
+			if n == 1 && lastJunk > 0 {
+				s.noteUnframed(log, lastJunk)
+			}
 			if isTimeout(err) {
 				log.Debug("mllp connection idle; closing", "idle_timeout", s.cfg.IdleTimeout)
 			} else if !isClosed(err) {
@@ -1029,6 +1038,26 @@ func (s *Source) count(code string) {
 	default:
 		s.stats.ar.Add(1)
 	}
+}
+
+// noteUnframed warns of a connection that ended without a single frame
+// though bytes came on it: a sender that does not frame its messages (an
+// interface set to raw TCP, or to another framing) gets no ACK, and
+// nothing else would tell its operator why. The bytes are the message:
+// only their count is logged. At most once a minute for the listener, the
+// lines held back counted in the next.
+func (s *Source) noteUnframed(log *slog.Logger, junk int64) {
+	s.unframedMu.Lock()
+	ok, held := s.unframedLog.allow(time.Now())
+	s.unframedMu.Unlock()
+	if !ok {
+		return
+	}
+	attrs := []any{"bytes_outside_frames", junk}
+	if held > 0 {
+		attrs = append(attrs, "held_back", held)
+	}
+	log.Warn("mllp connection ended without an MLLP frame: what it sent was not between a start block (0x0B) and an end block (0x1C 0x0D), so no message was read and no ACK sent; set the sender to MLLP framing", attrs...)
 }
 
 func (s *Source) noteJunk(r *Reader, last *int64) {
