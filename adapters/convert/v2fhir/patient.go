@@ -204,6 +204,12 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 	} else {
 		x.replacesLinks(p, key)
 		*ref = x.add("Patient", key, p)
+		if prev := x.patientEntry(key); prev != nil {
+			// The patient named again in the message (an A40's later
+			// group merging another record into the same survivor): add
+			// kept the entry written first, which the merge must link.
+			p = prev
+		}
 	}
 	x.patientRes = p
 	x.patientID = key
@@ -213,6 +219,20 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 		x.orderID = fhir.Identifier{System: key.System, Value: key.Value}
 	}
 	return ref, nil
+}
+
+// patientEntry is the Patient the bundle holds under key, nil when it
+// holds none (or only refers to it).
+func (x *conv) patientEntry(key fhir.Identifier) *fhir.Patient {
+	var urn [urnLen]byte
+	uuid5URN(&urn, "Patient", key.System, key.Value)
+	for i := range x.entries {
+		if x.entries[i].FullURL == string(urn[:]) {
+			p, _ := x.entries[i].Resource.(*fhir.Patient)
+			return p
+		}
+	}
+	return nil
 }
 
 // replacesLinks links p, the record key names, to each record merged
