@@ -78,12 +78,7 @@ func (x *conv) changesKey(pid, mrg hl7v2.Segment) bool {
 	if prior == nil {
 		// MRG-1 names SSNs only, which key no record; naming nothing
 		// at all, it is an error, which mergeInto reports.
-		for rep := range mrg.Field(1).RepsSeq() {
-			if id, ok := x.cxValue(rep); ok && id.System == sysSSN {
-				return false
-			}
-		}
-		return true
+		return !x.hasSSN(mrg.Field(1))
 	}
 	var key, target *fhir.Identifier
 	for _, n := range [...]int{3, 2, 4} {

@@ -68,7 +68,7 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 	p := &box.p
 	p.ResourceType = "Patient"
 	var key fhir.Identifier
-	hasKey := false
+	hasKey, ssn := false, false
 	// PID-3 patient identifier list, then PID-2 and PID-4 (older versions).
 	for _, n := range [...]int{3, 2, 4} {
 		for rep := range pid.Field(n).RepsSeq() {
@@ -77,6 +77,7 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 				continue
 			}
 			if id.System == sysSSN {
+				ssn = true
 				continue // US Core: Patient.identifier SHOULD NOT carry an SSN
 			}
 			if hasIdentifier(p.Identifier, id) {
@@ -89,6 +90,9 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 		}
 	}
 	if !hasKey {
+		if ssn {
+			return nil, x.badField(pid, 3, "no patient identifier"+butSSN)
+		}
 		return nil, x.badField(pid, 3, "no patient identifier")
 	}
 	for rep := range pid.Field(5).RepsSeq() {
@@ -219,6 +223,20 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 		x.orderID = fhir.Identifier{System: key.System, Value: key.Value}
 	}
 	return ref, nil
+}
+
+// butSSN ends the reason a PID-3 or MRG-1 that names the patient by an
+// SSN alone is refused for.
+const butSSN = " but an SSN, which ferry neither keys nor sends a patient by (US Core: Patient.identifier SHOULD NOT carry one); send the medical record number"
+
+// hasSSN reports whether a CX field (PID-3, MRG-1) lists an SSN.
+func (x *conv) hasSSN(f hl7v2.Value) bool {
+	for rep := range f.RepsSeq() {
+		if id, ok := x.cxValue(rep); ok && id.System == sysSSN {
+			return true
+		}
+	}
+	return false
 }
 
 // patientEntry is the Patient the bundle holds under key, nil when it
