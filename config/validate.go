@@ -380,8 +380,11 @@ func (c *Config) problems() []Problem {
 		add("queue.max_items", "must be at least 1, got %d", c.Queue.MaxItems)
 	}
 	for k, v := range c.Identifiers.Systems {
-		if _, err := url.Parse(v); err != nil || !strings.Contains(v, ":") {
-			add("identifiers.systems."+k, "must be an absolute URI such as urn:oid:1.2.3 or https://..., got %q", v)
+		// The system is matched exactly against the one a C-CDA root,
+		// fax.patient_system or a CSV system gives the same number,
+		// which refuse spaces and '|' as this does.
+		if _, err := url.Parse(v); err != nil || !strings.Contains(v, ":") || strings.ContainsAny(v, " \t\r\n|") {
+			add("identifiers.systems."+k, "must be an absolute URI such as urn:oid:1.2.3 or https://..., without spaces or '|', got %q", v)
 		}
 	}
 	if c.Retention.Done < time.Hour {

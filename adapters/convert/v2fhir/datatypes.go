@@ -355,6 +355,11 @@ func (x *conv) cxValue(v hl7v2.Value) (fhir.Identifier, bool) {
 			id.System = sysNPI
 		}
 	}
+	if ns == "" && id.System != sysSSN && ssaFacility(v.Comp(6)) {
+		// No assigning authority, but assigned at the Social Security
+		// Administration (CX.6, assigning facility): an SSN all the same.
+		id.System = sysSSN
+	}
 	if !known && ns != "" {
 		id.Assigner = x.slabs.references.next()
 		id.Assigner.Display = ns
@@ -365,6 +370,17 @@ func (x *conv) cxValue(v hl7v2.Value) (fhir.Identifier, bool) {
 		id.Period = &fhir.Period{Start: start, End: end}
 	}
 	return id, true
+}
+
+// ssaFacility reports whether an HD names the Social Security
+// Administration, by the names and OID wellKnownOIDs and
+// wellKnownAuthorities know it by.
+func ssaFacility(hd hl7v2.Value) bool {
+	if hd.Empty() {
+		return false
+	}
+	universal, _ := authorityURN(hd.Sub(2).Trimmed(), "")
+	return wellKnownOIDs[universal] == sysSSN || wellKnownAuthorities[strings.ToUpper(hd.Sub(1).Trimmed())] == sysSSN
 }
 
 // ei converts an entity identifier (EI) to an Identifier of the given type

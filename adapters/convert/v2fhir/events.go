@@ -37,6 +37,13 @@ func (x *conv) changeIdentifier() error {
 	if err := x.messagePatient(); err != nil {
 		return err
 	}
+	if pid, ok := x.m.Segment("PID"); ok && x.groupMRG.Name != "" && !x.changesKey(pid, x.groupMRG) {
+		// Another of the patient's identifiers was corrected: the
+		// record stays keyed as it was, written from the PID as an
+		// update, and nothing is retired.
+		x.reversing, x.groupMRG = false, hl7v2.Segment{}
+		return nil
+	}
 	if err := x.merge(); err != nil {
 		return err
 	}
@@ -53,6 +60,60 @@ func (x *conv) changeIdentifier() error {
 		}
 	}
 	return nil
+}
+
+// changesKey reports whether an A47's MRG-1 names the identifier the
+// PID patient's record is keyed by (patient: the first of PID-3, PID-2
+// and PID-4, an MR before any other). An A47 changes "a single PID-3 -
+// Patient Identifier List value" (HL7 v2.5.1 3.3.47), MRG-1 giving the
+// incorrect one and PID-3 the list as it is now, and that value may be
+// another than the key: an SSN (which keys no record, and MRG-1 gives
+// nothing else), or a number whose corrected value PID-3 lists beside
+// the key (an identifier of MRG-1's authority and type that is not the
+// key), or MRG-1 lists the key unchanged with the number that changed.
+// Anything else (MRG-1's number of an authority or type PID-3 does not
+// list) is taken for a change of the key, whose old record is retired.
+func (x *conv) changesKey(pid, mrg hl7v2.Segment) bool {
+	_, prior := x.mrgIdentifiers(mrg)
+	if prior == nil {
+		// MRG-1 names SSNs only, which key no record; naming nothing
+		// at all, it is an error, which mergeInto reports.
+		return !x.hasSSN(mrg.Field(1))
+	}
+	var key, target *fhir.Identifier
+	for _, n := range [...]int{3, 2, 4} {
+		for rep := range pid.Field(n).RepsSeq() {
+			id, ok := x.cxValue(rep)
+			if !ok || id.System == sysSSN {
+				continue
+			}
+			if key == nil || isMR(&id) && !isMR(key) {
+				k := id
+				key = &k
+			}
+			if target == nil && id.System == prior.System && typeCode(&id) == typeCode(prior) {
+				t := id
+				target = &t
+			}
+		}
+	}
+	switch {
+	case key == nil:
+		return true
+	case prior.System == key.System && prior.Value == key.Value:
+		return false
+	case target != nil && (target.System != key.System || target.Value != key.Value):
+		return false
+	}
+	return true
+}
+
+// typeCode is an identifier's v2-0203 type code, "" without one.
+func typeCode(id *fhir.Identifier) string {
+	if id.Type == nil || len(id.Type.Coding) == 0 {
+		return ""
+	}
+	return id.Type.Coding[0].Code
 }
 
 // deletePerson converts ADT^A29 (delete person information, the reverse

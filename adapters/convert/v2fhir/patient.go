@@ -68,7 +68,7 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 	p := &box.p
 	p.ResourceType = "Patient"
 	var key fhir.Identifier
-	hasKey := false
+	hasKey, ssn := false, false
 	// PID-3 patient identifier list, then PID-2 and PID-4 (older versions).
 	for _, n := range [...]int{3, 2, 4} {
 		for rep := range pid.Field(n).RepsSeq() {
@@ -77,6 +77,7 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 				continue
 			}
 			if id.System == sysSSN {
+				ssn = true
 				continue // US Core: Patient.identifier SHOULD NOT carry an SSN
 			}
 			if hasIdentifier(p.Identifier, id) {
@@ -89,6 +90,9 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 		}
 	}
 	if !hasKey {
+		if ssn {
+			return nil, x.badField(pid, 3, "no patient identifier"+butSSN)
+		}
 		return nil, x.badField(pid, 3, "no patient identifier")
 	}
 	for rep := range pid.Field(5).RepsSeq() {
@@ -204,6 +208,12 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 	} else {
 		x.replacesLinks(p, key)
 		*ref = x.add("Patient", key, p)
+		if prev := x.patientEntry(key); prev != nil {
+			// The patient named again in the message (an A40's later
+			// group merging another record into the same survivor): add
+			// kept the entry written first, which the merge must link.
+			p = prev
+		}
 	}
 	x.patientRes = p
 	x.patientID = key
@@ -213,6 +223,34 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 		x.orderID = fhir.Identifier{System: key.System, Value: key.Value}
 	}
 	return ref, nil
+}
+
+// butSSN ends the reason a PID-3 or MRG-1 that names the patient by an
+// SSN alone is refused for.
+const butSSN = " but an SSN, which ferry neither keys nor sends a patient by (US Core: Patient.identifier SHOULD NOT carry one); send the medical record number"
+
+// hasSSN reports whether a CX field (PID-3, MRG-1) lists an SSN.
+func (x *conv) hasSSN(f hl7v2.Value) bool {
+	for rep := range f.RepsSeq() {
+		if id, ok := x.cxValue(rep); ok && id.System == sysSSN {
+			return true
+		}
+	}
+	return false
+}
+
+// patientEntry is the Patient the bundle holds under key, nil when it
+// holds none (or only refers to it).
+func (x *conv) patientEntry(key fhir.Identifier) *fhir.Patient {
+	var urn [urnLen]byte
+	uuid5URN(&urn, "Patient", key.System, key.Value)
+	for i := range x.entries {
+		if x.entries[i].FullURL == string(urn[:]) {
+			p, _ := x.entries[i].Resource.(*fhir.Patient)
+			return p
+		}
+	}
+	return nil
 }
 
 // replacesLinks links p, the record key names, to each record merged

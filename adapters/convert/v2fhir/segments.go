@@ -136,6 +136,9 @@ func (x *conv) mergeInto(mrg hl7v2.Segment) error {
 	reverse := x.reversing
 	x.reversing, x.groupMRG = false, hl7v2.Segment{}
 	if key == nil {
+		if x.hasSSN(mrg.Field(1)) {
+			return x.badField(mrg, 1, "no prior patient identifier"+butSSN)
+		}
 		return x.badField(mrg, 1, "no prior patient identifier")
 	}
 	if key.System == x.patientID.System && key.Value == x.patientID.Value {
