@@ -264,7 +264,7 @@ func readHeader(msg []byte) (header, bool) {
 	h := header{d: DefaultDelimiters}
 	// What Parse skips before the MSH (byte-order marks, blanks, line
 	// ends, start blocks), in any order: a message it reads is named.
-	msg = trimEnvelope(msg)
+	msg = TrimEnvelope(msg)
 	i := bytes.Index(msg, []byte("MSH"))
 	if i < 0 || len(msg) < i+8 {
 		return h, false

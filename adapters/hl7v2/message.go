@@ -151,7 +151,7 @@ func Parse(raw []byte) (*Message, error) { return parse(raw, false) }
 func ParseShared(raw []byte) (*Message, error) { return parse(raw, true) }
 
 func parse(raw []byte, share bool) (*Message, error) {
-	raw = trimEnvelope(raw)
+	raw = TrimEnvelope(raw)
 	if len(raw) < 3 || !isHeader(raw) {
 		return nil, fmt.Errorf("hl7v2 parse: %w: no MSH segment at the start", ErrNotHL7)
 	}
@@ -819,9 +819,11 @@ func rawHeaderField(raw []byte, d Delimiters, n int) (start, end int, reps bool)
 	return start, start + len(f), reps
 }
 
-// trimEnvelope strips what commonly surrounds a message: MLLP framing bytes,
-// a UTF-8 byte-order mark, leading whitespace and trailing NUL/EOF filler.
-func trimEnvelope(b []byte) []byte {
+// TrimEnvelope strips what commonly surrounds a message: MLLP framing bytes,
+// UTF-8 byte-order marks, leading whitespace and trailing NUL/EOF filler;
+// Parse reads the message from what is left, and so should whatever else
+// reads its header (the ACK, the audit trail, the log).
+func TrimEnvelope(b []byte) []byte {
 	for {
 		switch {
 		case len(b) > 0 && (b[0] == 0x0b || b[0] == ' ' || b[0] == '\t' || b[0] == '\r' || b[0] == '\n'):

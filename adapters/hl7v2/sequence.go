@@ -38,7 +38,7 @@ func (s Sequence) Control() bool { return s.Number <= 0 && !s.Content }
 // read: the message does not take part in the protocol. err is set (with
 // ok true) when MSH-13 is valued but is not an integer from -1 up.
 func ReadSequence(msg []byte) (seq Sequence, ok bool, err error) {
-	msg = trimEnvelope(msg) // what Parse skips before the MSH
+	msg = TrimEnvelope(msg) // what Parse skips before the MSH
 	if len(msg) < 8 || string(msg[:3]) != "MSH" {
 		return Sequence{}, false, nil
 	}

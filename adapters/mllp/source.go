@@ -1018,6 +1018,7 @@ func (s *Source) consume(log *slog.Logger, in adapters.Raw) (err error) {
 // line. It reads the header without the parser, which a message that made
 // the converter panic may trip as well.
 func messageType(msg []byte) string {
+	msg = hl7v2.TrimEnvelope(msg) // as Parse reads it
 	if len(msg) < 4 || !bytes.HasPrefix(msg, []byte("MSH")) {
 		return ""
 	}

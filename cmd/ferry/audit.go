@@ -24,6 +24,7 @@ import (
 	"github.com/ferry-health/ferry/adapters/convert/xdmfhir"
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/folder"
+	"github.com/ferry-health/ferry/adapters/hl7v2"
 	"github.com/ferry-health/ferry/adapters/pipeline"
 	"github.com/ferry-health/ferry/cmd/ferry/ops"
 	"github.com/ferry-health/ferry/config"
@@ -474,6 +475,7 @@ func (t *auditTrail) consumer(next adapters.Consumer) adapters.Consumer {
 // (first two components) and MSH-10 from the first segment only: these
 // are routing facts, not PHI, and reading them costs no full parse.
 func mshFacts(body []byte) (sender, msgType, controlID string) {
+	body = hl7v2.TrimEnvelope(body) // as Parse reads it
 	if len(body) < 8 || string(body[:3]) != "MSH" {
 		return "", "", ""
 	}

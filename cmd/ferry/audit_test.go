@@ -118,6 +118,9 @@ func TestMSHFacts(t *testing.T) {
 		{"MSH#$~\\&#APP#FAC#A#B#2026##ADT$A04$ADT_A01#C3", "APP^FAC", "ADT^A04", "C3"},
 		{"MSH|^~\\&", "", "", ""},
 		{"PID|1", "", "", ""},
+		// What Parse skips before the MSH (two byte-order marks, a
+		// line end), with which the message is stored and answered AA.
+		{"\xef\xbb\xbf\xef\xbb\xbf\r\nMSH|^~\\&|LAB|HOSP|A|B|2026||ADT^A01|C4|P|2.5\rPID|", "LAB^HOSP", "ADT^A01", "C4"},
 	} {
 		s, typ, ctl := mshFacts([]byte(c.in))
 		if s != c.sender || typ != c.typ || ctl != c.ctl {
