@@ -563,6 +563,12 @@ func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Cl
 	}
 	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+		if rest, ok := bytes.CutPrefix(body, []byte(utf8BOM)); ok {
+			// An OperationOutcome behind a byte-order mark is one
+			// still (RFC 8259 §8.1, as bundleScan reads a 2xx answer).
+			more, _ := io.ReadAll(io.LimitReader(resp.Body, int64(len(utf8BOM))))
+			body = append(rest, more...)
+		}
 		io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes)) // let keep-alive reuse the connection
 		resp.Body.Close()
 		err := classify(resp, body, create, tok != "")
