@@ -28,6 +28,7 @@
 //	409 (a transaction that raced another)           → retry, as a conflict (transport.IsConflict):
 //	                                                   the dispatcher dead-letters it after a few
 //	400, 412, 413, 422                               → queue.Permanent, with the OperationOutcome text
+//	413 with Retry-After (temporary: RFC 9110)       → retry, after it
 //	other 4xx, 501 with an OperationOutcome          → queue.Permanent
 //	other 4xx, 501 without one (a web page, nothing) → retry, as an *EndpointError
 //
@@ -1137,6 +1138,14 @@ func classify(resp *http.Response, body []byte, typ string, withToken bool) erro
 		// bundle can fix, even when a FHIR server explains it with an
 		// OperationOutcome: the bundles wait for the operator.
 		return &EndpointError{Problem: "the exchange refused ferry's access token for its scope (insufficient_scope); ask the exchange to grant ferry's client the scope it needs to write these resources, or set exchange.auth.smart.scope (udap.scope)", Err: se}
+	case code == http.StatusRequestEntityTooLarge && hasRetryAfter(resp.Header.Get("Retry-After")):
+		// RFC 9110 §15.5.14: "If the condition is temporary, the
+		// server SHOULD generate a Retry-After header field to
+		// indicate that it is temporary and after what time the client
+		// MAY try again" (a storage quota used up for now).
+		se.transient = true
+		se.Wait = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		return se
 	case (rejectsContent(code) || isOperationOutcome(body)) && code != http.StatusConflict && transientOutcome(body):
 		// The server says the bundle is fine and it is not, for now.
 		se.transient = true
@@ -1739,6 +1748,17 @@ func stripTags(s string) string {
 		}
 	}
 	return sb.String()
+}
+
+// hasRetryAfter reports whether v is a Retry-After value, delay-seconds
+// or an HTTP-date (RFC 9110 §10.2.3), whatever time it names.
+func hasRetryAfter(v string) bool {
+	v = strings.TrimSpace(v)
+	if v != "" && strings.Trim(v, "0123456789") == "" {
+		return true
+	}
+	_, err := http.ParseTime(v)
+	return err == nil
 }
 
 // parseRetryAfter reads Retry-After as delay-seconds or an HTTP-date
