@@ -1340,6 +1340,10 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK b
 	switch scanErr := sc.finish(); {
 	case a.readErr != nil:
 		return 0, fmt.Errorf("read the exchange's answer: %w", a.readErr)
+	case code == http.StatusAccepted:
+		// RFC 9110 §15.3.3: "the processing has not been completed",
+		// whatever the body says of the entries.
+		return improper("the exchange answered 202 Accepted to a " + strings.TrimSuffix(want, "-response") + ": it may process it later, or refuse it then, and ferry cannot follow that up")
 	case a.tooLong > 0:
 		return improper(fmt.Sprintf("the exchange's answer went on past %d bytes, more than a %s to this bundle can hold, and was not read to its end; a proxy or web front end may stand in the way, or exchange.url is not the FHIR base", a.tooLong, want))
 	case sc.entries > req.entries:
