@@ -25,6 +25,8 @@
 //	a proxy's refusal of CONNECT (407, 403, 502)     → retry, as a *configproxy.RefusedError
 //	3xx, 401, 407                                    → retry, as an *EndpointError
 //	403 with a Bearer insufficient_scope challenge   → retry, as an *EndpointError
+//	403 with a Bearer invalid_token challenge        → as 401: one more try with a fresh
+//	                                                   token, then an *EndpointError
 //	409 (a transaction that raced another)           → retry, as a conflict (transport.IsConflict):
 //	                                                   the dispatcher dead-letters it after a few
 //	400, 412, 413, 422                               → queue.Permanent, with the OperationOutcome text
@@ -501,7 +503,8 @@ func (s *Sink) forget(client *http.Client) {
 	s.client, s.stream, s.transport, s.tokens, s.authTr = nil, nil, nil, nil, nil
 }
 
-// post makes one attempt; unauthorized reports a 401 answer.
+// post makes one attempt; unauthorized reports a 401 answer, or a 403
+// that refuses the access token sent (tokenRefused).
 func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Client, tok string) (unauthorized bool, _ error) {
 	var wd *watchdog
 	if it.Open != nil {
@@ -584,7 +587,7 @@ func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Cl
 				se.Hint = contentHint(http.StatusPreconditionFailed, typ)
 			}
 		}
-		return resp.StatusCode == http.StatusUnauthorized, fmt.Errorf("%s %s to %s: %w", what, it.ID, s.host, withItemID(err, it.ID))
+		return resp.StatusCode == http.StatusUnauthorized || tokenRefused(resp, tok != ""), fmt.Errorf("%s %s to %s: %w", what, it.ID, s.host, withItemID(err, it.ID))
 	}
 	size := it.Size
 	if it.Open == nil {
@@ -1146,6 +1149,9 @@ func classify(resp *http.Response, body []byte, typ string, withToken bool) erro
 		se.transient = true
 		se.Wait = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		return se
+	case tokenRefused(resp, withToken):
+		// Send has already tried a fresh token.
+		return &EndpointError{Problem: unauthorizedProblem(resp.Header, withToken), Err: se}
 	case (rejectsContent(code) || isOperationOutcome(body)) && code != http.StatusConflict && transientOutcome(body):
 		// The server says the bundle is fine and it is not, for now.
 		se.transient = true
@@ -1160,6 +1166,17 @@ func classify(resp *http.Response, body []byte, typ string, withToken bool) erro
 		return queue.Permanent(se)
 	}
 	return &EndpointError{Problem: notFHIRProblem(code, ct, body), Err: se}
+}
+
+// tokenRefused reports whether resp is a 403 that refuses the access
+// token a request carried (withToken) as invalid: WWW-Authenticate:
+// Bearer error="invalid_token", "The access token provided is expired,
+// revoked, malformed, or invalid for other reasons", for which RFC 6750
+// §3.1 says the server "SHOULD respond with the HTTP 401 (Unauthorized)
+// status code" but some answer 403. It names ferry's credential, not the
+// bundle, as a 401 does.
+func tokenRefused(resp *http.Response, withToken bool) bool {
+	return withToken && resp.StatusCode == http.StatusForbidden && bearerError(resp.Header) == "invalid_token"
 }
 
 // unauthorizedProblem explains a 401 by the credential the exchange
