@@ -93,8 +93,9 @@ const (
 
 // Config configures the sink.
 type Config struct {
-	// URL is the FHIR base ([base]) the transaction is POSTed to. It must
-	// be https, except for loopback hosts (demo, tests).
+	// URL is the FHIR base ([base]) the transaction is POSTed to, as
+	// given (a trailing slash kept; paths are joined to it without
+	// one). It must be https, except for loopback hosts (demo, tests).
 	URL string `yaml:"url" json:"url"`
 	// Timeout bounds one request including reading the response.
 	Timeout time.Duration `yaml:"timeout" json:"timeout"`
@@ -193,7 +194,7 @@ func isLoopback(host string) bool {
 type Sink struct {
 	cfg      Config
 	log      *slog.Logger
-	endpoint string
+	endpoint string // the base without its trailing slash, to join paths to
 	host     string
 
 	mu        sync.RWMutex
@@ -515,7 +516,10 @@ func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Cl
 		defer wd.stop()
 		client = stream
 	}
-	endpoint, what := s.endpoint, "post bundle"
+	// The transaction goes to the base as configured: a server that
+	// redirects the base without its slash to the base with one (a
+	// Tomcat context root) is answered by setting exchange.url so.
+	endpoint, what := s.cfg.URL, "post bundle"
 	create := it.Attrs[queue.AttrCreate]
 	if create != "" {
 		// One resource created on its own (IHE MHD ITI-105 Simplified
@@ -523,7 +527,7 @@ func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Cl
 		if !resourceTypeRE.MatchString(create) {
 			return false, queue.Permanent(fmt.Errorf("create %s: %q is not a FHIR resource type", it.ID, create))
 		}
-		endpoint, what = endpoint+"/"+create, "create "+create
+		endpoint, what = s.endpoint+"/"+create, "create "+create
 	}
 	req, sent, err := newRequest(ctx, endpoint, it, wd)
 	if err != nil {
