@@ -30,6 +30,7 @@ type bundleScan struct {
 	outcomeCut   []bool   // per entry: outcome longer than outcomeCap
 	outcomeCap   int      // 0: do not keep outcomes
 	started      bool     // a non-space byte was seen
+	lead         int      // bytes of a leading UTF-8 byte-order mark seen; -1 once past it
 	done         bool     // the top-level value is complete
 	err          error
 
@@ -77,6 +78,9 @@ const (
 
 var errNotJSON = errors.New("not JSON")
 
+// utf8BOM is U+FEFF in UTF-8, the byte-order mark.
+const utf8BOM = "\xEF\xBB\xBF"
+
 // Write feeds the next bytes of the body.
 func (s *bundleScan) Write(p []byte) (int, error) {
 	n := len(p)
@@ -111,6 +115,24 @@ func (s *bundleScan) Write(p []byte) (int, error) {
 			continue
 		}
 		c := p[i]
+		if s.lead >= 0 {
+			// RFC 8259 §8.1: a JSON text must not start with a
+			// byte-order mark, but "implementations that parse JSON
+			// texts MAY ignore the presence of a byte order mark
+			// rather than treating it as an error"; some .NET
+			// servers write one. Only at the very start, and whole.
+			if s.lead < len(utf8BOM) && c == utf8BOM[s.lead] {
+				if s.lead++; s.lead == len(utf8BOM) {
+					s.lead = -1
+				}
+				continue
+			}
+			if s.lead > 0 {
+				s.err = errNotJSON
+				break
+			}
+			s.lead = -1
+		}
 		if s.scalar {
 			switch c {
 			case ',', '}', ']', ' ', '\t', '\r', '\n':

@@ -77,7 +77,7 @@ func TestAnswerClassification(t *testing.T) {
 		{"200 truncated json", 200, MediaType, `{"resourceType":"Bundle","type":"transaction-response","entry":[{"response":{"status":"201"`, nil, nil, endpoint, "cut or not valid JSON"},
 		{"200 trailing garbage", 200, MediaType, txResponse + `}`, nil, nil, endpoint, "cut or not valid JSON"},
 		{"200 empty", 200, "", "", nil, nil, endpoint, "no body"},
-		{"202 accepted", 202, "", "", nil, nil, endpoint, "no body"},
+		{"202 accepted", 202, "", "", nil, nil, endpoint, "202 Accepted to a transaction"},
 		{"204 no content", 204, "", "", nil, nil, endpoint, "no body"},
 		{"200 entry 503", 200, MediaType, `{"resourceType":"Bundle","type":"transaction-response","entry":[{"response":{"status":"503"}}]}`, nil, nil, retry, "503"},
 		{"301", 301, "", "", map[string]string{"Location": "https://hie.example/fhir/"}, nil, endpoint, "hie.example"},

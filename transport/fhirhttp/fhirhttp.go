@@ -25,9 +25,12 @@
 //	a proxy's refusal of CONNECT (407, 403, 502)     → retry, as a *configproxy.RefusedError
 //	3xx, 401, 407                                    → retry, as an *EndpointError
 //	403 with a Bearer insufficient_scope challenge   → retry, as an *EndpointError
+//	403 with a Bearer invalid_token challenge        → as 401: one more try with a fresh
+//	                                                   token, then an *EndpointError
 //	409 (a transaction that raced another)           → retry, as a conflict (transport.IsConflict):
 //	                                                   the dispatcher dead-letters it after a few
 //	400, 412, 413, 422                               → queue.Permanent, with the OperationOutcome text
+//	413 with Retry-After (temporary: RFC 9110)       → retry, after it
 //	other 4xx, 501 with an OperationOutcome          → queue.Permanent
 //	other 4xx, 501 without one (a web page, nothing) → retry, as an *EndpointError
 //
@@ -90,8 +93,9 @@ const (
 
 // Config configures the sink.
 type Config struct {
-	// URL is the FHIR base ([base]) the transaction is POSTed to. It must
-	// be https, except for loopback hosts (demo, tests).
+	// URL is the FHIR base ([base]) the transaction is POSTed to, as
+	// given (a trailing slash kept; paths are joined to it without
+	// one). It must be https, except for loopback hosts (demo, tests).
 	URL string `yaml:"url" json:"url"`
 	// Timeout bounds one request including reading the response.
 	Timeout time.Duration `yaml:"timeout" json:"timeout"`
@@ -190,7 +194,7 @@ func isLoopback(host string) bool {
 type Sink struct {
 	cfg      Config
 	log      *slog.Logger
-	endpoint string
+	endpoint string // the base without its trailing slash, to join paths to
 	host     string
 
 	mu        sync.RWMutex
@@ -500,7 +504,8 @@ func (s *Sink) forget(client *http.Client) {
 	s.client, s.stream, s.transport, s.tokens, s.authTr = nil, nil, nil, nil, nil
 }
 
-// post makes one attempt; unauthorized reports a 401 answer.
+// post makes one attempt; unauthorized reports a 401 answer, or a 403
+// that refuses the access token sent (tokenRefused).
 func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Client, tok string) (unauthorized bool, _ error) {
 	var wd *watchdog
 	if it.Open != nil {
@@ -511,7 +516,10 @@ func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Cl
 		defer wd.stop()
 		client = stream
 	}
-	endpoint, what := s.endpoint, "post bundle"
+	// The transaction goes to the base as configured: a server that
+	// redirects the base without its slash to the base with one (a
+	// Tomcat context root) is answered by setting exchange.url so.
+	endpoint, what := s.cfg.URL, "post bundle"
 	create := it.Attrs[queue.AttrCreate]
 	if create != "" {
 		// One resource created on its own (IHE MHD ITI-105 Simplified
@@ -519,7 +527,7 @@ func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Cl
 		if !resourceTypeRE.MatchString(create) {
 			return false, queue.Permanent(fmt.Errorf("create %s: %q is not a FHIR resource type", it.ID, create))
 		}
-		endpoint, what = endpoint+"/"+create, "create "+create
+		endpoint, what = s.endpoint+"/"+create, "create "+create
 	}
 	req, sent, err := newRequest(ctx, endpoint, it, wd)
 	if err != nil {
@@ -563,6 +571,12 @@ func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Cl
 	}
 	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+		if rest, ok := bytes.CutPrefix(body, []byte(utf8BOM)); ok {
+			// An OperationOutcome behind a byte-order mark is one
+			// still (RFC 8259 §8.1, as bundleScan reads a 2xx answer).
+			more, _ := io.ReadAll(io.LimitReader(resp.Body, int64(len(utf8BOM))))
+			body = append(rest, more...)
+		}
 		io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes)) // let keep-alive reuse the connection
 		resp.Body.Close()
 		err := classify(resp, body, create, tok != "")
@@ -577,7 +591,7 @@ func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Cl
 				se.Hint = contentHint(http.StatusPreconditionFailed, typ)
 			}
 		}
-		return resp.StatusCode == http.StatusUnauthorized, fmt.Errorf("%s %s to %s: %w", what, it.ID, s.host, withItemID(err, it.ID))
+		return resp.StatusCode == http.StatusUnauthorized || tokenRefused(resp, tok != ""), fmt.Errorf("%s %s to %s: %w", what, it.ID, s.host, withItemID(err, it.ID))
 	}
 	size := it.Size
 	if it.Open == nil {
@@ -1131,6 +1145,17 @@ func classify(resp *http.Response, body []byte, typ string, withToken bool) erro
 		// bundle can fix, even when a FHIR server explains it with an
 		// OperationOutcome: the bundles wait for the operator.
 		return &EndpointError{Problem: "the exchange refused ferry's access token for its scope (insufficient_scope); ask the exchange to grant ferry's client the scope it needs to write these resources, or set exchange.auth.smart.scope (udap.scope)", Err: se}
+	case code == http.StatusRequestEntityTooLarge && hasRetryAfter(resp.Header.Get("Retry-After")):
+		// RFC 9110 §15.5.14: "If the condition is temporary, the
+		// server SHOULD generate a Retry-After header field to
+		// indicate that it is temporary and after what time the client
+		// MAY try again" (a storage quota used up for now).
+		se.transient = true
+		se.Wait = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		return se
+	case tokenRefused(resp, withToken):
+		// Send has already tried a fresh token.
+		return &EndpointError{Problem: unauthorizedProblem(resp.Header, withToken), Err: se}
 	case (rejectsContent(code) || isOperationOutcome(body)) && code != http.StatusConflict && transientOutcome(body):
 		// The server says the bundle is fine and it is not, for now.
 		se.transient = true
@@ -1145,6 +1170,17 @@ func classify(resp *http.Response, body []byte, typ string, withToken bool) erro
 		return queue.Permanent(se)
 	}
 	return &EndpointError{Problem: notFHIRProblem(code, ct, body), Err: se}
+}
+
+// tokenRefused reports whether resp is a 403 that refuses the access
+// token a request carried (withToken) as invalid: WWW-Authenticate:
+// Bearer error="invalid_token", "The access token provided is expired,
+// revoked, malformed, or invalid for other reasons", for which RFC 6750
+// §3.1 says the server "SHOULD respond with the HTTP 401 (Unauthorized)
+// status code" but some answer 403. It names ferry's credential, not the
+// bundle, as a 401 does.
+func tokenRefused(resp *http.Response, withToken bool) bool {
+	return withToken && resp.StatusCode == http.StatusForbidden && bearerError(resp.Header) == "invalid_token"
 }
 
 // unauthorizedProblem explains a 401 by the credential the exchange
@@ -1325,6 +1361,10 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK b
 	switch scanErr := sc.finish(); {
 	case a.readErr != nil:
 		return 0, fmt.Errorf("read the exchange's answer: %w", a.readErr)
+	case code == http.StatusAccepted:
+		// RFC 9110 §15.3.3: "the processing has not been completed",
+		// whatever the body says of the entries.
+		return improper("the exchange answered 202 Accepted to a " + strings.TrimSuffix(want, "-response") + ": it may process it later, or refuse it then, and ferry cannot follow that up")
 	case a.tooLong > 0:
 		return improper(fmt.Sprintf("the exchange's answer went on past %d bytes, more than a %s to this bundle can hold, and was not read to its end; a proxy or web front end may stand in the way, or exchange.url is not the FHIR base", a.tooLong, want))
 	case sc.entries > req.entries:
@@ -1733,6 +1773,17 @@ func stripTags(s string) string {
 		}
 	}
 	return sb.String()
+}
+
+// hasRetryAfter reports whether v is a Retry-After value, delay-seconds
+// or an HTTP-date (RFC 9110 §10.2.3), whatever time it names.
+func hasRetryAfter(v string) bool {
+	v = strings.TrimSpace(v)
+	if v != "" && strings.Trim(v, "0123456789") == "" {
+		return true
+	}
+	_, err := http.ParseTime(v)
+	return err == nil
 }
 
 // parseRetryAfter reads Retry-After as delay-seconds or an HTTP-date
