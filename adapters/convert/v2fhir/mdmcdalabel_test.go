@@ -83,3 +83,59 @@ func TestMDMCDAConfidentiality(t *testing.T) {
 		})
 	}
 }
+
+// TestORUCDAConfidentiality: a result whose OBX carries the report as a
+// CDA document (a pathology report, ED multipart^x-hl7-cda-level-one)
+// is the DiagnosticReport's presentedForm, and the document's
+// confidentialityCode R labelled nothing, so the report went out
+// unlabelled past exchange.hold; it labels the report (and, through the
+// high-water mark, the Binary and the Bundle) as ORC-28 does, while the
+// other order group's report stays as it was.
+func TestORUCDAConfidentiality(t *testing.T) {
+	raw, err := os.ReadFile("../../../../shared/corpus/ccda/Diagnostic_Imaging_Report.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := bytes.Replace(raw, []byte(`<confidentialityCode code="N"`), []byte(`<confidentialityCode code="R"`), 1)
+	if bytes.Equal(doc, raw) {
+		t.Fatal("corpus document has no normal confidentialityCode")
+	}
+	msg := "MSH|^~\\&|LABSYS|ACMELAB|FERRY|SPRINGCLINIC|20240317143000-0500||ORU^R01^ORU_R01|LAB-6602|P|2.5.1\r" +
+		"PID|1||A100^^^HOSP^MR||Roe^Sam||19850505|M\r" +
+		"ORC|RE|ORD-4457^SPRINGCLINIC|F-77003^ACMELAB\r" +
+		"OBR|1|ORD-4457^SPRINGCLINIC|F-77003^ACMELAB|11529-5^Surgical pathology study^LN|||20240317091500-0500||||||||||||||||20240317142500-0500||SP|F\r" +
+		"OBX|1|ED|11529-5^Surgical pathology study^LN||^multipart^x-hl7-cda-level-one^Base64^" + base64.StdEncoding.EncodeToString(doc) + "||||||F\r" +
+		"ORC|RE|ORD-4458^SPRINGCLINIC|F-77004^ACMELAB\r" +
+		"OBR|2|ORD-4458^SPRINGCLINIC|F-77004^ACMELAB|2345-7^Glucose [Mass/volume] in Serum or Plasma^LN|||20240317091500-0500||||||||||||||||20240317142500-0500||CH|F\r" +
+		"OBX|1|NM|2345-7^Glucose [Mass/volume] in Serum or Plasma^LN||95|mg/dL^mg/dL^UCUM|70-99|N|||F\r"
+	b, res, err := testConverter(t).ConvertRaw([]byte(msg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := func(m *fhir.Meta) string {
+		if m == nil {
+			return ""
+		}
+		for _, c := range m.Security {
+			if c.System == fhir.SystemConfidentiality {
+				return c.Code
+			}
+		}
+		return ""
+	}
+	got := map[string]string{}
+	for _, e := range b.Entry {
+		if dr, ok := e.Resource.(*fhir.DiagnosticReport); ok {
+			got[dr.Code.Coding[0].Code] = conf(dr.Meta)
+		}
+	}
+	if got["11529-5"] != "R" || got["2345-7"] != "" {
+		t.Errorf("reports labelled %v; want the pathology report R, the glucose unlabelled", got)
+	}
+	if conf(b.Meta) != "R" {
+		t.Errorf("Bundle labelled %q, want R", conf(b.Meta))
+	}
+	if len(res.Labels) == 0 || res.Labels[0].Code != "R" {
+		t.Errorf("Result.Labels %v, want R (what exchange.hold reads)", res.Labels)
+	}
+}
