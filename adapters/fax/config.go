@@ -62,9 +62,9 @@ type Config struct {
 	// Lines say what the faxes received on each of the practice's fax
 	// lines are: the number dialled (DID) or the T.30 subaddress routes a
 	// fax (STANDARDS.md §5), and a sender's TSI cannot be trusted to. The
-	// first line that matches gives the fax its document kind when
-	// neither a sidecar nor a file name pattern gave one, and its security
-	// labels.
+	// first line that matches and gives a kind gives the fax its document
+	// kind when neither a sidecar nor a file name pattern gave one; every
+	// line that matches gives it its security labels.
 	Lines []Line `yaml:"lines"`
 }
 

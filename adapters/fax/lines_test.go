@@ -169,3 +169,38 @@ func TestLineSecurityLabelsTheFax(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryMatchingLineLabelsTheFax: a practice whose substance use
+// disorder program takes its faxes on the main number's subaddress 22
+// lists the main number as its lab line and the program's subaddress with
+// its labels. A fax to that number and subaddress matches both lines:
+// the first gives its kind, and the program's labels go with it all the
+// same, or a Part 2 fax would walk past exchange.hold labelled N.
+func TestEveryMatchingLineLabelsTheFax(t *testing.T) {
+	cfg := DefaultConfig(KindFax)
+	cfg.Name, cfg.Path, cfg.TimeZone = "fax", t.TempDir(), "UTC"
+	cfg.Lines = []Line{
+		{Called: "+1 555 010 0100", DocType: "lab"},
+		{Called: "+1 555 010 0100", SubAddress: "22", Security: []string{"R", "42CFRPart2"}},
+		{SubAddress: "22", Security: []string{"SUD", "R"}},
+	}
+	s, err := New(adapters.Settings{}, cfg, newCollector(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	for _, tc := range []struct{ sidecar, kind, labels string }{
+		{`{"CalledNumber":"15550100100","SubAddress":"22"}`, "lab", "R,42CFRPart2,SUD"},
+		{`{"CalledNumber":"15550100100"}`, "lab", ""},
+	} {
+		in := adapters.Raw{Name: "a.pdf", Received: now, Meta: map[string]string{folder.MetaFile: "a.pdf"},
+			Sidecars: map[string][]byte{"a.json": []byte(tc.sidecar)}}
+		fax, err := s.Describe(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(fax.Security, ","); fax.DocType != tc.kind || got != tc.labels {
+			t.Errorf("%s: kind %q, labels %q; want %q and %q", tc.sidecar, fax.DocType, got, tc.kind, tc.labels)
+		}
+	}
+}

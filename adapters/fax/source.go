@@ -297,11 +297,17 @@ func (s *Source) describe(in adapters.Raw, more func(*faxfhir.Fax)) (fax faxfhir
 			s.log.Warn("fax xferfaxlog unreadable", "inbox", s.cfg.Name, "err", err)
 		}
 	}
+	// The first line that matches and gives a kind gives the fax its
+	// kind; every line that matches labels it (a program's subaddress
+	// on the main number's line): a label is never dropped.
 	for _, l := range s.cfg.Lines {
 		if l.matches(fax.CalledNumber, fax.SubAddress) {
 			setIf(&fax.DocType, l.DocType)
-			fax.Security = l.Security
-			break
+			for _, c := range l.Security {
+				if !slices.Contains(fax.Security, c) {
+					fax.Security = append(fax.Security, c)
+				}
+			}
 		}
 	}
 	if fax.DOB != "" {

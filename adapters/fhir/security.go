@@ -275,9 +275,27 @@ func (l *Labels) Coding() []Coding {
 
 // HighWaterMark is the high-water mark of labels already written as
 // Codings: the highest confidentiality code, placed where the first one
-// stood, and every other label but the handling codes. Without
-// confidentiality codes, and with handling codes only, it adds none.
-func HighWaterMark(labels []Coding) []Coding { return collapse(labels, false) }
+// stood, and every other label but the handling codes. Without a
+// confidentiality code, a sensitivity or policy code (HIV, 42CFRPart2)
+// implies R, placed first, as in Labels: DS4P gives the mark exactly one
+// confidentiality code, and guessing lower would be a downgrade. Handling
+// codes and a sender's own codes alone add none.
+func HighWaterMark(labels []Coding) []Coding {
+	hwm := collapse(labels, false)
+	implied := false
+	for _, c := range hwm {
+		switch CodingKind(c) {
+		case 0:
+			return hwm
+		case LabelSensitivity, LabelPolicy:
+			implied = true
+		}
+	}
+	if !implied {
+		return hwm
+	}
+	return append([]Coding{ConfidentialityCoding(RankRestricted)}, hwm...)
+}
 
 // OneConfidentiality keeps, of the v3-Confidentiality codes among labels,
 // only the most restrictive (DS4P: exactly one), where the first of them

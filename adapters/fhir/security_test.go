@@ -31,6 +31,12 @@ func TestHighWaterMark(t *testing.T) {
 		{[]Coding{conf("R"), {System: SystemObservationValue, Code: "NODSCLCD"}}, "R"},
 		// a sender's own code is kept
 		{[]Coding{conf("R"), {System: "urn:oid:1.2.3", Code: "SECRET"}}, "R,SECRET"},
+		// a sensitivity or policy code without a confidentiality implies R
+		{[]Coding{act("HIV"), act("NORDSCLCD")}, "R,HIV"},
+		{[]Coding{act("42CFRPart2")}, "R,42CFRPart2"},
+		// handling codes or a sender's own code alone imply nothing
+		{[]Coding{act("NORDSCLCD")}, ""},
+		{[]Coding{{System: "urn:oid:1.2.3", Code: "SECRET"}}, "SECRET"},
 	} {
 		if got := labelCodes(HighWaterMark(tc.in)); got != tc.want {
 			t.Errorf("HighWaterMark(%s) = %s, want %s", labelCodes(tc.in), got, tc.want)

@@ -82,7 +82,11 @@ func cmdHeld(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		case n > 0:
 			fmt.Fprintf(stdout, "newer:    %d newer bundle(s) of this patient were delivered while it was held; released, it would be applied on top of them, so `ferry held release` needs --force\n", n)
 		}
-		if l := bundleLabels(e.Bundle); l != "" {
+		l := bundleLabels(e.Bundle)
+		if e.BundleFile != "" {
+			l = spilledBundleLabels(held, e)
+		}
+		if l != "" {
 			fmt.Fprintf(stdout, "labels:   %s (the bundle's high-water mark; resources may carry more, such as refrain codes)\n", l)
 		}
 		for k, v := range e.Attrs {
@@ -198,22 +202,65 @@ func heldDiscard(ctx context.Context, held *pipeline.Held, ids []string, aud *op
 }
 
 // bundleLabels lists the codes of a held bundle's own meta.security, the
-// labels the person deciding on a release weighs ("" for a bundle spilled
-// to a file, or one without labels).
+// labels the person deciding on a release weighs ("" for one without
+// labels).
 func bundleLabels(bundle []byte) string {
 	var b struct {
-		Meta struct {
-			Security []fhir.Coding `json:"security"`
-		} `json:"meta"`
+		Meta bundleMeta `json:"meta"`
 	}
 	if len(bundle) == 0 || json.Unmarshal(bundle, &b) != nil {
 		return ""
 	}
-	codes := make([]string, 0, len(b.Meta.Security))
-	for _, c := range b.Meta.Security {
+	return b.Meta.codes()
+}
+
+// bundleMeta is the part of a Bundle's meta that show prints.
+type bundleMeta struct {
+	Security []fhir.Coding `json:"security"`
+}
+
+func (m bundleMeta) codes() string {
+	codes := make([]string, 0, len(m.Security))
+	for _, c := range m.Security {
 		codes = append(codes, c.Code)
 	}
 	return strings.Join(codes, ", ")
+}
+
+// spilledBundleLabels is bundleLabels for a bundle held in a file of its
+// own (a fax, a document with its PDF): its members are read up to its
+// meta, which ferry writes before the entries, so the document's data
+// (hundreds of MB) is never loaded; "" when the entries come first or the
+// file cannot be read.
+func spilledBundleLabels(held *pipeline.Held, e *pipeline.HeldEntry) string {
+	r, _, err := held.OpenBundle(e)
+	if err != nil {
+		return ""
+	}
+	defer r.Close()
+	dec := json.NewDecoder(r)
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return ""
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		key, ok := t.(string)
+		if err != nil || !ok || key == "entry" {
+			return ""
+		}
+		if key == "meta" {
+			var m bundleMeta
+			if dec.Decode(&m) != nil {
+				return ""
+			}
+			return m.codes()
+		}
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return ""
+		}
+	}
+	return ""
 }
 
 func heldList(held *pipeline.Held, stdout io.Writer) error {

@@ -676,9 +676,12 @@ func (c *Converter) assemble(d Document, seed string, parts []part, res Result) 
 	if mhd && !simplified {
 		ss := newID("submissionset:" + seed)
 		p.res.SubmissionSetID = ss.OID()
+		// The exchange stores the SubmissionSet on its own, without the
+		// Bundle's meta: it names the patient and the documents, so it
+		// carries their high-water mark as the Bundle does.
 		list := &fhir.List{
 			ResourceType: "List",
-			Meta:         &fhir.Meta{Profile: []string{mhdSD + "IHE.MHD.Minimal.SubmissionSet"}},
+			Meta:         &fhir.Meta{Profile: []string{mhdSD + "IHE.MHD.Minimal.SubmissionSet"}, Security: hwm},
 			Extension: []fhir.Extension{{URL: mhdSD + "ihe-sourceId",
 				ValueIdentifier: &fhir.Identifier{System: rfc3986, Value: "urn:oid:" + d.SourceID}}},
 			Identifier: []fhir.Identifier{

@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/base64"
+	"encoding/xml"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net/textproto"
 	"strings"
+
+	"github.com/ferry-health/ferry/adapters/fhir"
 )
 
 // cdaED reads the data of an OBX ED whose type of data is multipart and
@@ -67,4 +70,46 @@ func cdaED(data []byte) (contentType string, out []byte) {
 func looksXML(b []byte) bool {
 	b = bytes.TrimPrefix(bytes.TrimLeft(b, " \t\r\n"), []byte("\xef\xbb\xbf"))
 	return bytes.HasPrefix(bytes.TrimLeft(b, " \t\r\n"), []byte("<"))
+}
+
+// cdaConfidentiality is the highest v3-Confidentiality rank the
+// confidentialityCodes of a CDA document give (its header's, a section's),
+// as ccdafhir takes a C-CDA's high-water mark; -1 when doc is no CDA
+// document (its root not ClinicalDocument) or gives none. Only the codes
+// are read: the XML declaration's character set does not matter to them.
+func cdaConfidentiality(doc []byte) int {
+	d := xml.NewDecoder(bytes.NewReader(doc))
+	d.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil }
+	rank, root := -1, true
+	for {
+		t, err := d.Token()
+		if err != nil {
+			return rank
+		}
+		el, ok := t.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		if el.Name.Space != "" && el.Name.Space != "urn:hl7-org:v3" {
+			if root {
+				return -1
+			}
+			continue
+		}
+		if root {
+			if el.Name.Local != "ClinicalDocument" {
+				return -1
+			}
+			root = false
+			continue
+		}
+		if el.Name.Local != "confidentialityCode" {
+			continue
+		}
+		for _, a := range el.Attr {
+			if a.Name.Local == "code" && a.Name.Space == "" {
+				rank = max(rank, fhir.ConfidentialityRank(strings.ToUpper(strings.TrimSpace(a.Value))))
+			}
+		}
+	}
 }

@@ -1063,6 +1063,7 @@ func (x *conv) document() error {
 		dr.Context = &fhir.DocumentReferenceContext{Encounter: []fhir.Reference{*x.encRef}}
 	}
 	var text []string
+	cdaConf := -1 // the CDA document's confidentiality (cdaConfidentiality)
 	for _, obx := range x.m.All("OBX") {
 		switch strings.ToUpper(obx.Field(2).Text(1)) {
 		case "TX", "FT", "ST":
@@ -1076,6 +1077,9 @@ func (x *conv) document() error {
 			}
 			if att != nil {
 				dr.Content = append(dr.Content, fhir.DocumentReferenceContent{Attachment: *att})
+				if att.ContentType == "text/xml" {
+					cdaConf = max(cdaConf, cdaConfidentiality(att.Data))
+				}
 			}
 		}
 	}
@@ -1095,9 +1099,18 @@ func (x *conv) document() error {
 	// TXA-18 labels the document (and, through the bundle's high-water
 	// mark, the Binary carrying its text) as ORC-28 labels an order; its
 	// securityLabel carries the high-water mark of every label of the
-	// document (applyLabels).
+	// document (applyLabels). A CDA document the message carries labels
+	// it as its confidentialityCodes do (STANDARDS.md §7: carried over
+	// from a C-CDA's confidentialityCode), the higher of the two winning.
 	prev := x.orderSec
-	if sec := x.documentLabels(txa); sec != nil {
+	sec := x.documentLabels(txa)
+	if cdaConf >= 0 {
+		if sec == nil {
+			sec = newLabels()
+		}
+		sec.Raise(cdaConf)
+	}
+	if sec != nil {
 		sec.Merge(prev, true)
 		x.orderSec = sec
 	}

@@ -257,6 +257,9 @@ type reportBuilder struct {
 	category string // observation-category code for its Observations
 	notes    []string
 	specimen *fhir.Reference // the SPM the following OBX describe
+	// sec labels the report as a CDA document in its presentedForm
+	// labels itself (cdaConfidentiality); nil when none does.
+	sec *labels
 	// results is how many OBX follow the OBR (an upper bound on its
 	// results), to size dr.Result and obsPool once.
 	results int
@@ -471,7 +474,19 @@ func (r *reportBuilder) finish(x *conv) fhir.Reference {
 	// US Core us-core-8 and us-core-9: a released report says when,
 	// though the sender left OBR-7 or OBR-22 empty.
 	dr.AbsentTimes()
-	return x.add("DiagnosticReport", r.key, dr)
+	if r.sec == nil {
+		return x.add("DiagnosticReport", r.key, dr)
+	}
+	// A CDA document the report is presented as labels the report
+	// beside its order's ORC-28, as TXA-18 and the CDA label a document.
+	prev := x.orderSec
+	sec := newLabels()
+	sec.Merge(r.sec, true)
+	sec.Merge(prev, true)
+	x.orderSec = sec
+	ref := x.add("DiagnosticReport", r.key, dr)
+	x.orderSec = prev
+	return ref
 }
 
 type obsBuilder struct {
@@ -1376,6 +1391,14 @@ func (w *resultWalk) openObs(obx hl7v2.Segment) error {
 		}
 		if w.report != nil {
 			w.report.dr.PresentedForm = append(w.report.dr.PresentedForm, *att)
+			if att.ContentType == "text/xml" {
+				if r := cdaConfidentiality(att.Data); r >= 0 {
+					if w.report.sec == nil {
+						w.report.sec = newLabels()
+					}
+					w.report.sec.Raise(r)
+				}
+			}
 			return nil
 		}
 	}
