@@ -288,7 +288,7 @@ func (s *Sink) Connect(ctx context.Context) error {
 	}
 	switch {
 	case s.cfg.SMART.Enabled():
-		s.tokens, err = newSMARTTokens(s.cfg.SMART, s.endpoint, auth)
+		s.tokens, err = newSMARTTokens(s.cfg.SMART, s.endpoint, auth, s.log)
 	case s.cfg.UDAP.Enabled():
 		s.tokens, err = newUDAPTokens(s.cfg.UDAP, s.cfg.URL, auth, s.cfg.UDAPRegistrationFile, s.log)
 	}
