@@ -243,10 +243,12 @@ func (e *TokenRefusedError) Error() string { return e.Problem }
 // endpoint granting a token says nothing of whether the FHIR server takes
 // it (a token_url naming another tenant's or the test system's server, a
 // client given no access to this FHIR server), and a 401 says it does
-// not, as it would refuse every delivery: a *TokenRefusedError. Any other
-// answer, a 403 for a scope that may not search (RFC 6750 §3.1,
-// insufficient_scope) included, is the server's judgement of a token it
-// took, and a failed connection is the exchange check's to report: nil.
+// not, as it would refuse every delivery: a *TokenRefusedError; so does
+// a 403 whose Bearer challenge says invalid_token, which Send takes for
+// the 401 it stands for (tokenRefused). Any other answer, a 403 for a
+// scope that may not search (RFC 6750 §3.1, insufficient_scope)
+// included, is the server's judgement of a token it took, and a failed
+// connection is the exchange check's to report: nil.
 func tryToken(ctx context.Context, client *http.Client, base, tok string) error {
 	id := make([]byte, 12)
 	rand.Read(id)
@@ -264,7 +266,7 @@ func tryToken(ctx context.Context, client *http.Client, base, tok string) error 
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
 	code := bearerError(resp.Header)
-	if resp.StatusCode != http.StatusUnauthorized || code == "insufficient_scope" {
+	if resp.StatusCode != http.StatusUnauthorized && !tokenRefused(resp, true) || code == "insufficient_scope" {
 		return nil
 	}
 	why := resp.Status
