@@ -62,8 +62,11 @@ type SMARTConfig struct {
 // it does not ask for d.
 const DefaultSMARTScope = "system/*.crus"
 
-// Enabled reports whether SMART Backend Services is configured.
-func (c SMARTConfig) Enabled() bool { return c.ClientID != "" || c.KeyFile != "" }
+// Enabled reports whether SMART Backend Services is configured: any of
+// its settings is, so that a block without client_id or key_file (the
+// exchange's token_url and scope written down, the rest to come) has
+// them named as missing rather than being taken for no SMART at all.
+func (c SMARTConfig) Enabled() bool { return c != SMARTConfig{} }
 
 // Validate checks the settings offline; each error starts with its field.
 func (c SMARTConfig) Validate() error {
