@@ -288,7 +288,7 @@ func (s *Sink) Connect(ctx context.Context) error {
 	}
 	switch {
 	case s.cfg.SMART.Enabled():
-		s.tokens, err = newSMARTTokens(s.cfg.SMART, s.endpoint, auth)
+		s.tokens, err = newSMARTTokens(s.cfg.SMART, s.endpoint, auth, s.log)
 	case s.cfg.UDAP.Enabled():
 		s.tokens, err = newUDAPTokens(s.cfg.UDAP, s.cfg.URL, auth, s.cfg.UDAPRegistrationFile, s.log)
 	}
@@ -1206,12 +1206,9 @@ func unauthorizedProblem(h http.Header, withToken bool) string {
 // challengesBearer reports whether the WWW-Authenticate header has a
 // Bearer challenge.
 func challengesBearer(h http.Header) bool {
-	for _, v := range h.Values("WWW-Authenticate") {
-		for _, c := range strings.Split(v, ",") {
-			scheme, _, _ := strings.Cut(strings.TrimSpace(c), " ")
-			if strings.EqualFold(scheme, "Bearer") {
-				return true
-			}
+	for _, c := range challenges(h) {
+		if strings.EqualFold(c.scheme, "Bearer") {
+			return true
 		}
 	}
 	return false
@@ -1219,37 +1216,98 @@ func challengesBearer(h http.Header) bool {
 
 // bearerError is the error code of a Bearer challenge in the
 // WWW-Authenticate header (RFC 6750 §3: Bearer realm="x",
-// error="insufficient_scope"), "" when there is none.
+// error="insufficient_scope"), wherever it stands among the field's
+// challenges; "" when there is none.
 func bearerError(h http.Header) string {
-	for _, v := range h.Values("WWW-Authenticate") {
-		scheme, params, _ := strings.Cut(strings.TrimSpace(v), " ")
-		if !strings.EqualFold(scheme, "Bearer") {
-			continue
-		}
-		for params != "" {
-			var name, value string
-			name, params, _ = strings.Cut(strings.TrimLeft(params, " ,"), "=")
-			params = strings.TrimLeft(params, " ")
-			if strings.HasPrefix(params, `"`) {
-				// A quoted-string (RFC 9110 §5.6.4), which may hold commas.
-				var sb strings.Builder
-				i := 1
-				for ; i < len(params) && params[i] != '"'; i++ {
-					if params[i] == '\\' && i+1 < len(params) {
-						i++
-					}
-					sb.WriteByte(params[i])
-				}
-				value, params = sb.String(), params[min(i+1, len(params)):]
-			} else {
-				value, params, _ = strings.Cut(params, ",")
-			}
-			if strings.EqualFold(strings.TrimSpace(name), "error") {
-				return strings.TrimSpace(value)
-			}
+	for _, c := range challenges(h) {
+		if e := c.params["error"]; e != "" && strings.EqualFold(c.scheme, "Bearer") {
+			return e
 		}
 	}
 	return ""
+}
+
+// challenge is one authentication challenge: its scheme and its
+// auth-params, names in lower case.
+type challenge struct {
+	scheme string
+	params map[string]string
+}
+
+// challenges reads the WWW-Authenticate header's challenges. A field
+// value may hold several (RFC 9110 §11.6.1: "the field value might
+// contain more than one challenge, and each challenge can contain a
+// comma-separated list of authentication parameters"), as a proxy that
+// joins the field lines into one (§5.3) writes them: challenge =
+// auth-scheme [ 1*SP ( token68 / #auth-param ) ], auth-param = token BWS
+// "=" BWS ( token / quoted-string ). An element of the comma-separated
+// list that is a token followed by "=" is a parameter of the challenge
+// before it; any other starts a challenge.
+func challenges(h http.Header) []challenge {
+	var out []challenge
+	for _, v := range h.Values("WWW-Authenticate") {
+		for _, e := range splitUnquoted(v) {
+			e = strings.TrimSpace(e)
+			if e == "" {
+				continue
+			}
+			tok := e[:len(e)-len(strings.TrimLeft(e, "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))]
+			rest := e[len(tok):]
+			if tok == "" || strings.HasPrefix(strings.TrimLeft(rest, " \t"), "=") {
+				if len(out) > 0 {
+					out[len(out)-1].addParam(e)
+				}
+				continue
+			}
+			c := challenge{scheme: tok, params: map[string]string{}}
+			c.addParam(strings.TrimSpace(rest))
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// addParam adds the auth-param p (name=token or name="quoted string") to
+// c; the first of a name counts.
+func (c challenge) addParam(p string) {
+	name, value, ok := strings.Cut(p, "=")
+	name = strings.ToLower(strings.TrimSpace(name))
+	if !ok || name == "" {
+		return
+	}
+	value = strings.TrimSpace(value)
+	if strings.HasPrefix(value, `"`) {
+		// A quoted-string (RFC 9110 §5.6.4): its quoted-pairs unescaped.
+		var sb strings.Builder
+		for i := 1; i < len(value) && value[i] != '"'; i++ {
+			if value[i] == '\\' && i+1 < len(value) {
+				i++
+			}
+			sb.WriteByte(value[i])
+		}
+		value = sb.String()
+	}
+	if _, seen := c.params[name]; !seen {
+		c.params[name] = value
+	}
+}
+
+// splitUnquoted splits v at the commas outside quoted strings.
+func splitUnquoted(v string) []string {
+	var parts []string
+	quoted, start := false, 0
+	for i := 0; i < len(v); i++ {
+		switch {
+		case quoted && v[i] == '\\':
+			i++
+		case v[i] == '"':
+			quoted = !quoted
+		case v[i] == ',' && !quoted:
+			parts = append(parts, v[start:i])
+			start = i + 1
+		}
+	}
+	return append(parts, v[start:])
 }
 
 // notFHIRProblem explains a rejection that did not come from a FHIR server.

@@ -1,6 +1,7 @@
 package fhirhttp
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -14,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -60,8 +62,11 @@ type SMARTConfig struct {
 // it does not ask for d.
 const DefaultSMARTScope = "system/*.crus"
 
-// Enabled reports whether SMART Backend Services is configured.
-func (c SMARTConfig) Enabled() bool { return c.ClientID != "" || c.KeyFile != "" }
+// Enabled reports whether SMART Backend Services is configured: any of
+// its settings is, so that a block without client_id or key_file (the
+// exchange's token_url and scope written down, the rest to come) has
+// them named as missing rather than being taken for no SMART at all.
+func (c SMARTConfig) Enabled() bool { return c != SMARTConfig{} }
 
 // Validate checks the settings offline; each error starts with its field.
 func (c SMARTConfig) Validate() error {
@@ -170,15 +175,21 @@ type smartTokens struct {
 	client *http.Client
 	key    *SMARTKey
 	kid    string
+	log    *slog.Logger
 
-	tokenURL string // set by the one fetch in flight (see tokenCache)
+	// Set by the one fetch in flight (see tokenCache).
+	tokenURL string
+	// file is what key_file held when key was loaded from it; tried,
+	// what it held at the last reload that failed (warned of once).
+	file, tried []byte
 }
 
 // assertionLife is the client assertion's exp: SMART and UDAP allow at
 // most five minutes.
 const assertionLife = 4 * time.Minute
 
-func newSMARTTokens(cfg SMARTConfig, base string, client *http.Client) (*smartTokens, error) {
+func newSMARTTokens(cfg SMARTConfig, base string, client *http.Client, log *slog.Logger) (*smartTokens, error) {
+	file, _ := os.ReadFile(cfg.KeyFile)
 	key, err := LoadSMARTKey(cfg.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("smart key: %w", err)
@@ -186,13 +197,52 @@ func newSMARTTokens(cfg SMARTConfig, base string, client *http.Client) (*smartTo
 	if cfg.Scope == "" {
 		cfg.Scope = DefaultSMARTScope
 	}
-	kid := cfg.KeyID
-	if kid == "" {
-		kid = key.KeyID
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	t := &smartTokens{cfg: cfg, base: base, client: client, key: key, kid: kid, tokenURL: cfg.TokenURL}
+	t := &smartTokens{cfg: cfg, base: base, client: client, log: log, tokenURL: cfg.TokenURL, file: file}
+	t.useKey(key)
 	t.tokenCache.fetch = t.discoverAndFetch
 	return t, nil
+}
+
+// useKey makes key the one the client assertions are signed with, under
+// the configured key_id, else its thumbprint.
+func (t *smartTokens) useKey(key *SMARTKey) {
+	t.key, t.kid = key, t.cfg.KeyID
+	if t.kid == "" {
+		t.kid = key.KeyID
+	}
+}
+
+// reload loads key_file again when it changed, so that a key replaced
+// on disk (the one the exchange registered put in place of a wrong one,
+// a rotation done in place) signs the next token request without a
+// restart, as a renewed UDAP key does, and as ferry doctor, which reads
+// the file anew, signs with it. A file that cannot be used as it is (half
+// written, a key of a kind SMART does not sign with) leaves the loaded
+// key in use, with a warning, and is tried again at the next fetch.
+func (t *smartTokens) reload() {
+	now, err := os.ReadFile(t.cfg.KeyFile)
+	if err != nil || bytes.Equal(now, t.file) {
+		return
+	}
+	key, err := LoadSMARTKey(t.cfg.KeyFile)
+	if err != nil {
+		if !bytes.Equal(now, t.tried) {
+			t.log.Warn("exchange.auth.smart.key_file changed but cannot be used; the key loaded before stays in use", "error", err)
+			t.tried = now
+		}
+		return
+	}
+	if key.Alg != t.key.Alg && t.cfg.TokenURL == "" {
+		// The discovery document says which algorithms the server
+		// takes: read it again for this key.
+		t.tokenURL = ""
+	}
+	t.useKey(key)
+	t.file, t.tried = now, nil
+	t.log.Info("exchange.auth.smart.key_file read again; its key signs the client assertions from now on", "kid", t.kid)
 }
 
 // discoverAndFetch finds the token endpoint the first time, then asks it.
@@ -204,6 +254,7 @@ func newSMARTTokens(cfg SMARTConfig, base string, client *http.Client) (*smartTo
 // load balancer, does. Only a request its own sender gave up on (the
 // context ended) says nothing of the endpoint.
 func (t *smartTokens) discoverAndFetch(ctx context.Context) (string, time.Duration, error) {
+	t.reload()
 	if t.tokenURL == "" {
 		u, err := t.discover(ctx)
 		if err != nil {
@@ -349,7 +400,7 @@ func GenerateSMARTKey(path string) (*SMARTKey, error) {
 // it at the FHIR server at base (tryToken), a *TokenRefusedError, with
 // the scope and lifetime, when that refuses it.
 func CheckSMART(ctx context.Context, cfg SMARTConfig, base string, client *http.Client) (scope string, life time.Duration, err error) {
-	ts, err := newSMARTTokens(cfg, strings.TrimSuffix(base, "/"), client)
+	ts, err := newSMARTTokens(cfg, strings.TrimSuffix(base, "/"), client, nil)
 	if err != nil {
 		return "", 0, err
 	}

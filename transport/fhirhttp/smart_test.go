@@ -298,7 +298,7 @@ func TestSMARTDiscoveryChecks(t *testing.T) {
 		{`{"token_endpoint":"https://auth.example.org/token","token_endpoint_auth_signing_alg_values_supported":["RS384"]}`, "not ES384"},
 	} {
 		doc = tc.doc
-		ts, err := newSMARTTokens(SMARTConfig{ClientID: "c", KeyFile: keyFile}, srv.URL, srv.Client())
+		ts, err := newSMARTTokens(SMARTConfig{ClientID: "c", KeyFile: keyFile}, srv.URL, srv.Client(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -159,8 +159,9 @@ func serverBusy(code int) bool {
 }
 
 // requestToken POSTs a token request and reads the answer. 5xx, 408, 425
-// and 429 are a *StatusError (the authorization server is busy or down:
-// retried like the exchange itself); any other refusal is an *EndpointError, since it
+// and 429, and an error answer with the code temporarily_unavailable or
+// server_error, are a *StatusError (the authorization server is busy or
+// down: retried like the exchange itself); any other refusal is an *EndpointError, since it
 // says ferry's registration, key or certificate is wrong, which no bundle
 // can fix: retried and shown to the operator, never a dead letter. scope
 // is what the server granted: the answer's scope, or, when it names
@@ -185,9 +186,19 @@ func requestToken(ctx context.Context, client *http.Client, tr tokenRequest) (to
 		Scope       string                `json:"scope"`
 	}
 	_ = json.Unmarshal(body, &ans)
-	switch {
+	switch code := oauthErrorCode(body); {
 	case serverBusy(resp.StatusCode):
 		return "", 0, "", &StatusError{Code: resp.StatusCode, Status: statusText(resp.StatusCode, resp.Status), Entry: -1,
+			Wait: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), Server: tr.what + " token endpoint " + tr.url}
+	case resp.StatusCode != http.StatusOK && (code == "temporarily_unavailable" || code == "server_error"):
+		// The server says by its error code, with 400 as RFC 6749
+		// §5.2 has errors answered, that it is overloaded or down for
+		// maintenance (§4.1.2.1: "The authorization server is
+		// currently unable to handle the request due to a temporary
+		// overloading or maintenance of the server"), or failed
+		// itself: busy, as a 503 is, not a refusal of ferry's
+		// assertion.
+		return "", 0, "", &StatusError{Code: resp.StatusCode, Status: statusText(resp.StatusCode, resp.Status) + ", " + code, Entry: -1, transient: true,
 			Wait: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), Server: tr.what + " token endpoint " + tr.url}
 	case resp.StatusCode != http.StatusOK:
 		if !isOAuthError(body) && resp.StatusCode != http.StatusBadRequest && resp.StatusCode != http.StatusUnauthorized {
@@ -232,10 +243,12 @@ func (e *TokenRefusedError) Error() string { return e.Problem }
 // endpoint granting a token says nothing of whether the FHIR server takes
 // it (a token_url naming another tenant's or the test system's server, a
 // client given no access to this FHIR server), and a 401 says it does
-// not, as it would refuse every delivery: a *TokenRefusedError. Any other
-// answer, a 403 for a scope that may not search (RFC 6750 §3.1,
-// insufficient_scope) included, is the server's judgement of a token it
-// took, and a failed connection is the exchange check's to report: nil.
+// not, as it would refuse every delivery: a *TokenRefusedError; so does
+// a 403 whose Bearer challenge says invalid_token, which Send takes for
+// the 401 it stands for (tokenRefused). Any other answer, a 403 for a
+// scope that may not search (RFC 6750 §3.1, insufficient_scope)
+// included, is the server's judgement of a token it took, and a failed
+// connection is the exchange check's to report: nil.
 func tryToken(ctx context.Context, client *http.Client, base, tok string) error {
 	id := make([]byte, 12)
 	rand.Read(id)
@@ -253,7 +266,7 @@ func tryToken(ctx context.Context, client *http.Client, base, tok string) error 
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
 	code := bearerError(resp.Header)
-	if resp.StatusCode != http.StatusUnauthorized || code == "insufficient_scope" {
+	if resp.StatusCode != http.StatusUnauthorized && !tokenRefused(resp, true) || code == "insufficient_scope" {
 		return nil
 	}
 	why := resp.Status
@@ -266,11 +279,18 @@ func tryToken(ctx context.Context, client *http.Client, base, tok string) error 
 
 // isOAuthError reports whether body is an OAuth error answer (RFC 6749
 // §5.2): a JSON object with an "error" code.
-func isOAuthError(body []byte) bool {
+func isOAuthError(body []byte) bool { return oauthErrorCode(body) != "" }
+
+// oauthErrorCode is the "error" code of an OAuth error answer (RFC 6749
+// §5.2), "" when body is none.
+func oauthErrorCode(body []byte) string {
 	var e struct {
 		Error string `json:"error"`
 	}
-	return json.Unmarshal(body, &e) == nil && e.Error != ""
+	if json.Unmarshal(body, &e) != nil {
+		return ""
+	}
+	return e.Error
 }
 
 // notOAuthEndpoint says that u, ferry's what ("SMART", "UDAP") kind
