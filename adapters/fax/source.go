@@ -269,6 +269,9 @@ func (s *Source) describe(in adapters.Raw, more func(*faxfhir.Fax)) (fax faxfhir
 			err = errors.Join(err, e)
 		}
 	}
+	// The pages a sidecar counts are those of its file; an e-mail's
+	// count (its subject's) may be of several attachments together.
+	announced := fax.Pages
 	if more != nil {
 		more(&fax)
 	}
@@ -283,6 +286,13 @@ func (s *Source) describe(in adapters.Raw, more func(*faxfhir.Fax)) (fax faxfhir
 	}
 	if tf != nil {
 		fromTIFF(&fax, tf, s.loc)
+		if n := len(tf.Pages); announced > n {
+			// The fax system counted pages the image does not hold:
+			// the receive (or the export) ended before the last of
+			// them, and the fax is what came.
+			fax.Partial, fax.Pages = true, n
+			setIf(&fax.PartialReason, fmt.Sprintf("the sidecar counts %d pages, the file holds %d", announced, n))
+		}
 	}
 	if s.xferLog != "" {
 		near := fax.Received
