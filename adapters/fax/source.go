@@ -280,19 +280,20 @@ func (s *Source) describe(in adapters.Raw, more func(*faxfhir.Fax)) (fax faxfhir
 		file = in.Name
 	}
 	fromName(&fax, s.patterns, file)
-	tf, rerr := s.readTIFF(in)
+	tf, pages, rerr := s.readImage(in)
 	if rerr != nil {
 		return fax, rerr
 	}
 	if tf != nil {
 		fromTIFF(&fax, tf, s.loc)
-		if n := len(tf.Pages); announced > n {
-			// The fax system counted pages the image does not hold:
-			// the receive (or the export) ended before the last of
-			// them, and the fax is what came.
-			fax.Partial, fax.Pages = true, n
-			setIf(&fax.PartialReason, fmt.Sprintf("the sidecar counts %d pages, the file holds %d", announced, n))
-		}
+		pages = len(tf.Pages)
+	}
+	if pages >= 0 && announced > pages {
+		// The fax system counted pages the image does not hold:
+		// the receive (or the export) ended before the last of
+		// them, and the fax is what came.
+		fax.Partial, fax.Pages = true, pages
+		setIf(&fax.PartialReason, fmt.Sprintf("the sidecar counts %d pages, the file holds %d", announced, pages))
 	}
 	if s.xferLog != "" {
 		near := fax.Received
@@ -333,10 +334,13 @@ func (s *Source) describe(in adapters.Raw, more func(*faxfhir.Fax)) (fax faxfhir
 	return fax, err
 }
 
-// readTIFF parses the TIFF structure, or returns nil for PDFs and files it
-// cannot parse (the converter reports those). err is a failure to read
-// the file (an *adapters.ReadError), not of its content.
-func (s *Source) readTIFF(in adapters.Raw) (_ *tiffpdf.File, err error) {
+// readImage parses the TIFF structure, or counts the pages of a PDF
+// (-1 when its page tree cannot be found, and for a TIFF, whose pages
+// are tf's); tf is nil for PDFs and files it cannot parse (the converter
+// reports those). err is a failure to read the file (an
+// *adapters.ReadError), not of its content.
+func (s *Source) readImage(in adapters.Raw) (tf *tiffpdf.File, pdfPages int, err error) {
+	pdfPages = -1
 	defer func() {
 		if !adapters.IsReadError(err) {
 			err = nil
@@ -349,7 +353,7 @@ func (s *Source) readTIFF(in adapters.Raw) (_ *tiffpdf.File, err error) {
 	} else if in.Open != nil {
 		rc, err := in.Open()
 		if err != nil {
-			return nil, err
+			return nil, -1, err
 		}
 		defer rc.Close()
 		f, ok := rc.(interface {
@@ -357,20 +361,27 @@ func (s *Source) readTIFF(in adapters.Raw) (_ *tiffpdf.File, err error) {
 			Stat() (os.FileInfo, error)
 		})
 		if !ok {
-			return nil, nil
+			return nil, -1, nil
 		}
 		st, err := f.Stat()
 		if err != nil {
-			return nil, err
+			return nil, -1, err
 		}
 		r, size = f, st.Size()
 	} else {
-		return nil, nil
+		return nil, -1, nil
 	}
-	var head [4]byte
+	var head [5]byte
 	n, err := r.ReadAt(head[:], 0)
-	if !tiffpdf.IsTIFF(head[:n]) {
-		return nil, err
+	switch {
+	case tiffpdf.IsTIFF(head[:n]):
+		tf, err = tiffpdf.Read(r, size, in.Name)
+		return tf, -1, err
+	case string(head[:n]) == "%PDF-":
+		if pdfPages, err = faxfhir.PDFPages(r, size); err != nil {
+			return nil, -1, err
+		}
+		return nil, pdfPages, nil
 	}
-	return tiffpdf.Read(r, size, in.Name)
+	return nil, -1, err
 }

@@ -2,36 +2,49 @@ package faxfhir
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/ferry-health/ferry/queue"
 )
 
 // pdfHasPages refuses, with ErrPDFNoPages, a PDF whose page tree says it
-// has no page: the trailer's /Root names the catalog, whose /Pages names
-// the root of the page tree, whose /Count is the number of pages of the
-// document (ISO 32000-1 7.7.2, 7.7.3.2). A PDF whose tree ferry cannot
-// find (in an object stream, or not where its references say) is left to
-// the exchange, as before.
+// has no page. A PDF whose tree ferry cannot find is left to the
+// exchange, as before.
 func pdfHasPages(in Input) error {
-	trailer, err := pdfTrailer(in)
+	n, err := PDFPages(in.R, in.Size)
 	if err != nil {
 		return fmt.Errorf("fax %s: read: %w", in.Name, err)
 	}
-	catalog, err := pdfResolve(in, trailer["Root"])
-	if err != nil {
-		return fmt.Errorf("fax %s: read: %w", in.Name, err)
-	}
-	if catalog["Type"] != pdfName("Catalog") {
-		return nil
-	}
-	pages, err := pdfResolve(in, catalog["Pages"])
-	if err != nil {
-		return fmt.Errorf("fax %s: read: %w", in.Name, err)
-	}
-	if n, ok := pages["Count"].(int64); ok && pages["Type"] == pdfName("Pages") && n <= 0 {
+	if n == 0 {
 		return queue.Permanent(fmt.Errorf("fax %s: %w", in.Name, ErrPDFNoPages))
 	}
 	return nil
+}
+
+// PDFPages returns the number of pages of the PDF r holds (size bytes):
+// the trailer's /Root names the catalog, whose /Pages names the root of
+// the page tree, whose /Count is the number of pages of the document (ISO
+// 32000-1 7.7.2, 7.7.3.2). It is -1 when the tree cannot be found (in an
+// object stream, or not where its references say); err when the file
+// could not be read.
+func PDFPages(r io.ReaderAt, size int64) (int, error) {
+	in := Input{R: r, Size: size}
+	trailer, err := pdfTrailer(in)
+	if err != nil {
+		return -1, err
+	}
+	catalog, err := pdfResolve(in, trailer["Root"])
+	if err != nil || catalog["Type"] != pdfName("Catalog") {
+		return -1, err
+	}
+	pages, err := pdfResolve(in, catalog["Pages"])
+	if err != nil {
+		return -1, err
+	}
+	if n, ok := pages["Count"].(int64); ok && pages["Type"] == pdfName("Pages") && n >= 0 && n <= 1<<30 {
+		return int(n), nil
+	}
+	return -1, nil
 }
 
 // pdfResolve returns the dictionary v is, or the one it refers to; nil
