@@ -1,10 +1,16 @@
 package fax
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
+	"github.com/ferry-health/ferry/adapters/folder"
 )
 
 // TestFewerPagesThanTheSidecarSaysIsIncomplete: a cloud fax's sidecar
@@ -75,5 +81,50 @@ func TestFewerPagesThanTheSidecarSaysIsIncompletePDF(t *testing.T) {
 	g, logs = partialRun(t, cfg)
 	if d := str(docRef(g.bundle), "description"); strings.Contains(d, "INCOMPLETE") || strings.Contains(logs, "incomplete") || !strings.Contains(d, "3 pages") {
 		t.Errorf("a whole 3-page PDF: %q", d)
+	}
+}
+
+// TestSidecarPagesOfAnEmailWithSeveralFaxes: a sidecar beside an e-mail
+// (x.json beside x.eml) describes the message, and its page count is
+// that of all its faxes together: an e-mail of a 1-page and a 3-page fax
+// whose sidecar counts 4 pages holds every page, and neither fax is
+// incomplete. Each was compared with the whole count, and both went to
+// the exchange marked incomplete.
+func TestSidecarPagesOfAnEmailWithSeveralFaxes(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "x.eml")
+	writeEmail(t, path, map[string]string{"To": "FAX=+15550199@fax.example.org", "Subject": "New fax",
+		"Date": "Tue, 24 Nov 2026 09:15:02 -0500", "Message-ID": "<one@fax.example.com>"},
+		part{contentType: "application/pdf", name: "a.pdf", body: pdfOf(t, "g4-fine-1p.tif"), encoding: "base64"},
+		part{contentType: "application/pdf", name: "b.pdf", body: pdfOf(t, "g4-fine-3p.tif"), encoding: "base64"})
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCollector(t)
+	cfg := DefaultConfig(KindFax)
+	cfg.Name, cfg.Path, cfg.TimeZone = "fax", t.TempDir(), "UTC"
+	s, err := New(adapters.Settings{}, cfg, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := adapters.Raw{Name: "x.eml", Body: b, Received: time.Now(), Meta: map[string]string{folder.MetaFile: "x.eml"},
+		Sidecars: map[string][]byte{"x.json": []byte(`{"FaxPages":4}`)}}
+	if err := s.Feed(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		var g got
+		select {
+		case g = <-c.got:
+		default:
+			t.Fatal("a fax was not handed on")
+		}
+		if f := faxfhir.FaxFromMeta(g.raw.Meta); f.Partial {
+			t.Errorf("%s: marked incomplete (%s)", g.raw.Name, f.PartialReason)
+		}
+	}
+	if n := s.Incomplete(); n != 0 {
+		t.Errorf("incomplete count %d", n)
 	}
 }

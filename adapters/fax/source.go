@@ -114,7 +114,7 @@ func (s *Source) Feed(ctx context.Context, in adapters.Raw) error { return s.con
 // is the converter's call (a permanent error, so the file goes to failed/).
 func (s *Source) consume(ctx context.Context, in adapters.Raw) error {
 	if !isEmail(in) {
-		partial, err := s.pass(ctx, in, nil)
+		partial, err := s.pass(ctx, in, nil, true)
 		if err == nil && partial {
 			s.incomplete.Add(1)
 		}
@@ -152,7 +152,9 @@ func (s *Source) passEmail(ctx context.Context, ins []adapters.Raw, e *emailFax)
 	}
 	var perm []error
 	for i, one := range ins {
-		p, err := s.pass(ctx, one, func(f *faxfhir.Fax) { e.applyDoc(f, i, s.loc) })
+		// A sidecar beside the message describes it whole: its page
+		// count is of all its faxes together.
+		p, err := s.pass(ctx, one, func(f *faxfhir.Fax) { e.applyDoc(f, i, s.loc) }, len(ins) == 1)
 		if err != nil {
 			if !queue.IsPermanent(err) {
 				return sent, partial, err
@@ -177,9 +179,10 @@ func (s *Source) passEmail(ctx context.Context, ins []adapters.Raw, e *emailFax)
 // pass describes one fax and hands it on; more, when set, adds what the
 // fax's e-mail says after its sidecars (see describe). partial says the
 // fax is marked incomplete, for the caller to count once the fax (or
-// the e-mail it came in) is taken.
-func (s *Source) pass(ctx context.Context, in adapters.Raw, more func(*faxfhir.Fax)) (partial bool, err error) {
-	fax, scErr := s.describe(in, more)
+// the e-mail it came in) is taken. alone says the sidecars describe this
+// image alone (see describe).
+func (s *Source) pass(ctx context.Context, in adapters.Raw, more func(*faxfhir.Fax), alone bool) (partial bool, err error) {
+	fax, scErr := s.describe(in, more, alone)
 	if adapters.IsReadError(scErr) {
 		// The file could not be read (the share dropped): handed on
 		// without its TIFF tags, the fax would lose its sender, time
@@ -257,13 +260,15 @@ func sidecarDetail(err error) string {
 // *adapters.ReadError: the share it is on dropped) ends it, err that
 // error, for the file to be read again.
 func (s *Source) Describe(in adapters.Raw) (fax faxfhir.Fax, err error) {
-	return s.describe(in, nil)
+	return s.describe(in, nil, true)
 }
 
 // describe is Describe; more, when set, fills in what it knows right
 // after the sidecars: an e-mailed fax's headers and text come after the
-// sidecar saved beside it and before the file name and the image.
-func (s *Source) describe(in adapters.Raw, more func(*faxfhir.Fax)) (fax faxfhir.Fax, err error) {
+// sidecar saved beside it and before the file name and the image. alone
+// says the sidecars describe this image alone, so that a page count they
+// give is its own: not so for one of several faxes of an e-mail.
+func (s *Source) describe(in adapters.Raw, more func(*faxfhir.Fax), alone bool) (fax faxfhir.Fax, err error) {
 	for _, name := range slices.Sorted(maps.Keys(in.Sidecars)) {
 		if e := parseSidecar(&fax, in.Sidecars[name], s.loc); e != nil {
 			err = errors.Join(err, e)
@@ -271,7 +276,10 @@ func (s *Source) describe(in adapters.Raw, more func(*faxfhir.Fax)) (fax faxfhir
 	}
 	// The pages a sidecar counts are those of its file; an e-mail's
 	// count (its subject's) may be of several attachments together.
-	announced := fax.Pages
+	announced := 0
+	if alone {
+		announced = fax.Pages
+	}
 	if more != nil {
 		more(&fax)
 	}
