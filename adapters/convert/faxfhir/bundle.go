@@ -473,8 +473,13 @@ func (c *Converter) plan(ctx context.Context, in Input, fax Fax, sourceID string
 		if err := pdfOpens(in); err != nil {
 			return nil, err
 		}
-		if err := pdfHasPages(in); err != nil {
+		pages, err := pdfHasPages(in)
+		if err != nil {
 			return nil, err
+		}
+		if pages > 0 {
+			// The document has the pages it holds, as a TIFF's.
+			res.Pages = pages
 		}
 		res.Format = FormatPDF
 		orig.contentType = "application/pdf"

@@ -7,18 +7,19 @@ import (
 	"github.com/ferry-health/ferry/queue"
 )
 
-// pdfHasPages refuses, with ErrPDFNoPages, a PDF whose page tree says it
-// has no page. A PDF whose tree ferry cannot find is left to the
+// pdfHasPages returns the pages of the PDF in (-1 when its page tree
+// cannot be found), and refuses, with ErrPDFNoPages, one whose page tree
+// says it has none. A PDF whose tree ferry cannot find is left to the
 // exchange, as before.
-func pdfHasPages(in Input) error {
+func pdfHasPages(in Input) (int, error) {
 	n, err := PDFPages(in.R, in.Size)
 	if err != nil {
-		return fmt.Errorf("fax %s: read: %w", in.Name, err)
+		return -1, fmt.Errorf("fax %s: read: %w", in.Name, err)
 	}
 	if n == 0 {
-		return queue.Permanent(fmt.Errorf("fax %s: %w", in.Name, ErrPDFNoPages))
+		return 0, queue.Permanent(fmt.Errorf("fax %s: %w", in.Name, ErrPDFNoPages))
 	}
-	return nil
+	return n, nil
 }
 
 // PDFPages returns the number of pages of the PDF r holds (size bytes):

@@ -54,3 +54,29 @@ func TestZeroPagePDFIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestPDFDescribedByItsPages: a PDF fax is described by the pages it
+// holds, as a TIFF is: with fax.pages 1 (a sidecar's, an e-mail
+// subject's) a 3-page PDF went to the exchange as "1 page", its fax
+// receipt saying pages 1.
+func TestPDFDescribedByItsPages(t *testing.T) {
+	fax := Fax{CallerNumber: "5550100", Pages: 1, Received: received}
+	raw := adapters.Raw{Source: "fax/test", Format: "fax", Name: "x.pdf", Body: writePDF(t, "g3-1d-normal-3p.tif"), Received: received, Meta: fax.Meta()}
+	b := convert(t, testConfig(), raw)
+	var d any
+	for _, e := range get(b, "entry").([]any) {
+		if str(e, "resource", "resourceType") == "DocumentReference" {
+			d = get(e, "resource")
+		}
+	}
+	if desc := str(d, "description"); !strings.HasSuffix(desc, "from 5550100, 3 pages") {
+		t.Errorf("description %q", desc)
+	}
+	for _, e := range get(d, "extension").([]any) {
+		for _, s := range get(e, "extension").([]any) {
+			if str(s, "url") == "pages" && get(s, "valueInteger") != 3.0 {
+				t.Errorf("fax receipt pages %v", get(s, "valueInteger"))
+			}
+		}
+	}
+}
