@@ -58,7 +58,7 @@ func TestEmailForwardedInline(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			f, err := s.describe(ins[0], func(f *faxfhir.Fax) { e.applyDoc(f, 0, time.UTC) })
+			f, err := s.describe(ins[0], func(f *faxfhir.Fax) { e.applyDoc(f, 0, time.UTC) }, len(ins) == 1)
 			if err != nil {
 				t.Fatal(err)
 			}

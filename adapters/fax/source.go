@@ -114,7 +114,7 @@ func (s *Source) Feed(ctx context.Context, in adapters.Raw) error { return s.con
 // is the converter's call (a permanent error, so the file goes to failed/).
 func (s *Source) consume(ctx context.Context, in adapters.Raw) error {
 	if !isEmail(in) {
-		partial, err := s.pass(ctx, in, nil)
+		partial, err := s.pass(ctx, in, nil, true)
 		if err == nil && partial {
 			s.incomplete.Add(1)
 		}
@@ -152,7 +152,9 @@ func (s *Source) passEmail(ctx context.Context, ins []adapters.Raw, e *emailFax)
 	}
 	var perm []error
 	for i, one := range ins {
-		p, err := s.pass(ctx, one, func(f *faxfhir.Fax) { e.applyDoc(f, i, s.loc) })
+		// A sidecar beside the message describes it whole: its page
+		// count is of all its faxes together.
+		p, err := s.pass(ctx, one, func(f *faxfhir.Fax) { e.applyDoc(f, i, s.loc) }, len(ins) == 1)
 		if err != nil {
 			if !queue.IsPermanent(err) {
 				return sent, partial, err
@@ -177,9 +179,10 @@ func (s *Source) passEmail(ctx context.Context, ins []adapters.Raw, e *emailFax)
 // pass describes one fax and hands it on; more, when set, adds what the
 // fax's e-mail says after its sidecars (see describe). partial says the
 // fax is marked incomplete, for the caller to count once the fax (or
-// the e-mail it came in) is taken.
-func (s *Source) pass(ctx context.Context, in adapters.Raw, more func(*faxfhir.Fax)) (partial bool, err error) {
-	fax, scErr := s.describe(in, more)
+// the e-mail it came in) is taken. alone says the sidecars describe this
+// image alone (see describe).
+func (s *Source) pass(ctx context.Context, in adapters.Raw, more func(*faxfhir.Fax), alone bool) (partial bool, err error) {
+	fax, scErr := s.describe(in, more, alone)
 	if adapters.IsReadError(scErr) {
 		// The file could not be read (the share dropped): handed on
 		// without its TIFF tags, the fax would lose its sender, time
@@ -257,17 +260,25 @@ func sidecarDetail(err error) string {
 // *adapters.ReadError: the share it is on dropped) ends it, err that
 // error, for the file to be read again.
 func (s *Source) Describe(in adapters.Raw) (fax faxfhir.Fax, err error) {
-	return s.describe(in, nil)
+	return s.describe(in, nil, true)
 }
 
 // describe is Describe; more, when set, fills in what it knows right
 // after the sidecars: an e-mailed fax's headers and text come after the
-// sidecar saved beside it and before the file name and the image.
-func (s *Source) describe(in adapters.Raw, more func(*faxfhir.Fax)) (fax faxfhir.Fax, err error) {
+// sidecar saved beside it and before the file name and the image. alone
+// says the sidecars describe this image alone, so that a page count they
+// give is its own: not so for one of several faxes of an e-mail.
+func (s *Source) describe(in adapters.Raw, more func(*faxfhir.Fax), alone bool) (fax faxfhir.Fax, err error) {
 	for _, name := range slices.Sorted(maps.Keys(in.Sidecars)) {
 		if e := parseSidecar(&fax, in.Sidecars[name], s.loc); e != nil {
 			err = errors.Join(err, e)
 		}
+	}
+	// The pages a sidecar counts are those of its file; an e-mail's
+	// count (its subject's) may be of several attachments together.
+	announced := 0
+	if alone {
+		announced = fax.Pages
 	}
 	if more != nil {
 		more(&fax)
@@ -277,12 +288,20 @@ func (s *Source) describe(in adapters.Raw, more func(*faxfhir.Fax)) (fax faxfhir
 		file = in.Name
 	}
 	fromName(&fax, s.patterns, file)
-	tf, rerr := s.readTIFF(in)
+	tf, pages, rerr := s.readImage(in)
 	if rerr != nil {
 		return fax, rerr
 	}
 	if tf != nil {
 		fromTIFF(&fax, tf, s.loc)
+		pages = len(tf.Pages)
+	}
+	if pages >= 0 && announced > pages {
+		// The fax system counted pages the image does not hold:
+		// the receive (or the export) ended before the last of
+		// them, and the fax is what came.
+		fax.Partial, fax.Pages = true, pages
+		setIf(&fax.PartialReason, fmt.Sprintf("the sidecar counts %d pages, the file holds %d", announced, pages))
 	}
 	if s.xferLog != "" {
 		near := fax.Received
@@ -329,10 +348,13 @@ func (s *Source) describe(in adapters.Raw, more func(*faxfhir.Fax)) (fax faxfhir
 	return fax, err
 }
 
-// readTIFF parses the TIFF structure, or returns nil for PDFs and files it
-// cannot parse (the converter reports those). err is a failure to read
-// the file (an *adapters.ReadError), not of its content.
-func (s *Source) readTIFF(in adapters.Raw) (_ *tiffpdf.File, err error) {
+// readImage parses the TIFF structure, or counts the pages of a PDF
+// (-1 when its page tree cannot be found, and for a TIFF, whose pages
+// are tf's); tf is nil for PDFs and files it cannot parse (the converter
+// reports those). err is a failure to read the file (an
+// *adapters.ReadError), not of its content.
+func (s *Source) readImage(in adapters.Raw) (tf *tiffpdf.File, pdfPages int, err error) {
+	pdfPages = -1
 	defer func() {
 		if !adapters.IsReadError(err) {
 			err = nil
@@ -345,7 +367,7 @@ func (s *Source) readTIFF(in adapters.Raw) (_ *tiffpdf.File, err error) {
 	} else if in.Open != nil {
 		rc, err := in.Open()
 		if err != nil {
-			return nil, err
+			return nil, -1, err
 		}
 		defer rc.Close()
 		f, ok := rc.(interface {
@@ -353,20 +375,27 @@ func (s *Source) readTIFF(in adapters.Raw) (_ *tiffpdf.File, err error) {
 			Stat() (os.FileInfo, error)
 		})
 		if !ok {
-			return nil, nil
+			return nil, -1, nil
 		}
 		st, err := f.Stat()
 		if err != nil {
-			return nil, err
+			return nil, -1, err
 		}
 		r, size = f, st.Size()
 	} else {
-		return nil, nil
+		return nil, -1, nil
 	}
-	var head [4]byte
+	var head [5]byte
 	n, err := r.ReadAt(head[:], 0)
-	if !tiffpdf.IsTIFF(head[:n]) {
-		return nil, err
+	switch {
+	case tiffpdf.IsTIFF(head[:n]):
+		tf, err = tiffpdf.Read(r, size, in.Name)
+		return tf, -1, err
+	case string(head[:n]) == "%PDF-":
+		if pdfPages, err = faxfhir.PDFPages(r, size); err != nil {
+			return nil, -1, err
+		}
+		return nil, pdfPages, nil
 	}
-	return tiffpdf.Read(r, size, in.Name)
+	return nil, -1, err
 }

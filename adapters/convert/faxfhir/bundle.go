@@ -60,6 +60,11 @@ var ErrPDFTruncated = errors.New("pdf has no %%EOF marker in its last 1024 bytes
 // read it.
 var ErrPDFEncrypted = errors.New("pdf is encrypted and opens only with a password, so nobody at the exchange could read it; open it with its password, save or print it as a PDF without one, and put that in the folder")
 
+// ErrPDFNoPages is wrapped (as a permanent error) when a PDF's page tree
+// counts no page (ISO 32000-1 7.7.3.2, the root Pages node's /Count):
+// there is nothing in it for anyone at the exchange to read.
+var ErrPDFNoPages = errors.New("pdf has no pages (its page tree counts 0), so there is nothing in it to read: the fax did not come through; ask the sender to fax it again")
+
 // ErrChanged is returned when the content read differently on the second
 // pass (the file was being rewritten): retry later.
 var ErrChanged = errors.New("content changed while converting")
@@ -467,6 +472,14 @@ func (c *Converter) plan(ctx context.Context, in Input, fax Fax, sourceID string
 		}
 		if err := pdfOpens(in); err != nil {
 			return nil, err
+		}
+		pages, err := pdfHasPages(in)
+		if err != nil {
+			return nil, err
+		}
+		if pages > 0 {
+			// The document has the pages it holds, as a TIFF's.
+			res.Pages = pages
 		}
 		res.Format = FormatPDF
 		orig.contentType = "application/pdf"
