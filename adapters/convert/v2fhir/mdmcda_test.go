@@ -15,7 +15,7 @@ func mdmCDA(enc, data string) string {
 	return "MSH|^~\\&|EHR|CLINIC|FERRY|HIE|20240401103000||MDM^T02^MDM_T02|CDA1|P|2.5.1\n" +
 		"EVN|T02|20240401103000\n" +
 		"PID|1||A100^^^HOSP^MR||Doe^Pat||20200101|F\n" +
-		"TXA|1|CN|TX|20240401100000||20240401101000||||||DOC-CDA1^EHR||||AU||AV\n" +
+		"TXA|1|CN|TX|20240401100000||20240401101000||||||DOC-CDA1^EHR|||||AU||AV\n" +
 		"OBX|1|ED|11488-4^Consult note^LN||^multipart^x-hl7-cda-level-one^" + enc + "^" + data + "||||||F\n"
 }
 
