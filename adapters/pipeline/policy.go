@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -513,7 +514,97 @@ func (h *Held) Remove(id string) error {
 	if err := os.Remove(filepath.Join(h.dir, id+laterSuffix)); err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("remove held entry %s: %w", id, err)
 	}
+	if err := os.Remove(filepath.Join(h.dir, id+releaseSuffix)); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("remove held entry %s: %w", id, err)
+	}
 	return durable.SyncDir(h.dir)
+}
+
+// releaseSuffix names the record of a release begun: <id>.release holds
+// the ID of the queue item the entry is being put in as. It is written
+// and fsynced before the Put, so that a release cut short (the command
+// killed, the power lost) between the Put and the entry's removal is
+// finished by the next process that holds the queue (FinishReleases)
+// rather than queued again: a second copy reaches the exchange, where a
+// fax's Binary POST files the document twice.
+const releaseSuffix = ".release"
+
+// BeginRelease records durably that entry id is about to be put into the
+// queue as item qid. Call it with the queue's lock held, before the Put;
+// Remove the entry once the Put returned, or CancelRelease when the item
+// is not (or no longer) in the queue.
+func (h *Held) BeginRelease(id, qid string) error {
+	id = filepath.Base(id)
+	if err := durable.WriteFile(filepath.Join(h.dir, id+releaseSuffix), []byte(qid), 0o600); err != nil {
+		return fmt.Errorf("record release of held entry %s: %w", id, err)
+	}
+	return nil
+}
+
+// CancelRelease drops the record BeginRelease made: the entry stays held.
+func (h *Held) CancelRelease(id string) error {
+	id = filepath.Base(id)
+	if err := os.Remove(filepath.Join(h.dir, id+releaseSuffix)); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("cancel release of held entry %s: %w", id, err)
+	}
+	return durable.SyncDir(h.dir)
+}
+
+// Releasing returns the queue item ID of a release of entry id begun and
+// not finished, "" when none was.
+func (h *Held) Releasing(id string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(h.dir, filepath.Base(id)+releaseSuffix))
+	if os.IsNotExist(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("held entry %s: %w", filepath.Base(id), err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// FinishReleases completes the releases a crash cut short (BeginRelease):
+// an entry whose item queued reports stored was released, and is
+// removed; one whose item it does not was never put, and stays held. It
+// returns the entries removed, each with its queue item ID. Call it with
+// the queue's lock held and before the queue delivers anything (an item
+// delivered is no longer in it, and its entry would be taken for never
+// released).
+func (h *Held) FinishReleases(queued func(qid string) bool) (map[string]string, error) {
+	des, err := os.ReadDir(h.dir)
+	if err != nil {
+		return nil, fmt.Errorf("read held store: %w", err)
+	}
+	var done map[string]string
+	var errs []error
+	for _, de := range des {
+		id, ok := strings.CutSuffix(de.Name(), releaseSuffix)
+		if !ok || durable.IsTemp(de.Name()) {
+			continue
+		}
+		qid, err := h.Releasing(id)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(h.dir, id+".json")); os.IsNotExist(err) || qid == "" || !queued(qid) {
+			// Never put (or the entry was removed before its record):
+			// the entry, if any, stays held.
+			if err := h.CancelRelease(id); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		if err := h.Remove(id); err != nil {
+			errs = append(errs, fmt.Errorf("finish the release of held entry %s (queued as %s): %w", id, qid, err))
+			continue
+		}
+		if done == nil {
+			done = map[string]string{}
+		}
+		done[id] = qid
+	}
+	return done, errors.Join(errs...)
 }
 
 // OpenBundle streams a held entry's bundle, from the entry itself or from

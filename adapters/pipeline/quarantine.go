@@ -429,8 +429,50 @@ func (q *Quarantine) Remove(id string) error {
 // another's write in progress looks the same.
 func (q *Quarantine) RemoveTemps() error { return removeTemps(q.dir) }
 
-// RemoveTemps is Quarantine.RemoveTemps for the held store.
-func (h *Held) RemoveTemps() error { return removeTemps(h.dir) }
+// RemoveTemps is Quarantine.RemoveTemps for the held store; it removes
+// too the files an entry keeps beside it whose entry is gone.
+func (h *Held) RemoveTemps() error {
+	return errors.Join(removeTemps(h.dir), h.removeOrphans())
+}
+
+// removeOrphans deletes the files an entry keeps beside it (its spilled
+// bundle, its count of later deliveries, its release record) whose entry
+// is not there: a crash while an entry was stored (after the bundle was
+// copied in, before the entry was committed) or removed left them, a
+// whole document no listing shows and no discard can name.
+func (h *Held) removeOrphans() error {
+	des, err := os.ReadDir(h.dir)
+	if err != nil {
+		return fmt.Errorf("clean %s: %w", h.dir, err)
+	}
+	var errs []error
+	for _, de := range des {
+		n := de.Name()
+		if !de.Type().IsRegular() || durable.IsTemp(n) {
+			continue
+		}
+		var id string
+		for _, suffix := range []string{".bundle.json", laterSuffix, releaseSuffix} {
+			if base, ok := strings.CutSuffix(n, suffix); ok {
+				id = base
+				break
+			}
+		}
+		if id == "" {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(h.dir, id+".json")); !errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(h.dir, n)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("clean %s: %w", h.dir, err)
+	}
+	return nil
+}
 
 func removeTemps(dir string) error {
 	des, err := os.ReadDir(dir)

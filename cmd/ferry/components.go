@@ -197,6 +197,20 @@ func ingestPipeline(cfg *config.Config, q pipeline.Putter, seen pipeline.Deduper
 	}
 	held.SetKey(key)
 	held.SetSpillOpener(spillOpener(key))
+	if c, ok := q.(interface{ Holds(id string) bool }); ok {
+		// A `ferry held release` cut short after it queued a bundle
+		// left it held too: finished before the queue delivers
+		// anything, so that it is not released and sent again.
+		finished, err := held.FinishReleases(c.Holds)
+		if err != nil {
+			return nil, nil, err
+		}
+		for id, qid := range finished {
+			if log != nil {
+				log.Warn("a release of a held bundle was cut short after it was queued; finished (the bundle is no longer held)", "held", id, "queue_id", qid)
+			}
+		}
+	}
 	if c, ok := q.(pipeline.LaterCounter); ok {
 		// The queue counts the newer items of each held bundle's patient
 		// delivered while it is held, which `ferry held release` weighs.

@@ -188,7 +188,15 @@ func heldDiscard(ctx context.Context, held *pipeline.Held, ids []string, aud *op
 		if e, err := held.Get(id); err == nil {
 			x.Patient, x.ControlID, x.Label = e.Key, e.Attrs["control_id"], e.Label
 		}
-		err := heldMissing(id, held.Remove(id))
+		var err error
+		if qid, rerr := held.Releasing(id); rerr != nil || qid != "" {
+			// Its bundle may be in the queue already, which sends it
+			// whatever the held store says: the release is finished
+			// (or found never done) by `ferry held release` first.
+			err = errors.Join(rerr, fmt.Errorf("%s: a release of it was cut short (queue item %s), and it may be queued: run `ferry held release %s` to finish it, or to find it was not queued and discard it then", id, qid, id))
+		} else {
+			err = heldMissing(id, held.Remove(id))
+		}
 		x.Outcome, x.OutcomeDesc = opOutcome("discard", err)
 		if aerr := aud.action(ctx, x); aerr != nil {
 			return errors.Join(err, fmt.Errorf("%s: %w", id, aerr))
@@ -340,6 +348,22 @@ func heldRelease(ctx context.Context, cfg *config.Config, key *seal.Key, held *p
 		return err
 	}
 	defer q.Close(ctx)
+	// A release cut short after its Put (the command killed, the power
+	// lost) is finished first: its bundle is in the queue already, and
+	// released again it would reach the exchange twice.
+	finished, ferr := held.FinishReleases(q.Holds)
+	for id, qid := range finished {
+		x := audit.OperatorAction{Kind: audit.OpHeldRelease, Object: id, ObjectType: audit.IDHeldBundle, QueueID: qid,
+			OutcomeDesc: "released from hold by a person; queued for the exchange (a release cut short after queueing it, finished now)"}
+		if err := aud.action(ctx, x); err != nil {
+			return fmt.Errorf("%s: %w", id, err)
+		}
+		fmt.Fprintf(stdout, "released %s: an earlier release queued it and was cut short before it left the held store; finished\n", id)
+	}
+	if ferr != nil {
+		return ferr
+	}
+	ids = slices.DeleteFunc(ids, func(id string) bool { _, ok := finished[filepath.Base(id)]; return ok })
 	if !force {
 		// All of them before any is queued: one released here is newer
 		// than the rest to the queue.
@@ -389,14 +413,24 @@ func heldRelease(ctx context.Context, cfg *config.Config, key *seal.Key, held *p
 			Patient: e.Key, ControlID: e.Attrs["control_id"], Label: e.Label}
 		it, err := heldItem(q, held, key, e)
 		if err == nil {
-			if err = q.Put(ctx, it); err != nil {
+			// Recorded before the Put, so that a release cut short
+			// after it is finished, not queued twice (FinishReleases).
+			if err = held.BeginRelease(id, q.ItemID(it)); err != nil {
+				if it.BodyFile != "" {
+					os.Remove(it.BodyFile)
+				}
+			} else if err = q.Put(ctx, it); err != nil {
 				err = fmt.Errorf("queue %s: %w", id, err)
+				if !q.Holds(it.ID) {
+					err = errors.Join(err, held.CancelRelease(id))
+				}
 			}
 		}
 		if err != nil {
 			x.Outcome, x.OutcomeDesc = audit.OutcomeSeriousFail, "release failed; still held"
 			return errors.Join(err, aud.action(ctx, x))
 		}
+		heldReleaseQueued(id)
 		// Queued: the exchange gets it when the gateway runs. When the
 		// event can be neither sent nor handed off, the release is undone:
 		// the bundle stays held.
@@ -406,7 +440,7 @@ func heldRelease(ctx context.Context, cfg *config.Config, key *seal.Key, held *p
 			if perr := q.Purge(ctx, it.ID); perr != nil {
 				return fmt.Errorf("%s is in the queue, unaudited: %w (taking it out again failed: %v)", id, err, perr)
 			}
-			return fmt.Errorf("%s not released (still held): %w", id, err)
+			return errors.Join(fmt.Errorf("%s not released (still held): %w", id, err), held.CancelRelease(id))
 		}
 		if err := held.Remove(id); err != nil {
 			return fmt.Errorf("%s is queued but still listed as held: %w", id, err)
@@ -415,6 +449,10 @@ func heldRelease(ctx context.Context, cfg *config.Config, key *seal.Key, held *p
 	}
 	return nil
 }
+
+// heldReleaseQueued is called once a released entry's Put returned; a
+// test kills the process there.
+var heldReleaseQueued = func(id string) {}
 
 // heldItem builds the queue item for a held entry; a large bundle is
 // copied into the queue's own spill file. The queue seals it with key, and

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/pipeline"
 	"github.com/ferry-health/ferry/config"
 )
 
@@ -44,6 +46,52 @@ func TestIngestPipelineRemovesCrashTemps(t *testing.T) {
 		}
 		if _, err := os.Stat(entry); err != nil {
 			t.Errorf("%s: a stored entry went: %v", entry, err)
+		}
+	}
+}
+
+// TestIngestPipelineRemovesHeldOrphans: a crash while a spilled bundle (a
+// fax) was being held, after its copy into the held store was committed
+// and before its entry was, leaves <id>.bundle.json (the whole document,
+// hundreds of MB) and <id>.later without an entry. No listing shows them,
+// no discard can name them (the input is held again under a new id when
+// the source sends it again), so they stayed for good; building the
+// pipeline removes them, and leaves the entries' own files alone.
+func TestIngestPipelineRemovesHeldOrphans(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	held, err := pipeline.OpenHeld(cfg.Path("held"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spill := filepath.Join(t.TempDir(), "fax.json")
+	if err := os.WriteFile(spill, []byte(`{"resourceType":"Bundle","type":"transaction","entry":[]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	id, err := held.Put(adapters.Raw{Source: "fax/in", Format: "fax", Name: "fax1.pdf"}, &pipeline.Unit{Name: "fax", BodyFile: spill}, "R")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := []string{id + ".json", id + ".bundle.json"}
+	// What the crash left of the next fax held.
+	orphan := "01JB0000000000000000000009"
+	left := []string{orphan + ".bundle.json", orphan + ".later"}
+	for _, n := range left {
+		if err := os.WriteFile(filepath.Join(cfg.Path("held"), n), []byte(`{"resourceType":"Bundle"}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := ingestPipeline(cfg, nil, nil, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range left {
+		if _, err := os.Stat(filepath.Join(cfg.Path("held"), n)); err == nil {
+			t.Errorf("%s: left by a crash without its entry, still there", n)
+		}
+	}
+	for _, n := range kept {
+		if _, err := os.Stat(filepath.Join(cfg.Path("held"), n)); err != nil {
+			t.Errorf("%s: a held entry's file went: %v", n, err)
 		}
 	}
 }

@@ -810,14 +810,7 @@ func (q *Queue) putAll(ctx context.Context, items []*queue.Item, orig uint64) (e
 // prepare encodes it's PUT record (adopting its body file, sealing its
 // body when the queue has a key) and sets its ID and Enqueued.
 func (q *Queue) prepare(it *queue.Item) (*writeReq, error) {
-	if it.ID == "" {
-		if _, err := ulid.ParseStrict(bodyID(it.BodyFile)); it.BodyFile != "" && err == nil {
-			// CreateBody sealed the file for this ID.
-			it.ID = bodyID(it.BodyFile)
-		} else {
-			it.ID = q.ids.next()
-		}
-	}
+	q.ItemID(it)
 	it.Enqueued = time.Now()
 	if it.After = normAfter(it.Key, it.After); len(it.After) > maxAfterKeys {
 		return nil, fmt.Errorf("put item %s: %d keys to come after, at most %d", it.ID, len(it.After), maxAfterKeys)
@@ -851,6 +844,36 @@ func (q *Queue) prepare(it *queue.Item) (*writeReq, error) {
 	m.setFile(file, fsize)
 	m.setAfter(slices.Clone(it.After)) // enqueueLocked swaps in the keyStates' copies
 	return &writeReq{rec: rec, body: body, put: m, done: make(chan error, 1)}, nil
+}
+
+// ItemID sets it.ID as Put would, when it is empty, and returns it: a
+// caller that must record durably which item it is about to put (`ferry
+// held release`) learns the ID before the Put.
+func (q *Queue) ItemID(it *queue.Item) string {
+	if it.ID == "" {
+		if _, err := ulid.ParseStrict(bodyID(it.BodyFile)); it.BodyFile != "" && err == nil {
+			// CreateBody sealed the file for this ID.
+			it.ID = bodyID(it.BodyFile)
+		} else {
+			it.ID = q.ids.next()
+		}
+	}
+	return it.ID
+}
+
+// Holds reports whether item id is stored in the queue, waiting (or being
+// delivered) or as a dead letter.
+func (q *Queue) Holds(id string) bool {
+	q.mu.Lock()
+	for _, m := range q.items {
+		if m.id == id {
+			q.mu.Unlock()
+			return true
+		}
+	}
+	q.mu.Unlock()
+	_, dead := q.dead.name(id)
+	return dead
 }
 
 // CopiesBody reports that Put keeps nothing of Item.Body once it has

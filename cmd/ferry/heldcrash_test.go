@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/pipeline"
+	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/queue/dedup"
+	"github.com/ferry-health/ferry/queue/diskq"
+)
+
+// TestHeldReleaseKilledHalfWay: `ferry held release` killed (SIGKILL, a
+// power cut) after the bundle was queued and before it left the held
+// store must not queue it a second time when the release is run again,
+// nor when the gateway starts: a fax's ITI-65 bundle POSTs its Binary, so
+// a second delivery files the document twice at the exchange. The
+// release runs in a child process (this test binary again), which is
+// killed once the Put returned.
+func TestHeldReleaseKilledHalfWay(t *testing.T) {
+	if dir := os.Getenv("FERRY_TEST_HELD_RELEASE"); dir != "" {
+		heldReleaseQueued = func(string) {
+			os.WriteFile(filepath.Join(dir, "queued"), nil, 0o600)
+			select {} // killed here
+		}
+		cmdHeld(context.Background(), []string{"release", "--config", filepath.Join(dir, "ferry.yaml"), os.Getenv("FERRY_TEST_HELD_ID")}, io.Discard, io.Discard)
+		os.Exit(3)
+	}
+	if testing.Short() {
+		t.Skip("runs the release in a child process")
+	}
+	bundle := []byte(`{"resourceType":"Bundle","type":"transaction","meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-Confidentiality","code":"R"}]}}`)
+	// killed sets up a data_dir with one held bundle and leaves it as a
+	// release killed after its Put leaves it.
+	killed := func(t *testing.T) (dir, cfgFile, id string) {
+		dir = t.TempDir()
+		cfgFile = filepath.Join(dir, "ferry.yaml")
+		if err := os.WriteFile(cfgFile, []byte("data_dir: "+filepath.Join(dir, "data")+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		held := trackedHeld(t, filepath.Join(dir, "data", "held"), filepath.Join(dir, "data", "queue"))
+		id, err := held.Put(adapters.Raw{Source: "fax/in", Format: "fax", Name: "fax1.pdf"}, &pipeline.Unit{Name: "fax", Bundle: bundle, Key: "k1"}, "R")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHeldReleaseKilledHalfWay$")
+		cmd.Env = append(os.Environ(), "FERRY_TEST_HELD_RELEASE="+dir, "FERRY_TEST_HELD_ID="+id)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		deadline := time.After(30 * time.Second)
+		for {
+			if _, err := os.Stat(filepath.Join(dir, "queued")); err == nil {
+				break
+			}
+			select {
+			case err := <-exited:
+				t.Fatalf("the release ended (%v) before it was killed:\n%s", err, out.String())
+			case <-deadline:
+				cmd.Process.Kill()
+				t.Fatalf("the release did not queue the bundle:\n%s", out.String())
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		cmd.Process.Kill()
+		<-exited
+		return dir, cfgFile, id
+	}
+	queued := func(t *testing.T, dir string) int {
+		t.Helper()
+		q, err := diskq.Open(filepath.Join(dir, "data", "queue"), diskq.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer q.Close(context.Background())
+		return q.Len()
+	}
+
+	t.Run("released again", func(t *testing.T) {
+		dir, cfgFile, id := killed(t)
+		var out bytes.Buffer
+		err := cmdHeld(context.Background(), []string{"release", "--config", cfgFile, id}, &out, io.Discard)
+		t.Logf("second release: %v\n%s", err, out.String())
+		if n := queued(t, dir); n != 1 {
+			t.Errorf("the queue holds %d copies of the bundle, want 1", n)
+		}
+		held, _ := pipeline.OpenHeld(filepath.Join(dir, "data", "held"))
+		if ids, _ := held.List(); len(ids) != 0 {
+			t.Errorf("still held: %v", ids)
+		}
+	})
+	t.Run("discarded", func(t *testing.T) {
+		dir, cfgFile, id := killed(t)
+		var out bytes.Buffer
+		err := cmdHeld(context.Background(), []string{"discard", "--yes", "--config", cfgFile, id}, &out, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "ferry held release") {
+			t.Errorf("discard of a bundle a release queued: %v\n%s", err, out.String())
+		}
+		held, _ := pipeline.OpenHeld(filepath.Join(dir, "data", "held"))
+		if ids, _ := held.List(); len(ids) != 1 {
+			t.Errorf("held: %v, want the bundle, its release to be finished", ids)
+		}
+	})
+	t.Run("gateway started, then released again", func(t *testing.T) {
+		dir, cfgFile, id := killed(t)
+		cfg, err := config.Load(cfgFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := diskq.Open(cfg.Path("queue"), diskq.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen, err := dedup.Open(cfg.Path("dedup.log"), dedup.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, held, err := ingestPipeline(cfg, q, seen, nil, converters(cfg), nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, _ := held.List()
+		seen.Close()
+		q.Close(context.Background())
+		if len(ids) != 0 {
+			t.Errorf("the gateway started with the bundle both queued and still held: %v", ids)
+		}
+		var out bytes.Buffer
+		err = cmdHeld(context.Background(), []string{"release", "--config", cfgFile, id}, &out, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "no held bundle") {
+			t.Errorf("second release: %v\n%s", err, out.String())
+		}
+		if n := queued(t, dir); n != 1 {
+			t.Errorf("the queue holds %d copies of the bundle, want 1", n)
+		}
+	})
+}
