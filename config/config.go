@@ -29,6 +29,7 @@ import (
 	"github.com/ferry-health/ferry/adapters/fetch"
 	"github.com/ferry-health/ferry/adapters/hl7v2"
 	"github.com/ferry-health/ferry/config/configproxy"
+	"github.com/ferry-health/ferry/config/configtext"
 	"github.com/ferry-health/ferry/config/configtls"
 	"github.com/ferry-health/ferry/transport/fhirhttp"
 	"github.com/ferry-health/ferry/transport/mllptls"
@@ -512,6 +513,14 @@ func Load(path string) (*Config, error) {
 // Parse decodes YAML strictly, applies defaults and validates. The error,
 // if any, is a *Error listing every problem.
 func Parse(name string, b []byte) (*Config, error) {
+	// yaml.v3 would decode UTF-16 and skip a byte-order mark itself, but
+	// the lines of the problems are found in b: it is made the UTF-8 text
+	// the file holds first, as Notepad and PowerShell 5 may have saved it.
+	b, err := configtext.UTF8(b)
+	if err != nil {
+		return nil, &Error{File: name, err: err, Problems: []Problem{{Msg: "the file starts with a UTF-16 byte-order mark but does not decode as UTF-16 " +
+			"(cut short, or its first bytes are not a mark): save it again as UTF-8"}}}
+	}
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
