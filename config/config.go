@@ -544,7 +544,7 @@ func Parse(name string, b []byte) (*Config, error) {
 	// zero), so the file is decoded again without KnownFields and
 	// validated too, and one `ferry config check` lists every problem
 	// instead of one round per kind.
-	decodeProbs := escapedValues(&root)
+	decodeProbs := escapedValues(&root, b)
 	if root.Kind != 0 {
 		dec := yaml.NewDecoder(bytes.NewReader(b))
 		dec.KnownFields(true)
@@ -774,13 +774,17 @@ func escapeProblem(p Problem) Problem {
 
 // escapedValues finds double-quoted values that begin as a Windows path
 // does (a drive letter, or the backslash left of a UNC path's two) and
-// hold a control character, a next line (U+0085) or a line or paragraph
-// separator (U+2028, U+2029): a backslash escape made it of the path's
-// backslashes ("C:\ProgramData\ferry" is C:, U+2029, "rogramData", a
-// form feed and "erry"; "\\server\new" a new line), and Windows takes no
-// such character in a name, so the value is not the path that was meant.
-func escapedValues(root *yaml.Node) []Problem {
+// were written, in src, with a backslash escape other than \\: it made a
+// character of one of the path's backslashes and what follows it
+// ("C:\ProgramData\ferry" is C:, U+2029, "rogramData", a form feed and
+// "erry"; "\\server\new" a new line; "D:\_archive" a no-break space;
+// "C:\xfer" a þ), so the value is not the path that was meant. Where the
+// value cannot be found in src, one holding a control character, a next
+// line (U+0085) or a line or paragraph separator (U+2028, U+2029), which
+// Windows takes in no name, is reported.
+func escapedValues(root *yaml.Node, src []byte) []Problem {
 	var ps []Problem
+	lines := strings.Split(string(src), "\n")
 	var walk func(n *yaml.Node, path string)
 	walk = func(n *yaml.Node, path string) {
 		switch n.Kind {
@@ -804,9 +808,11 @@ func escapedValues(root *yaml.Node) []Problem {
 			if n.Style&yaml.DoubleQuotedStyle == 0 || !windowsPathLike(n.Value) {
 				return
 			}
-			// The character is named, not the value: it may be a secret
-			// (proxy.url's password).
-			if i := strings.IndexFunc(n.Value, func(r rune) bool {
+			// The escape or the character is named, not the value: it
+			// may be a secret (proxy.url's password).
+			if esc := quotedEscape(lines, n.Line, n.Column); esc != "" {
+				ps = append(ps, Problem{Path: path, Line: n.Line, Msg: fmt.Sprintf("%s in the value is a YAML escape, not a backslash of the path; %s", esc, backslashHow)})
+			} else if i := strings.IndexFunc(n.Value, func(r rune) bool {
 				return unicode.IsControl(r) || r == '\u2028' || r == '\u2029'
 			}); i >= 0 {
 				r, _ := utf8.DecodeRuneInString(n.Value[i:])
@@ -816,6 +822,43 @@ func escapedValues(root *yaml.Node) []Problem {
 	}
 	walk(root, "")
 	return ps
+}
+
+// quotedEscape returns the first backslash escape other than \\ (and an
+// escaped line break) in the double-quoted scalar whose opening quote is
+// at line and column (1-based, the column in characters, as yaml.v3 gives
+// them) of lines, or "" when there is none or no quote is there.
+func quotedEscape(lines []string, line, column int) string {
+	if line < 1 || line > len(lines) {
+		return ""
+	}
+	r := []rune(strings.TrimSuffix(lines[line-1], "\r"))
+	i := column - 1
+	if i < 0 || i >= len(r) || r[i] != '"' {
+		return ""
+	}
+	for i++; ; i++ {
+		if i >= len(r) {
+			if line++; line > len(lines) {
+				return ""
+			}
+			r, i = []rune(strings.TrimSuffix(lines[line-1], "\r")), 0
+			if len(r) == 0 {
+				continue
+			}
+		}
+		switch {
+		case r[i] == '"':
+			return ""
+		case r[i] != '\\':
+		case i+1 >= len(r):
+			// An escaped line break: the value goes on on the next line.
+		case r[i+1] == '\\':
+			i++
+		default:
+			return string(r[i : i+2])
+		}
+	}
 }
 
 // windowsPathLike reports whether v begins as a Windows path does once
