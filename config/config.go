@@ -703,19 +703,25 @@ func yamlProblem(err error) Problem {
 // tabProblem rewrites yaml.v3's scanner error for a tab in a line's
 // indentation ("found character that cannot start any token", or "found a
 // tab character that violates indentation") to say so. A tab is invisible
-// in an editor, and yaml.v3 gives the line before the tab's at times, or no
-// line at all on line 1: the line given and the one after are searched for
-// the tab, and the problem is put on its line.
+// in an editor, and yaml.v3 gives the line before the tab's at times (the
+// last line with content before it, when blank lines come between), or no
+// line at all on line 1: the line given and those after it up to the next
+// with content are searched for the tab, in their indentation or after a
+// list item's "-" (which yaml.v3 does not take either), and the problem is
+// put on its line.
 func tabProblem(p Problem, b []byte) Problem {
 	if p.Msg != "found character that cannot start any token" && p.Msg != "found a tab character that violates indentation" {
 		return p
 	}
 	lines := strings.Split(string(b), "\n")
 	from := max(p.Line, 1)
-	for n := from; n <= from+1 && n <= len(lines); n++ {
-		indent := lines[n-1][:len(lines[n-1])-len(strings.TrimLeft(lines[n-1], " \t"))]
+	for n := from; n <= len(lines); n++ {
+		indent := lines[n-1][:len(lines[n-1])-len(strings.TrimLeft(lines[n-1], " \t-"))]
 		if strings.Contains(indent, "\t") {
 			return Problem{Line: n, Msg: "a tab indents this line; YAML indents with spaces only: replace the tab with spaces"}
+		}
+		if n > from && strings.TrimSpace(lines[n-1]) != "" {
+			break
 		}
 	}
 	return p
