@@ -29,6 +29,7 @@ import (
 	"github.com/ferry-health/ferry/adapters/fetch"
 	"github.com/ferry-health/ferry/adapters/hl7v2"
 	"github.com/ferry-health/ferry/config/configproxy"
+	"github.com/ferry-health/ferry/config/configtext"
 	"github.com/ferry-health/ferry/config/configtls"
 	"github.com/ferry-health/ferry/transport/fhirhttp"
 	"github.com/ferry-health/ferry/transport/mllptls"
@@ -512,6 +513,14 @@ func Load(path string) (*Config, error) {
 // Parse decodes YAML strictly, applies defaults and validates. The error,
 // if any, is a *Error listing every problem.
 func Parse(name string, b []byte) (*Config, error) {
+	// yaml.v3 would decode UTF-16 and skip a byte-order mark itself, but
+	// the lines of the problems are found in b: it is made the UTF-8 text
+	// the file holds first, as Notepad and PowerShell 5 may have saved it.
+	b, err := configtext.UTF8(b)
+	if err != nil {
+		return nil, &Error{File: name, err: err, Problems: []Problem{{Msg: "the file starts with a UTF-16 byte-order mark but does not decode as UTF-16 " +
+			"(cut short, or its first bytes are not a mark): save it again as UTF-8"}}}
+	}
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
@@ -535,7 +544,7 @@ func Parse(name string, b []byte) (*Config, error) {
 	// zero), so the file is decoded again without KnownFields and
 	// validated too, and one `ferry config check` lists every problem
 	// instead of one round per kind.
-	decodeProbs := escapedValues(&root)
+	decodeProbs := escapedValues(&root, b)
 	if root.Kind != 0 {
 		dec := yaml.NewDecoder(bytes.NewReader(b))
 		dec.KnownFields(true)
@@ -694,19 +703,25 @@ func yamlProblem(err error) Problem {
 // tabProblem rewrites yaml.v3's scanner error for a tab in a line's
 // indentation ("found character that cannot start any token", or "found a
 // tab character that violates indentation") to say so. A tab is invisible
-// in an editor, and yaml.v3 gives the line before the tab's at times, or no
-// line at all on line 1: the line given and the one after are searched for
-// the tab, and the problem is put on its line.
+// in an editor, and yaml.v3 gives the line before the tab's at times (the
+// last line with content before it, when blank lines come between), or no
+// line at all on line 1: the line given and those after it up to the next
+// with content are searched for the tab, in their indentation or after a
+// list item's "-" (which yaml.v3 does not take either), and the problem is
+// put on its line.
 func tabProblem(p Problem, b []byte) Problem {
 	if p.Msg != "found character that cannot start any token" && p.Msg != "found a tab character that violates indentation" {
 		return p
 	}
 	lines := strings.Split(string(b), "\n")
 	from := max(p.Line, 1)
-	for n := from; n <= from+1 && n <= len(lines); n++ {
-		indent := lines[n-1][:len(lines[n-1])-len(strings.TrimLeft(lines[n-1], " \t"))]
+	for n := from; n <= len(lines); n++ {
+		indent := lines[n-1][:len(lines[n-1])-len(strings.TrimLeft(lines[n-1], " \t-"))]
 		if strings.Contains(indent, "\t") {
 			return Problem{Line: n, Msg: "a tab indents this line; YAML indents with spaces only: replace the tab with spaces"}
+		}
+		if n > from && strings.TrimSpace(lines[n-1]) != "" {
+			break
 		}
 	}
 	return p
@@ -765,13 +780,17 @@ func escapeProblem(p Problem) Problem {
 
 // escapedValues finds double-quoted values that begin as a Windows path
 // does (a drive letter, or the backslash left of a UNC path's two) and
-// hold a control character, a next line (U+0085) or a line or paragraph
-// separator (U+2028, U+2029): a backslash escape made it of the path's
-// backslashes ("C:\ProgramData\ferry" is C:, U+2029, "rogramData", a
-// form feed and "erry"; "\\server\new" a new line), and Windows takes no
-// such character in a name, so the value is not the path that was meant.
-func escapedValues(root *yaml.Node) []Problem {
+// were written, in src, with a backslash escape other than \\: it made a
+// character of one of the path's backslashes and what follows it
+// ("C:\ProgramData\ferry" is C:, U+2029, "rogramData", a form feed and
+// "erry"; "\\server\new" a new line; "D:\_archive" a no-break space;
+// "C:\xfer" a þ), so the value is not the path that was meant. Where the
+// value cannot be found in src, one holding a control character, a next
+// line (U+0085) or a line or paragraph separator (U+2028, U+2029), which
+// Windows takes in no name, is reported.
+func escapedValues(root *yaml.Node, src []byte) []Problem {
 	var ps []Problem
+	lines := strings.Split(string(src), "\n")
 	var walk func(n *yaml.Node, path string)
 	walk = func(n *yaml.Node, path string) {
 		switch n.Kind {
@@ -795,9 +814,11 @@ func escapedValues(root *yaml.Node) []Problem {
 			if n.Style&yaml.DoubleQuotedStyle == 0 || !windowsPathLike(n.Value) {
 				return
 			}
-			// The character is named, not the value: it may be a secret
-			// (proxy.url's password).
-			if i := strings.IndexFunc(n.Value, func(r rune) bool {
+			// The escape or the character is named, not the value: it
+			// may be a secret (proxy.url's password).
+			if esc := quotedEscape(lines, n.Line, n.Column); esc != "" {
+				ps = append(ps, Problem{Path: path, Line: n.Line, Msg: fmt.Sprintf("%s in the value is a YAML escape, not a backslash of the path; %s", esc, backslashHow)})
+			} else if i := strings.IndexFunc(n.Value, func(r rune) bool {
 				return unicode.IsControl(r) || r == '\u2028' || r == '\u2029'
 			}); i >= 0 {
 				r, _ := utf8.DecodeRuneInString(n.Value[i:])
@@ -807,6 +828,43 @@ func escapedValues(root *yaml.Node) []Problem {
 	}
 	walk(root, "")
 	return ps
+}
+
+// quotedEscape returns the first backslash escape other than \\ (and an
+// escaped line break) in the double-quoted scalar whose opening quote is
+// at line and column (1-based, the column in characters, as yaml.v3 gives
+// them) of lines, or "" when there is none or no quote is there.
+func quotedEscape(lines []string, line, column int) string {
+	if line < 1 || line > len(lines) {
+		return ""
+	}
+	r := []rune(strings.TrimSuffix(lines[line-1], "\r"))
+	i := column - 1
+	if i < 0 || i >= len(r) || r[i] != '"' {
+		return ""
+	}
+	for i++; ; i++ {
+		if i >= len(r) {
+			if line++; line > len(lines) {
+				return ""
+			}
+			r, i = []rune(strings.TrimSuffix(lines[line-1], "\r")), 0
+			if len(r) == 0 {
+				continue
+			}
+		}
+		switch {
+		case r[i] == '"':
+			return ""
+		case r[i] != '\\':
+		case i+1 >= len(r):
+			// An escaped line break: the value goes on on the next line.
+		case r[i+1] == '\\':
+			i++
+		default:
+			return string(r[i : i+2])
+		}
+	}
 }
 
 // windowsPathLike reports whether v begins as a Windows path does once

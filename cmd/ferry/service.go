@@ -48,6 +48,9 @@ func cmdInstall(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.Log.File != "" && !filepath.IsAbs(cfg.Log.File) {
 		return fmt.Errorf("%s: log.file %q must be an absolute path for a service (a service does not start in this folder)", path, cfg.Log.File)
 	}
+	if rel := relativeServicePaths(cfg); len(rel) > 0 {
+		return fmt.Errorf("%s: %s must be an absolute path for a service (a service does not start in this folder: the unit starts it in data_dir, Windows in System32, so it would look elsewhere)", path, strings.Join(rel, ", "))
+	}
 	layout := serviceLayout(path, cfg)
 	if err := checkLogDir(layout.LogDir); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
@@ -159,6 +162,73 @@ func printInstallPlan(w io.Writer, sc *service.Config, l installer.Layout) error
 		fmt.Fprintf(w, "systemd unit:\n%s", unit)
 	}
 	return nil
+}
+
+// relativeServicePaths names each folder and file of cfg the service
+// reads or writes that is given by a relative path, as `field "path"`: a
+// relative path is taken from the folder a process starts in, which for
+// the service is not the one install runs in.
+func relativeServicePaths(cfg *config.Config) []string {
+	var rel []string
+	check := func(field, p string) {
+		if p != "" && !filepath.IsAbs(p) {
+			rel = append(rel, fmt.Sprintf("%s %q", field, p))
+		}
+	}
+	checkTLS := func(field, ca, cert, key string) {
+		check(field+".ca_file", ca)
+		check(field+".cert_file", cert)
+		check(field+".key_file", key)
+	}
+	check("encryption.key_file", cfg.Encryption.KeyFile)
+	for i, p := range cfg.Encryption.PreviousKeyFiles {
+		check(fmt.Sprintf("encryption.previous_key_files[%d]", i), p)
+	}
+	for i, m := range cfg.Sources.MLLP {
+		if m.TLS != nil {
+			p := fmt.Sprintf("sources.mllp[%d].tls", i)
+			check(p+".client_ca_file", m.TLS.ClientCAFile)
+			checkTLS(p, "", m.TLS.CertFile, m.TLS.KeyFile)
+		}
+	}
+	for i, f := range cfg.Sources.Folders {
+		p := fmt.Sprintf("sources.folders[%d]", i)
+		check(p+".path", f.Path)
+		check(p+".work_dir", f.WorkDir)
+		check(p+".done_dir", f.DoneDir)
+		check(p+".failed_dir", f.FailedDir)
+		check(p+".xferfaxlog", f.XferFaxLog)
+		if f.Fetch != nil {
+			check(p+".fetch.key_file", f.Fetch.KeyFile)
+			check(p+".fetch.known_hosts", f.Fetch.KnownHosts)
+		}
+	}
+	for i, m := range cfg.Sources.Mailboxes {
+		p := fmt.Sprintf("sources.mailboxes[%d]", i)
+		check(p+".password_file", m.PasswordFile)
+		checkTLS(p+".tls", m.TLS.CAFile, m.TLS.CertFile, m.TLS.KeyFile)
+		if o := m.OAuth2; o != nil {
+			check(p+".oauth2.ca_file", o.CAFile)
+			check(p+".oauth2.client_secret_file", o.ClientSecretFile)
+			check(p+".oauth2.client_cert_file", o.ClientCertFile)
+			check(p+".oauth2.client_key_file", o.ClientKeyFile)
+			check(p+".oauth2.service_account_file", o.ServiceAccountFile)
+		}
+	}
+	if cfg.Exchange.URL != "" {
+		checkTLS("exchange.tls", cfg.Exchange.TLS.CAFile, cfg.Exchange.TLS.CertFile, cfg.Exchange.TLS.KeyFile)
+		check("exchange.auth.smart.key_file", cfg.Exchange.Auth.SMART.KeyFile)
+		check("exchange.auth.udap.cert_file", cfg.Exchange.Auth.UDAP.CertFile)
+		check("exchange.auth.udap.key_file", cfg.Exchange.Auth.UDAP.KeyFile)
+		check("exchange.auth.udap.trust_anchors", cfg.Exchange.Auth.UDAP.TrustAnchors)
+		check("exchange.sftp.key_file", cfg.Exchange.SFTP.KeyFile)
+		check("exchange.sftp.known_hosts", cfg.Exchange.SFTP.KnownHosts)
+	}
+	if cfg.Audit.Enabled() {
+		checkTLS("audit.tls", cfg.Audit.TLS.CAFile, cfg.Audit.TLS.CertFile, cfg.Audit.TLS.KeyFile)
+	}
+	check("proxy.ca_file", cfg.Proxy.CAFile)
+	return rel
 }
 
 // serviceLayout names the folders `ferry install` prepares. The config
