@@ -658,9 +658,15 @@ func (x *conv) pharmacyOrders() error {
 			Note:                      g.notes,
 			Requester:                 x.practitioner(g.orc.Field(12).Rep(1)),
 		}
-		var err error
-		if mr.AuthoredOn, err = x.fieldDateTime(g.orc, 9); err != nil {
-			return err
+		// ORC-9 is when the prescription was written only in a new
+		// order: a change, discontinuation or refill request (XO, DC,
+		// RDE^O25's RF) is written whole, and its own time would date
+		// the prescription at the change, as in an ORM's order.
+		if strings.EqualFold(g.orc.Field(1).Text(1), "NW") {
+			var err error
+			if mr.AuthoredOn, err = x.fieldDateTime(g.orc, 9); err != nil {
+				return err
+			}
 		}
 		d := fhir.Dosage{}
 		var texts []string
