@@ -600,6 +600,10 @@ func (x *conv) pharmacyOrders() error {
 	type rxGroup struct {
 		orc, rxo, rxe, rxr, tq1 hl7v2.Segment
 		notes                   []fhir.Annotation
+		// rxr and tq1 are the RXE's (RDE_O11 TIMING_ENCODED and its
+		// RXR) once it came: those before it are the order as placed
+		// (TIMING, ORDER_DETAIL), which the pharmacy may have changed.
+		encodedRXR, encodedTQ1 bool
 	}
 	var groups []*rxGroup
 	var cur *rxGroup
@@ -618,12 +622,12 @@ func (x *conv) pharmacyOrders() error {
 		case "RXE":
 			cur.rxe = seg
 		case "RXR":
-			if cur.rxr.Name == "" {
-				cur.rxr = seg
+			if cur.rxr.Name == "" || (cur.rxe.Name != "" && !cur.encodedRXR) {
+				cur.rxr, cur.encodedRXR = seg, cur.rxe.Name != ""
 			}
 		case "TQ1":
-			if cur.tq1.Name == "" {
-				cur.tq1 = seg
+			if cur.tq1.Name == "" || (cur.rxe.Name != "" && !cur.encodedTQ1) {
+				cur.tq1, cur.encodedTQ1 = seg, cur.rxe.Name != ""
 			}
 		case "NTE":
 			if t := nteText(seg); t != "" {
