@@ -604,6 +604,9 @@ func (x *conv) pharmacyOrders() error {
 		// RXR) once it came: those before it are the order as placed
 		// (TIMING, ORDER_DETAIL), which the pharmacy may have changed.
 		encodedRXR, encodedTQ1 bool
+		// observed: an OBX came (RDE_O11's OBSERVATION group), whose
+		// NTE are its own, not the prescription's.
+		observed bool
 	}
 	var groups []*rxGroup
 	var cur *rxGroup
@@ -629,8 +632,10 @@ func (x *conv) pharmacyOrders() error {
 			if cur.tq1.Name == "" || (cur.rxe.Name != "" && !cur.encodedTQ1) {
 				cur.tq1, cur.encodedTQ1 = seg, cur.rxe.Name != ""
 			}
+		case "OBX":
+			cur.observed = true
 		case "NTE":
-			if t := nteText(seg); t != "" {
+			if t := nteText(seg); t != "" && !cur.observed {
 				cur.notes = append(cur.notes, fhir.Annotation{Text: t})
 			}
 		}
