@@ -690,8 +690,14 @@ func (x *conv) pharmacyOrders() error {
 			}
 		}
 		d.Text = strings.Join(texts, "; ")
-		if q := x.quantity(g.rxe.Field(3).Text(1), g.rxe.Field(5).Rep(1)); q != nil {
-			d.DoseAndRate = []fhir.DosageDoseAndRate{{DoseQuantity: q}}
+		// RXE-3 is the dose, or a variable dose's minimum, whose maximum
+		// is RXE-4 (1 to 2 tablets): a range then, as FHIR has it.
+		units := unitsOf(g.rxe.Field(5).Rep(1))
+		low := x.quantityIn(g.rxe.Field(3).Text(1), units)
+		if high := x.quantityIn(g.rxe.Field(4).Text(1), units); high != nil && (low == nil || low.Value != high.Value) {
+			d.DoseAndRate = []fhir.DosageDoseAndRate{{DoseRange: &fhir.Range{Low: low, High: high}}}
+		} else if low != nil {
+			d.DoseAndRate = []fhir.DosageDoseAndRate{{DoseQuantity: low}}
 		}
 		d.Route = x.cwe(g.rxr.Field(1).Rep(1), v2Table+"0162")
 		if rp := x.repeatPattern(g.tq1.Field(3).Rep(1)); rp != nil {
