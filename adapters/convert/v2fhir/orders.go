@@ -600,6 +600,13 @@ func (x *conv) pharmacyOrders() error {
 	type rxGroup struct {
 		orc, rxo, rxe, rxr, tq1 hl7v2.Segment
 		notes                   []fhir.Annotation
+		// rxr and tq1 are the RXE's (RDE_O11 TIMING_ENCODED and its
+		// RXR) once it came: those before it are the order as placed
+		// (TIMING, ORDER_DETAIL), which the pharmacy may have changed.
+		encodedRXR, encodedTQ1 bool
+		// observed: an OBX came (RDE_O11's OBSERVATION group), whose
+		// NTE are its own, not the prescription's.
+		observed bool
 	}
 	var groups []*rxGroup
 	var cur *rxGroup
@@ -618,15 +625,17 @@ func (x *conv) pharmacyOrders() error {
 		case "RXE":
 			cur.rxe = seg
 		case "RXR":
-			if cur.rxr.Name == "" {
-				cur.rxr = seg
+			if cur.rxr.Name == "" || (cur.rxe.Name != "" && !cur.encodedRXR) {
+				cur.rxr, cur.encodedRXR = seg, cur.rxe.Name != ""
 			}
 		case "TQ1":
-			if cur.tq1.Name == "" {
-				cur.tq1 = seg
+			if cur.tq1.Name == "" || (cur.rxe.Name != "" && !cur.encodedTQ1) {
+				cur.tq1, cur.encodedTQ1 = seg, cur.rxe.Name != ""
 			}
+		case "OBX":
+			cur.observed = true
 		case "NTE":
-			if t := nteText(seg); t != "" {
+			if t := nteText(seg); t != "" && !cur.observed {
 				cur.notes = append(cur.notes, fhir.Annotation{Text: t})
 			}
 		}
@@ -658,9 +667,15 @@ func (x *conv) pharmacyOrders() error {
 			Note:                      g.notes,
 			Requester:                 x.practitioner(g.orc.Field(12).Rep(1)),
 		}
-		var err error
-		if mr.AuthoredOn, err = x.fieldDateTime(g.orc, 9); err != nil {
-			return err
+		// ORC-9 is when the prescription was written only in a new
+		// order: a change, discontinuation or refill request (XO, DC,
+		// RDE^O25's RF) is written whole, and its own time would date
+		// the prescription at the change, as in an ORM's order.
+		if strings.EqualFold(g.orc.Field(1).Text(1), "NW") {
+			var err error
+			if mr.AuthoredOn, err = x.fieldDateTime(g.orc, 9); err != nil {
+				return err
+			}
 		}
 		d := fhir.Dosage{}
 		var texts []string
@@ -675,8 +690,14 @@ func (x *conv) pharmacyOrders() error {
 			}
 		}
 		d.Text = strings.Join(texts, "; ")
-		if q := x.quantity(g.rxe.Field(3).Text(1), g.rxe.Field(5).Rep(1)); q != nil {
-			d.DoseAndRate = []fhir.DosageDoseAndRate{{DoseQuantity: q}}
+		// RXE-3 is the dose, or a variable dose's minimum, whose maximum
+		// is RXE-4 (1 to 2 tablets): a range then, as FHIR has it.
+		units := unitsOf(g.rxe.Field(5).Rep(1))
+		low := x.quantityIn(g.rxe.Field(3).Text(1), units)
+		if high := x.quantityIn(g.rxe.Field(4).Text(1), units); high != nil && (low == nil || low.Value != high.Value) {
+			d.DoseAndRate = []fhir.DosageDoseAndRate{{DoseRange: &fhir.Range{Low: low, High: high}}}
+		} else if low != nil {
+			d.DoseAndRate = []fhir.DosageDoseAndRate{{DoseQuantity: low}}
 		}
 		d.Route = x.cwe(g.rxr.Field(1).Rep(1), v2Table+"0162")
 		if rp := x.repeatPattern(g.tq1.Field(3).Rep(1)); rp != nil {
