@@ -331,8 +331,41 @@ func (p *Pipeline) SetPseudonym(f func(string) string) { p.pseudonym = f }
 // rotation (seal.Key.PreviousPseudonyms). A dead letter queued before the
 // rotation names the versions it writes current by those
 // (AttrDocumentVersion), and retried after a replacement recorded since,
-// must still be found replaced. Call it before the first Consume.
+// must still be found replaced. Every unit also waits behind its keys'
+// pseudonyms under those keys (previousBehind), so that it does not
+// overtake its patient's items queued before the rotation. Call it before
+// the first Consume.
 func (p *Pipeline) SetPreviousPseudonyms(f func(string) []string) { p.prevPseudonyms = f }
+
+// previousBehind returns, for a unit not yet pseudonymized, the keys it
+// waits behind as well after a key rotation (SetPreviousPseudonyms): the
+// pseudonyms under the previous keys of its Key and its After keys, each
+// as a queue.Behind key. An item queued before the rotation carries its
+// patient's pseudonym under the key of its day, so without them a
+// patient's A08 queued since would be handed out beside its A01 still
+// waiting (ARCHITECTURE invariant 4); behind them it waits until every
+// item queued under them before it is settled, and the items after it
+// wait for it under its own key, as ever.
+func (p *Pipeline) previousBehind(u *Unit) []string {
+	if p.prevPseudonyms == nil {
+		return nil
+	}
+	var out []string
+	for _, k := range append([]string{u.Key}, u.After...) {
+		if bk, behind := queue.BehindKey(k); behind {
+			k = bk
+		}
+		if k == "" {
+			continue
+		}
+		for _, pk := range p.prevPseudonyms(k) {
+			if b := queue.Behind(pk); !slices.Contains(out, b) {
+				out = append(out, b)
+			}
+		}
+	}
+	return out
+}
 
 // SetReplaced makes the pipeline record every stored unit's Replaces in
 // r, the registry of replaced documents the converters read (the
@@ -635,6 +668,7 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit, gen
 	}
 	if p.pseudonym != nil {
 		for i := range units {
+			behindPrev := p.previousBehind(&units[i])
 			if units[i].Key != "" {
 				units[i].Key = p.pseudonym(units[i].Key)
 			}
@@ -659,6 +693,11 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit, gen
 						units[i].After[j] = p.pseudonym(k)
 					}
 				}
+			}
+			// The room MaxAfter leaves: a unit at the limit (a merge
+			// retiring many records) is stored as converted.
+			if n := queue.MaxAfter - len(units[i].After); n > 0 && len(behindPrev) > 0 {
+				units[i].After = append(slices.Clip(units[i].After), behindPrev[:min(n, len(behindPrev))]...)
 			}
 		}
 	}

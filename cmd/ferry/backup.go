@@ -185,7 +185,7 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 	for _, s := range m.Skipped {
 		fmt.Fprintf(stdout, "  not backed up: %s\n", s)
 	}
-	for _, n := range ops.BackupNotes(cfg) {
+	for _, n := range ops.BackupNotes(cfg, m) {
 		fmt.Fprintf(stdout, "  note: %s\n", n)
 	}
 	return nil

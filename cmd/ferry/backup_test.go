@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"io"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/diskq"
+	"github.com/ferry-health/ferry/queue/seal"
 )
 
 // TestBackupCommand: `ferry backup` refuses while a gateway holds the
@@ -184,5 +186,58 @@ func TestRestoreInterrupted(t *testing.T) {
 		if n := e.Name(); n != "ferry.yaml" && n != "ferry.tar.gz" && n != "old" {
 			t.Errorf("interrupted restore left %s", n)
 		}
+	}
+}
+
+// TestBackupOfEncryptedOutboxSaysInClear: with encryption at rest on and
+// no exchange.url, the bundles ferry wrote to data_dir/outbox (for another
+// program to read; never sealed) went into the archive in clear, while
+// the backup said "the data in the archive is encrypted with
+// encryption.key_file" and README that such an archive "holds only sealed
+// data": kept as an encrypted backup, it carried every patient's bundle
+// readable. The backup now says the outbox's bundles are in it in clear.
+func TestBackupOfEncryptedOutboxSaysInClear(t *testing.T) {
+	base := t.TempDir()
+	data := filepath.Join(base, "data")
+	keyFile := filepath.Join(base, "ferry.key")
+	if _, err := seal.GenerateKeyFile(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(data, "outbox"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	bundle := `{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient","name":[{"family":"Outboxpatient"}]}}]}`
+	if err := os.WriteFile(filepath.Join(data, "outbox", "01JDZ0000000000000000000AA.json"), []byte(bundle), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	cfgFile := filepath.Join(base, "ferry.yaml")
+	if err := os.WriteFile(cfgFile, []byte("data_dir: "+data+"\nencryption:\n  key_file: "+keyFile+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(base, "ferry.tar.gz")
+	var out bytes.Buffer
+	if err := cmdBackup(context.Background(), []string{archive, "--config", cfgFile}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	// The bundle is in the archive as it is in the outbox: in clear.
+	f, err := os.Open(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(all, []byte("Outboxpatient")) {
+		t.Fatal("the outbox's bundle is not in the archive in clear; the test no longer shows what it is about")
+	}
+	said := out.String()
+	if !strings.Contains(said, "outbox") || !strings.Contains(said, "in clear") {
+		t.Errorf("backup of an encrypted data_dir with an outbox bundle did not say the bundle is in the archive in clear:\n%s", said)
 	}
 }

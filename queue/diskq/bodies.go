@@ -198,11 +198,42 @@ func (q *Queue) openBody(it *queue.Item, name string, fsize int64, sealed bool) 
 	it.Open = func() (io.ReadCloser, error) {
 		rc, err := openFile(key, path, sealed, id)
 		if err != nil {
-			return nil, fmt.Errorf("open queue item %s body: %w", id, err)
+			return nil, damaged(fmt.Errorf("open queue item %s body: %w", id, err))
+		}
+		if sealed {
+			return &damagedBody{ReadCloser: rc, id: id, name: name}, nil
 		}
 		return rc, nil
 	}
 	return nil
+}
+
+// damagedBody reads a sealed body file whose start Get verified (see
+// openBody): a chunk further on that does not verify (a bad sector, a
+// byte changed) is damage no later attempt gets past, so it fails the
+// read as permanent (queue.Permanent), naming the item and its file: the
+// dispatcher dead-letters the item, which the ack marks corrupt, rather
+// than retrying it as if the exchange were down, its patient's later
+// items waiting behind it until exchange.retry.max_age.
+type damagedBody struct {
+	io.ReadCloser
+	id, name string
+}
+
+func (b *damagedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = damaged(fmt.Errorf("queue item %s: body file %s: %w", b.id, b.name, err))
+	}
+	return n, err
+}
+
+// damaged marks err permanent when it is damage (errCorrupt).
+func damaged(err error) error {
+	if errors.Is(err, errCorrupt) && !queue.IsPermanent(err) {
+		return queue.Permanent(err)
+	}
+	return err
 }
 
 // removeOrphanBodies deletes body files that no unsettled item refers to:

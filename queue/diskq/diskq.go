@@ -1045,7 +1045,16 @@ func (q *Queue) ackFunc(m *meta, it *queue.Item) queue.AckFunc {
 				}
 				dl.Outcome, dl.OutcomeTruncated = string(body), cut
 			}
-			if f := m.file(); f != "" {
+			if errors.Is(err, errCorrupt) {
+				// Its body file failed to verify midway (damagedBody):
+				// a stub, as for a record damaged on disk, since no
+				// retry would deliver it.
+				q.log.Error("queue item body damaged on disk, moved to dead letters", "id", m.id, "seq", m.seq, "reason", err.Error())
+				dl.Corrupt = true
+				q.mu.Lock()
+				q.corrupt++
+				q.mu.Unlock()
+			} else if f := m.file(); f != "" {
 				dl.bodySrc = filepath.Join(q.bodiesDir(), f)
 			}
 			if derr := q.dead.write(dl); derr != nil {

@@ -756,8 +756,9 @@ func KeysApart(cfg *config.Config) []KeyFile {
 // BackupNotes says what a backup of cfg's gateway leaves out and how to
 // treat it: the key files the configuration names (kept apart from the
 // archive), the watched folders, and whether the archive holds PHI in
-// clear.
-func BackupNotes(cfg *config.Config) []string {
+// clear. m is the backup's manifest (nil: not known), from which an
+// encrypted data folder's outbox bundles, never sealed, are counted.
+func BackupNotes(cfg *config.Config, m *BackupManifest) []string {
 	var notes []string
 	var keys []string
 	for _, f := range KeysApart(cfg) {
@@ -773,10 +774,31 @@ func BackupNotes(cfg *config.Config) []string {
 	} else {
 		notes = append(notes, "the data in the archive is encrypted with encryption.key_file: without that key a restore cannot read it")
 	}
+	if n := outboxFiles(m); n > 0 && cfg.Encryption.KeyFile != "" {
+		// The outbox is for another program to read, so it is never
+		// sealed (README, "Encryption at rest"): its bundles are in the
+		// archive as they are in data_dir.
+		notes = append(notes, fmt.Sprintf("except the outbox: its %d file%s (data_dir/outbox, bundles written for another program to read, which encryption at rest does not seal) %s in the archive in clear; "+
+			"keep it as you keep the clinic's records, or encrypt it on its way out (`ferry backup - | gpg -e -r KEY > FILE.gpg`)", n, plural(n, "", "s"), plural(n, "is", "are")))
+	}
 	if len(cfg.Sources.Folders) > 0 {
 		notes = append(notes, "watched folders are not in the archive: files waiting in them stay there, and the gateway takes them up when it runs again")
 	}
 	return notes
+}
+
+// outboxFiles counts the files of data_dir/outbox in the backup of m.
+func outboxFiles(m *BackupManifest) int {
+	if m == nil {
+		return 0
+	}
+	n := 0
+	for _, f := range m.Files {
+		if strings.HasPrefix(f.Path, "data/outbox/") {
+			n++
+		}
+	}
+	return n
 }
 
 // BackupRecordFile, in data_dir, says when `ferry backup` last archived

@@ -505,7 +505,7 @@ func TestBackupNotesNameEverySecret(t *testing.T) {
 	var mb config.Mailbox
 	mb.PasswordFile = "/etc/ferry/fax-imap.pass"
 	cfg.Sources.Mailboxes = []config.Mailbox{mb}
-	notes := strings.Join(BackupNotes(cfg), "\n")
+	notes := strings.Join(BackupNotes(cfg, nil), "\n")
 	for _, want := range []string{"encryption.key_file /etc/ferry/ferry-2027.key", "encryption.previous_key_files[0] /etc/ferry/ferry.key", "sources.mailboxes[0].password_file /etc/ferry/fax-imap.pass"} {
 		if !strings.Contains(notes, want) {
 			t.Errorf("notes without %q:\n%s", want, notes)
