@@ -1,7 +1,6 @@
 package v2fhir
 
 import (
-	"os"
 	"strings"
 	"testing"
 
@@ -59,15 +58,7 @@ func TestDischargeBedEnds(t *testing.T) {
 		}
 	}
 	// The corpus's A03 (PV1-45 20150209113419+0110).
-	raw, err := os.ReadFile("../../../../shared/corpus/hl7v2/ADT-A03-01.hl7")
-	if err != nil {
-		t.Skip(err)
-	}
-	b, _, err := testConverter(t).ConvertRaw(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entriesOf[fhir.Encounter](b) {
+	for _, e := range corpusEncounters(t, "ADT-A03-01.hl7") {
 		if len(e.Location) == 0 || e.Location[0].Period == nil || e.Location[0].Period.End != "2015-02-09T11:34:19+01:10" {
 			t.Errorf("corpus A03: locations %+v, want the bed ended at PV1-45", e.Location)
 		}

@@ -1,7 +1,6 @@
 package v2fhir
 
 import (
-	"os"
 	"testing"
 
 	"github.com/ferry-health/ferry/adapters/fhir"
@@ -67,15 +66,7 @@ func TestPendingLocationReserved(t *testing.T) {
 		}
 	}
 	// The corpus's A15, whose PV1-42 is POC^Room-2^Bed-103^^^C^Greenland.
-	raw, err := os.ReadFile("../../../../shared/corpus/hl7v2/ADT-A15-01.hl7")
-	if err != nil {
-		t.Skip(err)
-	}
-	b, _, err := testConverter(t).ConvertRaw(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	encs := entriesOf[fhir.Encounter](b)
+	encs := corpusEncounters(t, "ADT-A15-01.hl7")
 	if len(encs) != 1 {
 		t.Fatalf("corpus A15: %d Encounters", len(encs))
 	}

@@ -1,7 +1,6 @@
 package v2fhir
 
 import (
-	"os"
 	"testing"
 
 	"github.com/ferry-health/ferry/adapters/fhir"
@@ -71,15 +70,7 @@ func TestTemporaryLocation(t *testing.T) {
 		}
 	}
 	// The corpus's A09, to OTWAITROOM^ROOM11^^FACI-1^^^BUILD-1^FL-10.
-	raw, err := os.ReadFile("../../../../shared/corpus/hl7v2/ADT-A09-01.hl7")
-	if err != nil {
-		t.Skip(err)
-	}
-	b, _, err := testConverter(t).ConvertRaw(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	encs := entriesOf[fhir.Encounter](b)
+	encs := corpusEncounters(t, "ADT-A09-01.hl7")
 	if len(encs) != 1 {
 		t.Fatalf("corpus A09: %d Encounters", len(encs))
 	}

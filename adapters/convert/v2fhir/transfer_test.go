@@ -83,15 +83,7 @@ func TestTransferLocationPeriods(t *testing.T) {
 	}
 	// The corpus's A02 (EVN-6 20210817151943.4+0200; its PV1-42 is a
 	// third location, reserved).
-	raw, err := os.ReadFile("../../../../shared/corpus/hl7v2/ADT-A02-01.hl7")
-	if err != nil {
-		t.Skip(err)
-	}
-	b, _, err := testConverter(t).ConvertRaw(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entriesOf[fhir.Encounter](b) {
+	for _, e := range corpusEncounters(t, "ADT-A02-01.hl7") {
 		if len(e.Location) < 2 || e.Location[1].Period == nil || !strings.HasPrefix(e.Location[1].Period.End, "2021-08-17T15:19:43") {
 			t.Errorf("corpus A02: locations %+v, want the prior one ended at EVN-6", e.Location)
 		}

@@ -28,6 +28,17 @@ func corpusMessage(t *testing.T, name string, oldNew ...string) []byte {
 	return []byte(s)
 }
 
+// corpusEncounters converts a shared corpus message and returns its
+// Encounters.
+func corpusEncounters(t *testing.T, name string) []*fhir.Encounter {
+	t.Helper()
+	b, _, err := testConverter(t).ConvertRaw(corpusMessage(t, name))
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return entriesOf[fhir.Encounter](b)
+}
+
 // TestOBXUnitsUCUMOnlyWhenValid: feeds code OBX-6 "K/uL" or "cells/mcL"
 // with coding system UCUM. They went out as UCUM codes, which the
 // exchange's terminology validator rejects; now such a unit keeps only its

@@ -2,7 +2,6 @@ package v2fhir
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -212,15 +211,7 @@ func TestCancelledVisitLocationNotActive(t *testing.T) {
 		}
 	}
 	// The corpus's A11 (PV1-2 P, with PV1-45).
-	raw, err := os.ReadFile("../../../../shared/corpus/hl7v2/ADT-A11-02.hl7")
-	if err != nil {
-		t.Skip(err)
-	}
-	b, _, err := testConverter(t).ConvertRaw(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entriesOf[fhir.Encounter](b) {
+	for _, e := range corpusEncounters(t, "ADT-A11-02.hl7") {
 		if len(e.Location) == 0 || e.Location[0].Status != "" {
 			t.Errorf("corpus A11: Encounter %s with locations %+v, want the bed without a status", e.Status, e.Location)
 		}
