@@ -1,20 +1,13 @@
 package audit
 
 import (
-	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"log/slog"
-	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/pion/dtls/v2"
 
 	"github.com/ferry-health/ferry/config/pki"
 )
@@ -25,26 +18,7 @@ import (
 // stopped gracefully does.
 func startClosingDTLSRepo(t *testing.T, p pki.Paths) (*repo, string) {
 	t.Helper()
-	pair, err := tls.LoadX509KeyPair(p.ServerCert, p.ServerKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caPEM, err := os.ReadFile(p.CA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
-	l, err := dtls.Listen("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}, &dtls.Config{
-		Certificates: []tls.Certificate{pair}, ClientAuth: dtls.RequireAndVerifyClientCert, ClientCAs: pool,
-		ExtendedMasterSecret: dtls.RequireExtendedMasterSecret,
-		ConnectContextMaker: func() (context.Context, func()) {
-			return context.WithTimeout(context.Background(), 2*time.Second)
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := listenDTLSRepo(t, p)
 	r := newRepo()
 	var wg sync.WaitGroup
 	var closed atomic.Bool

@@ -215,9 +215,9 @@ func startDTLSRepo(t *testing.T, p pki.Paths) (*repo, string) {
 	return startDTLSRepoFraming(t, p, false)
 }
 
-// startDTLSRepoFraming is startDTLSRepo, taking each record as one bare
-// message when bare, as rsyslog's imdtls does.
-func startDTLSRepoFraming(t *testing.T, p pki.Paths, bare bool) (*repo, string) {
+// listenDTLSRepo listens on a loopback UDP port for DTLS associations
+// from clients with a certificate of p's CA, as the test repositories do.
+func listenDTLSRepo(t *testing.T, p pki.Paths) net.Listener {
 	t.Helper()
 	pair, err := tls.LoadX509KeyPair(p.ServerCert, p.ServerKey)
 	if err != nil {
@@ -244,6 +244,14 @@ func startDTLSRepoFraming(t *testing.T, p pki.Paths, bare bool) (*repo, string) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return l
+}
+
+// startDTLSRepoFraming is startDTLSRepo, taking each record as one bare
+// message when bare, as rsyslog's imdtls does.
+func startDTLSRepoFraming(t *testing.T, p pki.Paths, bare bool) (*repo, string) {
+	t.Helper()
+	l := listenDTLSRepo(t, p)
 	r := newRepo()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
