@@ -53,12 +53,36 @@ func TestMailboxResetWarnedOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Linux reports each reset as "read tcp 127.0.0.1:51234->...:
+	// connection reset by peer"; Windows under wine has reported some as
+	// EOF, a failure of another kind that is rightly warned on its own.
+	// Every reset that names its connection is one failure; a warning
+	// comes at each change of failure, not at each poll.
+	var resetKey string
+	var changes, resets int
+	prev := ""
 	for range 5 {
-		if err := mb.Poll(t.Context()); err == nil || !strings.Contains(err.Error(), "->") {
-			t.Fatalf("poll: %v, want the reset naming the connection", err)
+		err := mb.Poll(t.Context())
+		if err == nil {
+			t.Fatal("a poll of a server that resets every connection succeeded")
+		}
+		key := adapters.FailureKey(err, err.Error())
+		if strings.Contains(err.Error(), "->") {
+			resets++
+			if resetKey != "" && key != resetKey {
+				t.Errorf("two resets taken for two failures:\n%s\n%s", resetKey, key)
+			}
+			resetKey = key
+		}
+		if key != prev {
+			changes++
+			prev = key
 		}
 	}
-	if warns := strings.Count(logs.String(), "level=WARN"); warns != 1 {
-		t.Errorf("%d warnings for one failure that lasts, want 1:\n%s", warns, logs.String())
+	if resets == 0 {
+		t.Skip("this platform reported no reset naming its connection")
+	}
+	if warns := strings.Count(logs.String(), "level=WARN"); warns != changes {
+		t.Errorf("%d warnings for %d changes of failure over 5 polls (%d resets), want one a change:\n%s", warns, changes, resets, logs.String())
 	}
 }

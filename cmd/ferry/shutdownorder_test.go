@@ -141,12 +141,18 @@ sources:
 	if err := p.Start(nil); err != nil {
 		t.Fatal(err)
 	}
+	var poll net.Conn
 	select {
-	case <-polls: // the first poll is connected, and hangs
+	case poll = <-polls: // the first poll is connected, and hangs
 	case <-time.After(20 * time.Second):
 		p.Stop(nil)
 		t.Fatal("the mailbox did not poll")
 	}
+	// Held until the stop is over: a server connection dropped here is
+	// closed by its finalizer at the next collection, and, with the
+	// client's ClientHello unread, resets the poll before the stop's
+	// deadline cuts it (seen under -race).
+	defer poll.Close()
 	if err := p.Stop(nil); err != nil {
 		t.Fatalf("a stop the service manager asked for failed, for it to restart the service: %v", err)
 	}
