@@ -267,7 +267,16 @@ func (c *converter) setObsValue(r *fhir.Observation, v *anyValue) {
 		}
 	case "IVL_PQ":
 		rg := &fhir.Range{Low: pqQuantity(v.Low), High: pqQuantity(v.High)}
-		if rg.Low != nil || rg.High != nil {
+		switch {
+		case rg.Low == nil && rg.High != nil && !boundIncluded(v.High):
+			// Below what the assay reports ("<0.01"): FHIR's Range
+			// includes its bounds, a comparator says "less than".
+			rg.High.Comparator = "<"
+			r.ValueQuantity = rg.High
+		case rg.High == nil && rg.Low != nil && !boundIncluded(v.Low):
+			rg.Low.Comparator = ">"
+			r.ValueQuantity = rg.Low
+		case rg.Low != nil || rg.High != nil:
 			r.ValueRange = rg
 		}
 	case "RTO", "RTO_PQ_PQ", "RTO_INT_INT", "RTO_QTY_QTY":
@@ -317,6 +326,10 @@ func otherCode(typ string, v *anyValue) bool {
 	}
 	return v.OriginalText != nil && clean(v.OriginalText.Text) != ""
 }
+
+// boundIncluded reads an IVXB_PQ's inclusive, true unless it is "false"
+// (CDA R2's default: an interval's bound is in it).
+func boundIncluded(b *pq) bool { return !strings.EqualFold(strings.TrimSpace(b.Inclusive), "false") }
 
 // lowTS and highTS read IVL_TS bounds parsed as PQ bounds.
 func (v *anyValue) lowTS() *ts {
