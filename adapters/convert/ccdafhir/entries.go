@@ -1,6 +1,8 @@
 package ccdafhir
 
 import (
+	"encoding/json"
+	"math"
 	"strconv"
 	"strings"
 
@@ -825,6 +827,25 @@ func medRequestStatus(st string) string {
 // periodUnits maps UCUM time units to FHIR UnitsOfTime.
 var periodUnits = map[string]string{"s": "s", "min": "min", "h": "h", "d": "d", "wk": "wk", "mo": "mo", "a": "a"}
 
+// hoursIn are the hours of a UCUM time unit shorter than a week.
+var hoursIn = map[string]float64{"s": 1.0 / 3600, "min": 1.0 / 60, "h": 1, "d": 24}
+
+// timesADay is how many times a day a period of n unit makes, when that
+// is a whole number (12 h twice, 0.3333 d three times); 0 when it is not,
+// or the period is longer than a day.
+func timesADay(n json.Number, unit string) int {
+	v, err := n.Float64()
+	h := v * hoursIn[unit]
+	if err != nil || h <= 0 || h > 24 {
+		return 0
+	}
+	f := 24 / h
+	if r := math.Round(f); math.Abs(f-r) <= 0.01*r {
+		return int(r)
+	}
+	return 0
+}
+
 // eventTimings are v3 TimingEvent codes that FHIR EventTiming shares.
 var eventTimings = map[string]bool{"HS": true, "WAKE": true, "C": true, "CM": true, "CD": true, "CV": true,
 	"AC": true, "ACM": true, "ACD": true, "ACV": true, "PC": true, "PCM": true, "PCD": true, "PCV": true}
@@ -855,6 +876,14 @@ func (c *converter) dosage(a *act) *fhir.Dosage {
 					if m, ok := decimal(p.High.Value); ok {
 						rp.PeriodMax = m
 					}
+				}
+				if f := timesADay(n, unit); f > 0 && p.Value != "" && boolAttr(e.InstitutionSpecified) {
+					// So many times a day at the times the
+					// institution keeps, not a fixed interval
+					// (HL7 Pharmacy WG: "true = schedule based
+					// on episodes (e.g., TID = three times per
+					// day)"); FHIR's BID is frequency 2 a day.
+					rp = &fhir.TimingRepeat{Frequency: f, Period: "1", PeriodUnit: "d"}
 				}
 				d.Timing = &fhir.Timing{Repeat: rp}
 			}
