@@ -362,6 +362,7 @@ type recordTarget struct {
 			SDTCRaceCode             []cd       `xml:"urn:hl7-org:sdtc raceCode"`
 			EthnicGroupCode          []cd       `xml:"urn:hl7-org:v3 ethnicGroupCode"`
 			SDTCEthnicGroupCode      []cd       `xml:"urn:hl7-org:sdtc ethnicGroupCode"`
+			Guardian                 []guardian `xml:"guardian"`
 			LanguageCommunication    []struct {
 				LanguageCode  *cd `xml:"languageCode"`
 				PreferenceInd *struct {
@@ -371,6 +372,15 @@ type recordTarget struct {
 		} `xml:"patient"`
 		ProviderOrganization *organization `xml:"providerOrganization"`
 	} `xml:"patientRole"`
+}
+
+// guardian is a patient's guardian: a person or an organization.
+type guardian struct {
+	Code                 *cd           `xml:"code"`
+	Addr                 []ad          `xml:"addr"`
+	Telecom              []tel         `xml:"telecom"`
+	GuardianPerson       *person       `xml:"guardianPerson"`
+	GuardianOrganization *organization `xml:"guardianOrganization"`
 }
 
 // custodian is the organization that keeps the document.

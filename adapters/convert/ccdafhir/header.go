@@ -196,6 +196,11 @@ func (c *converter) buildPatient() error {
 			}
 			p.Communication = append(p.Communication, com)
 		}
+		for i := range pt.Guardian {
+			if ct, ok := c.guardianContact(&pt.Guardian[i]); ok {
+				p.Contact = append(p.Contact, ct)
+			}
+		}
 	}
 	if len(p.Name) == 0 {
 		// US Core Patient.name is 1..*; a recordTarget without a usable
@@ -211,6 +216,30 @@ func (c *converter) buildPatient() error {
 	c.replacesLinks(p, idn.ident)
 	c.patient = &patientState{idn: idn, res: p, scope: "Patient|" + idn.ident.System + "|" + idn.ident.Value}
 	return nil
+}
+
+// guardianContact maps a guardian to a Patient.contact (FHIR's CDA
+// mapping: "contact | .patient.guardian", its relationship the
+// guardian's code, its name, telecom, address and organization the
+// guardian's), the relationship v3-RoleCode GUARD first; ok is false for
+// one that names no one and gives no way to reach them (pat-1).
+func (c *converter) guardianContact(g *guardian) (fhir.PatientContact, bool) {
+	ct := fhir.PatientContact{Relationship: []fhir.CodeableConcept{*simpleConcept(
+		"http://terminology.hl7.org/CodeSystem/v3-RoleCode", "GUARD", "guardian")}}
+	if rel := concept(g.Code); rel != nil && !hasCode(g.Code, "2.16.840.1.113883.5.111", "GUARD") {
+		ct.Relationship = append(ct.Relationship, *rel)
+	}
+	if g.GuardianPerson != nil {
+		if ns := humanNames(g.GuardianPerson.Name); len(ns) > 0 {
+			ct.Name = &ns[0]
+		}
+	}
+	ct.Telecom = telecoms(g.Telecom)
+	if as := addresses(g.Addr); len(as) > 0 {
+		ct.Address = &as[0]
+	}
+	ct.Organization = c.organization(g.GuardianOrganization)
+	return ct, ct.Name != nil || len(ct.Telecom) > 0 || ct.Address != nil || ct.Organization != nil
 }
 
 // replacesLinks links p, the record key names, to each record merged
