@@ -753,6 +753,7 @@ const (
 	schemeFacilityType    = "urn:uuid:f33fb8ac-18af-42cc-ae0e-ed0b0bdb91e1"
 	schemePracticeSetting = "urn:uuid:cccf5598-8b07-4b77-a05e-ae952c785ead"
 	schemeAuthor          = "urn:uuid:93606bcf-9494-43ec-9b4e-a7748d1a838d"
+	schemeEventCode       = "urn:uuid:2c6b8cb7-8b2a-4051-b291-b1ae6a575ef4"
 	// schemeSourceID is XDSSubmissionSet.sourceId, the sending system's
 	// OID; only a submission set has one (a folder does not).
 	schemeSourceID = "urn:uuid:554ac39e-e3fe-47fe-b233-965d2a147832"
@@ -779,6 +780,10 @@ func (eo *rimExtrinsicObject) entry() xdmfhir.Entry {
 			e.Size = v
 		case "sourcePatientId":
 			e.SourcePatientID = v
+		case "serviceStartTime":
+			e.ServiceStartTime = v
+		case "serviceStopTime":
+			e.ServiceStopTime = v
 		case "sourcePatientInfo":
 			// PID-5 and PID-7 as "PID-5|DOE^JOHN", one field a value.
 			for _, pv := range s.Values {
@@ -823,6 +828,8 @@ func (eo *rimExtrinsicObject) entry() xdmfhir.Entry {
 			e.PracticeSetting = code()
 		case schemeConfidentiality:
 			e.Confidentiality = append(e.Confidentiality, *code())
+		case schemeEventCode:
+			e.EventCodes = append(e.EventCodes, *code())
 		case schemeAuthor:
 			var a xdmfhir.Author
 			for _, s := range c.Slots {

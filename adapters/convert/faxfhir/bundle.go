@@ -783,8 +783,12 @@ func (c *Converter) assemble(d Document, seed string, parts []part, res Result) 
 		// XDS healthcareFacilityTypeCode and practiceSettingCode, which
 		// every profile has room for (MHD Minimal: 0..1, must support);
 		// Comprehensive requires them, and the source patient besides.
-		if d.FacilityType != nil || d.PracticeSetting != nil || profile == ProfileMHDComprehensive {
-			dr.Context = &fhir.DocumentReferenceContext{FacilityType: d.FacilityType, PracticeSetting: d.PracticeSetting}
+		// So are serviceStartTime/serviceStopTime and eventCodeList
+		// (MHD Minimal: context.period 0..1 must support, context.event
+		// 0..*).
+		if d.FacilityType != nil || d.PracticeSetting != nil || d.Period != nil || len(d.Event) > 0 || profile == ProfileMHDComprehensive {
+			dr.Context = &fhir.DocumentReferenceContext{FacilityType: d.FacilityType, PracticeSetting: d.PracticeSetting,
+				Period: d.Period, Event: d.Event}
 		}
 		if profile == ProfileMHDComprehensive {
 			src := d.Patient

@@ -112,6 +112,12 @@ func (c *Converter) Document(e Entry, received time.Time) faxfhir.Document {
 	if cc := concept(e.ClassCode); cc != nil {
 		d.Category = []fhir.CodeableConcept{faxfhir.CategoryClinicalNote(), *cc}
 	}
+	d.Period = servicePeriod(e.ServiceStartTime, e.ServiceStopTime)
+	for i := range e.EventCodes {
+		if cc := concept(&e.EventCodes[i]); cc != nil {
+			d.Event = append(d.Event, *cc)
+		}
+	}
 	// MHD wants a broker to use a different sourceId for each source
 	// system: a package's own is the sending system's. One that is not
 	// an OID is left to the folder's or the configured one.
@@ -510,6 +516,25 @@ func fhirDateTime(dtm string) string {
 	}
 	s += strings.Repeat("0", 14-len(s))
 	return s[:4] + "-" + s[4:6] + "-" + s[6:8] + "T" + s[8:10] + ":" + s[10:12] + ":" + s[12:14] + "Z"
+}
+
+// servicePeriod maps serviceStartTime and serviceStopTime to
+// context.period, as MHD maps them; nil when neither is a time. A stop
+// before the start is left out: FHIR R4's per-1 ("If present, start SHALL
+// have a lower value than end") would have the exchange refuse the bundle.
+func servicePeriod(start, stop string) *fhir.Period {
+	p := fhir.Period{Start: fhirDateTime(start), End: fhirDateTime(stop)}
+	if p.Start != "" && p.End != "" {
+		s, sok := dtmTime(start)
+		e, eok := dtmTime(stop)
+		if sok && eok && e.Before(s) {
+			p.End = ""
+		}
+	}
+	if p == (fhir.Period{}) {
+		return nil
+	}
+	return &p
 }
 
 // dtmTime reads a DTM of at least a day's precision.
