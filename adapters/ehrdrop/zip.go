@@ -123,8 +123,8 @@ type zipStep struct {
 // was not: one the converter refused (it is in the quarantine too), one in
 // no format ferry converts (a PDF outside an XDM package, a CSV no csv
 // mapping of the folder matches, a ZIP inside the ZIP), an XDM document whose size or hash is not the one
-// METADATA.XML gives, a document METADATA.XML lists that the archive
-// lacks or gives no URI for (and then each file of its subset that
+// METADATA.XML gives, a file METADATA.XML lists for two documents, a
+// document METADATA.XML lists that the archive lacks or gives no URI for (and then each file of its subset that
 // METADATA.XML does not place, which may be that document). The archive in
 // failed/ is the copy of those entries. A transient failure (queue full)
 // leaves the archive in processing/ to be consumed again whole; the
@@ -587,6 +587,8 @@ func planSubset(dir, root string, files []*zip.File, byName map[string]*zip.File
 	first := entryName(files[0])
 	spelled := leadingFolders(first, strings.Count(dir, "/")+1)
 	taken := map[*zip.File]bool{}
+	at := map[*zip.File]int{}          // a taken file's step
+	claims := map[*zip.File][]string{} // the uniqueIds of the documents placed at a file
 	// A document METADATA.XML gives no URI for is one of the subset's
 	// files, which cannot be told: it is named, and no file the metadata
 	// does not place is sent, since it may be that document, whose
@@ -616,12 +618,23 @@ func planSubset(dir, root string, files []*zip.File, byName map[string]*zip.File
 			// Some writers give the URI from the package's root.
 			f = byName[root+strings.ToUpper(path.Clean(uri))]
 		}
+		id := d.uniqueID
+		if id == "" {
+			id = "none"
+		}
 		switch {
 		case f == nil:
 			steps = append(steps, zipStep{name: target, err: fmt.Errorf("METADATA.XML lists this document%s but the archive does not hold it", uniqueIDNote(d.uniqueID))})
 		case taken[f]:
+			// Two documents at one file: which DocumentEntry (uniqueId,
+			// labels, size and hash) the file is cannot be told, so it
+			// goes as neither, and both are named.
+			claims[f] = append(claims[f], id)
+			steps[at[f]] = zipStep{name: steps[at[f]].name, err: fmt.Errorf("METADATA.XML lists %d documents at this file (uniqueIds %s): which of them it is cannot be told, and it is not sent under either's metadata (labels, size and hash)", len(claims[f]), strings.Join(claims[f], ", "))}
 		default:
 			taken[f] = true
+			claims[f] = []string{id}
+			at[f] = len(steps)
 			st := fileStep(f)
 			st.meta = meta
 			st.xdm = &d.entry
@@ -753,6 +766,7 @@ const (
 	schemeFacilityType    = "urn:uuid:f33fb8ac-18af-42cc-ae0e-ed0b0bdb91e1"
 	schemePracticeSetting = "urn:uuid:cccf5598-8b07-4b77-a05e-ae952c785ead"
 	schemeAuthor          = "urn:uuid:93606bcf-9494-43ec-9b4e-a7748d1a838d"
+	schemeEventCode       = "urn:uuid:2c6b8cb7-8b2a-4051-b291-b1ae6a575ef4"
 	// schemeSourceID is XDSSubmissionSet.sourceId, the sending system's
 	// OID; only a submission set has one (a folder does not).
 	schemeSourceID = "urn:uuid:554ac39e-e3fe-47fe-b233-965d2a147832"
@@ -779,6 +793,10 @@ func (eo *rimExtrinsicObject) entry() xdmfhir.Entry {
 			e.Size = v
 		case "sourcePatientId":
 			e.SourcePatientID = v
+		case "serviceStartTime":
+			e.ServiceStartTime = v
+		case "serviceStopTime":
+			e.ServiceStopTime = v
 		case "sourcePatientInfo":
 			// PID-5 and PID-7 as "PID-5|DOE^JOHN", one field a value.
 			for _, pv := range s.Values {
@@ -823,6 +841,8 @@ func (eo *rimExtrinsicObject) entry() xdmfhir.Entry {
 			e.PracticeSetting = code()
 		case schemeConfidentiality:
 			e.Confidentiality = append(e.Confidentiality, *code())
+		case schemeEventCode:
+			e.EventCodes = append(e.EventCodes, *code())
 		case schemeAuthor:
 			var a xdmfhir.Author
 			for _, s := range c.Slots {

@@ -153,8 +153,10 @@ type xdmEntry struct {
 	hash, size                 string
 	typeCode, classCode        [3]string // code, codingScheme, display
 	formatCode, confidential   [3]string
-	authorInstitution          string // XON
-	authorPerson               string // XCN
+	authorInstitution          string    // XON
+	authorPerson               string    // XCN
+	serviceStart, serviceStop  string    // DTM
+	eventCode                  [3]string // one eventCodeList entry
 }
 
 // metadataXML lists docs, each with the patient MRN100234 of 1.2.3.
@@ -194,7 +196,8 @@ func metadataXMLOf(submitted string, docs ...xdmEntry) []byte {
 	for i, d := range docs {
 		id := fmt.Sprintf("Document%02d", i+1)
 		fmt.Fprintf(&b, "  <rim:ExtrinsicObject id=%q mimeType=%q objectType=\"urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1\">\n", id, d.mime)
-		for _, sv := range [][2]string{{"creationTime", d.creationTime}, {"languageCode", d.language}, {"hash", d.hash}, {"size", d.size}, {"sourcePatientId", d.sourcePatientID}} {
+		for _, sv := range [][2]string{{"creationTime", d.creationTime}, {"languageCode", d.language}, {"hash", d.hash}, {"size", d.size}, {"sourcePatientId", d.sourcePatientID},
+			{"serviceStartTime", d.serviceStart}, {"serviceStopTime", d.serviceStop}} {
 			if sv[1] != "" {
 				b.WriteString(slot(sv[0], sv[1]))
 			}
@@ -224,6 +227,7 @@ func metadataXMLOf(submitted string, docs ...xdmEntry) []byte {
 			{"urn:uuid:41a5887f-8865-4c09-adf7-e362475b143a", d.classCode},
 			{"urn:uuid:a09d5840-386c-46f2-b5ad-9c3699a4309d", d.formatCode},
 			{"urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f", d.confidential},
+			{"urn:uuid:2c6b8cb7-8b2a-4051-b291-b1ae6a575ef4", d.eventCode},
 		} {
 			n, c := sc.n, sc.c
 			if c[0] == "" {

@@ -79,7 +79,10 @@ type Input struct {
 
 // Result summarises one converted fax, without PHI.
 type Result struct {
-	// DocumentID is the masterIdentifier of the main (PDF) DocumentReference.
+	// DocumentID is the masterIdentifier of the main (PDF) DocumentReference,
+	// as the XDS uniqueId it stands for (documentUniqueID): its value
+	// (urn:oid:..., urn:uuid:...), or root^extension for one under the
+	// system urn:oid:<root>.
 	DocumentID string
 	// SHA256 is the hex digest of the original fax bytes.
 	SHA256 string
@@ -611,7 +614,7 @@ func (c *Converter) assemble(d Document, seed string, parts []part, res Result) 
 		created = when
 	}
 	res.PDFSize = parts[0].c.size
-	res.DocumentID = parts[0].master.Value
+	res.DocumentID = documentUniqueID(parts[0].master)
 
 	profile := cfg.Profile
 	if profile == ProfileMHDComprehensive && d.Patient == nil {
@@ -783,8 +786,12 @@ func (c *Converter) assemble(d Document, seed string, parts []part, res Result) 
 		// XDS healthcareFacilityTypeCode and practiceSettingCode, which
 		// every profile has room for (MHD Minimal: 0..1, must support);
 		// Comprehensive requires them, and the source patient besides.
-		if d.FacilityType != nil || d.PracticeSetting != nil || profile == ProfileMHDComprehensive {
-			dr.Context = &fhir.DocumentReferenceContext{FacilityType: d.FacilityType, PracticeSetting: d.PracticeSetting}
+		// So are serviceStartTime/serviceStopTime and eventCodeList
+		// (MHD Minimal: context.period 0..1 must support, context.event
+		// 0..*).
+		if d.FacilityType != nil || d.PracticeSetting != nil || d.Period != nil || len(d.Event) > 0 || profile == ProfileMHDComprehensive {
+			dr.Context = &fhir.DocumentReferenceContext{FacilityType: d.FacilityType, PracticeSetting: d.PracticeSetting,
+				Period: d.Period, Event: d.Event}
 		}
 		if profile == ProfileMHDComprehensive {
 			src := d.Patient
@@ -851,6 +858,21 @@ func (c *Converter) assemble(d Document, seed string, parts []part, res Result) 
 	}
 	p.bundle = b
 	return p
+}
+
+// documentUniqueID is the XDS uniqueId a masterIdentifier stands for:
+// the value of one under urn:ietf:rfc:3986, and root^extension (ITI TF-3's
+// "OID^extension") for one under urn:oid:<root>, whose value alone is
+// only the extension: two sources numbering their documents alike under
+// their own roots give the same one.
+func documentUniqueID(m fhir.Identifier) string {
+	switch {
+	case m.System == rfc3986 || m.System == "":
+		return m.Value
+	case strings.HasPrefix(m.System, "urn:oid:"):
+		return strings.TrimPrefix(m.System, "urn:oid:") + "^" + m.Value
+	}
+	return m.System + "|" + m.Value
 }
 
 // mhdIDType is the Identifier.type by which MHD 4.2.5 tells a uniqueId

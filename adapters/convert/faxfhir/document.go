@@ -88,6 +88,12 @@ type Document struct {
 	// healthcareFacilityTypeCode, practiceSettingCode) under every
 	// profile; mhd-comprehensive requires them. Nil: the Config's.
 	FacilityType, PracticeSetting *fhir.CodeableConcept
+	// Period and Event are context.period and context.event: when the
+	// care the document records was given and what it was (XDS
+	// serviceStartTime and serviceStopTime, eventCodeList), under every
+	// profile. Nil: none.
+	Period *fhir.Period
+	Event  []fhir.CodeableConcept
 	// RelatesTo is DocumentReference.relatesTo: the documents this one
 	// replaces, appends, transforms or signs, as its source says.
 	RelatesTo []fhir.DocumentReferenceRelates

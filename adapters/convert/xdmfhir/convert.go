@@ -9,6 +9,7 @@ import (
 	"io"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -111,6 +112,12 @@ func (c *Converter) Document(e Entry, received time.Time) faxfhir.Document {
 	}
 	if cc := concept(e.ClassCode); cc != nil {
 		d.Category = []fhir.CodeableConcept{faxfhir.CategoryClinicalNote(), *cc}
+	}
+	d.Period = servicePeriod(e.ServiceStartTime, e.ServiceStopTime)
+	for i := range e.EventCodes {
+		if cc := concept(&e.EventCodes[i]); cc != nil {
+			d.Event = append(d.Event, *cc)
+		}
 	}
 	// MHD wants a broker to use a different sourceId for each source
 	// system: a package's own is the sending system's. One that is not
@@ -464,32 +471,57 @@ func xpnText(xpn string) string {
 	return family + ", " + strings.Join(given, " ")
 }
 
-// dtmDigits returns the digits of an HL7 DTM up to seconds, or "" when
-// it is not one.
-func dtmDigits(dtm string) string {
+// dtmParts splits an HL7 DTM, YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ]
+// (the XDS DTM type is HL7 v2.5's), into its digits up to seconds and the
+// offset from UTC its +/-ZZZZ gives, in seconds (0 without one: XDS
+// times are UTC); ok is false when it is not one. The fraction of a
+// second is left out.
+func dtmParts(dtm string) (digits string, offset int, ok bool) {
 	s := strings.TrimSpace(dtm)
-	if i := strings.IndexAny(s, ".+-"); i >= 0 {
-		s = s[:i] // XDS times are UTC; fractions and offsets are left out
-	}
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return ""
+	if i := strings.IndexAny(s, "+-"); i >= 0 {
+		z := s[i+1:]
+		if len(z) != 4 || strings.Trim(z, "0123456789") != "" {
+			return "", 0, false
 		}
+		h, _ := strconv.Atoi(z[:2])
+		m, _ := strconv.Atoi(z[2:])
+		if h > 14 || m > 59 {
+			return "", 0, false
+		}
+		offset = (h*60 + m) * 60
+		if s[i] == '-' {
+			offset = -offset
+		}
+		s = s[:i]
+	}
+	if i := strings.IndexByte(s, '.'); i >= 0 {
+		s = s[:i]
+	}
+	if strings.Trim(s, "0123456789") != "" {
+		return "", 0, false
 	}
 	switch len(s) {
 	case 4, 6, 8, 10, 12, 14:
-		return s
+		return s, offset, true
 	}
-	return ""
+	return "", 0, false
 }
 
-// fhirDateTime writes an XDS DTM (UTC) as a FHIR dateTime: a year, month
-// or date alone as such, a time completed to seconds with Z. A DTM naming
-// no real time (month 13, February 30, hour 25, year 0000) gives "":
-// copied digit for digit it would be an invalid dateTime, for which the
-// exchange refuses the whole bundle.
+// dtmDigits returns the digits of an HL7 DTM up to seconds, or "" when
+// it is not one.
+func dtmDigits(dtm string) string {
+	s, _, _ := dtmParts(dtm)
+	return s
+}
+
+// fhirDateTime writes an XDS DTM as a FHIR dateTime: a year, month or
+// date alone as such, a time completed to seconds in UTC with Z (one
+// given with an offset from UTC moved by it). A DTM naming no real time
+// (month 13, February 30, hour 25, year 0000) gives "": copied digit for
+// digit it would be an invalid dateTime, for which the exchange refuses
+// the whole bundle.
 func fhirDateTime(dtm string) string {
-	s := dtmDigits(dtm)
+	s, offset, _ := dtmParts(dtm)
 	if s == "" || s[:4] == "0000" {
 		return ""
 	}
@@ -508,19 +540,46 @@ func fhirDateTime(dtm string) string {
 	case 8:
 		return s[:4] + "-" + s[4:6] + "-" + s[6:8]
 	}
+	if t, ok := dtmTime(dtm); ok && offset != 0 {
+		return t.Format("2006-01-02T15:04:05Z")
+	}
 	s += strings.Repeat("0", 14-len(s))
 	return s[:4] + "-" + s[4:6] + "-" + s[6:8] + "T" + s[8:10] + ":" + s[10:12] + ":" + s[12:14] + "Z"
 }
 
-// dtmTime reads a DTM of at least a day's precision.
+// servicePeriod maps serviceStartTime and serviceStopTime to
+// context.period, as MHD maps them; nil when neither is a time. A stop
+// before the start is left out: FHIR R4's per-1 ("If present, start SHALL
+// have a lower value than end") would have the exchange refuse the bundle.
+func servicePeriod(start, stop string) *fhir.Period {
+	p := fhir.Period{Start: fhirDateTime(start), End: fhirDateTime(stop)}
+	if p.Start != "" && p.End != "" {
+		s, sok := dtmTime(start)
+		e, eok := dtmTime(stop)
+		if sok && eok && e.Before(s) {
+			p.End = ""
+		}
+	}
+	if p == (fhir.Period{}) {
+		return nil
+	}
+	return &p
+}
+
+// dtmTime reads a DTM of at least a day's precision, in UTC: a time of
+// day given with an offset from UTC is moved by it; a date alone is that
+// day's midnight, UTC.
 func dtmTime(dtm string) (time.Time, bool) {
-	s := dtmDigits(dtm)
+	s, offset, _ := dtmParts(dtm)
 	if len(s) < 8 {
 		return time.Time{}, false
 	}
+	if len(s) == 8 {
+		offset = 0
+	}
 	s += strings.Repeat("0", 14-len(s))
-	t, err := time.Parse("20060102150405", s)
-	return t, err == nil
+	t, err := time.ParseInLocation("20060102150405", s, time.FixedZone("", offset))
+	return t.UTC(), err == nil
 }
 
 // dtmDate is a DTM's date as YYYY-MM-DD, or "".

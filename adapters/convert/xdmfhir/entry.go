@@ -209,6 +209,13 @@ type Entry struct {
 	PatientBirthDate string `json:"-"` // DTM, from sourcePatientInfo PID-7
 	Title            string `json:"-"`
 	Comments         string `json:"-"`
+	// ServiceStartTime and ServiceStopTime (DTM, UTC) are when the care
+	// the document records was given (the patient's visit or stay), and
+	// EventCodes (eventCodeList) what it was: the procedure, the
+	// condition.
+	ServiceStartTime string `json:"-"`
+	ServiceStopTime  string `json:"-"`
+	EventCodes       []Code `json:"-"`
 }
 
 // phi is the JSON form of an Entry's PHI.
@@ -219,6 +226,9 @@ type phi struct {
 	PatientBirthDate string `json:"patientBirthDate,omitempty"`
 	Title            string `json:"title,omitempty"`
 	Comments         string `json:"comments,omitempty"`
+	ServiceStartTime string `json:"serviceStartTime,omitempty"`
+	ServiceStopTime  string `json:"serviceStopTime,omitempty"`
+	EventCodes       []Code `json:"eventCodeList,omitempty"`
 }
 
 // Meta encodes e as Raw.Meta entries.
@@ -227,11 +237,11 @@ func (e Entry) Meta() map[string]string {
 	if b, err := json.Marshal(e); err == nil {
 		m[MetaEntry] = string(b)
 	}
-	p := phi{e.PatientID, e.SourcePatientID, e.PatientName, e.PatientBirthDate, e.Title, e.Comments}
-	if p != (phi{}) {
-		if b, err := json.Marshal(p); err == nil {
-			m[MetaPHI] = string(b)
-		}
+	p := phi{e.PatientID, e.SourcePatientID, e.PatientName, e.PatientBirthDate, e.Title, e.Comments,
+		e.ServiceStartTime, e.ServiceStopTime, e.EventCodes}
+	// Every field is omitempty: an Entry without PHI writes none.
+	if b, err := json.Marshal(p); err == nil && string(b) != "{}" {
+		m[MetaPHI] = string(b)
 	}
 	return m
 }
@@ -254,6 +264,7 @@ func EntryFromMeta(m map[string]string) (e Entry, ok bool, err error) {
 		}
 		e.PatientID, e.SourcePatientID, e.PatientName, e.PatientBirthDate, e.Title, e.Comments =
 			p.PatientID, p.SourcePatientID, p.PatientName, p.PatientBirthDate, p.Title, p.Comments
+		e.ServiceStartTime, e.ServiceStopTime, e.EventCodes = p.ServiceStartTime, p.ServiceStopTime, p.EventCodes
 	}
 	return e, true, nil
 }
