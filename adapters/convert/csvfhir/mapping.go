@@ -44,7 +44,8 @@ type Mapping struct {
 	DateFormats []string `yaml:"date_formats"`
 	// DecimalSeparator is "." (the default) or ",": numbers written
 	// 5,4, as spreadsheets in much of Europe write them (their files
-	// are usually ';'-delimited). With ",", a '.' in a number is an error.
+	// are usually ';'-delimited). With ",", a '.' in a number is an
+	// error; with ".", a ',' is (5,4, and a thousands separator, 10,500).
 	DecimalSeparator string `yaml:"decimal_separator"`
 	// TimeZone is the IANA zone of times written without an offset
 	// (empty: the gateway's local zone).
