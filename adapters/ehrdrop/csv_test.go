@@ -172,9 +172,10 @@ func TestCSVEndToEnd(t *testing.T) {
 	}
 }
 
-// Dropping the same rows again queues nothing new (the pipeline knows the
-// bundles), and without that memory makes byte-identical bundles: the
-// same requests, which change nothing at the exchange.
+// Dropping the same file again queues nothing new (the pipeline knows
+// its bundles); a later export with the same rows makes byte-identical
+// bundles: the same requests, which change nothing at the exchange, and
+// are sent, since an export in between may have changed what it holds.
 func TestCSVRedrop(t *testing.T) {
 	dir := t.TempDir()
 	ms := csvMappings(t)
@@ -183,15 +184,26 @@ func TestCSVRedrop(t *testing.T) {
 	copyIn(t, dir, "labs.csv", []byte(labsCSV))
 	settled(t, s, "labs.csv", false)
 	n := len(q.all())
-	// A later export: the same rows, reordered columns, CRLF, a new row.
+	copyIn(t, dir, "labs_copy.csv", []byte(labsCSV))
+	settled(t, s, "labs_copy.csv", false)
+	if got := len(q.all()); got != n {
+		t.Fatalf("queue holds %d bundles after the same file came again, want %d", got, n)
+	}
+	// A later export: the same rows, reordered columns, CRLF.
 	later := "Collected,Units,Result,Test,LOINC,MRN\r\n" +
 		"3/4/2024 8:05,mg/dL,105,Glucose,2345-7,10045\r\n" +
 		"3/4/2024 8:05,g/dL,13.9,Hemoglobin,718-7,10045\r\n" +
 		"3/5/2024,,Negative,HBsAg,5196-1,10046\r\n"
 	copyIn(t, dir, "labs_again.csv", []byte(later))
 	settled(t, s, "labs_again.csv", false)
-	if got := len(q.all()); got != n {
-		t.Fatalf("queue holds %d bundles after the same rows came again, want %d", got, n)
+	items := q.all()
+	if len(items) != 2*n {
+		t.Fatalf("queue holds %d bundles after a later export of the same rows, want %d", len(items), 2*n)
+	}
+	for i := range n {
+		if !bytes.Equal(items[i].Body, items[n+i].Body) {
+			t.Errorf("bundle %d differs between the two exports:\n%s\n%s", i, items[i].Body, items[n+i].Body)
+		}
 	}
 
 	var runs [2][][]byte

@@ -16,8 +16,12 @@ import (
 
 // metaEntry is ehrdrop.MetaEntry, a ZIP entry's path in its archive,
 // whose base name the mappings match (ehrdrop's tests import this
-// package, so it cannot import ehrdrop).
-const metaEntry = "entry"
+// package, so it cannot import ehrdrop), and metaArchiveSHA256 is
+// ehrdrop.MetaArchiveSHA256, the hex SHA-256 of the archive it came in.
+const (
+	metaEntry         = "entry"
+	metaArchiveSHA256 = "archive_sha256"
+)
 
 // DefaultCSVMaxBytes bounds a CSV file: its text is read whole (every row
 // is checked before anything is queued, so a file goes all or nothing,
@@ -137,6 +141,15 @@ func (c CSV) convert(ctx context.Context, in adapters.Raw, unit func(Unit) error
 	if int64(len(body)) > max {
 		return fmt.Errorf("the file is larger than %d bytes, the most read as one CSV: export it in several files", max)
 	}
+	// A bundle is a duplicate only of the same file's (a retry, a
+	// rescan): a later export's, the same as one sent before, may undo
+	// what an export between them changed at the exchange (a drug on
+	// hold one night and active again the next). A file in an archive
+	// is the archive's.
+	file := sha256.New()
+	file.Write([]byte(in.Meta[metaArchiveSHA256] + "\x00"))
+	file.Write(body)
+	fileSum := file.Sum(nil)
 	err = csvfhir.ConvertEach(body, m, c.Options, func(p csvfhir.Part) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -150,7 +163,7 @@ func (c CSV) convert(ctx context.Context, in adapters.Raw, unit func(Unit) error
 		if p.Of > 1 {
 			un += fmt.Sprintf(" part %d of %d", p.Index, p.Of)
 		}
-		return unit(Unit{Name: un, Bundle: b, Key: p.PatientKey, Patient: p.PatientIdentifier, Dedup: sha256.Sum256(b),
+		return unit(Unit{Name: un, Bundle: b, Key: p.PatientKey, Patient: p.PatientIdentifier, Dedup: dedupKey(fileSum, b),
 			Attrs:  map[string]string{"format": "csv", "type": m.Resource, "rows": strconv.Itoa(p.Rows)},
 			Labels: p.Labels, LabelsKnown: true, Retied: p.Retied})
 	})
@@ -159,6 +172,16 @@ func (c CSV) convert(ctx context.Context, in adapters.Raw, unit func(Unit) error
 		return fmt.Errorf("csv mapping %q: %w", m.Match, err)
 	}
 	return err
+}
+
+// dedupKey is the duplicate filter's key of a bundle from the file whose
+// SHA-256 is file.
+func dedupKey(file, bundle []byte) (k [32]byte) {
+	h := sha256.New()
+	h.Write(file)
+	h.Write(bundle)
+	h.Sum(k[:0])
+	return k
 }
 
 func matchList(ms []csvfhir.Mapping) string {

@@ -48,12 +48,16 @@ var layoutTokens = []struct{ tok, goFmt string }{
 	{"A", "PM"}, {"Z", "Z07:00"},
 }
 
+// tokenElement names what the tokens starting with each letter give.
+var tokenElement = map[string]string{"Y": "year", "M": "month", "D": "day", "H": "hour", "h": "hour", "m": "minutes", "s": "seconds", "A": "AM/PM", "Z": "offset"}
+
 // ParseLayout reads a date format written with the tokens YYYY (year),
 // MM or M (month, M also without a leading zero), DD or D (day), HH or H
 // (hour, 24-hour clock), hh or h with A (12-hour clock and AM/PM), mm
 // (minutes), ss (seconds) and Z (a UTC offset, +01:00 or Z), separated by
 // any of - / . : space T ,. Examples: "M/D/YYYY", "DD.MM.YYYY HH:mm",
-// "YYYYMMDD".
+// "YYYYMMDD". Each element is given once: "HH:MM" is refused, since the
+// time package would read its minutes as the month.
 func ParseLayout(f string) (Layout, error) {
 	l := Layout{src: f}
 	var b strings.Builder
@@ -63,6 +67,12 @@ func ParseLayout(f string) (Layout, error) {
 		matched := false
 		for _, t := range layoutTokens {
 			if strings.HasPrefix(rest, t.tok) {
+				// The time package keeps the last of an element given
+				// twice: "HH:MM" (minutes are mm) would read 14:05 as
+				// May, and drop the minutes.
+				if e := tokenElement[t.tok[:1]]; seen[t.tok[:1]] || e == "hour" && (seen["H"] || seen["h"]) {
+					return l, fmt.Errorf("date format %q gives the %s twice (months are M or MM, minutes mm; a month's name is not read)", f, e)
+				}
 				b.WriteString(t.goFmt)
 				rest = rest[len(t.tok):]
 				seen[t.tok[:1]] = true

@@ -31,10 +31,11 @@ type Mapping struct {
 	// Delimiter separates fields: one of , ; | or "tab". Empty: sniffed
 	// from the header line among those four.
 	Delimiter string `yaml:"delimiter"`
-	// Encoding of the file: utf-8, utf-16, windows-1252 or iso-8859-1.
-	// Empty: a byte-order mark decides (UTF-8 or UTF-16), else UTF-8 when
-	// the bytes are valid UTF-8, else Windows-1252, which is what Windows
-	// programs write when they say "ANSI".
+	// Encoding of the file: utf-8, utf-16, windows-1252 or iso-8859-1,
+	// for a file without a byte-order mark (a UTF-8 or UTF-16 one decides
+	// in any case). Empty: UTF-8 when the bytes are valid UTF-8, else
+	// Windows-1252, which is what Windows programs write when they say
+	// "ANSI".
 	Encoding string `yaml:"encoding"`
 	// DateFormats lists the layouts dates and times are written in, tried
 	// in order, with the tokens YYYY MM M DD D HH H hh mm ss A Z (see
@@ -43,7 +44,8 @@ type Mapping struct {
 	DateFormats []string `yaml:"date_formats"`
 	// DecimalSeparator is "." (the default) or ",": numbers written
 	// 5,4, as spreadsheets in much of Europe write them (their files
-	// are usually ';'-delimited). With ",", a '.' in a number is an error.
+	// are usually ';'-delimited). With ",", a '.' in a number is an
+	// error; with ".", a ',' is (5,4, and a thousands separator, 10,500).
 	DecimalSeparator string `yaml:"decimal_separator"`
 	// TimeZone is the IANA zone of times written without an offset
 	// (empty: the gateway's local zone).

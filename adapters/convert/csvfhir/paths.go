@@ -306,6 +306,8 @@ const mapHint = "(add a map to translate the file's codes)"
 
 var errDecimalComma = errors.New("not a number (digits with an optional sign and decimal comma)")
 
+var errDecimalPoint = errors.New("not a number (digits with an optional sign and decimal point; set decimal_separator: \",\" for 5,4; a thousands separator, 10,500, is not read)")
+
 // errEmpty is parse's error for a value that is empty after mapping.
 var errEmpty = errors.New("empty")
 
@@ -337,7 +339,7 @@ func (p *pathSpec) parse(v string, dp *cellReader) (string, error) {
 			if dp.comma {
 				return "", errDecimalComma
 			}
-			return "", errors.New("not a number (digits with an optional sign and decimal point; set decimal_separator: \",\" for 5,4)")
+			return "", errDecimalPoint
 		}
 		return d, nil
 	case kValue:
@@ -350,6 +352,11 @@ func (p *pathSpec) parse(v string, dp *cellReader) (string, error) {
 			// 1.234 with a decimal comma: a thousand, or a typo for
 			// 1,234? Either way a number, not the text of a result.
 			return "", errDecimalComma
+		}
+		if _, _, ok := comparatorValue(strings.ReplaceAll(v, ",", "")); ok && !dp.comma && strings.Contains(v, ",") {
+			// 5,4 or 10,500 with a decimal point: a number all the
+			// same, which as text would lose its unit.
+			return "", errDecimalPoint
 		}
 		return v, nil
 	case kBool:

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -16,14 +17,26 @@ import (
 )
 
 // Decode returns the file's text as UTF-8, and the name of the encoding
-// it was read in. enc is Mapping.Encoding: empty lets the bytes decide
-// (a byte-order mark for UTF-8 or UTF-16; else UTF-8 when valid, and
-// Windows-1252 when not, the "ANSI" of Windows programs, whose every
-// byte means a character). A file that is neither (UTF-8 in some rows,
-// not in others) is refused: read either way, some of its names would be
-// wrong.
+// it was read in. A byte-order mark for UTF-8 or UTF-16 decides; else
+// enc, Mapping.Encoding, does, and empty lets the bytes decide (UTF-8
+// when valid, and Windows-1252 when not, the "ANSI" of Windows programs,
+// whose every byte means a character). A file that is neither (UTF-8 in
+// some rows, not in others) is refused: read either way, some of its
+// names would be wrong.
 func Decode(b []byte, enc string) (string, string, error) {
 	enc = strings.ToLower(enc)
+	if enc == "" || slices.Contains(Encodings, enc) {
+		// The mark is the file's own word, and no text in a code page
+		// begins with its bytes (ï»¿, ÿþ): a mapping written for the
+		// Windows code page read an export since saved as UTF-8 (Excel's
+		// "CSV UTF-8") garbled, "Müller" as "MÃ¼ller".
+		switch {
+		case bytes.HasPrefix(b, []byte{0xEF, 0xBB, 0xBF}):
+			enc = "utf-8"
+		case bytes.HasPrefix(b, []byte{0xFF, 0xFE}), bytes.HasPrefix(b, []byte{0xFE, 0xFF}):
+			enc = "utf-16"
+		}
+	}
 	switch {
 	case enc == "" && bytes.HasPrefix(b, []byte{0xEF, 0xBB, 0xBF}), enc == "utf-8":
 		b = bytes.TrimPrefix(b, []byte{0xEF, 0xBB, 0xBF})
