@@ -305,10 +305,16 @@ func Dial(ctx context.Context, l Login, t Target, timeout time.Duration, what st
 	if err != nil {
 		return nil, &ConfigError{Problem: "cannot read " + what + ".known_hosts", Err: err}
 	}
+	// The key the server presented, for a refusal to name it: the
+	// contractor reads its fingerprint to the server's operators.
+	var presented ssh.PublicKey
 	cc := &ssh.ClientConfig{
-		User:              t.User,
-		Auth:              []ssh.AuthMethod{ssh.PublicKeys(signer)},
-		HostKeyCallback:   hostKeys,
+		User: t.User,
+		Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: func(host string, remote net.Addr, key ssh.PublicKey) error {
+			presented = key
+			return hostKeys(host, remote, key)
+		},
 		HostKeyAlgorithms: hostKeyAlgorithms(hostKeys, t.Addr),
 		Timeout:           timeout,
 		ClientVersion:     "SSH-2.0-ferry",
@@ -340,7 +346,7 @@ func Dial(ctx context.Context, l Login, t Target, timeout time.Duration, what st
 	sc, chans, reqs, err := ssh.NewClientConn(nc, t.Addr, cc)
 	if err != nil {
 		nc.Close()
-		return nil, handshakeError(err, t, what)
+		return nil, handshakeError(err, t, what, presented)
 	}
 	conn := ssh.NewClient(sc, chans, reqs)
 	// Concurrent writes overlap the round trips of a large file's
@@ -457,8 +463,15 @@ func (noKey) Marshal() []byte                     { return nil }
 func (noKey) Verify([]byte, *ssh.Signature) error { return errors.New("no key") }
 
 // handshakeError explains a failed SSH handshake: a host key known_hosts
-// does not name (or names otherwise), a refused key.
-func handshakeError(err error, t Target, what string) error {
+// does not name (or names otherwise), named by its type and fingerprint
+// (presented: nil when the server showed none), a refused key.
+func handshakeError(err error, t Target, what string, presented ssh.PublicKey) error {
+	shown := ""
+	if presented != nil {
+		// As ssh shows it ("ED25519 key fingerprint is SHA256:..."), and
+		// ssh-keygen -lf prints it from the operators' key file.
+		shown = " (it presented " + presented.Type() + " key " + ssh.FingerprintSHA256(presented) + ")"
+	}
 	var ke *knownhosts.KeyError
 	var re *knownhosts.RevokedError
 	var ne *ssh.AlgorithmNegotiationError
@@ -467,7 +480,7 @@ func handshakeError(err error, t Target, what string) error {
 		return &ConfigError{Problem: "the server presented a host key that " + what + ".known_hosts marks @revoked (line " +
 			strconv.Itoa(re.Revoked.Line) + "): it is taken to be stolen; ask the server's operators for its new key", Err: err}
 	case errors.As(err, &ke) && len(ke.Want) > 0:
-		return &ConfigError{Problem: "the server's host key is not the one " + what + ".known_hosts names for " + t.Addr +
+		return &ConfigError{Problem: "the server's host key is not the one " + what + ".known_hosts names for " + t.Addr + shown +
 			": someone may be in the way, or the server's key was changed; ask its operators, and only then update known_hosts", Err: err}
 	case errors.As(err, &ne) && ne.What == "host key":
 		// The handshake asked only for the types of the keys known_hosts
@@ -476,7 +489,7 @@ func handshakeError(err error, t Target, what string) error {
 			" (it offers " + strings.Join(ne.RequestedAlgorithms, ", ") + "), so its host key is not the one " + what +
 			".known_hosts names: someone may be in the way, or the server's key was changed; ask its operators, and only then update known_hosts", Err: err}
 	case errors.As(err, &ke):
-		return &ConfigError{Problem: what + ".known_hosts names no key for " + knownhosts.Normalize(t.Addr) +
+		return &ConfigError{Problem: what + ".known_hosts names no key for " + knownhosts.Normalize(t.Addr) + shown +
 			"; add the server's key (`ssh-keyscan -p PORT host`, fingerprint checked with its operators)", Err: err}
 	case strings.Contains(err.Error(), "unable to authenticate"):
 		return &ConfigError{Problem: "the server refused ferry's key for the account " + t.User +
