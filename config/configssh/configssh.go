@@ -286,6 +286,9 @@ func Dial(ctx context.Context, l Login, t Target, timeout time.Duration, what st
 		// ferry's alone.
 		return nil, &ConfigError{Problem: what + ".key_file may be read by other accounts; chmod 600 it (owned by the ferry account)", Err: err}
 	}
+	// Behind the byte-order mark a Windows editor saves ("UTF-8 with
+	// BOM"), as a TLS key_file is read.
+	keyPEM = configtls.TrimBOM(keyPEM)
 	signer, err := ssh.ParsePrivateKey(keyPEM)
 	if err != nil {
 		var pp *ssh.PassphraseMissingError
@@ -388,12 +391,16 @@ func Dial(ctx context.Context, l Login, t Target, timeout time.Duration, what st
 
 // keyForm names the keys key_file is most often given by mistake, which
 // ssh.ParsePrivateKey reports only as "no key found": a PuTTY key, as
-// PuTTYgen on Windows saves it, and the public half of ferry's key.
+// PuTTYgen on Windows saves it, the public half of ferry's key, and a
+// key saved as UTF-16.
 func keyForm(b []byte) string {
 	b = bytes.TrimSpace(bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")))
 	if bytes.HasPrefix(b, []byte("PuTTY-User-Key-File-")) {
 		return "is a PuTTY key (.ppk), which ferry does not read: give it the key in OpenSSH form " +
 			"(PuTTYgen: Conversions > Export OpenSSH key, with no passphrase)"
+	}
+	if bytes.HasPrefix(b, []byte{0xff, 0xfe}) || bytes.HasPrefix(b, []byte{0xfe, 0xff}) {
+		return "is UTF-16 text, as PowerShell 5's > and Out-File write it, which SSH does not read; save it as ASCII or UTF-8"
 	}
 	if _, _, _, _, err := ssh.ParseAuthorizedKey(b); err == nil || bytes.HasPrefix(b, []byte("---- BEGIN SSH2 PUBLIC KEY")) {
 		return "holds a public key, the half the server's operators add to the account; key_file is the private half " +
