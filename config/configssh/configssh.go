@@ -143,6 +143,24 @@ type Session struct {
 	// stalled is the timeout after which Watch's watchdog closed the
 	// connection (0: it did not).
 	stalled atomic.Int64
+	// ended is closed once the connection is closed, by either side.
+	ended chan struct{}
+}
+
+// Done is closed once the connection is closed: by Close or the
+// watchdog, or by the server (one that ends idle sessions: OpenSSH's
+// ClientAliveInterval, a commercial server's idle timeout), whose close
+// the session's next request would meet as "connection lost".
+func (s *Session) Done() <-chan struct{} { return s.ended }
+
+// Ended reports whether Done is closed.
+func (s *Session) Ended() bool {
+	select {
+	case <-s.ended:
+		return true
+	default:
+		return false
+	}
 }
 
 // Watch bounds what the caller does on the session from now on: SFTP
@@ -356,7 +374,11 @@ func Dial(ctx context.Context, l Login, t Target, timeout time.Duration, what st
 	// chunks (a 270 MB fax over a WAN link); they may land out of order,
 	// which is safe where files are written under a temporary name and
 	// renamed only when whole, as every writer here does.
-	sess := &Session{SSH: conn}
+	sess := &Session{SSH: conn, ended: make(chan struct{})}
+	go func() {
+		conn.Wait()
+		close(sess.ended)
+	}()
 	c, err := newSFTP(conn, &sess.act, sftp.UseConcurrentWrites(true))
 	if err != nil {
 		conn.Close()

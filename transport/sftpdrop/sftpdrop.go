@@ -246,11 +246,21 @@ func (s *Sink) Close(context.Context) error {
 	return nil
 }
 
-// current is the session Sends use, nil when there is none.
+// current is the session Sends use, nil when there is none. A session
+// the server has ended is none: servers end idle sessions (OpenSSH's
+// ClientAliveInterval, a commercial server's idle timeout), and a bundle
+// written into one failed as "connection lost", a delivery failure
+// logged and retried after a backoff, where the dispatcher should
+// connect and send it at once.
 func (s *Sink) current() *configssh.Session {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.sess
+	sess := s.sess
+	s.mu.Unlock()
+	if sess != nil && sess.Ended() {
+		s.forget(sess)
+		return nil
+	}
+	return sess
 }
 
 // replace makes sess (nil: none) the session Sends use and ends the one
