@@ -143,6 +143,10 @@ type Sink struct {
 	// item is delivered.
 	leftover map[string][]string
 	scanned  bool // the directory was searched for an earlier process's .part files
+	// noFsync: the last session's server offered no fsync@openssh.com,
+	// which is warned of when a session first finds it so, not at every
+	// connection (servers that end idle sessions make one per bundle).
+	noFsync bool
 }
 
 var _ transport.Sink = (*Sink)(nil)
@@ -188,11 +192,13 @@ func (s *Sink) Connect(ctx context.Context) error {
 	s.sess = sess
 	scan := !s.scanned
 	s.scanned = true
+	warn := !sess.Fsync && !s.noFsync
+	s.noFsync = !sess.Fsync
 	s.mu.Unlock()
 	if scan {
 		s.scanLeftovers(sess)
 	}
-	if !sess.Fsync {
+	if warn {
 		s.log.Warn("the exchange's SFTP server offers no fsync@openssh.com: a file counts as delivered once it is whole under its name, as durable as the server makes it", "server", s.t.Addr)
 	}
 	return nil
