@@ -70,8 +70,9 @@ type Target struct {
 
 // ParseURL reads sftp://user@host[:port]/dir. The directory is taken from
 // the root (sftp://u@h/inbound is /inbound; sftp://u@h/~/inbound is
-// inbound under the account's home). A password in the URL is refused: it
-// would be shown wherever the URL is.
+// inbound under the account's home, and sftp://u@h/~/ the home itself).
+// A password in the URL is refused: it would be shown wherever the URL
+// is.
 func ParseURL(raw string) (Target, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -100,6 +101,8 @@ func ParseURL(raw string) (Target, error) {
 	switch {
 	case dir == "" || dir == "/":
 		return Target{}, errors.New("names no directory: write sftp://user@host/dir")
+	case dir == "/~" || dir == "/~/":
+		dir = "." // the home itself, as /~/dir is dir under it
 	case strings.HasPrefix(dir, "/~/"):
 		dir = strings.TrimPrefix(dir, "/~/")
 	}
