@@ -192,12 +192,17 @@ func (s *Sink) Connect(ctx context.Context) error {
 	s.sess = sess
 	scan := !s.scanned
 	s.scanned = true
+	s.mu.Unlock()
+	if scan {
+		if err := s.scanLeftovers(ctx, sess); err != nil {
+			s.forget(sess)
+			return err
+		}
+	}
+	s.mu.Lock()
 	warn := !sess.Fsync && !s.noFsync
 	s.noFsync = !sess.Fsync
 	s.mu.Unlock()
-	if scan {
-		s.scanLeftovers(sess)
-	}
 	if warn {
 		s.log.Warn("the exchange's SFTP server offers no fsync@openssh.com: a file counts as delivered once it is whole under its name, as durable as the server makes it", "server", s.t.Addr)
 	}
@@ -349,12 +354,25 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 // under its item's ID, so that delivering the item removes them. Item IDs
 // are ULIDs; a name that does not carry one is not ferry's and stays. A
 // directory that cannot be listed leaves nothing noted: the files cost the
-// server only disk space, and pick-up jobs skip them.
-func (s *Sink) scanLeftovers(sess *configssh.Session) {
+// server only disk space, and pick-up jobs skip them. The listing is
+// bounded as a Send is (Session.Watch): a server that stops answering it
+// (a hung disk) held Connect, and every worker waiting for it, for ever.
+// Its error, or ctx's, is returned, the session closed; the next Connect
+// goes without the search.
+func (s *Sink) scanLeftovers(ctx context.Context, sess *configssh.Session) error {
+	_, done := sess.Watch(ctx, s.cfg.Timeout)
 	entries, err := sess.SFTP.ReadDir(s.t.Dir)
+	done()
 	if err != nil {
+		var stall *configssh.StallError
+		if err = sess.Unanswered(err); errors.As(err, &stall) {
+			return fmt.Errorf("list %s for the .part files of an earlier run: %w", s.t.Dir, err)
+		}
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
 		s.log.Debug("the exchange's SFTP directory not searched for .part files left by an earlier run", "reason", err.Error())
-		return
+		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -366,6 +384,7 @@ func (s *Sink) scanLeftovers(sess *configssh.Session) {
 			s.leftover[id] = append(s.leftover[id], path.Join(s.t.Dir, e.Name()))
 		}
 	}
+	return nil
 }
 
 // partItem returns the item ID of a .part file name a Send writes,
