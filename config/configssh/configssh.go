@@ -70,8 +70,9 @@ type Target struct {
 
 // ParseURL reads sftp://user@host[:port]/dir. The directory is taken from
 // the root (sftp://u@h/inbound is /inbound; sftp://u@h/~/inbound is
-// inbound under the account's home). A password in the URL is refused: it
-// would be shown wherever the URL is.
+// inbound under the account's home, and sftp://u@h/~/ the home itself).
+// A password in the URL is refused: it would be shown wherever the URL
+// is.
 func ParseURL(raw string) (Target, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -100,6 +101,8 @@ func ParseURL(raw string) (Target, error) {
 	switch {
 	case dir == "" || dir == "/":
 		return Target{}, errors.New("names no directory: write sftp://user@host/dir")
+	case dir == "/~" || dir == "/~/":
+		dir = "." // the home itself, as /~/dir is dir under it
 	case strings.HasPrefix(dir, "/~/"):
 		dir = strings.TrimPrefix(dir, "/~/")
 	}
@@ -143,6 +146,24 @@ type Session struct {
 	// stalled is the timeout after which Watch's watchdog closed the
 	// connection (0: it did not).
 	stalled atomic.Int64
+	// ended is closed once the connection is closed, by either side.
+	ended chan struct{}
+}
+
+// Done is closed once the connection is closed: by Close or the
+// watchdog, or by the server (one that ends idle sessions: OpenSSH's
+// ClientAliveInterval, a commercial server's idle timeout), whose close
+// the session's next request would meet as "connection lost".
+func (s *Session) Done() <-chan struct{} { return s.ended }
+
+// Ended reports whether Done is closed.
+func (s *Session) Ended() bool {
+	select {
+	case <-s.ended:
+		return true
+	default:
+		return false
+	}
 }
 
 // Watch bounds what the caller does on the session from now on: SFTP
@@ -286,6 +307,9 @@ func Dial(ctx context.Context, l Login, t Target, timeout time.Duration, what st
 		// ferry's alone.
 		return nil, &ConfigError{Problem: what + ".key_file may be read by other accounts; chmod 600 it (owned by the ferry account)", Err: err}
 	}
+	// Behind the byte-order mark a Windows editor saves ("UTF-8 with
+	// BOM"), as a TLS key_file is read.
+	keyPEM = configtls.TrimBOM(keyPEM)
 	signer, err := ssh.ParsePrivateKey(keyPEM)
 	if err != nil {
 		var pp *ssh.PassphraseMissingError
@@ -305,10 +329,16 @@ func Dial(ctx context.Context, l Login, t Target, timeout time.Duration, what st
 	if err != nil {
 		return nil, &ConfigError{Problem: "cannot read " + what + ".known_hosts", Err: err}
 	}
+	// The key the server presented, for a refusal to name it: the
+	// contractor reads its fingerprint to the server's operators.
+	var presented ssh.PublicKey
 	cc := &ssh.ClientConfig{
-		User:              t.User,
-		Auth:              []ssh.AuthMethod{ssh.PublicKeys(signer)},
-		HostKeyCallback:   hostKeys,
+		User: t.User,
+		Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: func(host string, remote net.Addr, key ssh.PublicKey) error {
+			presented = key
+			return hostKeys(host, remote, key)
+		},
 		HostKeyAlgorithms: hostKeyAlgorithms(hostKeys, t.Addr),
 		Timeout:           timeout,
 		ClientVersion:     "SSH-2.0-ferry",
@@ -340,14 +370,18 @@ func Dial(ctx context.Context, l Login, t Target, timeout time.Duration, what st
 	sc, chans, reqs, err := ssh.NewClientConn(nc, t.Addr, cc)
 	if err != nil {
 		nc.Close()
-		return nil, handshakeError(err, t, what)
+		return nil, handshakeError(err, t, what, presented)
 	}
 	conn := ssh.NewClient(sc, chans, reqs)
 	// Concurrent writes overlap the round trips of a large file's
 	// chunks (a 270 MB fax over a WAN link); they may land out of order,
 	// which is safe where files are written under a temporary name and
 	// renamed only when whole, as every writer here does.
-	sess := &Session{SSH: conn}
+	sess := &Session{SSH: conn, ended: make(chan struct{})}
+	go func() {
+		conn.Wait()
+		close(sess.ended)
+	}()
 	c, err := newSFTP(conn, &sess.act, sftp.UseConcurrentWrites(true))
 	if err != nil {
 		conn.Close()
@@ -382,12 +416,16 @@ func Dial(ctx context.Context, l Login, t Target, timeout time.Duration, what st
 
 // keyForm names the keys key_file is most often given by mistake, which
 // ssh.ParsePrivateKey reports only as "no key found": a PuTTY key, as
-// PuTTYgen on Windows saves it, and the public half of ferry's key.
+// PuTTYgen on Windows saves it, the public half of ferry's key, and a
+// key saved as UTF-16.
 func keyForm(b []byte) string {
 	b = bytes.TrimSpace(bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")))
 	if bytes.HasPrefix(b, []byte("PuTTY-User-Key-File-")) {
 		return "is a PuTTY key (.ppk), which ferry does not read: give it the key in OpenSSH form " +
 			"(PuTTYgen: Conversions > Export OpenSSH key, with no passphrase)"
+	}
+	if bytes.HasPrefix(b, []byte{0xff, 0xfe}) || bytes.HasPrefix(b, []byte{0xfe, 0xff}) {
+		return "is UTF-16 text, as PowerShell 5's > and Out-File write it, which SSH does not read; save it as ASCII or UTF-8"
 	}
 	if _, _, _, _, err := ssh.ParseAuthorizedKey(b); err == nil || bytes.HasPrefix(b, []byte("---- BEGIN SSH2 PUBLIC KEY")) {
 		return "holds a public key, the half the server's operators add to the account; key_file is the private half " +
@@ -457,8 +495,15 @@ func (noKey) Marshal() []byte                     { return nil }
 func (noKey) Verify([]byte, *ssh.Signature) error { return errors.New("no key") }
 
 // handshakeError explains a failed SSH handshake: a host key known_hosts
-// does not name (or names otherwise), a refused key.
-func handshakeError(err error, t Target, what string) error {
+// does not name (or names otherwise), named by its type and fingerprint
+// (presented: nil when the server showed none), a refused key.
+func handshakeError(err error, t Target, what string, presented ssh.PublicKey) error {
+	shown := ""
+	if presented != nil {
+		// As ssh shows it ("ED25519 key fingerprint is SHA256:..."), and
+		// ssh-keygen -lf prints it from the operators' key file.
+		shown = " (it presented " + presented.Type() + " key " + ssh.FingerprintSHA256(presented) + ")"
+	}
 	var ke *knownhosts.KeyError
 	var re *knownhosts.RevokedError
 	var ne *ssh.AlgorithmNegotiationError
@@ -467,7 +512,7 @@ func handshakeError(err error, t Target, what string) error {
 		return &ConfigError{Problem: "the server presented a host key that " + what + ".known_hosts marks @revoked (line " +
 			strconv.Itoa(re.Revoked.Line) + "): it is taken to be stolen; ask the server's operators for its new key", Err: err}
 	case errors.As(err, &ke) && len(ke.Want) > 0:
-		return &ConfigError{Problem: "the server's host key is not the one " + what + ".known_hosts names for " + t.Addr +
+		return &ConfigError{Problem: "the server's host key is not the one " + what + ".known_hosts names for " + t.Addr + shown +
 			": someone may be in the way, or the server's key was changed; ask its operators, and only then update known_hosts", Err: err}
 	case errors.As(err, &ne) && ne.What == "host key":
 		// The handshake asked only for the types of the keys known_hosts
@@ -476,7 +521,7 @@ func handshakeError(err error, t Target, what string) error {
 			" (it offers " + strings.Join(ne.RequestedAlgorithms, ", ") + "), so its host key is not the one " + what +
 			".known_hosts names: someone may be in the way, or the server's key was changed; ask its operators, and only then update known_hosts", Err: err}
 	case errors.As(err, &ke):
-		return &ConfigError{Problem: what + ".known_hosts names no key for " + knownhosts.Normalize(t.Addr) +
+		return &ConfigError{Problem: what + ".known_hosts names no key for " + knownhosts.Normalize(t.Addr) + shown +
 			"; add the server's key (`ssh-keyscan -p PORT host`, fingerprint checked with its operators)", Err: err}
 	case strings.Contains(err.Error(), "unable to authenticate"):
 		return &ConfigError{Problem: "the server refused ferry's key for the account " + t.User +

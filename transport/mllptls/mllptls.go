@@ -172,10 +172,10 @@ type conn struct {
 	c  net.Conn
 	br *bufio.Reader // under rd
 	rd *mllp.Reader
-	// sent holds the control ids (MSH-10) of the last maxSent messages
-	// written on this connection, oldest first: an ACK that names one
-	// of them while another is awaited is that message's answer again
-	// (see exchange).
+	// sent holds the control ids (MSH-10, "" for one left empty) of the
+	// last maxSent messages written on this connection, oldest first,
+	// the one in flight last: an ACK that names one of the others while
+	// it is awaited is that message's answer again (see exchange).
 	sent []string
 	// written counts the messages written on this connection: an
 	// answer with MSA-2 empty is the one in flight's only when it is
@@ -537,12 +537,13 @@ func (s *Sink) exchange(ctx context.Context, c *conn, msg []byte, ctrl string) (
 		return answer{}, err
 	}
 	c.written++
-	if ctrl != "" {
-		if len(c.sent) == maxSent {
-			c.sent = slices.Delete(c.sent, 0, 1)
-		}
-		c.sent = append(c.sent, ctrl)
+	// Noted even when empty (MSH-10 left so): sentEarlier takes the last
+	// entry for the message in flight, and without it took the one
+	// before, whose answer given again then counted as this one's.
+	if len(c.sent) == maxSent {
+		c.sent = slices.Delete(c.sent, 0, 1)
 	}
+	c.sent = append(c.sent, ctrl)
 	// A deadline set here must not undo the one a cancellation set.
 	if err := ctx.Err(); err != nil {
 		return answer{}, err

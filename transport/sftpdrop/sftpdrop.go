@@ -143,6 +143,10 @@ type Sink struct {
 	// item is delivered.
 	leftover map[string][]string
 	scanned  bool // the directory was searched for an earlier process's .part files
+	// noFsync: the last session's server offered no fsync@openssh.com,
+	// which is warned of when a session first finds it so, not at every
+	// connection (servers that end idle sessions make one per bundle).
+	noFsync bool
 }
 
 var _ transport.Sink = (*Sink)(nil)
@@ -190,9 +194,16 @@ func (s *Sink) Connect(ctx context.Context) error {
 	s.scanned = true
 	s.mu.Unlock()
 	if scan {
-		s.scanLeftovers(sess)
+		if err := s.scanLeftovers(ctx, sess); err != nil {
+			s.forget(sess)
+			return err
+		}
 	}
-	if !sess.Fsync {
+	s.mu.Lock()
+	warn := !sess.Fsync && !s.noFsync
+	s.noFsync = !sess.Fsync
+	s.mu.Unlock()
+	if warn {
 		s.log.Warn("the exchange's SFTP server offers no fsync@openssh.com: a file counts as delivered once it is whole under its name, as durable as the server makes it", "server", s.t.Addr)
 	}
 	return nil
@@ -246,11 +257,21 @@ func (s *Sink) Close(context.Context) error {
 	return nil
 }
 
-// current is the session Sends use, nil when there is none.
+// current is the session Sends use, nil when there is none. A session
+// the server has ended is none: servers end idle sessions (OpenSSH's
+// ClientAliveInterval, a commercial server's idle timeout), and a bundle
+// written into one failed as "connection lost", a delivery failure
+// logged and retried after a backoff, where the dispatcher should
+// connect and send it at once.
 func (s *Sink) current() *configssh.Session {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.sess
+	sess := s.sess
+	s.mu.Unlock()
+	if sess != nil && sess.Ended() {
+		s.forget(sess)
+		return nil
+	}
+	return sess
 }
 
 // replace makes sess (nil: none) the session Sends use and ends the one
@@ -333,12 +354,25 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 // under its item's ID, so that delivering the item removes them. Item IDs
 // are ULIDs; a name that does not carry one is not ferry's and stays. A
 // directory that cannot be listed leaves nothing noted: the files cost the
-// server only disk space, and pick-up jobs skip them.
-func (s *Sink) scanLeftovers(sess *configssh.Session) {
+// server only disk space, and pick-up jobs skip them. The listing is
+// bounded as a Send is (Session.Watch): a server that stops answering it
+// (a hung disk) held Connect, and every worker waiting for it, for ever.
+// Its error, or ctx's, is returned, the session closed; the next Connect
+// goes without the search.
+func (s *Sink) scanLeftovers(ctx context.Context, sess *configssh.Session) error {
+	_, done := sess.Watch(ctx, s.cfg.Timeout)
 	entries, err := sess.SFTP.ReadDir(s.t.Dir)
+	done()
 	if err != nil {
+		var stall *configssh.StallError
+		if err = sess.Unanswered(err); errors.As(err, &stall) {
+			return fmt.Errorf("list %s for the .part files of an earlier run: %w", s.t.Dir, err)
+		}
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
 		s.log.Debug("the exchange's SFTP directory not searched for .part files left by an earlier run", "reason", err.Error())
-		return
+		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -350,6 +384,7 @@ func (s *Sink) scanLeftovers(sess *configssh.Session) {
 			s.leftover[id] = append(s.leftover[id], path.Join(s.t.Dir, e.Name()))
 		}
 	}
+	return nil
 }
 
 // partItem returns the item ID of a .part file name a Send writes,

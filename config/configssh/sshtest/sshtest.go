@@ -174,6 +174,19 @@ func (s *Server) serve() {
 	}
 }
 
+// Hangup closes every connection open now and goes on listening, as a
+// server does that ends idle sessions (OpenSSH's ClientAliveInterval, a
+// commercial SFTP server's idle timeout).
+func (s *Server) Hangup() {
+	s.mu.Lock()
+	conns := s.conns
+	s.conns = nil
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
 // Stop closes the listener and every connection, and waits.
 func (s *Server) Stop() {
 	s.stop.Do(func() { close(s.stopped) })
