@@ -417,7 +417,29 @@ func summary(err error) string {
 
 // reasonKey is summary(err) without the connection's addresses
 // (adapters.FailureKey): what tells one failure's reason from another's.
-func reasonKey(err error) string { return adapters.FailureKey(err, summary(err)) }
+// Of files that failed after a good listing it is their reasons, each
+// once, without the files or their count: a full disk or a folder ferry
+// may not write fails each new export for the same reason, which is one
+// failure that lasts, not a new one at each poll.
+func reasonKey(err error) string {
+	var files pollErrors
+	if errors.As(err, &files) {
+		var reasons []string
+		for _, e := range files {
+			var fe *fileError
+			r := summary(e)
+			if errors.As(e, &fe) {
+				r = adapters.FailureKey(fe.err, summary(fe.err))
+			}
+			if !slices.Contains(reasons, r) {
+				reasons = append(reasons, r)
+			}
+		}
+		slices.Sort(reasons)
+		return strings.Join(reasons, "; ")
+	}
+	return adapters.FailureKey(err, summary(err))
+}
 
 func (f *Fetcher) poll(ctx context.Context) (int, error) {
 	sess, err := configssh.Dial(ctx, f.cfg.Login, f.t, f.cfg.Timeout, "fetch")
