@@ -554,11 +554,19 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 	// all when the input is in the folder but could not be moved (kept):
 	// the two then come again together after a restart, a pair the
 	// folder's dedup log knows, where the input alone would be taken as
-	// another input.
+	// another input. It is moved as soon as the last input of its stem
+	// in the poll is done, not once the whole poll is: a stop while a
+	// later file was downloaded (the connection is closed then) left it
+	// on the server without its input, and after the restart it came
+	// into the folder alone, as a sidecar come too late.
 	inputs := map[string]bool{}
+	left := map[string]int{} // inputs of the stem still to take
 	for _, name := range ready {
 		if !f.isSidecar(name) {
 			inputs[stem(name)] = true
+			if !f.isMarker(name) {
+				left[stem(name)]++
+			}
 		}
 	}
 	pending := map[string][]download{}
@@ -572,6 +580,24 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 	var held []string
 	kept := map[string]bool{}
 	stored := map[string]bool{} // in the folder now
+	// settleHeld moves the held sidecars of stem st, or all of them.
+	settleHeld := func(st string, all bool) {
+		rest := held[:0]
+		for _, name := range held {
+			if !all && stem(name) != st {
+				rest = append(rest, name)
+				continue
+			}
+			if kept[stem(name)] {
+				f.taken[name] = now[name] // its input's error says why
+				continue
+			}
+			if err := f.settle(c, name, now[name], progress); err != nil {
+				errs = append(errs, &fileError{file: f.label(name), err: sess.Unanswered(err)})
+			}
+		}
+		held = rest
+	}
 	for _, name := range ready {
 		if ctx.Err() != nil {
 			break
@@ -610,6 +636,11 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 			if ok && err != nil {
 				kept[stem(name)] = true
 			}
+			if !f.isSidecar(name) && !f.isMarker(name) {
+				if left[stem(name)]--; left[stem(name)] == 0 {
+					settleHeld(stem(name), false)
+				}
+			}
 		}
 		if ok {
 			n++
@@ -627,15 +658,7 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 			errs = append(errs, &fileError{file: f.label(name), err: sess.Unanswered(err)})
 		}
 	}
-	for _, name := range held {
-		if kept[stem(name)] {
-			f.taken[name] = now[name] // its input's error says why
-			continue
-		}
-		if err := f.settle(c, name, now[name], progress); err != nil {
-			errs = append(errs, &fileError{file: f.label(name), err: sess.Unanswered(err)})
-		}
-	}
+	settleHeld("", true)
 	if len(errs) == 0 {
 		return n, nil
 	}
