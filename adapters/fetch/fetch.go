@@ -175,6 +175,19 @@ type obs struct {
 	mtime time.Time
 }
 
+// hang is how many polls in a row the server left a file's download
+// unanswered, the file as listed then (o).
+type hang struct {
+	o     obs
+	polls int
+}
+
+// hungPolls is how many polls in a row a file's download must go
+// unanswered before it is tried after the others: once may be the link
+// (a large file over a dropping line), which must not put a newer file
+// of an export series before it; twice at the same file is the file.
+const hungPolls = 2
+
 // Fetcher empties one remote directory into one local folder. It
 // implements adapters.Source.
 type Fetcher struct {
@@ -205,9 +218,13 @@ type Fetcher struct {
 	// directory; the scheduled polls skip until retryAt meanwhile.
 	fails   int
 	retryAt time.Time
-	taken   map[string]obs  // fetched in this run, remote move failed
-	ctx     context.Context // ends at Shutdown
-	cancel  context.CancelFunc
+	taken   map[string]obs // fetched in this run, remote move failed
+	// hung counts the polls in a row whose connection the watchdog
+	// closed while a file was downloaded (the server answered nothing
+	// for it), as listed then.
+	hung   map[string]hang
+	ctx    context.Context // ends at Shutdown
+	cancel context.CancelFunc
 
 	mu    sync.Mutex
 	stats Stats
@@ -230,7 +247,7 @@ func New(set adapters.Settings, cfg Config, local string, sched gocron.Scheduler
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Fetcher{cfg: cfg.withDefaults(), t: t, local: local, log: log, logPHI: set.LogPHI, sched: sched,
-		seen: map[string]obs{}, taken: map[string]obs{}, ctx: ctx, cancel: cancel, now: time.Now}, nil
+		seen: map[string]obs{}, taken: map[string]obs{}, hung: map[string]hang{}, ctx: ctx, cancel: cancel, now: time.Now}, nil
 }
 
 // Only makes the Fetcher take just the remote files whose names wanted
@@ -487,6 +504,11 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 			delete(f.taken, name) // moved by someone, or gone
 		}
 	}
+	for name, h := range f.hung {
+		if o, ok := now[name]; !ok || o != h.o {
+			delete(f.hung, name) // gone, or changed: tried as a new file
+		}
+	}
 	if len(ready) == 0 {
 		return 0, nil
 	}
@@ -498,7 +520,22 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 	// x.xml, as x.done sorts before it, left x.xml waiting for a marker
 	// for ever); then oldest first, as the folder engine takes files, so
 	// that an export series (one patient's messages) comes in the order
-	// it was written.
+	// it was written. A file the server keeps leaving unanswered (hung)
+	// goes after the others, with the files of its stem: it was tried
+	// first at every poll, and the connection, closed at it, failed the
+	// files after it, so none was fetched for as long as it hung.
+	late := map[string]bool{}
+	for _, name := range ready {
+		if f.hung[name].polls >= hungPolls {
+			late[f.groupKey(name)] = true
+		}
+	}
+	lateness := func(name string) int {
+		if late[f.groupKey(name)] {
+			return 1
+		}
+		return 0
+	}
 	rank := func(name string) int {
 		switch {
 		case f.isSidecar(name):
@@ -509,6 +546,9 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 		return 1
 	}
 	slices.SortFunc(ready, func(a, b string) int {
+		if c := lateness(a) - lateness(b); c != 0 {
+			return c
+		}
 		if c := rank(a) - rank(b); c != 0 {
 			return c
 		}
@@ -580,6 +620,18 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 	var held []string
 	kept := map[string]bool{}
 	stored := map[string]bool{} // in the folder now
+	// firstStall reports whether err is the first of the poll that the
+	// watchdog's closing of the connection caused: the request it was
+	// for is the one the server did not answer; the rest failed with it.
+	stalled := false
+	firstStall := func(err error) bool {
+		var se *configssh.StallError
+		if stalled || !errors.As(err, &se) {
+			return false
+		}
+		stalled = true
+		return true
+	}
 	// settleHeld moves the held sidecars of stem st, or all of them.
 	settleHeld := func(st string, all bool) {
 		rest := held[:0]
@@ -593,7 +645,9 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 				continue
 			}
 			if err := f.settle(c, name, now[name], progress); err != nil {
-				errs = append(errs, &fileError{file: f.label(name), err: sess.Unanswered(err)})
+				err = sess.Unanswered(err)
+				firstStall(err)
+				errs = append(errs, &fileError{file: f.label(name), err: err})
 			}
 		}
 		held = rest
@@ -608,7 +662,7 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 		if f.isMarker(name) && f.markerWaits(name, now, stored) {
 			continue
 		}
-		var ok bool
+		var ok, last bool
 		var placed []string
 		var err error
 		if f.isSidecar(name) && inputs[stem(name)] {
@@ -637,25 +691,31 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 				kept[stem(name)] = true
 			}
 			if !f.isSidecar(name) && !f.isMarker(name) {
-				if left[stem(name)]--; left[stem(name)] == 0 {
-					settleHeld(stem(name), false)
-				}
+				left[stem(name)]--
+				last = left[stem(name)] == 0
 			}
 		}
 		if ok {
 			n++
 			stored[name] = true
+			delete(f.hung, name)
 		}
 		for _, p := range placed {
 			stored[p] = true
 		}
-		if errors.Is(err, errGone) {
-			continue // taken away between the listing and now
-		}
-		if err != nil {
+		// A file taken away between the listing and now is no error.
+		if err != nil && !errors.Is(err, errGone) {
 			// One file's problem (unreadable, not movable) must not keep
 			// the others back; a broken session fails the rest quickly.
-			errs = append(errs, &fileError{file: f.label(name), err: sess.Unanswered(err)})
+			err = sess.Unanswered(err)
+			errs = append(errs, &fileError{file: f.label(name), err: err})
+			if firstStall(err) && !ok {
+				// Its download, not its move (it is in the folder).
+				f.hung[name] = hang{o: now[name], polls: f.hung[name].polls + 1}
+			}
+		}
+		if last {
+			settleHeld(stem(name), false)
 		}
 	}
 	settleHeld("", true)
@@ -936,10 +996,7 @@ func (f *Fetcher) stemGroups(names []string) [][]string {
 	at := map[string]int{}
 	var groups [][]string
 	for _, name := range names {
-		key := stem(name)
-		if f.isMarker(name) {
-			key = stem(strings.TrimSuffix(name, f.markerSuffix))
-		}
+		key := f.groupKey(name)
 		i, ok := at[key]
 		if !ok {
 			i = len(groups)
@@ -949,6 +1006,15 @@ func (f *Fetcher) stemGroups(names []string) [][]string {
 		groups[i] = append(groups[i], name)
 	}
 	return groups
+}
+
+// groupKey is the stem of name's group (stemGroups): its stem, or a
+// marker's the stem of the name it stands for.
+func (f *Fetcher) groupKey(name string) string {
+	if f.isMarker(name) {
+		return stem(strings.TrimSuffix(name, f.markerSuffix))
+	}
+	return stem(name)
 }
 
 // numbered is name with <n> before its extension (x.pdf: x.1.pdf), and a
