@@ -1043,12 +1043,17 @@ func (f *Fetcher) freeNames(names []string, used map[string]bool) (map[string]st
 			return nil, errors.New("its name cannot be a file name here")
 		}
 	}
-	inUse := func(p string) bool {
+	// A name the file system refuses to look up (too long, the folder
+	// not searchable) is not one in use: its error is the file's.
+	inUse := func(p string) (bool, error) {
 		if used[p] {
-			return true
+			return true, nil
 		}
 		_, err := os.Lstat(p)
-		return !errors.Is(err, os.ErrNotExist)
+		if err == nil || errors.Is(err, os.ErrNotExist) {
+			return err == nil, nil
+		}
+		return false, err
 	}
 	for i := 0; i < 1000; i++ {
 		out := make(map[string]string, len(names))
@@ -1057,7 +1062,15 @@ func (f *Fetcher) freeNames(names []string, used map[string]bool) (map[string]st
 			if i > 0 {
 				cand = f.numbered(name, i)
 			}
-			if p := filepath.Join(f.local, cand); !inUse(p) {
+			p := filepath.Join(f.local, cand)
+			busy, err := inUse(p)
+			switch {
+			case err != nil && i > 0:
+				return nil, fmt.Errorf("the folder still holds an unread file of its name, and its numbered name, ending %s, is refused (%s); it comes once the folder has taken that file",
+					strings.TrimPrefix(cand, stem(name)), configssh.Reason(err))
+			case err != nil:
+				return nil, fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
+			case !busy:
 				out[name] = p
 			}
 		}
