@@ -873,11 +873,24 @@ func (f *Fetcher) fetchOne(c *sftp.Client, name string, dsts map[string]string, 
 	return placed, true, f.settle(c, name, o, progress)
 }
 
-// settle moves or deletes name, stored in the folder, on the server.
+// settle moves or deletes name, stored in the folder, on the server. A
+// file that is no longer what the listing said stays there: it changed
+// since it was downloaded (a sidecar is moved only once its fax is in the
+// folder too, minutes later for a large fax), and moved or deleted the new
+// version would be lost unread; it is fetched again once settled.
 func (f *Fetcher) settle(c *sftp.Client, name string, o obs, progress func()) error {
 	progress()
 	remote := path.Join(f.t.Dir, name)
-	var err error
+	st, err := c.Stat(remote)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil // taken away meanwhile; it is in the folder
+	case err != nil:
+		f.taken[name] = o
+		return configssh.FileError(err, "look at it again before its move (it is in the folder; it stays on the server and is not fetched again until it changes or ferry restarts)")
+	case st.Size() != o.size || !st.ModTime().Equal(o.mtime):
+		return errors.New("it changed on the server after it was fetched (the folder has it as it was); the new version stays there and is fetched once settled")
+	}
 	switch f.cfg.After {
 	case AfterDelete:
 		err = c.Remove(remote)
