@@ -175,6 +175,19 @@ type obs struct {
 	mtime time.Time
 }
 
+// hang is how many polls in a row the server left a file's download
+// unanswered, the file as listed then (o).
+type hang struct {
+	o     obs
+	polls int
+}
+
+// hungPolls is how many polls in a row a file's download must go
+// unanswered before it is tried after the others: once may be the link
+// (a large file over a dropping line), which must not put a newer file
+// of an export series before it; twice at the same file is the file.
+const hungPolls = 2
+
 // Fetcher empties one remote directory into one local folder. It
 // implements adapters.Source.
 type Fetcher struct {
@@ -205,9 +218,13 @@ type Fetcher struct {
 	// directory; the scheduled polls skip until retryAt meanwhile.
 	fails   int
 	retryAt time.Time
-	taken   map[string]obs  // fetched in this run, remote move failed
-	ctx     context.Context // ends at Shutdown
-	cancel  context.CancelFunc
+	taken   map[string]obs // fetched in this run, remote move failed
+	// hung counts the polls in a row whose connection the watchdog
+	// closed while a file was downloaded (the server answered nothing
+	// for it), as listed then.
+	hung   map[string]hang
+	ctx    context.Context // ends at Shutdown
+	cancel context.CancelFunc
 
 	mu    sync.Mutex
 	stats Stats
@@ -230,7 +247,7 @@ func New(set adapters.Settings, cfg Config, local string, sched gocron.Scheduler
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Fetcher{cfg: cfg.withDefaults(), t: t, local: local, log: log, logPHI: set.LogPHI, sched: sched,
-		seen: map[string]obs{}, taken: map[string]obs{}, ctx: ctx, cancel: cancel, now: time.Now}, nil
+		seen: map[string]obs{}, taken: map[string]obs{}, hung: map[string]hang{}, ctx: ctx, cancel: cancel, now: time.Now}, nil
 }
 
 // Only makes the Fetcher take just the remote files whose names wanted
@@ -417,7 +434,29 @@ func summary(err error) string {
 
 // reasonKey is summary(err) without the connection's addresses
 // (adapters.FailureKey): what tells one failure's reason from another's.
-func reasonKey(err error) string { return adapters.FailureKey(err, summary(err)) }
+// Of files that failed after a good listing it is their reasons, each
+// once, without the files or their count: a full disk or a folder ferry
+// may not write fails each new export for the same reason, which is one
+// failure that lasts, not a new one at each poll.
+func reasonKey(err error) string {
+	var files pollErrors
+	if errors.As(err, &files) {
+		var reasons []string
+		for _, e := range files {
+			var fe *fileError
+			r := summary(e)
+			if errors.As(e, &fe) {
+				r = adapters.FailureKey(fe.err, summary(fe.err))
+			}
+			if !slices.Contains(reasons, r) {
+				reasons = append(reasons, r)
+			}
+		}
+		slices.Sort(reasons)
+		return strings.Join(reasons, "; ")
+	}
+	return adapters.FailureKey(err, summary(err))
+}
 
 func (f *Fetcher) poll(ctx context.Context) (int, error) {
 	sess, err := configssh.Dial(ctx, f.cfg.Login, f.t, f.cfg.Timeout, "fetch")
@@ -465,6 +504,11 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 			delete(f.taken, name) // moved by someone, or gone
 		}
 	}
+	for name, h := range f.hung {
+		if o, ok := now[name]; !ok || o != h.o {
+			delete(f.hung, name) // gone, or changed: tried as a new file
+		}
+	}
 	if len(ready) == 0 {
 		return 0, nil
 	}
@@ -476,7 +520,22 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 	// x.xml, as x.done sorts before it, left x.xml waiting for a marker
 	// for ever); then oldest first, as the folder engine takes files, so
 	// that an export series (one patient's messages) comes in the order
-	// it was written.
+	// it was written. A file the server keeps leaving unanswered (hung)
+	// goes after the others, with the files of its stem: it was tried
+	// first at every poll, and the connection, closed at it, failed the
+	// files after it, so none was fetched for as long as it hung.
+	late := map[string]bool{}
+	for _, name := range ready {
+		if f.hung[name].polls >= hungPolls {
+			late[f.groupKey(name)] = true
+		}
+	}
+	lateness := func(name string) int {
+		if late[f.groupKey(name)] {
+			return 1
+		}
+		return 0
+	}
 	rank := func(name string) int {
 		switch {
 		case f.isSidecar(name):
@@ -487,6 +546,9 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 		return 1
 	}
 	slices.SortFunc(ready, func(a, b string) int {
+		if c := lateness(a) - lateness(b); c != 0 {
+			return c
+		}
 		if c := rank(a) - rank(b); c != 0 {
 			return c
 		}
@@ -532,11 +594,19 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 	// all when the input is in the folder but could not be moved (kept):
 	// the two then come again together after a restart, a pair the
 	// folder's dedup log knows, where the input alone would be taken as
-	// another input.
+	// another input. It is moved as soon as the last input of its stem
+	// in the poll is done, not once the whole poll is: a stop while a
+	// later file was downloaded (the connection is closed then) left it
+	// on the server without its input, and after the restart it came
+	// into the folder alone, as a sidecar come too late.
 	inputs := map[string]bool{}
+	left := map[string]int{} // inputs of the stem still to take
 	for _, name := range ready {
 		if !f.isSidecar(name) {
 			inputs[stem(name)] = true
+			if !f.isMarker(name) {
+				left[stem(name)]++
+			}
 		}
 	}
 	pending := map[string][]download{}
@@ -550,6 +620,38 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 	var held []string
 	kept := map[string]bool{}
 	stored := map[string]bool{} // in the folder now
+	// firstStall reports whether err is the first of the poll that the
+	// watchdog's closing of the connection caused: the request it was
+	// for is the one the server did not answer; the rest failed with it.
+	stalled := false
+	firstStall := func(err error) bool {
+		var se *configssh.StallError
+		if stalled || !errors.As(err, &se) {
+			return false
+		}
+		stalled = true
+		return true
+	}
+	// settleHeld moves the held sidecars of stem st, or all of them.
+	settleHeld := func(st string, all bool) {
+		rest := held[:0]
+		for _, name := range held {
+			if !all && stem(name) != st {
+				rest = append(rest, name)
+				continue
+			}
+			if kept[stem(name)] {
+				f.taken[name] = now[name] // its input's error says why
+				continue
+			}
+			if err := f.settle(c, name, now[name], progress); err != nil {
+				err = sess.Unanswered(err)
+				firstStall(err)
+				errs = append(errs, &fileError{file: f.label(name), err: err})
+			}
+		}
+		held = rest
+	}
 	for _, name := range ready {
 		if ctx.Err() != nil {
 			break
@@ -560,7 +662,7 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 		if f.isMarker(name) && f.markerWaits(name, now, stored) {
 			continue
 		}
-		var ok bool
+		var ok, last bool
 		var placed []string
 		var err error
 		if f.isSidecar(name) && inputs[stem(name)] {
@@ -588,32 +690,35 @@ func (f *Fetcher) poll(ctx context.Context) (int, error) {
 			if ok && err != nil {
 				kept[stem(name)] = true
 			}
+			if !f.isSidecar(name) && !f.isMarker(name) {
+				left[stem(name)]--
+				last = left[stem(name)] == 0
+			}
 		}
 		if ok {
 			n++
 			stored[name] = true
+			delete(f.hung, name)
 		}
 		for _, p := range placed {
 			stored[p] = true
 		}
-		if errors.Is(err, errGone) {
-			continue // taken away between the listing and now
-		}
-		if err != nil {
+		// A file taken away between the listing and now is no error.
+		if err != nil && !errors.Is(err, errGone) {
 			// One file's problem (unreadable, not movable) must not keep
 			// the others back; a broken session fails the rest quickly.
-			errs = append(errs, &fileError{file: f.label(name), err: sess.Unanswered(err)})
+			err = sess.Unanswered(err)
+			errs = append(errs, &fileError{file: f.label(name), err: err})
+			if firstStall(err) && !ok {
+				// Its download, not its move (it is in the folder).
+				f.hung[name] = hang{o: now[name], polls: f.hung[name].polls + 1}
+			}
+		}
+		if last {
+			settleHeld(stem(name), false)
 		}
 	}
-	for _, name := range held {
-		if kept[stem(name)] {
-			f.taken[name] = now[name] // its input's error says why
-			continue
-		}
-		if err := f.settle(c, name, now[name], progress); err != nil {
-			errs = append(errs, &fileError{file: f.label(name), err: sess.Unanswered(err)})
-		}
-	}
+	settleHeld("", true)
 	if len(errs) == 0 {
 		return n, nil
 	}
@@ -768,11 +873,24 @@ func (f *Fetcher) fetchOne(c *sftp.Client, name string, dsts map[string]string, 
 	return placed, true, f.settle(c, name, o, progress)
 }
 
-// settle moves or deletes name, stored in the folder, on the server.
+// settle moves or deletes name, stored in the folder, on the server. A
+// file that is no longer what the listing said stays there: it changed
+// since it was downloaded (a sidecar is moved only once its fax is in the
+// folder too, minutes later for a large fax), and moved or deleted the new
+// version would be lost unread; it is fetched again once settled.
 func (f *Fetcher) settle(c *sftp.Client, name string, o obs, progress func()) error {
 	progress()
 	remote := path.Join(f.t.Dir, name)
-	var err error
+	st, err := c.Stat(remote)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil // taken away meanwhile; it is in the folder
+	case err != nil:
+		f.taken[name] = o
+		return configssh.FileError(err, "look at it again before its move (it is in the folder; it stays on the server and is not fetched again until it changes or ferry restarts)")
+	case st.Size() != o.size || !st.ModTime().Equal(o.mtime):
+		return errors.New("it changed on the server after it was fetched (the folder has it as it was); the new version stays there and is fetched once settled")
+	}
 	switch f.cfg.After {
 	case AfterDelete:
 		err = c.Remove(remote)
@@ -891,10 +1009,7 @@ func (f *Fetcher) stemGroups(names []string) [][]string {
 	at := map[string]int{}
 	var groups [][]string
 	for _, name := range names {
-		key := stem(name)
-		if f.isMarker(name) {
-			key = stem(strings.TrimSuffix(name, f.markerSuffix))
-		}
+		key := f.groupKey(name)
 		i, ok := at[key]
 		if !ok {
 			i = len(groups)
@@ -904,6 +1019,15 @@ func (f *Fetcher) stemGroups(names []string) [][]string {
 		groups[i] = append(groups[i], name)
 	}
 	return groups
+}
+
+// groupKey is the stem of name's group (stemGroups): its stem, or a
+// marker's the stem of the name it stands for.
+func (f *Fetcher) groupKey(name string) string {
+	if f.isMarker(name) {
+		return stem(strings.TrimSuffix(name, f.markerSuffix))
+	}
+	return stem(name)
 }
 
 // numbered is name with <n> before its extension (x.pdf: x.1.pdf), and a
@@ -932,12 +1056,17 @@ func (f *Fetcher) freeNames(names []string, used map[string]bool) (map[string]st
 			return nil, errors.New("its name cannot be a file name here")
 		}
 	}
-	inUse := func(p string) bool {
+	// A name the file system refuses to look up (too long, the folder
+	// not searchable) is not one in use: its error is the file's.
+	inUse := func(p string) (bool, error) {
 		if used[p] {
-			return true
+			return true, nil
 		}
 		_, err := os.Lstat(p)
-		return !errors.Is(err, os.ErrNotExist)
+		if err == nil || errors.Is(err, os.ErrNotExist) {
+			return err == nil, nil
+		}
+		return false, err
 	}
 	for i := 0; i < 1000; i++ {
 		out := make(map[string]string, len(names))
@@ -946,7 +1075,15 @@ func (f *Fetcher) freeNames(names []string, used map[string]bool) (map[string]st
 			if i > 0 {
 				cand = f.numbered(name, i)
 			}
-			if p := filepath.Join(f.local, cand); !inUse(p) {
+			p := filepath.Join(f.local, cand)
+			busy, err := inUse(p)
+			switch {
+			case err != nil && i > 0:
+				return nil, fmt.Errorf("the folder still holds an unread file of its name, and its numbered name, ending %s, is refused (%s); it comes once the folder has taken that file",
+					strings.TrimPrefix(cand, stem(name)), configssh.Reason(err))
+			case err != nil:
+				return nil, fmt.Errorf("fetch into the folder: %s", configssh.Reason(err))
+			case !busy:
 				out[name] = p
 			}
 		}

@@ -329,6 +329,7 @@ func Dial(ctx context.Context, l Login, t Target, timeout time.Duration, what st
 	if err != nil {
 		return nil, &ConfigError{Problem: "cannot read " + what + ".known_hosts", Err: err}
 	}
+	hostKeys = anyCase(hostKeys)
 	// The key the server presented, for a refusal to name it: the
 	// contractor reads its fingerprint to the server's operators.
 	var presented ssh.PublicKey
@@ -485,6 +486,25 @@ func hostKeyAlgorithms(hostKeys ssh.HostKeyCallback, addr string) []string {
 		}
 	}
 	return algos
+}
+
+// anyCase looks the server up in known_hosts in any case, as OpenSSH
+// does: ssh and ssh-keyscan write its name in lower case (hashed so with
+// -H) and match lines in any case, where knownhosts matches the name only
+// as given, so a URL naming the server as its operators write it
+// (SFTP.Ehr.Example.com) found no line for it. The name as given is
+// looked up when the lower-case one is not listed (a line written by
+// hand in capitals).
+func anyCase(hostKeys ssh.HostKeyCallback) ssh.HostKeyCallback {
+	return func(addr string, remote net.Addr, key ssh.PublicKey) error {
+		lower := strings.ToLower(addr)
+		err := hostKeys(lower, remote, key)
+		var ke *knownhosts.KeyError
+		if lower != addr && errors.As(err, &ke) && len(ke.Want) == 0 {
+			return hostKeys(addr, remote, key)
+		}
+		return err
+	}
 }
 
 // noKey is a host key that no known_hosts line holds.
