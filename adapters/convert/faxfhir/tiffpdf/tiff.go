@@ -423,7 +423,10 @@ func (rd *reader) rational(e entry, page int) (float64, error) {
 	}
 	num, den := rd.bo.Uint32(b), rd.bo.Uint32(b[4:])
 	if den == 0 {
-		return 0, rd.errf(page, e.tag, "zero denominator")
+		// 0/0 is how some writers say "unknown", and libtiff reads any
+		// x/0 as 0: no resolution, so the page gets the fax standard's
+		// (DPI), as when the tag is missing.
+		return 0, nil
 	}
 	if e.typ == 10 {
 		return float64(int32(num)) / float64(int32(den)), nil
