@@ -623,6 +623,11 @@ func (rd *reader) check(p *Page, page int) error {
 	if want := (p.Height + p.RowsPerStrip - 1) / p.RowsPerStrip; want != len(p.StripOffsets) {
 		return rd.errf(page, TagStripOffsets, "%d strips, want %d for %d rows of %d", len(p.StripOffsets), want, p.Height, p.RowsPerStrip)
 	}
+	if len(p.StripByteCounts) == 1 && p.StripByteCounts[0] == 0 {
+		// The writer did not know the page's size when it wrote the
+		// tag. libtiff guesses it; ferry would pass on a blank page.
+		return rd.errf(page, TagStripByteCounts, "0 bytes in the page's one strip: the file does not say where its image ends (tiffcp in.tif out.tif rewrites it with its size)")
+	}
 	for i, o := range p.StripOffsets {
 		c := p.StripByteCounts[i]
 		if o < 0 || c < 0 || o+c > rd.size {
