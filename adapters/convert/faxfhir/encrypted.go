@@ -190,6 +190,9 @@ func emptyUserPassword(dict pdfDict, id []byte) bool {
 			if !ok {
 				l = 40
 			}
+			if v, _ := dict["V"].(int64); v == 4 {
+				l = v4KeyBits(dict)
+			}
 			n = int(l / 8)
 		}
 		if n < 5 || n > 16 {
@@ -239,6 +242,28 @@ func emptyUserPassword(dict pdfDict, id []byte) bool {
 		return bytes.Equal(hash2B(nil, salt, nil), u[:32])
 	}
 	return false
+}
+
+// v4KeyBits is the length in bits of the file key of a V 4 document,
+// whose dictionary's /Length is for V 2 and 3 only (ISO 32000-1 Table
+// 20): its default crypt filter's /Length, which the standard handler
+// gives in bytes (Table 25: "16 means 128"; some writers give bits), else
+// the dictionary's /Length, else 128, AESV2's key.
+func v4KeyBits(dict pdfDict) int64 {
+	cf, _ := dict["CF"].(pdfDict)
+	stmF, _ := dict["StmF"].(pdfName)
+	if f, ok := cf[string(stmF)].(pdfDict); ok {
+		if l, ok := f["Length"].(int64); ok {
+			if l <= 16 {
+				l *= 8
+			}
+			return l
+		}
+	}
+	if l, ok := dict["Length"].(int64); ok {
+		return l
+	}
+	return 128
 }
 
 func rc4Of(key, src []byte) []byte {
