@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -343,6 +344,29 @@ type entry struct {
 
 var typeSize = map[int]int{1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8}
 
+// The field types the reader reads each kind of field from: TIFF 6.0
+// section 2 ("TIFF readers should accept BYTE, SHORT, or LONG values for
+// any unsigned integer field"), and the UNDEFINED and BYTE text some
+// writers give.
+var (
+	textTypes     = []int{1, 2, 7}
+	intTypes      = []int{1, 3, 4, 7}
+	rationalTypes = []int{1, 3, 4, 5, 7, 10}
+)
+
+// optionalFields are the fields a page is read without, by the types
+// they are read from. One of another type is skipped, as TIFF 6.0
+// section 2 asks ("Readers should skip over fields containing an
+// unexpected field type"); the fields the image needs keep their errors.
+var optionalFields = map[int][]int{
+	TagImageDescription: textTypes, TagMake: textTypes, TagModel: textTypes,
+	TagSoftware: textTypes, TagDateTime: textTypes, TagHostComputer: textTypes,
+	TagFaxSubAddress: textTypes, TagFaxDCS: textTypes,
+	TagPageNumber: intTypes, TagBadFaxLines: intTypes, TagCleanFaxData: intTypes,
+	TagFaxRecvParams: intTypes, TagFaxRecvTime: intTypes, TagResolutionUnit: intTypes,
+	TagXResolution: rationalTypes, TagYResolution: rationalTypes,
+}
+
 func (rd *reader) errf(page, tag int, format string, args ...any) error {
 	return &Error{File: rd.name, Page: page, Tag: tag, Err: fmt.Errorf(format, args...)}
 }
@@ -481,6 +505,9 @@ func (rd *reader) readIFD(off int64, page int) (*Page, int64, error) {
 		b := buf[i*12:]
 		e := entry{tag: int(rd.bo.Uint16(b)), typ: int(rd.bo.Uint16(b[2:])), count: rd.bo.Uint32(b[4:])}
 		copy(e.raw[:], b[8:12])
+		if types, ok := optionalFields[e.tag]; ok && !slices.Contains(types, e.typ) {
+			continue
+		}
 		switch e.tag {
 		case TagNewSubfileType:
 			subfile, err = rd.int1(e, page)
