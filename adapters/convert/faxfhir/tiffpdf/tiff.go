@@ -205,6 +205,8 @@ var ErrUnsupported = errors.New("unsupported")
 
 func tagName(t int) string {
 	switch t {
+	case TagNewSubfileType:
+		return "NewSubfileType"
 	case TagImageWidth:
 		return "ImageWidth"
 	case TagImageLength:
@@ -219,6 +221,10 @@ func tagName(t int) string {
 		return "FillOrder"
 	case TagImageDescription:
 		return "ImageDescription"
+	case TagMake:
+		return "Make"
+	case TagModel:
+		return "Model"
 	case TagStripOffsets:
 		return "StripOffsets"
 	case TagTileOffsets:
@@ -239,6 +245,18 @@ func tagName(t int) string {
 		return "T6Options"
 	case TagResolutionUnit:
 		return "ResolutionUnit"
+	case TagPageNumber:
+		return "PageNumber"
+	case TagSoftware:
+		return "Software"
+	case TagDateTime:
+		return "DateTime"
+	case TagHostComputer:
+		return "HostComputer"
+	case TagBadFaxLines:
+		return "BadFaxLines"
+	case TagCleanFaxData:
+		return "CleanFaxData"
 	case TagFaxRecvParams:
 		return "FaxRecvParams"
 	case TagFaxSubAddress:
