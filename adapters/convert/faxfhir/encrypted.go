@@ -61,8 +61,13 @@ func pdfOpens(in Input) error {
 }
 
 // pdfTrailer reads the trailer dictionary the last startxref points to:
-// the trailer after a cross-reference table, or the cross-reference
-// stream's own dictionary. nil when it cannot be found or parsed; err
+// the trailer after the cross-reference table there, or the
+// cross-reference stream's own dictionary. That is not always the last
+// trailer in the file: a linearized file's startxref names the first-page
+// table near its start, whose trailer holds /Root and /Encrypt, while the
+// main trailer at the end need hold only /Size (ISO 32000-1 Annex F). When
+// startxref names neither (offsets a mail gateway shifted), the last
+// trailer before it is taken. nil when none can be found or parsed; err
 // when the file could not be read.
 func pdfTrailer(in Input) (pdfDict, error) {
 	tail := make([]byte, min(in.Size, 4096))
@@ -73,28 +78,63 @@ func pdfTrailer(in Input) (pdfDict, error) {
 	if i < 0 {
 		return nil, nil
 	}
+	if f := bytes.Fields(tail[i+len("startxref"):]); len(f) > 0 {
+		if off, err := strconv.ParseInt(string(f[0]), 10, 64); err == nil && off >= 0 && off < in.Size {
+			d, err := pdfTrailerAt(in, off)
+			if err != nil || d != nil {
+				return d, err
+			}
+		}
+	}
 	if t := bytes.LastIndex(tail[:i], []byte("trailer")); t >= 0 {
 		d, _ := (&pdfLexer{b: tail[t+len("trailer") : i]}).object(0).(pdfDict)
 		return d, nil
 	}
-	f := bytes.Fields(tail[i+len("startxref"):])
-	if len(f) == 0 {
-		return nil, nil
-	}
-	off, err := strconv.ParseInt(string(f[0]), 10, 64)
-	if err != nil || off < 0 || off >= in.Size {
-		return nil, nil
-	}
+	return nil, nil
+}
+
+// xrefStreamAt matches the start of a cross-reference stream object.
+var xrefStreamAt = regexp.MustCompile(`^\s*\d+\s+\d+\s+obj\b`)
+
+// pdfTrailerAt reads the trailer of the cross-reference section at off:
+// the dictionary after the "trailer" that ends a table (which holds only
+// digits, "f" and "n" before it), or a cross-reference stream's. nil when
+// off starts neither.
+func pdfTrailerAt(in Input, off int64) (pdfDict, error) {
 	head := make([]byte, min(in.Size-off, 4096))
 	if _, err := in.R.ReadAt(head, off); err != nil && err != io.EOF {
 		return nil, err
 	}
-	o := bytes.Index(head, []byte("obj"))
-	if o < 0 {
+	if m := xrefStreamAt.FindIndex(head); m != nil {
+		d, _ := (&pdfLexer{b: head[m[1]:]}).object(0).(pdfDict)
+		if d["Type"] != pdfName("XRef") {
+			return nil, nil
+		}
+		return d, nil
+	}
+	if !bytes.HasPrefix(bytes.TrimLeft(head, " \t\r\n\f\x00"), []byte("xref")) {
 		return nil, nil
 	}
-	d, _ := (&pdfLexer{b: head[o+3:]}).object(0).(pdfDict)
-	return d, nil
+	const chunk = 64 << 10
+	buf := make([]byte, chunk)
+	for at := off; at < in.Size; at += chunk - int64(len("trailer")) {
+		n, err := in.R.ReadAt(buf[:min(int64(chunk), in.Size-at)], at)
+		if err != nil && err != io.EOF {
+			return nil, err
+		}
+		if t := bytes.Index(buf[:n], []byte("trailer")); t >= 0 {
+			b := make([]byte, min(in.Size-(at+int64(t)), 4096))
+			if _, err := in.R.ReadAt(b, at+int64(t)); err != nil && err != io.EOF {
+				return nil, err
+			}
+			d, _ := (&pdfLexer{b: b[len("trailer"):]}).object(0).(pdfDict)
+			return d, nil
+		}
+		if at+int64(n) >= in.Size {
+			break
+		}
+	}
+	return nil, nil
 }
 
 // pdfObject finds the indirect object ref by its "num gen obj" (the last
@@ -150,6 +190,9 @@ func emptyUserPassword(dict pdfDict, id []byte) bool {
 			if !ok {
 				l = 40
 			}
+			if v, _ := dict["V"].(int64); v == 4 {
+				l = v4KeyBits(dict)
+			}
 			n = int(l / 8)
 		}
 		if n < 5 || n > 16 {
@@ -199,6 +242,28 @@ func emptyUserPassword(dict pdfDict, id []byte) bool {
 		return bytes.Equal(hash2B(nil, salt, nil), u[:32])
 	}
 	return false
+}
+
+// v4KeyBits is the length in bits of the file key of a V 4 document,
+// whose dictionary's /Length is for V 2 and 3 only (ISO 32000-1 Table
+// 20): its default crypt filter's /Length, which the standard handler
+// gives in bytes (Table 25: "16 means 128"; some writers give bits), else
+// the dictionary's /Length, else 128, AESV2's key.
+func v4KeyBits(dict pdfDict) int64 {
+	cf, _ := dict["CF"].(pdfDict)
+	stmF, _ := dict["StmF"].(pdfName)
+	if f, ok := cf[string(stmF)].(pdfDict); ok {
+		if l, ok := f["Length"].(int64); ok {
+			if l <= 16 {
+				l *= 8
+			}
+			return l
+		}
+	}
+	if l, ok := dict["Length"].(int64); ok {
+		return l
+	}
+	return 128
 }
 
 func rc4Of(key, src []byte) []byte {

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -204,6 +205,8 @@ var ErrUnsupported = errors.New("unsupported")
 
 func tagName(t int) string {
 	switch t {
+	case TagNewSubfileType:
+		return "NewSubfileType"
 	case TagImageWidth:
 		return "ImageWidth"
 	case TagImageLength:
@@ -218,6 +221,10 @@ func tagName(t int) string {
 		return "FillOrder"
 	case TagImageDescription:
 		return "ImageDescription"
+	case TagMake:
+		return "Make"
+	case TagModel:
+		return "Model"
 	case TagStripOffsets:
 		return "StripOffsets"
 	case TagTileOffsets:
@@ -238,6 +245,18 @@ func tagName(t int) string {
 		return "T6Options"
 	case TagResolutionUnit:
 		return "ResolutionUnit"
+	case TagPageNumber:
+		return "PageNumber"
+	case TagSoftware:
+		return "Software"
+	case TagDateTime:
+		return "DateTime"
+	case TagHostComputer:
+		return "HostComputer"
+	case TagBadFaxLines:
+		return "BadFaxLines"
+	case TagCleanFaxData:
+		return "CleanFaxData"
 	case TagFaxRecvParams:
 		return "FaxRecvParams"
 	case TagFaxSubAddress:
@@ -343,6 +362,29 @@ type entry struct {
 
 var typeSize = map[int]int{1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8}
 
+// The field types the reader reads each kind of field from: TIFF 6.0
+// section 2 ("TIFF readers should accept BYTE, SHORT, or LONG values for
+// any unsigned integer field"), and the UNDEFINED and BYTE text some
+// writers give.
+var (
+	textTypes     = []int{1, 2, 7}
+	intTypes      = []int{1, 3, 4, 7}
+	rationalTypes = []int{1, 3, 4, 5, 7, 10}
+)
+
+// optionalFields are the fields a page is read without, by the types
+// they are read from. One of another type is skipped, as TIFF 6.0
+// section 2 asks ("Readers should skip over fields containing an
+// unexpected field type"); the fields the image needs keep their errors.
+var optionalFields = map[int][]int{
+	TagImageDescription: textTypes, TagMake: textTypes, TagModel: textTypes,
+	TagSoftware: textTypes, TagDateTime: textTypes, TagHostComputer: textTypes,
+	TagFaxSubAddress: textTypes, TagFaxDCS: textTypes,
+	TagPageNumber: intTypes, TagBadFaxLines: intTypes, TagCleanFaxData: intTypes,
+	TagFaxRecvParams: intTypes, TagFaxRecvTime: intTypes, TagResolutionUnit: intTypes,
+	TagXResolution: rationalTypes, TagYResolution: rationalTypes,
+}
+
 func (rd *reader) errf(page, tag int, format string, args ...any) error {
 	return &Error{File: rd.name, Page: page, Tag: tag, Err: fmt.Errorf(format, args...)}
 }
@@ -423,7 +465,10 @@ func (rd *reader) rational(e entry, page int) (float64, error) {
 	}
 	num, den := rd.bo.Uint32(b), rd.bo.Uint32(b[4:])
 	if den == 0 {
-		return 0, rd.errf(page, e.tag, "zero denominator")
+		// 0/0 is how some writers say "unknown", and libtiff reads any
+		// x/0 as 0: no resolution, so the page gets the fax standard's
+		// (DPI), as when the tag is missing.
+		return 0, nil
 	}
 	if e.typ == 10 {
 		return float64(int32(num)) / float64(int32(den)), nil
@@ -478,6 +523,9 @@ func (rd *reader) readIFD(off int64, page int) (*Page, int64, error) {
 		b := buf[i*12:]
 		e := entry{tag: int(rd.bo.Uint16(b)), typ: int(rd.bo.Uint16(b[2:])), count: rd.bo.Uint32(b[4:])}
 		copy(e.raw[:], b[8:12])
+		if types, ok := optionalFields[e.tag]; ok && !slices.Contains(types, e.typ) {
+			continue
+		}
 		switch e.tag {
 		case TagNewSubfileType:
 			subfile, err = rd.int1(e, page)
@@ -619,6 +667,11 @@ func (rd *reader) check(p *Page, page int) error {
 	}
 	if want := (p.Height + p.RowsPerStrip - 1) / p.RowsPerStrip; want != len(p.StripOffsets) {
 		return rd.errf(page, TagStripOffsets, "%d strips, want %d for %d rows of %d", len(p.StripOffsets), want, p.Height, p.RowsPerStrip)
+	}
+	if len(p.StripByteCounts) == 1 && p.StripByteCounts[0] == 0 {
+		// The writer did not know the page's size when it wrote the
+		// tag. libtiff guesses it; ferry would pass on a blank page.
+		return rd.errf(page, TagStripByteCounts, "0 bytes in the page's one strip: the file does not say where its image ends (tiffcp in.tif out.tif rewrites it with its size)")
 	}
 	for i, o := range p.StripOffsets {
 		c := p.StripByteCounts[i]
