@@ -1,6 +1,9 @@
 package fhir
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Security labels (STANDARDS.md §7, the DS4P IG 1.0.0). Every converter
 // reads labels from its own source format (HL7 v2 MSH-8/26/27 and ORC-28,
@@ -280,12 +283,21 @@ func (l *Labels) Coding() []Coding {
 // implies R, placed first, as in Labels: DS4P gives the mark exactly one
 // confidentiality code, and guessing lower would be a downgrade. Handling
 // codes and a sender's own codes alone add none.
+//
+// The confidentiality code is written as v3-Confidentiality's R4 code
+// whatever name or case it came under (ConfidentialityOf): an exchange
+// reads the mark's one code under that system, in upper case, and would
+// find none in "r" or under FHIR STU3's URI.
 func HighWaterMark(labels []Coding) []Coding {
 	hwm := collapse(labels, false)
 	implied := false
-	for _, c := range hwm {
+	for i, c := range hwm {
 		switch CodingKind(c) {
 		case 0:
+			if r := ConfidentialityOf(c); c.System != SystemConfidentiality || c.Code != confOrder[r] {
+				hwm = slices.Clone(hwm) // collapse may return labels itself
+				hwm[i] = ConfidentialityCoding(r)
+			}
 			return hwm
 		case LabelSensitivity, LabelPolicy:
 			implied = true

@@ -1,6 +1,7 @@
 package fhir
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -105,6 +106,37 @@ func TestOneConfidentiality(t *testing.T) {
 	} {
 		if got := labelCodes(OneConfidentiality(tc.in)); got != tc.want {
 			t.Errorf("OneConfidentiality(%s) = %s, want %s", labelCodes(tc.in), got, tc.want)
+		}
+	}
+}
+
+// TestHighWaterMarkUnderR4System: a v3-Confidentiality code the labels
+// give under one of the code system's older names (FHIR STU3's URI, the
+// OID as a URI) or in lower case is ranked as that code, and the
+// high-water mark a Bundle carries writes it as v3-Confidentiality's R4
+// code: DS4P has a Bundle's mark hold exactly one code of
+// http://terminology.hl7.org/CodeSystem/v3-Confidentiality, whose codes
+// are case-sensitive, so an exchange would otherwise find none and take
+// the bundle as unlabelled. The labels passed in are left as they are.
+func TestHighWaterMarkUnderR4System(t *testing.T) {
+	stu3 := Coding{System: "http://hl7.org/fhir/v3/Confidentiality", Code: "r"}
+	oid := Coding{System: "urn:oid:2.16.840.1.113883.5.25", Code: "V", Display: "very restricted"}
+	hiv := Coding{System: SystemActCode, Code: "HIV"}
+	for _, tc := range []struct {
+		in   []Coding
+		want []Coding
+	}{
+		{[]Coding{stu3}, []Coding{ConfidentialityCoding(RankRestricted)}},
+		{[]Coding{hiv, stu3}, []Coding{hiv, ConfidentialityCoding(RankRestricted)}},
+		{[]Coding{stu3, oid, hiv}, []Coding{ConfidentialityCoding(ConfidentialityRank("V")), hiv}},
+		{[]Coding{{System: SystemConfidentiality, Code: "n"}}, []Coding{ConfidentialityCoding(ConfidentialityRank("N"))}},
+	} {
+		in := slices.Clone(tc.in)
+		if got := HighWaterMark(in); !slices.Equal(got, tc.want) {
+			t.Errorf("HighWaterMark(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+		if !slices.Equal(in, tc.in) {
+			t.Errorf("HighWaterMark changed its input: %v, was %v", in, tc.in)
 		}
 	}
 }

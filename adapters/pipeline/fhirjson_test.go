@@ -366,3 +366,31 @@ func TestFHIRJSONBundleHighWaterMark(t *testing.T) {
 		t.Errorf("odd meta gave the bundle labels: %s", units[0].Bundle)
 	}
 }
+
+// TestFHIRJSONBundleHighWaterMarkR4System: a dropped resource labelled
+// under v3-Confidentiality's STU3 URI in lower case keeps its label as
+// written, and the transaction that wraps it carries the R4 code (R under
+// http://terminology.hl7.org/CodeSystem/v3-Confidentiality), the one an
+// exchange's DS4P rules look for.
+func TestFHIRJSONBundleHighWaterMarkR4System(t *testing.T) {
+	body := []byte(`{"resourceType":"Condition","id":"c1","meta":{"security":[` +
+		`{"system":"http://hl7.org/fhir/v3/Confidentiality","code":"r"}]},` +
+		`"subject":{"reference":"Patient/p1"}}`)
+	units, err := FHIRJSON{}.Convert(context.Background(), adapters.Raw{Format: "fhir-json", Name: "c.json", Body: body})
+	if err != nil || len(units) != 1 || units[0].Err != nil {
+		t.Fatalf("convert: %v %v", err, units)
+	}
+	var b struct {
+		Meta  *fhir.Meta
+		Entry []struct{ Resource json.RawMessage }
+	}
+	if err := json.Unmarshal(units[0].Bundle, &b); err != nil || b.Meta == nil {
+		t.Fatalf("bundle %s: %v", units[0].Bundle, err)
+	}
+	if len(b.Meta.Security) != 1 || b.Meta.Security[0].System != fhir.SystemConfidentiality || b.Meta.Security[0].Code != "R" {
+		t.Errorf("Bundle meta.security %+v, want R under %s", b.Meta.Security, fhir.SystemConfidentiality)
+	}
+	if !bytes.Contains(b.Entry[0].Resource, []byte(`"http://hl7.org/fhir/v3/Confidentiality","code":"r"`)) {
+		t.Errorf("the resource's own label changed: %s", b.Entry[0].Resource)
+	}
+}
