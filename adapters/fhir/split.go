@@ -22,9 +22,12 @@ var ErrNotSplittable = errors.New("bundle uses conditional entries and cannot be
 
 // SplitTransaction cuts a transaction whose entries are all "PUT Type/id"
 // (with literal Type/id references) into parts of at most max entries
-// (MaxTransactionEntries when max ≤ 0), keeping entry order: converters
-// put what others refer to (Patient, Organization, Practitioner) first, so
-// each part only points at resources written by itself or an earlier part.
+// (MaxTransactionEntries when max ≤ 0), keeping entry order where
+// references allow (converters put what others refer to, Patient,
+// Organization, Practitioner, first): an entry goes with or after those it
+// refers to, and entries that refer to each other (an Encounter and its
+// diagnoses) go in one part (literalUnits), so each part only points at
+// resources written by itself or an earlier part.
 // Deliver the parts in order under one queue key; re-sending any part is
 // harmless. Each part keeps the bundle's meta (security labels) and gets
 // the identifier "<value>#<i>/<n>". A bundle that fits is returned as is.
@@ -40,12 +43,33 @@ func SplitTransaction(b *Bundle, max int) ([]*Bundle, error) {
 			return nil, ErrNotSplittable
 		}
 	}
-	n := (len(b.Entry) + max - 1) / max
+	units, err := literalUnits(b, func(int) bool { return false })
+	if err != nil {
+		return nil, err
+	}
+	// The parts' entries, by index: whole units, a unit larger than a part
+	// (which no cut can keep together) cut in its order.
+	var groups [][]int
+	var cur []int
+	for _, u := range units {
+		if len(cur)+len(u) > max && len(cur) > 0 {
+			groups, cur = append(groups, cur), nil
+		}
+		for len(u) > max {
+			groups, u = append(groups, u[:max]), u[max:]
+		}
+		cur = append(cur, u...)
+	}
+	groups = append(groups, cur)
+	n := len(groups)
 	parts := make([]*Bundle, 0, n)
-	for i := 0; i < n; i++ {
-		lo, hi := i*max, min((i+1)*max, len(b.Entry))
+	for i, g := range groups {
+		slices.Sort(g) // bundle order within a part
 		p := *b
-		p.Entry = b.Entry[lo:hi:hi]
+		p.Entry = make([]BundleEntry, len(g))
+		for k, j := range g {
+			p.Entry[k] = b.Entry[j]
+		}
 		if b.Identifier != nil {
 			id := *b.Identifier
 			id.Value += "#" + strconv.Itoa(i+1) + "/" + strconv.Itoa(n)
@@ -76,9 +100,10 @@ func Conditional(e BundleEntry) bool {
 
 // SplitSharingAll is SplitShared for bundles whose conditional entries
 // everything else may refer to (the Patient of a message): every part
-// carries all of them, so no resource has to be encoded to look for
-// references (that search is a tenth of the gateway's CPU a message). A
-// conditional entry written once more changes nothing at the exchange.
+// carries all of them, so no resource has to be searched for the
+// conditional entries it names; the other entries are ordered by their
+// literal references as SplitTransaction orders them. A conditional entry
+// written once more changes nothing at the exchange.
 func SplitSharingAll(b *Bundle, max int) ([]*Bundle, error) {
 	return splitConditional(b, max, func([]int) ([][]int, error) {
 		return nil, nil // every entry needs every conditional entry
@@ -89,7 +114,8 @@ func SplitSharingAll(b *Bundle, max int) ([]*Bundle, error) {
 // Conditional) are referred to by their urn:uuid fullUrl, while every other
 // entry is "PUT Type/id" referred to literally, into parts of at most max
 // entries (MaxConditionalEntries when max ≤ 0). Each part carries a share
-// of the other entries, in order, plus a copy of every conditional entry
+// of the other entries, in order where their literal references allow (as
+// SplitTransaction orders them), plus a copy of every conditional entry
 // they refer to (directly or through another conditional entry), so each
 // part's urn:uuid references resolve inside it: the receiver resolves the
 // same conditional entry again in every part (a patient found by its
@@ -198,9 +224,9 @@ func splitShared(b *Bundle, max int, cond []int, refs [][]int) ([]*Bundle, error
 		}
 		copy(clo[k*w:(k+1)*w], seen)
 	}
-	// A part holds a run of consecutive non-conditional entries (others of
-	// them, the first at lo, the last before hi) and the conditional
-	// entries in its set (partBits[off:off+w]).
+	// A part holds a run of the non-conditional entries in the order
+	// literalUnits gives them (others of them, flat[lo:hi]) and the
+	// conditional entries in its set (partBits[off:off+w]).
 	type part struct{ off, lo, hi, others int }
 	var partsBuf [4]part
 	parts := partsBuf[:0]
@@ -210,34 +236,63 @@ func splitShared(b *Bundle, max int, cond []int, refs [][]int) ([]*Bundle, error
 		parts = append(parts, part{off: len(partBits), lo: lo, hi: lo})
 		partBits = append(partBits, make([]uint64, w)...)
 	}
+	// The other entries go in the order and units literalUnits gives
+	// (bundle order when none refers to a later one), flat holding them
+	// in that order: a part's are flat[lo:hi].
+	units, err := literalUnits(b, isCond.has)
+	if err != nil {
+		return nil, err
+	}
+	flat := make([]int, 0, n-len(cond))
 	cur := -1 // the part being filled, none before the first entry
-	for i := 0; i < n; i++ {
-		if isCond.has(i) {
-			continue
-		}
+	needOf := func(u []int) {
 		if refs == nil {
 			copy(need, isCond)
-		} else {
-			clear(need)
+			return
+		}
+		clear(need)
+		for _, i := range u {
 			for _, c := range refs[i] {
 				need.set(c)
 				need.or(cloOf(c))
 			}
 		}
+	}
+	place := func(u []int) error {
+		needOf(u)
 		size := need.count()
-		if size+1 > max {
-			return nil, fmt.Errorf("split: entry %d refers to %d conditional entries, more than fit in %d: %w", i, size, max, ErrNotSplittable)
+		if size+len(u) > max {
+			return fmt.Errorf("split: entry %d refers to %d conditional entries, more than fit in %d: %w", u[0], size, max, ErrNotSplittable)
 		}
-		if cur >= 0 && parts[cur].others+condOf(parts[cur]).unionCount(need)+1 > max {
+		if cur >= 0 && parts[cur].others+condOf(parts[cur]).unionCount(need)+len(u) > max {
 			cur = -1
 		}
 		if cur < 0 {
-			newPart(i)
+			newPart(len(flat))
 			cur = len(parts) - 1
 		}
 		condOf(parts[cur]).or(need)
-		parts[cur].hi = i + 1
-		parts[cur].others++
+		flat = append(flat, u...)
+		parts[cur].hi = len(flat)
+		parts[cur].others += len(u)
+		return nil
+	}
+	for _, u := range units {
+		if len(u) > 1 {
+			if needOf(u); need.count()+len(u) > max {
+				// No part holds the whole cycle: its entries go one by
+				// one, in bundle order.
+				for _, i := range u {
+					if err := place([]int{i}); err != nil {
+						return nil, err
+					}
+				}
+				continue
+			}
+		}
+		if err := place(u); err != nil {
+			return nil, err
+		}
 	}
 	// A conditional entry nothing refers to is still written, once.
 	for _, c := range cond {
@@ -292,10 +347,8 @@ func splitShared(b *Bundle, max int, cond []int, refs [][]int) ([]*Bundle, error
 		// their place among the others.
 		mask := need // free again: used as scratch
 		copy(mask, condOf(p))
-		for j := p.lo; j < p.hi; j++ {
-			if !isCond.has(j) {
-				mask.set(j)
-			}
+		for _, j := range flat[p.lo:p.hi] {
+			mask.set(j)
 		}
 		start := len(entries)
 		for wi, word := range mask {
@@ -619,4 +672,117 @@ func pruneRefs(m map[string]any, inList bool, drop func(ref string) bool) bool {
 		}
 	}
 	return len(m) == 0 || lost && inList
+}
+
+// literalUnits orders the entries of b that skip does not pass over (the
+// entries written under a literal id, PUT Type/id) for cutting into
+// parts, as units that each go whole into one part: each unit after the
+// units whose entries it refers to, by Type/id or by fullUrl, and entries
+// that refer to each other in a cycle (an Encounter naming its diagnoses,
+// each Condition naming its Encounter) in one unit. Entries keep bundle
+// order where references do not say otherwise, so a bundle none of whose
+// entries refers to a later one gives one unit an entry, in order. A part
+// then names only resources it or an earlier part writes: an exchange that
+// checks references on write (HAPI FHIR by default, Medplum with
+// checkReferencesOnWrite) refuses a transaction naming one it does not
+// hold yet.
+func literalUnits(b *Bundle, skip func(i int) bool) ([][]int, error) {
+	n := len(b.Entry)
+	// named maps the Type/id each entry is written under to the entry.
+	named := make(map[string]int, n)
+	for i, e := range b.Entry {
+		if !skip(i) && e.Request != nil && e.Request.Method == "PUT" && strings.Count(e.Request.URL, "/") == 1 && !strings.Contains(e.Request.URL, "?") {
+			named[e.Request.URL] = i
+		}
+	}
+	refs := make([][]int, n)
+	var edges []int // every entry's refs, one after another
+	if len(named) > 0 {
+		// Each resource's references, read off its JSON in one pass
+		// (a Binary's kilobytes of base64 hold none).
+		const key = `"reference":"`
+		bp := bufPool.Get().(*[]byte)
+		buf := (*bp)[:0]
+		defer func() {
+			if cap(buf) <= 1<<20 {
+				*bp = buf
+				bufPool.Put(bp)
+			}
+		}()
+		for i, e := range b.Entry {
+			if skip(i) || e.Resource == nil {
+				continue
+			}
+			var err error
+			if buf, err = AppendJSON(buf[:0], e.Resource); err != nil {
+				return nil, fmt.Errorf("split: entry %d: %w", i, err)
+			}
+			start := len(edges)
+			for rest := buf; ; {
+				k := bytes.Index(rest, []byte(key))
+				if k < 0 {
+					break
+				}
+				rest = rest[k+len(key):]
+				end := bytes.IndexByte(rest, '"')
+				if end < 0 {
+					break
+				}
+				if j, ok := named[string(rest[:end])]; ok && j != i && !slices.Contains(edges[start:], j) {
+					edges = append(edges, j)
+				}
+				rest = rest[end:]
+			}
+			refs[i] = edges[start:len(edges):len(edges)]
+		}
+	}
+	// Tarjan's strongly connected components, from the entries in bundle
+	// order: a component is complete only after every component it refers
+	// to, so they come out in the order to write them.
+	var (
+		units         [][]int
+		all           = make([]int, 0, n) // the units, one after another
+		index         = make([]int, n)    // 0: not visited; else the visit's number + 1
+		low           = make([]int, n)
+		onStack       = make([]bool, n)
+		stack         []int
+		next          = 1
+		strongconnect func(v int)
+	)
+	strongconnect = func(v int) {
+		index[v], low[v] = next, next
+		next++
+		stack = append(stack, v)
+		onStack[v] = true
+		for _, w := range refs[v] {
+			switch {
+			case index[w] == 0:
+				strongconnect(w)
+				low[v] = min(low[v], low[w])
+			case onStack[w]:
+				low[v] = min(low[v], index[w])
+			}
+		}
+		if low[v] == index[v] {
+			start := len(all)
+			for {
+				w := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				onStack[w] = false
+				all = append(all, w)
+				if w == v {
+					break
+				}
+			}
+			unit := all[start:len(all):len(all)]
+			slices.Sort(unit)
+			units = append(units, unit)
+		}
+	}
+	for i := range b.Entry {
+		if !skip(i) && index[i] == 0 {
+			strongconnect(i)
+		}
+	}
+	return units, nil
 }
