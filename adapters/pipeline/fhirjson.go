@@ -13,6 +13,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"golang.org/x/text/encoding/unicode"
@@ -274,6 +275,14 @@ func (c FHIRJSON) unit(name string, body []byte, env []fhir.Coding) []Unit {
 	var h fhirHead
 	if err := json.Unmarshal(body, &h); err != nil {
 		u.Err = fmt.Errorf("not valid JSON: %w", err)
+		return []Unit{u}
+	}
+	// FHIR JSON is UTF-8 (RFC 8259 8.1). encoding/json reads other bytes
+	// in a string as U+FFFD, but the resource goes as it came: such text
+	// is refused by an exchange that reads JSON strictly (HAPI FHIR), and
+	// stored garbled by one that does not.
+	if off := invalidUTF8(body); off >= 0 {
+		u.Err = fmt.Errorf("not UTF-8: byte 0x%02x at offset %d begins no UTF-8 character; FHIR JSON is UTF-8 (RFC 8259), so save the export as UTF-8, not in a code page such as Windows-1252", body[off], off)
 		return []Unit{u}
 	}
 	if h.ResourceType == "" {
@@ -836,4 +845,20 @@ func rewriteEntry(raw []byte, rs, re int, resource []byte, req any) ([]byte, err
 		return splice(splice(raw, qs, qe, r), rs, re, resource), nil
 	}
 	return splice(splice(raw, rs, re, resource), qs, qe, r), nil
+}
+
+// invalidUTF8 is the offset of the first byte of b that begins no UTF-8
+// character, or -1 when b is all UTF-8.
+func invalidUTF8(b []byte) int {
+	if utf8.Valid(b) {
+		return -1
+	}
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			return i
+		}
+		i += size
+	}
+	return -1
 }

@@ -394,3 +394,33 @@ func TestFHIRJSONBundleHighWaterMarkR4System(t *testing.T) {
 		t.Errorf("the resource's own label changed: %s", b.Entry[0].Resource)
 	}
 }
+
+// TestFHIRJSONNotUTF8Refused: FHIR JSON is UTF-8 (RFC 8259 8.1, FHIR R4
+// json.html), and a line of an export saved in Windows-1252 ("M\xfcller")
+// is refused with its reason, naming where the first byte that is not
+// UTF-8 stands, rather than sent as it came: such text is no JSON text an
+// exchange must read (HAPI FHIR refuses it, so the line was dead-lettered
+// at the exchange; a server that reads it replaces the letter, and the
+// patient's name is stored garbled). The file's other lines go.
+func TestFHIRJSONNotUTF8Refused(t *testing.T) {
+	nd := "{\"resourceType\":\"Patient\",\"id\":\"p1\",\"name\":[{\"family\":\"Rivera\"}]}\n" +
+		"{\"resourceType\":\"Patient\",\"id\":\"p2\",\"name\":[{\"family\":\"M\xfcller\"}]}\n"
+	units, err := FHIRJSON{}.Convert(context.Background(), adapters.Raw{Format: "fhir-ndjson", Name: "p.ndjson", Body: []byte(nd)})
+	if err != nil || len(units) != 2 {
+		t.Fatalf("convert: %v %v", err, units)
+	}
+	if units[0].Err != nil {
+		t.Errorf("line 1: %v", units[0].Err)
+	}
+	if e := units[1].Err; e == nil || !strings.Contains(e.Error(), "UTF-8") || !strings.Contains(e.Error(), "0xfc") || !strings.Contains(e.Error(), "offset 56") {
+		t.Errorf("line 2 (Windows-1252): %v, bundle %q", e, units[1].Bundle)
+	}
+	doc := "{\"resourceType\":\"Patient\",\"id\":\"p2\",\"name\":[{\"family\":\"M\xfcller\"}]}"
+	units, err = FHIRJSON{}.Convert(context.Background(), adapters.Raw{Format: "fhir-json", Name: "p.json", Body: []byte(doc)})
+	if err != nil || len(units) != 1 {
+		t.Fatalf("convert: %v %v", err, units)
+	}
+	if e := units[0].Err; e == nil || !strings.Contains(e.Error(), "UTF-8") {
+		t.Errorf("document (Windows-1252): %v, bundle %q", e, units[0].Bundle)
+	}
+}
