@@ -122,6 +122,28 @@ func SecurityCodeKind(code string) (LabelKind, bool) {
 	return k, ok
 }
 
+// securityFold maps each known v3-ActCode security code in lower case to
+// the code as v3-ActCode writes it.
+var securityFold = func() map[string]string {
+	m := make(map[string]string, len(securityCodes))
+	for c := range securityCodes {
+		m[strings.ToLower(c)] = c
+	}
+	return m
+}()
+
+// SecurityCode is a v3-ActCode security code ferry knows given in any
+// case ("42CFRPART2", "hiv"), as v3-ActCode writes it (42CFRPart2, HIV),
+// and its kind. v3 codes are case-sensitive: a label written in the
+// case it came in is no code an exchange or exchange.hold knows.
+func SecurityCode(code string) (string, LabelKind, bool) {
+	c, ok := securityFold[strings.ToLower(code)]
+	if !ok {
+		return "", 0, false
+	}
+	return c, securityCodes[c], true
+}
+
 // KnownSecurityCode reports whether code is a v3-Confidentiality code or a
 // v3-ActCode sensitivity, policy, refrain or obligation code ferry knows.
 func KnownSecurityCode(code string) bool {
@@ -229,11 +251,9 @@ func (l *Labels) AddText(code, display, system string) {
 		l.Raise(r)
 		return
 	}
-	for _, c := range []string{code, strings.ToUpper(code)} {
-		if k, ok := securityCodes[c]; ok {
-			l.Add(Coding{System: SystemActCode, Code: c}, k)
-			return
-		}
+	if c, k, ok := SecurityCode(code); ok {
+		l.Add(Coding{System: SystemActCode, Code: c}, k)
+		return
 	}
 	l.Add(Coding{System: system, Code: code, Display: display}, LabelOther)
 }

@@ -140,3 +140,26 @@ func TestHighWaterMarkUnderR4System(t *testing.T) {
 		}
 	}
 }
+
+// TestAddTextActCodeAnyCase: a known v3-ActCode security code given as
+// text is that code in any case, as AddText says: an HL7 v2 feed writing
+// MSH-8 or TXA-18 in capitals ("42CFRPART2"), or one in lower case, gives
+// the code as v3-ActCode has it (42CFRPart2), a policy code in the
+// high-water mark that exchange.hold: [42CFRPart2] and the exchange's
+// DS4P rules find, not a sender's own code under the field's system.
+func TestAddTextActCodeAnyCase(t *testing.T) {
+	for _, code := range []string{"42CFRPART2", "42cfrpart2", "42CFRPart2"} {
+		l := NewLabels()
+		l.AddText(code, "", "urn:ferry:msh-8")
+		want := []Coding{ConfidentialityCoding(RankRestricted), {System: SystemActCode, Code: "42CFRPart2"}}
+		if got := l.HighWaterMark().Coding(); !slices.Equal(got, want) {
+			t.Errorf("AddText(%q): high-water mark %v, want %v", code, got, want)
+		}
+	}
+	l := NewLabels()
+	l.AddText("Hiv", "", "urn:x")
+	l.AddText("nodsclcd", "", "urn:x")
+	if got := l.Coding(); len(got) != 3 || got[1] != (Coding{System: SystemActCode, Code: "HIV"}) || got[2] != (Coding{System: SystemActCode, Code: "NODSCLCD"}) {
+		t.Errorf("AddText(Hiv, nodsclcd): %v", got)
+	}
+}

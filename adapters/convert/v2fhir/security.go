@@ -274,15 +274,12 @@ func (x *conv) addTableCode(l *labels, v hl7v2.Value, table, system, kind string
 		x.addCWE(l, v, false, kind)
 		return
 	}
-	up := strings.ToUpper(code)
-	if up == "VIP" {
-		up = "CEL"
+	if strings.EqualFold(code, "VIP") {
+		code = "CEL"
 	}
-	for _, c := range []string{code, up} {
-		if k, ok := fhir.SecurityCodeKind(c); ok {
-			l.Add(fhir.Coding{System: SystemActCode, Code: c}, k)
-			return
-		}
+	if c, k, ok := fhir.SecurityCode(code); ok {
+		l.Add(fhir.Coding{System: SystemActCode, Code: c}, k)
+		return
 	}
 	l.Add(fhir.Coding{System: system, Code: code, Display: display}, fhir.LabelOther)
 }
