@@ -118,12 +118,9 @@ func (c *converter) securityValue(o *act, v *anyValue, l *fhir.Labels) {
 		l.Add(fhir.Coding{System: fhir.SystemActReason, Code: code, Display: display}, fhir.LabelHandling)
 		return
 	}
-	kind, known := fhir.SecurityCodeKind(code)
-	if !known {
-		kind, known = fhir.SecurityCodeKind(strings.ToUpper(code))
-		if known {
-			code = strings.ToUpper(code)
-		}
+	canon, kind, known := fhir.SecurityCode(code)
+	if known {
+		code = canon
 	}
 	handling := hasTemplate(o.TemplateID, tplObligationObs) || hasTemplate(o.TemplateID, tplRefrainObs)
 	switch {
