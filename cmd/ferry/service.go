@@ -519,6 +519,11 @@ func orDefault(s, d string) string {
 	return s
 }
 
+// installedUnit is where `ferry install` writes the service's systemd
+// unit (kardianos/service's place for it); the packages ship theirs as
+// /lib/systemd/system/ferry.service.
+const installedUnit = "/etc/systemd/system/ferry.service"
+
 // cmdUninstall stops and unregisters the service. The account, the
 // configuration and the data folder stay: the queue may hold messages not
 // yet delivered. It names them (uninstallKept), from --config or the
@@ -533,9 +538,9 @@ func cmdUninstall(_ context.Context, args []string, stdout, stderr io.Writer) er
 	if flags.NArg() > 0 {
 		return errUsage
 	}
-	svc, err := service.New(&program{}, serviceConfig(""))
+	svc, err := installedService("uninstall")
 	if err != nil {
-		return fmt.Errorf("uninstall: %w", err)
+		return err
 	}
 	if st, err := svc.Status(); err == nil && st == service.StatusRunning {
 		if err := svc.Stop(); err != nil {
@@ -619,14 +624,11 @@ func serviceControl(action string) func(context.Context, []string, io.Writer, io
 				return fmt.Errorf("%w; the service was left as it is", err)
 			}
 		}
-		svc, err := service.New(&program{}, serviceConfig(""))
+		svc, err := installedService(action)
 		if err != nil {
-			return fmt.Errorf("%s: %w", action, err)
+			return err
 		}
 		if err := service.Control(svc, action); err != nil {
-			if errors.Is(err, service.ErrNotInstalled) || strings.Contains(err.Error(), "not installed") {
-				return fmt.Errorf("%s: the ferry service is not installed (run `ferry install --config FILE`)", action)
-			}
 			return fmt.Errorf("%s: %w", action, err)
 		}
 		if action != "stop" {
@@ -650,6 +652,24 @@ func serviceControl(action string) func(context.Context, []string, io.Writer, io
 		fmt.Fprintf(stdout, "ferry service: %s done (%s)\n", action, statusWord(st))
 		return nil
 	}
+}
+
+// installedService is the ferry service of the OS service manager, for
+// action; an error saying so in plain words when the manager has none.
+// Asked first, since what the manager answers to a command for a service
+// it does not have reaches ferry as "exit status 5" (systemctl's own
+// words are not passed on by kardianos/service) or as the SCM's "does not
+// exist as an installed service", never as service.ErrNotInstalled,
+// which only Status returns.
+func installedService(action string) (service.Service, error) {
+	svc, err := service.New(&program{}, serviceConfig(""))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", action, err)
+	}
+	if _, err := svc.Status(); errors.Is(err, service.ErrNotInstalled) {
+		return nil, fmt.Errorf("%s: the ferry service is not installed (install the package, or run `ferry install --config FILE`); nothing was changed", action)
+	}
+	return svc, nil
 }
 
 // startWait bounds how long `ferry start` waits for the gateway to be

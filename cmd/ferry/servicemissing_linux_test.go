@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kardianos/service"
+)
+
+// withSystemctl makes kardianos/service drive systemd through a stand-in
+// systemctl (this machine runs no systemd, and a real one must not be
+// changed by a test): units lists the unit files it knows, active whether
+// ferry.service runs. It returns the file the stand-in logs its calls to.
+// rpm-ostree beside it is what kardianos/service takes for a systemd host.
+func withSystemctl(t *testing.T, units string, active bool) (calls string) {
+	t.Helper()
+	if _, err := os.Stat(installedUnit); err == nil {
+		t.Skipf("%s exists on this machine", installedUnit)
+	}
+	bin := t.TempDir()
+	calls = filepath.Join(bin, "calls")
+	state := "inactive"
+	if active {
+		state = "active"
+	}
+	script := `#!/bin/sh
+echo "$*" >> ` + calls + `
+case "$1" in
+is-active) echo ` + state + `; [ ` + state + ` = active ] && exit 0; exit 3 ;;
+list-unit-files) printf '%s' "` + units + `"; [ -n "` + units + `" ] && exit 0; echo "0 unit files listed."; exit 1 ;;
+start|restart) [ -n "` + units + `" ] && exit 0; echo "Failed to $1 ferry.service: Unit ferry.service not found." >&2; exit 5 ;;
+stop) [ -n "` + units + `" ] && exit 0; echo "Failed to stop ferry.service: Unit ferry.service not loaded." >&2; exit 5 ;;
+disable) [ -n "` + units + `" ] && exit 0; echo "Failed to disable unit: Unit file ferry.service does not exist." >&2; exit 1 ;;
+esac
+exit 0
+`
+	for name, body := range map[string]string{"systemctl": script, "rpm-ostree": "#!/bin/sh\nexit 0\n"} {
+		if err := os.WriteFile(filepath.Join(bin, name), []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path, systems := os.Getenv("PATH"), service.AvailableSystems()
+	os.Setenv("PATH", bin)
+	service.ChooseSystem(systems...)
+	t.Cleanup(func() {
+		os.Setenv("PATH", path)
+		service.ChooseSystem(systems...)
+	})
+	if p := service.ChosenSystem().String(); p != "linux-systemd" {
+		t.Skipf("kardianos/service chose %s", p)
+	}
+	return calls
+}
+
+// TestServiceCommandsWhenNotInstalled: on a machine where ferry is not
+// installed, `ferry start`, `stop`, `restart` and `uninstall` said
+// "Failed to start ferry health data gateway: exit status 5" (systemctl's
+// own words are not passed on), though the commands mean to say the
+// service is not installed: kardianos/service never calls it so. They ask
+// the service manager first and say so, changing nothing.
+func TestServiceCommandsWhenNotInstalled(t *testing.T) {
+	calls := withSystemctl(t, "", false)
+	for _, action := range []string{"start", "stop", "restart", "uninstall"} {
+		run := serviceControl(action)
+		if action == "uninstall" {
+			run = cmdUninstall
+		}
+		os.Remove(calls)
+		err := run(context.Background(), nil, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "the ferry service is not installed") {
+			t.Errorf("ferry %s, not installed: %v, want it said that the service is not installed", action, err)
+		}
+		b, _ := os.ReadFile(calls)
+		for _, l := range strings.Split(string(b), "\n") {
+			if verb, _, _ := strings.Cut(l, " "); verb != "" && verb != "is-active" && verb != "list-unit-files" {
+				t.Errorf("ferry %s, not installed, ran systemctl %s", action, l)
+			}
+		}
+	}
+}
