@@ -524,7 +524,8 @@ func orDefault(s, d string) string {
 // /lib/systemd/system/ferry.service.
 const installedUnit = "/etc/systemd/system/ferry.service"
 
-// cmdUninstall stops and unregisters the service. The account, the
+// cmdUninstall stops and unregisters the service `ferry install`
+// registered; the packages' service is the package's to remove. The account, the
 // configuration and the data folder stay: the queue may hold messages not
 // yet delivered. It names them (uninstallKept), from --config or the
 // package's configuration file, so that whoever removes them knows where
@@ -541,6 +542,14 @@ func cmdUninstall(_ context.Context, args []string, stdout, stderr io.Writer) er
 	svc, err := installedService("uninstall")
 	if err != nil {
 		return err
+	}
+	if svc.Platform() == "linux-systemd" {
+		// The package's unit (/lib/systemd/system) is the package's
+		// to remove: uninstall would stop and disable it, then fail
+		// on the unit file `ferry install` writes, which is not there.
+		if _, err := os.Stat(installedUnit); errors.Is(err, fs.ErrNotExist) {
+			return errors.New("uninstall: the ferry service is the .deb or .rpm package's (not registered by `ferry install`); remove the package to remove it (sudo apt remove ferry, or sudo dnf remove ferry), which keeps the data folder; nothing was changed")
+		}
 	}
 	if st, err := svc.Status(); err == nil && st == service.StatusRunning {
 		if err := svc.Stop(); err != nil {

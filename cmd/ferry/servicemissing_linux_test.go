@@ -82,3 +82,25 @@ func TestServiceCommandsWhenNotInstalled(t *testing.T) {
 		}
 	}
 }
+
+// TestUninstallLeavesThePackagesService: the .deb and .rpm ship the unit
+// as /lib/systemd/system/ferry.service, which `ferry uninstall` does not
+// remove (it removes the unit `ferry install` writes, in /etc): it
+// stopped and disabled the package's service all the same, then failed on
+// the file it had not written ("remove /etc/systemd/system/ferry.service:
+// no such file or directory"), and the clinic's gateway stayed down, off
+// at the next boot, with the package still installed. It now changes
+// nothing and says the service is the package's, to be removed with it.
+func TestUninstallLeavesThePackagesService(t *testing.T) {
+	calls := withSystemctl(t, "UNIT FILE     STATE   PRESET\nferry.service enabled enabled\n\n1 unit files listed.\n", true)
+	err := cmdUninstall(context.Background(), nil, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "package") || !strings.Contains(err.Error(), "nothing was changed") {
+		t.Errorf("ferry uninstall of the package's service: %v, want it said that the package installed it and nothing was changed", err)
+	}
+	b, _ := os.ReadFile(calls)
+	for _, l := range strings.Split(string(b), "\n") {
+		if verb, _, _ := strings.Cut(l, " "); verb != "" && verb != "is-active" && verb != "list-unit-files" {
+			t.Errorf("ferry uninstall of the package's service ran systemctl %s", l)
+		}
+	}
+}
