@@ -625,10 +625,12 @@ func serviceControl(action string) func(context.Context, []string, io.Writer, io
 		if len(args) > 0 {
 			return errUsage
 		}
-		if *cfgPath != "" {
-			// A --config that does not load (a typo in its name) would
-			// otherwise skip the wait for the gateway to be ready in
-			// silence: say so before the service is touched.
+		if action != "stop" {
+			// The service's configuration (--config, else the
+			// package's file) must load: a service started on a broken
+			// one fails at once and again every few seconds, and the
+			// wait for the gateway to be ready would be skipped in
+			// silence. Say so before the service is touched.
 			if _, _, err := opsConfig(*cfgPath); err != nil {
 				return fmt.Errorf("%w; the service was left as it is", err)
 			}

@@ -104,3 +104,33 @@ func TestUninstallLeavesThePackagesService(t *testing.T) {
 		}
 	}
 }
+
+// TestStartRefusesTheServicesBrokenConfig: `ferry start` (and restart)
+// without --config checked no configuration: with the package's file
+// broken (a typo after an edit) it started the service, which failed at
+// once and again every 5 s (Restart=on-failure), skipped the wait for
+// the gateway since the file did not load, and said "start done". The
+// file the service runs is checked first, as a --config is, and the
+// service left as it is.
+func TestStartRefusesTheServicesBrokenConfig(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "ferry.yaml")
+	if err := os.WriteFile(cfg, []byte("data_dir: /var/lib/ferry\nexchange:\n  url: ftp://hie.example.org\n  retry: {max_age: soon}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := packageConfig
+	packageConfig = func() string { return cfg }
+	t.Cleanup(func() { packageConfig = old })
+	calls := withSystemctl(t, "ferry.service enabled enabled\n", false)
+	for _, action := range []string{"start", "restart"} {
+		os.Remove(calls)
+		var out strings.Builder
+		err := serviceControl(action)(context.Background(), nil, &out, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), cfg) || !strings.Contains(err.Error(), "left as it is") {
+			t.Errorf("ferry %s with %s broken: %v (said %q), want the file named and the service left as it is", action, cfg, err, out.String())
+		}
+		b, _ := os.ReadFile(calls)
+		if strings.Contains(string(b), action+" ") {
+			t.Errorf("ferry %s with %s broken ran systemctl:\n%s", action, cfg, b)
+		}
+	}
+}
