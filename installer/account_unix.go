@@ -261,3 +261,7 @@ func walkRoot(dir string) string {
 	}
 	return dir
 }
+
+// IsAdmin reports whether the process may set up the service: it runs as
+// root.
+func IsAdmin() bool { return os.Geteuid() == 0 }

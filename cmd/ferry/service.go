@@ -38,6 +38,22 @@ func cmdInstall(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	if fs.NArg() > 0 {
 		return errUsage
 	}
+	if !*dryRun && !installer.IsAdmin() {
+		// Said before anything is read or made: the package's
+		// configuration is root's to read, and the account, the
+		// folders' owners and the service are root's to change.
+		cmd := "ferry install"
+		if *foldersOnly {
+			cmd += " --folders-only"
+		}
+		if *cfgPath != "" {
+			cmd += " --config " + shellWord(*cfgPath)
+		}
+		if runtime.GOOS == "windows" {
+			return fmt.Errorf("install: run it from an administrator prompt (Run as administrator): %s; nothing was changed", cmd)
+		}
+		return fmt.Errorf("install: run it as root: sudo %s; nothing was changed", cmd)
+	}
 	path, cfg, err := serviceConfigFile(*cfgPath)
 	if err != nil {
 		return err
@@ -136,6 +152,15 @@ func cmdInstall(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "installed service %q (%s) running as %s with %s\nstart it with: ferry start\n",
 		sc.Name, svc.Platform(), orDefault(sc.UserName, "the service manager's default account"), path)
 	return nil
+}
+
+// shellWord is s as one word of a command line to copy: quoted when it
+// holds a space.
+func shellWord(s string) string {
+	if strings.ContainsAny(s, " \t") {
+		return `"` + s + `"`
+	}
+	return s
 }
 
 // printInstallPlan tells what install would do, for review before it does.
