@@ -72,10 +72,8 @@ func cmdInstall(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	if runtime.GOOS == "linux" {
-		for _, p := range []string{path, cfg.DataDir} {
-			if strings.HasPrefix(p, "/home/") || strings.HasPrefix(p, "/root/") || p == "/root" {
-				fmt.Fprintf(stderr, "warning: %s is under a home folder, which the hardened unit hides from the service (ProtectHome=yes); use /etc/ferry and /var/lib/ferry\n", p)
-			}
+		for _, w := range hiddenByUnit(path, cfg, layout) {
+			fmt.Fprintf(stderr, "warning: %s\n", w)
 		}
 	}
 	sc, err := installServiceConfig(path, cfg)
@@ -161,6 +159,41 @@ func shellWord(s string) string {
 		return `"` + s + `"`
 	}
 	return s
+}
+
+// hiddenByUnit warns of each file and folder the service uses that the
+// hardened unit hides from it: those in a home folder (ProtectHome=yes:
+// /home, /root and /run/user are empty and inaccessible to it) and in
+// /tmp or /var/tmp (PrivateTmp=yes: it has an empty one of its own).
+func hiddenByUnit(cfgPath string, cfg *config.Config, l installer.Layout) []string {
+	paths := []string{cfgPath, cfg.DataDir, l.LogDir}
+	for _, f := range cfg.Sources.Folders {
+		paths = append(paths, f.Path)
+		if p, err := f.Config.Config.ResolvePaths(); err == nil {
+			paths = append(paths, p.Work, p.Done, p.Failed)
+		}
+	}
+	paths = append(paths, l.Readable...)
+	paths = append(paths, l.Private...)
+	var warns, named []string
+	for _, p := range paths {
+		// A folder's work folder and archives inside it go unsaid.
+		if p == "" || slices.ContainsFunc(named, func(n string) bool { return isWithin(n, p) }) {
+			continue
+		}
+		named = append(named, p)
+		for _, home := range []string{"/home", "/root", "/run/user"} {
+			if isWithin(home, p) {
+				warns = append(warns, fmt.Sprintf("%s is under a home folder, which the hardened unit hides from the service (ProtectHome=yes); use /etc/ferry and /var/lib/ferry, or a folder such as /srv", p))
+			}
+		}
+		for _, tmp := range []string{"/tmp", "/var/tmp"} {
+			if isWithin(tmp, p) {
+				warns = append(warns, fmt.Sprintf("%s is under %s, where the hardened unit gives the service an empty one of its own (PrivateTmp=yes); use /etc/ferry and /var/lib/ferry, or a folder such as /srv", p, tmp))
+			}
+		}
+	}
+	return warns
 }
 
 // printInstallPlan tells what install would do, for review before it does.
