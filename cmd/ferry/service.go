@@ -72,7 +72,7 @@ func cmdInstall(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	if runtime.GOOS == "linux" {
-		for _, w := range hiddenByUnit(path, cfg, layout) {
+		for _, w := range hiddenByUnit(serviceConfig(path).Executable, path, cfg, layout) {
 			fmt.Fprintf(stderr, "warning: %s\n", w)
 		}
 	}
@@ -164,8 +164,16 @@ func shellWord(s string) string {
 // hiddenByUnit warns of each file and folder the service uses that the
 // hardened unit hides from it: those in a home folder (ProtectHome=yes:
 // /home, /root and /run/user are empty and inaccessible to it) and in
-// /tmp or /var/tmp (PrivateTmp=yes: it has an empty one of its own).
-func hiddenByUnit(cfgPath string, cfg *config.Config, l installer.Layout) []string {
+// /tmp or /var/tmp (PrivateTmp=yes: it has an empty one of its own),
+// beginning with exe, the binary the unit runs (ExecStart), which
+// systemd cannot run there at all.
+func hiddenByUnit(exe, cfgPath string, cfg *config.Config, l installer.Layout) []string {
+	var warns []string
+	for _, dir := range []string{"/home", "/root", "/run/user", "/tmp", "/var/tmp"} {
+		if exe != "" && isWithin(dir, exe) {
+			warns = append(warns, fmt.Sprintf("the ferry binary %s is under %s, which the hardened unit hides from the service (ProtectHome=yes, PrivateTmp=yes), so systemd could not run it; copy it to /usr/local/bin (or install the package) and run install from there", exe, dir))
+		}
+	}
 	paths := []string{cfgPath, cfg.DataDir, l.LogDir}
 	for _, f := range cfg.Sources.Folders {
 		paths = append(paths, f.Path)
@@ -175,7 +183,7 @@ func hiddenByUnit(cfgPath string, cfg *config.Config, l installer.Layout) []stri
 	}
 	paths = append(paths, l.Readable...)
 	paths = append(paths, l.Private...)
-	var warns, named []string
+	var named []string
 	for _, p := range paths {
 		// A folder's work folder and archives inside it go unsaid.
 		if p == "" || slices.ContainsFunc(named, func(n string) bool { return isWithin(n, p) }) {

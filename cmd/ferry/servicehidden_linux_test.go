@@ -46,3 +46,30 @@ sources:
 		t.Errorf("install warned of data_dir /srv/ferry-test-data:\n%s", warn.String())
 	}
 }
+
+// TestInstallWarnsOfABinaryTheUnitHides: ferry install registers the
+// binary it runs as (ExecStart), and one run where it was downloaded
+// (sudo ./ferry install in ~/Downloads, or in /tmp) is where the hardened
+// unit hides it from the service: systemd could not run it (203/EXEC) at
+// any start, with nothing said at install. The test binary stands in for
+// ferry where it lies in /tmp or a home folder.
+func TestInstallWarnsOfABinaryTheUnitHides(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !isWithin("/tmp", exe) && !isWithin("/home", exe) && !isWithin("/root", exe) {
+		t.Skipf("the test binary %s is where the unit shows it", exe)
+	}
+	cfg := filepath.Join(t.TempDir(), "ferry.yaml")
+	if err := os.WriteFile(cfg, []byte("data_dir: /srv/ferry-test-data\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var warn strings.Builder
+	if err := cmdInstall(context.Background(), []string{"--config", cfg, "--dry-run"}, io.Discard, &warn); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(warn.String(), "warning: the ferry binary "+exe+" is under") {
+		t.Errorf("install from %s warned\n%s\nwant the binary named", exe, warn.String())
+	}
+}
