@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -743,10 +744,22 @@ func installedService(action string) (service.Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", action, err)
 	}
-	if _, err := svc.Status(); errors.Is(err, service.ErrNotInstalled) {
+	if _, err := svc.Status(); errors.Is(err, service.ErrNotInstalled) && !unitLoaded(svc) {
 		return nil, fmt.Errorf("%s: the ferry service is not installed (install the package, or run `ferry install --config FILE`); nothing was changed", action)
 	}
 	return svc, nil
+}
+
+// unitLoaded reports whether systemd knows the ferry unit, for a
+// service.ErrNotInstalled of kardianos/service's Status, which it also
+// says of every state it does not know (deactivating while ferry
+// finishes a stop, reloading). Elsewhere that error is exact: false.
+func unitLoaded(svc service.Service) bool {
+	if svc.Platform() != "linux-systemd" {
+		return false
+	}
+	out, err := exec.Command("systemctl", "show", "--property=LoadState", "--value", "ferry.service").Output()
+	return err != nil || strings.TrimSpace(string(out)) != "not-found"
 }
 
 // startWait bounds how long `ferry start` waits for the gateway to be

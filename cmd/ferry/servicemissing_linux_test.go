@@ -13,24 +13,22 @@ import (
 
 // withSystemctl makes kardianos/service drive systemd through a stand-in
 // systemctl (this machine runs no systemd, and a real one must not be
-// changed by a test): units lists the unit files it knows, active whether
-// ferry.service runs. It returns the file the stand-in logs its calls to.
-// rpm-ostree beside it is what kardianos/service takes for a systemd host.
-func withSystemctl(t *testing.T, units string, active bool) (calls string) {
+// changed by a test): units lists the unit files it knows, state is what
+// is-active says of ferry.service. It returns the file the stand-in logs
+// its calls to. rpm-ostree beside it is what kardianos/service takes for
+// a systemd host.
+func withSystemctl(t *testing.T, units, state string) (calls string) {
 	t.Helper()
 	if _, err := os.Stat(installedUnit); err == nil {
 		t.Skipf("%s exists on this machine", installedUnit)
 	}
 	bin := t.TempDir()
 	calls = filepath.Join(bin, "calls")
-	state := "inactive"
-	if active {
-		state = "active"
-	}
 	script := `#!/bin/sh
 echo "$*" >> ` + calls + `
 case "$1" in
 is-active) echo ` + state + `; [ ` + state + ` = active ] && exit 0; exit 3 ;;
+show) [ -n "` + units + `" ] && echo loaded || echo not-found ;;
 list-unit-files) printf '%s' "` + units + `"; [ -n "` + units + `" ] && exit 0; echo "0 unit files listed."; exit 1 ;;
 start|restart) [ -n "` + units + `" ] && exit 0; echo "Failed to $1 ferry.service: Unit ferry.service not found." >&2; exit 5 ;;
 stop) [ -n "` + units + `" ] && exit 0; echo "Failed to stop ferry.service: Unit ferry.service not loaded." >&2; exit 5 ;;
@@ -63,7 +61,7 @@ exit 0
 // service is not installed: kardianos/service never calls it so. They ask
 // the service manager first and say so, changing nothing.
 func TestServiceCommandsWhenNotInstalled(t *testing.T) {
-	calls := withSystemctl(t, "", false)
+	calls := withSystemctl(t, "", "inactive")
 	for _, action := range []string{"start", "stop", "restart", "uninstall"} {
 		run := serviceControl(action)
 		if action == "uninstall" {
@@ -76,7 +74,7 @@ func TestServiceCommandsWhenNotInstalled(t *testing.T) {
 		}
 		b, _ := os.ReadFile(calls)
 		for _, l := range strings.Split(string(b), "\n") {
-			if verb, _, _ := strings.Cut(l, " "); verb != "" && verb != "is-active" && verb != "list-unit-files" {
+			if verb, _, _ := strings.Cut(l, " "); verb != "" && verb != "is-active" && verb != "list-unit-files" && verb != "show" {
 				t.Errorf("ferry %s, not installed, ran systemctl %s", action, l)
 			}
 		}
@@ -92,14 +90,14 @@ func TestServiceCommandsWhenNotInstalled(t *testing.T) {
 // at the next boot, with the package still installed. It now changes
 // nothing and says the service is the package's, to be removed with it.
 func TestUninstallLeavesThePackagesService(t *testing.T) {
-	calls := withSystemctl(t, "UNIT FILE     STATE   PRESET\nferry.service enabled enabled\n\n1 unit files listed.\n", true)
+	calls := withSystemctl(t, "UNIT FILE     STATE   PRESET\nferry.service enabled enabled\n\n1 unit files listed.\n", "active")
 	err := cmdUninstall(context.Background(), nil, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "package") || !strings.Contains(err.Error(), "nothing was changed") {
 		t.Errorf("ferry uninstall of the package's service: %v, want it said that the package installed it and nothing was changed", err)
 	}
 	b, _ := os.ReadFile(calls)
 	for _, l := range strings.Split(string(b), "\n") {
-		if verb, _, _ := strings.Cut(l, " "); verb != "" && verb != "is-active" && verb != "list-unit-files" {
+		if verb, _, _ := strings.Cut(l, " "); verb != "" && verb != "is-active" && verb != "list-unit-files" && verb != "show" {
 			t.Errorf("ferry uninstall of the package's service ran systemctl %s", l)
 		}
 	}
@@ -120,7 +118,7 @@ func TestStartRefusesTheServicesBrokenConfig(t *testing.T) {
 	old := packageConfig
 	packageConfig = func() string { return cfg }
 	t.Cleanup(func() { packageConfig = old })
-	calls := withSystemctl(t, "ferry.service enabled enabled\n", false)
+	calls := withSystemctl(t, "ferry.service enabled enabled\n", "inactive")
 	for _, action := range []string{"start", "restart"} {
 		os.Remove(calls)
 		var out strings.Builder
@@ -132,5 +130,19 @@ func TestStartRefusesTheServicesBrokenConfig(t *testing.T) {
 		if strings.Contains(string(b), action+" ") {
 			t.Errorf("ferry %s with %s broken ran systemctl:\n%s", action, cfg, b)
 		}
+	}
+}
+
+// TestServiceCommandsWhileStopping: kardianos/service's Status takes any
+// state it does not know (deactivating, while ferry finishes its stop,
+// up to 30 s; reloading) for a service not installed; ferry start then
+// is not refused as if there were no service.
+func TestServiceCommandsWhileStopping(t *testing.T) {
+	calls := withSystemctl(t, "ferry.service enabled enabled\n", "deactivating")
+	if err := serviceControl("stop")(context.Background(), nil, io.Discard, io.Discard); err != nil {
+		t.Errorf("ferry stop while the service stops: %v", err)
+	}
+	if b, _ := os.ReadFile(calls); !strings.Contains(string(b), "stop ferry.service") {
+		t.Errorf("ferry stop while the service stops did not stop it:\n%s", b)
 	}
 }
