@@ -793,6 +793,18 @@ var fillerStatus = map[string]string{
 	"PENDING": "pending", "WAITLIST": "waitlist", "DELETED": "entered-in-error", "STARTED": "arrived",
 }
 
+// resourceRemoved reports whether seg is an AIS, AIG, AIL or AIP whose
+// segment action code (field 2, table 0206) is D: a modification (S14)
+// taking that service or resource off the appointment. The Appointment
+// is written whole, so it is left out of it.
+func resourceRemoved(seg hl7v2.Segment) bool {
+	switch seg.Name {
+	case "AIS", "AIG", "AIL", "AIP":
+		return strings.EqualFold(seg.Field(2).Text(1), "D")
+	}
+	return false
+}
+
 // schedule converts SIU^S12-S17 and S26 to an Appointment: SCH identifiers, reason
 // and status; start from TQ1, SCH-11 or the first AIS; AIP, AIL and AIG as
 // participants next to the patient.
@@ -861,11 +873,15 @@ func (x *conv) schedule() error {
 	}
 	var startAIS hl7v2.Segment
 	if start == "" {
-		if ais, ok := x.m.Segment("AIS"); ok {
+		for _, ais := range x.m.All("AIS") {
+			if resourceRemoved(ais) {
+				continue
+			}
 			if start, err = x.instant(ais, 4); err != nil {
 				return err
 			}
 			startAIS = ais
+			break
 		}
 	}
 	// FHIR R4 has an Appointment's start and end together or neither
@@ -898,6 +914,10 @@ func (x *conv) schedule() error {
 	var notes []string
 	inSCH := false
 	for _, seg := range x.m.Segments() {
+		if resourceRemoved(seg) {
+			inSCH = false
+			continue // its NTE follow it, not the SCH
+		}
 		switch seg.Name {
 		case "SCH":
 			inSCH = true
