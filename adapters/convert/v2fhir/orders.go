@@ -807,7 +807,8 @@ func resourceRemoved(seg hl7v2.Segment) bool {
 
 // schedule converts SIU^S12-S17 and S26 to an Appointment: SCH identifiers, reason
 // and status; start from TQ1, SCH-11 or the first AIS; AIP, AIL and AIG as
-// participants next to the patient.
+// participants next to the patient. The patient's OBX and DG1 are
+// Observations and Conditions, as an ADT's are.
 func (x *conv) schedule() error {
 	sch, ok := x.m.Segment("SCH")
 	if !ok {
@@ -959,6 +960,12 @@ func (x *conv) schedule() error {
 	}
 	a.Comment = strings.Join(notes, "\n")
 	a.Participant = append([]fhir.AppointmentParticipant{{Actor: x.patientRef, Status: "accepted"}}, a.Participant...)
+	// The PATIENT group's OBX and DG1 (SIU_S12: PID, PD1, PV1, PV2, OBX,
+	// DG1) are the patient's, as an ADT's are: the IG's SIU_S12 map
+	// writes them as Observations and Conditions.
+	if err := x.clinicalSegments(); err != nil {
+		return err
+	}
 	x.focus = append(x.focus, x.add("Appointment", key, a))
 	return nil
 }
