@@ -58,6 +58,16 @@ func (x *conv) patientExtras() error {
 				c.Telecom = append(c.Telecom, *t)
 			}
 		}
+		// v2.7 keeps NK1-5 and NK1-6 for backward compatibility only:
+		// NK1-40 is the party's telecom, NK1-41 its contact person's
+		// (the IG's NK1 map: contact.telecom both).
+		for _, n := range [...]int{40, 41} {
+			for rep := range nk1.Field(n).RepsSeq() {
+				if t := x.xtn(rep, ""); t != nil && !hasTelecom(c.Telecom, t) {
+					c.Telecom = append(c.Telecom, *t)
+				}
+			}
+		}
 		c.Gender = genders[strings.ToUpper(nk1.Field(15).Text(1))]
 		// NK1-8 and NK1-9 bound the contact role (the IG's NK1 map:
 		// contact.period), so one that ended is not taken for current.
