@@ -912,29 +912,32 @@ func (x *conv) schedule() error {
 			a.MinutesDuration = n
 		}
 	}
+	// The NTE after the SCH (and its TQ1) and those of each SERVICE
+	// group (after an AIS) are the comment, concatenated, as the IG's
+	// SIU_S12 map has it; a device's, room's or person's are not.
 	var notes []string
-	inSCH := false
+	noted := false
 	for _, seg := range x.m.Segments() {
 		if resourceRemoved(seg) {
-			inSCH = false
-			continue // its NTE follow it, not the SCH
+			noted = false
+			continue // nor are its NTE the comment
 		}
 		switch seg.Name {
 		case "SCH":
-			inSCH = true
+			noted = true
 		case "NTE":
-			if inSCH {
+			if noted {
 				if t := nteText(seg); t != "" {
 					notes = append(notes, t)
 				}
 			}
 		case "AIS":
-			inSCH = false
+			noted = true
 			if st := x.cwe(seg.Field(3).Rep(1), ""); st != nil {
 				a.ServiceType = append(a.ServiceType, *st)
 			}
 		case "AIP":
-			inSCH = false
+			noted = false
 			if ref := x.practitioner(seg.Field(3).Rep(1)); ref != nil {
 				p := fhir.AppointmentParticipant{Actor: ref, Status: "accepted"}
 				if role := x.cwe(seg.Field(4).Rep(1), ""); role != nil {
@@ -943,18 +946,18 @@ func (x *conv) schedule() error {
 				a.Participant = append(a.Participant, p)
 			}
 		case "AIL":
-			inSCH = false
+			noted = false
 			if loc := placeText(&x.slabs.text, seg.Field(3)); loc != "" {
 				a.Participant = append(a.Participant, fhir.AppointmentParticipant{Actor: &fhir.Reference{Type: "Location", Display: loc}, Status: "accepted"})
 			}
 		case "AIG":
-			inSCH = false
+			noted = false
 			if r := seg.Field(3).Rep(1); !r.Empty() {
 				a.Participant = append(a.Participant, fhir.AppointmentParticipant{Actor: &fhir.Reference{Type: "Device", Display: orStr(r.Text(2), r.Text(1))}, Status: "accepted"})
 			}
 		default:
 			if seg.Name != "TQ1" {
-				inSCH = false
+				noted = false
 			}
 		}
 	}
