@@ -793,9 +793,22 @@ var fillerStatus = map[string]string{
 	"PENDING": "pending", "WAITLIST": "waitlist", "DELETED": "entered-in-error", "STARTED": "arrived",
 }
 
+// resourceRemoved reports whether seg is an AIS, AIG, AIL or AIP whose
+// segment action code (field 2, table 0206) is D: a modification (S14)
+// taking that service or resource off the appointment. The Appointment
+// is written whole, so it is left out of it.
+func resourceRemoved(seg hl7v2.Segment) bool {
+	switch seg.Name {
+	case "AIS", "AIG", "AIL", "AIP":
+		return strings.EqualFold(seg.Field(2).Text(1), "D")
+	}
+	return false
+}
+
 // schedule converts SIU^S12-S17 and S26 to an Appointment: SCH identifiers, reason
 // and status; start from TQ1, SCH-11 or the first AIS; AIP, AIL and AIG as
-// participants next to the patient.
+// participants next to the patient. The patient's OBX and DG1 are
+// Observations and Conditions, as an ADT's are.
 func (x *conv) schedule() error {
 	sch, ok := x.m.Segment("SCH")
 	if !ok {
@@ -861,11 +874,15 @@ func (x *conv) schedule() error {
 	}
 	var startAIS hl7v2.Segment
 	if start == "" {
-		if ais, ok := x.m.Segment("AIS"); ok {
+		for _, ais := range x.m.All("AIS") {
+			if resourceRemoved(ais) {
+				continue
+			}
 			if start, err = x.instant(ais, 4); err != nil {
 				return err
 			}
 			startAIS = ais
+			break
 		}
 	}
 	// FHIR R4 has an Appointment's start and end together or neither
@@ -895,25 +912,32 @@ func (x *conv) schedule() error {
 			a.MinutesDuration = n
 		}
 	}
+	// The NTE after the SCH (and its TQ1) and those of each SERVICE
+	// group (after an AIS) are the comment, concatenated, as the IG's
+	// SIU_S12 map has it; a device's, room's or person's are not.
 	var notes []string
-	inSCH := false
+	noted := false
 	for _, seg := range x.m.Segments() {
+		if resourceRemoved(seg) {
+			noted = false
+			continue // nor are its NTE the comment
+		}
 		switch seg.Name {
 		case "SCH":
-			inSCH = true
+			noted = true
 		case "NTE":
-			if inSCH {
+			if noted {
 				if t := nteText(seg); t != "" {
 					notes = append(notes, t)
 				}
 			}
 		case "AIS":
-			inSCH = false
+			noted = true
 			if st := x.cwe(seg.Field(3).Rep(1), ""); st != nil {
 				a.ServiceType = append(a.ServiceType, *st)
 			}
 		case "AIP":
-			inSCH = false
+			noted = false
 			if ref := x.practitioner(seg.Field(3).Rep(1)); ref != nil {
 				p := fhir.AppointmentParticipant{Actor: ref, Status: "accepted"}
 				if role := x.cwe(seg.Field(4).Rep(1), ""); role != nil {
@@ -922,23 +946,29 @@ func (x *conv) schedule() error {
 				a.Participant = append(a.Participant, p)
 			}
 		case "AIL":
-			inSCH = false
+			noted = false
 			if loc := placeText(&x.slabs.text, seg.Field(3)); loc != "" {
 				a.Participant = append(a.Participant, fhir.AppointmentParticipant{Actor: &fhir.Reference{Type: "Location", Display: loc}, Status: "accepted"})
 			}
 		case "AIG":
-			inSCH = false
+			noted = false
 			if r := seg.Field(3).Rep(1); !r.Empty() {
 				a.Participant = append(a.Participant, fhir.AppointmentParticipant{Actor: &fhir.Reference{Type: "Device", Display: orStr(r.Text(2), r.Text(1))}, Status: "accepted"})
 			}
 		default:
 			if seg.Name != "TQ1" {
-				inSCH = false
+				noted = false
 			}
 		}
 	}
 	a.Comment = strings.Join(notes, "\n")
 	a.Participant = append([]fhir.AppointmentParticipant{{Actor: x.patientRef, Status: "accepted"}}, a.Participant...)
+	// The PATIENT group's OBX and DG1 (SIU_S12: PID, PD1, PV1, PV2, OBX,
+	// DG1) are the patient's, as an ADT's are: the IG's SIU_S12 map
+	// writes them as Observations and Conditions.
+	if err := x.clinicalSegments(); err != nil {
+		return err
+	}
 	x.focus = append(x.focus, x.add("Appointment", key, a))
 	return nil
 }
