@@ -188,6 +188,10 @@ type Engine struct {
 	// testHookOpen, when set (tests only), stands between a claimed
 	// file opened for reading and its reader: a share that fails.
 	testHookOpen func(f *os.File) adapters.File
+	// testHookArchive, when set (tests only), runs as a file is about to
+	// be archived in done/ or failed/ ("come") and once its name there
+	// is chosen ("named"), before it is moved in.
+	testHookArchive func(stage string)
 
 	// emptyLimit is how long an empty input waits for content before it
 	// goes to failed/ (defaultEmptyLimit); rankLimit how long a ranked
@@ -1646,7 +1650,10 @@ func (e *Engine) settle(name string, sidecars []string) error {
 // renaming them alike when the name is taken, and returns after both
 // directories are fsynced.
 func (e *Engine) moveGroup(name string, sidecars []string, dir place, nameSuffixes []string) error {
+	e.archiveHook("come")
+	defer lockArchive(e.paths.Done)()
 	final := e.finalName(dir, name, sidecars, nameSuffixes)
+	e.archiveHook("named")
 	return e.moveAs(name, sidecars, dir, final)
 }
 
@@ -1712,8 +1719,11 @@ func (e *Engine) fail(name string, sidecars []string, sum []byte, size int64, ca
 		if err := mkdirAllIn(dir.root, dir.dir, 0o700); err != nil {
 			return err
 		}
+		e.archiveHook("come")
+		defer lockArchive(e.paths.Failed)()
 		reclaimReason(dir, e.finalName(dir, name, sidecars, nil), sum)
 		final := e.finalName(dir, name, sidecars, []string{".error.txt"})
+		e.archiveHook("named")
 		var b strings.Builder
 		fmt.Fprintf(&b, "file: %s\n", name)
 		if final != name {
