@@ -170,7 +170,7 @@ func parse(raw []byte, share bool) (*Message, error) {
 	// alternates the message may switch to.
 	csStart, csEnd, alternates := rawHeaderField(raw, d, 18)
 	label := raw[csStart:csEnd]
-	buf, decoded, base, err := decode(raw, label, alternates)
+	buf, decoded, base, err := decode(raw, label, alternates, d.Escape)
 	if err != nil {
 		return nil, &ParseError{Segment: 1, Name: "MSH", Field: 18, Reason: err.Error()}
 	}
@@ -301,7 +301,9 @@ func (m *Message) Charset() string { return m.charset }
 // Decoding says how the bytes were turned into UTF-8: "ascii", "utf-8",
 // "iso-8859-1", ..., or "windows-1252 (fallback)" when the bytes were not
 // valid in the labelled (or default) character set, or were labelled 8859/1
-// but held cp1252's letters at 0x80–0x9F.
+// but held cp1252's letters at 0x80–0x9F. In a message labelled UTF-8 or
+// ASCII, or not labelled, only the bytes that are not UTF-8 are read as
+// windows-1252: its UTF-8 text stays as it is.
 func (m *Message) Decoding() string { return m.decoded }
 
 // Get returns the decoded text at an HL7 location such as "PID-5-1",
