@@ -176,6 +176,7 @@ func parse(raw []byte, share bool) (*Message, error) {
 	}
 	m.decoded = decoded
 	m.ctx.base = base
+	m.ctx.alternates = alternates
 	m.ctx.hex = nil
 	enc, known := lookupCharset(label)
 	m.guessed = !known && decoded == fallback
@@ -506,6 +507,10 @@ type textCtx struct {
 	// ASCII as sent. nil (UTF-8, unlabelled, multi-byte): UTF-8, or
 	// cp1252 for bytes that are not.
 	hex *charmap.Charmap
+	// alternates: MSH-18 repeats, naming the sets the text may switch
+	// to, so that every escape starting with C or M is read as a switch
+	// (see isSwitch).
+	alternates bool
 }
 
 // Raw is the value still encoded: escapes and inner delimiters as sent.
