@@ -1197,17 +1197,23 @@ func attachment(contentType string, data []byte) fhir.Attachment {
 }
 
 // encapsulated decodes an ED value in OBX-5: .2 type of data, .3 subtype,
-// .4 encoding (Base64, Hex or A for ASCII), .5 the data. An empty ED gives
+// .4 encoding (Base64, Hex or A for ASCII), .5 the data. Senders that
+// leave out ED.1 (source application) with its separator write the four
+// others one place early (application^pdf^Base64^<data>): ED.3 is then
+// the encoding, which no subtype is, and ED.4 the data. An empty ED gives
 // nil; undecodable data is a content error.
 func (x *conv) encapsulated(obx hl7v2.Segment) (*fhir.Attachment, error) {
 	ed := obx.Field(5).Rep(1)
-	raw := ed.Comp(5).String()
+	typ, sub, enc, raw := ed.Text(2), ed.Text(3), ed.Text(4), ed.Comp(5).String()
+	if strings.TrimSpace(raw) == "" && ed.Text(4) != "" && edEncodings[strings.ToUpper(ed.Text(3))] {
+		typ, sub, enc, raw = ed.Text(1), ed.Text(2), ed.Text(3), ed.Comp(4).String()
+	}
 	if strings.TrimSpace(raw) == "" {
 		return nil, nil
 	}
 	var data []byte
 	var err error
-	switch strings.ToUpper(ed.Text(4)) {
+	switch strings.ToUpper(enc) {
 	case "BASE64":
 		data, err = base64.StdEncoding.DecodeString(strings.Map(dropSpace, raw))
 	case "HEX":
@@ -1218,8 +1224,8 @@ func (x *conv) encapsulated(obx hl7v2.Segment) (*fhir.Attachment, error) {
 	if err != nil {
 		return nil, x.badField(obx, 5, "encapsulated data does not decode: "+err.Error())
 	}
-	ct := mimeType(ed.Text(2), ed.Text(3))
-	if strings.EqualFold(ed.Text(2), "multipart") && strings.EqualFold(ed.Text(3), "x-hl7-cda-level-one") {
+	ct := mimeType(typ, sub)
+	if strings.EqualFold(typ, "multipart") && strings.EqualFold(sub, "x-hl7-cda-level-one") {
 		ct, data = cdaED(data)
 	}
 	att := attachment(ct, data)
@@ -1228,6 +1234,9 @@ func (x *conv) encapsulated(obx hl7v2.Segment) (*fhir.Attachment, error) {
 	}
 	return &att, nil
 }
+
+// edEncodings are the ED.4 encodings (table 0299).
+var edEncodings = map[string]bool{"A": true, "HEX": true, "BASE64": true}
 
 // pointer converts an OBX-5 reference pointer (RP) to an Attachment by
 // URL, or nil when RP.1 is not an absolute URL (a bare file name or an id
