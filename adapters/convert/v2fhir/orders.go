@@ -1084,12 +1084,21 @@ func (x *conv) document() error {
 		dr.Context = &fhir.DocumentReferenceContext{Encounter: []fhir.Reference{*x.encRef}}
 	}
 	var text []string
+	hasText := false
 	cdaConf := -1 // the CDA document's confidentiality (cdaConfidentiality)
 	for _, obx := range x.m.All("OBX") {
 		switch strings.ToUpper(obx.Field(2).Text(1)) {
 		case "TX", "FT", "ST":
-			for _, rep := range obx.Field(5).Reps() {
-				text = append(text, rep.String())
+			// Each OBX is a line of the document, and one with OBX-5
+			// empty a blank line between its paragraphs.
+			reps := obx.Field(5).Reps()
+			if len(reps) == 0 {
+				text = append(text, "")
+			}
+			for _, rep := range reps {
+				line := rep.String()
+				text = append(text, line)
+				hasText = hasText || line != ""
 			}
 		case "ED":
 			att, err := x.encapsulated(obx)
@@ -1104,7 +1113,7 @@ func (x *conv) document() error {
 			}
 		}
 	}
-	if len(text) > 0 {
+	if hasText {
 		data := []byte(strings.Join(text, "\n"))
 		dr.Content = append([]fhir.DocumentReferenceContent{{Attachment: attachment("text/plain; charset=utf-8", data)}}, dr.Content...)
 	}
