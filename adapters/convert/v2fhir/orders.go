@@ -1101,15 +1101,13 @@ func (x *conv) document() error {
 				hasText = hasText || line != ""
 			}
 		case "ED":
-			att, err := x.encapsulated(obx)
+			att, conf, err := x.encapsulated(obx)
 			if err != nil {
 				return err
 			}
 			if att != nil {
 				dr.Content = append(dr.Content, fhir.DocumentReferenceContent{Attachment: *att})
-				if att.ContentType == "text/xml" {
-					cdaConf = max(cdaConf, cdaConfidentiality(att.Data))
-				}
+				cdaConf = max(cdaConf, conf)
 			}
 		}
 	}
@@ -1210,18 +1208,21 @@ func attachment(contentType string, data []byte) fhir.Attachment {
 // leave out ED.1 (source application) with its separator write the four
 // others one place early (application^pdf^Base64^<data>): ED.3 is then
 // the encoding, which no subtype is, and ED.4 the data. An empty ED gives
-// nil; undecodable data is a content error.
-func (x *conv) encapsulated(obx hl7v2.Segment) (*fhir.Attachment, error) {
+// nil; undecodable data is a content error. conf is the highest
+// confidentiality a CDA document the ED carries gives
+// (cdaConfidentiality), whatever type of data the sender named it by
+// (multipart^x-hl7-cda-level-one, TEXT^XML, application^xml, or none), and
+// also when it travels in a package kept whole; -1 when it carries none.
+func (x *conv) encapsulated(obx hl7v2.Segment) (att *fhir.Attachment, conf int, err error) {
 	ed := obx.Field(5).Rep(1)
 	typ, sub, enc, raw := ed.Text(2), ed.Text(3), ed.Text(4), ed.Comp(5).String()
 	if strings.TrimSpace(raw) == "" && ed.Text(4) != "" && edEncodings[strings.ToUpper(ed.Text(3))] {
 		typ, sub, enc, raw = ed.Text(1), ed.Text(2), ed.Text(3), ed.Comp(4).String()
 	}
 	if strings.TrimSpace(raw) == "" {
-		return nil, nil
+		return nil, -1, nil
 	}
 	var data []byte
-	var err error
 	switch strings.ToUpper(enc) {
 	case "BASE64":
 		data, err = base64.StdEncoding.DecodeString(strings.Map(dropSpace, raw))
@@ -1231,17 +1232,21 @@ func (x *conv) encapsulated(obx hl7v2.Segment) (*fhir.Attachment, error) {
 		data = []byte(raw)
 	}
 	if err != nil {
-		return nil, x.badField(obx, 5, "encapsulated data does not decode: "+err.Error())
+		return nil, -1, x.badField(obx, 5, "encapsulated data does not decode: "+err.Error())
 	}
-	ct := mimeType(typ, sub)
+	ct, cda := mimeType(typ, sub), data
 	if strings.EqualFold(typ, "multipart") && strings.EqualFold(sub, "x-hl7-cda-level-one") {
-		ct, data = cdaED(data)
+		ct, data, cda = cdaED(data)
 	}
-	att := attachment(ct, data)
+	conf = -1
+	if looksXML(cda) {
+		conf = cdaConfidentiality(cda)
+	}
+	a := attachment(ct, data)
 	if c := x.cwe(obx.Field(3).Rep(1), ""); c != nil {
-		att.Title = orStr(c.Text, firstDisplay(c))
+		a.Title = orStr(c.Text, firstDisplay(c))
 	}
-	return &att, nil
+	return &a, conf, nil
 }
 
 // edEncodings are the ED.4 encodings (table 0299).

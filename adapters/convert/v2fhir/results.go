@@ -1391,7 +1391,7 @@ func (w *resultWalk) openObs(obx hl7v2.Segment) error {
 		if w.report != nil && withdrawn {
 			return nil
 		}
-		att, err := w.x.encapsulated(obx)
+		att, conf, err := w.x.encapsulated(obx)
 		if err != nil {
 			return err
 		}
@@ -1400,13 +1400,11 @@ func (w *resultWalk) openObs(obx hl7v2.Segment) error {
 		}
 		if w.report != nil {
 			w.report.dr.PresentedForm = append(w.report.dr.PresentedForm, *att)
-			if att.ContentType == "text/xml" {
-				if r := cdaConfidentiality(att.Data); r >= 0 {
-					if w.report.sec == nil {
-						w.report.sec = newLabels()
-					}
-					w.report.sec.Raise(r)
+			if conf >= 0 {
+				if w.report.sec == nil {
+					w.report.sec = newLabels()
 				}
+				w.report.sec.Raise(conf)
 			}
 			return nil
 		}
