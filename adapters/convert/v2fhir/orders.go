@@ -944,18 +944,20 @@ func (x *conv) schedule() error {
 }
 
 // documentTypes maps TXA-2 (table 0270) to LOINC document codes US Core
-// accepts.
+// accepts. Table 0270 has PN for a procedure note and PR for a progress
+// note; CD (cardiodiagnostics) has no document code of its own and is
+// UNK beside its 0270 code.
 var documentTypes = map[string]fhir.Coding{
 	"DS": {System: "http://loinc.org", Code: "18842-5", Display: "Discharge summary"},
 	"CN": {System: "http://loinc.org", Code: "11488-4", Display: "Consult note"},
 	"HP": {System: "http://loinc.org", Code: "34117-2", Display: "History and physical note"},
-	"PN": {System: "http://loinc.org", Code: "11506-3", Display: "Progress note"},
+	"PN": {System: "http://loinc.org", Code: "28570-0", Display: "Procedure note"},
+	"PR": {System: "http://loinc.org", Code: "11506-3", Display: "Progress note"},
 	"OP": {System: "http://loinc.org", Code: "11504-8", Display: "Surgical operation note"},
 	"DI": {System: "http://loinc.org", Code: "18748-4", Display: "Diagnostic imaging study"},
 	"TS": {System: "http://loinc.org", Code: "18761-7", Display: "Transfer summary note"},
 	"PH": {System: "http://loinc.org", Code: "34117-2", Display: "History and physical note"},
 	"SP": {System: "http://loinc.org", Code: "11526-1", Display: "Pathology study"},
-	"CD": {System: "http://loinc.org", Code: "18842-5", Display: "Discharge summary"},
 }
 
 var docStatus = map[string]string{
