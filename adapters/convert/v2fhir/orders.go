@@ -1072,6 +1072,13 @@ func (x *conv) document() error {
 			dr.RelatesTo = []fhir.DocumentReferenceRelates{{Code: rel, Target: &fhir.Reference{Type: "DocumentReference", Identifier: parent}}}
 		}
 	}
+	if dr.Status != "entered-in-error" && x.knownKey("cancelled", key) {
+		// A cancel (T11) of this document was accepted first: it was
+		// withdrawn from this patient's record, and the original or an
+		// edit arriving after it (an error queue replayed) does not file
+		// it there again.
+		dr.Status = "entered-in-error"
+	}
 	if dr.Status == "current" && x.knownKey("replaced", key) {
 		// A replacement of this document was accepted first (its T10
 		// before this T02, or this is an edit of the replaced
