@@ -509,7 +509,7 @@ func (d *Dispatcher) deliver(ctx context.Context, it *queue.Item, ack queue.AckF
 		}
 		now := d.now()
 		if age, expired := d.expired(it, now); expired {
-			d.reject(ctx, it, ack, queue.Permanent(fmt.Errorf("retried for %s, last error: %w", age.Round(time.Second), err)))
+			d.reject(ctx, it, ack, queue.Permanent(&expiredError{age: age, err: err}))
 			return settled, 0
 		}
 		wait := d.retryDelay(it.Attempts)
@@ -561,6 +561,26 @@ func (e *conflictsError) prefix() string {
 	}
 	return fmt.Sprintf("conflict on %d attempts (retried %d times with backoff in case another write to the same resource raced it), last answer: ",
 		e.attempts, e.attempts-1)
+}
+
+// expiredError is the reason an item is dead-lettered with after it
+// failed for MaxAge while other items were delivered. It wraps the last
+// answer, whose Summary alone (a 503, a timeout) would not say why a
+// retryable failure was dead-lettered.
+type expiredError struct {
+	age time.Duration
+	err error
+}
+
+func (e *expiredError) Error() string { return e.prefix() + e.err.Error() }
+
+// Summary is Error without the receiver's free text.
+func (e *expiredError) Summary() string { return e.prefix() + Summary(e.err) }
+
+func (e *expiredError) Unwrap() error { return e.err }
+
+func (e *expiredError) prefix() string {
+	return fmt.Sprintf("retried for %s, last error: ", e.age.Round(time.Second))
 }
 
 // reject dead-letters it with err, a permanent error.
