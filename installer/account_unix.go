@@ -64,11 +64,18 @@ func accountIDs() (uid, gid int, err error) {
 //
 // Existing folders get their owner and mode corrected; their contents are
 // left alone except that files in the data folder are given to ferry.
+// Folders made above them (/srv/ferry for /srv/ferry/data) are 0755
+// root's, so that the account reaches its own.
 func PrepareFolders(l Layout) error {
 	uid, gid, err := accountIDs()
 	if err != nil {
 		return err
 	}
+	return prepareFolders(l, uid, gid)
+}
+
+// prepareFolders is PrepareFolders for the account uid:gid.
+func prepareFolders(l Layout, uid, gid int) error {
 	if l.ConfigDir != "" {
 		if err := ensureDir(l.ConfigDir, 0o750, 0, gid); err != nil {
 			return err
@@ -118,10 +125,31 @@ func PrepareFolders(l Layout) error {
 }
 
 func ensureDir(dir string, mode os.FileMode, uid, gid int) error {
-	if err := os.MkdirAll(dir, mode); err != nil {
+	if err := makeParents(dir); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	if err := os.Mkdir(dir, mode); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
 	return setOwnerMode(dir, mode, uid, gid)
+}
+
+// makeParents creates the folders above dir that do not exist, 0755 as
+// /var/lib is (whatever the umask), and leaves those that do as they are:
+// made with dir's own mode, root's, they would shut the account out of
+// dir (/srv/ferry 0700 above a data_dir /srv/ferry/data).
+func makeParents(dir string) error {
+	parent := filepath.Dir(dir)
+	if _, err := os.Stat(parent); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := makeParents(parent); err != nil {
+		return err
+	}
+	if err := os.Mkdir(parent, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return os.Chmod(parent, 0o755)
 }
 
 func setOwnerMode(p string, mode os.FileMode, uid, gid int) error {
@@ -261,3 +289,7 @@ func walkRoot(dir string) string {
 	}
 	return dir
 }
+
+// IsAdmin reports whether the process may set up the service: it runs as
+// root.
+func IsAdmin() bool { return os.Geteuid() == 0 }

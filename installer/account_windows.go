@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+
+	"golang.org/x/sys/windows"
 )
 
 // ServiceUser is the account the service runs as: the virtual account
@@ -81,3 +83,8 @@ func GiveConfigToService(string) (bool, error) { return false, nil }
 // GiveTreeToService is a no-op on Windows: restored files inherit the
 // data folder's ACL.
 func GiveTreeToService(string) (bool, error) { return false, nil }
+
+// IsAdmin reports whether the process may set up the service: it runs
+// elevated (an administrator prompt), which registering a service and
+// changing ProgramData's ACLs need.
+func IsAdmin() bool { return windows.GetCurrentProcessToken().IsElevated() }

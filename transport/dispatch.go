@@ -89,7 +89,9 @@ type DispatcherOptions struct {
 	// errors for this long while the exchange accepted other items (so an
 	// outage of the whole exchange never dead-letters anything, however
 	// long it lasts). The clock starts at the item's first failure seen
-	// while others were delivered, in this process. 0: retry forever.
+	// while others were delivered, in this process, and stands still
+	// through an outage seen after that (other items failing while
+	// nothing is delivered). 0: retry forever.
 	MaxAge time.Duration
 	// UnknownOutcomeDelay is the least wait before re-sending an item
 	// whose attempt ended with its outcome unknown (timeout, connection
@@ -214,9 +216,14 @@ type Dispatcher struct {
 	rejectStreak  int         // permanent rejections since the last delivery
 	paused        bool        // the breaker holds rejected items
 	pausedNow     atomic.Bool // paused, read without statMu before each attempt
-	// failingSince is when each item first failed (retryably) while other
-	// items were delivered, for MaxAge; only items failing alone are here.
-	failingSince map[string]time.Time
+	// failingSince is, for MaxAge, how long each item has failed
+	// (retryably) while other items were delivered; only items failing
+	// alone are here.
+	failingSince map[string]*failClock
+	// outageAt is when an item last failed for the first time while
+	// nothing was delivered: the exchange failed a bundle that no clock
+	// runs for, so it was down then (see expired).
+	outageAt time.Time
 	// conflicts counts the conflicts of each item not yet settled, for
 	// ConflictRetries.
 	conflicts map[string]int
@@ -260,7 +267,7 @@ func NewDispatcher(q queue.Queue, s Sink, opts DispatcherOptions) *Dispatcher {
 		now:   time.Now,
 		until: func(wait time.Duration) time.Time { return time.Now().Add(wait) },
 
-		failingSince: map[string]time.Time{},
+		failingSince: map[string]*failClock{},
 		conflicts:    map[string]int{},
 	}
 }
@@ -502,7 +509,7 @@ func (d *Dispatcher) deliver(ctx context.Context, it *queue.Item, ack queue.AckF
 		}
 		now := d.now()
 		if age, expired := d.expired(it, now); expired {
-			d.reject(ctx, it, ack, queue.Permanent(fmt.Errorf("retried for %s, last error: %w", age.Round(time.Second), err)))
+			d.reject(ctx, it, ack, queue.Permanent(&expiredError{age: age, err: err}))
 			return settled, 0
 		}
 		wait := d.retryDelay(it.Attempts)
@@ -556,6 +563,26 @@ func (e *conflictsError) prefix() string {
 		e.attempts, e.attempts-1)
 }
 
+// expiredError is the reason an item is dead-lettered with after it
+// failed for MaxAge while other items were delivered. It wraps the last
+// answer, whose Summary alone (a 503, a timeout) would not say why a
+// retryable failure was dead-lettered.
+type expiredError struct {
+	age time.Duration
+	err error
+}
+
+func (e *expiredError) Error() string { return e.prefix() + e.err.Error() }
+
+// Summary is Error without the receiver's free text.
+func (e *expiredError) Summary() string { return e.prefix() + Summary(e.err) }
+
+func (e *expiredError) Unwrap() error { return e.err }
+
+func (e *expiredError) prefix() string {
+	return fmt.Sprintf("retried for %s, last error: ", e.age.Round(time.Second))
+}
+
 // reject dead-letters it with err, a permanent error.
 func (d *Dispatcher) reject(ctx context.Context, it *queue.Item, ack queue.AckFunc, err error) {
 	d.deadLettered.Add(1)
@@ -590,10 +617,22 @@ func (d *Dispatcher) holdRejection(pausedAtStart bool) (hold, tripped bool) {
 	return true, true
 }
 
+// failClock is an item's MaxAge clock: the time it has failed while
+// other items were delivered, up to its failure at last.
+type failClock struct {
+	age  time.Duration
+	last time.Time
+}
+
 // expired reports whether it has failed for MaxAge while other items were
 // delivered, and for how long. It starts the item's clock at its first
-// failure seen while deliveries flow: during an outage of the whole
-// exchange no clock runs, so no outage dead-letters anything.
+// failure seen while deliveries flow, and at each such failure adds the
+// time since the one before, unless the exchange was seen down between
+// them (outageAt: another item failed while nothing was delivered), so
+// that no outage of the whole exchange counts, neither one before the
+// clock started nor one after: an item that failed for an hour on Friday
+// and then through a weekend the exchange was down is not dead-lettered
+// at its first retry on Monday.
 func (d *Dispatcher) expired(it *queue.Item, now time.Time) (time.Duration, bool) {
 	if d.opts.MaxAge <= 0 {
 		return 0, false
@@ -604,15 +643,25 @@ func (d *Dispatcher) expired(it *queue.Item, now time.Time) (time.Duration, bool
 	// longest backoff (plus the first): a failing item is retried at
 	// least that often, so this sees the exchange working around it.
 	flowing := !d.lastDelivery.IsZero() && now.Sub(d.lastDelivery) <= d.opts.MaxInterval+d.opts.InitialInterval
-	first, ok := d.failingSince[it.ID]
+	c, ok := d.failingSince[it.ID]
 	if !ok {
 		if flowing {
-			d.failingSince[it.ID] = now
+			d.failingSince[it.ID] = &failClock{last: now}
+		} else {
+			d.outageAt = now
 		}
 		return 0, false
 	}
-	age := now.Sub(first)
-	return age, flowing && age >= d.opts.MaxAge
+	if !flowing {
+		// A quiet spell (nothing to deliver) counts once deliveries
+		// are seen again, unless an outage is seen meanwhile.
+		return c.age, false
+	}
+	if !d.outageAt.After(c.last) {
+		c.age += now.Sub(c.last)
+	}
+	c.last = now
+	return c.age, c.age >= d.opts.MaxAge
 }
 
 // retryDelay is how long an item that failed after attempts earlier

@@ -37,8 +37,8 @@ type Config struct {
 	// processing/ (WorkDir, by default Path/.ferry), which is on the same
 	// volume so that the claim is one atomic rename.
 	Path string `yaml:"path"`
-	// WorkDir is where the work folder lives: processing/, done/, failed/
-	// and seen.sha256. Empty means Path/.ferry, except for kind hylafax,
+	// WorkDir is where the work folder lives: processing/, done/, failed/,
+	// seen.sha256 and last.sha256. Empty means Path/.ferry, except for kind hylafax,
 	// where it is ferry/ beside the recvq (DefaultWorkDir): HylaFAX's
 	// faxcron deletes every file under recvq, folders included, 7 days
 	// after it was written, and a rename keeps that time. It must be on the

@@ -71,6 +71,12 @@ const (
 	MetaModTime  = "mtime"    // RFC 3339 UTC modification time
 	MetaAttempt  = "attempt"  // 1 for the first Consume of this claim, then 2, 3 …
 	MetaSidecars = "sidecars" // comma-separated sidecar file names, if any
+	// MetaRetaken is set on a file whose content was taken before, taken
+	// again because another was taken under its name since (an export
+	// undoing the night before's change): the first 16 bytes of that
+	// other file's seen-set key, in hex. A consumer that knows the content (a CSV's bundles)
+	// tells it from a re-drop by it.
+	MetaRetaken = "retaken_after"
 )
 
 // Option changes how an Engine is built.
@@ -130,6 +136,7 @@ type Engine struct {
 	namesMeta bool        // file names carry metadata (WithNamesAsMetadata)
 	dedup     Deduper
 	ownDedup  *SeenFile
+	lastTaken *LastTaken // the key of the last file taken under each name
 	sched     gocron.Scheduler
 	ownSched  bool
 	jobID     uuid.UUID
@@ -181,6 +188,10 @@ type Engine struct {
 	// testHookOpen, when set (tests only), stands between a claimed
 	// file opened for reading and its reader: a share that fails.
 	testHookOpen func(f *os.File) adapters.File
+	// testHookArchive, when set (tests only), runs as a file is about to
+	// be archived in done/ or failed/ ("come") and once its name there
+	// is chosen ("named"), before it is moved in.
+	testHookArchive func(stage string)
 
 	// emptyLimit is how long an empty input waits for content before it
 	// goes to failed/ (defaultEmptyLimit); rankLimit how long a ranked
@@ -361,11 +372,22 @@ func (e *Engine) start(_ context.Context, _ adapters.Host) error {
 		}
 		e.ownDedup, e.dedup = sf, sf
 	}
+	lt, err := e.openLastTaken()
+	if err != nil {
+		if e.ownDedup != nil {
+			e.ownDedup.Close()
+			e.ownDedup, e.dedup = nil, nil
+		}
+		e.closeRoots()
+		return err
+	}
+	e.lastTaken = lt
 	cleanup := func() {
 		if e.ownDedup != nil {
 			e.ownDedup.Close()
 			e.ownDedup, e.dedup = nil, nil
 		}
+		e.lastTaken.Close()
 		if e.watcher != nil {
 			e.watcher.Close()
 			e.watcher = nil
@@ -458,6 +480,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 			if e.ownDedup != nil {
 				e.ownDedup.Close()
 			}
+			e.lastTaken.Close()
 			e.rootsMu.Lock()
 			e.closeRoots()
 			e.doneP = place{}
@@ -1263,7 +1286,13 @@ func (e *Engine) process(ctx context.Context, name string) {
 		return
 	}
 
-	if e.dedup.Seen(key) {
+	// A file of content taken before is a re-drop, unless another was
+	// taken under its name since: an export written under one name each
+	// night that undoes the night before's change is byte for byte an
+	// earlier night's, and skipped it left the change at the exchange.
+	prev, named := e.lastTaken.Get(name)
+	retaken := named && prev != [16]byte(key[:16])
+	if e.dedup.Seen(key) && !retaken {
 		if err := e.markSettling(name, sum, scs); err != nil {
 			e.backoff(name, sum, err)
 			return
@@ -1296,6 +1325,9 @@ func (e *Engine) process(ctx context.Context, name string) {
 	if len(scNames) > 0 {
 		meta[MetaSidecars] = strings.Join(scNames, ",")
 	}
+	if retaken && e.dedup.Seen(key) {
+		meta[MetaRetaken] = hex.EncodeToString(prev[:])
+	}
 	raw := adapters.Raw{
 		Source:   e.id,
 		Name:     name,
@@ -1309,6 +1341,11 @@ func (e *Engine) process(ctx context.Context, name string) {
 	err = e.consume(ctx, raw, sum)
 	switch {
 	case err == nil:
+		// Recorded before the seen-set: a crash between the two leaves
+		// the file a duplicate of the last one taken under its name.
+		if err := e.lastTaken.Set(name, key); err != nil {
+			e.log.Warn("folder last-taken record not updated", "folder", e.cfg.Name, e.logErr(err, sum, name))
+		}
 		if err := e.dedup.Add(key); err != nil {
 			// The enqueue stands; at worst a later identical drop is sent
 			// again, which the exchange absorbs (idempotent bundles).
@@ -1613,7 +1650,10 @@ func (e *Engine) settle(name string, sidecars []string) error {
 // renaming them alike when the name is taken, and returns after both
 // directories are fsynced.
 func (e *Engine) moveGroup(name string, sidecars []string, dir place, nameSuffixes []string) error {
+	e.archiveHook("come")
+	defer lockArchive(e.paths.Done)()
 	final := e.finalName(dir, name, sidecars, nameSuffixes)
+	e.archiveHook("named")
 	return e.moveAs(name, sidecars, dir, final)
 }
 
@@ -1679,8 +1719,11 @@ func (e *Engine) fail(name string, sidecars []string, sum []byte, size int64, ca
 		if err := mkdirAllIn(dir.root, dir.dir, 0o700); err != nil {
 			return err
 		}
+		e.archiveHook("come")
+		defer lockArchive(e.paths.Failed)()
 		reclaimReason(dir, e.finalName(dir, name, sidecars, nil), sum)
 		final := e.finalName(dir, name, sidecars, []string{".error.txt"})
+		e.archiveHook("named")
 		var b strings.Builder
 		fmt.Fprintf(&b, "file: %s\n", name)
 		if final != name {

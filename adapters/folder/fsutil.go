@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"unicode/utf8"
 )
@@ -234,6 +235,33 @@ func uniqueName(p place, name string, stemSuffixes, nameSuffixes []string) strin
 		if !taken {
 			return cand
 		}
+	}
+}
+
+// archiveLocks holds a lock for each archive folder (done/ or done_dir,
+// failed/ or failed_dir) by its path: two folders may name one done_dir
+// or failed_dir, and an engine that chose a free name there (uniqueName)
+// and moved its file in while another did the same with a file of that
+// name had one replace the other, a file not delivered among them.
+var archiveLocks sync.Map // cleaned path (lower case on Windows) → *sync.Mutex
+
+// lockArchive locks the archive folder at path, between choosing a name
+// in it and moving the file in, and returns the unlock.
+func lockArchive(path string) (unlock func()) {
+	key := filepath.Clean(path)
+	if runtime.GOOS == "windows" {
+		key = strings.ToLower(key)
+	}
+	m, _ := archiveLocks.LoadOrStore(key, new(sync.Mutex))
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
+}
+
+// archiveHook runs testHookArchive, if set.
+func (e *Engine) archiveHook(stage string) {
+	if e.testHookArchive != nil {
+		e.testHookArchive(stage)
 	}
 }
 

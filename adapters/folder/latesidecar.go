@@ -114,6 +114,7 @@ func (e *Engine) failLateSidecar(sc string, tk takenInput) {
 		if err := mkdirAllIn(dir.root, dir.dir, 0o700); err != nil {
 			return err
 		}
+		defer lockArchive(e.paths.Failed)()
 		// A move that failed before left its reason: taken back, as
 		// fail does, rather than another written beside it each pass.
 		reclaimReason(dir, uniqueName(dir, sc, nil, nil), sum)

@@ -29,7 +29,7 @@ func (e *Engine) openFolders() error {
 	// elsewhere. None has a use (done_dir and failed_dir move the archives
 	// elsewhere), so none is followed. A work_dir outside the watched
 	// folder is the operator's choice, and may itself be a link.
-	for _, p := range []string{work, e.paths.Processing, e.paths.Done, e.paths.Failed, filepath.Join(work, "seen.sha256")} {
+	for _, p := range []string{work, e.paths.Processing, e.paths.Done, e.paths.Failed, filepath.Join(work, "seen.sha256"), filepath.Join(work, "last.sha256")} {
 		if (p == work && !inside) || (p != work && filepath.Dir(p) != work) {
 			continue // a work_dir, done_dir or failed_dir of the operator's choosing
 		}
@@ -385,14 +385,24 @@ func (e *Engine) reopen() error {
 		return err
 	}
 	oldSeen := e.ownDedup
-	if oldSeen != nil && !os.SameFile(workInfo, e.workInfo) {
-		sf, err := e.openSeen()
+	if !os.SameFile(workInfo, e.workInfo) {
+		lt, err := e.openLastTaken()
 		if err != nil {
 			restore()
 			return err
 		}
-		e.ownDedup, e.dedup = sf, sf
-		oldSeen.Close()
+		if oldSeen != nil {
+			sf, err := e.openSeen()
+			if err != nil {
+				lt.Close()
+				restore()
+				return err
+			}
+			e.ownDedup, e.dedup = sf, sf
+			oldSeen.Close()
+		}
+		e.lastTaken.Close()
+		e.lastTaken = lt
 	}
 	for _, r := range roots {
 		r.Close()
@@ -419,4 +429,18 @@ func (e *Engine) openSeen() (*SeenFile, error) {
 		return nil, fmt.Errorf("folder %q: %w", e.cfg.Name, err)
 	}
 	return sf, nil
+}
+
+// openLastTaken opens the work folder's record of the last file taken
+// under each name, last.sha256.
+func (e *Engine) openLastTaken() (*LastTaken, error) {
+	f, err := e.work.OpenFile("last.sha256", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("folder %q: open last-taken record: %w", e.cfg.Name, err)
+	}
+	lt, err := newLastTaken(f, filepath.Join(e.paths.Work, "last.sha256"))
+	if err != nil {
+		return nil, fmt.Errorf("folder %q: %w", e.cfg.Name, err)
+	}
+	return lt, nil
 }

@@ -95,7 +95,13 @@ var charsetNames = map[encoding.Encoding]string{
 // (as Japanese systems do, MSH-18 "~ISO IR87" with MSH-20 "ISO 2022-1994"),
 // which must be decoded before the delimiters are found, because the
 // bytes of a 7-bit double-byte set include '^', '&', '|' and '\'.
-func decode(raw []byte, label []byte, alternates bool) ([]byte, string, *charmap.Charmap, error) {
+//
+// Bytes that are neither ASCII nor UTF-8 in a message labelled UTF-8 or
+// ASCII, or not labelled, are read as windows-1252 one by one, the
+// message's UTF-8 staying UTF-8; all of it is read as windows-1252 only
+// when its text may switch to another set (alternates, or esc, its escape
+// character, before a C or M), whose bytes are recovered from that reading.
+func decode(raw []byte, label []byte, alternates bool, esc byte) ([]byte, string, *charmap.Charmap, error) {
 	ascii := isASCII(raw)
 	// Unknown labels (UTF-16 and UTF-32 included: they cannot be carried in
 	// an 8-bit stream, so a readable MSH proves the label wrong) are read
@@ -113,11 +119,20 @@ func decode(raw []byte, label []byte, alternates bool) ([]byte, string, *charmap
 		if utf8.Valid(raw) {
 			return raw, "utf-8", nil, nil
 		}
-		out, err := charmap.Windows1252.NewDecoder().Bytes(raw)
-		if err != nil {
-			return nil, "", nil, fmt.Errorf("decoding as windows-1252: %w", err)
+		if alternates || mayEscapeSwitch(raw, esc) {
+			// Text a switch to an 8-bit set (\M242943\ EUC-KR) makes
+			// of the bytes is recovered from windows-1252 (see
+			// recoverBytes), which must then have read every byte.
+			out, err := charmap.Windows1252.NewDecoder().Bytes(raw)
+			if err != nil {
+				return nil, "", nil, fmt.Errorf("decoding as windows-1252: %w", err)
+			}
+			return out, fallback, charmap.Windows1252, nil
 		}
-		return out, fallback, charmap.Windows1252, nil
+		// A byte that is not UTF-8 does not make the rest of the
+		// message windows-1252: a name in UTF-8 beside a note with a
+		// cp1252 quote (0x92) stays the name it is.
+		return appendUTF8OrCP1252(make([]byte, 0, len(raw)+len(raw)/2), raw), fallback, charmap.Windows1252, nil
 	}
 	if isSingleByte(enc) && utf8.Valid(raw) {
 		// Not ASCII, yet valid UTF-8 throughout: a sender moved to
@@ -156,6 +171,50 @@ func decode(raw []byte, label []byte, alternates bool) ([]byte, string, *charmap
 // fallback is the decoding of bytes that are not valid in the labelled (or
 // default) character set, or of a message that has no label.
 const fallback = "windows-1252 (fallback)"
+
+// mayEscapeSwitch reports whether raw holds what may be a character set
+// switch (\Cxxyy\, \Mxxyyzz\) written with the escape character esc.
+func mayEscapeSwitch(raw []byte, esc byte) bool {
+	if esc == 0 {
+		return false
+	}
+	for {
+		i := bytes.IndexByte(raw, esc)
+		if i < 0 || i+1 >= len(raw) {
+			return false
+		}
+		if raw[i+1] == 'C' || raw[i+1] == 'M' {
+			return true
+		}
+		raw = raw[i+1:]
+	}
+}
+
+// appendUTF8OrCP1252 appends b as UTF-8: its UTF-8 sequences as they are,
+// and each byte that is not part of one read as windows-1252. Text that
+// is not UTF-8 is that byte by byte: a message labelled UTF-8 (or none)
+// whose names are UTF-8 may hold a byte from a Windows program, and read
+// whole as windows-1252 every one of its names would be mojibake (José
+// as JosÃ©), while windows-1252 text practically never holds a valid
+// multi-byte sequence (an accented capital right before a symbol).
+func appendUTF8OrCP1252(dst, b []byte) []byte {
+	for i := 0; i < len(b); {
+		c := b[i]
+		if c < utf8.RuneSelf {
+			dst = append(dst, c)
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			dst = utf8.AppendRune(dst, charmap.Windows1252.DecodeByte(c))
+		} else {
+			dst = append(dst, b[i:i+n]...)
+		}
+		i += n
+	}
+	return dst
+}
 
 // CharsetError reports text of the message that ferry cannot read with
 // confidence: an MSH-18 label it does not know on bytes that are neither

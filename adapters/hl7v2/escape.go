@@ -29,7 +29,7 @@ func unescape(dst, raw []byte, c *textCtx) []byte {
 			return append(dst, raw...)
 		}
 		seq := raw[:j]
-		if len(seq) > 0 && (seq[0] == 'C' || seq[0] == 'M') {
+		if c.isSwitch(seq) {
 			if g, err := parseSwitch(seq); err == nil {
 				if g.how == runDefault {
 					raw = raw[j+1:]
@@ -55,7 +55,8 @@ func unescape(dst, raw []byte, c *textCtx) []byte {
 // decodeEscape appends what seq (an escape sequence without its escape
 // characters) stands for. Locally defined escapes (\Zxx\) have no meaning
 // ferry could know and are dropped. Character set switches are handled by
-// unescape; one that reaches here is malformed or unknown and is kept.
+// unescape; one that reaches here is malformed or unknown and is kept, as
+// is an escape that starts with C or M and is no switch (isSwitch).
 func decodeEscape(dst, seq []byte, c *textCtx) ([]byte, bool) {
 	d := &c.Delimiters
 	if len(seq) == 0 {

@@ -111,6 +111,45 @@ func (e *switchError) Error() string {
 	return "designates an unknown character set (ESC" + string(b) + ")"
 }
 
+// isSwitch reports whether seq, an escape sequence without its escape
+// characters, is read as a character set switch: in a message whose
+// MSH-18 names alternate sets, any that starts with C or M (one ferry
+// cannot read is refused, see CharsetSwitchError); in one that names
+// none, one written as a switch (switchShaped).
+func (c *textCtx) isSwitch(seq []byte) bool {
+	if len(seq) == 0 || seq[0] != 'C' && seq[0] != 'M' {
+		return false
+	}
+	return c.alternates || switchShaped(seq)
+}
+
+// switchShaped reports whether seq, an escape sequence without its escape
+// characters, is written as a character set switch: C and four hex
+// digits, or M and four or six (v2.3 §2.9.2, v2.5 §2.7.2: "\Cxxyy\
+// single-byte character set escape sequence with two hexadecimal values,
+// xx and yy", "\Mxxyyzz\ multi-byte character set escape sequence with
+// three hexadecimal values, xx, yy and zz. zz is optional"). Another
+// escape starting with C or M is
+// none, but what a sender makes of a backslash its user typed (HTN\CAD\DM,
+// \\srv\Clinical\scan.pdf): an escape ferry does not know, kept as
+// written like any other.
+func switchShaped(seq []byte) bool {
+	if len(seq) == 0 {
+		return false
+	}
+	switch n := len(seq) - 1; {
+	case seq[0] == 'C' && n == 4, seq[0] == 'M' && (n == 4 || n == 6):
+	default:
+		return false
+	}
+	for _, c := range seq[1:] {
+		if _, ok := unhex(c); !ok {
+			return false
+		}
+	}
+	return true
+}
+
 // parseSwitch reads seq, an escape sequence starting with 'C' or 'M'
 // without its escape characters, as the set it designates.
 func parseSwitch(seq []byte) (*gset, error) {
@@ -187,7 +226,7 @@ func unescapeSwitched(dst, raw []byte, c *textCtx, g *gset) []byte {
 		}
 		seq := raw[:j]
 		raw = raw[j+1:]
-		if len(seq) > 0 && (seq[0] == 'C' || seq[0] == 'M') {
+		if c.isSwitch(seq) {
 			flush()
 			g, err := parseSwitch(seq)
 			switch {
@@ -403,7 +442,8 @@ func designationAt(b []byte) (*gset, int) {
 
 // CharsetSwitchError reports the first character set switch (\Cxxyy\ or
 // \Mxxyyzz\) in the message that cannot be honoured: one that is malformed
-// or designates a set ferry does not decode. Value.String keeps such an
+// (in a message whose MSH-18 names alternate sets; see isSwitch) or
+// designates a set ferry does not decode. Value.String keeps such an
 // escape as written and reads the text after it in the default character
 // set, which for text the sender wrote in another set is wrong: a converter
 // should refuse the message rather than pass that text on. The error is a
@@ -436,7 +476,7 @@ func (m *Message) CharsetSwitchError() error {
 			if bytes.IndexByte(raw, esc) < 0 {
 				continue
 			}
-			if seq, err := firstBadSwitch(raw, &m.ctx.Delimiters); err != nil {
+			if seq, err := firstBadSwitch(raw, &m.ctx); err != nil {
 				return &ParseError{Segment: s.pos, Name: s.Name, Field: f,
 					Reason: fmt.Sprintf("character set escape %c%s%c %v", esc, seq, esc, err)}
 			}
@@ -448,7 +488,8 @@ func (m *Message) CharsetSwitchError() error {
 // firstBadSwitch finds the first \C or \M escape in one field's raw text
 // that parseSwitch refuses. Escapes pair up within a component or
 // subcomponent, as unescape pairs them when a leaf is read.
-func firstBadSwitch(raw []byte, d *Delimiters) ([]byte, error) {
+func firstBadSwitch(raw []byte, c *textCtx) ([]byte, error) {
+	d := &c.Delimiters
 	for len(raw) > 0 {
 		leaf := raw
 		if k := indexDelimiter(raw, d); k >= 0 {
@@ -468,7 +509,7 @@ func firstBadSwitch(raw []byte, d *Delimiters) ([]byte, error) {
 			}
 			seq := leaf[:j]
 			leaf = leaf[j+1:]
-			if len(seq) > 0 && (seq[0] == 'C' || seq[0] == 'M') {
+			if c.isSwitch(seq) {
 				if _, err := parseSwitch(seq); err != nil {
 					return seq, err
 				}

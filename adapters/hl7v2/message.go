@@ -170,12 +170,13 @@ func parse(raw []byte, share bool) (*Message, error) {
 	// alternates the message may switch to.
 	csStart, csEnd, alternates := rawHeaderField(raw, d, 18)
 	label := raw[csStart:csEnd]
-	buf, decoded, base, err := decode(raw, label, alternates)
+	buf, decoded, base, err := decode(raw, label, alternates, d.Escape)
 	if err != nil {
 		return nil, &ParseError{Segment: 1, Name: "MSH", Field: 18, Reason: err.Error()}
 	}
 	m.decoded = decoded
 	m.ctx.base = base
+	m.ctx.alternates = alternates
 	m.ctx.hex = nil
 	enc, known := lookupCharset(label)
 	m.guessed = !known && decoded == fallback
@@ -301,7 +302,9 @@ func (m *Message) Charset() string { return m.charset }
 // Decoding says how the bytes were turned into UTF-8: "ascii", "utf-8",
 // "iso-8859-1", ..., or "windows-1252 (fallback)" when the bytes were not
 // valid in the labelled (or default) character set, or were labelled 8859/1
-// but held cp1252's letters at 0x80–0x9F.
+// but held cp1252's letters at 0x80–0x9F. In a message labelled UTF-8 or
+// ASCII, or not labelled, only the bytes that are not UTF-8 are read as
+// windows-1252: its UTF-8 text stays as it is.
 func (m *Message) Decoding() string { return m.decoded }
 
 // Get returns the decoded text at an HL7 location such as "PID-5-1",
@@ -504,6 +507,10 @@ type textCtx struct {
 	// ASCII as sent. nil (UTF-8, unlabelled, multi-byte): UTF-8, or
 	// cp1252 for bytes that are not.
 	hex *charmap.Charmap
+	// alternates: MSH-18 repeats, naming the sets the text may switch
+	// to, so that every escape starting with C or M is read as a switch
+	// (see isSwitch).
+	alternates bool
 }
 
 // Raw is the value still encoded: escapes and inner delimiters as sent.

@@ -145,10 +145,15 @@ func (c CSV) convert(ctx context.Context, in adapters.Raw, unit func(Unit) error
 	// rescan): a later export's, the same as one sent before, may undo
 	// what an export between them changed at the exchange (a drug on
 	// hold one night and active again the next). A file in an archive
-	// is the archive's.
+	// is the archive's. One the folder took again, another having come
+	// under its name since (the whole export as two nights before), is
+	// not the same file's retry: it is told apart by that other file.
 	file := sha256.New()
 	file.Write([]byte(in.Meta[metaArchiveSHA256] + "\x00"))
 	file.Write(body)
+	if after := in.Meta[folder.MetaRetaken]; after != "" {
+		file.Write([]byte("\x00retaken after " + after))
+	}
 	fileSum := file.Sum(nil)
 	err = csvfhir.ConvertEach(body, m, c.Options, func(p csvfhir.Part) error {
 		if err := ctx.Err(); err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/xdmfhir"
 	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/queue"
 )
 
@@ -88,7 +89,44 @@ func (c FHIRJSON) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 	if err != nil {
 		return nil, queue.Permanent(fmt.Errorf("fhir %s: %w", in.Name, err))
 	}
-	return c.unit("document", body, env), nil
+	return fileScoped(c.unit("document", body, env), documentScope(in)), nil
+}
+
+// documentScope and ndjsonScope are what, beside its own bytes, makes a
+// FHIR unit a duplicate of one queued before (see fileScoped): a unit is
+// a duplicate only of the same file's, as a CSV export's bundle is (a
+// retry, a rescan), never of an earlier export's that a later one
+// undid. A JSON document is its file, but in an archive it is the
+// archive's; an NDJSON line is its file's. A file the folder took again,
+// another having come under its name since, is told apart by that other
+// file (folder.MetaRetaken). Nil keeps the unit's own key: a file with no
+// digest (`ferry convert`) and a document the folder has not seen under
+// its name before.
+func documentScope(in adapters.Raw) []byte {
+	if in.Meta[metaArchiveSHA256] == "" && in.Meta[folder.MetaRetaken] == "" {
+		return nil
+	}
+	return []byte(in.Meta[metaArchiveSHA256] + "\x00" + in.Meta[folder.MetaRetaken])
+}
+
+func ndjsonScope(in adapters.Raw) []byte {
+	if in.Meta[folder.MetaSHA256] == "" && in.Meta[folder.MetaRetaken] == "" {
+		return nil
+	}
+	return []byte(in.Meta[metaArchiveSHA256] + "\x00" + in.Meta[folder.MetaSHA256] + "\x00" + in.Meta[folder.MetaRetaken])
+}
+
+// fileScoped keys units' dedup by scope as well as their content.
+func fileScoped(units []Unit, scope []byte) []Unit {
+	if scope == nil {
+		return units
+	}
+	for i := range units {
+		if units[i].Dedup != ([32]byte{}) {
+			units[i].Dedup = dedupKey(scope, units[i].Dedup[:])
+		}
+	}
+	return units
 }
 
 func (c FHIRJSON) convertNDJSON(in adapters.Raw) ([]Unit, error) {
@@ -133,6 +171,7 @@ func (c FHIRJSON) eachNDJSON(ctx context.Context, in adapters.Raw, unit func(Uni
 		return err
 	}
 	defer closeFn()
+	scope := ndjsonScope(in)
 	br := bufio.NewReaderSize(jsonText(r), 64<<10)
 	var buf []byte
 	line, n := 0, 0
@@ -164,7 +203,7 @@ func (c FHIRJSON) eachNDJSON(ctx context.Context, in adapters.Raw, unit func(Uni
 			units = []Unit{{Name: name, Raw: append([]byte(nil), b[:min(len(b), 64<<10)]...), Attrs: map[string]string{"format": "fhir"},
 				Err: fmt.Errorf("the line is longer than %d MiB, the longest ferry reads (its first 64 KiB kept here): export the resource without inline data (an attachment's data as a Binary of its own)", maxNDJSONLine>>20)}}
 		} else {
-			units = c.unit(name, append([]byte(nil), b...), env)
+			units = fileScoped(c.unit(name, append([]byte(nil), b...), env), scope)
 		}
 		for _, u := range units {
 			if err := unit(u); err != nil {

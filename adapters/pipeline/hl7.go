@@ -132,7 +132,11 @@ func (h HL7) each(in adapters.Raw, unit func([]Unit) error) error {
 		return err
 	}
 	if len(msgs) == 0 {
-		return errors.New("no HL7 v2 message in the input")
+		// SplitBatch found batch segments and no message: an empty
+		// batch, which HL7 has a system send "to meet a requirement
+		// for periodic submission of batches when there are no
+		// messages to send" (v2.3 §2.23.3). Nothing to convert.
+		return nil
 	}
 	accepted, checkProc := h.ProcessingIDs[in.Source]
 	// conv is h.Conv until a message of the input merges patients: the

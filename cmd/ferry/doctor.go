@@ -68,12 +68,16 @@ func opsConfigFlag(fs *flag.FlagSet) *string {
 	return fs.String("config", "", "configuration file (default: "+installer.PackageLayout().ConfigFile+" when it exists, else the embedded default)")
 }
 
+// packageConfig is the package's configuration file, the one the
+// installed service runs with. A variable for the tests.
+var packageConfig = func() string { return installer.PackageLayout().ConfigFile }
+
 // opsConfig loads the configuration the operator commands (doctor, status,
 // queue, backfill) work on: --config, else the installed package's file,
 // else the embedded default that `ferry run` uses without --config.
 func opsConfig(path string) (string, *config.Config, error) {
 	if path == "" {
-		pkg := installer.PackageLayout().ConfigFile
+		pkg := packageConfig()
 		if _, err := os.Stat(pkg); err == nil {
 			path = pkg
 		} else if !errors.Is(err, fs.ErrNotExist) {

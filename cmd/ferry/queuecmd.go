@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,7 +10,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -441,6 +444,8 @@ func queueOp(ctx context.Context, cfg *config.Config, action string, ids []strin
 			fmt.Fprintln(stdout, "no dead letters")
 			return nil
 		}
+	} else if action == "retry" {
+		ids = inQueueOrder(cfg, ids)
 	}
 	var do func(id string) error
 	q, err := openQueueOffline(cfg, action == "retry")
@@ -550,6 +555,32 @@ func queueOp(ctx context.Context, cfg *config.Config, action string, ids []strin
 		return exitError{code: 1, err: fmt.Errorf("%s failed for %d item(s)", action, len(failed))}
 	}
 	return nil
+}
+
+// inQueueOrder returns the dead letters ids in the order they were
+// queued (as `--all` and `queue list` take them), whatever order they
+// were named in, IDs that name none after them as given: a patient's
+// dead letters retried go back in their order, an A08 named before its
+// A01 not put back first, which the A01 then waits behind (refused, or
+// with --force delivered after it).
+func inQueueOrder(cfg *config.Config, ids []string) []string {
+	dls, err := deadLetters(cfg)
+	if err != nil || len(ids) < 2 {
+		return ids
+	}
+	seq := make(map[string]uint64, len(dls))
+	for _, d := range dls {
+		seq[d.ID] = d.Seq
+	}
+	pos := func(id string) uint64 {
+		if s, ok := seq[id]; ok {
+			return s
+		}
+		return math.MaxUint64
+	}
+	out := slices.Clone(ids)
+	slices.SortStableFunc(out, func(a, b string) int { return cmp.Compare(pos(a), pos(b)) })
+	return out
 }
 
 // needStatusListener refuses what has to go through the running

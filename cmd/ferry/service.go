@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -38,6 +39,22 @@ func cmdInstall(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	if fs.NArg() > 0 {
 		return errUsage
 	}
+	if !*dryRun && !installer.IsAdmin() {
+		// Said before anything is read or made: the package's
+		// configuration is root's to read, and the account, the
+		// folders' owners and the service are root's to change.
+		cmd := "ferry install"
+		if *foldersOnly {
+			cmd += " --folders-only"
+		}
+		if *cfgPath != "" {
+			cmd += " --config " + shellWord(*cfgPath)
+		}
+		if runtime.GOOS == "windows" {
+			return fmt.Errorf("install: run it from an administrator prompt (Run as administrator): %s; nothing was changed", cmd)
+		}
+		return fmt.Errorf("install: run it as root: sudo %s; nothing was changed", cmd)
+	}
 	path, cfg, err := serviceConfigFile(*cfgPath)
 	if err != nil {
 		return err
@@ -56,10 +73,8 @@ func cmdInstall(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	if runtime.GOOS == "linux" {
-		for _, p := range []string{path, cfg.DataDir} {
-			if strings.HasPrefix(p, "/home/") || strings.HasPrefix(p, "/root/") || p == "/root" {
-				fmt.Fprintf(stderr, "warning: %s is under a home folder, which the hardened unit hides from the service (ProtectHome=yes); use /etc/ferry and /var/lib/ferry\n", p)
-			}
+		for _, w := range hiddenByUnit(serviceConfig(path).Executable, path, cfg, layout) {
+			fmt.Fprintf(stderr, "warning: %s\n", w)
 		}
 	}
 	sc, err := installServiceConfig(path, cfg)
@@ -136,6 +151,58 @@ func cmdInstall(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "installed service %q (%s) running as %s with %s\nstart it with: ferry start\n",
 		sc.Name, svc.Platform(), orDefault(sc.UserName, "the service manager's default account"), path)
 	return nil
+}
+
+// shellWord is s as one word of a command line to copy: quoted when it
+// holds a space.
+func shellWord(s string) string {
+	if strings.ContainsAny(s, " \t") {
+		return `"` + s + `"`
+	}
+	return s
+}
+
+// hiddenByUnit warns of each file and folder the service uses that the
+// hardened unit hides from it: those in a home folder (ProtectHome=yes:
+// /home, /root and /run/user are empty and inaccessible to it) and in
+// /tmp or /var/tmp (PrivateTmp=yes: it has an empty one of its own),
+// beginning with exe, the binary the unit runs (ExecStart), which
+// systemd cannot run there at all.
+func hiddenByUnit(exe, cfgPath string, cfg *config.Config, l installer.Layout) []string {
+	var warns []string
+	for _, dir := range []string{"/home", "/root", "/run/user", "/tmp", "/var/tmp"} {
+		if exe != "" && isWithin(dir, exe) {
+			warns = append(warns, fmt.Sprintf("the ferry binary %s is under %s, which the hardened unit hides from the service (ProtectHome=yes, PrivateTmp=yes), so systemd could not run it; copy it to /usr/local/bin (or install the package) and run install from there", exe, dir))
+		}
+	}
+	paths := []string{cfgPath, cfg.DataDir, l.LogDir}
+	for _, f := range cfg.Sources.Folders {
+		paths = append(paths, f.Path)
+		if p, err := f.Config.Config.ResolvePaths(); err == nil {
+			paths = append(paths, p.Work, p.Done, p.Failed)
+		}
+	}
+	paths = append(paths, l.Readable...)
+	paths = append(paths, l.Private...)
+	var named []string
+	for _, p := range paths {
+		// A folder's work folder and archives inside it go unsaid.
+		if p == "" || slices.ContainsFunc(named, func(n string) bool { return isWithin(n, p) }) {
+			continue
+		}
+		named = append(named, p)
+		for _, home := range []string{"/home", "/root", "/run/user"} {
+			if isWithin(home, p) {
+				warns = append(warns, fmt.Sprintf("%s is under a home folder, which the hardened unit hides from the service (ProtectHome=yes); use /etc/ferry and /var/lib/ferry, or a folder such as /srv", p))
+			}
+		}
+		for _, tmp := range []string{"/tmp", "/var/tmp"} {
+			if isWithin(tmp, p) {
+				warns = append(warns, fmt.Sprintf("%s is under %s, where the hardened unit gives the service an empty one of its own (PrivateTmp=yes); use /etc/ferry and /var/lib/ferry, or a folder such as /srv", p, tmp))
+			}
+		}
+	}
+	return warns
 }
 
 // printInstallPlan tells what install would do, for review before it does.
@@ -519,7 +586,13 @@ func orDefault(s, d string) string {
 	return s
 }
 
-// cmdUninstall stops and unregisters the service. The account, the
+// installedUnit is where `ferry install` writes the service's systemd
+// unit (kardianos/service's place for it); the packages ship theirs as
+// /lib/systemd/system/ferry.service.
+const installedUnit = "/etc/systemd/system/ferry.service"
+
+// cmdUninstall stops and unregisters the service `ferry install`
+// registered; the packages' service is the package's to remove. The account, the
 // configuration and the data folder stay: the queue may hold messages not
 // yet delivered. It names them (uninstallKept), from --config or the
 // package's configuration file, so that whoever removes them knows where
@@ -533,9 +606,17 @@ func cmdUninstall(_ context.Context, args []string, stdout, stderr io.Writer) er
 	if flags.NArg() > 0 {
 		return errUsage
 	}
-	svc, err := service.New(&program{}, serviceConfig(""))
+	svc, err := installedService("uninstall")
 	if err != nil {
-		return fmt.Errorf("uninstall: %w", err)
+		return err
+	}
+	if svc.Platform() == "linux-systemd" {
+		// The package's unit (/lib/systemd/system) is the package's
+		// to remove: uninstall would stop and disable it, then fail
+		// on the unit file `ferry install` writes, which is not there.
+		if _, err := os.Stat(installedUnit); errors.Is(err, fs.ErrNotExist) {
+			return errors.New("uninstall: the ferry service is the .deb or .rpm package's (not registered by `ferry install`); remove the package to remove it (sudo apt remove ferry, or sudo dnf remove ferry), which keeps the data folder; nothing was changed")
+		}
 	}
 	if st, err := svc.Status(); err == nil && st == service.StatusRunning {
 		if err := svc.Stop(); err != nil {
@@ -611,22 +692,21 @@ func serviceControl(action string) func(context.Context, []string, io.Writer, io
 		if len(args) > 0 {
 			return errUsage
 		}
-		if *cfgPath != "" {
-			// A --config that does not load (a typo in its name) would
-			// otherwise skip the wait for the gateway to be ready in
-			// silence: say so before the service is touched.
+		if action != "stop" {
+			// The service's configuration (--config, else the
+			// package's file) must load: a service started on a broken
+			// one fails at once and again every few seconds, and the
+			// wait for the gateway to be ready would be skipped in
+			// silence. Say so before the service is touched.
 			if _, _, err := opsConfig(*cfgPath); err != nil {
 				return fmt.Errorf("%w; the service was left as it is", err)
 			}
 		}
-		svc, err := service.New(&program{}, serviceConfig(""))
+		svc, err := installedService(action)
 		if err != nil {
-			return fmt.Errorf("%s: %w", action, err)
+			return err
 		}
 		if err := service.Control(svc, action); err != nil {
-			if errors.Is(err, service.ErrNotInstalled) || strings.Contains(err.Error(), "not installed") {
-				return fmt.Errorf("%s: the ferry service is not installed (run `ferry install --config FILE`)", action)
-			}
 			return fmt.Errorf("%s: %w", action, err)
 		}
 		if action != "stop" {
@@ -650,6 +730,36 @@ func serviceControl(action string) func(context.Context, []string, io.Writer, io
 		fmt.Fprintf(stdout, "ferry service: %s done (%s)\n", action, statusWord(st))
 		return nil
 	}
+}
+
+// installedService is the ferry service of the OS service manager, for
+// action; an error saying so in plain words when the manager has none.
+// Asked first, since what the manager answers to a command for a service
+// it does not have reaches ferry as "exit status 5" (systemctl's own
+// words are not passed on by kardianos/service) or as the SCM's "does not
+// exist as an installed service", never as service.ErrNotInstalled,
+// which only Status returns.
+func installedService(action string) (service.Service, error) {
+	svc, err := service.New(&program{}, serviceConfig(""))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", action, err)
+	}
+	if _, err := svc.Status(); errors.Is(err, service.ErrNotInstalled) && !unitLoaded(svc) {
+		return nil, fmt.Errorf("%s: the ferry service is not installed (install the package, or run `ferry install --config FILE`); nothing was changed", action)
+	}
+	return svc, nil
+}
+
+// unitLoaded reports whether systemd knows the ferry unit, for a
+// service.ErrNotInstalled of kardianos/service's Status, which it also
+// says of every state it does not know (deactivating while ferry
+// finishes a stop, reloading). Elsewhere that error is exact: false.
+func unitLoaded(svc service.Service) bool {
+	if svc.Platform() != "linux-systemd" {
+		return false
+	}
+	out, err := exec.Command("systemctl", "show", "--property=LoadState", "--value", "ferry.service").Output()
+	return err != nil || strings.TrimSpace(string(out)) != "not-found"
 }
 
 // startWait bounds how long `ferry start` waits for the gateway to be

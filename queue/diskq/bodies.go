@@ -238,7 +238,11 @@ func damaged(err error) error {
 
 // removeOrphanBodies deletes body files that no unsettled item refers to:
 // files whose item was settled just before a crash, and spill files whose
-// Put never happened. It runs in Open, before any CreateBody.
+// Put never happened. It runs in Open, before any CreateBody. A file that
+// cannot be removed (on Windows, one another program has open: a backup
+// agent, a virus scanner) is left for the next start with a warning: it
+// holds nothing the queue needs, so it must not keep the queue from
+// opening.
 func (q *Queue) removeOrphanBodies() error {
 	dir := q.bodiesDir()
 	ents, err := os.ReadDir(dir)
@@ -260,7 +264,9 @@ func (q *Queue) removeOrphanBodies() error {
 			continue
 		}
 		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("remove orphan body file: %w", err)
+			q.log.Warn("queue orphan body file not removed; it is tried again at the next start",
+				"file", e.Name(), "reason", err.Error())
+			continue
 		}
 		removed++
 	}

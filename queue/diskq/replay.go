@@ -1,7 +1,9 @@
 package diskq
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -23,11 +25,18 @@ type replayState struct {
 // replay reads every segment of dir, oldest first. Unless readOnly, it
 // truncates a torn tail of the newest segment and removes a newest
 // segment whose creation a crash cut short; readOnly opens files for
-// reading only and changes nothing, so it may run beside the owner.
+// reading only and changes nothing, so it may run beside the owner. Read
+// so while the owner has the queue open, what the owner changes meanwhile
+// is no damage: a segment removed after the listing held only settled
+// items, and the newest segment ends where the owner's writing stood.
 func replay(dir string, log *slog.Logger, readOnly bool) (*replayState, error) {
 	idxs, err := listSegments(dir)
 	if err != nil {
 		return nil, err
+	}
+	beside := false
+	if readOnly {
+		beside, _ = InUse(dir)
 	}
 	st := &replayState{items: map[uint64]*meta{}, due: map[uint64][2]int64{}, nextSeq: 1, nextIdx: 1}
 	flag := os.O_RDWR
@@ -39,12 +48,15 @@ func replay(dir string, log *slog.Logger, readOnly bool) (*replayState, error) {
 		st.nextIdx = idx + 1
 		path := filepath.Join(dir, segName(idx))
 		f, err := os.OpenFile(path, flag, 0)
+		if readOnly && errors.Is(err, fs.ErrNotExist) {
+			continue // settled and removed by the owner since the listing
+		}
 		if err != nil {
 			st.close()
 			return nil, fmt.Errorf("open segment: %w", err)
 		}
 		seg := &segment{idx: idx, path: path, f: f}
-		res, err := scanSegment(f, segName(idx), log, func(off int64, rec []byte) {
+		res, err := scanSegment(f, segName(idx), log, beside && last, func(off int64, rec []byte) {
 			st.apply(seg, off, rec, log)
 		})
 		if err != nil {

@@ -230,8 +230,14 @@ type scanResult struct {
 // order. A bad record is skipped when a good record follows it (corruption
 // in the middle: logged, counted); when nothing good follows, the rest is a
 // torn tail and scanning stops there, leaving it to the caller to truncate.
+// A file that ends sooner than it did when the scan began (the owner cut
+// its pre-zeroed tail off meanwhile, read beside it) ends there, as a torn
+// tail. With live set, the segment is the newest of a queue its owner has
+// open (a read beside it): the owner may be writing records there while
+// they are read, so the first record that does not check is where its
+// writing stood, not damage, and the scan ends there as at a torn tail.
 // fn's rec is only valid during the call.
-func scanSegment(f *os.File, name string, log *slog.Logger, fn func(off int64, rec []byte)) (scanResult, error) {
+func scanSegment(f *os.File, name string, log *slog.Logger, live bool, fn func(off int64, rec []byte)) (scanResult, error) {
 	var res scanResult
 	st, err := f.Stat()
 	if err != nil {
@@ -260,7 +266,9 @@ func scanSegment(f *os.File, name string, log *slog.Logger, fn func(off int64, r
 		var rec []byte
 		if size-off < recHeaderLen {
 			bad = "short record header"
-		} else if _, err := io.ReadFull(rd, hb); err != nil {
+		} else if _, err := io.ReadFull(rd, hb); isShort(err) {
+			bad = "record runs past end of file"
+		} else if err != nil {
 			return res, fmt.Errorf("read segment %s at %d: %w", name, off, err)
 		} else if l := parseHeader(hb); l == 0 {
 			bad = "impossible record length"
@@ -272,10 +280,11 @@ func scanSegment(f *os.File, name string, log *slog.Logger, fn func(off int64, r
 			}
 			rec = buf[:l]
 			copy(rec, hb)
-			if _, err := io.ReadFull(rd, rec[recHeaderLen:]); err != nil {
+			if _, err := io.ReadFull(rd, rec[recHeaderLen:]); isShort(err) {
+				bad = "record runs past end of file"
+			} else if err != nil {
 				return res, fmt.Errorf("read segment %s at %d: %w", name, off, err)
-			}
-			if err := checkRecord(rec); err != nil {
+			} else if err := checkRecord(rec); err != nil {
 				bad = err.Error()
 			}
 		}
@@ -284,6 +293,10 @@ func scanSegment(f *os.File, name string, log *slog.Logger, fn func(off int64, r
 			off += int64(len(rec))
 			res.end = off
 			continue
+		}
+		if live {
+			res.tornBytes = size - off
+			return res, nil
 		}
 		next, zeros, err := resync(f, off, size)
 		if err != nil {
@@ -310,6 +323,11 @@ func scanSegment(f *os.File, name string, log *slog.Logger, fn func(off int64, r
 		rd.Reset(io.NewSectionReader(f, off, size-off))
 	}
 	return res, nil
+}
+
+// isShort reports whether a read ended at the end of the file.
+func isShort(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // resync looks for the first offset after bad where a record with a valid

@@ -86,6 +86,10 @@ const (
 	// maxResponseBytes bounds how much of a response is read; the rest is
 	// discarded (and the connection then not reused).
 	maxResponseBytes = 8 << 20
+	// minLinkRate is the slowest uplink, in bytes per second, a bundle
+	// held in memory is given time for on top of Timeout: 256 kbit/s,
+	// as the MLLP sink and listener assume.
+	minLinkRate = 32 << 10
 	// maxIssueText bounds the receiver text kept in an error.
 	maxIssueText = 300
 	maxErrorText = 1000
@@ -97,7 +101,9 @@ type Config struct {
 	// given (a trailing slash kept; paths are joined to it without
 	// one). It must be https, except for loopback hosts (demo, tests).
 	URL string `yaml:"url" json:"url"`
-	// Timeout bounds one request including reading the response.
+	// Timeout bounds one request including reading the response, plus
+	// the time a link of 256 kbit/s takes for a bundle held in memory;
+	// one streamed from a file is bounded by its progress instead.
 	Timeout time.Duration `yaml:"timeout" json:"timeout"`
 	// TLS is the client TLS configuration (CA, client certificate).
 	TLS configtls.ClientConfig `yaml:"tls" json:"tls"`
@@ -514,6 +520,16 @@ func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Cl
 		defer cancel(nil)
 		wd = newWatchdog(s.cfg.Timeout, cancel)
 		defer wd.stop()
+		client = stream
+	} else {
+		// Timeout is the exchange's time; carrying the bundle over a
+		// slow uplink takes its own on top (1 MiB at 256 kbit/s, 33
+		// s): bounded by Timeout alone, such a bundle was cut on
+		// every attempt while the exchange was reading it.
+		d := s.cfg.Timeout + time.Duration(len(it.Body))*(time.Second/minLinkRate)
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
 		client = stream
 	}
 	// The transaction goes to the base as configured: a server that

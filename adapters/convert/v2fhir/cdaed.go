@@ -23,46 +23,55 @@ import (
 // the mimeType XDS and MHD give one. A package with other parts besides
 // the document (the attested images it references) is kept whole, as the
 // MIME message it is (message/rfc822): cutting it would drop them. What
-// is neither is kept as it came, application/octet-stream.
-func cdaED(data []byte) (contentType string, out []byte) {
+// is neither is kept as it came, application/octet-stream. cda is the
+// CDA document itself, also when the package is kept whole (its root
+// part, the first), for the labels it gives (cdaConfidentiality); nil when
+// there is none.
+func cdaED(data []byte) (contentType string, out, cda []byte) {
 	if looksXML(data) {
-		return "text/xml", data
+		return "text/xml", data, data
 	}
 	tp := textproto.NewReader(bufio.NewReader(bytes.NewReader(data)))
 	hdr, err := tp.ReadMIMEHeader()
 	if err != nil {
-		return "application/octet-stream", data
+		return "application/octet-stream", data, nil
 	}
 	mt, params, err := mime.ParseMediaType(hdr.Get("Content-Type"))
 	if err != nil || !strings.HasPrefix(mt, "multipart/") || params["boundary"] == "" {
-		return "application/octet-stream", data
+		return "application/octet-stream", data, nil
 	}
 	const whole = "message/rfc822"
 	mr := multipart.NewReader(tp.R, params["boundary"])
 	var doc []byte
+	root := func() []byte {
+		if looksXML(doc) {
+			return doc
+		}
+		return nil
+	}
 	for n := 0; ; n++ {
 		p, err := mr.NextPart() // decodes quoted-printable
 		if err == io.EOF {
 			break
 		}
 		if err != nil || n > 0 {
-			return whole, data
+			return whole, data, root()
 		}
 		body, err := io.ReadAll(p)
 		if err != nil {
-			return whole, data
+			return whole, data, nil
 		}
 		if strings.EqualFold(strings.TrimSpace(p.Header.Get("Content-Transfer-Encoding")), "base64") {
 			if body, err = base64.StdEncoding.DecodeString(strings.Map(dropSpace, string(body))); err != nil {
-				return whole, data
+				return whole, data, nil
 			}
 		}
 		doc = body
 	}
 	if !looksXML(doc) {
-		return whole, data
+		return whole, data, nil
 	}
-	return "text/xml", doc
+	return "text/xml", doc, doc
 }
 
 // looksXML reports whether b starts, after white space or a UTF-8 byte

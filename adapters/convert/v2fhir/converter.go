@@ -189,8 +189,9 @@ type Converter struct {
 	// in ferry convert) knows nothing. A document it knows as replaced
 	// is written superseded, never current, whatever order its original
 	// (T02), edit (T08) or status change (T04) and its replacement (T10)
-	// arrive in, and an edit keeps the relatesTo its document was
-	// written with (see document). It must be safe for concurrent use.
+	// arrive in, one it knows as cancelled (T11) entered-in-error, and an
+	// edit keeps the relatesTo its document was written with (see
+	// document). It must be safe for concurrent use.
 	Replaced func(key string) bool
 	// Labels are security labels the input's envelope gives each of its
 	// messages: the confidentialityCodes of the XDM package an HL7 v2
@@ -257,9 +258,10 @@ type Result struct {
 	Changes []Change
 	// Replaces are the keys the registry of replaced documents
 	// (Converter.Replaced) is to hold once this message is stored: the
-	// document a replacement (T09/T10) supersedes, and the relation
-	// (replaces, appends) a replacement or an addendum (T05/T06) has to
-	// its parent. Keys are opaque and PHI-free, scoped to the patient.
+	// document a replacement (T09/T10) supersedes, the one a cancel (T11)
+	// withdraws, and the relation (replaces, appends) a replacement or an
+	// addendum (T05/T06) has to its parent. Keys are opaque and PHI-free,
+	// scoped to the patient.
 	Replaces []string
 	// Versions are the registry keys (Converter.Replaced) of the
 	// documents this message writes current: were one replaced after

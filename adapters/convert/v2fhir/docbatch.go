@@ -140,6 +140,10 @@ func (x *conv) cancelDocument() error {
 		return err
 	}
 	x.changeDocument(key, "entered-in-error", "")
+	// Remembered, so that the document arriving after its cancel (an
+	// interface engine's error queue replayed) is not filed current
+	// again in the wrong patient's record (see document).
+	x.replaces = append(x.replaces, x.registryKey("cancelled", key))
 	return nil
 }
 
@@ -185,10 +189,10 @@ func hasDocumentContent(m *hl7v2.Message) bool {
 }
 
 // registryKey is a key of the registry of replaced documents
-// (Result.Replaces, Converter.Replaced): what ("replaced", or a relation
-// "replaces"/"appends" of ids[0] to ids[1]) of the documents ids name, for
-// the message's patient (two patients' documents with one number never
-// meet). It is a hash, so neither the document numbers nor the patient's
+// (Result.Replaces, Converter.Replaced): what ("replaced", "cancelled", or
+// a relation "replaces"/"appends" of ids[0] to ids[1]) of the documents
+// ids name, for the message's patient (two patients' documents with one
+// number never meet). It is a hash, so neither the document numbers nor the patient's
 // show in it; the registry is kept in the data directory.
 func (x *conv) registryKey(what string, ids ...fhir.Identifier) string {
 	h := sha256.New()

@@ -793,9 +793,22 @@ var fillerStatus = map[string]string{
 	"PENDING": "pending", "WAITLIST": "waitlist", "DELETED": "entered-in-error", "STARTED": "arrived",
 }
 
+// resourceRemoved reports whether seg is an AIS, AIG, AIL or AIP whose
+// segment action code (field 2, table 0206) is D: a modification (S14)
+// taking that service or resource off the appointment. The Appointment
+// is written whole, so it is left out of it.
+func resourceRemoved(seg hl7v2.Segment) bool {
+	switch seg.Name {
+	case "AIS", "AIG", "AIL", "AIP":
+		return strings.EqualFold(seg.Field(2).Text(1), "D")
+	}
+	return false
+}
+
 // schedule converts SIU^S12-S17 and S26 to an Appointment: SCH identifiers, reason
 // and status; start from TQ1, SCH-11 or the first AIS; AIP, AIL and AIG as
-// participants next to the patient.
+// participants next to the patient. The patient's OBX and DG1 are
+// Observations and Conditions, as an ADT's are.
 func (x *conv) schedule() error {
 	sch, ok := x.m.Segment("SCH")
 	if !ok {
@@ -861,11 +874,15 @@ func (x *conv) schedule() error {
 	}
 	var startAIS hl7v2.Segment
 	if start == "" {
-		if ais, ok := x.m.Segment("AIS"); ok {
+		for _, ais := range x.m.All("AIS") {
+			if resourceRemoved(ais) {
+				continue
+			}
 			if start, err = x.instant(ais, 4); err != nil {
 				return err
 			}
 			startAIS = ais
+			break
 		}
 	}
 	// FHIR R4 has an Appointment's start and end together or neither
@@ -895,25 +912,32 @@ func (x *conv) schedule() error {
 			a.MinutesDuration = n
 		}
 	}
+	// The NTE after the SCH (and its TQ1) and those of each SERVICE
+	// group (after an AIS) are the comment, concatenated, as the IG's
+	// SIU_S12 map has it; a device's, room's or person's are not.
 	var notes []string
-	inSCH := false
+	noted := false
 	for _, seg := range x.m.Segments() {
+		if resourceRemoved(seg) {
+			noted = false
+			continue // nor are its NTE the comment
+		}
 		switch seg.Name {
 		case "SCH":
-			inSCH = true
+			noted = true
 		case "NTE":
-			if inSCH {
+			if noted {
 				if t := nteText(seg); t != "" {
 					notes = append(notes, t)
 				}
 			}
 		case "AIS":
-			inSCH = false
+			noted = true
 			if st := x.cwe(seg.Field(3).Rep(1), ""); st != nil {
 				a.ServiceType = append(a.ServiceType, *st)
 			}
 		case "AIP":
-			inSCH = false
+			noted = false
 			if ref := x.practitioner(seg.Field(3).Rep(1)); ref != nil {
 				p := fhir.AppointmentParticipant{Actor: ref, Status: "accepted"}
 				if role := x.cwe(seg.Field(4).Rep(1), ""); role != nil {
@@ -922,40 +946,48 @@ func (x *conv) schedule() error {
 				a.Participant = append(a.Participant, p)
 			}
 		case "AIL":
-			inSCH = false
+			noted = false
 			if loc := placeText(&x.slabs.text, seg.Field(3)); loc != "" {
 				a.Participant = append(a.Participant, fhir.AppointmentParticipant{Actor: &fhir.Reference{Type: "Location", Display: loc}, Status: "accepted"})
 			}
 		case "AIG":
-			inSCH = false
+			noted = false
 			if r := seg.Field(3).Rep(1); !r.Empty() {
 				a.Participant = append(a.Participant, fhir.AppointmentParticipant{Actor: &fhir.Reference{Type: "Device", Display: orStr(r.Text(2), r.Text(1))}, Status: "accepted"})
 			}
 		default:
 			if seg.Name != "TQ1" {
-				inSCH = false
+				noted = false
 			}
 		}
 	}
 	a.Comment = strings.Join(notes, "\n")
 	a.Participant = append([]fhir.AppointmentParticipant{{Actor: x.patientRef, Status: "accepted"}}, a.Participant...)
+	// The PATIENT group's OBX and DG1 (SIU_S12: PID, PD1, PV1, PV2, OBX,
+	// DG1) are the patient's, as an ADT's are: the IG's SIU_S12 map
+	// writes them as Observations and Conditions.
+	if err := x.clinicalSegments(); err != nil {
+		return err
+	}
 	x.focus = append(x.focus, x.add("Appointment", key, a))
 	return nil
 }
 
 // documentTypes maps TXA-2 (table 0270) to LOINC document codes US Core
-// accepts.
+// accepts. Table 0270 has PN for a procedure note and PR for a progress
+// note; CD (cardiodiagnostics) has no document code of its own and is
+// UNK beside its 0270 code.
 var documentTypes = map[string]fhir.Coding{
 	"DS": {System: "http://loinc.org", Code: "18842-5", Display: "Discharge summary"},
 	"CN": {System: "http://loinc.org", Code: "11488-4", Display: "Consult note"},
 	"HP": {System: "http://loinc.org", Code: "34117-2", Display: "History and physical note"},
-	"PN": {System: "http://loinc.org", Code: "11506-3", Display: "Progress note"},
+	"PN": {System: "http://loinc.org", Code: "28570-0", Display: "Procedure note"},
+	"PR": {System: "http://loinc.org", Code: "11506-3", Display: "Progress note"},
 	"OP": {System: "http://loinc.org", Code: "11504-8", Display: "Surgical operation note"},
 	"DI": {System: "http://loinc.org", Code: "18748-4", Display: "Diagnostic imaging study"},
 	"TS": {System: "http://loinc.org", Code: "18761-7", Display: "Transfer summary note"},
 	"PH": {System: "http://loinc.org", Code: "34117-2", Display: "History and physical note"},
 	"SP": {System: "http://loinc.org", Code: "11526-1", Display: "Pathology study"},
-	"CD": {System: "http://loinc.org", Code: "18842-5", Display: "Discharge summary"},
 }
 
 var docStatus = map[string]string{
@@ -1070,6 +1102,13 @@ func (x *conv) document() error {
 			dr.RelatesTo = []fhir.DocumentReferenceRelates{{Code: rel, Target: &fhir.Reference{Type: "DocumentReference", Identifier: parent}}}
 		}
 	}
+	if dr.Status != "entered-in-error" && x.knownKey("cancelled", key) {
+		// A cancel (T11) of this document was accepted first: it was
+		// withdrawn from this patient's record, and the original or an
+		// edit arriving after it (an error queue replayed) does not file
+		// it there again.
+		dr.Status = "entered-in-error"
+	}
 	if dr.Status == "current" && x.knownKey("replaced", key) {
 		// A replacement of this document was accepted first (its T10
 		// before this T02, or this is an edit of the replaced
@@ -1084,27 +1123,34 @@ func (x *conv) document() error {
 		dr.Context = &fhir.DocumentReferenceContext{Encounter: []fhir.Reference{*x.encRef}}
 	}
 	var text []string
+	hasText := false
 	cdaConf := -1 // the CDA document's confidentiality (cdaConfidentiality)
 	for _, obx := range x.m.All("OBX") {
 		switch strings.ToUpper(obx.Field(2).Text(1)) {
 		case "TX", "FT", "ST":
-			for _, rep := range obx.Field(5).Reps() {
-				text = append(text, rep.String())
+			// Each OBX is a line of the document, and one with OBX-5
+			// empty a blank line between its paragraphs.
+			reps := obx.Field(5).Reps()
+			if len(reps) == 0 {
+				text = append(text, "")
+			}
+			for _, rep := range reps {
+				line := rep.String()
+				text = append(text, line)
+				hasText = hasText || line != ""
 			}
 		case "ED":
-			att, err := x.encapsulated(obx)
+			att, conf, err := x.encapsulated(obx)
 			if err != nil {
 				return err
 			}
 			if att != nil {
 				dr.Content = append(dr.Content, fhir.DocumentReferenceContent{Attachment: *att})
-				if att.ContentType == "text/xml" {
-					cdaConf = max(cdaConf, cdaConfidentiality(att.Data))
-				}
+				cdaConf = max(cdaConf, conf)
 			}
 		}
 	}
-	if len(text) > 0 {
+	if hasText {
 		data := []byte(strings.Join(text, "\n"))
 		dr.Content = append([]fhir.DocumentReferenceContent{{Attachment: attachment("text/plain; charset=utf-8", data)}}, dr.Content...)
 	}
@@ -1197,17 +1243,26 @@ func attachment(contentType string, data []byte) fhir.Attachment {
 }
 
 // encapsulated decodes an ED value in OBX-5: .2 type of data, .3 subtype,
-// .4 encoding (Base64, Hex or A for ASCII), .5 the data. An empty ED gives
-// nil; undecodable data is a content error.
-func (x *conv) encapsulated(obx hl7v2.Segment) (*fhir.Attachment, error) {
+// .4 encoding (Base64, Hex or A for ASCII), .5 the data. Senders that
+// leave out ED.1 (source application) with its separator write the four
+// others one place early (application^pdf^Base64^<data>): ED.3 is then
+// the encoding, which no subtype is, and ED.4 the data. An empty ED gives
+// nil; undecodable data is a content error. conf is the highest
+// confidentiality a CDA document the ED carries gives
+// (cdaConfidentiality), whatever type of data the sender named it by
+// (multipart^x-hl7-cda-level-one, TEXT^XML, application^xml, or none), and
+// also when it travels in a package kept whole; -1 when it carries none.
+func (x *conv) encapsulated(obx hl7v2.Segment) (att *fhir.Attachment, conf int, err error) {
 	ed := obx.Field(5).Rep(1)
-	raw := ed.Comp(5).String()
+	typ, sub, enc, raw := ed.Text(2), ed.Text(3), ed.Text(4), ed.Comp(5).String()
+	if strings.TrimSpace(raw) == "" && ed.Text(4) != "" && edEncodings[strings.ToUpper(ed.Text(3))] {
+		typ, sub, enc, raw = ed.Text(1), ed.Text(2), ed.Text(3), ed.Comp(4).String()
+	}
 	if strings.TrimSpace(raw) == "" {
-		return nil, nil
+		return nil, -1, nil
 	}
 	var data []byte
-	var err error
-	switch strings.ToUpper(ed.Text(4)) {
+	switch strings.ToUpper(enc) {
 	case "BASE64":
 		data, err = base64.StdEncoding.DecodeString(strings.Map(dropSpace, raw))
 	case "HEX":
@@ -1216,18 +1271,25 @@ func (x *conv) encapsulated(obx hl7v2.Segment) (*fhir.Attachment, error) {
 		data = []byte(raw)
 	}
 	if err != nil {
-		return nil, x.badField(obx, 5, "encapsulated data does not decode: "+err.Error())
+		return nil, -1, x.badField(obx, 5, "encapsulated data does not decode: "+err.Error())
 	}
-	ct := mimeType(ed.Text(2), ed.Text(3))
-	if strings.EqualFold(ed.Text(2), "multipart") && strings.EqualFold(ed.Text(3), "x-hl7-cda-level-one") {
-		ct, data = cdaED(data)
+	ct, cda := mimeType(typ, sub), data
+	if strings.EqualFold(typ, "multipart") && strings.EqualFold(sub, "x-hl7-cda-level-one") {
+		ct, data, cda = cdaED(data)
 	}
-	att := attachment(ct, data)
+	conf = -1
+	if looksXML(cda) {
+		conf = cdaConfidentiality(cda)
+	}
+	a := attachment(ct, data)
 	if c := x.cwe(obx.Field(3).Rep(1), ""); c != nil {
-		att.Title = orStr(c.Text, firstDisplay(c))
+		a.Title = orStr(c.Text, firstDisplay(c))
 	}
-	return &att, nil
+	return &a, conf, nil
 }
+
+// edEncodings are the ED.4 encodings (table 0299).
+var edEncodings = map[string]bool{"A": true, "HEX": true, "BASE64": true}
 
 // pointer converts an OBX-5 reference pointer (RP) to an Attachment by
 // URL, or nil when RP.1 is not an absolute URL (a bare file name or an id

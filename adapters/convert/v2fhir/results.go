@@ -1381,8 +1381,17 @@ func (w *resultWalk) openObs(obx hl7v2.Segment) error {
 	if w.x.patientRef == nil {
 		return &ContentError{Segment: "PID", Field: "PID", Reason: "required segment missing before OBX"}
 	}
+	// A document the lab withdraws (OBX-11 W, "post original as wrong,
+	// e.g., transmitted for wrong patient", or D, "deletes the OBX
+	// record") is no longer the report's presented form: the report,
+	// written whole, goes without it, as its other results go
+	// entered-in-error.
+	withdrawn := obxStatus[strings.ToUpper(obx.Field(11).Text(1))] == "entered-in-error"
 	if strings.EqualFold(obx.Field(2).Text(1), "ED") {
-		att, err := w.x.encapsulated(obx)
+		if w.report != nil && withdrawn {
+			return nil
+		}
+		att, conf, err := w.x.encapsulated(obx)
 		if err != nil {
 			return err
 		}
@@ -1391,13 +1400,11 @@ func (w *resultWalk) openObs(obx hl7v2.Segment) error {
 		}
 		if w.report != nil {
 			w.report.dr.PresentedForm = append(w.report.dr.PresentedForm, *att)
-			if att.ContentType == "text/xml" {
-				if r := cdaConfidentiality(att.Data); r >= 0 {
-					if w.report.sec == nil {
-						w.report.sec = newLabels()
-					}
-					w.report.sec.Raise(r)
+			if conf >= 0 {
+				if w.report.sec == nil {
+					w.report.sec = newLabels()
 				}
+				w.report.sec.Raise(conf)
 			}
 			return nil
 		}
@@ -1408,7 +1415,9 @@ func (w *resultWalk) openObs(obx hl7v2.Segment) error {
 	// Observation with dataAbsentReason, and the pointer in the Binary.
 	if w.report != nil && strings.EqualFold(obx.Field(2).Text(1), "RP") {
 		if att := w.x.pointer(obx); att != nil {
-			w.report.dr.PresentedForm = append(w.report.dr.PresentedForm, *att)
+			if !withdrawn {
+				w.report.dr.PresentedForm = append(w.report.dr.PresentedForm, *att)
+			}
 			return nil
 		}
 	}

@@ -58,7 +58,33 @@ func (x *conv) patientExtras() error {
 				c.Telecom = append(c.Telecom, *t)
 			}
 		}
+		// v2.7 keeps NK1-5 and NK1-6 for backward compatibility only:
+		// NK1-40 is the party's telecom, NK1-41 its contact person's
+		// (the IG's NK1 map: contact.telecom both).
+		for _, n := range [...]int{40, 41} {
+			for rep := range nk1.Field(n).RepsSeq() {
+				if t := x.xtn(rep, ""); t != nil && !hasTelecom(c.Telecom, t) {
+					c.Telecom = append(c.Telecom, *t)
+				}
+			}
+		}
 		c.Gender = genders[strings.ToUpper(nk1.Field(15).Text(1))]
+		// NK1-8 and NK1-9 bound the contact role (the IG's NK1 map:
+		// contact.period), so one that ended is not taken for current.
+		start, ok := x.date(nk1.Field(8).Text(1))
+		if !ok {
+			return x.badField(nk1, 8, "invalid start date")
+		}
+		end, ok := x.date(nk1.Field(9).Text(1))
+		if !ok {
+			return x.badField(nk1, 9, "invalid end date")
+		}
+		if n := min(len(start), len(end)); n > 0 && end[:n] < start[:n] {
+			end = "" // per-1: an end before the start says nothing sure
+		}
+		if start != "" || end != "" {
+			c.Period = &fhir.Period{Start: start, End: end}
+		}
 		if org := nk1.Field(13).Text(1); org != "" {
 			c.Organization = &fhir.Reference{Display: org}
 		}
