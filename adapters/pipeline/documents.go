@@ -275,6 +275,9 @@ func (x XDMDocument) ConvertSpill(ctx context.Context, in adapters.Raw, spill fu
 	u.Dedup = sha256.Sum256([]byte(xdmfhir.Format + "\x00" + res.DocumentID + "\x00" + res.SHA256))
 	u.Attrs = map[string]string{"format": xdmfhir.Format, "content": res.Format}
 	documentAttrs(u.Attrs, res)
+	// The document, written current: a retry after its replacement
+	// makes it superseded (SupersedeReplaced).
+	u.Attrs = setDocumentVersions(u.Attrs, res.Versions...)
 	if res.Supersede == nil {
 		u.Replaces = res.Replaces
 		return []Unit{u}, nil

@@ -22,7 +22,7 @@ import (
 const AttrDocumentVersion = "document_version"
 
 // AttrSupersededAtRetry is set ("true") on an item SupersedeReplaced
-// rewrote as it was retried.
+// rewrote as it was retried (or released from hold).
 const AttrSupersededAtRetry = "superseded_at_retry"
 
 // setDocumentVersions puts the version keys into attrs (a copy).
@@ -59,8 +59,9 @@ func pseudonymVersions(u *Unit, ps func(string) string) {
 // would be had the input arrived after its replacement. Without it a
 // version dead-lettered (a 4xx), then replaced by one the exchange took,
 // then retried by an operator would be current again beside the newer
-// one, whose supersede PATCH had found nothing to mark. Items without
-// the attribute are left as they are.
+// one, whose supersede PATCH had found nothing to mark. `ferry held
+// release` passes a held bundle through it too, for the same reason.
+// Items without the attribute are left as they are.
 //
 // A body held in a file (it.Open; a document with its PDF, over the
 // spill threshold) is edited as a stream: read once to find the status

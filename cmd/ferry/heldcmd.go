@@ -396,12 +396,12 @@ func heldRelease(ctx context.Context, cfg *config.Config, key *seal.Key, held *p
 		if err != nil {
 			return heldMissing(id, err)
 		}
-		if len(e.Replaces) > 0 {
-			if reg == nil {
-				if reg, err = openReplaced(cfg, nil); err != nil {
-					return fmt.Errorf("%s not released (still held): %w", id, err)
-				}
+		if reg == nil && (len(e.Replaces) > 0 || e.Attrs[pipeline.AttrDocumentVersion] != "") {
+			if reg, err = openReplaced(cfg, nil); err != nil {
+				return fmt.Errorf("%s not released (still held): %w", id, err)
 			}
+		}
+		if len(e.Replaces) > 0 {
 			// Recorded before the Put, as the pipeline records before it
 			// queues: a version of the replaced document converted from
 			// now on is written superseded.
@@ -411,7 +411,15 @@ func heldRelease(ctx context.Context, cfg *config.Config, key *seal.Key, held *p
 		}
 		x := audit.OperatorAction{Kind: audit.OpHeldRelease, Object: id, ObjectType: audit.IDHeldBundle,
 			Patient: e.Key, ControlID: e.Attrs["control_id"], Label: e.Label}
-		it, err := heldItem(q, held, key, e)
+		// A document version replaced while it was held (its replacement
+		// not held, delivered meanwhile) goes superseded, as a dead
+		// letter of it retried does: current, it would stand beside its
+		// replacement, whose supersede PATCH found nothing.
+		var edit func(*queue.Item) error
+		if reg != nil {
+			edit = pipeline.SupersedeReplaced(reg.Replaced, q.CreateBody)
+		}
+		it, err := heldItem(q, held, key, e, edit)
 		if err == nil {
 			// Recorded before the Put, so that a release cut short
 			// after it is finished, not queued twice (FinishReleases).
@@ -456,8 +464,11 @@ var heldReleaseQueued = func(id string) {}
 
 // heldItem builds the queue item for a held entry; a large bundle is
 // copied into the queue's own spill file. The queue seals it with key, and
-// its patient identifier is sealed with key too (resealPatient).
-func heldItem(q *diskq.Queue, held *pipeline.Held, key *seal.Key, e *pipeline.HeldEntry) (*queue.Item, error) {
+// its patient identifier is sealed with key too (resealPatient). edit,
+// when set, may change the item first as the queue's retry edit changes a
+// dead letter (pipeline.SupersedeReplaced): a large bundle comes to it
+// with Open set and Body nil.
+func heldItem(q *diskq.Queue, held *pipeline.Held, key *seal.Key, e *pipeline.HeldEntry, edit func(*queue.Item) error) (*queue.Item, error) {
 	attrs := map[string]string{"released_from_hold": e.Label}
 	for k, v := range resealPatient(key, e.Key, e.Attrs) {
 		attrs[k] = v
@@ -470,7 +481,26 @@ func heldItem(q *diskq.Queue, held *pipeline.Held, key *seal.Key, e *pipeline.He
 			return nil, fmt.Errorf("held bundle %s: %w", e.ID, err)
 		}
 		it.Body = b.Bytes()
+		if edit != nil {
+			if err := edit(it); err != nil {
+				return nil, fmt.Errorf("held bundle %s: %w", e.ID, err)
+			}
+		}
 		return it, nil
+	}
+	if edit != nil {
+		it.Open = func() (io.ReadCloser, error) {
+			r, _, err := held.OpenBundle(e)
+			return r, err
+		}
+		err := edit(it)
+		it.Open = nil
+		if err != nil {
+			return nil, fmt.Errorf("held bundle %s: %w", e.ID, err)
+		}
+		if it.BodyFile != "" {
+			return it, nil
+		}
 	}
 	r, _, err := held.OpenBundle(e)
 	if err != nil {

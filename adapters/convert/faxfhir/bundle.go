@@ -116,6 +116,11 @@ type Result struct {
 	// Replaces are Document.Replaces, for the registry of replaced
 	// documents: the pipeline records them once the bundle is stored.
 	Replaces []string
+	// Versions are Document.Versions: the registry keys of the document
+	// the bundle writes current, which a retry of its dead letter after
+	// a replacement of it was accepted looks up (the pipeline's
+	// AttrDocumentVersion).
+	Versions []string
 	// Create, when set, says that what was written is not a transaction
 	// Bundle but one resource of this type, to be created with a POST to
 	// [base]/<Create> (ProfileMHDSimplified: "DocumentReference", IHE

@@ -107,6 +107,10 @@ type Document struct {
 	// Replaces are keys for the registry of replaced documents, copied
 	// to Result.Replaces: the caller that reads the registry makes them.
 	Replaces []string
+	// Versions are the registry keys this document is known by while it
+	// is written current, copied to Result.Versions: the caller that
+	// reads the registry makes them.
+	Versions []string
 
 	// extension holds the fax receipt: only the fax path sets it.
 	extension []ext
@@ -262,7 +266,7 @@ func (c *Converter) planDocument(ctx context.Context, d Document) (*plan, error)
 			pt.official.Use = "official"
 		}
 	}
-	p := c.assemble(d, seed, []part{pt}, Result{SHA256: h, Format: ct, Retied: retied, Replaces: d.Replaces})
+	p := c.assemble(d, seed, []part{pt}, Result{SHA256: h, Format: ct, Retied: retied, Replaces: d.Replaces, Versions: d.Versions})
 	p.res.Supersede = SupersedeBatch(&p.bundle, d.Supersedes)
 	return p, nil
 }

@@ -229,14 +229,28 @@ func (c *Converter) registry(d *faxfhir.Document, e Entry) error {
 			}
 		}
 	}
-	if c.Replaced == nil {
-		return nil
+	if c.Replaced != nil {
+		for _, id := range []*fhir.Identifier{d.MasterIdentifier, d.Identifier} {
+			for _, s := range scopes {
+				if id != nil && c.Replaced(replacedKey(s, *id)) {
+					d.Superseded = true
+					return nil
+				}
+			}
+		}
 	}
-	for _, id := range []*fhir.Identifier{d.MasterIdentifier, d.Identifier} {
-		for _, s := range scopes {
-			if id != nil && c.Replaced(replacedKey(s, *id)) {
-				d.Superseded = true
-				return nil
+	if !d.Superseded {
+		// Written current: the keys a replacement accepted later
+		// records, which a retry of this document's dead letter looks
+		// up (pipeline.SupersedeReplaced).
+		for _, id := range []*fhir.Identifier{d.MasterIdentifier, d.Identifier} {
+			for _, s := range scopes {
+				if id == nil {
+					break
+				}
+				if k := replacedKey(s, *id); !slices.Contains(d.Versions, k) {
+					d.Versions = append(d.Versions, k)
+				}
 			}
 		}
 	}
