@@ -254,7 +254,9 @@ func (c Config) Func() func(*http.Request) (*url.URL, error) {
 
 // Apply sets tr's Proxy to Func and makes a proxy's refusal of a CONNECT
 // (407, 403, 502 ...) a *RefusedError naming the proxy rather than the
-// bare status text net/http reports. Call it after setting tr's
+// bare status text net/http reports, and a proxy that closes the
+// connection before it answered an error naming it (proxyConn), not a
+// bare EOF. Call it after setting tr's
 // DialContext, which it wraps: an https:// proxy's own TLS connection is
 // made there, with the system's roots and ca_file, the proxy's host name
 // and no client certificate, not with tr.TLSClientConfig, which is for
@@ -262,14 +264,18 @@ func (c Config) Func() func(*http.Request) (*url.URL, error) {
 // OnProxyConnectResponse together to another Transport.
 func (c Config) Apply(tr *http.Transport) {
 	f := c.Func()
+	proxies := &proxyAddrs{}
 	tr.Proxy = func(r *http.Request) (*url.URL, error) {
 		u, err := f(r)
 		if err == nil && u != nil && strings.EqualFold(u.Scheme, "https") {
-			return alias(u), nil
+			u = alias(u)
+		}
+		if err == nil && u != nil {
+			proxies.add(u)
 		}
 		return u, err
 	}
-	tr.DialContext = proxyDialer(wrapDial(tr), strings.TrimSpace(c.CAFile))
+	tr.DialContext = proxyDialer(wrapDial(tr), strings.TrimSpace(c.CAFile), proxies)
 	tr.OnProxyConnectResponse = checkConnectResponse
 }
 
