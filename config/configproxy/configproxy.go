@@ -112,7 +112,15 @@ func Redact(u *url.URL) string {
 	}
 	u = unalias(u)
 	if _, has := u.User.Password(); !has {
-		return u.String()
+		s := u.String()
+		if u.User == nil && strings.Contains(s, "@") {
+			// A '#', '/' or '?' of the password not percent-encoded
+			// ended the host there ("http://ferry:12#pw@proxy:3128"
+			// is host ferry:12), the rest, password and all, left
+			// in the fragment, path or query.
+			return redactRaw(s)
+		}
+		return s
 	}
 	c := *u
 	c.User = nil
@@ -131,6 +139,12 @@ func RedactString(raw string) string {
 	if u, err := url.Parse(raw); err == nil {
 		return Redact(u)
 	}
+	return redactRaw(raw)
+}
+
+// redactRaw replaces what stands between the scheme and the last '@' of
+// raw, where a password would be.
+func redactRaw(raw string) string {
 	if at := strings.LastIndex(raw, "@"); at >= 0 {
 		start := 0
 		if i := strings.Index(raw, "://"); i >= 0 && i < at {
@@ -197,6 +211,10 @@ func checkURL(raw string) error {
 		}
 	}
 	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		if u.User == nil && strings.Contains(raw, "@") {
+			// The password's '#', '/' or '?' ended the host.
+			return errors.New("not a valid URL; write it as http://host:port or http://user:password@host:port, with a password's special characters percent-encoded (@ as %40, : as %3A, # as %23, / as %2F, ? as %3F)")
+		}
 		return errors.New("a proxy URL is scheme://host:port, with no path or query")
 	}
 	return nil
@@ -254,7 +272,9 @@ func (c Config) Func() func(*http.Request) (*url.URL, error) {
 
 // Apply sets tr's Proxy to Func and makes a proxy's refusal of a CONNECT
 // (407, 403, 502 ...) a *RefusedError naming the proxy rather than the
-// bare status text net/http reports. Call it after setting tr's
+// bare status text net/http reports, and a proxy that closes the
+// connection before it answered an error naming it (proxyConn), not a
+// bare EOF. Call it after setting tr's
 // DialContext, which it wraps: an https:// proxy's own TLS connection is
 // made there, with the system's roots and ca_file, the proxy's host name
 // and no client certificate, not with tr.TLSClientConfig, which is for
@@ -262,14 +282,18 @@ func (c Config) Func() func(*http.Request) (*url.URL, error) {
 // OnProxyConnectResponse together to another Transport.
 func (c Config) Apply(tr *http.Transport) {
 	f := c.Func()
+	proxies := &proxyAddrs{}
 	tr.Proxy = func(r *http.Request) (*url.URL, error) {
 		u, err := f(r)
 		if err == nil && u != nil && strings.EqualFold(u.Scheme, "https") {
-			return alias(u), nil
+			u = alias(u)
+		}
+		if err == nil && u != nil {
+			proxies.add(u)
 		}
 		return u, err
 	}
-	tr.DialContext = proxyDialer(wrapDial(tr), strings.TrimSpace(c.CAFile))
+	tr.DialContext = proxyDialer(wrapDial(tr), strings.TrimSpace(c.CAFile), proxies)
 	tr.OnProxyConnectResponse = checkConnectResponse
 }
 

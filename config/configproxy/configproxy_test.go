@@ -180,3 +180,30 @@ func TestDial(t *testing.T) {
 		}
 	}
 }
+
+// TestURLRedactsUnencodedPassword: a password with a '#', '/' or '?'
+// not percent-encoded ends the URL's host where it stands, so that the
+// URL parses with no password at all when what comes before it is
+// empty or digits: it printed whole, the password with it, wherever the
+// URL did (a config printed, ferry doctor's proxy line from HTTPS_PROXY).
+func TestURLRedactsUnencodedPassword(t *testing.T) {
+	for _, pw := range []string{"1234#" + secret, "#" + secret, "/" + secret, "99?" + secret} {
+		raw := "http://ferry:" + pw + "@proxy.clinic.local:3128"
+		u := URL(raw)
+		parsed, _ := url.Parse(raw)
+		t.Setenv("HTTPS_PROXY", raw)
+		t.Setenv("NO_PROXY", "")
+		d, err := Config{}.Decide(&url.URL{Scheme: "https", Host: "hie.example.org"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, got := range []string{fmt.Sprint(u), fmt.Sprintf("%v|%q|%#v", u, u, Config{URL: u}), RedactString(raw), Redact(parsed), d.String()} {
+			if strings.Contains(got, secret) || !strings.Contains(got, "[REDACTED]@proxy.clinic.local:3128") {
+				t.Errorf("%q printed %q", pw, got)
+			}
+		}
+		if err := (Config{URL: u}).Validate(); err == nil || !strings.Contains(err.Error(), "percent-encoded") || strings.Contains(err.Error(), secret) {
+			t.Errorf("%q: validate %v", pw, err)
+		}
+	}
+}

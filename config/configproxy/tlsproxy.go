@@ -64,20 +64,30 @@ type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
 // proxyDialer returns the DialContext Apply installs: an alias address
 // (an https proxy) gets a TLS connection to the real proxy, made by
-// dialTLS; every other address, base's plain connection.
-func proxyDialer(base dialFunc, caFile string) dialFunc {
+// dialTLS; every other address, base's plain connection. A connection
+// to one of proxies is a proxyConn, which names the proxy when it ends
+// before the proxy answered.
+func proxyDialer(base dialFunc, caFile string, proxies *proxyAddrs) dialFunc {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		host, port, err := net.SplitHostPort(addr)
-		if err != nil {
-			return base(ctx, network, addr)
+		c, err := dialProxyOr(ctx, base, caFile, network, addr)
+		if name, ok := proxies.name(addr); ok && err == nil {
+			c = &proxyConn{Conn: c, proxy: name}
 		}
-		real, ok := strings.CutSuffix(host, aliasSuffix)
-		if !ok {
-			return base(ctx, network, addr)
-		}
-		proxy := &url.URL{Scheme: "https", Host: net.JoinHostPort(real, port)}
-		return dialTLS(ctx, base, network, proxy, caFile)
+		return c, err
 	}
+}
+
+func dialProxyOr(ctx context.Context, base dialFunc, caFile, network, addr string) (net.Conn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return base(ctx, network, addr)
+	}
+	real, ok := strings.CutSuffix(host, aliasSuffix)
+	if !ok {
+		return base(ctx, network, addr)
+	}
+	proxy := &url.URL{Scheme: "https", Host: net.JoinHostPort(real, port)}
+	return dialTLS(ctx, base, network, proxy, caFile)
 }
 
 // dialTLS connects to the https proxy and makes the TLS handshake with

@@ -120,6 +120,8 @@ func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 		switch {
 		case isUTF16(data):
 			hint = utf16Hint
+		case formatHint(data) != "":
+			hint = formatHint(data)
 		case bytes.Contains(data, []byte("PRIVATE KEY-----")):
 			hint = "it holds a private key; are cert and key files swapped?"
 		}
@@ -222,6 +224,8 @@ func checkKeyPEM(path string, data []byte) error {
 	switch {
 	case isUTF16(data):
 		hint = utf16Hint
+	case formatHint(data) != "":
+		hint = formatHint(data)
 	case bytes.Contains(data, []byte("BEGIN CERTIFICATE")):
 		hint = "it holds a certificate; are cert and key files swapped?"
 	}

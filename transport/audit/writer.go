@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -385,6 +386,19 @@ func (d *dialer) dtlsConfig() *dtls.Config {
 		get := tc.GetClientCertificate
 		cfg.GetClientCertificate = func(*dtls.CertificateRequestInfo) (*tls.Certificate, error) {
 			return get(&tls.CertificateRequestInfo{})
+		}
+	}
+	if net.ParseIP(tc.ServerName) != nil {
+		// pion sends no IP address as SNI (RFC 6066 §3) and, having
+		// dropped it, verifies the chain against no name at all: a
+		// repository named by its address is checked here, after the
+		// chain, as crypto/tls checks it for tls:// (RFC 5425 §5.2).
+		addr := tc.ServerName
+		cfg.VerifyPeerCertificate = func(_ [][]byte, chains [][]*x509.Certificate) error {
+			if len(chains) == 0 || len(chains[0]) == 0 {
+				return fmt.Errorf("the certificate of %s was not verified", addr)
+			}
+			return chains[0][0].VerifyHostname(addr)
 		}
 	}
 	return cfg

@@ -419,20 +419,15 @@ func leafCheck(field, certFile, keyFile, caFile string, usage x509.ExtKeyUsage, 
 			case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
 				c.Detail += "; key_file " + keyFile + ": " + plainFileError(err).Error()
 			case strings.Contains(err.Error(), "does not match"):
-				if i := keyCertIndex(certs, keyFile); i > 0 {
-					// The first certificate is the one sent as ferry's.
-					c.Detail += fmt.Sprintf("; key_file %s belongs to certificate %d in the file (%q), which must come first, then the certificates that issued it",
-						keyFile, i+1, certs[i].Subject.CommonName)
-					break
-				}
 				c.Detail += "; key_file " + keyFile + " does not belong to this certificate"
 			default:
-				c.Detail += "; key_file " + keyFile + ": " + err.Error()
+				// The gateway's own words (the key's certificate
+				// later in the file, a passphrase, a DER or .pfx
+				// file, a mode others can read), which name the
+				// file: ferry refuses to load it, so this fails as
+				// the start would.
+				c.Detail += "; " + err.Error()
 			}
-		} else if err := configtls.KeyFileMode(keyFile); err != nil {
-			// ferry refuses to load it, so this fails as the start would.
-			c.Level = Fail
-			c.Detail += "; " + err.Error()
 		}
 	}
 	if caFile != "" {
@@ -471,28 +466,13 @@ func leafCheck(field, certFile, keyFile, caFile string, usage x509.ExtKeyUsage, 
 	return c
 }
 
-// keyPair is tls.LoadX509KeyPair for files that may begin with a UTF-8
-// byte-order mark, which the gateway reads past (configtls.TrimBOM).
+// keyPair reads the certificate and key as the gateway does
+// (configtls.CheckKeyPair: past a UTF-8 byte-order mark, refusing a key
+// behind a passphrase, in another format than PEM, or that other
+// accounts can read), so that the doctor finds what keeps it from
+// starting in the same words.
 func keyPair(certFile, keyFile string) error {
-	cert, err := os.ReadFile(certFile)
-	if err != nil {
-		return err
-	}
-	key, err := os.ReadFile(keyFile)
-	if err != nil {
-		return err
-	}
-	_, err = tls.X509KeyPair(configtls.TrimBOM(cert), configtls.TrimBOM(key))
-	return err
-}
-
-// keyCertIndex is configtls.KeyCertIndex for the key at keyFile.
-func keyCertIndex(certs []*x509.Certificate, keyFile string) int {
-	key, err := os.ReadFile(keyFile)
-	if err != nil {
-		return -1
-	}
-	return configtls.KeyCertIndex(certs, configtls.TrimBOM(key))
+	return configtls.CheckKeyPair(certFile, keyFile)
 }
 
 func chainWords(err error) string {
