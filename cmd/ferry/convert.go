@@ -92,9 +92,9 @@ func cmdConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		in := adapters.Raw{Source: "convert", Format: fmtName, Name: f, Body: body, Received: time.Now(), Meta: meta, Size: int64(len(body))}
 		ins := []adapters.Raw{in}
-		if fmtName == "" && strings.EqualFold(filepath.Ext(f), ".eml") {
+		if (fmtName == "" || fmtName == fax.Format) && strings.EqualFold(filepath.Ext(f), ".eml") {
 			// An e-mailed fax: each PDF or TIFF attachment is a fax, as
-			// a fax inbox reads it.
+			// a fax inbox reads it (--format fax names it too).
 			if ins, err = fax.Emailed(in, time.Local); err != nil {
 				fmt.Fprintf(stderr, "%s: %v\n", f, err)
 				failed++
