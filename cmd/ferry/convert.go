@@ -92,9 +92,9 @@ func cmdConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		in := adapters.Raw{Source: "convert", Format: fmtName, Name: f, Body: body, Received: time.Now(), Meta: meta, Size: int64(len(body))}
 		ins := []adapters.Raw{in}
-		if fmtName == "" && strings.EqualFold(filepath.Ext(f), ".eml") {
+		if (fmtName == "" || fmtName == fax.Format) && strings.EqualFold(filepath.Ext(f), ".eml") {
 			// An e-mailed fax: each PDF or TIFF attachment is a fax, as
-			// a fax inbox reads it.
+			// a fax inbox reads it (--format fax names it too).
 			if ins, err = fax.Emailed(in, time.Local); err != nil {
 				fmt.Fprintf(stderr, "%s: %v\n", f, err)
 				failed++
@@ -106,7 +106,14 @@ func cmdConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			fmtName = pipeline.Detect(f, body)
 		}
 		conv, ok := convs[fmtName]
-		if !ok || fmtName == "csv" && meta == nil {
+		if fmtName == "csv" && meta == nil {
+			// --format csv: a CSV is read only by a mapping, which
+			// says what its columns are.
+			fmt.Fprintf(stderr, "%s: no csv mapping of an ehr folder in --config matches its name (sources.folders[].csv[].match), and a CSV is read only by the mapping that says what its columns are\n", f)
+			failed++
+			continue
+		}
+		if !ok {
 			fmt.Fprintf(stderr, "%s: cannot tell the format (not HL7 v2, C-CDA, FHIR JSON, a fax image or e-mail, and no csv mapping of an ehr folder in --config matches its name); use --format\n", f)
 			failed++
 			continue

@@ -67,3 +67,37 @@ sources:
 		t.Errorf("no config: %v\n%s", err, errs.String())
 	}
 }
+
+// TestConvertFormatCSVWithoutMapping: `ferry convert --format csv
+// labs.csv` whose name no csv mapping of --config matches said "cannot
+// tell the format (...); use --format", though the format was given: it
+// says that no mapping matches the file's name, which is what a CSV is
+// read by, and names the setting.
+func TestConvertFormatCSVWithoutMapping(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "ferry.yaml")
+	if err := os.WriteFile(cfg, []byte(`data_dir: `+filepath.Join(dir, "data")+`
+sources:
+  folders:
+    - name: ehr
+      kind: ehr
+      path: `+filepath.Join(dir, "drop")+`
+      csv:
+        - match: "patients*.csv"
+          resource: Patient
+          identifier: {column: MRN, system: "urn:oid:1.2.3"}
+          columns: {Last: name.family}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "labs.csv")
+	os.WriteFile(file, []byte("MRN,Last\n7,Doe\n"), 0o600)
+	for _, args := range [][]string{{"--format", "csv", file}, {"--format", "csv", "--config", cfg, file}} {
+		var errs bytes.Buffer
+		err := cmdConvert(context.Background(), args, io.Discard, &errs)
+		if err == nil || strings.Contains(errs.String(), "cannot tell the format") || strings.Contains(errs.String(), "use --format") ||
+			!strings.Contains(errs.String(), "no csv mapping") || !strings.Contains(errs.String(), "sources.folders[].csv[].match") {
+			t.Errorf("ferry convert %s: %v\n%s", strings.Join(args, " "), err, errs.String())
+		}
+	}
+}

@@ -71,8 +71,10 @@ func cmdHeld(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return heldMissing(pos[0], err)
 		}
+		// Attributes quote what a sender wrote (MSH-9, MSH-10): fit
+		// for a terminal, as `ferry queue show` prints them.
 		fmt.Fprintf(stdout, "id:       %s\nlabel:    %s\nreason:   %s\nsource:   %s\nunit:     %s\nformat:   %s\nreceived: %s\nheld:     %s\n",
-			e.ID, e.Label, e.Reason, e.Source, e.Unit, e.Format, e.Received.Format("2006-01-02 15:04:05"), e.Stored.Format("2006-01-02 15:04:05"))
+			e.ID, e.Label, terminalText(e.Reason), e.Source, terminalText(e.Unit), e.Format, e.Received.Format("2006-01-02 15:04:05"), e.Stored.Format("2006-01-02 15:04:05"))
 		if e.Group != "" {
 			fmt.Fprintf(stdout, "group:    %s (released or discarded together with the other entries of this input)\n", e.Group)
 		}
@@ -91,7 +93,7 @@ func cmdHeld(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		for k, v := range e.Attrs {
 			if k != pipeline.AttrPatient { // the patient's identifier, for the audit trail only: PHI
-				fmt.Fprintf(stdout, "attr:     %s=%s\n", k, v)
+				fmt.Fprintf(stdout, "attr:     %s=%s\n", k, terminalText(v))
 			}
 		}
 		return nil
@@ -288,7 +290,7 @@ func heldList(held *pipeline.Held, stdout io.Writer) error {
 			fmt.Fprintf(tw, "%s\t?\t?\t?\t%v\n", id, err)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.ID, e.Stored.Format("2006-01-02 15:04"), e.Label, e.Source, e.Attrs["type"])
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.ID, e.Stored.Format("2006-01-02 15:04"), e.Label, e.Source, terminalText(e.Attrs["type"]))
 	}
 	return tw.Flush()
 }

@@ -64,6 +64,32 @@ func runInit(args []string, stdin io.Reader, terminal bool, stdout, stderr io.Wr
 			answerFlags++
 		}
 	})
+	// A flag of one kind of exchange given for none, or for the other
+	// kind, would be left out of the file without a word: certificates
+	// given with the URL forgotten make a gateway that writes every
+	// bundle to its local outbox.
+	var tlsFlags, sshFlags []string
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "ca", "cert", "key", "server-name":
+			tlsFlags = append(tlsFlags, "--"+f.Name)
+		case "sftp-key", "known-hosts":
+			sshFlags = append(sshFlags, "--"+f.Name)
+		}
+	})
+	stray := ""
+	switch {
+	case a.ExchangeURL == "" && len(tlsFlags)+len(sshFlags) > 0:
+		stray = strings.Join(append(tlsFlags, sshFlags...), ", ") + " given without --exchange-url (https://... or mllps://host:port with --ca, --cert, --key; sftp://user@host/dir with --sftp-key, --known-hosts)"
+	case a.SFTP() && len(tlsFlags) > 0:
+		stray = strings.Join(tlsFlags, ", ") + " given for an sftp:// exchange, which logs in with --sftp-key and --known-hosts (--ca, --cert, --key and --server-name are for an https:// or mllps:// one)"
+	case a.ExchangeURL != "" && !a.SFTP() && len(sshFlags) > 0:
+		stray = strings.Join(sshFlags, ", ") + " given for an exchange that is not sftp:// (an https:// or mllps:// one uses --ca, --cert and --key)"
+	}
+	if stray != "" {
+		fmt.Fprintf(stderr, "ferry init: %s; nothing is written: the file would leave them out\n", stray)
+		return errUsage
+	}
 	var p *prompter
 	if terminal && !*yes && answerFlags == 0 {
 		p = &prompter{in: bufio.NewReader(stdin), out: stdout}

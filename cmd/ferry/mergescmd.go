@@ -90,7 +90,8 @@ func (n mergeNames) patientKey(id merges.ID) string {
 
 func (n mergeNames) name(id merges.ID) string {
 	if n.phi {
-		return id.System + "|" + id.Value
+		// The sender's PID-3: fit for a terminal (terminalText).
+		return terminalText(id.System + "|" + id.Value)
 	}
 	return n.patientKey(id)
 }

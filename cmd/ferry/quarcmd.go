@@ -179,7 +179,7 @@ func namesShown(e *pipeline.QuarantineEntry) bool {
 // folder sources' log lines use, so the two can be matched.
 func quarantineName(e *pipeline.QuarantineEntry) string {
 	if namesShown(e) {
-		return orDefault(e.Name, "-")
+		return terminalText(orDefault(e.Name, "-"))
 	}
 	sum := e.Meta["sha256"]
 	if len(sum) < 12 {
@@ -201,7 +201,9 @@ func quarantineReason(e *pipeline.QuarantineEntry) string {
 	if i := strings.Index(r, panicked); i >= 0 {
 		r = r[:i+len(panicked)]
 	}
-	return hideNames(e, r)
+	// What the sender wrote (MSH-9, MSH-10) is quoted: fit for a
+	// terminal, as `ferry queue` prints it.
+	return terminalText(hideNames(e, r))
 }
 
 // hideNames replaces, in s, the file names an entry's input came with
@@ -251,7 +253,10 @@ func quarantineShow(ctx context.Context, cfg *config.Config, quar *pipeline.Quar
 	fmt.Fprintf(stdout, "stored:    %s\n", e.Stored.Local().Format(time.DateTime))
 	fmt.Fprintf(stdout, "source:    %s\n", orDefault(e.Source, "-"))
 	fmt.Fprintf(stdout, "format:    %s\n", orDefault(e.Format, "-"))
-	fmt.Fprintf(stdout, "name:      %s\n", orDefault(e.Name, "-"))
+	// The name, the source's facts and the reason quote what came from
+	// outside (a file's name, an e-mail's subject, a sender's MSH-9):
+	// fit for a terminal, as `ferry queue show` prints them.
+	fmt.Fprintf(stdout, "name:      %s\n", terminalText(orDefault(e.Name, "-")))
 	fmt.Fprintf(stdout, "size:      %d bytes\n", len(e.Raw))
 	keys := make([]string, 0, len(e.Meta))
 	for k := range e.Meta {
@@ -259,9 +264,9 @@ func quarantineShow(ctx context.Context, cfg *config.Config, quar *pipeline.Quar
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(stdout, "%-10s %s\n", k+":", e.Meta[k])
+		fmt.Fprintf(stdout, "%-10s %s\n", k+":", terminalText(e.Meta[k]))
 	}
-	fmt.Fprintf(stdout, "reason:\n  %s\n", strings.ReplaceAll(strings.TrimSpace(e.Reason), "\n", "\n  "))
+	fmt.Fprintf(stdout, "reason:\n  %s\n", strings.ReplaceAll(strings.TrimSpace(terminalText(e.Reason)), "\n", "\n  "))
 	if len(e.Raw) == 0 {
 		fmt.Fprintln(stdout, "(no copy of the input is kept here, it was too large: a folder source's copy is in its failed/ folder)")
 	}

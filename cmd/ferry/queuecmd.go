@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"math"
+	"net"
 	"os"
 	"slices"
 	"sort"
@@ -205,7 +206,7 @@ func queueShow(ctx context.Context, cfg *config.Config, id string, withBody bool
 			if dl, err = ops.RemoteDeadLetter(ctx, cfg.Status.Listen, tok, id); errors.Is(err, ops.ErrNoSuchItem) {
 				return fmt.Errorf("show %s: %w", id, errNoDeadLetter)
 			} else if err != nil {
-				return err
+				return noGateway(cfg, "show "+id, err)
 			}
 			remote = true
 		default:
@@ -517,10 +518,13 @@ func queueOp(ctx context.Context, cfg *config.Config, action string, ids []strin
 			return fmt.Errorf("%s: the gateway is running and holds the queue, and its ops token cannot be read (%v); run as root or the ferry account, or stop the gateway first", action, terr)
 		}
 		do = func(id string) error {
+			var err error
 			if action == "retry" {
-				return noDeadLetter(ops.RemoteRetry(ctx, cfg.Status.Listen, tok, id, force))
+				err = ops.RemoteRetry(ctx, cfg.Status.Listen, tok, id, force)
+			} else {
+				err = ops.RemoteOp(ctx, cfg.Status.Listen, tok, action, id)
 			}
-			return noDeadLetter(ops.RemoteOp(ctx, cfg.Status.Listen, tok, action, id))
+			return noDeadLetter(noGateway(cfg, action, err))
 		}
 	case errors.Is(err, errNoQueue):
 		do = func(string) error { return errNoDeadLetter }
@@ -530,15 +534,23 @@ func queueOp(ctx context.Context, cfg *config.Config, action string, ids []strin
 	bar := newBar(len(ids), action+" dead letters", stderr)
 	var failed []string
 	var forced []string
+	var down error // no gateway takes the commands: the rest would fail alike
+	done := 0
 	for _, id := range ids {
 		var note string
 		if action == "retry" && force {
 			note = newerNote(cfg, id)
 		}
-		if err := do(id); err != nil {
+		if err := do(id); errors.Is(err, errNoGateway) {
+			down = err
+			break
+		} else if err != nil {
 			failed = append(failed, fmt.Sprintf("%s: %v", id, err))
-		} else if note != "" {
-			forced = append(forced, fmt.Sprintf("%s: %s", id, note))
+		} else {
+			done++
+			if note != "" {
+				forced = append(forced, fmt.Sprintf("%s: %s", id, note))
+			}
 		}
 		bar.Add(1)
 	}
@@ -547,7 +559,13 @@ func queueOp(ctx context.Context, cfg *config.Config, action string, ids []strin
 	}
 	bar.Finish()
 	verb := map[string]string{"retry": "back in the queue", "purge": "deleted"}[action]
-	fmt.Fprintf(stdout, "%d of %d dead letter(s) %s\n", len(ids)-len(failed), len(ids), verb)
+	fmt.Fprintf(stdout, "%d of %d dead letter(s) %s\n", done, len(ids), verb)
+	if down != nil {
+		for _, f := range failed {
+			fmt.Fprintf(stderr, "  %s\n", f)
+		}
+		return down
+	}
 	if len(failed) > 0 {
 		for _, f := range failed {
 			fmt.Fprintf(stderr, "  %s\n", f)
@@ -581,6 +599,23 @@ func inQueueOrder(cfg *config.Config, ids []string) []string {
 	out := slices.Clone(ids)
 	slices.SortStableFunc(out, func(a, b string) int { return cmp.Compare(pos(a), pos(b)) })
 	return out
+}
+
+// errNoGateway is what noGateway's error wraps.
+var errNoGateway = errors.New("no gateway answers")
+
+// noGateway says in plain words that nothing answers on status.listen
+// when err is the connection to it that failed: the queue's lock is held
+// (which sends these commands to the gateway), but not by a gateway whose
+// status page listens. what names the command. Other errors are returned
+// as they are.
+func noGateway(cfg *config.Config, what string, err error) error {
+	var oe *net.OpError
+	if !errors.As(err, &oe) || oe.Op != "dial" {
+		return err
+	}
+	return fmt.Errorf("%s: the queue is in use, but %w on status.listen %s to take the command: a gateway still starting (its status page listens once its queue is open), "+
+		"or a command that holds the queue (`ferry backfill`, `ferry held release`, `ferry quarantine replay`); try again once the gateway is up or that command has ended", what, errNoGateway, cfg.Status.Listen)
 }
 
 // needStatusListener refuses what has to go through the running

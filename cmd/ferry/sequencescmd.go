@@ -72,7 +72,9 @@ func sequencesList(all map[string]int64, stdout io.Writer) error {
 	fmt.Fprintln(tw, "LISTENER\tSTREAM (MSH-3|4|5|6)\tLAST ACCEPTED\tEXPECTS")
 	for _, k := range slices.Sorted(maps.Keys(all)) {
 		l, st := sequenceKey(k)
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", l, st, all[k], all[k]+1)
+		// The stream is what the sender wrote in MSH-3 to MSH-6: fit
+		// for a terminal, as `ferry queue` prints a sender's text.
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", l, terminalText(st), all[k], all[k]+1)
 	}
 	tw.Flush()
 	fmt.Fprintf(stdout, "\n%d stream(s). A stream to start again: `ferry sequences reset 'STREAM' --yes`, with the gateway stopped (or have the sender send -1).\n", len(all))
