@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -67,6 +69,10 @@ func openLogOutput(cfg *config.Config, path string, stderr io.Writer, interactiv
 // variable for the tests.
 var logRotateRetry = time.Minute
 
+// logReopenCheck is how often the log file is looked for at its path: a
+// variable for the tests.
+var logReopenCheck = time.Second
+
 // logFileWriter is the rotated log file. A rotation that fails (on
 // Windows, a viewer or monitoring agent that holds the file open without
 // FILE_SHARE_DELETE, so that it cannot be renamed) made lumberjack refuse
@@ -74,16 +80,35 @@ var logRotateRetry = time.Minute
 // until whoever held the file let go: the log stopped without a word.
 // The lines go on into the file as it is meanwhile, past
 // log.max_size_mb, and the rotation is tried again every logRotateRetry.
+//
+// A file removed while ferry writes it (its folder deleted to free space,
+// a clean-up script) took the lines into a file nobody could read, whose
+// space was not freed, until the next rotation, weeks away at info: every
+// logReopenCheck the file is looked for, and one that is gone is made
+// again, its folder too (0750).
 type logFileWriter struct {
 	mu      sync.Mutex
 	lj      *lumberjack.Logger
 	f       *os.File  // the file appended to while it cannot be rotated
 	retryAt time.Time // when to try the rotation again
+	checkAt time.Time // when to look for the file at its path again
 }
 
 func (l *logFileWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if now := time.Now(); !now.Before(l.checkAt) {
+		l.checkAt = now.Add(logReopenCheck)
+		if _, err := os.Stat(l.lj.Filename); errors.Is(err, fs.ErrNotExist) {
+			// lumberjack makes a folder 0755: this one first.
+			os.MkdirAll(filepath.Dir(l.lj.Filename), 0o750)
+			l.lj.Close()
+			if l.f != nil {
+				l.f.Close()
+				l.f = nil
+			}
+		}
+	}
 	if l.f != nil && time.Now().Before(l.retryAt) {
 		return l.f.Write(p)
 	}
