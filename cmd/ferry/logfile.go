@@ -1,13 +1,17 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/kardianos/service"
 	"gopkg.in/natefinch/lumberjack.v2"
@@ -46,18 +50,94 @@ func openLogOutput(cfg *config.Config, path string, stderr io.Writer, interactiv
 		return nil, nil, fmt.Errorf("log.file: cannot write the log: %w", err)
 	}
 	f.Close()
-	lj := &lumberjack.Logger{
+	lf := &logFileWriter{lj: &lumberjack.Logger{
 		Filename:   path,
 		MaxSize:    cfg.Log.MaxSizeMB,
 		MaxBackups: cfg.Log.MaxFiles,
-	}
-	w = lj
+	}}
+	w = lf
 	if interactive {
 		// The file first, and a terminal that went away (a closed ssh
 		// session) must not stop the lines reaching it.
-		w = io.MultiWriter(lj, bestEffort{stderr})
+		w = io.MultiWriter(lf, bestEffort{stderr})
 	}
-	return w, lj.Close, nil
+	return w, lf.Close, nil
+}
+
+// logRotateRetry is how long the log is appended to its file as it is
+// after a rotation failed, before the rotation is tried again. A
+// variable for the tests.
+var logRotateRetry = time.Minute
+
+// logReopenCheck is how often the log file is looked for at its path: a
+// variable for the tests.
+var logReopenCheck = time.Second
+
+// logFileWriter is the rotated log file. A rotation that fails (on
+// Windows, a viewer or monitoring agent that holds the file open without
+// FILE_SHARE_DELETE, so that it cannot be renamed) made lumberjack refuse
+// the line, and every line after it, each trying the rotation again,
+// until whoever held the file let go: the log stopped without a word.
+// The lines go on into the file as it is meanwhile, past
+// log.max_size_mb, and the rotation is tried again every logRotateRetry.
+//
+// A file removed while ferry writes it (its folder deleted to free space,
+// a clean-up script) took the lines into a file nobody could read, whose
+// space was not freed, until the next rotation, weeks away at info: every
+// logReopenCheck the file is looked for, and one that is gone is made
+// again, its folder too (0750).
+type logFileWriter struct {
+	mu      sync.Mutex
+	lj      *lumberjack.Logger
+	f       *os.File  // the file appended to while it cannot be rotated
+	retryAt time.Time // when to try the rotation again
+	checkAt time.Time // when to look for the file at its path again
+}
+
+func (l *logFileWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now := time.Now(); !now.Before(l.checkAt) {
+		l.checkAt = now.Add(logReopenCheck)
+		if _, err := os.Stat(l.lj.Filename); errors.Is(err, fs.ErrNotExist) {
+			// lumberjack makes a folder 0755: this one first.
+			os.MkdirAll(filepath.Dir(l.lj.Filename), 0o750)
+			l.lj.Close()
+			if l.f != nil {
+				l.f.Close()
+				l.f = nil
+			}
+		}
+	}
+	if l.f != nil && time.Now().Before(l.retryAt) {
+		return l.f.Write(p)
+	}
+	if l.f != nil {
+		// Ours must not be what keeps the file from being renamed.
+		l.f.Close()
+		l.f = nil
+	}
+	n, err := l.lj.Write(p)
+	if err == nil {
+		return n, nil
+	}
+	f, ferr := os.OpenFile(l.lj.Filename, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if ferr != nil {
+		return n, err
+	}
+	l.f, l.retryAt = f, time.Now().Add(logRotateRetry)
+	return l.f.Write(p)
+}
+
+// Close closes the file.
+func (l *logFileWriter) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f != nil {
+		l.f.Close()
+		l.f = nil
+	}
+	return l.lj.Close()
 }
 
 // crashFile is where a service's crash report goes, beside its log file

@@ -174,3 +174,41 @@ func TestSystemLogErrorsOnly(t *testing.T) {
 		t.Errorf("event ends in a newline: %q", ev.errors[0])
 	}
 }
+
+// TestLogFileRemovedWhileRunning: the log's folder removed while ferry
+// runs (`rm -r /var/log/ferry` to free space, a clean-up script) left
+// ferry writing into the deleted file, which nobody can read and whose
+// space is not freed, until the next rotation at log.max_size_mb, weeks
+// away at info; the folder and the file are made again (0750, 0600) and
+// the lines go there.
+func TestLogFileRemovedWhileRunning(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Windows does not remove a folder whose file is open")
+	}
+	defer func(d time.Duration) { logReopenCheck = d }(logReopenCheck)
+	logReopenCheck = 0 // look at each line
+	dir := filepath.Join(t.TempDir(), "logs")
+	path := filepath.Join(dir, "ferry.log")
+	cfg := &config.Config{}
+	cfg.Log.MaxSizeMB, cfg.Log.MaxFiles = 50, 2
+	w, closeLog, err := openLogOutput(cfg, path, &bytes.Buffer{}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeLog()
+	log := newLogger(w, "info")
+	log.Info("before")
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	log.Info("after")
+	b, err := os.ReadFile(path)
+	if err != nil || !strings.Contains(string(b), `msg=after`) {
+		t.Fatalf("log after its folder was removed: %q (%v), want the line", b, err)
+	}
+	for p, want := range map[string]os.FileMode{dir: 0o750, path: 0o600} {
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != want {
+			t.Errorf("%s made again with mode %v (%v), want %v", p, fi.Mode().Perm(), err, want)
+		}
+	}
+}
