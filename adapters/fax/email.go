@@ -3,7 +3,6 @@ package fax
 import (
 	"bufio"
 	"bytes"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -286,31 +285,86 @@ func lenientMediaType(ct string) (string, map[string]string) {
 func decodeTransfer(enc string, r io.Reader) io.Reader {
 	switch strings.ToLower(strings.TrimSpace(enc)) {
 	case "base64":
-		return base64.NewDecoder(base64.StdEncoding, &stripSpace{r: r})
+		return &base64Reader{r: r}
 	case "quoted-printable":
 		return quotedprintable.NewReader(r)
 	}
 	return r
 }
 
-// stripSpace drops the line breaks and spaces of base64 text, which
-// encoding/base64 does not skip (it skips only CR and LF).
-type stripSpace struct{ r io.Reader }
+// base64Value is the value of each letter of the base64 alphabet (RFC
+// 2045, Table 1), 0xff for any other byte.
+var base64Value = func() (t [256]byte) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	for i := range t {
+		t[i] = 0xff
+	}
+	for i := range len(alphabet) {
+		t[alphabet[i]] = byte(i)
+	}
+	return t
+}()
 
-func (s *stripSpace) Read(p []byte) (int, error) {
-	for {
-		n, err := s.r.Read(p)
-		j := 0
-		for _, c := range p[:n] {
-			if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
-				p[j] = c
-				j++
+// base64Reader decodes base64 as RFC 2045 (6.8) has a receiver read it,
+// which encoding/base64 does not: "Any characters outside of the base64
+// alphabet are to be ignored" (line breaks, spaces, a form feed or a
+// stray byte a gateway left); a last group written without its "="
+// padding gives the bytes it holds; and data encoded in pieces, each
+// padded, goes on after each piece's "=".
+type base64Reader struct {
+	r    io.Reader
+	err  error
+	quad [4]byte // letters of the group being read
+	n    int     // how many
+	in   [4096]byte
+	out  []byte // decoded, not yet returned
+	dec  [3072]byte
+}
+
+func (d *base64Reader) Read(p []byte) (int, error) {
+	for len(d.out) == 0 {
+		if d.err != nil {
+			if d.out = d.flush(d.dec[:0]); len(d.out) == 0 {
+				return 0, d.err
+			}
+			break
+		}
+		n, err := d.r.Read(d.in[:])
+		d.out, d.err = d.dec[:0], err
+		for _, c := range d.in[:n] {
+			if c == '=' {
+				d.out = d.flush(d.out) // the end of a piece
+				continue
+			}
+			v := base64Value[c]
+			if v == 0xff {
+				continue
+			}
+			d.quad[d.n] = v
+			if d.n++; d.n == 4 {
+				q := uint32(d.quad[0])<<18 | uint32(d.quad[1])<<12 | uint32(d.quad[2])<<6 | uint32(d.quad[3])
+				d.out = append(d.out, byte(q>>16), byte(q>>8), byte(q))
+				d.n = 0
 			}
 		}
-		if j > 0 || err != nil {
-			return j, err
-		}
 	}
+	n := copy(p, d.out)
+	d.out = d.out[n:]
+	return n, nil
+}
+
+// flush appends what the letters of an unfinished group hold: one byte
+// for two letters, two for three (one letter holds no whole byte).
+func (d *base64Reader) flush(out []byte) []byte {
+	q := uint32(d.quad[0])<<18 | uint32(d.quad[1])<<12 | uint32(d.quad[2])<<6
+	switch d.n {
+	case 2:
+		out = append(out, byte(q>>16))
+	case 3:
+		out = append(out, byte(q>>16), byte(q>>8))
+	}
+	d.n = 0
+	return out
 }
 
 // textOf is a text part's bytes as UTF-8: decoded from the charset the
