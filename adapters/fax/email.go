@@ -48,6 +48,7 @@ type emailFax struct {
 	docs       [][]byte     // PDF or TIFF attachments, in order
 	calls      []*emailCall // the call of each of docs: the message's, or the forwarded message's it came in
 	skipped    int          // attachments that are neither PDF nor TIFF (logos, signatures)
+	tnef       bool         // one of them is a winmail.dat (TNEF), which may pack a fax
 	sizeHint   int64        // the decoded size of the message, for the first image's buffer
 	maxParts   bool         // the part bound was reached
 }
@@ -241,9 +242,15 @@ func (e *emailFax) walk(h header, body io.Reader, depth int, parts *int, call *e
 	case strings.HasPrefix(media, "message/") || strings.HasPrefix(media, "text/"):
 	default:
 		e.skipped++
+		e.tnef = e.tnef || bytes.HasPrefix(data, tnefSignature)
 	}
 	return nil
 }
+
+// tnefSignature begins a TNEF stream (0x223E9F78, little-endian): the
+// winmail.dat (application/ms-tnef) in which Outlook and Exchange pack
+// the attachments of a message sent in Outlook's rich text format.
+var tnefSignature = []byte{0x78, 0x9f, 0x3e, 0x22}
 
 // unquotedBoundaryRE finds the boundary of a Content-Type that
 // mime.ParseMediaType refuses: written unquoted with characters a token
@@ -575,6 +582,9 @@ func emailInputs(in adapters.Raw) ([]adapters.Raw, *emailFax, error) {
 		return nil, nil, fmt.Errorf("fax e-mail %s: %w", in.Name, src.err)
 	case err != nil:
 		return nil, nil, queue.Permanent(fmt.Errorf("fax e-mail %s: %w", in.Name, err))
+	}
+	if len(e.docs) == 0 && e.tnef {
+		return nil, nil, queue.Permanent(fmt.Errorf("fax e-mail %s: no PDF or TIFF attachment: its attachments are packed in a winmail.dat (TNEF, as Outlook and Exchange send a message in rich text format), which ferry does not read; have the sender's Outlook send it as HTML or plain text, or its Exchange send MIME (Set-RemoteDomain -TNEFEnabled $false), or save the fax from it into the inbox", in.Name))
 	}
 	if len(e.docs) == 0 {
 		return nil, nil, queue.Permanent(fmt.Errorf("fax e-mail %s: no PDF or TIFF attachment (%d other attachments)", in.Name, e.skipped))
