@@ -223,7 +223,12 @@ func (e *emailFax) walk(h header, body io.Reader, depth int, parts *int, call *e
 	}
 	data := buf.Bytes()
 	switch {
-	case bytes.HasPrefix(data, []byte("%PDF-")) || tiffpdf.IsTIFF(data):
+	case bytes.HasPrefix(data, []byte("%PDF-")) || tiffpdf.IsTIFF(data),
+		// One the message says is a fax, though its bytes are none (an
+		// empty fax.pdf, an error page under its name), is handed on,
+		// so that the converter's refusal sends the message to failed/
+		// rather than its page nowhere.
+		media != "text/plain" && media != "text/html" && declaredFax(h, media, params):
 		e.docs = append(e.docs, data)
 		e.calls = append(e.calls, call)
 	case media == "text/plain":
@@ -251,6 +256,29 @@ func (e *emailFax) walk(h header, body io.Reader, depth int, parts *int, call *e
 // winmail.dat (application/ms-tnef) in which Outlook and Exchange pack
 // the attachments of a message sent in Outlook's rich text format.
 var tnefSignature = []byte{0x78, 0x9f, 0x3e, 0x22}
+
+// declaredFax reports whether a part says it is a fax image: a PDF or
+// TIFF by its Content-Type, or by the file name its Content-Disposition
+// or Content-Type gives (RFC 2183 filename, RFC 2231 filename*, an RFC
+// 2047 encoded word as Outlook and Gmail write one).
+func declaredFax(h header, media string, params map[string]string) bool {
+	switch media {
+	case "application/pdf", "image/tiff", "image/tif":
+		return true
+	}
+	name := params["name"]
+	if _, dp, err := mime.ParseMediaType(h.Get("Content-Disposition")); err == nil && dp["filename"] != "" {
+		name = dp["filename"]
+	}
+	if d, err := (&mime.WordDecoder{CharsetReader: configtext.CharsetReader}).DecodeHeader(name); err == nil {
+		name = d
+	}
+	switch strings.ToLower(filepath.Ext(strings.TrimSpace(name))) {
+	case ".pdf", ".tif", ".tiff":
+		return true
+	}
+	return false
+}
 
 // unquotedBoundaryRE finds the boundary of a Content-Type that
 // mime.ParseMediaType refuses: written unquoted with characters a token
