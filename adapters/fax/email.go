@@ -166,7 +166,7 @@ type header interface{ Get(string) string }
 // nesting depth of 8), a text/plain or text/html part gives "Key: value"
 // lines of call, and any other part whose decoded bytes are a PDF or
 // TIFF is a fax image, of call.
-func (e *emailFax) walk(h header, body io.Reader, depth int, parts *int, call *emailCall) error {
+func (e *emailFax) walk(h header, body io.Reader, depth int, parts *int, call *emailCall) (err error) {
 	if *parts++; *parts > maxEmailParts {
 		e.maxParts = true
 		return nil
@@ -183,16 +183,36 @@ func (e *emailFax) walk(h header, body io.Reader, depth int, parts *int, call *e
 		if depth >= 8 || params["boundary"] == "" {
 			return nil
 		}
-		mr := multipart.NewReader(body, params["boundary"])
-		for {
-			p, err := mr.NextRawPart()
-			if errors.Is(err, io.EOF) {
-				return nil
+		// A multipart that ends before its closing boundary (RFC 2046
+		// 5.1.1) ends there when a part holds it (one a mailer left
+		// unclosed, the message whole around it), as mail programs read
+		// it; the message's own is cut short, and nothing of it is read.
+		ended := func() error {
+			if depth == 0 {
+				return errCutShort
 			}
-			if err != nil {
+			return nil
+		}
+		tail := &tailReader{r: body}
+		mr := multipart.NewReader(tail, params["boundary"])
+		for n := 0; ; n++ {
+			p, err := mr.NextRawPart()
+			switch {
+			case err == io.EOF && !tail.cutAfter(params["boundary"]): // its closing boundary
+				return nil
+			case err == io.EOF: // cut in a part's header, read as the end
+				return ended()
+			case errors.Is(err, io.EOF) && n == 0: // no part at all
+				return nil
+			case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+				return ended()
+			case err != nil:
 				return fmt.Errorf("e-mail MIME structure: %w", err)
 			}
-			if err := e.walk(p.Header, p, depth+1, parts, call); err != nil {
+			pr := &partReader{r: p}
+			if err := e.walk(p.Header, pr, depth+1, parts, call); pr.cut {
+				return ended()
+			} else if err != nil {
 				return err
 			}
 		}
@@ -218,8 +238,14 @@ func (e *emailFax) walk(h header, body io.Reader, depth int, parts *int, call *e
 			e.sizeHint = 0
 		}
 	}
-	if _, err := buf.ReadFrom(decodeTransfer(h.Get("Content-Transfer-Encoding"), body)); err != nil {
-		return fmt.Errorf("e-mail part %s: %w", media, err)
+	_, rerr := buf.ReadFrom(decodeTransfer(h.Get("Content-Transfer-Encoding"), body))
+	if rerr != nil && !errors.Is(rerr, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("e-mail part %s: %w", media, rerr)
+	}
+	if rerr != nil {
+		// Read as far as it goes, for a part of a multipart left
+		// unclosed (walk's caller decides); the error stands.
+		defer func() { err = fmt.Errorf("e-mail part %s: %w", media, rerr) }()
 	}
 	data := buf.Bytes()
 	switch {
@@ -256,6 +282,58 @@ func (e *emailFax) walk(h header, body io.Reader, depth int, parts *int, call *e
 // winmail.dat (application/ms-tnef) in which Outlook and Exchange pack
 // the attachments of a message sent in Outlook's rich text format.
 var tnefSignature = []byte{0x78, 0x9f, 0x3e, 0x22}
+
+// errCutShort is a message that ends before the boundary that closes
+// its parts.
+var errCutShort = errors.New("the message is cut short: it ends before the boundary that closes its MIME parts (RFC 2046), as a message saved or received incomplete does, so nothing of it was read; have it sent again, or save its attachments into the inbox")
+
+// partReader reads a part of a multipart, noting whether it was cut
+// short: the multipart ended before the boundary that ends the part.
+type partReader struct {
+	r   io.Reader
+	cut bool
+}
+
+func (p *partReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		p.cut = true
+	}
+	return n, err
+}
+
+// tailReader keeps the last bytes read of a multipart, so that one cut
+// short in a part's header, which mime/multipart reports as the io.EOF
+// of its closing boundary, is told from one closed.
+type tailReader struct {
+	r    io.Reader
+	tail []byte
+	eof  bool
+}
+
+// tailKeep is more than mime/multipart reads ahead of a boundary (4 KiB).
+const tailKeep = 16 << 10
+
+func (t *tailReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	t.tail = append(t.tail, p[:n]...)
+	if len(t.tail) > tailKeep {
+		t.tail = append(t.tail[:0], t.tail[len(t.tail)-tailKeep/2:]...)
+	}
+	t.eof = t.eof || errors.Is(err, io.EOF)
+	return n, err
+}
+
+// cutAfter reports whether the multipart of boundary ended without its
+// closing boundary: it was read to its end, and that is not in its last
+// bytes (a closed one is read no further than a little past it).
+func (t *tailReader) cutAfter(boundary string) bool {
+	if !t.eof {
+		return false
+	}
+	closing := "--" + boundary + "--"
+	return !bytes.HasPrefix(t.tail, []byte(closing)) && !bytes.Contains(t.tail, []byte("\n"+closing))
+}
 
 // declaredFax reports whether a part says it is a fax image: a PDF or
 // TIFF by its Content-Type, or by the file name its Content-Disposition
