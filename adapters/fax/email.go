@@ -22,6 +22,7 @@ import (
 	"golang.org/x/net/html/atom"
 	htmlcharset "golang.org/x/net/html/charset"
 	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/unicode"
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
@@ -104,6 +105,16 @@ func readEmail(r io.Reader) (*emailFax, error) { return readEmailSized(r, 0) }
 // once, so that decoding a 20 MB fax does not copy it as it grows.
 func readEmailSized(r io.Reader, size int64) (*emailFax, error) {
 	br := bufio.NewReader(r)
+	// A message saved by a Windows tool (PowerShell 5's Set-Content
+	// -Encoding UTF8, Out-File) begins with a byte-order mark: UTF-8's
+	// is no part of the first header's name, and UTF-16 is read as the
+	// text it is, as configtext reads sidecars.
+	switch head, _ := br.Peek(3); {
+	case bytes.HasPrefix(head, []byte{0xEF, 0xBB, 0xBF}):
+		_, _ = br.Discard(3)
+	case bytes.HasPrefix(head, []byte{0xFF, 0xFE}) || bytes.HasPrefix(head, []byte{0xFE, 0xFF}):
+		br = bufio.NewReader(unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM).NewDecoder().Reader(br))
+	}
 	if head, _ := br.Peek(5); string(head) == "From " {
 		// An mbox separator line ("From sender date"), as some mail
 		// tools write before the message: not a header.
