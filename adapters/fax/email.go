@@ -3,7 +3,6 @@ package fax
 import (
 	"bufio"
 	"bytes"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +22,7 @@ import (
 	"golang.org/x/net/html/atom"
 	htmlcharset "golang.org/x/net/html/charset"
 	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/unicode"
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
@@ -49,6 +49,7 @@ type emailFax struct {
 	docs       [][]byte     // PDF or TIFF attachments, in order
 	calls      []*emailCall // the call of each of docs: the message's, or the forwarded message's it came in
 	skipped    int          // attachments that are neither PDF nor TIFF (logos, signatures)
+	tnef       bool         // one of them is a winmail.dat (TNEF), which may pack a fax
 	sizeHint   int64        // the decoded size of the message, for the first image's buffer
 	maxParts   bool         // the part bound was reached
 }
@@ -104,6 +105,16 @@ func readEmail(r io.Reader) (*emailFax, error) { return readEmailSized(r, 0) }
 // once, so that decoding a 20 MB fax does not copy it as it grows.
 func readEmailSized(r io.Reader, size int64) (*emailFax, error) {
 	br := bufio.NewReader(r)
+	// A message saved by a Windows tool (PowerShell 5's Set-Content
+	// -Encoding UTF8, Out-File) begins with a byte-order mark: UTF-8's
+	// is no part of the first header's name, and UTF-16 is read as the
+	// text it is, as configtext reads sidecars.
+	switch head, _ := br.Peek(3); {
+	case bytes.HasPrefix(head, []byte{0xEF, 0xBB, 0xBF}):
+		_, _ = br.Discard(3)
+	case bytes.HasPrefix(head, []byte{0xFF, 0xFE}) || bytes.HasPrefix(head, []byte{0xFE, 0xFF}):
+		br = bufio.NewReader(unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM).NewDecoder().Reader(br))
+	}
 	if head, _ := br.Peek(5); string(head) == "From " {
 		// An mbox separator line ("From sender date"), as some mail
 		// tools write before the message: not a header.
@@ -166,7 +177,7 @@ type header interface{ Get(string) string }
 // nesting depth of 8), a text/plain or text/html part gives "Key: value"
 // lines of call, and any other part whose decoded bytes are a PDF or
 // TIFF is a fax image, of call.
-func (e *emailFax) walk(h header, body io.Reader, depth int, parts *int, call *emailCall) error {
+func (e *emailFax) walk(h header, body io.Reader, depth int, parts *int, call *emailCall) (err error) {
 	if *parts++; *parts > maxEmailParts {
 		e.maxParts = true
 		return nil
@@ -183,16 +194,36 @@ func (e *emailFax) walk(h header, body io.Reader, depth int, parts *int, call *e
 		if depth >= 8 || params["boundary"] == "" {
 			return nil
 		}
-		mr := multipart.NewReader(body, params["boundary"])
-		for {
-			p, err := mr.NextRawPart()
-			if errors.Is(err, io.EOF) {
-				return nil
+		// A multipart that ends before its closing boundary (RFC 2046
+		// 5.1.1) ends there when a part holds it (one a mailer left
+		// unclosed, the message whole around it), as mail programs read
+		// it; the message's own is cut short, and nothing of it is read.
+		ended := func() error {
+			if depth == 0 {
+				return errCutShort
 			}
-			if err != nil {
+			return nil
+		}
+		tail := &tailReader{r: body}
+		mr := multipart.NewReader(tail, params["boundary"])
+		for n := 0; ; n++ {
+			p, err := mr.NextRawPart()
+			switch {
+			case err == io.EOF && !tail.cutAfter(params["boundary"]): // its closing boundary
+				return nil
+			case err == io.EOF: // cut in a part's header, read as the end
+				return ended()
+			case errors.Is(err, io.EOF) && n == 0: // no part at all
+				return nil
+			case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+				return ended()
+			case err != nil:
 				return fmt.Errorf("e-mail MIME structure: %w", err)
 			}
-			if err := e.walk(p.Header, p, depth+1, parts, call); err != nil {
+			pr := &partReader{r: p}
+			if err := e.walk(p.Header, pr, depth+1, parts, call); pr.cut {
+				return ended()
+			} else if err != nil {
 				return err
 			}
 		}
@@ -218,12 +249,23 @@ func (e *emailFax) walk(h header, body io.Reader, depth int, parts *int, call *e
 			e.sizeHint = 0
 		}
 	}
-	if _, err := buf.ReadFrom(decodeTransfer(h.Get("Content-Transfer-Encoding"), body)); err != nil {
-		return fmt.Errorf("e-mail part %s: %w", media, err)
+	_, rerr := buf.ReadFrom(decodeTransfer(h.Get("Content-Transfer-Encoding"), body))
+	if rerr != nil && !errors.Is(rerr, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("e-mail part %s: %w", media, rerr)
+	}
+	if rerr != nil {
+		// Read as far as it goes, for a part of a multipart left
+		// unclosed (walk's caller decides); the error stands.
+		defer func() { err = fmt.Errorf("e-mail part %s: %w", media, rerr) }()
 	}
 	data := buf.Bytes()
 	switch {
-	case bytes.HasPrefix(data, []byte("%PDF-")) || tiffpdf.IsTIFF(data):
+	case bytes.HasPrefix(data, []byte("%PDF-")) || tiffpdf.IsTIFF(data),
+		// One the message says is a fax, though its bytes are none (an
+		// empty fax.pdf, an error page under its name), is handed on,
+		// so that the converter's refusal sends the message to failed/
+		// rather than its page nowhere.
+		media != "text/plain" && media != "text/html" && declaredFax(h, media, params):
 		e.docs = append(e.docs, data)
 		e.calls = append(e.calls, call)
 	case media == "text/plain":
@@ -242,8 +284,89 @@ func (e *emailFax) walk(h header, body io.Reader, depth int, parts *int, call *e
 	case strings.HasPrefix(media, "message/") || strings.HasPrefix(media, "text/"):
 	default:
 		e.skipped++
+		e.tnef = e.tnef || bytes.HasPrefix(data, tnefSignature)
 	}
 	return nil
+}
+
+// tnefSignature begins a TNEF stream (0x223E9F78, little-endian): the
+// winmail.dat (application/ms-tnef) in which Outlook and Exchange pack
+// the attachments of a message sent in Outlook's rich text format.
+var tnefSignature = []byte{0x78, 0x9f, 0x3e, 0x22}
+
+// errCutShort is a message that ends before the boundary that closes
+// its parts.
+var errCutShort = errors.New("the message is cut short: it ends before the boundary that closes its MIME parts (RFC 2046), as a message saved or received incomplete does, so nothing of it was read; have it sent again, or save its attachments into the inbox")
+
+// partReader reads a part of a multipart, noting whether it was cut
+// short: the multipart ended before the boundary that ends the part.
+type partReader struct {
+	r   io.Reader
+	cut bool
+}
+
+func (p *partReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		p.cut = true
+	}
+	return n, err
+}
+
+// tailReader keeps the last bytes read of a multipart, so that one cut
+// short in a part's header, which mime/multipart reports as the io.EOF
+// of its closing boundary, is told from one closed.
+type tailReader struct {
+	r    io.Reader
+	tail []byte
+	eof  bool
+}
+
+// tailKeep is more than mime/multipart reads ahead of a boundary (4 KiB).
+const tailKeep = 16 << 10
+
+func (t *tailReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	t.tail = append(t.tail, p[:n]...)
+	if len(t.tail) > tailKeep {
+		t.tail = append(t.tail[:0], t.tail[len(t.tail)-tailKeep/2:]...)
+	}
+	t.eof = t.eof || errors.Is(err, io.EOF)
+	return n, err
+}
+
+// cutAfter reports whether the multipart of boundary ended without its
+// closing boundary: it was read to its end, and that is not in its last
+// bytes (a closed one is read no further than a little past it).
+func (t *tailReader) cutAfter(boundary string) bool {
+	if !t.eof {
+		return false
+	}
+	closing := "--" + boundary + "--"
+	return !bytes.HasPrefix(t.tail, []byte(closing)) && !bytes.Contains(t.tail, []byte("\n"+closing))
+}
+
+// declaredFax reports whether a part says it is a fax image: a PDF or
+// TIFF by its Content-Type, or by the file name its Content-Disposition
+// or Content-Type gives (RFC 2183 filename, RFC 2231 filename*, an RFC
+// 2047 encoded word as Outlook and Gmail write one).
+func declaredFax(h header, media string, params map[string]string) bool {
+	switch media {
+	case "application/pdf", "image/tiff", "image/tif":
+		return true
+	}
+	name := params["name"]
+	if _, dp, err := mime.ParseMediaType(h.Get("Content-Disposition")); err == nil && dp["filename"] != "" {
+		name = dp["filename"]
+	}
+	if d, err := (&mime.WordDecoder{CharsetReader: configtext.CharsetReader}).DecodeHeader(name); err == nil {
+		name = d
+	}
+	switch strings.ToLower(filepath.Ext(strings.TrimSpace(name))) {
+	case ".pdf", ".tif", ".tiff":
+		return true
+	}
+	return false
 }
 
 // unquotedBoundaryRE finds the boundary of a Content-Type that
@@ -286,31 +409,86 @@ func lenientMediaType(ct string) (string, map[string]string) {
 func decodeTransfer(enc string, r io.Reader) io.Reader {
 	switch strings.ToLower(strings.TrimSpace(enc)) {
 	case "base64":
-		return base64.NewDecoder(base64.StdEncoding, &stripSpace{r: r})
+		return &base64Reader{r: r}
 	case "quoted-printable":
 		return quotedprintable.NewReader(r)
 	}
 	return r
 }
 
-// stripSpace drops the line breaks and spaces of base64 text, which
-// encoding/base64 does not skip (it skips only CR and LF).
-type stripSpace struct{ r io.Reader }
+// base64Value is the value of each letter of the base64 alphabet (RFC
+// 2045, Table 1), 0xff for any other byte.
+var base64Value = func() (t [256]byte) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	for i := range t {
+		t[i] = 0xff
+	}
+	for i := range len(alphabet) {
+		t[alphabet[i]] = byte(i)
+	}
+	return t
+}()
 
-func (s *stripSpace) Read(p []byte) (int, error) {
-	for {
-		n, err := s.r.Read(p)
-		j := 0
-		for _, c := range p[:n] {
-			if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
-				p[j] = c
-				j++
+// base64Reader decodes base64 as RFC 2045 (6.8) has a receiver read it,
+// which encoding/base64 does not: "Any characters outside of the base64
+// alphabet are to be ignored" (line breaks, spaces, a form feed or a
+// stray byte a gateway left); a last group written without its "="
+// padding gives the bytes it holds; and data encoded in pieces, each
+// padded, goes on after each piece's "=".
+type base64Reader struct {
+	r    io.Reader
+	err  error
+	quad [4]byte // letters of the group being read
+	n    int     // how many
+	in   [4096]byte
+	out  []byte // decoded, not yet returned
+	dec  [3072]byte
+}
+
+func (d *base64Reader) Read(p []byte) (int, error) {
+	for len(d.out) == 0 {
+		if d.err != nil {
+			if d.out = d.flush(d.dec[:0]); len(d.out) == 0 {
+				return 0, d.err
+			}
+			break
+		}
+		n, err := d.r.Read(d.in[:])
+		d.out, d.err = d.dec[:0], err
+		for _, c := range d.in[:n] {
+			if c == '=' {
+				d.out = d.flush(d.out) // the end of a piece
+				continue
+			}
+			v := base64Value[c]
+			if v == 0xff {
+				continue
+			}
+			d.quad[d.n] = v
+			if d.n++; d.n == 4 {
+				q := uint32(d.quad[0])<<18 | uint32(d.quad[1])<<12 | uint32(d.quad[2])<<6 | uint32(d.quad[3])
+				d.out = append(d.out, byte(q>>16), byte(q>>8), byte(q))
+				d.n = 0
 			}
 		}
-		if j > 0 || err != nil {
-			return j, err
-		}
 	}
+	n := copy(p, d.out)
+	d.out = d.out[n:]
+	return n, nil
+}
+
+// flush appends what the letters of an unfinished group hold: one byte
+// for two letters, two for three (one letter holds no whole byte).
+func (d *base64Reader) flush(out []byte) []byte {
+	q := uint32(d.quad[0])<<18 | uint32(d.quad[1])<<12 | uint32(d.quad[2])<<6
+	switch d.n {
+	case 2:
+		out = append(out, byte(q>>16))
+	case 3:
+		out = append(out, byte(q>>16), byte(q>>8))
+	}
+	d.n = 0
+	return out
 }
 
 // textOf is a text part's bytes as UTF-8: decoded from the charset the
@@ -521,6 +699,9 @@ func emailInputs(in adapters.Raw) ([]adapters.Raw, *emailFax, error) {
 		return nil, nil, fmt.Errorf("fax e-mail %s: %w", in.Name, src.err)
 	case err != nil:
 		return nil, nil, queue.Permanent(fmt.Errorf("fax e-mail %s: %w", in.Name, err))
+	}
+	if len(e.docs) == 0 && e.tnef {
+		return nil, nil, queue.Permanent(fmt.Errorf("fax e-mail %s: no PDF or TIFF attachment: its attachments are packed in a winmail.dat (TNEF, as Outlook and Exchange send a message in rich text format), which ferry does not read; have the sender's Outlook send it as HTML or plain text, or its Exchange send MIME (Set-RemoteDomain -TNEFEnabled $false), or save the fax from it into the inbox", in.Name))
 	}
 	if len(e.docs) == 0 {
 		return nil, nil, queue.Permanent(fmt.Errorf("fax e-mail %s: no PDF or TIFF attachment (%d other attachments)", in.Name, e.skipped))

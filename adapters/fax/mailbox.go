@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -524,7 +525,16 @@ func (m *Mailbox) dial(ctx context.Context) (c *imapclient.Client, closeConn fun
 	var nc net.Conn
 	if m.cfg.StartTLS {
 		if nc, err = d.DialContext(ctx, "tcp", m.cfg.Address); err == nil {
-			c, err = imapclient.NewStartTLS(stallConn{nc, m.stall}, opts)
+			first := &firstBytesConn{Conn: nc}
+			c, err = imapclient.NewStartTLS(stallConn{first, m.stall}, opts)
+			if err != nil && ctx.Err() == nil && first.tlsPort() && !errors.Is(err, syscall.ECONNRESET) {
+				// imapclient sends STARTTLS at once: a server that speaks
+				// TLS from the first byte takes it for a broken handshake
+				// and closes the connection, with a TLS alert or nothing,
+				// never an IMAP greeting.
+				return nil, nil, fmt.Errorf("fax mailbox %s: connect to %s: the server answered STARTTLS with no IMAP greeting (%s), as a server that speaks TLS from the first byte does (its port 993); if %s is that port, set starttls: false, or give its STARTTLS port (143)",
+					m.cfg.Name, m.cfg.Address, first.saw(), m.cfg.Address)
+			}
 		}
 	} else {
 		tc := m.tls.Clone()
@@ -546,6 +556,43 @@ func (m *Mailbox) dial(ctx context.Context) (c *imapclient.Client, closeConn fun
 	}
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	return c, func() { stop(); c.Close() }, nil
+}
+
+// firstBytesConn keeps the first two bytes the server sends, which tell
+// an IMAP greeting ("* ") from a TLS record.
+type firstBytesConn struct {
+	net.Conn
+	mu    sync.Mutex
+	first []byte
+}
+
+func (c *firstBytesConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.mu.Lock()
+	if k := min(n, 2-len(c.first)); k > 0 {
+		c.first = append(c.first, p[:k]...)
+	}
+	c.mu.Unlock()
+	return n, err
+}
+
+// tlsPort reports whether what the server sent first is what a TLS
+// server sends a client that does not begin with a handshake: nothing,
+// or a TLS record (an alert, 0x15, or a handshake, 0x16, of version 3.x).
+func (c *firstBytesConn) tlsPort() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.first) == 0 || (c.first[0] == 0x15 || c.first[0] == 0x16) && (len(c.first) < 2 || c.first[1] == 0x03)
+}
+
+// saw says what the server sent first, for tlsPort's error.
+func (c *firstBytesConn) saw() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.first) == 0 {
+		return "it closed the connection, or stayed silent, without a word"
+	}
+	return "it sent a TLS record"
 }
 
 // stallConn bounds the server's silence: imapclient clears the read
