@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -156,6 +157,15 @@ func Backfill(ctx context.Context, dir string, c adapters.Consumer, j Journal, o
 		files = rankFiles(files, opts.Rank)
 	}
 	res.Files = len(files)
+	// The content last taken under each name, and every content taken,
+	// in path order, an earlier run's files included: a file whose
+	// content was taken before, after another under its name (a nightly
+	// export undoing the night before's change, byte for byte an earlier
+	// night's), is marked retaken as the live folder marks it
+	// (folder.MetaRetaken), or the pipeline drops its units as that
+	// earlier file's.
+	last := map[string][32]byte{}
+	taken := map[[32]byte]bool{}
 	for i, rel := range files {
 		if err := ctx.Err(); err != nil {
 			return res, fmt.Errorf("backfill interrupted after %d of %d files: %w", i, len(files), err)
@@ -190,8 +200,12 @@ func Backfill(ctx context.Context, dir string, c adapters.Consumer, j Journal, o
 			continue
 		}
 		key := journalKey(sum, rel, scs)
+		content, base := journalKey(sum, "", scs), filepath.Base(rel)
+		prev, named := last[base]
+		retaken := named && prev != content && taken[content]
 		if j.Seen(key) || (opts.Folder == nil && j.Seen(journalKeyV1(sum))) {
 			res.AlreadyDone++
+			last[base], taken[content] = content, true
 			continue
 		}
 		in := adapters.Raw{
@@ -202,6 +216,9 @@ func Backfill(ctx context.Context, dir string, c adapters.Consumer, j Journal, o
 			Size:     size,
 			Open:     func() (io.ReadCloser, error) { return openRead(path) },
 			Sidecars: scs,
+		}
+		if retaken {
+			in.Meta[folder.MetaRetaken] = hex.EncodeToString(prev[:16])
 		}
 		if opts.Folder == nil {
 			in.Format = pipeline.Detect(rel, head)
@@ -255,6 +272,7 @@ func Backfill(ctx context.Context, dir string, c adapters.Consumer, j Journal, o
 		if err := j.Add(key); err != nil {
 			return res, &FileError{Path: rel, SHA256: hexSum, Err: fmt.Errorf("remember as done: %w", err)}
 		}
+		last[base], taken[content] = content, true
 	}
 	if opts.Progress != nil {
 		opts.Progress(len(files), len(files), "")
