@@ -213,9 +213,15 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	if listed > 0 && !*showNames {
 		fmt.Fprintln(stdout, "  (files named by the SHA-256 of their content, as `sha256sum` prints it; --phi names them)")
 	}
+	full := errors.Is(err, queue.ErrFull)
 	var fe *ops.FileError
 	if errors.As(err, &fe) && !*showNames {
 		err = errors.New(hide(err.Error(), fe.Path, fe.SHA256))
+	}
+	if full {
+		// Nothing drains the queue while the gateway is stopped, as
+		// backfill needs it: run again now, it stops at the same file.
+		return fmt.Errorf("%w: have the gateway deliver what is queued (`ferry start`; `ferry status` shows the queue), `ferry stop` it once the queue has room, then run the same command again to resume", err)
 	}
 	if err != nil {
 		return fmt.Errorf("%w (run the same command again to resume)", err)
