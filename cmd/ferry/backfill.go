@@ -141,6 +141,7 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		}
 		consumer, eng = fc, fc.eng
 	}
+	consumer = newCopyCheck(consumer, pipe.Quarantine())
 
 	fmt.Fprintf(stdout, "backfill from %s into %s (the files stay where they are)\n", abs, ops.QueueDir(cfg))
 	var bar *progressbar.ProgressBar
@@ -189,12 +190,15 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		}
 		return folder.RedactNames(s, name(rel, sum), rel, filepath.Base(rel), filepath.ToSlash(rel))
 	}
-	listed := len(res.Unreadable) + len(res.Failed) + len(res.Skipped)
+	listed := len(res.Unreadable) + len(res.Failed) + len(res.Skipped) + len(res.NotCopied)
 	for _, u := range res.Unreadable {
 		fmt.Fprintf(stdout, "  could not read: %s: %s\n", name(u, res.Hashes[u]), hide(res.Reasons[u], u, res.Hashes[u]))
 	}
 	for _, f := range res.Failed {
 		fmt.Fprintf(stdout, "  failed (%s): %s: %s\n", ops.ErrNotKept, name(f, res.Hashes[f]), hide(res.Reasons[f], f, res.Hashes[f]))
+	}
+	for _, c := range res.NotCopied {
+		fmt.Fprintf(stdout, "  quarantined without a copy (too large to keep, so `ferry quarantine replay` cannot take it): %s: fix the cause and run the same command again, which feeds it again\n", name(c, res.Hashes[c]))
 	}
 	for i, s := range res.Skipped {
 		if i == 20 {
@@ -285,6 +289,39 @@ func (f *folderFeed) Consume(ctx context.Context, in adapters.Raw) error {
 		// Refused by the source before the pipeline saw it: the live
 		// engine moves such a file to failed/ with the reason.
 		return fmt.Errorf("%w: %w", ops.ErrNotKept, err)
+	}
+	return err
+}
+
+// copyCheck tells ops.Backfill which inputs the pipeline quarantined
+// without a copy of them (a streamed file, too large for the quarantine
+// to keep): it cannot replay them once the cause is fixed (a raised
+// sources.max_whole_file_bytes, a newer ferry), and remembered as done,
+// no later run would feed them either.
+type copyCheck struct {
+	next   adapters.Consumer
+	quar   *pipeline.Quarantine
+	stored []string // the entries quarantined during the Consume in hand
+}
+
+func newCopyCheck(next adapters.Consumer, quar *pipeline.Quarantine) *copyCheck {
+	c := &copyCheck{next: next, quar: quar}
+	quar.SetStored(func(id string) { c.stored = append(c.stored, id) })
+	return c
+}
+
+// Consume hands in on and wraps a permanent error in ops.ErrNotCopied
+// when an entry it quarantined holds no copy of its input.
+func (c *copyCheck) Consume(ctx context.Context, in adapters.Raw) error {
+	c.stored = c.stored[:0]
+	err := c.next.Consume(ctx, in)
+	if !queue.IsPermanent(err) || errors.Is(err, ops.ErrNotKept) || errors.Is(err, ops.ErrNotConverted) {
+		return err
+	}
+	for _, id := range c.stored {
+		if e, gerr := c.quar.Get(id); gerr == nil && len(e.Raw) == 0 {
+			return fmt.Errorf("%w: %w", ops.ErrNotCopied, err)
+		}
 	}
 	return err
 }

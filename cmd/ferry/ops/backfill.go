@@ -79,6 +79,14 @@ var ErrNotConverted = errors.New("not a format ferry converts")
 // as done, so every run names it until it is dealt with.
 var ErrNotKept = errors.New("refused whole; it stays in the export")
 
+// ErrNotCopied, wrapped in a consumer's permanent error, says the input
+// was quarantined without a copy of it (a streamed file, too large for
+// the quarantine to keep), so that `ferry quarantine replay` cannot take
+// it once the cause is fixed: Backfill counts it as quarantined, lists it
+// under NotCopied and does not remember it as done, so the next run feeds
+// it again.
+var ErrNotCopied = errors.New("quarantined without a copy of it, too large to keep")
+
 // BackfillResult counts what a backfill did.
 type BackfillResult struct {
 	Files       int      // regular files considered
@@ -88,6 +96,7 @@ type BackfillResult struct {
 	Skipped     []string // not a format ferry converts (relative paths)
 	Failed      []string // refused whole and not quarantined (ErrNotKept)
 	Unreadable  []string // could not be read (gone, no permission)
+	NotCopied   []string // quarantined without a copy (ErrNotCopied), among Quarantined: fed again by the next run
 	// Reasons says why each Failed and Unreadable path is there, and
 	// why a Skipped one is when it is not of its format (a symbolic
 	// link). It may quote the file's name, which may be the patient's.
@@ -255,6 +264,12 @@ func Backfill(ctx context.Context, dir string, c adapters.Consumer, j Journal, o
 			continue
 		case errors.Is(err, ErrNotKept):
 			res.note(&res.Failed, rel, strings.TrimPrefix(err.Error(), ErrNotKept.Error()+": "), hexSum)
+			continue
+		case errors.Is(err, ErrNotCopied):
+			// The quarantine cannot replay it: the export's copy is
+			// the one left, which the next run feeds.
+			res.Quarantined++
+			res.note(&res.NotCopied, rel, "", hexSum)
 			continue
 		case adapters.IsReadError(err):
 			// The file could not be read while it was converted (the
