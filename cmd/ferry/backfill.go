@@ -1,11 +1,13 @@
 package main
 
 import (
+	"archive/zip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -188,6 +190,9 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		if *showNames {
 			return s
 		}
+		// An archive's entries and their folders, which an EHI export
+		// names after its patient, as `ferry quarantine list` hides them.
+		s = folder.RedactNames(s, "(entry name hidden)", archiveNames(filepath.Join(dir, rel))...)
 		return folder.RedactNames(s, name(rel, sum), rel, filepath.Base(rel), filepath.ToSlash(rel))
 	}
 	listed := len(res.Unreadable) + len(res.Failed) + len(res.Skipped) + len(res.NotCopied)
@@ -324,4 +329,23 @@ func (c *copyCheck) Consume(ctx context.Context, in adapters.Raw) error {
 		}
 	}
 	return err
+}
+
+// archiveNames returns the paths of the entries of the ZIP archive at p,
+// each folder in them and their base names; none when p is no archive
+// that can be read.
+func archiveNames(p string) []string {
+	zr, err := zip.OpenReader(p)
+	if err != nil {
+		return nil
+	}
+	defer zr.Close()
+	var names []string
+	for _, f := range zr.File {
+		names = append(names, f.Name, path.Base(f.Name))
+		for d := path.Dir(f.Name); d != "." && d != "/"; d = path.Dir(d) {
+			names = append(names, d, path.Base(d))
+		}
+	}
+	return names
 }
