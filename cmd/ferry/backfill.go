@@ -1,11 +1,13 @@
 package main
 
 import (
+	"archive/zip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -141,6 +143,7 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		}
 		consumer, eng = fc, fc.eng
 	}
+	consumer = newCopyCheck(consumer, pipe.Quarantine())
 
 	fmt.Fprintf(stdout, "backfill from %s into %s (the files stay where they are)\n", abs, ops.QueueDir(cfg))
 	var bar *progressbar.ProgressBar
@@ -187,14 +190,20 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		if *showNames {
 			return s
 		}
+		// An archive's entries and their folders, which an EHI export
+		// names after its patient, as `ferry quarantine list` hides them.
+		s = folder.RedactNames(s, "(entry name hidden)", archiveNames(filepath.Join(dir, rel))...)
 		return folder.RedactNames(s, name(rel, sum), rel, filepath.Base(rel), filepath.ToSlash(rel))
 	}
-	listed := len(res.Unreadable) + len(res.Failed) + len(res.Skipped)
+	listed := len(res.Unreadable) + len(res.Failed) + len(res.Skipped) + len(res.NotCopied)
 	for _, u := range res.Unreadable {
 		fmt.Fprintf(stdout, "  could not read: %s: %s\n", name(u, res.Hashes[u]), hide(res.Reasons[u], u, res.Hashes[u]))
 	}
 	for _, f := range res.Failed {
 		fmt.Fprintf(stdout, "  failed (%s): %s: %s\n", ops.ErrNotKept, name(f, res.Hashes[f]), hide(res.Reasons[f], f, res.Hashes[f]))
+	}
+	for _, c := range res.NotCopied {
+		fmt.Fprintf(stdout, "  quarantined without a copy (too large to keep, so `ferry quarantine replay` cannot take it): %s: fix the cause and run the same command again, which feeds it again\n", name(c, res.Hashes[c]))
 	}
 	for i, s := range res.Skipped {
 		if i == 20 {
@@ -213,9 +222,15 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	if listed > 0 && !*showNames {
 		fmt.Fprintln(stdout, "  (files named by the SHA-256 of their content, as `sha256sum` prints it; --phi names them)")
 	}
+	full := errors.Is(err, queue.ErrFull)
 	var fe *ops.FileError
 	if errors.As(err, &fe) && !*showNames {
 		err = errors.New(hide(err.Error(), fe.Path, fe.SHA256))
+	}
+	if full {
+		// Nothing drains the queue while the gateway is stopped, as
+		// backfill needs it: run again now, it stops at the same file.
+		return fmt.Errorf("%w: have the gateway deliver what is queued (`ferry start`; `ferry status` shows the queue), `ferry stop` it once the queue has room, then run the same command again to resume", err)
 	}
 	if err != nil {
 		return fmt.Errorf("%w (run the same command again to resume)", err)
@@ -281,4 +296,56 @@ func (f *folderFeed) Consume(ctx context.Context, in adapters.Raw) error {
 		return fmt.Errorf("%w: %w", ops.ErrNotKept, err)
 	}
 	return err
+}
+
+// copyCheck tells ops.Backfill which inputs the pipeline quarantined
+// without a copy of them (a streamed file, too large for the quarantine
+// to keep): it cannot replay them once the cause is fixed (a raised
+// sources.max_whole_file_bytes, a newer ferry), and remembered as done,
+// no later run would feed them either.
+type copyCheck struct {
+	next   adapters.Consumer
+	quar   *pipeline.Quarantine
+	stored []string // the entries quarantined during the Consume in hand
+}
+
+func newCopyCheck(next adapters.Consumer, quar *pipeline.Quarantine) *copyCheck {
+	c := &copyCheck{next: next, quar: quar}
+	quar.SetStored(func(id string) { c.stored = append(c.stored, id) })
+	return c
+}
+
+// Consume hands in on and wraps a permanent error in ops.ErrNotCopied
+// when an entry it quarantined holds no copy of its input.
+func (c *copyCheck) Consume(ctx context.Context, in adapters.Raw) error {
+	c.stored = c.stored[:0]
+	err := c.next.Consume(ctx, in)
+	if !queue.IsPermanent(err) || errors.Is(err, ops.ErrNotKept) || errors.Is(err, ops.ErrNotConverted) {
+		return err
+	}
+	for _, id := range c.stored {
+		if e, gerr := c.quar.Get(id); gerr == nil && len(e.Raw) == 0 {
+			return fmt.Errorf("%w: %w", ops.ErrNotCopied, err)
+		}
+	}
+	return err
+}
+
+// archiveNames returns the paths of the entries of the ZIP archive at p,
+// each folder in them and their base names; none when p is no archive
+// that can be read.
+func archiveNames(p string) []string {
+	zr, err := zip.OpenReader(p)
+	if err != nil {
+		return nil
+	}
+	defer zr.Close()
+	var names []string
+	for _, f := range zr.File {
+		names = append(names, f.Name, path.Base(f.Name))
+		for d := path.Dir(f.Name); d != "." && d != "/"; d = path.Dir(d) {
+			names = append(names, d, path.Base(d))
+		}
+	}
+	return names
 }

@@ -267,7 +267,9 @@ func quarantineShow(ctx context.Context, cfg *config.Config, quar *pipeline.Quar
 		fmt.Fprintf(stdout, "%-10s %s\n", k+":", terminalText(e.Meta[k]))
 	}
 	fmt.Fprintf(stdout, "reason:\n  %s\n", strings.ReplaceAll(strings.TrimSpace(terminalText(e.Reason)), "\n", "\n  "))
-	if len(e.Raw) == 0 {
+	if len(e.Raw) == 0 && e.Meta["backfill"] == "true" {
+		fmt.Fprintln(stdout, "(no copy of the input is kept here, it was too large: it is in the export `ferry backfill` read, and the same command run again feeds it again)")
+	} else if len(e.Raw) == 0 {
 		fmt.Fprintln(stdout, "(no copy of the input is kept here, it was too large: a folder source's copy is in its failed/ folder)")
 	}
 	if withRaw && len(e.Raw) > 0 {
@@ -685,6 +687,11 @@ func (r *replayer) replay(ctx context.Context, id string) (string, replayResult,
 		return "", replayNotDone, err
 	}
 	if len(e.Raw) == 0 {
+		if e.Meta["backfill"] == "true" {
+			// Its copy is in the export, which backfill did not
+			// remember it as done (ops.ErrNotCopied).
+			return "", replayNotDone, errors.New("the quarantine holds no copy of this input (it was too large to keep); run the same `ferry backfill` again, which feeds it again from the export, then purge this entry")
+		}
 		return "", replayNotDone, errors.New("the quarantine holds no copy of this input (it was too large to keep); put the source's copy (a folder's failed/) back where it came from")
 	}
 	in := adapters.Raw{

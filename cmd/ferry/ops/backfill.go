@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -78,6 +79,14 @@ var ErrNotConverted = errors.New("not a format ferry converts")
 // as done, so every run names it until it is dealt with.
 var ErrNotKept = errors.New("refused whole; it stays in the export")
 
+// ErrNotCopied, wrapped in a consumer's permanent error, says the input
+// was quarantined without a copy of it (a streamed file, too large for
+// the quarantine to keep), so that `ferry quarantine replay` cannot take
+// it once the cause is fixed: Backfill counts it as quarantined, lists it
+// under NotCopied and does not remember it as done, so the next run feeds
+// it again.
+var ErrNotCopied = errors.New("quarantined without a copy of it, too large to keep")
+
 // BackfillResult counts what a backfill did.
 type BackfillResult struct {
 	Files       int      // regular files considered
@@ -87,6 +96,7 @@ type BackfillResult struct {
 	Skipped     []string // not a format ferry converts (relative paths)
 	Failed      []string // refused whole and not quarantined (ErrNotKept)
 	Unreadable  []string // could not be read (gone, no permission)
+	NotCopied   []string // quarantined without a copy (ErrNotCopied), among Quarantined: fed again by the next run
 	// Reasons says why each Failed and Unreadable path is there, and
 	// why a Skipped one is when it is not of its format (a symbolic
 	// link). It may quote the file's name, which may be the patient's.
@@ -156,6 +166,15 @@ func Backfill(ctx context.Context, dir string, c adapters.Consumer, j Journal, o
 		files = rankFiles(files, opts.Rank)
 	}
 	res.Files = len(files)
+	// The content last taken under each name, and every content taken,
+	// in path order, an earlier run's files included: a file whose
+	// content was taken before, after another under its name (a nightly
+	// export undoing the night before's change, byte for byte an earlier
+	// night's), is marked retaken as the live folder marks it
+	// (folder.MetaRetaken), or the pipeline drops its units as that
+	// earlier file's.
+	last := map[string][32]byte{}
+	taken := map[[32]byte]bool{}
 	for i, rel := range files {
 		if err := ctx.Err(); err != nil {
 			return res, fmt.Errorf("backfill interrupted after %d of %d files: %w", i, len(files), err)
@@ -190,8 +209,12 @@ func Backfill(ctx context.Context, dir string, c adapters.Consumer, j Journal, o
 			continue
 		}
 		key := journalKey(sum, rel, scs)
+		content, base := journalKey(sum, "", scs), filepath.Base(rel)
+		prev, named := last[base]
+		retaken := named && prev != content && taken[content]
 		if j.Seen(key) || (opts.Folder == nil && j.Seen(journalKeyV1(sum))) {
 			res.AlreadyDone++
+			last[base], taken[content] = content, true
 			continue
 		}
 		in := adapters.Raw{
@@ -202,6 +225,9 @@ func Backfill(ctx context.Context, dir string, c adapters.Consumer, j Journal, o
 			Size:     size,
 			Open:     func() (io.ReadCloser, error) { return openRead(path) },
 			Sidecars: scs,
+		}
+		if retaken {
+			in.Meta[folder.MetaRetaken] = hex.EncodeToString(prev[:16])
 		}
 		if opts.Folder == nil {
 			in.Format = pipeline.Detect(rel, head)
@@ -239,6 +265,12 @@ func Backfill(ctx context.Context, dir string, c adapters.Consumer, j Journal, o
 		case errors.Is(err, ErrNotKept):
 			res.note(&res.Failed, rel, strings.TrimPrefix(err.Error(), ErrNotKept.Error()+": "), hexSum)
 			continue
+		case errors.Is(err, ErrNotCopied):
+			// The quarantine cannot replay it: the export's copy is
+			// the one left, which the next run feeds.
+			res.Quarantined++
+			res.note(&res.NotCopied, rel, "", hexSum)
+			continue
 		case adapters.IsReadError(err):
 			// The file could not be read while it was converted (the
 			// share it is on dropped): not its content's fault, and
@@ -255,6 +287,7 @@ func Backfill(ctx context.Context, dir string, c adapters.Consumer, j Journal, o
 		if err := j.Add(key); err != nil {
 			return res, &FileError{Path: rel, SHA256: hexSum, Err: fmt.Errorf("remember as done: %w", err)}
 		}
+		last[base], taken[content] = content, true
 	}
 	if opts.Progress != nil {
 		opts.Progress(len(files), len(files), "")
