@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // MaxTransactionEntries is the largest transaction a Medplum-based
@@ -43,7 +44,8 @@ func SplitTransaction(b *Bundle, max int) ([]*Bundle, error) {
 			return nil, ErrNotSplittable
 		}
 	}
-	units, err := literalUnits(b, func(int) bool { return false })
+	units, sc, err := literalUnits(b, func(int) bool { return false })
+	defer sc.release() // units are read until the parts are made
 	if err != nil {
 		return nil, err
 	}
@@ -239,11 +241,13 @@ func splitShared(b *Bundle, max int, cond []int, refs [][]int) ([]*Bundle, error
 	// The other entries go in the order and units literalUnits gives
 	// (bundle order when none refers to a later one), flat holding them
 	// in that order: a part's are flat[lo:hi].
-	units, err := literalUnits(b, isCond.has)
+	units, sc, err := literalUnits(b, isCond.has)
+	defer sc.release() // units are read until the parts are made
 	if err != nil {
 		return nil, err
 	}
-	flat := make([]int, 0, n-len(cond))
+	flat := slices.Grow(sc.flat[:0], n-len(cond))
+	defer func() { sc.flat = flat }()
 	cur := -1 // the part being filled, none before the first entry
 	needOf := func(u []int) {
 		if refs == nil {
@@ -686,103 +690,128 @@ func pruneRefs(m map[string]any, inList bool, drop func(ref string) bool) bool {
 // checks references on write (HAPI FHIR by default, Medplum with
 // checkReferencesOnWrite) refuses a transaction naming one it does not
 // hold yet.
-func literalUnits(b *Bundle, skip func(i int) bool) ([][]int, error) {
+//
+// Every message cut into parts comes here, so what it works with (the
+// map, the references, Tarjan's arrays) and the units it returns are in
+// sc, from a pool: the caller calls sc.release once done with the units.
+func literalUnits(b *Bundle, skip func(i int) bool) (units [][]int, sc *unitsScratch, err error) {
 	n := len(b.Entry)
+	sc = unitsPool.Get().(*unitsScratch)
 	// named maps the Type/id each entry is written under to the entry.
-	named := make(map[string]int, n)
+	named := sc.named
 	for i, e := range b.Entry {
 		if !skip(i) && e.Request != nil && e.Request.Method == "PUT" && strings.Count(e.Request.URL, "/") == 1 && !strings.Contains(e.Request.URL, "?") {
 			named[e.Request.URL] = i
 		}
 	}
-	refs := make([][]int, n)
-	var edges []int // every entry's refs, one after another
+	// refs[i] is what entry i refers to: sink.edges[ends[i]:ends[i+1]].
+	sink := &sc.sink
+	sink.edges = sink.edges[:0]
+	ends := append(sc.ends[:0], 0)
 	if len(named) > 0 {
-		// Each resource's references, read off its JSON in one pass
-		// (a Binary's kilobytes of base64 hold none).
-		const key = `"reference":"`
-		bp := bufPool.Get().(*[]byte)
-		buf := (*bp)[:0]
-		defer func() {
-			if cap(buf) <= 1<<20 {
-				*bp = buf
-				bufPool.Put(bp)
-			}
-		}()
+		// Each resource's references, walked (walkRefs, about a tenth
+		// of the cost of encoding it to read them off its JSON).
+		sink.named = named
 		for i, e := range b.Entry {
-			if skip(i) || e.Resource == nil {
-				continue
-			}
-			var err error
-			if buf, err = AppendJSON(buf[:0], e.Resource); err != nil {
-				return nil, fmt.Errorf("split: entry %d: %w", i, err)
-			}
-			start := len(edges)
-			for rest := buf; ; {
-				k := bytes.Index(rest, []byte(key))
-				if k < 0 {
-					break
+			if !skip(i) && e.Resource != nil {
+				sink.self, sink.start = i, len(sink.edges)
+				if err := walkRefs(e.Resource, sink); err != nil {
+					return nil, sc, fmt.Errorf("split: entry %d: %w", i, err)
 				}
-				rest = rest[k+len(key):]
-				end := bytes.IndexByte(rest, '"')
-				if end < 0 {
-					break
-				}
-				if j, ok := named[string(rest[:end])]; ok && j != i && !slices.Contains(edges[start:], j) {
-					edges = append(edges, j)
-				}
-				rest = rest[end:]
 			}
-			refs[i] = edges[start:len(edges):len(edges)]
+			ends = append(ends, len(sink.edges))
+		}
+	} else {
+		for range b.Entry {
+			ends = append(ends, 0)
 		}
 	}
+	sc.ends = ends
 	// Tarjan's strongly connected components, from the entries in bundle
 	// order: a component is complete only after every component it refers
 	// to, so they come out in the order to write them.
-	var (
-		units         [][]int
-		all           = make([]int, 0, n) // the units, one after another
-		index         = make([]int, n)    // 0: not visited; else the visit's number + 1
-		low           = make([]int, n)
-		onStack       = make([]bool, n)
-		stack         []int
-		next          = 1
-		strongconnect func(v int)
-	)
-	strongconnect = func(v int) {
-		index[v], low[v] = next, next
-		next++
-		stack = append(stack, v)
-		onStack[v] = true
-		for _, w := range refs[v] {
-			switch {
-			case index[w] == 0:
-				strongconnect(w)
-				low[v] = min(low[v], low[w])
-			case onStack[w]:
-				low[v] = min(low[v], index[w])
-			}
-		}
-		if low[v] == index[v] {
-			start := len(all)
-			for {
-				w := stack[len(stack)-1]
-				stack = stack[:len(stack)-1]
-				onStack[w] = false
-				all = append(all, w)
-				if w == v {
-					break
-				}
-			}
-			unit := all[start:len(all):len(all)]
-			slices.Sort(unit)
-			units = append(units, unit)
-		}
-	}
+	t := &sc.tarjan
+	t.edges, t.ends = sink.edges, ends
+	t.index = append(t.index[:0], make([]int, n)...) // 0: not visited; else the visit's number + 1
+	t.low = append(t.low[:0], make([]int, n)...)
+	t.onStack = append(t.onStack[:0], make([]bool, n)...)
+	t.stack, t.next = t.stack[:0], 1
+	// The units; their entries, one unit after another (room for all,
+	// so the units are never left in an old array).
+	t.units, t.all = slices.Grow(t.units[:0], n), slices.Grow(t.all[:0], n)
 	for i := range b.Entry {
-		if !skip(i) && index[i] == 0 {
-			strongconnect(i)
+		if !skip(i) && t.index[i] == 0 {
+			t.strongconnect(i)
 		}
 	}
-	return units, nil
+	return t.units, sc, nil
+}
+
+// tarjan is the state of literalUnits' search for strongly connected
+// components.
+type tarjan struct {
+	edges, ends       []int // v refers to edges[ends[v]:ends[v+1]]
+	index, low, stack []int
+	onStack           []bool
+	next              int
+	units             [][]int
+	all               []int
+}
+
+func (t *tarjan) strongconnect(v int) {
+	t.index[v], t.low[v] = t.next, t.next
+	t.next++
+	t.stack = append(t.stack, v)
+	t.onStack[v] = true
+	for _, w := range t.edges[t.ends[v]:t.ends[v+1]] {
+		switch {
+		case t.index[w] == 0:
+			t.strongconnect(w)
+			t.low[v] = min(t.low[v], t.low[w])
+		case t.onStack[w]:
+			t.low[v] = min(t.low[v], t.index[w])
+		}
+	}
+	if t.low[v] == t.index[v] {
+		start := len(t.all)
+		for {
+			w := t.stack[len(t.stack)-1]
+			t.stack = t.stack[:len(t.stack)-1]
+			t.onStack[w] = false
+			t.all = append(t.all, w)
+			if w == v {
+				break
+			}
+		}
+		unit := t.all[start:len(t.all):len(t.all)]
+		slices.Sort(unit)
+		t.units = append(t.units, unit)
+	}
+}
+
+// unitsScratch is literalUnits' pooled scratch.
+type unitsScratch struct {
+	flat   []int // splitShared's order of the entries
+	named  map[string]int
+	ends   []int
+	sink   refSink
+	tarjan tarjan
+}
+
+var unitsPool = sync.Pool{New: func() any { return &unitsScratch{named: map[string]int{}} }}
+
+// release returns sc to unitsPool, holding nothing of the bundle (the
+// map's keys are its URLs); the units literalUnits returned with it are
+// not to be read after.
+func (sc *unitsScratch) release() {
+	if len(sc.named) > 1024 {
+		sc.named = map[string]int{} // a rare large bundle's map is not kept
+	}
+	clear(sc.named)
+	sc.sink.named = nil
+	sc.tarjan.edges, sc.tarjan.ends = nil, nil
+	if cap(sc.sink.buf) > 1<<20 {
+		sc.sink.buf = nil
+	}
+	unitsPool.Put(sc)
 }
