@@ -333,6 +333,10 @@ type Source struct {
 	// (noteUnframed), logged at most once a minute.
 	unframedMu  sync.Mutex
 	unframedLog logLimiter
+	// Connections that opened with a TLS handshake on a listener without
+	// tls (noteTLSOnPlain), logged at most once a minute.
+	tlsOnPlainMu  sync.Mutex
+	tlsOnPlainLog logLimiter
 }
 
 var _ adapters.Source = (*Source)(nil)
@@ -385,7 +389,8 @@ func New(set adapters.Settings, cfg Config, next adapters.Consumer) (*Source, er
 		limitLog:  logLimiter{every: refusedLogInterval},
 		seqLog:    logLimiter{every: time.Minute},
 
-		unframedLog: logLimiter{every: refusedLogInterval},
+		unframedLog:   logLimiter{every: refusedLogInterval},
+		tlsOnPlainLog: logLimiter{every: refusedLogInterval},
 	}, nil
 }
 
@@ -785,6 +790,12 @@ func (s *Source) serve(c *conn) {
 			return
 		}
 		_ = c.wc.until(time.Now().Add(s.cfg.IdleTimeout))
+		if n == 1 && s.cfg.TLS == nil && startsTLS(br) {
+			// Read as MLLP, a ClientHello's bytes make frames (0x0B
+			// and 0x1C occur in it) that are no messages.
+			s.noteTLSOnPlain(log)
+			return
+		}
 		if err := r.WaitFrame(); err != nil {
 			s.noteJunk(r, &lastJunk)
 			if n == 1 && lastJunk > 0 {
@@ -1059,6 +1070,40 @@ func (s *Source) noteUnframed(log *slog.Logger, junk int64) {
 		attrs = append(attrs, "held_back", held)
 	}
 	log.Warn("mllp connection ended without an MLLP frame: what it sent was not between a start block (0x0B) and an end block (0x1C 0x0D), so no message was read and no ACK sent; set the sender to MLLP framing", attrs...)
+}
+
+// startsTLS reports whether a connection opens with a TLS handshake
+// record (content type 22, record version 3.0 to 3.4): a sender set to
+// MLLP over TLS. No MLLP stream opens so: 0x16 is no start block, and no
+// message may hold it.
+func startsTLS(br *bufio.Reader) bool {
+	if b, err := br.Peek(1); err != nil || b[0] != tlsHandshakeRecord {
+		return false
+	}
+	b, err := br.Peek(3)
+	return err == nil && b[1] == 3 && b[2] <= 4
+}
+
+// tlsHandshakeRecord is the content type of a TLS handshake record (RFC
+// 8446 §5.1, RFC 5246 §6.2.1), the first byte a TLS client sends.
+const tlsHandshakeRecord = 0x16
+
+// noteTLSOnPlain warns of a connection that opened with a TLS handshake on
+// a listener without tls: the sender speaks MLLP over TLS and gets neither
+// a handshake nor an ACK until one side is changed. At most once a minute
+// for a listener, the lines held back counted in the next.
+func (s *Source) noteTLSOnPlain(log *slog.Logger) {
+	s.tlsOnPlainMu.Lock()
+	ok, held := s.tlsOnPlainLog.allow(time.Now())
+	s.tlsOnPlainMu.Unlock()
+	if !ok {
+		return
+	}
+	var attrs []any
+	if held > 0 {
+		attrs = append(attrs, "held_back", held)
+	}
+	log.Warn("mllp sender opened a TLS handshake on a listener without tls; connection closed: give the listener tls (cert_file, key_file) or set the sender to plain MLLP", attrs...)
 }
 
 func (s *Source) noteJunk(r *Reader, last *int64) {
