@@ -360,6 +360,10 @@ type conn struct {
 // before it closes the connection. A variable for the tests.
 var stopGrace = 5 * time.Second
 
+// listen opens a listener's socket. A variable for the tests, which make
+// its accepts fail as the system does when short of sockets.
+var listen = net.Listen
+
 // New returns a Source that will listen on cfg.Listen once started and
 // pass every message to next.
 func New(set adapters.Settings, cfg Config, next adapters.Consumer) (*Source, error) {
@@ -401,7 +405,7 @@ func (s *Source) Start(_ context.Context, host adapters.Host) error {
 	if s.started || s.closing {
 		return errors.New("mllp: source already started or shut down")
 	}
-	ln, err := net.Listen("tcp", s.cfg.Listen)
+	ln, err := listen("tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("mllp listen on %s: %w", s.cfg.Listen, err)
 	}
@@ -512,10 +516,11 @@ func (s *Source) acceptLoop(ln net.Listener, host adapters.Host) {
 			if closing || errors.Is(err, net.ErrClosed) {
 				return
 			}
-			// Resource exhaustion (EMFILE) and the like pass; back off as
-			// net/http does instead of spinning.
+			// Resource exhaustion (EMFILE, ENOBUFS, Winsock's WSAENOBUFS)
+			// and a new connection's own network error pass: back off as
+			// net/http does instead of spinning, and take the next one.
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
+			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) || neterr.AcceptRetry(err) {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 				s.log.Warn("mllp accept failed; retrying", "err", err, "retry_in", backoff)
 				time.Sleep(backoff)
