@@ -290,7 +290,8 @@ type Stats struct {
 // unless the shutdown context runs out. A frame still being read gets
 // stopGrace to complete; a sender stalled mid-frame is then cut off
 // without an ACK (nothing of it was stored, so it sends it again), rather
-// than holding the stop for read_timeout.
+// than holding the stop for read_timeout; so is a sender that does not
+// read the ACK of a message stored.
 type Source struct {
 	set  adapters.Settings
 	cfg  Config
@@ -315,7 +316,10 @@ type Source struct {
 	done    chan struct{} // closed when Shutdown has finished
 
 	connSeq atomic.Int64
-	stats   struct {
+	// graceOver: Shutdown's stopGrace has passed; an answer is then
+	// given stopGrace at most to be written (see cutReading).
+	graceOver atomic.Bool
+	stats     struct {
 		conns, open, rejected, messages, aa, ae, ar, oversized, busy, readFail, junk, tlsFail atomic.Int64
 		acksNotSent, appAcks, appAcksSent, denied, frameTimeouts, multi                       atomic.Int64
 		seqStarts, seqResyncs, seqGaps, seqRefused, seqRepeats                                atomic.Int64
@@ -354,6 +358,8 @@ type conn struct {
 	// cut (guarded by Source.mu): Shutdown closed the connection while a
 	// frame was being read, after stopGrace.
 	cut bool
+	// writing: an answer is being written (see Source.cutReading).
+	writing atomic.Bool
 }
 
 // stopGrace is how long Shutdown lets a frame still being read complete
@@ -647,16 +653,34 @@ func isTemporary(err error) bool {
 
 // cutReading closes the connections still reading a frame when
 // Shutdown's stopGrace has passed. Their messages were not stored and get
-// no ACK: their senders send them again.
+// no ACK: their senders send them again. So are those still writing an
+// ACK, which a sender that does not read its ACKs (its window full) would
+// hold for read_timeout: the message is stored, and the sender, which
+// never heard the ACK, sends it again to the duplicate check. An ACK
+// written from now on is given stopGrace (ackDeadline).
 func (s *Source) cutReading() {
+	s.graceOver.Store(true)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
-		if c.busy && !c.handling {
+		switch {
+		case c.busy && !c.handling:
 			c.cut = true
+			_ = c.wc.Close()
+		case c.busy && c.writing.Load():
 			_ = c.wc.Close()
 		}
 	}
+}
+
+// ackDeadline is the write deadline of an answer begun now: read_timeout,
+// or stopGrace once Shutdown's grace has passed.
+func (s *Source) ackDeadline() time.Time {
+	d := s.cfg.ReadTimeout
+	if s.graceOver.Load() {
+		d = min(d, stopGrace)
+	}
+	return time.Now().Add(d)
 }
 
 // readWhole marks c's frame read whole. It reports false when Shutdown has
@@ -967,8 +991,11 @@ func (s *Source) serve(c *conn) {
 		if !ack.Suppressed || appAck != nil {
 			s.stats.ackLatency.Observe(time.Since(received))
 		}
-		_ = c.nc.SetWriteDeadline(time.Now().Add(s.cfg.ReadTimeout))
-		if _, err := c.nc.Write(out); err != nil {
+		c.writing.Store(true) // before ackDeadline reads graceOver
+		_ = c.nc.SetWriteDeadline(s.ackDeadline())
+		_, err = c.nc.Write(out)
+		c.writing.Store(false)
+		if err != nil {
 			// The message is stored; the sender will resend it and the
 			// duplicate is harmless (deterministic ids downstream).
 			log.Warn("mllp ack write failed; closing connection", "err", err, "control_id", ack.MessageControlID)
