@@ -337,10 +337,10 @@ type Source struct {
 	// (noteUnframed), logged at most once a minute.
 	unframedMu  sync.Mutex
 	unframedLog logLimiter
-	// Connections that opened with a TLS handshake on a listener without
-	// tls (noteTLSOnPlain), logged at most once a minute.
-	tlsOnPlainMu  sync.Mutex
-	tlsOnPlainLog logLimiter
+	// Connections whose sender and listener disagree about TLS
+	// (noteTLSMismatch), logged at most once a minute.
+	tlsMismatchMu  sync.Mutex
+	tlsMismatchLog logLimiter
 }
 
 var _ adapters.Source = (*Source)(nil)
@@ -399,8 +399,8 @@ func New(set adapters.Settings, cfg Config, next adapters.Consumer) (*Source, er
 		limitLog:  logLimiter{every: refusedLogInterval},
 		seqLog:    logLimiter{every: time.Minute},
 
-		unframedLog:   logLimiter{every: refusedLogInterval},
-		tlsOnPlainLog: logLimiter{every: refusedLogInterval},
+		unframedLog:    logLimiter{every: refusedLogInterval},
+		tlsMismatchLog: logLimiter{every: refusedLogInterval},
 	}, nil
 }
 
@@ -778,11 +778,15 @@ func (s *Source) serve(c *conn) {
 			// Shutdown closes a connection still in its handshake (it
 			// is not busy with a message): that failed nothing.
 			stopped := s.ctx.Err() != nil || s.stopping()
+			var rh tls.RecordHeaderError
 			if handshakeNotStarted(err) || stopped {
 				// A load balancer's health check or a port scan, every
 				// few seconds, attempted nothing: a warning each would
 				// bury the real failures (still counted in the stats).
 				log.Debug("mllp connection closed before a tls handshake", "err", err)
+			} else if errors.As(err, &rh) {
+				// Not TLS: a sender left on plain MLLP, reconnecting.
+				s.noteTLSMismatch(log, "mllp sender does not speak TLS (plain MLLP?) to a listener with tls; connection closed: set the sender to MLLP over TLS, or take tls off the listener")
 			} else {
 				log.Warn("mllp tls handshake failed", "err", err)
 			}
@@ -822,7 +826,7 @@ func (s *Source) serve(c *conn) {
 		if n == 1 && s.cfg.TLS == nil && startsTLS(br) {
 			// Read as MLLP, a ClientHello's bytes make frames (0x0B
 			// and 0x1C occur in it) that are no messages.
-			s.noteTLSOnPlain(log)
+			s.noteTLSMismatch(log, "mllp sender opened a TLS handshake on a listener without tls; connection closed: give the listener tls (cert_file, key_file) or set the sender to plain MLLP")
 			return
 		}
 		if err := r.WaitFrame(); err != nil {
@@ -1120,14 +1124,16 @@ func startsTLS(br *bufio.Reader) bool {
 // 8446 §5.1, RFC 5246 §6.2.1), the first byte a TLS client sends.
 const tlsHandshakeRecord = 0x16
 
-// noteTLSOnPlain warns of a connection that opened with a TLS handshake on
-// a listener without tls: the sender speaks MLLP over TLS and gets neither
-// a handshake nor an ACK until one side is changed. At most once a minute
-// for a listener, the lines held back counted in the next.
-func (s *Source) noteTLSOnPlain(log *slog.Logger) {
-	s.tlsOnPlainMu.Lock()
-	ok, held := s.tlsOnPlainLog.allow(time.Now())
-	s.tlsOnPlainMu.Unlock()
+// noteTLSMismatch logs msg at WARN for a connection whose sender and
+// listener disagree about TLS: a TLS handshake on a listener without tls,
+// or bytes that are not TLS (plain MLLP) on one with it. The sender gets
+// no ACK until one side is changed, and reconnects every few seconds
+// meanwhile: at most once a minute for a listener, the lines held back
+// counted in the next.
+func (s *Source) noteTLSMismatch(log *slog.Logger, msg string) {
+	s.tlsMismatchMu.Lock()
+	ok, held := s.tlsMismatchLog.allow(time.Now())
+	s.tlsMismatchMu.Unlock()
 	if !ok {
 		return
 	}
@@ -1135,7 +1141,7 @@ func (s *Source) noteTLSOnPlain(log *slog.Logger) {
 	if held > 0 {
 		attrs = append(attrs, "held_back", held)
 	}
-	log.Warn("mllp sender opened a TLS handshake on a listener without tls; connection closed: give the listener tls (cert_file, key_file) or set the sender to plain MLLP", attrs...)
+	log.Warn(msg, attrs...)
 }
 
 func (s *Source) noteJunk(r *Reader, last *int64) {
