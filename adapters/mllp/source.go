@@ -290,7 +290,8 @@ type Stats struct {
 // unless the shutdown context runs out. A frame still being read gets
 // stopGrace to complete; a sender stalled mid-frame is then cut off
 // without an ACK (nothing of it was stored, so it sends it again), rather
-// than holding the stop for read_timeout.
+// than holding the stop for read_timeout; so is a sender that does not
+// read the ACK of a message stored.
 type Source struct {
 	set  adapters.Settings
 	cfg  Config
@@ -315,7 +316,10 @@ type Source struct {
 	done    chan struct{} // closed when Shutdown has finished
 
 	connSeq atomic.Int64
-	stats   struct {
+	// graceOver: Shutdown's stopGrace has passed; an answer is then
+	// given stopGrace at most to be written (see cutReading).
+	graceOver atomic.Bool
+	stats     struct {
 		conns, open, rejected, messages, aa, ae, ar, oversized, busy, readFail, junk, tlsFail atomic.Int64
 		acksNotSent, appAcks, appAcksSent, denied, frameTimeouts, multi                       atomic.Int64
 		seqStarts, seqResyncs, seqGaps, seqRefused, seqRepeats                                atomic.Int64
@@ -333,6 +337,10 @@ type Source struct {
 	// (noteUnframed), logged at most once a minute.
 	unframedMu  sync.Mutex
 	unframedLog logLimiter
+	// Connections whose sender and listener disagree about TLS
+	// (noteTLSMismatch), logged at most once a minute.
+	tlsMismatchMu  sync.Mutex
+	tlsMismatchLog logLimiter
 }
 
 var _ adapters.Source = (*Source)(nil)
@@ -350,11 +358,17 @@ type conn struct {
 	// cut (guarded by Source.mu): Shutdown closed the connection while a
 	// frame was being read, after stopGrace.
 	cut bool
+	// writing: an answer is being written (see Source.cutReading).
+	writing atomic.Bool
 }
 
 // stopGrace is how long Shutdown lets a frame still being read complete
 // before it closes the connection. A variable for the tests.
 var stopGrace = 5 * time.Second
+
+// listen opens a listener's socket. A variable for the tests, which make
+// its accepts fail as the system does when short of sockets.
+var listen = net.Listen
 
 // New returns a Source that will listen on cfg.Listen once started and
 // pass every message to next.
@@ -385,7 +399,8 @@ func New(set adapters.Settings, cfg Config, next adapters.Consumer) (*Source, er
 		limitLog:  logLimiter{every: refusedLogInterval},
 		seqLog:    logLimiter{every: time.Minute},
 
-		unframedLog: logLimiter{every: refusedLogInterval},
+		unframedLog:    logLimiter{every: refusedLogInterval},
+		tlsMismatchLog: logLimiter{every: refusedLogInterval},
 	}, nil
 }
 
@@ -396,7 +411,7 @@ func (s *Source) Start(_ context.Context, host adapters.Host) error {
 	if s.started || s.closing {
 		return errors.New("mllp: source already started or shut down")
 	}
-	ln, err := net.Listen("tcp", s.cfg.Listen)
+	ln, err := listen("tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("mllp listen on %s: %w", s.cfg.Listen, err)
 	}
@@ -507,10 +522,11 @@ func (s *Source) acceptLoop(ln net.Listener, host adapters.Host) {
 			if closing || errors.Is(err, net.ErrClosed) {
 				return
 			}
-			// Resource exhaustion (EMFILE) and the like pass; back off as
-			// net/http does instead of spinning.
+			// Resource exhaustion (EMFILE, ENOBUFS, Winsock's WSAENOBUFS)
+			// and a new connection's own network error pass: back off as
+			// net/http does instead of spinning, and take the next one.
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
+			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) || neterr.AcceptRetry(err) {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 				s.log.Warn("mllp accept failed; retrying", "err", err, "retry_in", backoff)
 				time.Sleep(backoff)
@@ -637,16 +653,34 @@ func isTemporary(err error) bool {
 
 // cutReading closes the connections still reading a frame when
 // Shutdown's stopGrace has passed. Their messages were not stored and get
-// no ACK: their senders send them again.
+// no ACK: their senders send them again. So are those still writing an
+// ACK, which a sender that does not read its ACKs (its window full) would
+// hold for read_timeout: the message is stored, and the sender, which
+// never heard the ACK, sends it again to the duplicate check. An ACK
+// written from now on is given stopGrace (ackDeadline).
 func (s *Source) cutReading() {
+	s.graceOver.Store(true)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
-		if c.busy && !c.handling {
+		switch {
+		case c.busy && !c.handling:
 			c.cut = true
+			_ = c.wc.Close()
+		case c.busy && c.writing.Load():
 			_ = c.wc.Close()
 		}
 	}
+}
+
+// ackDeadline is the write deadline of an answer begun now: read_timeout,
+// or stopGrace once Shutdown's grace has passed.
+func (s *Source) ackDeadline() time.Time {
+	d := s.cfg.ReadTimeout
+	if s.graceOver.Load() {
+		d = min(d, stopGrace)
+	}
+	return time.Now().Add(d)
 }
 
 // readWhole marks c's frame read whole. It reports false when Shutdown has
@@ -744,11 +778,15 @@ func (s *Source) serve(c *conn) {
 			// Shutdown closes a connection still in its handshake (it
 			// is not busy with a message): that failed nothing.
 			stopped := s.ctx.Err() != nil || s.stopping()
+			var rh tls.RecordHeaderError
 			if handshakeNotStarted(err) || stopped {
 				// A load balancer's health check or a port scan, every
 				// few seconds, attempted nothing: a warning each would
 				// bury the real failures (still counted in the stats).
 				log.Debug("mllp connection closed before a tls handshake", "err", err)
+			} else if errors.As(err, &rh) {
+				// Not TLS: a sender left on plain MLLP, reconnecting.
+				s.noteTLSMismatch(log, "mllp sender does not speak TLS (plain MLLP?) to a listener with tls; connection closed: set the sender to MLLP over TLS, or take tls off the listener")
 			} else {
 				log.Warn("mllp tls handshake failed", "err", err)
 			}
@@ -785,6 +823,12 @@ func (s *Source) serve(c *conn) {
 			return
 		}
 		_ = c.wc.until(time.Now().Add(s.cfg.IdleTimeout))
+		if n == 1 && s.cfg.TLS == nil && startsTLS(br) {
+			// Read as MLLP, a ClientHello's bytes make frames (0x0B
+			// and 0x1C occur in it) that are no messages.
+			s.noteTLSMismatch(log, "mllp sender opened a TLS handshake on a listener without tls; connection closed: give the listener tls (cert_file, key_file) or set the sender to plain MLLP")
+			return
+		}
 		if err := r.WaitFrame(); err != nil {
 			s.noteJunk(r, &lastJunk)
 			if n == 1 && lastJunk > 0 {
@@ -951,8 +995,11 @@ func (s *Source) serve(c *conn) {
 		if !ack.Suppressed || appAck != nil {
 			s.stats.ackLatency.Observe(time.Since(received))
 		}
-		_ = c.nc.SetWriteDeadline(time.Now().Add(s.cfg.ReadTimeout))
-		if _, err := c.nc.Write(out); err != nil {
+		c.writing.Store(true) // before ackDeadline reads graceOver
+		_ = c.nc.SetWriteDeadline(s.ackDeadline())
+		_, err = c.nc.Write(out)
+		c.writing.Store(false)
+		if err != nil {
 			// The message is stored; the sender will resend it and the
 			// duplicate is harmless (deterministic ids downstream).
 			log.Warn("mllp ack write failed; closing connection", "err", err, "control_id", ack.MessageControlID)
@@ -1059,6 +1106,42 @@ func (s *Source) noteUnframed(log *slog.Logger, junk int64) {
 		attrs = append(attrs, "held_back", held)
 	}
 	log.Warn("mllp connection ended without an MLLP frame: what it sent was not between a start block (0x0B) and an end block (0x1C 0x0D), so no message was read and no ACK sent; set the sender to MLLP framing", attrs...)
+}
+
+// startsTLS reports whether a connection opens with a TLS handshake
+// record (content type 22, record version 3.0 to 3.4): a sender set to
+// MLLP over TLS. No MLLP stream opens so: 0x16 is no start block, and no
+// message may hold it.
+func startsTLS(br *bufio.Reader) bool {
+	if b, err := br.Peek(1); err != nil || b[0] != tlsHandshakeRecord {
+		return false
+	}
+	b, err := br.Peek(3)
+	return err == nil && b[1] == 3 && b[2] <= 4
+}
+
+// tlsHandshakeRecord is the content type of a TLS handshake record (RFC
+// 8446 §5.1, RFC 5246 §6.2.1), the first byte a TLS client sends.
+const tlsHandshakeRecord = 0x16
+
+// noteTLSMismatch logs msg at WARN for a connection whose sender and
+// listener disagree about TLS: a TLS handshake on a listener without tls,
+// or bytes that are not TLS (plain MLLP) on one with it. The sender gets
+// no ACK until one side is changed, and reconnects every few seconds
+// meanwhile: at most once a minute for a listener, the lines held back
+// counted in the next.
+func (s *Source) noteTLSMismatch(log *slog.Logger, msg string) {
+	s.tlsMismatchMu.Lock()
+	ok, held := s.tlsMismatchLog.allow(time.Now())
+	s.tlsMismatchMu.Unlock()
+	if !ok {
+		return
+	}
+	var attrs []any
+	if held > 0 {
+		attrs = append(attrs, "held_back", held)
+	}
+	log.Warn(msg, attrs...)
 }
 
 func (s *Source) noteJunk(r *Reader, last *int64) {

@@ -2,6 +2,8 @@
 
 package neterr
 
+import "syscall"
+
 // Winsock's numbers do not occur here: the same errors again.
 const (
 	connResetWin    = connReset
@@ -14,3 +16,5 @@ const (
 	connAbortedWin  = connAborted
 	timedOutWin     = timedOut
 )
+
+var acceptRetryWin []syscall.Errno

@@ -15,4 +15,7 @@ const (
 	testNotAvail = syscall.EADDRNOTAVAIL
 	testAborted  = syscall.ECONNABORTED
 	testTimedOut = syscall.ETIMEDOUT
+
+	testAcceptCall = "accept4"
+	testNoBuffers  = syscall.ENOBUFS
 )

@@ -2,7 +2,11 @@
 
 package neterr
 
-import "golang.org/x/sys/windows"
+import (
+	"syscall"
+
+	"golang.org/x/sys/windows"
+)
 
 // Winsock's numbers, which Windows' socket calls fail with.
 const (
@@ -16,3 +20,8 @@ const (
 	connAbortedWin  = windows.WSAECONNABORTED
 	timedOutWin     = windows.WSAETIMEDOUT
 )
+
+// An accept that failed for the moment: no socket could be made for the
+// connection (WSAEMFILE 10024, WSAENOBUFS 10055) or the network is down
+// (WSAENETDOWN 10050).
+var acceptRetryWin = []syscall.Errno{windows.WSAEMFILE, windows.WSAENOBUFS, windows.WSAENETDOWN}

@@ -13,4 +13,7 @@ const (
 	testNotAvail = windows.WSAEADDRNOTAVAIL
 	testAborted  = windows.WSAECONNABORTED
 	testTimedOut = windows.WSAETIMEDOUT
+
+	testAcceptCall = "socket"
+	testNoBuffers  = windows.WSAENOBUFS
 )

@@ -25,6 +25,13 @@ const (
 	timedOut     = syscall.ETIMEDOUT
 )
 
+// The errors of an accept that failed for the moment or for the one
+// connection (see AcceptRetry), Winsock's among them where it is used.
+var acceptRetry = append([]syscall.Errno{
+	syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.EPROTO, syscall.EPERM,
+	syscall.ENETDOWN, syscall.ENOPROTOOPT, syscall.EHOSTDOWN, syscall.EOPNOTSUPP,
+}, acceptRetryWin...)
+
 // ConnReset reports a connection the peer reset.
 func ConnReset(err error) bool { return errors.Is(err, connReset) || errors.Is(err, connResetWin) }
 
@@ -65,3 +72,24 @@ func ConnAborted(err error) bool {
 // net.Error's Timeout says so too; on Windows it does not know Winsock's
 // number.
 func TimedOut(err error) bool { return errors.Is(err, timedOut) || errors.Is(err, timedOutWin) }
+
+// AcceptRetry reports an accept that failed for the moment or for the one
+// connection, not for the listener, which takes the next connection once
+// it passes: the system short of descriptors, buffers or memory (EMFILE,
+// ENFILE, ENOBUFS, ENOMEM; Winsock's WSAEMFILE and WSAENOBUFS, which the
+// syscall package's Temporary does not know), or a network error of the
+// connection being accepted, which Linux returns from accept(2) and asks
+// to be treated "like EAGAIN by retrying" (EPROTO, EPERM for a firewall
+// rule, ENETDOWN, ENOPROTOOPT, EHOSTDOWN, EOPNOTSUPP, unreachable, reset,
+// aborted, timed out).
+func AcceptRetry(err error) bool {
+	if ConnReset(err) || ConnAborted(err) || Unreachable(err) || TimedOut(err) {
+		return true
+	}
+	for _, e := range acceptRetry {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}

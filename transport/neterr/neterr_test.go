@@ -29,13 +29,15 @@ func TestAsReturned(t *testing.T) {
 		{"not available", op("bind", testNotAvail), AddrNotAvail},
 		{"aborted", op(testCall, testAborted), ConnAborted},
 		{"timed out", op(testCall, testTimedOut), TimedOut},
+		{"accept short of buffers", op(testAcceptCall, testNoBuffers), AcceptRetry},
+		{"accept reset", op(testAcceptCall, testReset), AcceptRetry},
 	} {
 		if !c.is(c.err) {
 			t.Errorf("%s: %v not matched", c.name, c.err)
 		}
 	}
 	for _, err := range []error{nil, errors.New("other"), net.ErrClosed} {
-		if ConnReset(err) || ConnRefused(err) || AddrInUse(err) || Unreachable(err) || AccessDenied(err) || AddrNotAvail(err) || ConnAborted(err) || TimedOut(err) {
+		if ConnReset(err) || ConnRefused(err) || AddrInUse(err) || Unreachable(err) || AccessDenied(err) || AddrNotAvail(err) || ConnAborted(err) || TimedOut(err) || AcceptRetry(err) {
 			t.Errorf("%v matched", err)
 		}
 	}
