@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/bits"
 	"reflect"
 	"slices"
@@ -87,18 +88,21 @@ func planOf(t reflect.Type) *typePlan {
 	defer buildMu.Unlock()
 	b := planBuilder{pending: map[reflect.Type]*typePlan{}}
 	tp := b.plan(t)
-	old := plans.Load()
-	next := make(map[reflect.Type]*typePlan, len(b.pending)+16)
-	if old != nil {
-		for k, v := range *old {
-			next[k] = v
-		}
-	}
-	for k, v := range b.pending {
-		next[k] = v
-	}
-	plans.Store(&next)
+	publishPlans(&plans, b.pending)
 	return tp
+}
+
+// publishPlans publishes the plans built under the builder's lock
+// (pending) beside those published before, in a new map: readers load the
+// map without a lock and never see one change.
+func publishPlans[P any](published *atomic.Pointer[map[reflect.Type]P], pending map[reflect.Type]P) {
+	old := published.Load()
+	next := make(map[reflect.Type]P, len(pending)+16)
+	if old != nil {
+		maps.Copy(next, *old)
+	}
+	maps.Copy(next, pending)
+	published.Store(&next)
 }
 
 // planBuilder builds the plans of one planOf call. A type is entered in

@@ -102,17 +102,7 @@ func refPlanOf(t reflect.Type) *refPlan {
 	b := refBuilder{pending: map[reflect.Type]*refPlan{}}
 	p := b.plan(t)
 	b.settle()
-	old := refPlans.Load()
-	next := make(map[reflect.Type]*refPlan, len(b.pending)+16)
-	if old != nil {
-		for k, v := range *old {
-			next[k] = v
-		}
-	}
-	for k, v := range b.pending {
-		next[k] = v
-	}
-	refPlans.Store(&next)
+	publishPlans(&refPlans, b.pending)
 	return p
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/convert/csvfhir"
 	"github.com/ferry-health/ferry/queue/dedup"
+	"github.com/ferry-health/ferry/queue/diskq"
 )
 
 // TestCSVLaterExportRevertingRowQueued: a clinic's nightly medication
@@ -22,12 +23,6 @@ import (
 // a later export's is queued, and the same file dropped again still
 // queues nothing.
 func TestCSVLaterExportRevertingRowQueued(t *testing.T) {
-	_, q, quar := newTestPipeline(t)
-	seen, err := dedup.Open(filepath.Join(t.TempDir(), "dedup.log"), dedup.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { seen.Close() })
 	conv := CSV{Folders: map[string][]csvfhir.Mapping{"ehr": {{
 		Match: "meds*.csv", Resource: "MedicationRequest", DateFormats: []string{"M/D/YYYY"},
 		Patient: &csvfhir.ColumnIdentifier{Column: "MRN", System: "urn:oid:1.2.3"},
@@ -35,36 +30,11 @@ func TestCSVLaterExportRevertingRowQueued(t *testing.T) {
 			{Header: "Prescriber", Path: "requester.display"},
 			{Header: "Status", Path: "status", Map: map[string]string{"Active": "active", "Held": "on-hold"}}},
 	}}}}
-	p := New(q, seen, quar, map[string]Converter{"csv": conv}, nil)
+	p, q := dedupedPipeline(t, map[string]Converter{"csv": conv})
 	ctx := context.Background()
-	// exchange delivers what is queued, in order, and returns the status
-	// of each medication the exchange then holds, by its URL.
+	// The status of each medication the exchange holds, by its URL.
 	exchange := map[string]string{}
-	deliver := func() {
-		for q.Len() > 0 {
-			it, ack, err := q.Get(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var b struct {
-				Entry []struct {
-					Request  struct{ URL string }
-					Resource struct{ ResourceType, Status string }
-				}
-			}
-			if err := json.Unmarshal(it.Body, &b); err != nil {
-				t.Fatal(err)
-			}
-			for _, e := range b.Entry {
-				if e.Resource.ResourceType == "MedicationRequest" {
-					exchange[e.Request.URL] = e.Resource.Status
-				}
-			}
-			if err := ack(ctx, nil); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	deliver := func() { deliverStatuses(t, q, "MedicationRequest", exchange) }
 	statuses := func() (s []string) {
 		units, err := conv.Convert(ctx, night("meds.csv", "7,197361,3/1/2024,Dr A,Active\n8,310965,2/1/2024,Dr B,Held\n"))
 		if err != nil {
@@ -107,4 +77,51 @@ func TestCSVLaterExportRevertingRowQueued(t *testing.T) {
 func night(name, rows string) adapters.Raw {
 	return adapters.Raw{Source: "folder/ehr", Name: name, Format: "csv", Received: time.Now(), Meta: map[string]string{"folder": "ehr"},
 		Body: []byte("MRN,RxNorm,Prescribed,Prescriber,Status\n" + rows)}
+}
+
+// dedupedPipeline is a pipeline on a real disk queue and a real duplicate
+// filter, with convs.
+func dedupedPipeline(t *testing.T, convs map[string]Converter) (*Pipeline, *diskq.Queue) {
+	t.Helper()
+	_, q, quar := newTestPipeline(t)
+	seen, err := dedup.Open(filepath.Join(t.TempDir(), "dedup.log"), dedup.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { seen.Close() })
+	return New(q, seen, quar, convs, nil), q
+}
+
+// deliverStatuses delivers what q holds, in order, as an exchange would
+// take it, keeping in exchange the status of each resource of type typ
+// by its request URL; it returns the number of bundles delivered.
+func deliverStatuses(t *testing.T, q *diskq.Queue, typ string, exchange map[string]string) int {
+	t.Helper()
+	ctx := context.Background()
+	n := 0
+	for q.Len() > 0 {
+		it, ack, err := q.Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b struct {
+			Entry []struct {
+				Request  struct{ URL string }
+				Resource struct{ ResourceType, Status string }
+			}
+		}
+		if err := json.Unmarshal(it.Body, &b); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range b.Entry {
+			if e.Resource.ResourceType == typ {
+				exchange[e.Request.URL] = e.Resource.Status
+			}
+		}
+		if err := ack(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	return n
 }

@@ -4,14 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/folder"
-	"github.com/ferry-health/ferry/queue/dedup"
 )
 
 // TestNDJSONLaterExportRevertingResourceQueued: an NDJSON line was a
@@ -23,13 +20,7 @@ import (
 // the folder took again give the keys the folder's digest and
 // folder.MetaRetaken make them.
 func TestNDJSONLaterExportRevertingResourceQueued(t *testing.T) {
-	_, q, quar := newTestPipeline(t)
-	seen, err := dedup.Open(filepath.Join(t.TempDir(), "dedup.log"), dedup.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { seen.Close() })
-	p := New(q, seen, quar, map[string]Converter{"fhir-ndjson": FHIRJSON{}}, nil)
+	p, q := dedupedPipeline(t, map[string]Converter{"fhir-ndjson": FHIRJSON{}})
 	ctx := context.Background()
 	med := func(id, status string) string {
 		return `{"resourceType":"MedicationRequest","id":"` + id + `","status":"` + status + `","intent":"order","subject":{"reference":"Patient/p7"},"medicationCodeableConcept":{"text":"lisinopril"}}` + "\n"
@@ -43,32 +34,7 @@ func TestNDJSONLaterExportRevertingResourceQueued(t *testing.T) {
 		return adapters.Raw{Source: "folder/ehr", Name: "MedicationRequest.ndjson", Format: "fhir-ndjson", Received: time.Now(), Meta: m, Body: []byte(body)}
 	}
 	exchange := map[string]string{}
-	deliver := func() int {
-		n := 0
-		for q.Len() > 0 {
-			it, ack, err := q.Get(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var b struct {
-				Entry []struct {
-					Request  struct{ URL string }
-					Resource struct{ ResourceType, Status string }
-				}
-			}
-			if err := json.Unmarshal(it.Body, &b); err != nil {
-				t.Fatal(err)
-			}
-			for _, e := range b.Entry {
-				exchange[e.Request.URL] = e.Resource.Status
-			}
-			if err := ack(ctx, nil); err != nil {
-				t.Fatal(err)
-			}
-			n++
-		}
-		return n
-	}
+	deliver := func() int { return deliverStatuses(t, q, "MedicationRequest", exchange) }
 	for _, body := range []string{
 		med("m1", "active") + med("m2", "active"),
 		med("m1", "on-hold") + med("m2", "active"),
