@@ -129,7 +129,7 @@ sources:
 exchange:
   url: https://%s/fhir
   tls: {ca_file: %q, cert_file: %q, key_file: %q}
-  retry: {initial_interval: 1h, max_interval: 1h}
+  retry: {initial_interval: 1h, max_interval: 1h, unknown_outcome_delay: 1s}
 encryption:
   key_file: %q
 `, dataDir, freeAddr(t), paths.CA, paths.ClientCert, paths.ClientKey, freeAddr(t), paths.CA, paths.ClientCert, paths.ClientKey, keyFile)
@@ -142,7 +142,11 @@ encryption:
 	if err := gw.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	// The item keeps its patient sealed; the trail opens it.
+	// The item keeps its patient sealed; the trail opens it. A stop that
+	// cut a delivery attempt short leaves it waiting out
+	// unknown_outcome_delay, here 1 s, at the next open: the exchange's
+	// port, free when picked, may have been another test's server by
+	// then (CI saw Get wait 10 s).
 	q, err := diskq.Open(cfg.Path("queue"), diskq.Options{Key: key})
 	if err != nil {
 		t.Fatal(err)
