@@ -39,15 +39,20 @@ func replay(dir string, log *slog.Logger, readOnly bool) (*replayState, error) {
 		beside, _ = InUse(dir)
 	}
 	st := &replayState{items: map[uint64]*meta{}, due: map[uint64][2]int64{}, nextSeq: 1, nextIdx: 1}
-	flag := os.O_RDWR
-	if readOnly {
-		flag = os.O_RDONLY
-	}
 	for i, idx := range idxs {
 		last := i == len(idxs)-1
 		st.nextIdx = idx + 1
 		path := filepath.Join(dir, segName(idx))
-		f, err := os.OpenFile(path, flag, 0)
+		var f *os.File
+		if readOnly {
+			// Beside a running owner a segment may be held for a moment
+			// without sharing (Windows: being created at a rotation, or
+			// removed), which openRead waits out (CI's Wine run of
+			// TestInspectBesideRunningQueue: 6 reads of 300).
+			f, err = openRead(path)
+		} else {
+			f, err = os.OpenFile(path, os.O_RDWR, 0)
+		}
 		if readOnly && errors.Is(err, fs.ErrNotExist) {
 			continue // settled and removed by the owner since the listing
 		}
