@@ -4,13 +4,28 @@ import (
 	"bytes"
 	"path/filepath"
 	"strings"
+
+	"golang.org/x/text/encoding/unicode"
 )
 
 // Detect names the format of an input from its first bytes, with the file
 // extension only as a tie-breaker: exports are often misnamed (.txt HL7,
-// .dat C-CDA). It returns "" when nothing fits.
+// .dat C-CDA). It returns "" when nothing fits. Text saved as UTF-16
+// with its byte-order mark (Notepad's "Unicode", PowerShell 5's Out-File),
+// which the HL7 v2, C-CDA and FHIR JSON converters read through its mark,
+// is told from the text it holds.
 func Detect(name string, body []byte) string {
 	b := bytes.TrimPrefix(body, []byte("\xef\xbb\xbf"))
+	if bytes.HasPrefix(b, []byte{0xFF, 0xFE}) || bytes.HasPrefix(b, []byte{0xFE, 0xFF}) {
+		// body may be the file's head, cut in the middle of a
+		// character: only whole ones are decoded. ExpectBOM: the mark
+		// decides the byte order.
+		text, err := unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM).NewDecoder().Bytes(b[:len(b)&^1])
+		if err != nil {
+			return ""
+		}
+		b = text
+	}
 	b = bytes.TrimLeft(b, " \t\r\n\x0b")
 	switch {
 	case bytes.HasPrefix(b, []byte("%PDF-")):

@@ -155,6 +155,11 @@ func (h HL7) each(in adapters.Raw, unit func([]Unit) error) error {
 		conv = &c
 	}
 	var pending *batchMerges
+	// converted are the dedup keys of the input's messages converted so
+	// far: the same message again in the file (an engine's archive logs
+	// a resend) is a resend (Unit.repeat), which the duplicate filter
+	// would not know while both are stored in one commit.
+	var converted map[[32]byte]bool
 	// replaced are the registry keys (Result.Replaces) of the input's
 	// messages converted so far, which the messages after them see.
 	var replaced map[string]bool
@@ -185,6 +190,9 @@ func (h HL7) each(in adapters.Raw, unit func([]Unit) error) error {
 			}
 		}
 		u.Dedup = DedupKey(m)
+		// Converted all the same (`ferry convert` writes every
+		// message's bundles); the pipeline drops its units.
+		u.repeat = converted[u.Dedup]
 		parts, txs, res, lease, err := convertOne(conv, m, raw)
 		if err != nil {
 			u.Err = err
@@ -268,6 +276,12 @@ func (h HL7) each(in adapters.Raw, unit func([]Unit) error) error {
 		// in raw or in a buffer of m's own that is not reused).
 		lease.Release()
 		m.Recycle()
+		if len(msgs) > 1 {
+			if converted == nil {
+				converted = map[[32]byte]bool{}
+			}
+			converted[u.Dedup] = true
+		}
 		if len(res.Replaces) > 0 && conv.Replaced != nil {
 			// A later message of the input replaced by this one (a T02
 			// after its T10 in one batch file) is delivered after this

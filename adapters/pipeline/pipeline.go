@@ -108,6 +108,11 @@ type Unit struct {
 
 	// buf, when set, is the pooled buffer Bundle lives in (bundleBufs).
 	buf *[]byte
+	// repeat marks a unit that repeats one of the same input before it
+	// (an HL7 v2 batch file holding a message twice): with a duplicate
+	// filter it is dropped as a resend is, though the filter has not
+	// remembered the first yet (they may be stored in one commit).
+	repeat bool
 }
 
 // bundleBufs recycles the buffers HL7 v2 bundles are encoded into. A
@@ -958,10 +963,11 @@ func (p *Pipeline) recordReplaced(in adapters.Raw, units []Unit, held []string, 
 }
 
 // onlyHeld reports whether every unit of units with the dedup key key,
-// but those that failed (quarantined, whatever their key), is in held.
+// but those that failed (quarantined, whatever their key) and repeats
+// of an earlier one (Unit.repeat), is in held.
 func onlyHeld(units []Unit, held []*Unit, key [32]byte) bool {
 	for i := range units {
-		if u := &units[i]; u.Err == nil && u.Dedup == key && !slices.Contains(held, u) {
+		if u := &units[i]; u.Err == nil && !u.repeat && u.Dedup == key && !slices.Contains(held, u) {
 			return false
 		}
 	}
@@ -1145,10 +1151,11 @@ func inputHash(in adapters.Raw) slog.Attr {
 	return slog.String("sha256", sum[:12])
 }
 
-// seen reports whether the unit was queued before.
+// seen reports whether the unit was queued before, or repeats one of
+// its input stored with it.
 func (p *Pipeline) seen(u *Unit) bool {
 	var zero [32]byte
-	return p.dedup != nil && u.Dedup != zero && p.dedup.Seen(u.Dedup)
+	return p.dedup != nil && u.Dedup != zero && (u.repeat || p.dedup.Seen(u.Dedup))
 }
 
 // reject quarantines a whole input and returns the permanent error, or a
