@@ -507,7 +507,9 @@ func storeRegistration(path string, r udapRegistration) error {
 	if path == "" {
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	// Synced into data_dir, which durable.WriteFile does not do: a
+	// folder lost to a power cut loses the client id with it.
+	if err := durable.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
 	b, err := json.MarshalIndent(r, "", "  ")
