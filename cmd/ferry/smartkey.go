@@ -25,13 +25,14 @@ import (
 // moves from OLD to PATH, so that no token request fails on the way. OLD
 // goes in under the kid the gateway signs it with: the configuration's
 // exchange.auth.smart.key_id when its key_file is OLD, else its
-// thumbprint; the exchange finds the key by the assertion's kid.
+// thumbprint; the exchange finds the key by the assertion's kid. So does
+// PATH without --kid when key_file is PATH.
 func cmdSMARTKey(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fl := newFlags("smart-key", stderr)
 	kid := fl.String("kid", "", "key id to register (default: the key's JWK thumbprint, which ferry sends when exchange.auth.smart.key_id is empty)")
 	var also pathList
 	fl.Var(&also, "also", "another key `FILE` whose public key the JWKS holds too (the key being replaced; repeatable), under the configuration's key_id when its key_file is FILE")
-	cfgPath := fl.String("config", "", "with --also: the configuration the gateway runs with, whose key_id names the old key (default: "+installer.PackageLayout().ConfigFile+" when it exists)")
+	cfgPath := fl.String("config", "", "the configuration the gateway runs with, whose key_id names the key at its key_file (PATH, or with --also the old key) (default: "+installer.PackageLayout().ConfigFile+" when it exists)")
 	pos, err := splitArgs(fl, args)
 	if err != nil {
 		return err
@@ -54,17 +55,28 @@ func cmdSMARTKey(_ context.Context, args []string, stdout, stderr io.Writer) err
 	} else if k, err = fhirhttp.LoadSMARTKey(path); err != nil {
 		return err
 	}
-	keys := []jose.JSONWebKey{k.PublicJWK(*kid)}
 	var smart fhirhttp.SMARTConfig
-	if len(also) > 0 {
+	if len(also) > 0 || *kid == "" {
 		// The running gateway signs the old key's assertions with the
-		// kid its configuration names until it restarts on the new key.
+		// kid its configuration names until it restarts on the new key,
+		// and PATH's with it when key_file is PATH.
 		name, cfg, err := opsConfig(*cfgPath)
-		if err != nil {
+		switch {
+		case err == nil:
+			smart = cfg.Exchange.Auth.SMART
+		case len(also) > 0:
 			return fmt.Errorf("--also: the configuration %s, whose key_id names the old key: %w", name, err)
+		case *cfgPath != "":
+			return fmt.Errorf("--config: the configuration %s, whose key_id names the key: %w", name, err)
 		}
-		smart = cfg.Exchange.Auth.SMART
 	}
+	if *kid == "" && smart.KeyID != "" && sameFile(smart.KeyFile, path) {
+		// The exchange finds the key by the assertion's kid: the
+		// thumbprint would name a key the gateway never signs as.
+		*kid = smart.KeyID
+		fmt.Fprintf(stderr, "the key at %s is in the JWKS under kid %s, the exchange.auth.smart.key_id the gateway signs it with\n", path, *kid)
+	}
+	keys := []jose.JSONWebKey{k.PublicJWK(*kid)}
 	for _, p := range also {
 		o, err := fhirhttp.LoadSMARTKey(p)
 		if err != nil {

@@ -394,6 +394,18 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 		if tokens != nil {
 			var err error
 			if tok, err = tokens.Token(ctx); err != nil {
+				if requiresHTTP1(err) && !downgraded {
+					// With a token, the first request of all is
+					// the token request (or discovery, a UDAP
+					// registration), which a server on the site
+					// that renegotiates resets as it does a
+					// bundle's.
+					downgraded = true
+					if client, stream, tokens, err = s.useHTTP1(ctx, client); err != nil {
+						return fmt.Errorf("post bundle %s: %w", it.ID, err)
+					}
+					continue
+				}
 				if hs := configtls.Diagnose(err); hs != nil {
 					s.forget(client)
 					s.authFailed(hs, err)

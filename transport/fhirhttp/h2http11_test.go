@@ -53,6 +53,32 @@ func TestHTTP11RequiredFallsBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var h1Requests atomic.Int64
+	port, h2Requests := http11RequiredServer(t, p, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		h1Requests.Add(1)
+		w.Header().Set("Content-Type", MediaType)
+		io.WriteString(w, txResponse)
+	}))
+	s := newSink(t, Config{URL: "https://localhost:" + port + "/fhir/R4", TLS: configtls.ClientConfig{CAFile: p.CA, CertFile: p.ClientCert, KeyFile: p.ClientKey}})
+	for _, id := range []string{"01H11A", "01H11B"} {
+		if err := s.Send(context.Background(), item(id)); err != nil {
+			t.Fatalf("send %s: %v", id, err)
+		}
+	}
+	if h1Requests.Load() != 2 || h2Requests.Load() != 1 {
+		t.Errorf("%d requests over HTTP/2, %d over HTTP/1.1; want the first over HTTP/2, refused, and both bundles over HTTP/1.1", h2Requests.Load(), h1Requests.Load())
+	}
+	s.Close(context.Background())
+}
+
+// http11RequiredServer serves handler over HTTP/1.1 on a port of
+// localhost (its certificate p's, asking for a client certificate of p's
+// CA) and resets every HTTP/2 request's stream with HTTP_1_1_REQUIRED,
+// as IIS without "negotiate client certificate" does; it returns the
+// port and the count of requests made over HTTP/2.
+func http11RequiredServer(t *testing.T, p pki.Paths, handler http.Handler) (string, *atomic.Int64) {
+	t.Helper()
 	tc, err := configtls.ServerConfig{CertFile: p.ServerCert, KeyFile: p.ServerKey, ClientCAFile: p.CA}.LoadTLSConfig()
 	if err != nil {
 		t.Fatal(err)
@@ -63,13 +89,8 @@ func TestHTTP11RequiredFallsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	h1 := &connListener{conns: make(chan net.Conn), addr: ln.Addr(), done: make(chan struct{})}
-	var h2Requests, h1Requests atomic.Int64
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		h1Requests.Add(1)
-		w.Header().Set("Content-Type", MediaType)
-		io.WriteString(w, txResponse)
-	})}
+	h2Requests := new(atomic.Int64)
+	srv := &http.Server{Handler: handler}
 	var wg sync.WaitGroup
 	wg.Go(func() { srv.Serve(h1) })
 	wg.Go(func() {
@@ -125,14 +146,5 @@ func TestHTTP11RequiredFallsBack(t *testing.T) {
 		wg.Wait()
 	})
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	s := newSink(t, Config{URL: "https://localhost:" + port + "/fhir/R4", TLS: configtls.ClientConfig{CAFile: p.CA, CertFile: p.ClientCert, KeyFile: p.ClientKey}})
-	for _, id := range []string{"01H11A", "01H11B"} {
-		if err := s.Send(context.Background(), item(id)); err != nil {
-			t.Fatalf("send %s: %v", id, err)
-		}
-	}
-	if h1Requests.Load() != 2 || h2Requests.Load() != 1 {
-		t.Errorf("%d requests over HTTP/2, %d over HTTP/1.1; want the first over HTTP/2, refused, and both bundles over HTTP/1.1", h2Requests.Load(), h1Requests.Load())
-	}
-	s.Close(context.Background())
+	return port, h2Requests
 }

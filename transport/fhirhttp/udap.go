@@ -109,9 +109,15 @@ const (
 	DefaultUDAPClientName   = "ferry gateway"
 )
 
-// Enabled reports whether UDAP is configured.
+// Enabled reports whether UDAP is configured: any of its settings is,
+// as for SMART, so that a block without its certificate yet (the
+// exchange's community, scope and purpose_of_use, the operator's
+// contacts written down, the rest to come) has what it lacks named
+// rather than being taken for no UDAP at all.
 func (c UDAPConfig) Enabled() bool {
-	return c.CertFile != "" || c.KeyFile != "" || c.TrustAnchors != "" || c.ClientID != "" || c.OrganizationID != ""
+	return c.CertFile != "" || c.KeyFile != "" || c.TrustAnchors != "" || c.ClientID != "" || c.OrganizationID != "" ||
+		c.OrganizationName != "" || len(c.PurposeOfUse) > 0 || c.Scope != "" || c.ClientName != "" || len(c.Contacts) > 0 ||
+		c.Community != "" || c.Revocation != ""
 }
 
 // Validate checks the settings offline; each error starts with its field.
@@ -501,7 +507,9 @@ func storeRegistration(path string, r udapRegistration) error {
 	if path == "" {
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	// Synced into data_dir, which durable.WriteFile does not do: a
+	// folder lost to a power cut loses the client id with it.
+	if err := durable.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
 	b, err := json.MarshalIndent(r, "", "  ")
