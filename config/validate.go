@@ -383,9 +383,14 @@ func (c *Config) problems() []Problem {
 		// The system is matched exactly against the one a C-CDA root,
 		// fax.patient_system or a CSV system gives the same number,
 		// which refuse spaces and '|' as this does.
-		if _, err := url.Parse(v); err != nil || !strings.Contains(v, ":") || strings.ContainsAny(v, " \t\r\n|") {
+		if !systemURI(v) {
 			add("identifiers.systems."+k, "must be an absolute URI such as urn:oid:1.2.3 or https://..., without spaces or '|', got %q", v)
 		}
+	}
+	// Every system ferry mints begins with the base (<base>:id:MRN), and
+	// the gateway's own identifier is the base as a urn:ietf:rfc:3986.
+	if b := c.Identifiers.Base; b != "" && !systemURI(b) {
+		add("identifiers.base", "must be an absolute URI this site controls, such as urn:ferry:clinic7 or https://..., without spaces or '|', got %q", b)
 	}
 	if c.Retention.Done < time.Hour {
 		add("retention.done", "must be at least 1h, got %s", c.Retention.Done)
@@ -435,6 +440,14 @@ func (c *Config) problems() []Problem {
 		}
 	}
 	return ps
+}
+
+// systemURI reports whether v can be an identifier system: an absolute URI
+// (FHIR's uri has no white space) without the '|' that ends the system in
+// a search (identifier=<system>|<value>).
+func systemURI(v string) bool {
+	_, err := url.Parse(v)
+	return err == nil && strings.Contains(v, ":") && !strings.ContainsAny(v, " \t\r\n|")
 }
 
 // csvProblems checks the csv mappings of the folder at path p. A
