@@ -288,6 +288,10 @@ func (c *Config) problems() []Problem {
 			// The gateway refuses it at start (fhirhttp, mllptls), and
 			// the check must not print it back in its "ok" line.
 			add("exchange.url", "must not contain credentials (user:password@): ferry proves who it is with its client certificate (exchange.tls) or exchange.auth")
+		case u.Port() != "" && !tcpPort(u.Port()):
+			// url.Parse takes any digits; the dial of every delivery
+			// would fail ("invalid port").
+			add("exchange.url", "port %q is not a number from 1 to 65535", u.Port())
 		case u.Scheme == mllptls.Scheme:
 			if _, err := mllptls.HostPort(c.Exchange.URL); err != nil {
 				add("exchange.url", "%v", err)
@@ -440,6 +444,12 @@ func (c *Config) problems() []Problem {
 		}
 	}
 	return ps
+}
+
+// tcpPort reports whether port is one a connection can be made to.
+func tcpPort(port string) bool {
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 1 && n <= 65535
 }
 
 // systemURI reports whether v can be an identifier system: an absolute URI
