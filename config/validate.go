@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"go.yaml.in/yaml/v3"
 
@@ -275,6 +276,10 @@ func (c *Config) problems() []Problem {
 	if c.Exchange.URL != "" {
 		u, err := url.Parse(c.Exchange.URL)
 		switch {
+		case strings.IndexFunc(c.Exchange.URL, unicode.IsSpace) >= 0:
+			// Quoted with a blank pasted at an end, it parses, and the
+			// URL printed looks right.
+			add("exchange.url", "holds white space (a blank at its start or end?), which no URL has; remove it")
 		case err != nil:
 			// url.Error repeats the whole URL, password included.
 			var ue *url.Error
