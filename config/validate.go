@@ -570,9 +570,10 @@ func mapValue(n *yaml.Node, key string) *yaml.Node {
 // as yamlProblem made it) on line is about, so that decoder messages
 // ("line 6: unknown key") read like validation ones. yaml.v3 gives only the
 // line, and a flow mapping ({name: ehr, settle: 5}) puts many keys on one:
-// the key named by an unknown-key message, the key of the mistyped scalar
-// the message quotes, or the key holding a mapping or list the message
-// says is of the wrong kind, comes before the first key on the line.
+// the key named by an unknown-key or duplicate-key message, the key of
+// the mistyped scalar the message quotes, or the key holding a mapping or
+// list the message says is of the wrong kind, comes before the first key
+// on the line.
 func pathAtLine(root *yaml.Node, line int, msg string) string {
 	type pair struct {
 		path string
@@ -612,6 +613,9 @@ func pathAtLine(root *yaml.Node, line int, msg string) string {
 	if key, ok := strings.CutPrefix(msg, "unknown key "); ok {
 		key, _ = strconv.Unquote(key)
 		match = func(p pair) bool { return p.k.Line == line && p.k.Value == key }
+	} else if m := duplicateKey.FindStringSubmatch(msg); m != nil {
+		key, _ := strconv.Unquote(m[1])
+		match = func(p pair) bool { return p.k.Line == line && p.k.Value == key }
 	} else if m := mistyped.FindStringSubmatch(msg); m != nil {
 		tag, val := m[1], m[2]
 		match = func(p pair) bool {
@@ -647,6 +651,10 @@ func pathAtLine(root *yaml.Node, line int, msg string) string {
 	}
 	return ""
 }
+
+// duplicateKey matches yaml.v3's error for a key given twice in one
+// mapping (on the line of the second), the key quoted.
+var duplicateKey = regexp.MustCompile(`^mapping key (".*") already defined at line \d+$`)
 
 // mistyped matches yaml.v3's type error: the value's tag and, for a
 // scalar, its value.
