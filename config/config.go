@@ -969,7 +969,9 @@ func (c *Config) applyDefaults() {
 	if c.Exchange.Retry.MaxAge == 0 {
 		c.Exchange.Retry.MaxAge = DefaultMaxAge
 	}
-	if c.Exchange.Retry.UnknownOutcomeDelay == 0 {
+	if c.Exchange.Retry.UnknownOutcomeDelay == 0 && c.Exchange.Timeout > 0 {
+		// A negative timeout is exchange.timeout's problem, not this
+		// key's, which the file may not set.
 		c.Exchange.Retry.UnknownOutcomeDelay = c.Exchange.Timeout
 	}
 	if c.Exchange.Workers == 0 {
