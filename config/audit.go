@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
+	"unicode"
 
 	"github.com/ferry-health/ferry/config/configtls"
 )
@@ -85,6 +87,8 @@ func (a Audit) Validate() error {
 	u, err := url.Parse(a.URL)
 	scheme := ""
 	switch {
+	case strings.IndexFunc(a.URL, unicode.IsSpace) >= 0:
+		errs = append(errs, errors.New("url: holds white space (a blank at its start or end?), which no URL has; remove it"))
 	case err != nil:
 		// url.Error repeats the whole URL, password included.
 		var ue *url.Error

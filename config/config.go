@@ -319,7 +319,15 @@ type Exchange struct {
 
 // MLLP reports whether the exchange takes HL7 v2 over MLLP in TLS
 // (exchange.url mllps://host:port) rather than FHIR.
-func (e Exchange) MLLP() bool { return strings.HasPrefix(e.URL, mllptls.Scheme+":") }
+func (e Exchange) MLLP() bool { return hasScheme(e.URL, mllptls.Scheme) }
+
+// hasScheme reports whether raw is a URL of scheme, written in any case
+// (RFC 3986 §3.1: "An implementation should accept uppercase letters as
+// equivalent to lowercase in scheme names"), as url.Parse, which
+// Validate and the sinks read the URL with, takes it.
+func hasScheme(raw, scheme string) bool {
+	return len(raw) > len(scheme) && raw[len(scheme)] == ':' && strings.EqualFold(raw[:len(scheme)], scheme)
+}
 
 // TakesV2 reports whether the exchange takes HL7 v2 messages as they were
 // received (mllps://, or an sftp:// exchange with sftp.format hl7v2)
@@ -330,7 +338,7 @@ func (e Exchange) TakesV2() bool {
 
 // FileDrop reports whether the exchange takes bundles as files over SFTP
 // (exchange.url sftp://user@host/dir) rather than over HTTPS.
-func (e Exchange) FileDrop() bool { return strings.HasPrefix(e.URL, sftpdrop.Scheme+":") }
+func (e Exchange) FileDrop() bool { return hasScheme(e.URL, sftpdrop.Scheme) }
 
 // SFTPConfig is the sftpdrop sink's configuration.
 func (e Exchange) SFTPConfig() sftpdrop.Config {
@@ -961,7 +969,9 @@ func (c *Config) applyDefaults() {
 	if c.Exchange.Retry.MaxAge == 0 {
 		c.Exchange.Retry.MaxAge = DefaultMaxAge
 	}
-	if c.Exchange.Retry.UnknownOutcomeDelay == 0 {
+	if c.Exchange.Retry.UnknownOutcomeDelay == 0 && c.Exchange.Timeout > 0 {
+		// A negative timeout is exchange.timeout's problem, not this
+		// key's, which the file may not set.
 		c.Exchange.Retry.UnknownOutcomeDelay = c.Exchange.Timeout
 	}
 	if c.Exchange.Workers == 0 {

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"go.yaml.in/yaml/v3"
 
@@ -275,6 +276,10 @@ func (c *Config) problems() []Problem {
 	if c.Exchange.URL != "" {
 		u, err := url.Parse(c.Exchange.URL)
 		switch {
+		case strings.IndexFunc(c.Exchange.URL, unicode.IsSpace) >= 0:
+			// Quoted with a blank pasted at an end, it parses, and the
+			// URL printed looks right.
+			add("exchange.url", "holds white space (a blank at its start or end?), which no URL has; remove it")
 		case err != nil:
 			// url.Error repeats the whole URL, password included.
 			var ue *url.Error
@@ -288,6 +293,10 @@ func (c *Config) problems() []Problem {
 			// The gateway refuses it at start (fhirhttp, mllptls), and
 			// the check must not print it back in its "ok" line.
 			add("exchange.url", "must not contain credentials (user:password@): ferry proves who it is with its client certificate (exchange.tls) or exchange.auth")
+		case u.Port() != "" && !tcpPort(u.Port()):
+			// url.Parse takes any digits; the dial of every delivery
+			// would fail ("invalid port").
+			add("exchange.url", "port %q is not a number from 1 to 65535", u.Port())
 		case u.Scheme == mllptls.Scheme:
 			if _, err := mllptls.HostPort(c.Exchange.URL); err != nil {
 				add("exchange.url", "%v", err)
@@ -383,9 +392,14 @@ func (c *Config) problems() []Problem {
 		// The system is matched exactly against the one a C-CDA root,
 		// fax.patient_system or a CSV system gives the same number,
 		// which refuse spaces and '|' as this does.
-		if _, err := url.Parse(v); err != nil || !strings.Contains(v, ":") || strings.ContainsAny(v, " \t\r\n|") {
+		if !systemURI(v) {
 			add("identifiers.systems."+k, "must be an absolute URI such as urn:oid:1.2.3 or https://..., without spaces or '|', got %q", v)
 		}
+	}
+	// Every system ferry mints begins with the base (<base>:id:MRN), and
+	// the gateway's own identifier is the base as a urn:ietf:rfc:3986.
+	if b := c.Identifiers.Base; b != "" && !systemURI(b) {
+		add("identifiers.base", "must be an absolute URI this site controls, such as urn:ferry:clinic7 or https://..., without spaces or '|', got %q", b)
 	}
 	if c.Retention.Done < time.Hour {
 		add("retention.done", "must be at least 1h, got %s", c.Retention.Done)
@@ -435,6 +449,20 @@ func (c *Config) problems() []Problem {
 		}
 	}
 	return ps
+}
+
+// tcpPort reports whether port is one a connection can be made to.
+func tcpPort(port string) bool {
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 1 && n <= 65535
+}
+
+// systemURI reports whether v can be an identifier system: an absolute URI
+// (FHIR's uri has no white space) without the '|' that ends the system in
+// a search (identifier=<system>|<value>).
+func systemURI(v string) bool {
+	_, err := url.Parse(v)
+	return err == nil && strings.Contains(v, ":") && !strings.ContainsAny(v, " \t\r\n|")
 }
 
 // csvProblems checks the csv mappings of the folder at path p. A
@@ -542,9 +570,10 @@ func mapValue(n *yaml.Node, key string) *yaml.Node {
 // as yamlProblem made it) on line is about, so that decoder messages
 // ("line 6: unknown key") read like validation ones. yaml.v3 gives only the
 // line, and a flow mapping ({name: ehr, settle: 5}) puts many keys on one:
-// the key named by an unknown-key message, the key of the mistyped scalar
-// the message quotes, or the key holding a mapping or list the message
-// says is of the wrong kind, comes before the first key on the line.
+// the key named by an unknown-key or duplicate-key message, the key of
+// the mistyped scalar the message quotes, or the key holding a mapping or
+// list the message says is of the wrong kind, comes before the first key
+// on the line.
 func pathAtLine(root *yaml.Node, line int, msg string) string {
 	type pair struct {
 		path string
@@ -584,6 +613,9 @@ func pathAtLine(root *yaml.Node, line int, msg string) string {
 	if key, ok := strings.CutPrefix(msg, "unknown key "); ok {
 		key, _ = strconv.Unquote(key)
 		match = func(p pair) bool { return p.k.Line == line && p.k.Value == key }
+	} else if m := duplicateKey.FindStringSubmatch(msg); m != nil {
+		key, _ := strconv.Unquote(m[1])
+		match = func(p pair) bool { return p.k.Line == line && p.k.Value == key }
 	} else if m := mistyped.FindStringSubmatch(msg); m != nil {
 		tag, val := m[1], m[2]
 		match = func(p pair) bool {
@@ -619,6 +651,10 @@ func pathAtLine(root *yaml.Node, line int, msg string) string {
 	}
 	return ""
 }
+
+// duplicateKey matches yaml.v3's error for a key given twice in one
+// mapping (on the line of the second), the key quoted.
+var duplicateKey = regexp.MustCompile(`^mapping key (".*") already defined at line \d+$`)
 
 // mistyped matches yaml.v3's type error: the value's tag and, for a
 // scalar, its value.

@@ -33,7 +33,10 @@ type Answers struct {
 }
 
 // SFTP reports whether the exchange takes bundles as files over SFTP.
-func (a Answers) SFTP() bool { return strings.HasPrefix(a.ExchangeURL, "sftp:") }
+// The scheme is read in any case, as ferry reads exchange.url.
+func (a Answers) SFTP() bool {
+	return len(a.ExchangeURL) > 5 && strings.EqualFold(a.ExchangeURL[:5], "sftp:")
+}
 
 // ConfigDefaults are the answers `ferry init` proposes, for the package
 // layout on this OS.

@@ -207,7 +207,7 @@ func writeConfigFile(path string, b []byte, force bool) error {
 		return fmt.Errorf("%s exists; use --force to replace it", path)
 	}
 	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
+		if err := durable.MkdirAll(dir, 0o750); err != nil {
 			return fmt.Errorf("write %s: %w", path, err)
 		}
 	}
@@ -393,7 +393,10 @@ func initKey(path string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "using key %s from %s\n", k.ID(), path)
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	// Each folder made is synced into its parent: the key file's own
+	// sync is of its folder only, and a power cut that kept the data
+	// sealed with the key must keep the key.
+	if err := durable.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("--encryption-key: %w", err)
 	}
 	k, err := seal.GenerateKeyFile(path)

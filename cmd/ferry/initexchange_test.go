@@ -48,3 +48,26 @@ func TestInitExchangeFlagsNeedTheirExchange(t *testing.T) {
 		}
 	}
 }
+
+// TestInitSchemeInCapitals: `ferry init --exchange-url SFTP://...` (the
+// scheme as an onboarding sheet may print it) took the exchange for an
+// https:// one, refusing --sftp-key and --known-hosts as flags of another
+// kind of exchange; the scheme is read in any case, as ferry reads
+// exchange.url (RFC 3986 §3.1), and the file gets its sftp block.
+func TestInitSchemeInCapitals(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "ferry.yaml")
+	args := []string{"init", "--non-interactive", "--data-dir", filepath.Join(dir, "data"), "--out", out,
+		"--exchange-url", "SFTP://clinic7@sftp.hie.example.org/in", "--sftp-key", filepath.Join(dir, "id_ed25519"), "--known-hosts", filepath.Join(dir, "known_hosts")}
+	var stdout, stderr bytes.Buffer
+	if code := runMain(context.Background(), args, &stdout, &stderr); code != 0 {
+		t.Fatalf("ferry %s: exit %d\n%s%s", strings.Join(args, " "), code, stdout.String(), stderr.String())
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "known_hosts:") {
+		t.Errorf("the file has no sftp block:\n%s", b)
+	}
+}
