@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
@@ -133,7 +134,7 @@ type zipStep struct {
 // An archive that could harm the gateway is refused whole, before any
 // entry is consumed: see checkZip.
 func (s *Source) consumeZip(ctx context.Context, in adapters.Raw) error {
-	zr, size, closeFn, err := openZip(in)
+	zr, size, closeFn, err := openZip(in, s.zip.entries)
 	if err != nil {
 		return zipErr(in.Name, err)
 	}
@@ -225,8 +226,9 @@ func isDataErr(err error) bool {
 
 // openZip opens the archive from its Body, or, above the in-memory limit,
 // from the claimed file itself, which the engine's Open returns as an
-// *os.File.
-func openZip(in adapters.Raw) (*zip.Reader, int64, func(), error) {
+// *os.File. An archive of more than maxEntries entries is refused before
+// archive/zip reads its central directory (see centralCount).
+func openZip(in adapters.Raw, maxEntries int) (*zip.Reader, int64, func(), error) {
 	var ra io.ReaderAt
 	size := int64(len(in.Body))
 	closeFn := func() {}
@@ -252,6 +254,10 @@ func openZip(in adapters.Raw) (*zip.Reader, int64, func(), error) {
 		}
 		ra, size, closeFn = f, info.Size(), func() { rc.Close() }
 	}
+	if n, ok := centralCount(ra, size, maxEntries); ok && n > maxEntries {
+		closeFn()
+		return nil, 0, nil, refuse("the archive holds more than %d entries; at most %d are read from one archive: unpack it into the folder", maxEntries, maxEntries)
+	}
 	zr, err := zip.NewReader(ra, size)
 	// With GODEBUG=zipinsecurepath=0 NewReader reports unsafe names but
 	// still returns the reader; checkZip refuses them with the name.
@@ -263,6 +269,85 @@ func openZip(in adapters.Raw) (*zip.Reader, int64, func(), error) {
 		return nil, 0, nil, fmt.Errorf("read: %w", err)
 	}
 	return zr, size, closeFn, nil
+}
+
+// centralCount counts the records of the archive's central directory as
+// archive/zip's NewReader reads them, up to limit+1: from where the end
+// record (or the ZIP64 one) places the directory, header after header
+// until one is not, whatever the end record's count says (NewReader
+// compares it only modulo 65,536). NewReader holds every record in memory
+// (some 260 bytes and its name each) before checkZip can count them, so a
+// directory of millions of one-letter names, a few hundred MB, would
+// exhaust a small server's memory, and the archive, tried again at the
+// restart, do it again. ok is false when no directory is found, which
+// NewReader then says.
+func centralCount(ra io.ReaderAt, size int64, limit int) (n int, ok bool) {
+	const endLen, loc64Len, end64Len, headerLen = 22, 20, 56, 46
+	le := binary.LittleEndian
+	tail := make([]byte, min(size, 65*1024))
+	if _, err := ra.ReadAt(tail, size-int64(len(tail))); err != nil && err != io.EOF {
+		return 0, false
+	}
+	at := -1 // the end record's offset in tail, as NewReader finds it
+	for i := len(tail) - endLen; i >= 0; i-- {
+		if bytes.HasPrefix(tail[i:], []byte("PK\x05\x06")) {
+			if i+endLen+int(le.Uint16(tail[i+20:])) <= len(tail) {
+				at = i
+			}
+			break
+		}
+	}
+	if at < 0 {
+		return 0, false
+	}
+	end := tail[at:]
+	endOff := size - int64(len(tail)) + int64(at)
+	dirSize, dirOff := uint64(le.Uint32(end[12:])), uint64(le.Uint32(end[16:]))
+	if le.Uint16(end[10:]) == 0xffff || dirSize == 0xffff || dirOff == 0xffffffff {
+		loc := make([]byte, loc64Len)
+		if endOff >= loc64Len {
+			if _, err := ra.ReadAt(loc, endOff-loc64Len); err != nil {
+				return 0, false
+			}
+			if le.Uint32(loc) == 0x07064b50 && le.Uint32(loc[4:]) == 0 && le.Uint32(loc[16:]) == 1 {
+				endOff = int64(le.Uint64(loc[8:]))
+				end64 := make([]byte, end64Len)
+				if endOff < 0 || endOff > size {
+					return 0, false
+				}
+				if _, err := ra.ReadAt(end64, endOff); err != nil || le.Uint32(end64) != 0x06064b50 {
+					return 0, false
+				}
+				dirSize, dirOff = le.Uint64(end64[40:]), le.Uint64(end64[48:])
+			}
+		}
+	}
+	if dirSize >= 1<<63 || dirOff >= 1<<63 {
+		return 0, false
+	}
+	// NewReader starts where the directory ends at the end record, by
+	// its size (base+dirOff), whatever the offset the record gives; but
+	// when that is further in (data before the archive, as in a
+	// self-extracting one) and a record lies at the offset, there: both
+	// are counted, and the larger taken.
+	count := func(off int64) int {
+		h := make([]byte, headerLen)
+		n := 0
+		for n <= limit && off >= 0 && off < size {
+			if _, err := ra.ReadAt(h, off); err != nil || le.Uint32(h) != 0x02014b50 {
+				break
+			}
+			n++
+			off += headerLen + int64(le.Uint16(h[28:])) + int64(le.Uint16(h[30:])) + int64(le.Uint16(h[32:]))
+		}
+		return n
+	}
+	base := endOff - int64(dirSize) - int64(dirOff)
+	n = count(base + int64(dirOff))
+	if base > 0 {
+		n = max(n, count(int64(dirOff)))
+	}
+	return n, true
 }
 
 // shortHash is the first 12 hex digits of a SHA-256, as the pipeline
