@@ -17,6 +17,7 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"net/url"
 	"path"
 	"slices"
 	"sort"
@@ -125,7 +126,8 @@ type zipStep struct {
 // no format ferry converts (a PDF outside an XDM package, a CSV no csv
 // mapping of the folder matches, a ZIP inside the ZIP), an XDM document whose size or hash is not the one
 // METADATA.XML gives, a file METADATA.XML lists for two documents, a
-// document METADATA.XML lists that the archive lacks or gives no URI for (and then each file of its subset that
+// file a Bulk Data export's manifest lists that the archive lacks (see
+// manifestMissing), a document METADATA.XML lists that the archive lacks or gives no URI for (and then each file of its subset that
 // METADATA.XML does not place, which may be that document). The archive in
 // failed/ is the copy of those entries. A transient failure (queue full)
 // leaves the archive in processing/ to be consumed again whole; the
@@ -156,6 +158,12 @@ func (s *Source) consumeZip(ctx context.Context, in adapters.Raw) error {
 	if len(steps) == 0 {
 		return queue.Permanent(fmt.Errorf("ehrdrop: %s: the archive holds no document (nothing but folders, INDEX.HTM, README.TXT, stylesheets or desktop files)", in.Name))
 	}
+	// The archive's files by name, for a Bulk Data manifest to be
+	// checked against.
+	held := make(map[string]bool, len(zr.File))
+	for _, f := range zr.File {
+		held[strings.ToLower(path.Base(entryName(f)))] = true
+	}
 	var problems []error
 	for i, st := range steps {
 		if err := ctx.Err(); err != nil {
@@ -165,7 +173,7 @@ func (s *Source) consumeZip(ctx context.Context, in adapters.Raw) error {
 			problems = append(problems, fmt.Errorf("%s: %s: %w", in.Name, st.name, st.err))
 			continue
 		}
-		err := s.consumeEntry(ctx, in, st)
+		err := s.consumeEntry(ctx, in, st, held)
 		switch {
 		case err == nil:
 		case queue.IsPermanent(err):
@@ -1138,8 +1146,8 @@ func joinURI(values []string) string {
 
 // consumeEntry hands one entry on as a Raw of its own. Its errors name the
 // archive and the entry; a permanent one says why the entry was not
-// accepted.
-func (s *Source) consumeEntry(ctx context.Context, in adapters.Raw, st zipStep) error {
+// accepted. held holds the lower-cased base names of the archive's files.
+func (s *Source) consumeEntry(ctx context.Context, in adapters.Raw, st zipStep, held map[string]bool) error {
 	name := in.Name + ": " + st.name
 	f := st.f
 	size := int64(f.UncompressedSize64)
@@ -1195,7 +1203,11 @@ func (s *Source) consumeEntry(ctx context.Context, in adapters.Raw, st zipStep) 
 		return queue.Permanent(fmt.Errorf("%s: not converted: an archive inside the archive is not opened; unpack it into the folder", name))
 	case got.Format == FormatBulkManifest:
 		// As in a folder (Source.consume): a Bulk Data export's manifest
-		// zipped with its files is no resource, and is not sent.
+		// zipped with its files is no resource, and is not sent; but a
+		// file it lists that the archive lacks is named.
+		if err := manifestMissing(body, held); err != nil {
+			return queue.Permanent(fmt.Errorf("%s: %w", name, err))
+		}
 		s.log.Info("ehrdrop: a FHIR Bulk Data export's manifest in an archive is no resource and is not sent",
 			"sha256", shortHash(in.Meta[folder.MetaSHA256]))
 		return nil
@@ -1243,6 +1255,54 @@ func (s *Source) consumeEntry(ctx context.Context, in adapters.Raw, st zipStep) 
 		}
 	}
 	return s.next.Consume(ctx, raw)
+}
+
+// manifestMissing returns an error naming each file a FHIR Bulk Data
+// export's manifest (body) lists, as output or as its error file, whose
+// name is not among held (an archive's files, lower-cased base names):
+// an archive of the export without one of them is incomplete, and its
+// resources, or the server's report of what it could not export, would
+// be lost without a word. The IG names no file (a client saves each
+// under a name of its own), so the names are compared only when the
+// archive holds at least one file under the name its url ends in; nil
+// when none, or when body cannot be read as a manifest.
+func manifestMissing(body []byte, held map[string]bool) error {
+	type item struct {
+		Type string `json:"type"`
+		URL  string `json:"url"`
+	}
+	var m struct {
+		Output []item `json:"output"`
+		Error  []item `json:"error"`
+	}
+	if json.Unmarshal(bytes.TrimPrefix(body, []byte("\xEF\xBB\xBF")), &m) != nil {
+		return nil
+	}
+	kept := false
+	var missing []string
+	for i, it := range append(m.Output, m.Error...) {
+		p := it.URL
+		if u, err := url.Parse(it.URL); err == nil {
+			p = u.Path
+		}
+		base := path.Base(p)
+		if p == "" || base == "/" || base == "." {
+			continue
+		}
+		if held[strings.ToLower(base)] {
+			kept = true
+			continue
+		}
+		if i < len(m.Output) {
+			missing = append(missing, fmt.Sprintf("%s (%s)", base, it.Type))
+		} else {
+			missing = append(missing, base+" (its error file)")
+		}
+	}
+	if !kept || len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("the FHIR Bulk Data export's manifest lists %s, which the archive does not hold: the export is incomplete; zip it again with every file the manifest lists", strings.Join(missing, ", "))
 }
 
 // sniffEntry classifies an entry from body, or through open when body is
