@@ -496,7 +496,10 @@ func checkZip(zr *zip.Reader, size int64, lim zipLimits) error {
 // for this file MUST be encoded using UTF-8", APPNOTE 4.4.4 bit 11; else
 // "IBM Code Page 437", appendix D), as Windows' compressed folders and
 // older exports write it; one that is UTF-8 without that bit set is taken
-// as it is, as many writers leave the bit clear.
+// as it is, as many writers leave the bit clear. A leading "./" is left
+// out: bsdtar (Windows' built-in tar.exe, macOS's tar: tar -a -cf
+// package.zip .) names every entry of an archive made of a folder's "."
+// from it (./IHE_XDM/SUBSET01/DOC0001.XML), the same path as without.
 func entryName(f *zip.File) string {
 	name := f.Name
 	if !utf8.ValidString(name) {
@@ -504,7 +507,11 @@ func entryName(f *zip.File) string {
 			name = d
 		}
 	}
-	return strings.ReplaceAll(name, `\`, "/")
+	name = strings.ReplaceAll(name, `\`, "/")
+	for len(name) > 2 && strings.HasPrefix(name, "./") {
+		name = name[2:]
+	}
+	return name
 }
 
 // checkName refuses a path that is empty, absolute (including a Windows
