@@ -1257,8 +1257,14 @@ func (s *Source) consumeEntry(ctx context.Context, in adapters.Raw, st zipStep, 
 	}
 	if got.Format == FormatFHIRNDJSON {
 		// The export's error file, as in a folder.
-		if err := errorReport(raw, got.Type); err != nil {
+		notices, err := errorReport(raw, got.Type)
+		if err != nil {
 			return err
+		}
+		if notices > 0 {
+			s.log.Info("ehrdrop: a FHIR Bulk Data export's error file in an archive holds information only, nothing that failed; it is no resource and is not sent",
+				"sha256", shortHash(in.Meta[folder.MetaSHA256]), "operation_outcomes", notices)
+			return nil
 		}
 	}
 	return s.next.Consume(ctx, raw)
