@@ -118,9 +118,15 @@ func BulkRank(name string) int {
 // reason the operator sees that the export may be incomplete. A file
 // that holds other resources too goes on: the pipeline refuses its
 // OperationOutcome lines one by one and sends the rest.
-func errorReport(in adapters.Raw, first string) error {
+//
+// The IG puts the server's "Error, warning, and information messages"
+// there alike: a file whose every issue is of severity information ("The
+// issue has no relation to the degree of success of the action", FHIR
+// IssueSeverity) reports no failure, and notices, its count of lines, is
+// returned instead, for the caller to archive it unsent.
+func errorReport(in adapters.Raw, first string) (notices int, err error) {
 	if first != "OperationOutcome" {
-		return nil
+		return 0, nil
 	}
 	var r io.Reader
 	if in.Body != nil || in.Open == nil {
@@ -128,7 +134,7 @@ func errorReport(in adapters.Raw, first string) error {
 	} else {
 		rc, err := in.Open()
 		if err != nil {
-			return fmt.Errorf("ehrdrop: open %q: %w", in.Name, err)
+			return 0, fmt.Errorf("ehrdrop: open %q: %w", in.Name, err)
 		}
 		defer rc.Close()
 		r = rc
@@ -146,19 +152,30 @@ func errorReport(in adapters.Raw, first string) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
 	n := 0
+	failing := false // an issue that is not information
 	for sc.Scan() {
 		b := bytes.TrimSpace(bytes.TrimPrefix(sc.Bytes(), []byte("\xEF\xBB\xBF")))
 		if len(b) == 0 {
 			continue
 		}
-		var h struct{ ResourceType string }
+		var h struct {
+			ResourceType string
+			Issue        []struct{ Severity string }
+		}
 		if json.Unmarshal(b, &h) != nil || h.ResourceType != "OperationOutcome" {
-			return nil
+			return 0, nil
 		}
 		n++
+		failing = failing || len(h.Issue) == 0
+		for _, is := range h.Issue {
+			failing = failing || is.Severity != "information"
+		}
 	}
 	if sc.Err() != nil {
-		return nil // the pipeline reads it and says what is wrong
+		return 0, nil // the pipeline reads it and says what is wrong
 	}
-	return queue.Permanent(fmt.Errorf("ehrdrop: %s: a FHIR Bulk Data export's error file (%d OperationOutcome line(s): the exporting server's report of what it could not export), not resources to send; the export may be incomplete: review the issues, then delete the file", in.Name, n))
+	if !failing {
+		return n, nil
+	}
+	return 0, queue.Permanent(fmt.Errorf("ehrdrop: %s: a FHIR Bulk Data export's error file (%d OperationOutcome line(s): the exporting server's report of what it could not export), not resources to send; the export may be incomplete: review the issues, then delete the file", in.Name, n))
 }

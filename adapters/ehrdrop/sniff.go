@@ -108,7 +108,10 @@ func Sniff(r io.Reader, name string) (Sniffed, error) {
 	head, _ := br.Peek(8)
 	ext := strings.ToLower(filepath.Ext(name))
 	switch {
-	case isHL7Start(head):
+	case isHL7Start(head), head[0] == 0x0b && isHL7Start(head[1:]):
+		// A message saved with its MLLP framing starts with the start
+		// block, which the batch splitter skips, as it does the end
+		// block.
 		out.Format = FormatHL7v2Batch
 		return out, nil
 	case head[0] == '<':

@@ -164,8 +164,14 @@ func (s *Source) consume(ctx context.Context, in adapters.Raw) error {
 			"sha256", shortHash(in.Meta[folder.MetaSHA256]))
 		return nil
 	case FormatFHIRNDJSON:
-		if err := errorReport(in, got.Type); err != nil {
+		notices, err := errorReport(in, got.Type)
+		if err != nil {
 			return err
+		}
+		if notices > 0 {
+			s.log.Info("ehrdrop: a FHIR Bulk Data export's error file holds information only, nothing that failed; it is no resource and is not sent; archived",
+				"sha256", shortHash(in.Meta[folder.MetaSHA256]), "operation_outcomes", notices)
+			return nil
 		}
 	}
 	in.Format = got.Format

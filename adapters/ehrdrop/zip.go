@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
@@ -16,6 +17,7 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"net/url"
 	"path"
 	"slices"
 	"sort"
@@ -124,7 +126,8 @@ type zipStep struct {
 // no format ferry converts (a PDF outside an XDM package, a CSV no csv
 // mapping of the folder matches, a ZIP inside the ZIP), an XDM document whose size or hash is not the one
 // METADATA.XML gives, a file METADATA.XML lists for two documents, a
-// document METADATA.XML lists that the archive lacks or gives no URI for (and then each file of its subset that
+// file a Bulk Data export's manifest lists that the archive lacks (see
+// manifestMissing), a document METADATA.XML lists that the archive lacks or gives no URI for (and then each file of its subset that
 // METADATA.XML does not place, which may be that document). The archive in
 // failed/ is the copy of those entries. A transient failure (queue full)
 // leaves the archive in processing/ to be consumed again whole; the
@@ -133,7 +136,7 @@ type zipStep struct {
 // An archive that could harm the gateway is refused whole, before any
 // entry is consumed: see checkZip.
 func (s *Source) consumeZip(ctx context.Context, in adapters.Raw) error {
-	zr, size, closeFn, err := openZip(in)
+	zr, size, closeFn, err := openZip(in, s.zip.entries)
 	if err != nil {
 		return zipErr(in.Name, err)
 	}
@@ -155,6 +158,12 @@ func (s *Source) consumeZip(ctx context.Context, in adapters.Raw) error {
 	if len(steps) == 0 {
 		return queue.Permanent(fmt.Errorf("ehrdrop: %s: the archive holds no document (nothing but folders, INDEX.HTM, README.TXT, stylesheets or desktop files)", in.Name))
 	}
+	// The archive's files by name, for a Bulk Data manifest to be
+	// checked against.
+	held := make(map[string]bool, len(zr.File))
+	for _, f := range zr.File {
+		held[strings.ToLower(path.Base(entryName(f)))] = true
+	}
 	var problems []error
 	for i, st := range steps {
 		if err := ctx.Err(); err != nil {
@@ -164,7 +173,7 @@ func (s *Source) consumeZip(ctx context.Context, in adapters.Raw) error {
 			problems = append(problems, fmt.Errorf("%s: %s: %w", in.Name, st.name, st.err))
 			continue
 		}
-		err := s.consumeEntry(ctx, in, st)
+		err := s.consumeEntry(ctx, in, st, held)
 		switch {
 		case err == nil:
 		case queue.IsPermanent(err):
@@ -225,8 +234,9 @@ func isDataErr(err error) bool {
 
 // openZip opens the archive from its Body, or, above the in-memory limit,
 // from the claimed file itself, which the engine's Open returns as an
-// *os.File.
-func openZip(in adapters.Raw) (*zip.Reader, int64, func(), error) {
+// *os.File. An archive of more than maxEntries entries is refused before
+// archive/zip reads its central directory (see centralCount).
+func openZip(in adapters.Raw, maxEntries int) (*zip.Reader, int64, func(), error) {
 	var ra io.ReaderAt
 	size := int64(len(in.Body))
 	closeFn := func() {}
@@ -252,6 +262,10 @@ func openZip(in adapters.Raw) (*zip.Reader, int64, func(), error) {
 		}
 		ra, size, closeFn = f, info.Size(), func() { rc.Close() }
 	}
+	if n, ok := centralCount(ra, size, maxEntries); ok && n > maxEntries {
+		closeFn()
+		return nil, 0, nil, refuse("the archive holds more than %d entries; at most %d are read from one archive: unpack it into the folder", maxEntries, maxEntries)
+	}
 	zr, err := zip.NewReader(ra, size)
 	// With GODEBUG=zipinsecurepath=0 NewReader reports unsafe names but
 	// still returns the reader; checkZip refuses them with the name.
@@ -263,6 +277,85 @@ func openZip(in adapters.Raw) (*zip.Reader, int64, func(), error) {
 		return nil, 0, nil, fmt.Errorf("read: %w", err)
 	}
 	return zr, size, closeFn, nil
+}
+
+// centralCount counts the records of the archive's central directory as
+// archive/zip's NewReader reads them, up to limit+1: from where the end
+// record (or the ZIP64 one) places the directory, header after header
+// until one is not, whatever the end record's count says (NewReader
+// compares it only modulo 65,536). NewReader holds every record in memory
+// (some 260 bytes and its name each) before checkZip can count them, so a
+// directory of millions of one-letter names, a few hundred MB, would
+// exhaust a small server's memory, and the archive, tried again at the
+// restart, do it again. ok is false when no directory is found, which
+// NewReader then says.
+func centralCount(ra io.ReaderAt, size int64, limit int) (n int, ok bool) {
+	const endLen, loc64Len, end64Len, headerLen = 22, 20, 56, 46
+	le := binary.LittleEndian
+	tail := make([]byte, min(size, 65*1024))
+	if _, err := ra.ReadAt(tail, size-int64(len(tail))); err != nil && err != io.EOF {
+		return 0, false
+	}
+	at := -1 // the end record's offset in tail, as NewReader finds it
+	for i := len(tail) - endLen; i >= 0; i-- {
+		if bytes.HasPrefix(tail[i:], []byte("PK\x05\x06")) {
+			if i+endLen+int(le.Uint16(tail[i+20:])) <= len(tail) {
+				at = i
+			}
+			break
+		}
+	}
+	if at < 0 {
+		return 0, false
+	}
+	end := tail[at:]
+	endOff := size - int64(len(tail)) + int64(at)
+	dirSize, dirOff := uint64(le.Uint32(end[12:])), uint64(le.Uint32(end[16:]))
+	if le.Uint16(end[10:]) == 0xffff || dirSize == 0xffff || dirOff == 0xffffffff {
+		loc := make([]byte, loc64Len)
+		if endOff >= loc64Len {
+			if _, err := ra.ReadAt(loc, endOff-loc64Len); err != nil {
+				return 0, false
+			}
+			if le.Uint32(loc) == 0x07064b50 && le.Uint32(loc[4:]) == 0 && le.Uint32(loc[16:]) == 1 {
+				endOff = int64(le.Uint64(loc[8:]))
+				end64 := make([]byte, end64Len)
+				if endOff < 0 || endOff > size {
+					return 0, false
+				}
+				if _, err := ra.ReadAt(end64, endOff); err != nil || le.Uint32(end64) != 0x06064b50 {
+					return 0, false
+				}
+				dirSize, dirOff = le.Uint64(end64[40:]), le.Uint64(end64[48:])
+			}
+		}
+	}
+	if dirSize >= 1<<63 || dirOff >= 1<<63 {
+		return 0, false
+	}
+	// NewReader starts where the directory ends at the end record, by
+	// its size (base+dirOff), whatever the offset the record gives; but
+	// when that is further in (data before the archive, as in a
+	// self-extracting one) and a record lies at the offset, there: both
+	// are counted, and the larger taken.
+	count := func(off int64) int {
+		h := make([]byte, headerLen)
+		n := 0
+		for n <= limit && off >= 0 && off < size {
+			if _, err := ra.ReadAt(h, off); err != nil || le.Uint32(h) != 0x02014b50 {
+				break
+			}
+			n++
+			off += headerLen + int64(le.Uint16(h[28:])) + int64(le.Uint16(h[30:])) + int64(le.Uint16(h[32:]))
+		}
+		return n
+	}
+	base := endOff - int64(dirSize) - int64(dirOff)
+	n = count(base + int64(dirOff))
+	if base > 0 {
+		n = max(n, count(int64(dirOff)))
+	}
+	return n, true
 }
 
 // shortHash is the first 12 hex digits of a SHA-256, as the pipeline
@@ -403,7 +496,10 @@ func checkZip(zr *zip.Reader, size int64, lim zipLimits) error {
 // for this file MUST be encoded using UTF-8", APPNOTE 4.4.4 bit 11; else
 // "IBM Code Page 437", appendix D), as Windows' compressed folders and
 // older exports write it; one that is UTF-8 without that bit set is taken
-// as it is, as many writers leave the bit clear.
+// as it is, as many writers leave the bit clear. A leading "./" is left
+// out: bsdtar (Windows' built-in tar.exe, macOS's tar: tar -a -cf
+// package.zip .) names every entry of an archive made of a folder's "."
+// from it (./IHE_XDM/SUBSET01/DOC0001.XML), the same path as without.
 func entryName(f *zip.File) string {
 	name := f.Name
 	if !utf8.ValidString(name) {
@@ -411,7 +507,11 @@ func entryName(f *zip.File) string {
 			name = d
 		}
 	}
-	return strings.ReplaceAll(name, `\`, "/")
+	name = strings.ReplaceAll(name, `\`, "/")
+	for len(name) > 2 && strings.HasPrefix(name, "./") {
+		name = name[2:]
+	}
+	return name
 }
 
 // checkName refuses a path that is empty, absolute (including a Windows
@@ -1053,8 +1153,8 @@ func joinURI(values []string) string {
 
 // consumeEntry hands one entry on as a Raw of its own. Its errors name the
 // archive and the entry; a permanent one says why the entry was not
-// accepted.
-func (s *Source) consumeEntry(ctx context.Context, in adapters.Raw, st zipStep) error {
+// accepted. held holds the lower-cased base names of the archive's files.
+func (s *Source) consumeEntry(ctx context.Context, in adapters.Raw, st zipStep, held map[string]bool) error {
 	name := in.Name + ": " + st.name
 	f := st.f
 	size := int64(f.UncompressedSize64)
@@ -1110,7 +1210,11 @@ func (s *Source) consumeEntry(ctx context.Context, in adapters.Raw, st zipStep) 
 		return queue.Permanent(fmt.Errorf("%s: not converted: an archive inside the archive is not opened; unpack it into the folder", name))
 	case got.Format == FormatBulkManifest:
 		// As in a folder (Source.consume): a Bulk Data export's manifest
-		// zipped with its files is no resource, and is not sent.
+		// zipped with its files is no resource, and is not sent; but a
+		// file it lists that the archive lacks is named.
+		if err := manifestMissing(body, held); err != nil {
+			return queue.Permanent(fmt.Errorf("%s: %w", name, err))
+		}
 		s.log.Info("ehrdrop: a FHIR Bulk Data export's manifest in an archive is no resource and is not sent",
 			"sha256", shortHash(in.Meta[folder.MetaSHA256]))
 		return nil
@@ -1153,11 +1257,65 @@ func (s *Source) consumeEntry(ctx context.Context, in adapters.Raw, st zipStep) 
 	}
 	if got.Format == FormatFHIRNDJSON {
 		// The export's error file, as in a folder.
-		if err := errorReport(raw, got.Type); err != nil {
+		notices, err := errorReport(raw, got.Type)
+		if err != nil {
 			return err
+		}
+		if notices > 0 {
+			s.log.Info("ehrdrop: a FHIR Bulk Data export's error file in an archive holds information only, nothing that failed; it is no resource and is not sent",
+				"sha256", shortHash(in.Meta[folder.MetaSHA256]), "operation_outcomes", notices)
+			return nil
 		}
 	}
 	return s.next.Consume(ctx, raw)
+}
+
+// manifestMissing returns an error naming each file a FHIR Bulk Data
+// export's manifest (body) lists, as output or as its error file, whose
+// name is not among held (an archive's files, lower-cased base names):
+// an archive of the export without one of them is incomplete, and its
+// resources, or the server's report of what it could not export, would
+// be lost without a word. The IG names no file (a client saves each
+// under a name of its own), so the names are compared only when the
+// archive holds at least one file under the name its url ends in; nil
+// when none, or when body cannot be read as a manifest.
+func manifestMissing(body []byte, held map[string]bool) error {
+	type item struct {
+		Type string `json:"type"`
+		URL  string `json:"url"`
+	}
+	var m struct {
+		Output []item `json:"output"`
+		Error  []item `json:"error"`
+	}
+	if json.Unmarshal(bytes.TrimPrefix(body, []byte("\xEF\xBB\xBF")), &m) != nil {
+		return nil
+	}
+	kept := false
+	var missing []string
+	for i, it := range append(m.Output, m.Error...) {
+		p := it.URL
+		if u, err := url.Parse(it.URL); err == nil {
+			p = u.Path
+		}
+		base := path.Base(p)
+		if p == "" || base == "/" || base == "." {
+			continue
+		}
+		if held[strings.ToLower(base)] {
+			kept = true
+			continue
+		}
+		if i < len(m.Output) {
+			missing = append(missing, fmt.Sprintf("%s (%s)", base, it.Type))
+		} else {
+			missing = append(missing, base+" (its error file)")
+		}
+	}
+	if !kept || len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("the FHIR Bulk Data export's manifest lists %s, which the archive does not hold: the export is incomplete; zip it again with every file the manifest lists", strings.Join(missing, ", "))
 }
 
 // sniffEntry classifies an entry from body, or through open when body is
