@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"reflect"
 	"slices"
 	"strconv"
 	"unicode/utf8"
@@ -313,7 +314,7 @@ func (c FHIRJSON) unit(name string, body []byte, env []fhir.Coding) []Unit {
 	u := Unit{Name: name, Raw: body, Dedup: sha256.Sum256(body), Attrs: map[string]string{"format": "fhir"}}
 	var h fhirHead
 	if err := json.Unmarshal(body, &h); err != nil {
-		u.Err = fmt.Errorf("not valid JSON: %w", err)
+		u.Err = headError(body, err)
 		return []Unit{u}
 	}
 	// FHIR JSON is UTF-8 (RFC 8259 8.1). encoding/json reads other bytes
@@ -439,6 +440,47 @@ func (c FHIRJSON) unit(name string, body []byte, env []fhir.Coding) []Unit {
 	b = append(b, r...)
 	u.Bundle = append(b, "}]}"...)
 	return []Unit{u}
+}
+
+// headError is the refusal of body, which did not decode as a fhirHead
+// (err): not valid JSON, or JSON not of FHIR's shape (an id written as a
+// number, an entry's resource as a string), which is said as such,
+// naming the member by its path and, in a Bundle, the entry by its
+// number, as the other refusals of an entry do; encoding/json names it
+// by Go's types (fhirHead.entry.resource.id).
+func headError(body []byte, err error) error {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) || !json.Valid(body) {
+		return fmt.Errorf("not valid JSON: %w", err)
+	}
+	var b struct {
+		Entry []json.RawMessage `json:"entry"`
+	}
+	if json.Unmarshal(body, &b) == nil {
+		for i, raw := range b.Entry {
+			var e fhirEntry
+			if err := json.Unmarshal(raw, &e); errors.As(err, &te) {
+				return fmt.Errorf("entry %d: %s", i+1, shapeError(te))
+			}
+		}
+	}
+	return errors.New(shapeError(te))
+}
+
+// shapeError says which member of a FHIR resource holds a JSON value of
+// another kind than FHIR has there.
+func shapeError(te *json.UnmarshalTypeError) string {
+	want := "a string"
+	switch te.Type.Kind() {
+	case reflect.Struct, reflect.Pointer, reflect.Map:
+		want = "an object"
+	case reflect.Slice, reflect.Array:
+		want = "an array"
+	}
+	if te.Field == "" {
+		return fmt.Sprintf("a JSON %s, not a FHIR resource (a JSON object)", te.Value)
+	}
+	return fmt.Sprintf("%s is a JSON %s, where FHIR has %s", te.Field, te.Value, want)
 }
 
 // repeatableCreate returns the resource (h is its head) and the request
