@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -337,6 +338,10 @@ func (c FHIRJSON) unit(name string, body []byte, env []fhir.Coding) []Unit {
 			u.Err = fmt.Errorf("a Bundle of type %q cannot be sent as is; only transaction or batch", typ)
 			return []Unit{u}
 		}
+		if err := checkEntries(h.Entry); err != nil {
+			u.Err = err
+			return []Unit{u}
+		}
 		var parts [][]byte
 		var err error
 		if typ == "transaction" {
@@ -440,6 +445,65 @@ func (c FHIRJSON) unit(name string, body []byte, env []fhir.Coding) []Unit {
 	b = append(b, r...)
 	u.Bundle = append(b, "}]}"...)
 	return []Unit{u}
+}
+
+// checkEntries refuses a transaction or batch holding an entry the
+// exchange cannot apply, naming it by its number, as a resource sent
+// alone is refused (storedType): one without a request (FHIR R4 bdl-3,
+// "entry.request mandatory for batch/transaction") or with a method
+// FHIR has not, a POST or PUT without a resource, of a type that is not
+// R4's (an STU3 export's ProcedureRequest), or of another type than its
+// request URL names. Sent, the exchange refused the whole transaction
+// and it was dead-lettered there, the file taken as sent. A request that
+// carries no resource of its own type (GET, HEAD, DELETE, a PATCH's
+// Binary or Parameters) is left to the exchange.
+func checkEntries(entries []fhirEntry) error {
+	for i := range entries {
+		e := &entries[i]
+		switch m := e.Request.Method; m {
+		case "":
+			return fmt.Errorf("entry %d: no request: each entry of a transaction or batch says how the exchange applies it (Bundle.entry.request, FHIR R4 bdl-3)", i+1)
+		case "GET", "HEAD", "DELETE", "PATCH":
+			continue
+		case "POST", "PUT":
+		default:
+			return fmt.Errorf("entry %d: request.method %q is none of FHIR's (GET, HEAD, POST, PUT, DELETE, PATCH)", i+1, m)
+		}
+		if e.Resource == nil {
+			return fmt.Errorf("entry %d: a %s without a resource", i+1, e.Request.Method)
+		}
+		t := e.Resource.ResourceType
+		if err := storedType(t); err != nil {
+			return fmt.Errorf("entry %d: %w", i+1, err)
+		}
+		// request.url is relative to the exchange's base (R4 http.html):
+		// Type, Type/id or Type?search. One given whole is left as it is.
+		u := e.Request.URL
+		if strings.Contains(u, "://") {
+			continue
+		}
+		path, _, _ := strings.Cut(strings.TrimPrefix(u, "/"), "?")
+		if typ, _, _ := strings.Cut(path, "/"); typ != t && (typ != "" || e.Request.Method != "POST") {
+			return fmt.Errorf("entry %d: %s %s in %s %s, which writes %s", i+1, article(t), t, e.Request.Method, u, orNone(typ))
+		}
+	}
+	return nil
+}
+
+// article is the indefinite article of a resource type's name.
+func article(t string) string {
+	if t != "" && strings.ContainsRune("AEIOU", rune(t[0])) {
+		return "an"
+	}
+	return "a"
+}
+
+// orNone is a request URL's resource type as checkEntries names it.
+func orNone(typ string) string {
+	if typ == "" {
+		return "no resource type"
+	}
+	return article(typ) + " " + typ
 }
 
 // headError is the refusal of body, which did not decode as a fhirHead
