@@ -35,6 +35,51 @@ type Receiver struct {
 	// FailWith, when non-zero, makes every POST answer this status (with
 	// Retry-After: 1 for 429/503) without storing anything.
 	failWith int
+	// undo, while a transaction is applied, is what its writes replaced,
+	// latest last, so that a refused transaction leaves nothing behind.
+	undo []change
+	inTx bool
+}
+
+// change is one write of a transaction: typ's map made (key ""), or
+// the resource under key set, prev and existed being what it replaced.
+type change struct {
+	typ, key string
+	prev     json.RawMessage
+	existed  bool
+}
+
+// set stores res under typ and key, remembering what it replaced while a
+// transaction is applied.
+func (r *Receiver) set(typ, key string, res json.RawMessage) {
+	m := r.resources[typ]
+	if m == nil {
+		m = map[string]json.RawMessage{}
+		r.resources[typ] = m
+		if r.inTx {
+			r.undo = append(r.undo, change{typ: typ})
+		}
+	}
+	if r.inTx {
+		prev, existed := m[key]
+		r.undo = append(r.undo, change{typ: typ, key: key, prev: prev, existed: existed})
+	}
+	m[key] = res
+}
+
+// rollback undoes the writes of the transaction being applied.
+func (r *Receiver) rollback() {
+	for i := len(r.undo) - 1; i >= 0; i-- {
+		switch c := r.undo[i]; {
+		case c.key == "":
+			delete(r.resources, c.typ)
+		case c.existed:
+			r.resources[c.typ][c.key] = c.prev
+		default:
+			delete(r.resources[c.typ], c.key)
+		}
+	}
+	r.undo = nil
 }
 
 // New returns an empty receiver.
@@ -166,21 +211,30 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// A transaction is applied whole or not at all (FHIR R4
+	// http.html#transaction): a refused one is undone.
+	r.inTx = b.Type == "transaction"
+	nextID := r.nextID
+	defer func() { r.inTx, r.undo = false, nil }()
+	refuse := func(status int, msg string) {
+		r.rollback()
+		r.nextID = nextID
+		outcome(w, status, msg)
+	}
 	resps := make([]response, len(b.Entry))
 	for i, e := range b.Entry {
 		var head struct {
 			ResourceType string `json:"resourceType"`
 		}
 		if err := json.Unmarshal(e.Resource, &head); err != nil || head.ResourceType == "" {
-			outcome(w, http.StatusBadRequest, fmt.Sprintf("entry %d has no resource", i))
+			refuse(http.StatusBadRequest, fmt.Sprintf("entry %d has no resource", i))
 			return
 		}
 		if e.Request.Method == http.MethodPatch {
-			// A batch entry fails on its own; a transaction fails whole
-			// (and, unlike a real server, keeps the entries before it).
+			// A batch entry fails on its own; a transaction fails whole.
 			typ, key, status, msg := r.patch(e.Request.URL, e.Resource)
 			if status != http.StatusOK && b.Type == "transaction" {
-				outcome(w, status, fmt.Sprintf("entry %d: %s", i, msg))
+				refuse(status, fmt.Sprintf("entry %d: %s", i, msg))
 				return
 			}
 			resps[i] = response{Status: strconv.Itoa(status) + " " + http.StatusText(status)}
@@ -194,7 +248,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		typ := head.ResourceType
 		key, created := r.apply(typ, e.Request.Method, e.Request.URL, e.Request.IfNoneExist, e.Resource)
 		if key == "" {
-			outcome(w, http.StatusBadRequest, fmt.Sprintf("entry %d: unsupported request %s %s", i, e.Request.Method, e.Request.URL))
+			refuse(http.StatusBadRequest, fmt.Sprintf("entry %d: unsupported request %s %s", i, e.Request.Method, e.Request.URL))
 			return
 		}
 		status := "200 OK"
@@ -293,7 +347,7 @@ func (r *Receiver) patch(u string, res json.RawMessage) (typ, k string, status i
 	if err != nil {
 		return typ, k, http.StatusInternalServerError, err.Error()
 	}
-	r.resources[typ][k] = patched
+	r.set(typ, k, patched)
 	return typ, k, http.StatusOK, ""
 }
 
@@ -302,10 +356,6 @@ func (r *Receiver) patch(u string, res json.RawMessage) (typ, k string, status i
 // entry updates (or, for ifNoneExist, leaves) the one stored resource.
 func (r *Receiver) apply(typ, method, u, ifNoneExist string, res json.RawMessage) (string, bool) {
 	m := r.resources[typ]
-	if m == nil {
-		m = map[string]json.RawMessage{}
-		r.resources[typ] = m
-	}
 	var key string
 	switch method {
 	case http.MethodPut:
@@ -332,7 +382,7 @@ func (r *Receiver) apply(typ, method, u, ifNoneExist string, res json.RawMessage
 		return "", false
 	}
 	_, existed := m[key]
-	m[key] = res
+	r.set(typ, key, res)
 	return key, !existed
 }
 
