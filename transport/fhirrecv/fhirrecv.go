@@ -4,8 +4,8 @@
 // interactions ferry emits (conditional update `PUT Type?identifier=...`,
 // conditional create `ifNoneExist`, plain POST and PUT Type/id, and PATCH
 // with a JSON Patch of top-level members), keeps the resources in memory,
-// and answers a transaction-response (or batch-response, where a failed
-// PATCH fails alone). It also takes the create of one resource, POST
+// and answers a transaction-response, a refused transaction leaving
+// nothing, or a batch-response, where an entry fails alone. It also takes the create of one resource, POST
 // [base]/<type> with an If-None-Exist header (IHE MHD ITI-105 Simplified
 // Publish), answered 201 or, when found, 200, with a Location and no
 // body. It is not an exchange: CI uses a real FHIR server
@@ -216,40 +216,49 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.inTx = b.Type == "transaction"
 	nextID := r.nextID
 	defer func() { r.inTx, r.undo = false, nil }()
-	refuse := func(status int, msg string) {
-		r.rollback()
-		r.nextID = nextID
-		outcome(w, status, msg)
-	}
 	resps := make([]response, len(b.Entry))
+	// failed answers entry i's failure: a transaction's refuses it whole,
+	// undone (and is true); a batch's fails that entry alone, answered in
+	// its response entry, the others applied (FHIR R4
+	// http.html#transaction).
+	failed := func(i, status int, msg string) bool {
+		if b.Type == "transaction" {
+			r.rollback()
+			r.nextID = nextID
+			outcome(w, status, fmt.Sprintf("entry %d: %s", i, msg))
+			return true
+		}
+		resps[i] = response{Status: strconv.Itoa(status) + " " + http.StatusText(status), Outcome: outcomeOf(msg)}
+		return false
+	}
 	for i, e := range b.Entry {
 		var head struct {
 			ResourceType string `json:"resourceType"`
 		}
 		if err := json.Unmarshal(e.Resource, &head); err != nil || head.ResourceType == "" {
-			refuse(http.StatusBadRequest, fmt.Sprintf("entry %d has no resource", i))
-			return
-		}
-		if e.Request.Method == http.MethodPatch {
-			// A batch entry fails on its own; a transaction fails whole.
-			typ, key, status, msg := r.patch(e.Request.URL, e.Resource)
-			if status != http.StatusOK && b.Type == "transaction" {
-				refuse(status, fmt.Sprintf("entry %d: %s", i, msg))
+			if failed(i, http.StatusBadRequest, "no resource") {
 				return
 			}
-			resps[i] = response{Status: strconv.Itoa(status) + " " + http.StatusText(status)}
-			if status == http.StatusOK {
-				resps[i].Location = typ + "/" + key
-			} else {
-				resps[i].Outcome = outcomeOf(msg)
+			continue
+		}
+		if e.Request.Method == http.MethodPatch {
+			typ, key, status, msg := r.patch(e.Request.URL, e.Resource)
+			if status != http.StatusOK {
+				if failed(i, status, msg) {
+					return
+				}
+				continue
 			}
+			resps[i] = response{Status: "200 OK", Location: typ + "/" + key}
 			continue
 		}
 		typ := head.ResourceType
 		key, created := r.apply(typ, e.Request.Method, e.Request.URL, e.Request.IfNoneExist, e.Resource)
 		if key == "" {
-			refuse(http.StatusBadRequest, fmt.Sprintf("entry %d: unsupported request %s %s", i, e.Request.Method, e.Request.URL))
-			return
+			if failed(i, http.StatusBadRequest, "unsupported request "+e.Request.Method+" "+e.Request.URL) {
+				return
+			}
+			continue
 		}
 		status := "200 OK"
 		if created {
