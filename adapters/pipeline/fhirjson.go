@@ -11,8 +11,10 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -313,7 +315,7 @@ func (c FHIRJSON) unit(name string, body []byte, env []fhir.Coding) []Unit {
 	u := Unit{Name: name, Raw: body, Dedup: sha256.Sum256(body), Attrs: map[string]string{"format": "fhir"}}
 	var h fhirHead
 	if err := json.Unmarshal(body, &h); err != nil {
-		u.Err = fmt.Errorf("not valid JSON: %w", err)
+		u.Err = headError(body, err)
 		return []Unit{u}
 	}
 	// FHIR JSON is UTF-8 (RFC 8259 8.1). encoding/json reads other bytes
@@ -334,6 +336,10 @@ func (c FHIRJSON) unit(name string, body []byte, env []fhir.Coding) []Unit {
 		_ = json.Unmarshal(h.Type, &typ)
 		if typ != "transaction" && typ != "batch" {
 			u.Err = fmt.Errorf("a Bundle of type %q cannot be sent as is; only transaction or batch", typ)
+			return []Unit{u}
+		}
+		if err := checkEntries(h.Entry); err != nil {
+			u.Err = err
 			return []Unit{u}
 		}
 		var parts [][]byte
@@ -439,6 +445,106 @@ func (c FHIRJSON) unit(name string, body []byte, env []fhir.Coding) []Unit {
 	b = append(b, r...)
 	u.Bundle = append(b, "}]}"...)
 	return []Unit{u}
+}
+
+// checkEntries refuses a transaction or batch holding an entry the
+// exchange cannot apply, naming it by its number, as a resource sent
+// alone is refused (storedType): one without a request (FHIR R4 bdl-3,
+// "entry.request mandatory for batch/transaction") or with a method
+// FHIR has not, a POST or PUT without a resource, of a type that is not
+// R4's (an STU3 export's ProcedureRequest), or of another type than its
+// request URL names. Sent, the exchange refused the whole transaction
+// and it was dead-lettered there, the file taken as sent. A request that
+// carries no resource of its own type (GET, HEAD, DELETE, a PATCH's
+// Binary or Parameters) is left to the exchange.
+func checkEntries(entries []fhirEntry) error {
+	for i := range entries {
+		e := &entries[i]
+		switch m := e.Request.Method; m {
+		case "":
+			return fmt.Errorf("entry %d: no request: each entry of a transaction or batch says how the exchange applies it (Bundle.entry.request, FHIR R4 bdl-3)", i+1)
+		case "GET", "HEAD", "DELETE", "PATCH":
+			continue
+		case "POST", "PUT":
+		default:
+			return fmt.Errorf("entry %d: request.method %q is none of FHIR's (GET, HEAD, POST, PUT, DELETE, PATCH)", i+1, m)
+		}
+		if e.Resource == nil {
+			return fmt.Errorf("entry %d: a %s without a resource", i+1, e.Request.Method)
+		}
+		t := e.Resource.ResourceType
+		if err := storedType(t); err != nil {
+			return fmt.Errorf("entry %d: %w", i+1, err)
+		}
+		// request.url is relative to the exchange's base (R4 http.html):
+		// Type, Type/id or Type?search. One given whole is left as it is.
+		u := e.Request.URL
+		if strings.Contains(u, "://") {
+			continue
+		}
+		path, _, _ := strings.Cut(strings.TrimPrefix(u, "/"), "?")
+		if typ, _, _ := strings.Cut(path, "/"); typ != t && (typ != "" || e.Request.Method != "POST") {
+			return fmt.Errorf("entry %d: %s %s in %s %s, which writes %s", i+1, article(t), t, e.Request.Method, u, orNone(typ))
+		}
+	}
+	return nil
+}
+
+// article is the indefinite article of a resource type's name.
+func article(t string) string {
+	if t != "" && strings.ContainsRune("AEIOU", rune(t[0])) {
+		return "an"
+	}
+	return "a"
+}
+
+// orNone is a request URL's resource type as checkEntries names it.
+func orNone(typ string) string {
+	if typ == "" {
+		return "no resource type"
+	}
+	return article(typ) + " " + typ
+}
+
+// headError is the refusal of body, which did not decode as a fhirHead
+// (err): not valid JSON, or JSON not of FHIR's shape (an id written as a
+// number, an entry's resource as a string), which is said as such,
+// naming the member by its path and, in a Bundle, the entry by its
+// number, as the other refusals of an entry do; encoding/json names it
+// by Go's types (fhirHead.entry.resource.id).
+func headError(body []byte, err error) error {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) || !json.Valid(body) {
+		return fmt.Errorf("not valid JSON: %w", err)
+	}
+	var b struct {
+		Entry []json.RawMessage `json:"entry"`
+	}
+	if json.Unmarshal(body, &b) == nil {
+		for i, raw := range b.Entry {
+			var e fhirEntry
+			if err := json.Unmarshal(raw, &e); errors.As(err, &te) {
+				return fmt.Errorf("entry %d: %s", i+1, shapeError(te))
+			}
+		}
+	}
+	return errors.New(shapeError(te))
+}
+
+// shapeError says which member of a FHIR resource holds a JSON value of
+// another kind than FHIR has there.
+func shapeError(te *json.UnmarshalTypeError) string {
+	want := "a string"
+	switch te.Type.Kind() {
+	case reflect.Struct, reflect.Pointer, reflect.Map:
+		want = "an object"
+	case reflect.Slice, reflect.Array:
+		want = "an array"
+	}
+	if te.Field == "" {
+		return fmt.Sprintf("a JSON %s, not a FHIR resource (a JSON object)", te.Value)
+	}
+	return fmt.Sprintf("%s is a JSON %s, where FHIR has %s", te.Field, te.Value, want)
 }
 
 // repeatableCreate returns the resource (h is its head) and the request

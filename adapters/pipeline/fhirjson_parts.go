@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 
@@ -81,18 +82,20 @@ func (c FHIRJSON) conditionalParts(body []byte, entries []fhirEntry) (parts [][]
 			index[f.FullURL] = i
 		}
 	}
-	// refs[i] are the entries entry i refers to by their fullUrl.
+	// refs[i] are the entries entry i refers to by their fullUrl, or by
+	// their Type/id relative to its own RESTful fullUrl (relativeNames).
 	refs := make([][]int, n)
 	self := make(map[string]string, len(index))
 	for f := range index {
 		self[f] = f
 	}
+	names := relativeNames(fullURLs, self)
 	for i := range raws {
 		rs, re, _, err := topLevelMember(raws[i], "resource")
 		if err != nil {
 			return nil, fmt.Errorf("entry %d: %w", i+1, err)
 		}
-		_, named, err := literalRefs(raws[i][rs:re], self)
+		_, named, err := literalRefs(raws[i][rs:re], names(i))
 		if err != nil {
 			return nil, fmt.Errorf("entry %d: %w", i+1, err)
 		}
@@ -172,12 +175,13 @@ func (c FHIRJSON) conditionalParts(body []byte, entries []fhirEntry) (parts [][]
 			literal[fullURLs[i]] = r.Request.URL
 		}
 	}
+	names = relativeNames(fullURLs, literal)
 	for i := range raws {
 		rs, re, _, err := topLevelMember(raws[i], "resource")
 		if err != nil {
 			return nil, fmt.Errorf("entry %d: %w", i+1, err)
 		}
-		resource, _, err := literalRefs(raws[i][rs:re], literal)
+		resource, _, err := literalRefs(raws[i][rs:re], names(i))
 		if err != nil {
 			return nil, fmt.Errorf("entry %d: %w", i+1, err)
 		}
@@ -259,12 +263,62 @@ func (c FHIRJSON) rewritePlain(raw []byte, e *fhirEntry, create func([]byte, *fh
 	return raw, req["ifNoneExist"] != "", err
 }
 
-// literalRefs returns resource (FHIR JSON) with each reference to an
-// entry's fullUrl that literal maps, in a Reference's reference or an
-// Attachment's url (the elements a transaction's fullUrls are written
-// into, and which carry nothing else equal to one), replaced by its
-// Type/id, the rest of its bytes unchanged; named lists the fullUrls
-// replaced. A value written with escapes is left as it is.
+// relativeNames returns, for entry i, byFullURL (which maps entries'
+// fullUrls) with the relative references that name those entries from
+// entry i added: in a transaction, Type/id written in an entry whose
+// fullUrl is RESTful, [root]/Type2/id2, names the entry whose fullUrl is
+// [root]/Type/id (FHIR R4 bundle.html#references: "if the reference has
+// the format [type]/[id], and the fullUrl of the bundle entry that
+// contains the resource is a RESTful one ..., extract the [root] and
+// append the reference ([type]/[id]) to it and then try to resolve within
+// the bundle"), as EHR exports write their references. A Type/id that
+// names no entry is left to the exchange.
+func relativeNames(fullURLs []string, byFullURL map[string]string) func(i int) map[string]string {
+	byRoot := map[string]map[string]string{}
+	for _, f := range fullURLs {
+		root, rel, ok := restfulFullURL(f)
+		to, mapped := byFullURL[f]
+		if !ok || !mapped {
+			continue
+		}
+		if byRoot[root] == nil {
+			byRoot[root] = maps.Clone(byFullURL)
+		}
+		byRoot[root][rel] = to
+	}
+	return func(i int) map[string]string {
+		if root, _, ok := restfulFullURL(fullURLs[i]); ok && byRoot[root] != nil {
+			return byRoot[root]
+		}
+		return byFullURL
+	}
+}
+
+// restfulFullURL splits a RESTful fullUrl, http(s)://.../Type/id with an
+// optional /_history/<version>, into its root and Type/id; ok is false
+// for any other (urn:uuid:, urn:oid:).
+func restfulFullURL(f string) (root, rel string, ok bool) {
+	if !strings.HasPrefix(f, "http://") && !strings.HasPrefix(f, "https://") {
+		return "", "", false
+	}
+	if h := strings.Index(f, "/_history/"); h >= 0 {
+		f = f[:h]
+	}
+	j := strings.LastIndexByte(f, '/')
+	k := strings.LastIndexByte(f[:max(j, 0)], '/')
+	if j < 0 || k < 0 || !fhir.StoredResourceType(f[k+1:j]) || !validID(f[j+1:]) {
+		return "", "", false
+	}
+	return f[:k], f[k+1:], true
+}
+
+// literalRefs returns resource (FHIR JSON) with each reference that
+// literal maps (an entry's fullUrl, or a relative Type/id naming it), in
+// a Reference's reference or an Attachment's url (the elements a
+// transaction's fullUrls are written into, and which carry nothing else
+// equal to one), replaced by what it maps to, the rest of its bytes
+// unchanged; named lists what the references replaced mapped to. A value
+// written with escapes is left as it is.
 func literalRefs(resource []byte, literal map[string]string) (_ []byte, named []string, _ error) {
 	if len(literal) == 0 {
 		return resource, nil, nil
@@ -315,7 +369,7 @@ func literalRefs(resource []byte, literal map[string]string) (_ []byte, named []
 				continue
 			}
 			edits = append(edits, edit{end - len(quoted), end, `"` + to + `"`})
-			named = append(named, v)
+			named = append(named, to)
 		}
 	}
 	for k := len(edits) - 1; k >= 0; k-- {

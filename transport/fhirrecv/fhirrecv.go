@@ -4,8 +4,8 @@
 // interactions ferry emits (conditional update `PUT Type?identifier=...`,
 // conditional create `ifNoneExist`, plain POST and PUT Type/id, and PATCH
 // with a JSON Patch of top-level members), keeps the resources in memory,
-// and answers a transaction-response (or batch-response, where a failed
-// PATCH fails alone). It also takes the create of one resource, POST
+// and answers a transaction-response, a refused transaction leaving
+// nothing, or a batch-response, where an entry fails alone. It also takes the create of one resource, POST
 // [base]/<type> with an If-None-Exist header (IHE MHD ITI-105 Simplified
 // Publish), answered 201 or, when found, 200, with a Location and no
 // body. It is not an exchange: CI uses a real FHIR server
@@ -35,6 +35,51 @@ type Receiver struct {
 	// FailWith, when non-zero, makes every POST answer this status (with
 	// Retry-After: 1 for 429/503) without storing anything.
 	failWith int
+	// undo, while a transaction is applied, is what its writes replaced,
+	// latest last, so that a refused transaction leaves nothing behind.
+	undo []change
+	inTx bool
+}
+
+// change is one write of a transaction: typ's map made (key ""), or
+// the resource under key set, prev and existed being what it replaced.
+type change struct {
+	typ, key string
+	prev     json.RawMessage
+	existed  bool
+}
+
+// set stores res under typ and key, remembering what it replaced while a
+// transaction is applied.
+func (r *Receiver) set(typ, key string, res json.RawMessage) {
+	m := r.resources[typ]
+	if m == nil {
+		m = map[string]json.RawMessage{}
+		r.resources[typ] = m
+		if r.inTx {
+			r.undo = append(r.undo, change{typ: typ})
+		}
+	}
+	if r.inTx {
+		prev, existed := m[key]
+		r.undo = append(r.undo, change{typ: typ, key: key, prev: prev, existed: existed})
+	}
+	m[key] = res
+}
+
+// rollback undoes the writes of the transaction being applied.
+func (r *Receiver) rollback() {
+	for i := len(r.undo) - 1; i >= 0; i-- {
+		switch c := r.undo[i]; {
+		case c.key == "":
+			delete(r.resources, c.typ)
+		case c.existed:
+			r.resources[c.typ][c.key] = c.prev
+		default:
+			delete(r.resources[c.typ], c.key)
+		}
+	}
+	r.undo = nil
 }
 
 // New returns an empty receiver.
@@ -166,36 +211,54 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// A transaction is applied whole or not at all (FHIR R4
+	// http.html#transaction): a refused one is undone.
+	r.inTx = b.Type == "transaction"
+	nextID := r.nextID
+	defer func() { r.inTx, r.undo = false, nil }()
 	resps := make([]response, len(b.Entry))
+	// failed answers entry i's failure: a transaction's refuses it whole,
+	// undone (and is true); a batch's fails that entry alone, answered in
+	// its response entry, the others applied (FHIR R4
+	// http.html#transaction).
+	failed := func(i, status int, msg string) bool {
+		if b.Type == "transaction" {
+			r.rollback()
+			r.nextID = nextID
+			outcome(w, status, fmt.Sprintf("entry %d: %s", i, msg))
+			return true
+		}
+		resps[i] = response{Status: strconv.Itoa(status) + " " + http.StatusText(status), Outcome: outcomeOf(msg)}
+		return false
+	}
 	for i, e := range b.Entry {
 		var head struct {
 			ResourceType string `json:"resourceType"`
 		}
 		if err := json.Unmarshal(e.Resource, &head); err != nil || head.ResourceType == "" {
-			outcome(w, http.StatusBadRequest, fmt.Sprintf("entry %d has no resource", i))
-			return
-		}
-		if e.Request.Method == http.MethodPatch {
-			// A batch entry fails on its own; a transaction fails whole
-			// (and, unlike a real server, keeps the entries before it).
-			typ, key, status, msg := r.patch(e.Request.URL, e.Resource)
-			if status != http.StatusOK && b.Type == "transaction" {
-				outcome(w, status, fmt.Sprintf("entry %d: %s", i, msg))
+			if failed(i, http.StatusBadRequest, "no resource") {
 				return
 			}
-			resps[i] = response{Status: strconv.Itoa(status) + " " + http.StatusText(status)}
-			if status == http.StatusOK {
-				resps[i].Location = typ + "/" + key
-			} else {
-				resps[i].Outcome = outcomeOf(msg)
+			continue
+		}
+		if e.Request.Method == http.MethodPatch {
+			typ, key, status, msg := r.patch(e.Request.URL, e.Resource)
+			if status != http.StatusOK {
+				if failed(i, status, msg) {
+					return
+				}
+				continue
 			}
+			resps[i] = response{Status: "200 OK", Location: typ + "/" + key}
 			continue
 		}
 		typ := head.ResourceType
 		key, created := r.apply(typ, e.Request.Method, e.Request.URL, e.Request.IfNoneExist, e.Resource)
 		if key == "" {
-			outcome(w, http.StatusBadRequest, fmt.Sprintf("entry %d: unsupported request %s %s", i, e.Request.Method, e.Request.URL))
-			return
+			if failed(i, http.StatusBadRequest, "unsupported request "+e.Request.Method+" "+e.Request.URL) {
+				return
+			}
+			continue
 		}
 		status := "200 OK"
 		if created {
@@ -293,7 +356,7 @@ func (r *Receiver) patch(u string, res json.RawMessage) (typ, k string, status i
 	if err != nil {
 		return typ, k, http.StatusInternalServerError, err.Error()
 	}
-	r.resources[typ][k] = patched
+	r.set(typ, k, patched)
 	return typ, k, http.StatusOK, ""
 }
 
@@ -302,10 +365,6 @@ func (r *Receiver) patch(u string, res json.RawMessage) (typ, k string, status i
 // entry updates (or, for ifNoneExist, leaves) the one stored resource.
 func (r *Receiver) apply(typ, method, u, ifNoneExist string, res json.RawMessage) (string, bool) {
 	m := r.resources[typ]
-	if m == nil {
-		m = map[string]json.RawMessage{}
-		r.resources[typ] = m
-	}
 	var key string
 	switch method {
 	case http.MethodPut:
@@ -332,7 +391,7 @@ func (r *Receiver) apply(typ, method, u, ifNoneExist string, res json.RawMessage
 		return "", false
 	}
 	_, existed := m[key]
-	m[key] = res
+	r.set(typ, key, res)
 	return key, !existed
 }
 
