@@ -635,6 +635,14 @@ func PrintStatus(w io.Writer, s *Status) {
 		if s.Delivery.ConfigProblem != "" {
 			fmt.Fprintf(w, "NEEDS AN OPERATOR: %s\n", s.Delivery.ConfigProblem)
 		}
+		if a := s.Audit; a != nil {
+			// Lost counts the events the repository refused as invalid
+			// and those the spool's bound dropped: a gap in the trail.
+			fmt.Fprintf(w, "audit trail:       %d sent, %d spooled waiting for the repository, %d dropped (lost to the trail), %d truncated to fit a datagram since start\n", a.Sent, a.Pending, a.Dropped, a.Truncated)
+			if a.LastError != "" {
+				fmt.Fprintf(w, "%-19slast error: %s (%s)\n", "", a.LastError, a.LastErrorAt.Local().Format("2006-01-02 15:04:05"))
+			}
+		}
 	}
 	fmt.Fprintf(w, "dead letters:      %d", s.Queue.DeadLetters)
 	if s.Queue.DeadLetters > 0 {
