@@ -66,6 +66,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		st.LastBackup, _ = ops.LastBackup(cfg.DataDir)
 	}
 	if *asJSON {
+		st.UTC() // an older gateway's, and the backup's, as this one's
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(struct {

@@ -87,6 +87,7 @@ func (g *gateway) report() ops.Status {
 		st := g.audit.Stats()
 		r.Audit = &st
 	}
+	r.UTC()
 	return r
 }
 

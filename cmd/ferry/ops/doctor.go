@@ -323,6 +323,12 @@ func CheckCertificates(cfg *config.Config, opts DoctorOptions) []Check {
 		if mb.OAuth2 != nil && mb.OAuth2.CAFile != "" {
 			out = append(out, caCheck(p+".oauth2.ca_file", mb.OAuth2.CAFile, opts))
 		}
+		// The app's certificate signs every token request: expired, the
+		// token endpoint refuses it and no fax is taken. Its key is no
+		// TLS key_file: the mailbox check's login above signs with it.
+		if mb.OAuth2 != nil && mb.OAuth2.ClientCertFile != "" {
+			out = append(out, leafCheck(p+".oauth2.client_cert_file", mb.OAuth2.ClientCertFile, "", "", x509.ExtKeyUsageAny, false, opts))
+		}
 	}
 	return out
 }

@@ -73,6 +73,40 @@ type Status struct {
 	Address string `json:"-"`
 }
 
+// UTC sets every time of the report in UTC, as Now and Started are. The
+// figures' times come from the clock in the computer's zone, and the JSON
+// gave them with its offset beside a UTC now: one document in two zones,
+// which a dashboard comparing or sorting the strings reads wrong.
+func (s *Status) UTC() {
+	utc := func(t *time.Time) { *t = t.UTC() }
+	utc(&s.Started)
+	utc(&s.Now)
+	utc(&s.Queue.Oldest)
+	utc(&s.Queue.LastWriteErrorAt)
+	utc(&s.Delivery.LastDelivery)
+	utc(&s.Delivery.LastErrorAt)
+	for i := range s.Folders {
+		utc(&s.Folders[i].LastClaimErrorAt)
+		utc(&s.Folders[i].OldestWaiting)
+	}
+	for i := range s.Fetches {
+		utc(&s.Fetches[i].LastPoll)
+	}
+	for i := range s.Mailboxes {
+		utc(&s.Mailboxes[i].LastPoll)
+	}
+	for i := range s.Certificates {
+		utc(&s.Certificates[i].NotAfter)
+		utc(&s.Certificates[i].NotValidUntil)
+	}
+	if s.Audit != nil {
+		utc(&s.Audit.LastErrorAt)
+	}
+	if s.LastBackup != nil {
+		utc(&s.LastBackup.Time)
+	}
+}
+
 // stuckAdvice is what to do about a folder whose files cannot be
 // claimed, by the engine's error class (folder.ErrorClass): a folder
 // that is not at its path needs it back (a share mounted), not its
@@ -634,6 +668,14 @@ func PrintStatus(w io.Writer, s *Status) {
 		}
 		if s.Delivery.ConfigProblem != "" {
 			fmt.Fprintf(w, "NEEDS AN OPERATOR: %s\n", s.Delivery.ConfigProblem)
+		}
+		if a := s.Audit; a != nil {
+			// Lost counts the events the repository refused as invalid
+			// and those the spool's bound dropped: a gap in the trail.
+			fmt.Fprintf(w, "audit trail:       %d sent, %d spooled waiting for the repository, %d dropped (lost to the trail), %d truncated to fit a datagram since start\n", a.Sent, a.Pending, a.Dropped, a.Truncated)
+			if a.LastError != "" {
+				fmt.Fprintf(w, "%-19slast error: %s (%s)\n", "", a.LastError, a.LastErrorAt.Local().Format("2006-01-02 15:04:05"))
+			}
 		}
 	}
 	fmt.Fprintf(w, "dead letters:      %d", s.Queue.DeadLetters)
