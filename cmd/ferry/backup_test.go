@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/pipeline"
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/diskq"
 	"github.com/ferry-health/ferry/queue/seal"
@@ -239,5 +242,109 @@ func TestBackupOfEncryptedOutboxSaysInClear(t *testing.T) {
 	said := out.String()
 	if !strings.Contains(said, "outbox") || !strings.Contains(said, "in clear") {
 		t.Errorf("backup of an encrypted data_dir with an outbox bundle did not say the bundle is in the archive in clear:\n%s", said)
+	}
+}
+
+// TestBackupOfDataFromBeforeEncryptionSaysInClear: a gateway that ran
+// before encryption.key_file was set keeps what it stored then as it was
+// (README, "Encryption at rest": data written before the key was
+// configured stays readable): queue records, dead letters, quarantined
+// inputs. Its backup said "the data in the archive is encrypted with
+// encryption.key_file", and README that such an archive "holds only sealed
+// data", while those patients' bundles were in it in clear. The backup now
+// counts what is in clear and says so.
+func TestBackupOfDataFromBeforeEncryptionSaysInClear(t *testing.T) {
+	base := t.TempDir()
+	data := filepath.Join(base, "data")
+	const mark = "Beforekeypatient"
+	body := []byte(`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient","name":[{"family":"` + mark + `"}]}}]}`)
+	ctx := context.Background()
+	q, err := diskq.Open(filepath.Join(data, "queue"), diskq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"a", "b"} {
+		if err := q.Put(ctx, &queue.Item{ID: id, Key: "k" + id, Body: body}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, ack, err := q.Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ack(ctx, queue.Permanent(errors.New("422 refused")))
+	if err := q.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	qr, err := pipeline.OpenQuarantine(filepath.Join(data, "quarantine"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := []byte("MSH|^~\\&|||||||ADT^A01|1|P|2.5\rPID|||1||" + mark)
+	if _, err := qr.Put(adapters.Raw{Source: "mllp", Name: "msg", Format: "hl7v2", Body: raw}, raw, errors.New("no PID-3")); err != nil {
+		t.Fatal(err)
+	}
+
+	keyFile := filepath.Join(base, "ferry.key")
+	if _, err := seal.GenerateKeyFile(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	cfgFile := filepath.Join(base, "ferry.yaml")
+	if err := os.WriteFile(cfgFile, []byte("data_dir: "+data+"\nencryption:\n  key_file: "+keyFile+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(base, "ferry.tar.gz")
+	var out bytes.Buffer
+	if err := cmdBackup(ctx, []string{archive, "--config", cfgFile}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(all, []byte(mark)) {
+		t.Fatal("the data stored before the key is not in the archive in clear; the test no longer shows what it is about")
+	}
+	said := out.String()
+	for _, want := range []string{"in clear", "before encryption", "2 queue records", "1 dead letter", "1 quarantine entry"} {
+		if !strings.Contains(said, want) {
+			t.Errorf("backup of a data_dir holding data stored before encryption was turned on does not say %q:\n%s", want, said)
+		}
+	}
+
+	// Sealed throughout, the archive is said to be encrypted, no more.
+	key, err := seal.LoadKey(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed := filepath.Join(base, "sealed")
+	q, err = diskq.Open(filepath.Join(sealed, "queue"), diskq.Options{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Put(ctx, &queue.Item{ID: "c", Key: "kc", Body: body}); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfgFile, []byte("data_dir: "+sealed+"\nencryption:\n  key_file: "+keyFile+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := cmdBackup(ctx, []string{archive, "--config", cfgFile, "--force"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if said := out.String(); strings.Contains(said, "in clear") || !strings.Contains(said, "encrypted with encryption.key_file") {
+		t.Errorf("backup of a data_dir sealed throughout said:\n%s", said)
 	}
 }

@@ -287,3 +287,27 @@ func TestKeygenOverExistingKeySaysWhy(t *testing.T) {
 		t.Errorf("keygen over a key printed the system's error:\n%s", msg)
 	}
 }
+
+// TestKeygenIntoFolderSaysSo: `ferry keygen /etc/ferry`, the folder the
+// key was meant to go in, was refused as a key that "already exists and
+// is left as it is", whose advice was to keep using it or name it in
+// encryption.previous_key_files: a folder, which no configuration can use
+// as a key. It now says the path is a folder and wants the key file's
+// path in it, and writes nothing (with or without a trailing separator).
+func TestKeygenIntoFolderSaysSo(t *testing.T) {
+	dir := t.TempDir()
+	for _, arg := range []string{dir, dir + string(filepath.Separator)} {
+		var out, errOut bytes.Buffer
+		if code := runMain(context.Background(), []string{"keygen", arg}, &out, &errOut); code != 1 {
+			t.Fatalf("keygen %s: exit %d, want 1", arg, code)
+		}
+		msg := errOut.String()
+		if !strings.Contains(msg, "is a folder") || !strings.Contains(msg, filepath.Join(dir, "ferry.key")) ||
+			strings.Contains(msg, "already exists") || strings.Contains(msg, "previous_key_files") {
+			t.Errorf("keygen %s said:\n%s", arg, msg)
+		}
+		if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+			t.Errorf("keygen %s wrote %v into the folder", arg, ents)
+		}
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	iofs "io/fs"
+	"os"
+	"path/filepath"
 
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/installer"
@@ -24,6 +26,12 @@ func cmdKeygen(_ context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if len(pos) != 1 {
 		return errUsage
+	}
+	// The folder the key was meant to go in (/etc/ferry for
+	// /etc/ferry/ferry.key) is no key kept on purpose, which is what the
+	// refusal below says.
+	if fi, err := os.Stat(pos[0]); err == nil && fi.IsDir() {
+		return fmt.Errorf("%s is a folder; give the key file's path in it: ferry keygen %s", pos[0], filepath.Join(pos[0], "ferry.key"))
 	}
 	k, err := seal.GenerateKeyFile(pos[0])
 	if errors.Is(err, iofs.ErrExist) {

@@ -75,8 +75,9 @@ type DeadLetter struct {
 	// against this dead letter (DeliveredAfter).
 	KeyedWith string `json:"keyed_with,omitempty"`
 	// Sealed marks, in a listing, a dead letter that is encrypted with a
-	// key that is not configured: only its name (ID, Seq) is known, and
-	// Reason says which key is missing.
+	// key that is not configured, or whose sealed file is damaged: only
+	// its name (ID, Seq) is known, and Reason says which key is missing
+	// or that the file is damaged.
 	Sealed bool `json:"-"`
 
 	// bodySrc, on write, is the queue's body file to keep as BodyFile.
@@ -411,9 +412,10 @@ func (d *deadStore) list() ([]DeadLetter, error) {
 		if errors.Is(err, ErrNotFound) {
 			continue // removed meanwhile
 		}
-		if isKeyError(err) {
+		if isKeyError(err) || errors.Is(err, seal.ErrCorrupt) {
 			// Listed from its name alone, so that a listing without
-			// the key still shows that it exists.
+			// the key still shows that it exists, and one damaged on
+			// disk does not hide the others.
 			seq, safe, _ := parseDeadName(f)
 			out = append(out, DeadLetter{ID: safe, Seq: seq, Reason: err.Error(), Sealed: true})
 			continue

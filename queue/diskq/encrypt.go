@@ -34,9 +34,10 @@ import (
 // and ordering need no key, and the pipeline keeps PHI out of them (keys
 // are hashes). Data written before a key was configured stays readable;
 // its records stay in the clear in their segment until the segment is
-// deleted (when every item in it and before it is settled), its body
-// files until the item is settled (a Retry, or dead-lettering, seals a
-// plaintext body file it keeps).
+// deleted (when every item in it and before it is settled; the copy
+// relocateOldest makes of one still waiting, so that the segment can go,
+// is sealed), its body files until the item is settled (a Retry, or
+// dead-lettering, seals a plaintext body file it keeps).
 //
 // A sealed record or file met without a key, or sealed with another key,
 // is an operator problem, not damage: Get returns an error naming it

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ferry-health/ferry/queue/durable"
 	"github.com/ferry-health/ferry/queue/seal"
 )
 
@@ -176,4 +177,80 @@ func fileKeyID(path string) (string, bool) {
 	h := make([]byte, seal.StreamHeaderLen)
 	n, _ := io.ReadFull(f, h)
 	return seal.KeyIDOf(h[:n])
+}
+
+// PlainUse counts what a queue holds in clear that a key would seal
+// (Options.Key): written before encryption at rest was turned on, it stays
+// as it was (see encrypt.go).
+type PlainUse struct {
+	Records     int // PUT records whose body is in a segment in clear, settled or not (a segment keeps them until it is deleted)
+	Bodies      int // body files in clear (bodies/)
+	DeadLetters int // dead letters whose entry or body file is in clear
+}
+
+// InspectPlaintext counts what the queue in dir (dead letters in
+// deadLetterDir, "" for the default) holds in clear, without opening it
+// and beside a gateway that has it open (`ferry backup` of an encrypted
+// data folder says what of it is not sealed). It reads record and file
+// headers only.
+func InspectPlaintext(dir, deadLetterDir string) (PlainUse, error) {
+	var u PlainUse
+	idxs, err := listSegments(dir)
+	if err != nil {
+		return u, fmt.Errorf("inspect queue %s: %w", dir, err)
+	}
+	discard := slog.New(slog.DiscardHandler)
+	for i, idx := range idxs {
+		f, err := openRead(filepath.Join(dir, segName(idx)))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // settled and removed meanwhile
+		}
+		if err != nil {
+			return u, fmt.Errorf("inspect queue %s: %w", dir, err)
+		}
+		// The newest may be written meanwhile: its end is taken as torn.
+		_, err = scanSegment(f, segName(idx), discard, i == len(idxs)-1, func(_ int64, rec []byte) {
+			if recType(rec) != recPut {
+				return
+			}
+			if it, _, _, _, err := decodePut(rec); err == nil && len(it.Body) > 0 {
+				u.Records++
+			}
+		})
+		f.Close()
+		if err != nil {
+			return u, fmt.Errorf("inspect queue %s: %w", dir, err)
+		}
+	}
+	plain := func(path string) bool {
+		st, err := os.Stat(path)
+		if err != nil || !st.Mode().IsRegular() || st.Size() == 0 {
+			return false
+		}
+		h, err := fileHead(path)
+		return err == nil && !seal.IsStream(h)
+	}
+	ents, err := os.ReadDir(filepath.Join(dir, bodiesDirName))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return u, fmt.Errorf("inspect queue %s: %w", dir, err)
+	}
+	for _, e := range ents {
+		if !durable.IsTemp(e.Name()) && plain(filepath.Join(dir, bodiesDirName, e.Name())) {
+			u.Bodies++
+		}
+	}
+	ddir := deadDir(dir, deadLetterDir)
+	if ents, err = os.ReadDir(ddir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return u, fmt.Errorf("inspect dead letters %s: %w", ddir, err)
+	}
+	for _, e := range ents {
+		n := e.Name()
+		if e.IsDir() || !strings.HasSuffix(n, ".json") || durable.IsTemp(n) {
+			continue
+		}
+		if plain(filepath.Join(ddir, n)) || plain(filepath.Join(ddir, bodyFileOf(n))) {
+			u.DeadLetters++
+		}
+	}
+	return u, nil
 }

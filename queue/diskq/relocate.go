@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"time"
+
+	"github.com/ferry-health/ferry/queue/seal"
 )
 
 // relocateOldest copies the few unsettled items left in the oldest segment
@@ -60,7 +62,7 @@ func (q *Queue) relocateOldest() error {
 
 	// Reading is safe: old stays alive while move's items are live in it.
 	buf := make([]byte, 0, bytes)
-	offs := make([]int64, len(move))
+	offs, sizes := make([]int64, len(move)), make([]int64, len(move))
 	cur := q.cur
 	for i, m := range move {
 		rec := make([]byte, m.size)
@@ -72,7 +74,23 @@ func (q *Queue) relocateOldest() error {
 			return nil
 		}
 		binary.LittleEndian.PutUint32(rec[recHeaderLen+16:], uint32(attempts[i]))
+		if q.opts.Key != nil && recType(rec) == recPut {
+			// Stored before the queue had a key: the copy is sealed, so
+			// that no patient's bundle is written anew in clear.
+			it, seq, _, _, err := decodePut(rec)
+			if err != nil {
+				return nil
+			}
+			sealed := encodePutHead(it, "", 0, true, len(it.Body)+seal.Overhead)
+			sealed = q.opts.Key.Seal(sealed, it.Body, []byte(it.ID))
+			if len(sealed) > maxRecordLen {
+				return nil
+			}
+			setSeq(sealed, seq)
+			rec = sealed
+		}
 		sealRecord(rec)
+		sizes[i] = int64(len(rec))
 		offs[i] = cur.wend + int64(len(buf))
 		buf = append(buf, rec...)
 		if at, ok := due[m]; ok {
@@ -106,6 +124,9 @@ func (q *Queue) relocateOldest() error {
 			continue
 		}
 		m.seg, m.off = cur, offs[i]
+		// A copy sealed on the way is longer by the seal's overhead.
+		q.liveBytes += sizes[i] - m.size
+		m.size = sizes[i]
 		old.live--
 		cur.live++
 		moved++

@@ -576,8 +576,12 @@ func (k *Key) NewReader(r io.Reader, aad []byte) (*Reader, error) {
 // whose version byte is changed fails, under v1AAD too.
 func (k *Key) NewReaderV1(r io.Reader, aad, v1AAD []byte) (*Reader, error) {
 	h := make([]byte, v3HeaderLen)
-	if _, err := io.ReadFull(r, h[:streamHeadLen]); err != nil {
+	if n, err := io.ReadFull(r, h[:streamHeadLen]); err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			if IsStream(h[:n]) {
+				// The magic is there: a sealed stream cut short.
+				return nil, fmt.Errorf("sealed stream header cut short: %w", ErrCorrupt)
+			}
 			return nil, ErrNotSealed
 		}
 		return nil, err

@@ -587,3 +587,31 @@ func TestKeyFileIsAFolder(t *testing.T) {
 		t.Fatalf("key file that is a folder: %v", err)
 	}
 }
+
+// TestStreamCutInSharedHeader: a sealed stream cut short after its magic
+// but before the end of the header start all versions share (its version
+// and key id: a file cut at 9 to 17 bytes) was "data is not sealed",
+// ErrNotSealed, as if it were plaintext: a quarantine entry so damaged was
+// reported as "not sealed", and a dead letter so damaged was not told
+// apart from one never sealed. Like a header cut later, it is ErrCorrupt.
+func TestStreamCutInSharedHeader(t *testing.T) {
+	k := testKey(t)
+	var buf bytes.Buffer
+	sw, err := k.NewWriter(&buf, []byte("id-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw.Write([]byte("PATIENT DOE"))
+	sw.Close()
+	for n := len(streamMagic); n < streamHeadLen; n++ {
+		_, err := k.NewReader(bytes.NewReader(buf.Bytes()[:n]), []byte("id-1"))
+		if !errors.Is(err, ErrCorrupt) || errors.Is(err, ErrNotSealed) {
+			t.Errorf("stream cut at %d bytes: %v, want ErrCorrupt", n, err)
+		}
+	}
+	for _, b := range []string{"", "FERRY", "{}"} {
+		if _, err := k.NewReader(strings.NewReader(b), nil); !errors.Is(err, ErrNotSealed) {
+			t.Errorf("%q: %v, want ErrNotSealed", b, err)
+		}
+	}
+}

@@ -20,7 +20,9 @@ import (
 	"time"
 
 	"github.com/ferry-health/ferry/config"
+	"github.com/ferry-health/ferry/queue/diskq"
 	"github.com/ferry-health/ferry/queue/durable"
+	"github.com/ferry-health/ferry/queue/seal"
 )
 
 // A backup (`ferry backup FILE`) is a gzip-compressed tar of a stopped
@@ -781,10 +783,71 @@ func BackupNotes(cfg *config.Config, m *BackupManifest) []string {
 		notes = append(notes, fmt.Sprintf("except the outbox: its %d file%s (data_dir/outbox, bundles written for another program to read, which encryption at rest does not seal) %s in the archive in clear; "+
 			"keep it as you keep the clinic's records, or encrypt it on its way out (`ferry backup - | gpg -e -r KEY > FILE.gpg`)", n, plural(n, "", "s"), plural(n, "is", "are")))
 	}
+	if clear := plainAtRest(cfg); clear != "" && cfg.Encryption.KeyFile != "" {
+		// Data stored before the key was configured stays as it was
+		// written (README, "Encryption at rest"), and so it is in the
+		// archive.
+		notes = append(notes, "except what data_dir kept from before encryption at rest was turned on, which stays as it was written: "+clear+" in the archive in clear, until they are delivered, retried, replayed or purged (a queue record, until every item of its segment is); "+
+			"keep it as you keep the clinic's records, or encrypt it on its way out (`ferry backup - | gpg -e -r KEY > FILE.gpg`)")
+	}
 	if len(cfg.Sources.Folders) > 0 {
 		notes = append(notes, "watched folders are not in the archive: files waiting in them stay there, and the gateway takes them up when it runs again")
 	}
 	return notes
+}
+
+// plainAtRest says what of cfg's data folder that encryption at rest
+// seals is in clear ("2 queue records, 1 quarantine entry are"), written
+// before encryption.key_file was set: "" when nothing is (or it cannot
+// be read, which the backup itself reports).
+func plainAtRest(cfg *config.Config) string {
+	var qu diskq.PlainUse
+	if _, err := os.Stat(QueueDir(cfg)); err == nil {
+		qu, _ = diskq.InspectPlaintext(QueueDir(cfg), DeadLetterDir(cfg))
+	}
+	// A quarantine or held entry, and a held entry's bundle file, is a
+	// <name>.json file (a held bundle's <id>.bundle.json).
+	entries := func(dir string) int {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return 0
+		}
+		clear := map[string]bool{}
+		for _, e := range ents {
+			n := e.Name()
+			if !e.Type().IsRegular() || !strings.HasSuffix(n, ".json") || durable.IsTemp(n) {
+				continue
+			}
+			f, err := os.Open(filepath.Join(dir, n))
+			if err != nil {
+				continue
+			}
+			h := make([]byte, seal.StreamHeaderLen)
+			k, _ := io.ReadFull(f, h)
+			f.Close()
+			if k > 0 && !seal.IsStream(h[:k]) {
+				clear[strings.TrimSuffix(strings.TrimSuffix(n, ".json"), ".bundle")] = true
+			}
+		}
+		return len(clear)
+	}
+	var parts []string
+	n := 0
+	add := func(k int, one, many string) {
+		if k > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", k, plural(k, one, many)))
+			n += k
+		}
+	}
+	add(qu.Records, "queue record", "queue records")
+	add(qu.Bodies, "spilled queue body", "spilled queue bodies")
+	add(qu.DeadLetters, "dead letter", "dead letters")
+	add(entries(cfg.Path("quarantine")), "quarantine entry", "quarantine entries")
+	add(entries(cfg.Path("held")), "held entry", "held entries")
+	if n == 0 {
+		return ""
+	}
+	return strings.Join(parts, ", ") + " " + plural(n, "is", "are")
 }
 
 // outboxFiles counts the files of data_dir/outbox in the backup of m.
