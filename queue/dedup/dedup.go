@@ -44,8 +44,10 @@ import (
 	"hash/crc32"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -220,6 +222,7 @@ func (s *Set) load() (dirty bool, whole int64, err error) {
 		return true, 0, nil
 	}
 	data = data[headerLen:]
+	moved := 0
 	if tail := len(data) % recLen; tail != 0 {
 		s.log.Warn("dedup file has a torn tail", "file", filepath.Base(s.path), "bytes", tail)
 		data = data[:len(data)-tail]
@@ -235,14 +238,30 @@ func (s *Set) load() (dirty bool, whole int64, err error) {
 		k := memKey(r[:16])
 		added := int64(binary.LittleEndian.Uint64(r[32:]))
 		s.fileRecs++
-		if _, dup := s.keys[k]; dup {
-			continue
+		// While loading, a key's value is its place in s.order plus one.
+		if i, dup := s.keys[k]; dup {
+			// Added again after the retention had pushed it out (a
+			// resend after MaxKeys others): its last record is its
+			// place, as it was in memory, or the newest key would be
+			// the first one the retention drops.
+			s.order[i-1].added = superseded
+			moved++
 		}
-		s.keys[k] = 0
 		s.order = append(s.order, ordered{key: k, added: added})
+		s.keys[k] = uint64(len(s.order))
+	}
+	if moved > 0 {
+		s.order = slices.DeleteFunc(s.order, func(o ordered) bool { return o.added == superseded })
+	}
+	for _, o := range s.order {
+		s.keys[o.key] = 0 // on disk: generation 0
 	}
 	return dirty, int64(headerLen + len(data)), nil
 }
+
+// superseded marks, while the file is loaded, a key's record that a later
+// one of the same key replaces.
+const superseded = math.MinInt64
 
 // cutTo truncates the file at path to size, when it is longer, and syncs
 // it: a torn tail cut off in place, which needs no room on the disk.
@@ -506,8 +525,8 @@ func (s *Set) cutBack() error {
 
 // compactLocked rewrites the file while it holds twice the retained keys.
 // Pending records are in s.order too, so the rewrite covers them; they are
-// then written again by their leader, which is harmless (duplicates are
-// skipped on load).
+// then written again by their leader, which is harmless (on load a key's
+// last record counts, and these follow the rewritten ones).
 //
 // A rewrite that fails before its rename (a full disk: the copy needs
 // room the appends did not) leaves the file as it was, and the set goes

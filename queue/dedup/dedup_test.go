@@ -332,3 +332,33 @@ func BenchmarkHeapPerKey(b *testing.B) {
 	runtime.ReadMemStats(&after)
 	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(b.N), "heap-B/key")
 }
+
+// A key the retention pushed out and that is added again (a message resent
+// after more than MaxKeys others) is the newest key, and a restart keeps
+// it so: its first record, still in the file, does not put it back at
+// the place it had before.
+func TestReaddedKeyKeptAfterReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "seen.db")
+	s := mustOpen(t, path, Options{MaxKeys: 4})
+	for i := range 5 { // key 0 pushed out by key 4
+		mustAdd(t, s, key(i))
+	}
+	if s.Seen(key(0)) {
+		t.Fatal("key 0 seen after 4 newer keys, with MaxKeys 4")
+	}
+	mustAdd(t, s, key(0)) // resent: the newest key, key 1 pushed out
+	if !s.Seen(key(0)) || s.Seen(key(1)) {
+		t.Fatalf("before the restart: Seen(key 0) = %v, Seen(key 1) = %v", s.Seen(key(0)), s.Seen(key(1)))
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = mustOpen(t, path, Options{MaxKeys: 4})
+	defer s.Close()
+	for i, want := range []bool{true, false, true, true, true} {
+		if s.Seen(key(i)) != want {
+			t.Errorf("after the restart: Seen(key %d) = %v, want %v", i, s.Seen(key(i)), want)
+		}
+	}
+}
