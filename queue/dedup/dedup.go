@@ -19,7 +19,8 @@
 // Records have a fixed size, so a damaged record is skipped without losing
 // the ones after it, and a torn tail (a crash mid-append) is cut off on
 // Open. Open also applies the retention (MaxKeys, MaxAge) and rewrites
-// the file when that drops enough (tmp, fsync, rename, directory fsync).
+// the file when that drops enough (tmp, fsync, rename, directory fsync);
+// a copy a crash left under its temporary name is removed.
 //
 // Add returns after fsync. Concurrent Adds share one write and sync: the
 // first caller to find no flush running becomes the leader and writes
@@ -48,6 +49,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -163,6 +165,7 @@ func Open(path string, opts Options) (*Set, error) {
 	if err := durable.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open dedup set: %w", err)
 	}
+	removeLeftovers(path)
 	dirty, whole, err := s.load()
 	if err != nil {
 		return nil, fmt.Errorf("open dedup set %s: %w", path, err)
@@ -262,6 +265,25 @@ func (s *Set) load() (dirty bool, whole int64, err error) {
 // superseded marks, while the file is loaded, a key's record that a later
 // one of the same key replaces.
 const superseded = math.MinInt64
+
+// removeLeftovers deletes the copies of the file at path that a rewrite
+// (a compaction, Open's, a restart's) was writing under a temporary name
+// when the process died: each is as large as the file, and nothing else
+// would ever remove it. Only one process has the file open (see the
+// package comment), so none is being written. Failures are ignored: a
+// leftover costs only disk space, and the next Open tries again.
+func removeLeftovers(path string) {
+	dir, base := filepath.Split(path)
+	entries, err := os.ReadDir(filepath.Clean(dir))
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if n := e.Name(); e.Type().IsRegular() && durable.IsTemp(n) && strings.HasPrefix(n, "."+base+".tmp-") {
+			os.Remove(filepath.Join(dir, n))
+		}
+	}
+}
 
 // cutTo truncates the file at path to size, when it is longer, and syncs
 // it: a torn tail cut off in place, which needs no room on the disk.
