@@ -19,7 +19,8 @@
 // Records have a fixed size, so a damaged record is skipped without losing
 // the ones after it, and a torn tail (a crash mid-append) is cut off on
 // Open. Open also applies the retention (MaxKeys, MaxAge) and rewrites
-// the file when that drops enough (tmp, fsync, rename, directory fsync).
+// the file when that drops enough (tmp, fsync, rename, directory fsync);
+// a copy a crash left under its temporary name is removed.
 //
 // Add returns after fsync. Concurrent Adds share one write and sync: the
 // first caller to find no flush running becomes the leader and writes
@@ -44,8 +45,11 @@ import (
 	"hash/crc32"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -161,6 +165,7 @@ func Open(path string, opts Options) (*Set, error) {
 	if err := durable.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open dedup set: %w", err)
 	}
+	removeLeftovers(path)
 	dirty, whole, err := s.load()
 	if err != nil {
 		return nil, fmt.Errorf("open dedup set %s: %w", path, err)
@@ -220,6 +225,7 @@ func (s *Set) load() (dirty bool, whole int64, err error) {
 		return true, 0, nil
 	}
 	data = data[headerLen:]
+	moved := 0
 	if tail := len(data) % recLen; tail != 0 {
 		s.log.Warn("dedup file has a torn tail", "file", filepath.Base(s.path), "bytes", tail)
 		data = data[:len(data)-tail]
@@ -235,13 +241,48 @@ func (s *Set) load() (dirty bool, whole int64, err error) {
 		k := memKey(r[:16])
 		added := int64(binary.LittleEndian.Uint64(r[32:]))
 		s.fileRecs++
-		if _, dup := s.keys[k]; dup {
-			continue
+		// While loading, a key's value is its place in s.order plus one.
+		if i, dup := s.keys[k]; dup {
+			// Added again after the retention had pushed it out (a
+			// resend after MaxKeys others): its last record is its
+			// place, as it was in memory, or the newest key would be
+			// the first one the retention drops.
+			s.order[i-1].added = superseded
+			moved++
 		}
-		s.keys[k] = 0
 		s.order = append(s.order, ordered{key: k, added: added})
+		s.keys[k] = uint64(len(s.order))
+	}
+	if moved > 0 {
+		s.order = slices.DeleteFunc(s.order, func(o ordered) bool { return o.added == superseded })
+	}
+	for _, o := range s.order {
+		s.keys[o.key] = 0 // on disk: generation 0
 	}
 	return dirty, int64(headerLen + len(data)), nil
+}
+
+// superseded marks, while the file is loaded, a key's record that a later
+// one of the same key replaces.
+const superseded = math.MinInt64
+
+// removeLeftovers deletes the copies of the file at path that a rewrite
+// (a compaction, Open's, a restart's) was writing under a temporary name
+// when the process died: each is as large as the file, and nothing else
+// would ever remove it. Only one process has the file open (see the
+// package comment), so none is being written. Failures are ignored: a
+// leftover costs only disk space, and the next Open tries again.
+func removeLeftovers(path string) {
+	dir, base := filepath.Split(path)
+	entries, err := os.ReadDir(filepath.Clean(dir))
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if n := e.Name(); e.Type().IsRegular() && durable.IsTemp(n) && strings.HasPrefix(n, "."+base+".tmp-") {
+			os.Remove(filepath.Join(dir, n))
+		}
+	}
 }
 
 // cutTo truncates the file at path to size, when it is longer, and syncs
@@ -506,8 +547,8 @@ func (s *Set) cutBack() error {
 
 // compactLocked rewrites the file while it holds twice the retained keys.
 // Pending records are in s.order too, so the rewrite covers them; they are
-// then written again by their leader, which is harmless (duplicates are
-// skipped on load).
+// then written again by their leader, which is harmless (on load a key's
+// last record counts, and these follow the rewritten ones).
 //
 // A rewrite that fails before its rename (a full disk: the copy needs
 // room the appends did not) leaves the file as it was, and the set goes
