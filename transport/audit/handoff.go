@@ -128,6 +128,21 @@ func (e *Emitter) Emit(ctx context.Context, evs ...Event) (handedOff int, err er
 		// and a hand-off file can wait long for a gateway to take it.
 		msgs, recs = append(msgs, m), append(recs, sealRecord(e.opts.Key, r))
 	}
+	if r, ok := e.c.(renewable); ok {
+		// As the Sink's sender does (retire): a command that runs for
+		// a while (backfill, which sends every opsFlushEvery events)
+		// must not write into a DTLS association past its age or idle
+		// time, which a restarted repository silently discards, nor
+		// into a connection the repository ended.
+		if err := r.lostErr(); err != nil {
+			e.down = err
+			e.c.Close()
+			e.c = nil
+		} else if r.expired(e.dialer.now()) {
+			e.c.Close()
+			e.c = nil
+		}
+	}
 	if e.down == nil && e.c == nil {
 		if e.c, err = e.dialer.dial(ctx); err != nil {
 			e.down, e.c = err, nil
