@@ -371,7 +371,7 @@ func (s *Sink) takeHandoff() {
 			s.spooled.Add(uint64(len(msgs)))
 			if dropped > 0 {
 				s.lose(uint64(dropped))
-				s.log.Warn("audit spool full; oldest events dropped", "max_bytes", s.opts.MaxSpoolBytes)
+				s.warnSpoolFull()
 			}
 		}
 		for _, name := range taken {

@@ -156,7 +156,12 @@ type Sink struct {
 	// (lossReport).
 	unreported               atomic.Uint64
 	connected, warnedRefusal atomic.Bool
-	pending                  atomic.Int64
+	// warnedSpoolFull and warnedChannelFull are set once the spool's or
+	// the channel's overflow is logged, and cleared by lossReport: each
+	// gap in the trail is logged as it opens, not only the process's
+	// first.
+	warnedSpoolFull, warnedChannelFull atomic.Bool
+	pending                            atomic.Int64
 
 	errMu       sync.Mutex
 	lastError   string
@@ -256,7 +261,8 @@ func (s *Sink) Record(ev Event) {
 	select {
 	case s.ch <- ev:
 	default:
-		if s.lose(1) == 1 {
+		s.lose(1)
+		if !s.warnedChannelFull.Swap(true) {
 			s.log.Warn("audit channel full; event dropped", "capacity", s.opts.QueueSize)
 		}
 	}
@@ -858,11 +864,19 @@ func (s *Sink) spoolAll(evs []Event) {
 		s.spooled.Add(uint64(len(msgs)))
 	}
 	if dropped > 0 {
-		if s.lose(uint64(dropped)) == uint64(dropped) {
-			s.log.Warn("audit spool full; oldest events dropped", "max_bytes", s.opts.MaxSpoolBytes)
-		}
+		s.lose(uint64(dropped))
+		s.warnSpoolFull()
 	}
 	s.pending.Store(int64(s.spool.Len()))
+}
+
+// warnSpoolFull logs the spool overflowing, once for each gap in the
+// trail: until the repository is told of the events lost (lossReport),
+// then again at the next overflow (a later outage).
+func (s *Sink) warnSpoolFull() {
+	if !s.warnedSpoolFull.Swap(true) {
+		s.log.Warn("audit spool full; oldest events dropped", "max_bytes", s.opts.MaxSpoolBytes)
+	}
 }
 
 // records makes evs spool records (record.go), sealed when a key is set;
@@ -900,6 +914,8 @@ func (s *Sink) lossReport() (Event, bool) {
 	if n == 0 {
 		return Event{}, false
 	}
+	s.warnedSpoolFull.Store(false)
+	s.warnedChannelFull.Store(false)
 	s.log.Warn("audit events were lost; the audit repository is told how many", "lost", n)
 	return Event{
 		ID: EventSecurityAlert, Type: TypeAuditRecordingStopped, Action: ActionExecute, Outcome: OutcomeSeriousFail,
