@@ -2,6 +2,8 @@ package audit
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"path/filepath"
 	"testing"
 )
@@ -54,4 +56,30 @@ func TestEmitterTLSRepositoryClosedIdleConnection(t *testing.T) {
 		t.Fatalf("Emit = %d, %v (unreachable: %v)", n, err, e.Unreachable())
 	}
 	wantOrder(t, bundleOrder(t, r.waitN(t, 2)), 0, 2)
+}
+
+// TestEmitterRefusalNotHiddenByHandOff: an https repository refuses one
+// of a command's events as invalid (422: not kept, never sent again)
+// and then fails (503) on the next, which is handed off; Emit still
+// reports the refused one, as it does when the rest were sent, so that
+// the command says an event of its action was lost.
+func TestEmitterRefusalNotHiddenByHandOff(t *testing.T) {
+	p := demoPKI(t)
+	r := &fhirRepo{status: func(n int) int {
+		if n == 1 {
+			return http.StatusUnprocessableEntity
+		}
+		return http.StatusServiceUnavailable
+	}}
+	url := startFHIRRepo(t, p, r)
+	handoff := filepath.Join(t.TempDir(), "handoff")
+	e := newEmitter(t, url, Options{TLS: clientTLS(p), HandoffDir: handoff})
+	n, err := e.Emit(context.Background(), exportN(0), exportN(1))
+	var re *refusedError
+	if n != 1 || !errors.As(err, &re) {
+		t.Fatalf("Emit = %d, %v; want 1 handed off and the refusal", n, err)
+	}
+	if files, _ := handoffFiles(handoff); len(files) != 1 {
+		t.Errorf("hand-off files %v, want 1", files)
+	}
 }

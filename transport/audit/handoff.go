@@ -94,8 +94,8 @@ func NewEmitter(opts Options) (*Emitter, error) {
 // counts them. After one failure the process does not dial again: every
 // later event goes straight to the hand-off directory. An error means the
 // hand-off write failed too, or the repository refused events as invalid
-// (they are not kept), and the events not sent are lost: the caller must
-// say so.
+// (they are not kept, whether or not others were handed off), and the
+// events neither sent nor handed off are lost: the caller must say so.
 func (e *Emitter) Emit(ctx context.Context, evs ...Event) (handedOff int, err error) {
 	// Each event is encoded for the repository and made a record (the
 	// form the gateway's spool keeps, record.go) before anything is sent,
@@ -194,9 +194,10 @@ func (e *Emitter) Emit(ctx context.Context, evs ...Event) (handedOff int, err er
 		return 0, refused
 	}
 	if err := writeHandoff(e.opts.HandoffDir, recs[i:]); err != nil {
-		return 0, fmt.Errorf("audit repository unreachable (%s) and %w", describe(e.down), err)
+		return 0, errors.Join(refused, fmt.Errorf("audit repository unreachable (%s) and %w", describe(e.down), err))
 	}
-	return len(recs) - i, nil
+	// Those refused before the failure are lost all the same.
+	return len(recs) - i, refused
 }
 
 // Unreachable returns why the repository was given up on, or nil.
