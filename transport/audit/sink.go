@@ -161,7 +161,10 @@ type Sink struct {
 	// gap in the trail is logged as it opens, not only the process's
 	// first.
 	warnedSpoolFull, warnedChannelFull atomic.Bool
-	pending                            atomic.Int64
+	// warnedSpoolWrite is set once a spool append the disk refused is
+	// logged (spoolRefused), and cleared by lossReport too.
+	warnedSpoolWrite atomic.Bool
+	pending          atomic.Int64
 
 	errMu       sync.Mutex
 	lastError   string
@@ -858,8 +861,9 @@ func (s *Sink) spoolAll(evs []Event) {
 		// any the bound then removed).
 		written := min(max(s.spool.Len()-before+dropped, 0), len(msgs))
 		s.spooled.Add(uint64(written))
-		s.lose(uint64(len(msgs) - written))
-		s.recordError(err)
+		lost := len(msgs) - written
+		s.lose(uint64(lost))
+		s.spoolRefused(err, lost)
 	} else {
 		s.spooled.Add(uint64(len(msgs)))
 	}
@@ -876,6 +880,21 @@ func (s *Sink) spoolAll(evs []Event) {
 func (s *Sink) warnSpoolFull() {
 	if !s.warnedSpoolFull.Swap(true) {
 		s.log.Warn("audit spool full; oldest events dropped", "max_bytes", s.opts.MaxSpoolBytes)
+	}
+}
+
+// spoolRefused notes an append the disk refused, which lost lost events:
+// the last error (ferry status), and, when it lost any, a WARN once for
+// each gap in the trail, as warnSpoolFull. It is not the repository's failure, which
+// recordError would log it as ("events are spooled"), or not at all
+// while the repository is down.
+func (s *Sink) spoolRefused(err error, lost int) {
+	s.errMu.Lock()
+	s.lastError = describe(err)
+	s.lastErrorAt = time.Now()
+	s.errMu.Unlock()
+	if lost > 0 && !s.warnedSpoolWrite.Swap(true) {
+		s.log.Warn("audit spool could not be written; audit events lost", "lost", lost, "error", describe(err))
 	}
 }
 
@@ -916,6 +935,7 @@ func (s *Sink) lossReport() (Event, bool) {
 	}
 	s.warnedSpoolFull.Store(false)
 	s.warnedChannelFull.Store(false)
+	s.warnedSpoolWrite.Store(false)
 	s.log.Warn("audit events were lost; the audit repository is told how many", "lost", n)
 	return Event{
 		ID: EventSecurityAlert, Type: TypeAuditRecordingStopped, Action: ActionExecute, Outcome: OutcomeSeriousFail,
