@@ -426,7 +426,11 @@ func (s *Sink) run(ctx context.Context) {
 	defer close(s.done)
 	var c conn
 	var lastDial time.Time
+	// renewing is set while the last connection was let go for no
+	// failure (retire) and no dial has connected or failed since.
+	var renewing bool
 	disconnect := func(err error) {
+		renewing = false
 		if c != nil {
 			c.Close()
 			c = nil
@@ -452,6 +456,7 @@ func (s *Sink) run(ctx context.Context) {
 		} else if r.expired(s.dialer.now()) {
 			c.Close()
 			c = nil
+			renewing = true
 			s.connected.Store(false)
 			// Not a failure: dial again now, not after RedialInterval.
 			lastDial = time.Time{}
@@ -491,7 +496,7 @@ func (s *Sink) run(ctx context.Context) {
 			}
 			return
 		}
-		c = r.c
+		c, renewing = r.c, false
 		switch c.(type) {
 		case *fhirConn, confirmer:
 			// An https repository has no session to open: it counts
@@ -574,6 +579,18 @@ func (s *Sink) run(ctx context.Context) {
 				dialed(<-dialing)
 			}
 			retire()
+			if c == nil && renewing && s.spool.Len() > 0 && s.spool.Len() <= batch {
+				// The connection was let go for no failure (past its
+				// age or idle time, ended idle by the repository) and
+				// the dial that renews it was cut short by the stop,
+				// or not begun: the last events would otherwise wait
+				// for the next start, as the next event would not
+				// have. One dial, bounded by Shutdown's context; a
+				// repository that failed, or never answered, is not
+				// waited for.
+				nc, err := s.dial(stop)
+				dialed(dialResult{nc, err})
+			}
 			if c != nil && s.spool.Len() > 0 && s.spool.Len() <= batch {
 				// A few events spooled in the last moments (the
 				// gateway's stop, events recorded while a dial ran):
