@@ -94,8 +94,8 @@ func NewEmitter(opts Options) (*Emitter, error) {
 // counts them. After one failure the process does not dial again: every
 // later event goes straight to the hand-off directory. An error means the
 // hand-off write failed too, or the repository refused events as invalid
-// (they are not kept), and the events not sent are lost: the caller must
-// say so.
+// (they are not kept, whether or not others were handed off), and the
+// events neither sent nor handed off are lost: the caller must say so.
 func (e *Emitter) Emit(ctx context.Context, evs ...Event) (handedOff int, err error) {
 	// Each event is encoded for the repository and made a record (the
 	// form the gateway's spool keeps, record.go) before anything is sent,
@@ -127,6 +127,21 @@ func (e *Emitter) Emit(ctx context.Context, evs ...Event) (handedOff int, err er
 		// gateway's spool is: an event may name a patient's identifier,
 		// and a hand-off file can wait long for a gateway to take it.
 		msgs, recs = append(msgs, m), append(recs, sealRecord(e.opts.Key, r))
+	}
+	if r, ok := e.c.(renewable); ok {
+		// As the Sink's sender does (retire): a command that runs for
+		// a while (backfill, which sends every opsFlushEvery events)
+		// must not write into a DTLS association past its age or idle
+		// time, which a restarted repository silently discards, nor
+		// into a connection the repository ended.
+		if err := r.lostErr(); err != nil {
+			e.down = err
+			e.c.Close()
+			e.c = nil
+		} else if r.expired(e.dialer.now()) {
+			e.c.Close()
+			e.c = nil
+		}
 	}
 	if e.down == nil && e.c == nil {
 		if e.c, err = e.dialer.dial(ctx); err != nil {
@@ -179,9 +194,10 @@ func (e *Emitter) Emit(ctx context.Context, evs ...Event) (handedOff int, err er
 		return 0, refused
 	}
 	if err := writeHandoff(e.opts.HandoffDir, recs[i:]); err != nil {
-		return 0, fmt.Errorf("audit repository unreachable (%s) and %w", describe(e.down), err)
+		return 0, errors.Join(refused, fmt.Errorf("audit repository unreachable (%s) and %w", describe(e.down), err))
 	}
-	return len(recs) - i, nil
+	// Those refused before the failure are lost all the same.
+	return len(recs) - i, refused
 }
 
 // Unreachable returns why the repository was given up on, or nil.
@@ -356,7 +372,7 @@ func (s *Sink) takeHandoff() {
 			s.spooled.Add(uint64(len(msgs)))
 			if dropped > 0 {
 				s.lose(uint64(dropped))
-				s.log.Warn("audit spool full; oldest events dropped", "max_bytes", s.opts.MaxSpoolBytes)
+				s.warnSpoolFull()
 			}
 		}
 		for _, name := range taken {

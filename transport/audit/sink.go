@@ -156,7 +156,15 @@ type Sink struct {
 	// (lossReport).
 	unreported               atomic.Uint64
 	connected, warnedRefusal atomic.Bool
-	pending                  atomic.Int64
+	// warnedSpoolFull and warnedChannelFull are set once the spool's or
+	// the channel's overflow is logged, and cleared by lossReport: each
+	// gap in the trail is logged as it opens, not only the process's
+	// first.
+	warnedSpoolFull, warnedChannelFull atomic.Bool
+	// warnedSpoolWrite is set once a spool append the disk refused is
+	// logged (spoolRefused), and cleared by lossReport too.
+	warnedSpoolWrite atomic.Bool
+	pending          atomic.Int64
 
 	errMu       sync.Mutex
 	lastError   string
@@ -256,7 +264,8 @@ func (s *Sink) Record(ev Event) {
 	select {
 	case s.ch <- ev:
 	default:
-		if s.lose(1) == 1 {
+		s.lose(1)
+		if !s.warnedChannelFull.Swap(true) {
 			s.log.Warn("audit channel full; event dropped", "capacity", s.opts.QueueSize)
 		}
 	}
@@ -417,7 +426,11 @@ func (s *Sink) run(ctx context.Context) {
 	defer close(s.done)
 	var c conn
 	var lastDial time.Time
+	// renewing is set while the last connection was let go for no
+	// failure (retire) and no dial has connected or failed since.
+	var renewing bool
 	disconnect := func(err error) {
+		renewing = false
 		if c != nil {
 			c.Close()
 			c = nil
@@ -443,6 +456,7 @@ func (s *Sink) run(ctx context.Context) {
 		} else if r.expired(s.dialer.now()) {
 			c.Close()
 			c = nil
+			renewing = true
 			s.connected.Store(false)
 			// Not a failure: dial again now, not after RedialInterval.
 			lastDial = time.Time{}
@@ -482,7 +496,7 @@ func (s *Sink) run(ctx context.Context) {
 			}
 			return
 		}
-		c = r.c
+		c, renewing = r.c, false
 		switch c.(type) {
 		case *fhirConn, confirmer:
 			// An https repository has no session to open: it counts
@@ -565,6 +579,18 @@ func (s *Sink) run(ctx context.Context) {
 				dialed(<-dialing)
 			}
 			retire()
+			if c == nil && renewing && s.spool.Len() > 0 && s.spool.Len() <= batch {
+				// The connection was let go for no failure (past its
+				// age or idle time, ended idle by the repository) and
+				// the dial that renews it was cut short by the stop,
+				// or not begun: the last events would otherwise wait
+				// for the next start, as the next event would not
+				// have. One dial, bounded by Shutdown's context; a
+				// repository that failed, or never answered, is not
+				// waited for.
+				nc, err := s.dial(stop)
+				dialed(dialResult{nc, err})
+			}
 			if c != nil && s.spool.Len() > 0 && s.spool.Len() <= batch {
 				// A few events spooled in the last moments (the
 				// gateway's stop, events recorded while a dial ran):
@@ -852,17 +878,41 @@ func (s *Sink) spoolAll(evs []Event) {
 		// any the bound then removed).
 		written := min(max(s.spool.Len()-before+dropped, 0), len(msgs))
 		s.spooled.Add(uint64(written))
-		s.lose(uint64(len(msgs) - written))
-		s.recordError(err)
+		lost := len(msgs) - written
+		s.lose(uint64(lost))
+		s.spoolRefused(err, lost)
 	} else {
 		s.spooled.Add(uint64(len(msgs)))
 	}
 	if dropped > 0 {
-		if s.lose(uint64(dropped)) == uint64(dropped) {
-			s.log.Warn("audit spool full; oldest events dropped", "max_bytes", s.opts.MaxSpoolBytes)
-		}
+		s.lose(uint64(dropped))
+		s.warnSpoolFull()
 	}
 	s.pending.Store(int64(s.spool.Len()))
+}
+
+// warnSpoolFull logs the spool overflowing, once for each gap in the
+// trail: until the repository is told of the events lost (lossReport),
+// then again at the next overflow (a later outage).
+func (s *Sink) warnSpoolFull() {
+	if !s.warnedSpoolFull.Swap(true) {
+		s.log.Warn("audit spool full; oldest events dropped", "max_bytes", s.opts.MaxSpoolBytes)
+	}
+}
+
+// spoolRefused notes an append the disk refused, which lost lost events:
+// the last error (ferry status), and, when it lost any, a WARN once for
+// each gap in the trail, as warnSpoolFull. It is not the repository's failure, which
+// recordError would log it as ("events are spooled"), or not at all
+// while the repository is down.
+func (s *Sink) spoolRefused(err error, lost int) {
+	s.errMu.Lock()
+	s.lastError = describe(err)
+	s.lastErrorAt = time.Now()
+	s.errMu.Unlock()
+	if lost > 0 && !s.warnedSpoolWrite.Swap(true) {
+		s.log.Warn("audit spool could not be written; audit events lost", "lost", lost, "error", describe(err))
+	}
 }
 
 // records makes evs spool records (record.go), sealed when a key is set;
@@ -900,6 +950,9 @@ func (s *Sink) lossReport() (Event, bool) {
 	if n == 0 {
 		return Event{}, false
 	}
+	s.warnedSpoolFull.Store(false)
+	s.warnedChannelFull.Store(false)
+	s.warnedSpoolWrite.Store(false)
 	s.log.Warn("audit events were lost; the audit repository is told how many", "lost", n)
 	return Event{
 		ID: EventSecurityAlert, Type: TypeAuditRecordingStopped, Action: ActionExecute, Outcome: OutcomeSeriousFail,
