@@ -1124,7 +1124,8 @@ func messageType(msg []byte) string {
 		return ""
 	}
 	seg, _, _ := bytes.Cut(msg, []byte{'\r'})
-	f := bytes.Split(seg, msg[3:4]) // f[n-1] is MSH-n
+	// f[n-1] is MSH-n; the fields after MSH-9 are left in one piece.
+	f := bytes.SplitN(seg, msg[3:4], 10)
 	if len(f) < 9 || len(f[8]) > 40 {
 		return ""
 	}
