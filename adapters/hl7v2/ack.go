@@ -250,6 +250,10 @@ func (h header) echo(n int) string {
 	return b.String()
 }
 
+// ackField is the last MSH field the ACK reads (MSH-20, character
+// switching); header keeps none after it.
+const ackField = 20
+
 func (h header) get(n int) string {
 	if n < len(h.fields) {
 		return h.fields[n]
@@ -319,7 +323,10 @@ func readHeader(msg []byte) (header, bool) {
 		}
 	}
 	h.d = Delimiters{Field: fs, Component: slots[0], Repetition: slots[1], Escape: slots[2], Subcomponent: slots[3], Truncation: slots[4]}
-	h.fields = make([]string, 0, strings.Count(rest, string(fs))+3)
+	// The ACK reads MSH-3 to MSH-20 (ackField): the fields after them
+	// are not split, so a header of a great many fields costs no more
+	// than its one copy in rest.
+	h.fields = make([]string, 0, ackField+1)
 	h.fields = append(h.fields, "MSH", string(fs))
 	// rest is seg[4:] as a string: a separator found in one is at the
 	// same offset in the other.
@@ -338,7 +345,7 @@ func readHeader(msg []byte) (header, bool) {
 		} else {
 			h.fields = append(h.fields, dropControls(p))
 		}
-		if i < 0 {
+		if i < 0 || len(h.fields) > ackField {
 			break
 		}
 	}

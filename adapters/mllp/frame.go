@@ -10,7 +10,8 @@
 // # Acknowledgements
 //
 // A message with MSH-15 and MSH-16 both empty gets an original-mode ACK
-// (AA/AE/AR), always. A message that values either asks for enhanced mode:
+// (AA/AE/AR), always; an acknowledgement a sender sends (MSH-9 ACK) is
+// no message to store, and gets none. A message that values either asks for enhanced mode:
 // ferry answers with the accept acknowledgement CA/CE/CR ("committed to safe
 // storage", sent only after the fsync, like AA) when MSH-15 calls for it by
 // HL7 table 0155: AL always, NE never, ER only when the message was not

@@ -1,6 +1,10 @@
 package mllp
 
-import "testing"
+import (
+	"runtime"
+	"strings"
+	"testing"
+)
 
 // TestMessageTypeAfterEnvelope: the type a log line names is read as Parse
 // reads the message, past what it skips before the MSH (byte-order marks,
@@ -14,5 +18,23 @@ func TestMessageTypeAfterEnvelope(t *testing.T) {
 		if got := messageType([]byte(in)); got != want {
 			t.Errorf("messageType(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestMessageTypeLongHeader: the type is read from the header's first
+// fields, without splitting the rest: a header of a million empty fields
+// (a sender's bug) cost 24 bytes a field in the log line that names its
+// type, some 380 MiB for a 16 MiB frame.
+func TestMessageTypeLongHeader(t *testing.T) {
+	msg := []byte("MSH|^~\\&|A|B|C|D|2026||ORU^R01^ORU_R01|1|P|2.5" + strings.Repeat("|", 1<<20) + "\rPID|1\r")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	got := messageType(msg)
+	runtime.ReadMemStats(&after)
+	if got != "ORU^R01^ORU_R01" {
+		t.Errorf("messageType = %q", got)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<10 {
+		t.Errorf("messageType allocated %d bytes for a header of a million fields", n)
 	}
 }

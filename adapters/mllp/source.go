@@ -817,7 +817,7 @@ func (s *Source) serve(c *conn) {
 	name := "conn " + strconv.FormatInt(c.id, 10) + " msg "
 	var lastJunk int64
 	var out []byte
-	appAckWarned := false
+	appAckWarned, ackInNoted := false, false
 	for n := 1; ; n++ {
 		if !s.setBusy(c, false) {
 			return
@@ -899,10 +899,17 @@ func (s *Source) serve(c *conn) {
 		var res error
 		var seq seqAnswer
 		multi := hl7v2.CheckOneMessage(body)
+		// An acknowledgement the sender sends (one that acknowledges
+		// everything it gets, ferry's application ACKs included) holds
+		// nothing to store, and answering it in original mode would
+		// have such a sender acknowledge the answer, and so on without
+		// end ("The only messages that should not be acknowledged are
+		// ACKs themselves").
+		ackIn := multi == nil && isAcknowledgement(body)
 		if multi != nil {
 			s.stats.multi.Add(1)
 			res = multi
-		} else {
+		} else if !ackIn {
 			seq, res = s.sequenced(log, body, func() error {
 				s.stats.messages.Add(1)
 				return s.consume(log, adapters.Raw{
@@ -916,7 +923,20 @@ func (s *Source) serve(c *conn) {
 			})
 		}
 		ack := hl7v2.BuildAckExpecting(body, res, s.ids.Next(), time.Now(), seq.expected)
-		s.count(ack.Code)
+		if ackIn {
+			// Only an enhanced-mode acknowledgement may ask for an
+			// accept acknowledgement (its MSH-15); none asks for an
+			// application acknowledgement of itself.
+			ack.Suppressed = ack.Suppressed || !ack.Enhanced
+			ack.AppAckRequested = false
+			if !ackInNoted {
+				ackInNoted = true
+				log.Info("mllp sender sent an acknowledgement (MSH-9 ACK): nothing to store, and none is answered unless its MSH-15 asks",
+					"control_id", ack.MessageControlID, "ack_sent", !ack.Suppressed)
+			}
+		} else {
+			s.count(ack.Code)
+		}
 		var appAck []byte
 		if ack.AppAckRequested {
 			s.stats.appAcks.Add(1)
@@ -981,7 +1001,9 @@ func (s *Source) serve(c *conn) {
 			// MSH-15 asked for no accept acknowledgement in this case.
 			// The message was handled as any other (stored, or
 			// quarantined); the next frame is read without a word.
-			s.stats.acksNotSent.Add(1)
+			if !ackIn {
+				s.stats.acksNotSent.Add(1)
+			}
 		} else {
 			out = AppendFrame(out, ack.Bytes)
 		}
@@ -1061,6 +1083,38 @@ func (s *Source) consume(log *slog.Logger, in adapters.Raw) (err error) {
 	return s.next.Consume(s.ctx, in)
 }
 
+// isAcknowledgement reports whether msg is an acknowledgement: its MSH-9.1
+// (message code) ACK, and an MSA segment after the MSH, which every
+// acknowledgement holds and a sequence number protocol link start (MSH
+// alone, its MSH-9 "not used") does not.
+// It reads MSH-9 as messageType does, without allocating: every message
+// is asked.
+func isAcknowledgement(msg []byte) bool {
+	msg = hl7v2.TrimEnvelope(msg)
+	if len(msg) < 4 || !bytes.HasPrefix(msg, []byte("MSH")) {
+		return false
+	}
+	fs, t := msg[3], msg
+	if i := bytes.IndexAny(t, "\r\n"); i >= 0 {
+		t = t[:i]
+	}
+	for range 8 { // MSH-9 follows the eighth separator, MSH-1 the first
+		i := bytes.IndexByte(t, fs)
+		if i < 0 {
+			return false
+		}
+		t = t[i+1:]
+	}
+	if !bytes.HasPrefix(t, []byte("ACK")) || len(t) > 3 && isAlnum(t[3]) {
+		return false
+	}
+	return bytes.Contains(msg, []byte("\rMSA")) || bytes.Contains(msg, []byte("\nMSA"))
+}
+
+func isAlnum(c byte) bool {
+	return '0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z'
+}
+
 // messageType returns MSH-9 (ADT^A01^ADT_A01), codes and no PHI, for a log
 // line. It reads the header without the parser, which a message that made
 // the converter panic may trip as well.
@@ -1070,7 +1124,8 @@ func messageType(msg []byte) string {
 		return ""
 	}
 	seg, _, _ := bytes.Cut(msg, []byte{'\r'})
-	f := bytes.Split(seg, msg[3:4]) // f[n-1] is MSH-n
+	// f[n-1] is MSH-n; the fields after MSH-9 are left in one piece.
+	f := bytes.SplitN(seg, msg[3:4], 10)
 	if len(f) < 9 || len(f[8]) > 40 {
 		return ""
 	}
