@@ -202,6 +202,14 @@ func (x *conv) mergeInto(mrg hl7v2.Segment) error {
 	old.Active = &inactive
 	old.Gender = x.patientRes.Gender
 	old.Link = []fhir.PatientLink{{Other: *x.patientRef, Type: "replaced-by"}}
+	if prev := x.patientEntry(*key); prev != nil {
+		// An earlier group of this A40 wrote the record (100 into 200,
+		// then 200 into 300): add keeps that entry, so it is the one
+		// retired, keeping what it says and its replaces links, and
+		// replaced-by the survivor the registry now ties it to.
+		prev.Active = &inactive
+		prev.Link = append(slices.DeleteFunc(prev.Link, func(l fhir.PatientLink) bool { return l.Type == "replaced-by" }), old.Link...)
+	}
 	ref := x.add("Patient", *key, old)
 	// The survivor is x.patientID, after retie: a merge into a record
 	// that was itself merged away goes on to the one that survived it.
