@@ -153,6 +153,25 @@ func (x *conv) mrgIdentifiers(mrg hl7v2.Segment) (ids []fhir.Identifier, key *fh
 	return ids, key
 }
 
+// afterKeys are the order keys a message making ms is delivered after
+// (Result.AfterKeys): each retired record's, then each survivor's that is
+// not the message's own (an A40's later groups), once.
+func (x *conv) afterKeys(ms []merges.Merge) []string {
+	var keys []string
+	add := func(id merges.ID) {
+		if k := fhir.PatientKey(id.System, id.Value); k != x.orderKey && !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	for _, m := range ms {
+		add(m.Retired)
+	}
+	for _, m := range ms {
+		add(m.Survivor)
+	}
+	return keys
+}
+
 // mergeInto writes the record mrg names as merged into the current
 // patient.
 func (x *conv) mergeInto(mrg hl7v2.Segment) error {
@@ -183,12 +202,13 @@ func (x *conv) mergeInto(mrg hl7v2.Segment) error {
 		Survivor: merges.ID{System: x.patientID.System, Value: x.patientID.Value},
 		Reverse:  reverse,
 	}
-	if len(x.merges) >= queue.MaxAfter {
+	if len(x.afterKeys(append(x.merges[:len(x.merges):len(x.merges)], merge))) > queue.MaxAfter {
 		// The bundle is delivered after the backlog of every record it
-		// retires (Result.AfterKeys), and the queue orders an item
-		// after at most queue.MaxAfter keys: refused there, the message
-		// would fail every resend.
-		return x.badField(mrg, 1, fmt.Sprintf("more than %d merges in one message (send them as separate messages)", queue.MaxAfter))
+		// retires and of every other survivor it writes
+		// (Result.AfterKeys), and the queue orders an item after at
+		// most queue.MaxAfter keys: refused there, the message would
+		// fail every resend.
+		return x.badField(mrg, 1, fmt.Sprintf("more than %d patients merged in one message, retired or surviving (send them as separate messages)", queue.MaxAfter))
 	}
 	if !merge.Fits() {
 		return x.badField(mrg, 1, fmt.Sprintf("identifiers too long to remember the merge (MRG-1 with PID-3 over %d bytes, or one over 16 KiB)", merges.MaxMergeBytes))
