@@ -172,6 +172,29 @@ func (x *conv) afterKeys(ms []merges.Merge) []string {
 	return keys
 }
 
+// mergedInto reports whether this message's earlier merges (an A40's
+// earlier patient groups) retire id into target, directly or through a
+// chain of them; the newest merge of an identifier counts, as in the
+// registry.
+func (x *conv) mergedInto(id, target merges.ID) bool {
+	for range x.merges {
+		next, ok := merges.ID{}, false
+		for _, m := range x.merges {
+			if m.Retired == id {
+				next, ok = m.Survivor, true
+			}
+		}
+		if !ok {
+			return false
+		}
+		if next == target {
+			return true
+		}
+		id = next
+	}
+	return false
+}
+
 // mergeInto writes the record mrg names as merged into the current
 // patient.
 func (x *conv) mergeInto(mrg hl7v2.Segment) error {
@@ -201,6 +224,12 @@ func (x *conv) mergeInto(mrg hl7v2.Segment) error {
 		Retired:  merges.ID{System: key.System, Value: key.Value},
 		Survivor: merges.ID{System: x.patientID.System, Value: x.patientID.Value},
 		Reverse:  reverse,
+	}
+	if x.mergedInto(merge.Survivor, merge.Retired) {
+		// The registry does not hold this message's earlier groups yet:
+		// refused there after the first was recorded, the message would
+		// be retried, and its resend turn the first merge round.
+		return x.badField(mrg, 1, "merge cycle: an earlier patient group of this message merged the PID-3 patient into this prior record, and no record would be left standing")
 	}
 	if len(x.afterKeys(append(x.merges[:len(x.merges):len(x.merges)], merge))) > queue.MaxAfter {
 		// The bundle is delivered after the backlog of every record it
