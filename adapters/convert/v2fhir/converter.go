@@ -286,7 +286,10 @@ type Result struct {
 	// messages were queued under): the message is to be delivered after
 	// what is still queued for them (queue.Item.After). Delivered before
 	// it, a retired record's backlog would write that record again,
-	// active and without its replaced-by link.
+	// active and without its replaced-by link. An A40's later patient
+	// groups may merge into other survivors than PatientKey's, which the
+	// message writes too: their keys follow, so that their bundles stay
+	// in order with it.
 	AfterKeys []string
 	// Retied counts the patients of the message that Converter.Merges
 	// tied to the record their identifier was merged into.
@@ -435,9 +438,7 @@ func (c *Converter) convert(msg *hl7v2.Message, raw []byte, mem *slabs) (*fhir.B
 	res.Versions = x.versions
 	res.Labels = x.allLabels
 	res.Merges = x.merges
-	for _, m := range x.merges {
-		res.AfterKeys = append(res.AfterKeys, fhir.PatientKey(m.Retired.System, m.Retired.Value))
-	}
+	res.AfterKeys = x.afterKeys(x.merges)
 	res.Retied = x.retied
 	// The Bundle and its identifier share one allocation of their own:
 	// the conv goes back to convPool, the Bundle to the caller.

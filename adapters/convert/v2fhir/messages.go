@@ -58,10 +58,13 @@ func (x *conv) adt() error {
 // (ADT_A39 repeats PID, PD1, MRG, PV1): each PID is a surviving patient
 // and the MRG that follows it the record merged into it. A group without
 // its MRG is refused rather than written as a plain update, which would
-// acknowledge a merge ferry did not make.
+// acknowledge a merge ferry did not make. For the same reason an MRG
+// after its group's first (PID, MRG, MRG: two records merged into one
+// patient, as some senders write it) is a record merged into that
+// group's patient too, not left unread.
 func (x *conv) laterMerges() error {
 	var pid hl7v2.Segment
-	seenPID, first := 0, true
+	seenPID, first, grouped := 0, true, false
 	for _, seg := range x.m.Segments() {
 		switch seg.Name {
 		case "PID":
@@ -69,7 +72,7 @@ func (x *conv) laterMerges() error {
 				return &ContentError{Segment: "MRG", Pos: pid.Pos(), Field: "MRG", Reason: "required segment missing for a merge"}
 			}
 			seenPID++
-			pid = seg
+			pid, grouped = seg, false
 			if first {
 				first = false
 				pid = hl7v2.Segment{} // the message's patient, merged already
@@ -77,8 +80,21 @@ func (x *conv) laterMerges() error {
 			}
 		case "MRG":
 			if pid.Name == "" {
+				if seenPID == 0 {
+					continue
+				}
+				if !grouped && seenPID == 1 {
+					grouped = true // the first group's MRG: merge did it
+					continue
+				}
+				// Another MRG of the group whose patient (x.patientRef)
+				// was just written.
+				if err := x.mergeInto(seg); err != nil {
+					return err
+				}
 				continue
 			}
+			grouped = true
 			x.groupMRG = seg
 			ref, err := x.patient(pid)
 			if err != nil {

@@ -153,6 +153,48 @@ func (x *conv) mrgIdentifiers(mrg hl7v2.Segment) (ids []fhir.Identifier, key *fh
 	return ids, key
 }
 
+// afterKeys are the order keys a message making ms is delivered after
+// (Result.AfterKeys): each retired record's, then each survivor's that is
+// not the message's own (an A40's later groups), once.
+func (x *conv) afterKeys(ms []merges.Merge) []string {
+	var keys []string
+	add := func(id merges.ID) {
+		if k := fhir.PatientKey(id.System, id.Value); k != x.orderKey && !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	for _, m := range ms {
+		add(m.Retired)
+	}
+	for _, m := range ms {
+		add(m.Survivor)
+	}
+	return keys
+}
+
+// mergedInto reports whether this message's earlier merges (an A40's
+// earlier patient groups) retire id into target, directly or through a
+// chain of them; the newest merge of an identifier counts, as in the
+// registry.
+func (x *conv) mergedInto(id, target merges.ID) bool {
+	for range x.merges {
+		next, ok := merges.ID{}, false
+		for _, m := range x.merges {
+			if m.Retired == id {
+				next, ok = m.Survivor, true
+			}
+		}
+		if !ok {
+			return false
+		}
+		if next == target {
+			return true
+		}
+		id = next
+	}
+	return false
+}
+
 // mergeInto writes the record mrg names as merged into the current
 // patient.
 func (x *conv) mergeInto(mrg hl7v2.Segment) error {
@@ -183,12 +225,19 @@ func (x *conv) mergeInto(mrg hl7v2.Segment) error {
 		Survivor: merges.ID{System: x.patientID.System, Value: x.patientID.Value},
 		Reverse:  reverse,
 	}
-	if len(x.merges) >= queue.MaxAfter {
+	if x.mergedInto(merge.Survivor, merge.Retired) {
+		// The registry does not hold this message's earlier groups yet:
+		// refused there after the first was recorded, the message would
+		// be retried, and its resend turn the first merge round.
+		return x.badField(mrg, 1, "merge cycle: an earlier patient group of this message merged the PID-3 patient into this prior record, and no record would be left standing")
+	}
+	if len(x.afterKeys(append(x.merges[:len(x.merges):len(x.merges)], merge))) > queue.MaxAfter {
 		// The bundle is delivered after the backlog of every record it
-		// retires (Result.AfterKeys), and the queue orders an item
-		// after at most queue.MaxAfter keys: refused there, the message
-		// would fail every resend.
-		return x.badField(mrg, 1, fmt.Sprintf("more than %d merges in one message (send them as separate messages)", queue.MaxAfter))
+		// retires and of every other survivor it writes
+		// (Result.AfterKeys), and the queue orders an item after at
+		// most queue.MaxAfter keys: refused there, the message would
+		// fail every resend.
+		return x.badField(mrg, 1, fmt.Sprintf("more than %d patients merged in one message, retired or surviving (send them as separate messages)", queue.MaxAfter))
 	}
 	if !merge.Fits() {
 		return x.badField(mrg, 1, fmt.Sprintf("identifiers too long to remember the merge (MRG-1 with PID-3 over %d bytes, or one over 16 KiB)", merges.MaxMergeBytes))
@@ -202,6 +251,14 @@ func (x *conv) mergeInto(mrg hl7v2.Segment) error {
 	old.Active = &inactive
 	old.Gender = x.patientRes.Gender
 	old.Link = []fhir.PatientLink{{Other: *x.patientRef, Type: "replaced-by"}}
+	if prev := x.patientEntry(*key); prev != nil {
+		// An earlier group of this A40 wrote the record (100 into 200,
+		// then 200 into 300): add keeps that entry, so it is the one
+		// retired, keeping what it says and its replaces links, and
+		// replaced-by the survivor the registry now ties it to.
+		prev.Active = &inactive
+		prev.Link = append(slices.DeleteFunc(prev.Link, func(l fhir.PatientLink) bool { return l.Type == "replaced-by" }), old.Link...)
+	}
 	ref := x.add("Patient", *key, old)
 	// The survivor is x.patientID, after retie: a merge into a record
 	// that was itself merged away goes on to the one that survived it.
