@@ -158,7 +158,31 @@ func (c FHIRJSON) ConvertStream(ctx context.Context, in adapters.Raw, emit func(
 		}
 		return emit(units)
 	}
-	return inBatches(func(unit func(Unit) error) error { return c.eachNDJSON(ctx, in, unit) }, emit)
+	return inBatches(func(unit func(Unit) error) error { return c.eachNDJSON(ctx, in, unit) }, func(units []Unit) error {
+		markRepeats(units)
+		return emit(units)
+	})
+}
+
+// markRepeats marks each unit of a batch whose dedup key an earlier unit
+// of the batch has (the same line twice in an NDJSON file) as a repeat
+// (Unit.repeat), which the duplicate filter would not know while both
+// are stored in one commit; one in a later batch of the file it knows,
+// the earlier batch remembered. Keys are distinct within one line's
+// units (each part of a Bundle has its own).
+func markRepeats(units []Unit) {
+	var converted map[[32]byte]bool
+	for i := range units {
+		u := &units[i]
+		if u.Err != nil || u.Dedup == ([32]byte{}) {
+			continue
+		}
+		if converted == nil {
+			converted = make(map[[32]byte]bool, len(units))
+		}
+		u.repeat = converted[u.Dedup]
+		converted[u.Dedup] = true
+	}
 }
 
 // eachNDJSON hands each line's unit to unit, in the file's order; an
