@@ -224,10 +224,13 @@ func (c FHIRJSON) eachNDJSON(ctx context.Context, in adapters.Raw, unit func(Uni
 		name := "line " + strconv.Itoa(line)
 		var units []Unit
 		if tooLong {
-			// Quarantined alone, with its start to tell which it
-			// is; the file, kept in failed/, has the whole line.
-			units = []Unit{{Name: name, Raw: append([]byte(nil), b[:min(len(b), 64<<10)]...), Attrs: map[string]string{"format": "fhir"},
-				Err: fmt.Errorf("the line is longer than %d MiB, the longest ferry reads (its first 64 KiB kept here): export the resource without inline data (an attachment's data as a Binary of its own)", maxNDJSONLine>>20)}}
+			// Quarantined alone, without a copy, as a file too
+			// large to keep is: the file, kept in failed/, has the
+			// whole line. A part of it kept here would be replayed
+			// as an NDJSON file of its own, and quarantined again
+			// as line 1, not valid JSON, its reason lost.
+			units = []Unit{{Name: name, Attrs: map[string]string{"format": "fhir"},
+				Err: fmt.Errorf("the line is longer than %d MiB, the longest ferry reads: export the resource without inline data (an attachment's data as a Binary of its own)", maxNDJSONLine>>20)}}
 		} else {
 			units = fileScoped(c.unit(name, append([]byte(nil), b...), env), scope)
 		}
