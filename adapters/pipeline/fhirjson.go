@@ -87,6 +87,7 @@ func (c FHIRJSON) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 	if body, err = io.ReadAll(jsonText(bytes.NewReader(body))); err != nil {
 		return nil, err
 	}
+	body = trimEOFMark(body)
 	env, err := xdmfhir.LabelsFromMeta(in.Meta)
 	if err != nil {
 		return nil, queue.Permanent(fmt.Errorf("fhir %s: %w", in.Name, err))
@@ -212,8 +213,9 @@ func (c FHIRJSON) eachNDJSON(ctx context.Context, in adapters.Raw, unit func(Uni
 		buf = b
 		line++
 		// A byte-order mark inside the file starts a part joined on
-		// (copy /b a.ndjson+b.ndjson), its text as the first part's.
-		b = bytes.TrimSpace(bytes.TrimPrefix(b, []byte("\xEF\xBB\xBF")))
+		// (copy /b a.ndjson+b.ndjson), its text as the first part's,
+		// and a Ctrl-Z may end a part (trimEOFMark).
+		b = bytes.TrimSpace(bytes.TrimPrefix(trimEOFMark(b), []byte("\xEF\xBB\xBF")))
 		if len(b) == 0 && !tooLong {
 			continue
 		}
@@ -272,6 +274,20 @@ func readLine(br *bufio.Reader, buf []byte, max int) (_ []byte, tooLong bool, _ 
 		}
 		return bytes.TrimSuffix(buf, []byte("\n")), tooLong, nil
 	}
+}
+
+// trimEOFMark returns b without a Ctrl-Z (0x1A) at its start or end, nor
+// the white space around it: the end-of-file mark that Windows' copy
+// appends when it joins files without /b (copy a.ndjson+b.ndjson
+// c.ndjson), and DOS-era tools still write, as the HL7 v2 and CSV
+// readers skip it. JSON has no 0x1A outside a string, nor a string
+// there. Bytes without one are returned as they are.
+func trimEOFMark(b []byte) []byte {
+	t := bytes.TrimSpace(b)
+	if len(t) == 0 || t[0] != 0x1a && t[len(t)-1] != 0x1a {
+		return b
+	}
+	return bytes.Trim(t, "\x1a \t\r\n")
 }
 
 // jsonText returns r's text as UTF-8 without a byte-order mark. JSON is
