@@ -224,6 +224,11 @@ func (c FHIRJSON) eachNDJSON(ctx context.Context, in adapters.Raw, unit func(Uni
 		}
 		n++
 		name := "line " + strconv.Itoa(line)
+		if u := in.Meta["unit"]; line == 1 && strings.HasPrefix(u, "line ") {
+			// A line the quarantine kept (unitInput), replayed as an
+			// input of its own: it keeps its number in the file.
+			name = u
+		}
 		var units []Unit
 		if tooLong {
 			// Quarantined alone, without a copy, as a file too

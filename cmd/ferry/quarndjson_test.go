@@ -95,3 +95,42 @@ func TestQuarantineReplayNDJSONLineTooLong(t *testing.T) {
 	}
 	check("after a replay")
 }
+
+// TestQuarantineReplayNDJSONLineKeepsNumber: an NDJSON line quarantined
+// is kept as that line alone, named by its number in the file ("line
+// 3"); replayed while it still fails, it was read as a file of one line
+// and quarantined again as "line 1", the error and `ferry quarantine
+// show` then sending the contractor to the file's first line. It keeps
+// its number.
+func TestQuarantineReplayNDJSONLineKeepsNumber(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile, cfg := quarCfg(t, dir, "")
+	obs := func(i int) string {
+		return fmt.Sprintf(`{"resourceType":"Observation","id":"o%d","status":"final","code":{"text":"k"},"subject":{"reference":"Patient/p1"}}`+"\n", i)
+	}
+	body := obs(1) + obs(2) + `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"processing"}]}` + "\n" + obs(4)
+	in := adapters.Raw{Source: "folder/ehr", Format: "fhir-ndjson", Name: "Observation.ndjson", Received: time.Now().UTC(), Body: []byte(body),
+		Meta: map[string]string{folder.MetaFolder: "ehr", folder.MetaFile: "Observation.ndjson", folder.MetaSHA256: "5eed"}}
+	if err := ingest(t, cfg, in)[0]; !queue.IsPermanent(err) || !strings.Contains(err.Error(), "line 3: ") {
+		t.Fatalf("Consume = %v, want line 3 quarantined", err)
+	}
+	ids := quarantineIDs(t, cfg)
+	if len(ids) != 1 {
+		t.Fatalf("quarantine holds %v", ids)
+	}
+	out, err := runQuarantine(t, "replay", ids[0], "--config", cfgFile)
+	if err == nil || !strings.Contains(out, "still fails") {
+		t.Fatalf("replay: %v\n%s", err, out)
+	}
+	ids = quarantineIDs(t, cfg)
+	if len(ids) != 1 {
+		t.Fatalf("after the replay the quarantine holds %v", ids)
+	}
+	out, err = runQuarantine(t, "show", ids[0], "--config", cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "unit:      line 3\n") || strings.Contains(out, "line 1") {
+		t.Errorf("after a replay the entry shows:\n%s\nwant it named line 3", out)
+	}
+}
