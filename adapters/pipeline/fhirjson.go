@@ -25,6 +25,7 @@ import (
 	"github.com/ferry-health/ferry/adapters/convert/xdmfhir"
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/folder"
+	"github.com/ferry-health/ferry/config/configtext"
 	"github.com/ferry-health/ferry/queue"
 )
 
@@ -307,11 +308,30 @@ func jsonText(r io.Reader) io.Reader {
 	case bytes.HasPrefix(bom, []byte{0xEF, 0xBB, 0xBF}):
 		br.Discard(3)
 	case bytes.HasPrefix(bom, []byte{0xFF, 0xFE}):
-		return transform.NewReader(br, unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder())
+		return transform.NewReader(&utf16Whole{r: br}, unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder())
 	case bytes.HasPrefix(bom, []byte{0xFE, 0xFF}):
-		return transform.NewReader(br, unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM).NewDecoder())
+		return transform.NewReader(&utf16Whole{r: br}, unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM).NewDecoder())
 	}
 	return br
+}
+
+// utf16Whole reads a UTF-16 file's bytes, which end in
+// configtext.ErrUTF16, not io.EOF, when their count is odd: the file cut
+// short in the middle of a character, whose byte the decoder would give
+// as U+FFFD, refused then as "invalid character 'ï'", a character the
+// file does not hold. An HL7 v2 file so cut is refused alike.
+type utf16Whole struct {
+	r io.Reader
+	n int64
+}
+
+func (w *utf16Whole) Read(p []byte) (int, error) {
+	n, err := w.r.Read(p)
+	w.n += int64(n)
+	if err == io.EOF && w.n%2 != 0 {
+		err = configtext.ErrUTF16
+	}
+	return n, err
 }
 
 // fhirHead is what the pass-through reads of a resource: enough to choose
