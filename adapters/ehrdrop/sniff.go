@@ -218,7 +218,7 @@ func sniffJSON(br *bufio.Reader, name, ext string) (format, typ string, err erro
 	if err != nil {
 		return "", "", fmt.Errorf("sniff: read: %w", err)
 	}
-	trimmed := bytes.TrimSpace(line)
+	trimmed := trimEOFMark(line)
 	rest := io.Reader(br) // what follows line, for a multi-line document
 	if whole && ext == ".ndjson" && !isManifest(trimmed) {
 		if _, err := resourceType(trimmed); err != nil {
@@ -237,7 +237,7 @@ func sniffJSON(br *bufio.Reader, name, ext string) (format, typ string, err erro
 				if err != nil {
 					return "", "", fmt.Errorf("sniff: read: %w", err)
 				}
-				n := bytes.TrimSpace(bytes.TrimPrefix(next, []byte("\xEF\xBB\xBF")))
+				n := bytes.TrimSpace(bytes.TrimPrefix(trimEOFMark(next), []byte("\xEF\xBB\xBF")))
 				if nextWhole && json.Valid(n) {
 					if typ, err := resourceType(n); err == nil {
 						return FormatFHIRNDJSON, typ, nil
@@ -269,7 +269,7 @@ func sniffJSON(br *bufio.Reader, name, ext string) (format, typ string, err erro
 			if err != nil {
 				return "", "", fmt.Errorf("sniff: read: %w", err)
 			}
-			next = bytes.TrimSpace(bytes.TrimPrefix(next, []byte("\xEF\xBB\xBF"))) // a part joined on
+			next = bytes.TrimSpace(bytes.TrimPrefix(trimEOFMark(next), []byte("\xEF\xBB\xBF"))) // a part joined on
 			if len(next) == 0 {
 				if _, err := br.Peek(1); err == io.EOF {
 					break
@@ -380,6 +380,15 @@ func sniffJSON(br *bufio.Reader, name, ext string) (format, typ string, err erro
 	return "", "", unknown(name, "a JSON object without resourceType is not a FHIR resource")
 }
 
+// trimEOFMark returns line without white space or a Ctrl-Z (0x1A) at
+// either end: the end-of-file mark Windows' copy appends when it joins
+// files without /b (copy a.ndjson+b.ndjson c.ndjson), which the FHIR
+// pass-through skips as the HL7 v2 and CSV readers do. JSON has none
+// outside a string.
+func trimEOFMark(line []byte) []byte {
+	return bytes.TrimSpace(bytes.Trim(bytes.TrimSpace(line), "\x1a \t\r\n"))
+}
+
 // manifestAlone is what a file whose first line is a Bulk Data manifest
 // is: FormatBulkManifest when only blank lines follow, else unknown (a
 // manifest is archived without being sent, so resource lines after one
@@ -390,7 +399,7 @@ func manifestAlone(br *bufio.Reader, name string) (format, typ string, err error
 		if err != nil {
 			return "", "", fmt.Errorf("sniff: read: %w", err)
 		}
-		if len(bytes.TrimSpace(next)) != 0 {
+		if len(trimEOFMark(next)) != 0 {
 			return "", "", unknown(name, "a FHIR Bulk Data manifest followed by more lines: neither a manifest alone nor NDJSON of resources")
 		}
 		if _, err := br.Peek(1); err == io.EOF {

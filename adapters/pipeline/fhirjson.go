@@ -25,6 +25,7 @@ import (
 	"github.com/ferry-health/ferry/adapters/convert/xdmfhir"
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/folder"
+	"github.com/ferry-health/ferry/config/configtext"
 	"github.com/ferry-health/ferry/queue"
 )
 
@@ -87,6 +88,7 @@ func (c FHIRJSON) Convert(_ context.Context, in adapters.Raw) ([]Unit, error) {
 	if body, err = io.ReadAll(jsonText(bytes.NewReader(body))); err != nil {
 		return nil, err
 	}
+	body = trimEOFMark(body)
 	env, err := xdmfhir.LabelsFromMeta(in.Meta)
 	if err != nil {
 		return nil, queue.Permanent(fmt.Errorf("fhir %s: %w", in.Name, err))
@@ -158,7 +160,31 @@ func (c FHIRJSON) ConvertStream(ctx context.Context, in adapters.Raw, emit func(
 		}
 		return emit(units)
 	}
-	return inBatches(func(unit func(Unit) error) error { return c.eachNDJSON(ctx, in, unit) }, emit)
+	return inBatches(func(unit func(Unit) error) error { return c.eachNDJSON(ctx, in, unit) }, func(units []Unit) error {
+		markRepeats(units)
+		return emit(units)
+	})
+}
+
+// markRepeats marks each unit of a batch whose dedup key an earlier unit
+// of the batch has (the same line twice in an NDJSON file) as a repeat
+// (Unit.repeat), which the duplicate filter would not know while both
+// are stored in one commit; one in a later batch of the file it knows,
+// the earlier batch remembered. Keys are distinct within one line's
+// units (each part of a Bundle has its own).
+func markRepeats(units []Unit) {
+	var converted map[[32]byte]bool
+	for i := range units {
+		u := &units[i]
+		if u.Err != nil || u.Dedup == ([32]byte{}) {
+			continue
+		}
+		if converted == nil {
+			converted = make(map[[32]byte]bool, len(units))
+		}
+		u.repeat = converted[u.Dedup]
+		converted[u.Dedup] = true
+	}
 }
 
 // eachNDJSON hands each line's unit to unit, in the file's order; an
@@ -188,8 +214,9 @@ func (c FHIRJSON) eachNDJSON(ctx context.Context, in adapters.Raw, unit func(Uni
 		buf = b
 		line++
 		// A byte-order mark inside the file starts a part joined on
-		// (copy /b a.ndjson+b.ndjson), its text as the first part's.
-		b = bytes.TrimSpace(bytes.TrimPrefix(b, []byte("\xEF\xBB\xBF")))
+		// (copy /b a.ndjson+b.ndjson), its text as the first part's,
+		// and a Ctrl-Z may end a part (trimEOFMark).
+		b = bytes.TrimSpace(bytes.TrimPrefix(trimEOFMark(b), []byte("\xEF\xBB\xBF")))
 		if len(b) == 0 && !tooLong {
 			continue
 		}
@@ -198,12 +225,20 @@ func (c FHIRJSON) eachNDJSON(ctx context.Context, in adapters.Raw, unit func(Uni
 		}
 		n++
 		name := "line " + strconv.Itoa(line)
+		if u := in.Meta["unit"]; line == 1 && strings.HasPrefix(u, "line ") {
+			// A line the quarantine kept (unitInput), replayed as an
+			// input of its own: it keeps its number in the file.
+			name = u
+		}
 		var units []Unit
 		if tooLong {
-			// Quarantined alone, with its start to tell which it
-			// is; the file, kept in failed/, has the whole line.
-			units = []Unit{{Name: name, Raw: append([]byte(nil), b[:min(len(b), 64<<10)]...), Attrs: map[string]string{"format": "fhir"},
-				Err: fmt.Errorf("the line is longer than %d MiB, the longest ferry reads (its first 64 KiB kept here): export the resource without inline data (an attachment's data as a Binary of its own)", maxNDJSONLine>>20)}}
+			// Quarantined alone, without a copy, as a file too
+			// large to keep is: the file, kept in failed/, has the
+			// whole line. A part of it kept here would be replayed
+			// as an NDJSON file of its own, and quarantined again
+			// as line 1, not valid JSON, its reason lost.
+			units = []Unit{{Name: name, Attrs: map[string]string{"format": "fhir"},
+				Err: fmt.Errorf("the line is longer than %d MiB, the longest ferry reads: export the resource without inline data (an attachment's data as a Binary of its own)", maxNDJSONLine>>20)}}
 		} else {
 			units = fileScoped(c.unit(name, append([]byte(nil), b...), env), scope)
 		}
@@ -247,6 +282,20 @@ func readLine(br *bufio.Reader, buf []byte, max int) (_ []byte, tooLong bool, _ 
 	}
 }
 
+// trimEOFMark returns b without a Ctrl-Z (0x1A) at its start or end, nor
+// the white space around it: the end-of-file mark that Windows' copy
+// appends when it joins files without /b (copy a.ndjson+b.ndjson
+// c.ndjson), and DOS-era tools still write, as the HL7 v2 and CSV
+// readers skip it. JSON has no 0x1A outside a string, nor a string
+// there. Bytes without one are returned as they are.
+func trimEOFMark(b []byte) []byte {
+	t := bytes.TrimSpace(b)
+	if len(t) == 0 || t[0] != 0x1a && t[len(t)-1] != 0x1a {
+		return b
+	}
+	return bytes.Trim(t, "\x1a \t\r\n")
+}
+
 // jsonText returns r's text as UTF-8 without a byte-order mark. JSON is
 // UTF-8 (RFC 8259), but Windows programs save it with a UTF-8 mark, or
 // as UTF-16 with one (Notepad's "Unicode"); the sniffer takes such files
@@ -259,11 +308,30 @@ func jsonText(r io.Reader) io.Reader {
 	case bytes.HasPrefix(bom, []byte{0xEF, 0xBB, 0xBF}):
 		br.Discard(3)
 	case bytes.HasPrefix(bom, []byte{0xFF, 0xFE}):
-		return transform.NewReader(br, unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder())
+		return transform.NewReader(&utf16Whole{r: br}, unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder())
 	case bytes.HasPrefix(bom, []byte{0xFE, 0xFF}):
-		return transform.NewReader(br, unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM).NewDecoder())
+		return transform.NewReader(&utf16Whole{r: br}, unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM).NewDecoder())
 	}
 	return br
+}
+
+// utf16Whole reads a UTF-16 file's bytes, which end in
+// configtext.ErrUTF16, not io.EOF, when their count is odd: the file cut
+// short in the middle of a character, whose byte the decoder would give
+// as U+FFFD, refused then as "invalid character 'ï'", a character the
+// file does not hold. An HL7 v2 file so cut is refused alike.
+type utf16Whole struct {
+	r io.Reader
+	n int64
+}
+
+func (w *utf16Whole) Read(p []byte) (int, error) {
+	n, err := w.r.Read(p)
+	w.n += int64(n)
+	if err == io.EOF && w.n%2 != 0 {
+		err = configtext.ErrUTF16
+	}
+	return n, err
 }
 
 // fhirHead is what the pass-through reads of a resource: enough to choose

@@ -17,6 +17,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/durable"
 	"github.com/ferry-health/ferry/queue/seal"
@@ -132,6 +133,16 @@ func (q *Quarantine) Put(in adapters.Raw, raw []byte, reason error) (string, err
 		h.Write([]byte{0})
 	}
 	h.Write(raw)
+	if len(raw) == 0 {
+		// No copy kept (a file, or an NDJSON line, too large to
+		// keep): the input is told by its name, its digest and the
+		// unit of it, or every one quarantined for the same reason
+		// would be the first; not by the facts of the attempt.
+		for _, s := range []string{in.Name, in.Meta[metaArchiveSHA256], in.Meta[folder.MetaSHA256], in.Meta["unit"]} {
+			h.Write([]byte(s))
+			h.Write([]byte{0})
+		}
+	}
 	var sum [32]byte
 	h.Sum(sum[:0])
 	q.mu.Lock()
