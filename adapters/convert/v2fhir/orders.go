@@ -543,6 +543,10 @@ func (x *conv) immunization(orc, rxa hl7v2.Segment) (*fhir.Immunization, fhir.Re
 	case "01", "02", "03", "04", "05", "06", "07", "08":
 		f := false
 		imm.PrimarySource = &f
+		// A dose reported from another source (given elsewhere, often
+		// years before) was not "performed as part of" the visit the
+		// VXU was sent from (FHIR R4 Immunization.encounter).
+		imm.Encounter = nil
 	}
 	if imm.PrimarySource == nil {
 		// RXA-9 empty or a local code: US Core wants primarySource all
