@@ -554,7 +554,15 @@ func (x *conv) immunization(orc, rxa hl7v2.Segment) (*fhir.Immunization, fhir.Re
 		imm.PrimarySourceElement = fhir.AbsentPrimitive("unknown")
 	}
 	if m := rxa.Field(17).Rep(1); !m.Empty() {
+		// RXA-17 is the MVX code (table 0227) and its name: the code,
+		// which a registry matches on, is the reference's identifier. A
+		// first component with no system named may be a name written
+		// there, and stays the display it was.
 		imm.Manufacturer = &fhir.Reference{Display: orStr(m.Text(2), m.Text(1))}
+		if code, sys := m.Text(1), m.Text(3); code != "" && sys != "" {
+			imm.Manufacturer.Display = m.Text(2)
+			imm.Manufacturer.Identifier = &fhir.Identifier{System: x.codeSystem(sys), Value: code}
+		}
 	}
 	for _, rep := range rxa.Field(10).Reps() {
 		if ref := x.practitioner(rep); ref != nil {
