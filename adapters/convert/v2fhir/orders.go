@@ -661,8 +661,13 @@ func (x *conv) pharmacyOrders() error {
 		if med == nil {
 			med = x.cwe(g.rxo.Field(1).Rep(1), "")
 		}
+		if med == nil && g.rxe.Name == "" {
+			// RDE_O11 requires the RXE (only an RXO naming the drug
+			// stands in for it): ORC-2 is the order number, not a code.
+			return &ContentError{Segment: "RXE", Field: "RXE", Reason: "required segment missing after the ORC of segment " + itoa(g.orc.Pos())}
+		}
 		if med == nil {
-			return x.badField(orOther(g.rxe, g.orc), 2, "give code is empty")
+			return x.badField(g.rxe, 2, "give code is empty")
 		}
 		ids, key := x.orderIDs(g.orc, hl7v2.Segment{})
 		if key.Value == "" {
