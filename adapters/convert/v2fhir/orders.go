@@ -717,10 +717,11 @@ func (x *conv) pharmacyOrders() error {
 			d.DoseAndRate = []fhir.DosageDoseAndRate{{DoseQuantity: low}}
 		}
 		d.Route = x.cwe(g.rxr.Field(1).Rep(1), v2Table+"0162")
+		d.Site = x.tableCC(g.rxr.Field(2).Rep(1), "0163")
 		if rp := x.repeatPattern(g.tq1.Field(3).Rep(1)); rp != nil {
 			d.Timing = &fhir.Timing{Code: rp}
 		}
-		if d.Text != "" || d.DoseAndRate != nil || d.Route != nil || d.Timing != nil {
+		if d.Text != "" || d.DoseAndRate != nil || d.Route != nil || d.Site != nil || d.Timing != nil {
 			mr.DosageInstruction = []fhir.Dosage{d}
 		}
 		disp := &fhir.MedicationRequestSupply{Quantity: x.quantity(g.rxe.Field(10).Text(1), g.rxe.Field(11).Rep(1))}
