@@ -68,13 +68,19 @@ func (x *conv) orderIDs(orc, obr hl7v2.Segment) (ids []fhir.Identifier, key fhir
 }
 
 // orderStatus maps ORC-5 (table 0038), else ORC-1 (table 0119), to a
-// request status; cancelled is the name MedicationRequest uses for revoked.
-func orderStatus(orc hl7v2.Segment, cancelled string) string {
+// request status; cancelled and discontinued are the names of a request
+// withdrawn before it was acted on and of one halted once under way: a
+// ServiceRequest has "revoked" for both, a MedicationRequest "cancelled"
+// ("withdrawn before any administrations have occurred") and "stopped"
+// (FHIR R4 medicationrequest-status).
+func orderStatus(orc hl7v2.Segment, cancelled, discontinued string) string {
 	switch strings.ToUpper(orc.Field(5).Text(1)) {
 	case "A", "IP", "SC":
 		return "active"
-	case "CA", "DC", "RP":
+	case "CA", "RP":
 		return cancelled
+	case "DC":
+		return discontinued
 	case "CM":
 		return "completed"
 	case "ER":
@@ -90,8 +96,10 @@ func orderStatus(orc hl7v2.Segment, cancelled string) string {
 		// status), and a result's order it made "active" stood open
 		// at the exchange once reported on in full.
 		return "active"
-	case "CA", "OC", "DC", "OD", "CR", "DR":
+	case "CA", "OC", "CR":
 		return cancelled
+	case "DC", "OD", "DR":
+		return discontinued
 	case "HD", "OH", "HR":
 		// HR: on hold as requested, the filler's answer to HD.
 		return "on-hold"
@@ -234,7 +242,7 @@ func (x *conv) serviceRequest(g *orderGroup) error {
 		return x.badField(seg, 2, "order has neither placer nor filler number")
 	}
 	if g.obr.Name == "" && orderChangeCodes[strings.ToUpper(g.orc.Field(1).Text(1))] {
-		if st := orderStatus(g.orc, "revoked"); st != "unknown" {
+		if st := orderStatus(g.orc, "revoked", "revoked"); st != "unknown" {
 			// An ORC alone that cancels, discontinues, holds or
 			// releases an order says nothing of what was ordered:
 			// written whole, it would replace the stored order's test
@@ -277,7 +285,7 @@ func (x *conv) orderRequest(orc, obr, tq1 hl7v2.Segment, ids []fhir.Identifier) 
 	sr := &fhir.ServiceRequest{
 		ResourceType: "ServiceRequest",
 		Identifier:   ids,
-		Status:       orderStatus(orc, "revoked"),
+		Status:       orderStatus(orc, "revoked", "revoked"),
 		Intent:       "order",
 		Subject:      *x.patientRef,
 		Encounter:    x.encRef,
@@ -676,7 +684,7 @@ func (x *conv) pharmacyOrders() error {
 		mr := &fhir.MedicationRequest{
 			ResourceType:              "MedicationRequest",
 			Identifier:                ids,
-			Status:                    orderStatus(g.orc, "cancelled"),
+			Status:                    orderStatus(g.orc, "cancelled", "stopped"),
 			Intent:                    "order",
 			MedicationCodeableConcept: med,
 			Subject:                   x.patientRef,
