@@ -72,7 +72,7 @@ var codeSystems = map[string]string{
 	"I9C":     "http://hl7.org/fhir/sid/icd-9-cm",
 	"UCUM":    "http://unitsofmeasure.org",
 	"CVX":     "http://hl7.org/fhir/sid/cvx",
-	"MVX":     "http://terminology.hl7.org/CodeSystem/MVX",
+	"MVX":     "http://hl7.org/fhir/sid/mvx", // THO CodeSystem MVX's url
 	"RXNORM":  "http://www.nlm.nih.gov/research/umls/rxnorm",
 	"RXN":     "http://www.nlm.nih.gov/research/umls/rxnorm",
 	"NDC":     "http://hl7.org/fhir/sid/ndc",

@@ -63,9 +63,14 @@ func (x *conv) dispense(orc, rxd hl7v2.Segment) (*fhir.MedicationDispense, error
 	if med == nil {
 		return nil, x.badField(rxd, 2, "dispense/give code is empty")
 	}
+	if orc.Name == "" {
+		// RDS_O13 gives each RXD the ORC of the order it fills: RXD-2
+		// is the drug, not where the order number is missing from.
+		return nil, &ContentError{Segment: "ORC", Field: "ORC", Reason: "required segment missing before RXD"}
+	}
 	ids, order := x.orderIDs(orc, hl7v2.Segment{})
 	if order.Value == "" {
-		return nil, x.badField(orOther(orc, rxd), 2, "dispense has no order number (ORC-2/ORC-3)")
+		return nil, x.badField(orc, 2, "dispense has no order number (ORC-2/ORC-3)")
 	}
 	md := &fhir.MedicationDispense{
 		ResourceType:              "MedicationDispense",

@@ -68,13 +68,19 @@ func (x *conv) orderIDs(orc, obr hl7v2.Segment) (ids []fhir.Identifier, key fhir
 }
 
 // orderStatus maps ORC-5 (table 0038), else ORC-1 (table 0119), to a
-// request status; cancelled is the name MedicationRequest uses for revoked.
-func orderStatus(orc hl7v2.Segment, cancelled string) string {
+// request status; cancelled and discontinued are the names of a request
+// withdrawn before it was acted on and of one halted once under way: a
+// ServiceRequest has "revoked" for both, a MedicationRequest "cancelled"
+// ("withdrawn before any administrations have occurred") and "stopped"
+// (FHIR R4 medicationrequest-status).
+func orderStatus(orc hl7v2.Segment, cancelled, discontinued string) string {
 	switch strings.ToUpper(orc.Field(5).Text(1)) {
 	case "A", "IP", "SC":
 		return "active"
-	case "CA", "DC", "RP":
+	case "CA", "RP":
 		return cancelled
+	case "DC":
+		return discontinued
 	case "CM":
 		return "completed"
 	case "ER":
@@ -90,8 +96,10 @@ func orderStatus(orc hl7v2.Segment, cancelled string) string {
 		// status), and a result's order it made "active" stood open
 		// at the exchange once reported on in full.
 		return "active"
-	case "CA", "OC", "DC", "OD", "CR", "DR":
+	case "CA", "OC", "CR":
 		return cancelled
+	case "DC", "OD", "DR":
+		return discontinued
 	case "HD", "OH", "HR":
 		// HR: on hold as requested, the filler's answer to HD.
 		return "on-hold"
@@ -234,7 +242,7 @@ func (x *conv) serviceRequest(g *orderGroup) error {
 		return x.badField(seg, 2, "order has neither placer nor filler number")
 	}
 	if g.obr.Name == "" && orderChangeCodes[strings.ToUpper(g.orc.Field(1).Text(1))] {
-		if st := orderStatus(g.orc, "revoked"); st != "unknown" {
+		if st := orderStatus(g.orc, "revoked", "revoked"); st != "unknown" {
 			// An ORC alone that cancels, discontinues, holds or
 			// releases an order says nothing of what was ordered:
 			// written whole, it would replace the stored order's test
@@ -277,7 +285,7 @@ func (x *conv) orderRequest(orc, obr, tq1 hl7v2.Segment, ids []fhir.Identifier) 
 	sr := &fhir.ServiceRequest{
 		ResourceType: "ServiceRequest",
 		Identifier:   ids,
-		Status:       orderStatus(orc, "revoked"),
+		Status:       orderStatus(orc, "revoked", "revoked"),
 		Intent:       "order",
 		Subject:      *x.patientRef,
 		Encounter:    x.encRef,
@@ -543,6 +551,10 @@ func (x *conv) immunization(orc, rxa hl7v2.Segment) (*fhir.Immunization, fhir.Re
 	case "01", "02", "03", "04", "05", "06", "07", "08":
 		f := false
 		imm.PrimarySource = &f
+		// A dose reported from another source (given elsewhere, often
+		// years before) was not "performed as part of" the visit the
+		// VXU was sent from (FHIR R4 Immunization.encounter).
+		imm.Encounter = nil
 	}
 	if imm.PrimarySource == nil {
 		// RXA-9 empty or a local code: US Core wants primarySource all
@@ -550,7 +562,15 @@ func (x *conv) immunization(orc, rxa hl7v2.Segment) (*fhir.Immunization, fhir.Re
 		imm.PrimarySourceElement = fhir.AbsentPrimitive("unknown")
 	}
 	if m := rxa.Field(17).Rep(1); !m.Empty() {
+		// RXA-17 is the MVX code (table 0227) and its name: the code,
+		// which a registry matches on, is the reference's identifier. A
+		// first component with no system named may be a name written
+		// there, and stays the display it was.
 		imm.Manufacturer = &fhir.Reference{Display: orStr(m.Text(2), m.Text(1))}
+		if code, sys := m.Text(1), m.Text(3); code != "" && sys != "" {
+			imm.Manufacturer.Display = m.Text(2)
+			imm.Manufacturer.Identifier = &fhir.Identifier{System: x.codeSystem(sys), Value: code}
+		}
 	}
 	for _, rep := range rxa.Field(10).Reps() {
 		if ref := x.practitioner(rep); ref != nil {
@@ -649,8 +669,13 @@ func (x *conv) pharmacyOrders() error {
 		if med == nil {
 			med = x.cwe(g.rxo.Field(1).Rep(1), "")
 		}
+		if med == nil && g.rxe.Name == "" {
+			// RDE_O11 requires the RXE (only an RXO naming the drug
+			// stands in for it): ORC-2 is the order number, not a code.
+			return &ContentError{Segment: "RXE", Field: "RXE", Reason: "required segment missing after the ORC of segment " + itoa(g.orc.Pos())}
+		}
 		if med == nil {
-			return x.badField(orOther(g.rxe, g.orc), 2, "give code is empty")
+			return x.badField(g.rxe, 2, "give code is empty")
 		}
 		ids, key := x.orderIDs(g.orc, hl7v2.Segment{})
 		if key.Value == "" {
@@ -659,7 +684,7 @@ func (x *conv) pharmacyOrders() error {
 		mr := &fhir.MedicationRequest{
 			ResourceType:              "MedicationRequest",
 			Identifier:                ids,
-			Status:                    orderStatus(g.orc, "cancelled"),
+			Status:                    orderStatus(g.orc, "cancelled", "stopped"),
 			Intent:                    "order",
 			MedicationCodeableConcept: med,
 			Subject:                   x.patientRef,
@@ -700,10 +725,11 @@ func (x *conv) pharmacyOrders() error {
 			d.DoseAndRate = []fhir.DosageDoseAndRate{{DoseQuantity: low}}
 		}
 		d.Route = x.cwe(g.rxr.Field(1).Rep(1), v2Table+"0162")
+		d.Site = x.tableCC(g.rxr.Field(2).Rep(1), "0163")
 		if rp := x.repeatPattern(g.tq1.Field(3).Rep(1)); rp != nil {
 			d.Timing = &fhir.Timing{Code: rp}
 		}
-		if d.Text != "" || d.DoseAndRate != nil || d.Route != nil || d.Timing != nil {
+		if d.Text != "" || d.DoseAndRate != nil || d.Route != nil || d.Site != nil || d.Timing != nil {
 			mr.DosageInstruction = []fhir.Dosage{d}
 		}
 		disp := &fhir.MedicationRequestSupply{Quantity: x.quantity(g.rxe.Field(10).Text(1), g.rxe.Field(11).Rep(1))}
