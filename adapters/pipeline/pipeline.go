@@ -798,6 +798,14 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit, gen
 		puts = append(puts, &queue.Item{Key: u.Key, After: u.After, Source: in.Source, Body: u.Bundle, BodyFile: u.BodyFile, Attrs: u.Attrs})
 		putUnits = append(putUnits, u)
 	}
+	if p.quarantine != nil && len(puts) > 0 {
+		// A replay records what it commits, so that one cut short after
+		// the commit is finished, not queued again (see replaySuffix).
+		if err := p.quarantine.noteReplay(p.queue, puts, putUnits); err != nil {
+			dropPuts()
+			return nil, fmt.Errorf("%s: %s: %w", in.Name, putUnits[0].Name, err)
+		}
+	}
 	if err := p.put(ctx, puts); err != nil {
 		return nil, fmt.Errorf("%s: %s: queue: %w", in.Name, putUnits[0].Name, err)
 	}

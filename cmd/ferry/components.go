@@ -178,6 +178,22 @@ func ingestPipeline(cfg *config.Config, q pipeline.Putter, seen pipeline.Deduper
 			return nil, nil, err
 		}
 	}
+	qh, ok := q.(interface{ Holds(id string) bool })
+	if d, dok := seen.(interface{ Add(key [32]byte) error }); ok && dok {
+		// A `ferry quarantine replay` cut short after it queued an
+		// input left its entry listed, and the duplicate filter perhaps
+		// without its keys: finished before the queue stores or
+		// delivers anything, so that it is not queued and sent again.
+		finished, err := quar.FinishReplays(qh.Holds, d)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, id := range finished {
+			if log != nil {
+				log.Warn("a replay of a quarantined input was cut short after it was queued; finished (`ferry quarantine replay` of the entry queues what it had not, if anything)", "quarantined", id)
+			}
+		}
+	}
 	pipe := pipeline.New(q, seen, quar, convs, log)
 	if key != nil {
 		// Sealed data at rest: the patient key beside it is keyed too.

@@ -530,6 +530,12 @@ func quarantineReplay(ctx context.Context, cfg *config.Config, key *seal.Key, id
 			}
 		}
 	}
+	// An entry that stays (refused, or a later batch of it failed) may
+	// have had bundles queued: their keys are put on disk now, and the
+	// records of its commits go, as the next start would do.
+	if _, err := r.quar.FinishReplays(dq.Holds, seen); err != nil {
+		failed = append(failed, err.Error())
+	}
 	done := count[replayQueued] + count[replayHeld] + count[replayDuplicate] + count[replayStillFails]
 	fmt.Fprintf(stdout, "%d of %d quarantined input(s) replayed: %d queued, %d held for review, %d already queued before, %d still failing\n",
 		done, len(ids), count[replayQueued], count[replayHeld], count[replayDuplicate], count[replayStillFails])
@@ -757,8 +763,13 @@ func (r *replayer) replay(ctx context.Context, id string) (string, replayResult,
 		// same reason: it is the one kept.
 		return line, res, nil
 	}
+	replayStored(e.ID)
 	if err := r.quar.Remove(e.ID); err != nil {
 		return line, res, fmt.Errorf("replayed, but the old entry is still listed: %w", err)
 	}
 	return line, res, nil
 }
+
+// replayStored is called once a replayed input is stored, before its
+// entry is removed; a test kills the process there.
+var replayStored = func(id string) {}
