@@ -113,6 +113,11 @@ type Unit struct {
 	// filter it is dropped as a resend is, though the filter has not
 	// remembered the first yet (they may be stored in one commit).
 	repeat bool
+	// sharesKey marks a held unit whose Dedup a unit of its input that
+	// goes to the queue shares (store): its held entry does not keep the
+	// key (HeldEntry.Dedup), which stays forgotten until that unit is
+	// queued too.
+	sharesKey bool
 }
 
 // bundleBufs recycles the buffers HL7 v2 bundles are encoded into. A
@@ -783,6 +788,7 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit, gen
 			continue
 		}
 		if label := heldBy(held, i); label != "" {
+			u.sharesKey = sharedQueued(units, held, i)
 			if err := p.hold(in, u, label, group); err != nil {
 				drop(u)
 				dropPuts()
@@ -980,6 +986,18 @@ func onlyHeld(units []Unit, held []*Unit, key [32]byte) bool {
 		}
 	}
 	return true
+}
+
+// sharedQueued reports whether a unit of units that goes to the queue
+// (not held, not failed) shares the dedup key of units[i].
+func sharedQueued(units []Unit, held []string, i int) bool {
+	var zero [32]byte
+	for j := range units {
+		if j != i && units[j].Err == nil && heldBy(held, j) == "" && units[j].Dedup == units[i].Dedup && units[i].Dedup != zero {
+			return true
+		}
+	}
+	return false
 }
 
 // heldBy is the label holding unit i (holdLabels), "" when none does.

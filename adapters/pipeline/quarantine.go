@@ -406,6 +406,12 @@ func (q *Quarantine) List() ([]string, error) {
 	return listEntries(q.dir, "quarantine", nil)
 }
 
+// Has reports whether the entry id is stored.
+func (q *Quarantine) Has(id string) bool {
+	_, err := os.Stat(filepath.Join(q.dir, filepath.Base(id)+".json"))
+	return err == nil
+}
+
 // Get reads one entry.
 func (q *Quarantine) Get(id string) (*QuarantineEntry, error) {
 	return readEntry[QuarantineEntry](q.dir, id, q.key, "quarantine entry")

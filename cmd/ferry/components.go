@@ -178,13 +178,13 @@ func ingestPipeline(cfg *config.Config, q pipeline.Putter, seen pipeline.Deduper
 			return nil, nil, err
 		}
 	}
-	qh, ok := q.(interface{ Holds(id string) bool })
-	if d, dok := seen.(interface{ Add(key [32]byte) error }); ok && dok {
+	adder, canAdd := seen.(interface{ Add(key [32]byte) error })
+	if qh, ok := q.(interface{ Holds(id string) bool }); ok && canAdd {
 		// A `ferry quarantine replay` cut short after it queued an
 		// input left its entry listed, and the duplicate filter perhaps
 		// without its keys: finished before the queue stores or
 		// delivers anything, so that it is not queued and sent again.
-		finished, err := quar.FinishReplays(qh.Holds, d)
+		finished, err := quar.FinishReplays(qh.Holds, adder)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -225,6 +225,15 @@ func ingestPipeline(cfg *config.Config, q pipeline.Putter, seen pipeline.Deduper
 			if log != nil {
 				log.Warn("a release of a held bundle was cut short after it was queued; finished (the bundle is no longer held)", "held", id, "queue_id", qid)
 			}
+		}
+	}
+	if canAdd {
+		// A replay cut short after it held a unit of an input left the
+		// entry listed, and the duplicate filter perhaps without the
+		// unit's key: told again, so that the entry's next replay does
+		// not hold the unit twice.
+		if _, err := held.FinishReplays(quar.Has, adder); err != nil {
+			return nil, nil, err
 		}
 	}
 	if c, ok := q.(pipeline.LaterCounter); ok {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ferry-health/ferry/adapters/pipeline"
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/queue"
 	"github.com/ferry-health/ferry/queue/dedup"
@@ -146,4 +147,55 @@ func TestQuarantineReplayKilledHalfWay(t *testing.T) {
 			t.Errorf("the entry is still listed:\n%s", out)
 		}
 	})
+}
+
+// TestQuarantineReplayHeldKilledHalfWay: a replay killed after the
+// input's bundle was held by exchange.hold and before its entry left the
+// quarantine must not hold it a second time when the replay is run again:
+// two held entries are two releases, and the exchange gets it twice.
+func TestQuarantineReplayHeldKilledHalfWay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the replay in a child process")
+	}
+	dir := t.TempDir()
+	restricted := "MSH|^~\\&|EHR|CLINIC|FERRY|HIE|20261125083000||ADT^A01^ADT_A01|HOLD-1|P|2.5.1\r" +
+		"EVN|A01|20261125083000\rPID|1||MRN-9^^^CLINIC^MR||Doe^Pat||19800101|F\rPV1|1|I|PSY\r" +
+		"PV2||||||||||||||||||||||Y\r"
+	_, cfg := quarCfg(t, dir, tooSmall)
+	if errs := ingest(t, cfg, mllpInput(restricted, 1)); !queue.IsPermanent(errs[0]) {
+		t.Fatalf("%v, want quarantined", errs[0])
+	}
+	cfgFile, cfg := quarCfg(t, dir, "exchange:\n  hold: [R]\n")
+	id := quarantineIDs(t, cfg)[0]
+	cmd := exec.Command(os.Args[0], "-test.run=^TestQuarantineReplayKilledHalfWay$")
+	cmd.Env = append(os.Environ(), "FERRY_TEST_QUAR_REPLAY="+dir, "FERRY_TEST_QUAR_ID="+id)
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
+		t.Fatalf("the replay ended (%v) before it was killed:\n%s", err, out)
+	}
+	heldIDs := func() []string {
+		held, err := pipeline.OpenHeld(cfg.Path("held"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, err := held.List()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+	if ids := heldIDs(); len(ids) != 1 {
+		t.Fatalf("the killed replay left %v held, want its bundle", ids)
+	}
+	outs, err := runQuarantine(t, "replay", id, "--config", cfgFile)
+	t.Logf("second replay: %v\n%s", err, outs)
+	if ids := heldIDs(); len(ids) != 1 {
+		t.Errorf("held: %v, want the bundle once", ids)
+	}
+	if left := quarantineIDs(t, cfg); len(left) != 0 {
+		t.Errorf("the entry is still listed: %v", left)
+	}
+	if n := queueDepth(t, cfg); n != 0 {
+		t.Errorf("the queue holds %d item(s)", n)
+	}
 }
