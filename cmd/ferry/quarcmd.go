@@ -487,6 +487,7 @@ func quarantineReplay(ctx context.Context, cfg *config.Config, key *seal.Key, id
 	}
 
 	count := map[replayResult]int{}
+	partHeld := 0 // queued inputs of which a part was held
 	var failed []string
 	var stop error
 	for _, id := range ids {
@@ -503,6 +504,10 @@ func quarantineReplay(ctx context.Context, cfg *config.Config, key *seal.Key, id
 		switch res {
 		case replayQueued:
 			x.OutcomeDesc = "converted and queued for the exchange"
+			if len(r.held) > 0 {
+				x.OutcomeDesc += "; part held by exchange.hold (" + strings.Join(r.held, ", ") + ")"
+				partHeld++
+			}
 		case replayHeld:
 			x.OutcomeDesc = "converted and held by exchange.hold (" + strings.Join(r.held, ", ") + ")"
 		case replayDuplicate:
@@ -538,11 +543,11 @@ func quarantineReplay(ctx context.Context, cfg *config.Config, key *seal.Key, id
 	}
 	done := count[replayQueued] + count[replayHeld] + count[replayDuplicate] + count[replayStillFails]
 	fmt.Fprintf(stdout, "%d of %d quarantined input(s) replayed: %d queued, %d held for review, %d already queued before, %d still failing\n",
-		done, len(ids), count[replayQueued], count[replayHeld], count[replayDuplicate], count[replayStillFails])
+		done, len(ids), count[replayQueued], count[replayHeld]+partHeld, count[replayDuplicate], count[replayStillFails])
 	if count[replayQueued] > 0 {
 		fmt.Fprintln(stdout, "the gateway delivers what was queued when it runs")
 	}
-	if count[replayHeld] > 0 {
+	if count[replayHeld]+partHeld > 0 {
 		fmt.Fprintln(stdout, "held bundles wait for review: `ferry held list`")
 	}
 	for _, f := range failed {
@@ -725,6 +730,10 @@ func (r *replayer) replay(ctx context.Context, id string) (string, replayResult,
 	switch {
 	case cerr == nil && len(r.q.stored) > 0:
 		res, line = replayQueued, fmt.Sprintf("queued (%d bundle(s), first %s)", len(r.q.stored), r.q.stored[0].id)
+		if len(r.held) > 0 {
+			// The rest of it is not on its way: a person reviews it.
+			line += fmt.Sprintf(", and %d bundle(s) held by exchange.hold for review (`ferry held list`)", len(r.held))
+		}
 	case cerr == nil && len(r.held) > 0:
 		res, line = replayHeld, "converted, and held by exchange.hold for review (`ferry held list`)"
 	case cerr == nil:
