@@ -113,6 +113,11 @@ type Unit struct {
 	// filter it is dropped as a resend is, though the filter has not
 	// remembered the first yet (they may be stored in one commit).
 	repeat bool
+	// sharesKey marks a held unit whose Dedup a unit of its input that
+	// goes to the queue shares (store): its held entry does not keep the
+	// key (HeldEntry.Dedup), which stays forgotten until that unit is
+	// queued too.
+	sharesKey bool
 }
 
 // bundleBufs recycles the buffers HL7 v2 bundles are encoded into. A
@@ -783,6 +788,7 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit, gen
 			continue
 		}
 		if label := heldBy(held, i); label != "" {
+			u.sharesKey = sharedQueued(units, held, i)
 			if err := p.hold(in, u, label, group); err != nil {
 				drop(u)
 				dropPuts()
@@ -797,6 +803,14 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit, gen
 		p.spillLarge(u)
 		puts = append(puts, &queue.Item{Key: u.Key, After: u.After, Source: in.Source, Body: u.Bundle, BodyFile: u.BodyFile, Attrs: u.Attrs})
 		putUnits = append(putUnits, u)
+	}
+	if p.quarantine != nil && len(puts) > 0 {
+		// A replay records what it commits, so that one cut short after
+		// the commit is finished, not queued again (see replaySuffix).
+		if err := p.quarantine.noteReplay(p.queue, puts, putUnits); err != nil {
+			dropPuts()
+			return nil, fmt.Errorf("%s: %s: %w", in.Name, putUnits[0].Name, err)
+		}
 	}
 	if err := p.put(ctx, puts); err != nil {
 		return nil, fmt.Errorf("%s: %s: queue: %w", in.Name, putUnits[0].Name, err)
@@ -972,6 +986,18 @@ func onlyHeld(units []Unit, held []*Unit, key [32]byte) bool {
 		}
 	}
 	return true
+}
+
+// sharedQueued reports whether a unit of units that goes to the queue
+// (not held, not failed) shares the dedup key of units[i].
+func sharedQueued(units []Unit, held []string, i int) bool {
+	var zero [32]byte
+	for j := range units {
+		if j != i && units[j].Err == nil && heldBy(held, j) == "" && units[j].Dedup == units[i].Dedup && units[i].Dedup != zero {
+			return true
+		}
+	}
+	return false
 }
 
 // heldBy is the label holding unit i (holdLabels), "" when none does.

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -198,6 +199,14 @@ type HeldEntry struct {
 	// alone, that batch would leave the exchange with no current
 	// version. Empty for an entry held alone.
 	Group string `json:"group,omitempty"`
+	// Dedup is the dedup key of the unit (Unit.Dedup, in hex), empty
+	// when it has none or shares it with a part of its input that was
+	// to be queued (Unit.sharesKey): the duplicate filter is told it
+	// again when a replay that held the unit was cut short
+	// (FinishReplays); a shared key is told it with that part, once the
+	// part is known queued (Quarantine.FinishReplays), else that part
+	// would be dropped as a resend.
+	Dedup string `json:"dedup,omitempty"`
 }
 
 // OpenHeld creates dir if needed.
@@ -340,6 +349,9 @@ func (h *Held) PutGroup(in adapters.Raw, u *Unit, label, group string) (string, 
 		Replaces: u.Replaces,
 		Received: in.Received,
 		Stored:   time.Now().UTC(),
+	}
+	if u.Dedup != ([32]byte{}) && !u.sharesKey {
+		e.Dedup = hex.EncodeToString(u.Dedup[:])
 	}
 	if err := remakeDir(h.dir); err != nil {
 		return "", fmt.Errorf("store held entry: %w", err)
@@ -605,6 +617,42 @@ func (h *Held) FinishReleases(queued func(qid string) bool) (map[string]string, 
 		done[id] = qid
 	}
 	return done, errors.Join(errs...)
+}
+
+// FinishReplays completes the replays of quarantined inputs a crash cut
+// short after they held a unit (the command killed, the power lost,
+// before the entry left the quarantine): the dedup key of each entry
+// held by the replay of a quarantine entry still listed (its ID is that
+// entry's and a ULID, replayedID) is added to seen, on disk when it
+// returns, so that the entry's next replay finds the unit held before,
+// and does not hold it again (two entries, two releases, the exchange
+// getting it twice). It returns the held entries so found. Call it with
+// the queue's lock held.
+func (h *Held) FinishReplays(quarantined func(id string) bool, seen interface{ Add(key [32]byte) error }) ([]string, error) {
+	ids, err := h.List()
+	if err != nil {
+		return nil, err
+	}
+	var found []string
+	for _, id := range ids {
+		i := strings.LastIndexByte(id, '-')
+		if i < 0 || !quarantined(id[:i]) {
+			continue
+		}
+		e, err := h.Get(id)
+		if err != nil {
+			return found, fmt.Errorf("finish the replay that held %s: %w", id, err)
+		}
+		var k [32]byte
+		if n, err := hex.Decode(k[:], []byte(e.Dedup)); err != nil || n != len(k) {
+			continue
+		}
+		if err := seen.Add(k); err != nil {
+			return found, fmt.Errorf("finish the replay that held %s: %w", id, err)
+		}
+		found = append(found, id)
+	}
+	return found, nil
 }
 
 // OpenBundle streams a held entry's bundle, from the entry itself or from

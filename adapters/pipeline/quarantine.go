@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -416,20 +417,130 @@ func (q *Quarantine) List() ([]string, error) {
 	return listEntries(q.dir, "quarantine", nil)
 }
 
+// Has reports whether the entry id is stored.
+func (q *Quarantine) Has(id string) bool {
+	_, err := os.Stat(filepath.Join(q.dir, filepath.Base(id)+".json"))
+	return err == nil
+}
+
 // Get reads one entry.
 func (q *Quarantine) Get(id string) (*QuarantineEntry, error) {
 	return readEntry[QuarantineEntry](q.dir, id, q.key, "quarantine entry")
 }
 
 // Remove deletes an entry, once it has been replayed or purged by an
-// operator. It does not read the entry, so one sealed with a lost key can
-// still be purged.
+// operator, and the record of its replay (replaySuffix). It does not read
+// the entry, so one sealed with a lost key can still be purged.
 func (q *Quarantine) Remove(id string) error {
 	id = filepath.Base(id)
 	if err := os.Remove(filepath.Join(q.dir, id+".json")); err != nil {
 		return fmt.Errorf("remove quarantine entry %s: %w", id, err)
 	}
+	if err := os.Remove(filepath.Join(q.dir, id+replaySuffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove quarantine entry %s: %w", id, err)
+	}
 	return durable.SyncDir(q.dir)
+}
+
+// replaySuffix names the record of a replay begun: <id>.replay holds a
+// line "<queue item ID> <dedup key in hex>" for each item the replay of
+// entry id is about to commit to the queue, appended and fsynced before
+// the commit (noteReplay). A replay cut short (the command killed, the
+// power lost) between a commit and the entry's removal left the input's
+// bundles queued and its entry listed, and the duplicate filter's keys of
+// them perhaps not on disk yet (Deduper.Remember): replayed again, it was
+// queued again, and a second copy reached the exchange (a fax's Binary
+// POST files the document twice). The next process that holds the queue
+// finishes it (FinishReplays): the keys of the items committed are
+// written to the duplicate filter, so that the next replay drops what is
+// queued and queues what is not (a stream's later batches).
+const replaySuffix = ".replay"
+
+// noteReplay records, when the input in hand is a replay (Replaying),
+// the items about to be committed to qu for it, with the dedup keys of
+// their units, before the commit (see replaySuffix). A queue that does not
+// assign item IDs ahead (not diskq) is not noted.
+func (q *Quarantine) noteReplay(qu Putter, items []*queue.Item, units []*Unit) error {
+	q.mu.Lock()
+	r := q.replaying
+	q.mu.Unlock()
+	ider, ok := qu.(interface{ ItemID(it *queue.Item) string })
+	if r == nil || !ok || len(items) == 0 {
+		return nil
+	}
+	var b []byte
+	for i, it := range items {
+		b = fmt.Appendf(b, "%s %x\n", ider.ItemID(it), units[i].Dedup)
+	}
+	path := filepath.Join(q.dir, filepath.Base(r.ID)+replaySuffix)
+	var err error
+	if _, serr := os.Stat(path); errors.Is(serr, os.ErrNotExist) {
+		err = durable.WriteFile(path, b, 0o600)
+	} else {
+		err = appendSynced(path, b)
+	}
+	if err != nil {
+		return fmt.Errorf("record replay of quarantine entry %s: %w", filepath.Base(r.ID), err)
+	}
+	return nil
+}
+
+// FinishReplays completes the replays a crash cut short (replaySuffix):
+// the dedup keys of the items of each that the queue holds (whose commit
+// was done) are added to seen, on disk when it returns, and the record is
+// removed. The entries stay, for the next replay, which finds their
+// queued bundles queued before, and queues what was not. It returns the
+// entries some of whose bundles were queued. Call it with the queue's
+// lock held, before the queue stores or delivers anything (an item
+// delivered is no longer held, and its key would be left out).
+func (q *Quarantine) FinishReplays(queued func(qid string) bool, seen interface{ Add(key [32]byte) error }) ([]string, error) {
+	des, err := os.ReadDir(q.dir)
+	if err != nil {
+		return nil, fmt.Errorf("read quarantine: %w", err)
+	}
+	var done []string
+	var errs []error
+	for _, de := range des {
+		id, ok := strings.CutSuffix(de.Name(), replaySuffix)
+		if !ok || durable.IsTemp(de.Name()) {
+			continue
+		}
+		path := filepath.Join(q.dir, de.Name())
+		err := func() error {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			committed := false
+			for line := range strings.Lines(string(b)) {
+				qid, v, _ := strings.Cut(strings.TrimSpace(line), " ")
+				if qid == "" || !queued(qid) {
+					continue // cut short before its commit, or torn
+				}
+				committed = true
+				var k [32]byte
+				if n, err := hex.Decode(k[:], []byte(v)); err == nil && n == len(k) && k != [32]byte{} {
+					if err := seen.Add(k); err != nil {
+						return err
+					}
+				}
+			}
+			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+			if _, err := os.Stat(filepath.Join(q.dir, id+".json")); committed && err == nil {
+				done = append(done, id)
+			}
+			return nil
+		}()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("finish the replay of quarantine entry %s: %w", id, err))
+		}
+	}
+	if len(errs) > 0 {
+		return done, errors.Join(errs...)
+	}
+	return done, durable.SyncDir(q.dir)
 }
 
 // RemoveTemps removes the temporary files an interrupted write left in

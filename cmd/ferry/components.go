@@ -178,6 +178,22 @@ func ingestPipeline(cfg *config.Config, q pipeline.Putter, seen pipeline.Deduper
 			return nil, nil, err
 		}
 	}
+	adder, canAdd := seen.(interface{ Add(key [32]byte) error })
+	if qh, ok := q.(interface{ Holds(id string) bool }); ok && canAdd {
+		// A `ferry quarantine replay` cut short after it queued an
+		// input left its entry listed, and the duplicate filter perhaps
+		// without its keys: finished before the queue stores or
+		// delivers anything, so that it is not queued and sent again.
+		finished, err := quar.FinishReplays(qh.Holds, adder)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, id := range finished {
+			if log != nil {
+				log.Warn("a replay of a quarantined input was cut short after it was queued; finished (`ferry quarantine replay` of the entry queues what it had not, if anything)", "quarantined", id)
+			}
+		}
+	}
 	pipe := pipeline.New(q, seen, quar, convs, log)
 	if key != nil {
 		// Sealed data at rest: the patient key beside it is keyed too.
@@ -209,6 +225,15 @@ func ingestPipeline(cfg *config.Config, q pipeline.Putter, seen pipeline.Deduper
 			if log != nil {
 				log.Warn("a release of a held bundle was cut short after it was queued; finished (the bundle is no longer held)", "held", id, "queue_id", qid)
 			}
+		}
+	}
+	if canAdd {
+		// A replay cut short after it held a unit of an input left the
+		// entry listed, and the duplicate filter perhaps without the
+		// unit's key: told again, so that the entry's next replay does
+		// not hold the unit twice.
+		if _, err := held.FinishReplays(quar.Has, adder); err != nil {
+			return nil, nil, err
 		}
 	}
 	if c, ok := q.(pipeline.LaterCounter); ok {

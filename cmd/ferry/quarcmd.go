@@ -487,6 +487,7 @@ func quarantineReplay(ctx context.Context, cfg *config.Config, key *seal.Key, id
 	}
 
 	count := map[replayResult]int{}
+	partHeld := 0 // queued inputs of which a part was held
 	var failed []string
 	var stop error
 	for _, id := range ids {
@@ -503,6 +504,10 @@ func quarantineReplay(ctx context.Context, cfg *config.Config, key *seal.Key, id
 		switch res {
 		case replayQueued:
 			x.OutcomeDesc = "converted and queued for the exchange"
+			if len(r.held) > 0 {
+				x.OutcomeDesc += "; part held by exchange.hold (" + strings.Join(r.held, ", ") + ")"
+				partHeld++
+			}
 		case replayHeld:
 			x.OutcomeDesc = "converted and held by exchange.hold (" + strings.Join(r.held, ", ") + ")"
 		case replayDuplicate:
@@ -530,13 +535,19 @@ func quarantineReplay(ctx context.Context, cfg *config.Config, key *seal.Key, id
 			}
 		}
 	}
+	// An entry that stays (refused, or a later batch of it failed) may
+	// have had bundles queued: their keys are put on disk now, and the
+	// records of its commits go, as the next start would do.
+	if _, err := r.quar.FinishReplays(dq.Holds, seen); err != nil {
+		failed = append(failed, err.Error())
+	}
 	done := count[replayQueued] + count[replayHeld] + count[replayDuplicate] + count[replayStillFails]
 	fmt.Fprintf(stdout, "%d of %d quarantined input(s) replayed: %d queued, %d held for review, %d already queued before, %d still failing\n",
-		done, len(ids), count[replayQueued], count[replayHeld], count[replayDuplicate], count[replayStillFails])
+		done, len(ids), count[replayQueued], count[replayHeld]+partHeld, count[replayDuplicate], count[replayStillFails])
 	if count[replayQueued] > 0 {
 		fmt.Fprintln(stdout, "the gateway delivers what was queued when it runs")
 	}
-	if count[replayHeld] > 0 {
+	if count[replayHeld]+partHeld > 0 {
 		fmt.Fprintln(stdout, "held bundles wait for review: `ferry held list`")
 	}
 	for _, f := range failed {
@@ -719,6 +730,10 @@ func (r *replayer) replay(ctx context.Context, id string) (string, replayResult,
 	switch {
 	case cerr == nil && len(r.q.stored) > 0:
 		res, line = replayQueued, fmt.Sprintf("queued (%d bundle(s), first %s)", len(r.q.stored), r.q.stored[0].id)
+		if len(r.held) > 0 {
+			// The rest of it is not on its way: a person reviews it.
+			line += fmt.Sprintf(", and %d bundle(s) held by exchange.hold for review (`ferry held list`)", len(r.held))
+		}
 	case cerr == nil && len(r.held) > 0:
 		res, line = replayHeld, "converted, and held by exchange.hold for review (`ferry held list`)"
 	case cerr == nil:
@@ -757,8 +772,13 @@ func (r *replayer) replay(ctx context.Context, id string) (string, replayResult,
 		// same reason: it is the one kept.
 		return line, res, nil
 	}
+	replayStored(e.ID)
 	if err := r.quar.Remove(e.ID); err != nil {
 		return line, res, fmt.Errorf("replayed, but the old entry is still listed: %w", err)
 	}
 	return line, res, nil
 }
+
+// replayStored is called once a replayed input is stored, before its
+// entry is removed; a test kills the process there.
+var replayStored = func(id string) {}
