@@ -642,7 +642,7 @@ func (g *gateway) Shutdown(ctx context.Context) error {
 	stopping.Wait()
 	errs = append(errs, stopErrs...)
 	if g.sched != nil {
-		if err := g.sched.Shutdown(); err != nil {
+		if err := g.stopScheduler(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("stop scheduler: %w", err))
 		}
 	}

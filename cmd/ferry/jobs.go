@@ -45,6 +45,29 @@ func (g *gateway) scheduleJobs(s gocron.Scheduler) error {
 	return nil
 }
 
+// stopScheduler stops the scheduled jobs, waiting for one under way
+// until ctx ends. gocron's Shutdown waits up to 10 seconds for a job that
+// does not end, whatever the stop's deadline: a job held in a
+// file-system call (a retention pass over a done_dir on a file server
+// that stopped answering) kept the stop waiting that long past it. Such
+// a job is left to end on its own: the retention pass ends at its next
+// file once stopped, and no job uses what the stop closes after this
+// (the sources whose polls use the queue have waited for them). g.mu is
+// held.
+func (g *gateway) stopScheduler(ctx context.Context) error {
+	if !g.started {
+		return g.sched.Shutdown() // never started: nothing runs
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- g.sched.Shutdown() }()
+	select {
+	case err := <-stopped:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("the scheduled jobs had not stopped by the stop's deadline (one under way is left to end on its own): %w", ctx.Err())
+	}
+}
+
 // pruneDelivered removes delivered files older than the retention: dated
 // done/ folders of the folder sources and, when configured, outbox files.
 // Undelivered data (queue, quarantine, dead letters, failed/) is never
