@@ -84,7 +84,7 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 				continue // PID-2 or PID-4 repeating PID-3, as older senders do
 			}
 			p.Identifier = append(into(p.Identifier, box.ids[:]), id)
-			if !hasKey || (id.Type != nil && id.Type.Coding[0].Code == "MR" && !isMR(&key)) {
+			if !hasKey || keyRank(&id) > keyRank(&key) {
 				key, hasKey = id, true
 			}
 		}
@@ -321,8 +321,31 @@ func hasTelecom(cps []fhir.ContactPoint, t *fhir.ContactPoint) bool {
 	return false
 }
 
-func isMR(id *fhir.Identifier) bool {
-	return id.Type != nil && len(id.Type.Coding) > 0 && id.Type.Coding[0].Code == "MR"
+// keyRank ranks id as the identifier a patient's record may be keyed
+// by (patient, mrgIdentifiers, changesKey; the first of the highest rank
+// keys it): an MR first; then any other but those notPatientKey lists;
+// those last, keying the record only when the PID names it by nothing
+// else.
+func keyRank(id *fhir.Identifier) int {
+	switch c := typeCode(id); {
+	case c == "MR":
+		return 2
+	case notPatientKey[c]:
+		return 0
+	}
+	return 1
+}
+
+// notPatientKey are the v2-0203 types of the numbers PID-3 lists beside
+// the patient's own that do not name the patient's record: an account
+// (AN, ANC, AND, ANT) or a visit number (VN), new at each admission,
+// insurance numbers (MA, MC, MB, SN) and the numbers of documents and
+// cards the patient holds (DL, PPN, BA, BC), which change with them. A
+// record keyed by one would be a new Patient at the exchange for each.
+var notPatientKey = map[string]bool{
+	"AN": true, "ANC": true, "AND": true, "ANT": true, "VN": true,
+	"MA": true, "MC": true, "MB": true, "SN": true,
+	"DL": true, "PPN": true, "BA": true, "BC": true,
 }
 
 // raceEthnicity builds the US Core race or ethnicity extension from PID-10
