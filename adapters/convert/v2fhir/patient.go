@@ -350,7 +350,10 @@ var notPatientKey = map[string]bool{
 
 // raceEthnicity builds the US Core race or ethnicity extension from PID-10
 // or PID-22: CDC race and ethnicity codes go to ombCategory or detailed,
-// and the text sub-extension (required) carries the display.
+// and the text sub-extension (required) carries the display. A
+// repetition whose code (CWE.1-3) is none of them is read by its
+// alternate (CWE.4-6), where EHRs that code race locally put the CDC
+// code ("W^White^L^2106-3^White^CDCREC").
 func (x *conv) raceEthnicity(f hl7v2.Value, url string, omb map[string]bool) *fhir.Extension {
 	if f.Empty() {
 		return nil
@@ -359,42 +362,57 @@ func (x *conv) raceEthnicity(f hl7v2.Value, url string, omb map[string]bool) *fh
 	var texts []string
 	ethnicOMB := false // US Core ethnicity allows one ombCategory
 	for rep := range f.RepsSeq() {
-		code, display := rep.Text(1), rep.Text(2)
-		if code == "" && display == "" {
+		var t [6]string // CWE.1 ... CWE.6
+		rep.Texts(t[:])
+		if t[0] == "" && t[1] == "" && t[3] == "" && t[4] == "" {
 			continue
 		}
-		texts = append(texts, orStr(display, code))
-		sys := strings.ToUpper(rep.Text(3))
-		if m, ok := ethnicity0189[strings.ToUpper(code)]; ok && url == usCoreEthnicity && (sys == "" || sys == "HL70189") {
-			if !ethnicOMB {
-				c := m
-				ext.Extension = append(ext.Extension, fhir.Extension{URL: "ombCategory", ValueCoding: &c})
-				ethnicOMB = true
-			}
-			continue
+		texts = append(texts, orStr(t[1], t[0], t[4], t[3]))
+		if !x.raceCoding(&ext, t[0], t[1], t[2], omb, &ethnicOMB) {
+			x.raceCoding(&ext, t[3], t[4], t[5], omb, &ethnicOMB)
 		}
-		if !cdcCode(code) || (sys != "" && sys != "CDCREC" && sys != "HL70005" && sys != "HL70189") {
-			continue
-		}
-		part := "detailed"
-		if omb[code] {
-			part = "ombCategory"
-			if url == usCoreEthnicity {
-				if ethnicOMB {
-					continue
-				}
-				ethnicOMB = true
-			}
-		}
-		c := x.slabs.codings.next()
-		*c = fhir.Coding{System: cdcRaceSystem, Code: code, Display: display}
-		ext.Extension = append(ext.Extension, fhir.Extension{URL: part, ValueCoding: c})
 	}
 	if len(texts) == 0 {
 		return nil
 	}
 	ext.Extension = append(ext.Extension, fhir.Extension{URL: "text", ValueString: strings.Join(texts, ", ")})
 	return &ext
+}
+
+// raceCoding adds to ext (the race or ethnicity extension) the coding of
+// one CWE triplet (code, display, coding system), when it is a CDC code
+// or, for ethnicity, a table 0189 letter; false when it is neither.
+// ethnicOMB says whether the ethnicity's one ombCategory is taken.
+func (x *conv) raceCoding(ext *fhir.Extension, code, display, sys string, omb map[string]bool, ethnicOMB *bool) bool {
+	if code == "" {
+		return false
+	}
+	sys = strings.ToUpper(sys)
+	if m, ok := ethnicity0189[strings.ToUpper(code)]; ok && ext.URL == usCoreEthnicity && (sys == "" || sys == "HL70189") {
+		if !*ethnicOMB {
+			c := m
+			ext.Extension = append(ext.Extension, fhir.Extension{URL: "ombCategory", ValueCoding: &c})
+			*ethnicOMB = true
+		}
+		return true
+	}
+	if !cdcCode(code) || (sys != "" && sys != "CDCREC" && sys != "HL70005" && sys != "HL70189") {
+		return false
+	}
+	part := "detailed"
+	if omb[code] {
+		part = "ombCategory"
+		if ext.URL == usCoreEthnicity {
+			if *ethnicOMB {
+				return true
+			}
+			*ethnicOMB = true
+		}
+	}
+	c := x.slabs.codings.next()
+	*c = fhir.Coding{System: cdcRaceSystem, Code: code, Display: display}
+	ext.Extension = append(ext.Extension, fhir.Extension{URL: part, ValueCoding: c})
+	return true
 }
 
 // cdcCode reports whether s looks like a CDC Race & Ethnicity code (dddd-d).
