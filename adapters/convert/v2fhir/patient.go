@@ -116,6 +116,9 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 		return nil, x.badField(pid, 7, "invalid birth date")
 	}
 	p.BirthDate = bd
+	if bt := x.birthTime(pid.Field(7).Text(1)); bt != "" {
+		p.BirthDateElement = &fhir.PrimitiveElement{Extension: []fhir.Extension{{URL: "http://hl7.org/fhir/StructureDefinition/patient-birthTime", ValueDateTime: bt}}}
+	}
 	p.Gender = genders[strings.ToUpper(pid.Field(8).Text(1))]
 	if p.Gender == "" {
 		p.Gender = "unknown"
@@ -223,6 +226,20 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 		x.orderID = fhir.Identifier{System: key.System, Value: key.Value}
 	}
 	return ref, nil
+}
+
+// birthTime is the time of birth a PID-7 gives, as the IG's PID[Patient]
+// map writes it in the patient-birthTime extension ("IF PID-7 LENGTH
+// GREATER THAN 8"): "" for a date alone, and for a day padded with a
+// midnight of zeros (199001010000), which is how many systems send a
+// date of birth in a DTM, not a time. s was read as a date already.
+func (x *conv) birthTime(s string) string {
+	d, ok := parseDTM(s)
+	if !ok || len(d.digits) <= 8 || strings.Trim(d.digits[8:], "0") == "" && strings.Trim(d.frac, "0") == "" {
+		return ""
+	}
+	bt, _ := x.dateTime(s)
+	return bt
 }
 
 // butSSN ends the reason a PID-3 or MRG-1 that names the patient by an
