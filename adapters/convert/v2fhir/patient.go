@@ -1,6 +1,7 @@
 package v2fhir
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -97,6 +98,13 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 	}
 	for rep := range pid.Field(5).RepsSeq() {
 		if n, ok := x.xpnValue(rep); ok {
+			p.Name = append(into(p.Name, box.names[:]), n)
+		}
+	}
+	// PID-9, the aliases of v2.3 and v2.4 (later versions list them in
+	// PID-5, name type A): names too in the IG's PID map.
+	for rep := range pid.Field(9).RepsSeq() {
+		if n, ok := x.xpnValue(rep); ok && !hasName(p.Name, &n) {
 			p.Name = append(into(p.Name, box.names[:]), n)
 		}
 	}
@@ -326,6 +334,17 @@ func (x *conv) retie(p *fhir.Patient, surv merges.ID) (fhir.Identifier, *fhir.Pa
 	x.curRetied = true
 	x.retied++
 	return key, sp
+}
+
+// hasName reports whether names already holds n's family and given
+// names, of the same use or n of none.
+func hasName(names []fhir.HumanName, n *fhir.HumanName) bool {
+	for i := range names {
+		if names[i].Family == n.Family && slices.Equal(names[i].Given, n.Given) && (n.Use == "" || names[i].Use == n.Use) {
+			return true
+		}
+	}
+	return false
 }
 
 // hasTelecom reports whether cps already holds t's system and value.
