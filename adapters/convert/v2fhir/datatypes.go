@@ -354,9 +354,7 @@ func (x *conv) cxValue(v hl7v2.Value) (fhir.Identifier, bool) {
 		case "NPI":
 			id.System = sysNPI
 		case "DL":
-			if fips := stateFIPS[strings.ToUpper(ns)]; !known && fips != "" {
-				id.System, known = dlOIDRoot+fips, true
-			}
+			id.System, known = licenseSystem(ns, id.System, known)
 		}
 	}
 	if ns == "" && id.System != sysSSN && ssaFacility(v.Comp(6)) {
@@ -380,6 +378,17 @@ func (x *conv) cxValue(v hl7v2.Value) (fhir.Identifier, bool) {
 // are under it by the state's FIPS code (THO NamingSystem FloridaDLN:
 // urn:oid:2.16.840.1.113883.4.3.12).
 const dlOIDRoot = "urn:oid:2.16.840.1.113883.4.3."
+
+// licenseSystem is the system of a driver's license issued by state (a
+// DL's CX.4 namespace, DLN.2), given sys, the one authoritySystem
+// resolved for it (known: not minted): a US state's HL7 system in place
+// of a minted one.
+func licenseSystem(state, sys string, known bool) (string, bool) {
+	if fips := stateFIPS[strings.ToUpper(state)]; !known && fips != "" {
+		return dlOIDRoot + fips, true
+	}
+	return sys, known
+}
 
 // stateFIPS are the FIPS codes (as OID arcs) of the US states, DC and
 // territories by their postal abbreviations, which a driver's license

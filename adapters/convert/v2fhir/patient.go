@@ -96,6 +96,9 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 		}
 		return nil, x.badField(pid, 3, "no patient identifier")
 	}
+	if id, ok := x.license(pid.Field(20).Rep(1)); ok && !hasIdentifier(p.Identifier, id) {
+		p.Identifier = append(p.Identifier, id)
+	}
 	for rep := range pid.Field(5).RepsSeq() {
 		if n, ok := x.xpnValue(rep); ok {
 			p.Name = append(into(p.Name, box.names[:]), n)
@@ -248,6 +251,29 @@ func (x *conv) birthTime(s string) string {
 	}
 	bt, _ := x.dateTime(s)
 	return bt
+}
+
+// license is PID-20, the patient's driver's license (DLN: number, issuing
+// state, expiration date), as the IG's DLN[Identifier] map writes it:
+// type DL, under the state's system as a PID-3 license (CX.5 DL) of that
+// state is. It is added after the patient is keyed, and never keys it. A
+// number without its state names no one (two states' licenses may share
+// it, and a sender's placeholder would be every patient's), so it is
+// left out.
+func (x *conv) license(dl hl7v2.Value) (fhir.Identifier, bool) {
+	num, state := dl.Text(1), dl.Comp(2).Sub(1).Trimmed()
+	if num == "" || state == "" {
+		return fhir.Identifier{}, false
+	}
+	sys, known := x.authoritySystem(state, "", "")
+	id := fhir.Identifier{Type: identifierType("DL"), Value: num}
+	if id.System, known = licenseSystem(state, sys, known); !known {
+		id.Assigner = &fhir.Reference{Display: state}
+	}
+	if end, _ := x.date(dl.Text(3)); end != "" {
+		id.Period = &fhir.Period{End: end}
+	}
+	return id, true
 }
 
 // butSSN ends the reason a PID-3 or MRG-1 that names the patient by an
