@@ -13,6 +13,7 @@ type Patient struct {
 	Telecom              []ContactPoint         `json:"telecom,omitempty"`
 	Gender               string                 `json:"gender,omitempty"`
 	BirthDate            string                 `json:"birthDate,omitempty"`
+	BirthDateElement     *PrimitiveElement      `json:"_birthDate,omitempty"` // the patient-birthTime extension
 	DeceasedBoolean      *bool                  `json:"deceasedBoolean,omitempty"`
 	DeceasedDateTime     string                 `json:"deceasedDateTime,omitempty"`
 	Address              []Address              `json:"address,omitempty"`

@@ -353,6 +353,8 @@ func (x *conv) cxValue(v hl7v2.Value) (fhir.Identifier, bool) {
 			id.System = sysSSN
 		case "NPI":
 			id.System = sysNPI
+		case "DL":
+			id.System, known = licenseSystem(ns, id.System, known)
 		}
 	}
 	if ns == "" && id.System != sysSSN && ssaFacility(v.Comp(6)) {
@@ -370,6 +372,35 @@ func (x *conv) cxValue(v hl7v2.Value) (fhir.Identifier, bool) {
 		id.Period = &fhir.Period{Start: start, End: end}
 	}
 	return id, true
+}
+
+// dlOIDRoot is HL7's root of US driver's license numbers: a state's
+// are under it by the state's FIPS code (THO NamingSystem FloridaDLN:
+// urn:oid:2.16.840.1.113883.4.3.12).
+const dlOIDRoot = "urn:oid:2.16.840.1.113883.4.3."
+
+// licenseSystem is the system of a driver's license issued by state (a
+// DL's CX.4 namespace, DLN.2), given sys, the one authoritySystem
+// resolved for it (known: not minted): a US state's HL7 system in place
+// of a minted one.
+func licenseSystem(state, sys string, known bool) (string, bool) {
+	if fips := stateFIPS[strings.ToUpper(state)]; !known && fips != "" {
+		return dlOIDRoot + fips, true
+	}
+	return sys, known
+}
+
+// stateFIPS are the FIPS codes (as OID arcs) of the US states, DC and
+// territories by their postal abbreviations, which a driver's license
+// (CX.5 DL) names its issuing state by in CX.4.
+var stateFIPS = map[string]string{
+	"AL": "1", "AK": "2", "AZ": "4", "AR": "5", "CA": "6", "CO": "8", "CT": "9", "DE": "10",
+	"DC": "11", "FL": "12", "GA": "13", "HI": "15", "ID": "16", "IL": "17", "IN": "18", "IA": "19",
+	"KS": "20", "KY": "21", "LA": "22", "ME": "23", "MD": "24", "MA": "25", "MI": "26", "MN": "27",
+	"MS": "28", "MO": "29", "MT": "30", "NE": "31", "NV": "32", "NH": "33", "NJ": "34", "NM": "35",
+	"NY": "36", "NC": "37", "ND": "38", "OH": "39", "OK": "40", "OR": "41", "PA": "42", "RI": "44",
+	"SC": "45", "SD": "46", "TN": "47", "TX": "48", "UT": "49", "VT": "50", "VA": "51", "WA": "53",
+	"WV": "54", "WI": "55", "WY": "56", "AS": "60", "GU": "66", "MP": "69", "PR": "72", "VI": "78",
 }
 
 // ssaFacility reports whether an HD names the Social Security

@@ -63,8 +63,8 @@ func (x *conv) changeIdentifier() error {
 }
 
 // changesKey reports whether an A47's MRG-1 names the identifier the
-// PID patient's record is keyed by (patient: the first of PID-3, PID-2
-// and PID-4, an MR before any other). An A47 changes "a single PID-3 -
+// PID patient's record is keyed by (patient: of PID-3, PID-2 and PID-4,
+// the first of the highest keyRank). An A47 changes "a single PID-3 -
 // Patient Identifier List value" (HL7 v2.5.1 3.3.47), MRG-1 giving the
 // incorrect one and PID-3 the list as it is now, and that value may be
 // another than the key: an SSN (which keys no record, and MRG-1 gives
@@ -87,7 +87,7 @@ func (x *conv) changesKey(pid, mrg hl7v2.Segment) bool {
 			if !ok || id.System == sysSSN {
 				continue
 			}
-			if key == nil || isMR(&id) && !isMR(key) {
+			if key == nil || keyRank(&id) > keyRank(key) {
 				k := id
 				key = &k
 			}

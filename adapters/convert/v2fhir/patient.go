@@ -1,6 +1,7 @@
 package v2fhir
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -84,7 +85,7 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 				continue // PID-2 or PID-4 repeating PID-3, as older senders do
 			}
 			p.Identifier = append(into(p.Identifier, box.ids[:]), id)
-			if !hasKey || (id.Type != nil && id.Type.Coding[0].Code == "MR" && !isMR(&key)) {
+			if !hasKey || keyRank(&id) > keyRank(&key) {
 				key, hasKey = id, true
 			}
 		}
@@ -95,8 +96,18 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 		}
 		return nil, x.badField(pid, 3, "no patient identifier")
 	}
+	if id, ok := x.license(pid.Field(20).Rep(1)); ok && !hasIdentifier(p.Identifier, id) {
+		p.Identifier = append(p.Identifier, id)
+	}
 	for rep := range pid.Field(5).RepsSeq() {
 		if n, ok := x.xpnValue(rep); ok {
+			p.Name = append(into(p.Name, box.names[:]), n)
+		}
+	}
+	// PID-9, the aliases of v2.3 and v2.4 (later versions list them in
+	// PID-5, name type A): names too in the IG's PID map.
+	for rep := range pid.Field(9).RepsSeq() {
+		if n, ok := x.xpnValue(rep); ok && !hasName(p.Name, &n) {
 			p.Name = append(into(p.Name, box.names[:]), n)
 		}
 	}
@@ -116,6 +127,9 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 		return nil, x.badField(pid, 7, "invalid birth date")
 	}
 	p.BirthDate = bd
+	if bt := x.birthTime(pid.Field(7).Text(1)); bt != "" {
+		p.BirthDateElement = &fhir.PrimitiveElement{Extension: []fhir.Extension{{URL: "http://hl7.org/fhir/StructureDefinition/patient-birthTime", ValueDateTime: bt}}}
+	}
 	p.Gender = genders[strings.ToUpper(pid.Field(8).Text(1))]
 	if p.Gender == "" {
 		p.Gender = "unknown"
@@ -225,6 +239,43 @@ func (x *conv) patient(pid hl7v2.Segment) (*fhir.Reference, error) {
 	return ref, nil
 }
 
+// birthTime is the time of birth a PID-7 gives, as the IG's PID[Patient]
+// map writes it in the patient-birthTime extension ("IF PID-7 LENGTH
+// GREATER THAN 8"): "" for a date alone, and for a day padded with a
+// midnight of zeros (199001010000), which is how many systems send a
+// date of birth in a DTM, not a time. s was read as a date already.
+func (x *conv) birthTime(s string) string {
+	d, ok := parseDTM(s)
+	if !ok || len(d.digits) <= 8 || strings.Trim(d.digits[8:], "0") == "" && strings.Trim(d.frac, "0") == "" {
+		return ""
+	}
+	bt, _ := x.dateTime(s)
+	return bt
+}
+
+// license is PID-20, the patient's driver's license (DLN: number, issuing
+// state, expiration date), as the IG's DLN[Identifier] map writes it:
+// type DL, under the state's system as a PID-3 license (CX.5 DL) of that
+// state is. It is added after the patient is keyed, and never keys it. A
+// number without its state names no one (two states' licenses may share
+// it, and a sender's placeholder would be every patient's), so it is
+// left out.
+func (x *conv) license(dl hl7v2.Value) (fhir.Identifier, bool) {
+	num, state := dl.Text(1), dl.Comp(2).Sub(1).Trimmed()
+	if num == "" || state == "" {
+		return fhir.Identifier{}, false
+	}
+	sys, known := x.authoritySystem(state, "", "")
+	id := fhir.Identifier{Type: identifierType("DL"), Value: num}
+	if id.System, known = licenseSystem(state, sys, known); !known {
+		id.Assigner = &fhir.Reference{Display: state}
+	}
+	if end, _ := x.date(dl.Text(3)); end != "" {
+		id.Period = &fhir.Period{End: end}
+	}
+	return id, true
+}
+
 // butSSN ends the reason a PID-3 or MRG-1 that names the patient by an
 // SSN alone is refused for.
 const butSSN = " but an SSN, which ferry neither keys nor sends a patient by (US Core: Patient.identifier SHOULD NOT carry one); send the medical record number"
@@ -311,6 +362,17 @@ func (x *conv) retie(p *fhir.Patient, surv merges.ID) (fhir.Identifier, *fhir.Pa
 	return key, sp
 }
 
+// hasName reports whether names already holds n's family and given
+// names, of the same use or n of none.
+func hasName(names []fhir.HumanName, n *fhir.HumanName) bool {
+	for i := range names {
+		if names[i].Family == n.Family && slices.Equal(names[i].Given, n.Given) && (n.Use == "" || names[i].Use == n.Use) {
+			return true
+		}
+	}
+	return false
+}
+
 // hasTelecom reports whether cps already holds t's system and value.
 func hasTelecom(cps []fhir.ContactPoint, t *fhir.ContactPoint) bool {
 	for _, c := range cps {
@@ -321,13 +383,39 @@ func hasTelecom(cps []fhir.ContactPoint, t *fhir.ContactPoint) bool {
 	return false
 }
 
-func isMR(id *fhir.Identifier) bool {
-	return id.Type != nil && len(id.Type.Coding) > 0 && id.Type.Coding[0].Code == "MR"
+// keyRank ranks id as the identifier a patient's record may be keyed
+// by (patient, mrgIdentifiers, changesKey; the first of the highest rank
+// keys it): an MR first; then any other but those notPatientKey lists;
+// those last, keying the record only when the PID names it by nothing
+// else.
+func keyRank(id *fhir.Identifier) int {
+	switch c := typeCode(id); {
+	case c == "MR":
+		return 2
+	case notPatientKey[c]:
+		return 0
+	}
+	return 1
+}
+
+// notPatientKey are the v2-0203 types of the numbers PID-3 lists beside
+// the patient's own that do not name the patient's record: an account
+// (AN, ANC, AND, ANT) or a visit number (VN), new at each admission,
+// insurance numbers (MA, MC, MB, SN) and the numbers of documents and
+// cards the patient holds (DL, PPN, BA, BC), which change with them. A
+// record keyed by one would be a new Patient at the exchange for each.
+var notPatientKey = map[string]bool{
+	"AN": true, "ANC": true, "AND": true, "ANT": true, "VN": true,
+	"MA": true, "MC": true, "MB": true, "SN": true,
+	"DL": true, "PPN": true, "BA": true, "BC": true,
 }
 
 // raceEthnicity builds the US Core race or ethnicity extension from PID-10
 // or PID-22: CDC race and ethnicity codes go to ombCategory or detailed,
-// and the text sub-extension (required) carries the display.
+// and the text sub-extension (required) carries the display. A
+// repetition whose code (CWE.1-3) is none of them is read by its
+// alternate (CWE.4-6), where EHRs that code race locally put the CDC
+// code ("W^White^L^2106-3^White^CDCREC").
 func (x *conv) raceEthnicity(f hl7v2.Value, url string, omb map[string]bool) *fhir.Extension {
 	if f.Empty() {
 		return nil
@@ -336,42 +424,57 @@ func (x *conv) raceEthnicity(f hl7v2.Value, url string, omb map[string]bool) *fh
 	var texts []string
 	ethnicOMB := false // US Core ethnicity allows one ombCategory
 	for rep := range f.RepsSeq() {
-		code, display := rep.Text(1), rep.Text(2)
-		if code == "" && display == "" {
+		var t [6]string // CWE.1 ... CWE.6
+		rep.Texts(t[:])
+		if t[0] == "" && t[1] == "" && t[3] == "" && t[4] == "" {
 			continue
 		}
-		texts = append(texts, orStr(display, code))
-		sys := strings.ToUpper(rep.Text(3))
-		if m, ok := ethnicity0189[strings.ToUpper(code)]; ok && url == usCoreEthnicity && (sys == "" || sys == "HL70189") {
-			if !ethnicOMB {
-				c := m
-				ext.Extension = append(ext.Extension, fhir.Extension{URL: "ombCategory", ValueCoding: &c})
-				ethnicOMB = true
-			}
-			continue
+		texts = append(texts, orStr(t[1], t[0], t[4], t[3]))
+		if !x.raceCoding(&ext, t[0], t[1], t[2], omb, &ethnicOMB) {
+			x.raceCoding(&ext, t[3], t[4], t[5], omb, &ethnicOMB)
 		}
-		if !cdcCode(code) || (sys != "" && sys != "CDCREC" && sys != "HL70005" && sys != "HL70189") {
-			continue
-		}
-		part := "detailed"
-		if omb[code] {
-			part = "ombCategory"
-			if url == usCoreEthnicity {
-				if ethnicOMB {
-					continue
-				}
-				ethnicOMB = true
-			}
-		}
-		c := x.slabs.codings.next()
-		*c = fhir.Coding{System: cdcRaceSystem, Code: code, Display: display}
-		ext.Extension = append(ext.Extension, fhir.Extension{URL: part, ValueCoding: c})
 	}
 	if len(texts) == 0 {
 		return nil
 	}
 	ext.Extension = append(ext.Extension, fhir.Extension{URL: "text", ValueString: strings.Join(texts, ", ")})
 	return &ext
+}
+
+// raceCoding adds to ext (the race or ethnicity extension) the coding of
+// one CWE triplet (code, display, coding system), when it is a CDC code
+// or, for ethnicity, a table 0189 letter; false when it is neither.
+// ethnicOMB says whether the ethnicity's one ombCategory is taken.
+func (x *conv) raceCoding(ext *fhir.Extension, code, display, sys string, omb map[string]bool, ethnicOMB *bool) bool {
+	if code == "" {
+		return false
+	}
+	sys = strings.ToUpper(sys)
+	if m, ok := ethnicity0189[strings.ToUpper(code)]; ok && ext.URL == usCoreEthnicity && (sys == "" || sys == "HL70189") {
+		if !*ethnicOMB {
+			c := m
+			ext.Extension = append(ext.Extension, fhir.Extension{URL: "ombCategory", ValueCoding: &c})
+			*ethnicOMB = true
+		}
+		return true
+	}
+	if !cdcCode(code) || (sys != "" && sys != "CDCREC" && sys != "HL70005" && sys != "HL70189") {
+		return false
+	}
+	part := "detailed"
+	if omb[code] {
+		part = "ombCategory"
+		if ext.URL == usCoreEthnicity {
+			if *ethnicOMB {
+				return true
+			}
+			*ethnicOMB = true
+		}
+	}
+	c := x.slabs.codings.next()
+	*c = fhir.Coding{System: cdcRaceSystem, Code: code, Display: display}
+	ext.Extension = append(ext.Extension, fhir.Extension{URL: part, ValueCoding: c})
+	return true
 }
 
 // cdcCode reports whether s looks like a CDC Race & Ethnicity code (dddd-d).

@@ -135,9 +135,8 @@ func (x *conv) firstMRG() (hl7v2.Segment, bool) {
 }
 
 // mrgIdentifiers returns the identifiers MRG-1 lists (no SSN) and the one
-// that keys the prior record, keyed as patient keys a PID: the first
-// identifier, unless an MR follows, so the record retired is the one
-// PID-3 wrote.
+// that keys the prior record, keyed as patient keys a PID (keyRank), so
+// the record retired is the one PID-3 wrote.
 func (x *conv) mrgIdentifiers(mrg hl7v2.Segment) (ids []fhir.Identifier, key *fhir.Identifier) {
 	for rep := range mrg.Field(1).RepsSeq() {
 		id := x.cx(rep)
@@ -145,7 +144,7 @@ func (x *conv) mrgIdentifiers(mrg hl7v2.Segment) (ids []fhir.Identifier, key *fh
 			continue
 		}
 		ids = append(ids, *id)
-		if key == nil || isMR(id) && !isMR(key) {
+		if key == nil || keyRank(id) > keyRank(key) {
 			k := *id
 			key = &k
 		}
