@@ -234,7 +234,7 @@ func normalPrefix(p netip.Prefix) netip.Prefix {
 // Stats counts what a Source has done since it was created. All fields are
 // PHI-free and suitable for a status page or metrics.
 type Stats struct {
-	Connections int64 // accepted connections from allowed addresses, in total
+	Connections int64 // connections served (allowed, within MaxConns and MaxConnsPerIP), in total
 	Open        int64 // connections open now
 	Rejected    int64 // connections closed at accept because of MaxConns or MaxConnsPerIP
 	Denied      int64 // connections closed at accept because their address is not in Allow
@@ -557,7 +557,6 @@ func (s *Source) acceptLoop(ln net.Listener, host adapters.Host) {
 			_ = raw.Close()
 			continue
 		}
-		s.stats.conns.Add(1)
 		// TLS goes over the deadline wrapper, so that progress is seen
 		// byte by byte and TLS never sees a deadline that was only moved.
 		wc := &watchConn{Conn: raw}
@@ -593,6 +592,7 @@ func (s *Source) acceptLoop(ln net.Listener, host adapters.Host) {
 		s.perIP[ip]++
 		s.wg.Add(1)
 		s.mu.Unlock()
+		s.stats.conns.Add(1)
 		s.stats.open.Add(1)
 		go s.serve(c)
 	}
