@@ -471,10 +471,11 @@ func (s *Source) Shutdown(ctx context.Context) error {
 		_ = s.ln.Close()
 	}
 	var reading, handling int
+	var idle []*conn
 	for c := range s.conns {
 		switch {
 		case !c.busy:
-			_ = c.nc.Close()
+			idle = append(idle, c)
 		case c.handling:
 			handling++
 		default:
@@ -482,6 +483,7 @@ func (s *Source) Shutdown(ctx context.Context) error {
 		}
 	}
 	s.mu.Unlock()
+	s.closeIdle(idle)
 	if reading+handling > 0 {
 		// A stop is otherwise silent until it ends: say what it waits for.
 		s.log.Info("mllp listener stopping: waiting for messages in flight", "reading", reading, "storing", handling,
@@ -500,7 +502,8 @@ func (s *Source) Shutdown(ctx context.Context) error {
 		s.cancel()
 		s.mu.Lock()
 		for c := range s.conns {
-			_ = c.nc.Close()
+			// No time is left for a close_notify (see closeIdle).
+			_ = c.wc.Close()
 		}
 		s.mu.Unlock()
 		<-waited
@@ -508,6 +511,31 @@ func (s *Source) Shutdown(ctx context.Context) error {
 	s.cancel()
 	close(s.done)
 	return err
+}
+
+// closeNotifyWait bounds how long a connection Shutdown closes may take
+// to send its TLS close_notify alert before its TCP connection is closed.
+// A sender that reads gets it at once.
+const closeNotifyWait = time.Second
+
+// closeIdle closes the idle connections Shutdown found, outside s.mu and
+// all at once. Over TLS, Close first sends close_notify with a write
+// deadline of 5 s of its own, which a sender that does not read (its
+// receive window full of ACKs it never read) lets run out: closed in
+// turn, under the lock every connection's goroutine needs, each such
+// connection held the stop 5 s. Each is closed in a goroutine of its own
+// (counted in s.wg) and its TCP connection closed under it once
+// closeNotifyWait has passed, whichever Close sends the alert: this one,
+// or the connection's own as its read fails.
+func (s *Source) closeIdle(cs []*conn) {
+	for _, c := range cs {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			time.AfterFunc(closeNotifyWait, func() { _ = c.wc.Close() })
+			_ = c.nc.Close()
+		}()
+	}
 }
 
 func (s *Source) acceptLoop(ln net.Listener, host adapters.Host) {
