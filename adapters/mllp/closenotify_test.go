@@ -4,10 +4,13 @@ import (
 	"context"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ferry-health/ferry/adapters"
 )
 
 // fullListener is a real listener whose connections can be made to send
@@ -50,6 +53,7 @@ func (l *fullListener) fill() {
 type fullSendConn struct {
 	net.Conn
 	full      atomic.Bool
+	fillNext  atomic.Bool // full once the next write has gone out
 	mu        sync.Mutex
 	deadline  time.Time
 	moved     chan struct{} // closed and replaced when the deadline moves
@@ -59,7 +63,11 @@ type fullSendConn struct {
 
 func (c *fullSendConn) Write(p []byte) (int, error) {
 	if !c.full.Load() {
-		return c.Conn.Write(p)
+		n, err := c.Conn.Write(p)
+		if err == nil && c.fillNext.Load() {
+			c.full.Store(true)
+		}
+		return n, err
 	}
 	for {
 		c.mu.Lock()
@@ -169,5 +177,55 @@ func waitIdle(t *testing.T, s *Source, n int) {
 			return
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestShutdownAnsweredTLSPeerNotReading: a connection storing a message
+// when the stop began writes its ACK and is closed by its own goroutine,
+// and over TLS that Close sent close_notify with crypto/tls's write
+// deadline of 5 s: a sender that does not read, whose ACK filled what the
+// connection could send, held the stop those 5 s after its message was
+// stored and answered, beside stopGrace. The connection's TCP connection
+// is closed under it once closeNotifyWait has passed, as an idle one's.
+func TestShutdownAnsweredTLSPeerNotReading(t *testing.T) {
+	defer func(l func(string, string) (net.Listener, error)) { listen = l }(listen)
+	fl := &fullListener{}
+	listen = func(network, addr string) (net.Listener, error) {
+		ln, err := net.Listen(network, addr)
+		if err != nil {
+			return nil, err
+		}
+		fl.Listener = ln
+		return fl, nil
+	}
+	srv, cli := testTLS(t)
+	storing, release := make(chan struct{}), make(chan struct{})
+	rec := &recorder{answer: func(adapters.Raw) error {
+		close(storing)
+		<-release
+		return nil
+	}}
+	s, logs := startLogged(t, Config{TLS: srv}, rec)
+	c := dialAs(t, s, cli)
+	if err := WriteFrame(c, msg("LAST1")); err != nil {
+		t.Fatal(err)
+	}
+	<-storing
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Shutdown(ctx) }()
+	for !strings.Contains(logs.String(), "storing=1") {
+		time.Sleep(time.Millisecond)
+	}
+	fl.mu.Lock()
+	fl.conns[0].fillNext.Store(true) // the ACK fills what it can send
+	fl.mu.Unlock()
+	close(release)
+	if err := <-done; err != nil || ctx.Err() != nil {
+		t.Fatalf("shutdown with an answered TLS sender not reading: %v (context: %v)", err, ctx.Err())
+	}
+	if st := s.Stats(); st.Accepted != 1 || st.Open != 0 {
+		t.Errorf("stats after shutdown: %+v", st)
 	}
 }

@@ -513,7 +513,7 @@ func (s *Source) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// closeNotifyWait bounds how long a connection Shutdown closes may take
+// closeNotifyWait bounds how long a connection closed during a stop may take
 // to send its TLS close_notify alert before its TCP connection is closed.
 // A sender that reads gets it at once.
 const closeNotifyWait = time.Second
@@ -524,18 +524,23 @@ const closeNotifyWait = time.Second
 // receive window full of ACKs it never read) lets run out: closed in
 // turn, under the lock every connection's goroutine needs, each such
 // connection held the stop 5 s. Each is closed in a goroutine of its own
-// (counted in s.wg) and its TCP connection closed under it once
-// closeNotifyWait has passed, whichever Close sends the alert: this one,
-// or the connection's own as its read fails.
+// (counted in s.wg) by closeStopping.
 func (s *Source) closeIdle(cs []*conn) {
 	for _, c := range cs {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			time.AfterFunc(closeNotifyWait, func() { _ = c.wc.Close() })
-			_ = c.nc.Close()
+			closeStopping(c)
 		}()
 	}
+}
+
+// closeStopping closes c during a stop: its TCP connection is closed
+// under it once closeNotifyWait has passed, whichever Close sends the
+// close_notify (this one, or another's on the same connection).
+func closeStopping(c *conn) {
+	time.AfterFunc(closeNotifyWait, func() { _ = c.wc.Close() })
+	_ = c.nc.Close()
 }
 
 func (s *Source) acceptLoop(ln net.Listener, host adapters.Host) {
@@ -787,7 +792,13 @@ func (s *Source) serve(c *conn) {
 	remote := c.nc.RemoteAddr().String()
 	log := s.log.With("conn", c.id, "remote", remote)
 	defer func() {
-		_ = c.nc.Close()
+		if s.stopping() {
+			// A connection ending in a stop (its last message
+			// answered) is not let hold it for close_notify.
+			closeStopping(c)
+		} else {
+			_ = c.nc.Close()
+		}
 		s.mu.Lock()
 		delete(s.conns, c)
 		if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
