@@ -234,7 +234,7 @@ func normalPrefix(p netip.Prefix) netip.Prefix {
 // Stats counts what a Source has done since it was created. All fields are
 // PHI-free and suitable for a status page or metrics.
 type Stats struct {
-	Connections int64 // accepted connections from allowed addresses, in total
+	Connections int64 // connections served (allowed, within MaxConns and MaxConnsPerIP), in total
 	Open        int64 // connections open now
 	Rejected    int64 // connections closed at accept because of MaxConns or MaxConnsPerIP
 	Denied      int64 // connections closed at accept because their address is not in Allow
@@ -471,10 +471,11 @@ func (s *Source) Shutdown(ctx context.Context) error {
 		_ = s.ln.Close()
 	}
 	var reading, handling int
+	var idle []*conn
 	for c := range s.conns {
 		switch {
 		case !c.busy:
-			_ = c.nc.Close()
+			idle = append(idle, c)
 		case c.handling:
 			handling++
 		default:
@@ -482,6 +483,7 @@ func (s *Source) Shutdown(ctx context.Context) error {
 		}
 	}
 	s.mu.Unlock()
+	s.closeIdle(idle)
 	if reading+handling > 0 {
 		// A stop is otherwise silent until it ends: say what it waits for.
 		s.log.Info("mllp listener stopping: waiting for messages in flight", "reading", reading, "storing", handling,
@@ -500,7 +502,8 @@ func (s *Source) Shutdown(ctx context.Context) error {
 		s.cancel()
 		s.mu.Lock()
 		for c := range s.conns {
-			_ = c.nc.Close()
+			// No time is left for a close_notify (see closeIdle).
+			_ = c.wc.Close()
 		}
 		s.mu.Unlock()
 		<-waited
@@ -508,6 +511,36 @@ func (s *Source) Shutdown(ctx context.Context) error {
 	s.cancel()
 	close(s.done)
 	return err
+}
+
+// closeNotifyWait bounds how long a connection closed during a stop may take
+// to send its TLS close_notify alert before its TCP connection is closed.
+// A sender that reads gets it at once.
+const closeNotifyWait = time.Second
+
+// closeIdle closes the idle connections Shutdown found, outside s.mu and
+// all at once. Over TLS, Close first sends close_notify with a write
+// deadline of 5 s of its own, which a sender that does not read (its
+// receive window full of ACKs it never read) lets run out: closed in
+// turn, under the lock every connection's goroutine needs, each such
+// connection held the stop 5 s. Each is closed in a goroutine of its own
+// (counted in s.wg) by closeStopping.
+func (s *Source) closeIdle(cs []*conn) {
+	for _, c := range cs {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			closeStopping(c)
+		}()
+	}
+}
+
+// closeStopping closes c during a stop: its TCP connection is closed
+// under it once closeNotifyWait has passed, whichever Close sends the
+// close_notify (this one, or another's on the same connection).
+func closeStopping(c *conn) {
+	time.AfterFunc(closeNotifyWait, func() { _ = c.wc.Close() })
+	_ = c.nc.Close()
 }
 
 func (s *Source) acceptLoop(ln net.Listener, host adapters.Host) {
@@ -557,7 +590,6 @@ func (s *Source) acceptLoop(ln net.Listener, host adapters.Host) {
 			_ = raw.Close()
 			continue
 		}
-		s.stats.conns.Add(1)
 		// TLS goes over the deadline wrapper, so that progress is seen
 		// byte by byte and TLS never sees a deadline that was only moved.
 		wc := &watchConn{Conn: raw}
@@ -593,6 +625,7 @@ func (s *Source) acceptLoop(ln net.Listener, host adapters.Host) {
 		s.perIP[ip]++
 		s.wg.Add(1)
 		s.mu.Unlock()
+		s.stats.conns.Add(1)
 		s.stats.open.Add(1)
 		go s.serve(c)
 	}
@@ -759,7 +792,13 @@ func (s *Source) serve(c *conn) {
 	remote := c.nc.RemoteAddr().String()
 	log := s.log.With("conn", c.id, "remote", remote)
 	defer func() {
-		_ = c.nc.Close()
+		if s.stopping() {
+			// A connection ending in a stop (its last message
+			// answered) is not let hold it for close_notify.
+			closeStopping(c)
+		} else {
+			_ = c.nc.Close()
+		}
 		s.mu.Lock()
 		delete(s.conns, c)
 		if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
