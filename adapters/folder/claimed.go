@@ -1,6 +1,10 @@
 package folder
 
-import "slices"
+import (
+	"runtime"
+	"slices"
+	"strings"
+)
 
 // claimedFiles is what processing/ holds: listed once at the start of a
 // pass (and after the folders were opened again), then kept up to date
@@ -12,7 +16,7 @@ import "slices"
 // growing with the square). Worker-only state.
 type claimedFiles struct {
 	err      error               // the listing failed: act as if everything waits
-	inputs   map[string]int      // stem → inputs of that stem
+	inputs   map[string]int      // stemKey → inputs of that stem
 	names    map[string]bool     // the inputs
 	sidecars map[string][]string // stem → sidecar names
 	rank     func(string) int    // WithRank's, or nil
@@ -42,7 +46,7 @@ func (e *Engine) listClaimed() ([]string, error) {
 func (c *claimedFiles) addInput(name string) {
 	if !c.names[name] {
 		c.names[name] = true
-		c.inputs[stemOf(name)]++
+		c.inputs[stemKey(stemOf(name))]++
 		if c.rank != nil {
 			c.ranks[c.rank(name)]++
 		}
@@ -66,8 +70,10 @@ func (c *claimedFiles) settled(name string, sidecars []string) {
 	st := stemOf(name)
 	if c.names[name] {
 		delete(c.names, name)
-		if c.inputs[st]--; c.inputs[st] <= 0 {
-			delete(c.inputs, st)
+		if k := stemKey(st); c.inputs[k] <= 1 {
+			delete(c.inputs, k)
+		} else {
+			c.inputs[k]--
 		}
 		if c.rank != nil {
 			c.ranks[c.rank(name)]--
@@ -82,9 +88,20 @@ func (c *claimedFiles) settled(name string, sidecars []string) {
 }
 
 // stemClaimed reports whether an input with this stem is in processing/.
-// Its sidecars would collide with the new file's.
+// Its sidecars would collide with the new file's, and on Windows one of
+// the same name in another case (LAB.hl7 for lab.hl7) is the new file's
+// own name there: the claim's rename would replace it.
 func (e *Engine) stemClaimed(stem string) bool {
-	return e.claimedNow.err != nil || e.claimedNow.inputs[stem] > 0
+	return e.claimedNow.err != nil || e.claimedNow.inputs[stemKey(stem)] > 0
+}
+
+// stemKey is stem as the folder's file system compares names: on Windows
+// without regard to case.
+func stemKey(stem string) string {
+	if runtime.GOOS == "windows" {
+		return strings.ToUpper(stem)
+	}
+	return stem
 }
 
 // sidecarsIn lists name's sidecars in processing/, sorted.

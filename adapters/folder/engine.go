@@ -665,7 +665,16 @@ func (e *Engine) pass(ctx context.Context) time.Time {
 			// since a fax saved as a link (or a pipe) is otherwise never
 			// taken and nobody knows why.
 			if !t.IsDir() && (e.isInput(name) || e.isSidecar(name) || e.isMarker(name)) {
-				odd = append(odd, oddEntry{name, t})
+				odd = append(odd, oddEntry{name: name, typ: t})
+			}
+			continue
+		}
+		if reservedName(name) {
+			// A name Windows gives a device (con.hl7): no path reaches
+			// the file, and the Root refuses the name; left in place and
+			// shown, not a failed claim of the folder.
+			if e.isInput(name) || e.isSidecar(name) || e.isMarker(name) {
+				odd = append(odd, oddEntry{name: name, reserved: true})
 			}
 			continue
 		}
@@ -933,8 +942,9 @@ func (e *Engine) endPass(files map[string]fs.FileInfo, claimed map[string]bool) 
 // oddEntry is an entry of the watched folder that would be an input (or
 // a sidecar or marker) by its name but is not a regular file.
 type oddEntry struct {
-	name string
-	typ  fs.FileMode
+	name     string
+	typ      fs.FileMode
+	reserved bool // a regular file of a name Windows reserves for a device
 }
 
 // noteOdd publishes the counts of the pass's entries that are not taken
@@ -942,30 +952,48 @@ type oddEntry struct {
 // and other special files (never followed nor opened), and empty inputs
 // (waiting for content). It logs at WARN when an entry that is not a
 // regular file appears that the pass before did not list, so one that
-// stays is logged once, with its name only under log_phi.
+// stays is logged once, with its name only under log_phi. A file of a
+// name Windows reserves for a device counts as a special file, with a
+// WARN of its own.
 func (e *Engine) noteOdd(odd []oddEntry, empty int) {
-	links, special := 0, 0
+	links, special, reserved := 0, 0, 0
 	now := make(map[string]bool, len(odd))
-	var fresh []string
+	var fresh, freshReserved []string
 	for _, o := range odd {
-		if o.typ&fs.ModeSymlink != 0 {
+		switch {
+		case o.reserved:
+			reserved++
+			special++
+		case o.typ&fs.ModeSymlink != 0:
 			links++
-		} else {
+		default:
 			special++
 		}
 		now[o.name] = true
 		if !e.oddSeen[o.name] {
-			fresh = append(fresh, o.name)
+			if o.reserved {
+				freshReserved = append(freshReserved, o.name)
+			} else {
+				fresh = append(fresh, o.name)
+			}
 		}
 	}
 	e.oddSeen = now
 	if len(fresh) > 0 {
-		attrs := []any{"folder", e.cfg.Name, "path", e.cfg.Path, "symlinks", links, "special_files", special}
+		attrs := []any{"folder", e.cfg.Name, "path", e.cfg.Path, "symlinks", links, "special_files", special - reserved}
 		if e.set.LogPHI {
 			sort.Strings(fresh)
 			attrs = append(attrs, "files", fresh)
 		}
 		e.log.Warn("folder entries left in place: symbolic links, named pipes and other files that are not regular files are never followed, opened or taken; replace them with the files themselves", attrs...)
+	}
+	if len(freshReserved) > 0 {
+		attrs := []any{"folder", e.cfg.Name, "path", e.cfg.Path, "reserved_names", reserved}
+		if e.set.LogPHI {
+			sort.Strings(freshReserved)
+			attrs = append(attrs, "files", freshReserved)
+		}
+		e.log.Warn("folder files left in place: Windows reserves their names for devices (CON, PRN, AUX, NUL, COM1 to COM9, LPT1 to LPT9, with any extension), so no Windows program can open or move them; rename them (from the computer or share that wrote them) and ferry takes them", attrs...)
 	}
 	e.stats.mu.Lock()
 	e.stats.symlinks, e.stats.special, e.stats.empty = links, special, empty

@@ -57,6 +57,13 @@ func moveIn(from place, src string, to place, dst string) error {
 		return fmt.Errorf("move %s across volumes: %w", src, err)
 	}
 	if err := from.root.Remove(from.join(src)); err != nil {
+		// The original stays (on Windows another process has it open
+		// without FILE_SHARE_DELETE: a virus scanner), and the move is
+		// tried again: the copy is taken back, or that try would find
+		// it, choose the next free name and copy the file a second time.
+		if rerr := to.root.Remove(to.join(dst)); rerr == nil {
+			_ = syncDirIn(to)
+		}
 		return fmt.Errorf("move %s across volumes: remove original: %w", src, err)
 	}
 	return nil

@@ -14,3 +14,5 @@ func renameAcross(place, string, place, string) error { return errors.ErrUnsuppo
 
 // oNonblock: no such flag here.
 const oNonblock = 0
+
+func reservedName(string) bool { return false }

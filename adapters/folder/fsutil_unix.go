@@ -37,3 +37,6 @@ func renameAcross(from place, src string, to place, dst string) error {
 
 // oNonblock opens a named pipe without waiting for a writer.
 const oNonblock = syscall.O_NONBLOCK
+
+// reservedName: only Windows reserves names for devices.
+func reservedName(string) bool { return false }

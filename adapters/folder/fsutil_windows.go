@@ -4,6 +4,7 @@ package folder
 
 import (
 	"errors"
+	"path/filepath"
 
 	"golang.org/x/sys/windows"
 )
@@ -29,3 +30,10 @@ func renameAcross(place, string, place, string) error { return errors.ErrUnsuppo
 
 // oNonblock: Windows has no named pipes among files in a folder.
 const oNonblock = 0
+
+// reservedName reports whether name is one Windows reserves for a device
+// (CON, PRN, AUX, NUL, COM1 to COM9, LPT1 to LPT9; with an extension too
+// before Windows 11): a Win32 path to such a file opens the device, and
+// os.Root refuses the name as it does any that is not local. Such a file
+// can only come from elsewhere (a Linux or macOS client of a share, WSL).
+func reservedName(name string) bool { return !filepath.IsLocal(name) }

@@ -52,7 +52,9 @@ type Stats struct {
 	Symlinks int `json:"symlinks"`
 	// SpecialFiles is how many other entries named like inputs are not
 	// regular files (named pipes, sockets, devices) at the last scan:
-	// never opened (a pipe would block the folder) nor taken.
+	// never opened (a pipe would block the folder) nor taken. On Windows
+	// it counts files whose names Windows reserves for devices (con.hl7)
+	// too, which no path there reaches.
 	SpecialFiles int `json:"special_files"`
 }
 
