@@ -4,6 +4,7 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"net/url"
 	"slices"
 	"strconv"
@@ -726,8 +727,9 @@ func (x *conv) pharmacyOrders() error {
 		}
 		d.Route = x.cwe(g.rxr.Field(1).Rep(1), v2Table+"0162")
 		d.Site = x.tableCC(g.rxr.Field(2).Rep(1), "0163")
-		if rp := x.repeatPattern(g.tq1.Field(3).Rep(1)); rp != nil {
-			d.Timing = &fhir.Timing{Code: rp}
+		var err error
+		if d.Timing, err = x.tq1Timing(g.tq1); err != nil {
+			return err
 		}
 		if d.Text != "" || d.DoseAndRate != nil || d.Route != nil || d.Site != nil || d.Timing != nil {
 			mr.DosageInstruction = []fhir.Dosage{d}
@@ -742,6 +744,68 @@ func (x *conv) pharmacyOrders() error {
 		x.focus = append(x.focus, x.add("MedicationRequest", key, mr))
 	}
 	return nil
+}
+
+// tq1Timing is the dosage timing TQ1 gives (the IG's TQ1 to
+// MedicationRequest map): TQ1-3's repeat pattern its code, and its
+// bounds TQ1-7 to TQ1-8 (start and end), else TQ1-6 (service duration);
+// FHIR has one bounds[x], so a start with a duration and no end is the
+// period from the start to its end. nil when TQ1 says none of these.
+func (x *conv) tq1Timing(tq1 hl7v2.Segment) (*fhir.Timing, error) {
+	var t fhir.Timing
+	t.Code = x.repeatPattern(tq1.Field(3).Rep(1))
+	start, err := x.fieldDateTime(tq1, 7)
+	if err != nil {
+		return nil, err
+	}
+	end, err := x.fieldDateTime(tq1, 8)
+	if err != nil {
+		return nil, err
+	}
+	cq := tq1.Field(6).Rep(1)
+	t.Repeat = timingBounds(start, end, cq.Text(1), cq.Comp(2).Sub(1).Trimmed())
+	if t.Code == nil && t.Repeat == nil {
+		return nil, nil
+	}
+	return &t, nil
+}
+
+// timingBounds is the repeat of a timing that starts at start and ends
+// at end (FHIR dateTimes, "" when not given) or lasts amount units (a
+// duration, when there is no end): a boundsPeriod with a start, else a
+// boundsDuration, whose unit must be a UCUM unit of time (drt-1), so a
+// duration in other units, or none, is left out. nil when it has none.
+func timingBounds(start, end, amount, units string) *fhir.TimingRepeat {
+	if end == "" && len(start) == len("2006-01-02") {
+		// A start date: its end is a date too, after whole days.
+		if e := endAfter(start+"T00:00:00Z", amount, units); strings.HasSuffix(e, "T00:00:00+00:00") {
+			end = e[:len("2006-01-02")]
+		}
+	} else if end == "" && start != "" {
+		end = endAfter(start, amount, units)
+	}
+	if start != "" || end != "" {
+		return &fhir.TimingRepeat{BoundsPeriod: &fhir.Period{Start: start, End: end}}
+	}
+	code := ucumTimeUnits[strings.ToUpper(strings.TrimSpace(units))]
+	n, ok := fhirDecimal(strings.TrimSpace(amount))
+	if code == "" || !ok || strings.HasPrefix(n, "-") {
+		return nil
+	}
+	return &fhir.TimingRepeat{BoundsDuration: &fhir.Quantity{Value: json.Number(n), Unit: code, System: "http://unitsofmeasure.org", Code: code}}
+}
+
+// ucumTimeUnits are the UCUM codes of the units of time (those a FHIR
+// Duration takes) for the spellings of a duration's units senders write
+// (TQ1-6's CQ units, ISO+ and ANSI codes, UCUM's own, or words).
+var ucumTimeUnits = map[string]string{
+	"S": "s", "SEC": "s", "SECS": "s", "SECOND": "s", "SECONDS": "s",
+	"MIN": "min", "MINS": "min", "MINUTE": "min", "MINUTES": "min",
+	"H": "h", "HR": "h", "HRS": "h", "HOUR": "h", "HOURS": "h",
+	"D": "d", "DAY": "d", "DAYS": "d",
+	"WK": "wk", "WEEK": "wk", "WEEKS": "wk",
+	"MO": "mo", "MONTH": "mo", "MONTHS": "mo",
+	"A": "a", "YR": "a", "YEAR": "a", "YEARS": "a",
 }
 
 // repeatPattern is the code of TQ1-3 (RPT): its first component, a CWE of
