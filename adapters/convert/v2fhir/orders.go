@@ -728,7 +728,15 @@ func (x *conv) pharmacyOrders() error {
 		d.Route = x.cwe(g.rxr.Field(1).Rep(1), v2Table+"0162")
 		d.Site = x.tableCC(g.rxr.Field(2).Rep(1), "0163")
 		var err error
-		if d.Timing, err = x.tq1Timing(g.tq1); err != nil {
+		if g.tq1.Name != "" {
+			d.Timing, err = x.tq1Timing(g.tq1)
+		} else if tq := g.rxe.Field(1).Rep(1); !tq.Empty() {
+			// Before v2.5 there is no TQ1: RXE-1 is the timing.
+			d.Timing, err = x.tqTiming(g.rxe, 1, tq)
+		} else {
+			d.Timing, err = x.tqTiming(g.orc, 7, g.orc.Field(7).Rep(1))
+		}
+		if err != nil {
 			return err
 		}
 		if d.Text != "" || d.DoseAndRate != nil || d.Route != nil || d.Site != nil || d.Timing != nil {
@@ -769,6 +777,51 @@ func (x *conv) tq1Timing(tq1 hl7v2.Segment) (*fhir.Timing, error) {
 	}
 	return &t, nil
 }
+
+// tqTiming is the dosage timing of a TQ (RXE-1, else ORC-7: the
+// quantity/timing of v2.3 and v2.4, which have no TQ1), field n of seg,
+// as the IG's TQ to MedicationRequest map has it: TQ.2's interval (RI.1,
+// a repeat pattern of table 0335: Q6H, BID) its code, as TQ1-3 is, TQ.4
+// and TQ.5 (start and end) its boundsPeriod, else TQ.3's duration (D10:
+// ten days) its boundsDuration, or the times it is given (X10) its count.
+func (x *conv) tqTiming(seg hl7v2.Segment, n int, tq hl7v2.Value) (*fhir.Timing, error) {
+	var t fhir.Timing
+	if code := tq.Comp(2).Sub(1).Trimmed(); code != "" {
+		t.Code = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: tableSystems["0335"], Code: code}}}
+	}
+	start, ok := x.dateTime(tq.Comp(4).Sub(1).Trimmed())
+	if !ok {
+		return nil, x.badField(seg, n, "invalid start date/time (TQ.4)")
+	}
+	end, ok := x.dateTime(tq.Comp(5).Sub(1).Trimmed())
+	if !ok {
+		return nil, x.badField(seg, n, "invalid end date/time (TQ.5)")
+	}
+	var amount, units string
+	count := 0
+	if d := strings.ToUpper(tq.Comp(3).Trimmed()); len(d) > 1 {
+		amount, units = d[1:], tqDurationUnits[d[0]]
+		if c, err := strconv.Atoi(amount); err == nil && c > 0 && d[0] == 'X' {
+			count = c
+		}
+	}
+	t.Repeat = timingBounds(start, end, amount, units)
+	if count > 0 {
+		if t.Repeat == nil {
+			t.Repeat = &fhir.TimingRepeat{}
+		}
+		t.Repeat.Count = count
+	}
+	if t.Code == nil && t.Repeat == nil {
+		return nil, nil
+	}
+	return &t, nil
+}
+
+// tqDurationUnits are the units of a TQ.3 duration by its letter (S10:
+// ten seconds; M minutes, H hours, D days, W weeks, L months), as
+// timingBounds reads them.
+var tqDurationUnits = map[byte]string{'S': "s", 'M': "min", 'H': "h", 'D': "d", 'W': "wk", 'L': "mo"}
 
 // timingBounds is the repeat of a timing that starts at start and ends
 // at end (FHIR dateTimes, "" when not given) or lasts amount units (a
