@@ -118,14 +118,15 @@ type Timing struct {
 // TimingRepeat is Timing.repeat. Period is a json.Number to keep the
 // source's decimal exactly.
 type TimingRepeat struct {
-	BoundsPeriod *Period     `json:"boundsPeriod,omitempty"`
-	Count        int         `json:"count,omitempty"`
-	Frequency    int         `json:"frequency,omitempty"`
-	Period       json.Number `json:"period,omitempty"`
-	PeriodMax    json.Number `json:"periodMax,omitempty"`
-	PeriodUnit   string      `json:"periodUnit,omitempty"`
-	When         []string    `json:"when,omitempty"`
-	Offset       int         `json:"offset,omitempty"`
+	BoundsDuration *Quantity   `json:"boundsDuration,omitempty"` // a Duration: UCUM time units
+	BoundsPeriod   *Period     `json:"boundsPeriod,omitempty"`
+	Count          int         `json:"count,omitempty"`
+	Frequency      int         `json:"frequency,omitempty"`
+	Period         json.Number `json:"period,omitempty"`
+	PeriodMax      json.Number `json:"periodMax,omitempty"`
+	PeriodUnit     string      `json:"periodUnit,omitempty"`
+	When           []string    `json:"when,omitempty"`
+	Offset         int         `json:"offset,omitempty"`
 }
 
 // MedicationRequest is a FHIR R4 MedicationRequest (an ordered or planned

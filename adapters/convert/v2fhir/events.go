@@ -31,20 +31,37 @@ var notificationOnly = map[string]bool{"T01": true, "T03": true, "T05": true, "T
 // identifier is marked inactive and replaced-by the PID patient (as for a
 // merge), and the PID patient keeps the old identifier with use "old", so
 // a search by the old number still finds it (not in the conditional
-// modes, see ModePatientConditional).
+// modes, see ModePatientConditional). ADT_A30 holds one PID and its MRG,
+// but some senders put several changes in one message (PID, MRG, PID,
+// MRG, as an A40 repeats its patient groups): each pair is an identifier
+// change of its own, and none is left unread.
 func (x *conv) changeIdentifier() error {
 	x.groupMRG, _ = x.firstMRG()
 	if err := x.messagePatient(); err != nil {
 		return err
 	}
-	if pid, ok := x.m.Segment("PID"); ok && x.groupMRG.Name != "" && !x.changesKey(pid, x.groupMRG) {
+	mrg, ok := x.firstMRG()
+	if !ok {
+		return x.merge() // refused: the MRG is missing
+	}
+	pid, _ := x.m.Segment("PID")
+	if err := x.changeOne(pid, mrg); err != nil {
+		return err
+	}
+	return x.laterIdentifierChanges()
+}
+
+// changeOne converts one identifier change: mrg names the prior
+// identifier of the current patient, written from pid.
+func (x *conv) changeOne(pid, mrg hl7v2.Segment) error {
+	if !x.changesKey(pid, mrg) {
 		// Another of the patient's identifiers was corrected: the
 		// record stays keyed as it was, written from the PID as an
 		// update, and nothing is retired.
 		x.reversing, x.groupMRG = false, hl7v2.Segment{}
 		return nil
 	}
-	if err := x.merge(); err != nil {
+	if err := x.mergeInto(mrg); err != nil {
 		return err
 	}
 	if x.byURN("Patient") {
@@ -52,12 +69,68 @@ func (x *conv) changeIdentifier() error {
 		// must name only the replaced record, which links to this one.
 		return nil
 	}
-	mrg, _ := x.m.Segment("MRG")
 	for _, rep := range mrg.Field(1).Reps() {
 		if id := x.cx(rep); id != nil && id.System != sysSSN {
 			id.Use = "old"
 			x.patientRes.Identifier = append(x.patientRes.Identifier, *id)
 		}
+	}
+	return nil
+}
+
+// laterIdentifierChanges converts what follows an A47's first PID and
+// MRG: each later PID with the MRG after it is another identifier change
+// (written as changeOne writes the first), and an MRG after its PID's
+// first changes another identifier of that PID's patient. A PID without
+// its MRG is refused rather than written as a plain update, which would
+// acknowledge a change ferry did not make.
+func (x *conv) laterIdentifierChanges() error {
+	var pid, cur hl7v2.Segment // pid awaits its MRG; cur is the patient written last
+	pids, grouped := 0, false
+	missing := func(pid hl7v2.Segment) error {
+		return &ContentError{Segment: "MRG", Pos: pid.Pos(), Field: "MRG", Reason: "required segment missing for an identifier change"}
+	}
+	for _, seg := range x.m.Segments() {
+		switch seg.Name {
+		case "PID":
+			if pid.Name != "" {
+				return missing(pid)
+			}
+			pids++
+			if pids == 1 {
+				cur = seg // the message's patient, converted already
+				continue
+			}
+			pid = seg
+		case "MRG":
+			switch {
+			case pids == 0:
+				continue
+			case pid.Name == "" && pids == 1 && !grouped:
+				grouped = true // the first MRG: changeIdentifier did it
+				continue
+			case pid.Name == "":
+				// Another MRG of the patient written last.
+				if err := x.changeOne(cur, seg); err != nil {
+					return err
+				}
+				continue
+			}
+			x.groupMRG = seg
+			ref, err := x.patient(pid)
+			if err != nil {
+				return err
+			}
+			x.patientRef = ref
+			x.focus = append(x.focus, *ref)
+			if err := x.changeOne(pid, seg); err != nil {
+				return err
+			}
+			cur, pid = pid, hl7v2.Segment{}
+		}
+	}
+	if pid.Name != "" {
+		return missing(pid)
 	}
 	return nil
 }

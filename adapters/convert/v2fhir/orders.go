@@ -4,6 +4,7 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"net/url"
 	"slices"
 	"strconv"
@@ -726,8 +727,17 @@ func (x *conv) pharmacyOrders() error {
 		}
 		d.Route = x.cwe(g.rxr.Field(1).Rep(1), v2Table+"0162")
 		d.Site = x.tableCC(g.rxr.Field(2).Rep(1), "0163")
-		if rp := x.repeatPattern(g.tq1.Field(3).Rep(1)); rp != nil {
-			d.Timing = &fhir.Timing{Code: rp}
+		var err error
+		if g.tq1.Name != "" {
+			d.Timing, err = x.tq1Timing(g.tq1)
+		} else if tq := g.rxe.Field(1).Rep(1); !tq.Empty() {
+			// Before v2.5 there is no TQ1: RXE-1 is the timing.
+			d.Timing, err = x.tqTiming(g.rxe, 1, tq)
+		} else {
+			d.Timing, err = x.tqTiming(g.orc, 7, g.orc.Field(7).Rep(1))
+		}
+		if err != nil {
+			return err
 		}
 		if d.Text != "" || d.DoseAndRate != nil || d.Route != nil || d.Site != nil || d.Timing != nil {
 			mr.DosageInstruction = []fhir.Dosage{d}
@@ -742,6 +752,113 @@ func (x *conv) pharmacyOrders() error {
 		x.focus = append(x.focus, x.add("MedicationRequest", key, mr))
 	}
 	return nil
+}
+
+// tq1Timing is the dosage timing TQ1 gives (the IG's TQ1 to
+// MedicationRequest map): TQ1-3's repeat pattern its code, and its
+// bounds TQ1-7 to TQ1-8 (start and end), else TQ1-6 (service duration);
+// FHIR has one bounds[x], so a start with a duration and no end is the
+// period from the start to its end. nil when TQ1 says none of these.
+func (x *conv) tq1Timing(tq1 hl7v2.Segment) (*fhir.Timing, error) {
+	var t fhir.Timing
+	t.Code = x.repeatPattern(tq1.Field(3).Rep(1))
+	start, err := x.fieldDateTime(tq1, 7)
+	if err != nil {
+		return nil, err
+	}
+	end, err := x.fieldDateTime(tq1, 8)
+	if err != nil {
+		return nil, err
+	}
+	cq := tq1.Field(6).Rep(1)
+	t.Repeat = timingBounds(start, end, cq.Text(1), cq.Comp(2).Sub(1).Trimmed())
+	if t.Code == nil && t.Repeat == nil {
+		return nil, nil
+	}
+	return &t, nil
+}
+
+// tqTiming is the dosage timing of a TQ (RXE-1, else ORC-7: the
+// quantity/timing of v2.3 and v2.4, which have no TQ1), field n of seg,
+// as the IG's TQ to MedicationRequest map has it: TQ.2's interval (RI.1,
+// a repeat pattern of table 0335: Q6H, BID) its code, as TQ1-3 is, TQ.4
+// and TQ.5 (start and end) its boundsPeriod, else TQ.3's duration (D10:
+// ten days) its boundsDuration, or the times it is given (X10) its count.
+func (x *conv) tqTiming(seg hl7v2.Segment, n int, tq hl7v2.Value) (*fhir.Timing, error) {
+	var t fhir.Timing
+	if code := tq.Comp(2).Sub(1).Trimmed(); code != "" {
+		t.Code = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: tableSystems["0335"], Code: code}}}
+	}
+	start, ok := x.dateTime(tq.Comp(4).Sub(1).Trimmed())
+	if !ok {
+		return nil, x.badField(seg, n, "invalid start date/time (TQ.4)")
+	}
+	end, ok := x.dateTime(tq.Comp(5).Sub(1).Trimmed())
+	if !ok {
+		return nil, x.badField(seg, n, "invalid end date/time (TQ.5)")
+	}
+	var amount, units string
+	count := 0
+	if d := strings.ToUpper(tq.Comp(3).Trimmed()); len(d) > 1 {
+		amount, units = d[1:], tqDurationUnits[d[0]]
+		if c, err := strconv.Atoi(amount); err == nil && c > 0 && d[0] == 'X' {
+			count = c
+		}
+	}
+	t.Repeat = timingBounds(start, end, amount, units)
+	if count > 0 {
+		if t.Repeat == nil {
+			t.Repeat = &fhir.TimingRepeat{}
+		}
+		t.Repeat.Count = count
+	}
+	if t.Code == nil && t.Repeat == nil {
+		return nil, nil
+	}
+	return &t, nil
+}
+
+// tqDurationUnits are the units of a TQ.3 duration by its letter (S10:
+// ten seconds; M minutes, H hours, D days, W weeks, L months), as
+// timingBounds reads them.
+var tqDurationUnits = map[byte]string{'S': "s", 'M': "min", 'H': "h", 'D': "d", 'W': "wk", 'L': "mo"}
+
+// timingBounds is the repeat of a timing that starts at start and ends
+// at end (FHIR dateTimes, "" when not given) or lasts amount units (a
+// duration, when there is no end): a boundsPeriod with a start, else a
+// boundsDuration, whose unit must be a UCUM unit of time (drt-1), so a
+// duration in other units, or none, is left out. nil when it has none.
+func timingBounds(start, end, amount, units string) *fhir.TimingRepeat {
+	if end == "" && len(start) == len("2006-01-02") {
+		// A start date: its end is a date too, after whole days.
+		if e := endAfter(start+"T00:00:00Z", amount, units); strings.HasSuffix(e, "T00:00:00+00:00") {
+			end = e[:len("2006-01-02")]
+		}
+	} else if end == "" && start != "" {
+		end = endAfter(start, amount, units)
+	}
+	if start != "" || end != "" {
+		return &fhir.TimingRepeat{BoundsPeriod: &fhir.Period{Start: start, End: end}}
+	}
+	code := ucumTimeUnits[strings.ToUpper(strings.TrimSpace(units))]
+	n, ok := fhirDecimal(strings.TrimSpace(amount))
+	if code == "" || !ok || strings.HasPrefix(n, "-") {
+		return nil
+	}
+	return &fhir.TimingRepeat{BoundsDuration: &fhir.Quantity{Value: json.Number(n), Unit: code, System: "http://unitsofmeasure.org", Code: code}}
+}
+
+// ucumTimeUnits are the UCUM codes of the units of time (those a FHIR
+// Duration takes) for the spellings of a duration's units senders write
+// (TQ1-6's CQ units, ISO+ and ANSI codes, UCUM's own, or words).
+var ucumTimeUnits = map[string]string{
+	"S": "s", "SEC": "s", "SECS": "s", "SECOND": "s", "SECONDS": "s",
+	"MIN": "min", "MINS": "min", "MINUTE": "min", "MINUTES": "min",
+	"H": "h", "HR": "h", "HRS": "h", "HOUR": "h", "HOURS": "h",
+	"D": "d", "DAY": "d", "DAYS": "d",
+	"WK": "wk", "WEEK": "wk", "WEEKS": "wk",
+	"MO": "mo", "MONTH": "mo", "MONTHS": "mo",
+	"A": "a", "YR": "a", "YEAR": "a", "YEARS": "a",
 }
 
 // repeatPattern is the code of TQ1-3 (RPT): its first component, a CWE of
