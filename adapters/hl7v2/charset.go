@@ -225,7 +225,14 @@ func appendUTF8OrCP1252(dst, b []byte) []byte {
 // error is a *ParseError naming the field; nil when all can be read.
 func (m *Message) CharsetError() error {
 	if m.guessed {
-		return &ParseError{Segment: 1, Name: "MSH", Field: 18, Reason: fmt.Sprintf("character set %q: not one ferry knows (HL7 table 0211: ASCII, 8859/1 to 8859/9, 8859/15, UNICODE UTF-8, ...), and the message holds bytes that are neither ASCII nor UTF-8, which read in a guessed character set would be other letters", m.charset)}
+		// The label's start names it: one of a great many bytes (a
+		// sender's bug) would make the reason, logged and listed,
+		// four times that (%q writes \x9f for such a byte).
+		label := m.charset
+		if len(label) > 64 {
+			label = label[:64] + "..."
+		}
+		return &ParseError{Segment: 1, Name: "MSH", Field: 18, Reason: fmt.Sprintf("character set %q: not one ferry knows (HL7 table 0211: ASCII, 8859/1 to 8859/9, 8859/15, UNICODE UTF-8, ...), and the message holds bytes that are neither ASCII nor UTF-8, which read in a guessed character set would be other letters", label)}
 	}
 	return m.CharsetSwitchError()
 }

@@ -16,6 +16,7 @@ import (
 func unescape(dst, raw []byte, c *textCtx) []byte {
 	d := &c.Delimiters
 	esc := d.Escape
+	room := formattingRoom(len(raw))
 	for len(raw) > 0 {
 		i := bytes.IndexByte(raw, esc)
 		if i < 0 {
@@ -35,12 +36,12 @@ func unescape(dst, raw []byte, c *textCtx) []byte {
 					raw = raw[j+1:]
 					continue
 				}
-				return unescapeSwitched(dst, raw[j+1:], c, g)
+				return unescapeSwitched(dst, raw[j+1:], c, g, &room)
 			}
 			// Malformed or unknown: kept as written, like any escape
 			// that cannot be read (Message.CharsetSwitchError reports it).
 		}
-		if out, ok := decodeEscape(dst, seq, c); ok {
+		if out, ok := decodeEscape(dst, seq, c, &room); ok {
 			dst = out
 		} else {
 			dst = append(dst, esc)
@@ -57,7 +58,9 @@ func unescape(dst, raw []byte, c *textCtx) []byte {
 // ferry could know and are dropped. Character set switches are handled by
 // unescape; one that reaches here is malformed or unknown and is kept, as
 // is an escape that starts with C or M and is no switch (isSwitch).
-func decodeEscape(dst, seq []byte, c *textCtx) ([]byte, bool) {
+// room is what formatting commands may still add to the value
+// (formattingRoom).
+func decodeEscape(dst, seq []byte, c *textCtx, room *int) ([]byte, bool) {
 	d := &c.Delimiters
 	if len(seq) == 0 {
 		return dst, false
@@ -89,7 +92,7 @@ func decodeEscape(dst, seq []byte, c *textCtx) ([]byte, bool) {
 	case 'Z': // locally defined: meaningless outside the sender's site
 		return dst, true
 	case '.':
-		return formatting(dst, string(seq[1:]))
+		return formatting(dst, string(seq[1:]), room)
 	}
 	return dst, false
 }
@@ -149,7 +152,7 @@ func unhex(c byte) (byte, bool) {
 // line breaks, skipped spaces (.sk <number>, "skip <number> spaces to the
 // right", v2.5.1 §2.7.6) stay spaces, indentation and fill commands are
 // dropped.
-func formatting(dst []byte, cmd string) ([]byte, bool) {
+func formatting(dst []byte, cmd string, room *int) ([]byte, bool) {
 	switch {
 	case cmd == "br", cmd == "ce":
 		return append(dst, '\n'), true
@@ -162,6 +165,11 @@ func formatting(dst []byte, cmd string) ([]byte, bool) {
 		if cmd[1] == 'k' {
 			c = ' '
 		}
+		// Past the value's room, a command is one line break or space.
+		if n > *room {
+			n = max(*room, 1)
+		}
+		*room -= n
 		for ; n > 0; n-- {
 			dst = append(dst, c)
 		}
@@ -171,6 +179,12 @@ func formatting(dst []byte, cmd string) ([]byte, bool) {
 	}
 	return dst, false
 }
+
+// formattingRoom is what the .sp and .sk commands of a value of n bytes
+// may add to it, all together: at most its own size, or one command's
+// 100: a value of a great many "\.sp100\" (a sender's bug, up to
+// max_frame_bytes) otherwise read as 14 times its size in line breaks.
+func formattingRoom(n int) int { return max(n, 100) }
 
 // formattingCount reads the <number> of .sp and .sk: a positive integer,
 // 1 when absent, at most 100 so that a short escape cannot stand for a

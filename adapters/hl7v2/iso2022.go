@@ -172,7 +172,7 @@ func parseSwitch(seq []byte) (*gset, error) {
 // of raw. The bytes of a switched run are gathered (delimiter and hex
 // escapes contributing their raw bytes) and decoded when the run ends: at
 // the next switch, delimiter or the end of raw.
-func unescapeSwitched(dst, raw []byte, c *textCtx, g *gset) []byte {
+func unescapeSwitched(dst, raw []byte, c *textCtx, g *gset, room *int) []byte {
 	d := &c.Delimiters
 	esc := d.Escape
 	var run []byte
@@ -245,7 +245,7 @@ func unescapeSwitched(dst, raw []byte, c *textCtx, g *gset) []byte {
 			continue
 		}
 		if cur == nil {
-			if out, ok := decodeEscape(dst, seq, c); ok {
+			if out, ok := decodeEscape(dst, seq, c, room); ok {
 				dst = out
 			} else {
 				dst = append(dst, esc)
@@ -261,7 +261,7 @@ func unescapeSwitched(dst, raw []byte, c *textCtx, g *gset) []byte {
 		if len(seq) > 0 && seq[0] == 'X' {
 			run, ok = appendHexBytes(run, seq[1:])
 		} else {
-			run, ok = decodeEscape(run, seq, c)
+			run, ok = decodeEscape(run, seq, c, room)
 		}
 		if !ok {
 			flush()

@@ -482,24 +482,25 @@ func mshFacts(body []byte) (sender, msgType, controlID string) {
 	if i := bytes.IndexAny(body, "\r\n"); i >= 0 {
 		body = body[:i]
 	}
-	sep := body[3]
-	f := strings.Split(string(body), string(sep))
-	get := func(n int) string { // MSH-n
-		if n-1 < len(f) {
+	// f[n-1] is MSH-n; the fields after MSH-10 are left in one piece,
+	// so that a header of a great many fields costs no more than a few.
+	f := bytes.SplitN(body, body[3:4], 11)
+	get := func(n int) []byte { // MSH-n
+		if n-1 < len(f) && n < 11 {
 			return f[n-1]
 		}
-		return ""
+		return nil
 	}
-	comp := byte('^')
-	if enc := get(2); enc != "" {
-		comp = enc[0]
+	comp := []byte{'^'}
+	if enc := get(2); len(enc) > 0 {
+		comp = enc[:1]
 	}
 	// The components are joined with ^ whatever the message's own
 	// separator: HL7 writes a message type ADT^A01, and so do the
 	// pipeline and the Export of the same message.
-	first := func(s string, n int) string {
-		parts := strings.Split(s, string(comp))
-		return strings.Join(parts[:min(n, len(parts))], "^")
+	first := func(s []byte, n int) string {
+		parts := bytes.SplitN(s, comp, n+1)
+		return string(bytes.Join(parts[:min(n, len(parts))], []byte("^")))
 	}
 	app, fac := first(get(3), 1), first(get(4), 1)
 	switch {
@@ -508,7 +509,7 @@ func mshFacts(body []byte) (sender, msgType, controlID string) {
 	default:
 		sender = app + fac
 	}
-	return sender, first(get(9), 2), get(10)
+	return sender, first(get(9), 2), string(get(10))
 }
 
 // remoteHost strips the port from an MLLP source's remote address.

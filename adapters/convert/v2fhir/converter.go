@@ -613,12 +613,20 @@ func (x *conv) sizeSlabs() {
 	x.slabs.quantities.reserve(3 * obx)
 }
 
+// listsMax is the most entries makeLists makes room for at once: a
+// report of a thousand results.
+const listsMax = 1024
+
 // makeLists gives x room for n entries, their references and requests.
 // For the usual message (a resource or so per segment, up to 20
 // segments) the three lists share one allocation: they live exactly as
 // long as the Bundle, which holds the entries and, through them, the
 // requests, and whose Provenance targets are the references.
 func (x *conv) makeLists(n int) {
+	// Room for more is made as entries come: a message of a great many
+	// segments that make none (empty NTEs up to max_frame_bytes) would
+	// otherwise cost 160 bytes a segment before any was read.
+	n = min(n, listsMax)
 	switch {
 	case x.slabs.entries.reuse:
 		// Leased: three kept chunks, which the next conversion reuses.

@@ -809,19 +809,38 @@ func (x *conv) obxValueOf(obx hl7v2.Segment, f hl7v2.Value, o *fhir.Observation,
 		}
 		return x.obxOne(obx, typ, first, o, units)
 	}
-	// ST, TX, FT, and anything textual: repetitions are lines.
-	var lines []string
+	// ST, TX, FT, and anything textual: repetitions are lines. They
+	// are joined as they are read, not held as strings first: a field
+	// of a great many repetitions (~~~~) cost 16 bytes a line.
+	var first string
+	var lines strings.Builder
+	n := 0
 	for rep := range f.RepsSeq() {
+		var line string
 		if typ == "VR" {
 			// A value range, low and high: the IG's OBX[Observation]
 			// map has it valueString OBX-5.1 + "-" + OBX-5.2, not the
 			// raw text with its component separator.
-			lines = append(lines, rep.Text(1)+"-"+rep.Text(2))
-			continue
+			line = rep.Text(1) + "-" + rep.Text(2)
+		} else {
+			line = rep.Trimmed()
 		}
-		lines = append(lines, rep.Trimmed())
+		switch n++; n {
+		case 1:
+			first = line // a lone line is the value as it is
+			continue
+		case 2:
+			// Decoded, the lines are mostly no longer than the field.
+			lines.Grow(len(f.Raw()))
+			lines.WriteString(first)
+		}
+		lines.WriteByte('\n')
+		lines.WriteString(line)
 	}
-	o.ValueString = strings.Join(lines, "\n")
+	if n > 1 {
+		first = lines.String()
+	}
+	o.ValueString = first
 	return nil
 }
 
