@@ -508,6 +508,8 @@ type conv struct {
 	visitSec   *labels         // the visit's ARV (accessRestrictions)
 	orderSec   *labels         // ORC-28 of the current order group
 	entrySec   map[int]*labels // entry index → its order group's labels
+	byURL      map[string]int  // fullUrl → entry index, from indexFrom entries (find)
+	bumps      map[string]int  // with byURL: a key's fullUrl → the last n of key#n put took
 	allLabels  []fhir.Coding   // every label in the bundle (Result.Labels)
 	finals     []string        // OBX-11 "U" results left out (Result.Finals)
 	slabs      *slabs          // the small values of this conversion's resources: own, or a Lease's
@@ -723,21 +725,36 @@ func (x *conv) put(resourceType string, key fhir.Identifier, resource any, readO
 	var urn [urnLen]byte
 	uuid5URN(&urn, resourceType, key.System, key.Value)
 	bumped := 0
-	for n := 2; x.has(urn[:]); n++ {
-		bumped = n
+	if i := x.find(urn[:]); i >= 0 {
 		if resourceType == "Patient" || resourceType == "Practitioner" || resourceType == "Organization" || resourceType == "PractitionerRole" {
 			// The same person, or organisation (the lab every OBX-23
 			// of a report names), or role (its director, OBX-25),
 			// named twice: point at the entry already written.
-			for _, e := range x.entries {
-				if e.FullURL == string(urn[:]) {
-					return x.refTo(e)
-				}
-			}
+			return x.refTo(x.entries[i])
 		}
 		// Two different resources with one business key (a sender reusing
-		// an order number): keep both, deterministically apart.
-		uuid5URN(&urn, resourceType, key.System, key.Value+"#"+strconv.Itoa(n))
+		// an order number): keep both, deterministically apart, the
+		// first free of key#2, key#3 and on. Every one below the last
+		// taken was taken before it (entries are only added), so the
+		// search starts after it (bumps, kept once there is an index).
+		base := ""
+		n := 2
+		if x.bumps != nil {
+			base = string(urn[:])
+			if last, ok := x.bumps[base]; ok {
+				n = last + 1
+			}
+		}
+		for ; ; n++ {
+			uuid5URN(&urn, resourceType, key.System, key.Value+"#"+strconv.Itoa(n))
+			if x.find(urn[:]) < 0 {
+				break
+			}
+		}
+		bumped = n
+		if x.bumps != nil {
+			x.bumps[base] = n
+		}
 	}
 	// One string holds both the fullUrl "urn:uuid:<id>" and "Type/<id>",
 	// carved from the conversion's text arena.
@@ -801,6 +818,9 @@ func (x *conv) put(resourceType string, key fhir.Identifier, resource any, readO
 	}
 	setID(resource, id)
 	x.noteOrderLabels(resourceType)
+	if x.byURL != nil {
+		x.byURL[full] = len(x.entries)
+	}
 	x.entries = append(x.entries, fhir.BundleEntry{FullURL: full, Resource: resource, Request: req})
 	x.targets = append(x.targets, ref)
 	return ref
@@ -860,13 +880,35 @@ func (x *conv) refTo(e fhir.BundleEntry) fhir.Reference {
 	return fhir.Reference{Reference: u}
 }
 
-func (x *conv) has(fullURL []byte) bool {
-	for i := range x.entries {
-		if x.entries[i].FullURL == string(fullURL) {
-			return true
+// indexFrom is how many entries a conversion holds before find looks
+// them up in an index (byURL) rather than in turn: every resource added
+// asks, so a report of thousands of results (a frame of minimal OBX
+// segments up to max_frame_bytes) would otherwise cost the square of
+// their number, minutes of a processor for one message.
+var indexFrom = 32
+
+// find is the index of the entry whose fullUrl is fullURL, -1 when there
+// is none.
+func (x *conv) find(fullURL []byte) int {
+	if x.byURL == nil {
+		if len(x.entries) < indexFrom {
+			for i := range x.entries {
+				if x.entries[i].FullURL == string(fullURL) {
+					return i
+				}
+			}
+			return -1
+		}
+		x.byURL = make(map[string]int, 2*len(x.entries))
+		x.bumps = map[string]int{}
+		for i := range x.entries {
+			x.byURL[x.entries[i].FullURL] = i
 		}
 	}
-	return false
+	if i, ok := x.byURL[string(fullURL)]; ok {
+		return i
+	}
+	return -1
 }
 
 // setID stores id in the resource (a type switch, not a closure, keeps add

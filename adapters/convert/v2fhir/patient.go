@@ -295,11 +295,9 @@ func (x *conv) hasSSN(f hl7v2.Value) bool {
 func (x *conv) patientEntry(key fhir.Identifier) *fhir.Patient {
 	var urn [urnLen]byte
 	uuid5URN(&urn, "Patient", key.System, key.Value)
-	for i := range x.entries {
-		if x.entries[i].FullURL == string(urn[:]) {
-			p, _ := x.entries[i].Resource.(*fhir.Patient)
-			return p
-		}
+	if i := x.find(urn[:]); i >= 0 {
+		p, _ := x.entries[i].Resource.(*fhir.Patient)
+		return p
 	}
 	return nil
 }
