@@ -915,7 +915,8 @@ type StatusError struct {
 	Location string
 	// Body is the receiver's answer as received, for a permanent failure
 	// only: the response body, or for a failed transaction-response entry
-	// that entry's outcome; cut to queue.MaxOutcomeBytes (BodyTruncated).
+	// that entry's outcome (for several refused, every one's:
+	// entryOutcomes); cut to queue.MaxOutcomeBytes (BodyTruncated).
 	// It may quote patient data: it goes to the dead letter, never to a
 	// log (Error and Summary leave it out).
 	Body          []byte
@@ -1475,7 +1476,8 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK b
 		return improper(fmt.Sprintf("the exchange's %s has %d entries for the %d sent", want, sc.entries, req.entries))
 	}
 	var worst *StatusError
-	var failed []int // the entries that failed
+	var failed []int            // the entries that failed
+	var rejected []entryOutcome // those refused for good, with their outcomes
 	for i, status := range sc.statuses {
 		code := leadingInt(status)
 		if code >= 200 && code < 300 {
@@ -1523,6 +1525,7 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK b
 				se.Hint = "the exchange holds no resource at this entry's URL; for an HL7 v2 status change (OBX-11 U), the result it makes final never reached the exchange; for an MDM cancel (T11) or document status change (T03), the document it names never reached the exchange through ferry: if the exchange holds it under another id, withdraw it there; the other entries of a batch are not affected"
 			}
 			se.keepBody(outcome, cut)
+			rejected = append(rejected, entryOutcome{entry: i, status: se.Status, outcome: outcome, cut: cut})
 		}
 		// A retryable entry failure wins: retrying the whole (idempotent)
 		// bundle may succeed, dead-lettering it would lose the other entries.
@@ -1535,10 +1538,57 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK b
 		return missing, nil
 	}
 	worst.Partial = partialText(failed, worst.Entry, req.entries, !worst.Batch)
+	if len(rejected) > 1 && !retryable(worst.Code) && !worst.transient {
+		// Each entry refused for its own reason: the dead letter keeps
+		// every one's outcome, not only the one that decided its fate.
+		b, cut := entryOutcomes(rejected)
+		worst.keepBody(b, cut)
+	}
 	if retryable(worst.Code) || worst.transient || worst.Conflict() {
 		return 0, worst
 	}
 	return 0, queue.Permanent(worst)
+}
+
+// entryOutcome is a response Bundle entry refused for good: its index,
+// status and OperationOutcome (nil when it had none; cut when the scan
+// kept only its start).
+type entryOutcome struct {
+	entry   int
+	status  string
+	outcome []byte
+	cut     bool
+}
+
+// entryOutcomes is the answer a dead letter keeps for several refused
+// entries of a response Bundle: a JSON array of {"entry": index,
+// "status": status, "outcome": OperationOutcome as received}, an outcome
+// cut short (or not JSON) kept as a string. cut says one was cut.
+func entryOutcomes(es []entryOutcome) ([]byte, bool) {
+	type kept struct {
+		Entry   int    `json:"entry"`
+		Status  string `json:"status"`
+		Outcome any    `json:"outcome,omitempty"`
+	}
+	out := make([]kept, len(es))
+	cut := false
+	for i, e := range es {
+		out[i] = kept{Entry: e.entry, Status: e.status}
+		o := bytes.TrimSpace(e.outcome)
+		switch {
+		case len(o) == 0:
+		case !e.cut && json.Valid(o):
+			out[i].Outcome = json.RawMessage(o)
+		default:
+			out[i].Outcome = string(o)
+		}
+		cut = cut || e.cut
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // the outcomes' text as the exchange wrote it
+	enc.Encode(out)
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), cut
 }
 
 // partialText is StatusError.Partial for the entry shown (the one that
