@@ -609,9 +609,17 @@ func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Cl
 		resp.Body.Close()
 		err := classify(resp, body, create, tok != "")
 		var se *StatusError
-		if create == "" && errors.As(err, &se) && se.Hint == "" && resp.StatusCode == http.StatusBadRequest {
-			if i, several := matchedSeveral(body); several {
-				// Medplum's word for FHIR's 412: the same next step.
+		if create == "" && errors.As(err, &se) {
+			// 412, or Medplum's word for it (a 400): the next step
+			// names the type of the entry the outcome names.
+			i, several := -1, resp.StatusCode == http.StatusPreconditionFailed
+			switch {
+			case several:
+				i = outcomeEntry(body)
+			case se.Hint == "" && resp.StatusCode == http.StatusBadRequest:
+				i, several = matchedSeveral(body)
+			}
+			if several {
 				typ := ""
 				if sc, err := sent(); err == nil && i >= 0 && i < len(sc.types) {
 					typ = sc.types[i]
@@ -1818,18 +1826,45 @@ func matchedSeveral(body []byte) (entry int, ok bool) {
 		if !strings.Contains(is.Details.Text, "matched multiple resources") && !strings.Contains(is.Diagnostics, "matched multiple resources") {
 			continue
 		}
-		for _, x := range is.Expression {
-			if rest, found := strings.CutPrefix(x, "Bundle.entry["); found {
-				if n, _, found := strings.Cut(rest, "]"); found {
-					if i, err := strconv.Atoi(n); err == nil && i >= 0 {
-						return i, true
-					}
+		return expressionEntry(is.Expression), true
+	}
+	return -1, false
+}
+
+// outcomeEntry is the transaction entry that body, an OperationOutcome
+// refusing a transaction whole, names in its first issue that names one
+// by its expression ("Bundle.entry[3].request.url"); -1 when none does.
+func outcomeEntry(body []byte) int {
+	var oo struct {
+		ResourceType string `json:"resourceType"`
+		Issue        []struct {
+			Expression []string `json:"expression"`
+		} `json:"issue"`
+	}
+	if json.Unmarshal(bytes.TrimSpace(body), &oo) != nil || oo.ResourceType != "OperationOutcome" {
+		return -1
+	}
+	for _, is := range oo.Issue {
+		if i := expressionEntry(is.Expression); i >= 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+// expressionEntry is the entry index the first of an issue's expressions
+// of the form Bundle.entry[i]... names, -1 when none does.
+func expressionEntry(expression []string) int {
+	for _, x := range expression {
+		if rest, found := strings.CutPrefix(x, "Bundle.entry["); found {
+			if n, _, found := strings.Cut(rest, "]"); found {
+				if i, err := strconv.Atoi(n); err == nil && i >= 0 {
+					return i
 				}
 			}
 		}
-		return -1, true
 	}
-	return -1, false
+	return -1
 }
 
 // issuesFrom extracts OperationOutcome issues, or a one-line snippet of a
