@@ -1929,21 +1929,65 @@ func truncate(s string, n int) string {
 	return s[:cut] + "…"
 }
 
+// stripTags returns the text of an HTML page: its tags taken out, and
+// what a browser does not show as text with them: comments and the
+// contents of its style and script elements (a proxy's page carries its
+// style sheet and script before a word of what it says).
 func stripTags(s string) string {
 	var sb strings.Builder
-	in := false
-	for _, r := range s {
+	for len(s) > 0 {
+		i := strings.IndexByte(s, '<')
+		if i < 0 {
+			sb.WriteString(s)
+			break
+		}
+		sb.WriteString(s[:i])
+		sb.WriteByte(' ')
+		s = s[i:]
+		end := ">"
 		switch {
-		case r == '<':
-			in = true
-			sb.WriteByte(' ')
-		case r == '>':
-			in = false
-		case !in:
-			sb.WriteRune(r)
+		case strings.HasPrefix(s, "<!--"):
+			end = "-->"
+		case rawTextElement(s, "script"):
+			end = "</script"
+		case rawTextElement(s, "style"):
+			end = "</style"
+		}
+		j := indexFold(s[1:], end)
+		if j < 0 {
+			break
+		}
+		s = s[1+j+len(end):]
+		if end != ">" && end != "-->" {
+			// The end tag's own rest: "</script >".
+			if k := strings.IndexByte(s, '>'); k >= 0 {
+				s = s[k+1:]
+			} else {
+				s = ""
+			}
 		}
 	}
 	return sb.String()
+}
+
+// rawTextElement reports whether s starts with the start tag of the
+// element name, in any case.
+func rawTextElement(s, name string) bool {
+	if len(s) < len(name)+2 || !strings.EqualFold(s[1:1+len(name)], name) {
+		return false
+	}
+	c := s[1+len(name)]
+	return c == '>' || c == '/' || isSpace(c)
+}
+
+// indexFold is strings.Index of an ASCII sub, in any case.
+func indexFold(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return i
+		}
+	}
+	return -1
 }
 
 // hasRetryAfter reports whether v is a Retry-After value, delay-seconds
