@@ -620,11 +620,10 @@ func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Cl
 				i, several = matchedSeveral(body)
 			}
 			if several {
-				typ := ""
-				if sc, err := sent(); err == nil && i >= 0 && i < len(sc.types) {
-					typ = sc.types[i]
+				se.Hint = contentHint(http.StatusPreconditionFailed, "")
+				if sc, err := sent(); err == nil {
+					se.Hint = preconditionHint(resp.StatusCode, sc, i)
 				}
-				se.Hint = contentHint(http.StatusPreconditionFailed, typ)
 			}
 		}
 		return resp.StatusCode == http.StatusUnauthorized || tokenRefused(resp, tok != ""), fmt.Errorf("%s %s to %s: %w", what, it.ID, s.host, withItemID(err, it.ID))
@@ -1395,6 +1394,25 @@ func contentHint(code int, typ string) string {
 	return ""
 }
 
+// preconditionHint is the next step for a 412 (or Medplum's 400 for
+// several matches) refusing entry i of the bundle sent (-1: not known).
+// An entry with request.ifMatch answered 412 names a version the
+// resource at the exchange no longer has (FHIR R4 http.html#concurrency:
+// "If the version id given in the If-Match header does not match, the
+// server returns a 412 Precondition Failed status code"), which sending
+// it again does not change; any other 412 is several resources matching
+// a conditional identifier.
+func preconditionHint(code int, sent *bundleScan, i int) string {
+	typ := ""
+	if i >= 0 && i < len(sent.types) {
+		typ = sent.types[i]
+	}
+	if code == http.StatusPreconditionFailed && i >= 0 && i < len(sent.ifMatch) && sent.ifMatch[i] {
+		return "the " + nameOr(typ, "resource") + " at the exchange has changed since the version the entry's ifMatch names (FHIR R4 http.html#concurrency), and sending the entry again is refused again: export the record again from its source"
+	}
+	return contentHint(http.StatusPreconditionFailed, typ)
+}
+
 // mediaType is the media type of a Content-Type header, or "" when it is
 // not a plain type/subtype (it is quoted in status text).
 func mediaType(ct string) string {
@@ -1519,8 +1537,8 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK b
 				typ = req.types[i]
 			}
 			se.Hint = contentHint(code, typ)
-			if _, several := matchedSeveral(outcome); several && code == http.StatusBadRequest {
-				se.Hint = contentHint(http.StatusPreconditionFailed, typ) // Medplum's word for a 412
+			if _, several := matchedSeveral(outcome); (several && code == http.StatusBadRequest) || code == http.StatusPreconditionFailed {
+				se.Hint = preconditionHint(code, req, i) // a 400: Medplum's word for a 412
 			}
 			if se.Batch && (code == http.StatusNotFound || code == http.StatusGone) {
 				// ferry's own batches are status changes: PATCHes of
