@@ -9,8 +9,9 @@ import (
 // bundleScan reads a FHIR Bundle's JSON as it streams past, holding only
 // what classification needs: the top-level resourceType and type, the
 // number of elements of the top-level entry array, and for each entry its
-// response.status, (cut to outcomeCap) response.outcome and the resource
-// type its request.url names. It is used on
+// response.status, (cut to outcomeCap) response.outcome, the resource
+// type its request.url names and whether it has a request.ifMatch. It is
+// used on
 // the request, to learn how many entries were sent without buffering a
 // 270 MB fax bundle, and on the answer, whose entries may echo that fax.
 // encoding/json cannot do this: its Decoder holds each token whole, and
@@ -26,6 +27,7 @@ type bundleScan struct {
 	entries      int
 	statuses     []string // per entry; "" when absent
 	types        []string // per entry: request.url's resource type; "" when absent or not one
+	ifMatch      []bool   // per entry: request.ifMatch is given
 	outcomes     [][]byte // per entry; nil when absent
 	outcomeCut   []bool   // per entry: outcome longer than outcomeCap
 	outcomeCap   int      // 0: do not keep outcomes
@@ -62,6 +64,7 @@ const (
 	roleOutcome
 	roleRequest
 	roleRequestURL
+	roleIfMatch
 )
 
 type scanFrame struct {
@@ -254,6 +257,7 @@ func (s *bundleScan) beginValue() scanRole {
 		s.entries++
 		s.statuses = append(s.statuses, "")
 		s.types = append(s.types, "")
+		s.ifMatch = append(s.ifMatch, false)
 		if s.outcomeCap > 0 {
 			s.outcomes = append(s.outcomes, nil)
 			s.outcomeCut = append(s.outcomeCut, false)
@@ -265,6 +269,8 @@ func (s *bundleScan) beginValue() scanRole {
 		return roleRequest
 	case f.role == roleRequest && f.obj && f.key == "url":
 		return roleRequestURL
+	case f.role == roleRequest && f.obj && f.key == "ifMatch":
+		return roleIfMatch
 	case f.role == roleResponse && f.obj && f.key == "status":
 		return roleStatus
 	case f.role == roleResponse && f.obj && f.key == "outcome" && s.outcomeCap > 0:
@@ -313,6 +319,8 @@ func (s *bundleScan) endString() {
 		s.typ = v
 	case roleStatus:
 		s.statuses[len(s.statuses)-1] = v
+	case roleIfMatch:
+		s.ifMatch[len(s.ifMatch)-1] = v != ""
 	}
 	s.endValue()
 }

@@ -609,14 +609,21 @@ func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Cl
 		resp.Body.Close()
 		err := classify(resp, body, create, tok != "")
 		var se *StatusError
-		if create == "" && errors.As(err, &se) && se.Hint == "" && resp.StatusCode == http.StatusBadRequest {
-			if i, several := matchedSeveral(body); several {
-				// Medplum's word for FHIR's 412: the same next step.
-				typ := ""
-				if sc, err := sent(); err == nil && i >= 0 && i < len(sc.types) {
-					typ = sc.types[i]
+		if create == "" && errors.As(err, &se) {
+			// 412, or Medplum's word for it (a 400): the next step
+			// names the type of the entry the outcome names.
+			i, several := -1, resp.StatusCode == http.StatusPreconditionFailed
+			switch {
+			case several:
+				i = outcomeEntry(body)
+			case se.Hint == "" && resp.StatusCode == http.StatusBadRequest:
+				i, several = matchedSeveral(body)
+			}
+			if several {
+				se.Hint = contentHint(http.StatusPreconditionFailed, "")
+				if sc, err := sent(); err == nil {
+					se.Hint = preconditionHint(resp.StatusCode, sc, i)
 				}
-				se.Hint = contentHint(http.StatusPreconditionFailed, typ)
 			}
 		}
 		return resp.StatusCode == http.StatusUnauthorized || tokenRefused(resp, tok != ""), fmt.Errorf("%s %s to %s: %w", what, it.ID, s.host, withItemID(err, it.ID))
@@ -915,7 +922,8 @@ type StatusError struct {
 	Location string
 	// Body is the receiver's answer as received, for a permanent failure
 	// only: the response body, or for a failed transaction-response entry
-	// that entry's outcome; cut to queue.MaxOutcomeBytes (BodyTruncated).
+	// that entry's outcome (for several refused, every one's:
+	// entryOutcomes); cut to queue.MaxOutcomeBytes (BodyTruncated).
 	// It may quote patient data: it goes to the dead letter, never to a
 	// log (Error and Summary leave it out).
 	Body          []byte
@@ -1386,6 +1394,25 @@ func contentHint(code int, typ string) string {
 	return ""
 }
 
+// preconditionHint is the next step for a 412 (or Medplum's 400 for
+// several matches) refusing entry i of the bundle sent (-1: not known).
+// An entry with request.ifMatch answered 412 names a version the
+// resource at the exchange no longer has (FHIR R4 http.html#concurrency:
+// "If the version id given in the If-Match header does not match, the
+// server returns a 412 Precondition Failed status code"), which sending
+// it again does not change; any other 412 is several resources matching
+// a conditional identifier.
+func preconditionHint(code int, sent *bundleScan, i int) string {
+	typ := ""
+	if i >= 0 && i < len(sent.types) {
+		typ = sent.types[i]
+	}
+	if code == http.StatusPreconditionFailed && i >= 0 && i < len(sent.ifMatch) && sent.ifMatch[i] {
+		return "the " + nameOr(typ, "resource") + " at the exchange has changed since the version the entry's ifMatch names (FHIR R4 http.html#concurrency), and sending the entry again is refused again: export the record again from its source"
+	}
+	return contentHint(http.StatusPreconditionFailed, typ)
+}
+
 // mediaType is the media type of a Content-Type header, or "" when it is
 // not a plain type/subtype (it is quoted in status text).
 func mediaType(ct string) string {
@@ -1475,7 +1502,8 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK b
 		return improper(fmt.Sprintf("the exchange's %s has %d entries for the %d sent", want, sc.entries, req.entries))
 	}
 	var worst *StatusError
-	var failed []int // the entries that failed
+	var failed []int            // the entries that failed
+	var rejected []entryOutcome // those refused for good, with their outcomes
 	for i, status := range sc.statuses {
 		code := leadingInt(status)
 		if code >= 200 && code < 300 {
@@ -1509,8 +1537,8 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK b
 				typ = req.types[i]
 			}
 			se.Hint = contentHint(code, typ)
-			if _, several := matchedSeveral(outcome); several && code == http.StatusBadRequest {
-				se.Hint = contentHint(http.StatusPreconditionFailed, typ) // Medplum's word for a 412
+			if _, several := matchedSeveral(outcome); (several && code == http.StatusBadRequest) || code == http.StatusPreconditionFailed {
+				se.Hint = preconditionHint(code, req, i) // a 400: Medplum's word for a 412
 			}
 			if se.Batch && (code == http.StatusNotFound || code == http.StatusGone) {
 				// ferry's own batches are status changes: PATCHes of
@@ -1523,6 +1551,7 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK b
 				se.Hint = "the exchange holds no resource at this entry's URL; for an HL7 v2 status change (OBX-11 U), the result it makes final never reached the exchange; for an MDM cancel (T11) or document status change (T03), the document it names never reached the exchange through ferry: if the exchange holds it under another id, withdraw it there; the other entries of a batch are not affected"
 			}
 			se.keepBody(outcome, cut)
+			rejected = append(rejected, entryOutcome{entry: i, status: se.Status, outcome: outcome, cut: cut})
 		}
 		// A retryable entry failure wins: retrying the whole (idempotent)
 		// bundle may succeed, dead-lettering it would lose the other entries.
@@ -1535,10 +1564,57 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK b
 		return missing, nil
 	}
 	worst.Partial = partialText(failed, worst.Entry, req.entries, !worst.Batch)
+	if len(rejected) > 1 && !retryable(worst.Code) && !worst.transient {
+		// Each entry refused for its own reason: the dead letter keeps
+		// every one's outcome, not only the one that decided its fate.
+		b, cut := entryOutcomes(rejected)
+		worst.keepBody(b, cut)
+	}
 	if retryable(worst.Code) || worst.transient || worst.Conflict() {
 		return 0, worst
 	}
 	return 0, queue.Permanent(worst)
+}
+
+// entryOutcome is a response Bundle entry refused for good: its index,
+// status and OperationOutcome (nil when it had none; cut when the scan
+// kept only its start).
+type entryOutcome struct {
+	entry   int
+	status  string
+	outcome []byte
+	cut     bool
+}
+
+// entryOutcomes is the answer a dead letter keeps for several refused
+// entries of a response Bundle: a JSON array of {"entry": index,
+// "status": status, "outcome": OperationOutcome as received}, an outcome
+// cut short (or not JSON) kept as a string. cut says one was cut.
+func entryOutcomes(es []entryOutcome) ([]byte, bool) {
+	type kept struct {
+		Entry   int    `json:"entry"`
+		Status  string `json:"status"`
+		Outcome any    `json:"outcome,omitempty"`
+	}
+	out := make([]kept, len(es))
+	cut := false
+	for i, e := range es {
+		out[i] = kept{Entry: e.entry, Status: e.status}
+		o := bytes.TrimSpace(e.outcome)
+		switch {
+		case len(o) == 0:
+		case !e.cut && json.Valid(o):
+			out[i].Outcome = json.RawMessage(o)
+		default:
+			out[i].Outcome = string(o)
+		}
+		cut = cut || e.cut
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // the outcomes' text as the exchange wrote it
+	enc.Encode(out)
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), cut
 }
 
 // partialText is StatusError.Partial for the entry shown (the one that
@@ -1768,18 +1844,45 @@ func matchedSeveral(body []byte) (entry int, ok bool) {
 		if !strings.Contains(is.Details.Text, "matched multiple resources") && !strings.Contains(is.Diagnostics, "matched multiple resources") {
 			continue
 		}
-		for _, x := range is.Expression {
-			if rest, found := strings.CutPrefix(x, "Bundle.entry["); found {
-				if n, _, found := strings.Cut(rest, "]"); found {
-					if i, err := strconv.Atoi(n); err == nil && i >= 0 {
-						return i, true
-					}
+		return expressionEntry(is.Expression), true
+	}
+	return -1, false
+}
+
+// outcomeEntry is the transaction entry that body, an OperationOutcome
+// refusing a transaction whole, names in its first issue that names one
+// by its expression ("Bundle.entry[3].request.url"); -1 when none does.
+func outcomeEntry(body []byte) int {
+	var oo struct {
+		ResourceType string `json:"resourceType"`
+		Issue        []struct {
+			Expression []string `json:"expression"`
+		} `json:"issue"`
+	}
+	if json.Unmarshal(bytes.TrimSpace(body), &oo) != nil || oo.ResourceType != "OperationOutcome" {
+		return -1
+	}
+	for _, is := range oo.Issue {
+		if i := expressionEntry(is.Expression); i >= 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+// expressionEntry is the entry index the first of an issue's expressions
+// of the form Bundle.entry[i]... names, -1 when none does.
+func expressionEntry(expression []string) int {
+	for _, x := range expression {
+		if rest, found := strings.CutPrefix(x, "Bundle.entry["); found {
+			if n, _, found := strings.Cut(rest, "]"); found {
+				if i, err := strconv.Atoi(n); err == nil && i >= 0 {
+					return i
 				}
 			}
 		}
-		return -1, true
 	}
-	return -1, false
+	return -1
 }
 
 // issuesFrom extracts OperationOutcome issues, or a one-line snippet of a
@@ -1844,21 +1947,65 @@ func truncate(s string, n int) string {
 	return s[:cut] + "…"
 }
 
+// stripTags returns the text of an HTML page: its tags taken out, and
+// what a browser does not show as text with them: comments and the
+// contents of its style and script elements (a proxy's page carries its
+// style sheet and script before a word of what it says).
 func stripTags(s string) string {
 	var sb strings.Builder
-	in := false
-	for _, r := range s {
+	for len(s) > 0 {
+		i := strings.IndexByte(s, '<')
+		if i < 0 {
+			sb.WriteString(s)
+			break
+		}
+		sb.WriteString(s[:i])
+		sb.WriteByte(' ')
+		s = s[i:]
+		end := ">"
 		switch {
-		case r == '<':
-			in = true
-			sb.WriteByte(' ')
-		case r == '>':
-			in = false
-		case !in:
-			sb.WriteRune(r)
+		case strings.HasPrefix(s, "<!--"):
+			end = "-->"
+		case rawTextElement(s, "script"):
+			end = "</script"
+		case rawTextElement(s, "style"):
+			end = "</style"
+		}
+		j := indexFold(s[1:], end)
+		if j < 0 {
+			break
+		}
+		s = s[1+j+len(end):]
+		if end != ">" && end != "-->" {
+			// The end tag's own rest: "</script >".
+			if k := strings.IndexByte(s, '>'); k >= 0 {
+				s = s[k+1:]
+			} else {
+				s = ""
+			}
 		}
 	}
 	return sb.String()
+}
+
+// rawTextElement reports whether s starts with the start tag of the
+// element name, in any case.
+func rawTextElement(s, name string) bool {
+	if len(s) < len(name)+2 || !strings.EqualFold(s[1:1+len(name)], name) {
+		return false
+	}
+	c := s[1+len(name)]
+	return c == '>' || c == '/' || isSpace(c)
+}
+
+// indexFold is strings.Index of an ASCII sub, in any case.
+func indexFold(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return i
+		}
+	}
+	return -1
 }
 
 // hasRetryAfter reports whether v is a Retry-After value, delay-seconds
