@@ -91,6 +91,13 @@ func withVitalSignCode(code *fhir.CodeableConcept) *fhir.CodeableConcept {
 // observation maps a result, vital sign or social history observation and
 // returns its reference ("" if it was a repeat).
 func (c *converter) observation(o *act, category, within string) string {
+	if strings.TrimSpace(o.NullFlavor) != "" {
+		// A statement of nullFlavor NI states nothing: within an
+		// organizer or another statement it is counted as not
+		// converted, as one standing as an entry is (see entry).
+		c.skip("observation nullFlavor")
+		return ""
+	}
 	if negated(o) {
 		// negationInd="true" denies the observation (CDA R2: HL7's "Not
 		// Pregnant" example is a Pregnancy Observation of value Pregnant,
