@@ -104,6 +104,11 @@ func (c *converter) resolveAct(a *act) {
 			v.Text = c.lookup(v.Reference)
 		}
 	}
+	for i := range a.ReferenceRange {
+		if or := a.ReferenceRange[i].ObservationRange; or != nil {
+			c.resolveED(or.Text)
+		}
+	}
 	for i := range a.Participant {
 		if pr := a.Participant[i].ParticipantRole; pr != nil && pr.PlayingEntity != nil {
 			c.resolveCD(pr.PlayingEntity.Code)
