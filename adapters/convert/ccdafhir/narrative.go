@@ -97,6 +97,11 @@ func (c *converter) resolveAct(a *act) {
 	c.resolveCD(a.Code)
 	c.resolveED(a.Text)
 	c.resolveCD(a.RouteCode)
+	for _, cs := range [][]cd{a.InterpretationCode, a.MethodCode, a.TargetSiteCode, a.ApproachSiteCode} {
+		for i := range cs {
+			c.resolveCD(&cs[i])
+		}
+	}
 	for i := range a.Value {
 		v := &a.Value[i]
 		c.resolveED(v.OriginalText)
