@@ -164,6 +164,21 @@ func (c *converter) observation(o *act, category, within string) string {
 			r.ValueCodeableConcept = simpleConcept("http://terminology.hl7.org/CodeSystem/v3-NullFlavor", "UNK", "Unknown")
 		}
 	}
+	if !valued(r) {
+		// US Core us-core-2 and FHIR's vs-2: an Observation without
+		// components or members has a value or says why not. One
+		// without a value element, or whose value gave none (an empty
+		// <value xsi:type="PQ"/>, a PQ of "<0.5"), says so, as the
+		// HL7 v2 converter's OBX without a value does.
+		reason := "unknown"
+		switch r.Status {
+		case "registered":
+			reason = "temp-unknown"
+		case "cancelled":
+			reason = "not-performed"
+		}
+		r.DataAbsentReason = simpleConcept(fhir.DataAbsentReasonSystem, reason, "")
+	}
 	if category == "vital-signs" {
 		profileUnit(&r.Code, r.ValueQuantity)
 	}
@@ -247,6 +262,13 @@ func hasRef(refs []fhir.Reference, ref string) bool {
 		}
 	}
 	return false
+}
+
+// valued reports whether r has a value[x] or a dataAbsentReason.
+func valued(r *fhir.Observation) bool {
+	return r.ValueQuantity != nil || r.ValueCodeableConcept != nil || r.ValueString != "" || r.ValueBoolean != nil ||
+		r.ValueInteger != nil || r.ValueRange != nil || r.ValueRatio != nil || r.ValueTime != "" || r.ValueDateTime != "" ||
+		r.ValuePeriod != nil || r.DataAbsentReason != nil
 }
 
 // setObsValue maps a CDA ANY value by its xsi:type to value[x], or to
