@@ -97,11 +97,21 @@ func (c *converter) resolveAct(a *act) {
 	c.resolveCD(a.Code)
 	c.resolveED(a.Text)
 	c.resolveCD(a.RouteCode)
+	for _, cs := range [][]cd{a.InterpretationCode, a.MethodCode, a.TargetSiteCode, a.ApproachSiteCode} {
+		for i := range cs {
+			c.resolveCD(&cs[i])
+		}
+	}
 	for i := range a.Value {
 		v := &a.Value[i]
 		c.resolveED(v.OriginalText)
 		if strings.TrimSpace(v.Text) == "" && v.Reference != nil {
 			v.Text = c.lookup(v.Reference)
+		}
+	}
+	for i := range a.ReferenceRange {
+		if or := a.ReferenceRange[i].ObservationRange; or != nil {
+			c.resolveED(or.Text)
 		}
 	}
 	for i := range a.Participant {

@@ -91,6 +91,13 @@ func withVitalSignCode(code *fhir.CodeableConcept) *fhir.CodeableConcept {
 // observation maps a result, vital sign or social history observation and
 // returns its reference ("" if it was a repeat).
 func (c *converter) observation(o *act, category, within string) string {
+	if strings.TrimSpace(o.NullFlavor) != "" {
+		// A statement of nullFlavor NI states nothing: within an
+		// organizer or another statement it is counted as not
+		// converted, as one standing as an entry is (see entry).
+		c.skip("observation nullFlavor")
+		return ""
+	}
 	if negated(o) {
 		// negationInd="true" denies the observation (CDA R2: HL7's "Not
 		// Pregnant" example is a Pregnancy Observation of value Pregnant,
@@ -156,6 +163,21 @@ func (c *converter) observation(o *act, category, within string) string {
 			r.DataAbsentReason = nil
 			r.ValueCodeableConcept = simpleConcept("http://terminology.hl7.org/CodeSystem/v3-NullFlavor", "UNK", "Unknown")
 		}
+	}
+	if !valued(r) {
+		// US Core us-core-2 and FHIR's vs-2: an Observation without
+		// components or members has a value or says why not. One
+		// without a value element, or whose value gave none (an empty
+		// <value xsi:type="PQ"/>, a PQ of "<0.5"), says so, as the
+		// HL7 v2 converter's OBX without a value does.
+		reason := "unknown"
+		switch r.Status {
+		case "registered":
+			reason = "temp-unknown"
+		case "cancelled":
+			reason = "not-performed"
+		}
+		r.DataAbsentReason = simpleConcept(fhir.DataAbsentReasonSystem, reason, "")
 	}
 	if category == "vital-signs" {
 		profileUnit(&r.Code, r.ValueQuantity)
@@ -240,6 +262,13 @@ func hasRef(refs []fhir.Reference, ref string) bool {
 		}
 	}
 	return false
+}
+
+// valued reports whether r has a value[x] or a dataAbsentReason.
+func valued(r *fhir.Observation) bool {
+	return r.ValueQuantity != nil || r.ValueCodeableConcept != nil || r.ValueString != "" || r.ValueBoolean != nil ||
+		r.ValueInteger != nil || r.ValueRange != nil || r.ValueRatio != nil || r.ValueTime != "" || r.ValueDateTime != "" ||
+		r.ValuePeriod != nil || r.DataAbsentReason != nil
 }
 
 // setObsValue maps a CDA ANY value by its xsi:type to value[x], or to

@@ -40,6 +40,13 @@ func dateTime(v, defZone string) (string, bool) {
 	zone := ""
 	if i := strings.IndexAny(v, "+-"); i > 0 {
 		zone, v = v[i:], v[:i]
+		for j := 1; j < len(zone); j++ {
+			if zone[j] < '0' || zone[j] > '9' {
+				// Not a zone: an ISO date ("2024-03-15") is no TS,
+				// and must not be read as its year.
+				return "", false
+			}
+		}
 	} else if strings.HasSuffix(v, "Z") {
 		zone, v = "Z", v[:len(v)-1]
 	}
