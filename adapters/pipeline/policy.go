@@ -120,6 +120,11 @@ func (p Policy) matchCode(system, code string) (string, bool) {
 		// fhir.ConfidentialityOf ranks it everywhere else: "r" outranks
 		// an envelope's N, so it is R here too.
 		code = strings.ToUpper(code)
+	} else if c, _, ok := fhir.SecurityCode(code); ok {
+		// A v3-ActCode code in another case ("42CFRPART2", "hiv"), as
+		// fhir.CodingKind and the high-water marks read it: a Part 2
+		// record so labelled is still one.
+		code = c
 	}
 	for _, h := range p.Hold {
 		if code == h {
