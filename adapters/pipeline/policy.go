@@ -130,8 +130,11 @@ func (p Policy) matchCode(system, code string) (string, bool) {
 		if code == h {
 			return h, true
 		}
-		// A confidentiality hold covers the higher levels too.
-		if hl, ok := confLevel[h]; ok && (conf || system == "") {
+		// A confidentiality hold covers the higher levels too, under
+		// whatever system the held code itself counts (above): one
+		// that holds R but sends V so written would be a downgrade
+		// (an engine's v2 table 0177 or 0272, a ValueSet's URL).
+		if hl, ok := confLevel[h]; ok {
 			if sl, ok := confLevel[code]; ok && sl >= hl {
 				return code, true
 			}
