@@ -208,8 +208,17 @@ func markOf(labels []fhir.Coding) []fhir.Coding {
 
 // bundleLabels are the labels of bundle, a transaction as JSON, and of
 // its entries' resources, as the sender wrote them; none where they
-// cannot be read (labelEntries then reads the parts alike).
+// cannot be read (labelEntries then reads the parts alike). Labels deeper
+// in (a contained resource's, a DocumentReference's securityLabel), which
+// exchange.hold reads too, follow: a part is held with the one holding
+// such an entry.
 func bundleLabels(bundle []byte) []fhir.Coding {
+	return append(ownLabels(bundle), deepLabels(bundle)...)
+}
+
+// ownLabels are the labels of bundle and of its entries' resources as
+// written in their meta.security (bundleLabels).
+func ownLabels(bundle []byte) []fhir.Coding {
 	labels := resourceSecurity(bundle)
 	start, end, found, err := topLevelMember(bundle, "entry")
 	if err != nil || !found {
