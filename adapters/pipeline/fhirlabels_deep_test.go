@@ -62,3 +62,49 @@ func TestFHIRJSONPartsKeepDeepLabels(t *testing.T) {
 		})
 	}
 }
+
+// TestFHIRJSONBundleMarkKeepsDeepLabels: the Bundle ferry wraps a FHIR
+// resource in, and a transaction passed through whole, carried the
+// high-water mark of the resources' own meta.security alone, so a very
+// restricted resource an Observation contains, or a DocumentReference
+// whose securityLabel says R (the document's mark, DS4P) with no
+// meta.security, went in a Bundle labelled nothing or lower, though
+// README has the Bundle carry the mark of its labels and exchange.hold
+// reads them at any depth. The mark now reads them there too; the
+// resources stay as sent.
+func TestFHIRJSONBundleMarkKeepsDeepLabels(t *testing.T) {
+	obs := `{"resourceType":"Observation","id":"o1","meta":{"security":[{"system":` + confSys + `,"code":"N"}]},` +
+		`"contained":[{"resourceType":"Specimen","id":"s","meta":{"security":[{"system":` + confSys + `,"code":"V"},{"system":` + actSys + `,"code":"HIV"}]}}],` +
+		`"status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p1"}}`
+	doc := `{"resourceType":"DocumentReference","id":"d1","status":"current","securityLabel":[{"coding":[{"system":` + confSys + `,"code":"R"}]},{"coding":[{"system":` + actSys + `,"code":"PSY"}]}],` +
+		`"content":[{"attachment":{"contentType":"text/plain","data":"eA=="}}],"subject":{"reference":"Patient/p1"}}`
+	tx := `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":` + doc + `,"request":{"method":"PUT","url":"DocumentReference/d1"}}]}`
+	for _, c := range []struct {
+		name, format, body, want string
+	}{
+		{"Observation.ndjson", "fhir-ndjson", obs + "\n", "V,HIV"},
+		{"DocumentReference.json", "fhir-json", doc, "R,PSY"},
+		{"tx.json", "fhir-json", tx, "R,PSY"},
+	} {
+		units, err := FHIRJSON{}.Convert(context.Background(), adapters.Raw{Format: c.format, Name: c.name, Body: []byte(c.body)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(units) != 1 || units[0].Err != nil {
+			t.Fatalf("%s: %d units: %+v", c.name, len(units), units)
+		}
+		var b struct {
+			Meta  *fhir.Meta
+			Entry []struct{ Resource json.RawMessage }
+		}
+		if err := json.Unmarshal(units[0].Bundle, &b); err != nil || len(b.Entry) != 1 {
+			t.Fatalf("%s: %s: %v", c.name, units[0].Bundle, err)
+		}
+		if b.Meta == nil || securityCodes(b.Meta.Security) != c.want {
+			t.Errorf("%s: Bundle meta %+v, want %s", c.name, b.Meta, c.want)
+		}
+		if strings.Contains(c.name, "Observation") && !strings.Contains(string(b.Entry[0].Resource), `"meta":{"security":[{"system":`+confSys+`,"code":"N"}]}`) {
+			t.Errorf("%s: resource changed: %s", c.name, b.Entry[0].Resource)
+		}
+	}
+}
