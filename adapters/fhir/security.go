@@ -175,7 +175,9 @@ var handlingSystems = map[string]bool{
 // CodingKind classifies a label already written as a Coding: 0 for a
 // v3-Confidentiality code (ConfidentialityOf), else its kind. A known ActCode security code
 // counts by its code whatever system it came with (senders put them under
-// v3-ObservationValue or with no system at all).
+// v3-ObservationValue or with no system at all), and in any case
+// (SecurityCode): "42CFRPART2" is still a Part 2 record, "mask" still a
+// handling code kept out of a high-water mark.
 func CodingKind(c Coding) LabelKind {
 	if ConfidentialityOf(c) >= 0 {
 		return 0
@@ -183,7 +185,7 @@ func CodingKind(c Coding) LabelKind {
 	if handlingSystems[c.System] {
 		return LabelHandling
 	}
-	if k, ok := securityCodes[c.Code]; ok {
+	if _, k, ok := SecurityCode(c.Code); ok {
 		return k
 	}
 	return LabelOther
@@ -307,23 +309,37 @@ func (l *Labels) Coding() []Coding {
 // The confidentiality code is written as v3-Confidentiality's R4 code
 // whatever name or case it came under (ConfidentialityOf): an exchange
 // reads the mark's one code under that system, in upper case, and would
-// find none in "r" or under FHIR STU3's URI.
+// find none in "r" or under FHIR STU3's URI. A known sensitivity or
+// policy code of v3-ActCode given in another case ("42CFRPART2") is
+// written as v3-ActCode writes it (42CFRPart2), as Labels.AddText writes
+// it: v3 codes are case-sensitive, and an exchange's DS4P rules know no
+// other; under another system a code is left as its sender wrote it.
 func HighWaterMark(labels []Coding) []Coding {
 	hwm := collapse(labels, false)
-	implied := false
+	conf, implied, cloned := false, false, false
 	for i, c := range hwm {
+		w := c
 		switch CodingKind(c) {
 		case 0:
+			conf = true
 			if r := ConfidentialityOf(c); c.System != SystemConfidentiality || c.Code != confOrder[r] {
-				hwm = slices.Clone(hwm) // collapse may return labels itself
-				hwm[i] = ConfidentialityCoding(r)
+				w = ConfidentialityCoding(r)
 			}
-			return hwm
 		case LabelSensitivity, LabelPolicy:
 			implied = true
+			if c.System == SystemActCode {
+				w.Code, _, _ = SecurityCode(c.Code)
+			}
+		}
+		if w != c {
+			if !cloned {
+				hwm = slices.Clone(hwm) // collapse may return labels itself
+				cloned = true
+			}
+			hwm[i] = w
 		}
 	}
-	if !implied {
+	if conf || !implied {
 		return hwm
 	}
 	return append([]Coding{ConfidentialityCoding(RankRestricted)}, hwm...)

@@ -426,8 +426,9 @@ func (c FHIRJSON) unit(name string, body []byte, env []fhir.Coding) []Unit {
 		}
 		// Every part carries the high-water mark of the whole, as the
 		// parts of an HL7 v2 message do: a part is held with the one
-		// that holds a restricted entry, not sent without it.
-		var whole []fhir.Coding
+		// that holds a restricted entry, not sent without it. The mark
+		// counts the labels deeper in too, as the hold does.
+		whole := deepLabels(body)
 		if len(parts) > 1 {
 			whole = bundleLabels(body)
 		}
@@ -496,7 +497,9 @@ func (c FHIRJSON) unit(name string, body []byte, env []fhir.Coding) []Unit {
 	// The Bundle carries the resource's high-water mark, as a converter's
 	// does: its labels but the refrain and obligation codes (DS4P).
 	var meta []byte
-	if hwm := fhir.HighWaterMark(slices.Concat(securityOf(h.Meta), env)); len(hwm) > 0 {
+	// Labels deeper in (a contained resource's, a DocumentReference's
+	// securityLabel) count, as exchange.hold counts them.
+	if hwm := fhir.HighWaterMark(withLabels(slices.Concat(securityOf(h.Meta), env), deepLabels(body))); len(hwm) > 0 {
 		if meta, err = json.Marshal(map[string]any{"security": hwm}); err != nil {
 			u.Err = err
 			return []Unit{u}

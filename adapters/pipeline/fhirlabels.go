@@ -142,8 +142,11 @@ func labelResource(obj []byte, labels []fhir.Coding) ([]byte, error) {
 // added), as the Bundle ferry wraps one resource in carries its labels'
 // (DS4P): a transaction exported with labelled entries and an unlabelled
 // Bundle, or one labelled lower, goes out with the mark raised. whole
-// are more labels for the Bundle's mark: those of the whole transaction
-// a part was cut from (bundleLabels), which every part carries.
+// are more labels for the Bundle's mark: those deeper in the transaction
+// (deepLabels: a contained resource's, a DocumentReference's
+// securityLabel), which exchange.hold reads too, and, for a part, those
+// of the whole transaction it was cut from (bundleLabels), which every
+// part carries.
 func labelEntries(bundle []byte, labels, whole []fhir.Coding) ([]byte, error) {
 	start, end, found, err := topLevelMember(bundle, "entry")
 	if err != nil {
@@ -152,7 +155,7 @@ func labelEntries(bundle []byte, labels, whole []fhir.Coding) ([]byte, error) {
 		}
 		return nil, err
 	}
-	all := slices.Concat(labels, whole)
+	all := slices.Clone(labels)
 	if found {
 		var raws []json.RawMessage
 		if err := json.Unmarshal(bundle[start:end], &raws); err != nil {
@@ -184,7 +187,18 @@ func labelEntries(bundle []byte, labels, whole []fhir.Coding) ([]byte, error) {
 			bundle = splice(bundle, start, end, append(list, ']'))
 		}
 	}
-	return labelResource(bundle, markOf(all))
+	return labelResource(bundle, markOf(withLabels(all, whole)))
+}
+
+// withLabels is labels with each of more it lacks (by system and code)
+// added after them.
+func withLabels(labels, more []fhir.Coding) []fhir.Coding {
+	for _, c := range more {
+		if !hasCoding(labels, c) {
+			labels = append(labels, c)
+		}
+	}
+	return labels
 }
 
 // markOf is the high-water mark of labels gathered from several
@@ -208,8 +222,17 @@ func markOf(labels []fhir.Coding) []fhir.Coding {
 
 // bundleLabels are the labels of bundle, a transaction as JSON, and of
 // its entries' resources, as the sender wrote them; none where they
-// cannot be read (labelEntries then reads the parts alike).
+// cannot be read (labelEntries then reads the parts alike). Labels deeper
+// in (a contained resource's, a DocumentReference's securityLabel), which
+// exchange.hold reads too, follow: a part is held with the one holding
+// such an entry.
 func bundleLabels(bundle []byte) []fhir.Coding {
+	return withLabels(ownLabels(bundle), deepLabels(bundle))
+}
+
+// ownLabels are the labels of bundle and of its entries' resources as
+// written in their meta.security (bundleLabels).
+func ownLabels(bundle []byte) []fhir.Coding {
 	labels := resourceSecurity(bundle)
 	start, end, found, err := topLevelMember(bundle, "entry")
 	if err != nil || !found {

@@ -7,6 +7,8 @@ import (
 	"io"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/ferry-health/ferry/adapters/fhir"
 )
 
 // labelScanner reads a FHIR JSON bundle once, front to back, for the
@@ -28,6 +30,10 @@ type labelScanner struct {
 	err   error // the reader's error, once it returned one
 	depth int
 	str   []byte // a kept string being decoded, reused
+	// collect, when not nil, gathers every label instead of matching
+	// the policy's: the scan then holds nothing and reads to the end
+	// (deepLabels).
+	collect *[]fhir.Coding
 }
 
 const (
@@ -52,6 +58,31 @@ func newLabelScannerBytes(p Policy, b []byte) *labelScanner {
 
 func newLabelScannerReader(p Policy, r io.Reader) *labelScanner {
 	return &labelScanner{p: p, r: r, buf: make([]byte, 64<<10)}
+}
+
+// deepLabels are the security labels of bundle, a FHIR JSON resource or
+// Bundle in memory, at every depth the policy reads them (meta.security
+// of every resource, however nested, and a DocumentReference's
+// securityLabel), each as its system and code; none when the bundle
+// cannot be read.
+func deepLabels(bundle []byte) []fhir.Coding {
+	var out []fhir.Coding
+	s := newLabelScannerBytes(Policy{}, bundle)
+	s.collect = &out
+	if _, _, err := s.held(); err != nil {
+		return nil
+	}
+	return out
+}
+
+// match reports whether the policy holds label c, and by which code; in a
+// scan that collects (deepLabels) it keeps c and holds nothing.
+func (s *labelScanner) match(c securityCoding) (string, bool) {
+	if s.collect != nil {
+		*s.collect = append(*s.collect, fhir.Coding{System: c.system, Code: c.code})
+		return "", false
+	}
+	return s.p.matchCode(c.system, c.code)
 }
 
 // held scans the bundle: the label that holds it, or an error when it
@@ -230,7 +261,7 @@ func (s *labelScanner) object() (string, bool, error) {
 				return false, err
 			}
 			for _, c := range codes {
-				if l, ok := s.p.matchCode(c.system, c.code); ok {
+				if l, ok := s.match(c); ok {
 					label = l
 					return true, nil
 				}
@@ -265,7 +296,7 @@ func (s *labelScanner) object() (string, bool, error) {
 			return "", false, errors.New("read security labels: DocumentReference.securityLabel is not a list of CodeableConcepts")
 		}
 		for _, c := range labels {
-			if l, ok := s.p.matchCode(c.system, c.code); ok {
+			if l, ok := s.match(c); ok {
 				return l, true, nil
 			}
 		}

@@ -120,13 +120,21 @@ func (p Policy) matchCode(system, code string) (string, bool) {
 		// fhir.ConfidentialityOf ranks it everywhere else: "r" outranks
 		// an envelope's N, so it is R here too.
 		code = strings.ToUpper(code)
+	} else if c, _, ok := fhir.SecurityCode(code); ok {
+		// A v3-ActCode code in another case ("42CFRPART2", "hiv"), as
+		// fhir.CodingKind and the high-water marks read it: a Part 2
+		// record so labelled is still one.
+		code = c
 	}
 	for _, h := range p.Hold {
 		if code == h {
 			return h, true
 		}
-		// A confidentiality hold covers the higher levels too.
-		if hl, ok := confLevel[h]; ok && (conf || system == "") {
+		// A confidentiality hold covers the higher levels too, under
+		// whatever system the held code itself counts (above): one
+		// that holds R but sends V so written would be a downgrade
+		// (an engine's v2 table 0177 or 0272, a ValueSet's URL).
+		if hl, ok := confLevel[h]; ok {
 			if sl, ok := confLevel[code]; ok && sl >= hl {
 				return code, true
 			}
