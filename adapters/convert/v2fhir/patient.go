@@ -259,7 +259,12 @@ func (x *conv) birthTime(s string) string {
 // state is. It is added after the patient is keyed, and never keys it. A
 // number without its state names no one (two states' licenses may share
 // it, and a sender's placeholder would be every patient's), so it is
-// left out.
+// left out; so is one whose state is neither a US state's code nor an
+// authority identifiers.systems maps or an OID names: HL7's own v2.8
+// sample (the corpus's ADT-A06-01) writes DL^T05349638, the number in the
+// state's place, and the "license" DL under a system minted from that
+// number named two different patients at the exchange (the CI's
+// two-patients audit).
 func (x *conv) license(dl hl7v2.Value) (fhir.Identifier, bool) {
 	num, state := dl.Text(1), dl.Comp(2).Sub(1).Trimmed()
 	if num == "" || state == "" {
@@ -268,7 +273,7 @@ func (x *conv) license(dl hl7v2.Value) (fhir.Identifier, bool) {
 	sys, known := x.authoritySystem(state, "", "")
 	id := fhir.Identifier{Type: identifierType("DL"), Value: num}
 	if id.System, known = licenseSystem(state, sys, known); !known {
-		id.Assigner = &fhir.Reference{Display: state}
+		return fhir.Identifier{}, false
 	}
 	if end, _ := x.date(dl.Text(3)); end != "" {
 		id.Period = &fhir.Period{End: end}

@@ -16,8 +16,9 @@ func TestDriversLicenseFieldKept(t *testing.T) {
 	for _, tc := range []struct{ pid3, pid20, want string }{
 		{"123^^^HOSP^MR", "D1234567^CA^20301231", "urn:oid:2.16.840.1.113883.4.3.6|D1234567|DL|2030-12-31"},
 		{"123^^^HOSP^MR~D1234567^^^CA^DL", "D1234567^CA", "urn:oid:2.16.840.1.113883.4.3.6|D1234567|DL|"},
-		{"123^^^HOSP^MR", "X9^ZZ", "urn:ferry:id:zz|X9|DL|"},
-		{"123^^^HOSP^MR", "X9", ""}, // no state: names no one
+		{"123^^^HOSP^MR", "X9^ZZ", ""},        // no state known by its code or a mapping: names no one for sure
+		{"123^^^HOSP^MR", "DL^T05349638", ""}, // HL7's v2.8 sample: the number in the state's place
+		{"123^^^HOSP^MR", "X9", ""},           // no state: names no one
 	} {
 		t.Run(tc.pid20, func(t *testing.T) {
 			msg := "MSH|^~\\&|A|F|||20240101120000||ADT^A08|C1|P|2.5.1\nPID|1||" + tc.pid3 + "||Doe^Jane||19900101|F||||||||||||" + tc.pid20
