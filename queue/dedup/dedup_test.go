@@ -377,15 +377,21 @@ func TestOpenRemovesCompactionLeftover(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// The rewrite's copy, written but not renamed when the process died.
+	// The rewrite's copy, written but not renamed when the process died:
+	// under the name durable.Create gives it, with no handle left open
+	// (the dead process's are closed; on Windows an open one, without
+	// delete sharing, would keep it from being removed).
 	p, err := durable.Create(path, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Write([]byte(magic)); err != nil {
+	leftover := p.Name()
+	if err := p.Abort(); err != nil {
 		t.Fatal(err)
 	}
-	leftover := p.Name()
+	if err := os.WriteFile(leftover, []byte(magic), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	other := filepath.Join(dir, ".other.db.tmp-1") // another file's: not this set's to remove
 	if err := os.WriteFile(other, nil, 0o600); err != nil {
 		t.Fatal(err)
