@@ -10,8 +10,6 @@ import (
 
 	"github.com/ferry-health/ferry/adapters"
 	"github.com/ferry-health/ferry/adapters/fhir"
-	"github.com/ferry-health/ferry/config"
-	"github.com/ferry-health/ferry/queue/diskq"
 )
 
 // TestActCodeLabelAnyCaseHeld: a FHIR export labelling a substance use
@@ -25,22 +23,7 @@ import (
 // file, a converter's list) and in the mark, which writes it as v3-ActCode
 // has it; the resource keeps the label as it came.
 func TestActCodeLabelAnyCaseHeld(t *testing.T) {
-	dir := t.TempDir()
-	q, err := diskq.Open(filepath.Join(dir, "queue"), diskq.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { q.Close(context.Background()) })
-	quar, err := OpenQuarantine(filepath.Join(dir, "quarantine"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	held, err := OpenHeld(filepath.Join(dir, "held"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := New(q, memSeen{}, quar, map[string]Converter{"fhir-json": FHIRJSON{}, "fhir-ndjson": FHIRJSON{}}, nil)
-	p.SetPolicy(Policy{Hold: config.DefaultHold}, held, nil)
+	p, q, held := heldFHIRPipeline(t)
 
 	sud := `{"resourceType":"Condition","id":"ud1","meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"42CFRPART2"}]},` +
 		`"code":{"coding":[{"system":"http://snomed.info/sct","code":"7200002"}]},"subject":{"reference":"Patient/p1"}}`

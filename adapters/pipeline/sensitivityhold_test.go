@@ -23,22 +23,7 @@ import (
 // sensitivity, as every other source's is, for a resource and a
 // transaction alike; the resource itself stays as sent.
 func TestSensitivityAloneImpliesRestricted(t *testing.T) {
-	dir := t.TempDir()
-	q, err := diskq.Open(filepath.Join(dir, "queue"), diskq.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { q.Close(context.Background()) })
-	quar, err := OpenQuarantine(filepath.Join(dir, "quarantine"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	held, err := OpenHeld(filepath.Join(dir, "held"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := New(q, memSeen{}, quar, map[string]Converter{"fhir-json": FHIRJSON{}, "fhir-ndjson": FHIRJSON{}}, nil)
-	p.SetPolicy(Policy{Hold: config.DefaultHold}, held, nil)
+	p, q, held := heldFHIRPipeline(t)
 
 	hiv := `{"resourceType":"Observation","id":"vl1","meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"HIV"}]},` +
 		`"status":"final","code":{"coding":[{"system":"http://loinc.org","code":"20447-9"}]},"subject":{"reference":"Patient/p1"},"valueQuantity":{"value":40,"unit":"copies/mL"}}`
@@ -80,4 +65,27 @@ func TestSensitivityAloneImpliesRestricted(t *testing.T) {
 			t.Errorf("%s: held for %q, Bundle labelled %s; want R and R,HIV", e.Name, e.Label, got)
 		}
 	}
+}
+
+// heldFHIRPipeline is a pipeline of FHIR JSON and NDJSON files under the
+// default exchange.hold, its queue and held store in t's temporary folder.
+func heldFHIRPipeline(t *testing.T) (*Pipeline, *diskq.Queue, *Held) {
+	t.Helper()
+	dir := t.TempDir()
+	q, err := diskq.Open(filepath.Join(dir, "queue"), diskq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close(context.Background()) })
+	quar, err := OpenQuarantine(filepath.Join(dir, "quarantine"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := OpenHeld(filepath.Join(dir, "held"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := New(q, memSeen{}, quar, map[string]Converter{"fhir-json": FHIRJSON{}, "fhir-ndjson": FHIRJSON{}}, nil)
+	p.SetPolicy(Policy{Hold: config.DefaultHold}, held, nil)
+	return p, q, held
 }
