@@ -107,8 +107,10 @@ func TestRestoreHangup(t *testing.T) {
 	}
 	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		t.Errorf("restore was killed by %v", ws.Signal())
-	} else if !strings.Contains(out.String(), "interrupted; nothing restored") {
-		t.Errorf("restore said:\n%s", out.String())
+	} else if o := out.String(); !strings.Contains(o, "interrupted; nothing restored") && !strings.Contains(o, "the archive is cut short") {
+		// The hangup and the pipe's end come together: whichever the
+		// restore saw first, it stopped and said so, not Go's default.
+		t.Errorf("restore said:\n%s", o)
 	}
 	ents, _ := os.ReadDir(base)
 	for _, e := range ents {
