@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/windows"
 )
@@ -22,7 +23,7 @@ func busy(pl place, name string) (bool, error) {
 	if !info.Mode().IsRegular() {
 		return false, fmt.Errorf("lock check %s: %w", name, errNotRegular)
 	}
-	p, err := windows.UTF16PtrFromString(filepath.Join(pl.root.Name(), pl.join(name)))
+	p, err := windows.UTF16PtrFromString(longPath(filepath.Join(pl.root.Name(), pl.join(name))))
 	if err != nil {
 		return false, err
 	}
@@ -35,4 +36,24 @@ func busy(pl place, name string) (bool, error) {
 	}
 	windows.CloseHandle(h)
 	return false, nil
+}
+
+// longPath is p as CreateFile reaches it past MAX_PATH (260 characters):
+// with the \\?\ prefix, which turns off Win32's parsing of the path and
+// its length limit, as Go's os package does for its own calls. The prefix
+// needs an absolute path with no . or .. (filepath.Abs cleans it); a
+// share's \\server\share becomes \\?\UNC\server\share. Shorter paths are
+// left as they are.
+func longPath(p string) string {
+	if len(p) < 248 || strings.HasPrefix(p, `\\?\`) || strings.HasPrefix(p, `\\.\`) {
+		return p
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	if strings.HasPrefix(abs, `\\`) {
+		return `\\?\UNC\` + abs[2:]
+	}
+	return `\\?\` + abs
 }
