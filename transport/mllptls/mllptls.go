@@ -25,7 +25,8 @@
 //	MSA-1 AR or CR, an MLLP commit NAK               → retry ("rejected for reasons
 //	                                                   unrelated to content": down, busy)
 //	MSA-1 AR or CR with ERR-3 200-203 (table 0357:   → dead letter: the same bytes
-//	type, event, processing id, version unsupported)   will never be accepted
+//	type, event, processing id, version unsupported;   will never be accepted
+//	MSA-6 before v2.5)
 //	MSA-2 a message sent earlier on the connection   → skipped; the next frame is read
 //	MSA-2 empty (required, but some leave it so)     → the answer to the message on a
 //	                                                   connection that carried no other,
@@ -665,7 +666,8 @@ type AckError struct {
 	Got      string // MSA-2 when Mismatch
 	Want     string // the message's MSH-10 when Mismatch
 	// Errors are the ERR segments' codes (HL7 table 0357) with where
-	// they point (PID-3), PHI-free: "101 at PID-3".
+	// they point (PID-3), PHI-free: "101 at PID-3", and MSA-6's code
+	// (before v2.5) when no ERR gave it.
 	Errors []string
 	// Unsupported marks an AR or CR whose ERR-3 is 200-203: the
 	// exchange does not take this message type, event, processing id or
@@ -761,6 +763,25 @@ func ackError(ack *hl7v2.Message, ctrl, host, item string) *AckError {
 	}
 	if t := ack.Get("MSA-3"); t != "" {
 		text = append(text, t)
+	}
+	// Before v2.5 the code could come in MSA-6 (Error Condition, table
+	// 0357) instead of an ERR segment, as v2.3 and v2.4 receivers still
+	// send it: it decides and is named as an ERR's code is.
+	if msa, ok := ack.Segment("MSA"); ok {
+		cond := msa.Field(6).Rep(1)
+		c, ct := token(cond.Comp(1).String(), 8), strings.TrimSpace(cond.Comp(2).String())
+		if c != "" && !slices.ContainsFunc(ae.Errors, func(e string) bool { return e == c || strings.HasPrefix(e, c+" ") }) {
+			ae.Errors = append(ae.Errors, c)
+		}
+		if code == "AR" || code == "CR" {
+			switch c {
+			case "200", "201", "202", "203":
+				ae.Unsupported = true
+			}
+		}
+		if c != "" || ct != "" {
+			text = append(text, strings.TrimSpace(c+" "+ct))
+		}
 	}
 	s := strings.Join(text, "; ")
 	if len(s) > maxErrText {
