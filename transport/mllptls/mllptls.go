@@ -1,7 +1,7 @@
 // Package mllptls is the Sink for exchanges that take HL7 v2 rather than
 // FHIR: it forwards each queued HL7 v2 message, byte for byte as the
-// sender sent it (but for MSH-15 and MSH-16 in enhanced mode: see
-// askAcceptAck), over MLLP inside TLS with ferry's client certificate
+// sender sent it (but for MSH-13, and MSH-15 and MSH-16 in enhanced
+// mode: see linkHeader), over MLLP inside TLS with ferry's client certificate
 // (exchange.url mllps://host:port), and waits for the exchange's
 // acknowledgement before the item leaves the queue. It is the durable
 // forwarder the classic interface engines are used for, with the
@@ -399,7 +399,7 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 		// Another bundle of the same message carries it.
 		return transport.ErrNothingToSend
 	}
-	msg = askAcceptAck(msg)
+	msg = linkHeader(msg)
 	ctrl := controlID(msg)
 	c, err := s.get(ctx)
 	if err != nil {
@@ -846,17 +846,28 @@ func token(s string, most int) string {
 	return s
 }
 
-// askAcceptAck returns msg with MSH-15 AL and MSH-16 NE when it is in
-// enhanced acknowledgement mode (MSH-15 or MSH-16 valued) and asks for
-// anything else, and msg unchanged otherwise. The clinic's system chose
-// MSH-15 and MSH-16 for its link to ferry; on the link to the exchange
-// ferry is the sender, and it needs the accept acknowledgement: an
-// exchange that honours MSH-15 NE or ER (table 0155) answers nothing when
-// it commits the message, and the sink, waiting for an answer, would time
-// out and send it again, a duplicate at the exchange each time. No one
-// waits for an application acknowledgement, which would arrive unasked
-// on a connection kept for the next message, so MSH-16 becomes NE.
-func askAcceptAck(msg []byte) []byte {
+// linkHeader returns msg with the MSH fields that belong to the link, not
+// to the message, set for ferry's link to the exchange, and msg unchanged
+// when they already are.
+//
+// MSH-15 AL and MSH-16 NE when it is in enhanced acknowledgement mode
+// (MSH-15 or MSH-16 valued) and asks for anything else. The clinic's
+// system chose MSH-15 and MSH-16 for its link to ferry; on the link to
+// the exchange ferry is the sender, and it needs the accept
+// acknowledgement: an exchange that honours MSH-15 NE or ER (table 0155)
+// answers nothing when it commits the message, and the sink, waiting for
+// an answer, would time out and send it again, a duplicate at the
+// exchange each time. No one waits for an application acknowledgement,
+// which would arrive unasked on a connection kept for the next message,
+// so MSH-16 becomes NE.
+//
+// MSH-13 empty: the sequence number protocol (v2.3 §2.23.1) counts the
+// messages of one link, and the clinic's numbers, which ferry's listener
+// took part in, reach the exchange out of their order (per-patient order
+// only, retries, messages left out on the way) and from several senders;
+// an exchange keeping the protocol would refuse them. ferry does not use
+// it towards the exchange, which an empty MSH-13 says.
+func linkHeader(msg []byte) []byte {
 	start := 0
 	if bytes.HasPrefix(msg, []byte("\xef\xbb\xbf")) {
 		start = 3
@@ -879,13 +890,23 @@ func askAcceptAck(msg []byte) []byte {
 		return ""
 	}
 	accept, app := get(15), get(16)
-	if accept == "" && app == "" || accept == hl7v2.CondAlways && app == hl7v2.CondNever {
+	ack := !(accept == "" && app == "" || accept == hl7v2.CondAlways && app == hl7v2.CondNever)
+	seq := len(f) > 12 && len(f[12]) > 0
+	if !ack && !seq {
 		return msg // original mode, or already what ferry needs
 	}
-	for len(f) < 16 {
-		f = append(f, nil)
+	if ack {
+		for len(f) < 16 {
+			f = append(f, nil)
+		}
+		f[14], f[15] = []byte(hl7v2.CondAlways), []byte(hl7v2.CondNever)
 	}
-	f[14], f[15] = []byte(hl7v2.CondAlways), []byte(hl7v2.CondNever)
+	if seq {
+		f[12] = nil
+		for len(f) > 12 && len(f[len(f)-1]) == 0 { // no trailing empty fields
+			f = f[:len(f)-1]
+		}
+	}
 	out := make([]byte, 0, len(msg)+4)
 	out = append(out, msg[:start]...)
 	out = append(out, bytes.Join(f, fs)...)
