@@ -319,8 +319,14 @@ func (s *Sink) authFailed(hs *configtls.HandshakeError) {
 	}
 }
 
-// get returns an idle connection or dials a new one.
-func (s *Sink) get(ctx context.Context) (*conn, error) {
+// get returns an idle connection or dials a new one, for a message with
+// control id ctrl. A connection that carried an earlier message with the
+// same control id (a sender that reuses MSH-10) is not used for it: a
+// receiver that answers a kept connection's earlier messages again (see
+// exchange) would give the earlier message's answer first, and nothing
+// would tell it from this one's, so a refused message could count as
+// delivered.
+func (s *Sink) get(ctx context.Context, ctrl string) (*conn, error) {
 	for {
 		s.mu.Lock()
 		n := len(s.idle)
@@ -331,7 +337,7 @@ func (s *Sink) get(ctx context.Context) (*conn, error) {
 		c := s.idle[n-1]
 		s.idle = s.idle[:n-1]
 		s.mu.Unlock()
-		if c.usable() {
+		if (ctrl == "" || !slices.Contains(c.sent, ctrl)) && c.usable() {
 			return c, nil
 		}
 		c.c.Close()
@@ -401,7 +407,7 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 	}
 	msg = linkHeader(msg)
 	ctrl := controlID(msg)
-	c, err := s.get(ctx)
+	c, err := s.get(ctx, ctrl)
 	if err != nil {
 		return err
 	}
