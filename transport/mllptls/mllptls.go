@@ -675,7 +675,7 @@ type AckError struct {
 	// they point (PID-3), PHI-free: "101 at PID-3", and MSA-6's code
 	// (before v2.5) when no ERR gave it.
 	Errors []string
-	// Unsupported marks an AR or CR whose ERR-3 is 200-203: the
+	// Unsupported marks an AR or CR whose ERR-3 (or MSA-6) is 200-203: the
 	// exchange does not take this message type, event, processing id or
 	// version, and the same bytes will never be accepted.
 	Unsupported bool
