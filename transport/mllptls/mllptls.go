@@ -1,7 +1,7 @@
 // Package mllptls is the Sink for exchanges that take HL7 v2 rather than
 // FHIR: it forwards each queued HL7 v2 message, byte for byte as the
-// sender sent it (but for MSH-15 and MSH-16 in enhanced mode: see
-// askAcceptAck), over MLLP inside TLS with ferry's client certificate
+// sender sent it (but for MSH-13, and MSH-15 and MSH-16 in enhanced
+// mode: see linkHeader), over MLLP inside TLS with ferry's client certificate
 // (exchange.url mllps://host:port), and waits for the exchange's
 // acknowledgement before the item leaves the queue. It is the durable
 // forwarder the classic interface engines are used for, with the
@@ -25,7 +25,8 @@
 //	MSA-1 AR or CR, an MLLP commit NAK               → retry ("rejected for reasons
 //	                                                   unrelated to content": down, busy)
 //	MSA-1 AR or CR with ERR-3 200-203 (table 0357:   → dead letter: the same bytes
-//	type, event, processing id, version unsupported)   will never be accepted
+//	type, event, processing id, version unsupported;   will never be accepted
+//	MSA-6 before v2.5)
 //	MSA-2 a message sent earlier on the connection   → skipped; the next frame is read
 //	MSA-2 empty (required, but some leave it so)     → the answer to the message on a
 //	                                                   connection that carried no other,
@@ -318,8 +319,14 @@ func (s *Sink) authFailed(hs *configtls.HandshakeError) {
 	}
 }
 
-// get returns an idle connection or dials a new one.
-func (s *Sink) get(ctx context.Context) (*conn, error) {
+// get returns an idle connection or dials a new one, for a message with
+// control id ctrl. A connection that carried an earlier message with the
+// same control id (a sender that reuses MSH-10) is not used for it: a
+// receiver that answers a kept connection's earlier messages again (see
+// exchange) would give the earlier message's answer first, and nothing
+// would tell it from this one's, so a refused message could count as
+// delivered.
+func (s *Sink) get(ctx context.Context, ctrl string) (*conn, error) {
 	for {
 		s.mu.Lock()
 		n := len(s.idle)
@@ -330,7 +337,7 @@ func (s *Sink) get(ctx context.Context) (*conn, error) {
 		c := s.idle[n-1]
 		s.idle = s.idle[:n-1]
 		s.mu.Unlock()
-		if c.usable() {
+		if (ctrl == "" || !slices.Contains(c.sent, ctrl)) && c.usable() {
 			return c, nil
 		}
 		c.c.Close()
@@ -398,9 +405,9 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 		// Another bundle of the same message carries it.
 		return transport.ErrNothingToSend
 	}
-	msg = askAcceptAck(msg)
+	msg = linkHeader(msg)
 	ctrl := controlID(msg)
-	c, err := s.get(ctx)
+	c, err := s.get(ctx, ctrl)
 	if err != nil {
 		return err
 	}
@@ -665,9 +672,10 @@ type AckError struct {
 	Got      string // MSA-2 when Mismatch
 	Want     string // the message's MSH-10 when Mismatch
 	// Errors are the ERR segments' codes (HL7 table 0357) with where
-	// they point (PID-3), PHI-free: "101 at PID-3".
+	// they point (PID-3), PHI-free: "101 at PID-3", and MSA-6's code
+	// (before v2.5) when no ERR gave it.
 	Errors []string
-	// Unsupported marks an AR or CR whose ERR-3 is 200-203: the
+	// Unsupported marks an AR or CR whose ERR-3 (or MSA-6) is 200-203: the
 	// exchange does not take this message type, event, processing id or
 	// version, and the same bytes will never be accepted.
 	Unsupported bool
@@ -762,6 +770,25 @@ func ackError(ack *hl7v2.Message, ctrl, host, item string) *AckError {
 	if t := ack.Get("MSA-3"); t != "" {
 		text = append(text, t)
 	}
+	// Before v2.5 the code could come in MSA-6 (Error Condition, table
+	// 0357) instead of an ERR segment, as v2.3 and v2.4 receivers still
+	// send it: it decides and is named as an ERR's code is.
+	if msa, ok := ack.Segment("MSA"); ok {
+		cond := msa.Field(6).Rep(1)
+		c, ct := token(cond.Comp(1).String(), 8), strings.TrimSpace(cond.Comp(2).String())
+		if c != "" && !slices.ContainsFunc(ae.Errors, func(e string) bool { return e == c || strings.HasPrefix(e, c+" ") }) {
+			ae.Errors = append(ae.Errors, c)
+		}
+		if code == "AR" || code == "CR" {
+			switch c {
+			case "200", "201", "202", "203":
+				ae.Unsupported = true
+			}
+		}
+		if c != "" || ct != "" {
+			text = append(text, strings.TrimSpace(c+" "+ct))
+		}
+	}
 	s := strings.Join(text, "; ")
 	if len(s) > maxErrText {
 		s = s[:maxErrText] + "…"
@@ -825,17 +852,28 @@ func token(s string, most int) string {
 	return s
 }
 
-// askAcceptAck returns msg with MSH-15 AL and MSH-16 NE when it is in
-// enhanced acknowledgement mode (MSH-15 or MSH-16 valued) and asks for
-// anything else, and msg unchanged otherwise. The clinic's system chose
-// MSH-15 and MSH-16 for its link to ferry; on the link to the exchange
-// ferry is the sender, and it needs the accept acknowledgement: an
-// exchange that honours MSH-15 NE or ER (table 0155) answers nothing when
-// it commits the message, and the sink, waiting for an answer, would time
-// out and send it again, a duplicate at the exchange each time. No one
-// waits for an application acknowledgement, which would arrive unasked
-// on a connection kept for the next message, so MSH-16 becomes NE.
-func askAcceptAck(msg []byte) []byte {
+// linkHeader returns msg with the MSH fields that belong to the link, not
+// to the message, set for ferry's link to the exchange, and msg unchanged
+// when they already are.
+//
+// MSH-15 AL and MSH-16 NE when it is in enhanced acknowledgement mode
+// (MSH-15 or MSH-16 valued) and asks for anything else. The clinic's
+// system chose MSH-15 and MSH-16 for its link to ferry; on the link to
+// the exchange ferry is the sender, and it needs the accept
+// acknowledgement: an exchange that honours MSH-15 NE or ER (table 0155)
+// answers nothing when it commits the message, and the sink, waiting for
+// an answer, would time out and send it again, a duplicate at the
+// exchange each time. No one waits for an application acknowledgement,
+// which would arrive unasked on a connection kept for the next message,
+// so MSH-16 becomes NE.
+//
+// MSH-13 empty: the sequence number protocol (v2.3 §2.23.1) counts the
+// messages of one link, and the clinic's numbers, which ferry's listener
+// took part in, reach the exchange out of their order (per-patient order
+// only, retries, messages left out on the way) and from several senders;
+// an exchange keeping the protocol would refuse them. ferry does not use
+// it towards the exchange, which an empty MSH-13 says.
+func linkHeader(msg []byte) []byte {
 	start := 0
 	if bytes.HasPrefix(msg, []byte("\xef\xbb\xbf")) {
 		start = 3
@@ -858,13 +896,23 @@ func askAcceptAck(msg []byte) []byte {
 		return ""
 	}
 	accept, app := get(15), get(16)
-	if accept == "" && app == "" || accept == hl7v2.CondAlways && app == hl7v2.CondNever {
+	ack := !(accept == "" && app == "" || accept == hl7v2.CondAlways && app == hl7v2.CondNever)
+	seq := len(f) > 12 && len(f[12]) > 0
+	if !ack && !seq {
 		return msg // original mode, or already what ferry needs
 	}
-	for len(f) < 16 {
-		f = append(f, nil)
+	if ack {
+		for len(f) < 16 {
+			f = append(f, nil)
+		}
+		f[14], f[15] = []byte(hl7v2.CondAlways), []byte(hl7v2.CondNever)
 	}
-	f[14], f[15] = []byte(hl7v2.CondAlways), []byte(hl7v2.CondNever)
+	if seq {
+		f[12] = nil
+		for len(f) > 12 && len(f[len(f)-1]) == 0 { // no trailing empty fields
+			f = f[:len(f)-1]
+		}
+	}
 	out := make([]byte, 0, len(msg)+4)
 	out = append(out, msg[:start]...)
 	out = append(out, bytes.Join(f, fs)...)
