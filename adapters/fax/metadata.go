@@ -406,8 +406,11 @@ func flattenXML(out map[string]string, data []byte) error {
 	}
 }
 
+// timeLayouts are the receive times fax exports write. Month first, the
+// month and day may have one digit, and the clock 12 hours, as .NET and
+// US Windows tools write a time ("1/2/2026 9:15:02 AM").
 var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02 15:04:05Z07:00",
-	"2006:01:02 15:04:05", "01/02/2006 15:04:05", "01/02/2006 15:04", "2006-01-02"}
+	"2006:01:02 15:04:05", "1/2/2006 15:04:05", "1/2/2006 15:04", "1/2/2006 3:04:05 PM", "1/2/2006 3:04 PM", "2006-01-02"}
 
 var digitsRE = regexp.MustCompile(`^\d{9,13}$`)
 

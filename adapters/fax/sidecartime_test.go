@@ -1,0 +1,35 @@
+package fax
+
+import (
+	"testing"
+	"time"
+
+	"github.com/ferry-health/ferry/adapters/convert/faxfhir"
+)
+
+// TestSidecarReceivedTwelveHour: a receive time written as .NET and US
+// Windows tools write one, month first with a 12-hour clock ("11/24/2026
+// 9:15:02 AM", the birth date's form these sidecars are already read in),
+// or with a one-digit month or day, was no time ferry read: the fax went
+// to the exchange dated by its file, the time it was downloaded or
+// copied, not received.
+func TestSidecarReceivedTwelveHour(t *testing.T) {
+	loc := time.FixedZone("EST", -5*3600)
+	for v, want := range map[string]time.Time{
+		"11/24/2026 9:15:02 AM": time.Date(2026, 11, 24, 9, 15, 2, 0, loc),
+		"11/24/2026 9:15:02 PM": time.Date(2026, 11, 24, 21, 15, 2, 0, loc),
+		"1/2/2026 12:05:00 AM":  time.Date(2026, 1, 2, 0, 5, 0, 0, loc),
+		"11/24/2026 9:15 PM":    time.Date(2026, 11, 24, 21, 15, 0, 0, loc),
+		"1/2/2026 09:15:02":     time.Date(2026, 1, 2, 9, 15, 2, 0, loc),
+		"11/24/2026 09:15:02":   time.Date(2026, 11, 24, 9, 15, 2, 0, loc),
+		"2026-11-24T09:15:02Z":  time.Date(2026, 11, 24, 9, 15, 2, 0, time.UTC),
+	} {
+		var f faxfhir.Fax
+		if err := parseSidecar(&f, []byte(`{"ReceivedTime": "`+v+`"}`), loc); err != nil {
+			t.Fatal(err)
+		}
+		if !f.Received.Equal(want) {
+			t.Errorf("ReceivedTime %q: received %v, want %v", v, f.Received, want)
+		}
+	}
+}
