@@ -33,3 +33,26 @@ func TestSidecarReceivedTwelveHour(t *testing.T) {
 		}
 	}
 }
+
+// TestSidecarReceivedCompact: a receive time written as digits alone,
+// year first ("202611240915", "20261124091502", as fax boards and their
+// exports stamp a call), was read as Unix milliseconds (a fax received
+// in 1976) or not at all; Unix seconds and milliseconds still read as
+// such.
+func TestSidecarReceivedCompact(t *testing.T) {
+	loc := time.FixedZone("EST", -5*3600)
+	for v, want := range map[string]time.Time{
+		"202611240915":   time.Date(2026, 11, 24, 9, 15, 0, 0, loc),
+		"20261124091502": time.Date(2026, 11, 24, 9, 15, 2, 0, loc),
+		"1795529702":     time.Unix(1795529702, 0),
+		"1795529702123":  time.UnixMilli(1795529702123),
+	} {
+		var f faxfhir.Fax
+		if err := parseSidecar(&f, []byte(`{"ReceivedTime": "`+v+`"}`), loc); err != nil {
+			t.Fatal(err)
+		}
+		if !f.Received.Equal(want) {
+			t.Errorf("ReceivedTime %q: received %v, want %v", v, f.Received, want)
+		}
+	}
+}
