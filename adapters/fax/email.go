@@ -587,8 +587,10 @@ func readFieldLines(fields map[string]string, text []byte) {
 
 var (
 	// subjectNumberRE finds a phone number in a subject such as "Fax
-	// from +1 (555) 123-4567" or "New fax from 5551234567 - 3 pages".
-	subjectNumberRE = regexp.MustCompile(`\+?\d[\d ().-]{5,18}\d`)
+	// from +1 (555) 123-4567" or "New fax from 5551234567 - 3 pages";
+	// an area code in parentheses that begins it ("from (555) 123-4567")
+	// is part of it, not left behind by a number from its first digit.
+	subjectNumberRE = regexp.MustCompile(`\+?(?:\(\d{1,4}\)[ .-]?)?\d[\d ().-]{5,18}\d`)
 	subjectPagesRE  = regexp.MustCompile(`(?i)\b(\d{1,4})\s*(?:pages?|pgs?)\b`)
 	// subjectDateRE finds a date a subject gives (2026-11-24, 11-24-2026,
 	// 24.11.2026), with its time when one follows, and a time alone

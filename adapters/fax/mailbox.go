@@ -355,18 +355,21 @@ func (m *Mailbox) Poll(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("fax mailbox %s: search %s: %w", m.cfg.Name, m.cfg.Mailbox, err)
 	}
-	uids := search.AllUIDs()
-	if len(uids) > DefaultMailboxBatch {
-		uids = uids[:DefaultMailboxBatch]
-	}
 	// Messages the server refuses to give (a NO to their FETCH: a
 	// message its store cannot read, a virus scanner's lock) are left
 	// where they are, for the next poll, and the rest taken meanwhile;
-	// the poll then fails naming them. Anything else ends the poll.
+	// the poll then fails naming them. Anything else ends the poll. The
+	// batch counts the messages settled, not those refused: a batch's
+	// worth of refused ones first in the mailbox would otherwise be all
+	// that every poll tried.
 	var refused []error
-	for _, uid := range uids {
+	settled := 0
+	for _, uid := range search.AllUIDs() {
 		if ctx.Err() != nil || m.stopping.Load() {
 			return nil
+		}
+		if settled >= DefaultMailboxBatch {
+			break
 		}
 		if err := m.take(ctx, c, sel.UIDValidity, uid); err != nil {
 			var rf *fetchRefused
@@ -374,7 +377,9 @@ func (m *Mailbox) Poll(ctx context.Context) (err error) {
 				return err
 			}
 			refused = append(refused, err)
+			continue
 		}
+		settled++
 	}
 	m.polls.Add(1)
 	m.stMu.Lock()

@@ -406,15 +406,28 @@ func flattenXML(out map[string]string, data []byte) error {
 	}
 }
 
+// timeLayouts are the receive times fax exports write. Month first, the
+// month and day may have one digit, and the clock 12 hours, as .NET and
+// US Windows tools write a time ("1/2/2026 9:15:02 AM").
 var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02 15:04:05Z07:00",
-	"2006:01:02 15:04:05", "01/02/2006 15:04:05", "01/02/2006 15:04", "2006-01-02"}
+	"2006:01:02 15:04:05", "1/2/2006 15:04:05", "1/2/2006 15:04", "1/2/2006 3:04:05 PM", "1/2/2006 3:04 PM", "2006-01-02"}
 
 var digitsRE = regexp.MustCompile(`^\d{9,13}$`)
+
+// compactLayouts are receive times written as digits alone, year first,
+// by their length. Twelve digits are no Unix milliseconds of a fax
+// received now (those have 13 since 2001), so they are read so first.
+var compactLayouts = map[int]string{12: "200601021504", 14: "20060102150405"}
 
 // parseTime reads the time formats fax exports use, including Unix
 // seconds or milliseconds; times without an offset are in loc.
 func parseTime(s string, loc *time.Location) (time.Time, bool) {
 	s = strings.TrimSpace(s)
+	if l, ok := compactLayouts[len(s)]; ok {
+		if t, err := time.ParseInLocation(l, s, loc); err == nil {
+			return t, true
+		}
+	}
 	if digitsRE.MatchString(s) {
 		n, _ := strconv.ParseInt(s, 10, 64)
 		if len(s) >= 12 {

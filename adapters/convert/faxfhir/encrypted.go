@@ -142,17 +142,22 @@ func pdfTrailerAt(in Input, off int64) (pdfDict, error) {
 // encryption dictionary is never in an object stream (ISO 32000-1
 // 7.5.7). nil when it is not found; err when the file could not be read.
 func pdfObject(in Input, ref pdfRef) (any, error) {
-	re := regexp.MustCompile(fmt.Sprintf(`(?:^|[^0-9])%d\s+%d\s+obj\b`, ref.num, ref.gen))
+	// The byte before the number must be seen not to be a digit, so
+	// each piece is read from the byte before it: the start of a piece
+	// is no such place ("12 0 obj" cut before its "2" is not object 2),
+	// and no object starts a PDF, which begins with "%PDF-".
+	re := regexp.MustCompile(fmt.Sprintf(`[^0-9]%d\s+%d\s+obj\b`, ref.num, ref.gen))
 	const chunk, overlap = 1 << 20, 64
 	var at int64 = -1
 	buf := make([]byte, chunk+overlap)
 	for off := int64(0); off < in.Size; off += chunk {
-		n, err := in.R.ReadAt(buf[:min(int64(len(buf)), in.Size-off)], off)
+		from := max(off-1, 0)
+		n, err := in.R.ReadAt(buf[:min(int64(len(buf)), in.Size-from)], from)
 		if err != nil && err != io.EOF {
 			return nil, err
 		}
 		if locs := re.FindAllIndex(buf[:n], -1); len(locs) > 0 {
-			at = off + int64(locs[len(locs)-1][1])
+			at = from + int64(locs[len(locs)-1][1])
 		}
 	}
 	if at < 0 {
