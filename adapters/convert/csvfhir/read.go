@@ -251,6 +251,12 @@ func (t *table) reader(text string) *csv.Reader {
 	r := csv.NewReader(t.br)
 	r.Comma = t.delim
 	r.FieldsPerRecord = -1
+	// Report writers that separate fields with ", " quote a field after
+	// that space (1, "Smith, Jr"), which the reader would take for a
+	// quote inside an unquoted field and refuse the file. Cells are
+	// trimmed anyway. Not with a tab: there a leading tab is an empty
+	// field, which skipping white space would swallow.
+	r.TrimLeadingSpace = t.delim != '\t'
 	return r
 }
 
