@@ -646,15 +646,18 @@ func isNull(v string) bool { return v == "NULL" || v == `\N` }
 
 // rounded reports whether an identifier is a number as a spreadsheet
 // writes a long one once the file has been opened and saved in it:
-// 123456789012 as 1.23457E+11. Its digits are gone, so it names no one,
+// 123456789012 as 1.23457E+11, or 1,23457E+11 where the spreadsheet's
+// locale has a decimal comma. Its digits are gone, so it names no one,
 // and several patients (or rows) would become one.
 func rounded(v string) bool {
 	mant, exp, ok := strings.Cut(v, "E+")
 	if !ok || !digits(exp) || mant == "" || mant[0] < '1' || mant[0] > '9' {
 		return false
 	}
-	whole, frac, dot := strings.Cut(mant, ".")
-	return len(whole) == 1 && (!dot || digits(frac))
+	if len(mant) == 1 {
+		return true
+	}
+	return (mant[1] == '.' || mant[1] == ',') && digits(mant[2:])
 }
 
 const msgRounded = "is a number in scientific notation, as a spreadsheet saves a long one, and its digits are lost (export the file again without opening it in Excel, or format the column as text)"
