@@ -1267,6 +1267,12 @@ func buildObservation(get func(string) string, vals map[string][]string, dp *cel
 		// vital signs vs-1 (both errors): the date is at least to the day.
 		return nil, []problem{{"effectiveDateTime", "the date gives no day (a " + c + " result's must: US Core us-core-1, FHIR vs-1)"}}
 	}
+	if o.EffectiveDateTime == "" && c == "vital-signs" {
+		// FHIR R4's vital signs profile, which US Core's derive from,
+		// makes effective[x] 1..1: a validating exchange refuses a
+		// reading without its time, and the patient's transaction with it.
+		return nil, []problem{{"effectiveDateTime", "no date (a vital-signs result's is required: FHIR vital signs profile, effective[x] 1..1)"}}
+	}
 	unit, ucum := get("valueQuantity.unit"), get("valueQuantity.ucum")
 	if c == "vital-signs" && (ucumcheck.Valid(ucum) || ucum == "" && unit == "") {
 		// FHIR R4's vital signs profiles fix each measurement's UCUM
