@@ -38,6 +38,12 @@ func Decode(b []byte, enc string) (string, string, error) {
 		}
 	}
 	switch {
+	case enc == "" && bytes.IndexByte(b, 0) >= 0:
+		// No text export holds a NUL, but UTF-16 without its mark (bcp
+		// -w, some PowerShell pipelines) has one beside every ASCII
+		// letter, and read as UTF-8 its header would lack every column.
+		line := 1 + bytes.Count(b[:bytes.IndexByte(b, 0)], []byte{'\n'})
+		return "", "", fmt.Errorf("line %d holds NUL bytes: the file looks like UTF-16 without a byte-order mark (set encoding: utf-16)", line)
 	case enc == "" && bytes.HasPrefix(b, []byte{0xEF, 0xBB, 0xBF}), enc == "utf-8":
 		b = bytes.TrimPrefix(b, []byte{0xEF, 0xBB, 0xBF})
 		if !utf8.Valid(b) {
