@@ -646,15 +646,18 @@ func isNull(v string) bool { return v == "NULL" || v == `\N` }
 
 // rounded reports whether an identifier is a number as a spreadsheet
 // writes a long one once the file has been opened and saved in it:
-// 123456789012 as 1.23457E+11. Its digits are gone, so it names no one,
+// 123456789012 as 1.23457E+11, or 1,23457E+11 where the spreadsheet's
+// locale has a decimal comma. Its digits are gone, so it names no one,
 // and several patients (or rows) would become one.
 func rounded(v string) bool {
 	mant, exp, ok := strings.Cut(v, "E+")
 	if !ok || !digits(exp) || mant == "" || mant[0] < '1' || mant[0] > '9' {
 		return false
 	}
-	whole, frac, dot := strings.Cut(mant, ".")
-	return len(whole) == 1 && (!dot || digits(frac))
+	if len(mant) == 1 {
+		return true
+	}
+	return (mant[1] == '.' || mant[1] == ',') && digits(mant[2:])
 }
 
 const msgRounded = "is a number in scientific notation, as a spreadsheet saves a long one, and its digits are lost (export the file again without opening it in Excel, or format the column as text)"
@@ -1263,6 +1266,12 @@ func buildObservation(get func(string) string, vals map[string][]string, dp *cel
 		// US Core Laboratory Result Observation's us-core-1 and FHIR R4's
 		// vital signs vs-1 (both errors): the date is at least to the day.
 		return nil, []problem{{"effectiveDateTime", "the date gives no day (a " + c + " result's must: US Core us-core-1, FHIR vs-1)"}}
+	}
+	if o.EffectiveDateTime == "" && c == "vital-signs" {
+		// FHIR R4's vital signs profile, which US Core's derive from,
+		// makes effective[x] 1..1: a validating exchange refuses a
+		// reading without its time, and the patient's transaction with it.
+		return nil, []problem{{"effectiveDateTime", "no date (a vital-signs result's is required: FHIR vital signs profile, effective[x] 1..1)"}}
 	}
 	unit, ucum := get("valueQuantity.unit"), get("valueQuantity.ucum")
 	if c == "vital-signs" && (ucumcheck.Valid(ucum) || ucum == "" && unit == "") {

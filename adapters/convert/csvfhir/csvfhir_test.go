@@ -580,7 +580,7 @@ func TestDecimal(t *testing.T) {
 			t.Errorf("%q: %q %v, want %q", in, got, ok, want)
 		}
 	}
-	for _, in := range []string{"", "1,5", "1e3", "5.", "-", "1.2.3", "abc"} {
+	for _, in := range []string{"", "1,5", "5.", "-", "1.2.3", "abc"} {
 		if got, ok := decimal(in); ok {
 			t.Errorf("%q accepted as %q", in, got)
 		}

@@ -31,6 +31,7 @@ type Layout struct {
 	goFmt  string // the time package's layout
 	prec   int    // precYear, precMonth, precDay or precTime
 	offset bool   // the format carries a UTC offset (Z)
+	ampm   bool   // the format has A (AM/PM)
 }
 
 const (
@@ -116,6 +117,7 @@ func ParseLayout(f string) (Layout, error) {
 		return l, fmt.Errorf("date format %q has an offset (Z) but no time", f)
 	}
 	l.offset = seen["Z"]
+	l.ampm = seen["A"]
 	l.goFmt = b.String()
 	return l, nil
 }
@@ -172,7 +174,14 @@ func (dp *cellReader) parse(v string, dateOnly bool) (string, error) {
 			// time the zone skips by the change (see wallclock).
 			loc = time.UTC
 		}
-		t, err := time.ParseInLocation(l.goFmt, v, loc)
+		s := v
+		if l.ampm {
+			// The time package reads AM and PM in capitals only; many
+			// exports write "8:05 pm". The rest of a date is digits and
+			// separators, which upper case leaves as they are.
+			s = strings.ToUpper(v)
+		}
+		t, err := time.ParseInLocation(l.goFmt, s, loc)
 		if err != nil {
 			continue
 		}

@@ -245,6 +245,11 @@ func (m *Mapping) Validate() []Problem {
 		}
 		if m.Identifier != nil {
 			checkIdent("identifier", m.Identifier, true)
+			if m.Patient != nil && strings.EqualFold(strings.TrimSpace(m.Identifier.Column), strings.TrimSpace(m.Patient.Column)) {
+				// Every row of a patient would carry one id, and be taken
+				// for one row repeated: all but the last would be dropped.
+				add("identifier.column", "names the patient's column (%s); identifier is the export's own id of each row (a result or visit id), patient the chart number", strings.TrimSpace(m.Patient.Column))
+			}
 		} else if m.Resource == "Encounter" {
 			// A visit changes after it is first exported (it ends, is
 			// cancelled, gets a reason): only the export's own id lets

@@ -395,9 +395,11 @@ func (dp *cellReader) number(v string) string {
 	return strings.Replace(v, ",", ".", 1)
 }
 
-// decimal checks a FHIR decimal (-?(0|[1-9][0-9]*)(\.[0-9]+)?, with
-// leading zeros, a leading '+' and a bare leading '.' forgiven) and
-// returns it in FHIR's form.
+// decimal checks a FHIR R4 decimal (-?(0|[1-9][0-9]*)(\.[0-9]+)?
+// ([eE][+-]?[0-9]+)?, with leading zeros, a leading '+' and a bare
+// leading '.' forgiven) and returns it in FHIR's form. The exponent is
+// kept as written: analysers and LIS exports write a viral load as
+// 2.3E+04, whose two significant digits 23000 would overstate.
 func decimal(s string) (string, bool) {
 	neg := false
 	switch {
@@ -405,6 +407,17 @@ func decimal(s string) (string, bool) {
 		neg, s = true, s[1:]
 	case strings.HasPrefix(s, "+"):
 		s = s[1:]
+	}
+	exp := ""
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		s, exp = s[:i], s[i:]
+		d := exp[1:]
+		if d != "" && (d[0] == '+' || d[0] == '-') {
+			d = d[1:]
+		}
+		if !digits(d) {
+			return "", false
+		}
 	}
 	intPart, frac, hasDot := strings.Cut(s, ".")
 	if intPart == "" && !hasDot || hasDot && frac == "" {
@@ -428,5 +441,5 @@ func decimal(s string) (string, bool) {
 	if neg && strings.Trim(out, "0.") != "" {
 		out = "-" + out
 	}
-	return out, true
+	return out + exp, true
 }

@@ -38,6 +38,12 @@ func Decode(b []byte, enc string) (string, string, error) {
 		}
 	}
 	switch {
+	case enc == "" && bytes.IndexByte(b, 0) >= 0:
+		// No text export holds a NUL, but UTF-16 without its mark (bcp
+		// -w, some PowerShell pipelines) has one beside every ASCII
+		// letter, and read as UTF-8 its header would lack every column.
+		line := 1 + bytes.Count(b[:bytes.IndexByte(b, 0)], []byte{'\n'})
+		return "", "", fmt.Errorf("line %d holds NUL bytes: the file looks like UTF-16 without a byte-order mark (set encoding: utf-16)", line)
 	case enc == "" && bytes.HasPrefix(b, []byte{0xEF, 0xBB, 0xBF}), enc == "utf-8":
 		b = bytes.TrimPrefix(b, []byte{0xEF, 0xBB, 0xBF})
 		if !utf8.Valid(b) {
@@ -251,6 +257,12 @@ func (t *table) reader(text string) *csv.Reader {
 	r := csv.NewReader(t.br)
 	r.Comma = t.delim
 	r.FieldsPerRecord = -1
+	// Report writers that separate fields with ", " quote a field after
+	// that space (1, "Smith, Jr"), which the reader would take for a
+	// quote inside an unquoted field and refuse the file. Cells are
+	// trimmed anyway. Not with a tab: there a leading tab is an empty
+	// field, which skipping white space would swallow.
+	r.TrimLeadingSpace = t.delim != '\t'
 	return r
 }
 
