@@ -208,11 +208,14 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	// period during which the patient was present at the location"). So
 	// does an A06 or A07 whose PV1-6 names the old location "(if
 	// different)" (3.3.6, 3.3.7); without one the class changed where the
-	// patient was. Any other event's PV1-6 is the last transfer's, whose
-	// time it does not repeat.
+	// patient was. A PV1-6 that is PV1-3's bed names no move, an A02's
+	// neither (a transfer of service or doctor that kept the bed). Any
+	// other event's PV1-6 is the last transfer's, whose time it does not
+	// repeat.
 	var moved string
 	loc3 := placeText(&x.slabs.text, pv1.Field(3))
-	if x.typ.Code == "ADT" && (x.typ.Trigger == "A02" || changesClass[x.typ.Trigger] && !pv1.Field(6).Empty() && placeText(&x.slabs.text, pv1.Field(6)) != loc3) {
+	loc6 := placeText(&x.slabs.text, pv1.Field(6))
+	if x.typ.Code == "ADT" && (x.typ.Trigger == "A02" || changesClass[x.typ.Trigger] && loc6 != "") && loc6 != loc3 {
 		if moved, err = x.eventTime(); err != nil {
 			return nil, err
 		}
@@ -237,8 +240,9 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	}
 	// An A12's PV1-6 is where the transfer it cancels would have taken
 	// the patient (its PV1-3 is where the patient stayed, HL7 v2.5.1
-	// 3.3.12): no location of the visit.
-	if loc := placeText(&x.slabs.text, pv1.Field(6)); loc != "" && !(x.typ.Code == "ADT" && x.typ.Trigger == "A12") {
+	// 3.3.12): no location of the visit. A PV1-6 that is PV1-3's bed was
+	// not left: the bed is listed once, as PV1-3.
+	if loc := loc6; loc != "" && loc != loc3 && !(x.typ.Code == "ADT" && x.typ.Trigger == "A12") {
 		l := fhir.EncounterLocation{Location: fhir.Reference{Display: loc}, Status: "completed"}
 		if moved != "" {
 			box.moves[1] = fhir.Period{End: moved}
