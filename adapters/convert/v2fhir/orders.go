@@ -1139,9 +1139,10 @@ var docStatus = map[string]string{
 }
 
 // document converts MDM^T02/T04/T06/T08/T10 to a DocumentReference whose
-// content is the OBX text (text/plain) and any ED attachments, keyed by
-// TXA-12, so that a status change (T04) or an edit (T08) of a document
-// rewrites the DocumentReference the original wrote. The
+// content is the OBX text (text/plain), any ED attachments and any RP
+// pointers by URL, keyed by TXA-12, so that a status change (T04) or an
+// edit (T08) of a document rewrites the DocumentReference the original
+// wrote. The
 // notification-only events T01/T05/T07/T09 are answered with a
 // ContentError naming TXA, unless the sender added OBX content anyway.
 func (x *conv) document() error {
@@ -1290,6 +1291,13 @@ func (x *conv) document() error {
 			if att != nil {
 				dr.Content = append(dr.Content, fhir.DocumentReferenceContent{Attachment: *att})
 				cdaConf = max(cdaConf, conf)
+			}
+		case "RP":
+			// A pointer to the document where the sender keeps it is
+			// the content by URL (the IG's RP to DocumentReference map:
+			// RP.1 content.attachment.url), when RP.1 is an absolute URL.
+			if att := x.pointer(obx); att != nil {
+				dr.Content = append(dr.Content, fhir.DocumentReferenceContent{Attachment: *att})
 			}
 		}
 	}
