@@ -18,8 +18,9 @@
 //	  cut JSON, wrong type or entry count, 202,
 //	  one longer than the bundle can be answered
 //	  with (not read to its end)
-//	network error, 408, 425, 429, 5xx except 501     → retry (Retry-After honoured; after 502
-//	                                                   and 504 not before the unknown-outcome delay)
+//	network error, 408, 425, 429, 5xx except 501     → retry (Retry-After honoured; after 502,
+//	                                                   504, 520 and 524 not before the
+//	                                                   unknown-outcome delay)
 //	TLS certificate/handshake failure                → retry, as a *configtls.HandshakeError
 //	  (through a proxy: with a hint about TLS-inspecting proxies)
 //	a proxy's refusal of CONNECT (407, 403, 502)     → retry, as a *configproxy.RefusedError
@@ -1201,10 +1202,26 @@ func (e *StatusError) Conflict() bool { return e.Code == http.StatusConflict }
 // its connection to it mid-request (nginx's "upstream prematurely closed
 // connection"), while the exchange may have the bundle and still be
 // committing it; a quick re-send would race that. An entry's status in
-// a response Bundle is the exchange's own answer and is not.
+// a response Bundle is the exchange's own answer and is not. A CDN in
+// front of the exchange says the same with its own codes: Cloudflare's
+// 524 (it reached the exchange, which did not answer in time) and 520
+// (the exchange's answer was empty or broken, a connection closed
+// mid-request).
 func (e *StatusError) OutcomeUnknown() bool {
-	return e.Entry < 0 && e.Server == "" && (e.Code == http.StatusGatewayTimeout || e.Code == http.StatusBadGateway)
+	switch e.Code {
+	case http.StatusGatewayTimeout, http.StatusBadGateway, statusOriginTimeout, statusOriginUnknown:
+		return e.Entry < 0 && e.Server == ""
+	}
+	return false
 }
+
+// Cloudflare's status codes for an exchange behind it that did not
+// answer in time (524, "A Timeout Occurred") or answered nothing it
+// could pass on (520, "Web Server Returned an Unknown Error").
+const (
+	statusOriginUnknown = 520
+	statusOriginTimeout = 524
+)
 
 // Retryable reports whether the status is worth retrying.
 func (e *StatusError) Retryable() bool { return retryable(e.Code) || e.transient }
