@@ -147,3 +147,36 @@ func TestBatchRetryNamesEntriesAsQueued(t *testing.T) {
 		t.Errorf("batches sent %q", got)
 	}
 }
+
+// TestBatchPutBackResendsOnlyFailedEntries: a batch one of whose entries
+// was refused is dead-lettered; put back once the cause is fixed (ferry
+// queue retry, under the same id), it sent its applied entries again.
+func TestBatchPutBackResendsOnlyFailedEntries(t *testing.T) {
+	ex := newExchange(t, false)
+	be := &batchExchange{ex: ex, script: [][]string{
+		{"200 OK", "422 Unprocessable Entity", "201 Created"},
+		{"200 OK"},
+	}}
+	ex.set(be.handle)
+	q, err := diskq.Open(filepath.Join(t.TempDir(), "q"), diskq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close(context.Background())
+	if err := q.Put(context.Background(), bundleItem("01BATCHBACK", "batch", 3)); err != nil {
+		t.Fatal(err)
+	}
+	d := transport.NewDispatcher(q, newSink(t, Config{URL: ex.url(), TLS: ex.clientTLS()}), transport.DispatcherOptions{Workers: 1, InitialInterval: time.Millisecond, MaxInterval: 2 * time.Millisecond})
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Shutdown(context.Background())
+	waitFor(t, func() bool { _, err := q.DeadLetter("01BATCHBACK"); return err == nil })
+	if err := q.Retry(context.Background(), "01BATCHBACK"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return d.Stats().Delivered == 1 })
+	if got := be.batches(); len(got) != 2 || strings.Join(got[1], " ") != "{1}" {
+		t.Errorf("batches sent %q, want the put-back one to hold entry {1} alone", got)
+	}
+}

@@ -716,15 +716,15 @@ func (s *Sink) pendingEntries(it *queue.Item) (_ *queue.Item, entryOf, earlier [
 		return it, nil, nil, fmt.Errorf("read the batch to resend its entries not yet done: %w", err)
 	}
 	body, _ = bytes.CutPrefix(body, []byte(utf8BOM))
-	start, end, entries, err := entryArray(body)
+	start, end, entries, err := batchEntries(body)
 	if err != nil || len(entries) != len(doneAt) {
-		// It was scanned as a batch of this many entries when sent:
-		// the queue's copy no longer reads the same, which nothing
-		// resent can make right.
+		// Not the batch whose entries were done: one edited when its
+		// dead letter was put back (ferry queue retry), or no batch at
+		// all. It goes as it is.
 		s.batchMu.Lock()
 		delete(s.batchDone, it.ID)
 		s.batchMu.Unlock()
-		return it, nil, nil, queue.Permanent(fmt.Errorf("the batch no longer holds the %d entries it was sent with: %v", len(doneAt), err))
+		return it, nil, nil, nil
 	}
 	var keep []json.RawMessage
 	for i, e := range entries {
@@ -745,13 +745,18 @@ func (s *Sink) pendingEntries(it *queue.Item) (_ *queue.Item, entryOf, earlier [
 	return &part, entryOf, earlier, nil
 }
 
-// entryArray finds a Bundle's top-level entry array in body: its bytes
-// are body[start:end], each entry as written.
-func entryArray(body []byte) (start, end int, entries []json.RawMessage, _ error) {
+// batchEntries finds the top-level entry array of body, a batch Bundle:
+// its bytes are body[start:end], each entry as written.
+func batchEntries(body []byte) (start, end int, entries []json.RawMessage, _ error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return 0, 0, nil, errors.New("not a JSON object")
 	}
+	var head struct {
+		ResourceType string `json:"resourceType"`
+		Type         string `json:"type"`
+	}
+	found := false
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
@@ -761,28 +766,40 @@ func entryArray(body []byte) (start, end int, entries []json.RawMessage, _ error
 		if err := dec.Decode(&v); err != nil {
 			return 0, 0, nil, err
 		}
-		if t != "entry" {
-			continue
+		switch t {
+		case "resourceType":
+			json.Unmarshal(v, &head.ResourceType)
+		case "type":
+			json.Unmarshal(v, &head.Type)
+		case "entry":
+			end = int(dec.InputOffset())
+			start = end - len(v)
+			if err := json.Unmarshal(v, &entries); err != nil {
+				return 0, 0, nil, fmt.Errorf("entry: %w", err)
+			}
+			found = true
 		}
-		end = int(dec.InputOffset())
-		start = end - len(v)
-		if err := json.Unmarshal(v, &entries); err != nil {
-			return 0, 0, nil, fmt.Errorf("entry: %w", err)
-		}
-		return start, end, entries, nil
 	}
-	return 0, 0, nil, errors.New("no entry array")
+	switch {
+	case head.ResourceType != "Bundle" || head.Type != "batch":
+		return 0, 0, nil, errors.New("not a batch Bundle")
+	case !found:
+		return 0, 0, nil, errors.New("no entry array")
+	}
+	return start, end, entries, nil
 }
 
 // noteBatch remembers, after an attempt to send it (or the part of it
 // pendingEntries made) that ended in err, which entries of the batch it
 // the exchange has done (done, by their index as queued), when err is a
-// failure of other entries of a proper batch-response and so a retry to
-// come; it forgets the item once it is delivered or refused for good.
+// failure of other entries of a proper batch-response; it forgets the
+// item once it is delivered. A refusal for good is remembered too: the
+// dispatcher may hold the item instead (its breaker), and a dead letter
+// is put back under its id (ferry queue retry), both sent again.
 func (s *Sink) noteBatch(it *queue.Item, sent sentBundle, done []int, err error) {
 	s.batchMu.Lock()
 	defer s.batchMu.Unlock()
-	if err == nil || queue.IsPermanent(err) {
+	if err == nil {
 		delete(s.batchDone, it.ID)
 		return
 	}
