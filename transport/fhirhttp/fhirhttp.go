@@ -1338,7 +1338,7 @@ func classify(resp *http.Response, body []byte, typ string, withToken bool) erro
 	}
 	switch {
 	case retryable(code):
-		se.Wait = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		se.Wait = parseRetryAfter(resp.Header.Get("Retry-After"), answerTime(resp))
 		switch {
 		case code >= 300 && code < 400:
 			to := ""
@@ -1364,7 +1364,7 @@ func classify(resp *http.Response, body []byte, typ string, withToken bool) erro
 		// indicate that it is temporary and after what time the client
 		// MAY try again" (a storage quota used up for now).
 		se.transient = true
-		se.Wait = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		se.Wait = parseRetryAfter(resp.Header.Get("Retry-After"), answerTime(resp))
 		return se
 	case tokenRefused(resp, withToken):
 		// Send has already tried a fresh token.
@@ -1372,7 +1372,7 @@ func classify(resp *http.Response, body []byte, typ string, withToken bool) erro
 	case (rejectsContent(code) || isOperationOutcome(body)) && code != http.StatusConflict && transientOutcome(body):
 		// The server says the bundle is fine and it is not, for now.
 		se.transient = true
-		se.Wait = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		se.Wait = parseRetryAfter(resp.Header.Get("Retry-After"), answerTime(resp))
 		return se
 	case rejectsContent(code) || isOperationOutcome(body):
 		se.Hint = contentHint(code, typ)
@@ -2223,6 +2223,16 @@ func hasRetryAfter(v string) bool {
 	}
 	_, err := http.ParseTime(v)
 	return err == nil
+}
+
+// answerTime is when resp was sent by the exchange's clock, its Date
+// (RFC 9110 §6.6.1), or now when it has none: a Retry-After HTTP-date is
+// a time on that clock, and the clinic computer's may be minutes off.
+func answerTime(resp *http.Response) time.Time {
+	if t, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
+		return t
+	}
+	return time.Now()
 }
 
 // parseRetryAfter reads Retry-After as delay-seconds or an HTTP-date
