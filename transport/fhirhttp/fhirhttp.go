@@ -18,8 +18,9 @@
 //	  cut JSON, wrong type or entry count, 202,
 //	  one longer than the bundle can be answered
 //	  with (not read to its end)
-//	network error, 408, 425, 429, 5xx except 501     → retry (Retry-After honoured; after 502
-//	                                                   and 504 not before the unknown-outcome delay)
+//	network error, 408, 425, 429, 5xx except 501     → retry (Retry-After honoured; after 502,
+//	                                                   504, 520 and 524 not before the
+//	                                                   unknown-outcome delay)
 //	TLS certificate/handshake failure                → retry, as a *configtls.HandshakeError
 //	  (through a proxy: with a hint about TLS-inspecting proxies)
 //	a proxy's refusal of CONNECT (407, 403, 502)     → retry, as a *configproxy.RefusedError
@@ -33,6 +34,10 @@
 //	413 with Retry-After (temporary: RFC 9110)       → retry, after it
 //	other 4xx, 501 with an OperationOutcome          → queue.Permanent
 //	other 4xx, 501 without one (a web page, nothing) → retry, as an *EndpointError
+//
+// A batch (not a transaction) whose entries partly failed is retried with
+// only the entries the exchange did not answer 2xx, as long as the process
+// runs (Sink.pendingEntries): the others are applied already.
 //
 // A permanent *StatusError also carries the receiver's whole answer (its
 // OperationOutcome, up to queue.MaxOutcomeBytes) through queue.Outcomer,
@@ -212,7 +217,21 @@ type Sink struct {
 	// http1 is set once the exchange asked for HTTP/1.1 (see
 	// requiresHTTP1): Connect then builds a transport without HTTP/2.
 	http1 atomic.Bool
+
+	// batchMu guards batchDone: for each batch item (by id) that an
+	// attempt left partly done, which of its entries (as queued) the
+	// exchange answered 2xx, so that a retry sends only the others.
+	batchMu   sync.Mutex
+	batchDone map[string][]bool
 }
+
+// Bounds on remembering a batch's entries done (Sink.batchDone): a batch
+// larger than maxPartialBatch, or one beyond maxBatchesDone at once, is
+// sent whole again, as a transaction is.
+const (
+	maxPartialBatch = 32 << 20
+	maxBatchesDone  = 4096
+)
 
 var _ transport.Sink = (*Sink)(nil)
 
@@ -525,6 +544,11 @@ func (s *Sink) forget(client *http.Client) {
 // post makes one attempt; unauthorized reports a 401 answer, or a 403
 // that refuses the access token sent (tokenRefused).
 func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Client, tok string) (unauthorized bool, _ error) {
+	queued := it
+	it, entryOf, earlier, err := s.pendingEntries(it)
+	if err != nil {
+		return false, fmt.Errorf("post bundle %s: %w", it.ID, err)
+	}
 	var wd *watchdog
 	if it.Open != nil {
 		var cancel context.CancelCauseFunc
@@ -654,7 +678,8 @@ func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Cl
 		return false, nil
 	}
 	missingOK := it.Attrs[queue.AttrMissingOK] == "true"
-	missing, err := classifyAnswer(resp, ans, sent, missingOK)
+	missing, done, err := classifyAnswer(resp, ans, sent, missingOK, entryOf, earlier)
+	s.noteBatch(queued, sent, done, err)
 	if err != nil {
 		return false, fmt.Errorf("post bundle %s to %s: %w", it.ID, s.host, withItemID(err, it.ID))
 	}
@@ -663,6 +688,142 @@ func (s *Sink) post(ctx context.Context, it *queue.Item, client, stream *http.Cl
 			"item", it.ID, "entries", missing)
 	}
 	return false, nil
+}
+
+// pendingEntries returns the item to send for it: it itself, unless it
+// is a batch an earlier attempt left partly done (noteBatch), for which
+// it is a copy holding the same Bundle with only the entries not yet
+// done. A batch's entries succeed or fail one by one (FHIR R4
+// http.html#transaction: "there SHALL be no interdependencies between
+// the different entries"), so the exchange has applied those it answered
+// 2xx: sent again, a JSON Patch add would add twice and a plain create
+// create twice. entryOf gives each entry sent its index as queued, and
+// earlier the entries left out; both are nil when it goes whole.
+func (s *Sink) pendingEntries(it *queue.Item) (_ *queue.Item, entryOf, earlier []int, _ error) {
+	s.batchMu.Lock()
+	doneAt := s.batchDone[it.ID]
+	s.batchMu.Unlock()
+	if doneAt == nil {
+		return it, nil, nil, nil
+	}
+	rc, err := it.OpenBody()
+	if err != nil {
+		return it, nil, nil, fmt.Errorf("read the batch to resend its entries not yet done: %w", err)
+	}
+	body, err := io.ReadAll(io.LimitReader(rc, maxPartialBatch+1))
+	rc.Close()
+	if err != nil {
+		return it, nil, nil, fmt.Errorf("read the batch to resend its entries not yet done: %w", err)
+	}
+	body, _ = bytes.CutPrefix(body, []byte(utf8BOM))
+	start, end, entries, err := batchEntries(body)
+	if err != nil || len(entries) != len(doneAt) {
+		// Not the batch whose entries were done: one edited when its
+		// dead letter was put back (ferry queue retry), or no batch at
+		// all. It goes as it is.
+		s.batchMu.Lock()
+		delete(s.batchDone, it.ID)
+		s.batchMu.Unlock()
+		return it, nil, nil, nil
+	}
+	var keep []json.RawMessage
+	for i, e := range entries {
+		if doneAt[i] {
+			earlier = append(earlier, i)
+			continue
+		}
+		keep = append(keep, e)
+		entryOf = append(entryOf, i)
+	}
+	arr, err := json.Marshal(keep)
+	if err != nil {
+		return it, nil, nil, fmt.Errorf("resend the batch's entries not yet done: %w", err)
+	}
+	part := *it
+	part.Body = append(append(append([]byte(nil), body[:start]...), arr...), body[end:]...)
+	part.Open, part.Size = nil, 0
+	return &part, entryOf, earlier, nil
+}
+
+// batchEntries finds the top-level entry array of body, a batch Bundle:
+// its bytes are body[start:end], each entry as written.
+func batchEntries(body []byte) (start, end int, entries []json.RawMessage, _ error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return 0, 0, nil, errors.New("not a JSON object")
+	}
+	var head struct {
+		ResourceType string `json:"resourceType"`
+		Type         string `json:"type"`
+	}
+	found := false
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return 0, 0, nil, err
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return 0, 0, nil, err
+		}
+		switch t {
+		case "resourceType":
+			json.Unmarshal(v, &head.ResourceType)
+		case "type":
+			json.Unmarshal(v, &head.Type)
+		case "entry":
+			end = int(dec.InputOffset())
+			start = end - len(v)
+			if err := json.Unmarshal(v, &entries); err != nil {
+				return 0, 0, nil, fmt.Errorf("entry: %w", err)
+			}
+			found = true
+		}
+	}
+	switch {
+	case head.ResourceType != "Bundle" || head.Type != "batch":
+		return 0, 0, nil, errors.New("not a batch Bundle")
+	case !found:
+		return 0, 0, nil, errors.New("no entry array")
+	}
+	return start, end, entries, nil
+}
+
+// noteBatch remembers, after an attempt to send it (or the part of it
+// pendingEntries made) that ended in err, which entries of the batch it
+// the exchange has done (done, by their index as queued), when err is a
+// failure of other entries of a proper batch-response; it forgets the
+// item once it is delivered. A refusal for good is remembered too: the
+// dispatcher may hold the item instead (its breaker), and a dead letter
+// is put back under its id (ferry queue retry), both sent again.
+func (s *Sink) noteBatch(it *queue.Item, sent sentBundle, done []int, err error) {
+	s.batchMu.Lock()
+	defer s.batchMu.Unlock()
+	if err == nil {
+		delete(s.batchDone, it.ID)
+		return
+	}
+	var se *StatusError
+	if it.ID == "" || len(done) == 0 || !errors.As(err, &se) || se.Entry < 0 || !se.Batch || it.BodySize() > maxPartialBatch {
+		return
+	}
+	doneAt := s.batchDone[it.ID]
+	if doneAt == nil {
+		req, serr := sent()
+		if serr != nil || len(s.batchDone) >= maxBatchesDone {
+			return
+		}
+		doneAt = make([]bool, req.entries)
+		if s.batchDone == nil {
+			s.batchDone = map[string][]bool{}
+		}
+		s.batchDone[it.ID] = doneAt
+	}
+	for _, i := range done {
+		if i < len(doneAt) {
+			doneAt[i] = true
+		}
+	}
 }
 
 // cutOff returns err so that it reads as io.ErrUnexpectedEOF (an answer
@@ -1058,10 +1219,26 @@ func (e *StatusError) Conflict() bool { return e.Code == http.StatusConflict }
 // its connection to it mid-request (nginx's "upstream prematurely closed
 // connection"), while the exchange may have the bundle and still be
 // committing it; a quick re-send would race that. An entry's status in
-// a response Bundle is the exchange's own answer and is not.
+// a response Bundle is the exchange's own answer and is not. A CDN in
+// front of the exchange says the same with its own codes: Cloudflare's
+// 524 (it reached the exchange, which did not answer in time) and 520
+// (the exchange's answer was empty or broken, a connection closed
+// mid-request).
 func (e *StatusError) OutcomeUnknown() bool {
-	return e.Entry < 0 && e.Server == "" && (e.Code == http.StatusGatewayTimeout || e.Code == http.StatusBadGateway)
+	switch e.Code {
+	case http.StatusGatewayTimeout, http.StatusBadGateway, statusOriginTimeout, statusOriginUnknown:
+		return e.Entry < 0 && e.Server == ""
+	}
+	return false
 }
+
+// Cloudflare's status codes for an exchange behind it that did not
+// answer in time (524, "A Timeout Occurred") or answered nothing it
+// could pass on (520, "Web Server Returned an Unknown Error").
+const (
+	statusOriginUnknown = 520
+	statusOriginTimeout = 524
+)
 
 // Retryable reports whether the status is worth retrying.
 func (e *StatusError) Retryable() bool { return retryable(e.Code) || e.transient }
@@ -1161,7 +1338,7 @@ func classify(resp *http.Response, body []byte, typ string, withToken bool) erro
 	}
 	switch {
 	case retryable(code):
-		se.Wait = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		se.Wait = parseRetryAfter(resp.Header.Get("Retry-After"), answerTime(resp))
 		switch {
 		case code >= 300 && code < 400:
 			to := ""
@@ -1187,7 +1364,7 @@ func classify(resp *http.Response, body []byte, typ string, withToken bool) erro
 		// indicate that it is temporary and after what time the client
 		// MAY try again" (a storage quota used up for now).
 		se.transient = true
-		se.Wait = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		se.Wait = parseRetryAfter(resp.Header.Get("Retry-After"), answerTime(resp))
 		return se
 	case tokenRefused(resp, withToken):
 		// Send has already tried a fresh token.
@@ -1195,7 +1372,7 @@ func classify(resp *http.Response, body []byte, typ string, withToken bool) erro
 	case (rejectsContent(code) || isOperationOutcome(body)) && code != http.StatusConflict && transientOutcome(body):
 		// The server says the bundle is fine and it is not, for now.
 		se.transient = true
-		se.Wait = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		se.Wait = parseRetryAfter(resp.Header.Get("Retry-After"), answerTime(resp))
 		return se
 	case rejectsContent(code) || isOperationOutcome(body):
 		se.Hint = contentHint(code, typ)
@@ -1451,19 +1628,32 @@ func isOperationOutcome(body []byte) bool {
 // counts as done, and so does a 400 whose OperationOutcome says that the
 // conditional request matched nothing (matchedNothing); missing says how
 // many were.
-func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK bool) (missing int, _ error) {
+//
+// entryOf, when the bundle sent is the part of a queued batch not yet
+// done (Sink.pendingEntries), gives each entry's index in the batch as
+// queued, by which failures are named, and earlier the entries done on
+// earlier attempts; both are nil for a bundle sent whole. done lists, by
+// their index as queued, the entries of a proper response Bundle that
+// the exchange answered 2xx (or, with missingOK, holds nothing for).
+func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK bool, entryOf, earlier []int) (missing int, done []int, _ error) {
 	code := resp.StatusCode
 	ct := resp.Header.Get("Content-Type")
 	se := &StatusError{Code: code, Status: statusText(code, resp.Status), Entry: -1}
-	improper := func(problem string) (int, error) {
+	improper := func(problem string) (int, []int, error) {
 		se.Issues = issuesFrom(a.head, ct)
-		return 0, &EndpointError{Problem: problem, Err: se}
+		return 0, nil, &EndpointError{Problem: problem, Err: se}
 	}
 	req, err := sent()
 	if err != nil {
 		// ferry built the bundle; this is a local fault (a body file
 		// unreadable now), not proof of delivery: try again.
-		return 0, fmt.Errorf("check the answer against the bundle sent: %w", err)
+		return 0, nil, fmt.Errorf("check the answer against the bundle sent: %w", err)
+	}
+	queuedIndex := func(i int) int {
+		if i < len(entryOf) {
+			return entryOf[i]
+		}
+		return i
 	}
 	want := "transaction"
 	if req.resourceType == "Bundle" && req.typ == "batch" {
@@ -1473,7 +1663,7 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK b
 	sc := &a.scan
 	switch scanErr := sc.finish(); {
 	case a.readErr != nil:
-		return 0, fmt.Errorf("read the exchange's answer: %w", a.readErr)
+		return 0, nil, fmt.Errorf("read the exchange's answer: %w", a.readErr)
 	case code == http.StatusAccepted:
 		// RFC 9110 §15.3.3: "the processing has not been completed",
 		// whatever the body says of the entries.
@@ -1507,14 +1697,16 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK b
 	for i, status := range sc.statuses {
 		code := leadingInt(status)
 		if code >= 200 && code < 300 {
+			done = append(done, queuedIndex(i))
 			continue
 		}
 		if missingOK && want == "batch-response" && (code == http.StatusNotFound || code == http.StatusGone) {
 			missing++
+			done = append(done, queuedIndex(i))
 			continue
 		}
 		if code == 0 {
-			return improper(fmt.Sprintf("entry %d of the exchange's %s has no response status", i, want))
+			return improper(fmt.Sprintf("entry %d of the exchange's %s has no response status", queuedIndex(i), want))
 		}
 		var outcome []byte
 		cut := false
@@ -1523,10 +1715,11 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK b
 		}
 		if missingOK && want == "batch-response" && code == http.StatusBadRequest && matchedNothing(outcome) {
 			missing++
+			done = append(done, queuedIndex(i))
 			continue
 		}
-		failed = append(failed, i)
-		se := &StatusError{Code: code, Status: statusText(code, status), Entry: i, Batch: want == "batch-response", Issues: issuesFrom(outcome, MediaType)}
+		failed = append(failed, queuedIndex(i))
+		se := &StatusError{Code: code, Status: statusText(code, status), Entry: queuedIndex(i), Batch: want == "batch-response", Issues: issuesFrom(outcome, MediaType)}
 		if code != http.StatusConflict && !retryable(code) && transientOutcome(outcome) {
 			// Retried as a busy exchange is (entryRank).
 			se.transient = true
@@ -1551,7 +1744,7 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK b
 				se.Hint = "the exchange holds no resource at this entry's URL; for an HL7 v2 status change (OBX-11 U), the result it makes final never reached the exchange; for an MDM cancel (T11) or document status change (T03), the document it names never reached the exchange through ferry: if the exchange holds it under another id, withdraw it there; the other entries of a batch are not affected"
 			}
 			se.keepBody(outcome, cut)
-			rejected = append(rejected, entryOutcome{entry: i, status: se.Status, outcome: outcome, cut: cut})
+			rejected = append(rejected, entryOutcome{entry: queuedIndex(i), status: se.Status, outcome: outcome, cut: cut})
 		}
 		// A retryable entry failure wins: retrying the whole (idempotent)
 		// bundle may succeed, dead-lettering it would lose the other entries.
@@ -1561,9 +1754,9 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK b
 		}
 	}
 	if worst == nil {
-		return missing, nil
+		return missing, done, nil
 	}
-	worst.Partial = partialText(failed, worst.Entry, req.entries, !worst.Batch)
+	worst.Partial = partialText(failed, worst.Entry, req.entries, !worst.Batch, earlier)
 	if len(rejected) > 1 && !retryable(worst.Code) && !worst.transient {
 		// Each entry refused for its own reason: the dead letter keeps
 		// every one's outcome, not only the one that decided its fate.
@@ -1571,9 +1764,9 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK b
 		worst.keepBody(b, cut)
 	}
 	if retryable(worst.Code) || worst.transient || worst.Conflict() {
-		return 0, worst
+		return 0, done, worst
 	}
-	return 0, queue.Permanent(worst)
+	return 0, done, queue.Permanent(worst)
 }
 
 // entryOutcome is a response Bundle entry refused for good: its index,
@@ -1625,7 +1818,9 @@ func entryOutcomes(es []entryOutcome) ([]byte, bool) {
 // succeed or fail together"): the entries done may be stored already,
 // which an exchange engineer needs to know. The item is still retried or
 // dead-lettered as its worst entry says, never taken as delivered.
-func partialText(failed []int, shown, n int, transaction bool) string {
+// earlier names the entries of a batch the exchange applied on earlier
+// attempts, which were not sent again.
+func partialText(failed []int, shown, n int, transaction bool, earlier []int) string {
 	var others []string
 	for _, i := range failed {
 		if i != shown {
@@ -1642,6 +1837,17 @@ func partialText(failed []int, shown, n int, transaction bool) string {
 	}
 	if done := n - len(failed); transaction && done > 0 {
 		parts = append(parts, fmt.Sprintf("the exchange's transaction-response reports the other %d of the %d entries done, so it did not apply the transaction all-or-nothing (FHIR R4 http.html#transaction) and those may already be stored there", done, n))
+	}
+	switch len(earlier) {
+	case 0:
+	case 1:
+		parts = append(parts, "entry "+strconv.Itoa(earlier[0])+" was applied by the exchange on an earlier attempt and not sent again")
+	default:
+		var s []string
+		for _, i := range earlier {
+			s = append(s, strconv.Itoa(i))
+		}
+		parts = append(parts, "entries "+strings.Join(s, ", ")+" were applied by the exchange on an earlier attempt and not sent again")
 	}
 	return strings.Join(parts, "; ")
 }
@@ -2017,6 +2223,16 @@ func hasRetryAfter(v string) bool {
 	}
 	_, err := http.ParseTime(v)
 	return err == nil
+}
+
+// answerTime is when resp was sent by the exchange's clock, its Date
+// (RFC 9110 §6.6.1), or now when it has none: a Retry-After HTTP-date is
+// a time on that clock, and the clinic computer's may be minutes off.
+func answerTime(resp *http.Response) time.Time {
+	if t, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
+		return t
+	}
+	return time.Now()
 }
 
 // parseRetryAfter reads Retry-After as delay-seconds or an HTTP-date
