@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 )
@@ -58,7 +59,8 @@ func accountIDs() (uid, gid int, err error) {
 // PrepareFolders creates the folders of l with tight permissions:
 //
 //	config dir  0750 root:ferry  (the service reads its config and keys, cannot change them)
-//	config file 0640 root:ferry  (when it exists; likewise l.Readable)
+//	config file 0640 root:ferry  (when it exists; likewise l.Readable,
+//	                              but for l.Public files others can read)
 //	data dir    0700 ferry:ferry (queue, quarantine, dead letters: PHI)
 //	log dir     0750 ferry:ferry (log.file outside the data dir)
 //
@@ -85,7 +87,10 @@ func prepareFolders(l Layout, uid, gid int) error {
 		if f == "" {
 			continue
 		}
-		if _, err := os.Stat(f); err == nil {
+		if fi, err := os.Stat(f); err == nil {
+			if slices.Contains(l.Public, f) && fi.Mode().Perm()&0o004 != 0 {
+				continue // the service reads it as everyone does
+			}
 			if err := setOwnerMode(f, 0o640, 0, gid); err != nil {
 				return err
 			}
