@@ -22,7 +22,12 @@ func ServiceUser() string { return Account }
 // home outside the data folder, its own group) unless it exists. It
 // reports whether it created it. It needs root.
 func EnsureAccount(dataDir string) (created bool, err error) {
-	if _, err := user.Lookup(Account); err == nil {
+	return ensureAccount(Account, dataDir)
+}
+
+// ensureAccount is EnsureAccount for the account name.
+func ensureAccount(name, dataDir string) (created bool, err error) {
+	if _, err := user.Lookup(name); err == nil {
 		return false, nil
 	}
 	shell := "/usr/sbin/nologin"
@@ -31,16 +36,24 @@ func EnsureAccount(dataDir string) (created bool, err error) {
 	}
 	var cmd *exec.Cmd
 	if path, err := exec.LookPath("useradd"); err == nil {
-		cmd = exec.Command(path, "--system", "--user-group", "--no-create-home",
-			"--home-dir", dataDir, "--shell", shell, "--comment", "ferry health data gateway", Account)
+		// useradd --user-group refuses a group of the account's name
+		// that is there already (made by an administrator, or left by
+		// userdel): the account joins it instead, as the preinst does.
+		group := []string{"--user-group"}
+		if _, err := user.LookupGroup(name); err == nil {
+			group = []string{"--gid", name}
+		}
+		args := append([]string{"--system"}, group...)
+		cmd = exec.Command(path, append(args, "--no-create-home",
+			"--home-dir", dataDir, "--shell", shell, "--comment", "ferry health data gateway", name)...)
 	} else if path, err := exec.LookPath("adduser"); err == nil {
 		// BusyBox/Alpine adduser.
-		cmd = exec.Command(path, "-S", "-D", "-H", "-h", dataDir, "-s", shell, Account)
+		cmd = exec.Command(path, "-S", "-D", "-H", "-h", dataDir, "-s", shell, name)
 	} else {
 		return false, errors.New("create account ferry: neither useradd nor adduser is installed")
 	}
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return false, fmt.Errorf("create account ferry: %s: %w", bytesTrim(out), err)
+		return false, fmt.Errorf("create account %s: %s: %w", name, bytesTrim(out), err)
 	}
 	return true, nil
 }
