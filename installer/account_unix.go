@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 )
@@ -21,7 +22,12 @@ func ServiceUser() string { return Account }
 // home outside the data folder, its own group) unless it exists. It
 // reports whether it created it. It needs root.
 func EnsureAccount(dataDir string) (created bool, err error) {
-	if _, err := user.Lookup(Account); err == nil {
+	return ensureAccount(Account, dataDir)
+}
+
+// ensureAccount is EnsureAccount for the account name.
+func ensureAccount(name, dataDir string) (created bool, err error) {
+	if _, err := user.Lookup(name); err == nil {
 		return false, nil
 	}
 	shell := "/usr/sbin/nologin"
@@ -30,16 +36,24 @@ func EnsureAccount(dataDir string) (created bool, err error) {
 	}
 	var cmd *exec.Cmd
 	if path, err := exec.LookPath("useradd"); err == nil {
-		cmd = exec.Command(path, "--system", "--user-group", "--no-create-home",
-			"--home-dir", dataDir, "--shell", shell, "--comment", "ferry health data gateway", Account)
+		// useradd --user-group refuses a group of the account's name
+		// that is there already (made by an administrator, or left by
+		// userdel): the account joins it instead, as the preinst does.
+		group := []string{"--user-group"}
+		if _, err := user.LookupGroup(name); err == nil {
+			group = []string{"--gid", name}
+		}
+		args := append([]string{"--system"}, group...)
+		cmd = exec.Command(path, append(args, "--no-create-home",
+			"--home-dir", dataDir, "--shell", shell, "--comment", "ferry health data gateway", name)...)
 	} else if path, err := exec.LookPath("adduser"); err == nil {
 		// BusyBox/Alpine adduser.
-		cmd = exec.Command(path, "-S", "-D", "-H", "-h", dataDir, "-s", shell, Account)
+		cmd = exec.Command(path, "-S", "-D", "-H", "-h", dataDir, "-s", shell, name)
 	} else {
 		return false, errors.New("create account ferry: neither useradd nor adduser is installed")
 	}
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return false, fmt.Errorf("create account ferry: %s: %w", bytesTrim(out), err)
+		return false, fmt.Errorf("create account %s: %s: %w", name, bytesTrim(out), err)
 	}
 	return true, nil
 }
@@ -58,7 +72,8 @@ func accountIDs() (uid, gid int, err error) {
 // PrepareFolders creates the folders of l with tight permissions:
 //
 //	config dir  0750 root:ferry  (the service reads its config and keys, cannot change them)
-//	config file 0640 root:ferry  (when it exists; likewise l.Readable)
+//	config file 0640 root:ferry  (when it exists; likewise l.Readable,
+//	                              but for l.Public files others can read)
 //	data dir    0700 ferry:ferry (queue, quarantine, dead letters: PHI)
 //	log dir     0750 ferry:ferry (log.file outside the data dir)
 //
@@ -85,7 +100,10 @@ func prepareFolders(l Layout, uid, gid int) error {
 		if f == "" {
 			continue
 		}
-		if _, err := os.Stat(f); err == nil {
+		if fi, err := os.Stat(f); err == nil {
+			if slices.Contains(l.Public, f) && fi.Mode().Perm()&0o004 != 0 {
+				continue // the service reads it as everyone does
+			}
 			if err := setOwnerMode(f, 0o640, 0, gid); err != nil {
 				return err
 			}

@@ -60,6 +60,11 @@ type Layout struct {
 	// Readable lists further files the service must read but not change:
 	// TLS keys and certificates named by the configuration.
 	Readable []string
+	// Public lists those of Readable that hold no secret: certificates
+	// and CA files. One that other accounts can read already is left as
+	// it is: it may be the system's own (/etc/ssl/certs/
+	// ca-certificates.crt), which every program on the machine reads.
+	Public []string
 	// Private lists files only the service account may read: the
 	// data-at-rest key (encryption.key_file), which ferry refuses to load
 	// when group or others can read it. On Unix they become 0600 owned by

@@ -43,3 +43,46 @@ func TestPrepareFoldersReachableByTheService(t *testing.T) {
 		t.Errorf("data_dir: %v, %v, want mode 0700", fi.Mode(), err)
 	}
 }
+
+// TestPrepareFoldersLeavesPublicFilesOthersRead: a CA file or a
+// certificate the configuration names may be the system's own
+// (exchange.tls.ca_file: /etc/ssl/certs/ca-certificates.crt, read by
+// every program on the machine); install made it 0640 root:ferry, and
+// every other account lost the CA bundle. One others can read already
+// is left as it is; a private key is still given to the ferry group.
+func TestPrepareFoldersLeavesPublicFilesOthersRead(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, to give files to another account")
+	}
+	dir := t.TempDir()
+	ca, cert, key := filepath.Join(dir, "ca-certificates.crt"), filepath.Join(dir, "client.pem"), filepath.Join(dir, "client.key")
+	for _, f := range []string{ca, cert, key} {
+		if err := os.WriteFile(f, []byte("x\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(f, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := Layout{
+		DataDir:  filepath.Join(dir, "data"),
+		Readable: []string{ca, cert, key},
+		Public:   []string{ca, cert},
+	}
+	if err := prepareFolders(l, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		file string
+		mode os.FileMode
+		gid  uint32
+	}{{ca, 0o644, 0}, {cert, 0o644, 0}, {key, 0o640, 65534}} {
+		fi, err := os.Stat(c.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := fi.Sys().(*syscall.Stat_t); fi.Mode().Perm() != c.mode || st.Uid != 0 || st.Gid != c.gid {
+			t.Errorf("%s: mode %04o owner %d:%d, want %04o 0:%d", filepath.Base(c.file), fi.Mode().Perm(), st.Uid, st.Gid, c.mode, c.gid)
+		}
+	}
+}

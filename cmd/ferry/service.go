@@ -307,10 +307,23 @@ func serviceLayout(cfgPath string, cfg *config.Config) installer.Layout {
 	if dir := filepath.Dir(cfgPath); strings.EqualFold(filepath.Base(dir), "ferry") {
 		l.ConfigDir = dir
 	}
-	add := func(p string) {
+	readable := func(p string) {
 		if p != "" && !slices.Contains(l.Readable, p) {
 			l.Readable = append(l.Readable, p)
 		}
+	}
+	// Certificates, CA files and known_hosts hold no secret, and may be
+	// the system's own (/etc/ssl/certs/ca-certificates.crt): install
+	// leaves one others can read as it is (installer.Layout.Public). A
+	// file also named as a key (add) is not public.
+	var keys, public []string
+	add := func(p string) {
+		readable(p)
+		keys = append(keys, p)
+	}
+	pub := func(p string) {
+		readable(p)
+		public = append(public, p)
 	}
 	private := func(p string) {
 		if p != "" && !slices.Contains(l.Private, p) {
@@ -322,48 +335,48 @@ func serviceLayout(cfgPath string, cfg *config.Config) installer.Layout {
 		l.Private = append(l.Private, cfg.Encryption.KeyFile)
 		l.Private = append(l.Private, cfg.Encryption.PreviousKeyFiles...)
 	}
-	add(cfg.Exchange.TLS.CertFile)
+	pub(cfg.Exchange.TLS.CertFile)
 	add(cfg.Exchange.TLS.KeyFile)
-	add(cfg.Exchange.TLS.CAFile)
+	pub(cfg.Exchange.TLS.CAFile)
 	for _, m := range cfg.Sources.MLLP {
 		if m.TLS != nil {
-			add(m.TLS.CertFile)
+			pub(m.TLS.CertFile)
 			add(m.TLS.KeyFile)
-			add(m.TLS.ClientCAFile)
+			pub(m.TLS.ClientCAFile)
 		}
 	}
 	// The audit repository's client certificate: without it the service
 	// could not send the trail and its spool would fill.
-	add(cfg.Audit.TLS.CertFile)
+	pub(cfg.Audit.TLS.CertFile)
 	add(cfg.Audit.TLS.KeyFile)
-	add(cfg.Audit.TLS.CAFile)
+	pub(cfg.Audit.TLS.CAFile)
 	// Read by the running service at delivery time, for tokens and the
 	// proxy: a key left root's would fail every token request.
 	add(cfg.Exchange.Auth.SMART.KeyFile)
-	add(cfg.Exchange.Auth.UDAP.CertFile)
+	pub(cfg.Exchange.Auth.UDAP.CertFile)
 	add(cfg.Exchange.Auth.UDAP.KeyFile)
-	add(cfg.Exchange.Auth.UDAP.TrustAnchors)
-	add(cfg.Proxy.CAFile)
+	pub(cfg.Exchange.Auth.UDAP.TrustAnchors)
+	pub(cfg.Proxy.CAFile)
 	// SFTP logins read ferry's SSH key and known_hosts at each login.
 	if cfg.Exchange.FileDrop() {
 		add(cfg.Exchange.SFTP.KeyFile)
-		add(cfg.Exchange.SFTP.KnownHosts)
+		pub(cfg.Exchange.SFTP.KnownHosts)
 	}
 	for _, f := range cfg.Sources.Folders {
 		if f.Fetch != nil {
 			add(f.Fetch.KeyFile)
-			add(f.Fetch.KnownHosts)
+			pub(f.Fetch.KnownHosts)
 		}
 	}
 	// A fax mailbox's secrets are read at each poll and are the
 	// account's alone (doctor warns about any other mode); its CA files
 	// and client certificate are read as the TLS files are.
 	for _, m := range cfg.Sources.Mailboxes {
-		add(m.TLS.CAFile)
+		pub(m.TLS.CAFile)
 		private(m.PasswordFile)
 		if o := m.OAuth2; o != nil {
-			add(o.CAFile)
-			add(o.ClientCertFile)
+			pub(o.CAFile)
+			pub(o.ClientCertFile)
 			private(o.ClientSecretFile)
 			private(o.ClientKeyFile)
 			private(o.ServiceAccountFile)
@@ -383,6 +396,11 @@ func serviceLayout(cfgPath string, cfg *config.Config) installer.Layout {
 			continue
 		}
 		l.WorkDirs = append(l.WorkDirs, p.Work)
+	}
+	for _, p := range public {
+		if p != "" && !slices.Contains(l.Public, p) && !slices.Contains(keys, p) && !slices.Contains(l.Private, p) {
+			l.Public = append(l.Public, p)
+		}
 	}
 	return l
 }

@@ -224,3 +224,16 @@ func TestServiceLayoutGivesMailboxSecretsToTheService(t *testing.T) {
 		}
 	}
 }
+
+// TestServiceLayoutPublicFiles: certificates and CA files are marked
+// public, so that install leaves a system CA bundle others read as it
+// is; keys are not, nor a file named both as a certificate and a key.
+func TestServiceLayoutPublicFiles(t *testing.T) {
+	cfg := config.Default()
+	cfg.Exchange.TLS.CertFile, cfg.Exchange.TLS.KeyFile, cfg.Exchange.TLS.CAFile = "/etc/ferry/client.pem", "/etc/ferry/client.key", "/etc/ssl/certs/ca-certificates.crt"
+	cfg.Audit.TLS.CertFile, cfg.Audit.TLS.KeyFile = "/etc/ferry/audit.pem", "/etc/ferry/audit.pem"
+	l := serviceLayout("/etc/ferry/ferry.yaml", cfg)
+	if got, want := strings.Join(l.Public, " "), "/etc/ferry/client.pem /etc/ssl/certs/ca-certificates.crt"; got != want {
+		t.Errorf("public files %q, want %q", got, want)
+	}
+}
