@@ -957,6 +957,14 @@ func (x *conv) schedule() error {
 	if !ok {
 		return &ContentError{Segment: "SCH", Field: "SCH", Reason: "required segment missing"}
 	}
+	// SIU_S12's PATIENT group repeats (a group appointment), but the
+	// Appointment and the PATIENT group's DG1 and OBX are written for
+	// the first PID: a second patient's would land in the first
+	// patient's record, so such a message is refused rather than
+	// written for the wrong patient.
+	if pids := x.m.All("PID"); len(pids) > 1 {
+		return &ContentError{Segment: "PID", Pos: pids[1].Pos(), Field: "PID", Reason: "a second patient group (group appointment) is not converted"}
+	}
 	if err := x.patientContext(); err != nil {
 		return err
 	}
