@@ -936,6 +936,11 @@ var fillerStatus = map[string]string{
 	"PENDING": "pending", "WAITLIST": "waitlist", "DELETED": "entered-in-error", "STARTED": "arrived",
 }
 
+// resourceStart is the start date/time field of each service and
+// resource segment; its duration and units are the third and fourth
+// fields after it (AIS-4, 7, 8; AIG-8, 11, 12; AIL-6, 9, 10; AIP-6, 9, 10).
+var resourceStart = map[string]int{"AIS": 4, "AIG": 8, "AIL": 6, "AIP": 6}
+
 // resourceRemoved reports whether seg is an AIS, AIG, AIL or AIP whose
 // segment action code (field 2, table 0206) is D: a modification (S14)
 // taking that service or resource off the appointment. The Appointment
@@ -949,13 +954,21 @@ func resourceRemoved(seg hl7v2.Segment) bool {
 }
 
 // schedule converts SIU^S12-S17 and S26 to an Appointment: SCH identifiers, reason
-// and status; start from TQ1, SCH-11 or the first AIS; AIP, AIL and AIG as
+// and status; start from TQ1, SCH-11 or the first timed AIS, AIG, AIL or AIP; AIP, AIL and AIG as
 // participants next to the patient. The patient's OBX and DG1 are
 // Observations and Conditions, as an ADT's are.
 func (x *conv) schedule() error {
 	sch, ok := x.m.Segment("SCH")
 	if !ok {
 		return &ContentError{Segment: "SCH", Field: "SCH", Reason: "required segment missing"}
+	}
+	// SIU_S12's PATIENT group repeats (a group appointment), but the
+	// Appointment and the PATIENT group's DG1 and OBX are written for
+	// the first PID: a second patient's would land in the first
+	// patient's record, so such a message is refused rather than
+	// written for the wrong patient.
+	if pids := x.m.All("PID"); len(pids) > 1 {
+		return &ContentError{Segment: "PID", Pos: pids[1].Pos(), Field: "PID", Reason: "a second patient group (group appointment) is not converted"}
 	}
 	if err := x.patientContext(); err != nil {
 		return err
@@ -996,7 +1009,7 @@ func (x *conv) schedule() error {
 	if a.Status == "cancelled" {
 		a.CancelationReason = x.cwe(sch.Field(6).Rep(1), "")
 	}
-	// Start and end: TQ1-7/8 (v2.5+), else SCH-11.4/.5, else AIS-4.
+	// Start and end: TQ1-7/8 (v2.5+), else SCH-11.4/.5, else AIS/AIG/AIL/AIP.
 	start, end := "", ""
 	var err error
 	if tq1, ok := x.m.Segment("TQ1"); ok {
@@ -1015,17 +1028,24 @@ func (x *conv) schedule() error {
 			end = d.render(x.loc)
 		}
 	}
+	// Else the first service or resource that has a start: AIS-4, and
+	// AIG-8, AIL-6 and AIP-6, each with its own duration after it, so a
+	// booking timed only on its room or person is not refused.
 	var startAIS hl7v2.Segment
+	var durField int
 	if start == "" {
-		for _, ais := range x.m.All("AIS") {
-			if resourceRemoved(ais) {
+		for _, seg := range x.m.Segments() {
+			f, ok := resourceStart[seg.Name]
+			if !ok || resourceRemoved(seg) {
 				continue
 			}
-			if start, err = x.instant(ais, 4); err != nil {
+			if start, err = x.instant(seg, f); err != nil {
 				return err
 			}
-			startAIS = ais
-			break
+			if start != "" {
+				startAIS, durField = seg, f+3
+				break
+			}
 		}
 	}
 	// FHIR R4 has an Appointment's start and end together or neither
@@ -1036,7 +1056,7 @@ func (x *conv) schedule() error {
 	if start != "" && end == "" {
 		end = endAfter(start, sch.Field(9).Text(1), sch.Field(10).Text(1))
 		if end == "" && startAIS.Name != "" {
-			end = endAfter(start, startAIS.Field(7).Text(1), startAIS.Field(8).Text(1))
+			end = endAfter(start, startAIS.Field(durField).Text(1), startAIS.Field(durField+1).Text(1))
 		}
 	}
 	timeless := a.Status == "cancelled" || a.Status == "waitlist" || a.Status == "proposed"

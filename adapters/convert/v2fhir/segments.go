@@ -650,6 +650,9 @@ func (x *conv) coverage(in1 hl7v2.Segment) error {
 	if !ok2 {
 		return x.badField(in1, 13, "invalid plan expiration date")
 	}
+	if n := min(len(start), len(end)); n > 0 && end[:n] < start[:n] {
+		end = "" // per-1: an end before the start says nothing sure
+	}
 	if start != "" || end != "" {
 		cov.Period = &fhir.Period{Start: start, End: end}
 	}
