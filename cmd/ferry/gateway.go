@@ -89,6 +89,11 @@ type gateway struct {
 	statusAddr net.Addr
 	startedAt  time.Time
 
+	// pruning holds the places (a folder source's name, "" the outbox) whose
+	// retention pass is under way, guarded by pruneMu (jobs.go).
+	pruneMu sync.Mutex
+	pruning map[string]*pruneRun
+
 	mu       sync.Mutex
 	started  bool
 	startErr error // why Start failed, for the stop's audit event

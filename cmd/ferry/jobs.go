@@ -5,6 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
@@ -36,7 +40,11 @@ func (g *gateway) scheduleJobs(s gocron.Scheduler) error {
 			gocron.WithStartAt(gocron.WithStartImmediately()),
 		}
 	}
-	if _, err := s.NewJob(gocron.DurationJob(24*time.Hour), gocron.NewTask(g.pruneDelivered), opts("retention")...); err != nil {
+	// The retention pass is no singleton: a pass held by one hung place
+	// would have made gocron skip every later one. It keeps one pass per
+	// place itself (startPrune), so overlapping runs prune the others.
+	retention := []gocron.JobOption{gocron.WithName("retention"), gocron.WithStartAt(gocron.WithStartImmediately())}
+	if _, err := s.NewJob(gocron.DurationJob(24*time.Hour), gocron.NewTask(g.pruneDelivered), retention...); err != nil {
 		return fmt.Errorf("schedule retention: %w", err)
 	}
 	if _, err := s.NewJob(gocron.DurationJob(24*time.Hour), gocron.NewTask(g.warnCertExpiry), opts("certificate expiry")...); err != nil {
@@ -68,60 +76,153 @@ func (g *gateway) stopScheduler(ctx context.Context) error {
 	}
 }
 
+// pruneRun is one place's retention pass under way.
+type pruneRun struct {
+	since time.Time
+	stuck bool // a later pass found it still under way
+}
+
+// testHookPrune, when set (tests only), runs as a retention pass starts
+// on a place: a folder source's name, or "" for the outbox.
+var testHookPrune atomic.Pointer[func(place string)]
+
 // pruneDelivered removes delivered files older than the retention: dated
 // done/ folders of the folder sources and, when configured, outbox files.
 // Undelivered data (queue, quarantine, dead letters, failed/) is never
 // touched. It ends at the next file once ctx ends (the scheduler's stop)
 // or the folder it prunes stops, so that a long pass does not hold up the
 // service's stop; the next pass removes what it left.
+//
+// Each place is pruned in a goroutine of its own: a done_dir on a file
+// server that stopped answering holds a listing or an unlink for minutes,
+// or for good, and walking the places in turn held every place after it
+// (and, the job being a singleton, every later pass). A place whose last
+// pass is still under way is skipped, with a WARN and in `ferry status`,
+// so a hung place holds one goroutine at most and delays only itself.
 func (g *gateway) pruneDelivered(ctx context.Context) {
 	done, outbox := retentionPolicy(g)
 	now := time.Now()
-	folders, files := 0, 0 // dated done/ folders, outbox files
+	var (
+		wg             sync.WaitGroup
+		mu             sync.Mutex
+		folders, files int // dated done/ folders, outbox files
+		stopped        bool
+	)
+	run := func(place string, prune func() (n int, err error), count *int) {
+		if !g.startPrune(place, now) {
+			return
+		}
+		wg.Go(func() {
+			defer g.endPrune(place)
+			if h := testHookPrune.Load(); h != nil {
+				(*h)(place)
+			}
+			n, err := prune()
+			mu.Lock()
+			defer mu.Unlock()
+			*count += n
+			switch {
+			case errors.Is(err, context.Canceled):
+				stopped = true
+			case err != nil && place == "":
+				g.log.Warn("retention: pruning outbox failed", "error", err)
+			case err != nil:
+				g.log.Warn("retention: pruning done folder failed", "source", place, "error", err)
+			}
+		})
+	}
 	if done > 0 {
 		for _, f := range g.cfg.Sources.Folders {
-			// A running folder prunes through the done/ it holds open,
-			// so that a .ferry swapped by someone who may write the
-			// watched folder redirects nothing (folder.PruneDone).
-			var n int
-			err := folder.ErrNotRunning
-			for _, eng := range g.folders {
-				if eng.Config().Name == f.Name {
-					n, err = eng.PruneDone(ctx, now.Add(-done))
+			run(f.Name, func() (int, error) {
+				// A running folder prunes through the done/ it holds
+				// open, so that a .ferry swapped by someone who may
+				// write the watched folder redirects nothing
+				// (folder.PruneDone).
+				var n int
+				err := folder.ErrNotRunning
+				for _, eng := range g.folders {
+					if eng.Config().Name == f.Name {
+						n, err = eng.PruneDone(ctx, now.Add(-done))
+					}
 				}
-			}
-			if errors.Is(err, folder.ErrNotRunning) {
-				// Not started yet (this pass runs as the scheduler
-				// starts, before the folders), or it could not start:
-				// opened as its start would, following no link where
-				// that refuses one.
-				n, err = folder.PruneDoneOf(ctx, f.Config.Config, now.Add(-done))
-			}
-			folders += n
-			if errors.Is(err, context.Canceled) {
-				g.log.Info("retention: pass ended by the stop; the next pass removes the rest", "source", f.Name, "done_folders", folders)
-				return
-			}
-			if err != nil {
-				g.log.Warn("retention: pruning done folder failed", "source", f.Name, "error", err)
-			}
+				if errors.Is(err, folder.ErrNotRunning) {
+					// Not started yet (this pass runs as the scheduler
+					// starts, before the folders), or it could not
+					// start: opened as its start would, following no
+					// link where that refuses one.
+					n, err = folder.PruneDoneOf(ctx, f.Config.Config, now.Add(-done))
+				}
+				return n, err
+			}, &folders)
 		}
 	}
 	if outbox > 0 && g.cfg.Exchange.URL == "" {
-		n, err := ops.PruneOldFiles(ctx, g.cfg.Path("outbox"), now.Add(-outbox))
-		files = n
-		if errors.Is(err, context.Canceled) {
-			g.log.Info("retention: pass ended by the stop; the next pass removes the rest", "done_folders", folders, "outbox_files", files)
-			return
-		}
-		if err != nil {
-			g.log.Warn("retention: pruning outbox failed", "error", err)
-		}
+		run("", func() (int, error) {
+			return ops.PruneOldFiles(ctx, g.cfg.Path("outbox"), now.Add(-outbox))
+		}, &files)
+	}
+	wg.Wait()
+	if stopped {
+		g.log.Info("retention: pass ended by the stop; the next pass removes the rest", "done_folders", folders, "outbox_files", files)
+		return
 	}
 	if folders+files > 0 {
 		// Each dated folder holds a day's inputs: not a count of files.
 		g.log.Info("retention: removed delivered files", "done_folders", folders, "outbox_files", files)
 	}
+}
+
+// startPrune marks place's pass under way (a folder source's name, or ""
+// for the outbox: no source is named "", config names them), or, when
+// the last one still is, warns (once per pass that finds it so) and
+// reports false.
+func (g *gateway) startPrune(place string, now time.Time) bool {
+	g.pruneMu.Lock()
+	defer g.pruneMu.Unlock()
+	if r := g.pruning[place]; r != nil {
+		r.stuck = true
+		g.log.Warn("retention: the last pass on this place has not ended (a file server not answering?); skipped until it does",
+			"source", prunePlaceName(place), "since", r.since.UTC().Format(time.RFC3339))
+		return false
+	}
+	if g.pruning == nil {
+		g.pruning = map[string]*pruneRun{}
+	}
+	g.pruning[place] = &pruneRun{since: now}
+	return true
+}
+
+// endPrune marks place's pass ended.
+func (g *gateway) endPrune(place string) {
+	g.pruneMu.Lock()
+	defer g.pruneMu.Unlock()
+	if r := g.pruning[place]; r != nil && r.stuck {
+		g.log.Info("retention: the pass on this place ended", "source", prunePlaceName(place), "since", r.since.UTC().Format(time.RFC3339))
+	}
+	delete(g.pruning, place)
+}
+
+// prunePlaceName names place in the log and the status report.
+func prunePlaceName(place string) string {
+	if place == "" {
+		return "outbox"
+	}
+	return place
+}
+
+// retentionStuck lists the places whose retention pass a later pass
+// found still under way, for the status report.
+func (g *gateway) retentionStuck() []ops.RetentionStuck {
+	g.pruneMu.Lock()
+	defer g.pruneMu.Unlock()
+	var out []ops.RetentionStuck
+	for place, r := range g.pruning {
+		if r.stuck {
+			out = append(out, ops.RetentionStuck{Place: prunePlaceName(place), Since: r.since})
+		}
+	}
+	slices.SortFunc(out, func(a, b ops.RetentionStuck) int { return strings.Compare(a.Place, b.Place) })
+	return out
 }
 
 // warnCertExpiry logs, once per run (daily), every configured certificate

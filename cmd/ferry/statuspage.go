@@ -83,6 +83,7 @@ func (g *gateway) report() ops.Status {
 		r.Mailboxes = append(r.Mailboxes, ops.MailboxStatus{Name: c.Name, Address: c.Address, Mailbox: c.Mailbox, MailboxStats: m.Stats()})
 	}
 	r.Certificates = ops.ConfiguredCertificates(g.cfg, r.Now)
+	r.RetentionStuck = g.retentionStuck()
 	if g.audit != nil {
 		st := g.audit.Stats()
 		r.Audit = &st

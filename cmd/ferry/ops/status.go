@@ -56,6 +56,9 @@ type Status struct {
 	// Fetches are the remote SFTP directories folders fetch from.
 	Fetches      []RemoteFetch `json:"fetches,omitempty"`
 	Certificates []CertStatus  `json:"certificates"`
+	// RetentionStuck are the places (folder sources, the outbox) whose
+	// retention pass a later pass found still under way.
+	RetentionStuck []RetentionStuck `json:"retention_stuck,omitempty"`
 	// Audit is the ATNA audit trail's state; nil when audit is off.
 	Audit *audit.Stats `json:"audit,omitempty"`
 	// Encryption says whether data at rest is sealed, and with which key.
@@ -73,6 +76,13 @@ type Status struct {
 	Address string `json:"-"`
 }
 
+// RetentionStuck is a place whose retention pass has not ended: a
+// done_dir on a file server that stopped answering.
+type RetentionStuck struct {
+	Place string    `json:"place"`
+	Since time.Time `json:"since"`
+}
+
 // UTC sets every time of the report in UTC, as Now and Started are. The
 // figures' times come from the clock in the computer's zone, and the JSON
 // gave them with its offset beside a UTC now: one document in two zones,
@@ -88,6 +98,9 @@ func (s *Status) UTC() {
 	for i := range s.Folders {
 		utc(&s.Folders[i].LastClaimErrorAt)
 		utc(&s.Folders[i].OldestWaiting)
+	}
+	for i := range s.RetentionStuck {
+		utc(&s.RetentionStuck[i].Since)
 	}
 	for i := range s.Fetches {
 		utc(&s.Fetches[i].LastPoll)
@@ -695,6 +708,10 @@ func PrintStatus(w io.Writer, s *Status) {
 	}
 	if s.Queue.Stopped != "" {
 		fmt.Fprintf(w, "QUEUE STOPPED:     %s (ferry exits; a restart recovers)\n", s.Queue.Stopped)
+	}
+	for _, r := range s.RetentionStuck {
+		fmt.Fprintf(w, "RETENTION STUCK:   %s: the retention pass started %s ago (%s) has not ended (a file server not answering?); the other places are pruned without it\n",
+			r.Place, ago(r.Since, now), r.Since.Local().Format("2006-01-02 15:04:05"))
 	}
 	for _, c := range s.Certificates {
 		switch {
