@@ -1,0 +1,57 @@
+package fhirhttp
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/ferry-health/ferry/transport"
+)
+
+// skewedBusy answers code with a Retry-After HTTP-date two minutes after
+// the answer's Date, on a clock ten minutes behind the clinic computer's
+// (one running ten minutes fast), and body as JSON when not empty.
+func skewedBusy(code int, body string) http.HandlerFunc {
+	exchangeNow := time.Now().Add(-10 * time.Minute)
+	hdr := map[string]string{
+		"Date":        exchangeNow.UTC().Format(http.TimeFormat),
+		"Retry-After": exchangeNow.Add(2 * time.Minute).UTC().Format(http.TimeFormat),
+	}
+	ct := ""
+	if body != "" {
+		ct = "application/json"
+	}
+	return canned(code, ct, body, hdr)
+}
+
+// wantTwoMinutes checks that err asks to be retried after about the two
+// minutes skewedBusy's server asked for.
+func wantTwoMinutes(t *testing.T, err error) {
+	t.Helper()
+	if v := verdictOf(err); v != retry {
+		t.Fatalf("%s (%v), want an outage retried", v, err)
+	}
+	if ra, ok := transport.RetryAfterOf(err); !ok || ra < time.Minute || ra > 2*time.Minute {
+		t.Errorf("%v: waits %v, want the two minutes the server asked for", err, ra)
+	}
+}
+
+// TestTokenRetryAfterDateReadOnTheServersClock: a busy token endpoint's
+// Retry-After HTTP-date (RFC 9110 §10.2.3) is a time on its own clock,
+// which it states in Date (§6.6.1). It was read against the clinic
+// computer's: one running ten minutes fast took "in two minutes" for a
+// time gone and asked again at once. The wait is now the date less the
+// answer's Date, for a 429/503 and for a 400 temporarily_unavailable.
+func TestTokenRetryAfterDateReadOnTheServersClock(t *testing.T) {
+	for name, h := range map[string]http.HandlerFunc{
+		"429":                     skewedBusy(http.StatusTooManyRequests, ""),
+		"503":                     skewedBusy(http.StatusServiceUnavailable, ""),
+		"temporarily_unavailable": skewedBusy(http.StatusBadRequest, `{"error":"temporarily_unavailable"}`),
+	} {
+		t.Run(name, func(t *testing.T) {
+			s, _ := bearerExchange(t, h, answerOK(200))
+			wantTwoMinutes(t, s.Send(context.Background(), item("01TOKLATER")))
+		})
+	}
+}
