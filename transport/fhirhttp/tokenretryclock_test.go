@@ -2,6 +2,9 @@ package fhirhttp
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"net/http"
 	"testing"
 	"time"
@@ -54,4 +57,22 @@ func TestTokenRetryAfterDateReadOnTheServersClock(t *testing.T) {
 			wantTwoMinutes(t, s.Send(context.Background(), item("01TOKLATER")))
 		})
 	}
+}
+
+// TestSMARTDiscoveryRetryAfterDateReadOnTheServersClock: as the token
+// endpoint's, a busy SMART discovery document's Retry-After date is
+// read against its answer's Date, not the clinic computer's clock.
+func TestSMARTDiscoveryRetryAfterDateReadOnTheServersClock(t *testing.T) {
+	ec, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	ex := newExchange(t, false)
+	busy := skewedBusy(http.StatusServiceUnavailable, "")
+	ex.set(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/fhir/R4/.well-known/smart-configuration" {
+			busy(w, r)
+			return
+		}
+		answerOK(200)(w, r)
+	})
+	s := newSink(t, Config{URL: ex.url(), TLS: ex.clientTLS(), SMART: SMARTConfig{ClientID: "ferry-1", KeyFile: writeKey(t, ec)}})
+	wantTwoMinutes(t, s.Send(context.Background(), item("01DISCLATER")))
 }
