@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"net/http"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -75,4 +76,31 @@ func TestSMARTDiscoveryRetryAfterDateReadOnTheServersClock(t *testing.T) {
 	})
 	s := newSink(t, Config{URL: ex.url(), TLS: ex.clientTLS(), SMART: SMARTConfig{ClientID: "ferry-1", KeyFile: writeKey(t, ec)}})
 	wantTwoMinutes(t, s.Send(context.Background(), item("01DISCLATER")))
+}
+
+// TestUDAPRetryAfterDateReadOnTheServersClock: a busy UDAP metadata or
+// registration endpoint's Retry-After date is read against its answer's
+// Date, not the clinic computer's clock.
+func TestUDAPRetryAfterDateReadOnTheServersClock(t *testing.T) {
+	for _, path := range []string{"/fhir/R4/.well-known/udap", "/auth/register"} {
+		t.Run(path, func(t *testing.T) {
+			ca := newTestCA(t, "community root")
+			ex := newExchange(t, false)
+			newUDAPServer(t, ex, ca)
+			ex.mu.Lock()
+			inner := ex.handler
+			ex.mu.Unlock()
+			busy := skewedBusy(http.StatusTooManyRequests, "")
+			ex.set(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == path {
+					busy(w, r)
+					return
+				}
+				inner(w, r)
+			})
+			key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			s := newSink(t, Config{URL: ex.url(), TLS: ex.clientTLS(), UDAP: udapSetup(t, ca, key), UDAPRegistrationFile: filepath.Join(t.TempDir(), "client.json")})
+			wantTwoMinutes(t, s.Send(context.Background(), item("01UDAPLATER")))
+		})
+	}
 }
