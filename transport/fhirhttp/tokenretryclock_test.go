@@ -104,3 +104,30 @@ func TestUDAPRetryAfterDateReadOnTheServersClock(t *testing.T) {
 		})
 	}
 }
+
+// TestTokenLifeCountedFromTheRequest: expires_in is the token's life
+// from when the server issued it (RFC 6749 §5.1), which is after ferry
+// asked for it but before its answer arrived. It was counted from when
+// the answer arrived, after discovery and the token request's own round
+// trip (up to the 30 s timeout on a slow link, all of tokenSkew), so the
+// token was kept past the margin meant to keep it from dying on its way
+// to the exchange. The cache's expiry now counts from before the fetch.
+func TestTokenLifeCountedFromTheRequest(t *testing.T) {
+	var issued time.Time // when the token endpoint issued the token; read after Send
+	s, _ := bearerExchange(t, func(w http.ResponseWriter, r *http.Request) {
+		issued = time.Now()
+		grantToken(w, r) // expires_in 300
+	}, answerOK(200))
+	if err := s.Send(context.Background(), item("01LIFE")); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.RLock()
+	ts := s.tokens.(*smartTokens)
+	s.mu.RUnlock()
+	ts.mu.Lock()
+	expires := ts.expires
+	ts.mu.Unlock()
+	if latest := issued.Add(300*time.Second - tokenSkew); expires.After(latest) {
+		t.Errorf("token kept until %v after it was issued, later than %v: its life was counted from its answer", expires.Sub(issued), latest.Sub(issued))
+	}
+}

@@ -111,13 +111,17 @@ func (c *tokenCache) fly(ctx context.Context, f *tokenFlight) (tok string, err e
 		c.mu.Unlock()
 		close(f.done)
 	}()
+	// expires_in counts from when the server issued the token (RFC
+	// 6749 §5.1), before its answer got here: count from before asking,
+	// so that a slow answer does not eat into tokenSkew.
+	asked := time.Now()
 	tok, life, err := c.fetch(ctx)
 	returned = true
 	if err != nil {
 		return "", err
 	}
 	c.mu.Lock()
-	c.token, c.expires = tok, time.Now().Add(life-tokenSkew)
+	c.token, c.expires = tok, asked.Add(life-tokenSkew)
 	c.mu.Unlock()
 	return tok, nil
 }
