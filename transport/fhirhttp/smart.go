@@ -289,9 +289,10 @@ func (t *smartTokens) discover(ctx context.Context) (string, error) {
 	}
 	switch {
 	case serverBusy(resp.StatusCode):
-		// Busy or down for now: an outage, retried, not a setting to fix.
+		// Busy or down for now: an outage, retried, not a setting to
+		// fix. A Retry-After date is on the server's clock (answerTime).
 		return "", &StatusError{Code: resp.StatusCode, Status: statusText(resp.StatusCode, resp.Status), Entry: -1,
-			Wait: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), Server: "SMART discovery " + u}
+			Wait: parseRetryAfter(resp.Header.Get("Retry-After"), answerTime(resp)), Server: "SMART discovery " + u}
 	case resp.StatusCode != http.StatusOK:
 		return "", &EndpointError{Problem: fmt.Sprintf("SMART discovery at %s answered %s; set exchange.auth.smart.token_url", u, resp.Status), Err: errors.New(resp.Status)}
 	}

@@ -111,13 +111,17 @@ func (c *tokenCache) fly(ctx context.Context, f *tokenFlight) (tok string, err e
 		c.mu.Unlock()
 		close(f.done)
 	}()
+	// expires_in counts from when the server issued the token (RFC
+	// 6749 §5.1), before its answer got here: count from before asking,
+	// so that a slow answer does not eat into tokenSkew.
+	asked := time.Now()
 	tok, life, err := c.fetch(ctx)
 	returned = true
 	if err != nil {
 		return "", err
 	}
 	c.mu.Lock()
-	c.token, c.expires = tok, time.Now().Add(life-tokenSkew)
+	c.token, c.expires = tok, asked.Add(life-tokenSkew)
 	c.mu.Unlock()
 	return tok, nil
 }
@@ -163,8 +167,10 @@ func serverBusy(code int) bool {
 // server_error, are a *StatusError (the authorization server is busy or
 // down: retried like the exchange itself); any other refusal is an *EndpointError, since it
 // says ferry's registration, key or certificate is wrong, which no bundle
-// can fix: retried and shown to the operator, never a dead letter. scope
-// is what the server granted: the answer's scope, or, when it names
+// can fix: retried and shown to the operator, never a dead letter. A
+// Retry-After date is read on the server's clock (answerTime), not on
+// this computer's, which may be minutes off. scope is what the server
+// granted: the answer's scope, or, when it names
 // none, the scope asked for (RFC 6749 §5.1).
 func requestToken(ctx context.Context, client *http.Client, tr tokenRequest) (token string, life time.Duration, scope string, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, tr.url, strings.NewReader(tr.form.Encode()))
@@ -189,7 +195,7 @@ func requestToken(ctx context.Context, client *http.Client, tr tokenRequest) (to
 	switch code := oauthErrorCode(body); {
 	case serverBusy(resp.StatusCode):
 		return "", 0, "", &StatusError{Code: resp.StatusCode, Status: statusText(resp.StatusCode, resp.Status), Entry: -1,
-			Wait: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), Server: tr.what + " token endpoint " + tr.url}
+			Wait: parseRetryAfter(resp.Header.Get("Retry-After"), answerTime(resp)), Server: tr.what + " token endpoint " + tr.url}
 	case resp.StatusCode != http.StatusOK && (code == "temporarily_unavailable" || code == "server_error"):
 		// The server says by its error code, with 400 as RFC 6749
 		// §5.2 has errors answered, that it is overloaded or down for
@@ -199,7 +205,7 @@ func requestToken(ctx context.Context, client *http.Client, tr tokenRequest) (to
 		// itself: busy, as a 503 is, not a refusal of ferry's
 		// assertion.
 		return "", 0, "", &StatusError{Code: resp.StatusCode, Status: statusText(resp.StatusCode, resp.Status) + ", " + code, Entry: -1, transient: true,
-			Wait: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), Server: tr.what + " token endpoint " + tr.url}
+			Wait: parseRetryAfter(resp.Header.Get("Retry-After"), answerTime(resp)), Server: tr.what + " token endpoint " + tr.url}
 	case resp.StatusCode != http.StatusOK:
 		if !isOAuthError(body) && resp.StatusCode != http.StatusBadRequest && resp.StatusCode != http.StatusUnauthorized {
 			return "", 0, "", &EndpointError{Problem: notOAuthEndpoint(tr.what, "token", tr.url, tr.source, resp), Err: errors.New(tr.what + " token request: " + resp.Status)}

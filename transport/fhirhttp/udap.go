@@ -352,8 +352,9 @@ func discoverUDAP(ctx context.Context, client *http.Client, issuer, community st
 	defer resp.Body.Close()
 	switch {
 	case serverBusy(resp.StatusCode):
+		// A Retry-After date is on the server's clock (answerTime).
 		return nil, &StatusError{Code: resp.StatusCode, Status: statusText(resp.StatusCode, resp.Status), Entry: -1,
-			Wait: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), Server: "UDAP metadata " + u}
+			Wait: parseRetryAfter(resp.Header.Get("Retry-After"), answerTime(resp)), Server: "UDAP metadata " + u}
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusNoContent:
 		return nil, fail("answered %s: the exchange does not offer UDAP here; check exchange.url (and exchange.auth.udap.community)", resp.Status)
 	case resp.StatusCode != http.StatusOK:
@@ -760,8 +761,9 @@ func (t *udapTokens) register(ctx context.Context) (string, error) {
 	_ = json.Unmarshal(b, &ans)
 	switch {
 	case serverBusy(resp.StatusCode):
+		// A Retry-After date is on the server's clock (answerTime).
 		return "", &StatusError{Code: resp.StatusCode, Status: statusText(resp.StatusCode, resp.Status), Entry: -1,
-			Wait: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), Server: "UDAP registration endpoint " + u}
+			Wait: parseRetryAfter(resp.Header.Get("Retry-After"), answerTime(resp)), Server: "UDAP registration endpoint " + u}
 	case resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusBadRequest && !isOAuthError(b):
 		// RFC 7591 §3.2.2: a registration endpoint refuses with 400
 		// and an "error" code, as a token endpoint does.
