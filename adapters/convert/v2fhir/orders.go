@@ -1282,6 +1282,7 @@ func (x *conv) document() error {
 	}
 	if dr.Status == "current" {
 		x.versions = append(x.versions, x.registryKey("replaced", key))
+		x.cancels = append(x.cancels, x.registryKey("cancelled", key))
 	}
 	if x.encRef != nil {
 		dr.Context = &fhir.DocumentReferenceContext{Encounter: []fhir.Reference{*x.encRef}}
