@@ -216,6 +216,8 @@ func (h HL7) each(in adapters.Raw, unit func([]Unit) error) error {
 		// The documents it writes current, for a retry after their
 		// replacement (SupersedeReplaced).
 		attrs = setDocumentVersions(attrs, res.Versions...)
+		// And the keys of their cancel, for a retry after it.
+		attrs = setDocumentKeys(attrs, AttrDocumentCancel, res.Cancels...)
 		if z := zSegments(m); z != "" {
 			// Reported (names only, no content) so an operator sees which
 			// site-specific segments arrive; the whole message, Z-segments

@@ -10,9 +10,9 @@ import (
 	"slices"
 )
 
-// statusCurrent and statusSuperseded are the values SupersedeReplaced
-// splices, as they stand in the JSON.
-const statusCurrent, statusSuperseded = `"current"`, `"superseded"`
+// statusCurrent, statusSuperseded and statusEnteredInError are the
+// values SupersedeReplaced splices, as they stand in the JSON.
+const statusCurrent, statusSuperseded, statusEnteredInError = `"current"`, `"superseded"`, `"entered-in-error"`
 
 // maxCapture is the most bytes of a string token the scanner keeps: the
 // keys and values it compares are short ("resourceType",
@@ -225,8 +225,8 @@ func unexpected(err error) error {
 }
 
 // spliceStatus copies r to w with the "current" at each offset in edits
-// (ascending, from statusEdits) written "superseded".
-func spliceStatus(w io.Writer, r io.Reader, edits []int64) error {
+// (ascending, from statusEdits) written to (a quoted status value).
+func spliceStatus(w io.Writer, r io.Reader, edits []int64, to string) error {
 	var at int64
 	for _, e := range edits {
 		if _, err := io.CopyN(w, r, e-at); err != nil {
@@ -235,7 +235,7 @@ func spliceStatus(w io.Writer, r io.Reader, edits []int64) error {
 		if _, err := io.CopyN(io.Discard, r, int64(len(statusCurrent))); err != nil {
 			return unexpected(err)
 		}
-		if _, err := io.WriteString(w, statusSuperseded); err != nil {
+		if _, err := io.WriteString(w, to); err != nil {
 			return err
 		}
 		at = e + int64(len(statusCurrent))

@@ -108,7 +108,7 @@ func FuzzStatusEdits(f *testing.F) {
 		if werr != nil || !json.Valid(in) {
 			return
 		}
-		got, gn, gerr := supersedeDocuments(in)
+		got, gn, gerr := supersedeDocuments(in, statusSuperseded)
 		if gerr != nil || gn != wn || !bytes.Equal(got, want) {
 			t.Fatalf("in %q:\nscanner %d %v %q\ntokens  %d %q", in, gn, gerr, got, wn, want)
 		}

@@ -21,12 +21,26 @@ import (
 // records in the registry beside the keys themselves.
 const AttrDocumentVersion = "document_version"
 
+// AttrDocumentCancel is the queue attribute naming, as AttrDocumentVersion
+// does, the registry keys that say a document the item's bundle writes
+// current was cancelled (v2fhir Result.Cancels: MDM^T11). A dead letter
+// retried after such a cancel was delivered would otherwise file the
+// withdrawn document current (or, once replaced too, superseded) again,
+// undoing the cancel's entered-in-error at the exchange:
+// SupersedeReplaced writes it entered-in-error instead.
+const AttrDocumentCancel = "document_cancel"
+
 // AttrSupersededAtRetry is set ("true") on an item SupersedeReplaced
 // rewrote as it was retried (or released from hold).
 const AttrSupersededAtRetry = "superseded_at_retry"
 
 // setDocumentVersions puts the version keys into attrs (a copy).
 func setDocumentVersions(attrs map[string]string, keys ...string) map[string]string {
+	return setDocumentKeys(attrs, AttrDocumentVersion, keys...)
+}
+
+// setDocumentKeys puts keys into attrs (a copy) under name.
+func setDocumentKeys(attrs map[string]string, name string, keys ...string) map[string]string {
 	if len(keys) == 0 {
 		return attrs
 	}
@@ -34,21 +48,24 @@ func setDocumentVersions(attrs map[string]string, keys ...string) map[string]str
 	if attrs == nil {
 		attrs = map[string]string{}
 	}
-	attrs[AttrDocumentVersion] = strings.Join(keys, ",")
+	attrs[name] = strings.Join(keys, ",")
 	return attrs
 }
 
-// pseudonymVersions rewrites u's AttrDocumentVersion keys through ps.
+// pseudonymVersions rewrites u's AttrDocumentVersion and
+// AttrDocumentCancel keys through ps.
 func pseudonymVersions(u *Unit, ps func(string) string) {
-	v := u.Attrs[AttrDocumentVersion]
-	if v == "" {
-		return
+	for _, name := range []string{AttrDocumentVersion, AttrDocumentCancel} {
+		v := u.Attrs[name]
+		if v == "" {
+			continue
+		}
+		keys := strings.Split(v, ",")
+		for i, k := range keys {
+			keys[i] = ps(k)
+		}
+		u.Attrs = setDocumentKeys(u.Attrs, name, keys...)
 	}
-	keys := strings.Split(v, ",")
-	for i, k := range keys {
-		keys[i] = ps(k)
-	}
-	u.Attrs = setDocumentVersions(u.Attrs, keys...)
 }
 
 // SupersedeReplaced returns the edit a queue makes to a dead letter it
@@ -61,7 +78,11 @@ func pseudonymVersions(u *Unit, ps func(string) string) {
 // then retried by an operator would be current again beside the newer
 // one, whose supersede PATCH had found nothing to mark. `ferry held
 // release` passes a held bundle through it too, for the same reason.
-// Items without the attribute are left as they are.
+// When replaced knows a key of AttrDocumentCancel, the document was
+// cancelled (MDM^T11) after the item was converted: its current
+// DocumentReferences are written entered-in-error instead, as they would
+// be had the input arrived after its cancel, whether or not it was also
+// replaced. Items without either attribute are left as they are.
 //
 // A body held in a file (it.Open; a document with its PDF, over the
 // spill threshold) is edited as a stream: read once to find the status
@@ -71,15 +92,25 @@ func pseudonymVersions(u *Unit, ps func(string) string) {
 // such an item is left as it is.
 func SupersedeReplaced(replaced func(key string) bool, create func() (queue.BodyWriter, error)) func(it *queue.Item) error {
 	return func(it *queue.Item) error {
-		v := it.Attrs[AttrDocumentVersion]
-		if v == "" || it.BodyFile != "" || replaced == nil {
+		v, c := it.Attrs[AttrDocumentVersion], it.Attrs[AttrDocumentCancel]
+		if v == "" && c == "" || it.BodyFile != "" || replaced == nil {
 			return nil
 		}
-		known := false
-		for _, k := range strings.Split(v, ",") {
-			known = known || replaced(k)
+		anyKnown := func(keys string) bool {
+			for k := range strings.SplitSeq(keys, ",") {
+				if k != "" && replaced(k) {
+					return true
+				}
+			}
+			return false
 		}
-		if !known {
+		// A cancel wins over a replacement: a withdrawn document is not
+		// history of the record either (see AttrDocumentCancel).
+		to := statusSuperseded
+		switch {
+		case anyKnown(c):
+			to = statusEnteredInError
+		case !anyKnown(v):
 			return nil
 		}
 		var n int
@@ -88,10 +119,10 @@ func SupersedeReplaced(replaced func(key string) bool, create func() (queue.Body
 			if create == nil {
 				return nil
 			}
-			n, err = supersedeFile(it, create)
+			n, err = supersedeFile(it, create, to)
 		} else {
 			var body []byte
-			if body, n, err = supersedeDocuments(it.Body); err == nil && n > 0 {
+			if body, n, err = supersedeDocuments(it.Body, to); err == nil && n > 0 {
 				it.Body = body
 			}
 		}
@@ -109,9 +140,9 @@ func SupersedeReplaced(replaced func(key string) bool, create func() (queue.Body
 
 // supersedeFile is supersedeDocuments for a body read through it.Open:
 // the edited copy is written through create and named by it.BodyFile
-// (it.Open is cleared). It returns how many status values it changed;
-// with none it writes nothing.
-func supersedeFile(it *queue.Item, create func() (queue.BodyWriter, error)) (int, error) {
+// (it.Open is cleared). It returns how many status values it changed to
+// to; with none it writes nothing.
+func supersedeFile(it *queue.Item, create func() (queue.BodyWriter, error), to string) (int, error) {
 	rc, err := it.Open()
 	if err != nil {
 		return 0, err
@@ -129,7 +160,7 @@ func supersedeFile(it *queue.Item, create func() (queue.BodyWriter, error)) (int
 	if err != nil {
 		return 0, err
 	}
-	err = spliceStatus(w, rc, edits)
+	err = spliceStatus(w, rc, edits, to)
 	if cerr := w.Close(); err == nil {
 		err = cerr
 	}
@@ -142,17 +173,17 @@ func supersedeFile(it *queue.Item, create func() (queue.BodyWriter, error)) (int
 }
 
 // supersedeDocuments returns body with the status of every
-// DocumentReference written "current" changed to "superseded", and how
-// many it changed. Everything else keeps its bytes: the edit splices the
-// status values statusEdits locates.
-func supersedeDocuments(body []byte) ([]byte, int, error) {
+// DocumentReference written "current" changed to to (statusSuperseded or
+// statusEnteredInError), and how many it changed. Everything else keeps
+// its bytes: the edit splices the status values statusEdits locates.
+func supersedeDocuments(body []byte, to string) ([]byte, int, error) {
 	edits, err := statusEdits(bytes.NewReader(body))
 	if err != nil || len(edits) == 0 {
 		return body, 0, err
 	}
 	var out bytes.Buffer
-	out.Grow(len(body) + len(edits)*(len(statusSuperseded)-len(statusCurrent)))
-	if err := spliceStatus(&out, bytes.NewReader(body), edits); err != nil {
+	out.Grow(len(body) + len(edits)*(len(to)-len(statusCurrent)))
+	if err := spliceStatus(&out, bytes.NewReader(body), edits, to); err != nil {
 		return nil, 0, err
 	}
 	return out.Bytes(), len(edits), nil

@@ -269,6 +269,14 @@ type Result struct {
 	// the replacement was delivered), the key is what tells. Opaque and
 	// PHI-free, as Replaces.
 	Versions []string
+	// Cancels are the registry keys (Converter.Replaced) that say a
+	// document this message writes current was cancelled (MDM^T11): were
+	// one recorded after this message was converted (its bundle
+	// dead-lettered, retried once the cancel was delivered), the document
+	// is to be written entered-in-error, not current and not superseded,
+	// or the retry would file the withdrawn document again. Opaque and
+	// PHI-free, as Replaces.
+	Cancels []string
 	// Labels are every security label the message's bundles carry, on
 	// any entry (refrain and obligation codes included, which the
 	// Bundle's high-water mark leaves out); nil when it carries none. A
@@ -436,6 +444,7 @@ func (c *Converter) convert(msg *hl7v2.Message, raw []byte, mem *slabs) (*fhir.B
 	res.Changes = x.changes
 	res.Replaces = x.replaces
 	res.Versions = x.versions
+	res.Cancels = x.cancels
 	res.Labels = x.allLabels
 	res.Merges = x.merges
 	res.AfterKeys = x.afterKeys(x.merges)
@@ -531,6 +540,8 @@ type conv struct {
 	replaces []string
 	// versions are the registry keys of Result.Versions.
 	versions []string
+	// cancels are the registry keys of Result.Cancels.
+	cancels []string
 	// looseStem keys an OBX outside any OBR (OUL's specimen or patient
 	// results) that has no OBX-21: the patient and the current specimen's
 	// identifier (SPM-2), "" when it has none. The control id would key

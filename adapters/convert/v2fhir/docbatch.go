@@ -169,6 +169,23 @@ func (x *conv) documentStatus() error {
 		return err
 	}
 	x.changeDocument(key, status, doc)
+	// As a cancel (T11) or a replacement is, so that the document's
+	// earlier version arriving or retried after this does not undo it.
+	x.replaces = append(x.replaces, x.retiredKeys(status, key)...)
+	return nil
+}
+
+// retiredKeys are the registry keys that remember the document key names
+// as retired by a status (TXA-19): "entered-in-error" (CA, deleted) as a
+// cancel (T11) records it, "superseded" (OB, obsolete) as a replacement
+// does; none for any other status.
+func (x *conv) retiredKeys(status string, key fhir.Identifier) []string {
+	switch status {
+	case "entered-in-error":
+		return []string{x.registryKey("cancelled", key)}
+	case "superseded":
+		return []string{x.registryKey("replaced", key)}
+	}
 	return nil
 }
 

@@ -1266,6 +1266,11 @@ func (x *conv) document() error {
 			dr.RelatesTo = []fhir.DocumentReferenceRelates{{Code: rel, Target: &fhir.Reference{Type: "DocumentReference", Identifier: parent}}}
 		}
 	}
+	// A document written deleted or obsolete (TXA-19 CA, OB) is
+	// remembered as a cancel (T11) or a replacement would be, so that an
+	// earlier version of it arriving or retried later (its bundle
+	// dead-lettered) is not filed current again over this status.
+	x.replaces = append(x.replaces, x.retiredKeys(dr.Status, key)...)
 	if dr.Status != "entered-in-error" && x.knownKey("cancelled", key) {
 		// A cancel (T11) of this document was accepted first: it was
 		// withdrawn from this patient's record, and the original or an
@@ -1282,6 +1287,7 @@ func (x *conv) document() error {
 	}
 	if dr.Status == "current" {
 		x.versions = append(x.versions, x.registryKey("replaced", key))
+		x.cancels = append(x.cancels, x.registryKey("cancelled", key))
 	}
 	if x.encRef != nil {
 		dr.Context = &fhir.DocumentReferenceContext{Encounter: []fhir.Reference{*x.encRef}}
