@@ -426,7 +426,9 @@ func quarantineReplay(ctx context.Context, cfg *config.Config, key *seal.Key, id
 	defer func() { err = errors.Join(err, aud.Close(context.Background(), stderr)) }()
 	dq, err := openQueue(cfg, key)
 	if errors.Is(err, diskq.ErrLocked) {
-		return errors.New("the gateway is running and holds the queue: stop it (`ferry stop` for the service, Ctrl-C for a `ferry run` in a terminal), replay, then start it again")
+		// Another replay or release in another terminal holds it the
+		// same way, with the gateway stopped.
+		return errors.New("the gateway is running and holds the queue, or another ferry command does (a replay or a release in another terminal): stop the gateway (`ferry stop` for the service, Ctrl-C for a `ferry run` in a terminal) or let the other command end, replay, then start the gateway again")
 	}
 	if err != nil {
 		return fmt.Errorf("open queue: %w", err)
