@@ -738,6 +738,7 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit, gen
 	}
 	var puts []*queue.Item
 	var putUnits, heldUnits []*Unit
+	var heldIDs []string // the held store's entries of heldUnits
 	rememberedHeld := false
 	defer func() {
 		if rememberedHeld {
@@ -748,10 +749,13 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit, gen
 		// input shares unheld is remembered, or the retry would hold
 		// it a second time (two entries, two releases). A key that a
 		// part not stored shares stays forgotten, so that the part is
-		// not dropped as a resend (the held part is held again then).
-		for _, u := range heldUnits {
+		// not dropped as a resend; the held part's entry goes instead,
+		// for the retry to hold it once.
+		for i, u := range heldUnits {
 			if onlyHeld(units, heldUnits, u.Dedup) {
 				p.remember(in, u)
+			} else if err := p.held.Remove(heldIDs[i]); err != nil {
+				p.log.Warn("a held part of an input not stored whole stays held, and its retry holds it again", "source", in.Source, inputHash(in), "unit", u.Name, "held", heldIDs[i], "error", err)
 			}
 		}
 	}()
@@ -789,13 +793,15 @@ func (p *Pipeline) store(ctx context.Context, in adapters.Raw, units []Unit, gen
 		}
 		if label := heldBy(held, i); label != "" {
 			u.sharesKey = sharedQueued(units, held, i)
-			if err := p.hold(in, u, label, group); err != nil {
+			hid, err := p.hold(in, u, label, group)
+			if err != nil {
 				drop(u)
 				dropPuts()
 				return nil, err
 			}
 			drop(u)
 			heldUnits = append(heldUnits, u)
+			heldIDs = append(heldIDs, hid)
 			p.noteUnconverted(in, u)
 			p.noteRetied(in, u)
 			continue
@@ -1144,15 +1150,16 @@ func holdGroup(held []string) string {
 
 // hold stores the unit in the held store because of label, as one of
 // group (HeldEntry.Group) when that is not empty.
-func (p *Pipeline) hold(in adapters.Raw, u *Unit, label, group string) error {
-	if _, err := p.held.PutGroup(in, u, label, group); err != nil {
-		return fmt.Errorf("%s: %s: held: %w", in.Name, u.Name, err)
+func (p *Pipeline) hold(in adapters.Raw, u *Unit, label, group string) (string, error) {
+	id, err := p.held.PutGroup(in, u, label, group)
+	if err != nil {
+		return "", fmt.Errorf("%s: %s: held: %w", in.Name, u.Name, err)
 	}
 	p.stats.Held.Add(1)
 	if p.onHeld != nil {
 		p.onHeld(in, u, label)
 	}
-	return nil
+	return id, nil
 }
 
 // remember keeps a stored unit's dedup key (best effort, see Deduper).

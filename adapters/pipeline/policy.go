@@ -215,6 +215,12 @@ type HeldEntry struct {
 	// part is known queued (Quarantine.FinishReplays), else that part
 	// would be dropped as a resend.
 	Dedup string `json:"dedup,omitempty"`
+	// Shares is the dedup key (in hex) Dedup leaves out, that of a
+	// unit shared with a part of the input to be queued: a replay cut
+	// short before that part was queued left this entry held, and the
+	// next replay holds the unit again (the key must stay forgotten for
+	// that part), so FinishReplays removes the entry then.
+	Shares string `json:"shares,omitempty"`
 }
 
 // OpenHeld creates dir if needed.
@@ -360,6 +366,8 @@ func (h *Held) PutGroup(in adapters.Raw, u *Unit, label, group string) (string, 
 	}
 	if u.Dedup != ([32]byte{}) && !u.sharesKey {
 		e.Dedup = hex.EncodeToString(u.Dedup[:])
+	} else if u.Dedup != ([32]byte{}) {
+		e.Shares = hex.EncodeToString(u.Dedup[:])
 	}
 	if err := remakeDir(h.dir); err != nil {
 		return "", fmt.Errorf("store held entry: %w", err)
@@ -634,14 +642,21 @@ func (h *Held) FinishReleases(queued func(qid string) bool) (map[string]string, 
 // entry's and a ULID, replayedID) is added to seen, on disk when it
 // returns, so that the entry's next replay finds the unit held before,
 // and does not hold it again (two entries, two releases, the exchange
-// getting it twice). It returns the held entries so found. Call it with
-// the queue's lock held.
-func (h *Held) FinishReplays(quarantined func(id string) bool, seen interface{ Add(key [32]byte) error }) ([]string, error) {
+// getting it twice). An entry whose key a part of its input to be
+// queued shares (HeldEntry.Shares) is kept when seen knows that key (the
+// part was queued: Quarantine.FinishReplays told it, so call that
+// first), and removed when it does not: the key stays forgotten so that
+// the next replay queues that part, and that replay holds the unit again,
+// once. It returns the held entries whose keys were told, and those
+// removed. Call it with the queue's lock held.
+func (h *Held) FinishReplays(quarantined func(id string) bool, seen interface {
+	Seen(key [32]byte) bool
+	Add(key [32]byte) error
+}) (found, removed []string, err error) {
 	ids, err := h.List()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var found []string
 	for _, id := range ids {
 		i := strings.LastIndexByte(id, '-')
 		if i < 0 || !quarantined(id[:i]) {
@@ -649,18 +664,28 @@ func (h *Held) FinishReplays(quarantined func(id string) bool, seen interface{ A
 		}
 		e, err := h.Get(id)
 		if err != nil {
-			return found, fmt.Errorf("finish the replay that held %s: %w", id, err)
+			return found, removed, fmt.Errorf("finish the replay that held %s: %w", id, err)
 		}
 		var k [32]byte
+		if n, err := hex.Decode(k[:], []byte(e.Shares)); err == nil && n == len(k) {
+			if seen.Seen(k) {
+				continue
+			}
+			if err := h.Remove(id); err != nil {
+				return found, removed, fmt.Errorf("finish the replay that held %s: %w", id, err)
+			}
+			removed = append(removed, id)
+			continue
+		}
 		if n, err := hex.Decode(k[:], []byte(e.Dedup)); err != nil || n != len(k) {
 			continue
 		}
 		if err := seen.Add(k); err != nil {
-			return found, fmt.Errorf("finish the replay that held %s: %w", id, err)
+			return found, removed, fmt.Errorf("finish the replay that held %s: %w", id, err)
 		}
 		found = append(found, id)
 	}
-	return found, nil
+	return found, removed, nil
 }
 
 // OpenBundle streams a held entry's bundle, from the entry itself or from

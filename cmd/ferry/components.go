@@ -227,13 +227,24 @@ func ingestPipeline(cfg *config.Config, q pipeline.Putter, seen pipeline.Deduper
 			}
 		}
 	}
-	if canAdd {
+	if sa, ok := seen.(interface {
+		Seen(key [32]byte) bool
+		Add(key [32]byte) error
+	}); ok {
 		// A replay cut short after it held a unit of an input left the
 		// entry listed, and the duplicate filter perhaps without the
 		// unit's key: told again, so that the entry's next replay does
-		// not hold the unit twice.
-		if _, err := held.FinishReplays(quar.Has, adder); err != nil {
+		// not hold the unit twice. A unit whose key a part not queued
+		// shares cannot be told: its entry goes, for that replay to hold
+		// it once.
+		_, removed, err := held.FinishReplays(quar.Has, sa)
+		if err != nil {
 			return nil, nil, err
+		}
+		for _, id := range removed {
+			if log != nil {
+				log.Warn("a replay of a quarantined input was cut short after it held a part and before it queued the rest; that part's held entry is removed, and `ferry quarantine replay` of the entry holds it again", "held", id)
+			}
 		}
 	}
 	if c, ok := q.(pipeline.LaterCounter); ok {

@@ -344,7 +344,9 @@ func newerThanHeld(q *diskq.Queue, held *pipeline.Held, e *pipeline.HeldEntry) e
 func heldRelease(ctx context.Context, cfg *config.Config, key *seal.Key, held *pipeline.Held, ids []string, force bool, aud *opsAudit, stdout io.Writer) error {
 	q, err := openQueue(cfg, key)
 	if errors.Is(err, diskq.ErrLocked) {
-		return errors.New("the gateway is running and holds the queue: stop it (`ferry stop` for the service, Ctrl-C for a `ferry run` in a terminal), release, then start it again")
+		// Another release or replay in another terminal holds it the
+		// same way, with the gateway stopped.
+		return errors.New("the gateway is running and holds the queue, or another ferry command does (a release or a replay in another terminal): stop the gateway (`ferry stop` for the service, Ctrl-C for a `ferry run` in a terminal) or let the other command end, release, then start the gateway again")
 	}
 	if err != nil {
 		return err

@@ -426,7 +426,9 @@ func quarantineReplay(ctx context.Context, cfg *config.Config, key *seal.Key, id
 	defer func() { err = errors.Join(err, aud.Close(context.Background(), stderr)) }()
 	dq, err := openQueue(cfg, key)
 	if errors.Is(err, diskq.ErrLocked) {
-		return errors.New("the gateway is running and holds the queue: stop it (`ferry stop` for the service, Ctrl-C for a `ferry run` in a terminal), replay, then start it again")
+		// Another replay or release in another terminal holds it the
+		// same way, with the gateway stopped.
+		return errors.New("the gateway is running and holds the queue, or another ferry command does (a replay or a release in another terminal): stop the gateway (`ferry stop` for the service, Ctrl-C for a `ferry run` in a terminal) or let the other command end, replay, then start the gateway again")
 	}
 	if err != nil {
 		return fmt.Errorf("open queue: %w", err)
@@ -445,6 +447,9 @@ func quarantineReplay(ctx context.Context, cfg *config.Config, key *seal.Key, id
 	r := &replayer{q: &replayQueue{Queue: dq}, force: force, start: dq.NextSeq(), refused: map[string]string{}}
 	trail := aud.trail()
 	onHeld := func(in adapters.Raw, u *pipeline.Unit, label string) {
+		if len(r.held) == 0 {
+			r.firstHeld = queuedItem{key: u.Key, controlID: u.Attrs["control_id"]}
+		}
 		r.held = append(r.held, label)
 		trail.held(in, u, label)
 	}
@@ -500,6 +505,10 @@ func quarantineReplay(ctx context.Context, cfg *config.Config, key *seal.Key, id
 		if len(r.q.stored) > 0 {
 			first := r.q.stored[0]
 			x.Patient, x.ControlID, x.QueueID = first.key, first.controlID, first.id
+		} else if len(r.held) > 0 {
+			// Held whole: the replay read and converted the patient's
+			// data all the same.
+			x.Patient, x.ControlID = r.firstHeld.key, r.firstHeld.controlID
 		}
 		switch res {
 		case replayQueued:
@@ -596,8 +605,10 @@ type replayer struct {
 	quar *pipeline.Quarantine // the pipeline's
 	q    *replayQueue         // the pipeline's
 	// held and requarantined are the hold labels and the quarantine
-	// entries of the input in hand.
+	// entries of the input in hand; firstHeld is the patient key and
+	// control id of its first unit held (no queue id: not queued).
 	held          []string
+	firstHeld     queuedItem
 	requarantined []string
 	// entry is the entry in hand, which check weighs (unless force);
 	// start is the queue's NextSeq when the replay began: items stored
@@ -690,6 +701,7 @@ func (r *replayer) refuse(err *replayLaterError) error {
 // could not be removed.
 func (r *replayer) replay(ctx context.Context, id string) (string, replayResult, error) {
 	r.q.stored, r.held, r.requarantined, r.entry = nil, nil, nil, nil
+	r.firstHeld = queuedItem{}
 	e, err := r.quar.Get(id)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", replayNotDone, errNoEntry

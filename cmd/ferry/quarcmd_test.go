@@ -299,8 +299,9 @@ func TestQuarantinePurge(t *testing.T) {
 }
 
 // TestQuarantineReplayRefusedWhileGatewayRuns: while another process (the
-// gateway) holds the queue, replay refuses with held release's advice and
-// changes nothing.
+// gateway, or a replay or release in another terminal) holds the queue,
+// replay refuses, naming both (told only to stop the gateway, a person
+// whose service is stopped is left at a loss), and changes nothing.
 func TestQuarantineReplayRefusedWhileGatewayRuns(t *testing.T) {
 	dir := t.TempDir()
 	_, cfg := quarCfg(t, dir, tooSmall)
@@ -313,7 +314,7 @@ func TestQuarantineReplayRefusedWhileGatewayRuns(t *testing.T) {
 	}
 	defer q.Close(context.Background())
 	_, err = runQuarantine(t, "replay", ids[0], "--config", cfgFile)
-	if err == nil || !strings.Contains(err.Error(), "the gateway is running and holds the queue: stop it (`ferry stop` for the service, Ctrl-C for a `ferry run` in a terminal), replay, then start it again") {
+	if err == nil || !strings.Contains(err.Error(), "the gateway is running and holds the queue, or another ferry command does (a replay or a release in another terminal)") {
 		t.Fatalf("replay with the queue locked: %v", err)
 	}
 	if left := quarantineIDs(t, cfg); len(left) != 1 || left[0] != ids[0] {
