@@ -59,6 +59,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/ferry-health/ferry/adapters/hl7v2"
@@ -218,16 +219,97 @@ func (c *conn) quietFor(d time.Duration) bool {
 		}
 	}
 	var b [1]byte
-	c.c.SetReadDeadline(time.Now().Add(d))
+	deadline := time.Now().Add(d)
+	c.c.SetReadDeadline(deadline)
+	if probeDelay != nil {
+		probeDelay(c.c, deadline)
+	}
 	for {
 		n, err := c.c.Read(b[:])
 		if n == 1 && (b[0] == '\r' || b[0] == '\n') {
 			continue
 		}
 		var ne net.Error
-		return n == 0 && errors.As(err, &ne) && ne.Timeout()
+		if n == 0 && errors.As(err, &ne) && ne.Timeout() {
+			return c.stillOpen()
+		}
+		return false
 	}
 }
+
+// stillOpen reports whether c is open and quiet now, looking at the
+// socket itself: a timeout of quietFor's read does not say so, as Go
+// answers a read whose deadline passed before it ran (a goroutine
+// delayed on a loaded machine) with a timeout without reading the
+// socket, and a connection the exchange had closed looked open. What is
+// waiting there goes through TLS, which turns a close_notify or an alert
+// into an error and keeps its own records (a TLS 1.3 session ticket) to
+// itself; a read with a deadline already passed takes only what TLS holds
+// read, and one is given time while the socket has bytes, until they are
+// read.
+func (c *conn) stillOpen() bool {
+	sc, ok := netConn(c.c).(syscall.Conn)
+	if !ok {
+		return true
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var b [1]byte
+	wait := probeWindow
+	for {
+		// No deadline while peeking: Go refuses to look at a socket
+		// whose read deadline passed.
+		c.c.SetReadDeadline(time.Time{})
+		st := peekSocket(rc)
+		deadline := time.Unix(1, 0) // passed: TLS's buffers only
+		switch st {
+		case sockUnknown:
+			return true // the timed read decided
+		case sockClosed:
+			return false
+		case sockBytes:
+			deadline = time.Now().Add(wait)
+			wait = min(2*wait, time.Second)
+		}
+		c.c.SetReadDeadline(deadline)
+		n, err := c.c.Read(b[:])
+		if n == 1 && (b[0] == '\r' || b[0] == '\n') {
+			continue
+		}
+		var ne net.Error
+		if n == 0 && errors.As(err, &ne) && ne.Timeout() {
+			if st == sockEmpty {
+				return true // nothing in the socket, nothing in TLS
+			}
+			continue // bytes were in the socket: look again
+		}
+		return false
+	}
+}
+
+// sockState is what peekSocket saw.
+type sockState int
+
+const (
+	sockUnknown sockState = iota // it could not look
+	sockEmpty
+	sockBytes
+	sockClosed
+)
+
+// netConn returns the connection under a TLS one.
+func netConn(nc net.Conn) net.Conn {
+	if tc, ok := nc.(*tls.Conn); ok {
+		return tc.NetConn()
+	}
+	return nc
+}
+
+// probeDelay, when set by a test, runs between setting quietFor's
+// deadline on nc and reading, as a scheduler delay may.
+var probeDelay func(nc net.Conn, deadline time.Time)
 
 // closeWatchWindow is how long a connection that carried an answered
 // message must stay open, once the sink gives each message a connection of
