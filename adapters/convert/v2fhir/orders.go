@@ -1304,14 +1304,14 @@ func (x *conv) document() error {
 				hasText = hasText || line != ""
 			}
 		case "ED":
-			att, conf, err := x.encapsulated(obx)
+			atts, conf, err := x.encapsulated(obx)
 			if err != nil {
 				return err
 			}
-			if att != nil {
-				dr.Content = append(dr.Content, fhir.DocumentReferenceContent{Attachment: *att})
-				cdaConf = max(cdaConf, conf)
+			for _, att := range atts {
+				dr.Content = append(dr.Content, fhir.DocumentReferenceContent{Attachment: att})
 			}
+			cdaConf = max(cdaConf, conf)
 		case "RP":
 			// A pointer to the document where the sender keeps it is
 			// the content by URL (the IG's RP to DocumentReference map:
@@ -1418,13 +1418,34 @@ func attachment(contentType string, data []byte) fhir.Attachment {
 // leave out ED.1 (source application) with its separator write the four
 // others one place early (application^pdf^Base64^<data>): ED.3 is then
 // the encoding, which no subtype is, and ED.4 the data. An empty ED gives
-// nil; undecodable data is a content error. conf is the highest
+// no attachment; undecodable data is a content error. conf is the highest
 // confidentiality a CDA document the ED carries gives
 // (cdaConfidentiality), whatever type of data the sender named it by
 // (multipart^x-hl7-cda-level-one, TEXT^XML, application^xml, or none), and
 // also when it travels in a package kept whole; -1 when it carries none.
-func (x *conv) encapsulated(obx hl7v2.Segment) (att *fhir.Attachment, conf int, err error) {
-	ed := obx.Field(5).Rep(1)
+// A repeating OBX-5 carries one document in each repetition: each is its
+// own attachment (the v2-to-FHIR IG maps OBX-5 ED to
+// DocumentReference.content and DiagnosticReport.presentedForm, both of
+// which repeat), so none is dropped while the message is acknowledged.
+func (x *conv) encapsulated(obx hl7v2.Segment) (atts []fhir.Attachment, conf int, err error) {
+	conf = -1
+	n := 0
+	for ed := range obx.Field(5).RepsSeq() {
+		n++
+		att, c, err := x.encapsulatedValue(obx, ed, n)
+		if err != nil {
+			return nil, -1, err
+		}
+		if att != nil {
+			atts = append(atts, *att)
+			conf = max(conf, c)
+		}
+	}
+	return atts, conf, nil
+}
+
+// encapsulatedValue decodes repetition rep of an OBX-5 ED (encapsulated).
+func (x *conv) encapsulatedValue(obx hl7v2.Segment, ed hl7v2.Value, rep int) (att *fhir.Attachment, conf int, err error) {
 	typ, sub, enc, raw := ed.Text(2), ed.Text(3), ed.Text(4), ed.Comp(5).String()
 	if strings.TrimSpace(raw) == "" && ed.Text(4) != "" && edEncodings[strings.ToUpper(ed.Text(3))] {
 		typ, sub, enc, raw = ed.Text(1), ed.Text(2), ed.Text(3), ed.Comp(4).String()
@@ -1442,7 +1463,11 @@ func (x *conv) encapsulated(obx hl7v2.Segment) (att *fhir.Attachment, conf int, 
 		data = []byte(raw)
 	}
 	if err != nil {
-		return nil, -1, x.badField(obx, 5, "encapsulated data does not decode: "+err.Error())
+		reason := "encapsulated data does not decode: " + err.Error()
+		if rep > 1 {
+			reason += " (repetition " + itoa(rep) + ")"
+		}
+		return nil, -1, x.badField(obx, 5, reason)
 	}
 	ct, cda := mimeType(typ, sub), data
 	if strings.EqualFold(typ, "multipart") && strings.EqualFold(sub, "x-hl7-cda-level-one") {

@@ -1410,15 +1410,15 @@ func (w *resultWalk) openObs(obx hl7v2.Segment) error {
 		if w.report != nil && withdrawn {
 			return nil
 		}
-		att, conf, err := w.x.encapsulated(obx)
+		atts, conf, err := w.x.encapsulated(obx)
 		if err != nil {
 			return err
 		}
-		if att == nil {
+		if len(atts) == 0 {
 			return nil
 		}
 		if w.report != nil {
-			w.report.dr.PresentedForm = append(w.report.dr.PresentedForm, *att)
+			w.report.dr.PresentedForm = append(w.report.dr.PresentedForm, atts...)
 			if conf >= 0 {
 				if w.report.sec == nil {
 					w.report.sec = newLabels()
