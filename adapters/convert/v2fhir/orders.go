@@ -1316,8 +1316,9 @@ func (x *conv) document() error {
 			// A pointer to the document where the sender keeps it is
 			// the content by URL (the IG's RP to DocumentReference map:
 			// RP.1 content.attachment.url), when RP.1 is an absolute URL.
-			if att := x.pointer(obx); att != nil {
-				dr.Content = append(dr.Content, fhir.DocumentReferenceContent{Attachment: *att})
+			atts, _ := x.pointers(obx)
+			for _, att := range atts {
+				dr.Content = append(dr.Content, fhir.DocumentReferenceContent{Attachment: att})
 			}
 		}
 	}
@@ -1487,25 +1488,34 @@ func (x *conv) encapsulatedValue(obx hl7v2.Segment, ed hl7v2.Value, rep int) (at
 // edEncodings are the ED.4 encodings (table 0299).
 var edEncodings = map[string]bool{"A": true, "HEX": true, "BASE64": true}
 
-// pointer converts an OBX-5 reference pointer (RP) to an Attachment by
-// URL, or nil when RP.1 is not an absolute URL (a bare file name or an id
-// only the sender's application can resolve is no FHIR url). RP.3/RP.4,
+// pointers converts an OBX-5 reference pointer (RP) to an Attachment by
+// URL for each repetition whose RP.1 is an absolute URL (a bare file name
+// or an id only the sender's application can resolve is no FHIR url); a
+// repeating OBX-5 points at one document in each repetition, and none is
+// dropped. all is false when some repetition is no such URL. RP.3/RP.4,
 // the type of data and its subtype, give the content type when they name
 // one; the title is the observation's name, as for an ED.
-func (x *conv) pointer(obx hl7v2.Segment) *fhir.Attachment {
-	rp := obx.Field(5).Rep(1)
-	u, err := url.Parse(strings.TrimSpace(rp.Text(1)))
-	if err != nil || !u.IsAbs() || u.Opaque == "" && u.Host == "" && u.Path == "" {
-		return nil
+func (x *conv) pointers(obx hl7v2.Segment) (atts []fhir.Attachment, all bool) {
+	all = true
+	for rp := range obx.Field(5).RepsSeq() {
+		if rp.Empty() {
+			continue
+		}
+		u, err := url.Parse(strings.TrimSpace(rp.Text(1)))
+		if err != nil || !u.IsAbs() || u.Opaque == "" && u.Host == "" && u.Path == "" {
+			all = false
+			continue
+		}
+		att := fhir.Attachment{URL: u.String()}
+		if ct := mimeType(rp.Text(3), rp.Text(4)); ct != "application/octet-stream" {
+			att.ContentType = ct
+		}
+		if c := x.cwe(obx.Field(3).Rep(1), ""); c != nil {
+			att.Title = orStr(c.Text, firstDisplay(c))
+		}
+		atts = append(atts, att)
 	}
-	att := fhir.Attachment{URL: u.String()}
-	if ct := mimeType(rp.Text(3), rp.Text(4)); ct != "application/octet-stream" {
-		att.ContentType = ct
-	}
-	if c := x.cwe(obx.Field(3).Rep(1), ""); c != nil {
-		att.Title = orStr(c.Text, firstDisplay(c))
-	}
-	return &att
+	return atts, all
 }
 
 func dropSpace(r rune) rune {
