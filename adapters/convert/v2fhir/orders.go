@@ -1,6 +1,7 @@
 package v2fhir
 
 import (
+	"bytes"
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/hex"
@@ -1447,12 +1448,22 @@ func (x *conv) encapsulated(obx hl7v2.Segment) (atts []fhir.Attachment, conf int
 
 // encapsulatedValue decodes repetition rep of an OBX-5 ED (encapsulated).
 func (x *conv) encapsulatedValue(obx hl7v2.Segment, ed hl7v2.Value, rep int) (att *fhir.Attachment, conf int, err error) {
-	typ, sub, enc, raw := ed.Text(2), ed.Text(3), ed.Text(4), ed.Comp(5).String()
+	typ, sub, enc, raw, last := ed.Text(2), ed.Text(3), ed.Text(4), ed.Comp(5).String(), 5
 	if strings.TrimSpace(raw) == "" && ed.Text(4) != "" && edEncodings[strings.ToUpper(ed.Text(3))] {
-		typ, sub, enc, raw = ed.Text(1), ed.Text(2), ed.Text(3), ed.Comp(4).String()
+		typ, sub, enc, raw, last = ed.Text(1), ed.Text(2), ed.Text(3), ed.Comp(4).String(), 4
 	}
 	if strings.TrimSpace(raw) == "" {
 		return nil, -1, nil
+	}
+	// The data is the ED's last component: text after it is data the
+	// sender did not escape (a "^" in text), and reading up to the
+	// separator would drop the rest without a word.
+	if textPast(ed.Raw(), x.m.Delimiters().Component, last) {
+		reason := "encapsulated data runs on past ED." + itoa(last) + " (an unescaped component separator in the data?)"
+		if rep > 1 {
+			reason += " (repetition " + itoa(rep) + ")"
+		}
+		return nil, -1, x.badField(obx, 5, reason)
 	}
 	var data []byte
 	switch strings.ToUpper(enc) {
@@ -1483,6 +1494,20 @@ func (x *conv) encapsulatedValue(obx hl7v2.Segment, ed hl7v2.Value, rep int) (at
 		a.Title = orStr(c.Text, firstDisplay(c))
 	}
 	return &a, conf, nil
+}
+
+// textPast reports whether raw, a value of components separated by sep,
+// has anything but separators after its n-th component.
+func textPast(raw []byte, sep byte, n int) bool {
+	for i, c := range raw {
+		if c != sep {
+			continue
+		}
+		if n--; n == 0 {
+			return len(bytes.Trim(raw[i+1:], string(sep)+" ")) > 0
+		}
+	}
+	return false
 }
 
 // edEncodings are the ED.4 encodings (table 0299).
