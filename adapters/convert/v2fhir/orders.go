@@ -1,6 +1,7 @@
 package v2fhir
 
 import (
+	"bytes"
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/hex"
@@ -1310,20 +1311,21 @@ func (x *conv) document() error {
 				hasText = hasText || line != ""
 			}
 		case "ED":
-			att, conf, err := x.encapsulated(obx)
+			atts, conf, err := x.encapsulated(obx)
 			if err != nil {
 				return err
 			}
-			if att != nil {
-				dr.Content = append(dr.Content, fhir.DocumentReferenceContent{Attachment: *att})
-				cdaConf = max(cdaConf, conf)
+			for _, att := range atts {
+				dr.Content = append(dr.Content, fhir.DocumentReferenceContent{Attachment: att})
 			}
+			cdaConf = max(cdaConf, conf)
 		case "RP":
 			// A pointer to the document where the sender keeps it is
 			// the content by URL (the IG's RP to DocumentReference map:
 			// RP.1 content.attachment.url), when RP.1 is an absolute URL.
-			if att := x.pointer(obx); att != nil {
-				dr.Content = append(dr.Content, fhir.DocumentReferenceContent{Attachment: *att})
+			atts, _ := x.pointers(obx)
+			for _, att := range atts {
+				dr.Content = append(dr.Content, fhir.DocumentReferenceContent{Attachment: att})
 			}
 		}
 	}
@@ -1424,19 +1426,50 @@ func attachment(contentType string, data []byte) fhir.Attachment {
 // leave out ED.1 (source application) with its separator write the four
 // others one place early (application^pdf^Base64^<data>): ED.3 is then
 // the encoding, which no subtype is, and ED.4 the data. An empty ED gives
-// nil; undecodable data is a content error. conf is the highest
+// no attachment; undecodable data is a content error. conf is the highest
 // confidentiality a CDA document the ED carries gives
 // (cdaConfidentiality), whatever type of data the sender named it by
 // (multipart^x-hl7-cda-level-one, TEXT^XML, application^xml, or none), and
 // also when it travels in a package kept whole; -1 when it carries none.
-func (x *conv) encapsulated(obx hl7v2.Segment) (att *fhir.Attachment, conf int, err error) {
-	ed := obx.Field(5).Rep(1)
-	typ, sub, enc, raw := ed.Text(2), ed.Text(3), ed.Text(4), ed.Comp(5).String()
+// A repeating OBX-5 carries one document in each repetition: each is its
+// own attachment (the v2-to-FHIR IG maps OBX-5 ED to
+// DocumentReference.content and DiagnosticReport.presentedForm, both of
+// which repeat), so none is dropped while the message is acknowledged.
+func (x *conv) encapsulated(obx hl7v2.Segment) (atts []fhir.Attachment, conf int, err error) {
+	conf = -1
+	n := 0
+	for ed := range obx.Field(5).RepsSeq() {
+		n++
+		att, c, err := x.encapsulatedValue(obx, ed, n)
+		if err != nil {
+			return nil, -1, err
+		}
+		if att != nil {
+			atts = append(atts, *att)
+			conf = max(conf, c)
+		}
+	}
+	return atts, conf, nil
+}
+
+// encapsulatedValue decodes repetition rep of an OBX-5 ED (encapsulated).
+func (x *conv) encapsulatedValue(obx hl7v2.Segment, ed hl7v2.Value, rep int) (att *fhir.Attachment, conf int, err error) {
+	typ, sub, enc, raw, last := ed.Text(2), ed.Text(3), ed.Text(4), ed.Comp(5).String(), 5
 	if strings.TrimSpace(raw) == "" && ed.Text(4) != "" && edEncodings[strings.ToUpper(ed.Text(3))] {
-		typ, sub, enc, raw = ed.Text(1), ed.Text(2), ed.Text(3), ed.Comp(4).String()
+		typ, sub, enc, raw, last = ed.Text(1), ed.Text(2), ed.Text(3), ed.Comp(4).String(), 4
 	}
 	if strings.TrimSpace(raw) == "" {
 		return nil, -1, nil
+	}
+	// The data is the ED's last component: text after it is data the
+	// sender did not escape (a "^" in text), and reading up to the
+	// separator would drop the rest without a word.
+	if textPast(ed.Raw(), x.m.Delimiters().Component, last) {
+		reason := "encapsulated data runs on past ED." + itoa(last) + " (an unescaped component separator in the data?)"
+		if rep > 1 {
+			reason += " (repetition " + itoa(rep) + ")"
+		}
+		return nil, -1, x.badField(obx, 5, reason)
 	}
 	var data []byte
 	switch strings.ToUpper(enc) {
@@ -1448,7 +1481,11 @@ func (x *conv) encapsulated(obx hl7v2.Segment) (att *fhir.Attachment, conf int, 
 		data = []byte(raw)
 	}
 	if err != nil {
-		return nil, -1, x.badField(obx, 5, "encapsulated data does not decode: "+err.Error())
+		reason := "encapsulated data does not decode: " + err.Error()
+		if rep > 1 {
+			reason += " (repetition " + itoa(rep) + ")"
+		}
+		return nil, -1, x.badField(obx, 5, reason)
 	}
 	ct, cda := mimeType(typ, sub), data
 	if strings.EqualFold(typ, "multipart") && strings.EqualFold(sub, "x-hl7-cda-level-one") {
@@ -1465,28 +1502,51 @@ func (x *conv) encapsulated(obx hl7v2.Segment) (att *fhir.Attachment, conf int, 
 	return &a, conf, nil
 }
 
+// textPast reports whether raw, a value of components separated by sep,
+// has anything but separators after its n-th component.
+func textPast(raw []byte, sep byte, n int) bool {
+	for i, c := range raw {
+		if c != sep {
+			continue
+		}
+		if n--; n == 0 {
+			return len(bytes.Trim(raw[i+1:], string(sep)+" ")) > 0
+		}
+	}
+	return false
+}
+
 // edEncodings are the ED.4 encodings (table 0299).
 var edEncodings = map[string]bool{"A": true, "HEX": true, "BASE64": true}
 
-// pointer converts an OBX-5 reference pointer (RP) to an Attachment by
-// URL, or nil when RP.1 is not an absolute URL (a bare file name or an id
-// only the sender's application can resolve is no FHIR url). RP.3/RP.4,
+// pointers converts an OBX-5 reference pointer (RP) to an Attachment by
+// URL for each repetition whose RP.1 is an absolute URL (a bare file name
+// or an id only the sender's application can resolve is no FHIR url); a
+// repeating OBX-5 points at one document in each repetition, and none is
+// dropped. all is false when some repetition is no such URL. RP.3/RP.4,
 // the type of data and its subtype, give the content type when they name
 // one; the title is the observation's name, as for an ED.
-func (x *conv) pointer(obx hl7v2.Segment) *fhir.Attachment {
-	rp := obx.Field(5).Rep(1)
-	u, err := url.Parse(strings.TrimSpace(rp.Text(1)))
-	if err != nil || !u.IsAbs() || u.Opaque == "" && u.Host == "" && u.Path == "" {
-		return nil
+func (x *conv) pointers(obx hl7v2.Segment) (atts []fhir.Attachment, all bool) {
+	all = true
+	for rp := range obx.Field(5).RepsSeq() {
+		if rp.Empty() {
+			continue
+		}
+		u, err := url.Parse(strings.TrimSpace(rp.Text(1)))
+		if err != nil || !u.IsAbs() || u.Opaque == "" && u.Host == "" && u.Path == "" {
+			all = false
+			continue
+		}
+		att := fhir.Attachment{URL: u.String()}
+		if ct := mimeType(rp.Text(3), rp.Text(4)); ct != "application/octet-stream" {
+			att.ContentType = ct
+		}
+		if c := x.cwe(obx.Field(3).Rep(1), ""); c != nil {
+			att.Title = orStr(c.Text, firstDisplay(c))
+		}
+		atts = append(atts, att)
 	}
-	att := fhir.Attachment{URL: u.String()}
-	if ct := mimeType(rp.Text(3), rp.Text(4)); ct != "application/octet-stream" {
-		att.ContentType = ct
-	}
-	if c := x.cwe(obx.Field(3).Rep(1), ""); c != nil {
-		att.Title = orStr(c.Text, firstDisplay(c))
-	}
-	return &att
+	return atts, all
 }
 
 func dropSpace(r rune) rune {

@@ -1410,15 +1410,15 @@ func (w *resultWalk) openObs(obx hl7v2.Segment) error {
 		if w.report != nil && withdrawn {
 			return nil
 		}
-		att, conf, err := w.x.encapsulated(obx)
+		atts, conf, err := w.x.encapsulated(obx)
 		if err != nil {
 			return err
 		}
-		if att == nil {
+		if len(atts) == 0 {
 			return nil
 		}
 		if w.report != nil {
-			w.report.dr.PresentedForm = append(w.report.dr.PresentedForm, *att)
+			w.report.dr.PresentedForm = append(w.report.dr.PresentedForm, atts...)
 			if conf >= 0 {
 				if w.report.sec == nil {
 					w.report.sec = newLabels()
@@ -1430,12 +1430,14 @@ func (w *resultWalk) openObs(obx hl7v2.Segment) error {
 	}
 	// A reference pointer (OBX-2 RP) to a document the sender keeps is
 	// the report's presented form by URL (the IG's RP[Attachment]: RP.1
-	// is the url), when RP.1 is an absolute URL; otherwise it stays an
-	// Observation with dataAbsentReason, and the pointer in the Binary.
+	// is the url), one for each repetition, when every RP.1 is an
+	// absolute URL; otherwise it stays an Observation with
+	// dataAbsentReason, and the pointers in the Binary, rather than lose
+	// the ones that are no URL.
 	if w.report != nil && strings.EqualFold(obx.Field(2).Text(1), "RP") {
-		if att := w.x.pointer(obx); att != nil {
+		if atts, all := w.x.pointers(obx); all && len(atts) > 0 {
 			if !withdrawn {
-				w.report.dr.PresentedForm = append(w.report.dr.PresentedForm, *att)
+				w.report.dr.PresentedForm = append(w.report.dr.PresentedForm, atts...)
 			}
 			return nil
 		}
