@@ -319,8 +319,30 @@ type udapMetadata struct {
 }
 
 // metadataSkew is the clock difference allowed for the signed metadata's
-// iat: the exchange's clock may run a little ahead of ferry's.
+// iat and exp: they are the exchange's times, read by ferry's clock, which
+// may run a little behind or ahead of it.
 const metadataSkew = 2 * time.Minute
+
+// metadataClockHint says how far ferry's clock is from the exchange's (the
+// answer's Date header) when that is more than clockHintSkew: the signed
+// metadata's iat and exp are the exchange's times, which ferry reads by
+// its own clock. clockHint's words are for a server reading ferry's times.
+func metadataClockHint(h http.Header, now time.Time) string {
+	d, err := http.ParseTime(h.Get("Date"))
+	if err != nil {
+		return ""
+	}
+	skew := now.Truncate(time.Second).Sub(d)
+	where := "ahead of"
+	if skew < 0 {
+		skew, where = -skew, "behind"
+	}
+	if skew <= clockHintSkew {
+		return ""
+	}
+	return fmt.Sprintf("; ferry's clock is %s %s the exchange's (its Date header), and reads the metadata's iat and exp by its own: set this computer's clock right (NTP; on Windows the Windows Time service)",
+		skew.Round(time.Second), where)
+}
 
 // discoverUDAP reads {base}/.well-known/udap and verifies its
 // signed_metadata: the x5c chain leads to one of anchors, the JWT is signed
@@ -428,10 +450,16 @@ func discoverUDAP(ctx context.Context, client *http.Client, issuer, community st
 		return nil, fail("signed_metadata's sub %q is not its iss %q", claims.Subject, claims.Issuer)
 	case !slices.ContainsFunc(signer.URIs, func(u *url.URL) bool { return u.String() == claims.Issuer }):
 		return nil, fail("the signing certificate %q does not name %q among its URI subject alternative names", signer.Subject.CommonName, claims.Issuer)
-	case claims.Expiry == nil || !now.Before(claims.Expiry.Time()):
-		return nil, fail("signed_metadata has expired (exp %v)", claims.Expiry)
+	case claims.Expiry == nil:
+		return nil, fail("signed_metadata has no exp")
+	case !now.Before(claims.Expiry.Time().Add(metadataSkew)):
+		return nil, fail("signed_metadata has expired (exp %s)%s", claims.Expiry.Time().UTC().Format(time.RFC3339), metadataClockHint(resp.Header, now))
 	case claims.IssuedAt == nil || claims.IssuedAt.Time().After(now.Add(metadataSkew)):
-		return nil, fail("signed_metadata's iat %v lies in the future; check the clocks", claims.IssuedAt)
+		iat := "none"
+		if claims.IssuedAt != nil {
+			iat = claims.IssuedAt.Time().UTC().Format(time.RFC3339)
+		}
+		return nil, fail("signed_metadata's iat (%s) lies in the future; check the clocks%s", iat, metadataClockHint(resp.Header, now))
 	}
 	for _, e := range []struct{ name, signed, plain string }{
 		{"token_endpoint", claims.TokenEndpoint, doc.TokenEndpoint},

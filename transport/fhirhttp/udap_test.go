@@ -307,7 +307,8 @@ type udapServer struct {
 	metaChain  []*x509.Certificate
 	metaIss    string
 	metaExp    time.Duration
-	plainToken string // the unsigned token_endpoint
+	clock      time.Duration // how far the server's clock is from the test's
+	plainToken string        // the unsigned token_endpoint
 
 	mu        sync.Mutex
 	clients   map[string]string // client id → URI
@@ -369,7 +370,7 @@ func (s *udapServer) metadata(w http.ResponseWriter) {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	now := time.Now()
+	now := time.Now().Add(s.clock)
 	signed, err := jwt.Signed(signer).Claims(map[string]any{
 		"iss": s.metaIss, "sub": s.metaIss, "iat": now.Unix(), "exp": now.Add(s.metaExp).Unix(), "jti": "meta-1",
 		"token_endpoint": s.tokenURL, "registration_endpoint": s.regURL,
@@ -378,6 +379,7 @@ func (s *udapServer) metadata(w http.ResponseWriter) {
 		s.t.Fatal(err)
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Date", now.UTC().Format(http.TimeFormat))
 	json.NewEncoder(w).Encode(map[string]any{
 		"udap_versions_supported":                                []string{"1"},
 		"udap_profiles_supported":                                []string{"udap_dcr", "udap_authn", "udap_authz"},
@@ -677,7 +679,7 @@ func TestUDAPMetadataRefused(t *testing.T) {
 		{"signer does not name iss", func(t *testing.T, s *udapServer) {
 			s.metaChain = []*x509.Certificate{s.ca.issue(t, "hie metadata", "https://elsewhere.example.org", s.metaKey)}
 		}, "does not name"},
-		{"expired", func(t *testing.T, s *udapServer) { s.metaExp = -time.Minute }, "expired"},
+		{"expired", func(t *testing.T, s *udapServer) { s.metaExp = -10 * time.Minute }, "expired"},
 		{"endpoints differ", func(t *testing.T, s *udapServer) { s.plainToken = "https://evil.example.org/token" }, "differs from the unsigned"},
 		{"signer may not sign", func(t *testing.T, s *udapServer) {
 			s.metaChain = []*x509.Certificate{s.ca.issue(t, "hie metadata", s.base, s.metaKey, func(c *x509.Certificate) {
