@@ -1,15 +1,11 @@
 package mllptls
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"crypto/tls"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/ferry-health/ferry/adapters/mllp"
 	"github.com/ferry-health/ferry/queue"
 )
 
@@ -24,52 +20,22 @@ import (
 // kept connection goes on a new one, where no earlier answer can come.
 func TestRepeatedControlIDGetsNewConnection(t *testing.T) {
 	p, srv := testPKI(t)
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", srv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
 	var mu sync.Mutex
 	n := 0 // messages received, over all connections
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				rd := mllp.NewReader(bufio.NewReader(c), 1<<20)
-				var earlier [][]byte
-				for {
-					f, err := rd.ReadFrame()
-					if err != nil {
-						return
-					}
-					var out []byte
-					for _, e := range earlier {
-						out = append(out, ackFor(e, "AA", "")...)
-					}
-					earlier = append(earlier, bytes.Clone(f))
-					mu.Lock()
-					n++
-					code := "AA"
-					if n == 2 {
-						code = "AE" // the second message is refused
-					}
-					mu.Unlock()
-					if _, err := c.Write(append(out, ackFor(f, code, "")...)); err != nil {
-						return
-					}
-				}
-			}()
+	addr := replayingExchange(t, srv, func([]byte) string {
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		if n == 2 {
+			return "AE" // the second message is refused
 		}
-	}()
-	s := newSink(t, p, ln.Addr().String())
+		return "AA"
+	})
+	s := newSink(t, p, addr)
 	if err := s.Send(context.Background(), item(t, "first", adtMsg("DUP"))); err != nil {
 		t.Fatalf("first: %v", err)
 	}
-	err = s.Send(context.Background(), item(t, "second", strings.Replace(adtMsg("DUP"), "Doe^Pat", "Roe^Sam", 1)))
+	err := s.Send(context.Background(), item(t, "second", strings.Replace(adtMsg("DUP"), "Doe^Pat", "Roe^Sam", 1)))
 	if !queue.IsPermanent(err) {
 		t.Errorf("second message with the same control id, refused: %v, want the AE (dead letter)", err)
 	}

@@ -250,6 +250,23 @@ func fakeExchangeConns(t *testing.T, srv *tls.Config, newReply func() func(frame
 	return ln.Addr().String()
 }
 
+// replayingExchange is a receiver that answers, before each frame's own
+// ACK (code(frame)), every earlier frame of the connection again with AA,
+// as npm node-hl7-server 2.5.0 does on a kept connection (its issue #102).
+func replayingExchange(t *testing.T, srv *tls.Config, code func(frame []byte) string) string {
+	return fakeExchangeConns(t, srv, func() func([]byte) []byte {
+		var earlier [][]byte
+		return func(f []byte) []byte {
+			var out []byte
+			for _, e := range earlier {
+				out = append(out, ackFor(e, "AA", "")...)
+			}
+			earlier = append(earlier, bytes.Clone(f))
+			return append(out, ackFor(f, code(f), "")...)
+		}
+	})
+}
+
 func ackFor(frame []byte, code, ctrl string) []byte {
 	m, _ := hl7v2.Parse(frame)
 	if ctrl == "" {
