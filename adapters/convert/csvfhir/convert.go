@@ -274,10 +274,10 @@ func Convert(b []byte, m *Mapping, opts Options) ([]Part, error) {
 // that cannot be mapped emits nothing (all or nothing). The rows of one
 // patient are converted together; between patients only each row's place
 // in the file (16 bytes a row) is kept, and with a row id column each
-// id's first row (what it describes, hashed, and its line: about 40
-// bytes), and a row is read a second time when its patient's
-// transactions are built. An error from emit
-// stops the conversion and is returned.
+// id's first row (what it describes and, with writes conditional, its
+// patient, hashed, and its line: about 60 bytes), and a row is read a
+// second time when its patient's transactions are built. An error from
+// emit stops the conversion and is returned.
 func ConvertEach(b []byte, m *Mapping, opts Options, emit func(Part) error) error {
 	if ps := m.Validate(); len(ps) > 0 {
 		msgs := make([]string, len(ps))
@@ -310,7 +310,7 @@ func ConvertEach(b []byte, m *Mapping, opts Options, emit func(Part) error) erro
 		groups  []*rowGroup
 	)
 	byPatient := map[string]*rowGroup{}
-	seen := map[uuid.UUID]seenRow{} // with an id column: each row id's first row
+	seen := map[uuid.UUID]seenRow{} // with an id column: each row id's first row (by rowID)
 	for {
 		rec, at, errs, err := t.next()
 		if err != nil {
@@ -341,12 +341,31 @@ func ConvertEach(b []byte, m *Mapping, opts Options, emit func(Part) error) erro
 			// rows the file holds (an export with one result of the
 			// accession would write another resource), and composing
 			// every row's would move every result already sent.
-			k, what := c.rowID(&r), c.what(&r)
-			if s, ok := seen[k]; !ok {
-				seen[k] = seenRow{what: what, line: rec.line}
-			} else if s.what != what {
-				e := RowError{Line: rec.line, Column: strings.TrimSpace(c.m.Identifier.Column),
-					Msg: fmt.Sprintf("the same row identifier as line %d, for another %s: the column is not unique per row, and only one of the rows would reach the exchange (map as identifier a column unique per row, or leave identifier out so rows are keyed by what they say)", s.line, distinctWhat[c.m.Resource])}
+			// With writes conditional the exchange finds a row's
+			// resource by its identifier alone (PUT Type?identifier=),
+			// not by a patient-scoped id: the same id under two patients
+			// (a per-chart result number) would write one patient's row
+			// over the other's.
+			k, who := c.rowID(&r), uuid.UUID{}
+			if c.opts.Mode == ModeConditional {
+				k = c.rowID(&row{ident: r.ident})
+				who = c.rowID(&row{pid: r.pid})
+			}
+			what := c.what(&r)
+			s, ok := seen[k]
+			if !ok {
+				seen[k] = seenRow{who: who, what: what, line: rec.line}
+			}
+			msg := ""
+			switch {
+			case !ok:
+			case s.who != who:
+				msg = fmt.Sprintf("the same row identifier as line %d, of another patient: with writes conditional the exchange finds a row's resource by its identifier alone, so one patient's row would overwrite the other's (map as identifier a column unique across the export, or leave identifier out so rows are keyed by what they say)", s.line)
+			case s.what != what:
+				msg = fmt.Sprintf("the same row identifier as line %d, for another %s: the column is not unique per row, and only one of the rows would reach the exchange (map as identifier a column unique per row, or leave identifier out so rows are keyed by what they say)", s.line, distinctWhat[c.m.Resource])
+			}
+			if msg != "" {
+				e := RowError{Line: rec.line, Column: strings.TrimSpace(c.m.Identifier.Column), Msg: msg}
 				if c.opts.LogPHI {
 					e.Value = r.ident.Value
 				}
@@ -415,6 +434,7 @@ func ConvertEach(b []byte, m *Mapping, opts Options, emit func(Part) error) erro
 // seenRow is the first row of a row id: what it describes (compiled.what)
 // and its line.
 type seenRow struct {
+	who  uuid.UUID // with writes conditional, the patient's (rowID of the patient alone)
 	what [16]byte
 	line int
 }

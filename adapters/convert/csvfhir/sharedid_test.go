@@ -68,3 +68,36 @@ func TestSharedRowIdentifierRefused(t *testing.T) {
 		t.Fatalf("corrected: %d observations, first %+v; want two, the later Hgb", len(obs), obs[0].ValueQuantity)
 	}
 }
+
+// TestSharedRowIdentifierAcrossPatientsConditional: with writes
+// conditional a row is written as PUT Observation?identifier=<its id>,
+// which the exchange resolves by the identifier alone, whoever the
+// patient: an id column that is unique only within a patient (a per-chart
+// result number) made two patients' rows one request, so one patient's
+// result overwrote the other's at the exchange. Such rows refuse the
+// file in that mode; with ids (the resource id is scoped to the patient)
+// they are two resources.
+func TestSharedRowIdentifierAcrossPatientsConditional(t *testing.T) {
+	const in = "MRN,Accession,LOINC,Test,Result,Units,Date,Flag\n" +
+		"123,1,718-7,Hgb,13.9,g/dL,3/4/2024 8:05,N\n" +
+		"456,1,718-7,Hgb,11.2,g/dL,3/4/2024 8:05,N\n"
+	parts, err := Convert([]byte(in), accessionMapping(), Options{Mode: ModeConditional})
+	var re *Error
+	if !errors.As(err, &re) {
+		var urls []string
+		for _, p := range parts {
+			urls = append(urls, p.Bundle.Entry[1].Request.URL)
+		}
+		t.Fatalf("two patients' rows under one id with writes conditional: %v, err %v; want a refusal", urls, err)
+	}
+	if w := `line 3, column "Accession": the same row identifier as line 2, of another patient`; !strings.Contains(err.Error(), w) {
+		t.Errorf("error lacks %q:\n%s", w, err)
+	}
+	parts, err = Convert([]byte(in), accessionMapping(), Options{Mode: ModeIDs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if obs := observations(parts); len(obs) != 2 || obs[0].ID == obs[1].ID {
+		t.Fatalf("ids: %d observations", len(obs))
+	}
+}
