@@ -273,9 +273,11 @@ func Convert(b []byte, m *Mapping, opts Options) ([]Part, error) {
 // whole. Every row is checked before the first emit: a file with a row
 // that cannot be mapped emits nothing (all or nothing). The rows of one
 // patient are converted together; between patients only each row's place
-// in the file (16 bytes a row) is kept, and a row is read a second
-// time when its patient's transactions are built. An error from emit
-// stops the conversion and is returned.
+// in the file (16 bytes a row) is kept, and with a row id column each
+// id's first row (what it describes and, with writes conditional, its
+// patient, hashed, and its line: about 60 bytes), and a row is read a
+// second time when its patient's transactions are built. An error from
+// emit stops the conversion and is returned.
 func ConvertEach(b []byte, m *Mapping, opts Options, emit func(Part) error) error {
 	if ps := m.Validate(); len(ps) > 0 {
 		msgs := make([]string, len(ps))
@@ -308,6 +310,7 @@ func ConvertEach(b []byte, m *Mapping, opts Options, emit func(Part) error) erro
 		groups  []*rowGroup
 	)
 	byPatient := map[string]*rowGroup{}
+	seen := map[uuid.UUID]seenRow{} // with an id column: each row id's first row (by rowID)
 	for {
 		rec, at, errs, err := t.next()
 		if err != nil {
@@ -326,6 +329,49 @@ func ConvertEach(b []byte, m *Mapping, opts Options, emit func(Part) error) erro
 		if len(errs) > 0 {
 			rowErrs = append(rowErrs, errs...)
 			continue
+		}
+		if c.idx >= 0 {
+			// Rows with one id make one resource, the later row winning
+			// (a row repeated, a result corrected further down). An id
+			// column that is not unique per row (the accession number of
+			// every result of a panel, the order number of every line)
+			// would leave only the last of rows that are different
+			// results, so such rows refuse the file instead. Making an id
+			// for them from the row's code would depend on which other
+			// rows the file holds (an export with one result of the
+			// accession would write another resource), and composing
+			// every row's would move every result already sent.
+			// With writes conditional the exchange finds a row's
+			// resource by its identifier alone (PUT Type?identifier=),
+			// not by a patient-scoped id: the same id under two patients
+			// (a per-chart result number) would write one patient's row
+			// over the other's.
+			k, who := c.rowID(&r), uuid.UUID{}
+			if c.opts.Mode == ModeConditional {
+				k = c.rowID(&row{ident: r.ident})
+				who = c.rowID(&row{pid: r.pid})
+			}
+			what := c.what(&r)
+			s, ok := seen[k]
+			if !ok {
+				seen[k] = seenRow{who: who, what: what, line: rec.line}
+			}
+			msg := ""
+			switch {
+			case !ok:
+			case s.who != who:
+				msg = fmt.Sprintf("the same row identifier as line %d, of another patient: with writes conditional the exchange finds a row's resource by its identifier alone, so one patient's row would overwrite the other's (map as identifier a column unique across the export, or leave identifier out so rows are keyed by what they say)", s.line)
+			case s.what != what:
+				msg = fmt.Sprintf("the same row identifier as line %d, for another %s: the column is not unique per row, and only one of the rows would reach the exchange (map as identifier a column unique per row, or leave identifier out so rows are keyed by what they say)", s.line, distinctWhat[c.m.Resource])
+			}
+			if msg != "" {
+				e := RowError{Line: rec.line, Column: strings.TrimSpace(c.m.Identifier.Column), Msg: msg}
+				if c.opts.LogPHI {
+					e.Value = r.ident.Value
+				}
+				rowErrs = append(rowErrs, e)
+				continue
+			}
 		}
 		if len(rowErrs) > 0 {
 			continue // the file is refused: only its row errors matter now
@@ -347,7 +393,7 @@ func ConvertEach(b []byte, m *Mapping, opts Options, emit func(Part) error) erro
 	if len(groups) == 0 {
 		return errors.New("the file has a header but no rows")
 	}
-	byPatient = nil
+	byPatient, seen = nil, nil
 	// Second pass: each patient's rows again, converted and emitted.
 	for _, g := range groups {
 		rows := make([]row, 0, len(g.at))
@@ -383,6 +429,14 @@ func ConvertEach(b []byte, m *Mapping, opts Options, emit func(Part) error) erro
 		g.at = nil
 	}
 	return nil
+}
+
+// seenRow is the first row of a row id: what it describes (compiled.what)
+// and its line.
+type seenRow struct {
+	who  uuid.UUID // with writes conditional, the patient's (rowID of the patient alone)
+	what [16]byte
+	line int
 }
 
 // rowGroup is one patient's rows: where they start in the text, in file
@@ -1016,7 +1070,49 @@ func (c *compiled) rowUUID(r *row) string {
 	if c.m.Resource == "Patient" {
 		return c.patientUUID(r.pid)
 	}
-	return uuid.NewSHA1(namespace, []byte("Patient|"+r.pid.System+"|"+r.pid.Value+"|"+c.m.Resource+"|"+r.ident.System+"|"+r.ident.Value)).String()
+	return c.rowID(r).String()
+}
+
+// rowID is rowUUID of a row other than a Patient's.
+func (c *compiled) rowID(r *row) uuid.UUID {
+	return uuid.NewSHA1(namespace, []byte("Patient|"+r.pid.System+"|"+r.pid.Value+"|"+c.m.Resource+"|"+r.ident.System+"|"+r.ident.Value))
+}
+
+// distinctPaths are the paths that tell two results, problems, allergies,
+// doses, procedures or prescriptions apart: keyPaths without the
+// Observation's value, so that a result corrected further down a file is
+// the same result. An Encounter's row has none: a visit's id is the
+// visit.
+var distinctPaths = map[string][]string{
+	"Observation":        {"code.system", "code", "code.text", "effectiveDateTime"},
+	"Condition":          keyPaths["Condition"],
+	"AllergyIntolerance": keyPaths["AllergyIntolerance"],
+	"Immunization":       keyPaths["Immunization"],
+	"Procedure":          keyPaths["Procedure"],
+	"MedicationRequest":  keyPaths["MedicationRequest"],
+}
+
+// distinctWhat names what distinctPaths compare, for a message.
+var distinctWhat = map[string]string{
+	"Observation":        "test or time (code, effectiveDateTime)",
+	"Condition":          "problem or onset (code, onsetDateTime)",
+	"AllergyIntolerance": "substance (code)",
+	"Immunization":       "vaccine or date (vaccineCode, occurrenceDateTime)",
+	"Procedure":          "procedure or date (code, performedDateTime, performedPeriod.start)",
+	"MedicationRequest":  "medication or order date (medication, authoredOn)",
+	"Encounter":          "visit",
+}
+
+// what digests the row's distinctPaths: rows under one row id with
+// different digests are different things.
+func (c *compiled) what(r *row) [16]byte {
+	h := sha256.New()
+	for _, p := range distinctPaths[c.m.Resource] {
+		fmt.Fprintf(h, "%s=%s\x00", p, strings.Join(r.vals[p], "\x1f"))
+	}
+	var out [16]byte
+	copy(out[:], h.Sum(nil))
+	return out
 }
 
 // patientEntry is the entry that names the patient of a clinical row,

@@ -54,7 +54,10 @@ type Mapping struct {
 	// a Patient its chart number (required); for the other resources the
 	// export's own id of the row (a result id), when it has one, with a
 	// system of its own (required: two files' ids under one system would
-	// overwrite each other). Without it, a row is identified by its
+	// overwrite each other). It must be unique per row: rows of one
+	// patient with the same id and a different code or time (an
+	// accession number shared by a panel's results) refuse the file.
+	// Without it, a row is identified by its
 	// content (see the package doc); an Encounter requires it, since a
 	// visit's row changes once the visit ends.
 	Identifier *ColumnIdentifier `yaml:"identifier"`
