@@ -103,7 +103,7 @@ func TestEDSeparateDocumentsStaySeparate(t *testing.T) {
 		"own type": "OBX|1|ED|18842-5^Discharge summary^LN|1|^application^pdf^Base64^QQ==||||||F\n" +
 			"OBX|2|ED|18842-5^Discharge summary^LN|1|^application^pdf^Base64^Qg==||||||F\n",
 		"other sub-ID": "OBX|1|ED|18842-5^Discharge summary^LN|1|^application^pdf^Base64^QQ==||||||F\n" +
-			"OBX|2|ED|18842-5^Discharge summary^LN|2|^^^^QUFB||||||F\n",
+			"OBX|2|ED|18842-5^Discharge summary^LN|2|^application^pdf^Base64^Qg==||||||F\n",
 	} {
 		mdm := "MSH|^~\\&|EHR|CLINIC|FERRY|HIE|20240401103000||MDM^T02^MDM_T02|EDC3|P|2.5.1\n" +
 			"EVN|T02|20240401103000\n" +
@@ -130,5 +130,31 @@ func TestEDContinuationOfRepeatingEDRefused(t *testing.T) {
 	var ce *ContentError
 	if !errors.As(err, &ce) || ce.Field != "OBX-5" || ce.Pos != 4 || !strings.Contains(ce.Reason, "continue") {
 		t.Errorf("err %v, want a content error naming the first OBX-5", err)
+	}
+}
+
+// TestEDPieceWithoutItsDocumentRefused: data alone (ED.2 to ED.4 empty)
+// that continues no ED before it (another OBX-4, another OBX-3, or no ED
+// OBX at all) was delivered as a document of its base64 text
+// (application/octet-stream), or, in ED.4, dropped without a word; it is
+// refused naming its OBX-5.
+func TestEDPieceWithoutItsDocumentRefused(t *testing.T) {
+	for name, obx := range map[string]string{
+		"other sub-ID": "OBX|1|ED|18842-5^Discharge summary^LN|1|^application^pdf^Base64^QQ==||||||F\n" +
+			"OBX|2|ED|18842-5^Discharge summary^LN|2|^^^^QUFB||||||F\n",
+		"other code": "OBX|1|ED|18842-5^Discharge summary^LN|1|^application^pdf^Base64^QQ==||||||F\n" +
+			"OBX|2|ED|11506-3^Progress note^LN|1|^^^^QUFB||||||F\n",
+		"alone in ED.4": "OBX|1|TX|18842-5^Discharge summary^LN||Seen today.||||||F\n" +
+			"OBX|2|ED|18842-5^Discharge summary^LN|1|^^^QUFB||||||F\n",
+	} {
+		mdm := "MSH|^~\\&|EHR|CLINIC|FERRY|HIE|20240401103000||MDM^T02^MDM_T02|EDC6|P|2.5.1\n" +
+			"EVN|T02|20240401103000\n" +
+			"PID|1||A100^^^HOSP^MR||Doe^Pat||20200101|F\n" +
+			"TXA|1|DS|TX|20240401100000||20240401101000||||||DOC-EDC6^EHR|||||AU||AV\n" + obx
+		_, _, err := testConverter(t).ConvertRaw([]byte(mdm))
+		var ce *ContentError
+		if !errors.As(err, &ce) || ce.Field != "OBX-5" || ce.Pos != 6 {
+			t.Errorf("%s: err %v, want a content error naming the second OBX-5", name, err)
+		}
 	}
 }

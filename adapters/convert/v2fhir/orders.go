@@ -1449,6 +1449,15 @@ func attachment(contentType string, data []byte) fhir.Attachment {
 // documents (or none), and are refused.
 func (x *conv) encapsulated(obx hl7v2.Segment) (atts []fhir.Attachment, conf int, err error) {
 	conf = -1
+	if _, piece := x.edPieceShape(obx); piece {
+		// Data alone, with no ED before it that it continues (another
+		// OBX-3 or OBX-4, or a segment between): it names neither its
+		// type of data nor its encoding (ED.2 and ED.4, required), and is
+		// most likely a piece of a document whose other pieces went
+		// elsewhere. Read as text it would be a broken document, and
+		// read in ED.4 it was dropped without a word.
+		return nil, -1, x.badField(obx, 5, "encapsulated data without its type of data or encoding (ED.2 to ED.4 empty), and no ED OBX with the same OBX-3 and OBX-4 right before it that it would continue")
+	}
 	more := x.edPieces(obx)
 	if n := obx.Field(5).NumReps(); len(more) > 0 && n != 1 {
 		return nil, -1, x.badField(obx, 5, "the encapsulated data in the OBX after it (segment "+itoa(more[0].Pos())+") would continue one of its "+itoa(n)+" values, and which one is not said")
@@ -1473,15 +1482,8 @@ func (x *conv) encapsulated(obx hl7v2.Segment) (atts []fhir.Attachment, conf int
 // or in ED.4 for senders that leave out ED.1) continuing the ED in the OBX
 // before it, which has the same OBX-3 and OBX-4; data is the piece.
 func (x *conv) edPiece(obx hl7v2.Segment) (data string, ok bool) {
-	f := obx.Field(5)
-	if !strings.EqualFold(obx.Field(2).Text(1), "ED") || f.NumReps() != 1 {
-		return "", false
-	}
-	ed := f.Rep(1)
-	if ed.Text(1) != "" || ed.Text(2) != "" || ed.Text(3) != "" || (ed.Text(4) == "") == (ed.Text(5) == "") {
-		return "", false
-	}
-	if textPast(ed.Raw(), x.m.Delimiters().Component, 5) {
+	data, ok = x.edPieceShape(obx)
+	if !ok {
 		return "", false
 	}
 	segs := x.m.Segments()
@@ -1492,6 +1494,23 @@ func (x *conv) edPiece(obx hl7v2.Segment) (data string, ok bool) {
 	if prev.Name != "OBX" || !strings.EqualFold(prev.Field(2).Text(1), "ED") ||
 		prev.Field(3).Text(1) != obx.Field(3).Text(1) || prev.Field(3).Text(3) != obx.Field(3).Text(3) ||
 		prev.Field(4).String() != obx.Field(4).String() {
+		return "", false
+	}
+	return data, true
+}
+
+// edPieceShape reports whether obx has the shape of a piece of
+// encapsulated data (edPiece), wherever it stands; data is the piece.
+func (x *conv) edPieceShape(obx hl7v2.Segment) (data string, ok bool) {
+	f := obx.Field(5)
+	if !strings.EqualFold(obx.Field(2).Text(1), "ED") || f.NumReps() != 1 {
+		return "", false
+	}
+	ed := f.Rep(1)
+	if ed.Text(1) != "" || ed.Text(2) != "" || ed.Text(3) != "" || (ed.Text(4) == "") == (ed.Text(5) == "") {
+		return "", false
+	}
+	if textPast(ed.Raw(), x.m.Delimiters().Component, 5) {
 		return "", false
 	}
 	if ed.Text(5) != "" {
