@@ -158,3 +158,21 @@ func TestEDPieceWithoutItsDocumentRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestEDJoinedPiecesUndecodableNamesThem: when the joined data of a
+// document split over several OBX does not decode, the reason named only
+// the first OBX and an offset past its end (the offset is in the joined
+// data); it now says which OBX were joined to it.
+func TestEDJoinedPiecesUndecodableNamesThem(t *testing.T) {
+	oru := "MSH|^~\\&|RIS|RAD|HIE|HIE|20240101120000||ORU^R01^ORU_R01|EDC7|P|2.5.1\n" +
+		"PID|1||111^^^HOSP^MR||Doe^Jane||19900101|F\n" +
+		"OBR|1||F-2^RAD|24627-2^Chest CT^LN|||20240101110000|||||||||||||||20240101115000|||F\n" +
+		"OBX|1|ED|24627-2^Chest CT report^LN|1|^application^pdf^Base64^QUFB||||||F\n" +
+		"OBX|2|ED|24627-2^Chest CT report^LN|1|^^^^QQ==||||||F\n" +
+		"OBX|3|ED|24627-2^Chest CT report^LN|1|^^^^Qg==||||||F\n"
+	_, _, err := testConverter(t).ConvertRaw([]byte(oru))
+	var ce *ContentError
+	if !errors.As(err, &ce) || ce.Field != "OBX-5" || ce.Pos != 4 || !strings.Contains(ce.Reason, "segments 5 to 6") {
+		t.Errorf("err %v, want a content error naming the first OBX-5 and the OBX joined to it", err)
+	}
+}

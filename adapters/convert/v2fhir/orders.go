@@ -1533,6 +1533,14 @@ func (x *conv) edPieces(obx hl7v2.Segment) []hl7v2.Segment {
 	return more
 }
 
+// segmentSpan names the positions of segs, consecutive segments.
+func segmentSpan(segs []hl7v2.Segment) string {
+	if len(segs) == 1 {
+		return "segment " + itoa(segs[0].Pos())
+	}
+	return "segments " + itoa(segs[0].Pos()) + " to " + itoa(segs[len(segs)-1].Pos())
+}
+
 // encapsulatedValue decodes repetition rep of an OBX-5 ED (encapsulated),
 // with the data of the pieces in more after its own (edPieces).
 func (x *conv) encapsulatedValue(obx hl7v2.Segment, ed hl7v2.Value, rep int, more []hl7v2.Segment) (att *fhir.Attachment, conf int, err error) {
@@ -1577,6 +1585,10 @@ func (x *conv) encapsulatedValue(obx hl7v2.Segment, ed hl7v2.Value, rep int, mor
 		reason := "encapsulated data does not decode: " + err.Error()
 		if rep > 1 {
 			reason += " (repetition " + itoa(rep) + ")"
+		}
+		if len(more) > 0 {
+			// The offset is in the joined data, past this OBX's own.
+			reason += " (its data joined with the OBX after it, " + segmentSpan(more) + ")"
 		}
 		return nil, -1, x.badField(obx, 5, reason)
 	}
