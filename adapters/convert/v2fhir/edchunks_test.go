@@ -176,3 +176,21 @@ func TestEDJoinedPiecesUndecodableNamesThem(t *testing.T) {
 		t.Errorf("err %v, want a content error naming the first OBX-5 and the OBX joined to it", err)
 	}
 }
+
+// TestEDBareValueAfterEDRefused: an ED OBX whose OBX-5 is a bare value
+// (only ED.1, the source application, by position) right after an ED OBX
+// with the same OBX-3 and OBX-4 is most likely the rest of that document
+// sent without its separators; it was dropped without a word and the
+// first part delivered as the whole PDF. It is refused naming its OBX-5.
+func TestEDBareValueAfterEDRefused(t *testing.T) {
+	oru := "MSH|^~\\&|RIS|RAD|HIE|HIE|20240101120000||ORU^R01^ORU_R01|EDC8|P|2.5.1\n" +
+		"PID|1||111^^^HOSP^MR||Doe^Jane||19900101|F\n" +
+		"OBR|1||F-2^RAD|24627-2^Chest CT^LN|||20240101110000|||||||||||||||20240101115000|||F\n" +
+		"OBX|1|ED|24627-2^Chest CT report^LN|1|^application^pdf^Base64^QUFB||||||F\n" +
+		"OBX|2|ED|24627-2^Chest CT report^LN|1|QkJC||||||F\n"
+	_, _, err := testConverter(t).ConvertRaw([]byte(oru))
+	var ce *ContentError
+	if !errors.As(err, &ce) || ce.Field != "OBX-5" || ce.Pos != 5 {
+		t.Errorf("err %v, want a content error naming the second OBX-5", err)
+	}
+}

@@ -1458,6 +1458,14 @@ func (x *conv) encapsulated(obx hl7v2.Segment) (atts []fhir.Attachment, conf int
 		// read in ED.4 it was dropped without a word.
 		return nil, -1, x.badField(obx, 5, "encapsulated data without its type of data or encoding (ED.2 to ED.4 empty), and no ED OBX with the same OBX-3 and OBX-4 right before it that it would continue")
 	}
+	if f := obx.Field(5); f.NumReps() == 1 && f.Rep(1).Text(1) != "" && !textPast(f.Rep(1).Raw(), x.m.Delimiters().Component, 1) && x.edBefore(obx) {
+		// A bare value (ED.1 alone, the source application by position)
+		// right after an ED of the same OBX-3 and OBX-4 is most likely the
+		// rest of that document sent without its separators: read as an
+		// ED it carries no data and was dropped without a word, and the
+		// document before it delivered as if whole.
+		return nil, -1, x.badField(obx, 5, "encapsulated value with ED.1 only (no type of data, encoding or data) right after an ED OBX with the same OBX-3 and OBX-4: the rest of that document without its separators? (send it as ^^^^data)")
+	}
 	more := x.edPieces(obx)
 	if n := obx.Field(5).NumReps(); len(more) > 0 && n != 1 {
 		return nil, -1, x.badField(obx, 5, "the encapsulated data in the OBX after it (segment "+itoa(more[0].Pos())+") would continue one of its "+itoa(n)+" values, and which one is not said")
@@ -1486,17 +1494,23 @@ func (x *conv) edPiece(obx hl7v2.Segment) (data string, ok bool) {
 	if !ok {
 		return "", false
 	}
-	segs := x.m.Segments()
-	if obx.Pos() < 2 || obx.Pos() > len(segs) {
-		return "", false
-	}
-	prev := segs[obx.Pos()-2]
-	if prev.Name != "OBX" || !strings.EqualFold(prev.Field(2).Text(1), "ED") ||
-		prev.Field(3).Text(1) != obx.Field(3).Text(1) || prev.Field(3).Text(3) != obx.Field(3).Text(3) ||
-		prev.Field(4).String() != obx.Field(4).String() {
+	if !x.edBefore(obx) {
 		return "", false
 	}
 	return data, true
+}
+
+// edBefore reports whether the segment right before obx is an ED OBX with
+// the same OBX-3 and OBX-4.
+func (x *conv) edBefore(obx hl7v2.Segment) bool {
+	segs := x.m.Segments()
+	if obx.Pos() < 2 || obx.Pos() > len(segs) {
+		return false
+	}
+	prev := segs[obx.Pos()-2]
+	return prev.Name == "OBX" && strings.EqualFold(prev.Field(2).Text(1), "ED") &&
+		prev.Field(3).Text(1) == obx.Field(3).Text(1) && prev.Field(3).Text(3) == obx.Field(3).Text(3) &&
+		prev.Field(4).String() == obx.Field(4).String()
 }
 
 // edPieceShape reports whether obx has the shape of a piece of
