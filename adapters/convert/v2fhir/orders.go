@@ -1311,6 +1311,9 @@ func (x *conv) document() error {
 				hasText = hasText || line != ""
 			}
 		case "ED":
+			if _, piece := x.edPiece(obx); piece {
+				continue // joined to the document it continues
+			}
 			atts, conf, err := x.encapsulated(obx)
 			if err != nil {
 				return err
@@ -1435,12 +1438,42 @@ func attachment(contentType string, data []byte) fhir.Attachment {
 // own attachment (the v2-to-FHIR IG maps OBX-5 ED to
 // DocumentReference.content and DiagnosticReport.presentedForm, both of
 // which repeat), so none is dropped while the message is acknowledged.
+//
+// A sender may split one document's data over consecutive OBX: the same
+// OBX-3 and OBX-4 (the sub-ID HL7 v2 chapter 7 groups the OBX of one
+// observation by), the first with the type and encoding, the others with
+// the data alone (^^^^data). The pieces are one document: their data is
+// joined before it is decoded, since a piece is seldom whole base64 on its
+// own, and each piece alone would be a broken document delivered as if
+// fine. Pieces after an OBX-5 that repeats could continue any of its
+// documents (or none), and are refused.
 func (x *conv) encapsulated(obx hl7v2.Segment) (atts []fhir.Attachment, conf int, err error) {
 	conf = -1
+	if _, piece := x.edPieceShape(obx); piece {
+		// Data alone, with no ED before it that it continues (another
+		// OBX-3 or OBX-4, or a segment between): it names neither its
+		// type of data nor its encoding (ED.2 and ED.4, required), and is
+		// most likely a piece of a document whose other pieces went
+		// elsewhere. Read as text it would be a broken document, and
+		// read in ED.4 it was dropped without a word.
+		return nil, -1, x.badField(obx, 5, "encapsulated data without its type of data or encoding (ED.2 to ED.4 empty), and no ED OBX with the same OBX-3 and OBX-4 right before it that it would continue")
+	}
+	if f := obx.Field(5); f.NumReps() == 1 && f.Rep(1).Text(1) != "" && !textPast(f.Rep(1).Raw(), x.m.Delimiters().Component, 1) && x.edBefore(obx) {
+		// A bare value (ED.1 alone, the source application by position)
+		// right after an ED of the same OBX-3 and OBX-4 is most likely the
+		// rest of that document sent without its separators: read as an
+		// ED it carries no data and was dropped without a word, and the
+		// document before it delivered as if whole.
+		return nil, -1, x.badField(obx, 5, "encapsulated value with ED.1 only (no type of data, encoding or data) right after an ED OBX with the same OBX-3 and OBX-4: the rest of that document without its separators? (send it as ^^^^data)")
+	}
+	more := x.edPieces(obx)
+	if n := obx.Field(5).NumReps(); len(more) > 0 && n != 1 {
+		return nil, -1, x.badField(obx, 5, "the encapsulated data in the OBX after it (segment "+itoa(more[0].Pos())+") would continue one of its "+itoa(n)+" values, and which one is not said")
+	}
 	n := 0
 	for ed := range obx.Field(5).RepsSeq() {
 		n++
-		att, c, err := x.encapsulatedValue(obx, ed, n)
+		att, c, err := x.encapsulatedValue(obx, ed, n, more)
 		if err != nil {
 			return nil, -1, err
 		}
@@ -1452,11 +1485,93 @@ func (x *conv) encapsulated(obx hl7v2.Segment) (atts []fhir.Attachment, conf int
 	return atts, conf, nil
 }
 
-// encapsulatedValue decodes repetition rep of an OBX-5 ED (encapsulated).
-func (x *conv) encapsulatedValue(obx hl7v2.Segment, ed hl7v2.Value, rep int) (att *fhir.Attachment, conf int, err error) {
+// edPiece reports whether obx carries only a piece of encapsulated data
+// (OBX-2 ED, OBX-5 one value with ED.1 to ED.3 empty and the data in ED.5,
+// or in ED.4 for senders that leave out ED.1) continuing the ED in the OBX
+// before it, which has the same OBX-3 and OBX-4; data is the piece.
+func (x *conv) edPiece(obx hl7v2.Segment) (data string, ok bool) {
+	data, ok = x.edPieceShape(obx)
+	if !ok {
+		return "", false
+	}
+	if !x.edBefore(obx) {
+		return "", false
+	}
+	return data, true
+}
+
+// edBefore reports whether the segment right before obx is an ED OBX with
+// the same OBX-3 and OBX-4.
+func (x *conv) edBefore(obx hl7v2.Segment) bool {
+	segs := x.m.Segments()
+	if obx.Pos() < 2 || obx.Pos() > len(segs) {
+		return false
+	}
+	prev := segs[obx.Pos()-2]
+	return prev.Name == "OBX" && strings.EqualFold(prev.Field(2).Text(1), "ED") &&
+		prev.Field(3).Text(1) == obx.Field(3).Text(1) && prev.Field(3).Text(3) == obx.Field(3).Text(3) &&
+		prev.Field(4).String() == obx.Field(4).String()
+}
+
+// edPieceShape reports whether obx has the shape of a piece of
+// encapsulated data (edPiece), wherever it stands; data is the piece.
+func (x *conv) edPieceShape(obx hl7v2.Segment) (data string, ok bool) {
+	f := obx.Field(5)
+	if !strings.EqualFold(obx.Field(2).Text(1), "ED") || f.NumReps() != 1 {
+		return "", false
+	}
+	ed := f.Rep(1)
+	if ed.Text(1) != "" || ed.Text(2) != "" || ed.Text(3) != "" || (ed.Text(4) == "") == (ed.Text(5) == "") {
+		return "", false
+	}
+	if textPast(ed.Raw(), x.m.Delimiters().Component, 5) {
+		return "", false
+	}
+	if ed.Text(5) != "" {
+		return ed.Comp(5).String(), true
+	}
+	return ed.Comp(4).String(), true
+}
+
+// edPieces are the OBX right after obx that carry pieces of its
+// encapsulated data (edPiece).
+func (x *conv) edPieces(obx hl7v2.Segment) []hl7v2.Segment {
+	var more []hl7v2.Segment
+	segs := x.m.Segments()
+	for i := obx.Pos(); i > 0 && i < len(segs); i++ {
+		if _, ok := x.edPiece(segs[i]); !ok {
+			break
+		}
+		more = append(more, segs[i])
+	}
+	return more
+}
+
+// segmentSpan names the positions of segs, consecutive segments.
+func segmentSpan(segs []hl7v2.Segment) string {
+	if len(segs) == 1 {
+		return "segment " + itoa(segs[0].Pos())
+	}
+	return "segments " + itoa(segs[0].Pos()) + " to " + itoa(segs[len(segs)-1].Pos())
+}
+
+// encapsulatedValue decodes repetition rep of an OBX-5 ED (encapsulated),
+// with the data of the pieces in more after its own (edPieces).
+func (x *conv) encapsulatedValue(obx hl7v2.Segment, ed hl7v2.Value, rep int, more []hl7v2.Segment) (att *fhir.Attachment, conf int, err error) {
 	typ, sub, enc, raw, last := ed.Text(2), ed.Text(3), ed.Text(4), ed.Comp(5).String(), 5
-	if strings.TrimSpace(raw) == "" && ed.Text(4) != "" && edEncodings[strings.ToUpper(ed.Text(3))] {
+	// (the data of a shifted ED may all be in the pieces after it)
+	if strings.TrimSpace(raw) == "" && (ed.Text(4) != "" || len(more) > 0) && edEncodings[strings.ToUpper(ed.Text(3))] {
 		typ, sub, enc, raw, last = ed.Text(1), ed.Text(2), ed.Text(3), ed.Comp(4).String(), 4
+	}
+	if len(more) > 0 {
+		// Joined once, in a buffer of the whole size: no copy per piece.
+		pieces := make([]string, 0, len(more)+1)
+		pieces = append(pieces, raw)
+		for _, seg := range more {
+			data, _ := x.edPiece(seg)
+			pieces = append(pieces, data)
+		}
+		raw = strings.Join(pieces, "")
 	}
 	if strings.TrimSpace(raw) == "" {
 		return nil, -1, nil
@@ -1484,6 +1599,10 @@ func (x *conv) encapsulatedValue(obx hl7v2.Segment, ed hl7v2.Value, rep int) (at
 		reason := "encapsulated data does not decode: " + err.Error()
 		if rep > 1 {
 			reason += " (repetition " + itoa(rep) + ")"
+		}
+		if len(more) > 0 {
+			// The offset is in the joined data, past this OBX's own.
+			reason += " (its data joined with the OBX after it, " + segmentSpan(more) + ")"
 		}
 		return nil, -1, x.badField(obx, 5, reason)
 	}

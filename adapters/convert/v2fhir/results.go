@@ -1410,6 +1410,9 @@ func (w *resultWalk) openObs(obx hl7v2.Segment) error {
 		if w.report != nil && withdrawn {
 			return nil
 		}
+		if _, piece := w.x.edPiece(obx); piece {
+			return nil // joined to the document it continues (encapsulated)
+		}
 		atts, conf, err := w.x.encapsulated(obx)
 		if err != nil {
 			return err
