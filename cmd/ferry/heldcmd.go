@@ -20,6 +20,7 @@ import (
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/installer"
 	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/queue/dedup"
 	"github.com/ferry-health/ferry/queue/diskq"
 	"github.com/ferry-health/ferry/queue/replaced"
 	"github.com/ferry-health/ferry/queue/seal"
@@ -354,8 +355,23 @@ func heldRelease(ctx context.Context, cfg *config.Config, key *seal.Key, held *p
 	defer q.Close(ctx)
 	// A release cut short after its Put (the command killed, the power
 	// lost) is finished first: its bundle is in the queue already, and
-	// released again it would reach the exchange twice.
-	finished, ferr := held.FinishReleases(q.Holds)
+	// released again it would reach the exchange twice. So is a replay
+	// cut short after it held a bundle, as the gateway's start finishes
+	// it: released before that, the bundle's key was never told to the
+	// duplicate filter, and the entry's next replay held it again.
+	quar, err := openQuarantine(cfg, key)
+	if err != nil {
+		return err
+	}
+	seen, err := dedup.Open(cfg.Path("dedup.log"), dedup.Options{})
+	if err != nil {
+		return fmt.Errorf("open dedup set: %w", err)
+	}
+	defer seen.Close()
+	finished, removed, ferr := finishCutShort(q, seen, quar, held, nil)
+	for _, id := range removed {
+		fmt.Fprintf(stdout, "%s is no longer held: a replay of its quarantined input was cut short after it held it and before it queued the rest; `ferry quarantine replay` of the entry holds it again\n", id)
+	}
 	for id, qid := range finished {
 		x := audit.OperatorAction{Kind: audit.OpHeldRelease, Object: id, ObjectType: audit.IDHeldBundle, QueueID: qid,
 			OutcomeDesc: "released from hold by a person; queued for the exchange (a release cut short after queueing it, finished now)"}
