@@ -178,22 +178,6 @@ func ingestPipeline(cfg *config.Config, q pipeline.Putter, seen pipeline.Deduper
 			return nil, nil, err
 		}
 	}
-	adder, canAdd := seen.(interface{ Add(key [32]byte) error })
-	if qh, ok := q.(interface{ Holds(id string) bool }); ok && canAdd {
-		// A `ferry quarantine replay` cut short after it queued an
-		// input left its entry listed, and the duplicate filter perhaps
-		// without its keys: finished before the queue stores or
-		// delivers anything, so that it is not queued and sent again.
-		finished, err := quar.FinishReplays(qh.Holds, adder)
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, id := range finished {
-			if log != nil {
-				log.Warn("a replay of a quarantined input was cut short after it was queued; finished (`ferry quarantine replay` of the entry queues what it had not, if anything)", "quarantined", id)
-			}
-		}
-	}
 	pipe := pipeline.New(q, seen, quar, convs, log)
 	if key != nil {
 		// Sealed data at rest: the patient key beside it is keyed too.
@@ -213,38 +197,13 @@ func ingestPipeline(cfg *config.Config, q pipeline.Putter, seen pipeline.Deduper
 	}
 	held.SetKey(key)
 	held.SetSpillOpener(spillOpener(key))
-	if c, ok := q.(interface{ Holds(id string) bool }); ok {
-		// A `ferry held release` cut short after it queued a bundle
-		// left it held too: finished before the queue delivers
-		// anything, so that it is not released and sent again.
-		finished, err := held.FinishReleases(c.Holds)
-		if err != nil {
-			return nil, nil, err
-		}
-		for id, qid := range finished {
-			if log != nil {
-				log.Warn("a release of a held bundle was cut short after it was queued; finished (the bundle is no longer held)", "held", id, "queue_id", qid)
-			}
-		}
+	released, _, err := finishCutShort(q, seen, quar, held, log)
+	if err != nil {
+		return nil, nil, err
 	}
-	if sa, ok := seen.(interface {
-		Seen(key [32]byte) bool
-		Add(key [32]byte) error
-	}); ok {
-		// A replay cut short after it held a unit of an input left the
-		// entry listed, and the duplicate filter perhaps without the
-		// unit's key: told again, so that the entry's next replay does
-		// not hold the unit twice. A unit whose key a part not queued
-		// shares cannot be told: its entry goes, for that replay to hold
-		// it once.
-		_, removed, err := held.FinishReplays(quar.Has, sa)
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, id := range removed {
-			if log != nil {
-				log.Warn("a replay of a quarantined input was cut short after it held a part and before it queued the rest; that part's held entry is removed, and `ferry quarantine replay` of the entry holds it again", "held", id)
-			}
+	for id, qid := range released {
+		if log != nil {
+			log.Warn("a release of a held bundle was cut short after it was queued; finished (the bundle is no longer held)", "held", id, "queue_id", qid)
 		}
 	}
 	if c, ok := q.(pipeline.LaterCounter); ok {
@@ -263,6 +222,64 @@ func ingestPipeline(cfg *config.Config, q pipeline.Putter, seen pipeline.Deduper
 		pipe.SetPatientIdentity(patientAttr(key))
 	}
 	return pipe, held, nil
+}
+
+// finishCutShort finishes what a `ferry quarantine replay` or a `ferry
+// held release` cut short (the command killed, the power lost) left in
+// the quarantine and the held store. Every process that takes the
+// queue's lock to write to them (the gateway, a replay, a release) calls
+// it first, before the queue stores or delivers anything: a release run
+// before the gateway's next start, and not finishing a replay first,
+// released a bundle the replay had held without telling the duplicate
+// filter its key, and the entry's next replay held it again, for a
+// second release. It returns the releases it finished (held entry to
+// queue item ID), for the caller to report, and the held entries of
+// replays it removed (logged with log, when not nil, as the replays
+// finished are).
+func finishCutShort(q pipeline.Putter, seen pipeline.Deduper, quar *pipeline.Quarantine, held *pipeline.Held, log *slog.Logger) (released map[string]string, removed []string, err error) {
+	qh, canHold := q.(interface{ Holds(id string) bool })
+	if adder, ok := seen.(interface{ Add(key [32]byte) error }); ok && canHold {
+		// A replay cut short after it queued an input left its entry
+		// listed, and the duplicate filter perhaps without its keys:
+		// finished, so that it is not queued and sent again.
+		finished, err := quar.FinishReplays(qh.Holds, adder)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, id := range finished {
+			if log != nil {
+				log.Warn("a replay of a quarantined input was cut short after it was queued; finished (`ferry quarantine replay` of the entry queues what it had not, if anything)", "quarantined", id)
+			}
+		}
+	}
+	if canHold {
+		// A release cut short after it queued a bundle left it held
+		// too: finished before the queue delivers anything, so that it
+		// is not released and sent again.
+		if released, err = held.FinishReleases(qh.Holds); err != nil {
+			return released, nil, err
+		}
+	}
+	if sa, ok := seen.(interface {
+		Seen(key [32]byte) bool
+		Add(key [32]byte) error
+	}); ok {
+		// A replay cut short after it held a unit of an input left the
+		// entry listed, and the duplicate filter perhaps without the
+		// unit's key: told again, so that the entry's next replay does
+		// not hold the unit twice. A unit whose key a part not queued
+		// shares cannot be told: its entry goes, for that replay to hold
+		// it once.
+		if _, removed, err = held.FinishReplays(quar.Has, sa); err != nil {
+			return released, removed, err
+		}
+		for _, id := range removed {
+			if log != nil {
+				log.Warn("a replay of a quarantined input was cut short after it held a part and before it queued the rest; that part's held entry is removed, and `ferry quarantine replay` of the entry holds it again", "held", id)
+			}
+		}
+	}
+	return released, removed, nil
 }
 
 // openMerges opens data_dir/merges.log, the patient identifiers that

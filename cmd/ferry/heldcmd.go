@@ -20,6 +20,7 @@ import (
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/installer"
 	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/queue/dedup"
 	"github.com/ferry-health/ferry/queue/diskq"
 	"github.com/ferry-health/ferry/queue/replaced"
 	"github.com/ferry-health/ferry/queue/seal"
@@ -125,18 +126,34 @@ func cmdHeld(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if !*yes {
 			return errors.New("held discard deletes the bundles for good (they are never sent); add --yes to confirm")
 		}
-		ids, err := withGroups(held, pos, "discarding", stdout)
+		aud, err := newOpsAudit(cfg, "held discard")
 		if err != nil {
 			return err
+		}
+		// A replay cut short after it held a bundle is finished first,
+		// as the gateway's start and a release finish it: discarded
+		// before that, the bundle's key was never told to the duplicate
+		// filter, and the entry's next replay held it again, the
+		// discard undone. The queue's lock is kept until the end.
+		done, released, err := finishBeforeDiscard(ctx, cfg, key, held, aud, stdout)
+		if err != nil {
+			return errors.Join(err, aud.Close(ctx, stderr))
+		}
+		defer done()
+		for _, id := range pos {
+			if qid, ok := released[filepath.Base(id)]; ok {
+				// A person released it before: queued, it is sent.
+				return errors.Join(fmt.Errorf("%s is not held any more: an earlier `ferry held release` of it queued it (queue item %s) and was cut short; that release is finished now, and the gateway sends it", filepath.Base(id), qid), aud.Close(ctx, stderr))
+			}
+		}
+		ids, err := withGroups(held, pos, "discarding", stdout)
+		if err != nil {
+			return errors.Join(err, aud.Close(ctx, stderr))
 		}
 		// Newest first: a group's supersede batch goes before its
 		// document, so that a removal failing half-way never leaves the
 		// batch held alone, to be released later without the document.
 		slices.Reverse(ids)
-		aud, err := newOpsAudit(cfg, "held discard")
-		if err != nil {
-			return err
-		}
 		return errors.Join(heldDiscard(ctx, held, ids, aud, stdout), aud.Close(ctx, stderr))
 	}
 	return errUsage
@@ -354,16 +371,20 @@ func heldRelease(ctx context.Context, cfg *config.Config, key *seal.Key, held *p
 	defer q.Close(ctx)
 	// A release cut short after its Put (the command killed, the power
 	// lost) is finished first: its bundle is in the queue already, and
-	// released again it would reach the exchange twice.
-	finished, ferr := held.FinishReleases(q.Holds)
-	for id, qid := range finished {
-		x := audit.OperatorAction{Kind: audit.OpHeldRelease, Object: id, ObjectType: audit.IDHeldBundle, QueueID: qid,
-			OutcomeDesc: "released from hold by a person; queued for the exchange (a release cut short after queueing it, finished now)"}
-		if err := aud.action(ctx, x); err != nil {
-			return fmt.Errorf("%s: %w", id, err)
-		}
-		fmt.Fprintf(stdout, "released %s: an earlier release queued it and was cut short before it left the held store; finished\n", id)
+	// released again it would reach the exchange twice. So is a replay
+	// cut short after it held a bundle, as the gateway's start finishes
+	// it: released before that, the bundle's key was never told to the
+	// duplicate filter, and the entry's next replay held it again.
+	quar, err := openQuarantine(cfg, key)
+	if err != nil {
+		return err
 	}
+	seen, err := dedup.Open(cfg.Path("dedup.log"), dedup.Options{})
+	if err != nil {
+		return fmt.Errorf("open dedup set: %w", err)
+	}
+	defer seen.Close()
+	finished, ferr := finishHeld(ctx, q, seen, quar, held, aud, stdout)
 	if ferr != nil {
 		return ferr
 	}
@@ -460,6 +481,60 @@ func heldRelease(ctx context.Context, cfg *config.Config, key *seal.Key, held *p
 		fmt.Fprintf(stdout, "released %s (%s) into the queue\n", id, e.Label)
 	}
 	return nil
+}
+
+// finishHeld finishes what a replay or a release cut short left
+// (finishCutShort), with the queue's lock held, and records each release
+// it finished in the audit trail and on stdout, as a release does. It
+// returns the releases finished.
+func finishHeld(ctx context.Context, q *diskq.Queue, seen pipeline.Deduper, quar *pipeline.Quarantine, held *pipeline.Held, aud *opsAudit, stdout io.Writer) (map[string]string, error) {
+	finished, removed, ferr := finishCutShort(q, seen, quar, held, nil)
+	for _, id := range removed {
+		fmt.Fprintf(stdout, "%s is no longer held: a replay of its quarantined input was cut short after it held it and before it queued the rest; `ferry quarantine replay` of the entry holds it again\n", id)
+	}
+	for id, qid := range finished {
+		x := audit.OperatorAction{Kind: audit.OpHeldRelease, Object: id, ObjectType: audit.IDHeldBundle, QueueID: qid,
+			OutcomeDesc: "released from hold by a person; queued for the exchange (a release cut short after queueing it, finished now)"}
+		if err := aud.action(ctx, x); err != nil {
+			return finished, fmt.Errorf("%s: %w", id, err)
+		}
+		fmt.Fprintf(stdout, "released %s: an earlier release queued it and was cut short before it left the held store; finished\n", id)
+	}
+	return finished, ferr
+}
+
+// finishBeforeDiscard takes the queue's lock for a discard and finishes
+// what a replay or a release cut short left (finishHeld), returning the
+// releases finished; done lets the lock go. A queue locked is held by the gateway, or by a replay or a
+// release in another terminal, each of which finished it when it
+// started: the discard goes on without the lock, as it always could.
+func finishBeforeDiscard(ctx context.Context, cfg *config.Config, key *seal.Key, held *pipeline.Held, aud *opsAudit, stdout io.Writer) (done func(), released map[string]string, err error) {
+	q, err := openQueueUnchecked(cfg, key)
+	if errors.Is(err, diskq.ErrLocked) {
+		return func() {}, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	quar, err := openQuarantine(cfg, key)
+	if err != nil {
+		q.Close(ctx)
+		return nil, nil, err
+	}
+	seen, err := dedup.Open(cfg.Path("dedup.log"), dedup.Options{})
+	if err != nil {
+		q.Close(ctx)
+		return nil, nil, fmt.Errorf("open dedup set: %w", err)
+	}
+	done = func() {
+		seen.Close()
+		q.Close(ctx)
+	}
+	if released, err = finishHeld(ctx, q, seen, quar, held, aud, stdout); err != nil {
+		done()
+		return nil, nil, err
+	}
+	return done, released, nil
 }
 
 // heldReleaseQueued is called once a released entry's Put returned; a
