@@ -135,9 +135,13 @@ func cmdHeld(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		// before that, the bundle's key was never told to the duplicate
 		// filter, and the entry's next replay held it again, the
 		// discard undone. The queue's lock is kept until the end.
+		// Discard needs neither the queue nor the duplicate filter, and
+		// it is the way out for what nothing else can handle: what
+		// cannot be finished is said, and the discard goes on.
 		done, released, err := finishBeforeDiscard(ctx, cfg, key, held, aud, stdout)
 		if err != nil {
-			return errors.Join(err, aud.Close(ctx, stderr))
+			fmt.Fprintf(stderr, "warning: what a cut-short replay or release left could not be finished first (%v); discarding all the same\n", err)
+			done = func() {}
 		}
 		defer done()
 		for _, id := range pos {

@@ -127,3 +127,33 @@ func TestHeldDiscardAfterKilledReplayStaysDiscarded(t *testing.T) {
 		t.Errorf("the queue holds %d item(s), want none: the bundle was discarded", n)
 	}
 }
+
+// TestHeldDiscardWhenFinishingFails: discard is the way out for a held
+// bundle that nothing else can handle, and it needs neither the queue nor
+// the duplicate filter. Finishing a cut-short replay first must not take
+// that away: when the queue, the quarantine or the filter cannot be
+// opened (here the filter's log is a folder), the discard goes on, saying
+// what it could not finish.
+func TestHeldDiscardWhenFinishingFails(t *testing.T) {
+	cfgFile, cfg, _, heldID := killedReplayHeld(t)
+	if err := os.Remove(cfg.Path("dedup.log")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(cfg.Path("dedup.log"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if err := cmdHeld(context.Background(), []string{"discard", "--yes", "--config", cfgFile, heldID}, &out, &errOut); err != nil {
+		t.Fatalf("discard: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(errOut.String(), "dedup") {
+		t.Errorf("the discard did not say what it could not finish:\n%s", errOut.String())
+	}
+	held, err := pipeline.OpenHeld(cfg.Path("held"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := held.List(); len(ids) != 0 {
+		t.Errorf("still held after the discard: %v", ids)
+	}
+}
