@@ -205,3 +205,112 @@ func TestRetiredByStatusNotCurrentAtRetry(t *testing.T) {
 		ack(ctx, nil)
 	}
 }
+
+// TestCancelledSupersededDocumentAtRetry: a document written superseded
+// when it was converted (its replacement, T10, accepted first; or TXA-19
+// OB), dead-lettered, then cancelled (MDM^T11) with the cancel delivered,
+// is retried entered-in-error: the cancel wins over the replacement at
+// retry as it does at conversion. Retried superseded, it would undo the
+// cancel's PATCH and file the withdrawn document (one filed to the wrong
+// patient's record) as that patient's history again.
+func TestCancelledSupersededDocumentAtRetry(t *testing.T) {
+	ctx := context.Background()
+	for _, sealed := range []bool{false, true} {
+		for _, tc := range []struct {
+			name, before, first string
+		}{
+			{"T02 after its T10", mdmVersion("T10", "C-1", "", "D-2", "D-1"), mdmVersion("T02", "C-2", "", "D-1", "")},
+			{"T04 OB", "", mdmStatus("T04", "C-2", "D-1", "OB", true)},
+		} {
+			p, q, _, reg := versionPipeline(t)
+			if sealed {
+				p.SetPseudonym(func(k string) string { return "ps:" + k })
+			}
+			q.SetRetryEdit(SupersedeReplaced(reg.Replaced, q.CreateBody))
+			deliver := func(name, msg string) {
+				t.Helper()
+				if err := p.Consume(ctx, adapters.Raw{Source: "mllp/a", Format: "hl7v2", Name: name, Body: []byte(msg), Received: time.Now()}); err != nil {
+					t.Fatal(err)
+				}
+				for q.Len() > 0 {
+					_, ack, err := q.Get(ctx)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := ack(ctx, nil); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if tc.before != "" {
+				deliver("T10", tc.before)
+			}
+			if err := p.Consume(ctx, adapters.Raw{Source: "mllp/a", Format: "hl7v2", Name: tc.name, Body: []byte(tc.first), Received: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			// The document's transaction is refused (a dead letter).
+			id := ""
+			for q.Len() > 0 {
+				it, ack, err := q.Get(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var res error
+				if docStatus(t, it) == "superseded" {
+					id, res = it.ID, queue.Permanent(errors.New("HTTP 422"))
+				}
+				if err := ack(ctx, res); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if id == "" {
+				t.Fatalf("sealed %v, %s: no item writes the document superseded", sealed, tc.name)
+			}
+			deliver("T11", mdmVersion("T11", "C-3", "", "D-1", ""))
+
+			if err := q.Retry(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+			again, ack, err := q.Get(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := docStatus(t, again); got != "entered-in-error" {
+				t.Errorf("sealed %v, %s retried after its cancel: written %q, want entered-in-error (attrs %v)", sealed, tc.name, got, again.Attrs)
+			}
+			ack(ctx, nil)
+		}
+	}
+}
+
+// docStatus is the status of the first DocumentReference the item's bundle
+// writes, "" when it writes none.
+func docStatus(t *testing.T, it *queue.Item) string {
+	t.Helper()
+	body := it.Body
+	if body == nil && it.Open != nil {
+		rc, err := it.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err = io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var b struct {
+		Entry []struct {
+			Resource struct{ ResourceType, Status string }
+		}
+	}
+	if err := json.Unmarshal(body, &b); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range b.Entry {
+		if e.Resource.ResourceType == "DocumentReference" {
+			return e.Resource.Status
+		}
+	}
+	return ""
+}

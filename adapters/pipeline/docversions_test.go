@@ -372,7 +372,7 @@ func TestSupersedeDocumentsOnlyDocumentReferences(t *testing.T) {
 		`{"resource":{"status":"current","content":[{"status":"current","x":"<&>"}],"resourceType":"DocumentReference","n":1.50}},` +
 		`{"resource":{"resourceType":"DocumentReference","status":"superseded"}}]}`
 	want := strings.Replace(in, `{"status":"current","content"`, `{"status":"superseded","content"`, 1)
-	out, n, err := supersedeDocuments([]byte(in), statusSuperseded)
+	out, n, err := supersedeDocuments([]byte(in), statusSuperseded, statusCurrent)
 	if err != nil || n != 1 || string(out) != want {
 		t.Errorf("supersedeDocuments: %d, %v\n got %s\nwant %s", n, err, out, want)
 	}

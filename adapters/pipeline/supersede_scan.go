@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,24 +21,32 @@ const statusCurrent, statusSuperseded, statusEnteredInError = `"current"`, `"sup
 // string (a document's base64 content, megabytes) is skipped unread.
 const maxCapture = 128
 
-// statusEdits reads JSON from r and returns the offsets, ascending, of
-// the "current" status values of every object whose resourceType is
-// DocumentReference, wherever it is nested. It streams: its memory does
+// statusEdit is a status value statusEdits found: its offset and its
+// length as it stands in the JSON, quotes included.
+type statusEdit struct {
+	at  int64
+	len int
+}
+
+// statusEdits reads JSON from r and returns, ascending, the status
+// values written as one of from (statusCurrent, statusSuperseded) of
+// every object whose resourceType is DocumentReference, wherever it is
+// nested. It streams: its memory does
 // not grow with the document, so a bundle of tens of megabytes (a C-CDA
 // or MDM with its PDF) held in a file is scanned without being read into
 // memory. A value written with escapes (\u0063urrent) is not spliced:
 // it is left as it is. Malformed JSON is an error.
-func statusEdits(r io.Reader) ([]int64, error) {
+func statusEdits(r io.Reader, from ...string) ([]statusEdit, error) {
 	type frame struct {
 		object    bool
 		expectKey bool
 		key       string
 		docRef    bool
-		status    int64 // offset of a "current" status value; -1: none
+		status    statusEdit // a status value of from; at -1: none
 	}
 	s := &jsonScan{r: bufio.NewReaderSize(r, 64<<10)}
 	var stack []*frame
-	var edits []int64
+	var edits []statusEdit
 	top := func() *frame {
 		if len(stack) == 0 {
 			return nil
@@ -65,8 +74,8 @@ func statusEdits(r io.Reader) ([]int64, error) {
 		switch {
 		case f.key == "resourceType" && decodeCaptured(raw) == "DocumentReference":
 			f.docRef = true
-		case f.key == "status" && string(raw) == statusCurrent:
-			f.status = start
+		case f.key == "status" && slices.Contains(from, string(raw)):
+			f.status = statusEdit{start, len(raw)}
 		}
 		return nil
 	}
@@ -87,13 +96,13 @@ func statusEdits(r io.Reader) ([]int64, error) {
 				}
 				f.expectKey = true // this container is the member's value
 			}
-			stack = append(stack, &frame{object: c == '{', expectKey: c == '{', status: -1})
+			stack = append(stack, &frame{object: c == '{', expectKey: c == '{', status: statusEdit{at: -1}})
 		case c == '}' || c == ']':
 			f := top()
 			if f == nil || f.object != (c == '}') {
 				return nil, fmt.Errorf("offset %d: unexpected %q", start, c)
 			}
-			if f.docRef && f.status >= 0 {
+			if f.docRef && f.status.at >= 0 {
 				edits = append(edits, f.status)
 			}
 			stack = stack[:len(stack)-1]
@@ -121,7 +130,7 @@ func statusEdits(r io.Reader) ([]int64, error) {
 		return nil, io.ErrUnexpectedEOF
 	}
 	// Objects close inner first; the offsets of siblings ascend.
-	slices.Sort(edits)
+	slices.SortFunc(edits, func(a, b statusEdit) int { return cmp.Compare(a.at, b.at) })
 	return edits, nil
 }
 
@@ -224,21 +233,21 @@ func unexpected(err error) error {
 	return err
 }
 
-// spliceStatus copies r to w with the "current" at each offset in edits
+// spliceStatus copies r to w with the status value of each of edits
 // (ascending, from statusEdits) written to (a quoted status value).
-func spliceStatus(w io.Writer, r io.Reader, edits []int64, to string) error {
+func spliceStatus(w io.Writer, r io.Reader, edits []statusEdit, to string) error {
 	var at int64
 	for _, e := range edits {
-		if _, err := io.CopyN(w, r, e-at); err != nil {
+		if _, err := io.CopyN(w, r, e.at-at); err != nil {
 			return unexpected(err)
 		}
-		if _, err := io.CopyN(io.Discard, r, int64(len(statusCurrent))); err != nil {
+		if _, err := io.CopyN(io.Discard, r, int64(e.len)); err != nil {
 			return unexpected(err)
 		}
 		if _, err := io.WriteString(w, to); err != nil {
 			return err
 		}
-		at = e + int64(len(statusCurrent))
+		at = e.at + int64(e.len)
 	}
 	_, err := io.Copy(w, r)
 	return err

@@ -108,7 +108,7 @@ func FuzzStatusEdits(f *testing.F) {
 		if werr != nil || !json.Valid(in) {
 			return
 		}
-		got, gn, gerr := supersedeDocuments(in, statusSuperseded)
+		got, gn, gerr := supersedeDocuments(in, statusSuperseded, statusCurrent)
 		if gerr != nil || gn != wn || !bytes.Equal(got, want) {
 			t.Fatalf("in %q:\nscanner %d %v %q\ntokens  %d %q", in, gn, gerr, got, wn, want)
 		}
@@ -121,15 +121,15 @@ func FuzzStatusEdits(f *testing.F) {
 func TestStatusEditsLongStrings(t *testing.T) {
 	long := strings.Repeat("QUJD", 1<<20) + `\"` + strings.Repeat("x", 200)
 	in := `{"resourceType":"DocumentReference","content":[{"attachment":{"data":"` + long + `"}}],"status":"current"}`
-	edits, err := statusEdits(strings.NewReader(in))
+	edits, err := statusEdits(strings.NewReader(in), statusCurrent)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := int64(strings.Index(in, `"current"`)); !slices.Equal(edits, []int64{want}) {
+	if want := int64(strings.Index(in, `"current"`)); !slices.Equal(edits, []statusEdit{{want, len(statusCurrent)}}) {
 		t.Fatalf("edits %v, want [%d]", edits, want)
 	}
 	for _, bad := range []string{`{"a":"x`, `{"a":1`, `{"a":1]`, `{1:2}`, "{\"a\":\"\x01\"}"} {
-		if _, err := statusEdits(strings.NewReader(bad)); err == nil {
+		if _, err := statusEdits(strings.NewReader(bad), statusCurrent); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
 	}

@@ -23,11 +23,11 @@ const AttrDocumentVersion = "document_version"
 
 // AttrDocumentCancel is the queue attribute naming, as AttrDocumentVersion
 // does, the registry keys that say a document the item's bundle writes
-// current was cancelled (v2fhir Result.Cancels: MDM^T11). A dead letter
-// retried after such a cancel was delivered would otherwise file the
-// withdrawn document current (or, once replaced too, superseded) again,
-// undoing the cancel's entered-in-error at the exchange:
-// SupersedeReplaced writes it entered-in-error instead.
+// current or superseded was cancelled (v2fhir Result.Cancels: MDM^T11).
+// A dead letter retried after such a cancel was delivered would otherwise
+// file the withdrawn document current or superseded again, undoing the
+// cancel's entered-in-error at the exchange: SupersedeReplaced writes it
+// entered-in-error instead.
 const AttrDocumentCancel = "document_cancel"
 
 // AttrSupersededAtRetry is set ("true") on an item SupersedeReplaced
@@ -79,10 +79,10 @@ func pseudonymVersions(u *Unit, ps func(string) string) {
 // one, whose supersede PATCH had found nothing to mark. `ferry held
 // release` passes a held bundle through it too, for the same reason.
 // When replaced knows a key of AttrDocumentCancel, the document was
-// cancelled (MDM^T11) after the item was converted: its current
-// DocumentReferences are written entered-in-error instead, as they would
-// be had the input arrived after its cancel, whether or not it was also
-// replaced. Items without either attribute are left as they are.
+// cancelled (MDM^T11) after the item was converted: its current and
+// superseded DocumentReferences are written entered-in-error instead, as
+// they would be had the input arrived after its cancel, whether or not it
+// was also replaced, before or after it was converted. Items without either attribute are left as they are.
 //
 // A body held in a file (it.Open; a document with its PDF, over the
 // spill threshold) is edited as a stream: read once to find the status
@@ -105,11 +105,13 @@ func SupersedeReplaced(replaced func(key string) bool, create func() (queue.Body
 			return false
 		}
 		// A cancel wins over a replacement: a withdrawn document is not
-		// history of the record either (see AttrDocumentCancel).
-		to := statusSuperseded
+		// history of the record either (see AttrDocumentCancel), and a
+		// document written superseded (its replacement known first) is
+		// withdrawn all the same.
+		to, from := statusSuperseded, []string{statusCurrent}
 		switch {
 		case anyKnown(c):
-			to = statusEnteredInError
+			to, from = statusEnteredInError, []string{statusCurrent, statusSuperseded}
 		case !anyKnown(v):
 			return nil
 		}
@@ -119,10 +121,10 @@ func SupersedeReplaced(replaced func(key string) bool, create func() (queue.Body
 			if create == nil {
 				return nil
 			}
-			n, err = supersedeFile(it, create, to)
+			n, err = supersedeFile(it, create, to, from...)
 		} else {
 			var body []byte
-			if body, n, err = supersedeDocuments(it.Body, to); err == nil && n > 0 {
+			if body, n, err = supersedeDocuments(it.Body, to, from...); err == nil && n > 0 {
 				it.Body = body
 			}
 		}
@@ -142,12 +144,12 @@ func SupersedeReplaced(replaced func(key string) bool, create func() (queue.Body
 // the edited copy is written through create and named by it.BodyFile
 // (it.Open is cleared). It returns how many status values it changed to
 // to; with none it writes nothing.
-func supersedeFile(it *queue.Item, create func() (queue.BodyWriter, error), to string) (int, error) {
+func supersedeFile(it *queue.Item, create func() (queue.BodyWriter, error), to string, from ...string) (int, error) {
 	rc, err := it.Open()
 	if err != nil {
 		return 0, err
 	}
-	edits, err := statusEdits(rc)
+	edits, err := statusEdits(rc, from...)
 	rc.Close()
 	if err != nil || len(edits) == 0 {
 		return 0, err
@@ -173,16 +175,17 @@ func supersedeFile(it *queue.Item, create func() (queue.BodyWriter, error), to s
 }
 
 // supersedeDocuments returns body with the status of every
-// DocumentReference written "current" changed to to (statusSuperseded or
+// DocumentReference written as one of from (statusCurrent, and for a
+// cancel statusSuperseded too) changed to to (statusSuperseded or
 // statusEnteredInError), and how many it changed. Everything else keeps
 // its bytes: the edit splices the status values statusEdits locates.
-func supersedeDocuments(body []byte, to string) ([]byte, int, error) {
-	edits, err := statusEdits(bytes.NewReader(body))
+func supersedeDocuments(body []byte, to string, from ...string) ([]byte, int, error) {
+	edits, err := statusEdits(bytes.NewReader(body), from...)
 	if err != nil || len(edits) == 0 {
 		return body, 0, err
 	}
 	var out bytes.Buffer
-	out.Grow(len(body) + len(edits)*(len(to)-len(statusCurrent)))
+	out.Grow(len(body) + len(edits)*len(to))
 	if err := spliceStatus(&out, bytes.NewReader(body), edits, to); err != nil {
 		return nil, 0, err
 	}

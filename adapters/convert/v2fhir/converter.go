@@ -270,12 +270,12 @@ type Result struct {
 	// PHI-free, as Replaces.
 	Versions []string
 	// Cancels are the registry keys (Converter.Replaced) that say a
-	// document this message writes current was cancelled (MDM^T11): were
-	// one recorded after this message was converted (its bundle
-	// dead-lettered, retried once the cancel was delivered), the document
-	// is to be written entered-in-error, not current and not superseded,
-	// or the retry would file the withdrawn document again. Opaque and
-	// PHI-free, as Replaces.
+	// document this message writes current or superseded was cancelled
+	// (MDM^T11): were one recorded after this message was converted (its
+	// bundle dead-lettered, retried once the cancel was delivered), the
+	// document is to be written entered-in-error, not current and not
+	// superseded, or the retry would file the withdrawn document again.
+	// Opaque and PHI-free, as Replaces.
 	Cancels []string
 	// Labels are every security label the message's bundles carry, on
 	// any entry (refrain and obligation codes included, which the

@@ -1288,6 +1288,11 @@ func (x *conv) document() error {
 	}
 	if dr.Status == "current" {
 		x.versions = append(x.versions, x.registryKey("replaced", key))
+	}
+	if dr.Status != "entered-in-error" {
+		// Written superseded too: a cancel recorded after this message
+		// (its bundle dead-lettered, retried once the cancel was
+		// delivered) wins over a replacement at retry as it does here.
 		x.cancels = append(x.cancels, x.registryKey("cancelled", key))
 	}
 	if x.encRef != nil {
