@@ -5,11 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ferry-health/ferry/adapters"
+	"github.com/ferry-health/ferry/adapters/convert/v2fhir"
 	"github.com/ferry-health/ferry/queue"
+	"github.com/ferry-health/ferry/queue/diskq"
+	"github.com/ferry-health/ferry/queue/merges"
+	"github.com/ferry-health/ferry/queue/replaced"
 )
 
 // TestCancelledDocumentNotCurrentAtRetry: a document whose bundle was
@@ -313,4 +319,105 @@ func docStatus(t *testing.T, it *queue.Item) string {
 		}
 	}
 	return ""
+}
+
+// TestCancelAfterMergeAtRetry: a document dead-lettered, then its
+// patient's record merged into another (ADT^A40), then the document
+// cancelled (MDM^T11, naming the retired record or the survivor) with the
+// cancel delivered, is retried entered-in-error; replaced (T10) instead,
+// superseded. The document's bundle knows the cancel or replacement by
+// the key of the patient it was converted for; the message, converted
+// after the merge, is of the survivor: it is to be recorded under the
+// merged record's key too.
+func TestCancelAfterMergeAtRetry(t *testing.T) {
+	ctx := context.Background()
+	const a40 = "MSH|^~\\&|EHR|CLINIC|FERRY|HIE|20261125084000||ADT^A40^ADT_A39|M-1|P|2.5.1\r" +
+		"EVN|A40|20261125084000\r" +
+		"PID|1||MRN-S^^^CLINIC^MR||Doe^Pat||19800101|F\r" +
+		"MRG|MRN-V^^^CLINIC^MR\r"
+	for _, tc := range []struct{ names, retire, want string }{
+		{"MRN-V", mdmVersion("T11", "C-2", "", "D-1", ""), "entered-in-error"},
+		{"MRN-S", mdmVersion("T11", "C-2", "", "D-1", ""), "entered-in-error"},
+		{"MRN-S", mdmVersion("T10", "C-2", "", "D-2", "D-1"), "superseded"},
+	} {
+		names := tc.names
+		dir := t.TempDir()
+		q, err := diskq.Open(filepath.Join(dir, "queue"), diskq.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { q.Close(context.Background()) })
+		quar, err := OpenQuarantine(filepath.Join(dir, "quarantine"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg, err := replaced.Open(filepath.Join(dir, replaced.FileName), replaced.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { reg.Close() })
+		mreg, err := merges.Open(filepath.Join(dir, "merges.log"), merges.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { mreg.Close() })
+		h := HL7{Conv: &v2fhir.Converter{Replaced: reg.Replaced, Merges: mreg}}
+		p := New(q, memSeen{}, quar, map[string]Converter{"hl7v2": h, "hl7v2-batch": h}, nil)
+		p.SetReplaced(reg)
+		p.SetMerges(mreg)
+		q.SetRetryEdit(SupersedeReplaced(reg.Replaced, q.CreateBody))
+		consume := func(name, msg string) {
+			t.Helper()
+			if err := p.Consume(ctx, adapters.Raw{Source: "mllp/a", Format: "hl7v2", Name: name, Body: []byte(msg), Received: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		deliverAll := func() {
+			t.Helper()
+			for q.Len() > 0 {
+				_, ack, err := q.Get(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := ack(ctx, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+
+		consume("T02", mdmVersion("T02", "C-1", "", "D-1", ""))
+		id := ""
+		for q.Len() > 0 {
+			it, ack, err := q.Get(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var res error
+			if docStatus(t, it) == "current" {
+				id, res = it.ID, queue.Permanent(errors.New("HTTP 422"))
+			}
+			if err := ack(ctx, res); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if id == "" {
+			t.Fatalf("%s: no item writes the document current", names)
+		}
+		consume("A40", a40)
+		deliverAll()
+		consume("retire", strings.Replace(tc.retire, "MRN-V", names, 1))
+		deliverAll()
+
+		if err := q.Retry(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		again, ack, err := q.Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := docStatus(t, again); got != tc.want {
+			t.Errorf("%.7s naming %s, T02 retried after it: written %q, want %s (attrs %v)", tc.retire[strings.Index(tc.retire, "MDM^"):], names, got, tc.want, again.Attrs)
+		}
+		ack(ctx, nil)
+	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/hl7v2"
+	"github.com/ferry-health/ferry/queue/merges"
 )
 
 // Change is a change a message makes to a resource an earlier message
@@ -143,7 +144,7 @@ func (x *conv) cancelDocument() error {
 	// Remembered, so that the document arriving after its cancel (an
 	// interface engine's error queue replayed) is not filed current
 	// again in the wrong patient's record (see document).
-	x.replaces = append(x.replaces, x.registryKey("cancelled", key))
+	x.replaces = append(x.replaces, x.retiringKeys("cancelled", key)...)
 	return nil
 }
 
@@ -182,11 +183,52 @@ func (x *conv) documentStatus() error {
 func (x *conv) retiredKeys(status string, key fhir.Identifier) []string {
 	switch status {
 	case "entered-in-error":
-		return []string{x.registryKey("cancelled", key)}
+		return x.retiringKeys("cancelled", key)
 	case "superseded":
-		return []string{x.registryKey("replaced", key)}
+		return x.retiringKeys("replaced", key)
 	}
 	return nil
+}
+
+// retiringKeys are registryKey(what, ids...) of the message's patient and
+// of every record merged into it (ADT^A40, A47; down chains of merges).
+// A document converted before its patient's record was merged knows its
+// cancel or replacement by the merged record's key (the queue attributes
+// adapters/pipeline SupersedeReplaced reads when it is retried); recorded
+// under the survivor's key alone, as a message converted after the merge
+// is scoped, the retry would miss it and file the document current again.
+func (x *conv) retiringKeys(what string, ids ...fhir.Identifier) []string {
+	keys := []string{x.registryKey(what, ids...)}
+	own := x.orderKey
+	defer func() { x.orderKey = own }()
+	seen := map[string]bool{own: true}
+	add := func(orderKey string) bool {
+		if seen[orderKey] {
+			return false
+		}
+		seen[orderKey] = true
+		x.orderKey = orderKey
+		keys = append(keys, x.registryKey(what, ids...))
+		return true
+	}
+	if x.retiredKey != "" {
+		add(x.retiredKey)
+	}
+	ml, ok := x.c.Merges.(MergedLookup)
+	if !ok {
+		return keys
+	}
+	todo := []merges.ID{{System: x.orderID.System, Value: x.orderID.Value}}
+	for len(todo) > 0 {
+		id := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		for _, m := range ml.Merged(id) {
+			if add(fhir.PatientKey(m.System, m.Value)) {
+				todo = append(todo, m)
+			}
+		}
+	}
+	return keys
 }
 
 // availability maps the TXA-19 codes (table 0273) that retire a document

@@ -1254,7 +1254,8 @@ func (x *conv) document() error {
 		case "T09", "T10":
 			rel = "replaces"
 			x.changeDocument(*parent, "superseded", "")
-			x.replaces = append(x.replaces, x.registryKey("replaced", *parent), x.registryKey("replaces", key, *parent))
+			x.replaces = append(x.replaces, x.retiringKeys("replaced", *parent)...)
+			x.replaces = append(x.replaces, x.registryKey("replaces", key, *parent))
 		case "T03", "T04", "T07", "T08":
 			switch {
 			case x.knownKey("replaces", key, *parent):
