@@ -26,7 +26,10 @@ func TestMSHFactsLongHeader(t *testing.T) {
 		if s != "LAB^HOSP" || typ != "ORU^R01" || ctl != "C1" {
 			t.Errorf("mshFacts = %q %q %q", s, typ, ctl)
 		}
-		if got := after.TotalAlloc - before.TotalAlloc; got > 1<<10 {
+		// TotalAlloc counts the whole process, whose other goroutines
+		// allocate meanwhile (a KiB was seen under -race); splitting the
+		// header cost 272 MiB, so 1 MiB tells them apart.
+		if got := after.TotalAlloc - before.TotalAlloc; got > 1<<20 {
 			t.Errorf("mshFacts allocated %d KiB for a %d MiB header", got>>10, len(body)>>20)
 		}
 	}

@@ -43,9 +43,10 @@ func TestStreamedBodyIsBoundedByProgress(t *testing.T) {
 			}
 			return
 		}
-		// Slow but steady: 256 KiB every 20 ms, about 2.6 s in all,
+		// Slow but steady: 256 KiB every 40 ms, about 5 s in all,
 		// more than twice the Timeout. (A 500 ms Timeout was cut once
-		// by a pause of the race detector under a full parallel run.)
+		// by a pause of the race detector under a full parallel run,
+		// and a 1 s one at a load average of 30.)
 		buf := make([]byte, 256<<10)
 		var got bytes.Buffer
 		for {
@@ -54,7 +55,7 @@ func TestStreamedBodyIsBoundedByProgress(t *testing.T) {
 			if err != nil {
 				break
 			}
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(40 * time.Millisecond)
 		}
 		if !bytes.Equal(got.Bytes(), body) || r.ContentLength != int64(len(body)) {
 			w.WriteHeader(http.StatusBadRequest)
@@ -66,7 +67,7 @@ func TestStreamedBodyIsBoundedByProgress(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(release)
-	s := newSink(t, Config{URL: srv.URL + "/fhir", Timeout: time.Second})
+	s := newSink(t, Config{URL: srv.URL + "/fhir", Timeout: 2 * time.Second})
 
 	if err := s.Send(context.Background(), fileItem(t, "slow", body)); err != nil {
 		t.Fatalf("slow but steady upload: %v", err)
