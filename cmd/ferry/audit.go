@@ -333,6 +333,29 @@ func (t *auditTrail) received(in adapters.Raw, err error, patients ...fhir.Ident
 	t.rec.Record(audit.ImportEvent(x))
 }
 
+// finishedRelease records x, the event of a release of a held bundle
+// cut short and finished by this process as it opened the queue
+// (finishedRelease in components.go). The person who ran the release is
+// not known here: in the gateway the event says so, and that it was
+// finished at the gateway's start; in a command it names the person
+// running it, as the command's own finishing of a release does.
+func (t *auditTrail) finishedRelease(x audit.OperatorAction) {
+	if t == nil {
+		return
+	}
+	if t.operator != nil {
+		x.Operator = *t.operator
+		x.OutcomeDesc += "; finished by this command"
+	} else {
+		x.Operator = audit.Operator{UserID: "unknown", Address: t.host}
+		x.OutcomeDesc += "; finished at the gateway's start, the person who released it not known to the gateway"
+	}
+	x.Gateway, x.GatewayAddr = t.gateway, t.host
+	x.ExchangeURL, x.ExchangeAddr = t.exchangeURL, t.exchangeHost
+	x.Time = time.Now()
+	t.rec.Record(audit.OperatorEvent(x))
+}
+
 // inputID names an input in audit events by its content: "sha256:" and
 // the hex digest. in.Name is not used: for folder sources it is the file
 // name, and fax and EHR export files are often named after the patient

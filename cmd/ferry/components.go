@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"math/big"
 	"os"
+	"path/filepath"
 
 	"github.com/google/uuid"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/queue/merges"
 	"github.com/ferry-health/ferry/queue/seal"
+	"github.com/ferry-health/ferry/transport/audit"
 )
 
 // converters is the explicit list of input formats the gateway converts,
@@ -157,9 +159,12 @@ func newFolderSource(set adapters.Settings, f config.Folder, next adapters.Consu
 // ingestPipeline builds the pipeline from converted input to queue the way
 // the gateway and backfill both need it: quarantine and held stores sealed
 // with key (nil: encryption off), patient keys pseudonymised under it, and
-// exchange.hold applied with onHeld told of each bundle kept back. It
-// returns the held store too, for callers that count what it keeps.
-func ingestPipeline(cfg *config.Config, q pipeline.Putter, seen pipeline.Deduper, key *seal.Key, convs map[string]pipeline.Converter, log *slog.Logger, onHeld func(adapters.Raw, *pipeline.Unit, string)) (*pipeline.Pipeline, *pipeline.Held, error) {
+// exchange.hold applied with onHeld told of each bundle kept back. A
+// release of a held bundle cut short after it was queued is finished
+// first, and onReleased (when not nil) is given its audit event, which
+// the release did not record or may not have. It returns the held store
+// too, for callers that count what it keeps.
+func ingestPipeline(cfg *config.Config, q pipeline.Putter, seen pipeline.Deduper, key *seal.Key, convs map[string]pipeline.Converter, log *slog.Logger, onHeld func(adapters.Raw, *pipeline.Unit, string), onReleased func(audit.OperatorAction)) (*pipeline.Pipeline, *pipeline.Held, error) {
 	quar, err := pipeline.OpenQuarantine(cfg.Path("quarantine"))
 	if err != nil {
 		return nil, nil, err
@@ -197,6 +202,9 @@ func ingestPipeline(cfg *config.Config, q pipeline.Putter, seen pipeline.Deduper
 	}
 	held.SetKey(key)
 	held.SetSpillOpener(spillOpener(key))
+	// Read before they are finished, which removes them: the release's
+	// audit event names the entry's patient and label.
+	releasing := releasesBegun(held)
 	released, _, err := finishCutShort(q, seen, quar, held, log)
 	if err != nil {
 		return nil, nil, err
@@ -204,6 +212,9 @@ func ingestPipeline(cfg *config.Config, q pipeline.Putter, seen pipeline.Deduper
 	for id, qid := range released {
 		if log != nil {
 			log.Warn("a release of a held bundle was cut short after it was queued; finished (the bundle is no longer held)", "held", id, "queue_id", qid)
+		}
+		if onReleased != nil {
+			onReleased(finishedRelease(id, qid, releasing[id]))
 		}
 	}
 	if c, ok := q.(pipeline.LaterCounter); ok {
@@ -280,6 +291,42 @@ func finishCutShort(q pipeline.Putter, seen pipeline.Deduper, quar *pipeline.Qua
 		}
 	}
 	return released, removed, nil
+}
+
+// releasesBegun returns the held entries whose release was begun
+// (Held.BeginRelease) and not finished, read before finishCutShort
+// removes those it finishes. An entry that cannot be read is left out:
+// its event then names it without its patient.
+func releasesBegun(held *pipeline.Held) map[string]*pipeline.HeldEntry {
+	ids, _ := held.List()
+	m := map[string]*pipeline.HeldEntry{}
+	for _, id := range ids {
+		if qid, err := held.Releasing(id); err != nil || qid == "" {
+			continue
+		}
+		if e, err := held.Get(id); err == nil {
+			m[filepath.Base(id)] = e
+		}
+	}
+	return m
+}
+
+// finishedRelease is the audit event of a release cut short after it
+// queued held entry id as queue item qid, finished now; e is the entry as
+// it was (nil when it could not be read). Nothing on disk tells whether
+// the release had recorded its event before it was cut short (it does
+// so between the Put and the entry's removal), so the event says it may
+// repeat one: a release of restricted data missing from the trail is
+// worse than one recorded twice.
+func finishedRelease(id, qid string, e *pipeline.HeldEntry) audit.OperatorAction {
+	x := audit.OperatorAction{Kind: audit.OpHeldRelease, Object: id, ObjectType: audit.IDHeldBundle, QueueID: qid}
+	held := "released from hold"
+	if e != nil {
+		x.Patient, x.ControlID, x.Label = e.Key, e.Attrs["control_id"], e.Label
+		held += " (" + e.Label + ")"
+	}
+	x.OutcomeDesc = held + " by a person; queued for the exchange (a release cut short after queueing it, finished now; it may have recorded this event before it was cut short)"
+	return x
 }
 
 // openMerges opens data_dir/merges.log, the patient identifiers that

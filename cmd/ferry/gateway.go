@@ -192,8 +192,13 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 	// A dead letter of a document version replaced since is retried
 	// superseded (`ferry queue retry` through the ops API).
 	g.q.SetRetryEdit(resealingRetry(g.key, pipeline.SupersedeReplaced(g.replaced.Replaced, g.q.CreateBody)))
+	// The audit trail is built before the pipeline, whose opening
+	// finishes a release of a held bundle cut short, with its event.
+	if g.audit, err = g.newAuditTrail(); err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
 	g.pipe, _, err = ingestPipeline(cfg, g.q, g.seen, g.key, convs, log.With("component", "pipeline"),
-		func(in adapters.Raw, u *pipeline.Unit, label string) { g.audit.held(in, u, label) })
+		func(in adapters.Raw, u *pipeline.Unit, label string) { g.audit.held(in, u, label) }, g.audit.finishedRelease)
 	if err != nil {
 		return nil, err
 	}
@@ -236,9 +241,6 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("exchange: %w", err)
-	}
-	if g.audit, err = g.newAuditTrail(); err != nil {
-		return nil, fmt.Errorf("audit: %w", err)
 	}
 	workers := cfg.Exchange.Workers
 	if cfg.Exchange.URL == "" {

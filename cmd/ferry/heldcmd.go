@@ -492,14 +492,13 @@ func heldRelease(ctx context.Context, cfg *config.Config, key *seal.Key, held *p
 // it finished in the audit trail and on stdout, as a release does. It
 // returns the releases finished.
 func finishHeld(ctx context.Context, q *diskq.Queue, seen pipeline.Deduper, quar *pipeline.Quarantine, held *pipeline.Held, aud *opsAudit, stdout io.Writer) (map[string]string, error) {
+	releasing := releasesBegun(held)
 	finished, removed, ferr := finishCutShort(q, seen, quar, held, nil)
 	for _, id := range removed {
 		fmt.Fprintf(stdout, "%s is no longer held: a replay of its quarantined input was cut short after it held it and before it queued the rest; `ferry quarantine replay` of the entry holds it again\n", id)
 	}
 	for id, qid := range finished {
-		x := audit.OperatorAction{Kind: audit.OpHeldRelease, Object: id, ObjectType: audit.IDHeldBundle, QueueID: qid,
-			OutcomeDesc: "released from hold by a person; queued for the exchange (a release cut short after queueing it, finished now)"}
-		if err := aud.action(ctx, x); err != nil {
+		if err := aud.action(ctx, finishedRelease(id, qid, releasing[id])); err != nil {
 			return finished, fmt.Errorf("%s: %w", id, err)
 		}
 		fmt.Fprintf(stdout, "released %s: an earlier release queued it and was cut short before it left the held store; finished\n", id)

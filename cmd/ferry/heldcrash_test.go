@@ -118,6 +118,53 @@ func TestHeldReleaseKilledHalfWay(t *testing.T) {
 			t.Errorf("the queue holds %d copies of the bundle, want 1", n)
 		}
 	})
+	// The gateway's start finishes the release: the trail must show that
+	// a person let restricted data go, as the release would have (the
+	// held-release event, its bundle, patient and queue item), through
+	// the gateway's own audit sink, saying it was finished at start.
+	t.Run("gateway start audited", func(t *testing.T) {
+		dir, _, id := killed(t)
+		repo := newUDPRepo(t)
+		cfg := parseConfig(t, `
+data_dir: %q
+audit: {url: %q, source_id: clinic-7-ferry}
+`, filepath.Join(dir, "data"), repo.URL())
+		q, err := diskq.Open(cfg.Path("queue"), diskq.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pend := q.Pending(0)
+		q.Close(context.Background())
+		if len(pend) != 1 {
+			t.Fatalf("queued before the start: %v", pend)
+		}
+		gw, err := newGateway(cfg, newLogger(io.Discard, "error"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := gw.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := gw.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		// Every event up to the gateway's stop, the last it records.
+		var release []string
+		for {
+			ev := repo.next()
+			if strings.Contains(ev, `csd-code="110121"`) {
+				break
+			}
+			if strings.Contains(ev, "held-release") {
+				release = append(release, ev)
+			}
+		}
+		if len(release) != 1 {
+			t.Fatalf("%d held-release events at the gateway's start, want 1", len(release))
+		}
+		wantIn(t, "the finished release's event", release[0], `ParticipantObjectID="`+id+`"`, `ParticipantObjectID="k1"`,
+			`ParticipantObjectID="`+pend[0].ID+`"`, `type="security-label" value="Ug=="`, "finished at the gateway&#39;s start", `AuditSourceID="clinic-7-ferry"`)
+	})
 	t.Run("gateway started, then released again", func(t *testing.T) {
 		dir, cfgFile, id := killed(t)
 		cfg, err := config.Load(cfgFile)
@@ -132,7 +179,7 @@ func TestHeldReleaseKilledHalfWay(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, held, err := ingestPipeline(cfg, q, seen, nil, converters(cfg), nil, nil)
+		_, held, err := ingestPipeline(cfg, q, seen, nil, converters(cfg), nil, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

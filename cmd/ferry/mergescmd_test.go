@@ -215,7 +215,7 @@ func TestMergesUndoRefilesLaterInputs(t *testing.T) {
 		}
 		defer seen.Close()
 		convs := converters(cfg)
-		pipe, _, err := ingestPipeline(cfg, q, seen, nil, convs, newLogger(io.Discard, "error"), nil)
+		pipe, _, err := ingestPipeline(cfg, q, seen, nil, convs, newLogger(io.Discard, "error"), nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -459,7 +459,7 @@ func quarantineReplay(ctx context.Context, cfg *config.Config, key *seal.Key, id
 	}
 	defer reg.Close()
 	convs := useReplaced(converters(cfg), reg)
-	if r.pipe, _, err = ingestPipeline(cfg, r.q, seen, key, convs, newLogger(io.Discard, cfg.Log.Level), onHeld); err != nil {
+	if r.pipe, _, err = ingestPipeline(cfg, r.q, seen, key, convs, newLogger(io.Discard, cfg.Log.Level), onHeld, trail.finishedRelease); err != nil {
 		return err
 	}
 	r.pipe.SetReplaced(reg)

@@ -64,7 +64,7 @@ func ingest(t *testing.T, cfg *config.Config, ins ...adapters.Raw) []error {
 		t.Fatal(err)
 	}
 	defer seen.Close()
-	pipe, _, err := ingestPipeline(cfg, q, seen, key, converters(cfg), nil, nil)
+	pipe, _, err := ingestPipeline(cfg, q, seen, key, converters(cfg), nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

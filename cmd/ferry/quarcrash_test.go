@@ -122,7 +122,7 @@ func TestQuarantineReplayKilledHalfWay(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := ingestPipeline(cfg, q, seen, nil, converters(cfg), nil, nil); err != nil {
+		if _, _, err := ingestPipeline(cfg, q, seen, nil, converters(cfg), nil, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 		// The exchange takes it.

@@ -43,7 +43,7 @@ func ingestDeliver(t *testing.T, cfg *config.Config, deliver int, ins ...adapter
 		t.Fatal(err)
 	}
 	defer seen.Close()
-	pipe, _, err := ingestPipeline(cfg, q, seen, key, converters(cfg), nil, nil)
+	pipe, _, err := ingestPipeline(cfg, q, seen, key, converters(cfg), nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func TestDocumentsUnderRetiredMRNGoToSurvivor(t *testing.T) {
 	var logs bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	convs := converters(cfg)
-	pipe, _, err := ingestPipeline(cfg, q, seen, nil, convs, log, nil)
+	pipe, _, err := ingestPipeline(cfg, q, seen, nil, convs, log, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,7 @@ func TestIngestPipelineRemovesCrashTemps(t *testing.T) {
 		}
 		leftovers[tmp] = entry
 	}
-	if _, _, err := ingestPipeline(cfg, nil, nil, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), nil); err != nil {
+	if _, _, err := ingestPipeline(cfg, nil, nil, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	for tmp, entry := range leftovers {
@@ -81,7 +81,7 @@ func TestIngestPipelineRemovesHeldOrphans(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, _, err := ingestPipeline(cfg, nil, nil, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), nil); err != nil {
+	if _, _, err := ingestPipeline(cfg, nil, nil, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range left {
