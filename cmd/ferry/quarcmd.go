@@ -121,9 +121,42 @@ func cmdQuarantine(ctx context.Context, args []string, stdout, stderr io.Writer)
 		if err != nil {
 			return err
 		}
+		// A replay cut short after it queued or held a part of an input
+		// is finished first, as the gateway's start, a release and a
+		// discard finish it: purged before that, the entry's record of
+		// the replay went with it, the duplicate filter never learnt the
+		// keys of what the replay queued, and the sender's resend of the
+		// input was queued again. Purging is the way out for an entry
+		// nothing else can handle: what cannot be finished is said, and
+		// the purge goes on (the record stays, for the next start).
+		done, err := finishBeforePurge(ctx, cfg, key, aud, stdout)
+		if err != nil {
+			fmt.Fprintf(stderr, "warning: what a cut-short replay or release left could not be finished first (%v); purging all the same\n", err)
+			done = func() {}
+		}
+		defer done()
 		return errors.Join(quarantinePurge(ctx, quar, pos, aud, stdout, stderr), aud.Close(ctx, stderr))
 	}
 	return errUsage
+}
+
+// finishBeforePurge opens the held store and finishes, with the queue's
+// lock, what a replay or a release cut short left (finishBeforeDiscard);
+// done lets the lock go. A queue locked is held by the gateway, which
+// finished it when it started, or by a replay or a release in another
+// terminal: the purge goes on without the lock, as it always could.
+func finishBeforePurge(ctx context.Context, cfg *config.Config, key *seal.Key, aud *opsAudit, stdout io.Writer) (done func(), err error) {
+	_, missing := os.Stat(cfg.Path("held"))
+	held, err := pipeline.OpenHeld(cfg.Path("held"))
+	if err != nil {
+		return nil, err
+	}
+	if missing != nil {
+		installer.FixOwnership(cfg.DataDir)
+	}
+	held.SetKey(key)
+	done, _, err = finishBeforeDiscard(ctx, cfg, key, held, aud, stdout)
+	return done, err
 }
 
 // openQuarantine opens the quarantine store of cfg, sealed with key. A
