@@ -559,6 +559,11 @@ func quarantineReplay(ctx context.Context, cfg *config.Config, key *seal.Key, id
 		default:
 			x.Outcome, x.OutcomeDesc = opOutcome("replay", rerr)
 		}
+		if r.purged {
+			// The trail has the purge too: told apart from a purge of
+			// an input never sent.
+			x.OutcomeDesc += "; its quarantine entry was purged meanwhile by another command"
+		}
 		if aerr := aud.action(ctx, x); aerr != nil {
 			stop = fmt.Errorf("the replay of %s could not be recorded: %w", id, aerr)
 			rerr = errors.Join(rerr, stop)
@@ -653,6 +658,9 @@ type replayer struct {
 	force   bool
 	start   uint64
 	refused map[string]string
+	// purged is set when the entry in hand was purged by another
+	// command while it was replayed (see replay).
+	purged bool
 }
 
 // replayLaterError refuses the replay of a quarantined input whose
@@ -733,7 +741,7 @@ func (r *replayer) refuse(err *replayLaterError) error {
 // replayNotDone and replayRetry, the replay is done but the old entry
 // could not be removed.
 func (r *replayer) replay(ctx context.Context, id string) (string, replayResult, error) {
-	r.q.stored, r.held, r.requarantined, r.entry = nil, nil, nil, nil
+	r.q.stored, r.held, r.requarantined, r.entry, r.purged = nil, nil, nil, nil, false
 	r.firstHeld = queuedItem{}
 	e, err := r.quar.Get(id)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -818,7 +826,13 @@ func (r *replayer) replay(ctx context.Context, id string) (string, replayResult,
 		return line, res, nil
 	}
 	replayStored(e.ID)
-	if err := r.quar.Remove(e.ID); err != nil {
+	if err := r.quar.Remove(e.ID); errors.Is(err, fs.ErrNotExist) {
+		// A purge in another terminal removed it meanwhile: it goes on
+		// without the queue's lock, which this replay holds. The input
+		// is replayed all the same, and its entry gone, as it should.
+		r.purged = true
+		line += "; its entry was purged meanwhile (`ferry quarantine purge`)"
+	} else if err != nil {
 		return line, res, fmt.Errorf("replayed, but the old entry is still listed: %w", err)
 	}
 	return line, res, nil
