@@ -429,14 +429,16 @@ func (q *Quarantine) Get(id string) (*QuarantineEntry, error) {
 }
 
 // Remove deletes an entry, once it has been replayed or purged by an
-// operator, and the record of its replay (replaySuffix). It does not read
-// the entry, so one sealed with a lost key can still be purged.
+// operator. The record of its replay (replaySuffix), if any, stays for
+// FinishReplays, which the replay runs at its end and the next process
+// holding the queue at its start: removed unfinished (a purge run after a
+// replay was killed, or while one runs in another terminal), the keys of
+// what the replay queued never reached the duplicate filter, and the
+// sender's resend of the input was queued again. It does not read the
+// entry, so one sealed with a lost key can still be purged.
 func (q *Quarantine) Remove(id string) error {
 	id = filepath.Base(id)
 	if err := os.Remove(filepath.Join(q.dir, id+".json")); err != nil {
-		return fmt.Errorf("remove quarantine entry %s: %w", id, err)
-	}
-	if err := os.Remove(filepath.Join(q.dir, id+replaySuffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove quarantine entry %s: %w", id, err)
 	}
 	return durable.SyncDir(q.dir)

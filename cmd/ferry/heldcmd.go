@@ -506,7 +506,8 @@ func finishHeld(ctx context.Context, q *diskq.Queue, seen pipeline.Deduper, quar
 	return finished, ferr
 }
 
-// finishBeforeDiscard takes the queue's lock for a discard and finishes
+// finishBeforeDiscard takes the queue's lock for a discard (or a
+// quarantine purge, finishBeforePurge) and finishes
 // what a replay or a release cut short left (finishHeld), returning the
 // releases finished; done lets the lock go. A queue locked is held by the gateway, or by a replay or a
 // release in another terminal, each of which finished it when it

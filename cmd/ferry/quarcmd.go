@@ -121,9 +121,42 @@ func cmdQuarantine(ctx context.Context, args []string, stdout, stderr io.Writer)
 		if err != nil {
 			return err
 		}
+		// A replay cut short after it queued or held a part of an input
+		// is finished first, as the gateway's start, a release and a
+		// discard finish it: purged before that, the entry's record of
+		// the replay went with it, the duplicate filter never learnt the
+		// keys of what the replay queued, and the sender's resend of the
+		// input was queued again. Purging is the way out for an entry
+		// nothing else can handle: what cannot be finished is said, and
+		// the purge goes on (the record stays, for the next start).
+		done, err := finishBeforePurge(ctx, cfg, key, aud, stdout)
+		if err != nil {
+			fmt.Fprintf(stderr, "warning: what a cut-short replay or release left could not be finished first (%v); purging all the same\n", err)
+			done = func() {}
+		}
+		defer done()
 		return errors.Join(quarantinePurge(ctx, quar, pos, aud, stdout, stderr), aud.Close(ctx, stderr))
 	}
 	return errUsage
+}
+
+// finishBeforePurge opens the held store and finishes, with the queue's
+// lock, what a replay or a release cut short left (finishBeforeDiscard);
+// done lets the lock go. A queue locked is held by the gateway, which
+// finished it when it started, or by a replay or a release in another
+// terminal: the purge goes on without the lock, as it always could.
+func finishBeforePurge(ctx context.Context, cfg *config.Config, key *seal.Key, aud *opsAudit, stdout io.Writer) (done func(), err error) {
+	_, missing := os.Stat(cfg.Path("held"))
+	held, err := pipeline.OpenHeld(cfg.Path("held"))
+	if err != nil {
+		return nil, err
+	}
+	if missing != nil {
+		installer.FixOwnership(cfg.DataDir)
+	}
+	held.SetKey(key)
+	done, _, err = finishBeforeDiscard(ctx, cfg, key, held, aud, stdout)
+	return done, err
 }
 
 // openQuarantine opens the quarantine store of cfg, sealed with key. A
@@ -526,6 +559,11 @@ func quarantineReplay(ctx context.Context, cfg *config.Config, key *seal.Key, id
 		default:
 			x.Outcome, x.OutcomeDesc = opOutcome("replay", rerr)
 		}
+		if r.purged {
+			// The trail has the purge too: told apart from a purge of
+			// an input never sent.
+			x.OutcomeDesc += "; its quarantine entry was purged meanwhile by another command"
+		}
 		if aerr := aud.action(ctx, x); aerr != nil {
 			stop = fmt.Errorf("the replay of %s could not be recorded: %w", id, aerr)
 			rerr = errors.Join(rerr, stop)
@@ -620,6 +658,9 @@ type replayer struct {
 	force   bool
 	start   uint64
 	refused map[string]string
+	// purged is set when the entry in hand was purged by another
+	// command while it was replayed (see replay).
+	purged bool
 }
 
 // replayLaterError refuses the replay of a quarantined input whose
@@ -700,7 +741,7 @@ func (r *replayer) refuse(err *replayLaterError) error {
 // replayNotDone and replayRetry, the replay is done but the old entry
 // could not be removed.
 func (r *replayer) replay(ctx context.Context, id string) (string, replayResult, error) {
-	r.q.stored, r.held, r.requarantined, r.entry = nil, nil, nil, nil
+	r.q.stored, r.held, r.requarantined, r.entry, r.purged = nil, nil, nil, nil, false
 	r.firstHeld = queuedItem{}
 	e, err := r.quar.Get(id)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -785,7 +826,13 @@ func (r *replayer) replay(ctx context.Context, id string) (string, replayResult,
 		return line, res, nil
 	}
 	replayStored(e.ID)
-	if err := r.quar.Remove(e.ID); err != nil {
+	if err := r.quar.Remove(e.ID); errors.Is(err, fs.ErrNotExist) {
+		// A purge in another terminal removed it meanwhile: it goes on
+		// without the queue's lock, which this replay holds. The input
+		// is replayed all the same, and its entry gone, as it should.
+		r.purged = true
+		line += "; its entry was purged meanwhile (`ferry quarantine purge`)"
+	} else if err != nil {
 		return line, res, fmt.Errorf("replayed, but the old entry is still listed: %w", err)
 	}
 	return line, res, nil
