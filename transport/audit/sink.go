@@ -483,14 +483,25 @@ func (s *Sink) run(ctx context.Context) {
 		lastDial = time.Now()
 		dialing = make(chan dialResult, 1)
 		go func(done chan<- dialResult) {
+			dialBegins(ctx)
+			if ctx.Err() != nil {
+				// The stop came before this dial began: no repository
+				// was asked (a start that failed at once, the sender
+				// not yet run on a loaded machine).
+				done <- dialResult{err: ctx.Err(), unasked: true}
+				return
+			}
 			nc, err := s.dial(ctx)
-			done <- dialResult{nc, err}
+			done <- dialResult{c: nc, err: err}
 		}(dialing)
 		return false
 	}
+	// unasked is set when a dial ended before it began, by the stop.
+	var unasked bool
 	dialed := func(r dialResult) {
 		dialing = nil
 		if r.err != nil {
+			unasked = r.unasked
 			if ctx.Err() == nil {
 				disconnect(r.err)
 			}
@@ -579,17 +590,18 @@ func (s *Sink) run(ctx context.Context) {
 				dialed(<-dialing)
 			}
 			retire()
-			if c == nil && renewing && s.spool.Len() > 0 && s.spool.Len() <= batch {
+			if c == nil && (renewing || unasked) && s.spool.Len() > 0 && s.spool.Len() <= batch {
 				// The connection was let go for no failure (past its
 				// age or idle time, ended idle by the repository) and
 				// the dial that renews it was cut short by the stop,
-				// or not begun: the last events would otherwise wait
-				// for the next start, as the next event would not
-				// have. One dial, bounded by Shutdown's context; a
-				// repository that failed, or never answered, is not
-				// waited for.
+				// or not begun; or the run's first dial had not begun
+				// when the stop came (unasked): the last events would
+				// otherwise wait for the next start, as the next event
+				// would not have. One dial, bounded by Shutdown's
+				// context; a repository that failed, or never
+				// answered, is not waited for.
 				nc, err := s.dial(stop)
-				dialed(dialResult{nc, err})
+				dialed(dialResult{c: nc, err: err})
 			}
 			if c != nil && s.spool.Len() > 0 && s.spool.Len() <= batch {
 				// A few events spooled in the last moments (the
@@ -633,11 +645,17 @@ func (s *Sink) run(ctx context.Context) {
 	}
 }
 
-// dialResult is the outcome of a dial on its own goroutine (run).
+// dialResult is the outcome of a dial on its own goroutine (run);
+// unasked, that the stop came before it began.
 type dialResult struct {
-	c   conn
-	err error
+	c       conn
+	err     error
+	unasked bool
 }
+
+// dialBegins is called as a dial's goroutine begins; a test holds it
+// there until the stop, as a loaded machine can.
+var dialBegins = func(context.Context) {}
 
 // writeLive sends live events over c while nothing waits in the spool;
 // it returns those not sent: from the first failure on, after calling
