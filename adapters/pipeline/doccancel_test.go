@@ -38,35 +38,6 @@ func TestCancelledDocumentNotCurrentAtRetry(t *testing.T) {
 				p.SetPseudonym(func(k string) string { return "ps:" + k })
 			}
 			q.SetRetryEdit(SupersedeReplaced(reg.Replaced, q.CreateBody))
-			status := func(it *queue.Item) string {
-				body := it.Body
-				if body == nil && it.Open != nil {
-					rc, err := it.Open()
-					if err != nil {
-						t.Fatal(err)
-					}
-					body, err = io.ReadAll(rc)
-					rc.Close()
-					if err != nil {
-						t.Fatal(err)
-					}
-				}
-				var b struct {
-					Entry []struct {
-						Resource struct{ ResourceType, Status string }
-					}
-				}
-				if err := json.Unmarshal(body, &b); err != nil {
-					t.Fatal(err)
-				}
-				for _, e := range b.Entry {
-					if e.Resource.ResourceType == "DocumentReference" {
-						return e.Resource.Status
-					}
-				}
-				return ""
-			}
-
 			if err := p.Consume(ctx, adapters.Raw{Source: "mllp/a", Format: "hl7v2", Name: tc.name, Body: []byte(tc.first), Received: time.Now()}); err != nil {
 				t.Fatal(err)
 			}
@@ -79,7 +50,7 @@ func TestCancelledDocumentNotCurrentAtRetry(t *testing.T) {
 					t.Fatal(err)
 				}
 				var res error
-				if status(it) == "current" {
+				if docStatus(t, it) == "current" {
 					id, res = it.ID, queue.Permanent(errors.New("HTTP 422"))
 				}
 				if err := ack(ctx, res); err != nil {
@@ -110,7 +81,7 @@ func TestCancelledDocumentNotCurrentAtRetry(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := status(again); got != "entered-in-error" {
+			if got := docStatus(t, again); got != "entered-in-error" {
 				t.Errorf("sealed %v, %s retried after its cancel: written %q, want entered-in-error (attrs %v)", sealed, tc.name, got, again.Attrs)
 			}
 			ack(ctx, nil)
@@ -148,22 +119,6 @@ func TestRetiredByStatusNotCurrentAtRetry(t *testing.T) {
 	} {
 		p, q, _, reg := versionPipeline(t)
 		q.SetRetryEdit(SupersedeReplaced(reg.Replaced, q.CreateBody))
-		status := func(it *queue.Item) string {
-			var b struct {
-				Entry []struct {
-					Resource struct{ ResourceType, Status string }
-				}
-			}
-			if err := json.Unmarshal(it.Body, &b); err != nil {
-				t.Fatal(err)
-			}
-			for _, e := range b.Entry {
-				if e.Resource.ResourceType == "DocumentReference" {
-					return e.Resource.Status
-				}
-			}
-			return ""
-		}
 		consume := func(name, msg string) {
 			if err := p.Consume(ctx, adapters.Raw{Source: "mllp/a", Format: "hl7v2", Name: name, Body: []byte(msg), Received: time.Now()}); err != nil {
 				t.Fatal(err)
@@ -195,7 +150,7 @@ func TestRetiredByStatusNotCurrentAtRetry(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := status(again); got != tc.want {
+		if got := docStatus(t, again); got != tc.want {
 			t.Errorf("T02 retried after a %s: written %q, want %s", tc.name, got, tc.want)
 		}
 		ack(ctx, nil)
@@ -205,7 +160,7 @@ func TestRetiredByStatusNotCurrentAtRetry(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := status(late); got != tc.want {
+		if got := docStatus(t, late); got != tc.want {
 			t.Errorf("T02 arriving after a %s: written %q, want %s", tc.name, got, tc.want)
 		}
 		ack(ctx, nil)

@@ -354,20 +354,27 @@ const clockHintSkew = 30 * time.Second
 // the JWT's iat and exp by its own clock, so one some minutes off from
 // ferry's refuses every JWT, however right the key and client id are.
 func clockHint(h http.Header, received time.Time, server, jwt string) string {
-	d, err := http.ParseTime(h.Get("Date"))
-	if err != nil {
-		return ""
-	}
-	skew := d.Sub(received.Truncate(time.Second))
-	where := "behind"
-	if skew < 0 {
-		skew, where = -skew, "ahead of"
-	}
-	if skew <= clockHintSkew {
+	skew, where, ok := clockOff(h, received)
+	if !ok {
 		return ""
 	}
 	return fmt.Sprintf("; ferry's clock is %s %s that of %s (its Date header), which reads the %s's iat and exp by its own: set this computer's clock right (NTP; on Windows the Windows Time service)",
-		skew.Round(time.Second), where, server, jwt)
+		skew, where, server, jwt)
+}
+
+// clockOff is how far ferry's clock, read as the answer h was received,
+// is from its server's (its Date header), and which way ("behind",
+// "ahead of"); ok only when that is more than clockHintSkew.
+func clockOff(h http.Header, received time.Time) (skew time.Duration, where string, ok bool) {
+	d, err := http.ParseTime(h.Get("Date"))
+	if err != nil {
+		return 0, "", false
+	}
+	skew, where = d.Sub(received.Truncate(time.Second)), "behind"
+	if skew < 0 {
+		skew, where = -skew, "ahead of"
+	}
+	return skew.Round(time.Second), where, skew > clockHintSkew
 }
 
 // scopeAllowsWrites reports whether a granted scope string lets ferry

@@ -328,20 +328,12 @@ const metadataSkew = 2 * time.Minute
 // metadata's iat and exp are the exchange's times, which ferry reads by
 // its own clock. clockHint's words are for a server reading ferry's times.
 func metadataClockHint(h http.Header, now time.Time) string {
-	d, err := http.ParseTime(h.Get("Date"))
-	if err != nil {
-		return ""
-	}
-	skew := now.Truncate(time.Second).Sub(d)
-	where := "ahead of"
-	if skew < 0 {
-		skew, where = -skew, "behind"
-	}
-	if skew <= clockHintSkew {
+	skew, where, ok := clockOff(h, now)
+	if !ok {
 		return ""
 	}
 	return fmt.Sprintf("; ferry's clock is %s %s the exchange's (its Date header), and reads the metadata's iat and exp by its own: set this computer's clock right (NTP; on Windows the Windows Time service)",
-		skew.Round(time.Second), where)
+		skew, where)
 }
 
 // discoverUDAP reads {base}/.well-known/udap and verifies its
