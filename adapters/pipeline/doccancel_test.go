@@ -43,20 +43,7 @@ func TestCancelledDocumentNotCurrentAtRetry(t *testing.T) {
 			}
 			// The document's transaction is refused (a dead letter);
 			// a replacement's supersede batch goes through.
-			id := ""
-			for q.Len() > 0 {
-				it, ack, err := q.Get(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var res error
-				if docStatus(t, it) == "current" {
-					id, res = it.ID, queue.Permanent(errors.New("HTTP 422"))
-				}
-				if err := ack(ctx, res); err != nil {
-					t.Fatal(err)
-				}
-			}
+			id := deadLetterDoc(ctx, t, q, "current")
 			if id == "" {
 				t.Fatalf("sealed %v, %s: no item writes the document current", sealed, tc.name)
 			}
@@ -64,15 +51,7 @@ func TestCancelledDocumentNotCurrentAtRetry(t *testing.T) {
 			if err := p.Consume(ctx, adapters.Raw{Source: "mllp/a", Format: "hl7v2", Name: "T11", Body: []byte(tc.cancel), Received: time.Now()}); err != nil {
 				t.Fatal(err)
 			}
-			for q.Len() > 0 {
-				_, ack, err := q.Get(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := ack(ctx, nil); err != nil {
-					t.Fatal(err)
-				}
-			}
+			deliverAll(ctx, t, q)
 
 			if err := q.Retry(ctx, id); err != nil {
 				t.Fatal(err)
@@ -134,15 +113,7 @@ func TestRetiredByStatusNotCurrentAtRetry(t *testing.T) {
 			t.Fatal(err)
 		}
 		consume(tc.name, tc.change)
-		for q.Len() > 0 {
-			_, ack, err := q.Get(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := ack(ctx, nil); err != nil {
-				t.Fatal(err)
-			}
-		}
+		deliverAll(ctx, t, q)
 		if err := q.Retry(ctx, id); err != nil {
 			t.Fatal(err)
 		}
@@ -193,15 +164,7 @@ func TestCancelledSupersededDocumentAtRetry(t *testing.T) {
 				if err := p.Consume(ctx, adapters.Raw{Source: "mllp/a", Format: "hl7v2", Name: name, Body: []byte(msg), Received: time.Now()}); err != nil {
 					t.Fatal(err)
 				}
-				for q.Len() > 0 {
-					_, ack, err := q.Get(ctx)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if err := ack(ctx, nil); err != nil {
-						t.Fatal(err)
-					}
-				}
+				deliverAll(ctx, t, q)
 			}
 			if tc.before != "" {
 				deliver("T10", tc.before)
@@ -210,20 +173,7 @@ func TestCancelledSupersededDocumentAtRetry(t *testing.T) {
 				t.Fatal(err)
 			}
 			// The document's transaction is refused (a dead letter).
-			id := ""
-			for q.Len() > 0 {
-				it, ack, err := q.Get(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var res error
-				if docStatus(t, it) == "superseded" {
-					id, res = it.ID, queue.Permanent(errors.New("HTTP 422"))
-				}
-				if err := ack(ctx, res); err != nil {
-					t.Fatal(err)
-				}
-			}
+			id := deadLetterDoc(ctx, t, q, "superseded")
 			if id == "" {
 				t.Fatalf("sealed %v, %s: no item writes the document superseded", sealed, tc.name)
 			}
@@ -327,41 +277,15 @@ func TestCancelAfterMergeAtRetry(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		deliverAll := func() {
-			t.Helper()
-			for q.Len() > 0 {
-				_, ack, err := q.Get(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := ack(ctx, nil); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-
 		consume("T02", mdmVersion("T02", "C-1", "", "D-1", ""))
-		id := ""
-		for q.Len() > 0 {
-			it, ack, err := q.Get(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var res error
-			if docStatus(t, it) == "current" {
-				id, res = it.ID, queue.Permanent(errors.New("HTTP 422"))
-			}
-			if err := ack(ctx, res); err != nil {
-				t.Fatal(err)
-			}
-		}
+		id := deadLetterDoc(ctx, t, q, "current")
 		if id == "" {
 			t.Fatalf("%s: no item writes the document current", names)
 		}
 		consume("A40", a40)
-		deliverAll()
+		deliverAll(ctx, t, q)
 		consume("retire", strings.Replace(tc.retire, "MRN-V", names, 1))
-		deliverAll()
+		deliverAll(ctx, t, q)
 
 		if err := q.Retry(ctx, id); err != nil {
 			t.Fatal(err)
@@ -375,4 +299,40 @@ func TestCancelAfterMergeAtRetry(t *testing.T) {
 		}
 		ack(ctx, nil)
 	}
+}
+
+// deliverAll takes every item from q as delivered.
+func deliverAll(ctx context.Context, t *testing.T, q *diskq.Queue) {
+	t.Helper()
+	for q.Len() > 0 {
+		_, ack, err := q.Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ack(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// deadLetterDoc takes every item from q: the one whose DocumentReference
+// is written with status is refused for good (a 422, a dead letter), the
+// others delivered. It returns the refused item's id, "" when none.
+func deadLetterDoc(ctx context.Context, t *testing.T, q *diskq.Queue, status string) string {
+	t.Helper()
+	id := ""
+	for q.Len() > 0 {
+		it, ack, err := q.Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res error
+		if docStatus(t, it) == status {
+			id, res = it.ID, queue.Permanent(errors.New("HTTP 422"))
+		}
+		if err := ack(ctx, res); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return id
 }
