@@ -17,6 +17,7 @@ const (
 	FxpOpen     = 3
 	FxpRead     = 5
 	FxpWrite    = 6
+	FxpFsetstat = 10
 	FxpOpendir  = 11
 	FxpReaddir  = 12
 	FxpStatus   = 101
