@@ -148,6 +148,10 @@ type Sink struct {
 	// item is delivered.
 	leftover map[string][]string
 	scanned  bool // the directory was searched for an earlier process's .part files
+	// scanning: that search is under way; delivered holds the items
+	// delivered meanwhile (see scanLeftovers).
+	scanning  bool
+	delivered map[string]bool
 	// noFsync: the last session's server offered no fsync@openssh.com,
 	// which is warned of when a session first finds it so, not at every
 	// connection (servers that end idle sessions make one per bundle).
@@ -200,6 +204,7 @@ func (s *Sink) Connect(ctx context.Context) error {
 	s.sess = sess
 	scan := !s.scanned
 	s.scanned = true
+	s.scanning = scan
 	s.mu.Unlock()
 	if scan {
 		if err := s.scanLeftovers(ctx, sess); err != nil {
@@ -366,11 +371,18 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 // bounded as a Send is (Session.Watch): a server that stops answering it
 // (a hung disk) held Connect, and every worker waiting for it, for ever.
 // Its error, or ctx's, is returned, the session closed; the next Connect
-// goes without the search.
+// goes without the search. The other workers send on the session while
+// the listing comes (the item an earlier process was writing when it was
+// killed among the first): the .part files it shows of an item delivered
+// meanwhile, whose delivery found none noted, are removed at once.
 func (s *Sink) scanLeftovers(ctx context.Context, sess *configssh.Session) error {
 	_, done := sess.Watch(ctx, s.cfg.Timeout)
+	defer done()
 	entries, err := sess.SFTP.ReadDir(s.t.Dir)
-	done()
+	s.mu.Lock()
+	delivered := s.delivered
+	s.scanning, s.delivered = false, nil
+	s.mu.Unlock()
 	if err != nil {
 		var stall *configssh.StallError
 		if err = sess.Unanswered(err); errors.As(err, &stall) {
@@ -382,15 +394,23 @@ func (s *Sink) scanLeftovers(ctx context.Context, sess *configssh.Session) error
 		s.log.Debug("the exchange's SFTP directory not searched for .part files left by an earlier run", "reason", err.Error())
 		return nil
 	}
+	var now []string
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for _, e := range entries {
 		if id, ok := partItem(e.Name()); ok && e.Mode().IsRegular() {
+			if delivered[id] {
+				now = append(now, path.Join(s.t.Dir, e.Name()))
+				continue
+			}
 			if s.leftover == nil {
 				s.leftover = map[string][]string{}
 			}
 			s.leftover[id] = append(s.leftover[id], path.Join(s.t.Dir, e.Name()))
 		}
+	}
+	s.mu.Unlock()
+	for _, p := range now {
+		sess.SFTP.Remove(p)
 	}
 	return nil
 }
@@ -423,6 +443,12 @@ func (s *Sink) removeLeftovers(sess *configssh.Session, id string) {
 	s.mu.Lock()
 	parts := s.leftover[id]
 	delete(s.leftover, id)
+	if s.scanning {
+		if s.delivered == nil {
+			s.delivered = map[string]bool{}
+		}
+		s.delivered[id] = true
+	}
 	s.mu.Unlock()
 	for _, p := range parts {
 		sess.SFTP.Remove(p)
