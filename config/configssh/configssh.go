@@ -532,6 +532,18 @@ func handshakeError(err error, t Target, what string, presented ssh.PublicKey) e
 		return &ConfigError{Problem: "the server presented a host key that " + what + ".known_hosts marks @revoked (line " +
 			strconv.Itoa(re.Revoked.Line) + "): it is taken to be stolen; ask the server's operators for its new key", Err: err}
 	case errors.As(err, &ke) && len(ke.Want) > 0:
+		// And the keys known_hosts holds for it, with their lines, as ssh
+		// names the "offending key": which of them the operators confirm,
+		// and which line to replace if the key was changed.
+		var listed []string
+		for _, k := range ke.Want {
+			listed = append(listed, "line "+strconv.Itoa(k.Line)+" of "+k.Filename+": "+k.Key.Type()+" key "+ssh.FingerprintSHA256(k.Key))
+		}
+		if shown == "" {
+			shown = " (known_hosts has " + strings.Join(listed, ", ") + ")"
+		} else {
+			shown = strings.TrimSuffix(shown, ")") + "; known_hosts has " + strings.Join(listed, ", ") + ")"
+		}
 		return &ConfigError{Problem: "the server's host key is not the one " + what + ".known_hosts names for " + t.Addr + shown +
 			": someone may be in the way, or the server's key was changed; ask its operators, and only then update known_hosts", Err: err}
 	case errors.As(err, &ne) && ne.What == "host key":

@@ -62,7 +62,7 @@ func TestRefusedHostKeyNamesItsFingerprint(t *testing.T) {
 		if !strings.Contains(ce.ConfigProblem(), want) {
 			t.Errorf("%s: %q\ndoes not name the key the server presented, %q", tc.name, ce.ConfigProblem(), want)
 		}
-		if strings.Contains(ce.ConfigProblem(), ssh.FingerprintSHA256(other.PublicKey())) {
+		if strings.Contains(ce.ConfigProblem(), "presented "+other.PublicKey().Type()+" key "+ssh.FingerprintSHA256(other.PublicKey())) {
 			t.Errorf("%s: %q names known_hosts' key as the one presented", tc.name, ce.ConfigProblem())
 		}
 	}

@@ -12,7 +12,10 @@
 // renames it over the final name (posix-rename@openssh.com, atomic, so the
 // pick-up job never sees half a file and a re-sent bundle replaces the
 // earlier copy rather than failing). Only then is the item acknowledged
-// and taken from the queue. Each attempt writes a .part of its own: a
+// and taken from the queue. The file is 0640 at most, set before it is
+// written (restrictMode): it holds PHI, and the server's umask alone
+// (0644 with the usual 022) let every account on a shared server read it.
+// Each attempt writes a .part of its own: a
 // server stuck in an earlier attempt's rename (a hung disk), given up by
 // the watchdog, may still carry it out later, and must find that
 // attempt's whole file under the name, never the one a later attempt is
@@ -52,6 +55,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pkg/sftp"
 
 	"github.com/ferry-health/ferry/config/configssh"
 	"github.com/ferry-health/ferry/queue"
@@ -143,10 +148,17 @@ type Sink struct {
 	// item is delivered.
 	leftover map[string][]string
 	scanned  bool // the directory was searched for an earlier process's .part files
+	// scanning: that search is under way; delivered holds the items
+	// delivered meanwhile (see scanLeftovers).
+	scanning  bool
+	delivered map[string]bool
 	// noFsync: the last session's server offered no fsync@openssh.com,
 	// which is warned of when a session first finds it so, not at every
 	// connection (servers that end idle sessions make one per bundle).
 	noFsync bool
+	// modeWarned: a server that does not set a file's mode was warned of
+	// (restrictMode).
+	modeWarned bool
 }
 
 var _ transport.Sink = (*Sink)(nil)
@@ -192,6 +204,7 @@ func (s *Sink) Connect(ctx context.Context) error {
 	s.sess = sess
 	scan := !s.scanned
 	s.scanned = true
+	s.scanning = scan
 	s.mu.Unlock()
 	if scan {
 		if err := s.scanLeftovers(ctx, sess); err != nil {
@@ -358,11 +371,18 @@ func (s *Sink) Send(ctx context.Context, it *queue.Item) error {
 // bounded as a Send is (Session.Watch): a server that stops answering it
 // (a hung disk) held Connect, and every worker waiting for it, for ever.
 // Its error, or ctx's, is returned, the session closed; the next Connect
-// goes without the search.
+// goes without the search. The other workers send on the session while
+// the listing comes (the item an earlier process was writing when it was
+// killed among the first): the .part files it shows of an item delivered
+// meanwhile, whose delivery found none noted, are removed at once.
 func (s *Sink) scanLeftovers(ctx context.Context, sess *configssh.Session) error {
 	_, done := sess.Watch(ctx, s.cfg.Timeout)
+	defer done()
 	entries, err := sess.SFTP.ReadDir(s.t.Dir)
-	done()
+	s.mu.Lock()
+	delivered := s.delivered
+	s.scanning, s.delivered = false, nil
+	s.mu.Unlock()
 	if err != nil {
 		var stall *configssh.StallError
 		if err = sess.Unanswered(err); errors.As(err, &stall) {
@@ -374,15 +394,23 @@ func (s *Sink) scanLeftovers(ctx context.Context, sess *configssh.Session) error
 		s.log.Debug("the exchange's SFTP directory not searched for .part files left by an earlier run", "reason", err.Error())
 		return nil
 	}
+	var now []string
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for _, e := range entries {
 		if id, ok := partItem(e.Name()); ok && e.Mode().IsRegular() {
+			if delivered[id] {
+				now = append(now, path.Join(s.t.Dir, e.Name()))
+				continue
+			}
 			if s.leftover == nil {
 				s.leftover = map[string][]string{}
 			}
 			s.leftover[id] = append(s.leftover[id], path.Join(s.t.Dir, e.Name()))
 		}
+	}
+	s.mu.Unlock()
+	for _, p := range now {
+		sess.SFTP.Remove(p)
 	}
 	return nil
 }
@@ -415,6 +443,12 @@ func (s *Sink) removeLeftovers(sess *configssh.Session, id string) {
 	s.mu.Lock()
 	parts := s.leftover[id]
 	delete(s.leftover, id)
+	if s.scanning {
+		if s.delivered == nil {
+			s.delivered = map[string]bool{}
+		}
+		s.delivered[id] = true
+	}
 	s.mu.Unlock()
 	for _, p := range parts {
 		sess.SFTP.Remove(p)
@@ -455,7 +489,11 @@ func (s *Sink) write(sess *configssh.Session, body io.ReadCloser, size int64, pa
 	if err != nil {
 		return configssh.FileError(sess.Unanswered(err), "create "+part)
 	}
-	_, err = f.ReadFrom(configssh.Progress(body, size, progress))
+	// Before a byte of the file is written (restrictMode).
+	err = s.restrictMode(f)
+	if err == nil {
+		_, err = f.ReadFrom(configssh.Progress(body, size, progress))
+	}
 	if err == nil && sess.Fsync {
 		progress()
 		if err = f.Sync(); err != nil {
@@ -469,6 +507,40 @@ func (s *Sink) write(sess *configssh.Session, body io.ReadCloser, size int64, pa
 		return configssh.FileError(sess.Unanswered(err), "write "+part)
 	}
 	return nil
+}
+
+// fileMode is the most a delivered file's mode allows: read and write
+// for the account, read for its group.
+const fileMode = 0o640
+
+// restrictMode takes from f, just created, the rights the server's umask
+// gave other accounts and the group's right to write (SETSTAT): the
+// file holds PHI, and the usual umask 022 makes it 0644, readable by
+// every account on a server that many clinics' accounts share. The
+// exchange's pick-up job runs as the account or in its group, so 0640
+// still lets it read the file; a stricter umask (0600) is kept. A server
+// that will not set modes (one without POSIX modes, a Windows server)
+// answers with a status: the file is delivered as the server makes it,
+// and that is said once. Any other failure (the connection) is the
+// attempt's.
+func (s *Sink) restrictMode(f *sftp.File) error {
+	st, err := f.Stat()
+	if err == nil && st.Mode().Perm()&^fileMode != 0 {
+		err = f.Chmod(st.Mode().Perm() & fileMode)
+	}
+	var se *sftp.StatusError
+	if err != nil && (errors.As(err, &se) || errors.Is(err, os.ErrPermission)) {
+		s.mu.Lock()
+		warn := !s.modeWarned
+		s.modeWarned = true
+		s.mu.Unlock()
+		if warn {
+			s.log.Warn("the exchange's SFTP server does not set a delivered file's mode: its files have the mode the server gives them, which may let its other accounts read them",
+				"server", s.t.Addr, "reason", configssh.Reason(err))
+		}
+		return nil
+	}
+	return err
 }
 
 // rename puts part in place of final, replacing a copy an earlier attempt

@@ -17,6 +17,7 @@ const (
 	FxpOpen     = 3
 	FxpRead     = 5
 	FxpWrite    = 6
+	FxpFsetstat = 10
 	FxpOpendir  = 11
 	FxpReaddir  = 12
 	FxpStatus   = 101
@@ -33,7 +34,10 @@ type PacketFilter func(body []byte) (reply []byte, hold bool)
 type filters struct {
 	fromClient PacketFilter
 	fromServer func(body []byte) []byte
-	seen       chan byte
+	// delay, when set, returns for a packet a client sends a channel
+	// to wait on before handing it to the server (nil: at once).
+	delay func(body []byte) <-chan struct{}
+	seen  chan byte
 }
 
 // Filter makes the SFTP sessions that start from now on pass each packet
@@ -43,6 +47,20 @@ type filters struct {
 // requests receives the type of each packet a client sends.
 func (s *Server) Filter(fromClient PacketFilter, fromServer func(body []byte) []byte) (requests <-chan byte) {
 	f := &filters{fromClient: fromClient, fromServer: fromServer, seen: make(chan byte, 1024)}
+	s.mu.Lock()
+	s.filters = f
+	s.mu.Unlock()
+	return f.seen
+}
+
+// Delay makes the SFTP sessions that start from now on hand each packet
+// a client sends to the server only once the channel delay returns for
+// it is closed (nil: at once), the packets after it going on meanwhile:
+// a request the server is slow to answer (a long listing) while others
+// on the session are answered. requests receives the type of each packet
+// a client sends.
+func (s *Server) Delay(delay func(body []byte) <-chan struct{}) (requests <-chan byte) {
+	f := &filters{fromClient: func([]byte) ([]byte, bool) { return nil, false }, delay: delay, seen: make(chan byte, 1024)}
 	s.mu.Lock()
 	s.filters = f
 	s.mu.Unlock()
@@ -92,6 +110,16 @@ func serveFiltered(ch io.ReadWriteCloser, f *filters) {
 					return
 				}
 			default:
+				if f.delay != nil {
+					if wait := f.delay(body); wait != nil {
+						// io.Pipe's writes are taken one at a time.
+						go func() {
+							<-wait
+							writePacket(srvIn, body)
+						}()
+						continue
+					}
+				}
 				if writePacket(srvIn, body) != nil {
 					return
 				}
