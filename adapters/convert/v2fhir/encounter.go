@@ -121,7 +121,11 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 		box.period = fhir.Period{Start: start, End: end}
 		e.Period = &box.period
 	}
-	if end != "" && status != "cancelled" {
+	// A discharge time finishes the visit, but not one the event says has
+	// not begun (an A05 pre-admit or A14 pending admit, "planned"): its
+	// PV1-45, which senders that send the PV1 whole fill there too, can
+	// only be the end planned for it.
+	if end != "" && status != "cancelled" && status != "planned" {
 		e.Status = "finished"
 	}
 	if key.Value == "" {
