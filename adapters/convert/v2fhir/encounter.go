@@ -102,11 +102,13 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 		return nil, err
 	}
 	// An A13 cancels the discharge an A03 made (HL7 v2.5.1 3.3.13), and
-	// its PV1 may still carry that discharge's time and disposition
-	// (PV1-45, PV1-36): the visit it writes is open again, and says
-	// neither.
-	reopened := x.typ.Code == "ADT" && x.typ.Trigger == "A13"
-	if reopened {
+	// an A25 the one an A16 planned (3.3.25); the PV1 may still carry that
+	// discharge's time and disposition (PV1-45, PV1-36): the visit it
+	// writes is open again, and says neither. An A16 is sent "when the
+	// patient has not yet left" (3.3.16): its PV1-45 is when the patient
+	// may leave, no end of the visit.
+	reopened := x.typ.Code == "ADT" && (x.typ.Trigger == "A13" || x.typ.Trigger == "A25")
+	if reopened || x.typ.Code == "ADT" && x.typ.Trigger == "A16" {
 		end = ""
 	}
 	// An A03 records the discharge (HL7 v2.5.1 3.3.3) whether or not its
