@@ -102,11 +102,13 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 		return nil, err
 	}
 	// An A13 cancels the discharge an A03 made (HL7 v2.5.1 3.3.13), and
-	// its PV1 may still carry that discharge's time and disposition
-	// (PV1-45, PV1-36): the visit it writes is open again, and says
-	// neither.
-	reopened := x.typ.Code == "ADT" && x.typ.Trigger == "A13"
-	if reopened {
+	// an A25 the one an A16 planned (3.3.25); the PV1 may still carry that
+	// discharge's time and disposition (PV1-45, PV1-36): the visit it
+	// writes is open again, and says neither. An A16 is sent "when the
+	// patient has not yet left" (3.3.16): its PV1-45 is when the patient
+	// may leave, no end of the visit.
+	reopened := x.typ.Code == "ADT" && (x.typ.Trigger == "A13" || x.typ.Trigger == "A25")
+	if reopened || x.typ.Code == "ADT" && x.typ.Trigger == "A16" {
 		end = ""
 	}
 	// An A03 records the discharge (HL7 v2.5.1 3.3.3) whether or not its
@@ -121,7 +123,11 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 		box.period = fhir.Period{Start: start, End: end}
 		e.Period = &box.period
 	}
-	if end != "" && status != "cancelled" {
+	// A discharge time finishes the visit, but not one the event says has
+	// not begun (an A05 pre-admit or A14 pending admit, "planned"): its
+	// PV1-45, which senders that send the PV1 whole fill there too, can
+	// only be the end planned for it.
+	if end != "" && status != "cancelled" && status != "planned" {
 		e.Status = "finished"
 	}
 	if key.Value == "" {
