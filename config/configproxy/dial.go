@@ -65,7 +65,11 @@ func dial(ctx context.Context, proxy *url.URL, target, caFile string) (net.Conn,
 		c.Close()
 		return nil, fmt.Errorf("read the answer of proxy %s to CONNECT %s: %w", Redact(proxy), target, err)
 	}
-	resp.Body.Close()
+	// The body is neither read nor closed: the tunnel starts right after
+	// the header, and a Content-Length or Transfer-Encoding of a 200 is
+	// to be ignored (RFC 9110 §9.3.6); closing it read that many bytes
+	// of the tunnel, and waited for them from a TLS server, which sends
+	// nothing first. A refusal's body goes with the connection.
 	if err := checkConnectResponse(ctx, proxy, req, resp); err != nil {
 		c.Close()
 		return nil, err
