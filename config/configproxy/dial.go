@@ -2,10 +2,12 @@ package configproxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -59,29 +61,45 @@ func dial(ctx context.Context, proxy *url.URL, target, caFile string) (net.Conn,
 		c.Close()
 		return nil, fmt.Errorf("send CONNECT to proxy %s: %w", Redact(proxy), err)
 	}
-	br := bufio.NewReader(c)
+	// The answer is read through a bound, as net/http's Transport reads
+	// it: a header without end filled the memory until the deadline.
+	lr := &io.LimitedReader{R: c, N: maxConnectAnswer}
+	br := bufio.NewReader(lr)
 	resp, err := http.ReadResponse(br, req)
+	if err != nil && lr.N == 0 {
+		err = fmt.Errorf("its answer is longer than %d MB", maxConnectAnswer>>20)
+	}
 	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("read the answer of proxy %s to CONNECT %s: %w", Redact(proxy), target, err)
 	}
-	resp.Body.Close()
+	// The body is neither read nor closed: the tunnel starts right after
+	// the header, and a Content-Length or Transfer-Encoding of a 200 is
+	// to be ignored (RFC 9110 §9.3.6); closing it read that many bytes
+	// of the tunnel, and waited for them from a TLS server, which sends
+	// nothing first. A refusal's body goes with the connection.
 	if err := checkConnectResponse(ctx, proxy, req, resp); err != nil {
 		c.Close()
 		return nil, err
 	}
 	c.SetDeadline(time.Time{})
 	if br.Buffered() > 0 {
-		// The tunnel's first bytes came with the answer.
-		return &bufferedConn{Conn: c, r: br}, nil
+		// The tunnel's first bytes came with the answer; the rest is
+		// read from c, past the bound.
+		first, _ := br.Peek(br.Buffered())
+		return &bufferedConn{Conn: c, r: io.MultiReader(bytes.NewReader(first), c)}, nil
 	}
 	return c, nil
 }
 
+// maxConnectAnswer bounds the header of a proxy's answer to CONNECT, as
+// net/http's Transport does by default (MaxResponseHeaderBytes).
+const maxConnectAnswer = 10 << 20
+
 // bufferedConn reads what the CONNECT answer's reader holds first.
 type bufferedConn struct {
 	net.Conn
-	r *bufio.Reader
+	r io.Reader
 }
 
 func (b *bufferedConn) Read(p []byte) (int, error) { return b.r.Read(p) }
