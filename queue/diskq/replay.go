@@ -97,6 +97,17 @@ func replay(dir string, log *slog.Logger, readOnly bool) (*replayState, error) {
 					"segment", segName(idx), "bytes", res.end)
 			}
 		}
+		if res.zeros && last {
+			// The zeros prezero keeps ahead of the data: every stop
+			// without Close (kill -9, power cut) leaves them in the
+			// newest segment. Nothing was written there, so nothing is
+			// lost, and a WARN naming megabytes after each such restart
+			// sent operators looking for lost messages. (In an older
+			// segment, trimmed before the next one was created, zeros
+			// are damage: reported below.)
+			log.Info("queue segment ends in its unused pre-zeroed space (the gateway stopped without closing the queue); trimmed, no record lost",
+				"segment", segName(idx), "offset", res.end, "bytes", res.tornBytes)
+		}
 		if res.tornBytes > 0 && !readOnly {
 			if last {
 				if err := f.Truncate(res.end); err != nil {

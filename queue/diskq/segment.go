@@ -226,6 +226,7 @@ type scanResult struct {
 	end       int64 // offset just past the last good record
 	corrupt   int   // bad regions skipped in the middle
 	tornBytes int64 // bytes after end that are not records
+	zeros     bool  // ... and all of them zero bytes (see replay)
 }
 
 // scanSegment calls fn for every record of f that passes its CRC, in file
@@ -312,15 +313,10 @@ func scanSegment(f *os.File, name string, log *slog.Logger, live bool, fn func(o
 			return res, fmt.Errorf("resync segment %s at %d: %w", name, off, err)
 		}
 		if next < 0 {
-			res.tornBytes = size - off
+			res.tornBytes, res.zeros = size-off, zeros
 			if zeros {
-				// The zeros prezero keeps ahead of the data: every
-				// stop without Close (kill -9, power cut) leaves them.
-				// Nothing was written there, so nothing is lost, and a
-				// WARN naming megabytes after each such restart sent
-				// operators looking for lost messages.
-				log.Info("queue segment ends in its unused pre-zeroed space (the gateway stopped without closing the queue); trimmed, no record lost",
-					"segment", name, "offset", off, "bytes", size-off)
+				// Logged by the caller, which knows whether this is
+				// the newest segment, where they are no damage.
 				return res, nil
 			}
 			log.Warn("queue segment has a torn tail", "segment", name, "offset", off, "bytes", size-off, "reason", bad)
