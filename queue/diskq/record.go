@@ -197,6 +197,24 @@ func checkRecord(rec []byte) error {
 	return nil
 }
 
+// shapeOK reports whether rec, a record whose CRC is not checked yet, has
+// a known type and a length that type can have: the cheap part of
+// checkRecord, for resync to rule out most offsets before their CRC.
+func shapeOK(rec []byte) bool {
+	if hasAfter(rec) && !isPut(rec) {
+		return false
+	}
+	switch recType(rec) {
+	case recPut, recPutFile, recPutSealed, recPutFileSealed:
+		return len(rec) >= recHeaderLen+putFixedLen
+	case recAck:
+		return len(rec) == recHeaderLen+8
+	case recNack:
+		return len(rec) == recHeaderLen+nackLen || len(rec) == recHeaderLen+nackDueLen
+	}
+	return false
+}
+
 // recSeq returns the seq of a checked record of any type.
 func recSeq(rec []byte) uint64 { return binary.LittleEndian.Uint64(rec[recHeaderLen:]) }
 

@@ -76,13 +76,37 @@ func replay(dir string, log *slog.Logger, readOnly bool) (*replayState, error) {
 			st.nextSeq = max(st.nextSeq, res.firstSeq)
 		}
 		if !res.headerOK && res.end <= segHeaderLen && !readOnly {
-			// A crash while creating this segment: it holds nothing.
-			f.Close()
-			if err := os.Remove(path); err != nil {
-				st.close()
-				return nil, fmt.Errorf("remove empty segment: %w", err)
+			if last {
+				// A crash while creating this segment: it holds nothing.
+				f.Close()
+				if err := os.Remove(path); err != nil {
+					st.close()
+					return nil, fmt.Errorf("remove empty segment: %w", err)
+				}
+				continue
 			}
-			continue
+			// An older segment had its header synced before any record
+			// was written to it, and records before the next segment was
+			// created: one with neither (zeroed or emptied, as a file
+			// system repair leaves a file) has lost its items. A torn
+			// rest is reported below; a file too short for its header
+			// has no rest, so it is reported here.
+			if res.tornBytes == 0 {
+				st.corrupt++
+				log.Error("queue segment damaged; its records are lost",
+					"segment", segName(idx), "bytes", res.end)
+			}
+		}
+		if res.zeros && last {
+			// The zeros prezero keeps ahead of the data: every stop
+			// without Close (kill -9, power cut) leaves them in the
+			// newest segment. Nothing was written there, so nothing is
+			// lost, and a WARN naming megabytes after each such restart
+			// sent operators looking for lost messages. (In an older
+			// segment, trimmed before the next one was created, zeros
+			// are damage: reported below.)
+			log.Info("queue segment ends in its unused pre-zeroed space (the gateway stopped without closing the queue); trimmed, no record lost",
+				"segment", segName(idx), "offset", res.end, "bytes", res.tornBytes)
 		}
 		if res.tornBytes > 0 && !readOnly {
 			if last {
