@@ -839,6 +839,11 @@ func (x *conv) obxValueOf(obx hl7v2.Segment, f hl7v2.Value, o *fhir.Observation,
 	}
 	if n > 1 {
 		first = lines.String()
+		if strings.TrimSpace(first) == "" {
+			// Only empty repetitions ("~"): no value, as an empty
+			// OBX-5 (obxValue), not the line breaks between them.
+			first = ""
+		}
 	}
 	o.ValueString = first
 	return nil
