@@ -16,11 +16,17 @@ import (
 // entry in the IG's ConceptMap; an OBX that carries its value anyway is
 // final, and one without a value is not written at all (statusOnly): a PUT
 // would replace the preliminary result with one without a value. Its new
-// status travels as a PATCH instead (StatusBatch).
+// status travels as a PATCH instead (StatusBatch). "V" (verified: final
+// results reviewed and confirmed, unchanged) and "B" (appended: final
+// results with information added, values unchanged), added in v2.8, have
+// none either; they are final results, not ones whose status the lab does
+// not know, so "final" and "amended" (R4: changed after being final,
+// including new information), not "unknown", which a reader showing final
+// results would pass over.
 var obxStatus = map[string]string{
-	"A": "amended", "C": "corrected", "D": "entered-in-error", "F": "final", "I": "registered",
+	"A": "amended", "B": "amended", "C": "corrected", "D": "entered-in-error", "F": "final", "I": "registered",
 	"N": "cancelled", "O": "registered", "P": "preliminary", "R": "preliminary",
-	"S": "preliminary", "U": "final", "W": "entered-in-error", "X": "cancelled",
+	"S": "preliminary", "U": "final", "V": "final", "W": "entered-in-error", "X": "cancelled",
 }
 
 // v3Interpretations are the codes of v3-ObservationInterpretation, which
