@@ -826,8 +826,13 @@ func (x *conv) obxValueOf(obx hl7v2.Segment, f hl7v2.Value, o *fhir.Observation,
 		if typ == "VR" {
 			// A value range, low and high: the IG's OBX[Observation]
 			// map has it valueString OBX-5.1 + "-" + OBX-5.2, not the
-			// raw text with its component separator.
-			line = rep.Text(1) + "-" + rep.Text(2)
+			// raw text with its component separator. One with
+			// neither limit is no range, not the value "-".
+			lo, hi := rep.Text(1), rep.Text(2)
+			if lo == "" && hi == "" {
+				continue
+			}
+			line = lo + "-" + hi
 		} else {
 			line = rep.Trimmed()
 		}
