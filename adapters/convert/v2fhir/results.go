@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/ferry-health/ferry/adapters/convert/internal/ucum"
 	"github.com/ferry-health/ferry/adapters/fhir"
@@ -833,6 +834,10 @@ func (x *conv) obxValueOf(obx hl7v2.Segment, f hl7v2.Value, o *fhir.Observation,
 				continue
 			}
 			line = lo + "-" + hi
+		} else if typ == "TX" {
+			// TX is laid out with spaces: HL7 v2 (2.A.79) has its
+			// leading spaces kept and its trailing ones removed.
+			line = strings.TrimRightFunc(rep.String(), unicode.IsSpace)
 		} else {
 			line = rep.Trimmed()
 		}
