@@ -1098,9 +1098,11 @@ func (x *conv) referenceRange(s string, units quantityUnit) (fhir.ObservationRef
 	if s == "" {
 		return fhir.ObservationReferenceRange{}, false
 	}
-	i, sep := strings.IndexByte(s[1:], '-')+1, 1
-	if i == 0 {
-		i, sep = indexTo(s), len(" to ")
+	// " to " first: in "-10 to -5" the first dash after the start is the
+	// upper limit's sign, not the separator.
+	i, sep := indexTo(s), len(" to ")
+	if i < 0 {
+		i, sep = strings.IndexByte(s[1:], '-')+1, 1
 	}
 	if i > 0 {
 		lo, hi := x.quantityIn(strings.TrimSpace(s[:i]), units), x.quantityIn(strings.TrimSpace(s[i+sep:]), units)
