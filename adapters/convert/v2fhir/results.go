@@ -123,7 +123,8 @@ func (x *conv) bloodPressureValue(o *fhir.Observation, units quantityUnit) {
 	case o.ValueRatio != nil && o.ValueRatio.Numerator.Comparator == "":
 		s, d = string(o.ValueRatio.Numerator.Value), string(o.ValueRatio.Denominator.Value)
 	case o.ValueString != "":
-		s, d, _ = strings.Cut(o.ValueString, "/")
+		// The text an NM that is no number leaves ends in its unit.
+		s, d, _ = strings.Cut(strings.TrimSuffix(o.ValueString, " "+units.unit), "/")
 	default:
 		return
 	}
@@ -879,7 +880,13 @@ func (x *conv) obxOne(obx hl7v2.Segment, typ string, first hl7v2.Value, o *fhir.
 			o.ValueQuantity = q
 			return nil
 		}
-		o.ValueString = s // not a number after all: keep the text
+		// Not a number after all: keep the text, with the OBX-6 unit
+		// when it holds an amount for the unit to count ("5-10" per
+		// high power field), as an SN's text has it (structuredNumeric).
+		o.ValueString = s
+		if units.unit != "" && strings.ContainsAny(s, "0123456789") {
+			o.ValueString += " " + units.unit
+		}
 	case "SN":
 		x.structuredNumeric(first, units, o)
 	case "CE", "CWE", "CNE", "CF", "CV":
