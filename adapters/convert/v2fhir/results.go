@@ -41,9 +41,11 @@ var v3Interpretations = func() map[string]bool {
 	return m
 }()
 
-// obrStatus maps OBR-25 (table 0123) to DiagnosticReport.status.
+// obrStatus maps OBR-25 (table 0123) to DiagnosticReport.status. "N"
+// (procedure completed, results pending), which the IG's ConceptMap has no
+// row for, is a report with nothing to show yet, as O, I and S are.
 var obrStatus = map[string]string{
-	"O": "registered", "I": "registered", "S": "registered", "A": "partial",
+	"O": "registered", "I": "registered", "S": "registered", "N": "registered", "A": "partial",
 	"P": "preliminary", "C": "corrected", "R": "partial", "F": "final",
 	"X": "cancelled", "Y": "unknown", "Z": "unknown",
 }
