@@ -949,7 +949,12 @@ func (x *conv) numericRange(v hl7v2.Value, units quantityUnit, o *fhir.Observati
 		o.DataAbsentReason = absentReasons["unknown"]
 		return
 	case (lo != "" && r.Low == nil) || (hi != "" && r.High == nil):
-		o.ValueString = strings.Trim(lo+"-"+hi, "-")
+		// A range open on one side is its one limit; trimming the
+		// dashes off "lo-hi" instead took a negative low's sign too.
+		o.ValueString = lo + hi
+		if lo != "" && hi != "" {
+			o.ValueString = lo + "-" + hi
+		}
 		return
 	}
 	o.ValueRange = &r
