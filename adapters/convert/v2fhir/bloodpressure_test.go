@@ -42,6 +42,7 @@ func TestBloodPressureOBX(t *testing.T) {
 	for _, obx := range []string{
 		`OBX|1|SN|85354-9^Blood pressure panel^LN||^120^/^80|mm[Hg]^mm[Hg]^UCUM|||||F|||20240105080000-0500`,
 		`OBX|1|ST|85354-9^Blood pressure panel^LN||120/80|mm[Hg]^mm[Hg]^UCUM|||||F|||20240105080000-0500`,
+		`OBX|1|NM|85354-9^Blood pressure panel^LN||120/80|mm[Hg]^mm[Hg]^UCUM|||||F|||20240105080000-0500`,
 	} {
 		msg := `MSH|^~\&|EHR|CLINIC|HIE|HIE|20240105101500-0500||ORU^R01^ORU_R01|BP1|P|2.5.1
 PID|1||123^^^HOSP^MR||Roe^Rick||19700101|M

@@ -186,9 +186,11 @@ func TestObservationStatus(t *testing.T) {
 		{"A", "7", "amended", true},
 		{"D", "", "entered-in-error", true},
 		{"X", "", "cancelled", true},
-		{"U", "7", "final", true}, // the value travels again: a full final result
-		{"U", "", "", false},      // status only: not written
-		{"U", `""`, "", false},    // explicit null: no value either
+		{"U", "7", "final", true},   // the value travels again: a full final result
+		{"U", "", "", false},        // status only: not written
+		{"U", `""`, "", false},      // explicit null: no value either
+		{"V", "7", "final", true},   // verified: final, reviewed and confirmed (v2.8)
+		{"B", "7", "amended", true}, // appended: final, with information added (v2.8)
 		{"Q", "7", "unknown", true},
 	} {
 		t.Run(tc.obx11+"/"+tc.value, func(t *testing.T) {

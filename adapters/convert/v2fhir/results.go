@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/ferry-health/ferry/adapters/convert/internal/ucum"
 	"github.com/ferry-health/ferry/adapters/fhir"
@@ -16,11 +17,17 @@ import (
 // entry in the IG's ConceptMap; an OBX that carries its value anyway is
 // final, and one without a value is not written at all (statusOnly): a PUT
 // would replace the preliminary result with one without a value. Its new
-// status travels as a PATCH instead (StatusBatch).
+// status travels as a PATCH instead (StatusBatch). "V" (verified: final
+// results reviewed and confirmed, unchanged) and "B" (appended: final
+// results with information added, values unchanged), added in v2.8, have
+// none either; they are final results, not ones whose status the lab does
+// not know, so "final" and "amended" (R4: changed after being final,
+// including new information), not "unknown", which a reader showing final
+// results would pass over.
 var obxStatus = map[string]string{
-	"A": "amended", "C": "corrected", "D": "entered-in-error", "F": "final", "I": "registered",
+	"A": "amended", "B": "amended", "C": "corrected", "D": "entered-in-error", "F": "final", "I": "registered",
 	"N": "cancelled", "O": "registered", "P": "preliminary", "R": "preliminary",
-	"S": "preliminary", "U": "final", "W": "entered-in-error", "X": "cancelled",
+	"S": "preliminary", "U": "final", "V": "final", "W": "entered-in-error", "X": "cancelled",
 }
 
 // v3Interpretations are the codes of v3-ObservationInterpretation, which
@@ -34,9 +41,11 @@ var v3Interpretations = func() map[string]bool {
 	return m
 }()
 
-// obrStatus maps OBR-25 (table 0123) to DiagnosticReport.status.
+// obrStatus maps OBR-25 (table 0123) to DiagnosticReport.status. "N"
+// (procedure completed, results pending), which the IG's ConceptMap has no
+// row for, is a report with nothing to show yet, as O, I and S are.
 var obrStatus = map[string]string{
-	"O": "registered", "I": "registered", "S": "registered", "A": "partial",
+	"O": "registered", "I": "registered", "S": "registered", "N": "registered", "A": "partial",
 	"P": "preliminary", "C": "corrected", "R": "partial", "F": "final",
 	"X": "cancelled", "Y": "unknown", "Z": "unknown",
 }
@@ -116,7 +125,8 @@ func (x *conv) bloodPressureValue(o *fhir.Observation, units quantityUnit) {
 	case o.ValueRatio != nil && o.ValueRatio.Numerator.Comparator == "":
 		s, d = string(o.ValueRatio.Numerator.Value), string(o.ValueRatio.Denominator.Value)
 	case o.ValueString != "":
-		s, d, _ = strings.Cut(o.ValueString, "/")
+		// The text an NM that is no number leaves ends in its unit.
+		s, d, _ = strings.Cut(strings.TrimSuffix(o.ValueString, " "+units.unit), "/")
 	default:
 		return
 	}
@@ -820,8 +830,17 @@ func (x *conv) obxValueOf(obx hl7v2.Segment, f hl7v2.Value, o *fhir.Observation,
 		if typ == "VR" {
 			// A value range, low and high: the IG's OBX[Observation]
 			// map has it valueString OBX-5.1 + "-" + OBX-5.2, not the
-			// raw text with its component separator.
-			line = rep.Text(1) + "-" + rep.Text(2)
+			// raw text with its component separator. One with
+			// neither limit is no range, not the value "-".
+			lo, hi := rep.Text(1), rep.Text(2)
+			if lo == "" && hi == "" {
+				continue
+			}
+			line = lo + "-" + hi
+		} else if typ == "TX" {
+			// TX is laid out with spaces: HL7 v2 (2.A.79) has its
+			// leading spaces kept and its trailing ones removed.
+			line = strings.TrimRightFunc(rep.String(), unicode.IsSpace)
 		} else {
 			line = rep.Trimmed()
 		}
@@ -839,6 +858,11 @@ func (x *conv) obxValueOf(obx hl7v2.Segment, f hl7v2.Value, o *fhir.Observation,
 	}
 	if n > 1 {
 		first = lines.String()
+		if strings.TrimSpace(first) == "" {
+			// Only empty repetitions ("~"): no value, as an empty
+			// OBX-5 (obxValue), not the line breaks between them.
+			first = ""
+		}
 	}
 	o.ValueString = first
 	return nil
@@ -858,7 +882,13 @@ func (x *conv) obxOne(obx hl7v2.Segment, typ string, first hl7v2.Value, o *fhir.
 			o.ValueQuantity = q
 			return nil
 		}
-		o.ValueString = s // not a number after all: keep the text
+		// Not a number after all: keep the text, with the OBX-6 unit
+		// when it holds an amount for the unit to count ("5-10" per
+		// high power field), as an SN's text has it (structuredNumeric).
+		o.ValueString = s
+		if units.unit != "" && strings.ContainsAny(s, "0123456789") {
+			o.ValueString += " " + units.unit
+		}
 	case "SN":
 		x.structuredNumeric(first, units, o)
 	case "CE", "CWE", "CNE", "CF", "CV":
@@ -919,7 +949,12 @@ func (x *conv) numericRange(v hl7v2.Value, units quantityUnit, o *fhir.Observati
 		o.DataAbsentReason = absentReasons["unknown"]
 		return
 	case (lo != "" && r.Low == nil) || (hi != "" && r.High == nil):
-		o.ValueString = strings.Trim(lo+"-"+hi, "-")
+		// A range open on one side is its one limit; trimming the
+		// dashes off "lo-hi" instead took a negative low's sign too.
+		o.ValueString = lo + hi
+		if lo != "" && hi != "" {
+			o.ValueString = lo + "-" + hi
+		}
 		return
 	}
 	o.ValueRange = &r
@@ -1077,9 +1112,11 @@ func (x *conv) referenceRange(s string, units quantityUnit) (fhir.ObservationRef
 	if s == "" {
 		return fhir.ObservationReferenceRange{}, false
 	}
-	i, sep := strings.IndexByte(s[1:], '-')+1, 1
-	if i == 0 {
-		i, sep = indexTo(s), len(" to ")
+	// " to " first: in "-10 to -5" the first dash after the start is the
+	// upper limit's sign, not the separator.
+	i, sep := indexTo(s), len(" to ")
+	if i < 0 {
+		i, sep = strings.IndexByte(s[1:], '-')+1, 1
 	}
 	if i > 0 {
 		lo, hi := x.quantityIn(strings.TrimSpace(s[:i]), units), x.quantityIn(strings.TrimSpace(s[i+sep:]), units)
