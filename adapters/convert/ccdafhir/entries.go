@@ -315,7 +315,11 @@ func (c *converter) allergy(o *act, concern *act) {
 	case ended && (clinical == "" || clinical == "active"):
 		clinical = "resolved"
 	case clinical != "":
-	case status(concern) == "completed" || status(concern) == "suspended":
+	case status(concern) == "completed" || status(concern) == "suspended" || status(concern) == "aborted":
+		// The concern's statusCode (ProblemAct statusCode: active,
+		// suspended, aborted, completed) says whether it is still
+		// tracked; all but active are inactive (C-CDA on FHIR
+		// CF-ConditionClinicalStatus).
 		clinical = "inactive"
 	default:
 		clinical = "active"
@@ -526,7 +530,9 @@ func (c *converter) condition(o *act, concern *act, category string) string {
 			clinical = "resolved"
 		case status(concern) == "completed":
 			clinical = "resolved"
-		case status(concern) == "suspended":
+		case status(concern) == "suspended" || status(concern) == "aborted":
+			// CF-ConditionClinicalStatus: a concern stopped before it
+			// was completed is no longer tracked, inactive.
 			clinical = "inactive"
 		default:
 			clinical = "active"
