@@ -242,11 +242,15 @@ func (e *xmlSyntaxError) Unwrap() error { return e.err }
 
 // Errors callers may test for with errors.Is.
 var (
-	ErrTooLarge   = errors.New("document exceeds the size limit")
-	ErrEntity     = errors.New("DOCTYPE with entity declarations is not allowed")
-	ErrNotCDA     = errors.New("not a CDA ClinicalDocument")
-	ErrNoPatient  = errors.New("no recordTarget/patientRole")
-	errNoDocument = errors.New("no ClinicalDocument element")
+	ErrTooLarge  = errors.New("document exceeds the size limit")
+	ErrEntity    = errors.New("DOCTYPE with entity declarations is not allowed")
+	ErrNotCDA    = errors.New("not a CDA ClinicalDocument")
+	ErrNoPatient = errors.New("no recordTarget/patientRole")
+	// ErrSeveralPatients: the document is placed in more than one
+	// patient's chart (a group note), which ferry, filing a document to
+	// one patient, cannot do.
+	ErrSeveralPatients = errors.New("a second recordTarget names another patient: the document belongs to several patients' charts, and ferry files a document to one; send one document per patient")
+	errNoDocument      = errors.New("no ClinicalDocument element")
 )
 
 // namespace is the UUIDv5 namespace of ferry's C-CDA conversion.
@@ -306,6 +310,7 @@ type converter struct {
 	version      string
 	templates    []ii
 	target       *recordTarget
+	targets      int // the recordTargets read
 	authors      []author
 	custodian    *custodian
 	legal        *legalAuthenticator
@@ -524,8 +529,15 @@ func (c *converter) document(d *xml.Decoder, start xml.StartElement) error {
 		case "recordTarget":
 			var x recordTarget
 			err = c.decode(d, &x, t, name)
-			if c.target == nil {
+			c.targets++
+			switch {
+			case c.target == nil:
 				c.target = &x
+			case err == nil && !c.samePatient(c.target, &x):
+				// Its entries are each patient's (CDA: recordTargets
+				// propagate to nested content); filed to the first
+				// alone, the other's chart would lack them unseen.
+				err = &PathError{Path: c.path(name + "[" + strconv.Itoa(c.targets) + "]"), Err: ErrSeveralPatients}
 			}
 		case "author":
 			var x author

@@ -322,6 +322,26 @@ func recordTargetKey(rt *recordTarget) string {
 	return b.String()
 }
 
+// samePatient reports whether two recordTargets of one document name the
+// same patient: an identifier in common or the same name, birth time and
+// gender (each stating the patient under other ids), or, when neither has
+// an id, the same demographics.
+func (c *converter) samePatient(a, b *recordTarget) bool {
+	as, bs := c.patientIdentifiers(a.PatientRole.ID), c.patientIdentifiers(b.PatientRole.ID)
+	ka := recordTargetKey(a)
+	if ka == recordTargetKey(b) && (len(as) == 0 && len(bs) == 0 || strings.Contains(ka, "|name=") && strings.Contains(ka, "|birth=")) {
+		return true
+	}
+	for _, x := range as {
+		for _, y := range bs {
+			if x.System == y.System && x.Value == y.Value {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // patientIdentifiers maps patientRole ids. SSNs are normalised to digits;
 // placeholder SSNs (all zeros) are dropped, and real ones follow
 // Options.SSN: by default kept only when the patient has no other
