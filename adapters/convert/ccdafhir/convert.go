@@ -644,6 +644,20 @@ type section struct {
 	kind      sectionKind
 	parent    *section
 	seq       int
+	// otherSubject: the section's subject is someone other than the
+	// patient, as it is for every section within it.
+	otherSubject bool
+}
+
+// aboutOther reports whether s, or a section it is in, is about someone
+// other than the patient.
+func (s *section) aboutOther() bool {
+	for ; s != nil; s = s.parent {
+		if s.otherSubject {
+			return true
+		}
+	}
+	return false
 }
 
 // section streams one section: its code and templateId first (CDA puts
@@ -679,6 +693,10 @@ func (c *converter) section(d *xml.Decoder, parent *section) error {
 				err = c.entry(&rel, s)
 				c.pop()
 			}
+		case "subject":
+			var x subject
+			err = c.decode(d, &x, t, "subject")
+			s.otherSubject = x.other()
 		case "text":
 			c.narr, err = c.narrative(d)
 		case "confidentialityCode":

@@ -133,6 +133,10 @@ func (c *converter) allergyConcern(a *act) {
 			}
 		default:
 			n++
+			if s.Subject.other() {
+				c.skip("allergy concern observation about another subject")
+				return
+			}
 			c.push("entryRelationship[" + strconv.Itoa(i+1) + "]")
 			c.allergy(s, a)
 			c.pop()
@@ -420,6 +424,11 @@ func (c *converter) problemConcern(a *act, s *section) {
 		case el != "observation" || hasTemplate(x.TemplateID, tplProblemStatus):
 		case concernProblem(x):
 			n++
+			if x.Subject.other() {
+				// A relative's problem the EHR lists with the patient's.
+				c.skip("concern observation about another subject")
+				return
+			}
 			c.push("entryRelationship[" + strconv.Itoa(i+1) + "]")
 			c.condition(x, a, categoryFor(s))
 			c.pop()
