@@ -369,7 +369,35 @@ func (c *converter) patientIdentifiers(in []ii) []fhir.Identifier {
 	if c.opts.SSN == SSNKeep || len(ids) == 0 {
 		ids = append(ids, ssns...)
 	}
+	// The first id keys the patient (claim). A driver's licence or a
+	// Medicare number changes with the card, and the HL7 v2 converter
+	// never keys by one (DL, MC) when PID-3 gives anything else: they
+	// go after the patient's other ids, as an SSN does.
+	slices.SortStableFunc(ids, func(a, b fhir.Identifier) int {
+		return cmpBool(cardNumber(a), cardNumber(b))
+	})
 	return ids
+}
+
+// cardNumber reports an identifier under the authority of a card the
+// patient holds (THO NamingSystems): a US driver's licence
+// (2.16.840.1.113883.4.3.<state>), a Medicare Beneficiary Identifier
+// (2.16.840.1.113883.4.927) or Medicare HICN (2.16.840.1.113883.4.572).
+func cardNumber(id fhir.Identifier) bool {
+	const dl = "urn:oid:2.16.840.1.113883.4.3."
+	return strings.HasPrefix(id.System, dl) && isOID(id.System[len(dl):]) ||
+		id.System == "urn:oid:2.16.840.1.113883.4.927" || id.System == "urn:oid:2.16.840.1.113883.4.572"
+}
+
+// cmpBool orders false before true.
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 // emitPatient adds the Patient with what sections contributed.
