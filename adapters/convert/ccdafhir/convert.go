@@ -637,6 +637,12 @@ func (c *converter) sectionHolder(d *xml.Decoder, parent *section) error {
 	})
 }
 
+// maxSectionDepth bounds how deep sections nest. Each level is a level of
+// recursion (section, sectionHolder), and a document of a few MB of
+// nested sections would otherwise exhaust the stack, which kills the
+// process; C-CDA nests sections a few levels deep.
+const maxSectionDepth = 50
+
 // section is what the converter knows about the section an entry is in.
 type section struct {
 	templates []ii
@@ -663,6 +669,13 @@ func (s *section) aboutOther() bool {
 // section streams one section: its code and templateId first (CDA puts
 // them before entries), narrative skipped, entries converted one by one.
 func (c *converter) section(d *xml.Decoder, parent *section) error {
+	depth := 1
+	for p := parent; p != nil; p = p.parent {
+		depth++
+	}
+	if depth > maxSectionDepth {
+		return &PathError{Path: c.path(), Err: fmt.Errorf("sections nested more than %d deep", maxSectionDepth)}
+	}
 	c.sectionSeq++
 	s := &section{parent: parent, seq: c.sectionSeq}
 	saved := c.narr
