@@ -273,9 +273,19 @@ type act struct {
 	Precondition           []precondition   `xml:"precondition"`
 	ReferenceRange         []referenceRange `xml:"referenceRange"`
 	Component              []relationship   `xml:"component"`
+	Subject                *subject         `xml:"subject"`
 	// DischargeDispositionCode is an Encounter Activity's (C-CDA R2.1
 	// allows the SDTC extension there).
 	DischargeDispositionCode *cd `xml:"urn:hl7-org:sdtc dischargeDispositionCode"`
+}
+
+// subject is CDA's subject participant on a section or a statement:
+// whom its entries are about when that is not the recordTarget (a fetus,
+// a relative).
+type subject struct {
+	RelatedSubject *struct {
+		Code *cd `xml:"code"`
+	} `xml:"relatedSubject"`
 }
 
 // precondition is a condition of a substance administration (4.25, "as

@@ -240,11 +240,14 @@ func token(s string) string {
 
 // identifier maps an II to a FHIR Identifier: root+extension gives
 // system=root value=extension; a root alone is itself the value
-// (system urn:ietf:rfc:3986). ok is false for nullFlavor or empty ids.
+// (system urn:ietf:rfc:3986). ok is false for nullFlavor or empty ids:
+// an id with a nullFlavor is a null value, whatever its root and
+// extension hold (exports write a placeholder there, extension="UNK"),
+// and as an identifier it would make everyone who carries it one.
 func identifier(id ii) (fhir.Identifier, bool) {
 	root := bareRoot(strings.TrimSpace(id.Root))
 	ext := strings.TrimSpace(id.Extension)
-	if root == "" || (id.NullFlavor != "" && ext == "") {
+	if root == "" || strings.TrimSpace(id.NullFlavor) != "" {
 		return fhir.Identifier{}, false
 	}
 	if ext == "" {
@@ -421,4 +424,5 @@ const (
 	tplAdmissionDx         = "2.16.840.1.113883.10.20.22.4.34"
 	tplPreopDx             = "2.16.840.1.113883.10.20.22.4.65"
 	tplPostopDx            = "2.16.840.1.113883.10.20.22.4.51"
+	tplFamilyHistoryOrg    = "2.16.840.1.113883.10.20.22.4.45"
 )

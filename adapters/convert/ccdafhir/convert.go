@@ -242,11 +242,15 @@ func (e *xmlSyntaxError) Unwrap() error { return e.err }
 
 // Errors callers may test for with errors.Is.
 var (
-	ErrTooLarge   = errors.New("document exceeds the size limit")
-	ErrEntity     = errors.New("DOCTYPE with entity declarations is not allowed")
-	ErrNotCDA     = errors.New("not a CDA ClinicalDocument")
-	ErrNoPatient  = errors.New("no recordTarget/patientRole")
-	errNoDocument = errors.New("no ClinicalDocument element")
+	ErrTooLarge  = errors.New("document exceeds the size limit")
+	ErrEntity    = errors.New("DOCTYPE with entity declarations is not allowed")
+	ErrNotCDA    = errors.New("not a CDA ClinicalDocument")
+	ErrNoPatient = errors.New("no recordTarget/patientRole")
+	// ErrSeveralPatients: the document is placed in more than one
+	// patient's chart (a group note), which ferry, filing a document to
+	// one patient, cannot do.
+	ErrSeveralPatients = errors.New("a second recordTarget names another patient: the document belongs to several patients' charts, and ferry files a document to one; send one document per patient")
+	errNoDocument      = errors.New("no ClinicalDocument element")
 )
 
 // namespace is the UUIDv5 namespace of ferry's C-CDA conversion.
@@ -306,6 +310,7 @@ type converter struct {
 	version      string
 	templates    []ii
 	target       *recordTarget
+	targets      int // the recordTargets read
 	authors      []author
 	custodian    *custodian
 	legal        *legalAuthenticator
@@ -524,8 +529,15 @@ func (c *converter) document(d *xml.Decoder, start xml.StartElement) error {
 		case "recordTarget":
 			var x recordTarget
 			err = c.decode(d, &x, t, name)
-			if c.target == nil {
+			c.targets++
+			switch {
+			case c.target == nil:
 				c.target = &x
+			case err == nil && !c.samePatient(c.target, &x):
+				// Its entries are each patient's (CDA: recordTargets
+				// propagate to nested content); filed to the first
+				// alone, the other's chart would lack them unseen.
+				err = &PathError{Path: c.path(name + "[" + strconv.Itoa(c.targets) + "]"), Err: ErrSeveralPatients}
 			}
 		case "author":
 			var x author
@@ -625,6 +637,12 @@ func (c *converter) sectionHolder(d *xml.Decoder, parent *section) error {
 	})
 }
 
+// maxSectionDepth bounds how deep sections nest. Each level is a level of
+// recursion (section, sectionHolder), and a document of a few MB of
+// nested sections would otherwise exhaust the stack, which kills the
+// process; C-CDA nests sections a few levels deep.
+const maxSectionDepth = 50
+
 // section is what the converter knows about the section an entry is in.
 type section struct {
 	templates []ii
@@ -632,11 +650,32 @@ type section struct {
 	kind      sectionKind
 	parent    *section
 	seq       int
+	// otherSubject: the section's subject is someone other than the
+	// patient, as it is for every section within it.
+	otherSubject bool
+}
+
+// aboutOther reports whether s, or a section it is in, is about someone
+// other than the patient.
+func (s *section) aboutOther() bool {
+	for ; s != nil; s = s.parent {
+		if s.otherSubject {
+			return true
+		}
+	}
+	return false
 }
 
 // section streams one section: its code and templateId first (CDA puts
 // them before entries), narrative skipped, entries converted one by one.
 func (c *converter) section(d *xml.Decoder, parent *section) error {
+	depth := 1
+	for p := parent; p != nil; p = p.parent {
+		depth++
+	}
+	if depth > maxSectionDepth {
+		return &PathError{Path: c.path(), Err: fmt.Errorf("sections nested more than %d deep", maxSectionDepth)}
+	}
 	c.sectionSeq++
 	s := &section{parent: parent, seq: c.sectionSeq}
 	saved := c.narr
@@ -667,6 +706,10 @@ func (c *converter) section(d *xml.Decoder, parent *section) error {
 				err = c.entry(&rel, s)
 				c.pop()
 			}
+		case "subject":
+			var x subject
+			err = c.decode(d, &x, t, "subject")
+			s.otherSubject = x.other()
 		case "text":
 			c.narr, err = c.narrative(d)
 		case "confidentialityCode":

@@ -133,6 +133,10 @@ func (c *converter) allergyConcern(a *act) {
 			}
 		default:
 			n++
+			if s.Subject.other() {
+				c.skip("allergy concern observation about another subject")
+				return
+			}
 			c.push("entryRelationship[" + strconv.Itoa(i+1) + "]")
 			c.allergy(s, a)
 			c.pop()
@@ -315,7 +319,11 @@ func (c *converter) allergy(o *act, concern *act) {
 	case ended && (clinical == "" || clinical == "active"):
 		clinical = "resolved"
 	case clinical != "":
-	case status(concern) == "completed" || status(concern) == "suspended":
+	case status(concern) == "completed" || status(concern) == "suspended" || status(concern) == "aborted":
+		// The concern's statusCode (ProblemAct statusCode: active,
+		// suspended, aborted, completed) says whether it is still
+		// tracked; all but active are inactive (C-CDA on FHIR
+		// CF-ConditionClinicalStatus).
 		clinical = "inactive"
 	default:
 		clinical = "active"
@@ -416,6 +424,11 @@ func (c *converter) problemConcern(a *act, s *section) {
 		case el != "observation" || hasTemplate(x.TemplateID, tplProblemStatus):
 		case concernProblem(x):
 			n++
+			if x.Subject.other() {
+				// A relative's problem the EHR lists with the patient's.
+				c.skip("concern observation about another subject")
+				return
+			}
 			c.push("entryRelationship[" + strconv.Itoa(i+1) + "]")
 			c.condition(x, a, categoryFor(s))
 			c.pop()
@@ -526,7 +539,9 @@ func (c *converter) condition(o *act, concern *act, category string) string {
 			clinical = "resolved"
 		case status(concern) == "completed":
 			clinical = "resolved"
-		case status(concern) == "suspended":
+		case status(concern) == "suspended" || status(concern) == "aborted":
+			// CF-ConditionClinicalStatus: a concern stopped before it
+			// was completed is no longer tracked, inactive.
 			clinical = "inactive"
 		default:
 			clinical = "active"

@@ -322,6 +322,26 @@ func recordTargetKey(rt *recordTarget) string {
 	return b.String()
 }
 
+// samePatient reports whether two recordTargets of one document name the
+// same patient: an identifier in common or the same name, birth time and
+// gender (each stating the patient under other ids), or, when neither has
+// an id, the same demographics.
+func (c *converter) samePatient(a, b *recordTarget) bool {
+	as, bs := c.patientIdentifiers(a.PatientRole.ID), c.patientIdentifiers(b.PatientRole.ID)
+	ka := recordTargetKey(a)
+	if ka == recordTargetKey(b) && (len(as) == 0 && len(bs) == 0 || strings.Contains(ka, "|name=") && strings.Contains(ka, "|birth=")) {
+		return true
+	}
+	for _, x := range as {
+		for _, y := range bs {
+			if x.System == y.System && x.Value == y.Value {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // patientIdentifiers maps patientRole ids. SSNs are normalised to digits;
 // placeholder SSNs (all zeros) are dropped, and real ones follow
 // Options.SSN: by default kept only when the patient has no other
@@ -349,7 +369,35 @@ func (c *converter) patientIdentifiers(in []ii) []fhir.Identifier {
 	if c.opts.SSN == SSNKeep || len(ids) == 0 {
 		ids = append(ids, ssns...)
 	}
+	// The first id keys the patient (claim). A driver's licence or a
+	// Medicare number changes with the card, and the HL7 v2 converter
+	// never keys by one (DL, MC) when PID-3 gives anything else: they
+	// go after the patient's other ids, as an SSN does.
+	slices.SortStableFunc(ids, func(a, b fhir.Identifier) int {
+		return cmpBool(cardNumber(a), cardNumber(b))
+	})
 	return ids
+}
+
+// cardNumber reports an identifier under the authority of a card the
+// patient holds (THO NamingSystems): a US driver's licence
+// (2.16.840.1.113883.4.3.<state>), a Medicare Beneficiary Identifier
+// (2.16.840.1.113883.4.927) or Medicare HICN (2.16.840.1.113883.4.572).
+func cardNumber(id fhir.Identifier) bool {
+	const dl = "urn:oid:2.16.840.1.113883.4.3."
+	return strings.HasPrefix(id.System, dl) && isOID(id.System[len(dl):]) ||
+		id.System == "urn:oid:2.16.840.1.113883.4.927" || id.System == "urn:oid:2.16.840.1.113883.4.572"
+}
+
+// cmpBool orders false before true.
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 // emitPatient adds the Patient with what sections contributed.

@@ -3,12 +3,23 @@ package ccdafhir
 import (
 	"encoding/xml"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ferry-health/ferry/adapters/fhir"
 )
 
 // maxNarrativeIDs bounds the per-section index of narrative IDs.
 const maxNarrativeIDs = 10000
+
+// Each open element with an ID gets every character of the text inside
+// it, so elements nested in one another would cost the square of their
+// number: maxOpenNarrativeIDs bounds how many are gathered at once (a
+// narrative nests a few: a row, a cell, a span; deeper ones go without
+// an index entry), and maxNarrativeText the text each one keeps.
+const (
+	maxOpenNarrativeIDs = 8
+	maxNarrativeText    = 64 << 10
+)
 
 // narrative reads a section's <text> block. It keeps only the text of
 // elements carrying an ID attribute, which entries point at with
@@ -34,18 +45,22 @@ func (c *converter) narrative(d *xml.Decoder) (map[string]string, error) {
 		case xml.StartElement:
 			depth++
 			for _, a := range t.Attr {
-				if a.Name.Local == "ID" && a.Value != "" {
+				if a.Name.Local == "ID" && a.Value != "" && len(stack) < maxOpenNarrativeIDs {
 					stack = append(stack, &open{id: a.Value, depth: depth})
 					break
 				}
 			}
 			// Table cells and paragraphs separate words.
 			for _, o := range stack {
-				o.b.WriteByte(' ')
+				if o.b.Len() < maxNarrativeText {
+					o.b.WriteByte(' ')
+				}
 			}
 		case xml.CharData:
 			for _, o := range stack {
-				o.b.Write(t)
+				if room := maxNarrativeText - o.b.Len(); room > 0 {
+					o.b.Write(upTo(t, room))
+				}
 			}
 		case xml.EndElement:
 			if depth == 0 {
@@ -64,6 +79,17 @@ func (c *converter) narrative(d *xml.Decoder) (map[string]string, error) {
 			depth--
 		}
 	}
+}
+
+// upTo is b cut to at most n bytes, not inside a UTF-8 sequence.
+func upTo(b []byte, n int) []byte {
+	if len(b) <= n {
+		return b
+	}
+	for n > 0 && !utf8.RuneStart(b[n]) {
+		n--
+	}
+	return b[:n]
 }
 
 // lookup resolves a "#id" reference against the section narrative.

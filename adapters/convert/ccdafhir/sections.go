@@ -109,6 +109,14 @@ func (c *converter) entry(rel *relationship, s *section) error {
 		return nil
 	}
 	t := a.TemplateID
+	if (s.aboutOther() || a.Subject.other()) && !hasTemplate(t, tplFamilyHistoryOrg) {
+		// CDA's subject says the entries are about someone else (a
+		// fetus, a relative): none of them is the patient's own. (A
+		// Family History Organizer is about a relative by design; it
+		// is not converted, and is counted by its template as ever.)
+		c.skip(el + " about another subject")
+		return nil
+	}
 	switch {
 	case hasTemplate(t, tplAllergyConcern) || (s.kind == secAllergies && el == "act"):
 		c.allergyConcern(a)
@@ -156,6 +164,17 @@ func (c *converter) entry(rel *relationship, s *section) error {
 		c.skip(skipKey(t, el))
 	}
 	return nil
+}
+
+// other reports whether s names someone other than the patient: any
+// subject but one whose relationship is ONESELF (v3 RoleCode), the
+// patient named again.
+func (s *subject) other() bool {
+	if s == nil {
+		return false
+	}
+	return s.RelatedSubject == nil || s.RelatedSubject.Code == nil ||
+		!strings.EqualFold(strings.TrimSpace(s.RelatedSubject.Code.Code), "ONESELF")
 }
 
 // skip counts an entry that was not converted, under the section it is
