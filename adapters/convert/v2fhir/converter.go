@@ -565,6 +565,11 @@ type conv struct {
 	// survivor's): the registry of replaced documents may know a
 	// replacement accepted before the merge under it (knownKey).
 	retiredKey string
+	// merged are mergedKeys, worked out for the patient whose order key
+	// is mergedFor (mergedDone once they are).
+	merged     []string
+	mergedFor  string
+	mergedDone bool
 }
 
 // convPool recycles the conv structs (about 1.2 KB each, a sixteenth of

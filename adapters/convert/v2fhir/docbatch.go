@@ -199,16 +199,30 @@ func (x *conv) retiredKeys(status string, key fhir.Identifier) []string {
 // is scoped, the retry would miss it and file the document current again.
 func (x *conv) retiringKeys(what string, ids ...fhir.Identifier) []string {
 	keys := []string{x.registryKey(what, ids...)}
-	own := x.orderKey
-	defer func() { x.orderKey = own }()
-	seen := map[string]bool{own: true}
+	for _, k := range x.mergedKeys() {
+		keys = append(keys, registryKeyOf(k, what, ids...))
+	}
+	return keys
+}
+
+// mergedKeys are the order keys of the retired identifier the message
+// names (retiredKey) and of every record merged into the message's
+// patient, directly or down chains (C into B, then B into A: A has both),
+// each once and never the patient's own. Merged answers from the merge
+// registry's index of survivors, so the walk visits those records only,
+// never the whole registry, and it is done once per message.
+func (x *conv) mergedKeys() []string {
+	if x.mergedFor == x.orderKey && x.mergedDone {
+		return x.merged
+	}
+	x.merged, x.mergedFor, x.mergedDone = x.merged[:0], x.orderKey, true
+	seen := map[string]bool{x.orderKey: true}
 	add := func(orderKey string) bool {
 		if seen[orderKey] {
 			return false
 		}
 		seen[orderKey] = true
-		x.orderKey = orderKey
-		keys = append(keys, x.registryKey(what, ids...))
+		x.merged = append(x.merged, orderKey)
 		return true
 	}
 	if x.retiredKey != "" {
@@ -216,7 +230,7 @@ func (x *conv) retiringKeys(what string, ids ...fhir.Identifier) []string {
 	}
 	ml, ok := x.c.Merges.(MergedLookup)
 	if !ok {
-		return keys
+		return x.merged
 	}
 	todo := []merges.ID{{System: x.orderID.System, Value: x.orderID.Value}}
 	for len(todo) > 0 {
@@ -228,7 +242,7 @@ func (x *conv) retiringKeys(what string, ids ...fhir.Identifier) []string {
 			}
 		}
 	}
-	return keys
+	return x.merged
 }
 
 // availability maps the TXA-19 codes (table 0273) that retire a document
@@ -254,12 +268,18 @@ func hasDocumentContent(m *hl7v2.Message) bool {
 // number never meet). It is a hash, so neither the document numbers nor the patient's
 // show in it; the registry is kept in the data directory.
 func (x *conv) registryKey(what string, ids ...fhir.Identifier) string {
+	return registryKeyOf(x.orderKey, what, ids...)
+}
+
+// registryKeyOf is registryKey for the patient whose order key is
+// orderKey.
+func registryKeyOf(orderKey, what string, ids ...fhir.Identifier) string {
 	h := sha256.New()
 	part := func(s string) {
 		h.Write([]byte{byte(len(s) >> 8), byte(len(s))})
 		h.Write([]byte(s))
 	}
-	part(x.orderKey)
+	part(orderKey)
 	for _, id := range ids {
 		part(id.System)
 		part(id.Value)
@@ -273,19 +293,22 @@ func (x *conv) known(key string) bool {
 }
 
 // knownKey reports whether the registry holds registryKey(what, ids...)
-// of the message's patient or, when a merge retired the identifier the
-// message names (retie), of that identifier: a replacement accepted
-// before the merge was recorded under the retired patient's key.
+// of the message's patient or of a record merged into it (mergedKeys):
+// a cancel or a replacement accepted before the merge was recorded under
+// the merged record's key, whether the message names that retired
+// identifier or the survivor (a sender that moved its queued messages to
+// the surviving record).
 func (x *conv) knownKey(what string, ids ...fhir.Identifier) bool {
 	if x.known(x.registryKey(what, ids...)) {
 		return true
 	}
-	if x.retiredKey == "" || x.c.Replaced == nil {
+	if x.c.Replaced == nil {
 		return false
 	}
-	own := x.orderKey
-	x.orderKey = x.retiredKey
-	k := x.registryKey(what, ids...)
-	x.orderKey = own
-	return x.known(k)
+	for _, k := range x.mergedKeys() {
+		if x.known(registryKeyOf(k, what, ids...)) {
+			return true
+		}
+	}
+	return false
 }
