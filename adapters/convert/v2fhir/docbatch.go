@@ -144,7 +144,7 @@ func (x *conv) cancelDocument() error {
 	// Remembered, so that the document arriving after its cancel (an
 	// interface engine's error queue replayed) is not filed current
 	// again in the wrong patient's record (see document).
-	x.replaces = append(x.replaces, x.retiringKeys("cancelled", key)...)
+	x.replaces = append(x.replaces, x.cancelKeys(key)...)
 	return nil
 }
 
@@ -183,11 +183,42 @@ func (x *conv) documentStatus() error {
 func (x *conv) retiredKeys(status string, key fhir.Identifier) []string {
 	switch status {
 	case "entered-in-error":
-		return x.retiringKeys("cancelled", key)
+		return x.cancelKeys(key)
 	case "superseded":
 		return x.retiringKeys("replaced", key)
 	}
 	return nil
+}
+
+// cancelKeys are the registry keys that remember the document key names
+// as cancelled: retiringKeys("cancelled", key), and the key of its cancel
+// for any patient (anyCancelKey), by which a document filed to another
+// patient after it is known as refiled there (see document).
+func (x *conv) cancelKeys(key fhir.Identifier) []string {
+	return append(x.retiringKeys("cancelled", key), anyCancelKey(key))
+}
+
+// anyCancelKey is the registry key of a cancel of the document key names,
+// whichever patient it was cancelled for.
+func anyCancelKey(key fhir.Identifier) string {
+	return registryKeyOf("", "cancelled-any", key)
+}
+
+// cancelledHere reports whether a cancel (T11) of the document key names
+// was accepted for the message's patient, or for a record merged into it
+// (knownKey) unless the document was filed again to this patient after a
+// cancel elsewhere (its "refiled" key): a document filed to a duplicate
+// record, cancelled there and filed to the right one, is that record's
+// own once the registrar merges the duplicate into it, and the cancel
+// withdrew it from the duplicate only.
+func (x *conv) cancelledHere(key fhir.Identifier) bool {
+	if x.known(x.registryKey("cancelled", key)) {
+		return true
+	}
+	if x.known(x.registryKey("refiled", key)) {
+		return false
+	}
+	return x.knownKey("cancelled", key)
 }
 
 // retiringKeys are registryKey(what, ids...) of the message's patient and

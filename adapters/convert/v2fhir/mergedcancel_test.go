@@ -89,3 +89,57 @@ func TestLateDocumentOfSurvivorAfterMergedRecordsCancel(t *testing.T) {
 		})
 	}
 }
+
+// TestRefiledDocumentOfSurvivorStaysCurrentAfterMerge: DOC-1 is filed to
+// B200 (a duplicate record), cancelled there (T11: the wrong patient's
+// record) and filed again to A100 (T02), the record it belongs to; the
+// registrar then merges the duplicate B200 into A100 (A40). An edit of
+// DOC-1 under A100 (T08) is of A100's own document, current at the
+// exchange: the cancel recorded under the merged B200 withdrew it from
+// B200's record, not from A100's, and must not make the edit
+// entered-in-error. A document of B200's that was never filed to A100
+// is still withdrawn when a late message names A100.
+func TestRefiledDocumentOfSurvivorStaysCurrentAfterMerge(t *testing.T) {
+	of := func(msg, mrn string) string { return strings.Replace(msg, "A100^", mrn+"^", 1) }
+	for _, mode := range mdmModes {
+		t.Run(mode.String(), func(t *testing.T) {
+			reg := openReplaced(t)
+			merged := openRegistry(t)
+			c := testConverter(t)
+			c.Mode = mode
+			c.Replaced = reg.Replaced
+			c.Merges = merged
+			convert := func(msg string) string {
+				t.Helper()
+				b, res := convertRecording(t, c, merged, msg)
+				if err := reg.Add(res.Replaces...); err != nil {
+					t.Fatal(err)
+				}
+				if dr := documentRef(b); dr != nil {
+					return dr.Status
+				}
+				return ""
+			}
+			convert(of(mdm("T02", "D-1", "DOC-1^EHR", "", "AU", "AV", true), "B200"))
+			convert(of(mdm("T11", "D-2", "DOC-1^EHR", "", "AU", "CA", false), "B200"))
+			if st := convert(mdm("T02", "D-3", "DOC-1^EHR", "", "AU", "AV", true)); st != "current" {
+				t.Fatalf("DOC-1 filed again to A100 after its cancel under B200 is %s", st)
+			}
+			convert(of(mdm("T02", "D-4", "DOC-2^EHR", "", "AU", "AV", true), "B200"))
+			convert(of(mdm("T11", "D-5", "DOC-2^EHR", "", "AU", "CA", false), "B200"))
+			convert(a40("M1", "A100", "B200"))
+
+			if st := convert(mdm("T08", "D-6", "DOC-1^EHR", "", "AU", "AV", true)); st != "current" {
+				t.Errorf("an edit of A100's own DOC-1 after B200 was merged into A100 is %s, want current", st)
+			}
+			if st := convert(mdm("T02", "D-7", "DOC-2^EHR", "", "AU", "AV", true)); st != "entered-in-error" {
+				t.Errorf("DOC-2, cancelled under B200 and never filed to A100, is %s under A100 after the merge", st)
+			}
+			// A cancel of DOC-1 under A100 itself still withdraws it.
+			convert(mdm("T11", "D-8", "DOC-1^EHR", "", "AU", "CA", false))
+			if st := convert(mdm("T08", "D-9", "DOC-1^EHR", "", "AU", "AV", true)); st != "entered-in-error" {
+				t.Errorf("an edit of DOC-1 after its cancel under A100 is %s", st)
+			}
+		})
+	}
+}
