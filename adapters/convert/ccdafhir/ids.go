@@ -6,6 +6,7 @@ import (
 
 	"github.com/ferry-health/ferry/adapters/convert/internal/npi"
 	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/queue/merges"
 	"github.com/google/uuid"
 )
 
@@ -233,20 +234,50 @@ func (c *converter) versionKey(doc fhir.Identifier) string {
 // replacedVersion reports whether the registry of replaced versions
 // (Options.Replaced) knows the version doc of this patient replaced or,
 // for a document filed to the survivor of a merge (retie), of the
-// identifier it names, which the merge retired: a replacement accepted
-// before the merge was recorded under that patient.
+// identifier it names, which the merge retired, or of any record merged
+// into this patient, directly or down chains (C into B, then B into A):
+// a replacement accepted before the merge was recorded under that
+// patient, whether the document names the retired identifier or (an
+// export made after the merge) the survivor. Merged answers from the
+// merge registry's index of survivors, so only those records are
+// visited.
 func (c *converter) replacedVersion(doc fhir.Identifier) bool {
 	if c.opts.Replaced(c.versionKey(doc)) {
 		return true
 	}
-	if c.patient == nil || c.patient.retiredScope == "" {
+	if c.patient == nil {
 		return false
 	}
 	own := c.patient.scope
-	c.patient.scope = c.patient.retiredScope
-	k := c.versionKey(doc)
-	c.patient.scope = own
-	return c.opts.Replaced(k)
+	defer func() { c.patient.scope = own }()
+	known := func(scope string) bool {
+		c.patient.scope = scope
+		return c.opts.Replaced(c.versionKey(doc))
+	}
+	if c.patient.retiredScope != "" && known(c.patient.retiredScope) {
+		return true
+	}
+	ml, ok := c.opts.Merges.(MergedLookup)
+	if !ok {
+		return false
+	}
+	seen := map[merges.ID]bool{}
+	todo := []merges.ID{{System: c.patient.idn.ident.System, Value: c.patient.idn.ident.Value}}
+	for len(todo) > 0 {
+		id := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		for _, m := range ml.Merged(id) {
+			if seen[m] {
+				continue
+			}
+			seen[m] = true
+			if known("Patient|" + m.System + "|" + m.Value) {
+				return true
+			}
+			todo = append(todo, m)
+		}
+	}
+	return false
 }
 
 // add puts a resource into the bundle under its identity.
