@@ -2,9 +2,11 @@ package ccdafhir
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/queue/merges"
 	"github.com/ferry-health/ferry/queue/replaced"
 )
@@ -62,5 +64,52 @@ func TestOlderVersionNamingSurvivorAfterMergeIsSuperseded(t *testing.T) {
 		}
 		mreg.Close()
 		reg.Close()
+	}
+}
+
+// TestReplacementNamingSurvivorSupersedesMergedRecordsVersion: version 1
+// of DOC-1 is filed while its patient is MRN-RPLC (its DocumentReference
+// keyed under that patient); an A40 then merges MRN-RPLC into MRN-SURV5,
+// and version 2 (RPLC of DOC-1) arrives naming the survivor. Its
+// supersede PATCH named only the survivor's DocumentReference for DOC-1,
+// which does not exist (404, done), so version 1 stayed current beside
+// version 2; and the replacement was recorded under the survivor's key
+// only, so version 1's bundle retried after it (dead-lettered before)
+// was not superseded either. The replacement now supersedes, and is
+// recorded for, the version filed under each record merged into the
+// survivor too.
+func TestReplacementNamingSurvivorSupersedesMergedRecordsVersion(t *testing.T) {
+	for _, mode := range []Mode{ModePutID, ModePatientConditional} {
+		mreg, err := merges.Open(filepath.Join(t.TempDir(), "merges.log"), merges.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts := Options{Mode: mode, Merges: mreg}
+		b1, r1, err := ConvertBytes(versionDoc(1, "", ""), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v1URL string
+		for _, e := range b1.Entry {
+			if _, ok := e.Resource.(*fhir.DocumentReference); ok {
+				v1URL = e.Request.URL
+			}
+		}
+		if err := mreg.Record(merges.Merge{Retired: merges.ID{System: mrnSystem, Value: "MRN-RPLC"},
+			Survivor: merges.ID{System: mrnSystem, Value: "MRN-SURV5"}}); err != nil {
+			t.Fatal(err)
+		}
+		v2 := strings.ReplaceAll(string(versionDoc(2, "", "")), "MRN-RPLC", "MRN-SURV5")
+		_, r2, err := ConvertBytes([]byte(v2), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(r2.Supersedes, v1URL) {
+			t.Errorf("mode %d: the replacement naming the survivor supersedes %v, not version 1 filed under the merged record (%s)", mode, r2.Supersedes, v1URL)
+		}
+		if !slices.Contains(r2.Replaces, r1.VersionKey) {
+			t.Errorf("mode %d: the replacement does not record version 1's key under the merged record, which its retry reads", mode)
+		}
+		mreg.Close()
 	}
 }
