@@ -169,6 +169,14 @@ func (x *conv) documentStatus() error {
 	if err := x.patientContext(); err != nil {
 		return err
 	}
+	if status == "superseded" && x.withdrawn(key) {
+		// Withdrawn by a cancel (T11) first: it stays entered-in-error,
+		// as it does against a replacement (see document).
+		status = ""
+	}
+	if status == "" && doc == "" {
+		return nil
+	}
 	x.changeDocument(key, status, doc)
 	// As a cancel (T11) or a replacement is, so that the document's
 	// earlier version arriving or retried after this does not undo it.
@@ -219,6 +227,18 @@ func (x *conv) cancelledHere(key fhir.Identifier) bool {
 		return false
 	}
 	return x.knownKey("cancelled", key)
+}
+
+// withdrawn reports whether the document key names stands withdrawn at
+// the exchange by a cancel (T11): one for this patient or a record merged
+// into it (cancelledHere), or one for another patient, the document not
+// filed to this one since (its DocumentReference is one, keyed by its
+// number, whichever patient it was filed to).
+func (x *conv) withdrawn(key fhir.Identifier) bool {
+	if x.cancelledHere(key) {
+		return true
+	}
+	return x.known(anyCancelKey(key)) && !x.known(x.registryKey("refiled", key))
 }
 
 // retiringKeys are registryKey(what, ids...) of the message's patient and

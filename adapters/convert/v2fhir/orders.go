@@ -1253,7 +1253,14 @@ func (x *conv) document() error {
 			x.replaces = append(x.replaces, x.registryKey("appends", key, *parent))
 		case "T09", "T10":
 			rel = "replaces"
-			x.changeDocument(*parent, "superseded", "")
+			if !x.withdrawn(*parent) {
+				// A parent withdrawn by a cancel (T11) stays
+				// entered-in-error: superseded would make it visible
+				// again as history of the record it was withdrawn
+				// from. A cancel wins over a replacement, as it does
+				// for the parent arriving late (below) or retried.
+				x.changeDocument(*parent, "superseded", "")
+			}
 			x.replaces = append(x.replaces, x.retiringKeys("replaced", *parent)...)
 			x.replaces = append(x.replaces, x.registryKey("replaces", key, *parent))
 		case "T03", "T04", "T07", "T08":
