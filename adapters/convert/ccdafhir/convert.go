@@ -168,8 +168,9 @@ type Result struct {
 	// Supersedes holds the request URLs (DocumentReference/<id>, or a
 	// search by identifier in ModeConditional) of the DocumentReferences
 	// of the documents this one replaces (relatedDocument RPLC), as ferry
-	// wrote them; SupersedeBatch makes the batch that marks them
-	// superseded.
+	// wrote them (for this patient, and for each record merged into it,
+	// where a version filed before the merge is); SupersedeBatch makes
+	// the batch that marks them superseded.
 	Supersedes []string
 	// Replaces holds the version keys of the documents this one replaces
 	// (one per Supersedes entry), for the registry of replaced versions

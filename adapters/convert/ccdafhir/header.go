@@ -1162,6 +1162,20 @@ func (c *converter) document2() {
 						c.res.Supersedes = append(c.res.Supersedes, u)
 						c.res.Replaces = append(c.res.Replaces, c.versionKey(id))
 					}
+					// The version may have been filed before a merge,
+					// under the record merged into this patient: its
+					// DocumentReference is keyed there (and its retry
+					// reads that key), so it is superseded there too.
+					// Where it is not, the PATCH finds nothing (404,
+					// done).
+					for _, scope := range c.mergedScopes() {
+						if u := c.scopedSupersedeURL(scope, id); !slices.Contains(c.res.Supersedes, u) {
+							c.res.Supersedes = append(c.res.Supersedes, u)
+						}
+						if k := c.scopedVersionKey(scope, id); !slices.Contains(c.res.Replaces, k) {
+							c.res.Replaces = append(c.res.Replaces, k)
+						}
+					}
 				}
 				break
 			}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/ferry-health/ferry/adapters/convert/internal/npi"
 	"github.com/ferry-health/ferry/adapters/fhir"
+	"github.com/ferry-health/ferry/queue/merges"
 	"github.com/google/uuid"
 )
 
@@ -231,22 +232,81 @@ func (c *converter) versionKey(doc fhir.Identifier) string {
 }
 
 // replacedVersion reports whether the registry of replaced versions
-// (Options.Replaced) knows the version doc of this patient replaced or,
-// for a document filed to the survivor of a merge (retie), of the
-// identifier it names, which the merge retired: a replacement accepted
-// before the merge was recorded under that patient.
+// (Options.Replaced) knows the version doc of this patient replaced or of
+// a record merged into this patient (mergedScopes): a replacement
+// accepted before the merge was recorded under that patient, whether the
+// document names the retired identifier or (an export made after the
+// merge) the survivor.
 func (c *converter) replacedVersion(doc fhir.Identifier) bool {
 	if c.opts.Replaced(c.versionKey(doc)) {
 		return true
 	}
-	if c.patient == nil || c.patient.retiredScope == "" {
-		return false
+	for _, scope := range c.mergedScopes() {
+		if c.opts.Replaced(c.scopedVersionKey(scope, doc)) {
+			return true
+		}
 	}
+	return false
+}
+
+// scopedVersionKey is versionKey for the patient whose scope is scope.
+func (c *converter) scopedVersionKey(scope string, doc fhir.Identifier) string {
 	own := c.patient.scope
-	c.patient.scope = c.patient.retiredScope
+	c.patient.scope = scope
 	k := c.versionKey(doc)
 	c.patient.scope = own
-	return c.opts.Replaced(k)
+	return k
+}
+
+// scopedSupersedeURL is supersedeURL for the patient whose scope is
+// scope.
+func (c *converter) scopedSupersedeURL(scope string, parent fhir.Identifier) string {
+	own := c.patient.scope
+	c.patient.scope = scope
+	u := c.supersedeURL(parent)
+	c.patient.scope = own
+	return u
+}
+
+// mergedScopes are the scopes of the records merged into the document's
+// patient: the retired identifier the document names (retie), and every
+// record merged into the patient, directly or down chains (C into B, then
+// B into A: A has both), each once. A version filed before a merge was
+// keyed under its record's scope. Merged answers from the merge
+// registry's index of survivors, so the walk visits those records only,
+// never the whole registry.
+func (c *converter) mergedScopes() []string {
+	if c.patient == nil {
+		return nil
+	}
+	var out []string
+	seen := map[string]bool{c.patient.scope: true}
+	add := func(scope string) bool {
+		if seen[scope] {
+			return false
+		}
+		seen[scope] = true
+		out = append(out, scope)
+		return true
+	}
+	if c.patient.retiredScope != "" {
+		add(c.patient.retiredScope)
+	}
+	ml, ok := c.opts.Merges.(MergedLookup)
+	if !ok {
+		return out
+	}
+	todo := []merges.ID{{System: c.patient.idn.ident.System, Value: c.patient.idn.ident.Value}}
+	for len(todo) > 0 {
+		id := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		for _, m := range ml.Merged(id) {
+			if add("Patient|" + m.System + "|" + m.Value) {
+				todo = append(todo, m)
+			}
+		}
+	}
+	return out
 }
 
 // add puts a resource into the bundle under its identity.

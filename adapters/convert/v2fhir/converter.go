@@ -260,8 +260,10 @@ type Result struct {
 	// (Converter.Replaced) is to hold once this message is stored: the
 	// document a replacement (T09/T10) supersedes, the one a cancel (T11)
 	// withdraws, and the relation (replaces, appends) a replacement or an
-	// addendum (T05/T06) has to its parent. Keys are opaque and PHI-free,
-	// scoped to the patient.
+	// addendum (T05/T06) has to its parent, and a document filed current
+	// after its cancel for another patient (refiled). Keys are opaque and
+	// PHI-free, scoped to the patient (but for the cancel's key for any
+	// patient, by which a refiled document is known).
 	Replaces []string
 	// Versions are the registry keys (Converter.Replaced) of the
 	// documents this message writes current: were one replaced after
@@ -565,6 +567,11 @@ type conv struct {
 	// survivor's): the registry of replaced documents may know a
 	// replacement accepted before the merge under it (knownKey).
 	retiredKey string
+	// merged are mergedKeys, worked out for the patient whose order key
+	// is mergedFor (mergedDone once they are).
+	merged     []string
+	mergedFor  string
+	mergedDone bool
 }
 
 // convPool recycles the conv structs (about 1.2 KB each, a sixteenth of

@@ -144,7 +144,7 @@ func (x *conv) cancelDocument() error {
 	// Remembered, so that the document arriving after its cancel (an
 	// interface engine's error queue replayed) is not filed current
 	// again in the wrong patient's record (see document).
-	x.replaces = append(x.replaces, x.retiringKeys("cancelled", key)...)
+	x.replaces = append(x.replaces, x.cancelKeys(key)...)
 	return nil
 }
 
@@ -169,6 +169,14 @@ func (x *conv) documentStatus() error {
 	if err := x.patientContext(); err != nil {
 		return err
 	}
+	if status == "superseded" && x.withdrawn(key) {
+		// Withdrawn by a cancel (T11) first: it stays entered-in-error,
+		// as it does against a replacement (see document).
+		status = ""
+	}
+	if status == "" && doc == "" {
+		return nil
+	}
 	x.changeDocument(key, status, doc)
 	// As a cancel (T11) or a replacement is, so that the document's
 	// earlier version arriving or retried after this does not undo it.
@@ -183,11 +191,54 @@ func (x *conv) documentStatus() error {
 func (x *conv) retiredKeys(status string, key fhir.Identifier) []string {
 	switch status {
 	case "entered-in-error":
-		return x.retiringKeys("cancelled", key)
+		return x.cancelKeys(key)
 	case "superseded":
 		return x.retiringKeys("replaced", key)
 	}
 	return nil
+}
+
+// cancelKeys are the registry keys that remember the document key names
+// as cancelled: retiringKeys("cancelled", key), and the key of its cancel
+// for any patient (anyCancelKey), by which a document filed to another
+// patient after it is known as refiled there (see document).
+func (x *conv) cancelKeys(key fhir.Identifier) []string {
+	return append(x.retiringKeys("cancelled", key), anyCancelKey(key))
+}
+
+// anyCancelKey is the registry key of a cancel of the document key names,
+// whichever patient it was cancelled for.
+func anyCancelKey(key fhir.Identifier) string {
+	return registryKeyOf("", "cancelled-any", key)
+}
+
+// cancelledHere reports whether a cancel (T11) of the document key names
+// was accepted for the message's patient, or for a record merged into it
+// (knownKey) unless the document was filed again to this patient after a
+// cancel elsewhere (its "refiled" key): a document filed to a duplicate
+// record, cancelled there and filed to the right one, is that record's
+// own once the registrar merges the duplicate into it, and the cancel
+// withdrew it from the duplicate only.
+func (x *conv) cancelledHere(key fhir.Identifier) bool {
+	if x.known(x.registryKey("cancelled", key)) {
+		return true
+	}
+	if x.known(x.registryKey("refiled", key)) {
+		return false
+	}
+	return x.knownKey("cancelled", key)
+}
+
+// withdrawn reports whether the document key names stands withdrawn at
+// the exchange by a cancel (T11): one for this patient or a record merged
+// into it (cancelledHere), or one for another patient, the document not
+// filed to this one since (its DocumentReference is one, keyed by its
+// number, whichever patient it was filed to).
+func (x *conv) withdrawn(key fhir.Identifier) bool {
+	if x.cancelledHere(key) {
+		return true
+	}
+	return x.known(anyCancelKey(key)) && !x.known(x.registryKey("refiled", key))
 }
 
 // retiringKeys are registryKey(what, ids...) of the message's patient and
@@ -199,16 +250,30 @@ func (x *conv) retiredKeys(status string, key fhir.Identifier) []string {
 // is scoped, the retry would miss it and file the document current again.
 func (x *conv) retiringKeys(what string, ids ...fhir.Identifier) []string {
 	keys := []string{x.registryKey(what, ids...)}
-	own := x.orderKey
-	defer func() { x.orderKey = own }()
-	seen := map[string]bool{own: true}
+	for _, k := range x.mergedKeys() {
+		keys = append(keys, registryKeyOf(k, what, ids...))
+	}
+	return keys
+}
+
+// mergedKeys are the order keys of the retired identifier the message
+// names (retiredKey) and of every record merged into the message's
+// patient, directly or down chains (C into B, then B into A: A has both),
+// each once and never the patient's own. Merged answers from the merge
+// registry's index of survivors, so the walk visits those records only,
+// never the whole registry, and it is done once per message.
+func (x *conv) mergedKeys() []string {
+	if x.mergedFor == x.orderKey && x.mergedDone {
+		return x.merged
+	}
+	x.merged, x.mergedFor, x.mergedDone = x.merged[:0], x.orderKey, true
+	seen := map[string]bool{x.orderKey: true}
 	add := func(orderKey string) bool {
 		if seen[orderKey] {
 			return false
 		}
 		seen[orderKey] = true
-		x.orderKey = orderKey
-		keys = append(keys, x.registryKey(what, ids...))
+		x.merged = append(x.merged, orderKey)
 		return true
 	}
 	if x.retiredKey != "" {
@@ -216,7 +281,7 @@ func (x *conv) retiringKeys(what string, ids ...fhir.Identifier) []string {
 	}
 	ml, ok := x.c.Merges.(MergedLookup)
 	if !ok {
-		return keys
+		return x.merged
 	}
 	todo := []merges.ID{{System: x.orderID.System, Value: x.orderID.Value}}
 	for len(todo) > 0 {
@@ -228,7 +293,7 @@ func (x *conv) retiringKeys(what string, ids ...fhir.Identifier) []string {
 			}
 		}
 	}
-	return keys
+	return x.merged
 }
 
 // availability maps the TXA-19 codes (table 0273) that retire a document
@@ -254,12 +319,18 @@ func hasDocumentContent(m *hl7v2.Message) bool {
 // number never meet). It is a hash, so neither the document numbers nor the patient's
 // show in it; the registry is kept in the data directory.
 func (x *conv) registryKey(what string, ids ...fhir.Identifier) string {
+	return registryKeyOf(x.orderKey, what, ids...)
+}
+
+// registryKeyOf is registryKey for the patient whose order key is
+// orderKey.
+func registryKeyOf(orderKey, what string, ids ...fhir.Identifier) string {
 	h := sha256.New()
 	part := func(s string) {
 		h.Write([]byte{byte(len(s) >> 8), byte(len(s))})
 		h.Write([]byte(s))
 	}
-	part(x.orderKey)
+	part(orderKey)
 	for _, id := range ids {
 		part(id.System)
 		part(id.Value)
@@ -273,19 +344,22 @@ func (x *conv) known(key string) bool {
 }
 
 // knownKey reports whether the registry holds registryKey(what, ids...)
-// of the message's patient or, when a merge retired the identifier the
-// message names (retie), of that identifier: a replacement accepted
-// before the merge was recorded under the retired patient's key.
+// of the message's patient or of a record merged into it (mergedKeys):
+// a cancel or a replacement accepted before the merge was recorded under
+// the merged record's key, whether the message names that retired
+// identifier or the survivor (a sender that moved its queued messages to
+// the surviving record).
 func (x *conv) knownKey(what string, ids ...fhir.Identifier) bool {
 	if x.known(x.registryKey(what, ids...)) {
 		return true
 	}
-	if x.retiredKey == "" || x.c.Replaced == nil {
+	if x.c.Replaced == nil {
 		return false
 	}
-	own := x.orderKey
-	x.orderKey = x.retiredKey
-	k := x.registryKey(what, ids...)
-	x.orderKey = own
-	return x.known(k)
+	for _, k := range x.mergedKeys() {
+		if x.known(registryKeyOf(k, what, ids...)) {
+			return true
+		}
+	}
+	return false
 }

@@ -1253,7 +1253,14 @@ func (x *conv) document() error {
 			x.replaces = append(x.replaces, x.registryKey("appends", key, *parent))
 		case "T09", "T10":
 			rel = "replaces"
-			x.changeDocument(*parent, "superseded", "")
+			if !x.withdrawn(*parent) {
+				// A parent withdrawn by a cancel (T11) stays
+				// entered-in-error: superseded would make it visible
+				// again as history of the record it was withdrawn
+				// from. A cancel wins over a replacement, as it does
+				// for the parent arriving late (below) or retried.
+				x.changeDocument(*parent, "superseded", "")
+			}
 			x.replaces = append(x.replaces, x.retiringKeys("replaced", *parent)...)
 			x.replaces = append(x.replaces, x.registryKey("replaces", key, *parent))
 		case "T03", "T04", "T07", "T08":
@@ -1273,7 +1280,7 @@ func (x *conv) document() error {
 	// earlier version of it arriving or retried later (its bundle
 	// dead-lettered) is not filed current again over this status.
 	x.replaces = append(x.replaces, x.retiredKeys(dr.Status, key)...)
-	if dr.Status != "entered-in-error" && x.knownKey("cancelled", key) {
+	if dr.Status != "entered-in-error" && x.cancelledHere(key) {
 		// A cancel (T11) of this document was accepted first: it was
 		// withdrawn from this patient's record, and the original or an
 		// edit arriving after it (an error queue replayed) does not file
@@ -1289,6 +1296,13 @@ func (x *conv) document() error {
 	}
 	if dr.Status == "current" {
 		x.versions = append(x.versions, x.registryKey("replaced", key))
+		if x.known(anyCancelKey(key)) {
+			// Filed current after a cancel for another patient (the
+			// document moved from the wrong record to the right one):
+			// remembered, so that the cancel does not follow it here
+			// when that other record is merged into this one.
+			x.replaces = append(x.replaces, x.registryKey("refiled", key))
+		}
 	}
 	if dr.Status != "entered-in-error" {
 		// Written superseded too: a cancel recorded after this message

@@ -196,10 +196,13 @@ func sameID(a, b *fhir.Identifier) bool {
 // every document e replaces (Document.Replaces), and whether the registry
 // already knows d itself as replaced (Document.Superseded). A key names
 // the document by each identifier it may have been filed under, for its
-// patient as the package names them and, when a merge retired that
-// identifier, for the record that survived: a replacement sent before
-// the merge and its original after it (or the other way round) still
-// meet.
+// patient as the package names them, for the record that survived when a
+// merge retired that identifier, and for every record merged into that
+// one, directly or down chains (C into B, then B into A): a replacement
+// sent before the merge and its original after it (or the other way
+// round) still meet, whether the later package names the retired record
+// or the survivor. Merged answers from the merge registry's index of
+// survivors, so only those records are visited.
 func (c *Converter) registry(d *faxfhir.Document, e Entry) error {
 	scopes := []string{""}
 	if pt := d.Patient; pt != nil {
@@ -211,6 +214,21 @@ func (c *Converter) registry(d *faxfhir.Document, e Entry) error {
 			}
 			if ok {
 				scopes = append(scopes, fhir.PatientKey(surv.System, surv.Value))
+			} else {
+				surv = merges.ID{System: pt.System, Value: pt.Value}
+			}
+			if ml, ok := c.Docs.Merges.(interface{ Merged(merges.ID) []merges.ID }); ok {
+				todo := []merges.ID{surv}
+				for len(todo) > 0 {
+					id := todo[len(todo)-1]
+					todo = todo[:len(todo)-1]
+					for _, m := range ml.Merged(id) {
+						if k := fhir.PatientKey(m.System, m.Value); !slices.Contains(scopes, k) {
+							scopes = append(scopes, k)
+							todo = append(todo, m)
+						}
+					}
+				}
 			}
 		}
 	}
