@@ -90,12 +90,16 @@ func newOpsAudit(cfg *config.Config, what string) (*opsAudit, error) {
 }
 
 // action records one operator action now (sent, or handed off durably);
-// an error means the event is lost and the caller must say so.
+// an error means the event is lost and the caller must say so. It names
+// the person running the command, unless x names another (the one who
+// ran a release or a replay this command finished).
 func (a *opsAudit) action(ctx context.Context, x audit.OperatorAction) error {
 	if a == nil {
 		return nil
 	}
-	x.Operator = a.op
+	if x.Operator.UserID == "" {
+		x.Operator = a.op
+	}
 	x.Gateway, x.GatewayAddr = a.gateway, a.host
 	if x.ExchangeURL == "" {
 		x.ExchangeURL, x.ExchangeAddr = a.exchangeURL, a.exchangeHost

@@ -198,7 +198,7 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
 	g.pipe, _, err = ingestPipeline(cfg, g.q, g.seen, g.key, convs, log.With("component", "pipeline"),
-		func(in adapters.Raw, u *pipeline.Unit, label string) { g.audit.held(in, u, label) }, g.audit.finishedRelease)
+		func(in adapters.Raw, u *pipeline.Unit, label string) { g.audit.held(in, u, label) }, g.audit.finishedCutShort)
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/ferry-health/ferry/adapters/ehrdrop"
 	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/adapters/pipeline"
+	"github.com/ferry-health/ferry/cmd/ferry/ops"
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/installer"
 	"github.com/ferry-health/ferry/queue"
@@ -492,7 +493,7 @@ func quarantineReplay(ctx context.Context, cfg *config.Config, key *seal.Key, id
 	}
 	defer reg.Close()
 	convs := useReplaced(converters(cfg), reg)
-	if r.pipe, _, err = ingestPipeline(cfg, r.q, seen, key, convs, newLogger(io.Discard, cfg.Log.Level), onHeld, trail.finishedRelease); err != nil {
+	if r.pipe, _, err = ingestPipeline(cfg, r.q, seen, key, convs, newLogger(io.Discard, cfg.Log.Level), onHeld, trail.finishedCutShort); err != nil {
 		return err
 	}
 	r.pipe.SetReplaced(reg)
@@ -505,6 +506,9 @@ func quarantineReplay(ctx context.Context, cfg *config.Config, key *seal.Key, id
 	}
 	defer mreg.Close()
 	r.quar = r.pipe.Quarantine()
+	// A replay cut short is finished by the next process that holds the
+	// queue, whose audit event then names the person who ran it.
+	r.quar.SetReplayedBy(recordBy(ops.LocalOperator()))
 	r.quar.SetStored(func(id string) { r.requarantined = append(r.requarantined, id) })
 	if all {
 		if ids, err = r.quar.List(); err != nil {
