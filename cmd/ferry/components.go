@@ -307,35 +307,47 @@ func finishCutShort(q pipeline.Putter, seen pipeline.Deduper, quar *pipeline.Qua
 	return replayed, released, removed, nil
 }
 
+// releaseBegun is a release of a held entry begun (Held.BeginRelease)
+// and not finished: the entry as it was (nil when it cannot be read) and
+// who ran the release, as recordBy wrote it.
+type releaseBegun struct {
+	e  *pipeline.HeldEntry
+	by string
+}
+
 // releasesBegun returns the held entries whose release was begun
 // (Held.BeginRelease) and not finished, read before finishCutShort
-// removes those it finishes. An entry that cannot be read is left out:
-// its event then names it without its patient.
-func releasesBegun(held *pipeline.Held) map[string]*pipeline.HeldEntry {
+// removes those it finishes. An entry that cannot be read is kept
+// without it: its event then names it without its patient.
+func releasesBegun(held *pipeline.Held) map[string]releaseBegun {
 	ids, _ := held.List()
-	m := map[string]*pipeline.HeldEntry{}
+	m := map[string]releaseBegun{}
 	for _, id := range ids {
-		if qid, err := held.Releasing(id); err != nil || qid == "" {
+		qid, by, err := held.Releasing(id)
+		if err != nil || qid == "" {
 			continue
 		}
+		r := releaseBegun{by: by}
 		if e, err := held.Get(id); err == nil {
-			m[filepath.Base(id)] = e
+			r.e = e
 		}
+		m[filepath.Base(id)] = r
 	}
 	return m
 }
 
 // finishedRelease is the audit event of a release cut short after it
-// queued held entry id as queue item qid, finished now; e is the entry as
-// it was (nil when it could not be read). Nothing on disk tells whether
-// the release had recorded its event before it was cut short (it does
-// so between the Put and the entry's removal), so the event says it may
-// repeat one: a release of restricted data missing from the trail is
-// worse than one recorded twice.
-func finishedRelease(id, qid string, e *pipeline.HeldEntry) audit.OperatorAction {
-	x := audit.OperatorAction{Kind: audit.OpHeldRelease, Object: id, ObjectType: audit.IDHeldBundle, QueueID: qid}
+// queued held entry id as queue item qid, finished now; r is the entry as
+// it was (nil when it could not be read) and who ran the release (the
+// zero Operator in the event when its record does not say). Nothing on
+// disk tells whether the release had recorded its event before it was cut
+// short (it does so between the Put and the entry's removal), so the
+// event says it may repeat one: a release of restricted data missing from
+// the trail is worse than one recorded twice.
+func finishedRelease(id, qid string, r releaseBegun) audit.OperatorAction {
+	x := audit.OperatorAction{Kind: audit.OpHeldRelease, Operator: recordedBy(r.by), Object: id, ObjectType: audit.IDHeldBundle, QueueID: qid}
 	held := "released from hold"
-	if e != nil {
+	if e := r.e; e != nil {
 		x.Patient, x.ControlID, x.Label = e.Key, e.Attrs["control_id"], e.Label
 		held += " (" + e.Label + ")"
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/pipeline"
+	"github.com/ferry-health/ferry/cmd/ferry/ops"
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/installer"
 	"github.com/ferry-health/ferry/queue"
@@ -212,7 +213,7 @@ func heldDiscard(ctx context.Context, held *pipeline.Held, ids []string, aud *op
 			x.Patient, x.ControlID, x.Label = e.Key, e.Attrs["control_id"], e.Label
 		}
 		var err error
-		if qid, rerr := held.Releasing(id); rerr != nil || qid != "" {
+		if qid, _, rerr := held.Releasing(id); rerr != nil || qid != "" {
 			// Its bundle may be in the queue already, which sends it
 			// whatever the held store says: the release is finished
 			// (or found never done) by `ferry held release` first.
@@ -451,8 +452,9 @@ func heldRelease(ctx context.Context, cfg *config.Config, key *seal.Key, held *p
 		it, err := heldItem(q, held, key, e, edit)
 		if err == nil {
 			// Recorded before the Put, so that a release cut short
-			// after it is finished, not queued twice (FinishReleases).
-			if err = held.BeginRelease(id, q.ItemID(it)); err != nil {
+			// after it is finished, not queued twice (FinishReleases),
+			// and its event names the person releasing.
+			if err = held.BeginRelease(id, q.ItemID(it), recordBy(ops.LocalOperator())); err != nil {
 				if it.BodyFile != "" {
 					os.Remove(it.BodyFile)
 				}

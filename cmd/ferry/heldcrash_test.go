@@ -121,7 +121,9 @@ func TestHeldReleaseKilledHalfWay(t *testing.T) {
 	// The gateway's start finishes the release: the trail must show that
 	// a person let restricted data go, as the release would have (the
 	// held-release event, its bundle, patient and queue item), through
-	// the gateway's own audit sink, saying it was finished at start.
+	// the gateway's own audit sink, saying it was finished at start, and
+	// naming that person (the account that ran the release), not
+	// "unknown".
 	t.Run("gateway start audited", func(t *testing.T) {
 		dir, _, id := killed(t)
 		repo := newUDPRepo(t)
@@ -170,7 +172,11 @@ audit: {url: %q, source_id: clinic-7-ferry}
 			t.Fatalf("%d held-release events at the gateway's start, want 1", len(release))
 		}
 		wantIn(t, "the finished release's event", release[0], `ParticipantObjectID="`+id+`"`, `ParticipantObjectID="k1"`,
-			`ParticipantObjectID="`+pend[0].ID+`"`, `type="security-label" value="Ug=="`, "finished at the gateway&#39;s start", `AuditSourceID="clinic-7-ferry"`)
+			`ParticipantObjectID="`+pend[0].ID+`"`, `type="security-label" value="Ug=="`, "finished at the gateway&#39;s start", `AuditSourceID="clinic-7-ferry"`,
+			`UserID="`+me(t)+`"`)
+		if strings.Contains(release[0], `UserID="unknown"`) {
+			t.Errorf("the finished release's event names the person unknown:\n%s", release[0])
+		}
 	})
 	t.Run("gateway started, then released again", func(t *testing.T) {
 		dir, cfgFile, id := killed(t)
