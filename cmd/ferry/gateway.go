@@ -137,6 +137,11 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 			if opened.sched != nil {
 				_ = opened.sched.Shutdown()
 			}
+			// What the audit trail holds is spooled for the next
+			// start: the events of a release or a replay cut short,
+			// which opening the pipeline finished, are recorded
+			// nowhere else (their records are gone).
+			_ = opened.audit.Shutdown(context.Background())
 			opened.closeStores()
 		}
 	}()
