@@ -560,6 +560,15 @@ func quarantineReplay(ctx context.Context, cfg *config.Config, key *seal.Key, id
 			x.OutcomeDesc = "converted; queued before, not queued again"
 		case replayStillFails:
 			x.Outcome, x.OutcomeDesc = audit.OutcomeSeriousFail, "replay failed: still not convertible; quarantined again as "+strings.Join(r.requarantined, ", ")
+		case replayRefused:
+			// Converted, and refused by the rule on newer data of its
+			// patient (replayLaterError): not performed, as a hold by
+			// policy is recorded (minor failure), not failed; the
+			// patient weighed is named, as the refusal names it.
+			if le := (*replayLaterError)(nil); x.Patient == "" && errors.As(rerr, &le) && len(le.keys) > 0 {
+				x.Patient = le.keys[0]
+			}
+			x.Outcome, x.OutcomeDesc = audit.OutcomeMinorFailure, "replay refused: newer data of the patient was delivered or waits in the queue, or that is not known; not queued, the entry stays (a replay with --force sends it)"
 		default:
 			x.Outcome, x.OutcomeDesc = opOutcome("replay", rerr)
 		}
