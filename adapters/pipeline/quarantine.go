@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -515,7 +514,7 @@ type ReplayFinished struct {
 	// for the next replay, which finds what was queued queued before.
 	Listed bool
 	// Queued are the queue items the replay committed, and Patients
-	// their patient keys (once each, in order; none in an older record).
+	// the patient key of each ("" in an older record).
 	Queued   []string
 	Patients []string
 	// By is who ran the replay, as SetReplayedBy named them; "" when the
@@ -561,11 +560,8 @@ func (q *Quarantine) FinishReplays(queued func(qid string) bool, seen interface{
 				if qid == "" || !queued(qid) {
 					continue // cut short before its commit, or torn
 				}
-				r.Queued = append(r.Queued, qid)
 				v, patient, _ := strings.Cut(v, " ")
-				if patient != "" && !slices.Contains(r.Patients, patient) {
-					r.Patients = append(r.Patients, patient)
-				}
+				r.Queued, r.Patients = append(r.Queued, qid), append(r.Patients, patient)
 				var k [32]byte
 				if n, err := hex.Decode(k[:], []byte(v)); err == nil && n == len(k) && k != [32]byte{} {
 					if err := seen.Add(k); err != nil {

@@ -212,7 +212,9 @@ func ingestPipeline(cfg *config.Config, q pipeline.Putter, seen pipeline.Deduper
 		// Recorded even when finishing the rest failed: what was
 		// finished is sent on.
 		for _, r := range replayed {
-			onFinished(finishedReplay(r))
+			for _, x := range finishedReplay(r) {
+				onFinished(x)
+			}
 		}
 	}
 	if err != nil {
@@ -355,24 +357,53 @@ func finishedRelease(id, qid string, r releaseBegun) audit.OperatorAction {
 	return x
 }
 
-// finishedReplay is the audit event of a replay of a quarantined input
+// finishedReplay is the audit events of a replay of a quarantined input
 // cut short after it queued (a part of) it, finished now: the input is
-// sent on, as the replay's own event would have said. It names the
+// sent on, as the replay's own events would have said. They name the
 // person who ran the replay when its record does (the zero Operator
-// otherwise), the input's first patient and queue item, as a replay's
-// event does. Nothing on disk tells whether the replay recorded its event
-// before it was cut short (it does so after the entry's removal, before
-// the record's), so the event says it may repeat one.
-func finishedReplay(r pipeline.ReplayFinished) audit.OperatorAction {
-	x := audit.OperatorAction{Kind: audit.OpQuarantineReplay, Operator: recordedBy(r.By), Object: r.ID, ObjectType: audit.IDQuarantined, QueueID: r.Queued[0]}
-	if len(r.Patients) > 0 {
-		x.Patient = r.Patients[0]
-	}
+// otherwise), and one patient each, with that patient's first queue
+// item, as a replay's events do (replayEvents). Nothing on disk tells
+// whether the replay recorded them before it was cut short (it does so
+// after the entry's removal, before the record's), so each says it may
+// repeat one.
+func finishedReplay(r pipeline.ReplayFinished) []audit.OperatorAction {
+	x := audit.OperatorAction{Kind: audit.OpQuarantineReplay, Operator: recordedBy(r.By), Object: r.ID, ObjectType: audit.IDQuarantined}
 	x.OutcomeDesc = "converted and queued for the exchange (a replay cut short after queueing it, finished now; it may have recorded this event before it was cut short)"
 	if r.Listed {
 		x.OutcomeDesc += "; its quarantine entry is still listed, and a replay of it queues what was not queued, if anything"
 	}
-	return x
+	items := make([]queuedItem, len(r.Queued))
+	for i, qid := range r.Queued {
+		items[i] = queuedItem{id: qid, key: r.Patients[i]}
+	}
+	return replayEvents(x, items)
+}
+
+// replayEvents is x, the event of a replay of a quarantined input, once
+// for each patient of items (the bundles the replay queued or held, in
+// order), naming that patient and its first item: DICOM's Patient Record
+// message (PS3.15 A.5.3.9) names one patient, and an input of several
+// (an export's CSV file, quarantined whole) sends each one's data on. x
+// as it is when no item names a patient.
+func replayEvents(x audit.OperatorAction, items []queuedItem) []audit.OperatorAction {
+	var xs []audit.OperatorAction
+	seen := map[string]bool{}
+	for _, it := range items {
+		if it.key == "" || seen[it.key] {
+			continue
+		}
+		seen[it.key] = true
+		y := x
+		y.Patient, y.ControlID, y.QueueID = it.key, it.controlID, it.id
+		xs = append(xs, y)
+	}
+	if len(xs) == 0 {
+		if len(items) > 0 {
+			x.QueueID = items[0].id
+		}
+		xs = append(xs, x)
+	}
+	return xs
 }
 
 // recordBy is op as the record of a replay or a release begun keeps it

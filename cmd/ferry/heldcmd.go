@@ -501,7 +501,11 @@ func finishHeld(ctx context.Context, q *diskq.Queue, seen pipeline.Deduper, quar
 	}
 	var errs []error
 	for _, r := range replayed {
-		if err := aud.finished(ctx, finishedReplay(r)); err != nil {
+		var err error
+		for _, x := range finishedReplay(r) {
+			err = errors.Join(err, aud.finished(ctx, x))
+		}
+		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", r.ID, err))
 			continue
 		}
