@@ -549,7 +549,9 @@ func (h *Held) Remove(id string) error {
 }
 
 // releaseSuffix names the record of a release begun: <id>.release holds
-// the ID of the queue item the entry is being put in as. It is written
+// the ID of the queue item the entry is being put in as, and on a second
+// line who runs the release (an older record has no second line). It is
+// written
 // and fsynced before the Put, so that a release cut short (the command
 // killed, the power lost) between the Put and the entry's removal is
 // finished by the next process that holds the queue (FinishReleases)
@@ -558,12 +560,18 @@ func (h *Held) Remove(id string) error {
 const releaseSuffix = ".release"
 
 // BeginRelease records durably that entry id is about to be put into the
-// queue as item qid. Call it with the queue's lock held, before the Put;
-// Remove the entry once the Put returned, or CancelRelease when the item
-// is not (or no longer) in the queue.
-func (h *Held) BeginRelease(id, qid string) error {
+// queue as item qid, released by the person by names (an opaque line of
+// text, which Releasing returns, so that what finishes a release cut
+// short can name them). Call it with the queue's lock held, before the
+// Put; Remove the entry once the Put returned, or CancelRelease when the
+// item is not (or no longer) in the queue.
+func (h *Held) BeginRelease(id, qid, by string) error {
 	id = filepath.Base(id)
-	if err := durable.WriteFile(filepath.Join(h.dir, id+releaseSuffix), []byte(qid), 0o600); err != nil {
+	rec := qid
+	if by != "" {
+		rec += "\n" + strings.ReplaceAll(by, "\n", " ")
+	}
+	if err := durable.WriteFile(filepath.Join(h.dir, id+releaseSuffix), []byte(rec), 0o600); err != nil {
 		return fmt.Errorf("record release of held entry %s: %w", id, err)
 	}
 	return nil
@@ -579,16 +587,18 @@ func (h *Held) CancelRelease(id string) error {
 }
 
 // Releasing returns the queue item ID of a release of entry id begun and
-// not finished, "" when none was.
-func (h *Held) Releasing(id string) (string, error) {
+// not finished, "" when none was, and who ran it as BeginRelease was
+// told ("" when the record does not say).
+func (h *Held) Releasing(id string) (qid, by string, err error) {
 	b, err := os.ReadFile(filepath.Join(h.dir, filepath.Base(id)+releaseSuffix))
 	if os.IsNotExist(err) {
-		return "", nil
+		return "", "", nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("held entry %s: %w", filepath.Base(id), err)
+		return "", "", fmt.Errorf("held entry %s: %w", filepath.Base(id), err)
 	}
-	return strings.TrimSpace(string(b)), nil
+	qid, by, _ = strings.Cut(strings.TrimSpace(string(b)), "\n")
+	return strings.TrimSpace(qid), strings.TrimSpace(by), nil
 }
 
 // FinishReleases completes the releases a crash cut short (BeginRelease):
@@ -610,7 +620,7 @@ func (h *Held) FinishReleases(queued func(qid string) bool) (map[string]string, 
 		if !ok || durable.IsTemp(de.Name()) {
 			continue
 		}
-		qid, err := h.Releasing(id)
+		qid, _, err := h.Releasing(id)
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -53,6 +53,9 @@ type Quarantine struct {
 	// replayed: what it leaves quarantined again is as old as it.
 	replaying *QuarantineEntry
 	delivered *deliveries // the delivery log as last read (readLog)
+	// replayedBy, when set (SetReplayedBy), names who runs the replays,
+	// in their records (replaySuffix).
+	replayedBy string
 }
 
 // DeliveryLogger logs into a file the patient keys of the items
@@ -262,6 +265,16 @@ func (q *Quarantine) Replaying(e *QuarantineEntry) {
 	q.mu.Unlock()
 }
 
+// SetReplayedBy names who runs the replays from now on (an opaque line
+// of text, no newline): it is written into each replay's record, so that
+// the process that finishes a replay cut short can name that person in
+// its audit event (ReplayFinished.By), not only itself.
+func (q *Quarantine) SetReplayedBy(by string) {
+	q.mu.Lock()
+	q.replayedBy = strings.ReplaceAll(by, "\n", " ")
+	q.mu.Unlock()
+}
+
 // maxIDLen bounds the ids of entries a replay quarantines again, which
 // grow by a ULID at each replay that still fails: past it, the new id is
 // made from the first entry's ULID, which keeps its place among other
@@ -445,9 +458,11 @@ func (q *Quarantine) Remove(id string) error {
 }
 
 // replaySuffix names the record of a replay begun: <id>.replay holds a
-// line "<queue item ID> <dedup key in hex>" for each item the replay of
-// entry id is about to commit to the queue, appended and fsynced before
-// the commit (noteReplay). A replay cut short (the command killed, the
+// line "<queue item ID> <dedup key in hex> <patient key>" for each item
+// the replay of entry id is about to commit to the queue, appended and
+// fsynced before the commit (noteReplay), after a first line "by <who>"
+// when SetReplayedBy named who runs it (an older record has neither the
+// line nor the patient keys). A replay cut short (the command killed, the
 // power lost) between a commit and the entry's removal left the input's
 // bundles queued and its entry listed, and the duplicate filter's keys of
 // them perhaps not on disk yet (Deduper.Remember): replayed again, it was
@@ -464,7 +479,7 @@ const replaySuffix = ".replay"
 // assign item IDs ahead (not diskq) is not noted.
 func (q *Quarantine) noteReplay(qu Putter, items []*queue.Item, units []*Unit) error {
 	q.mu.Lock()
-	r := q.replaying
+	r, by := q.replaying, q.replayedBy
 	q.mu.Unlock()
 	ider, ok := qu.(interface{ ItemID(it *queue.Item) string })
 	if r == nil || !ok || len(items) == 0 {
@@ -472,11 +487,14 @@ func (q *Quarantine) noteReplay(qu Putter, items []*queue.Item, units []*Unit) e
 	}
 	var b []byte
 	for i, it := range items {
-		b = fmt.Appendf(b, "%s %x\n", ider.ItemID(it), units[i].Dedup)
+		b = fmt.Appendf(b, "%s %x %s\n", ider.ItemID(it), units[i].Dedup, it.Key)
 	}
 	path := filepath.Join(q.dir, filepath.Base(r.ID)+replaySuffix)
 	var err error
 	if _, serr := os.Stat(path); errors.Is(serr, os.ErrNotExist) {
+		if by != "" {
+			b = append([]byte("by "+by+"\n"), b...)
+		}
 		err = durable.WriteFile(path, b, 0o600)
 	} else {
 		err = appendSynced(path, b)
@@ -487,20 +505,39 @@ func (q *Quarantine) noteReplay(qu Putter, items []*queue.Item, units []*Unit) e
 	return nil
 }
 
+// ReplayFinished is a replay cut short after it queued a part of its
+// input, which FinishReplays finished: what its audit event names, since
+// the replay may not have recorded it.
+type ReplayFinished struct {
+	ID string // the quarantine entry replayed
+	// Listed: the entry is still listed (cut short before its removal),
+	// for the next replay, which finds what was queued queued before.
+	Listed bool
+	// Queued are the queue items the replay committed, and Patients
+	// the patient key of each ("" in an older record).
+	Queued   []string
+	Patients []string
+	// By is who ran the replay, as SetReplayedBy named them; "" when the
+	// record does not say.
+	By string
+}
+
 // FinishReplays completes the replays a crash cut short (replaySuffix):
 // the dedup keys of the items of each that the queue holds (whose commit
 // was done) are added to seen, on disk when it returns, and the record is
 // removed. The entries stay, for the next replay, which finds their
 // queued bundles queued before, and queues what was not. It returns the
-// entries some of whose bundles were queued. Call it with the queue's
-// lock held, before the queue stores or delivers anything (an item
-// delivered is no longer held, and its key would be left out).
-func (q *Quarantine) FinishReplays(queued func(qid string) bool, seen interface{ Add(key [32]byte) error }) ([]string, error) {
+// replays some of whose items were queued, whether or not the entry is
+// still listed (a replay cut short after removing it, before it recorded
+// its event, finished too). Call it with the queue's lock held, before
+// the queue stores or delivers anything (an item delivered is no longer
+// held, and its key would be left out).
+func (q *Quarantine) FinishReplays(queued func(qid string) bool, seen interface{ Add(key [32]byte) error }) ([]ReplayFinished, error) {
 	des, err := os.ReadDir(q.dir)
 	if err != nil {
 		return nil, fmt.Errorf("read quarantine: %w", err)
 	}
-	var done []string
+	var done []ReplayFinished
 	var errs []error
 	for _, de := range des {
 		id, ok := strings.CutSuffix(de.Name(), replaySuffix)
@@ -513,13 +550,18 @@ func (q *Quarantine) FinishReplays(queued func(qid string) bool, seen interface{
 			if err != nil {
 				return err
 			}
-			committed := false
+			r := ReplayFinished{ID: id}
 			for line := range strings.Lines(string(b)) {
 				qid, v, _ := strings.Cut(strings.TrimSpace(line), " ")
+				if qid == "by" {
+					r.By = v
+					continue
+				}
 				if qid == "" || !queued(qid) {
 					continue // cut short before its commit, or torn
 				}
-				committed = true
+				v, patient, _ := strings.Cut(v, " ")
+				r.Queued, r.Patients = append(r.Queued, qid), append(r.Patients, patient)
 				var k [32]byte
 				if n, err := hex.Decode(k[:], []byte(v)); err == nil && n == len(k) && k != [32]byte{} {
 					if err := seen.Add(k); err != nil {
@@ -530,8 +572,10 @@ func (q *Quarantine) FinishReplays(queued func(qid string) bool, seen interface{
 			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return err
 			}
-			if _, err := os.Stat(filepath.Join(q.dir, id+".json")); committed && err == nil {
-				done = append(done, id)
+			if len(r.Queued) > 0 {
+				_, err := os.Stat(filepath.Join(q.dir, id+".json"))
+				r.Listed = err == nil
+				done = append(done, r)
 			}
 			return nil
 		}()

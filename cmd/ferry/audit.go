@@ -333,22 +333,29 @@ func (t *auditTrail) received(in adapters.Raw, err error, patients ...fhir.Ident
 	t.rec.Record(audit.ImportEvent(x))
 }
 
-// finishedRelease records x, the event of a release of a held bundle
-// cut short and finished by this process as it opened the queue
-// (finishedRelease in components.go). The person who ran the release is
-// not known here: in the gateway the event says so, and that it was
-// finished at the gateway's start; in a command it names the person
-// running it, as the command's own finishing of a release does.
-func (t *auditTrail) finishedRelease(x audit.OperatorAction) {
+// finishedCutShort records x, the event of a release of a held bundle
+// or a replay of a quarantined input cut short and finished by this
+// process as it opened the queue (finishedRelease and finishedReplay in
+// components.go). x names the person who ran the release or the replay
+// when its record did; the event says who finished it. When the record
+// did not (one an older version wrote), the gateway's event says the
+// person is not known, and a command's names the person running it, as
+// the command's own finishing of a release does.
+func (t *auditTrail) finishedCutShort(x audit.OperatorAction) {
 	if t == nil {
 		return
 	}
-	if t.operator != nil {
+	switch {
+	case x.Operator.UserID != "" && t.operator != nil:
+		x.OutcomeDesc += "; finished by a later command, run by " + t.operator.UserID
+	case x.Operator.UserID != "":
+		x.OutcomeDesc += "; finished at the gateway's start"
+	case t.operator != nil:
 		x.Operator = *t.operator
 		x.OutcomeDesc += "; finished by this command"
-	} else {
+	default:
 		x.Operator = audit.Operator{UserID: "unknown", Address: t.host}
-		x.OutcomeDesc += "; finished at the gateway's start, the person who released it not known to the gateway"
+		x.OutcomeDesc += "; finished at the gateway's start, the person who ran it not known to the gateway"
 	}
 	x.Gateway, x.GatewayAddr = t.gateway, t.host
 	x.ExchangeURL, x.ExchangeAddr = t.exchangeURL, t.exchangeHost

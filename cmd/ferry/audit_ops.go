@@ -90,22 +90,34 @@ func newOpsAudit(cfg *config.Config, what string) (*opsAudit, error) {
 }
 
 // action records one operator action now (sent, or handed off durably);
-// an error means the event is lost and the caller must say so.
+// an error means the event is lost and the caller must say so. It names
+// the person running the command, unless x names another (the one who
+// ran a release or a replay this command finished).
 func (a *opsAudit) action(ctx context.Context, x audit.OperatorAction) error {
+	return a.actions(ctx, []audit.OperatorAction{x})
+}
+
+// actions is action for the events of one action (a replay's, one per
+// patient): sent together, or handed off in one file.
+func (a *opsAudit) actions(ctx context.Context, xs []audit.OperatorAction) error {
 	if a == nil {
 		return nil
 	}
-	x.Operator = a.op
-	x.Gateway, x.GatewayAddr = a.gateway, a.host
-	if x.ExchangeURL == "" {
-		x.ExchangeURL, x.ExchangeAddr = a.exchangeURL, a.exchangeHost
-	} else if x.ExchangeAddr == "" {
-		x.ExchangeAddr = a.host // a file this machine wrote (a backup)
+	for _, x := range xs {
+		if x.Operator.UserID == "" {
+			x.Operator = a.op
+		}
+		x.Gateway, x.GatewayAddr = a.gateway, a.host
+		if x.ExchangeURL == "" {
+			x.ExchangeURL, x.ExchangeAddr = a.exchangeURL, a.exchangeHost
+		} else if x.ExchangeAddr == "" {
+			x.ExchangeAddr = a.host // a file this machine wrote (a backup)
+		}
+		if x.Time.IsZero() {
+			x.Time = time.Now()
+		}
+		a.buf = append(a.buf, audit.OperatorEvent(x))
 	}
-	if x.Time.IsZero() {
-		x.Time = time.Now()
-	}
-	a.buf = append(a.buf, audit.OperatorEvent(x))
 	return a.flush(ctx)
 }
 

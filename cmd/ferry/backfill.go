@@ -112,7 +112,7 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	}
 	defer reg.Close()
 	convs := useReplaced(converters(cfg), reg)
-	pipe, held, err := ingestPipeline(cfg, q, seen, key, convs, log, trail.held, trail.finishedRelease)
+	pipe, held, err := ingestPipeline(cfg, q, seen, key, convs, log, trail.held, trail.finishedCutShort)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math/big"
@@ -160,11 +161,12 @@ func newFolderSource(set adapters.Settings, f config.Folder, next adapters.Consu
 // the gateway and backfill both need it: quarantine and held stores sealed
 // with key (nil: encryption off), patient keys pseudonymised under it, and
 // exchange.hold applied with onHeld told of each bundle kept back. A
-// release of a held bundle cut short after it was queued is finished
-// first, and onReleased (when not nil) is given its audit event, which
-// the release did not record or may not have. It returns the held store
-// too, for callers that count what it keeps.
-func ingestPipeline(cfg *config.Config, q pipeline.Putter, seen pipeline.Deduper, key *seal.Key, convs map[string]pipeline.Converter, log *slog.Logger, onHeld func(adapters.Raw, *pipeline.Unit, string), onReleased func(audit.OperatorAction)) (*pipeline.Pipeline, *pipeline.Held, error) {
+// release of a held bundle or a replay of a quarantined input cut short
+// after it was queued is finished first, and onFinished (when not nil) is
+// given its audit event, which the command did not record or may not
+// have. It returns the held store too, for callers that count what it
+// keeps.
+func ingestPipeline(cfg *config.Config, q pipeline.Putter, seen pipeline.Deduper, key *seal.Key, convs map[string]pipeline.Converter, log *slog.Logger, onHeld func(adapters.Raw, *pipeline.Unit, string), onFinished func(audit.OperatorAction)) (*pipeline.Pipeline, *pipeline.Held, error) {
 	quar, err := pipeline.OpenQuarantine(cfg.Path("quarantine"))
 	if err != nil {
 		return nil, nil, err
@@ -205,7 +207,16 @@ func ingestPipeline(cfg *config.Config, q pipeline.Putter, seen pipeline.Deduper
 	// Read before they are finished, which removes them: the release's
 	// audit event names the entry's patient and label.
 	releasing := releasesBegun(held)
-	released, _, err := finishCutShort(q, seen, quar, held, log)
+	replayed, released, _, err := finishCutShort(q, seen, quar, held, log)
+	if onFinished != nil {
+		// Recorded even when finishing the rest failed: what was
+		// finished is sent on.
+		for _, r := range replayed {
+			for _, x := range finishedReplay(r) {
+				onFinished(x)
+			}
+		}
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -213,8 +224,8 @@ func ingestPipeline(cfg *config.Config, q pipeline.Putter, seen pipeline.Deduper
 		if log != nil {
 			log.Warn("a release of a held bundle was cut short after it was queued; finished (the bundle is no longer held)", "held", id, "queue_id", qid)
 		}
-		if onReleased != nil {
-			onReleased(finishedRelease(id, qid, releasing[id]))
+		if onFinished != nil {
+			onFinished(finishedRelease(id, qid, releasing[id]))
 		}
 	}
 	if c, ok := q.(pipeline.LaterCounter); ok {
@@ -243,24 +254,29 @@ func ingestPipeline(cfg *config.Config, q pipeline.Putter, seen pipeline.Deduper
 // before the gateway's next start, and not finishing a replay first,
 // released a bundle the replay had held without telling the duplicate
 // filter its key, and the entry's next replay held it again, for a
-// second release. It returns the releases it finished (held entry to
-// queue item ID), for the caller to report, and the held entries of
-// replays it removed (logged with log, when not nil, as the replays
-// finished are).
-func finishCutShort(q pipeline.Putter, seen pipeline.Deduper, quar *pipeline.Quarantine, held *pipeline.Held, log *slog.Logger) (released map[string]string, removed []string, err error) {
+// second release. It returns the replays and the releases it finished
+// (held entry to queue item ID), for the caller to record and report,
+// and the held entries of replays it removed (logged with log, when not
+// nil, as the replays finished are).
+func finishCutShort(q pipeline.Putter, seen pipeline.Deduper, quar *pipeline.Quarantine, held *pipeline.Held, log *slog.Logger) (replayed []pipeline.ReplayFinished, released map[string]string, removed []string, err error) {
 	qh, canHold := q.(interface{ Holds(id string) bool })
 	if adder, ok := seen.(interface{ Add(key [32]byte) error }); ok && canHold {
 		// A replay cut short after it queued an input left its entry
 		// listed, and the duplicate filter perhaps without its keys:
 		// finished, so that it is not queued and sent again.
-		finished, err := quar.FinishReplays(qh.Holds, adder)
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, id := range finished {
-			if log != nil {
-				log.Warn("a replay of a quarantined input was cut short after it was queued; finished (`ferry quarantine replay` of the entry queues what it had not, if anything)", "quarantined", id)
+		replayed, err = quar.FinishReplays(qh.Holds, adder)
+		for _, r := range replayed {
+			if log == nil {
+				continue
 			}
+			if r.Listed {
+				log.Warn("a replay of a quarantined input was cut short after it was queued; finished (`ferry quarantine replay` of the entry queues what it had not, if anything)", "quarantined", r.ID, "queue_id", r.Queued[0])
+			} else {
+				log.Warn("a replay of a quarantined input was cut short after it was queued and its entry removed; finished", "quarantined", r.ID, "queue_id", r.Queued[0])
+			}
+		}
+		if err != nil {
+			return replayed, nil, nil, err
 		}
 	}
 	if canHold {
@@ -268,7 +284,7 @@ func finishCutShort(q pipeline.Putter, seen pipeline.Deduper, quar *pipeline.Qua
 		// too: finished before the queue delivers anything, so that it
 		// is not released and sent again.
 		if released, err = held.FinishReleases(qh.Holds); err != nil {
-			return released, nil, err
+			return replayed, released, nil, err
 		}
 	}
 	if sa, ok := seen.(interface {
@@ -282,7 +298,7 @@ func finishCutShort(q pipeline.Putter, seen pipeline.Deduper, quar *pipeline.Qua
 		// shares cannot be told: its entry goes, for that replay to hold
 		// it once.
 		if _, removed, err = held.FinishReplays(quar.Has, sa); err != nil {
-			return released, removed, err
+			return replayed, released, removed, err
 		}
 		for _, id := range removed {
 			if log != nil {
@@ -290,43 +306,123 @@ func finishCutShort(q pipeline.Putter, seen pipeline.Deduper, quar *pipeline.Qua
 			}
 		}
 	}
-	return released, removed, nil
+	return replayed, released, removed, nil
+}
+
+// releaseBegun is a release of a held entry begun (Held.BeginRelease)
+// and not finished: the entry as it was (nil when it cannot be read) and
+// who ran the release, as recordBy wrote it.
+type releaseBegun struct {
+	e  *pipeline.HeldEntry
+	by string
 }
 
 // releasesBegun returns the held entries whose release was begun
 // (Held.BeginRelease) and not finished, read before finishCutShort
-// removes those it finishes. An entry that cannot be read is left out:
-// its event then names it without its patient.
-func releasesBegun(held *pipeline.Held) map[string]*pipeline.HeldEntry {
+// removes those it finishes. An entry that cannot be read is kept
+// without it: its event then names it without its patient.
+func releasesBegun(held *pipeline.Held) map[string]releaseBegun {
 	ids, _ := held.List()
-	m := map[string]*pipeline.HeldEntry{}
+	m := map[string]releaseBegun{}
 	for _, id := range ids {
-		if qid, err := held.Releasing(id); err != nil || qid == "" {
+		qid, by, err := held.Releasing(id)
+		if err != nil || qid == "" {
 			continue
 		}
+		r := releaseBegun{by: by}
 		if e, err := held.Get(id); err == nil {
-			m[filepath.Base(id)] = e
+			r.e = e
 		}
+		m[filepath.Base(id)] = r
 	}
 	return m
 }
 
 // finishedRelease is the audit event of a release cut short after it
-// queued held entry id as queue item qid, finished now; e is the entry as
-// it was (nil when it could not be read). Nothing on disk tells whether
-// the release had recorded its event before it was cut short (it does
-// so between the Put and the entry's removal), so the event says it may
-// repeat one: a release of restricted data missing from the trail is
-// worse than one recorded twice.
-func finishedRelease(id, qid string, e *pipeline.HeldEntry) audit.OperatorAction {
-	x := audit.OperatorAction{Kind: audit.OpHeldRelease, Object: id, ObjectType: audit.IDHeldBundle, QueueID: qid}
+// queued held entry id as queue item qid, finished now; r is the entry as
+// it was (nil when it could not be read) and who ran the release (the
+// zero Operator in the event when its record does not say). Nothing on
+// disk tells whether the release had recorded its event before it was cut
+// short (it does so between the Put and the entry's removal), so the
+// event says it may repeat one: a release of restricted data missing from
+// the trail is worse than one recorded twice.
+func finishedRelease(id, qid string, r releaseBegun) audit.OperatorAction {
+	x := audit.OperatorAction{Kind: audit.OpHeldRelease, Operator: recordedBy(r.by), Object: id, ObjectType: audit.IDHeldBundle, QueueID: qid}
 	held := "released from hold"
-	if e != nil {
+	if e := r.e; e != nil {
 		x.Patient, x.ControlID, x.Label = e.Key, e.Attrs["control_id"], e.Label
 		held += " (" + e.Label + ")"
 	}
 	x.OutcomeDesc = held + " by a person; queued for the exchange (a release cut short after queueing it, finished now; it may have recorded this event before it was cut short)"
 	return x
+}
+
+// finishedReplay is the audit events of a replay of a quarantined input
+// cut short after it queued (a part of) it, finished now: the input is
+// sent on, as the replay's own events would have said. They name the
+// person who ran the replay when its record does (the zero Operator
+// otherwise), and one patient each, with that patient's first queue
+// item, as a replay's events do (replayEvents). Nothing on disk tells
+// whether the replay recorded them before it was cut short (it does so
+// after the entry's removal, before the record's), so each says it may
+// repeat one.
+func finishedReplay(r pipeline.ReplayFinished) []audit.OperatorAction {
+	x := audit.OperatorAction{Kind: audit.OpQuarantineReplay, Operator: recordedBy(r.By), Object: r.ID, ObjectType: audit.IDQuarantined}
+	x.OutcomeDesc = "converted and queued for the exchange (a replay cut short after queueing it, finished now; it may have recorded this event before it was cut short)"
+	if r.Listed {
+		x.OutcomeDesc += "; its quarantine entry is still listed, and a replay of it queues what was not queued, if anything"
+	}
+	items := make([]queuedItem, len(r.Queued))
+	for i, qid := range r.Queued {
+		items[i] = queuedItem{id: qid, key: r.Patients[i]}
+	}
+	return replayEvents(x, items)
+}
+
+// replayEvents is x, the event of a replay of a quarantined input, once
+// for each patient of items (the bundles the replay queued or held, in
+// order), naming that patient and its first item: DICOM's Patient Record
+// message (PS3.15 A.5.3.9) names one patient, and an input of several
+// (an export's CSV file, quarantined whole) sends each one's data on. x
+// as it is when no item names a patient.
+func replayEvents(x audit.OperatorAction, items []queuedItem) []audit.OperatorAction {
+	var xs []audit.OperatorAction
+	seen := map[string]bool{}
+	for _, it := range items {
+		if it.key == "" || seen[it.key] {
+			continue
+		}
+		seen[it.key] = true
+		y := x
+		y.Patient, y.ControlID, y.QueueID = it.key, it.controlID, it.id
+		xs = append(xs, y)
+	}
+	if len(xs) == 0 {
+		if len(items) > 0 {
+			x.QueueID = items[0].id
+		}
+		xs = append(xs, x)
+	}
+	return xs
+}
+
+// recordBy is op as the record of a replay or a release begun keeps it
+// (Quarantine.SetReplayedBy, Held.BeginRelease), for the process that
+// finishes one cut short to name the person: an account and a host
+// name, no PHI.
+func recordBy(op audit.Operator) string {
+	b, _ := json.Marshal(op)
+	return string(b)
+}
+
+// recordedBy reads what recordBy wrote; the zero Operator when nothing
+// was recorded (a record an older version wrote) or it cannot be read.
+func recordedBy(s string) audit.Operator {
+	var op audit.Operator
+	if s == "" || json.Unmarshal([]byte(s), &op) != nil {
+		return audit.Operator{}
+	}
+	return op
 }
 
 // openMerges opens data_dir/merges.log, the patient identifiers that

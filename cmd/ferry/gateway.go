@@ -137,6 +137,11 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 			if opened.sched != nil {
 				_ = opened.sched.Shutdown()
 			}
+			// What the audit trail holds is spooled for the next
+			// start: the events of a release or a replay cut short,
+			// which opening the pipeline finished, are recorded
+			// nowhere else (their records are gone).
+			_ = opened.audit.Shutdown(context.Background())
 			opened.closeStores()
 		}
 	}()
@@ -198,7 +203,7 @@ func newGateway(cfg *config.Config, log *slog.Logger) (g *gateway, err error) {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
 	g.pipe, _, err = ingestPipeline(cfg, g.q, g.seen, g.key, convs, log.With("component", "pipeline"),
-		func(in adapters.Raw, u *pipeline.Unit, label string) { g.audit.held(in, u, label) }, g.audit.finishedRelease)
+		func(in adapters.Raw, u *pipeline.Unit, label string) { g.audit.held(in, u, label) }, g.audit.finishedCutShort)
 	if err != nil {
 		return nil, err
 	}

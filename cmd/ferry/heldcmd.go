@@ -17,6 +17,7 @@ import (
 
 	"github.com/ferry-health/ferry/adapters/fhir"
 	"github.com/ferry-health/ferry/adapters/pipeline"
+	"github.com/ferry-health/ferry/cmd/ferry/ops"
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/installer"
 	"github.com/ferry-health/ferry/queue"
@@ -212,7 +213,7 @@ func heldDiscard(ctx context.Context, held *pipeline.Held, ids []string, aud *op
 			x.Patient, x.ControlID, x.Label = e.Key, e.Attrs["control_id"], e.Label
 		}
 		var err error
-		if qid, rerr := held.Releasing(id); rerr != nil || qid != "" {
+		if qid, _, rerr := held.Releasing(id); rerr != nil || qid != "" {
 			// Its bundle may be in the queue already, which sends it
 			// whatever the held store says: the release is finished
 			// (or found never done) by `ferry held release` first.
@@ -451,8 +452,9 @@ func heldRelease(ctx context.Context, cfg *config.Config, key *seal.Key, held *p
 		it, err := heldItem(q, held, key, e, edit)
 		if err == nil {
 			// Recorded before the Put, so that a release cut short
-			// after it is finished, not queued twice (FinishReleases).
-			if err = held.BeginRelease(id, q.ItemID(it)); err != nil {
+			// after it is finished, not queued twice (FinishReleases),
+			// and its event names the person releasing.
+			if err = held.BeginRelease(id, q.ItemID(it), recordBy(ops.LocalOperator())); err != nil {
 				if it.BodyFile != "" {
 					os.Remove(it.BodyFile)
 				}
@@ -488,22 +490,44 @@ func heldRelease(ctx context.Context, cfg *config.Config, key *seal.Key, held *p
 }
 
 // finishHeld finishes what a replay or a release cut short left
-// (finishCutShort), with the queue's lock held, and records each release
-// it finished in the audit trail and on stdout, as a release does. It
-// returns the releases finished.
+// (finishCutShort), with the queue's lock held, and records each replay
+// and release it finished in the audit trail and on stdout, as a replay
+// and a release do. It returns the releases finished.
 func finishHeld(ctx context.Context, q *diskq.Queue, seen pipeline.Deduper, quar *pipeline.Quarantine, held *pipeline.Held, aud *opsAudit, stdout io.Writer) (map[string]string, error) {
 	releasing := releasesBegun(held)
-	finished, removed, ferr := finishCutShort(q, seen, quar, held, nil)
+	replayed, finished, removed, ferr := finishCutShort(q, seen, quar, held, nil)
 	for _, id := range removed {
 		fmt.Fprintf(stdout, "%s is no longer held: a replay of its quarantined input was cut short after it held it and before it queued the rest; `ferry quarantine replay` of the entry holds it again\n", id)
 	}
+	var errs []error
+	for _, r := range replayed {
+		var err error
+		for _, x := range finishedReplay(r) {
+			err = errors.Join(err, aud.finished(ctx, x))
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", r.ID, err))
+			continue
+		}
+		fmt.Fprintf(stdout, "replayed %s: an earlier replay queued it (queue item %s) and was cut short; finished\n", r.ID, r.Queued[0])
+	}
 	for id, qid := range finished {
-		if err := aud.action(ctx, finishedRelease(id, qid, releasing[id])); err != nil {
-			return finished, fmt.Errorf("%s: %w", id, err)
+		if err := aud.finished(ctx, finishedRelease(id, qid, releasing[id])); err != nil {
+			return finished, errors.Join(append(errs, fmt.Errorf("%s: %w", id, err))...)
 		}
 		fmt.Fprintf(stdout, "released %s: an earlier release queued it and was cut short before it left the held store; finished\n", id)
 	}
-	return finished, ferr
+	return finished, errors.Join(append(errs, ferr)...)
+}
+
+// finished records x, the event of a release or a replay cut short that
+// this command finished (finishHeld): it names the person who ran it when
+// x does, and says who finished it.
+func (a *opsAudit) finished(ctx context.Context, x audit.OperatorAction) error {
+	if a != nil && x.Operator.UserID != "" {
+		x.OutcomeDesc += "; finished by a later command, run by " + a.op.UserID
+	}
+	return a.action(ctx, x)
 }
 
 // finishBeforeDiscard takes the queue's lock for a discard (or a

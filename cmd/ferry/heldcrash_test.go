@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -121,7 +122,9 @@ func TestHeldReleaseKilledHalfWay(t *testing.T) {
 	// The gateway's start finishes the release: the trail must show that
 	// a person let restricted data go, as the release would have (the
 	// held-release event, its bundle, patient and queue item), through
-	// the gateway's own audit sink, saying it was finished at start.
+	// the gateway's own audit sink, saying it was finished at start, and
+	// naming that person (the account that ran the release), not
+	// "unknown".
 	t.Run("gateway start audited", func(t *testing.T) {
 		dir, _, id := killed(t)
 		repo := newUDPRepo(t)
@@ -170,7 +173,77 @@ audit: {url: %q, source_id: clinic-7-ferry}
 			t.Fatalf("%d held-release events at the gateway's start, want 1", len(release))
 		}
 		wantIn(t, "the finished release's event", release[0], `ParticipantObjectID="`+id+`"`, `ParticipantObjectID="k1"`,
-			`ParticipantObjectID="`+pend[0].ID+`"`, `type="security-label" value="Ug=="`, "finished at the gateway&#39;s start", `AuditSourceID="clinic-7-ferry"`)
+			`ParticipantObjectID="`+pend[0].ID+`"`, `type="security-label" value="Ug=="`, "finished at the gateway&#39;s start", `AuditSourceID="clinic-7-ferry"`,
+			`UserID="`+me(t)+`"`)
+		if strings.Contains(release[0], `UserID="unknown"`) {
+			t.Errorf("the finished release's event names the person unknown:\n%s", release[0])
+		}
+	})
+	// A start that fails after the release was finished (here a
+	// mailbox's ca_file that holds no certificate; in a restart loop,
+	// every start) must keep its event for the next start to send: the
+	// release's record is gone, and no later start records it again.
+	t.Run("gateway start failed, event kept", func(t *testing.T) {
+		dir, _, id := killed(t)
+		repo := newUDPRepo(t)
+		bad := filepath.Join(dir, "notacert.pem")
+		if err := os.WriteFile(bad, []byte("not a certificate\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		pw := filepath.Join(dir, "pw")
+		if err := os.WriteFile(pw, []byte("secret\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg := parseConfig(t, `
+data_dir: %q
+audit: {url: %q, source_id: clinic-7-ferry}
+sources:
+  mailboxes:
+    - name: efax
+      address: "127.0.0.1:993"
+      username: faxes
+      source_id: 1.3.6.1.4.1.21367.2026.9
+      password_file: %q
+      tls: {ca_file: %q}
+`, filepath.Join(dir, "data"), repo.URL(), pw, bad)
+		if _, err := newGateway(cfg, newLogger(io.Discard, "error")); err == nil || !strings.Contains(err.Error(), "ca_file") {
+			t.Fatalf("the gateway started with an unusable ca_file: %v", err)
+		}
+		// On disk once the failed start returned (the process ends
+		// there): what was in memory only is lost.
+		spooled := int64(0)
+		filepath.WalkDir(cfg.Path("audit", "spool"), func(_ string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				if fi, err := d.Info(); err == nil {
+					spooled += fi.Size()
+				}
+			}
+			return nil
+		})
+		if spooled == 0 {
+			t.Fatal("the failed start left nothing in the audit spool: the finished release's event was lost")
+		}
+		cfg = parseConfig(t, `
+data_dir: %q
+audit: {url: %q, source_id: clinic-7-ferry}
+`, filepath.Join(dir, "data"), repo.URL())
+		gw, err := newGateway(cfg, newLogger(io.Discard, "error"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := gw.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { gw.Shutdown(context.Background()) })
+		// The spooled event is sent once the sink runs; the one wait
+		// is repo.next's, which fails the test when nothing comes.
+		for {
+			ev := repo.next()
+			if strings.Contains(ev, "held-release") {
+				wantIn(t, "the finished release's event", ev, `ParticipantObjectID="`+id+`"`, "finished at the gateway&#39;s start")
+				return
+			}
+		}
 	})
 	t.Run("gateway started, then released again", func(t *testing.T) {
 		dir, cfgFile, id := killed(t)

@@ -24,6 +24,7 @@ import (
 	"github.com/ferry-health/ferry/adapters/ehrdrop"
 	"github.com/ferry-health/ferry/adapters/folder"
 	"github.com/ferry-health/ferry/adapters/pipeline"
+	"github.com/ferry-health/ferry/cmd/ferry/ops"
 	"github.com/ferry-health/ferry/config"
 	"github.com/ferry-health/ferry/installer"
 	"github.com/ferry-health/ferry/queue"
@@ -480,9 +481,7 @@ func quarantineReplay(ctx context.Context, cfg *config.Config, key *seal.Key, id
 	r := &replayer{q: &replayQueue{Queue: dq}, force: force, start: dq.NextSeq(), refused: map[string]string{}}
 	trail := aud.trail()
 	onHeld := func(in adapters.Raw, u *pipeline.Unit, label string) {
-		if len(r.held) == 0 {
-			r.firstHeld = queuedItem{key: u.Key, controlID: u.Attrs["control_id"]}
-		}
+		r.heldItems = append(r.heldItems, queuedItem{key: u.Key, controlID: u.Attrs["control_id"]})
 		r.held = append(r.held, label)
 		trail.held(in, u, label)
 	}
@@ -492,7 +491,7 @@ func quarantineReplay(ctx context.Context, cfg *config.Config, key *seal.Key, id
 	}
 	defer reg.Close()
 	convs := useReplaced(converters(cfg), reg)
-	if r.pipe, _, err = ingestPipeline(cfg, r.q, seen, key, convs, newLogger(io.Discard, cfg.Log.Level), onHeld, trail.finishedRelease); err != nil {
+	if r.pipe, _, err = ingestPipeline(cfg, r.q, seen, key, convs, newLogger(io.Discard, cfg.Log.Level), onHeld, trail.finishedCutShort); err != nil {
 		return err
 	}
 	r.pipe.SetReplaced(reg)
@@ -505,6 +504,9 @@ func quarantineReplay(ctx context.Context, cfg *config.Config, key *seal.Key, id
 	}
 	defer mreg.Close()
 	r.quar = r.pipe.Quarantine()
+	// A replay cut short is finished by the next process that holds the
+	// queue, whose audit event then names the person who ran it.
+	r.quar.SetReplayedBy(recordBy(ops.LocalOperator()))
 	r.quar.SetStored(func(id string) { r.requarantined = append(r.requarantined, id) })
 	if all {
 		if ids, err = r.quar.List(); err != nil {
@@ -535,14 +537,6 @@ func quarantineReplay(ctx context.Context, cfg *config.Config, key *seal.Key, id
 		}
 		line, res, rerr := r.replay(ctx, id)
 		x := audit.OperatorAction{Kind: audit.OpQuarantineReplay, Object: filepath.Base(id), ObjectType: audit.IDQuarantined}
-		if len(r.q.stored) > 0 {
-			first := r.q.stored[0]
-			x.Patient, x.ControlID, x.QueueID = first.key, first.controlID, first.id
-		} else if len(r.held) > 0 {
-			// Held whole: the replay read and converted the patient's
-			// data all the same.
-			x.Patient, x.ControlID = r.firstHeld.key, r.firstHeld.controlID
-		}
 		switch res {
 		case replayQueued:
 			x.OutcomeDesc = "converted and queued for the exchange"
@@ -556,6 +550,15 @@ func quarantineReplay(ctx context.Context, cfg *config.Config, key *seal.Key, id
 			x.OutcomeDesc = "converted; queued before, not queued again"
 		case replayStillFails:
 			x.Outcome, x.OutcomeDesc = audit.OutcomeSeriousFail, "replay failed: still not convertible; quarantined again as "+strings.Join(r.requarantined, ", ")
+		case replayRefused:
+			// Converted, and refused by the rule on newer data of its
+			// patient (replayLaterError): not performed, as a hold by
+			// policy is recorded (minor failure), not failed; the
+			// patient weighed is named, as the refusal names it.
+			if le := (*replayLaterError)(nil); errors.As(rerr, &le) && len(le.keys) > 0 {
+				x.Patient = le.keys[0]
+			}
+			x.Outcome, x.OutcomeDesc = audit.OutcomeMinorFailure, "replay refused: newer data of the patient was delivered or waits in the queue, or that is not known; not queued, the entry stays (a replay with --force sends it)"
 		default:
 			x.Outcome, x.OutcomeDesc = opOutcome("replay", rerr)
 		}
@@ -564,7 +567,10 @@ func quarantineReplay(ctx context.Context, cfg *config.Config, key *seal.Key, id
 			// an input never sent.
 			x.OutcomeDesc += "; its quarantine entry was purged meanwhile by another command"
 		}
-		if aerr := aud.action(ctx, x); aerr != nil {
+		// One event for each patient whose bundles were queued or held
+		// (held whole too: the replay read and converted the patient's
+		// data all the same), in the order stored, recorded together.
+		if aerr := aud.actions(ctx, replayEvents(x, append(slices.Clone(r.q.stored), r.heldItems...))); aerr != nil {
 			stop = fmt.Errorf("the replay of %s could not be recorded: %w", id, aerr)
 			rerr = errors.Join(rerr, stop)
 		}
@@ -643,10 +649,10 @@ type replayer struct {
 	quar *pipeline.Quarantine // the pipeline's
 	q    *replayQueue         // the pipeline's
 	// held and requarantined are the hold labels and the quarantine
-	// entries of the input in hand; firstHeld is the patient key and
-	// control id of its first unit held (no queue id: not queued).
+	// entries of the input in hand; heldItems are the patient key and
+	// control id of each unit held (no queue id: not queued).
 	held          []string
-	firstHeld     queuedItem
+	heldItems     []queuedItem
 	requarantined []string
 	// entry is the entry in hand, which check weighs (unless force);
 	// start is the queue's NextSeq when the replay began: items stored
@@ -742,7 +748,7 @@ func (r *replayer) refuse(err *replayLaterError) error {
 // could not be removed.
 func (r *replayer) replay(ctx context.Context, id string) (string, replayResult, error) {
 	r.q.stored, r.held, r.requarantined, r.entry, r.purged = nil, nil, nil, nil, false
-	r.firstHeld = queuedItem{}
+	r.heldItems = nil
 	e, err := r.quar.Get(id)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", replayNotDone, errNoEntry

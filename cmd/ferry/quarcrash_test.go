@@ -199,3 +199,106 @@ func TestQuarantineReplayHeldKilledHalfWay(t *testing.T) {
 		t.Errorf("the queue holds %d item(s)", n)
 	}
 }
+
+// TestQuarantineReplayKilledFinishedAtStartAudited: a `ferry quarantine
+// replay` killed after the input's bundle was committed to the queue, and
+// before the replay recorded its event, is finished by the gateway's
+// next start, which then delivers the bundle. The trail must show that a
+// quarantined input was converted again and sent on, as the replay would
+// have (the quarantine-replay event, the entry, its patient and the queue
+// item), through the gateway's own audit sink, saying it was finished at
+// start; before, nothing was recorded (a release finished at start was).
+// Both ends of the window: the entry still listed (killed before its
+// removal), and the entry gone (killed after it, before the event).
+func TestQuarantineReplayKilledFinishedAtStartAudited(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the replay in a child process")
+	}
+	// killed quarantines a message, fixes the cause, replays it in a
+	// child killed after the queue's commit, and returns the data_dir's
+	// folder, the entry and the item queued; with removed, the entry is
+	// removed as the replay removes it next.
+	killed := func(t *testing.T, removed bool) (dir, id string, pend diskq.Pending) {
+		dir = t.TempDir()
+		_, cfg := quarCfg(t, dir, tooSmall)
+		if errs := ingest(t, cfg, mllpInput(fmt.Sprintf(testADT, 1, 1), 1)); !queue.IsPermanent(errs[0]) {
+			t.Fatalf("%v, want quarantined", errs[0])
+		}
+		_, cfg = quarCfg(t, dir, "")
+		id = quarantineIDs(t, cfg)[0]
+		cmd := exec.Command(os.Args[0], "-test.run=^TestQuarantineReplayKilledHalfWay$")
+		cmd.Env = append(os.Environ(), "FERRY_TEST_QUAR_REPLAY="+dir, "FERRY_TEST_QUAR_ID="+id)
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
+			t.Fatalf("the replay ended (%v) before it was killed:\n%s", err, out)
+		}
+		if removed {
+			if err := os.Remove(cfg.Path("quarantine", id+".json")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		q, err := diskq.Open(cfg.Path("queue"), diskq.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := q.Pending(0)
+		q.Close(context.Background())
+		if len(p) != 1 || p[0].Key == "" {
+			t.Fatalf("queued by the killed replay: %+v", p)
+		}
+		return dir, id, p[0]
+	}
+	for _, removed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("entry removed %v", removed), func(t *testing.T) {
+			dir, id, pend := killed(t, removed)
+			repo := newUDPRepo(t)
+			_, cfg := quarCfg(t, dir, fmt.Sprintf("audit: {url: %q, source_id: clinic-7-ferry}\n", repo.URL()))
+			gw, err := newGateway(cfg, newLogger(io.Discard, "error"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := gw.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			// Read while the sink runs, up to the start, then up to the
+			// stop (see TestHeldReleaseKilledHalfWay).
+			var replays []string
+			upTo := func(code string) {
+				for {
+					ev := repo.next()
+					if strings.Contains(ev, `csd-code="`+code+`"`) {
+						return
+					}
+					if strings.Contains(ev, "quarantine-replay") {
+						replays = append(replays, ev)
+					}
+				}
+			}
+			upTo("110120")
+			if err := gw.Shutdown(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			upTo("110121")
+			if len(replays) != 1 {
+				t.Fatalf("%d quarantine-replay events at the gateway's start, want 1", len(replays))
+			}
+			wantIn(t, "the finished replay's event", replays[0], `ParticipantObjectID="`+id+`"`, `ParticipantObjectID="`+pend.Key+`"`,
+				`ParticipantObjectID="`+pend.ID+`"`, `EventOutcomeIndicator="0"`, "finished at the gateway&#39;s start", `UserID="`+me(t)+`"`, `AuditSourceID="clinic-7-ferry"`)
+		})
+	}
+	// A command that holds the queue finishes it first too (here a
+	// purge of the entry, as an operator cleaning up would run): its
+	// trail must have the replay before the purge.
+	t.Run("finished by a purge", func(t *testing.T) {
+		dir, id, pend := killed(t, false)
+		repo := newUDPRepo(t)
+		cfgFile, _ := quarCfg(t, dir, fmt.Sprintf("audit: {url: %q, source_id: clinic-7-ferry}\n", repo.URL()))
+		if out, err := runQuarantine(t, "purge", id, "--config", cfgFile); err != nil {
+			t.Fatalf("purge: %v\n%s", err, out)
+		}
+		ev := repo.next()
+		wantIn(t, "the finished replay's event", ev, "quarantine-replay", `ParticipantObjectID="`+id+`"`, `ParticipantObjectID="`+pend.Key+`"`,
+			`ParticipantObjectID="`+pend.ID+`"`, "finished by a later command", `UserID="`+me(t)+`"`)
+		wantIn(t, "the purge's event", repo.next(), "quarantine-purge", `ParticipantObjectID="`+id+`"`)
+	})
+}
