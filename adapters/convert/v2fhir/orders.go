@@ -582,6 +582,16 @@ func (x *conv) immunization(orc, rxa hl7v2.Segment) (*fhir.Immunization, fhir.Re
 			})
 		}
 	}
+	// ORC-12 is who ordered the dose, which the IG's ORC[Immunization]
+	// map makes a performer too, as the Ordering Provider.
+	for _, rep := range orc.Field(12).Reps() {
+		if ref := x.practitioner(rep); ref != nil {
+			imm.Performer = append(imm.Performer, fhir.ImmunizationPerformer{
+				Function: &fhir.CodeableConcept{Coding: []fhir.Coding{{System: v2Table + "0443", Code: "OP", Display: "Ordering Provider"}}},
+				Actor:    ref,
+			})
+		}
+	}
 	if imm.Status == "not-done" {
 		imm.StatusReason = x.cwe(rxa.Field(18).Rep(1), "")
 	}
