@@ -391,6 +391,14 @@ func (x *conv) orderDetail(g *orderGroup, key fhir.Identifier, sr *fhir.ServiceR
 // gives an RXA that records no administration (ORC-3 "9999").
 const immunizationPlaceholder = "9999"
 
+// unknownAmount says whether RXA-6 is the CDC immunization guide's 999,
+// "amount unknown", which is no dose: read as the number an NM is, since
+// senders that keep it as a decimal write 999.0.
+func unknownAmount(nm string) bool {
+	f, err := strconv.ParseFloat(strings.TrimSpace(nm), 64)
+	return err == nil && f == 999
+}
+
 var immunizationStatus = map[string]string{"CP": "completed", "PA": "completed", "RE": "not-done", "NA": "not-done"}
 
 // vxu converts VXU^V04: one Immunization per RXA, with RXR route and site,
@@ -543,7 +551,7 @@ func (x *conv) immunization(orc, rxa hl7v2.Segment) (*fhir.Immunization, fhir.Re
 			return nil, fhir.Reference{}, fhir.Identifier{}, err
 		}
 	}
-	if amt := rxa.Field(6).Text(1); amt != "" && amt != "999" {
+	if amt := rxa.Field(6).Text(1); amt != "" && !unknownAmount(amt) {
 		imm.DoseQuantity = x.quantity(amt, rxa.Field(7).Rep(1))
 	}
 	switch rxa.Field(9).Rep(1).Text(1) {
