@@ -201,6 +201,7 @@ type Immunization struct {
 	// does not say whether the record came from the one who gave the dose:
 	// US Core makes primarySource 1..1.
 	PrimarySourceElement *PrimitiveElement       `json:"_primarySource,omitempty"`
+	ReportOrigin         *CodeableConcept        `json:"reportOrigin,omitempty"`
 	Manufacturer         *Reference              `json:"manufacturer,omitempty"`
 	LotNumber            string                  `json:"lotNumber,omitempty"`
 	ExpirationDate       string                  `json:"expirationDate,omitempty"`

@@ -561,6 +561,10 @@ func (x *conv) immunization(orc, rxa hl7v2.Segment) (*fhir.Immunization, fhir.Re
 	case "01", "02", "03", "04", "05", "06", "07", "08":
 		f := false
 		imm.PrimarySource = &f
+		// Which source the dose is reported from (another provider, a
+		// parent's record or recall, a school): FHIR R4 reportOrigin,
+		// where the CDC guide puts RXA-9.
+		imm.ReportOrigin = x.cwe(rxa.Field(9).Rep(1), "")
 		// A dose reported from another source (given elsewhere, often
 		// years before) was not "performed as part of" the visit the
 		// VXU was sent from (FHIR R4 Immunization.encounter).
