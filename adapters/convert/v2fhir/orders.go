@@ -455,6 +455,11 @@ func (x *conv) vxu() error {
 			if obs, err = x.immunizationObservation(seg, immRef, immKey); err != nil {
 				return err
 			}
+			if obs != nil && imm != nil && imm.Status == "entered-in-error" {
+				// The OBX of a dose deleted (RXA-21 D) describe a dose
+				// never given: they are in error with it, not final.
+				obs.o.Status = "entered-in-error"
+			}
 		case "NTE":
 			if obs != nil {
 				obs.note(seg)
