@@ -666,6 +666,14 @@ func (x *conv) pharmacyOrders() error {
 			continue
 		}
 		if cur == nil {
+			if seg.Name == "AL1" {
+				// The patient's allergies (RDE_O11's PATIENT group),
+				// which the drug is checked against: AllergyIntolerances
+				// keyed as an ADT's or an order's are.
+				if err := x.allergy(seg); err != nil {
+					return err
+				}
+			}
 			continue
 		}
 		switch seg.Name {
