@@ -145,6 +145,7 @@ type MedicationRequest struct {
 	MedicationReference       *Reference               `json:"medicationReference,omitempty"`
 	Subject                   *Reference               `json:"subject"`
 	Encounter                 *Reference               `json:"encounter,omitempty"`
+	SupportingInformation     []Reference              `json:"supportingInformation,omitempty"`
 	AuthoredOn                string                   `json:"authoredOn,omitempty"`
 	Requester                 *Reference               `json:"requester,omitempty"`
 	ReasonCode                []CodeableConcept        `json:"reasonCode,omitempty"`

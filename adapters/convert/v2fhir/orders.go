@@ -356,13 +356,22 @@ func (x *conv) orderDetail(g *orderGroup, key fhir.Identifier, sr *fhir.ServiceR
 			}
 		}
 	}
-	for _, ob := range g.obx {
+	refs, err := x.orderObservations(g.obx, key)
+	sr.SupportingInfo = append(sr.SupportingInfo, refs...)
+	return err
+}
+
+// orderObservations writes the OBX of an order's detail (with their NTE)
+// as Observations keyed by the order key, and gives their references.
+func (x *conv) orderObservations(obx []orderObs, key fhir.Identifier) ([]fhir.Reference, error) {
+	var refs []fhir.Reference
+	for _, ob := range obx {
 		if strings.EqualFold(ob.obx.Field(2).Text(1), "ED") {
 			continue
 		}
 		b, err := x.newObservation(ob.obx, nil)
 		if err != nil {
-			return err
+			return refs, err
 		}
 		if !isVitalSign(&b.o.Code) {
 			b.o.Category = nil
@@ -380,11 +389,11 @@ func (x *conv) orderDetail(g *orderGroup, key fhir.Identifier, sr *fhir.ServiceR
 		}
 		ref, err := b.finish(x)
 		if err != nil {
-			return err
+			return refs, err
 		}
-		sr.SupportingInfo = append(sr.SupportingInfo, ref)
+		refs = append(refs, ref)
 	}
-	return nil
+	return refs, nil
 }
 
 // immunizationPlaceholder is the order number the CDC immunization guide
@@ -656,6 +665,7 @@ func (x *conv) pharmacyOrders() error {
 		// observed: an OBX came (RDE_O11's OBSERVATION group), whose
 		// NTE are its own, not the prescription's.
 		observed bool
+		obx      []orderObs
 	}
 	var groups []*rxGroup
 	var cur *rxGroup
@@ -691,8 +701,12 @@ func (x *conv) pharmacyOrders() error {
 			}
 		case "OBX":
 			cur.observed = true
+			cur.obx = append(cur.obx, orderObs{obx: seg})
 		case "NTE":
-			if t := nteText(seg); t != "" && !cur.observed {
+			if cur.observed {
+				o := &cur.obx[len(cur.obx)-1]
+				o.notes = append(o.notes, seg)
+			} else if t := nteText(seg); t != "" {
 				cur.notes = append(cur.notes, fhir.Annotation{Text: t})
 			}
 		}
@@ -784,6 +798,11 @@ func (x *conv) pharmacyOrders() error {
 		}
 		if disp.Quantity != nil || disp.NumberOfRepeatsAllowed != nil {
 			mr.DispenseRequest = disp
+		}
+		// The OBX the dose rests on (a weight, a creatinine), as an
+		// ORM's order detail OBX are its supportingInfo.
+		if mr.SupportingInformation, err = x.orderObservations(g.obx, key); err != nil {
+			return err
 		}
 		x.focus = append(x.focus, x.add("MedicationRequest", key, mr))
 	}
