@@ -145,6 +145,7 @@ type MedicationRequest struct {
 	MedicationReference       *Reference               `json:"medicationReference,omitempty"`
 	Subject                   *Reference               `json:"subject"`
 	Encounter                 *Reference               `json:"encounter,omitempty"`
+	SupportingInformation     []Reference              `json:"supportingInformation,omitempty"`
 	AuthoredOn                string                   `json:"authoredOn,omitempty"`
 	Requester                 *Reference               `json:"requester,omitempty"`
 	ReasonCode                []CodeableConcept        `json:"reasonCode,omitempty"`
@@ -201,6 +202,7 @@ type Immunization struct {
 	// does not say whether the record came from the one who gave the dose:
 	// US Core makes primarySource 1..1.
 	PrimarySourceElement *PrimitiveElement       `json:"_primarySource,omitempty"`
+	ReportOrigin         *CodeableConcept        `json:"reportOrigin,omitempty"`
 	Manufacturer         *Reference              `json:"manufacturer,omitempty"`
 	LotNumber            string                  `json:"lotNumber,omitempty"`
 	ExpirationDate       string                  `json:"expirationDate,omitempty"`

@@ -73,6 +73,11 @@ var codeSystems = map[string]string{
 	"UCUM":    "http://unitsofmeasure.org",
 	"CVX":     "http://hl7.org/fhir/sid/cvx",
 	"MVX":     "http://hl7.org/fhir/sid/mvx", // THO CodeSystem MVX's url
+	// Tables 0292 (CVX) and 0227 (MVX) are external: THO has no v2-0292
+	// or v2-0227 CodeSystem, its ValueSets of those names include all of
+	// CVX and MVX, so a sender naming the table means CVX or MVX.
+	"HL70292": "http://hl7.org/fhir/sid/cvx",
+	"HL70227": "http://hl7.org/fhir/sid/mvx",
 	"RXNORM":  "http://www.nlm.nih.gov/research/umls/rxnorm",
 	"RXN":     "http://www.nlm.nih.gov/research/umls/rxnorm",
 	"NDC":     "http://hl7.org/fhir/sid/ndc",

@@ -27,6 +27,14 @@ func (x *conv) dispenses() error {
 	)
 	for _, seg := range x.m.Segments() {
 		switch seg.Name {
+		case "AL1":
+			// The patient's allergies (RDS_O13's PATIENT group, before
+			// the first ORC), as an RDE's are.
+			if orc.Name == "" {
+				if err := x.allergy(seg); err != nil {
+					return err
+				}
+			}
 		case "ORC":
 			orc, md = seg, nil
 			x.enterOrder(seg)

@@ -356,13 +356,22 @@ func (x *conv) orderDetail(g *orderGroup, key fhir.Identifier, sr *fhir.ServiceR
 			}
 		}
 	}
-	for _, ob := range g.obx {
+	refs, err := x.orderObservations(g.obx, key)
+	sr.SupportingInfo = append(sr.SupportingInfo, refs...)
+	return err
+}
+
+// orderObservations writes the OBX of an order's detail (with their NTE)
+// as Observations keyed by the order key, and gives their references.
+func (x *conv) orderObservations(obx []orderObs, key fhir.Identifier) ([]fhir.Reference, error) {
+	var refs []fhir.Reference
+	for _, ob := range obx {
 		if strings.EqualFold(ob.obx.Field(2).Text(1), "ED") {
 			continue
 		}
 		b, err := x.newObservation(ob.obx, nil)
 		if err != nil {
-			return err
+			return refs, err
 		}
 		if !isVitalSign(&b.o.Code) {
 			b.o.Category = nil
@@ -380,16 +389,24 @@ func (x *conv) orderDetail(g *orderGroup, key fhir.Identifier, sr *fhir.ServiceR
 		}
 		ref, err := b.finish(x)
 		if err != nil {
-			return err
+			return refs, err
 		}
-		sr.SupportingInfo = append(sr.SupportingInfo, ref)
+		refs = append(refs, ref)
 	}
-	return nil
+	return refs, nil
 }
 
 // immunizationPlaceholder is the order number the CDC immunization guide
 // gives an RXA that records no administration (ORC-3 "9999").
 const immunizationPlaceholder = "9999"
+
+// unknownAmount says whether RXA-6 is the CDC immunization guide's 999,
+// "amount unknown", which is no dose: read as the number an NM is, since
+// senders that keep it as a decimal write 999.0.
+func unknownAmount(nm string) bool {
+	f, err := strconv.ParseFloat(strings.TrimSpace(nm), 64)
+	return err == nil && f == 999
+}
 
 var immunizationStatus = map[string]string{"CP": "completed", "PA": "completed", "RE": "not-done", "NA": "not-done"}
 
@@ -446,6 +463,11 @@ func (x *conv) vxu() error {
 			var err error
 			if obs, err = x.immunizationObservation(seg, immRef, immKey); err != nil {
 				return err
+			}
+			if obs != nil && imm != nil && imm.Status == "entered-in-error" {
+				// The OBX of a dose deleted (RXA-21 D) describe a dose
+				// never given: they are in error with it, not final.
+				obs.o.Status = "entered-in-error"
 			}
 		case "NTE":
 			if obs != nil {
@@ -543,7 +565,7 @@ func (x *conv) immunization(orc, rxa hl7v2.Segment) (*fhir.Immunization, fhir.Re
 			return nil, fhir.Reference{}, fhir.Identifier{}, err
 		}
 	}
-	if amt := rxa.Field(6).Text(1); amt != "" && amt != "999" {
+	if amt := rxa.Field(6).Text(1); amt != "" && !unknownAmount(amt) {
 		imm.DoseQuantity = x.quantity(amt, rxa.Field(7).Rep(1))
 	}
 	switch rxa.Field(9).Rep(1).Text(1) {
@@ -553,6 +575,10 @@ func (x *conv) immunization(orc, rxa hl7v2.Segment) (*fhir.Immunization, fhir.Re
 	case "01", "02", "03", "04", "05", "06", "07", "08":
 		f := false
 		imm.PrimarySource = &f
+		// Which source the dose is reported from (another provider, a
+		// parent's record or recall, a school): FHIR R4 reportOrigin,
+		// where the CDC guide puts RXA-9.
+		imm.ReportOrigin = x.cwe(rxa.Field(9).Rep(1), "")
 		// A dose reported from another source (given elsewhere, often
 		// years before) was not "performed as part of" the visit the
 		// VXU was sent from (FHIR R4 Immunization.encounter).
@@ -578,6 +604,16 @@ func (x *conv) immunization(orc, rxa hl7v2.Segment) (*fhir.Immunization, fhir.Re
 		if ref := x.practitioner(rep); ref != nil {
 			imm.Performer = append(imm.Performer, fhir.ImmunizationPerformer{
 				Function: &fhir.CodeableConcept{Coding: []fhir.Coding{{System: v2Table + "0443", Code: "AP", Display: "Administering Provider"}}},
+				Actor:    ref,
+			})
+		}
+	}
+	// ORC-12 is who ordered the dose, which the IG's ORC[Immunization]
+	// map makes a performer too, as the Ordering Provider.
+	for _, rep := range orc.Field(12).Reps() {
+		if ref := x.practitioner(rep); ref != nil {
+			imm.Performer = append(imm.Performer, fhir.ImmunizationPerformer{
+				Function: &fhir.CodeableConcept{Coding: []fhir.Coding{{System: v2Table + "0443", Code: "OP", Display: "Ordering Provider"}}},
 				Actor:    ref,
 			})
 		}
@@ -629,6 +665,7 @@ func (x *conv) pharmacyOrders() error {
 		// observed: an OBX came (RDE_O11's OBSERVATION group), whose
 		// NTE are its own, not the prescription's.
 		observed bool
+		obx      []orderObs
 	}
 	var groups []*rxGroup
 	var cur *rxGroup
@@ -639,6 +676,14 @@ func (x *conv) pharmacyOrders() error {
 			continue
 		}
 		if cur == nil {
+			if seg.Name == "AL1" {
+				// The patient's allergies (RDE_O11's PATIENT group),
+				// which the drug is checked against: AllergyIntolerances
+				// keyed as an ADT's or an order's are.
+				if err := x.allergy(seg); err != nil {
+					return err
+				}
+			}
 			continue
 		}
 		switch seg.Name {
@@ -656,8 +701,12 @@ func (x *conv) pharmacyOrders() error {
 			}
 		case "OBX":
 			cur.observed = true
+			cur.obx = append(cur.obx, orderObs{obx: seg})
 		case "NTE":
-			if t := nteText(seg); t != "" && !cur.observed {
+			if cur.observed {
+				o := &cur.obx[len(cur.obx)-1]
+				o.notes = append(o.notes, seg)
+			} else if t := nteText(seg); t != "" {
 				cur.notes = append(cur.notes, fhir.Annotation{Text: t})
 			}
 		}
@@ -749,6 +798,11 @@ func (x *conv) pharmacyOrders() error {
 		}
 		if disp.Quantity != nil || disp.NumberOfRepeatsAllowed != nil {
 			mr.DispenseRequest = disp
+		}
+		// The OBX the dose rests on (a weight, a creatinine), as an
+		// ORM's order detail OBX are its supportingInfo.
+		if mr.SupportingInformation, err = x.orderObservations(g.obx, key); err != nil {
+			return err
 		}
 		x.focus = append(x.focus, x.add("MedicationRequest", key, mr))
 	}
