@@ -285,6 +285,19 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	if x.typ.Code != "ADT" && (x.c.PatientFromADTOnly || x.byURN("Encounter")) {
 		// The visit is the ADT feed's: refer to it, never replace it.
 		*ref = x.addExisting("Encounter", key, e)
+	} else if x.typ.Code == "ADT" && cancelsEvent[x.typ.Trigger] && !beyondVisitIdentity(pv1) {
+		// A cancel need only send "the fields pertinent" (HL7 v2.5.1
+		// 3.3.11 and on), often the visit number alone: written whole, it
+		// would replace the visit the exchange holds with one that has no
+		// period, location, type or doctors. What such a cancel changes
+		// is the visit's status, and that is PATCHed (ChangeBatch, after
+		// the transaction) at the URL the visit's own write used; the
+		// Encounter is referred to as a result's sparse PV1 refers to it.
+		// A PATCH of a visit the exchange does not hold answers 404 and
+		// is dead-lettered, as a document's withdrawal is: the admission
+		// it cancels arriving later would show a cancelled visit open.
+		*ref = x.addExisting("Encounter", key, e)
+		x.changeResource("Encounter", key, e.Status, "")
 	} else {
 		*ref = x.add("Encounter", key, e)
 	}
@@ -328,6 +341,24 @@ func (x *conv) eventTime() (string, error) {
 // Encounter may be keyed by the event when the PV1 names no visit number
 // or admit time.
 var beginsVisit = map[string]bool{"A01": true, "A04": true, "A05": true, "A06": true, "A07": true, "A14": true}
+
+// cancelsEvent are the ADT events that cancel an earlier one: an
+// admission or visit (A11), a transfer (A12), a discharge (A13), a
+// pending discharge (A25), transfer (A26) or admission (A27), and a
+// pre-admission (A38).
+var cancelsEvent = map[string]bool{"A11": true, "A12": true, "A13": true, "A25": true, "A26": true, "A27": true, "A38": true}
+
+// beyondVisitIdentity reports whether PV1 says anything beyond what names
+// the visit: its set id and class (PV1-1, PV1-2), visit number (PV1-19)
+// and admit time (PV1-44).
+func beyondVisitIdentity(pv1 hl7v2.Segment) bool {
+	for n := 3; n <= pv1.NumFields(); n++ {
+		if f := pv1.Field(n); n != 19 && n != 44 && !f.Empty() && !f.IsNull() {
+			return true
+		}
+	}
+	return false
+}
 
 // participantRole is a PV1 field naming an Encounter's practitioners and
 // the participant type each gets (shared and read-only).
