@@ -74,6 +74,13 @@ func TestSparseCancelKeepsVisit(t *testing.T) {
 				return units[len(units)-1], status
 			}
 			send(full)
+			// A cancelled transfer names where the patient stays, and the
+			// destination it cancels (HL7 v2.5.1 3.3.12).
+			send(msg("A12", "CXF-1", "V77", map[int]string{3: "W1^101^A", 6: "W2^202^B"}))
+			if encs := recv.Resources("Encounter"); len(encs) != 1 || !strings.Contains(string(encs[0]), `"location":[{"location":{"display":"W1 101 A"},"status":"active"}]`) ||
+				!strings.Contains(string(encs[0]), `"participant"`) || !strings.Contains(string(encs[0]), `"start"`) {
+				t.Errorf("stored visit after the A12: %s", encs)
+			}
 			last, _ := send(msg("A11", "CAN-1", "V77", nil))
 			if !strings.HasSuffix(last.Name, " visit status change") || last.Attrs[queue.AttrMissingOK] != "" {
 				t.Errorf("last unit %q, missing target allowed %q; want a visit status change dead-lettered on 404", last.Name, last.Attrs[queue.AttrMissingOK])

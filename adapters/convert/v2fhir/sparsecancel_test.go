@@ -66,3 +66,44 @@ func TestSparseCancelPatchesVisit(t *testing.T) {
 		}
 	}
 }
+
+// TestSparseCancelTransferPatchesLocation: an A12 (cancel transfer) must
+// name where the patient stayed (HL7 v2.5.1 3.3.12: PV1-3 "must show the
+// location of the patient prior to the original transfer") and may send
+// little else: PV1-2, PV1-3, PV1-6 (the transfer's destination) and
+// PV1-19. Written whole, it replaced the visit's period, type and
+// doctors with nothing. It now PATCHes the status and the location list
+// the whole write would give (PV1-3 active, the destination left out),
+// and nothing else; so does an A26 (cancel pending transfer) with its
+// pending location (PV1-42), which is no longer held.
+func TestSparseCancelTransferPatchesLocation(t *testing.T) {
+	for _, tc := range []struct {
+		trigger string
+		fields  map[int]string
+	}{
+		{"A12", map[int]string{3: "W1^101^A", 6: "W2^202^B"}},
+		{"A26", map[int]string{3: "W1^101^A", 42: "W2^202^B"}},
+	} {
+		f := map[int]string{4: "", 7: "", 10: "", 44: ""}
+		for k, v := range tc.fields {
+			f[k] = v
+		}
+		b, res, err := testConverter(t).ConvertRaw([]byte(strings.ReplaceAll(adtWith(tc.trigger, "L"+tc.trigger, f), "\n", "\r")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range b.Entry {
+			if _, ok := e.Resource.(*fhir.Encounter); ok && e.Request != nil && e.Request.Method == "PUT" {
+				t.Errorf("%s with PV1-3 and no more of the visit replaces it: %s", tc.trigger, e.Request.URL)
+			}
+		}
+		if len(res.Changes) != 1 {
+			t.Fatalf("%s: changes %+v, want the visit's", tc.trigger, res.Changes)
+		}
+		patch := string(res.Changes[0].patch())
+		if !strings.Contains(patch, `{"op":"replace","path":"/status","value":"in-progress"}`) ||
+			!strings.Contains(patch, `{"op":"add","path":"/location","value":[{"location":{"display":"W1 101 A"},"status":"active"}]}`) {
+			t.Errorf("%s: patch %s, want the status and PV1-3's location alone", tc.trigger, patch)
+		}
+	}
+}
