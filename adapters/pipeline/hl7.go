@@ -525,12 +525,17 @@ func onlySupersedes(docs []v2fhir.Change) bool {
 }
 
 // changeKind names what a message's changes are to, for the unit's name:
-// "document" (MDM) or "order" (an ORC alone).
+// "document" (MDM), "visit" (an ADT cancel whose PV1 names only the
+// visit) or "order" (an ORC alone).
 func changeKind(changes []v2fhir.Change) string {
+	kind := "document"
 	for _, c := range changes {
-		if !strings.HasPrefix(c.URL, "DocumentReference") {
+		switch {
+		case strings.HasPrefix(c.URL, "Encounter"):
+			kind = "visit"
+		case !strings.HasPrefix(c.URL, "DocumentReference"):
 			return "order"
 		}
 	}
-	return "document"
+	return kind
 }

@@ -1737,11 +1737,12 @@ func classifyAnswer(resp *http.Response, a *answer, sent sentBundle, missingOK b
 				// ferry's own batches are status changes: PATCHes of
 				// results an earlier message wrote (v2fhir.StatusBatch)
 				// or of a document an MDM cancel (T11) or status change
-				// (T03) names (v2fhir.ChangeBatch); supersede batches
-				// are marked queue.AttrMissingOK and never get here. A
-				// batch passed through from a folder may be anything,
-				// so the hint says all.
-				se.Hint = "the exchange holds no resource at this entry's URL; for an HL7 v2 status change (OBX-11 U), the result it makes final never reached the exchange; for an MDM cancel (T11) or document status change (T03), the document it names never reached the exchange through ferry: if the exchange holds it under another id, withdraw it there; the other entries of a batch are not affected"
+				// (T03) names, or of the visit an ADT cancel whose PV1
+				// names only the visit changes (v2fhir.ChangeBatch);
+				// supersede batches are marked queue.AttrMissingOK and
+				// never get here. A batch passed through from a folder
+				// may be anything, so the hint says all.
+				se.Hint = "the exchange holds no resource at this entry's URL; for an HL7 v2 status change (OBX-11 U), the result it makes final never reached the exchange; for an MDM cancel (T11) or document status change (T03), the document it names never reached the exchange through ferry: if the exchange holds it under another id, withdraw it there; for an ADT cancel (A11, A12, A13, A25, A26, A27, A38) whose PV1 names only the visit, the visit it names (PV1-19) never reached the exchange through ferry; the other entries of a batch are not affected"
 			}
 			se.keepBody(outcome, cut)
 			rejected = append(rejected, entryOutcome{entry: queuedIndex(i), status: se.Status, outcome: outcome, cut: cut})

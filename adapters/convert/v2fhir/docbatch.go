@@ -29,13 +29,17 @@ type Change struct {
 	// DocStatus is the new DocumentReference.docStatus ("final",
 	// "preliminary"), or "" to leave it.
 	DocStatus string
+	// Location is the new Encounter.location list as JSON (a cancelled
+	// transfer's, see changeVisit), or "" to leave it.
+	Location string
 }
 
 // patch renders the change as a JSON Patch (RFC 6902). status is
 // required in every DocumentReference, so it is replaced; docStatus may
 // be absent, so it is added ("add" of an object member that exists
 // replaces it). Applied twice (a redelivery) it changes nothing more. The
-// values come from fixed code lists, never from the message.
+// status values come from fixed code lists, never from the message; a
+// location list is JSON-encoded.
 func (d Change) patch() []byte {
 	var ops []string
 	if d.Status != "" {
@@ -43,6 +47,11 @@ func (d Change) patch() []byte {
 	}
 	if d.DocStatus != "" {
 		ops = append(ops, `{"op":"add","path":"/docStatus","value":"`+d.DocStatus+`"}`)
+	}
+	if d.Location != "" {
+		// "add" replaces the list the exchange holds, or sets one where
+		// it holds none; applied again it changes nothing more.
+		ops = append(ops, `{"op":"add","path":"/location","value":`+d.Location+`}`)
 	}
 	return []byte("[" + strings.Join(ops, ",") + "]")
 }

@@ -1,6 +1,7 @@
 package v2fhir
 
 import (
+	"encoding/json"
 	"strings"
 
 	"github.com/ferry-health/ferry/adapters/fhir"
@@ -285,6 +286,20 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	if x.typ.Code != "ADT" && (x.c.PatientFromADTOnly || x.byURN("Encounter")) {
 		// The visit is the ADT feed's: refer to it, never replace it.
 		*ref = x.addExisting("Encounter", key, e)
+	} else if x.typ.Code == "ADT" && cancelsEvent[x.typ.Trigger] && !beyondVisitIdentity(pv1, x.typ.Trigger) {
+		// A cancel need only send "the fields pertinent" (HL7 v2.5.1
+		// 3.3.11 and on), often the visit number alone: written whole, it
+		// would replace the visit the exchange holds with one that has no
+		// period, location, type or doctors. What such a cancel changes
+		// is the visit's status (and a cancelled transfer's location),
+		// and that is PATCHed (ChangeBatch, after the transaction) at
+		// the URL the visit's own write used; the Encounter is referred
+		// to as a result's sparse PV1 refers to it.
+		// A PATCH of a visit the exchange does not hold answers 404 and
+		// is dead-lettered, as a document's withdrawal is: the admission
+		// it cancels arriving later would show a cancelled visit open.
+		*ref = x.addExisting("Encounter", key, e)
+		x.changeVisit(key, e)
 	} else {
 		*ref = x.add("Encounter", key, e)
 	}
@@ -328,6 +343,53 @@ func (x *conv) eventTime() (string, error) {
 // Encounter may be keyed by the event when the PV1 names no visit number
 // or admit time.
 var beginsVisit = map[string]bool{"A01": true, "A04": true, "A05": true, "A06": true, "A07": true, "A14": true}
+
+// cancelsEvent are the ADT events that cancel an earlier one: an
+// admission or visit (A11), a transfer (A12), a discharge (A13), a
+// pending discharge (A25), transfer (A26) or admission (A27), and a
+// pre-admission (A38).
+var cancelsEvent = map[string]bool{"A11": true, "A12": true, "A13": true, "A25": true, "A26": true, "A27": true, "A38": true}
+
+// beyondVisitIdentity reports whether the PV1 of a cancel (trigger) says
+// anything beyond what names the visit: its set id and class (PV1-1,
+// PV1-2), visit number (PV1-19) and admit time (PV1-44), and for a
+// cancelled transfer or pending transfer (A12, A26) where the patient
+// stays (PV1-3) and where the patient was to go (PV1-6, PV1-42), which an
+// A12 must send (HL7 v2.5.1 3.3.12).
+func beyondVisitIdentity(pv1 hl7v2.Segment, trigger string) bool {
+	transfer := trigger == "A12" || trigger == "A26"
+	for n := 3; n <= pv1.NumFields(); n++ {
+		if n == 19 || n == 44 || transfer && (n == 3 || n == 6 || n == 42) {
+			continue
+		}
+		if f := pv1.Field(n); !f.Empty() && !f.IsNull() {
+			return true
+		}
+	}
+	return false
+}
+
+// changeVisit notes the change a cancel whose PV1 names only the visit
+// makes to it: its status, and for a cancelled transfer that names where
+// the patient stays, the location list a whole write would give (the
+// transfer's destination, or the pending location no longer held, left
+// out).
+func (x *conv) changeVisit(key fhir.Identifier, e *fhir.Encounter) {
+	var loc string
+	if len(e.Location) > 0 && (x.typ.Trigger == "A12" || x.typ.Trigger == "A26") {
+		// Display text from the message and fixed codes: it always
+		// encodes.
+		b, _ := json.Marshal(e.Location)
+		loc = string(b)
+	}
+	d := Change{URL: x.changeURL("Encounter", key), Status: e.Status, Location: loc}
+	for _, c := range x.changes {
+		if c == d {
+			return
+		}
+	}
+	x.changes = append(x.changes, d)
+}
 
 // participantRole is a PV1 field naming an Encounter's practitioners and
 // the participant type each gets (shared and read-only).
