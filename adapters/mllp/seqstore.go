@@ -48,6 +48,18 @@ type SequenceStore struct {
 	locks map[string]*streamLock
 }
 
+// maxSeqStreams bounds the streams a store keeps, and maxSeqStreamLen
+// the length of a stream's name. A stream is named by what the sender
+// writes in MSH-3 to MSH-6, so a sender that varies them (or fills them
+// with kilobytes) would otherwise grow the store's memory, its log and
+// the status page (which `ferry status` reads with a size limit) without
+// end. A clinic has a handful of numbered senders, and HL7's HD fields
+// run to a few hundred characters.
+const (
+	maxSeqStreams   = 256
+	maxSeqStreamLen = 1024
+)
+
 // streamLock serialises the messages of one stream (several connections
 // may carry it) from the check of their number to the ACK.
 type streamLock struct {
@@ -197,6 +209,21 @@ func (s *SequenceStore) Last(stream string) (n int64, ok bool) {
 	defer s.mu.Unlock()
 	n, ok = s.last[stream]
 	return n, ok
+}
+
+// admit reports whether stream may be numbered: it is not too long, and
+// the store knows it already or has room for another. Two new streams
+// admitted at once may both be added, so the bound can be passed by a
+// few (no more than the connections at work): it is there against
+// growth without end, not to count exactly.
+func (s *SequenceStore) admit(stream string) bool {
+	if len(stream) > maxSeqStreamLen {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.last[stream]
+	return ok || len(s.last) < maxSeqStreams
 }
 
 // Set records n as the last number accepted on stream (-1: none) and

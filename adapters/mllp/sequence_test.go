@@ -344,3 +344,55 @@ func TestSequenceStoreFailedWrite(t *testing.T) {
 		t.Errorf("log not rewritten without the damaged line: %q", b)
 	}
 }
+
+// TestSequenceStreamsBounded: a stream is named by what the sender writes
+// in MSH-3 to MSH-6, so a sender varying them must not grow the store
+// (memory, log, status page) without end. Past maxSeqStreams streams, or
+// for a stream name longer than maxSeqStreamLen, a numbered message is
+// handled as an ordinary one: stored, answered AA without MSA-4, its
+// number kept nowhere. A resynchronisation of a stream the store does not
+// know writes nothing.
+func TestSequenceStreamsBounded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "seq")
+	store := openSeq(t, path)
+	rec := &recorder{}
+	s := start(t, Config{Sequences: store}, rec)
+	cl := dial(t, s)
+	app := func(i int, m []byte) []byte {
+		return []byte(strings.Replace(string(m), "|LAB|", fmt.Sprintf("|LAB%d|", i), 1))
+	}
+	for i := range maxSeqStreams + 5 {
+		segs := cl.roundTrip(t, app(i, seqMsg(fmt.Sprintf("M%d", i), "1")))
+		want := "2"
+		if i >= maxSeqStreams {
+			want = ""
+		}
+		if c, _ := msa(segs); c != "AA" || msa4(segs) != want {
+			t.Fatalf("stream %d: MSA-1 %s MSA-4 %q, want AA %q", i, c, msa4(segs), want)
+		}
+	}
+	long := []byte(strings.Replace(string(seqMsg("LONG", "1")), "|LAB|", "|"+strings.Repeat("L", 2*maxSeqStreamLen)+"|", 1))
+	if segs := cl.roundTrip(t, long); field(segs, "MSA", 1) != "AA" || msa4(segs) != "" {
+		t.Fatalf("long stream name: %q", segs)
+	}
+	// A known stream goes on as before.
+	if segs := cl.roundTrip(t, app(0, seqMsg("N0", "2"))); msa4(segs) != "3" {
+		t.Fatalf("known stream: %q", segs)
+	}
+	if n := len(store.Streams()); n != maxSeqStreams {
+		t.Errorf("store keeps %d streams, want %d", n, maxSeqStreams)
+	}
+	if n := len(rec.bodies()); n != maxSeqStreams+7 {
+		t.Errorf("consumer got %d messages, want %d: none is lost", n, maxSeqStreams+7)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		cl.roundTrip(t, app(10000+i, seqControl(fmt.Sprintf("R%d", i), "-1")))
+	}
+	if fi2, err := os.Stat(path); err != nil || fi2.Size() != fi.Size() {
+		t.Errorf("resynchronising unknown streams wrote to the log: %d bytes, was %d (%v)", fi2.Size(), fi.Size(), err)
+	}
+}
