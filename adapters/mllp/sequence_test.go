@@ -396,3 +396,36 @@ func TestSequenceStreamsBounded(t *testing.T) {
 		t.Errorf("resynchronising unknown streams wrote to the log: %d bytes, was %d (%v)", fi2.Size(), fi.Size(), err)
 	}
 }
+
+// TestSequenceStoreRewrittenWhileOpen: a gateway runs for months between
+// starts, so the log is rewritten with one line a stream while the store
+// is open too, not only when it is opened; it grew by a line a message
+// until the next start. What it holds after the rewrites is read back.
+func TestSequenceStoreRewrittenWhileOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "seq")
+	st := openSeq(t, path)
+	if err := st.Set("b", 7); err != nil {
+		t.Fatal(err)
+	}
+	n := int64(3*seqRewriteSlack + 10)
+	for i := range n {
+		if err := st.Set("a", i+1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Count(string(b), "\n"); lines > seqRewriteSlack+4 {
+		t.Fatalf("log has %d lines for 2 streams after %d numbers: not rewritten while open", lines, n+1)
+	}
+	if err := st.Set("b", 8); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	st = openSeq(t, path)
+	if got := st.Streams(); len(got) != 2 || got["a"] != n || got["b"] != 8 {
+		t.Fatalf("after rewrites and a restart: %v, want a %d and b 8", got, n)
+	}
+}
