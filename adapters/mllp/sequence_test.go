@@ -429,3 +429,34 @@ func TestSequenceStoreRewrittenWhileOpen(t *testing.T) {
 		t.Fatalf("after rewrites and a restart: %v, want a %d and b 8", got, n)
 	}
 }
+
+// TestSequenceNumberTooLarge: MSH-13 is NM of at most 15 characters; a
+// number near the top of int64 made the number expected (last+1) wrap to
+// a negative MSA-4, every later message of the stream a "repeat", and
+// under enforce, on a stream it started, every later message a refused
+// gap. Such a number is not the protocol: the message is an ordinary one,
+// and the stream goes on as before.
+func TestSequenceNumberTooLarge(t *testing.T) {
+	const big = "9223372036854775807"
+	for _, mode := range []string{SequenceTrack, SequenceEnforce} {
+		t.Run(mode, func(t *testing.T) {
+			rec := &recorder{}
+			s := start(t, Config{Sequences: openSeq(t, filepath.Join(t.TempDir(), "seq")), SequenceMode: mode}, rec)
+			cl := dial(t, s)
+			if mode == SequenceTrack {
+				if segs := cl.roundTrip(t, seqMsg("M1", "1")); msa4(segs) != "2" {
+					t.Fatalf("first: %q", segs)
+				}
+			}
+			if segs := cl.roundTrip(t, seqMsg("BIG", big)); field(segs, "MSA", 1) != "AA" || msa4(segs) != "" {
+				t.Fatalf("too large a number: %q", segs)
+			}
+			if segs := cl.roundTrip(t, seqMsg("M2", "2")); field(segs, "MSA", 1) != "AA" || msa4(segs) != "3" {
+				t.Fatalf("after it: %q", segs)
+			}
+			if st := s.Stats(); st.SequenceRepeats != 0 || st.SequenceGaps != 0 {
+				t.Errorf("stats %+v", st)
+			}
+		})
+	}
+}
