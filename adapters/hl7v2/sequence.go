@@ -32,11 +32,18 @@ type Sequence struct {
 // (0) or a resynchronisation (-1) with no content.
 func (s Sequence) Control() bool { return s.Number <= 0 && !s.Content }
 
+// maxSequence is the largest sequence number: MSH-13 is NM of at most 15
+// characters (the MSH attribute table of v2.3 to v2.5). It also keeps the
+// number expected next (the last plus one) from wrapping past the top of
+// an int64.
+const maxSequence = 999_999_999_999_999
+
 // ReadSequence reads MSH-13 from the header of msg without parsing the
 // message, and allocates only when MSH-13 is valued. ok is false when
 // MSH-13 is empty or HL7's explicit null (`""`), or the header cannot be
 // read: the message does not take part in the protocol. err is set (with
-// ok true) when MSH-13 is valued but is not an integer from -1 up.
+// ok true) when MSH-13 is valued but is not an integer from -1 to
+// maxSequence.
 func ReadSequence(msg []byte) (seq Sequence, ok bool, err error) {
 	msg = TrimEnvelope(msg) // what Parse skips before the MSH
 	if len(msg) < 8 || string(msg[:3]) != "MSH" {
@@ -84,8 +91,8 @@ func ReadSequence(msg []byte) (seq Sequence, ok bool, err error) {
 		return Sequence{}, false, nil
 	}
 	num, perr := strconv.ParseInt(string(raw), 10, 64)
-	if perr != nil || num < -1 {
-		return Sequence{}, true, fmt.Errorf("MSH-13 (sequence number) %q is not an integer from -1 up", dropControls(string(raw)))
+	if perr != nil || num < -1 || num > maxSequence {
+		return Sequence{}, true, fmt.Errorf("MSH-13 (sequence number) %q is not an integer from -1 to %d", dropControls(string(raw)), int64(maxSequence))
 	}
 	stream := string(bytes.Join([][]byte{fields[1], fields[2], fields[3], fields[4]}, []byte{fs}))
 	rest := msg[end:]

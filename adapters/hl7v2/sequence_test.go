@@ -27,6 +27,9 @@ func TestReadSequence(t *testing.T) {
 		{"not MSH", "PID|1\r", false, false, Sequence{}},
 		{"text", head + "abc\r", true, true, Sequence{}},
 		{"below -1", head + "-2\r", true, true, Sequence{}},
+		{"largest NM(15)", head + "999999999999999\rPID|1\r", true, false, Sequence{999999999999999, "LAB|767543|FERRY|HIE", true}},
+		{"past NM(15)", head + "1000000000000000\rPID|1\r", true, true, Sequence{}},
+		{"int64 max", head + "9223372036854775807\rPID|1\r", true, true, Sequence{}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got, ok, err := ReadSequence([]byte(c.msg))

@@ -33,7 +33,8 @@ import (
 // fails half-way (a full disk) is cut off again at once, or, when even
 // that fails, ended by the next line's newline, so the next line is never
 // glued to it. Open rewrites the log with one line a stream when it has
-// grown well past that or holds a damaged line, once the disk has room.
+// grown well past that or holds a damaged line, once the disk has room;
+// Set does too, as the log grows past that by seqRewriteSlack lines.
 type SequenceStore struct {
 	path string
 
@@ -45,8 +46,28 @@ type SequenceStore struct {
 	last  map[string]int64
 	lines int
 	bad   int // damaged lines load passed over
-	locks map[string]*streamLock
+	// rewriteAt is the line count at which Set rewrites the log;
+	// closed is set by Close (f is nil for a moment in a rewrite too).
+	rewriteAt int
+	closed    bool
+	locks     map[string]*streamLock
 }
+
+// maxSeqStreams bounds the streams a store keeps, and maxSeqStreamLen
+// the length of a stream's name. A stream is named by what the sender
+// writes in MSH-3 to MSH-6, so a sender that varies them (or fills them
+// with kilobytes) would otherwise grow the store's memory, its log and
+// the status page (which `ferry status` reads with a size limit) without
+// end. A clinic has a handful of numbered senders, and HL7's HD fields
+// run to a few hundred characters.
+const (
+	maxSeqStreams   = 256
+	maxSeqStreamLen = 1024
+)
+
+// seqRewriteSlack is how many lines past one a stream the log may grow,
+// while the store is open, before it is rewritten.
+const seqRewriteSlack = 1024
 
 // streamLock serialises the messages of one stream (several connections
 // may carry it) from the check of their number to the ACK.
@@ -95,7 +116,37 @@ func OpenSequenceStore(path string) (*SequenceStore, error) {
 		return nil, fmt.Errorf("sequence numbers %s: %w", path, err)
 	}
 	s.f, s.w, s.size = f, f, st.Size()
+	s.rewriteAt = s.lines + 2*len(s.last) + seqRewriteSlack
 	return s, nil
+}
+
+// reopen opens the log for appending again after a rewrite.
+func (s *SequenceStore) reopen() error {
+	f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("sequence numbers: reopen %s: %w", s.path, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return fmt.Errorf("sequence numbers %s: %w", s.path, err)
+	}
+	s.f, s.w, s.size, s.nl = f, f, st.Size(), false
+	return nil
+}
+
+// rewriteOpen rewrites the log while the store is open: a gateway runs
+// for months between starts, and the log would otherwise grow by a line
+// a message until the next. Windows cannot rename a file over one held
+// open, hence the close; every line is synced already. A failed rewrite
+// leaves the old log whole, and is tried again after as many lines
+// again; a failed reopen is tried again by the next Set.
+func (s *SequenceStore) rewriteOpen() {
+	_ = s.f.Close()
+	s.f, s.w = nil, nil
+	_ = s.rewrite()
+	s.rewriteAt = s.lines + 2*len(s.last) + seqRewriteSlack
+	_ = s.reopen()
 }
 
 // load reads the log. It returns the length of its whole lines when the
@@ -199,13 +250,33 @@ func (s *SequenceStore) Last(stream string) (n int64, ok bool) {
 	return n, ok
 }
 
+// admit reports whether stream may be numbered: it is not too long, and
+// the store knows it already or has room for another. Two new streams
+// admitted at once may both be added, so the bound can be passed by a
+// few (no more than the connections at work): it is there against
+// growth without end, not to count exactly.
+func (s *SequenceStore) admit(stream string) bool {
+	if len(stream) > maxSeqStreamLen {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.last[stream]
+	return ok || len(s.last) < maxSeqStreams
+}
+
 // Set records n as the last number accepted on stream (-1: none) and
 // returns once that is on disk.
 func (s *SequenceStore) Set(stream string, n int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.f == nil {
+	if s.closed {
 		return errors.New("sequence numbers: store closed")
+	}
+	if s.f == nil {
+		if err := s.reopen(); err != nil {
+			return err
+		}
 	}
 	line := seqLine(stream, n)
 	if s.nl {
@@ -232,6 +303,9 @@ func (s *SequenceStore) Set(stream string, n int64) error {
 	}
 	s.apply(stream, n)
 	s.lines++
+	if s.lines >= s.rewriteAt {
+		s.rewriteOpen()
+	}
 	return nil
 }
 
@@ -268,8 +342,12 @@ func (s *SequenceStore) lock(stream string) func() {
 func (s *SequenceStore) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.f == nil {
+	if s.closed {
 		return nil
+	}
+	s.closed = true
+	if s.f == nil {
+		return nil // a rewrite's reopen failed
 	}
 	err := s.f.Close()
 	s.f = nil

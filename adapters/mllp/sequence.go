@@ -70,6 +70,13 @@ func (s *Source) sequenced(log *slog.Logger, body []byte, consume func() error) 
 		s.stats.seqStarts.Add(1)
 		log.Info("mllp sequence link start", attrs()...)
 		return seqAnswer{expected: expected}, nil
+	case seq.Control() && !known:
+		// A resynchronisation of a stream that has no number: nothing to
+		// forget, and nothing written for a stream the store may never
+		// keep.
+		s.stats.seqResyncs.Add(1)
+		log.Info("mllp sequence resynchronised: the next number starts the stream", attrs()...)
+		return seqAnswer{expected: "-1"}, nil
 	case seq.Control():
 		// A resynchronisation: the next number accepted is the new start.
 		if err := store.Set(stream, -1); err != nil {
@@ -83,6 +90,13 @@ func (s *Source) sequenced(log *slog.Logger, body []byte, consume func() error) 
 		// 0 or -1 on a message with content: a sender that fills MSH-13
 		// without speaking the protocol. Its message is an ordinary one.
 		return seqAnswer{expected: expected}, consume()
+	}
+	if !known && !store.admit(stream) {
+		// Too many streams, or a name too long, to keep another: the
+		// message is an ordinary one (no MSA-4), rather than refused.
+		s.seqNote(log, slog.LevelWarn, "mllp sequence numbers: no room for another stream (too many, or MSH-3 to MSH-6 too long); handling this message without its number",
+			[]any{"sequence", seq.Number, "stream_bytes", len(seq.Stream), "max_streams", maxSeqStreams})
+		return seqAnswer{}, consume()
 	}
 	gap := known && seq.Number > last+1
 	if gap && s.cfg.SequenceMode == SequenceEnforce {

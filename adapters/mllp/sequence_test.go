@@ -344,3 +344,119 @@ func TestSequenceStoreFailedWrite(t *testing.T) {
 		t.Errorf("log not rewritten without the damaged line: %q", b)
 	}
 }
+
+// TestSequenceStreamsBounded: a stream is named by what the sender writes
+// in MSH-3 to MSH-6, so a sender varying them must not grow the store
+// (memory, log, status page) without end. Past maxSeqStreams streams, or
+// for a stream name longer than maxSeqStreamLen, a numbered message is
+// handled as an ordinary one: stored, answered AA without MSA-4, its
+// number kept nowhere. A resynchronisation of a stream the store does not
+// know writes nothing.
+func TestSequenceStreamsBounded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "seq")
+	store := openSeq(t, path)
+	rec := &recorder{}
+	s := start(t, Config{Sequences: store}, rec)
+	cl := dial(t, s)
+	app := func(i int, m []byte) []byte {
+		return []byte(strings.Replace(string(m), "|LAB|", fmt.Sprintf("|LAB%d|", i), 1))
+	}
+	for i := range maxSeqStreams + 5 {
+		segs := cl.roundTrip(t, app(i, seqMsg(fmt.Sprintf("M%d", i), "1")))
+		want := "2"
+		if i >= maxSeqStreams {
+			want = ""
+		}
+		if c, _ := msa(segs); c != "AA" || msa4(segs) != want {
+			t.Fatalf("stream %d: MSA-1 %s MSA-4 %q, want AA %q", i, c, msa4(segs), want)
+		}
+	}
+	long := []byte(strings.Replace(string(seqMsg("LONG", "1")), "|LAB|", "|"+strings.Repeat("L", 2*maxSeqStreamLen)+"|", 1))
+	if segs := cl.roundTrip(t, long); field(segs, "MSA", 1) != "AA" || msa4(segs) != "" {
+		t.Fatalf("long stream name: %q", segs)
+	}
+	// A known stream goes on as before.
+	if segs := cl.roundTrip(t, app(0, seqMsg("N0", "2"))); msa4(segs) != "3" {
+		t.Fatalf("known stream: %q", segs)
+	}
+	if n := len(store.Streams()); n != maxSeqStreams {
+		t.Errorf("store keeps %d streams, want %d", n, maxSeqStreams)
+	}
+	if n := len(rec.bodies()); n != maxSeqStreams+7 {
+		t.Errorf("consumer got %d messages, want %d: none is lost", n, maxSeqStreams+7)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		cl.roundTrip(t, app(10000+i, seqControl(fmt.Sprintf("R%d", i), "-1")))
+	}
+	if fi2, err := os.Stat(path); err != nil || fi2.Size() != fi.Size() {
+		t.Errorf("resynchronising unknown streams wrote to the log: %d bytes, was %d (%v)", fi2.Size(), fi.Size(), err)
+	}
+}
+
+// TestSequenceStoreRewrittenWhileOpen: a gateway runs for months between
+// starts, so the log is rewritten with one line a stream while the store
+// is open too, not only when it is opened; it grew by a line a message
+// until the next start. What it holds after the rewrites is read back.
+func TestSequenceStoreRewrittenWhileOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "seq")
+	st := openSeq(t, path)
+	if err := st.Set("b", 7); err != nil {
+		t.Fatal(err)
+	}
+	n := int64(3*seqRewriteSlack + 10)
+	for i := range n {
+		if err := st.Set("a", i+1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Count(string(b), "\n"); lines > seqRewriteSlack+4 {
+		t.Fatalf("log has %d lines for 2 streams after %d numbers: not rewritten while open", lines, n+1)
+	}
+	if err := st.Set("b", 8); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	st = openSeq(t, path)
+	if got := st.Streams(); len(got) != 2 || got["a"] != n || got["b"] != 8 {
+		t.Fatalf("after rewrites and a restart: %v, want a %d and b 8", got, n)
+	}
+}
+
+// TestSequenceNumberTooLarge: MSH-13 is NM of at most 15 characters; a
+// number near the top of int64 made the number expected (last+1) wrap to
+// a negative MSA-4, every later message of the stream a "repeat", and
+// under enforce, on a stream it started, every later message a refused
+// gap. Such a number is not the protocol: the message is an ordinary one,
+// and the stream goes on as before.
+func TestSequenceNumberTooLarge(t *testing.T) {
+	const big = "9223372036854775807"
+	for _, mode := range []string{SequenceTrack, SequenceEnforce} {
+		t.Run(mode, func(t *testing.T) {
+			rec := &recorder{}
+			s := start(t, Config{Sequences: openSeq(t, filepath.Join(t.TempDir(), "seq")), SequenceMode: mode}, rec)
+			cl := dial(t, s)
+			if mode == SequenceTrack {
+				if segs := cl.roundTrip(t, seqMsg("M1", "1")); msa4(segs) != "2" {
+					t.Fatalf("first: %q", segs)
+				}
+			}
+			if segs := cl.roundTrip(t, seqMsg("BIG", big)); field(segs, "MSA", 1) != "AA" || msa4(segs) != "" {
+				t.Fatalf("too large a number: %q", segs)
+			}
+			if segs := cl.roundTrip(t, seqMsg("M2", "2")); field(segs, "MSA", 1) != "AA" || msa4(segs) != "3" {
+				t.Fatalf("after it: %q", segs)
+			}
+			if st := s.Stats(); st.SequenceRepeats != 0 || st.SequenceGaps != 0 {
+				t.Errorf("stats %+v", st)
+			}
+		})
+	}
+}

@@ -132,3 +132,36 @@ func TestGatewaySequenceNumbers(t *testing.T) {
 		t.Fatalf("link start after a reset: %s %s, want AA -1", c, e)
 	}
 }
+
+// TestSequencesListenerNameWithSpace: a listener's name may hold a space
+// ("lab adt"); `ferry sequences` split the store's key at the first
+// space, so it listed the stream under listener "lab" as "adt LAB|…", and
+// reset could not find it by its stream.
+func TestSequencesListenerNameWithSpace(t *testing.T) {
+	dir := t.TempDir()
+	yml := fmt.Sprintf("data_dir: %q\nsources: {mllp: [{name: lab adt, listen: 127.0.0.1:0}]}\n", dir)
+	cfgFile := filepath.Join(t.TempDir(), "ferry.yaml")
+	if err := os.WriteFile(cfgFile, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := parseConfig(t, "%s", yml)
+	st, err := mllp.OpenSequenceStore(cfg.Path(sequenceFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Set("mllp/lab adt LAB|767543|FERRY|HIE", 5); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	seqCmd := func(args ...string) (int, string) {
+		var out, errb bytes.Buffer
+		code := runMain(context.Background(), append(append([]string{"sequences"}, args...), "--config", cfgFile), &out, &errb)
+		return code, out.String() + errb.String()
+	}
+	if code, out := seqCmd("list"); code != 0 || !regexp.MustCompile(`lab adt\s+LAB\|767543\|FERRY\|HIE\s+5\s+6`).MatchString(out) {
+		t.Errorf("sequences list: %d %s", code, out)
+	}
+	if code, out := seqCmd("reset", "LAB|767543|FERRY|HIE", "--yes", "--listener", "lab adt"); code != 0 || !strings.Contains(out, "listener lab adt (last accepted 5)") {
+		t.Fatalf("sequences reset: %d %s", code, out)
+	}
+}

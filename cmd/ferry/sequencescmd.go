@@ -44,7 +44,7 @@ func cmdSequences(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		if err != nil {
 			return err
 		}
-		return sequencesList(all, stdout)
+		return sequencesList(cfg, all, stdout)
 	case "reset":
 		if len(pos) != 1 {
 			return errUsage
@@ -57,13 +57,24 @@ func cmdSequences(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return errUsage
 }
 
-// sequenceKey splits a store key into listener name and stream.
-func sequenceKey(k string) (listener, stream string) {
+// sequenceKey splits a store key ("mllp/<name> <stream>") into listener
+// name and stream. A name may hold a space, and so may a stream, so the
+// key is matched against the names the configuration has (the longest
+// that fits); a listener no longer configured is cut at the first space.
+func sequenceKey(cfg *config.Config, k string) (listener, stream string) {
+	for _, m := range cfg.Sources.MLLP {
+		if rest, ok := strings.CutPrefix(k, "mllp/"+m.Name+" "); ok && len(m.Name) >= len(listener) {
+			listener, stream = m.Name, rest
+		}
+	}
+	if listener != "" {
+		return listener, stream
+	}
 	src, stream, _ := strings.Cut(k, " ")
 	return strings.TrimPrefix(src, "mllp/"), stream
 }
 
-func sequencesList(all map[string]int64, stdout io.Writer) error {
+func sequencesList(cfg *config.Config, all map[string]int64, stdout io.Writer) error {
 	if len(all) == 0 {
 		fmt.Fprintln(stdout, "no sender uses HL7 sequence numbers (MSH-13) here")
 		return nil
@@ -71,7 +82,7 @@ func sequencesList(all map[string]int64, stdout io.Writer) error {
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "LISTENER\tSTREAM (MSH-3|4|5|6)\tLAST ACCEPTED\tEXPECTS")
 	for _, k := range slices.Sorted(maps.Keys(all)) {
-		l, st := sequenceKey(k)
+		l, st := sequenceKey(cfg, k)
 		// The stream is what the sender wrote in MSH-3 to MSH-6: fit
 		// for a terminal, as `ferry queue` prints a sender's text.
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", l, terminalText(st), all[k], all[k]+1)
@@ -100,7 +111,7 @@ func sequencesReset(cfg *config.Config, path, stream, listener string, stdout io
 	defer store.Close()
 	var found []string
 	for k := range store.Streams() {
-		if l, st := sequenceKey(k); st == stream && (listener == "" || l == listener) {
+		if l, st := sequenceKey(cfg, k); st == stream && (listener == "" || l == listener) {
 			found = append(found, k)
 		}
 	}
@@ -115,7 +126,7 @@ func sequencesReset(cfg *config.Config, path, stream, listener string, stdout io
 	if err := store.Set(found[0], -1); err != nil {
 		return err
 	}
-	l, _ := sequenceKey(found[0])
+	l, _ := sequenceKey(cfg, found[0])
 	fmt.Fprintf(stdout, "reset: stream %s on listener %s (last accepted %d); the next number its sender sends starts it again\n", stream, l, last)
 	return nil
 }
