@@ -996,6 +996,26 @@ func (x *conv) date(s string) (string, bool) {
 	}
 }
 
+// endsBefore reports whether end (a FHIR date or dateTime) is before start,
+// which FHIR R4's per-1 forbids in a Period ("If present, start SHALL have
+// a lower value than end"). Two times are compared as instants, since a
+// sender's offsets differ across a clock change; otherwise the dates are
+// compared at the precision both have, as FHIRPath does.
+func endsBefore(start, end string) bool {
+	if start == "" || end == "" {
+		return false
+	}
+	if len(start) > len("2006-01-02") && len(end) > len("2006-01-02") {
+		s, err1 := time.Parse(time.RFC3339Nano, start)
+		e, err2 := time.Parse(time.RFC3339Nano, end)
+		if err1 == nil && err2 == nil {
+			return e.Before(s)
+		}
+	}
+	n := min(len(start), len(end), len("2006-01-02"))
+	return end[:n] < start[:n]
+}
+
 // dateTime renders a DTM as a FHIR dateTime, keeping its precision; a time
 // without an offset is read in the converter's Location. FHIR needs seconds
 // once a time is given, so HH and HHMM are padded.

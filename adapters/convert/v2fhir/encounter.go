@@ -114,10 +114,27 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	// An A03 records the discharge (HL7 v2.5.1 3.3.3) whether or not its
 	// PV1-45 says when: without it, the event's time ends the visit, not
 	// a period R4 would read as still going on.
+	endField := 45
 	if end == "" && x.typ.Code == "ADT" && x.typ.Trigger == "A03" {
 		if end, err = x.eventTime(); err != nil {
 			return nil, err
 		}
+		endField = 0
+	}
+	// A discharge before the admission breaks per-1, and the exchange
+	// would refuse the visit after the sender had its AA. Which of the
+	// two times is wrong the message does not say, and they are the
+	// visit's own: it is refused, naming the field, to be corrected.
+	if endsBefore(start, end) {
+		if endField == 45 {
+			return nil, x.badField(pv1, 45, "invalid discharge date/time: before the admit date/time (PV1-44)")
+		}
+		evn, _ := x.m.Segment("EVN")
+		n := 2
+		if evn.Field(6).Text(1) != "" {
+			n = 6
+		}
+		return nil, x.badField(evn, n, "invalid event date/time of the discharge: before the admit date/time (PV1-44)")
 	}
 	if start != "" || end != "" {
 		box.period = fhir.Period{Start: start, End: end}

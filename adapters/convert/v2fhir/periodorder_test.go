@@ -1,0 +1,66 @@
+package v2fhir
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-health/ferry/adapters/fhir"
+)
+
+// perOne reports whether p keeps FHIR R4's per-1 ("If present, start
+// SHALL have a lower value than end"), comparing instants when both have
+// a time and the common date precision otherwise.
+func perOne(p *fhir.Period) bool {
+	if p == nil || p.Start == "" || p.End == "" {
+		return true
+	}
+	if len(p.Start) > 10 && len(p.End) > 10 {
+		s, err1 := time.Parse(time.RFC3339Nano, p.Start)
+		e, err2 := time.Parse(time.RFC3339Nano, p.End)
+		if err1 == nil && err2 == nil {
+			return !e.Before(s)
+		}
+	}
+	n := min(len(p.Start), len(p.End), 10)
+	return p.End[:n] >= p.Start[:n]
+}
+
+// TestEncounterDischargeBeforeAdmit: an A03 whose discharge time (PV1-45,
+// or without it the event's, EVN-6) is before the admit time (PV1-44), a
+// keying slip at the registration desk, made an Encounter whose period
+// breaks FHIR R4's per-1: ferry answered AA once it was stored, and the
+// exchange then refused the bundle, the discharge with it. Which of the
+// two times is wrong the message cannot say, and they are the visit's
+// own, so the message is refused naming the field (AE, kept in
+// quarantine) rather than acknowledged and lost. A discharge an hour of
+// wall clock "before" the admission across the autumn clock change is
+// later, and converts.
+func TestEncounterDischargeBeforeAdmit(t *testing.T) {
+	c := testConverter(t)
+	for _, tc := range []struct {
+		name, msg, field string
+	}{
+		{"PV1-45", adtWith("A03", "D1", map[int]string{45: "20231231110000"}), "PV1-45"},
+		{"EVN-6", strings.Replace(adtWith("A03", "D2", nil), "EVN|A03|20240105120000", "EVN|A03|20240105120000||||20231230090000", 1), "EVN-6"},
+		{"planned end", adtWith("A05", "D3", map[int]string{2: "P", 45: "20231231"}), "PV1-45"},
+	} {
+		b, _, err := c.ConvertRaw([]byte(tc.msg))
+		var ce *ContentError
+		if !errors.As(err, &ce) || ce.Field != tc.field {
+			var p *fhir.Period
+			if err == nil {
+				for _, e := range entriesOf[fhir.Encounter](b) {
+					p = e.Period
+				}
+			}
+			t.Errorf("%s: err %v, period %+v (per-1 %v), want a content error naming %s", tc.name, err, p, perOne(p), tc.field)
+		}
+	}
+	msg := adtWith("A03", "D4", map[int]string{44: "20241103013000-0400", 45: "20241103011000-0500"})
+	encs := entriesOf[fhir.Encounter](mustConvert(t, c, msg))
+	if len(encs) != 1 || encs[0].Period == nil || encs[0].Period.End != "2024-11-03T01:10:00-05:00" || !perOne(encs[0].Period) {
+		t.Fatalf("across the clock change: %+v", encs)
+	}
+}
