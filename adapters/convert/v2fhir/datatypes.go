@@ -368,6 +368,9 @@ func (x *conv) cxValue(v hl7v2.Value) (fhir.Identifier, bool) {
 	}
 	start, _ := x.date(t[6])
 	end, _ := x.date(t[7])
+	if endsBefore(start, end) {
+		end = "" // per-1: an expiration before the effective date says nothing sure
+	}
 	if start != "" || end != "" {
 		id.Period = &fhir.Period{Start: start, End: end}
 	}

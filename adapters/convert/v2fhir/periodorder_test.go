@@ -64,3 +64,31 @@ func TestEncounterDischargeBeforeAdmit(t *testing.T) {
 		t.Fatalf("across the clock change: %+v", encs)
 	}
 }
+
+// TestIdentifierPeriodEndBeforeStart: an identifier's effective and
+// expiration dates (CX-7, CX-8), as a PID-3 that lists an old, reissued
+// MRN may carry them the wrong way round, were written as its period
+// whatever their order: a Patient breaking per-1, which the exchange
+// refuses with the whole bundle after ferry's AA. The expiration, which
+// says nothing sure, is left out, as NK1-9 and IN1-13 are; the
+// identifier and its start stay.
+func TestIdentifierPeriodEndBeforeStart(t *testing.T) {
+	msg := strings.Replace(usADT, "123^^^HOSP^MR", "123^^^HOSP^MR^^20240301^20240131", 1)
+	pats := entriesOf[fhir.Patient](mustConvert(t, testConverter(t), msg))
+	if len(pats) != 1 {
+		t.Fatalf("Patients %+v", pats)
+	}
+	for _, id := range pats[0].Identifier {
+		if id.Value != "123" {
+			continue
+		}
+		if id.Period == nil || id.Period.Start != "2024-03-01" {
+			t.Fatalf("identifier period %+v, want start 2024-03-01", id.Period)
+		}
+		if !perOne(id.Period) {
+			t.Errorf("identifier period end %q before start %q (per-1)", id.Period.End, id.Period.Start)
+		}
+		return
+	}
+	t.Fatalf("no identifier 123: %+v", pats[0].Identifier)
+}
