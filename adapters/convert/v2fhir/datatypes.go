@@ -489,6 +489,9 @@ func (x *conv) validity(rng hl7v2.Value, effective, expiration string) *fhir.Per
 	}
 	start, _ := x.dateTime(effective)
 	end, _ := x.dateTime(expiration)
+	if endsBefore(start, end) {
+		end = "" // per-1: an expiration before the effective date says nothing sure
+	}
 	if start == "" && end == "" {
 		return nil
 	}

@@ -92,3 +92,26 @@ func TestIdentifierPeriodEndBeforeStart(t *testing.T) {
 	}
 	t.Fatalf("no identifier 123: %+v", pats[0].Identifier)
 }
+
+// TestValidityEndBeforeStart: a name's, address's or telephone's
+// effective and expiration dates (XPN-12/13, XAD-13/14, XTN-13/14) were
+// written as its period whatever their order, breaking per-1 for the
+// Patient. The expiration is left out, as an identifier's is.
+func TestValidityEndBeforeStart(t *testing.T) {
+	msg := strings.Replace(usADT, "Roe^Rick||19700101|M", "Roe^Rick^^^^^L^^^^^20240301^20240131||19700101|M|||1 Main St^^Springfield^IL^62701^USA^H^^^^^^20240301^20240131||^PRN^PH^^1^555^5550100^^^^^^20240301^20240131", 1)
+	pats := entriesOf[fhir.Patient](mustConvert(t, testConverter(t), msg))
+	if len(pats) != 1 {
+		t.Fatalf("Patients %+v", pats)
+	}
+	p := pats[0]
+	if len(p.Name) == 0 || len(p.Address) == 0 || len(p.Telecom) == 0 {
+		t.Fatalf("name %+v address %+v telecom %+v", p.Name, p.Address, p.Telecom)
+	}
+	for what, per := range map[string]*fhir.Period{"name": p.Name[0].Period, "address": p.Address[0].Period, "telecom": p.Telecom[0].Period} {
+		if per == nil || per.Start != "2024-03-01" {
+			t.Errorf("%s period %+v, want start 2024-03-01", what, per)
+		} else if !perOne(per) {
+			t.Errorf("%s period end %q before start %q (per-1)", what, per.End, per.Start)
+		}
+	}
+}
