@@ -771,6 +771,12 @@ func (x *conv) tq1Timing(tq1 hl7v2.Segment) (*fhir.Timing, error) {
 	if err != nil {
 		return nil, err
 	}
+	// An end before the start breaks per-1 in the boundsPeriod; how long
+	// the drug is taken is the order's instruction, and which time is
+	// wrong the message does not say: refused, to be corrected.
+	if endsBefore(start, end) {
+		return nil, x.badField(tq1, 8, "invalid end date/time: before the start date/time (TQ1-7)")
+	}
 	cq := tq1.Field(6).Rep(1)
 	t.Repeat = timingBounds(start, end, cq.Text(1), cq.Comp(2).Sub(1).Trimmed())
 	if t.Code == nil && t.Repeat == nil {
@@ -797,6 +803,9 @@ func (x *conv) tqTiming(seg hl7v2.Segment, n int, tq hl7v2.Value) (*fhir.Timing,
 	end, ok := x.dateTime(tq.Comp(5).Sub(1).Trimmed())
 	if !ok {
 		return nil, x.badField(seg, n, "invalid end date/time (TQ.5)")
+	}
+	if endsBefore(start, end) { // per-1, as TQ1-8 is
+		return nil, x.badField(seg, n, "invalid end date/time (TQ.5): before the start date/time (TQ.4)")
 	}
 	var amount, units string
 	count := 0

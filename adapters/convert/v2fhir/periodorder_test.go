@@ -115,3 +115,40 @@ func TestValidityEndBeforeStart(t *testing.T) {
 		}
 	}
 }
+
+// TestMedicationTimingEndBeforeStart: a prescription whose end (TQ1-8,
+// or TQ.5 in a v2.3/v2.4 RXE-1) is before its start (TQ1-7, TQ.4) gave
+// its dosage timing a boundsPeriod breaking per-1, and the exchange
+// refused the order after ferry's AA. How long the drug is to be taken is
+// the order's instruction, and which time is wrong the message does not
+// say: it is refused, naming the field, to be corrected.
+func TestMedicationTimingEndBeforeStart(t *testing.T) {
+	c := testConverter(t)
+	for _, tc := range []struct {
+		name, msg, field string
+	}{
+		{"TQ1", `MSH|^~\&|PHARM|SPRINGCLINIC|FERRY|HIE|20240316090000||RDE^O11^RDE_O11|RDE-60|P|2.5.1
+PID|1||MRN100779^^^SPRINGCLINIC^MR||Doe^Jordan||19900101|F
+ORC|NW|RX-60^EHR|||||||20240316085500
+RXE||308182^amoxicillin 250 MG Oral Capsule^RXNORM|250||mg^mg^UCUM
+TQ1|1||Q8H^Every 8 hours^HL70335||||20240316|20240306`, "TQ1-8"},
+		{"RXE-1", `MSH|^~\&|PHARM|SPRINGCLINIC|FERRY|HIE|20240316090000||RDE^O11|RDE-61|P|2.3
+PID|1||MRN100779^^^SPRINGCLINIC^MR||Doe^Jordan||19900101|F
+ORC|NW|RX-61^EHR|||||||20240316085500
+RXE|1^BID^^20240316080000^20240315200000|197361^amlodipine 5 MG Oral Tablet^RXNORM|5||mg`, "RXE-1"},
+	} {
+		b, _, err := c.ConvertRaw([]byte(tc.msg))
+		var ce *ContentError
+		if !errors.As(err, &ce) || ce.Field != tc.field {
+			var p *fhir.Period
+			if err == nil {
+				for _, mr := range entriesOf[fhir.MedicationRequest](b) {
+					if len(mr.DosageInstruction) > 0 && mr.DosageInstruction[0].Timing != nil && mr.DosageInstruction[0].Timing.Repeat != nil {
+						p = mr.DosageInstruction[0].Timing.Repeat.BoundsPeriod
+					}
+				}
+			}
+			t.Errorf("%s: err %v, boundsPeriod %+v (per-1 %v), want a content error naming %s", tc.name, err, p, perOne(p), tc.field)
+		}
+	}
+}
