@@ -442,6 +442,11 @@ func (x *conv) newReport(obr, orc hl7v2.Segment) (*reportBuilder, error) {
 	if err != nil {
 		return nil, err
 	}
+	if endsBefore(start, end) {
+		// per-1: an end before the start says nothing sure; OBR-7, the
+		// time the results are relevant for, stands alone as without one.
+		end = ""
+	}
 	if end != "" && start != "" {
 		dr.EffectivePeriod = &fhir.Period{Start: start, End: end}
 	} else {
