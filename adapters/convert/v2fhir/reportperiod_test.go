@@ -42,3 +42,25 @@ func TestReportPeriodEndBeforeStart(t *testing.T) {
 		t.Errorf("effective %q %+v, want OBR-7 2024-05-02T08:30:00-05:00", drs[0].EffectiveDateTime, drs[0].EffectivePeriod)
 	}
 }
+
+// TestSpecimenCollectedEndBeforeStart: a specimen whose collection end
+// (SPM-17.2) is before its start (SPM-17.1) gave the Specimen a
+// collectedPeriod breaking per-1. The start is kept as collectedDateTime,
+// as when no end is sent.
+func TestSpecimenCollectedEndBeforeStart(t *testing.T) {
+	const spm = "|20240502083000-0500|20240502090500-0500"
+	msg := oulInput(t)
+	if !strings.Contains(msg, spm) {
+		t.Fatal("the golden OUL changed")
+	}
+	msg = strings.Replace(msg, spm, "|20240502083000-0500^20240502073000-0500|20240502090500-0500", 1)
+	sps := entriesOf[fhir.Specimen](mustConvert(t, testConverter(t), msg))
+	if len(sps) != 1 || sps[0].Collection == nil {
+		t.Fatalf("specimens %+v", sps)
+	}
+	if c := sps[0].Collection; !perOne(c.CollectedPeriod) {
+		t.Errorf("collectedPeriod %+v ends before it starts (per-1)", c.CollectedPeriod)
+	} else if c.CollectedDateTime != "2024-05-02T08:30:00-05:00" {
+		t.Errorf("collected %q %+v, want SPM-17.1 2024-05-02T08:30:00-05:00", c.CollectedDateTime, c.CollectedPeriod)
+	}
+}

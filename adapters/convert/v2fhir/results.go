@@ -1249,6 +1249,9 @@ func (x *conv) specimen(spm hl7v2.Segment, r *reportBuilder) (fhir.Reference, er
 	if !ok1 || !ok2 {
 		return fhir.Reference{}, x.badField(spm, 17, "invalid collection date/time")
 	}
+	if endsBefore(start, end) {
+		end = "" // per-1: the collection's start stands alone, as without an end
+	}
 	if end != "" && start != "" {
 		coll.CollectedPeriod = &fhir.Period{Start: start, End: end}
 	} else {
