@@ -900,6 +900,11 @@ func (x *conv) obxOne(obx hl7v2.Segment, typ string, first hl7v2.Value, o *fhir.
 			o.DataAbsentReason = absentReasons["unknown"]
 			return nil
 		}
+		if endsBefore(start, end) {
+			// per-1: no period; the value is the result, and which end
+			// is wrong it does not say.
+			return x.badField(obx, 5, "invalid date/time range for OBX-2 DR: its end is before its start")
+		}
 		o.ValuePeriod = &fhir.Period{Start: start, End: end}
 	case "NR":
 		x.numericRange(first, units, o)
