@@ -928,11 +928,20 @@ func (x *conv) numericRange(v hl7v2.Value, units quantityUnit, o *fhir.Observati
 	case lo == "" && hi == "":
 		o.DataAbsentReason = absentReasons["unknown"]
 		return
-	case (lo != "" && r.Low == nil) || (hi != "" && r.High == nil):
+	case (lo != "" && r.Low == nil) || (hi != "" && r.High == nil), r.Low != nil && r.High != nil && decimalAbove(r.Low.Value, r.High.Value):
+		// Not a range FHIR can hold (a low above its high breaks rng-2):
+		// the text sent.
 		o.ValueString = strings.Trim(lo+"-"+hi, "-")
 		return
 	}
 	o.ValueRange = &r
+}
+
+// decimalAbove reports whether FHIR decimal a is greater than b.
+func decimalAbove(a, b json.Number) bool {
+	x, err1 := strconv.ParseFloat(string(a), 64)
+	y, err2 := strconv.ParseFloat(string(b), 64)
+	return err1 == nil && err2 == nil && x > y
 }
 
 // quantity makes a Quantity of s with OBX-6 units; nil if s is not a
@@ -1034,7 +1043,7 @@ func (x *conv) structuredNumeric(v hl7v2.Value, units quantityUnit, o *fhir.Obse
 	switch {
 	case sep == "-" && n1 != "" && n2 != "" && plain:
 		lo, hi := x.quantityIn(n1, units), x.quantityIn(n2, units)
-		if lo != nil && hi != nil {
+		if lo != nil && hi != nil && !decimalAbove(lo.Value, hi.Value) { // rng-2
 			o.ValueRange = &fhir.Range{Low: lo, High: hi}
 			return
 		}
