@@ -721,7 +721,13 @@ func (x *conv) pharmacyOrders() error {
 		// is RXE-4 (1 to 2 tablets): a range then, as FHIR has it.
 		units := unitsOf(g.rxe.Field(5).Rep(1))
 		low := x.quantityIn(g.rxe.Field(3).Text(1), units)
-		if high := x.quantityIn(g.rxe.Field(4).Text(1), units); high != nil && (low == nil || low.Value != high.Value) {
+		high := x.quantityIn(g.rxe.Field(4).Text(1), units)
+		if low != nil && high != nil && decimalAbove(low.Value, high.Value) {
+			// rng-2: no range; the dose is the order's instruction, and
+			// which amount is wrong the message does not say.
+			return x.badField(g.rxe, 4, "invalid maximum dose: below the minimum (RXE-3)")
+		}
+		if high != nil && (low == nil || low.Value != high.Value) {
 			d.DoseAndRate = []fhir.DosageDoseAndRate{{DoseRange: &fhir.Range{Low: low, High: high}}}
 		} else if low != nil {
 			d.DoseAndRate = []fhir.DosageDoseAndRate{{DoseQuantity: low}}
