@@ -252,7 +252,10 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 		// A finished visit's bed is where the patient was until it ended
 		// (PV1-45, or an A03's event time): R4's completed, "The patient
 		// was at this location during the period specified".
-		if locStatus == "completed" {
+		// A move the PV1 says came after the discharge (a transfer sent
+		// late, its PV1 whole) keeps its time, which is what the event
+		// says; the end before it would break per-1 and is left out.
+		if locStatus == "completed" && !endsBefore(p.Start, end) {
 			p.End = end
 		}
 		if p != (fhir.Period{}) {

@@ -152,3 +152,33 @@ RXE|1^BID^^20240316080000^20240315200000|197361^amlodipine 5 MG Oral Tablet^RXNO
 		}
 	}
 }
+
+// TestBedPeriodMovedAfterDischarge: a transfer (A02) or class change
+// (A06, A07) whose PV1 carries a discharge time (PV1-45) before the
+// event's own time (EVN-6 or EVN-2), as senders that send the PV1 whole
+// and late do, gave the bed the patient moved into a period from the
+// move to the discharge: backwards, breaking per-1, and the exchange
+// refused the visit after ferry's AA. The visit's own period is sound
+// and is kept; the bed keeps the move's time, which is what the event
+// says, and the end before it, which says nothing sure there, is left
+// out.
+func TestBedPeriodMovedAfterDischarge(t *testing.T) {
+	c := testConverter(t)
+	for _, tr := range []string{"A02", "A06", "A07"} {
+		msg := adtWith(tr, "M"+tr, map[int]string{6: "W2^202^B", 45: "20240104110000"})
+		encs := entriesOf[fhir.Encounter](mustConvert(t, c, msg))
+		if len(encs) != 1 {
+			t.Fatalf("%s: %d Encounters", tr, len(encs))
+		}
+		if !perOne(encs[0].Period) || encs[0].Period.End == "" {
+			t.Errorf("%s: period %+v, want the visit's admit and discharge", tr, encs[0].Period)
+		}
+		for _, l := range encs[0].Location {
+			if !perOne(l.Period) {
+				t.Errorf("%s: %s period %+v ends before it starts (per-1)", tr, l.Location.Display, l.Period)
+			} else if l.Location.Display == "W1 101 A" && (l.Period == nil || l.Period.Start != "2024-01-05T12:00:00-06:00") {
+				t.Errorf("%s: bed period %+v, want it to start at the move", tr, l.Period)
+			}
+		}
+	}
+}
