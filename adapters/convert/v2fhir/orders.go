@@ -1085,6 +1085,19 @@ func (x *conv) schedule() error {
 		}
 		start, end = "", "" // one without the other is invalid (app-2); the message keeps them
 	}
+	// A booking that ends before it begins: which time is wrong the
+	// message does not say, and they are the booking's own, so it is
+	// refused as one without an end is; one FHIR needs no times for
+	// (app-3) goes without them.
+	if endsBefore(start, end) {
+		if !timeless {
+			if tq1, ok := x.m.Segment("TQ1"); ok && tq1.Field(7).Text(1) != "" {
+				return x.badField(tq1, 8, "invalid appointment end: before its start (TQ1-7)")
+			}
+			return x.badField(sch, 11, "invalid appointment end (SCH-11.5): before its start (SCH-11.4)")
+		}
+		start, end = "", ""
+	}
 	a.Start, a.End = start, end
 	if strings.EqualFold(sch.Field(10).Text(1), "min") {
 		if n, err := strconv.Atoi(sch.Field(9).Text(1)); err == nil && n > 0 {
