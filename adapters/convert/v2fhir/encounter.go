@@ -123,8 +123,13 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	}
 	// A discharge before the admission breaks per-1, and the exchange
 	// would refuse the visit after the sender had its AA. Which of the
-	// two times is wrong the message does not say, and they are the
+	// two times is wrong the message does not say, and an ADT's are the
 	// visit's own: it is refused, naming the field, to be corrected.
+	// Another message (a result, an order) is not about the visit: it
+	// goes without the two times rather than be held back for them.
+	if endsBefore(start, end) && x.typ.Code != "ADT" {
+		start, end = "", ""
+	}
 	if endsBefore(start, end) {
 		if endField == 45 {
 			return nil, x.badField(pv1, 45, "invalid discharge date/time: before the admit date/time (PV1-44)")

@@ -182,3 +182,29 @@ func TestBedPeriodMovedAfterDischarge(t *testing.T) {
 		}
 	}
 }
+
+// TestResultVisitDischargeBeforeAdmit: the PV1 of a result (ORU) whose
+// discharge time (PV1-45) is before its admit time (PV1-44), copied from
+// a registration keyed wrong, would have the results refused with the
+// visit's times: the results are what the message is about, and a visit
+// time is not theirs to correct. The visit goes without the two times
+// (it keeps its number and status), and the results are delivered.
+func TestResultVisitDischargeBeforeAdmit(t *testing.T) {
+	msg := "MSH|^~\\&|LAB|HOSP|HIE|HIE|20240105120000||ORU^R01^ORU_R01|L1|P|2.5.1\n" +
+		"PID|1||111^^^HOSP^MR||Doe^Jane||19900101|F\n" +
+		pv1Of(map[int]string{1: "1", 2: "I", 3: "W1^101^A", 19: "V77^^^HOSP^VN", 44: "20240101110000", 45: "20231231110000"}) +
+		"OBR|1|ORD-1^EHR|FIL-1^LAB|2345-7^Glucose^LN|||20240101120000\n" +
+		"OBX|1|NM|2345-7^Glucose^LN||95|mg/dL^mg/dL^UCUM|||||F\n"
+	b := mustConvert(t, testConverter(t), msg)
+	if obs := entriesOf[fhir.Observation](b); len(obs) != 1 {
+		t.Fatalf("%d observations", len(obs))
+	}
+	for _, e := range entriesOf[fhir.Encounter](b) {
+		if !perOne(e.Period) {
+			t.Errorf("period %+v ends before it starts (per-1)", e.Period)
+		}
+		if e.Status == "finished" {
+			t.Errorf("status finished from a discharge time the message contradicts")
+		}
+	}
+}
