@@ -199,7 +199,11 @@ func TestResultVisitDischargeBeforeAdmit(t *testing.T) {
 	if obs := entriesOf[fhir.Observation](b); len(obs) != 1 {
 		t.Fatalf("%d observations", len(obs))
 	}
-	for _, e := range entriesOf[fhir.Encounter](b) {
+	encs := entriesOf[fhir.Encounter](b)
+	if len(encs) != 1 {
+		t.Fatalf("%d Encounters", len(encs))
+	}
+	for _, e := range encs {
 		if !perOne(e.Period) {
 			t.Errorf("period %+v ends before it starts (per-1)", e.Period)
 		}
