@@ -373,6 +373,9 @@ func (x *conv) cxValue(v hl7v2.Value) (fhir.Identifier, bool) {
 	}
 	start, _ := x.date(t[6])
 	end, _ := x.date(t[7])
+	if endsBefore(start, end) {
+		end = "" // per-1: an expiration before the effective date says nothing sure
+	}
 	if start != "" || end != "" {
 		id.Period = &fhir.Period{Start: start, End: end}
 	}
@@ -491,6 +494,9 @@ func (x *conv) validity(rng hl7v2.Value, effective, expiration string) *fhir.Per
 	}
 	start, _ := x.dateTime(effective)
 	end, _ := x.dateTime(expiration)
+	if endsBefore(start, end) {
+		end = "" // per-1: an expiration before the effective date says nothing sure
+	}
 	if start == "" && end == "" {
 		return nil
 	}
@@ -999,6 +1005,26 @@ func (x *conv) date(s string) (string, bool) {
 	default:
 		return x.slabs.text.cat(d.digits[:4], "-", d.digits[4:6], "-", d.digits[6:8]), true
 	}
+}
+
+// endsBefore reports whether end (a FHIR date or dateTime) is before start,
+// which FHIR R4's per-1 forbids in a Period ("If present, start SHALL have
+// a lower value than end"). Two times are compared as instants, since a
+// sender's offsets differ across a clock change; otherwise the dates are
+// compared at the precision both have, as FHIRPath does.
+func endsBefore(start, end string) bool {
+	if start == "" || end == "" {
+		return false
+	}
+	if len(start) > len("2006-01-02") && len(end) > len("2006-01-02") {
+		s, err1 := time.Parse(time.RFC3339Nano, start)
+		e, err2 := time.Parse(time.RFC3339Nano, end)
+		if err1 == nil && err2 == nil {
+			return e.Before(s)
+		}
+	}
+	n := min(len(start), len(end), len("2006-01-02"))
+	return end[:n] < start[:n]
 }
 
 // dateTime renders a DTM as a FHIR dateTime, keeping its precision; a time

@@ -115,10 +115,32 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 	// An A03 records the discharge (HL7 v2.5.1 3.3.3) whether or not its
 	// PV1-45 says when: without it, the event's time ends the visit, not
 	// a period R4 would read as still going on.
+	endField := 45
 	if end == "" && x.typ.Code == "ADT" && x.typ.Trigger == "A03" {
 		if end, err = x.eventTime(); err != nil {
 			return nil, err
 		}
+		endField = 0
+	}
+	// A discharge before the admission breaks per-1, and the exchange
+	// would refuse the visit after the sender had its AA. Which of the
+	// two times is wrong the message does not say, and an ADT's are the
+	// visit's own: it is refused, naming the field, to be corrected.
+	// Another message (a result, an order) is not about the visit: it
+	// goes without the two times rather than be held back for them.
+	if endsBefore(start, end) && x.typ.Code != "ADT" {
+		start, end = "", ""
+	}
+	if endsBefore(start, end) {
+		if endField == 45 {
+			return nil, x.badField(pv1, 45, "invalid discharge date/time: before the admit date/time (PV1-44)")
+		}
+		evn, _ := x.m.Segment("EVN")
+		n := 2
+		if evn.Field(6).Text(1) != "" {
+			n = 6
+		}
+		return nil, x.badField(evn, n, "invalid event date/time of the discharge: before the admit date/time (PV1-44)")
 	}
 	if start != "" || end != "" {
 		box.period = fhir.Period{Start: start, End: end}
@@ -236,7 +258,10 @@ func (x *conv) encounter(pv1 hl7v2.Segment, status string) (*fhir.Reference, err
 		// A finished visit's bed is where the patient was until it ended
 		// (PV1-45, or an A03's event time): R4's completed, "The patient
 		// was at this location during the period specified".
-		if locStatus == "completed" {
+		// A move the PV1 says came after the discharge (a transfer sent
+		// late, its PV1 whole) keeps its time, which is what the event
+		// says; the end before it would break per-1 and is left out.
+		if locStatus == "completed" && !endsBefore(p.Start, end) {
 			p.End = end
 		}
 		if p != (fhir.Period{}) {

@@ -770,7 +770,13 @@ func (x *conv) pharmacyOrders() error {
 		// is RXE-4 (1 to 2 tablets): a range then, as FHIR has it.
 		units := unitsOf(g.rxe.Field(5).Rep(1))
 		low := x.quantityIn(g.rxe.Field(3).Text(1), units)
-		if high := x.quantityIn(g.rxe.Field(4).Text(1), units); high != nil && (low == nil || low.Value != high.Value) {
+		high := x.quantityIn(g.rxe.Field(4).Text(1), units)
+		if low != nil && high != nil && decimalAbove(low.Value, high.Value) {
+			// rng-2: no range; the dose is the order's instruction, and
+			// which amount is wrong the message does not say.
+			return x.badField(g.rxe, 4, "invalid maximum dose: below the minimum (RXE-3)")
+		}
+		if high != nil && (low == nil || low.Value != high.Value) {
 			d.DoseAndRate = []fhir.DosageDoseAndRate{{DoseRange: &fhir.Range{Low: low, High: high}}}
 		} else if low != nil {
 			d.DoseAndRate = []fhir.DosageDoseAndRate{{DoseQuantity: low}}
@@ -825,6 +831,12 @@ func (x *conv) tq1Timing(tq1 hl7v2.Segment) (*fhir.Timing, error) {
 	if err != nil {
 		return nil, err
 	}
+	// An end before the start breaks per-1 in the boundsPeriod; how long
+	// the drug is taken is the order's instruction, and which time is
+	// wrong the message does not say: refused, to be corrected.
+	if endsBefore(start, end) {
+		return nil, x.badField(tq1, 8, "invalid end date/time: before the start date/time (TQ1-7)")
+	}
 	cq := tq1.Field(6).Rep(1)
 	t.Repeat = timingBounds(start, end, cq.Text(1), cq.Comp(2).Sub(1).Trimmed())
 	if t.Code == nil && t.Repeat == nil {
@@ -851,6 +863,9 @@ func (x *conv) tqTiming(seg hl7v2.Segment, n int, tq hl7v2.Value) (*fhir.Timing,
 	end, ok := x.dateTime(tq.Comp(5).Sub(1).Trimmed())
 	if !ok {
 		return nil, x.badField(seg, n, "invalid end date/time (TQ.5)")
+	}
+	if endsBefore(start, end) { // per-1, as TQ1-8 is
+		return nil, x.badField(seg, n, "invalid end date/time (TQ.5): before the start date/time (TQ.4)")
 	}
 	var amount, units string
 	count := 0
@@ -1123,6 +1138,19 @@ func (x *conv) schedule() error {
 			return x.badField(sch, 11, "appointment has a start time but no end time or duration (TQ1-8, SCH-11.5, SCH-9/10 or AIS-7/8)")
 		}
 		start, end = "", "" // one without the other is invalid (app-2); the message keeps them
+	}
+	// A booking that ends before it begins: which time is wrong the
+	// message does not say, and they are the booking's own, so it is
+	// refused as one without an end is; one FHIR needs no times for
+	// (app-3) goes without them.
+	if endsBefore(start, end) {
+		if !timeless {
+			if tq1, ok := x.m.Segment("TQ1"); ok && tq1.Field(7).Text(1) != "" {
+				return x.badField(tq1, 8, "invalid appointment end: before its start (TQ1-7)")
+			}
+			return x.badField(sch, 11, "invalid appointment end (SCH-11.5): before its start (SCH-11.4)")
+		}
+		start, end = "", ""
 	}
 	a.Start, a.End = start, end
 	if strings.EqualFold(sch.Field(10).Text(1), "min") {

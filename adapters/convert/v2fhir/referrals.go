@@ -137,6 +137,9 @@ func (x *conv) referral() error {
 	if err != nil {
 		return err
 	}
+	if endsBefore(start, end) {
+		end = "" // per-1: an expiration before the effective date says nothing sure
+	}
 	if start != "" || end != "" {
 		sr.OccurrencePeriod = &fhir.Period{Start: start, End: end}
 	}

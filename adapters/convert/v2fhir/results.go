@@ -452,6 +452,11 @@ func (x *conv) newReport(obr, orc hl7v2.Segment) (*reportBuilder, error) {
 	if err != nil {
 		return nil, err
 	}
+	if endsBefore(start, end) {
+		// per-1: an end before the start says nothing sure; OBR-7, the
+		// time the results are relevant for, stands alone as without one.
+		end = ""
+	}
 	if end != "" && start != "" {
 		dr.EffectivePeriod = &fhir.Period{Start: start, End: end}
 	} else {
@@ -925,6 +930,11 @@ func (x *conv) obxOne(obx hl7v2.Segment, typ string, first hl7v2.Value, o *fhir.
 			o.DataAbsentReason = absentReasons["unknown"]
 			return nil
 		}
+		if endsBefore(start, end) {
+			// per-1: no period; the value is the result, and which end
+			// is wrong it does not say.
+			return x.badField(obx, 5, "invalid date/time range for OBX-2 DR: its end is before its start")
+		}
 		o.ValuePeriod = &fhir.Period{Start: start, End: end}
 	case "NR":
 		x.numericRange(first, units, o)
@@ -948,9 +958,11 @@ func (x *conv) numericRange(v hl7v2.Value, units quantityUnit, o *fhir.Observati
 	case lo == "" && hi == "":
 		o.DataAbsentReason = absentReasons["unknown"]
 		return
-	case (lo != "" && r.Low == nil) || (hi != "" && r.High == nil):
-		// A range open on one side is its one limit; trimming the
-		// dashes off "lo-hi" instead took a negative low's sign too.
+	case (lo != "" && r.Low == nil) || (hi != "" && r.High == nil), r.Low != nil && r.High != nil && decimalAbove(r.Low.Value, r.High.Value):
+		// Not a range FHIR can hold (a low above its high breaks rng-2):
+		// the text sent. A range open on one side is its one limit;
+		// trimming the dashes off "lo-hi" instead took a negative low's
+		// sign too.
 		o.ValueString = lo + hi
 		if lo != "" && hi != "" {
 			o.ValueString = lo + "-" + hi
@@ -958,6 +970,13 @@ func (x *conv) numericRange(v hl7v2.Value, units quantityUnit, o *fhir.Observati
 		return
 	}
 	o.ValueRange = &r
+}
+
+// decimalAbove reports whether FHIR decimal a is greater than b.
+func decimalAbove(a, b json.Number) bool {
+	x, err1 := strconv.ParseFloat(string(a), 64)
+	y, err2 := strconv.ParseFloat(string(b), 64)
+	return err1 == nil && err2 == nil && x > y
 }
 
 // quantity makes a Quantity of s with OBX-6 units; nil if s is not a
@@ -1059,7 +1078,7 @@ func (x *conv) structuredNumeric(v hl7v2.Value, units quantityUnit, o *fhir.Obse
 	switch {
 	case sep == "-" && n1 != "" && n2 != "" && plain:
 		lo, hi := x.quantityIn(n1, units), x.quantityIn(n2, units)
-		if lo != nil && hi != nil {
+		if lo != nil && hi != nil && !decimalAbove(lo.Value, hi.Value) { // rng-2
 			o.ValueRange = &fhir.Range{Low: lo, High: hi}
 			return
 		}
@@ -1280,6 +1299,9 @@ func (x *conv) specimen(spm hl7v2.Segment, r *reportBuilder) (fhir.Reference, er
 	end, ok2 := x.dateTime(dr.Text(2))
 	if !ok1 || !ok2 {
 		return fhir.Reference{}, x.badField(spm, 17, "invalid collection date/time")
+	}
+	if endsBefore(start, end) {
+		end = "" // per-1: the collection's start stands alone, as without an end
 	}
 	if end != "" && start != "" {
 		coll.CollectedPeriod = &fhir.Period{Start: start, End: end}

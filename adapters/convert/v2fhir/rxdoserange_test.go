@@ -1,6 +1,7 @@
 package v2fhir
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/ferry-health/ferry/adapters/fhir"
@@ -43,4 +44,31 @@ RXR|PO^Oral^HL70162`
 		t.Errorf("500 mg: %s, want doseQuantity 500 mg", toJSON(d))
 	}
 	strictR4(t, marshal(t, mustConvert(t, testConverter(t), msg)))
+}
+
+// TestMedicationRequestDoseRangeReversed: an RXE whose minimum dose
+// (RXE-3) is above its maximum (RXE-4) was written as a doseRange
+// breaking FHIR R4 rng-2 ("If present, low SHALL have a lower value than
+// high"), and the exchange refused the order after ferry's AA. The dose
+// is the order's instruction, and which amount is wrong the message does
+// not say: it is refused, naming RXE-4, to be corrected.
+func TestMedicationRequestDoseRangeReversed(t *testing.T) {
+	const msg = `MSH|^~\&|PHARM|SPRINGCLINIC^2.16.840.1.113883.3.999^ISO|FERRY|HIE|20240316090000||RDE^O11^RDE_O11|RDE-19|P|2.5.1
+PID|1||MRN100777^^^SPRINGCLINIC&2.16.840.1.113883.3.999.1&ISO^MR||Doe^Jordan||19900101|F
+ORC|NW|RX-19^EHR|||||||20240316085500
+RXE||857005^Acetaminophen 325 MG / Hydrocodone Bitartrate 5 MG Oral Tablet^RXNORM|2|1|{tbl}^tablet^UCUM
+TQ1|1||Q6H^Every 6 hours^HL70335`
+	b, _, err := testConverter(t).ConvertRaw([]byte(msg))
+	var ce *ContentError
+	if !errors.As(err, &ce) || ce.Field != "RXE-4" {
+		var r *fhir.Range
+		if err == nil {
+			for _, mr := range entriesOf[fhir.MedicationRequest](b) {
+				if len(mr.DosageInstruction) > 0 && len(mr.DosageInstruction[0].DoseAndRate) > 0 {
+					r = mr.DosageInstruction[0].DoseAndRate[0].DoseRange
+				}
+			}
+		}
+		t.Errorf("err %v, doseRange %s, want a content error naming RXE-4", err, toJSON(r))
+	}
 }
