@@ -328,6 +328,7 @@ type converter struct {
 	panelTime    string       // time of the Vital Signs Organizer being converted:
 	panelPeriod  *fhir.Period // its members' own when they give none
 	entries      map[string][]fhir.BundleEntry
+	observations map[string]*fhir.Observation // entries' Observations by fullUrl (observationAt)
 	seen         map[string]bool
 	hwm          int
 	docLabels    *fhir.Labels         // DS4P privacy annotations of the whole document

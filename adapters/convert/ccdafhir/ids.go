@@ -319,6 +319,12 @@ func (c *converter) add(idn identity, res any) {
 		e.Request = &fhir.BundleRequest{Method: "PUT", URL: idn.typ + "/" + idn.uuid}
 	}
 	c.entries[idn.typ] = append(c.entries[idn.typ], e)
+	if o, ok := res.(*fhir.Observation); ok {
+		if c.observations == nil {
+			c.observations = map[string]*fhir.Observation{}
+		}
+		c.observations[e.FullURL] = o
+	}
 	if c.curLabels != nil {
 		if c.resLabels == nil {
 			c.resLabels = map[any]*fhir.Labels{}

@@ -452,17 +452,24 @@ func (c *converter) bloodPressures(members []fhir.Reference) []fhir.Reference {
 			dia = append(dia, m)
 		}
 	}
+	// Each systolic pairs with the first diastolic not yet paired of
+	// the same reading. The diastolics wait by reading: trying each one
+	// against each systolic grew with the square of the readings.
+	waiting := map[string][]fhir.Reference{}
+	for _, d := range dia {
+		k := readingKey(c.observationAt(d.Reference))
+		waiting[k] = append(waiting[k], d)
+	}
 	var out []fhir.Reference
-	used := make([]bool, len(dia))
 	for _, s := range sys {
-		for j, d := range dia {
-			if !used[j] && sameReading(c.observationAt(s.Reference), c.observationAt(d.Reference)) {
-				used[j] = true
-				if ref := c.bloodPressure(s, d); ref != "" {
-					out = append(out, fhir.Reference{Reference: ref})
-				}
-				break
-			}
+		k := readingKey(c.observationAt(s.Reference))
+		ds := waiting[k]
+		if len(ds) == 0 {
+			continue
+		}
+		waiting[k] = ds[1:]
+		if ref := c.bloodPressure(s, ds[0]); ref != "" {
+			out = append(out, fhir.Reference{Reference: ref})
 		}
 	}
 	return out
@@ -499,26 +506,29 @@ func (c *converter) bloodPressure(sys, dia fhir.Reference) string {
 	return idn.ref
 }
 
-// sameReading reports whether the Observations a and b are of one
-// reading: the same status and time.
-func sameReading(a, b *fhir.Observation) bool {
-	if a.Status != b.Status || a.EffectiveDateTime != b.EffectiveDateTime || (a.EffectivePeriod == nil) != (b.EffectivePeriod == nil) {
-		return false
+// readingKey is what makes Observations one reading: the same status
+// and time.
+func readingKey(o *fhir.Observation) string {
+	k := o.Status + "|" + o.EffectiveDateTime
+	if p := o.EffectivePeriod; p != nil {
+		k += "|period " + p.Start + "|" + p.End
 	}
-	return a.EffectivePeriod == nil || *a.EffectivePeriod == *b.EffectivePeriod
+	return k
 }
 
+// countObsLooks, set by a test, is called for each Observation
+// observationAt looks at, so a test can bound its work without timing it.
+var countObsLooks func()
+
 // observationAt returns the Observation this document's bundle holds
-// under the reference ref, or nil.
+// under the reference ref, or nil. It looks in the index add keeps: a
+// scan of the bundle's Observations for each lookup grew with the
+// square of an organizer's members.
 func (c *converter) observationAt(ref string) *fhir.Observation {
-	full := "urn:uuid:" + refUUID(ref)
-	for i := len(c.entries["Observation"]) - 1; i >= 0; i-- {
-		if e := c.entries["Observation"][i]; e.FullURL == full {
-			o, _ := e.Resource.(*fhir.Observation)
-			return o
-		}
+	if countObsLooks != nil {
+		countObsLooks()
 	}
-	return nil
+	return c.observations["urn:uuid:"+refUUID(ref)]
 }
 
 // refUUID is the uuid a reference made by identityOf ends in, whichever
