@@ -341,6 +341,11 @@ type converter struct {
 	sectionSeq   int
 	skipSection  string // sectionLabel of the entry being converted
 	zone         string // docZone of the effectiveTime: times without a zone are in it
+
+	// practitionersByID refers to the entries' Practitioners by each of
+	// their identifiers, headerIDs to the header's people (byID).
+	practitionersByID map[idKey][]*fhir.Reference
+	headerIDs         map[idKey][]*assigned
 }
 
 // typeOrder is the order of resource types in the Bundle: referenced
@@ -480,6 +485,9 @@ func (c *converter) document(d *xml.Decoder, start xml.StartElement) error {
 	defer c.pop()
 	return c.eachChild(d, func(t xml.StartElement) error {
 		name := t.Name.Local
+		// A header element may add people (an author after the body):
+		// byID's index of them is made again.
+		c.headerIDs = nil
 		if t.Name.Space != nsV3 && t.Name.Space != "" {
 			if err := d.Skip(); err != nil {
 				return &PathError{Path: c.path(name), Err: xmlError(err)}

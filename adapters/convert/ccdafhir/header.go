@@ -808,6 +808,11 @@ func entryAt[T any](c *converter, typ, ref string) T {
 	return none
 }
 
+// countPeopleLooks, set by a test, is called for each header person and
+// Practitioner byID looks at, so a test can bound its work without
+// timing it.
+var countPeopleLooks func()
+
 // byID maps a participant given by its id alone (no person, device or
 // organization), as C-CDA lets a participant described elsewhere in the
 // document be named ("If the ID isn't referencing an author described
@@ -826,32 +831,28 @@ func (c *converter) byID(a *assigned) *fhir.Reference {
 		return nil
 	}
 	first := ids[0]
-	carries := func(ids []fhir.Identifier) bool {
-		for _, id := range ids {
-			if id.System == first.System && id.Value == first.Value {
-				return true
-			}
-		}
-		return false
-	}
+	key := idKey{first.System, first.Value}
 	found := map[string]*fhir.Reference{}
 	// The header's people, described before any entry is read (the
-	// DocumentReference that names its authors is made last).
-	for _, d := range c.headerPeople() {
-		if d.AssignedPerson != nil && carries(identifiers(d.ID)) {
-			if r := c.practitioner(d); r != nil {
-				found[r.Reference] = r
-			}
+	// DocumentReference that names its authors is made last). Both
+	// lists are looked up by id: going through them for each author
+	// named by id grew with their product.
+	for _, d := range c.headerPeopleByID()[key] {
+		if countPeopleLooks != nil {
+			countPeopleLooks()
 		}
-	}
-	for _, e := range c.entries["Practitioner"] {
-		if p, _ := e.Resource.(*fhir.Practitioner); p != nil && carries(p.Identifier) {
-			r := &fhir.Reference{Reference: e.FullURL}
-			if p.ID != "" {
-				r.Reference = "Practitioner/" + p.ID
-			}
+		if r := c.practitioner(d); r != nil {
 			found[r.Reference] = r
 		}
+	}
+	for _, r := range c.practitionersByID[key] {
+		if countPeopleLooks != nil {
+			countPeopleLooks()
+		}
+		// A reference of its own: the caller's resource keeps it, and
+		// dropUnnamedPractitioners rewrites references in place.
+		own := *r
+		found[r.Reference] = &own
 	}
 	switch {
 	case len(found) == 1:
@@ -864,6 +865,28 @@ func (c *converter) byID(a *assigned) *fhir.Reference {
 		return nil
 	}
 	return c.practitioner(&assigned{ID: a.ID, Addr: a.Addr, Telecom: a.Telecom, AssignedPerson: &person{}})
+}
+
+// idKey is an identifier as a map key.
+type idKey struct{ system, value string }
+
+// headerPeopleByID are the header's people with a person (headerPeople)
+// by each of their ids, in header order. It is made once for the header
+// as read so far; reading another header element clears it.
+func (c *converter) headerPeopleByID() map[idKey][]*assigned {
+	if c.headerIDs == nil {
+		c.headerIDs = map[idKey][]*assigned{}
+		for _, d := range c.headerPeople() {
+			if d.AssignedPerson == nil {
+				continue
+			}
+			for _, id := range identifiers(d.ID) {
+				k := idKey{id.System, id.Value}
+				c.headerIDs[k] = append(c.headerIDs[k], d)
+			}
+		}
+	}
+	return c.headerIDs
 }
 
 // headerPeople are the header's assigned authors and entities: its

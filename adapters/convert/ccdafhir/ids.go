@@ -325,6 +325,19 @@ func (c *converter) add(idn identity, res any) {
 		}
 		c.observations[e.FullURL] = o
 	}
+	if p, ok := res.(*fhir.Practitioner); ok {
+		r := &fhir.Reference{Reference: e.FullURL}
+		if p.ID != "" {
+			r.Reference = "Practitioner/" + p.ID
+		}
+		if c.practitionersByID == nil {
+			c.practitionersByID = map[idKey][]*fhir.Reference{}
+		}
+		for _, id := range p.Identifier {
+			k := idKey{id.System, id.Value}
+			c.practitionersByID[k] = append(c.practitionersByID[k], r)
+		}
+	}
 	if c.curLabels != nil {
 		if c.resLabels == nil {
 			c.resLabels = map[any]*fhir.Labels{}
