@@ -202,8 +202,10 @@ func (c *converter) observation(o *act, category, within string) string {
 			r.Issued = inst
 		}
 	}
+	have := refSet(r.Performer)
 	for i := range o.Performer {
-		if ref := c.actor(o.Performer[i].AssignedEntity); ref != nil && !hasRef(r.Performer, ref.Reference) {
+		if ref := c.actor(o.Performer[i].AssignedEntity); ref != nil && !have[ref.Reference] {
+			have[ref.Reference] = true
 			r.Performer = append(r.Performer, *ref)
 		}
 	}
@@ -254,9 +256,27 @@ func instantOf(dt string) string {
 	return ""
 }
 
+// refSet is the references of refs, to add more without repeats: an
+// entry may have any number of performers, and scanning those kept for
+// each one (hasRef) grew with their square.
+func refSet(refs []fhir.Reference) map[string]bool {
+	have := make(map[string]bool, len(refs))
+	for _, r := range refs {
+		have[r.Reference] = true
+	}
+	return have
+}
+
+// countRefChecks, set by a test, is called for each reference hasRef
+// compares, so a test can bound its work without timing it.
+var countRefChecks func()
+
 // hasRef reports whether refs contains ref.
 func hasRef(refs []fhir.Reference, ref string) bool {
 	for _, r := range refs {
+		if countRefChecks != nil {
+			countRefChecks()
+		}
 		if r.Reference == ref {
 			return true
 		}
@@ -648,12 +668,14 @@ func (c *converter) resultOrganizer(a *act) {
 	if r.EffectiveDateTime == "" && r.EffectivePeriod == nil {
 		r.EffectiveDateTime = c.firstMemberTime(a)
 	}
+	have := refSet(r.Performer)
 	for i := range a.Performer {
-		if ref := c.actor(a.Performer[i].AssignedEntity); ref != nil && !hasRef(r.Performer, ref.Reference) {
+		if ref := c.actor(a.Performer[i].AssignedEntity); ref != nil && !have[ref.Reference] {
+			have[ref.Reference] = true
 			r.Performer = append(r.Performer, *ref)
 		}
 	}
-	if by, _ := c.authorRef(a.Author); by != nil && !hasRef(r.Performer, by.Reference) {
+	if by, _ := c.authorRef(a.Author); by != nil && !have[by.Reference] {
 		r.Performer = append(r.Performer, *by)
 	}
 	if c.curEncounter != "" {
