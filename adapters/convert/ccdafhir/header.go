@@ -808,6 +808,11 @@ func entryAt[T any](c *converter, typ, ref string) T {
 	return none
 }
 
+// countRelatedChecks, set by a test, is called for each check of a
+// relation or superseded version against those kept, so a test can bound
+// the work without timing it.
+var countRelatedChecks func()
+
 // countPeopleLooks, set by a test, is called for each header person and
 // Practitioner byID looks at, so a test can bound its work without
 // timing it.
@@ -1143,6 +1148,25 @@ func (c *converter) document2() {
 	if c.custodian != nil {
 		dr.Custodian = c.organization(c.custodian.AssignedCustodian.Org)
 	}
+	// A document may name any number of parents: the relations and the
+	// superseded versions kept are sets, since checking each one against
+	// all those kept before it grew with their square.
+	type relKey struct {
+		typ string
+		id  fhir.Identifier
+	}
+	stated := map[relKey]bool{}
+	for _, x := range c.related {
+		if x.ParentDocument == nil {
+			continue
+		}
+		for _, pid := range x.ParentDocument.ID {
+			if y, ok := identifier(pid); ok {
+				stated[relKey{x.TypeCode, y}] = true
+				break
+			}
+		}
+	}
 	related := c.related
 	for _, r := range c.opts.Related {
 		// A relation the envelope states that the document states too
@@ -1153,18 +1177,33 @@ func (c *converter) document2() {
 			SetID *ii  `xml:"setId"`
 		}{ID: []ii{{Root: r.Root, Extension: r.Extension}}}
 		id, ok := identifier(rd.ParentDocument.ID[0])
-		if ok && !slices.ContainsFunc(related, func(x relatedDocument) bool {
-			if x.TypeCode != r.TypeCode || x.ParentDocument == nil {
-				return false
-			}
-			for _, pid := range x.ParentDocument.ID {
-				if y, ok := identifier(pid); ok {
-					return y == id
-				}
-			}
-			return false
-		}) {
+		if countRelatedChecks != nil {
+			countRelatedChecks()
+		}
+		if ok && !stated[relKey{r.TypeCode, id}] {
+			stated[relKey{r.TypeCode, id}] = true
 			related = append(related, rd)
+		}
+	}
+	supersedes, replaces := map[string]bool{}, map[string]bool{}
+	supersede := func(u string) bool {
+		if countRelatedChecks != nil {
+			countRelatedChecks()
+		}
+		if supersedes[u] {
+			return false
+		}
+		supersedes[u] = true
+		c.res.Supersedes = append(c.res.Supersedes, u)
+		return true
+	}
+	replace := func(k string) {
+		if countRelatedChecks != nil {
+			countRelatedChecks()
+		}
+		if !replaces[k] {
+			replaces[k] = true
+			c.res.Replaces = append(c.res.Replaces, k)
 		}
 	}
 	for _, rd := range related {
@@ -1181,9 +1220,8 @@ func (c *converter) document2() {
 				// An appendix leaves its parent current, and a document
 				// naming itself as its parent supersedes nothing.
 				if code == "replaces" && (id.System != mi.System || id.Value != mi.Value) {
-					if u := c.supersedeURL(id); !slices.Contains(c.res.Supersedes, u) {
-						c.res.Supersedes = append(c.res.Supersedes, u)
-						c.res.Replaces = append(c.res.Replaces, c.versionKey(id))
+					if supersede(c.supersedeURL(id)) {
+						replace(c.versionKey(id))
 					}
 					// The version may have been filed before a merge,
 					// under the record merged into this patient: its
@@ -1192,12 +1230,8 @@ func (c *converter) document2() {
 					// Where it is not, the PATCH finds nothing (404,
 					// done).
 					for _, scope := range c.mergedScopes() {
-						if u := c.scopedSupersedeURL(scope, id); !slices.Contains(c.res.Supersedes, u) {
-							c.res.Supersedes = append(c.res.Supersedes, u)
-						}
-						if k := c.scopedVersionKey(scope, id); !slices.Contains(c.res.Replaces, k) {
-							c.res.Replaces = append(c.res.Replaces, k)
-						}
+						supersede(c.scopedSupersedeURL(scope, id))
+						replace(c.scopedVersionKey(scope, id))
 					}
 				}
 				break
