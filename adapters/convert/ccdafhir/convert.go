@@ -346,6 +346,7 @@ type converter struct {
 	// their identifiers, headerIDs to the header's people (byID).
 	practitionersByID map[idKey][]*fhir.Reference
 	headerIDs         map[idKey][]*assigned
+	resources         map[string]any // the first resource added under each fullUrl (entryAt)
 }
 
 // typeOrder is the order of resource types in the Bundle: referenced

@@ -319,6 +319,12 @@ func (c *converter) add(idn identity, res any) {
 		e.Request = &fhir.BundleRequest{Method: "PUT", URL: idn.typ + "/" + idn.uuid}
 	}
 	c.entries[idn.typ] = append(c.entries[idn.typ], e)
+	if c.resources == nil {
+		c.resources = map[string]any{}
+	}
+	if _, ok := c.resources[e.FullURL]; !ok {
+		c.resources[e.FullURL] = res
+	}
 	if o, ok := res.(*fhir.Observation); ok {
 		if c.observations == nil {
 			c.observations = map[string]*fhir.Observation{}
