@@ -347,6 +347,7 @@ type converter struct {
 	practitionersByID map[idKey][]*fhir.Reference
 	headerIDs         map[idKey][]*assigned
 	resources         map[string]any // the first resource added under each fullUrl (entryAt)
+	headerEncKeys     *encounterKeys // headerEnc's participants and locations (mergeEncounter)
 }
 
 // typeOrder is the order of resource types in the Bundle: referenced

@@ -1,6 +1,7 @@
 package ccdafhir
 
 import (
+	"encoding/json"
 	"reflect"
 	"strconv"
 	"strings"
@@ -910,7 +911,10 @@ func (c *converter) encounterActivity(a *act) {
 	})
 	c.curEncounter = prev
 	if header {
-		mergeEncounter(c.headerEnc, r)
+		if c.headerEncKeys == nil {
+			c.headerEncKeys = &encounterKeys{}
+		}
+		mergeEncounter(c.headerEnc, r, c.headerEncKeys)
 		if c.curLabels != nil {
 			// What the entry's privacy annotations protect is in it now.
 			l := fhir.NewLabels()
@@ -939,11 +943,25 @@ func sharesIdentifier(a, b []fhir.Identifier) bool {
 	return false
 }
 
+// encounterKeys are the participants and locations an Encounter has, as
+// keys: an Encounter Activity of the visit may bring any number, and
+// comparing each with all those the Encounter had grew with their square.
+type encounterKeys struct {
+	participants, locations map[string]bool
+}
+
+// countMergeChecks, set by a test, is called for each participant and
+// location mergeEncounter checks, so a test can bound its work without
+// timing it.
+var countMergeChecks func()
+
 // mergeEncounter fills in the encompassingEncounter's Encounter dst with
 // what an Encounter Activity of the same visit says of it (src): its
 // class, type, period and status where the header had none, and its
 // participants, reasons, diagnoses, locations and discharge disposition.
-func mergeEncounter(dst, src *fhir.Encounter) {
+// keys are dst's participants and locations, kept from one call to the
+// next.
+func mergeEncounter(dst, src *fhir.Encounter, keys *encounterKeys) {
 	if dst.Class.Code == "UNK" && src.Class.Code != "UNK" {
 		dst.Class = src.Class
 	}
@@ -956,29 +974,44 @@ func mergeEncounter(dst, src *fhir.Encounter) {
 	if dst.Status == "unknown" {
 		dst.Status = src.Status
 	}
-	for _, p := range src.Participant {
-		dup := false
+	if keys.participants == nil {
+		keys.participants, keys.locations = map[string]bool{}, map[string]bool{}
 		for _, q := range dst.Participant {
-			dup = dup || reflect.DeepEqual(p, q)
+			keys.participants[participantKey(q)] = true
 		}
-		if !dup {
+		for _, m := range dst.Location {
+			keys.locations[m.Location.Display] = true
+		}
+	}
+	for _, p := range src.Participant {
+		if countMergeChecks != nil {
+			countMergeChecks()
+		}
+		if k := participantKey(p); !keys.participants[k] {
+			keys.participants[k] = true
 			dst.Participant = append(dst.Participant, p)
 		}
 	}
 	dst.ReasonCode = append(dst.ReasonCode, src.ReasonCode...)
 	dst.Diagnosis = append(dst.Diagnosis, src.Diagnosis...)
 	for _, l := range src.Location {
-		dup := false
-		for _, m := range dst.Location {
-			dup = dup || l.Location.Display == m.Location.Display
+		if countMergeChecks != nil {
+			countMergeChecks()
 		}
-		if !dup {
+		if !keys.locations[l.Location.Display] {
+			keys.locations[l.Location.Display] = true
 			dst.Location = append(dst.Location, l)
 		}
 	}
 	if src.Hospitalization != nil && (dst.Hospitalization == nil || dst.Hospitalization.DischargeDisposition == nil) {
 		dst.Hospitalization = src.Hospitalization
 	}
+}
+
+// participantKey is p's whole value, equal for equal participants.
+func participantKey(p fhir.EncounterParticipant) string {
+	b, _ := json.Marshal(p)
+	return string(b)
 }
 
 // unknownType reports whether an Encounter's type is only the
