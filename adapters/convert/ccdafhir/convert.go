@@ -348,6 +348,7 @@ type converter struct {
 	headerIDs         map[idKey][]*assigned
 	resources         map[string]any // the first resource added under each fullUrl (entryAt)
 	headerEncKeys     *encounterKeys // headerEnc's participants and locations (mergeEncounter)
+	headerEncIDs      map[idKey]bool // headerEnc's identifiers (ofHeaderVisit)
 }
 
 // typeOrder is the order of resource types in the Bundle: referenced

@@ -818,7 +818,7 @@ func (c *converter) encounterActivity(a *act) {
 	}
 	var idn identity
 	r := &fhir.Encounter{ResourceType: "Encounter", Subject: c.subject()}
-	header := c.headerEnc != nil && sharesIdentifier(c.headerEnc.Identifier, identifiers(a.ID))
+	header := c.headerEnc != nil && c.ofHeaderVisit(identifiers(a.ID))
 	if header {
 		// C-CDA on FHIR (CF-encounters): an Encounter Activity with the
 		// encompassingEncounter's id is that encounter, "converted to a
@@ -930,14 +930,30 @@ func (c *converter) encounterActivity(a *act) {
 	c.add(idn, r)
 }
 
-// sharesIdentifier reports whether two lists of identifiers have one in
-// common.
-func sharesIdentifier(a, b []fhir.Identifier) bool {
-	for _, x := range a {
-		for _, y := range b {
-			if x.Value != "" && x.System == y.System && x.Value == y.Value {
-				return true
+// countEncIDChecks, set by a test, is called for each identifier
+// compared when telling an Encounter Activity of the header's visit, so
+// a test can bound the work without timing it.
+var countEncIDChecks func()
+
+// ofHeaderVisit reports whether ids (an Encounter Activity's) share one
+// with the encompassingEncounter's Encounter. Its identifiers are a set,
+// made once: comparing each id with each of them, for every activity,
+// grew with their product.
+func (c *converter) ofHeaderVisit(ids []fhir.Identifier) bool {
+	if c.headerEncIDs == nil {
+		c.headerEncIDs = map[idKey]bool{}
+		for _, x := range c.headerEnc.Identifier {
+			if x.Value != "" {
+				c.headerEncIDs[idKey{x.System, x.Value}] = true
 			}
+		}
+	}
+	for _, y := range ids {
+		if countEncIDChecks != nil {
+			countEncIDChecks()
+		}
+		if c.headerEncIDs[idKey{y.System, y.Value}] {
+			return true
 		}
 	}
 	return false
