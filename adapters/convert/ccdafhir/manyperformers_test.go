@@ -53,3 +53,29 @@ func TestManyPerformersLinear(t *testing.T) {
 		t.Errorf("DiagnosticReport has %d performers, want %d", len(p), n)
 	}
 }
+
+// TestBloodPressurePerformersLinear: the blood pressure Observation takes
+// the performers of its systolic and diastolic, each kept once by
+// scanning those already taken: the square of a reading's performers.
+func TestBloodPressurePerformersLinear(t *testing.T) {
+	const n = 2000
+	var perf strings.Builder
+	for i := range n {
+		fmt.Fprintf(&perf, `<performer><assignedEntity><id root="7.7.7" extension="p%d"/><assignedPerson><name><family>F%d</family></name></assignedPerson></assignedEntity></performer>
+`, i, i)
+	}
+	sec := strings.ReplaceAll(bpSection, `<value xsi:type="PQ" value="132" unit="mm[Hg]"/>`, `<value xsi:type="PQ" value="132" unit="mm[Hg]"/>`+perf.String())
+	sec = strings.ReplaceAll(sec, `<value xsi:type="PQ" value="86" unit="mm[Hg]"/>`, `<value xsi:type="PQ" value="86" unit="mm[Hg]"/>`+perf.String())
+	checks := 0
+	countRefChecks = func() { checks++ }
+	defer func() { countRefChecks = nil }()
+	got, _ := convertReview(t, reviewDoc("d1", "s1", "", sec))
+	if limit := 20 * n; checks > limit {
+		t.Errorf("%d performers on each of a reading's two: %d references compared, want at most %d", n, checks, limit)
+	}
+	for _, r := range got["Observation"] {
+		if o := r.(*fhir.Observation); o.Code.Coding[0].Code == "85354-9" && len(o.Performer) != n {
+			t.Errorf("blood pressure has %d performers, want %d", len(o.Performer), n)
+		}
+	}
+}
