@@ -260,20 +260,31 @@ func identifier(id ii) (fhir.Identifier, bool) {
 	return fhir.Identifier{System: sys, Value: ext}, true
 }
 
+// countIDChecks, set by a test, is called for each duplicate check
+// identifiers makes, so a test can bound its work without timing it.
+var countIDChecks func()
+
 // identifiers maps a list of II, dropping nullFlavors and duplicates.
+// The ids kept are a set: an element may carry any number of ids, and
+// comparing each with all those before it grew with their square.
 func identifiers(ids []ii) []fhir.Identifier {
 	var out []fhir.Identifier
+	type key struct{ system, value string }
+	var kept map[key]bool
 	for _, id := range ids {
 		if x, ok := identifier(id); ok {
-			dup := false
-			for _, y := range out {
-				if y.System == x.System && y.Value == x.Value {
-					dup = true
-				}
+			if countIDChecks != nil {
+				countIDChecks()
 			}
-			if !dup {
-				out = append(out, x)
+			k := key{x.System, x.Value}
+			if kept[k] {
+				continue
 			}
+			if kept == nil {
+				kept = map[key]bool{}
+			}
+			kept[k] = true
+			out = append(out, x)
 		}
 	}
 	return out

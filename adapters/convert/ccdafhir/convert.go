@@ -328,6 +328,7 @@ type converter struct {
 	panelTime    string       // time of the Vital Signs Organizer being converted:
 	panelPeriod  *fhir.Period // its members' own when they give none
 	entries      map[string][]fhir.BundleEntry
+	observations map[string]*fhir.Observation // entries' Observations by fullUrl (observationAt)
 	seen         map[string]bool
 	hwm          int
 	docLabels    *fhir.Labels         // DS4P privacy annotations of the whole document
@@ -340,6 +341,14 @@ type converter struct {
 	sectionSeq   int
 	skipSection  string // sectionLabel of the entry being converted
 	zone         string // docZone of the effectiveTime: times without a zone are in it
+
+	// practitionersByID refers to the entries' Practitioners by each of
+	// their identifiers, headerIDs to the header's people (byID).
+	practitionersByID map[idKey][]*fhir.Reference
+	headerIDs         map[idKey][]*assigned
+	resources         map[string]any // the first resource added under each fullUrl (entryAt)
+	headerEncKeys     *encounterKeys // headerEnc's participants and locations (mergeEncounter)
+	headerEncIDs      map[idKey]bool // headerEnc's identifiers (ofHeaderVisit)
 }
 
 // typeOrder is the order of resource types in the Bundle: referenced
@@ -479,6 +488,9 @@ func (c *converter) document(d *xml.Decoder, start xml.StartElement) error {
 	defer c.pop()
 	return c.eachChild(d, func(t xml.StartElement) error {
 		name := t.Name.Local
+		// A header element may add people (an author after the body):
+		// byID's index of them is made again.
+		c.headerIDs = nil
 		if t.Name.Space != nsV3 && t.Name.Space != "" {
 			if err := d.Skip(); err != nil {
 				return &PathError{Path: c.path(name), Err: xmlError(err)}

@@ -794,19 +794,31 @@ func (c *converter) practitioner(a *assigned) *fhir.Reference {
 	return idn.reference()
 }
 
+// countEntryLooks, set by a test, is called for each bundle entry entryAt
+// looks at, so a test can bound its work without timing it.
+var countEntryLooks func()
+
 // entryAt is the resource of type typ of this document that ref names,
-// or nil.
+// or nil. It looks in the index add keeps: a scan of the type's entries
+// for each repeated author or medication grew with entries times
+// resources.
 func entryAt[T any](c *converter, typ, ref string) T {
-	var none T
-	full := "urn:uuid:" + refUUID(ref)
-	for _, e := range c.entries[typ] {
-		if e.FullURL == full {
-			r, _ := e.Resource.(T)
-			return r
-		}
+	if countEntryLooks != nil {
+		countEntryLooks()
 	}
-	return none
+	r, _ := c.resources["urn:uuid:"+refUUID(ref)].(T)
+	return r
 }
+
+// countRelatedChecks, set by a test, is called for each check of a
+// relation or superseded version against those kept, so a test can bound
+// the work without timing it.
+var countRelatedChecks func()
+
+// countPeopleLooks, set by a test, is called for each header person and
+// Practitioner byID looks at, so a test can bound its work without
+// timing it.
+var countPeopleLooks func()
 
 // byID maps a participant given by its id alone (no person, device or
 // organization), as C-CDA lets a participant described elsewhere in the
@@ -826,32 +838,28 @@ func (c *converter) byID(a *assigned) *fhir.Reference {
 		return nil
 	}
 	first := ids[0]
-	carries := func(ids []fhir.Identifier) bool {
-		for _, id := range ids {
-			if id.System == first.System && id.Value == first.Value {
-				return true
-			}
-		}
-		return false
-	}
+	key := idKey{first.System, first.Value}
 	found := map[string]*fhir.Reference{}
 	// The header's people, described before any entry is read (the
-	// DocumentReference that names its authors is made last).
-	for _, d := range c.headerPeople() {
-		if d.AssignedPerson != nil && carries(identifiers(d.ID)) {
-			if r := c.practitioner(d); r != nil {
-				found[r.Reference] = r
-			}
+	// DocumentReference that names its authors is made last). Both
+	// lists are looked up by id: going through them for each author
+	// named by id grew with their product.
+	for _, d := range c.headerPeopleByID()[key] {
+		if countPeopleLooks != nil {
+			countPeopleLooks()
 		}
-	}
-	for _, e := range c.entries["Practitioner"] {
-		if p, _ := e.Resource.(*fhir.Practitioner); p != nil && carries(p.Identifier) {
-			r := &fhir.Reference{Reference: e.FullURL}
-			if p.ID != "" {
-				r.Reference = "Practitioner/" + p.ID
-			}
+		if r := c.practitioner(d); r != nil {
 			found[r.Reference] = r
 		}
+	}
+	for _, r := range c.practitionersByID[key] {
+		if countPeopleLooks != nil {
+			countPeopleLooks()
+		}
+		// A reference of its own: the caller's resource keeps it, and
+		// dropUnnamedPractitioners rewrites references in place.
+		own := *r
+		found[r.Reference] = &own
 	}
 	switch {
 	case len(found) == 1:
@@ -864,6 +872,28 @@ func (c *converter) byID(a *assigned) *fhir.Reference {
 		return nil
 	}
 	return c.practitioner(&assigned{ID: a.ID, Addr: a.Addr, Telecom: a.Telecom, AssignedPerson: &person{}})
+}
+
+// idKey is an identifier as a map key.
+type idKey struct{ system, value string }
+
+// headerPeopleByID are the header's people with a person (headerPeople)
+// by each of their ids, in header order. It is made once for the header
+// as read so far; reading another header element clears it.
+func (c *converter) headerPeopleByID() map[idKey][]*assigned {
+	if c.headerIDs == nil {
+		c.headerIDs = map[idKey][]*assigned{}
+		for _, d := range c.headerPeople() {
+			if d.AssignedPerson == nil {
+				continue
+			}
+			for _, id := range identifiers(d.ID) {
+				k := idKey{id.System, id.Value}
+				c.headerIDs[k] = append(c.headerIDs[k], d)
+			}
+		}
+	}
+	return c.headerIDs
 }
 
 // headerPeople are the header's assigned authors and entities: its
@@ -1120,6 +1150,25 @@ func (c *converter) document2() {
 	if c.custodian != nil {
 		dr.Custodian = c.organization(c.custodian.AssignedCustodian.Org)
 	}
+	// A document may name any number of parents: the relations and the
+	// superseded versions kept are sets, since checking each one against
+	// all those kept before it grew with their square.
+	type relKey struct {
+		typ string
+		id  fhir.Identifier
+	}
+	stated := map[relKey]bool{}
+	for _, x := range c.related {
+		if x.ParentDocument == nil {
+			continue
+		}
+		for _, pid := range x.ParentDocument.ID {
+			if y, ok := identifier(pid); ok {
+				stated[relKey{x.TypeCode, y}] = true
+				break
+			}
+		}
+	}
 	related := c.related
 	for _, r := range c.opts.Related {
 		// A relation the envelope states that the document states too
@@ -1130,18 +1179,33 @@ func (c *converter) document2() {
 			SetID *ii  `xml:"setId"`
 		}{ID: []ii{{Root: r.Root, Extension: r.Extension}}}
 		id, ok := identifier(rd.ParentDocument.ID[0])
-		if ok && !slices.ContainsFunc(related, func(x relatedDocument) bool {
-			if x.TypeCode != r.TypeCode || x.ParentDocument == nil {
-				return false
-			}
-			for _, pid := range x.ParentDocument.ID {
-				if y, ok := identifier(pid); ok {
-					return y == id
-				}
-			}
-			return false
-		}) {
+		if countRelatedChecks != nil {
+			countRelatedChecks()
+		}
+		if ok && !stated[relKey{r.TypeCode, id}] {
+			stated[relKey{r.TypeCode, id}] = true
 			related = append(related, rd)
+		}
+	}
+	supersedes, replaces := map[string]bool{}, map[string]bool{}
+	supersede := func(u string) bool {
+		if countRelatedChecks != nil {
+			countRelatedChecks()
+		}
+		if supersedes[u] {
+			return false
+		}
+		supersedes[u] = true
+		c.res.Supersedes = append(c.res.Supersedes, u)
+		return true
+	}
+	replace := func(k string) {
+		if countRelatedChecks != nil {
+			countRelatedChecks()
+		}
+		if !replaces[k] {
+			replaces[k] = true
+			c.res.Replaces = append(c.res.Replaces, k)
 		}
 	}
 	for _, rd := range related {
@@ -1158,9 +1222,8 @@ func (c *converter) document2() {
 				// An appendix leaves its parent current, and a document
 				// naming itself as its parent supersedes nothing.
 				if code == "replaces" && (id.System != mi.System || id.Value != mi.Value) {
-					if u := c.supersedeURL(id); !slices.Contains(c.res.Supersedes, u) {
-						c.res.Supersedes = append(c.res.Supersedes, u)
-						c.res.Replaces = append(c.res.Replaces, c.versionKey(id))
+					if supersede(c.supersedeURL(id)) {
+						replace(c.versionKey(id))
 					}
 					// The version may have been filed before a merge,
 					// under the record merged into this patient: its
@@ -1169,12 +1232,8 @@ func (c *converter) document2() {
 					// Where it is not, the PATCH finds nothing (404,
 					// done).
 					for _, scope := range c.mergedScopes() {
-						if u := c.scopedSupersedeURL(scope, id); !slices.Contains(c.res.Supersedes, u) {
-							c.res.Supersedes = append(c.res.Supersedes, u)
-						}
-						if k := c.scopedVersionKey(scope, id); !slices.Contains(c.res.Replaces, k) {
-							c.res.Replaces = append(c.res.Replaces, k)
-						}
+						supersede(c.scopedSupersedeURL(scope, id))
+						replace(c.scopedVersionKey(scope, id))
 					}
 				}
 				break

@@ -319,6 +319,31 @@ func (c *converter) add(idn identity, res any) {
 		e.Request = &fhir.BundleRequest{Method: "PUT", URL: idn.typ + "/" + idn.uuid}
 	}
 	c.entries[idn.typ] = append(c.entries[idn.typ], e)
+	if c.resources == nil {
+		c.resources = map[string]any{}
+	}
+	if _, ok := c.resources[e.FullURL]; !ok {
+		c.resources[e.FullURL] = res
+	}
+	if o, ok := res.(*fhir.Observation); ok {
+		if c.observations == nil {
+			c.observations = map[string]*fhir.Observation{}
+		}
+		c.observations[e.FullURL] = o
+	}
+	if p, ok := res.(*fhir.Practitioner); ok {
+		r := &fhir.Reference{Reference: e.FullURL}
+		if p.ID != "" {
+			r.Reference = "Practitioner/" + p.ID
+		}
+		if c.practitionersByID == nil {
+			c.practitionersByID = map[idKey][]*fhir.Reference{}
+		}
+		for _, id := range p.Identifier {
+			k := idKey{id.System, id.Value}
+			c.practitionersByID[k] = append(c.practitionersByID[k], r)
+		}
+	}
 	if c.curLabels != nil {
 		if c.resLabels == nil {
 			c.resLabels = map[any]*fhir.Labels{}

@@ -1,6 +1,7 @@
 package ccdafhir
 
 import (
+	"encoding/json"
 	"reflect"
 	"strconv"
 	"strings"
@@ -202,8 +203,13 @@ func (c *converter) observation(o *act, category, within string) string {
 			r.Issued = inst
 		}
 	}
+	have := refSet(r.Performer)
 	for i := range o.Performer {
-		if ref := c.actor(o.Performer[i].AssignedEntity); ref != nil && !hasRef(r.Performer, ref.Reference) {
+		if countRefChecks != nil {
+			countRefChecks()
+		}
+		if ref := c.actor(o.Performer[i].AssignedEntity); ref != nil && !have[ref.Reference] {
+			have[ref.Reference] = true
 			r.Performer = append(r.Performer, *ref)
 		}
 	}
@@ -253,6 +259,21 @@ func instantOf(dt string) string {
 	}
 	return ""
 }
+
+// refSet is the references of refs, to add more without repeats: an
+// entry may have any number of performers, and scanning those kept for
+// each one grew with their square.
+func refSet(refs []fhir.Reference) map[string]bool {
+	have := make(map[string]bool, len(refs))
+	for _, r := range refs {
+		have[r.Reference] = true
+	}
+	return have
+}
+
+// countRefChecks, set by a test, is called for each performer checked
+// against those kept, so a test can bound the work without timing it.
+var countRefChecks func()
 
 // hasRef reports whether refs contains ref.
 func hasRef(refs []fhir.Reference, ref string) bool {
@@ -452,17 +473,24 @@ func (c *converter) bloodPressures(members []fhir.Reference) []fhir.Reference {
 			dia = append(dia, m)
 		}
 	}
+	// Each systolic pairs with the first diastolic not yet paired of
+	// the same reading. The diastolics wait by reading: trying each one
+	// against each systolic grew with the square of the readings.
+	waiting := map[string][]fhir.Reference{}
+	for _, d := range dia {
+		k := readingKey(c.observationAt(d.Reference))
+		waiting[k] = append(waiting[k], d)
+	}
 	var out []fhir.Reference
-	used := make([]bool, len(dia))
 	for _, s := range sys {
-		for j, d := range dia {
-			if !used[j] && sameReading(c.observationAt(s.Reference), c.observationAt(d.Reference)) {
-				used[j] = true
-				if ref := c.bloodPressure(s, d); ref != "" {
-					out = append(out, fhir.Reference{Reference: ref})
-				}
-				break
-			}
+		k := readingKey(c.observationAt(s.Reference))
+		ds := waiting[k]
+		if len(ds) == 0 {
+			continue
+		}
+		waiting[k] = ds[1:]
+		if ref := c.bloodPressure(s, ds[0]); ref != "" {
+			out = append(out, fhir.Reference{Reference: ref})
 		}
 	}
 	return out
@@ -486,9 +514,14 @@ func (c *converter) bloodPressure(sys, dia fhir.Reference) string {
 	if s.Issued == d.Issued {
 		r.Issued = s.Issued
 	}
+	have := map[string]bool{}
 	for _, o := range []*fhir.Observation{s, d} {
 		for _, p := range o.Performer {
-			if !hasRef(r.Performer, p.Reference) {
+			if countRefChecks != nil {
+				countRefChecks()
+			}
+			if !have[p.Reference] {
+				have[p.Reference] = true
 				r.Performer = append(r.Performer, p)
 			}
 		}
@@ -499,26 +532,29 @@ func (c *converter) bloodPressure(sys, dia fhir.Reference) string {
 	return idn.ref
 }
 
-// sameReading reports whether the Observations a and b are of one
-// reading: the same status and time.
-func sameReading(a, b *fhir.Observation) bool {
-	if a.Status != b.Status || a.EffectiveDateTime != b.EffectiveDateTime || (a.EffectivePeriod == nil) != (b.EffectivePeriod == nil) {
-		return false
+// readingKey is what makes Observations one reading: the same status
+// and time.
+func readingKey(o *fhir.Observation) string {
+	k := o.Status + "|" + o.EffectiveDateTime
+	if p := o.EffectivePeriod; p != nil {
+		k += "|period " + p.Start + "|" + p.End
 	}
-	return a.EffectivePeriod == nil || *a.EffectivePeriod == *b.EffectivePeriod
+	return k
 }
 
+// countObsLooks, set by a test, is called for each Observation
+// observationAt looks at, so a test can bound its work without timing it.
+var countObsLooks func()
+
 // observationAt returns the Observation this document's bundle holds
-// under the reference ref, or nil.
+// under the reference ref, or nil. It looks in the index add keeps: a
+// scan of the bundle's Observations for each lookup grew with the
+// square of an organizer's members.
 func (c *converter) observationAt(ref string) *fhir.Observation {
-	full := "urn:uuid:" + refUUID(ref)
-	for i := len(c.entries["Observation"]) - 1; i >= 0; i-- {
-		if e := c.entries["Observation"][i]; e.FullURL == full {
-			o, _ := e.Resource.(*fhir.Observation)
-			return o
-		}
+	if countObsLooks != nil {
+		countObsLooks()
 	}
-	return nil
+	return c.observations["urn:uuid:"+refUUID(ref)]
 }
 
 // refUUID is the uuid a reference made by identityOf ends in, whichever
@@ -638,12 +674,17 @@ func (c *converter) resultOrganizer(a *act) {
 	if r.EffectiveDateTime == "" && r.EffectivePeriod == nil {
 		r.EffectiveDateTime = c.firstMemberTime(a)
 	}
+	have := refSet(r.Performer)
 	for i := range a.Performer {
-		if ref := c.actor(a.Performer[i].AssignedEntity); ref != nil && !hasRef(r.Performer, ref.Reference) {
+		if countRefChecks != nil {
+			countRefChecks()
+		}
+		if ref := c.actor(a.Performer[i].AssignedEntity); ref != nil && !have[ref.Reference] {
+			have[ref.Reference] = true
 			r.Performer = append(r.Performer, *ref)
 		}
 	}
-	if by, _ := c.authorRef(a.Author); by != nil && !hasRef(r.Performer, by.Reference) {
+	if by, _ := c.authorRef(a.Author); by != nil && !have[by.Reference] {
 		r.Performer = append(r.Performer, *by)
 	}
 	if c.curEncounter != "" {
@@ -785,7 +826,7 @@ func (c *converter) encounterActivity(a *act) {
 	}
 	var idn identity
 	r := &fhir.Encounter{ResourceType: "Encounter", Subject: c.subject()}
-	header := c.headerEnc != nil && sharesIdentifier(c.headerEnc.Identifier, identifiers(a.ID))
+	header := c.headerEnc != nil && c.ofHeaderVisit(identifiers(a.ID))
 	if header {
 		// C-CDA on FHIR (CF-encounters): an Encounter Activity with the
 		// encompassingEncounter's id is that encounter, "converted to a
@@ -878,7 +919,10 @@ func (c *converter) encounterActivity(a *act) {
 	})
 	c.curEncounter = prev
 	if header {
-		mergeEncounter(c.headerEnc, r)
+		if c.headerEncKeys == nil {
+			c.headerEncKeys = &encounterKeys{}
+		}
+		mergeEncounter(c.headerEnc, r, c.headerEncKeys)
 		if c.curLabels != nil {
 			// What the entry's privacy annotations protect is in it now.
 			l := fhir.NewLabels()
@@ -894,24 +938,54 @@ func (c *converter) encounterActivity(a *act) {
 	c.add(idn, r)
 }
 
-// sharesIdentifier reports whether two lists of identifiers have one in
-// common.
-func sharesIdentifier(a, b []fhir.Identifier) bool {
-	for _, x := range a {
-		for _, y := range b {
-			if x.Value != "" && x.System == y.System && x.Value == y.Value {
-				return true
+// countEncIDChecks, set by a test, is called for each identifier
+// compared when telling an Encounter Activity of the header's visit, so
+// a test can bound the work without timing it.
+var countEncIDChecks func()
+
+// ofHeaderVisit reports whether ids (an Encounter Activity's) share one
+// with the encompassingEncounter's Encounter. Its identifiers are a set,
+// made once: comparing each id with each of them, for every activity,
+// grew with their product.
+func (c *converter) ofHeaderVisit(ids []fhir.Identifier) bool {
+	if c.headerEncIDs == nil {
+		c.headerEncIDs = map[idKey]bool{}
+		for _, x := range c.headerEnc.Identifier {
+			if x.Value != "" {
+				c.headerEncIDs[idKey{x.System, x.Value}] = true
 			}
+		}
+	}
+	for _, y := range ids {
+		if countEncIDChecks != nil {
+			countEncIDChecks()
+		}
+		if c.headerEncIDs[idKey{y.System, y.Value}] {
+			return true
 		}
 	}
 	return false
 }
 
+// encounterKeys are the participants and locations an Encounter has, as
+// keys: an Encounter Activity of the visit may bring any number, and
+// comparing each with all those the Encounter had grew with their square.
+type encounterKeys struct {
+	participants, locations map[string]bool
+}
+
+// countMergeChecks, set by a test, is called for each participant and
+// location mergeEncounter checks, so a test can bound its work without
+// timing it.
+var countMergeChecks func()
+
 // mergeEncounter fills in the encompassingEncounter's Encounter dst with
 // what an Encounter Activity of the same visit says of it (src): its
 // class, type, period and status where the header had none, and its
 // participants, reasons, diagnoses, locations and discharge disposition.
-func mergeEncounter(dst, src *fhir.Encounter) {
+// keys are dst's participants and locations, kept from one call to the
+// next.
+func mergeEncounter(dst, src *fhir.Encounter, keys *encounterKeys) {
 	if dst.Class.Code == "UNK" && src.Class.Code != "UNK" {
 		dst.Class = src.Class
 	}
@@ -924,29 +998,44 @@ func mergeEncounter(dst, src *fhir.Encounter) {
 	if dst.Status == "unknown" {
 		dst.Status = src.Status
 	}
-	for _, p := range src.Participant {
-		dup := false
+	if keys.participants == nil {
+		keys.participants, keys.locations = map[string]bool{}, map[string]bool{}
 		for _, q := range dst.Participant {
-			dup = dup || reflect.DeepEqual(p, q)
+			keys.participants[participantKey(q)] = true
 		}
-		if !dup {
+		for _, m := range dst.Location {
+			keys.locations[m.Location.Display] = true
+		}
+	}
+	for _, p := range src.Participant {
+		if countMergeChecks != nil {
+			countMergeChecks()
+		}
+		if k := participantKey(p); !keys.participants[k] {
+			keys.participants[k] = true
 			dst.Participant = append(dst.Participant, p)
 		}
 	}
 	dst.ReasonCode = append(dst.ReasonCode, src.ReasonCode...)
 	dst.Diagnosis = append(dst.Diagnosis, src.Diagnosis...)
 	for _, l := range src.Location {
-		dup := false
-		for _, m := range dst.Location {
-			dup = dup || l.Location.Display == m.Location.Display
+		if countMergeChecks != nil {
+			countMergeChecks()
 		}
-		if !dup {
+		if !keys.locations[l.Location.Display] {
+			keys.locations[l.Location.Display] = true
 			dst.Location = append(dst.Location, l)
 		}
 	}
 	if src.Hospitalization != nil && (dst.Hospitalization == nil || dst.Hospitalization.DischargeDisposition == nil) {
 		dst.Hospitalization = src.Hospitalization
 	}
+}
+
+// participantKey is p's whole value, equal for equal participants.
+func participantKey(p fhir.EncounterParticipant) string {
+	b, _ := json.Marshal(p)
+	return string(b)
 }
 
 // unknownType reports whether an Encounter's type is only the

@@ -133,6 +133,11 @@ func (c *Converter) Document(e Entry, received time.Time) faxfhir.Document {
 	for _, a := range e.Authors {
 		d.Author = append(d.Author, authorRefs(a)...)
 	}
+	// The relations written are a set: METADATA.XML may hold any number
+	// of associations, and checking each against all those kept before
+	// it grew with their square.
+	type relKey struct{ code, system, value string }
+	written := map[relKey]bool{}
 	for _, r := range e.Related {
 		code, ok := RelationCode(r.Type)
 		target := relationTarget(r)
@@ -141,11 +146,14 @@ func (c *Converter) Document(e Entry, received time.Time) faxfhir.Document {
 			continue
 		}
 		rel := fhir.DocumentReferenceRelates{Code: code, Target: &fhir.Reference{Type: "DocumentReference", Identifier: target}}
-		if slices.ContainsFunc(d.RelatesTo, func(x fhir.DocumentReferenceRelates) bool {
-			return x.Code == code && sameID(x.Target.Identifier, target)
-		}) {
+		if countRelationChecks != nil {
+			countRelationChecks()
+		}
+		k := relKey{code, target.System, target.Value}
+		if written[k] {
 			continue
 		}
+		written[k] = true
 		d.RelatesTo = append(d.RelatesTo, rel)
 		if code == "replaces" {
 			// MHD has the Document Source mark the replaced
@@ -159,6 +167,11 @@ func (c *Converter) Document(e Entry, received time.Time) faxfhir.Document {
 	}
 	return d
 }
+
+// countRelationChecks, set by a test, is called for each association
+// checked against the relations or registry keys kept, so a test can bound the work
+// without timing it.
+var countRelationChecks func()
 
 // relationTarget is the identifier ferry filed the target of r under: its
 // uniqueId as masterIdentifier when the package gives it, else its
@@ -232,6 +245,12 @@ func (c *Converter) registry(d *faxfhir.Document, e Entry) error {
 			}
 		}
 	}
+	// The keys kept are a set: checking each against all those kept
+	// before it grew with the square of the associations.
+	kept := make(map[string]bool, len(d.Replaces))
+	for _, k := range d.Replaces {
+		kept[k] = true
+	}
 	for _, r := range e.Related {
 		if code, ok := RelationCode(r.Type); !ok || code != "replaces" || relationTarget(r) == nil {
 			continue
@@ -241,7 +260,11 @@ func (c *Converter) registry(d *faxfhir.Document, e Entry) error {
 				continue
 			}
 			for _, s := range scopes {
-				if k := replacedKey(s, id); !slices.Contains(d.Replaces, k) {
+				if countRelationChecks != nil {
+					countRelationChecks()
+				}
+				if k := replacedKey(s, id); !kept[k] {
+					kept[k] = true
 					d.Replaces = append(d.Replaces, k)
 				}
 			}
