@@ -94,7 +94,7 @@ func (s *Source) sequenced(log *slog.Logger, body []byte, consume func() error) 
 	if !known && !store.admit(stream) {
 		// Too many streams, or a name too long, to keep another: the
 		// message is an ordinary one (no MSA-4), rather than refused.
-		s.seqNote(log, slog.LevelWarn, "mllp sequence numbers: no room for another stream (too many, or MSH-3 to MSH-6 too long); handling this message without its number",
+		s.seqNote(log, slog.LevelWarn, "mllp sequence numbers: no room for another stream (too many, or MSH-3 to MSH-6 too long); handling this message without its number; `ferry sequences list` shows the streams kept and `ferry sequences reset STREAM --yes` frees one no longer used",
 			[]any{"sequence", seq.Number, "stream_bytes", len(seq.Stream), "max_streams", maxSeqStreams})
 		return seqAnswer{}, consume()
 	}
