@@ -12,6 +12,7 @@ type MedicationDispense struct {
 	MedicationReference       *Reference                    `json:"medicationReference,omitempty"`
 	Subject                   *Reference                    `json:"subject,omitempty"`
 	Context                   *Reference                    `json:"context,omitempty"`
+	SupportingInformation     []Reference                   `json:"supportingInformation,omitempty"`
 	Performer                 []MedicationDispensePerformer `json:"performer,omitempty"`
 	AuthorizingPrescription   []Reference                   `json:"authorizingPrescription,omitempty"`
 	Type                      *CodeableConcept              `json:"type,omitempty"`

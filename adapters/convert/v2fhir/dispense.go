@@ -15,7 +15,10 @@ func init() {
 // MedicationDispense per RXD, authorised by its ORC's order (a logical
 // reference by placer or filler number, since the MedicationRequest came
 // with the RDE), with the RXR and NTE that follow the RXD as route and
-// notes.
+// notes, and the OBX after it (RDS_O13's OBSERVATION group: what the
+// dispense was worked out from, a weight or a level) as Observations it
+// names as its supportingInformation, with their NTE as notes, as an
+// RDE's are for its MedicationRequest.
 func (x *conv) dispenses() error {
 	if err := x.patientContext(); err != nil {
 		return err
@@ -24,8 +27,39 @@ func (x *conv) dispenses() error {
 		orc hl7v2.Segment
 		md  *fhir.MedicationDispense
 		n   int
+		// of is the dispense the OBX being gathered (obs) belong to.
+		of  *fhir.MedicationDispense
+		obs []orderObs
 	)
+	observations := func() error {
+		if of != nil && len(obs) > 0 {
+			refs, err := x.orderObservations(obs, of.Identifier[0])
+			if err != nil {
+				return err
+			}
+			of.SupportingInformation = append(of.SupportingInformation, refs...)
+		}
+		of, obs = nil, nil
+		return nil
+	}
 	for _, seg := range x.m.Segments() {
+		if of != nil {
+			switch seg.Name {
+			case "OBX":
+				obs = append(obs, orderObs{obx: seg})
+				continue
+			case "NTE":
+				if len(obs) > 0 {
+					last := &obs[len(obs)-1]
+					last.notes = append(last.notes, seg)
+					continue
+				}
+			default:
+				if err := observations(); err != nil {
+					return err
+				}
+			}
+		}
 		switch seg.Name {
 		case "AL1":
 			// The patient's allergies (RDS_O13's PATIENT group, before
@@ -56,9 +90,18 @@ func (x *conv) dispenses() error {
 					md.Note = append(md.Note, fhir.Annotation{Text: t})
 				}
 			}
-		case "OBX", "FT1", "TQ1", "RXE", "RXO":
+		case "OBX":
+			if md != nil {
+				// The dispense's OBSERVATION group begins.
+				of, obs = md, []orderObs{{obx: seg}}
+			}
 			md = nil // what follows no longer describes the dispense
+		case "FT1", "TQ1", "RXE", "RXO":
+			md = nil
 		}
+	}
+	if err := observations(); err != nil {
+		return err
 	}
 	if n == 0 {
 		return &ContentError{Segment: "RXD", Field: "RXD", Reason: "required segment missing"}
