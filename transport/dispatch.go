@@ -796,7 +796,7 @@ func (d *Dispatcher) recordError(err error) (first bool) {
 	switch hs := configtls.Diagnose(err); {
 	case hs != nil:
 		d.configProblem = fmt.Sprintf("%s: %s", hs.Problem, hs.Hint)
-	case errors.As(err, &op):
+	case errors.As(err, &op) && op.ConfigProblem() != "":
 		d.configProblem = op.ConfigProblem()
 	case d.paused:
 		d.configProblem = fmt.Sprintf("delivery paused: the exchange rejected %d items in a row and accepted none since; "+
@@ -808,7 +808,8 @@ func (d *Dispatcher) recordError(err error) (first bool) {
 
 // operatorProblem is implemented by errors that retrying alone will not
 // fix, such as queued data sealed with a key that is not configured
-// (seal.KeyMismatchError, diskq.ErrNoKey). Their text names no PHI.
+// (seal.KeyMismatchError, diskq.ErrNoKey). Their text names no PHI; an
+// empty one says this error of the type is not such a problem.
 type operatorProblem interface {
 	error
 	ConfigProblem() string

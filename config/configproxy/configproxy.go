@@ -369,7 +369,16 @@ func (e *RefusedError) Error() string {
 
 // ConfigProblem marks the refusal as one an operator must fix: the
 // dispatcher shows it on the status page (transport.operatorProblem).
-func (e *RefusedError) ConfigProblem() string { return e.Error() }
+// A 502, 503 or 504 is the proxy failing to reach the exchange, which an
+// exchange's outage does as often as a wrong url: "" leaves it the
+// delivery's last error, retried, not a problem for the operator.
+func (e *RefusedError) ConfigProblem() string {
+	switch e.Code {
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return ""
+	}
+	return e.Error()
+}
 
 // Hint says in plain words what to do about the refusal.
 func (e *RefusedError) Hint() string {

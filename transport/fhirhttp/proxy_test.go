@@ -204,3 +204,36 @@ func TestRevocationClientTakesTheProxy(t *testing.T) {
 		t.Error("the revocation client must not carry the exchange's TLS settings, and must explain refusals")
 	}
 }
+
+// TestProxyUnreachableExchangeNotAnOperatorProblem: a proxy answering
+// 502 because it could not reach the exchange (down, or a wrong port) was
+// shown on the status page as needing an operator, like a 407; it is a
+// retried failure the hint explains, and no operator problem, while a
+// refusal the clinic's IT must fix (407, 403) still is one.
+func TestProxyUnreachableExchangeNotAnOperatorProblem(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close() // nothing listens there: the proxy's dial fails
+	_, port, _ := net.SplitHostPort(closed)
+	p := proxytest.New(t, proxytest.Options{Hosts: map[string]string{hieName: "127.0.0.1"}})
+	ex := newExchange(t, false)
+	s := newSink(t, Config{URL: "https://" + net.JoinHostPort(hieName, port) + "/fhir/R4", TLS: namedTLS(ex), Proxy: configproxy.Config{URL: configproxy.URL(p.URL())}})
+	err = s.Send(context.Background(), item("01UNREACHABLE"))
+	var re *configproxy.RefusedError
+	if !errors.As(err, &re) || re.Code != http.StatusBadGateway {
+		t.Fatalf("err = %v, want a 502 *configproxy.RefusedError", err)
+	}
+	if !strings.Contains(err.Error(), "could not reach") {
+		t.Errorf("%q does not explain the 502", err)
+	}
+	if cp := re.ConfigProblem(); cp != "" {
+		t.Errorf("a 502 is an operator problem: %q", cp)
+	}
+	auth := &configproxy.RefusedError{Proxy: "http://proxy.invalid:3128", Target: hieName + ":443", Code: http.StatusProxyAuthRequired, Status: "407 Proxy Authentication Required"}
+	if auth.ConfigProblem() == "" {
+		t.Error("a 407 is no longer an operator problem")
+	}
+}
