@@ -1090,17 +1090,25 @@ func readXDMMetadata(f *zip.File) ([]xdmDocument, error) {
 	// Replacements within the package, to see two documents that each
 	// replace the other.
 	replacing := map[[2]string]bool{}
+	// Each document's associations, found by its entryUUID rather than by
+	// going through every association for every document: a METADATA.XML
+	// of many documents and associations cost their product.
+	bySource := map[string][]rimAssociation{}
 	for _, a := range assocs {
+		src := strings.TrimSpace(a.Source)
 		if code, _ := xdmfhir.RelationCode(a.Type); code == "replaces" {
-			replacing[[2]string{strings.TrimSpace(a.Source), strings.TrimSpace(a.Target)}] = true
+			replacing[[2]string{src, strings.TrimSpace(a.Target)}] = true
+		}
+		if src != "" {
+			bySource[src] = append(bySource[src], a)
 		}
 	}
 	for i := range docs {
 		docs[i].entry.SubmissionTime = submitted
 		docs[i].entry.SourceID = sourceID
-		for _, a := range assocs {
+		for _, a := range bySource[docs[i].entry.EntryUUID] {
 			src, dst := strings.TrimSpace(a.Source), strings.TrimSpace(a.Target)
-			if src == "" || src != docs[i].entry.EntryUUID || dst == "" {
+			if dst == "" {
 				continue
 			}
 			if code, _ := xdmfhir.RelationCode(a.Type); code == "replaces" && replacing[[2]string{dst, src}] {

@@ -119,7 +119,7 @@ type zipFile struct {
 }
 
 // buildZip writes files into an archive, deflated, stamped with at.
-func buildZip(t *testing.T, at time.Time, files ...zipFile) []byte {
+func buildZip(t testing.TB, at time.Time, files ...zipFile) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	w := zip.NewWriter(&b)
