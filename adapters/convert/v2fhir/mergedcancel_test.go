@@ -20,6 +20,30 @@ func openReplaced(t *testing.T) *replaced.Registry {
 	return r
 }
 
+// mergingConverter converts messages in mode one after the other with
+// the registries of replaced documents and of merges the gateway keeps
+// (each message's replaced keys and merges recorded before the next), and
+// gives the status of the DocumentReference each writes ("" for none).
+func mergingConverter(t *testing.T, mode Mode) func(msg string) string {
+	reg := openReplaced(t)
+	merged := openRegistry(t)
+	c := testConverter(t)
+	c.Mode = mode
+	c.Replaced = reg.Replaced
+	c.Merges = merged
+	return func(msg string) string {
+		t.Helper()
+		b, res := convertRecording(t, c, merged, msg)
+		if err := reg.Add(res.Replaces...); err != nil {
+			t.Fatal(err)
+		}
+		if dr := documentRef(b); dr != nil {
+			return dr.Status
+		}
+		return ""
+	}
+}
+
 // a40 merges the record retired into survivor (both HOSP MRNs).
 func a40(ctl, survivor, retired string) string {
 	return "MSH|^~\\&|EHR|CLINIC|FERRY|HIE|20240402090000||ADT^A40^ADT_A39|" + ctl + "|P|2.5\n" +
@@ -43,23 +67,7 @@ func TestLateDocumentOfSurvivorAfterMergedRecordsCancel(t *testing.T) {
 	of := func(msg, mrn string) string { return strings.Replace(msg, "A100^", mrn+"^", 1) }
 	for _, mode := range mdmModes {
 		t.Run(mode.String(), func(t *testing.T) {
-			reg := openReplaced(t)
-			merged := openRegistry(t)
-			c := testConverter(t)
-			c.Mode = mode
-			c.Replaced = reg.Replaced
-			c.Merges = merged
-			convert := func(msg string) string {
-				t.Helper()
-				b, res := convertRecording(t, c, merged, msg)
-				if err := reg.Add(res.Replaces...); err != nil {
-					t.Fatal(err)
-				}
-				if dr := documentRef(b); dr != nil {
-					return dr.Status
-				}
-				return ""
-			}
+			convert := mergingConverter(t, mode)
 			// One merge: B200 into A100.
 			convert(of(mdm("T02", "D-1", "DOC-1^EHR", "", "AU", "AV", true), "B200"))
 			convert(of(mdm("T11", "D-2", "DOC-1^EHR", "", "AU", "CA", false), "B200"))
@@ -103,23 +111,7 @@ func TestRefiledDocumentOfSurvivorStaysCurrentAfterMerge(t *testing.T) {
 	of := func(msg, mrn string) string { return strings.Replace(msg, "A100^", mrn+"^", 1) }
 	for _, mode := range mdmModes {
 		t.Run(mode.String(), func(t *testing.T) {
-			reg := openReplaced(t)
-			merged := openRegistry(t)
-			c := testConverter(t)
-			c.Mode = mode
-			c.Replaced = reg.Replaced
-			c.Merges = merged
-			convert := func(msg string) string {
-				t.Helper()
-				b, res := convertRecording(t, c, merged, msg)
-				if err := reg.Add(res.Replaces...); err != nil {
-					t.Fatal(err)
-				}
-				if dr := documentRef(b); dr != nil {
-					return dr.Status
-				}
-				return ""
-			}
+			convert := mergingConverter(t, mode)
 			convert(of(mdm("T02", "D-1", "DOC-1^EHR", "", "AU", "AV", true), "B200"))
 			convert(of(mdm("T11", "D-2", "DOC-1^EHR", "", "AU", "CA", false), "B200"))
 			if st := convert(mdm("T02", "D-3", "DOC-1^EHR", "", "AU", "AV", true)); st != "current" {
